@@ -1,0 +1,168 @@
+"""Repository handle: runs git through the process wrapper; mutations go through one lock.
+
+We call the git binary directly (through `launcher.process`) instead of GitPython: every git
+call then gets our process-group, timeout and bounded-output guarantees, and runs without
+blocking the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+
+from launcher import process
+from launcher.errors import EnvironmentProblem, GitFailed
+
+MIN_GIT = (2, 38)  # `git merge-tree --write-tree`
+_LOCK_CONTENTION = re.compile(r"\.lock': File exists|Unable to create '.*\.lock'|cannot lock ref")
+_LOCK_RETRIES = 8
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for git: the parent's, minus every GIT_* variable, plus safe defaults."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "LC_ALL": "C",
+            "GIT_AUTHOR_NAME": env.get("LAUNCHER_GIT_NAME", "launcher"),
+            "GIT_AUTHOR_EMAIL": env.get("LAUNCHER_GIT_EMAIL", "launcher@localhost"),
+            "GIT_COMMITTER_NAME": env.get("LAUNCHER_GIT_NAME", "launcher"),
+            "GIT_COMMITTER_EMAIL": env.get("LAUNCHER_GIT_EMAIL", "launcher@localhost"),
+        }
+    )
+    if extra:
+        env.update(extra)
+    return env
+
+
+class GitLock:
+    """One lock for every git mutation of shared state: async in-process, fcntl across processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = anyio.Lock()
+        self._depth = 0
+
+    @contextlib.asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        async with self._local:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        await anyio.sleep(0.02)
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+
+class GitRepo:
+    """A repository's main work tree, its common git dir and the lock guarding it."""
+
+    def __init__(self, root: Path, common_dir: Path) -> None:
+        self.root = root
+        self.common_dir = common_dir
+        self.lock = GitLock(common_dir / "launcher.lock")
+        self.env = git_env()
+
+    @classmethod
+    async def discover(cls, start: Path) -> GitRepo:
+        try:
+            version = await process.run(["git", "--version"], env=git_env(), timeout=30)
+        except FileNotFoundError:
+            raise EnvironmentProblem(
+                "git is not installed", fix="install git 2.38 or newer"
+            ) from None
+        match = re.search(r"(\d+)\.(\d+)", version.out)
+        if not match or (int(match[1]), int(match[2])) < MIN_GIT:
+            raise EnvironmentProblem(
+                f"{version.out.strip()} is too old", fix="install git 2.38 or newer"
+            )
+        found = await process.run(
+            ["git", "rev-parse", "--show-toplevel", "--git-common-dir"],
+            cwd=start, env=git_env(), timeout=30,
+        )
+        if not found.ok:
+            raise EnvironmentProblem(
+                f"{start} is not inside a git work tree",
+                fix="run the launcher inside a git repository (or `git init` one)",
+            )
+        top, common = found.out.splitlines()[:2]
+        root = Path(top).resolve()
+        common_dir = Path(common)
+        if not common_dir.is_absolute():
+            common_dir = (start / common_dir).resolve()
+        if common_dir != (root / ".git").resolve():
+            # Started from inside a linked worktree: operate on the main one.
+            root = common_dir.parent
+        return cls(root, common_dir)
+
+    async def git(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        check: bool = True,
+        timeout: float | None = 600,
+    ) -> process.Completed:
+        """Run git; retry transient `*.lock` contention instead of surfacing it."""
+        argv = ["git", *args]
+        delay = 0.05
+        for attempt in range(_LOCK_RETRIES + 1):
+            result = await process.run(argv, cwd=cwd or self.root, env=self.env, timeout=timeout)
+            if result.ok or not _LOCK_CONTENTION.search(result.err) or attempt == _LOCK_RETRIES:
+                break
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        if check and not result.ok:
+            raise GitFailed(
+                f"`git {' '.join(args)}` failed: {result.err.strip() or result.out.strip()}",
+                where=str(cwd or self.root),
+                fix="see the git message above; `launcher clean` removes leftovers of a run",
+            )
+        return result
+
+    async def rev_parse(self, rev: str, cwd: Path | None = None) -> str:
+        result = await self.git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=cwd, check=False)
+        if not result.ok:
+            raise GitFailed(f"{rev!r} is not a commit", where=str(self.root), fix="pass an existing commit or branch")
+        return result.out.strip()
+
+    async def current_branch(self) -> str | None:
+        result = await self.git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return result.out.strip() if result.ok else None
+
+    async def branch_exists(self, branch: str) -> bool:
+        result = await self.git("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
+        return result.ok
+
+    async def status_porcelain(self, cwd: Path | None = None) -> list[str]:
+        result = await self.git("status", "--porcelain=v1", "-z", "--untracked-files=all", cwd=cwd)
+        return [entry for entry in result.out.split("\0") if entry]
+
+    async def changed_files(self, base: str, head: str) -> list[str]:
+        result = await self.git("diff", "--name-only", "-z", "--no-renames", base, head)
+        return sorted(p for p in result.out.split("\0") if p)
+
+    async def ensure_excluded(self, pattern: str) -> None:
+        """Add `pattern` to .git/info/exclude once (the journal lives in the main work tree)."""
+        exclude = self.common_dir / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+        if pattern not in existing.splitlines():
+            with exclude.open("a", encoding="utf-8") as fh:
+                if existing and not existing.endswith("\n"):
+                    fh.write("\n")
+                fh.write(pattern + "\n")

@@ -1,0 +1,1 @@
+"""Pydantic models of every file format and contract: plan, task, contract, verdicts, events."""

@@ -1,0 +1,284 @@
+"""The plan: tasks for specialists, named agent configs and run settings (TOML, YAML or JSON)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from launcher.errors import PlanError
+from launcher.models.ids import task_id_problem
+
+AdapterName = Literal[
+    "command", "scripted", "claude", "codex", "gemini", "aider", "opencode", "acp"
+]
+BUILTIN_ADAPTERS: tuple[str, ...] = (
+    "command", "scripted", "claude", "codex", "gemini", "aider", "opencode", "acp",
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AgentConfig(Strict):
+    adapter: AdapterName = "command"
+    command: list[str] | None = None
+    model: str | None = None
+    extra_args: list[str] = Field(default_factory=list)
+    env: list[str] = Field(default_factory=list, description="parent variables to pass through")
+    set_env: dict[str, str] = Field(default_factory=dict, description="variables to set")
+    permission_mode: str | None = None
+    max_turns: int | None = None
+    budget_usd: float | None = None
+    timeout_s: float | None = None
+    inactivity_timeout_s: float | None = None
+
+
+class ScriptStep(Strict):
+    """One action of the built-in scripted agent. Exactly one action key per step."""
+
+    write: str | None = None  # path; with `content`
+    append: str | None = None  # path; with `content`
+    replace: str | None = None  # path; with `old` and `new`
+    delete: str | None = None  # path
+    content: str | None = None
+    old: str | None = None
+    new: str | None = None
+    sleep: float | None = None
+    spawn_sleeper: float | None = None  # starts a grandchild that sleeps (tests kill paths)
+    flood_mb: float | None = None  # prints this many MiB to stdout
+    exit: int | None = None
+    say: str | None = None  # prints a line
+    commit: str | None = None  # commits everything with this message
+    contract: dict[str, Any] | None = None  # fields merged into the written contract
+    no_contract: bool | None = None  # write no contract at all
+    raw_contract: str | None = None  # write this exact text as the contract
+    rounds: list[int] | None = None  # only on these iterations (1-based); default all
+
+    def action(self) -> str:
+        keys = [
+            k
+            for k in (
+                "write", "append", "replace", "delete", "sleep", "spawn_sleeper", "flood_mb",
+                "exit", "say", "commit", "contract", "no_contract", "raw_contract",
+            )
+            if getattr(self, k) is not None
+        ]
+        if len(keys) != 1:
+            raise ValueError(f"a script step needs exactly one action, got {keys or 'none'}")
+        return keys[0]
+
+
+class Task(Strict):
+    id: str
+    title: str = ""
+    role: str = "general"
+    agent: str = "scripted"
+    prompt: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+    rubrics: list[str] = Field(default_factory=list)
+    scope: list[str] = Field(default_factory=list)
+    timeout_s: float | None = None
+    inactivity_timeout_s: float | None = None
+    budget_usd: float | None = None
+    checks: list[str] = Field(default_factory=list)
+    setup: str | None = None
+    script: list[ScriptStep] = Field(default_factory=list)
+    epic: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        problem = task_id_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("script")
+    @classmethod
+    def _one_action(cls, steps: list[ScriptStep]) -> list[ScriptStep]:
+        for step in steps:
+            step.action()
+        return steps
+
+
+class RunSettings(Strict):
+    base: str = "HEAD"
+    into: str | None = None
+    max_parallel: int = Field(default=4, ge=1, le=256)
+    merge: bool = True
+    strategy: Literal["merge", "squash", "rebase"] = "merge"
+    integration_check: str | None = None
+    setup: str | None = None
+    timeout_s: float | None = None
+    inactivity_timeout_s: float | None = None
+
+
+class Plan(Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    run: RunSettings = Field(default_factory=RunSettings)
+    agents: dict[str, AgentConfig] = Field(default_factory=dict)
+    tasks: list[Task] = Field(default_factory=list, alias="task")
+
+    def task(self, task_id: str) -> Task:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise KeyError(task_id)
+
+    def agent_config(self, name: str) -> AgentConfig:
+        if name in self.agents:
+            return self.agents[name]
+        return AgentConfig(adapter=name)  # type: ignore[arg-type]
+
+
+def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for index, item in enumerate(loc):
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]"
+            # Name the task by id when we can: "task[2] (id 'api')".
+            if index == 1 and loc[0] in ("task", "tasks"):
+                tasks = data.get(loc[0]) or []
+                if item < len(tasks) and isinstance(tasks[item], dict) and "id" in tasks[item]:
+                    parts[-1] += f" (id {tasks[item]['id']!r})"
+        else:
+            parts.append(str(item))
+    return ".".join(parts)
+
+
+def validate_plan(data: dict[str, Any], source: str) -> Plan:
+    """Build and cross-check a plan; every problem names the task and the key."""
+    if not isinstance(data, dict):
+        raise PlanError("the plan must be a table/object at the top level", where=source)
+    if "tasks" in data and "task" not in data:
+        data = {**data, "task": data.pop("tasks")}
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = f"{source}: {_location(tuple(first['loc']), data)}"
+        raise PlanError(
+            first["msg"].removeprefix("Value error, "),
+            where=where,
+            fix="correct that key (see README, 'Plan format')",
+            error_key=f"plan_invalid:{first['type']}",
+        ) from None
+    check_plan(plan, source)
+    return plan
+
+
+def check_plan(plan: Plan, source: str) -> None:
+    if not plan.tasks:
+        raise PlanError("the plan has no tasks", where=source, fix="add at least one [[task]]")
+    seen: set[str] = set()
+    for task in plan.tasks:
+        if task.id in seen:
+            raise PlanError(
+                f"task id {task.id!r} is used twice", where=f"{source}: task {task.id!r}.id",
+                fix="give every task its own id", error_key="plan_invalid:duplicate_id",
+            )
+        seen.add(task.id)
+    for task in plan.tasks:
+        for dep in task.depends_on:
+            if dep not in seen:
+                raise PlanError(
+                    f"depends on unknown task {dep!r}",
+                    where=f"{source}: task {task.id!r}.depends_on",
+                    fix=f"use one of: {', '.join(sorted(seen))}",
+                    error_key="plan_invalid:unknown_dependency",
+                )
+        if task.agent not in plan.agents and task.agent not in BUILTIN_ADAPTERS:
+            raise PlanError(
+                f"unknown agent {task.agent!r}",
+                where=f"{source}: task {task.id!r}.agent",
+                fix="name an [agents.<name>] entry or a built-in adapter: "
+                + ", ".join(BUILTIN_ADAPTERS),
+                error_key="plan_invalid:unknown_agent",
+            )
+    cycle = find_cycle({t.id: t.depends_on for t in plan.tasks})
+    if cycle:
+        raise PlanError(
+            "dependency cycle: " + " -> ".join(cycle),
+            where=f"{source}: task {cycle[0]!r}.depends_on",
+            fix="remove one of these depends_on entries",
+            error_key="plan_invalid:dependency_cycle",
+        )
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A cycle in the dependency graph as a path (first node repeated at the end), or None."""
+    color: dict[str, int] = dict.fromkeys(graph, 0)
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        color[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if color.get(nxt) == 1:
+                return [*stack[stack.index(nxt):], nxt]
+            if color.get(nxt) == 0:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        color[node] = 2
+        return None
+
+    for node in graph:
+        if color[node] == 0:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def parse_plan_text(text: str, suffix: str, source: str) -> dict[str, Any]:
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix in (".yaml", ".yml"):
+            loaded = yaml.safe_load(text)
+            return loaded if loaded is not None else {}
+        if suffix == ".json":
+            loaded = json.loads(text)
+            if not isinstance(loaded, dict):
+                raise PlanError("a JSON plan must be an object", where=source)
+            return loaded
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"invalid TOML: {exc}", where=source, fix="fix the TOML syntax") from None
+    except yaml.YAMLError as exc:
+        raise PlanError(f"invalid YAML: {exc}", where=source, fix="fix the YAML syntax") from None
+    except json.JSONDecodeError as exc:
+        raise PlanError(
+            f"invalid JSON: {exc.msg}", where=f"{source}:{exc.lineno}:{exc.colno}",
+            fix="fix the JSON syntax",
+        ) from None
+    raise PlanError(
+        f"unknown plan format {suffix!r}", where=source, fix="use a .toml, .yaml, .yml or .json file"
+    )
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(
+            f"cannot read the plan: {exc.strerror}", where=str(path), fix="check the path"
+        ) from None
+    return validate_plan(parse_plan_text(text, path.suffix.lower(), str(path)), str(path))
+
+
+def plan_from_cli(prompts: list[str], agent: str, role: str = "general") -> Plan:
+    """`launcher run --task "..." --task "..." --agent claude`: one task per prompt."""
+    tasks = [
+        {"id": f"task-{n}", "title": prompt[:60], "prompt": prompt, "agent": agent, "role": role}
+        for n, prompt in enumerate(prompts, 1)
+    ]
+    return validate_plan({"task": tasks}, "--task")

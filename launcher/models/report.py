@@ -1,0 +1,45 @@
+"""The machine-readable run report (`--json` of run, resume and status)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RoundReport(BaseModel):
+    iteration: int
+    verdict: str | None = None
+    audit: str | None = None
+    error_key: str | None = None
+
+
+class TaskReport(BaseModel):
+    id: str
+    title: str = ""
+    role: str = ""
+    agent: str = ""
+    state: str
+    branch: str | None = None
+    worktree: str | None = None
+    head_sha: str | None = None
+    merged: bool = False
+    cost_usd: float | None = None
+    duration_s: float | None = None
+    files: list[str] = Field(default_factory=list)
+    message: str = ""
+    contract: dict[str, Any] | None = None
+    rounds: list[RoundReport] = Field(default_factory=list)
+
+
+class RunReport(BaseModel):
+    run_id: str
+    status: str
+    repo: str
+    base_sha: str
+    target: str
+    integration_branch: str | None = None
+    landed_on: str | None = None
+    message: str = ""
+    artifacts: str = ""
+    tasks: list[TaskReport] = Field(default_factory=list)

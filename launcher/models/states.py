@@ -1,0 +1,59 @@
+"""Task and run states. The grader relay slots in between `checking` and `approved`."""
+
+from __future__ import annotations
+
+import enum
+
+
+class TaskState(enum.StrEnum):
+    PENDING = "pending"
+    PROVISIONING = "provisioning"
+    RUNNING = "running"
+    COLLECTED = "collected"
+    CHECKING = "checking"
+    GRADING = "grading"
+    NEEDS_REVISION = "needs_revision"
+    APPROVED = "approved"
+    BLOCKED = "blocked"
+    ESCALATED = "escalated"
+    MERGED = "merged"
+    CONFLICTED = "conflicted"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    DEFERRED = "deferred"
+    TECH_DEBT = "tech_debt"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+    @property
+    def is_success(self) -> bool:
+        return self in (TaskState.MERGED, TaskState.APPROVED)
+
+
+FINAL_STATES = frozenset(
+    {
+        TaskState.MERGED,
+        TaskState.CONFLICTED,
+        TaskState.FAILED,
+        TaskState.TIMED_OUT,
+        TaskState.CANCELLED,
+        TaskState.SKIPPED,
+        TaskState.DEFERRED,
+        TaskState.TECH_DEBT,
+        TaskState.BLOCKED,
+    }
+)
+
+# States after which the agent's work is finished and only landing remains.
+LANDABLE_STATES = frozenset({TaskState.APPROVED})
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # every task landed (or was approved with --no-merge)
+    FAILED = "failed"  # some task failed, was blocked or conflicted
+    INTERRUPTED = "interrupted"  # stopped part-way; `launcher resume` continues

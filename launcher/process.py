@@ -1,0 +1,312 @@
+"""The one subprocess wrapper.
+
+Every child runs in its own session (so its whole process group can be signalled), with stdin
+closed, output bounded, a wall-clock and an inactivity timeout, and SIGTERM → grace → SIGKILL
+of the group. Groups still alive are tracked so that an interrupted launcher kills them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+from anyio.abc import ByteReceiveStream
+
+_LIVE_GROUPS: set[int] = set()
+
+DEFAULT_LOG_CAP = 8 * 1024 * 1024
+DEFAULT_KEEP = 2 * 1024 * 1024
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to a process group; False if it no longer exists."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def group_alive(pgid: int) -> bool:
+    return signal_group(pgid, 0)
+
+
+def kill_all_live_groups() -> None:
+    """Last resort on interpreter exit or a fatal signal: nothing we started may outlive us."""
+    for pgid in list(_LIVE_GROUPS):
+        signal_group(pgid, signal.SIGKILL)
+    _LIVE_GROUPS.clear()
+
+
+async def terminate_group(pgid: int, grace_s: float) -> None:
+    """SIGTERM the group, wait up to `grace_s` for it to vanish, then SIGKILL it."""
+    if not signal_group(pgid, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not group_alive(pgid):
+            return
+        await anyio.sleep(0.05)
+    signal_group(pgid, signal.SIGKILL)
+
+
+@dataclass
+class Completed:
+    """A finished short command (git, a check, a setup step)."""
+
+    argv: list[str]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    duration_s: float
+    timed_out: bool = False
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+    @property
+    def err(self) -> str:
+        return self.stderr.decode("utf-8", "replace")
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+class _Tail:
+    """Keeps the last `limit` bytes of a stream."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.total = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self.data += chunk
+        if len(self.data) > self.limit:
+            del self.data[: len(self.data) - self.limit]
+
+
+class CappedLog:
+    """A log file that keeps the head up to its cap and the tail; the middle is elided."""
+
+    def __init__(self, path: Path, cap: int = DEFAULT_LOG_CAP) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.tail_cap = max(cap // 4, 1)
+        self.head_cap = cap - self.tail_cap
+        self._file = path.open("ab")
+        self._head_written = 0
+        self._tail = _Tail(self.tail_cap)
+        self.dropped = 0
+
+    def write(self, chunk: bytes) -> None:
+        room = self.head_cap - self._head_written
+        if room > 0:
+            part = chunk[:room]
+            self._file.write(part)
+            self._file.flush()
+            self._head_written += len(part)
+            chunk = chunk[room:]
+        if chunk:
+            before = len(self._tail.data)
+            self._tail.add(chunk)
+            self.dropped += before + len(chunk) - len(self._tail.data)
+
+    def close(self) -> None:
+        if self._tail.data:
+            if self.dropped:
+                marker = f"\n[launcher: {self.dropped} bytes elided from the middle of this log]\n"
+                self._file.write(marker.encode())
+            self._file.write(bytes(self._tail.data))
+        self._file.close()
+
+    @property
+    def truncated(self) -> bool:
+        return self.dropped > 0
+
+
+async def _drain(stream: ByteReceiveStream | None, sink: Callable[[bytes], None]) -> None:
+    if stream is None:
+        return
+    with contextlib.suppress(anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+        async for chunk in stream:
+            sink(chunk)
+
+
+async def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    max_output: int = 64 * 1024 * 1024,
+    grace_s: float = 2.0,
+) -> Completed:
+    """Run a short command to completion, capturing (bounded) output."""
+    start = time.monotonic()
+    proc = await anyio.open_process(
+        list(argv),
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    _LIVE_GROUPS.add(proc.pid)
+    out, err = _Tail(max_output), _Tail(max_output)
+    timed_out = False
+    try:
+        with anyio.move_on_after(timeout) as scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_drain, proc.stdout, out.add)
+                tg.start_soon(_drain, proc.stderr, err.add)
+                await proc.wait()
+                signal_group(proc.pid, signal.SIGKILL)  # leftovers holding our pipes
+        if scope.cancelled_caught:
+            timed_out = True
+            with anyio.CancelScope(shield=True):
+                await terminate_group(proc.pid, grace_s)
+                await proc.wait()
+    finally:
+        if proc.returncode is None:
+            with anyio.CancelScope(shield=True):
+                await terminate_group(proc.pid, grace_s)
+                await proc.wait()
+        _LIVE_GROUPS.discard(proc.pid)
+        await proc.aclose()
+    rc = proc.returncode if proc.returncode is not None else -9
+    return Completed(list(argv), rc, bytes(out.data), bytes(err.data), time.monotonic() - start, timed_out)
+
+
+@dataclass
+class Supervised:
+    """What happened to a long-running agent process."""
+
+    returncode: int | None
+    duration_s: float
+    pid: int
+    timed_out: bool = False
+    stalled: bool = False
+    stdout_tail: bytes = b""
+    stderr_tail: bytes = b""
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    log_truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_tail.decode("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_tail.decode("utf-8", "replace")
+
+
+async def supervise(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    timeout_s: float | None = None,
+    inactivity_s: float | None = None,
+    grace_s: float = 5.0,
+    log_cap: int = DEFAULT_LOG_CAP,
+    keep_bytes: int = DEFAULT_KEEP,
+    on_spawn: Callable[[int], None] | None = None,
+    activity_probe: Callable[[], float] | None = None,
+) -> Supervised:
+    """Run an agent: stream its output into a capped log, enforce both timeouts, kill its group.
+
+    `activity_probe` returns the time (monotonic) of the agent's latest non-output activity
+    (for example a file change); output always counts as activity.
+    """
+    start = time.monotonic()
+    log = CappedLog(log_path, log_cap)
+    out, err = _Tail(keep_bytes), _Tail(keep_bytes)
+    last_activity = start
+    verdict: dict[str, bool] = {"timed_out": False, "stalled": False}
+
+    proc = await anyio.open_process(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    _LIVE_GROUPS.add(proc.pid)
+    if on_spawn is not None:
+        on_spawn(proc.pid)
+
+    def sink(tail: _Tail) -> Callable[[bytes], None]:
+        def take(chunk: bytes) -> None:
+            nonlocal last_activity
+            last_activity = time.monotonic()
+            log.write(chunk)
+            tail.add(chunk)
+
+        return take
+
+    async def watchdog() -> None:
+        while True:
+            await anyio.sleep(0.1)
+            now = time.monotonic()
+            if timeout_s is not None and now - start > timeout_s:
+                verdict["timed_out"] = True
+                break
+            if inactivity_s is not None:
+                latest = last_activity
+                if activity_probe is not None:
+                    latest = max(latest, activity_probe())
+                if now - latest > inactivity_s:
+                    verdict["stalled"] = True
+                    break
+        await terminate_group(proc.pid, grace_s)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watchdog)
+            async with anyio.create_task_group() as pumps:
+                pumps.start_soon(_drain, proc.stdout, sink(out))
+                pumps.start_soon(_drain, proc.stderr, sink(err))
+                await proc.wait()
+                # The leader is gone; anything left in its group is an orphan holding our pipes.
+                signal_group(proc.pid, signal.SIGKILL)
+            tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            if proc.returncode is None or group_alive(proc.pid):
+                await terminate_group(proc.pid, min(grace_s, 2.0))
+                await proc.wait()
+            _LIVE_GROUPS.discard(proc.pid)
+            log.close()
+            await proc.aclose()
+    result = Supervised(
+        returncode=proc.returncode,
+        duration_s=time.monotonic() - start,
+        pid=proc.pid,
+        timed_out=verdict["timed_out"],
+        stalled=verdict["stalled"],
+        stdout_tail=bytes(out.data),
+        stderr_tail=bytes(err.data),
+        stdout_bytes=out.total,
+        stderr_bytes=err.total,
+        log_truncated=log.truncated,
+    )
+    if log.truncated:
+        result.notes.append(f"log capped at {log_cap} bytes; {log.dropped} bytes elided")
+    return result
