@@ -59,6 +59,7 @@ class ScriptStep(Strict):
     no_contract: bool | None = None  # write no contract at all
     raw_contract: str | None = None  # write this exact text as the contract
     rounds: list[int] | None = None  # only on these iterations (1-based); default all
+    attempts: list[int] | None = None  # only on these process attempts of the task (1-based)
 
     def action(self) -> str:
         keys = [

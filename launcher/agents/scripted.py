@@ -1,0 +1,27 @@
+"""The built-in scripted agent: deterministic, applies the edits a task declares.
+
+It runs as a real subprocess (`python -m launcher.agents.scripted_main`), so the demo and the
+tests exercise exactly the pipeline a real agent CLI goes through.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, agent_env, exit_outcome
+from launcher.process import Supervised
+
+
+class ScriptedAdapter:
+    name = "scripted"
+
+    def invocation(self, request: AgentRequest) -> Invocation:
+        script_path = request.artifacts / "script.json"
+        steps = [step.model_dump(exclude_none=True) for step in request.task.script]
+        script_path.write_text(json.dumps(steps, indent=1), encoding="utf-8")
+        argv = [sys.executable, "-m", "launcher.agents.scripted_main", str(script_path)]
+        return Invocation(argv, agent_env(request))
+
+    def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
+        return exit_outcome(result)

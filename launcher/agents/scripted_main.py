@@ -1,0 +1,95 @@
+"""Entry point of the scripted agent process. Reads its script and the LAUNCHER_* variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def main(script_path: str) -> int:
+    steps: list[dict[str, Any]] = json.loads(Path(script_path).read_text(encoding="utf-8"))
+    task_id = os.environ["LAUNCHER_TASK_ID"]
+    iteration = int(os.environ.get("LAUNCHER_ITERATION", "1"))
+    attempt = int(os.environ.get("LAUNCHER_ATTEMPT", "1"))
+    contract_path = Path(os.environ["LAUNCHER_CONTRACT"])
+    touched: list[str] = []
+    contract: dict[str, Any] = {}
+    write_contract = True
+    raw: str | None = None
+    for step in steps:
+        if "rounds" in step and iteration not in step["rounds"]:
+            continue
+        if "attempts" in step and attempt not in step["attempts"]:
+            continue
+        if "write" in step:
+            path = Path(step["write"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(step.get("content", ""), encoding="utf-8")
+            touched.append(step["write"])
+        elif "append" in step:
+            with Path(step["append"]).open("a", encoding="utf-8") as fh:
+                fh.write(step.get("content", ""))
+            touched.append(step["append"])
+        elif "replace" in step:
+            path = Path(step["replace"])
+            text = path.read_text(encoding="utf-8")
+            if step["old"] not in text:
+                print(f"scripted agent: {step['old']!r} not found in {path}", file=sys.stderr)
+                return 4
+            path.write_text(text.replace(step["old"], step.get("new", ""), 1), encoding="utf-8")
+            touched.append(step["replace"])
+        elif "delete" in step:
+            Path(step["delete"]).unlink()
+            touched.append(step["delete"])
+        elif "sleep" in step:
+            time.sleep(float(step["sleep"]))
+        elif "spawn_sleeper" in step:
+            child = subprocess.Popen(
+                [sys.executable, "-c", f"import time; time.sleep({float(step['spawn_sleeper'])})"]
+            )
+            print(f"spawned {child.pid}", flush=True)
+        elif "flood_mb" in step:
+            block = b"x" * 1023 + b"\n"
+            for _ in range(int(float(step["flood_mb"]) * 1024)):
+                sys.stdout.buffer.write(block)
+            sys.stdout.flush()
+        elif "say" in step:
+            print(step["say"], flush=True)
+        elif "commit" in step:
+            subprocess.run(["git", "add", "-A"], check=True)
+            subprocess.run(["git", "commit", "-q", "-m", step["commit"]], check=True)
+        elif "contract" in step:
+            contract.update(step["contract"])
+        elif "no_contract" in step:
+            write_contract = False
+        elif "raw_contract" in step:
+            raw = step["raw_contract"]
+        elif "exit" in step:
+            return int(step["exit"])
+    if raw is not None:
+        contract_path.write_text(raw, encoding="utf-8")
+    elif write_contract:
+        full = {
+            "contract_version": "1",
+            "task_id": task_id,
+            "status": "done",
+            "summary": f"Scripted agent applied {len(touched)} edit(s) for {task_id}.",
+            "files_changed": sorted(set(touched)),
+            "tests_added": [],
+            "decisions": ["Applied the declared edits verbatim."],
+            "blockers": [],
+            "llm_observations": "Deterministic scripted agent; no model was called.",
+        }
+        full.update(contract)
+        contract_path.write_text(json.dumps(full, indent=2), encoding="utf-8")
+    print(f"scripted agent finished {task_id} round {iteration}: {len(touched)} edit(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,76 @@
+"""What every step of a run shares: repo, journal, plan, settings, and the event sink."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from launcher.git.repo import GitRepo
+from launcher.models.config import RepoConfig
+from launcher.models.events import Event
+from launcher.models.plan import AgentConfig, Plan, Task
+from launcher.models.states import TaskState
+from launcher.store.files import RunFiles
+from launcher.store.journal import Journal
+
+STATE_DIR = ".launcher"
+DEFAULT_TIMEOUT_S = 1800.0
+PORT_BLOCK = 20
+PORT_START = 20000
+
+EventSink = Callable[[Event], None]
+
+
+def state_dir(repo: GitRepo) -> Path:
+    return repo.root / STATE_DIR
+
+
+def open_journal(repo: GitRepo) -> Journal:
+    return Journal(state_dir(repo) / "launcher.db")
+
+
+@dataclass
+class RunContext:
+    repo: GitRepo
+    journal: Journal
+    run_id: str
+    plan: Plan
+    config: RepoConfig
+    base_sha: str
+    target: str
+    worktree_root: Path
+    emit: EventSink
+    include_paths: list[str] = field(default_factory=list)
+    main_snapshot: set[str] = field(default_factory=set)
+    reported_intrusions: set[str] = field(default_factory=set)
+    merge: bool = True
+    stopping: bool = False
+
+    @property
+    def files(self) -> RunFiles:
+        return RunFiles(state_dir(self.repo), self.run_id)
+
+    def worktree_path(self, task_id: str) -> Path:
+        return self.worktree_root / self.run_id / task_id
+
+    def agent_config(self, task: Task) -> AgentConfig:
+        if task.agent in self.plan.agents:
+            return self.plan.agents[task.agent]
+        if task.agent in self.config.agents:
+            return self.config.agents[task.agent]
+        return self.plan.agent_config(task.agent)
+
+    def port_base(self, task_id: str) -> int:
+        position = [t.id for t in self.plan.tasks].index(task_id)
+        return PORT_START + position * PORT_BLOCK
+
+    def transition(self, task_id: str, state: TaskState, message: str = "", **fields: Any) -> None:
+        """Journal first, then tell the UI: the row is the source of truth."""
+        self.journal.transition(self.run_id, task_id, state, message, **fields)
+        data = {k: v for k, v in fields.items() if k in ("iteration", "cost_usd", "files")}
+        self.emit(Event(self.run_id, task_id, "state", state, message, data))
+
+    def note(self, task_id: str | None, message: str) -> None:
+        self.emit(Event(self.run_id, task_id, "note", None, message))

@@ -1,0 +1,148 @@
+"""Landing approved branches: dependency order, in-memory merges, one compare-and-swap.
+
+The merged result is computed without touching any ref; the journal records the intended new
+tip *before* the target moves, so a crash after the move is recognised on resume and nothing
+lands twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launcher.app.context import RunContext
+from launcher.git import merge, worktrees
+from launcher.models.states import TaskState
+
+
+def landing_order(ctx: RunContext) -> list[str]:
+    """Topological by depends_on, ties broken by plan order."""
+    order: list[str] = []
+    placed: set[str] = set()
+    pending = [task.id for task in ctx.plan.tasks]
+    while pending:
+        for task_id in pending:
+            if all(dep in placed for dep in ctx.plan.task(task_id).depends_on):
+                order.append(task_id)
+                placed.add(task_id)
+                pending.remove(task_id)
+                break
+        else:  # cycles are rejected when the plan is loaded
+            order.extend(pending)
+            break
+    return order
+
+
+async def _target_tip(ctx: RunContext) -> str:
+    found = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{ctx.target}", check=False)
+    return found.out.strip() if found.ok else ctx.base_sha
+
+
+async def _already_landed(ctx: RunContext) -> bool:
+    """A landing recorded by an earlier (crashed) launcher that did move the target."""
+    record = ctx.journal.landing(ctx.run_id)
+    if record is None or record["done"]:
+        return False
+    tip = await _target_tip(ctx)
+    integration = worktrees.integration_branch(ctx.run_id)
+    integration_tip = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{integration}", check=False)
+    for where in (tip, integration_tip.out.strip()):
+        if not where:
+            continue
+        if where == record["new_tip"] or (await ctx.repo.git(
+            "merge-base", "--is-ancestor", record["new_tip"], where, check=False
+        )).ok:
+            branch = ctx.target if where == tip else integration
+            for task_id, commit in record["tasks"].items():
+                ctx.transition(task_id, TaskState.MERGED, f"landed on {branch} (recovered)",
+                               merged=True, merge_commit=commit)
+            ctx.journal.set_run(ctx.run_id, landed_on=branch)
+            ctx.journal.finish_landing(ctx.run_id)
+            return True
+    return False
+
+
+async def land_approved(ctx: RunContext) -> tuple[bool, str]:
+    """Land every approved task; returns (target moved or nothing to do, message)."""
+    if await _already_landed(ctx):
+        await cleanup_merged(ctx)
+        return True, "landing recovered from the journal"
+    expected_old = await _target_tip(ctx)
+    tip = expected_old
+    landed: dict[str, str] = {}
+    failed_to_land: set[str] = set()
+    for task_id in landing_order(ctx):
+        row = ctx.journal.task(ctx.run_id, task_id)
+        if row.state is not TaskState.APPROVED or not row.branch or not row.head_sha:
+            if row.state is not TaskState.MERGED:
+                failed_to_land.add(task_id)
+            continue
+        blocker = next((d for d in ctx.plan.task(task_id).depends_on if d in failed_to_land), None)
+        if blocker:
+            ctx.transition(task_id, TaskState.SKIPPED,
+                           f"not landed: its dependency {blocker!r} did not land; branch kept")
+            failed_to_land.add(task_id)
+            continue
+        task = ctx.plan.task(task_id)
+        candidate = merge.Candidate(
+            task_id=task_id, branch=row.branch, head=row.head_sha,
+            message=f"Merge {task.title or task_id} ({row.branch})",
+            trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id,
+                      "Launcher-Agent": task.agent, "Launcher-Verdict": "approved"},
+            forbidden_paths=row.included,
+        )
+        check = _integration_check(ctx) if ctx.plan.run.integration_check or ctx.config.merge.integration_check else None
+        tip, results = await merge.land_queue(
+            ctx.repo, tip=tip, candidates=[candidate], strategy=ctx.plan.run.strategy,
+            integration_check=check,
+        )
+        result = results[0]
+        if result.outcome == "landed" and result.commit:
+            landed[task_id] = result.commit
+            continue
+        failed_to_land.add(task_id)
+        if result.outcome == "conflicted":
+            ctx.transition(task_id, TaskState.CONFLICTED,
+                           f"conflicts with {ctx.target} in {', '.join(result.conflict_files)}; branch kept")
+        elif result.outcome == "refused":
+            ctx.transition(task_id, TaskState.FAILED, f"refused at merge: {result.details}")
+        else:
+            ctx.transition(task_id, TaskState.FAILED, f"integration check failed: {result.details[-300:]}")
+    if not landed:
+        return True, "nothing to land"
+    ctx.journal.record_landing(ctx.run_id, target=ctx.target, expected_old=expected_old,
+                               new_tip=tip, tasks=landed)
+    advanced = await merge.advance_target(
+        ctx.repo, target_branch=ctx.target, new=tip, expected_old=expected_old,
+        integration_branch=worktrees.integration_branch(ctx.run_id),
+    )
+    where = ctx.target if advanced.moved else worktrees.integration_branch(ctx.run_id)
+    for task_id, commit in landed.items():
+        ctx.transition(task_id, TaskState.MERGED, f"landed on {where}", merged=True, merge_commit=commit)
+    ctx.journal.set_run(ctx.run_id, landed_on=where)
+    ctx.journal.finish_landing(ctx.run_id)
+    await cleanup_merged(ctx)
+    return advanced.moved, advanced.message
+
+
+def _integration_check(ctx: RunContext):  # type: ignore[no-untyped-def]
+    command = ctx.plan.run.integration_check or ctx.config.merge.integration_check
+    assert command is not None
+    scratch_root = ctx.worktree_root / ctx.run_id / "_integration"
+
+    async def check(commit: str) -> tuple[bool, str]:
+        return await merge.run_integration_check(
+            ctx.repo, commit, command, scratch_root / commit[:12], timeout=1800
+        )
+
+    return check
+
+
+async def cleanup_merged(ctx: RunContext) -> None:
+    """Merged work is in history now: its worktree and branch go."""
+    for row in ctx.journal.tasks(ctx.run_id):
+        if row.state is TaskState.MERGED and row.worktree and Path(row.worktree).exists():
+            await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch,
+                                            delete_branch=True)
+        elif row.state is TaskState.MERGED and row.branch:
+            await worktrees.remove_worktree(ctx.repo, ctx.worktree_path(row.task_id),
+                                            branch=row.branch, delete_branch=True)

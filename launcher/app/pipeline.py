@@ -1,0 +1,288 @@
+"""One task through the pipeline: provision → run → collect → commit → checks → approved.
+
+The grader relay slots in between checks and approval (`_decide`), without touching the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pathspec
+
+from launcher import process
+from launcher.agents.base import AgentRequest
+from launcher.agents.registry import get_adapter
+from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
+from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
+from launcher.engine.orphans import kill_orphans
+from launcher.errors import LauncherError
+from launcher.gates.checks import CheckResult, run_checks
+from launcher.git import commits, include, worktrees
+from launcher.git.repo import git_env
+from launcher.models.contract import CompletionContract, derived_contract
+from launcher.models.plan import Task
+from launcher.models.states import TaskState
+from launcher.store.files import atomic_write_json, atomic_write_text
+from launcher.store.journal import TaskRow
+
+_AGENT_FAILURE_STATES = {"timeout": TaskState.TIMED_OUT, "stalled": TaskState.TIMED_OUT}
+
+
+async def run_task(ctx: RunContext, task_id: str) -> bool:
+    """Drive one task to approved (True) or a failure state (False). Re-entrant for resume."""
+    task = ctx.plan.task(task_id)
+    row = ctx.journal.task(ctx.run_id, task_id)
+    if row.state in (TaskState.APPROVED, TaskState.MERGED):
+        return True
+    if row.state is TaskState.SKIPPED and row.message.startswith("no changes"):
+        return True
+    if row.state.is_final:
+        return False
+    try:
+        worktree = await _provision(ctx, task, row)
+        if worktree is None:
+            return False
+        return await _develop(ctx, task, worktree)
+    except LauncherError as exc:
+        ctx.transition(task_id, TaskState.FAILED, exc.message)
+        return False
+
+
+async def _start_point(ctx: RunContext, task: Task) -> str:
+    """The base commit, or the work of the task's dependencies so it builds on them."""
+    heads = []
+    for dep in task.depends_on:
+        dep_row = ctx.journal.task(ctx.run_id, dep)
+        if dep_row.head_sha and dep_row.head_sha not in heads:
+            heads.append(dep_row.head_sha)
+    if not heads:
+        return ctx.base_sha
+    start = heads[0]
+    for head in heads[1:]:
+        merged = await ctx.repo.git("merge-tree", "--write-tree", start, head, check=False)
+        if merged.returncode != 0:
+            raise LauncherError(
+                f"the work of its dependencies conflicts ({', '.join(task.depends_on)})",
+                fix="make the dependencies touch different lines, or chain them",
+            )
+        tree = merged.out.split()[0]
+        made = await ctx.repo.git(
+            "commit-tree", tree, "-p", start, "-p", head, "-m", f"launcher: dependencies of {task.id}"
+        )
+        start = made.out.strip()
+    return start
+
+
+async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
+    path = ctx.worktree_path(task.id)
+    branch = worktrees.branch_name(ctx.run_id, task.id)
+    if row.worktree and Path(row.worktree).is_dir() and row.start_sha:
+        # Resume: the task's worktree survived; kill what the dead launcher left running there.
+        if row.agent_pgid:
+            killed = kill_orphans(ctx.run_id, {row.agent_pgid})
+            if killed:
+                ctx.note(task.id, f"killed {len(killed)} orphaned agent process(es)")
+        ref = f"refs/launcher/{ctx.run_id}/{task.id}/interrupted-{int(time.time())}"
+        saved = await commits.rescue_uncommitted(ctx.repo, path, ref)
+        if saved:
+            ctx.note(task.id, f"saved the interrupted agent's uncommitted work as {ref}")
+        return path
+    ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
+    start = await _start_point(ctx, task)
+    await worktrees.create_worktree(ctx.repo, path=path, branch=branch, start=start)
+    copied = await anyio.to_thread.run_sync(
+        include.copy_includes, ctx.repo.root, path, ctx.include_paths
+    )
+    ctx.journal.update_task(
+        ctx.run_id, task.id, branch=branch, worktree=str(path), start_sha=start,
+        head_sha=start, included=copied,
+    )
+    setup = task.setup or ctx.plan.run.setup or ctx.config.setup
+    if setup:
+        done = await process.run(
+            ["/bin/sh", "-c", setup], cwd=path, env=git_env(), timeout=_timeout(ctx, task)
+        )
+        if not done.ok:
+            tail = (done.err or done.out).strip()[-800:]
+            ctx.transition(task.id, TaskState.FAILED, f"setup command failed ({setup!r}): {tail}")
+            return None
+    return path
+
+
+def _timeout(ctx: RunContext, task: Task) -> float:
+    agent = ctx.agent_config(task)
+    return task.timeout_s or agent.timeout_s or ctx.plan.run.timeout_s or DEFAULT_TIMEOUT_S
+
+
+def _limits(ctx: RunContext, task: Task) -> Limits:
+    agent = ctx.agent_config(task)
+    inactivity = (
+        task.inactivity_timeout_s or agent.inactivity_timeout_s or ctx.plan.run.inactivity_timeout_s
+    )
+    return Limits(
+        timeout_s=_timeout(ctx, task),
+        inactivity_s=inactivity,
+        log_cap=int(ctx.config.log_cap_mb * 1024 * 1024),
+    )
+
+
+async def _agent_round(
+    ctx: RunContext, task: Task, worktree: Path, iteration: int, attempt: int,
+    feedback: Path | None,
+) -> RoundResult:
+    config = ctx.agent_config(task)
+    artifacts = ctx.files.task_dir(task.id)
+    request = AgentRequest(
+        run_id=ctx.run_id, task=task, agent_name=task.agent, config=config, worktree=worktree,
+        artifacts=artifacts, base_sha=ctx.base_sha, iteration=iteration,
+        contract_path=artifacts / "contract.agent.json", feedback_path=feedback,
+        port_base=ctx.port_base(task.id), attempt=attempt,
+    )
+
+    def spawned(pid: int) -> None:
+        ctx.journal.update_task(ctx.run_id, task.id, agent_pgid=pid)
+
+    adapter = get_adapter(config.adapter)
+    await worktrees.lock_worktree(ctx.repo, worktree, f"launcher run {ctx.run_id}: agent running")
+    try:
+        return await run_agent_round(adapter, request, limits=_limits(ctx, task), on_spawn=spawned)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await worktrees.unlock_worktree(ctx.repo, worktree)
+
+
+async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
+    artifacts = ctx.files.task_dir(task.id)
+    atomic_write_text(artifacts / "prompt.md", f"# {task.title or task.id}\n\n{task.prompt}\n")
+    iteration = 1
+    ctx.transition(task.id, TaskState.RUNNING, f"agent {task.agent} started", iteration=iteration)
+    started = time.time()
+    result = await _agent_round(ctx, task, worktree, iteration, 1, None)
+    if result.collected.contract is None and result.outcome.error_kind not in (
+        "timeout", "stalled", "cli_missing"
+    ):
+        assert result.collected.error is not None
+        envelope = result.collected.error.envelope()
+        feedback = artifacts / "feedback.json"
+        atomic_write_json(feedback, envelope)
+        ctx.note(task.id, f"invalid contract ({envelope['error_key']}): one corrective round")
+        result = await _agent_round(ctx, task, worktree, iteration, 2, feedback)
+    return await _collect_and_decide(ctx, task, worktree, result, started)
+
+
+async def _main_tree_intrusions(ctx: RunContext, since: float) -> list[str]:
+    """Files changed in the main checkout while this agent ran: agents must stay in their tree."""
+    entries = await ctx.repo.status_porcelain()
+    found = []
+    for entry in entries:
+        if entry in ctx.main_snapshot:
+            continue
+        path = entry[3:]
+        try:
+            mtime = (ctx.repo.root / path).stat().st_mtime
+        except OSError:
+            mtime = time.time()  # deleted: attribute it to this window
+        if mtime >= since - 1 and path not in ctx.reported_intrusions:
+            found.append(path)
+    ctx.reported_intrusions.update(found)
+    return sorted(found)
+
+
+async def _collect_and_decide(
+    ctx: RunContext, task: Task, worktree: Path, result: RoundResult, started: float
+) -> bool:
+    artifacts = ctx.files.task_dir(task.id)
+    row = ctx.journal.task(ctx.run_id, task.id)
+    start_sha = row.start_sha or ctx.base_sha
+    outcome, supervised = result.outcome, result.supervised
+    trailers = {
+        "Launcher-Run": ctx.run_id, "Launcher-Task": task.id, "Launcher-Agent": task.agent,
+    }
+    await commits.commit_pending(
+        ctx.repo, worktree, f"{task.title or task.id} (launcher task {task.id})", trailers
+    )
+    head = await commits.head_of(ctx.repo, worktree)
+    real_files = await ctx.repo.changed_files(start_sha, head)
+    contract = result.collected.contract
+    if contract is None:
+        reason = outcome.message if not outcome.ok else str(result.collected.error)
+        contract = derived_contract(
+            task.id, exit_code=supervised.returncode if supervised else None, files=real_files,
+            reason=reason.splitlines()[0] if reason else "no contract",
+        )
+    intrusions = await _main_tree_intrusions(ctx, started)
+    facts: dict[str, Any] = {
+        "exit_code": supervised.returncode if supervised else None,
+        "duration_s": round(time.time() - started, 3),
+        "outcome": {"ok": outcome.ok, "error_kind": outcome.error_kind, "message": outcome.message},
+        "cost_usd": outcome.cost_usd,
+        "tokens": outcome.tokens,
+        "session_id": outcome.session_id,
+        "base_sha": ctx.base_sha,
+        "start_sha": start_sha,
+        "head_sha": head,
+        "files_changed": real_files,
+        "claimed_files": contract.files_changed,
+        "claimed_not_changed": sorted(set(contract.files_changed) - set(real_files)),
+        "changed_not_claimed": sorted(set(real_files) - set(contract.files_changed)),
+        "contract_origin": result.collected.origin or "derived",
+        "contract_error": result.collected.error.envelope() if result.collected.error else None,
+        "main_tree_intrusions": intrusions,
+        "log_truncated": bool(supervised and supervised.log_truncated),
+        "stdout_bytes": supervised.stdout_bytes if supervised else 0,
+    }
+    atomic_write_json(artifacts / "contract.json", contract.model_dump(mode="json"))
+    diff = await ctx.repo.git("diff", "--binary", start_sha, head)
+    atomic_write_text(artifacts / "diff.patch", diff.out)
+    fields: dict[str, Any] = {
+        "head_sha": head, "files": real_files, "contract": contract.model_dump(mode="json"),
+        "cost_usd": outcome.cost_usd, "duration_s": facts["duration_s"], "iteration": 1,
+    }
+    ctx.transition(task.id, TaskState.COLLECTED, contract.summary[:200], **fields)
+    state, message, checks = await _decide(ctx, task, worktree, contract, facts, outcome.error_kind)
+    facts["checks"] = [c.as_dict() for c in checks]
+    atomic_write_json(artifacts / "facts.json", facts)
+    if state is TaskState.APPROVED and head == start_sha:
+        await worktrees.remove_worktree(
+            ctx.repo, worktree, branch=row.branch, delete_branch=True
+        )
+        ctx.transition(task.id, TaskState.SKIPPED, "no changes: worktree and branch removed")
+        return True
+    ctx.transition(task.id, state, message)
+    return state is TaskState.APPROVED
+
+
+async def _decide(
+    ctx: RunContext, task: Task, worktree: Path, contract: CompletionContract,
+    facts: dict[str, Any], error_kind: str | None,
+) -> tuple[TaskState, str, list[CheckResult]]:
+    if facts["main_tree_intrusions"]:
+        files = ", ".join(facts["main_tree_intrusions"])
+        return TaskState.FAILED, f"the agent wrote into the main checkout: {files}", []
+    if error_kind:
+        state = _AGENT_FAILURE_STATES.get(error_kind, TaskState.FAILED)
+        return state, f"agent {error_kind}: {facts['outcome']['message']}", []
+    if contract.status in ("blocked", "needs_input"):
+        return TaskState.BLOCKED, f"agent reports {contract.status}: {'; '.join(contract.blockers)}", []
+    if contract.status == "failed":
+        return TaskState.FAILED, f"agent reports failure: {contract.summary}", []
+    if task.scope:
+        spec = pathspec.GitIgnoreSpec.from_lines(task.scope)
+        outside = [f for f in facts["files_changed"] if not spec.match_file(f)]
+        if outside:
+            return TaskState.FAILED, f"changed files outside its scope: {', '.join(outside)}", []
+    if task.checks:
+        ctx.transition(task.id, TaskState.CHECKING, f"{len(task.checks)} check(s)")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        results = await run_checks(task.checks, cwd=worktree, env=env, timeout_s=_timeout(ctx, task))
+        failed = [r for r in results if not r.ok]
+        if failed:
+            first = failed[0]
+            tail = first.output_tail.strip().splitlines()[-1:] or [""]
+            return TaskState.FAILED, f"check failed: {first.command} (exit {first.exit_code}) {tail[0]}", results
+        return TaskState.APPROVED, "contract done, all checks pass", results
+    return TaskState.APPROVED, "contract done", []

@@ -1,0 +1,155 @@
+"""`launcher run` and `launcher resume`: orchestrate a run from plan to landed branches."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import anyio
+
+from launcher.app.context import EventSink, RunContext, open_journal
+from launcher.app.landing import cleanup_merged, land_approved
+from launcher.app.pipeline import run_task
+from launcher.app.report import build_report, run_status
+from launcher.engine.orphans import kill_orphans
+from launcher.engine.scheduler import Node, run_dag
+from launcher.errors import UsageProblem
+from launcher.git import include, worktrees
+from launcher.git.repo import GitRepo
+from launcher.models.config import load_repo_config
+from launcher.models.events import Event
+from launcher.models.ids import new_run_id
+from launcher.models.plan import Plan
+from launcher.models.report import RunReport
+from launcher.models.states import RunStatus, TaskState
+from launcher.store.journal import Journal
+
+
+@dataclass
+class RunOptions:
+    max_parallel: int | None = None
+    merge: bool = True
+    into: str | None = None
+    base: str | None = None
+
+
+async def _prepare(repo: GitRepo) -> None:
+    await repo.ensure_excluded("/.launcher/")
+
+
+async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink) -> RunReport:
+    repo = await GitRepo.discover(cwd)
+    config = load_repo_config(repo.root)
+    await _prepare(repo)
+    base_sha = await repo.rev_parse(options.base or plan.run.base)
+    target = options.into or plan.run.into or await repo.current_branch()
+    if not target:
+        raise UsageProblem(
+            "the main work tree has a detached HEAD, so there is no branch to land on",
+            fix="pass --into BRANCH (or set [run] into = \"...\" in the plan)",
+        )
+    if options.max_parallel:
+        plan.run.max_parallel = options.max_parallel
+    run_id = new_run_id()
+    journal = open_journal(repo)
+    journal.create_run(
+        run_id, repo=str(repo.root), base_sha=base_sha, target=target,
+        plan=plan.model_dump(mode="json", by_alias=True),
+        settings={"merge": options.merge}, task_ids=[t.id for t in plan.tasks],
+        launcher_pid=os.getpid(),
+    )
+    ctx = RunContext(
+        repo=repo, journal=journal, run_id=run_id, plan=plan, config=config, base_sha=base_sha,
+        target=target, worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
+        emit=emit, merge=options.merge,
+    )
+    for note in await worktrees.reconcile(repo, ctx.worktree_root):
+        ctx.note(None, note)
+    return await _execute(ctx)
+
+
+async def resume_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
+    repo = await GitRepo.discover(cwd)
+    journal = open_journal(repo)
+    run_id = run_id or journal.latest_run_id()
+    if run_id is None:
+        raise UsageProblem("there is no run to resume", fix="start one with `launcher run PLAN`")
+    run = journal.run(run_id)
+    if run.status is RunStatus.RUNNING and run.launcher_pid and run.launcher_pid != os.getpid():
+        if _pid_alive(run.launcher_pid):
+            raise UsageProblem(
+                f"run {run_id} is still running (launcher pid {run.launcher_pid})",
+                fix="wait for it, or stop that process first",
+            )
+    config = load_repo_config(repo.root)
+    plan = Plan.model_validate(run.plan)
+    journal.set_run(run_id, status=RunStatus.RUNNING, launcher_pid=os.getpid())
+    ctx = RunContext(
+        repo=repo, journal=journal, run_id=run_id, plan=plan, config=config,
+        base_sha=run.base_sha, target=run.target,
+        worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
+        emit=emit, merge=bool(run.settings.get("merge", True)),
+    )
+    pgids = {row.agent_pgid for row in journal.tasks(run_id) if row.agent_pgid}
+    killed = kill_orphans(run_id, pgids)
+    if killed:
+        ctx.note(None, f"killed {len(killed)} orphaned agent process(es) of the dead launcher")
+    for note in await worktrees.reconcile(repo, ctx.worktree_root):
+        ctx.note(None, note)
+    return await _execute(ctx)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _finished_results(journal: Journal, run_id: str) -> dict[str, bool]:
+    """Tasks whose outcome is already decided: done stays done on resume."""
+    results = {}
+    for row in journal.tasks(run_id):
+        if row.state in (TaskState.APPROVED, TaskState.MERGED):
+            results[row.task_id] = True
+        elif row.state is TaskState.SKIPPED and row.message.startswith("no changes"):
+            results[row.task_id] = True
+        elif row.state.is_final:
+            results[row.task_id] = False
+    return results
+
+
+async def _execute(ctx: RunContext) -> RunReport:
+    ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
+    ctx.main_snapshot = set(await ctx.repo.status_porcelain())
+    ctx.emit(Event(ctx.run_id, None, "run", None, f"run {ctx.run_id} on {ctx.target}"))
+    nodes = [Node(t.id, tuple(t.depends_on)) for t in ctx.plan.tasks]
+
+    async def skip(task_id: str, reason: str) -> None:
+        ctx.transition(task_id, TaskState.SKIPPED, reason)
+
+    try:
+        await run_dag(
+            nodes, partial(run_task, ctx), max_parallel=ctx.plan.run.max_parallel,
+            on_skip=skip, done=_finished_results(ctx.journal, ctx.run_id),
+        )
+        message = ""
+        if ctx.merge:
+            _moved, message = await land_approved(ctx)
+        else:
+            await cleanup_merged(ctx)
+        status = run_status(ctx.journal.tasks(ctx.run_id), merge=ctx.merge)
+        ctx.journal.set_run(ctx.run_id, status=status, message=message)
+    except BaseException:
+        # Ctrl-C or a crash: children are already killed by the process wrapper; keep the
+        # journal truthful so `launcher resume` continues from here.
+        with anyio.CancelScope(shield=True):
+            ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
+                                message="interrupted; `launcher resume` continues")
+        raise
+    return build_report(ctx.journal, ctx.run_id, ctx.repo.root)

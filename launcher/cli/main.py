@@ -1,0 +1,256 @@
+"""The `launcher` command: each command parses, calls one app function, prints, exits."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import anyio
+import typer
+from rich.console import Console
+
+from launcher import process
+from launcher.app import clean as clean_app
+from launcher.app import demo as demo_app
+from launcher.app import init as init_app
+from launcher.app import inspect as inspect_app
+from launcher.app.run import RunOptions, resume_run, start_run
+from launcher.errors import ExitCode, LauncherError, UsageProblem
+from launcher.models.plan import load_plan, plan_from_cli
+from launcher.models.report import RunReport
+from launcher.models.states import RunStatus, TaskState
+from launcher.ui.summary import append_github_summary, render_summary, report_json
+from launcher.ui.view import RunView, make_view
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Run many coding agents in parallel on one git repository, safely.",
+)
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable report on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain lines, no live table.")]
+
+
+def _call(fn: Callable[[], Awaitable[T]], *, json_mode: bool = False) -> T:
+    """Run an app coroutine; turn our errors into their exit codes with a clear message."""
+    try:
+        return anyio.run(fn)
+    except LauncherError as exc:
+        if json_mode:
+            print(json.dumps(exc.envelope(), indent=2))
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        process.kill_all_live_groups()
+        err_console.print("interrupted: state saved; `launcher resume` continues")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def _exit_code(report: RunReport) -> int:
+    if report.status == RunStatus.SUCCEEDED:
+        return int(ExitCode.OK)
+    if report.status == RunStatus.INTERRUPTED:
+        return int(ExitCode.INTERRUPTED)
+    return int(ExitCode.FAILED)
+
+
+def _finish(report: RunReport, *, json_mode: bool, quiet: bool) -> None:
+    if json_mode:
+        print(report_json(report))
+    else:
+        Console().print(render_summary(report))
+    append_github_summary(report, os.environ)
+    raise typer.Exit(_exit_code(report))
+
+
+def _view(json_mode: bool, quiet: bool) -> RunView:
+    return make_view(json_mode=json_mode, quiet=quiet)
+
+
+def _run_with_view(
+    view: RunView, tasks: list[tuple[str, str, str]], body: Callable[[], Awaitable[T]], json_mode: bool
+) -> T:
+    view.start("", tasks)
+    try:
+        return _call(body, json_mode=json_mode)
+    finally:
+        view.stop()
+
+
+@app.command()
+def run(
+    plan_file: Annotated[Path | None, typer.Argument(help="Plan file (.toml, .yaml, .json).")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", help="A task prompt (repeatable).")] = None,
+    agent: Annotated[str, typer.Option(help="Agent for --task tasks.")] = "scripted",
+    max_parallel: Annotated[int | None, typer.Option(min=1, max=256)] = None,
+    no_merge: Annotated[bool, typer.Option("--no-merge", help="Leave approved branches unmerged.")] = False,
+    into: Annotated[str | None, typer.Option(help="Branch approved work lands on.")] = None,
+    base: Annotated[str | None, typer.Option(help="Commit the worktrees start from.")] = None,
+    json_mode: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a plan: one worktree and agent per task, then land approved branches."""
+    if plan_file is None and not task:
+        _fail_usage("give a plan file or at least one --task", "launcher run plan.toml", json_mode)
+    if plan_file is not None and task:
+        _fail_usage("give a plan file or --task, not both", "launcher run plan.toml", json_mode)
+    plan = _call(lambda: _async(lambda: load_plan(plan_file) if plan_file else plan_from_cli(task or [], agent)),
+                 json_mode=json_mode)
+    view = _view(json_mode, quiet)
+    options = RunOptions(max_parallel=max_parallel, merge=not no_merge, into=into, base=base)
+    tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
+    report = _run_with_view(view, tasks, lambda: start_run(Path.cwd(), plan, options, view.handle), json_mode)
+    _finish(report, json_mode=json_mode, quiet=quiet)
+
+
+async def _async(fn: Callable[[], T]) -> T:
+    return fn()
+
+
+def _fail_usage(what: str, example: str, json_mode: bool) -> None:
+    exc = UsageProblem(what, fix=f"for example: {example}")
+    if json_mode:
+        print(json.dumps(exc.envelope(), indent=2))
+    err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    raise typer.Exit(int(ExitCode.USAGE))
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
+    json_mode: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Continue an interrupted run: done stays done, dead agents re-run, nothing lands twice."""
+    view = _view(json_mode, quiet)
+    report = _run_with_view(view, [], lambda: resume_run(Path.cwd(), run_id, view.handle), json_mode)
+    _finish(report, json_mode=json_mode, quiet=quiet)
+
+
+@app.command()
+def status(
+    run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
+    json_mode: JsonOpt = False,
+    all_runs: Annotated[bool, typer.Option("--all", help="List recent runs.")] = False,
+) -> None:
+    """Show a run's tasks and states (from the journal and git only)."""
+    if all_runs:
+        reports = _call(lambda: inspect_app.list_runs(Path.cwd()), json_mode=json_mode)
+        if json_mode:
+            print(json.dumps([r.model_dump(mode="json") for r in reports], indent=2))
+        else:
+            for r in reports:
+                print(f"{r.run_id}  {r.status:<11}  {len(r.tasks)} task(s)  -> {r.target}")
+        raise typer.Exit(0)
+    report = _call(lambda: inspect_app.run_report(Path.cwd(), run_id), json_mode=json_mode)
+    if json_mode:
+        print(report_json(report))
+    else:
+        Console().print(render_summary(report))
+    raise typer.Exit(_exit_code(report) if report.status != RunStatus.RUNNING else 0)
+
+
+@app.command()
+def logs(
+    run_id: Annotated[str, typer.Argument()],
+    task_id: Annotated[str, typer.Argument()],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing as it grows.")] = False,
+) -> None:
+    """Print a task's agent log."""
+    path = _call(lambda: inspect_app.log_path(Path.cwd(), run_id, task_id))
+    if not follow:
+        if not path.exists():
+            err_console.print(f"no log yet at {path}")
+            raise typer.Exit(1)
+        sys.stdout.write(path.read_text(encoding="utf-8", errors="replace"))
+        raise typer.Exit(0)
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    _call(lambda: inspect_app.follow(path, write, lambda: _task_final(run_id, task_id)))
+
+
+def _task_final(run_id: str, task_id: str) -> bool:
+    from launcher.store.journal import Journal
+
+    root = Path.cwd()
+    for candidate in (root, *root.parents):
+        db = candidate / ".launcher" / "launcher.db"
+        if db.exists():
+            state = Journal(db).task(run_id, task_id).state
+            return state.is_final or state is TaskState.APPROVED
+    return True
+
+
+@app.command()
+def clean(
+    run_id: Annotated[str | None, typer.Argument(help="Run id.")] = None,
+    all_runs: Annotated[bool, typer.Option("--all", help="Every run's leftovers.")] = False,
+) -> None:
+    """Remove the worktrees and branches a run kept (failed or conflicted tasks)."""
+    removed = _call(lambda: clean_app.clean(Path.cwd(), run_id, all_runs=all_runs))
+    for line in removed:
+        print(line)
+    print(f"cleaned: {len(removed)} item(s)")
+
+
+@app.command()
+def init() -> None:
+    """Write starter launcher.toml, .worktreeinclude and an example plan (never overwrites)."""
+    written = _call(lambda: init_app.init_repo(Path.cwd()))
+    for name in written:
+        print(f"wrote {name}")
+    if not written:
+        print("nothing to do: the starter files already exist")
+
+
+@app.command()
+def demo(
+    json_mode: JsonOpt = False,
+    quiet: QuietOpt = False,
+    where: Annotated[Path | None, typer.Option(help="Directory for the sample repo.")] = None,
+) -> None:
+    """Build a sample repo and run five scripted agents through the whole pipeline."""
+    view = _view(json_mode, quiet)
+    plan = demo_app.demo_plan()
+    tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
+    repo, report = _run_with_view(view, tasks, lambda: demo_app.run_demo(view.handle, where), json_mode)
+    if json_mode:
+        print(report_json(report))
+        raise typer.Exit(0 if report.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else 1)
+    console = Console()
+    console.print(render_summary(report))
+    console.print(
+        f"\nSample repo: {repo}\n"
+        f"  git -C {repo} log --oneline --graph    # what landed\n"
+        f"  cd {repo} && launcher status             # the journal\n"
+        f"  cd {repo} && launcher logs {report.run_id} backend-mul\n"
+        "The conflicted and failed tasks are kept for inspection; `launcher clean --all` removes them."
+    )
+    # The demo's failures are staged on purpose: it succeeds when the pipeline behaved.
+    raise typer.Exit(0 if report.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else 1)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    atexit.register(process.kill_all_live_groups)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    app()
+
+
+if __name__ == "__main__":
+    main()

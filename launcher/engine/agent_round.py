@@ -1,0 +1,75 @@
+"""One round of one agent: spawn it under supervision, then collect its contract."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from launcher import process
+from launcher.agents.base import AgentAdapter, AgentOutcome, AgentRequest
+from launcher.engine.collect import Collected, collect_contract
+from launcher.process import Supervised
+
+
+@dataclass
+class RoundResult:
+    outcome: AgentOutcome
+    supervised: Supervised | None
+    collected: Collected
+
+
+@dataclass
+class Limits:
+    timeout_s: float
+    inactivity_s: float | None
+    grace_s: float = 5.0
+    log_cap: int = process.DEFAULT_LOG_CAP
+
+
+async def run_agent_round(
+    adapter: AgentAdapter,
+    request: AgentRequest,
+    *,
+    limits: Limits,
+    on_spawn: Callable[[int], None] | None = None,
+) -> RoundResult:
+    # A contract left from an earlier attempt must never be mistaken for this one's.
+    request.contract_path.unlink(missing_ok=True)
+    invocation = adapter.invocation(request)
+    log_path = request.artifacts / "agent.log"
+    with log_path.open("ab") as fh:
+        stamp = time.strftime("%H:%M:%S")
+        fh.write(
+            f"\n=== launcher {stamp}: round {request.iteration}, attempt {request.attempt}: "
+            f"{invocation.argv[0]} ===\n".encode()
+        )
+    try:
+        supervised = await process.supervise(
+            invocation.argv,
+            cwd=request.worktree,
+            env=invocation.env,
+            log_path=log_path,
+            timeout_s=limits.timeout_s,
+            inactivity_s=limits.inactivity_s,
+            grace_s=limits.grace_s,
+            log_cap=limits.log_cap,
+            on_spawn=on_spawn,
+        )
+    except (FileNotFoundError, PermissionError) as exc:
+        outcome = AgentOutcome(
+            False, "cli_missing",
+            f"cannot start {invocation.argv[0]!r}: {exc.strerror}; install it or fix the agent's command",
+        )
+        collected = collect_contract(
+            request.task.id, structured=None, contract_path=request.contract_path, final_text=""
+        )
+        return RoundResult(outcome, None, collected)
+    outcome = adapter.outcome(request, supervised)
+    collected = collect_contract(
+        request.task.id,
+        structured=outcome.structured_output,
+        contract_path=request.contract_path,
+        final_text=outcome.final_text or supervised.stdout,
+    )
+    return RoundResult(outcome, supervised, collected)

@@ -1,0 +1,62 @@
+"""The dependency DAG on an anyio task group, bounded by --max-parallel."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    depends_on: tuple[str, ...]
+
+
+async def run_dag(
+    nodes: list[Node],
+    work: Callable[[str], Awaitable[bool]],
+    *,
+    max_parallel: int,
+    on_skip: Callable[[str, str], Awaitable[None]],
+    may_start: Callable[[str], bool] = lambda _id: True,
+    done: dict[str, bool] | None = None,
+) -> dict[str, bool]:
+    """Run `work(id)` for every node once its dependencies succeeded.
+
+    `work` returns True when its node succeeded. A node whose dependency failed (or that
+    `may_start` refuses, e.g. over budget) is passed to `on_skip(id, reason)` instead.
+    `done` pre-seeds results of nodes finished earlier (resume).
+    """
+    results: dict[str, bool] = dict(done or {})
+    finished = {node.id: anyio.Event() for node in nodes}
+    for node_id in results:
+        if node_id in finished:
+            finished[node_id].set()
+    limiter = anyio.CapacityLimiter(max_parallel)
+
+    async def one(node: Node) -> None:
+        try:
+            for dep in node.depends_on:
+                await finished[dep].wait()
+            failed = [dep for dep in node.depends_on if not results.get(dep)]
+            if failed:
+                results[node.id] = False
+                await on_skip(node.id, f"dependency {failed[0]!r} did not succeed")
+                return
+            async with limiter:
+                if not may_start(node.id):
+                    results[node.id] = False
+                    await on_skip(node.id, "not started: the run was stopped before it")
+                    return
+                results[node.id] = await work(node.id)
+        finally:
+            results.setdefault(node.id, False)
+            finished[node.id].set()
+
+    async with anyio.create_task_group() as tg:
+        for node in nodes:
+            if node.id not in results:
+                tg.start_soon(one, node)
+    return results

@@ -1,0 +1,311 @@
+"""The run journal: SQLite in WAL mode. Every transition is written before it counts as done."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from launcher.errors import RunNotFound
+from launcher.models.states import RunStatus, TaskState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    repo TEXT NOT NULL,
+    base_sha TEXT NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL,
+    plan_json TEXT NOT NULL,
+    settings_json TEXT NOT NULL DEFAULT '{}',
+    launcher_pid INTEGER,
+    message TEXT NOT NULL DEFAULT '',
+    landed_on TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    branch TEXT,
+    worktree TEXT,
+    start_sha TEXT,
+    head_sha TEXT,
+    merged INTEGER NOT NULL DEFAULT 0,
+    merge_commit TEXT,
+    cost_usd REAL,
+    duration_s REAL,
+    iteration INTEGER NOT NULL DEFAULT 0,
+    agent_pgid INTEGER,
+    included_json TEXT NOT NULL DEFAULT '[]',
+    files_json TEXT NOT NULL DEFAULT '[]',
+    contract_json TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (run_id, task_id)
+);
+CREATE TABLE IF NOT EXISTS transitions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rounds (
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    iteration INTEGER NOT NULL,
+    verdict TEXT,
+    audit TEXT,
+    error_key TEXT,
+    at REAL NOT NULL,
+    PRIMARY KEY (run_id, task_id, iteration)
+);
+CREATE TABLE IF NOT EXISTS landings (
+    run_id TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    expected_old TEXT NOT NULL,
+    new_tip TEXT NOT NULL,
+    tasks_json TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    at REAL NOT NULL
+);
+"""
+
+_TASK_COLUMNS = {
+    "branch", "worktree", "start_sha", "head_sha", "merged", "merge_commit", "cost_usd",
+    "duration_s", "iteration", "agent_pgid", "included_json", "files_json", "contract_json",
+    "message",
+}
+
+
+@dataclass
+class RunRow:
+    id: str
+    repo: str
+    base_sha: str
+    target: str
+    status: RunStatus
+    plan: dict[str, Any]
+    settings: dict[str, Any]
+    launcher_pid: int | None
+    message: str
+    landed_on: str | None
+    created_at: float
+
+
+@dataclass
+class TaskRow:
+    run_id: str
+    task_id: str
+    position: int
+    state: TaskState
+    branch: str | None
+    worktree: str | None
+    start_sha: str | None
+    head_sha: str | None
+    merged: bool
+    merge_commit: str | None
+    cost_usd: float | None
+    duration_s: float | None
+    iteration: int
+    agent_pgid: int | None
+    included: list[str]
+    files: list[str]
+    contract: dict[str, Any] | None
+    message: str
+
+
+class Journal:
+    """One connection per process; short write transactions keep SQLite's single writer happy."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # runs -----------------------------------------------------------------------------------
+    def create_run(
+        self, run_id: str, *, repo: str, base_sha: str, target: str, plan: dict[str, Any],
+        settings: dict[str, Any], task_ids: list[str], launcher_pid: int,
+    ) -> None:
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, repo, base_sha, target, RunStatus.RUNNING.value, json.dumps(plan),
+                 json.dumps(settings), launcher_pid, "", None, now, now),
+            )
+            for position, task_id in enumerate(task_ids):
+                db.execute(
+                    "INSERT INTO tasks (run_id, task_id, position, state, updated_at) VALUES (?,?,?,?,?)",
+                    (run_id, task_id, position, TaskState.PENDING.value, now),
+                )
+                db.execute(
+                    "INSERT INTO transitions (run_id, task_id, from_state, to_state, at) VALUES (?,?,?,?,?)",
+                    (run_id, task_id, None, TaskState.PENDING.value, now),
+                )
+
+    def set_run(self, run_id: str, *, status: RunStatus | None = None, message: str | None = None,
+                launcher_pid: int | None = None, landed_on: str | None = None) -> None:
+        with self._tx() as db:
+            if status is not None:
+                db.execute("UPDATE runs SET status=?, updated_at=? WHERE id=?", (status.value, time.time(), run_id))
+            if message is not None:
+                db.execute("UPDATE runs SET message=? WHERE id=?", (message, run_id))
+            if launcher_pid is not None:
+                db.execute("UPDATE runs SET launcher_pid=? WHERE id=?", (launcher_pid, run_id))
+            if landed_on is not None:
+                db.execute("UPDATE runs SET landed_on=? WHERE id=?", (landed_on, run_id))
+
+    def run(self, run_id: str) -> RunRow:
+        row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(
+                f"no run {run_id!r} in {self.path}", fix="`launcher status` lists the runs"
+            )
+        return RunRow(
+            id=row["id"], repo=row["repo"], base_sha=row["base_sha"], target=row["target"],
+            status=RunStatus(row["status"]), plan=json.loads(row["plan_json"]),
+            settings=json.loads(row["settings_json"]), launcher_pid=row["launcher_pid"],
+            message=row["message"], landed_on=row["landed_on"], created_at=row["created_at"],
+        )
+
+    def runs(self, limit: int = 20) -> list[RunRow]:
+        ids = [r["id"] for r in self._db.execute(
+            "SELECT id FROM runs ORDER BY created_at DESC LIMIT ?", (limit,))]
+        return [self.run(i) for i in ids]
+
+    def latest_run_id(self) -> str | None:
+        row = self._db.execute("SELECT id FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()
+        return row["id"] if row else None
+
+    # tasks ----------------------------------------------------------------------------------
+    def transition(self, run_id: str, task_id: str, state: TaskState, message: str = "",
+                   **fields: Any) -> None:
+        """Record a state change (and any task fields) in one transaction."""
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT state FROM tasks WHERE run_id=? AND task_id=?",
+                             (run_id, task_id)).fetchone()
+            previous = row["state"] if row else None
+            self._update(db, run_id, task_id, {**fields, "message": message}, state=state, now=now)
+            db.execute(
+                "INSERT INTO transitions (run_id, task_id, from_state, to_state, message, at) VALUES (?,?,?,?,?,?)",
+                (run_id, task_id, previous, state.value, message, now),
+            )
+
+    def update_task(self, run_id: str, task_id: str, **fields: Any) -> None:
+        with self._tx() as db:
+            self._update(db, run_id, task_id, fields, state=None, now=time.time())
+
+    @staticmethod
+    def _update(db: sqlite3.Connection, run_id: str, task_id: str, fields: dict[str, Any],
+                *, state: TaskState | None, now: float) -> None:
+        values: dict[str, Any] = {}
+        for key, value in fields.items():
+            column = {"included": "included_json", "files": "files_json",
+                      "contract": "contract_json"}.get(key, key)
+            if column not in _TASK_COLUMNS:
+                raise KeyError(f"unknown task column {key!r}")
+            if column.endswith("_json") and value is not None:
+                value = json.dumps(value)
+            values[column] = value
+        if state is not None:
+            values["state"] = state.value
+        values["updated_at"] = now
+        assignments = ", ".join(f"{column}=?" for column in values)
+        db.execute(f"UPDATE tasks SET {assignments} WHERE run_id=? AND task_id=?",
+                   (*values.values(), run_id, task_id))
+
+    def tasks(self, run_id: str) -> list[TaskRow]:
+        rows = self._db.execute(
+            "SELECT * FROM tasks WHERE run_id=? ORDER BY position", (run_id,)).fetchall()
+        return [self._task(row) for row in rows]
+
+    def task(self, run_id: str, task_id: str) -> TaskRow:
+        row = self._db.execute("SELECT * FROM tasks WHERE run_id=? AND task_id=?",
+                               (run_id, task_id)).fetchone()
+        if row is None:
+            raise RunNotFound(f"run {run_id!r} has no task {task_id!r}",
+                              fix=f"`launcher status {run_id}` lists its tasks")
+        return self._task(row)
+
+    @staticmethod
+    def _task(row: sqlite3.Row) -> TaskRow:
+        return TaskRow(
+            run_id=row["run_id"], task_id=row["task_id"], position=row["position"],
+            state=TaskState(row["state"]), branch=row["branch"], worktree=row["worktree"],
+            start_sha=row["start_sha"], head_sha=row["head_sha"], merged=bool(row["merged"]),
+            merge_commit=row["merge_commit"], cost_usd=row["cost_usd"],
+            duration_s=row["duration_s"], iteration=row["iteration"],
+            agent_pgid=row["agent_pgid"], included=json.loads(row["included_json"]),
+            files=json.loads(row["files_json"]),
+            contract=json.loads(row["contract_json"]) if row["contract_json"] else None,
+            message=row["message"],
+        )
+
+    def history(self, run_id: str, task_id: str) -> list[tuple[str | None, str, str, float]]:
+        rows = self._db.execute(
+            "SELECT from_state, to_state, message, at FROM transitions WHERE run_id=? AND task_id=? ORDER BY id",
+            (run_id, task_id)).fetchall()
+        return [(r["from_state"], r["to_state"], r["message"], r["at"]) for r in rows]
+
+    # grading rounds -------------------------------------------------------------------------
+    def record_round(self, run_id: str, task_id: str, iteration: int, *, verdict: str | None,
+                     audit: str | None, error_key: str | None) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO rounds VALUES (?,?,?,?,?,?,?)",
+                       (run_id, task_id, iteration, verdict, audit, error_key, time.time()))
+
+    def rounds(self, run_id: str, task_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT iteration, verdict, audit, error_key FROM rounds WHERE run_id=? AND task_id=? ORDER BY iteration",
+            (run_id, task_id)).fetchall()
+        return [dict(r) for r in rows]
+
+    # landing --------------------------------------------------------------------------------
+    def record_landing(self, run_id: str, *, target: str, expected_old: str, new_tip: str,
+                       tasks: dict[str, str]) -> None:
+        """Written before the target ref moves, so a crash after the move is recognised."""
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO landings VALUES (?,?,?,?,?,?,?)",
+                       (run_id, target, expected_old, new_tip, json.dumps(tasks), 0, time.time()))
+
+    def landing(self, run_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM landings WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        data = dict(row)
+        data["tasks"] = json.loads(data.pop("tasks_json"))
+        return data
+
+    def finish_landing(self, run_id: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE landings SET done=1 WHERE run_id=?", (run_id,))
