@@ -12,7 +12,7 @@ _ADAPTERS: dict[str, type] = {"command": CommandAdapter, "scripted": ScriptedAda
 
 def get_adapter(name: str) -> AgentAdapter:
     try:
-        return _ADAPTERS[name]()  # type: ignore[no-any-return]
+        return _ADAPTERS[name]()
     except KeyError:
         raise EnvironmentProblem(
             f"the {name!r} adapter is not available in this version",

@@ -7,6 +7,7 @@ lands twice.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from launcher.app.context import RunContext
@@ -69,6 +70,7 @@ async def land_approved(ctx: RunContext) -> tuple[bool, str]:
     expected_old = await _target_tip(ctx)
     tip = expected_old
     landed: dict[str, str] = {}
+    check = _integration_check(ctx)
     failed_to_land: set[str] = set()
     for task_id in landing_order(ctx):
         row = ctx.journal.task(ctx.run_id, task_id)
@@ -90,7 +92,6 @@ async def land_approved(ctx: RunContext) -> tuple[bool, str]:
                       "Launcher-Agent": task.agent, "Launcher-Verdict": "approved"},
             forbidden_paths=row.included,
         )
-        check = _integration_check(ctx) if ctx.plan.run.integration_check or ctx.config.merge.integration_check else None
         tip, results = await merge.land_queue(
             ctx.repo, tip=tip, candidates=[candidate], strategy=ctx.plan.run.strategy,
             integration_check=check,
@@ -124,9 +125,10 @@ async def land_approved(ctx: RunContext) -> tuple[bool, str]:
     return advanced.moved, advanced.message
 
 
-def _integration_check(ctx: RunContext):  # type: ignore[no-untyped-def]
+def _integration_check(ctx: RunContext) -> Callable[[str], Awaitable[tuple[bool, str]]] | None:
     command = ctx.plan.run.integration_check or ctx.config.merge.integration_check
-    assert command is not None
+    if not command:
+        return None
     scratch_root = ctx.worktree_root / ctx.run_id / "_integration"
 
     async def check(commit: str) -> tuple[bool, str]:

@@ -27,7 +27,7 @@ from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
 from launcher.store.files import atomic_write_json, atomic_write_text
-from launcher.store.journal import TaskRow
+from launcher.store.journal import NO_CHANGES, TaskRow
 
 _AGENT_FAILURE_STATES = {"timeout": TaskState.TIMED_OUT, "stalled": TaskState.TIMED_OUT}
 
@@ -36,12 +36,8 @@ async def run_task(ctx: RunContext, task_id: str) -> bool:
     """Drive one task to approved (True) or a failure state (False). Re-entrant for resume."""
     task = ctx.plan.task(task_id)
     row = ctx.journal.task(ctx.run_id, task_id)
-    if row.state in (TaskState.APPROVED, TaskState.MERGED):
-        return True
-    if row.state is TaskState.SKIPPED and row.message.startswith("no changes"):
-        return True
-    if row.state.is_final:
-        return False
+    if row.succeeded or row.state.is_final:
+        return row.succeeded
     try:
         worktree = await _provision(ctx, task, row)
         if worktree is None:
@@ -250,7 +246,7 @@ async def _collect_and_decide(
         await worktrees.remove_worktree(
             ctx.repo, worktree, branch=row.branch, delete_branch=True
         )
-        ctx.transition(task.id, TaskState.SKIPPED, "no changes: worktree and branch removed")
+        ctx.transition(task.id, TaskState.SKIPPED, f"{NO_CHANGES}: worktree and branch removed")
         return True
     ctx.transition(task.id, state, message)
     return state is TaskState.APPROVED

@@ -18,7 +18,7 @@ def run_status(rows: list[TaskRow], *, merge: bool) -> RunStatus:
     for row in rows:
         if row.state in _FAILURES:
             return RunStatus.FAILED
-        if row.state is TaskState.SKIPPED and not row.message.startswith("no changes"):
+        if row.state is TaskState.SKIPPED and not row.succeeded:
             return RunStatus.FAILED
         if merge and row.state is TaskState.APPROVED:
             return RunStatus.FAILED  # approved but never landed

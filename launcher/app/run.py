@@ -77,12 +77,12 @@ async def resume_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunRepor
     if run_id is None:
         raise UsageProblem("there is no run to resume", fix="start one with `launcher run PLAN`")
     run = journal.run(run_id)
-    if run.status is RunStatus.RUNNING and run.launcher_pid and run.launcher_pid != os.getpid():
-        if _pid_alive(run.launcher_pid):
-            raise UsageProblem(
-                f"run {run_id} is still running (launcher pid {run.launcher_pid})",
-                fix="wait for it, or stop that process first",
-            )
+    pid = run.launcher_pid
+    if run.status is RunStatus.RUNNING and pid and pid != os.getpid() and _pid_alive(pid):
+        raise UsageProblem(
+            f"run {run_id} is still running (launcher pid {pid})",
+            fix="wait for it, or stop that process first",
+        )
     config = load_repo_config(repo.root)
     plan = Plan.model_validate(run.plan)
     journal.set_run(run_id, status=RunStatus.RUNNING, launcher_pid=os.getpid())
@@ -113,15 +113,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _finished_results(journal: Journal, run_id: str) -> dict[str, bool]:
     """Tasks whose outcome is already decided: done stays done on resume."""
-    results = {}
-    for row in journal.tasks(run_id):
-        if row.state in (TaskState.APPROVED, TaskState.MERGED):
-            results[row.task_id] = True
-        elif row.state is TaskState.SKIPPED and row.message.startswith("no changes"):
-            results[row.task_id] = True
-        elif row.state.is_final:
-            results[row.task_id] = False
-    return results
+    return {row.task_id: row.succeeded for row in journal.tasks(run_id) if row.succeeded or row.state.is_final}
 
 
 async def _execute(ctx: RunContext) -> RunReport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -27,7 +28,7 @@ def _belongs_to_run(pid: int, run_id: str) -> bool:
 
 def run_processes(run_id: str, pgids: set[int]) -> list[int]:
     """Live pids in those process groups that carry this run's LAUNCHER_RUN_ID."""
-    found = []
+    found: list[int] = []
     proc = Path("/proc")
     if not proc.is_dir():
         return found
@@ -44,8 +45,6 @@ def kill_orphans(run_id: str, pgids: set[int]) -> list[int]:
     """SIGKILL what an earlier launcher of this run left running; returns the pids killed."""
     victims = run_processes(run_id, pgids)
     for pid in victims:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return victims

@@ -49,7 +49,6 @@ class GitLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = anyio.Lock()
-        self._depth = 0
 
     @contextlib.asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:

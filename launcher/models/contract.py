@@ -124,7 +124,7 @@ def derived_contract(
     task_id: str, *, exit_code: int | None, files: list[str], reason: str
 ) -> CompletionContract:
     """What the launcher records when the agent never gave a valid contract."""
-    status = "done" if exit_code == 0 and files else "failed"
+    status: Literal["done", "failed"] = "done" if exit_code == 0 and files else "failed"
     return CompletionContract(
         task_id=task_id,
         status=status,

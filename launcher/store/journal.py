@@ -81,6 +81,8 @@ CREATE TABLE IF NOT EXISTS landings (
 );
 """
 
+NO_CHANGES = "no changes"  # message prefix of a task skipped because it changed nothing
+
 _TASK_COLUMNS = {
     "branch", "worktree", "start_sha", "head_sha", "merged", "merge_commit", "cost_usd",
     "duration_s", "iteration", "agent_pgid", "included_json", "files_json", "contract_json",
@@ -123,6 +125,13 @@ class TaskRow:
     files: list[str]
     contract: dict[str, Any] | None
     message: str
+
+    @property
+    def succeeded(self) -> bool:
+        """Approved, landed, or finished with nothing to land."""
+        if self.state in (TaskState.APPROVED, TaskState.MERGED):
+            return True
+        return self.state is TaskState.SKIPPED and self.message.startswith(NO_CHANGES)
 
 
 class Journal:

@@ -1,0 +1,324 @@
+"""Merging back (DESIGN 8): every merge is computed in memory with `git merge-tree --write-tree`
+and written with `git commit-tree`, so nothing here touches a ref or a work tree until
+`advance_target`, which moves the target with a compare-and-swap under the repository lock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import anyio
+
+from launcher import process
+from launcher.errors import GitFailed
+from launcher.git.repo import GitRepo
+
+Strategy = Literal["merge", "squash", "rebase"]
+Outcome = Literal["landed", "conflicted", "refused", "check_failed"]
+IntegrationCheck = Callable[[str], Awaitable[tuple[bool, str]]]
+
+_OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_TAIL_CHARS = 4000
+
+
+@dataclass
+class Candidate:
+    task_id: str
+    branch: str
+    head: str
+    message: str
+    trailers: dict[str, str] = field(default_factory=dict)
+    # Files copied into the worktree by .worktreeinclude: committing one of them is refused.
+    forbidden_paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Landing:
+    task_id: str
+    outcome: Outcome
+    commit: str | None
+    conflict_files: list[str] = field(default_factory=list)
+    details: str = ""
+
+
+@dataclass
+class AdvanceResult:
+    moved: bool
+    where: str
+    message: str
+
+
+def _git_failed(what: str, repo: GitRepo) -> GitFailed:
+    fix = "check that both commits exist in this repository"
+    return GitFailed(what, where=str(repo.root), fix=fix)
+
+
+async def preflight(repo: GitRepo, tip: str, head: str) -> tuple[str | None, list[str], str]:
+    """Merge `head` into `tip` in memory: (tree or None on conflict, conflicted files, messages)."""
+    res = await repo.git(
+        "merge-tree", "--write-tree", "--messages", "--name-only", "-z", tip, head, check=False
+    )
+    tokens = res.out.split("\0")
+    # git 2.39 also exits 1 for a bad revision, so a conflict is "exit 1 *and* a tree on stdout".
+    if res.timed_out or res.returncode not in (0, 1) or not _OID.fullmatch(tokens[0]):
+        raise _git_failed(f"`git merge-tree {tip} {head}` failed: {res.err.strip()}", repo)
+    i, files = 1, []
+    while i < len(tokens) and tokens[i]:
+        if tokens[i] not in files:
+            files.append(tokens[i])
+        i += 1
+    i += 1
+    messages: list[str] = []
+    try:  # -z messages: <count>\0<path>...\0<kind>\0<text>\0
+        while i < len(tokens) and tokens[i]:
+            n = int(tokens[i])
+            messages.append(tokens[i + n + 2].rstrip("\n"))
+            i += n + 3
+    except (ValueError, IndexError):
+        messages.append("\n".join(t for t in tokens[i:] if t))
+    return (tokens[0] if res.returncode == 0 else None), files, "\n".join(messages)
+
+
+def _with_trailers(message: str, trailers: dict[str, str]) -> str:
+    body = message.strip() or "(no message)"
+    if not trailers:
+        return body
+    # A trailer value must stay on one line, or git no longer parses the block as trailers.
+    lines = [f"{key}: {' '.join(str(value).split())}" for key, value in trailers.items()]
+    return body + "\n\n" + "\n".join(lines)
+
+
+async def _commit_tree(
+    repo: GitRepo, tree: str, parents: list[str], message: str, author: dict[str, str] | None = None
+) -> str:
+    args = ["commit-tree", tree, *[arg for p in parents for arg in ("-p", p)], "-m", message]
+    if author is None:
+        return (await repo.git(*args)).out.strip()
+    # repo.git always uses the launcher identity; a replayed commit keeps its original author.
+    res = await process.run(["git", *args], cwd=repo.root, env={**repo.env, **author}, timeout=600)
+    if not res.ok:
+        raise _git_failed(f"`git commit-tree` failed: {res.err.strip()}", repo)
+    return res.out.strip()
+
+
+async def _tree_of(repo: GitRepo, commit: str) -> str:
+    return (await repo.git("rev-parse", f"{commit}^{{tree}}")).out.strip()
+
+
+async def _side(repo: GitRepo, base: str, commit: str, files: list[str]) -> str:
+    """Short description of one side: its latest commits since the fork touching `files`."""
+    res = await repo.git("log", "--no-merges", "-3", "--format=%h %s", f"{base}..{commit}",
+                         "--", *files, check=False)
+    if not res.out.strip():
+        res = await repo.git("log", "-1", "--format=%h %s", commit)
+    return "; ".join(res.out.strip().splitlines())
+
+
+async def _conflict_details(
+    repo: GitRepo, tip: str, candidate: Candidate, files: list[str], info: str, prefix: str = ""
+) -> str:
+    found = await repo.git("merge-base", tip, candidate.head, check=False)
+    base = found.out.strip() or tip
+    return (
+        f"{prefix}conflict in {', '.join(files) or '(no file named)'}\n"
+        f"  target side: {await _side(repo, base, tip, files)}\n"
+        f"  task side ({candidate.branch}): {await _side(repo, base, candidate.head, files)}\n"
+        f"{info}"
+    ).rstrip()
+
+
+async def _forbidden_touched(repo: GitRepo, tip: str, head: str, forbidden: list[str]) -> list[str]:
+    if not forbidden:
+        return []
+    # Three-dot: only what the branch itself changed since it forked, not what the target did.
+    res = await repo.git("diff", "--name-only", "-z", "--no-renames", f"{tip}...{head}")
+    changed = [p for p in res.out.split("\0") if p]
+    roots = [f.rstrip("/") for f in forbidden]
+    return [p for p in changed if any(p == r or p.startswith(r + "/") for r in roots)]
+
+
+async def merge_commit(
+    repo: GitRepo, *, tip: str, candidate: Candidate, strategy: Strategy
+) -> Landing:
+    """Compute the landing of `candidate` on `tip` as new commit objects; no ref is written."""
+    tip = await repo.rev_parse(tip)
+    head = await repo.rev_parse(candidate.head)
+    bad = await _forbidden_touched(repo, tip, head, candidate.forbidden_paths)
+    if bad:
+        return Landing(candidate.task_id, "refused", None, [], (
+            f"{candidate.branch} commits files that .worktreeinclude copied into its worktree "
+            f"(they must not be committed): {', '.join(bad)}"))
+    ancestor = await repo.git("merge-base", "--is-ancestor", head, tip, check=False)
+    if ancestor.returncode == 0:
+        return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
+    if strategy == "rebase":
+        return await _rebase(repo, tip, head, candidate)
+    tree, files, info = await preflight(repo, tip, head)
+    if tree is None:
+        details = await _conflict_details(repo, tip, candidate, files, info)
+        return Landing(candidate.task_id, "conflicted", None, files, details)
+    if strategy == "squash" and tree == await _tree_of(repo, tip):
+        return Landing(candidate.task_id, "landed", tip, [], "no changes left to land")
+    parents = [tip, head] if strategy == "merge" else [tip]
+    message = _with_trailers(candidate.message, candidate.trailers)
+    commit = await _commit_tree(repo, tree, parents, message)
+    return Landing(candidate.task_id, "landed", commit, [], f"{strategy} of {candidate.branch}")
+
+
+async def _rebase(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> Landing:
+    # tip..head (like `git rebase`): commits the target already has are not replayed; merge
+    # commits are dropped, as plain `git rebase` does.
+    listed = await repo.git("rev-list", "--reverse", "--no-merges", f"{tip}..{head}")
+    base_tree = await _tree_of(repo, tip)
+    steps: list[tuple[str, dict[str, str], str]] = []
+    for commit in listed.out.split():
+        fmt = "--format=%an%x00%ae%x00%ad%x00%P%x00%B"
+        shown = await repo.git("show", "-s", "--date=raw", fmt, commit)
+        name, email, date, parents, message = shown.out.split("\0", 4)
+        # git 2.39 has no `merge-tree --merge-base`: a throwaway commit holding the current tree
+        # on top of the original parent makes that parent the merge base, i.e. a cherry-pick.
+        ours = await _commit_tree(repo, base_tree, parents.split()[:1], "launcher: replay base")
+        tree, files, info = await preflight(repo, ours, commit)
+        if tree is None:
+            prefix = f"replaying {commit[:12]} {message.splitlines()[0] if message else ''}: "
+            details = await _conflict_details(repo, tip, candidate, files, info, prefix)
+            return Landing(candidate.task_id, "conflicted", None, files, details)
+        if tree != base_tree:  # a commit that became empty is dropped, as `git rebase` does
+            author = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date}
+            steps.append((message, author, tree))
+            base_tree = tree
+    new = tip
+    for n, (message, author, tree) in enumerate(steps):
+        last = n == len(steps) - 1
+        text = _with_trailers(message, candidate.trailers) if last else message.strip()
+        new = await _commit_tree(repo, tree, [new], text or "(no message)", author)
+    detail = f"rebased {len(steps)} commit(s) of {candidate.branch}"
+    if not steps:
+        detail = "no changes left to land"
+    return Landing(candidate.task_id, "landed", new, [], detail)
+
+
+async def land_queue(
+    repo: GitRepo,
+    *,
+    tip: str,
+    candidates: list[Candidate],
+    strategy: Strategy,
+    integration_check: IntegrationCheck | None = None,
+) -> tuple[str, list[Landing]]:
+    """Fold candidates onto `tip` in order; one that cannot land is skipped, the rest go on."""
+    tip = await repo.rev_parse(tip)
+    landings: list[Landing] = []
+    for candidate in candidates:
+        landing = await merge_commit(repo, tip=tip, candidate=candidate, strategy=strategy)
+        if landing.outcome == "landed" and landing.commit and landing.commit != tip:
+            if integration_check is not None:
+                ok, output = await integration_check(landing.commit)
+                if not ok:
+                    landing = Landing(candidate.task_id, "check_failed", None, [], (
+                        f"integration check failed on {landing.commit[:12]}:\n{output}").rstrip())
+            if landing.commit:
+                tip = landing.commit
+        landings.append(landing)
+    return tip, landings
+
+
+async def run_integration_check(
+    repo: GitRepo, commit: str, command: str, scratch: Path, timeout: float
+) -> tuple[bool, str]:
+    """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail)."""
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    async with repo.lock.hold():
+        await repo.git("worktree", "add", "--detach", "--force", str(scratch), commit)
+    try:
+        # The check is the user's command, not git: GIT_* from our caller must not leak into it.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        res = await process.run(["/bin/sh", "-c", command], cwd=scratch, env=env, timeout=timeout)
+    finally:
+        with anyio.CancelScope(shield=True):  # never leave the scratch worktree behind
+            async with repo.lock.hold():
+                await repo.git("worktree", "remove", "--force", str(scratch), check=False)
+                if scratch.exists():
+                    shutil.rmtree(scratch, ignore_errors=True)
+                await repo.git("worktree", "prune", check=False)
+    output = (res.out + res.err)[-_TAIL_CHARS:]
+    if res.timed_out:
+        output += f"\n[launcher: integration check timed out after {timeout:g}s]"
+    return res.ok, output
+
+
+async def _worktree_holding(repo: GitRepo, ref: str) -> str | None:
+    """'main' if the main work tree has `ref` checked out, a linked worktree's path, or None."""
+    head = await repo.git("symbolic-ref", "--quiet", "HEAD", check=False)
+    if head.ok and head.out.strip() == ref:
+        return "main"
+    listed = await repo.git("worktree", "list", "--porcelain", "-z")
+    path = ""
+    for entry in listed.out.split("\0"):
+        if entry.startswith("worktree "):
+            path = entry[len("worktree "):]
+        elif entry == f"branch {ref}" and Path(path).resolve() != repo.root.resolve():
+            return path
+    return None
+
+
+async def advance_target(
+    repo: GitRepo, *, target_branch: str, new: str, expected_old: str, integration_branch: str
+) -> AdvanceResult:
+    """Move `target_branch` from `expected_old` to `new` only if safe; else park it on the
+    integration branch and say how to bring it in."""
+    ref = f"refs/heads/{target_branch}"
+    async with repo.lock.hold():
+        if new == expected_old:
+            return AdvanceResult(False, target_branch, "nothing to land")
+
+        async def park(reason: str, how: str) -> AdvanceResult:
+            await repo.git("update-ref", "-m", "launcher: integration result",
+                           f"refs/heads/{integration_branch}", new)
+            return AdvanceResult(False, integration_branch, (
+                f"{reason}; {target_branch} was not moved and the result is on "
+                f"{integration_branch} ({new[:12]}). {how}"))
+
+        def merge_hint(first: str) -> str:
+            return f"{first} `git merge --ff-only {integration_branch}` on {target_branch}."
+
+        async def cas(old: str, to: str) -> bool:
+            res = await repo.git("update-ref", "-m", "launcher: land", ref, to, old, check=False)
+            return res.ok
+
+        async def moved_reason() -> str:
+            now = await repo.git("rev-parse", "--verify", "--quiet", ref, check=False)
+            return (f"{target_branch} moved since the run read it (expected {expected_old[:12]}, "
+                    f"now {now.out.strip()[:12] or 'missing'})")
+
+        holder = await _worktree_holding(repo, ref)
+        if holder is None:
+            if await cas(expected_old, new):
+                return AdvanceResult(True, target_branch, f"{target_branch} advanced to {new[:12]}")
+            return await park(await moved_reason(), "Review it, then merge it yourself.")
+        if holder != "main":
+            return await park(f"{target_branch} is checked out in the worktree {holder}",
+                              f"In that worktree, run `git merge --ff-only {integration_branch}`.")
+        dirty = await repo.git("status", "--porcelain", "--untracked-files=no")
+        if dirty.out.strip():
+            return await park("the main work tree has local changes",
+                              merge_hint("Commit or stash them, then run"))
+        if not await cas(expected_old, new):
+            return await park(await moved_reason(), "Review it, then merge it yourself.")
+        # Two-tree read-tree updates index and files like a fast-forward and refuses to
+        # overwrite untracked files; on refusal the ref goes back (CAS again) and we park.
+        updated = await repo.git("read-tree", "-m", "-u", expected_old, new, check=False)
+        if not updated.ok:
+            rolled_back = await cas(new, expected_old)
+            reason = f"the main work tree could not be updated ({updated.err.strip()})"
+            if not rolled_back:  # someone moved it in between: leave theirs, say so
+                reason += f", and {target_branch} could not be put back to {expected_old[:12]}"
+            return await park(reason, merge_hint("Move the files named above aside, then run"))
+        done = f"{target_branch} advanced to {new[:12]}; the main work tree was updated"
+        return AdvanceResult(True, target_branch, done)

@@ -1,0 +1,296 @@
+"""Worktrees: one per task, on branch `launcher/<run>/<task>`, outside the main tree by default.
+
+Every mutation of shared git state (worktree add/remove/prune/lock, branch delete) runs under
+`repo.lock`. That lock is not re-entrant, so the public functions take it once and call
+private `_..._locked` helpers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from launcher.errors import GitFailed, UsageProblem
+from launcher.git.repo import GitRepo
+
+BRANCH_PREFIX = "launcher"
+
+
+@dataclass
+class WorktreeInfo:
+    path: Path
+    head: str | None
+    branch: str | None  # short name (`launcher/r/t`), None when detached or bare
+    locked: bool
+    prunable: bool
+    detached: bool
+    lock_reason: str | None = None
+    bare: bool = False
+
+
+def default_worktree_root(repo: GitRepo, configured: str | None) -> Path:
+    """Where this repository's worktrees live (one subdirectory per run)."""
+    if configured:
+        path = Path(configured).expanduser()
+        return path if path.is_absolute() else repo.root / path
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    # The XDG spec says to ignore a relative value.
+    base = Path(cache) if cache and os.path.isabs(cache) else Path.home() / ".cache"
+    resolved = str(repo.root.resolve())
+    hash8 = hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return base / "launcher" / "worktrees" / f"{repo.root.name}-{hash8}"
+
+
+def branch_name(run_id: str, task_id: str) -> str:
+    return f"{BRANCH_PREFIX}/{run_id}/{task_id}"
+
+
+def integration_branch(run_id: str) -> str:
+    return f"{BRANCH_PREFIX}/{run_id}/integration"
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    # Resolve both sides: git records the path as given, which may go through a symlink.
+    return a.resolve() == b.resolve()
+
+
+def _is_under(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _parse_porcelain(output: str) -> list[WorktreeInfo]:
+    """Parse `git worktree list --porcelain -z`: NUL-terminated lines, records end with NUL."""
+    infos: list[WorktreeInfo] = []
+    current: WorktreeInfo | None = None
+    for line in output.split("\0"):
+        if not line:
+            if current is not None:
+                infos.append(current)
+            current = None
+            continue
+        key, _, value = line.partition(" ")
+        if key == "worktree":
+            current = WorktreeInfo(Path(value), None, None, False, False, False)
+        elif current is None:
+            continue
+        elif key == "HEAD":
+            current.head = value
+        elif key == "branch":
+            current.branch = value.removeprefix("refs/heads/")
+        elif key == "detached":
+            current.detached = True
+        elif key == "bare":
+            current.bare = True
+        elif key == "locked":
+            current.locked = True
+            current.lock_reason = value or None
+        elif key == "prunable":
+            current.prunable = True
+    if current is not None:
+        infos.append(current)
+    return infos
+
+
+async def list_worktrees(repo: GitRepo) -> list[WorktreeInfo]:
+    result = await repo.git("worktree", "list", "--porcelain", "-z")
+    return _parse_porcelain(result.out)
+
+
+async def _find(repo: GitRepo, path: Path) -> WorktreeInfo | None:
+    for info in await list_worktrees(repo):
+        if _same_path(info.path, path):
+            return info
+    return None
+
+
+async def create_worktree(repo: GitRepo, *, path: Path, branch: str, start: str) -> None:
+    """`git worktree add -b <branch> <path> <start>`; a repeat of the same call is a no-op."""
+    path = path.absolute()
+    async with repo.lock.hold():
+        existing = await _find(repo, path)
+        if existing is not None and existing.prunable:
+            await repo.git("worktree", "prune")  # registered, but its directory vanished
+            existing = await _find(repo, path)
+        if existing is not None:
+            if existing.branch == branch:
+                return  # an earlier attempt got this far
+            raise GitFailed(
+                f"{path} is already a worktree on {existing.branch or 'a detached HEAD'}",
+                where=str(path),
+                fix="run `launcher clean` for the run that left it behind",
+            )
+        _clear_stale_dir(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        start_sha = await repo.rev_parse(start)
+        if await repo.branch_exists(branch):
+            # Reuse a branch left at the start commit; never reset one that has work on it.
+            if await repo.rev_parse(branch) != start_sha:
+                raise GitFailed(
+                    f"branch {branch} already exists and is not at {start}",
+                    where=str(repo.root),
+                    fix=f"delete it (`git branch -D {branch}`) or run `launcher clean`",
+                )
+            await repo.git("worktree", "add", "--quiet", str(path), branch)
+        else:
+            await repo.git(
+                "worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start_sha
+            )
+
+
+def _clear_stale_dir(path: Path) -> None:
+    """An unregistered directory at `path`: remove it only if it is ours to remove."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_dir() and not path.is_symlink():
+        if not any(path.iterdir()):
+            return  # git accepts an empty directory
+        if (path / ".git").is_file():  # a dead worktree whose registration is gone
+            shutil.rmtree(path)
+            return
+    raise GitFailed(
+        f"{path} exists and is not a worktree",
+        where=str(path),
+        fix="move it away or choose another worktree root",
+    )
+
+
+async def _lock_cmd(repo: GitRepo, args: list[str], benign: str) -> None:
+    result = await repo.git("worktree", *args, check=False)
+    if not result.ok and benign not in result.err:
+        raise GitFailed(
+            f"`git worktree {' '.join(args)}` failed: {result.err.strip()}",
+            where=str(repo.root),
+            fix="check `git worktree list`; `launcher clean` removes leftovers of a run",
+        )
+
+
+async def lock_worktree(repo: GitRepo, path: Path, reason: str) -> None:
+    async with repo.lock.hold():
+        await _lock_cmd(repo, ["lock", "--reason", reason, str(path)], "already locked")
+
+
+async def unlock_worktree(repo: GitRepo, path: Path) -> None:
+    async with repo.lock.hold():
+        await _lock_cmd(repo, ["unlock", str(path)], "not locked")
+
+
+async def _delete_branch_locked(repo: GitRepo, branch: str) -> bool:
+    """`git branch -D`; False if the branch did not exist."""
+    if not await repo.branch_exists(branch):
+        return False
+    await repo.git("branch", "-D", branch)
+    return True
+
+
+async def _remove_locked(repo: GitRepo, path: Path) -> bool:
+    """Remove the worktree at `path` (registered or not); True if anything was removed."""
+    info = await _find(repo, path)
+    removed = False
+    if info is not None:
+        if info.locked:
+            await _lock_cmd(repo, ["unlock", str(info.path)], "not locked")
+        result = await repo.git(
+            "worktree", "remove", "--force", "--force", str(info.path), check=False
+        )
+        removed = True
+        if not result.ok:
+            # A broken directory (e.g. its `.git` file deleted): remove it by hand, then prune.
+            shutil.rmtree(info.path, ignore_errors=True)
+            await repo.git("worktree", "prune")
+    elif path.is_dir() and (path / ".git").is_file():
+        shutil.rmtree(path, ignore_errors=True)
+        await repo.git("worktree", "prune")
+        removed = True
+    with contextlib.suppress(OSError):  # the run directory, once its last task is gone
+        path.parent.rmdir()
+    return removed
+
+
+async def remove_worktree(
+    repo: GitRepo, path: Path, *, branch: str | None = None, delete_branch: bool = False
+) -> None:
+    """Remove a worktree (even locked or broken) and, if asked, its branch."""
+    path = path.absolute()
+    async with repo.lock.hold():
+        info = await _find(repo, path)
+        if delete_branch and branch is None and info is not None:
+            branch = info.branch
+        await _remove_locked(repo, path)
+        if delete_branch and branch:
+            await _delete_branch_locked(repo, branch)
+
+
+async def branch_has_changes(repo: GitRepo, branch: str, base_sha: str) -> bool:
+    """Whether `branch` moved away from `base_sha`.
+
+    Any new commit counts, even one whose tree equals the base's: the branch is only deleted
+    when it has nothing at all, so no commit (and its message) is ever lost. (When the heads
+    are equal the diff is necessarily empty, so comparing heads is enough.)
+    """
+    head = await repo.rev_parse(branch)
+    return head != await repo.rev_parse(base_sha)
+
+
+async def reconcile(repo: GitRepo, root: Path) -> list[str]:
+    """Prune registrations whose directory vanished; return what was fixed."""
+    notes: list[str] = []
+    async with repo.lock.hold():
+        before = await list_worktrees(repo)
+        for info in before:
+            gone = not info.path.exists()
+            if gone and info.locked and _is_under(info.path, root):
+                # `git worktree prune` skips locked entries; ours are locked while an agent
+                # runs, so a crash followed by `rm -rf` would otherwise stick forever.
+                await _lock_cmd(repo, ["unlock", str(info.path)], "not locked")
+                notes.append(f"unlocked {info.path} (its directory vanished)")
+        await repo.git("worktree", "prune")
+        after = {str(i.path) for i in await list_worktrees(repo)}
+    for info in before:
+        if str(info.path) not in after:
+            notes.append(f"pruned worktree {info.path} (branch {info.branch or '-'})")
+    return notes
+
+
+async def list_launcher_branches(repo: GitRepo, run_id: str | None = None) -> list[str]:
+    """Short names of `launcher/*` branches (of one run if `run_id` is given)."""
+    pattern = f"refs/heads/{BRANCH_PREFIX}" + (f"/{run_id}" if run_id else "")
+    result = await repo.git("for-each-ref", "--format=%(refname)", pattern)
+    return sorted(
+        line.removeprefix("refs/heads/") for line in result.out.splitlines() if line.strip()
+    )
+
+
+def _check_run_id(run_id: str) -> None:
+    if not run_id or "/" in run_id or run_id in {".", ".."} or any(c in run_id for c in "*?["):
+        raise UsageProblem(f"invalid run id {run_id!r}", fix="pass a run id from `launcher runs`")
+
+
+async def remove_run_leftovers(repo: GitRepo, root: Path, run_id: str) -> list[str]:
+    """Remove every worktree under `root/run_id` and every `launcher/<run_id>/*` branch."""
+    _check_run_id(run_id)
+    run_dir = root / run_id
+    prefix = f"{BRANCH_PREFIX}/{run_id}/"
+    removed: list[str] = []
+    async with repo.lock.hold():
+        infos = await list_worktrees(repo)
+        main = infos[0] if infos else None
+        for info in infos[1:]:
+            # Also a worktree elsewhere holding one of the run's branches: it blocks deletion.
+            ours = _is_under(info.path, run_dir) or (info.branch or "").startswith(prefix)
+            if ours and await _remove_locked(repo, info.path):
+                removed.append(f"worktree {info.path}")
+        await repo.git("worktree", "prune")
+        if run_dir.is_dir():
+            shutil.rmtree(run_dir, ignore_errors=True)  # unregistered leftovers of the run
+            removed.append(f"directory {run_dir}")
+        for branch in await list_launcher_branches(repo, run_id):
+            if main is not None and main.branch == branch:
+                removed.append(f"kept branch {branch}: checked out in the main work tree")
+                continue
+            if await _delete_branch_locked(repo, branch):
+                removed.append(f"branch {branch}")
+    return removed

@@ -1,0 +1,45 @@
+"""Helpers for specifications that drive real runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from launcher.app.run import RunOptions, resume_run, start_run
+from launcher.models.events import Event
+from launcher.models.plan import validate_plan
+from launcher.models.report import RunReport, TaskReport
+
+
+def run_plan(repo: Path, tasks: list[dict[str, Any]], *, merge: bool = True,
+             events: list[Event] | None = None, **run: Any) -> RunReport:
+    plan = validate_plan({"run": run, "task": tasks}, "test plan")
+    sink = events.append if events is not None else (lambda _e: None)
+    return anyio.run(start_run, repo, plan, RunOptions(merge=merge), sink)
+
+
+def resume(repo: Path, run_id: str) -> RunReport:
+    return anyio.run(resume_run, repo, run_id, lambda _e: None)
+
+
+def task(report: RunReport, task_id: str) -> TaskReport:
+    return next(t for t in report.tasks if t.id == task_id)
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def launcher_cli(cwd: Path, *args: str, timeout: float = 120,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,151 @@
+"""Plans: TOML/YAML/JSON, the --task form, and errors that name the task and the key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from launcher.errors import ContractInvalid, ExitCode, PlanError
+from launcher.models.contract import parse_contract_text
+from launcher.models.plan import load_plan, plan_from_cli, validate_plan
+
+TOML_PLAN = """
+[run]
+max_parallel = 2
+
+[agents.bot]
+adapter = "command"
+command = ["python3", "bot.py", "{prompt}"]
+
+[[task]]
+id = "api-login"
+title = "Login endpoint"
+role = "backend"
+agent = "bot"
+prompt = "Implement POST /login"
+checks = ["true"]
+
+[[task]]
+id = "docs"
+agent = "scripted"
+depends_on = ["api-login"]
+"""
+
+
+def test_toml_yaml_and_json_plans_load_to_the_same_model(tmp_path: Path) -> None:
+    toml_file = tmp_path / "plan.toml"
+    toml_file.write_text(TOML_PLAN)
+    plan = load_plan(toml_file)
+    assert [t.id for t in plan.tasks] == ["api-login", "docs"]
+    assert plan.agents["bot"].command == ["python3", "bot.py", "{prompt}"]
+    assert plan.run.max_parallel == 2
+
+    data = plan.model_dump(mode="json", by_alias=True)
+    json_file = tmp_path / "plan.json"
+    json_file.write_text(json.dumps(data))
+    yaml_file = tmp_path / "plan.yaml"
+    import yaml
+
+    yaml_file.write_text(yaml.safe_dump(data))
+    assert load_plan(json_file) == plan
+    assert load_plan(yaml_file) == plan
+
+
+def test_cycle_is_an_error_naming_the_task_and_key() -> None:
+    with pytest.raises(PlanError) as caught:
+        validate_plan(
+            {"task": [
+                {"id": "a", "depends_on": ["c"]},
+                {"id": "b", "depends_on": ["a"]},
+                {"id": "c", "depends_on": ["b"]},
+            ]},
+            "plan.toml",
+        )
+    err = caught.value
+    assert err.error_key == "plan_invalid:dependency_cycle"
+    assert "a -> c -> b -> a" in err.what
+    assert "task 'a'.depends_on" in (err.where or "")
+    assert err.exit_code == ExitCode.USAGE
+
+
+def test_unknown_agent_names_the_task_and_key() -> None:
+    with pytest.raises(PlanError) as caught:
+        validate_plan({"task": [{"id": "x", "agent": "gpt-9000"}]}, "plan.toml")
+    assert caught.value.error_key == "plan_invalid:unknown_agent"
+    assert "task 'x'.agent" in (caught.value.where or "")
+    assert "scripted" in (caught.value.fix or "")
+
+
+def test_unknown_dependency_and_duplicate_ids() -> None:
+    with pytest.raises(PlanError, match="unknown task 'nope'"):
+        validate_plan({"task": [{"id": "x", "depends_on": ["nope"]}]}, "p")
+    with pytest.raises(PlanError, match="used twice"):
+        validate_plan({"task": [{"id": "x"}, {"id": "x"}]}, "p")
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "A", "-x", "a/b", "a..b", "x.lock", "", "a" * 65])
+def test_hostile_task_ids_are_rejected(bad: str) -> None:
+    with pytest.raises(PlanError) as caught:
+        validate_plan({"task": [{"id": bad}]}, "plan.toml")
+    assert "task[0]" in (caught.value.where or "")
+
+
+def test_typo_in_a_key_is_reported_with_its_location(tmp_path: Path) -> None:
+    path = tmp_path / "plan.toml"
+    path.write_text('[[task]]\nid = "a"\ndepens_on = []\n')
+    with pytest.raises(PlanError) as caught:
+        load_plan(path)
+    assert "task[0] (id 'a').depens_on" in (caught.value.where or "")
+
+
+def test_syntax_errors_say_where(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text('{"task": [}')
+    with pytest.raises(PlanError, match="invalid JSON") as caught:
+        load_plan(path)
+    assert str(path) in (caught.value.where or "")
+
+
+def test_task_flags_build_a_plan() -> None:
+    plan = plan_from_cli(["write a", "write b"], "scripted")
+    assert [t.prompt for t in plan.tasks] == ["write a", "write b"]
+    assert {t.agent for t in plan.tasks} == {"scripted"}
+
+
+CONTRACT = {
+    "contract_version": "1", "task_id": "t", "status": "done", "summary": "s",
+    "files_changed": [], "tests_added": [], "decisions": [], "blockers": [],
+    "llm_observations": "obs",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("", "empty_input"),
+        ("{nope", "invalid_json"),
+        ("[1]", "not_an_object"),
+        (json.dumps({k: v for k, v in CONTRACT.items() if k != "summary"}), "missing_key:summary"),
+        (json.dumps({"task_id": "t"}), "missing_key:contract_version"),
+        (json.dumps({**CONTRACT, "contract_version": "2"}), "contract_version_invalid"),
+        (json.dumps({**CONTRACT, "task_id": "other"}), "task_id_mismatch"),
+        (json.dumps({**CONTRACT, "status": "great"}), "status_invalid_enum"),
+        (json.dumps({**CONTRACT, "files_changed": "a.py"}), "files_changed_not_array"),
+        (json.dumps({**CONTRACT, "llm_observations": "  "}), "llm_observations_empty"),
+    ],
+)
+def test_contract_validation_reports_the_first_failure_in_order(text: str, key: str) -> None:
+    with pytest.raises(ContractInvalid) as caught:
+        parse_contract_text(text, "t")
+    envelope = caught.value.envelope()
+    assert envelope["ok"] is False
+    assert envelope["error_key"] == key
+    assert envelope["observations"]
+    assert "LAUNCHER_CONTRACT" in envelope["usage"]
+
+
+def test_valid_contract_parses() -> None:
+    contract = parse_contract_text(json.dumps(CONTRACT), "t")
+    assert contract.status == "done" and contract.source == "agent"
