@@ -43,3 +43,28 @@ def launcher_cli(cwd: Path, *args: str, timeout: float = 120,
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in a process group, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def wait_group_gone(pgid: int, timeout: float = 3.0) -> list[int]:
+    """Members still alive after `timeout` (an exiting process takes a moment to vanish)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (members := group_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return members

@@ -1,1 +1,1 @@
-"""ui layer."""
+"""ui layer: rich live view on a TTY, plain lines otherwise, final report (--json, markdown)."""

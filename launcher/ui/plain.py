@@ -1,0 +1,68 @@
+"""One plain line per state transition, for logs, pipes and `--quiet`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from launcher.models.events import Event
+
+
+def clock(at: float) -> str:
+    """Local wall-clock time of an event, `HH:MM:SS`."""
+    return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+def format_event(event: Event) -> str | None:
+    """The plain line for an event, or None when the event is not shown.
+
+    - "state": `HH:MM:SS <task> <state> <message>`
+    - "note":  `HH:MM:SS <task or '-'> note <message>`
+    - "run":   `HH:MM:SS - run <message>`
+    - "output" (and anything else) is not shown.
+    """
+    if event.kind == "state":
+        if event.state is None:
+            return None
+        word = event.state.value
+    elif event.kind in ("note", "run"):
+        word = event.kind
+    else:
+        return None
+    parts = [clock(event.at), event.task_id or "-", word]
+    message = " ".join(event.message.split())  # one event, one line
+    if message:
+        parts.append(message)
+    return " ".join(parts)
+
+
+class PlainView:
+    """Writes and flushes one line per transition or note."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream if self._stream is not None else sys.stdout
+
+    def start(self, run_id: str, tasks: list[tuple[str, str, str]]) -> None:
+        return None
+
+    def handle(self, event: Event) -> None:
+        line = format_event(event)
+        if line is None:
+            return
+        stream = self.stream
+        try:
+            stream.write(line + "\n")
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe must not bring the run down
+
+    def stop(self) -> None:
+        return None
+
+
+__all__ = ["PlainView", "clock", "format_event"]

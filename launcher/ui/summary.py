@@ -1,0 +1,134 @@
+"""The end-of-run report: a rich table, Markdown for GitHub, and the `--json` document."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from launcher.models.report import RunReport, TaskReport
+from launcher.models.states import TaskState
+from launcher.ui.live import STATE_STYLES
+
+_STATUS_STYLES = {
+    "succeeded": "bold green",
+    "failed": "bold red",
+    "interrupted": "bold yellow",
+    "running": "bold cyan",
+}
+
+
+def _state_style(state: str) -> str:
+    try:
+        return STATE_STYLES.get(TaskState(state), "")
+    except ValueError:
+        return ""
+
+
+def _one_line(text: str, limit: int | None = None) -> str:
+    line = " ".join(text.split())
+    if limit is not None and len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return line
+
+
+def _where_lines(report: RunReport) -> list[str]:
+    lines: list[str] = []
+    if report.integration_branch:
+        lines.append(
+            f"Approved work is on the integration branch {report.integration_branch}: "
+            f"{report.target} was not moved; merge or fast-forward it when ready."
+        )
+    elif report.landed_on:
+        lines.append(f"Landed on {report.landed_on}.")
+    if report.artifacts:
+        lines.append(f"Artifacts: {report.artifacts}")
+    return lines
+
+
+def render_summary(report: RunReport) -> RenderableType:
+    """The final table printed at the end of a run (not in `--json` mode)."""
+    table = Table(title=f"run {report.run_id}", title_justify="left")
+    table.add_column("task", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("branch", overflow="fold")
+    table.add_column("merged", justify="center")
+    table.add_column("files", justify="right")
+    table.add_column("message", overflow="fold")
+    for task in report.tasks:
+        table.add_row(
+            task.id,
+            Text(task.state, style=_state_style(task.state)),
+            task.branch or "",
+            "yes" if task.merged else "no",
+            str(len(task.files)),
+            _one_line(task.message, 300),
+        )
+    status = Text("status: ", style="bold")
+    status.append(report.status, style=_STATUS_STYLES.get(report.status, ""))
+    if report.message:
+        status.append(f" - {_one_line(report.message)}")
+    parts: list[RenderableType] = [table, status]
+    parts.extend(Text(line) for line in _where_lines(report))
+    return Group(*parts)
+
+
+def _md_cell(text: str) -> str:
+    return _one_line(text).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _md_row(task: TaskReport) -> str:
+    cost = "" if task.cost_usd is None else f"${task.cost_usd:.2f}"
+    cells = [
+        f"`{task.id}`",
+        _md_cell(task.state),
+        f"`{_md_cell(task.branch)}`" if task.branch else "",
+        "yes" if task.merged else "no",
+        str(len(task.files)),
+        cost,
+        _md_cell(_one_line(task.message, 200)),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_summary(report: RunReport) -> str:
+    """A Markdown report for `$GITHUB_STEP_SUMMARY`."""
+    lines = [f"### launcher run `{report.run_id}`: {report.status}", ""]
+    if report.message:
+        lines += [_md_cell(report.message), ""]
+    lines += [
+        f"Base `{report.base_sha[:12]}`, target `{report.target}`.",
+        "",
+        "| task | state | branch | merged | files | cost | message |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [_md_row(task) for task in report.tasks]
+    where = _where_lines(report)
+    if where:
+        lines.append("")
+        lines += [_md_cell(line) for line in where]
+    return "\n".join(lines) + "\n"
+
+
+def append_github_summary(report: RunReport, env: Mapping[str, str]) -> bool:
+    """Append the Markdown report to the file named by GITHUB_STEP_SUMMARY; True when written."""
+    path = env.get("GITHUB_STEP_SUMMARY", "").strip()
+    if not path:
+        return False
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(markdown_summary(report) + "\n")
+    except OSError:
+        return False  # a summary is a courtesy: never fail the run for it
+    return True
+
+
+def report_json(report: RunReport) -> str:
+    """The `--json` document: field order follows the model, indent 2."""
+    return json.dumps(report.model_dump(mode="json"), indent=2)
+
+
+__all__ = ["append_github_summary", "markdown_summary", "render_summary", "report_json"]

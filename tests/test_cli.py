@@ -1,0 +1,159 @@
+"""The `launcher` command as a user runs it: exit codes, --json, status, logs, clean, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helpers import git, launcher_cli, wait_group_gone
+
+REPORT_KEYS = {"run_id", "status", "base_sha", "target", "tasks"}
+TASK_KEYS = {"id", "state", "branch", "head_sha", "merged", "cost_usd", "contract", "rounds"}
+
+
+def write_plan(path: Path, tasks: list[dict[str, object]], **run: object) -> Path:
+    path.write_text(json.dumps({"run": run, "task": tasks}))
+    return path
+
+
+def test_run_json_report_and_exit_code_zero_when_everything_lands(repo: Path, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "plan.json", [
+        {"id": "one", "role": "backend", "script": [{"write": "one.txt", "content": "1"}]},
+        {"id": "two", "role": "frontend", "script": [{"write": "two.txt", "content": "2"}]},
+    ])
+    done = launcher_cli(repo, "run", str(plan), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report.keys() >= REPORT_KEYS
+    assert report["status"] == "succeeded" and report["target"] == "main"
+    for entry in report["tasks"]:
+        assert entry.keys() >= TASK_KEYS
+        assert entry["state"] == "merged" and entry["merged"] is True
+        assert entry["contract"]["status"] == "done"
+    status = launcher_cli(repo, "status", report["run_id"], "--json")
+    assert status.returncode == 0
+    assert json.loads(status.stdout)["tasks"] == report["tasks"]
+
+
+def test_conflict_exits_1_and_the_plain_output_has_one_line_per_transition(
+    repo: Path, tmp_path: Path
+) -> None:
+    edit = {"replace": "app.py", "old": "return a + b"}
+    plan = write_plan(tmp_path / "plan.json", [
+        {"id": "first", "script": [{**edit, "new": "return 1"}]},
+        {"id": "second", "script": [{**edit, "new": "return 2"}]},
+    ])
+    done = launcher_cli(repo, "run", str(plan), "--quiet")
+    assert done.returncode == 1
+    lines = done.stdout.splitlines() + done.stderr.splitlines()
+    assert any(" second conflicted " in f" {line} " for line in lines)
+    assert any(" first merged " in f" {line} " for line in lines)
+
+
+def test_usage_and_environment_errors(repo: Path, tmp_path: Path) -> None:
+    missing = launcher_cli(repo, "run", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and "cannot read the plan" in missing.stderr
+    nothing = launcher_cli(repo, "run")
+    assert nothing.returncode == 2 and "plan file or at least one --task" in nothing.stderr
+    not_repo = tmp_path / "plain"
+    not_repo.mkdir()
+    outside = launcher_cli(not_repo, "status")
+    assert outside.returncode == 3 and "not inside a git work tree" in outside.stderr
+    unknown = launcher_cli(repo, "status", "r-20990101-000000-abcd")
+    assert unknown.returncode == 2
+    cycle = write_plan(tmp_path / "cycle.json", [
+        {"id": "a", "depends_on": ["b"]}, {"id": "b", "depends_on": ["a"]}])
+    bad = launcher_cli(repo, "run", str(cycle), "--json")
+    assert bad.returncode == 2
+    assert json.loads(bad.stdout)["error_key"] == "plan_invalid:dependency_cycle"
+    assert "Traceback" not in bad.stderr
+
+
+def test_task_flags_logs_clean_and_github_summary(repo: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    done = launcher_cli(repo, "run", "--task", "noop one", "--task", "noop two", "--json",
+                        env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [t["id"] for t in report["tasks"]] == ["task-1", "task-2"]
+    assert "task-1" in summary.read_text() and "|" in summary.read_text()
+
+    plan = write_plan(tmp_path / "plan.json", [
+        {"id": "broken", "checks": ["false"], "script": [{"say": "hello from the agent"},
+                                                          {"write": "b.txt", "content": "b"}]}])
+    failed = json.loads(launcher_cli(repo, "run", str(plan), "--json").stdout)
+    run_id = failed["run_id"]
+    logs = launcher_cli(repo, "logs", run_id, "broken")
+    assert logs.returncode == 0 and "hello from the agent" in logs.stdout
+    worktree = Path(failed["tasks"][0]["worktree"])
+    assert worktree.is_dir()
+    cleaned = launcher_cli(repo, "clean", run_id)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not worktree.exists()
+    assert git(repo, "branch", "--list", "launcher/*").strip() == ""
+
+
+def test_init_writes_starter_files_once(repo: Path) -> None:
+    first = launcher_cli(repo, "init")
+    assert first.returncode == 0
+    assert (repo / "launcher.toml").exists() and (repo / ".worktreeinclude").exists()
+    example = launcher_cli(repo, "run", "plan.example.toml", "--json")
+    assert example.returncode == 0, example.stderr
+    assert json.loads(example.stdout)["tasks"][0]["state"] == "merged"
+    again = launcher_cli(repo, "init")
+    assert "nothing to do" in again.stdout
+
+
+def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
+    started = time.monotonic()
+    done = launcher_cli(tmp_path, "demo", "--quiet", "--where", str(tmp_path / "demo"))
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 30
+    out = done.stdout + done.stderr
+    for expected in ("backend-mul", "docs-mul", "devops-version", "frontend-banner", "qa-div",
+                     "conflicted", "failed", "merged"):
+        assert expected in out
+    repo = tmp_path / "demo" / "calc-repo"
+    assert "def mul" in (repo / "calc" / "core.py").read_text()
+    assert 'GREETING = "calc 1.1"' in (repo / "calc" / "core.py").read_text()
+    assert not (repo / "tests" / "test_div.py").exists()
+
+
+def test_ctrl_c_kills_every_child_saves_state_and_exits_130(repo: Path, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "plan.json", [
+        {"id": f"slow{n}", "script": [{"write": f"s{n}.txt", "content": "s"},
+                                      {"spawn_sleeper": 60}, {"sleep": 2, "attempts": [1]}]}
+        for n in range(3)
+    ])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    proc = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), "--quiet"],
+                            cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    db = repo / ".launcher" / "launcher.db"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if db.exists() and sqlite3.connect(db).execute(
+                "SELECT count(*) FROM tasks WHERE agent_pgid IS NOT NULL").fetchone()[0] == 3:
+                break
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.1)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    connection = sqlite3.connect(db)
+    (run_id, status) = connection.execute("SELECT id, status FROM runs").fetchone()
+    assert status == "interrupted"
+    pgids = [row[0] for row in connection.execute("SELECT agent_pgid FROM tasks")]
+    for pgid in pgids:
+        assert wait_group_gone(pgid) == [], f"process group {pgid} survived Ctrl-C"
+    resumed = launcher_cli(repo, "resume", run_id, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert {t["state"] for t in json.loads(resumed.stdout)["tasks"]} == {"merged"}
