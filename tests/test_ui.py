@@ -58,7 +58,8 @@ def report() -> RunReport:
                 head_sha="abc", merged=True, cost_usd=0.5, files=["a.py", "b.py"], message="landed | ok",
                 rounds=[RoundReport(iteration=1, verdict="revise"), RoundReport(iteration=2, verdict="approve")],
             ),
-            TaskReport(id="ui", role="frontend", agent="bot", state="failed", message="agent exited 1"),
+            TaskReport(id="ui", role="frontend", agent="bot", state="failed", message="agent exited 1",
+                       branch=f"launcher/{RUN}/ui", worktree="/tmp/wt/ui"),
         ],
     )
 
@@ -180,12 +181,13 @@ def test_render_summary_includes_every_task() -> None:
     console.print(render_summary(report()))
     text = console.file.getvalue()  # type: ignore[attr-defined]
     api = next(line for line in text.splitlines() if " api " in line)
-    assert "merged" in api and f"launcher/{RUN}/api" in api and "yes" in api and " 2 " in api
+    assert "merged" in api and "yes" in api and " 2 " in api
     ui = next(line for line in text.splitlines() if " ui " in line)
     assert "failed" in ui and "agent exited 1" in ui and "no" in ui
     assert f"/tmp/repo/.launcher/runs/{RUN}" in text
     assert f"launcher/{RUN}/integration" in text
     assert "status: failed" in text
+    assert f"ui: launcher/{RUN}/ui  /tmp/wt/ui" in text  # the kept branch and where to look
 
 
 def test_markdown_summary_has_header_and_a_row_per_task() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -60,7 +59,7 @@ def make_sample_repo(root: Path) -> Path:
 
 
 def demo_plan() -> Plan:
-    test_cmd = f"{sys.executable} -m unittest discover -s tests -t . -q"
+    test_cmd = "python3 -m unittest discover -s tests -t . -q"
     tasks = [
         {
             "id": "backend-mul", "title": "Add mul()", "role": "backend",

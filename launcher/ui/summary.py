@@ -54,7 +54,6 @@ def render_summary(report: RunReport) -> RenderableType:
     table = Table(title=f"run {report.run_id}", title_justify="left")
     table.add_column("task", no_wrap=True)
     table.add_column("state", no_wrap=True)
-    table.add_column("branch", overflow="fold")
     table.add_column("merged", justify="center")
     table.add_column("files", justify="right")
     table.add_column("message", overflow="fold")
@@ -62,7 +61,6 @@ def render_summary(report: RunReport) -> RenderableType:
         table.add_row(
             task.id,
             Text(task.state, style=_state_style(task.state)),
-            task.branch or "",
             "yes" if task.merged else "no",
             str(len(task.files)),
             _one_line(task.message, 300),
@@ -73,6 +71,10 @@ def render_summary(report: RunReport) -> RenderableType:
         status.append(f" - {_one_line(report.message)}")
     parts: list[RenderableType] = [table, status]
     parts.extend(Text(line) for line in _where_lines(report))
+    kept = [t for t in report.tasks if not t.merged and t.worktree and t.state != "skipped"]
+    if kept:
+        parts.append(Text("Kept for inspection (branch, worktree):"))
+        parts.extend(Text(f"  {t.id}: {t.branch}  {t.worktree}") for t in kept)
     return Group(*parts)
 
 
