@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
-from anyio.abc import ByteReceiveStream
+from anyio.abc import ByteReceiveStream, Process
 
 _LIVE_GROUPS: set[int] = set()
 
 DEFAULT_LOG_CAP = 8 * 1024 * 1024
 DEFAULT_KEEP = 2 * 1024 * 1024
+# Once the leader has exited and its group is killed, the pipes normally reach EOF at once; only
+# a process that left the group (setsid, a daemon) can still hold them. Stop reading after this.
+DRAIN_AFTER_EXIT_S = 2.0
+_KILL_WAIT_S = 1.0
 
 
 def signal_group(pgid: int, sig: int) -> bool:
@@ -35,7 +39,36 @@ def signal_group(pgid: int, sig: int) -> bool:
 
 
 def group_alive(pgid: int) -> bool:
-    return signal_group(pgid, 0)
+    """Whether any process of the group still runs. Zombies do not count: a killed process stays
+    a zombie until its parent (often an init that reaps lazily, or none at all) collects it, and
+    it can neither run nor hold a pipe open."""
+    if not signal_group(pgid, 0):
+        return False
+    live = _group_has_live_member(pgid)
+    return True if live is None else live
+
+
+def _group_has_live_member(pgid: int) -> bool | None:
+    """Linux: whether a non-zombie process has process group `pgid`; None if /proc cannot tell."""
+    try:
+        if os.readlink("/proc/self") != str(os.getpid()):  # /proc of another pid namespace
+            return None
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue  # exited meanwhile
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 def kill_all_live_groups() -> None:
@@ -46,15 +79,25 @@ def kill_all_live_groups() -> None:
 
 
 async def terminate_group(pgid: int, grace_s: float) -> None:
-    """SIGTERM the group, wait up to `grace_s` for it to vanish, then SIGKILL it."""
+    """SIGTERM the group, wait up to `grace_s` for it to vanish, then SIGKILL it.
+
+    Returns once no process of the group runs any more (or, for a process stuck in the kernel
+    that even SIGKILL cannot end at once, after a bounded wait)."""
     if not signal_group(pgid, signal.SIGTERM):
         return
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not group_alive(pgid):
-            return
-        await anyio.sleep(0.05)
+    if await _wait_group_gone(pgid, grace_s):
+        return
     signal_group(pgid, signal.SIGKILL)
+    await _wait_group_gone(pgid, _KILL_WAIT_S)
+
+
+async def _wait_group_gone(pgid: int, limit_s: float) -> bool:
+    deadline = time.monotonic() + limit_s
+    while group_alive(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        await anyio.sleep(0.02)
+    return True
 
 
 @dataclass
@@ -97,7 +140,11 @@ class _Tail:
 
 
 class CappedLog:
-    """A log file that keeps the head up to its cap and the tail; the middle is elided."""
+    """A log file that keeps the head up to its cap and the tail; the middle is elided.
+
+    It appends: the cap bounds what this log writes (about `cap` bytes plus one marker line),
+    not what the file held before.
+    """
 
     def __init__(self, path: Path, cap: int = DEFAULT_LOG_CAP) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +170,8 @@ class CappedLog:
             self.dropped += before + len(chunk) - len(self._tail.data)
 
     def close(self) -> None:
+        if self._file.closed:
+            return
         if self._tail.data:
             if self.dropped:
                 marker = f"\n[launcher: {self.dropped} bytes elided from the middle of this log]\n"
@@ -138,9 +187,46 @@ class CappedLog:
 async def _drain(stream: ByteReceiveStream | None, sink: Callable[[bytes], None]) -> None:
     if stream is None:
         return
-    with contextlib.suppress(anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+    closed = (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError)
+    with contextlib.suppress(*closed):
         async for chunk in stream:
             sink(chunk)
+
+
+async def _pump_until_exit(
+    proc: Process, on_stdout: Callable[[bytes], None], on_stderr: Callable[[bytes], None]
+) -> bool:
+    """Feed both pipes to their sinks until the leader exits, then kill what is left of its group
+    (orphans would hold our pipes open) and finish reading.
+
+    Returns False if reading had to be cut short because something outside the group (a process
+    that called setsid) still held a pipe `DRAIN_AFTER_EXIT_S` after the leader exited.
+    """
+    drained = anyio.Event()
+
+    async def pumps() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_drain, proc.stdout, on_stdout)
+            tg.start_soon(_drain, proc.stderr, on_stderr)
+        drained.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pumps)
+        await proc.wait()
+        signal_group(proc.pid, signal.SIGKILL)
+        with anyio.move_on_after(DRAIN_AFTER_EXIT_S):
+            await drained.wait()
+        tg.cancel_scope.cancel()
+    return drained.is_set()
+
+
+async def _reap(proc: Process, grace_s: float) -> None:
+    """Make sure the group is gone and the leader reaped, whatever interrupted us."""
+    with anyio.CancelScope(shield=True):
+        if proc.returncode is None or group_alive(proc.pid):
+            await terminate_group(proc.pid, grace_s)
+            await proc.wait()
+        _LIVE_GROUPS.discard(proc.pid)
 
 
 async def run(
@@ -152,7 +238,7 @@ async def run(
     max_output: int = 64 * 1024 * 1024,
     grace_s: float = 2.0,
 ) -> Completed:
-    """Run a short command to completion, capturing (bounded) output."""
+    """Run a short command to completion, keeping the last `max_output` bytes of each stream."""
     start = time.monotonic()
     proc = await anyio.open_process(
         list(argv),
@@ -165,28 +251,20 @@ async def run(
     )
     _LIVE_GROUPS.add(proc.pid)
     out, err = _Tail(max_output), _Tail(max_output)
-    timed_out = False
     try:
         with anyio.move_on_after(timeout) as scope:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_drain, proc.stdout, out.add)
-                tg.start_soon(_drain, proc.stderr, err.add)
-                await proc.wait()
-                signal_group(proc.pid, signal.SIGKILL)  # leftovers holding our pipes
-        if scope.cancelled_caught:
-            timed_out = True
-            with anyio.CancelScope(shield=True):
-                await terminate_group(proc.pid, grace_s)
-                await proc.wait()
+            await _pump_until_exit(proc, out.add, err.add)
+        # Not if the command had finished and only the reading of its leftovers was cut.
+        timed_out = scope.cancelled_caught and proc.returncode is None
     finally:
-        if proc.returncode is None:
+        try:
+            await _reap(proc, grace_s)
+        finally:
             with anyio.CancelScope(shield=True):
-                await terminate_group(proc.pid, grace_s)
-                await proc.wait()
-        _LIVE_GROUPS.discard(proc.pid)
-        await proc.aclose()
+                await proc.aclose()
     rc = proc.returncode if proc.returncode is not None else -9
-    return Completed(list(argv), rc, bytes(out.data), bytes(err.data), time.monotonic() - start, timed_out)
+    duration = time.monotonic() - start
+    return Completed(list(argv), rc, bytes(out.data), bytes(err.data), duration, timed_out)
 
 
 @dataclass
@@ -231,7 +309,8 @@ async def supervise(
     """Run an agent: stream its output into a capped log, enforce both timeouts, kill its group.
 
     `activity_probe` returns the time (monotonic) of the agent's latest non-output activity
-    (for example a file change); output always counts as activity.
+    (for example a file change); output always counts as activity. Cancelling the caller
+    (Ctrl-C) kills the group before the cancellation propagates.
     """
     start = time.monotonic()
     log = CappedLog(log_path, log_cap)
@@ -239,18 +318,20 @@ async def supervise(
     last_activity = start
     verdict: dict[str, bool] = {"timed_out": False, "stalled": False}
 
-    proc = await anyio.open_process(
-        list(argv),
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    try:
+        proc = await anyio.open_process(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except BaseException:
+        log.close()
+        raise
     _LIVE_GROUPS.add(proc.pid)
-    if on_spawn is not None:
-        on_spawn(proc.pid)
 
     def sink(tail: _Tail) -> Callable[[bytes], None]:
         def take(chunk: bytes) -> None:
@@ -264,6 +345,8 @@ async def supervise(
     async def watchdog() -> None:
         while True:
             await anyio.sleep(0.1)
+            if proc.returncode is not None:
+                return  # it finished on its own; only its leftover output is being read
             now = time.monotonic()
             if timeout_s is not None and now - start > timeout_s:
                 verdict["timed_out"] = True
@@ -277,24 +360,21 @@ async def supervise(
                     break
         await terminate_group(proc.pid, grace_s)
 
+    drained = True
     try:
+        if on_spawn is not None:
+            on_spawn(proc.pid)
         async with anyio.create_task_group() as tg:
             tg.start_soon(watchdog)
-            async with anyio.create_task_group() as pumps:
-                pumps.start_soon(_drain, proc.stdout, sink(out))
-                pumps.start_soon(_drain, proc.stderr, sink(err))
-                await proc.wait()
-                # The leader is gone; anything left in its group is an orphan holding our pipes.
-                signal_group(proc.pid, signal.SIGKILL)
+            drained = await _pump_until_exit(proc, sink(out), sink(err))
             tg.cancel_scope.cancel()
     finally:
-        with anyio.CancelScope(shield=True):
-            if proc.returncode is None or group_alive(proc.pid):
-                await terminate_group(proc.pid, min(grace_s, 2.0))
-                await proc.wait()
-            _LIVE_GROUPS.discard(proc.pid)
+        try:
+            await _reap(proc, min(grace_s, 2.0))
+        finally:
             log.close()
-            await proc.aclose()
+            with anyio.CancelScope(shield=True):
+                await proc.aclose()
     result = Supervised(
         returncode=proc.returncode,
         duration_s=time.monotonic() - start,
@@ -309,4 +389,9 @@ async def supervise(
     )
     if log.truncated:
         result.notes.append(f"log capped at {log_cap} bytes; {log.dropped} bytes elided")
+    if not drained:
+        result.notes.append(
+            "a process outside the agent's group still held its output open after it exited; "
+            "stopped reading"
+        )
     return result

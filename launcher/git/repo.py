@@ -20,7 +20,9 @@ from launcher import process
 from launcher.errors import EnvironmentProblem, GitFailed
 
 MIN_GIT = (2, 38)  # `git merge-tree --write-tree`
-_LOCK_CONTENTION = re.compile(r"\.lock': File exists|Unable to create '.*\.lock'|cannot lock ref")
+# Another git process holds an index/ref lock file: transient, retried. A ref that moved under
+# a compare-and-swap ("cannot lock ref ... but expected") is not transient and is not retried.
+_LOCK_CONTENTION = re.compile(r"\.lock': File exists|Unable to create '.*\.lock'")
 _LOCK_RETRIES = 8
 
 
