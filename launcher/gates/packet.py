@@ -1,0 +1,195 @@
+"""The grading packet: everything the grader needs, in the seed's order, as one Markdown file.
+
+Order: task record, spec (the prompt), diff, completion contract, LESSONS.md, the applied rubrics,
+the launcher's facts, then the verdict contract the grader must answer with. Saved by the relay
+as `grading/<n>-packet.md`.
+
+The rubric and facts sections sit between markers that carry a hash of the packet's content
+(announced on the first line), so a tool reading the packet (the scripted grader) can find them
+even when the diff or the prompt quotes rubric headings or marker-like text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from launcher.models.rubric import Rubric, all_criteria, composed_version
+from launcher.models.verdict import PACKET_HEADER, REQUIRED_KEYS, packet_marker
+
+DIFF_BUDGET = 200_000  # characters of diff shown in total
+FILE_BUDGET = 40_000  # characters of one file's diff
+_DIFF_FILE = re.compile(r"^diff --git a/(.*?) b/(.*)$", re.MULTILINE)
+
+
+def _fence(text: str, lang: str = "") -> str:
+    """A code fence longer than any backtick run inside `text`, so quoted content cannot close it."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{lang}\n{text.rstrip(chr(10))}\n{ticks}"
+
+
+def split_diff(diff: str) -> list[tuple[str, str]]:
+    """(path, text) per file of a `git diff` output."""
+    starts = list(_DIFF_FILE.finditer(diff))
+    if not starts:
+        return [("", diff)] if diff.strip() else []
+    parts = []
+    for index, match in enumerate(starts):
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(diff)
+        parts.append((match.group(2), diff[match.start() : end]))
+    return parts
+
+
+def truncate_diff(diff: str, budget: int = DIFF_BUDGET, per_file: int = FILE_BUDGET) -> tuple[str, list[str]]:
+    """Whole files while the budget lasts (each capped at `per_file`); the notes say what was cut."""
+    shown: list[str] = []
+    notes: list[str] = []
+    used = 0
+    omitted: list[str] = []
+    for path, text in split_diff(diff):
+        if used >= budget:
+            omitted.append(path or "(unnamed)")
+            continue
+        cap = min(per_file, budget - used)
+        if len(text) > cap:
+            lines = text[:cap].rsplit("\n", 1)[0]
+            cut = text.count("\n") - lines.count("\n")
+            notes.append(f"{path}: diff cut after {len(lines)} of {len(text)} characters ({cut} lines not shown)")
+            text = lines + f"\n[launcher: {cut} more lines of this file's diff not shown]\n"
+        shown.append(text)
+        used += len(text)
+    if omitted:
+        notes.append(f"{len(omitted)} more file(s) not shown (diff budget {budget} characters): " + ", ".join(omitted))
+    return "".join(shown), notes
+
+
+def _task_record(task_record: dict[str, Any]) -> str:
+    lines = []
+    for key, value in task_record.items():
+        if value in (None, "", [], {}):
+            continue
+        shown = value if isinstance(value, str) else json.dumps(value, default=str)
+        lines.append(f"- **{key}**: {shown}")
+    return "\n".join(lines) or "(no task record)"
+
+
+def _facts_summary(facts: dict[str, Any]) -> str:
+    lines: list[str] = []
+    checks = facts.get("checks") or []
+    rubric_checks = facts.get("rubric_checks") or {}
+    if checks or rubric_checks:
+        lines += ["| check | criterion | result |", "|---|---|---|"]
+        for check in checks:
+            lines.append(f"| `{check.get('command')}` | | {_check_result(check)} |")
+        for cid, check in rubric_checks.items():
+            lines.append(f"| `{check.get('command')}` | {cid} | {_check_result(check)} |")
+        lines.append("")
+    else:
+        lines += ["No checks were configured for this task.", ""]
+    real = facts.get("files_changed")
+    claimed = facts.get("claimed_files")
+    if real is not None:
+        lines.append(f"- Files really changed (git): {_paths(real)}")
+    if claimed is not None:
+        lines.append(f"- Files the contract claims: {_paths(claimed)}")
+    for key, label in (("claimed_not_changed", "Claimed but not changed"),
+                       ("changed_not_claimed", "Changed but not claimed"),
+                       ("main_tree_intrusions", "Written into the main checkout"),
+                       ("included", "Copied from .worktreeinclude (must not be committed)")):
+        if key in facts:
+            lines.append(f"- {label}: {_paths(facts[key])}")
+    return "\n".join(lines)
+
+
+def _check_result(check: dict[str, Any]) -> str:
+    if check.get("ok"):
+        return "pass"
+    return "timed out" if check.get("timed_out") else f"FAIL (exit {check.get('exit_code')})"
+
+
+def _paths(paths: Any) -> str:
+    if not paths:
+        return "none"
+    return ", ".join(f"`{p}`" for p in paths)
+
+
+def _verdict_contract(rubrics: list[Rubric], iteration: int) -> str:
+    ids = [c.id for c in all_criteria(rubrics)]
+    checked = [c.id for c in all_criteria(rubrics) if c.check]
+    shown = list(dict.fromkeys([ids[0], ids[-1]]))  # the first criterion passing, the last failing
+    example = {
+        "verdict": "needs_revision",
+        "criterion_results": [
+            {"criterion": cid, "pass": cid != ids[-1], "justification": "one line: what you saw"} for cid in shown
+        ],
+        "required_fixes": [f"path/to/file.py:42 — what to change ({ids[-1]})"],
+        "iteration": iteration,
+        "rubric_version": composed_version(rubrics),
+    }
+    rules = [
+        "Answer with exactly one JSON object (it may follow your reasoning, but it must be the last "
+        "JSON object you print) with the keys " + ", ".join(f"`{k}`" for k in REQUIRED_KEYS) + ".",
+        "`verdict` is `satisfied` or `needs_revision`; `satisfied` only when every criterion passes.",
+        f"`criterion_results` has one item per criterion, in this order: {', '.join(ids)}; each "
+        "`{\"criterion\": ID, \"pass\": true|false, \"justification\": \"one line\"}`.",
+        "`required_fixes` lists what the specialist must change, one string per fix in the form "
+        "`path:line — what to change (ID)`; empty when satisfied.",
+        f"`iteration` is {iteration}; `rubric_version` is `{composed_version(rubrics)}`.",
+    ]
+    if checked:
+        rules.append(f"Decided by the launcher's checks (see the facts): {', '.join(checked)}. Report them as "
+                     "the facts say; your answer for them is replaced by the check's result.")
+    intro = f"An example of the shape ({len(shown)} of the {len(ids)} criteria shown; answer all of them):"
+    return "\n".join(f"{i}. {rule}" for i, rule in enumerate(rules, 1)) + f"\n\n{intro}\n\n" + _fence(
+        json.dumps(example, indent=2, ensure_ascii=False), "json"
+    )
+
+
+def build_packet(
+    *,
+    task_record: dict[str, Any],
+    prompt: str,
+    diff: str,
+    contract: dict[str, Any],
+    lessons: str | None,
+    rubrics: list[Rubric],
+    facts: dict[str, Any],
+    iteration: int = 1,
+) -> str:
+    """Render the grading packet (Markdown)."""
+    if not all_criteria(rubrics):
+        raise ValueError("a grading packet needs at least one rubric criterion")
+    shown_diff, diff_notes = truncate_diff(diff)
+    diff_part = _fence(shown_diff, "diff") if shown_diff.strip() else "(the branch changes no file)"
+    if diff_notes:
+        diff_part = "The diff is too large to show whole; what was left out:\n\n" + "\n".join(
+            f"- {n}" for n in diff_notes
+        ) + "\n\n" + diff_part
+    rubric_part = "\n\n".join(r.to_markdown() for r in rubrics)
+    facts_part = _facts_summary(facts) + "\n\n" + _fence(json.dumps(facts, indent=2, default=str), "json")
+    sections: list[tuple[str, str, str | None]] = [  # (title, body, marker name)
+        ("1. Task record", _task_record(task_record), None),
+        ("2. Spec (the task's prompt)", _fence(prompt or "(empty prompt)", "markdown"), None),
+        ("3. Diff (the task's branch against its start commit)", diff_part, None),
+        ("4. Completion contract", _fence(json.dumps(contract, indent=2, ensure_ascii=False), "json"), None),
+        ("5. LESSONS.md", _fence(lessons, "markdown") if lessons and lessons.strip() else "(the repository has none)",
+         None),
+        ("6. Rubrics", rubric_part, "rubrics"),
+        ("7. Launcher facts (measured by the launcher, not claimed by the agent)", facts_part, "facts"),
+        ("8. Verdict contract", _verdict_contract(rubrics, iteration), None),
+    ]
+    nonce = hashlib.sha256("\0".join(body for _, body, _ in sections).encode()).hexdigest()[:16]
+    header = {
+        "nonce": nonce, "iteration": iteration, "rubric_version": composed_version(rubrics),
+        "criteria": [c.id for c in all_criteria(rubrics)],
+    }
+    header_json = json.dumps(header).replace(">", "\\u003e")  # a `-->` in a value cannot end the comment
+    out = [f"{PACKET_HEADER}{header_json} -->", "", f"# Grading packet: task {task_record.get('id', '?')}"]
+    for title, body, marker in sections:
+        if marker:
+            body = f"{packet_marker(marker, nonce, 'begin')}\n\n{body}\n\n{packet_marker(marker, nonce, 'end')}"
+        out += ["", f"# {title}", "", body]  # sections are H1: rubrics are H2, criteria H3
+    return "\n".join(out) + "\n"

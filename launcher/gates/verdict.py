@@ -1,0 +1,161 @@
+"""Deterministic rubric criteria, the verdict they override, and the standalone grade-record gate."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from launcher.gates.checks import CheckResult, run_checks
+from launcher.models.rubric import Criterion
+from launcher.models.verdict import (
+    CriterionResult,
+    Verdict,
+    VerdictInvalid,
+    audit_line,
+    validate_verdict_text,
+)
+
+_FIX_REFS = re.compile(r"\(([A-Za-z][A-Za-z0-9_-]{0,31})\)")
+
+
+async def run_rubric_checks(
+    criteria: Sequence[Criterion], cwd: Path, env: Mapping[str, str], timeout: float
+) -> dict[str, CheckResult]:
+    """Run every `check:` criterion in the worktree. `env` should carry LAUNCHER_BASE_SHA (the
+    task's start commit): the shipped C4 check diffs against it."""
+    checked = [c for c in criteria if c.check]
+    results = await run_checks([c.check for c in checked if c.check], cwd=cwd, env=env, timeout_s=timeout)
+    return {c.id: r for c, r in zip(checked, results, strict=True)}
+
+
+def _check_justification(result: CheckResult) -> str:
+    if result.ok:
+        return f"launcher check passed: `{result.command}`"
+    how = "timed out" if result.timed_out else f"exited {result.exit_code}"
+    tail = result.output_tail.strip().splitlines()[-1:] or [""]
+    return f"launcher check {how}: `{result.command}` {tail[0]}".strip()
+
+
+def _decided(cid: str, result: CheckResult) -> CriterionResult:
+    return CriterionResult.model_validate(
+        {"criterion": cid, "pass": result.ok, "justification": _check_justification(result)}
+    )
+
+
+def _fix_refs(fix: str) -> set[str]:
+    return set(_FIX_REFS.findall(fix))
+
+
+def apply_deterministic(verdict: Verdict, results: Mapping[str, CheckResult]) -> Verdict:
+    """Overwrite the grader's answer for every checked criterion with the check's result (the
+    grader can never override a check) and recompute the verdict.
+
+    A failed check forces needs_revision with a required fix naming the criterion. A grader that
+    failed only criteria whose checks pass is overruled: those criteria pass, their fixes are
+    dropped, and the verdict becomes satisfied if nothing else fails.
+    """
+    if not results:
+        return verdict
+    grader_failed = set(verdict.failing())
+    items: list[CriterionResult] = []
+    answered: set[str] = set()
+    for item in verdict.criterion_results:
+        result = results.get(item.criterion)
+        if result is None:
+            items.append(item)
+            continue
+        answered.add(item.criterion)
+        items.append(_decided(item.criterion, result))
+    for cid, result in results.items():
+        if cid not in answered:
+            items.append(_decided(cid, result))
+    overruled = {cid for cid, r in results.items() if r.ok and cid in grader_failed}
+    fixes = [f for f in verdict.required_fixes if not (_fix_refs(f) and _fix_refs(f) <= overruled)]
+    for cid, result in results.items():
+        if not result.ok:
+            fix = f"make the check `{result.command}` pass ({_check_justification(result)}) ({cid})"
+            if fix not in fixes:
+                fixes.append(fix)
+    failing = [i.criterion for i in items if not i.passed]
+    if failing:
+        outcome = "needs_revision"
+    elif verdict.verdict == "needs_revision" and grader_failed and grader_failed <= overruled:
+        outcome = "satisfied"
+    else:
+        outcome = verdict.verdict
+    return verdict.model_copy(update={
+        "verdict": outcome, "criterion_results": items, "required_fixes": fixes,
+        "overridden": sorted(results),
+    })
+
+
+def feedback_markdown(verdict: Verdict, criteria: Sequence[Criterion] = ()) -> str:
+    """What a specialist's revision round reads from $LAUNCHER_FEEDBACK."""
+    titles = {c.id: c.title for c in criteria}
+    order = [c.id for c in criteria] or None
+    lines = [
+        f"# Revision requested (grading iteration {verdict.iteration})", "",
+        f"The grader answered `{verdict.verdict}` against rubric {verdict.rubric_version}.", "",
+        "## Required fixes", "",
+    ]
+    lines += [f"- {fix}" for fix in verdict.required_fixes] or ["- (the grader listed none; see below)"]
+    lines += ["", "## Failing criteria", ""]
+    by_id = {r.criterion: r for r in verdict.criterion_results}
+    for cid in verdict.failing(order):
+        title = f" {titles[cid]}" if cid in titles else ""
+        lines.append(f"- **{cid}.**{title} — {by_id[cid].justification}")
+    lines += ["", "Fix these in the same worktree, then return an updated completion contract."]
+    return "\n".join(lines) + "\n"
+
+
+def grade_record(text: str, *, expected_criteria: list[str] | None = None) -> tuple[int, dict[str, Any]]:
+    """`launcher gate grade-record` (seed semantics): exit 0 and `{"ok": true, ...}` with the
+    audit line for a valid verdict; exit 1 and the error envelope otherwise."""
+    try:
+        verdict = validate_verdict_text(text, expected_criteria=expected_criteria)
+    except VerdictInvalid as exc:
+        return 1, exc.envelope()
+    line = audit_line(verdict, expected_criteria)
+    return 0, {
+        "ok": True,
+        "subcommand": "grade-record",
+        "status": verdict.verdict,
+        "verdict": verdict.verdict,
+        "iteration": verdict.iteration,
+        "rubric_version": verdict.rubric_version,
+        "failed": verdict.failing(expected_criteria),
+        "audit": line,
+        "observations": f"recorded: {line}",
+    }
+
+
+def read_grade_input(file: Path | None, stdin: TextIO | None = None) -> str:
+    """The verdict text from `--file F`, else stdin (refusing a terminal, which would hang)."""
+    if file is not None:
+        usage = "launcher gate grade-record --file <readable path>"
+        if not file.is_file():
+            raise VerdictInvalid(f"verdict file does not exist: {file}", fix=usage, error_key="file_not_found")
+        try:
+            return file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise VerdictInvalid(f"could not read verdict file {file}: {exc}", fix=usage,
+                                 error_key="file_unreadable") from None
+    stream = stdin if stdin is not None else sys.stdin
+    if stream.isatty():
+        raise VerdictInvalid(
+            "no --file given and stdin is a terminal",
+            fix="pipe the grader's JSON in, or pass --file <path>", error_key="no_input",
+        )
+    return stream.read()
+
+
+def grade_record_from(file: Path | None, stdin: TextIO | None = None) -> tuple[int, dict[str, Any]]:
+    """The whole command: read the input, validate, return (exit code, envelope to print)."""
+    try:
+        text = read_grade_input(file, stdin)
+    except VerdictInvalid as exc:
+        return 1, exc.envelope()
+    return grade_record(text)
