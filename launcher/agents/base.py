@@ -35,6 +35,7 @@ class AgentRequest:
     port_base: int
     session_id: str | None = None
     attempt: int = 1  # process attempts of this task so far, corrective rounds included
+    packet_path: Path | None = None  # graders: the grading packet to judge
 
 
 @dataclass
@@ -89,6 +90,7 @@ def agent_env(request: AgentRequest, extra: dict[str, str] | None = None) -> dic
             "LAUNCHER_CONTRACT": str(request.contract_path),
             "LAUNCHER_FEEDBACK": str(request.feedback_path) if request.feedback_path else "",
             "LAUNCHER_PORT_BASE": str(request.port_base),
+            "LAUNCHER_PACKET": str(request.packet_path) if request.packet_path else "",
         }
     )
     if extra:

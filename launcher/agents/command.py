@@ -22,6 +22,7 @@ class CommandAdapter:
             "prompt": request.task.prompt,
             "task_id": request.task.id,
             "contract": str(request.contract_path),
+            "packet": str(request.packet_path or ""),
         }
         # Each placeholder is substituted inside one argv element: never a shell string.
         argv = [_fill(part, values) for part in template]

@@ -128,7 +128,7 @@ def _limits(ctx: RunContext, task: Task) -> Limits:
 
 async def _agent_round(
     ctx: RunContext, task: Task, worktree: Path, iteration: int, attempt: int,
-    feedback: Path | None,
+    feedback: Path | None, session_id: str | None = None,
 ) -> RoundResult:
     config = ctx.agent_config(task)
     artifacts = ctx.files.task_dir(task.id)
@@ -136,7 +136,7 @@ async def _agent_round(
         run_id=ctx.run_id, task=task, agent_name=task.agent, config=config, worktree=worktree,
         artifacts=artifacts, base_sha=ctx.base_sha, iteration=iteration,
         contract_path=artifacts / "contract.agent.json", feedback_path=feedback,
-        port_base=ctx.port_base(task.id), attempt=attempt,
+        port_base=ctx.port_base(task.id), attempt=attempt, session_id=session_id,
     )
 
     def spawned(pid: int) -> None:
@@ -158,15 +158,19 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
     ctx.transition(task.id, TaskState.RUNNING, f"agent {task.agent} started", iteration=iteration)
     started = time.time()
     result = await _agent_round(ctx, task, worktree, iteration, 1, None)
-    if result.collected.contract is None and result.outcome.error_kind not in (
-        "timeout", "stalled", "cli_missing"
+    # A corrective round only helps an agent that ran fine but answered badly; re-running a CLI
+    # that hit an API error, a budget or a turn limit would fail (and bill) the same way again.
+    if result.collected.contract is None and result.outcome.error_kind in (
+        None, "no_structured_output"
     ):
         assert result.collected.error is not None
         envelope = result.collected.error.envelope()
         feedback = artifacts / "feedback.json"
         atomic_write_json(feedback, envelope)
         ctx.note(task.id, f"invalid contract ({envelope['error_key']}): one corrective round")
-        result = await _agent_round(ctx, task, worktree, iteration, 2, feedback)
+        result = await _agent_round(
+            ctx, task, worktree, iteration, 2, feedback, session_id=result.outcome.session_id
+        )
     return await _collect_and_decide(ctx, task, worktree, result, started)
 
 
@@ -214,7 +218,8 @@ async def _collect_and_decide(
     facts: dict[str, Any] = {
         "exit_code": supervised.returncode if supervised else None,
         "duration_s": round(time.time() - started, 3),
-        "outcome": {"ok": outcome.ok, "error_kind": outcome.error_kind, "message": outcome.message},
+        "outcome": {"ok": outcome.ok, "error_kind": outcome.error_kind, "message": outcome.message,
+                    **({"extra": outcome.extra} if outcome.extra else {})},
         "cost_usd": outcome.cost_usd,
         "tokens": outcome.tokens,
         "session_id": outcome.session_id,

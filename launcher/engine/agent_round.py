@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from launcher import process
+from launcher.agents.acp import DrivenAdapter
 from launcher.agents.base import AgentAdapter, AgentOutcome, AgentRequest
 from launcher.engine.collect import Collected, collect_contract
 from launcher.process import Supervised
@@ -45,31 +46,35 @@ async def run_agent_round(
             f"{invocation.argv[0]} ===\n".encode()
         )
     try:
-        supervised = await process.supervise(
-            invocation.argv,
-            cwd=request.worktree,
-            env=invocation.env,
-            log_path=log_path,
-            timeout_s=limits.timeout_s,
-            inactivity_s=limits.inactivity_s,
-            grace_s=limits.grace_s,
-            log_cap=limits.log_cap,
-            on_spawn=on_spawn,
-        )
+        if isinstance(adapter, DrivenAdapter):
+            # ACP: the adapter converses with its process; its stdout is the JSON-RPC transcript.
+            outcome, supervised = await adapter.drive(request, limits, on_spawn=on_spawn)
+            final_text = outcome.final_text
+        else:
+            supervised = await process.supervise(
+                invocation.argv,
+                cwd=request.worktree,
+                env=invocation.env,
+                log_path=log_path,
+                timeout_s=limits.timeout_s,
+                inactivity_s=limits.inactivity_s,
+                grace_s=limits.grace_s,
+                log_cap=limits.log_cap,
+                on_spawn=on_spawn,
+            )
+            outcome = adapter.outcome(request, supervised)
+            final_text = outcome.final_text or supervised.stdout
     except (FileNotFoundError, PermissionError) as exc:
-        outcome = AgentOutcome(
-            False, "cli_missing",
-            f"cannot start {invocation.argv[0]!r}: {exc.strerror}; install it or fix the agent's command",
-        )
+        hint = getattr(adapter, "install_hint", "") or "install it or fix the agent's command"
+        outcome = AgentOutcome(False, "cli_missing", f"cannot start {invocation.argv[0]!r}: {exc.strerror}; {hint}")
         collected = collect_contract(
             request.task.id, structured=None, contract_path=request.contract_path, final_text=""
         )
         return RoundResult(outcome, None, collected)
-    outcome = adapter.outcome(request, supervised)
     collected = collect_contract(
         request.task.id,
         structured=outcome.structured_output,
         contract_path=request.contract_path,
-        final_text=outcome.final_text or supervised.stdout,
+        final_text=final_text,
     )
     return RoundResult(outcome, supervised, collected)

@@ -14,10 +14,10 @@ from launcher.errors import PlanError
 from launcher.models.ids import task_id_problem
 
 AdapterName = Literal[
-    "command", "scripted", "claude", "codex", "gemini", "aider", "opencode", "acp"
+    "command", "scripted", "scripted-grader", "claude", "codex", "gemini", "aider", "opencode", "acp"
 ]
 BUILTIN_ADAPTERS: tuple[str, ...] = (
-    "command", "scripted", "claude", "codex", "gemini", "aider", "opencode", "acp",
+    "command", "scripted", "scripted-grader", "claude", "codex", "gemini", "aider", "opencode", "acp",
 )
 
 
@@ -118,6 +118,9 @@ class RunSettings(Strict):
     setup: str | None = None
     timeout_s: float | None = None
     inactivity_timeout_s: float | None = None
+    grader: str | None = None  # an agent name; overrides [grading] grader of launcher.toml
+    iteration_cap: int | None = Field(default=None, ge=1)
+    on_cap: Literal["approve", "tech-debt", "defer"] | None = None  # decide escalations unattended
 
 
 class Plan(Strict):

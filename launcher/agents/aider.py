@@ -1,0 +1,243 @@
+"""The `aider` adapter: `aider --message PROMPT --yes-always --no-auto-commits [--model M]`.
+
+Facts about the real CLI this adapter is built on (aider 0.8x):
+
+- `--message` runs one message and exits; aider has no JSON output, so success is exit code 0,
+  and the completion contract comes from `$LAUNCHER_CONTRACT` or the final message (stdout).
+- aider prints everything, its errors included, on stdout, and **exits 0 after an API error**:
+  `--message` returns normally once litellm's exception was reported. Its own texts
+  ("The API provider is not able to authenticate you. Check your API key.", the
+  `litellm.AuthenticationError: ...` line, "No model specified and no API key found or
+  configured.") are therefore searched in the output whatever the exit code.
+- Without any API key and without `--model`, recent versions start OpenRouter's browser login
+  and wait for it; that run can only end at a timeout, which is reported naming that prompt.
+- With `--yes-always` aider answers yes to every question; shell commands it proposes still need
+  an explicit yes, so it never runs them here. Usage lines look like
+  `Tokens: 2.4k sent, 1.1k cache hit, 102 received. Cost: $0.0087 message, $0.0087 session.`
+- Headless extras: `--no-pretty --no-stream` (plain text), `--no-gitignore` (otherwise it adds
+  `.aider*` to the task's `.gitignore`), `--no-dirty-commits`, `--no-check-update`,
+  `--no-show-release-notes`, `--no-analytics`, and the chat/input history files go to the task's
+  artifact directory. aider also keeps a tag cache (`.aider.tags.cache.v4/`) in the work tree:
+  `.aider*` is added to the repository's `info/exclude` so the launcher never commits it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
+from launcher.agents.cli_common import cli_env, command_prefix, contract_instructions, finish, round_prompt
+from launcher.process import Supervised
+
+BINARY = "aider"
+INSTALL_HINT = "python -m pip install aider-install && aider-install"
+EXCLUDE_PATTERN = ".aider*"
+# The provider keys and endpoints aider (through litellm) reads, passed on when set.
+PASSTHROUGH = (
+    "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "GEMINI_API_KEY",
+    "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY", "XAI_API_KEY",
+    "AZURE_API_KEY", "AZURE_API_BASE", "AZURE_API_VERSION", "OLLAMA_API_BASE", "VERTEXAI_PROJECT",
+    "VERTEXAI_LOCATION", "GOOGLE_APPLICATION_CREDENTIALS", "AWS_REGION", "AWS_PROFILE",
+    "AIDER_MODEL", "AIDER_WEAK_MODEL", "AIDER_EDITOR_MODEL",
+)
+FINAL = (
+    "aider cannot write outside the repository, so put that JSON object at the very end of your "
+    "final reply, after any edits."
+)
+
+HEADLESS_FLAGS = (
+    "--yes-always",
+    "--no-auto-commits",
+    "--no-dirty-commits",
+    "--no-gitignore",
+    "--no-pretty",
+    "--no-stream",
+    "--no-check-update",
+    "--no-show-release-notes",
+    "--no-analytics",
+)
+
+# aider's own texts for provider failures (aider/exceptions.py, aider/onboarding.py).
+_API_PATTERNS = (
+    re.compile(r"litellm\.(?:AuthenticationError|PermissionDeniedError|RateLimitError|"
+               r"APIConnectionError|ServiceUnavailableError|InternalServerError|NotFoundError|"
+               r"BadRequestError|APIError|Timeout|BudgetExceededError)\b.*"),
+    re.compile(r"The API provider is not able to authenticate you\..*"),
+    re.compile(r"The API provider has rate limited you\..*"),
+    re.compile(r"The API provider's servers are down or overloaded\..*"),
+    re.compile(r"The API provider timed out without returning a response\..*"),
+    re.compile(r"The API provider has refused the request due to a safety policy.*"),
+    re.compile(r"No model specified and no API key found or configured\..*"),
+    re.compile(r"OpenRouter authentication did not complete successfully\..*"),
+)
+_OAUTH_PROMPT = re.compile(
+    r"(Login to OpenRouter or create a free account\?.*|"
+    r"Authenticate with OpenRouter via browser.*|"
+    r"Please open the following URL in your web browser to authorize Aider with OpenRouter.*)"
+)
+_MISSING_ENV = re.compile(r"Missing these environment variables:\s*\n((?:\s*-\s*\S+\s*\n?)+)")
+
+_NUM = r"[\d.]+[kKmM]?"
+_USAGE = re.compile(
+    rf"^Tokens: (?P<sent>{_NUM}) sent"
+    rf"(?:, (?P<cache_write>{_NUM}) cache write)?"
+    rf"(?:, (?P<cache_read>{_NUM}) cache hit)?"
+    rf", (?P<received>{_NUM}) received\."
+    r"(?: Cost: \$(?P<message>[\d.]+) message, \$(?P<session>[\d.]+) session\.)?",
+    re.MULTILINE,
+)
+# Lines of aider's own chatter, not of the model's reply.
+_NOISE = re.compile(
+    r"^(Aider v\d|Main model:|Weak model:|Editor model:|Model:|Git repo:|Repo-map:|"
+    r"Tokens: |Applied edit to |Commit [0-9a-f]{7}|Added .* to the chat|Use /help|"
+    r"Cur working dir:|Git working dir:|Note: in-chat filenames|Warning: |"
+    r"https://aider\.chat/HISTORY\.html|Retrying in |Only \d+ reflections allowed)"
+)
+
+
+def _count(text: str | None) -> int:
+    if not text:
+        return 0
+    scale = 1
+    if text[-1] in "kK":
+        scale, text = 1000, text[:-1]
+    elif text[-1] in "mM":
+        scale, text = 1_000_000, text[:-1]
+    try:
+        return round(float(text) * scale)
+    except ValueError:
+        return 0
+
+
+def parse_usage(stdout: str) -> tuple[dict[str, int] | None, float | None]:
+    """Tokens summed over every message of the run; cost = the last `session` total."""
+    tokens = {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0}
+    cost: float | None = None
+    seen = False
+    for match in _USAGE.finditer(stdout):
+        seen = True
+        tokens["input"] += _count(match["sent"])
+        tokens["output"] += _count(match["received"])
+        tokens["cache_read"] += _count(match["cache_read"])
+        tokens["cache_write"] += _count(match["cache_write"])
+        if match["session"]:
+            cost = float(match["session"])
+    return (tokens if seen else None), cost
+
+
+def reply_text(stdout: str) -> str:
+    """The model's reply: aider's output minus its banner, usage and edit bookkeeping lines."""
+    kept = [line for line in stdout.splitlines() if not _NOISE.match(line.strip())]
+    return "\n".join(kept).strip()
+
+
+def api_error(output: str) -> str | None:
+    """aider's report of a provider failure (auth, quota, outage), in its own words."""
+    found: list[str] = []
+    for pattern in _API_PATTERNS:
+        for match in pattern.finditer(output):
+            line = match.group(0).strip()
+            if line not in found:
+                found.append(line)
+    missing = _MISSING_ENV.search(output)
+    if missing and not found and not _USAGE.search(output):
+        names = [n.strip().lstrip("-").strip() for n in missing.group(1).splitlines() if n.strip()]
+        found.append("Missing these environment variables: " + ", ".join(names))
+    if not found:
+        return None
+    return " | ".join(found)[:1500]
+
+
+def _tail_lines(text: str, n: int = 15) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[-n:])
+
+
+def exclude_from_git(worktree: Path, pattern: str = EXCLUDE_PATTERN) -> None:
+    """Add `pattern` to the repository's info/exclude (shared by all its worktrees), once."""
+    dot_git = worktree / ".git"
+    try:
+        if dot_git.is_dir():
+            common = dot_git
+        else:
+            text = dot_git.read_text(encoding="utf-8").strip()
+            if not text.startswith("gitdir:"):
+                return
+            gitdir = Path(text.split(":", 1)[1].strip())
+            if not gitdir.is_absolute():
+                gitdir = (worktree / gitdir).resolve()
+            commondir = gitdir / "commondir"
+            common = gitdir
+            if commondir.is_file():
+                rel = Path(commondir.read_text(encoding="utf-8").strip())
+                common = rel if rel.is_absolute() else (gitdir / rel).resolve()
+        exclude = common / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+        if pattern in existing.splitlines():
+            return
+        with exclude.open("a", encoding="utf-8") as fh:
+            if existing and not existing.endswith("\n"):
+                fh.write("\n")
+            fh.write(pattern + "\n")
+    except OSError:
+        return  # best effort: at worst aider's cache files show up in the task's diff
+
+
+class AiderAdapter:
+    name = "aider"
+    binary = BINARY
+    install_hint = INSTALL_HINT
+
+    def invocation(self, request: AgentRequest) -> Invocation:
+        config = request.config
+        prompt = round_prompt(request, resumed=False) + "\n\n" + contract_instructions(request, final=FINAL)
+        if prompt.lstrip()[:1] in ("/", "!"):
+            # aider would run a leading /command or !shell line instead of sending it.
+            prompt = "Task:\n" + prompt
+        # The prompt always holds spaces, so argparse never takes it for an option.
+        argv = [*command_prefix(request, BINARY), "--message", prompt, *HEADLESS_FLAGS]
+        argv += [
+            "--chat-history-file", str(request.artifacts / "aider.chat.history.md"),
+            "--input-history-file", str(request.artifacts / "aider.input.history"),
+        ]
+        if config.model:
+            argv += ["--model", config.model]
+        argv += config.extra_args
+        exclude_from_git(request.worktree)
+        return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH))
+
+    def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
+        stdout, stderr = result.stdout, result.stderr
+        output = stdout + "\n" + stderr
+        tokens, cost = parse_usage(stdout)
+        if result.timed_out or result.stalled:
+            prompt = _OAUTH_PROMPT.search(output)
+            if prompt:
+                return AgentOutcome(
+                    False, "api_error",
+                    f"aider found no API key and waited at OpenRouter's browser login "
+                    f"({prompt.group(0).strip()!r}); set your provider's key (e.g. "
+                    f"ANTHROPIC_API_KEY) in the launcher's environment and model = \"...\" in "
+                    f"[agents.{request.agent_name}]",
+                    tokens=tokens, cost_usd=cost,
+                )
+            return finish(AgentOutcome(False, tokens=tokens, cost_usd=cost), result)
+        problem = api_error(output)
+        if problem:
+            return AgentOutcome(
+                False, "api_error", f"aider: {problem}", final_text=reply_text(stdout),
+                tokens=tokens, cost_usd=cost,
+            )
+        if result.returncode != 0:
+            tail = _tail_lines(stderr) or _tail_lines(stdout)
+            return AgentOutcome(
+                False, "crashed", f"aider exited with code {result.returncode}: {tail}".rstrip(": "),
+                final_text=reply_text(stdout), tokens=tokens, cost_usd=cost,
+            )
+        edits = re.findall(r"^Applied edit to (.+)$", stdout, re.MULTILINE)
+        return AgentOutcome(
+            True, message="aider finished (exit code 0)", final_text=reply_text(stdout),
+            tokens=tokens, cost_usd=cost, extra={"applied_edits": edits},
+        )

@@ -1,0 +1,213 @@
+"""The Claude Code adapter: `claude -p PROMPT --output-format json ...`, contract via --json-schema.
+
+What the real CLI does (DESIGN 6): it prints one JSON `result` object. Success only if the exit
+code is 0, `is_error` is false and `subtype` is "success". API errors come back as subtype
+"success" with `is_error: true` and exit 1 (the API's message in `result`); `error_max_turns`,
+`error_max_budget_usd`, `error_during_execution` and `error_max_structured_output_retries` carry
+no `result` but an `errors` list; tool uses denied by the permission mode still end in "success"
+with a non-empty `permission_denials`; with `--json-schema` the answer is in `structured_output`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from typing import Any
+
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, exit_outcome
+from launcher.agents.cli_common import (
+    as_float,
+    budget_usd,
+    cli_env,
+    command_prefix,
+    contract_instructions,
+    contract_schema,
+    finish,
+    int_fields,
+    parse_json_text,
+    positional,
+    remember_session,
+    resume_session,
+    round_prompt,
+    tail,
+    write_schema,
+)
+from launcher.process import Supervised
+
+DEFAULT_PERMISSION_MODE = "acceptEdits"
+# Claude Code retries an unreachable or overloaded API ten times with backoff by default:
+# minutes of silence before the failure surfaces. Two retries are enough for a blip.
+DEFAULT_MAX_RETRIES = "2"
+
+# Parent variables Claude Code reads for authentication and configuration.
+PASSTHROUGH = (
+    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL",
+    "ANTHROPIC_SMALL_FAST_MODEL", "ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CONFIG_DIR",
+    "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "ANTHROPIC_VERTEX_PROJECT_ID",
+    "CLOUD_ML_REGION", "AWS_REGION", "AWS_PROFILE",
+)
+
+_SUBTYPE_KINDS = {
+    "error_max_turns": "max_turns",
+    "error_max_budget_usd": "budget_exceeded",
+    "error_max_structured_output_retries": "no_structured_output",
+    "error_during_execution": "api_error",
+}
+
+
+class ClaudeAdapter:
+    name = "claude"
+    binary = "claude"
+    install_hint = (
+        "npm install -g @anthropic-ai/claude-code, then run `claude` once to log in "
+        "(or name ANTHROPIC_API_KEY in the agent's env)"
+    )
+
+    def __init__(self) -> None:
+        self._session_id: str | None = None
+        self._schema_requested = False
+
+    def invocation(self, request: AgentRequest) -> Invocation:
+        config = request.config
+        mode = config.permission_mode or DEFAULT_PERMISSION_MODE
+        resumed = resume_session(request, self.name)
+        schema = contract_schema(request.task.id, strict=False)
+        write_schema(request, schema)
+        self._schema_requested = True
+        argv = [
+            *command_prefix(request, self.binary),
+            "-p", positional(round_prompt(request, resumed=resumed is not None)),
+            "--output-format", "json",
+            "--permission-mode", mode,
+        ]
+        if config.max_turns is not None:
+            argv += ["--max-turns", str(config.max_turns)]
+        budget = budget_usd(request)
+        if budget is not None:
+            argv += ["--max-budget-usd", f"{budget:g}"]
+        if resumed:
+            argv += ["--resume", resumed]
+            self._session_id = resumed
+        else:
+            self._session_id = str(uuid.uuid4())
+            argv += ["--session-id", self._session_id]
+        instructions = contract_instructions(
+            request,
+            final=(
+                "Return it as your structured output (it is validated against a JSON Schema), and "
+                f"also write it to the file named by $LAUNCHER_CONTRACT ({request.contract_path})."
+            ),
+        )
+        argv += [
+            # The contract file lives in the task's artifacts, outside the worktree.
+            "--add-dir", str(request.contract_path.parent),
+            "--append-system-prompt", instructions,
+            "--json-schema", json.dumps(schema, separators=(",", ":")),
+        ]
+        if config.model:
+            argv += ["--model", config.model]
+        argv += config.extra_args
+        defaults = {
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "CLAUDE_CODE_MAX_RETRIES": DEFAULT_MAX_RETRIES,
+        }
+        # Claude Code refuses bypassPermissions as root unless told it runs in a sandbox. Only
+        # when the user's config asked for bypassPermissions: the worktree is then the sandbox.
+        if mode == "bypassPermissions" and hasattr(os, "geteuid") and os.geteuid() == 0:
+            defaults["IS_SANDBOX"] = "1"
+        return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH, defaults=defaults))
+
+    def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
+        outcome = finish(self._read(request, result), result)
+        remember_session(request, self.name, outcome)
+        return outcome
+
+    def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
+        data = parse_json_text(result.stdout)
+        if not isinstance(data, dict) or "subtype" not in data:
+            outcome = exit_outcome(result)
+            if outcome.ok:
+                outcome = AgentOutcome(
+                    False, "crashed", f"claude printed no JSON result: {tail(result.stdout) or '(no output)'}"
+                )
+            outcome.session_id = self._session_id
+            return outcome
+
+        subtype = str(data.get("subtype"))
+        is_error = bool(data.get("is_error"))
+        raw_text = data.get("result")
+        text = raw_text if isinstance(raw_text, str) else ""
+        errors = [str(e) for e in data.get("errors") or [] if str(e).strip()]
+        outcome = AgentOutcome(
+            ok=False,
+            final_text=text,
+            tokens=int_fields(data.get("usage")) or None,
+            cost_usd=as_float(data.get("total_cost_usd")),
+            session_id=str(data.get("session_id") or self._session_id or "") or None,
+            extra={
+                "subtype": subtype,
+                "num_turns": data.get("num_turns"),
+                "model_usage": data.get("modelUsage"),
+            },
+        )
+
+        if subtype != "success":
+            kind = _SUBTYPE_KINDS.get(subtype, "crashed")
+            outcome.error_kind = kind
+            outcome.message = "; ".join(errors) or text or _subtype_message(subtype, data)
+            return outcome
+        if is_error:
+            outcome.error_kind = "api_error"
+            outcome.message = text or "; ".join(errors) or f"claude reported an error (exit {result.returncode})"
+            return outcome
+        if result.returncode != 0:
+            outcome.error_kind = "crashed"
+            outcome.message = f"exit code {result.returncode}: {tail(result.stderr) or text}"
+            return outcome
+        denials = data.get("permission_denials") or []
+        if denials:
+            outcome.error_kind = "permission_denied"
+            outcome.message = (
+                f"claude was denied {len(denials)} tool use(s) by permission mode "
+                f"{request.config.permission_mode or DEFAULT_PERMISSION_MODE}: "
+                + "; ".join(_describe_denial(d) for d in denials[:5])
+            )
+            outcome.extra["permission_denials"] = denials
+            return outcome
+        structured = data.get("structured_output")
+        if structured is None and self._schema_requested and not request.contract_path.is_file():
+            outcome.error_kind = "no_structured_output"
+            outcome.message = (
+                "claude returned no structured_output although --json-schema was given, and wrote no "
+                "contract to $LAUNCHER_CONTRACT" + (f"; its final message: {tail(text, 300)}" if text else "")
+            )
+            return outcome
+        outcome.ok = True
+        outcome.message = text.strip().splitlines()[0][:200] if text.strip() else "claude finished"
+        outcome.structured_output = structured
+        return outcome
+
+
+def _subtype_message(subtype: str, data: dict[str, Any]) -> str:
+    turns = data.get("num_turns")
+    cost = data.get("total_cost_usd")
+    if subtype == "error_max_turns":
+        return f"reached the maximum number of turns ({turns})"
+    if subtype == "error_max_budget_usd":
+        return f"reached the maximum budget (spent ${cost})"
+    if subtype == "error_max_structured_output_retries":
+        return "could not produce output matching the contract schema"
+    return f"claude ended with {subtype}"
+
+
+def _describe_denial(denial: object) -> str:
+    if not isinstance(denial, dict):
+        return str(denial)
+    tool = str(denial.get("tool_name") or "tool")
+    data = denial.get("tool_input")
+    if isinstance(data, dict):
+        for key in ("file_path", "notebook_path", "path", "command", "url", "pattern"):
+            if isinstance(data.get(key), str):
+                return f"{tool} {data[key][:160]}"
+    return tool

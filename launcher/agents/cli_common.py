@@ -1,0 +1,281 @@
+"""What the Claude Code, Codex CLI and Gemini CLI adapters share.
+
+Environment hardening, the contract JSON Schema handed to CLIs that enforce one, the prompt of a
+round (first round, corrective round, revision round), session ids kept between rounds, and the
+reading of timeouts and stalls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from launcher.agents.base import AgentOutcome, AgentRequest, agent_env, exit_outcome
+from launcher.models.contract import (
+    CONTRACT_STATUSES,
+    REQUIRED_KEYS,
+    CompletionContract,
+    last_json_object,
+)
+from launcher.process import Supervised
+
+# Parent variables every CLI adapter passes on besides base.ENV_ALLOWLIST: proxies and the CA
+# bundle Node reads, without which a CLI behind a corporate proxy cannot reach its API at all.
+NETWORK_PASSTHROUGH = (
+    "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "no_proxy",
+    "all_proxy", "NODE_EXTRA_CA_CERTS",
+)
+
+# The feedback file is quoted into the prompt of a corrective or revision round up to this size.
+FEEDBACK_INLINE_LIMIT = 20_000
+
+_DESCRIPTIONS = {
+    "contract_version": 'always "1"',
+    "task_id": "the id of this task, exactly",
+    "status": "done when the task is complete; blocked / needs_input when it cannot go on; failed otherwise",
+    "summary": "one paragraph: what you did",
+    "files_changed": "paths (relative to the repository root) of every file you changed",
+    "tests_added": "tests you added, e.g. tests/test_x.py::test_y",
+    "decisions": "one line per trade-off you made",
+    "blockers": "what stops you; empty when done",
+    "llm_observations": "substantive free text: risks, doubts, what a reviewer should look at",
+}
+
+
+def contract_schema(task_id: str, *, strict: bool) -> dict[str, Any]:
+    """The completion contract (models.contract) as a JSON Schema for a CLI to enforce.
+
+    Built from the pydantic model so the two cannot drift: every key of REQUIRED_KEYS is
+    required, `task_id` is pinned to this task, the launcher's own `source` key is left out.
+    `strict` gives the form OpenAI's structured outputs (Codex `--output-schema`) accept: no
+    extra keys, no `minLength`/`const`/`default`. Otherwise extra keys stay allowed (QA agents
+    add theirs, DESIGN 7.1).
+    """
+    model = CompletionContract.model_json_schema()
+    properties: dict[str, Any] = {}
+    for key in REQUIRED_KEYS:
+        prop = {k: v for k, v in model["properties"][key].items() if k not in ("title", "default")}
+        if "const" in prop:
+            prop["enum"] = [prop.pop("const")]
+        prop["description"] = _DESCRIPTIONS[key]
+        properties[key] = prop
+    properties["task_id"]["enum"] = [task_id]
+    properties["status"]["enum"] = list(CONTRACT_STATUSES)
+    if not strict:
+        properties["llm_observations"]["minLength"] = 1
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(REQUIRED_KEYS),
+        "additionalProperties": not strict,
+    }
+
+
+def write_schema(request: AgentRequest, schema: Mapping[str, Any]) -> Path:
+    """Write the schema into the task's artifacts (kept for inspection) and return its path."""
+    request.artifacts.mkdir(parents=True, exist_ok=True)
+    path = request.artifacts / "contract.schema.json"
+    path.write_text(json.dumps(schema, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def command_prefix(request: AgentRequest, default: str) -> list[str]:
+    """The CLI's argv prefix: the agent config's `command` (a path, or e.g. `npx pkg`) or the
+    default binary name, looked up on the agent's PATH when it is spawned."""
+    return list(request.config.command) if request.config.command else [default]
+
+
+def positional(text: str) -> str:
+    """A prompt as one argv element that no option parser can mistake for a flag."""
+    return " " + text if text.startswith("-") else text
+
+
+def budget_usd(request: AgentRequest) -> float | None:
+    """The tighter of the task's and the agent config's budget; None when neither sets one."""
+    caps = [b for b in (request.task.budget_usd, request.config.budget_usd) if b is not None]
+    return min(caps) if caps else None
+
+
+def cli_env(
+    request: AgentRequest,
+    *,
+    passthrough: Iterable[str] = (),
+    defaults: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """base.agent_env plus the CLI's own auth/config variables and hardening defaults.
+
+    `passthrough` names parent variables the CLI needs (its API key, its config dir); they are
+    passed only if set. `defaults` are set unless the agent config's `set_env` sets them itself.
+    The parent's GIT_* never reach the agent.
+    """
+    env = agent_env(request)
+    parent = os.environ
+    for name in (*NETWORK_PASSTHROUGH, *passthrough):
+        if name in parent and name not in env:
+            env[name] = parent[name]
+    for name, value in (defaults or {}).items():
+        if name not in request.config.set_env:
+            env[name] = value
+    return {k: v for k, v in env.items() if not k.startswith("GIT_")}
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+def _session_file(request: AgentRequest, adapter: str) -> Path:
+    return request.artifacts / f"{adapter}.session"
+
+
+def resume_session(request: AgentRequest, adapter: str) -> str | None:
+    """The session to continue in this round, or None for a fresh one.
+
+    `request.session_id` (set by the core) wins. Without it, a round that carries feedback (a
+    corrective or revision round) continues the session the previous round of this task left
+    in its artifacts, so the agent keeps its context when fixes come back.
+    """
+    if request.session_id:
+        return request.session_id
+    if request.feedback_path is None:
+        return None
+    try:
+        found = _session_file(request, adapter).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return found or None
+
+
+def remember_session(request: AgentRequest, adapter: str, outcome: AgentOutcome) -> None:
+    """Keep the session id for a later round; only a session the CLI really holds (an API or
+    start-up failure may have created none, and resuming it would fail the next round too)."""
+    path = _session_file(request, adapter)
+    if outcome.session_id and outcome.error_kind not in ("api_error", "crashed", "cli_missing"):
+        path.write_text(outcome.session_id + "\n", encoding="utf-8")
+    elif not outcome.ok:
+        path.unlink(missing_ok=True)
+
+
+# --- prompts -----------------------------------------------------------------------------------
+
+
+def contract_instructions(request: AgentRequest, *, final: str) -> str:
+    """What every CLI agent is told about the completion contract. `final` says how this CLI
+    returns it (structured output, final message)."""
+    return (
+        "You are one specialist of a team working in parallel, each in its own git worktree. "
+        f"Work only inside {request.worktree}; do not commit, the launcher commits for you.\n"
+        f"When you are done, give your completion contract for task {request.task.id!r}: one JSON "
+        f"object with the keys {', '.join(REQUIRED_KEYS)}. {final}\n"
+        f"Contract rules: contract_version \"1\"; task_id {request.task.id!r}; status one of "
+        f"{'|'.join(CONTRACT_STATUSES)}; files_changed, tests_added, decisions and blockers arrays of "
+        "strings; llm_observations non-empty text."
+    )
+
+
+def _feedback_text(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    if len(text) > FEEDBACK_INLINE_LIMIT:
+        text = text[:FEEDBACK_INLINE_LIMIT] + "\n[... truncated; read the whole file]"
+    return text.strip()
+
+
+def round_prompt(request: AgentRequest, *, resumed: bool) -> str:
+    """The prompt of this round: the task, or (with feedback) what must be fixed.
+
+    A resumed session already holds the task, so it gets only the feedback; a fresh session
+    gets the task followed by the feedback.
+    """
+    task = request.task
+    base = task.prompt.strip() or task.title or f"Task {task.id}"
+    if request.feedback_path is None:
+        return base
+    feedback = _feedback_text(request.feedback_path)
+    fixes = (
+        f"Your previous attempt at this task needs fixes (round {request.iteration}). "
+        f"The required fixes are in {request.feedback_path} ($LAUNCHER_FEEDBACK)"
+        + (f":\n\n{feedback}\n\n" if feedback else ".\n\n")
+        + "Address every one of them, then give the completion contract again."
+    )
+    return fixes if resumed else f"{base}\n\n---\n\n{fixes}"
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def parse_json_text(text: str) -> Any:
+    """The JSON document a CLI printed: the whole text, else its last top-level object (some
+    CLIs print a log line or two before it). None if there is none."""
+    stripped = text.strip()
+    if not stripped:
+        return None
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError:
+        return last_json_object(stripped)
+
+
+def int_fields(data: object) -> dict[str, int]:
+    """The integer-valued top-level fields of a usage object (nested objects are dropped)."""
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def as_float(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def tail(text: str, limit: int = 500) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else "…" + text[-limit:]
+
+
+# Interactive prompts an agent CLI can block on when it should not (a folder-trust question, a
+# login flow, a tool approval). A stall with one of these at the end of the output is named.
+_PROMPTS = (
+    r"Do you trust the files in this folder\?",
+    r"Do you trust this folder\?",
+    r"trust (?:this|the) (?:folder|directory|workspace)",
+    r"Allow (?:this )?command\??",
+    r"Do you want to (?:proceed|allow|make this edit|create)[^\n]*\?",
+    r"Waiting for (?:user )?(?:approval|confirmation|authentication)[^\n]*",
+    r"Press (?:Enter|any key)[^\n]*",
+    r"\(y/n\)|\[y/N\]|\[Y/n\]",
+    r"Please visit the following URL[^\n]*",
+    r"Enter the authorization code[^\n]*",
+    r"Select (?:an option|a theme|login method)[^\n]*",
+)
+_PROMPT_RE = re.compile("|".join(f"(?:{p})" for p in _PROMPTS), re.IGNORECASE)
+
+
+def detect_prompt(text: str) -> str | None:
+    """The last interactive prompt visible in the final 4 KiB of output, if any."""
+    found = None
+    for match in _PROMPT_RE.finditer(text[-4096:]):
+        found = match.group(0).strip()
+    return found
+
+
+def finish(outcome: AgentOutcome, result: Supervised) -> AgentOutcome:
+    """Let a wall-clock timeout or a stall override what the output said, keeping what was
+    measured (tokens, cost, session). A stall on an interactive prompt names the prompt."""
+    if not (result.timed_out or result.stalled):
+        return outcome
+    base = exit_outcome(result)
+    message = base.message
+    if result.stalled:
+        prompt = detect_prompt(result.stdout + "\n" + result.stderr)
+        if prompt:
+            message = f"stalled on an interactive prompt ({prompt!r}); {message}"
+    return replace(
+        outcome, ok=False, error_kind=base.error_kind, message=message, structured_output=None
+    )

@@ -1,0 +1,204 @@
+"""The Codex CLI adapter: `codex exec --json ... --output-schema FILE -o LASTMSG PROMPT`.
+
+What the real CLI does (DESIGN 6): JSONL events on stdout — `thread.started` (the thread id,
+which `codex exec resume` takes), `turn.started`, `item.started|updated|completed` (items of type
+agent_message, reasoning, command_execution, file_change, mcp_tool_call, error, ...), then
+`turn.completed` (usage; Codex reports no cost) or `turn.failed` (error.message). A top-level
+`error` event is fatal unless it is a "Reconnecting..." notice. The final agent_message, which
+`--output-schema` constrains to the contract, is also written to the `-o` file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, exit_outcome
+from launcher.agents.cli_common import (
+    cli_env,
+    command_prefix,
+    contract_instructions,
+    contract_schema,
+    finish,
+    positional,
+    remember_session,
+    resume_session,
+    round_prompt,
+    tail,
+    write_schema,
+)
+from launcher.process import Supervised
+
+DEFAULT_SANDBOX = "workspace-write"
+SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
+
+# Parent variables Codex reads for authentication and configuration.
+PASSTHROUGH = ("OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORGANIZATION", "CODEX_HOME")
+
+_TOKEN_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+
+
+class CodexAdapter:
+    name = "codex"
+    binary = "codex"
+    install_hint = "npm install -g @openai/codex, then `codex login` (or name OPENAI_API_KEY in the agent's env)"
+
+    def __init__(self) -> None:
+        self._resumed: str | None = None
+
+    def last_message_path(self, request: AgentRequest) -> Path:
+        return request.artifacts / "codex-last-message.txt"
+
+    def invocation(self, request: AgentRequest) -> Invocation:
+        config = request.config
+        resumed = resume_session(request, self.name)
+        self._resumed = resumed
+        schema_path = write_schema(request, contract_schema(request.task.id, strict=True))
+        last_message = self.last_message_path(request)
+        last_message.unlink(missing_ok=True)  # never read a previous round's answer
+        mode = config.permission_mode or DEFAULT_SANDBOX
+        if mode == "bypassPermissions":
+            # Only when the user's config asks for it: no sandbox and no approvals at all.
+            access = ["--dangerously-bypass-approvals-and-sandbox"]
+        elif mode in SANDBOX_MODES:
+            access = ["--sandbox", mode]
+        else:
+            access = ["--sandbox", DEFAULT_SANDBOX]
+        instructions = contract_instructions(
+            request,
+            final=(
+                "Your final message must be exactly that JSON object and nothing else "
+                "(it is validated against a JSON Schema)."
+            ),
+        )
+        prompt = round_prompt(request, resumed=resumed is not None) + "\n\n" + instructions
+        # `resume` takes only the session and the prompt: every option goes before it (the
+        # sandbox, -C and --output-schema are options of `codex exec` itself, not global ones).
+        argv = [
+            *command_prefix(request, self.binary), "exec",
+            "--json",
+            *access,
+            "-C", str(request.worktree),
+            "--skip-git-repo-check",
+            "--output-schema", str(schema_path),
+            "-o", str(last_message),
+        ]
+        if config.model:
+            argv += ["-m", config.model]
+        argv += config.extra_args
+        if resumed:
+            argv += ["resume", resumed]
+        argv.append(positional(prompt))
+        return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH))
+
+    def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
+        outcome = finish(self._read(request, result), result)
+        remember_session(request, self.name, outcome)
+        return outcome
+
+    def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
+        events = _events(result.stdout)
+        thread_id: str | None = self._resumed
+        tokens: dict[str, int] = {}
+        final: str | None = None
+        failed: str | None = None
+        fatal: str | None = None
+        completed = False
+        files: list[str] = []
+        commands_failed = 0
+        for event in events:
+            kind = event.get("type")
+            item = _obj(event.get("item"))
+            if kind == "thread.started" and event.get("thread_id"):
+                thread_id = str(event["thread_id"])
+            elif kind == "turn.completed":
+                completed = True
+                usage = _obj(event.get("usage"))
+                for key in _TOKEN_KEYS:
+                    if isinstance(usage.get(key), int):
+                        tokens[key] = tokens.get(key, 0) + usage[key]
+            elif kind == "turn.failed":
+                failed = str(_obj(event.get("error")).get("message") or "turn failed")
+            elif kind == "error":
+                message = str(event.get("message") or "")
+                if not message.startswith("Reconnecting"):
+                    fatal = message or "error"
+            elif kind == "item.completed":
+                item_type = item.get("type")
+                if item_type == "agent_message" and isinstance(item.get("text"), str):
+                    final = item["text"]
+                elif item_type == "file_change":
+                    files += [str(c.get("path")) for c in item.get("changes") or [] if isinstance(c, dict)]
+                elif item_type == "command_execution" and item.get("status") == "failed":
+                    commands_failed += 1
+        try:
+            last_message = self.last_message_path(request).read_text(encoding="utf-8")
+        except OSError:
+            last_message = None
+        if last_message is not None and last_message.strip():
+            final = last_message
+        outcome = AgentOutcome(
+            ok=False,
+            final_text=final or "",
+            tokens=tokens or None,
+            cost_usd=None,  # Codex reports tokens, not money
+            session_id=thread_id,
+            extra={"files_reported": files, "commands_failed": commands_failed},
+        )
+        if failed is not None or fatal is not None:
+            outcome.error_kind = "api_error"
+            outcome.message = failed or fatal or ""
+            return outcome
+        if not events or (result.returncode != 0 and not completed):
+            base = exit_outcome(result)
+            outcome.error_kind = "crashed"
+            outcome.message = base.message if not base.ok else (
+                f"codex printed no JSON events: {tail(result.stdout + result.stderr) or '(no output)'}"
+            )
+            return outcome
+        if result.returncode != 0:
+            outcome.error_kind = "crashed"
+            outcome.message = f"exit code {result.returncode}: {tail(result.stderr)}".rstrip(": ")
+            return outcome
+        structured = _json_object(final)
+        if structured is None and not request.contract_path.is_file():
+            outcome.error_kind = "no_structured_output"
+            outcome.message = (
+                "codex's final message is not the JSON object --output-schema asks for"
+                + (f": {tail(final, 300)}" if final else " (it sent no agent_message)")
+            )
+            return outcome
+        outcome.ok = True
+        outcome.message = "codex finished"
+        outcome.structured_output = structured
+        return outcome
+
+
+def _events(stdout: str) -> list[dict[str, Any]]:
+    events = []
+    for line in stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and "type" in event:
+            events.append(event)
+    return events
+
+
+def _obj(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    if not text or not text.strip():
+        return None
+    try:
+        value = json.loads(text.strip())
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

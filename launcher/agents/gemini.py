@@ -1,0 +1,160 @@
+"""The Gemini CLI adapter: `gemini -p PROMPT -o json --approval-mode yolo --skip-trust -m MODEL`.
+
+What the real CLI does (DESIGN 6): on success one JSON object on stdout, `{session_id, response,
+stats}` (stats.models.<model>.tokens: prompt, candidates, cached, thoughts, tool, total); on
+failure it prints `{"session_id"?, "error": {"type", "message", "code"}}` on stderr and exits
+non-zero (the code is the error's: 41 auth, 42 input, 44 sandbox, 52 config, 53 turn limit, 54
+tool, 130 cancelled, 1 for an API failure). Log lines may come before the JSON. Gemini reports no
+cost. The contract comes from $LAUNCHER_CONTRACT or the last JSON object of the response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, exit_outcome
+from launcher.agents.cli_common import (
+    cli_env,
+    command_prefix,
+    contract_instructions,
+    finish,
+    parse_json_text,
+    positional,
+    remember_session,
+    round_prompt,
+    tail,
+)
+from launcher.models.contract import last_json_object
+from launcher.process import Supervised
+
+DEFAULT_APPROVAL_MODE = "yolo"
+APPROVAL_MODES = ("default", "auto_edit", "yolo")
+
+# Parent variables Gemini CLI reads for authentication and configuration.
+PASSTHROUGH = (
+    "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION",
+    "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_GCA", "GOOGLE_APPLICATION_CREDENTIALS",
+    "GEMINI_MODEL", "GEMINI_CLI_HOME",
+)
+
+# Fatal errors that are not the API's: the launcher's call or the machine is at fault.
+_LOCAL_ERRORS = {
+    "FatalInputError": 42, "FatalSandboxError": 44, "FatalConfigError": 52,
+    "FatalToolExecutionError": 54, "FatalCancellationError": 130,
+}
+_TURN_LIMIT = ("FatalTurnLimitedError", 53)
+
+_TOKEN_KEYS = {
+    "prompt": "input_tokens", "candidates": "output_tokens", "cached": "cached_input_tokens",
+    "thoughts": "thoughts_tokens", "tool": "tool_tokens", "total": "total_tokens",
+}
+
+
+class GeminiAdapter:
+    name = "gemini"
+    binary = "gemini"
+    install_hint = (
+        "npm install -g @google/gemini-cli, then run `gemini` once to log in "
+        "(or name GEMINI_API_KEY in the agent's env)"
+    )
+
+    def invocation(self, request: AgentRequest) -> Invocation:
+        config = request.config
+        mode = config.permission_mode if config.permission_mode in APPROVAL_MODES else DEFAULT_APPROVAL_MODE
+        instructions = contract_instructions(
+            request,
+            final=(
+                "End your final response with exactly that JSON object, in a ```json block "
+                "(the launcher reads the last JSON object of your response)."
+            ),
+        )
+        # Gemini's sessions are not resumed by id here: each round is a fresh session that gets
+        # the task and, on a corrective or revision round, the fixes.
+        prompt = round_prompt(request, resumed=False) + "\n\n" + instructions
+        argv = [
+            *command_prefix(request, self.binary),
+            "-p", positional(prompt),
+            "-o", "json",
+            "--approval-mode", mode,
+            "--skip-trust",
+        ]
+        if config.model:
+            argv += ["-m", config.model]
+        argv += config.extra_args
+        # NO_BROWSER: without cached credentials, fail instead of waiting on a browser login.
+        env = cli_env(request, passthrough=PASSTHROUGH, defaults={"NO_BROWSER": "true"})
+        return Invocation(argv, env)
+
+    def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
+        outcome = finish(self._read(result), result)
+        remember_session(request, self.name, outcome)
+        return outcome
+
+    def _read(self, result: Supervised) -> AgentOutcome:
+        data = parse_json_text(result.stdout)
+        data = data if isinstance(data, dict) else {}
+        problem = _error_object(result.stderr) or (data if isinstance(data.get("error"), dict) else None)
+        session = (problem or {}).get("session_id") or data.get("session_id")
+        raw_response = data.get("response")
+        response = raw_response if isinstance(raw_response, str) else ""
+        outcome = AgentOutcome(
+            ok=False,
+            final_text=response,
+            tokens=_tokens(data.get("stats")),
+            cost_usd=None,  # Gemini CLI reports tokens, not money
+            session_id=str(session) if session else None,
+            extra={"stats": data.get("stats")} if data.get("stats") else {},
+        )
+        if problem is not None:
+            error: dict[str, Any] = problem["error"]
+            outcome.error_kind = _error_kind(error, result.returncode)
+            outcome.message = str(error.get("message") or error.get("type") or "gemini failed")
+            outcome.extra["error"] = error
+            return outcome
+        if result.returncode != 0:
+            base = exit_outcome(result)
+            outcome.error_kind = base.error_kind or "crashed"
+            outcome.message = base.message
+            return outcome
+        if not data:
+            outcome.error_kind = "crashed"
+            outcome.message = f"gemini printed no JSON result: {tail(result.stdout) or '(no output)'}"
+            return outcome
+        outcome.ok = True
+        outcome.message = "gemini finished"
+        return outcome
+
+
+def _error_object(stderr: str) -> dict[str, Any] | None:
+    """The `{"error": {...}}` document Gemini prints on stderr, after any log lines."""
+    found = parse_json_text(stderr)
+    if not (isinstance(found, dict) and isinstance(found.get("error"), dict)):
+        found = last_json_object(stderr)
+    if isinstance(found, dict) and isinstance(found.get("error"), dict):
+        return found
+    return None
+
+
+def _error_kind(error: dict[str, Any], returncode: int | None) -> str:
+    kind = str(error.get("type") or "")
+    code = error.get("code")
+    if kind == _TURN_LIMIT[0] or code == _TURN_LIMIT[1] or returncode == _TURN_LIMIT[1]:
+        return "max_turns"
+    if kind in _LOCAL_ERRORS or (isinstance(code, int) and code in _LOCAL_ERRORS.values()):
+        return "crashed"
+    return "api_error"  # authentication, quota, an API failure
+
+
+def _tokens(stats: object) -> dict[str, int] | None:
+    if not isinstance(stats, dict) or not isinstance(stats.get("models"), dict):
+        return None
+    totals: dict[str, int] = {}
+    for model in stats["models"].values():
+        tokens = model.get("tokens") if isinstance(model, dict) else None
+        if not isinstance(tokens, dict):
+            continue
+        for key, name in _TOKEN_KEYS.items():
+            value = tokens.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[name] = totals.get(name, 0) + value
+    return totals or None

@@ -1,0 +1,254 @@
+"""The `opencode` adapter: `opencode run --format json [--model M] [--session ID] -- PROMPT`.
+
+Facts about the real CLI (`packages/opencode/src/cli/cmd/run.ts`):
+
+- `--format json` writes one JSON event per line on stdout, each
+  `{"type", "timestamp", "sessionID", ...}`, and **no final summary object**:
+  `step_start` / `step_finish` (`part.reason` "stop" or "tool-calls", `part.cost` in USD,
+  `part.tokens {input, output, reasoning, cache {read, write}}`), `text` (a finished text part,
+  `part.text`, `part.messageID`), `reasoning`, `tool_use` (a finished tool call,
+  `part.tool`, `part.state.status` "completed" or "error", `part.state.error`) and `error`
+  (`error.name` such as `ProviderAuthError`, `APIError`, `UnknownError`,
+  `MessageOutputLengthError`, `MessageAbortedError`, with `error.data.message`).
+- The final message is the last text part (the text parts of the last message, joined).
+- In `run` mode every permission that would "ask" is rejected automatically; the tool call then
+  fails with "The user rejected permission to use this specific tool call." and the session
+  stops. That is reported as `permission_denied`.
+- Positional words are joined with spaces, so the prompt is passed after `--` as one element
+  (a prompt starting with `-` is never taken for an option).
+- Anything on stdout that is not a JSON event (a warning, a stack trace) is ignored, never fatal.
+
+`OPENCODE_DISABLE_AUTOUPDATE=1` stops its background update check. `permission_mode = "allow"`
+(or `bypassPermissions`) allows edit, bash and webfetch through `OPENCODE_PERMISSION`;
+`acceptEdits` allows edits only; otherwise opencode's own configuration applies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
+from launcher.agents.cli_common import (
+    cli_env,
+    command_prefix,
+    contract_instructions,
+    finish,
+    remember_session,
+    resume_session,
+    round_prompt,
+)
+from launcher.process import Supervised
+
+BINARY = "opencode"
+INSTALL_HINT = "npm install -g opencode-ai"
+# opencode's own configuration and the provider keys it reads, passed on when set.
+PASSTHROUGH = (
+    "OPENCODE_CONFIG", "OPENCODE_CONFIG_DIR", "OPENCODE_CONFIG_CONTENT", "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_GENERATIVE_AI_API_KEY", "OPENROUTER_API_KEY",
+    "GROQ_API_KEY", "DEEPSEEK_API_KEY", "XAI_API_KEY", "MISTRAL_API_KEY", "GITHUB_TOKEN",
+    "AWS_REGION", "AWS_PROFILE", "GOOGLE_APPLICATION_CREDENTIALS",
+)
+FINAL = (
+    "End your final message with that JSON object (or write it to the file named by "
+    "$LAUNCHER_CONTRACT if you are allowed to)."
+)
+
+_PERMISSION_REJECTED = re.compile(
+    r"(rejected permission to use this specific tool call|"
+    r"specified a rule which prevents you from using this specific tool call)",
+    re.IGNORECASE,
+)
+_API_ERROR_NAMES = {"ProviderAuthError", "APIError"}
+_API_TEXT = re.compile(
+    r"(api[ _-]?key|unauthori[sz]ed|authenticat|\b401\b|\b403\b|\b429\b|rate.?limit|quota|"
+    r"credit|billing|overloaded|ProviderModelNotFoundError|model not found)",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class OpencodeEvents:
+    """What a `--format json` event stream said, read leniently."""
+
+    session_id: str | None = None
+    texts: list[tuple[str | None, str]] = field(default_factory=list)  # (messageID, text)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (name, message)
+    denials: list[str] = field(default_factory=list)
+    cost: float = 0.0
+    cost_seen: bool = False
+    tokens: dict[str, int] = field(
+        default_factory=lambda: {"input": 0, "output": 0, "reasoning": 0, "cache_read": 0, "cache_write": 0}
+    )
+    steps: int = 0
+    last_reason: str | None = None
+    events: int = 0
+    noise: int = 0
+
+    @property
+    def final_text(self) -> str:
+        if not self.texts:
+            return ""
+        last_id = self.texts[-1][0]
+        if last_id is None:
+            return self.texts[-1][1]
+        return "\n".join(text for mid, text in self.texts if mid == last_id)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one (input is read leniently)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _error_fields(error: Any) -> tuple[str, str]:
+    if not isinstance(error, dict):
+        return "Error", str(error)
+    name = str(error.get("name") or "Error")
+    data = error.get("data")
+    message = ""
+    if isinstance(data, dict):
+        message = str(data.get("message") or data.get("responseBody") or "")
+    message = message or str(error.get("message") or "")
+    return name, message
+
+
+def parse_events(stdout: str) -> OpencodeEvents:
+    seen = OpencodeEvents()
+    for raw in stdout.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            seen.noise += 1
+            continue
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            seen.noise += 1
+            continue
+        seen.events += 1
+        if isinstance(event.get("sessionID"), str):
+            seen.session_id = event["sessionID"]
+        part = _obj(event.get("part"))
+        kind = event["type"]
+        if kind == "text":
+            text = part.get("text")
+            if isinstance(text, str) and text.strip():
+                message_id = part.get("messageID") if isinstance(part.get("messageID"), str) else None
+                seen.texts.append((message_id, text))
+        elif kind == "tool_use":
+            state = _obj(part.get("state"))
+            status = state.get("status")
+            tool = str(part.get("tool") or "tool")
+            entry = {"tool": tool, "status": status, "title": state.get("title")}
+            if status == "error":
+                error_text = str(state.get("error") or "")
+                entry["error"] = error_text
+                if _PERMISSION_REJECTED.search(error_text):
+                    seen.denials.append(f"{tool}: {error_text}")
+            seen.tools.append(entry)
+        elif kind == "step_start":
+            seen.steps += 1
+        elif kind == "step_finish":
+            if isinstance(part.get("cost"), (int, float)):
+                seen.cost += float(part["cost"])
+                seen.cost_seen = True
+            tokens = _obj(part.get("tokens"))
+            cache = _obj(tokens.get("cache"))
+            seen.tokens["input"] += _int(tokens.get("input"))
+            seen.tokens["output"] += _int(tokens.get("output"))
+            seen.tokens["reasoning"] += _int(tokens.get("reasoning"))
+            seen.tokens["cache_read"] += _int(cache.get("read"))
+            seen.tokens["cache_write"] += _int(cache.get("write"))
+            if isinstance(part.get("reason"), str):
+                seen.last_reason = part["reason"]
+        elif kind == "error":
+            seen.errors.append(_error_fields(event.get("error")))
+    return seen
+
+
+def _tail_lines(text: str, n: int = 15) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[-n:])
+
+
+class OpencodeAdapter:
+    name = "opencode"
+    binary = BINARY
+    install_hint = INSTALL_HINT
+
+    def invocation(self, request: AgentRequest) -> Invocation:
+        config = request.config
+        resumed = resume_session(request, self.name)
+        argv = [*command_prefix(request, BINARY), "run", "--format", "json"]
+        if config.model:
+            argv += ["--model", config.model]
+        if resumed:
+            argv += ["--session", resumed]
+        argv += config.extra_args
+        prompt = round_prompt(request, resumed=resumed is not None)
+        prompt += "\n\n" + contract_instructions(request, final=FINAL)
+        argv += ["--", prompt]  # after `--`: one message, never an option
+        defaults = {"OPENCODE_DISABLE_AUTOUPDATE": "1"}
+        permission = _permission_json(config.permission_mode)
+        if permission and "OPENCODE_PERMISSION" not in config.env:
+            defaults["OPENCODE_PERMISSION"] = permission
+        return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH, defaults=defaults))
+
+    def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
+        outcome = finish(self._read(request, result), result)
+        remember_session(request, self.name, outcome)
+        return outcome
+
+    def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
+        seen = parse_events(result.stdout)
+        common: dict[str, Any] = {
+            "final_text": seen.final_text,
+            "tokens": dict(seen.tokens) if seen.steps or seen.cost_seen else None,
+            "cost_usd": round(seen.cost, 6) if seen.cost_seen else None,
+            "session_id": seen.session_id,
+            "extra": {"tools": seen.tools, "permission_denials": seen.denials,
+                      "non_json_lines": seen.noise},
+        }
+        error = seen.errors[-1] if seen.errors else None
+        error_text = f"{error[0]}: {error[1]}".strip(": ") if error else ""
+        is_api = error is not None and (error[0] in _API_ERROR_NAMES or bool(_API_TEXT.search(error_text)))
+        if error is not None and (is_api or not seen.denials):
+            return AgentOutcome(False, "api_error" if is_api else "crashed", f"opencode {error_text}", **common)
+        if seen.denials:
+            return AgentOutcome(
+                False, "permission_denied",
+                f"opencode stopped: {len(seen.denials)} tool call(s) rejected for lack of "
+                f"permission ({seen.denials[0]}); set permission_mode = \"allow\" in "
+                f"[agents.{request.agent_name}] or allow it in opencode's configuration",
+                **common,
+            )
+        if result.returncode != 0:
+            tail = _tail_lines(result.stderr) or _tail_lines(result.stdout)
+            kind = "api_error" if _API_TEXT.search(tail) else "crashed"
+            return AgentOutcome(
+                False, kind, f"opencode exited with code {result.returncode}: {tail}".rstrip(": "), **common
+            )
+        if seen.events == 0:
+            return AgentOutcome(
+                False, "crashed",
+                "opencode printed no JSON event (is this version too old for --format json?): "
+                + (_tail_lines(result.stdout, 5) or _tail_lines(result.stderr, 5) or "no output"),
+                **common,
+            )
+        return AgentOutcome(True, message=f"opencode finished ({seen.steps} step(s))", **common)
+
+
+def _permission_json(mode: str | None) -> str | None:
+    if mode in ("allow", "bypassPermissions"):
+        return json.dumps({"edit": "allow", "bash": "allow", "webfetch": "allow"})
+    if mode == "acceptEdits":
+        return json.dumps({"edit": "allow"})
+    return None

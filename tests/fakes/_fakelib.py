@@ -1,0 +1,84 @@
+"""Shared by the fake agent CLIs in this directory (imported from the script's own folder).
+
+Each fake is chosen and steered through its environment, which the launcher passes only because
+the test's agent config names the variables (`set_env`):
+
+- FAKE_MODE: comma-separated behaviours, one per process attempt of the task
+  (LAUNCHER_ATTEMPT 1 takes the first, 2 the second, ...; the last repeats).
+- FAKE_ARGV_LOG: a file; every invocation appends one JSON line {cli, argv, cwd, env}.
+- FAKE_EDIT: the file the fake writes in its working directory on success
+  (default `<cli>_<task>.txt`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+_ENV_PREFIXES = ("LAUNCHER_", "CLAUDE_", "IS_SANDBOX", "NO_BROWSER", "GIT_", "ANTHROPIC_", "OPENAI_", "GEMINI_")
+
+
+def record(cli: str) -> None:
+    log = os.environ.get("FAKE_ARGV_LOG")
+    if not log:
+        return
+    env = {k: v for k, v in sorted(os.environ.items()) if k.startswith(_ENV_PREFIXES)}
+    line = json.dumps({"cli": cli, "argv": sys.argv[1:], "cwd": os.getcwd(), "env": env})
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+def mode() -> str:
+    modes = [m.strip() for m in os.environ.get("FAKE_MODE", "success").split(",") if m.strip()]
+    modes = modes or ["success"]
+    attempt = int(os.environ.get("LAUNCHER_ATTEMPT", "1") or "1")
+    return modes[min(attempt, len(modes)) - 1]
+
+
+def task_id() -> str:
+    return os.environ.get("LAUNCHER_TASK_ID", "task")
+
+
+def edit(cli: str, cwd: Path | None = None) -> str:
+    """Change a file in the working directory, as a real agent would; return its path."""
+    name = os.environ.get("FAKE_EDIT") or f"{cli}_{task_id()}.txt"
+    path = (cwd or Path.cwd()) / name
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"edited by the fake {cli} (attempt {os.environ.get('LAUNCHER_ATTEMPT', '1')})\n")
+    return name
+
+
+def contract(files: list[str], summary: str) -> dict[str, Any]:
+    return {
+        "contract_version": "1",
+        "task_id": task_id(),
+        "status": "done",
+        "summary": summary,
+        "files_changed": files,
+        "tests_added": [],
+        "decisions": ["kept the change minimal"],
+        "blockers": [],
+        "llm_observations": "A fake agent: it edited one file and reports it.",
+    }
+
+
+def hang(prompt: str | None = None) -> None:
+    """Block like a CLI waiting for input it will never get (stdin is /dev/null)."""
+    if prompt:
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
+    while True:
+        time.sleep(3600)
+
+
+def uuid7ish() -> str:
+    """A time-ordered id shaped like Codex's thread ids (UUIDv7)."""
+    millis = int(time.time() * 1000)
+    rand = uuid.uuid4().hex
+    stamp = f"{millis:012x}"
+    return f"{stamp[:8]}-{stamp[8:]}-7{rand[:3]}-8{rand[3:6]}-{rand[6:18]}"
