@@ -187,27 +187,35 @@ def test_include_copied_secret_committed_by_the_agent_is_refused_at_merge(repo: 
     (repo / ".env").write_text("TOKEN=s3cret\n")
     report = run_plan(repo, [
         {"id": "leaky", "script": [{"append": ".env", "content": "MORE=1\n"},
-                                   {"say": "force-adding"}, {"write": "x.txt", "content": "x"}]},
+                                   {"run": ["git", "add", "-f", ".env"]},
+                                   {"write": "x.txt", "content": "x"}]},
         {"id": "reader", "checks": ["grep -q TOKEN .env"],
          "script": [{"write": "y.txt", "content": "y"}]},
-    ], merge=False)
-    # The copied secret is present in each worktree, yet never committed by the launcher.
-    reader = task(report, "reader")
-    assert reader.state == "approved"
-    assert ".env" not in git(repo, "ls-tree", "-r", "--name-only", reader.branch or "")
-    leaky = task(report, "leaky")
-    worktree = Path(leaky.worktree or "")
-    git(worktree, "add", "-f", ".env")
-    git(worktree, "commit", "-qm", "leak the secret")
+    ])
+    # The copied secret is present in each worktree (the check reads it), yet never committed
+    # by the launcher; the branch whose agent committed it is refused at merge.
+    reader, leaky = task(report, "reader"), task(report, "leaky")
+    assert reader.state == "merged"
+    assert leaky.state == "failed" and ".env" in leaky.message and "refused" in leaky.message
+    assert ".env" in git(repo, "ls-tree", "-r", "--name-only", leaky.branch or "")
+    assert ".env" not in git(repo, "ls-tree", "-r", "--name-only", "main")
+    assert (repo / ".env").read_text() == "TOKEN=s3cret\n"
+
+
+def test_branch_changed_after_approval_withdraws_the_approval(repo: Path) -> None:
+    report = run_plan(repo, [{"id": "t", "script": [{"write": "t.txt", "content": "t"}]}], merge=False)
+    approved = task(report, "t")
+    assert approved.state == "approved"
+    worktree = Path(approved.worktree or "")
+    (worktree / "sneaky.txt").write_text("added after approval\n")
+    git(worktree, "add", "sneaky.txt")
+    git(worktree, "commit", "-qm", "sneak")
     import sqlite3
 
     db = sqlite3.connect(repo / ".launcher" / "launcher.db")
-    head = git(worktree, "rev-parse", "HEAD").strip()
-    db.execute("UPDATE tasks SET head_sha=? WHERE task_id='leaky'", (head,))
     db.execute("UPDATE runs SET settings_json='{\"merge\": true}'")
     db.commit()
     landed = resume(repo, report.run_id)
-    leaky_after = task(landed, "leaky")
-    assert leaky_after.state == "failed" and ".env" in leaky_after.message
-    assert ".env" not in git(repo, "ls-tree", "-r", "--name-only", "main")
-    assert task(landed, "reader").state == "merged"
+    withdrawn = task(landed, "t")
+    assert withdrawn.state == "blocked" and "approval withdrawn" in withdrawn.message
+    assert "sneaky.txt" not in git(repo, "ls-tree", "-r", "--name-only", "main")

@@ -63,6 +63,11 @@ def main(script_path: str) -> int:
         elif "commit" in step:
             subprocess.run(["git", "add", "-A"], check=True)
             subprocess.run(["git", "commit", "-q", "-m", step["commit"]], check=True)
+        elif "run" in step:
+            done = subprocess.run(step["run"], check=False)
+            if done.returncode != 0:
+                print(f"scripted agent: {step['run']} exited {done.returncode}", file=sys.stderr)
+                return 5
         elif "contract" in step:
             contract.update(step["contract"])
         elif "no_contract" in step:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from launcher.app.context import RunContext
+from launcher.app.grading import approval_holds
 from launcher.git import merge, worktrees
 from launcher.models.states import TaskState
 
@@ -82,6 +83,11 @@ async def land_approved(ctx: RunContext) -> tuple[bool, str]:
         if blocker:
             ctx.transition(task_id, TaskState.SKIPPED,
                            f"not landed: its dependency {blocker!r} did not land; branch kept")
+            failed_to_land.add(task_id)
+            continue
+        withdrawn = await approval_holds(ctx, task_id)
+        if withdrawn:
+            ctx.transition(task_id, TaskState.BLOCKED, withdrawn)
             failed_to_land.add(task_id)
             continue
         task = ctx.plan.task(task_id)

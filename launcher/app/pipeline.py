@@ -16,6 +16,7 @@ import pathspec
 from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
+from launcher.app import grading
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
 from launcher.engine.orphans import kill_orphans
@@ -27,7 +28,7 @@ from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
 from launcher.store.files import atomic_write_json, atomic_write_text
-from launcher.store.journal import NO_CHANGES, TaskRow
+from launcher.store.journal import TaskRow
 
 _AGENT_FAILURE_STATES = {"timeout": TaskState.TIMED_OUT, "stalled": TaskState.TIMED_OUT}
 
@@ -38,6 +39,8 @@ async def run_task(ctx: RunContext, task_id: str) -> bool:
     row = ctx.journal.task(ctx.run_id, task_id)
     if row.succeeded or row.state.is_final:
         return row.succeeded
+    if row.state is TaskState.ESCALATED:
+        return False  # waits for `launcher choose`
     try:
         worktree = await _provision(ctx, task, row)
         if worktree is None:
@@ -151,27 +154,51 @@ async def _agent_round(
             await worktrees.unlock_worktree(ctx.repo, worktree)
 
 
+def _resume_point(ctx: RunContext, task: Task, row: TaskRow) -> int:
+    """The iteration to run: the next one after a revision verdict, else the current one."""
+    if row.state is TaskState.NEEDS_REVISION:
+        return row.iteration + 1
+    return max(row.iteration, 1)
+
+
 async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
     artifacts = ctx.files.task_dir(task.id)
     atomic_write_text(artifacts / "prompt.md", f"# {task.title or task.id}\n\n{task.prompt}\n")
-    iteration = 1
-    ctx.transition(task.id, TaskState.RUNNING, f"agent {task.agent} started", iteration=iteration)
-    started = time.time()
-    result = await _agent_round(ctx, task, worktree, iteration, 1, None)
-    # A corrective round only helps an agent that ran fine but answered badly; re-running a CLI
-    # that hit an API error, a budget or a turn limit would fail (and bill) the same way again.
-    if result.collected.contract is None and result.outcome.error_kind in (
-        None, "no_structured_output"
-    ):
-        assert result.collected.error is not None
-        envelope = result.collected.error.envelope()
-        feedback = artifacts / "feedback.json"
-        atomic_write_json(feedback, envelope)
-        ctx.note(task.id, f"invalid contract ({envelope['error_key']}): one corrective round")
-        result = await _agent_round(
-            ctx, task, worktree, iteration, 2, feedback, session_id=result.outcome.session_id
-        )
-    return await _collect_and_decide(ctx, task, worktree, result, started)
+    iteration = _resume_point(ctx, task, ctx.journal.task(ctx.run_id, task.id))
+    session_id: str | None = None
+    while True:
+        feedback = grading.feedback_path(ctx, task.id, iteration - 1) if iteration > 1 else None
+        ctx.transition(task.id, TaskState.RUNNING, f"agent {task.agent} round {iteration}",
+                       iteration=iteration)
+        started = time.time()
+        result = await _agent_round(ctx, task, worktree, iteration, 1, feedback, session_id)
+        # A corrective round only helps an agent that ran fine but answered badly; re-running a
+        # CLI that hit an API error, a budget or a turn limit would fail (and bill) the same way.
+        if result.collected.contract is None and result.outcome.error_kind in (
+            None, "no_structured_output"
+        ):
+            assert result.collected.error is not None
+            envelope = result.collected.error.envelope()
+            correction = artifacts / "feedback.json"
+            atomic_write_json(correction, envelope)
+            ctx.note(task.id, f"invalid contract ({envelope['error_key']}): one corrective round")
+            result = await _agent_round(
+                ctx, task, worktree, iteration, 2, correction, result.outcome.session_id
+            )
+        session_id = result.outcome.session_id or session_id
+        state, message, facts = await _collect_and_decide(ctx, task, worktree, result, started, iteration)
+        if state is not TaskState.APPROVED:
+            ctx.transition(task.id, state, message)
+            return False
+        if grading.grader_name(ctx) is None:
+            return await grading.approve(ctx, task.id, message)
+        ctx.transition(task.id, TaskState.GRADING, f"grader round {iteration}")
+        verdict = await grading.grade_task(ctx, task, iteration, facts)
+        if verdict is TaskState.APPROVED:
+            return await grading.approve(ctx, task.id, "rubric satisfied")
+        if verdict is not TaskState.NEEDS_REVISION:
+            return False  # escalated, or decided by the on-cap policy (already journaled)
+        iteration += 1
 
 
 async def _main_tree_intrusions(ctx: RunContext, since: float) -> list[str]:
@@ -193,8 +220,9 @@ async def _main_tree_intrusions(ctx: RunContext, since: float) -> list[str]:
 
 
 async def _collect_and_decide(
-    ctx: RunContext, task: Task, worktree: Path, result: RoundResult, started: float
-) -> bool:
+    ctx: RunContext, task: Task, worktree: Path, result: RoundResult, started: float, iteration: int
+) -> tuple[TaskState, str, dict[str, Any]]:
+    """Commit, measure and check one round; APPROVED here means "ready for grading"."""
     artifacts = ctx.files.task_dir(task.id)
     row = ctx.journal.task(ctx.run_id, task.id)
     start_sha = row.start_sha or ctx.base_sha
@@ -241,20 +269,15 @@ async def _collect_and_decide(
     atomic_write_text(artifacts / "diff.patch", diff.out)
     fields: dict[str, Any] = {
         "head_sha": head, "files": real_files, "contract": contract.model_dump(mode="json"),
-        "cost_usd": outcome.cost_usd, "duration_s": facts["duration_s"], "iteration": 1,
+        "cost_usd": (row.cost_usd or 0.0) + outcome.cost_usd if outcome.cost_usd else row.cost_usd,
+        "duration_s": facts["duration_s"], "iteration": iteration,
     }
     ctx.transition(task.id, TaskState.COLLECTED, contract.summary[:200], **fields)
     state, message, checks = await _decide(ctx, task, worktree, contract, facts, outcome.error_kind)
     facts["checks"] = [c.as_dict() for c in checks]
+    facts["included"] = row.included
     atomic_write_json(artifacts / "facts.json", facts)
-    if state is TaskState.APPROVED and head == start_sha:
-        await worktrees.remove_worktree(
-            ctx.repo, worktree, branch=row.branch, delete_branch=True
-        )
-        ctx.transition(task.id, TaskState.SKIPPED, f"{NO_CHANGES}: worktree and branch removed")
-        return True
-    ctx.transition(task.id, state, message)
-    return state is TaskState.APPROVED
+    return state, message, facts
 
 
 async def _decide(

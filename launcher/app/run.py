@@ -70,12 +70,13 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
     return await _execute(ctx)
 
 
-async def resume_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
+async def load_context(cwd: Path, run_id: str | None, emit: EventSink) -> RunContext:
+    """Rebuild a run's context from the journal alone (resume, choose, grade)."""
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
     run_id = run_id or journal.latest_run_id()
     if run_id is None:
-        raise UsageProblem("there is no run to resume", fix="start one with `launcher run PLAN`")
+        raise UsageProblem("there is no run yet", fix="start one with `launcher run PLAN`")
     run = journal.run(run_id)
     pid = run.launcher_pid
     if run.status is RunStatus.RUNNING and pid and pid != os.getpid() and _pid_alive(pid):
@@ -84,14 +85,23 @@ async def resume_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunRepor
             fix="wait for it, or stop that process first",
         )
     config = load_repo_config(repo.root)
-    plan = Plan.model_validate(run.plan)
-    journal.set_run(run_id, status=RunStatus.RUNNING, launcher_pid=os.getpid())
-    ctx = RunContext(
-        repo=repo, journal=journal, run_id=run_id, plan=plan, config=config,
-        base_sha=run.base_sha, target=run.target,
+    return RunContext(
+        repo=repo, journal=journal, run_id=run.id, plan=Plan.model_validate(run.plan),
+        config=config, base_sha=run.base_sha, target=run.target,
         worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
         emit=emit, merge=bool(run.settings.get("merge", True)),
     )
+
+
+async def resume_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
+    ctx = await load_context(cwd, run_id, emit)
+    return await continue_run(ctx)
+
+
+async def continue_run(ctx: RunContext) -> RunReport:
+    """Drive every unfinished task again and land; done stays done."""
+    journal, run_id, repo = ctx.journal, ctx.run_id, ctx.repo
+    journal.set_run(run_id, status=RunStatus.RUNNING, launcher_pid=os.getpid())
     pgids = {row.agent_pgid for row in journal.tasks(run_id) if row.agent_pgid}
     killed = kill_orphans(run_id, pgids)
     if killed:

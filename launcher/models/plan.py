@@ -55,6 +55,7 @@ class ScriptStep(Strict):
     exit: int | None = None
     say: str | None = None  # prints a line
     commit: str | None = None  # commits everything with this message
+    run: list[str] | None = None  # runs this argv in the worktree (no shell); fails the agent if it fails
     contract: dict[str, Any] | None = None  # fields merged into the written contract
     no_contract: bool | None = None  # write no contract at all
     raw_contract: str | None = None  # write this exact text as the contract
@@ -66,7 +67,7 @@ class ScriptStep(Strict):
             k
             for k in (
                 "write", "append", "replace", "delete", "sleep", "spawn_sleeper", "flood_mb",
-                "exit", "say", "commit", "contract", "no_contract", "raw_contract",
+                "exit", "say", "commit", "run", "contract", "no_contract", "raw_contract",
             )
             if getattr(self, k) is not None
         ]
@@ -91,6 +92,7 @@ class Task(Strict):
     setup: str | None = None
     script: list[ScriptStep] = Field(default_factory=list)
     epic: str | None = None
+    kind: Literal["feature", "bug", "chore"] = "feature"  # "bug" adds the bugfix rubric
 
     @field_validator("id")
     @classmethod

@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     duration_s REAL,
     iteration INTEGER NOT NULL DEFAULT 0,
     agent_pgid INTEGER,
+    round_base INTEGER NOT NULL DEFAULT 0,
+    approval_hash TEXT,
     included_json TEXT NOT NULL DEFAULT '[]',
     files_json TEXT NOT NULL DEFAULT '[]',
     contract_json TEXT,
@@ -85,8 +87,8 @@ NO_CHANGES = "no changes"  # message prefix of a task skipped because it changed
 
 _TASK_COLUMNS = {
     "branch", "worktree", "start_sha", "head_sha", "merged", "merge_commit", "cost_usd",
-    "duration_s", "iteration", "agent_pgid", "included_json", "files_json", "contract_json",
-    "message",
+    "duration_s", "iteration", "agent_pgid", "round_base", "approval_hash", "included_json",
+    "files_json", "contract_json", "message",
 }
 
 
@@ -121,6 +123,8 @@ class TaskRow:
     duration_s: float | None
     iteration: int
     agent_pgid: int | None
+    round_base: int
+    approval_hash: str | None
     included: list[str]
     files: list[str]
     contract: dict[str, Any] | None
@@ -274,7 +278,8 @@ class Journal:
             start_sha=row["start_sha"], head_sha=row["head_sha"], merged=bool(row["merged"]),
             merge_commit=row["merge_commit"], cost_usd=row["cost_usd"],
             duration_s=row["duration_s"], iteration=row["iteration"],
-            agent_pgid=row["agent_pgid"], included=json.loads(row["included_json"]),
+            agent_pgid=row["agent_pgid"], round_base=row["round_base"],
+            approval_hash=row["approval_hash"], included=json.loads(row["included_json"]),
             files=json.loads(row["files_json"]),
             contract=json.loads(row["contract_json"]) if row["contract_json"] else None,
             message=row["message"],

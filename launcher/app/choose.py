@@ -1,0 +1,68 @@
+"""`launcher choose` and `launcher grade`: the operator's hand on an escalated or changed task."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from launcher.app import grading
+from launcher.app.context import EventSink
+from launcher.app.report import build_report
+from launcher.app.run import continue_run, load_context
+from launcher.errors import UsageProblem
+from launcher.models.ids import task_id_problem
+from launcher.models.report import RunReport
+from launcher.models.states import TaskState
+
+
+def _last_failing(grading_dir: Path) -> list[str]:
+    verdicts = sorted(grading_dir.glob("*-verdict.json"), key=lambda p: int(p.name.split("-")[0]))
+    if not verdicts:
+        return []
+    data = json.loads(verdicts[-1].read_text(encoding="utf-8"))
+    return [r["criterion"] for r in data.get("criterion_results", []) if not r.get("pass")]
+
+
+async def choose(
+    cwd: Path, run_id: str, task_id: str, choice: grading.Choice, note: str, emit: EventSink
+) -> RunReport:
+    """Apply approve | continue | tech-debt | defer to an escalated task, then carry the run on."""
+    problem = task_id_problem(task_id)
+    if problem:
+        raise UsageProblem(problem, fix="pass a task id as shown by `launcher status`")
+    ctx = await load_context(cwd, run_id, emit)
+    row = ctx.journal.task(ctx.run_id, task_id)
+    if row.state is not TaskState.ESCALATED:
+        raise UsageProblem(
+            f"task {task_id!r} is {row.state.value}, not escalated",
+            fix="`launcher choose` decides escalated tasks only; see `launcher status`",
+        )
+    failing = _last_failing(ctx.files.task_dir(task_id) / "grading")
+    state = await grading.apply_choice(ctx, task_id, choice, note, failing)
+    if state in (TaskState.APPROVED, TaskState.NEEDS_REVISION):
+        return await continue_run(ctx)  # lands the approval, or runs the extra rounds
+    return build_report(ctx.journal, ctx.run_id, ctx.repo.root)
+
+
+async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunReport:
+    """Re-run grading by hand on the task branch's current head."""
+    ctx = await load_context(cwd, run_id, emit)
+    if grading.grader_name(ctx) is None:
+        raise UsageProblem("no grader is configured",
+                           fix="set [grading] grader in launcher.toml or [run] grader in the plan")
+    row = ctx.journal.task(ctx.run_id, task_id)
+    if not row.branch or not row.head_sha:
+        raise UsageProblem(f"task {task_id!r} has no branch to grade", fix="run it first")
+    tip = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
+    if tip.ok and tip.out.strip() != row.head_sha:
+        ctx.journal.update_task(ctx.run_id, task_id, head_sha=tip.out.strip())
+    facts_file = ctx.files.task_dir(task_id) / "facts.json"
+    facts = json.loads(facts_file.read_text(encoding="utf-8")) if facts_file.is_file() else {}
+    iteration = max(row.iteration, 1)
+    ctx.transition(task_id, TaskState.GRADING, f"re-grading iteration {iteration} by hand")
+    state = await grading.grade_task(ctx, ctx.plan.task(task_id), iteration, facts)
+    if state is TaskState.APPROVED:
+        await grading.approve(ctx, task_id, "rubric satisfied (re-graded)")
+        if ctx.merge:
+            return await continue_run(ctx)
+    return build_report(ctx.journal, ctx.run_id, ctx.repo.root)

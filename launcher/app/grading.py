@@ -1,0 +1,149 @@
+"""Grading inside a run: rubric composition, the relay round, revision, the cap and its choices."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
+from launcher.engine.agent_round import Limits
+from launcher.gates import relay
+from launcher.gates.ledgers import add_tech_debt
+from launcher.gates.rubric import compose
+from launcher.gates.verdict import feedback_markdown
+from launcher.git import worktrees
+from launcher.models.plan import Task
+from launcher.models.rubric import all_criteria
+from launcher.models.states import TaskState
+from launcher.store.files import atomic_write_text
+from launcher.store.journal import NO_CHANGES
+
+Choice = Literal["approve", "continue", "tech-debt", "defer"]
+
+
+def grader_name(ctx: RunContext) -> str | None:
+    return ctx.plan.run.grader or ctx.config.grading.grader
+
+
+def iteration_cap(ctx: RunContext) -> int:
+    return ctx.plan.run.iteration_cap or ctx.config.grading.iteration_cap
+
+
+def feedback_path(ctx: RunContext, task_id: str, iteration: int) -> Path:
+    return ctx.files.task_dir(task_id) / "grading" / f"{iteration}-feedback.md"
+
+
+async def change_set_hash(ctx: RunContext, start: str, head: str) -> str:
+    """sha256 over the sorted changed paths and their blob ids: the change an approval covers."""
+    raw = await ctx.repo.git("diff", "--raw", "--no-renames", "--no-abbrev", start, head)
+    entries = sorted(
+        f"{line.split(chr(9), 1)[1]} {line.split()[3]}" for line in raw.out.splitlines() if "\t" in line
+    )
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
+async def approve(ctx: RunContext, task_id: str, message: str) -> bool:
+    """Bind the approval to the change set; a task that changed nothing is cleaned up instead."""
+    row = ctx.journal.task(ctx.run_id, task_id)
+    start_sha = row.start_sha or ctx.base_sha
+    if row.head_sha == start_sha:
+        if row.worktree:
+            await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch,
+                                            delete_branch=True)
+        ctx.transition(task_id, TaskState.SKIPPED, f"{NO_CHANGES}: worktree and branch removed")
+        return True
+    digest = await change_set_hash(ctx, start_sha, row.head_sha or start_sha)
+    ctx.transition(task_id, TaskState.APPROVED, message, approval_hash=digest)
+    return True
+
+
+async def approval_holds(ctx: RunContext, task_id: str) -> str | None:
+    """None when the approval still covers the branch, else why it was withdrawn."""
+    row = ctx.journal.task(ctx.run_id, task_id)
+    if not row.approval_hash or not row.branch or not row.head_sha:
+        return None
+    tip = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
+    current = tip.out.strip() if tip.ok else row.head_sha
+    digest = await change_set_hash(ctx, row.start_sha or ctx.base_sha, current)
+    if digest != row.approval_hash or current != row.head_sha:
+        return (f"approval withdrawn: {row.branch} changed after approval "
+                f"({row.head_sha[:12]} -> {current[:12]}); re-grade with `launcher grade`")
+    return None
+
+
+async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[str, object]) -> TaskState:
+    """One grading round; returns APPROVED, NEEDS_REVISION, or the state the cap led to."""
+    row = ctx.journal.task(ctx.run_id, task.id)
+    name = grader_name(ctx)
+    assert name is not None
+    rubrics = compose(task.rubrics, role=task.role, task_kind=task.kind, repo_root=ctx.repo.root)
+    ids = [c.id for c in all_criteria(rubrics)]
+    config = ctx.agent_config(task.model_copy(update={"agent": name}))
+    start_sha = row.start_sha or ctx.base_sha
+    head = row.head_sha or start_sha
+    artifacts = ctx.files.task_dir(task.id)
+    lessons_file = ctx.repo.root / "LESSONS.md"
+    spec = relay.GradingInput(
+        run_id=ctx.run_id, task=task, grader_name=name, grader_config=config, rubrics=rubrics,
+        iteration=iteration, head_sha=head, start_sha=start_sha,
+        diff=(await ctx.repo.git("diff", start_sha, head)).out,
+        contract=row.contract or {}, facts=dict(facts),
+        lessons=lessons_file.read_text(encoding="utf-8") if lessons_file.is_file() else None,
+        grading_dir=artifacts / "grading",
+        scratch=ctx.worktree_root / ctx.run_id / "_grading" / f"{task.id}-{iteration}",
+        limits=Limits(timeout_s=config.timeout_s or ctx.plan.run.timeout_s or DEFAULT_TIMEOUT_S,
+                      inactivity_s=config.inactivity_timeout_s),
+        port_base=ctx.port_base(task.id),
+    )
+    result = await relay.grade(ctx.repo, spec)
+    for note in result.notes:
+        ctx.note(task.id, note)
+    verdict = result.verdict
+    ctx.journal.record_round(ctx.run_id, task.id, iteration,
+                             verdict=verdict.verdict if verdict else None,
+                             audit=result.audit, error_key=result.error_key)
+    if verdict is None:
+        ctx.transition(task.id, TaskState.ESCALATED,
+                       f"the grader gave no valid verdict {relay.MAX_INVALID_IN_A_ROW} times in a row "
+                       f"({result.error_key}); decide with `launcher choose {ctx.run_id} {task.id} ...`")
+        return TaskState.ESCALATED
+    ctx.note(task.id, result.audit or "")
+    if verdict.verdict == "satisfied":
+        return TaskState.APPROVED
+    atomic_write_text(feedback_path(ctx, task.id, iteration), feedback_markdown(verdict, all_criteria(rubrics)))
+    if iteration - row.round_base >= iteration_cap(ctx):
+        policy = ctx.plan.run.on_cap
+        if policy is None:
+            ctx.transition(task.id, TaskState.ESCALATED,
+                           f"{result.audit}; iteration cap {iteration_cap(ctx)} reached: "
+                           f"`launcher choose {ctx.run_id} {task.id} approve|continue|tech-debt|defer`")
+            return TaskState.ESCALATED
+        return await apply_choice(ctx, task.id, policy, f"--on-cap {policy}", verdict.failing(ids))
+    ctx.transition(task.id, TaskState.NEEDS_REVISION, result.audit or "needs revision",
+                   iteration=iteration, cost_usd=_add(row.cost_usd, result.cost_usd))
+    return TaskState.NEEDS_REVISION
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    return None if a is None and b is None else (a or 0.0) + (b or 0.0)
+
+
+async def apply_choice(ctx: RunContext, task_id: str, choice: Choice, note: str,
+                       failing: list[str]) -> TaskState:
+    """The seed's four answers to an escalation."""
+    row = ctx.journal.task(ctx.run_id, task_id)
+    if choice == "approve":
+        await approve(ctx, task_id, f"approved at escalation: {note}")
+        return TaskState.APPROVED
+    if choice == "continue":
+        ctx.journal.update_task(ctx.run_id, task_id, round_base=row.iteration)
+        ctx.transition(task_id, TaskState.NEEDS_REVISION, f"continue: {note}")
+        return TaskState.NEEDS_REVISION
+    if choice == "tech-debt":
+        add_tech_debt(ctx.repo.root, run_id=ctx.run_id, task_id=task_id, failing=failing, note=note)
+        ctx.reported_intrusions.add("TECHNICAL_DEBT.md")  # our own write, not an agent's
+        ctx.transition(task_id, TaskState.TECH_DEBT, f"recorded as technical debt: {note}")
+        return TaskState.TECH_DEBT
+    ctx.transition(task_id, TaskState.DEFERRED, f"deferred: {note}")
+    return TaskState.DEFERRED

@@ -1,0 +1,165 @@
+"""The grader relay: one grading round of one task against its rubrics.
+
+The grader runs on a detached worktree at the task's head, so it can read and even run the code
+but nothing it does reaches the task's branch. Deterministic `check:` criteria run there too
+and always override the grader. Invalid grader output gets a corrective re-spawn; three invalid
+answers in a row escalate instead of looping. A grader that hangs or crashes counts as invalid:
+the specialist's work stays on its branch either way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from launcher.agents.base import AgentRequest
+from launcher.agents.registry import get_adapter
+from launcher.engine.agent_round import Limits, run_agent_round
+from launcher.gates.packet import build_packet
+from launcher.gates.verdict import apply_deterministic, run_rubric_checks
+from launcher.git.repo import GitRepo
+from launcher.models.plan import AgentConfig, Task
+from launcher.models.rubric import Rubric, all_criteria
+from launcher.models.verdict import Verdict, VerdictInvalid, audit_line, parse_grader_output
+from launcher.store.files import atomic_write_json, atomic_write_text
+
+MAX_INVALID_IN_A_ROW = 3
+GRADER_PROMPT = (
+    "You are the grader. Read the grading packet at {packet} (task, spec, diff, completion "
+    "contract, lessons, rubrics, measured facts). Judge every criterion pass/fail with a one-line "
+    "justification and answer with ONLY the verdict JSON described at the end of the packet. "
+    "Do not modify any file."
+)
+
+
+@dataclass
+class GradingInput:
+    run_id: str
+    task: Task
+    grader_name: str
+    grader_config: AgentConfig
+    rubrics: list[Rubric]
+    iteration: int
+    head_sha: str
+    start_sha: str
+    diff: str
+    contract: dict[str, Any]
+    facts: dict[str, Any]
+    lessons: str | None
+    grading_dir: Path
+    scratch: Path
+    limits: Limits
+    port_base: int
+
+
+@dataclass
+class GradeResult:
+    verdict: Verdict | None  # None: the grader never gave a valid verdict (escalate)
+    audit: str | None
+    error_key: str | None
+    attempts: int
+    cost_usd: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+async def _add_scratch(repo: GitRepo, path: Path, head: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        await _remove_scratch(repo, path)
+    async with repo.lock.hold():
+        await repo.git("worktree", "add", "--detach", "--force", str(path), head)
+
+
+async def _remove_scratch(repo: GitRepo, path: Path) -> None:
+    async with repo.lock.hold():
+        done = await repo.git("worktree", "remove", "--force", "--force", str(path), check=False)
+        if not done.ok:
+            shutil.rmtree(path, ignore_errors=True)
+            await repo.git("worktree", "prune", check=False)
+
+
+async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:
+    criteria = all_criteria(spec.rubrics)
+    ids = [c.id for c in criteria]
+    spec.grading_dir.mkdir(parents=True, exist_ok=True)
+    await _add_scratch(repo, spec.scratch, spec.head_sha)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env["LAUNCHER_BASE_SHA"] = spec.start_sha
+        checks = await run_rubric_checks(criteria, spec.scratch, env, spec.limits.timeout_s)
+        facts = {**spec.facts, "rubric_checks": {cid: r.as_dict() for cid, r in checks.items()}}
+        packet = build_packet(
+            task_record=_task_record(spec), prompt=spec.task.prompt, diff=spec.diff,
+            contract=spec.contract, lessons=spec.lessons, rubrics=spec.rubrics, facts=facts,
+            iteration=spec.iteration,
+        )
+        packet_path = spec.grading_dir / f"{spec.iteration}-packet.md"
+        atomic_write_text(packet_path, packet)
+        result = await _ask_grader(spec, packet_path, ids)
+        if result.verdict is not None:
+            result.verdict = apply_deterministic(result.verdict, checks)
+            result.audit = audit_line(result.verdict, ids)
+            atomic_write_json(spec.grading_dir / f"{spec.iteration}-verdict.json",
+                              result.verdict.to_contract())
+        return result
+    finally:
+        await _remove_scratch(repo, spec.scratch)
+
+
+def _task_record(spec: GradingInput) -> dict[str, Any]:
+    return {
+        "run_id": spec.run_id, "task_id": spec.task.id, "title": spec.task.title,
+        "role": spec.task.role, "agent": spec.task.agent, "iteration": spec.iteration,
+        "head_sha": spec.head_sha, "start_sha": spec.start_sha,
+    }
+
+
+async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> GradeResult:
+    adapter = get_adapter(spec.grader_config.adapter)
+    grader_task = spec.task.model_copy(
+        update={"prompt": GRADER_PROMPT.format(packet=packet_path), "script": [], "checks": []}
+    )
+    error_key: str | None = None
+    cost = 0.0
+    hint: Path | None = None
+    notes: list[str] = []
+    for attempt in range(1, MAX_INVALID_IN_A_ROW + 1):
+        request = AgentRequest(
+            run_id=spec.run_id, task=grader_task, agent_name=spec.grader_name,
+            config=spec.grader_config, worktree=spec.scratch, artifacts=spec.grading_dir,
+            base_sha=spec.start_sha, iteration=spec.iteration,
+            contract_path=spec.grading_dir / f"{spec.iteration}-verdict.agent.json",
+            feedback_path=hint, port_base=spec.port_base, attempt=attempt,
+            packet_path=packet_path,
+        )
+        round_result = await run_agent_round(adapter, request, limits=spec.limits)
+        outcome = round_result.outcome
+        cost += outcome.cost_usd or 0.0
+        try:
+            if not outcome.ok:
+                raise VerdictInvalid(
+                    f"the grader did not finish: {outcome.message}",
+                    error_key=f"grader_{outcome.error_kind}",
+                    fix="the grader must exit 0 and print the verdict JSON",
+                )
+            text = _verdict_text(request.contract_path, outcome.final_text)
+            verdict = parse_grader_output(text, expected_criteria=ids)
+            return GradeResult(verdict, None, None, attempt, cost or None, notes)
+        except VerdictInvalid as exc:
+            error_key = exc.error_key
+            notes.append(f"grader attempt {attempt}: {exc.error_key}")
+            hint = spec.grading_dir / f"{spec.iteration}-hint-{attempt}.json"
+            atomic_write_json(hint, exc.envelope())
+    return GradeResult(None, None, error_key, MAX_INVALID_IN_A_ROW, cost or None, notes)
+
+
+def _verdict_text(contract_path: Path, final_text: str) -> str:
+    """A verdict file the grader wrote wins over its printed output."""
+    if contract_path.is_file():
+        text = contract_path.read_text(encoding="utf-8", errors="replace")
+        if text.strip():
+            return text
+    return final_text

@@ -1,0 +1,156 @@
+"""The grader relay inside a run: revision rounds, the cap, the four choices, bad graders."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from helpers import git, resume, run_plan, task
+
+from launcher.app.choose import choose
+from launcher.store.journal import Journal
+
+COPY_FEEDBACK = [sys.executable, "-c",
+                 "import os, shutil; shutil.copy(os.environ['LAUNCHER_FEEDBACK'], 'seen-feedback.md')"]
+
+
+def grader(mode: str | None = None, **extra: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {"adapter": "scripted-grader", **extra}
+    if mode:
+        config["set_env"] = {"LAUNCHER_GRADER_MODE": mode}
+    return config
+
+
+def graded(repo: Path, tasks: list[dict[str, Any]], mode: str | None = None,
+           grader_extra: dict[str, Any] | None = None, **run: Any):  # type: ignore[no-untyped-def]
+    from launcher.app.run import RunOptions, start_run
+    from launcher.models.plan import validate_plan
+
+    plan = validate_plan({"run": {"grader": "judge", **run},
+                          "agents": {"judge": grader(mode, **(grader_extra or {}))},
+                          "task": tasks}, "test plan")
+    return anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+
+
+def rounds(repo: Path, run_id: str, task_id: str) -> list[dict[str, Any]]:
+    return Journal(repo / ".launcher" / "launcher.db").rounds(run_id, task_id)
+
+
+def test_revision_round_sees_the_required_fixes_and_its_fix_lands(repo: Path) -> None:
+    report = graded(repo, [{"id": "feature", "script": [
+        {"append": "app.py", "content": "\n\ndef mul(a, b):\n    return a * b\n", "rounds": [1]},
+        {"run": COPY_FEEDBACK, "rounds": [2]},
+        {"write": "tests/test_mul.py", "content": "def test_mul():\n    assert True\n", "rounds": [2]},
+    ]}])
+    feature = task(report, "feature")
+    assert feature.state == "merged", feature.message
+    seen = (repo / "seen-feedback.md").read_text()
+    assert "C2" in seen and "add or update a test" in seen
+    assert (repo / "tests" / "test_mul.py").exists()
+    history = rounds(repo, report.run_id, "feature")
+    assert [r["verdict"] for r in history] == ["needs_revision", "satisfied"]
+    assert history[0]["audit"] == "RUBRIC default@1 iteration 1: needs_revision — failed: C2"
+    assert history[1]["audit"] == "RUBRIC default@1 iteration 2: satisfied — all criteria pass"
+    assert [r.iteration for r in feature.rounds] == [1, 2]
+    grading = Path(report.artifacts) / "feature" / "grading"
+    assert (grading / "1-packet.md").exists() and (grading / "2-verdict.json").exists()
+    assert json.loads((grading / "2-verdict.json").read_text())["verdict"] == "satisfied"
+
+
+def test_grader_runs_at_most_the_cap_then_escalates(repo: Path) -> None:
+    report = graded(repo, [{"id": "t", "script": [{"write": "t.txt", "content": "t"}]}],
+                    mode="always_revise", iteration_cap=2)
+    t = task(report, "t")
+    assert t.state == "escalated" and "iteration cap 2" in t.message
+    assert [r["verdict"] for r in rounds(repo, report.run_id, "t")] == ["needs_revision"] * 2
+    assert report.status == "failed"
+    assert "t.txt" not in git(repo, "ls-tree", "--name-only", "main")
+
+
+@pytest.mark.parametrize("choice", ["approve", "continue", "tech-debt", "defer"])
+def test_each_choice_at_the_cap_has_its_effect(repo: Path, choice: str) -> None:
+    report = graded(repo, [{"id": "t", "script": [{"write": "t.txt", "content": "t"}]}],
+                    mode="always_revise", iteration_cap=1)
+    assert task(report, "t").state == "escalated"
+    after = anyio.run(choose, repo, report.run_id, "t", choice, "operator note", lambda _e: None)
+    state = task(after, "t").state
+    tracked = git(repo, "ls-tree", "--name-only", "main")
+    if choice == "approve":
+        assert state == "merged" and "t.txt" in tracked
+    elif choice == "continue":
+        # One more round ran (the counter was reset), then the cap escalated again.
+        assert state == "escalated"
+        assert len(rounds(repo, report.run_id, "t")) == 2
+    elif choice == "tech-debt":
+        assert state == "tech_debt" and "t.txt" not in tracked
+        debt = (repo / "TECHNICAL_DEBT.md").read_text()
+        assert report.run_id in debt and "operator note" in debt and "| t |" in debt.replace("`", "")
+    else:
+        assert state == "deferred" and "t.txt" not in tracked
+        assert task(after, "t").worktree and Path(task(after, "t").worktree or "").is_dir()
+
+
+def test_on_cap_policy_decides_without_a_person(repo: Path) -> None:
+    report = graded(repo, [{"id": "t", "script": [{"write": "t.txt", "content": "t"}]}],
+                    mode="always_revise", iteration_cap=1, on_cap="approve")
+    assert task(report, "t").state == "merged"
+
+
+def test_prose_around_the_verdict_is_accepted(repo: Path) -> None:
+    report = graded(repo, [{"id": "t", "script": [{"write": "notes.md", "content": "n"}]}], mode="prose")
+    assert task(report, "t").state == "merged"
+
+
+@pytest.mark.parametrize("mode", ["garbage", "crash", "invalid"])
+def test_a_grader_that_never_answers_validly_escalates_without_losing_work(repo: Path, mode: str) -> None:
+    report = graded(repo, [{"id": "t", "script": [{"write": "kept.txt", "content": "k"}]}], mode=mode)
+    t = task(report, "t")
+    assert t.state == "escalated" and "no valid verdict 3 times" in t.message
+    assert t.branch and "kept.txt" in git(repo, "ls-tree", "--name-only", t.branch)
+    history = rounds(repo, report.run_id, "t")
+    assert len(history) == 1 and history[0]["error_key"]
+
+
+def test_a_hanging_grader_is_killed_and_the_work_kept(repo: Path) -> None:
+    report = graded(repo, [{"id": "t", "script": [{"write": "kept.txt", "content": "k"}]}],
+                    mode="hang", grader_extra={"timeout_s": 1})
+    t = task(report, "t")
+    assert t.state == "escalated" and "grader_timeout" in t.message
+    assert t.branch and "kept.txt" in git(repo, "ls-tree", "--name-only", t.branch)
+
+
+def test_a_failing_check_criterion_overrides_a_satisfied_grader(repo: Path) -> None:
+    (repo / "rubrics").mkdir()
+    (repo / "rubrics" / "backend.md").write_text(
+        "---\nversion: 1\nname: backend\nextends: default\n---\n\n"
+        "### B1. The marker file exists.\n\nThe task must create MARKER.\n\ncheck: test -f MARKER\n"
+    )
+    git(repo, "add", "rubrics")
+    git(repo, "commit", "-qm", "rubric")
+    report = graded(repo, [{"id": "t", "role": "backend", "script": [
+        {"write": "a.txt", "content": "a"},
+        {"write": "MARKER", "content": "m", "rounds": [2]},
+    ]}], mode="always_satisfied")
+    assert task(report, "t").state == "merged"
+    history = rounds(repo, report.run_id, "t")
+    assert [r["verdict"] for r in history] == ["needs_revision", "satisfied"]
+    assert "failed: B1" in history[0]["audit"]
+
+
+def test_no_grader_configured_means_checks_alone_approve(repo: Path) -> None:
+    report = run_plan(repo, [{"id": "t", "script": [{"write": "t.txt", "content": "t"}]}])
+    assert task(report, "t").state == "merged" and task(report, "t").rounds == []
+
+
+def test_resume_after_choose_continue_keeps_landed_work(repo: Path) -> None:
+    report = graded(repo, [
+        {"id": "ok", "script": [{"write": "ok.md", "content": "ok"}]},
+    ], mode="always_satisfied")
+    assert task(report, "ok").state == "merged"
+    again = resume(repo, report.run_id)
+    assert task(again, "ok").state == "merged"
+    assert git(repo, "log", "--merges", "--oneline", "main").count("\n") == 1
