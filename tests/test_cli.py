@@ -117,10 +117,12 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     assert time.monotonic() - started < 30
     out = done.stdout + done.stderr
     for expected in ("backend-mul", "docs-mul", "devops-version", "frontend-banner", "qa-div",
-                     "conflicted", "failed", "merged"):
+                     "conflicted", "failed", "merged", "needs_revision — failed: C2",
+                     "iteration 2: satisfied — all criteria pass"):
         assert expected in out
     repo = tmp_path / "demo" / "calc-repo"
     assert "def mul" in (repo / "calc" / "core.py").read_text()
+    assert (repo / "tests" / "test_mul.py").exists()  # the revision round's fix landed
     assert 'GREETING = "calc 1.1"' in (repo / "calc" / "core.py").read_text()
     assert not (repo / "tests" / "test_div.py").exists()
 
@@ -157,3 +159,50 @@ def test_ctrl_c_kills_every_child_saves_state_and_exits_130(repo: Path, tmp_path
     resumed = launcher_cli(repo, "resume", run_id, "--json")
     assert resumed.returncode == 0, resumed.stderr
     assert {t["state"] for t in json.loads(resumed.stdout)["tasks"]} == {"merged"}
+
+
+def test_gate_grade_record_lessons_and_agents(repo: Path, tmp_path: Path) -> None:
+    verdict = {"verdict": "satisfied", "criterion_results": [
+        {"criterion": "C1", "pass": True, "justification": "does it"}],
+        "required_fixes": [], "iteration": 1, "rubric_version": "1"}
+    good = tmp_path / "verdict.json"
+    good.write_text(json.dumps(verdict))
+    ok = launcher_cli(repo, "gate", "grade-record", "--file", str(good))
+    assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**verdict, "verdict": "great"}))
+    invalid = launcher_cli(repo, "gate", "grade-record", "--file", str(bad))
+    assert invalid.returncode == 1
+    assert json.loads(invalid.stdout)["error_key"] == "verdict_invalid_enum"
+
+    first = launcher_cli(repo, "lessons", "add", "Always run the migrations first.")
+    again = launcher_cli(repo, "lessons", "add", "always run the migrations first")
+    assert first.returncode == 0 and "added" in first.stdout and "already" in again.stdout
+    assert (repo / "LESSONS.md").read_text().count("migrations") == 1
+
+    listed = launcher_cli(repo, "agents", "--json", env={"PATH": "/usr/bin:/bin"})
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["scripted"]["found"] is True
+    assert rows["claude"]["found"] is False and "npm install" in rows["claude"]["install_hint"]
+
+
+def test_choose_approve_lands_an_escalated_task(repo: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "run": {"grader": "judge", "iteration_cap": 1},
+        "agents": {"judge": {"adapter": "scripted-grader",
+                             "set_env": {"LAUNCHER_GRADER_MODE": "always_revise"}}},
+        "task": [{"id": "t", "script": [{"write": "t.txt", "content": "t"}]}],
+    }))
+    first = launcher_cli(repo, "run", str(plan), "--json")
+    assert first.returncode == 1
+    report = json.loads(first.stdout)
+    assert report["tasks"][0]["state"] == "escalated"
+    wrong = launcher_cli(repo, "choose", report["run_id"], "t", "maybe")
+    assert wrong.returncode == 2
+    chosen = launcher_cli(repo, "choose", report["run_id"], "t", "approve", "--note", "ok", "--json")
+    assert chosen.returncode == 0, chosen.stderr
+    assert json.loads(chosen.stdout)["tasks"][0]["state"] == "merged"
+    assert (repo / "t.txt").exists()
+    not_escalated = launcher_cli(repo, "choose", report["run_id"], "t", "defer")
+    assert not_escalated.returncode == 2 and "not escalated" in not_escalated.stderr

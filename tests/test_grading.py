@@ -56,6 +56,7 @@ def test_revision_round_sees_the_required_fixes_and_its_fix_lands(repo: Path) ->
     assert history[0]["audit"] == "RUBRIC default@1 iteration 1: needs_revision — failed: C2"
     assert history[1]["audit"] == "RUBRIC default@1 iteration 2: satisfied — all criteria pass"
     assert [r.iteration for r in feature.rounds] == [1, 2]
+    assert feature.qa_gate == "qa-approved" and feature.rubric_gate == "rubric-satisfied"
     grading = Path(report.artifacts) / "feature" / "grading"
     assert (grading / "1-packet.md").exists() and (grading / "2-verdict.json").exists()
     assert json.loads((grading / "2-verdict.json").read_text())["verdict"] == "satisfied"
@@ -66,6 +67,7 @@ def test_grader_runs_at_most_the_cap_then_escalates(repo: Path) -> None:
                     mode="always_revise", iteration_cap=2)
     t = task(report, "t")
     assert t.state == "escalated" and "iteration cap 2" in t.message
+    assert t.qa_gate == "qa-escalated" and t.rubric_gate == "rubric-pending"
     assert [r["verdict"] for r in rounds(repo, report.run_id, "t")] == ["needs_revision"] * 2
     assert report.status == "failed"
     assert "t.txt" not in git(repo, "ls-tree", "--name-only", "main")

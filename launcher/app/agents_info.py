@@ -8,12 +8,16 @@ import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
 
 from launcher import process
 from launcher.agents.base import ENV_ALLOWLIST
+from launcher.errors import LauncherError
+from launcher.git.repo import GitRepo
+from launcher.models.config import load_repo_config
 from launcher.models.plan import AgentConfig
 
 VERSION_TIMEOUT_S = 10.0
@@ -168,3 +172,12 @@ async def describe_agents(
         for group in probe.values():
             tg.start_soon(ask, group)
     return rows
+
+
+async def agents_here(cwd: Path) -> list[AgentInfo]:
+    """Built-in adapters plus the agents configured in this repository (if we are in one)."""
+    try:
+        repo = await GitRepo.discover(cwd)
+    except LauncherError:
+        return await describe_agents()
+    return await describe_agents(load_repo_config(repo.root).agents)

@@ -66,10 +66,13 @@ def demo_plan() -> Plan:
             "prompt": "Add a mul(a, b) function with a test.",
             "checks": [test_cmd],
             "script": [
+                # Round 1 forgets the test; the grader asks for one (C2); round 2 adds it.
                 {"say": "reading calc/core.py"},
-                {"sleep": 0.6},
-                {"append": "calc/core.py", "content": "\n\ndef mul(a, b):\n    return a * b\n"},
-                {"write": "tests/test_mul.py", "content": (
+                {"sleep": 0.6, "rounds": [1]},
+                {"append": "calc/core.py", "content": "\n\ndef mul(a, b):\n    return a * b\n",
+                 "rounds": [1]},
+                {"say": "adding the test the grader asked for", "rounds": [2]},
+                {"write": "tests/test_mul.py", "rounds": [2], "content": (
                     "import unittest\n\nfrom calc.core import mul\n\n\n"
                     "class MulTest(unittest.TestCase):\n"
                     "    def test_mul(self):\n        self.assertEqual(mul(4, 5), 20)\n")},
@@ -93,6 +96,7 @@ def demo_plan() -> Plan:
                 {"sleep": 0.4},
                 {"replace": "calc/core.py", "old": 'GREETING = "calc 1.0"',
                  "new": 'GREETING = "calc 1.1"'},
+                {"write": "tests/test_banner.py", "content": _banner_test("calc 1.1")},
             ],
         },
         {
@@ -103,6 +107,7 @@ def demo_plan() -> Plan:
                 {"sleep": 0.5},
                 {"replace": "calc/core.py", "old": 'GREETING = "calc 1.0"',
                  "new": 'GREETING = "Welcome to calc!"'},
+                {"write": "tests/test_welcome.py", "content": _banner_test("Welcome to calc!")},
             ],
         },
         {
@@ -118,7 +123,16 @@ def demo_plan() -> Plan:
             ],
         },
     ]
-    return validate_plan({"run": {"max_parallel": 4}, "task": tasks}, "demo plan")
+    run = {"max_parallel": 4, "grader": "scripted-grader", "iteration_cap": 3}
+    return validate_plan({"run": run, "task": tasks}, "demo plan")
+
+
+def _banner_test(expected: str) -> str:
+    return (
+        "import unittest\n\nfrom calc.core import GREETING\n\n\n"
+        "class BannerTest(unittest.TestCase):\n"
+        f"    def test_banner(self):\n        self.assertEqual(GREETING, {expected!r})\n"
+    )
 
 
 async def run_demo(emit: EventSink, where: Path | None = None) -> tuple[Path, RunReport]:

@@ -108,8 +108,8 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
                        f"the grader gave no valid verdict {relay.MAX_INVALID_IN_A_ROW} times in a row "
                        f"({result.error_key}); decide with `launcher choose {ctx.run_id} {task.id} ...`")
         return TaskState.ESCALATED
-    ctx.note(task.id, result.audit or "")
     if verdict.verdict == "satisfied":
+        ctx.note(task.id, result.audit or "")
         return TaskState.APPROVED
     atomic_write_text(feedback_path(ctx, task.id, iteration), feedback_markdown(verdict, all_criteria(rubrics)))
     if iteration - row.round_base >= iteration_cap(ctx):

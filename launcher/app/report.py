@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from launcher.models.report import RoundReport, RunReport, TaskReport
-from launcher.models.states import RunStatus, TaskState
+from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_label
 from launcher.store.journal import Journal, TaskRow
 
 _FAILURES = {
@@ -41,6 +41,8 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
                 worktree=row.worktree, head_sha=row.head_sha, merged=row.merged,
                 cost_usd=row.cost_usd, duration_s=row.duration_s, files=row.files,
                 message=row.message, contract=row.contract, rounds=rounds,
+                qa_gate=qa_gate_label(row.state),
+                rubric_gate=rubric_label(rounds[-1].verdict if rounds else None),
             )
         )
     integration = f"launcher/{run_id}/integration"

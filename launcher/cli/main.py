@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import enum
 import json
 import os
 import signal
@@ -16,12 +17,16 @@ import typer
 from rich.console import Console
 
 from launcher import process
+from launcher.app import agents_info
+from launcher.app import choose as choose_app
 from launcher.app import clean as clean_app
 from launcher.app import demo as demo_app
 from launcher.app import init as init_app
 from launcher.app import inspect as inspect_app
+from launcher.app import lessons as lessons_app
 from launcher.app.run import RunOptions, resume_run, start_run
 from launcher.errors import ExitCode, LauncherError, UsageProblem
+from launcher.gates.verdict import grade_record_from
 from launcher.models.plan import load_plan, plan_from_cli
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
@@ -35,6 +40,19 @@ app = typer.Typer(
 )
 err_console = Console(stderr=True)
 T = TypeVar("T")
+
+class OnCap(enum.StrEnum):
+    approve = "approve"
+    tech_debt = "tech-debt"
+    defer = "defer"
+
+
+class Choice(enum.StrEnum):
+    approve = "approve"
+    continue_ = "continue"
+    tech_debt = "tech-debt"
+    defer = "defer"
+
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable report on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain lines, no live table.")]
@@ -95,6 +113,7 @@ def run(
     no_merge: Annotated[bool, typer.Option("--no-merge", help="Leave approved branches unmerged.")] = False,
     into: Annotated[str | None, typer.Option(help="Branch approved work lands on.")] = None,
     base: Annotated[str | None, typer.Option(help="Commit the worktrees start from.")] = None,
+    on_cap: Annotated[OnCap | None, typer.Option(help="Decide escalations at the cap unattended.")] = None,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -105,6 +124,8 @@ def run(
         _fail_usage("give a plan file or --task, not both", "launcher run plan.toml", json_mode)
     plan = _call(lambda: _async(lambda: load_plan(plan_file) if plan_file else plan_from_cli(task or [], agent)),
                  json_mode=json_mode)
+    if on_cap is not None:
+        plan.run.on_cap = on_cap.value
     view = _view(json_mode, quiet)
     options = RunOptions(max_parallel=max_parallel, merge=not no_merge, into=into, base=base)
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
@@ -240,6 +261,75 @@ def demo(
     )
     # The demo's failures are staged on purpose: it succeeds when the pipeline behaved.
     raise typer.Exit(0 if report.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else 1)
+
+
+@app.command("choose")
+def choose_cmd(
+    run_id: Annotated[str, typer.Argument()],
+    task_id: Annotated[str, typer.Argument()],
+    choice: Annotated[Choice, typer.Argument(help="approve | continue | tech-debt | defer")],
+    note: Annotated[str, typer.Option("--note", help="Why (kept in the journal and ledgers).")] = "",
+    json_mode: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Decide an escalated task: approve lands it, continue allows more rounds, tech-debt or defer."""
+    view = _view(json_mode, quiet)
+    report = _run_with_view(
+        view, [], lambda: choose_app.choose(Path.cwd(), run_id, task_id, choice.value,
+                                            note or "operator decision", view.handle), json_mode)
+    _finish(report, json_mode=json_mode, quiet=quiet)
+
+
+@app.command()
+def grade(
+    run_id: Annotated[str, typer.Argument()],
+    task_id: Annotated[str, typer.Argument()],
+    json_mode: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Re-run grading by hand on a task's branch (e.g. after its approval was withdrawn)."""
+    view = _view(json_mode, quiet)
+    report = _run_with_view(view, [], lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle),
+                            json_mode)
+    _finish(report, json_mode=json_mode, quiet=quiet)
+
+
+gate_app = typer.Typer(help="Standalone gates other orchestrators can call.", no_args_is_help=True)
+app.add_typer(gate_app, name="gate")
+
+
+@gate_app.command("grade-record")
+def grade_record_cmd(
+    file: Annotated[Path | None, typer.Option("--file", help="Verdict file (default: stdin).")] = None,
+) -> None:
+    """Validate a grader verdict: prints the envelope; exit 0 valid, 1 invalid."""
+    code, envelope = grade_record_from(file)
+    print(json.dumps(envelope, indent=2, ensure_ascii=False))
+    raise typer.Exit(code)
+
+
+lessons_cli = typer.Typer(help="The repository's LESSONS.md.", no_args_is_help=True)
+app.add_typer(lessons_cli, name="lessons")
+
+
+@lessons_cli.command("add")
+def lessons_add(text: Annotated[str, typer.Argument(help="The lesson, one line.")]) -> None:
+    """Append a lesson (skipped when an equivalent one is already there)."""
+    added, path = _call(lambda: lessons_app.add_lesson_here(Path.cwd(), text))
+    print(f"added to {path}" if added else f"already in {path}")
+
+
+@app.command()
+def agents(json_mode: JsonOpt = False) -> None:
+    """List the adapters and agent CLIs found on PATH, with versions and install hints."""
+    rows = _call(lambda: agents_info.agents_here(Path.cwd()))
+    if json_mode:
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+        raise typer.Exit(0)
+    for r in rows:
+        where = f" ({r.path})" if r.path else ""
+        status = f"{r.version or 'available'}{where}" if r.found else f"missing: {r.install_hint or ''}"
+        print(f"{r.name:<16} {r.adapter:<16} {status}{'  ' + r.note if r.note else ''}")
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

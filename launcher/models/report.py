@@ -29,6 +29,8 @@ class TaskReport(BaseModel):
     files: list[str] = Field(default_factory=list)
     message: str = ""
     contract: dict[str, Any] | None = None
+    qa_gate: str = "qa-pending"
+    rubric_gate: str | None = None
     rounds: list[RoundReport] = Field(default_factory=list)
 
 

@@ -57,3 +57,31 @@ class RunStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"  # every task landed (or was approved with --no-merge)
     FAILED = "failed"  # some task failed, was blocked or conflicted
     INTERRUPTED = "interrupted"  # stopped part-way; `launcher resume` continues
+
+
+_QA_GATE = {
+    TaskState.GRADING: "qa-gate-entered",
+    TaskState.NEEDS_REVISION: "qa-gate-entered",
+    TaskState.APPROVED: "qa-approved",
+    TaskState.MERGED: "qa-approved",
+    TaskState.BLOCKED: "qa-blocked",
+    TaskState.FAILED: "qa-blocked",
+    TaskState.TIMED_OUT: "qa-blocked",
+    TaskState.CONFLICTED: "qa-blocked",
+    TaskState.CANCELLED: "qa-blocked",
+    TaskState.ESCALATED: "qa-escalated",
+    TaskState.DEFERRED: "qa-deferred",
+    TaskState.TECH_DEBT: "qa-deferred",
+}
+
+
+def qa_gate_label(state: TaskState) -> str:
+    """The seed's QA gate label for a task state (qa-pending until grading starts)."""
+    return _QA_GATE.get(state, "qa-pending")
+
+
+def rubric_label(last_verdict: str | None) -> str | None:
+    """rubric-satisfied / rubric-pending once a grader has answered; None before any round."""
+    if last_verdict is None:
+        return None
+    return "rubric-satisfied" if last_verdict == "satisfied" else "rubric-pending"
