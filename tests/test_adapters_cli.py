@@ -369,8 +369,10 @@ def _bare_request() -> AgentRequest:
 # --- end to end: a real run with the fake first on PATH ---------------------------------------
 
 
-def run_with(repo: Path, agents: dict[str, dict[str, Any]], tasks: list[dict[str, Any]]) -> RunReport:
-    plan = validate_plan({"agents": agents, "task": tasks}, "test plan")
+def run_with(
+    repo: Path, agents: dict[str, dict[str, Any]], tasks: list[dict[str, Any]], **run: Any
+) -> RunReport:
+    plan = validate_plan({"run": run, "agents": agents, "task": tasks}, "test plan")
     return anyio.run(start_run, repo, plan, RunOptions(merge=True), lambda _e: None)
 
 
@@ -460,3 +462,16 @@ def test_an_agent_stalled_on_a_trust_prompt_is_killed_naming_the_prompt(repo: Pa
     task = task_of(report, "t1")
     assert task.state == "timed_out"
     assert "agent stalled" in task.message and "Do you trust the files in this folder?" in task.message
+
+
+def test_run_budget_stops_new_tasks_once_reported_spend_reaches_it(repo: Path, tmp_path: Path) -> None:
+    agents = {"claude": {"adapter": "claude", "set_env": fake_env(tmp_path, "success")}}
+    tasks = [{"id": f"t{n}", "agent": "claude", "prompt": f"work {n}"} for n in range(3)]
+    report = run_with(repo, agents, tasks, max_parallel=1, budget_usd=0.04)
+    states = {t.id: t.state for t in report.tasks}
+    assert states["t0"] == "merged"
+    assert task_of(report, "t0").cost_usd == pytest.approx(0.0421)
+    for skipped in ("t1", "t2"):
+        assert states[skipped] == "skipped"
+        assert "run budget $0.04 reached" in task_of(report, skipped).message
+    assert len(argv_log(tmp_path)) == 1  # the CLI was never started for the others

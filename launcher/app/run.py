@@ -30,6 +30,7 @@ from launcher.store.journal import Journal
 @dataclass
 class RunOptions:
     max_parallel: int | None = None
+    budget_usd: float | None = None
     merge: bool = True
     into: str | None = None
     base: str | None = None
@@ -52,6 +53,8 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
         )
     if options.max_parallel:
         plan.run.max_parallel = options.max_parallel
+    if options.budget_usd is not None:
+        plan.run.budget_usd = options.budget_usd
     run_id = new_run_id()
     journal = open_journal(repo)
     journal.create_run(
@@ -121,6 +124,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _over_budget(ctx: RunContext, _task_id: str) -> str | None:
+    """Once reported spend reaches the run budget, no new task starts."""
+    budget = ctx.plan.run.budget_usd
+    if budget is None:
+        return None
+    spent = sum(row.cost_usd or 0.0 for row in ctx.journal.tasks(ctx.run_id))
+    if spent >= budget:
+        return f"not started: run budget ${budget:.2f} reached (reported spend ${spent:.2f})"
+    return None
+
+
 def _finished_results(journal: Journal, run_id: str) -> dict[str, bool]:
     """Tasks whose outcome is already decided: done stays done on resume."""
     return {row.task_id: row.succeeded for row in journal.tasks(run_id) if row.succeeded or row.state.is_final}
@@ -139,6 +153,7 @@ async def _execute(ctx: RunContext) -> RunReport:
         await run_dag(
             nodes, partial(run_task, ctx), max_parallel=ctx.plan.run.max_parallel,
             on_skip=skip, done=_finished_results(ctx.journal, ctx.run_id),
+            refuse_start=partial(_over_budget, ctx),
         )
         message = ""
         if ctx.merge:

@@ -110,6 +110,7 @@ def run(
     task: Annotated[list[str] | None, typer.Option("--task", help="A task prompt (repeatable).")] = None,
     agent: Annotated[str, typer.Option(help="Agent for --task tasks.")] = "scripted",
     max_parallel: Annotated[int | None, typer.Option(min=1, max=256)] = None,
+    budget_usd: Annotated[float | None, typer.Option(min=0, help="Run-wide spend cap (USD).")] = None,
     no_merge: Annotated[bool, typer.Option("--no-merge", help="Leave approved branches unmerged.")] = False,
     into: Annotated[str | None, typer.Option(help="Branch approved work lands on.")] = None,
     base: Annotated[str | None, typer.Option(help="Commit the worktrees start from.")] = None,
@@ -127,7 +128,8 @@ def run(
     if on_cap is not None:
         plan.run.on_cap = on_cap.value
     view = _view(json_mode, quiet)
-    options = RunOptions(max_parallel=max_parallel, merge=not no_merge, into=into, base=base)
+    options = RunOptions(max_parallel=max_parallel, budget_usd=budget_usd, merge=not no_merge,
+                         into=into, base=base)
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
     report = _run_with_view(view, tasks, lambda: start_run(Path.cwd(), plan, options, view.handle), json_mode)
     _finish(report, json_mode=json_mode, quiet=quiet)

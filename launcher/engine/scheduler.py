@@ -20,13 +20,14 @@ async def run_dag(
     *,
     max_parallel: int,
     on_skip: Callable[[str, str], Awaitable[None]],
-    may_start: Callable[[str], bool] = lambda _id: True,
+    refuse_start: Callable[[str], str | None] = lambda _id: None,
     done: dict[str, bool] | None = None,
 ) -> dict[str, bool]:
     """Run `work(id)` for every node once its dependencies succeeded.
 
-    `work` returns True when its node succeeded. A node whose dependency failed (or that
-    `may_start` refuses, e.g. over budget) is passed to `on_skip(id, reason)` instead.
+    `work` returns True when its node succeeded. A node whose dependency failed, or that
+    `refuse_start` gives a reason not to start (e.g. the budget is spent), is passed to
+    `on_skip(id, reason)` instead.
     `done` pre-seeds results of nodes finished earlier (resume).
     """
     results: dict[str, bool] = dict(done or {})
@@ -46,9 +47,10 @@ async def run_dag(
                 await on_skip(node.id, f"dependency {failed[0]!r} did not succeed")
                 return
             async with limiter:
-                if not may_start(node.id):
+                refusal = refuse_start(node.id)
+                if refusal:
                     results[node.id] = False
-                    await on_skip(node.id, "not started: the run was stopped before it")
+                    await on_skip(node.id, refusal)
                     return
                 results[node.id] = await work(node.id)
         finally:

@@ -120,6 +120,7 @@ class RunSettings(Strict):
     setup: str | None = None
     timeout_s: float | None = None
     inactivity_timeout_s: float | None = None
+    budget_usd: float | None = Field(default=None, ge=0)  # run-wide: no new task once spent
     grader: str | None = None  # an agent name; overrides [grading] grader of launcher.toml
     iteration_cap: int | None = Field(default=None, ge=1)
     on_cap: Literal["approve", "tech-debt", "defer"] | None = None  # decide escalations unattended
