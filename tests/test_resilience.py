@@ -219,3 +219,10 @@ def test_branch_changed_after_approval_withdraws_the_approval(repo: Path) -> Non
     withdrawn = task(landed, "t")
     assert withdrawn.state == "blocked" and "approval withdrawn" in withdrawn.message
     assert "sneaky.txt" not in git(repo, "ls-tree", "-r", "--name-only", "main")
+
+
+def test_an_agent_editing_files_without_printing_is_not_stalled(repo: Path) -> None:
+    writes = [step for n in range(6) for step in (
+        {"write": f"w{n}.txt", "content": str(n)}, {"sleep": 0.4})]
+    report = run_plan(repo, [{"id": "busy", "inactivity_timeout_s": 1.5, "script": writes}])
+    assert task(report, "busy").state == "merged"

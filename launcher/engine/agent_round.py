@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from launcher import process
 from launcher.agents.acp import DrivenAdapter
@@ -18,6 +20,35 @@ class RoundResult:
     outcome: AgentOutcome
     supervised: Supervised | None
     collected: Collected
+
+
+def file_activity_probe(root: Path, every_s: float = 1.0) -> Callable[[], float]:
+    """When the agent last changed a file in its worktree (monotonic time), checked at most once
+    a second: an agent busy editing files without printing is not stalled."""
+    state = {"checked": 0.0, "latest": time.monotonic(), "newest_mtime": _newest_mtime(root)}
+
+    def probe() -> float:
+        now = time.monotonic()
+        if now - state["checked"] >= every_s:
+            state["checked"] = now
+            newest = _newest_mtime(root)
+            if newest > state["newest_mtime"]:
+                state["newest_mtime"], state["latest"] = newest, now
+        return state["latest"]
+
+    return probe
+
+
+def _newest_mtime(root: Path) -> float:
+    newest = 0.0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in files:
+            try:
+                newest = max(newest, os.lstat(os.path.join(folder, name)).st_mtime)
+            except OSError:
+                continue
+    return newest
 
 
 @dataclass
@@ -35,6 +66,7 @@ async def run_agent_round(
     limits: Limits,
     on_spawn: Callable[[int], None] | None = None,
 ) -> RoundResult:
+    """Spawn the agent (or let a driven adapter converse with it) and collect its contract."""
     # A contract left from an earlier attempt must never be mistaken for this one's.
     request.contract_path.unlink(missing_ok=True)
     invocation = adapter.invocation(request)
@@ -61,6 +93,7 @@ async def run_agent_round(
                 grace_s=limits.grace_s,
                 log_cap=limits.log_cap,
                 on_spawn=on_spawn,
+                activity_probe=file_activity_probe(request.worktree) if limits.inactivity_s else None,
             )
             outcome = adapter.outcome(request, supervised)
             final_text = outcome.final_text or supervised.stdout
