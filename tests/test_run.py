@@ -211,3 +211,22 @@ def test_dirty_main_tree_leaves_the_result_on_the_integration_branch(repo: Path)
     assert "w.txt" in git(repo, "ls-tree", "--name-only", report.integration_branch)
     assert (repo / "README.md").read_text() == "# local edit in progress\n"
     assert "integration" in report.message
+
+
+def test_epics_report_their_decision_and_shared_files(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "api", "epic": "login", "script": [{"write": "auth.py", "content": "A = 1\n"}]},
+        {"id": "ui", "epic": "login", "script": [
+            {"write": "login.html", "content": "<form>\n"}, {"write": "auth.py", "content": "B\n"}]},
+        {"id": "docs", "epic": "guide", "script": [{"write": "guide.md", "content": "g\n"}]},
+    ], merge=False)
+    epics = {e.id: e for e in report.epics}
+    assert epics["guide"].decision == "pass" and epics["guide"].shared_files == {}
+    assert epics["login"].tasks == ["api", "ui"]
+    assert epics["login"].shared_files == {"auth.py": ["api", "ui"]}
+    assert epics["login"].decision == "pass"
+    landed = run_plan(repo, [
+        {"id": "a", "epic": "e", "script": [{"write": "a.txt", "content": "a"}]},
+        {"id": "b", "epic": "e", "checks": ["false"], "script": [{"write": "b.txt", "content": "b"}]},
+    ])
+    assert landed.epics[0].decision == "block"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launcher.models.report import RoundReport, RunReport, TaskReport
+from launcher.models.report import EpicReport, RoundReport, RunReport, TaskReport
 from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_label
-from launcher.store.journal import Journal, TaskRow
+from launcher.store.journal import NO_CHANGES, Journal, TaskRow
 
 _FAILURES = {
     TaskState.FAILED, TaskState.TIMED_OUT, TaskState.BLOCKED, TaskState.CONFLICTED,
@@ -25,6 +25,36 @@ def run_status(rows: list[TaskRow], *, merge: bool) -> RunStatus:
         if not row.state.is_final and row.state is not TaskState.APPROVED:
             return RunStatus.INTERRUPTED
     return RunStatus.SUCCEEDED
+
+
+_EPIC_BLOCK = {"blocked", "failed", "timed_out", "conflicted", "cancelled", "escalated", "skipped"}
+_EPIC_DEFER = {"deferred", "tech_debt"}
+
+
+def epic_reports(tasks: list[TaskReport], epics: dict[str, str]) -> list[EpicReport]:
+    """Per epic: the decision (block beats defer beats pass; pending while any task runs) and the
+    files more than one of its tasks changed."""
+    reports = []
+    for epic in sorted(set(epics.values())):
+        members = [t for t in tasks if epics.get(t.id) == epic]
+        # A task skipped because it changed nothing passes; one skipped for a failed dependency blocks.
+        states = {"unchanged" if t.message.startswith(NO_CHANGES) else t.state for t in members}
+        if states & _EPIC_BLOCK:
+            decision = "block"
+        elif states & _EPIC_DEFER:
+            decision = "defer"
+        elif states <= {"approved", "merged", "unchanged"}:
+            decision = "pass"
+        else:
+            decision = "pending"
+        touched: dict[str, list[str]] = {}
+        for t in members:
+            for path in t.files:
+                touched.setdefault(path, []).append(t.id)
+        shared = {path: ids for path, ids in sorted(touched.items()) if len(ids) > 1}
+        reports.append(EpicReport(id=epic, decision=decision, tasks=[t.id for t in members],
+                                  shared_files=shared))
+    return reports
 
 
 def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
@@ -52,4 +82,5 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
         target=run.target, integration_branch=integration if landed_on == integration else None,
         landed_on=landed_on, message=run.message,
         artifacts=str(repo_root / ".launcher" / "runs" / run_id), tasks=tasks,
+        epics=epic_reports(tasks, {tid: t["epic"] for tid, t in plan_tasks.items() if t.get("epic")}),
     )

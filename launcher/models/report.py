@@ -34,6 +34,13 @@ class TaskReport(BaseModel):
     rounds: list[RoundReport] = Field(default_factory=list)
 
 
+class EpicReport(BaseModel):
+    id: str
+    decision: str  # pass | defer | block | pending
+    tasks: list[str]
+    shared_files: dict[str, list[str]] = Field(default_factory=dict)  # file -> tasks touching it
+
+
 class RunReport(BaseModel):
     run_id: str
     status: str
@@ -45,3 +52,4 @@ class RunReport(BaseModel):
     message: str = ""
     artifacts: str = ""
     tasks: list[TaskReport] = Field(default_factory=list)
+    epics: list[EpicReport] = Field(default_factory=list)

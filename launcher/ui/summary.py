@@ -71,6 +71,9 @@ def render_summary(report: RunReport) -> RenderableType:
         status.append(f" - {_one_line(report.message)}")
     parts: list[RenderableType] = [table, status]
     parts.extend(Text(line) for line in _where_lines(report))
+    for epic in report.epics:
+        shared = "; ".join(f"{path} ({', '.join(ids)})" for path, ids in epic.shared_files.items())
+        parts.append(Text(f"epic {epic.id}: {epic.decision}" + (f"; shared files: {shared}" if shared else "")))
     kept = [t for t in report.tasks if not t.merged and t.worktree and t.state != "skipped"]
     if kept:
         parts.append(Text("Kept for inspection (branch, worktree):"))
