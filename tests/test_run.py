@@ -230,3 +230,62 @@ def test_epics_report_their_decision_and_shared_files(repo: Path) -> None:
         {"id": "b", "epic": "e", "checks": ["false"], "script": [{"write": "b.txt", "content": "b"}]},
     ])
     assert landed.epics[0].decision == "block"
+
+
+def test_best_of_n_lands_the_best_attempt_and_removes_the_others(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "pick", "attempts": 3, "checks": ["test -f result.txt"],
+         "script": [{"write": "result.txt", "content": "same\n"}]},
+        {"id": "after", "depends_on": ["pick"],
+         "script": [{"append": "result.txt", "content": "more\n"}]},
+    ])
+    assert report.status == RunStatus.SUCCEEDED, [(t.id, t.state, t.message) for t in report.tasks]
+    pick = task(report, "pick")
+    assert pick.state == "merged" and (pick.branch or "").endswith("/pick.attempt-1")
+    attempts = [task(report, f"pick.attempt-{k}") for k in (1, 2, 3)]
+    assert [a.state for a in attempts] == ["skipped"] * 3
+    assert "selected" in attempts[0].message and "not selected" in attempts[1].message
+    assert (repo / "result.txt").read_text() == "same\nmore\n"
+    assert git(repo, "branch", "--list", "launcher/*").strip() == ""
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert git(repo, "log", "--merges", "--format=%s", "main").count("Merge") == 2
+
+
+AGENT_CODE = """
+import json, os, pathlib, sys
+files = sys.argv[1:]
+for name in files:
+    lines = 100 if name == "big.txt" else 1
+    pathlib.Path(name).write_text("x\\n" * lines)
+pathlib.Path(os.environ["LAUNCHER_CONTRACT"]).write_text(json.dumps({
+    "contract_version": "1", "task_id": os.environ["LAUNCHER_TASK_ID"], "status": "done",
+    "summary": "wrote " + ", ".join(files), "files_changed": files, "tests_added": [],
+    "decisions": [], "blockers": [], "llm_observations": "command agent for best-of-N"}))
+"""
+
+
+def test_best_of_n_prefers_passing_checks_then_the_smaller_diff(repo: Path) -> None:
+    import sys
+
+    def agent(*files: str) -> dict[str, object]:
+        return {"adapter": "command", "command": [sys.executable, "-c", AGENT_CODE, *files]}
+
+    plan = {
+        "agents": {"bulky": agent("ok.txt", "big.txt"), "broken": agent("nope.txt"),
+                   "lean": agent("ok.txt")},
+        "task": [{"id": "pick", "attempts": 3, "attempt_agents": ["bulky", "broken", "lean"],
+                  "checks": ["test -f ok.txt"]}],
+    }
+    import anyio
+
+    from launcher.app.run import RunOptions, start_run
+    from launcher.models.plan import validate_plan
+
+    report = anyio.run(start_run, repo, validate_plan(plan, "p"), RunOptions(), lambda _e: None)
+    pick = task(report, "pick")
+    assert pick.state == "merged" and (pick.branch or "").endswith("/pick.attempt-3"), pick.branch
+    assert (repo / "ok.txt").exists() and not (repo / "big.txt").exists()
+    broken = task(report, "pick.attempt-2")
+    assert broken.state == "skipped" and "not selected (failed)" in broken.message
+    assert report.status == RunStatus.SUCCEEDED
+    assert git(repo, "branch", "--list", "launcher/*").strip() == ""

@@ -79,7 +79,10 @@ async def land_approved(ctx: RunContext) -> tuple[bool, str]:
             if row.state is not TaskState.MERGED:
                 failed_to_land.add(task_id)
             continue
-        blocker = next((d for d in ctx.plan.task(task_id).depends_on if d in failed_to_land), None)
+        spec = ctx.plan.task(task_id)
+        # A best-of-N task's "dependencies" are its own attempts, settled by selection.
+        deps = [] if spec.select_from else spec.depends_on
+        blocker = next((d for d in deps if d in failed_to_land), None)
         if blocker:
             ctx.transition(task_id, TaskState.SKIPPED,
                            f"not landed: its dependency {blocker!r} did not land; branch kept")

@@ -17,6 +17,7 @@ from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
 from launcher.app import grading
+from launcher.app.best_of import select_best
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
 from launcher.engine.orphans import kill_orphans
@@ -41,6 +42,8 @@ async def run_task(ctx: RunContext, task_id: str) -> bool:
         return row.succeeded
     if row.state is TaskState.ESCALATED:
         return False  # waits for `launcher choose`
+    if task.select_from:
+        return await select_best(ctx, task)
     try:
         worktree = await _provision(ctx, task, row)
         if worktree is None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from launcher.models.report import EpicReport, RoundReport, RunReport, TaskReport
 from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_label
-from launcher.store.journal import NO_CHANGES, Journal, TaskRow
+from launcher.store.journal import BEST_OF_N, NO_CHANGES, Journal, TaskRow
 
 _FAILURES = {
     TaskState.FAILED, TaskState.TIMED_OUT, TaskState.BLOCKED, TaskState.CONFLICTED,
@@ -38,7 +38,7 @@ def epic_reports(tasks: list[TaskReport], epics: dict[str, str]) -> list[EpicRep
     for epic in sorted(set(epics.values())):
         members = [t for t in tasks if epics.get(t.id) == epic]
         # A task skipped because it changed nothing passes; one skipped for a failed dependency blocks.
-        states = {"unchanged" if t.message.startswith(NO_CHANGES) else t.state for t in members}
+        states = {"unchanged" if t.message.startswith((NO_CHANGES, BEST_OF_N)) else t.state for t in members}
         if states & _EPIC_BLOCK:
             decision = "block"
         elif states & _EPIC_DEFER:

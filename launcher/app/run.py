@@ -154,6 +154,7 @@ async def _execute(ctx: RunContext) -> RunReport:
             nodes, partial(run_task, ctx), max_parallel=ctx.plan.run.max_parallel,
             on_skip=skip, done=_finished_results(ctx.journal, ctx.run_id),
             refuse_start=partial(_over_budget, ctx),
+            wait_only=frozenset(t.id for t in ctx.plan.tasks if t.select_from),
         )
         message = ""
         if ctx.merge:

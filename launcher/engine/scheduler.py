@@ -22,13 +22,15 @@ async def run_dag(
     on_skip: Callable[[str, str], Awaitable[None]],
     refuse_start: Callable[[str], str | None] = lambda _id: None,
     done: dict[str, bool] | None = None,
+    wait_only: frozenset[str] = frozenset(),
 ) -> dict[str, bool]:
     """Run `work(id)` for every node once its dependencies succeeded.
 
     `work` returns True when its node succeeded. A node whose dependency failed, or that
     `refuse_start` gives a reason not to start (e.g. the budget is spent), is passed to
     `on_skip(id, reason)` instead.
-    `done` pre-seeds results of nodes finished earlier (resume).
+    `done` pre-seeds results of nodes finished earlier (resume). Nodes in `wait_only` start
+    once their dependencies finished, whatever the outcome (best-of-N selection).
     """
     results: dict[str, bool] = dict(done or {})
     finished = {node.id: anyio.Event() for node in nodes}
@@ -42,7 +44,7 @@ async def run_dag(
             for dep in node.depends_on:
                 await finished[dep].wait()
             failed = [dep for dep in node.depends_on if not results.get(dep)]
-            if failed:
+            if failed and node.id not in wait_only:
                 results[node.id] = False
                 await on_skip(node.id, f"dependency {failed[0]!r} did not succeed")
                 return

@@ -92,6 +92,9 @@ class Task(Strict):
     setup: str | None = None
     script: list[ScriptStep] = Field(default_factory=list)
     epic: str | None = None
+    attempts: int = Field(default=1, ge=1, le=16)  # best-of-N: K attempts in parallel worktrees
+    attempt_agents: list[str] = Field(default_factory=list)  # agent per attempt (cycled)
+    select_from: list[str] = Field(default_factory=list)  # set by expansion: the attempts to pick from
     kind: Literal["feature", "bug", "chore"] = "feature"  # "bug" adds the bugfix rubric
 
     @field_validator("id")
@@ -178,6 +181,42 @@ def validate_plan(data: dict[str, Any], source: str) -> Plan:
             error_key=f"plan_invalid:{first['type']}",
         ) from None
     check_plan(plan, source)
+    return expand_attempts(plan, source)
+
+
+def attempt_id(task_id: str, k: int) -> str:
+    return f"{task_id}.attempt-{k}"
+
+
+def expand_attempts(plan: Plan, source: str) -> Plan:
+    """Best-of-N: a task with `attempts = K` becomes K attempt tasks plus a selecting task.
+
+    The attempts are ordinary tasks (own worktree, branch, checks, grading) with the original's
+    dependencies; the original keeps its id, depends only on its attempts, runs no agent, and
+    adopts the winner's branch, so its dependents and the landing see one task.
+    """
+    expanded: list[Task] = []
+    for task in plan.tasks:
+        if task.attempts == 1 or task.select_from:
+            expanded.append(task)
+            continue
+        ids = [attempt_id(task.id, k) for k in range(1, task.attempts + 1)]
+        for k, aid in enumerate(ids):
+            problem = task_id_problem(aid)
+            if problem:
+                raise PlanError(problem, where=f"{source}: task {task.id!r}.attempts",
+                                fix="use a shorter task id for a best-of-N task")
+            agent = task.attempt_agents[k % len(task.attempt_agents)] if task.attempt_agents else task.agent
+            expanded.append(task.model_copy(update={
+                "id": aid, "agent": agent, "attempts": 1, "attempt_agents": [],
+                "title": f"{task.title or task.id} (attempt {k + 1})",
+            }))
+        expanded.append(task.model_copy(update={"depends_on": ids, "select_from": ids}))
+    if len(expanded) == len(plan.tasks):
+        return plan
+    result = plan.model_copy(update={"tasks": expanded})
+    check_plan(result, source)
+    return result
     return plan
 
 
@@ -200,6 +239,13 @@ def check_plan(plan: Plan, source: str) -> None:
                     where=f"{source}: task {task.id!r}.depends_on",
                     fix=f"use one of: {', '.join(sorted(seen))}",
                     error_key="plan_invalid:unknown_dependency",
+                )
+        for agent_name in task.attempt_agents:
+            if agent_name not in plan.agents and agent_name not in BUILTIN_ADAPTERS:
+                raise PlanError(
+                    f"unknown agent {agent_name!r}", where=f"{source}: task {task.id!r}.attempt_agents",
+                    fix="name an [agents.<name>] entry or a built-in adapter",
+                    error_key="plan_invalid:unknown_agent",
                 )
         if task.agent not in plan.agents and task.agent not in BUILTIN_ADAPTERS:
             raise PlanError(

@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS landings (
 """
 
 NO_CHANGES = "no changes"  # message prefix of a task skipped because it changed nothing
+BEST_OF_N = "best-of-N:"  # message prefix of an attempt settled by its task's selection
 
 _TASK_COLUMNS = {
     "branch", "worktree", "start_sha", "head_sha", "merged", "merge_commit", "cost_usd",
@@ -135,7 +136,7 @@ class TaskRow:
         """Approved, landed, or finished with nothing to land."""
         if self.state in (TaskState.APPROVED, TaskState.MERGED):
             return True
-        return self.state is TaskState.SKIPPED and self.message.startswith(NO_CHANGES)
+        return self.state is TaskState.SKIPPED and self.message.startswith((NO_CHANGES, BEST_OF_N))
 
 
 class Journal:
