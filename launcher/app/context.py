@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig
@@ -46,7 +49,17 @@ class RunContext:
     main_snapshot: set[str] = field(default_factory=set)
     reported_intrusions: set[str] = field(default_factory=set)
     merge: bool = True
-    stopping: bool = False
+    main_scan: tuple[float, list[str]] | None = None  # (time, `git status` of the main tree)
+    scan_lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    async def main_status(self, not_before: float) -> list[str]:
+        """The main tree's status, taken at or after `not_before`; agents that finish together
+        share one scan instead of each walking the whole tree."""
+        async with self.scan_lock:
+            if self.main_scan is None or self.main_scan[0] < not_before:
+                taken = time.time()
+                self.main_scan = (taken, await self.repo.status_porcelain())
+            return self.main_scan[1]
 
     @property
     def files(self) -> RunFiles:

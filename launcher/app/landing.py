@@ -149,11 +149,10 @@ def _integration_check(ctx: RunContext) -> Callable[[str], Awaitable[tuple[bool,
 
 
 async def cleanup_merged(ctx: RunContext) -> None:
-    """Merged work is in history now: its worktree and branch go."""
-    for row in ctx.journal.tasks(ctx.run_id):
-        if row.state is TaskState.MERGED and row.worktree and Path(row.worktree).exists():
-            await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch,
-                                            delete_branch=True)
-        elif row.state is TaskState.MERGED and row.branch:
-            await worktrees.remove_worktree(ctx.repo, ctx.worktree_path(row.task_id),
-                                            branch=row.branch, delete_branch=True)
+    """Merged work is in history now: its worktree and branch go (all at once)."""
+    doomed = [
+        (Path(row.worktree) if row.worktree else ctx.worktree_path(row.task_id), row.branch)
+        for row in ctx.journal.tasks(ctx.run_id)
+        if row.state is TaskState.MERGED and (row.worktree or row.branch)
+    ]
+    await worktrees.remove_worktrees(ctx.repo, doomed)

@@ -204,9 +204,9 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         iteration += 1
 
 
-async def _main_tree_intrusions(ctx: RunContext, since: float) -> list[str]:
+async def _main_tree_intrusions(ctx: RunContext, since: float, ended: float) -> list[str]:
     """Files changed in the main checkout while this agent ran: agents must stay in their tree."""
-    entries = await ctx.repo.status_porcelain()
+    entries = await ctx.main_status(not_before=ended)
     found = []
     for entry in entries:
         if entry in ctx.main_snapshot:
@@ -226,6 +226,7 @@ async def _collect_and_decide(
     ctx: RunContext, task: Task, worktree: Path, result: RoundResult, started: float, iteration: int
 ) -> tuple[TaskState, str, dict[str, Any]]:
     """Commit, measure and check one round; APPROVED here means "ready for grading"."""
+    ended = time.time()  # the agent has exited: any main-tree scan from now on would see its writes
     artifacts = ctx.files.task_dir(task.id)
     row = ctx.journal.task(ctx.run_id, task.id)
     start_sha = row.start_sha or ctx.base_sha
@@ -245,7 +246,7 @@ async def _collect_and_decide(
             task.id, exit_code=supervised.returncode if supervised else None, files=real_files,
             reason=reason.splitlines()[0] if reason else "no contract",
         )
-    intrusions = await _main_tree_intrusions(ctx, started)
+    intrusions = await _main_tree_intrusions(ctx, started, ended)
     facts: dict[str, Any] = {
         "exit_code": supervised.returncode if supervised else None,
         "duration_s": round(time.time() - started, 3),

@@ -18,14 +18,14 @@ async def head_of(repo: GitRepo, worktree: Path) -> str:
 
 async def commit_pending(
     repo: GitRepo, worktree: Path, message: str, trailers: dict[str, str]
-) -> str | None:
-    """Commit everything the agent left uncommitted (ignored files stay out); new sha or None."""
-    status = await repo.git("status", "--porcelain", "--untracked-files=all", cwd=worktree)
-    if not status.out.strip():
-        return None
+) -> bool:
+    """Commit everything the agent left uncommitted (ignored files stay out); True if it did."""
     await repo.git("add", "-A", cwd=worktree)
+    staged = await repo.git("diff", "--cached", "--quiet", cwd=worktree, check=False)
+    if staged.returncode == 0:
+        return False
     await repo.git("commit", "-q", "--no-verify", "-m", with_trailers(message, trailers), cwd=worktree)
-    return await head_of(repo, worktree)
+    return True
 
 
 async def rescue_uncommitted(repo: GitRepo, worktree: Path, ref: str) -> str | None:

@@ -111,6 +111,14 @@ async def create_worktree(repo: GitRepo, *, path: Path, branch: str, start: str)
     """`git worktree add -b <branch> <path> <start>`; a repeat of the same call is a no-op."""
     path = path.absolute()
     async with repo.lock.hold():
+        if not path.exists():
+            # The common case, in one git call; anything unusual falls through to the checks.
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fast = await repo.git(
+                "worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start, check=False
+            )
+            if fast.ok:
+                return
         existing = await _find(repo, path)
         if existing is not None and existing.prunable:
             await repo.git("worktree", "prune")  # registered, but its directory vanished
@@ -208,6 +216,33 @@ async def _remove_locked(repo: GitRepo, path: Path) -> bool:
     with contextlib.suppress(OSError):  # the run directory, once its last task is gone
         path.parent.rmdir()
     return removed
+
+
+async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]]) -> None:
+    """Remove many worktrees (locked ones too) and their branches under one lock hold, with one
+    `git worktree list` and one `git branch -D`: landing cleans up a whole run at once."""
+    if not items:
+        return
+    async with repo.lock.hold():
+        registered = {info.path.resolve(): info for info in await list_worktrees(repo)}
+        pruned = False
+        for path, _branch in items:
+            info = registered.get(path.absolute().resolve())
+            if info is None:
+                continue
+            done = await repo.git("worktree", "remove", "--force", "--force", str(info.path), check=False)
+            if not done.ok:
+                shutil.rmtree(info.path, ignore_errors=True)
+                pruned = True
+            with contextlib.suppress(OSError):
+                info.path.parent.rmdir()
+        if pruned:
+            await repo.git("worktree", "prune")
+        wanted = {branch for _path, branch in items if branch}
+        existing = await repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/launcher/")
+        doomed = sorted(wanted & set(existing.out.split()))
+        if doomed:
+            await repo.git("branch", "-D", *doomed)
 
 
 async def remove_worktree(

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from launcher.errors import UsageProblem
 from launcher.mutation.ids import stable_id
 
+PRAGMA = re.compile(r"#.*\bpragma:\s*no\s+mutate\b")  # a line that must not be mutated
 SURVIVOR_KEYS = ("id", "fault", "target", "line", "rationale", "orig", "mut", "status")
 ScopeKind = Literal["function", "class", "module", "script"]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import bisect
 import math
-import re
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -22,7 +21,16 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from launcher.errors import UsageProblem
 from launcher.mutation.ids import python_scope_hash
-from launcher.mutation.model import Mutant, Scope, ScopeKind, build_mutant, check_operators, line_starts, position
+from launcher.mutation.model import (
+    PRAGMA,
+    Mutant,
+    Scope,
+    ScopeKind,
+    build_mutant,
+    check_operators,
+    line_starts,
+    position,
+)
 
 OPERATORS = (
     "arithmetic",
@@ -35,7 +43,6 @@ OPERATORS = (
     "call_removal",
     "loop_control",
 )
-PRAGMA = re.compile(r"#.*\bpragma:\s*no\s+mutate\b")
 
 _ARITH: dict[type[cst.CSTNode], str] = {
     cst.Add: "-", cst.Subtract: "+", cst.Multiply: "/", cst.Divide: "*", cst.FloorDivide: "/",

@@ -1,0 +1,537 @@
+#!/usr/bin/env python3
+"""Fan-out benchmark: the launcher against the same git work done with raw git and xargs.
+
+    python bench/fanout.py [--files 5000] [--n 1,8,32] [--rss-n 64] [--repeat 1]
+
+For every N it builds a plan of N trivial `command` agents (each writes `out/<task_id>.txt`
+and a valid completion contract), runs `launcher run plan.toml --max-parallel N --json
+--quiet` on a fresh clone of a generated repository and times it end to end: process start,
+provisioning, agents, collection, commits, landing on `main`, clean-up, process exit. The
+reference is a bash script that does the same git work with raw git commands, `xargs -P N`
+in parallel, on another fresh clone. It then runs the launcher once more at `--rss-n` tasks
+and samples the launcher process's own peak RSS (VmHWM) every 50 ms.
+
+Targets: launcher/raw <= 1.3 at the largest N; peak RSS <= 150 MB at --rss-n.
+Exit status: 0 all targets met, 1 a run failed or left wrong state behind, 2 a target missed.
+
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RATIO_TARGET = 1.3
+RSS_TARGET_MB = 150.0
+POLL_S = 0.05
+
+# The agent: one new file in its worktree and a valid completion contract at $LAUNCHER_CONTRACT.
+AGENT_SCRIPT = (
+    "import json, os, pathlib, sys\n"
+    "tid = sys.argv[1]\n"
+    "out = pathlib.Path('out')\n"
+    "out.mkdir(exist_ok=True)\n"
+    "(out / (tid + '.txt')).write_text('written by ' + tid + '\\n')\n"
+    "contract = {'contract_version': '1', 'task_id': tid, 'status': 'done',\n"
+    "            'summary': 'wrote out/' + tid + '.txt', 'files_changed': ['out/' + tid + '.txt'],\n"
+    "            'tests_added': [], 'decisions': [], 'blockers': [],\n"
+    "            'llm_observations': 'benchmark agent: one file, no judgement involved'}\n"
+    "pathlib.Path(os.environ['LAUNCHER_CONTRACT']).write_text(json.dumps(contract))\n"
+)
+
+# Run in the launcher's place when `launcher.cli.main` cannot be imported (UI layer unfinished).
+DRIVER_SCRIPT = """\
+import sys
+from pathlib import Path
+
+import anyio
+
+from launcher.app.run import RunOptions, start_run
+from launcher.errors import LauncherError
+from launcher.models.plan import load_plan
+
+plan = load_plan(Path(sys.argv[1]))
+options = RunOptions(max_parallel=int(sys.argv[2]))
+try:
+    report = anyio.run(start_run, Path.cwd(), plan, options, lambda event: None)
+except LauncherError as exc:
+    print(exc.message, file=sys.stderr)
+    sys.exit(int(exc.exit_code))
+print(report.model_dump_json(indent=2))
+sys.exit(0 if report.status == "succeeded" else 1)
+"""
+
+RAW_SCRIPT = r"""#!/usr/bin/env bash
+# The same git work as the launcher, with raw git: worktree+branch per task (the add itself
+# under flock), the agent, add+commit, N at a time; then in-memory merges folded onto main (merge-tree + commit-tree),
+# one compare-and-swap of main and a two-tree read-tree of the main work tree; then
+# worktree remove + branch -D in parallel.
+set -euo pipefail
+N=$1; IDS_FILE=$2
+export REPO WT CT PY AGENT
+now() { date +%s.%N; }
+
+retry() {  # transient races between parallel git commands: *.lock contention, and a
+           # `worktree add` reading another one's half-written .git/worktrees/<x>/ entry
+    local i
+    for i in 1 2 3 4 5 6 7 8; do
+        if "$@" 2>"$WT/.err.$$"; then rm -f "$WT/.err.$$"; return 0; fi
+        grep -qE '\.lock|failed to read' "$WT/.err.$$" || { cat "$WT/.err.$$" >&2; return 1; }
+        sleep 0.05
+    done
+    cat "$WT/.err.$$" >&2; return 1
+}
+export -f retry
+
+task() {
+    local id=$1 wt="$WT/$1"
+    # Concurrent `git worktree add`s race in git itself (one reads the other's half-written
+    # .git/worktrees/<x>/ and dies after creating its branch), so, like the launcher, hold a
+    # lock around it.
+    flock "$REPO/.git/bench.lock" git -C "$REPO" worktree add --quiet --no-track -b "br/$id" "$wt" HEAD
+    (cd "$wt" && LAUNCHER_CONTRACT="$CT/$id.json" "$PY" -c "$AGENT" "$id")
+    git -C "$wt" add -A
+    git -C "$wt" commit --quiet --no-verify -m "task $id"
+}
+export -f task
+
+cleanup() {
+    local id=$1
+    retry git -C "$REPO" worktree remove --force "$WT/$id"
+    retry git -C "$REPO" branch --quiet -D "br/$id"
+}
+export -f cleanup
+
+t0=$(now)
+xargs -P "$N" -I{} bash -c 'task "$1"' _ {} < "$IDS_FILE"
+t1=$(now)
+cd "$REPO"
+old=$(git rev-parse refs/heads/main)
+tip=$old
+while read -r id; do
+    tree=$(git merge-tree --write-tree "$tip" "br/$id")
+    tip=$(git commit-tree "$tree" -p "$tip" -p "br/$id" -m "Merge $id")
+done < "$IDS_FILE"
+git update-ref refs/heads/main "$tip" "$old"
+git read-tree -m -u "$old" "$tip"
+t2=$(now)
+xargs -P "$N" -I{} bash -c 'cleanup "$1"' _ {} < "$IDS_FILE"
+t3=$(now)
+echo "PHASES $t0 $t1 $t2 $t3"
+"""
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass
+class Measure:
+    seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
+    peak_rss_mb: float | None = None
+
+
+def git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TERMINAL_PROMPT="0",
+        LC_ALL="C",
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@localhost",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@localhost",
+    )
+    return env
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, env=git_env(), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"git {' '.join(args)} failed in {cwd}:\n{done.stderr.strip()}")
+    return done.stdout
+
+
+# --- the repository -------------------------------------------------------------------------
+
+
+def make_template(root: Path, files: int) -> Path:
+    repo = root / "template"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    per_dir = 100
+    dirs = max(1, (files + per_dir - 1) // per_dir)
+    made = 0
+    for d in range(dirs):
+        folder = repo / f"pkg{d:03d}"
+        folder.mkdir()
+        for f in range(min(per_dir, files - made)):
+            (folder / f"mod{f:03d}.txt").write_text(f"file {d}/{f}\n" + "some ordinary line of text\n" * 5)
+            made += 1
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", f"{files} files")
+    return repo
+
+
+def fresh_copy(template: Path, dest: Path) -> Path:
+    git(template.parent, "clone", "--quiet", "--local", str(template), str(dest))
+    git(dest, "update-index", "--refresh")  # settle racy-clean stat data outside the timing
+    settle()
+    return dest
+
+
+def settle() -> None:
+    """Flush the dirty pages of the clone and of earlier runs' deletions before timing: on a
+    small VM, background writeback of ~100k files otherwise lands on the next run's clock."""
+    os.sync()
+    time.sleep(0.5)
+
+
+def toml_str(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+
+def task_ids(n: int) -> list[str]:
+    return [f"t{i:03d}" for i in range(n)]
+
+
+def write_plan(path: Path, n: int) -> None:
+    argv = [sys.executable, "-c", AGENT_SCRIPT, "{task_id}"]
+    lines = [
+        "[agents.bench]",
+        'adapter = "command"',
+        "command = [" + ", ".join(toml_str(a) for a in argv) + "]",
+        "",
+    ]
+    for tid in task_ids(n):
+        lines += [
+            "[[task]]",
+            f"id = {toml_str(tid)}",
+            'agent = "bench"',
+            f"prompt = {toml_str('write out/' + tid + '.txt')}",
+            "",
+        ]
+    path.write_text("\n".join(lines))
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def verify_repo(repo: Path, n: int, branch_glob: str) -> None:
+    listed = git(repo, "worktree", "list", "--porcelain")
+    trees = [line for line in listed.splitlines() if line.startswith("worktree ")]
+    if len(trees) != 1:
+        raise BenchError(f"{len(trees) - 1} worktree(s) left besides the main tree:\n{listed}")
+    leftover = git(repo, "branch", "--list", branch_glob).split()
+    if leftover:
+        raise BenchError(f"{len(leftover)} task branch(es) left: {' '.join(leftover[:5])} ...")
+    files = set(git(repo, "ls-tree", "--name-only", "main", "out/").split())
+    missing = [t for t in task_ids(n) if f"out/{t}.txt" not in files]
+    if missing:
+        raise BenchError(f"{len(missing)} task file(s) missing on main, e.g. out/{missing[0]}.txt")
+    merges = git(repo, "rev-list", "--merges", "--count", "main").strip()
+    if int(merges) != n:
+        raise BenchError(f"main has {merges} merge commit(s), expected {n}")
+    for tid in task_ids(n):
+        if not (repo / "out" / f"{tid}.txt").is_file():
+            raise BenchError(f"out/{tid}.txt is on main but not in the main work tree")
+
+
+def verify_report(stdout: str, n: int) -> None:
+    try:
+        report = json.loads(stdout)
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"the launcher's --json output is not JSON ({exc}):\n{stdout[-2000:]}") from None
+    tasks = report.get("tasks", [])
+    merged = [t for t in tasks if t.get("state") == "merged"]
+    if report.get("status") != "succeeded" or len(merged) != n:
+        bad = [f"{t.get('id')}: {t.get('state')} {t.get('message', '')}" for t in tasks if t.get("state") != "merged"]
+        raise BenchError(f"run status {report.get('status')!r}, {len(merged)}/{n} merged; " + "; ".join(bad[:5]))
+
+
+# --- the launcher ---------------------------------------------------------------------------
+
+
+def cli_available() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "import launcher.cli.main"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def launcher_argv(mode: str, plan: Path, n: int, driver: Path) -> list[str]:
+    if mode == "cli":
+        return [sys.executable, "-m", "launcher", "run", str(plan), "--max-parallel", str(n), "--json", "--quiet"]
+    return [sys.executable, str(driver), str(plan), str(n)]
+
+
+class RssSampler:
+    """Peak resident set of one process (not its children): VmHWM from /proc, else psutil."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._psutil = None
+        if not Path(f"/proc/{pid}/status").exists():
+            try:
+                import psutil  # optional, only off Linux
+
+                self._psutil = psutil.Process(pid)
+            except Exception:  # no way to sample: report nothing
+                self._psutil = None
+
+    def _sample(self) -> None:
+        if self._psutil is not None:
+            with contextlib.suppress(Exception):  # the process exited
+                self.peak_kb = max(self.peak_kb, self._psutil.memory_info().rss // 1024)
+            return
+        try:
+            text = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return
+        for line in text.splitlines():
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(POLL_S)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb / 1024
+
+
+def journal_phases(repo: Path, started: float, ended: float) -> dict[str, float]:
+    """Where the launcher's wall time went, from its own journal's timestamps."""
+    db = repo / ".launcher" / "launcher.db"
+    if not db.is_file():
+        return {}
+    con = sqlite3.connect(db)
+    try:
+        created = con.execute("SELECT MIN(created_at) FROM runs").fetchone()[0]
+        rows = con.execute("SELECT to_state, MIN(at), MAX(at) FROM transitions GROUP BY to_state")
+        at = {state: (first, last) for state, first, last in rows}
+    finally:
+        con.close()
+    if created is None or "approved" not in at or "merged" not in at:
+        return {}
+    return {
+        "startup": created - started,  # interpreter, imports, plan, git discovery, journal
+        "tasks": at["approved"][1] - created,  # provision + agents + collect + commit, parallel
+        "landing": at["merged"][0] - at["approved"][1],  # merges in memory + CAS + read-tree
+        "cleanup+exit": ended - at["merged"][0],  # worktree/branch removal, report, exit
+    }
+
+
+def run_launcher(template: Path, work: Path, n: int, mode: str, driver: Path, label: str, sample_rss: bool) -> Measure:
+    repo = fresh_copy(template, work / f"{label}-repo")
+    plan = work / f"{label}-plan.toml"
+    write_plan(plan, n)
+    env = git_env()
+    env["XDG_CACHE_HOME"] = str(work / f"{label}-cache")
+    env["PYTHONUNBUFFERED"] = "1"
+    stdout_path, stderr_path = work / f"{label}.out", work / f"{label}.err"
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        started_wall = time.time()
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            launcher_argv(mode, plan, n, driver),
+            cwd=repo,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
+        sampler = RssSampler(proc.pid) if sample_rss else None
+        if sampler:
+            sampler.start()
+        code = proc.wait()
+        seconds = time.perf_counter() - started
+        ended_wall = time.time()
+        peak = sampler.stop() if sampler else None
+    stdout, stderr = stdout_path.read_text(errors="replace"), stderr_path.read_text(errors="replace")
+    if code != 0:
+        raise BenchError(
+            f"launcher run ({label}, N={n}) exited {code}\n--- stderr ---\n{stderr[-4000:]}"
+            f"\n--- stdout ---\n{stdout[-4000:]}"
+        )
+    try:
+        verify_report(stdout, n)
+        verify_repo(repo, n, "launcher/*")
+    except BenchError as exc:
+        raise BenchError(f"launcher run ({label}, N={n}): {exc}\n--- stderr ---\n{stderr[-4000:]}") from None
+    phases = journal_phases(repo, started_wall, ended_wall)
+    shutil.rmtree(repo, ignore_errors=True)
+    shutil.rmtree(work / f"{label}-cache", ignore_errors=True)
+    return Measure(seconds, phases, peak)
+
+
+# --- the raw git reference ------------------------------------------------------------------
+
+
+def run_raw(template: Path, work: Path, n: int, script: Path, label: str) -> Measure:
+    repo = fresh_copy(template, work / f"{label}-repo")
+    wt, contracts = work / f"{label}-wt", work / f"{label}-contracts"
+    wt.mkdir()
+    contracts.mkdir()
+    ids = work / f"{label}-ids"
+    ids.write_text("".join(f"{t}\n" for t in task_ids(n)))
+    env = git_env()
+    env.update(REPO=str(repo), WT=str(wt), CT=str(contracts), PY=sys.executable, AGENT=AGENT_SCRIPT)
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["bash", str(script), str(n), str(ids)],
+        cwd=repo,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise BenchError(f"raw git reference (N={n}) exited {done.returncode}:\n{done.stderr[-4000:]}")
+    verify_repo(repo, n, "br/*")
+    if len(list(contracts.iterdir())) != n:
+        raise BenchError(f"raw git reference (N={n}): contracts missing")
+    phases: dict[str, float] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("PHASES "):
+            t0, t1, t2, t3 = (float(x) for x in line.split()[1:5])
+            phases = {"worktrees+agents+commits": t1 - t0, "merges": t2 - t1, "cleanup": t3 - t2}
+    shutil.rmtree(repo, ignore_errors=True)
+    shutil.rmtree(wt, ignore_errors=True)
+    return Measure(seconds, phases)
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def fmt_phases(phases: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()) or "-"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=5000, help="files in the generated repo")
+    parser.add_argument("--n", default="1,8,32", help="comma-separated task counts (= parallelism)")
+    parser.add_argument("--rss-n", type=int, default=64, help="tasks for the peak-RSS run (0: skip)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; median kept")
+    parser.add_argument(
+        "--mode",
+        choices=("auto", "cli", "driver"),
+        default="auto",
+        help="cli: `python -m launcher run`; driver: call app.run.start_run; auto: cli if it imports",
+    )
+    parser.add_argument(
+        "--tmp",
+        default=None,
+        help="where the temp dir goes (default: the system "
+        "temp dir; e.g. /dev/shm to take disk noise out of the comparison)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (for inspection)")
+    args = parser.parse_args(argv)
+    args.ns = [int(x) for x in args.n.split(",") if x.strip()]
+    if not args.ns or min(args.ns) < 1 or args.repeat < 1 or args.files < 1:
+        parser.error("--n needs positive integers; --repeat and --files must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    mode = args.mode
+    if mode == "auto":
+        mode = "cli" if cli_available() else "driver"
+    if mode == "cli" and not cli_available():
+        print("error: `launcher.cli.main` does not import; use --mode driver", file=sys.stderr)
+        return 1
+    work = Path(tempfile.mkdtemp(prefix="launcher-bench-", dir=args.tmp))
+    print(
+        f"launcher entry: {mode}   files: {args.files}   repeat: {args.repeat}   "
+        f"cpus: {os.cpu_count()}   work dir: {work}",
+        flush=True,
+    )
+    try:
+        driver = work / "driver.py"
+        driver.write_text(DRIVER_SCRIPT)
+        raw_script = work / "raw.sh"
+        raw_script.write_text(RAW_SCRIPT)
+        t = time.perf_counter()
+        template = make_template(work, args.files)
+        print(f"generated the repo in {time.perf_counter() - t:.1f}s", flush=True)
+
+        rows = []
+        for n in args.ns:
+            ours: list[Measure] = []
+            raws: list[Measure] = []
+            for r in range(args.repeat):
+                # Alternate the order so drift (page cache, thermal) hits both sides alike.
+                order = ("launcher", "raw") if r % 2 == 0 else ("raw", "launcher")
+                for side in order:
+                    label = f"{side}-n{n}-r{r}"
+                    if side == "launcher":
+                        m = run_launcher(template, work, n, mode, driver, label, sample_rss=False)
+                        ours.append(m)
+                    else:
+                        m = run_raw(template, work, n, raw_script, label)
+                        raws.append(m)
+                    print(f"  N={n:<3} {side:<8} run {r + 1}: {m.seconds:6.2f}s  ({fmt_phases(m.phases)})", flush=True)
+            launcher_s = statistics.median(m.seconds for m in ours)
+            raw_s = statistics.median(m.seconds for m in raws)
+            rows.append((n, launcher_s, raw_s, launcher_s / raw_s))
+
+        largest = max(args.ns)
+        missed = False
+        print()
+        print(f"{'N':>4}  {'launcher s':>10}  {'raw git s':>9}  {'ratio':>6}")
+        for n, launcher_s, raw_s, ratio in rows:
+            verdict = ""
+            if n == largest:
+                ok = ratio <= RATIO_TARGET
+                missed |= not ok
+                verdict = f"  {'PASS' if ok else 'FAIL'} (target <= {RATIO_TARGET})"
+            print(f"{n:>4}  {launcher_s:>10.2f}  {raw_s:>9.2f}  {ratio:>6.2f}{verdict}")
+
+        if args.rss_n > 0:
+            m = run_launcher(template, work, args.rss_n, mode, driver, f"rss-n{args.rss_n}", sample_rss=True)
+            ok = m.peak_rss_mb is not None and m.peak_rss_mb <= RSS_TARGET_MB
+            missed |= not ok
+            peak = "n/a" if m.peak_rss_mb is None else f"{m.peak_rss_mb:.1f} MB"
+            print(
+                f"\npeak RSS of the launcher process at N={args.rss_n}: {peak}  "
+                f"{'PASS' if ok else 'FAIL'} (target <= {RSS_TARGET_MB:.0f} MB; "
+                f"run took {m.seconds:.2f}s)"
+            )
+        return 2 if missed else 0
+    except BenchError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
