@@ -533,3 +533,21 @@ def test_missing_aider_fails_its_task_with_an_install_hint(repo: Path, tmp_path:
     task = report.tasks[0]
     assert task.state == "failed"
     assert "cli_missing" in task.message and "aider-install" in task.message
+
+
+def test_acp_agent_lands_through_a_real_run_beside_aider(repo: Path, tmp_path: Path) -> None:
+    plan = validate_plan({
+        "agents": {
+            "acp-bot": {"adapter": "acp", "command": ACP_AGENT, "permission_mode": "acceptEdits",
+                        "set_env": fake_env(tmp_path, "success")},
+            "aid": {"adapter": "aider", "set_env": {"FAKE_ARGV_LOG": str(tmp_path / "aider.jsonl")}},
+        },
+        "task": [
+            {"id": "note", "agent": "acp-bot", "prompt": "Write a note through ACP"},
+            {"id": "mul", "agent": "aid", "prompt": "Add a mul function to app.py"},
+        ],
+    }, "test plan")
+    report = anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+    assert [t.state for t in report.tasks] == ["merged", "merged"], [t.message for t in report.tasks]
+    assert (repo / "acp_note.txt").read_text() == "written through the ACP client\n"
+    assert "def mul(a, b):" in (repo / "app.py").read_text()

@@ -103,6 +103,8 @@ def test_init_writes_starter_files_once(repo: Path) -> None:
     first = launcher_cli(repo, "init")
     assert first.returncode == 0
     assert (repo / "launcher.toml").exists() and (repo / ".worktreeinclude").exists()
+    assert "### C1." in (repo / "rubrics" / "default.md").read_text()
+    assert (repo / "rubrics" / "backend.md").exists()
     example = launcher_cli(repo, "run", "plan.example.toml", "--json")
     assert example.returncode == 0, example.stderr
     assert json.loads(example.stdout)["tasks"][0]["state"] == "merged"

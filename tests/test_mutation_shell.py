@@ -99,3 +99,30 @@ def test_every_mutant_passes_bash_n() -> None:
     assert [m.mut for m in checked if not m.valid] == []
     broken = found[0].model_copy(update={"replacement": "if [ ; then", "id": "broken"})
     assert not anyio.run(check_syntax, [broken], source)[0].valid
+
+
+def test_pipeline_drop_respects_shell_structure() -> None:
+    script = (
+        'ref="$(echo "$f" | sed "s|a|b|")"\n'
+        "id=`readelf -n x | grep 'Build ID' | awk '{print $3}'`\n"
+        "ls | while read f; do echo \"$f\"; done\n"
+        "cat x \\\n  | sort \\\n  | uniq\n"
+        "awk '{ print }' x | grep '\n  multi-line'\n"
+    )
+    drops = {(m.orig, m.mut) for m in mutants(script) if m.fault == "pipeline_drop"}
+    assert drops == {
+        ('ref="$(echo "$f" | sed "s|a|b|")"', 'ref="$(echo "$f")"'),
+        ("id=`readelf -n x | grep 'Build ID' | awk '{print $3}'`", "id=`readelf -n x | grep 'Build ID'`"),
+        ("| uniq", ""),
+    }
+    if shutil.which("bash"):
+        checked = anyio.run(check_syntax, mutants(script), script)
+        assert [m.mut for m in checked if not m.valid] == []
+
+
+def test_exit_status_variables_are_swallowed_whole() -> None:
+    found = pairs(mutants('exit "${PIPESTATUS[0]}"\nreturn $rc\nexit 0\n'))
+    assert found == {
+        ("exit_code_swallow", 'exit "${PIPESTATUS[0]}"', "exit 0"),
+        ("exit_code_swallow", "return $rc", "return 0"),
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from launcher.gates.rubric import shipped_rubrics_dir
 from launcher.git.repo import GitRepo
 from launcher.store.files import atomic_write_text
 
@@ -53,4 +54,10 @@ async def init_repo(cwd: Path) -> list[str]:
             continue
         atomic_write_text(path, text)
         written.append(name)
+    # The shipped rubrics, to edit: a repo's rubrics/ wins over the defaults.
+    for rubric in sorted(shipped_rubrics_dir().glob("*.md")):
+        target = repo.root / "rubrics" / rubric.name
+        if not target.exists():
+            atomic_write_text(target, rubric.read_text(encoding="utf-8"))
+            written.append(f"rubrics/{rubric.name}")
     return written

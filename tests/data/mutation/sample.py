@@ -1,5 +1,5 @@
 """A module exercising every Python operator: the tests mutate it, never import it."""
-
+# ruff: noqa: UP037, SIM201  (the odd forms are on purpose)
 from __future__ import annotations
 
 import asyncio
