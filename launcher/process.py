@@ -305,6 +305,8 @@ async def supervise(
     keep_bytes: int = DEFAULT_KEEP,
     on_spawn: Callable[[int], None] | None = None,
     activity_probe: Callable[[], float] | None = None,
+    prompt_detector: Callable[[str], str | None] | None = None,
+    prompt_grace_s: float = 3.0,
 ) -> Supervised:
     """Run an agent: stream its output into a capped log, enforce both timeouts, kill its group.
 
@@ -356,6 +358,12 @@ async def supervise(
                 if activity_probe is not None:
                     latest = max(latest, activity_probe())
                 if now - latest > inactivity_s:
+                    verdict["stalled"] = True
+                    break
+            # Fail fast on a CLI waiting at an interactive prompt it will never get an answer to.
+            if prompt_detector is not None and now - last_activity > prompt_grace_s:
+                tail = (bytes(out.data[-4096:]) + b"\n" + bytes(err.data[-4096:])).decode("utf-8", "replace")
+                if prompt_detector(tail):
                     verdict["stalled"] = True
                     break
         await terminate_group(proc.pid, grace_s)

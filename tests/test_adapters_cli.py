@@ -475,3 +475,17 @@ def test_run_budget_stops_new_tasks_once_reported_spend_reaches_it(repo: Path, t
         assert states[skipped] == "skipped"
         assert "run budget $0.04 reached" in task_of(report, skipped).message
     assert len(argv_log(tmp_path)) == 1  # the CLI was never started for the others
+
+
+def test_a_cli_waiting_at_a_trust_prompt_is_killed_fast_without_an_inactivity_timeout(
+    repo: Path, tmp_path: Path
+) -> None:
+    import time
+
+    agents = {"bot": {"adapter": "claude", "set_env": fake_env(tmp_path, "trust_prompt")}}
+    started = time.monotonic()
+    report = run_with(repo, agents, [{"id": "t1", "agent": "bot", "prompt": "x"}])
+    assert time.monotonic() - started < 20  # not the 30-minute default timeout
+    task = task_of(report, "t1")
+    assert task.state == "timed_out"
+    assert "Do you trust the files in this folder?" in task.message

@@ -11,6 +11,7 @@ from pathlib import Path
 from launcher import process
 from launcher.agents.acp import DrivenAdapter
 from launcher.agents.base import AgentAdapter, AgentOutcome, AgentRequest
+from launcher.agents.cli_common import detect_prompt
 from launcher.engine.collect import Collected, collect_contract
 from launcher.process import Supervised
 
@@ -94,6 +95,7 @@ async def run_agent_round(
                 log_cap=limits.log_cap,
                 on_spawn=on_spawn,
                 activity_probe=file_activity_probe(request.worktree) if limits.inactivity_s else None,
+                prompt_detector=detect_prompt,
             )
             outcome = adapter.outcome(request, supervised)
             final_text = outcome.final_text or supervised.stdout
