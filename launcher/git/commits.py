@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from launcher.errors import GitFailed
 from launcher.git.repo import GitRepo
 
 
@@ -21,11 +22,17 @@ async def commit_pending(
 ) -> bool:
     """Commit everything the agent left uncommitted (ignored files stay out); True if it did."""
     await repo.git("add", "-A", cwd=worktree)
-    staged = await repo.git("diff", "--cached", "--quiet", cwd=worktree, check=False)
-    if staged.returncode == 0:
+    done = await repo.git(
+        "commit", "-q", "--no-verify", "-m", with_trailers(message, trailers), cwd=worktree, check=False
+    )
+    if done.ok:
+        return True
+    if "nothing to commit" in done.out + done.err or "nothing added to commit" in done.out + done.err:
         return False
-    await repo.git("commit", "-q", "--no-verify", "-m", with_trailers(message, trailers), cwd=worktree)
-    return True
+    raise GitFailed(
+        f"`git commit` failed in {worktree}: {(done.err or done.out).strip()}", where=str(worktree),
+        fix="see the git message; the agent's work is still in the worktree",
+    )
 
 
 async def rescue_uncommitted(repo: GitRepo, worktree: Path, ref: str) -> str | None:

@@ -176,14 +176,39 @@ async def _lock_cmd(repo: GitRepo, args: list[str], benign: str) -> None:
         )
 
 
+def _admin_dir(path: Path) -> Path | None:
+    """The worktree's administrative directory (`.git/worktrees/<name>`), from its `.git` file."""
+    try:
+        text = (path / ".git").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    if not text.startswith("gitdir:"):
+        return None
+    admin = Path(text.removeprefix("gitdir:").strip())
+    return admin if admin.is_absolute() else (path / admin).resolve()
+
+
 async def lock_worktree(repo: GitRepo, path: Path, reason: str) -> None:
-    async with repo.lock.hold():
-        await _lock_cmd(repo, ["lock", "--reason", reason, str(path)], "already locked")
+    """Mark the worktree locked, exactly as `git worktree lock --reason` does: a `locked` file
+    holding the reason in its admin directory. Writing it directly spares a git process and a
+    wait on the repository lock per agent round (it is per-worktree state, nothing shared)."""
+    admin = _admin_dir(path)
+    if admin is None or not admin.is_dir():
+        async with repo.lock.hold():
+            await _lock_cmd(repo, ["lock", "--reason", reason, str(path)], "already locked")
+        return
+    locked = admin / "locked"
+    if not locked.exists():  # like git: an existing lock and its reason stay
+        locked.write_text(reason, encoding="utf-8")
 
 
 async def unlock_worktree(repo: GitRepo, path: Path) -> None:
-    async with repo.lock.hold():
-        await _lock_cmd(repo, ["unlock", str(path)], "not locked")
+    admin = _admin_dir(path)
+    if admin is None or not admin.is_dir():
+        async with repo.lock.hold():
+            await _lock_cmd(repo, ["unlock", str(path)], "not locked")
+        return
+    (admin / "locked").unlink(missing_ok=True)
 
 
 async def _delete_branch_locked(repo: GitRepo, branch: str) -> bool:
