@@ -1,0 +1,44 @@
+"""The executor extension point: run the selected tests against one mutant, report its status.
+
+One Protocol, one file per implementation: `executor_generic` (a pooled worker worktree: apply,
+run the test command, restore; any language) and `executor_fork` (pytest: a warm worker that
+forks per mutant and swaps the mutated function's code in memory). The sweep gives each worker
+its own executor instance; both must give the same status for the same mutant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from launcher.mutation.model import Mutant, MutantStatus
+
+
+@dataclass
+class MutantJob:
+    mutant: Mutant
+    tests: list[str]  # test ids (pytest node ids) that execute the mutated line; [] = whole suite
+    timeout_s: float  # derived from the measured baseline of those tests
+
+
+@dataclass
+class MutantResult:
+    mutant_id: str
+    status: MutantStatus
+    executor: str  # "generic" | "fork": recorded in the report
+    duration_s: float
+    killed_by: list[str] = field(default_factory=list)  # failing test ids, when known
+    output_tail: str = ""
+
+
+class Executor(Protocol):
+    name: str
+
+    async def start(self) -> None:
+        """Prepare the worker (a pooled worktree, a warm process)."""
+
+    async def run(self, job: MutantJob) -> MutantResult:
+        """Apply the mutant, run its tests, restore; never leave the mutant applied."""
+
+    async def stop(self) -> None:
+        """Release the worker; must be safe to call after a failed start."""
