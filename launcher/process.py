@@ -38,6 +38,17 @@ def signal_group(pgid: int, sig: int) -> bool:
     return True
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process exists (one we may not signal counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def group_alive(pgid: int) -> bool:
     """Whether any process of the group still runs. Zombies do not count: a killed process stays
     a zombie until its parent (often an init that reaps lazily, or none at all) collects it, and

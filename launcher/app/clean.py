@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from launcher import process
 from launcher.app.context import open_journal
 from launcher.errors import UsageProblem
 from launcher.git import worktrees
@@ -27,7 +27,7 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool) -> list[str]:
     known = {r.id: r for r in journal.runs(10_000)}
     for rid in run_ids:
         run = known.get(rid)
-        if run and run.status is RunStatus.RUNNING and run.launcher_pid and _alive(run.launcher_pid):
+        if run and run.status is RunStatus.RUNNING and run.launcher_pid and process.pid_alive(run.launcher_pid):
             if run_id:
                 raise UsageProblem(f"run {rid} is still running", fix="wait for it to finish first")
             removed.append(f"skipped {rid}: still running")
@@ -35,16 +35,6 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool) -> list[str]:
         removed += await worktrees.remove_run_leftovers(repo, root, rid)
     removed += await worktrees.reconcile(repo, root)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def _branch_runs(repo: GitRepo) -> set[str]:

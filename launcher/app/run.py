@@ -9,6 +9,7 @@ from pathlib import Path
 
 import anyio
 
+from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.landing import cleanup_merged, land_approved
 from launcher.app.pipeline import run_task
@@ -82,7 +83,7 @@ async def load_context(cwd: Path, run_id: str | None, emit: EventSink) -> RunCon
         raise UsageProblem("there is no run yet", fix="start one with `launcher run PLAN`")
     run = journal.run(run_id)
     pid = run.launcher_pid
-    if run.status is RunStatus.RUNNING and pid and pid != os.getpid() and _pid_alive(pid):
+    if run.status is RunStatus.RUNNING and pid and pid != os.getpid() and process.pid_alive(pid):
         raise UsageProblem(
             f"run {run_id} is still running (launcher pid {pid})",
             fix="wait for it, or stop that process first",
@@ -112,16 +113,6 @@ async def continue_run(ctx: RunContext) -> RunReport:
     for note in await worktrees.reconcile(repo, ctx.worktree_root):
         ctx.note(None, note)
     return await _execute(ctx)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _over_budget(ctx: RunContext, _task_id: str) -> str | None:
