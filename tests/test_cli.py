@@ -208,3 +208,29 @@ def test_choose_approve_lands_an_escalated_task(repo: Path, tmp_path: Path) -> N
     assert (repo / "t.txt").exists()
     not_escalated = launcher_cli(repo, "choose", report["run_id"], "t", "defer")
     assert not_escalated.returncode == 2 and "not escalated" in not_escalated.stderr
+
+
+def test_logs_follow_prints_as_the_agent_writes_and_stops_when_it_finishes(
+    repo: Path, tmp_path: Path
+) -> None:
+    plan = write_plan(tmp_path / "plan.json", [{"id": "talker", "script": [
+        {"say": "first line"}, {"sleep": 1.0}, {"say": "second line"},
+        {"write": "t.txt", "content": "t"}]}])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    runner = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), "--quiet"],
+                              cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = repo / ".launcher" / "launcher.db"
+    deadline = time.monotonic() + 20
+    run_id = None
+    while time.monotonic() < deadline and run_id is None:
+        try:
+            row = sqlite3.connect(db).execute("SELECT id FROM runs").fetchone() if db.exists() else None
+            run_id = row[0] if row else None
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.05)
+    assert run_id
+    followed = launcher_cli(repo, "logs", run_id, "talker", "-f", timeout=60)
+    runner.wait(timeout=60)
+    assert followed.returncode == 0
+    assert "first line" in followed.stdout and "second line" in followed.stdout
