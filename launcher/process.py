@@ -82,6 +82,16 @@ def _group_has_live_member(pgid: int) -> bool | None:
     return False
 
 
+def track_group(pgid: int) -> None:
+    """Register a group started outside `run`/`supervise` (a long-lived worker and its forks), so
+    that an interrupted launcher kills it too."""
+    _LIVE_GROUPS.add(pgid)
+
+
+def untrack_group(pgid: int) -> None:
+    _LIVE_GROUPS.discard(pgid)
+
+
 def kill_all_live_groups() -> None:
     """Last resort on interpreter exit or a fatal signal: nothing we started may outlive us."""
     for pgid in list(_LIVE_GROUPS):

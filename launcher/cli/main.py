@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import anyio
 import typer
 from rich.console import Console
 
@@ -25,7 +24,9 @@ from launcher.app import init as init_app
 from launcher.app import inspect as inspect_app
 from launcher.app import lessons as lessons_app
 from launcher.app.run import RunOptions, resume_run, start_run
-from launcher.errors import ExitCode, LauncherError, UsageProblem
+from launcher.cli.calls import call, err_console
+from launcher.cli.mutation import mutation_app
+from launcher.errors import ExitCode, UsageProblem
 from launcher.gates.verdict import grade_record_from
 from launcher.models.plan import load_plan, plan_from_cli
 from launcher.models.report import RunReport
@@ -38,7 +39,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Run many coding agents in parallel on one git repository, safely.",
 )
-err_console = Console(stderr=True)
 T = TypeVar("T")
 
 class OnCap(enum.StrEnum):
@@ -56,21 +56,6 @@ class Choice(enum.StrEnum):
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable report on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain lines, no live table.")]
-
-
-def _call(fn: Callable[[], Awaitable[T]], *, json_mode: bool = False) -> T:
-    """Run an app coroutine; turn our errors into their exit codes with a clear message."""
-    try:
-        return anyio.run(fn)
-    except LauncherError as exc:
-        if json_mode:
-            print(json.dumps(exc.envelope(), indent=2))
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        raise typer.Exit(int(exc.exit_code)) from None
-    except KeyboardInterrupt:
-        process.kill_all_live_groups()
-        err_console.print("interrupted: state saved; `launcher resume` continues")
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
 def _exit_code(report: RunReport) -> int:
@@ -99,7 +84,7 @@ def _run_with_view(
 ) -> T:
     view.start("", tasks)
     try:
-        return _call(body, json_mode=json_mode)
+        return call(body, json_mode=json_mode)
     finally:
         view.stop()
 
@@ -123,7 +108,7 @@ def run(
         _fail_usage("give a plan file or at least one --task", "launcher run plan.toml", json_mode)
     if plan_file is not None and task:
         _fail_usage("give a plan file or --task, not both", "launcher run plan.toml", json_mode)
-    plan = _call(lambda: _async(lambda: load_plan(plan_file) if plan_file else plan_from_cli(task or [], agent)),
+    plan = call(lambda: _async(lambda: load_plan(plan_file) if plan_file else plan_from_cli(task or [], agent)),
                  json_mode=json_mode)
     if on_cap is not None:
         plan.run.on_cap = on_cap.value
@@ -167,14 +152,14 @@ def status(
 ) -> None:
     """Show a run's tasks and states (from the journal and git only)."""
     if all_runs:
-        reports = _call(lambda: inspect_app.list_runs(Path.cwd()), json_mode=json_mode)
+        reports = call(lambda: inspect_app.list_runs(Path.cwd()), json_mode=json_mode)
         if json_mode:
             print(json.dumps([r.model_dump(mode="json") for r in reports], indent=2))
         else:
             for r in reports:
                 print(f"{r.run_id}  {r.status:<11}  {len(r.tasks)} task(s)  -> {r.target}")
         raise typer.Exit(0)
-    report = _call(lambda: inspect_app.run_report(Path.cwd(), run_id), json_mode=json_mode)
+    report = call(lambda: inspect_app.run_report(Path.cwd(), run_id), json_mode=json_mode)
     if json_mode:
         print(report_json(report))
     else:
@@ -189,7 +174,7 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing as it grows.")] = False,
 ) -> None:
     """Print a task's agent log."""
-    path = _call(lambda: inspect_app.log_path(Path.cwd(), run_id, task_id))
+    path = call(lambda: inspect_app.log_path(Path.cwd(), run_id, task_id))
     if not follow:
         if not path.exists():
             err_console.print(f"no log yet at {path}")
@@ -201,7 +186,7 @@ def logs(
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    _call(lambda: inspect_app.follow(path, write, lambda: _task_final(run_id, task_id)))
+    call(lambda: inspect_app.follow(path, write, lambda: _task_final(run_id, task_id)))
 
 
 def _task_final(run_id: str, task_id: str) -> bool:
@@ -222,7 +207,7 @@ def clean(
     all_runs: Annotated[bool, typer.Option("--all", help="Every run's leftovers.")] = False,
 ) -> None:
     """Remove the worktrees and branches a run kept (failed or conflicted tasks)."""
-    removed = _call(lambda: clean_app.clean(Path.cwd(), run_id, all_runs=all_runs))
+    removed = call(lambda: clean_app.clean(Path.cwd(), run_id, all_runs=all_runs))
     for line in removed:
         print(line)
     print(f"cleaned: {len(removed)} item(s)")
@@ -231,7 +216,7 @@ def clean(
 @app.command()
 def init() -> None:
     """Write starter launcher.toml, .worktreeinclude and an example plan (never overwrites)."""
-    written = _call(lambda: init_app.init_repo(Path.cwd()))
+    written = call(lambda: init_app.init_repo(Path.cwd()))
     for name in written:
         print(f"wrote {name}")
     if not written:
@@ -296,6 +281,8 @@ def grade(
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
+app.add_typer(mutation_app, name="mutation")
+
 gate_app = typer.Typer(help="Standalone gates other orchestrators can call.", no_args_is_help=True)
 app.add_typer(gate_app, name="gate")
 
@@ -317,14 +304,14 @@ app.add_typer(lessons_cli, name="lessons")
 @lessons_cli.command("add")
 def lessons_add(text: Annotated[str, typer.Argument(help="The lesson, one line.")]) -> None:
     """Append a lesson (skipped when an equivalent one is already there)."""
-    added, path = _call(lambda: lessons_app.add_lesson_here(Path.cwd(), text))
+    added, path = call(lambda: lessons_app.add_lesson_here(Path.cwd(), text))
     print(f"added to {path}" if added else f"already in {path}")
 
 
 @app.command()
 def agents(json_mode: JsonOpt = False) -> None:
     """List the adapters and agent CLIs found on PATH, with versions and install hints."""
-    rows = _call(lambda: agents_info.agents_here(Path.cwd()))
+    rows = call(lambda: agents_info.agents_here(Path.cwd()))
     if json_mode:
         print(json.dumps([r.as_dict() for r in rows], indent=2))
         raise typer.Exit(0)

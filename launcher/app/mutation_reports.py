@@ -1,0 +1,203 @@
+"""`launcher mutation report | show | merge`: read sweep run dirs, render and join them.
+
+A run is named by its dir under `.launcher/mutation-runs/` or by a path (a run dir, or its
+`mutants.json`); no name means the latest run. Original sources: those the run recorded, else git
+at the sweep's base commit, else the work tree; each only where it fits the mutants' offsets.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from launcher.app.context import STATE_DIR
+from launcher.errors import LauncherError, RunNotFound, UsageProblem
+from launcher.git.repo import GitRepo
+from launcher.mutation.merge import (
+    HTML_FILE,
+    MUTANTS_FILE,
+    STRYKER_FILE,
+    load_run,
+    merge_data,
+    seed_reports,
+    write_run,
+    write_stryker,
+)
+from launcher.mutation.model import Mutant
+from launcher.mutation.report_stryker import embedded_sources, entries, load_sources, repo_of
+from launcher.store.files import atomic_write_text
+
+ReportFormat = Literal["text", "json", "stryker", "html"]
+RUNS_DIR = "mutation-runs"
+_STAMP = re.compile(r"(?<!\d)(\d{8})-?(\d{6})(?!\d)")
+
+
+async def runs_root(cwd: Path) -> Path:
+    repo = await GitRepo.discover(cwd)
+    return repo.root / STATE_DIR / RUNS_DIR
+
+
+def _when(run_dir: Path) -> tuple[str, str]:
+    """Sort key: the timestamp in the dir's name (`m-20250101-120000-ab12`, `20250101-120000`), else
+    the time its mutants.json was written, in the same UTC digits."""
+    found = _STAMP.search(run_dir.name)
+    if found:
+        return found.group(1) + found.group(2), run_dir.name
+    mtime = (run_dir / MUTANTS_FILE).stat().st_mtime
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(mtime)), run_dir.name
+
+
+def _run_dirs(root: Path) -> list[Path]:
+    """Run dirs holding a mutants.json, newest first."""
+    if not root.is_dir():
+        return []
+    return sorted((d for d in root.iterdir() if (d / MUTANTS_FILE).is_file()), key=_when, reverse=True)
+
+
+async def resolve_run(cwd: Path, run: str | Path | None) -> Path:
+    """The run dir for a name, a path, or (None) the latest sweep."""
+    if run is not None:
+        path = Path(run) if Path(run).is_absolute() else cwd / run
+        if (path / MUTANTS_FILE).is_file():
+            return path
+        if path.is_file() and path.name == MUTANTS_FILE:
+            return path.parent
+    root = await runs_root(cwd)
+    if run is None:
+        found = _run_dirs(root)
+        if not found:
+            raise RunNotFound(
+                "there are no mutation sweeps yet", where=str(root), fix="run one with `launcher mutation sweep`"
+            )
+        return found[0]
+    if (root / str(run) / MUTANTS_FILE).is_file():
+        return root / str(run)
+    known = ", ".join(d.name for d in _run_dirs(root)[:5]) or "none yet"
+    raise RunNotFound(f"no mutation run {str(run)!r}", where=str(root), fix=f"pass a run dir or one of: {known}")
+
+
+async def _sources(cwd: Path, data: dict[str, Any]) -> dict[str, str]:
+    """The original sources: those recorded in the run, else git at base, else the work tree."""
+    found = embedded_sources(data)
+    missing = [m for m, _ in entries(data) if m.target not in found]
+    if not missing:
+        return found
+    repo = Path(repo_of(data) or "")
+    if not repo_of(data) or not repo.is_dir():
+        try:
+            repo = (await GitRepo.discover(cwd)).root
+        except LauncherError:
+            return found
+    return {**await load_sources(repo, data.get("base_sha"), missing), **found}
+
+
+async def report(cwd: Path, run: str | None = None, fmt: ReportFormat = "text", out: Path | None = None) -> str:
+    """The run's report: the text or JSON itself (written to `out` if given, then its path), or
+    for `stryker`/`html` the path of the file written (default: into the run dir)."""
+    if fmt not in get_args(ReportFormat):
+        raise UsageProblem(f"unknown report format {fmt!r}", where="--format", fix="use text, json, stryker or html")
+    run_dir = await resolve_run(cwd, run)
+    data = load_run(run_dir)
+    if out is not None and not out.is_absolute():
+        out = cwd / out
+    if fmt in ("text", "json"):
+        name = "summary.txt" if fmt == "text" else "report.json"
+        saved = run_dir / name
+        text = saved.read_text(encoding="utf-8") if saved.is_file() else seed_reports(data)[name]
+        if out is None:
+            return text
+        atomic_write_text(out, text)
+        return str(out)
+    stryker, page = write_stryker(run_dir, data, await _sources(cwd, data))
+    written = stryker if fmt == "stryker" else page
+    if out is not None:
+        atomic_write_text(out, written.read_text(encoding="utf-8"))
+        return str(out)
+    return str(written)
+
+
+def _find(data: dict[str, Any], wanted: str) -> list[tuple[Mutant, dict[str, Any]]]:
+    pairs = entries(data)
+    exact = [p for p in pairs if p[0].id == wanted]
+    if exact:
+        return exact
+    if wanted.lstrip("#").isdigit():
+        return [p for p in pairs if p[0].index == int(wanted.lstrip("#"))]
+    return [p for p in pairs if len(wanted) >= 4 and p[0].id.startswith(wanted)]
+
+
+async def show(cwd: Path, mutant_id: str, run: str | None = None) -> str:
+    """The mutant as a unified diff of its file (original vs mutated) with its status. The id is a
+    stable id (or a unique prefix of 4+ characters), looked up in the newest run that has it; a
+    number (`7` or `#7`) is the seed survivor id in the latest run (or in `run`)."""
+    wanted = mutant_id.strip()
+    numeric = wanted.lstrip("#").isdigit()
+    if run is not None or numeric:
+        dirs = [await resolve_run(cwd, run)]
+    else:
+        dirs = _run_dirs(await runs_root(cwd))
+        if not dirs:
+            raise RunNotFound("there are no mutation sweeps yet", fix="run one with `launcher mutation sweep`")
+    for run_dir in dirs:
+        data = load_run(run_dir)
+        found = _find(data, wanted)
+        if len(found) > 1:
+            ids = ", ".join(m.id for m, _ in found[:5])
+            raise UsageProblem(
+                f"{wanted!r} matches several mutants: {ids}", where=str(run_dir), fix="pass more characters of the id"
+            )
+        if found:
+            mutant, result = found[0]
+            sources = await _sources(cwd, {**data, "mutants": [{"mutant": mutant.model_dump(), "result": result}]})
+            return render_mutant(mutant, result, sources.get(mutant.target), run_dir.name)
+    raise UsageProblem(
+        f"no mutant {wanted!r} in {', '.join(d.name for d in dirs[:5])}", where="MUTANT_ID",
+        fix="pass an id from survivors.jsonl, summary.txt or the report (`launcher mutation report`)",
+    )  # fmt: skip
+
+
+def render_mutant(mutant: Mutant, result: dict[str, Any], source: str | None, run_name: str = "") -> str:
+    status = result.get("status", "Pending")
+    executor = f" ({result['executor']} executor)" if result.get("executor") else ""
+    head = [
+        f"mutant {mutant.id} #{mutant.index}{f' in {run_name}' if run_name else ''}: {mutant.fault} at "
+        f"{mutant.target}:{mutant.line}:{mutant.col} in {mutant.function}",
+        f"status: {status}{executor}",
+        f"why: {mutant.rationale}",
+    ]
+    for key, label in (("killed_by", "killed by"), ("covered_by", "covered by")):
+        if result.get(key):
+            head.append(f"{label}: {', '.join(result[key])}")
+    if source is not None:
+        before, after = source, mutant.apply(source)
+    else:
+        head.append("(the original file is not available; showing the mutated lines only)")
+        before, after = mutant.orig + "\n", mutant.mut + "\n"
+    diff = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True),
+        fromfile=f"a/{mutant.target}", tofile=f"b/{mutant.target}",
+    )  # fmt: skip
+    body = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in diff)
+    return "\n".join(head) + "\n" + body
+
+
+async def merge(cwd: Path, dirs: list[Path], out: Path | None = None) -> Path:
+    """Join shard runs (names or paths) into a new run dir (default: a fresh one under
+    .launcher/mutation-runs) with every report; returns its path."""
+    if not dirs:
+        raise UsageProblem("nothing to merge", where="DIR...", fix="pass the run dir of each shard")
+    run_dirs = [await resolve_run(cwd, d) for d in dirs]
+    if out is None:
+        out = await runs_root(cwd) / f"m-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-merged"
+    elif not out.is_absolute():
+        out = cwd / out
+    if out.resolve() in {d.resolve() for d in run_dirs}:
+        raise UsageProblem(f"the output {out} is one of the inputs", where="-o", fix="write the merge to a new dir")
+    merged = merge_data([load_run(d) for d in run_dirs], sweep_id=out.name)
+    return write_run(out, merged, await _sources(cwd, merged))
+
+
+__all__ = ["HTML_FILE", "STRYKER_FILE", "ReportFormat", "merge", "render_mutant", "report", "resolve_run", "show"]

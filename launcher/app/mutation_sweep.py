@@ -1,0 +1,277 @@
+"""`launcher mutation sweep`: discover, check, measure, mutate in parallel, store, report.
+
+Flow: repo and defaults (the source packages, pytest when the repo has tests) → mutants
+(--since, --shard, --max-mutants, --operators) → the sweep row (resumed when an unfinished
+sweep of the same base and options exists, or `--resume ID`) → worker 1's worktree: the clean
+suite under coverage (sanity 1, per-test coverage, baselines) → forced-fail and no-op probes
+(sanity 2, 3) → each mutant settled statically (CompileError, NoCoverage), from the cache, or
+by a worker → results stored as they come → `.launcher/mutation-runs/<sweep>/` files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from launcher.app.context import STATE_DIR
+from launcher.errors import LauncherError, UsageProblem
+from launcher.git.repo import GitRepo
+from launcher.git.worktrees import default_worktree_root
+from launcher.models.config import load_repo_config
+from launcher.mutation import sanity
+from launcher.mutation.coverage_map import CoverageMap, measure
+from launcher.mutation.discover import PYTHON_SUFFIXES, collect_mutants, is_test_file, parse_shard
+from launcher.mutation.executor import MutantJob, MutantResult
+from launcher.mutation.executor_generic import GenericExecutor, TestCommand
+from launcher.mutation.model import Mutant, MutantStatus
+from launcher.mutation.results import MutantRecord, SweepMeta, counts, progress_line, score_of, write_outputs
+from launcher.mutation.sweep import CACHEABLE, TestDigest, Worker, cache_key, dispatch, fork_support, note_of
+from launcher.store import mutants as store_mod
+from launcher.store.mutants import MutantStore
+
+_SHAPING = ("paths", "test_cmd", "since", "shard", "max_mutants", "operators", "timeout_factor", "timeout_min_s")
+
+
+@dataclass
+class SweepOptions:
+    paths: list[str] = field(default_factory=list)  # [] = the repo's packages
+    test_cmd: str | None = None  # None = pytest (with per-test selection)
+    workers: int = 0  # 0 = one per CPU
+    since: str | None = None
+    shard: str | None = None  # "I/N"
+    max_mutants: int | None = None
+    operators: list[str] | None = None
+    timeout_factor: float = 3.0
+    fail_under: float | None = None
+    resume: str | None = None  # a sweep id
+    timeout_min_s: float = 5.0  # added to every limit: process start-up is not in the baseline
+    use_cache: bool = True
+    use_fork: bool = True
+    python: str | None = None  # the interpreter running pytest (default: this one)
+
+    def shaping(self) -> dict[str, Any]:
+        """The options that shape a sweep's results (not workers, the gate, the cache...)."""
+        shaping = {k: v for k, v in asdict(self).items() if k in _SHAPING}
+        shaping["paths"], shaping["operators"] = sorted(self.paths), sorted(self.operators or [])
+        return shaping
+
+    def key(self) -> str:
+        """The same key (and base commit) means the same sweep: an unfinished one is resumed."""
+        return hashlib.sha256(json.dumps(self.shaping(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class SweepOutcome:
+    sweep_id: str
+    out_dir: Path
+    counts: dict[str, int]
+    score: float | None
+    passed_fail_under: bool
+    results: list[MutantRecord]
+    base_sha: str = ""
+    resumed: bool = False
+    notes: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed_fail_under else 1
+
+
+def _has_tests(root: Path) -> bool:
+    markers = ("tests", "test", "conftest.py", "pytest.ini")
+    if any((root / m).exists() for m in markers) or any(root.glob("test_*.py")):
+        return True
+    pyproject = root / "pyproject.toml"
+    return pyproject.is_file() and "[tool.pytest" in pyproject.read_text(encoding="utf-8", errors="replace")
+
+
+async def _git_list(repo: GitRepo, *args: str) -> list[str]:
+    return [p for p in (await repo.git(*args)).out.split("\0") if p]
+
+
+class _Sweep:
+    """One sweep's state while it runs."""
+
+    def __init__(self, repo: GitRepo, options: SweepOptions, emit: Callable[[str], None], sweep_id: str,
+                 base_sha: str, store: MutantStore, total: int) -> None:  # fmt: skip
+        self.repo, self.options, self.emit, self.sweep_id = repo, options, emit, sweep_id
+        self.base_sha, self.store, self.total = base_sha, store, total
+        self.command = TestCommand(options.python or sys.executable, options.test_cmd)
+        self.records: dict[str, MutantRecord] = {}
+        self.durations: dict[str, float] = {}
+        self.notes: list[str] = []
+        self._meta: dict[str, tuple[list[str], bool, str]] = {}  # mutant id -> (tests, import_time, key)
+
+    def settle(self, record: MutantRecord, *, store: bool = True) -> None:
+        self.records[record.mutant.id] = record
+        if store:
+            cache = record.source == "run" and record.status in CACHEABLE
+            self.store.record(self.sweep_id, record.row(), cache=cache)
+        self.emit(progress_line(len(self.records), self.total, record))
+
+    async def execute(self, pending: list[Mutant]) -> None:
+        opts = self.options
+        workers = max(1, min(opts.workers or os.cpu_count() or 1, len(pending)))
+        config = load_repo_config(self.repo.root)
+        tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
+        dirty = await _git_list(self.repo, "diff", "--name-only", "-z", "--no-renames", self.base_sha)
+        dirty += await _git_list(self.repo, "ls-files", "-z", "--others", "--exclude-standard")
+        generics = [
+            GenericExecutor(self.repo, tree_root / f"w{k}", self.base_sha, self.command, overlay=dirty)
+            for k in range(1, workers + 1)
+        ]
+        fork = fork_support(self.repo.root) if opts.use_fork and self.command.is_pytest else None
+        pool = [Worker(g, fork, self.command.python, self.repo.root) for g in generics]
+        try:
+            jobs = await self._prepare(generics[0], pending)
+            await dispatch(jobs, pool[: max(1, min(len(pool), len(jobs)))], self._finished)
+        finally:
+            for worker in pool:
+                await worker.stop()
+                self.notes += worker.notes
+
+    async def _prepare(self, first: GenericExecutor, pending: list[Mutant]) -> list[MutantJob]:
+        """Sanity checks and baselines in worker 1's tree, then one job per mutant to run."""
+        opts = self.options
+        await first.start()
+        where = str(self.repo.root)
+        targets = sorted({m.target for m in pending})
+        cov: CoverageMap | None = None
+        if self.command.is_pytest:
+            cov = await measure(first.root, [t for t in targets if t.endswith(PYTHON_SUFFIXES)],
+                                python=self.command.python)  # fmt: skip
+            sanity.check_suite(cov.run, where)
+            self.durations = cov.run.durations
+            probes = sanity.covered_probes(cov, targets)
+            suite_s = cov.run.wall_s
+        else:
+            clean = await first.run_clean([], timeout=3600)
+            sanity.check_command(clean, opts.test_cmd or "", where)
+            suite_s = clean.duration_s
+            probes = sanity.import_probes(first.root, targets)
+        if probes is None:
+            self.notes.append("no covered statement to probe: forced-fail and no-op checks skipped")
+        else:
+            base = cov.baseline(probes.tests) if cov and probes.tests else suite_s
+            await sanity.check_probes(first, probes, opts.timeout_factor * base + opts.timeout_min_s)
+        tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        digest = TestDigest(self.repo.root, [f for f in tracked if is_test_file(f)])
+        command_key = self.command.custom or f"pytest:{self.command.python}"
+        jobs: list[MutantJob] = []
+        for m in pending:
+            tests: list[str] = []  # [] = the whole suite: no coverage data, or import-time code
+            import_time = m.import_time
+            if cov is not None and m.language == "python":
+                selection = cov.select(m)
+                if not selection.covered and m.valid:
+                    self.settle(MutantRecord(m, MutantStatus.NO_COVERAGE, "none", source="static",
+                                             note="no test executes this line"))  # fmt: skip
+                    continue
+                import_time = import_time or selection.import_time
+                tests = [] if import_time else list(selection.tests)
+            if not m.valid:
+                self.settle(MutantRecord(m, MutantStatus.COMPILE_ERROR, "none", source="static",
+                                         note="the mutated source does not compile"))  # fmt: skip
+                continue
+            key = cache_key(m, tests, command_key, digest)
+            hit = self.store.cached(key) if opts.use_cache else None
+            if hit is not None:
+                status = MutantStatus(hit.status)
+                self.settle(MutantRecord(m, status, hit.executor, hit.duration_s, hit.killed_by, tests, import_time,
+                                         "cached", "cached from an earlier sweep", key))  # fmt: skip
+                continue
+            base = cov.baseline(tests) if cov is not None and tests else suite_s
+            job = MutantJob(m, tests, opts.timeout_factor * base + opts.timeout_min_s)
+            self._meta[m.id] = (tests, import_time, key)
+            jobs.append(job)
+        return jobs
+
+    def _finished(self, job: MutantJob, result: MutantResult) -> None:
+        tests, import_time, key = self._meta[job.mutant.id]
+        self.settle(MutantRecord(job.mutant, result.status, result.executor, result.duration_s, result.killed_by,
+                                 tests, import_time, "run", note_of(result), key))  # fmt: skip
+
+
+def _resume_options(store: MutantStore, options: SweepOptions) -> SweepOptions:
+    """`--resume ID` continues that sweep with its own options (workers and the gate may change)."""
+    assert options.resume is not None
+    row = store.sweep(options.resume)
+    if row.status == store_mod.DONE:
+        fix = "run without --resume for a new sweep (unchanged mutants come from the cache)"
+        raise UsageProblem(f"sweep {row.id} already finished", where="--resume", fix=fix)
+    known = {k: v for k, v in row.options.items() if k in SweepOptions.__dataclass_fields__}
+    return SweepOptions(**{**known, "resume": row.id, "workers": options.workers or known.get("workers", 0),
+                           "fail_under": options.fail_under})  # fmt: skip
+
+
+def _open(store: MutantStore, repo: GitRepo, base_sha: str, options: SweepOptions) -> tuple[str, bool]:
+    """The sweep to write into: the one asked for, an unfinished one of the same key, or new."""
+    if options.resume:
+        return options.resume, True
+    found = store.find_resumable(repo=str(repo.root), base_sha=base_sha, options_key=options.key())
+    if found is not None:
+        return found, True
+    sweep_id = store_mod.new_sweep_id()
+    store.create_sweep(sweep_id, repo=str(repo.root), base_sha=base_sha, options_key=options.key(),
+                       options=asdict(options))  # fmt: skip
+    return sweep_id, False
+
+
+async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None]) -> SweepOutcome:
+    started = time.monotonic()
+    repo = await GitRepo.discover(cwd)
+    await repo.ensure_excluded("/.launcher/")
+    store = MutantStore(repo.root / STATE_DIR / "launcher.db")
+    try:
+        if options.resume:
+            options = _resume_options(store, options)
+        if options.test_cmd is None and not _has_tests(repo.root):
+            raise UsageProblem("found no tests to run", where=str(repo.root),
+                               fix="add a tests/ directory, or pass --test-cmd CMD")  # fmt: skip
+        base_sha = await repo.rev_parse("HEAD")
+        shard = parse_shard(options.shard) if options.shard else None
+        collected = await collect_mutants(repo.root, options.paths or None, since=options.since, shard=shard,
+                                          operators=options.operators, include_invalid=True)  # fmt: skip
+        mutants = collected.mutants[: options.max_mutants] if options.max_mutants is not None else collected.mutants
+        sweep_id, resumed = _open(store, repo, base_sha, options)
+        out_dir = repo.root / STATE_DIR / "mutation-runs" / sweep_id
+        store.set_sweep(sweep_id, status=store_mod.RUNNING, out_dir=str(out_dir))
+        sweep = _Sweep(repo, options, emit, sweep_id, base_sha, store, len(mutants))
+        sweep.notes += [f"skipped {path}: {why}" for path, why in collected.skipped.items()]
+        previous = store.results(sweep_id) if resumed else {}
+        for m in mutants:
+            row = previous.get(m.id)
+            if row is not None:
+                status = MutantStatus(row.status)
+                record = MutantRecord(m, status, row.executor, row.duration_s, row.killed_by, row.tests, False,
+                                      "resumed", row.note, row.cache_key)  # fmt: skip
+                sweep.settle(record, store=False)
+        pending = [m for m in mutants if m.id not in sweep.records]
+        try:
+            if pending:
+                await sweep.execute(pending)
+        except LauncherError:
+            store.set_sweep(sweep_id, status=store_mod.FAILED)
+            raise
+        except BaseException:
+            store.set_sweep(sweep_id, status=store_mod.INTERRUPTED)
+            raise
+        records = sorted(sweep.records.values(), key=lambda r: r.mutant.index)
+        meta = SweepMeta(sweep_id, base_sha, repo.root, options.test_cmd, time.monotonic() - started, sweep.notes,
+                         options.shaping(), options.shard)  # fmt: skip
+        files = write_outputs(out_dir, meta, records, sweep.durations)
+        store.set_sweep(sweep_id, status=store_mod.DONE)
+    finally:
+        store.close()
+    score = score_of(records)
+    passed = options.fail_under is None or score is None or score >= options.fail_under
+    return SweepOutcome(sweep_id, out_dir, counts(records), score, passed, records, base_sha, resumed,
+                        sweep.notes, files)  # fmt: skip

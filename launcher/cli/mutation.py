@@ -1,0 +1,94 @@
+"""`launcher mutation ...`: sweep, merge shards, reports, show one mutant."""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from launcher.app import mutation_reports
+from launcher.app.mutation_sweep import SweepOptions, run_sweep
+from launcher.cli.calls import call
+
+
+class ReportFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    STRYKER = "stryker"
+    HTML = "html"
+
+
+mutation_app = typer.Typer(help="Mutation sweeps for CI: mutate, run the tests, find survivors.",
+                           no_args_is_help=True)
+
+
+@mutation_app.command()
+def sweep(
+    paths: Annotated[list[str] | None, typer.Argument(help="Files or folders (default: the packages).")] = None,
+    test_cmd: Annotated[str | None, typer.Option(help="Test command (default: pytest, per-test selection).")] = None,
+    workers: Annotated[int, typer.Option(min=0, help="Parallel workers (0: one per CPU).")] = 0,
+    since: Annotated[str | None, typer.Option(help="Mutate only lines changed since REF.")] = None,
+    shard: Annotated[str | None, typer.Option(help="I/N: this machine's share, by stable id.")] = None,
+    max_mutants: Annotated[int | None, typer.Option(min=1)] = None,
+    operators: Annotated[str | None, typer.Option(help="Comma-separated operator names.")] = None,
+    timeout_factor: Annotated[float, typer.Option(min=1.0, help="Timeout = factor x baseline.")] = 3.0,
+    fail_under: Annotated[float | None, typer.Option(help="Exit 1 under this mutation score (%).")] = None,
+    resume: Annotated[str | None, typer.Option(help="Continue an interrupted sweep by id.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-run unchanged mutants too.")] = False,
+    json_mode: Annotated[bool, typer.Option("--json", help="Machine-readable summary on stdout.")] = False,
+) -> None:
+    """Run a mutation sweep; writes .launcher/mutation-runs/<ts>/ (report, survivors, Stryker)."""
+    options = SweepOptions(
+        paths=list(paths or []), test_cmd=test_cmd, workers=workers, since=since, shard=shard,
+        max_mutants=max_mutants, fail_under=fail_under, resume=resume, timeout_factor=timeout_factor,
+        operators=[o.strip() for o in operators.split(",") if o.strip()] if operators else None,
+        use_cache=not no_cache,
+    )
+    err = Console(stderr=True, soft_wrap=True)
+    # markup off: a progress line may hold source text such as `x[1]`, which rich would eat
+    outcome = call(lambda: run_sweep(Path.cwd(), options, lambda line: err.print(line, highlight=False, markup=False)),
+                   json_mode=json_mode)
+    # The standard report and its page, beside the seed files.
+    call(lambda: mutation_reports.report(Path.cwd(), str(outcome.out_dir), "stryker"))
+    call(lambda: mutation_reports.report(Path.cwd(), str(outcome.out_dir), "html"))
+    summary = {"sweep_id": outcome.sweep_id, "out_dir": str(outcome.out_dir), "counts": outcome.counts,
+               "score": outcome.score, "passed_fail_under": outcome.passed_fail_under,
+               "base_sha": outcome.base_sha, "notes": outcome.notes}
+    if json_mode:
+        print(json.dumps(summary, indent=2))
+    else:
+        print((outcome.out_dir / "summary.txt").read_text(encoding="utf-8")
+              if (outcome.out_dir / "summary.txt").exists() else summary)
+        print(f"reports: {outcome.out_dir}")
+    raise typer.Exit(outcome.exit_code)
+
+
+@mutation_app.command()
+def merge(
+    dirs: Annotated[list[Path], typer.Argument(help="Shard result directories.")],
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Directory for the merged run.")] = None,
+) -> None:
+    """Join shard results into one run (equal to the unsharded sweep)."""
+    merged = call(lambda: mutation_reports.merge(Path.cwd(), dirs, out))
+    print(f"merged {len(dirs)} shard(s) into {merged}")
+
+
+@mutation_app.command()
+def report(
+    run: Annotated[str | None, typer.Argument(help="Run directory or name (default: the latest).")] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Report format.")] = ReportFormat.TEXT,
+    out: Annotated[Path | None, typer.Option("-o", "--out")] = None,
+) -> None:
+    """Print or write a sweep's report."""
+    sys.stdout.write(call(lambda: mutation_reports.report(Path.cwd(), run, fmt.value, out)).rstrip() + "\n")
+
+
+@mutation_app.command()
+def show(mutant_id: Annotated[str, typer.Argument(help="A mutant's stable id.")]) -> None:
+    """Show one mutant as a diff of its file."""
+    sys.stdout.write(call(lambda: mutation_reports.show(Path.cwd(), mutant_id)).rstrip() + "\n")

@@ -1,0 +1,236 @@
+"""Per-test line coverage and baseline timings: which tests execute a mutant's line (DESIGN 11).
+
+One run of the suite under coverage.py on the clean tree gives three things at once: whether the
+suite passes (sanity), how long each test takes (the timeout baseline), and, per line of the
+mutated files, the pytest node ids that executed it. Contexts are switched by a tiny pytest
+plugin (`coverage.Coverage.current().switch_context(nodeid)` around each test, setup and teardown
+included), so they are exact node ids and need no mapping back. Lines run outside any test
+(imports at collection time, module bodies) get the empty context "": a mutant there is
+"import-time covered" and needs the whole suite in a fresh process.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from launcher import process
+from launcher.mutation.discover import read_source
+from launcher.mutation.model import Mutant
+
+PLUGIN = "_launcher_mutation_plugin"
+REPORT_ENV = "LAUNCHER_MUTATION_TESTS"
+IMPORT_CONTEXT = ""
+# Variables that would make a child start its own coverage or xdist machinery, or that describe us.
+_DROP_ENV = ("COV_CORE_", "COVERAGE_PROCESS_START", "COVERAGE_RCFILE", "PYTEST_CURRENT_TEST", "PYTEST_XDIST_")
+
+PLUGIN_SOURCE = f'''
+import json, os
+import pytest
+try:
+    import coverage
+except ImportError:
+    coverage = None
+
+_tests = {{}}
+
+
+def _switch(context):
+    cov = coverage.Coverage.current() if coverage is not None else None
+    if cov is not None:
+        cov.switch_context(context)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _switch(item.nodeid)
+    try:
+        yield
+    finally:
+        _switch("")
+
+
+def pytest_runtest_logreport(report):
+    entry = _tests.setdefault(report.nodeid, {{"duration": 0.0, "failed": False}})
+    entry["duration"] += report.duration
+    entry["failed"] = entry["failed"] or bool(report.failed)
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        _tests[report.nodeid or "<collection>"] = {{"duration": 0.0, "failed": True}}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = os.environ.get("{REPORT_ENV}")
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump({{"tests": _tests, "exitstatus": int(exitstatus)}}, fh)
+'''
+
+
+def child_env(extra: Mapping[str, str] | None = None, *, pycache_dir: Path | None = None) -> dict[str, str]:
+    """The environment of every test run: ours, minus what would start coverage or xdist
+    machinery in the child (pytest-cov's variables) or describe the launcher's own test.
+
+    With `pycache_dir`, bytecode is neither written nor read next to the sources (a private
+    prefix instead), for a runner that must never see a stale .pyc of a mutated file. The
+    generic executor deletes the mutated file's .pyc instead: a private prefix would make every
+    run recompile pytest and its plugins."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_ENV)}
+    if pycache_dir is not None:
+        env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=str(pycache_dir))
+    if extra:
+        env.update(extra)
+    return env
+
+
+@dataclass
+class SuiteRun:
+    """The clean suite: outcome, per-test durations, wall time."""
+
+    exit_code: int
+    durations: dict[str, float]
+    failed: list[str]
+    wall_s: float
+    output_tail: str = ""
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.failed
+
+
+@dataclass(frozen=True)
+class Selection:
+    tests: tuple[str, ...]  # node ids that execute the mutant's statement
+    import_time: bool  # also executed outside any test (import, collection)
+
+    @property
+    def covered(self) -> bool:
+        return bool(self.tests) or self.import_time
+
+
+@dataclass
+class CoverageMap:
+    root: Path  # the tree the suite ran in (file paths below are relative to it)
+    lines: dict[str, dict[int, frozenset[str]]]  # file -> line -> contexts
+    run: SuiteRun
+    _statements: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)
+
+    def contexts(self, rel: str, line: int) -> frozenset[str]:
+        return self.lines.get(rel, {}).get(line, frozenset())
+
+    def select(self, mutant: Mutant) -> Selection:
+        """The tests covering any line of the statement(s) the mutant touches. Coverage records
+        one line of a multi-line statement, which need not be the mutated one."""
+        own = self._statements.get(mutant.target)
+        if own is None:
+            own = self._statements[mutant.target] = statement_lines(read_source(self.root / mutant.target))
+        found: set[str] = set()
+        for line in range(mutant.line, mutant.end_line + 1):
+            lo, hi = own.get(line, (line, line))
+            for n in range(lo, hi + 1):
+                found |= self.contexts(mutant.target, n)
+        return Selection(tuple(sorted(found - {IMPORT_CONTEXT})), IMPORT_CONTEXT in found)
+
+    def baseline(self, tests: Iterable[str]) -> float:
+        """Seconds the given tests took on the clean tree ([] = the whole run)."""
+        chosen = list(tests)
+        if not chosen:
+            return self.run.wall_s
+        return sum(self.run.durations.get(t, 0.0) for t in chosen)
+
+    @property
+    def test_ids(self) -> list[str]:
+        return sorted(self.run.durations)
+
+
+def statement_lines(source: str) -> dict[int, tuple[int, int]]:
+    """Line -> (first, last) line of the innermost statement owning it. A compound statement owns
+    its header (decorators to the line before its body), not its body."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    owners: dict[int, tuple[int, int]] = {}
+    for node in ast.walk(tree):  # breadth first: inner statements overwrite outer ones
+        if not isinstance(node, ast.stmt):
+            continue
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        last = node.end_lineno or node.lineno
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+            last = max(node.lineno, body[0].lineno - 1)
+        for n in range(first, last + 1):
+            owners[n] = (first, last)
+    return owners
+
+
+def _read_report(path: Path) -> tuple[dict[str, float], list[str], int | None]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}, [], None
+    tests = data.get("tests", {})
+    durations = {k: float(v.get("duration", 0.0)) for k, v in tests.items()}
+    failed = sorted(k for k, v in tests.items() if v.get("failed"))
+    return durations, failed, data.get("exitstatus")
+
+
+def _read_coverage(data_file: Path, root: Path) -> dict[str, dict[int, frozenset[str]]]:
+    from coverage import CoverageData  # imported here: only sweeps need it
+
+    data = CoverageData(basename=str(data_file))
+    data.read()
+    result: dict[str, dict[int, frozenset[str]]] = {}
+    real_root = root.resolve()
+    for measured in data.measured_files():
+        path = Path(measured).resolve()
+        if not path.is_relative_to(real_root):
+            continue
+        rel = path.relative_to(real_root).as_posix()
+        result[rel] = {n: frozenset(ctx) for n, ctx in data.contexts_by_lineno(measured).items() if n > 0}
+    return result
+
+
+async def measure(
+    root: Path,
+    files: Sequence[str],
+    *,
+    python: str,
+    pytest_args: Sequence[str] = (),
+    timeout: float | None = 3600,
+) -> CoverageMap:
+    """Run the pytest suite once in `root` under coverage, measuring only `files`."""
+    work = Path(tempfile.mkdtemp(prefix="launcher-cov-"))
+    try:
+        (work / f"{PLUGIN}.py").write_text(PLUGIN_SOURCE, encoding="utf-8")
+        # (An empty include would measure everything: name a file that does not exist instead.)
+        include = "\n    ".join(str((root / f).resolve()) for f in files) or str(work / "nothing.py")
+        rc = work / "coveragerc"
+        rc.write_text(
+            f"[run]\nbranch = false\ndata_file = {work / 'data'}\ninclude =\n    {include}\n", encoding="utf-8"
+        )
+        report = work / "tests.json"
+        pythonpath = os.pathsep.join(filter(None, [str(work), os.environ.get("PYTHONPATH", "")]))
+        env = child_env({"PYTHONPATH": pythonpath, REPORT_ENV: str(report)})
+        argv = [python, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q", "-rfE",
+                "-p", "no:cacheprovider", "-p", PLUGIN, *pytest_args]  # fmt: skip
+        done = await process.run(argv, cwd=root, env=env, timeout=timeout)
+        durations, failed, exitstatus = _read_report(report)
+        code = done.returncode if exitstatus is None else exitstatus
+        tail = (done.out + done.err)[-4000:]
+        if done.returncode not in (0, 1) and code == 0:
+            code = done.returncode  # coverage itself failed after a green pytest
+        run = SuiteRun(code, durations, failed, done.duration_s, tail, done.timed_out)
+        lines = _read_coverage(work / "data", root) if (work / "data").exists() else {}
+        return CoverageMap(root, lines, run)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,600 @@
+"""The fast executor for pytest: a warm worker forks per mutant and swaps code in memory (DESIGN 11).
+
+`start()` launches `fork_worker` in the worktree; it imports pytest and collects the suite once, so
+conftests, test modules and the code under test are imported. For each mutant the worker compiles
+the mutated module, takes the code object of the outermost function around the mutant, forks, and
+in the child assigns it to the live function's `__code__` (every reference to the function sees
+it) and runs `pytest.main(<the selected tests>)`. A fork costs milliseconds where a fresh pytest
+process costs an interpreter start, imports and collection.
+
+Why this is not mutmut's flaw (issue 5): a process that imported the code before the mutant was
+swapped in keeps whatever the unmutated code computed at that time. So:
+  * `fork_can_handle` refuses, statically, what cannot be swapped or may be cached: import-time
+    code (module and class bodies, decorators, defaults), decorated functions (an lru_cache, a
+    registry, a wrapper the swap may not reach; staticmethod, classmethod and property excepted),
+    and functions that write module-level or class state (`global`, `CACHE[k] = v`,
+    `REGISTRY.append(...)`, `cls.x = ...`). The sweep gives those to the generic executor.
+  * The worker refuses, dynamically, any function that ran during import or collection (it records
+    them all while warming up), a function it cannot find as a plain function in the loaded module,
+    and a mutant that changes a closure. Those `run()` itself tests in a fresh interpreter that
+    imports the mutated module from the start (nothing is written to disk): ground truth.
+  * A fork's survivor is only a candidate: `needs_confirmation(result)` is True for it, and the
+    sweep re-runs it on the generic executor before recording Survived (a test that starts a
+    subprocess, or reads the file, sees the unmutated code).
+A fork that times out is re-checked once in a fresh interpreter (`recheck_timeouts`).
+
+The sweep uses one `ForkExecutor` per worker, only for the default pytest command; it and that
+worker's generic executor must not run at the same time in the same worktree (the generic one
+writes the mutant to disk, which the worker reads the source from).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import Process
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from launcher import process
+from launcher.errors import EnvironmentProblem
+from launcher.mutation import fork_worker
+from launcher.mutation.coverage_map import child_env
+from launcher.mutation.executor import MutantJob, MutantResult
+from launcher.mutation.executor_generic import NOTE, TestCommand, classify
+from launcher.mutation.model import Mutant, MutantStatus
+
+WORKER_SCRIPT = Path(fork_worker.__file__).resolve()
+# Run the worker by path, not `-m launcher...`: the project's Python need not have the launcher,
+# and `-c` puts the working directory first on sys.path, as `python -m pytest` does.
+BOOTSTRAP = "import runpy, sys; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
+PYTEST_FLAGS = ("-x", "-q", "-rfE", "-p", "no:cacheprovider")  # as the generic executor runs pytest
+_MAX_LINE = 64 * 1024 * 1024
+_ANSWER_S = 120.0  # the worker's checks before forking (reading and compiling one module)
+_MARGIN_S = 10.0  # past the job's timeout, which the worker enforces itself, before giving up on it
+_TAIL = 2000
+
+
+# --------------------------------------------------------------------------- static check
+
+
+_PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property"})
+_PROPERTY_PARTS = frozenset({"setter", "getter", "deleter"})
+_MUTATORS = frozenset({
+    "append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "clear", "remove",
+    "discard", "appendleft", "extendleft", "__setitem__", "__delitem__", "put", "put_nowait", "register",
+})  # fmt: skip
+_Def = ast.FunctionDef | ast.AsyncFunctionDef
+_Scope = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+@dataclass
+class _Index:
+    """Every def and class of one file by qualified name (named as `python_ops` names scopes)."""
+
+    chains: dict[str, list[list[_Scope]]]  # qualname -> [outermost scope ... the scope itself]
+    verdicts: dict[tuple[int, int], str | None]  # (outer def line, col) -> refusal, memoized
+
+
+_INDEXES: dict[Path, tuple[tuple[int, int], _Index | None]] = {}
+
+
+def _index(path: Path) -> _Index | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _INDEXES.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        tree = ast.parse(fork_worker.read_source(str(path)))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        index = None
+    else:
+        chains: dict[str, list[list[_Scope]]] = {}
+
+        def visit(node: ast.AST, chain: list[_Scope], prefix: str) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, _Scope):
+                    qualname = prefix + child.name
+                    inner = [*chain, child]
+                    chains.setdefault(qualname, []).append(inner)
+                    visit(child, inner, qualname + ("." if isinstance(child, ast.ClassDef) else ".<locals>."))
+                else:
+                    visit(child, chain, prefix)
+
+        visit(tree, [], "")
+        index = _Index(chains, {})
+    _INDEXES[path] = (key, index)
+    return index
+
+
+def _decorator_refusal(fn: _Def) -> str | None:
+    for deco in fn.decorator_list:
+        if isinstance(deco, ast.Name) and deco.id in _PLAIN_DECORATORS:
+            continue
+        if isinstance(deco, ast.Attribute) and deco.attr in _PROPERTY_PARTS and isinstance(deco.value, ast.Name):
+            continue  # @x.setter: the property's functions are swapped like any other
+        return f"{fn.name} is decorated (@{ast.unparse(deco)}): a wrapper or cache may keep the original"
+    return None
+
+
+def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a function's body, not descending into nested functions' bodies (their
+    decorators and defaults run in this function, so they are included)."""
+    stack: list[ast.AST] = list(fn.body) if isinstance(fn, _Def) else [fn.body] if isinstance(fn, ast.Lambda) else []
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, _Def | ast.Lambda):
+            stack += [*getattr(node, "decorator_list", []), *node.args.defaults]
+            stack += [d for d in node.args.kw_defaults if d is not None]
+        else:
+            stack += ast.iter_child_nodes(node)
+
+
+def _bound_names(fn: _Def | ast.Lambda) -> set[str]:
+    """Names local to a function: parameters and whatever its own body binds."""
+    args = fn.args
+    names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    names |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    declared: set[str] = set()
+    for node in _own_nodes(fn):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.id)
+        elif isinstance(node, _Def | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            declared |= set(node.names)
+    return names - declared
+
+
+def _targets(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, ast.Assign):
+        found = list(node.targets)
+    elif isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For | ast.AsyncFor | ast.comprehension):
+        found = [node.target]
+    elif isinstance(node, ast.Delete):
+        found = list(node.targets)
+    elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+        found = [node.optional_vars]
+    else:
+        return []
+    flat: list[ast.expr] = []
+    while found:
+        target = found.pop()
+        if isinstance(target, ast.Tuple | ast.List):
+            found += target.elts
+        elif isinstance(target, ast.Starred):
+            found.append(target.value)
+        else:
+            flat.append(target)
+    return flat
+
+
+def _root(expr: ast.expr) -> str | None:
+    """The variable an attribute/subscript chain starts from; "__class__" for class state."""
+    while True:
+        if isinstance(expr, ast.Attribute):
+            if expr.attr in ("__class__", "__dict__"):
+                return "__class__"
+            expr = expr.value
+        elif isinstance(expr, ast.Subscript):
+            expr = expr.value
+        elif isinstance(expr, ast.Call):
+            expr = expr.func
+        elif isinstance(expr, ast.Name):
+            return expr.id
+        else:
+            return None
+
+
+def _state_refusal(fn: _Def | ast.Lambda, enclosing: frozenset[str]) -> str | None:
+    """Whether a function (and what it nests) may write state that outlives a call: module
+    globals, class attributes. Conservative: any write not rooted at a local variable."""
+    local = frozenset(_bound_names(fn)) | enclosing
+    cls_param = None
+    if isinstance(fn, _Def) and any(isinstance(d, ast.Name) and d.id == "classmethod" for d in fn.decorator_list):
+        params = [*fn.args.posonlyargs, *fn.args.args]
+        cls_param = params[0].arg if params else None
+
+    def foreign(expr: ast.expr) -> str | None:
+        root = _root(expr)
+        if root is None or root == "__class__" or root == cls_param:
+            return f"writes class or shared state ({ast.unparse(expr)})"
+        if root not in local:
+            return f"writes module-level state ({ast.unparse(expr)})"
+        return None
+
+    for node in _own_nodes(fn):
+        reason: str | None = None
+        if isinstance(node, ast.Global):
+            reason = f"declares global {', '.join(node.names)}"
+        elif isinstance(node, _Def | ast.Lambda):
+            reason = _state_refusal(node, local)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in _MUTATORS:
+                reason = foreign(func.value)
+            elif isinstance(func, ast.Name) and func.id in ("setattr", "delattr") and node.args:
+                reason = foreign(ast.Attribute(value=node.args[0], attr="_", ctx=ast.Load()))
+            elif isinstance(func, ast.Name) and func.id == "globals":
+                reason = "uses globals()"
+        else:
+            for target in _targets(node):
+                if isinstance(target, ast.Attribute | ast.Subscript):
+                    reason = reason or foreign(target)
+        if reason:
+            return reason
+    return None
+
+
+def fork_refusal(mutant: Mutant, root: Path | None = None) -> str | None:
+    """Why the fork executor must not run this mutant (None: it can). `root`: the tree holding
+    `mutant.target` (default: the working directory)."""
+    if mutant.language != "python":
+        return "not a Python mutant"
+    if not mutant.valid:
+        return "the mutated source does not compile"
+    if mutant.import_time:
+        return f"{mutant.function}: runs at import time (module or class body, decorator, default)"
+    if "#" in mutant.function:
+        return f"{mutant.function}: a redefinition of a name in the same file"
+    path = (root or Path.cwd()) / mutant.target
+    index = _index(path)
+    if index is None:
+        return f"{mutant.target}: cannot read or parse it"
+    chains = [
+        chain
+        for chain in index.chains.get(mutant.function, [])
+        if chain[-1].lineno <= mutant.line <= (chain[-1].end_lineno or chain[-1].lineno)
+    ]
+    if len(chains) != 1 or not isinstance(chains[0][-1], _Def):
+        return f"{mutant.function}: not found as one function around line {mutant.line}"
+    chain = chains[0]
+    first = next(i for i, scope in enumerate(chain) if isinstance(scope, _Def))
+    for scope in chain[first:]:
+        if isinstance(scope, _Def) and (reason := _decorator_refusal(scope)):
+            return reason
+    outer = chain[first]
+    assert isinstance(outer, _Def)
+    key = (outer.lineno, outer.col_offset)
+    if key not in index.verdicts:
+        index.verdicts[key] = _state_refusal(outer, frozenset())
+    reason = index.verdicts[key]
+    return f"{outer.name}: {reason}; its results may be cached" if reason else None
+
+
+def fork_can_handle(mutant: Mutant, root: Path | None = None) -> bool:
+    """Whether the fork executor may run this mutant; else use the generic executor. Pass the
+    tree the mutants were generated from as `root` (default: the working directory)."""
+    return fork_refusal(mutant, root) is None
+
+
+def needs_confirmation(result: MutantResult) -> bool:
+    """A fork's survivor must be re-run on the generic executor before Survived is recorded: a
+    test may observe the code other than through the swapped function (a subprocess, the file)."""
+    return result.executor == ForkExecutor.name and result.status is MutantStatus.SURVIVED
+
+
+# --------------------------------------------------------------------------- the executor
+
+
+class WorkerGone(Exception):
+    """The worker exited or stopped answering."""
+
+
+@dataclass
+class _Outcome:
+    status: MutantStatus
+    killed_by: list[str]
+    note: str
+    tail: str
+
+
+class ForkExecutor:
+    """The fast pytest executor (see the module docstring). One job at a time."""
+
+    name = "fork"
+
+    def __init__(
+        self,
+        repo_root: Path,
+        worktree: Path | None,
+        test_args: list[str],
+        python: str = sys.executable,
+        *,
+        env: Mapping[str, str] | None = None,
+        recheck_timeouts: bool = True,
+        startup_timeout_s: float = 600.0,
+        pycache_dir: Path | None = None,
+    ) -> None:
+        self.repo_root = repo_root
+        self.root = (worktree or repo_root).absolute()
+        # For the warm-up collection and for jobs that name no tests ([] = the whole suite); jobs
+        # with node ids run just those, as with the generic executor.
+        self.test_args = list(test_args)
+        self.python = python
+        self.recheck_timeouts = recheck_timeouts
+        self.startup_timeout_s = startup_timeout_s
+        self.warmup_s = 0.0
+        self.info: dict[str, Any] = {}  # the worker's "ready" message
+        self._extra_env = dict(env or {})
+        # Bytecode cache for the worker and fresh interpreters (default: private to this executor).
+        # Executors of one sweep may share one: it only ever holds unmutated code.
+        self.pycache_dir = pycache_dir
+        self._tmp: Path | None = None
+        self._proc: Process | None = None
+        self._reader: BufferedByteReceiveStream | None = None
+        self._child: int | None = None  # the running fork (its own process group)
+        self._lock = anyio.Lock()
+
+    # -- lifecycle
+
+    @property
+    def worker_pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def can_handle(self, mutant: Mutant) -> bool:
+        return fork_can_handle(mutant, self.root)
+
+    def _env(self) -> dict[str, str]:
+        assert self._tmp is not None
+        env = child_env(extra=self._extra_env)
+        # Our own bytecode cache: a stale .pyc next to a source (of a mutant the generic executor
+        # wrote) is never read, and no mutant is ever written into it (the worker compiles
+        # mutants itself), so it may be kept and fresh interpreters start faster.
+        env["PYTHONPYCACHEPREFIX"] = str(self.pycache_dir or self._tmp / "pyc")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        return env
+
+    def _workdir(self) -> Path:
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix="launcher-fork-"))
+        return self._tmp
+
+    async def start(self) -> None:
+        if self._proc is not None:
+            return
+        tmp = self._workdir()
+        log_path = tmp / "worker.log"
+        with log_path.open("ab") as log:
+            proc = await anyio.open_process(
+                [self.python, "-c", BOOTSTRAP, str(WORKER_SCRIPT)],
+                cwd=self.root,
+                env=self._env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,
+            )
+        process.track_group(proc.pid)
+        assert proc.stdout is not None
+        self._proc, self._reader = proc, BufferedByteReceiveStream(proc.stdout)
+        try:
+            await self._send({"op": "init", "args": [*PYTEST_FLAGS, *self.test_args], "tmp": str(tmp)})
+            with anyio.fail_after(self.startup_timeout_s):
+                ready = await self._receive()
+        except (WorkerGone, TimeoutError):
+            ready = {"ev": "error", "reason": "the worker exited or did not answer"}
+        except BaseException:
+            await self._kill_worker()
+            raise
+        if ready.get("ev") != "ready" or ready.get("rc") not in (0, 5):  # 5: no tests collected
+            await self._kill_worker()
+            why = ready.get("reason") or f"collecting the tests failed (pytest exit {ready.get('rc')})"
+            raise EnvironmentProblem(
+                f"the fork executor's worker did not start: {why}\n{_file_tail(log_path)}",
+                where=str(self.root),
+                fix="check that `python -m pytest` collects the suite there, or use the generic executor",
+            )
+        self.info = ready
+        self.warmup_s = float(ready.get("warmup_s", 0.0))
+
+    async def stop(self) -> None:
+        """Kill the worker and any fork; safe to call at any time, twice, after a failed start."""
+        with anyio.CancelScope(shield=True):
+            await self._kill_worker(gently=True)
+            if self._tmp is not None:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+                self._tmp = None
+
+    async def _kill_worker(self, gently: bool = False) -> None:
+        with anyio.CancelScope(shield=True):
+            proc, self._proc, self._reader = self._proc, None, None
+            if proc is not None:
+                if proc.stdin is not None:
+                    with contextlib.suppress(Exception):
+                        await proc.stdin.aclose()  # EOF: the worker kills its fork and exits
+                if gently and proc.returncode is None:
+                    with anyio.move_on_after(2.0):
+                        await proc.wait()
+                await process.terminate_group(proc.pid, 1.0)  # the worker and what warming up started
+                if proc.returncode is None:
+                    await proc.wait()
+                await proc.aclose()
+                process.untrack_group(proc.pid)
+            await self._kill_child()
+
+    async def _kill_child(self) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            process.signal_group(child, signal.SIGKILL)
+            await process.terminate_group(child, 0.0)  # waits until no member runs
+            process.untrack_group(child)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self._proc is None or self._proc.stdin is None:
+            raise WorkerGone("not running")
+        try:
+            await self._proc.stdin.send((json.dumps(message) + "\n").encode())
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            raise WorkerGone(str(exc)) from exc
+
+    async def _receive(self) -> dict[str, Any]:
+        if self._reader is None:
+            raise WorkerGone("not running")
+        closed = (anyio.EndOfStream, anyio.IncompleteRead, anyio.ClosedResourceError, anyio.BrokenResourceError)
+        while True:
+            try:
+                line = await self._reader.receive_until(b"\n", _MAX_LINE)
+            except closed as exc:
+                raise WorkerGone("the worker exited") from exc
+            with contextlib.suppress(ValueError):
+                message = json.loads(line)
+                if isinstance(message, dict) and "ev" in message:
+                    return message
+            # Not ours: printed at interpreter start (a sitecustomize, a .pth) before the worker
+            # moved its stdout aside.
+
+    # -- jobs
+
+    def _args(self, tests: Sequence[str]) -> list[str]:
+        return [*PYTEST_FLAGS, *(tests or self.test_args)]
+
+    def _spec(self, mutant: Mutant) -> dict[str, Any]:
+        return {
+            "path": str(self.root / mutant.target),
+            "start": mutant.start,
+            "end": mutant.end,
+            "replaced": mutant.replaced,
+            "replacement": mutant.replacement,
+            "function": mutant.function,
+            "line": mutant.line,
+        }
+
+    async def run(self, job: MutantJob) -> MutantResult:
+        mutant = job.mutant
+        started = time.monotonic()
+        if mutant.language != "python":
+            raise ValueError(f"{mutant.id}: the fork executor runs Python mutants only")
+        if not mutant.valid:
+            outcome = _Outcome(MutantStatus.COMPILE_ERROR, [], "the mutated source does not compile", "")
+        else:
+            async with self._lock:
+                refusal = fork_refusal(mutant, self.root)
+                if refusal is not None:
+                    outcome = await self._run_fresh(job, f"not forked: {refusal}")
+                else:
+                    outcome = await self._run_forked(job)
+        text = (NOTE + outcome.note + "\n" if outcome.note else "") + outcome.tail[-_TAIL:]
+        return MutantResult(mutant.id, outcome.status, self.name, time.monotonic() - started, outcome.killed_by, text)
+
+    async def _run_forked(self, job: MutantJob) -> _Outcome:
+        if self._proc is None:
+            try:
+                await self.start()  # first job, or the previous worker died
+            except EnvironmentProblem as exc:
+                return await self._run_fresh(job, f"no fork worker ({exc.what.splitlines()[0]})")
+        try:
+            request = {"op": "run", **self._spec(job.mutant), "args": self._args(job.tests), "timeout": job.timeout_s}
+            await self._send(request)
+            with anyio.fail_after(_ANSWER_S):
+                answer = await self._receive()
+            if answer["ev"] == "forked":
+                self._child = int(answer["pid"])
+                process.track_group(self._child)
+                with anyio.fail_after(job.timeout_s + _MARGIN_S):
+                    answer = await self._receive()
+                # The worker has reaped it and killed its group: forget it (never signal a reaped id).
+                process.untrack_group(self._child)
+                self._child = None
+        except (WorkerGone, TimeoutError) as exc:
+            why = "stopped answering" if isinstance(exc, TimeoutError) else "exited"
+            tail = self._worker_log_tail()
+            await self._kill_worker()
+            outcome = await self._run_fresh(job, f"the fork worker {why}; ran in a fresh interpreter instead")
+            outcome.tail = outcome.tail or tail
+            return outcome
+        except BaseException:
+            await self._kill_worker()  # cancelled mid-job: the protocol is out of step now
+            raise
+        ev = answer["ev"]
+        if ev == "unsupported":
+            return await self._run_fresh(job, f"not forked: {answer['reason']}")
+        if ev == "compile_error":
+            return _Outcome(MutantStatus.COMPILE_ERROR, [], answer["reason"], "")
+        if ev != "done":
+            return _Outcome(MutantStatus.RUNTIME_ERROR, [], str(answer.get("reason", answer))[-_TAIL:], "")
+        rc = int(answer["rc"])
+        if rc == fork_worker.EXIT_HARNESS:
+            return await self._run_fresh(job, "the fork failed before running the tests; ran in a fresh interpreter")
+        outcome = self._classify(
+            job, rc, bool(answer["timed_out"]), answer["tail"], answer["failed"], answer["duration_s"]
+        )
+        if outcome.status is MutantStatus.TIMEOUT and self.recheck_timeouts:
+            # A loaded machine can stall a healthy run: a timeout must repeat to count.
+            again = await self._run_fresh(job, "")
+            if again.status is MutantStatus.TIMEOUT:
+                again.note = "timed out in the fork and again in a fresh interpreter"
+            else:
+                again.note = f"timed out in the fork but not in a fresh interpreter ({again.note or again.status})"
+            return again
+        return outcome
+
+    def _classify(
+        self, job: MutantJob, rc: int, timed_out: bool, output: str, failed: list[str], duration: float
+    ) -> _Outcome:
+        """The generic executor's mapping of pytest exits, so both give the same status."""
+        argv = [self.python, "-m", "pytest", *self._args(job.tests)]
+        done = process.Completed(argv, rc, output.encode(), b"", duration, timed_out)
+        status, killed_by, note = classify(done, TestCommand(self.python))
+        return _Outcome(status, failed or killed_by, note, output)
+
+    async def _run_fresh(self, job: MutantJob, note: str) -> _Outcome:
+        """Ground truth without touching the tree: a new interpreter imports the mutated module
+        (served from memory by an import hook) and runs the tests."""
+        tmp = self._workdir()
+        spec_path, result_path = tmp / "fresh.json", tmp / "fresh-result.json"
+        result_path.unlink(missing_ok=True)
+        spec = {**self._spec(job.mutant), "args": self._args(job.tests), "result": str(result_path)}
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        argv = [self.python, "-c", BOOTSTRAP, str(WORKER_SCRIPT), "--fresh", str(spec_path)]
+        # The job's timeout is for the tests; a fresh interpreter also starts, imports and collects
+        # first, which warming the worker up measured (not measured yet: allow a few seconds).
+        limit = job.timeout_s + (2 * self.warmup_s + 1.0 if self.warmup_s else 5.0)
+        done = await process.run(argv, cwd=self.root, env=self._env(), timeout=limit)
+        tail = (done.out + done.err)[-_TAIL * 4 :]
+        joined = "; ".join(filter(None, [note, "fresh interpreter"]))
+        if not done.timed_out and done.returncode == fork_worker.EXIT_COMPILE:
+            return _Outcome(MutantStatus.COMPILE_ERROR, [], joined, tail)
+        if not done.timed_out and done.returncode in (fork_worker.EXIT_STALE, fork_worker.EXIT_PREIMPORTED):
+            return _Outcome(MutantStatus.RUNTIME_ERROR, [], joined, tail)
+        failed: list[str] = []
+        with contextlib.suppress(OSError, ValueError):
+            failed = list(json.loads(result_path.read_text(encoding="utf-8")).get("failed", []))
+        outcome = self._classify(job, done.returncode, done.timed_out, tail, failed, done.duration_s)
+        outcome.note = "; ".join(filter(None, [note, outcome.note]))
+        return outcome
+
+    def _worker_log_tail(self) -> str:
+        return _file_tail(self._tmp / "worker.log") if self._tmp is not None else ""
+
+
+def _file_tail(path: Path, limit: int = _TAIL) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - limit))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""

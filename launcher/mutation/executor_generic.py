@@ -1,0 +1,185 @@
+"""The generic executor: a pooled worker worktree; apply the mutant, run the test command, restore.
+
+Works for any test command and language, and is the ground truth the fast executor is checked
+against: every run is a fresh process on a real file. The worktree is detached at the sweep's
+base commit, then overlaid with the main tree's uncommitted changes, so it holds exactly the code
+the mutants were generated from.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import re
+import shutil
+import time
+import tokenize
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from launcher import process
+from launcher.git import worktrees
+from launcher.git.repo import GitRepo
+from launcher.mutation.coverage_map import child_env
+from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
+from launcher.mutation.executor import MutantJob, MutantResult
+from launcher.mutation.model import MutantStale, MutantStatus
+
+NOTE = "[launcher] "  # first line of output_tail carrying the reason for a status
+_SUMMARY = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
+_PYTEST_FLAGS = ("-x", "-q", "-rfE", "-p", "no:cacheprovider")
+
+
+@dataclass(frozen=True)
+class TestCommand:
+    """`python -m pytest ... <node ids>` (selection honoured), or a custom shell command (whole
+    suite every time; test ids mean nothing to it)."""
+
+    python: str
+    custom: str | None = None
+
+    __test__ = False  # not a pytest test class
+
+    @property
+    def is_pytest(self) -> bool:
+        return self.custom is None
+
+    def argv(self, tests: Sequence[str]) -> list[str]:
+        if self.custom is not None:
+            return ["/bin/sh", "-c", self.custom]
+        return [self.python, "-m", "pytest", *_PYTEST_FLAGS, *tests]
+
+
+def _encoding(path: Path, data: bytes) -> str:
+    if path.suffix in PYTHON_SUFFIXES:
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    return "utf-8"
+
+
+def mutated_bytes(path: Path, original: bytes, text: str) -> bytes:
+    """Encode mutated text like the original: same codec, same BOM (read_source strips it)."""
+    encoding = _encoding(path, original)
+    data = text.encode(encoding)
+    if original.startswith(codecs.BOM_UTF8) and not data.startswith(codecs.BOM_UTF8):
+        data = codecs.BOM_UTF8 + data
+    return data
+
+
+def drop_bytecode(path: Path) -> None:
+    """Delete the file's cached bytecode. Python trusts a .pyc whose recorded source mtime (whole
+    seconds) and size match: a same-size mutant written within the second would run the
+    original's bytecode (`+` -> `-`), or the next run the mutant's."""
+    if path.suffix in PYTHON_SUFFIXES:
+        for pyc in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+            with contextlib.suppress(OSError):
+                pyc.unlink()
+
+
+def classify(done: process.Completed, command: TestCommand) -> tuple[MutantStatus, list[str], str]:
+    """Status, failing test ids and a note from a finished test command."""
+    if done.timed_out:
+        return MutantStatus.TIMEOUT, [], "exceeded the time limit"
+    rc = done.returncode
+    if rc == 0:
+        return MutantStatus.SURVIVED, [], ""
+    if command.custom is not None:
+        return MutantStatus.KILLED, [], f"test command exit {rc}"
+    killed_by = list(dict.fromkeys(_SUMMARY.findall(done.out)))
+    if rc == 1:
+        return MutantStatus.KILLED, killed_by, ""
+    if rc == 2:
+        # Collection errors: the mutant broke importing a test module; the suite detects it.
+        return MutantStatus.KILLED, killed_by, "pytest exit 2: errors during collection"
+    if rc < 0:
+        return MutantStatus.KILLED, killed_by, f"the test process died of signal {-rc}"
+    return MutantStatus.RUNTIME_ERROR, killed_by, f"pytest exit {rc}: the runner itself failed"
+
+
+class GenericExecutor:
+    name = "generic"
+
+    def __init__(
+        self,
+        repo: GitRepo,
+        path: Path,
+        base_sha: str,
+        command: TestCommand,
+        *,
+        overlay: Sequence[str] = (),
+        recheck_timeouts: bool = True,
+    ) -> None:
+        self.repo = repo
+        self.root = path.absolute()
+        self.base_sha = base_sha
+        self.command = command
+        self.overlay = list(overlay)  # paths whose main-tree state differs from base_sha
+        self.recheck_timeouts = recheck_timeouts
+        self.env = child_env()
+        self._started = False
+        self._lock = anyio.Lock()  # one mutant at a time per worktree
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        if self.root.exists():
+            await worktrees.remove_worktree(self.repo, self.root)  # a leftover of a killed sweep
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        async with self.repo.lock.hold():
+            await self.repo.git("worktree", "add", "--detach", "--quiet", str(self.root), self.base_sha)
+        self._started = True
+        for rel in self.overlay:
+            src, dst = self.repo.root / rel, self.root / rel
+            if src.is_file():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+            elif dst.is_file() or dst.is_symlink():
+                dst.unlink()
+
+    async def stop(self) -> None:
+        with anyio.CancelScope(shield=True):
+            if self._started or self.root.exists():
+                await worktrees.remove_worktree(self.repo, self.root)
+            self._started = False
+
+    async def run_clean(self, tests: Sequence[str], timeout: float | None) -> process.Completed:
+        """The test command on the unmutated tree (sanity, baseline of a custom command)."""
+        return await process.run(self.command.argv(tests), cwd=self.root, env=self.env, timeout=timeout)
+
+    async def run(self, job: MutantJob) -> MutantResult:
+        mutant = job.mutant
+        started = time.monotonic()
+
+        def result(
+            status: MutantStatus, killed: list[str] | None = None, note: str = "", tail: str = ""
+        ) -> MutantResult:
+            text = (NOTE + note + "\n" if note else "") + tail
+            return MutantResult(mutant.id, status, self.name, time.monotonic() - started, killed or [], text)
+
+        if not mutant.valid:
+            return result(MutantStatus.COMPILE_ERROR, note="the mutated source does not compile")
+        async with self._lock:
+            path = self.root / mutant.target
+            original = path.read_bytes()
+            try:
+                text = mutant.apply(read_source(path))
+            except MutantStale as exc:
+                return result(MutantStatus.RUNTIME_ERROR, note=str(exc))
+            try:
+                path.write_bytes(mutated_bytes(path, original, text))
+                drop_bytecode(path)
+                done = await self.run_clean(job.tests, job.timeout_s)
+                if done.timed_out and self.recheck_timeouts:
+                    # A loaded machine can stall a healthy run: a timeout must repeat to count.
+                    done = await self.run_clean(job.tests, job.timeout_s)
+            finally:
+                with contextlib.suppress(OSError):  # always restore, even when cancelled
+                    path.write_bytes(original)
+                    drop_bytecode(path)
+        status, killed_by, note = classify(done, self.command)
+        if status is MutantStatus.TIMEOUT and self.recheck_timeouts:
+            note = "timed out twice (re-checked in a fresh process)"
+        return result(status, killed_by, note, (done.out + done.err)[-2000:])

@@ -1,0 +1,559 @@
+"""The warm pytest worker of the fork executor. It runs inside the project's Python.
+
+Stdlib and pytest only, and no `launcher` import: the project's interpreter need not have the
+launcher installed, and whatever this module imports is also imported into the tests' process.
+The executor starts it as `python -c <runpy bootstrap> .../fork_worker.py`, so `sys.path[0]` is
+the working directory as with `python -m pytest` (`python -m launcher.mutation.fork_worker`
+works too where the launcher is importable).
+
+Warm mode (the default), JSON lines on stdin and stdout; EOF on stdin means stop:
+  {"op": "init", "args": [...], "tmp": DIR}
+      Collect once (`pytest --collect-only`): conftests, test modules and the code under test
+      get imported. Every function that runs meanwhile is recorded (sys.setprofile): state it
+      may have left in the process was computed by the unmutated code.
+      -> {"ev": "ready", "rc": ..., "warmup_s": ..., ...}
+  {"op": "run", "path", "start", "end", "replaced", "replacement", "function", "line", "args",
+   "timeout"}
+      Checks here, then fork. The child swaps the `__code__` of the outermost function around
+      the mutant (nested functions come along, being constants of its code) and runs
+      `pytest.main(args)`; the worker enforces the timeout and kills the child's group.
+      -> {"ev": "forked", "pid"} then {"ev": "done", "rc", "timed_out", "failed", "tail", ...},
+      or {"ev": "unsupported" | "compile_error" | "error", "reason"} without forking.
+  A module the warm process never imported is served mutated by an import hook in the child.
+
+Fresh mode (`--fresh SPEC.json`): one mutant in a new interpreter, the mutated module served by
+the import hook from its first import (no file is written), then `pytest.main(args)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dis
+import importlib.machinery
+import importlib.util
+import io
+import json
+import os
+import select
+import signal
+import sys
+import time
+import tokenize
+import traceback
+import types
+from collections.abc import Iterator
+from typing import Any
+
+TAIL_BYTES = 8000
+# Exit codes of a child that never got to report a test outcome (pytest uses 0-5).
+EXIT_STALE = 95  # the file no longer holds the text the mutant replaces
+EXIT_COMPILE = 96  # the mutated source does not compile
+EXIT_HARNESS = 97  # the worker's own machinery failed in the child
+EXIT_PREIMPORTED = 98  # fresh mode: the module was imported before the hook could serve it
+_CO_OPTIMIZED = 0x1
+_CO_KINDS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async generator
+
+_real_cache: dict[str, str] = {}
+
+
+def real(path: str) -> str:
+    found = _real_cache.get(path)
+    if found is None:
+        found = _real_cache[path] = os.path.realpath(path)
+    return found
+
+
+def read_source(path: str) -> str:
+    """As the launcher reads it (mutant offsets index this text): coding cookie, no BOM, line
+    endings untouched."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    text = data.decode(encoding)
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+class Refused(Exception):
+    """The mutant cannot be run by swapping code in this process."""
+
+
+class Stale(Exception):
+    pass
+
+
+def mutate(source: str, job: dict[str, Any]) -> str:
+    start, end = int(job["start"]), int(job["end"])
+    if source[start:end] != job["replaced"]:
+        raise Stale(f"expected {job['replaced']!r} at offset {start}; the file changed")
+    return source[:start] + job["replacement"] + source[end:]
+
+
+# --------------------------------------------------------------------------- code objects
+
+
+def _walk_code(code: types.CodeType, prefix: str = "") -> Iterator[tuple[str, types.CodeType]]:
+    """(qualified name, code) of every function and class body nested in `code`."""
+    for const in code.co_consts:
+        if not isinstance(const, types.CodeType):
+            continue
+        qualname = getattr(const, "co_qualname", None) or prefix + const.co_name  # < 3.11
+        yield qualname, const
+        is_function = bool(const.co_flags & _CO_OPTIMIZED)  # a class body is not optimized
+        yield from _walk_code(const, qualname + (".<locals>." if is_function else "."))
+
+
+def _last_line(code: types.CodeType) -> int:
+    last = code.co_firstlineno
+    for _, line in dis.findlinestarts(code):
+        if line is not None:
+            last = max(last, line)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            last = max(last, _last_line(const))
+    return last
+
+
+def _new_code(module_code: types.CodeType, qualname: str, line: int) -> types.CodeType:
+    """The code object of function `qualname` around `line` in the compiled mutated module."""
+    found = [
+        code
+        for name, code in _walk_code(module_code)
+        if name == qualname and code.co_firstlineno <= line <= _last_line(code)
+    ]
+    if len(found) != 1:
+        raise Refused(f"{qualname}: {len(found)} definitions around line {line} in the mutated source")
+    return found[0]
+
+
+def _functions_of(value: Any) -> list[types.FunctionType]:
+    """The plain functions behind a namespace entry: the function itself, or what a staticmethod,
+    classmethod or property wraps. Anything else (another decorator's wrapper) is not ours."""
+    if isinstance(value, types.FunctionType):
+        return [value]
+    if isinstance(value, (staticmethod, classmethod)):
+        inner = value.__func__
+        return [inner] if isinstance(inner, types.FunctionType) else []
+    if isinstance(value, property):
+        return [f for f in (value.fget, value.fset, value.fdel) if isinstance(f, types.FunctionType)]
+    return []
+
+
+def _live_function(module: types.ModuleType, qualname: str) -> tuple[list[types.FunctionType], str]:
+    """Candidates for the outermost function on the path to `qualname` and that function's
+    qualified name. Looked up in `__dict__`s so no descriptor or `__getattr__` runs."""
+    parts = qualname.split(".")
+    owner: Any = module
+    for i, part in enumerate(parts):
+        name = ".".join(parts[: i + 1])
+        if part == "<locals>" or "#" in part:
+            break
+        namespace = getattr(owner, "__dict__", None)
+        if not isinstance(namespace, (dict, types.MappingProxyType)) or part not in namespace:
+            raise Refused(f"{name} is not in the loaded module")
+        value = namespace[part]
+        functions = _functions_of(value)
+        if functions:
+            return functions, name
+        if not isinstance(value, type):
+            raise Refused(f"{name} is a {type(value).__name__}, not a plain function (decorated?)")
+        owner = value
+    raise Refused(f"{qualname} is not inside a function (module or class body code)")
+
+
+# --------------------------------------------------------------------------- import hook
+
+
+class MutantLoader(importlib.machinery.SourceFileLoader):
+    """Loads the mutated code for one file; never reads or writes a bytecode cache for it."""
+
+    def __init__(self, fullname: str, path: str, code: types.CodeType, source: str) -> None:
+        super().__init__(fullname, path)
+        self._code = code
+        self._source = source
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        return self._code
+
+    def get_source(self, fullname: str) -> str:
+        return self._source
+
+
+class MutantFinder:
+    """First on sys.meta_path: asks the other finders, and when the spec they find is the mutated
+    file, hands back the same spec with the mutant's loader. Works whatever name the module is
+    imported under and whichever finder (path, editable install) locates it."""
+
+    def __init__(self, path: str, code: types.CodeType, source: str) -> None:
+        self.real = real(path)
+        self.basename = os.path.basename(path)
+        self.code = code
+        self.source = source
+        self._busy = False
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if self._busy:
+            return None
+        self._busy = True
+        try:
+            spec = None
+            for finder in list(sys.meta_path):
+                find = getattr(finder, "find_spec", None)
+                if finder is self or find is None:
+                    continue
+                spec = find(fullname, path, target)
+                if spec is not None:
+                    break
+        finally:
+            self._busy = False
+        origin = getattr(spec, "origin", None)
+        if not origin or os.path.basename(origin) != self.basename or real(origin) != self.real:
+            return None
+        loader = MutantLoader(fullname, origin, self.code, self.source)
+        locations = spec.submodule_search_locations if spec is not None else None
+        return importlib.util.spec_from_file_location(
+            fullname, origin, loader=loader, submodule_search_locations=locations
+        )
+
+
+# --------------------------------------------------------------------------- pytest glue
+
+
+class Recorder:
+    """A pytest plugin: the node ids that failed (the mutant's killers)."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        if report.failed and report.nodeid not in self.failed:
+            self.failed.append(report.nodeid)
+
+    def pytest_collectreport(self, report: Any) -> None:
+        if report.failed:
+            self.failed.append(report.nodeid or "<collection>")
+
+
+def _run_pytest(args: list[str], result_path: str) -> int:
+    import pytest
+
+    recorder = Recorder()
+    rc = int(pytest.main(list(args), plugins=[recorder]))
+    with open(result_path, "w", encoding="utf-8") as fh:
+        json.dump({"failed": recorder.failed}, fh)
+    return rc
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed stream must not stop an exit
+            stream.flush()
+
+
+# --------------------------------------------------------------------------- warm worker
+
+
+class Lines:
+    """JSON lines from a raw fd, readable without blocking when select says so."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = b""
+        self.eof = False
+
+    def fill(self) -> bool:
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf += chunk
+        return True
+
+    def next(self) -> dict[str, Any] | None:
+        while b"\n" not in self.buf:
+            if self.eof or not self.fill():
+                return None
+        line, _, self.buf = self.buf.partition(b"\n")
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _has_exited(pid: int) -> bool:
+    """Without reaping it: a zombie leader keeps its group id reserved until we kill the rest."""
+    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    return info is not None and info.si_pid == pid
+
+
+class Worker:
+    def __init__(self) -> None:
+        self.reply_fd = os.dup(1)  # the protocol channel: fd 1 itself goes to the log below
+        os.dup2(2, 1)  # so nothing printed by an import or by pytest can corrupt the protocol
+        self.lines = Lines(0)
+        self.child: int | None = None
+        self.ran: set[tuple[str, int, str]] = set()  # (real file, first line, name) run while warming
+        self.modules: dict[str, list[types.ModuleType]] = {}
+        self.sources: dict[str, str] = {}
+        self.tmp = ""
+        self._pdeathsig: Any = None
+        signal.signal(signal.SIGTERM, self._on_term)
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        if self.child is not None:
+            _kill_group(self.child)
+        os._exit(128 + signum)
+
+    def reply(self, **message: Any) -> None:
+        data = (json.dumps(message) + "\n").encode()
+        while data:
+            data = data[os.write(self.reply_fd, data) :]
+
+    # -- warm-up
+
+    def init(self, message: dict[str, Any]) -> None:
+        self.tmp = message["tmp"]
+        started = time.monotonic()
+        import threading
+
+        import pytest
+
+        seen: dict[int, types.CodeType] = {}
+
+        def profile(frame: Any, event: str, arg: Any) -> None:
+            if event == "call":
+                code = frame.f_code
+                seen[id(code)] = code  # by id: hashing a code object hashes its bytecode
+
+        sys.setprofile(profile)
+        threading.setprofile(profile)
+        try:
+            rc = int(pytest.main(["--collect-only", *message["args"]]))
+        finally:
+            sys.setprofile(None)
+            threading.setprofile(None)
+        for code in seen.values():
+            if not code.co_filename.startswith("<"):
+                self.ran.add((real(code.co_filename), code.co_firstlineno, code.co_name))
+        for module in list(sys.modules.values()):
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str) and file.endswith(".py"):
+                group = self.modules.setdefault(real(file), [])
+                if all(m is not module for m in group):
+                    group.append(module)
+        try:  # Linux: the child dies with the worker, whatever kills the worker
+            import ctypes
+
+            self._pdeathsig = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            self._pdeathsig = None
+        _flush()
+        self.reply(
+            ev="ready", rc=rc, pid=os.getpid(), warmup_s=time.monotonic() - started,
+            modules=len(self.modules), ran=len(self.ran), python=sys.version.split()[0],
+        )  # fmt: skip
+
+    # -- one job
+
+    def plan(self, job: dict[str, Any]) -> tuple[list[tuple[types.FunctionType, types.CodeType]], MutantFinder | None]:
+        path = job["path"]
+        source = self.sources.get(path)
+        if source is None:
+            source = self.sources[path] = read_source(path)
+        mutated = mutate(source, job)
+        loaded = self.modules.get(real(path), [])
+        filename = loaded[0].__file__ if loaded and loaded[0].__file__ else path
+        module_code = compile(mutated, filename, "exec", dont_inherit=True)
+        if not loaded:
+            return [], MutantFinder(path, module_code, mutated)  # imported, if at all, in the child
+        swaps: list[tuple[types.FunctionType, types.CodeType]] = []
+        for module in loaded:
+            candidates, outer = _live_function(module, job["function"])
+            new = _new_code(module_code, outer, int(job["line"]))
+            live = [
+                f
+                for f in candidates
+                if f.__code__.co_firstlineno == new.co_firstlineno
+                and f.__code__.co_name == new.co_name
+                and real(f.__code__.co_filename) == real(path)
+            ]
+            if len(live) != 1:
+                raise Refused(f"{outer}: the loaded object is not the function of the file (wrapped or replaced?)")
+            old = live[0].__code__
+            if (real(old.co_filename), old.co_firstlineno, old.co_name) in self.ran:
+                raise Refused(
+                    f"{outer} ran during import or collection: what it computed then may be kept "
+                    "in the warm process, unmutated"
+                )
+            if old.co_freevars != new.co_freevars or (old.co_flags ^ new.co_flags) & _CO_KINDS:
+                raise Refused(f"{outer}: the mutant changes the function's closure or kind")
+            swaps.append((live[0], new))
+        return swaps, None
+
+    def run(self, job: dict[str, Any]) -> None:
+        try:
+            swaps, finder = self.plan(job)
+        except Refused as exc:
+            return self.reply(ev="unsupported", reason=str(exc))
+        except Stale as exc:
+            return self.reply(ev="error", reason=str(exc))
+        except (SyntaxError, ValueError) as exc:
+            return self.reply(ev="compile_error", reason=f"{type(exc).__name__}: {exc}")
+        log = os.path.join(self.tmp, "child.log")
+        result = os.path.join(self.tmp, "child.json")
+        for stale in (log, result):
+            if os.path.exists(stale):
+                os.unlink(stale)
+        _flush()  # or the child would inherit, and write out, the worker's buffered output
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            self._child_main(job, swaps, finder, log, result)
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)  # also done in the child: whichever runs first
+        self.child = pid
+        self.reply(ev="forked", pid=pid)
+        status, timed_out = self._wait(pid, float(job["timeout"]))
+        self.child = None
+        failed: list[str] = []
+        try:
+            with open(result, encoding="utf-8") as fh:
+                failed = list(json.load(fh).get("failed", []))
+        except (OSError, ValueError):
+            pass
+        self.reply(
+            ev="done", rc=os.waitstatus_to_exitcode(status), timed_out=timed_out, failed=failed,
+            duration_s=time.monotonic() - started, tail=_tail(log),
+        )  # fmt: skip
+        return None
+
+    def _child_main(
+        self,
+        job: dict[str, Any],
+        swaps: list[tuple[types.FunctionType, types.CodeType]],
+        finder: MutantFinder | None,
+        log: str,
+        result: str,
+    ) -> None:
+        code = EXIT_HARNESS
+        try:
+            os.setpgid(0, 0)  # its own group: a timeout kills whatever the tests started too
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if self._pdeathsig is not None:
+                self._pdeathsig(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)  # and the protocol pipes are no longer held by the child
+            os.close(null)
+            os.close(self.reply_fd)
+            for function, new in swaps:
+                function.__code__ = new  # every reference (imports, registries, bound methods) sees it
+            if finder is not None:
+                sys.meta_path.insert(0, finder)
+            code = _run_pytest(job["args"], result)
+        except BaseException:  # whatever happens, the child must not return
+            traceback.print_exc()
+        finally:
+            _flush()
+            os._exit(code)
+
+    def _wait(self, pid: int, timeout: float) -> tuple[int, bool]:
+        """Wait for the child or the deadline; EOF on stdin (the executor is gone) kills it."""
+        deadline = time.monotonic() + timeout
+        pidfd: int | None = None
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None  # poll instead
+        timed_out = False
+        try:
+            while not _has_exited(pid):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                fds = [0]
+                if pidfd is not None:
+                    fds.append(pidfd)
+                ready, _, _ = select.select(fds, [], [], remaining if pidfd is not None else min(remaining, 0.01))
+                if 0 in ready and not self.lines.fill():
+                    _kill_group(pid)
+                    os.waitpid(pid, 0)
+                    os._exit(0)
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+        _kill_group(pid)  # a timeout, or what the tests left running
+        _, status = os.waitpid(pid, 0)
+        return status, timed_out
+
+    def serve(self) -> None:
+        while True:
+            message = self.lines.next()
+            if message is None:
+                return  # EOF: the executor stopped us
+            op = message.get("op")
+            try:
+                if op == "init":
+                    self.init(message)
+                elif op == "run":
+                    self.run(message)
+                else:
+                    self.reply(ev="error", reason=f"unknown op {op!r}")
+            except Exception:  # report it and keep serving
+                self.reply(ev="error", reason=traceback.format_exc()[-TAIL_BYTES:])
+
+
+def _tail(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - TAIL_BYTES))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------- fresh mode
+
+
+def fresh(spec_path: str) -> int:
+    with open(spec_path, encoding="utf-8") as fh:
+        job = json.load(fh)
+    path = job["path"]
+    try:
+        mutated = mutate(read_source(path), job)
+    except Stale as exc:
+        print(f"stale mutant: {exc}", file=sys.stderr)
+        return EXIT_STALE
+    try:
+        code = compile(mutated, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        print(f"the mutant does not compile: {exc}", file=sys.stderr)
+        return EXIT_COMPILE
+    target = real(path)
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and real(file) == target:
+            print(f"{path} was imported at interpreter start, before the mutant could be served", file=sys.stderr)
+            return EXIT_PREIMPORTED
+    sys.meta_path.insert(0, MutantFinder(path, code, mutated))
+    return _run_pytest(job["args"], job["result"])
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--fresh"]:
+        return fresh(argv[1])
+    Worker().serve()
+    return 0
+
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    _flush()
+    os._exit(code)  # skip interpreter teardown: atexit hooks of the tested code ran in pytest already

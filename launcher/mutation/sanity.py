@@ -1,0 +1,162 @@
+"""Sanity checks before mutating (DESIGN 11): a sweep whose checks fail would report nonsense.
+
+1. The suite passes on the clean tree (else: the failing test names).
+2. A forced-fail mutant (`raise AssertionError` before a covered statement) is killed: the tests
+   really run the code in the worker tree (not an installed copy) and can fail.
+3. A no-op mutant (`pass;` before the same statement) survives: the suite is deterministic and
+   does not depend on the file's exact bytes.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from launcher import process
+from launcher.errors import LauncherError
+from launcher.mutation.coverage_map import IMPORT_CONTEXT, CoverageMap, SuiteRun
+from launcher.mutation.discover import PYTHON_SUFFIXES, SHELL_SUFFIXES, read_source
+from launcher.mutation.executor import Executor, MutantJob
+from launcher.mutation.model import Mutant, MutantStatus, excerpt, line_starts, position
+
+FORCED_FAIL = 'raise AssertionError("launcher forced fail")'
+_SHOWN = 10
+
+
+class SanityFailed(LauncherError):
+    """A pre-mutation check failed; the sweep did not start (exit 1)."""
+
+    default_key = "mutation_sanity"
+
+
+def _names(tests: Sequence[str]) -> str:
+    shown = ", ".join(tests[:_SHOWN])
+    return shown + (f" (and {len(tests) - _SHOWN} more)" if len(tests) > _SHOWN else "")
+
+
+def check_suite(run: SuiteRun, where: str) -> None:
+    """The pytest suite passed on the clean tree."""
+    fix = "make the suite pass on a clean checkout first (`python -m pytest`), then sweep again"
+    if run.timed_out:
+        raise SanityFailed("the test suite did not finish on the clean tree", where=where, fix=fix)
+    if run.failed:
+        raise SanityFailed(
+            f"the test suite fails on the clean tree: {len(run.failed)} failing: {_names(run.failed)}",
+            where=where, fix=fix, error_key="mutation_sanity:clean_suite_failed",
+        )  # fmt: skip
+    if run.exit_code == 5:
+        raise SanityFailed("pytest collected no tests", where=where, fix="pass --test-cmd, or add tests")
+    if run.exit_code != 0:
+        raise SanityFailed(
+            f"the test suite exited {run.exit_code} on the clean tree:\n{run.output_tail[-1500:]}", where=where, fix=fix
+        )
+
+
+def check_command(done: process.Completed, command: str, where: str) -> None:
+    """A custom test command passed on the clean tree."""
+    if not done.ok:
+        why = "did not finish" if done.timed_out else f"exited {done.returncode}"
+        raise SanityFailed(
+            f"the test command {command!r} {why} on the clean tree:\n{(done.out + done.err)[-1500:]}",
+            where=where, fix="make the command pass on a clean checkout first",
+            error_key="mutation_sanity:clean_suite_failed",
+        )  # fmt: skip
+
+
+def _insertion(rel: str, source: str, offset: int, text: str, kind: str) -> Mutant:
+    starts = line_starts(source)
+    line, col = position(starts, offset) if source else (1, 1)
+    orig, mut = excerpt(source, starts, offset, offset, text) if source else ("", text.strip())
+    return Mutant(
+        id=f"sanity-{kind}", fault=f"sanity_{kind}", language="shell" if rel.endswith(SHELL_SUFFIXES) else "python",
+        target=rel, line=line, col=col, end_line=line, end_col=col, function="<sanity>",
+        scope_kind="function", scope_hash="", scope_lines=(line, line), rationale=f"sanity check: {kind}",
+        orig=orig, mut=mut, start=offset, end=offset, replaced="", replacement=text,
+    )  # fmt: skip
+
+
+@dataclass
+class Probes:
+    forced: Mutant
+    noop: Mutant
+    tests: list[str]  # [] = the whole suite
+
+
+def covered_probes(cov: CoverageMap, files: Sequence[str]) -> Probes | None:
+    """Probes before the first statement of a function body that a test executes."""
+    for rel in files:
+        if not rel.endswith(PYTHON_SUFFIXES):
+            continue
+        source = read_source(cov.root / rel)
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        starts = line_starts(source)
+        functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        for fn in sorted(functions, key=lambda n: n.lineno):
+            for stmt in fn.body:
+                if hasattr(stmt, "body") or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
+                    continue  # compound statement or docstring: no `x; y` form
+                offset = starts[stmt.lineno - 1] + stmt.col_offset  # (col_offset counts UTF-8 bytes)
+                lead = source[starts[stmt.lineno - 1] : offset]
+                tests = sorted(cov.contexts(rel, stmt.lineno) - {IMPORT_CONTEXT})
+                if tests and not lead.strip():  # (not the second statement of `x = 1; y = 2`)
+                    return Probes(
+                        _insertion(rel, source, offset, FORCED_FAIL + "; ", "forced_fail"),
+                        _insertion(rel, source, offset, "pass; ", "noop"), tests,
+                    )  # fmt: skip
+    return None
+
+
+def import_probes(root: Path, files: Sequence[str]) -> Probes | None:
+    """Probes at the top of a module (or script): for a custom command, whose tests are unknown."""
+    for rel in files:
+        source = read_source(root / rel)
+        if rel.endswith(SHELL_SUFFIXES):
+            offset = source.index("\n") + 1 if source.startswith("#!") and "\n" in source else 0
+            return Probes(_insertion(rel, source, offset, "exit 97\n", "forced_fail"),
+                          _insertion(rel, source, offset, ":\n", "noop"), [])  # fmt: skip
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        body = [
+            s for s in tree.body
+            if not (isinstance(s, ast.ImportFrom) and s.module == "__future__")
+            and not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        ]  # fmt: skip
+        if body:
+            offset = line_starts(source)[body[0].lineno - 1]
+            return Probes(_insertion(rel, source, offset, FORCED_FAIL + "\n", "forced_fail"),
+                          _insertion(rel, source, offset, "pass\n", "noop"), [])  # fmt: skip
+    return None
+
+
+async def check_probes(executor: Executor, probes: Probes, timeout_s: float) -> None:
+    """The forced failure is killed and the no-op survives, in a real worker."""
+    where = f"{probes.forced.target}:{probes.forced.line}"
+    checks: list[tuple[Mutant, MutantStatus, Literal["forced_fail", "noop"]]] = [
+        (probes.forced, MutantStatus.KILLED, "forced_fail"), (probes.noop, MutantStatus.SURVIVED, "noop"),
+    ]  # fmt: skip
+    for mutant, expected, kind in checks:
+        result = await executor.run(MutantJob(mutant, probes.tests, timeout_s))
+        if result.status is expected:
+            continue
+        ran = _names(probes.tests) if probes.tests else "the whole suite"
+        if kind == "forced_fail":
+            raise SanityFailed(
+                f"a forced failure ({mutant.mut!r}) was not detected: {ran} still gave {result.status.value}",
+                where=where, error_key="mutation_sanity:forced_fail_survived",
+                fix="make the tests import the code from the work tree (an editable install or the repo "
+                "root on sys.path, not an installed copy), and --test-cmd run the tests of the mutated code",
+            )  # fmt: skip
+        raise SanityFailed(
+            f"a no-op change ({mutant.mut!r}) made {ran} give {result.status.value}: the suite is flaky "
+            f"or depends on the file's exact bytes\n{result.output_tail[-1500:]}",
+            where=where, error_key="mutation_sanity:noop_killed",
+            fix="make the tests deterministic (seeds, time, order) before mutating",
+        )  # fmt: skip

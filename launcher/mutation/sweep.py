@@ -1,0 +1,201 @@
+"""The sweep engine: plan each mutant's job, spread the jobs over a pool of workers, collect.
+
+Each worker owns one generic executor (its own worktree) and, when the fast pytest executor is
+available, one fork executor beside it. A mutant goes to the fork executor only if that one says
+it can handle it and the mutant runs only inside tests (never at import time); a Survived from
+the fork executor is re-checked by the generic one in a fresh process before it
+counts, so a module-state artefact of forking can never produce a false survivor (the fork
+executor re-checks its own timeouts in a fresh interpreter).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import inspect
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import anyio
+
+from launcher.mutation.executor import Executor, MutantJob, MutantResult
+from launcher.mutation.executor_generic import NOTE, GenericExecutor
+from launcher.mutation.model import Mutant, MutantStatus
+
+FORK_MODULE = "launcher.mutation.executor_fork"
+CACHEABLE = frozenset({MutantStatus.KILLED, MutantStatus.SURVIVED, MutantStatus.TIMEOUT})
+
+
+@dataclass
+class ForkSupport:
+    factory: Callable[..., Any]
+    can_handle: Callable[[Mutant], bool]
+
+
+def fork_support(root: Path) -> ForkSupport | None:
+    """The fast executor, if its module exists (it is optional: everything works without it).
+    `root` is the tree the mutants were generated from (`fork_can_handle` reads the source)."""
+    try:
+        module = importlib.import_module(FORK_MODULE)
+    except ImportError:
+        return None
+    factory, can_handle = getattr(module, "ForkExecutor", None), getattr(module, "fork_can_handle", None)
+    if factory is None or can_handle is None:
+        return None
+    if len(inspect.signature(can_handle).parameters) > 1:
+        can_handle = functools.partial(can_handle, root=root)
+    return ForkSupport(factory, can_handle)
+
+
+def build_fork(factory: Callable[..., Any], **candidates: Any) -> Executor | None:
+    """Construct the fork executor from the keyword arguments its signature asks for
+    (repo_root, worktree, test_args, python); None if it needs one we cannot give."""
+    kwargs: dict[str, Any] = {}
+    for name, param in inspect.signature(factory).parameters.items():
+        if name in candidates:
+            kwargs[name] = candidates[name]
+        elif param.default is param.empty and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            return None
+    executor: Executor = factory(**kwargs)
+    return executor
+
+
+def note_of(result: MutantResult) -> str:
+    first = result.output_tail.split("\n", 1)[0]
+    return first.removeprefix(NOTE) if first.startswith(NOTE) else ""
+
+
+@dataclass
+class Worker:
+    """One generic executor and, optionally, a fork executor running in the same worktree."""
+
+    generic: GenericExecutor
+    fork: ForkSupport | None = None
+    python: str = ""
+    source_root: Path | None = None  # the tree the mutants came from (the main work tree)
+    notes: list[str] = field(default_factory=list)
+    _fork: Executor | None = None
+    _fork_failed: bool = False
+
+    async def _fork_for(self, job: MutantJob) -> Executor | None:
+        if self.fork is None or self._fork_failed or not job.tests or job.mutant.import_time:
+            return None
+        if not self.fork.can_handle(job.mutant):
+            return None
+        if self._fork is None:
+            root = self.generic.root
+            try:
+                made = build_fork(self.fork.factory, repo_root=self.source_root or root, worktree=root, root=root,
+                                  test_args=[], python=self.python)  # fmt: skip
+                if made is None:
+                    raise TypeError("unsupported ForkExecutor signature")
+                await made.start()
+            except Exception as exc:  # the fast path is optional: fall back, say so once
+                self._fork_failed = True
+                self.notes.append(f"fork executor unavailable, generic used instead: {exc}")
+                return None
+            self._fork = made
+        return self._fork
+
+    async def run(self, job: MutantJob) -> MutantResult:
+        await self.generic.start()
+        fork = await self._fork_for(job) if job.mutant.valid else None
+        if fork is None:
+            return await self.generic.run(job)
+        try:
+            result = await fork.run(job)
+        except Exception as exc:
+            self.notes.append(f"fork executor failed on {job.mutant.id} ({exc}); generic used")
+            return await self.generic.run(job)
+        if result.status is MutantStatus.SURVIVED:  # (a fork's Timeout it re-checks itself)
+            fresh = await self.generic.run(job)
+            why = f"{fork.name} said {result.status.value}; re-checked in a fresh process"
+            fresh.output_tail = NOTE + why + "\n" + fresh.output_tail
+            return fresh
+        return result
+
+    async def stop(self) -> None:
+        with anyio.CancelScope(shield=True):
+            if self._fork is not None:
+                try:
+                    await self._fork.stop()
+                finally:
+                    self._fork = None
+            await self.generic.stop()
+
+
+async def dispatch(
+    jobs: Sequence[MutantJob], workers: Sequence[Worker], on_result: Callable[[MutantJob, MutantResult], None]
+) -> None:
+    """Run every job on the first free worker; `on_result` sees each result as it comes."""
+    if not jobs:
+        return
+    send, receive = anyio.create_memory_object_stream[MutantJob](max_buffer_size=len(jobs))
+    with send:
+        for job in jobs:
+            send.send_nowait(job)
+
+    async def work(worker: Worker, queue: Any) -> None:
+        async with queue:
+            async for job in queue:
+                on_result(job, await worker.run(job))
+
+    try:
+        async with receive, anyio.create_task_group() as tg:
+            for worker in workers:
+                tg.start_soon(work, worker, receive.clone())
+    except BaseExceptionGroup as group:
+        leaves = _leaves(group)
+        if len(leaves) == 1:  # one worker failed (the others were cancelled): raise it plainly
+            raise leaves[0] from None
+        raise
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return found
+
+
+class TestDigest:
+    """Content hashes of the test files behind a selection (a cache-key ingredient)."""
+
+    __test__ = False
+
+    def __init__(self, root: Path, test_files: Sequence[str]) -> None:
+        self.root = root
+        self.all_files = sorted(test_files)
+        self._hashes: dict[str, str] = {}
+
+    def _hash(self, rel: str) -> str:
+        if rel not in self._hashes:
+            path = self.root / rel
+            data = path.read_bytes() if path.is_file() else b""
+            self._hashes[rel] = hashlib.sha256(data).hexdigest()
+        return self._hashes[rel]
+
+    def files_for(self, tests: Sequence[str]) -> list[str]:
+        if not tests:
+            return self.all_files
+        files: set[str] = set()
+        for test in tests:
+            rel = PurePosixPath(test.split("::", 1)[0])
+            files.add(rel.as_posix())
+            files.update((parent / "conftest.py").as_posix().removeprefix("./") for parent in rel.parents)
+        return sorted(files)
+
+    def digest(self, tests: Sequence[str]) -> str:
+        files = self.files_for(tests)
+        return hashlib.sha256("\0".join(f"{f}={self._hash(f)}" for f in files).encode()).hexdigest()
+
+
+def cache_key(mutant: Mutant, tests: Sequence[str], command: str, digest: TestDigest) -> str:
+    """Stable id, the mutated scope's hash, the command, the selected tests and their files'
+    content: any change to these re-runs the mutant."""
+    parts = [mutant.id, mutant.scope_hash, mutant.replacement, command, list(tests), digest.digest(tests)]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]

@@ -1,0 +1,215 @@
+"""Mutation sweeps in the SQLite store (`.launcher/launcher.db`, WAL), beside the run journal.
+
+Three tables: `mutation_sweeps` (one row per sweep), `mutation_results` (one row per settled
+mutant of a sweep, written as each one finishes, so a sweep killed half-way resumes where it
+stopped), and `mutation_cache` (results by cache key, so an unchanged mutant is not re-run by a
+later sweep). Plain types only: this layer knows nothing of the mutation package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from launcher.errors import RunNotFound
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS mutation_sweeps (
+    id TEXT PRIMARY KEY,
+    repo TEXT NOT NULL,
+    base_sha TEXT NOT NULL,
+    options_key TEXT NOT NULL,
+    options_json TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    out_dir TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mutation_sweeps_by_key ON mutation_sweeps (repo, base_sha, options_key);
+CREATE TABLE IF NOT EXISTS mutation_results (
+    sweep_id TEXT NOT NULL,
+    mutant_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    executor TEXT NOT NULL,
+    duration_s REAL NOT NULL,
+    killed_by_json TEXT NOT NULL DEFAULT '[]',
+    tests_json TEXT NOT NULL DEFAULT '[]',
+    cache_key TEXT,
+    source TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    at REAL NOT NULL,
+    PRIMARY KEY (sweep_id, mutant_id)
+);
+CREATE TABLE IF NOT EXISTS mutation_cache (
+    cache_key TEXT PRIMARY KEY,
+    mutant_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    executor TEXT NOT NULL,
+    duration_s REAL NOT NULL,
+    killed_by_json TEXT NOT NULL DEFAULT '[]',
+    at REAL NOT NULL
+);
+"""
+
+RUNNING, INTERRUPTED, DONE, FAILED = "running", "interrupted", "done", "failed"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def new_sweep_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"m-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class SweepRow:
+    id: str
+    repo: str
+    base_sha: str
+    options_key: str
+    options: dict[str, Any]
+    status: str
+    pid: int | None
+    out_dir: str | None
+    created_at: float
+
+
+@dataclass
+class ResultRow:
+    mutant_id: str
+    status: str  # a MutantStatus value
+    executor: str  # "generic" | "fork" | "none" (settled without running)
+    duration_s: float
+    killed_by: list[str] = field(default_factory=list)
+    tests: list[str] = field(default_factory=list)
+    cache_key: str | None = None
+    source: str = "run"  # "run" | "cached" | "static"
+    note: str = ""
+
+
+class MutantStore:
+    """One connection; each write is its own short transaction."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # sweeps ---------------------------------------------------------------------------------
+    def create_sweep(self, sweep_id: str, *, repo: str, base_sha: str, options_key: str,
+                     options: dict[str, Any]) -> None:  # fmt: skip
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO mutation_sweeps VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (sweep_id, repo, base_sha, options_key, json.dumps(options), RUNNING, os.getpid(), None, now, now),
+            )
+
+    def sweep(self, sweep_id: str) -> SweepRow:
+        row = self._db.execute("SELECT * FROM mutation_sweeps WHERE id=?", (sweep_id,)).fetchone()
+        if row is None:
+            fix = "`launcher mutation sweep` starts one"
+            raise RunNotFound(f"no mutation sweep {sweep_id!r} in {self.path}", fix=fix)
+        return SweepRow(
+            id=row["id"], repo=row["repo"], base_sha=row["base_sha"], options_key=row["options_key"],
+            options=json.loads(row["options_json"]), status=row["status"], pid=row["pid"],
+            out_dir=row["out_dir"], created_at=row["created_at"],
+        )  # fmt: skip
+
+    def sweeps(self, limit: int = 20) -> list[SweepRow]:
+        rows = self._db.execute("SELECT id FROM mutation_sweeps ORDER BY created_at DESC LIMIT ?", (limit,))
+        return [self.sweep(r["id"]) for r in rows.fetchall()]
+
+    def find_resumable(self, *, repo: str, base_sha: str, options_key: str) -> str | None:
+        """The latest unfinished sweep of the same code and options: interrupted, or marked
+        running by a process that no longer exists (killed without a chance to say so)."""
+        rows = self._db.execute(
+            "SELECT id, status, pid FROM mutation_sweeps WHERE repo=? AND base_sha=? AND options_key=? "
+            "AND status IN (?, ?) ORDER BY created_at DESC",
+            (repo, base_sha, options_key, RUNNING, INTERRUPTED),
+        ).fetchall()
+        for row in rows:
+            pid = row["pid"]
+            if row["status"] == INTERRUPTED or pid is None or (pid != os.getpid() and not _alive(pid)):
+                return str(row["id"])
+        return None
+
+    def set_sweep(self, sweep_id: str, *, status: str | None = None, out_dir: str | None = None) -> None:
+        with self._tx() as db:
+            if status is not None:
+                db.execute("UPDATE mutation_sweeps SET status=?, pid=?, updated_at=? WHERE id=?",
+                           (status, os.getpid(), time.time(), sweep_id))  # fmt: skip
+            if out_dir is not None:
+                db.execute("UPDATE mutation_sweeps SET out_dir=? WHERE id=?", (out_dir, sweep_id))
+
+    # results --------------------------------------------------------------------------------
+    def record(self, sweep_id: str, row: ResultRow, *, cache: bool = False) -> None:
+        """Store a settled mutant; with `cache`, also remember it under its cache key."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO mutation_results VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (sweep_id, row.mutant_id, row.status, row.executor, row.duration_s, json.dumps(row.killed_by),
+                 json.dumps(row.tests), row.cache_key, row.source, row.note, now),
+            )  # fmt: skip
+            if cache and row.cache_key:
+                db.execute(
+                    "INSERT OR REPLACE INTO mutation_cache VALUES (?,?,?,?,?,?,?)",
+                    (row.cache_key, row.mutant_id, row.status, row.executor, row.duration_s,
+                     json.dumps(row.killed_by), now),
+                )  # fmt: skip
+
+    def results(self, sweep_id: str) -> dict[str, ResultRow]:
+        rows = self._db.execute("SELECT * FROM mutation_results WHERE sweep_id=?", (sweep_id,)).fetchall()
+        return {
+            r["mutant_id"]: ResultRow(
+                mutant_id=r["mutant_id"], status=r["status"], executor=r["executor"], duration_s=r["duration_s"],
+                killed_by=json.loads(r["killed_by_json"]), tests=json.loads(r["tests_json"]),
+                cache_key=r["cache_key"], source=r["source"], note=r["note"],
+            )
+            for r in rows
+        }
+
+    def cached(self, cache_key: str) -> ResultRow | None:
+        r = self._db.execute("SELECT * FROM mutation_cache WHERE cache_key=?", (cache_key,)).fetchone()
+        if r is None:
+            return None
+        return ResultRow(
+            mutant_id=r["mutant_id"], status=r["status"], executor=r["executor"], duration_s=r["duration_s"],
+            killed_by=json.loads(r["killed_by_json"]), cache_key=cache_key, source="cached",
+        )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Fixture for the fork executor: plain functions, methods, a cached function, import-time code."""

@@ -1,0 +1,63 @@
+"""`launcher mutation ...` as a user runs it: a real subprocess on a real repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import git
+
+WEAKPKG = Path(__file__).parent / "data" / "mutation" / "weakpkg"
+
+
+def launcher(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=cwd, capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=600)
+
+
+def test_sweep_cli_writes_every_report_and_gates_on_fail_under(tmp_path: Path) -> None:
+    root = tmp_path / "pkg"
+    shutil.copytree(WEAKPKG, root)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "weak package")
+
+    gated = launcher(root, "mutation", "sweep", "calc/core.py", "--workers", "2", "--fail-under", "80", "--json")
+    assert gated.returncode == 1, gated.stderr
+    summary = json.loads(gated.stdout)
+    assert summary["counts"]["Survived"] == 4 and summary["score"] == 50.0
+    assert summary["passed_fail_under"] is False
+    out = Path(summary["out_dir"])
+    assert out.parent == root / ".launcher" / "mutation-runs"
+    for name in ("report.json", "summary.txt", "survivors.jsonl", "mutation-report.json", "mutation-report.html"):
+        assert (out / name).is_file(), name
+    stryker = json.loads((out / "mutation-report.json").read_text())
+    assert stryker["schemaVersion"] and "calc/core.py" in stryker["files"]
+    assert "[14/14]" in gated.stderr  # progress lines on stderr, the JSON alone on stdout
+
+    # The unchanged tree: every mutant comes from the cache; a lower bar passes.
+    passed = launcher(root, "mutation", "sweep", "calc/core.py", "--workers", "2", "--fail-under", "50")
+    assert passed.returncode == 0, passed.stderr
+    assert "Survived" in passed.stdout and "reports:" in passed.stdout
+
+    text = launcher(root, "mutation", "report", "--format", "text")
+    assert text.returncode == 0 and "Survived" in text.stdout
+    bad = launcher(root, "mutation", "report", "--format", "yaml")
+    assert bad.returncode == 2 and "yaml" in bad.stderr
+
+    survivor = json.loads((out / "survivors.jsonl").read_text().splitlines()[0])
+    by_number = launcher(root, "mutation", "show", str(survivor["id"]))  # the seed's survivor number
+    assert by_number.returncode == 0, by_number.stderr
+    diff_lines = by_number.stdout.splitlines()
+    assert any(line.startswith("-") and line.strip("- ") == survivor["orig"] for line in diff_lines)
+    assert any(line.startswith("+") and line.strip("+ ") == survivor["mut"] for line in diff_lines)
+    stable_id = next(m["mutant_id"] for m in json.loads((out / "report.json").read_text())["mutants"]
+                     if m["status"] == "SURVIVED")
+    by_id = launcher(root, "mutation", "show", stable_id[:8])
+    assert by_id.returncode == 0 and "Survived" in by_id.stdout
+    unknown = launcher(root, "mutation", "show", "nosuchid")
+    assert unknown.returncode != 0 and "Fix:" in unknown.stderr
