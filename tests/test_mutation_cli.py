@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 from conftest import git
+
+from launcher.git.repo import GitRepo
+from launcher.git.worktrees import default_worktree_root
+from launcher.store.mutants import MutantStore
 
 WEAKPKG = Path(__file__).parent / "data" / "mutation" / "weakpkg"
 
@@ -61,3 +66,28 @@ def test_sweep_cli_writes_every_report_and_gates_on_fail_under(tmp_path: Path) -
     assert by_id.returncode == 0 and "Survived" in by_id.stdout
     unknown = launcher(root, "mutation", "show", "nosuchid")
     assert unknown.returncode != 0 and "Fix:" in unknown.stderr
+
+
+def test_clean_all_removes_worktrees_of_a_killed_sweep_but_not_of_a_running_one(tmp_path: Path) -> None:
+    root = tmp_path / "pkg"
+    shutil.copytree(WEAKPKG, root)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "weak package")
+    store = MutantStore(root / ".launcher" / "launcher.db")
+    dead_pid = int(subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout)
+    workers_root = default_worktree_root(anyio.run(GitRepo.discover, root), None) / "mutation"
+    trees: dict[str, Path] = {}
+    for sweep_id, pid in (("m-killed", dead_pid), ("m-live", os.getpid())):
+        store.create_sweep(sweep_id, repo=str(root), base_sha="x", options_key="k", options={})
+        store._db.execute("UPDATE mutation_sweeps SET pid=? WHERE id=?", (pid, sweep_id))
+        trees[sweep_id] = workers_root / sweep_id / "w1"  # where a sweep puts its worker trees
+        git(root, "worktree", "add", "--detach", "-q", str(trees[sweep_id]), "HEAD")
+    store.close()
+
+    cleaned = launcher(root, "clean", "--all")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not trees["m-killed"].exists() and trees["m-live"].is_dir()
+    assert "skipped sweep m-live: still running" in cleaned.stdout
+    listed = git(root, "worktree", "list")
+    assert "m-killed" not in listed and "m-live" in listed

@@ -246,3 +246,18 @@ def test_store_resumes_only_sweeps_whose_process_is_gone(tmp_path: Path) -> None
     assert store.find_resumable(repo="r", base_sha="b", options_key="other") is None
     store.set_sweep("m-1", status="done")
     assert store.find_resumable(repo="r", base_sha="b", options_key="k") is None
+
+
+def test_a_cov_option_in_the_projects_addopts_does_not_hide_coverage(tmp_path: Path) -> None:
+    pytest.importorskip("pytest_cov")  # a dev dependency: present in CI
+    root = tmp_path / "pkg"
+    shutil.copytree(WEAKPKG, root)
+    ini = root / "pytest.ini"
+    ini.write_text(ini.read_text() + "addopts = --cov=calc --cov-report=term\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "weak package, measured by pytest-cov")
+    outcome = sweep(root, paths=[CORE])
+    assert {(r.mutant.function, r.mutant.fault, r.mutant.line) for r in outcome.results
+            if r.status is MutantStatus.SURVIVED} == SURVIVORS  # fmt: skip
+    assert {r.mutant.function for r in outcome.results if r.status is MutantStatus.NO_COVERAGE} == {"unused"}

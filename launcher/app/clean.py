@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from pathlib import Path
 
 from launcher import process
-from launcher.app.context import open_journal
+from launcher.app.context import STATE_DIR, open_journal
 from launcher.errors import UsageProblem
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.states import RunStatus
+from launcher.store.mutants import RUNNING, MutantStore
 
 
 async def clean(cwd: Path, run_id: str | None, *, all_runs: bool) -> list[str]:
@@ -33,7 +36,37 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool) -> list[str]:
             removed.append(f"skipped {rid}: still running")
             continue
         removed += await worktrees.remove_run_leftovers(repo, root, rid)
+    if all_runs:
+        removed += await _sweep_leftovers(repo, root / "mutation")
     removed += await worktrees.reconcile(repo, root)
+    return removed
+
+
+async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path) -> list[str]:
+    """Worker worktrees of mutation sweeps that were killed and never resumed (a resume would
+    reuse them), unless that sweep's process still runs."""
+    if not sweeps_root.is_dir():
+        return []
+    db = repo.root / STATE_DIR / "launcher.db"
+    store = MutantStore(db) if db.exists() else None
+    removed: list[str] = []
+    try:
+        for sweep_dir in sorted(p for p in sweeps_root.iterdir() if p.is_dir()):
+            row = next((r for r in store.sweeps(10_000) if r.id == sweep_dir.name), None) if store else None
+            if row and row.status == RUNNING and row.pid and process.pid_alive(row.pid):
+                removed.append(f"skipped sweep {sweep_dir.name}: still running")
+                continue
+            trees = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
+            await worktrees.remove_worktrees(repo, [(tree, None) for tree in trees])
+            for tree in trees:  # a directory git no longer knows: ours, under the launcher's cache
+                shutil.rmtree(tree, ignore_errors=True)
+            removed += [f"removed sweep worktree {tree}" for tree in trees]
+            for leftover in (sweep_dir, sweeps_root):
+                with contextlib.suppress(OSError):
+                    leftover.rmdir()
+    finally:
+        if store:
+            store.close()
     return removed
 
 

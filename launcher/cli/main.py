@@ -204,7 +204,7 @@ def _task_final(run_id: str, task_id: str) -> bool:
 @app.command()
 def clean(
     run_id: Annotated[str | None, typer.Argument(help="Run id.")] = None,
-    all_runs: Annotated[bool, typer.Option("--all", help="Every run's leftovers.")] = False,
+    all_runs: Annotated[bool, typer.Option("--all", help="All runs' leftovers and dead sweeps' trees.")] = False,
 ) -> None:
     """Remove the worktrees and branches a run kept (failed or conflicted tasks)."""
     removed = call(lambda: clean_app.clean(Path.cwd(), run_id, all_runs=all_runs))

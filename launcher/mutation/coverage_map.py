@@ -200,6 +200,14 @@ def _read_coverage(data_file: Path, root: Path) -> dict[str, dict[int, frozenset
     return result
 
 
+async def _no_cov_flag(python: str, root: Path) -> list[str]:
+    """`--no-cov` when pytest-cov is installed: a `--cov` in the project's addopts would start a
+    second coverage inside ours, whose data (and contexts) would never reach our data file, and
+    every mutant would look uncovered."""
+    found = await process.run([python, "-c", "import pytest_cov"], cwd=root, env=child_env(), timeout=60)
+    return ["--no-cov"] if found.returncode == 0 else []
+
+
 async def measure(
     root: Path,
     files: Sequence[str],
@@ -222,7 +230,7 @@ async def measure(
         pythonpath = os.pathsep.join(filter(None, [str(work), os.environ.get("PYTHONPATH", "")]))
         env = child_env({"PYTHONPATH": pythonpath, REPORT_ENV: str(report)})
         argv = [python, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q", "-rfE",
-                "-p", "no:cacheprovider", "-p", PLUGIN, *pytest_args]  # fmt: skip
+                "-p", "no:cacheprovider", "-p", PLUGIN, *await _no_cov_flag(python, root), *pytest_args]  # fmt: skip
         done = await process.run(argv, cwd=root, env=env, timeout=timeout)
         durations, failed, exitstatus = _read_report(report)
         code = done.returncode if exitstatus is None else exitstatus
