@@ -127,6 +127,10 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     assert (repo / "tests" / "test_mul.py").exists()  # the revision round's fix landed
     assert 'GREETING = "calc 1.1"' in (repo / "calc" / "core.py").read_text()
     assert not (repo / "tests" / "test_div.py").exists()
+    # Paths and commands are printed whole (never folded at the terminal width), to copy and paste.
+    assert f"  git -C {repo} log --oneline --graph    # what landed" in done.stdout.splitlines()
+    kept = next(line for line in done.stdout.splitlines() if line.startswith("  qa-div: launcher/"))
+    assert Path(kept.split()[-1]).is_dir()
 
 
 def test_ctrl_c_kills_every_child_saves_state_and_exits_130(repo: Path, tmp_path: Path) -> None:

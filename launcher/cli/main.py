@@ -70,7 +70,7 @@ def _finish(report: RunReport, *, json_mode: bool, quiet: bool) -> None:
     if json_mode:
         print(report_json(report))
     else:
-        Console().print(render_summary(report))
+        Console().print(render_summary(report), soft_wrap=True)
     append_github_summary(report, os.environ)
     raise typer.Exit(_exit_code(report))
 
@@ -163,7 +163,7 @@ def status(
     if json_mode:
         print(report_json(report))
     else:
-        Console().print(render_summary(report))
+        Console().print(render_summary(report), soft_wrap=True)
     raise typer.Exit(_exit_code(report) if report.status != RunStatus.RUNNING else 0)
 
 
@@ -238,13 +238,15 @@ def demo(
         print(report_json(report))
         raise typer.Exit(0 if report.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else 1)
     console = Console()
-    console.print(render_summary(report))
+    console.print(render_summary(report), soft_wrap=True)
     console.print(
         f"\nSample repo: {repo}\n"
         f"  git -C {repo} log --oneline --graph    # what landed\n"
         f"  cd {repo} && launcher status             # the journal\n"
         f"  cd {repo} && launcher logs {report.run_id} backend-mul\n"
-        "The conflicted and failed tasks are kept for inspection; `launcher clean --all` removes them."
+        "The conflicted and failed tasks are kept for inspection; `launcher clean --all` removes them.",
+        soft_wrap=True,  # commands and paths stay whole, to copy and paste
+        highlight=False,
     )
     # The demo's failures are staged on purpose: it succeeds when the pipeline behaved.
     raise typer.Exit(0 if report.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else 1)
