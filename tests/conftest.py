@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,15 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
     ).stdout
+
+
+def repo_from(fixture: Path, root: Path, message: str = "fixture") -> Path:
+    """A real repository on branch main whose one commit is a copy of a fixture directory."""
+    shutil.copytree(fixture, root, ignore=shutil.ignore_patterns("__pycache__", ".git"))
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return root
 
 
 @pytest.fixture(autouse=True)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import anyio
-from conftest import git
+from conftest import git, repo_from
 
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
@@ -26,10 +25,7 @@ def launcher(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_sweep_cli_writes_every_report_and_gates_on_fail_under(tmp_path: Path) -> None:
     root = tmp_path / "pkg"
-    shutil.copytree(WEAKPKG, root)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "weak package")
+    repo_from(WEAKPKG, root, "weak package")
 
     gated = launcher(root, "mutation", "sweep", "calc/core.py", "--workers", "2", "--fail-under", "80", "--json")
     assert gated.returncode == 1, gated.stderr
@@ -70,10 +66,7 @@ def test_sweep_cli_writes_every_report_and_gates_on_fail_under(tmp_path: Path) -
 
 def test_clean_all_removes_worktrees_of_a_killed_sweep_but_not_of_a_running_one(tmp_path: Path) -> None:
     root = tmp_path / "pkg"
-    shutil.copytree(WEAKPKG, root)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "weak package")
+    repo_from(WEAKPKG, root, "weak package")
     store = MutantStore(root / ".launcher" / "launcher.db")
     dead_pid = int(subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout)
     workers_root = default_worktree_root(anyio.run(GitRepo.discover, root), None) / "mutation"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import codecs
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from conftest import git
+from conftest import repo_from
 
 from launcher.git.repo import GitRepo
 from launcher.mutation import python_ops
@@ -28,10 +27,7 @@ WEAKPKG = Path(__file__).parent / "data" / "mutation" / "weakpkg"
 @pytest.fixture
 def pkg(tmp_path: Path) -> Path:
     root = tmp_path / "pkg"
-    shutil.copytree(WEAKPKG, root)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "weak package")
+    repo_from(WEAKPKG, root, "weak package")
     return root
 
 

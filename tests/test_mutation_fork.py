@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import anyio
 import pytest
-from conftest import git
+from conftest import repo_from
 
 from launcher import process
 from launcher.mutation.discover import read_source
@@ -46,10 +46,7 @@ def run_async(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture package in a git repository (the generic executor needs one)."""
     root = tmp_path_factory.mktemp("fork") / "proj"
-    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns("__pycache__"))
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "fixture")
+    repo_from(FIXTURE, root, "fixture")
     return root
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import git
+from conftest import git, repo_from
 from rich.console import Console
 
 from launcher.app.mutation_sweep import SweepOptions, SweepOutcome, run_sweep
@@ -30,10 +30,7 @@ SURVIVORS = {("is_adult", "comparison", 9), ("is_adult", "number", 9), ("label",
 
 
 def make_pkg(root: Path) -> Path:
-    shutil.copytree(WEAKPKG, root)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "weak package")
+    repo_from(WEAKPKG, root, "weak package")
     return root
 
 

@@ -23,11 +23,10 @@ from launcher.agents.cli_common import (
     command_prefix,
     contract_instructions,
     contract_schema,
-    finish,
+    finish_session,
     int_fields,
     parse_json_text,
     positional,
-    remember_session,
     resume_session,
     round_prompt,
     tail,
@@ -119,9 +118,7 @@ class ClaudeAdapter:
         return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH, defaults=defaults))
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
-        outcome = finish(self._read(request, result), result)
-        remember_session(request, self.name, outcome)
-        return outcome
+        return finish_session(request, self.name, self._read(request, result), result)
 
     def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
         data = parse_json_text(result.stdout)

@@ -265,6 +265,13 @@ def detect_prompt(text: str) -> str | None:
     return found
 
 
+def finish_session(request: AgentRequest, adapter: str, outcome: AgentOutcome, result: Supervised) -> AgentOutcome:
+    """`finish`, then keep the session id for the next round (the CLIs that resume sessions)."""
+    final = finish(outcome, result)
+    remember_session(request, adapter, final)
+    return final
+
+
 def finish(outcome: AgentOutcome, result: Supervised) -> AgentOutcome:
     """Let a wall-clock timeout or a stall override what the output said, keeping what was
     measured (tokens, cost, session). A stall on an interactive prompt names the prompt."""

@@ -20,9 +20,8 @@ from launcher.agents.cli_common import (
     command_prefix,
     contract_instructions,
     contract_schema,
-    finish,
+    finish_session,
     positional,
-    remember_session,
     resume_session,
     round_prompt,
     tail,
@@ -93,9 +92,7 @@ class CodexAdapter:
         return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH))
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
-        outcome = finish(self._read(request, result), result)
-        remember_session(request, self.name, outcome)
-        return outcome
+        return finish_session(request, self.name, self._read(request, result), result)
 
     def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
         events = _events(result.stdout)

@@ -17,10 +17,9 @@ from launcher.agents.cli_common import (
     cli_env,
     command_prefix,
     contract_instructions,
-    finish,
+    finish_session,
     parse_json_text,
     positional,
-    remember_session,
     round_prompt,
     tail,
 )
@@ -86,9 +85,7 @@ class GeminiAdapter:
         return Invocation(argv, env)
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
-        outcome = finish(self._read(result), result)
-        remember_session(request, self.name, outcome)
-        return outcome
+        return finish_session(request, self.name, self._read(result), result)
 
     def _read(self, result: Supervised) -> AgentOutcome:
         data = parse_json_text(result.stdout)

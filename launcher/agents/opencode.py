@@ -35,8 +35,7 @@ from launcher.agents.cli_common import (
     cli_env,
     command_prefix,
     contract_instructions,
-    finish,
-    remember_session,
+    finish_session,
     resume_session,
     round_prompt,
 )
@@ -203,9 +202,7 @@ class OpencodeAdapter:
         return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH, defaults=defaults))
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
-        outcome = finish(self._read(request, result), result)
-        remember_session(request, self.name, outcome)
-        return outcome
+        return finish_session(request, self.name, self._read(request, result), result)
 
     def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
         seen = parse_events(result.stdout)

@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from launcher.errors import RunNotFound
+from launcher.process import pid_alive
+from launcher.store.sqlite import SqliteStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mutation_sweeps (
@@ -64,16 +63,6 @@ CREATE TABLE IF NOT EXISTS mutation_cache (
 RUNNING, INTERRUPTED, DONE, FAILED = "running", "interrupted", "done", "failed"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def new_sweep_id(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return f"m-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
@@ -105,30 +94,11 @@ class ResultRow:
     note: str = ""
 
 
-class MutantStore:
+class MutantStore(SqliteStore):
     """One connection; each write is its own short transaction."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        super().__init__(path, SCHEMA)
 
     # sweeps ---------------------------------------------------------------------------------
     def create_sweep(self, sweep_id: str, *, repo: str, base_sha: str, options_key: str,
@@ -165,7 +135,7 @@ class MutantStore:
         ).fetchall()
         for row in rows:
             pid = row["pid"]
-            if row["status"] == INTERRUPTED or pid is None or (pid != os.getpid() and not _alive(pid)):
+            if row["status"] == INTERRUPTED or pid is None or (pid != os.getpid() and not pid_alive(pid)):
                 return str(row["id"])
         return None
 
