@@ -251,7 +251,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
             row = previous.get(m.id)
             if row is not None:
                 status = MutantStatus(row.status)
-                record = MutantRecord(m, status, row.executor, row.duration_s, row.killed_by, row.tests, False,
+                record = MutantRecord(m, status, row.executor, row.duration_s, row.killed_by, row.tests, m.import_time,
                                       "resumed", row.note, row.cache_key)  # fmt: skip
                 sweep.settle(record, store=False)
         pending = [m for m in mutants if m.id not in sweep.records]
