@@ -14,6 +14,7 @@ from rich.console import Console
 from launcher.app import mutation_reports
 from launcher.app.mutation_sweep import SweepOptions, run_sweep
 from launcher.cli.calls import call
+from launcher.gates.calibration import GateExit, GateResult, run_gate
 
 
 class ReportFormat(enum.StrEnum):
@@ -92,3 +93,34 @@ def report(
 def show(mutant_id: Annotated[str, typer.Argument(help="A mutant's stable id.")]) -> None:
     """Show one mutant as a diff of its file."""
     sys.stdout.write(call(lambda: mutation_reports.show(Path.cwd(), mutant_id)).rstrip() + "\n")
+
+
+@mutation_app.command()
+def gate(
+    verdict: Annotated[Path, typer.Option("--verdict", help="The judge's verdict.json.")],
+    calibration: Annotated[Path, typer.Option("--calibration", help="The labelled calibration set.")],
+    threshold: Annotated[float | None, typer.Option(help="Min precision (else $JUDGE_PRECISION_MIN, 0.8).")] = None,
+    report_path: Annotated[Path | None, typer.Option("--report", help="Where calibration-report.json goes.")] = None,
+    json_mode: Annotated[bool, typer.Option("--json", help="Print the whole report.")] = False,
+) -> None:
+    """Score a judge against a labelled set: exit 0 passed, 1 failed, 2 bad input, 3 precision undefined."""
+
+    async def body() -> GateResult:
+        return run_gate(verdict, calibration, threshold=threshold, report_path=report_path)
+
+    result = call(body, json_mode=json_mode)
+    report = result.report
+    if json_mode:
+        print(json.dumps(report, indent=2))
+    else:
+        def pct(value: float | None) -> str:
+            return "undefined" if value is None else f"{100 * value:.1f}%"
+
+        c = report["confusion"]
+        print(f"calibration gate: {report['gate_verdict']} - precision {pct(report['precision'])} "
+              f"(threshold {100 * report['threshold']:.0f}%), recall {pct(report['recall'])}; "
+              f"TP {c['TP']} FP {c['FP']} FN {c['FN']} TN {c['TN']}")
+        if result.exit_code == GateExit.UNDEFINED:
+            print("the judge called no survivor genuine, so precision is undefined: check the judge, not the tests")
+        print(f"report: {result.report_path}")
+    raise typer.Exit(int(result.exit_code))

@@ -1,0 +1,139 @@
+"""The calibration gate (DESIGN 7.4): measure a judge's verdict against an operator-labelled set.
+
+Positive class = `genuine` (a survivor that shows a real gap in the tests). Precision is what
+the gate guards: a judge that calls equivalent mutants genuine sends people chasing tests that
+cannot be written. Exit codes: 0 passed, 1 failed, 2 malformed input or the id sets differ,
+3 precision undefined (the judge predicted no genuine survivor at all).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from launcher.models.judge import (
+    CalibrationSet,
+    JudgeInputInvalid,
+    JudgeVerdict,
+    load_judge_file,
+)
+from launcher.store.files import atomic_write_json
+
+DEFAULT_THRESHOLD = 0.8
+THRESHOLD_ENV = "JUDGE_PRECISION_MIN"
+REPORT_NAME = "calibration-report.json"
+
+
+class GateExit(enum.IntEnum):
+    PASSED = 0
+    FAILED = 1
+    MALFORMED = 2
+    UNDEFINED = 3
+
+
+class GateVerdict(enum.StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    UNDEFINED = "undefined"
+
+
+@dataclass
+class GateResult:
+    exit_code: GateExit
+    report: dict[str, Any]
+    report_path: Path
+
+
+def resolve_threshold(flag: float | None, env: Mapping[str, str] | None = None) -> float:
+    """`--threshold`, else `$JUDGE_PRECISION_MIN`, else 0.8; a value outside [0, 1] is an error."""
+    env = os.environ if env is None else env
+    if flag is not None:
+        value, where = flag, "--threshold"
+    elif env.get(THRESHOLD_ENV, "").strip():
+        where = f"${THRESHOLD_ENV}"
+        try:
+            value = float(env[THRESHOLD_ENV])
+        except ValueError:
+            fix = "set a precision between 0 and 1, e.g. 0.8"
+            raise JudgeInputInvalid(f"{env[THRESHOLD_ENV]!r} is not a number", where=where, fix=fix,
+                                    error_key="bad_threshold") from None
+    else:
+        return DEFAULT_THRESHOLD
+    if not 0.0 <= value <= 1.0:
+        raise JudgeInputInvalid(f"{value} is outside 0..1", where=where, fix="set a precision between 0 and 1",
+                                error_key="bad_threshold")  # fmt: skip
+    return value
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, *, where: str = "") -> dict[str, Any]:
+    """The calibration report; raises `JudgeInputInvalid` when the id sets differ."""
+    truth = {s.id: s for s in labelled.calibration}
+    calls = {v.id: v for v in verdict.verdicts}
+    missing, extra = sorted(truth.keys() - calls.keys()), sorted(calls.keys() - truth.keys())
+    if missing or extra:
+        parts = [f"no verdict for id(s) {missing}" if missing else "", f"unknown id(s) {extra}" if extra else ""]
+        raise JudgeInputInvalid("; ".join(p for p in parts if p), where=where or "verdicts",
+                                fix="the judge must answer every calibration survivor once, with the same ids",
+                                error_key="id_sets_differ")  # fmt: skip
+    confusion = {"TP": 0, "FP": 0, "FN": 0, "TN": 0}
+    outcomes: list[dict[str, Any]] = []
+    for mutant_id, labelled_one in sorted(truth.items()):
+        call = calls[mutant_id]
+        predicted, actual = call.classification == "genuine", labelled_one.ground_truth == "genuine"
+        cell = ("T" if predicted == actual else "F") + ("P" if predicted else "N")
+        confusion[cell] += 1
+        outcomes.append({
+            "id": mutant_id, "target": labelled_one.target, "line": labelled_one.line, "fault": labelled_one.fault,
+            "ground_truth": labelled_one.ground_truth, "classification": call.classification,
+            "confidence": call.confidence, "outcome": cell, "correct": predicted == actual,
+        })  # fmt: skip
+    precision = _ratio(confusion["TP"], confusion["TP"] + confusion["FP"])
+    recall = _ratio(confusion["TP"], confusion["TP"] + confusion["FN"])
+    if precision is None:
+        gate = GateVerdict.UNDEFINED
+    else:
+        gate = GateVerdict.PASS if precision >= threshold else GateVerdict.FAIL
+    genuine = sum(1 for s in truth.values() if s.ground_truth == "genuine")
+    return {
+        "contract_version": labelled.contract_version,
+        "threshold": threshold,
+        "precision": precision,
+        "recall": recall,
+        "gate_verdict": gate.value,
+        "confusion": confusion,
+        "counts": {
+            "total": len(truth), "genuine": genuine, "equivalent": len(truth) - genuine,
+            "predicted_genuine": confusion["TP"] + confusion["FP"],
+            "predicted_equivalent": confusion["TN"] + confusion["FN"],
+            "correct": confusion["TP"] + confusion["TN"],
+        },
+        "judge_reported": verdict.calibration.model_dump(),
+        "outcomes": outcomes,
+    }
+
+
+_EXITS = {
+    GateVerdict.PASS: GateExit.PASSED, GateVerdict.FAIL: GateExit.FAILED, GateVerdict.UNDEFINED: GateExit.UNDEFINED,
+}
+
+
+def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | None = None,
+             report_path: Path | None = None, env: Mapping[str, str] | None = None) -> GateResult:  # fmt: skip
+    """The whole command: validate both files, score, write the report atomically. Malformed
+    input raises `JudgeInputInvalid` (exit 2) before anything is written."""
+    limit = resolve_threshold(threshold, env)
+    verdict = load_judge_file(verdict_path, JudgeVerdict)
+    labelled = load_judge_file(calibration_path, CalibrationSet)
+    report = evaluate(verdict, labelled, limit, where=f"{verdict_path} vs {calibration_path}")
+    report["verdict_file"], report["calibration_file"] = str(verdict_path), str(calibration_path)
+    out = report_path or verdict_path.parent / REPORT_NAME
+    atomic_write_json(out, report)
+    return GateResult(_EXITS[GateVerdict(report["gate_verdict"])], report, out)

@@ -1,0 +1,151 @@
+"""The judge's contracts (DESIGN 7.4, the seed's): survivors, the judge verdict, the calibration set.
+
+Loading goes through `load_judge_file`, which turns every way a file can be wrong (unreadable,
+not JSON, a missing key, a wrong type, a duplicate id) into one `JudgeInputInvalid` naming the
+file, the JSON path and the fix; the calibration gate maps it to exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from launcher.errors import UsageProblem
+
+CONTRACT_VERSION = "1"
+Classification = Literal["genuine", "equivalent"]
+
+
+class JudgeInputInvalid(UsageProblem):
+    """A verdict or calibration file that breaks its contract (exit 2 at the gate)."""
+
+    default_key = "judge_input_invalid"
+
+
+class Survivor(BaseModel):
+    """One survivor as `survivors.jsonl` writes it; the judge packet carries these."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    fault: str
+    target: str
+    line: int
+    rationale: str
+    orig: str
+    mut: str
+    status: Literal["SURVIVED"]
+
+
+class LabelledSurvivor(Survivor):
+    """A calibration entry: a survivor plus the operator's label (stripped before the judge)."""
+
+    ground_truth: Classification
+    label_rationale: str = Field(min_length=1)
+
+    def unlabelled(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"ground_truth", "label_rationale"})
+
+
+def _unique_ids(items: list[Any], key: str) -> None:
+    seen: set[int] = set()
+    for item in items:
+        if item.id in seen:
+            raise ValueError(f"id {item.id} appears twice in {key}")
+        seen.add(item.id)
+
+
+class CalibrationSet(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal["1"]
+    description: str
+    calibration: list[LabelledSurvivor] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ids(self) -> CalibrationSet:
+        _unique_ids(self.calibration, "calibration")
+        return self
+
+    def judge_packet(self, report: str) -> dict[str, Any]:
+        """What the judge sees: the survivors without their labels."""
+        return {"survivors": [s.unlabelled() for s in self.calibration], "report": report,
+                "contract_version": CONTRACT_VERSION}  # fmt: skip
+
+
+class JudgeCall(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    classification: Classification
+    confidence: float = Field(ge=0.0, le=1.0)
+    justification: str
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # JSON true is not a confidence
+            raise ValueError("confidence must be a number from 0 to 1")
+        return value
+
+
+class CalibrationStats(BaseModel):
+    precision: float | None = None
+    recall: float | None = None
+
+
+class JudgeVerdict(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal["1"]
+    verdicts: list[JudgeCall]
+    calibration: CalibrationStats = Field(default_factory=CalibrationStats)
+
+    @model_validator(mode="after")
+    def _ids(self) -> JudgeVerdict:
+        _unique_ids(self.verdicts, "verdicts")
+        return self
+
+
+M = TypeVar("M", bound=BaseModel)
+
+_FIXES = {
+    JudgeVerdict: 'a judge verdict is {"contract_version": "1", "verdicts": [{"id": 7, "classification": '
+    '"genuine" | "equivalent", "confidence": 0.9, "justification": "..."}], "calibration": '
+    '{"precision": null, "recall": null}}',
+    CalibrationSet: 'a calibration set is {"contract_version": "1", "description": "...", "calibration": '
+    '[<a survivors.jsonl line> + "ground_truth": "genuine" | "equivalent", "label_rationale": "..."]}',
+}
+
+
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    path = "$"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def load_judge_file(path: Path, model: type[M]) -> M:
+    """Read and validate one judge file; every failure is a `JudgeInputInvalid` saying where."""
+    fix = _FIXES.get(model, "see DESIGN.md section 7.4")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JudgeInputInvalid(f"cannot read it ({exc})", where=str(path), fix="pass an existing UTF-8 JSON file",
+                                error_key="unreadable") from None  # fmt: skip
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JudgeInputInvalid(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where=str(path),
+                                fix=fix, error_key="invalid_json") from None  # fmt: skip
+    if not isinstance(data, dict):
+        raise JudgeInputInvalid("expected a JSON object", where=str(path), fix=fix, error_key="not_an_object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = f"{path} {_json_path(tuple(first['loc']))}"
+        raise JudgeInputInvalid(first["msg"], where=where, fix=fix, error_key=f"invalid:{first['type']}") from None

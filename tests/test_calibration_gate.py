@@ -1,0 +1,146 @@
+"""The calibration gate: a judge's verdict scored against the operator-labelled set (DESIGN 7.4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from launcher.gates.calibration import GateExit, run_gate
+from launcher.models.judge import CalibrationSet, JudgeInputInvalid, load_judge_file
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "mutation" / "calibration-set.json"
+
+
+def labelled() -> dict[str, Any]:
+    return json.loads(SHIPPED.read_text())
+
+
+def truth() -> dict[int, str]:
+    return {e["id"]: e["ground_truth"] for e in labelled()["calibration"]}
+
+
+def verdict_file(tmp_path: Path, calls: dict[int, str], **extra: Any) -> Path:
+    data = {"contract_version": "1",
+            "verdicts": [{"id": i, "classification": c, "confidence": 0.8, "justification": "read the code"}
+                         for i, c in calls.items()],
+            "calibration": {"precision": None, "recall": None}, **extra}  # fmt: skip
+    path = tmp_path / "verdict.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def gate_cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "launcher", "mutation", "gate", *args], cwd=cwd,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=60)  # fmt: skip
+
+
+def test_shipped_assets_are_valid_identical_and_the_packet_hides_the_labels() -> None:
+    for name in ("calibration-set.json", "judge-prompt.md", "README.md"):
+        assert (ROOT / "mutation" / name).read_bytes() == (ROOT / "launcher" / "data" / "mutation" / name).read_bytes()
+    shipped = load_judge_file(SHIPPED, CalibrationSet)
+    assert {s.ground_truth for s in shipped.calibration} == {"genuine", "equivalent"}
+    packet = shipped.judge_packet("report.json")
+    assert packet["contract_version"] == "1" and len(packet["survivors"]) == len(shipped.calibration)
+    for survivor in packet["survivors"]:
+        assert list(survivor) == ["id", "fault", "target", "line", "rationale", "orig", "mut", "status"]
+
+
+def test_a_perfect_judge_passes_and_the_report_has_the_confusion_matrix(tmp_path: Path) -> None:
+    result = run_gate(verdict_file(tmp_path, truth()), SHIPPED, env={})
+    assert result.exit_code is GateExit.PASSED
+    written = json.loads((tmp_path / "calibration-report.json").read_text())
+    assert written == result.report
+    genuine = sum(1 for v in truth().values() if v == "genuine")
+    assert written["confusion"] == {"TP": genuine, "FP": 0, "FN": 0, "TN": len(truth()) - genuine}
+    assert written["precision"] == 1.0 and written["recall"] == 1.0 and written["threshold"] == 0.8
+    assert written["gate_verdict"] == "pass" and written["counts"]["total"] == len(truth())
+    assert [o["outcome"] for o in written["outcomes"]] == ["TP" if v == "genuine" else "TN" for v in truth().values()]
+
+
+def test_a_judge_that_calls_equivalent_mutants_genuine_fails_unless_the_threshold_allows(tmp_path: Path) -> None:
+    calls = {i: "genuine" for i in truth()}  # 5 genuine right, 3 equivalent wrongly genuine
+    verdict = verdict_file(tmp_path, calls)
+    failed = run_gate(verdict, SHIPPED, env={})
+    assert failed.exit_code is GateExit.FAILED and failed.report["gate_verdict"] == "fail"
+    assert failed.report["precision"] == pytest.approx(5 / 8) and failed.report["confusion"]["FP"] == 3
+    assert run_gate(verdict, SHIPPED, env={"JUDGE_PRECISION_MIN": "0.6"}).exit_code is GateExit.PASSED
+    flag_wins = run_gate(verdict, SHIPPED, threshold=0.7, env={"JUDGE_PRECISION_MIN": "0.6"})
+    assert flag_wins.exit_code is GateExit.FAILED and flag_wins.report["threshold"] == 0.7
+
+
+def test_precision_is_undefined_when_the_judge_calls_nothing_genuine(tmp_path: Path) -> None:
+    done = gate_cli(tmp_path, "--verdict", str(verdict_file(tmp_path, dict.fromkeys(truth(), "equivalent"))),
+                    "--calibration", str(SHIPPED))  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "precision undefined" in done.stdout and "recall 0.0%" in done.stdout
+    report = json.loads((tmp_path / "calibration-report.json").read_text())
+    assert report["precision"] is None and report["gate_verdict"] == "undefined"
+
+
+def test_cli_passes_with_json_and_a_custom_report_path(tmp_path: Path) -> None:
+    out = tmp_path / "reports" / "gate.json"
+    done = gate_cli(tmp_path, "--verdict", str(verdict_file(tmp_path, truth())), "--calibration", str(SHIPPED),
+                    "--report", str(out), "--json", "--threshold", "0.9")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == json.loads(out.read_text())
+    assert not (tmp_path / "calibration-report.json").exists()
+
+
+def test_different_id_sets_are_exit_2_naming_the_ids_and_write_nothing(tmp_path: Path) -> None:
+    calls = truth()
+    del calls[3]
+    calls[99] = "genuine"
+    done = gate_cli(tmp_path, "--verdict", str(verdict_file(tmp_path, calls)), "--calibration", str(SHIPPED))
+    assert done.returncode == 2
+    assert "no verdict for id(s) [3]" in done.stderr and "unknown id(s) [99]" in done.stderr and "Fix:" in done.stderr
+    assert not (tmp_path / "calibration-report.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("mangle", "where", "key"),
+    [
+        (lambda v: "{not json", "verdict.json", "invalid_json"),
+        (lambda v: json.dumps([v]), "verdict.json", "not_an_object"),
+        (lambda v: json.dumps({**v, "verdicts": [{**v["verdicts"][0], "confidence": 1.5}, *v["verdicts"][1:]]}),
+         "$.verdicts[0].confidence", "invalid:less_than_equal"),
+        (lambda v: json.dumps({**v, "verdicts": [{**v["verdicts"][0], "classification": "maybe"},
+                                                  *v["verdicts"][1:]]}),
+         "$.verdicts[0].classification", "invalid:literal_error"),
+        (lambda v: json.dumps({**v, "verdicts": [*v["verdicts"], v["verdicts"][0]]}), "verdict.json $",
+         "invalid:value_error"),
+        (lambda v: json.dumps({k: x for k, x in v.items() if k != "contract_version"}), "$.contract_version",
+         "invalid:missing"),
+    ],
+)
+def test_a_malformed_verdict_is_exit_2_saying_where(tmp_path: Path, mangle: Any, where: str, key: str) -> None:
+    path = verdict_file(tmp_path, truth())
+    path.write_text(mangle(json.loads(path.read_text())))
+    with pytest.raises(JudgeInputInvalid) as caught:
+        run_gate(path, SHIPPED, env={})
+    assert caught.value.exit_code == 2 and where in str(caught.value.where) and caught.value.error_key == key
+    assert caught.value.fix and '"verdicts"' in caught.value.fix
+    assert not (tmp_path / "calibration-report.json").exists()
+
+
+def test_a_malformed_calibration_set_or_threshold_is_exit_2(tmp_path: Path) -> None:
+    broken = labelled()
+    del broken["calibration"][2]["ground_truth"]
+    bad_set = tmp_path / "set.json"
+    bad_set.write_text(json.dumps(broken))
+    done = gate_cli(tmp_path, "--verdict", str(verdict_file(tmp_path, truth())), "--calibration", str(bad_set))
+    assert done.returncode == 2 and "$.calibration[2].ground_truth" in done.stderr
+    env_bad = gate_cli(tmp_path, "--verdict", str(verdict_file(tmp_path, truth())), "--calibration", str(SHIPPED),
+                       env={"JUDGE_PRECISION_MIN": "high"})  # fmt: skip
+    assert env_bad.returncode == 2 and "$JUDGE_PRECISION_MIN" in env_bad.stderr
+    out_of_range = gate_cli(tmp_path, "--verdict", str(tmp_path / "verdict.json"), "--calibration", str(SHIPPED),
+                            "--threshold", "1.5")  # fmt: skip
+    assert out_of_range.returncode == 2 and "outside 0..1" in out_of_range.stderr
+    missing = gate_cli(tmp_path, "--verdict", str(tmp_path / "nope.json"), "--calibration", str(SHIPPED))
+    assert missing.returncode == 2 and "cannot read it" in missing.stderr
