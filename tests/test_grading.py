@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,35 @@ def test_resume_after_choose_continue_keeps_landed_work(repo: Path) -> None:
     again = resume(repo, report.run_id)
     assert task(again, "ok").state == "merged"
     assert git(repo, "log", "--merges", "--oneline", "main").count("\n") == 1
+
+
+def test_claude_code_as_the_grader_is_asked_for_a_verdict_not_a_contract(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fakes = Path(__file__).parent / "fakes"
+    monkeypatch.setenv("PATH", f"{fakes}:{os.environ['PATH']}")
+    log = tmp_path / "argv.jsonl"
+    answer = tmp_path / "verdict.json"
+    answer.write_text(json.dumps({
+        "verdict": "satisfied", "required_fixes": [], "iteration": 1, "rubric_version": "default@1",
+        "criterion_results": [{"criterion": f"C{n}", "pass": True, "justification": "checked"} for n in range(1, 8)],
+    }))  # fmt: skip
+    monkeypatch.setenv("FAKE_ARGV_LOG", str(log))
+    report = graded(repo, [{"id": "docs", "script": [{"write": "NOTES.md", "content": "notes\n"}]}],
+                    grader_extra={"adapter": "claude", "env": ["FAKE_ARGV_LOG", "FAKE_ANSWER"]})
+    assert task(report, "docs").state == "escalated"  # no FAKE_ANSWER yet: the fake cannot fit the schema
+    assert "(grader_no_structured_output)" in task(report, "docs").message
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    argv = calls[0]["argv"]
+    schema = json.loads(argv[argv.index("--json-schema") + 1])
+    assert schema["required"] == ["verdict", "criterion_results", "required_fixes", "iteration", "rubric_version"]
+    system = argv[argv.index("--append-system-prompt") + 1]
+    assert "grader verdict" in system and "completion contract" not in system
+
+    monkeypatch.setenv("FAKE_ANSWER", str(answer))
+    report = graded(repo, [{"id": "docs", "script": [{"write": "NOTES.md", "content": "notes\n"}]}],
+                    grader_extra={"adapter": "claude", "env": ["FAKE_ARGV_LOG", "FAKE_ANSWER"]})
+    docs = task(report, "docs")
+    assert docs.state == "merged", docs.message
+    assert [r["verdict"] for r in rounds(repo, report.run_id, "docs")] == ["satisfied"]
+    assert (repo / "NOTES.md").read_text() == "notes\n"

@@ -63,8 +63,8 @@ from anyio.abc import Process
 from launcher import __version__, process
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
 from launcher.agents.cli_common import (
+    answer_instructions,
     cli_env,
-    contract_instructions,
     remember_session,
     resume_session,
     round_prompt,
@@ -654,7 +654,7 @@ class AcpAdapter:
             f"Write it to {request.contract_path} (the file named by $LAUNCHER_CONTRACT; that one "
             "file outside the worktree may be written), or end your final message with it."
         )
-        prompt = round_prompt(request, resumed=resumed) + "\n\n" + contract_instructions(request, final=final)
+        prompt = round_prompt(request, resumed=resumed) + "\n\n" + answer_instructions(request, final=final)
         result = await conn.request("session/prompt", {
             "sessionId": session_id, "prompt": [{"type": "text", "text": prompt}],
         })

@@ -27,7 +27,7 @@ import re
 from pathlib import Path
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
-from launcher.agents.cli_common import cli_env, command_prefix, contract_instructions, finish, round_prompt
+from launcher.agents.cli_common import answer_instructions, cli_env, command_prefix, finish, round_prompt
 from launcher.process import Supervised
 
 BINARY = "aider"
@@ -192,7 +192,7 @@ class AiderAdapter:
 
     def invocation(self, request: AgentRequest) -> Invocation:
         config = request.config
-        prompt = round_prompt(request, resumed=False) + "\n\n" + contract_instructions(request, final=FINAL)
+        prompt = round_prompt(request, resumed=False) + "\n\n" + answer_instructions(request, final=FINAL)
         if prompt.lstrip()[:1] in ("/", "!"):
             # aider would run a leading /command or !shell line instead of sending it.
             prompt = "Task:\n" + prompt

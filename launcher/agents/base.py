@@ -18,6 +18,17 @@ ENV_ALLOWLIST = (
 )
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a reviewing agent (a grader, a judge) answers instead of a completion contract: the
+    CLIs that enforce a schema get `schema` (`strict_schema` for OpenAI structured outputs)."""
+
+    name: str  # "grader verdict", "judge verdict"
+    schema: dict[str, Any]
+    strict_schema: dict[str, Any]
+    instructions: str
+
+
 @dataclass
 class AgentRequest:
     """Everything an adapter needs to start one round of one task."""
@@ -36,6 +47,7 @@ class AgentRequest:
     session_id: str | None = None
     attempt: int = 1  # process attempts of this task so far, corrective rounds included
     packet_path: Path | None = None  # graders: the grading packet to judge
+    answer: Answer | None = None  # graders and judges: what to answer (else a completion contract)
 
 
 @dataclass

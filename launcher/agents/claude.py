@@ -17,12 +17,12 @@ from typing import Any
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, exit_outcome
 from launcher.agents.cli_common import (
+    answer_instructions,
+    answer_schema,
     as_float,
     budget_usd,
     cli_env,
     command_prefix,
-    contract_instructions,
-    contract_schema,
     finish_session,
     int_fields,
     parse_json_text,
@@ -71,7 +71,7 @@ class ClaudeAdapter:
         config = request.config
         mode = config.permission_mode or DEFAULT_PERMISSION_MODE
         resumed = resume_session(request, self.name)
-        schema = contract_schema(request.task.id, strict=False)
+        schema = answer_schema(request, strict=False)
         write_schema(request, schema)
         self._schema_requested = True
         argv = [
@@ -91,7 +91,7 @@ class ClaudeAdapter:
         else:
             self._session_id = str(uuid.uuid4())
             argv += ["--session-id", self._session_id]
-        instructions = contract_instructions(
+        instructions = answer_instructions(
             request,
             final=(
                 "Return it as your structured output (it is validated against a JSON Schema), and "

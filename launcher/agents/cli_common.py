@@ -76,6 +76,21 @@ def contract_schema(task_id: str, *, strict: bool) -> dict[str, Any]:
     }
 
 
+def answer_schema(request: AgentRequest, *, strict: bool) -> dict[str, Any]:
+    """The schema this round's answer must match: a grader's or judge's verdict when the request
+    says so, else the completion contract."""
+    if request.answer is not None:
+        return request.answer.strict_schema if strict else request.answer.schema
+    return contract_schema(request.task.id, strict=strict)
+
+
+def answer_instructions(request: AgentRequest, *, final: str) -> str:
+    """What the agent is told to answer and how (`final`: how this CLI returns it)."""
+    if request.answer is not None:
+        return f"{request.answer.instructions} Give your {request.answer.name} as one JSON object. {final}"
+    return contract_instructions(request, final=final)
+
+
 def write_schema(request: AgentRequest, schema: Mapping[str, Any]) -> Path:
     """Write the schema into the task's artifacts (kept for inspection) and return its path."""
     request.artifacts.mkdir(parents=True, exist_ok=True)

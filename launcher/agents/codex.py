@@ -16,10 +16,10 @@ from typing import Any
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, exit_outcome
 from launcher.agents.cli_common import (
+    answer_instructions,
+    answer_schema,
     cli_env,
     command_prefix,
-    contract_instructions,
-    contract_schema,
     finish_session,
     positional,
     resume_session,
@@ -53,7 +53,7 @@ class CodexAdapter:
         config = request.config
         resumed = resume_session(request, self.name)
         self._resumed = resumed
-        schema_path = write_schema(request, contract_schema(request.task.id, strict=True))
+        schema_path = write_schema(request, answer_schema(request, strict=True))
         last_message = self.last_message_path(request)
         last_message.unlink(missing_ok=True)  # never read a previous round's answer
         mode = config.permission_mode or DEFAULT_SANDBOX
@@ -64,7 +64,7 @@ class CodexAdapter:
             access = ["--sandbox", mode]
         else:
             access = ["--sandbox", DEFAULT_SANDBOX]
-        instructions = contract_instructions(
+        instructions = answer_instructions(
             request,
             final=(
                 "Your final message must be exactly that JSON object and nothing else "

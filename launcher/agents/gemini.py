@@ -14,9 +14,9 @@ from typing import Any
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, exit_outcome
 from launcher.agents.cli_common import (
+    answer_instructions,
     cli_env,
     command_prefix,
-    contract_instructions,
     finish_session,
     parse_json_text,
     positional,
@@ -60,7 +60,7 @@ class GeminiAdapter:
     def invocation(self, request: AgentRequest) -> Invocation:
         config = request.config
         mode = config.permission_mode if config.permission_mode in APPROVAL_MODES else DEFAULT_APPROVAL_MODE
-        instructions = contract_instructions(
+        instructions = answer_instructions(
             request,
             final=(
                 "End your final response with exactly that JSON object, in a ```json block "

@@ -32,9 +32,9 @@ from typing import Any
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
 from launcher.agents.cli_common import (
+    answer_instructions,
     cli_env,
     command_prefix,
-    contract_instructions,
     finish_session,
     resume_session,
     round_prompt,
@@ -193,7 +193,7 @@ class OpencodeAdapter:
             argv += ["--session", resumed]
         argv += config.extra_args
         prompt = round_prompt(request, resumed=resumed is not None)
-        prompt += "\n\n" + contract_instructions(request, final=FINAL)
+        prompt += "\n\n" + answer_instructions(request, final=FINAL)
         argv += ["--", prompt]  # after `--`: one message, never an option
         defaults = {"OPENCODE_DISABLE_AUTOUPDATE": "1"}
         permission = _permission_json(config.permission_mode)

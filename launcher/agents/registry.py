@@ -10,6 +10,7 @@ from launcher.agents.codex import CodexAdapter
 from launcher.agents.command import CommandAdapter
 from launcher.agents.gemini import GeminiAdapter
 from launcher.agents.grader import ScriptedGraderAdapter
+from launcher.agents.judge import ScriptedJudgeAdapter
 from launcher.agents.opencode import OpencodeAdapter
 from launcher.agents.scripted import ScriptedAdapter
 from launcher.errors import EnvironmentProblem
@@ -17,7 +18,7 @@ from launcher.errors import EnvironmentProblem
 _ADAPTERS: dict[str, type] = {
     "command": CommandAdapter, "scripted": ScriptedAdapter, "scripted-grader": ScriptedGraderAdapter,
     "claude": ClaudeAdapter, "codex": CodexAdapter, "gemini": GeminiAdapter,
-    "aider": AiderAdapter, "opencode": OpencodeAdapter, "acp": AcpAdapter,
+    "aider": AiderAdapter, "opencode": OpencodeAdapter, "acp": AcpAdapter, "scripted-judge": ScriptedJudgeAdapter,
 }
 
 

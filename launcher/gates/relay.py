@@ -9,15 +9,17 @@ the specialist's work stays on its branch either way.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from launcher.agents.base import AgentRequest
+from launcher.agents.base import AgentOutcome, AgentRequest
 from launcher.agents.registry import get_adapter
 from launcher.engine.agent_round import Limits, run_agent_round
+from launcher.gates.answers import grader_answer
 from launcher.gates.packet import build_packet
 from launcher.gates.verdict import apply_deterministic, run_rubric_checks
 from launcher.git.repo import GitRepo
@@ -133,7 +135,7 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
             base_sha=spec.start_sha, iteration=spec.iteration,
             contract_path=spec.grading_dir / f"{spec.iteration}-verdict.agent.json",
             feedback_path=hint, port_base=spec.port_base, attempt=attempt,
-            packet_path=packet_path,
+            packet_path=packet_path, answer=grader_answer(spec.iteration),
         )
         round_result = await run_agent_round(adapter, request, limits=spec.limits)
         outcome = round_result.outcome
@@ -145,7 +147,7 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
                     error_key=f"grader_{outcome.error_kind}",
                     fix="the grader must exit 0 and print the verdict JSON",
                 )
-            text = _verdict_text(request.contract_path, outcome.final_text)
+            text = answer_text(request.contract_path, outcome)
             verdict = parse_grader_output(text, expected_criteria=ids)
             return GradeResult(verdict, None, None, attempt, cost or None, notes)
         except VerdictInvalid as exc:
@@ -156,10 +158,13 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
     return GradeResult(None, None, error_key, MAX_INVALID_IN_A_ROW, cost or None, notes)
 
 
-def _verdict_text(contract_path: Path, final_text: str) -> str:
-    """A verdict file the grader wrote wins over its printed output."""
-    if contract_path.is_file():
-        text = contract_path.read_text(encoding="utf-8", errors="replace")
+def answer_text(answer_path: Path, outcome: AgentOutcome) -> str:
+    """A reviewer's answer: the file it wrote wins, then a CLI's structured output (Claude Code's
+    `--json-schema`), then its final message."""
+    if answer_path.is_file():
+        text = answer_path.read_text(encoding="utf-8", errors="replace")
         if text.strip():
             return text
-    return final_text
+    if isinstance(outcome.structured_output, dict):
+        return json.dumps(outcome.structured_output)
+    return outcome.final_text

@@ -130,22 +130,29 @@ def _json_path(loc: tuple[int | str, ...]) -> str:
 
 def load_judge_file(path: Path, model: type[M]) -> M:
     """Read and validate one judge file; every failure is a `JudgeInputInvalid` saying where."""
-    fix = _FIXES.get(model, "see DESIGN.md section 7.4")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise JudgeInputInvalid(f"cannot read it ({exc})", where=str(path), fix="pass an existing UTF-8 JSON file",
                                 error_key="unreadable") from None  # fmt: skip
+    return parse_judge_text(text, model, where=str(path))
+
+
+def parse_judge_text(text: str, model: type[M], *, where: str) -> M:
+    """Validate JSON text against a judge contract; `where` names its origin in errors."""
+    fix = _FIXES.get(model, "see DESIGN.md section 7.4")
+    if not text.strip():
+        raise JudgeInputInvalid("empty input", where=where, fix=fix, error_key="empty_input")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise JudgeInputInvalid(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where=str(path),
+        raise JudgeInputInvalid(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where=where,
                                 fix=fix, error_key="invalid_json") from None  # fmt: skip
     if not isinstance(data, dict):
-        raise JudgeInputInvalid("expected a JSON object", where=str(path), fix=fix, error_key="not_an_object")
+        raise JudgeInputInvalid("expected a JSON object", where=where, fix=fix, error_key="not_an_object")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = f"{path} {_json_path(tuple(first['loc']))}"
-        raise JudgeInputInvalid(first["msg"], where=where, fix=fix, error_key=f"invalid:{first['type']}") from None
+        raise JudgeInputInvalid(first["msg"], where=f"{where} {_json_path(tuple(first['loc']))}", fix=fix,
+                                error_key=f"invalid:{first['type']}") from None  # fmt: skip

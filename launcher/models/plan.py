@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -14,11 +14,10 @@ from launcher.errors import PlanError
 from launcher.models.ids import task_id_problem
 
 AdapterName = Literal[
-    "command", "scripted", "scripted-grader", "claude", "codex", "gemini", "aider", "opencode", "acp"
+    "command", "scripted", "scripted-grader", "scripted-judge", "claude", "codex", "gemini", "aider", "opencode",
+    "acp",
 ]
-BUILTIN_ADAPTERS: tuple[str, ...] = (
-    "command", "scripted", "scripted-grader", "claude", "codex", "gemini", "aider", "opencode", "acp",
-)
+BUILTIN_ADAPTERS: tuple[str, ...] = get_args(AdapterName)
 
 
 class Strict(BaseModel):
