@@ -105,6 +105,8 @@ def test_init_writes_starter_files_once(repo: Path) -> None:
     assert (repo / "launcher.toml").exists() and (repo / ".worktreeinclude").exists()
     assert "### C1." in (repo / "rubrics" / "default.md").read_text()
     assert (repo / "rubrics" / "backend.md").exists()
+    assert json.loads((repo / "mutation" / "calibration-set.json").read_text())["calibration"]
+    assert "classify surviving mutants" in (repo / "mutation" / "judge-prompt.md").read_text()
     example = launcher_cli(repo, "run", "plan.example.toml", "--json")
     assert example.returncode == 0, example.stderr
     assert json.loads(example.stdout)["tasks"][0]["state"] == "merged"

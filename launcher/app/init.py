@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from launcher.gates.rubric import shipped_rubrics_dir
@@ -22,6 +23,10 @@ iteration_cap = 3
 [merge]
 strategy = "merge"
 # integration_check = "python -m pytest -q"
+
+[mutation]
+# judge = "bot"          # the agent `launcher mutation judge` asks (else --agent)
+# judge_batch = 25       # survivors per judge call
 '''
 
 WORKTREEINCLUDE = '''# Gitignored files to copy into every agent worktree (gitignore syntax).
@@ -60,4 +65,11 @@ async def init_repo(cwd: Path) -> list[str]:
         if not target.exists():
             atomic_write_text(target, rubric.read_text(encoding="utf-8"))
             written.append(f"rubrics/{rubric.name}")
+    # The judge's starter calibration set and prompt, to replace with labelled survivors of this code.
+    shipped_mutation = Path(str(resources.files("launcher") / "data" / "mutation"))
+    for name in ("calibration-set.json", "judge-prompt.md"):
+        target = repo.root / "mutation" / name
+        if not target.exists():
+            atomic_write_text(target, (shipped_mutation / name).read_text(encoding="utf-8"))
+            written.append(f"mutation/{name}")
     return written

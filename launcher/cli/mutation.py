@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from launcher.app import mutation_reports
+from launcher.app.mutation_judge import JudgeOptions, judge_survivors
 from launcher.app.mutation_sweep import SweepOptions, run_sweep
 from launcher.cli.calls import call
 from launcher.gates.calibration import GateExit, GateResult, run_gate
@@ -124,3 +125,32 @@ def gate(
             print("the judge called no survivor genuine, so precision is undefined: check the judge, not the tests")
         print(f"report: {result.report_path}")
     raise typer.Exit(int(result.exit_code))
+
+
+@mutation_app.command()
+def judge(
+    run: Annotated[str | None, typer.Argument(help="Sweep run dir or name (default: the latest).")] = None,
+    agent: Annotated[str | None, typer.Option(help="Judge agent (default: [mutation] judge).")] = None,
+    confirm_judge: Annotated[bool, typer.Option("--confirm-judge", help="Agree to the paid call.")] = False,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Survivors per judge call.")] = None,
+    calibrate: Annotated[bool, typer.Option("--calibrate", help="Judge the labelled set, then gate.")] = False,
+    calibration: Annotated[Path | None, typer.Option(help="Calibration set (mutation/calibration-set.json).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Gate precision (with --calibrate).")] = None,
+    json_mode: Annotated[bool, typer.Option("--json", help="Machine-readable summary on stdout.")] = False,
+) -> None:
+    """Have a judge agent classify survivors as genuine or equivalent (asks before the paid call)."""
+    options = JudgeOptions(run=run, agent=agent, confirm=confirm_judge, batch_size=batch_size, calibrate=calibrate,
+                           calibration=calibration, threshold=threshold)  # fmt: skip
+    ask = (lambda question: typer.confirm(question, default=False)) if sys.stdin.isatty() and not json_mode else None
+    summary = call(lambda: judge_survivors(Path.cwd(), options, ask), json_mode=json_mode)
+    if json_mode:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        print(summary.message)
+        for note in summary.notes:
+            print(f"  {note}")
+        if summary.verdict_path:
+            print(f"verdict: {summary.verdict_path}")
+        if summary.report_path:
+            print(f"report: {summary.report_path}")
+    raise typer.Exit(summary.exit_code)

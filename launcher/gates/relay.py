@@ -67,15 +67,15 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)
 
 
-async def _add_scratch(repo: GitRepo, path: Path, head: str) -> None:
+async def add_scratch(repo: GitRepo, path: Path, head: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
-        await _remove_scratch(repo, path)
+        await remove_scratch(repo, path)
     async with repo.lock.hold():
         await repo.git("worktree", "add", "--detach", "--force", str(path), head)
 
 
-async def _remove_scratch(repo: GitRepo, path: Path) -> None:
+async def remove_scratch(repo: GitRepo, path: Path) -> None:
     async with repo.lock.hold():
         done = await repo.git("worktree", "remove", "--force", "--force", str(path), check=False)
         if not done.ok:
@@ -87,7 +87,7 @@ async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:
     criteria = all_criteria(spec.rubrics)
     ids = [c.id for c in criteria]
     spec.grading_dir.mkdir(parents=True, exist_ok=True)
-    await _add_scratch(repo, spec.scratch, spec.head_sha)
+    await add_scratch(repo, spec.scratch, spec.head_sha)
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         env["LAUNCHER_BASE_SHA"] = spec.start_sha
@@ -108,7 +108,7 @@ async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:
                               result.verdict.to_contract())
         return result
     finally:
-        await _remove_scratch(repo, spec.scratch)
+        await remove_scratch(repo, spec.scratch)
 
 
 def _task_record(spec: GradingInput) -> dict[str, Any]:

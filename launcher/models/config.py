@@ -22,6 +22,11 @@ class MergeConfig(Strict):
     integration_check: str | None = None
 
 
+class MutationConfig(Strict):
+    judge: str | None = None  # the agent `launcher mutation judge` asks (else --agent)
+    judge_batch: int = Field(default=25, ge=1)  # survivors per judge call
+
+
 class RepoConfig(Strict):
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     worktree_root: str | None = None
@@ -30,6 +35,7 @@ class RepoConfig(Strict):
     log_cap_mb: float = Field(default=8.0, gt=0)
     grading: GradingConfig = Field(default_factory=GradingConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
+    mutation: MutationConfig = Field(default_factory=MutationConfig)
 
 
 def load_repo_config(root: Path) -> RepoConfig:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from launcher.errors import UsageProblem
 
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION: Literal["1"] = "1"
 Classification = Literal["genuine", "equivalent"]
 
 

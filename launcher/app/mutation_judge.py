@@ -1,0 +1,175 @@
+"""`launcher mutation judge`: the judge relay over a sweep's survivors, or over the calibration set.
+
+The judge is a paid call, so it never runs unasked (DESIGN 7.4): `--confirm-judge`, or a `y` at
+`Proceed to judge (N calls, ~$X)?`; without either (CI, no terminal) it stops with exit 2 and
+says how to confirm. Zero survivors means no call at all.
+
+`--calibrate` asks the judge about the operator-labelled calibration set instead (labels
+stripped), then runs the calibration gate on its answer: exit 0 passed, 1 failed, 3 precision
+undefined, 2 malformed input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from launcher.app.context import DEFAULT_TIMEOUT_S, STATE_DIR
+from launcher.app.mutation_reports import resolve_run
+from launcher.engine.agent_round import Limits
+from launcher.errors import ConfigError, ExitCode, UsageProblem
+from launcher.gates import judge_relay
+from launcher.gates.calibration import REPORT_NAME, GateExit, evaluate, resolve_threshold
+from launcher.git.repo import GitRepo
+from launcher.git.worktrees import default_worktree_root
+from launcher.models.config import RepoConfig, load_repo_config
+from launcher.models.judge import CalibrationSet, Survivor, load_judge_file
+from launcher.models.plan import BUILTIN_ADAPTERS, AgentConfig
+from launcher.store.files import atomic_write_json
+
+# A rough price of one judge call when the agent config sets no budget_usd: only for the question.
+DEFAULT_CALL_USD = 0.25
+SURVIVORS_FILE = "survivors.jsonl"
+
+
+@dataclass
+class JudgeOptions:
+    run: str | None = None
+    agent: str | None = None
+    confirm: bool = False
+    batch_size: int | None = None
+    calibrate: bool = False
+    calibration: Path | None = None
+    threshold: float | None = None
+
+
+@dataclass
+class JudgeSummary:
+    exit_code: int
+    message: str
+    out_dir: Path | None = None
+    survivors: int = 0
+    calls: int = 0
+    verdict_path: Path | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    gate_report: dict[str, Any] | None = None
+    report_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code, "message": self.message, "out_dir": str(self.out_dir or ""),
+            "survivors": self.survivors, "calls": self.calls, "verdict": str(self.verdict_path or ""),
+            "counts": self.counts, "calibration_report": str(self.report_path or ""), "notes": self.notes,
+        }  # fmt: skip
+
+
+def _judge_agent(config: RepoConfig, name: str | None) -> tuple[str, AgentConfig]:
+    chosen = name or config.mutation.judge
+    if not chosen:
+        raise UsageProblem("no judge agent named", where="--agent",
+                           fix="pass --agent NAME (an [agents.NAME] of launcher.toml, or an adapter such as "
+                               "claude), or set [mutation] judge")  # fmt: skip
+    if chosen in config.agents:
+        return chosen, config.agents[chosen]
+    if chosen in BUILTIN_ADAPTERS:
+        return chosen, AgentConfig.model_validate({"adapter": chosen})
+    raise ConfigError(f"unknown judge agent {chosen!r}", where="--agent",
+                      fix=f"define [agents.{chosen}] in launcher.toml or use one of {', '.join(BUILTIN_ADAPTERS)}")
+
+
+def _sweep_survivors(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / SURVIVORS_FILE
+    if not path.is_file():
+        raise UsageProblem(f"no {SURVIVORS_FILE} here", where=str(run_dir),
+                           fix="run `launcher mutation sweep` first (it writes the survivors)")  # fmt: skip
+    survivors = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                survivors.append(Survivor.model_validate(json.loads(line)).model_dump())
+            except ValueError as exc:
+                raise UsageProblem(f"not a survivor: {str(exc).splitlines()[0]}", where=f"{path}:{number}",
+                                   fix="regenerate it with `launcher mutation sweep`") from None  # fmt: skip
+    return survivors
+
+
+def _calibration_file(repo: GitRepo, given: Path | None) -> Path:
+    if given is not None:
+        return given
+    own = repo.root / "mutation" / "calibration-set.json"
+    if own.is_file():
+        return own
+    raise UsageProblem("no calibration set", where="--calibration",
+                       fix="pass --calibration FILE, or keep one at mutation/calibration-set.json "
+                           "(`launcher init` writes a starter)")  # fmt: skip
+
+
+async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str], bool] | None) -> JudgeSummary:
+    """Ask the judge; `ask` puts the cost question to a person (None: nobody is there to answer)."""
+    repo = await GitRepo.discover(cwd)
+    config = load_repo_config(repo.root)
+    threshold = resolve_threshold(options.threshold) if options.calibrate else None
+    labelled: CalibrationSet | None = None
+    if options.calibrate:
+        source = _calibration_file(repo, options.calibration)
+        labelled = load_judge_file(source, CalibrationSet)
+        survivors = [s.unlabelled() for s in labelled.calibration]
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        out_dir, report, label = repo.root / STATE_DIR / "calibration" / stamp, str(source), f"c-{stamp}"
+        base_sha = await repo.rev_parse("HEAD")
+    else:
+        out_dir = await resolve_run(cwd, options.run)
+        survivors = _sweep_survivors(out_dir)
+        sweep_report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+        report, label = str(out_dir / "report.json"), out_dir.name
+        base_sha = sweep_report.get("base_sha") or await repo.rev_parse("HEAD")
+    if not survivors:
+        return JudgeSummary(int(ExitCode.OK), "0 survivors: no judge call", out_dir)
+    name, agent = _judge_agent(config, options.agent)
+    batch = options.batch_size or config.mutation.judge_batch
+    calls = math.ceil(len(survivors) / batch)
+    per_call = agent.budget_usd if agent.budget_usd is not None else (
+        0.0 if agent.adapter.startswith("scripted") else DEFAULT_CALL_USD)  # fmt: skip
+    question = f"Proceed to judge ({calls} calls, ~${calls * per_call:.2f})?"
+    if not options.confirm:
+        if ask is None:
+            raise UsageProblem(f"the judge is a paid call and was not confirmed ({question})",
+                               fix="pass --confirm-judge, or run it at a terminal and answer y",
+                               error_key="judge_not_confirmed")  # fmt: skip
+        if not ask(question):
+            return JudgeSummary(int(ExitCode.FAILED), "declined: the judge was not called", out_dir, len(survivors))
+    spec = judge_relay.JudgeInput(
+        label=label, agent_name=name, config=agent, survivors=survivors, report=report, out_dir=out_dir,
+        scratch=default_worktree_root(repo, config.worktree_root) / "judge" / label, base_sha=base_sha,
+        limits=Limits(timeout_s=agent.timeout_s or DEFAULT_TIMEOUT_S, inactivity_s=agent.inactivity_timeout_s),
+        batch_size=batch,
+    )  # fmt: skip
+    outcome = await judge_relay.judge(repo, spec)
+    summary = JudgeSummary(int(ExitCode.FAILED), "", out_dir, len(survivors), outcome.calls, outcome.verdict_path,
+                           notes=outcome.notes)  # fmt: skip
+    if outcome.verdict is None:
+        summary.message = f"the judge gave no usable verdict: {outcome.error}; the survivors stand unjudged"
+        return summary
+    kinds = [v.classification for v in outcome.verdict.verdicts]
+    summary.counts = {"genuine": kinds.count("genuine"), "equivalent": kinds.count("equivalent")}
+    if labelled is None or threshold is None:
+        summary.exit_code = int(ExitCode.OK)
+        summary.message = f"judged {len(survivors)} survivors: {summary.counts['genuine']} genuine, " \
+                          f"{summary.counts['equivalent']} equivalent"  # fmt: skip
+        return summary
+    gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path))
+    summary.report_path = out_dir / REPORT_NAME
+    atomic_write_json(summary.report_path, gate)
+    summary.gate_report = gate
+    summary.exit_code = int({"pass": GateExit.PASSED, "fail": GateExit.FAILED}.get(gate["gate_verdict"],
+                                                                                  GateExit.UNDEFINED))  # fmt: skip
+    precision = "undefined" if gate["precision"] is None else f"{100 * gate['precision']:.1f}%"
+    summary.message = f"calibration gate: {gate['gate_verdict']} - precision {precision} (threshold " \
+                      f"{100 * threshold:.0f}%) on {len(survivors)} labelled survivors"  # fmt: skip
+    return summary

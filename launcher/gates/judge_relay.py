@@ -1,0 +1,151 @@
+"""The judge relay (DESIGN 7.4): a judge agent classifies surviving mutants.
+
+The judge gets the judge packet (`{"survivors": [...], "report": ..., "contract_version": "1"}`)
+and runs on a detached worktree at the sweep's base commit, so it can read the code the mutants
+came from while nothing it does reaches a branch. Survivors go in batches (one call each); every
+answer is validated (`models.judge`) and must answer exactly the batch's ids. An invalid answer
+gets a corrective re-spawn with the error in `$LAUNCHER_FEEDBACK`; three in a row give up on the
+judge rather than loop (the survivors stay as they are).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from launcher.agents.base import AgentRequest
+from launcher.agents.registry import get_adapter
+from launcher.engine.agent_round import Limits, run_agent_round
+from launcher.gates.answers import JUDGE_ANSWER
+from launcher.gates.relay import add_scratch, answer_text, remove_scratch
+from launcher.git.repo import GitRepo
+from launcher.models.contract import last_json_object
+from launcher.models.judge import CONTRACT_VERSION, JudgeCall, JudgeInputInvalid, JudgeVerdict, parse_judge_text
+from launcher.models.plan import AgentConfig, Task
+from launcher.store.files import atomic_write_json
+
+MAX_INVALID_IN_A_ROW = 3
+PACKET_NAME = "judge-packet.json"
+VERDICT_NAME = "verdict.json"
+
+
+def judge_prompt() -> str:
+    return (resources.files("launcher") / "data" / "mutation" / "judge-prompt.md").read_text(encoding="utf-8")
+
+
+@dataclass
+class JudgeInput:
+    label: str  # the sweep (or calibration) id: the agent's LAUNCHER_RUN_ID
+    agent_name: str
+    config: AgentConfig
+    survivors: list[dict[str, Any]]
+    report: str  # the packet's `report`: where the sweep's report is
+    out_dir: Path  # judge-packet.json, verdict.json and the judge/ work files go here
+    scratch: Path
+    base_sha: str
+    limits: Limits
+    batch_size: int = 25
+
+
+@dataclass
+class JudgeOutcome:
+    verdict: JudgeVerdict | None  # None: the judge never answered validly
+    calls: int
+    packet_path: Path
+    verdict_path: Path | None = None
+    error: str | None = None
+    cost_usd: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def batches(survivors: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    size = max(1, size)
+    return [survivors[i : i + size] for i in range(0, len(survivors), size)]
+
+
+async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
+    spec.out_dir.mkdir(parents=True, exist_ok=True)
+    packet_path = spec.out_dir / PACKET_NAME
+    atomic_write_json(packet_path, _packet(spec.survivors, spec.report))
+    parts = batches(spec.survivors, spec.batch_size)
+    outcome = JudgeOutcome(None, 0, packet_path)
+    calls: list[JudgeCall] = []
+    cost = 0.0
+    await add_scratch(repo, spec.scratch, spec.base_sha)
+    try:
+        for number, part in enumerate(parts, 1):
+            part_path = packet_path
+            if len(parts) > 1:
+                part_path = spec.out_dir / "judge" / f"packet-{number}.json"
+                part_path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(part_path, _packet(part, spec.report))
+            answer, spent, error = await _ask(spec, part_path, [int(s["id"]) for s in part], number, outcome.notes)
+            outcome.calls += 1
+            cost += spent
+            if answer is None:
+                outcome.error = f"batch {number}/{len(parts)}: {error}"
+                outcome.cost_usd = cost or None
+                return outcome
+            calls.extend(answer.verdicts)
+    finally:
+        await remove_scratch(repo, spec.scratch)
+    outcome.verdict = JudgeVerdict(contract_version=CONTRACT_VERSION, verdicts=calls)
+    outcome.verdict_path = spec.out_dir / VERDICT_NAME
+    atomic_write_json(outcome.verdict_path, outcome.verdict.model_dump(mode="json"))
+    outcome.cost_usd = cost or None
+    return outcome
+
+
+def _packet(survivors: list[dict[str, Any]], report: str) -> dict[str, Any]:
+    return {"survivors": survivors, "report": report, "contract_version": CONTRACT_VERSION}
+
+
+async def _ask(
+    spec: JudgeInput, packet_path: Path, ids: list[int], number: int, notes: list[str]
+) -> tuple[JudgeVerdict | None, float, str | None]:
+    adapter = get_adapter(spec.config.adapter)
+    work = spec.out_dir / "judge"
+    work.mkdir(parents=True, exist_ok=True)
+    prompt = (f"{judge_prompt()}\n\nThe judge packet is at {packet_path} ($LAUNCHER_PACKET). The code the "
+              f"mutants came from is checked out at {spec.scratch}.")  # fmt: skip
+    task = Task(id="judge", title="judge surviving mutants", role="judge", agent=spec.agent_name, prompt=prompt)
+    hint: Path | None = None
+    cost = 0.0
+    error: str | None = None
+    for attempt in range(1, MAX_INVALID_IN_A_ROW + 1):
+        request = AgentRequest(
+            run_id=spec.label, task=task, agent_name=spec.agent_name, config=spec.config, worktree=spec.scratch,
+            artifacts=work, base_sha=spec.base_sha, iteration=number,
+            contract_path=work / f"verdict-{number}.agent.json", feedback_path=hint, port_base=0,
+            attempt=attempt, packet_path=packet_path, answer=JUDGE_ANSWER,
+        )  # fmt: skip
+        result = await run_agent_round(adapter, request, limits=spec.limits)
+        cost += result.outcome.cost_usd or 0.0
+        try:
+            if not result.outcome.ok:
+                raise JudgeInputInvalid(f"the judge did not finish: {result.outcome.message}",
+                                        error_key=f"judge_{result.outcome.error_kind}",
+                                        fix="the judge must exit 0 and answer the verdict JSON")  # fmt: skip
+            return _validated(answer_text(request.contract_path, result.outcome), ids), cost, None
+        except JudgeInputInvalid as exc:
+            error = f"{exc.error_key}: {exc.what}"
+            notes.append(f"judge batch {number} attempt {attempt}: {exc.error_key}")
+            hint = work / f"hint-{number}-{attempt}.json"
+            atomic_write_json(hint, exc.envelope())
+    return None, cost, f"no valid verdict {MAX_INVALID_IN_A_ROW} times in a row ({error})"
+
+
+def _validated(text: str, ids: list[int]) -> JudgeVerdict:
+    found = last_json_object(text)
+    verdict = parse_judge_text(json.dumps(found) if found is not None else text, JudgeVerdict, where="judge answer")
+    answered = {v.id for v in verdict.verdicts}
+    missing, extra = sorted(set(ids) - answered), sorted(answered - set(ids))
+    if missing or extra:
+        what = "; ".join(p for p in (f"no verdict for id(s) {missing}" if missing else "",
+                                     f"unknown id(s) {extra}" if extra else "") if p)  # fmt: skip
+        raise JudgeInputInvalid(what, where="judge answer", error_key="id_sets_differ",
+                                fix="answer every survivor of the packet once, with its own id")  # fmt: skip
+    return verdict
