@@ -45,6 +45,10 @@ def test_sweep_cli_writes_every_report_and_gates_on_fail_under(tmp_path: Path) -
     assert passed.returncode == 0, passed.stderr
     assert "Survived" in passed.stdout and "reports:" in passed.stdout
 
+    low = launcher(root, "mutation", "merge", str(out), "-o", "merged", "--fail-under", "80")
+    assert low.returncode == 1 and "mutation score 50.0%" in low.stdout and "under --fail-under 80" in low.stdout
+    assert launcher(root, "mutation", "merge", str(out), "-o", "merged2", "--fail-under", "50").returncode == 0
+
     text = launcher(root, "mutation", "report", "--format", "text")
     assert text.returncode == 0 and "Survived" in text.stdout
     bad = launcher(root, "mutation", "report", "--format", "yaml")

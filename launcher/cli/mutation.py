@@ -74,10 +74,15 @@ def sweep(
 def merge(
     dirs: Annotated[list[Path], typer.Argument(help="Shard result directories.")],
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Directory for the merged run.")] = None,
+    fail_under: Annotated[float | None, typer.Option(help="Exit 1 under this mutation score (%).")] = None,
 ) -> None:
     """Join shard results into one run (equal to the unsharded sweep)."""
     merged = call(lambda: mutation_reports.merge(Path.cwd(), dirs, out))
-    print(f"merged {len(dirs)} shard(s) into {merged}")
+    score = json.loads((merged / "report.json").read_text(encoding="utf-8")).get("score")
+    print(f"merged {len(dirs)} shard(s) into {merged}; mutation score {score if score is not None else 'n/a'}%")
+    if fail_under is not None and (score is None or score < fail_under):
+        print(f"mutation score under --fail-under {fail_under}%")
+        raise typer.Exit(1)
 
 
 @mutation_app.command()
