@@ -88,3 +88,16 @@ def test_clean_all_removes_worktrees_of_a_killed_sweep_but_not_of_a_running_one(
     assert "skipped sweep m-live: still running" in cleaned.stdout
     listed = git(root, "worktree", "list")
     assert "m-killed" not in listed and "m-live" in listed
+
+
+def test_the_ci_example_is_valid_yaml_with_a_shard_matrix_and_a_gated_merge() -> None:
+    import yaml
+
+    example = Path(__file__).resolve().parent.parent / "docs" / "github-actions-mutation.yml"
+    workflow = yaml.safe_load(example.read_text())
+    shards = workflow["jobs"]["sweep"]["strategy"]["matrix"]["shard"]
+    sweep_steps = " ".join(str(s.get("run", "")) for s in workflow["jobs"]["sweep"]["steps"])
+    assert f"--shard ${{{{ matrix.shard }}}}/{len(shards)}" in sweep_steps and "--since" in sweep_steps
+    merge_steps = " ".join(str(s.get("run", "")) for s in workflow["jobs"]["merge"]["steps"])
+    assert "launcher mutation merge" in merge_steps and "--fail-under" in merge_steps
+    assert workflow["jobs"]["merge"]["needs"] == "sweep"
