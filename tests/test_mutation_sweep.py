@@ -258,3 +258,38 @@ def test_a_cov_option_in_the_projects_addopts_does_not_hide_coverage(tmp_path: P
     assert {(r.mutant.function, r.mutant.fault, r.mutant.line) for r in outcome.results
             if r.status is MutantStatus.SURVIVED} == SURVIVORS  # fmt: skip
     assert {r.mutant.function for r in outcome.results if r.status is MutantStatus.NO_COVERAGE} == {"unused"}
+
+
+def test_probes_avoid_a_line_that_also_runs_at_import(tmp_path: Path) -> None:
+    """A forced fail in code the package runs at import would break collecting the selected tests
+    (toolz's `expand_sig` is such a function); the probe goes to a test-only line instead."""
+    root = tmp_path / "pkg"
+    (root / "shapes").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "shapes" / "__init__.py").write_text("from shapes.core import table\n\nTABLE = table(3)\n")
+    (root / "shapes" / "core.py").write_text(
+        "def table(n):\n    rows = list(range(n))\n    return rows\n\n\ndef double(x):\n    return x * 2\n"
+    )
+    (root / "tests" / "test_core.py").write_text(
+        "from shapes import TABLE\nfrom shapes.core import double, table\n\n\n"
+        "def test_table():\n    assert table(2) == [0, 1] and TABLE == [0, 1, 2]\n\n\n"
+        "def test_double():\n    assert double(2) == 4\n"
+    )
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "a package that calls its own function at import")
+    outcome = sweep(root, paths=["shapes/core.py"])
+    assert {r.status for r in outcome.results} == {MutantStatus.KILLED}
+    assert {r.mutant.function for r in outcome.results if r.import_time} == {"table"}
+
+
+def test_selected_tests_that_no_longer_collect_mean_killed() -> None:
+    from launcher import process
+    from launcher.mutation.executor_generic import TestCommand, classify
+
+    out = b"ERROR: found no collectors for /repo/tests/test_core.py::test_table\n\nno tests ran in 0.05s\n"
+    done = process.Completed(["python", "-m", "pytest", "tests/test_core.py::test_table"], 4, out, b"", 0.2)
+    status, _, note = classify(done, TestCommand(sys.executable))
+    assert status is MutantStatus.KILLED and "no longer collects" in note
+    usage = process.Completed(["python", "-m", "pytest", "--bogus"], 4, b"", b"error: unrecognized arguments", 0.1)
+    assert classify(usage, TestCommand(sys.executable))[0] is MutantStatus.RUNTIME_ERROR

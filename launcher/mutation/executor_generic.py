@@ -79,6 +79,9 @@ def drop_bytecode(path: Path) -> None:
                 pyc.unlink()
 
 
+_NO_COLLECTORS = "found no collectors for"
+
+
 def classify(done: process.Completed, command: TestCommand) -> tuple[MutantStatus, list[str], str]:
     """Status, failing test ids and a note from a finished test command."""
     if done.timed_out:
@@ -94,6 +97,10 @@ def classify(done: process.Completed, command: TestCommand) -> tuple[MutantStatu
     if rc == 2:
         # Collection errors: the mutant broke importing a test module; the suite detects it.
         return MutantStatus.KILLED, killed_by, "pytest exit 2: errors during collection"
+    if rc == 4 and _NO_COLLECTORS in done.out + done.err:
+        # Node ids were given and their module no longer imports (the mutant broke an import-time
+        # path): pytest calls that a usage error, but the suite would fail to collect it.
+        return MutantStatus.KILLED, killed_by, "pytest exit 4: the selected tests' module no longer collects"
     if rc < 0:
         return MutantStatus.KILLED, killed_by, f"the test process died of signal {-rc}"
     return MutantStatus.RUNTIME_ERROR, killed_by, f"pytest exit {rc}: the runner itself failed"

@@ -103,8 +103,12 @@ def covered_probes(cov: CoverageMap, files: Sequence[str]) -> Probes | None:
                     continue  # compound statement or docstring: no `x; y` form
                 offset = starts[stmt.lineno - 1] + stmt.col_offset  # (col_offset counts UTF-8 bytes)
                 lead = source[starts[stmt.lineno - 1] : offset]
-                tests = sorted(cov.contexts(rel, stmt.lineno) - {IMPORT_CONTEXT})
-                if tests and not lead.strip():  # (not the second statement of `x = 1; y = 2`)
+                contexts = cov.contexts(rel, stmt.lineno)
+                tests = sorted(contexts - {IMPORT_CONTEXT})
+                # Not a line that also runs at import: a probe there breaks importing the package,
+                # and the selected tests then fail to collect instead of failing.
+                # (Nor the second statement of `x = 1; y = 2`.)
+                if tests and IMPORT_CONTEXT not in contexts and not lead.strip():
                     return Probes(
                         _insertion(rel, source, offset, FORCED_FAIL + "; ", "forced_fail"),
                         _insertion(rel, source, offset, "pass; ", "noop"), tests,
