@@ -10,15 +10,17 @@ from launcher.process import Supervised
 
 
 class ScriptedGraderAdapter:
+    """A built-in reviewer: `python -m <module> PACKET`; only ever given a packet."""
+
     name = "scripted-grader"
+    module = "launcher.agents.scripted_grader"
+    misuse = ("the scripted grader only grades", "use it as [grading] grader, not as a task's agent")
 
     def invocation(self, request: AgentRequest) -> Invocation:
         if request.packet_path is None:
-            raise ConfigError(
-                "the scripted grader only grades", where=f"agent {request.agent_name!r}",
-                fix="use it as [grading] grader, not as a task's agent",
-            )
-        argv = [sys.executable, "-m", "launcher.agents.scripted_grader", str(request.packet_path)]
+            what, fix = self.misuse
+            raise ConfigError(what, where=f"agent {request.agent_name!r}", fix=fix)
+        argv = [sys.executable, "-m", self.module, str(request.packet_path)]
         return Invocation(argv, agent_env(request))
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
