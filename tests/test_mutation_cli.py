@@ -43,7 +43,8 @@ def test_sweep_cli_writes_every_report_and_gates_on_fail_under(tmp_path: Path) -
     # The unchanged tree: every mutant comes from the cache; a lower bar passes.
     passed = launcher(root, "mutation", "sweep", "calc/core.py", "--workers", "2", "--fail-under", "50")
     assert passed.returncode == 0, passed.stderr
-    assert "Survived" in passed.stdout and "reports:" in passed.stdout
+    assert passed.stdout.count("│ Survived") == 4 and "│ Killed" not in passed.stdout  # the table: what needs attention
+    assert "Score: 50.0% (14 mutants)" in passed.stdout and "cached 11" in passed.stdout and "reports:" in passed.stdout
 
     low = launcher(root, "mutation", "merge", str(out), "-o", "merged", "--fail-under", "80")
     assert low.returncode == 1 and "mutation score 50.0%" in low.stdout and "under --fail-under 80" in low.stdout

@@ -31,7 +31,15 @@ from launcher.mutation.discover import PYTHON_SUFFIXES, collect_mutants, is_test
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
 from launcher.mutation.model import Mutant, MutantStatus
-from launcher.mutation.results import MutantRecord, SweepMeta, counts, progress_line, score_of, write_outputs
+from launcher.mutation.results import (
+    MutantRecord,
+    SweepMeta,
+    counts,
+    progress_line,
+    score_of,
+    summary_text,
+    write_outputs,
+)
 from launcher.mutation.sweep import CACHEABLE, TestDigest, Worker, cache_key, dispatch, fork_support, note_of
 from launcher.store import mutants as store_mod
 from launcher.store.mutants import MutantStore
@@ -79,6 +87,7 @@ class SweepOutcome:
     resumed: bool = False
     notes: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    headline: str = ""  # the totals of summary.txt
 
     @property
     def exit_code(self) -> int:
@@ -274,4 +283,4 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
     score = score_of(records)
     passed = options.fail_under is None or score is None or score >= options.fail_under
     return SweepOutcome(sweep_id, out_dir, counts(records), score, passed, records, base_sha, resumed,
-                        sweep.notes, files)  # fmt: skip
+                        sweep.notes, files, summary_text(meta, records, head_only=True))  # fmt: skip

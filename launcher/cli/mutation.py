@@ -16,6 +16,7 @@ from launcher.app.mutation_judge import JudgeOptions, judge_survivors
 from launcher.app.mutation_sweep import SweepOptions, run_sweep
 from launcher.cli.calls import call
 from launcher.gates.calibration import GateExit, GateResult, run_gate
+from launcher.mutation.results import render_table
 
 
 class ReportFormat(enum.StrEnum):
@@ -64,8 +65,13 @@ def sweep(
     if json_mode:
         print(json.dumps(summary, indent=2))
     else:
-        print((outcome.out_dir / "summary.txt").read_text(encoding="utf-8")
-              if (outcome.out_dir / "summary.txt").exists() else summary)
+        # A log (CI) is as wide as the table needs; a terminal keeps its own width.
+        console = Console(width=None if sys.stdout.isatty() else 160)
+        if any(not r.status.detected for r in outcome.results):
+            console.print(render_table(outcome.results))  # the mutants that need attention
+        sys.stdout.write(outcome.headline)
+        if not outcome.passed_fail_under:
+            print(f"mutation score under --fail-under {fail_under}%")
         print(f"reports: {outcome.out_dir}")
     raise typer.Exit(outcome.exit_code)
 

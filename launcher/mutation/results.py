@@ -113,7 +113,8 @@ def _report(meta: SweepMeta, records: Sequence[MutantRecord]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def summary_text(meta: SweepMeta, records: Sequence[MutantRecord]) -> str:
+def summary_text(meta: SweepMeta, records: Sequence[MutantRecord], *, head_only: bool = False) -> str:
+    """`summary.txt`: the totals, then every mutant that needs attention (`head_only`: totals)."""
     tally = counts(records)
     score = score_of(records)
     sources = Counter(r.source for r in records)
@@ -122,11 +123,13 @@ def summary_text(meta: SweepMeta, records: Sequence[MutantRecord]) -> str:
         f"Mutation sweep {meta.sweep_id} at {meta.base_sha[:12]}",
         f"Score: {'n/a' if score is None else f'{score:.1f}%'} ({len(records)} mutants)",
         "  ".join(f"{name} {n}" for name, n in tally.items()),
-        f"Run {sources.get('run', 0)} ("
-        + ", ".join(f"{k} {v}" for k, v in sorted(executors.items()))
-        + f"), cached {sources.get('cached', 0)}, resumed {sources.get('resumed', 0)}; {meta.wall_s:.1f}s",
+        f"Run {sources.get('run', 0)}"
+        + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(executors.items())) + ")" if executors else "")
+        + f", cached {sources.get('cached', 0)}, resumed {sources.get('resumed', 0)}; {meta.wall_s:.1f}s",
     ]
     lines += [f"Note: {note}" for note in meta.notes]
+    if head_only:
+        return "\n".join(lines) + "\n"
     for status in (MutantStatus.SURVIVED, MutantStatus.NO_COVERAGE, MutantStatus.TIMEOUT, MutantStatus.RUNTIME_ERROR):
         chosen = [r for r in records if r.status is status]
         if chosen:
@@ -189,7 +192,9 @@ def render_table(records: Sequence[MutantRecord], *, show_killed: bool = False) 
     caption += f"  score {score:.1f}%" if score is not None else ""
     table = Table(title="Mutation sweep", caption=caption, show_lines=False)
     for column in ("#", "status", "where", "operator", "original", "mutated", "executor"):
-        table.add_column(column, overflow="fold")
+        # Only the code columns fold: a status or a path broken over two lines reads as two.
+        table.add_column(column, overflow="fold", no_wrap=column in ("#", "status"),
+                         ratio=2 if column in ("original", "mutated") else 1)
     for r in records:
         if r.status.detected and not show_killed:
             continue
