@@ -160,8 +160,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     summary.counts = {"genuine": kinds.count("genuine"), "equivalent": kinds.count("equivalent")}
     if labelled is None or threshold is None:
         summary.exit_code = int(ExitCode.OK)
-        summary.message = f"judged {len(survivors)} survivors: {summary.counts['genuine']} genuine, " \
-                          f"{summary.counts['equivalent']} equivalent"  # fmt: skip
+        summary.message = (f"judged {len(survivors)} survivors: {summary.counts['genuine']} genuine, "
+                           f"{summary.counts['equivalent']} equivalent")
         return summary
     gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path))
     summary.report_path = out_dir / REPORT_NAME
@@ -170,6 +170,6 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     summary.exit_code = int({"pass": GateExit.PASSED, "fail": GateExit.FAILED}.get(gate["gate_verdict"],
                                                                                   GateExit.UNDEFINED))  # fmt: skip
     precision = "undefined" if gate["precision"] is None else f"{100 * gate['precision']:.1f}%"
-    summary.message = f"calibration gate: {gate['gate_verdict']} - precision {precision} (threshold " \
-                      f"{100 * threshold:.0f}%) on {len(survivors)} labelled survivors"  # fmt: skip
+    summary.message = (f"calibration gate: {gate['gate_verdict']} - precision {precision} (threshold "
+                       f"{100 * threshold:.0f}%) on {len(survivors)} labelled survivors")
     return summary
