@@ -293,3 +293,14 @@ def test_selected_tests_that_no_longer_collect_mean_killed() -> None:
     assert status is MutantStatus.KILLED and "no longer collects" in note
     usage = process.Completed(["python", "-m", "pytest", "--bogus"], 4, b"", b"error: unrecognized arguments", 0.1)
     assert classify(usage, TestCommand(sys.executable))[0] is MutantStatus.RUNTIME_ERROR
+
+
+def test_a_python_without_the_test_tools_is_named_with_the_install_fix(tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=120)
+    root = repo_from(WEAKPKG, tmp_path / "pkg", "weak package")
+    with pytest.raises(SanityFailed) as caught:
+        sweep(root, paths=[CORE], python=str(bare / "bin" / "python"))
+    assert caught.value.error_key == "mutation_sanity:tool_missing"
+    assert caught.value.what.startswith(("coverage is not installed", "pytest is not installed"))
+    assert "pip install" in str(caught.value.fix)

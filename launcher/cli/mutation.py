@@ -34,6 +34,7 @@ mutation_app = typer.Typer(help="Mutation sweeps for CI: mutate, run the tests, 
 def sweep(
     paths: Annotated[list[str] | None, typer.Argument(help="Files or folders (default: the packages).")] = None,
     test_cmd: Annotated[str | None, typer.Option(help="Test command (default: pytest, per-test selection).")] = None,
+    python: Annotated[str | None, typer.Option(help="Python that runs pytest (default: the launcher's).")] = None,
     workers: Annotated[int, typer.Option(min=0, help="Parallel workers (0: one per CPU).")] = 0,
     since: Annotated[str | None, typer.Option(help="Mutate only lines changed since REF.")] = None,
     shard: Annotated[str | None, typer.Option(help="I/N: this machine's share, by stable id.")] = None,
@@ -47,7 +48,7 @@ def sweep(
 ) -> None:
     """Run a mutation sweep; writes .launcher/mutation-runs/<ts>/ (report, survivors, Stryker)."""
     options = SweepOptions(
-        paths=list(paths or []), test_cmd=test_cmd, workers=workers, since=since, shard=shard,
+        paths=list(paths or []), test_cmd=test_cmd, python=python, workers=workers, since=since, shard=shard,
         max_mutants=max_mutants, fail_under=fail_under, resume=resume, timeout_factor=timeout_factor,
         operators=[o.strip() for o in operators.split(",") if o.strip()] if operators else None,
         use_cache=not no_cache,

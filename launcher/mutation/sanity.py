@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,10 @@ def _names(tests: Sequence[str]) -> str:
     return shown + (f" (and {len(tests) - _SHOWN} more)" if len(tests) > _SHOWN else "")
 
 
+# What `python -m pytest` under `python -m coverage` says when either is missing.
+_MISSING_TOOL = re.compile(r"No module named '?(pytest|coverage)'?(?:\s|$)")
+
+
 def check_suite(run: SuiteRun, where: str) -> None:
     """The pytest suite passed on the clean tree."""
     fix = "make the suite pass on a clean checkout first (`python -m pytest`), then sweep again"
@@ -49,6 +54,15 @@ def check_suite(run: SuiteRun, where: str) -> None:
         )  # fmt: skip
     if run.exit_code == 5:
         raise SanityFailed("pytest collected no tests", where=where, fix="pass --test-cmd, or add tests")
+    missing = _MISSING_TOOL.search(run.output_tail) if run.exit_code != 0 else None
+    if missing:
+        tool = missing.group(1)
+        raise SanityFailed(
+            f"{tool} is not installed for the Python that runs the tests", where=where,
+            fix=f"install it where the tests run (`python -m pip install {tool}`), or point --python at the "
+                "project's interpreter, or pass --test-cmd",
+            error_key="mutation_sanity:tool_missing",
+        )  # fmt: skip
     if run.exit_code != 0:
         raise SanityFailed(
             f"the test suite exited {run.exit_code} on the clean tree:\n{run.output_tail[-1500:]}", where=where, fix=fix
