@@ -429,3 +429,23 @@ def test_fork_is_faster_than_a_fresh_pytest_per_mutant(project: Path, pyc: Path,
         f"fork {fork_s:.2f}s ({n / fork_s:.1f}/s) after a {warm_s:.2f}s warm-up"
     )
     assert fork_s < 3 * fresh_s  # loose: timing on a shared machine is noisy
+
+
+def test_a_fork_is_not_given_the_start_up_allowance_of_a_fresh_process(
+    project: Path, pyc: Path, mutants: list[Mutant]
+) -> None:
+    loop = by(mutants, "spin", "+=")[0]
+    job = MutantJob(loop, ["tests/check_calc.py::check_spin"], timeout_s=30.0, startup_s=29.0)
+    assert job.warm_timeout_s == 1.0 and MutantJob(loop, [], 0.5, startup_s=5.0).warm_timeout_s == 1.0
+
+    async def scenario() -> MutantResult:
+        ex = ForkExecutor(project, None, [], PY, recheck_timeouts=False, pycache_dir=pyc)
+        try:
+            return await ex.run(job)
+        finally:
+            await ex.stop()
+
+    started = time.monotonic()
+    result = run_async(scenario)
+    assert result.status is MutantStatus.TIMEOUT and forked(result)
+    assert time.monotonic() - started < 15  # the 1 s warm limit, not the 30 s of a fresh process

@@ -198,7 +198,9 @@ class _Sweep:
                                          "cached", "cached from an earlier sweep", key))  # fmt: skip
                 continue
             base = cov.baseline(tests) if cov is not None and tests else suite_s
-            job = MutantJob(m, tests, opts.timeout_factor * base + opts.timeout_min_s)
+            # A fork starts nothing: it gets 1 s of the start-up allowance, a fresh process all of it.
+            job = MutantJob(m, tests, opts.timeout_factor * base + opts.timeout_min_s,
+                            startup_s=max(0.0, opts.timeout_min_s - 1.0))
             self._meta[m.id] = (tests, import_time, key)
             jobs.append(job)
         return jobs

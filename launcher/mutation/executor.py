@@ -19,6 +19,12 @@ class MutantJob:
     mutant: Mutant
     tests: list[str]  # test ids (pytest node ids) that execute the mutated line; [] = whole suite
     timeout_s: float  # derived from the measured baseline of those tests
+    startup_s: float = 0.0  # the part of timeout_s that allows for a new process starting up
+
+    @property
+    def warm_timeout_s(self) -> float:
+        """The limit in an already warm process (a fork): no interpreter start, no imports."""
+        return max(1.0, self.timeout_s - self.startup_s)
 
 
 @dataclass

@@ -284,14 +284,15 @@ class ForkExecutor:
             except EnvironmentProblem as exc:
                 return await self._run_fresh(job, f"no fork worker ({exc.what.splitlines()[0]})")
         try:
-            request = {"op": "run", **self._spec(job.mutant), "args": self._args(job.tests), "timeout": job.timeout_s}
+            limit = job.warm_timeout_s
+            request = {"op": "run", **self._spec(job.mutant), "args": self._args(job.tests), "timeout": limit}
             await self._send(request)
             with anyio.fail_after(_ANSWER_S):
                 answer = await self._receive()
             if answer["ev"] == "forked":
                 self._child = int(answer["pid"])
                 process.track_group(self._child)
-                with anyio.fail_after(job.timeout_s + _MARGIN_S):
+                with anyio.fail_after(limit + _MARGIN_S):
                     answer = await self._receive()
                 # The worker has reaped it and killed its group: forget it (never signal a reaped id).
                 process.untrack_group(self._child)
