@@ -199,6 +199,10 @@ class K:
 @functools.wraps(plain)
 def wrapped(x):
     return x + 1
+
+@functools.lru_cache(maxsize=None)
+def cached(x):
+    return x + 1
 """
     (tmp_path / "m.py").write_text(source)
     found = generate_mutants(tmp_path / "m.py", source, "m.py", ["arithmetic"])
@@ -211,7 +215,8 @@ def wrapped(x):
     assert "module-level state" in (verdict["nested_write.<locals>.inner"] or "")
     assert "class" in (verdict["K.bump"] or "")
     assert "class" in (verdict["K.via_class"] or "")
-    assert "decorated" in (verdict["wrapped"] or "")
+    assert verdict["wrapped"] is None  # the worker finds the function inside the wrapper
+    assert "cache" in (verdict["cached"] or "")
 
 
 # ----------------------------------------------------------------------------- agreement
@@ -234,8 +239,11 @@ def test_fork_agrees_with_ground_truth(
     assert {MutantStatus.KILLED, MutantStatus.SURVIVED, MutantStatus.TIMEOUT} <= statuses
     # Accepted mutants really were forked, except the function that ran at import time (`NAMES =
     # names()`), which the worker notices and sends to a fresh interpreter: forking would keep NAMES.
+    ran_at_import = {"names", "_logged", "_logged.<locals>.wrapper", "curried.__init__"}  # decorating runs them
     for m in accepted:
-        assert forked(results[m.id]) == (m.function != "names"), (m.function, results[m.id].output_tail)
+        assert forked(results[m.id]) == (m.function not in ran_at_import), (m.function, results[m.id].output_tail)
+    # Decorated functions are forked: the worker swaps the code inside the wrapper.
+    assert {m.function for m in accepted if forked(results[m.id])} >= {"quadruple", "quintuple", "curried.__call__"}
     assert "ran during import or collection" in results[by(mutants, "names")[0].id].output_tail
     killed = results[by(mutants, "add", "-")[0].id]
     assert killed.status is MutantStatus.KILLED and killed.killed_by == ["tests/check_calc.py::check_add"]

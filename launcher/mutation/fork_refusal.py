@@ -10,6 +10,7 @@ classmethod and property excepted) and functions that write module-level or clas
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ from launcher.mutation.model import Mutant
 
 _PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property"})
 _PROPERTY_PARTS = frozenset({"setter", "getter", "deleter"})
+# Decorators that keep results: a result cached before the fork would hide the mutant.
+_CACHING = re.compile(r"cache|memo|lru|once|singleton", re.IGNORECASE)
 _MUTATORS = frozenset({
     "append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "clear", "remove",
     "discard", "appendleft", "extendleft", "__setitem__", "__delitem__", "put", "put_nowait", "register",
@@ -76,7 +79,12 @@ def _decorator_refusal(fn: _Def) -> str | None:
             continue
         if isinstance(deco, ast.Attribute) and deco.attr in _PROPERTY_PARTS and isinstance(deco.value, ast.Name):
             continue  # @x.setter: the property's functions are swapped like any other
-        return f"{fn.name} is decorated (@{ast.unparse(deco)}): a wrapper or cache may keep the original"
+        text = ast.unparse(deco)
+        if _CACHING.search(text):
+            return f"{fn.name} is decorated (@{text}): a cache may keep results of the original"
+    # Any other decorator: the worker finds the function inside the decorator's object and swaps
+    # its code (a wrapper calls that very object); one it cannot find is refused there, and a
+    # fork survivor is confirmed on the generic executor anyway.
     return None
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dis
+import gc
 import importlib.machinery
 import importlib.util
 import io
@@ -138,6 +139,51 @@ def _functions_of(value: Any) -> list[types.FunctionType]:
     return []
 
 
+def _wrapped_functions(value: Any, depth: int = 4, budget: int = 512) -> list[types.FunctionType]:
+    """The plain functions a decorator's object holds (`functools.wraps`' `__wrapped__`, a
+    closure cell, a `partial`, a class such as toolz's `curry`): found through what it
+    references, never by running its code, and never through a module's globals. Swapping such
+    a function's code reaches every caller, since the wrapper calls that very object."""
+    found: list[types.FunctionType] = []
+    seen: set[int] = {id(value)}
+    frontier: list[Any] = [value]
+    for _ in range(depth):
+        following: list[Any] = []
+        for obj in frontier:
+            if isinstance(obj, types.FunctionType):  # its own attributes and closure, not __globals__
+                refs: list[Any] = [*(obj.__dict__.values()), *(c.cell_contents for c in obj.__closure__ or ()
+                                                              if _filled(c))]
+            else:
+                refs = list(gc.get_referents(obj))
+            for ref in refs:
+                if id(ref) in seen or isinstance(ref, (type, types.ModuleType, str, bytes, int, float)):
+                    continue
+                if isinstance(ref, dict) and "__builtins__" in ref:
+                    continue  # a module's globals: everything in the file, not what was wrapped
+                seen.add(id(ref))
+                if len(seen) > budget:
+                    return found
+                if isinstance(ref, types.FunctionType):
+                    found.append(ref)
+                following.append(ref)
+        frontier = following
+    return found
+
+
+def _of_code(functions: list[types.FunctionType], code: types.CodeType, path: str) -> list[types.FunctionType]:
+    """The functions whose code is the (unmutated) counterpart of `code` in file `path`."""
+    return [f for f in functions if f.__code__.co_firstlineno == code.co_firstlineno
+            and f.__code__.co_name == code.co_name and real(f.__code__.co_filename) == real(path)]  # fmt: skip
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
+
+
 def _live_function(module: types.ModuleType, qualname: str) -> tuple[list[types.FunctionType], str]:
     """Candidates for the outermost function on the path to `qualname` and that function's
     qualified name. Looked up in `__dict__`s so no descriptor or `__getattr__` runs."""
@@ -155,6 +201,9 @@ def _live_function(module: types.ModuleType, qualname: str) -> tuple[list[types.
         if functions:
             return functions, name
         if not isinstance(value, type):
+            wrapped = _wrapped_functions(value)
+            if wrapped:  # a decorator's object: the caller keeps only the function of this file
+                return wrapped, name
             raise Refused(f"{name} is a {type(value).__name__}, not a plain function (decorated?)")
         owner = value
     raise Refused(f"{qualname} is not inside a function (module or class body code)")
@@ -372,13 +421,9 @@ class Worker:
         for module in loaded:
             candidates, outer = _live_function(module, job["function"])
             new = _new_code(module_code, outer, int(job["line"]))
-            live = [
-                f
-                for f in candidates
-                if f.__code__.co_firstlineno == new.co_firstlineno
-                and f.__code__.co_name == new.co_name
-                and real(f.__code__.co_filename) == real(path)
-            ]
+            live = _of_code(candidates, new, path) or _of_code(
+                [f for c in candidates for f in _wrapped_functions(c)], new, path
+            )
             if len(live) != 1:
                 raise Refused(f"{outer}: the loaded object is not the function of the file (wrapped or replaced?)")
             old = live[0].__code__

@@ -80,3 +80,29 @@ def outer(x):
         return y + 1
 
     return inner(x) * 1
+
+
+def _logged(fn):
+    @functools.wraps(fn)
+    def wrapper(*args):
+        return fn(*args)
+
+    return wrapper
+
+
+class curried:  # a wrapper object, as toolz's curry
+    def __init__(self, fn):
+        self.fn = functools.partial(fn)
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+
+@_logged
+def quadruple(x):
+    return x * 4
+
+
+@curried
+def quintuple(x):
+    return x * 5

@@ -44,3 +44,8 @@ def check_lazy():
 
 def check_outer():
     assert core.outer(1) == 2
+
+
+def check_decorated():
+    assert core.quadruple(2) == 8
+    assert core.quintuple(2) == 10
