@@ -10,14 +10,15 @@ process costs an interpreter start, imports and collection.
 Why this is not mutmut's flaw (issue 5): a process that imported the code before the mutant was
 swapped in keeps whatever the unmutated code computed at that time. So:
   * `fork_can_handle` refuses, statically, what cannot be swapped or may be cached: import-time
-    code (module and class bodies, decorators, defaults), decorated functions (an lru_cache, a
-    registry, a wrapper the swap may not reach; staticmethod, classmethod and property excepted),
-    and functions that write module-level or class state (`global`, `CACHE[k] = v`,
-    `REGISTRY.append(...)`, `cls.x = ...`). The sweep gives those to the generic executor.
+    code (module and class bodies, decorators, defaults), functions under a caching decorator
+    (`lru_cache`, `cache`, memoizers), and functions that write module-level or class state
+    (`global`, `CACHE[k] = v`, `REGISTRY.append(...)`, `cls.x = ...`). The sweep gives those to
+    the generic executor.
   * The worker refuses, dynamically, any function that ran during import or collection (it records
-    them all while warming up), a function it cannot find as a plain function in the loaded module,
-    and a mutant that changes a closure. Those `run()` itself tests in a fresh interpreter that
-    imports the mutated module from the start (nothing is written to disk): ground truth.
+    them all while warming up), a function it cannot find in the loaded module (as itself or
+    inside a decorator's wrapper, closure or partial), and a mutant that changes a closure. Those
+    `run()` itself tests in a fresh interpreter that imports the mutated module from the start
+    (nothing is written to disk): ground truth.
   * A fork's survivor is only a candidate: `needs_confirmation(result)` is True for it, and the
     sweep re-runs it on the generic executor before recording Survived (a test that starts a
     subprocess, or reads the file, sees the unmutated code).

@@ -2,9 +2,10 @@
 
 A process that imported the code before a mutant is swapped in keeps whatever the unmutated code
 computed at that time. So import-time code (module and class bodies, decorators, defaults),
-decorated functions (an lru_cache, a registry, a wrapper the swap may not reach; staticmethod,
-classmethod and property excepted) and functions that write module-level or class state
-(`global`, `CACHE[k] = v`, `REGISTRY.append(...)`, `cls.x = ...`) go to the generic executor.
+functions under a caching decorator (`lru_cache`, `cache`, memoizers) and functions that write
+module-level or class state (`global`, `CACHE[k] = v`, `REGISTRY.append(...)`, `cls.x = ...`)
+go to the generic executor. Other decorated functions are forked: the worker swaps the code of
+the function inside the wrapper, which calls that very object.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Stdlib and pytest only, and no `launcher` import: the project's interpreter need not have the
 launcher installed, and whatever this module imports is also imported into the tests' process.
+Its one helper, `fork_lookup.py` (finding the live function a mutant's code goes into), is
+loaded from beside this file under a private module name.
 The executor starts it as `python -c <runpy bootstrap> .../fork_worker.py`, so `sys.path[0]` is
 the working directory as with `python -m pytest` (`python -m launcher.mutation.fork_worker`
 works too where the launcher is importable).
@@ -28,8 +30,7 @@ the import hook from its first import (no file is written), then `pytest.main(ar
 from __future__ import annotations
 
 import contextlib
-import dis
-import gc
+import importlib
 import importlib.machinery
 import importlib.util
 import io
@@ -42,7 +43,6 @@ import time
 import tokenize
 import traceback
 import types
-from collections.abc import Iterator
 from typing import Any
 
 TAIL_BYTES = 8000
@@ -51,18 +51,28 @@ EXIT_STALE = 95  # the file no longer holds the text the mutant replaces
 EXIT_COMPILE = 96  # the mutated source does not compile
 EXIT_HARNESS = 97  # the worker's own machinery failed in the child
 EXIT_PREIMPORTED = 98  # fresh mode: the module was imported before the hook could serve it
-_CO_OPTIMIZED = 0x1
 _CO_KINDS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async generator
 
-_real_cache: dict[str, str] = {}
+
+def _sibling(name: str) -> types.ModuleType:
+    """A module beside this file, also when this file runs by path (no package): then it is
+    loaded under a private name, so nothing of the launcher's lands on the tests' sys.path."""
+    if __package__:
+        return importlib.import_module(f"{__package__}.{name}")
+    private = f"_launcher_{name}"
+    if private not in sys.modules:
+        spec = importlib.util.spec_from_file_location(private, os.path.join(os.path.dirname(__file__), f"{name}.py"))
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {name}.py beside {__file__}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[private] = module
+        spec.loader.exec_module(module)
+    return sys.modules[private]
 
 
-def real(path: str) -> str:
-    found = _real_cache.get(path)
-    if found is None:
-        found = _real_cache[path] = os.path.realpath(path)
-    return found
-
+lookup = _sibling("fork_lookup")
+Refused = lookup.Refused
+real = lookup.real
 
 def read_source(path: str) -> str:
     """As the launcher reads it (mutant offsets index this text): coding cookie, no BOM, line
@@ -74,10 +84,6 @@ def read_source(path: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-class Refused(Exception):
-    """The mutant cannot be run by swapping code in this process."""
-
-
 class Stale(Exception):
     pass
 
@@ -87,126 +93,6 @@ def mutate(source: str, job: dict[str, Any]) -> str:
     if source[start:end] != job["replaced"]:
         raise Stale(f"expected {job['replaced']!r} at offset {start}; the file changed")
     return source[:start] + job["replacement"] + source[end:]
-
-
-# --------------------------------------------------------------------------- code objects
-
-
-def _walk_code(code: types.CodeType, prefix: str = "") -> Iterator[tuple[str, types.CodeType]]:
-    """(qualified name, code) of every function and class body nested in `code`."""
-    for const in code.co_consts:
-        if not isinstance(const, types.CodeType):
-            continue
-        qualname = getattr(const, "co_qualname", None) or prefix + const.co_name  # < 3.11
-        yield qualname, const
-        is_function = bool(const.co_flags & _CO_OPTIMIZED)  # a class body is not optimized
-        yield from _walk_code(const, qualname + (".<locals>." if is_function else "."))
-
-
-def _last_line(code: types.CodeType) -> int:
-    last = code.co_firstlineno
-    for _, line in dis.findlinestarts(code):
-        if line is not None:
-            last = max(last, line)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            last = max(last, _last_line(const))
-    return last
-
-
-def _new_code(module_code: types.CodeType, qualname: str, line: int) -> types.CodeType:
-    """The code object of function `qualname` around `line` in the compiled mutated module."""
-    found = [
-        code
-        for name, code in _walk_code(module_code)
-        if name == qualname and code.co_firstlineno <= line <= _last_line(code)
-    ]
-    if len(found) != 1:
-        raise Refused(f"{qualname}: {len(found)} definitions around line {line} in the mutated source")
-    return found[0]
-
-
-def _functions_of(value: Any) -> list[types.FunctionType]:
-    """The plain functions behind a namespace entry: the function itself, or what a staticmethod,
-    classmethod or property wraps. Anything else (another decorator's wrapper) is not ours."""
-    if isinstance(value, types.FunctionType):
-        return [value]
-    if isinstance(value, (staticmethod, classmethod)):
-        inner = value.__func__
-        return [inner] if isinstance(inner, types.FunctionType) else []
-    if isinstance(value, property):
-        return [f for f in (value.fget, value.fset, value.fdel) if isinstance(f, types.FunctionType)]
-    return []
-
-
-def _wrapped_functions(value: Any, depth: int = 4, budget: int = 512) -> list[types.FunctionType]:
-    """The plain functions a decorator's object holds (`functools.wraps`' `__wrapped__`, a
-    closure cell, a `partial`, a class such as toolz's `curry`): found through what it
-    references, never by running its code, and never through a module's globals. Swapping such
-    a function's code reaches every caller, since the wrapper calls that very object."""
-    found: list[types.FunctionType] = []
-    seen: set[int] = {id(value)}
-    frontier: list[Any] = [value]
-    for _ in range(depth):
-        following: list[Any] = []
-        for obj in frontier:
-            if isinstance(obj, types.FunctionType):  # its own attributes and closure, not __globals__
-                refs: list[Any] = [*(obj.__dict__.values()), *(c.cell_contents for c in obj.__closure__ or ()
-                                                              if _filled(c))]
-            else:
-                refs = list(gc.get_referents(obj))
-            for ref in refs:
-                if id(ref) in seen or isinstance(ref, (type, types.ModuleType, str, bytes, int, float)):
-                    continue
-                if isinstance(ref, dict) and "__builtins__" in ref:
-                    continue  # a module's globals: everything in the file, not what was wrapped
-                seen.add(id(ref))
-                if len(seen) > budget:
-                    return found
-                if isinstance(ref, types.FunctionType):
-                    found.append(ref)
-                following.append(ref)
-        frontier = following
-    return found
-
-
-def _of_code(functions: list[types.FunctionType], code: types.CodeType, path: str) -> list[types.FunctionType]:
-    """The functions whose code is the (unmutated) counterpart of `code` in file `path`."""
-    return [f for f in functions if f.__code__.co_firstlineno == code.co_firstlineno
-            and f.__code__.co_name == code.co_name and real(f.__code__.co_filename) == real(path)]  # fmt: skip
-
-
-def _filled(cell: Any) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018 - an empty cell raises
-    except ValueError:
-        return False
-    return True
-
-
-def _live_function(module: types.ModuleType, qualname: str) -> tuple[list[types.FunctionType], str]:
-    """Candidates for the outermost function on the path to `qualname` and that function's
-    qualified name. Looked up in `__dict__`s so no descriptor or `__getattr__` runs."""
-    parts = qualname.split(".")
-    owner: Any = module
-    for i, part in enumerate(parts):
-        name = ".".join(parts[: i + 1])
-        if part == "<locals>" or "#" in part:
-            break
-        namespace = getattr(owner, "__dict__", None)
-        if not isinstance(namespace, (dict, types.MappingProxyType)) or part not in namespace:
-            raise Refused(f"{name} is not in the loaded module")
-        value = namespace[part]
-        functions = _functions_of(value)
-        if functions:
-            return functions, name
-        if not isinstance(value, type):
-            wrapped = _wrapped_functions(value)
-            if wrapped:  # a decorator's object: the caller keeps only the function of this file
-                return wrapped, name
-            raise Refused(f"{name} is a {type(value).__name__}, not a plain function (decorated?)")
-        owner = value
-    raise Refused(f"{qualname} is not inside a function (module or class body code)")
 
 
 # --------------------------------------------------------------------------- import hook
@@ -419,10 +305,10 @@ class Worker:
             return [], MutantFinder(path, module_code, mutated)  # imported, if at all, in the child
         swaps: list[tuple[types.FunctionType, types.CodeType]] = []
         for module in loaded:
-            candidates, outer = _live_function(module, job["function"])
-            new = _new_code(module_code, outer, int(job["line"]))
-            live = _of_code(candidates, new, path) or _of_code(
-                [f for c in candidates for f in _wrapped_functions(c)], new, path
+            candidates, outer = lookup.live_function(module, job["function"])
+            new = lookup.new_code(module_code, outer, int(job["line"]))
+            live = lookup.of_code(candidates, new, path) or lookup.of_code(
+                [f for c in candidates for f in lookup.wrapped_functions(c)], new, path
             )
             if len(live) != 1:
                 raise Refused(f"{outer}: the loaded object is not the function of the file (wrapped or replaced?)")
