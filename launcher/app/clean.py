@@ -51,8 +51,9 @@ async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path) -> list[str]:
     store = MutantStore(db) if db.exists() else None
     removed: list[str] = []
     try:
+        known = {r.id: r for r in store.sweeps(10_000)} if store else {}
         for sweep_dir in sorted(p for p in sweeps_root.iterdir() if p.is_dir()):
-            row = next((r for r in store.sweeps(10_000) if r.id == sweep_dir.name), None) if store else None
+            row = known.get(sweep_dir.name)
             if row and row.status == RUNNING and row.pid and process.pid_alive(row.pid):
                 removed.append(f"skipped sweep {sweep_dir.name}: still running")
                 continue

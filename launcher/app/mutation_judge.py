@@ -24,7 +24,7 @@ from launcher.app.mutation_reports import resolve_run
 from launcher.engine.agent_round import Limits
 from launcher.errors import ConfigError, ExitCode, UsageProblem
 from launcher.gates import judge_relay
-from launcher.gates.calibration import REPORT_NAME, GateExit, evaluate, resolve_threshold
+from launcher.gates.calibration import REPORT_NAME, evaluate, gate_exit, resolve_threshold
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import RepoConfig, load_repo_config
@@ -167,8 +167,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     summary.report_path = out_dir / REPORT_NAME
     atomic_write_json(summary.report_path, gate)
     summary.gate_report = gate
-    summary.exit_code = int({"pass": GateExit.PASSED, "fail": GateExit.FAILED}.get(gate["gate_verdict"],
-                                                                                  GateExit.UNDEFINED))  # fmt: skip
+    summary.exit_code = int(gate_exit(gate))
     precision = "undefined" if gate["precision"] is None else f"{100 * gate['precision']:.1f}%"
     summary.message = (f"calibration gate: {gate['gate_verdict']} - precision {precision} (threshold "
                        f"{100 * threshold:.0f}%) on {len(survivors)} labelled survivors")

@@ -94,6 +94,15 @@ async def _sources(cwd: Path, data: dict[str, Any]) -> dict[str, str]:
     return {**await load_sources(repo, data.get("base_sha"), missing), **found}
 
 
+async def write_standard_reports(cwd: Path, run_dir: Path) -> tuple[Path, Path]:
+    """The Stryker JSON and its HTML page beside a run's seed files (one read of the run)."""
+    return await _write_standard(cwd, run_dir, load_run(run_dir))
+
+
+async def _write_standard(cwd: Path, run_dir: Path, data: dict[str, Any]) -> tuple[Path, Path]:
+    return write_stryker(run_dir, data, await _sources(cwd, data))
+
+
 async def report(cwd: Path, run: str | None = None, fmt: ReportFormat = "text", out: Path | None = None) -> str:
     """The run's report: the text or JSON itself (written to `out` if given, then its path), or
     for `stryker`/`html` the path of the file written (default: into the run dir)."""
@@ -111,7 +120,7 @@ async def report(cwd: Path, run: str | None = None, fmt: ReportFormat = "text", 
             return text
         atomic_write_text(out, text)
         return str(out)
-    stryker, page = write_stryker(run_dir, data, await _sources(cwd, data))
+    stryker, page = await _write_standard(cwd, run_dir, data)
     written = stryker if fmt == "stryker" else page
     if out is not None:
         atomic_write_text(out, written.read_text(encoding="utf-8"))

@@ -58,8 +58,7 @@ def sweep(
     outcome = call(lambda: run_sweep(Path.cwd(), options, lambda line: err.print(line, highlight=False, markup=False)),
                    json_mode=json_mode)
     # The standard report and its page, beside the seed files.
-    call(lambda: mutation_reports.report(Path.cwd(), str(outcome.out_dir), "stryker"))
-    call(lambda: mutation_reports.report(Path.cwd(), str(outcome.out_dir), "html"))
+    call(lambda: mutation_reports.write_standard_reports(Path.cwd(), outcome.out_dir))
     summary = {"sweep_id": outcome.sweep_id, "out_dir": str(outcome.out_dir), "counts": outcome.counts,
                "score": outcome.score, "passed_fail_under": outcome.passed_fail_under,
                "base_sha": outcome.base_sha, "notes": outcome.notes}

@@ -19,6 +19,7 @@ from launcher.models.judge import (
     CalibrationSet,
     JudgeInputInvalid,
     JudgeVerdict,
+    id_set_problem,
     load_judge_file,
 )
 from launcher.store.files import atomic_write_json
@@ -77,10 +78,9 @@ def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, 
     """The calibration report; raises `JudgeInputInvalid` when the id sets differ."""
     truth = {s.id: s for s in labelled.calibration}
     calls = {v.id: v for v in verdict.verdicts}
-    missing, extra = sorted(truth.keys() - calls.keys()), sorted(calls.keys() - truth.keys())
-    if missing or extra:
-        parts = [f"no verdict for id(s) {missing}" if missing else "", f"unknown id(s) {extra}" if extra else ""]
-        raise JudgeInputInvalid("; ".join(p for p in parts if p), where=where or "verdicts",
+    problem = id_set_problem(set(truth), set(calls))
+    if problem:
+        raise JudgeInputInvalid(problem, where=where or "verdicts",
                                 fix="the judge must answer every calibration survivor once, with the same ids",
                                 error_key="id_sets_differ")  # fmt: skip
     confusion = {"TP": 0, "FP": 0, "FN": 0, "TN": 0}
@@ -136,4 +136,9 @@ def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | N
     report["verdict_file"], report["calibration_file"] = str(verdict_path), str(calibration_path)
     out = report_path or verdict_path.parent / REPORT_NAME
     atomic_write_json(out, report)
-    return GateResult(_EXITS[GateVerdict(report["gate_verdict"])], report, out)
+    return GateResult(gate_exit(report), report, out)
+
+
+def gate_exit(report: dict[str, Any]) -> GateExit:
+    """The exit code of a calibration report's verdict."""
+    return _EXITS[GateVerdict(report["gate_verdict"])]

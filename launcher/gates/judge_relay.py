@@ -23,7 +23,14 @@ from launcher.gates.answers import JUDGE_ANSWER
 from launcher.gates.relay import add_scratch, answer_text, remove_scratch
 from launcher.git.repo import GitRepo
 from launcher.models.contract import last_json_object
-from launcher.models.judge import CONTRACT_VERSION, JudgeCall, JudgeInputInvalid, JudgeVerdict, parse_judge_text
+from launcher.models.judge import (
+    CONTRACT_VERSION,
+    JudgeCall,
+    JudgeInputInvalid,
+    JudgeVerdict,
+    id_set_problem,
+    parse_judge_text,
+)
 from launcher.models.plan import AgentConfig, Task
 from launcher.store.files import atomic_write_json
 
@@ -141,11 +148,8 @@ async def _ask(
 def _validated(text: str, ids: list[int]) -> JudgeVerdict:
     found = last_json_object(text)
     verdict = parse_judge_text(json.dumps(found) if found is not None else text, JudgeVerdict, where="judge answer")
-    answered = {v.id for v in verdict.verdicts}
-    missing, extra = sorted(set(ids) - answered), sorted(answered - set(ids))
-    if missing or extra:
-        what = "; ".join(p for p in (f"no verdict for id(s) {missing}" if missing else "",
-                                     f"unknown id(s) {extra}" if extra else "") if p)  # fmt: skip
-        raise JudgeInputInvalid(what, where="judge answer", error_key="id_sets_differ",
+    problem = id_set_problem(set(ids), {v.id for v in verdict.verdicts})
+    if problem:
+        raise JudgeInputInvalid(problem, where="judge answer", error_key="id_sets_differ",
                                 fix="answer every survivor of the packet once, with its own id")  # fmt: skip
     return verdict

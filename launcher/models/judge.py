@@ -50,6 +50,13 @@ class LabelledSurvivor(Survivor):
         return self.model_dump(exclude={"ground_truth", "label_rationale"})
 
 
+def id_set_problem(expected: set[int], answered: set[int]) -> str | None:
+    """What differs between the survivors asked about and the verdicts given (None: nothing)."""
+    missing, extra = sorted(expected - answered), sorted(answered - expected)
+    parts = [f"no verdict for id(s) {missing}" if missing else "", f"unknown id(s) {extra}" if extra else ""]
+    return "; ".join(p for p in parts if p) or None
+
+
 def _unique_ids(items: list[Any], key: str) -> None:
     seen: set[int] = set()
     for item in items:
