@@ -13,7 +13,7 @@ from conftest import repo_from
 
 from launcher.git.repo import GitRepo
 from launcher.mutation import python_ops
-from launcher.mutation.coverage_map import IMPORT_CONTEXT, measure, statement_lines
+from launcher.mutation.coverage_map import IMPORT_CONTEXT, bytecode_files, measure, statement_lines
 from launcher.mutation.discover import read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand, classify, mutated_bytes
@@ -36,12 +36,12 @@ def mutants_of(root: Path, rel: str, fault: str | None = None, function: str | N
     return [m for m in found if (fault is None or m.fault == fault) and (function is None or m.function == function)]
 
 
-async def with_executor(root: Path, body: Any, *, command: TestCommand | None = None, overlay: list[str] | None = None
-                        ) -> Any:  # fmt: skip
+async def with_executor(root: Path, body: Any, *, command: TestCommand | None = None, overlay: list[str] | None = None,
+                        pycache_dir: Path | None = None) -> Any:  # fmt: skip
     repo = await GitRepo.discover(root)
     sha = await repo.rev_parse("HEAD")
     executor = GenericExecutor(repo, root.parent / "trees" / "w1", sha, command or TestCommand(sys.executable),
-                               overlay=overlay or [])  # fmt: skip
+                               overlay=overlay or [], pycache_dir=pycache_dir)  # fmt: skip
     await executor.start()
     try:
         return await body(executor)
@@ -50,8 +50,17 @@ async def with_executor(root: Path, body: Any, *, command: TestCommand | None = 
         assert not executor.root.exists()
 
 
-def test_generic_kills_survives_restores_and_names_the_killing_test(pkg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)  # the stale-bytecode hazard needs .pyc files
+@pytest.mark.parametrize("cache", ["beside the sources", "the sweep's prefix"])
+def test_generic_kills_survives_restores_and_names_the_killing_test(
+    pkg: Path, monkeypatch: pytest.MonkeyPatch, cache: str
+) -> None:
+    # The stale-bytecode hazard needs .pyc files: written beside the sources, or under the sweep's
+    # cache prefix (which is written even when the user's environment says not to).
+    pycache_dir = pkg.parent / "pyc" if cache == "the sweep's prefix" else None
+    if pycache_dir is None:
+        monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    else:
+        monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     add = mutants_of(pkg, "calc/core.py", "arithmetic", "add")[0]  # a + b -> a - b: same size
     boundary = mutants_of(pkg, "calc/core.py", "comparison", "is_adult")[0]
     test_add = "tests/check_core.py::test_add"
@@ -64,10 +73,13 @@ def test_generic_kills_survives_restores_and_names_the_killing_test(pkg: Path, m
         assert (await ex.run_clean([test_add], 60)).ok
         survived = await ex.run(MutantJob(boundary, ["tests/check_core.py::test_is_adult"], 60))
         assert (ex.root / "calc/core.py").read_bytes() == (pkg / "calc/core.py").read_bytes()
-        assert not list((ex.root / "calc/__pycache__").glob("core.*.pyc"))
+        assert not bytecode_files(ex.root / "calc/core.py", pycache_dir)
+        if pycache_dir is not None:  # the cache holds the rest: the tests' rewritten modules, pytest
+            assert bytecode_files(ex.root / "tests/check_core.py", pycache_dir)
+            assert not (ex.root / "calc/__pycache__").exists()
         return [killed, survived]
 
-    killed, survived = anyio.run(lambda: with_executor(pkg, body))
+    killed, survived = anyio.run(lambda: with_executor(pkg, body, pycache_dir=pycache_dir))
     assert killed.status is MutantStatus.KILLED and killed.executor == "generic"
     assert killed.killed_by == [test_add]
     assert survived.status is MutantStatus.SURVIVED and survived.killed_by == []

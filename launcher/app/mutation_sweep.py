@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -118,6 +119,7 @@ class _Sweep:
         self.durations: dict[str, float] = {}
         self.notes: list[str] = []
         self._meta: dict[str, tuple[list[str], bool, str]] = {}  # mutant id -> (tests, import_time, key)
+        self.pycache_dir: Path | None = None
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
         self.records[record.mutant.id] = record
@@ -133,12 +135,15 @@ class _Sweep:
         tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
         dirty = await _git_list(self.repo, "diff", "--name-only", "-z", "--no-renames", self.base_sha)
         dirty += await _git_list(self.repo, "ls-files", "-z", "--others", "--exclude-standard")
+        self.pycache_dir = tree_root / "pyc"
         generics = [
-            GenericExecutor(self.repo, tree_root / f"w{k}", self.base_sha, self.command, overlay=dirty)
+            GenericExecutor(
+                self.repo, tree_root / f"w{k}", self.base_sha, self.command, overlay=dirty, pycache_dir=self.pycache_dir
+            )
             for k in range(1, workers + 1)
         ]
         fork = fork_support(self.repo.root) if opts.use_fork and self.command.is_pytest else None
-        pool = [Worker(g, fork, self.command.python, self.repo.root) for g in generics]
+        pool = [Worker(g, fork, self.command.python, self.repo.root, self.pycache_dir) for g in generics]
         try:
             jobs = await self._prepare(generics[0], pending)
             await dispatch(jobs, pool[: max(1, min(len(pool), len(jobs)))], self._finished)
@@ -146,6 +151,7 @@ class _Sweep:
             for worker in pool:
                 await worker.stop()
                 self.notes += worker.notes
+            shutil.rmtree(self.pycache_dir, ignore_errors=True)
 
     async def _prepare(self, first: GenericExecutor, pending: list[Mutant]) -> list[MutantJob]:
         """Sanity checks and baselines in worker 1's tree, then one job per mutant to run."""
@@ -156,7 +162,7 @@ class _Sweep:
         cov: CoverageMap | None = None
         if self.command.is_pytest:
             cov = await measure(first.root, [t for t in targets if t.endswith(PYTHON_SUFFIXES)],
-                                python=self.command.python)  # fmt: skip
+                                python=self.command.python, pycache_dir=self.pycache_dir)  # fmt: skip
             sanity.check_suite(cov.run, where)
             self.durations = cov.run.durations
             probes = sanity.covered_probes(cov, targets)

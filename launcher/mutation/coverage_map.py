@@ -79,16 +79,28 @@ def child_env(extra: Mapping[str, str] | None = None, *, pycache_dir: Path | Non
     """The environment of every test run: ours, minus what would start coverage or xdist
     machinery in the child (pytest-cov's variables) or describe the launcher's own test.
 
-    With `pycache_dir`, bytecode is neither written nor read next to the sources (a private
-    prefix instead), for a runner that must never see a stale .pyc of a mutated file. The
-    generic executor deletes the mutated file's .pyc instead: a private prefix would make every
-    run recompile pytest and its plugins."""
+    With `pycache_dir` (the sweep's bytecode cache), bytecode is written and read there, even when
+    the user's environment says PYTHONDONTWRITEBYTECODE: each run of a sweep is a new
+    interpreter, and without a cache every one recompiles pytest and re-rewrites the asserts of
+    every test module (twice the cost of running toolz's whole suite). Runners that put a mutant
+    on disk delete its .pyc there (`bytecode_files`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_ENV)}
     if pycache_dir is not None:
-        env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=str(pycache_dir))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache_dir)
     if extra:
         env.update(extra)
     return env
+
+
+def bytecode_files(source: Path, pycache_dir: Path | None) -> list[Path]:
+    """Every cached bytecode file of `source` (plain, optimized or pytest-rewritten): beside it,
+    and under the cache prefix, which mirrors the source's absolute directory."""
+    dirs = [source.parent / "__pycache__"]
+    if pycache_dir is not None:
+        for directory in {source.parent.absolute(), source.parent.resolve()}:
+            dirs.append(pycache_dir / directory.relative_to(directory.anchor))
+    return [pyc for d in dirs if d.is_dir() for pyc in d.glob(f"{source.stem}.*.pyc")]
 
 
 @dataclass
@@ -215,6 +227,7 @@ async def measure(
     python: str,
     pytest_args: Sequence[str] = (),
     timeout: float | None = 3600,
+    pycache_dir: Path | None = None,
 ) -> CoverageMap:
     """Run the pytest suite once in `root` under coverage, measuring only `files`."""
     work = Path(tempfile.mkdtemp(prefix="launcher-cov-"))
@@ -228,7 +241,7 @@ async def measure(
         )
         report = work / "tests.json"
         pythonpath = os.pathsep.join(filter(None, [str(work), os.environ.get("PYTHONPATH", "")]))
-        env = child_env({"PYTHONPATH": pythonpath, REPORT_ENV: str(report)})
+        env = child_env({"PYTHONPATH": pythonpath, REPORT_ENV: str(report)}, pycache_dir=pycache_dir)
         argv = [python, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q", "-rfE",
                 "-p", "no:cacheprovider", "-p", PLUGIN, *await _no_cov_flag(python, root), *pytest_args]  # fmt: skip
         done = await process.run(argv, cwd=root, env=env, timeout=timeout)

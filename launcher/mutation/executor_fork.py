@@ -138,13 +138,10 @@ class ForkExecutor:
 
     def _env(self) -> dict[str, str]:
         assert self._tmp is not None
-        env = child_env(extra=self._extra_env)
-        # Our own bytecode cache: a stale .pyc next to a source (of a mutant the generic executor
-        # wrote) is never read, and no mutant is ever written into it (the worker compiles
-        # mutants itself), so it may be kept and fresh interpreters start faster.
-        env["PYTHONPYCACHEPREFIX"] = str(self.pycache_dir or self._tmp / "pyc")
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        return env
+        # A bytecode cache under a prefix: a stale .pyc next to a source (of a mutant the generic
+        # executor wrote) is never read, and this executor never writes a mutant's (the worker
+        # compiles mutants itself, and serves them from memory).
+        return child_env(extra=self._extra_env, pycache_dir=self.pycache_dir or self._tmp / "pyc")
 
     def _workdir(self) -> Path:
         if self._tmp is None:

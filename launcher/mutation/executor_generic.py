@@ -24,7 +24,7 @@ import anyio
 from launcher import process
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
-from launcher.mutation.coverage_map import child_env
+from launcher.mutation.coverage_map import bytecode_files, child_env
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.model import MutantStale, MutantStatus
@@ -69,12 +69,12 @@ def mutated_bytes(path: Path, original: bytes, text: str) -> bytes:
     return data
 
 
-def drop_bytecode(path: Path) -> None:
+def drop_bytecode(path: Path, pycache_dir: Path | None = None) -> None:
     """Delete the file's cached bytecode. Python trusts a .pyc whose recorded source mtime (whole
     seconds) and size match: a same-size mutant written within the second would run the
     original's bytecode (`+` -> `-`), or the next run the mutant's."""
     if path.suffix in PYTHON_SUFFIXES:
-        for pyc in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+        for pyc in bytecode_files(path, pycache_dir):
             with contextlib.suppress(OSError):
                 pyc.unlink()
 
@@ -118,6 +118,7 @@ class GenericExecutor:
         *,
         overlay: Sequence[str] = (),
         recheck_timeouts: bool = True,
+        pycache_dir: Path | None = None,
     ) -> None:
         self.repo = repo
         self.root = path.absolute()
@@ -125,7 +126,8 @@ class GenericExecutor:
         self.command = command
         self.overlay = list(overlay)  # paths whose main-tree state differs from base_sha
         self.recheck_timeouts = recheck_timeouts
-        self.env = child_env()
+        self.pycache_dir = pycache_dir  # the sweep's bytecode cache (see child_env)
+        self.env = child_env(pycache_dir=pycache_dir)
         self._started = False
         self._lock = anyio.Lock()  # one mutant at a time per worktree
 
@@ -177,7 +179,7 @@ class GenericExecutor:
                 return result(MutantStatus.RUNTIME_ERROR, note=str(exc))
             try:
                 path.write_bytes(mutated_bytes(path, original, text))
-                drop_bytecode(path)
+                drop_bytecode(path, self.pycache_dir)
                 done = await self.run_clean(job.tests, job.timeout_s)
                 if done.timed_out and self.recheck_timeouts:
                     # A loaded machine can stall a healthy run: a timeout must repeat to count.
@@ -185,7 +187,7 @@ class GenericExecutor:
             finally:
                 with contextlib.suppress(OSError):  # always restore, even when cancelled
                     path.write_bytes(original)
-                    drop_bytecode(path)
+                    drop_bytecode(path, self.pycache_dir)
         status, killed_by, note = classify(done, self.command)
         if status is MutantStatus.TIMEOUT and self.recheck_timeouts:
             note = "timed out twice (re-checked in a fresh process)"

@@ -77,6 +77,7 @@ class Worker:
     fork: ForkSupport | None = None
     python: str = ""
     source_root: Path | None = None  # the tree the mutants came from (the main work tree)
+    pycache_dir: Path | None = None  # the sweep's bytecode cache, shared by its executors
     notes: list[str] = field(default_factory=list)
     _fork: Executor | None = None
     _fork_failed: bool = False
@@ -90,7 +91,7 @@ class Worker:
             root = self.generic.root
             try:
                 made = build_fork(self.fork.factory, repo_root=self.source_root or root, worktree=root, root=root,
-                                  test_args=[], python=self.python)  # fmt: skip
+                                  test_args=[], python=self.python, pycache_dir=self.pycache_dir)  # fmt: skip
                 if made is None:
                     raise TypeError("unsupported ForkExecutor signature")
                 await made.start()
