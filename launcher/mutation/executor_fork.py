@@ -283,7 +283,8 @@ class ForkExecutor:
                 return await self._run_fresh(job, f"no fork worker ({exc.what.splitlines()[0]})")
         try:
             limit = job.warm_timeout_s
-            request = {"op": "run", **self._spec(job.mutant), "args": self._args(job.tests), "timeout": limit}
+            request = {"op": "run", **self._spec(job.mutant), "tests": list(job.tests), "args": self._args(job.tests),
+                       "timeout": limit}  # fmt: skip
             await self._send(request)
             with anyio.fail_after(_ANSWER_S):
                 answer = await self._receive()

@@ -2,23 +2,27 @@
 
 Stdlib and pytest only, and no `launcher` import: the project's interpreter need not have the
 launcher installed, and whatever this module imports is also imported into the tests' process.
-Its one helper, `fork_lookup.py` (finding the live function a mutant's code goes into), is
-loaded from beside this file under a private module name.
+Its helpers, `fork_lookup.py` (finding the live function a mutant's code goes into) and
+`fork_session.py` (the pytest glue), are loaded from beside this file under private names.
 The executor starts it as `python -c <runpy bootstrap> .../fork_worker.py`, so `sys.path[0]` is
 the working directory as with `python -m pytest` (`python -m launcher.mutation.fork_worker`
 works too where the launcher is importable).
 
 Warm mode (the default), JSON lines on stdin and stdout; EOF on stdin means stop:
   {"op": "init", "args": [...], "tmp": DIR}
-      Collect once (`pytest --collect-only`): conftests, test modules and the code under test
-      get imported. Every function that runs meanwhile is recorded (sys.setprofile): state it
-      may have left in the process was computed by the unmutated code.
+      One `pytest.main(args)` for the worker's life (`fork_session`): it collects as any run
+      does (conftests, test modules and the code under test get imported), and its
+      `pytest_runtestloop` serves the jobs below instead of running the suite. Every function
+      that runs until then is recorded (sys.setprofile): state it may have left in the process
+      was computed by the unmutated code.
       -> {"ev": "ready", "rc": ..., "warmup_s": ..., ...}
-  {"op": "run", "path", "start", "end", "replaced", "replacement", "function", "line", "args",
-   "timeout"}
+  {"op": "run", "path", "start", "end", "replaced", "replacement", "function", "line", "tests",
+   "args", "timeout"}
       Checks here, then fork. The child swaps the `__code__` of the outermost function around
-      the mutant (nested functions come along, being constants of its code) and runs
-      `pytest.main(args)`; the worker enforces the timeout and kills the child's group.
+      the mutant (nested functions come along, being constants of its code) and runs the
+      collected items of `tests` ([] = all) as pytest's loop would; node ids the session lacks
+      get a `pytest.main(args)` of their own. The worker enforces the timeout and kills the
+      child's group.
       -> {"ev": "forked", "pid"} then {"ev": "done", "rc", "timed_out", "failed", "tail", ...},
       or {"ev": "unsupported" | "compile_error" | "error", "reason"} without forking.
   A module the warm process never imported is served mutated by an import hook in the child.
@@ -71,8 +75,10 @@ def _sibling(name: str) -> types.ModuleType:
 
 
 lookup = _sibling("fork_lookup")
+pytest_glue = _sibling("fork_session")
 Refused = lookup.Refused
 real = lookup.real
+
 
 def read_source(path: str) -> str:
     """As the launcher reads it (mutant offsets index this text): coding cookie, no BOM, line
@@ -150,34 +156,6 @@ class MutantFinder:
         )
 
 
-# --------------------------------------------------------------------------- pytest glue
-
-
-class Recorder:
-    """A pytest plugin: the node ids that failed (the mutant's killers)."""
-
-    def __init__(self) -> None:
-        self.failed: list[str] = []
-
-    def pytest_runtest_logreport(self, report: Any) -> None:
-        if report.failed and report.nodeid not in self.failed:
-            self.failed.append(report.nodeid)
-
-    def pytest_collectreport(self, report: Any) -> None:
-        if report.failed:
-            self.failed.append(report.nodeid or "<collection>")
-
-
-def _run_pytest(args: list[str], result_path: str) -> int:
-    import pytest
-
-    recorder = Recorder()
-    rc = int(pytest.main(list(args), plugins=[recorder]))
-    with open(result_path, "w", encoding="utf-8") as fh:
-        json.dump({"failed": recorder.failed}, fh)
-    return rc
-
-
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed stream must not stop an exit
@@ -227,7 +205,11 @@ class Worker:
     def __init__(self) -> None:
         self.reply_fd = os.dup(1)  # the protocol channel: fd 1 itself goes to the log below
         os.dup2(2, 1)  # so nothing printed by an import or by pytest can corrupt the protocol
-        self.lines = Lines(0)
+        self.log_fd = os.dup(2)  # to recognise the log among a child's inherited descriptors
+        self.session: Any = None  # pytest's session, collected once (inside `init`)
+        self._profile: Any = None
+        self._started = 0.0
+        self.lines = Lines(os.dup(0))  # a copy: pytest's capture puts /dev/null on fd 0
         self.child: int | None = None
         self.ran: set[tuple[str, int, str]] = set()  # (real file, first line, name) run while warming
         self.modules: dict[str, list[types.ModuleType]] = {}
@@ -249,8 +231,13 @@ class Worker:
     # -- warm-up
 
     def init(self, message: dict[str, Any]) -> None:
+        """Start the one pytest session; its `pytest_runtestloop` calls `_ready`, which serves the
+        jobs from inside it until EOF. A session that never gets that far (collection failed)
+        answers its exit code instead."""
+        if self.session is not None:
+            return self.reply(ev="error", reason="already initialised")
         self.tmp = message["tmp"]
-        started = time.monotonic()
+        self._started = time.monotonic()
         import threading
 
         import pytest
@@ -262,16 +249,32 @@ class Worker:
                 code = frame.f_code
                 seen[id(code)] = code  # by id: hashing a code object hashes its bytecode
 
+        self._profile = seen
         sys.setprofile(profile)
         threading.setprofile(profile)
         try:
-            rc = int(pytest.main(["--collect-only", *message["args"]]))
+            rc = int(pytest.main(list(message["args"]), plugins=[pytest_glue.warm_session(self._ready)]))
         finally:
-            sys.setprofile(None)
-            threading.setprofile(None)
-        for code in seen.values():
+            self._stop_profiling()
+        if self.session is None:
+            _flush()
+            self.reply(ev="ready", rc=rc, pid=os.getpid(), warmup_s=time.monotonic() - self._started)
+        return None
+
+    def _stop_profiling(self) -> None:
+        import threading
+
+        sys.setprofile(None)
+        threading.setprofile(None)
+
+    def _ready(self, session: Any) -> None:
+        """Collection is over: record what ran and what got imported, then serve jobs."""
+        self._stop_profiling()
+        self.session = session
+        for code in self._profile.values():
             if not code.co_filename.startswith("<"):
                 self.ran.add((real(code.co_filename), code.co_firstlineno, code.co_name))
+        self._profile = None
         for module in list(sys.modules.values()):
             file = getattr(module, "__file__", None)
             if isinstance(file, str) and file.endswith(".py"):
@@ -285,10 +288,12 @@ class Worker:
         except (OSError, AttributeError):
             self._pdeathsig = None
         _flush()
+        rc = 0 if session.items else pytest_glue.EXIT_NO_TESTS
         self.reply(
-            ev="ready", rc=rc, pid=os.getpid(), warmup_s=time.monotonic() - started,
-            modules=len(self.modules), ran=len(self.ran), python=sys.version.split()[0],
+            ev="ready", rc=rc, pid=os.getpid(), warmup_s=time.monotonic() - self._started,
+            modules=len(self.modules), ran=len(self.ran), python=sys.version.split()[0], items=len(session.items),
         )  # fmt: skip
+        self.serve()
 
     # -- one job
 
@@ -375,6 +380,7 @@ class Worker:
             if self._pdeathsig is not None:
                 self._pdeathsig(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            pytest_glue.redirect_inherited(fd, self.log_fd)  # pytest's saved copies of the log too
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             os.close(fd)
@@ -382,11 +388,19 @@ class Worker:
             os.dup2(null, 0)  # and the protocol pipes are no longer held by the child
             os.close(null)
             os.close(self.reply_fd)
+            os.close(self.lines.fd)
             for function, new in swaps:
                 function.__code__ = new  # every reference (imports, registries, bound methods) sees it
             if finder is not None:
                 sys.meta_path.insert(0, finder)
-            code = _run_pytest(job["args"], result)
+            tests = job.get("tests")
+            items = None
+            if self.session is not None and tests is not None:
+                items = list(self.session.items) if not tests else pytest_glue.select(self.session, tests)
+            if items is not None:
+                code = pytest_glue.run_items(self.session, items, result)
+            else:
+                code = pytest_glue.run_pytest(job["args"], result)
         except BaseException:  # whatever happens, the child must not return
             traceback.print_exc()
         finally:
@@ -408,11 +422,11 @@ class Worker:
                 if remaining <= 0:
                     timed_out = True
                     break
-                fds = [0]
+                fds = [self.lines.fd]
                 if pidfd is not None:
                     fds.append(pidfd)
                 ready, _, _ = select.select(fds, [], [], remaining if pidfd is not None else min(remaining, 0.01))
-                if 0 in ready and not self.lines.fill():
+                if self.lines.fd in ready and not self.lines.fill():
                     _kill_group(pid)
                     os.waitpid(pid, 0)
                     os._exit(0)
@@ -474,7 +488,7 @@ def fresh(spec_path: str) -> int:
             print(f"{path} was imported at interpreter start, before the mutant could be served", file=sys.stderr)
             return EXIT_PREIMPORTED
     sys.meta_path.insert(0, MutantFinder(path, code, mutated))
-    return _run_pytest(job["args"], job["result"])
+    return int(pytest_glue.run_pytest(job["args"], job["result"]))
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,123 @@
+"""The fork worker's pytest glue (`fork_worker`): one collected session, tests run by item.
+
+Stdlib and pytest only, and no `launcher` import, like the worker that loads it: it runs inside
+the project's Python. pytest is imported inside the functions, never at import time: the
+launcher's own process imports `fork_worker` (for its constants), and need not have pytest.
+
+The warm worker runs `pytest.main(args)` once with a `WarmSession` plugin. Collection happens as
+in any run (conftests, test modules and the code under test get imported); then, instead of
+running the tests, the plugin hands the session to the worker, which serves jobs from inside
+`pytest_runtestloop`. A forked child runs its mutant's tests straight from the collected items,
+as pytest's own loop (and pytest-xdist's workers) do: no configuration parsed, no module
+collected again, only the selected tests' own time. Node ids the session does not know fall
+back to a `pytest.main(args)` of their own in the child (`run_pytest`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+EXIT_NO_TESTS = 5  # pytest's ExitCode.NO_TESTS_COLLECTED
+
+
+class Recorder:
+    """A pytest plugin: the node ids that failed (the mutant's killers)."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        if report.failed and report.nodeid not in self.failed:
+            self.failed.append(report.nodeid)
+
+    def pytest_collectreport(self, report: Any) -> None:
+        if report.failed:
+            self.failed.append(report.nodeid or "<collection>")
+
+
+def _write_failed(result_path: str, recorder: Recorder) -> None:
+    with open(result_path, "w", encoding="utf-8") as fh:
+        json.dump({"failed": recorder.failed}, fh)
+
+
+def run_pytest(args: list[str], result_path: str) -> int:
+    """A whole pytest run of its own (a fresh interpreter, or a node id the session lacks)."""
+    import pytest
+
+    recorder = Recorder()
+    rc = int(pytest.main(list(args), plugins=[recorder]))
+    _write_failed(result_path, recorder)
+    return rc
+
+
+def warm_session(on_ready: Callable[[Any], None]) -> Any:
+    """The plugin for the warm worker's one `pytest.main`: once collection is over it calls
+    `on_ready(session)`, which serves jobs until told to stop; the suite itself is never run."""
+    import pytest
+
+    class WarmSession:
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtestloop(self, session: Any) -> bool | None:
+            option = session.config.option
+            if (session.testsfailed and not option.continue_on_collection_errors) or option.collectonly:
+                return None  # pytest's own loop stops the run (collection errors) and says why
+            on_ready(session)
+            return True  # the tests were run by the children, one selection each
+
+    return WarmSession()
+
+
+def select(session: Any, node_ids: Sequence[str]) -> list[Any] | None:
+    """The collected items of these node ids, in their order; None if any is unknown (run the
+    selection through `pytest.main` instead, which reports what it cannot find)."""
+    items = getattr(session, "_launcher_items", None)
+    if items is None:
+        items = session._launcher_items = {item.nodeid: item for item in session.items}
+    found = [items.get(node_id) for node_id in dict.fromkeys(node_ids)]
+    return None if any(item is None for item in found) else found
+
+
+def run_items(session: Any, items: list[Any], result_path: str) -> int:
+    """In the forked child: run these items as pytest's own loop does (fixtures set up and torn
+    down by scope, `-x` honoured), then finish the session (teardown, the terminal summary)."""
+    recorder = Recorder()
+    config = session.config
+    config.pluginmanager.register(recorder, "launcher-recorder")
+    exitstatus = EXIT_NO_TESTS if not items else 0
+    try:
+        for i, item in enumerate(items):
+            nextitem = items[i + 1] if i + 1 < len(items) else None
+            config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            if session.shouldfail or session.shouldstop:
+                break
+        if session.testsfailed:
+            exitstatus = 1  # ExitCode.TESTS_FAILED
+    except KeyboardInterrupt:
+        exitstatus = 2  # ExitCode.INTERRUPTED
+    session.exitstatus = exitstatus
+    config.hook.pytest_sessionfinish(session=session, exitstatus=exitstatus)
+    _write_failed(result_path, recorder)
+    return int(session.exitstatus)
+
+
+def redirect_inherited(target_fd: int, like_fd: int) -> None:
+    """Point every descriptor of this process that refers to the same file as `like_fd` (the
+    worker's log: pytest's capture keeps copies of it, to restore after each test) at
+    `target_fd` instead, so a child's output lands in the child's log."""
+    try:
+        like = os.fstat(like_fd)
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd in (target_fd, like_fd):
+            continue
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (like.st_dev, like.st_ino):
+            os.dup2(target_fd, fd)
