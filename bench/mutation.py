@@ -371,13 +371,16 @@ def mutmut_sources(tool: ToolRun, work: Path, names: list[str]) -> dict[str, tup
 
 
 def run_launcher(base: Path, work: Path, label: str, args: list[str], launcher_src: str | None,
-                 files: list[str]) -> ToolRun:  # fmt: skip
+                 files: list[str], python: Path) -> ToolRun:  # fmt: skip
+    """The launcher runs from this interpreter; the tests run in the venv's, as mutmut's do (the
+    same pytest and plugins for both tools: another interpreter's plugins would cost every run)."""
     repo = clone(base, work / f"repo-{label}")
-    tool = ToolRun(f"launcher ({label})", python=sys.executable, repo=repo)
+    tool = ToolRun(f"launcher ({label})", python=str(python), repo=repo)
     extra = {"XDG_CACHE_HOME": str(work / f"cache-{label}")}
     if launcher_src:
         extra["PYTHONPATH"] = os.pathsep.join(filter(None, [launcher_src, os.environ.get("PYTHONPATH", "")]))
-    argv = [sys.executable, "-m", "launcher", "mutation", "sweep", *files, "--json", "--no-cache", *args]
+    argv = [sys.executable, "-m", "launcher", "mutation", "sweep", *files, "--json", "--no-cache",
+            "--python", str(python), *args]  # fmt: skip
     log(f"launcher mutation sweep ({label}): {' '.join(argv[5 + len(files) :])} (in {repo})")
     started = time.perf_counter()
     done = run(argv, repo, 3600, env=clean_env(extra))
@@ -673,14 +676,14 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[ToolRun] = []
         if not args.skip_mutmut:
             runs.append(run_mutmut(base, work, python, args.workers))
-        fast = run_launcher(base, work, "fast", ["--workers", str(args.workers)], args.launcher_src, files)
+        fast = run_launcher(base, work, "fast", ["--workers", str(args.workers)], args.launcher_src, files, python)
         runs.append(fast)
         if not args.skip_generic and args.generic_mutants > 0:
             shards = max(1, round(len(fast.entries) / args.generic_mutants)) if fast.entries else 6
-            test_cmd = f"{sys.executable} -m pytest -x -q -p no:cacheprovider"
+            test_cmd = f"{python} -m pytest -x -q -p no:cacheprovider"
             generic_args = ["--workers", str(args.workers), "--test-cmd", test_cmd]
             generic_args += ["--shard", f"1/{shards}"] if shards > 1 else []
-            generic = run_launcher(base, work, "generic", generic_args, args.launcher_src, files)
+            generic = run_launcher(base, work, "generic", generic_args, args.launcher_src, files, python)
             generic.name = f"launcher (generic{f', shard 1/{shards}' if shards > 1 else ''})"
             runs.append(generic)
         for tool in runs:

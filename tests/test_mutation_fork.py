@@ -333,9 +333,9 @@ def test_stop_and_cancellation_leave_no_process(project: Path, pyc: Path, mutant
         async with anyio.create_task_group() as tg:
             tg.start_soon(ex.run, MutantJob(loop, [], 60.0))
             with anyio.fail_after(10):
-                while ex._child is None:
+                while ex.child_pid is None:
                     await anyio.sleep(0.01)
-            child = ex._child
+            child = ex.child_pid
             assert process.group_alive(child) and child in process._LIVE_GROUPS
             tg.cancel_scope.cancel()  # Ctrl-C mid-mutant
         assert _groups_gone(worker, child)

@@ -136,12 +136,7 @@ class _Sweep:
         dirty = await _git_list(self.repo, "diff", "--name-only", "-z", "--no-renames", self.base_sha)
         dirty += await _git_list(self.repo, "ls-files", "-z", "--others", "--exclude-standard")
         self.pycache_dir = tree_root / "pyc"
-        generics = [
-            GenericExecutor(
-                self.repo, tree_root / f"w{k}", self.base_sha, self.command, overlay=dirty, pycache_dir=self.pycache_dir
-            )
-            for k in range(1, workers + 1)
-        ]
+        generics = [self._generic(tree_root / f"w{k}", dirty) for k in range(1, workers + 1)]
         fork = fork_support(self.repo.root) if opts.use_fork and self.command.is_pytest else None
         pool = [Worker(g, fork, self.command.python, self.repo.root, self.pycache_dir) for g in generics]
         try:
@@ -152,6 +147,10 @@ class _Sweep:
                 await worker.stop()
                 self.notes += worker.notes
             shutil.rmtree(self.pycache_dir, ignore_errors=True)
+
+    def _generic(self, tree: Path, dirty: list[str]) -> GenericExecutor:
+        return GenericExecutor(self.repo, tree, self.base_sha, self.command, overlay=dirty,
+                               pycache_dir=self.pycache_dir, zygote=self.options.use_fork)  # fmt: skip
 
     async def _prepare(self, first: GenericExecutor, pending: list[Mutant]) -> list[MutantJob]:
         """Sanity checks and baselines in worker 1's tree, then one job per mutant to run."""

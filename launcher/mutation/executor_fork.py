@@ -33,10 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,8 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from anyio.abc import Process
-from anyio.streams.buffered import BufferedByteReceiveStream
 
 from launcher import process
 from launcher.errors import EnvironmentProblem
@@ -55,18 +50,12 @@ from launcher.mutation import fork_worker
 from launcher.mutation.coverage_map import child_env
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import NOTE, TestCommand, classify
+from launcher.mutation.fork_client import BOOTSTRAP, TAIL, WORKER_SCRIPT, WorkerClient, WorkerGone
 from launcher.mutation.fork_refusal import fork_can_handle, fork_refusal
 from launcher.mutation.model import Mutant, MutantStatus
+from launcher.mutation.zygote import Zygote
 
-WORKER_SCRIPT = Path(fork_worker.__file__).resolve()
-# Run the worker by path, not `-m launcher...`: the project's Python need not have the launcher,
-# and `-c` puts the working directory first on sys.path, as `python -m pytest` does.
-BOOTSTRAP = "import runpy, sys; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
 PYTEST_FLAGS = ("-x", "-q", "-rfE", "-p", "no:cacheprovider")  # as the generic executor runs pytest
-_MAX_LINE = 64 * 1024 * 1024
-_ANSWER_S = 120.0  # the worker's checks before forking (reading and compiling one module)
-_MARGIN_S = 10.0  # past the job's timeout, which the worker enforces itself, before giving up on it
-_TAIL = 2000
 
 
 def needs_confirmation(result: MutantResult) -> bool:
@@ -76,10 +65,6 @@ def needs_confirmation(result: MutantResult) -> bool:
 
 
 # --------------------------------------------------------------------------- the executor
-
-
-class WorkerGone(Exception):
-    """The worker exited or stopped answering."""
 
 
 @dataclass
@@ -106,6 +91,7 @@ class ForkExecutor:
         recheck_timeouts: bool = True,
         startup_timeout_s: float = 600.0,
         pycache_dir: Path | None = None,
+        zygote: Zygote | None = None,
     ) -> None:
         self.repo_root = repo_root
         self.root = (worktree or repo_root).absolute()
@@ -121,17 +107,22 @@ class ForkExecutor:
         # Bytecode cache for the worker and fresh interpreters (default: private to this executor).
         # Executors of one sweep may share one: it only ever holds unmutated code.
         self.pycache_dir = pycache_dir
+        # Fresh runs fork this (the sweep's worker owns it, and shares it with its generic
+        # executor); without one, or when it cannot run a job, a new interpreter starts.
+        self.zygote = zygote
         self._tmp: Path | None = None
-        self._proc: Process | None = None
-        self._reader: BufferedByteReceiveStream | None = None
-        self._child: int | None = None  # the running fork (its own process group)
+        self._client: WorkerClient | None = None
         self._lock = anyio.Lock()
 
     # -- lifecycle
 
     @property
     def worker_pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        return self._client.pid if self._client is not None else None
+
+    @property
+    def child_pid(self) -> int | None:
+        return self._client.child_pid if self._client is not None else None
 
     def can_handle(self, mutant: Mutant) -> bool:
         return fork_can_handle(mutant, self.root)
@@ -149,98 +140,33 @@ class ForkExecutor:
         return self._tmp
 
     async def start(self) -> None:
-        if self._proc is not None:
+        if self._client is not None:
             return
         tmp = self._workdir()
-        log_path = tmp / "worker.log"
-        with log_path.open("ab") as log:
-            proc = await anyio.open_process(
-                [self.python, "-c", BOOTSTRAP, str(WORKER_SCRIPT)],
-                cwd=self.root,
-                env=self._env(),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                start_new_session=True,
-            )
-        process.track_group(proc.pid)
-        assert proc.stdout is not None
-        self._proc, self._reader = proc, BufferedByteReceiveStream(proc.stdout)
-        try:
-            await self._send({"op": "init", "args": [*PYTEST_FLAGS, *self.test_args], "tmp": str(tmp)})
-            with anyio.fail_after(self.startup_timeout_s):
-                ready = await self._receive()
-        except (WorkerGone, TimeoutError):
-            ready = {"ev": "error", "reason": "the worker exited or did not answer"}
-        except BaseException:
-            await self._kill_worker()
-            raise
+        client = WorkerClient(self.root, self.python, self._env(), tmp / "worker.log")
+        hello = {"op": "init", "args": [*PYTEST_FLAGS, *self.test_args], "tmp": str(tmp)}
+        ready = await client.start(hello, self.startup_timeout_s)
         if ready.get("ev") != "ready" or ready.get("rc") not in (0, 5):  # 5: no tests collected
-            await self._kill_worker()
+            await client.kill()
             why = ready.get("reason") or f"collecting the tests failed (pytest exit {ready.get('rc')})"
             raise EnvironmentProblem(
-                f"the fork executor's worker did not start: {why}\n{_file_tail(log_path)}",
+                f"the fork executor's worker did not start: {why}\n{client.log_tail()}",
                 where=str(self.root),
                 fix="check that `python -m pytest` collects the suite there, or use the generic executor",
             )
+        self._client = client
         self.info = ready
         self.warmup_s = float(ready.get("warmup_s", 0.0))
 
     async def stop(self) -> None:
         """Kill the worker and any fork; safe to call at any time, twice, after a failed start."""
         with anyio.CancelScope(shield=True):
-            await self._kill_worker(gently=True)
+            client, self._client = self._client, None
+            if client is not None:
+                await client.kill(gently=True)
             if self._tmp is not None:
                 shutil.rmtree(self._tmp, ignore_errors=True)
                 self._tmp = None
-
-    async def _kill_worker(self, gently: bool = False) -> None:
-        with anyio.CancelScope(shield=True):
-            proc, self._proc, self._reader = self._proc, None, None
-            if proc is not None:
-                if proc.stdin is not None:
-                    with contextlib.suppress(Exception):
-                        await proc.stdin.aclose()  # EOF: the worker kills its fork and exits
-                if gently and proc.returncode is None:
-                    with anyio.move_on_after(2.0):
-                        await proc.wait()
-                await process.terminate_group(proc.pid, 1.0)  # the worker and what warming up started
-                if proc.returncode is None:
-                    await proc.wait()
-                await proc.aclose()
-                process.untrack_group(proc.pid)
-            await self._kill_child()
-
-    async def _kill_child(self) -> None:
-        child, self._child = self._child, None
-        if child is not None:
-            process.signal_group(child, signal.SIGKILL)
-            await process.terminate_group(child, 0.0)  # waits until no member runs
-            process.untrack_group(child)
-
-    async def _send(self, message: dict[str, Any]) -> None:
-        if self._proc is None or self._proc.stdin is None:
-            raise WorkerGone("not running")
-        try:
-            await self._proc.stdin.send((json.dumps(message) + "\n").encode())
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-            raise WorkerGone(str(exc)) from exc
-
-    async def _receive(self) -> dict[str, Any]:
-        if self._reader is None:
-            raise WorkerGone("not running")
-        closed = (anyio.EndOfStream, anyio.IncompleteRead, anyio.ClosedResourceError, anyio.BrokenResourceError)
-        while True:
-            try:
-                line = await self._reader.receive_until(b"\n", _MAX_LINE)
-            except closed as exc:
-                raise WorkerGone("the worker exited") from exc
-            with contextlib.suppress(ValueError):
-                message = json.loads(line)
-                if isinstance(message, dict) and "ev" in message:
-                    return message
-            # Not ours: printed at interpreter start (a sitecustomize, a .pth) before the worker
-            # moved its stdout aside.
 
     # -- jobs
 
@@ -272,47 +198,36 @@ class ForkExecutor:
                     outcome = await self._run_fresh(job, f"not forked: {refusal}")
                 else:
                     outcome = await self._run_forked(job)
-        text = (NOTE + outcome.note + "\n" if outcome.note else "") + outcome.tail[-_TAIL:]
+        text = (NOTE + outcome.note + "\n" if outcome.note else "") + outcome.tail[-TAIL:]
         return MutantResult(mutant.id, outcome.status, self.name, time.monotonic() - started, outcome.killed_by, text)
 
     async def _run_forked(self, job: MutantJob) -> _Outcome:
-        if self._proc is None:
+        if self._client is None:
             try:
                 await self.start()  # first job, or the previous worker died
             except EnvironmentProblem as exc:
                 return await self._run_fresh(job, f"no fork worker ({exc.what.splitlines()[0]})")
+        assert self._client is not None
+        limit = job.warm_timeout_s
+        request = {"op": "run", **self._spec(job.mutant), "tests": list(job.tests), "args": self._args(job.tests),
+                   "timeout": limit}  # fmt: skip
         try:
-            limit = job.warm_timeout_s
-            request = {"op": "run", **self._spec(job.mutant), "tests": list(job.tests), "args": self._args(job.tests),
-                       "timeout": limit}  # fmt: skip
-            await self._send(request)
-            with anyio.fail_after(_ANSWER_S):
-                answer = await self._receive()
-            if answer["ev"] == "forked":
-                self._child = int(answer["pid"])
-                process.track_group(self._child)
-                with anyio.fail_after(limit + _MARGIN_S):
-                    answer = await self._receive()
-                # The worker has reaped it and killed its group: forget it (never signal a reaped id).
-                process.untrack_group(self._child)
-                self._child = None
+            answer = await self._client.request(request, limit)
         except (WorkerGone, TimeoutError) as exc:
             why = "stopped answering" if isinstance(exc, TimeoutError) else "exited"
-            tail = self._worker_log_tail()
-            await self._kill_worker()
+            tail = self._client.log_tail()
+            await self._client.kill()
+            self._client = None
             outcome = await self._run_fresh(job, f"the fork worker {why}; ran in a fresh interpreter instead")
             outcome.tail = outcome.tail or tail
             return outcome
-        except BaseException:
-            await self._kill_worker()  # cancelled mid-job: the protocol is out of step now
-            raise
         ev = answer["ev"]
         if ev == "unsupported":
             return await self._run_fresh(job, f"not forked: {answer['reason']}")
         if ev == "compile_error":
             return _Outcome(MutantStatus.COMPILE_ERROR, [], answer["reason"], "")
         if ev != "done":
-            return _Outcome(MutantStatus.RUNTIME_ERROR, [], str(answer.get("reason", answer))[-_TAIL:], "")
+            return _Outcome(MutantStatus.RUNTIME_ERROR, [], str(answer.get("reason", answer))[-TAIL:], "")
         rc = int(answer["rc"])
         if rc == fork_worker.EXIT_HARNESS:
             return await self._run_fresh(job, "the fork failed before running the tests; ran in a fresh interpreter")
@@ -339,8 +254,29 @@ class ForkExecutor:
         return _Outcome(status, failed or killed_by, note, output)
 
     async def _run_fresh(self, job: MutantJob, note: str) -> _Outcome:
-        """Ground truth without touching the tree: a new interpreter imports the mutated module
-        (served from memory by an import hook) and runs the tests."""
+        """Ground truth without touching the tree: a fresh test process (a fork of the zygote, or
+        a new interpreter) imports the mutated module, served from memory by an import hook."""
+        failed: list[str] = []
+        done = None
+        if self.zygote is not None:
+            # No interpreter start and no pytest import to allow for; collecting is (as measured
+            # when the worker warmed up).
+            limit = job.warm_timeout_s + 2 * self.warmup_s + 2.0
+            done = await self.zygote.run_mutant(self._spec(job.mutant), self._args(job.tests), limit)
+        if done is None:
+            done, failed = await self._run_interpreter(job)
+        tail = (done.out + done.err)[-TAIL * 4 :]
+        joined = "; ".join(filter(None, [note, "fresh interpreter"]))
+        if not done.timed_out and done.returncode == fork_worker.EXIT_COMPILE:
+            return _Outcome(MutantStatus.COMPILE_ERROR, [], joined, tail)
+        if not done.timed_out and done.returncode in (fork_worker.EXIT_STALE, fork_worker.EXIT_PREIMPORTED):
+            return _Outcome(MutantStatus.RUNTIME_ERROR, [], joined, tail)
+        outcome = self._classify(job, done.returncode, done.timed_out, tail, failed, done.duration_s)
+        outcome.note = "; ".join(filter(None, [note, outcome.note]))
+        return outcome
+
+    async def _run_interpreter(self, job: MutantJob) -> tuple[process.Completed, list[str]]:
+        """`fork_worker --fresh`: a new interpreter whose import hook serves the mutant."""
         tmp = self._workdir()
         spec_path, result_path = tmp / "fresh.json", tmp / "fresh-result.json"
         result_path.unlink(missing_ok=True)
@@ -351,28 +287,7 @@ class ForkExecutor:
         # first, which warming the worker up measured (not measured yet: allow a few seconds).
         limit = job.timeout_s + (2 * self.warmup_s + 1.0 if self.warmup_s else 5.0)
         done = await process.run(argv, cwd=self.root, env=self._env(), timeout=limit)
-        tail = (done.out + done.err)[-_TAIL * 4 :]
-        joined = "; ".join(filter(None, [note, "fresh interpreter"]))
-        if not done.timed_out and done.returncode == fork_worker.EXIT_COMPILE:
-            return _Outcome(MutantStatus.COMPILE_ERROR, [], joined, tail)
-        if not done.timed_out and done.returncode in (fork_worker.EXIT_STALE, fork_worker.EXIT_PREIMPORTED):
-            return _Outcome(MutantStatus.RUNTIME_ERROR, [], joined, tail)
         failed: list[str] = []
         with contextlib.suppress(OSError, ValueError):
             failed = list(json.loads(result_path.read_text(encoding="utf-8")).get("failed", []))
-        outcome = self._classify(job, done.returncode, done.timed_out, tail, failed, done.duration_s)
-        outcome.note = "; ".join(filter(None, [note, outcome.note]))
-        return outcome
-
-    def _worker_log_tail(self) -> str:
-        return _file_tail(self._tmp / "worker.log") if self._tmp is not None else ""
-
-
-def _file_tail(path: Path, limit: int = _TAIL) -> str:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - limit))
-            return fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+        return done, failed

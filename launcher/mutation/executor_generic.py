@@ -28,6 +28,7 @@ from launcher.mutation.coverage_map import bytecode_files, child_env
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.model import MutantStale, MutantStatus
+from launcher.mutation.zygote import Zygote
 
 NOTE = "[launcher] "  # first line of output_tail carrying the reason for a status
 _SUMMARY = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
@@ -119,6 +120,7 @@ class GenericExecutor:
         overlay: Sequence[str] = (),
         recheck_timeouts: bool = True,
         pycache_dir: Path | None = None,
+        zygote: bool = False,
     ) -> None:
         self.repo = repo
         self.root = path.absolute()
@@ -128,6 +130,9 @@ class GenericExecutor:
         self.recheck_timeouts = recheck_timeouts
         self.pycache_dir = pycache_dir  # the sweep's bytecode cache (see child_env)
         self.env = child_env(pycache_dir=pycache_dir)
+        # pytest runs fork a zygote (pytest imported, the project not) instead of starting an
+        # interpreter: the same fresh run, on the same files, without the start-up.
+        self.zygote = Zygote(self.root, command.python, self.env) if zygote and command.is_pytest else None
         self._started = False
         self._lock = anyio.Lock()  # one mutant at a time per worktree
 
@@ -150,13 +155,24 @@ class GenericExecutor:
 
     async def stop(self) -> None:
         with anyio.CancelScope(shield=True):
+            if self.zygote is not None:
+                await self.zygote.stop()
             if self._started or self.root.exists():
                 await worktrees.remove_worktree(self.repo, self.root)
             self._started = False
 
     async def run_clean(self, tests: Sequence[str], timeout: float | None) -> process.Completed:
         """The test command on the unmutated tree (sanity, baseline of a custom command)."""
-        return await process.run(self.command.argv(tests), cwd=self.root, env=self.env, timeout=timeout)
+        return await self._run_command(tests, timeout)
+
+    async def _run_command(self, tests: Sequence[str], timeout: float | None, mutated: Path | None = None
+                           ) -> process.Completed:  # fmt: skip
+        argv = self.command.argv(tests)
+        if self.zygote is not None and timeout is not None:
+            done = await self.zygote.run_tests(argv[3:], timeout, mutated)  # argv: python -m pytest ARGS
+            if done is not None:
+                return done
+        return await process.run(argv, cwd=self.root, env=self.env, timeout=timeout)
 
     async def run(self, job: MutantJob) -> MutantResult:
         mutant = job.mutant
@@ -180,10 +196,10 @@ class GenericExecutor:
             try:
                 path.write_bytes(mutated_bytes(path, original, text))
                 drop_bytecode(path, self.pycache_dir)
-                done = await self.run_clean(job.tests, job.timeout_s)
+                done = await self._run_command(job.tests, job.timeout_s, path)
                 if done.timed_out and self.recheck_timeouts:
                     # A loaded machine can stall a healthy run: a timeout must repeat to count.
-                    done = await self.run_clean(job.tests, job.timeout_s)
+                    done = await self._run_command(job.tests, job.timeout_s, path)
             finally:
                 with contextlib.suppress(OSError):  # always restore, even when cancelled
                     path.write_bytes(original)

@@ -53,6 +53,25 @@ def run_pytest(args: list[str], result_path: str) -> int:
     return rc
 
 
+def preload_plugins() -> int:
+    """Import what `pytest.main` will: pytest, and the plugins installed for it (its `pytest11`
+    entry points) unless PYTEST_DISABLE_PLUGIN_AUTOLOAD says not to. The number loaded."""
+    import pytest  # noqa: F401
+
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        return 0
+    from importlib import metadata
+
+    loaded = 0
+    for entry in metadata.entry_points(group="pytest11"):
+        try:
+            entry.load()
+        except Exception:  # pytest reports a broken plugin itself, in the child
+            continue
+        loaded += 1
+    return loaded
+
+
 def warm_session(on_ready: Callable[[Any], None]) -> Any:
     """The plugin for the warm worker's one `pytest.main`: once collection is over it calls
     `on_ready(session)`, which serves jobs until told to stop; the suite itself is never run."""

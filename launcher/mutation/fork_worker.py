@@ -37,16 +37,15 @@ import contextlib
 import importlib
 import importlib.machinery
 import importlib.util
-import io
 import json
 import os
 import select
 import signal
 import sys
 import time
-import tokenize
 import traceback
 import types
+from collections.abc import Callable
 from typing import Any
 
 TAIL_BYTES = 8000
@@ -75,85 +74,16 @@ def _sibling(name: str) -> types.ModuleType:
 
 
 lookup = _sibling("fork_lookup")
+mutant_code = _sibling("fork_mutant")
 pytest_glue = _sibling("fork_session")
 Refused = lookup.Refused
 real = lookup.real
 
 
-def read_source(path: str) -> str:
-    """As the launcher reads it (mutant offsets index this text): coding cookie, no BOM, line
-    endings untouched."""
-    with open(path, "rb") as fh:
-        data = fh.read()
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    text = data.decode(encoding)
-    return text[1:] if text.startswith("\ufeff") else text
-
-
-class Stale(Exception):
-    pass
-
-
-def mutate(source: str, job: dict[str, Any]) -> str:
-    start, end = int(job["start"]), int(job["end"])
-    if source[start:end] != job["replaced"]:
-        raise Stale(f"expected {job['replaced']!r} at offset {start}; the file changed")
-    return source[:start] + job["replacement"] + source[end:]
-
-
-# --------------------------------------------------------------------------- import hook
-
-
-class MutantLoader(importlib.machinery.SourceFileLoader):
-    """Loads the mutated code for one file; never reads or writes a bytecode cache for it."""
-
-    def __init__(self, fullname: str, path: str, code: types.CodeType, source: str) -> None:
-        super().__init__(fullname, path)
-        self._code = code
-        self._source = source
-
-    def get_code(self, fullname: str) -> types.CodeType:
-        return self._code
-
-    def get_source(self, fullname: str) -> str:
-        return self._source
-
-
-class MutantFinder:
-    """First on sys.meta_path: asks the other finders, and when the spec they find is the mutated
-    file, hands back the same spec with the mutant's loader. Works whatever name the module is
-    imported under and whichever finder (path, editable install) locates it."""
-
-    def __init__(self, path: str, code: types.CodeType, source: str) -> None:
-        self.real = real(path)
-        self.basename = os.path.basename(path)
-        self.code = code
-        self.source = source
-        self._busy = False
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if self._busy:
-            return None
-        self._busy = True
-        try:
-            spec = None
-            for finder in list(sys.meta_path):
-                find = getattr(finder, "find_spec", None)
-                if finder is self or find is None:
-                    continue
-                spec = find(fullname, path, target)
-                if spec is not None:
-                    break
-        finally:
-            self._busy = False
-        origin = getattr(spec, "origin", None)
-        if not origin or os.path.basename(origin) != self.basename or real(origin) != self.real:
-            return None
-        loader = MutantLoader(fullname, origin, self.code, self.source)
-        locations = spec.submodule_search_locations if spec is not None else None
-        return importlib.util.spec_from_file_location(
-            fullname, origin, loader=loader, submodule_search_locations=locations
-        )
+read_source = mutant_code.read_source
+Stale = mutant_code.Stale
+mutate = mutant_code.mutate
+MutantFinder = mutant_code.MutantFinder
 
 
 def _flush() -> None:
@@ -281,12 +211,7 @@ class Worker:
                 group = self.modules.setdefault(real(file), [])
                 if all(m is not module for m in group):
                     group.append(module)
-        try:  # Linux: the child dies with the worker, whatever kills the worker
-            import ctypes
-
-            self._pdeathsig = ctypes.CDLL(None, use_errno=True).prctl
-        except (OSError, AttributeError):
-            self._pdeathsig = None
+        self._arm_pdeathsig()
         _flush()
         rc = 0 if session.items else pytest_glue.EXIT_NO_TESTS
         self.reply(
@@ -295,9 +220,28 @@ class Worker:
         )  # fmt: skip
         self.serve()
 
+    def _arm_pdeathsig(self) -> None:
+        try:  # Linux: a child dies with the worker, whatever kills the worker
+            import ctypes
+
+            self._pdeathsig = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            self._pdeathsig = None
+
+    def preload(self, message: dict[str, Any]) -> None:
+        """Zygote mode: import pytest and its plugins, nothing of the project; each job then
+        forks a child that runs `pytest.main` as a fresh interpreter would."""
+        self.tmp = message["tmp"]
+        started = time.monotonic()
+        plugins = pytest_glue.preload_plugins()
+        self._arm_pdeathsig()
+        _flush()
+        self.reply(ev="ready", rc=0, pid=os.getpid(), warmup_s=time.monotonic() - started, plugins=plugins,
+                   python=sys.version.split()[0])  # fmt: skip
+
     # -- one job
 
-    def plan(self, job: dict[str, Any]) -> tuple[list[tuple[types.FunctionType, types.CodeType]], MutantFinder | None]:
+    def plan(self, job: dict[str, Any]) -> tuple[list[tuple[types.FunctionType, types.CodeType]], Any]:
         path = job["path"]
         source = self.sources.get(path)
         if source is None:
@@ -307,7 +251,9 @@ class Worker:
         filename = loaded[0].__file__ if loaded and loaded[0].__file__ else path
         module_code = compile(mutated, filename, "exec", dont_inherit=True)
         if not loaded:
-            return [], MutantFinder(path, module_code, mutated)  # imported, if at all, in the child
+            if self.session is None and _imported(path):
+                raise Refused(f"{path} was imported when the zygote started (by a plugin?)")
+            return [], MutantFinder(path, module_code, mutated, real)  # imported, if at all, in the child
         swaps: list[tuple[types.FunctionType, types.CodeType]] = []
         for module in loaded:
             candidates, outer = lookup.live_function(module, job["function"])
@@ -337,6 +283,32 @@ class Worker:
             return self.reply(ev="error", reason=str(exc))
         except (SyntaxError, ValueError) as exc:
             return self.reply(ev="compile_error", reason=f"{type(exc).__name__}: {exc}")
+
+        def body(result: str) -> int:
+            for function, new in swaps:
+                function.__code__ = new  # every reference (imports, registries, bound methods) sees it
+            if finder is not None:
+                sys.meta_path.insert(0, finder)
+            tests = job.get("tests")
+            items = None
+            if self.session is not None and tests is not None:
+                items = list(self.session.items) if not tests else pytest_glue.select(self.session, tests)
+            if items is not None:
+                return int(pytest_glue.run_items(self.session, items, result))
+            return int(pytest_glue.run_pytest(job["args"], result))
+
+        return self._fork(body, float(job["timeout"]))
+
+    def pytest(self, job: dict[str, Any]) -> None:
+        """Zygote mode: `pytest.main(args)` in a child, on the tree as it is on disk."""
+        path = job.get("path")
+        if path and _imported(path):
+            return self.reply(ev="unsupported", reason=f"{path} was imported when the zygote started")
+        return self._fork(lambda result: int(pytest_glue.run_pytest(job["args"], result)), float(job["timeout"]))
+
+    def _fork(self, body: Callable[[str], int], timeout: float) -> None:
+        """Run `body(result_path)` in a forked child with its own group and log, wait for it or the
+        deadline, and answer `forked` then `done`."""
         log = os.path.join(self.tmp, "child.log")
         result = os.path.join(self.tmp, "child.json")
         for stale in (log, result):
@@ -346,12 +318,12 @@ class Worker:
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            self._child_main(job, swaps, finder, log, result)
+            self._child_main(body, log, result)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # also done in the child: whichever runs first
         self.child = pid
         self.reply(ev="forked", pid=pid)
-        status, timed_out = self._wait(pid, float(job["timeout"]))
+        status, timed_out = self._wait(pid, timeout)
         self.child = None
         failed: list[str] = []
         try:
@@ -363,16 +335,8 @@ class Worker:
             ev="done", rc=os.waitstatus_to_exitcode(status), timed_out=timed_out, failed=failed,
             duration_s=time.monotonic() - started, tail=_tail(log),
         )  # fmt: skip
-        return None
 
-    def _child_main(
-        self,
-        job: dict[str, Any],
-        swaps: list[tuple[types.FunctionType, types.CodeType]],
-        finder: MutantFinder | None,
-        log: str,
-        result: str,
-    ) -> None:
+    def _child_main(self, body: Callable[[str], int], log: str, result: str) -> None:
         code = EXIT_HARNESS
         try:
             os.setpgid(0, 0)  # its own group: a timeout kills whatever the tests started too
@@ -389,18 +353,7 @@ class Worker:
             os.close(null)
             os.close(self.reply_fd)
             os.close(self.lines.fd)
-            for function, new in swaps:
-                function.__code__ = new  # every reference (imports, registries, bound methods) sees it
-            if finder is not None:
-                sys.meta_path.insert(0, finder)
-            tests = job.get("tests")
-            items = None
-            if self.session is not None and tests is not None:
-                items = list(self.session.items) if not tests else pytest_glue.select(self.session, tests)
-            if items is not None:
-                code = pytest_glue.run_items(self.session, items, result)
-            else:
-                code = pytest_glue.run_pytest(job["args"], result)
+            code = body(result)
         except BaseException:  # whatever happens, the child must not return
             traceback.print_exc()
         finally:
@@ -446,12 +399,25 @@ class Worker:
             try:
                 if op == "init":
                     self.init(message)
+                elif op == "preload":
+                    self.preload(message)
                 elif op == "run":
                     self.run(message)
+                elif op == "pytest":
+                    self.pytest(message)
                 else:
                     self.reply(ev="error", reason=f"unknown op {op!r}")
             except Exception:  # report it and keep serving
                 self.reply(ev="error", reason=traceback.format_exc()[-TAIL_BYTES:])
+
+
+def _imported(path: str) -> bool:
+    target = real(path)
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and real(file) == target:
+            return True
+    return False
 
 
 def _tail(path: str) -> str:
@@ -481,13 +447,10 @@ def fresh(spec_path: str) -> int:
     except (SyntaxError, ValueError) as exc:
         print(f"the mutant does not compile: {exc}", file=sys.stderr)
         return EXIT_COMPILE
-    target = real(path)
-    for module in list(sys.modules.values()):
-        file = getattr(module, "__file__", None)
-        if isinstance(file, str) and real(file) == target:
-            print(f"{path} was imported at interpreter start, before the mutant could be served", file=sys.stderr)
-            return EXIT_PREIMPORTED
-    sys.meta_path.insert(0, MutantFinder(path, code, mutated))
+    if _imported(path):
+        print(f"{path} was imported at interpreter start, before the mutant could be served", file=sys.stderr)
+        return EXIT_PREIMPORTED
+    sys.meta_path.insert(0, MutantFinder(path, code, mutated, real))
     return int(pytest_glue.run_pytest(job["args"], job["result"]))
 
 

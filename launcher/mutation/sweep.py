@@ -91,7 +91,8 @@ class Worker:
             root = self.generic.root
             try:
                 made = build_fork(self.fork.factory, repo_root=self.source_root or root, worktree=root, root=root,
-                                  test_args=[], python=self.python, pycache_dir=self.pycache_dir)  # fmt: skip
+                                  test_args=[], python=self.python, pycache_dir=self.pycache_dir,
+                                  zygote=self.generic.zygote)  # fmt: skip
                 if made is None:
                     raise TypeError("unsupported ForkExecutor signature")
                 await made.start()
