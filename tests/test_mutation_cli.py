@@ -81,12 +81,16 @@ def test_clean_all_removes_worktrees_of_a_killed_sweep_but_not_of_a_running_one(
         store._db.execute("UPDATE mutation_sweeps SET pid=? WHERE id=?", (pid, sweep_id))
         trees[sweep_id] = workers_root / sweep_id / "w1"  # where a sweep puts its worker trees
         git(root, "worktree", "add", "--detach", "-q", str(trees[sweep_id]), "HEAD")
+        (workers_root / sweep_id / "pyc" / "x").mkdir(parents=True)  # its bytecode cache
     store.close()
 
     cleaned = launcher(root, "clean", "--all")
     assert cleaned.returncode == 0, cleaned.stderr
     assert not trees["m-killed"].exists() and trees["m-live"].is_dir()
     assert "skipped sweep m-live: still running" in cleaned.stdout
+    assert not (workers_root / "m-killed").exists() and (workers_root / "m-live" / "pyc").is_dir()
+    assert "removed sweep bytecode cache" in cleaned.stdout
+    assert f"worktree {workers_root / 'm-killed' / 'pyc'}" not in cleaned.stdout
     listed = git(root, "worktree", "list")
     assert "m-killed" not in listed and "m-live" in listed
 

@@ -13,6 +13,7 @@ from launcher.git import worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.states import RunStatus
+from launcher.mutation.sweep import BYTECODE_DIR
 from launcher.store.mutants import RUNNING, MutantStore
 
 
@@ -57,11 +58,14 @@ async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path) -> list[str]:
             if row and row.status == RUNNING and row.pid and process.pid_alive(row.pid):
                 removed.append(f"skipped sweep {sweep_dir.name}: still running")
                 continue
-            trees = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
+            trees = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name != BYTECODE_DIR)
             await worktrees.remove_worktrees(repo, [(tree, None) for tree in trees])
             for tree in trees:  # a directory git no longer knows: ours, under the launcher's cache
                 shutil.rmtree(tree, ignore_errors=True)
             removed += [f"removed sweep worktree {tree}" for tree in trees]
+            if (sweep_dir / BYTECODE_DIR).is_dir():
+                shutil.rmtree(sweep_dir / BYTECODE_DIR, ignore_errors=True)
+                removed.append(f"removed sweep bytecode cache {sweep_dir / BYTECODE_DIR}")
             for leftover in (sweep_dir, sweeps_root):
                 with contextlib.suppress(OSError):
                     leftover.rmdir()

@@ -41,7 +41,16 @@ from launcher.mutation.results import (
     summary_text,
     write_outputs,
 )
-from launcher.mutation.sweep import CACHEABLE, TestDigest, Worker, cache_key, dispatch, fork_support, note_of
+from launcher.mutation.sweep import (
+    BYTECODE_DIR,
+    CACHEABLE,
+    TestDigest,
+    Worker,
+    cache_key,
+    dispatch,
+    fork_support,
+    note_of,
+)
 from launcher.store import mutants as store_mod
 from launcher.store.mutants import MutantStore
 
@@ -135,7 +144,7 @@ class _Sweep:
         tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
         dirty = await _git_list(self.repo, "diff", "--name-only", "-z", "--no-renames", self.base_sha)
         dirty += await _git_list(self.repo, "ls-files", "-z", "--others", "--exclude-standard")
-        self.pycache_dir = tree_root / "pyc"
+        self.pycache_dir = tree_root / BYTECODE_DIR
         generics = [self._generic(tree_root / f"w{k}", dirty) for k in range(1, workers + 1)]
         fork = fork_support(self.repo.root) if opts.use_fork and self.command.is_pytest else None
         pool = [Worker(g, fork, self.command.python, self.repo.root, self.pycache_dir) for g in generics]

@@ -27,6 +27,7 @@ from launcher.mutation.executor_generic import NOTE, GenericExecutor
 from launcher.mutation.model import Mutant, MutantStatus
 
 FORK_MODULE = "launcher.mutation.executor_fork"
+BYTECODE_DIR = "pyc"  # beside a sweep's worker trees: its test runs' bytecode cache
 CACHEABLE = frozenset({MutantStatus.KILLED, MutantStatus.SURVIVED, MutantStatus.TIMEOUT})
 
 
