@@ -217,6 +217,9 @@ class _Sweep:
                             startup_s=max(0.0, opts.timeout_min_s - 1.0))
             self._meta[m.id] = (tests, import_time, key)
             jobs.append(job)
+        # Longest first (whole-suite runs before single tests): the last jobs are short, so no
+        # worker idles at the end waiting for one that drew a long job late.
+        jobs.sort(key=lambda job: job.timeout_s, reverse=True)
         return jobs
 
     def _finished(self, job: MutantJob, result: MutantResult) -> None:

@@ -261,7 +261,7 @@ class ForkExecutor:
         if self.zygote is not None:
             # No interpreter start and no pytest import to allow for; collecting is (as measured
             # when the worker warmed up).
-            limit = job.warm_timeout_s + 2 * self.warmup_s + 2.0
+            limit = job.warm_timeout_s + 2 * self.warmup_s + 1.0
             done = await self.zygote.run_mutant(self._spec(job.mutant), self._args(job.tests), limit)
         if done is None:
             done, failed = await self._run_interpreter(job)
