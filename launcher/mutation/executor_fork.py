@@ -49,13 +49,11 @@ from launcher.errors import EnvironmentProblem
 from launcher.mutation import fork_worker
 from launcher.mutation.coverage_map import child_env
 from launcher.mutation.executor import MutantJob, MutantResult
-from launcher.mutation.executor_generic import NOTE, TestCommand, classify
+from launcher.mutation.executor_generic import NOTE, PYTEST_FLAGS, TestCommand, classify
 from launcher.mutation.fork_client import BOOTSTRAP, TAIL, WORKER_SCRIPT, WorkerClient, WorkerGone
 from launcher.mutation.fork_refusal import fork_can_handle, fork_refusal
 from launcher.mutation.model import Mutant, MutantStatus
 from launcher.mutation.zygote import Zygote
-
-PYTEST_FLAGS = ("-x", "-q", "-rfE", "-p", "no:cacheprovider")  # as the generic executor runs pytest
 
 
 def needs_confirmation(result: MutantResult) -> bool:
@@ -261,7 +259,7 @@ class ForkExecutor:
         if self.zygote is not None:
             # No interpreter start and no pytest import to allow for; collecting is (as measured
             # when the worker warmed up).
-            limit = job.warm_timeout_s + 2 * self.warmup_s + 1.0
+            limit = job.warm_timeout_s + self.warmup_s + 1.0
             done = await self.zygote.run_mutant(self._spec(job.mutant), self._args(job.tests), limit)
         if done is None:
             done, failed = await self._run_interpreter(job)
