@@ -143,3 +143,18 @@ def test_a_file_the_zygote_imported_itself_is_refused(box: Path) -> None:
     assert imported is None  # the caller starts a real interpreter instead
     assert plain is not None and plain.returncode == 0 and "1 passed" in plain.out
     assert pid is not None and not process.group_alive(pid)
+
+
+def test_a_zygote_that_cannot_start_says_why_and_the_runs_fall_back(box: Path, tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-python")
+
+    async def scenario() -> tuple[bool, process.Completed | None, str]:
+        zygote = Zygote(box, missing, child_env())
+        try:
+            return await zygote.start(), await zygote.run_tests(["-q"], 30), zygote.failure
+        finally:
+            await zygote.stop()
+
+    started, done, failure = anyio.run(scenario)
+    assert started is False and done is None  # the caller runs a new interpreter instead
+    assert missing in failure

@@ -128,6 +128,10 @@ class Worker:
                     await self._fork.stop()
                 finally:
                     self._fork = None
+            zygote = self.generic.zygote
+            if zygote is not None and zygote.failure:  # it worked, only slower: say why
+                why = zygote.failure.splitlines()[0]
+                self.notes.append(f"zygote unavailable, new interpreters used instead: {why}")
             await self.generic.stop()
 
 

@@ -55,7 +55,10 @@ class Zygote:
             return False
         self._tmp = Path(tempfile.mkdtemp(prefix="launcher-zygote-"))
         client = WorkerClient(self.root, self.python, self.env, self._tmp / "zygote.log")
-        ready = await client.start({"op": "preload", "tmp": str(self._tmp)}, self.startup_timeout_s)
+        try:
+            ready = await client.start({"op": "preload", "tmp": str(self._tmp)}, self.startup_timeout_s)
+        except OSError as exc:  # no such interpreter, not executable
+            ready = {"ev": "error", "reason": f"cannot start {self.python}: {exc}"}
         if ready.get("ev") != "ready":
             self.failure = f"{ready.get('reason', ready)}\n{client.log_tail()}".strip()
             await client.kill()
