@@ -29,6 +29,15 @@ def repo_from(fixture: Path, root: Path, message: str = "fixture") -> Path:
     return root
 
 
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    """Write each relative path's text under `root` (directories made as needed)."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Worktrees go under XDG_CACHE_HOME: keep each test's inside its tmp_path."""

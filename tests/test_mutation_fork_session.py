@@ -13,6 +13,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from conftest import write_files
 
 from launcher.mutation.discover import read_source
 from launcher.mutation.executor import MutantJob, MutantResult
@@ -72,14 +73,8 @@ def test_teardown_runs(log):
 
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
-    root = tmp_path / "shop"
-    (root / "shop").mkdir(parents=True)
-    (root / "shop" / "__init__.py").write_text("")
-    (root / "shop" / "core.py").write_text(CODE)
-    (root / "tests").mkdir()
-    (root / "tests" / "conftest.py").write_text(CONFTEST)
-    (root / "tests" / "test_core.py").write_text(TESTS)
-    return root
+    files = {"shop/__init__.py": "", "shop/core.py": CODE, "tests/conftest.py": CONFTEST, "tests/test_core.py": TESTS}
+    return write_files(tmp_path / "shop", files)
 
 
 def _mutants(root: Path) -> list[Mutant]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import git
+from conftest import git, write_files
 
 from launcher import process
 from launcher.git.repo import GitRepo
@@ -72,12 +72,7 @@ def test_spin():
 
 @pytest.fixture
 def box(tmp_path: Path) -> Path:
-    root = tmp_path / "box"
-    (root / "box").mkdir(parents=True)
-    (root / "box" / "__init__.py").write_text("")
-    (root / "box" / "core.py").write_text(CODE)
-    (root / "tests").mkdir()
-    (root / "tests" / "test_core.py").write_text(TESTS)
+    root = write_files(tmp_path / "box", {"box/__init__.py": "", "box/core.py": CODE, "tests/test_core.py": TESTS})
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "box")

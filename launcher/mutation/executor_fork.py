@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -50,7 +49,7 @@ from launcher.mutation import fork_worker
 from launcher.mutation.coverage_map import child_env
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import NOTE, PYTEST_FLAGS, TestCommand, classify
-from launcher.mutation.fork_client import BOOTSTRAP, TAIL, WORKER_SCRIPT, WorkerClient, WorkerGone
+from launcher.mutation.fork_client import BOOTSTRAP, TAIL, WORKER_SCRIPT, WorkerClient, WorkerGone, shut_down
 from launcher.mutation.fork_refusal import fork_can_handle, fork_refusal
 from launcher.mutation.model import Mutant, MutantStatus
 from launcher.mutation.zygote import Zygote
@@ -158,13 +157,8 @@ class ForkExecutor:
 
     async def stop(self) -> None:
         """Kill the worker and any fork; safe to call at any time, twice, after a failed start."""
-        with anyio.CancelScope(shield=True):
-            client, self._client = self._client, None
-            if client is not None:
-                await client.kill(gently=True)
-            if self._tmp is not None:
-                shutil.rmtree(self._tmp, ignore_errors=True)
-                self._tmp = None
+        client, self._client, work_dir, self._tmp = self._client, None, self._tmp, None
+        await shut_down(client, work_dir)
 
     # -- jobs
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Mapping
@@ -157,6 +158,15 @@ class WorkerClient:
 
     def log_tail(self, limit: int = TAIL) -> str:
         return file_tail(self.log_path, limit)
+
+
+async def shut_down(client: WorkerClient | None, work_dir: Path | None) -> None:
+    """Stop a worker (gently: EOF first) and remove its work directory; either may be None."""
+    with anyio.CancelScope(shield=True):
+        if client is not None:
+            await client.kill(gently=True)
+        if work_dir is not None:
+            shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def file_tail(path: Path, limit: int = TAIL) -> str:

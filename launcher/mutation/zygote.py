@@ -17,7 +17,6 @@ its process failed): the caller starts a real fresh process instead.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -27,7 +26,7 @@ from typing import Any
 import anyio
 
 from launcher import process
-from launcher.mutation.fork_client import WorkerClient, WorkerGone
+from launcher.mutation.fork_client import WorkerClient, WorkerGone, shut_down
 
 
 class Zygote:
@@ -67,13 +66,8 @@ class Zygote:
         return True
 
     async def stop(self) -> None:
-        with anyio.CancelScope(shield=True):
-            client, self._client = self._client, None
-            if client is not None:
-                await client.kill(gently=True)
-            if self._tmp is not None:
-                shutil.rmtree(self._tmp, ignore_errors=True)
-                self._tmp = None
+        client, self._client, work_dir, self._tmp = self._client, None, self._tmp, None
+        await shut_down(client, work_dir)
 
     async def run_tests(
         self, args: Sequence[str], timeout_s: float, mutated: Path | None = None
