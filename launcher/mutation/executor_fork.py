@@ -1,11 +1,11 @@
 """The fast executor for pytest: a warm worker forks per mutant and swaps code in memory (DESIGN 11).
 
-`start()` launches `fork_worker` in the worktree; it imports pytest and collects the suite once, so
-conftests, test modules and the code under test are imported. For each mutant the worker compiles
-the mutated module, takes the code object of the outermost function around the mutant, forks, and
-in the child assigns it to the live function's `__code__` (every reference to the function sees
-it) and runs `pytest.main(<the selected tests>)`. A fork costs milliseconds where a fresh pytest
-process costs an interpreter start, imports and collection.
+`start()` launches `fork_worker` in the worktree; it starts one pytest session and collects the
+suite once, so conftests, test modules and the code under test are imported. For each mutant the
+worker compiles the mutated module, takes the code object of the outermost function around the
+mutant, forks, and in the child assigns it to the live function's `__code__` (every reference to
+the function sees it) and runs the selected tests' collected items (`fork_session`). A fork costs
+milliseconds where a fresh pytest process costs an interpreter start, imports and collection.
 
 Why this is not mutmut's flaw (issue 5): a process that imported the code before the mutant was
 swapped in keeps whatever the unmutated code computed at that time. So:
@@ -17,12 +17,13 @@ swapped in keeps whatever the unmutated code computed at that time. So:
   * The worker refuses, dynamically, any function that ran during import or collection (it records
     them all while warming up), a function it cannot find in the loaded module (as itself or
     inside a decorator's wrapper, closure or partial), and a mutant that changes a closure. Those
-    `run()` itself tests in a fresh interpreter that imports the mutated module from the start
-    (nothing is written to disk): ground truth.
+    `run()` itself tests in a fresh test process that imports the mutated module from the start
+    (nothing is written to disk): ground truth. That is a fork of the worker's zygote (pytest
+    imported, the project not) when the sweep gives one, else a new interpreter.
   * A fork's survivor is only a candidate: `needs_confirmation(result)` is True for it, and the
     sweep re-runs it on the generic executor before recording Survived (a test that starts a
     subprocess, or reads the file, sees the unmutated code).
-A fork that times out is re-checked once in a fresh interpreter (`recheck_timeouts`).
+A fork that times out is re-checked once in a fresh test process (`recheck_timeouts`).
 
 The sweep uses one `ForkExecutor` per worker, only for the default pytest command; it and that
 worker's generic executor must not run at the same time in the same worktree (the generic one

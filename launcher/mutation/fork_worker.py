@@ -2,8 +2,9 @@
 
 Stdlib and pytest only, and no `launcher` import: the project's interpreter need not have the
 launcher installed, and whatever this module imports is also imported into the tests' process.
-Its helpers, `fork_lookup.py` (finding the live function a mutant's code goes into) and
-`fork_session.py` (the pytest glue), are loaded from beside this file under private names.
+Its helpers, `fork_lookup.py` (finding the live function a mutant's code goes into),
+`fork_mutant.py` (the mutated module and its import hook) and `fork_session.py` (the pytest
+glue), are loaded from beside this file under private names.
 The executor starts it as `python -c <runpy bootstrap> .../fork_worker.py`, so `sys.path[0]` is
 the working directory as with `python -m pytest` (`python -m launcher.mutation.fork_worker`
 works too where the launcher is importable).
@@ -26,6 +27,15 @@ Warm mode (the default), JSON lines on stdin and stdout; EOF on stdin means stop
       -> {"ev": "forked", "pid"} then {"ev": "done", "rc", "timed_out", "failed", "tail", ...},
       or {"ev": "unsupported" | "compile_error" | "error", "reason"} without forking.
   A module the warm process never imported is served mutated by an import hook in the child.
+
+Zygote mode (`zygote.py`), the same protocol:
+  {"op": "preload", "tmp": DIR}
+      Import pytest and its entry-point plugins, nothing of the project. -> {"ev": "ready", ...}
+  {"op": "run", ...}  as above with "tests": null: the child runs `pytest.main(args)` with the
+      mutated module served by the import hook (refused if the zygote imported that file).
+  {"op": "pytest", "args", "timeout", "path"?}
+      `pytest.main(args)` in a child on the files as they are on disk (the generic executor
+      wrote the mutant at `path`; refused if the zygote imported that file).
 
 Fresh mode (`--fresh SPEC.json`): one mutant in a new interpreter, the mutated module served by
 the import hook from its first import (no file is written), then `pytest.main(args)`.
