@@ -3,7 +3,8 @@
 A conftest records every collection and every session-fixture setup and teardown in a file: the
 warm worker must collect exactly once however many mutants it runs, while each forked child sets
 up and tears down the session's fixtures as a run of its own would (so a mutant that breaks a
-teardown is still caught), and honours `-x`.
+teardown is still caught), and honours `-x`, without ending a session per child (its plugins'
+session-end work would cost every fork).
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ LOG = os.path.join(os.path.dirname(__file__), "events.log")
 def pytest_collection_finish(session):
     with open(LOG, "a") as fh:
         fh.write("collected\\n")
+
+
+def pytest_sessionfinish(session):
+    with open(LOG, "a") as fh:
+        fh.write("finished\\n")
 
 
 @pytest.fixture(scope="session")
@@ -110,3 +116,4 @@ def test_one_collection_serves_every_mutant_and_each_child_runs_its_own_session(
     assert events.count("collected") == 1  # the warm worker's one collection
     assert events.count("setup") == 3  # each child set the session fixture up
     assert events.count("teardown") == 2  # and tore it down, but for the mutant that removed it
+    assert events.count("finished") <= 1  # only the worker's own session ends: a child's does not

@@ -101,7 +101,11 @@ def select(session: Any, node_ids: Sequence[str]) -> list[Any] | None:
 
 def run_items(session: Any, items: list[Any], result_path: str) -> int:
     """In the forked child: run these items as pytest's own loop does (fixtures set up and torn
-    down by scope, `-x` honoured), then finish the session (teardown, the terminal summary)."""
+    down by scope; `-x` honoured, and pytest tears every fixture down after the item that stops
+    the run). The session is not finished: the plugins' session-end work (reports,
+    pytest-benchmark's machine survey: 0.1 s a fork) would cost every fork, and whatever it
+    could decide is decided again, as a survivor is re-run in a complete fresh session before
+    it counts."""
     recorder = Recorder()
     config = session.config
     config.pluginmanager.register(recorder, "launcher-recorder")
@@ -116,10 +120,8 @@ def run_items(session: Any, items: list[Any], result_path: str) -> int:
             exitstatus = 1  # ExitCode.TESTS_FAILED
     except KeyboardInterrupt:
         exitstatus = 2  # ExitCode.INTERRUPTED
-    session.exitstatus = exitstatus
-    config.hook.pytest_sessionfinish(session=session, exitstatus=exitstatus)
     _write_failed(result_path, recorder)
-    return int(session.exitstatus)
+    return exitstatus
 
 
 def redirect_inherited(target_fd: int, like_fd: int) -> None:
