@@ -13,7 +13,13 @@ from conftest import repo_from
 
 from launcher.git.repo import GitRepo
 from launcher.mutation import python_ops
-from launcher.mutation.coverage_map import IMPORT_CONTEXT, bytecode_files, measure, statement_lines
+from launcher.mutation.coverage_map import (
+    IMPORT_CONTEXT,
+    bytecode_files,
+    measure,
+    statement_lines,
+    sweep_bytecode_cache,
+)
 from launcher.mutation.discover import read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand, classify, mutated_bytes
@@ -50,17 +56,22 @@ async def with_executor(root: Path, body: Any, *, command: TestCommand | None = 
         assert not executor.root.exists()
 
 
-@pytest.mark.parametrize("cache", ["beside the sources", "the sweep's prefix"])
+@pytest.mark.parametrize("cache", ["beside the sources", "the sweep's prefix", "the user's prefix"])
 def test_generic_kills_survives_restores_and_names_the_killing_test(
     pkg: Path, monkeypatch: pytest.MonkeyPatch, cache: str
 ) -> None:
-    # The stale-bytecode hazard needs .pyc files: written beside the sources, or under the sweep's
-    # cache prefix (which is written even when the user's environment says not to).
-    pycache_dir = pkg.parent / "pyc" if cache == "the sweep's prefix" else None
-    if pycache_dir is None:
-        monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
-    else:
+    # The stale-bytecode hazard needs .pyc files: beside the sources (Python's default), under
+    # the sweep's cache (when the environment forbids writing bytecode) or under a prefix the
+    # user set: the mutant's must go from wherever it went.
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX", raising=False)
+    if cache == "the sweep's prefix":
         monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    if cache == "the user's prefix":
+        monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(pkg.parent / "users-pyc"))
+    pycache_dir = sweep_bytecode_cache(pkg.parent / "pyc")  # as the sweep decides
+    assert (pycache_dir is None) == (cache != "the sweep's prefix")
+    prefix = {"beside the sources": None, "the sweep's prefix": pycache_dir}.get(cache, pkg.parent / "users-pyc")
     add = mutants_of(pkg, "calc/core.py", "arithmetic", "add")[0]  # a + b -> a - b: same size
     boundary = mutants_of(pkg, "calc/core.py", "comparison", "is_adult")[0]
     test_add = "tests/check_core.py::test_add"
@@ -73,9 +84,9 @@ def test_generic_kills_survives_restores_and_names_the_killing_test(
         assert (await ex.run_clean([test_add], 60)).ok
         survived = await ex.run(MutantJob(boundary, ["tests/check_core.py::test_is_adult"], 60))
         assert (ex.root / "calc/core.py").read_bytes() == (pkg / "calc/core.py").read_bytes()
-        assert not bytecode_files(ex.root / "calc/core.py", pycache_dir)
-        if pycache_dir is not None:  # the cache holds the rest: the tests' rewritten modules, pytest
-            assert bytecode_files(ex.root / "tests/check_core.py", pycache_dir)
+        assert not bytecode_files(ex.root / "calc/core.py", prefix)
+        assert bytecode_files(ex.root / "tests/check_core.py", prefix)  # the rest is cached
+        if prefix is not None:
             assert not (ex.root / "calc/__pycache__").exists()
         return [killed, survived]
 

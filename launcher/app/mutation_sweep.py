@@ -27,7 +27,7 @@ from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import load_repo_config
 from launcher.mutation import sanity
-from launcher.mutation.coverage_map import CoverageMap, measure
+from launcher.mutation.coverage_map import CoverageMap, measure, sweep_bytecode_cache
 from launcher.mutation.discover import PYTHON_SUFFIXES, collect_mutants, is_test_file, parse_shard
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
@@ -144,7 +144,7 @@ class _Sweep:
         tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
         dirty = await _git_list(self.repo, "diff", "--name-only", "-z", "--no-renames", self.base_sha)
         dirty += await _git_list(self.repo, "ls-files", "-z", "--others", "--exclude-standard")
-        self.pycache_dir = tree_root / BYTECODE_DIR
+        self.pycache_dir = sweep_bytecode_cache(tree_root / BYTECODE_DIR)
         generics = [self._generic(tree_root / f"w{k}", dirty) for k in range(1, workers + 1)]
         fork = fork_support(self.repo.root) if opts.use_fork and self.command.is_pytest else None
         pool = [Worker(g, fork, self.command.python, self.repo.root, self.pycache_dir) for g in generics]
@@ -155,7 +155,8 @@ class _Sweep:
             for worker in pool:
                 await worker.stop()
                 self.notes += worker.notes
-            shutil.rmtree(self.pycache_dir, ignore_errors=True)
+            if self.pycache_dir is not None:
+                shutil.rmtree(self.pycache_dir, ignore_errors=True)
 
     def _generic(self, tree: Path, dirty: list[str]) -> GenericExecutor:
         return GenericExecutor(self.repo, tree, self.base_sha, self.command, overlay=dirty,

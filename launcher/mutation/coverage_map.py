@@ -79,11 +79,11 @@ def child_env(extra: Mapping[str, str] | None = None, *, pycache_dir: Path | Non
     """The environment of every test run: ours, minus what would start coverage or xdist
     machinery in the child (pytest-cov's variables) or describe the launcher's own test.
 
-    With `pycache_dir` (the sweep's bytecode cache), bytecode is written and read there, even when
-    the user's environment says PYTHONDONTWRITEBYTECODE: each run of a sweep is a new
-    interpreter, and without a cache every one recompiles pytest and re-rewrites the asserts of
+    With `pycache_dir` (a sweep's bytecode cache, used where the user's environment says
+    PYTHONDONTWRITEBYTECODE), bytecode is written and read there: each run of a sweep is a new
+    test process, and without a cache every one recompiles pytest and re-rewrites the asserts of
     every test module (twice the cost of running toolz's whole suite). Runners that put a mutant
-    on disk delete its .pyc there (`bytecode_files`)."""
+    on disk delete its .pyc (`bytecode_files`, wherever `bytecode_prefix` says it goes)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_ENV)}
     if pycache_dir is not None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -91,6 +91,19 @@ def child_env(extra: Mapping[str, str] | None = None, *, pycache_dir: Path | Non
     if extra:
         env.update(extra)
     return env
+
+
+def sweep_bytecode_cache(candidate: Path) -> Path | None:
+    """Where a sweep's test runs keep bytecode: beside the sources, as Python does by default
+    (None: the dependencies' installed .pyc files are read, nothing is compiled again), unless
+    the environment forbids writing it; then `candidate`, a cache of the sweep's own."""
+    return candidate if os.environ.get("PYTHONDONTWRITEBYTECODE") else None
+
+
+def bytecode_prefix(env: Mapping[str, str]) -> Path | None:
+    """The bytecode prefix the runs of `env` use (ours, or the user's own), if any."""
+    prefix = env.get("PYTHONPYCACHEPREFIX")
+    return Path(prefix) if prefix else None
 
 
 def bytecode_files(source: Path, pycache_dir: Path | None) -> list[Path]:

@@ -47,7 +47,7 @@ import anyio
 from launcher import process
 from launcher.errors import EnvironmentProblem
 from launcher.mutation import fork_worker
-from launcher.mutation.coverage_map import child_env
+from launcher.mutation.coverage_map import child_env, sweep_bytecode_cache
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import NOTE, PYTEST_FLAGS, TestCommand, classify
 from launcher.mutation.fork_client import BOOTSTRAP, TAIL, WORKER_SCRIPT, WorkerClient, WorkerGone, shut_down
@@ -102,8 +102,9 @@ class ForkExecutor:
         self.warmup_s = 0.0
         self.info: dict[str, Any] = {}  # the worker's "ready" message
         self._extra_env = dict(env or {})
-        # Bytecode cache for the worker and fresh interpreters (default: private to this executor).
-        # Executors of one sweep may share one: it only ever holds unmutated code.
+        # Bytecode cache for the worker and fresh interpreters (default: beside the sources, or
+        # private to this executor where the environment forbids writing bytecode). Executors of
+        # one sweep may share one: it only ever holds unmutated code.
         self.pycache_dir = pycache_dir
         # Fresh runs fork this (the sweep's worker owns it, and shares it with its generic
         # executor); without one, or when it cannot run a job, a new interpreter starts.
@@ -130,7 +131,7 @@ class ForkExecutor:
         # A bytecode cache under a prefix: a stale .pyc next to a source (of a mutant the generic
         # executor wrote) is never read, and this executor never writes a mutant's (the worker
         # compiles mutants itself, and serves them from memory).
-        return child_env(extra=self._extra_env, pycache_dir=self.pycache_dir or self._tmp / "pyc")
+        return child_env(extra=self._extra_env, pycache_dir=self.pycache_dir or sweep_bytecode_cache(self._tmp / "pyc"))
 
     def _workdir(self) -> Path:
         if self._tmp is None:

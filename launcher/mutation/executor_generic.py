@@ -24,7 +24,7 @@ import anyio
 from launcher import process
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
-from launcher.mutation.coverage_map import bytecode_files, child_env
+from launcher.mutation.coverage_map import bytecode_files, bytecode_prefix, child_env
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.model import MutantStale, MutantStatus
@@ -131,8 +131,8 @@ class GenericExecutor:
         self.command = command
         self.overlay = list(overlay)  # paths whose main-tree state differs from base_sha
         self.recheck_timeouts = recheck_timeouts
-        self.pycache_dir = pycache_dir  # the sweep's bytecode cache (see child_env)
-        self.env = child_env(pycache_dir=pycache_dir)
+        self.env = child_env(pycache_dir=pycache_dir)  # the sweep's bytecode cache, if it has one
+        self.pycache_dir = bytecode_prefix(self.env)  # where a mutant's .pyc must be deleted too
         # pytest runs fork a zygote (pytest imported, the project not) instead of starting an
         # interpreter: the same fresh run, on the same files, without the start-up.
         self.zygote = Zygote(self.root, command.python, self.env) if zygote and command.is_pytest else None
