@@ -245,19 +245,23 @@ def test_store_resumes_only_sweeps_whose_process_is_gone(tmp_path: Path) -> None
     assert store.find_resumable(repo="r", base_sha="b", options_key="k") is None
 
 
-def test_a_cov_option_in_the_projects_addopts_does_not_hide_coverage(tmp_path: Path) -> None:
-    pytest.importorskip("pytest_cov")  # a dev dependency: present in CI
+@pytest.mark.parametrize(("plugin", "addopts"), [("pytest_cov", "--cov=calc --cov-report=term"), ("xdist", "-n 2")])
+def test_a_cov_or_xdist_option_in_addopts_changes_nothing(tmp_path: Path, plugin: str, addopts: str) -> None:
+    """pytest-cov's `--cov` would hide our coverage, xdist's `-n` would run the tests where neither
+    our coverage nor a fork reaches: every mutant would be NoCoverage. The sweep turns both off."""
+    pytest.importorskip(plugin)  # dev dependencies: present in CI
     root = tmp_path / "pkg"
     shutil.copytree(WEAKPKG, root)
     ini = root / "pytest.ini"
-    ini.write_text(ini.read_text() + "addopts = --cov=calc --cov-report=term\n")
+    ini.write_text(ini.read_text() + f"addopts = {addopts}\n")
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "weak package, measured by pytest-cov")
+    git(root, "commit", "-q", "-m", f"weak package, run with {plugin}")
     outcome = sweep(root, paths=[CORE])
     assert {(r.mutant.function, r.mutant.fault, r.mutant.line) for r in outcome.results
             if r.status is MutantStatus.SURVIVED} == SURVIVORS  # fmt: skip
     assert {r.mutant.function for r in outcome.results if r.status is MutantStatus.NO_COVERAGE} == {"unused"}
+    assert any(r.executor == "fork" for r in outcome.results)  # the warm worker ran under the flags too
 
 
 def test_probes_avoid_a_line_that_also_runs_at_import(tmp_path: Path) -> None:

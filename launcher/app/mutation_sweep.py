@@ -17,7 +17,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import load_repo_config
 from launcher.mutation import sanity
-from launcher.mutation.coverage_map import CoverageMap, measure, sweep_bytecode_cache
+from launcher.mutation.coverage_map import CoverageMap, measure, plugin_overrides, sweep_bytecode_cache
 from launcher.mutation.discover import PYTHON_SUFFIXES, collect_mutants, is_test_file, parse_shard
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
@@ -145,6 +145,9 @@ class _Sweep:
         dirty = await _git_list(self.repo, "diff", "--name-only", "-z", "--no-renames", self.base_sha)
         dirty += await _git_list(self.repo, "ls-files", "-z", "--others", "--exclude-standard")
         self.pycache_dir = sweep_bytecode_cache(tree_root / BYTECODE_DIR)
+        if self.command.is_pytest:
+            flags = await plugin_overrides(self.command.python, self.repo.root)
+            self.command = replace(self.command, extra=tuple(flags))
         generics = [self._generic(tree_root / f"w{k}", dirty) for k in range(1, workers + 1)]
         fork = fork_support(self.repo.root) if opts.use_fork and self.command.is_pytest else None
         pool = [Worker(g, fork, self.command.python, self.repo.root, self.pycache_dir) for g in generics]
@@ -171,7 +174,8 @@ class _Sweep:
         cov: CoverageMap | None = None
         if self.command.is_pytest:
             cov = await measure(first.root, [t for t in targets if t.endswith(PYTHON_SUFFIXES)],
-                                python=self.command.python, pycache_dir=self.pycache_dir)  # fmt: skip
+                                python=self.command.python, pycache_dir=self.pycache_dir,
+                                pytest_args=self.command.extra)  # fmt: skip
             sanity.check_suite(cov.run, where)
             self.durations = cov.run.durations
             probes = sanity.covered_probes(cov, targets)

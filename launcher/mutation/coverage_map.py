@@ -225,12 +225,20 @@ def _read_coverage(data_file: Path, root: Path) -> dict[str, dict[int, frozenset
     return result
 
 
-async def _no_cov_flag(python: str, root: Path) -> list[str]:
-    """`--no-cov` when pytest-cov is installed: a `--cov` in the project's addopts would start a
-    second coverage inside ours, whose data (and contexts) would never reach our data file, and
-    every mutant would look uncovered."""
-    found = await process.run([python, "-c", "import pytest_cov"], cwd=root, env=child_env(), timeout=60)
-    return ["--no-cov"] if found.returncode == 0 else []
+# Plugins whose options in a project's addopts would defeat a sweep, and the flag that turns
+# each off: pytest-cov's `--cov` starts a second coverage inside ours (whose data and contexts
+# never reach our file: every mutant would look uncovered) and a coverage run in every mutant's
+# tests; pytest-xdist's `-n N` runs the tests in other processes, where neither our coverage nor
+# a forked mutant reaches.
+_OVERRIDES = {"pytest_cov": ("--no-cov",), "xdist": ("-n", "0")}
+
+
+async def plugin_overrides(python: str, root: Path) -> list[str]:
+    """The flags that turn off those of the plugins above that `python` has (one probe)."""
+    probe = f"import importlib.util as u; print(*[n for n in {sorted(_OVERRIDES)!r} if u.find_spec(n)])"
+    found = await process.run([python, "-c", probe], cwd=root, env=child_env(), timeout=60)
+    names = found.out.split() if found.returncode == 0 else []
+    return [flag for name in sorted(_OVERRIDES) if name in names for flag in _OVERRIDES[name]]
 
 
 async def measure(
@@ -242,7 +250,8 @@ async def measure(
     timeout: float | None = 3600,
     pycache_dir: Path | None = None,
 ) -> CoverageMap:
-    """Run the pytest suite once in `root` under coverage, measuring only `files`."""
+    """Run the pytest suite once in `root` under coverage, measuring only `files` (`pytest_args`:
+    the sweep's `plugin_overrides`, say)."""
     work = Path(tempfile.mkdtemp(prefix="launcher-cov-"))
     try:
         (work / f"{PLUGIN}.py").write_text(PLUGIN_SOURCE, encoding="utf-8")
@@ -256,7 +265,7 @@ async def measure(
         pythonpath = os.pathsep.join(filter(None, [str(work), os.environ.get("PYTHONPATH", "")]))
         env = child_env({"PYTHONPATH": pythonpath, REPORT_ENV: str(report)}, pycache_dir=pycache_dir)
         argv = [python, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q", "-rfE",
-                "-p", "no:cacheprovider", "-p", PLUGIN, *await _no_cov_flag(python, root), *pytest_args]  # fmt: skip
+                "-p", "no:cacheprovider", "-p", PLUGIN, *pytest_args]  # fmt: skip
         done = await process.run(argv, cwd=root, env=env, timeout=timeout)
         durations, failed, exitstatus = _read_report(report)
         code = done.returncode if exitstatus is None else exitstatus

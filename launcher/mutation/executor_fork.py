@@ -90,12 +90,14 @@ class ForkExecutor:
         startup_timeout_s: float = 600.0,
         pycache_dir: Path | None = None,
         zygote: Zygote | None = None,
+        pytest_args: Sequence[str] = (),
     ) -> None:
         self.repo_root = repo_root
         self.root = (worktree or repo_root).absolute()
         # For the warm-up collection and for jobs that name no tests ([] = the whole suite); jobs
         # with node ids run just those, as with the generic executor.
         self.test_args = list(test_args)
+        self.flags = [*PYTEST_FLAGS, *pytest_args]  # for every run (`plugin_overrides`)
         self.python = python
         self.recheck_timeouts = recheck_timeouts
         self.startup_timeout_s = startup_timeout_s
@@ -143,7 +145,7 @@ class ForkExecutor:
             return
         tmp = self._workdir()
         client = WorkerClient(self.root, self.python, self._env(), tmp / "worker.log")
-        hello = {"op": "init", "args": [*PYTEST_FLAGS, *self.test_args], "tmp": str(tmp)}
+        hello = {"op": "init", "args": [*self.flags, *self.test_args], "tmp": str(tmp)}
         ready = await client.start(hello, self.startup_timeout_s)
         if ready.get("ev") != "ready" or ready.get("rc") not in (0, 5):  # 5: no tests collected
             await client.kill()
@@ -165,7 +167,7 @@ class ForkExecutor:
     # -- jobs
 
     def _args(self, tests: Sequence[str]) -> list[str]:
-        return [*PYTEST_FLAGS, *(tests or self.test_args)]
+        return [*self.flags, *(tests or self.test_args)]
 
     def _spec(self, mutant: Mutant) -> dict[str, Any]:
         return {

@@ -45,6 +45,7 @@ class TestCommand:
 
     python: str
     custom: str | None = None
+    extra: tuple[str, ...] = ()  # pytest flags of this project's run (`plugin_overrides`)
 
     __test__ = False  # not a pytest test class
 
@@ -55,7 +56,7 @@ class TestCommand:
     def argv(self, tests: Sequence[str]) -> list[str]:
         if self.custom is not None:
             return ["/bin/sh", "-c", self.custom]
-        return [self.python, "-m", "pytest", *PYTEST_FLAGS, *tests]
+        return [self.python, "-m", "pytest", *PYTEST_FLAGS, *self.extra, *tests]
 
 
 def _encoding(path: Path, data: bytes) -> str:
