@@ -16,6 +16,7 @@ from conftest import git, repo_from
 from rich.console import Console
 
 from launcher.app.mutation_sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.mutation.coverage_map import import_roots
 from launcher.mutation.merge import merge_runs
 from launcher.mutation.model import SURVIVOR_KEYS, MutantStatus
 from launcher.mutation.results import render_table
@@ -308,3 +309,27 @@ def test_a_python_without_the_test_tools_is_named_with_the_install_fix(tmp_path:
     assert caught.value.error_key == "mutation_sanity:tool_missing"
     assert caught.value.what.startswith(("coverage is not installed", "pytest is not installed"))
     assert "pip install" in str(caught.value.fix)
+
+
+def test_a_src_layout_imported_from_the_main_tree_is_swept_in_the_worker_trees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An editable install (or a PYTHONPATH) points the interpreter at the main tree's `src`: the
+    worker trees' mutants would be invisible and every mutant NoCoverage. The sweep puts each
+    tree's own `src` first."""
+    root = tmp_path / "pkg"
+    (root / "src").mkdir(parents=True)
+    shutil.copytree(WEAKPKG / "calc", root / "src" / "calc")
+    shutil.copytree(WEAKPKG / "tests", root / "tests")
+    shutil.copy(WEAKPKG / "pytest.ini", root / "pytest.ini")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "weak package, src layout")
+    monkeypatch.setenv("PYTHONPATH", str(root / "src"))  # what an editable install's .pth adds
+    assert import_roots(["src/calc/core.py", "src/calc/loop.py", "tools/x.sh"], root) == ["src"]
+    assert import_roots(["calc/core.py"], WEAKPKG) == []  # a flat layout: the tree itself
+    outcome = sweep(root, paths=["src/calc/core.py"])
+    assert {(r.mutant.function, r.mutant.fault, r.mutant.line) for r in outcome.results
+            if r.status is MutantStatus.SURVIVED} == SURVIVORS  # fmt: skip
+    assert {r.mutant.function for r in outcome.results if r.status is MutantStatus.NO_COVERAGE} == {"unused"}
+    assert any(r.executor == "fork" for r in outcome.results)

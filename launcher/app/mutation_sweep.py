@@ -27,7 +27,13 @@ from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import load_repo_config
 from launcher.mutation import sanity
-from launcher.mutation.coverage_map import CoverageMap, measure, plugin_overrides, sweep_bytecode_cache
+from launcher.mutation.coverage_map import (
+    CoverageMap,
+    import_roots,
+    measure,
+    plugin_overrides,
+    sweep_bytecode_cache,
+)
 from launcher.mutation.discover import PYTHON_SUFFIXES, collect_mutants, is_test_file, parse_shard
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
@@ -129,6 +135,7 @@ class _Sweep:
         self.notes: list[str] = []
         self._meta: dict[str, tuple[list[str], bool, str]] = {}  # mutant id -> (tests, import_time, key)
         self.pycache_dir: Path | None = None
+        self.roots: list[str] = []  # import roots of the targets (a src layout's `src`)
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
         self.records[record.mutant.id] = record
@@ -148,6 +155,7 @@ class _Sweep:
         if self.command.is_pytest:
             flags = await plugin_overrides(self.command.python, self.repo.root)
             self.command = replace(self.command, extra=tuple(flags))
+        self.roots = import_roots({m.target for m in pending}, self.repo.root)
         generics = [self._generic(tree_root / f"w{k}", dirty) for k in range(1, workers + 1)]
         fork = fork_support(self.repo.root) if opts.use_fork and self.command.is_pytest else None
         pool = [Worker(g, fork, self.command.python, self.repo.root, self.pycache_dir) for g in generics]
@@ -162,7 +170,7 @@ class _Sweep:
                 shutil.rmtree(self.pycache_dir, ignore_errors=True)
 
     def _generic(self, tree: Path, dirty: list[str]) -> GenericExecutor:
-        return GenericExecutor(self.repo, tree, self.base_sha, self.command, overlay=dirty,
+        return GenericExecutor(self.repo, tree, self.base_sha, self.command, overlay=dirty, roots=self.roots,
                                pycache_dir=self.pycache_dir, zygote=self.options.use_fork)  # fmt: skip
 
     async def _prepare(self, first: GenericExecutor, pending: list[Mutant]) -> list[MutantJob]:
@@ -175,7 +183,7 @@ class _Sweep:
         if self.command.is_pytest:
             cov = await measure(first.root, [t for t in targets if t.endswith(PYTHON_SUFFIXES)],
                                 python=self.command.python, pycache_dir=self.pycache_dir,
-                                pytest_args=self.command.extra)  # fmt: skip
+                                pytest_args=self.command.extra, roots=self.roots)  # fmt: skip
             sanity.check_suite(cov.run, where)
             self.durations = cov.run.durations
             probes = sanity.covered_probes(cov, targets)

@@ -18,10 +18,10 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from launcher import process
-from launcher.mutation.discover import read_source
+from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.model import Mutant
 
 PLUGIN = "_launcher_mutation_plugin"
@@ -91,6 +91,30 @@ def child_env(extra: Mapping[str, str] | None = None, *, pycache_dir: Path | Non
     if extra:
         env.update(extra)
     return env
+
+
+def import_roots(targets: Iterable[str], root: Path) -> list[str]:
+    """The directories, relative to `root`, that the Python targets are imported from when that is
+    not `root` itself: `src` for `src/pkg/mod.py` (a src layout). The interpreter finds those
+    through its own path (an editable install, a PYTHONPATH), which points at the main tree, not
+    at the worker tree a sweep runs in: every mutant would be invisible to the tests."""
+    found: set[str] = set()
+    for rel in targets:
+        if not rel.endswith(PYTHON_SUFFIXES):
+            continue
+        parent = PurePosixPath(rel).parent
+        while parent != PurePosixPath(".") and (root / parent / "__init__.py").is_file():
+            parent = parent.parent  # up through the package
+        if parent != PurePosixPath("."):
+            found.add(parent.as_posix())
+    return sorted(found)
+
+
+def python_path(tree: Path, roots: Sequence[str], *first: str) -> dict[str, str]:
+    """PYTHONPATH for a run in `tree`: `first`, then the tree's import roots ahead of the user's."""
+    parts = [*first, *(str(tree / r) for r in roots), os.environ.get("PYTHONPATH", "")]
+    joined = os.pathsep.join(p for p in parts if p)
+    return {"PYTHONPATH": joined} if joined else {}
 
 
 def sweep_bytecode_cache(candidate: Path) -> Path | None:
@@ -249,9 +273,10 @@ async def measure(
     pytest_args: Sequence[str] = (),
     timeout: float | None = 3600,
     pycache_dir: Path | None = None,
+    roots: Sequence[str] = (),
 ) -> CoverageMap:
     """Run the pytest suite once in `root` under coverage, measuring only `files` (`pytest_args`:
-    the sweep's `plugin_overrides`, say)."""
+    the sweep's `plugin_overrides`, say; `roots`: its `import_roots`)."""
     work = Path(tempfile.mkdtemp(prefix="launcher-cov-"))
     try:
         (work / f"{PLUGIN}.py").write_text(PLUGIN_SOURCE, encoding="utf-8")
@@ -262,8 +287,7 @@ async def measure(
             f"[run]\nbranch = false\ndata_file = {work / 'data'}\ninclude =\n    {include}\n", encoding="utf-8"
         )
         report = work / "tests.json"
-        pythonpath = os.pathsep.join(filter(None, [str(work), os.environ.get("PYTHONPATH", "")]))
-        env = child_env({"PYTHONPATH": pythonpath, REPORT_ENV: str(report)}, pycache_dir=pycache_dir)
+        env = child_env({**python_path(root, roots, str(work)), REPORT_ENV: str(report)}, pycache_dir=pycache_dir)
         argv = [python, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q", "-rfE",
                 "-p", "no:cacheprovider", "-p", PLUGIN, *pytest_args]  # fmt: skip
         done = await process.run(argv, cwd=root, env=env, timeout=timeout)

@@ -24,7 +24,7 @@ import anyio
 from launcher import process
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
-from launcher.mutation.coverage_map import bytecode_files, bytecode_prefix, child_env
+from launcher.mutation.coverage_map import bytecode_files, bytecode_prefix, child_env, python_path
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.model import MutantStale, MutantStatus
@@ -125,6 +125,7 @@ class GenericExecutor:
         recheck_timeouts: bool = True,
         pycache_dir: Path | None = None,
         zygote: bool = False,
+        roots: Sequence[str] = (),
     ) -> None:
         self.repo = repo
         self.root = path.absolute()
@@ -132,7 +133,9 @@ class GenericExecutor:
         self.command = command
         self.overlay = list(overlay)  # paths whose main-tree state differs from base_sha
         self.recheck_timeouts = recheck_timeouts
-        self.env = child_env(pycache_dir=pycache_dir)  # the sweep's bytecode cache, if it has one
+        # The tree's import roots (`import_roots`) ahead of any path into the main tree.
+        self.import_env = python_path(self.root, roots) if roots else {}
+        self.env = child_env(self.import_env, pycache_dir=pycache_dir)  # the sweep's bytecode cache, if any
         self.pycache_dir = bytecode_prefix(self.env)  # where a mutant's .pyc must be deleted too
         # pytest runs fork a zygote (pytest imported, the project not) instead of starting an
         # interpreter: the same fresh run, on the same files, without the start-up.
