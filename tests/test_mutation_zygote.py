@@ -11,6 +11,7 @@ stopping leaves no process behind.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -153,3 +154,27 @@ def test_a_zygote_that_cannot_start_says_why_and_the_runs_fall_back(box: Path, t
     started, done, failure = anyio.run(scenario)
     assert started is False and done is None  # the caller runs a new interpreter instead
     assert missing in failure
+
+
+def test_a_zygote_killed_between_runs_is_bypassed_and_the_run_still_counts(box: Path) -> None:
+    scale = next(m for m in _mutants(box) if m.function == "scale" and m.replacement == "/")
+
+    async def scenario() -> tuple[MutantResult, str, bool]:
+        repo = await GitRepo.discover(box)
+        executor = GenericExecutor(repo, box.parent / "tree", await repo.rev_parse("HEAD"), TestCommand(sys.executable),
+                                   zygote=True)  # fmt: skip
+        await executor.start()
+        try:
+            assert executor.zygote is not None
+            assert (await executor.run_clean([], 30)).ok  # the zygote runs it
+            pid = executor.zygote.pid
+            assert pid is not None
+            process.signal_group(pid, signal.SIGKILL)  # gone, as an OOM kill would leave it
+            result = await executor.run(MutantJob(scale, [], 30))
+            return result, executor.zygote.failure, process.group_alive(pid)
+        finally:
+            await executor.stop()
+
+    result, failure, alive = anyio.run(scenario)
+    assert result.status is MutantStatus.KILLED and result.killed_by  # a new interpreter ran it
+    assert "exited" in failure and not alive
