@@ -56,7 +56,11 @@ class TestCommand:
     def argv(self, tests: Sequence[str]) -> list[str]:
         if self.custom is not None:
             return ["/bin/sh", "-c", self.custom]
-        return [self.python, "-m", "pytest", *PYTEST_FLAGS, *self.extra, *tests]
+        return [self.python, "-m", "pytest", *self.pytest_args(tests)]
+
+    def pytest_args(self, tests: Sequence[str]) -> list[str]:
+        """What follows `python -m pytest` (a zygote takes just these)."""
+        return [*PYTEST_FLAGS, *self.extra, *tests]
 
 
 def _encoding(path: Path, data: bytes) -> str:
@@ -174,12 +178,11 @@ class GenericExecutor:
 
     async def _run_command(self, tests: Sequence[str], timeout: float | None, mutated: Path | None = None
                            ) -> process.Completed:  # fmt: skip
-        argv = self.command.argv(tests)
         if self.zygote is not None and timeout is not None:
-            done = await self.zygote.run_tests(argv[3:], timeout, mutated)  # argv: python -m pytest ARGS
+            done = await self.zygote.run_tests(self.command.pytest_args(tests), timeout, mutated)
             if done is not None:
                 return done
-        return await process.run(argv, cwd=self.root, env=self.env, timeout=timeout)
+        return await process.run(self.command.argv(tests), cwd=self.root, env=self.env, timeout=timeout)
 
     async def run(self, job: MutantJob) -> MutantResult:
         mutant = job.mutant
