@@ -13,17 +13,12 @@ from conftest import repo_from
 
 from launcher.git.repo import GitRepo
 from launcher.mutation import python_ops
-from launcher.mutation.coverage_map import (
-    IMPORT_CONTEXT,
-    bytecode_files,
-    measure,
-    statement_lines,
-    sweep_bytecode_cache,
-)
+from launcher.mutation.coverage_map import IMPORT_CONTEXT, measure, statement_lines
 from launcher.mutation.discover import read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand, classify, mutated_bytes
 from launcher.mutation.model import Mutant, MutantStatus
+from launcher.mutation.run_env import bytecode_files, sweep_bytecode_cache
 from launcher.mutation.sweep import ForkSupport, TestDigest, Worker, cache_key, note_of
 from launcher.process import Completed
 

@@ -16,10 +16,10 @@ from conftest import git, repo_from
 from rich.console import Console
 
 from launcher.app.mutation_sweep import SweepOptions, SweepOutcome, run_sweep
-from launcher.mutation.coverage_map import import_roots
 from launcher.mutation.merge import merge_runs
 from launcher.mutation.model import SURVIVOR_KEYS, MutantStatus
 from launcher.mutation.results import render_table
+from launcher.mutation.run_env import import_roots
 from launcher.mutation.sanity import SanityFailed
 from launcher.store.mutants import MutantStore
 

@@ -21,12 +21,12 @@ from conftest import git, write_files
 
 from launcher import process
 from launcher.git.repo import GitRepo
-from launcher.mutation.coverage_map import child_env
 from launcher.mutation.discover import read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
 from launcher.mutation.model import Mutant, MutantStatus
 from launcher.mutation.python_ops import generate_mutants
+from launcher.mutation.run_env import child_env
 from launcher.mutation.zygote import Zygote
 
 CODE = """\

@@ -27,13 +27,7 @@ from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import load_repo_config
 from launcher.mutation import sanity
-from launcher.mutation.coverage_map import (
-    CoverageMap,
-    import_roots,
-    measure,
-    plugin_overrides,
-    sweep_bytecode_cache,
-)
+from launcher.mutation.coverage_map import CoverageMap, measure
 from launcher.mutation.discover import PYTHON_SUFFIXES, collect_mutants, is_test_file, parse_shard
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
@@ -47,6 +41,7 @@ from launcher.mutation.results import (
     summary_text,
     write_outputs,
 )
+from launcher.mutation.run_env import import_roots, plugin_overrides, sweep_bytecode_cache
 from launcher.mutation.sweep import (
     BYTECODE_DIR,
     CACHEABLE,

@@ -13,23 +13,20 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from launcher import process
-from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
+from launcher.mutation.discover import read_source
 from launcher.mutation.model import Mutant
+from launcher.mutation.run_env import child_env, python_path
 
 PLUGIN = "_launcher_mutation_plugin"
 REPORT_ENV = "LAUNCHER_MUTATION_TESTS"
 IMPORT_CONTEXT = ""
-# Variables that would make a child start its own coverage or xdist machinery, or that describe us.
-_DROP_ENV = ("COV_CORE_", "COVERAGE_PROCESS_START", "COVERAGE_RCFILE", "PYTEST_CURRENT_TEST", "PYTEST_XDIST_")
-
 PLUGIN_SOURCE = f'''
 import json, os
 import pytest
@@ -73,71 +70,6 @@ def pytest_sessionfinish(session, exitstatus):
         with open(path, "w", encoding="utf-8") as fh:
             json.dump({{"tests": _tests, "exitstatus": int(exitstatus)}}, fh)
 '''
-
-
-def child_env(extra: Mapping[str, str] | None = None, *, pycache_dir: Path | None = None) -> dict[str, str]:
-    """The environment of every test run: ours, minus what would start coverage or xdist
-    machinery in the child (pytest-cov's variables) or describe the launcher's own test.
-
-    With `pycache_dir` (a sweep's bytecode cache, used where the user's environment says
-    PYTHONDONTWRITEBYTECODE), bytecode is written and read there: each run of a sweep is a new
-    test process, and without a cache every one recompiles pytest and re-rewrites the asserts of
-    every test module (twice the cost of running toolz's whole suite). Runners that put a mutant
-    on disk delete its .pyc (`bytecode_files`, wherever `bytecode_prefix` says it goes)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_ENV)}
-    if pycache_dir is not None:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(pycache_dir)
-    if extra:
-        env.update(extra)
-    return env
-
-
-def import_roots(targets: Iterable[str], root: Path) -> list[str]:
-    """The directories, relative to `root`, that the Python targets are imported from when that is
-    not `root` itself: `src` for `src/pkg/mod.py` (a src layout). The interpreter finds those
-    through its own path (an editable install, a PYTHONPATH), which points at the main tree, not
-    at the worker tree a sweep runs in: every mutant would be invisible to the tests."""
-    found: set[str] = set()
-    for rel in targets:
-        if not rel.endswith(PYTHON_SUFFIXES):
-            continue
-        parent = PurePosixPath(rel).parent
-        while parent != PurePosixPath(".") and (root / parent / "__init__.py").is_file():
-            parent = parent.parent  # up through the package
-        if parent != PurePosixPath("."):
-            found.add(parent.as_posix())
-    return sorted(found)
-
-
-def python_path(tree: Path, roots: Sequence[str], *first: str) -> dict[str, str]:
-    """PYTHONPATH for a run in `tree`: `first`, then the tree's import roots ahead of the user's."""
-    parts = [*first, *(str(tree / r) for r in roots), os.environ.get("PYTHONPATH", "")]
-    joined = os.pathsep.join(p for p in parts if p)
-    return {"PYTHONPATH": joined} if joined else {}
-
-
-def sweep_bytecode_cache(candidate: Path) -> Path | None:
-    """Where a sweep's test runs keep bytecode: beside the sources, as Python does by default
-    (None: the dependencies' installed .pyc files are read, nothing is compiled again), unless
-    the environment forbids writing it; then `candidate`, a cache of the sweep's own."""
-    return candidate if os.environ.get("PYTHONDONTWRITEBYTECODE") else None
-
-
-def bytecode_prefix(env: Mapping[str, str]) -> Path | None:
-    """The bytecode prefix the runs of `env` use (ours, or the user's own), if any."""
-    prefix = env.get("PYTHONPYCACHEPREFIX")
-    return Path(prefix) if prefix else None
-
-
-def bytecode_files(source: Path, pycache_dir: Path | None) -> list[Path]:
-    """Every cached bytecode file of `source` (plain, optimized or pytest-rewritten): beside it,
-    and under the cache prefix, which mirrors the source's absolute directory."""
-    dirs = [source.parent / "__pycache__"]
-    if pycache_dir is not None:
-        for directory in {source.parent.absolute(), source.parent.resolve()}:
-            dirs.append(pycache_dir / directory.relative_to(directory.anchor))
-    return [pyc for d in dirs if d.is_dir() for pyc in d.glob(f"{source.stem}.*.pyc")]
 
 
 @dataclass
@@ -247,22 +179,6 @@ def _read_coverage(data_file: Path, root: Path) -> dict[str, dict[int, frozenset
         rel = path.relative_to(real_root).as_posix()
         result[rel] = {n: frozenset(ctx) for n, ctx in data.contexts_by_lineno(measured).items() if n > 0}
     return result
-
-
-# Plugins whose options in a project's addopts would defeat a sweep, and the flag that turns
-# each off: pytest-cov's `--cov` starts a second coverage inside ours (whose data and contexts
-# never reach our file: every mutant would look uncovered) and a coverage run in every mutant's
-# tests; pytest-xdist's `-n N` runs the tests in other processes, where neither our coverage nor
-# a forked mutant reaches.
-_OVERRIDES = {"pytest_cov": ("--no-cov",), "xdist": ("-n", "0")}
-
-
-async def plugin_overrides(python: str, root: Path) -> list[str]:
-    """The flags that turn off those of the plugins above that `python` has (one probe)."""
-    probe = f"import importlib.util as u; print(*[n for n in {sorted(_OVERRIDES)!r} if u.find_spec(n)])"
-    found = await process.run([python, "-c", probe], cwd=root, env=child_env(), timeout=60)
-    names = found.out.split() if found.returncode == 0 else []
-    return [flag for name in sorted(_OVERRIDES) if name in names for flag in _OVERRIDES[name]]
 
 
 async def measure(

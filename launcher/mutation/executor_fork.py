@@ -47,12 +47,12 @@ import anyio
 from launcher import process
 from launcher.errors import EnvironmentProblem
 from launcher.mutation import fork_worker
-from launcher.mutation.coverage_map import child_env, sweep_bytecode_cache
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import NOTE, PYTEST_FLAGS, TestCommand, classify
 from launcher.mutation.fork_client import BOOTSTRAP, TAIL, WORKER_SCRIPT, WorkerClient, WorkerGone, shut_down
 from launcher.mutation.fork_refusal import fork_can_handle, fork_refusal
 from launcher.mutation.model import Mutant, MutantStatus
+from launcher.mutation.run_env import child_env, sweep_bytecode_cache
 from launcher.mutation.zygote import Zygote
 
 
