@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench_env import bench_env
+
 RATIO_TARGET = 1.3
 RSS_TARGET_MB = 150.0
 POLL_S = 0.05
@@ -146,17 +148,7 @@ class Measure:
 
 
 def git_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_TERMINAL_PROMPT="0",
-        LC_ALL="C",
-        GIT_AUTHOR_NAME="bench",
-        GIT_AUTHOR_EMAIL="bench@localhost",
-        GIT_COMMITTER_NAME="bench",
-        GIT_COMMITTER_EMAIL="bench@localhost",
-    )
-    return env
+    return bench_env(("GIT_",), {"LC_ALL": "C"})
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -44,6 +44,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench_env import bench_env
+
 SUBJECT = "toolz"
 SUBJECT_VERSION = "1.2.0"
 MUTMUT_VERSION = "3.8.1"
@@ -226,17 +228,7 @@ class Check:
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_ENV)}
-    env.update(
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_TERMINAL_PROMPT="0",
-        GIT_AUTHOR_NAME="bench",
-        GIT_AUTHOR_EMAIL="bench@localhost",
-        GIT_COMMITTER_NAME="bench",
-        GIT_COMMITTER_EMAIL="bench@localhost",
-    )
-    env.update(extra or {})
-    return env
+    return bench_env(_DROP_ENV, extra)
 
 
 def run(argv: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 EXIT_NO_TESTS = 5  # pytest's ExitCode.NO_TESTS_COLLECTED
@@ -89,12 +89,9 @@ def warm_session(on_ready: Callable[[Any], None]) -> Any:
     return WarmSession()
 
 
-def select(session: Any, node_ids: Sequence[str]) -> list[Any] | None:
-    """The collected items of these node ids, in their order; None if any is unknown (run the
-    selection through `pytest.main` instead, which reports what it cannot find)."""
-    items = getattr(session, "_launcher_items", None)
-    if items is None:
-        items = session._launcher_items = {item.nodeid: item for item in session.items}
+def select(items: Mapping[str, Any], node_ids: Sequence[str]) -> list[Any] | None:
+    """The collected items (`items`: by node id) of these node ids, in their order; None if any
+    is unknown (run the selection through `pytest.main` instead, which reports what it lacks)."""
     found = [items.get(node_id) for node_id in dict.fromkeys(node_ids)]
     return None if any(item is None for item in found) else found
 

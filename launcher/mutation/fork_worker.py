@@ -147,6 +147,7 @@ class Worker:
         os.dup2(2, 1)  # so nothing printed by an import or by pytest can corrupt the protocol
         self.log_fd = os.dup(2)  # to recognise the log among a child's inherited descriptors
         self.session: Any = None  # pytest's session, collected once (inside `init`)
+        self.items: dict[str, Any] = {}  # its items by node id
         self._profile: Any = None
         self._started = 0.0
         self.lines = Lines(os.dup(0))  # a copy: pytest's capture puts /dev/null on fd 0
@@ -211,6 +212,7 @@ class Worker:
         """Collection is over: record what ran and what got imported, then serve jobs."""
         self._stop_profiling()
         self.session = session
+        self.items = {item.nodeid: item for item in session.items}
         for code in self._profile.values():
             if not code.co_filename.startswith("<"):
                 self.ran.add((real(code.co_filename), code.co_firstlineno, code.co_name))
@@ -302,7 +304,7 @@ class Worker:
             tests = job.get("tests")
             items = None
             if self.session is not None and tests is not None:
-                items = list(self.session.items) if not tests else pytest_glue.select(self.session, tests)
+                items = list(self.session.items) if not tests else pytest_glue.select(self.items, tests)
             if items is not None:
                 return int(pytest_glue.run_items(self.session, items, result))
             return int(pytest_glue.run_pytest(job["args"], result))

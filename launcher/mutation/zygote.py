@@ -26,6 +26,7 @@ from typing import Any
 import anyio
 
 from launcher import process
+from launcher.mutation import fork_worker
 from launcher.mutation.fork_client import WorkerClient, WorkerGone, shut_down
 
 
@@ -105,8 +106,6 @@ class Zygote:
 def _completed(argv: list[str], answer: Mapping[str, Any], duration: float) -> process.Completed | None:
     """The answer as a finished process; None for what only a fresh process can run. A
     compile error or a stale mutant comes back with the fork worker's own exit codes."""
-    from launcher.mutation import fork_worker
-
     ev = answer.get("ev")
     if ev == "compile_error":
         return process.Completed(argv, fork_worker.EXIT_COMPILE, b"", str(answer.get("reason", "")).encode(), duration)
