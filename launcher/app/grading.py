@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
+from launcher.app import resume_point
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.engine.agent_round import Limits
 from launcher.gates import relay
@@ -96,7 +97,8 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
                       inactivity_s=config.inactivity_timeout_s),
         port_base=ctx.port_base(task.id),
     )
-    result = await relay.grade(ctx.repo, spec)
+    result = (resume_point.recorded_grade(spec.grading_dir, iteration, head, ids)
+              or await relay.grade(ctx.repo, spec))
     for note in result.notes:
         ctx.note(task.id, note)
     verdict = result.verdict

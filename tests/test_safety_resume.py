@@ -1,0 +1,131 @@
+"""Issue 10, parts 6 and 7: resume never repeats paid work nor leaves orphans; an approval is
+never laundered.
+
+The launcher is SIGKILLed at a chosen step, deterministically: by a check (its `$PPID` is the
+launcher) or by a `git` wrapper first on PATH (its parent is the launcher too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from helpers import git, resume, task
+
+from launcher.models.states import RunStatus
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """Read at call time: the fixtures point XDG_CACHE_HOME (the worktrees) into tmp_path."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")}, **extra}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _counting_agent(counter: Path) -> list[dict[str, Any]]:
+    """Not idempotent: it counts its runs outside the repo, and a second run fails (exit 4)
+    because the text it replaces is gone."""
+    return [
+        {"run": [sys.executable, "-c", f"open({str(counter)!r}, 'a').write('ran\\n')"]},
+        {"replace": "app.py", "old": "return a + b", "new": "return b + a  # commuted"},
+        {"append": "NOTES.md", "content": "one line per run\n"},
+    ]
+
+
+def _plan(path: Path, tasks: list[dict[str, Any]], **extra: Any) -> Path:
+    path.write_text(json.dumps({"task": tasks, **extra}))
+    return path
+
+
+def _run_until_killed(repo: Path, plan: Path, env: dict[str, str] | None = None) -> str:
+    """`launcher run` in its own process, which the plan's trap SIGKILLs; returns the run id."""
+    proc = subprocess.run([sys.executable, "-m", "launcher", "run", str(plan), "--quiet"],
+                          cwd=repo, env=_env(**(env or {})), capture_output=True, text=True,
+                          timeout=120, start_new_session=True)
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stdout, proc.stderr)
+    (run_id,) = sqlite3.connect(repo / ".launcher" / "launcher.db").execute("SELECT id FROM runs").fetchone()
+    return str(run_id)
+
+
+def _uninterrupted_tree(twin: Path, tasks: list[dict[str, Any]], counter: Path) -> str:
+    """The tree an uninterrupted run of the same tasks (without the trap) lands on `twin`."""
+    plan = _plan(twin.parent / "twin-plan.json", [{**spec, "checks": ["true"]} for spec in tasks])
+    done = subprocess.run([sys.executable, "-m", "launcher", "run", str(plan), "--quiet"],
+                          cwd=twin, env=_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert counter.read_text() == "ran\n"
+    return git(twin, "rev-parse", "main^{tree}").strip()
+
+
+def test_killed_while_checking_resumes_at_the_checks_without_rerunning_the_agent_or_leaving_the_check(
+    repo: Path, tmp_path: Path
+) -> None:
+    counter, trap, sleeper = tmp_path / "agent-runs", tmp_path / "trap-sprung", tmp_path / "sleeper.pid"
+    # The check kills the launcher once, then lingers as an orphan (carrying the run's id, as
+    # the launcher gives every command it runs) until someone reaps it.
+    check = (f'if [ ! -e {trap} ]; then touch {trap}; echo $$ > {sleeper}; kill -9 $PPID; '
+             'LAUNCHER_RUN_ID="$(basename "$(dirname "$PWD")")" exec sleep 30; fi')
+    tasks = [{"id": "t", "checks": [check], "script": _counting_agent(counter)}]
+    plan = _plan(tmp_path / "plan.json", tasks)
+    twin = shutil.copytree(repo, tmp_path / "twin")
+
+    run_id = _run_until_killed(repo, plan)
+    assert counter.read_text() == "ran\n"
+    orphan = int(sleeper.read_text())
+    assert _alive(orphan), "the dead launcher's check should still be running"
+
+    report = resume(repo, run_id)
+    assert report.status == RunStatus.SUCCEEDED, [(t.id, t.state, t.message) for t in report.tasks]
+    assert counter.read_text() == "ran\n"  # the agent ran exactly once
+    assert not _alive(orphan)
+    assert task(report, "t").state == "merged"
+    assert (repo / "NOTES.md").read_text() == "one line per run\n"
+    landed = git(repo, "log", "--merges", "--format=%(trailers:key=Launcher-Task,valueonly)", "main")
+    assert [line for line in landed.splitlines() if line.strip()] == ["t"]
+    counter.unlink()
+    assert git(repo, "rev-parse", "main^{tree}").strip() == _uninterrupted_tree(twin, tasks, counter)
+
+
+def test_killed_after_the_grader_answered_resumes_without_asking_it_or_the_agent_again(
+    repo: Path, tmp_path: Path
+) -> None:
+    counter, grader_calls, trap = tmp_path / "agent-runs", tmp_path / "grader-calls", tmp_path / "trap"
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    # The grader's scratch worktree is removed once its verdict is written: die right there.
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *"worktree remove"*_grading*) [ -e {trap} ] || {{ touch {trap}; kill -9 $PPID; }};; esac\n'
+        f'exec {shutil.which("git")} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    grader = {"adapter": "scripted-grader",
+              "set_env": {"LAUNCHER_GRADER_MODE": "always_satisfied",
+                          "LAUNCHER_GRADER_STATE": str(grader_calls)}}
+    plan = _plan(tmp_path / "plan.json", [{"id": "t", "script": _counting_agent(counter)}],
+                 run={"grader": "judge"}, agents={"judge": grader})
+
+    run_id = _run_until_killed(repo, plan, env={"PATH": f"{wrapper.parent}:{os.environ['PATH']}"})
+    assert grader_calls.read_text() == "1"
+    assert sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
+        "SELECT state FROM tasks").fetchone()[0] == "grading"
+
+    report = resume(repo, run_id)
+    assert report.status == RunStatus.SUCCEEDED, [(t.id, t.state, t.message) for t in report.tasks]
+    assert counter.read_text() == "ran\n"
+    assert grader_calls.read_text() == "1"  # its recorded verdict stands
+    assert [r.verdict for r in task(report, "t").rounds] == ["satisfied"]
+    assert (repo / "app.py").read_text().count("# commuted") == 1
