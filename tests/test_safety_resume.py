@@ -7,6 +7,7 @@ launcher) or by a `git` wrapper first on PATH (its parent is the launcher too).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,19 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def _orphan_of(run_id: str, pid_file: Path) -> int:
+    """The trap's lingering process, once it carries the run's id: the launcher gives every
+    command it runs LAUNCHER_RUN_ID; this trap sets it itself, just before it sleeps."""
+    deadline = time.monotonic() + 10
+    pid = int(pid_file.read_text())
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if f"LAUNCHER_RUN_ID={run_id}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                return pid
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} never took the run id")
 
 
 def _counting_agent(counter: Path) -> list[dict[str, Any]]:
@@ -84,7 +99,7 @@ def test_killed_while_checking_resumes_at_the_checks_without_rerunning_the_agent
 
     run_id = _run_until_killed(repo, plan)
     assert counter.read_text() == "ran\n"
-    orphan = int(sleeper.read_text())
+    orphan = _orphan_of(run_id, sleeper)
     assert _alive(orphan), "the dead launcher's check should still be running"
 
     report = resume(repo, run_id)
@@ -129,3 +144,22 @@ def test_killed_after_the_grader_answered_resumes_without_asking_it_or_the_agent
     assert grader_calls.read_text() == "1"  # its recorded verdict stands
     assert [r.verdict for r in task(report, "t").rounds] == ["satisfied"]
     assert (repo / "app.py").read_text().count("# commuted") == 1
+
+
+def test_an_integration_check_orphaned_by_a_crash_is_reaped_on_resume(repo: Path, tmp_path: Path) -> None:
+    trap, sleeper = tmp_path / "trap", tmp_path / "sleeper.pid"
+    # It runs in <worktrees>/<run>/_integration/<commit>: the run id is two levels up.
+    integration_check = (
+        f'if [ ! -e {trap} ]; then touch {trap}; echo $$ > {sleeper}; kill -9 $PPID; '
+        'LAUNCHER_RUN_ID="$(basename "$(dirname "$(dirname "$PWD")")")" exec sleep 30; fi')
+    plan = _plan(tmp_path / "plan.json", [{"id": "t", "script": [{"write": "t.txt", "content": "t\n"}]}],
+                 run={"integration_check": integration_check})
+
+    run_id = _run_until_killed(repo, plan)
+    orphan = _orphan_of(run_id, sleeper)
+    assert _alive(orphan), "the dead launcher's integration check should still be running"
+
+    report = resume(repo, run_id)
+    assert report.status == RunStatus.SUCCEEDED, [(t.id, t.state, t.message) for t in report.tasks]
+    assert not _alive(orphan)
+    assert (repo / "t.txt").read_text() == "t\n"
