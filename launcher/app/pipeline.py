@@ -96,6 +96,8 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
         saved = await commits.rescue_uncommitted(ctx.repo, path, ref)
         if saved:
             ctx.note(task.id, f"saved the interrupted agent's uncommitted work as {ref}")
+        if row.state is TaskState.PROVISIONING:  # killed during setup: it never finished
+            return path if await _setup(ctx, task, path) else None
         return path
     ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
     start = await _start_point(ctx, task)
@@ -107,6 +109,11 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
         ctx.run_id, task.id, branch=branch, worktree=str(path), start_sha=start,
         head_sha=start, included=copied,
     )
+    return path if await _setup(ctx, task, path) else None
+
+
+async def _setup(ctx: RunContext, task: Task, path: Path) -> bool:
+    """Run the setup command, if any, in the new worktree; False (task failed) if it fails."""
     setup = task.setup or ctx.plan.run.setup or ctx.config.setup
     if setup:
         done = await process.run(
@@ -115,8 +122,8 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
         if not done.ok:
             tail = (done.err or done.out).strip()[-800:]
             ctx.transition(task.id, TaskState.FAILED, f"setup command failed ({setup!r}): {tail}")
-            return None
-    return path
+            return False
+    return True
 
 
 def _timeout(ctx: RunContext, task: Task) -> float:
