@@ -19,8 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 from helpers import git, launcher_cli, resume, task
 
+from launcher import process
 from launcher.models.states import RunStatus
 
 
@@ -269,3 +271,22 @@ def test_killed_during_setup_resumes_by_running_the_setup_again(repo: Path, tmp_
     run_id = _run_until_killed(repo, plan)
     report = resume(repo, run_id)
     assert task(report, "t").state == "merged", [(t.id, t.state, t.message) for t in report.tasks]
+
+
+def test_every_child_of_run_and_supervise_is_reported_to_the_observer_of_its_context(tmp_path: Path) -> None:
+    seen: list[tuple[str, int, str]] = []
+    observer = process.SpawnObserver(
+        started=lambda pgid, argv, kind: seen.append(("started", pgid, f"{kind}:{argv[0]}")),
+        ended=lambda pgid: seen.append(("ended", pgid, "")),
+    )
+
+    async def main() -> None:
+        await process.run(["true"])  # outside any observer: nobody is told
+        with process.observing_spawns(observer):
+            await process.run(["true"])
+            await process.supervise(["true"], cwd=tmp_path, env=dict(os.environ), log_path=tmp_path / "log")
+
+    anyio.run(main)
+    assert [(event, what) for event, _pgid, what in seen] == [
+        ("started", "command:true"), ("ended", ""), ("started", "supervised:true"), ("ended", "")]
+    assert seen[0][1] == seen[1][1] and seen[2][1] == seen[3][1]
