@@ -12,7 +12,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,41 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process
 
 _LIVE_GROUPS: set[int] = set()
+
+
+@dataclass(frozen=True)
+class SpawnObserver:
+    """Told about every child `run` and `supervise` start and end, so a caller can journal them:
+    a launcher killed with -9 cannot reap its children, the next one must find them."""
+
+    started: Callable[[int, Sequence[str], str], None]  # (pgid, argv, kind: "command" | "supervised")
+    ended: Callable[[int], None]  # (pgid)
+
+
+# A ContextVar, not a global: concurrent tasks each journal their own children under their own id.
+_SPAWN_OBSERVER: ContextVar[SpawnObserver | None] = ContextVar("launcher_spawn_observer", default=None)
+
+
+@contextlib.contextmanager
+def observing_spawns(observer: SpawnObserver | None) -> Iterator[None]:
+    """Report the children started in this context (and the tasks it starts) to `observer`."""
+    token = _SPAWN_OBSERVER.set(observer)
+    try:
+        yield
+    finally:
+        _SPAWN_OBSERVER.reset(token)
+
+
+def _notify_started(pgid: int, argv: Sequence[str], kind: str) -> SpawnObserver | None:
+    observer = _SPAWN_OBSERVER.get()
+    if observer is not None:
+        observer.started(pgid, argv, kind)
+    return observer
+
+
+def _notify_ended(observer: SpawnObserver | None, pgid: int) -> None:
+    if observer is not None:
+        observer.ended(pgid)
 
 DEFAULT_LOG_CAP = 8 * 1024 * 1024
 DEFAULT_KEEP = 2 * 1024 * 1024
@@ -272,7 +308,9 @@ async def run(
     )
     _LIVE_GROUPS.add(proc.pid)
     out, err = _Tail(max_output), _Tail(max_output)
+    observer: SpawnObserver | None = None
     try:
+        observer = _notify_started(proc.pid, argv, "command")
         with anyio.move_on_after(timeout) as scope:
             await _pump_until_exit(proc, out.add, err.add)
         # Not if the command had finished and only the reading of its leftovers was cut.
@@ -280,6 +318,7 @@ async def run(
     finally:
         try:
             await _reap(proc, grace_s)
+            _notify_ended(observer, proc.pid)
         finally:
             with anyio.CancelScope(shield=True):
                 await proc.aclose()
@@ -390,7 +429,9 @@ async def supervise(
         await terminate_group(proc.pid, grace_s)
 
     drained = True
+    observer: SpawnObserver | None = None
     try:
+        observer = _notify_started(proc.pid, argv, "supervised")
         if on_spawn is not None:
             on_spawn(proc.pid)
         async with anyio.create_task_group() as tg:
@@ -400,6 +441,7 @@ async def supervise(
     finally:
         try:
             await _reap(proc, min(grace_s, 2.0))
+            _notify_ended(observer, proc.pid)
         finally:
             log.close()
             with anyio.CancelScope(shield=True):

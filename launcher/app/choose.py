@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from launcher import process
 from launcher.app import grading
-from launcher.app.context import EventSink
-from launcher.app.report import build_report
+from launcher.app.context import EventSink, RunContext
+from launcher.app.remeasure import remeasure
+from launcher.app.report import build_report, run_status
 from launcher.app.run import continue_run, load_context
+from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
 from launcher.models.ids import task_id_problem
 from launcher.models.report import RunReport
@@ -45,7 +48,12 @@ async def choose(
 
 
 async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunReport:
-    """Re-run grading by hand on the task branch's current head."""
+    """Re-grade by hand at the task branch's current head: everything is re-measured there
+    (files, diff, claims, scope, checks; rubric checks in the relay), in a new grading round
+    that keeps the earlier rounds' packets and verdicts."""
+    problem = task_id_problem(task_id)
+    if problem:
+        raise UsageProblem(problem, fix="pass a task id as shown by `launcher status`")
     ctx = await load_context(cwd, run_id, emit)
     if grading.grader_name(ctx) is None:
         raise UsageProblem("no grader is configured",
@@ -53,16 +61,30 @@ async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunR
     row = ctx.journal.task(ctx.run_id, task_id)
     if not row.branch or not row.head_sha:
         raise UsageProblem(f"task {task_id!r} has no branch to grade", fix="run it first")
+    if row.state is TaskState.MERGED:
+        raise UsageProblem(f"task {task_id!r} has already landed", fix="nothing to re-grade")
     tip = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
-    if tip.ok and tip.out.strip() != row.head_sha:
-        ctx.journal.update_task(ctx.run_id, task_id, head_sha=tip.out.strip())
-    facts_file = ctx.files.task_dir(task_id) / "facts.json"
-    facts = json.loads(facts_file.read_text(encoding="utf-8")) if facts_file.is_file() else {}
-    iteration = max(row.iteration, 1)
-    ctx.transition(task_id, TaskState.GRADING, f"re-grading iteration {iteration} by hand")
-    state = await grading.grade_task(ctx, ctx.plan.task(task_id), iteration, facts)
+    head = tip.out.strip() if tip.ok else row.head_sha
+    recorded = [r["iteration"] for r in ctx.journal.rounds(ctx.run_id, task_id)]
+    iteration = max([row.iteration, *recorded]) + 1
+    task = ctx.plan.task(task_id)
+    with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, task_id)):
+        ctx.transition(task_id, TaskState.CHECKING, f"re-measuring {head[:12]} for re-grade round {iteration}",
+                       iteration=iteration)
+        facts, failure = await remeasure(ctx, task, head, iteration)
+        if failure:
+            ctx.transition(task_id, TaskState.FAILED, f"re-grade: {failure}")
+            return _settled_report(ctx)
+        ctx.transition(task_id, TaskState.GRADING, f"re-grading round {iteration} by hand at {head[:12]}")
+        state = await grading.grade_task(ctx, task, iteration, facts)
     if state is TaskState.APPROVED:
         await grading.approve(ctx, task_id, "rubric satisfied (re-graded)")
         if ctx.merge:
             return await continue_run(ctx)
+    return _settled_report(ctx)
+
+
+def _settled_report(ctx: RunContext) -> RunReport:
+    """The run's status follows the re-graded task (a failed re-grade is no success)."""
+    ctx.journal.set_run(ctx.run_id, status=run_status(ctx.journal.tasks(ctx.run_id), merge=ctx.merge))
     return build_report(ctx.journal, ctx.run_id, ctx.repo.root)

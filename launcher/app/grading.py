@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
+from launcher.app import resume_point
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.engine.agent_round import Limits
 from launcher.gates import relay
@@ -13,11 +14,12 @@ from launcher.gates.ledgers import add_tech_debt
 from launcher.gates.rubric import compose
 from launcher.gates.verdict import feedback_markdown
 from launcher.git import worktrees
+from launcher.git.repo import GitRepo
 from launcher.models.plan import Task
 from launcher.models.rubric import all_criteria
 from launcher.models.states import TaskState
 from launcher.store.files import atomic_write_text
-from launcher.store.journal import NO_CHANGES
+from launcher.store.journal import NO_CHANGES, TaskRow
 
 Choice = Literal["approve", "continue", "tech-debt", "defer"]
 
@@ -36,7 +38,11 @@ def feedback_path(ctx: RunContext, task_id: str, iteration: int) -> Path:
 
 async def change_set_hash(ctx: RunContext, start: str, head: str) -> str:
     """sha256 over the sorted changed paths and their blob ids: the change an approval covers."""
-    raw = await ctx.repo.git("diff", "--raw", "--no-renames", "--no-abbrev", start, head)
+    return await _change_set_hash(ctx.repo, start, head)
+
+
+async def _change_set_hash(repo: GitRepo, start: str, head: str) -> str:
+    raw = await repo.git("diff", "--raw", "--no-renames", "--no-abbrev", start, head)
     entries = sorted(
         f"{line.split(chr(9), 1)[1]} {line.split()[3]}" for line in raw.out.splitlines() if "\t" in line
     )
@@ -60,12 +66,16 @@ async def approve(ctx: RunContext, task_id: str, message: str) -> bool:
 
 async def approval_holds(ctx: RunContext, task_id: str) -> str | None:
     """None when the approval still covers the branch, else why it was withdrawn."""
-    row = ctx.journal.task(ctx.run_id, task_id)
+    return await withdrawal_reason(ctx.repo, ctx.journal.task(ctx.run_id, task_id), ctx.base_sha)
+
+
+async def withdrawal_reason(repo: GitRepo, row: TaskRow, base_sha: str) -> str | None:
+    """Why an approved task's approval no longer covers its branch (None: it still does)."""
     if not row.approval_hash or not row.branch or not row.head_sha:
         return None
-    tip = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
+    tip = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
     current = tip.out.strip() if tip.ok else row.head_sha
-    digest = await change_set_hash(ctx, row.start_sha or ctx.base_sha, current)
+    digest = await _change_set_hash(repo, row.start_sha or base_sha, current)
     if digest != row.approval_hash or current != row.head_sha:
         return (f"approval withdrawn: {row.branch} changed after approval "
                 f"({row.head_sha[:12]} -> {current[:12]}); re-grade with `launcher grade`")
@@ -96,7 +106,8 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
                       inactivity_s=config.inactivity_timeout_s),
         port_base=ctx.port_base(task.id),
     )
-    result = await relay.grade(ctx.repo, spec)
+    result = (resume_point.recorded_grade(spec.grading_dir, iteration, head, ids)
+              or await relay.grade(ctx.repo, spec))
     for note in result.notes:
         ctx.note(task.id, note)
     verdict = result.verdict

@@ -8,12 +8,15 @@ from pathlib import Path
 import anyio
 
 from launcher.app.context import open_journal, state_dir
+from launcher.app.grading import withdrawal_reason
 from launcher.app.report import build_report
 from launcher.errors import RunNotFound, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.models.ids import task_id_problem
 from launcher.models.report import RunReport
+from launcher.models.states import TaskState
 from launcher.store.files import RunFiles
+from launcher.store.journal import Journal
 
 
 async def run_report(cwd: Path, run_id: str | None) -> RunReport:
@@ -22,7 +25,17 @@ async def run_report(cwd: Path, run_id: str | None) -> RunReport:
     run_id = run_id or journal.latest_run_id()
     if run_id is None:
         raise RunNotFound("there are no runs yet", fix="start one with `launcher run PLAN`")
-    return build_report(journal, run_id, repo.root)
+    report = build_report(journal, run_id, repo.root)
+    await mark_withdrawn_approvals(repo, journal, report)
+    return report
+
+
+async def mark_withdrawn_approvals(repo: GitRepo, journal: Journal, report: RunReport) -> None:
+    """An approved task whose branch changed since says so: its approval no longer holds."""
+    for task in report.tasks:
+        if task.state == TaskState.APPROVED.value:
+            row = journal.task(report.run_id, task.id)
+            task.approval_withdrawn = await withdrawal_reason(repo, row, report.base_sha)
 
 
 async def list_runs(cwd: Path, limit: int = 20) -> list[RunReport]:

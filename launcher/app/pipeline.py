@@ -16,11 +16,11 @@ import pathspec
 from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
-from launcher.app import grading
+from launcher.app import grading, resume_point
 from launcher.app.best_of import select_best
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
-from launcher.engine.orphans import kill_orphans
+from launcher.engine.orphans import journaling_observer, kill_orphans
 from launcher.errors import LauncherError
 from launcher.gates.checks import CheckResult, run_checks
 from launcher.git import commits, include, worktrees
@@ -44,14 +44,16 @@ async def run_task(ctx: RunContext, task_id: str) -> bool:
         return False  # waits for `launcher choose`
     if task.select_from:
         return await select_best(ctx, task)
-    try:
-        worktree = await _provision(ctx, task, row)
-        if worktree is None:
+    # Every child this task starts is journaled, so a launcher killed with -9 leaves no orphan.
+    with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, task_id)):
+        try:
+            worktree = await _provision(ctx, task, row)
+            if worktree is None:
+                return False
+            return await _develop(ctx, task, worktree)
+        except LauncherError as exc:
+            ctx.transition(task_id, TaskState.FAILED, exc.message)
             return False
-        return await _develop(ctx, task, worktree)
-    except LauncherError as exc:
-        ctx.transition(task_id, TaskState.FAILED, exc.message)
-        return False
 
 
 async def _start_point(ctx: RunContext, task: Task) -> str:
@@ -88,10 +90,14 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
             killed = kill_orphans(ctx.run_id, {row.agent_pgid})
             if killed:
                 ctx.note(task.id, f"killed {len(killed)} orphaned agent process(es)")
+        if resume_point.finished_round(ctx, task.id, _resume_point(ctx, task, row)):
+            return path  # its agent had finished: the worktree holds that round's work as it left it
         ref = f"refs/launcher/{ctx.run_id}/{task.id}/interrupted-{int(time.time())}"
         saved = await commits.rescue_uncommitted(ctx.repo, path, ref)
         if saved:
             ctx.note(task.id, f"saved the interrupted agent's uncommitted work as {ref}")
+        if row.state is TaskState.PROVISIONING:  # killed during setup: it never finished
+            return path if await _setup(ctx, task, path) else None
         return path
     ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
     start = await _start_point(ctx, task)
@@ -103,6 +109,11 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
         ctx.run_id, task.id, branch=branch, worktree=str(path), start_sha=start,
         head_sha=start, included=copied,
     )
+    return path if await _setup(ctx, task, path) else None
+
+
+async def _setup(ctx: RunContext, task: Task, path: Path) -> bool:
+    """Run the setup command, if any, in the new worktree; False (task failed) if it fails."""
     setup = task.setup or ctx.plan.run.setup or ctx.config.setup
     if setup:
         done = await process.run(
@@ -111,8 +122,8 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
         if not done.ok:
             tail = (done.err or done.out).strip()[-800:]
             ctx.transition(task.id, TaskState.FAILED, f"setup command failed ({setup!r}): {tail}")
-            return None
-    return path
+            return False
+    return True
 
 
 def _timeout(ctx: RunContext, task: Task) -> float:
@@ -171,23 +182,12 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
     session_id: str | None = None
     while True:
         feedback = grading.feedback_path(ctx, task.id, iteration - 1) if iteration > 1 else None
-        ctx.transition(task.id, TaskState.RUNNING, f"agent {task.agent} round {iteration}",
-                       iteration=iteration)
-        started = time.time()
-        result = await _agent_round(ctx, task, worktree, iteration, 1, feedback, session_id)
-        # A corrective round only helps an agent that ran fine but answered badly; re-running a
-        # CLI that hit an API error, a budget or a turn limit would fail (and bill) the same way.
-        if result.collected.contract is None and result.outcome.error_kind in (
-            None, "no_structured_output"
-        ):
-            assert result.collected.error is not None
-            envelope = result.collected.error.envelope()
-            correction = artifacts / "feedback.json"
-            atomic_write_json(correction, envelope)
-            ctx.note(task.id, f"invalid contract ({envelope['error_key']}): one corrective round")
-            result = await _agent_round(
-                ctx, task, worktree, iteration, 2, correction, result.outcome.session_id
-            )
+        finished = resume_point.finished_round(ctx, task.id, iteration)
+        if finished is not None:  # resumed after the agent had finished: never run (or pay) it twice
+            resume_point.resume_collection(ctx, task.id, iteration, finished)
+            result, started = finished.result, finished.started
+        else:
+            result, started = await _run_round(ctx, task, worktree, iteration, feedback, session_id)
         session_id = result.outcome.session_id or session_id
         state, message, facts = await _collect_and_decide(ctx, task, worktree, result, started, iteration)
         if state is not TaskState.APPROVED:
@@ -202,6 +202,33 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         if verdict is not TaskState.NEEDS_REVISION:
             return False  # escalated, or decided by the on-cap policy (already journaled)
         iteration += 1
+
+
+async def _run_round(
+    ctx: RunContext, task: Task, worktree: Path, iteration: int, feedback: Path | None,
+    session_id: str | None,
+) -> tuple[RoundResult, float]:
+    """One agent round (plus its corrective attempt), recorded as finished before it is used."""
+    artifacts = ctx.files.task_dir(task.id)
+    ctx.transition(task.id, TaskState.RUNNING, f"agent {task.agent} round {iteration}",
+                   iteration=iteration)
+    started = time.time()
+    result = await _agent_round(ctx, task, worktree, iteration, 1, feedback, session_id)
+    # A corrective round only helps an agent that ran fine but answered badly; re-running a
+    # CLI that hit an API error, a budget or a turn limit would fail (and bill) the same way.
+    if result.collected.contract is None and result.outcome.error_kind in (
+        None, "no_structured_output"
+    ):
+        assert result.collected.error is not None
+        envelope = result.collected.error.envelope()
+        correction = artifacts / "feedback.json"
+        atomic_write_json(correction, envelope)
+        ctx.note(task.id, f"invalid contract ({envelope['error_key']}): one corrective round")
+        result = await _agent_round(
+            ctx, task, worktree, iteration, 2, correction, result.outcome.session_id
+        )
+    resume_point.save_round(ctx, task.id, iteration, result, started)
+    return result, started
 
 
 async def _main_tree_intrusions(ctx: RunContext, since: float, ended: float) -> list[str]:

@@ -14,7 +14,7 @@ from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.landing import cleanup_merged, land_approved
 from launcher.app.pipeline import run_task
 from launcher.app.report import build_report, run_status
-from launcher.engine.orphans import kill_orphans
+from launcher.engine.orphans import journaling_observer, reap_journaled
 from launcher.engine.scheduler import Node, run_dag
 from launcher.errors import UsageProblem
 from launcher.git import include, worktrees
@@ -107,9 +107,10 @@ async def continue_run(ctx: RunContext) -> RunReport:
     journal, run_id, repo = ctx.journal, ctx.run_id, ctx.repo
     journal.set_run(run_id, status=RunStatus.RUNNING, launcher_pid=os.getpid())
     pgids = {row.agent_pgid for row in journal.tasks(run_id) if row.agent_pgid}
-    killed = kill_orphans(run_id, pgids)
+    killed = reap_journaled(journal, run_id, pgids)
     if killed:
-        ctx.note(None, f"killed {len(killed)} orphaned agent process(es) of the dead launcher")
+        ctx.note(None, f"killed {len(killed)} orphaned process(es) of the dead launcher "
+                       "(agents, checks, setup, graders or integration checks)")
     for note in await worktrees.reconcile(repo, ctx.worktree_root):
         ctx.note(None, note)
     return await _execute(ctx)
@@ -132,6 +133,12 @@ def _finished_results(journal: Journal, run_id: str) -> dict[str, bool]:
 
 
 async def _execute(ctx: RunContext) -> RunReport:
+    # The run's own children (integration checks) are journaled too; each task journals its own.
+    with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, None)):
+        return await _execute_observed(ctx)
+
+
+async def _execute_observed(ctx: RunContext) -> RunReport:
     ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
     ctx.main_snapshot = set(await ctx.repo.status_porcelain())
     ctx.emit(Event(ctx.run_id, None, "run", None, f"run {ctx.run_id} on {ctx.target}"))

@@ -22,6 +22,7 @@ from launcher.app import clean as clean_app
 from launcher.app import demo as demo_app
 from launcher.app import init as init_app
 from launcher.app import inspect as inspect_app
+from launcher.app import land_later as land_app
 from launcher.app import lessons as lessons_app
 from launcher.app.run import RunOptions, resume_run, start_run
 from launcher.cli.calls import call, err_console
@@ -141,6 +142,18 @@ def resume(
     """Continue an interrupted run: done stays done, dead agents re-run, nothing lands twice."""
     view = _view(json_mode, quiet)
     report = _run_with_view(view, [], lambda: resume_run(Path.cwd(), run_id, view.handle), json_mode)
+    _finish(report, json_mode=json_mode, quiet=quiet)
+
+
+@app.command()
+def land(
+    run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
+    json_mode: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Land a run's approved tasks now (e.g. after --no-merge), through the same guard as a run."""
+    view = _view(json_mode, quiet)
+    report = _run_with_view(view, [], lambda: land_app.land_run(Path.cwd(), run_id, view.handle), json_mode)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 

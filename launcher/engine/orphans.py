@@ -1,11 +1,16 @@
-"""Find and kill agent processes left behind by a launcher that died (kill -9)."""
+"""Find and kill the processes a launcher that died (kill -9) left behind."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
+from collections.abc import Sequence
 from pathlib import Path
+
+from launcher.process import SpawnObserver
+from launcher.store.journal import Journal
 
 
 def _pgid_of(pid: int) -> int | None:
@@ -47,4 +52,38 @@ def kill_orphans(run_id: str, pgids: set[int]) -> list[int]:
     for pid in victims:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    return victims
+
+
+# The launcher's own git commands run no agent-written code (hooks are off) and end within the
+# call; journaling each would double the journal's writes for nothing a crash could leave behind.
+_NOT_JOURNALED = {"git"}
+
+
+def journaling_observer(journal: Journal, run_id: str, task_id: str | None) -> SpawnObserver:
+    """A spawn observer that journals each child of `task_id` (None: the run's own, e.g. the
+    integration check) before it can outlive us, and marks it ended once it is reaped."""
+    recorded: set[int] = set()
+
+    def started(pgid: int, argv: Sequence[str], kind: str) -> None:
+        if not argv or Path(argv[0]).name in _NOT_JOURNALED:
+            return
+        recorded.add(pgid)
+        journal.record_process(run_id, task_id, pgid, kind, shlex.join(list(argv))[:200])
+
+    def ended(pgid: int) -> None:
+        if pgid in recorded:
+            recorded.discard(pgid)
+            journal.end_process(run_id, pgid)
+
+    return SpawnObserver(started, ended)
+
+
+def reap_journaled(journal: Journal, run_id: str, agent_pgids: set[int]) -> list[int]:
+    """Kill every live process of a journaled group that still carries this run's id (a dead
+    launcher's agents, checks, setup, graders, integration checks); mark those groups ended."""
+    live = journal.live_processes(run_id)
+    victims = kill_orphans(run_id, agent_pgids | {row["pgid"] for row in live})
+    for row in live:
+        journal.end_process(run_id, row["pgid"])
     return victims

@@ -240,6 +240,10 @@ async def run_integration_check(
     """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail)."""
     scratch.parent.mkdir(parents=True, exist_ok=True)
     async with repo.lock.hold():
+        if scratch.exists():  # left by a launcher killed while checking this commit: start afresh
+            await repo.git("worktree", "remove", "--force", "--force", str(scratch), check=False)
+            shutil.rmtree(scratch, ignore_errors=True)
+            await repo.git("worktree", "prune", check=False)
         await repo.git("worktree", "add", "--detach", "--force", str(scratch), commit)
     try:
         # The check is the user's command, not git: GIT_* from our caller must not leak into it.

@@ -32,6 +32,9 @@ class TaskReport(BaseModel):
     qa_gate: str = "qa-pending"
     rubric_gate: str | None = None
     rounds: list[RoundReport] = Field(default_factory=list)
+    # Set (by `status`) on an approved task whose branch changed after its approval: it will
+    # not land until it is re-graded at the new head.
+    approval_withdrawn: str | None = None
 
 
 class EpicReport(BaseModel):

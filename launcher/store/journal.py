@@ -82,6 +82,21 @@ CREATE TABLE IF NOT EXISTS landings (
 );
 """
 
+# Every child process a run starts (agents, checks, setup, graders, integration checks): a
+# launcher killed with -9 cannot reap them, so the next one reads them here and does.
+PROCESSES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS processes (
+    run_id TEXT NOT NULL,
+    task_id TEXT,
+    pgid INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    argv_head TEXT NOT NULL,
+    started REAL NOT NULL,
+    ended REAL
+);
+CREATE INDEX IF NOT EXISTS processes_live ON processes (run_id, ended);
+"""
+
 NO_CHANGES = "no changes"  # message prefix of a task skipped because it changed nothing
 BEST_OF_N = "best-of-N:"  # message prefix of an attempt settled by its task's selection
 
@@ -142,7 +157,7 @@ class Journal(SqliteStore):
     """One connection per process; short write transactions keep SQLite's single writer happy."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path, SCHEMA)
+        super().__init__(path, SCHEMA + PROCESSES_SCHEMA)
 
     # runs -----------------------------------------------------------------------------------
     def create_run(
@@ -304,3 +319,22 @@ class Journal(SqliteStore):
     def finish_landing(self, run_id: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE landings SET done=1 WHERE run_id=?", (run_id,))
+
+    # processes ------------------------------------------------------------------------------
+    def record_process(self, run_id: str, task_id: str | None, pgid: int, kind: str,
+                       argv_head: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO processes VALUES (?,?,?,?,?,?,?)",
+                       (run_id, task_id, pgid, kind, argv_head[:200], time.time(), None))
+
+    def end_process(self, run_id: str, pgid: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE processes SET ended=? WHERE run_id=? AND pgid=? AND ended IS NULL",
+                       (time.time(), run_id, pgid))
+
+    def live_processes(self, run_id: str) -> list[dict[str, Any]]:
+        """Children journaled as started and never as ended: a dead launcher's leftovers."""
+        rows = self._db.execute(
+            "SELECT task_id, pgid, kind, argv_head, started FROM processes "
+            "WHERE run_id=? AND ended IS NULL ORDER BY started", (run_id,)).fetchall()
+        return [dict(r) for r in rows]

@@ -63,7 +63,7 @@ def render_summary(report: RunReport) -> RenderableType:
             Text(task.state, style=_state_style(task.state)),
             "yes" if task.merged else "no",
             str(len(task.files)),
-            _one_line(task.message, 300),
+            _one_line(_message(task), 300),
         )
     status = Text("status: ", style="bold")
     status.append(report.status, style=_STATUS_STYLES.get(report.status, ""))
@@ -81,6 +81,11 @@ def render_summary(report: RunReport) -> RenderableType:
     return Group(*parts)
 
 
+def _message(task: TaskReport) -> str:
+    """A withdrawn approval outranks the message of the approval it withdrew."""
+    return task.approval_withdrawn or task.message
+
+
 def _md_cell(text: str) -> str:
     return _one_line(text).replace("\\", "\\\\").replace("|", "\\|")
 
@@ -94,7 +99,7 @@ def _md_row(task: TaskReport) -> str:
         "yes" if task.merged else "no",
         str(len(task.files)),
         cost,
-        _md_cell(_one_line(task.message, 200)),
+        _md_cell(_one_line(_message(task), 200)),
     ]
     return "| " + " | ".join(cells) + " |"
 

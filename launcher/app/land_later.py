@@ -1,0 +1,34 @@
+"""`launcher land`: land a finished run's approved tasks later (a `--no-merge` run, say).
+
+The same path and guard as a run's own landing (`land_approved`): dependency order, conflict
+preflight, include-file guard, the integration check, compare-and-swap of the target, and an
+approval that no longer covers its branch (a commit added after approval) is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launcher import process
+from launcher.app.context import EventSink
+from launcher.app.landing import land_approved
+from launcher.app.report import build_report, run_status
+from launcher.app.run import load_context
+from launcher.engine.orphans import journaling_observer
+from launcher.models.report import RunReport
+from launcher.models.states import RunStatus
+
+
+async def land_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
+    ctx = await load_context(cwd, run_id, emit)  # refuses a run whose launcher still runs
+    ctx.merge = True
+    with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, None)):
+        try:
+            _moved, message = await land_approved(ctx)
+        except BaseException:
+            ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
+                                message="interrupted while landing; `launcher land` continues")
+            raise
+    status = run_status(ctx.journal.tasks(ctx.run_id), merge=True)
+    ctx.journal.set_run(ctx.run_id, status=status, message=message)
+    return build_report(ctx.journal, ctx.run_id, ctx.repo.root)
