@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 
+from launcher.git.guard import GitDirSnapshot
 from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig
 from launcher.models.events import Event
@@ -51,6 +52,7 @@ class RunContext:
     merge: bool = True
     main_scan: tuple[float, list[str]] | None = None  # (time, `git status` of the main tree)
     scan_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    git_dir_snapshot: GitDirSnapshot | None = None  # hooks and config at run start (git/guard.py)
 
     async def main_status(self, not_before: float) -> list[str]:
         """The main tree's status, taken at or after `not_before`; agents that finish together

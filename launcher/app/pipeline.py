@@ -16,7 +16,7 @@ import pathspec
 from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
-from launcher.app import grading
+from launcher.app import containment, grading
 from launcher.app.best_of import select_best
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
@@ -151,10 +151,12 @@ async def _agent_round(
     adapter = get_adapter(config.adapter)
     await worktrees.lock_worktree(ctx.repo, worktree, f"launcher run {ctx.run_id}: agent running")
     try:
-        return await run_agent_round(adapter, request, limits=_limits(ctx, task), on_spawn=spawned)
+        result = await run_agent_round(adapter, request, limits=_limits(ctx, task), on_spawn=spawned)
     finally:
         with anyio.CancelScope(shield=True):
             await worktrees.unlock_worktree(ctx.repo, worktree)
+    await containment.after_round(ctx, task.id)  # before the launcher's own git touches it
+    return result
 
 
 def _resume_point(ctx: RunContext, task: Task, row: TaskRow) -> int:
@@ -197,6 +199,7 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
             return await grading.approve(ctx, task.id, message)
         ctx.transition(task.id, TaskState.GRADING, f"grader round {iteration}")
         verdict = await grading.grade_task(ctx, task, iteration, facts)
+        await containment.after_round(ctx, task.id, who="the grader")
         if verdict is TaskState.APPROVED:
             return await grading.approve(ctx, task.id, "rubric satisfied")
         if verdict is not TaskState.NEEDS_REVISION:

@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 
 from launcher import process
+from launcher.app import containment
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.landing import cleanup_merged, land_approved
 from launcher.app.pipeline import run_task
@@ -134,6 +135,7 @@ def _finished_results(journal: Journal, run_id: str) -> dict[str, bool]:
 async def _execute(ctx: RunContext) -> RunReport:
     ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
     ctx.main_snapshot = set(await ctx.repo.status_porcelain())
+    await containment.start(ctx)
     ctx.emit(Event(ctx.run_id, None, "run", None, f"run {ctx.run_id} on {ctx.target}"))
     nodes = [Node(t.id, tuple(t.depends_on)) for t in ctx.plan.tasks]
 
