@@ -149,6 +149,7 @@ async def _agent_round(
         ctx.journal.update_task(ctx.run_id, task.id, agent_pgid=pid)
 
     adapter = get_adapter(config.adapter)
+    await containment.before_round(ctx, task.id)
     await worktrees.lock_worktree(ctx.repo, worktree, f"launcher run {ctx.run_id}: agent running")
     try:
         result = await run_agent_round(adapter, request, limits=_limits(ctx, task), on_spawn=spawned)
@@ -192,6 +193,8 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
             )
         session_id = result.outcome.session_id or session_id
         state, message, facts = await _collect_and_decide(ctx, task, worktree, result, started, iteration)
+        if state is TaskState.APPROVED:
+            await containment.record_idle(ctx, task.id, worktree)
         if state is not TaskState.APPROVED:
             ctx.transition(task.id, state, message)
             return False
@@ -205,24 +208,6 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         if verdict is not TaskState.NEEDS_REVISION:
             return False  # escalated, or decided by the on-cap policy (already journaled)
         iteration += 1
-
-
-async def _main_tree_intrusions(ctx: RunContext, since: float, ended: float) -> list[str]:
-    """Files changed in the main checkout while this agent ran: agents must stay in their tree."""
-    entries = await ctx.main_status(not_before=ended)
-    found = []
-    for entry in entries:
-        if entry in ctx.main_snapshot:
-            continue
-        path = entry[3:]
-        try:
-            mtime = (ctx.repo.root / path).stat().st_mtime
-        except OSError:
-            mtime = time.time()  # deleted: attribute it to this window
-        if mtime >= since - 1 and path not in ctx.reported_intrusions:
-            found.append(path)
-    ctx.reported_intrusions.update(found)
-    return sorted(found)
 
 
 async def _collect_and_decide(
@@ -249,7 +234,7 @@ async def _collect_and_decide(
             task.id, exit_code=supervised.returncode if supervised else None, files=real_files,
             reason=reason.splitlines()[0] if reason else "no contract",
         )
-    intrusions = await _main_tree_intrusions(ctx, started, ended)
+    intrusions = await containment.main_tree_intrusions(ctx, started, ended)
     facts: dict[str, Any] = {
         "exit_code": supervised.returncode if supervised else None,
         "duration_s": round(time.time() - started, 3),

@@ -150,6 +150,7 @@ async def _execute(ctx: RunContext) -> RunReport:
             wait_only=frozenset(t.id for t in ctx.plan.tasks if t.select_from),
         )
         message = ""
+        await containment.before_landing(ctx)
         if ctx.merge:
             _moved, message = await land_approved(ctx)
         else:
