@@ -19,7 +19,7 @@ from pathlib import Path
 import anyio
 
 from launcher.app.context import STATE_DIR, RunContext
-from launcher.engine import tree_guard
+from launcher.engine import reaper, tree_guard
 from launcher.errors import LauncherError
 from launcher.git import guard
 from launcher.models.states import TaskState
@@ -39,6 +39,7 @@ def _own_paths(ctx: RunContext) -> tuple[str, ...]:
 
 async def start(ctx: RunContext) -> None:
     """Snapshot what agents must not change; called when a run starts or resumes."""
+    reaper.become_subreaper()  # orphaned descendants come back to us, to be reaped
     ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir)
     ctx.main_contents = await tree_guard.take_main_snapshot(
         ctx.repo, ctx.include_paths, _own_paths(ctx)
@@ -55,6 +56,7 @@ async def before_round(ctx: RunContext, task_id: str) -> None:
 
 async def record_idle(ctx: RunContext, task_id: str, worktree: Path) -> None:
     """The task's round is committed and checked: until its next round, its tree must not change."""
+    await reap(ctx, task_id)  # what its checks left running
     await ctx.idle_trees.record(ctx.repo, task_id, worktree)
 
 
@@ -74,6 +76,7 @@ async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str]) ->
 
 async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> None:
     """Undo an agent's changes to the shared git dir and to idle worktrees; fail it for them."""
+    await reap(ctx, task_id)
     snapshot = ctx.git_dir_snapshot
     if snapshot is not None:
         async with ctx.repo.lock.hold():
@@ -86,6 +89,13 @@ async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> 
             f"{who} {ctx.intruders.pop(task_id)}; the launcher put that worktree back",
             where=f"task {task_id}", fix="an agent may only write inside its own worktree",
         )
+
+
+async def reap(ctx: RunContext, task_id: str | None = None) -> None:
+    """Kill the task's (or, with None, the whole run's) processes that escaped their group."""
+    killed = await anyio.to_thread.run_sync(reaper.reap_escaped, ctx.run_id, task_id)
+    if killed:
+        ctx.note(task_id, f"killed {len(killed)} process(es) that escaped their process group")
 
 
 async def main_tree_intrusions(ctx: RunContext, since: float, ended: float) -> list[str]:

@@ -155,6 +155,7 @@ async def _execute(ctx: RunContext) -> RunReport:
             _moved, message = await land_approved(ctx)
         else:
             await cleanup_merged(ctx)
+        await containment.reap(ctx)
         status = run_status(ctx.journal.tasks(ctx.run_id), merge=ctx.merge)
         ctx.journal.set_run(ctx.run_id, status=status, message=message)
     except BaseException:
@@ -163,5 +164,6 @@ async def _execute(ctx: RunContext) -> RunReport:
         with anyio.CancelScope(shield=True):
             ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
                                 message="interrupted; `launcher resume` continues")
+            await containment.reap(ctx)
         raise
     return build_report(ctx.journal, ctx.run_id, ctx.repo.root)
