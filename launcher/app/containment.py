@@ -68,7 +68,8 @@ async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str]) ->
     ctx.note(victim, f"its worktree changed while its agent was not running ({what}); put back")
     if len(suspects) == 1:
         ctx.intruders.setdefault(
-            suspects[0], f"wrote into the worktree of task {victim} while its agent was not running: {what}"
+            suspects[0], f"wrote into the worktree of task {victim} while its agent was not running "
+            f"({what}); the launcher put that worktree back",
         )
     else:
         ctx.note(victim, f"cannot tell which of {', '.join(suspects) or 'no task'} changed it")
@@ -77,18 +78,36 @@ async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str]) ->
 async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> None:
     """Undo an agent's changes to the shared git dir and to idle worktrees; fail it for them."""
     await reap(ctx, task_id)
-    snapshot = ctx.git_dir_snapshot
-    if snapshot is not None:
-        async with ctx.repo.lock.hold():
-            await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, f"{who} of task {task_id}")
+    await _undo_git_dir_changes(ctx, task_id, who)
     for other in list(ctx.idle_trees.records):
         if other != task_id and (changed := await ctx.idle_trees.changes(ctx.repo, other)):
             await _undo_idle_change(ctx, other, changed)
     if task_id in ctx.intruders:
         raise WroteOutsideWorktree(
-            f"{who} {ctx.intruders.pop(task_id)}; the launcher put that worktree back",
+            f"{who} {ctx.intruders.pop(task_id)}",
             where=f"task {task_id}", fix="an agent may only write inside its own worktree",
         )
+
+
+async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None:
+    """Put the shared git dir back; blame the task if a change falls in its round, else the one
+    other active task if there is exactly one (parallel agents cannot be told apart by time)."""
+    snapshot = ctx.git_dir_snapshot
+    if snapshot is None:
+        return
+    since = ctx.idle_trees.round_started.get(task_id, 0.0)
+    async with ctx.repo.lock.hold():
+        undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, since)
+    if undone is None:
+        return
+    listed, in_this_round = undone
+    if in_this_round:
+        raise guard.tampered(f"{who} of task {task_id}", listed, snapshot.common_dir)
+    others = sorted(ctx.idle_trees.active - {task_id})
+    what = f"changed the repository's shared git directory ({listed}); the launcher put it back"
+    if len(others) == 1:
+        ctx.intruders.setdefault(others[0], what)
+    ctx.note(task_id, f"another agent {what}")
 
 
 async def reap(ctx: RunContext, task_id: str | None = None) -> None:

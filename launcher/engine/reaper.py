@@ -36,13 +36,37 @@ def become_subreaper() -> bool:
         return False
 
 
-def _parent_of(pid: int) -> int | None:
+def _stat(pid: int) -> tuple[bytes, int, int] | None:
+    """(state, parent pid, process group) from /proc/<pid>/stat."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_bytes()
     except OSError:
         return None
     fields = stat[stat.rfind(b")") + 2 :].split()
-    return int(fields[1]) if len(fields) > 1 else None
+    return (fields[0], int(fields[1]), int(fields[2])) if len(fields) > 2 else None
+
+
+def _parent_of(pid: int) -> int | None:
+    stat = _stat(pid)
+    return stat[1] if stat else None
+
+
+def reap_orphan_zombies() -> int:
+    """Collect exited orphans re-parented to us (a subreaper must, or they stay zombies).
+
+    Only zombies that are not their group's leader: every process the launcher spawns itself
+    leads its own group and is waited for by anyio, never here."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return 0
+    me, reaped = os.getpid(), 0
+    for entry in proc.iterdir():
+        pid = int(entry.name) if entry.name.isdigit() else 0
+        stat = _stat(pid) if pid else None
+        if stat and stat[0] == b"Z" and stat[1] == me and stat[2] != pid:
+            with contextlib.suppress(ChildProcessError):
+                reaped += bool(os.waitpid(pid, os.WNOHANG)[0])
+    return reaped
 
 
 def _environ(pid: int) -> set[bytes]:
@@ -63,9 +87,9 @@ def escaped(run_id: str, task_id: str | None = None) -> list[int]:
         wanted.add(f"LAUNCHER_TASK_ID={task_id}".encode())
     found = []
     for entry in proc.iterdir():
-        if entry.name.isdigit() and _parent_of(int(entry.name)) == me:
-            if wanted <= _environ(int(entry.name)):
-                found.append(int(entry.name))
+        pid = int(entry.name) if entry.name.isdigit() else 0
+        if pid and _parent_of(pid) == me and wanted <= _environ(pid):
+            found.append(pid)
     return found
 
 
@@ -73,6 +97,7 @@ def reap_escaped(run_id: str, task_id: str | None = None) -> list[int]:
     """SIGKILL and reap the run's (or task's) escaped processes; returns their pids. Repeats:
     a killed daemon's own children are re-parented to us in turn."""
     killed: list[int] = []
+    reap_orphan_zombies()
     for _ in range(5):
         victims = _kill_and_reap(escaped(run_id, task_id))
         if not victims:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,11 +178,13 @@ class IdleTrees:
 
     records: dict[str, IdleTree] = field(default_factory=dict)
     active: set[str] = field(default_factory=set)
+    round_started: dict[str, float] = field(default_factory=dict)  # wall clock, per task
 
     def activate(self, task_id: str) -> None:
         """The task's agent is about to run: its tree is no longer idle, and it witnesses others."""
         self.records.pop(task_id, None)
         self.active.add(task_id)
+        self.round_started[task_id] = time.time()
         for record in self.records.values():
             record.witnesses.add(task_id)
 

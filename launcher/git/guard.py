@@ -137,17 +137,34 @@ def restore(snapshot: GitDirSnapshot, changed: dict[str, str]) -> None:
         os.replace(scratch, path)
 
 
-def undo_tampering(snapshot: GitDirSnapshot, who: str) -> None:
-    """Raise GitDirTampered (after undoing the changes) if any watched file changed."""
+def made_since(snapshot: GitDirSnapshot, changed: dict[str, str], since: float) -> bool:
+    """Whether any of the changes happened at or after `since` (by ctime, which cannot be
+    back-dated; a deletion leaves nothing to date, so it counts)."""
+    for rel in changed:
+        try:
+            if (snapshot.common_dir / rel).lstat().st_ctime >= since - 1:
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def undo_tampering(snapshot: GitDirSnapshot, since: float) -> tuple[str, bool] | None:
+    """Undo every change to the watched files; None if there was none, else a description and
+    whether a change was made at or after `since`."""
     changed = changed_paths(snapshot)
     if not changed:
-        return
+        return None
+    recent = made_since(snapshot, changed, since)
     restore(snapshot, changed)
-    listed = ", ".join(f"{rel} {how}" for rel, how in changed.items())
-    raise GitDirTampered(
+    return ", ".join(f"{rel} {how}" for rel, how in changed.items()), recent
+
+
+def tampered(who: str, listed: str, common_dir: Path) -> GitDirTampered:
+    return GitDirTampered(
         f"{who} changed the repository's shared git directory ({listed}); "
         "the launcher put the files back as they were",
-        where=str(snapshot.common_dir),
+        where=str(common_dir),
         fix="agents must not touch git hooks or git config; "
         "if the task needs a git setting, set it in the repository before the run",
     )
