@@ -7,8 +7,9 @@ content hashes, and each check stats them first (size, mtime, ctime, inode: ctim
 back-dated) and re-hashes only on a stat difference, so a `touch` without a content change is not
 an intrusion. Budget: every `.worktreeinclude` file is hashed; other ignored files up to
 MAX_IGNORED_FILES, skipping an ignored directory with more than MAX_DIR_FILES files (a `.venv`,
-`node_modules`); a file over MAX_HASH_BYTES, or past MAX_TOTAL_BYTES, is compared by stat only.
-New ignored files are not looked for (builds and caches make them legitimately).
+`node_modules`) and tool caches (CACHE_DIRS); a file over MAX_HASH_BYTES, or past
+MAX_TOTAL_BYTES, is compared by stat only. New ignored files are not looked for (builds and
+caches make them legitimately).
 
 Idle worktrees. A task's worktree is recorded (HEAD, status) when its round is collected and
 checked; until its next round it must stay exactly so (`IdleTrees`).
@@ -28,6 +29,10 @@ MAX_IGNORED_FILES = 5000
 MAX_DIR_FILES = 1000
 MAX_HASH_BYTES = 16 * 1024 * 1024
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
+# Caches that tools rewrite on their own (a check importing the main tree writes bytecode):
+# changes there are not content an agent could smuggle out, and would only be false alarms.
+CACHE_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".cache",
+                        ".tox", ".nox", ".hypothesis"})
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,8 @@ def _files_under(root: Path, rel_dir: str, limit: int) -> list[str] | None:
     """Files under an ignored directory, or None when it holds more than `limit`."""
     found: list[str] = []
     for folder, dirs, files in os.walk(root / rel_dir):
-        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+        dirs[:] = [d for d in dirs
+                   if d not in CACHE_DIRS and not os.path.islink(os.path.join(folder, d))]
         for name in files:
             found.append(os.path.relpath(os.path.join(folder, name), root))
             if len(found) > limit:
@@ -99,6 +105,8 @@ def _parse_status(raw: str) -> list[tuple[str, str]]:
 
 
 def _excluded(rel: str, prefixes: tuple[str, ...]) -> bool:
+    if CACHE_DIRS.intersection(rel.rstrip("/").split("/")):
+        return True
     return any(rel == p.rstrip("/") or rel.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
