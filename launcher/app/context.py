@@ -10,6 +10,8 @@ from typing import Any
 
 import anyio
 
+from launcher.engine.tree_guard import IdleTrees, MainTreeSnapshot
+from launcher.git.guard import GitDirSnapshot
 from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig
 from launcher.models.events import Event
@@ -51,6 +53,12 @@ class RunContext:
     merge: bool = True
     main_scan: tuple[float, list[str]] | None = None  # (time, `git status` of the main tree)
     scan_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    # What agents must not change (app/containment.py): the shared git dir's hooks and config,
+    # the main checkout's dirty/untracked/ignored files by content, and idle worktrees.
+    git_dir_snapshot: GitDirSnapshot | None = None
+    main_contents: MainTreeSnapshot | None = None
+    idle_trees: IdleTrees = field(default_factory=IdleTrees)
+    intruders: dict[str, str] = field(default_factory=dict)  # task -> what it wrote where
 
     async def main_status(self, not_before: float) -> list[str]:
         """The main tree's status, taken at or after `not_before`; agents that finish together

@@ -16,7 +16,7 @@ import pathspec
 from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
-from launcher.app import grading, resume_point
+from launcher.app import containment, grading, resume_point
 from launcher.app.best_of import select_best
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
@@ -160,12 +160,15 @@ async def _agent_round(
         ctx.journal.update_task(ctx.run_id, task.id, agent_pgid=pid)
 
     adapter = get_adapter(config.adapter)
+    await containment.before_round(ctx, task.id)
     await worktrees.lock_worktree(ctx.repo, worktree, f"launcher run {ctx.run_id}: agent running")
     try:
-        return await run_agent_round(adapter, request, limits=_limits(ctx, task), on_spawn=spawned)
+        result = await run_agent_round(adapter, request, limits=_limits(ctx, task), on_spawn=spawned)
     finally:
         with anyio.CancelScope(shield=True):
             await worktrees.unlock_worktree(ctx.repo, worktree)
+    await containment.after_round(ctx, task.id)  # before the launcher's own git touches it
+    return result
 
 
 def _resume_point(ctx: RunContext, task: Task, row: TaskRow) -> int:
@@ -190,6 +193,8 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
             result, started = await _run_round(ctx, task, worktree, iteration, feedback, session_id)
         session_id = result.outcome.session_id or session_id
         state, message, facts = await _collect_and_decide(ctx, task, worktree, result, started, iteration)
+        if state is TaskState.APPROVED:
+            await containment.record_idle(ctx, task.id, worktree)
         if state is not TaskState.APPROVED:
             ctx.transition(task.id, state, message)
             return False
@@ -197,6 +202,7 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
             return await grading.approve(ctx, task.id, message)
         ctx.transition(task.id, TaskState.GRADING, f"grader round {iteration}")
         verdict = await grading.grade_task(ctx, task, iteration, facts)
+        await containment.after_round(ctx, task.id, who="the grader")
         if verdict is TaskState.APPROVED:
             return await grading.approve(ctx, task.id, "rubric satisfied")
         if verdict is not TaskState.NEEDS_REVISION:
@@ -231,24 +237,6 @@ async def _run_round(
     return result, started
 
 
-async def _main_tree_intrusions(ctx: RunContext, since: float, ended: float) -> list[str]:
-    """Files changed in the main checkout while this agent ran: agents must stay in their tree."""
-    entries = await ctx.main_status(not_before=ended)
-    found = []
-    for entry in entries:
-        if entry in ctx.main_snapshot:
-            continue
-        path = entry[3:]
-        try:
-            mtime = (ctx.repo.root / path).stat().st_mtime
-        except OSError:
-            mtime = time.time()  # deleted: attribute it to this window
-        if mtime >= since - 1 and path not in ctx.reported_intrusions:
-            found.append(path)
-    ctx.reported_intrusions.update(found)
-    return sorted(found)
-
-
 async def _collect_and_decide(
     ctx: RunContext, task: Task, worktree: Path, result: RoundResult, started: float, iteration: int
 ) -> tuple[TaskState, str, dict[str, Any]]:
@@ -273,7 +261,7 @@ async def _collect_and_decide(
             task.id, exit_code=supervised.returncode if supervised else None, files=real_files,
             reason=reason.splitlines()[0] if reason else "no contract",
         )
-    intrusions = await _main_tree_intrusions(ctx, started, ended)
+    intrusions = await containment.main_tree_intrusions(ctx, started, ended)
     facts: dict[str, Any] = {
         "exit_code": supervised.returncode if supervised else None,
         "duration_s": round(time.time() - started, 3),

@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 
 from launcher import process
+from launcher.app import containment
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.landing import cleanup_merged, land_approved
 from launcher.app.pipeline import run_task
@@ -141,6 +142,7 @@ async def _execute(ctx: RunContext) -> RunReport:
 async def _execute_observed(ctx: RunContext) -> RunReport:
     ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
     ctx.main_snapshot = set(await ctx.repo.status_porcelain())
+    await containment.start(ctx)
     ctx.emit(Event(ctx.run_id, None, "run", None, f"run {ctx.run_id} on {ctx.target}"))
     nodes = [Node(t.id, tuple(t.depends_on)) for t in ctx.plan.tasks]
 
@@ -155,10 +157,12 @@ async def _execute_observed(ctx: RunContext) -> RunReport:
             wait_only=frozenset(t.id for t in ctx.plan.tasks if t.select_from),
         )
         message = ""
+        await containment.before_landing(ctx)
         if ctx.merge:
             _moved, message = await land_approved(ctx)
         else:
             await cleanup_merged(ctx)
+        await containment.reap(ctx)
         status = run_status(ctx.journal.tasks(ctx.run_id), merge=ctx.merge)
         ctx.journal.set_run(ctx.run_id, status=status, message=message)
     except BaseException:
@@ -167,5 +171,6 @@ async def _execute_observed(ctx: RunContext) -> RunReport:
         with anyio.CancelScope(shield=True):
             ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
                                 message="interrupted; `launcher resume` continues")
+            await containment.reap(ctx)
         raise
     return build_report(ctx.journal, ctx.run_id, ctx.repo.root)

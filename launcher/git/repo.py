@@ -24,10 +24,26 @@ MIN_GIT = (2, 38)  # `git merge-tree --write-tree`
 # a compare-and-swap ("cannot lock ref ... but expected") is not transient and is not retried.
 _LOCK_CONTENTION = re.compile(r"\.lock': File exists|Unable to create '.*\.lock'")
 _LOCK_RETRIES = 8
+# Config that makes git run a command, forced off for the launcher's own git: an agent can write
+# a hook or set these in the shared git dir, and the launcher's git runs with its whole
+# environment. (Changes to the config itself are undone after each agent round: git/guard.py.)
+SAFE_CONFIG = (("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"))
+# diff.external and textconv drivers cannot be switched off by config, only by flags.
+_SAFE_FLAGS = {"diff": ("--no-ext-diff", "--no-textconv"), "log": ("--no-ext-diff", "--no-textconv"),
+               "show": ("--no-ext-diff", "--no-textconv")}
+
+
+def _config_env(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    env = {"GIT_CONFIG_COUNT": str(len(pairs))}
+    for index, (key, value) in enumerate(pairs):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env
 
 
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for git: the parent's, minus every GIT_* variable, plus safe defaults."""
+    """The environment for git: the parent's, minus every GIT_* variable, plus safe defaults
+    (no hooks, no fsmonitor: see SAFE_CONFIG)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(
         {
@@ -38,6 +54,7 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
             "GIT_AUTHOR_EMAIL": env.get("LAUNCHER_GIT_EMAIL", "launcher@localhost"),
             "GIT_COMMITTER_NAME": env.get("LAUNCHER_GIT_NAME", "launcher"),
             "GIT_COMMITTER_EMAIL": env.get("LAUNCHER_GIT_EMAIL", "launcher@localhost"),
+            **_config_env(SAFE_CONFIG),
         }
     )
     if extra:
@@ -119,7 +136,7 @@ class GitRepo:
         timeout: float | None = 600,
     ) -> process.Completed:
         """Run git; retry transient `*.lock` contention instead of surfacing it."""
-        argv = ["git", *args]
+        argv = ["git", *args[:1], *_SAFE_FLAGS.get(args[0] if args else "", ()), *args[1:]]
         delay = 0.05
         for attempt in range(_LOCK_RETRIES + 1):
             result = await process.run(argv, cwd=cwd or self.root, env=self.env, timeout=timeout)

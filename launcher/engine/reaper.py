@@ -1,0 +1,125 @@
+"""Processes that escaped their process group (a `setsid` daemon) are brought back and killed.
+
+The process wrapper kills an agent's whole process group, but a descendant that started its own
+session is out of reach, and when its parent exits it is re-parented to init and outlives the
+run. On Linux the launcher makes itself a child subreaper (`prctl(PR_SET_CHILD_SUBREAPER)`), so
+such orphans are re-parented to the launcher instead; after each round the ones carrying this
+run's (and the task's) LAUNCHER_RUN_ID / LAUNCHER_TASK_ID are SIGKILLed and reaped. Elsewhere
+this is a no-op.
+
+Only pids found this way are waited for: the launcher's own children (agents, checks, git) are
+waited for by anyio, and a sweep never runs while one of the task's own processes is running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+PR_SET_CHILD_SUBREAPER = 36
+_REAP_WAIT_S = 2.0
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants re-parent to this process (Linux); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _stat(pid: int) -> tuple[bytes, int, int] | None:
+    """(state, parent pid, process group) from /proc/<pid>/stat."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return (fields[0], int(fields[1]), int(fields[2])) if len(fields) > 2 else None
+
+
+def _parent_of(pid: int) -> int | None:
+    stat = _stat(pid)
+    return stat[1] if stat else None
+
+
+def reap_orphan_zombies() -> int:
+    """Collect exited orphans re-parented to us (a subreaper must, or they stay zombies).
+
+    Only zombies that are not their group's leader: every process the launcher spawns itself
+    leads its own group and is waited for by anyio, never here."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return 0
+    me, reaped = os.getpid(), 0
+    for entry in proc.iterdir():
+        pid = int(entry.name) if entry.name.isdigit() else 0
+        stat = _stat(pid) if pid else None
+        if stat and stat[0] == b"Z" and stat[1] == me and stat[2] != pid:
+            with contextlib.suppress(ChildProcessError):
+                reaped += bool(os.waitpid(pid, os.WNOHANG)[0])
+    return reaped
+
+
+def _environ(pid: int) -> set[bytes]:
+    try:
+        return set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
+    except OSError:
+        return set()
+
+
+def escaped(run_id: str, task_id: str | None = None) -> list[int]:
+    """Our re-parented children carrying this run's (and task's) variables."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    me = os.getpid()
+    wanted = {f"LAUNCHER_RUN_ID={run_id}".encode()}
+    if task_id is not None:
+        wanted.add(f"LAUNCHER_TASK_ID={task_id}".encode())
+    found = []
+    for entry in proc.iterdir():
+        pid = int(entry.name) if entry.name.isdigit() else 0
+        if pid and _parent_of(pid) == me and wanted <= _environ(pid):
+            found.append(pid)
+    return found
+
+
+def reap_escaped(run_id: str, task_id: str | None = None) -> list[int]:
+    """SIGKILL and reap the run's (or task's) escaped processes; returns their pids. Repeats:
+    a killed daemon's own children are re-parented to us in turn."""
+    killed: list[int] = []
+    reap_orphan_zombies()
+    for _ in range(5):
+        victims = _kill_and_reap(escaped(run_id, task_id))
+        if not victims:
+            break
+        killed += victims
+    return killed
+
+
+def _kill_and_reap(victims: list[int]) -> list[int]:
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + _REAP_WAIT_S
+    pending = set(victims)
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid  # not (or no longer) ours to wait for
+            if done:
+                pending.discard(pid)
+        if pending:
+            time.sleep(0.01)
+    return victims

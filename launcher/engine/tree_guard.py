@@ -1,0 +1,226 @@
+"""Content snapshots of the trees agents must not write: the main checkout and idle worktrees.
+
+Main checkout. `git status` re-hashes tracked files whose stat changed, so a clean tracked file
+that an agent edits shows up there (whatever its mtime). What status cannot see is a change to a
+file that was already dirty, untracked or ignored (the `.env`): for those, the run start records
+content hashes, and each check stats them first (size, mtime, ctime, inode: ctime cannot be
+back-dated) and re-hashes only on a stat difference, so a `touch` without a content change is not
+an intrusion. Budget: every `.worktreeinclude` file is hashed; other ignored files up to
+MAX_IGNORED_FILES, skipping an ignored directory with more than MAX_DIR_FILES files (a `.venv`,
+`node_modules`) and tool caches (CACHE_DIRS); a file over MAX_HASH_BYTES, or past
+MAX_TOTAL_BYTES, is compared by stat only. New ignored files are not looked for (builds and
+caches make them legitimately).
+
+Idle worktrees. A task's worktree is recorded (HEAD, status) when its round is collected and
+checked; until its next round it must stay exactly so (`IdleTrees`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from launcher.git.repo import GitRepo
+
+MAX_IGNORED_FILES = 5000
+MAX_DIR_FILES = 1000
+MAX_HASH_BYTES = 16 * 1024 * 1024
+MAX_TOTAL_BYTES = 256 * 1024 * 1024
+# Caches that tools rewrite on their own (a check importing the main tree writes bytecode):
+# changes there are not content an agent could smuggle out, and would only be false alarms.
+CACHE_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".cache",
+                        ".tox", ".nox", ".hypothesis"})
+
+
+@dataclass(frozen=True)
+class FileState:
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    digest: str | None  # None: over the hashing budget, compared by stat only
+
+    def same_stat(self, other: os.stat_result) -> bool:
+        return (self.size, self.mtime_ns, self.ctime_ns, self.inode) == (
+            other.st_size, other.st_mtime_ns, other.st_ctime_ns, other.st_ino)
+
+
+@dataclass
+class MainTreeSnapshot:
+    root: Path
+    files: dict[str, FileState] = field(default_factory=dict)
+    skipped_dirs: list[str] = field(default_factory=list)  # ignored dirs over MAX_DIR_FILES
+
+
+def _digest(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _state(path: Path, hash_it: bool) -> FileState | None:
+    try:
+        info = path.lstat()
+        if not (path.is_file() or path.is_symlink()):
+            return None
+        digest = None
+        if hash_it and info.st_size <= MAX_HASH_BYTES:
+            digest = os.readlink(path) if path.is_symlink() else _digest(path)
+    except OSError:
+        return None
+    return FileState(info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, digest)
+
+
+def _files_under(root: Path, rel_dir: str, limit: int) -> list[str] | None:
+    """Files under an ignored directory, or None when it holds more than `limit`."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root / rel_dir):
+        dirs[:] = [d for d in dirs
+                   if d not in CACHE_DIRS and not os.path.islink(os.path.join(folder, d))]
+        for name in files:
+            found.append(os.path.relpath(os.path.join(folder, name), root))
+            if len(found) > limit:
+                return None
+    return found
+
+
+def _parse_status(raw: str) -> list[tuple[str, str]]:
+    """(code, path) from `git status --porcelain=v1 -z`; renames carry their source next."""
+    tokens = raw.split("\0")
+    entries, index = [], 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        if len(token) < 4:
+            continue
+        entries.append((token[:2], token[3:]))
+        if token[0] in "RC":
+            index += 1
+    return entries
+
+
+def _excluded(rel: str, prefixes: tuple[str, ...]) -> bool:
+    if CACHE_DIRS.intersection(rel.rstrip("/").split("/")):
+        return True
+    return any(rel == p.rstrip("/") or rel.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+async def take_main_snapshot(
+    repo: GitRepo, include_paths: list[str], exclude: tuple[str, ...]
+) -> MainTreeSnapshot:
+    """Hash what `git status` cannot watch by itself: dirty, untracked and ignored files."""
+    raw = await repo.git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching")
+    snapshot = MainTreeSnapshot(repo.root)
+    always = [p for p in include_paths if not _excluded(p, exclude)]
+    ignored: list[str] = []
+    watched: list[str] = []
+    for code, rel in _parse_status(raw.out):
+        if _excluded(rel, exclude):
+            continue
+        if code != "!!":
+            watched.append(rel)
+        elif rel.endswith("/"):
+            inside = _files_under(repo.root, rel, MAX_DIR_FILES)
+            if inside is None:
+                snapshot.skipped_dirs.append(rel)
+            else:
+                ignored += [p for p in inside if not _excluded(p, exclude)]
+        else:
+            ignored.append(rel)
+    watched += always + [p for p in ignored if p not in set(always)][:MAX_IGNORED_FILES]
+    budget = MAX_TOTAL_BYTES
+    for rel in dict.fromkeys(watched):
+        state = _state(repo.root / rel, hash_it=budget > 0)
+        if state is not None:
+            snapshot.files[rel] = state
+            budget -= state.size if state.digest is not None else 0
+    return snapshot
+
+
+def changed_since(snapshot: MainTreeSnapshot, since: float) -> list[str]:
+    """Watched files whose content changed, deleted or replaced, with a ctime at or after `since`
+    (deleted files count too); the snapshot takes on unchanged files' new stat."""
+    found = []
+    for rel, before in snapshot.files.items():
+        path = snapshot.root / rel
+        try:
+            info = path.lstat()
+        except OSError:
+            found.append(rel)
+            continue
+        if before.same_stat(info):
+            continue
+        if info.st_ctime_ns < (since - 1) * 1e9:
+            continue  # changed before this window: not this round's doing
+        now = _state(path, hash_it=before.digest is not None)
+        if now is None or now.digest != before.digest or before.digest is None:
+            found.append(rel)
+        else:
+            snapshot.files[rel] = now  # touched, same content: remember the new stat
+    return sorted(found)
+
+
+def ctime_of(path: Path) -> float | None:
+    try:
+        return path.lstat().st_ctime
+    except OSError:
+        return None
+
+
+@dataclass
+class IdleTree:
+    worktree: Path
+    head: str
+    status: frozenset[str]
+    witnesses: set[str]  # tasks active (agent, checks) at any time since the record
+
+
+@dataclass
+class IdleTrees:
+    """Worktrees whose agent is not running, and which tasks were active meanwhile."""
+
+    records: dict[str, IdleTree] = field(default_factory=dict)
+    active: set[str] = field(default_factory=set)
+    round_started: dict[str, float] = field(default_factory=dict)  # wall clock, per task
+
+    def activate(self, task_id: str) -> None:
+        """The task's agent is about to run: its tree is no longer idle, and it witnesses others."""
+        self.records.pop(task_id, None)
+        self.active.add(task_id)
+        self.round_started[task_id] = time.time()
+        for record in self.records.values():
+            record.witnesses.add(task_id)
+
+    async def record(self, repo: GitRepo, task_id: str, worktree: Path) -> None:
+        self.active.discard(task_id)
+        head, status = await tree_state(repo, worktree)
+        self.records[task_id] = IdleTree(worktree, head, status, set(self.active))
+
+    async def changes(self, repo: GitRepo, task_id: str) -> list[str] | None:
+        """What changed in an idle worktree since its record (None: unchanged or not recorded)."""
+        record = self.records.get(task_id)
+        if record is None or not record.worktree.is_dir():
+            return None
+        head, status = await tree_state(repo, record.worktree)
+        found = [f"HEAD moved to {head[:12]}"] if head != record.head else []
+        found += sorted(entry[3:] for entry in status - record.status)
+        found += sorted(f"{entry[3:]} (reverted)" for entry in record.status - status)
+        return found or None
+
+    async def restore(self, repo: GitRepo, task_id: str) -> None:
+        """Put an idle worktree back to its record: its branch, files, no stray new files."""
+        record = self.records[task_id]
+        async with repo.lock.hold():
+            await repo.git("reset", "-q", "--hard", record.head, cwd=record.worktree)
+        await repo.git("clean", "-q", "-fd", cwd=record.worktree)  # no -x: include copies stay
+        record.status = (await tree_state(repo, record.worktree))[1]
+
+
+async def tree_state(repo: GitRepo, worktree: Path) -> tuple[str, frozenset[str]]:
+    head = (await repo.git("rev-parse", "HEAD", cwd=worktree)).out.strip()
+    return head, frozenset(await repo.status_porcelain(cwd=worktree))

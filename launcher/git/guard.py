@@ -1,0 +1,170 @@
+"""The shared git directory's executable surface: a snapshot, a comparison, and an undo.
+
+Every worktree of a repository shares one git directory. An agent can reach it from its own
+worktree (`git rev-parse --git-common-dir`) and plant a hook, or set `core.hooksPath`,
+`core.fsmonitor`, a filter or merge driver in the config, all of which run commands later: in
+the launcher's git, or in the user's git long after the run. The launcher's own git already
+runs with hooks and fsmonitor off (`repo.git_env`); this module makes sure nothing an agent
+changed there survives: the run snapshots these files, and after each agent round the changes
+are put back and the task is failed.
+
+Watched: `hooks/` (every file, recursively; symlinks by target), `config`, `config.worktree`,
+`info/attributes`, and each linked worktree's `worktrees/<id>/config.worktree`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from launcher.errors import LauncherError
+
+_SINGLE_FILES = ("config", "config.worktree", "info/attributes")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One watched path: a regular file (content and mode) or a symlink (its target)."""
+
+    is_link: bool
+    data: bytes
+    mode: int
+
+
+@dataclass(frozen=True)
+class GitDirSnapshot:
+    common_dir: Path
+    entries: dict[str, Entry]
+
+
+class GitDirTampered(LauncherError):
+    """An agent changed hooks or config of the shared git directory (undone by the launcher)."""
+
+    default_key = "git_dir_tampered"
+
+
+def _read(path: Path) -> Entry | None:
+    try:
+        info = path.lstat()
+        if path.is_symlink():
+            return Entry(True, os.fsencode(os.readlink(path)), 0)
+        if not path.is_file():
+            return None
+        return Entry(False, path.read_bytes(), info.st_mode & 0o7777)
+    except OSError:
+        return None
+
+
+def _hook_paths(common_dir: Path) -> list[str]:
+    hooks = common_dir / "hooks"
+    if hooks.is_symlink() or not hooks.is_dir():
+        return ["hooks"] if hooks.is_symlink() or hooks.exists() else []
+    found = []
+    for folder, dirs, files in os.walk(hooks):
+        for name in [*files, *(d for d in dirs if os.path.islink(os.path.join(folder, d)))]:
+            found.append(os.path.relpath(os.path.join(folder, name), common_dir))
+    return found
+
+
+def _watched(common_dir: Path) -> list[str]:
+    paths = [*_SINGLE_FILES, *_hook_paths(common_dir)]
+    admin = common_dir / "worktrees"
+    if admin.is_dir():
+        paths += [f"worktrees/{d.name}/config.worktree" for d in admin.iterdir() if d.is_dir()]
+    return paths
+
+
+def _current(common_dir: Path) -> dict[str, Entry]:
+    entries = {}
+    for rel in _watched(common_dir):
+        entry = _read(common_dir / rel)
+        if entry is not None:
+            entries[rel] = entry
+    return entries
+
+
+def take_snapshot(common_dir: Path) -> GitDirSnapshot:
+    return GitDirSnapshot(common_dir, _current(common_dir))
+
+
+def _vanished_worktree(snapshot: GitDirSnapshot, rel: str) -> bool:
+    """A linked worktree removed since the snapshot (landed, cleaned up) is not a change."""
+    parts = rel.split("/")
+    return parts[0] == "worktrees" and not (snapshot.common_dir / parts[0] / parts[1]).is_dir()
+
+
+def changed_paths(snapshot: GitDirSnapshot) -> dict[str, str]:
+    """Watched paths that differ from the snapshot, each with "added", "changed" or "deleted"."""
+    now = _current(snapshot.common_dir)
+    found = {}
+    for rel, entry in snapshot.entries.items():
+        if rel not in now:
+            if not _vanished_worktree(snapshot, rel):
+                found[rel] = "deleted"
+        elif now[rel] != entry:
+            found[rel] = "changed"
+    for rel in now.keys() - snapshot.entries.keys():
+        found[rel] = "added"
+    return dict(sorted(found.items()))
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+def restore(snapshot: GitDirSnapshot, changed: dict[str, str]) -> None:
+    """Put back changed and deleted files, remove added ones (written atomically)."""
+    for rel in changed:
+        path = snapshot.common_dir / rel
+        with contextlib.suppress(FileNotFoundError):
+            _remove(path)
+        entry = snapshot.entries.get(rel)
+        if entry is None:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if entry.is_link:
+            os.symlink(os.fsdecode(entry.data), path)
+            continue
+        scratch = path.with_name(f".{path.name}.launcher-restore")
+        scratch.write_bytes(entry.data)
+        os.chmod(scratch, entry.mode)
+        os.replace(scratch, path)
+
+
+def made_since(snapshot: GitDirSnapshot, changed: dict[str, str], since: float) -> bool:
+    """Whether any of the changes happened at or after `since` (by ctime, which cannot be
+    back-dated; a deletion leaves nothing to date, so it counts)."""
+    for rel in changed:
+        try:
+            if (snapshot.common_dir / rel).lstat().st_ctime >= since - 1:
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def undo_tampering(snapshot: GitDirSnapshot, since: float) -> tuple[str, bool] | None:
+    """Undo every change to the watched files; None if there was none, else a description and
+    whether a change was made at or after `since`."""
+    changed = changed_paths(snapshot)
+    if not changed:
+        return None
+    recent = made_since(snapshot, changed, since)
+    restore(snapshot, changed)
+    return ", ".join(f"{rel} {how}" for rel, how in changed.items()), recent
+
+
+def tampered(who: str, listed: str, common_dir: Path) -> GitDirTampered:
+    return GitDirTampered(
+        f"{who} changed the repository's shared git directory ({listed}); "
+        "the launcher put the files back as they were",
+        where=str(common_dir),
+        fix="agents must not touch git hooks or git config; "
+        "if the task needs a git setting, set it in the repository before the run",
+    )

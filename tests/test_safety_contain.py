@@ -1,0 +1,255 @@
+"""Issue 10 part 5: an agent cannot reach past its worktree through git, hooks, other trees or
+processes that escape its process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import git, run_plan, task
+
+# A command agent: runs the Python code in argv[1] inside its worktree, then reports done.
+AGENT = """
+import json, os, pathlib, subprocess, sys
+def common_dir():
+    out = subprocess.run(["git", "rev-parse", "--git-common-dir"], capture_output=True, text=True)
+    return pathlib.Path(out.stdout.strip()).resolve()
+exec(sys.argv[1])
+pathlib.Path(os.environ["LAUNCHER_CONTRACT"]).write_text(json.dumps({
+    "contract_version": "1", "task_id": os.environ["LAUNCHER_TASK_ID"], "status": "done",
+    "summary": "did it", "files_changed": [], "tests_added": [], "decisions": [], "blockers": [],
+    "llm_observations": ""}))
+"""
+
+
+def command_task(task_id: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"id": task_id, "agent": task_id, **extra,
+            "_agent": {"adapter": "command", "command": [sys.executable, "-c", AGENT, code]}}
+
+
+def run_commands(repo: Path, tasks: list[dict[str, Any]], **run: Any) -> Any:
+    """run_plan with each task's own command agent (declared under [agents])."""
+    import anyio
+
+    from launcher.app.run import RunOptions, start_run
+    from launcher.models.plan import validate_plan
+
+    agents = {t["id"]: t.pop("_agent") for t in tasks if "_agent" in t}
+    plan = validate_plan({"run": run, "agents": agents, "task": tasks}, "test plan")
+    return anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+
+
+# --- 5a: hooks and config of the shared git directory ---------------------------------------
+
+PLANT_HOOK = """
+hook = common_dir() / "hooks" / "post-commit"
+hook.parent.mkdir(exist_ok=True)
+hook.write_text("#!/bin/sh\\necho \\"$LAUNCHER_TEST_SECRET\\" > {marker}\\n")
+hook.chmod(0o755)
+pathlib.Path("work.txt").write_text("work\\n")
+"""
+
+
+def test_an_agent_planted_hook_never_runs_is_removed_and_fails_the_task(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAUNCHER_TEST_SECRET", "hunter2")
+    marker = tmp_path / "leaked.txt"
+    hooks_before = sorted(p.name for p in (repo / ".git" / "hooks").iterdir())
+    report = run_commands(repo, [command_task("hooker", PLANT_HOOK.format(marker=marker))])
+    hooker = task(report, "hooker")
+    assert hooker.state == "failed"
+    assert "shared git directory" in hooker.message and "hooks/post-commit added" in hooker.message
+    assert not marker.exists()  # the launcher's git never ran it
+    assert sorted(p.name for p in (repo / ".git" / "hooks").iterdir()) == hooks_before
+    assert git(repo, "log", "--oneline", "main").count("\n") == 1  # nothing landed
+
+
+SET_HOOKS_PATH = """
+hooks = pathlib.Path({hooks!r})
+hooks.mkdir(exist_ok=True)
+(hooks / "post-commit").write_text("#!/bin/sh\\necho \\"$LAUNCHER_TEST_SECRET\\" > {marker}\\n")
+(hooks / "post-commit").chmod(0o755)
+subprocess.run(["git", "config", "core.hooksPath", str(hooks)], check=True)
+pathlib.Path("work.txt").write_text("work\\n")
+"""
+
+
+def test_an_agent_setting_core_hooks_path_is_undone_and_fails_the_task(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAUNCHER_TEST_SECRET", "hunter2")
+    marker = tmp_path / "leaked.txt"
+    config_before = (repo / ".git" / "config").read_bytes()
+    code = SET_HOOKS_PATH.format(hooks=str(tmp_path / "evil-hooks"), marker=marker)
+    report = run_commands(repo, [command_task("configurer", code)])
+    configurer = task(report, "configurer")
+    assert configurer.state == "failed" and "config changed" in configurer.message
+    assert not marker.exists()
+    assert (repo / ".git" / "config").read_bytes() == config_before
+    git(repo, "commit", "-q", "--allow-empty", "-m", "the user's next commit")
+    assert not marker.exists()  # nothing of the agent's stays in the user's repository
+
+
+def test_the_launcher_s_own_git_runs_no_hook_even_one_already_there(
+    repo: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran.txt"
+    hook = repo / ".git" / "hooks" / "post-commit"
+    hook.write_text(f"#!/bin/sh\necho ran > {marker}\n")
+    hook.chmod(0o755)
+    report = run_plan(repo, [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}])
+    assert task(report, "a").state == "merged"
+    assert not marker.exists()
+
+
+# --- 5c: writes outside the worktree, detected by content -----------------------------------
+
+def main_tree(code: str) -> str:
+    """Agent code with MAIN bound to the main checkout (the parent of the common git dir)."""
+    return "MAIN = common_dir().parent\n" + code
+
+
+def test_overwriting_the_main_tree_s_ignored_env_fails_the_task(repo: Path) -> None:
+    (repo / ".env").write_text("TOKEN=real\n")
+    code = main_tree('(MAIN / ".env").write_text("TOKEN=stolen\\n")\npathlib.Path("w.txt").write_text("w")')
+    report = run_commands(repo, [command_task("envy", code)])
+    envy = task(report, "envy")
+    assert envy.state == "failed" and "main checkout" in envy.message and ".env" in envy.message
+
+
+def test_editing_an_already_dirty_main_tree_file_fails_the_task(repo: Path) -> None:
+    (repo / "app.py").write_text("# the user's unsaved work\n")
+    code = main_tree('(MAIN / "app.py").write_text("# overwritten\\n")\npathlib.Path("w.txt").write_text("w")')
+    report = run_commands(repo, [command_task("dirty", code)])
+    dirty = task(report, "dirty")
+    assert dirty.state == "failed" and "app.py" in dirty.message
+
+
+def test_a_back_dated_write_into_the_main_tree_is_still_caught(repo: Path) -> None:
+    code = main_tree(
+        'p = MAIN / "planted.txt"\np.write_text("x")\nos.utime(p, (1_000_000, 1_000_000))\n'
+        'q = MAIN / "README.md"\nq.write_text("changed")\nos.utime(q, (1_000_000, 1_000_000))\n'
+        'pathlib.Path("w.txt").write_text("w")'
+    )
+    report = run_commands(repo, [command_task("sneaky", code)])
+    sneaky = task(report, "sneaky")
+    assert sneaky.state == "failed"
+    assert "planted.txt" in sneaky.message and "README.md" in sneaky.message
+
+
+def test_touching_a_main_tree_file_without_changing_it_is_not_an_intrusion(repo: Path) -> None:
+    (repo / ".env").write_text("TOKEN=real\n")
+    (repo / "notes.txt").write_text("untracked notes\n")
+    code = main_tree(
+        'for name in (".env", "notes.txt"):\n'
+        '    p = MAIN / name\n    p.write_bytes(p.read_bytes())\n    os.utime(p)\n'
+        'pathlib.Path("w.txt").write_text("w")'
+    )
+    report = run_commands(repo, [command_task("toucher", code)])
+    assert task(report, "toucher").state == "merged", task(report, "toucher").message
+
+
+# Task "a" waits until task "b" is being graded (its worktree idle, its round committed), then
+# writes a file into b's worktree. b's grader waits until a is done, then asks for a revision,
+# so b's agent runs again on a worktree that, unguarded, holds a's file to commit and land.
+STOWAWAY = """
+import time
+flags = pathlib.Path({flags!r})
+while not (flags / "b-grading").exists():
+    time.sleep(0.05)
+victim = pathlib.Path(os.environ["LAUNCHER_WORKTREE"]).parent / "b"
+(victim / "stowaway.txt").write_text("from a\\n")
+(flags / "a-done").write_text("")
+pathlib.Path("a.txt").write_text("a")
+"""
+
+WAITING_GRADER = """
+import os, pathlib, runpy, sys, time
+flags = pathlib.Path(sys.argv[1])
+if os.environ["LAUNCHER_TASK_ID"] == "b" and os.environ["LAUNCHER_ITERATION"] == "1":
+    (flags / "b-grading").write_text("")
+    deadline = time.time() + 20
+    while not (flags / "a-done").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+sys.argv = ["grader", sys.argv[2]]
+runpy.run_module("launcher.agents.scripted_grader", run_name="__main__")
+"""
+
+
+def test_a_write_into_an_idle_worktree_is_undone_and_fails_the_writer(
+    repo: Path, tmp_path: Path
+) -> None:
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    grader = {"adapter": "command",
+              "command": [sys.executable, "-c", WAITING_GRADER, str(flags), "{packet}"]}
+    b_script = [
+        {"write": "src/b.py", "content": "B = 1\n", "rounds": [1]},  # code, no test: revise
+        {"write": "tests/test_b.py", "content": "def test_b():\n    pass\n", "rounds": [2]},
+    ]
+    tasks = [command_task("a", STOWAWAY.format(flags=str(flags))), {"id": "b", "script": b_script}]
+    agents = {"a": tasks[0].pop("_agent"), "judge": grader}
+    import anyio
+
+    from launcher.app.run import RunOptions, start_run
+    from launcher.models.plan import validate_plan
+
+    plan = validate_plan({"run": {"grader": "judge"}, "agents": agents, "task": tasks}, "plan")
+    report = anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+    a, b = task(report, "a"), task(report, "b")
+    assert a.state == "failed" and "worktree of task b" in a.message, a.message
+    assert b.state == "merged", b.message
+    assert not (repo / "stowaway.txt").exists()
+    assert "stowaway.txt" not in git(repo, "log", "--name-only", "--format=", "main")
+
+
+# --- 5d: descendants that escape the process group ------------------------------------------
+
+DAEMON = """
+child = os.fork()
+if child == 0:
+    os.setsid()
+    if os.fork() == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(300)", {marker!r}])
+    os._exit(0)
+os.waitpid(child, 0)
+pathlib.Path("w.txt").write_text("w")
+"""
+
+
+def processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in argv and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child subreaper is Linux-only")
+def test_a_setsid_daemon_started_by_an_agent_does_not_outlive_the_run(
+    repo: Path, tmp_path: Path
+) -> None:
+    marker = f"launcher-test-daemon-{tmp_path.name}"
+    try:
+        report = run_commands(repo, [command_task("demon", DAEMON.format(marker=marker))])
+        assert task(report, "demon").state == "merged", task(report, "demon").message
+        assert processes_with(marker) == []
+    finally:
+        for pid in processes_with(marker):
+            os.kill(pid, signal.SIGKILL)
