@@ -63,6 +63,8 @@ def _exit_code(report: RunReport) -> int:
         return int(ExitCode.OK)
     if report.status == RunStatus.INTERRUPTED:
         return int(ExitCode.INTERRUPTED)
+    if report.status == RunStatus.PARKED:
+        return int(ExitCode.PARKED)
     return int(ExitCode.FAILED)
 
 

@@ -49,8 +49,24 @@ def branch_name(run_id: str, task_id: str) -> str:
     return f"{BRANCH_PREFIX}/{run_id}/{task_id}"
 
 
+INTEGRATION = "_integration"  # task ids start with [a-z0-9], so no task branch can be named so
+LEGACY_INTEGRATION = "integration"  # the old name, which a task of that id shared
+
+
 def integration_branch(run_id: str) -> str:
-    return f"{BRANCH_PREFIX}/{run_id}/integration"
+    """Where a landing that cannot move the target is kept (`-2`, `-3`... when taken)."""
+    return f"{BRANCH_PREFIX}/{run_id}/{INTEGRATION}"
+
+
+def is_integration_branch(run_id: str, branch: str) -> bool:
+    first = integration_branch(run_id)
+    return branch == first or (branch.startswith(first + "-") and branch[len(first) + 1:].isdigit())
+
+
+async def integration_branches(repo: GitRepo, run_id: str) -> list[str]:
+    """The run's integration branches that exist (the first one, then `-2`, `-3`...)."""
+    found = [b for b in await list_launcher_branches(repo, run_id) if is_integration_branch(run_id, b)]
+    return sorted(found, key=lambda b: (len(b), b))
 
 
 def _same_path(a: Path, b: Path) -> bool:
