@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -36,8 +37,6 @@ def _git_killing_launcher_at(tmp_path: Path, subcommand: str) -> dict[str, str]:
 
 
 def _run_id(repo: Path) -> str:
-    import sqlite3
-
     (run_id,) = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
         "SELECT id FROM runs").fetchone()
     return str(run_id)
@@ -95,3 +94,83 @@ def test_interrupted_tree_update_with_later_local_edits_is_rolled_back_and_parke
     assert git(repo, "rev-parse", branch).strip() == landed
     assert git(repo, "status", "--porcelain").strip() == "M README.md"
     assert f"git merge --ff-only {branch}" in report["message"]
+
+
+# Part 3: approved work is never deleted ------------------------------------------------------
+
+def _branches(repo: Path) -> list[str]:
+    return git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/launcher/").split()
+
+
+def test_parked_landing_with_a_task_named_integration_loses_nothing(repo: Path) -> None:
+    (repo / "README.md").write_text("# local edit in progress\n")  # the target cannot move
+    report = run_plan(repo, [
+        {"id": "integration", "script": [{"write": "i.txt", "content": "i\n"}]},
+        {"id": "other", "script": [{"write": "o.txt", "content": "o\n"}]},
+    ])
+    # Not `succeeded`: approved work did not reach the target.
+    assert report.status == RunStatus.PARKED
+    assert report.integration_branch == f"launcher/{report.run_id}/_integration"
+    assert [t.state for t in report.tasks] == ["merged", "merged"]
+    parked = git(repo, "ls-tree", "-r", "--name-only", report.integration_branch)
+    assert {"i.txt", "o.txt"} <= set(parked.split())
+    status = launcher_cli(repo, "status", report.run_id)
+    assert status.returncode == 4, status.stdout + status.stderr
+
+    cleaned = launcher_cli(repo, "clean", "--all")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert report.integration_branch in _branches(repo)
+    assert f"kept branch {report.integration_branch}" in cleaned.stdout
+    assert "integration, other" in cleaned.stdout  # what it holds
+
+    forced = launcher_cli(repo, "clean", report.run_id, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert _branches(repo) == []
+
+
+def test_clean_keeps_approved_unmerged_branches_and_removes_failed_ones(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "good", "script": [{"write": "g.txt", "content": "g\n"}]},
+        {"id": "bad", "checks": ["false"], "script": [{"write": "b.txt", "content": "b\n"}]},
+    ], merge=False)
+    assert report.status == RunStatus.FAILED
+    cleaned = launcher_cli(repo, "clean", report.run_id)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert _branches(repo) == [f"launcher/{report.run_id}/good"]
+    assert f"kept branch launcher/{report.run_id}/good: 1 commit(s) not on main" in cleaned.stdout
+    assert f"branch launcher/{report.run_id}/bad" in cleaned.stdout
+
+
+def test_clean_removes_the_refs_of_interrupted_rounds(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "bad", "checks": ["false"], "script": [{"write": "b.txt", "content": "b\n"}]},
+    ])
+    head = task(report, "bad").head_sha or ""
+    ref = f"refs/launcher/{report.run_id}/bad/interrupted-1700000000"
+    git(repo, "update-ref", ref, head)  # as commits.rescue_uncommitted leaves it on resume
+    cleaned = launcher_cli(repo, "clean", "--all")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert git(repo, "for-each-ref", "refs/launcher/").strip() == ""
+    assert f"ref {ref}" in cleaned.stdout
+
+
+def test_a_later_parked_landing_never_overwrites_an_earlier_one(repo: Path) -> None:
+    (repo / "README.md").write_text("# local edit in progress\n")
+    first = run_plan(repo, [{"id": "one", "script": [{"write": "1.txt", "content": "1\n"}]}])
+    assert first.status == RunStatus.PARKED
+
+    # A task of the same run approved later (e.g. by `launcher choose`) lands while the main
+    # tree is still dirty: it parks too, beside the first result, not over it.
+    db = sqlite3.connect(repo / ".launcher" / "launcher.db")
+    db.execute("INSERT INTO tasks (run_id, task_id, position, state, updated_at) "
+               "VALUES (?, 'two', 1, 'pending', 0)", (first.run_id,))
+    plan = json.loads(db.execute("SELECT plan_json FROM runs").fetchone()[0])
+    plan["task"].append({**plan["task"][0], "id": "two", "title": "",
+                         "script": [{"write": "2.txt", "content": "2\n"}]})
+    db.execute("UPDATE runs SET plan_json=?", (json.dumps(plan),))
+    db.commit()
+    second = resume(repo, first.run_id)
+    assert second.status == RunStatus.PARKED
+    integration = f"launcher/{first.run_id}/_integration"
+    assert "1.txt" in git(repo, "ls-tree", "--name-only", integration)
+    assert "2.txt" in git(repo, "ls-tree", "--name-only", f"{integration}-2")
