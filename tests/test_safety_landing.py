@@ -174,3 +174,75 @@ def test_a_later_parked_landing_never_overwrites_an_earlier_one(repo: Path) -> N
     integration = f"launcher/{first.run_id}/_integration"
     assert "1.txt" in git(repo, "ls-tree", "--name-only", integration)
     assert "2.txt" in git(repo, "ls-tree", "--name-only", f"{integration}-2")
+
+
+# Part 4: a secret copied by `.worktreeinclude` never lands, by any route ----------------------
+
+SECRET = "TOKEN=s3cret\n"
+
+
+def _with_secret(repo: Path) -> Path:
+    (repo / ".worktreeinclude").write_text(".env\n")
+    git(repo, "add", ".worktreeinclude")
+    git(repo, "commit", "-qm", "include .env in worktrees")
+    (repo / ".env").write_text(SECRET)  # ignored by the fixture's .gitignore
+    return repo
+
+
+def _refused(repo: Path, steps: list[dict[str, object]], **run: object) -> str:
+    report = run_plan(_with_secret(repo), [{"id": "leaky", "script": steps}], **run)
+    leaky = task(report, "leaky")
+    assert leaky.state == "failed", leaky.message
+    assert "refused" in leaky.message and "commit " in leaky.message
+    assert "s3cret" in git(repo, "log", "-p", leaky.branch or "")  # kept for inspection
+    assert "s3cret" not in git(repo, "log", "-p", "main")  # never on the target
+    assert git(repo, "log", "--oneline", "main").count("\n") == 2  # nothing landed
+    return leaky.message
+
+
+UNTRACKED_AGAIN = [
+    {"run": ["git", "add", "-f", ".env"]}, {"commit": "add env"},
+    {"run": ["git", "rm", "-q", "--cached", ".env"]}, {"commit": "untrack env"},
+    {"write": "x.txt", "content": "x\n"},
+]
+
+
+def test_a_secret_committed_then_untracked_is_refused_under_merge(repo: Path) -> None:
+    message = _refused(repo, UNTRACKED_AGAIN, strategy="merge")
+    assert "adds .env, copied in by .worktreeinclude" in message
+
+
+def test_a_secret_committed_then_untracked_is_refused_under_rebase(repo: Path) -> None:
+    message = _refused(repo, UNTRACKED_AGAIN, strategy="rebase")
+    assert "adds .env" in message
+
+
+def test_a_secret_renamed_with_git_mv_is_refused(repo: Path) -> None:
+    message = _refused(repo, [
+        {"run": ["git", "add", "-f", ".env"]}, {"commit": "add env"},
+        {"run": ["git", "mv", ".env", "env.bak"]},
+    ])
+    assert "adds .env" in message
+
+
+def test_a_secret_copied_under_another_name_is_refused_by_content(repo: Path) -> None:
+    message = _refused(repo, [{"run": ["cp", ".env", "leaked.txt"]}])
+    assert "adds leaked.txt, whose content is the copied include file .env" in message
+
+
+def test_unrelated_files_empty_ones_and_public_copies_still_land(repo: Path) -> None:
+    _with_secret(repo)
+    (repo / ".worktreeinclude").write_text(".env\nempty.secret\n")
+    (repo / ".env.example").write_text(SECRET)  # the user's .env is the example, unchanged
+    git(repo, "add", ".worktreeinclude", ".env.example")
+    git(repo, "commit", "-qm", "example env")
+    (repo / "empty.secret").write_text("")
+    report = run_plan(repo, [{"id": "fine", "script": [
+        {"write": "feature.py", "content": "X = 1\n"},
+        {"write": "pkg/__init__.py", "content": ""},  # the empty blob is no secret
+        {"run": ["cp", ".env.example", "defaults.env"]},  # content already on the target
+    ]}])
+    assert task(report, "fine").state == "merged", task(report, "fine").message
+    landed = git(repo, "ls-tree", "-r", "--name-only", "main").split()
+    assert {"feature.py", "pkg/__init__.py", "defaults.env"} <= set(landed)
+    assert ".env" not in landed and "empty.secret" not in landed

@@ -82,7 +82,7 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
             message=f"Merge {task.title or task_id} ({row.branch})",
             trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id,
                       "Launcher-Agent": task.agent, "Launcher-Verdict": "approved"},
-            forbidden_paths=row.included,
+            forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
         )
         tip, results = await merge.land_queue(
             ctx.repo, tip=tip, candidates=[candidate], strategy=ctx.plan.run.strategy,

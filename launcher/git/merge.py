@@ -17,7 +17,7 @@ import anyio
 
 from launcher import process
 from launcher.errors import GitFailed
-from launcher.git import target_tree
+from launcher.git import secret_guard, target_tree
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
 
@@ -36,8 +36,10 @@ class Candidate:
     head: str
     message: str
     trailers: dict[str, str] = field(default_factory=dict)
-    # Files copied into the worktree by .worktreeinclude: committing one of them is refused.
+    # Files copied into the worktree by .worktreeinclude: committing one of them (by path, or
+    # its content under any path: blob id -> path) in any commit is refused.
     forbidden_paths: list[str] = field(default_factory=list)
+    forbidden_blobs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,16 +130,6 @@ async def _conflict_details(
     ).rstrip()
 
 
-async def _forbidden_touched(repo: GitRepo, tip: str, head: str, forbidden: list[str]) -> list[str]:
-    if not forbidden:
-        return []
-    # Three-dot: only what the branch itself changed since it forked, not what the target did.
-    res = await repo.git("diff", "--name-only", "-z", "--no-renames", f"{tip}...{head}")
-    changed = [p for p in res.out.split("\0") if p]
-    roots = [f.rstrip("/") for f in forbidden]
-    return [p for p in changed if any(p == r or p.startswith(r + "/") for r in roots)]
-
-
 def _is_sha(value: str) -> bool:
     """A full object id needs no `rev-parse` round trip (one git process less per landing)."""
     return len(value) == 40 and all(c in "0123456789abcdef" for c in value)
@@ -149,11 +141,12 @@ async def merge_commit(
     """Compute the landing of `candidate` on `tip` as new commit objects; no ref is written."""
     tip = tip if _is_sha(tip) else await repo.rev_parse(tip)
     head = candidate.head if _is_sha(candidate.head) else await repo.rev_parse(candidate.head)
-    bad = await _forbidden_touched(repo, tip, head, candidate.forbidden_paths)
-    if bad:
+    leaks = await secret_guard.find_leaks(
+        repo, tip, head, candidate.forbidden_paths, candidate.forbidden_blobs)
+    if leaks:
         return Landing(candidate.task_id, "refused", None, [], (
             f"{candidate.branch} commits files that .worktreeinclude copied into its worktree "
-            f"(they must not be committed): {', '.join(bad)}"))
+            f"(they must not be committed): {'; '.join(leak.describe() for leak in leaks)}"))
     ancestor = await repo.git("merge-base", "--is-ancestor", head, tip, check=False)
     if ancestor.returncode == 0:
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")

@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     round_base INTEGER NOT NULL DEFAULT 0,
     approval_hash TEXT,
     included_json TEXT NOT NULL DEFAULT '[]',
-    included_blobs_json TEXT NOT NULL DEFAULT '[]',
+    included_blobs_json TEXT NOT NULL DEFAULT '{}',
     files_json TEXT NOT NULL DEFAULT '[]',
     contract_json TEXT,
     message TEXT NOT NULL DEFAULT '',
@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS landings (
 
 # Columns added after the first release: a journal written by an older launcher gets them on open.
 _ADDED_COLUMNS = (
-    ("tasks", "included_blobs_json", "TEXT NOT NULL DEFAULT '[]'"),
+    ("tasks", "included_blobs_json", "TEXT NOT NULL DEFAULT '{}'"),
     ("landings", "main_tree", "INTEGER NOT NULL DEFAULT 0"),
     ("landings", "progress", "TEXT NOT NULL DEFAULT 'intent'"),
 )
@@ -136,7 +136,7 @@ class TaskRow:
     round_base: int
     approval_hash: str | None
     included: list[str]
-    included_blobs: list[str]  # object ids of the copied include files' contents
+    included_blobs: dict[str, str]  # object id of a copied include file's content -> its path
     files: list[str]
     contract: dict[str, Any] | None
     message: str
