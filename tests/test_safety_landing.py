@@ -96,6 +96,54 @@ def test_interrupted_tree_update_with_later_local_edits_is_rolled_back_and_parke
     assert f"git merge --ff-only {branch}" in report["message"]
 
 
+def test_a_half_written_tree_update_is_finished_on_resume(repo: Path, tmp_path: Path) -> None:
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": "a", "script": [{"write": "a.txt", "content": "a\n"},
+                               {"replace": "app.py", "old": "a + b", "new": "b + a"}]},
+    ])
+    killed = launcher_cli(repo, "run", str(plan), "--quiet",
+                          env=_git_killing_launcher_at(tmp_path, "read-tree"))
+    assert killed.returncode == -9
+    landed = git(repo, "rev-parse", "main").strip()
+    (repo / "a.txt").write_text("a\n")  # as far as a killed `read-tree -m -u` got
+    resumed = launcher_cli(repo, "resume", _run_id(repo), "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert git(repo, "status", "--porcelain").strip() == ""
+    assert git(repo, "rev-parse", "HEAD").strip() == landed
+    assert "b + a" in (repo / "app.py").read_text()
+
+
+def test_kill_right_after_parking_is_recovered_as_parked_not_succeeded(
+    repo: Path, tmp_path: Path
+) -> None:
+    real = shutil.which("git")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"  # runs git, then kills the launcher once the park ref is written
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'{real} "$@"; code=$?\n'
+        'case "$*" in *"launcher: integration result"*) kill -9 $PPID;; esac\n'
+        "exit $code\n"
+    )
+    wrapper.chmod(0o755)
+    (repo / "README.md").write_text("# local edit in progress\n")
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]},
+    ])
+    killed = launcher_cli(repo, "run", str(plan), "--quiet",
+                          env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    assert killed.returncode == -9
+    resumed = launcher_cli(repo, "resume", _run_id(repo), "--json")
+    report = json.loads(resumed.stdout)
+    assert resumed.returncode == 4, resumed.stdout + resumed.stderr
+    assert report["status"] == "parked"
+    assert [t["state"] for t in report["tasks"]] == ["merged"]
+    branch = report["integration_branch"]
+    assert git(repo, "log", "--merges", "--format=%H", branch).count("\n") == 1  # landed once
+    assert "a.txt" in git(repo, "ls-tree", "--name-only", branch)
+
+
 # Part 3: approved work is never deleted ------------------------------------------------------
 
 def _branches(repo: Path) -> list[str]:

@@ -81,6 +81,38 @@ async def main_tree_holds(repo: GitRepo, ref: str) -> bool:
     return head.ok and head.out.strip() == ref
 
 
+def _split_z(output: str) -> list[str]:
+    return [entry for entry in output.split("\0") if entry]
+
+
+async def _blobs(repo: GitRepo, tree: str, paths: list[str]) -> dict[str, str]:
+    listed = await repo.git("--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", tree,
+                            "--", *paths)
+    blobs = {}
+    for entry in _split_z(listed.out):
+        meta, _, path = entry.partition("\t")
+        blobs[path] = meta.split()[2]
+    return blobs
+
+
+async def _half_updated(repo: GitRepo, old: str, new: str) -> bool:
+    """Whether the main work tree (index at `old`) is what a killed `read-tree -m -u old new`
+    leaves: only files the landing changes differ, each at its old or its new content."""
+    changed = set(_split_z((await repo.git("diff", "--name-only", "-z", "--no-renames", old, new)).out))
+    dirty = set(_split_z((await repo.git("diff-files", "--name-only", "-z")).out))
+    if not changed or not dirty <= changed:
+        return False
+    written = await repo.git("--literal-pathspecs", "ls-files", "-z", "--others", "--", *changed)
+    candidates = sorted(dirty | (set(_split_z(written.out)) & changed))
+    if not candidates:
+        return False
+    before, after = await _blobs(repo, old, candidates), await _blobs(repo, new, candidates)
+    present = [p for p in candidates if (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
+    hashed = await repo.git("hash-object", "--", *present) if present else None
+    now = dict(zip(present, hashed.out.split() if hashed else [], strict=False))
+    return all(now.get(p) in (before.get(p), after.get(p)) for p in candidates)
+
+
 async def finish_tree_update(
     repo: GitRepo, *, target_branch: str, old: str, new: str, integration_branch: str,
     on_step: StepSink = _no_step,
@@ -98,9 +130,13 @@ async def finish_tree_update(
         tip = await _tip(repo, ref)
         if await _succeeds(repo, "diff-index", "--cached", "--quiet", old, "--"):
             # Index at the old tip: the update never ran (or was killed before writing the index).
-            if await _succeeds(repo, "diff-files", "--quiet"):
+            half = await _half_updated(repo, old, new)
+            if half or await _succeeds(repo, "diff-files", "--quiet"):
                 on_step(UPDATING_TREE, True)
-                updated = await repo.git("read-tree", "-m", "-u", old, new, check=False)
+                # A half-written update only has files at their old or new content: --reset
+                # finishes it (the two-tree form refuses files that differ from the index).
+                how_far = ["--reset", "-u", new] if half else ["-m", "-u", old, new]
+                updated = await repo.git("read-tree", *how_far, check=False)
                 if updated.ok:
                     on_step(TREE_UPDATED, True)
                     return AdvanceResult(True, target_branch, (
