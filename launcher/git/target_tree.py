@@ -127,9 +127,12 @@ async def finish_tree_update(
         if await _succeeds(repo, "diff-index", "--cached", "--quiet", new, "--"):
             return AdvanceResult(True, target_branch,
                                  f"{target_branch} advanced to {new[:12]}; the main work tree was updated")
-        tip = await _tip(repo, ref)
-        if await _succeeds(repo, "diff-index", "--cached", "--quiet", old, "--"):
-            # Index at the old tip: the update never ran (or was killed before writing the index).
+        # Only a tip nobody built on: a commit made on top since (with the index still at the
+        # old tip) may revert the landed work, which the user has to look at.
+        if await _tip(repo, ref) == new and await _succeeds(
+            repo, "diff-index", "--cached", "--quiet", old, "--"
+        ):
+            # Index at the old tip: the update never ran, or was killed before writing the index.
             half = await _half_updated(repo, old, new)
             if half or await _succeeds(repo, "diff-files", "--quiet"):
                 on_step(UPDATING_TREE, True)
@@ -147,12 +150,12 @@ async def finish_tree_update(
             else:
                 reason = "files in the main work tree changed after the landing was interrupted"
                 how = merge_hint("Commit or stash them, then run", target_branch)
-            if tip == new:  # nobody built on it yet: put it back, so HEAD matches index and files
-                on_step(ROLLING_BACK, True)
-                if await _succeeds(repo, "update-ref", "-m", "launcher: roll back", ref, old, new):
-                    return await park(repo, target_branch=target_branch,
-                                      integration_branch=integration_branch, new=new,
-                                      reason=reason, how=how, on_step=on_step)
+            # Put the ref back, so HEAD matches index and files again, and keep the result.
+            on_step(ROLLING_BACK, True)
+            if await _succeeds(repo, "update-ref", "-m", "launcher: roll back", ref, old, new):
+                return await park(repo, target_branch=target_branch,
+                                  integration_branch=integration_branch, new=new,
+                                  reason=reason, how=how, on_step=on_step)
     root = repo.root
     return AdvanceResult(False, target_branch, (
         f"{target_branch} was moved to {new[:12]} but the main work tree {root} was not updated "
