@@ -11,6 +11,7 @@ class ExitCode(enum.IntEnum):
     FAILED = 1  # some task failed, was blocked or conflicted (or a gate failed)
     USAGE = 2  # usage, config or input error
     ENVIRONMENT = 3  # not a git repo, git too old, agent CLI missing
+    PARKED = 4  # landed on the integration branch, not on the target: see the message
     INTERRUPTED = 130
 
 

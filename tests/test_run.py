@@ -207,7 +207,8 @@ def test_dirty_main_tree_leaves_the_result_on_the_integration_branch(repo: Path)
     before = git(repo, "rev-parse", "main")
     report = run_plan(repo, [{"id": "w", "script": [{"write": "w.txt", "content": "w"}]}])
     assert git(repo, "rev-parse", "main") == before
-    assert report.integration_branch == f"launcher/{report.run_id}/integration"
+    assert report.integration_branch == f"launcher/{report.run_id}/_integration"
+    assert report.status == "parked"  # approved work that did not reach the target
     assert "w.txt" in git(repo, "ls-tree", "--name-only", report.integration_branch)
     assert (repo / "README.md").read_text() == "# local edit in progress\n"
     assert "integration" in report.message

@@ -76,7 +76,7 @@ def test_default_root(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_branch_names() -> None:
     assert branch_name("r1", "t-2") == "launcher/r1/t-2"
-    assert integration_branch("r1") == "launcher/r1/integration"
+    assert integration_branch("r1") == "launcher/r1/_integration"  # `_`: never a task id
 
 
 def test_create_lock_unlock_remove(repo: Path, tmp_path: Path) -> None:
@@ -225,7 +225,7 @@ def test_remove_run_leftovers(repo: Path, tmp_path: Path) -> None:
     create(gr, root / "r10" / "a", branch_name("r10", "a"))  # another run: untouched
 
     assert run(lambda: list_launcher_branches(gr, "r1")) == [
-        "launcher/r1/a", "launcher/r1/b", "launcher/r1/c", "launcher/r1/integration",
+        "launcher/r1/_integration", "launcher/r1/a", "launcher/r1/b", "launcher/r1/c",
     ]
     removed = run(lambda: remove_run_leftovers(gr, root, "r1"))
     assert sum(r.startswith("worktree ") for r in removed) == 4

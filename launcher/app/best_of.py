@@ -48,6 +48,7 @@ async def select_best(ctx: RunContext, task: Task) -> bool:
         f"best of {len(rows)}: {winner.task_id} ({checks} check(s) passed, {-minus_lines} diff lines)",
         branch=winner.branch, worktree=winner.worktree, start_sha=winner.start_sha,
         head_sha=winner.head_sha, included=winner.included, files=winner.files,
+        included_blobs=winner.included_blobs,
         contract=winner.contract, approval_hash=winner.approval_hash,
         cost_usd=sum(r.cost_usd or 0.0 for r in rows) or None,
     )

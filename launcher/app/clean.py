@@ -8,6 +8,7 @@ from pathlib import Path
 
 from launcher import process
 from launcher.app.context import STATE_DIR, open_journal
+from launcher.app.kept_branches import branches_to_keep
 from launcher.errors import UsageProblem
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
@@ -17,7 +18,8 @@ from launcher.mutation.sweep import BYTECODE_DIR
 from launcher.store.mutants import RUNNING, MutantStore
 
 
-async def clean(cwd: Path, run_id: str | None, *, all_runs: bool) -> list[str]:
+async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = False) -> list[str]:
+    """What was removed (and kept: approved work not on the target survives unless `force`)."""
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
     root = worktrees.default_worktree_root(repo, load_repo_config(repo.root).worktree_root)
@@ -36,7 +38,8 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool) -> list[str]:
                 raise UsageProblem(f"run {rid} is still running", fix="wait for it to finish first")
             removed.append(f"skipped {rid}: still running")
             continue
-        removed += await worktrees.remove_run_leftovers(repo, root, rid)
+        keep = {} if force else await branches_to_keep(repo, journal, rid)
+        removed += await worktrees.remove_run_leftovers(repo, root, rid, keep)
     if all_runs:
         removed += await _sweep_leftovers(repo, root / "mutation")
     removed += await worktrees.reconcile(repo, root)

@@ -24,11 +24,11 @@ async def land_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
     ctx.merge = True
     with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, None)):
         try:
-            _moved, message = await land_approved(ctx)
+            reached_target, message = await land_approved(ctx)
         except BaseException:
             ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
                                 message="interrupted while landing; `launcher land` continues")
             raise
-    status = run_status(ctx.journal.tasks(ctx.run_id), merge=True)
+    status = run_status(ctx.journal.tasks(ctx.run_id), merge=True, reached_target=reached_target)
     ctx.journal.set_run(ctx.run_id, status=status, message=message)
     return build_report(ctx.journal, ctx.run_id, ctx.repo.root)

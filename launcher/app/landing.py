@@ -1,8 +1,8 @@
 """Landing approved branches: dependency order, in-memory merges, one compare-and-swap.
 
 The merged result is computed without touching any ref; the journal records the intended new
-tip *before* the target moves, so a crash after the move is recognised on resume and nothing
-lands twice.
+tip *before* the target moves, and each later step before it runs, so a crash at any point is
+finished or reported on resume (`landing_recovery`) and nothing lands twice.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from launcher.app.context import RunContext
 from launcher.app.grading import approval_holds
+from launcher.app.landing_recovery import journal_steps, recover_landing, unlanded_work
 from launcher.git import merge, worktrees
 from launcher.models.states import TaskState
 
@@ -39,35 +40,17 @@ async def _target_tip(ctx: RunContext) -> str:
     return found.out.strip() if found.ok else ctx.base_sha
 
 
-async def _already_landed(ctx: RunContext) -> bool:
-    """A landing recorded by an earlier (crashed) launcher that did move the target."""
-    record = ctx.journal.landing(ctx.run_id)
-    if record is None or record["done"]:
-        return False
-    tip = await _target_tip(ctx)
-    integration = worktrees.integration_branch(ctx.run_id)
-    integration_tip = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{integration}", check=False)
-    for where in (tip, integration_tip.out.strip()):
-        if not where:
-            continue
-        if where == record["new_tip"] or (await ctx.repo.git(
-            "merge-base", "--is-ancestor", record["new_tip"], where, check=False
-        )).ok:
-            branch = ctx.target if where == tip else integration
-            for task_id, commit in record["tasks"].items():
-                ctx.transition(task_id, TaskState.MERGED, f"landed on {branch} (recovered)",
-                               merged=True, merge_commit=commit)
-            ctx.journal.set_run(ctx.run_id, landed_on=branch)
-            ctx.journal.finish_landing(ctx.run_id)
-            return True
-    return False
-
-
 async def land_approved(ctx: RunContext) -> tuple[bool, str]:
-    """Land every approved task; returns (target moved or nothing to do, message)."""
-    if await _already_landed(ctx):
+    """Land every approved task; returns (all approved work is on the target, message)."""
+    recovered = await recover_landing(ctx)
+    if recovered is not None:
         await cleanup_merged(ctx)
-        return True, "landing recovered from the journal"
+    reached, message = recovered or await _land(ctx)
+    unlanded = await unlanded_work(ctx) if reached else None
+    return (False, unlanded) if unlanded else (reached, message)
+
+
+async def _land(ctx: RunContext) -> tuple[bool, str]:
     expected_old = await _target_tip(ctx)
     tip = expected_old
     landed: dict[str, str] = {}
@@ -99,7 +82,7 @@ async def land_approved(ctx: RunContext) -> tuple[bool, str]:
             message=f"Merge {task.title or task_id} ({row.branch})",
             trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id,
                       "Launcher-Agent": task.agent, "Launcher-Verdict": "approved"},
-            forbidden_paths=row.included,
+            forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
         )
         tip, results = await merge.land_queue(
             ctx.repo, tip=tip, candidates=[candidate], strategy=ctx.plan.run.strategy,
@@ -123,15 +106,15 @@ async def land_approved(ctx: RunContext) -> tuple[bool, str]:
                                new_tip=tip, tasks=landed)
     advanced = await merge.advance_target(
         ctx.repo, target_branch=ctx.target, new=tip, expected_old=expected_old,
-        integration_branch=worktrees.integration_branch(ctx.run_id),
+        integration_branch=worktrees.integration_branch(ctx.run_id), on_step=journal_steps(ctx),
     )
-    where = ctx.target if advanced.moved else worktrees.integration_branch(ctx.run_id)
+    where = advanced.where
     for task_id, commit in landed.items():
         ctx.transition(task_id, TaskState.MERGED, f"landed on {where}", merged=True, merge_commit=commit)
     ctx.journal.set_run(ctx.run_id, landed_on=where)
     ctx.journal.finish_landing(ctx.run_id)
     await cleanup_merged(ctx)
-    return advanced.moved, advanced.message
+    return where == ctx.target, advanced.message
 
 
 def _integration_check(ctx: RunContext) -> Callable[[str], Awaitable[tuple[bool, str]]] | None:

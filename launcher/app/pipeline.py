@@ -102,12 +102,10 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
     ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
     start = await _start_point(ctx, task)
     await worktrees.create_worktree(ctx.repo, path=path, branch=branch, start=start)
-    copied = await anyio.to_thread.run_sync(
-        include.copy_includes, ctx.repo.root, path, ctx.include_paths
-    )
+    copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
     ctx.journal.update_task(
         ctx.run_id, task.id, branch=branch, worktree=str(path), start_sha=start,
-        head_sha=start, included=copied,
+        head_sha=start, included=copied, included_blobs=copied_blobs,
     )
     return path if await _setup(ctx, task, path) else None
 

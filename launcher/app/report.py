@@ -14,7 +14,9 @@ _FAILURES = {
 }
 
 
-def run_status(rows: list[TaskRow], *, merge: bool) -> RunStatus:
+def run_status(rows: list[TaskRow], *, merge: bool, reached_target: bool = True) -> RunStatus:
+    """`reached_target` False: approved work is parked off the target (or its landing is
+    unfinished), which is never `succeeded`."""
     for row in rows:
         if row.state in _FAILURES:
             return RunStatus.FAILED
@@ -24,7 +26,7 @@ def run_status(rows: list[TaskRow], *, merge: bool) -> RunStatus:
             return RunStatus.FAILED  # approved but never landed
         if not row.state.is_final and row.state is not TaskState.APPROVED:
             return RunStatus.INTERRUPTED
-    return RunStatus.SUCCEEDED
+    return RunStatus.SUCCEEDED if reached_target or not merge else RunStatus.PARKED
 
 
 _EPIC_BLOCK = {"blocked", "failed", "timed_out", "conflicted", "cancelled", "escalated", "skipped"}
@@ -75,11 +77,11 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
                 rubric_gate=rubric_label(rounds[-1].verdict if rounds else None),
             )
         )
-    integration = f"launcher/{run_id}/integration"
     landed_on = run.landed_on
+    parked = landed_on is not None and landed_on != run.target
     return RunReport(
         run_id=run_id, status=run.status.value, repo=run.repo, base_sha=run.base_sha,
-        target=run.target, integration_branch=integration if landed_on == integration else None,
+        target=run.target, integration_branch=landed_on if parked else None,
         landed_on=landed_on, message=run.message,
         artifacts=str(repo_root / ".launcher" / "runs" / run_id), tasks=tasks,
         epics=epic_reports(tasks, {tid: t["epic"] for tid, t in plan_tasks.items() if t.get("epic")}),

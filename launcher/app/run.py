@@ -156,14 +156,14 @@ async def _execute_observed(ctx: RunContext) -> RunReport:
             refuse_start=partial(_over_budget, ctx),
             wait_only=frozenset(t.id for t in ctx.plan.tasks if t.select_from),
         )
-        message = ""
+        message, reached_target = "", True
         await containment.before_landing(ctx)
         if ctx.merge:
-            _moved, message = await land_approved(ctx)
+            reached_target, message = await land_approved(ctx)
         else:
             await cleanup_merged(ctx)
         await containment.reap(ctx)
-        status = run_status(ctx.journal.tasks(ctx.run_id), merge=ctx.merge)
+        status = run_status(ctx.journal.tasks(ctx.run_id), merge=ctx.merge, reached_target=reached_target)
         ctx.journal.set_run(ctx.run_id, status=status, message=message)
     except BaseException:
         # Ctrl-C or a crash: children are already killed by the process wrapper; keep the

@@ -64,6 +64,8 @@ def _exit_code(report: RunReport) -> int:
         return int(ExitCode.OK)
     if report.status == RunStatus.INTERRUPTED:
         return int(ExitCode.INTERRUPTED)
+    if report.status == RunStatus.PARKED:
+        return int(ExitCode.PARKED)
     return int(ExitCode.FAILED)
 
 
@@ -218,9 +220,12 @@ def _task_final(run_id: str, task_id: str) -> bool:
 def clean(
     run_id: Annotated[str | None, typer.Argument(help="Run id.")] = None,
     all_runs: Annotated[bool, typer.Option("--all", help="All runs' leftovers and dead sweeps' trees.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Also delete branches holding approved work that is not on the target.")] = False,
 ) -> None:
-    """Remove the worktrees and branches a run kept (failed or conflicted tasks)."""
-    removed = call(lambda: clean_app.clean(Path.cwd(), run_id, all_runs=all_runs))
+    """Remove the worktrees and branches a run kept (failed or conflicted tasks); approved work
+    not on the target (an integration branch) is kept unless --force."""
+    removed = call(lambda: clean_app.clean(Path.cwd(), run_id, all_runs=all_runs, force=force))
     for line in removed:
         print(line)
     print(f"cleaned: {len(removed)} item(s)")

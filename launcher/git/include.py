@@ -17,6 +17,7 @@ import os
 import shutil
 from pathlib import Path, PurePosixPath
 
+import anyio
 import pathspec
 
 from launcher.git.repo import GitRepo
@@ -140,3 +141,20 @@ def copy_includes(src_root: Path, dest_root: Path, paths: list[str]) -> list[str
             shutil.copy2(src, dest, follow_symlinks=False)
         copied.append(rel)
     return copied
+
+
+async def copy_and_fingerprint(
+    repo: GitRepo, dest_root: Path, paths: list[str]
+) -> tuple[list[str], dict[str, str]]:
+    """Copy the include files into a worktree; return what was copied and the object id of each
+    copied file's content (-> its path), as `git add` would store it (filters applied) and as
+    is, so that content landing under any other name is recognised (`git.secret_guard`)."""
+    copied = await anyio.to_thread.run_sync(copy_includes, repo.root, dest_root, paths)
+    files = [rel for rel in copied if not (dest_root / rel).is_symlink()]
+    blobs: dict[str, str] = {}
+    for filters in ([], ["--no-filters"]):
+        if files:
+            hashed = await repo.git("hash-object", *filters, "--", *files, cwd=dest_root)
+            for rel, oid in zip(files, hashed.out.split(), strict=False):
+                blobs.setdefault(oid, rel)
+    return copied, blobs

@@ -17,7 +17,9 @@ import anyio
 
 from launcher import process
 from launcher.errors import GitFailed
+from launcher.git import secret_guard, target_tree
 from launcher.git.repo import GitRepo
+from launcher.git.target_tree import AdvanceResult, StepSink
 
 Strategy = Literal["merge", "squash", "rebase"]
 Outcome = Literal["landed", "conflicted", "refused", "check_failed"]
@@ -34,8 +36,10 @@ class Candidate:
     head: str
     message: str
     trailers: dict[str, str] = field(default_factory=dict)
-    # Files copied into the worktree by .worktreeinclude: committing one of them is refused.
+    # Files copied into the worktree by .worktreeinclude: committing one of them (by path, or
+    # its content under any path: blob id -> path) in any commit is refused.
     forbidden_paths: list[str] = field(default_factory=list)
+    forbidden_blobs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -45,13 +49,6 @@ class Landing:
     commit: str | None
     conflict_files: list[str] = field(default_factory=list)
     details: str = ""
-
-
-@dataclass
-class AdvanceResult:
-    moved: bool
-    where: str
-    message: str
 
 
 def _git_failed(what: str, repo: GitRepo) -> GitFailed:
@@ -133,16 +130,6 @@ async def _conflict_details(
     ).rstrip()
 
 
-async def _forbidden_touched(repo: GitRepo, tip: str, head: str, forbidden: list[str]) -> list[str]:
-    if not forbidden:
-        return []
-    # Three-dot: only what the branch itself changed since it forked, not what the target did.
-    res = await repo.git("diff", "--name-only", "-z", "--no-renames", f"{tip}...{head}")
-    changed = [p for p in res.out.split("\0") if p]
-    roots = [f.rstrip("/") for f in forbidden]
-    return [p for p in changed if any(p == r or p.startswith(r + "/") for r in roots)]
-
-
 def _is_sha(value: str) -> bool:
     """A full object id needs no `rev-parse` round trip (one git process less per landing)."""
     return len(value) == 40 and all(c in "0123456789abcdef" for c in value)
@@ -154,11 +141,12 @@ async def merge_commit(
     """Compute the landing of `candidate` on `tip` as new commit objects; no ref is written."""
     tip = tip if _is_sha(tip) else await repo.rev_parse(tip)
     head = candidate.head if _is_sha(candidate.head) else await repo.rev_parse(candidate.head)
-    bad = await _forbidden_touched(repo, tip, head, candidate.forbidden_paths)
-    if bad:
+    leaks = await secret_guard.find_leaks(
+        repo, tip, head, candidate.forbidden_paths, candidate.forbidden_blobs)
+    if leaks:
         return Landing(candidate.task_id, "refused", None, [], (
             f"{candidate.branch} commits files that .worktreeinclude copied into its worktree "
-            f"(they must not be committed): {', '.join(bad)}"))
+            f"(they must not be committed): {'; '.join(leak.describe() for leak in leaks)}"))
     ancestor = await repo.git("merge-base", "--is-ancestor", head, tip, check=False)
     if ancestor.returncode == 0:
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
@@ -278,24 +266,23 @@ async def _worktree_holding(repo: GitRepo, ref: str) -> str | None:
 
 
 async def advance_target(
-    repo: GitRepo, *, target_branch: str, new: str, expected_old: str, integration_branch: str
+    repo: GitRepo, *, target_branch: str, new: str, expected_old: str, integration_branch: str,
+    on_step: StepSink = lambda _step, _main_tree: None,
 ) -> AdvanceResult:
     """Move `target_branch` from `expected_old` to `new` only if safe; else park it on the
-    integration branch and say how to bring it in."""
+    integration branch and say how to bring it in. `on_step` journals each step before it runs."""
     ref = f"refs/heads/{target_branch}"
     async with repo.lock.hold():
         if new == expected_old:
             return AdvanceResult(False, target_branch, "nothing to land")
 
         async def park(reason: str, how: str) -> AdvanceResult:
-            await repo.git("update-ref", "-m", "launcher: integration result",
-                           f"refs/heads/{integration_branch}", new)
-            return AdvanceResult(False, integration_branch, (
-                f"{reason}; {target_branch} was not moved and the result is on "
-                f"{integration_branch} ({new[:12]}). {how}"))
+            return await target_tree.park(
+                repo, target_branch=target_branch, integration_branch=integration_branch, new=new,
+                reason=reason, how=how, on_step=on_step)
 
         def merge_hint(first: str) -> str:
-            return f"{first} `git merge --ff-only {integration_branch}` on {target_branch}."
+            return target_tree.merge_hint(first, target_branch)
 
         async def cas(old: str, to: str) -> bool:
             res = await repo.git("update-ref", "-m", "launcher: land", ref, to, old, check=False)
@@ -308,26 +295,31 @@ async def advance_target(
 
         holder = await _worktree_holding(repo, ref)
         if holder is None:
+            on_step(target_tree.MOVING_REF, False)
             if await cas(expected_old, new):
                 return AdvanceResult(True, target_branch, f"{target_branch} advanced to {new[:12]}")
             return await park(await moved_reason(), "Review it, then merge it yourself.")
         if holder != "main":
             return await park(f"{target_branch} is checked out in the worktree {holder}",
-                              f"In that worktree, run `git merge --ff-only {integration_branch}`.")
+                              "In that worktree, run `git merge --ff-only {branch}`.")
         dirty = await repo.git("status", "--porcelain", "--untracked-files=no")
         if dirty.out.strip():
             return await park("the main work tree has local changes",
                               merge_hint("Commit or stash them, then run"))
+        on_step(target_tree.MOVING_REF, True)
         if not await cas(expected_old, new):
             return await park(await moved_reason(), "Review it, then merge it yourself.")
         # Two-tree read-tree updates index and files like a fast-forward and refuses to
         # overwrite untracked files; on refusal the ref goes back (CAS again) and we park.
+        on_step(target_tree.UPDATING_TREE, True)
         updated = await repo.git("read-tree", "-m", "-u", expected_old, new, check=False)
         if not updated.ok:
+            on_step(target_tree.ROLLING_BACK, True)
             rolled_back = await cas(new, expected_old)
             reason = f"the main work tree could not be updated ({updated.err.strip()})"
             if not rolled_back:  # someone moved it in between: leave theirs, say so
                 reason += f", and {target_branch} could not be put back to {expected_old[:12]}"
             return await park(reason, merge_hint("Move the files named above aside, then run"))
+        on_step(target_tree.TREE_UPDATED, True)
         done = f"{target_branch} advanced to {new[:12]}; the main work tree was updated"
         return AdvanceResult(True, target_branch, done)

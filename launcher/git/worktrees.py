@@ -49,8 +49,24 @@ def branch_name(run_id: str, task_id: str) -> str:
     return f"{BRANCH_PREFIX}/{run_id}/{task_id}"
 
 
+INTEGRATION = "_integration"  # task ids start with [a-z0-9], so no task branch can be named so
+LEGACY_INTEGRATION = "integration"  # the old name, which a task of that id shared
+
+
 def integration_branch(run_id: str) -> str:
-    return f"{BRANCH_PREFIX}/{run_id}/integration"
+    """Where a landing that cannot move the target is kept (`-2`, `-3`... when taken)."""
+    return f"{BRANCH_PREFIX}/{run_id}/{INTEGRATION}"
+
+
+def is_integration_branch(run_id: str, branch: str) -> bool:
+    first = integration_branch(run_id)
+    return branch == first or (branch.startswith(first + "-") and branch[len(first) + 1:].isdigit())
+
+
+async def integration_branches(repo: GitRepo, run_id: str) -> list[str]:
+    """The run's integration branches that exist (the first one, then `-2`, `-3`...)."""
+    found = [b for b in await list_launcher_branches(repo, run_id) if is_integration_branch(run_id, b)]
+    return sorted(found, key=lambda b: (len(b), b))
 
 
 def _same_path(a: Path, b: Path) -> bool:
@@ -329,8 +345,13 @@ def _check_run_id(run_id: str) -> None:
         raise UsageProblem(f"invalid run id {run_id!r}", fix="pass a run id from `launcher runs`")
 
 
-async def remove_run_leftovers(repo: GitRepo, root: Path, run_id: str) -> list[str]:
-    """Remove every worktree under `root/run_id` and every `launcher/<run_id>/*` branch."""
+async def remove_run_leftovers(
+    repo: GitRepo, root: Path, run_id: str, keep: dict[str, str] | None = None
+) -> list[str]:
+    """Remove every worktree under `root/run_id`, every `launcher/<run_id>/*` branch except those
+    in `keep` (branch -> the line saying why), and every `refs/launcher/<run_id>/` ref (partial
+    rounds of interrupted agents, superseded by the rounds that followed)."""
+    keep = keep or {}
     _check_run_id(run_id)
     run_dir = root / run_id
     prefix = f"{BRANCH_PREFIX}/{run_id}/"
@@ -351,6 +372,13 @@ async def remove_run_leftovers(repo: GitRepo, root: Path, run_id: str) -> list[s
             if main is not None and main.branch == branch:
                 removed.append(f"kept branch {branch}: checked out in the main work tree")
                 continue
+            if branch in keep:
+                removed.append(keep[branch])
+                continue
             if await _delete_branch_locked(repo, branch):
                 removed.append(f"branch {branch}")
+        saved = await repo.git("for-each-ref", "--format=%(refname)", f"refs/{BRANCH_PREFIX}/{run_id}/")
+        for ref in saved.out.split():
+            await repo.git("update-ref", "-d", ref)
+            removed.append(f"ref {ref} (an interrupted agent's partial work)")
     return removed

@@ -57,6 +57,9 @@ class RunStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"  # every task landed (or was approved with --no-merge)
     FAILED = "failed"  # some task failed, was blocked or conflicted
     INTERRUPTED = "interrupted"  # stopped part-way; `launcher resume` continues
+    # Approved work did not reach the target (kept on the integration branch, or the main work
+    # tree could not follow its moved target): the run's message says what to do.
+    PARKED = "parked"
 
 
 _QA_GATE = {

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     round_base INTEGER NOT NULL DEFAULT 0,
     approval_hash TEXT,
     included_json TEXT NOT NULL DEFAULT '[]',
+    included_blobs_json TEXT NOT NULL DEFAULT '{}',
     files_json TEXT NOT NULL DEFAULT '[]',
     contract_json TEXT,
     message TEXT NOT NULL DEFAULT '',
@@ -78,7 +79,9 @@ CREATE TABLE IF NOT EXISTS landings (
     new_tip TEXT NOT NULL,
     tasks_json TEXT NOT NULL,
     done INTEGER NOT NULL DEFAULT 0,
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    main_tree INTEGER NOT NULL DEFAULT 0,
+    progress TEXT NOT NULL DEFAULT 'intent'
 );
 """
 
@@ -96,6 +99,12 @@ CREATE TABLE IF NOT EXISTS processes (
 );
 CREATE INDEX IF NOT EXISTS processes_live ON processes (run_id, ended);
 """
+# Columns added after the first release: a journal written by an older launcher gets them on open.
+_ADDED_COLUMNS = (
+    ("tasks", "included_blobs_json", "TEXT NOT NULL DEFAULT '{}'"),
+    ("landings", "main_tree", "INTEGER NOT NULL DEFAULT 0"),
+    ("landings", "progress", "TEXT NOT NULL DEFAULT 'intent'"),
+)
 
 NO_CHANGES = "no changes"  # message prefix of a task skipped because it changed nothing
 BEST_OF_N = "best-of-N:"  # message prefix of an attempt settled by its task's selection
@@ -103,7 +112,7 @@ BEST_OF_N = "best-of-N:"  # message prefix of an attempt settled by its task's s
 _TASK_COLUMNS = {
     "branch", "worktree", "start_sha", "head_sha", "merged", "merge_commit", "cost_usd",
     "duration_s", "iteration", "agent_pgid", "round_base", "approval_hash", "included_json",
-    "files_json", "contract_json", "message",
+    "included_blobs_json", "files_json", "contract_json", "message",
 }
 
 
@@ -141,6 +150,7 @@ class TaskRow:
     round_base: int
     approval_hash: str | None
     included: list[str]
+    included_blobs: dict[str, str]  # object id of a copied include file's content -> its path
     files: list[str]
     contract: dict[str, Any] | None
     message: str
@@ -158,6 +168,10 @@ class Journal(SqliteStore):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, SCHEMA + PROCESSES_SCHEMA)
+        for table, column, declaration in _ADDED_COLUMNS:
+            present = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     # runs -----------------------------------------------------------------------------------
     def create_run(
@@ -239,8 +253,8 @@ class Journal(SqliteStore):
                 *, state: TaskState | None, now: float) -> None:
         values: dict[str, Any] = {}
         for key, value in fields.items():
-            column = {"included": "included_json", "files": "files_json",
-                      "contract": "contract_json"}.get(key, key)
+            column = {"included": "included_json", "included_blobs": "included_blobs_json",
+                      "files": "files_json", "contract": "contract_json"}.get(key, key)
             if column not in _TASK_COLUMNS:
                 raise KeyError(f"unknown task column {key!r}")
             if column.endswith("_json") and value is not None:
@@ -276,6 +290,7 @@ class Journal(SqliteStore):
             duration_s=row["duration_s"], iteration=row["iteration"],
             agent_pgid=row["agent_pgid"], round_base=row["round_base"],
             approval_hash=row["approval_hash"], included=json.loads(row["included_json"]),
+            included_blobs=json.loads(row["included_blobs_json"]),
             files=json.loads(row["files_json"]),
             contract=json.loads(row["contract_json"]) if row["contract_json"] else None,
             message=row["message"],
@@ -303,10 +318,21 @@ class Journal(SqliteStore):
     # landing --------------------------------------------------------------------------------
     def record_landing(self, run_id: str, *, target: str, expected_old: str, new_tip: str,
                        tasks: dict[str, str]) -> None:
-        """Written before the target ref moves, so a crash after the move is recognised."""
+        """The intent, written before any ref or file moves, so a crash at any later step is
+        recognised on resume (the steps that follow are recorded by `landing_step`)."""
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO landings VALUES (?,?,?,?,?,?,?)",
-                       (run_id, target, expected_old, new_tip, json.dumps(tasks), 0, time.time()))
+            db.execute(
+                "INSERT OR REPLACE INTO landings (run_id, target, expected_old, new_tip, tasks_json,"
+                " done, at, main_tree, progress) VALUES (?,?,?,?,?,?,?,?,?)",
+                (run_id, target, expected_old, new_tip, json.dumps(tasks), 0, time.time(), 0, "intent"))
+
+    def landing_step(self, run_id: str, progress: str, *, main_tree: bool | None = None) -> None:
+        """The step the landing is about to take (or has just finished); `main_tree` says that
+        the main work tree must follow the target."""
+        with self._tx() as db:
+            db.execute("UPDATE landings SET progress=? WHERE run_id=?", (progress, run_id))
+            if main_tree is not None:
+                db.execute("UPDATE landings SET main_tree=? WHERE run_id=?", (int(main_tree), run_id))
 
     def landing(self, run_id: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT * FROM landings WHERE run_id=?", (run_id,)).fetchone()
@@ -314,6 +340,7 @@ class Journal(SqliteStore):
             return None
         data = dict(row)
         data["tasks"] = json.loads(data.pop("tasks_json"))
+        data["main_tree"] = bool(data["main_tree"])
         return data
 
     def finish_landing(self, run_id: str) -> None:

@@ -17,6 +17,7 @@ _STATUS_STYLES = {
     "succeeded": "bold green",
     "failed": "bold red",
     "interrupted": "bold yellow",
+    "parked": "bold yellow",
     "running": "bold cyan",
 }
 

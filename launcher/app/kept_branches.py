@@ -1,0 +1,63 @@
+"""Which of a run's branches `launcher clean` must keep: approved work that is not on the target.
+
+An integration branch holds a landing that could not move the target; an approved (or merged,
+onto an integration branch) task's branch holds work the user was told to merge. Deleting
+either loses it, so `clean` keeps each one that has commits the target does not reach, and
+says what it holds, unless `--force`. A failed or conflicted task's branch, kept only for
+inspection, is not protected.
+"""
+
+from __future__ import annotations
+
+from launcher.git import worktrees
+from launcher.git.repo import GitRepo
+from launcher.models.states import TaskState
+from launcher.store.journal import Journal, RunRow
+
+_APPROVED = frozenset({TaskState.APPROVED, TaskState.MERGED})
+
+
+async def _target_ref(repo: GitRepo, run: RunRow | None) -> str | None:
+    target = run.target if run else await repo.current_branch()
+    if not target:
+        return None
+    found = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{target}", check=False)
+    return f"refs/heads/{target}" if found.ok else None
+
+
+async def _not_on_target(repo: GitRepo, branch: str, target_ref: str | None) -> tuple[int, list[str]]:
+    """(commits on `branch` the target does not reach, the tasks their trailers name)."""
+    exclude = ["--not", target_ref] if target_ref else []
+    count = await repo.git("rev-list", "--count", f"refs/heads/{branch}", *exclude)
+    tasks = await repo.git("log", "--format=%(trailers:key=Launcher-Task,valueonly)",
+                           f"refs/heads/{branch}", *exclude)
+    named = sorted({line.strip() for line in tasks.out.splitlines() if line.strip()})
+    return int(count.out.strip() or 0), named
+
+
+async def branches_to_keep(repo: GitRepo, journal: Journal, run_id: str) -> dict[str, str]:
+    """Branch name -> the line `clean` prints for keeping it."""
+    known = {r.id: r for r in journal.runs(10_000)}
+    run = known.get(run_id)
+    rows = {row.branch: row for row in journal.tasks(run_id) if row.branch} if run else {}
+    target_ref = await _target_ref(repo, run)
+    target = target_ref.removeprefix("refs/heads/") if target_ref else "the target"
+    legacy = f"{worktrees.BRANCH_PREFIX}/{run_id}/{worktrees.LEGACY_INTEGRATION}"
+    kept: dict[str, str] = {}
+    for branch in await worktrees.list_launcher_branches(repo, run_id):
+        row = rows.get(branch)
+        integration = worktrees.is_integration_branch(run_id, branch) or (
+            branch == legacy and (run is None or run.landed_on == branch))
+        if not integration and (row is None or row.state not in _APPROVED):
+            continue
+        commits, tasks = await _not_on_target(repo, branch, target_ref)
+        if not commits:
+            continue
+        if not tasks and row is not None:
+            tasks = [row.task_id]
+        what = f"approved work of {', '.join(tasks)}" if tasks else "approved work"
+        kept[branch] = (
+            f"kept branch {branch}: {commits} commit(s) not on {target} ({what}); "
+            f"merge it with `git merge {branch}` on {target}, or delete it with "
+            f"`launcher clean {run_id} --force`")
+    return kept

@@ -1,0 +1,100 @@
+"""Finishing a landing a crashed launcher left part-way, and telling whether the run's approved
+work really reached the target.
+
+`land_approved` journals the landing's intent (old tip, new tip, the tasks) before any ref
+moves, and each step before it runs (`target_tree.StepSink`). On resume the journal and git
+together say how far it got: nothing moved (land afresh), the target ref moved (finish the main
+work tree, or park, or say what to run), or the result was parked on an integration branch.
+"""
+
+from __future__ import annotations
+
+from launcher.app.context import RunContext
+from launcher.git import target_tree, worktrees
+from launcher.models.states import TaskState
+
+
+def journal_steps(ctx: RunContext) -> target_tree.StepSink:
+    def step(progress: str, main_tree: bool) -> None:
+        ctx.journal.landing_step(ctx.run_id, progress, main_tree=main_tree)
+
+    return step
+
+
+async def _tip(ctx: RunContext, ref: str) -> str:
+    found = await ctx.repo.git("rev-parse", "--verify", "--quiet", ref, check=False)
+    return found.out.strip() if found.ok else ""
+
+
+async def _contains(ctx: RunContext, where: str, commit: str) -> bool:
+    if not where:
+        return False
+    return where == commit or (await ctx.repo.git(
+        "merge-base", "--is-ancestor", commit, where, check=False)).ok
+
+
+def _mark_merged(ctx: RunContext, tasks: dict[str, str], branch: str) -> None:
+    for task_id, commit in tasks.items():
+        if ctx.journal.task(ctx.run_id, task_id).state is not TaskState.MERGED:
+            ctx.transition(task_id, TaskState.MERGED, f"landed on {branch} (recovered)",
+                           merged=True, merge_commit=commit)
+    ctx.journal.set_run(ctx.run_id, landed_on=branch)
+
+
+async def _parked_on(ctx: RunContext, record: dict[str, str]) -> str | None:
+    branches = await worktrees.integration_branches(ctx.repo, ctx.run_id)
+    legacy = f"{worktrees.BRANCH_PREFIX}/{ctx.run_id}/{worktrees.LEGACY_INTEGRATION}"
+    for branch in [*branches, legacy]:
+        if await _contains(ctx, await _tip(ctx, f"refs/heads/{branch}"), record["new_tip"]):
+            return branch
+    return None
+
+
+async def recover_landing(ctx: RunContext) -> tuple[bool, str] | None:
+    """Finish the journaled landing an earlier launcher did not: None when none moved anything
+    (the caller lands afresh), else (the work reached the target, what happened)."""
+    record = ctx.journal.landing(ctx.run_id)
+    if record is None or record["done"]:
+        return None
+    new, old = record["new_tip"], record["expected_old"]
+    if await _contains(ctx, await _tip(ctx, f"refs/heads/{ctx.target}"), new):
+        result = target_tree.AdvanceResult(True, ctx.target, f"{ctx.target} is at {new[:12]}")
+        if record["main_tree"]:
+            result = await target_tree.finish_tree_update(
+                ctx.repo, target_branch=ctx.target, old=old, new=new,
+                integration_branch=worktrees.integration_branch(ctx.run_id),
+                on_step=journal_steps(ctx))
+        _mark_merged(ctx, record["tasks"], result.where)
+        if result.moved or result.where != ctx.target:  # on the target, or parked: consistent
+            ctx.journal.finish_landing(ctx.run_id)
+        return result.moved, f"landing recovered from the journal: {result.message}"
+    parked = await _parked_on(ctx, record)
+    if parked is None:
+        return None
+    _mark_merged(ctx, record["tasks"], parked)
+    ctx.journal.finish_landing(ctx.run_id)
+    return False, (f"landing recovered from the journal: {ctx.target} was not moved and the result "
+                   f"is on {parked} ({new[:12]}); merge it with `git merge --ff-only {parked}` "
+                   f"on {ctx.target}")
+
+
+async def unlanded_work(ctx: RunContext) -> str | None:
+    """Why approved work of this run is still off the target (None when all of it is on it): an
+    integration branch holding commits the target lacks, or a landing left unfinished."""
+    record = ctx.journal.landing(ctx.run_id)
+    if record is not None and not record["done"]:
+        return "a landing was left unfinished: `launcher resume` finishes it or says what to run"
+    tip = await _tip(ctx, f"refs/heads/{ctx.target}")
+    branches = await worktrees.integration_branches(ctx.repo, ctx.run_id)
+    run = ctx.journal.run(ctx.run_id)
+    legacy = f"{worktrees.BRANCH_PREFIX}/{ctx.run_id}/{worktrees.LEGACY_INTEGRATION}"
+    if run.landed_on == legacy:
+        branches.append(legacy)
+    for branch in branches:
+        held = await _tip(ctx, f"refs/heads/{branch}")
+        if held and not await _contains(ctx, tip, held):
+            return (f"approved work is on {branch} ({held[:12]}), not on {ctx.target}: "
+                    f"merge it with `git merge {branch}` on {ctx.target}")
+    if branches and run.landed_on != ctx.target:
+        ctx.journal.set_run(ctx.run_id, landed_on=ctx.target)  # the user merged it since
+    return None

@@ -1,0 +1,166 @@
+"""The main work tree following its target branch: the one landing step that is not atomic.
+
+Moving the target ref is one compare-and-swap; bringing the checked-out files along is a
+separate `git read-tree -m -u OLD NEW`. A crash between the two leaves the ref at NEW while the
+index and files stay at OLD, so `git status` shows staged changes that revert the landed work.
+The landing therefore journals each step before taking it (`StepSink`), and on resume
+`finish_tree_update` brings such a tree forward when that is safe, or puts the ref back and keeps
+the result on the integration branch, or says exactly what to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from launcher.git.repo import GitRepo
+
+# Landing steps, journaled before each effect (see launcher.store.journal.landing_step).
+MOVING_REF = "moving_ref"  # the target ref is about to move (compare-and-swap)
+UPDATING_TREE = "updating_tree"  # the ref moved; the main work tree is about to follow
+TREE_UPDATED = "tree_updated"
+ROLLING_BACK = "rolling_back"  # the tree refused the update; the ref is about to go back
+PARKING = "parking"  # the result is about to be written to the integration branch
+
+# (step, whether the main work tree must follow the target)
+StepSink = Callable[[str, bool], None]
+
+
+@dataclass
+class AdvanceResult:
+    moved: bool
+    where: str
+    message: str
+
+
+def _no_step(_step: str, _main_tree: bool) -> None:
+    return None
+
+
+async def _succeeds(repo: GitRepo, *args: str) -> bool:
+    return (await repo.git(*args, check=False)).ok
+
+
+async def _tip(repo: GitRepo, ref: str) -> str:
+    found = await repo.git("rev-parse", "--verify", "--quiet", ref, check=False)
+    return found.out.strip() if found.ok else ""
+
+
+async def free_integration_branch(repo: GitRepo, wanted: str, new: str) -> str:
+    """`wanted`, unless it already holds other work (an earlier parked landing of the run):
+    then `wanted-2`, `-3`, ... so parking never overwrites a result nobody has merged yet."""
+    name, n = wanted, 1
+    while True:
+        held = await _tip(repo, f"refs/heads/{name}")
+        if not held or await _succeeds(repo, "merge-base", "--is-ancestor", held, new):
+            return name
+        n += 1
+        name = f"{wanted}-{n}"
+
+
+async def park(
+    repo: GitRepo, *, target_branch: str, integration_branch: str, new: str, reason: str, how: str,
+    on_step: StepSink = _no_step,
+) -> AdvanceResult:
+    """Keep `new` on the integration branch (caller holds the repository lock). `how` says what
+    the user should do; it names the branch actually used as `{branch}`."""
+    branch = await free_integration_branch(repo, integration_branch, new)
+    on_step(PARKING, False)
+    await repo.git("update-ref", "-m", "launcher: integration result", f"refs/heads/{branch}", new)
+    return AdvanceResult(False, branch, (
+        f"{reason}; {target_branch} was not moved and the result is on {branch} ({new[:12]}). "
+        + how.replace("{branch}", branch)))
+
+
+def merge_hint(first: str, target_branch: str) -> str:
+    return f"{first} `git merge --ff-only {{branch}}` on {target_branch}."
+
+
+async def main_tree_holds(repo: GitRepo, ref: str) -> bool:
+    head = await repo.git("symbolic-ref", "--quiet", "HEAD", check=False)
+    return head.ok and head.out.strip() == ref
+
+
+def _split_z(output: str) -> list[str]:
+    return [entry for entry in output.split("\0") if entry]
+
+
+async def _blobs(repo: GitRepo, tree: str, paths: list[str]) -> dict[str, str]:
+    listed = await repo.git("--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", tree,
+                            "--", *paths)
+    blobs = {}
+    for entry in _split_z(listed.out):
+        meta, _, path = entry.partition("\t")
+        blobs[path] = meta.split()[2]
+    return blobs
+
+
+async def _half_updated(repo: GitRepo, old: str, new: str) -> bool:
+    """Whether the main work tree (index at `old`) is what a killed `read-tree -m -u old new`
+    leaves: only files the landing changes differ, each at its old or its new content."""
+    changed = set(_split_z((await repo.git("diff", "--name-only", "-z", "--no-renames", old, new)).out))
+    dirty = set(_split_z((await repo.git("diff-files", "--name-only", "-z")).out))
+    if not changed or not dirty <= changed:
+        return False
+    written = await repo.git("--literal-pathspecs", "ls-files", "-z", "--others", "--", *changed)
+    candidates = sorted(dirty | (set(_split_z(written.out)) & changed))
+    if not candidates:
+        return False
+    before, after = await _blobs(repo, old, candidates), await _blobs(repo, new, candidates)
+    present = [p for p in candidates if (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
+    hashed = await repo.git("hash-object", "--", *present) if present else None
+    now = dict(zip(present, hashed.out.split() if hashed else [], strict=False))
+    return all(now.get(p) in (before.get(p), after.get(p)) for p in candidates)
+
+
+async def finish_tree_update(
+    repo: GitRepo, *, target_branch: str, old: str, new: str, integration_branch: str,
+    on_step: StepSink = _no_step,
+) -> AdvanceResult:
+    """The target ref already moved from `old` to `new` (or past it); make the main work tree
+    follow. `moved` is False when the landed work is not on the target in the end (parked) or
+    the tree could not be brought forward (the message says what to run)."""
+    ref = f"refs/heads/{target_branch}"
+    async with repo.lock.hold():
+        if not await main_tree_holds(repo, ref):
+            return AdvanceResult(True, target_branch, f"{target_branch} is at {new[:12]}")
+        if await _succeeds(repo, "diff-index", "--cached", "--quiet", new, "--"):
+            return AdvanceResult(True, target_branch,
+                                 f"{target_branch} advanced to {new[:12]}; the main work tree was updated")
+        # Only a tip nobody built on: a commit made on top since (with the index still at the
+        # old tip) may revert the landed work, which the user has to look at.
+        if await _tip(repo, ref) == new and await _succeeds(
+            repo, "diff-index", "--cached", "--quiet", old, "--"
+        ):
+            # Index at the old tip: the update never ran, or was killed before writing the index.
+            half = await _half_updated(repo, old, new)
+            if half or await _succeeds(repo, "diff-files", "--quiet"):
+                on_step(UPDATING_TREE, True)
+                # A half-written update only has files at their old or new content: --reset
+                # finishes it (the two-tree form refuses files that differ from the index).
+                how_far = ["--reset", "-u", new] if half else ["-m", "-u", old, new]
+                updated = await repo.git("read-tree", *how_far, check=False)
+                if updated.ok:
+                    on_step(TREE_UPDATED, True)
+                    return AdvanceResult(True, target_branch, (
+                        f"{target_branch} advanced to {new[:12]}; finished updating the main work "
+                        "tree after the interruption"))
+                reason = f"the main work tree could not be updated ({updated.err.strip()})"
+                how = merge_hint("Move the files named above aside, then run", target_branch)
+            else:
+                reason = "files in the main work tree changed after the landing was interrupted"
+                how = merge_hint("Commit or stash them, then run", target_branch)
+            # Put the ref back, so HEAD matches index and files again, and keep the result.
+            on_step(ROLLING_BACK, True)
+            if await _succeeds(repo, "update-ref", "-m", "launcher: roll back", ref, old, new):
+                return await park(repo, target_branch=target_branch,
+                                  integration_branch=integration_branch, new=new,
+                                  reason=reason, how=how, on_step=on_step)
+    root = repo.root
+    return AdvanceResult(False, target_branch, (
+        f"{target_branch} was moved to {new[:12]} but the main work tree {root} was not updated "
+        f"(the landing was interrupted) and it has changed since, so the launcher leaves it alone. "
+        f"`git status` there may show staged changes that revert the landed work: do not commit "
+        f"them. Once it has no changes of yours, run `git -C {root} read-tree -m -u {old[:12]} "
+        f"{new[:12]}`, or `git -C {root} reset --hard {new[:12]}` to discard every local change; "
+        f"then `launcher resume` records the landing as finished."))

@@ -1,0 +1,296 @@
+"""Safety of landing (issue 10, parts 2-4): a crash never leaves the target half-applied,
+approved work is never deleted, and a secret copied by `.worktreeinclude` never lands."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
+
+from helpers import git, launcher_cli, resume, run_plan, task
+
+from launcher.models.states import RunStatus
+
+
+def _write_plan(path: Path, tasks: list[dict[str, object]], **run: object) -> Path:
+    path.write_text(json.dumps({"run": run, "task": tasks}))
+    return path
+
+
+def _git_killing_launcher_at(tmp_path: Path, subcommand: str) -> dict[str, str]:
+    """PATH whose `git` SIGKILLs its parent (the launcher) when asked to run `subcommand`."""
+    real = shutil.which("git")
+    assert real
+    bin_dir = tmp_path / "killer-bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'for arg in "$@"; do [ "$arg" = {subcommand} ] && {{ kill -9 $PPID; exit 1; }}; done\n'
+        f'exec {real} "$@"\n'
+    )
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def _run_id(repo: Path) -> str:
+    (run_id,) = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
+        "SELECT id FROM runs").fetchone()
+    return str(run_id)
+
+
+# Part 2: a crash never leaves the target half-applied ---------------------------------------
+
+def test_kill_between_moving_the_target_and_updating_the_main_tree_is_finished_on_resume(
+    repo: Path, tmp_path: Path
+) -> None:
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]},
+        {"id": "b", "script": [{"replace": "app.py", "old": "a + b", "new": "b + a"}]},
+    ])
+    killed = launcher_cli(repo, "run", str(plan), "--quiet",
+                          env=_git_killing_launcher_at(tmp_path, "read-tree"))
+    assert killed.returncode == -9, killed.stderr
+    landed_tip = git(repo, "rev-parse", "main").strip()
+    # The crash left the ref moved and the index and files at the old tip.
+    assert git(repo, "status", "--porcelain", "--untracked-files=no").strip()
+
+    resumed = launcher_cli(repo, "resume", _run_id(repo), "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert report["status"] == "succeeded"
+    assert [t["state"] for t in report["tasks"]] == ["merged", "merged"]
+    assert git(repo, "status", "--porcelain").strip() == ""
+    assert git(repo, "rev-parse", "HEAD").strip() == landed_tip
+    assert (repo / "a.txt").read_text() == "a\n"
+    assert "b + a" in (repo / "app.py").read_text()
+
+
+def test_interrupted_tree_update_with_later_local_edits_is_rolled_back_and_parked(
+    repo: Path, tmp_path: Path
+) -> None:
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]},
+    ])
+    before = git(repo, "rev-parse", "main").strip()
+    killed = launcher_cli(repo, "run", str(plan), "--quiet",
+                          env=_git_killing_launcher_at(tmp_path, "read-tree"))
+    assert killed.returncode == -9
+    landed = git(repo, "rev-parse", "main").strip()
+    (repo / "README.md").write_text("# edited by the user after the crash\n")
+
+    resumed = launcher_cli(repo, "resume", _run_id(repo), "--json")
+    report = json.loads(resumed.stdout)
+    # Never `succeeded`/0 with the main tree behind its target: the ref goes back to match the
+    # tree, the user's edit stays, and the landed work waits on the integration branch.
+    assert resumed.returncode == 4, resumed.stdout + resumed.stderr
+    assert report["status"] == "parked"
+    branch = report["integration_branch"]
+    assert branch == f"launcher/{report['run_id']}/_integration"
+    assert git(repo, "rev-parse", "main").strip() == before
+    assert git(repo, "rev-parse", branch).strip() == landed
+    assert git(repo, "status", "--porcelain").strip() == "M README.md"
+    assert f"git merge --ff-only {branch}" in report["message"]
+
+
+def test_a_half_written_tree_update_is_finished_on_resume(repo: Path, tmp_path: Path) -> None:
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": "a", "script": [{"write": "a.txt", "content": "a\n"},
+                               {"replace": "app.py", "old": "a + b", "new": "b + a"}]},
+    ])
+    killed = launcher_cli(repo, "run", str(plan), "--quiet",
+                          env=_git_killing_launcher_at(tmp_path, "read-tree"))
+    assert killed.returncode == -9
+    landed = git(repo, "rev-parse", "main").strip()
+    (repo / "a.txt").write_text("a\n")  # as far as a killed `read-tree -m -u` got
+    resumed = launcher_cli(repo, "resume", _run_id(repo), "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert git(repo, "status", "--porcelain").strip() == ""
+    assert git(repo, "rev-parse", "HEAD").strip() == landed
+    assert "b + a" in (repo / "app.py").read_text()
+
+
+def test_kill_right_after_parking_is_recovered_as_parked_not_succeeded(
+    repo: Path, tmp_path: Path
+) -> None:
+    real = shutil.which("git")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"  # runs git, then kills the launcher once the park ref is written
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'{real} "$@"; code=$?\n'
+        'case "$*" in *"launcher: integration result"*) kill -9 $PPID;; esac\n'
+        "exit $code\n"
+    )
+    wrapper.chmod(0o755)
+    (repo / "README.md").write_text("# local edit in progress\n")
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]},
+    ])
+    killed = launcher_cli(repo, "run", str(plan), "--quiet",
+                          env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    assert killed.returncode == -9
+    resumed = launcher_cli(repo, "resume", _run_id(repo), "--json")
+    report = json.loads(resumed.stdout)
+    assert resumed.returncode == 4, resumed.stdout + resumed.stderr
+    assert report["status"] == "parked"
+    assert [t["state"] for t in report["tasks"]] == ["merged"]
+    branch = report["integration_branch"]
+    assert git(repo, "log", "--merges", "--format=%H", branch).count("\n") == 1  # landed once
+    assert "a.txt" in git(repo, "ls-tree", "--name-only", branch)
+
+
+# Part 3: approved work is never deleted ------------------------------------------------------
+
+def _branches(repo: Path) -> list[str]:
+    return git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/launcher/").split()
+
+
+def test_parked_landing_with_a_task_named_integration_loses_nothing(repo: Path) -> None:
+    (repo / "README.md").write_text("# local edit in progress\n")  # the target cannot move
+    report = run_plan(repo, [
+        {"id": "integration", "script": [{"write": "i.txt", "content": "i\n"}]},
+        {"id": "other", "script": [{"write": "o.txt", "content": "o\n"}]},
+    ])
+    # Not `succeeded`: approved work did not reach the target.
+    assert report.status == RunStatus.PARKED
+    assert report.integration_branch == f"launcher/{report.run_id}/_integration"
+    assert [t.state for t in report.tasks] == ["merged", "merged"]
+    parked = git(repo, "ls-tree", "-r", "--name-only", report.integration_branch)
+    assert {"i.txt", "o.txt"} <= set(parked.split())
+    status = launcher_cli(repo, "status", report.run_id)
+    assert status.returncode == 4, status.stdout + status.stderr
+
+    cleaned = launcher_cli(repo, "clean", "--all")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert report.integration_branch in _branches(repo)
+    assert f"kept branch {report.integration_branch}" in cleaned.stdout
+    assert "integration, other" in cleaned.stdout  # what it holds
+
+    forced = launcher_cli(repo, "clean", report.run_id, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert _branches(repo) == []
+
+
+def test_clean_keeps_approved_unmerged_branches_and_removes_failed_ones(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "good", "script": [{"write": "g.txt", "content": "g\n"}]},
+        {"id": "bad", "checks": ["false"], "script": [{"write": "b.txt", "content": "b\n"}]},
+    ], merge=False)
+    assert report.status == RunStatus.FAILED
+    cleaned = launcher_cli(repo, "clean", report.run_id)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert _branches(repo) == [f"launcher/{report.run_id}/good"]
+    assert f"kept branch launcher/{report.run_id}/good: 1 commit(s) not on main" in cleaned.stdout
+    assert f"branch launcher/{report.run_id}/bad" in cleaned.stdout
+
+
+def test_clean_removes_the_refs_of_interrupted_rounds(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "bad", "checks": ["false"], "script": [{"write": "b.txt", "content": "b\n"}]},
+    ])
+    head = task(report, "bad").head_sha or ""
+    ref = f"refs/launcher/{report.run_id}/bad/interrupted-1700000000"
+    git(repo, "update-ref", ref, head)  # as commits.rescue_uncommitted leaves it on resume
+    cleaned = launcher_cli(repo, "clean", "--all")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert git(repo, "for-each-ref", "refs/launcher/").strip() == ""
+    assert f"ref {ref}" in cleaned.stdout
+
+
+def test_a_later_parked_landing_never_overwrites_an_earlier_one(repo: Path) -> None:
+    (repo / "README.md").write_text("# local edit in progress\n")
+    first = run_plan(repo, [{"id": "one", "script": [{"write": "1.txt", "content": "1\n"}]}])
+    assert first.status == RunStatus.PARKED
+
+    # A task of the same run approved later (e.g. by `launcher choose`) lands while the main
+    # tree is still dirty: it parks too, beside the first result, not over it.
+    db = sqlite3.connect(repo / ".launcher" / "launcher.db")
+    db.execute("INSERT INTO tasks (run_id, task_id, position, state, updated_at) "
+               "VALUES (?, 'two', 1, 'pending', 0)", (first.run_id,))
+    plan = json.loads(db.execute("SELECT plan_json FROM runs").fetchone()[0])
+    plan["task"].append({**plan["task"][0], "id": "two", "title": "",
+                         "script": [{"write": "2.txt", "content": "2\n"}]})
+    db.execute("UPDATE runs SET plan_json=?", (json.dumps(plan),))
+    db.commit()
+    second = resume(repo, first.run_id)
+    assert second.status == RunStatus.PARKED
+    integration = f"launcher/{first.run_id}/_integration"
+    assert "1.txt" in git(repo, "ls-tree", "--name-only", integration)
+    assert "2.txt" in git(repo, "ls-tree", "--name-only", f"{integration}-2")
+
+
+# Part 4: a secret copied by `.worktreeinclude` never lands, by any route ----------------------
+
+SECRET = "TOKEN=s3cret\n"
+
+
+def _with_secret(repo: Path) -> Path:
+    (repo / ".worktreeinclude").write_text(".env\n")
+    git(repo, "add", ".worktreeinclude")
+    git(repo, "commit", "-qm", "include .env in worktrees")
+    (repo / ".env").write_text(SECRET)  # ignored by the fixture's .gitignore
+    return repo
+
+
+def _refused(repo: Path, steps: list[dict[str, object]], **run: object) -> str:
+    report = run_plan(_with_secret(repo), [{"id": "leaky", "script": steps}], **run)
+    leaky = task(report, "leaky")
+    assert leaky.state == "failed", leaky.message
+    assert "refused" in leaky.message and "commit " in leaky.message
+    assert "s3cret" in git(repo, "log", "-p", leaky.branch or "")  # kept for inspection
+    assert "s3cret" not in git(repo, "log", "-p", "main")  # never on the target
+    assert git(repo, "log", "--oneline", "main").count("\n") == 2  # nothing landed
+    return leaky.message
+
+
+UNTRACKED_AGAIN = [
+    {"run": ["git", "add", "-f", ".env"]}, {"commit": "add env"},
+    {"run": ["git", "rm", "-q", "--cached", ".env"]}, {"commit": "untrack env"},
+    {"write": "x.txt", "content": "x\n"},
+]
+
+
+def test_a_secret_committed_then_untracked_is_refused_under_merge(repo: Path) -> None:
+    message = _refused(repo, UNTRACKED_AGAIN, strategy="merge")
+    assert "adds .env, copied in by .worktreeinclude" in message
+
+
+def test_a_secret_committed_then_untracked_is_refused_under_rebase(repo: Path) -> None:
+    message = _refused(repo, UNTRACKED_AGAIN, strategy="rebase")
+    assert "adds .env" in message
+
+
+def test_a_secret_renamed_with_git_mv_is_refused(repo: Path) -> None:
+    message = _refused(repo, [
+        {"run": ["git", "add", "-f", ".env"]}, {"commit": "add env"},
+        {"run": ["git", "mv", ".env", "env.bak"]},
+    ])
+    assert "adds .env" in message
+
+
+def test_a_secret_copied_under_another_name_is_refused_by_content(repo: Path) -> None:
+    message = _refused(repo, [{"run": ["cp", ".env", "leaked.txt"]}])
+    assert "adds leaked.txt, whose content is the copied include file .env" in message
+
+
+def test_unrelated_files_empty_ones_and_public_copies_still_land(repo: Path) -> None:
+    _with_secret(repo)
+    (repo / ".worktreeinclude").write_text(".env\nempty.secret\n")
+    (repo / ".env.example").write_text(SECRET)  # the user's .env is the example, unchanged
+    git(repo, "add", ".worktreeinclude", ".env.example")
+    git(repo, "commit", "-qm", "example env")
+    (repo / "empty.secret").write_text("")
+    report = run_plan(repo, [{"id": "fine", "script": [
+        {"write": "feature.py", "content": "X = 1\n"},
+        {"write": "pkg/__init__.py", "content": ""},  # the empty blob is no secret
+        {"run": ["cp", ".env.example", "defaults.env"]},  # content already on the target
+    ]}])
+    assert task(report, "fine").state == "merged", task(report, "fine").message
+    landed = git(repo, "ls-tree", "-r", "--name-only", "main").split()
+    assert {"feature.py", "pkg/__init__.py", "defaults.env"} <= set(landed)
+    assert ".env" not in landed and "empty.secret" not in landed
