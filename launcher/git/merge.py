@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -235,15 +235,18 @@ async def land_queue(
 
 
 async def run_integration_check(
-    repo: GitRepo, commit: str, command: str, scratch: Path, timeout: float
+    repo: GitRepo, commit: str, command: str, scratch: Path, timeout: float,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[bool, str]:
-    """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail)."""
+    """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail). `env` is
+    the command's whole environment (the run passes `engine.command_env` of `scratch`); without
+    one it gets only PATH and HOME: it runs merged agent code and must not see our secrets."""
     scratch.parent.mkdir(parents=True, exist_ok=True)
     async with repo.lock.hold():
         await repo.git("worktree", "add", "--detach", "--force", str(scratch), commit)
     try:
-        # The check is the user's command, not git: GIT_* from our caller must not leak into it.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        if env is None:
+            env = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
         res = await process.run(["/bin/sh", "-c", command], cwd=scratch, env=env, timeout=timeout)
     finally:
         with anyio.CancelScope(shield=True):  # never leave the scratch worktree behind
