@@ -65,13 +65,15 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
     scratch_root = ctx.worktree_root / ctx.run_id / "_integration"
 
     async def check(commit: str) -> tuple[bool, str]:
-        scratch = scratch_root / commit[:12]
         audit = _audit(ctx, None, "integration-imports.audit")
         audit.reset()
-        env = command_env(scratch, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=None,
-                          pass_names=check_env_names(ctx, None), audit_file=audit.file)
+
+        def env(tree: Path) -> dict[str, str]:  # once checked out: its layout says its import roots
+            return command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=None,
+                               pass_names=check_env_names(ctx, None), audit_file=audit.file)
+
         ok, output = await merge.run_integration_check(
-            ctx.repo, commit, command, scratch, timeout=1800, env=env
+            ctx.repo, commit, command, scratch_root / commit[:12], timeout=1800, env=env
         )
         outside = await audit.outside_imports()
         if outside:

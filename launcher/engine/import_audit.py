@@ -42,16 +42,17 @@ class ImportAudit:
         found.discard("")
         if not found:
             return []
-        ignored = await self.repo.git("check-ignore", "-z", "--", *sorted(found), check=False)
-        return sorted(found - set(ignored.out.split("\0")))
+        # (Paths come from module files, so no newline in them; `-z` works only with --stdin.)
+        ignored = await self.repo.git("-c", "core.quotePath=false", "check-ignore", "--", *sorted(found),
+                                      check=False)
+        return sorted(found - set(ignored.out.splitlines()))
 
 
 def outside_import_message(files: list[str], main_root: Path, what: str = "the check") -> str:
     """What went wrong, where, and the fix, for a command that imported the main checkout."""
     shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
     return (
-        f"{what} imported {shown} from the main checkout {main_root}, not from its worktree: "
-        "the worktree's code was not what it tested. Fix: import the code under test from the "
-        "worktree (the launcher puts its import roots first on PYTHONPATH; do not add paths into "
-        "the main checkout to sys.path or PYTHONPATH, and do not run Python with -I or -E)."
+        f"{what} imported {shown} from the main checkout {main_root}, not from its worktree: it did "
+        "not test the worktree's code. Fix: import the code under test from the worktree (no "
+        "sys.path or PYTHONPATH entry into the main checkout; no python -I or -E)."
     )

@@ -236,18 +236,19 @@ async def land_queue(
 
 async def run_integration_check(
     repo: GitRepo, commit: str, command: str, scratch: Path, timeout: float,
-    env: Mapping[str, str] | None = None,
+    env: Callable[[Path], Mapping[str, str]] | None = None,
 ) -> tuple[bool, str]:
-    """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail). `env` is
-    the command's whole environment (the run passes `engine.command_env` of `scratch`); without
-    one it gets only PATH and HOME: it runs merged agent code and must not see our secrets."""
+    """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail). `env` makes
+    the command's whole environment from the checked-out scratch tree (the run passes
+    `engine.command_env`, which looks at the tree's layout); without it the command gets only
+    PATH and HOME: it runs merged agent code and must not see our secrets."""
     scratch.parent.mkdir(parents=True, exist_ok=True)
     async with repo.lock.hold():
         await repo.git("worktree", "add", "--detach", "--force", str(scratch), commit)
     try:
-        if env is None:
-            env = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
-        res = await process.run(["/bin/sh", "-c", command], cwd=scratch, env=env, timeout=timeout)
+        base = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
+        run_env = env(scratch) if env is not None else base
+        res = await process.run(["/bin/sh", "-c", command], cwd=scratch, env=run_env, timeout=timeout)
     finally:
         with anyio.CancelScope(shield=True):  # never leave the scratch worktree behind
             async with repo.lock.hold():
