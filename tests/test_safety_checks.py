@@ -294,6 +294,9 @@ def test_a_task_can_name_its_own_check_env(repo: Path, tmp_path: Path, monkeypat
 
 
 def test_check_env_takes_variable_names_only(repo: Path) -> None:
+    plan = validate_plan({"run": {"check_env": ["MY_TOKEN"]},
+                          "task": [{"id": "t", "check_env": ["DATABASE_URL"]}]}, "plan.toml")
+    assert plan.run.check_env == ["MY_TOKEN"] and plan.tasks[0].check_env == ["DATABASE_URL"]
     for bad in (["GIT_DIR"], ["LAUNCHER_RUN_ID"], ["A B"]):
         with pytest.raises(PlanError) as caught:
             validate_plan({"run": {"check_env": bad}, "task": [{"id": "t"}]}, "plan.toml")

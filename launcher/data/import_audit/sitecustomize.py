@@ -28,8 +28,9 @@ def _report() -> None:
         if not (audit and main and tree):
             return
         mains, trees = _both(main), _both(tree)
-        # The interpreter's own environment (a .venv inside the checkout) is not the project's code.
-        envs = _both(sys.prefix) + _both(sys.exec_prefix)
+        # The interpreter's own environment (a .venv inside the checkout) is not the project's
+        # code, and neither is this file (inside the checkout when the launcher works on itself).
+        envs = _both(sys.prefix) + _both(sys.exec_prefix) + _both(os.path.dirname(__file__))
         found = set()
         for module in list(sys.modules.values()):
             name = getattr(module, "__file__", None)
