@@ -52,7 +52,7 @@ def outside_import_message(files: list[str], main_root: Path, what: str = "the c
     """What went wrong, where, and the fix, for a command that imported the main checkout."""
     shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
     return (
-        f"{what} imported {shown} from the main checkout {main_root}, not from its worktree: it did "
-        "not test the worktree's code. Fix: import the code under test from the worktree (no "
+        f"{what} imported {shown} from the main checkout {main_root}, not from its worktree: it ran "
+        "the main checkout's code instead of the worktree's. Fix: import the code under test from the worktree (no "
         "sys.path or PYTHONPATH entry into the main checkout; no python -I or -E)."
     )

@@ -246,8 +246,10 @@ async def run_integration_check(
     async with repo.lock.hold():
         await repo.git("worktree", "add", "--detach", "--force", str(scratch), commit)
     try:
-        base = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
-        run_env = env(scratch) if env is not None else base
+        if env is not None:
+            run_env = dict(env(scratch))
+        else:
+            run_env = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
         res = await process.run(["/bin/sh", "-c", command], cwd=scratch, env=run_env, timeout=timeout)
     finally:
         with anyio.CancelScope(shield=True):  # never leave the scratch worktree behind
