@@ -8,6 +8,7 @@ from typing import Literal
 
 from launcher.app import resume_point
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
+from launcher.app.tree_commands import check_env_names
 from launcher.engine.agent_round import Limits
 from launcher.gates import relay
 from launcher.gates.ledgers import add_tech_debt
@@ -104,7 +105,7 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
         scratch=ctx.worktree_root / ctx.run_id / "_grading" / f"{task.id}-{iteration}",
         limits=Limits(timeout_s=config.timeout_s or ctx.plan.run.timeout_s or DEFAULT_TIMEOUT_S,
                       inactivity_s=config.inactivity_timeout_s),
-        port_base=ctx.port_base(task.id),
+        port_base=ctx.port_base(task.id), check_env=check_env_names(ctx, task),
     )
     result = (resume_point.recorded_grade(spec.grading_dir, iteration, head, ids)
               or await relay.grade(ctx.repo, spec))

@@ -7,9 +7,9 @@ finished or reported on resume (`landing_recovery`) and nothing lands twice.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from launcher.app import tree_commands
 from launcher.app.context import RunContext
 from launcher.app.grading import approval_holds
 from launcher.app.landing_recovery import journal_steps, recover_landing, unlanded_work
@@ -54,7 +54,7 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
     expected_old = await _target_tip(ctx)
     tip = expected_old
     landed: dict[str, str] = {}
-    check = _integration_check(ctx)
+    check = tree_commands.integration_check(ctx)
     failed_to_land: set[str] = set()
     for task_id in landing_order(ctx):
         row = ctx.journal.task(ctx.run_id, task_id)
@@ -115,20 +115,6 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
     ctx.journal.finish_landing(ctx.run_id)
     await cleanup_merged(ctx)
     return where == ctx.target, advanced.message
-
-
-def _integration_check(ctx: RunContext) -> Callable[[str], Awaitable[tuple[bool, str]]] | None:
-    command = ctx.plan.run.integration_check or ctx.config.merge.integration_check
-    if not command:
-        return None
-    scratch_root = ctx.worktree_root / ctx.run_id / "_integration"
-
-    async def check(commit: str) -> tuple[bool, str]:
-        return await merge.run_integration_check(
-            ctx.repo, commit, command, scratch_root / commit[:12], timeout=1800
-        )
-
-    return check
 
 
 async def cleanup_merged(ctx: RunContext) -> None:

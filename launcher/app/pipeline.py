@@ -5,7 +5,6 @@ The grader relay slots in between checks and approval (`_decide`), without touch
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -16,15 +15,14 @@ import pathspec
 from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
-from launcher.app import containment, grading, resume_point
+from launcher.app import containment, grading, resume_point, tree_commands
 from launcher.app.best_of import select_best
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
 from launcher.engine.orphans import journaling_observer, kill_orphans
 from launcher.errors import LauncherError
-from launcher.gates.checks import CheckResult, run_checks
+from launcher.gates.checks import CheckResult
 from launcher.git import commits, include, worktrees
-from launcher.git.repo import git_env
 from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
@@ -114,12 +112,9 @@ async def _setup(ctx: RunContext, task: Task, path: Path) -> bool:
     """Run the setup command, if any, in the new worktree; False (task failed) if it fails."""
     setup = task.setup or ctx.plan.run.setup or ctx.config.setup
     if setup:
-        done = await process.run(
-            ["/bin/sh", "-c", setup], cwd=path, env=git_env(), timeout=_timeout(ctx, task)
-        )
-        if not done.ok:
-            tail = (done.err or done.out).strip()[-800:]
-            ctx.transition(task.id, TaskState.FAILED, f"setup command failed ({setup!r}): {tail}")
+        failure = await tree_commands.run_setup(ctx, task, path, setup, _timeout(ctx, task))
+        if failure:
+            ctx.transition(task.id, TaskState.FAILED, failure)
             return False
     return True
 
@@ -318,8 +313,7 @@ async def _decide(
             return TaskState.FAILED, f"changed files outside its scope: {', '.join(outside)}", []
     if task.checks:
         ctx.transition(task.id, TaskState.CHECKING, f"{len(task.checks)} check(s)")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        results = await run_checks(task.checks, cwd=worktree, env=env, timeout_s=_timeout(ctx, task))
+        results = await tree_commands.run_task_checks(ctx, task, worktree, _timeout(ctx, task))
         failed = [r for r in results if not r.ok]
         if failed:
             first = failed[0]

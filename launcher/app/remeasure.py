@@ -10,15 +10,15 @@ a scratch detached worktree of it (with the include files copied, as the task's 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pathspec
 
+from launcher.app import tree_commands
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
-from launcher.gates.checks import CheckResult, run_checks
+from launcher.gates.checks import CheckResult
 from launcher.gates.relay import add_scratch, remove_scratch
 from launcher.git import include
 from launcher.models.plan import Task
@@ -84,19 +84,17 @@ async def _worktree_at(ctx: RunContext, worktree: str | None, head: str) -> Path
 
 async def _run_checks_at(ctx: RunContext, task: Task, head: str, iteration: int) -> list[CheckResult]:
     row = ctx.journal.task(ctx.run_id, task.id)
-    # Checks run the repository owner's commands on agent-written code: the same environment
-    # as the pipeline's checks.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    # The same environment, import roots and import audit as the pipeline's own checks.
     timeout = task.timeout_s or ctx.plan.run.timeout_s or DEFAULT_TIMEOUT_S
     worktree = await _worktree_at(ctx, row.worktree, head)
     if worktree is not None:
-        return await run_checks(task.checks, cwd=worktree, env=env, timeout_s=timeout)
+        return await tree_commands.run_task_checks(ctx, task, worktree, timeout)
     scratch = ctx.worktree_root / ctx.run_id / "_regrade" / f"{task.id}-{iteration}"
     await add_scratch(ctx.repo, scratch, head)
     try:
         paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
         await anyio.to_thread.run_sync(include.copy_includes, ctx.repo.root, scratch, paths)
-        return await run_checks(task.checks, cwd=scratch, env=env, timeout_s=timeout)
+        return await tree_commands.run_task_checks(ctx, task, scratch, timeout)
     finally:
         with anyio.CancelScope(shield=True):
             await remove_scratch(ctx.repo, scratch)

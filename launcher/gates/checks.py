@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from launcher import process
+from launcher.engine.import_audit import ImportAudit, outside_import_message
 
 
 @dataclass
@@ -18,22 +19,33 @@ class CheckResult:
     duration_s: float
     output_tail: str
     timed_out: bool = False
+    # Main-checkout files the command imported (relative paths): it did not test its tree.
+    outside_imports: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 async def run_checks(
-    commands: list[str], *, cwd: Path, env: Mapping[str, str], timeout_s: float
+    commands: list[str], *, cwd: Path, env: Mapping[str, str], timeout_s: float,
+    audit: ImportAudit | None = None,
 ) -> list[CheckResult]:
-    """Run every check (even after a failure, so the report shows them all)."""
+    """Run every check (even after a failure, so the report shows them all). With `audit` (its
+    file named in `env`, see `engine.command_env`), a check that imported code from the main
+    checkout fails, whatever its exit code: it verified the wrong code."""
     results = []
     for command in commands:
+        if audit is not None:
+            audit.reset()
         # Checks are the repository owner's own commands (like CI steps), so a shell is fine
         # here; agent prompts never reach a shell.
         done = await process.run(["/bin/sh", "-c", command], cwd=cwd, env=env, timeout=timeout_s)
         output = (done.out + done.err)[-4000:]
-        results.append(
-            CheckResult(command, done.ok, done.returncode, round(done.duration_s, 3), output, done.timed_out)
-        )
+        outside = await audit.outside_imports() if audit is not None else []
+        if outside and audit is not None:
+            output += "\n[launcher] " + outside_import_message(outside, audit.repo.root)
+        results.append(CheckResult(
+            command, done.ok and not outside, done.returncode, round(done.duration_s, 3), output,
+            done.timed_out, outside,
+        ))
     return results

@@ -10,7 +10,6 @@ the specialist's work stays on its branch either way.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 from launcher.agents.base import AgentOutcome, AgentRequest
 from launcher.agents.registry import get_adapter
 from launcher.engine.agent_round import Limits, run_agent_round
+from launcher.engine.command_env import command_env
+from launcher.engine.import_audit import ImportAudit
 from launcher.gates.answers import grader_answer
 from launcher.gates.packet import build_packet
 from launcher.gates.verdict import apply_deterministic, run_rubric_checks
@@ -55,6 +56,7 @@ class GradingInput:
     scratch: Path
     limits: Limits
     port_base: int
+    check_env: list[str] = field(default_factory=list)  # parent variables rubric checks may see
 
 
 @dataclass
@@ -89,9 +91,11 @@ async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:
     spec.grading_dir.mkdir(parents=True, exist_ok=True)
     await add_scratch(repo, spec.scratch, spec.head_sha)
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        audit = ImportAudit(repo, spec.grading_dir / f"{spec.iteration}-imports.audit")
+        env = command_env(spec.scratch, main_root=repo.root, run_id=spec.run_id, task_id=spec.task.id,
+                          pass_names=spec.check_env, audit_file=audit.file)
         env["LAUNCHER_BASE_SHA"] = spec.start_sha
-        checks = await run_rubric_checks(criteria, spec.scratch, env, spec.limits.timeout_s)
+        checks = await run_rubric_checks(criteria, spec.scratch, env, spec.limits.timeout_s, audit)
         facts = {**spec.facts, "rubric_checks": {cid: r.as_dict() for cid, r in checks.items()}}
         packet = build_packet(
             task_record=_task_record(spec), prompt=spec.task.prompt, diff=spec.diff,

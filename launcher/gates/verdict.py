@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from launcher.engine.import_audit import ImportAudit
 from launcher.gates.checks import CheckResult, run_checks
 from launcher.models.rubric import Criterion
 from launcher.models.verdict import (
@@ -22,18 +23,24 @@ _FIX_REFS = re.compile(r"\(([A-Za-z][A-Za-z0-9_-]{0,31})\)")
 
 
 async def run_rubric_checks(
-    criteria: Sequence[Criterion], cwd: Path, env: Mapping[str, str], timeout: float
+    criteria: Sequence[Criterion], cwd: Path, env: Mapping[str, str], timeout: float,
+    audit: ImportAudit | None = None,
 ) -> dict[str, CheckResult]:
     """Run every `check:` criterion in the worktree. `env` should carry LAUNCHER_BASE_SHA (the
     task's start commit): the shipped C4 check diffs against it."""
     checked = [c for c in criteria if c.check]
-    results = await run_checks([c.check for c in checked if c.check], cwd=cwd, env=env, timeout_s=timeout)
+    results = await run_checks(
+        [c.check for c in checked if c.check], cwd=cwd, env=env, timeout_s=timeout, audit=audit
+    )
     return {c.id: r for c, r in zip(checked, results, strict=True)}
 
 
 def _check_justification(result: CheckResult) -> str:
     if result.ok:
         return f"launcher check passed: `{result.command}`"
+    if result.outside_imports and not result.timed_out:
+        where = ", ".join(result.outside_imports[:3])
+        return f"launcher check imported {where} from the main checkout, not the worktree: `{result.command}`"
     how = "timed out" if result.timed_out else f"exited {result.exit_code}"
     tail = result.output_tail.strip().splitlines()[-1:] or [""]
     return f"launcher check {how}: `{result.command}` {tail[0]}".strip()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -223,9 +223,13 @@ async def land_queue(
 
 
 async def run_integration_check(
-    repo: GitRepo, commit: str, command: str, scratch: Path, timeout: float
+    repo: GitRepo, commit: str, command: str, scratch: Path, timeout: float,
+    env: Callable[[Path], Mapping[str, str]] | None = None,
 ) -> tuple[bool, str]:
-    """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail)."""
+    """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail). `env` makes
+    the command's whole environment from the checked-out scratch tree (the run passes
+    `engine.command_env`, which looks at the tree's layout); without it the command gets only
+    PATH and HOME: it runs merged agent code and must not see our secrets."""
     scratch.parent.mkdir(parents=True, exist_ok=True)
     async with repo.lock.hold():
         if scratch.exists():  # left by a launcher killed while checking this commit: start afresh
@@ -234,9 +238,11 @@ async def run_integration_check(
             await repo.git("worktree", "prune", check=False)
         await repo.git("worktree", "add", "--detach", "--force", str(scratch), commit)
     try:
-        # The check is the user's command, not git: GIT_* from our caller must not leak into it.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        res = await process.run(["/bin/sh", "-c", command], cwd=scratch, env=env, timeout=timeout)
+        if env is not None:
+            run_env = dict(env(scratch))
+        else:
+            run_env = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
+        res = await process.run(["/bin/sh", "-c", command], cwd=scratch, env=run_env, timeout=timeout)
     finally:
         with anyio.CancelScope(shield=True):  # never leave the scratch worktree behind
             async with repo.lock.hold():

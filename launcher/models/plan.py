@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -22,6 +23,20 @@ BUILTIN_ADAPTERS: tuple[str, ...] = get_args(AdapterName)
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def env_names(names: list[str]) -> list[str]:
+    """A list of environment variable names a plan passes through: names only, never GIT_*
+    (they would point a command's git at the main repository) or LAUNCHER_* (set by us)."""
+    for name in names:
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not an environment variable name (letters, digits, _)")
+        if name.startswith(("GIT_", "LAUNCHER_")):
+            raise ValueError(f"{name!r} cannot be passed through: GIT_* and LAUNCHER_* are never inherited")
+    return names
 
 
 class AgentConfig(Strict):
@@ -88,6 +103,7 @@ class Task(Strict):
     inactivity_timeout_s: float | None = None
     budget_usd: float | None = None
     checks: list[str] = Field(default_factory=list)
+    check_env: list[str] = Field(default_factory=list)  # parent variables its checks/setup see
     setup: str | None = None
     script: list[ScriptStep] = Field(default_factory=list)
     epic: str | None = None
@@ -103,6 +119,8 @@ class Task(Strict):
         if problem:
             raise ValueError(problem)
         return value
+
+    _check_env = field_validator("check_env")(env_names)
 
     @field_validator("script")
     @classmethod
@@ -120,12 +138,17 @@ class RunSettings(Strict):
     strategy: Literal["merge", "squash", "rebase"] = "merge"
     integration_check: str | None = None
     setup: str | None = None
+    # Parent variables that checks, setup, rubric checks and the integration check may see,
+    # besides the agents' allowlist (PATH, HOME, ...).
+    check_env: list[str] = Field(default_factory=list)
     timeout_s: float | None = None
     inactivity_timeout_s: float | None = None
     budget_usd: float | None = Field(default=None, ge=0)  # run-wide: no new task once spent
     grader: str | None = None  # an agent name; overrides [grading] grader of launcher.toml
     iteration_cap: int | None = Field(default=None, ge=1)
     on_cap: Literal["approve", "tech-debt", "defer"] | None = None  # decide escalations unattended
+
+    _check_env = field_validator("check_env")(env_names)
 
 
 class Plan(Strict):

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from launcher import process
+from launcher.git.import_roots import python_path
 from launcher.mutation.discover import read_source
 from launcher.mutation.model import Mutant
-from launcher.mutation.run_env import child_env, python_path
+from launcher.mutation.run_env import child_env
 
 PLUGIN = "_launcher_mutation_plugin"
 REPORT_ENV = "LAUNCHER_MUTATION_TESTS"

@@ -23,11 +23,12 @@ import anyio
 
 from launcher import process
 from launcher.git import worktrees
+from launcher.git.import_roots import python_path
 from launcher.git.repo import GitRepo
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.model import MutantStale, MutantStatus
-from launcher.mutation.run_env import bytecode_files, bytecode_prefix, child_env, python_path
+from launcher.mutation.run_env import bytecode_files, bytecode_prefix, child_env
 from launcher.mutation.zygote import Zygote
 
 NOTE = "[launcher] "  # first line of output_tail carrying the reason for a status

@@ -1,5 +1,6 @@
 """What every test run of a sweep shares: its environment, the bytecode cache, the flags that
-turn off plugin options in a project's `addopts`, and a src layout's import roots.
+turn off plugin options in a project's `addopts`, and a src layout's import roots (found and put
+first on PYTHONPATH by `launcher.git.import_roots`, which the run pipeline's checks share).
 
 The coverage run, the generic executor (and its zygote) and the fork executor all build their
 environment here, so they run the tests the same way.
@@ -8,10 +9,11 @@ environment here, so they run the tests the same way.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from launcher import process
+from launcher.git.import_roots import package_root
 from launcher.mutation.discover import PYTHON_SUFFIXES
 
 # Variables that would make a child start its own coverage or xdist machinery, or that describe us.
@@ -41,23 +43,8 @@ def import_roots(targets: Iterable[str], root: Path) -> list[str]:
     not `root` itself: `src` for `src/pkg/mod.py` (a src layout). The interpreter finds those
     through its own path (an editable install, a PYTHONPATH), which points at the main tree, not
     at the worker tree a sweep runs in: every mutant would be invisible to the tests."""
-    found: set[str] = set()
-    for rel in targets:
-        if not rel.endswith(PYTHON_SUFFIXES):
-            continue
-        parent = PurePosixPath(rel).parent
-        while parent != PurePosixPath(".") and (root / parent / "__init__.py").is_file():
-            parent = parent.parent  # up through the package
-        if parent != PurePosixPath("."):
-            found.add(parent.as_posix())
-    return sorted(found)
-
-
-def python_path(tree: Path, roots: Sequence[str], *first: str) -> dict[str, str]:
-    """PYTHONPATH for a run in `tree`: `first`, then the tree's import roots ahead of the user's."""
-    parts = [*first, *(str(tree / r) for r in roots), os.environ.get("PYTHONPATH", "")]
-    joined = os.pathsep.join(p for p in parts if p)
-    return {"PYTHONPATH": joined} if joined else {}
+    found = {package_root(rel, root) for rel in targets if rel.endswith(PYTHON_SUFFIXES)}
+    return sorted(r for r in found if r is not None)
 
 
 def sweep_bytecode_cache(candidate: Path) -> Path | None:

@@ -1,0 +1,84 @@
+"""The run's commands against a tree's code: a task's setup and checks, and the integration check.
+
+Each gets `engine.command_env` (the allowlisted environment plus the plan's `check_env`, the
+tree's import roots first on PYTHONPATH) and, where it verifies code, the import audit: a check
+that still imported the main checkout's code fails (it verified the wrong code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from launcher import process
+from launcher.app.context import RunContext
+from launcher.engine.command_env import command_env
+from launcher.engine.import_audit import ImportAudit, outside_import_message
+from launcher.gates.checks import CheckResult, run_checks
+from launcher.git import merge
+from launcher.models.plan import Task
+
+IntegrationCheck = Callable[[str], Awaitable[tuple[bool, str]]]
+
+
+def check_env_names(ctx: RunContext, task: Task | None) -> list[str]:
+    """The parent variables the plan lets this task's commands see (run-wide, then the task's)."""
+    return [*ctx.plan.run.check_env, *(task.check_env if task else [])]
+
+
+def _audit(ctx: RunContext, task_id: str | None, name: str) -> ImportAudit:
+    where = ctx.files.task_dir(task_id) if task_id else ctx.files.run_dir
+    return ImportAudit(ctx.repo, where / name)
+
+
+async def run_setup(ctx: RunContext, task: Task, tree: Path, command: str, timeout: float) -> str | None:
+    """Run the setup command in the task's new worktree: None when it succeeded, else why not.
+    Setup may run the main checkout's tools (a code generator, say): its outside imports are
+    reported as a note, not a failure."""
+    audit = _audit(ctx, task.id, "setup-imports.audit")
+    audit.reset()
+    env = command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=task.id,
+                      pass_names=check_env_names(ctx, task), audit_file=audit.file)
+    done = await process.run(["/bin/sh", "-c", command], cwd=tree, env=env, timeout=timeout)
+    outside = await audit.outside_imports()
+    if outside:
+        ctx.note(task.id, outside_import_message(outside, ctx.repo.root, "the setup command"))
+    if done.ok:
+        return None
+    return f"setup command failed ({command!r}): {(done.err or done.out).strip()[-800:]}"
+
+
+async def run_task_checks(ctx: RunContext, task: Task, tree: Path, timeout: float) -> list[CheckResult]:
+    """The task's checks in its worktree, each audited for imports from the main checkout."""
+    audit = _audit(ctx, task.id, "check-imports.audit")
+    env = command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=task.id,
+                      pass_names=check_env_names(ctx, task), audit_file=audit.file)
+    return await run_checks(task.checks, cwd=tree, env=env, timeout_s=timeout, audit=audit)
+
+
+def integration_check(ctx: RunContext) -> IntegrationCheck | None:
+    """The integration check of the landing (None without one): the run's command on a scratch
+    tree of each merge result, audited like a task's checks."""
+    command = ctx.plan.run.integration_check or ctx.config.merge.integration_check
+    if not command:
+        return None
+    scratch_root = ctx.worktree_root / ctx.run_id / "_integration"
+
+    async def check(commit: str) -> tuple[bool, str]:
+        audit = _audit(ctx, None, "integration-imports.audit")
+        audit.reset()
+
+        def env(tree: Path) -> dict[str, str]:  # once checked out: its layout says its import roots
+            return command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=None,
+                               pass_names=check_env_names(ctx, None), audit_file=audit.file)
+
+        ok, output = await merge.run_integration_check(
+            ctx.repo, commit, command, scratch_root / commit[:12], timeout=1800, env=env
+        )
+        outside = await audit.outside_imports()
+        if outside:
+            what = "the integration check"
+            return False, f"{output}\n[launcher] {outside_import_message(outside, ctx.repo.root, what)}"
+        return ok, output
+
+    return check

@@ -1,0 +1,58 @@
+"""Reading the import audit: which modules a command imported from the main checkout.
+
+The audit shim (launcher/data/import_audit/sitecustomize.py, first on the command's PYTHONPATH
+when `command_env` gets an audit file) appends those files at interpreter exit, for the command
+and every Python it starts. A file git ignores in the main checkout (a `.venv` inside it, a
+generated file) is not the project's code and is let through; anything else means the command
+tested the main checkout instead of its tree, and fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launcher.git.repo import GitRepo
+
+
+class ImportAudit:
+    """One audit file, reused command after command (reset before each, removed once read)."""
+
+    def __init__(self, repo: GitRepo, file: Path) -> None:
+        self.repo = repo
+        self.file = file
+
+    def reset(self) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        self.file.unlink(missing_ok=True)  # the shim creates it when it has something to say
+
+    async def outside_imports(self) -> list[str]:
+        """The main checkout's files (relative paths) that the last command imported."""
+        try:
+            lines = self.file.read_text(encoding="utf-8", errors="replace").splitlines()
+            self.file.unlink(missing_ok=True)
+        except OSError:
+            return []
+        main = self.repo.root.resolve()
+        found: set[str] = set()
+        for line in lines:
+            try:
+                found.add(Path(line).resolve().relative_to(main).as_posix())
+            except (ValueError, OSError):
+                continue  # not in the main checkout after all (a symlink elsewhere)
+        found.discard("")
+        if not found:
+            return []
+        # (Paths come from module files, so no newline in them; `-z` works only with --stdin.)
+        ignored = await self.repo.git("-c", "core.quotePath=false", "check-ignore", "--", *sorted(found),
+                                      check=False)
+        return sorted(found - set(ignored.out.splitlines()))
+
+
+def outside_import_message(files: list[str], main_root: Path, what: str = "the check") -> str:
+    """What went wrong, where, and the fix, for a command that imported the main checkout."""
+    shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    return (
+        f"{what} imported {shown} from the main checkout {main_root}, not from its worktree: it ran "
+        "the main checkout's code instead of the worktree's. Fix: import the code under test from the worktree (no "
+        "sys.path or PYTHONPATH entry into the main checkout; no python -I or -E)."
+    )
