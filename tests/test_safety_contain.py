@@ -253,3 +253,44 @@ def test_a_setsid_daemon_started_by_an_agent_does_not_outlive_the_run(
     finally:
         for pid in processes_with(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_daemon_that_escaped_before_the_launcher_was_killed_is_killed_on_resume(
+    repo: Path, tmp_path: Path
+) -> None:
+    """The dead launcher cannot reap it (it was re-parented to init), so resume finds it by the
+    run id in its environment."""
+    import json
+    import sqlite3
+    import subprocess
+    import time
+
+    from helpers import resume
+
+    marker = f"launcher-test-escaped-{tmp_path.name}"
+    code = DAEMON.format(marker=marker) + "\nimport time\ntime.sleep(60)\n"
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "agents": {"demon": {"adapter": "command", "command": [sys.executable, "-c", AGENT, code]}},
+        "task": [{"id": "demon", "agent": "demon"}],
+    }))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    proc = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), "--quiet"],
+                            cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_with(marker), "the agent never started its daemon"
+        proc.kill()
+        proc.wait()
+        (run_id,) = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
+            "SELECT id FROM runs").fetchone()
+        report = resume(repo, run_id)
+        assert processes_with(marker) == [], report.tasks[0].message
+    finally:
+        proc.kill()
+        for pid in processes_with(marker):
+            os.kill(pid, signal.SIGKILL)

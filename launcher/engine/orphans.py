@@ -79,11 +79,42 @@ def journaling_observer(journal: Journal, run_id: str, task_id: str | None) -> S
     return SpawnObserver(started, ended)
 
 
+def _ancestors() -> set[int]:
+    """This process and its ancestors: a launcher started from inside a run's agent carries
+    that run's id too, and must not kill itself or its parents."""
+    found, pid = set(), os.getpid()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return found
+
+
+def escaped_processes(run_id: str) -> list[int]:
+    """Live pids in any process group that carry this run's id: descendants that left their
+    group (`setsid` daemons) and were re-parented to init when the launcher died."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    mine = _ancestors()
+    return [int(e.name) for e in proc.iterdir()
+            if e.name.isdigit() and int(e.name) not in mine and _belongs_to_run(int(e.name), run_id)]
+
+
 def reap_journaled(journal: Journal, run_id: str, agent_pgids: set[int]) -> list[int]:
     """Kill every live process of a journaled group that still carries this run's id (a dead
-    launcher's agents, checks, setup, graders, integration checks); mark those groups ended."""
+    launcher's agents, checks, setup, graders, integration checks), and every other process
+    carrying it (daemons that escaped their group); mark those groups ended. Only called when
+    no launcher of this run is alive."""
     live = journal.live_processes(run_id)
     victims = kill_orphans(run_id, agent_pgids | {row["pgid"] for row in live})
+    for pid in escaped_processes(run_id):
+        if pid not in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            victims.append(pid)
     for row in live:
         journal.end_process(run_id, row["pgid"])
     return victims
