@@ -28,6 +28,7 @@ from pathlib import Path
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
 from launcher.agents.cli_common import answer_instructions, cli_env, command_prefix, finish, round_prompt
+from launcher.agents.packet_access import packet_inside
 from launcher.process import Supervised
 
 BINARY = "aider"
@@ -191,6 +192,7 @@ class AiderAdapter:
     install_hint = INSTALL_HINT
 
     def invocation(self, request: AgentRequest) -> Invocation:
+        request = packet_inside(request)
         config = request.config
         prompt = round_prompt(request, resumed=False) + "\n\n" + answer_instructions(request, final=FINAL)
         if prompt.lstrip()[:1] in ("/", "!"):
@@ -202,6 +204,9 @@ class AiderAdapter:
             "--chat-history-file", str(request.artifacts / "aider.chat.history.md"),
             "--input-history-file", str(request.artifacts / "aider.input.history"),
         ]
+        if request.packet_path is not None:
+            # aider has no tool to open a file: a reviewer's packet is handed to it read-only.
+            argv += ["--read", str(request.packet_path)]
         if config.model:
             argv += ["--model", config.model]
         argv += config.extra_args

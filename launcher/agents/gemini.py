@@ -23,6 +23,7 @@ from launcher.agents.cli_common import (
     round_prompt,
     tail,
 )
+from launcher.agents.packet_access import packet_inside
 from launcher.models.contract import last_json_object
 from launcher.process import Supervised
 
@@ -58,6 +59,7 @@ class GeminiAdapter:
     )
 
     def invocation(self, request: AgentRequest) -> Invocation:
+        request = packet_inside(request)  # its tools refuse paths outside the workspace
         config = request.config
         mode = config.permission_mode if config.permission_mode in APPROVAL_MODES else DEFAULT_APPROVAL_MODE
         instructions = answer_instructions(
