@@ -24,6 +24,7 @@ from helpers import git, launcher_cli, task
 
 from launcher.agents.acp import AcpAdapter, AcpClient
 from launcher.agents.base import AgentRequest
+from launcher.agents.gemini import INLINE_LIMIT as GEMINI_INLINE_LIMIT
 from launcher.agents.packet_access import IN_TREE_DIR, packet_inside
 from launcher.app.mutation_judge import JudgeOptions, judge_survivors
 from launcher.app.run import RunOptions, start_run
@@ -93,6 +94,23 @@ def test_grader_reads_its_packet_on_every_adapter(repo: Path, name: str) -> None
     verdict_files = list((repo / ".launcher").rglob("1-verdict.json"))
     verdict = json.loads(verdict_files[0].read_text())
     assert verdict["verdict"] == "satisfied"
+    assert {r["justification"] for r in verdict["criterion_results"]} >= {"read 1-packet.md"}
+    assert IN_TREE_DIR not in git(repo, "log", "--name-only", "--format=", "main")
+
+
+def test_gemini_grader_reads_a_packet_too_large_to_quote_from_inside_its_workspace(repo: Path) -> None:
+    """Over the prompt's bound the packet is copied into the workspace, where Gemini's read_file
+    accepts it: git ignores the copy through info/exclude, not a `.gitignore` read_file obeys."""
+    lines = "".join(f"line {n} of a long file to grade\n" for n in range(900))
+    script = [{"write": f"part{n}.txt", "content": lines} for n in range(4)]
+    plan = validate_plan({"run": {"grader": "rev"}, "agents": {"rev": reviewer("gemini")},
+                          "task": [{"id": "big", "script": script}]}, "plan")  # fmt: skip
+    report = anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+    big = task(report, "big")
+    assert big.state == "merged", big.message
+    packet = next((repo / ".launcher").rglob("1-packet.md"))
+    assert packet.stat().st_size > GEMINI_INLINE_LIMIT
+    verdict = json.loads(next((repo / ".launcher").rglob("1-verdict.json")).read_text())
     assert {r["justification"] for r in verdict["criterion_results"]} >= {"read 1-packet.md"}
     assert IN_TREE_DIR not in git(repo, "log", "--name-only", "--format=", "main")
 

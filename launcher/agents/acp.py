@@ -71,7 +71,7 @@ from launcher.agents.cli_common import (
     resume_session,
     round_prompt,
 )
-from launcher.agents.packet_access import packet_inside
+from launcher.agents.packet_access import packet_for_workspace
 from launcher.errors import ConfigError
 from launcher.process import CappedLog, Supervised, group_alive, terminate_group
 
@@ -84,6 +84,7 @@ ALLOW_MODES = frozenset({"allow", "acceptEdits", "bypassPermissions"})
 MAX_LINE = 64 * 1024 * 1024
 KEEP_BYTES = 2 * 1024 * 1024
 READ_CAP = 16 * 1024 * 1024  # bytes served by one fs/read_text_file
+INLINE_LIMIT = 1024 * 1024  # bytes of a reviewer's packet quoted in the prompt
 
 # JSON-RPC / ACP error codes.
 METHOD_NOT_FOUND = -32601
@@ -524,9 +525,10 @@ class AcpAdapter:
         on_spawn: Callable[[int], None] | None = None,
     ) -> tuple[AgentOutcome, Supervised]:
         """Run one round over ACP; raises FileNotFoundError/PermissionError like supervise()."""
-        # A reviewer's packet goes inside the worktree: agents check their own workspace
-        # (gemini's read tool refuses other paths) before they ever ask the client.
-        request = packet_inside(request)
+        # A reviewer's packet is quoted in the prompt (it travels over the pipe, not in argv),
+        # or copied inside the worktree: agents check their own workspace (gemini's read tool
+        # refuses other paths) before they ever ask the client.
+        request = packet_for_workspace(request, INLINE_LIMIT)
         invocation = self.invocation(request)
         start = time.monotonic()
         log = CappedLog(request.artifacts / "agent.log", limits.log_cap)

@@ -5,20 +5,25 @@ outside the reviewer's working directory (its scratch worktree). Claude Code can
 packet's directory (`--add-dir`); the others cannot be pointed outside their working directory
 reliably (Codex's sandbox, Gemini's workspace check, opencode's `run` mode auto-rejecting
 `external_directory`, Aider, which only sees the files it is handed, ACP agents that check their
-own workspace before asking the client), so they get a copy inside it. The copy goes in a
-directory that ignores itself (its `.gitignore` is `*`): it is never committed, never shown by
-`git status`, never counted as a change, and it touches no file the repository tracks.
+own workspace before asking the client). They get the packet quoted in the prompt when it is
+small enough for the way the prompt travels (`inline_limit`), else a copy inside the working
+directory, under `.launcher-review/`, which the repository's `info/exclude` hides from git: it is
+never committed nor counted as a change, and no `.gitignore` is written (Gemini's read_file
+refuses to read a file a `.gitignore` names).
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 from launcher.agents.base import AgentRequest
+from launcher.agents.git_exclude import exclude_from_git
 
 IN_TREE_DIR = ".launcher-review"
+INLINE_OPEN = "<launcher-packet path="
 
 
 def outside_dirs(request: AgentRequest) -> list[Path]:
@@ -43,7 +48,7 @@ def packet_inside(request: AgentRequest) -> AgentRequest:
         return request
     folder = request.worktree / IN_TREE_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / ".gitignore").write_text("*\n", encoding="utf-8")
+    exclude_from_git(request.worktree, f"/{IN_TREE_DIR}/")
     copy = folder / packet.name
     shutil.copyfile(packet, copy)
     prompt = request.task.prompt
@@ -53,6 +58,27 @@ def packet_inside(request: AgentRequest) -> AgentRequest:
         prompt = f"{prompt}\n\nThe packet is at {copy} ($LAUNCHER_PACKET)."
     task = request.task.model_copy(update={"prompt": prompt})
     return replace(request, packet_path=copy, task=task)
+
+
+def packet_for_workspace(request: AgentRequest, inline_limit: int) -> AgentRequest:
+    """For a CLI confined to its working directory: the packet quoted in the prompt when it
+    holds at most `inline_limit` bytes of UTF-8, else copied inside (`packet_inside`)."""
+    packet = request.packet_path
+    if packet is None or _inside(packet, request.worktree):
+        return request
+    try:
+        data = packet.read_bytes()
+    except OSError:
+        return request  # the relay wrote it; if it is gone, the reviewer's error says so
+    if len(data) > inline_limit:
+        return packet_inside(request)
+    text = data.decode("utf-8", "replace")
+    # The closing tag carries a hash of the content, so a packet quoting the tag cannot end it.
+    tag = hashlib.sha256(data).hexdigest()[:12]
+    quoted = (f"The packet ({packet}) is quoted here in full; you need not open the file.\n"
+              f'{INLINE_OPEN}"{packet}" id="{tag}">\n{text}\n</launcher-packet id="{tag}">')  # fmt: skip
+    task = request.task.model_copy(update={"prompt": f"{request.task.prompt}\n\n{quoted}"})
+    return replace(request, task=task)
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -12,8 +12,10 @@ the test's agent config names the variables (`set_env`):
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -109,12 +111,47 @@ def within(path: Path, roots: list[Path]) -> bool:
     return False
 
 
+def gitignored(path: Path, root: Path) -> bool:
+    """Whether a `.gitignore` between `root` and `path` (or `root/.git/info/exclude`, when `.git`
+    is a directory) names it: simple patterns only, enough for what the tests write."""
+    real, top = Path(os.path.realpath(path)), Path(os.path.realpath(root))
+    try:
+        parts = real.relative_to(top).parts
+    except ValueError:
+        return False
+    sources = [(top / ".git" / "info" / "exclude", top)] if (top / ".git").is_dir() else []
+    folder = top
+    for part in parts[:-1]:
+        sources.append((folder / ".gitignore", folder))
+        folder = folder / part
+    sources.append((folder / ".gitignore", folder))
+    for source, base in sources:
+        try:
+            lines = source.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        rel = real.relative_to(base).parts
+        for line in lines:
+            pattern = line.strip().strip("/")
+            if pattern and not pattern.startswith("#") and any(fnmatch.fnmatch(p, pattern) for p in rel):
+                return True
+    return False
+
+
 def review_packet(prompt: str, refusal: Any) -> tuple[str, str]:
     """The packet a reviewer was told about, read the way its CLI lets it: (name, text).
 
-    Like a model, it knows the packet only from its prompt (which must name $LAUNCHER_PACKET);
-    `refusal(path)` is the CLI's rule: None when it may read the path, else the tool's error.
+    Like a model, it knows the packet only from its prompt: quoted there in full (the launcher's
+    `<launcher-packet path=... id=...>` block), else named there ($LAUNCHER_PACKET) and read
+    from disk. `refusal(path)` is the CLI's rule: None when it may read the path, else the
+    tool's error.
     """
+    quoted = re.search(r'<launcher-packet path="([^"]*)" id="([0-9a-f]+)">\n', prompt)
+    if quoted:
+        end = prompt.find(f'\n</launcher-packet id="{quoted.group(2)}">', quoted.end())
+        if end < 0:
+            raise Unreadable("the quoted packet has no end")
+        return Path(quoted.group(1)).name, prompt[quoted.end():end]
     raw = os.environ.get("LAUNCHER_PACKET", "")
     if not raw:
         raise Unreadable("there is no packet ($LAUNCHER_PACKET is empty)")

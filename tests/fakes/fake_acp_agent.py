@@ -21,8 +21,8 @@ FAKE_ACP_FLAVOR: whose tools it imitates.
 - gemini (`gemini --acp`): write_file first reads its target through fs/read_text_file to
   compare contents, and any error answer fails the tool with "Error checking existing file"
   (gemini recognises only an empty content as "new file"); read_file refuses a path outside the
-  session's cwd itself ("File path must be within one of the workspace directories"), before
-  asking the client.
+  session's cwd itself ("File path must be within one of the workspace directories"), and one a
+  `.gitignore` names ("is ignored by configured ignore patterns"), before asking the client.
 """
 
 from __future__ import annotations
@@ -105,6 +105,8 @@ def read_tool(session: str, cwd: Path, path: Path) -> str:
     """The agent's read tool; raises fake.Unreadable with the tool's error."""
     if FLAVOR == "gemini" and not fake.within(path, [cwd]):
         raise fake.Unreadable(f"File path must be within one of the workspace directories: {cwd}", denied=True)
+    if FLAVOR == "gemini" and fake.gitignored(path, cwd):
+        raise fake.Unreadable(f"File path '{path}' is ignored by configured ignore patterns.", denied=True)
     answer = call("fs/read_text_file", {"sessionId": session, "path": str(path)})
     if "error" in answer:
         raise fake.Unreadable(str(answer["error"].get("message")), denied=True)
@@ -114,9 +116,15 @@ def read_tool(session: str, cwd: Path, path: Path) -> str:
 def review(session: str, cwd: Path, prompt: str) -> dict[str, Any]:
     notify(session, {"sessionUpdate": "tool_call", "toolCallId": "call_r", "title": "Read the packet",
                      "kind": "read", "status": "pending"})
+    def through_the_tool(path: Path) -> str | None:  # a named packet is read with the read tool
+        try:
+            read_tool(session, cwd, path)
+        except fake.Unreadable as exc:
+            return str(exc)
+        return None
+
     try:
-        name, _ = fake.review_packet(prompt, lambda p: None)  # the prompt names it; the tool decides
-        text = read_tool(session, cwd, Path(os.environ["LAUNCHER_PACKET"]))
+        name, text = fake.review_packet(prompt, through_the_tool)
     except fake.Unreadable as exc:
         notify(session, {"sessionUpdate": "tool_call_update", "toolCallId": "call_r", "status": "failed",
                          "content": [{"type": "content", "content": {"type": "text", "text": str(exc)}}]})
