@@ -23,8 +23,10 @@ requests that are answered here:
   reject option (`reject_once` first) or answers `cancelled`. Rejections are reported as
   `permission_denied` with the fix.
 - `fs/read_text_file` / `fs/write_text_file`: confined to the worktree (symlinks resolved,
-  `.git` refused); the only paths outside it are `$LAUNCHER_CONTRACT` (read/write) and
-  `$LAUNCHER_FEEDBACK` (read). Other paths get a JSON-RPC error.
+  `.git` refused); the only paths outside it are `$LAUNCHER_CONTRACT` (read/write),
+  `$LAUNCHER_FEEDBACK` and `$LAUNCHER_PACKET` (read). Other paths get a JSON-RPC error. A file
+  inside the worktree that does not exist yet reads as empty content, as ACP agents expect (their
+  write tools read the target first).
 - anything else (`terminal/*`, unknown methods): "method not found".
 
 Why a JSON-RPC client of our own rather than the `agent-client-protocol` package: that SDK
@@ -69,6 +71,7 @@ from launcher.agents.cli_common import (
     resume_session,
     round_prompt,
 )
+from launcher.agents.packet_access import packet_for_workspace
 from launcher.errors import ConfigError
 from launcher.process import CappedLog, Supervised, group_alive, terminate_group
 
@@ -81,6 +84,7 @@ ALLOW_MODES = frozenset({"allow", "acceptEdits", "bypassPermissions"})
 MAX_LINE = 64 * 1024 * 1024
 KEEP_BYTES = 2 * 1024 * 1024
 READ_CAP = 16 * 1024 * 1024  # bytes served by one fs/read_text_file
+INLINE_LIMIT = 1024 * 1024  # bytes of a reviewer's packet quoted in the prompt
 
 # JSON-RPC / ACP error codes.
 METHOD_NOT_FOUND = -32601
@@ -299,6 +303,7 @@ class AcpClient:
         self.feedback = (
             Path(os.path.realpath(request.feedback_path)) if request.feedback_path else None
         )
+        self.packet = Path(os.path.realpath(request.packet_path)) if request.packet_path else None
         self.session_id: str | None = None
         self.collecting = False
         self.chunks: list[str] = []
@@ -402,7 +407,7 @@ class AcpClient:
         if not os.path.isabs(raw):
             raise _Refused(INVALID_PARAMS, f"path must be absolute: {raw}")
         real = Path(os.path.realpath(raw))
-        if real == self.contract or (not write and self.feedback is not None and real == self.feedback):
+        if real == self.contract or (not write and real in (self.feedback, self.packet)):
             return real
         try:
             rel = real.relative_to(self.root)
@@ -414,12 +419,23 @@ class AcpClient:
             raise _Refused(INVALID_PARAMS, f"the worktree's .git is off limits: {raw}")
         return real
 
+    def _in_worktree(self, path: Path) -> bool:
+        try:
+            path.relative_to(self.root)
+        except ValueError:
+            return False
+        return True
+
     def _read(self, params: dict[str, Any]) -> dict[str, Any]:
         path = self._resolve(params, write=False)
         try:
             with path.open("rb") as fh:
                 data = fh.read(READ_CAP)
         except FileNotFoundError:
+            if path != self.contract and self._in_worktree(path):
+                # What ACP agents expect of a file not written yet: gemini's write tool reads its
+                # target first and takes an error for a failure ("Error checking existing file").
+                return {"content": ""}
             raise _Refused(RESOURCE_NOT_FOUND, f"no such file: {path}") from None
         except IsADirectoryError:
             raise _Refused(INVALID_PARAMS, f"not a file: {path}") from None
@@ -509,6 +525,10 @@ class AcpAdapter:
         on_spawn: Callable[[int], None] | None = None,
     ) -> tuple[AgentOutcome, Supervised]:
         """Run one round over ACP; raises FileNotFoundError/PermissionError like supervise()."""
+        # A reviewer's packet is quoted in the prompt (it travels over the pipe, not in argv),
+        # or copied inside the worktree: agents check their own workspace (gemini's read tool
+        # refuses other paths) before they ever ask the client.
+        request = packet_for_workspace(request, INLINE_LIMIT)
         invocation = self.invocation(request)
         start = time.monotonic()
         log = CappedLog(request.artifacts / "agent.log", limits.log_cap)

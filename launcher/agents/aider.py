@@ -24,10 +24,11 @@ Facts about the real CLI this adapter is built on (aider 0.8x):
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
 from launcher.agents.cli_common import answer_instructions, cli_env, command_prefix, finish, round_prompt
+from launcher.agents.git_exclude import exclude_from_git
+from launcher.agents.packet_access import packet_inside
 from launcher.process import Supervised
 
 BINARY = "aider"
@@ -154,43 +155,13 @@ def _tail_lines(text: str, n: int = 15) -> str:
     return "\n".join(lines[-n:])
 
 
-def exclude_from_git(worktree: Path, pattern: str = EXCLUDE_PATTERN) -> None:
-    """Add `pattern` to the repository's info/exclude (shared by all its worktrees), once."""
-    dot_git = worktree / ".git"
-    try:
-        if dot_git.is_dir():
-            common = dot_git
-        else:
-            text = dot_git.read_text(encoding="utf-8").strip()
-            if not text.startswith("gitdir:"):
-                return
-            gitdir = Path(text.split(":", 1)[1].strip())
-            if not gitdir.is_absolute():
-                gitdir = (worktree / gitdir).resolve()
-            commondir = gitdir / "commondir"
-            common = gitdir
-            if commondir.is_file():
-                rel = Path(commondir.read_text(encoding="utf-8").strip())
-                common = rel if rel.is_absolute() else (gitdir / rel).resolve()
-        exclude = common / "info" / "exclude"
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-        if pattern in existing.splitlines():
-            return
-        with exclude.open("a", encoding="utf-8") as fh:
-            if existing and not existing.endswith("\n"):
-                fh.write("\n")
-            fh.write(pattern + "\n")
-    except OSError:
-        return  # best effort: at worst aider's cache files show up in the task's diff
-
-
 class AiderAdapter:
     name = "aider"
     binary = BINARY
     install_hint = INSTALL_HINT
 
     def invocation(self, request: AgentRequest) -> Invocation:
+        request = packet_inside(request)
         config = request.config
         prompt = round_prompt(request, resumed=False) + "\n\n" + answer_instructions(request, final=FINAL)
         if prompt.lstrip()[:1] in ("/", "!"):
@@ -202,10 +173,13 @@ class AiderAdapter:
             "--chat-history-file", str(request.artifacts / "aider.chat.history.md"),
             "--input-history-file", str(request.artifacts / "aider.input.history"),
         ]
+        if request.packet_path is not None:
+            # aider has no tool to open a file: a reviewer's packet is handed to it read-only.
+            argv += ["--read", str(request.packet_path)]
         if config.model:
             argv += ["--model", config.model]
         argv += config.extra_args
-        exclude_from_git(request.worktree)
+        exclude_from_git(request.worktree, EXCLUDE_PATTERN)
         return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH))
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:

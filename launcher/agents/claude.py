@@ -32,6 +32,7 @@ from launcher.agents.cli_common import (
     tail,
     write_schema,
 )
+from launcher.agents.packet_access import outside_dirs
 from launcher.process import Supervised
 
 DEFAULT_PERMISSION_MODE = "acceptEdits"
@@ -98,9 +99,11 @@ class ClaudeAdapter:
                 f"also write it to the file named by $LAUNCHER_CONTRACT ({request.contract_path})."
             ),
         )
+        # The contract file lives in the task's artifacts, a reviewer's packet in the run's state:
+        # both outside the worktree, so both directories are added (Read is denied elsewhere).
+        for folder in outside_dirs(request):
+            argv += ["--add-dir", str(folder)]
         argv += [
-            # The contract file lives in the task's artifacts, outside the worktree.
-            "--add-dir", str(request.contract_path.parent),
             "--append-system-prompt", instructions,
             "--json-schema", json.dumps(schema, separators=(",", ":")),
         ]

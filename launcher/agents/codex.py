@@ -27,6 +27,7 @@ from launcher.agents.cli_common import (
     tail,
     write_schema,
 )
+from launcher.agents.packet_access import packet_inside
 from launcher.process import Supervised
 
 DEFAULT_SANDBOX = "workspace-write"
@@ -50,6 +51,7 @@ class CodexAdapter:
         return request.artifacts / "codex-last-message.txt"
 
     def invocation(self, request: AgentRequest) -> Invocation:
+        request = packet_inside(request)  # the sandbox reads only its workspace
         config = request.config
         resumed = resume_session(request, self.name)
         self._resumed = resumed

@@ -23,10 +23,13 @@ from launcher.agents.cli_common import (
     round_prompt,
     tail,
 )
+from launcher.agents.packet_access import packet_for_workspace
 from launcher.models.contract import last_json_object
 from launcher.process import Supervised
 
 DEFAULT_APPROVAL_MODE = "yolo"
+# Bytes of a reviewer's packet quoted in the `-p` prompt; Linux caps one argv element at 128 KiB.
+INLINE_LIMIT = 96_000
 APPROVAL_MODES = ("default", "auto_edit", "yolo")
 
 # Parent variables Gemini CLI reads for authentication and configuration.
@@ -58,6 +61,9 @@ class GeminiAdapter:
     )
 
     def invocation(self, request: AgentRequest) -> Invocation:
+        # Its tools refuse paths outside the workspace: the packet is quoted in the prompt, or
+        # copied inside when the prompt (one argv element) would grow too large for it.
+        request = packet_for_workspace(request, INLINE_LIMIT)
         config = request.config
         mode = config.permission_mode if config.permission_mode in APPROVAL_MODES else DEFAULT_APPROVAL_MODE
         instructions = answer_instructions(

@@ -39,6 +39,7 @@ from launcher.agents.cli_common import (
     resume_session,
     round_prompt,
 )
+from launcher.agents.packet_access import packet_inside
 from launcher.process import Supervised
 
 BINARY = "opencode"
@@ -184,6 +185,7 @@ class OpencodeAdapter:
     install_hint = INSTALL_HINT
 
     def invocation(self, request: AgentRequest) -> Invocation:
+        request = packet_inside(request)  # `run` mode auto-rejects external_directory reads
         config = request.config
         resumed = resume_session(request, self.name)
         argv = [*command_prefix(request, BINARY), "run", "--format", "json"]

@@ -60,12 +60,23 @@ class JudgeSummary:
     gate_report: dict[str, Any] | None = None
     report_path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    cost_usd: float | None = None  # every judge process summed; None: none reported a cost
+
+    @property
+    def cost_line(self) -> str:
+        """What the judge cost, said plainly (Codex and Gemini report tokens, not money)."""
+        if self.calls == 0:
+            return "judge cost: none (no call)"
+        if self.cost_usd is None:
+            return f"judge cost: not reported by the agent ({self.calls} call(s))"
+        return f"judge cost: ${self.cost_usd:.4f} ({self.calls} call(s))"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "exit_code": self.exit_code, "message": self.message, "out_dir": str(self.out_dir or ""),
             "survivors": self.survivors, "calls": self.calls, "verdict": str(self.verdict_path or ""),
             "counts": self.counts, "calibration_report": str(self.report_path or ""), "notes": self.notes,
+            "cost_usd": self.cost_usd,
         }  # fmt: skip
 
 
@@ -152,7 +163,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     )  # fmt: skip
     outcome = await judge_relay.judge(repo, spec)
     summary = JudgeSummary(int(ExitCode.FAILED), "", out_dir, len(survivors), outcome.calls, outcome.verdict_path,
-                           notes=outcome.notes)  # fmt: skip
+                           notes=outcome.notes, cost_usd=outcome.cost_usd)  # fmt: skip
     if outcome.verdict is None:
         summary.message = f"the judge gave no usable verdict: {outcome.error}; the survivors stand unjudged"
         return summary

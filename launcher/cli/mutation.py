@@ -160,6 +160,7 @@ def judge(
         print(summary.message)
         for note in summary.notes:
             print(f"  {note}")
+        print(summary.cost_line)
         if summary.verdict_path:
             print(f"verdict: {summary.verdict_path}")
         if summary.report_path:

@@ -2,7 +2,8 @@
 
 The judge gets the judge packet (`{"survivors": [...], "report": ..., "contract_version": "1"}`)
 and runs on a detached worktree at the sweep's base commit, so it can read the code the mutants
-came from while nothing it does reaches a branch. Survivors go in batches (one call each); every
+came from while nothing it does reaches a branch. `judge-packet.json` keeps every survivor; each
+call reads its own batch, `judge/packet-N.json`. Survivors go in batches (one call each); every
 answer is validated (`models.judge`) and must answer exactly the batch's ids. An invalid answer
 gets a corrective re-spawn with the error in `$LAUNCHER_FEEDBACK`; three in a row give up on the
 judge rather than loop (the survivors stay as they are).
@@ -80,21 +81,19 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     parts = batches(spec.survivors, spec.batch_size)
     outcome = JudgeOutcome(None, 0, packet_path)
     calls: list[JudgeCall] = []
-    cost = 0.0
     await add_scratch(repo, spec.scratch, spec.base_sha)
     try:
         for number, part in enumerate(parts, 1):
-            part_path = packet_path
-            if len(parts) > 1:
-                part_path = spec.out_dir / "judge" / f"packet-{number}.json"
-                part_path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_json(part_path, _packet(part, spec.report))
+            # Every call's packet sits beside its answer in judge/ (one batch too): the directory
+            # a CLI that confines its reviewer to a few directories is given anyway.
+            part_path = spec.out_dir / "judge" / f"packet-{number}.json"
+            part_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(part_path, _packet(part, spec.report))
             answer, spent, error = await _ask(spec, part_path, [int(s["id"]) for s in part], number, outcome.notes)
             outcome.calls += 1
-            cost += spent
+            outcome.cost_usd = _plus(outcome.cost_usd, spent)
             if answer is None:
                 outcome.error = f"batch {number}/{len(parts)}: {error}"
-                outcome.cost_usd = cost or None
                 return outcome
             calls.extend(answer.verdicts)
     finally:
@@ -102,8 +101,12 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     outcome.verdict = JudgeVerdict(contract_version=CONTRACT_VERSION, verdicts=calls)
     outcome.verdict_path = spec.out_dir / VERDICT_NAME
     atomic_write_json(outcome.verdict_path, outcome.verdict.model_dump(mode="json"))
-    outcome.cost_usd = cost or None
     return outcome
+
+
+def _plus(total: float | None, more: float | None) -> float | None:
+    """A sum of costs that stays None (unknown) while no process reported one."""
+    return more if total is None else total + (more or 0.0)
 
 
 def _packet(survivors: list[dict[str, Any]], report: str) -> dict[str, Any]:
@@ -112,7 +115,9 @@ def _packet(survivors: list[dict[str, Any]], report: str) -> dict[str, Any]:
 
 async def _ask(
     spec: JudgeInput, packet_path: Path, ids: list[int], number: int, notes: list[str]
-) -> tuple[JudgeVerdict | None, float, str | None]:
+) -> tuple[JudgeVerdict | None, float | None, str | None]:
+    """One batch: its verdict (None after three invalid answers), what every process of it
+    cost (None: none reported a cost), and the last error."""
     adapter = get_adapter(spec.config.adapter)
     work = spec.out_dir / "judge"
     work.mkdir(parents=True, exist_ok=True)
@@ -120,7 +125,7 @@ async def _ask(
               f"mutants came from is checked out at {spec.scratch}.")  # fmt: skip
     task = Task(id="judge", title="judge surviving mutants", role="judge", agent=spec.agent_name, prompt=prompt)
     hint: Path | None = None
-    cost = 0.0
+    cost: float | None = None
     error: str | None = None
     for attempt in range(1, MAX_INVALID_IN_A_ROW + 1):
         request = AgentRequest(
@@ -130,7 +135,7 @@ async def _ask(
             attempt=attempt, packet_path=packet_path, answer=JUDGE_ANSWER,
         )  # fmt: skip
         result = await run_agent_round(adapter, request, limits=spec.limits)
-        cost += result.outcome.cost_usd or 0.0
+        cost = _plus(cost, result.outcome.cost_usd)
         try:
             if not result.outcome.ok:
                 raise JudgeInputInvalid(f"the judge did not finish: {result.outcome.message}",

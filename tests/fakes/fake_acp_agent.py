@@ -12,8 +12,17 @@ FAKE_MODE (see _fakelib): success | contract_file (the contract is written with
 fs/write_text_file to $LAUNCHER_CONTRACT) | escape (also tries to write FAKE_ACP_OUTSIDE) |
 auth (session/new fails with auth_required) | crash (exits 3 after initialize) | hang (never
 ends the turn) | refusal | max_turns | ignore_eof (ends the turn, then ignores stdin EOF) |
-noisy (a log line on stdout before speaking).
+noisy (a log line on stdout before speaking) | review (a reviewer: reads the packet its prompt
+names and answers from it, see _fakelib).
 FAKE_EDIT: the file it writes (default acp_note.txt).
+FAKE_ACP_FLAVOR: whose tools it imitates.
+- claude (default; claude-agent-acp): Write sends fs/write_text_file straight away; Read sends
+  fs/read_text_file for the path it is given; an error answer fails the tool call.
+- gemini (`gemini --acp`): write_file first reads its target through fs/read_text_file to
+  compare contents, and any error answer fails the tool with "Error checking existing file"
+  (gemini recognises only an empty content as "new file"); read_file refuses a path outside the
+  session's cwd itself ("File path must be within one of the workspace directories"), and one a
+  `.gitignore` names ("is ignored by configured ignore patterns"), before asking the client.
 """
 
 from __future__ import annotations
@@ -89,7 +98,48 @@ def chunk(session: str, text: str) -> None:
     notify(session, {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": text}})
 
 
-def turn(session: str, cwd: Path, mode: str) -> dict[str, Any]:
+FLAVOR = os.environ.get("FAKE_ACP_FLAVOR", "claude")
+
+
+def read_tool(session: str, cwd: Path, path: Path) -> str:
+    """The agent's read tool; raises fake.Unreadable with the tool's error."""
+    if FLAVOR == "gemini" and not fake.within(path, [cwd]):
+        raise fake.Unreadable(f"File path must be within one of the workspace directories: {cwd}", denied=True)
+    if FLAVOR == "gemini" and fake.gitignored(path, cwd):
+        raise fake.Unreadable(f"File path '{path}' is ignored by configured ignore patterns.", denied=True)
+    answer = call("fs/read_text_file", {"sessionId": session, "path": str(path)})
+    if "error" in answer:
+        raise fake.Unreadable(str(answer["error"].get("message")), denied=True)
+    return str((answer.get("result") or {}).get("content", ""))
+
+
+def review(session: str, cwd: Path, prompt: str) -> dict[str, Any]:
+    notify(session, {"sessionUpdate": "tool_call", "toolCallId": "call_r", "title": "Read the packet",
+                     "kind": "read", "status": "pending"})
+    def through_the_tool(path: Path) -> str | None:  # a named packet is read with the read tool
+        try:
+            read_tool(session, cwd, path)
+        except fake.Unreadable as exc:
+            return str(exc)
+        return None
+
+    try:
+        name, text = fake.review_packet(prompt, through_the_tool)
+    except fake.Unreadable as exc:
+        notify(session, {"sessionUpdate": "tool_call_update", "toolCallId": "call_r", "status": "failed",
+                         "content": [{"type": "content", "content": {"type": "text", "text": str(exc)}}]})
+        chunk(session, f"I could not read the packet: {exc}")
+        return {"stopReason": "end_turn"}
+    notify(session, {"sessionUpdate": "tool_call_update", "toolCallId": "call_r", "status": "completed"})
+    chunk(session, "I read the packet.\n\n" + json.dumps(fake.review_answer(name, text)))
+    notify(session, {"sessionUpdate": "usage_update", "used": 21000, "size": 200000,
+                     "cost": {"amount": 0.0077, "currency": "USD"}})
+    return {"stopReason": "end_turn", "usage": {"inputTokens": 900, "outputTokens": 120, "totalTokens": 1020}}
+
+
+def turn(session: str, cwd: Path, mode: str, prompt: str = "") -> dict[str, Any]:
+    if mode == "review":
+        return review(session, cwd, prompt)
     notify(session, {"sessionUpdate": "available_commands_update", "availableCommands": []})
     chunk(session, "I'll write the note file. ")
     target = cwd / (os.environ.get("FAKE_EDIT") or "acp_note.txt")
@@ -115,6 +165,14 @@ def turn(session: str, cwd: Path, mode: str) -> dict[str, Any]:
     if readme.exists():
         call("fs/read_text_file", {"sessionId": session, "path": str(readme), "line": 1, "limit": 1})
     notify(session, {"sessionUpdate": "tool_call_update", "toolCallId": "call_1", "status": "in_progress"})
+    if FLAVOR == "gemini":  # write_file reads its target first
+        existing = call("fs/read_text_file", {"sessionId": session, "path": str(target)})
+        if "error" in existing:
+            problem = f"Error checking existing file '{target}': {existing['error'].get('message')}"
+            notify(session, {"sessionUpdate": "tool_call_update", "toolCallId": "call_1", "status": "failed",
+                             "content": [{"type": "content", "content": {"type": "text", "text": problem}}]})
+            chunk(session, problem)
+            return {"stopReason": "end_turn"}
     written = call("fs/write_text_file", {"sessionId": session, "path": str(target),
                                           "content": "written through the ACP client\n"})
     if "error" in written:
@@ -182,7 +240,8 @@ def main() -> None:
                 chunk(session, "Thinking...")
                 while True:
                     time.sleep(3600)
-            result = turn(session, sessions.get(session, Path.cwd()), mode)
+            text = "".join(str(b.get("text", "")) for b in params.get("prompt") or [] if isinstance(b, dict))
+            result = turn(session, sessions.get(session, Path.cwd()), mode, text)
             respond(request_id, result)
             if mode == "ignore_eof":
                 while True:

@@ -1,0 +1,42 @@
+"""Keep a tool's own files out of git without touching a tracked file.
+
+The pattern goes in the repository's `info/exclude` (in the common git dir, so every worktree
+of the repository shares it): git then neither shows nor commits matching files, and no
+`.gitignore` is written into the tree (some CLIs, Gemini's read_file among them, refuse to read
+files a `.gitignore` names).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def exclude_from_git(worktree: Path, pattern: str) -> None:
+    """Add `pattern` to the repository's info/exclude (shared by all its worktrees), once."""
+    dot_git = worktree / ".git"
+    try:
+        if dot_git.is_dir():
+            common = dot_git
+        else:
+            text = dot_git.read_text(encoding="utf-8").strip()
+            if not text.startswith("gitdir:"):
+                return
+            gitdir = Path(text.split(":", 1)[1].strip())
+            if not gitdir.is_absolute():
+                gitdir = (worktree / gitdir).resolve()
+            commondir = gitdir / "commondir"
+            common = gitdir
+            if commondir.is_file():
+                rel = Path(commondir.read_text(encoding="utf-8").strip())
+                common = rel if rel.is_absolute() else (gitdir / rel).resolve()
+        exclude = common / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+        if pattern in existing.splitlines():
+            return
+        with exclude.open("a", encoding="utf-8") as fh:
+            if existing and not existing.endswith("\n"):
+                fh.write("\n")
+            fh.write(pattern + "\n")
+    except OSError:
+        return  # best effort: at worst the files show up in `git status`
