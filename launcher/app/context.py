@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from launcher.models.plan import AgentConfig, Plan, Task
 from launcher.models.states import TaskState
 from launcher.store.files import RunFiles
 from launcher.store.journal import Journal
+from launcher.store.usage import UsageLedger
 
 STATE_DIR = ".launcher"
 DEFAULT_TIMEOUT_S = 1800.0
@@ -68,6 +70,11 @@ class RunContext:
                 taken = time.time()
                 self.main_scan = (taken, await self.repo.status_porcelain())
             return self.main_scan[1]
+
+    @cached_property
+    def usage(self) -> UsageLedger:
+        """What each task's agents and graders cost, process by process (beside the journal)."""
+        return UsageLedger(self.journal.path)
 
     @property
     def files(self) -> RunFiles:

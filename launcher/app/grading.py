@@ -111,6 +111,10 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
               or await relay.grade(ctx.repo, spec))
     for note in result.notes:
         ctx.note(task.id, note)
+    if result.attempts:  # 0: a verdict recorded before an interruption, booked back then
+        # Every verdict was paid for, whatever it says: book the grader before acting on it.
+        ctx.usage.record(ctx.run_id, task.id, "grader", f"grader-{iteration}", result.cost_usd, result.tokens)
+        ctx.journal.update_task(ctx.run_id, task.id, cost_usd=ctx.usage.task_cost(ctx.run_id, task.id))
     verdict = result.verdict
     ctx.journal.record_round(ctx.run_id, task.id, iteration,
                              verdict=verdict.verdict if verdict else None,
@@ -133,12 +137,8 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
             return TaskState.ESCALATED
         return await apply_choice(ctx, task.id, policy, f"--on-cap {policy}", verdict.failing(ids))
     ctx.transition(task.id, TaskState.NEEDS_REVISION, result.audit or "needs revision",
-                   iteration=iteration, cost_usd=_add(row.cost_usd, result.cost_usd))
+                   iteration=iteration)
     return TaskState.NEEDS_REVISION
-
-
-def _add(a: float | None, b: float | None) -> float | None:
-    return None if a is None and b is None else (a or 0.0) + (b or 0.0)
 
 
 async def apply_choice(ctx: RunContext, task_id: str, choice: Choice, note: str,

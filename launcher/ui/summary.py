@@ -75,11 +75,26 @@ def render_summary(report: RunReport) -> RenderableType:
     for epic in report.epics:
         shared = "; ".join(f"{path} ({', '.join(ids)})" for path, ids in epic.shared_files.items())
         parts.append(Text(f"epic {epic.id}: {epic.decision}" + (f"; shared files: {shared}" if shared else "")))
+    parts.extend(Text(line) for line in _claim_lines(report))
     kept = [t for t in report.tasks if not t.merged and t.worktree and t.state != "skipped"]
     if kept:
         parts.append(Text("Kept for inspection (branch, worktree):"))
         parts.extend(Text(f"  {t.id}: {t.branch}  {t.worktree}") for t in kept)
     return Group(*parts)
+
+
+def _claim_lines(report: RunReport) -> list[str]:
+    """Every disagreement between a contract's claimed files and the branch's real diff."""
+    lines = []
+    for t in report.tasks:
+        parts = []
+        if t.claimed_not_changed:
+            parts.append(f"claimed but not changed: {', '.join(t.claimed_not_changed)}")
+        if t.changed_not_claimed:
+            parts.append(f"changed but not claimed: {', '.join(t.changed_not_claimed)}")
+        if parts:
+            lines.append(f"{t.id}: contract and diff disagree; " + "; ".join(parts))
+    return lines
 
 
 def _message(task: TaskReport) -> str:
