@@ -65,6 +65,15 @@ async def approve(ctx: RunContext, task_id: str, message: str) -> bool:
     return True
 
 
+async def approve_once(ctx: RunContext, task_id: str, message: str) -> bool:
+    """Approve after a grading round, unless the round already settled the task (an on-cap
+    `approve` policy approves at escalation: a second "rubric satisfied" would be false)."""
+    row = ctx.journal.task(ctx.run_id, task_id)
+    if row.state in (TaskState.APPROVED, TaskState.SKIPPED):
+        return row.succeeded
+    return await approve(ctx, task_id, message)
+
+
 async def approval_holds(ctx: RunContext, task_id: str) -> str | None:
     """None when the approval still covers the branch, else why it was withdrawn."""
     return await withdrawal_reason(ctx.repo, ctx.journal.task(ctx.run_id, task_id), ctx.base_sha)

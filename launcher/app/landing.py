@@ -13,6 +13,7 @@ from launcher.app import tree_commands
 from launcher.app.context import RunContext
 from launcher.app.grading import approval_holds
 from launcher.app.landing_recovery import journal_steps, recover_landing, unlanded_work
+from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, worktrees
 from launcher.models.states import TaskState
 
@@ -107,6 +108,7 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
     advanced = await merge.advance_target(
         ctx.repo, target_branch=ctx.target, new=tip, expected_old=expected_old,
         integration_branch=worktrees.integration_branch(ctx.run_id), on_step=journal_steps(ctx),
+        tolerated=frozenset({TECH_DEBT_FILE}),  # the launcher's own tech-debt rows, e.g. mid-run
     )
     where = advanced.where
     for task_id, commit in landed.items():

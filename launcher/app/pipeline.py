@@ -198,7 +198,7 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         verdict = await grading.grade_task(ctx, task, iteration, facts)
         await containment.after_round(ctx, task.id, who="the grader")
         if verdict is TaskState.APPROVED:
-            return await grading.approve(ctx, task.id, "rubric satisfied")
+            return await grading.approve_once(ctx, task.id, "rubric satisfied")
         if verdict is not TaskState.NEEDS_REVISION:
             return False  # escalated, or decided by the on-cap policy (already journaled)
         iteration += 1
