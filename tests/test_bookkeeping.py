@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from helpers import git, resume, task
+from helpers import git, resume, run_plan, task
 
 from launcher.app.choose import choose
 from launcher.app.run import RunOptions, start_run
@@ -61,3 +61,77 @@ def test_a_tech_debt_row_in_a_committed_ledger_does_not_park_the_other_landings(
     assert report.status == "succeeded" and report.integration_branch is None
     assert "notes.txt" in git(repo, "ls-tree", "--name-only", "main")
     assert "`code`" in (repo / "TECHNICAL_DEBT.md").read_text()  # the row stays, uncommitted
+
+
+# --- best-of-N -----------------------------------------------------------------------------------
+
+NUMBERED_AGENT = r'''
+import json, os, pathlib
+k = os.environ["LAUNCHER_BEST_OF_ATTEMPT"]
+assert os.environ["LAUNCHER_BEST_OF_N"] == "2"
+if k == "1":  # the better attempt: satisfies the rubric check, with the bigger diff
+    pathlib.Path("MARKER").write_text("m\n")
+    pathlib.Path("big.txt").write_text("line\n" * 40)
+    files = ["MARKER", "big.txt"]
+else:  # the smaller diff that fails the rubric check
+    pathlib.Path("small.txt").write_text("s\n")
+    files = ["small.txt"]
+pathlib.Path(os.environ["LAUNCHER_CONTRACT"]).write_text(json.dumps({
+    "contract_version": "1", "task_id": os.environ["LAUNCHER_TASK_ID"], "status": "done",
+    "summary": "attempt " + k, "files_changed": files, "tests_added": [], "decisions": [],
+    "blockers": [], "llm_observations": "numbered attempt " + k}))
+'''
+
+
+def test_best_of_counts_rubric_checks_and_each_attempt_knows_its_number(repo: Path) -> None:
+    import sys
+
+    (repo / "rubrics").mkdir()
+    (repo / "rubrics" / "backend.md").write_text(
+        "---\nversion: 1\nname: backend\nextends: default\n---\n\n"
+        "### B1. The marker file exists.\n\nThe task must create MARKER.\n\ncheck: test -f MARKER\n"
+    )
+    git(repo, "add", "rubrics")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "rubric")
+    plan = validate_plan({
+        "run": {"grader": "judge", "iteration_cap": 1, "on_cap": "approve"},
+        "agents": {"judge": {"adapter": "scripted-grader",
+                             "set_env": {"LAUNCHER_GRADER_MODE": "always_satisfied"}},
+                   "bot": {"adapter": "command", "command": [sys.executable, "-c", NUMBERED_AGENT]}},
+        "task": [{"id": "feat", "role": "backend", "agent": "bot", "attempts": 2}],
+    }, "test plan")
+    report = anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+    feat = task(report, "feat")
+    assert feat.state == "merged", feat.message
+    assert feat.branch and feat.branch.endswith("/feat.attempt-1")
+    selected = [m for _f, to, m, _at in history(repo, report.run_id, "feat") if to == "approved"]
+    assert selected and selected[0].startswith("best of 2: feat.attempt-1 (")
+    assert (repo / "MARKER").exists() and not (repo / "small.txt").exists()
+
+
+# --- epics ---------------------------------------------------------------------------------------
+
+def test_a_blocked_epic_lands_none_of_its_tasks(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "api", "epic": "login", "script": [{"write": "api.txt", "content": "a\n"}]},
+        {"id": "ui", "epic": "login", "script": [{"write": "ui.txt", "content": "u\n"}],
+         "checks": ["false"]},
+        {"id": "other", "script": [{"write": "other.txt", "content": "o\n"}]},
+    ])
+    assert task(report, "ui").state == "failed"
+    api = task(report, "api")
+    assert api.state == "skipped" and "epic 'login' is blocked" in api.message, api.message
+    assert api.branch and "api.txt" in git(repo, "ls-tree", "--name-only", api.branch)  # kept
+    tracked = git(repo, "ls-tree", "--name-only", "main")
+    assert "api.txt" not in tracked and "other.txt" in tracked
+    assert [e.decision for e in report.epics] == ["block"]
+    assert report.status == "failed"
+
+
+def test_best_of_attempts_are_not_sharers_of_their_tasks_files(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "doc", "epic": "docs", "attempts": 2, "script": [{"write": "doc.txt", "content": "d\n"}]},
+    ])
+    assert task(report, "doc").state == "merged"
+    (epic,) = report.epics
+    assert epic.decision == "pass" and epic.tasks == ["doc"] and epic.shared_files == {}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from launcher.app import resume_point
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
@@ -19,7 +20,7 @@ from launcher.git.repo import GitRepo
 from launcher.models.plan import Task
 from launcher.models.rubric import all_criteria
 from launcher.models.states import TaskState
-from launcher.store.files import atomic_write_text
+from launcher.store.files import atomic_write_json, atomic_write_text
 from launcher.store.journal import NO_CHANGES, TaskRow
 
 Choice = Literal["approve", "continue", "tech-debt", "defer"]
@@ -31,6 +32,14 @@ def grader_name(ctx: RunContext) -> str | None:
 
 def iteration_cap(ctx: RunContext) -> int:
     return ctx.plan.run.iteration_cap or ctx.config.grading.iteration_cap
+
+
+def read_facts(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def feedback_path(ctx: RunContext, task_id: str, iteration: int) -> Path:
@@ -124,6 +133,9 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
         # Every verdict was paid for, whatever it says: book the grader before acting on it.
         ctx.usage.record(ctx.run_id, task.id, "grader", f"grader-{iteration}", result.cost_usd, result.tokens)
         ctx.journal.update_task(ctx.run_id, task.id, cost_usd=ctx.usage.task_cost(ctx.run_id, task.id))
+    if result.rubric_checks:  # best-of-N counts them from facts.json, beside the task's checks
+        facts_file = artifacts / "facts.json"
+        atomic_write_json(facts_file, {**read_facts(facts_file), "rubric_checks": result.rubric_checks})
     verdict = result.verdict
     ctx.journal.record_round(ctx.run_id, task.id, iteration,
                              verdict=verdict.verdict if verdict else None,

@@ -16,7 +16,7 @@ from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
 from launcher.app import claims, containment, grading, resume_point, tree_commands
-from launcher.app.best_of import select_best
+from launcher.app.best_of import attempt_env, select_best
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
 from launcher.engine.orphans import journaling_observer, kill_orphans
@@ -142,6 +142,9 @@ async def _agent_round(
     feedback: Path | None, session_id: str | None = None,
 ) -> RoundResult:
     config = ctx.agent_config(task)
+    numbered = attempt_env(ctx, task.id)
+    if numbered:
+        config = config.model_copy(update={"set_env": {**config.set_env, **numbered}})
     artifacts = ctx.files.task_dir(task.id)
     request = AgentRequest(
         run_id=ctx.run_id, task=task, agent_name=task.agent, config=config, worktree=worktree,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from launcher.app.claims import claimed_files, disagreements
+from launcher.app.epics import epic_members
 from launcher.models.report import EpicReport, RoundReport, RunReport, TaskReport, UsageReport, empty_usage
 from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_label
 from launcher.store.journal import BEST_OF_N, NO_CHANGES, Journal, TaskRow
@@ -115,6 +116,6 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
         target=run.target, integration_branch=landed_on if parked else None,
         landed_on=landed_on, message=run.message,
         artifacts=str(repo_root / ".launcher" / "runs" / run_id), tasks=tasks,
-        epics=epic_reports(tasks, {tid: t["epic"] for tid, t in plan_tasks.items() if t.get("epic")}),
+        epics=epic_reports(tasks, epic_members(list(plan_tasks.values()))),
         usage=_run_usage(spend),
     )

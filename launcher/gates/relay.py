@@ -68,6 +68,7 @@ class GradeResult:
     cost_usd: float | None = None
     notes: list[str] = field(default_factory=list)
     tokens: dict[str, int] | None = None  # summed over every grader process of the round
+    rubric_checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # criterion -> result
 
 
 async def add_scratch(repo: GitRepo, path: Path, head: str) -> None:
@@ -106,6 +107,7 @@ async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:
         packet_path = spec.grading_dir / f"{spec.iteration}-packet.md"
         atomic_write_text(packet_path, packet)
         result = await _ask_grader(spec, packet_path, ids)
+        result.rubric_checks = facts["rubric_checks"]
         if result.verdict is not None:
             result.verdict = apply_deterministic(result.verdict, checks)
             result.audit = audit_line(result.verdict, ids)
