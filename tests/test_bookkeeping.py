@@ -3,10 +3,12 @@ exit code say is what happened."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from helpers import git, resume, run_plan, task
 
 from launcher.app.choose import choose
@@ -135,3 +137,67 @@ def test_best_of_attempts_are_not_sharers_of_their_tasks_files(repo: Path) -> No
     assert task(report, "doc").state == "merged"
     (epic,) = report.epics
     assert epic.decision == "pass" and epic.tasks == ["doc"] and epic.shared_files == {}
+
+
+# --- setup and ports -----------------------------------------------------------------------------
+
+def test_setup_gets_the_tasks_launcher_variables(repo: Path, tmp_path: Path) -> None:
+    seen = tmp_path / "seen.txt"
+    setup = f'printf "%s %s %s" "$LAUNCHER_PORT_BASE" "$LAUNCHER_ROLE" "$LAUNCHER_TASK_ID" > {seen}'
+    report = run_plan(repo, [{"id": "t", "role": "backend", "setup": setup,
+                              "script": [{"write": "t.txt", "content": "t\n"}]}])
+    assert task(report, "t").state == "merged", task(report, "t").message
+    port, role, task_id = seen.read_text().split()
+    assert int(port) >= 20000 and (role, task_id) == ("backend", "t")
+
+
+def test_a_failed_setup_shows_its_exit_code_and_output(repo: Path) -> None:
+    report = run_plan(repo, [{"id": "t", "setup": "echo preparing; echo 'no such tool: npm' >&2; exit 7",
+                              "script": [{"write": "t.txt", "content": "t\n"}]}])
+    t = task(report, "t")
+    assert t.state == "failed"
+    assert "exit 7" in t.message and "no such tool: npm" in t.message and "setup.log" in t.message
+    assert "preparing" in (Path(report.artifacts) / "t" / "setup.log").read_text()
+
+
+def test_setup_output_git_does_not_ignore_is_refused_not_committed_as_the_agents(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "t", "setup": "echo generated > schema.gen.txt; mkdir -p build; echo ok > build/cache",
+         "script": [{"write": "t.txt", "content": "t\n"}]},
+    ])
+    t = task(report, "t")
+    assert t.state == "failed"
+    assert "left files git does not ignore: schema.gen.txt;" in t.message  # build/ is ignored
+    assert "schema.gen.txt" not in git(repo, "ls-tree", "-r", "--name-only", "main")
+
+
+def test_two_runs_at_once_never_share_a_port_block(repo: Path, tmp_path: Path) -> None:
+    # The first run's launcher (this process) is alive: its blocks stay claimed.
+    ports = []
+    for n in (1, 2):
+        seen = tmp_path / f"port-{n}.txt"
+        report = run_plan(repo, [{"id": "t", "setup": f'echo "$LAUNCHER_PORT_BASE" > {seen}',
+                                  "script": [{"write": f"t{n}.txt", "content": "t\n"}]}])
+        assert task(report, "t").state == "merged"
+        ports.append(int(seen.read_text()))
+    assert ports[0] != ports[1]
+
+
+def test_a_resumed_task_keeps_its_block_and_a_dead_claim_is_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from launcher.errors import EnvironmentProblem
+    from launcher.store import ports
+
+    monkeypatch.setattr(ports, "PORT_END", ports.PORT_START + 2 * ports.PORT_BLOCK)  # two blocks
+    registry = tmp_path / "ports.json"
+    first = ports.claim_block("r-1", "t", path=registry)
+    assert ports.claim_block("r-1", "t", path=registry) == first  # resume: the same block
+    second = ports.claim_block("r-2", "t", path=registry)
+    assert second != first
+    with pytest.raises(EnvironmentProblem):
+        ports.claim_block("r-3", "t", path=registry)  # both held by a live launcher (this one)
+    claims = json.loads(registry.read_text())
+    claims[str(first)]["pid"] = 2**22 + 12345  # r-1's launcher is gone
+    registry.write_text(json.dumps(claims))
+    assert ports.claim_block("r-3", "t", path=registry) == first
