@@ -201,3 +201,37 @@ def test_a_resumed_task_keeps_its_block_and_a_dead_claim_is_reused(
     claims[str(first)]["pid"] = 2**22 + 12345  # r-1's launcher is gone
     registry.write_text(json.dumps(claims))
     assert ports.claim_block("r-3", "t", path=registry) == first
+
+
+# --- what the operator reads ---------------------------------------------------------------------
+
+def test_logs_follow_returns_on_an_escalated_task(repo: Path) -> None:
+    from helpers import launcher_cli
+
+    report = graded(repo, [{"id": "t", "script": [{"write": "t.txt", "content": "t"}]}],
+                    ALWAYS_REVISE, iteration_cap=1)
+    assert task(report, "t").state == "escalated"
+    followed = launcher_cli(repo, "logs", "-f", report.run_id, "t", timeout=20)
+    assert followed.returncode == 0 and "scripted agent finished t" in followed.stdout
+
+
+def test_step_summary_has_epics_kept_branches_and_no_raw_html(repo: Path) -> None:
+    from launcher.ui.summary import markdown_summary
+
+    report = run_plan(repo, [
+        {"id": "api", "epic": "login", "script": [{"write": "api.txt", "content": "a\n"}]},
+        {"id": "ui", "epic": "login", "script": [{"write": "ui.txt", "content": "u\n"}],
+         "checks": ["echo '<img src=x onerror=alert(1)>'; exit 1"]},
+    ])
+    md = markdown_summary(report)
+    assert "epic login: block" in md
+    ui = task(report, "ui")
+    assert ui.branch and f"`{ui.branch}`" in md and "Kept for inspection" in md
+    assert "<img" not in md and "&lt;img src=x onerror=alert(1)&gt;" in md
+
+
+def test_the_grading_packet_is_titled_with_its_task(repo: Path) -> None:
+    report = graded(repo, [{"id": "docs", "script": [{"write": "notes.txt", "content": "n\n"}]}], RULE)
+    assert task(report, "docs").state == "merged"
+    packet = (Path(report.artifacts) / "docs" / "grading" / "1-packet.md").read_text()
+    assert "# Grading packet: task docs\n" in packet

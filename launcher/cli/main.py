@@ -205,14 +205,20 @@ def logs(
 
 
 def _task_final(run_id: str, task_id: str) -> bool:
+    from launcher.process import pid_alive
     from launcher.store.journal import Journal
 
     root = Path.cwd()
     for candidate in (root, *root.parents):
         db = candidate / ".launcher" / "launcher.db"
         if db.exists():
-            state = Journal(db).task(run_id, task_id).state
-            return state.is_final or state is TaskState.APPROVED
+            journal = Journal(db)
+            state = journal.task(run_id, task_id).state
+            # Escalated waits for `launcher choose`; a run no launcher drives writes no more log.
+            waiting = state in (TaskState.APPROVED, TaskState.ESCALATED)
+            run = journal.run(run_id)
+            driven = run.status is RunStatus.RUNNING and bool(run.launcher_pid) and pid_alive(run.launcher_pid or 0)
+            return state.is_final or waiting or not driven
     return True
 
 
