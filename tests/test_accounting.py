@@ -138,3 +138,16 @@ def test_every_disagreement_shows_in_report_and_status(repo: Path) -> None:
     assert "claimed but not changed: claimed.py" in status.stdout
     as_json = json.loads(launcher_cli(repo, "status", report.run_id, "--json").stdout)
     assert as_json["tasks"][0]["claimed_not_changed"] == ["claimed.py"]
+
+
+def test_a_variable_the_agent_config_names_wins_over_the_adapters_default(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "1")
+    log = tmp_path / "argv.jsonl"
+    agents = {"bot": {"adapter": "claude", "env": ["CLAUDE_CODE_MAX_RETRIES"],
+                      "set_env": {"FAKE_MODE": "success", "FAKE_ARGV_LOG": str(log)}}}
+    report = _run(repo, agents, [{"id": "t1", "agent": "bot", "prompt": "Add a greeting"}])
+    assert task(report, "t1").state == "merged"
+    (call,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert call["env"]["CLAUDE_CODE_MAX_RETRIES"] == "1"
