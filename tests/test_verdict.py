@@ -143,7 +143,8 @@ def test_grade_record_exit_codes_and_envelopes(tmp_path: Path) -> None:
     assert out["status"] == "needs_revision" and out["failed"] == ["C2"]
     code, out = grade_record('{"verdict": "satisfied"}')
     assert code == 1
-    assert out == {"ok": False, "error_key": "missing_key:criterion_results",
+    assert out == {"ok": False, "subcommand": "grade-record", "task_id": None, "status": "error",
+                   "error_key": "missing_key:criterion_results",
                    "observations": out["observations"], "usage": out["usage"]}
     path = tmp_path / "verdict.json"
     path.write_text(json.dumps(_verdict("satisfied", (), ["C1"])))

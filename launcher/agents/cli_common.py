@@ -125,7 +125,8 @@ def cli_env(
     """base.agent_env plus the CLI's own auth/config variables and hardening defaults.
 
     `passthrough` names parent variables the CLI needs (its API key, its config dir); they are
-    passed only if set. `defaults` are set unless the agent config's `set_env` sets them itself.
+    passed only if set. `defaults` are set unless the agent config sets them itself (`set_env`)
+    or names them in `env` and the parent has them: what the user names wins.
     The parent's GIT_* never reach the agent.
     """
     env = agent_env(request)
@@ -133,8 +134,9 @@ def cli_env(
     for name in (*NETWORK_PASSTHROUGH, *passthrough):
         if name in parent and name not in env:
             env[name] = parent[name]
+    named = {n for n in request.config.env if n in parent}
     for name, value in (defaults or {}).items():
-        if name not in request.config.set_env:
+        if name not in request.config.set_env and name not in named:
             env[name] = value
     return {k: v for k, v in env.items() if not k.startswith("GIT_")}
 

@@ -12,6 +12,16 @@ from launcher.models.states import TaskState
 from launcher.store.journal import BEST_OF_N, TaskRow
 
 
+def attempt_env(ctx: RunContext, task_id: str) -> dict[str, str]:
+    """A best-of-N attempt's number and N, so an agent can tell the attempts apart
+    (`LAUNCHER_ATTEMPT` counts the process attempts of one task: corrective rounds)."""
+    for task in ctx.plan.tasks:
+        if task_id in task.select_from:
+            return {"LAUNCHER_BEST_OF_ATTEMPT": str(task.select_from.index(task_id) + 1),
+                    "LAUNCHER_BEST_OF_N": str(len(task.select_from))}
+    return {}
+
+
 def _checks_passed(ctx: RunContext, task_id: str) -> int:
     facts = ctx.files.task_dir(task_id) / "facts.json"
     if not facts.is_file():

@@ -41,10 +41,10 @@ async def choose(
             fix="`launcher choose` decides escalated tasks only; see `launcher status`",
         )
     failing = _last_failing(ctx.files.task_dir(task_id) / "grading")
-    state = await grading.apply_choice(ctx, task_id, choice, note, failing)
-    if state in (TaskState.APPROVED, TaskState.NEEDS_REVISION):
-        return await continue_run(ctx)  # lands the approval, or runs the extra rounds
-    return build_report(ctx.journal, ctx.run_id, ctx.repo.root)
+    await grading.apply_choice(ctx, task_id, choice, note, failing)
+    # Every choice carries the run on as `resume` would (landing an approval, running extra
+    # rounds), so the run's status is recomputed: a choice and a later resume never disagree.
+    return await continue_run(ctx)
 
 
 async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunReport:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,11 @@ from launcher.models.plan import AgentConfig, Plan, Task
 from launcher.models.states import TaskState
 from launcher.store.files import RunFiles
 from launcher.store.journal import Journal
+from launcher.store.ports import claim_block
+from launcher.store.usage import UsageLedger
 
 STATE_DIR = ".launcher"
 DEFAULT_TIMEOUT_S = 1800.0
-PORT_BLOCK = 20
-PORT_START = 20000
 
 EventSink = Callable[[Event], None]
 
@@ -59,6 +60,7 @@ class RunContext:
     main_contents: MainTreeSnapshot | None = None
     idle_trees: IdleTrees = field(default_factory=IdleTrees)
     intruders: dict[str, str] = field(default_factory=dict)  # task -> what it wrote where
+    ports: dict[str, int] = field(default_factory=dict)  # task -> first port of its claimed block
 
     async def main_status(self, not_before: float) -> list[str]:
         """The main tree's status, taken at or after `not_before`; agents that finish together
@@ -68,6 +70,11 @@ class RunContext:
                 taken = time.time()
                 self.main_scan = (taken, await self.repo.status_porcelain())
             return self.main_scan[1]
+
+    @cached_property
+    def usage(self) -> UsageLedger:
+        """What each task's agents and graders cost, process by process (beside the journal)."""
+        return UsageLedger(self.journal.path)
 
     @property
     def files(self) -> RunFiles:
@@ -84,8 +91,10 @@ class RunContext:
         return self.plan.agent_config(task.agent)
 
     def port_base(self, task_id: str) -> int:
-        position = [t.id for t in self.plan.tasks].index(task_id)
-        return PORT_START + position * PORT_BLOCK
+        """The task's block of ports, claimed per machine: concurrent runs never share one."""
+        if task_id not in self.ports:
+            self.ports[task_id] = claim_block(self.run_id, task_id)
+        return self.ports[task_id]
 
     def transition(self, task_id: str, state: TaskState, message: str = "", **fields: Any) -> None:
         """Journal first, then tell the UI: the row is the source of truth."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from launcher.app import resume_point
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
@@ -19,7 +20,7 @@ from launcher.git.repo import GitRepo
 from launcher.models.plan import Task
 from launcher.models.rubric import all_criteria
 from launcher.models.states import TaskState
-from launcher.store.files import atomic_write_text
+from launcher.store.files import atomic_write_json, atomic_write_text
 from launcher.store.journal import NO_CHANGES, TaskRow
 
 Choice = Literal["approve", "continue", "tech-debt", "defer"]
@@ -31,6 +32,14 @@ def grader_name(ctx: RunContext) -> str | None:
 
 def iteration_cap(ctx: RunContext) -> int:
     return ctx.plan.run.iteration_cap or ctx.config.grading.iteration_cap
+
+
+def read_facts(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def feedback_path(ctx: RunContext, task_id: str, iteration: int) -> Path:
@@ -63,6 +72,15 @@ async def approve(ctx: RunContext, task_id: str, message: str) -> bool:
     digest = await change_set_hash(ctx, start_sha, row.head_sha or start_sha)
     ctx.transition(task_id, TaskState.APPROVED, message, approval_hash=digest)
     return True
+
+
+async def approve_once(ctx: RunContext, task_id: str, message: str) -> bool:
+    """Approve after a grading round, unless the round already settled the task (an on-cap
+    `approve` policy approves at escalation: a second "rubric satisfied" would be false)."""
+    row = ctx.journal.task(ctx.run_id, task_id)
+    if row.state in (TaskState.APPROVED, TaskState.SKIPPED):
+        return row.succeeded
+    return await approve(ctx, task_id, message)
 
 
 async def approval_holds(ctx: RunContext, task_id: str) -> str | None:
@@ -111,6 +129,13 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
               or await relay.grade(ctx.repo, spec))
     for note in result.notes:
         ctx.note(task.id, note)
+    if result.attempts:  # 0: a verdict recorded before an interruption, booked back then
+        # Every verdict was paid for, whatever it says: book the grader before acting on it.
+        ctx.usage.record(ctx.run_id, task.id, "grader", f"grader-{iteration}", result.cost_usd, result.tokens)
+        ctx.journal.update_task(ctx.run_id, task.id, cost_usd=ctx.usage.task_cost(ctx.run_id, task.id))
+    if result.rubric_checks:  # best-of-N counts them from facts.json, beside the task's checks
+        facts_file = artifacts / "facts.json"
+        atomic_write_json(facts_file, {**read_facts(facts_file), "rubric_checks": result.rubric_checks})
     verdict = result.verdict
     ctx.journal.record_round(ctx.run_id, task.id, iteration,
                              verdict=verdict.verdict if verdict else None,
@@ -133,12 +158,8 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
             return TaskState.ESCALATED
         return await apply_choice(ctx, task.id, policy, f"--on-cap {policy}", verdict.failing(ids))
     ctx.transition(task.id, TaskState.NEEDS_REVISION, result.audit or "needs revision",
-                   iteration=iteration, cost_usd=_add(row.cost_usd, result.cost_usd))
+                   iteration=iteration)
     return TaskState.NEEDS_REVISION
-
-
-def _add(a: float | None, b: float | None) -> float | None:
-    return None if a is None and b is None else (a or 0.0) + (b or 0.0)
 
 
 async def apply_choice(ctx: RunContext, task_id: str, choice: Choice, note: str,

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from launcher.app import tree_commands
 from launcher.app.context import RunContext
+from launcher.app.epics import blocked_epics, epic_members
 from launcher.app.grading import approval_holds
 from launcher.app.landing_recovery import journal_steps, recover_landing, unlanded_work
+from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, worktrees
 from launcher.models.states import TaskState
 
@@ -56,6 +58,8 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
     landed: dict[str, str] = {}
     check = tree_commands.integration_check(ctx)
     failed_to_land: set[str] = set()
+    members = epic_members([t.model_dump() for t in ctx.plan.tasks])
+    held = blocked_epics(ctx.journal.tasks(ctx.run_id), members)
     for task_id in landing_order(ctx):
         row = ctx.journal.task(ctx.run_id, task_id)
         if row.state is not TaskState.APPROVED or not row.branch or not row.head_sha:
@@ -69,6 +73,12 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
         if blocker:
             ctx.transition(task_id, TaskState.SKIPPED,
                            f"not landed: its dependency {blocker!r} did not land; branch kept")
+            failed_to_land.add(task_id)
+            continue
+        if members.get(task_id) in held:  # half an epic never lands
+            epic = members[task_id]
+            ctx.transition(task_id, TaskState.SKIPPED,
+                           f"not landed: its epic {epic!r} is blocked ({held[epic]}); branch kept")
             failed_to_land.add(task_id)
             continue
         withdrawn = await approval_holds(ctx, task_id)
@@ -107,6 +117,7 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
     advanced = await merge.advance_target(
         ctx.repo, target_branch=ctx.target, new=tip, expected_old=expected_old,
         integration_branch=worktrees.integration_branch(ctx.run_id), on_step=journal_steps(ctx),
+        tolerated=frozenset({TECH_DEBT_FILE}),  # the launcher's own tech-debt rows, e.g. mid-run
     )
     where = advanced.where
     for task_id, commit in landed.items():

@@ -15,8 +15,8 @@ import pathspec
 from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
-from launcher.app import containment, grading, resume_point, tree_commands
-from launcher.app.best_of import select_best
+from launcher.app import claims, containment, grading, resume_point, tree_commands
+from launcher.app.best_of import attempt_env, select_best
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
 from launcher.engine.orphans import journaling_observer, kill_orphans
@@ -28,6 +28,7 @@ from launcher.models.plan import Task
 from launcher.models.states import TaskState
 from launcher.store.files import atomic_write_json, atomic_write_text
 from launcher.store.journal import TaskRow
+from launcher.store.usage import add_outcomes
 
 _AGENT_FAILURE_STATES = {"timeout": TaskState.TIMED_OUT, "stalled": TaskState.TIMED_OUT}
 
@@ -141,6 +142,9 @@ async def _agent_round(
     feedback: Path | None, session_id: str | None = None,
 ) -> RoundResult:
     config = ctx.agent_config(task)
+    numbered = attempt_env(ctx, task.id)
+    if numbered:
+        config = config.model_copy(update={"set_env": {**config.set_env, **numbered}})
     artifacts = ctx.files.task_dir(task.id)
     request = AgentRequest(
         run_id=ctx.run_id, task=task, agent_name=task.agent, config=config, worktree=worktree,
@@ -197,7 +201,7 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         verdict = await grading.grade_task(ctx, task, iteration, facts)
         await containment.after_round(ctx, task.id, who="the grader")
         if verdict is TaskState.APPROVED:
-            return await grading.approve(ctx, task.id, "rubric satisfied")
+            return await grading.approve_once(ctx, task.id, "rubric satisfied")
         if verdict is not TaskState.NEEDS_REVISION:
             return False  # escalated, or decided by the on-cap policy (already journaled)
         iteration += 1
@@ -223,9 +227,13 @@ async def _run_round(
         correction = artifacts / "feedback.json"
         atomic_write_json(correction, envelope)
         ctx.note(task.id, f"invalid contract ({envelope['error_key']}): one corrective round")
+        first = result.outcome
         result = await _agent_round(
             ctx, task, worktree, iteration, 2, correction, result.outcome.session_id
         )
+        # A resumed CLI reports its own process's spend, not the session's: the round paid both.
+        spent = add_outcomes((first.cost_usd, first.tokens), (result.outcome.cost_usd, result.outcome.tokens))
+        result.outcome.cost_usd, result.outcome.tokens = spent.cost_usd, spent.tokens or None
     resume_point.save_round(ctx, task.id, iteration, result, started)
     return result, started
 
@@ -268,8 +276,8 @@ async def _collect_and_decide(
         "head_sha": head,
         "files_changed": real_files,
         "claimed_files": contract.files_changed,
-        "claimed_not_changed": sorted(set(contract.files_changed) - set(real_files)),
-        "changed_not_claimed": sorted(set(real_files) - set(contract.files_changed)),
+        "claimed_not_changed": claims.disagreements(contract.files_changed, real_files)[0],
+        "changed_not_claimed": claims.disagreements(contract.files_changed, real_files)[1],
         "contract_origin": result.collected.origin or "derived",
         "contract_error": result.collected.error.envelope() if result.collected.error else None,
         "main_tree_intrusions": intrusions,
@@ -281,7 +289,7 @@ async def _collect_and_decide(
     atomic_write_text(artifacts / "diff.patch", diff.out)
     fields: dict[str, Any] = {
         "head_sha": head, "files": real_files, "contract": contract.model_dump(mode="json"),
-        "cost_usd": (row.cost_usd or 0.0) + outcome.cost_usd if outcome.cost_usd else row.cost_usd,
+        "cost_usd": _record_spend(ctx, task.id, iteration, outcome.cost_usd, outcome.tokens),
         "duration_s": facts["duration_s"], "iteration": iteration,
     }
     ctx.transition(task.id, TaskState.COLLECTED, contract.summary[:200], **fields)
@@ -290,6 +298,14 @@ async def _collect_and_decide(
     facts["included"] = row.included
     atomic_write_json(artifacts / "facts.json", facts)
     return state, message, facts
+
+
+def _record_spend(ctx: RunContext, task_id: str, iteration: int, cost: float | None,
+                  tokens: dict[str, int] | None) -> float | None:
+    """Book the round (keyed by iteration: a resumed collection replaces, never adds) and
+    return everything the task has cost so far."""
+    ctx.usage.record(ctx.run_id, task_id, "agent", f"round-{iteration}", cost, tokens)
+    return ctx.usage.task_cost(ctx.run_id, task_id)
 
 
 async def _decide(
@@ -306,6 +322,9 @@ async def _decide(
         return TaskState.BLOCKED, f"agent reports {contract.status}: {'; '.join(contract.blockers)}", []
     if contract.status == "failed":
         return TaskState.FAILED, f"agent reports failure: {contract.summary}", []
+    empty_claim = claims.empty_claim_failure(contract.files_changed, facts["files_changed"])
+    if empty_claim:
+        return TaskState.FAILED, empty_claim, []
     if task.scope:
         spec = pathspec.GitIgnoreSpec.from_lines(task.scope)
         outside = [f for f in facts["files_changed"] if not spec.match_file(f)]

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import pathspec
 
-from launcher.app import tree_commands
+from launcher.app import claims, tree_commands
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.gates.checks import CheckResult
 from launcher.gates.relay import add_scratch, remove_scratch
@@ -43,13 +43,13 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
         "start_sha": start,
         "files_changed": real_files,
         "claimed_files": claimed,
-        "claimed_not_changed": sorted(set(claimed) - set(real_files)),
-        "changed_not_claimed": sorted(set(real_files) - set(claimed)),
+        "claimed_not_changed": claims.disagreements(claimed, real_files)[0],
+        "changed_not_claimed": claims.disagreements(claimed, real_files)[1],
     }
     diff = await ctx.repo.git("diff", "--binary", start, head)
     atomic_write_text(artifacts / "diff.patch", diff.out)
     ctx.journal.update_task(ctx.run_id, task.id, head_sha=head, files=real_files)
-    problem = _outside_scope(task, real_files)
+    problem = claims.empty_claim_failure(claimed, real_files) or _outside_scope(task, real_files)
     checks: list[CheckResult] = []
     if problem is None and task.checks:
         checks = await _run_checks_at(ctx, task, head, iteration)

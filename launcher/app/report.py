@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launcher.models.report import EpicReport, RoundReport, RunReport, TaskReport
+from launcher.app.claims import claimed_files, disagreements
+from launcher.app.epics import epic_members
+from launcher.models.report import EpicReport, RoundReport, RunReport, TaskReport, UsageReport, empty_usage
 from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_label
 from launcher.store.journal import BEST_OF_N, NO_CHANGES, Journal, TaskRow
+from launcher.store.usage import Spend, UsageLedger
 
 _FAILURES = {
     TaskState.FAILED, TaskState.TIMED_OUT, TaskState.BLOCKED, TaskState.CONFLICTED,
@@ -59,13 +62,40 @@ def epic_reports(tasks: list[TaskReport], epics: dict[str, str]) -> list[EpicRep
     return reports
 
 
+def _usage(spend_by_role: dict[str, Spend]) -> dict[str, UsageReport]:
+    usage = empty_usage()
+    for role, spend in spend_by_role.items():
+        usage[role] = UsageReport(cost_usd=spend.cost_usd, tokens=dict(spend.tokens))
+    return usage
+
+
+def _run_usage(spend: dict[str, dict[str, Spend]]) -> dict[str, UsageReport]:
+    """Summed over every booked process (not over task rows: a best-of task repeats its attempts)."""
+    totals: dict[str, Spend] = {}
+    for by_role in spend.values():
+        for role, part in by_role.items():
+            totals.setdefault(role, Spend()).add(part.cost_usd, part.tokens)
+    return _usage(totals)
+
+
+def _spend(journal: Journal, run_id: str) -> dict[str, dict[str, Spend]]:
+    ledger = UsageLedger(journal.path)
+    try:
+        return ledger.by_task(run_id)
+    finally:
+        ledger.close()
+
+
 def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
     run = journal.run(run_id)
     plan_tasks = {t["id"]: t for t in run.plan.get("task", [])}
+    spend = _spend(journal, run_id)
     tasks = []
     for row in journal.tasks(run_id):
         spec = plan_tasks.get(row.task_id, {})
         rounds = [RoundReport(**r) for r in journal.rounds(run_id, row.task_id)]
+        unchanged, unclaimed = (disagreements(claimed_files(row.contract), row.files)
+                                if row.contract is not None else ([], []))
         tasks.append(
             TaskReport(
                 id=row.task_id, title=spec.get("title", ""), role=spec.get("role", ""),
@@ -75,6 +105,8 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
                 message=row.message, contract=row.contract, rounds=rounds,
                 qa_gate=qa_gate_label(row.state),
                 rubric_gate=rubric_label(rounds[-1].verdict if rounds else None),
+                usage=_usage(spend.get(row.task_id, {})),
+                claimed_not_changed=unchanged, changed_not_claimed=unclaimed,
             )
         )
     landed_on = run.landed_on
@@ -84,5 +116,6 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
         target=run.target, integration_branch=landed_on if parked else None,
         landed_on=landed_on, message=run.message,
         artifacts=str(repo_root / ".launcher" / "runs" / run_id), tasks=tasks,
-        epics=epic_reports(tasks, {tid: t["epic"] for tid, t in plan_tasks.items() if t.get("epic")}),
+        epics=epic_reports(tasks, epic_members(list(plan_tasks.values()))),
+        usage=_run_usage(spend),
     )

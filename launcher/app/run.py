@@ -122,7 +122,7 @@ def _over_budget(ctx: RunContext, _task_id: str) -> str | None:
     budget = ctx.plan.run.budget_usd
     if budget is None:
         return None
-    spent = sum(row.cost_usd or 0.0 for row in ctx.journal.tasks(ctx.run_id))
+    spent = ctx.usage.run_cost(ctx.run_id)  # not the task rows: a best-of task repeats its attempts'
     if spent >= budget:
         return f"not started: run budget ${budget:.2f} reached (reported spend ${spent:.2f})"
     return None

@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from launcher import process
+from launcher.app.best_of import attempt_env
 from launcher.app.context import RunContext
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit, outside_import_message
 from launcher.gates.checks import CheckResult, run_checks
 from launcher.git import merge
 from launcher.models.plan import Task
+from launcher.store.files import atomic_write_text
 
 IntegrationCheck = Callable[[str], Awaitable[tuple[bool, str]]]
 
@@ -31,21 +33,41 @@ def _audit(ctx: RunContext, task_id: str | None, name: str) -> ImportAudit:
     return ImportAudit(ctx.repo, where / name)
 
 
+def task_variables(ctx: RunContext, task: Task) -> dict[str, str]:
+    """What the task's setup and checks know of it, as its agent does: role, base commit, its
+    port block (claimed per machine), and a best-of attempt's number."""
+    return {"LAUNCHER_ROLE": task.role, "LAUNCHER_BASE_SHA": ctx.base_sha,
+            "LAUNCHER_PORT_BASE": str(ctx.port_base(task.id)), **attempt_env(ctx, task.id)}
+
+
 async def run_setup(ctx: RunContext, task: Task, tree: Path, command: str, timeout: float) -> str | None:
     """Run the setup command in the task's new worktree: None when it succeeded, else why not.
     Setup may run the main checkout's tools (a code generator, say): its outside imports are
-    reported as a note, not a failure."""
+    reported as a note, not a failure. Its output is kept in `setup.log`. What it leaves that
+    git does not ignore fails the task: it would otherwise be committed as the agent's work."""
     audit = _audit(ctx, task.id, "setup-imports.audit")
     audit.reset()
     env = command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=task.id,
                       pass_names=check_env_names(ctx, task), audit_file=audit.file)
+    env.update(task_variables(ctx, task))
     done = await process.run(["/bin/sh", "-c", command], cwd=tree, env=env, timeout=timeout)
+    log = ctx.files.task_dir(task.id) / "setup.log"
+    atomic_write_text(log, f"$ {command}\n{done.out}{done.err}")
     outside = await audit.outside_imports()
     if outside:
         ctx.note(task.id, outside_import_message(outside, ctx.repo.root, "the setup command"))
-    if done.ok:
-        return None
-    return f"setup command failed ({command!r}): {(done.err or done.out).strip()[-800:]}"
+    if not done.ok:
+        how = f"timed out after {timeout:g}s" if done.timed_out else f"exit {done.returncode}"
+        tail = "\n".join((done.out + done.err).strip().splitlines()[-10:])
+        return f"setup command failed ({command!r}, {how}; full output in {log}): {tail[-800:]}"
+    left = await ctx.repo.git("status", "--porcelain", "--untracked-files=all", cwd=tree, check=False)
+    paths = [line[3:] for line in left.out.splitlines() if line.strip()]
+    if paths:
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        return (f"setup command ({command!r}) left files git does not ignore: {shown}; they would be "
+                "committed as the agent's work. Ignore them (.gitignore or .git/info/exclude), or "
+                "have setup write only ignored files")
+    return None
 
 
 async def run_task_checks(ctx: RunContext, task: Task, tree: Path, timeout: float) -> list[CheckResult]:
@@ -53,6 +75,7 @@ async def run_task_checks(ctx: RunContext, task: Task, tree: Path, timeout: floa
     audit = _audit(ctx, task.id, "check-imports.audit")
     env = command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=task.id,
                       pass_names=check_env_names(ctx, task), audit_file=audit.file)
+    env.update(task_variables(ctx, task))
     return await run_checks(task.checks, cwd=tree, env=env, timeout_s=timeout, audit=audit)
 
 

@@ -24,7 +24,7 @@ def call(fn: Callable[[], Awaitable[T]], *, json_mode: bool = False) -> T:
         return anyio.run(fn)
     except LauncherError as exc:
         if json_mode:
-            print(json.dumps(exc.envelope(), indent=2))
+            print(json.dumps(exc.envelope(), ensure_ascii=False, separators=(",", ":")))  # one line
         err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:

@@ -28,7 +28,7 @@ from launcher.app.run import RunOptions, resume_run, start_run
 from launcher.cli.calls import call, err_console
 from launcher.cli.mutation import mutation_app
 from launcher.errors import ExitCode, UsageProblem
-from launcher.gates.verdict import grade_record_from
+from launcher.gates.verdict import envelope_line, grade_record_from
 from launcher.models.plan import load_plan, plan_from_cli
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
@@ -205,14 +205,20 @@ def logs(
 
 
 def _task_final(run_id: str, task_id: str) -> bool:
+    from launcher.process import pid_alive
     from launcher.store.journal import Journal
 
     root = Path.cwd()
     for candidate in (root, *root.parents):
         db = candidate / ".launcher" / "launcher.db"
         if db.exists():
-            state = Journal(db).task(run_id, task_id).state
-            return state.is_final or state is TaskState.APPROVED
+            journal = Journal(db)
+            state = journal.task(run_id, task_id).state
+            # Escalated waits for `launcher choose`; a run no launcher drives writes no more log.
+            waiting = state in (TaskState.APPROVED, TaskState.ESCALATED)
+            run = journal.run(run_id)
+            driven = run.status is RunStatus.RUNNING and bool(run.launcher_pid) and pid_alive(run.launcher_pid or 0)
+            return state.is_final or waiting or not driven
     return True
 
 
@@ -310,10 +316,11 @@ app.add_typer(gate_app, name="gate")
 @gate_app.command("grade-record")
 def grade_record_cmd(
     file: Annotated[Path | None, typer.Option("--file", help="Verdict file (default: stdin).")] = None,
+    task_id: Annotated[str | None, typer.Option("--task-id", help="Task the verdict is for (echoed).")] = None,
 ) -> None:
-    """Validate a grader verdict: prints the envelope; exit 0 valid, 1 invalid."""
-    code, envelope = grade_record_from(file)
-    print(json.dumps(envelope, indent=2, ensure_ascii=False))
+    """Validate a grader verdict: prints the envelope as one JSON line; exit 0 valid, 1 invalid."""
+    code, envelope = grade_record_from(file, task_id=task_id)
+    print(envelope_line(envelope))
     raise typer.Exit(code)
 
 

@@ -122,8 +122,8 @@ def gate(
 
     result = call(body, json_mode=json_mode)
     report = result.report
-    if json_mode:
-        print(json.dumps(report, indent=2))
+    if json_mode:  # one line, as the seed's gate scripts print and other orchestrators parse
+        print(json.dumps(report, ensure_ascii=False, separators=(",", ":")))
     else:
         def pct(value: float | None) -> str:
             return "undefined" if value is None else f"{100 * value:.1f}%"

@@ -187,7 +187,8 @@ def build_packet(
         "criteria": [c.id for c in all_criteria(rubrics)],
     }
     header_json = json.dumps(header).replace(">", "\\u003e")  # a `-->` in a value cannot end the comment
-    out = [f"{PACKET_HEADER}{header_json} -->", "", f"# Grading packet: task {task_record.get('id', '?')}"]
+    task_id = task_record.get("task_id") or task_record.get("id", "?")
+    out = [f"{PACKET_HEADER}{header_json} -->", "", f"# Grading packet: task {task_id}"]
     for title, body, marker in sections:
         if marker:
             body = f"{packet_marker(marker, nonce, 'begin')}\n\n{body}\n\n{packet_marker(marker, nonce, 'end')}"

@@ -67,6 +67,8 @@ class GradeResult:
     attempts: int
     cost_usd: float | None = None
     notes: list[str] = field(default_factory=list)
+    tokens: dict[str, int] | None = None  # summed over every grader process of the round
+    rubric_checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # criterion -> result
 
 
 async def add_scratch(repo: GitRepo, path: Path, head: str) -> None:
@@ -105,6 +107,7 @@ async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:
         packet_path = spec.grading_dir / f"{spec.iteration}-packet.md"
         atomic_write_text(packet_path, packet)
         result = await _ask_grader(spec, packet_path, ids)
+        result.rubric_checks = facts["rubric_checks"]
         if result.verdict is not None:
             result.verdict = apply_deterministic(result.verdict, checks)
             result.audit = audit_line(result.verdict, ids)
@@ -130,6 +133,7 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
     )
     error_key: str | None = None
     cost = 0.0
+    tokens: dict[str, int] = {}
     hint: Path | None = None
     notes: list[str] = []
     for attempt in range(1, MAX_INVALID_IN_A_ROW + 1):
@@ -144,6 +148,8 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
         round_result = await run_agent_round(adapter, request, limits=spec.limits)
         outcome = round_result.outcome
         cost += outcome.cost_usd or 0.0
+        for kind, count in (outcome.tokens or {}).items():
+            tokens[kind] = tokens.get(kind, 0) + count
         try:
             if not outcome.ok:
                 raise VerdictInvalid(
@@ -153,13 +159,13 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
                 )
             text = answer_text(request.contract_path, outcome)
             verdict = parse_grader_output(text, expected_criteria=ids)
-            return GradeResult(verdict, None, None, attempt, cost or None, notes)
+            return GradeResult(verdict, None, None, attempt, cost or None, notes, tokens or None)
         except VerdictInvalid as exc:
             error_key = exc.error_key
             notes.append(f"grader attempt {attempt}: {exc.error_key}")
             hint = spec.grading_dir / f"{spec.iteration}-hint-{attempt}.json"
             atomic_write_json(hint, exc.envelope())
-    return GradeResult(None, None, error_key, MAX_INVALID_IN_A_ROW, cost or None, notes)
+    return GradeResult(None, None, error_key, MAX_INVALID_IN_A_ROW, cost or None, notes, tokens or None)
 
 
 def answer_text(answer_path: Path, outcome: AgentOutcome) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -118,17 +119,21 @@ def feedback_markdown(verdict: Verdict, criteria: Sequence[Criterion] = ()) -> s
     return "\n".join(lines) + "\n"
 
 
-def grade_record(text: str, *, expected_criteria: list[str] | None = None) -> tuple[int, dict[str, Any]]:
+def grade_record(text: str, *, expected_criteria: list[str] | None = None,
+                 task_id: str | None = None) -> tuple[int, dict[str, Any]]:
     """`launcher gate grade-record` (seed semantics): exit 0 and `{"ok": true, ...}` with the
-    audit line for a valid verdict; exit 1 and the error envelope otherwise."""
+    audit line for a valid verdict; exit 1 and the error envelope otherwise. Both carry the
+    seed's leading fields `ok, subcommand, task_id, status` (`status`: the verdict, or "error")."""
+    task_id = task_id or _task_id_in(text)
     try:
         verdict = validate_verdict_text(text, expected_criteria=expected_criteria)
     except VerdictInvalid as exc:
-        return 1, exc.envelope()
+        return 1, error_envelope(exc, task_id)
     line = audit_line(verdict, expected_criteria)
     return 0, {
         "ok": True,
-        "subcommand": "grade-record",
+        "subcommand": GRADE_RECORD,
+        "task_id": task_id,
         "status": verdict.verdict,
         "verdict": verdict.verdict,
         "iteration": verdict.iteration,
@@ -137,6 +142,33 @@ def grade_record(text: str, *, expected_criteria: list[str] | None = None) -> tu
         "audit": line,
         "observations": f"recorded: {line}",
     }
+
+
+GRADE_RECORD = "grade-record"
+
+
+def error_envelope(exc: VerdictInvalid, task_id: str | None) -> dict[str, Any]:
+    """The seed's failure line: `{"ok":false,"subcommand":"grade-record","task_id":...,
+    "status":"error","error_key":...,"observations":...,"usage":...}`."""
+    inner = exc.envelope()
+    return {"ok": False, "subcommand": GRADE_RECORD, "task_id": task_id, "status": "error",
+            "error_key": inner["error_key"], "observations": inner["observations"],
+            "usage": inner["usage"]}
+
+
+def _task_id_in(text: str) -> str | None:
+    """A `task_id` the input names at its top level, if it parses at all."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    value = data.get("task_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def envelope_line(envelope: dict[str, Any]) -> str:
+    """One JSON line, as the seed's scripts print and other orchestrators parse."""
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
 def read_grade_input(file: Path | None, stdin: TextIO | None = None) -> str:
@@ -159,10 +191,11 @@ def read_grade_input(file: Path | None, stdin: TextIO | None = None) -> str:
     return stream.read()
 
 
-def grade_record_from(file: Path | None, stdin: TextIO | None = None) -> tuple[int, dict[str, Any]]:
+def grade_record_from(file: Path | None, stdin: TextIO | None = None,
+                      task_id: str | None = None) -> tuple[int, dict[str, Any]]:
     """The whole command: read the input, validate, return (exit code, envelope to print)."""
     try:
         text = read_grade_input(file, stdin)
     except VerdictInvalid as exc:
-        return 1, exc.envelope()
-    return grade_record(text)
+        return 1, error_envelope(exc, task_id)
+    return grade_record(text, task_id=task_id)

@@ -273,10 +273,12 @@ async def _worktree_holding(repo: GitRepo, ref: str) -> str | None:
 
 async def advance_target(
     repo: GitRepo, *, target_branch: str, new: str, expected_old: str, integration_branch: str,
-    on_step: StepSink = lambda _step, _main_tree: None,
+    on_step: StepSink = lambda _step, _main_tree: None, tolerated: frozenset[str] = frozenset(),
 ) -> AdvanceResult:
     """Move `target_branch` from `expected_old` to `new` only if safe; else park it on the
-    integration branch and say how to bring it in. `on_step` journals each step before it runs."""
+    integration branch and say how to bring it in. `on_step` journals each step before it runs.
+    `tolerated`: paths whose local changes do not block the update (the launcher's own ledger
+    rows); read-tree still refuses to overwrite them if the landing changes them."""
     ref = f"refs/heads/{target_branch}"
     async with repo.lock.hold():
         if new == expected_old:
@@ -309,7 +311,7 @@ async def advance_target(
             return await park(f"{target_branch} is checked out in the worktree {holder}",
                               "In that worktree, run `git merge --ff-only {branch}`.")
         dirty = await repo.git("status", "--porcelain", "--untracked-files=no")
-        if dirty.out.strip():
+        if [line for line in dirty.out.splitlines() if line[3:] not in tolerated]:
             return await park("the main work tree has local changes",
                               merge_hint("Commit or stash them, then run"))
         on_step(target_tree.MOVING_REF, True)

@@ -14,6 +14,18 @@ class RoundReport(BaseModel):
     error_key: str | None = None
 
 
+class UsageReport(BaseModel):
+    """Spend of one role (agent, grader, judge): cost in USD (None: no process reported one)
+    and tokens by kind, summed over every process of that role."""
+
+    cost_usd: float | None = None
+    tokens: dict[str, int] = Field(default_factory=dict)
+
+
+def empty_usage() -> dict[str, UsageReport]:
+    return {role: UsageReport() for role in ("agent", "grader", "judge")}
+
+
 class TaskReport(BaseModel):
     id: str
     title: str = ""
@@ -35,6 +47,10 @@ class TaskReport(BaseModel):
     # Set (by `status`) on an approved task whose branch changed after its approval: it will
     # not land until it is re-graded at the new head.
     approval_withdrawn: str | None = None
+    usage: dict[str, UsageReport] = Field(default_factory=empty_usage)  # by role
+    # Where the completion contract and the real diff disagree (claimed vs changed files).
+    claimed_not_changed: list[str] = Field(default_factory=list)
+    changed_not_claimed: list[str] = Field(default_factory=list)
 
 
 class EpicReport(BaseModel):
@@ -56,3 +72,4 @@ class RunReport(BaseModel):
     artifacts: str = ""
     tasks: list[TaskReport] = Field(default_factory=list)
     epics: list[EpicReport] = Field(default_factory=list)
+    usage: dict[str, UsageReport] = Field(default_factory=empty_usage)  # the run's, by role

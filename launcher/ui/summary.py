@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping
 
@@ -72,14 +73,26 @@ def render_summary(report: RunReport) -> RenderableType:
         status.append(f" - {_one_line(report.message)}")
     parts: list[RenderableType] = [table, status]
     parts.extend(Text(line) for line in _where_lines(report))
-    for epic in report.epics:
-        shared = "; ".join(f"{path} ({', '.join(ids)})" for path, ids in epic.shared_files.items())
-        parts.append(Text(f"epic {epic.id}: {epic.decision}" + (f"; shared files: {shared}" if shared else "")))
-    kept = [t for t in report.tasks if not t.merged and t.worktree and t.state != "skipped"]
+    parts.extend(Text(line) for line in [*_epic_lines(report), *_claim_lines(report), *_spend_lines(report)])
+    kept = _kept(report)
     if kept:
         parts.append(Text("Kept for inspection (branch, worktree):"))
         parts.extend(Text(f"  {t.id}: {t.branch}  {t.worktree}") for t in kept)
     return Group(*parts)
+
+
+def _claim_lines(report: RunReport) -> list[str]:
+    """Every disagreement between a contract's claimed files and the branch's real diff."""
+    lines = []
+    for t in report.tasks:
+        parts = []
+        if t.claimed_not_changed:
+            parts.append(f"claimed but not changed: {', '.join(t.claimed_not_changed)}")
+        if t.changed_not_claimed:
+            parts.append(f"changed but not claimed: {', '.join(t.changed_not_claimed)}")
+        if parts:
+            lines.append(f"{t.id}: contract and diff disagree; " + "; ".join(parts))
+    return lines
 
 
 def _message(task: TaskReport) -> str:
@@ -88,7 +101,9 @@ def _message(task: TaskReport) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return _one_line(text).replace("\\", "\\\\").replace("|", "\\|")
+    """One line of Markdown-safe text: raw HTML from check or agent output is shown, not rendered."""
+    escaped = html.escape(_one_line(text), quote=False)
+    return escaped.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def _md_row(task: TaskReport) -> str:
@@ -117,11 +132,33 @@ def markdown_summary(report: RunReport) -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [_md_row(task) for task in report.tasks]
-    where = _where_lines(report)
-    if where:
+    extra = [*_where_lines(report), *_epic_lines(report), *_claim_lines(report), *_spend_lines(report)]
+    if extra:
         lines.append("")
-        lines += [_md_cell(line) for line in where]
+        lines += [f"- {_md_cell(line)}" for line in extra]
+    kept = _kept(report)
+    if kept:
+        lines += ["", "Kept for inspection:", ""]
+        lines += [f"- `{_md_cell(t.id)}`: branch `{_md_cell(t.branch or '')}`, worktree "
+                  f"`{_md_cell(t.worktree or '')}`" for t in kept]
     return "\n".join(lines) + "\n"
+
+
+def _epic_lines(report: RunReport) -> list[str]:
+    lines = []
+    for epic in report.epics:
+        shared = "; ".join(f"{path} ({', '.join(ids)})" for path, ids in epic.shared_files.items())
+        lines.append(f"epic {epic.id}: {epic.decision}" + (f"; shared files: {shared}" if shared else ""))
+    return lines
+
+
+def _kept(report: RunReport) -> list[TaskReport]:
+    return [t for t in report.tasks if not t.merged and t.worktree and t.state != "skipped"]
+
+
+def _spend_lines(report: RunReport) -> list[str]:
+    parts = [f"{role}s ${u.cost_usd:.4f}" for role, u in report.usage.items() if u.cost_usd is not None]
+    return [f"spend: {', '.join(parts)}"] if parts else []
 
 
 def append_github_summary(report: RunReport, env: Mapping[str, str]) -> bool:

@@ -1,0 +1,39 @@
+"""Claimed versus real: what a completion contract says it changed against what git measured.
+
+Every disagreement is reported (facts.json, the run report, `launcher status`); a contract that
+claims changes when the branch holds none fails its task, since the claimed work is nowhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+
+def _normal(path: str) -> str:
+    """`./src/a.py` and `src/a.py` are one claim."""
+    text = path.strip().replace("\\", "/")
+    return str(PurePosixPath(text)) if text else text
+
+
+def disagreements(claimed: list[str], real: list[str]) -> tuple[list[str], list[str]]:
+    """(claimed but not changed, changed but not claimed), each sorted."""
+    claims = {_normal(p) for p in claimed if isinstance(p, str) and p.strip()}
+    changed = {_normal(p) for p in real}
+    return sorted(claims - changed), sorted(changed - claims)
+
+
+def claimed_files(contract: dict[str, Any] | None) -> list[str]:
+    files = (contract or {}).get("files_changed") or []
+    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
+
+
+def empty_claim_failure(claimed: list[str], real: list[str]) -> str | None:
+    """Why a task whose contract claims changes but whose branch has none fails (else None)."""
+    claims, _ = disagreements(claimed, real)
+    if real or not claims:
+        return None
+    shown = ", ".join(claims[:5]) + (f" and {len(claims) - 5} more" if len(claims) > 5 else "")
+    return (f"the contract claims {len(claims)} changed file(s) ({shown}) but the branch changed "
+            "nothing: the claimed work is not in the worktree (written outside it, or to ignored "
+            "files?)")

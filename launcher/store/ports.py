@@ -1,0 +1,83 @@
+"""Port blocks per machine: two runs at once (of one repository or of two) never share a block.
+
+A task's block (`LAUNCHER_PORT_BASE` .. +block-1) is claimed in one registry per machine,
+`$XDG_CACHE_HOME/launcher/ports.json`, under an `fcntl` lock. A claim names its run, task and
+the launcher process holding it; a claim whose process is gone is free again, except that the
+same run and task (a resumed run) gets its own block back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from launcher.errors import EnvironmentProblem
+from launcher.process import pid_alive
+from launcher.store.files import atomic_write_text
+
+PORT_START = 20000
+PORT_BLOCK = 20
+PORT_END = 60000  # below the usual ephemeral range (Linux: 32768+ is shared; blocks are claimed)
+
+
+def registry_path() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(cache) if cache and os.path.isabs(cache) else Path.home() / ".cache"
+    return base / "launcher" / "ports.json"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _read(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _free_block(claims: dict[str, dict[str, Any]]) -> int | None:
+    """A block nobody claimed, else one whose claimant process is gone (kept until needed, so a
+    resumed run finds its own blocks)."""
+    blocks = range(PORT_START, PORT_END, PORT_BLOCK)
+    unclaimed = next((b for b in blocks if str(b) not in claims), None)
+    if unclaimed is not None:
+        return unclaimed
+
+    def dead(claim: dict[str, Any]) -> bool:
+        return not (isinstance(claim.get("pid"), int) and pid_alive(claim["pid"]))
+
+    return next((b for b in blocks if dead(claims[str(b)])), None)
+
+
+def claim_block(run_id: str, task_id: str, *, path: Path | None = None) -> int:
+    """The first port of the block this task holds (the one it held before, on resume)."""
+    path = path or registry_path()
+    me = os.getpid()
+    with _locked(path):
+        claims = _read(path)
+        base = next((int(b) for b, c in claims.items()
+                     if c.get("run") == run_id and c.get("task") == task_id), None)
+        if base is None:
+            base = _free_block(claims)
+            if base is None:
+                raise EnvironmentProblem(
+                    f"no free port block in {PORT_START}-{PORT_END} (registry {path})",
+                    fix="let other launcher runs finish, or delete the registry if none is running")
+        claims[str(base)] = {"run": run_id, "task": task_id, "pid": me}
+        atomic_write_text(path, json.dumps(claims, sort_keys=True))
+    return base

@@ -1,0 +1,85 @@
+"""The standalone gates print what the seed's scripts print: ONE JSON line other orchestrators
+parse, with the seed's leading fields (`ok, subcommand, task_id, status, ...`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "mutation" / "calibration-set.json"
+
+
+def launcher(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=cwd, input=stdin,
+                          capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")})
+
+
+def _verdict(**changes: Any) -> str:
+    data = {"verdict": "needs_revision",
+            "criterion_results": [{"criterion": "C1", "pass": True, "justification": "ok"},
+                                  {"criterion": "C2", "pass": False, "justification": "no test"}],
+            "required_fixes": ["tests/test_x.py:1 — add a test (C2)"], "iteration": 2,
+            "rubric_version": "1", **changes}
+    return json.dumps(data)
+
+
+def _one_line(stdout: str) -> dict[str, Any]:
+    assert stdout.endswith("\n") and stdout.count("\n") == 1, stdout
+    parsed: dict[str, Any] = json.loads(stdout)
+    return parsed
+
+
+def test_an_invalid_verdict_is_the_seeds_one_error_line(tmp_path: Path) -> None:
+    done = launcher(tmp_path, "gate", "grade-record", "--task-id", "api-login",
+                    stdin=_verdict(verdict="great"))
+    assert done.returncode == 1
+    envelope = _one_line(done.stdout)
+    assert list(envelope) == ["ok", "subcommand", "task_id", "status", "error_key", "observations", "usage"]
+    assert envelope["ok"] is False and envelope["subcommand"] == "grade-record"
+    assert envelope["task_id"] == "api-login" and envelope["status"] == "error"
+    assert envelope["error_key"] == "verdict_invalid_enum"
+    assert done.stdout.startswith('{"ok":false,"subcommand":"grade-record","task_id":"api-login",')
+
+
+def test_unreadable_input_is_an_error_line_too(tmp_path: Path) -> None:
+    done = launcher(tmp_path, "gate", "grade-record", "--file", str(tmp_path / "missing.json"))
+    assert done.returncode == 1
+    envelope = _one_line(done.stdout)
+    assert (envelope["status"], envelope["error_key"], envelope["task_id"]) == ("error", "file_not_found", None)
+
+
+def test_a_valid_verdict_is_one_line_whose_status_is_the_verdict(tmp_path: Path) -> None:
+    verdict = tmp_path / "verdict.json"
+    verdict.write_text(_verdict(task_id="api-login"))  # a task_id in the input is echoed
+    done = launcher(tmp_path, "gate", "grade-record", "--file", str(verdict))
+    assert done.returncode == 0, done.stderr
+    envelope = _one_line(done.stdout)
+    assert list(envelope)[:4] == ["ok", "subcommand", "task_id", "status"]
+    assert envelope["ok"] is True and envelope["task_id"] == "api-login"
+    assert envelope["status"] == envelope["verdict"] == "needs_revision"
+    assert envelope["failed"] == ["C2"]
+
+
+def test_mutation_gate_json_is_one_line_for_a_result_and_for_bad_input(tmp_path: Path) -> None:
+    labelled = json.loads(SHIPPED.read_text())
+    verdict = tmp_path / "verdict.json"
+    verdict.write_text(json.dumps({
+        "contract_version": "1", "calibration": {"precision": None, "recall": None},
+        "verdicts": [{"id": e["id"], "classification": e["ground_truth"], "confidence": 0.9,
+                      "justification": "read it"} for e in labelled["calibration"]],
+    }))
+    passed = launcher(tmp_path, "mutation", "gate", "--verdict", str(verdict), "--calibration",
+                      str(SHIPPED), "--json")
+    assert passed.returncode == 0, passed.stderr
+    assert _one_line(passed.stdout)["gate_verdict"] == "pass"
+    verdict.write_text("{")
+    bad = launcher(tmp_path, "mutation", "gate", "--verdict", str(verdict), "--calibration",
+                   str(SHIPPED), "--json")
+    assert bad.returncode == 2
+    assert _one_line(bad.stdout)["ok"] is False
