@@ -20,6 +20,9 @@ class SweepListener(Protocol):
     def started(self, sweep_id: str, total: int, settled: int, resumed: bool) -> None:
         """The sweep's id is known: `settled` of `total` mutants are already done (a resume)."""
 
+    def running(self, jobs: int, workers: int) -> None:
+        """The mutants that need a test run start: `jobs` of them on `workers` workers."""
+
     def settled(self, done: int, total: int, record: MutantRecord) -> None:
         """One more mutant has its status (`done` of `total`)."""
 
@@ -34,6 +37,9 @@ class LineListener:
         return None
 
     def started(self, sweep_id: str, total: int, settled: int, resumed: bool) -> None:
+        return None
+
+    def running(self, jobs: int, workers: int) -> None:
         return None
 
     def settled(self, done: int, total: int, record: MutantRecord) -> None:

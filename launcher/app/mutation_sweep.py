@@ -159,9 +159,7 @@ class _Sweep:
         pool = [Worker(g, fork, self.command.python, self.repo.root, self.pycache_dir) for g in generics]
         try:
             jobs = await self._prepare(generics[0], pending)
-            settled = len(pending) - len(jobs)
-            self.listener.phase(f"mutants: {len(jobs)} to run on {min(len(pool), len(jobs))} worker(s)"
-                                + (f" ({settled} settled without running)" if settled else ""))
+            self.listener.running(len(jobs), max(1, min(len(pool), len(jobs))))
             await dispatch(jobs, pool[: max(1, min(len(pool), len(jobs)))], self._finished)
         finally:
             for worker in pool:
