@@ -131,7 +131,7 @@ class _Sweep:
         self.records: dict[str, MutantRecord] = {}
         self.durations: dict[str, float] = {}
         self.notes: list[str] = []
-        self._meta: dict[str, tuple[list[str], bool, str]] = {}  # mutant id -> (tests, import_time, key)
+        self._meta: dict[str, tuple[list[str], bool, str]] = {}  # mutant id -> (covering, import_time, key)
         self.pycache_dir: Path | None = None
         self.roots: list[str] = []  # import roots of the targets (a src layout's `src`)
 
@@ -210,6 +210,7 @@ class _Sweep:
         jobs: list[MutantJob] = []
         for m in pending:
             tests: list[str] = []  # [] = the whole suite: no coverage data, or import-time code
+            covering: list[str] = []  # the tests that execute the line (the report's coveredBy)
             import_time = m.import_time
             if cov is not None and m.language == "python":
                 selection = cov.select(m)
@@ -218,7 +219,8 @@ class _Sweep:
                                              note="no test executes this line"))  # fmt: skip
                     continue
                 import_time = import_time or selection.import_time
-                tests = [] if import_time else list(selection.tests)
+                covering = list(selection.tests)
+                tests = [] if import_time else covering
             if not m.valid:
                 self.settle(MutantRecord(m, MutantStatus.COMPILE_ERROR, "none", source="static",
                                          note="the mutated source does not compile"))  # fmt: skip
@@ -227,14 +229,14 @@ class _Sweep:
             hit = self.store.cached(key) if opts.use_cache else None
             if hit is not None:
                 status = MutantStatus(hit.status)
-                self.settle(MutantRecord(m, status, hit.executor, hit.duration_s, hit.killed_by, tests, import_time,
-                                         "cached", "cached from an earlier sweep", key))  # fmt: skip
+                self.settle(MutantRecord(m, status, hit.executor, hit.duration_s, hit.killed_by, covering,
+                                         import_time, "cached", "cached from an earlier sweep", key))  # fmt: skip
                 continue
             base = cov.baseline(tests) if cov is not None and tests else suite_s
             # A fork starts nothing: it gets 1 s of the start-up allowance, a fresh process all of it.
             job = MutantJob(m, tests, opts.timeout_factor * base + opts.timeout_min_s,
                             startup_s=max(0.0, opts.timeout_min_s - 1.0))
-            self._meta[m.id] = (tests, import_time, key)
+            self._meta[m.id] = (covering, import_time, key)
             jobs.append(job)
         # Longest first (whole-suite runs before single tests): the last jobs are short, so no
         # worker idles at the end waiting for one that drew a long job late.
