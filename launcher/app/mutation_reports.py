@@ -180,10 +180,10 @@ def _test_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"covered by ({len(covered)}): {', '.join(covered)}")
     elif status == "NoCoverage":
         lines.append("covered by: no test")
+    elif result.get("import_time"):
+        lines.append("covered by: every test that imports it (it runs at import time: tested with the whole suite)")
     elif "covered_by" in result:
         lines.append("covered by: unknown (no coverage data: a custom test command runs the whole suite)")
-    if result.get("import_time"):
-        lines.append("runs at import time: tested with the whole suite")
     return lines
 
 
