@@ -54,6 +54,8 @@ async def list_sweeps(cwd: Path, limit: int = 20) -> list[SweepListing]:
                 step = f"launcher mutation report {row.id}"
             elif status == store_mod.RUNNING:
                 step = "running"
+            elif status == store_mod.FAILED:
+                step = "fix the error it stopped on, then sweep again"
             else:
                 step = resume_command(row.id)
             created = datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%d %H:%M")

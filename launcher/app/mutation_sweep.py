@@ -257,8 +257,10 @@ def _resume_options(store: MutantStore, options: SweepOptions) -> SweepOptions:
         fix = "run without --resume for a new sweep (unchanged mutants come from the cache)"
         raise UsageProblem(f"sweep {row.id} already finished", where="--resume", fix=fix)
     known = {k: v for k, v in row.options.items() if k in SweepOptions.__dataclass_fields__}
+    # The interpreter may change too (a first try with the wrong one is the likeliest failure).
+    python = options.python or known.get("python")
     return SweepOptions(**{**known, "resume": row.id, "workers": options.workers or known.get("workers", 0),
-                           "fail_under": options.fail_under})  # fmt: skip
+                           "fail_under": options.fail_under, "python": python})  # fmt: skip
 
 
 def _open(store: MutantStore, repo: GitRepo, base_sha: str, options: SweepOptions) -> tuple[str, bool]:
