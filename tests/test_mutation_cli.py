@@ -19,8 +19,10 @@ WEAKPKG = Path(__file__).parent / "data" / "mutation" / "weakpkg"
 
 
 def launcher(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # The sweep's default interpreter is the active virtualenv's: the one running these tests.
+    env = {**os.environ, "VIRTUAL_ENV": sys.prefix}
     return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=cwd, capture_output=True, text=True,
-                          env=os.environ.copy(), timeout=600)
+                          env=env, timeout=600)
 
 
 def test_sweep_cli_writes_every_report_and_gates_on_fail_under(tmp_path: Path) -> None:

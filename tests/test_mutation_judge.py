@@ -30,7 +30,8 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
         root = repo_from(WEAKPKG, base / "pkg", "weak package")
-        anyio.run(run_sweep, root, SweepOptions(paths=["calc/core.py"], workers=2), lambda _line: None)
+        options = SweepOptions(paths=["calc/core.py"], workers=2, python=sys.executable)
+        anyio.run(run_sweep, root, options, lambda _line: None)
         yield root
 
 

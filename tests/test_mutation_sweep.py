@@ -37,6 +37,7 @@ def make_pkg(root: Path) -> Path:
 
 def sweep(root: Path, lines: list[str] | None = None, **options: Any) -> SweepOutcome:
     options.setdefault("workers", 2)
+    options.setdefault("python", sys.executable)  # the default is the project's: maybe not one with pytest
     sink = lines.append if lines is not None else (lambda _line: None)
     return anyio.run(run_sweep, root, SweepOptions(**options), sink)
 

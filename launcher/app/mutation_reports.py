@@ -168,6 +168,25 @@ async def show(cwd: Path, mutant_id: str, run: str | None = None) -> str:
     )  # fmt: skip
 
 
+def _test_lines(result: dict[str, Any]) -> list[str]:
+    """Which tests killed and which covered the mutant (the report's killedBy and coveredBy)."""
+    status, killed, covered = result.get("status"), result.get("killed_by") or [], result.get("covered_by") or []
+    lines = []
+    if killed:
+        lines.append(f"killed by: {', '.join(killed)}")
+    elif status == "Killed":
+        lines.append("killed by: the test run failed (no failing test named: " + (result.get("note") or "?") + ")")
+    if covered:
+        lines.append(f"covered by ({len(covered)}): {', '.join(covered)}")
+    elif status == "NoCoverage":
+        lines.append("covered by: no test")
+    elif result.get("import_time"):
+        lines.append("covered by: every test that imports it (it runs at import time: tested with the whole suite)")
+    elif "covered_by" in result:
+        lines.append("covered by: unknown (no coverage data: a custom test command runs the whole suite)")
+    return lines
+
+
 def render_mutant(mutant: Mutant, result: dict[str, Any], source: str | None, run_name: str = "") -> str:
     status = result.get("status", "Pending")
     executor = f" ({result['executor']} executor)" if result.get("executor") else ""
@@ -177,9 +196,7 @@ def render_mutant(mutant: Mutant, result: dict[str, Any], source: str | None, ru
         f"status: {status}{executor}",
         f"why: {mutant.rationale}",
     ]
-    for key, label in (("killed_by", "killed by"), ("covered_by", "covered by")):
-        if result.get(key):
-            head.append(f"{label}: {', '.join(result[key])}")
+    head += _test_lines(result)
     if source is not None:
         before, after = source, mutant.apply(source)
     else:

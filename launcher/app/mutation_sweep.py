@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import STATE_DIR
+from launcher.app.mutation_progress import LineListener, SweepListener
+from launcher.app.mutation_setup import collect, configured, custom_command_cost
 from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import load_repo_config
 from launcher.mutation import sanity
 from launcher.mutation.coverage_map import CoverageMap, measure
-from launcher.mutation.discover import PYTHON_SUFFIXES, collect_mutants, is_test_file, parse_shard
+from launcher.mutation.discover import PYTHON_SUFFIXES, is_test_file
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
 from launcher.mutation.model import Mutant, MutantStatus
@@ -36,7 +38,6 @@ from launcher.mutation.results import (
     MutantRecord,
     SweepMeta,
     counts,
-    progress_line,
     score_of,
     summary_text,
     write_outputs,
@@ -55,7 +56,8 @@ from launcher.mutation.sweep import (
 from launcher.store import mutants as store_mod
 from launcher.store.mutants import MutantStore
 
-_SHAPING = ("paths", "test_cmd", "since", "shard", "max_mutants", "operators", "timeout_factor", "timeout_min_s")
+_SHAPING = ("paths", "test_cmd", "pytest_args", "since", "shard", "max_mutants", "operators", "timeout_factor",
+            "timeout_min_s")
 
 
 @dataclass
@@ -73,7 +75,8 @@ class SweepOptions:
     timeout_min_s: float = 5.0  # added to every limit: process start-up is not in the baseline
     use_cache: bool = True
     use_fork: bool = True
-    python: str | None = None  # the interpreter running pytest (default: this one)
+    python: str | None = None  # the interpreter running pytest (default: the project's, `interpreter`)
+    pytest_args: list[str] = field(default_factory=list)  # extra pytest arguments (selection kept)
 
     def shaping(self) -> dict[str, Any]:
         """The options that shape a sweep's results (not workers, the gate, the cache...)."""
@@ -120,15 +123,15 @@ async def _git_list(repo: GitRepo, *args: str) -> list[str]:
 class _Sweep:
     """One sweep's state while it runs."""
 
-    def __init__(self, repo: GitRepo, options: SweepOptions, emit: Callable[[str], None], sweep_id: str,
+    def __init__(self, repo: GitRepo, options: SweepOptions, listener: SweepListener, sweep_id: str,
                  base_sha: str, store: MutantStore, total: int) -> None:  # fmt: skip
-        self.repo, self.options, self.emit, self.sweep_id = repo, options, emit, sweep_id
+        self.repo, self.options, self.listener, self.sweep_id = repo, options, listener, sweep_id
         self.base_sha, self.store, self.total = base_sha, store, total
-        self.command = TestCommand(options.python or sys.executable, options.test_cmd)
+        self.command = TestCommand(options.python or sys.executable, options.test_cmd, tuple(options.pytest_args))
         self.records: dict[str, MutantRecord] = {}
         self.durations: dict[str, float] = {}
         self.notes: list[str] = []
-        self._meta: dict[str, tuple[list[str], bool, str]] = {}  # mutant id -> (tests, import_time, key)
+        self._meta: dict[str, tuple[list[str], bool, str]] = {}  # mutant id -> (covering, import_time, key)
         self.pycache_dir: Path | None = None
         self.roots: list[str] = []  # import roots of the targets (a src layout's `src`)
 
@@ -137,7 +140,7 @@ class _Sweep:
         if store:
             cache = record.source == "run" and record.status in CACHEABLE
             self.store.record(self.sweep_id, record.row(), cache=cache)
-        self.emit(progress_line(len(self.records), self.total, record))
+        self.listener.settled(len(self.records), self.total, record)
 
     async def execute(self, pending: list[Mutant]) -> None:
         opts = self.options
@@ -149,13 +152,14 @@ class _Sweep:
         self.pycache_dir = sweep_bytecode_cache(tree_root / BYTECODE_DIR)
         if self.command.is_pytest:
             flags = await plugin_overrides(self.command.python, self.repo.root)
-            self.command = replace(self.command, extra=tuple(flags))
+            self.command = replace(self.command, extra=(*self.command.extra, *flags))
         self.roots = import_roots({m.target for m in pending}, self.repo.root)
         generics = [self._generic(tree_root / f"w{k}", dirty) for k in range(1, workers + 1)]
         fork = fork_support(self.repo.root) if opts.use_fork and self.command.is_pytest else None
         pool = [Worker(g, fork, self.command.python, self.repo.root, self.pycache_dir) for g in generics]
         try:
             jobs = await self._prepare(generics[0], pending)
+            self.listener.running(len(jobs), max(1, min(len(pool), len(jobs))))
             await dispatch(jobs, pool[: max(1, min(len(pool), len(jobs)))], self._finished)
         finally:
             for worker in pool:
@@ -176,21 +180,28 @@ class _Sweep:
         targets = sorted({m.target for m in pending})
         cov: CoverageMap | None = None
         if self.command.is_pytest:
+            self.listener.phase(f"baseline and coverage: the suite once under coverage.py with {self.command.python}")
             cov = await measure(first.root, [t for t in targets if t.endswith(PYTHON_SUFFIXES)],
                                 python=self.command.python, pycache_dir=self.pycache_dir,
                                 pytest_args=self.command.extra, roots=self.roots)  # fmt: skip
-            sanity.check_suite(cov.run, where)
+            sanity.check_suite(cov.run, where, self.command.python)
             self.durations = cov.run.durations
+            self.listener.phase(f"baseline: {len(cov.run.durations)} test(s) passed in {cov.run.wall_s:.1f}s")
             probes = sanity.covered_probes(cov, targets)
             suite_s = cov.run.wall_s
         else:
+            self.listener.phase(f"baseline: the test command on the clean tree: {opts.test_cmd}")
             clean = await first.run_clean([], timeout=3600)
             sanity.check_command(clean, opts.test_cmd or "", where)
             suite_s = clean.duration_s
+            cost = custom_command_cost(opts.test_cmd or "", suite_s, len(pending), opts.workers)
+            self.listener.phase(cost)
+            self.notes.append(cost)
             probes = sanity.import_probes(first.root, targets)
         if probes is None:
             self.notes.append("no covered statement to probe: forced-fail and no-op checks skipped")
         else:
+            self.listener.phase("sanity: a forced-fail mutant must be killed, a no-op mutant survive")
             base = cov.baseline(probes.tests) if cov and probes.tests else suite_s
             await sanity.check_probes(first, probes, opts.timeout_factor * base + opts.timeout_min_s)
         tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
@@ -199,6 +210,7 @@ class _Sweep:
         jobs: list[MutantJob] = []
         for m in pending:
             tests: list[str] = []  # [] = the whole suite: no coverage data, or import-time code
+            covering: list[str] = []  # the tests that execute the line (the report's coveredBy)
             import_time = m.import_time
             if cov is not None and m.language == "python":
                 selection = cov.select(m)
@@ -207,7 +219,8 @@ class _Sweep:
                                              note="no test executes this line"))  # fmt: skip
                     continue
                 import_time = import_time or selection.import_time
-                tests = [] if import_time else list(selection.tests)
+                covering = list(selection.tests)
+                tests = [] if import_time else covering
             if not m.valid:
                 self.settle(MutantRecord(m, MutantStatus.COMPILE_ERROR, "none", source="static",
                                          note="the mutated source does not compile"))  # fmt: skip
@@ -216,14 +229,14 @@ class _Sweep:
             hit = self.store.cached(key) if opts.use_cache else None
             if hit is not None:
                 status = MutantStatus(hit.status)
-                self.settle(MutantRecord(m, status, hit.executor, hit.duration_s, hit.killed_by, tests, import_time,
-                                         "cached", "cached from an earlier sweep", key))  # fmt: skip
+                self.settle(MutantRecord(m, status, hit.executor, hit.duration_s, hit.killed_by, covering,
+                                         import_time, "cached", "cached from an earlier sweep", key))  # fmt: skip
                 continue
             base = cov.baseline(tests) if cov is not None and tests else suite_s
             # A fork starts nothing: it gets 1 s of the start-up allowance, a fresh process all of it.
             job = MutantJob(m, tests, opts.timeout_factor * base + opts.timeout_min_s,
                             startup_s=max(0.0, opts.timeout_min_s - 1.0))
-            self._meta[m.id] = (tests, import_time, key)
+            self._meta[m.id] = (covering, import_time, key)
             jobs.append(job)
         # Longest first (whole-suite runs before single tests): the last jobs are short, so no
         # worker idles at the end waiting for one that drew a long job late.
@@ -244,8 +257,10 @@ def _resume_options(store: MutantStore, options: SweepOptions) -> SweepOptions:
         fix = "run without --resume for a new sweep (unchanged mutants come from the cache)"
         raise UsageProblem(f"sweep {row.id} already finished", where="--resume", fix=fix)
     known = {k: v for k, v in row.options.items() if k in SweepOptions.__dataclass_fields__}
+    # The interpreter may change too (a first try with the wrong one is the likeliest failure).
+    python = options.python or known.get("python")
     return SweepOptions(**{**known, "resume": row.id, "workers": options.workers or known.get("workers", 0),
-                           "fail_under": options.fail_under})  # fmt: skip
+                           "fail_under": options.fail_under, "python": python})  # fmt: skip
 
 
 def _open(store: MutantStore, repo: GitRepo, base_sha: str, options: SweepOptions) -> tuple[str, bool]:
@@ -261,26 +276,30 @@ def _open(store: MutantStore, repo: GitRepo, base_sha: str, options: SweepOption
     return sweep_id, False
 
 
-async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None]) -> SweepOutcome:
+async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None],
+                    listener: SweepListener | None = None) -> SweepOutcome:  # fmt: skip
+    """Run a sweep; `listener` hears the phases and every mutant (default: `emit` gets one line
+    per settled mutant)."""
     started = time.monotonic()
+    listener = listener or LineListener(emit)
     repo = await GitRepo.discover(cwd)
     await repo.ensure_excluded("/.launcher/")
     store = MutantStore(repo.root / STATE_DIR / "launcher.db")
     try:
         if options.resume:
             options = _resume_options(store, options)
+        options = configured(repo.root, options)
         if options.test_cmd is None and not _has_tests(repo.root):
             raise UsageProblem("found no tests to run", where=str(repo.root),
                                fix="add a tests/ directory, or pass --test-cmd CMD")  # fmt: skip
         base_sha = await repo.rev_parse("HEAD")
-        shard = parse_shard(options.shard) if options.shard else None
-        collected = await collect_mutants(repo.root, options.paths or None, since=options.since, shard=shard,
-                                          operators=options.operators, include_invalid=True)  # fmt: skip
-        mutants = collected.mutants[: options.max_mutants] if options.max_mutants is not None else collected.mutants
+        listener.phase("generation: finding the files and their mutants")
+        collected, mutants = await collect(repo, options)
+        listener.phase(f"generation: {len(mutants)} mutants in {len({m.target for m in mutants})} file(s)")
         sweep_id, resumed = _open(store, repo, base_sha, options)
         out_dir = repo.root / STATE_DIR / "mutation-runs" / sweep_id
         store.set_sweep(sweep_id, status=store_mod.RUNNING, out_dir=str(out_dir))
-        sweep = _Sweep(repo, options, emit, sweep_id, base_sha, store, len(mutants))
+        sweep = _Sweep(repo, options, listener, sweep_id, base_sha, store, len(mutants))
         sweep.notes += [f"skipped {path}: {why}" for path, why in collected.skipped.items()]
         previous = store.results(sweep_id) if resumed else {}
         for m in mutants:
@@ -291,6 +310,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
                                       "resumed", row.note, row.cache_key)  # fmt: skip
                 sweep.settle(record, store=False)
         pending = [m for m in mutants if m.id not in sweep.records]
+        listener.started(sweep_id, len(mutants), len(mutants) - len(pending), resumed)
         try:
             if pending:
                 await sweep.execute(pending)

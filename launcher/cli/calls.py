@@ -18,8 +18,10 @@ T = TypeVar("T")
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def call(fn: Callable[[], Awaitable[T]], *, json_mode: bool = False) -> T:
-    """Run an app coroutine; turn our errors into their exit codes with a clear message."""
+def call(fn: Callable[[], Awaitable[T]], *, json_mode: bool = False,
+         on_interrupt: Callable[[], str] | None = None) -> T:  # fmt: skip
+    """Run an app coroutine; turn our errors into their exit codes with a clear message
+    (`on_interrupt`: what to say on Ctrl-C, when `launcher resume` is not the way back)."""
     try:
         return anyio.run(fn)
     except LauncherError as exc:
@@ -29,7 +31,8 @@ def call(fn: Callable[[], Awaitable[T]], *, json_mode: bool = False) -> T:
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         process.kill_all_live_groups()
-        err_console.print("interrupted: state saved; `launcher resume` continues")
+        hint = on_interrupt() if on_interrupt is not None else "interrupted: state saved; `launcher resume` continues"
+        err_console.print(hint, highlight=False, markup=False)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 

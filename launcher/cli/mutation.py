@@ -10,11 +10,16 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
-from launcher.app import mutation_reports
+from launcher.app import mutation_reports, mutation_setup
+from launcher.app.mutation_history import list_sweeps
 from launcher.app.mutation_judge import JudgeOptions, judge_survivors
+from launcher.app.mutation_setup import split_args
 from launcher.app.mutation_sweep import SweepOptions, run_sweep
 from launcher.cli.calls import call
+from launcher.cli.mutation_progress import progress_for
 from launcher.gates.calibration import GateExit, GateResult, run_gate
 from launcher.mutation.results import render_table
 
@@ -33,8 +38,12 @@ mutation_app = typer.Typer(help="Mutation sweeps for CI: mutate, run the tests, 
 @mutation_app.command()
 def sweep(
     paths: Annotated[list[str] | None, typer.Argument(help="Files or folders (default: the packages).")] = None,
-    test_cmd: Annotated[str | None, typer.Option(help="Test command (default: pytest, per-test selection).")] = None,
-    python: Annotated[str | None, typer.Option(help="Python that runs pytest (default: the launcher's).")] = None,
+    test_cmd: Annotated[str | None, typer.Option(
+        help="Custom test command: the whole command per mutant, slow (default: pytest, per-test selection).")] = None,
+    pytest_args: Annotated[str | None, typer.Option(
+        help="Extra pytest arguments, shell-quoted (-m, -k, --deselect...); keeps the fast path.")] = None,
+    python: Annotated[str | None, typer.Option(
+        help="Python that runs pytest (default: the active virtualenv's, else `python` on PATH).")] = None,
     workers: Annotated[int, typer.Option(min=0, help="Parallel workers (0: one per CPU).")] = 0,
     since: Annotated[str | None, typer.Option(help="Mutate only lines changed since REF.")] = None,
     shard: Annotated[str | None, typer.Option(help="I/N: this machine's share, by stable id.")] = None,
@@ -44,6 +53,8 @@ def sweep(
     fail_under: Annotated[float | None, typer.Option(help="Exit 1 under this mutation score (%).")] = None,
     resume: Annotated[str | None, typer.Option(help="Continue an interrupted sweep by id.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-run unchanged mutants too.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count the mutants per file and operator; run nothing.")]
+    = False,
     json_mode: Annotated[bool, typer.Option("--json", help="Machine-readable summary on stdout.")] = False,
 ) -> None:
     """Run a mutation sweep; writes .launcher/mutation-runs/<ts>/ (report, survivors, Stryker)."""
@@ -53,10 +64,21 @@ def sweep(
         operators=[o.strip() for o in operators.split(",") if o.strip()] if operators else None,
         use_cache=not no_cache,
     )
-    err = Console(stderr=True, soft_wrap=True)
-    # markup off: a progress line may hold source text such as `x[1]`, which rich would eat
-    outcome = call(lambda: run_sweep(Path.cwd(), options, lambda line: err.print(line, highlight=False, markup=False)),
-                   json_mode=json_mode)
+
+    async def split() -> list[str]:  # in `call`: a quoting error is a usage error, not a traceback
+        return split_args(pytest_args)
+
+    options.pytest_args = call(split, json_mode=json_mode)
+    if dry_run:
+        counted = call(lambda: mutation_setup.dry_run(Path.cwd(), options), json_mode=json_mode)
+        sys.stdout.write(json.dumps(counted.as_dict(), indent=2) + "\n" if json_mode else counted.text())
+        raise typer.Exit(0)
+    progress = progress_for(Console(stderr=True, soft_wrap=True))
+    try:
+        outcome = call(lambda: run_sweep(Path.cwd(), options, progress.say, progress),
+                       json_mode=json_mode, on_interrupt=progress.interrupted)  # fmt: skip
+    finally:
+        progress.close()
     # The standard report and its page, beside the seed files.
     call(lambda: mutation_reports.write_standard_reports(Path.cwd(), outcome.out_dir))
     summary = {"sweep_id": outcome.sweep_id, "out_dir": str(outcome.out_dir), "counts": outcome.counts,
@@ -74,6 +96,29 @@ def sweep(
             print(f"mutation score under --fail-under {fail_under}%")
         print(f"reports: {outcome.out_dir}")
     raise typer.Exit(outcome.exit_code)
+
+
+@mutation_app.command("list")
+def list_(
+    limit: Annotated[int, typer.Option(min=1, help="How many sweeps, newest first.")] = 20,
+    json_mode: Annotated[bool, typer.Option("--json", help="Machine-readable list on stdout.")] = False,
+) -> None:
+    """The repository's sweeps, newest first: status, score, and how to continue an unfinished one."""
+    found = call(lambda: list_sweeps(Path.cwd(), limit), json_mode=json_mode)
+    if json_mode:
+        print(json.dumps([s.as_dict() for s in found], indent=2))
+        return
+    if not found:
+        print("no mutation sweeps yet: `launcher mutation sweep` starts one")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("sweep", "status", "started (UTC)", "base", "mutants", "score", "next"):
+        table.add_column(column, no_wrap=column != "next")
+    for s in found:
+        score = "n/a" if s.score is None else f"{s.score:.1f}%"
+        table.add_row(*(Text(c) for c in (s.sweep_id, s.status, s.created, s.base_sha, str(s.settled), score,
+                                          s.next_step)))  # fmt: skip
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @mutation_app.command()

@@ -25,6 +25,11 @@ class MergeConfig(Strict):
 class MutationConfig(Strict):
     judge: str | None = None  # the agent `launcher mutation judge` asks (else --agent)
     judge_batch: int = Field(default=25, ge=1)  # survivors per judge call
+    # `launcher mutation sweep` defaults (its flags win): extra pytest arguments that keep the
+    # fast path, the interpreter, a custom test command
+    pytest_args: list[str] = Field(default_factory=list)
+    python: str | None = None
+    test_cmd: str | None = None
 
 
 class RepoConfig(Strict):

@@ -90,10 +90,23 @@ def drop_bytecode(path: Path, pycache_dir: Path | None = None) -> None:
 
 
 _NO_COLLECTORS = "found no collectors for"
+_CONFTEST_BROKEN = "while loading conftest"  # pytest: "ImportError while loading conftest '...'"
+_ERROR_LINE = re.compile(r"^E\s+(\S.*)$", re.MULTILINE)
+
+
+def _first_error(text: str) -> str:
+    found = _ERROR_LINE.search(text)
+    return f": {found.group(1).strip()[:200]}" if found else ""
 
 
 def classify(done: process.Completed, command: TestCommand) -> tuple[MutantStatus, list[str], str]:
-    """Status, failing test ids and a note from a finished test command."""
+    """Status, failing test ids and a note from a finished test command.
+
+    The import rule (the same on both executors, which both classify here): a mutant that makes
+    the code fail to import -- a test module that no longer collects, selected tests whose module
+    is gone, a conftest that no longer loads -- is Killed, as with a custom test command, whose
+    non-zero exit is a kill: the suite detected it. RuntimeError is left for the runner itself
+    failing (a usage or internal error), which says nothing about the mutant."""
     if done.timed_out:
         return MutantStatus.TIMEOUT, [], "exceeded the time limit"
     rc = done.returncode
@@ -101,16 +114,21 @@ def classify(done: process.Completed, command: TestCommand) -> tuple[MutantStatu
         return MutantStatus.SURVIVED, [], ""
     if command.custom is not None:
         return MutantStatus.KILLED, [], f"test command exit {rc}"
+    output = done.out + done.err
     killed_by = list(dict.fromkeys(_SUMMARY.findall(done.out)))
     if rc == 1:
         return MutantStatus.KILLED, killed_by, ""
     if rc == 2:
         # Collection errors: the mutant broke importing a test module; the suite detects it.
-        return MutantStatus.KILLED, killed_by, "pytest exit 2: errors during collection"
-    if rc == 4 and _NO_COLLECTORS in done.out + done.err:
+        return MutantStatus.KILLED, killed_by, f"breaks import: errors during collection{_first_error(output)}"
+    if rc == 4 and _NO_COLLECTORS in output:
         # Node ids were given and their module no longer imports (the mutant broke an import-time
         # path): pytest calls that a usage error, but the suite would fail to collect it.
-        return MutantStatus.KILLED, killed_by, "pytest exit 4: the selected tests' module no longer collects"
+        why = "the selected tests' module no longer collects"
+        return MutantStatus.KILLED, killed_by, f"breaks import: {why}{_first_error(output)}"
+    if rc == 4 and _CONFTEST_BROKEN in output:
+        # A conftest imports the mutated code and it raised: no test can run, the suite fails.
+        return MutantStatus.KILLED, killed_by, f"breaks import: a conftest no longer loads{_first_error(output)}"
     if rc < 0:
         return MutantStatus.KILLED, killed_by, f"the test process died of signal {-rc}"
     return MutantStatus.RUNTIME_ERROR, killed_by, f"pytest exit {rc}: the runner itself failed"

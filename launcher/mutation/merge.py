@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from launcher.errors import UsageProblem
 from launcher.mutation import results
 from launcher.mutation.model import Mutant, MutantStatus, number_mutants
+from launcher.mutation.report_elements import PLAIN_FILE, render_elements_html
 from launcher.mutation.report_html import render_html
 from launcher.mutation.report_stryker import (
     PENDING,
@@ -196,11 +197,13 @@ def seed_reports(data: Mapping[str, Any]) -> dict[str, str]:
 
 
 def write_stryker(run_dir: Path, data: Mapping[str, Any], sources: Mapping[str, str]) -> tuple[Path, Path]:
-    """mutation-report.json (Stryker schema) and mutation-report.html."""
+    """mutation-report.json (Stryker schema), mutation-report.html (the mutation-testing-elements
+    viewer) and mutation-report-plain.html (the same without JavaScript)."""
     report = to_stryker(data, sources)
     atomic_write_json(run_dir / STRYKER_FILE, report)
     title = f"Mutation testing report: {data.get('sweep_id', run_dir.name)}"
-    atomic_write_text(run_dir / HTML_FILE, render_html(report, title=title))
+    atomic_write_text(run_dir / HTML_FILE, render_elements_html(report, title=title))
+    atomic_write_text(run_dir / PLAIN_FILE, render_html(report, title=title))
     return run_dir / STRYKER_FILE, run_dir / HTML_FILE
 
 

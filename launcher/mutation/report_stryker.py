@@ -115,10 +115,12 @@ def stryker_mutant(mutant: Mutant, result: Mapping[str, Any], suite_size: int = 
         "statusReason": _status_reason(mutant, result),
         "static": import_time,
     }
-    if "covered_by" in result:
+    # An empty list is a claim ("no test"): made only where it is known (NoCoverage); a custom test
+    # command has no coverage data and names no failing test, so those stay absent (unknown).
+    if result.get("covered_by") or ("covered_by" in result and result["status"] == "NoCoverage"):
         out["coveredBy"] = [str(t) for t in result["covered_by"]]
-    if result.get("killed_by") or result["status"] == "Killed":
-        out["killedBy"] = [str(t) for t in result.get("killed_by") or []]
+    if result.get("killed_by"):
+        out["killedBy"] = [str(t) for t in result["killed_by"]]
     completed = _tests_completed(result, suite_size, import_time)
     if completed is not None:
         out["testsCompleted"] = completed

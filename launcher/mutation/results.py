@@ -20,8 +20,9 @@
                              "import_time": false, "source": "run" | "cached" | "resumed" | "static",
                              "note": "", "cache_key": "..." | null}}]}
 
-  `covered_by` lists the tests that execute the mutant; with `import_time` true the mutant also
-  runs at import and was tested with the whole suite.
+  `covered_by` lists the tests that execute the mutant ([] without coverage data: a custom test
+  command); with `import_time` true the mutant also runs at import and was tested with the whole
+  suite.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class MutantRecord:
     executor: str  # "generic" | "fork" | "none"
     duration_s: float = 0.0
     killed_by: list[str] = field(default_factory=list)
-    tests: list[str] = field(default_factory=list)  # covering tests ([] with import_time: whole suite)
+    tests: list[str] = field(default_factory=list)  # covering tests (import_time: ran the whole suite)
     import_time: bool = False
     source: str = "run"  # run | cached (an earlier sweep) | resumed (this sweep, before a crash) | static
     note: str = ""

@@ -18,6 +18,7 @@ from typing import Literal
 
 from launcher import process
 from launcher.errors import LauncherError
+from launcher.mutation import interpreter
 from launcher.mutation.coverage_map import IMPORT_CONTEXT, CoverageMap, SuiteRun
 from launcher.mutation.discover import PYTHON_SUFFIXES, SHELL_SUFFIXES, read_source
 from launcher.mutation.executor import Executor, MutantJob
@@ -42,30 +43,41 @@ def _names(tests: Sequence[str]) -> str:
 _MISSING_TOOL = re.compile(r"No module named '?(pytest|coverage)'?(?:\s|$)")
 
 
-def check_suite(run: SuiteRun, where: str) -> None:
-    """The pytest suite passed on the clean tree."""
+def check_suite(run: SuiteRun, where: str, python: str = "python") -> None:
+    """The pytest suite passed on the clean tree (`python`: the interpreter that ran it, named in
+    every error, since the wrong one is the likeliest cause)."""
     fix = "make the suite pass on a clean checkout first (`python -m pytest`), then sweep again"
-    if run.timed_out:
-        raise SanityFailed("the test suite did not finish on the clean tree", where=where, fix=fix)
-    if run.failed:
-        raise SanityFailed(
-            f"the test suite fails on the clean tree: {len(run.failed)} failing: {_names(run.failed)}",
-            where=where, fix=fix, error_key="mutation_sanity:clean_suite_failed",
-        )  # fmt: skip
-    if run.exit_code == 5:
-        raise SanityFailed("pytest collected no tests", where=where, fix="pass --test-cmd, or add tests")
+    who = interpreter.describe(python)
     missing = _MISSING_TOOL.search(run.output_tail) if run.exit_code != 0 else None
     if missing:
         tool = missing.group(1)
         raise SanityFailed(
-            f"{tool} is not installed for the Python that runs the tests", where=where,
-            fix=f"install it where the tests run (`python -m pip install {tool}`), or point --python at the "
-                "project's interpreter, or pass --test-cmd",
+            f"{tool} is not installed for {who}, the Python that runs the tests", where=where,
+            fix=f"install it there (`{python} -m pip install {tool}`), or {interpreter.PICK_ANOTHER}, "
+                "or pass --test-cmd",
             error_key="mutation_sanity:tool_missing",
         )  # fmt: skip
+    module = interpreter.missing_module(run.output_tail) if not run.ok else None
+    if module:
+        raise SanityFailed(
+            f"the tests cannot import {module!r} with {who}, the Python that runs them", where=where,
+            fix=f"{interpreter.PICK_ANOTHER}; or install {module} there (`{python} -m pip install ...`)",
+            error_key="mutation_sanity:module_missing",
+        )  # fmt: skip
+    if run.timed_out:
+        raise SanityFailed(f"the test suite did not finish on the clean tree with {who}", where=where, fix=fix)
+    if run.failed:
+        raise SanityFailed(
+            f"the test suite fails on the clean tree with {who}: {len(run.failed)} failing: {_names(run.failed)}",
+            where=where, fix=fix, error_key="mutation_sanity:clean_suite_failed",
+        )  # fmt: skip
+    if run.exit_code == 5:
+        raise SanityFailed(f"pytest collected no tests (run with {who})", where=where,
+                           fix="pass --test-cmd, or add tests")  # fmt: skip
     if run.exit_code != 0:
         raise SanityFailed(
-            f"the test suite exited {run.exit_code} on the clean tree:\n{run.output_tail[-1500:]}", where=where, fix=fix
+            f"the test suite exited {run.exit_code} on the clean tree with {who}:\n{run.output_tail[-1500:]}",
+            where=where, fix=fix,
         )
 
 

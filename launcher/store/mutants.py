@@ -175,6 +175,12 @@ class MutantStore(SqliteStore):
             for r in rows
         }
 
+    def status_counts(self, sweep_id: str) -> dict[str, int]:
+        """How many of the sweep's mutants settled, by status."""
+        rows = self._db.execute("SELECT status, COUNT(*) AS n FROM mutation_results WHERE sweep_id=? GROUP BY status",
+                                (sweep_id,)).fetchall()  # fmt: skip
+        return {r["status"]: int(r["n"]) for r in rows}
+
     def cached(self, cache_key: str) -> ResultRow | None:
         r = self._db.execute("SELECT * FROM mutation_cache WHERE cache_key=?", (cache_key,)).fetchone()
         if r is None:

@@ -1,0 +1,66 @@
+"""`launcher mutation list`: the repository's sweeps, newest first, with how to continue one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from launcher.app.context import STATE_DIR
+from launcher.app.mutation_progress import resume_command
+from launcher.git.repo import GitRepo
+from launcher.mutation.model import MutantStatus, mutation_score
+from launcher.process import pid_alive
+from launcher.store import mutants as store_mod
+from launcher.store.mutants import MutantStore
+
+
+@dataclass
+class SweepListing:
+    sweep_id: str
+    status: str  # done | running | interrupted | failed
+    created: str  # UTC, minutes
+    base_sha: str
+    settled: int
+    score: float | None
+    counts: dict[str, int]
+    out_dir: str | None
+    next_step: str  # what to do with it (continue, read the report)
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def _status(row: store_mod.SweepRow) -> str:
+    # A sweep killed without a chance to say so is still marked running: its process is gone.
+    if row.status == store_mod.RUNNING and not (row.pid and pid_alive(row.pid)):
+        return store_mod.INTERRUPTED
+    return row.status
+
+
+async def list_sweeps(cwd: Path, limit: int = 20) -> list[SweepListing]:
+    repo = await GitRepo.discover(cwd)
+    db = repo.root / STATE_DIR / "launcher.db"
+    if not db.is_file():
+        return []
+    store = MutantStore(db)
+    try:
+        found = []
+        for row in store.sweeps(limit):
+            counts = store.status_counts(row.id)
+            status = _status(row)
+            score = mutation_score(MutantStatus(s) for s, n in counts.items() for _ in range(n))
+            if status == store_mod.DONE:
+                step = f"launcher mutation report {row.id}"
+            elif status == store_mod.RUNNING:
+                step = "running"
+            elif status == store_mod.FAILED:
+                step = "fix the error it stopped on, then sweep again"
+            else:
+                step = resume_command(row.id)
+            created = datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+            found.append(SweepListing(row.id, status, created, row.base_sha[:12], sum(counts.values()), score,
+                                      counts, row.out_dir, step))  # fmt: skip
+        return found
+    finally:
+        store.close()

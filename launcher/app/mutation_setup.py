@@ -1,0 +1,129 @@
+"""A sweep's options as the project configures them, its mutants, and `--dry-run`'s count.
+
+Flags win over `[mutation]` in launcher.toml (or `[tool.launcher.mutation]` in pyproject.toml),
+which win over the defaults: the project's interpreter (`mutation.interpreter`), pytest with
+per-test selection. `--pytest-args` keep that fast path; a custom `--test-cmd` gives it up.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from launcher.errors import UsageProblem
+from launcher.git.repo import GitRepo
+from launcher.models.config import load_repo_config
+from launcher.mutation import interpreter
+from launcher.mutation.discover import Collected, collect_mutants, parse_shard
+from launcher.mutation.model import Mutant
+
+if TYPE_CHECKING:
+    from launcher.app.mutation_sweep import SweepOptions
+
+
+def split_args(text: str | None) -> list[str]:
+    """`--pytest-args "-m 'not slow' --deselect t.py::x"` as an argument list (shell quoting)."""
+    if not text:
+        return []
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise UsageProblem(f"cannot split --pytest-args {text!r}: {exc}", where="--pytest-args",
+                           fix="quote the arguments as in a shell") from None  # fmt: skip
+
+
+def configured(root: Path, options: SweepOptions) -> SweepOptions:
+    """The options with the repository's `[mutation]` defaults and the interpreter filled in."""
+    table = load_repo_config(root).mutation
+    test_cmd = options.test_cmd if options.test_cmd is not None else table.test_cmd
+    pytest_args = list(options.pytest_args) or list(table.pytest_args)
+    if test_cmd is not None and pytest_args:
+        raise UsageProblem(
+            "--pytest-args and --test-cmd do not go together: --pytest-args extend the built-in pytest runs",
+            where="--pytest-args / [mutation] pytest_args",
+            fix="drop --test-cmd (pytest with your arguments keeps per-test selection and the fast executor), "
+                "or put the arguments into the command",
+        )  # fmt: skip
+    python = interpreter.check_exists(options.python or table.python or interpreter.project_python())
+    return replace(options, test_cmd=test_cmd, pytest_args=pytest_args, python=python)
+
+
+async def collect(repo: GitRepo, options: SweepOptions) -> tuple[Collected, list[Mutant]]:
+    """The sweep's mutants (`--since`, `--shard`, `--operators`, then `--max-mutants`)."""
+    shard = parse_shard(options.shard) if options.shard else None
+    collected = await collect_mutants(repo.root, options.paths or None, since=options.since, shard=shard,
+                                      operators=options.operators, include_invalid=True)  # fmt: skip
+    mutants = collected.mutants[: options.max_mutants] if options.max_mutants is not None else collected.mutants
+    return collected, mutants
+
+
+@dataclass
+class DryRun:
+    """What a sweep would mutate, without running anything."""
+
+    total: int
+    by_file: dict[str, int]
+    by_operator: dict[str, int]
+    invalid: int  # mutants that do not compile: CompileError without running
+    skipped: dict[str, str] = field(default_factory=dict)
+    by_file_operator: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"total": self.total, "by_file": self.by_file, "by_operator": self.by_operator,
+                "compile_errors": self.invalid, "skipped": self.skipped,
+                "by_file_operator": self.by_file_operator}  # fmt: skip
+
+    def text(self) -> str:
+        lines = [f"{self.total} mutants in {len(self.by_file)} file(s) (nothing run: --dry-run)"]
+        width = max((len(f) for f in self.by_file), default=4)
+        lines.append(f"{'file':<{width}}  mutants  operators")
+        for file, n in self.by_file.items():
+            ops = ", ".join(f"{op} {k}" for op, k in self.by_file_operator[file].items())
+            lines.append(f"{file:<{width}}  {n:>7}  {ops}")
+        lines.append("by operator: " + ", ".join(f"{op} {n}" for op, n in self.by_operator.items()))
+        if self.invalid:
+            lines.append(f"{self.invalid} of them do not compile (CompileError, not run)")
+        lines += [f"skipped {path}: {why}" for path, why in self.skipped.items()]
+        return "\n".join(lines) + "\n"
+
+
+async def dry_run(cwd: Path, options: SweepOptions) -> DryRun:
+    repo = await GitRepo.discover(cwd)
+    collected, mutants = await collect(repo, options)
+    per_file: dict[str, Counter[str]] = {}
+    for m in mutants:
+        per_file.setdefault(m.target, Counter())[m.fault] += 1
+    operators = Counter(m.fault for m in mutants)
+    return DryRun(
+        total=len(mutants), by_file={f: sum(c.values()) for f, c in sorted(per_file.items())},
+        by_operator=dict(operators.most_common()), invalid=sum(not m.valid for m in mutants),
+        skipped=dict(collected.skipped),
+        by_file_operator={f: dict(c.most_common()) for f, c in sorted(per_file.items())},
+    )  # fmt: skip
+
+
+def duration_text(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def custom_command_cost(command: str, suite_s: float, mutants: int, workers: int) -> str:
+    """What a custom test command costs: the whole command, in a new process, for every mutant."""
+    parallel = max(1, min(workers or os.cpu_count() or 1, max(1, mutants)))
+    estimate = suite_s * mutants / parallel
+    text = (f"custom --test-cmd: every mutant runs the whole command in a new process (no per-test "
+            f"selection, no fork executor): {suite_s:.1f}s on the clean tree x {mutants} mutant(s) / "
+            f"{parallel} worker(s) = about {duration_text(estimate)}")  # fmt: skip
+    if "pytest" in command:
+        text += "; for pytest, pass its arguments with --pytest-args (or [mutation] pytest_args) to keep both"
+    return text
