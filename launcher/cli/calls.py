@@ -9,6 +9,7 @@ from typing import TypeVar
 import anyio
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from launcher import process
 from launcher.errors import ExitCode, LauncherError
@@ -18,17 +19,23 @@ T = TypeVar("T")
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def call(fn: Callable[[], Awaitable[T]], *, json_mode: bool = False) -> T:
-    """Run an app coroutine; turn our errors into their exit codes with a clear message."""
+def call(
+    fn: Callable[[], Awaitable[T]], *, json_mode: bool = False, on_interrupt: Callable[[], None] | None = None
+) -> T:
+    """Run an app coroutine; turn our errors into their exit codes with a clear message.
+    `on_interrupt` runs before the Ctrl-C message (a live view stops, so the line stays seen)."""
     try:
         return anyio.run(fn)
     except LauncherError as exc:
         if json_mode:
             print(json.dumps(exc.envelope(), indent=2))
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        # escape: user text ("[agents.<name>]", paths, plan keys) is not rich markup
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         process.kill_all_live_groups()
+        if on_interrupt is not None:
+            on_interrupt()
         err_console.print("interrupted: state saved; `launcher resume` continues")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 

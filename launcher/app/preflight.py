@@ -1,0 +1,95 @@
+"""Before a run creates anything (journal row, worktree, branch): can it run at all here?
+
+The repository must have a commit to start from, and every agent the plan names (each task's,
+each best-of attempt's, the grader) must be runnable: a missing CLI found after a worktree and
+a branch exist for every task leaves debris and wastes the user's time. Problems are
+environment problems (exit 3), all reported at once, each with what to install or configure.
+"""
+
+from __future__ import annotations
+
+from launcher.app.agents_info import AgentInfo, describe_agents
+from launcher.errors import EnvironmentProblem
+from launcher.git.repo import GitRepo
+from launcher.models.config import RepoConfig
+from launcher.models.plan import BUILTIN_ADAPTERS, AgentConfig, Plan
+
+# How each agent CLI is authenticated: said next to a CLI that does not run, since after
+# installing it the next stumble is its login.
+AUTH_HINTS: dict[str, str] = {
+    "claude": "then log in once with `claude` (or list ANTHROPIC_API_KEY in the agent's env)",
+    "codex": "then log in once with `codex login` (or list OPENAI_API_KEY in the agent's env)",
+    "gemini": "then log in once with `gemini` (or list GEMINI_API_KEY in the agent's env)",
+    "aider": "then list your model provider's key (e.g. OPENAI_API_KEY) in the agent's env",
+    "opencode": "then log in once with `opencode auth login`",
+}
+
+
+async def require_first_commit(repo: GitRepo) -> None:
+    """A run starts its worktrees from a commit: a repository without one cannot run."""
+    head = await repo.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+    if head.ok:
+        return
+    any_ref = await repo.git("rev-list", "-n", "1", "--all", check=False)
+    if any_ref.ok and any_ref.out.strip():
+        return  # HEAD is unborn but other commits exist: `base`/`into` may name them
+    raise EnvironmentProblem(
+        "the repository has no commit yet, so there is nothing to start the worktrees from",
+        where=str(repo.root),
+        fix="make a first commit: git add -A && git commit -m 'first commit'",
+    )
+
+
+def agents_used(plan: Plan, config: RepoConfig) -> dict[str, AgentConfig]:
+    """Every agent the run may start, by name, with the config it runs with."""
+    names: list[str] = []
+    for task in plan.tasks:
+        if not task.select_from:  # a best-of selecting task runs no agent
+            names.append(task.agent)
+        names.extend(task.attempt_agents)
+    grader = plan.run.grader or config.grading.grader
+    if grader:
+        names.append(grader)
+    used: dict[str, AgentConfig] = {}
+    for name in names:
+        if name in used:
+            continue
+        if name in plan.agents:
+            used[name] = plan.agents[name]
+        elif name in config.agents:
+            used[name] = config.agents[name]
+        elif name in BUILTIN_ADAPTERS:
+            used[name] = AgentConfig(adapter=name)  # type: ignore[arg-type]
+    return used
+
+
+def _problem(row: AgentInfo) -> str:
+    what = row.note or (f"{row.binary} cannot be run" if row.binary else "it cannot be run")
+    hint = f"; install: {row.install_hint}" if row.install_hint else ""
+    auth = AUTH_HINTS.get(row.adapter, "")
+    return f"agent {row.name!r} ({row.adapter}): {what}{hint}{'; ' + auth if auth and row.install_hint else ''}"
+
+
+async def check_agents(plan: Plan, config: RepoConfig) -> None:
+    """Every agent the plan uses is on PATH (and answers `--version`, for the known CLIs)."""
+    used = agents_used(plan, config)
+    if not used:
+        return
+    rows = await describe_agents(used)
+    configured = rows[-len(used):]  # describe_agents lists the configured agents last
+    problems = [_problem(row) for row in configured if not row.found and row.adapter not in _BUILT_IN]
+    if problems:
+        raise EnvironmentProblem(
+            "cannot start the run: " + "; ".join(problems),
+            fix="install the missing agent CLI or correct its [agents.<name>] command "
+                "(`launcher agents` lists what is found); nothing was created",
+            error_key="agent_missing",
+        )
+
+
+_BUILT_IN = frozenset({"scripted", "scripted-grader", "scripted-judge"})
+
+
+async def preflight(repo: GitRepo, plan: Plan, config: RepoConfig) -> None:
+    await require_first_commit(repo)
+    await check_agents(plan, config)
