@@ -148,7 +148,7 @@ async def _execute_observed(ctx: RunContext) -> RunReport:
     ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
     ctx.main_snapshot = set(await ctx.repo.status_porcelain())
     await containment.start(ctx)
-    ctx.emit(Event(ctx.run_id, None, "run", None, f"run {ctx.run_id} on {ctx.target}"))
+    ctx.emit(Event(ctx.run_id, None, "run", None, f"{ctx.run_id} on {ctx.target}"))
     nodes = [Node(t.id, tuple(t.depends_on)) for t in ctx.plan.tasks]
 
     async def skip(task_id: str, reason: str) -> None:

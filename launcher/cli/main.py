@@ -189,7 +189,7 @@ def status(
     json_mode: JsonOpt = False,
     all_runs: Annotated[bool, typer.Option("--all", help="List recent runs (as `launcher runs`).")] = False,
     exit_status: Annotated[bool, typer.Option(
-        "--exit-status", help="Exit with the run's code (1 failed, 4 parked, 130 interrupted), as `run` does.")] = False,
+        "--exit-status", help="Exit with the run's code (1 failed, 4 parked, 130 interrupted).")] = False,
 ) -> None:
     """Show a run's tasks and states (journal and git only); exit 0, or the run's code with --exit-status."""
     if all_runs:
@@ -218,7 +218,7 @@ def logs(
         raise typer.Exit(0)
     if not follow:
         if not path.exists():
-            err_console.print(f"no log yet at {path}")
+            err_console.print(f"no log yet at {escape(str(path))}", highlight=False)
             raise typer.Exit(1)
         sys.stdout.write(path.read_text(encoding="utf-8", errors="replace"))
         sys.stdout.flush()
@@ -261,12 +261,12 @@ def clean(
 
 @app.command()
 def init() -> None:
-    """Write starter launcher.toml, .worktreeinclude and an example plan (never overwrites)."""
+    """Write launcher.toml, .worktreeinclude, plan.example.toml, rubrics/ and mutation/ (never overwrites)."""
     written = call(lambda: init_app.init_repo(Path.cwd()))
     for name in written:
         print(f"wrote {name}")
-    if not written:
-        print("nothing to do: the starter files already exist")
+    print(f"{len(written)} file(s) written" if written else "nothing to do: the starter files already exist")
+    print("\n".join(init_app.next_steps()))
 
 
 @app.command()
@@ -286,11 +286,11 @@ def demo(
     console = Console()
     console.print(render_summary(report), soft_wrap=True)
     console.print(
-        f"\nSample repo: {repo}\n"
+        escape(f"\nSample repo: {repo}\n"
         f"  git -C {repo} log --oneline --graph    # what landed\n"
         f"  cd {repo} && launcher status             # the journal\n"
         f"  cd {repo} && launcher logs {report.run_id} backend-mul\n"
-        "The conflicted and failed tasks are kept for inspection; `launcher clean --all` removes them.",
+        "The conflicted and failed tasks are kept for inspection; `launcher clean --all` removes them."),
         soft_wrap=True,  # commands and paths stay whole, to copy and paste
         highlight=False,
     )
@@ -324,8 +324,8 @@ def grade(
 ) -> None:
     """Re-run grading by hand on a task's branch (e.g. after its approval was withdrawn)."""
     view = _view(json_mode, quiet)
-    report = _run_with_view(view, _tasks_of(run_id), lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle),
-                            json_mode)
+    report = _run_with_view(
+        view, _tasks_of(run_id), lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle), json_mode)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
