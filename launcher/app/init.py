@@ -17,6 +17,8 @@ default_agent = "bot"                # the agent of `launcher run --task "..."` 
 
 # Your agent: a program run in each task's worktree with the task's prompt. A script of this
 # repository (tools/bot.py here) must be committed: the worktrees are made from commits.
+# It should write its completion contract to $LAUNCHER_CONTRACT (README, "What an agent
+# gets"); without one it is run once more, with the error in $LAUNCHER_FEEDBACK.
 # Or an agent CLI: adapter = "claude" | "codex" | "gemini" | "aider" | "opencode" (`launcher agents`).
 [agents.bot]
 adapter = "command"

@@ -113,8 +113,13 @@ async def task_worktree(cwd: Path, run_id: str, task_id: str) -> Path:
     row = open_journal(repo).task(run_id, task_id)
     if row.worktree and Path(row.worktree).is_dir():
         return Path(row.worktree)
-    branch = f"; its branch is {row.branch} (`git switch {row.branch}`)" if row.branch else ""
-    raise UsageProblem(f"task {task_id!r} of run {run_id} has no worktree (state {row.state.value}){branch}",
+    where = ""
+    if row.branch and (await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}",
+                                      check=False)).ok:
+        where = f"; its branch {row.branch} is kept (`git switch {row.branch}`)"
+    elif row.merged:
+        where = "; its work landed" + (f" in {row.merge_commit[:12]}" if row.merge_commit else "")
+    raise UsageProblem(f"task {task_id!r} of run {run_id} has no worktree (state {row.state.value}){where}",
                        fix=f"`launcher diff {run_id} {task_id}` shows its changes")
 
 

@@ -8,6 +8,8 @@ environment problems (exit 3), all reported at once, each with what to install o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from launcher.app.agents_info import AgentInfo, describe_agents
 from launcher.errors import EnvironmentProblem
 from launcher.git.repo import GitRepo
@@ -88,6 +90,32 @@ async def check_agents(plan: Plan, config: RepoConfig) -> None:
 
 
 _BUILT_IN = frozenset({"scripted", "scripted-grader", "scripted-judge"})
+
+
+async def check_agent_files(repo: GitRepo, plan: Plan, config: RepoConfig, base_sha: str) -> None:
+    """An agent command naming a file of this repository (`python3 tools/bot.py`) runs it in
+    the task's worktree, which holds the base commit: a file only in the main checkout is not
+    there, and every task would fail the same way."""
+    problems = []
+    root = repo.root.resolve()
+    for name, agent in agents_used(plan, config).items():
+        for arg in agent.command or []:
+            if "{" in arg or arg.startswith("-") or Path(arg).is_absolute():
+                continue
+            path = (root / arg).resolve()
+            if not path.is_file() or not path.is_relative_to(root):
+                continue
+            rel = path.relative_to(root).as_posix()
+            found = await repo.git("cat-file", "-e", f"{base_sha}:{rel}", check=False)
+            if not found.ok:
+                problems.append(f"agent {name!r} runs {arg}, which is not committed (the task "
+                                f"worktrees start from commit {base_sha[:12]})")
+    if problems:
+        raise EnvironmentProblem(
+            "cannot start the run: " + "; ".join(problems),
+            fix="commit it first (git add FILE && git commit), or name it by absolute path; nothing was created",
+            error_key="agent_file_uncommitted",
+        )
 
 
 async def preflight(repo: GitRepo, plan: Plan, config: RepoConfig) -> None:

@@ -14,7 +14,7 @@ from launcher.app import containment, retry
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.landing import cleanup_merged, land_approved
 from launcher.app.pipeline import run_task
-from launcher.app.preflight import check_agents, preflight
+from launcher.app.preflight import check_agent_files, check_agents, preflight
 from launcher.app.report import build_report, run_status
 from launcher.engine.orphans import journaling_observer, reap_journaled
 from launcher.engine.scheduler import Node, run_dag
@@ -49,6 +49,7 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
     await preflight(repo, plan, config)  # before anything is created: exit 3 leaves no debris
     await _prepare(repo)
     base_sha = await repo.rev_parse(options.base or plan.run.base)
+    await check_agent_files(repo, plan, config, base_sha)
     target = options.into or plan.run.into or await repo.current_branch()
     if not target:
         raise UsageProblem(

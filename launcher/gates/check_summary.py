@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 
-# In order of preference: an exception line (pytest prefixes it with "E   "), a test id
-# pytest marks FAILED/ERROR, then any line that says error.
-_EXCEPTION = re.compile(r"^(?:E\s+)?(?:[A-Za-z_][\w.]*(?:Error|Exception|Exit)|AssertionError|assert)\b.*")
-_PYTEST_MARK = re.compile(r"^(?:FAILED|ERROR)\s+\S+")
-_ANY_ERROR = re.compile(r"\berror\b", re.IGNORECASE)
+# In order of preference: pytest's "E   SomeError: ..." line, a traceback's last line
+# ("SomeError: ..."), a test pytest marks FAILED/ERROR, then any line that says error.
+_PATTERNS = (
+    re.compile(r"^E\s+(?:[A-Za-z_][\w.]*(?:Error|Exception|Exit)\b|assert\b)"),
+    re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception)(?::|$)"),
+    re.compile(r"^(?:FAILED|ERROR)\s+\S+"),
+    re.compile(r"\berror\b", re.IGNORECASE),
+)
 _TALLY = re.compile(r"^=*\s*\d+ (?:passed|failed|errors?|skipped|deselected)\b.*\bin [\d.]+s\b")
 
 
@@ -22,7 +25,7 @@ def failure_line(output: str, limit: int = 200) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     if not lines:
         return ""
-    for pattern in (_EXCEPTION, _PYTEST_MARK, _ANY_ERROR):
+    for pattern in _PATTERNS:
         for line in lines:
             if pattern.search(line) and not _TALLY.search(line.strip("= ")):
                 return _shorten(re.sub(r"^E\s+", "", line), limit)
