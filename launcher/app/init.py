@@ -29,7 +29,7 @@ iteration_cap = 3
 
 [merge]
 strategy = "merge"
-# integration_check = "python -m pytest -q"
+# integration_check = "python -m pytest"
 
 [mutation]
 # judge = "bot"          # the agent `launcher mutation judge` asks (else --agent)
