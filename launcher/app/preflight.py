@@ -8,6 +8,7 @@ environment problems (exit 3), all reported at once, each with what to install o
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from launcher.app.agents_info import AgentInfo, describe_agents
@@ -67,6 +68,8 @@ def agents_used(plan: Plan, config: RepoConfig) -> dict[str, AgentConfig]:
 
 def _problem(row: AgentInfo) -> str:
     what = row.note or (f"{row.binary} cannot be run" if row.binary else "it cannot be run")
+    if row.binary and os.sep in row.binary and not row.path:
+        what = f"{row.binary} does not exist or is not executable"
     hint = f"; install: {row.install_hint}" if row.install_hint else ""
     auth = AUTH_HINTS.get(row.adapter, "")
     return f"agent {row.name!r} ({row.adapter}): {what}{hint}{'; ' + auth if auth and row.install_hint else ''}"
@@ -74,12 +77,15 @@ def _problem(row: AgentInfo) -> str:
 
 async def check_agents(plan: Plan, config: RepoConfig) -> None:
     """Every agent the plan uses is on PATH (and answers `--version`, for the known CLIs)."""
-    used = agents_used(plan, config)
-    if not used:
-        return
-    rows = await describe_agents(used)
-    configured = rows[-len(used):]  # describe_agents lists the configured agents last
-    problems = [_problem(row) for row in configured if not row.found and row.adapter not in _BUILT_IN]
+    by_path: dict[str | None, dict[str, AgentConfig]] = {}
+    for name, agent in agents_used(plan, config).items():
+        # An agent whose set_env gives its own PATH finds its CLI there, not on ours.
+        by_path.setdefault(agent.set_env.get("PATH"), {})[name] = agent
+    problems = []
+    for search_path, agents in by_path.items():
+        rows = await describe_agents(agents, search_path=search_path)
+        configured = rows[-len(agents):]  # describe_agents lists the configured agents last
+        problems += [_problem(row) for row in configured if not row.found and row.adapter not in _BUILT_IN]
     if problems:
         raise EnvironmentProblem(
             "cannot start the run: " + "; ".join(problems),
