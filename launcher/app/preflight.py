@@ -106,10 +106,13 @@ async def check_agent_files(repo: GitRepo, plan: Plan, config: RepoConfig, base_
     root = repo.root.resolve()
     for name, agent in agents_used(plan, config).items():
         for arg in agent.command or []:
-            if "{" in arg or arg.startswith("-") or Path(arg).is_absolute():
-                continue
-            path = (root / arg).resolve()
-            if not path.is_file() or not path.is_relative_to(root):
+            if "{" in arg or "\n" in arg or arg.startswith("-") or Path(arg).is_absolute():
+                continue  # a placeholder, an option, inline code (`-c "..."`) or a path outside
+            try:
+                path = (root / arg).resolve()
+                if not path.is_file() or not path.is_relative_to(root):
+                    continue
+            except (OSError, ValueError):  # not a path at all (too long, a NUL byte)
                 continue
             rel = path.relative_to(root).as_posix()
             found = await repo.git("cat-file", "-e", f"{base_sha}:{rel}", check=False)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 
-# In order of preference: pytest's "E   SomeError: ..." line, a traceback's last line
+# In order of preference: the launcher's own finding about the check ("[launcher] it imported
+# the main checkout..."), pytest's "E   SomeError: ..." line, a traceback's last line
 # ("SomeError: ..."), a test pytest marks FAILED/ERROR, then any line that says error.
 _PATTERNS = (
+    re.compile(r"^\[launcher\] "),
     re.compile(r"^E\s+(?:[A-Za-z_][\w.]*(?:Error|Exception|Exit)\b|assert\b)"),
     re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception)(?::|$)"),
     re.compile(r"^(?:FAILED|ERROR)\s+\S+"),
@@ -20,7 +22,7 @@ _PATTERNS = (
 _TALLY = re.compile(r"^=*\s*\d+ (?:passed|failed|errors?|skipped|deselected)\b.*\bin [\d.]+s\b")
 
 
-def failure_line(output: str, limit: int = 200) -> str:
+def failure_line(output: str, limit: int = 1000) -> str:
     """The first meaningful error line of `output` (else its last non-empty line)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     if not lines:
