@@ -187,6 +187,8 @@ def test_failed_check_shows_its_error_and_logs_diff_path_runs_show_the_rest(repo
     assert runs.returncode == 0 and run_id in runs.stdout and "failed" in runs.stdout
     unknown = launcher_cli(repo, "status", "r-20990101-000000-abcd")
     assert unknown.returncode == 2 and "`launcher runs` lists the runs" in unknown.stderr
+    typo = launcher_cli(repo, "logs", "r-20990101-000000-abcd", "broken")
+    assert typo.returncode == 2 and "no run 'r-20990101-000000-abcd'" in typo.stderr
 
 
 def test_path_of_a_landed_task_says_where_its_work_went(repo: Path, tmp_path: Path) -> None:

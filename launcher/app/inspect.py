@@ -51,7 +51,9 @@ async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:
     if problem:
         raise UsageProblem(problem, fix="pass a task id as shown by `launcher status`")
     repo = await GitRepo.discover(cwd)
-    open_journal(repo).task(run_id, task_id)  # raises a clear error for unknown ids
+    journal = open_journal(repo)
+    journal.run(run_id)  # an unknown run is named as such, with `launcher runs` to list them
+    journal.task(run_id, task_id)  # raises a clear error for unknown ids
     return RunFiles(state_dir(repo), run_id).run_dir / task_id / "agent.log"
 
 
@@ -76,7 +78,9 @@ async def _task_dir(cwd: Path, run_id: str, task_id: str) -> tuple[GitRepo, Path
     if problem:
         raise UsageProblem(problem, fix="pass a task id as shown by `launcher status`")
     repo = await GitRepo.discover(cwd)
-    open_journal(repo).task(run_id, task_id)  # raises a clear error for unknown ids
+    journal = open_journal(repo)
+    journal.run(run_id)  # an unknown run is named as such, with `launcher runs` to list them
+    journal.task(run_id, task_id)  # raises a clear error for unknown ids
     return repo, RunFiles(state_dir(repo), run_id).run_dir / task_id
 
 
