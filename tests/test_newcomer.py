@@ -239,6 +239,9 @@ def test_ctrl_c_in_the_live_view_says_state_saved(repo: Path, tmp_path: Path) ->
     # Seen, not erased: the line comes after the table's last drawing (the live display used
     # to redraw over it, cursor-up and erase-line, leaving a silent exit).
     assert said in out and out.rindex(said) > out.rindex("0 of 1 done"), out[-800:]
+    status = launcher_cli(repo, "status").stdout
+    assert "status: interrupted - state saved; `launcher resume` continues" in status
+    assert "interrupted - interrupted" not in status
 
 
 def test_resume_retry_failed_reruns_failed_tasks_and_what_they_held_up(repo: Path, tmp_path: Path) -> None:
