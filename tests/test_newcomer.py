@@ -129,6 +129,15 @@ def test_missing_agent_cli_is_exit_3_before_any_worktree_or_branch(repo: Path, t
     assert not (tmp_path / "cache" / "launcher" / "worktrees").exists()
 
 
+def test_readme_task_command_right_after_init_names_the_missing_script(repo: Path) -> None:
+    assert launcher_cli(repo, "init").returncode == 0
+    done = launcher_cli(repo, "run", "--task", "add a /health endpoint", "--task", "write its test",
+                        "--agent", "bot")
+    assert done.returncode == 3, done.stderr  # was: exit 2, "unknown agent 'bot'"
+    assert "agent 'bot' runs tools/bot.py, which does not exist" in done.stderr
+    assert runs_in_journal(repo) == 0
+
+
 def test_agent_script_not_committed_is_exit_3_naming_it(repo: Path) -> None:
     with_bot(repo, commit=False)
     done = launcher_cli(repo, "run", "--task", "hello")

@@ -9,6 +9,7 @@ environment problems (exit 3), all reported at once, each with what to install o
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from launcher.app.agents_info import AgentInfo, describe_agents
@@ -98,31 +99,50 @@ async def check_agents(plan: Plan, config: RepoConfig) -> None:
 _BUILT_IN = frozenset({"scripted", "scripted-grader", "scripted-judge"})
 
 
+_INTERPRETERS = re.compile(r"(python[\d.]*|sh|bash|zsh|node|ruby|perl|deno|bun|uv|pypy[\d.]*)")
+
+
+def _program_files(command: list[str]) -> list[str]:
+    """The repository-relative program a command runs: its first word when that is a path
+    (`./tools/bot.sh`), or the script an interpreter is given (`python3 tools/bot.py`)."""
+    if not command:
+        return []
+    first = command[0]
+    if "/" in first and not Path(first).is_absolute():
+        return [first]
+    if len(command) > 1 and _INTERPRETERS.fullmatch(os.path.basename(first)):
+        script = command[1]
+        if not (script.startswith("-") or "{" in script or "\n" in script or Path(script).is_absolute()):
+            return [script]
+    return []
+
+
 async def check_agent_files(repo: GitRepo, plan: Plan, config: RepoConfig, base_sha: str) -> None:
-    """An agent command naming a file of this repository (`python3 tools/bot.py`) runs it in
-    the task's worktree, which holds the base commit: a file only in the main checkout is not
-    there, and every task would fail the same way."""
+    """An agent command naming a program of this repository (`python3 tools/bot.py`) runs it
+    in the task's worktree, which holds the base commit: a file only in the main checkout (or
+    nowhere) is not there, and every task would fail the same way after its worktree exists."""
     problems = []
     root = repo.root.resolve()
     for name, agent in agents_used(plan, config).items():
-        for arg in agent.command or []:
-            if "{" in arg or "\n" in arg or arg.startswith("-") or Path(arg).is_absolute():
-                continue  # a placeholder, an option, inline code (`-c "..."`) or a path outside
+        for arg in _program_files(agent.command or []):
             try:
                 path = (root / arg).resolve()
-                if not path.is_file() or not path.is_relative_to(root):
+                if not path.is_relative_to(root):
                     continue
             except (OSError, ValueError):  # not a path at all (too long, a NUL byte)
                 continue
             rel = path.relative_to(root).as_posix()
             found = await repo.git("cat-file", "-e", f"{base_sha}:{rel}", check=False)
-            if not found.ok:
-                problems.append(f"agent {name!r} runs {arg}, which is not committed (the task "
-                                f"worktrees start from commit {base_sha[:12]})")
+            if found.ok:
+                continue
+            state = "is not committed" if path.is_file() else "does not exist"
+            problems.append(f"agent {name!r} runs {arg}, which {state} (the task worktrees start "
+                            f"from commit {base_sha[:12]})")
     if problems:
         raise EnvironmentProblem(
             "cannot start the run: " + "; ".join(problems),
-            fix="commit it first (git add FILE && git commit), or name it by absolute path; nothing was created",
+            fix="write and commit it first (git add FILE && git commit), or name it by absolute path; "
+                "nothing was created",
             error_key="agent_file_uncommitted",
         )
 
