@@ -24,6 +24,7 @@ from launcher.agents.codex import CodexAdapter
 from launcher.agents.gemini import GeminiAdapter
 from launcher.agents.registry import get_adapter
 from launcher.app.run import RunOptions, start_run
+from launcher.errors import EnvironmentProblem
 from launcher.models.contract import REQUIRED_KEYS, check_contract
 from launcher.models.plan import AgentConfig, Task, validate_plan
 from launcher.models.report import RunReport, TaskReport
@@ -447,12 +448,13 @@ def test_three_different_adapters_in_parallel_all_land(repo: Path, tmp_path: Pat
     assert sorted(call["cli"] for call in argv_log(tmp_path)) == ["claude", "codex", "gemini"]
 
 
-def test_a_missing_cli_fails_its_task_with_cli_missing(repo: Path, tmp_path: Path) -> None:
+def test_a_missing_cli_stops_the_run_before_it_starts(repo: Path, tmp_path: Path) -> None:
+    # Preflight (issue 13): exit 3 with the install hint, before any worktree or branch exists.
     agents = {"bot": {"adapter": "codex", "command": [str(tmp_path / "no-such-codex")]}}
-    report = run_with(repo, agents, [{"id": "t1", "agent": "bot", "prompt": "x"}])
-    task = task_of(report, "t1")
-    assert task.state == "failed"
-    assert "cli_missing" in task.message and "no-such-codex" in task.message
+    with pytest.raises(EnvironmentProblem) as raised:
+        run_with(repo, agents, [{"id": "t1", "agent": "bot", "prompt": "x"}])
+    assert "no-such-codex does not exist" in raised.value.message
+    assert "npm install -g @openai/codex" in raised.value.message
 
 
 def test_an_agent_stalled_on_a_trust_prompt_is_killed_naming_the_prompt(repo: Path, tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from launcher.agents.registry import get_adapter
 from launcher.app.agents_info import describe_agents
 from launcher.app.run import RunOptions, start_run
 from launcher.engine.collect import collect_contract
-from launcher.errors import ConfigError
+from launcher.errors import ConfigError, EnvironmentProblem
 from launcher.models.plan import AgentConfig, Task, validate_plan
 from launcher.models.states import RunStatus
 from launcher.process import Supervised
@@ -524,15 +524,14 @@ def test_describe_agents_reports_versions_and_install_hints(tmp_path: Path) -> N
     assert json.loads(json.dumps(rows["claude"].as_dict()))["found"] is False
 
 
-def test_missing_aider_fails_its_task_with_an_install_hint(repo: Path, tmp_path: Path) -> None:
+def test_missing_aider_stops_the_run_with_an_install_hint(repo: Path, tmp_path: Path) -> None:
     plan = validate_plan({
         "agents": {"aid": {"adapter": "aider", "command": [str(tmp_path / "nowhere" / "aider")]}},
         "task": [{"id": "mul", "agent": "aid", "prompt": "Add a mul function"}],
     }, "test plan")
-    report = anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
-    task = report.tasks[0]
-    assert task.state == "failed"
-    assert "cli_missing" in task.message and "aider-install" in task.message
+    with pytest.raises(EnvironmentProblem) as raised:  # preflight, before anything is created
+        anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+    assert "aider-install" in raised.value.message
 
 
 def test_acp_agent_lands_through_a_real_run_beside_aider(repo: Path, tmp_path: Path) -> None:

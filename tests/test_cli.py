@@ -77,7 +77,7 @@ def test_usage_and_environment_errors(repo: Path, tmp_path: Path) -> None:
 
 def test_task_flags_logs_clean_and_github_summary(repo: Path, tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
-    done = launcher_cli(repo, "run", "--task", "noop one", "--task", "noop two", "--json",
+    done = launcher_cli(repo, "run", "--task", "noop one", "--task", "noop two", "--agent", "scripted", "--json",
                         env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

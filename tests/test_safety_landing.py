@@ -162,8 +162,9 @@ def test_parked_landing_with_a_task_named_integration_loses_nothing(repo: Path) 
     assert [t.state for t in report.tasks] == ["merged", "merged"]
     parked = git(repo, "ls-tree", "-r", "--name-only", report.integration_branch)
     assert {"i.txt", "o.txt"} <= set(parked.split())
-    status = launcher_cli(repo, "status", report.run_id)
+    status = launcher_cli(repo, "status", report.run_id, "--exit-status")  # issue 13: 0 unless asked
     assert status.returncode == 4, status.stdout + status.stderr
+    assert "status: parked" in launcher_cli(repo, "status", report.run_id).stdout
 
     cleaned = launcher_cli(repo, "clean", "--all")
     assert cleaned.returncode == 0, cleaned.stderr

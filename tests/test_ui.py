@@ -28,7 +28,7 @@ def hms(at: float) -> str:
 
 def events() -> list[Event]:
     return [
-        Event(RUN, None, "run", None, f"run {RUN} on main", at=T0),
+        Event(RUN, None, "run", None, f"{RUN} on main", at=T0),
         Event(RUN, "api", "state", TaskState.PROVISIONING, "creating worktree", at=T0 + 1),
         Event(RUN, "api", "output", None, "agent says hello", at=T0 + 2),
         Event(RUN, "api", "state", TaskState.RUNNING, "agent bot started", {"iteration": 1}, at=T0 + 3),
@@ -72,7 +72,7 @@ def test_plain_view_prints_exactly_the_transition_lines() -> None:
         view.handle(event)
     view.stop()
     assert out.getvalue().splitlines() == [
-        f"{hms(T0)} - run run {RUN} on main",
+        f"{hms(T0)} run {RUN} on main",
         f"{hms(T0 + 1)} api provisioning creating worktree",
         f"{hms(T0 + 3)} api running agent bot started",
         f"{hms(T0 + 4)} ui running",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -12,7 +13,13 @@ from launcher.store.files import atomic_write_text
 LAUNCHER_TOML = '''# launcher repository defaults (see the README, "Repository config")
 # worktree_root = "../worktrees"     # default: $XDG_CACHE_HOME/launcher/worktrees/...
 # setup = "python -m pip install -e ."   # run in each new worktree before its agent
+default_agent = "bot"                # the agent of `launcher run --task "..."` without --agent
 
+# Your agent: a program run in each task's worktree with the task's prompt. A script of this
+# repository (tools/bot.py here) must be committed: the worktrees are made from commits.
+# It should write its completion contract to $LAUNCHER_CONTRACT (README, "What an agent
+# gets"); without one it is run once more, with the error in $LAUNCHER_FEEDBACK.
+# Or an agent CLI: adapter = "claude" | "codex" | "gemini" | "aider" | "opencode" (`launcher agents`).
 [agents.bot]
 adapter = "command"
 command = ["python3", "tools/bot.py", "{prompt}"]
@@ -22,7 +29,7 @@ iteration_cap = 3
 
 [merge]
 strategy = "merge"
-# integration_check = "python -m pytest -q"
+# integration_check = "python -m pytest"
 
 [mutation]
 # judge = "bot"          # the agent `launcher mutation judge` asks (else --agent)
@@ -49,27 +56,55 @@ script = [{ write = "hello.txt", content = "hello\\n" }]
 '''
 
 
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    """Like any file the user creates (atomic writes are private temporary files at first)."""
+    atomic_write_text(path, text)
+    path.chmod(mode)
+
+
 async def init_repo(cwd: Path) -> list[str]:
     repo = await GitRepo.discover(cwd)
+    mode = 0o666 & ~_umask()
     written = []
     for name, text in (("launcher.toml", LAUNCHER_TOML), (".worktreeinclude", WORKTREEINCLUDE),
                        ("plan.example.toml", PLAN)):
         path = repo.root / name
         if path.exists():
             continue
-        atomic_write_text(path, text)
+        _write(path, text, mode)
         written.append(name)
     # The shipped rubrics, to edit: a repo's rubrics/ wins over the defaults.
     for rubric in sorted(shipped_rubrics_dir().glob("*.md")):
         target = repo.root / "rubrics" / rubric.name
         if not target.exists():
-            atomic_write_text(target, rubric.read_text(encoding="utf-8"))
+            _write(target, rubric.read_text(encoding="utf-8"), mode)
             written.append(f"rubrics/{rubric.name}")
     # The judge's starter calibration set and prompt, to replace with labelled survivors of this code.
     shipped_mutation = Path(str(resources.files("launcher") / "data" / "mutation"))
     for name in ("calibration-set.json", "judge-prompt.md"):
         target = repo.root / "mutation" / name
         if not target.exists():
-            atomic_write_text(target, (shipped_mutation / name).read_text(encoding="utf-8"))
+            _write(target, (shipped_mutation / name).read_text(encoding="utf-8"), mode)
             written.append(f"mutation/{name}")
     return written
+
+
+def next_steps() -> list[str]:
+    """What to do after `launcher init`, in order (printed by the command)."""
+    return [
+        "Next:",
+        "  1. Edit [agents.bot] in launcher.toml: the program that does a task ({prompt} is its text),",
+        "     or use an agent CLI (`launcher agents` lists what is installed).",
+        "  2. Commit the starter files and your agent's script: agents work in worktrees made from commits.",
+        "       git add -A && git commit -m \"launcher: starter config\"",
+        "  3. Run the example plan, or tasks of your own with default_agent:",
+        "       launcher run plan.example.toml",
+        "       launcher run --task \"describe a change\"",
+        "  4. Then: launcher status, launcher logs RUN TASK, launcher clean",
+    ]

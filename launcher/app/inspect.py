@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import anyio
 from launcher.app.context import open_journal, state_dir
 from launcher.app.grading import withdrawal_reason
 from launcher.app.report import build_report
-from launcher.errors import RunNotFound, UsageProblem
+from launcher.errors import LauncherError, RunNotFound, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.models.ids import task_id_problem
+from launcher.models.plan import Plan
 from launcher.models.report import RunReport
 from launcher.models.states import TaskState
 from launcher.store.files import RunFiles
@@ -49,7 +51,9 @@ async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:
     if problem:
         raise UsageProblem(problem, fix="pass a task id as shown by `launcher status`")
     repo = await GitRepo.discover(cwd)
-    open_journal(repo).task(run_id, task_id)  # raises a clear error for unknown ids
+    journal = open_journal(repo)
+    journal.run(run_id)  # an unknown run is named as such, with `launcher runs` to list them
+    journal.task(run_id, task_id)  # raises a clear error for unknown ids
     return RunFiles(state_dir(repo), run_id).run_dir / task_id / "agent.log"
 
 
@@ -67,3 +71,72 @@ async def follow(path: Path, write: Callable[[str], None], done: Callable[[], bo
         if done():
             return
         await anyio.sleep(0.3)
+
+
+async def _task_dir(cwd: Path, run_id: str, task_id: str) -> tuple[GitRepo, Path]:
+    problem = task_id_problem(task_id)
+    if problem:
+        raise UsageProblem(problem, fix="pass a task id as shown by `launcher status`")
+    repo = await GitRepo.discover(cwd)
+    journal = open_journal(repo)
+    journal.run(run_id)  # an unknown run is named as such, with `launcher runs` to list them
+    journal.task(run_id, task_id)  # raises a clear error for unknown ids
+    return repo, RunFiles(state_dir(repo), run_id).run_dir / task_id
+
+
+async def check_outputs(cwd: Path, run_id: str, task_id: str) -> list[dict[str, object]]:
+    """The task's last measured checks (command, exit code, output), from its facts.json."""
+    _, task_dir = await _task_dir(cwd, run_id, task_id)
+    facts = task_dir / "facts.json"
+    try:
+        data = json.loads(facts.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    checks = data.get("checks") if isinstance(data, dict) else None
+    return [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
+
+
+async def task_diff(cwd: Path, run_id: str, task_id: str) -> str:
+    """What the task changed: its branch's diff against where it started."""
+    repo, task_dir = await _task_dir(cwd, run_id, task_id)
+    row = open_journal(repo).task(run_id, task_id)
+    if row.start_sha and row.head_sha:
+        done = await repo.git("diff", row.start_sha, row.head_sha, check=False)
+        if done.ok:
+            return done.out
+    patch = task_dir / "diff.patch"
+    if patch.is_file():
+        return patch.read_text(encoding="utf-8", errors="replace")
+    raise UsageProblem(f"task {task_id!r} of run {run_id} has no changes recorded yet",
+                       fix=f"`launcher status {run_id}` shows where it is")
+
+
+async def task_worktree(cwd: Path, run_id: str, task_id: str) -> Path:
+    """The task's worktree, to open; an error saying what is left when it was removed."""
+    repo, _ = await _task_dir(cwd, run_id, task_id)
+    row = open_journal(repo).task(run_id, task_id)
+    if row.worktree and Path(row.worktree).is_dir():
+        return Path(row.worktree)
+    where = ""
+    if row.branch and (await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}",
+                                      check=False)).ok:
+        where = f"; its branch {row.branch} is kept (`git switch {row.branch}`)"
+    elif row.merged:
+        where = "; its work landed" + (f" in {row.merge_commit[:12]}" if row.merge_commit else "")
+    raise UsageProblem(f"task {task_id!r} of run {run_id} has no worktree (state {row.state.value}){where}",
+                       fix=f"`launcher diff {run_id} {task_id}` shows its changes")
+
+
+async def task_rows(cwd: Path, run_id: str | None) -> list[tuple[str, str, str]]:
+    """(task id, role, agent) of a run's tasks, for the live table of resume/land/choose/grade;
+    empty when there is no such run (the command itself then reports it)."""
+    try:
+        repo = await GitRepo.discover(cwd)
+        journal = open_journal(repo)
+        run_id = run_id or journal.latest_run_id()
+        if run_id is None:
+            return []
+        plan = Plan.model_validate(journal.run(run_id).plan)
+    except (LauncherError, ValueError):
+        return []
+    return [(t.id, t.role, t.agent) for t in plan.tasks]

@@ -21,6 +21,7 @@ from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
 from launcher.engine.orphans import journaling_observer, kill_orphans
 from launcher.errors import LauncherError
+from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.git import commits, include, worktrees
 from launcher.models.contract import CompletionContract, derived_contract
@@ -336,7 +337,7 @@ async def _decide(
         failed = [r for r in results if not r.ok]
         if failed:
             first = failed[0]
-            tail = first.output_tail.strip().splitlines()[-1:] or [""]
-            return TaskState.FAILED, f"check failed: {first.command} (exit {first.exit_code}) {tail[0]}", results
+            why = failure_line(first.output_tail)
+            return TaskState.FAILED, f"check failed: {first.command} (exit {first.exit_code}) {why}", results
         return TaskState.APPROVED, "contract done, all checks pass", results
     return TaskState.APPROVED, "contract done", []

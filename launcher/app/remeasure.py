@@ -18,6 +18,7 @@ import pathspec
 
 from launcher.app import claims, tree_commands
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
+from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.gates.relay import add_scratch, remove_scratch
 from launcher.git import include
@@ -55,8 +56,8 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
         checks = await _run_checks_at(ctx, task, head, iteration)
         failed = next((c for c in checks if not c.ok), None)
         if failed is not None:
-            tail = failed.output_tail.strip().splitlines()[-1:] or [""]
-            problem = f"check failed at {head[:12]}: {failed.command} (exit {failed.exit_code}) {tail[0]}"
+            why = failure_line(failed.output_tail)
+            problem = f"check failed at {head[:12]}: {failed.command} (exit {failed.exit_code}) {why}"
     facts["checks"] = [c.as_dict() for c in checks]
     atomic_write_json(facts_file, facts)
     return facts, problem

@@ -10,10 +10,11 @@ from pathlib import Path
 import anyio
 
 from launcher import process
-from launcher.app import containment
+from launcher.app import containment, retry
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.landing import cleanup_merged, land_approved
 from launcher.app.pipeline import run_task
+from launcher.app.preflight import check_agent_files, check_agents, preflight
 from launcher.app.report import build_report, run_status
 from launcher.engine.orphans import journaling_observer, reap_journaled
 from launcher.engine.scheduler import Node, run_dag
@@ -45,8 +46,10 @@ async def _prepare(repo: GitRepo) -> None:
 async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink) -> RunReport:
     repo = await GitRepo.discover(cwd)
     config = load_repo_config(repo.root)
+    await preflight(repo, plan, config)  # before anything is created: exit 3 leaves no debris
     await _prepare(repo)
     base_sha = await repo.rev_parse(options.base or plan.run.base)
+    await check_agent_files(repo, plan, config, base_sha)
     target = options.into or plan.run.into or await repo.current_branch()
     if not target:
         raise UsageProblem(
@@ -98,8 +101,11 @@ async def load_context(cwd: Path, run_id: str | None, emit: EventSink) -> RunCon
     )
 
 
-async def resume_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
+async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_failed: bool = False) -> RunReport:
     ctx = await load_context(cwd, run_id, emit)
+    await check_agents(ctx.plan, ctx.config)
+    if retry_failed:
+        await retry.reset_for_retry(ctx, retry.tasks_to_retry(ctx))
     return await continue_run(ctx)
 
 
@@ -143,7 +149,7 @@ async def _execute_observed(ctx: RunContext) -> RunReport:
     ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
     ctx.main_snapshot = set(await ctx.repo.status_porcelain())
     await containment.start(ctx)
-    ctx.emit(Event(ctx.run_id, None, "run", None, f"run {ctx.run_id} on {ctx.target}"))
+    ctx.emit(Event(ctx.run_id, None, "run", None, f"{ctx.run_id} on {ctx.target}"))
     nodes = [Node(t.id, tuple(t.depends_on)) for t in ctx.plan.tasks]
 
     async def skip(task_id: str, reason: str) -> None:
@@ -170,7 +176,7 @@ async def _execute_observed(ctx: RunContext) -> RunReport:
         # journal truthful so `launcher resume` continues from here.
         with anyio.CancelScope(shield=True):
             ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
-                                message="interrupted; `launcher resume` continues")
+                                message="state saved; `launcher resume` continues")
             await containment.reap(ctx)
         raise
     return build_report(ctx.journal, ctx.run_id, ctx.repo.root)

@@ -9,6 +9,7 @@ from typing import TypeVar
 import anyio
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from launcher import process
 from launcher.errors import ExitCode, LauncherError
@@ -18,21 +19,26 @@ T = TypeVar("T")
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def call(fn: Callable[[], Awaitable[T]], *, json_mode: bool = False,
-         on_interrupt: Callable[[], str] | None = None) -> T:  # fmt: skip
-    """Run an app coroutine; turn our errors into their exit codes with a clear message
-    (`on_interrupt`: what to say on Ctrl-C, when `launcher resume` is not the way back)."""
+def call(
+    fn: Callable[[], Awaitable[T]], *, json_mode: bool = False,
+    on_interrupt: Callable[[], str | None] | None = None,
+) -> T:
+    """Run an app coroutine; turn our errors into their exit codes with a clear message.
+    `on_interrupt` runs first on Ctrl-C (a live view stops, so the line stays seen) and may
+    return what to say instead of the `launcher resume` hint."""
     try:
         return anyio.run(fn)
     except LauncherError as exc:
         if json_mode:
             print(json.dumps(exc.envelope(), ensure_ascii=False, separators=(",", ":")))  # one line
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        # escape: user text ("[agents.<name>]", paths, plan keys) is not rich markup
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         process.kill_all_live_groups()
-        hint = on_interrupt() if on_interrupt is not None else "interrupted: state saved; `launcher resume` continues"
-        err_console.print(hint, highlight=False, markup=False)
+        hint = on_interrupt() if on_interrupt is not None else None
+        err_console.print(hint or "interrupted: state saved; `launcher resume` continues",
+                          highlight=False, markup=False)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 

@@ -14,8 +14,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from launcher import process
+from launcher import __version__, process
 from launcher.app import agents_info
 from launcher.app import choose as choose_app
 from launcher.app import clean as clean_app
@@ -24,12 +25,13 @@ from launcher.app import init as init_app
 from launcher.app import inspect as inspect_app
 from launcher.app import land_later as land_app
 from launcher.app import lessons as lessons_app
+from launcher.app import plans as plans_app
 from launcher.app.run import RunOptions, resume_run, start_run
+from launcher.cli import help_format, inspection
 from launcher.cli.calls import call, err_console
 from launcher.cli.mutation import mutation_app
 from launcher.errors import ExitCode, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
-from launcher.models.plan import load_plan, plan_from_cli
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
 from launcher.ui.summary import append_github_summary, render_summary, report_json
@@ -39,8 +41,23 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Run many coding agents in parallel on one git repository, safely.",
+    context_settings=help_format.CONTEXT_SETTINGS,
 )
 T = TypeVar("T")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"launcher {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[bool, typer.Option(
+        "--version", "-V", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Run many coding agents in parallel on one git repository, safely."""
 
 class OnCap(enum.StrEnum):
     approve = "approve"
@@ -87,16 +104,23 @@ def _run_with_view(
 ) -> T:
     view.start("", tasks)
     try:
-        return call(body, json_mode=json_mode)
+        # On Ctrl-C the live table stops first, so the "state saved" line is seen below it.
+        return call(body, json_mode=json_mode, on_interrupt=view.stop)
     finally:
         view.stop()
+
+
+def _tasks_of(run_id: str | None) -> list[tuple[str, str, str]]:
+    """The run's tasks (id, role, agent) for the live table of a command that continues it."""
+    return call(lambda: inspect_app.task_rows(Path.cwd(), run_id))
 
 
 @app.command()
 def run(
     plan_file: Annotated[Path | None, typer.Argument(help="Plan file (.toml, .yaml, .json).")] = None,
     task: Annotated[list[str] | None, typer.Option("--task", help="A task prompt (repeatable).")] = None,
-    agent: Annotated[str, typer.Option(help="Agent for --task tasks.")] = "scripted",
+    agent: Annotated[str | None, typer.Option(
+        help="Agent for --task tasks (default: default_agent of launcher.toml).")] = None,
     max_parallel: Annotated[int | None, typer.Option(min=1, max=256)] = None,
     budget_usd: Annotated[float | None, typer.Option(min=0, help="Run-wide spend cap (USD).")] = None,
     no_merge: Annotated[bool, typer.Option("--no-merge", help="Leave approved branches unmerged.")] = False,
@@ -111,8 +135,7 @@ def run(
         _fail_usage("give a plan file or at least one --task", "launcher run plan.toml", json_mode)
     if plan_file is not None and task:
         _fail_usage("give a plan file or --task, not both", "launcher run plan.toml", json_mode)
-    plan = call(lambda: _async(lambda: load_plan(plan_file) if plan_file else plan_from_cli(task or [], agent)),
-                 json_mode=json_mode)
+    plan = call(lambda: plans_app.plan_for_run(Path.cwd(), plan_file, task or [], agent), json_mode=json_mode)
     if on_cap is not None:
         plan.run.on_cap = on_cap.value
     view = _view(json_mode, quiet)
@@ -123,27 +146,27 @@ def run(
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
-async def _async(fn: Callable[[], T]) -> T:
-    return fn()
-
-
 def _fail_usage(what: str, example: str, json_mode: bool) -> None:
     exc = UsageProblem(what, fix=f"for example: {example}")
     if json_mode:
         print(json.dumps(exc.envelope(), indent=2))
-    err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
     raise typer.Exit(int(ExitCode.USAGE))
 
 
 @app.command()
 def resume(
     run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Also run the failed tasks again from scratch (and what they held up).")] = False,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Continue an interrupted run: done stays done, dead agents re-run, nothing lands twice."""
     view = _view(json_mode, quiet)
-    report = _run_with_view(view, [], lambda: resume_run(Path.cwd(), run_id, view.handle), json_mode)
+    report = _run_with_view(
+        view, _tasks_of(run_id),
+        lambda: resume_run(Path.cwd(), run_id, view.handle, retry_failed=retry_failed), json_mode)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
@@ -155,7 +178,8 @@ def land(
 ) -> None:
     """Land a run's approved tasks now (e.g. after --no-merge), through the same guard as a run."""
     view = _view(json_mode, quiet)
-    report = _run_with_view(view, [], lambda: land_app.land_run(Path.cwd(), run_id, view.handle), json_mode)
+    report = _run_with_view(view, _tasks_of(run_id), lambda: land_app.land_run(Path.cwd(), run_id, view.handle),
+                            json_mode)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
@@ -163,23 +187,20 @@ def land(
 def status(
     run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
     json_mode: JsonOpt = False,
-    all_runs: Annotated[bool, typer.Option("--all", help="List recent runs.")] = False,
+    all_runs: Annotated[bool, typer.Option("--all", help="List recent runs (as `launcher runs`).")] = False,
+    exit_status: Annotated[bool, typer.Option(
+        "--exit-status", help="Exit with the run's code (1 failed, 4 parked, 130 interrupted).")] = False,
 ) -> None:
-    """Show a run's tasks and states (from the journal and git only)."""
+    """Show a run's tasks and states (journal and git only); exit 0, or the run's code with --exit-status."""
     if all_runs:
-        reports = call(lambda: inspect_app.list_runs(Path.cwd()), json_mode=json_mode)
-        if json_mode:
-            print(json.dumps([r.model_dump(mode="json") for r in reports], indent=2))
-        else:
-            for r in reports:
-                print(f"{r.run_id}  {r.status:<11}  {len(r.tasks)} task(s)  -> {r.target}")
+        inspection.runs(json_mode=json_mode)
         raise typer.Exit(0)
     report = call(lambda: inspect_app.run_report(Path.cwd(), run_id), json_mode=json_mode)
     if json_mode:
         print(report_json(report))
     else:
         Console().print(render_summary(report), soft_wrap=True)
-    raise typer.Exit(_exit_code(report) if report.status != RunStatus.RUNNING else 0)
+    raise typer.Exit(_exit_code(report) if exit_status and report.status != RunStatus.RUNNING else 0)
 
 
 @app.command()
@@ -187,14 +208,21 @@ def logs(
     run_id: Annotated[str, typer.Argument()],
     task_id: Annotated[str, typer.Argument()],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing as it grows.")] = False,
+    checks: Annotated[bool, typer.Option("--checks", help="Print the task's check output instead.")] = False,
 ) -> None:
-    """Print a task's agent log."""
+    """Print a task's agent log, then its checks' output (--checks: only the checks)."""
     path = call(lambda: inspect_app.log_path(Path.cwd(), run_id, task_id))
+    if checks:
+        if not inspection.print_checks(run_id, task_id):
+            print(f"task {task_id} ran no checks (or has not reached them yet)")
+        raise typer.Exit(0)
     if not follow:
         if not path.exists():
-            err_console.print(f"no log yet at {path}")
+            err_console.print(f"no log yet at {escape(str(path))}", highlight=False)
             raise typer.Exit(1)
         sys.stdout.write(path.read_text(encoding="utf-8", errors="replace"))
+        sys.stdout.flush()
+        inspection.print_checks(run_id, task_id)
         raise typer.Exit(0)
 
     def write(text: str) -> None:
@@ -239,12 +267,12 @@ def clean(
 
 @app.command()
 def init() -> None:
-    """Write starter launcher.toml, .worktreeinclude and an example plan (never overwrites)."""
+    """Write launcher.toml, .worktreeinclude, plan.example.toml, rubrics/ and mutation/ (never overwrites)."""
     written = call(lambda: init_app.init_repo(Path.cwd()))
     for name in written:
         print(f"wrote {name}")
-    if not written:
-        print("nothing to do: the starter files already exist")
+    print(f"{len(written)} file(s) written" if written else "nothing to do: the starter files already exist")
+    print("\n".join(init_app.next_steps()))
 
 
 @app.command()
@@ -264,11 +292,11 @@ def demo(
     console = Console()
     console.print(render_summary(report), soft_wrap=True)
     console.print(
-        f"\nSample repo: {repo}\n"
+        escape(f"\nSample repo: {repo}\n"
         f"  git -C {repo} log --oneline --graph    # what landed\n"
         f"  cd {repo} && launcher status             # the journal\n"
         f"  cd {repo} && launcher logs {report.run_id} backend-mul\n"
-        "The conflicted and failed tasks are kept for inspection; `launcher clean --all` removes them.",
+        "The conflicted and failed tasks are kept for inspection; `launcher clean --all` removes them."),
         soft_wrap=True,  # commands and paths stay whole, to copy and paste
         highlight=False,
     )
@@ -288,7 +316,7 @@ def choose_cmd(
     """Decide an escalated task: approve lands it, continue allows more rounds, tech-debt or defer."""
     view = _view(json_mode, quiet)
     report = _run_with_view(
-        view, [], lambda: choose_app.choose(Path.cwd(), run_id, task_id, choice.value,
+        view, _tasks_of(run_id), lambda: choose_app.choose(Path.cwd(), run_id, task_id, choice.value,
                                             note or "operator decision", view.handle), json_mode)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
@@ -302,11 +330,12 @@ def grade(
 ) -> None:
     """Re-run grading by hand on a task's branch (e.g. after its approval was withdrawn)."""
     view = _view(json_mode, quiet)
-    report = _run_with_view(view, [], lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle),
-                            json_mode)
+    report = _run_with_view(
+        view, _tasks_of(run_id), lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle), json_mode)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
+inspection.register(app)
 app.add_typer(mutation_app, name="mutation")
 
 gate_app = typer.Typer(help="Standalone gates other orchestrators can call.", no_args_is_help=True)

@@ -126,7 +126,24 @@ class GitRepo:
         if common_dir != (root / ".git").resolve():
             # Started from inside a linked worktree: operate on the main one.
             root = common_dir.parent
-        return cls(root, common_dir)
+        repo = cls(root, common_dir)
+        await repo._use_user_identity()
+        return repo
+
+    async def _use_user_identity(self) -> None:
+        """Commits are the user's: their `git config user.name/email` (the agent is named in
+        each commit's Launcher-Agent trailer). LAUNCHER_GIT_NAME/EMAIL override it; without
+        either, `launcher <launcher@localhost>` (git would refuse to commit otherwise)."""
+        if "LAUNCHER_GIT_NAME" in os.environ or "LAUNCHER_GIT_EMAIL" in os.environ:
+            return
+        found = []
+        for key in ("user.name", "user.email"):
+            done = await process.run(["git", "config", "--get", key], cwd=self.root, env=self.env, timeout=30)
+            found.append(done.out.strip() if done.ok else "")
+        name, email = found
+        if name and email:
+            self.env.update({"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+                             "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email})
 
     async def git(
         self,

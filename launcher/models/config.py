@@ -34,6 +34,7 @@ class MutationConfig(Strict):
 
 class RepoConfig(Strict):
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
+    default_agent: str | None = None  # the agent of `launcher run --task` without --agent
     worktree_root: str | None = None
     setup: str | None = None
     include_file: str = ".worktreeinclude"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -185,8 +186,11 @@ def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     return ".".join(parts)
 
 
-def validate_plan(data: dict[str, Any], source: str) -> Plan:
-    """Build and cross-check a plan; every problem names the task and the key."""
+def validate_plan(data: dict[str, Any], source: str, repo_agents: Collection[str] = ()) -> Plan:
+    """Build and cross-check a plan; every problem names the task and the key.
+
+    `repo_agents`: the agents the repository configures (launcher.toml or [tool.launcher]),
+    which tasks may name besides the plan's own [agents] and the built-in adapters."""
     if not isinstance(data, dict):
         raise PlanError("the plan must be a table/object at the top level", where=source)
     if "tasks" in data and "task" not in data:
@@ -202,15 +206,15 @@ def validate_plan(data: dict[str, Any], source: str) -> Plan:
             fix="correct that key (see README, 'Plan format')",
             error_key=f"plan_invalid:{first['type']}",
         ) from None
-    check_plan(plan, source)
-    return expand_attempts(plan, source)
+    check_plan(plan, source, repo_agents)
+    return expand_attempts(plan, source, repo_agents)
 
 
 def attempt_id(task_id: str, k: int) -> str:
     return f"{task_id}.attempt-{k}"
 
 
-def expand_attempts(plan: Plan, source: str) -> Plan:
+def expand_attempts(plan: Plan, source: str, repo_agents: Collection[str] = ()) -> Plan:
     """Best-of-N: a task with `attempts = K` becomes K attempt tasks plus a selecting task.
 
     The attempts are ordinary tasks (own worktree, branch, checks, grading) with the original's
@@ -237,12 +241,12 @@ def expand_attempts(plan: Plan, source: str) -> Plan:
     if len(expanded) == len(plan.tasks):
         return plan
     result = plan.model_copy(update={"tasks": expanded})
-    check_plan(result, source)
+    check_plan(result, source, repo_agents)
     return result
     return plan
 
 
-def check_plan(plan: Plan, source: str) -> None:
+def check_plan(plan: Plan, source: str, repo_agents: Collection[str] = ()) -> None:
     if not plan.tasks:
         raise PlanError("the plan has no tasks", where=source, fix="add at least one [[task]]")
     seen: set[str] = set()
@@ -263,13 +267,15 @@ def check_plan(plan: Plan, source: str) -> None:
                     error_key="plan_invalid:unknown_dependency",
                 )
         for agent_name in task.attempt_agents:
-            if agent_name not in plan.agents and agent_name not in BUILTIN_ADAPTERS:
+            if agent_name not in plan.agents and agent_name not in repo_agents \
+                    and agent_name not in BUILTIN_ADAPTERS:
                 raise PlanError(
                     f"unknown agent {agent_name!r}", where=f"{source}: task {task.id!r}.attempt_agents",
                     fix="name an [agents.<name>] entry or a built-in adapter",
                     error_key="plan_invalid:unknown_agent",
                 )
-        if task.agent not in plan.agents and task.agent not in BUILTIN_ADAPTERS:
+        if task.agent not in plan.agents and task.agent not in repo_agents \
+                and task.agent not in BUILTIN_ADAPTERS:
             raise PlanError(
                 f"unknown agent {task.agent!r}",
                 where=f"{source}: task {task.id!r}.agent",
@@ -340,20 +346,22 @@ def parse_plan_text(text: str, suffix: str, source: str) -> dict[str, Any]:
     )
 
 
-def load_plan(path: Path) -> Plan:
+def load_plan(path: Path, repo_agents: Collection[str] = ()) -> Plan:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanError(
             f"cannot read the plan: {exc.strerror}", where=str(path), fix="check the path"
         ) from None
-    return validate_plan(parse_plan_text(text, path.suffix.lower(), str(path)), str(path))
+    return validate_plan(parse_plan_text(text, path.suffix.lower(), str(path)), str(path), repo_agents)
 
 
-def plan_from_cli(prompts: list[str], agent: str, role: str = "general") -> Plan:
+def plan_from_cli(
+    prompts: list[str], agent: str, role: str = "general", repo_agents: Collection[str] = ()
+) -> Plan:
     """`launcher run --task "..." --task "..." --agent claude`: one task per prompt."""
     tasks = [
         {"id": f"task-{n}", "title": prompt[:60], "prompt": prompt, "agent": agent, "role": role}
         for n, prompt in enumerate(prompts, 1)
     ]
-    return validate_plan({"task": tasks}, "--task")
+    return validate_plan({"task": tasks}, "--task", repo_agents)

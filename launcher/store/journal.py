@@ -211,7 +211,7 @@ class Journal(SqliteStore):
         row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
             raise RunNotFound(
-                f"no run {run_id!r} in {self.path}", fix="`launcher status` lists the runs"
+                f"no run {run_id!r} in {self.path}", fix="`launcher runs` lists the runs"
             )
         return RunRow(
             id=row["id"], repo=row["repo"], base_sha=row["base_sha"], target=row["target"],

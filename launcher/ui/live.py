@@ -140,8 +140,9 @@ class LiveView:
             if event.kind == "state" and event.task_id and event.state is not None:
                 self._apply_state(event)
             elif event.kind in ("note", "run") and event.message:
-                label = event.task_id or "-"
-                self.last_note = f"{label}: {' '.join(event.message.split())}"
+                label = event.task_id or ("run" if event.kind == "run" else "")
+                text = " ".join(event.message.split())
+                self.last_note = f"{label}: {text}" if label else text
 
     def stop(self) -> None:
         live, self._live = self._live, None
@@ -172,10 +173,10 @@ class LiveView:
                     min_width=_MIN_WIDTHS.get(name),
                 )
             for row in self.rows.values():
-                table.add_row(
-                    row.id,
-                    row.role,
-                    row.agent,
+                table.add_row(  # Text, not str: roles and agents are user text, never markup
+                    Text(row.id),
+                    Text(row.role),
+                    Text(row.agent),
                     Text(row.state.value, style=STATE_STYLES.get(row.state, "")),
                     "" if row.iteration is None else str(row.iteration),
                     format_elapsed(row.elapsed(now)),

@@ -19,7 +19,7 @@ def format_event(event: Event) -> str | None:
 
     - "state": `HH:MM:SS <task> <state> <message>`
     - "note":  `HH:MM:SS <task or '-'> note <message>`
-    - "run":   `HH:MM:SS - run <message>`
+    - "run":   `HH:MM:SS run <message>` (the run's own line: `run r-... on main`)
     - "output" (and anything else) is not shown.
     """
     if event.kind == "state":
@@ -30,7 +30,7 @@ def format_event(event: Event) -> str | None:
         word = event.kind
     else:
         return None
-    parts = [clock(event.at), event.task_id or "-", word]
+    parts = [clock(event.at), word] if event.kind == "run" else [clock(event.at), event.task_id or "-", word]
     message = " ".join(event.message.split())  # one event, one line
     if message:
         parts.append(message)

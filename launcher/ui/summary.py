@@ -53,19 +53,19 @@ def _where_lines(report: RunReport) -> list[str]:
 
 def render_summary(report: RunReport) -> RenderableType:
     """The final table printed at the end of a run (not in `--json` mode)."""
-    table = Table(title=f"run {report.run_id}", title_justify="left")
+    table = Table(title=Text(f"run {report.run_id}"), title_justify="left")
     table.add_column("task", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("merged", justify="center")
     table.add_column("files", justify="right")
     table.add_column("message", overflow="fold")
     for task in report.tasks:
-        table.add_row(
-            task.id,
+        table.add_row(  # Text, not str: a message is user text, never rich markup
+            Text(task.id),
             Text(task.state, style=_state_style(task.state)),
             "yes" if task.merged else "no",
             str(len(task.files)),
-            _one_line(_message(task), 300),
+            Text(_one_line(_message(task), 300)),
         )
     status = Text("status: ", style="bold")
     status.append(report.status, style=_STATUS_STYLES.get(report.status, ""))

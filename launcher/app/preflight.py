@@ -1,0 +1,152 @@
+"""Before a run creates anything (journal row, worktree, branch): can it run at all here?
+
+The repository must have a commit to start from, and every agent the plan names (each task's,
+each best-of attempt's, the grader) must be runnable: a missing CLI found after a worktree and
+a branch exist for every task leaves debris and wastes the user's time. Problems are
+environment problems (exit 3), all reported at once, each with what to install or configure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from launcher.app.agents_info import AgentInfo, describe_agents
+from launcher.errors import EnvironmentProblem
+from launcher.git.repo import GitRepo
+from launcher.models.config import RepoConfig
+from launcher.models.plan import BUILTIN_ADAPTERS, AgentConfig, Plan
+
+# How each agent CLI is authenticated: said next to a CLI that does not run, since after
+# installing it the next stumble is its login.
+AUTH_HINTS: dict[str, str] = {
+    "claude": "then log in once with `claude` (or list ANTHROPIC_API_KEY in the agent's env)",
+    "codex": "then log in once with `codex login` (or list OPENAI_API_KEY in the agent's env)",
+    "gemini": "then log in once with `gemini` (or list GEMINI_API_KEY in the agent's env)",
+    "aider": "then list your model provider's key (e.g. OPENAI_API_KEY) in the agent's env",
+    "opencode": "then log in once with `opencode auth login`",
+}
+
+
+async def require_first_commit(repo: GitRepo) -> None:
+    """A run starts its worktrees from a commit: a repository without one cannot run."""
+    head = await repo.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+    if head.ok:
+        return
+    any_ref = await repo.git("rev-list", "-n", "1", "--all", check=False)
+    if any_ref.ok and any_ref.out.strip():
+        return  # HEAD is unborn but other commits exist: `base`/`into` may name them
+    raise EnvironmentProblem(
+        "the repository has no commit yet, so there is nothing to start the worktrees from",
+        where=str(repo.root),
+        fix="make a first commit: git add -A && git commit -m 'first commit'",
+    )
+
+
+def agents_used(plan: Plan, config: RepoConfig) -> dict[str, AgentConfig]:
+    """Every agent the run may start, by name, with the config it runs with."""
+    names: list[str] = []
+    for task in plan.tasks:
+        if not task.select_from:  # a best-of selecting task runs no agent
+            names.append(task.agent)
+        names.extend(task.attempt_agents)
+    grader = plan.run.grader or config.grading.grader
+    if grader:
+        names.append(grader)
+    used: dict[str, AgentConfig] = {}
+    for name in names:
+        if name in used:
+            continue
+        if name in plan.agents:
+            used[name] = plan.agents[name]
+        elif name in config.agents:
+            used[name] = config.agents[name]
+        elif name in BUILTIN_ADAPTERS:
+            used[name] = AgentConfig(adapter=name)  # type: ignore[arg-type]
+    return used
+
+
+def _problem(row: AgentInfo) -> str:
+    what = row.note or (f"{row.binary} cannot be run" if row.binary else "it cannot be run")
+    if row.binary and os.sep in row.binary and not row.path:
+        what = f"{row.binary} does not exist or is not executable"
+    hint = f"; install: {row.install_hint}" if row.install_hint else ""
+    auth = AUTH_HINTS.get(row.adapter, "")
+    return f"agent {row.name!r} ({row.adapter}): {what}{hint}{'; ' + auth if auth and row.install_hint else ''}"
+
+
+async def check_agents(plan: Plan, config: RepoConfig) -> None:
+    """Every agent the plan uses is on PATH (and answers `--version`, for the known CLIs)."""
+    by_path: dict[str | None, dict[str, AgentConfig]] = {}
+    for name, agent in agents_used(plan, config).items():
+        # An agent whose set_env gives its own PATH finds its CLI there, not on ours.
+        by_path.setdefault(agent.set_env.get("PATH"), {})[name] = agent
+    problems = []
+    for search_path, agents in by_path.items():
+        rows = await describe_agents(agents, search_path=search_path)
+        configured = rows[-len(agents):]  # describe_agents lists the configured agents last
+        problems += [_problem(row) for row in configured if not row.found and row.adapter not in _BUILT_IN]
+    if problems:
+        raise EnvironmentProblem(
+            "cannot start the run: " + "; ".join(problems),
+            fix="install the missing agent CLI or correct its [agents.<name>] command "
+                "(`launcher agents` lists what is found); nothing was created",
+            error_key="agent_missing",
+        )
+
+
+_BUILT_IN = frozenset({"scripted", "scripted-grader", "scripted-judge"})
+
+
+_INTERPRETERS = re.compile(r"(python[\d.]*|sh|bash|zsh|node|ruby|perl|deno|bun|uv|pypy[\d.]*)")
+
+
+def _program_files(command: list[str]) -> list[str]:
+    """The repository-relative program a command runs: its first word when that is a path
+    (`./tools/bot.sh`), or the script an interpreter is given (`python3 tools/bot.py`)."""
+    if not command:
+        return []
+    first = command[0]
+    if "/" in first and not Path(first).is_absolute():
+        return [first]
+    if len(command) > 1 and _INTERPRETERS.fullmatch(os.path.basename(first)):
+        script = command[1]
+        if not (script.startswith("-") or "{" in script or "\n" in script or Path(script).is_absolute()):
+            return [script]
+    return []
+
+
+async def check_agent_files(repo: GitRepo, plan: Plan, config: RepoConfig, base_sha: str) -> None:
+    """An agent command naming a program of this repository (`python3 tools/bot.py`) runs it
+    in the task's worktree, which holds the base commit: a file only in the main checkout (or
+    nowhere) is not there, and every task would fail the same way after its worktree exists."""
+    problems = []
+    root = repo.root.resolve()
+    for name, agent in agents_used(plan, config).items():
+        for arg in _program_files(agent.command or []):
+            try:
+                path = (root / arg).resolve()
+                if not path.is_relative_to(root):
+                    continue
+            except (OSError, ValueError):  # not a path at all (too long, a NUL byte)
+                continue
+            rel = path.relative_to(root).as_posix()
+            found = await repo.git("cat-file", "-e", f"{base_sha}:{rel}", check=False)
+            if found.ok:
+                continue
+            state = "is not committed" if path.is_file() else "does not exist"
+            problems.append(f"agent {name!r} runs {arg}, which {state} (the task worktrees start "
+                            f"from commit {base_sha[:12]})")
+    if problems:
+        raise EnvironmentProblem(
+            "cannot start the run: " + "; ".join(problems),
+            fix="write and commit it first (git add FILE && git commit), or name it by absolute path; "
+                "nothing was created",
+            error_key="agent_file_uncommitted",
+        )
+
+
+async def preflight(repo: GitRepo, plan: Plan, config: RepoConfig) -> None:
+    await require_first_commit(repo)
+    await check_agents(plan, config)

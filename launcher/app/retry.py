@@ -1,0 +1,63 @@
+"""`launcher resume --retry-failed`: run a finished run's failed tasks again from scratch (as
+`gh run rerun --failed`), with the tasks that were skipped because of them; done stays done.
+
+A retried task starts over: new worktree and branch from its start point, iteration 0. Its
+earlier attempt is not lost: the old head is kept as `refs/launcher/<run>/<task>/failed-<ts>`
+and its artifacts move to `.launcher/runs/<run>/_retried/<task>-<ts>/`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from launcher.app.context import RunContext
+from launcher.git import worktrees
+from launcher.models.states import TaskState
+
+RETRIED_STATES = frozenset({TaskState.FAILED, TaskState.TIMED_OUT, TaskState.CANCELLED, TaskState.BLOCKED})
+
+
+def tasks_to_retry(ctx: RunContext) -> list[str]:
+    """The failed tasks, then the skipped tasks that depend on one of them (transitively)."""
+    rows = {row.task_id: row for row in ctx.journal.tasks(ctx.run_id)}
+    chosen = {tid for tid, row in rows.items() if row.state in RETRIED_STATES}
+    grew = True
+    while grew:
+        grew = False
+        for task in ctx.plan.tasks:
+            row = rows.get(task.id)
+            if task.id in chosen or row is None or row.state is not TaskState.SKIPPED:
+                continue
+            if chosen.intersection(task.depends_on):
+                chosen.add(task.id)
+                grew = True
+    return [t.id for t in ctx.plan.tasks if t.id in chosen]
+
+
+async def reset_for_retry(ctx: RunContext, task_ids: list[str]) -> None:
+    stamp = int(time.time())
+    for task_id in task_ids:
+        row = ctx.journal.task(ctx.run_id, task_id)
+        if row.head_sha and row.start_sha and row.head_sha != row.start_sha:
+            ref = f"refs/launcher/{ctx.run_id}/{task_id}/failed-{stamp}"
+            async with ctx.repo.lock.hold():
+                await ctx.repo.git("update-ref", ref, row.head_sha, check=False)
+            ctx.note(task_id, f"its earlier attempt is kept as {ref}")
+        if row.worktree:
+            await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch,
+                                            delete_branch=bool(row.branch))
+        elif row.branch:
+            async with ctx.repo.lock.hold():
+                await ctx.repo.git("branch", "-D", row.branch, check=False)
+        artifacts = ctx.files.run_dir / task_id
+        if artifacts.is_dir():
+            kept = ctx.files.run_dir / "_retried" / f"{task_id}-{stamp}"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(artifacts), str(kept))
+        ctx.transition(
+            task_id, TaskState.PENDING, f"retrying (was {row.state.value})",
+            branch=None, worktree=None, start_sha=None, head_sha=None, iteration=0, round_base=0,
+            agent_pgid=None, approval_hash=None, files=[], contract=None, merged=0, merge_commit=None,
+        )

@@ -1,0 +1,66 @@
+"""Looking into runs after the fact: `launcher runs`, `launcher diff`, `launcher path`, and the
+check output `launcher logs --checks` prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from launcher.app import inspect as inspect_app
+from launcher.cli.calls import call
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable list on stdout.")]
+
+
+def runs(
+    json_mode: JsonOpt = False,
+    limit: Annotated[int, typer.Option(min=1, help="How many of the latest runs.")] = 20,
+) -> None:
+    """List the latest runs, newest first: id, status, tasks, target."""
+    reports = call(lambda: inspect_app.list_runs(Path.cwd(), limit), json_mode=json_mode)
+    if json_mode:
+        print(json.dumps([r.model_dump(mode="json") for r in reports], indent=2))
+        raise typer.Exit(0)
+    if not reports:
+        print("no runs yet: start one with `launcher run PLAN`")
+    for r in reports:
+        print(f"{r.run_id}  {r.status:<11}  {len(r.tasks)} task(s)  -> {r.target}")
+
+
+def diff(
+    run_id: Annotated[str, typer.Argument()],
+    task_id: Annotated[str, typer.Argument()],
+) -> None:
+    """Print what a task changed (its branch against where it started), as a patch."""
+    text = call(lambda: inspect_app.task_diff(Path.cwd(), run_id, task_id))
+    sys.stdout.write(text)
+
+
+def path(
+    run_id: Annotated[str, typer.Argument()],
+    task_id: Annotated[str, typer.Argument()],
+) -> None:
+    """Print a task's worktree, to open it: cd "$(launcher path RUN TASK)"."""
+    print(call(lambda: inspect_app.task_worktree(Path.cwd(), run_id, task_id)))
+
+
+def print_checks(run_id: str, task_id: str) -> int:
+    """Every check of the task's last measurement with its output; the count printed."""
+    checks = call(lambda: inspect_app.check_outputs(Path.cwd(), run_id, task_id))
+    for check in checks:
+        verdict = "passed" if check.get("ok") else "FAILED"
+        timed_out = ", timed out" if check.get("timed_out") else ""
+        print(f"--- check: {check.get('command')}  ({verdict}, exit {check.get('exit_code')}{timed_out})")
+        output = str(check.get("output_tail") or "")
+        sys.stdout.write(output if output.endswith("\n") or not output else output + "\n")
+    return len(checks)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(runs)
+    app.command()(diff)
+    app.command()(path)
