@@ -47,14 +47,8 @@ async def list_runs(cwd: Path, limit: int = 20) -> list[RunReport]:
 
 
 async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:
-    problem = task_id_problem(task_id)
-    if problem:
-        raise UsageProblem(problem, fix="pass a task id as shown by `launcher status`")
-    repo = await GitRepo.discover(cwd)
-    journal = open_journal(repo)
-    journal.run(run_id)  # an unknown run is named as such, with `launcher runs` to list them
-    journal.task(run_id, task_id)  # raises a clear error for unknown ids
-    return RunFiles(state_dir(repo), run_id).run_dir / task_id / "agent.log"
+    _, task_dir = await _task_dir(cwd, run_id, task_id)
+    return task_dir / "agent.log"
 
 
 async def follow(path: Path, write: Callable[[str], None], done: Callable[[], bool]) -> None:
