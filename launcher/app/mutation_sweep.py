@@ -27,10 +27,12 @@ from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import load_repo_config
 from launcher.mutation import sanity
+from launcher.mutation.cache_readers import CacheReaders
 from launcher.mutation.coverage_map import CoverageMap, measure
 from launcher.mutation.discover import PYTHON_SUFFIXES, collect_mutants, is_test_file, parse_shard
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
+from launcher.mutation.interpreter import resolve_python
 from launcher.mutation.model import Mutant, MutantStatus
 from launcher.mutation.results import (
     MutantRecord,
@@ -52,6 +54,8 @@ from launcher.mutation.sweep import (
     fork_support,
     note_of,
 )
+from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
+from launcher.mutation.worker_files import included_files, missing_ignored
 from launcher.store import mutants as store_mod
 from launcher.store.mutants import MutantStore
 
@@ -102,7 +106,10 @@ class SweepOutcome:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.passed_fail_under else 1
+        if not self.passed_fail_under:
+            return 1
+        # Mutants the runner could not classify are out of the score: it cannot be trusted.
+        return EXIT_UNCLASSIFIED if any(r.status in UNCLASSIFIED for r in self.results) else 0
 
 
 def _has_tests(root: Path) -> bool:
@@ -146,6 +153,10 @@ class _Sweep:
         tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
         dirty = await _git_list(self.repo, "diff", "--name-only", "-z", "--no-renames", self.base_sha)
         dirty += await _git_list(self.repo, "ls-files", "-z", "--others", "--exclude-standard")
+        included = await included_files(self.repo)
+        if included:
+            dirty += included
+            self.notes.append(f"copied {len(included)} git-ignored file(s) named in .worktreeinclude to worker trees")
         self.pycache_dir = sweep_bytecode_cache(tree_root / BYTECODE_DIR)
         if self.command.is_pytest:
             flags = await plugin_overrides(self.command.python, self.repo.root)
@@ -179,7 +190,8 @@ class _Sweep:
             cov = await measure(first.root, [t for t in targets if t.endswith(PYTHON_SUFFIXES)],
                                 python=self.command.python, pycache_dir=self.pycache_dir,
                                 pytest_args=self.command.extra, roots=self.roots)  # fmt: skip
-            sanity.check_suite(cov.run, where)
+            missing = await missing_ignored(self.repo, first.root) if not cov.run.ok else []
+            sanity.check_suite(cov.run, where, missing)
             self.durations = cov.run.durations
             probes = sanity.covered_probes(cov, targets)
             suite_s = cov.run.wall_s
@@ -197,6 +209,7 @@ class _Sweep:
         digest = TestDigest(self.repo.root, [f for f in tracked if is_test_file(f)])
         command_key = self.command.custom or f"pytest:{self.command.python}"
         jobs: list[MutantJob] = []
+        readers = CacheReaders(cov.root) if cov is not None else None
         for m in pending:
             tests: list[str] = []  # [] = the whole suite: no coverage data, or import-time code
             import_time = m.import_time
@@ -208,6 +221,8 @@ class _Sweep:
                     continue
                 import_time = import_time or selection.import_time
                 tests = [] if import_time else list(selection.tests)
+                if readers is not None and tests:  # code filling a module-level cache: its readers' tests too
+                    tests = readers.observers(cov, m, tests)
             if not m.valid:
                 self.settle(MutantRecord(m, MutantStatus.COMPILE_ERROR, "none", source="static",
                                          note="the mutated source does not compile"))  # fmt: skip
@@ -222,7 +237,8 @@ class _Sweep:
             base = cov.baseline(tests) if cov is not None and tests else suite_s
             # A fork starts nothing: it gets 1 s of the start-up allowance, a fresh process all of it.
             job = MutantJob(m, tests, opts.timeout_factor * base + opts.timeout_min_s,
-                            startup_s=max(0.0, opts.timeout_min_s - 1.0))
+                            startup_s=max(0.0, opts.timeout_min_s - 1.0),
+                            suite_timeout_s=opts.timeout_factor * suite_s + opts.timeout_min_s)
             self._meta[m.id] = (tests, import_time, key)
             jobs.append(job)
         # Longest first (whole-suite runs before single tests): the last jobs are short, so no
@@ -264,6 +280,7 @@ def _open(store: MutantStore, repo: GitRepo, base_sha: str, options: SweepOption
 async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None]) -> SweepOutcome:
     started = time.monotonic()
     repo = await GitRepo.discover(cwd)
+    options = replace(options, python=resolve_python(options.python, cwd))
     await repo.ensure_excluded("/.launcher/")
     store = MutantStore(repo.root / STATE_DIR / "launcher.db")
     try:
@@ -301,6 +318,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
             store.set_sweep(sweep_id, status=store_mod.INTERRUPTED)
             raise
         records = sorted(sweep.records.values(), key=lambda r: r.mutant.index)
+        sweep.notes += unclassified_notes(records)
         meta = SweepMeta(sweep_id, base_sha, repo.root, options.test_cmd, time.monotonic() - started, sweep.notes,
                          options.shaping(), options.shard)  # fmt: skip
         files = write_outputs(out_dir, meta, records, sweep.durations)
