@@ -13,8 +13,14 @@ import pytest
 from conftest import git, write_files
 
 from launcher.app.mutation_sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.git.repo import GitRepo
+from launcher.mutation import fork_session, python_ops
+from launcher.mutation.discover import read_source
+from launcher.mutation.executor import MutantJob, MutantResult
+from launcher.mutation.executor_generic import GenericExecutor, TestCommand
 from launcher.mutation.model import MutantStatus
 from launcher.mutation.sanity import SanityFailed
+from launcher.mutation.test_ids import stable_test_id, wider_selections
 
 # Cases from a set of tuples: their order (and so pytest's positional ids `case3`, `expected5`)
 # changes from one interpreter to the next with hash randomisation.
@@ -199,3 +205,58 @@ def test_an_ignored_file_listed_in_worktreeinclude_is_copied_into_the_worker_tre
     root = make_repo(tmp_path / "p", {**GENERATED, ".worktreeinclude": "pkg/version.py\n"})
     outcome = sweep(root, paths=["pkg/calc.py"], operators=["arithmetic"])
     assert [r.status for r in outcome.results] == [MutantStatus.KILLED]
+
+
+@pytest.mark.parametrize(
+    ("node_id", "stable"),
+    [
+        ("t.py::test_parse[case7]", "t.py::test_parse"),  # a position: another case elsewhere
+        ("t.py::test_parse[1-expected7]", "t.py::test_parse"),
+        ("t.py::C::test_x[a0]", "t.py::C::test_x"),  # a duplicate id's position suffix
+        ("t.py::test_parse[1-2]", "t.py::test_parse[1-2]"),  # printed values name the same case
+        ("t.py::test_parse[-7-True]", "t.py::test_parse[-7-True]"),
+        ("t.py::test_plain", "t.py::test_plain"),
+    ],
+)
+def test_positional_parametrize_ids_become_their_test_function(node_id: str, stable: str) -> None:
+    assert stable_test_id(node_id) == stable
+
+
+def test_an_unresolvable_selection_is_widened_to_the_function_then_the_file_then_the_suite() -> None:
+    assert wider_selections(["t.py::test_a[x3]", "t.py::test_b"]) == [["t.py::test_a", "t.py::test_b"], ["t.py"], []]
+
+
+def test_the_generic_executor_widens_a_node_id_pytest_no_longer_has(tmp_path: Path) -> None:
+    """Cause 1, generic executor: `test_add[case9]` exists in no process: it must not be a
+    RuntimeError (pytest's exit 4, `not found`), but the verdict of the test function."""
+    files = {**CALC, "tests/test_calc.py": (
+        "import pytest\nfrom pkg.calc import add\n\n\n"
+        "@pytest.mark.parametrize('case', [(1, 2, 3)])\n"
+        "def test_add(case):\n    a, b, total = case\n    assert add(a, b) == total\n"
+    )}  # fmt: skip
+    root = make_repo(tmp_path / "p", files)
+    mutant = next(m for m in python_ops.generate_mutants(root / "pkg/calc.py", read_source(root / "pkg/calc.py"),
+                                                         "pkg/calc.py") if m.fault == "arithmetic")  # fmt: skip
+
+    async def body() -> MutantResult:
+        repo = await GitRepo.discover(root)
+        executor = GenericExecutor(repo, tmp_path / "w1", await repo.rev_parse("HEAD"), TestCommand(sys.executable))
+        await executor.start()
+        try:
+            return await executor.run(MutantJob(mutant, ["tests/test_calc.py::test_add[case9]"], 60))
+        finally:
+            await executor.stop()
+
+    result = anyio.run(body)
+    assert result.status is MutantStatus.KILLED
+    assert result.killed_by == ["tests/test_calc.py::test_add[case0]"]
+
+
+def test_the_fork_session_widens_ids_it_lacks_instead_of_falling_back_to_an_error() -> None:
+    items = {nid: nid for nid in ("t.py::test_a[case0]", "t.py::test_a[case1]", "t.py::test_b", "u.py::test_c")}
+    assert fork_session.select(items, ["t.py::test_b"]) == ["t.py::test_b"]
+    assert fork_session.select(items, ["t.py::test_a[case7]"]) == ["t.py::test_a[case0]", "t.py::test_a[case1]"]
+    assert fork_session.select(items, ["t.py::test_a"]) == ["t.py::test_a[case0]", "t.py::test_a[case1]"]
+    assert fork_session.select(items, ["t.py::test_gone"]) == ["t.py::test_a[case0]", "t.py::test_a[case1]",
+                                                               "t.py::test_b"]  # fmt: skip
+    assert fork_session.select(items, ["v.py::test_gone"]) == list(items)
