@@ -59,6 +59,8 @@ def written_roots(fn: _Def) -> set[str]:
     for node in _own_nodes(fn):
         if isinstance(node, ast.Global):
             roots.update(node.names)
+        elif isinstance(node, _Def):  # a nested function's writes (its own locals excluded)
+            roots |= {r for r in written_roots(node) if r not in local}
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS:
             add(node.func.value)
         else:
@@ -74,6 +76,7 @@ class CacheReaders:
 
     root: Path  # the tree the coverage map measured
     _trees: dict[str, ast.Module | None] = field(default_factory=dict)
+    _readers: dict[tuple[str, int, int, int], frozenset[int] | None] = field(default_factory=dict)
 
     def _tree(self, rel: str) -> ast.Module | None:
         if rel not in self._trees:
@@ -87,21 +90,33 @@ class CacheReaders:
         """The tests to run for this mutant: `tests` ([] = the whole suite), widened by the readers."""
         tree = self._tree(mutant.target) if tests and mutant.language == "python" else None
         found = _outermost_def(tree, mutant.line) if tree is not None else None
-        if found is None:
+        if tree is None or found is None:
             return list(tests)
         chain, outer = found
-        if any(_CACHING.search(ast.unparse(d)) for fn in chain for d in fn.decorator_list):
-            return []  # read through the decorator by any caller
-        roots = written_roots(outer)
-        if not roots:
+        key = (mutant.target, outer.lineno, outer.col_offset, chain[-1].lineno)
+        if key not in self._readers:
+            self._readers[key] = _reader_lines(tree, chain, outer)
+        lines = self._readers[key]
+        if lines is None:
             return list(tests)
-        if WHOLE_SUITE in roots:
-            return []
-        lines: set[int] = set()
-        for node in ast.walk(tree):  # type: ignore[arg-type]
-            if isinstance(node, _Def) and any(
-                isinstance(n, ast.Name) and n.id in roots for n in ast.walk(node)
-            ):
-                lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+        if not lines:
+            return []  # the whole suite
         readers = cov.tests_covering(mutant.target, sorted(lines))
         return list(stable_selection([*tests, *readers]))
+
+
+def _reader_lines(tree: ast.Module, chain: list[_Def], outer: _Def) -> frozenset[int] | None:
+    """None: not cache-filling code; empty: readers unknown (the whole suite); else the lines of
+    every function of the file that refers to a name `outer` writes."""
+    if any(_CACHING.search(ast.unparse(d)) for fn in chain for d in fn.decorator_list):
+        return frozenset()  # read through the decorator by any caller
+    roots = written_roots(outer)
+    if not roots:
+        return None
+    if WHOLE_SUITE in roots:
+        return frozenset()
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, _Def) and any(isinstance(n, ast.Name) and n.id in roots for n in ast.walk(node)):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return frozenset(lines)
