@@ -260,3 +260,30 @@ def test_the_fork_session_widens_ids_it_lacks_instead_of_falling_back_to_an_erro
     assert fork_session.select(items, ["t.py::test_gone"]) == ["t.py::test_a[case0]", "t.py::test_a[case1]",
                                                                "t.py::test_b"]  # fmt: skip
     assert fork_session.select(items, ["v.py::test_gone"]) == list(items)
+
+
+def test_a_re_run_of_the_same_code_reuses_the_coverage_map_and_an_edit_measures_again(tmp_path: Path) -> None:
+    """Speed: the clean coverage run is the bulk of a small `--since` sweep; a local re-run of the
+    same code and tests skips it, any edit (here: an uncommitted test) runs it again."""
+    log = tmp_path / "coverage-runs.log"
+    conftest = (
+        "import sys\n\n\n"
+        "def pytest_sessionstart(session):\n"
+        "    coverage = sys.modules.get('coverage')\n"
+        "    if coverage is not None and coverage.Coverage.current() is not None:\n"
+        f"        with open({str(log)!r}, 'a') as fh:\n"
+        "            fh.write('run\\n')\n"
+    )
+    root = make_repo(tmp_path / "p", {**CALC, "conftest.py": conftest})
+    options: dict[str, Any] = {"paths": ["pkg/calc.py"], "operators": ["arithmetic"], "use_cache": True}
+    first, second = sweep(root, **options), sweep(root, **options)
+    assert log.read_text().count("run") == 1
+    assert not any("coverage map reused" in note for note in first.notes)
+    assert any("coverage map reused" in note for note in second.notes)
+    assert verdicts(first) == verdicts(second) == {("add", 2, "return a - b"): MutantStatus.KILLED}
+    test_file = root / "tests/test_calc.py"
+    test_file.write_text(test_file.read_text() + "\n\ndef test_add_more():\n    assert add(1, 1) == 2\n")
+    third = sweep(root, **options)
+    assert log.read_text().count("run") == 2
+    assert (root / ".launcher" / "mutation-cache").is_dir()
+    assert not any("coverage map reused" in note for note in third.notes)

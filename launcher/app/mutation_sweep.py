@@ -26,8 +26,9 @@ from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import load_repo_config
-from launcher.mutation import sanity
+from launcher.mutation import coverage_cache, sanity
 from launcher.mutation.cache_readers import CacheReaders
+from launcher.mutation.coverage_cache import coverage_key
 from launcher.mutation.coverage_map import CoverageMap, measure
 from launcher.mutation.discover import PYTHON_SUFFIXES, collect_mutants, is_test_file, parse_shard
 from launcher.mutation.executor import MutantJob, MutantResult
@@ -138,6 +139,7 @@ class _Sweep:
         self._meta: dict[str, tuple[list[str], bool, str]] = {}  # mutant id -> (tests, import_time, key)
         self.pycache_dir: Path | None = None
         self.roots: list[str] = []  # import roots of the targets (a src layout's `src`)
+        self.overlay: list[str] = []  # files whose main-tree state the worker trees copy
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
         self.records[record.mutant.id] = record
@@ -157,6 +159,7 @@ class _Sweep:
         if included:
             dirty += included
             self.notes.append(f"copied {len(included)} git-ignored file(s) named in .worktreeinclude to worker trees")
+        self.overlay = dirty
         self.pycache_dir = sweep_bytecode_cache(tree_root / BYTECODE_DIR)
         if self.command.is_pytest:
             flags = await plugin_overrides(self.command.python, self.repo.root)
@@ -187,9 +190,15 @@ class _Sweep:
         targets = sorted({m.target for m in pending})
         cov: CoverageMap | None = None
         if self.command.is_pytest:
-            cov = await measure(first.root, [t for t in targets if t.endswith(PYTHON_SUFFIXES)],
-                                python=self.command.python, pycache_dir=self.pycache_dir,
-                                pytest_args=self.command.extra, roots=self.roots)  # fmt: skip
+            measured = [t for t in targets if t.endswith(PYTHON_SUFFIXES)]
+            shape = [self.command.python, *self.command.extra, "|", *self.roots, "|", *measured]
+            key = coverage_key(self.repo.root, self.base_sha, self.overlay, shape)
+            cov, reused = await coverage_cache.measured(
+                self.repo.root / STATE_DIR / "mutation-cache", key, first.root, use_cache=opts.use_cache,
+                measure=lambda: measure(first.root, measured, python=self.command.python, pycache_dir=self.pycache_dir,
+                                        pytest_args=self.command.extra, roots=self.roots))  # fmt: skip
+            if reused:
+                self.notes.append("coverage map reused from an earlier sweep of the same code and tests")
             missing = await missing_ignored(self.repo, first.root) if not cov.run.ok else []
             sanity.check_suite(cov.run, where, missing)
             self.durations = cov.run.durations
