@@ -250,6 +250,7 @@ def test_the_generic_executor_widens_a_node_id_pytest_no_longer_has(tmp_path: Pa
     result = anyio.run(body)
     assert result.status is MutantStatus.KILLED
     assert result.killed_by == ["tests/test_calc.py::test_add[case0]"]
+    assert "selection widened to tests/test_calc.py::test_add" in result.output_tail
 
 
 def test_the_fork_session_widens_ids_it_lacks_instead_of_falling_back_to_an_error() -> None:

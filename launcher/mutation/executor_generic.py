@@ -29,7 +29,7 @@ from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.model import MutantStale, MutantStatus
 from launcher.mutation.run_env import bytecode_files, bytecode_prefix, child_env
-from launcher.mutation.test_ids import unresolved, wider_selections
+from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
 from launcher.mutation.zygote import Zygote
 
 NOTE = "[launcher] "  # first line of output_tail carrying the reason for a status
@@ -232,4 +232,6 @@ class GenericExecutor:
         status, killed_by, note = classify(done, self.command)
         if status is MutantStatus.TIMEOUT and self.recheck_timeouts:
             note = "timed out twice (re-checked in a fresh process)"
+        if tests != job.tests:  # pytest could not resolve the selection (see `_run_selection`)
+            note = "; ".join(filter(None, [note, widened_note(tests)]))
         return result(status, killed_by, note, (done.out + done.err)[-2000:])

@@ -40,11 +40,6 @@ def stable_selection(node_ids: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({stable_test_id(t) for t in node_ids}))
 
 
-def covers(selected: str, node_id: str) -> bool:
-    """Whether a selected id (a node id or a test function) includes this collected node id."""
-    return node_id == selected or function_id(node_id) == selected
-
-
 def wider_selections(tests: Sequence[str]) -> list[list[str]]:
     """The broader selections to try, in order, when `tests` cannot be resolved: their test
     functions, their files, then the whole suite ([])."""
@@ -53,6 +48,13 @@ def wider_selections(tests: Sequence[str]) -> list[list[str]]:
         if wider != list(tests) and wider not in steps:
             steps.append(wider)
     return steps
+
+
+def widened_note(tests: Sequence[str]) -> str:
+    """Says which selection a run fell back to (`wider_selections`)."""
+    if not tests:
+        return "selection widened to the whole suite"
+    return "selection widened to " + ", ".join(tests[:3]) + (" ..." if len(tests) > 3 else "")
 
 
 def unresolved(output: str) -> bool:
