@@ -28,11 +28,14 @@ from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import load_repo_config
-from launcher.mutation import sanity
+from launcher.mutation import coverage_cache, sanity
+from launcher.mutation.cache_readers import CacheReaders
+from launcher.mutation.coverage_cache import coverage_key
 from launcher.mutation.coverage_map import CoverageMap, measure
 from launcher.mutation.discover import PYTHON_SUFFIXES, is_test_file
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
+from launcher.mutation.interpreter import resolve_python
 from launcher.mutation.model import Mutant, MutantStatus
 from launcher.mutation.results import (
     MutantRecord,
@@ -53,6 +56,8 @@ from launcher.mutation.sweep import (
     fork_support,
     note_of,
 )
+from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
+from launcher.mutation.worker_files import included_files, missing_ignored
 from launcher.store import mutants as store_mod
 from launcher.store.mutants import MutantStore
 
@@ -105,7 +110,10 @@ class SweepOutcome:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.passed_fail_under else 1
+        if not self.passed_fail_under:
+            return 1
+        # Mutants the runner could not classify are out of the score: it cannot be trusted.
+        return EXIT_UNCLASSIFIED if any(r.status in UNCLASSIFIED for r in self.results) else 0
 
 
 def _has_tests(root: Path) -> bool:
@@ -134,6 +142,7 @@ class _Sweep:
         self._meta: dict[str, tuple[list[str], bool, str]] = {}  # mutant id -> (covering, import_time, key)
         self.pycache_dir: Path | None = None
         self.roots: list[str] = []  # import roots of the targets (a src layout's `src`)
+        self.overlay: list[str] = []  # files whose main-tree state the worker trees copy
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
         self.records[record.mutant.id] = record
@@ -149,6 +158,11 @@ class _Sweep:
         tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
         dirty = await _git_list(self.repo, "diff", "--name-only", "-z", "--no-renames", self.base_sha)
         dirty += await _git_list(self.repo, "ls-files", "-z", "--others", "--exclude-standard")
+        included = await included_files(self.repo)
+        if included:
+            dirty += included
+            self.notes.append(f"copied {len(included)} git-ignored file(s) named in .worktreeinclude to worker trees")
+        self.overlay = dirty
         self.pycache_dir = sweep_bytecode_cache(tree_root / BYTECODE_DIR)
         if self.command.is_pytest:
             flags = await plugin_overrides(self.command.python, self.repo.root)
@@ -181,10 +195,17 @@ class _Sweep:
         cov: CoverageMap | None = None
         if self.command.is_pytest:
             self.listener.phase(f"baseline and coverage: the suite once under coverage.py with {self.command.python}")
-            cov = await measure(first.root, [t for t in targets if t.endswith(PYTHON_SUFFIXES)],
-                                python=self.command.python, pycache_dir=self.pycache_dir,
-                                pytest_args=self.command.extra, roots=self.roots)  # fmt: skip
-            sanity.check_suite(cov.run, where, self.command.python)
+            measured = [t for t in targets if t.endswith(PYTHON_SUFFIXES)]
+            shape = [self.command.python, *self.command.extra, "|", *self.roots, "|", *measured]
+            key = coverage_key(self.repo.root, self.base_sha, self.overlay, shape)
+            cov, reused = await coverage_cache.measured(
+                self.repo.root / STATE_DIR / "mutation-cache", key, first.root, use_cache=opts.use_cache,
+                measure=lambda: measure(first.root, measured, python=self.command.python, pycache_dir=self.pycache_dir,
+                                        pytest_args=self.command.extra, roots=self.roots))  # fmt: skip
+            if reused:
+                self.notes.append("coverage map reused from an earlier sweep of the same code and tests")
+            missing = await missing_ignored(self.repo, first.root) if not cov.run.ok else []
+            sanity.check_suite(cov.run, where, self.command.python, missing)
             self.durations = cov.run.durations
             self.listener.phase(f"baseline: {len(cov.run.durations)} test(s) passed in {cov.run.wall_s:.1f}s")
             probes = sanity.covered_probes(cov, targets)
@@ -208,6 +229,7 @@ class _Sweep:
         digest = TestDigest(self.repo.root, [f for f in tracked if is_test_file(f)])
         command_key = self.command.custom or f"pytest:{self.command.python}"
         jobs: list[MutantJob] = []
+        readers = CacheReaders(cov.root) if cov is not None else None
         for m in pending:
             tests: list[str] = []  # [] = the whole suite: no coverage data, or import-time code
             covering: list[str] = []  # the tests that execute the line (the report's coveredBy)
@@ -221,6 +243,8 @@ class _Sweep:
                 import_time = import_time or selection.import_time
                 covering = list(selection.tests)
                 tests = [] if import_time else covering
+                if readers is not None and tests:  # code filling a module-level cache: its readers' tests too
+                    tests = readers.observers(cov, m, tests)
             if not m.valid:
                 self.settle(MutantRecord(m, MutantStatus.COMPILE_ERROR, "none", source="static",
                                          note="the mutated source does not compile"))  # fmt: skip
@@ -235,7 +259,8 @@ class _Sweep:
             base = cov.baseline(tests) if cov is not None and tests else suite_s
             # A fork starts nothing: it gets 1 s of the start-up allowance, a fresh process all of it.
             job = MutantJob(m, tests, opts.timeout_factor * base + opts.timeout_min_s,
-                            startup_s=max(0.0, opts.timeout_min_s - 1.0))
+                            startup_s=max(0.0, opts.timeout_min_s - 1.0),
+                            suite_timeout_s=opts.timeout_factor * suite_s + opts.timeout_min_s)
             self._meta[m.id] = (covering, import_time, key)
             jobs.append(job)
         # Longest first (whole-suite runs before single tests): the last jobs are short, so no
@@ -283,6 +308,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
     started = time.monotonic()
     listener = listener or LineListener(emit)
     repo = await GitRepo.discover(cwd)
+    options = replace(options, python=resolve_python(options.python, cwd))
     await repo.ensure_excluded("/.launcher/")
     store = MutantStore(repo.root / STATE_DIR / "launcher.db")
     try:
@@ -321,6 +347,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
             store.set_sweep(sweep_id, status=store_mod.INTERRUPTED)
             raise
         records = sorted(sweep.records.values(), key=lambda r: r.mutant.index)
+        sweep.notes += unclassified_notes(records)
         meta = SweepMeta(sweep_id, base_sha, repo.root, options.test_cmd, time.monotonic() - started, sweep.notes,
                          options.shaping(), options.shard)  # fmt: skip
         files = write_outputs(out_dir, meta, records, sweep.durations)

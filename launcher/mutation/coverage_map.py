@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,7 @@ from launcher.git.import_roots import python_path
 from launcher.mutation.discover import read_source
 from launcher.mutation.model import Mutant
 from launcher.mutation.run_env import child_env
+from launcher.mutation.test_ids import function_id, stable_selection
 
 PLUGIN = "_launcher_mutation_plugin"
 REPORT_ENV = "LAUNCHER_MUTATION_TESTS"
@@ -83,6 +85,7 @@ class SuiteRun:
     wall_s: float
     output_tail: str = ""
     timed_out: bool = False
+    first_error: str = ""  # the first exception line of the whole output (not just the tail)
 
     @property
     def ok(self) -> bool:
@@ -91,7 +94,7 @@ class SuiteRun:
 
 @dataclass(frozen=True)
 class Selection:
-    tests: tuple[str, ...]  # node ids that execute the mutant's statement
+    tests: tuple[str, ...]  # stable ids (`test_ids`) of the tests that execute the mutant's statement
     import_time: bool  # also executed outside any test (import, collection)
 
     @property
@@ -120,14 +123,23 @@ class CoverageMap:
             lo, hi = own.get(line, (line, line))
             for n in range(lo, hi + 1):
                 found |= self.contexts(mutant.target, n)
-        return Selection(tuple(sorted(found - {IMPORT_CONTEXT})), IMPORT_CONTEXT in found)
+        return Selection(stable_selection(found - {IMPORT_CONTEXT}), IMPORT_CONTEXT in found)
+
+    def tests_covering(self, rel: str, lines: Iterable[int]) -> set[str]:
+        """The node ids that execute any of these lines of a file (not import time)."""
+        found: set[str] = set()
+        for n in lines:
+            found |= self.contexts(rel, n)
+        return found - {IMPORT_CONTEXT}
 
     def baseline(self, tests: Iterable[str]) -> float:
         """Seconds the given tests took on the clean tree ([] = the whole run)."""
         chosen = list(tests)
         if not chosen:
             return self.run.wall_s
-        return sum(self.run.durations.get(t, 0.0) for t in chosen)
+        # A stable id may stand for a test function: all its cases count.
+        wanted = set(chosen)
+        return sum(d for t, d in self.run.durations.items() if t in wanted or function_id(t) in wanted)
 
     @property
     def test_ids(self) -> list[str]:
@@ -153,6 +165,15 @@ def statement_lines(source: str) -> dict[int, tuple[int, int]]:
         for n in range(first, last + 1):
             owners[n] = (first, last)
     return owners
+
+
+_ERROR_LINE = re.compile(r"^(?:E\s+)?([\w.]*(?:Error|Exception|Exit): .*\S)\s*$", re.MULTILINE)
+
+
+def first_error(output: str) -> str:
+    """The first exception line in a pytest run's output (`E   ModuleNotFoundError: ...`)."""
+    found = _ERROR_LINE.search(output)
+    return found.group(1)[:300] if found else ""
 
 
 def _read_report(path: Path) -> tuple[dict[str, float], list[str], int | None]:
@@ -213,7 +234,7 @@ async def measure(
         tail = (done.out + done.err)[-4000:]
         if done.returncode not in (0, 1) and code == 0:
             code = done.returncode  # coverage itself failed after a green pytest
-        run = SuiteRun(code, durations, failed, done.duration_s, tail, done.timed_out)
+        run = SuiteRun(code, durations, failed, done.duration_s, tail, done.timed_out, first_error(done.out + done.err))
         lines = _read_coverage(work / "data", root) if (work / "data").exists() else {}
         return CoverageMap(root, lines, run)
     finally:

@@ -20,6 +20,7 @@ class MutantJob:
     tests: list[str]  # test ids (pytest node ids) that execute the mutated line; [] = whole suite
     timeout_s: float  # derived from the measured baseline of those tests
     startup_s: float = 0.0  # the part of timeout_s that allows for a new process starting up
+    suite_timeout_s: float = 0.0  # the limit for a run widened to the whole suite (0: timeout_s)
 
     @property
     def warm_timeout_s(self) -> float:

@@ -29,6 +29,7 @@ from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.model import MutantStale, MutantStatus
 from launcher.mutation.run_env import bytecode_files, bytecode_prefix, child_env
+from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
 from launcher.mutation.zygote import Zygote
 
 NOTE = "[launcher] "  # first line of output_tail carrying the reason for a status
@@ -203,6 +204,19 @@ class GenericExecutor:
                 return done
         return await process.run(self.command.argv(tests), cwd=self.root, env=self.env, timeout=timeout)
 
+    async def _run_selection(self, job: MutantJob, path: Path) -> tuple[process.Completed, list[str], float]:
+        """Run the job's tests; a selection pytest cannot resolve (`test_ids.unresolved`) is widened
+        to the tests' functions, their files, then the whole suite, never reported as an error.
+        Returns the run, the selection it used and its time limit."""
+        tests, limit = list(job.tests), job.timeout_s
+        done = await self._run_command(tests, limit, path)
+        for wider in wider_selections(tests) if self.command.is_pytest else []:
+            if done.returncode != 4 or not unresolved(done.out + done.err):
+                break
+            tests, limit = wider, max(limit, job.suite_timeout_s)
+            done = await self._run_command(tests, limit, path)
+        return done, tests, limit
+
     async def run(self, job: MutantJob) -> MutantResult:
         mutant = job.mutant
         started = time.monotonic()
@@ -225,10 +239,10 @@ class GenericExecutor:
             try:
                 path.write_bytes(mutated_bytes(path, original, text))
                 drop_bytecode(path, self.pycache_dir)
-                done = await self._run_command(job.tests, job.timeout_s, path)
+                done, tests, limit = await self._run_selection(job, path)
                 if done.timed_out and self.recheck_timeouts:
                     # A loaded machine can stall a healthy run: a timeout must repeat to count.
-                    done = await self._run_command(job.tests, job.timeout_s, path)
+                    done = await self._run_command(tests, limit, path)
             finally:
                 with contextlib.suppress(OSError):  # always restore, even when cancelled
                     path.write_bytes(original)
@@ -236,4 +250,6 @@ class GenericExecutor:
         status, killed_by, note = classify(done, self.command)
         if status is MutantStatus.TIMEOUT and self.recheck_timeouts:
             note = "timed out twice (re-checked in a fresh process)"
+        if tests != job.tests:  # pytest could not resolve the selection (see `_run_selection`)
+            note = "; ".join(filter(None, [note, widened_note(tests)]))
         return result(status, killed_by, note, (done.out + done.err)[-2000:])

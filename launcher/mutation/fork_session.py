@@ -9,8 +9,8 @@ in any run (conftests, test modules and the code under test get imported); then,
 running the tests, the plugin hands the session to the worker, which serves jobs from inside
 `pytest_runtestloop`. A forked child runs its mutant's tests straight from the collected items,
 as pytest's own loop (and pytest-xdist's workers) do: no configuration parsed, no module
-collected again, only the selected tests' own time. Node ids the session does not know fall
-back to a `pytest.main(args)` of their own in the child (`run_pytest`).
+collected again, only the selected tests' own time. Node ids the session does not know are
+widened (`select`): the test function's cases, the file, or the whole session.
 """
 
 from __future__ import annotations
@@ -90,10 +90,25 @@ def warm_session(on_ready: Callable[[Any], None]) -> Any:
 
 
 def select(items: Mapping[str, Any], node_ids: Sequence[str]) -> list[Any] | None:
-    """The collected items (`items`: by node id) of these node ids, in their order; None if any
-    is unknown (run the selection through `pytest.main` instead, which reports what it lacks)."""
-    found = [items.get(node_id) for node_id in dict.fromkeys(node_ids)]
-    return None if any(item is None for item in found) else found
+    """The collected items (`items`: by node id) of these node ids, in their order. An id the
+    session lacks (a parametrized case named by position, which another process numbered
+    otherwise) is widened, never an error: to its test function's cases, else its file's items,
+    else every item (as `launcher.mutation.test_ids` widens a command line)."""
+    chosen: dict[int, Any] = {}
+    for node_id in dict.fromkeys(node_ids):
+        found = [items[node_id]] if node_id in items else _widened(items, node_id)
+        chosen.update((id(item), item) for item in found)
+    return list(chosen.values())
+
+
+def _widened(items: Mapping[str, Any], node_id: str) -> list[Any]:
+    function = node_id.split("[", 1)[0] if node_id.endswith("]") else node_id
+    same_function = [item for nid, item in items.items() if nid.split("[", 1)[0] == function]
+    if same_function:
+        return same_function
+    path = node_id.split("::", 1)[0]
+    same_file = [item for nid, item in items.items() if nid.split("::", 1)[0] == path]
+    return same_file or list(items.values())
 
 
 def run_items(session: Any, items: list[Any], result_path: str) -> int:

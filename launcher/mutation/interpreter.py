@@ -4,6 +4,9 @@ A launcher installed with pipx (or in its own venv) has none of the project's te
 its interpreter would fail the first sweep with `No module named ...`. The default is the one the
 user would type `python -m pytest` with: the active virtualenv's, else `python` on PATH (else
 `python3`). Every error that comes from the interpreter names it and says how to pick another.
+
+A relative `--python` (`.venv/bin/python`) is made absolute against the directory the sweep
+was started in: its tests run in worker trees, not there.
 """
 
 from __future__ import annotations
@@ -60,3 +63,21 @@ def missing_module(output: str) -> str | None:
     """The module a test run could not import (`No module named 'hypothesis'`), if any."""
     found = _MISSING_MODULE.search(output)
     return found.group(1) if found else None
+
+
+def resolve_python(value: str | None, cwd: Path) -> str | None:
+    """`value` as an absolute path (symlinks kept: a venv's python is one); None stays None."""
+    if value is None:
+        return None
+    if os.sep not in value and not value.startswith("."):
+        found = shutil.which(value)
+        if found is None:
+            raise UsageProblem(f"--python {value}: no such command on PATH", where="--python",
+                               fix="pass the interpreter's path, e.g. --python .venv/bin/python")  # fmt: skip
+        return os.path.abspath(found)
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else cwd.absolute() / path
+    if not path.is_file():
+        raise UsageProblem(f"--python {value}: no such file ({path}, from {cwd})", where="--python",
+                           fix="pass an existing interpreter, relative to where you run the sweep")  # fmt: skip
+    return str(path)

@@ -128,6 +128,9 @@ def summary_text(meta: SweepMeta, records: Sequence[MutantRecord], *, head_only:
         + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(executors.items())) + ")" if executors else "")
         + f", cached {sources.get('cached', 0)}, resumed {sources.get('resumed', 0)}; {meta.wall_s:.1f}s",
     ]
+    unclassified = tally[MutantStatus.RUNTIME_ERROR.value]
+    if unclassified:  # out of the score, so never silent: the notes name them with the runner's error
+        lines.append(f"Unclassified {unclassified}: the runner failed even on the whole suite; not in the score")
     lines += [f"Note: {note}" for note in meta.notes]
     if head_only:
         return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ from launcher.mutation.coverage_map import IMPORT_CONTEXT, CoverageMap, SuiteRun
 from launcher.mutation.discover import PYTHON_SUFFIXES, SHELL_SUFFIXES, read_source
 from launcher.mutation.executor import Executor, MutantJob
 from launcher.mutation.model import Mutant, MutantStatus, excerpt, line_starts, position
+from launcher.mutation.test_ids import stable_selection
 
 FORCED_FAIL = 'raise AssertionError("launcher forced fail")'
 _SHOWN = 10
@@ -43,10 +44,15 @@ def _names(tests: Sequence[str]) -> str:
 _MISSING_TOOL = re.compile(r"No module named '?(pytest|coverage)'?(?:\s|$)")
 
 
-def check_suite(run: SuiteRun, where: str, python: str = "python") -> None:
+def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequence[str] = ()) -> None:
     """The pytest suite passed on the clean tree (`python`: the interpreter that ran it, named in
-    every error, since the wrong one is the likeliest cause)."""
+    every error, since the wrong one is the likeliest cause; `lacking`: git-ignored files the main
+    tree has and the worker tree lacks, e.g. a generated `version.py`, named in the fix)."""
     fix = "make the suite pass on a clean checkout first (`python -m pytest`), then sweep again"
+    if lacking:
+        fix = (f"the worker trees are clean checkouts and lack git-ignored files the main tree has: "
+               f"{_names(list(lacking))}; list those the tests need in .worktreeinclude (gitignore syntax) "
+               f"and the sweep copies them, or else {fix}")  # fmt: skip
     who = interpreter.describe(python)
     missing = _MISSING_TOOL.search(run.output_tail) if run.exit_code != 0 else None
     if missing:
@@ -67,8 +73,10 @@ def check_suite(run: SuiteRun, where: str, python: str = "python") -> None:
     if run.timed_out:
         raise SanityFailed(f"the test suite did not finish on the clean tree with {who}", where=where, fix=fix)
     if run.failed:
+        error = f"; first error: {run.first_error}" if run.first_error else ""
         raise SanityFailed(
-            f"the test suite fails on the clean tree with {who}: {len(run.failed)} failing: {_names(run.failed)}",
+            f"the test suite fails on the clean tree with {who}: {len(run.failed)} failing: "
+            f"{_names(run.failed)}{error}",
             where=where, fix=fix, error_key="mutation_sanity:clean_suite_failed",
         )  # fmt: skip
     if run.exit_code == 5:
@@ -130,7 +138,7 @@ def covered_probes(cov: CoverageMap, files: Sequence[str]) -> Probes | None:
                 offset = starts[stmt.lineno - 1] + stmt.col_offset  # (col_offset counts UTF-8 bytes)
                 lead = source[starts[stmt.lineno - 1] : offset]
                 contexts = cov.contexts(rel, stmt.lineno)
-                tests = sorted(contexts - {IMPORT_CONTEXT})
+                tests = list(stable_selection(contexts - {IMPORT_CONTEXT}))  # ids every process resolves
                 # Not a line that also runs at import: a probe there breaks importing the package,
                 # and the selected tests then fail to collect instead of failing.
                 # (Nor the second statement of `x = 1; y = 2`.)

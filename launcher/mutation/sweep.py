@@ -25,6 +25,7 @@ import anyio
 from launcher.mutation.executor import Executor, MutantJob, MutantResult
 from launcher.mutation.executor_generic import NOTE, GenericExecutor
 from launcher.mutation.model import Mutant, MutantStatus
+from launcher.mutation.unclassified import UNCLASSIFIED, needs_broader_run, runner_error, whole_suite
 
 FORK_MODULE = "launcher.mutation.executor_fork"
 BYTECODE_DIR = "pyc"  # beside a sweep's worker trees: its test runs' bytecode cache
@@ -106,6 +107,24 @@ class Worker:
         return self._fork
 
     async def run(self, job: MutantJob) -> MutantResult:
+        result = await self._run(job)
+        if needs_broader_run(result.status, job, result.executor):
+            result = await self._whole_suite(job, result)
+        return result
+
+    async def _whole_suite(self, job: MutantJob, first: MutantResult) -> MutantResult:
+        """An unclassified result, retried with the whole suite in a fresh process (`unclassified`)."""
+        again = await self.generic.run(whole_suite(job))
+        if again.status in UNCLASSIFIED:
+            error = runner_error(again.output_tail)
+            why = f"{note_of(first) or 'the runner failed'}; re-run with the whole suite: {error}"
+        else:
+            why = f"{first.executor} run failed ({runner_error(first.output_tail)}); re-run with the whole suite"
+        again.output_tail = NOTE + why + "\n" + again.output_tail
+        again.duration_s += first.duration_s
+        return again
+
+    async def _run(self, job: MutantJob) -> MutantResult:
         await self.generic.start()
         fork = await self._fork_for(job) if job.mutant.valid else None
         if fork is None:

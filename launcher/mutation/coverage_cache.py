@@ -1,0 +1,79 @@
+"""A clean coverage run reused by a later sweep of the very same code and tests (issue 11, speed).
+
+The per-test coverage map and the clean suite's timings depend on every file the suite can
+touch, so the key covers all of them: the base commit, the content of each file whose main-tree
+state differs from it (uncommitted changes, untracked files, `.worktreeinclude` copies), the
+interpreter, the pytest flags, the import roots and the measured files. A local re-run (the same
+`--since` sweep again, a sweep resumed on another day) then skips the suite's coverage run; any
+edit anywhere runs it again. Only a passing run is kept; the newest few maps are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from launcher.mutation.coverage_map import CoverageMap, SuiteRun
+from launcher.store.files import atomic_write_json
+
+SCHEMA = "launcher-coverage/1"
+KEEP = 8  # maps kept per repository (newest first)
+
+
+def coverage_key(source_root: Path, base_sha: str, overlay: Sequence[str], parts: Sequence[str]) -> str:
+    """The key of a coverage run: `overlay` files are read from `source_root` (the main tree)."""
+    digest = hashlib.sha256(json.dumps([SCHEMA, base_sha, list(parts)]).encode())
+    for rel in sorted(set(overlay)):
+        path = source_root / rel
+        data = path.read_bytes() if path.is_file() else b"<absent>"
+        digest.update(f"\0{rel}\0".encode() + hashlib.sha256(data).digest())
+    return digest.hexdigest()[:32]
+
+
+def load(directory: Path, key: str, tree: Path) -> CoverageMap | None:
+    """The cached map of `key`, as measured in `tree` (paths in it are relative); None if absent."""
+    path = directory / f"coverage-{key}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("schema") != SCHEMA:
+            return None
+        run = SuiteRun(**data["run"])
+        lines = {rel: {int(n): frozenset(ctx) for n, ctx in by_line.items()} for rel, by_line in data["lines"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    path.touch()  # recently used: kept longest
+    return CoverageMap(tree, lines, run)
+
+
+def save(directory: Path, key: str, cov: CoverageMap) -> None:
+    """Keep a passing run's map under `key`, dropping all but the newest KEEP maps."""
+    if not cov.run.ok:
+        return
+    run = cov.run
+    data = {
+        "schema": SCHEMA,
+        "run": {"exit_code": run.exit_code, "durations": run.durations, "failed": run.failed, "wall_s": run.wall_s,
+                "output_tail": run.output_tail, "timed_out": run.timed_out, "first_error": run.first_error},
+        "lines": {rel: {str(n): sorted(ctx) for n, ctx in by_line.items()} for rel, by_line in cov.lines.items()},
+    }  # fmt: skip
+    atomic_write_json(directory / f"coverage-{key}.json", data)
+    maps = sorted(directory.glob("coverage-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in maps[KEEP:]:
+        old.unlink(missing_ok=True)
+
+
+async def measured(
+    directory: Path, key: str, tree: Path, measure: Callable[[], Awaitable[CoverageMap]], *, use_cache: bool
+) -> tuple[CoverageMap, bool]:
+    """The cached map of `key` if any (and `use_cache`), else `measure()`'s, kept for next time.
+    The second value says whether the map came from the cache."""
+    if use_cache:
+        cached = load(directory, key, tree)
+        if cached is not None:
+            return cached, True
+    cov = await measure()
+    if use_cache:
+        save(directory, key, cov)
+    return cov, False
