@@ -27,6 +27,7 @@ from launcher.agents.cli_common import (
     tail,
     write_schema,
 )
+from launcher.models.decoding import json_loads
 from launcher.process import Supervised
 
 DEFAULT_SANDBOX = "workspace-write"
@@ -179,7 +180,7 @@ def _events(stdout: str) -> list[dict[str, Any]]:
         if not line.startswith("{"):
             continue
         try:
-            event = json.loads(line)
+            event = json_loads(line)
         except json.JSONDecodeError:
             continue
         if isinstance(event, dict) and "type" in event:
@@ -195,7 +196,7 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
     if not text or not text.strip():
         return None
     try:
-        value = json.loads(text.strip())
+        value = json_loads(text.strip())
     except json.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None

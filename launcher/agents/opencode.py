@@ -39,6 +39,7 @@ from launcher.agents.cli_common import (
     resume_session,
     round_prompt,
 )
+from launcher.models.decoding import json_loads
 from launcher.process import Supervised
 
 BINARY = "opencode"
@@ -125,7 +126,7 @@ def parse_events(stdout: str) -> OpencodeEvents:
         if not line:
             continue
         try:
-            event = json.loads(line)
+            event = json_loads(line)
         except json.JSONDecodeError:
             seen.noise += 1
             continue

@@ -15,6 +15,7 @@ from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.landing import cleanup_merged, land_approved
 from launcher.app.pipeline import run_task
 from launcher.app.report import build_report, run_status
+from launcher.app.run_inputs import check_run_inputs
 from launcher.engine.orphans import journaling_observer, reap_journaled
 from launcher.engine.scheduler import Node, run_dag
 from launcher.errors import UsageProblem
@@ -45,8 +46,9 @@ async def _prepare(repo: GitRepo) -> None:
 async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink) -> RunReport:
     repo = await GitRepo.discover(cwd)
     config = load_repo_config(repo.root)
+    base_sha = await check_run_inputs(repo, plan, config, into=options.into, base=options.base,
+                                      budget_usd=options.budget_usd)
     await _prepare(repo)
-    base_sha = await repo.rev_parse(options.base or plan.run.base)
     target = options.into or plan.run.into or await repo.current_branch()
     if not target:
         raise UsageProblem(
