@@ -9,6 +9,7 @@ from typing import TypeVar
 import anyio
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from launcher import process
 from launcher.errors import ExitCode, LauncherError
@@ -25,7 +26,8 @@ def call(fn: Callable[[], Awaitable[T]], *, json_mode: bool = False) -> T:
     except LauncherError as exc:
         if json_mode:
             print(json.dumps(exc.envelope(), indent=2))
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        # escape: messages quote user text and hints like `[[task]]` that rich would eat as markup
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         process.kill_all_live_groups()

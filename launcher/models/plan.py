@@ -66,12 +66,19 @@ def _launcher_only_keys(data: dict[str, Any]) -> list[Problem]:
     tasks = data.get("task")
     problems = []
     for index, entry in enumerate(tasks if isinstance(tasks, list) else []):
-        if isinstance(entry, dict) and "select_from" in entry:
+        if isinstance(entry, dict) and entry.get("select_from"):
             problems.append(Problem(
                 _location(("task", index, "select_from"), data), "is set by the launcher, not by a plan",
                 "plan_invalid:launcher_only_key", "use `attempts = K` for best-of-N",
             ))
     return problems
+
+
+def _hinted(problem: Problem) -> Problem:
+    if problem.where == "task" and problem.error_key.endswith(("list_type", "dict_type", "model_type")):
+        return Problem(problem.where, problem.what, problem.error_key,
+                       "write each task as an array of tables: [[task]] (double brackets), one per task")
+    return problem
 
 
 def validate_plan(data: Any, source: str) -> Plan:
@@ -92,6 +99,7 @@ def validate_plan(data: Any, source: str) -> Plan:
         problems += problems_of(exc, Plan, lambda loc: _location(loc, data), "plan_invalid", TOP_HINTS)
     except (RecursionError, ValueError, TypeError) as exc:  # a value too deep or odd to validate
         problems.append(Problem("", f"cannot be validated ({exc.__class__.__name__})", "plan_invalid:unusable"))
+    problems = [_hinted(p) for p in problems]
     if problems:
         raise_problems(problems, source, PlanError, f"correct {'these keys' if len(problems) > 1 else 'that key'}"
                        f" ({PLAN_FIX})")
