@@ -15,8 +15,9 @@ import json
 import math
 import os
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from typer.testing import CliRunner
 from launcher.agents import scripted_main
 from launcher.agents.cli_common import parse_json_text
 from launcher.cli.main import app
-from launcher.errors import ConfigError, ContractInvalid, PlanError
+from launcher.errors import ConfigError, ContractInvalid, LauncherError, PlanError
 from launcher.gates.verdict import grade_record
 from launcher.models.config import load_repo_config
 from launcher.models.contract import check_contract, last_json_object, parse_contract_text
@@ -114,25 +115,32 @@ plan_like = st.fixed_dictionaries(
               "zz_unknown": values},
 )
 
+
+def _value_or_ours(read: Callable[[], Any], error_type: type[Exception]) -> Any:
+    """The reader's value, or its error, which must be the project's own and structured: a
+    message, an error key and an exit code (the CLI maps it; never a traceback)."""
+    try:
+        return read()
+    except error_type as exc:
+        assert isinstance(exc, (LauncherError, scripted_main.ScriptInvalid))
+        if isinstance(exc, LauncherError):
+            assert exc.message.strip() and exc.error_key and exc.exit_code in (1, 2)
+        return exc
+
+
 # --- readers -----------------------------------------------------------------------------------
 
 
 @FUZZ
 @given(text=texts, suffix=st.sampled_from([".toml", ".yaml", ".json"]))
 def test_plan_text_is_a_plan_or_a_plan_error(text: str, suffix: str) -> None:
-    try:
-        validate_plan(parse_plan_text(text, suffix, "fuzz" + suffix), "fuzz" + suffix)
-    except PlanError:
-        pass
+    _value_or_ours(lambda: validate_plan(parse_plan_text(text, suffix, "fuzz" + suffix), "fuzz" + suffix), PlanError)
 
 
 @FUZZ
 @given(data=st.one_of(plan_like, values))
 def test_plan_data_is_a_plan_or_a_plan_error(data: Any) -> None:
-    try:
-        validate_plan(data, "fuzz.toml")
-    except PlanError:
-        pass
+    _value_or_ours(lambda: validate_plan(data, "fuzz.toml"), PlanError)
 
 
 @FUZZ
@@ -140,46 +148,31 @@ def test_plan_data_is_a_plan_or_a_plan_error(data: Any) -> None:
 def test_plan_files_of_any_bytes_are_a_plan_or_a_plan_error(tmp_path: Path, content: bytes, suffix: str) -> None:
     path = tmp_path / f"plan{suffix}"
     path.write_bytes(content)
-    try:
-        load_plan(path)
-    except PlanError:
-        pass
+    _value_or_ours(lambda: load_plan(path), PlanError)
 
 
 @FUZZ
 @given(text=texts)
 def test_contract_text_is_a_contract_or_contract_invalid(text: str) -> None:
-    try:
-        parse_contract_text(text, "t")
-    except ContractInvalid:
-        pass
+    _value_or_ours(lambda: parse_contract_text(text, "t"), ContractInvalid)
     found = last_json_object(text)
     assert found is None or isinstance(found, dict)
     parse_json_text(text)
     if found is not None:
-        try:
-            check_contract(found, "t")
-        except ContractInvalid:
-            pass
+        _value_or_ours(lambda: check_contract(found, "t"), ContractInvalid)
 
 
 @FUZZ
 @given(data=values)
 def test_structured_contract_output_is_a_contract_or_contract_invalid(data: Any) -> None:
-    try:
-        check_contract(data, "t")
-    except ContractInvalid:
-        pass
+    _value_or_ours(lambda: check_contract(data, "t"), ContractInvalid)
 
 
 @FUZZ
 @given(text=texts)
 def test_grader_text_is_a_verdict_or_verdict_invalid(text: str) -> None:
     for reader in (validate_verdict_text, parse_grader_output):
-        try:
-            reader(text)
-        except VerdictInvalid:
-            pass
+        _value_or_ours(partial(reader, text), VerdictInvalid)
     code, envelope = grade_record(text)
     assert code in (0, 1) and envelope["ok"] is (code == 0)
     json.dumps(envelope)  # printable
@@ -188,10 +181,7 @@ def test_grader_text_is_a_verdict_or_verdict_invalid(text: str) -> None:
 @FUZZ
 @given(data=values, criteria=st.none() | st.lists(st.text(max_size=3), max_size=3))
 def test_parsed_verdicts_are_verdicts_or_verdict_invalid(data: Any, criteria: list[str] | None) -> None:
-    try:
-        check_verdict(data, expected_criteria=criteria)
-    except VerdictInvalid:
-        pass
+    _value_or_ours(lambda: check_verdict(data, expected_criteria=criteria), VerdictInvalid)
 
 
 @FUZZ
@@ -199,20 +189,14 @@ def test_parsed_verdicts_are_verdicts_or_verdict_invalid(data: Any, criteria: li
                                                                "calibration": v, "description": "d"}))))
 def test_judge_files_are_values_or_judge_input_invalid(text: str) -> None:
     for model in (JudgeVerdict, CalibrationSet):
-        try:
-            parse_judge_text(text, model, where="fuzz.json")
-        except JudgeInputInvalid:
-            pass
+        _value_or_ours(partial(parse_judge_text, text, model, where="fuzz.json"), JudgeInputInvalid)
 
 
 @FUZZ
 @given(front=texts, body=st.text(max_size=200))
 def test_rubrics_are_rubrics_or_rubric_errors(front: str, body: str) -> None:
     for text in (f"---\n{front}\n---\n### C1. Works\n{body}", front, f"---\nversion: 1\nname: x\n---\n{body}"):
-        try:
-            parse_rubric(text, "<x>")
-        except RubricError:
-            pass
+        _value_or_ours(partial(parse_rubric, text, "<x>"), RubricError)
 
 
 @FUZZ
@@ -223,10 +207,7 @@ def test_repository_config_is_a_config_or_a_config_error(tmp_path: Path, content
     for old in root.iterdir():
         old.unlink()
     (root / name).write_bytes(content)
-    try:
-        load_repo_config(root)
-    except ConfigError:
-        pass
+    _value_or_ours(lambda: load_repo_config(root), ConfigError)
 
 
 @FUZZ
@@ -235,10 +216,7 @@ def test_repository_config_tables_are_a_config_or_a_config_error(tmp_path: Path,
     root = tmp_path / "cfgt"
     root.mkdir(exist_ok=True)
     (root / "launcher.toml").write_text(_as_toml(data if isinstance(data, dict) else {"grading": data}))
-    try:
-        load_repo_config(root)
-    except ConfigError:
-        pass
+    _value_or_ours(lambda: load_repo_config(root), ConfigError)
 
 
 @FUZZ
@@ -246,10 +224,7 @@ def test_repository_config_tables_are_a_config_or_a_config_error(tmp_path: Path,
 def test_script_files_are_steps_or_a_script_error(tmp_path: Path, data: Any) -> None:
     path = tmp_path / "script.json"
     path.write_text(_as_json(data))
-    try:
-        scripted_main.load_steps(str(path))
-    except scripted_main.ScriptInvalid:
-        pass
+    _value_or_ours(lambda: scripted_main.load_steps(str(path)), scripted_main.ScriptInvalid)
 
 
 def test_the_decoders_accept_ordinary_documents() -> None:
@@ -273,11 +248,6 @@ def _inside(path: Path) -> Iterator[None]:
         os.chdir(before)
 
 
-@pytest.fixture
-def quiet_repo(repo: Path) -> Path:
-    return repo
-
-
 def _nothing_created(repo: Path) -> None:
     assert not (repo / ".launcher").exists()
     assert git(repo, "branch", "--format=%(refname:short)").split() == ["main"]
@@ -287,13 +257,13 @@ def _nothing_created(repo: Path) -> None:
 @FUZZ_CLI
 @given(content=st.one_of(raw_bytes, plan_like.map(lambda d: _as_toml({**d, "zz_unknown": 1}).encode())),
        suffix=st.sampled_from([".toml", ".yaml", ".json"]))
-def test_launcher_run_on_garbage_exits_2_and_creates_nothing(quiet_repo: Path, content: bytes, suffix: str) -> None:
-    plan = quiet_repo.parent / f"fuzz-plan{suffix}"
+def test_launcher_run_on_garbage_exits_2_and_creates_nothing(repo: Path, content: bytes, suffix: str) -> None:
+    plan = repo.parent / f"fuzz-plan{suffix}"
     plan.write_bytes(content)
-    with _inside(quiet_repo):
+    with _inside(repo):
         result = runner.invoke(app, ["run", str(plan), "--quiet"])
     if result.exit_code == 2:
-        _nothing_created(quiet_repo)
+        _nothing_created(repo)
     else:  # garbage that happens to be a valid plan: it ran, and ended like any run
         assert result.exit_code in (0, 1, 4), result.output
     assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
