@@ -65,6 +65,12 @@ def test_agent_text_readers_return_nothing_or_a_contract_error(text: str) -> Non
         parse_grader_output(text)
 
 
+def test_a_contract_after_deep_garbage_on_an_earlier_line_is_still_found() -> None:
+    contract = {"status": "done", "nested": {"ok": True}}
+    text = '{"a": ' * 60_000 + "\n" + "{" * 1000 + "\nprose " + json.dumps(contract) + " more prose"
+    assert last_json_object(text) == contract
+
+
 def test_a_contract_cannot_claim_the_launcher_derived_it() -> None:
     text = json.dumps({
         "contract_version": "1", "task_id": "t", "status": "done", "summary": "s", "files_changed": [],
@@ -98,6 +104,8 @@ def _load(tmp_path: Path, name: str, content: str | bytes) -> PlanError:
     ("plan.yaml", "1: x\n"),
     ("plan.json", '{"task": [{"id": "a", "timeout_s": NaN}]}'),
     ("plan.json", '{"task": [{"id": "a", "timeout_s": 1e999}]}'),
+    ("plan.yaml", "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(  # an alias bomb: 10**8 values
+        f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefg", "bcdefgh", strict=True))),
 ])
 def test_malformed_plan_files_are_plan_errors(tmp_path: Path, name: str, content: str | bytes) -> None:
     _load(tmp_path, name, content)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from launcher.errors import ContractInvalid
-from launcher.models.decoding import json_loads, json_raw_decode, structure_problem
+from launcher.models.decoding import json_loads, json_objects, structure_problem
 
 CONTRACT_VERSION = "1"
 CONTRACT_STATUSES = ("done", "blocked", "failed", "needs_input")
@@ -111,21 +112,8 @@ def parse_contract_text(text: str, expected_task_id: str) -> CompletionContract:
 
 def last_json_object(text: str) -> dict[str, Any] | None:
     """The last top-level JSON object in free text (an agent's final message or stdout)."""
-    text = text[-256 * 1024 :]  # the final message is at the end; bound the scan
-    found: dict[str, Any] | None = None
-    index = 0
-    while True:
-        start = text.find("{", index)
-        if start < 0:
-            return found
-        try:
-            value, end = json_raw_decode(text, start)
-        except json.JSONDecodeError:
-            index = start + 1
-            continue
-        if isinstance(value, dict):
-            found = value
-        index = end
+    last = deque(json_objects(text[-256 * 1024 :]), maxlen=1)  # the answer is at the end: bound the scan
+    return last[0] if last else None
 
 
 def derived_contract(

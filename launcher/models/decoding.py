@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
 MAX_DEPTH = 64
+MAX_VALUES = 1_000_000  # YAML aliases can make a small file expand to billions of values
 TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
 
 
@@ -32,11 +35,15 @@ def _unencodable(text: str) -> bool:
 
 def structure_problem(value: Any) -> str | None:
     """Why a decoded value is unusable (None when it is fine): lists and dicts nested deeper than
-    MAX_DEPTH, or text with an unpaired surrogate (`"\\ud800"` decodes, then fails every write).
-    Iterative, so it never recurses itself."""
+    MAX_DEPTH, more than MAX_VALUES values, or text with an unpaired surrogate (`"\\ud800"`
+    decodes, then fails every write). Iterative, so it never recurses itself."""
     stack: list[tuple[Any, int]] = [(value, 0)]
+    seen = 0
     while stack:
         item, depth = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return f"more than {MAX_VALUES} values (YAML aliases expanding?)"
         if isinstance(item, str):
             if _unencodable(item):
                 return "text contains an unpaired surrogate (\\ud800-\\udfff)"
@@ -87,18 +94,42 @@ def json_loads(text: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
-def json_raw_decode(text: str, start: int) -> tuple[Any, int]:
-    """`JSONDecoder.raw_decode` at `start`, raising only `json.JSONDecodeError`."""
+_OBJECT_START = re.compile(r'\{\s*["}]')  # only a key or `}` can follow an object's `{`
+_CHUNK = 64 * 1024
+
+
+def _decode_at(text: str, start: int) -> tuple[Any, int]:
+    """Decode the JSON value at `start`, looking at a bounded chunk first: the decoder's error
+    position costs a scan of everything before it, so garbage would make the search quadratic."""
+    chunk = text[start : start + _CHUNK]
     try:
-        value, end = _DECODER.raw_decode(text, start)
-    except json.JSONDecodeError:
-        raise
-    except (RecursionError, ValueError, MemoryError) as exc:
-        raise json.JSONDecodeError(_plain_reason(exc), text, start) from None
-    problem = structure_problem(value)
-    if problem:
-        raise json.JSONDecodeError(problem, text, start)
-    return value, end
+        value, end = _DECODER.raw_decode(chunk)
+        return value, start + end
+    except json.JSONDecodeError as exc:
+        if len(chunk) < _CHUNK or exc.pos < len(chunk) - 1:
+            raise
+    value, end = _DECODER.raw_decode(text[start:])  # a value larger than the chunk
+    return value, start + end
+
+
+def json_objects(text: str) -> Iterator[dict[str, Any]]:
+    """The top-level JSON objects in free text (an agent's final message, stdout), in order.
+    Nothing in the text raises: what does not decode, or is unusable, is prose."""
+    index = 0
+    while (found := _OBJECT_START.search(text, index)) is not None:
+        start = found.start()
+        try:
+            value, end = _decode_at(text, start)
+        except RecursionError:
+            newline = text.find("\n", start)  # deep garbage: go on with the next line
+            index = newline + 1 if newline >= 0 else len(text)
+            continue
+        except (ValueError, MemoryError):  # JSONDecodeError, a 4,300-digit integer, NaN
+            index = start + 1
+            continue
+        index = end
+        if isinstance(value, dict) and structure_problem(value) is None:
+            yield value
 
 
 def toml_loads(text: str) -> dict[str, Any]:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from launcher.errors import LauncherError
-from launcher.models.decoding import json_loads, json_raw_decode, structure_problem
+from launcher.models.decoding import json_loads, json_objects, structure_problem
 
 VERDICTS = ("satisfied", "needs_revision")
 REQUIRED_KEYS = ("verdict", "criterion_results", "required_fixes", "iteration", "rubric_version")
@@ -175,19 +174,6 @@ def validate_verdict_text(text: str, *, expected_criteria: list[str] | None = No
     return check_verdict(data, expected_criteria=expected_criteria)
 
 
-def _json_objects(text: str) -> Iterator[dict[str, Any]]:
-    index = 0
-    while (start := text.find("{", index)) >= 0:
-        try:
-            value, end = json_raw_decode(text, start)
-        except json.JSONDecodeError:
-            index = start + 1
-            continue
-        if isinstance(value, dict):
-            yield value
-        index = end
-
-
 def extract_verdict_json(text: str) -> str:
     """A grader's answer as verdict JSON text: the text itself if it is JSON, else the last JSON
     object in the prose (preferring one with a `verdict` key). Unchanged if there is none, so the
@@ -197,7 +183,7 @@ def extract_verdict_json(text: str) -> str:
         return text
     except json.JSONDecodeError:
         pass
-    objects = list(_json_objects(text[-512 * 1024 :]))  # the answer is at the end; bound the scan
+    objects = list(json_objects(text[-512 * 1024 :]))  # the answer is at the end; bound the scan
     with_key = [o for o in objects if "verdict" in o]
     candidates = with_key or objects
     return json.dumps(candidates[-1]) if candidates else text
