@@ -104,8 +104,9 @@ def _load(tmp_path: Path, name: str, content: str | bytes) -> PlanError:
     ("plan.yaml", "1: x\n"),
     ("plan.json", '{"task": [{"id": "a", "timeout_s": NaN}]}'),
     ("plan.json", '{"task": [{"id": "a", "timeout_s": 1e999}]}'),
-    ("plan.yaml", "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(  # an alias bomb: 10**8 values
-        f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefg", "bcdefgh", strict=True))),
+    ("plan.yaml", "task:\n- id: a\n  script:\n  - contract:\n      a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+     + "".join(f"      {n}: &{n} [{', '.join(['*' + p] * 10)}]\n"  # an alias bomb: 10**8 values
+               for p, n in zip("abcdefg", "bcdefgh", strict=True))),
 ])
 def test_malformed_plan_files_are_plan_errors(tmp_path: Path, name: str, content: str | bytes) -> None:
     _load(tmp_path, name, content)
@@ -313,3 +314,17 @@ def test_the_scripted_agent_rejects_a_bad_step_with_a_message(
     assert "script step 0.sleep" in capsys.readouterr().err
     script.write_text(DEEP)
     assert scripted_main.main(str(script)) == 2
+
+
+def test_a_journaled_plan_the_schema_now_refuses_is_a_plan_error_on_resume(repo: Path) -> None:
+    import sqlite3
+
+    report = run_plan(repo, [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}])
+    with sqlite3.connect(repo / ".launcher" / "launcher.db") as db:  # as an older launcher wrote it
+        plan = json.loads(db.execute("SELECT plan_json FROM runs WHERE id = ?", (report.run_id,)).fetchone()[0])
+        plan["task"][0]["timeout_s"] = 0
+        db.execute("UPDATE runs SET plan_json = ? WHERE id = ?", (json.dumps(plan), report.run_id))
+    with pytest.raises(PlanError) as caught:
+        resume(repo, report.run_id)
+    assert f"journaled plan of run {report.run_id}" in (caught.value.where or "")
+    assert "timeout_s" in caught.value.message

@@ -24,7 +24,7 @@ from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.events import Event
 from launcher.models.ids import new_run_id
-from launcher.models.plan import Plan
+from launcher.models.plan import Plan, plan_from_journal
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
 from launcher.store.journal import Journal
@@ -93,7 +93,7 @@ async def load_context(cwd: Path, run_id: str | None, emit: EventSink) -> RunCon
         )
     config = load_repo_config(repo.root)
     return RunContext(
-        repo=repo, journal=journal, run_id=run.id, plan=Plan.model_validate(run.plan),
+        repo=repo, journal=journal, run_id=run.id, plan=plan_from_journal(run.plan, run.id),
         config=config, base_sha=run.base_sha, target=run.target,
         worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
         emit=emit, merge=bool(run.settings.get("merge", True)),

@@ -34,7 +34,7 @@ from launcher.models.problems import Problem, problems_of, raise_problems
 __all__ = [
     "BUILTIN_ADAPTERS", "AdapterName", "AgentConfig", "Plan", "RunSettings", "ScriptStep", "Strict", "Task",
     "attempt_id", "check_plan", "env_names", "expand_attempts", "find_cycle", "load_plan", "parse_plan_text",
-    "plan_from_cli", "validate_plan",
+    "plan_from_cli", "plan_from_journal", "validate_plan",
 ]
 PLAN_FIX = "see README, 'Plan format'"
 # Unknown top-level keys a user plausibly meant as one of ours.
@@ -189,3 +189,15 @@ def plan_from_cli(prompts: list[str], agent: str, role: str = "general") -> Plan
         for n, prompt in enumerate(prompts, 1)
     ]
     return validate_plan({"task": tasks}, "--task")
+
+
+def plan_from_journal(data: Any, run_id: str) -> Plan:
+    """A run's plan as journaled at its start; one the current schema refuses (journaled by an
+    older launcher) is a usage error naming the run, not a traceback on every resume."""
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        problems = problems_of(exc, Plan, lambda loc: _location(loc, data if isinstance(data, dict) else {}),
+                               "plan_invalid")
+        raise_problems(problems, f"the journaled plan of run {run_id}", PlanError,
+                       "start a new run with a corrected plan (`launcher run PLAN`)")
