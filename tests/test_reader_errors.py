@@ -154,6 +154,13 @@ def test_every_plan_problem_is_reported_at_once_in_our_words_with_suggestions(tm
     assert "Extra inputs" not in err.message and "Input should" not in err.message
 
 
+def test_key_problems_and_cross_check_problems_are_reported_in_one_go() -> None:
+    with pytest.raises(PlanError) as caught:
+        validate_plan({"run": {"max_paralel": 2}, "task": [{"id": "a", "agent": "scriptd"}]}, "p")
+    assert "2 problems" in caught.value.what
+    assert "max_parallel" in caught.value.what and "unknown agent 'scriptd'" in caught.value.what
+
+
 def test_cross_checks_are_reported_together_too() -> None:
     with pytest.raises(PlanError) as caught:
         validate_plan({"task": [{"id": "a", "agent": "scriptd"}, {"id": "b", "depends_on": ["aa"]}]}, "p")

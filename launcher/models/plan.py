@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from launcher.errors import PlanError
 from launcher.models.decoding import json_loads, read_text, toml_loads, yaml_load
 from launcher.models.ids import task_id_problem
-from launcher.models.plan_checks import check_plan, find_cycle
+from launcher.models.plan_checks import check_plan, find_cycle, plan_problems
 from launcher.models.plan_schema import (
     BUILTIN_ADAPTERS,
     AdapterName,
@@ -81,6 +81,25 @@ def _hinted(problem: Problem) -> Problem:
     return problem
 
 
+def _cross_problems_of_the_valid_part(data: dict[str, Any]) -> list[Problem]:
+    """The cross-checks (agents, dependencies, cycles) of the tasks whose keys are valid, so one
+    run of `launcher run` reports those too. A task that is itself invalid still counts as known."""
+    raw_tasks: list[Any] = data["task"] if isinstance(data.get("task"), list) else []
+    raw_agents: dict[Any, Any] = data["agents"] if isinstance(data.get("agents"), dict) else {}
+    tasks: list[Task] = []
+    for entry in raw_tasks:
+        try:
+            tasks.append(Task.model_validate(entry))
+        except (ValidationError, RecursionError, ValueError, TypeError):
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                tasks.append(Task.model_construct(id=entry["id"], agent="scripted"))  # known, not checked
+    if not tasks:
+        return []
+    agents = {str(name): AgentConfig() for name in raw_agents}
+    partial = Plan.model_construct(run=RunSettings(), agents=agents, tasks=tasks)
+    return plan_problems(partial)
+
+
 def validate_plan(data: Any, source: str) -> Plan:
     """Build and cross-check a plan; every problem names the task and the key, all at once."""
     if not isinstance(data, dict):
@@ -97,6 +116,7 @@ def validate_plan(data: Any, source: str) -> Plan:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
         problems += problems_of(exc, Plan, lambda loc: _location(loc, data), "plan_invalid", TOP_HINTS)
+        problems += _cross_problems_of_the_valid_part(data)
     except (RecursionError, ValueError, TypeError) as exc:  # a value too deep or odd to validate
         problems.append(Problem("", f"cannot be validated ({exc.__class__.__name__})", "plan_invalid:unusable"))
     problems = [_hinted(p) for p in problems]
