@@ -73,6 +73,7 @@ from launcher.agents.cli_common import (
 )
 from launcher.agents.packet_access import packet_for_workspace
 from launcher.errors import ConfigError
+from launcher.models.decoding import json_loads
 from launcher.process import CappedLog, Supervised, group_alive, terminate_group
 
 PROTOCOL_VERSION = 1
@@ -259,7 +260,7 @@ class Connection:
         if not text:
             return
         try:
-            message = json.loads(text)
+            message = json_loads(text)
         except json.JSONDecodeError:
             if len(self.noise) < 20:
                 self.noise.append(text[:200])

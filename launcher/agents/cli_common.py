@@ -22,6 +22,7 @@ from launcher.models.contract import (
     CompletionContract,
     last_json_object,
 )
+from launcher.models.decoding import json_loads
 from launcher.process import Supervised
 
 # Parent variables every CLI adapter passes on besides base.ENV_ALLOWLIST: proxies and the CA
@@ -233,7 +234,7 @@ def parse_json_text(text: str) -> Any:
     if not stripped:
         return None
     try:
-        return json.loads(stripped)
+        return json_loads(stripped)
     except json.JSONDecodeError:
         return last_json_object(stripped)
 

@@ -28,6 +28,7 @@ from launcher.agents.cli_common import (
     write_schema,
 )
 from launcher.agents.packet_access import packet_inside
+from launcher.models.decoding import json_loads
 from launcher.process import Supervised
 
 DEFAULT_SANDBOX = "workspace-write"
@@ -181,7 +182,7 @@ def _events(stdout: str) -> list[dict[str, Any]]:
         if not line.startswith("{"):
             continue
         try:
-            event = json.loads(line)
+            event = json_loads(line)
         except json.JSONDecodeError:
             continue
         if isinstance(event, dict) and "type" in event:
@@ -197,7 +198,7 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
     if not text or not text.strip():
         return None
     try:
-        value = json.loads(text.strip())
+        value = json_loads(text.strip())
     except json.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None

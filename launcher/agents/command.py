@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, agent_env, exit_outcome
 from launcher.errors import ConfigError
 from launcher.process import Supervised
@@ -33,7 +35,9 @@ class CommandAdapter:
         return exit_outcome(result)
 
 
+_PLACEHOLDER = re.compile(r"\{(prompt|task_id|contract|packet)\}")
+
+
 def _fill(part: str, values: dict[str, str]) -> str:
-    for key, value in values.items():
-        part = part.replace("{" + key + "}", value)
-    return part
+    # One pass over the template: a `{task_id}` written inside the prompt stays as written.
+    return _PLACEHOLDER.sub(lambda found: values[found[1]], part)

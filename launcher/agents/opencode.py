@@ -40,6 +40,7 @@ from launcher.agents.cli_common import (
     round_prompt,
 )
 from launcher.agents.packet_access import packet_inside
+from launcher.models.decoding import json_loads
 from launcher.process import Supervised
 
 BINARY = "opencode"
@@ -126,7 +127,7 @@ def parse_events(stdout: str) -> OpencodeEvents:
         if not line:
             continue
         try:
-            event = json.loads(line)
+            event = json_loads(line)
         except json.JSONDecodeError:
             seen.noise += 1
             continue

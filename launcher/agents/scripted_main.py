@@ -10,9 +10,43 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from launcher.models.decoding import json_loads, read_text
+from launcher.models.plan_schema import ScriptStep
+
+
+def load_steps(script_path: str) -> list[dict[str, Any]]:
+    """The script's steps, each checked against the plan's own step schema (a hand-written or
+    damaged script file fails here with a message, not with a traceback mid-way)."""
+    try:
+        raw = json_loads(read_text(Path(script_path)))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ScriptInvalid(f"cannot read the script {script_path}: {exc}") from None
+    if not isinstance(raw, list):
+        raise ScriptInvalid(f"the script {script_path} must be a JSON list of steps")
+    steps = []
+    for index, step in enumerate(raw):
+        try:
+            steps.append(ScriptStep.model_validate(step).model_dump(exclude_none=True))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            raise ScriptInvalid(f"script step {index}{'.' + key if key else ''}: "
+                                f"{str(first['msg']).removeprefix('Value error, ')}") from None
+    return steps
+
+
+class ScriptInvalid(Exception):
+    """A script file that is not a list of valid steps (the agent exits 2)."""
+
 
 def main(script_path: str) -> int:
-    steps: list[dict[str, Any]] = json.loads(Path(script_path).read_text(encoding="utf-8"))
+    try:
+        steps = load_steps(script_path)
+    except ScriptInvalid as exc:
+        print(f"scripted agent: {exc}", file=sys.stderr)
+        return 2
     task_id = os.environ["LAUNCHER_TASK_ID"]
     iteration = int(os.environ.get("LAUNCHER_ITERATION", "1"))
     attempt = int(os.environ.get("LAUNCHER_ATTEMPT", "1"))

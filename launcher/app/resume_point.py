@@ -118,7 +118,7 @@ def recorded_grade(grading_dir: Path, iteration: int, head_sha: str, ids: list[s
     try:
         packet = (grading_dir / f"{iteration}-packet.md").read_text(encoding="utf-8")
         text = (grading_dir / f"{iteration}-verdict.json").read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # unreadable: this round is graded again, never a crash
         return None
     if head_sha not in packet:
         return None  # graded another head: this one needs its own verdict

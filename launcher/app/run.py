@@ -16,6 +16,7 @@ from launcher.app.landing import cleanup_merged, land_approved
 from launcher.app.pipeline import run_task
 from launcher.app.preflight import check_agent_files, check_agents, preflight
 from launcher.app.report import build_report, run_status
+from launcher.app.run_inputs import check_run_inputs
 from launcher.engine.orphans import journaling_observer, reap_journaled
 from launcher.engine.scheduler import Node, run_dag
 from launcher.errors import UsageProblem
@@ -24,7 +25,7 @@ from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.events import Event
 from launcher.models.ids import new_run_id
-from launcher.models.plan import Plan
+from launcher.models.plan import Plan, plan_from_journal
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
 from launcher.store.journal import Journal
@@ -47,9 +48,10 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
     repo = await GitRepo.discover(cwd)
     config = load_repo_config(repo.root)
     await preflight(repo, plan, config)  # before anything is created: exit 3 leaves no debris
-    await _prepare(repo)
-    base_sha = await repo.rev_parse(options.base or plan.run.base)
+    base_sha = await check_run_inputs(repo, plan, config, into=options.into, base=options.base,
+                                      budget_usd=options.budget_usd)
     await check_agent_files(repo, plan, config, base_sha)
+    await _prepare(repo)
     target = options.into or plan.run.into or await repo.current_branch()
     if not target:
         raise UsageProblem(
@@ -94,7 +96,7 @@ async def load_context(cwd: Path, run_id: str | None, emit: EventSink) -> RunCon
         )
     config = load_repo_config(repo.root)
     return RunContext(
-        repo=repo, journal=journal, run_id=run.id, plan=Plan.model_validate(run.plan),
+        repo=repo, journal=journal, run_id=run.id, plan=plan_from_journal(run.plan, run.id),
         config=config, base_sha=run.base_sha, target=run.target,
         worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
         emit=emit, merge=bool(run.settings.get("merge", True)),

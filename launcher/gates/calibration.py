@@ -135,7 +135,12 @@ def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | N
     report = evaluate(verdict, labelled, limit, where=f"{verdict_path} vs {calibration_path}")
     report["verdict_file"], report["calibration_file"] = str(verdict_path), str(calibration_path)
     out = report_path or verdict_path.parent / REPORT_NAME
-    atomic_write_json(out, report)
+    try:
+        atomic_write_json(out, report)
+    except (OSError, ValueError) as exc:  # a directory, a missing parent, no permission, a NUL byte
+        raise JudgeInputInvalid(f"cannot write the report: {getattr(exc, 'strerror', None) or exc}",
+                                where=str(out), fix="pass --report a writable file path",
+                                error_key="report_unwritable") from None
     return GateResult(gate_exit(report), report, out)
 
 

@@ -188,7 +188,12 @@ def read_grade_input(file: Path | None, stdin: TextIO | None = None) -> str:
             "no --file given and stdin is a terminal",
             fix="pipe the grader's JSON in, or pass --file <path>", error_key="no_input",
         )
-    return stream.read()
+    raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read().encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise VerdictInvalid(f"stdin is not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})",
+                             fix="pipe the grader's JSON in as UTF-8 text", error_key="file_unreadable") from None
 
 
 def grade_record_from(file: Path | None, stdin: TextIO | None = None,

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
 from launcher.errors import ConfigError
-from launcher.models.plan import AgentConfig, Strict
+from launcher.models.decoding import read_text, toml_loads
+from launcher.models.plan_schema import BUILTIN_ADAPTERS, AgentConfig, Iterations, Plan, Strict
+from launcher.models.problems import Problem, did_you_mean, problems_of, raise_problems
+
+CONFIG_FIX = "see README, 'Repository config'"
 
 
 class GradingConfig(Strict):
-    iteration_cap: int = Field(default=3, ge=1)
+    iteration_cap: Iterations = 3
     grader: str | None = None
 
 
@@ -24,7 +28,7 @@ class MergeConfig(Strict):
 
 class MutationConfig(Strict):
     judge: str | None = None  # the agent `launcher mutation judge` asks (else --agent)
-    judge_batch: int = Field(default=25, ge=1)  # survivors per judge call
+    judge_batch: int = Field(default=25, ge=1, le=10_000)  # survivors per judge call
     # `launcher mutation sweep` defaults (its flags win): extra pytest arguments that keep the
     # fast path, the interpreter, a custom test command
     pytest_args: list[str] = Field(default_factory=list)
@@ -38,31 +42,64 @@ class RepoConfig(Strict):
     worktree_root: str | None = None
     setup: str | None = None
     include_file: str = ".worktreeinclude"
-    log_cap_mb: float = Field(default=8.0, gt=0)
+    # At least 1 KiB (a smaller cap keeps nothing of a log), at most 1 TiB.
+    log_cap_mb: Annotated[float, Field(ge=1 / 1024, le=1024 * 1024)] = 8.0
     grading: GradingConfig = Field(default_factory=GradingConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
     mutation: MutationConfig = Field(default_factory=MutationConfig)
 
 
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _section(data: dict[str, Any], path: Path) -> Any:
+    """`[tool.launcher]` of a pyproject.toml (None when absent); a `tool` that is not a table is
+    an error here, not an AttributeError."""
+    tool = data.get("tool")
+    if tool is None:
+        return None
+    if not isinstance(tool, dict):
+        raise ConfigError(f"`tool` is {type(tool).__name__}, not a table", where=f"{path}: tool",
+                          fix="make [tool] a table, e.g. [tool.launcher]", error_key="config_invalid:tool")
+    return tool.get("launcher")
+
+
 def load_repo_config(root: Path) -> RepoConfig:
     """Read launcher.toml (preferred) or pyproject's [tool.launcher]; defaults if neither."""
-    for path, section in ((root / "launcher.toml", None), (root / "pyproject.toml", "launcher")):
+    for path, in_pyproject in ((root / "launcher.toml", False), (root / "pyproject.toml", True)):
         if not path.is_file():
             continue
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data: Any = toml_loads(read_text(path))
+        except OSError as exc:
+            raise ConfigError(f"cannot read it: {exc.strerror or exc}", where=str(path),
+                              fix="save it as UTF-8 text", error_key="config_invalid:unreadable") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"invalid TOML: {exc}", where=str(path), fix="fix the syntax") from None
-        if section is not None:
-            data = data.get("tool", {}).get(section)
+            raise ConfigError(f"invalid TOML: {exc}", where=str(path), fix="fix the syntax",
+                              error_key="config_invalid:syntax") from None
+        if in_pyproject:
+            data = _section(data, path)
             if data is None:
                 continue
+        if not isinstance(data, dict):
+            raise ConfigError("[tool.launcher] must be a table", where=f"{path}: tool.launcher",
+                              fix=CONFIG_FIX, error_key="config_invalid:not_a_table")
         try:
             return RepoConfig.model_validate(data)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(
-                first["msg"], where=f"{path}: {key}", fix="see README, 'Repository config'"
-            ) from None
+            raise_problems(problems_of(exc, RepoConfig, _where, "config_invalid"), str(path), ConfigError,
+                           CONFIG_FIX)
     return RepoConfig()
+
+
+def grader_problem(plan: Plan, config: RepoConfig) -> Problem | None:
+    """An unknown grader, found before any agent runs (and is paid for), not after."""
+    name, key = (plan.run.grader, "run.grader") if plan.run.grader else (config.grading.grader, "grading.grader")
+    known = [*plan.agents, *config.agents, *BUILTIN_ADAPTERS]
+    if name is None or name in known:
+        return None
+    hint = did_you_mean(name, known)
+    return Problem(key, f"unknown grader agent {name!r}", "config_invalid:unknown_grader",
+                   (f"{hint} " if hint else "") + "name an [agents.<name>] entry (plan or launcher.toml) "
+                   "or a built-in adapter such as scripted-grader")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from launcher.errors import ContractInvalid
+from launcher.models.decoding import json_loads, json_objects, structure_problem
 
 CONTRACT_VERSION = "1"
 CONTRACT_STATUSES = ("done", "blocked", "failed", "needs_input")
@@ -61,6 +63,9 @@ def check_contract(data: object, expected_task_id: str) -> CompletionContract:
     """
     if not isinstance(data, dict):
         raise _fail("not_an_object", f"the contract is a {type(data).__name__}, not an object")
+    problem = structure_problem(data)  # structured output arrives already decoded
+    if problem:
+        raise _fail("invalid_json", f"the contract is unusable: {problem}")
     for key in REQUIRED_KEYS:
         if key not in data:
             raise _fail(f"missing_key:{key}", f"the contract has no {key!r} key")
@@ -86,7 +91,12 @@ def check_contract(data: object, expected_task_id: str) -> CompletionContract:
         raise _fail("llm_observations_not_string", "llm_observations must be a string")
     if not data["llm_observations"].strip():
         raise _fail("llm_observations_empty", "llm_observations is empty")
-    return CompletionContract.model_validate(data)
+    try:  # `source` is the launcher's to say: an agent cannot claim its contract was derived
+        return CompletionContract.model_validate({**data, "source": "agent"})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise _fail(f"invalid:{key}", f"{key}: {first['msg']}") from None
 
 
 def parse_contract_text(text: str, expected_task_id: str) -> CompletionContract:
@@ -94,7 +104,7 @@ def parse_contract_text(text: str, expected_task_id: str) -> CompletionContract:
     if not text.strip():
         raise _fail("empty_input", "the contract is empty")
     try:
-        data = json.loads(text)
+        data = json_loads(text)
     except json.JSONDecodeError as exc:
         raise _fail("invalid_json", f"the contract is not JSON: {exc.msg} at line {exc.lineno}") from None
     return check_contract(data, expected_task_id)
@@ -102,22 +112,8 @@ def parse_contract_text(text: str, expected_task_id: str) -> CompletionContract:
 
 def last_json_object(text: str) -> dict[str, Any] | None:
     """The last top-level JSON object in free text (an agent's final message or stdout)."""
-    text = text[-256 * 1024 :]  # the final message is at the end; bound the scan
-    decoder = json.JSONDecoder()
-    found: dict[str, Any] | None = None
-    index = 0
-    while True:
-        start = text.find("{", index)
-        if start < 0:
-            return found
-        try:
-            value, end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            index = start + 1
-            continue
-        if isinstance(value, dict):
-            found = value
-        index = end
+    last = deque(json_objects(text[-256 * 1024 :]), maxlen=1)  # the answer is at the end: bound the scan
+    return last[0] if last else None
 
 
 def derived_contract(

@@ -14,6 +14,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from launcher.errors import UsageProblem
+from launcher.models.decoding import json_loads, read_text
+from launcher.models.problems import describe
 
 CONTRACT_VERSION: Literal["1"] = "1"
 Classification = Literal["genuine", "equivalent"]
@@ -28,7 +30,7 @@ class JudgeInputInvalid(UsageProblem):
 class Survivor(BaseModel):
     """One survivor as `survivors.jsonl` writes it; the judge packet carries these."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
     id: int
     fault: str
@@ -66,7 +68,7 @@ def _unique_ids(items: list[Any], key: str) -> None:
 
 
 class CalibrationSet(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
     contract_version: Literal["1"]
     description: str
@@ -84,7 +86,7 @@ class CalibrationSet(BaseModel):
 
 
 class JudgeCall(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
     id: int
     classification: Classification
@@ -100,12 +102,14 @@ class JudgeCall(BaseModel):
 
 
 class CalibrationStats(BaseModel):
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
     precision: float | None = None
     recall: float | None = None
 
 
 class JudgeVerdict(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
     contract_version: Literal["1"]
     verdicts: list[JudgeCall]
@@ -138,8 +142,8 @@ def _json_path(loc: tuple[int | str, ...]) -> str:
 def load_judge_file(path: Path, model: type[M]) -> M:
     """Read and validate one judge file; every failure is a `JudgeInputInvalid` saying where."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text(path)
+    except OSError as exc:
         raise JudgeInputInvalid(f"cannot read it ({exc})", where=str(path), fix="pass an existing UTF-8 JSON file",
                                 error_key="unreadable") from None  # fmt: skip
     return parse_judge_text(text, model, where=str(path))
@@ -151,7 +155,7 @@ def parse_judge_text(text: str, model: type[M], *, where: str) -> M:
     if not text.strip():
         raise JudgeInputInvalid("empty input", where=where, fix=fix, error_key="empty_input")
     try:
-        data = json.loads(text)
+        data = json_loads(text)
     except json.JSONDecodeError as exc:
         raise JudgeInputInvalid(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where=where,
                                 fix=fix, error_key="invalid_json") from None  # fmt: skip
@@ -160,6 +164,6 @@ def parse_judge_text(text: str, model: type[M], *, where: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise JudgeInputInvalid(first["msg"], where=f"{where} {_json_path(tuple(first['loc']))}", fix=fix,
-                                error_key=f"invalid:{first['type']}") from None  # fmt: skip
+        first = describe(dict(exc.errors()[0]), model, _json_path, "invalid")
+        raise JudgeInputInvalid(first.what, where=f"{where} {first.where}", fix=fix,
+                                error_key=first.error_key) from None  # fmt: skip

@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from launcher.errors import UsageProblem
+from launcher.models.decoding import read_text, yaml_load
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CRITERION_RE = re.compile(r"^###\s+(?P<id>[A-Za-z][A-Za-z0-9_-]{0,31})\.\s+(?P<title>\S.*?)\s*$")
@@ -114,7 +115,7 @@ def _front_matter(lines: list[str], source: str) -> tuple[dict[str, object], int
             file=source, line=1, fix=FRONT_MATTER_USAGE, error_key="rubric_front_matter_unclosed",
         )
     try:
-        data = yaml.safe_load("\n".join(lines[1:end]))
+        data = yaml_load("\n".join(lines[1:end]))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2  # +1 for the `---`, +1 for 1-based
@@ -266,8 +267,8 @@ def parse_rubric(text: str, source: str) -> Rubric:
 
 def load_rubric(path: Path) -> Rubric:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text(path)
+    except OSError as exc:
         raise RubricError(f"cannot read the rubric: {exc}", file=str(path), line=None,
                           fix="check the file exists and is UTF-8 text", error_key="rubric_unreadable") from None
     return parse_rubric(text, str(path))

@@ -13,12 +13,13 @@ the verdict does not answer).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from launcher.errors import LauncherError
+from launcher.models.decoding import json_loads, json_objects, structure_problem
 
 VERDICTS = ("satisfied", "needs_revision")
 REQUIRED_KEYS = ("verdict", "criterion_results", "required_fixes", "iteration", "rubric_version")
@@ -110,6 +111,9 @@ def check_verdict(data: object, *, expected_criteria: list[str] | None = None) -
     """Validate a parsed verdict in the documented order; raise VerdictInvalid on the first failure."""
     if not isinstance(data, dict):
         raise _fail("not_an_object", f"the verdict's top level is {_json_type(data)}, expected object", _KEYS_USAGE)
+    problem = structure_problem(data)
+    if problem:
+        raise _fail("invalid_json", f"the verdict is unusable: {problem}", _KEYS_USAGE)
     for key in REQUIRED_KEYS:
         if key not in data:
             raise _fail(f"missing_key:{key}", f"the verdict is missing the required key {key!r}",
@@ -132,6 +136,9 @@ def check_verdict(data: object, *, expected_criteria: list[str] | None = None) -
                     "required_fixes must be an array (empty for a satisfied verdict)")
     if _json_type(data["iteration"]) != "number":
         raise _fail("iteration_not_number", f"iteration is {_json_type(data['iteration'])}, expected number",
+                    "iteration must be a JSON number (1, 2, 3, ...)")
+    if isinstance(data["iteration"], float) and not math.isfinite(data["iteration"]):
+        raise _fail("iteration_not_number", f"iteration is {data['iteration']!r}, not a finite number",
                     "iteration must be a JSON number (1, 2, 3, ...)")
     version = data["rubric_version"]
     if not isinstance(version, str):
@@ -160,25 +167,11 @@ def validate_verdict_text(text: str, *, expected_criteria: list[str] | None = No
     if not text.strip():
         raise _fail("empty_input", "the verdict input is empty", _KEYS_USAGE)
     try:
-        data = json.loads(text)
+        data = json_loads(text)
     except json.JSONDecodeError as exc:
         raise _fail("invalid_json", f"the verdict is not valid JSON: {exc.msg} at line {exc.lineno}",
                     _KEYS_USAGE) from None
     return check_verdict(data, expected_criteria=expected_criteria)
-
-
-def _json_objects(text: str) -> Iterator[dict[str, Any]]:
-    decoder = json.JSONDecoder()
-    index = 0
-    while (start := text.find("{", index)) >= 0:
-        try:
-            value, end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            index = start + 1
-            continue
-        if isinstance(value, dict):
-            yield value
-        index = end
 
 
 def extract_verdict_json(text: str) -> str:
@@ -186,11 +179,11 @@ def extract_verdict_json(text: str) -> str:
     object in the prose (preferring one with a `verdict` key). Unchanged if there is none, so the
     validation reports `invalid_json`."""
     try:
-        json.loads(text)
+        json_loads(text)
         return text
     except json.JSONDecodeError:
         pass
-    objects = list(_json_objects(text[-512 * 1024 :]))  # the answer is at the end; bound the scan
+    objects = list(json_objects(text[-512 * 1024 :]))  # the answer is at the end; bound the scan
     with_key = [o for o in objects if "verdict" in o]
     candidates = with_key or objects
     return json.dumps(candidates[-1]) if candidates else text

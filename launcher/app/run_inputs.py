@@ -1,0 +1,71 @@
+"""What `launcher run` checks before it creates anything (journal, branch, worktree, exclude line).
+
+Everything a plan, `launcher.toml` or a flag names that could only fail mid-run, after agents
+have run and been paid for, is checked here: the grader, the target branch name, the base commit,
+the worktree root, the flags' numbers. A bad value is a usage error (exit 2) naming the key.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from launcher.errors import ConfigError, EnvironmentProblem, UsageProblem
+from launcher.git import worktrees
+from launcher.git.repo import GitRepo
+from launcher.models.config import RepoConfig, grader_problem
+from launcher.models.plan import Plan
+from launcher.models.problems import raise_problems
+from launcher.models.refname import branch_name_problem
+
+
+def _worktree_root_problem(root: Path) -> str | None:
+    """Why worktrees cannot be created under `root` (None when they can), without creating it."""
+    probe = root
+    while not probe.exists():
+        if probe.parent == probe:
+            return "no part of the path exists"
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None
+
+
+async def _base_commit(repo: GitRepo, base: str, key: str) -> str:
+    result = await repo.git("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", check=False)
+    if result.ok and not base.startswith("-"):
+        return result.out.strip()
+    head = await repo.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+    if not head.ok:
+        raise EnvironmentProblem("the repository has no commit yet", where=str(repo.root),
+                                 fix="make a first commit (git add -A && git commit -m 'initial')")
+    raise UsageProblem(f"{base!r} is not a commit", where=key, error_key="usage:bad_base",
+                       fix="name an existing commit or branch, e.g. HEAD or main")
+
+
+async def check_run_inputs(
+    repo: GitRepo, plan: Plan, config: RepoConfig, *, into: str | None, base: str | None,
+    budget_usd: float | None,
+) -> str:
+    """Check what would fail only mid-run; return the base commit's sha."""
+    problem = grader_problem(plan, config)
+    if problem:
+        raise_problems([problem], "plan / launcher.toml", ConfigError, "see README, 'Grading'")
+    if into is not None:
+        bad = branch_name_problem(into)
+        if bad:
+            raise UsageProblem(f"{into!r}: {bad}", where="--into", error_key="usage:bad_into",
+                               fix="pass a valid branch name (git check-ref-format --branch)")
+    if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd >= 0):
+        raise UsageProblem(f"{budget_usd} is not a budget", where="--budget-usd",
+                           fix="pass a finite amount of USD, 0 or more", error_key="usage:bad_budget")
+    root = worktrees.default_worktree_root(repo, config.worktree_root)
+    unusable = _worktree_root_problem(root)
+    if unusable:
+        raise ConfigError(f"worktrees cannot be created under {root}: {unusable}", where="worktree_root",
+                          fix="set worktree_root in launcher.toml to a writable directory (or remove it)",
+                          error_key="config_invalid:worktree_root")
+    return await _base_commit(repo, base or plan.run.base, "--base" if base else "run.base")

@@ -1,0 +1,169 @@
+"""Decoders that fail only with their format's own error type, whatever the input.
+
+The standard decoders let `RecursionError` (`[` repeated 100,000 times), `ValueError` (an
+integer of more than 4,300 digits) and friends escape; every reader would then need to know the
+whole list. These wrappers turn all of them into `json.JSONDecodeError`, `tomllib.TOMLDecodeError`
+or `yaml.YAMLError`, which the readers already turn into the project's errors. They also refuse
+documents nested deeper than `MAX_DEPTH` (a value that deep would overflow the stack later, when
+it is validated or written to the journal), text no file can hold (unpaired surrogates), and
+JSON's non-standard `NaN`/`Infinity` constants and numbers beyond a float's range (`1e999`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tomllib
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+MAX_DEPTH = 64
+MAX_VALUES = 1_000_000  # YAML aliases can make a small file expand to billions of values
+TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+
+
+def _unencodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def structure_problem(value: Any) -> str | None:
+    """Why a decoded value is unusable (None when it is fine): lists and dicts nested deeper than
+    MAX_DEPTH, more than MAX_VALUES values, or text with an unpaired surrogate (`"\\ud800"`
+    decodes, then fails every write). Iterative, so it never recurses itself."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return f"more than {MAX_VALUES} values (YAML aliases expanding?)"
+        if isinstance(item, str):
+            if _unencodable(item):
+                return "text contains an unpaired surrogate (\\ud800-\\udfff)"
+            continue
+        if isinstance(item, dict):
+            children: list[Any] = [*item.keys(), *item.values()]
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            children = list(item)
+        else:
+            continue
+        if depth + 1 > MAX_DEPTH:
+            return TOO_DEEP
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
+def _plain_reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return TOO_DEEP
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def json_loads(text: str) -> Any:
+    """`json.loads`, raising only `json.JSONDecodeError`."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError, MemoryError) as exc:
+        raise json.JSONDecodeError(_plain_reason(exc), text, 0) from None
+    problem = structure_problem(value)
+    if problem:
+        raise json.JSONDecodeError(problem, text, 0)
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+_OBJECT_START = re.compile(r'\{\s*["}]')  # only a key or `}` can follow an object's `{`
+_CHUNK = 64 * 1024
+
+
+def _decode_at(text: str, start: int) -> tuple[Any, int]:
+    """Decode the JSON value at `start`, looking at a bounded chunk first: the decoder's error
+    position costs a scan of everything before it, so garbage would make the search quadratic."""
+    chunk = text[start : start + _CHUNK]
+    try:
+        value, end = _DECODER.raw_decode(chunk)
+        return value, start + end
+    except json.JSONDecodeError as exc:
+        if len(chunk) < _CHUNK or exc.pos < len(chunk) - 1:
+            raise
+    value, end = _DECODER.raw_decode(text[start:])  # a value larger than the chunk
+    return value, start + end
+
+
+def json_objects(text: str) -> Iterator[dict[str, Any]]:
+    """The top-level JSON objects in free text (an agent's final message, stdout), in order.
+    Nothing in the text raises: what does not decode, or is unusable, is prose."""
+    index = 0
+    while (found := _OBJECT_START.search(text, index)) is not None:
+        start = found.start()
+        try:
+            value, end = _decode_at(text, start)
+        except RecursionError:
+            newline = text.find("\n", start)  # deep garbage: go on with the next line
+            index = newline + 1 if newline >= 0 else len(text)
+            continue
+        except (ValueError, MemoryError):  # JSONDecodeError, a 4,300-digit integer, NaN
+            index = start + 1
+            continue
+        index = end
+        if isinstance(value, dict) and structure_problem(value) is None:
+            yield value
+
+
+def toml_loads(text: str) -> dict[str, Any]:
+    """`tomllib.loads`, raising only `tomllib.TOMLDecodeError`."""
+    try:
+        value = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raise
+    except (RecursionError, ValueError, MemoryError) as exc:
+        raise tomllib.TOMLDecodeError(_plain_reason(exc)) from None
+    problem = structure_problem(value)
+    if problem:
+        raise tomllib.TOMLDecodeError(problem)
+    return value
+
+
+def yaml_load(text: str) -> Any:
+    """`yaml.safe_load`, raising only `yaml.YAMLError`."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise
+    except (RecursionError, ValueError, TypeError, MemoryError) as exc:
+        raise yaml.YAMLError(_plain_reason(exc)) from None
+    problem = structure_problem(value)
+    if problem:
+        raise yaml.YAMLError(problem)
+    return value
+
+
+def read_text(path: Any) -> str:
+    """A file's text as UTF-8; `UnicodeDecodeError` becomes an `OSError` naming the byte, so a
+    reader needs only one handler."""
+    try:
+        return str(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise OSError(f"not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x})") from None

@@ -1,0 +1,156 @@
+"""Validation problems in the project's words: every error at once, with the key and a suggestion.
+
+Pydantic reports "Extra inputs are not permitted" or "Input should be a valid integer"; a user
+wants "unknown key `max_paralel`; did you mean `max_parallel`?". `describe` turns one pydantic
+error into a `Problem`; `raise_problems` reports all of them in one error of the caller's class.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from launcher.errors import LauncherError
+
+MAX_LISTED = 20  # more than this many problems: the rest are counted, not listed
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # the key, e.g. "task[2] (id 'api').timeout_s"
+    what: str
+    error_key: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        text = f"{self.where}: {self.what}" if self.where else self.what
+        return f"{text} ({self.fix})" if self.fix else text
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    origin = get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        return [a for arg in get_args(annotation) for a in _unwrap(arg)]
+    if str(origin) == "typing.Annotated" or getattr(annotation, "__metadata__", None) is not None:
+        return _unwrap(get_args(annotation)[0])
+    return [annotation]
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    """The type found one key or index below `annotation` (None when unknown)."""
+    for candidate in _unwrap(annotation):
+        origin = get_origin(candidate)
+        if isinstance(part, int) and origin is list:
+            return get_args(candidate)[0]
+        if isinstance(part, str) and origin is dict:
+            return get_args(candidate)[1]
+        if isinstance(part, str) and isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            for name, field in candidate.model_fields.items():
+                if part in (name, field.alias):
+                    return field.annotation
+    return None
+
+
+def known_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The keys the table at `loc` accepts (empty if it is not a known table)."""
+    annotation: Any = model
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return []
+    for candidate in _unwrap(annotation):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return [field.alias or name for name, field in candidate.model_fields.items()]
+    return []
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean `{found[0]}`?" if found else None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_TYPE_WORDS = {
+    "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "string_type": "text (a quoted string)", "list_type": "a list",
+    "dict_type": "a table (key = value pairs)", "model_type": "a table (key = value pairs)",
+    "model_attributes_type": "a table (key = value pairs)",
+}
+
+
+def _words(error: dict[str, Any]) -> str:
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in _TYPE_WORDS:
+        return f"must be {_TYPE_WORDS[kind]}, not {_shown(value)}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}, not {_shown(value)}"
+    if kind == "finite_number":
+        return f"must be a finite number, not {_shown(value)}"
+    bounds = {"greater_than": "greater than", "greater_than_equal": "at least",
+              "less_than": "less than", "less_than_equal": "at most"}
+    for name, words in bounds.items():
+        if kind == name:
+            limit = next(iter(ctx.values()), "")
+            return f"must be {words} {limit}, not {_shown(value)}"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length', 1)} item(s)"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length', '')} item(s)"
+    if kind == "string_too_short":
+        return "must not be empty"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def describe(
+    error: dict[str, Any], model: type[BaseModel], location: Callable[[tuple[Any, ...]], str],
+    key_prefix: str, top_hints: dict[str, str] | None = None,
+) -> Problem:
+    """One pydantic error as a Problem: where, what (our words), a suggestion for unknown keys."""
+    loc = tuple(error["loc"])
+    what = _words(error)
+    fix: str | None = None
+    if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+        if len(loc) == 1 and top_hints and loc[0] in top_hints:
+            fix = top_hints[loc[0]]
+        else:
+            fix = did_you_mean(loc[-1], known_keys(model, loc[:-1]))
+    return Problem(location(loc), what, f"{key_prefix}:{error['type']}", fix)
+
+
+def problems_of(
+    exc: ValidationError, model: type[BaseModel], location: Callable[[tuple[Any, ...]], str],
+    key_prefix: str, top_hints: dict[str, str] | None = None,
+) -> list[Problem]:
+    return [describe(dict(e), model, location, key_prefix, top_hints) for e in exc.errors()]
+
+
+def raise_problems(
+    problems: Sequence[Problem], source: str, error_class: type[LauncherError], general_fix: str,
+) -> NoReturn:
+    """One error for all the problems: the only one as it is, else a numbered list."""
+    if len(problems) == 1:
+        only = problems[0]
+        where = f"{source}: {only.where}" if only.where else source
+        fix = f"{only.fix}; {general_fix}" if only.fix else general_fix
+        raise error_class(only.what, where=where, fix=fix, error_key=only.error_key)
+    listed = [f"  - {p.line()}" for p in problems[:MAX_LISTED]]
+    if len(problems) > MAX_LISTED:
+        listed.append(f"  - ... and {len(problems) - MAX_LISTED} more")
+    raise error_class(
+        f"{len(problems)} problems:\n" + "\n".join(listed), where=source, fix=general_fix,
+        error_key=problems[0].error_key,
+    )
