@@ -61,6 +61,8 @@ class JudgeSummary:
     report_path: Path | None = None
     notes: list[str] = field(default_factory=list)
     cost_usd: float | None = None  # every judge process summed; None: none reported a cost
+    prefiltered: int = 0  # mutants the equivalence pre-filter proved equivalent (never judged)
+    calls_saved: int = 0  # the judge calls they would have cost
 
     @property
     def cost_line(self) -> str:
@@ -76,7 +78,7 @@ class JudgeSummary:
             "exit_code": self.exit_code, "message": self.message, "out_dir": str(self.out_dir or ""),
             "survivors": self.survivors, "calls": self.calls, "verdict": str(self.verdict_path or ""),
             "counts": self.counts, "calibration_report": str(self.report_path or ""), "notes": self.notes,
-            "cost_usd": self.cost_usd,
+            "cost_usd": self.cost_usd, "prefiltered": self.prefiltered, "calls_saved": self.calls_saved,
         }  # fmt: skip
 
 
@@ -127,6 +129,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     config = load_repo_config(repo.root)
     threshold = resolve_threshold(options.threshold) if options.calibrate else None
     labelled: CalibrationSet | None = None
+    proven = 0  # equivalents the pre-filter settled in the sweep: each a judge question not asked
     if options.calibrate:
         source = _calibration_file(repo, options.calibration)
         labelled = load_judge_file(source, CalibrationSet)
@@ -140,14 +143,19 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         sweep_report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
         report, label = str(out_dir / "report.json"), out_dir.name
         base_sha = sweep_report.get("base_sha") or await repo.rev_parse("HEAD")
-    if not survivors:
-        return JudgeSummary(int(ExitCode.OK), "0 survivors: no judge call", out_dir)
-    name, agent = _judge_agent(config, options.agent)
+        proven = int(((sweep_report.get("summary") or {}).get("prefilter") or {}).get("equivalent") or 0)
     batch = options.batch_size or config.mutation.judge_batch
     calls = math.ceil(len(survivors) / batch)
+    saved = math.ceil((len(survivors) + proven) / batch) - calls
+    said = f" (the equivalence pre-filter proved {proven} equivalent for free: {saved} call(s) saved)" if proven else ""
+    if not survivors:
+        return JudgeSummary(int(ExitCode.OK), f"0 survivors: no judge call{said}", out_dir, prefiltered=proven,
+                            calls_saved=saved)  # fmt: skip
+    name, agent = _judge_agent(config, options.agent)
     per_call = agent.budget_usd if agent.budget_usd is not None else (
         0.0 if agent.adapter.startswith("scripted") else DEFAULT_CALL_USD)  # fmt: skip
-    question = f"Proceed to judge ({calls} calls, ~${calls * per_call:.2f})?"
+    free = f"; {saved} saved by the pre-filter's {proven} proven equivalent(s)" if proven else ""
+    question = f"Proceed to judge ({calls} calls, ~${calls * per_call:.2f}{free})?"
     if not options.confirm:
         if ask is None:
             raise UsageProblem(f"the judge is a paid call and was not confirmed ({question})",
@@ -163,7 +171,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     )  # fmt: skip
     outcome = await judge_relay.judge(repo, spec)
     summary = JudgeSummary(int(ExitCode.FAILED), "", out_dir, len(survivors), outcome.calls, outcome.verdict_path,
-                           notes=outcome.notes, cost_usd=outcome.cost_usd)  # fmt: skip
+                           notes=outcome.notes, cost_usd=outcome.cost_usd, prefiltered=proven,
+                           calls_saved=saved)  # fmt: skip
     if outcome.verdict is None:
         summary.message = f"the judge gave no usable verdict: {outcome.error}; the survivors stand unjudged"
         return summary
@@ -172,7 +181,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     if labelled is None or threshold is None:
         summary.exit_code = int(ExitCode.OK)
         summary.message = (f"judged {len(survivors)} survivors: {summary.counts['genuine']} genuine, "
-                           f"{summary.counts['equivalent']} equivalent")
+                           f"{summary.counts['equivalent']} equivalent{said}")
         return summary
     gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path))
     summary.report_path = out_dir / REPORT_NAME
