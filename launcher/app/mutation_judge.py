@@ -162,7 +162,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
                                fix="pass --confirm-judge, or run it at a terminal and answer y",
                                error_key="judge_not_confirmed")  # fmt: skip
         if not ask(question):
-            return JudgeSummary(int(ExitCode.FAILED), "declined: the judge was not called", out_dir, len(survivors))
+            return JudgeSummary(int(ExitCode.FAILED), "declined: the judge was not called", out_dir, len(survivors),
+                                prefiltered=proven, calls_saved=saved)  # fmt: skip
     spec = judge_relay.JudgeInput(
         label=label, agent_name=name, config=agent, survivors=survivors, report=report, out_dir=out_dir,
         scratch=default_worktree_root(repo, config.worktree_root) / "judge" / label, base_sha=base_sha,
