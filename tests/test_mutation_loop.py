@@ -168,10 +168,10 @@ def test_a_probe_that_cannot_run_filters_nothing(tmp_path: Path) -> None:
 
 def test_the_judge_cost_gate_shows_the_calls_the_filter_saved(swept: tuple[Path, SweepOutcome],
                                                               tmp_path: Path) -> None:  # fmt: skip
-    root, _ = swept
+    root, outcome = swept
     (root / "launcher.toml").write_text('[agents.j]\nadapter = "scripted-judge"\n')
     asked: list[str] = []
-    summary = anyio.run(judge_survivors, root, JudgeOptions(agent="j", batch_size=1),
+    summary = anyio.run(judge_survivors, root, JudgeOptions(run=str(outcome.out_dir), agent="j", batch_size=1),
                         lambda q: asked.append(q) or False)  # fmt: skip
     assert asked == ["Proceed to judge (2 calls, ~$0.00; 9 saved by the pre-filter's 9 proven equivalent(s))?"]
     assert (summary.prefiltered, summary.calls_saved) == (9, 9)
