@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,52 @@ def test_the_judge_cost_gate_shows_the_calls_the_filter_saved(swept: tuple[Path,
     assert asked == ["Proceed to judge (2 calls, ~$0.00; 9 saved by the pre-filter's 9 proven equivalent(s))?"]
     assert (summary.prefiltered, summary.calls_saved) == (9, 9)
     (root / "launcher.toml").unlink()
+
+
+# --- The uncertainty of a calibration result -------------------------------------------------
+
+
+def seed_like_run(tmp_path: Path) -> tuple[Path, Path]:
+    """The seed's recorded calibration: 24 survivors, the judge right but for one FP and one FN
+    (TP 16, FP 1, FN 1, TN 6: precision 16/17 = 0.9412)."""
+    truth = ["genuine"] * 17 + ["equivalent"] * 7
+    calls = ["genuine"] * 16 + ["equivalent"] + ["genuine"] + ["equivalent"] * 6
+    entries = [{"id": i, "fault": "comparison", "target": "pkg/m.py", "line": i, "rationale": "r", "orig": "a < b",
+                "mut": "a <= b", "status": "SURVIVED", "ground_truth": t, "label_rationale": "read it"}
+               for i, t in enumerate(truth, 1)]  # fmt: skip
+    verdicts = [{"id": i, "classification": c, "confidence": 0.9, "justification": "j"} for i, c in enumerate(calls, 1)]
+    calibration, verdict = tmp_path / "calibration.json", tmp_path / "verdict.json"
+    calibration.write_text(json.dumps({"contract_version": "1", "description": "d", "calibration": entries}))
+    verdict.write_text(json.dumps({"contract_version": "1", "verdicts": verdicts,
+                                   "calibration": {"precision": None, "recall": None}}))  # fmt: skip
+    return verdict, calibration
+
+
+def gate_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "launcher", "mutation", "gate", *args], cwd=cwd, text=True,
+                          capture_output=True, stdin=subprocess.DEVNULL, timeout=60)  # fmt: skip
+
+
+def test_the_seed_run_keeps_its_numbers_and_gains_wilson_intervals(tmp_path: Path) -> None:
+    verdict, calibration = seed_like_run(tmp_path)
+    done = gate_cli(tmp_path, "--verdict", str(verdict), "--calibration", str(calibration))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "calibration-report.json").read_text())
+    assert round(report["precision"], 4) == 0.9412 and report["gate_verdict"] == "pass"
+    assert report["confusion"] == {"TP": 16, "FP": 1, "FN": 1, "TN": 6}
+    low, high = report["precision_interval"]["lower"], report["precision_interval"]["upper"]
+    assert (round(low, 4), round(high, 4)) == (0.7302, 0.9895)  # Wilson, z = 1.96, 16 of 17
+    assert report["recall_interval"]["method"] == "wilson" and report["recall_interval"]["confidence"] == 0.95
+    assert "precision 94.1% [95% CI 73.0-99.0%] (threshold 80%)" in done.stdout
+    assert "recall 94.1% [95% CI 73.0-99.0%]" in done.stdout
+
+
+def test_min_lower_bound_fails_a_precision_that_17_positives_cannot_support(tmp_path: Path) -> None:
+    verdict, calibration = seed_like_run(tmp_path)
+    strict = gate_cli(tmp_path, "--verdict", str(verdict), "--calibration", str(calibration), "--min-lower-bound", "0.8")
+    assert strict.returncode == 1 and "calibration gate: fail" in strict.stdout and "lower bound >= 80%" in strict.stdout
+    assert json.loads((tmp_path / "calibration-report.json").read_text())["min_lower_bound"] == 0.8
+    lenient = gate_cli(tmp_path, "--verdict", str(verdict), "--calibration", str(calibration), "--min-lower-bound", "0.7")
+    assert lenient.returncode == 0
+    bad = gate_cli(tmp_path, "--verdict", str(verdict), "--calibration", str(calibration), "--min-lower-bound", "80")
+    assert bad.returncode == 2 and "--min-lower-bound" in bad.stderr and "Traceback" not in bad.stderr

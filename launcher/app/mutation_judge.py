@@ -24,7 +24,14 @@ from launcher.app.mutation_reports import resolve_run
 from launcher.engine.agent_round import Limits
 from launcher.errors import ConfigError, ExitCode, UsageProblem
 from launcher.gates import judge_relay
-from launcher.gates.calibration import REPORT_NAME, evaluate, gate_exit, resolve_threshold
+from launcher.gates.calibration import (
+    REPORT_NAME,
+    check_bound,
+    evaluate,
+    gate_exit,
+    interval_text,
+    resolve_threshold,
+)
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import RepoConfig, load_repo_config
@@ -46,6 +53,7 @@ class JudgeOptions:
     calibrate: bool = False
     calibration: Path | None = None
     threshold: float | None = None
+    min_lower_bound: float | None = None  # with calibrate: precision's 95% lower bound must reach it
 
 
 @dataclass
@@ -128,6 +136,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     repo = await GitRepo.discover(cwd)
     config = load_repo_config(repo.root)
     threshold = resolve_threshold(options.threshold) if options.calibrate else None
+    bound = check_bound(options.min_lower_bound)
     labelled: CalibrationSet | None = None
     proven = 0  # equivalents the pre-filter settled in the sweep: each a judge question not asked
     if options.calibrate:
@@ -184,12 +193,13 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         summary.message = (f"judged {len(survivors)} survivors: {summary.counts['genuine']} genuine, "
                            f"{summary.counts['equivalent']} equivalent{said}")
         return summary
-    gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path))
+    gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path), min_lower_bound=bound)
     summary.report_path = out_dir / REPORT_NAME
     atomic_write_json(summary.report_path, gate)
     summary.gate_report = gate
     summary.exit_code = int(gate_exit(gate))
     precision = "undefined" if gate["precision"] is None else f"{100 * gate['precision']:.1f}%"
-    summary.message = (f"calibration gate: {gate['gate_verdict']} - precision {precision} (threshold "
-                       f"{100 * threshold:.0f}%) on {len(survivors)} labelled survivors")
+    summary.message = (f"calibration gate: {gate['gate_verdict']} - precision {precision}"
+                       f"{interval_text(gate['precision_interval'])} (threshold {100 * threshold:.0f}%) on "
+                       f"{len(survivors)} labelled survivors")
     return summary
