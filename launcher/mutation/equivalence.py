@@ -58,8 +58,8 @@ def _request(root: Path, mutants: Sequence[Mutant], levels: Sequence[int]) -> di
         source = read_source(path) if path.is_file() else ""
         fresh = [m for m in group if source[m.start : m.end] == m.replaced]  # a stale mutant is not judged
         if fresh:
-            files.append({"path": target, "source": source, "mutants": [
-                {"id": m.id, "start": m.start, "end": m.end, "replacement": m.replacement} for m in fresh]})  # fmt: skip
+            spans = [{"id": m.id, "start": m.start, "end": m.end, "replacement": m.replacement} for m in fresh]
+            files.append({"path": target, "source": source, "mutants": spans})
     return {"levels": list(levels), "files": files}
 
 
@@ -95,8 +95,9 @@ async def prefilter(root: Path, mutants: Sequence[Mutant], python: str, env: Map
                     levels: Sequence[int] = (-1,)) -> tuple[dict[str, Finding], str]:  # fmt: skip
     """Compile every eligible mutant with `python` in `env` (the tests' interpreter and
     environment) at each optimisation level of `levels` (-1: the one `env` gives, as the tests
-    run; a custom test command, which may run `python -O`, asks for 0, 1 and 2). Returns the findings and a one-line summary; on any failure of the probe, no
-    finding and a summary saying why (nothing is claimed that was not proven)."""
+    run; a custom test command, which may run `python -O`, asks for 0, 1 and 2). Returns the
+    findings and a one-line summary; on any failure of the probe, no finding and a summary
+    saying why (nothing is claimed that was not proven)."""
     request = _request(root, mutants, levels)
     if not request["files"]:
         return {}, ""
