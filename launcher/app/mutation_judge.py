@@ -24,7 +24,14 @@ from launcher.app.mutation_reports import resolve_run
 from launcher.engine.agent_round import Limits
 from launcher.errors import ConfigError, ExitCode, UsageProblem
 from launcher.gates import judge_relay
-from launcher.gates.calibration import REPORT_NAME, evaluate, gate_exit, resolve_threshold
+from launcher.gates.calibration import (
+    REPORT_NAME,
+    check_bound,
+    evaluate,
+    gate_exit,
+    interval_text,
+    resolve_threshold,
+)
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import RepoConfig, load_repo_config
@@ -46,6 +53,7 @@ class JudgeOptions:
     calibrate: bool = False
     calibration: Path | None = None
     threshold: float | None = None
+    min_lower_bound: float | None = None  # with calibrate: precision's 95% lower bound must reach it
 
 
 @dataclass
@@ -61,6 +69,8 @@ class JudgeSummary:
     report_path: Path | None = None
     notes: list[str] = field(default_factory=list)
     cost_usd: float | None = None  # every judge process summed; None: none reported a cost
+    prefiltered: int = 0  # mutants the equivalence pre-filter proved equivalent (never judged)
+    calls_saved: int = 0  # the judge calls they would have cost
 
     @property
     def cost_line(self) -> str:
@@ -76,7 +86,7 @@ class JudgeSummary:
             "exit_code": self.exit_code, "message": self.message, "out_dir": str(self.out_dir or ""),
             "survivors": self.survivors, "calls": self.calls, "verdict": str(self.verdict_path or ""),
             "counts": self.counts, "calibration_report": str(self.report_path or ""), "notes": self.notes,
-            "cost_usd": self.cost_usd,
+            "cost_usd": self.cost_usd, "prefiltered": self.prefiltered, "calls_saved": self.calls_saved,
         }  # fmt: skip
 
 
@@ -126,7 +136,9 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     repo = await GitRepo.discover(cwd)
     config = load_repo_config(repo.root)
     threshold = resolve_threshold(options.threshold) if options.calibrate else None
+    bound = check_bound(options.min_lower_bound)
     labelled: CalibrationSet | None = None
+    proven = 0  # equivalents the pre-filter settled in the sweep: each a judge question not asked
     if options.calibrate:
         source = _calibration_file(repo, options.calibration)
         labelled = load_judge_file(source, CalibrationSet)
@@ -140,21 +152,27 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         sweep_report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
         report, label = str(out_dir / "report.json"), out_dir.name
         base_sha = sweep_report.get("base_sha") or await repo.rev_parse("HEAD")
-    if not survivors:
-        return JudgeSummary(int(ExitCode.OK), "0 survivors: no judge call", out_dir)
-    name, agent = _judge_agent(config, options.agent)
+        proven = int(((sweep_report.get("summary") or {}).get("prefilter") or {}).get("equivalent") or 0)
     batch = options.batch_size or config.mutation.judge_batch
     calls = math.ceil(len(survivors) / batch)
+    saved = math.ceil((len(survivors) + proven) / batch) - calls
+    said = f" (the equivalence pre-filter proved {proven} equivalent for free: {saved} call(s) saved)" if proven else ""
+    if not survivors:
+        return JudgeSummary(int(ExitCode.OK), f"0 survivors: no judge call{said}", out_dir, prefiltered=proven,
+                            calls_saved=saved)  # fmt: skip
+    name, agent = _judge_agent(config, options.agent)
     per_call = agent.budget_usd if agent.budget_usd is not None else (
         0.0 if agent.adapter.startswith("scripted") else DEFAULT_CALL_USD)  # fmt: skip
-    question = f"Proceed to judge ({calls} calls, ~${calls * per_call:.2f})?"
+    free = f"; {saved} saved by the pre-filter's {proven} proven equivalent(s)" if proven else ""
+    question = f"Proceed to judge ({calls} calls, ~${calls * per_call:.2f}{free})?"
     if not options.confirm:
         if ask is None:
             raise UsageProblem(f"the judge is a paid call and was not confirmed ({question})",
                                fix="pass --confirm-judge, or run it at a terminal and answer y",
                                error_key="judge_not_confirmed")  # fmt: skip
         if not ask(question):
-            return JudgeSummary(int(ExitCode.FAILED), "declined: the judge was not called", out_dir, len(survivors))
+            return JudgeSummary(int(ExitCode.FAILED), "declined: the judge was not called", out_dir, len(survivors),
+                                prefiltered=proven, calls_saved=saved)  # fmt: skip
     spec = judge_relay.JudgeInput(
         label=label, agent_name=name, config=agent, survivors=survivors, report=report, out_dir=out_dir,
         scratch=default_worktree_root(repo, config.worktree_root) / "judge" / label, base_sha=base_sha,
@@ -163,7 +181,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     )  # fmt: skip
     outcome = await judge_relay.judge(repo, spec)
     summary = JudgeSummary(int(ExitCode.FAILED), "", out_dir, len(survivors), outcome.calls, outcome.verdict_path,
-                           notes=outcome.notes, cost_usd=outcome.cost_usd)  # fmt: skip
+                           notes=outcome.notes, cost_usd=outcome.cost_usd, prefiltered=proven,
+                           calls_saved=saved)  # fmt: skip
     if outcome.verdict is None:
         summary.message = f"the judge gave no usable verdict: {outcome.error}; the survivors stand unjudged"
         return summary
@@ -172,14 +191,15 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     if labelled is None or threshold is None:
         summary.exit_code = int(ExitCode.OK)
         summary.message = (f"judged {len(survivors)} survivors: {summary.counts['genuine']} genuine, "
-                           f"{summary.counts['equivalent']} equivalent")
+                           f"{summary.counts['equivalent']} equivalent{said}")
         return summary
-    gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path))
+    gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path), min_lower_bound=bound)
     summary.report_path = out_dir / REPORT_NAME
     atomic_write_json(summary.report_path, gate)
     summary.gate_report = gate
     summary.exit_code = int(gate_exit(gate))
     precision = "undefined" if gate["precision"] is None else f"{100 * gate['precision']:.1f}%"
-    summary.message = (f"calibration gate: {gate['gate_verdict']} - precision {precision} (threshold "
-                       f"{100 * threshold:.0f}%) on {len(survivors)} labelled survivors")
+    summary.message = (f"calibration gate: {gate['gate_verdict']} - precision {precision}"
+                       f"{interval_text(gate['precision_interval'])} (threshold {100 * threshold:.0f}%) on "
+                       f"{len(survivors)} labelled survivors")
     return summary

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import STATE_DIR
+from launcher.app.mutation_prefilter import prefilter_records
 from launcher.app.mutation_progress import LineListener, SweepListener
 from launcher.app.mutation_setup import collect, configured, custom_command_cost
 from launcher.errors import LauncherError, UsageProblem
@@ -143,8 +144,10 @@ class _Sweep:
         self.pycache_dir: Path | None = None
         self.roots: list[str] = []  # import roots of the targets (a src layout's `src`)
         self.overlay: list[str] = []  # files whose main-tree state the worker trees copy
+        self.classes: dict[str, str] = {}  # mutant id -> the equivalence pre-filter's class
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
+        record.equivalence = record.equivalence or self.classes.get(record.mutant.id, "")
         self.records[record.mutant.id] = record
         if store:
             cache = record.source == "run" and record.status in CACHEABLE
@@ -327,10 +330,16 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
         store.set_sweep(sweep_id, status=store_mod.RUNNING, out_dir=str(out_dir))
         sweep = _Sweep(repo, options, listener, sweep_id, base_sha, store, len(mutants))
         sweep.notes += [f"skipped {path}: {why}" for path, why in collected.skipped.items()]
+        filtered, sweep.classes, said = await prefilter_records(repo.root, mutants, sweep.command)
+        for line in [said] if said else []:
+            listener.phase(line)
+            sweep.notes.append(line)
+        for record in filtered:
+            sweep.settle(record)
         previous = store.results(sweep_id) if resumed else {}
         for m in mutants:
             row = previous.get(m.id)
-            if row is not None:
+            if row is not None and m.id not in sweep.records:
                 status = MutantStatus(row.status)
                 record = MutantRecord(m, status, row.executor, row.duration_s, row.killed_by, row.tests, m.import_time,
                                       "resumed", row.note, row.cache_key)  # fmt: skip

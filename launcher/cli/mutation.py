@@ -20,7 +20,7 @@ from launcher.app.mutation_setup import split_args
 from launcher.app.mutation_sweep import SweepOptions, run_sweep
 from launcher.cli.calls import call
 from launcher.cli.mutation_progress import progress_for
-from launcher.gates.calibration import GateExit, GateResult, run_gate
+from launcher.gates.calibration import GateExit, GateResult, interval_text, run_gate
 from launcher.mutation.results import render_table
 
 
@@ -158,12 +158,15 @@ def gate(
     calibration: Annotated[Path, typer.Option("--calibration", help="The labelled calibration set.")],
     threshold: Annotated[float | None, typer.Option(help="Min precision (else $JUDGE_PRECISION_MIN, 0.8).")] = None,
     report_path: Annotated[Path | None, typer.Option("--report", help="Where calibration-report.json goes.")] = None,
+    min_lower_bound: Annotated[float | None, typer.Option(
+        help="Also fail when precision's 95% Wilson lower bound is under this (0..1).")] = None,
     json_mode: Annotated[bool, typer.Option("--json", help="Print the whole report.")] = False,
 ) -> None:
     """Score a judge against a labelled set: exit 0 passed, 1 failed, 2 bad input, 3 precision undefined."""
 
     async def body() -> GateResult:
-        return run_gate(verdict, calibration, threshold=threshold, report_path=report_path)
+        return run_gate(verdict, calibration, threshold=threshold, report_path=report_path,
+                        min_lower_bound=min_lower_bound)
 
     result = call(body, json_mode=json_mode)
     report = result.report
@@ -174,8 +177,10 @@ def gate(
             return "undefined" if value is None else f"{100 * value:.1f}%"
 
         c = report["confusion"]
-        print(f"calibration gate: {report['gate_verdict']} - precision {pct(report['precision'])} "
-              f"(threshold {100 * report['threshold']:.0f}%), recall {pct(report['recall'])}; "
+        bound = "" if min_lower_bound is None else f", lower bound >= {100 * min_lower_bound:.0f}%"
+        print(f"calibration gate: {report['gate_verdict']} - precision {pct(report['precision'])}"
+              f"{interval_text(report['precision_interval'])} (threshold {100 * report['threshold']:.0f}%{bound}), "
+              f"recall {pct(report['recall'])}{interval_text(report['recall_interval'])}; "
               f"TP {c['TP']} FP {c['FP']} FN {c['FN']} TN {c['TN']}")
         if result.exit_code == GateExit.UNDEFINED:
             print("the judge called no survivor genuine, so precision is undefined: check the judge, not the tests")
@@ -192,11 +197,13 @@ def judge(
     calibrate: Annotated[bool, typer.Option("--calibrate", help="Judge the labelled set, then gate.")] = False,
     calibration: Annotated[Path | None, typer.Option(help="Calibration set (mutation/calibration-set.json).")] = None,
     threshold: Annotated[float | None, typer.Option(help="Gate precision (with --calibrate).")] = None,
+    min_lower_bound: Annotated[float | None, typer.Option(
+        help="With --calibrate: also fail when precision's 95% lower bound is under this.")] = None,
     json_mode: Annotated[bool, typer.Option("--json", help="Machine-readable summary on stdout.")] = False,
 ) -> None:
     """Have a judge agent classify survivors as genuine or equivalent (asks before the paid call)."""
     options = JudgeOptions(run=run, agent=agent, confirm=confirm_judge, batch_size=batch_size, calibrate=calibrate,
-                           calibration=calibration, threshold=threshold)  # fmt: skip
+                           calibration=calibration, threshold=threshold, min_lower_bound=min_lower_bound)  # fmt: skip
     ask = (lambda question: typer.confirm(question, default=False)) if sys.stdin.isatty() and not json_mode else None
     summary = call(lambda: judge_survivors(Path.cwd(), options, ask), json_mode=json_mode)
     if json_mode:

@@ -9,6 +9,7 @@ cannot be written. Exit codes: 0 passed, 1 failed, 2 malformed input or the id s
 from __future__ import annotations
 
 import enum
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from launcher.store.files import atomic_write_json
 DEFAULT_THRESHOLD = 0.8
 THRESHOLD_ENV = "JUDGE_PRECISION_MIN"
 REPORT_NAME = "calibration-report.json"
+Z_95 = 1.959963984540054  # the standard normal quantile of a two-sided 95% interval
 
 
 class GateExit(enum.IntEnum):
@@ -74,8 +76,30 @@ def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
-def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, *, where: str = "") -> dict[str, Any]:
-    """The calibration report; raises `JudgeInputInvalid` when the id sets differ."""
+def wilson(successes: int, trials: int, z: float = Z_95) -> dict[str, Any] | None:
+    """The Wilson score interval of a proportion (95% by default): precision from 17 positives
+    is not the same claim as from 500. None without trials."""
+    if trials == 0:
+        return None
+    p, n = successes / trials, trials
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return {"method": "wilson", "confidence": 0.95 if z == Z_95 else None,
+            "lower": max(0.0, centre - half), "upper": min(1.0, centre + half)}  # fmt: skip
+
+
+def interval_text(interval: dict[str, Any] | None) -> str:
+    """" [95% CI 73.0-99.0%]" for a summary line ("" without an interval)."""
+    if interval is None:
+        return ""
+    return f" [95% CI {100 * interval['lower']:.1f}-{100 * interval['upper']:.1f}%]"
+
+
+def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, *, where: str = "",
+             min_lower_bound: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """The calibration report; raises `JudgeInputInvalid` when the id sets differ. With
+    `min_lower_bound` the gate also fails when precision's 95% lower bound is under it."""
     truth = {s.id: s for s in labelled.calibration}
     calls = {v.id: v for v in verdict.verdicts}
     problem = id_set_problem(set(truth), set(calls))
@@ -97,16 +121,22 @@ def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, 
         })  # fmt: skip
     precision = _ratio(confusion["TP"], confusion["TP"] + confusion["FP"])
     recall = _ratio(confusion["TP"], confusion["TP"] + confusion["FN"])
-    if precision is None:
+    precision_interval = wilson(confusion["TP"], confusion["TP"] + confusion["FP"])
+    recall_interval = wilson(confusion["TP"], confusion["TP"] + confusion["FN"])
+    if precision is None or precision_interval is None:
         gate = GateVerdict.UNDEFINED
     else:
-        gate = GateVerdict.PASS if precision >= threshold else GateVerdict.FAIL
+        bound_ok = min_lower_bound is None or precision_interval["lower"] >= min_lower_bound
+        gate = GateVerdict.PASS if precision >= threshold and bound_ok else GateVerdict.FAIL
     genuine = sum(1 for s in truth.values() if s.ground_truth == "genuine")
     return {
         "contract_version": labelled.contract_version,
         "threshold": threshold,
         "precision": precision,
         "recall": recall,
+        "precision_interval": precision_interval,
+        "recall_interval": recall_interval,
+        "min_lower_bound": min_lower_bound,
         "gate_verdict": gate.value,
         "confusion": confusion,
         "counts": {
@@ -125,14 +155,24 @@ _EXITS = {
 }
 
 
+def check_bound(value: float | None) -> float | None:
+    """`--min-lower-bound` must be a proportion (0..1) like the threshold."""
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise JudgeInputInvalid(f"{value} is outside 0..1", where="--min-lower-bound",
+                                fix="set a lower bound of precision between 0 and 1, e.g. 0.7",
+                                error_key="bad_threshold")  # fmt: skip
+    return value
+
+
 def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | None = None,
-             report_path: Path | None = None, env: Mapping[str, str] | None = None) -> GateResult:  # fmt: skip
+             report_path: Path | None = None, env: Mapping[str, str] | None = None,
+             min_lower_bound: float | None = None) -> GateResult:  # fmt: skip
     """The whole command: validate both files, score, write the report atomically. Malformed
     input raises `JudgeInputInvalid` (exit 2) before anything is written."""
-    limit = resolve_threshold(threshold, env)
+    limit, bound = resolve_threshold(threshold, env), check_bound(min_lower_bound)
     verdict = load_judge_file(verdict_path, JudgeVerdict)
     labelled = load_judge_file(calibration_path, CalibrationSet)
-    report = evaluate(verdict, labelled, limit, where=f"{verdict_path} vs {calibration_path}")
+    report = evaluate(verdict, labelled, limit, where=f"{verdict_path} vs {calibration_path}", min_lower_bound=bound)
     report["verdict_file"], report["calibration_file"] = str(verdict_path), str(calibration_path)
     out = report_path or verdict_path.parent / REPORT_NAME
     try:

@@ -179,6 +179,7 @@ def _records(data: Mapping[str, Any]) -> list[results.MutantRecord]:
             duration_s=float(r.get("duration_s") or 0.0), killed_by=list(r.get("killed_by") or []),
             tests=list(r.get("covered_by") or []), import_time=bool(r.get("import_time", m.import_time)),
             source=str(r.get("source") or "run"), note=str(r.get("note") or ""), cache_key=r.get("cache_key"),
+            equivalence=str(r.get("equivalence") or ""),
         )  # fmt: skip
         records.append(record)
     return records

@@ -61,6 +61,15 @@ class MutantRecord:
     source: str = "run"  # run | cached (an earlier sweep) | resumed (this sweep, before a crash) | static
     note: str = ""
     cache_key: str | None = None
+    equivalence: str = ""  # the pre-filter's class ("equivalent", "duplicate", "docstring-only", ...), if any
+
+    @property
+    def seed_status(self) -> str:
+        """report.json's status: the seed spelling, or the pre-filter's own (EQUIVALENT, DUPLICATE)
+        for a mutant it settled (Ignored, with the reason, in the Stryker report)."""
+        if self.status is MutantStatus.IGNORED and self.equivalence in ("equivalent", "duplicate"):
+            return self.equivalence.upper()
+        return self.status.seed
 
     def row(self) -> ResultRow:
         return ResultRow(
@@ -101,14 +110,17 @@ def _report(meta: SweepMeta, records: Sequence[MutantRecord]) -> dict[str, Any]:
     summary: dict[str, Any] = {"total": len(records)}
     summary.update({status.seed.lower(): tally[status.value] for status in MutantStatus})
     summary.update(Counter(r.source for r in records))
+    classes = Counter(r.equivalence for r in records if r.equivalence)
+    summary["prefilter"] = {k: classes.get(k, 0) for k in ("equivalent", "duplicate", "docstring-only",
+                                                           "annotation-only")}  # fmt: skip
     return {
         "report_version": REPORT_VERSION, "tool": "launcher", "sweep_id": meta.sweep_id, "base_sha": meta.base_sha,
         "test_cmd": meta.test_cmd, "shard": meta.shard, "score": score_of(records), "summary": summary,
         "mutants": [
             {"id": r.mutant.index, "mutant_id": r.mutant.id, "fault": r.mutant.fault, "target": r.mutant.target,
-             "line": r.mutant.line, "function": r.mutant.function, "status": r.status.seed,
+             "line": r.mutant.line, "function": r.mutant.function, "status": r.seed_status,
              "executor": r.executor, "killed_by": r.killed_by, "duration_s": round(r.duration_s, 3),
-             "source": r.source, "note": r.note}
+             "source": r.source, "note": r.note, **({"equivalence": r.equivalence} if r.equivalence else {})}
             for r in records
         ],
     }  # fmt: skip
@@ -162,7 +174,8 @@ def _mutants_file(
             {"mutant": r.mutant.model_dump(mode="json"),
              "result": {"status": r.status.value, "executor": r.executor, "duration_s": round(r.duration_s, 3),
                         "killed_by": r.killed_by, "covered_by": r.tests, "import_time": r.import_time,
-                        "source": r.source, "note": r.note, "cache_key": r.cache_key}}
+                        "source": r.source, "note": r.note, "cache_key": r.cache_key,
+                        **({"equivalence": r.equivalence} if r.equivalence else {})}}
             for r in records
         ],
     }  # fmt: skip
