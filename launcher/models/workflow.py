@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from launcher.models.plan import Strict
 
-_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,29}")
 _ARTIFACT = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.(md|json|txt)")
 
 
@@ -28,7 +28,7 @@ class RoleSpec(Strict):
     @classmethod
     def _role_id(cls, value: str) -> str:
         if not _ID.fullmatch(value):
-            raise ValueError(f"role {value!r} must be lowercase letters, digits and '-' (max 32)")
+            raise ValueError(f"role {value!r} must be lowercase letters, digits and '-' (max 30)")
         return value
 
 
@@ -67,7 +67,7 @@ class Phase(Strict):
     @classmethod
     def _phase_id(cls, value: str) -> str:
         if not _ID.fullmatch(value):
-            raise ValueError(f"phase id {value!r} must be lowercase letters, digits and '-' (max 32)")
+            raise ValueError(f"phase id {value!r} must be lowercase letters, digits and '-' (max 30)")
         return value
 
     @property
