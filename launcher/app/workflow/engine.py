@@ -73,7 +73,7 @@ def _unknown(session: WorkflowSession, name: str) -> Any:
 
 def check_can_run(state: WorkflowState, *, skip: bool = False) -> None:
     """Why `next` may not run now (raises), so a detached runner is never started for nothing."""
-    if state.status is WorkflowStatus.RUNNING and runner_alive(state.runner_pid):
+    if runner_alive(state.runner_pid):
         raise _refuse(state, f"its phase runs in process {state.runner_pid}",
                       f"watch it with `launcher workflow status {state.id}`")
     if _interrupted(state):
