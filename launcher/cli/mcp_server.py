@@ -18,7 +18,7 @@ TOOL_DESCRIPTION = (
     + ". context: a task description (analyze, suggest, plan); workflow: a template name (workflow, plan, "
     "start); workflowId: wf_... (status, next, checkpoint, pause, resume, cancel); signal: the checkpoint's "
     "reference; limit: recommend's count (1-50, default 5); params: the template's parameters (start); "
-    "options: {skip, retry_failed, all, write}. start and next return at once; poll status."
+    "options: {skip, retry_failed, all, write, scripts (for scripted agents)}. start and next return at once; poll status."
 )
 
 

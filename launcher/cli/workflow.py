@@ -117,6 +117,16 @@ def _params(raw: list[str]) -> dict[str, str]:
     return out
 
 
+def _scripts(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"{path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise typer.BadParameter(f"{path}: expected an object of task id or role -> steps")
+    return data
+
+
 def _run_phase(wid: str, body: str, json_mode: bool, quiet: bool, **kw: Any) -> dict[str, Any]:
     """Run the next step in the foreground with the live view of its tasks."""
     async def tasks() -> list[tuple[str, str, str]]:
@@ -146,10 +156,13 @@ def start_cmd(
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE, repeatable.")] = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Only create it; `next` runs the first phase.")] = False,
     detach: Annotated[bool, typer.Option("--detach", help="Run the first phase in the background.")] = False,
+    scripts: Annotated[Path | None, typer.Option(
+        "--scripts", help="JSON file: task id or role -> steps of the built-in scripted agent.")] = None,
     json_mode: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Create a workflow (id wf_<hex>) and run its first phase."""
-    state = call(lambda: engine.create(Path.cwd(), name, _params(param or []), {}), json_mode=json_mode)
+    options = {"scripts": _scripts(scripts)} if scripts else {}
+    state = call(lambda: engine.create(Path.cwd(), name, _params(param or []), options), json_mode=json_mode)
     if no_run or detach:
         data = actions.view(state)
         if detach:
@@ -201,7 +214,8 @@ def pause_cmd(workflow_id: WidArg, json_mode: JsonOpt = False) -> None:
 @workflow_app.command("resume")
 def resume_cmd(
     workflow_id: WidArg,
-    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run the failed phase's failed tasks again.")] = False,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Run the failed phase's failed tasks again.")] = False,
     json_mode: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Continue a paused workflow, a crashed phase, or (--retry-failed) a failed phase."""

@@ -115,6 +115,9 @@ def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool =
 async def dispatch(cwd: Path, action: str, args: dict[str, Any], emit: EventSink, *, detach: bool) -> Any:
     """One action by name (the MCP tool's entry); `detach` runs start/next in the background."""
     process.reap_detached()
+    if action not in ACTIONS:
+        raise UsageProblem(f"unknown action {action!r}", fix=f"one of: {', '.join(ACTIONS)}",
+                           error_key="usage:action")
     wid = args.get("workflowId")
     if action == "workflows":
         return await templates_list(cwd)
@@ -138,7 +141,7 @@ async def dispatch(cwd: Path, action: str, args: dict[str, Any], emit: EventSink
     if action == "start":
         state = await engine.create(cwd, _need(args.get("workflow"), "workflow", action),
                                     {k: str(v) for k, v in (args.get("params") or {}).items()},
-                                    dict((args.get("options") or {}).get("workflow_options") or {}))
+                                    {"scripts": (args.get("options") or {}).get("scripts") or {}})
         return await _go(cwd, state.id, emit, detach=detach)
     wid = _need(wid, "workflowId", action)
     if action == "next":
@@ -152,7 +155,7 @@ async def dispatch(cwd: Path, action: str, args: dict[str, Any], emit: EventSink
         return view(await engine.resume(cwd, wid, emit, retry_failed=retry))
     if action == "cancel":
         return view(await engine.cancel(cwd, wid))
-    raise UsageProblem(f"unknown action {action!r}", fix=f"one of: {', '.join(ACTIONS)}", error_key="usage:action")
+    raise AssertionError(action)  # every name in ACTIONS is handled above
 
 
 async def _go(cwd: Path, wid: str, emit: EventSink, *, detach: bool, skip: bool = False) -> dict[str, Any]:
