@@ -35,8 +35,9 @@ def test_the_orchestrator_tool_plans_starts_reports_status_and_takes_a_checkpoin
             tools = (await session.list_tools()).tools
             assert [t.name for t in tools] == ["orchestrator"]
             tool = tools[0]
-            schema = (getattr(tool, "input_schema", None) or getattr(tool, "inputSchema"))["properties"]  # mcp 2.x, 1.x
-            assert {"action", "context", "workflow", "workflowId", "signal", "limit", "params", "options"} <= set(schema)
+            schema = (getattr(tool, "input_schema", None) or tool.inputSchema)["properties"]  # mcp 2.x, 1.x
+            wanted = {"action", "context", "workflow", "workflowId", "signal", "limit", "params", "options"}
+            assert wanted <= set(schema)
 
             plan = await _call(session, action="plan", context="audit the auth code for XSS vulnerabilities")
             assert plan["ok"] and plan["result"]["workflow"] == "security-audit"

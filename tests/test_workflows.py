@@ -99,7 +99,8 @@ def test_shipped_templates_load_and_a_repository_template_overrides_one(repo: Pa
     assert [p.id for p in fd.phases] == ["plan", "design", "implement", "test", "review"]
     assert [r.role for r in fd.phases[2].primary] == ["backend-expert", "frontend-expert"]
     assert shipped["launch"].category == "launch"
-    write_files(repo, {"workflows/feature-development.toml": MINI.replace('name = "mini"', 'name = "feature-development"')})
+    overriding = MINI.replace('name = "mini"', 'name = "feature-development"')
+    write_files(repo, {"workflows/feature-development.toml": overriding})
     mine = load_templates(repo)
     assert [p.id for p in mine["feature-development"].phases] == ["plan", "build", "test"]
     assert mine["feature-development"].source == "workflows/feature-development.toml"
@@ -130,7 +131,8 @@ def test_plan_cli_prints_json_and_writes_a_plan_launcher_run_accepts(wf_repo: Pa
     assert [p["id"] for p in data["phases"]] == ["plan", "build", "test"]
     assert [r["role"] for r in data["phases"][1]["parallel_groups"][0]] == ["backend", "frontend"]
     tasks = json.loads((wf_repo / "plan.json").read_text())["task"]
-    assert tasks[1]["depends_on"] == ["plan-architect"] and tasks[3]["depends_on"] == ["build-backend", "build-frontend"]
+    assert tasks[1]["depends_on"] == ["plan-architect"]
+    assert tasks[3]["depends_on"] == ["build-backend", "build-frontend"]
     check = launcher_cli(wf_repo, "run", "plan.json", "--no-merge", "--json", timeout=60)
     assert check.returncode in (0, 1) and json.loads(check.stdout)["tasks"], check.stderr
 
@@ -145,12 +147,14 @@ def test_a_workflow_runs_every_phase_waits_at_its_checkpoint_and_writes_real_art
     assert launcher_cli(wf_repo, "workflow", "checkpoint", wid, "--signal", "PR-7").returncode == 0
     state = _next(wf_repo, wid)  # build: backend and frontend in parallel, one run
     build = state.phase("build")
-    assert build.status is PhaseStatus.SUCCEEDED and {t["id"] for t in build.tasks} == {"build-backend", "build-frontend"}
+    assert build.status is PhaseStatus.SUCCEEDED
+    assert {t["id"] for t in build.tasks} == {"build-backend", "build-frontend"}
     state = _next(wf_repo, wid)
     assert state.status is WorkflowStatus.COMPLETED
     folder = wf_repo / ".launcher" / "workflows" / wid
     files = json.loads((folder / "build/files.json").read_text())["files"]
-    assert {"path": "app.py", "change": "modified"} in files and {"path": "web/index.html", "change": "created"} in files
+    assert {"path": "app.py", "change": "modified"} in files
+    assert {"path": "web/index.html", "change": "created"} in files
     results = json.loads((folder / "test/results.json").read_text())
     assert results["passed"] is True and results["counts"]["ran"] == 2  # test_add and the tester's test_mul
     coverage = json.loads((folder / "test/coverage.json").read_text())
@@ -260,3 +264,15 @@ def test_kill_9_mid_phase_then_resume_repeats_no_finished_phase_or_task(wf_repo:
     assert data["phases"][1]["status"] == "succeeded" and data["phases"][0]["run_id"] == plan_run
     assert counter.read_text() == "x"  # the finished backend round was not run again
     assert "def mul" in git(wf_repo, "show", "main:app.py")
+
+
+def test_demo_workflow_runs_feature_development_with_a_checkpoint_and_a_retried_failure(tmp_path: Path) -> None:
+    done = launcher_cli(tmp_path, "demo", "--workflow", "--json", "--where", str(tmp_path / "demo"), timeout=60)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["status"] == "completed" and data["checkpoints"][0]["signal"] == "plan-approved"
+    assert "phase test failed and paused the workflow" in done.stderr
+    assert {"plan.md", "design.md", "implement/files.json", "implement/log.md", "test/results.json",
+            "test/coverage.json", "review/security.md", "review/quality.md"} <= set(data["artifacts_written"])
+    implement = next(p for p in data["phases"] if p["id"] == "implement")
+    assert {t["id"] for t in implement["tasks"]} == {"implement-backend-expert", "implement-frontend-expert"}

@@ -281,8 +281,13 @@ def demo(
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
     where: Annotated[Path | None, typer.Option(help="Directory for the sample repo.")] = None,
+    workflow: Annotated[bool, typer.Option("--workflow", help="Run the feature-development workflow instead.")] = False,
 ) -> None:
     """Build a sample repo and run five scripted agents through the whole pipeline."""
+    if workflow:
+        from launcher.cli.workflow import run_demo_workflow
+
+        run_demo_workflow(where, json_mode=json_mode, quiet=quiet)
     view = _view(json_mode, quiet)
     plan = demo_app.demo_plan()
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]

@@ -15,15 +15,17 @@ from launcher.errors import LauncherError
 TOOL_DESCRIPTION = (
     "Multi-phase workflows of parallel specialist agents on this git repository. action is one of: "
     + ", ".join(actions.ACTIONS)
-    + ". context: a task description (analyze, suggest, plan); workflow: a template name (workflow, plan, "
-    "start); workflowId: wf_... (status, next, checkpoint, pause, resume, cancel); signal: the checkpoint's "
-    "reference; limit: recommend's count (1-50, default 5); params: the template's parameters (start); "
-    "options: {skip, retry_failed, all, write, scripts (for scripted agents)}. start and next return at once; poll status."
+    + ". context: a task description (analyze, suggest, plan); workflow: a template name "
+    "(workflow, plan, start); workflowId: wf_... (status, next, checkpoint, pause, resume, cancel); "
+    "signal: the checkpoint's reference; limit: recommend's count (1-50, default 5); "
+    "params: the template's parameters (start); "
+    "options: {skip, retry_failed, all, write, scripts (for scripted agents)}. "
+    "start and next return at once; poll status."
 )
 
 
 async def orchestrator(
-    action: str, context: str | None = None, workflow: str | None = None, workflowId: str | None = None,  # noqa: N803
+    action: str, context: str | None = None, workflow: str | None = None, workflowId: str | None = None,
     signal: str | None = None, limit: int | None = None, params: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
 ) -> str:
@@ -40,7 +42,7 @@ def serve() -> None:
     try:
         from mcp.server.mcpserver import MCPServer as Server  # mcp >= 2
     except ImportError:  # mcp 1.x
-        from mcp.server.fastmcp import FastMCP as Server  # type: ignore[no-redef]
+        from mcp.server.fastmcp import FastMCP as Server  # type: ignore[no-redef,attr-defined,unused-ignore]
     server = Server("launcher")
     server.tool(name="orchestrator", description=TOOL_DESCRIPTION)(orchestrator)
     server.run("stdio")

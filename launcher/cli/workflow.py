@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -139,10 +140,13 @@ def _run_phase(wid: str, body: str, json_mode: bool, quiet: bool, **kw: Any) -> 
     view = make_view(json_mode=json_mode, quiet=quiet)
     view.start(wid, call(tasks, json_mode=json_mode))
     try:
+        def interrupted() -> str:
+            view.stop()
+            return f"interrupted: state saved; `launcher workflow resume {wid}` continues the phase"
+
         if body == "next":
             state = call(lambda: engine.run_next(Path.cwd(), wid, view.handle, **kw), json_mode=json_mode,
-                         on_interrupt=lambda: (view.stop(), f"interrupted: `launcher workflow resume {wid}` "
-                                                            "continues the phase")[1])
+                         on_interrupt=interrupted)
         else:
             state = call(lambda: engine.resume(Path.cwd(), wid, view.handle, **kw), json_mode=json_mode)
     finally:
@@ -238,3 +242,19 @@ def list_cmd(all_: Annotated[bool, typer.Option("--all", help="Ended ones too.")
     rows = [actions.view(s) for s in call(lambda: engine.listing(Path.cwd(), everything=all_), json_mode=json_mode)]
     _print(rows, json_mode, "\n".join(f"{r['id']}  {r['template']:<26} {r['status']}" for r in rows)
            or "no active workflow")
+
+
+def run_demo_workflow(where: Path | None, *, json_mode: bool, quiet: bool) -> None:
+    """`launcher demo --workflow`: plain progress lines (stderr with --json), then the state."""
+    from launcher.app.workflow.demo import run_workflow_demo
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr if json_mode else sys.stdout, flush=True)
+
+    repo, state = call(lambda: run_workflow_demo(lambda event: None, say, where), json_mode=json_mode)
+    data = actions.view(state)
+    folder = repo / ".launcher" / "workflows" / state.id
+    written = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    data["artifacts_written"] = written
+    _print(data, json_mode, _state_text(data) + f"\nartifacts in {folder}:\n  " + "\n  ".join(written))
+    raise typer.Exit(0 if state.status is WorkflowStatus.COMPLETED else 1)

@@ -32,7 +32,8 @@ async def templates_list(cwd: Path) -> list[dict[str, Any]]:
     session = await WorkflowSession.open(cwd)
     return [{"name": t.name, "category": t.category, "description": t.description,
              "phases": [p.id for p in t.phases], "parameters": list(t.parameters), "source": t.source}
-            for t in sorted(session.templates().values(), key=lambda t: (t.category != "development", t.category, t.name))]
+            for t in sorted(session.templates().values(),
+                            key=lambda t: (t.category != "development", t.category, t.name))]
 
 
 async def template_show(cwd: Path, name: str) -> dict[str, Any]:

@@ -71,7 +71,8 @@ async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Pa
         data, report = Path(tmp) / ".coverage", Path(tmp) / "coverage.json"
         py = sys.executable
         wrapped = (f"'{py}' -m coverage run --data-file='{data}' -m {found.group(1)}{found.group(2)}; "
-                   f"status=$?; '{py}' -m coverage json -q --data-file='{data}' -o '{report}' --omit='*/site-packages/*'"
+                   f"status=$?; '{py}' -m coverage json -q --data-file='{data}' -o '{report}' "
+                   "--omit='*/site-packages/*'"
                    "; exit $status")
         ok, output = await merge.run_integration_check(repo, commit, wrapped, scratch, TEST_TIMEOUT_S, env=_env(repo))
         if not report.is_file():
@@ -133,9 +134,11 @@ async def write_phase_artifacts(
             atomic_write_json(target, {"phase": phase.id, "from": start, "to": landed,
                                        "files": await changed_files(repo, start, landed)})
         elif name == "results.json":
-            atomic_write_json(target, await test_results(repo, landed, test_command, scratch_root / f"{phase.id}-test"))
+            scratch = scratch_root / f"{phase.id}-test"
+            atomic_write_json(target, await test_results(repo, landed, test_command, scratch))
         elif name == "coverage.json":
-            atomic_write_json(target, await coverage_results(repo, landed, test_command, scratch_root / f"{phase.id}-cov"))
+            scratch = scratch_root / f"{phase.id}-cov"
+            atomic_write_json(target, await coverage_results(repo, landed, test_command, scratch))
         elif name == "log.md":
             atomic_write_text(target, _log(phase, report, start, landed))
         else:

@@ -90,7 +90,8 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
                 repo, folder, phase, report, row.start_sha or landed, landed, command, session.scratch_root(state.id))
             row.status = PhaseStatus.SUCCEEDED
         else:
-            failed = [f"{t['id']} {t['state']}" for t in row.tasks if t["state"] not in ("merged", "skipped", "approved")]
+            failed = [f"{t['id']} {t['state']}" for t in row.tasks
+                      if t["state"] not in ("merged", "skipped", "approved")]
             row.error = f"run {report.run_id} {report.status}" + (f": {', '.join(failed)}" if failed else "") \
                 + (f"; {report.message}" if report.message else "")
             row.artifacts = [artifacts.write_error(folder, phase, report, row.error)]

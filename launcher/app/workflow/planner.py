@@ -98,14 +98,14 @@ def phase_tasks(phase: Phase, params: dict[str, str], config: RepoConfig, artifa
                 after: list[str]) -> list[dict[str, Any]]:
     """The phase's roles as plan tasks: in parallel (each after `after`), or in a chain."""
     tasks: list[dict[str, Any]] = []
-    previous = list(after)
+    previous: list[str] = list(after)
     for spec in phase.roles:
         task = {"id": task_id(phase, spec.role), "title": f"{phase.title}: {spec.role}", "role": spec.role,
                 "agent": resolve_agent(config, spec.role), "prompt": render(spec.prompt, params, config, artifacts),
                 "depends_on": previous, "checks": [render(c, params, config, artifacts) for c in phase.checks]}
         tasks.append(task)
         if phase.sequential:
-            previous = [task["id"]]
+            previous = [str(task["id"])]
     return tasks
 
 
@@ -114,10 +114,9 @@ def describe(template: WorkflowTemplate, params: dict[str, str], config: RepoCon
     out: list[dict[str, Any]] = []
     for number, step in enumerate(template.steps(), 1):
         for phase in step:
-            groups = [[{"role": r.role, "agent": resolve_agent(config, r.role), "primary": r in phase.primary}
-                       for r in phase.roles]] if not phase.sequential else \
-                [[{"role": r.role, "agent": resolve_agent(config, r.role), "primary": r in phase.primary}]
-                 for r in phase.roles]
+            members = [{"role": r.role, "agent": resolve_agent(config, r.role), "primary": r in phase.primary}
+                       for r in phase.roles]
+            groups = [[m] for m in members] if phase.sequential else [members]
             out.append({"id": phase.id, "name": phase.title, "step": number, "description": phase.description,
                         "parallel_with": phase.parallel_with, "checkpoint": phase.checkpoint,
                         "checks": [render(c, params, config, []) for c in phase.checks],
