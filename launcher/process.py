@@ -466,3 +466,22 @@ async def supervise(
             "stopped reading"
         )
     return result
+
+
+def spawn_detached(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path) -> int:
+    """Start a long-lived launcher process that outlives its caller (a workflow phase started
+    from the MCP server): its own session, stdin from /dev/null, output to `log_path`. Its
+    progress and its pid are in the journal; the caller does not wait for it."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        child = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    _DETACHED.append(child)
+    return child.pid
+
+
+_DETACHED: list[subprocess.Popen[bytes]] = []  # polled by `reap_detached`, so none stays a zombie
+
+
+def reap_detached() -> None:
+    _DETACHED[:] = [child for child in _DETACHED if child.poll() is None]

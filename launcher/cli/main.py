@@ -30,6 +30,7 @@ from launcher.app.run import RunOptions, resume_run, start_run
 from launcher.cli import help_format, inspection
 from launcher.cli.calls import call, err_console
 from launcher.cli.mutation import mutation_app
+from launcher.cli.workflow import workflow_app
 from launcher.errors import ExitCode, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
 from launcher.models.report import RunReport
@@ -280,8 +281,13 @@ def demo(
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
     where: Annotated[Path | None, typer.Option(help="Directory for the sample repo.")] = None,
+    workflow: Annotated[bool, typer.Option("--workflow", help="Run the feature-development workflow instead.")] = False,
 ) -> None:
     """Build a sample repo and run five scripted agents through the whole pipeline."""
+    if workflow:
+        from launcher.cli.workflow import run_demo_workflow
+
+        run_demo_workflow(where, json_mode=json_mode, quiet=quiet)
     view = _view(json_mode, quiet)
     plan = demo_app.demo_plan()
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
@@ -337,6 +343,15 @@ def grade(
 
 inspection.register(app)
 app.add_typer(mutation_app, name="mutation")
+app.add_typer(workflow_app, name="workflow")
+
+
+@app.command()
+def mcp() -> None:
+    """Serve the workflow actions as one MCP tool (`orchestrator`) over stdio."""
+    from launcher.cli.mcp_server import serve  # the SDK loads only for this command
+
+    serve()
 
 gate_app = typer.Typer(help="Standalone gates other orchestrators can call.", no_args_is_help=True)
 app.add_typer(gate_app, name="gate")

@@ -36,6 +36,11 @@ class MutationConfig(Strict):
     test_cmd: str | None = None
 
 
+class WorkflowConfig(Strict):
+    # the project's test command, run on a workflow phase's result (test/results.json)
+    test_command: str | None = None
+
+
 class RepoConfig(Strict):
     agents: dict[str, AgentConfig] = Field(default_factory=dict)
     default_agent: str | None = None  # the agent of `launcher run --task` without --agent
@@ -47,6 +52,9 @@ class RepoConfig(Strict):
     grading: GradingConfig = Field(default_factory=GradingConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
     mutation: MutationConfig = Field(default_factory=MutationConfig)
+    # workflow roles -> agent names; "default" serves every role not named
+    roles: dict[str, str] = Field(default_factory=dict)
+    workflow: WorkflowConfig = Field(default_factory=WorkflowConfig)
 
 
 def _where(loc: tuple[Any, ...]) -> str:

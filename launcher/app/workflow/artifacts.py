@@ -1,0 +1,182 @@
+"""A phase's artifacts in `.launcher/workflows/<id>/`, written from facts: the files git says
+the phase changed, its tasks' contracts and landed documents, and real runs of the project's
+test command (and coverage) on the phase's landed result."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from launcher.engine.command_env import command_env
+from launcher.git import merge
+from launcher.git.repo import GitRepo
+from launcher.models.report import RunReport, TaskReport
+from launcher.models.workflow import ArtifactSpec, Phase
+from launcher.store.files import atomic_write_json, atomic_write_text
+
+TEST_TIMEOUT_S = 1800.0
+_PYTHON_MODULE = re.compile(r"^\s*python[0-9.]*\s+-m\s+(\S+)(.*)$")
+
+
+async def changed_files(repo: GitRepo, start: str, end: str) -> list[dict[str, str]]:
+    if start == end:
+        return []
+    done = await repo.git("diff", "--name-status", "--no-renames", start, end, check=False)
+    kinds = {"A": "created", "M": "modified", "D": "deleted"}
+    rows = []
+    for line in done.out.splitlines():
+        status, _, path = line.partition("\t")
+        rows.append({"path": path, "change": kinds.get(status[:1], status)})
+    return rows
+
+
+def _parse_counts(output: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for number, word in re.findall(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)", output):
+        counts[word.rstrip("s") if word.startswith("error") else word] = int(number)
+    ran = re.search(r"Ran (\d+) tests?", output)  # unittest
+    if ran:
+        counts["ran"] = int(ran.group(1))
+        bad = re.search(r"FAILED \(([^)]*)\)", output)
+        for key, number in re.findall(r"(failures|errors|skipped)=(\d+)", bad.group(1) if bad else ""):
+            counts[key] = int(number)
+    return counts
+
+
+def _env(repo: GitRepo) -> Callable[[Path], dict[str, str]]:
+    def make(tree: Path) -> dict[str, str]:
+        return command_env(tree, main_root=repo.root, run_id="workflow", task_id=None, pass_names=[])
+    return make
+
+
+async def test_results(repo: GitRepo, commit: str, command: str, scratch: Path) -> dict[str, Any]:
+    ok, output = await merge.run_integration_check(repo, commit, command, scratch, TEST_TIMEOUT_S, env=_env(repo))
+    return {"command": command, "commit": commit, "passed": ok, "counts": _parse_counts(output),
+            "output_tail": output[-4000:]}
+
+
+async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Path) -> dict[str, Any]:
+    """Coverage of the test command when it is `python -m MODULE ...` (run under coverage.py);
+    otherwise it says why nothing was measured."""
+    found = _PYTHON_MODULE.match(command)
+    if not found:
+        return {"measured": False, "command": command,
+                "reason": "the test command is not `python -m MODULE ...`, so coverage.py cannot wrap it"}
+    with tempfile.TemporaryDirectory(prefix="launcher-cov-") as tmp:
+        data, report = Path(tmp) / ".coverage", Path(tmp) / "coverage.json"
+        py = sys.executable
+        wrapped = (f"'{py}' -m coverage run --data-file='{data}' -m {found.group(1)}{found.group(2)}; "
+                   f"status=$?; '{py}' -m coverage json -q --data-file='{data}' -o '{report}' "
+                   "--omit='*/site-packages/*'"
+                   "; exit $status")
+        ok, output = await merge.run_integration_check(repo, commit, wrapped, scratch, TEST_TIMEOUT_S, env=_env(repo))
+        if not report.is_file():
+            return {"measured": False, "command": command, "reason": "coverage.py wrote no report",
+                    "output_tail": output[-2000:]}
+        raw = json.loads(report.read_text(encoding="utf-8"))
+    totals = raw.get("totals", {})
+    files = {}
+    for path, info in raw.get("files", {}).items():
+        rel = path.split("/_coverage/", 1)[-1] if "/_coverage/" in path else path
+        files[rel] = round(info.get("summary", {}).get("percent_covered", 0.0), 2)
+    return {"measured": True, "command": command, "commit": commit, "tests_passed": ok,
+            "percent_covered": round(totals.get("percent_covered", 0.0), 2),
+            "covered_lines": totals.get("covered_lines"), "num_statements": totals.get("num_statements"),
+            "files": files}
+
+
+def _task_section(task: TaskReport, documents: dict[str, str]) -> str:
+    contract = task.contract or {}
+    lines = [f"## {task.role} ({task.id}: {task.state}, agent {task.agent})", ""]
+    if contract.get("summary"):
+        lines += [str(contract["summary"]), ""]
+    for key, title in (("decisions", "Decisions"), ("blockers", "Blockers")):
+        if contract.get(key):
+            lines += [f"{title}:", *[f"- {item}" for item in contract[key]], ""]
+    if contract.get("llm_observations"):
+        lines += ["Observations: " + str(contract["llm_observations"]), ""]
+    if task.files:
+        lines += ["Files: " + ", ".join(task.files), ""]
+    for path, text in documents.items():
+        lines += [f"### {path}", "", text.rstrip(), ""]
+    if task.message:
+        lines += [f"Launcher: {task.message}", ""]
+    return "\n".join(lines)
+
+
+async def _documents(repo: GitRepo, commit: str, task: TaskReport) -> dict[str, str]:
+    """The Markdown documents a task landed, as they are in the phase's result."""
+    docs = {}
+    for path in task.files:
+        if path.endswith(".md"):
+            shown = await repo.git("show", f"{commit}:{path}", check=False)
+            if shown.ok:
+                docs[path] = shown.out[:20000]
+    return docs
+
+
+async def write_phase_artifacts(
+    repo: GitRepo, folder: Path, phase: Phase, report: RunReport, start: str, landed: str,
+    test_command: str, scratch_root: Path,
+) -> list[str]:
+    """Every artifact the template names for this phase; returns their paths (relative)."""
+    tasks = [t for t in report.tasks if t.id.startswith(f"{phase.id}-")]
+    written: list[str] = []
+    for spec in phase.artifacts:
+        target = folder / spec.path
+        name = Path(spec.path).name
+        if name == "files.json" or name.endswith("-files.json"):
+            atomic_write_json(target, {"phase": phase.id, "from": start, "to": landed,
+                                       "files": await changed_files(repo, start, landed)})
+        elif name == "results.json":
+            scratch = scratch_root / f"{phase.id}-test"
+            atomic_write_json(target, await test_results(repo, landed, test_command, scratch))
+        elif name == "coverage.json":
+            scratch = scratch_root / f"{phase.id}-cov"
+            atomic_write_json(target, await coverage_results(repo, landed, test_command, scratch))
+        elif name == "log.md":
+            atomic_write_text(target, _log(phase, report, start, landed))
+        else:
+            atomic_write_text(target, await _document(repo, landed, phase, spec, tasks))
+        written.append(spec.path)
+    return written
+
+
+async def _document(repo: GitRepo, landed: str, phase: Phase, spec: ArtifactSpec, tasks: list[TaskReport]) -> str:
+    chosen = [t for t in tasks if spec.role is None or t.role == spec.role]
+    parts = [f"# {phase.title}", "", phase.description, ""]
+    for task in chosen:
+        parts.append(_task_section(task, await _documents(repo, landed, task)))
+    if not chosen:
+        parts.append(f"(no task of role {spec.role} in this phase)")
+    if spec.path.endswith(".json"):
+        return json.dumps({"phase": phase.id, "text": "\n".join(parts)}, indent=2) + "\n"
+    return "\n".join(parts) + "\n"
+
+
+def _log(phase: Phase, report: RunReport, start: str, landed: str) -> str:
+    lines = [f"# {phase.title}: log", "", f"Run {report.run_id}: {report.status}; {start[:12]} -> {landed[:12]}", ""]
+    for task in report.tasks:
+        if not task.id.startswith(f"{phase.id}-"):
+            continue
+        summary = (task.contract or {}).get("summary", "")
+        lines.append(f"- {task.id} ({task.agent}): {task.state}; {len(task.files)} file(s). {summary}".rstrip())
+    if report.message:
+        lines += ["", report.message]
+    return "\n".join(lines) + "\n"
+
+
+def write_error(folder: Path, phase: Phase, report: RunReport | None, error: str) -> str:
+    """A failed phase's details, for the operator choosing retry, skip or cancel."""
+    path = f"{phase.id}/error.json"
+    tasks = [] if report is None else [
+        {"id": t.id, "state": t.state, "message": t.message, "branch": t.branch, "worktree": t.worktree}
+        for t in report.tasks if t.id.startswith(f"{phase.id}-")]
+    atomic_write_json(folder / path, {"phase": phase.id, "error": error,
+                                      "run_id": report.run_id if report else None, "tasks": tasks})
+    return path

@@ -1,0 +1,136 @@
+"""One step of a workflow (its phase, or phases marked parallel) as one ordinary launcher run,
+from the target's current tip (what the previous phase landed); and finishing it: artifacts,
+phase states, the workflow's next status. A step interrupted by a crash continues with
+`launcher resume` of its run: finished tasks and rounds are never repeated."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from launcher.app.context import EventSink
+from launcher.app.report import build_report
+from launcher.app.run import RunOptions, resume_run, start_run
+from launcher.app.workflow import artifacts
+from launcher.app.workflow.planner import step_plan, test_command
+from launcher.app.workflow.session import WorkflowSession
+from launcher.models.events import Event
+from launcher.models.report import RunReport
+from launcher.models.states import RunStatus
+from launcher.models.workflow import Phase, PhaseStatus, WorkflowState, WorkflowStatus
+
+
+def next_step(session: WorkflowSession, state: WorkflowState) -> list[Phase]:
+    """The first step with a phase not yet succeeded or skipped (empty when all are done)."""
+    template = session.template_of(state)
+    for step in template.steps():
+        if any(state.phase(p.id).status not in (PhaseStatus.SUCCEEDED, PhaseStatus.SKIPPED) for p in step):
+            return step
+    return []
+
+
+def earlier_artifacts(session: WorkflowSession, state: WorkflowState) -> list[str]:
+    folder = session.folder(state.id)
+    return [str(folder / a) for p in state.phases if p.status is PhaseStatus.SUCCEEDED for a in p.artifacts]
+
+
+def _recording(session: WorkflowSession, state: WorkflowState, step: list[Phase], emit: EventSink) -> EventSink:
+    """The run's id goes into the workflow's state with the run's first event (written right
+    after the run's own journal row), so a crash from then on resumes that run."""
+
+    def sink(event: Event) -> None:
+        if event.run_id and any(state.phase(p.id).run_id != event.run_id for p in step):
+            for phase in step:
+                state.phase(phase.id).run_id = event.run_id
+            session.save(state)
+        emit(event)
+
+    return sink
+
+
+async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], emit: EventSink,
+                   *, retry_failed: bool = False) -> WorkflowState:
+    repo = session.repo
+    state.status, state.runner_pid, state.message = WorkflowStatus.RUNNING, os.getpid(), ""
+    run_id = state.phase(step[0].id).run_id
+    for phase in step:
+        row = state.phase(phase.id)
+        row.status, row.error = PhaseStatus.RUNNING, None
+        row.started_at = row.started_at or time.time()
+        if run_id is None or row.start_sha is None:
+            row.start_sha = await repo.rev_parse(state.target)
+    session.save(state)
+    sink = _recording(session, state, step, emit)
+    journal_run = session.store_run_status(run_id) if run_id else None
+    if run_id is None:
+        plan = step_plan(step, state.params, session.config, earlier_artifacts(session, state),
+                         state.options.get("scripts", {}), state.target)
+        report = await start_run(repo.root, plan, RunOptions(into=state.target, base=state.target), sink)
+    elif journal_run in (RunStatus.RUNNING, RunStatus.INTERRUPTED) or retry_failed:
+        report = await resume_run(repo.root, run_id, sink, retry_failed=retry_failed)
+    else:  # the run had finished; the crash came while its results were being written
+        report = build_report(session.journal(), run_id, repo.root)
+    return await finish_step(session, state, step, report)
+
+
+async def finish_step(session: WorkflowSession, state: WorkflowState, step: list[Phase],
+                      report: RunReport) -> WorkflowState:
+    repo, folder = session.repo, session.folder(state.id)
+    landed = await repo.rev_parse(state.target)
+    ok = report.status == RunStatus.SUCCEEDED.value
+    command = test_command(state.params, session.config)
+    for phase in step:
+        row = state.phase(phase.id)
+        row.run_id = report.run_id
+        row.tasks = [{"id": t.id, "role": t.role, "agent": t.agent, "state": t.state, "merged": t.merged}
+                     for t in report.tasks if t.id.startswith(f"{phase.id}-")]
+        row.landed_sha = landed
+        if ok:
+            row.artifacts = await artifacts.write_phase_artifacts(
+                repo, folder, phase, report, row.start_sha or landed, landed, command, session.scratch_root(state.id))
+            row.status = PhaseStatus.SUCCEEDED
+        else:
+            failed = [f"{t['id']} {t['state']}" for t in row.tasks
+                      if t["state"] not in ("merged", "skipped", "approved")]
+            row.error = f"run {report.run_id} {report.status}" + (f": {', '.join(failed)}" if failed else "") \
+                + (f"; {report.message}" if report.message else "")
+            row.artifacts = [artifacts.write_error(folder, phase, report, row.error)]
+            row.status = PhaseStatus.FAILED
+        row.finished_at = time.time()
+    state.runner_pid = None
+    failed_phase = next((p.id for p in step if state.phase(p.id).status is PhaseStatus.FAILED), None)
+    if failed_phase:
+        if state.pause_on_failure:
+            state.status, state.paused_on = WorkflowStatus.PAUSED, failed_phase
+            state.message = (f"phase {failed_phase} failed; retry (`launcher workflow resume {state.id} "
+                             f"--retry-failed`), skip (`launcher workflow next {state.id} --skip`) or cancel "
+                             f"(`launcher workflow cancel {state.id}`)")
+        else:
+            state.status, state.message = WorkflowStatus.FAILED, f"phase {failed_phase} failed"
+    else:
+        state.status = after_success(session, state, step)
+    if state.pause_requested and state.status in (WorkflowStatus.READY, WorkflowStatus.WAITING_CHECKPOINT):
+        state.resume_to, state.status, state.pause_requested = state.status, WorkflowStatus.PAUSED, False
+        state.message = "paused by the operator after the phase finished"
+    session.save(state)
+    return state
+
+
+def after_success(session: WorkflowSession, state: WorkflowState, step: list[Phase]) -> WorkflowStatus:
+    if not next_step(session, state):
+        state.message = "every phase finished"
+        return WorkflowStatus.COMPLETED
+    if any(p.checkpoint for p in step):
+        names = ", ".join(p.id for p in step if p.checkpoint)
+        state.message = (f"phase {names} waits for the operator: `launcher workflow checkpoint {state.id} "
+                         "--signal REF` releases the next phase")
+        return WorkflowStatus.WAITING_CHECKPOINT
+    state.message = "ready for the next phase (`launcher workflow next`)"
+    return WorkflowStatus.READY
+
+
+def step_tasks(session: WorkflowSession, state: WorkflowState, step: list[Phase]) -> list[tuple[str, str, str]]:
+    """(task, role, agent) of a step, for the live view."""
+    plan = step_plan(step, state.params, session.config, [], state.options.get("scripts", {}), state.target)
+    return [(t.id, t.role, t.agent) for t in plan.tasks]
+

@@ -1,0 +1,152 @@
+"""From a template (or a custom plan routed from keywords) to launcher plans: the printable
+multi-phase plan, the `launcher run` plan of the whole workflow, and one step's run plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from launcher.app.workflow.routing import SUGGEST_THRESHOLD, analyze, suggest
+from launcher.errors import UsageProblem
+from launcher.models.config import RepoConfig
+from launcher.models.plan import Plan, validate_plan
+from launcher.models.workflow import Phase, RoleSpec, WorkflowTemplate
+
+FALLBACK_AGENT = "claude"  # when launcher.toml names no [roles] default and no default_agent
+DEFAULT_TEST_COMMAND = "python3 -m pytest -q"
+
+
+class _Defaulting(dict[str, str]):
+    """Placeholders without a value stay as written, so a prompt never fails to render."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def resolve_agent(config: RepoConfig, role: str) -> str:
+    return config.roles.get(role) or config.roles.get("default") or config.default_agent or FALLBACK_AGENT
+
+
+def test_command(params: dict[str, str], config: RepoConfig) -> str:
+    return params.get("test_command") or config.workflow.test_command or DEFAULT_TEST_COMMAND
+
+
+def render(text: str, params: dict[str, str], config: RepoConfig, artifacts: list[str]) -> str:
+    values = _Defaulting(params)
+    values["test_command"] = test_command(params, config)
+    values["artifacts"] = ", ".join(artifacts) if artifacts else "(none yet)"
+    return text.format_map(values)
+
+
+def check_params(template: WorkflowTemplate, params: dict[str, str]) -> dict[str, str]:
+    """The template's parameters filled in: defaults applied, unknown or missing ones refused."""
+    unknown = sorted(set(params) - set(template.parameters))
+    if unknown:
+        raise UsageProblem(f"workflow {template.name!r} has no parameter {unknown[0]!r}",
+                           fix=f"its parameters: {', '.join(template.parameters) or 'none'}",
+                           error_key="workflow_param_unknown")
+    filled = dict(params)
+    for name, spec in template.parameters.items():
+        if name not in filled and spec.default is not None:
+            filled[name] = spec.default
+        if spec.required and not filled.get(name):
+            raise UsageProblem(f"workflow {template.name!r} needs the parameter {name!r} ({spec.description})",
+                               fix=f"pass --param {name}=VALUE", error_key="workflow_param_missing")
+    return filled
+
+
+def custom_template(context: str) -> WorkflowTemplate:
+    """No template fits: route the description's keywords to roles, implement in parallel, then
+    verify and review."""
+    roles = [r for r in analyze(context).roles if r not in ("testing-expert", "product-expert")] or ["general-expert"]
+    work = [RoleSpec(role=r, prompt=f"As the {r.replace('-', ' ')}, do your part of: {{task}}\n"
+                                    "Earlier artifacts: {artifacts}") for r in roles]
+    return WorkflowTemplate.model_validate({
+        "name": "custom", "description": f"Custom plan routed from keywords: {context[:80]}",
+        "category": "custom", "parameters": {"task": {"description": "the task", "required": True}},
+        "phase": [
+            {"id": "implement", "name": "Implement", "primary": [w.model_dump() for w in work],
+             "artifacts": ["implement/files.json", "implement/log.md"]},
+            {"id": "verify", "name": "Verify", "checks": ["{test_command}"],
+             "primary": [{"role": "testing-expert", "prompt": "Test the work done for: {task}\n"
+                                                              "The test command `{test_command}` must pass."}],
+             "artifacts": ["test/results.json", "test/coverage.json"]},
+            {"id": "review", "name": "Review",
+             "primary": [{"role": "code-review-expert", "prompt": "Review the work done for: {task}"}],
+             "artifacts": [{"path": "review/quality.md", "role": "code-review-expert"}]},
+        ],
+    })
+
+
+def choose_template(context: str, templates: dict[str, WorkflowTemplate],
+                    workflow: str | None) -> tuple[WorkflowTemplate, list[dict[str, Any]]]:
+    if workflow:
+        if workflow not in templates:
+            raise UsageProblem(f"no workflow template {workflow!r}", fix=f"one of: {', '.join(sorted(templates))}",
+                               error_key="workflow_unknown")
+        return templates[workflow], []
+    ranked = suggest(context, templates)
+    if ranked and ranked[0]["score"] >= SUGGEST_THRESHOLD:
+        return templates[ranked[0]["workflow"]], ranked
+    return custom_template(context), ranked
+
+
+def task_id(phase: Phase, role: str) -> str:
+    return f"{phase.id}-{role}"
+
+
+def phase_tasks(phase: Phase, params: dict[str, str], config: RepoConfig, artifacts: list[str],
+                after: list[str]) -> list[dict[str, Any]]:
+    """The phase's roles as plan tasks: in parallel (each after `after`), or in a chain."""
+    tasks: list[dict[str, Any]] = []
+    previous: list[str] = list(after)
+    for spec in phase.roles:
+        task = {"id": task_id(phase, spec.role), "title": f"{phase.title}: {spec.role}", "role": spec.role,
+                "agent": resolve_agent(config, spec.role), "prompt": render(spec.prompt, params, config, artifacts),
+                "depends_on": previous, "checks": [render(c, params, config, artifacts) for c in phase.checks]}
+        tasks.append(task)
+        if phase.sequential:
+            previous = [str(task["id"])]
+    return tasks
+
+
+def describe(template: WorkflowTemplate, params: dict[str, str], config: RepoConfig) -> list[dict[str, Any]]:
+    """Phases in order with their step (phases of one step run side by side) and agent groups."""
+    out: list[dict[str, Any]] = []
+    for number, step in enumerate(template.steps(), 1):
+        for phase in step:
+            members = [{"role": r.role, "agent": resolve_agent(config, r.role), "primary": r in phase.primary}
+                       for r in phase.roles]
+            groups = [[m] for m in members] if phase.sequential else [members]
+            out.append({"id": phase.id, "name": phase.title, "step": number, "description": phase.description,
+                        "parallel_with": phase.parallel_with, "checkpoint": phase.checkpoint,
+                        "checks": [render(c, params, config, []) for c in phase.checks],
+                        "artifacts": [a.path for a in phase.artifacts], "parallel_groups": groups})
+    return out
+
+
+def whole_run_plan(template: WorkflowTemplate, params: dict[str, str], config: RepoConfig) -> dict[str, Any]:
+    """The workflow as one `launcher run` plan: each step's tasks depend on the step before."""
+    tasks: list[dict[str, Any]] = []
+    after: list[str] = []
+    for step in template.steps():
+        step_ids: list[str] = []
+        for phase in step:
+            made = phase_tasks(phase, params, config, [], after)
+            tasks.extend(made)
+            step_ids.extend(t["id"] for t in made)
+        after = step_ids
+    return {"run": {"max_parallel": 4}, "task": tasks}
+
+
+def step_plan(phases: list[Phase], params: dict[str, str], config: RepoConfig, artifacts: list[str],
+              scripts: dict[str, Any], target: str) -> Plan:
+    """The plan of one step's run: its phases' tasks, scripted steps where the options give them."""
+    tasks: list[dict[str, Any]] = []
+    for phase in phases:
+        for task in phase_tasks(phase, params, config, artifacts, []):
+            script = scripts.get(task["id"]) or scripts.get(task["role"])
+            if script is not None:
+                task["script"] = script
+            tasks.append(task)
+    return validate_plan({"run": {"max_parallel": 4, "base": target, "into": target}, "task": tasks},
+                         f"workflow step {'+'.join(p.id for p in phases)}", tuple(config.agents))

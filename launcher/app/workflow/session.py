@@ -1,0 +1,67 @@
+"""What every workflow action shares: the repository, its config and templates, the workflow
+store (in the journal's database) and the mirror of each state in `.launcher/workflows/<id>/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from launcher.app.context import open_journal, state_dir
+from launcher.app.workflow.templates import get_template, load_templates
+from launcher.errors import RunNotFound
+from launcher.git import worktrees
+from launcher.git.repo import GitRepo
+from launcher.models.config import RepoConfig, load_repo_config
+from launcher.models.states import RunStatus
+from launcher.models.workflow import WorkflowState, WorkflowTemplate
+from launcher.store.files import atomic_write_json
+from launcher.store.journal import Journal
+from launcher.store.workflows import WorkflowStore
+
+
+@dataclass
+class WorkflowSession:
+    repo: GitRepo
+    config: RepoConfig
+    store: WorkflowStore
+    _journal: Journal | None = None
+
+    @classmethod
+    async def open(cls, cwd: Path) -> WorkflowSession:
+        repo = await GitRepo.discover(cwd)
+        await repo.ensure_excluded("/.launcher/")
+        return cls(repo, load_repo_config(repo.root), WorkflowStore(state_dir(repo) / "launcher.db"))
+
+    def journal(self) -> Journal:
+        if self._journal is None:
+            self._journal = open_journal(self.repo)
+        return self._journal
+
+    def store_run_status(self, run_id: str) -> RunStatus | None:
+        try:
+            return self.journal().run(run_id).status
+        except RunNotFound:
+            return None
+
+    def scratch_root(self, workflow_id: str) -> Path:
+        """Throwaway worktrees for the test and coverage runs, beside the runs' worktrees."""
+        return worktrees.default_worktree_root(self.repo, self.config.worktree_root) / workflow_id
+
+    def folder(self, workflow_id: str) -> Path:
+        return state_dir(self.repo) / "workflows" / workflow_id
+
+    def save(self, state: WorkflowState) -> None:
+        """Journal first (the truth), then the mirror (atomic: never half-written)."""
+        self.store.save(state)
+        atomic_write_json(self.folder(state.id) / "state.json", state.model_dump(mode="json"))
+
+    def load(self, workflow_id: str) -> WorkflowState:
+        return self.store.load(workflow_id)
+
+    def templates(self) -> dict[str, WorkflowTemplate]:
+        return load_templates(self.repo.root)
+
+    def template_of(self, state: WorkflowState) -> WorkflowTemplate:
+        if state.template == "custom":
+            return WorkflowTemplate.model_validate(state.options["custom_template"])
+        return get_template(self.repo.root, state.template)

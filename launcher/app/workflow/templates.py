@@ -1,0 +1,74 @@
+"""Workflow templates: TOML files shipped in `launcher/data/workflows/` (packs in sub-folders),
+added to or overridden by the repository's own `workflows/` folder (same name wins)."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from launcher.errors import ConfigError, UsageProblem
+from launcher.models.workflow import WorkflowTemplate
+
+REPO_FOLDER = "workflows"
+
+
+def _toml_files(root: Traversable, pack: str | None = None) -> list[tuple[Traversable, str | None, str]]:
+    """(file, its pack, its shown path); a pack is a sub-folder."""
+    found: list[tuple[Traversable, str | None, str]] = []
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.is_dir() and not entry.name.startswith(("_", ".")):
+            found.extend((f, entry.name, f"{entry.name}/{shown}") for f, _, shown in _toml_files(entry, entry.name))
+        elif entry.name.endswith(".toml"):
+            found.append((entry, pack, entry.name))
+    return found
+
+
+def _parse(text: str, where: str, pack: str | None) -> WorkflowTemplate:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", where=where, fix="fix the syntax") from None
+    if pack and "category" not in data:
+        data["category"] = pack
+    try:
+        template = WorkflowTemplate.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(first["msg"], where=f"{where}: {key}",
+                          fix="see README, 'Workflows' (template format)") from None
+    template.source = where
+    return template
+
+
+def shipped_root() -> Traversable:
+    return resources.files("launcher") / "data" / "workflows"
+
+
+def load_templates(repo_root: Path | None) -> dict[str, WorkflowTemplate]:
+    """Every template by name: the shipped ones, then the repository's (which override)."""
+    templates: dict[str, WorkflowTemplate] = {}
+    root = shipped_root()
+    for entry, pack, shown in _toml_files(root):
+        template = _parse(entry.read_text(encoding="utf-8"), f"launcher/data/workflows/{shown}", pack)
+        templates[template.name] = template
+    if repo_root is not None and (repo_root / REPO_FOLDER).is_dir():
+        folder = repo_root / REPO_FOLDER
+        for path in sorted(folder.rglob("*.toml")):
+            pack = path.parent.name if path.parent != folder else None
+            template = _parse(path.read_text(encoding="utf-8"), str(path.relative_to(repo_root)), pack)
+            templates[template.name] = template
+    return templates
+
+
+def get_template(repo_root: Path | None, name: str) -> WorkflowTemplate:
+    templates = load_templates(repo_root)
+    if name not in templates:
+        raise UsageProblem(f"no workflow template {name!r}",
+                           fix=f"one of: {', '.join(sorted(templates))} (`launcher workflow workflows`)",
+                           error_key="workflow_unknown")
+    return templates[name]

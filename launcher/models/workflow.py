@@ -1,0 +1,176 @@
+"""Workflow templates (data files) and a workflow's state (journal row, mirrored to state.json)."""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from launcher.models.plan import Strict
+
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,29}")
+_ARTIFACT = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.(md|json|txt)")
+
+
+class Parameter(Strict):
+    description: str = ""
+    required: bool = False
+    default: str | None = None
+
+
+class RoleSpec(Strict):
+    role: str
+    prompt: str  # a template: {param} for the workflow's parameters, {artifacts} for earlier ones
+
+    @field_validator("role")
+    @classmethod
+    def _role_id(cls, value: str) -> str:
+        if not _ID.fullmatch(value):
+            raise ValueError(f"role {value!r} must be lowercase letters, digits and '-' (max 30)")
+        return value
+
+
+class ArtifactSpec(Strict):
+    path: str  # relative to the workflow's folder, e.g. "review/security.md"
+    role: str | None = None  # a document written from this role's work only
+
+    @field_validator("path")
+    @classmethod
+    def _safe_path(cls, value: str) -> str:
+        if not _ARTIFACT.fullmatch(value):
+            raise ValueError(f"artifact {value!r} must be a relative path of [A-Za-z0-9_-] parts ending .md/.json/.txt")
+        return value
+
+
+class Phase(Strict):
+    id: str
+    name: str = ""
+    description: str = ""
+    primary: list[RoleSpec] = Field(min_length=1)
+    supporting: list[RoleSpec] = Field(default_factory=list)
+    sequential: bool = False  # roles one after another instead of in parallel
+    parallel_with: list[str] = Field(default_factory=list)
+    checkpoint: bool = False  # an operator signal is needed before the next phase
+    checks: list[str] = Field(default_factory=list)  # commands; {test_command} etc. are filled in
+    artifacts: list[ArtifactSpec] = Field(default_factory=list)
+
+    @field_validator("artifacts", mode="before")
+    @classmethod
+    def _artifact_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"path": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _phase_id(cls, value: str) -> str:
+        if not _ID.fullmatch(value):
+            raise ValueError(f"phase id {value!r} must be lowercase letters, digits and '-' (max 30)")
+        return value
+
+    @property
+    def roles(self) -> list[RoleSpec]:
+        return [*self.primary, *self.supporting]
+
+    @property
+    def title(self) -> str:
+        return self.name or self.id.replace("-", " ").title()
+
+
+class WorkflowTemplate(Strict):
+    name: str
+    description: str = ""
+    category: str = "development"
+    keywords: list[str] = Field(default_factory=list)
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    pause_on_failure: bool = True
+    phases: list[Phase] = Field(min_length=1, alias="phase")
+    source: str = Field(default="", exclude=True)  # where it was loaded from (set by the loader)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _phases_consistent(self) -> WorkflowTemplate:
+        ids = [p.id for p in self.phases]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"phase ids repeat: {ids}")
+        for phase in self.phases:
+            for other in phase.parallel_with:
+                if other not in ids or other == phase.id:
+                    raise ValueError(f"phase {phase.id!r}: parallel_with names {other!r}, not another phase")
+        return self
+
+    def steps(self) -> list[list[Phase]]:
+        """Phases grouped into steps: a phase joins the step before it when either names the
+        other in `parallel_with`; each step is one launcher run."""
+        steps: list[list[Phase]] = []
+        for phase in self.phases:
+            if steps and any(phase.id in p.parallel_with or p.id in phase.parallel_with for p in steps[-1]):
+                steps[-1].append(phase)
+            else:
+                steps.append([phase])
+        return steps
+
+
+class WorkflowStatus(enum.StrEnum):
+    READY = "ready"  # the next phase may start (`next`)
+    RUNNING = "running"
+    WAITING_CHECKPOINT = "waiting_checkpoint"  # an operator signal releases the next phase
+    PAUSED = "paused"  # by the operator, or on a failed phase (retry, skip or cancel)
+    FAILED = "failed"  # a phase failed and the template does not pause on failure
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (WorkflowStatus.FAILED, WorkflowStatus.COMPLETED, WorkflowStatus.CANCELLED)
+
+
+class PhaseStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class PhaseState(BaseModel):
+    id: str
+    name: str
+    status: PhaseStatus = PhaseStatus.PENDING
+    run_id: str | None = None
+    start_sha: str | None = None
+    landed_sha: str | None = None
+    error: str | None = None
+    artifacts: list[str] = Field(default_factory=list)
+    tasks: list[dict[str, Any]] = Field(default_factory=list)  # id, role, agent, state
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+class WorkflowState(BaseModel):
+    id: str
+    template: str
+    status: WorkflowStatus = WorkflowStatus.READY
+    params: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    target: str = ""
+    base_sha: str = ""
+    pause_on_failure: bool = True
+    phases: list[PhaseState] = Field(default_factory=list)
+    checkpoints: list[dict[str, Any]] = Field(default_factory=list)  # phase, signal, at
+    paused_on: str | None = None  # the failed phase a paused workflow offers retry/skip/cancel for
+    pause_requested: bool = False
+    resume_to: WorkflowStatus | None = None  # the status an operator's pause interrupted
+    runner_pid: int | None = None
+    message: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def phase(self, phase_id: str) -> PhaseState:
+        for phase in self.phases:
+            if phase.id == phase_id:
+                return phase
+        raise KeyError(phase_id)
