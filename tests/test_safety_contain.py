@@ -289,6 +289,9 @@ def test_a_daemon_that_escaped_before_the_launcher_was_killed_is_killed_on_resum
         (run_id,) = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
             "SELECT id FROM runs").fetchone()
         report = resume(repo, run_id)
+        deadline = time.monotonic() + 5  # SIGKILL is delivered asynchronously
+        while processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert processes_with(marker) == [], report.tasks[0].message
     finally:
         proc.kill()

@@ -6,6 +6,7 @@ import contextlib
 import os
 import shlex
 import signal
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -103,6 +104,29 @@ def escaped_processes(run_id: str) -> list[int]:
             if e.name.isdigit() and int(e.name) not in mine and _belongs_to_run(int(e.name), run_id)]
 
 
+def _await_gone(pids: list[int], limit_s: float) -> None:
+    """SIGKILL is delivered asynchronously: wait (bounded) until each victim is dead, reaping
+    those that became our own children (a subreaper inherits orphans) so none stays a zombie."""
+    deadline = time.monotonic() + limit_s
+    pending = set(pids)
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+            if not _running(pid):
+                pending.discard(pid)
+        if pending:
+            time.sleep(0.02)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def reap_journaled(journal: Journal, run_id: str, agent_pgids: set[int]) -> list[int]:
     """Kill every live process of a journaled group that still carries this run's id (a dead
     launcher's agents, checks, setup, graders, integration checks), and every other process
@@ -115,6 +139,7 @@ def reap_journaled(journal: Journal, run_id: str, agent_pgids: set[int]) -> list
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             victims.append(pid)
+    _await_gone(victims, 2.0)
     for row in live:
         journal.end_process(run_id, row["pgid"])
     return victims

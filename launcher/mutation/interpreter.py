@@ -72,12 +72,14 @@ def resolve_python(value: str | None, cwd: Path) -> str | None:
     if os.sep not in value and not value.startswith("."):
         found = shutil.which(value)
         if found is None:
-            raise UsageProblem(f"--python {value}: no such command on PATH", where="--python",
-                               fix="pass the interpreter's path, e.g. --python .venv/bin/python")  # fmt: skip
+            raise UsageProblem(f"no Python interpreter at {value!r}: no such command on PATH", where="--python",
+                               fix=PICK_ANOTHER)  # fmt: skip
         return os.path.abspath(found)
     path = Path(value).expanduser()
     path = path if path.is_absolute() else cwd.absolute() / path
     if not path.is_file():
-        raise UsageProblem(f"--python {value}: no such file ({path}, from {cwd})", where="--python",
-                           fix="pass an existing interpreter, relative to where you run the sweep")  # fmt: skip
+        raise UsageProblem(f"no Python interpreter at {value!r} (looked for {path}, from {cwd})",
+                           where="--python",
+                           fix="pass an existing interpreter, relative to where you run the sweep; or "
+                               + PICK_ANOTHER)  # fmt: skip
     return str(path)
