@@ -17,7 +17,7 @@ import anyio
 
 from launcher import process
 from launcher.errors import GitFailed
-from launcher.git import secret_guard, target_tree
+from launcher.git import markers, secret_guard, target_tree
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
 
@@ -150,6 +150,10 @@ async def merge_commit(
     ancestor = await repo.git("merge-base", "--is-ancestor", head, tip, check=False)
     if ancestor.returncode == 0:
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
+    left = await markers.added_markers(repo, tip, head)
+    if left:
+        return Landing(candidate.task_id, "refused", None, [], (
+            f"{candidate.branch} adds conflict markers at {', '.join(left)}; resolve them and commit"))
     if strategy == "rebase":
         return await _rebase(repo, tip, head, candidate)
     tree, files, info = await preflight(repo, tip, head)
