@@ -10,12 +10,11 @@ from dataclasses import asdict
 
 from launcher.app.context import RunContext
 from launcher.app.queue.batches import Folder, QueueResult
+from launcher.app.queue.matrix import MATRIX
 from launcher.app.queue.order import queue_order
 from launcher.app.queue.send_back import batch_size
 from launcher.git import conflict_matrix, merge
 from launcher.store import queue_log
-
-MATRIX = "matrix"  # queue step kind: the pairwise conflicts of the pass's candidates (JSON)
 
 
 def _dependencies(ctx: RunContext, task_id: str) -> list[str]:
