@@ -5,6 +5,7 @@ matrix that orders the landings and is shown in `status` and `--json`."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,9 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+import pytest
 from conftest import git
 from helpers import launcher_cli, run_plan, task
 
+from launcher.app.run import RunOptions, start_run
+from launcher.models.plan import validate_plan
 from launcher.store.queue_log import QueueLog
 
 
@@ -285,3 +290,27 @@ def test_status_predicts_a_conflict_from_files_touched_while_an_agent_runs(
     finally:
         running.send_signal(signal.SIGINT)
         running.wait(timeout=30)
+
+
+FAKES = Path(__file__).parent / "fakes"
+
+
+def test_a_culprits_revision_round_continues_its_agents_session(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", f"{FAKES}:{os.environ['PATH']}")
+    argv_log = tmp_path / "argv.jsonl"
+    flag = tmp_path / "failed-once"
+    check = (f"if [ -f claude_bot.txt ] && [ ! -f {flag} ]; then touch {flag}; "
+             "echo 'claude_bot.txt breaks it'; exit 1; fi")
+    plan = {"run": {"integration_check": check},
+            "agents": {"claude": {"adapter": "claude", "set_env": {
+                "FAKE_MODE": "success", "FAKE_ARGV_LOG": str(argv_log)}}},
+            "task": [{"id": "bot", "agent": "claude"}]}
+    report = anyio.run(start_run, repo, validate_plan(plan, "test plan"), RunOptions(), lambda _e: None)
+
+    assert task(report, "bot").state == "merged", task(report, "bot").message
+    calls = [json.loads(line)["argv"] for line in argv_log.read_text().splitlines()]
+    assert len(calls) == 2
+    first_session = calls[0][calls[0].index("--session-id") + 1]
+    assert calls[1][calls[1].index("--resume") + 1] == first_session
