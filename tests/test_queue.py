@@ -314,3 +314,19 @@ def test_a_culprits_revision_round_continues_its_agents_session(
     assert len(calls) == 2
     first_session = calls[0][calls[0].index("--session-id") + 1]
     assert calls[1][calls[1].index("--resume") + 1] == first_session
+
+
+def test_a_dependent_of_a_culprit_waits_for_its_revision_and_lands_after_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    tasks = [
+        {"id": "base", "script": [_writes("base.txt", "BROKEN\n", rounds=[1]),
+                                  _writes("base.txt", "fixed\n", rounds=[2])]},
+        {"id": "user", "depends_on": ["base"], "script": [_writes("user.txt", "uses base\n")]},
+    ]
+
+    report = run_plan(repo, tasks, integration_check=_counting_check(tmp_path))
+
+    assert [t.state for t in report.tasks] == ["merged", "merged"], [t.message for t in report.tasks]
+    assert (repo / "base.txt").read_text() == "fixed\n"
+    _target_never_broken(repo)

@@ -109,15 +109,18 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
     if not ready:
         return True, "nothing to land"
     result, skipped = await land_ready(ctx, expected_old, ready, check)
-    for task_id, blocker in skipped.items():
-        ctx.transition(task_id, TaskState.SKIPPED,
-                       f"not landed: its dependency {blocker!r} did not land; branch kept")
     tip, landed = result.tip, {t: result.landed[t] for t in landing_order(ctx) if t in result.landed}
     reached, message = True, "nothing to land"
     if landed:
         reached, message = await _advance(ctx, expected_old, tip, landed)
-    for task_id, landing in result.failed.items():
-        await _not_landed(ctx, task_id, landing, tip)
+    waiting = {t for t, landing in result.failed.items() if await _not_landed(ctx, t, landing, tip)}
+    for task_id, blocker in skipped.items():
+        if blocker in waiting:  # its dependency is back with its agent: the next pass decides
+            waiting.add(task_id)
+            ctx.note(task_id, f"waits for its dependency {blocker!r}, sent back to its agent")
+            continue
+        ctx.transition(task_id, TaskState.SKIPPED,
+                       f"not landed: its dependency {blocker!r} did not land; branch kept")
     return reached, message
 
 
@@ -138,16 +141,21 @@ async def _advance(ctx: RunContext, expected_old: str, tip: str, landed: dict[st
     return where == ctx.target, advanced.message
 
 
-async def _not_landed(ctx: RunContext, task_id: str, landing: merge.Landing, tip: str) -> None:
-    """A conflict or a culprit goes back to its agent when the queue allows; else it is kept."""
+async def _not_landed(ctx: RunContext, task_id: str, landing: merge.Landing, tip: str) -> bool:
+    """A conflict or a culprit goes back to its agent when the queue allows (True); else it is
+    kept or failed, as without a queue."""
     if landing.outcome == "conflicted":
-        if not await send_back.return_conflict(ctx, task_id, landing, tip):
-            ctx.transition(task_id, TaskState.CONFLICTED,
-                           f"conflicts with {ctx.target} in {', '.join(landing.conflict_files)}; branch kept")
+        if await send_back.return_conflict(ctx, task_id, landing, tip):
+            return True
+        ctx.transition(task_id, TaskState.CONFLICTED,
+                       f"conflicts with {ctx.target} in {', '.join(landing.conflict_files)}; branch kept")
     elif landing.outcome == "refused":
         ctx.transition(task_id, TaskState.FAILED, f"refused at merge: {landing.details}")
-    elif not send_back.return_culprit(ctx, task_id, landing):
+    elif send_back.return_culprit(ctx, task_id, landing):
+        return True
+    else:
         ctx.transition(task_id, TaskState.FAILED, f"integration check failed: {landing.details[-300:]}")
+    return False
 
 
 async def cleanup_merged(ctx: RunContext) -> None:
