@@ -19,6 +19,7 @@ from launcher.store import queue_log
 
 StepSink = Callable[..., None]  # (kind, task ids, tree=, ok=, detail=): journals one step
 VerdictLookup = Callable[[str], "tuple[bool, str] | None"]  # tree -> journaled check verdict
+Folded = list[tuple[merge.Candidate, merge.Landing]]  # candidates folded in order, each landed
 
 
 @dataclass
@@ -46,20 +47,29 @@ class Folder:
         for start in range(0, len(candidates), size):
             group = candidates[start:start + size]
             self.record(queue_log.BATCH, _ids(group), detail=f"onto {result.tip[:12]}")
-            await self._settle(result, group)
+            await self._settle(result, await self._fold(result, group, screened=False))
 
-    async def _settle(self, result: QueueResult, group: list[merge.Candidate]) -> None:
-        base = result.tip
-        tip, landings = await merge.land_queue(self.repo, tip=base, candidates=group,
-                                               strategy=self.strategy)
-        kept: list[tuple[merge.Candidate, merge.Landing]] = []
+    async def _fold(self, result: QueueResult, group: list[merge.Candidate], *,
+                    screened: bool) -> Folded:
+        """Fold `group` onto the tip; what cannot land is failed, the rest is returned with the
+        commit each one made. `screened`: it passed the include-file and marker screens in its
+        batch's fold already."""
+        _, landings = await merge.land_queue(self.repo, tip=result.tip, candidates=group,
+                                             strategy=self.strategy, screened=screened)
+        kept: Folded = []
         for candidate, landing in zip(group, landings, strict=True):
             if landing.outcome == "landed":
                 kept.append((candidate, landing))
             else:
                 result.failed[candidate.task_id] = landing
+        return kept
+
+    async def _settle(self, result: QueueResult, kept: Folded) -> None:
+        """`kept` is folded onto `result.tip` (each landing's commit is the tip after it)."""
         if not kept:
             return
+        base = result.tip
+        tip = kept[-1][1].commit or base
         ok, output = (True, "")
         if self.check is not None and tip != base:
             ok, output = await self._check(result, tip, kept)
@@ -75,17 +85,20 @@ class Folder:
                 f"integration check failed on {tip[:12]}:\n{output}".rstrip())
             self.record(queue_log.CULPRIT, [candidate.task_id], detail=output[-2000:])
             return
-        members = [c for c, _ in kept]
-        half = len(members) // 2
-        left, right = members[:half], members[half:]
-        self.record(queue_log.BISECT, _ids(members), detail=f"{_ids(left)} | {_ids(right)}")
-        # When the left half passes, the right half on its tip is the failing tree again: its
-        # journaled verdict answers without another run.
+        half = len(kept) // 2
+        left, right = kept[:half], kept[half:]
+        self.record(queue_log.BISECT, _ids([c for c, _ in kept]),
+                    detail=f"{_ids([c for c, _ in left])} | {_ids([c for c, _ in right])}")
+        # The left half on the same tip is a prefix of this fold: its commits are reused. When
+        # it all lands, so is the right half, whose tree is the failing one again (its
+        # journaled verdict answers without another run); otherwise the right half is re-folded.
         await self._settle(result, left)
+        if result.tip != left[-1][1].commit:
+            right = await self._fold(result, [c for c, _ in right], screened=True)
         await self._settle(result, right)
 
     async def _check(self, result: QueueResult, tip: str,
-                     kept: list[tuple[merge.Candidate, merge.Landing]]) -> tuple[bool, str]:
+                     kept: Folded) -> tuple[bool, str]:
         assert self.check is not None
         tree = (await self.repo.git("rev-parse", f"{tip}^{{tree}}")).out.strip()
         known = self.verdict_of(tree)

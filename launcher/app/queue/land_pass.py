@@ -34,7 +34,7 @@ async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
         folder = Folder(repo=ctx.repo, strategy=ctx.plan.run.strategy, check=check, record=record,
                         verdict_of=lambda tree: log.check_verdict(ctx.run_id, tree))
         by_id = {c.task_id: c for c in ready}
-        pairs = await conflict_matrix.pairwise(ctx.repo, {c.task_id: c.head for c in ready})
+        pairs = await conflict_matrix.pairwise(ctx.repo, {c.task_id: c.head for c in ready}, tip)
         record(MATRIX, list(by_id), detail=json.dumps([asdict(p) for p in pairs]))
         order = queue_order(list(by_id), {t: _dependencies(ctx, t) for t in by_id},
                             conflict_matrix.conflicting(pairs))

@@ -49,7 +49,7 @@ async def live(repo: GitRepo, rows: list[TaskRow], base_sha: str) -> list[Confli
     at_work = [r for r in rows if r.state in _AT_WORK and r.worktree and Path(r.worktree).is_dir()]
     if not approved and not at_work:
         return None
-    pairs = await conflict_matrix.pairwise(repo, approved)
+    pairs = await conflict_matrix.pairwise(repo, approved, base_sha)
     touched = {r.task_id: r.files for r in rows if r.task_id in approved}
     for row in at_work:
         assert row.worktree is not None
