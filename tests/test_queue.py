@@ -330,3 +330,20 @@ def test_a_dependent_of_a_culprit_waits_for_its_revision_and_lands_after_it(
     assert [t.state for t in report.tasks] == ["merged", "merged"], [t.message for t in report.tasks]
     assert (repo / "base.txt").read_text() == "fixed\n"
     _target_never_broken(repo)
+
+
+def test_on_conflict_agent_in_launcher_toml_applies_and_a_best_of_task_is_kept(repo: Path) -> None:
+    (repo / "launcher.toml").write_text('[merge]\non_conflict = "agent"\n')
+    git(repo, "add", "launcher.toml")
+    git(repo, "commit", "-q", "-m", "config")
+    tasks = [
+        {"id": "a", "script": [_writes("README.md", README_A)]},
+        {"id": "b", "script": [_writes("README.md", README_B, rounds=[1]),
+                               _writes("README.md", RESOLVED, rounds=[2])]},
+        {"id": "c", "attempts": 2, "script": [_writes("README.md", "# sample from c\n")]},
+    ]
+
+    report = run_plan(repo, tasks)
+
+    assert task(report, "b").state == "merged" and report.queue.returned == ["b"]
+    assert task(report, "c").state == "conflicted"  # it has no agent of its own to resolve it

@@ -34,6 +34,9 @@ def batch_size(ctx: RunContext) -> int | None:
 
 
 def _rounds_left(ctx: RunContext, task_id: str) -> bool:
+    """A best-of-N task runs no agent of its own (it adopted its winner's branch): no rounds."""
+    if ctx.plan.task(task_id).select_from:
+        return False
     row = ctx.journal.task(ctx.run_id, task_id)
     return row.iteration - row.round_base < iteration_cap(ctx)
 
