@@ -150,8 +150,9 @@ def test_a_rubric_check_sees_the_tasks_code(editable_repo: Path) -> None:
 
 
 def test_the_integration_check_sees_the_merged_code(editable_repo: Path) -> None:
+    # iteration_cap 1: no revision round for the culprit (the merge queue's, tests/test_queue.py)
     report = run_plan(editable_repo, [{"id": "breaks", "script": [BREAK_DOUBLE]}],
-                      integration_check="python tests/check_core.py")
+                      integration_check="python tests/check_core.py", iteration_cap=1)
     breaks = task(report, "breaks")
     assert breaks.state == "failed", breaks.message
     assert "integration check failed" in breaks.message and "AssertionError" in breaks.message

@@ -10,6 +10,7 @@ import anyio
 
 from launcher.app.context import open_journal, state_dir
 from launcher.app.grading import withdrawal_reason
+from launcher.app.queue import matrix
 from launcher.app.report import build_report
 from launcher.errors import LauncherError, RunNotFound, UsageProblem
 from launcher.git.repo import GitRepo
@@ -29,6 +30,9 @@ async def run_report(cwd: Path, run_id: str | None) -> RunReport:
         raise RunNotFound("there are no runs yet", fix="start one with `launcher run PLAN`")
     report = build_report(journal, run_id, repo.root)
     await mark_withdrawn_approvals(repo, journal, report)
+    now = await matrix.live(repo, journal.tasks(run_id), report.base_sha)
+    if now is not None:  # work waits to land or is at work: the matrix as it stands now
+        report.conflicts = now
     return report
 
 

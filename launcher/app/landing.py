@@ -14,6 +14,9 @@ from launcher.app.context import RunContext
 from launcher.app.epics import blocked_epics, epic_members
 from launcher.app.grading import approval_holds
 from launcher.app.landing_recovery import journal_steps, recover_landing, unlanded_work
+from launcher.app.queue import send_back
+from launcher.app.queue.land_pass import land_ready
+from launcher.app.queue.revise import revise_returned
 from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, worktrees
 from launcher.models.states import TaskState
@@ -43,23 +46,32 @@ async def _target_tip(ctx: RunContext) -> str:
 
 
 async def land_approved(ctx: RunContext) -> tuple[bool, str]:
-    """Land every approved task; returns (all approved work is on the target, message)."""
+    """Land every approved task; returns (all approved work is on the target, message). Work
+    the queue sends back (a culprit of the integration check, a conflict with
+    `on_conflict = "agent"`) gets its round and is landed in a further pass."""
     recovered = await recover_landing(ctx)
     if recovered is not None:
         await cleanup_merged(ctx)
     reached, message = recovered or await _land(ctx)
+    while returned := [r.task_id for r in ctx.journal.tasks(ctx.run_id)
+                       if r.state is TaskState.NEEDS_REVISION]:
+        await revise_returned(ctx, returned)
+        if all(ctx.journal.task(ctx.run_id, t).state is TaskState.NEEDS_REVISION for t in returned):
+            break  # no round made progress: never loop
+        more_reached, more = await _land(ctx)
+        if more != "nothing to land":
+            reached, message = reached and more_reached, more
     unlanded = await unlanded_work(ctx) if reached else None
     return (False, unlanded) if unlanded else (reached, message)
 
 
 async def _land(ctx: RunContext) -> tuple[bool, str]:
     expected_old = await _target_tip(ctx)
-    tip = expected_old
-    landed: dict[str, str] = {}
     check = tree_commands.integration_check(ctx)
     failed_to_land: set[str] = set()
     members = epic_members([t.model_dump() for t in ctx.plan.tasks])
     held = blocked_epics(ctx.journal.tasks(ctx.run_id), members)
+    ready: list[merge.Candidate] = []
     for task_id in landing_order(ctx):
         row = ctx.journal.task(ctx.run_id, task_id)
         if row.state is not TaskState.APPROVED or not row.branch or not row.head_sha:
@@ -87,31 +99,32 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
             failed_to_land.add(task_id)
             continue
         task = ctx.plan.task(task_id)
-        candidate = merge.Candidate(
+        ready.append(merge.Candidate(
             task_id=task_id, branch=row.branch, head=row.head_sha,
             message=f"Merge {task.title or task_id} ({row.branch})",
             trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id,
                       "Launcher-Agent": task.agent, "Launcher-Verdict": "approved"},
             forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
-        )
-        tip, results = await merge.land_queue(
-            ctx.repo, tip=tip, candidates=[candidate], strategy=ctx.plan.run.strategy,
-            integration_check=check,
-        )
-        result = results[0]
-        if result.outcome == "landed" and result.commit:
-            landed[task_id] = result.commit
-            continue
-        failed_to_land.add(task_id)
-        if result.outcome == "conflicted":
-            ctx.transition(task_id, TaskState.CONFLICTED,
-                           f"conflicts with {ctx.target} in {', '.join(result.conflict_files)}; branch kept")
-        elif result.outcome == "refused":
-            ctx.transition(task_id, TaskState.FAILED, f"refused at merge: {result.details}")
-        else:
-            ctx.transition(task_id, TaskState.FAILED, f"integration check failed: {result.details[-300:]}")
-    if not landed:
+        ))
+    if not ready:
         return True, "nothing to land"
+    result, skipped = await land_ready(ctx, expected_old, ready, check)
+    tip, landed = result.tip, {t: result.landed[t] for t in landing_order(ctx) if t in result.landed}
+    reached, message = True, "nothing to land"
+    if landed:
+        reached, message = await _advance(ctx, expected_old, tip, landed)
+    waiting = {t for t, landing in result.failed.items() if await _not_landed(ctx, t, landing, tip)}
+    for task_id, blocker in skipped.items():
+        if blocker in waiting:  # its dependency is back with its agent: the next pass decides
+            waiting.add(task_id)
+            ctx.note(task_id, f"waits for its dependency {blocker!r}, sent back to its agent")
+            continue
+        ctx.transition(task_id, TaskState.SKIPPED,
+                       f"not landed: its dependency {blocker!r} did not land; branch kept")
+    return reached, message
+
+
+async def _advance(ctx: RunContext, expected_old: str, tip: str, landed: dict[str, str]) -> tuple[bool, str]:
     ctx.journal.record_landing(ctx.run_id, target=ctx.target, expected_old=expected_old,
                                new_tip=tip, tasks=landed)
     advanced = await merge.advance_target(
@@ -126,6 +139,23 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
     ctx.journal.finish_landing(ctx.run_id)
     await cleanup_merged(ctx)
     return where == ctx.target, advanced.message
+
+
+async def _not_landed(ctx: RunContext, task_id: str, landing: merge.Landing, tip: str) -> bool:
+    """A conflict or a culprit goes back to its agent when the queue allows (True); else it is
+    kept or failed, as without a queue."""
+    if landing.outcome == "conflicted":
+        if await send_back.return_conflict(ctx, task_id, landing, tip):
+            return True
+        ctx.transition(task_id, TaskState.CONFLICTED,
+                       f"conflicts with {ctx.target} in {', '.join(landing.conflict_files)}; branch kept")
+    elif landing.outcome == "refused":
+        ctx.transition(task_id, TaskState.FAILED, f"refused at merge: {landing.details}")
+    elif send_back.return_culprit(ctx, task_id, landing):
+        return True
+    else:
+        ctx.transition(task_id, TaskState.FAILED, f"integration check failed: {landing.details[-300:]}")
+    return False
 
 
 async def cleanup_merged(ctx: RunContext) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from launcher.app.claims import claimed_files, disagreements
 from launcher.app.epics import epic_members
+from launcher.app.queue import matrix
 from launcher.models.report import EpicReport, RoundReport, RunReport, TaskReport, UsageReport, empty_usage
 from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_label
 from launcher.store.journal import BEST_OF_N, NO_CHANGES, Journal, TaskRow
@@ -109,6 +110,7 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
                 claimed_not_changed=unchanged, changed_not_claimed=unclaimed,
             )
         )
+    conflicts, queue = matrix.recorded(journal.path, run_id)
     landed_on = run.landed_on
     parked = landed_on is not None and landed_on != run.target
     return RunReport(
@@ -117,5 +119,5 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
         landed_on=landed_on, message=run.message,
         artifacts=str(repo_root / ".launcher" / "runs" / run_id), tasks=tasks,
         epics=epic_reports(tasks, epic_members(list(plan_tasks.values()))),
-        usage=_run_usage(spend),
+        usage=_run_usage(spend), conflicts=conflicts, queue=queue,
     )

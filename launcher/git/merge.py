@@ -17,7 +17,7 @@ import anyio
 
 from launcher import process
 from launcher.errors import GitFailed
-from launcher.git import secret_guard, target_tree
+from launcher.git import markers, secret_guard, target_tree
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
 
@@ -136,12 +136,14 @@ def _is_sha(value: str) -> bool:
 
 
 async def merge_commit(
-    repo: GitRepo, *, tip: str, candidate: Candidate, strategy: Strategy
+    repo: GitRepo, *, tip: str, candidate: Candidate, strategy: Strategy, screened: bool = False
 ) -> Landing:
-    """Compute the landing of `candidate` on `tip` as new commit objects; no ref is written."""
+    """Compute the landing of `candidate` on `tip` as new commit objects; no ref is written.
+    `screened`: the candidate already passed the include-file and marker screens onto an
+    ancestor of `tip` (the queue re-folding it while bisecting): its own commits are the same."""
     tip = tip if _is_sha(tip) else await repo.rev_parse(tip)
     head = candidate.head if _is_sha(candidate.head) else await repo.rev_parse(candidate.head)
-    leaks = await secret_guard.find_leaks(
+    leaks = [] if screened else await secret_guard.find_leaks(
         repo, tip, head, candidate.forbidden_paths, candidate.forbidden_blobs)
     if leaks:
         return Landing(candidate.task_id, "refused", None, [], (
@@ -150,6 +152,10 @@ async def merge_commit(
     ancestor = await repo.git("merge-base", "--is-ancestor", head, tip, check=False)
     if ancestor.returncode == 0:
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
+    left = [] if screened else await markers.added_markers(repo, tip, head)
+    if left:
+        return Landing(candidate.task_id, "refused", None, [], (
+            f"{candidate.branch} adds conflict markers at {', '.join(left)}; resolve them and commit"))
     if strategy == "rebase":
         return await _rebase(repo, tip, head, candidate)
     tree, files, info = await preflight(repo, tip, head)
@@ -204,12 +210,14 @@ async def land_queue(
     candidates: list[Candidate],
     strategy: Strategy,
     integration_check: IntegrationCheck | None = None,
+    screened: bool = False,
 ) -> tuple[str, list[Landing]]:
     """Fold candidates onto `tip` in order; one that cannot land is skipped, the rest go on."""
     tip = tip if _is_sha(tip) else await repo.rev_parse(tip)
     landings: list[Landing] = []
     for candidate in candidates:
-        landing = await merge_commit(repo, tip=tip, candidate=candidate, strategy=strategy)
+        landing = await merge_commit(repo, tip=tip, candidate=candidate, strategy=strategy,
+                                     screened=screened)
         if landing.outcome == "landed" and landing.commit and landing.commit != tip:
             if integration_check is not None:
                 ok, output = await integration_check(landing.commit)

@@ -24,6 +24,10 @@ class GradingConfig(Strict):
 class MergeConfig(Strict):
     strategy: Literal["merge", "squash", "rebase"] = "merge"
     integration_check: str | None = None
+    # The merge queue (README "Merge queue"): candidates folded per integration check (None:
+    # all that are ready), and what a conflicting task gets ("agent": a resolution round).
+    batch: int | None = Field(default=None, ge=1)
+    on_conflict: Literal["agent", "keep"] = "keep"
 
 
 class MutationConfig(Strict):

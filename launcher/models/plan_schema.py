@@ -149,6 +149,8 @@ class RunSettings(Strict):
     merge: bool = True
     strategy: Literal["merge", "squash", "rebase"] = "merge"
     integration_check: str | None = None
+    batch: Annotated[int, Field(ge=1, le=10_000)] | None = None  # overrides [merge] batch of launcher.toml
+    on_conflict: Literal["agent", "keep"] | None = None  # overrides [merge] on_conflict
     setup: str | None = None
     # Parent variables that checks, setup, rubric checks and the integration check may see,
     # besides the agents' allowlist (PATH, HOME, ...).

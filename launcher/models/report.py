@@ -60,6 +60,26 @@ class EpicReport(BaseModel):
     shared_files: dict[str, list[str]] = Field(default_factory=dict)  # file -> tasks touching it
 
 
+class ConflictReport(BaseModel):
+    """One pair of the conflict matrix: `conflict` (git merge-tree of two approved branches
+    does not merge cleanly) or `predicted` (a task still at work touches the same files)."""
+
+    a: str
+    b: str
+    kind: str
+    files: list[str] = Field(default_factory=list)
+
+
+class QueueReport(BaseModel):
+    """What the merge queue did (all landing passes of the run)."""
+
+    batches: int = 0
+    check_runs: int = 0  # integration checks run (a verdict read back from the journal is not)
+    bisections: int = 0
+    culprits: list[str] = Field(default_factory=list)
+    returned: list[str] = Field(default_factory=list)  # sent back to their agents, in order
+
+
 class RunReport(BaseModel):
     run_id: str
     status: str
@@ -72,4 +92,6 @@ class RunReport(BaseModel):
     artifacts: str = ""
     tasks: list[TaskReport] = Field(default_factory=list)
     epics: list[EpicReport] = Field(default_factory=list)
+    conflicts: list[ConflictReport] = Field(default_factory=list)
+    queue: QueueReport = Field(default_factory=QueueReport)
     usage: dict[str, UsageReport] = Field(default_factory=empty_usage)  # the run's, by role

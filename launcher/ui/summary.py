@@ -73,7 +73,8 @@ def render_summary(report: RunReport) -> RenderableType:
         status.append(f" - {_one_line(report.message)}")
     parts: list[RenderableType] = [table, status]
     parts.extend(Text(line) for line in _where_lines(report))
-    parts.extend(Text(line) for line in [*_epic_lines(report), *_claim_lines(report), *_spend_lines(report)])
+    parts.extend(Text(line) for line in [*_epic_lines(report), *_claim_lines(report),
+                                         *_queue_lines(report), *_spend_lines(report)])
     kept = _kept(report)
     if kept:
         parts.append(Text("Kept for inspection (branch, worktree):"))
@@ -132,7 +133,8 @@ def markdown_summary(report: RunReport) -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [_md_row(task) for task in report.tasks]
-    extra = [*_where_lines(report), *_epic_lines(report), *_claim_lines(report), *_spend_lines(report)]
+    extra = [*_where_lines(report), *_epic_lines(report), *_claim_lines(report), *_queue_lines(report),
+             *_spend_lines(report)]
     if extra:
         lines.append("")
         lines += [f"- {_md_cell(line)}" for line in extra]
@@ -149,6 +151,21 @@ def _epic_lines(report: RunReport) -> list[str]:
     for epic in report.epics:
         shared = "; ".join(f"{path} ({', '.join(ids)})" for path, ids in epic.shared_files.items())
         lines.append(f"epic {epic.id}: {epic.decision}" + (f"; shared files: {shared}" if shared else ""))
+    return lines
+
+
+def _queue_lines(report: RunReport) -> list[str]:
+    """The conflict matrix (pairs that conflict, or may) and what the merge queue did."""
+    lines = [f"{'conflict' if c.kind == 'conflict' else 'may conflict'}: {c.a} x {c.b} "
+             f"({', '.join(c.files) or 'no file named'})" for c in report.conflicts]
+    q = report.queue
+    if q.batches:
+        line = f"queue: {q.batches} batch(es), {q.check_runs} integration check run(s)"
+        if q.bisections:
+            line += f", {q.bisections} bisection step(s), culprit(s): {', '.join(q.culprits) or 'none'}"
+        if q.returned:
+            line += f"; sent back to their agents: {', '.join(q.returned)}"
+        lines.append(line)
     return lines
 
 

@@ -1,0 +1,115 @@
+"""Batches with bisection (DESIGN 8, the queue): fold a batch of approved branches onto the tip
+in memory, run the integration check once on the combined tree; when it fails, split the
+group in two and settle each half on the tip the halves before it reached, until each
+culprit stands alone. The tip only ever moves to a tree whose check passed.
+
+A check's verdict is journaled by tree (`QueueLog`), so re-folding the same candidates onto
+the same tip (the second half of a split whose first half passed is the whole failing group
+again), or resuming after a crash, reads the verdict instead of running the check again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from launcher.git import merge
+from launcher.git.repo import GitRepo
+from launcher.store import queue_log
+
+StepSink = Callable[..., None]  # (kind, task ids, tree=, ok=, detail=): journals one step
+VerdictLookup = Callable[[str], "tuple[bool, str] | None"]  # tree -> journaled check verdict
+Folded = list[tuple[merge.Candidate, merge.Landing]]  # candidates folded in order, each landed
+
+
+@dataclass
+class QueueResult:
+    tip: str
+    landed: dict[str, str] = field(default_factory=dict)  # task -> its commit on the tip
+    failed: dict[str, merge.Landing] = field(default_factory=dict)  # conflicted/refused/check_failed
+    check_runs: int = 0  # integration checks really run (journaled verdicts are not counted)
+
+
+@dataclass
+class Folder:
+    """Everything one landing pass needs to fold, check and bisect."""
+
+    repo: GitRepo
+    strategy: merge.Strategy
+    check: merge.IntegrationCheck | None
+    record: StepSink
+    verdict_of: VerdictLookup
+
+    async def land(self, result: QueueResult, candidates: list[merge.Candidate],
+                   batch: int | None) -> None:
+        """Land `candidates` in batches of `batch` (None: all at once) onto `result.tip`."""
+        size = batch or max(len(candidates), 1)
+        for start in range(0, len(candidates), size):
+            group = candidates[start:start + size]
+            self.record(queue_log.BATCH, _ids(group), detail=f"onto {result.tip[:12]}")
+            await self._settle(result, await self._fold(result, group, screened=False))
+
+    async def _fold(self, result: QueueResult, group: list[merge.Candidate], *,
+                    screened: bool) -> Folded:
+        """Fold `group` onto the tip; what cannot land is failed, the rest is returned with the
+        commit each one made. `screened`: it passed the include-file and marker screens in its
+        batch's fold already."""
+        _, landings = await merge.land_queue(self.repo, tip=result.tip, candidates=group,
+                                             strategy=self.strategy, screened=screened)
+        kept: Folded = []
+        for candidate, landing in zip(group, landings, strict=True):
+            if landing.outcome == "landed":
+                kept.append((candidate, landing))
+            else:
+                result.failed[candidate.task_id] = landing
+        return kept
+
+    async def _settle(self, result: QueueResult, kept: Folded) -> None:
+        """`kept` is folded onto `result.tip` (each landing's commit is the tip after it)."""
+        if not kept:
+            return
+        base = result.tip
+        tip = kept[-1][1].commit or base
+        ok, output = (True, "")
+        if self.check is not None and tip != base:
+            ok, output = await self._check(result, tip, kept)
+        if ok:
+            result.tip = tip
+            result.landed.update({c.task_id: landing.commit or tip for c, landing in kept})
+            self.record(queue_log.ACCEPTED, _ids([c for c, _ in kept]), detail=f"tip {tip[:12]}")
+            return
+        if len(kept) == 1:
+            candidate = kept[0][0]
+            result.failed[candidate.task_id] = merge.Landing(
+                candidate.task_id, "check_failed", None, [],
+                f"integration check failed on {tip[:12]}:\n{output}".rstrip())
+            self.record(queue_log.CULPRIT, [candidate.task_id], detail=output[-2000:])
+            return
+        half = len(kept) // 2
+        left, right = kept[:half], kept[half:]
+        self.record(queue_log.BISECT, _ids([c for c, _ in kept]),
+                    detail=f"{_ids([c for c, _ in left])} | {_ids([c for c, _ in right])}")
+        # The left half on the same tip is a prefix of this fold: its commits are reused. When
+        # it all lands, so is the right half, whose tree is the failing one again (its
+        # journaled verdict answers without another run); otherwise the right half is re-folded.
+        await self._settle(result, left)
+        if result.tip != left[-1][1].commit:
+            right = await self._fold(result, [c for c, _ in right], screened=True)
+        await self._settle(result, right)
+
+    async def _check(self, result: QueueResult, tip: str,
+                     kept: Folded) -> tuple[bool, str]:
+        assert self.check is not None
+        tree = (await self.repo.git("rev-parse", f"{tip}^{{tree}}")).out.strip()
+        known = self.verdict_of(tree)
+        if known is not None:
+            return known
+        ok, output = await self.check(tip)
+        result.check_runs += 1
+        self.record(queue_log.CHECK, _ids([c for c, _ in kept]), tree=tree, ok=ok,
+                    detail=output[-4000:])
+        return ok, output
+
+
+def _ids(candidates: list[merge.Candidate]) -> list[str]:
+    return [c.task_id for c in candidates]

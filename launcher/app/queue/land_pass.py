@@ -1,0 +1,59 @@
+"""One pass of the merge queue over the candidates that are ready to land: order them by the
+conflict matrix, then land them in dependency waves (a task whose dependency did not land in
+this pass is not landed either), each wave in batches with bisection. Nothing here moves a
+ref: the caller journals the result's tip and advances the target once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from launcher.app.context import RunContext
+from launcher.app.queue.batches import Folder, QueueResult
+from launcher.app.queue.matrix import MATRIX
+from launcher.app.queue.order import queue_order
+from launcher.app.queue.send_back import batch_size
+from launcher.git import conflict_matrix, merge
+from launcher.store import queue_log
+
+
+def _dependencies(ctx: RunContext, task_id: str) -> list[str]:
+    spec = ctx.plan.task(task_id)
+    return [] if spec.select_from else spec.depends_on  # a best-of task's "deps" are its attempts
+
+
+async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
+                     check: merge.IntegrationCheck | None) -> tuple[QueueResult, dict[str, str]]:
+    """Land `ready` (in landing order) onto `tip` in memory: (the result, task -> the
+    dependency that kept it from landing)."""
+    log = queue_log.QueueLog(ctx.journal.path)
+    try:
+        def record(kind: str, tasks: list[str], **fields: object) -> None:
+            log.record(ctx.run_id, kind, tasks, **fields)  # type: ignore[arg-type]
+
+        folder = Folder(repo=ctx.repo, strategy=ctx.plan.run.strategy, check=check, record=record,
+                        verdict_of=lambda tree: log.check_verdict(ctx.run_id, tree))
+        by_id = {c.task_id: c for c in ready}
+        pairs = await conflict_matrix.pairwise(ctx.repo, {c.task_id: c.head for c in ready}, tip)
+        record(MATRIX, list(by_id), detail=json.dumps([asdict(p) for p in pairs]))
+        order = queue_order(list(by_id), {t: _dependencies(ctx, t) for t in by_id},
+                            conflict_matrix.conflicting(pairs))
+        result = QueueResult(tip)
+        skipped: dict[str, str] = {}
+        remaining = [by_id[t] for t in order]
+        while remaining:
+            waiting = {c.task_id for c in remaining}
+            wave = [c for c in remaining if not set(_dependencies(ctx, c.task_id)) & waiting]
+            if not wave:  # cannot happen without a cycle; land the rest as they are
+                wave = remaining
+            await folder.land(result, wave, batch_size(ctx))
+            remaining = [c for c in remaining if c not in wave]
+            for candidate in list(remaining):
+                blocker = next((d for d in _dependencies(ctx, candidate.task_id)
+                                if d in result.failed or d in skipped), None)
+                if blocker:
+                    skipped[candidate.task_id] = blocker
+                    remaining.remove(candidate)
+        return result, skipped
+    finally:
+        log.close()

@@ -1,0 +1,60 @@
+"""The conflict matrix as the report shows it: what the last landing pass computed (from the
+journal), or, for `status` while work is unlanded, computed afresh: merge-tree of every pair
+of approved branches, plus a prediction for each task still at work from the files it has
+touched so far (two tasks touching one file may conflict)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from launcher.git import conflict_matrix
+from launcher.git.repo import GitRepo
+from launcher.models.report import ConflictReport, QueueReport
+from launcher.models.states import TaskState
+from launcher.store import queue_log
+from launcher.store.journal import TaskRow
+
+MATRIX = "matrix"  # queue step kind: the pairwise conflicts of a pass's candidates (JSON)
+_AT_WORK = {TaskState.PROVISIONING, TaskState.RUNNING, TaskState.COLLECTED, TaskState.CHECKING,
+            TaskState.GRADING, TaskState.NEEDS_REVISION}
+
+
+def _reports(pairs: list[conflict_matrix.Pair]) -> list[ConflictReport]:
+    return [ConflictReport(a=p.a, b=p.b, kind=p.kind, files=p.files) for p in pairs]
+
+
+def recorded(journal_path: Path, run_id: str) -> tuple[list[ConflictReport], QueueReport]:
+    """The last pass's matrix and the queue's counts, from the journal alone."""
+    log = queue_log.QueueLog(journal_path)
+    try:
+        steps = log.steps(run_id)
+    finally:
+        log.close()
+    matrices = [s for s in steps if s["kind"] == MATRIX]
+    conflicts = [ConflictReport(**pair) for pair in json.loads(matrices[-1]["detail"])] if matrices else []
+    queue = QueueReport(
+        batches=sum(s["kind"] == queue_log.BATCH for s in steps),
+        check_runs=sum(s["kind"] == queue_log.CHECK for s in steps),
+        bisections=sum(s["kind"] == queue_log.BISECT for s in steps),
+        culprits=[t for s in steps if s["kind"] == queue_log.CULPRIT for t in s["tasks"]],
+        returned=[t for s in steps if s["kind"] == queue_log.RETURNED for t in s["tasks"]],
+    )
+    return conflicts, queue
+
+
+async def live(repo: GitRepo, rows: list[TaskRow], base_sha: str) -> list[ConflictReport] | None:
+    """The matrix now (None when no work is waiting to land or at work: keep the recorded one)."""
+    approved = {r.task_id: r.head_sha for r in rows if r.state is TaskState.APPROVED and r.head_sha}
+    at_work = [r for r in rows if r.state in _AT_WORK and r.worktree and Path(r.worktree).is_dir()]
+    if not approved and not at_work:
+        return None
+    pairs = await conflict_matrix.pairwise(repo, approved, base_sha)
+    touched = {r.task_id: r.files for r in rows if r.task_id in approved}
+    for row in at_work:
+        assert row.worktree is not None
+        touched[row.task_id] = await conflict_matrix.touched_files(
+            repo, Path(row.worktree), row.start_sha or base_sha)
+    working = {r.task_id for r in at_work}
+    guesses = [p for p in conflict_matrix.predicted(touched, pairs) if p.a in working or p.b in working]
+    return _reports(pairs + guesses)
