@@ -117,7 +117,8 @@ def main(argv: list[str]) -> int:
     request = json.loads(blocks[-1])
     mode = os.environ.get("LAUNCHER_TEST_WRITER_MODE", "kill")
     tree = Path.cwd()
-    written, missed = [], []
+    written: list[str] = []
+    missed: list[str] = []
     for mutant in request.get("mutants", []):
         rel = write_test(tree, str(request.get("test_dir", "tests")), mutant, mode)
         (written if rel else missed).append(rel or str(mutant["id"]))

@@ -89,7 +89,7 @@ def record_kills(sweep_dir: Path, data: dict[str, Any], killed: dict[str, list[s
             f"{len(killed)} survivor(s) killed by new tests\n")  # fmt: skip
     with (sweep_dir / "summary.txt").open("a", encoding="utf-8") as summary:
         summary.write(line)
-    return data["score"]  # type: ignore[no-any-return]
+    return data["score"]
 
 
 async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixSummary:

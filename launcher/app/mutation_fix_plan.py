@@ -152,4 +152,4 @@ def build_plan(tasks: list[FixTask], data: dict[str, Any], *, agent: str, base_s
         plan_tasks.append(Task(id=task.task_id, title=f"kill {len(task.targets)} mutant(s) of {first.function}",
                                role="tests", agent=agent, prompt=prompt(task, data, {}), scope=scope(data),
                                checks=[check]))  # fmt: skip
-    return Plan(run=RunSettings(base=base_sha), agents=agents, task=plan_tasks)  # type: ignore[call-arg]
+    return Plan(run=RunSettings(base=base_sha), agents=agents, task=plan_tasks)
