@@ -115,7 +115,7 @@ def test_a_test_writer_that_cheats_is_refused_and_nothing_lands(proj: Path, mode
     summary = fix(proj, agent=mode, ids=[str(survivors(proj)["return age > 18"]["id"])])
 
     assert summary.exit_code == 1 and not summary.killed
-    (task_id, reason), = summary.refused.items()
+    (_task_id, reason), = summary.refused.items()
     assert why in reason
     assert git(proj, "rev-parse", "HEAD") == head  # nothing landed
     assert results(proj)["is_adult:return age > 18"]["status"] == "Survived"
