@@ -131,3 +131,17 @@ def test_unjudged_survivors_are_taken_only_with_all(proj: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 survivor(s) killed by new tests in 1 task(s)" in done.stdout
     assert results(proj)["label:if n <= 0:"]["status"] == "Survived"  # --max 1: only is_adult's task
+
+
+def test_the_demo_shows_the_loop_a_survivor_a_test_the_kill_and_the_score_up(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "launcher", "demo", "--mutation", "--json", "--where", str(tmp_path / "demo")]
+    done = subprocess.run(argv, cwd=tmp_path, text=True, capture_output=True, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["survivors"] == ["calc/core.py:5 'return age >= 18' -> 'return age > 18'"]
+    (written, text), = shown["tests_written"].items()
+    assert "assert is_adult(18) is True" in text
+    assert list(shown["killed"].values()) == [[f"{written}::{text.split('def ')[1].split('(')[0]}"]]
+    assert shown["score_before"] == 0.0 and shown["score_after"] == 100.0
+    assert written in git(tmp_path / "demo", "ls-files")  # landed on main

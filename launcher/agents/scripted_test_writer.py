@@ -79,6 +79,8 @@ def _assertion(call: str, outcome: tuple[str, Any]) -> str:
     kind, value = outcome
     if kind == "raises":
         return f"    with pytest.raises({value}):\n        {call}\n"
+    if value is None or isinstance(value, bool):
+        return f"    assert {call} is {value!r}\n"
     return f"    assert {call} == {value!r}\n"
 
 

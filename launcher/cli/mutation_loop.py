@@ -69,3 +69,28 @@ def label(
     summary = call(lambda: label_survivors(Path.cwd(), run, from_verdict, ask, say))
     print(summary.message)
     raise typer.Exit(int(ExitCode.OK))
+
+
+def run_demo_mutation(where: Path | None, *, json_mode: bool) -> None:
+    """`launcher demo --mutation`: a survivor, a test written for it, the mutant killed, the score up."""
+    from launcher.app.mutation_demo import run_mutation_demo
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr if json_mode else sys.stdout, flush=True)
+
+    demo = call(lambda: run_mutation_demo(lambda _event: None, say, where), json_mode=json_mode)
+    if json_mode:
+        print(json.dumps({"repo": str(demo.repo), "survivors": demo.survivors, "tests_written": demo.tests_written,
+                          **demo.fix.as_dict()}, indent=2))  # fmt: skip
+    else:
+        for rel, text in demo.tests_written.items():
+            print(f"test written by the scripted test writer: {rel}\n" + "".join(f"  | {line}\n" for line in
+                                                                                 text.splitlines()))  # fmt: skip
+        for mutant_id, tests in demo.fix.killed.items():
+            print(f"mutant {mutant_id} killed by {', '.join(tests)} (checked by the launcher: passes on the original, "
+                  "fails on the mutant)")  # fmt: skip
+        for task_id, why in demo.fix.refused.items():
+            print(f"refused {task_id}: {why}")
+        print(demo.fix.message)
+        print(f"  cd {demo.repo} && launcher mutation report    # the sweep, updated")
+    raise typer.Exit(demo.fix.exit_code)
