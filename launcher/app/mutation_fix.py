@@ -17,7 +17,7 @@ from typing import Any
 
 from launcher.app.context import EventSink
 from launcher.app.mutation_fix_plan import FIX_DIR, build_plan, group, load_verdict, select
-from launcher.app.mutation_reports import resolve_run
+from launcher.app.mutation_reports import resolve_run, write_standard_reports
 from launcher.app.mutation_setup import configured
 from launcher.app.mutation_sweep import SweepOptions
 from launcher.app.run import RunOptions, start_run
@@ -118,8 +118,10 @@ async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixS
             summary.killed.update(evidence["killed_by"])
         else:
             summary.refused[task.id] = str(evidence.get("reason") or task.message or task.state)
-    summary.score_after = record_kills(sweep_dir, data, summary.killed, report.run_id) if summary.killed \
-        else summary.score_before  # fmt: skip
+    summary.score_after = summary.score_before
+    if summary.killed:
+        summary.score_after = record_kills(sweep_dir, data, summary.killed, report.run_id)
+        await write_standard_reports(cwd, sweep_dir)  # Stryker JSON and page with the sources found as `report` does
     summary.message = (f"{len(summary.killed)} survivor(s) killed by new tests in {len(tasks)} task(s); "
                        f"mutation score {_pct(summary.score_before)} -> {_pct(summary.score_after)}")
     summary.exit_code = int(ExitCode.OK) if not summary.refused else int(ExitCode.FAILED)
