@@ -145,3 +145,12 @@ def test_the_demo_shows_the_loop_a_survivor_a_test_the_kill_and_the_score_up(tmp
     assert list(shown["killed"].values()) == [[f"{written}::{text.split('def ')[1].split('(')[0]}"]]
     assert shown["score_before"] == 0.0 and shown["score_after"] == 100.0
     assert written in git(tmp_path / "demo", "ls-files")  # landed on main
+
+
+def test_an_unknown_agent_is_refused_before_any_run_starts(proj: Path) -> None:
+    argv = [sys.executable, "-m", "launcher", "mutation", "fix", "--all", "--agent", "nosuch"]
+    done = subprocess.run(argv, cwd=proj, text=True, capture_output=True, stdin=subprocess.DEVNULL,
+                          env=os.environ.copy(), timeout=60)  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "unknown test-writing agent 'nosuch'" in done.stderr and "[agents.nosuch]" in done.stderr
+    assert len(git(proj, "worktree", "list").splitlines()) == 1 and git(proj, "branch").split() == ["*", "main"]

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from launcher.errors import UsageProblem
+from launcher.errors import ConfigError, UsageProblem
 from launcher.gates.mutant_kill import KillClaims
 from launcher.models.judge import JudgeCall, JudgeVerdict, load_judge_file
-from launcher.models.plan import AgentConfig, Plan, RunSettings, Task
+from launcher.models.plan import BUILTIN_ADAPTERS, AgentConfig, Plan, RunSettings, Task
 from launcher.mutation.model import Mutant
 from launcher.mutation.report_stryker import entries
 from launcher.store.files import atomic_write_json
@@ -136,9 +136,20 @@ def writer_agent() -> AgentConfig:
                        command=[sys.executable, "-m", "launcher.agents.scripted_test_writer", "{prompt}"])  # fmt: skip
 
 
+def check_agent(agent: str, known_agents: tuple[str, ...]) -> None:
+    """Before anything is created: the test writer must be an agent that can write files."""
+    writers = [a for a in BUILTIN_ADAPTERS if not a.startswith("scripted")]
+    if agent in known_agents or agent == SCRIPTED_WRITER or agent in writers:
+        return
+    raise ConfigError(f"unknown test-writing agent {agent!r}", where="--agent",
+                      fix=f"define [agents.{agent}] in launcher.toml, or use {SCRIPTED_WRITER} or one of "
+                          f"{', '.join(writers)}")  # fmt: skip
+
+
 def build_plan(tasks: list[FixTask], data: dict[str, Any], *, agent: str, base_sha: str, python: str,
                out_dir: Path, known_agents: tuple[str, ...]) -> Plan:  # fmt: skip
     """The run's plan; writes each task's claims file under `out_dir` (outside any worktree)."""
+    check_agent(agent, known_agents)
     out_dir.mkdir(parents=True, exist_ok=True)
     agents = {agent: writer_agent()} if agent == SCRIPTED_WRITER and agent not in known_agents else {}
     plan_tasks = []
