@@ -120,6 +120,9 @@ def test_each_answer_is_appended_at_once_attributed_and_never_twice(proj: Path) 
     assert first["id"] == 9 and first["ground_truth"] == "genuine" and first["mut"] == "return age > 18"
     assert first["labelled_by"] == "Ada Operator <ada@example.com>" and first["sweep"] == sweep_dir(proj).name
     assert first["label_rationale"] == "is_adult(18) flips; no test at the boundary" and first["mutant_id"]
+    packet = load_judge_file(proj / "mutation" / "calibration-set.json", CalibrationSet).judge_packet("r")
+    assert set(packet["survivors"][-1]) == {"id", "fault", "target", "line", "rationale", "orig", "mut", "status",
+                                            "mutant_id"}  # the judge being scored sees no label nor labeller
 
     again = Terminal(proj)  # the labelled mutant is not asked again
     shown = again.answer("[q]uit? ", "e")
