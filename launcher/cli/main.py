@@ -282,8 +282,13 @@ def demo(
     quiet: QuietOpt = False,
     where: Annotated[Path | None, typer.Option(help="Directory for the sample repo.")] = None,
     workflow: Annotated[bool, typer.Option("--workflow", help="Run the feature-development workflow instead.")] = False,
+    mutation: Annotated[bool, typer.Option("--mutation", help="Show the mutation loop: survivor, test, kill.")] = False,
 ) -> None:
     """Build a sample repo and run five scripted agents through the whole pipeline."""
+    if mutation:
+        from launcher.cli.mutation_loop import run_demo_mutation
+
+        run_demo_mutation(where, json_mode=json_mode)
     if workflow:
         from launcher.cli.workflow import run_demo_workflow
 

@@ -18,6 +18,7 @@ from launcher.app.mutation_history import list_sweeps
 from launcher.app.mutation_judge import JudgeOptions, judge_survivors
 from launcher.app.mutation_setup import split_args
 from launcher.app.mutation_sweep import SweepOptions, run_sweep
+from launcher.cli import mutation_loop
 from launcher.cli.calls import call
 from launcher.cli.mutation_progress import progress_for
 from launcher.gates.calibration import GateExit, GateResult, interval_text, run_gate
@@ -218,3 +219,8 @@ def judge(
         if summary.report_path:
             print(f"report: {summary.report_path}")
     raise typer.Exit(summary.exit_code)
+
+
+# The loop's commands live in their own module (cli/mutation_loop.py): registered here.
+mutation_app.command("fix")(mutation_loop.fix)
+mutation_app.command("label")(mutation_loop.label)

@@ -42,6 +42,10 @@ class Survivor(BaseModel):
     status: Literal["SURVIVED"]
 
 
+# What `launcher mutation label` records beside a label; never shown to the judge being scored.
+LABEL_METADATA = ("labelled_by", "labelled_at", "sweep", "judge")
+
+
 class LabelledSurvivor(Survivor):
     """A calibration entry: a survivor plus the operator's label (stripped before the judge)."""
 
@@ -49,7 +53,8 @@ class LabelledSurvivor(Survivor):
     label_rationale: str = Field(min_length=1)
 
     def unlabelled(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"ground_truth", "label_rationale"})
+        """What the judge may see: the label and who gave it (`launcher mutation label`) stripped."""
+        return self.model_dump(exclude={"ground_truth", "label_rationale", *LABEL_METADATA})
 
 
 def id_set_problem(expected: set[int], answered: set[int]) -> str | None:

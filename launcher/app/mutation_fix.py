@@ -1,0 +1,128 @@
+"""`launcher mutation fix`: genuine survivors become test-writing tasks of an ordinary run.
+
+The run is `app.run.start_run` with a generated plan (`mutation_fix_plan`); each task's check is
+the launcher's own kill gate, so a task lands only when its tests pass on the original code and
+fail with every mutant it claims. Then the sweep is updated from the landed tasks' evidence:
+those mutants become Killed, by the new tests, every report of the run dir is rewritten, and the
+score before and after is recorded (`fix.json`, `report.json` "fix", a line in summary.txt).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from launcher.app.context import EventSink
+from launcher.app.mutation_fix_plan import FIX_DIR, build_plan, group, load_verdict, select
+from launcher.app.mutation_reports import resolve_run, write_standard_reports
+from launcher.app.mutation_setup import configured
+from launcher.app.mutation_sweep import SweepOptions
+from launcher.app.run import RunOptions, start_run
+from launcher.errors import ExitCode
+from launcher.git.repo import GitRepo
+from launcher.models.config import load_repo_config
+from launcher.models.states import TaskState
+from launcher.mutation.merge import load_run, write_run
+from launcher.mutation.model import MutantStatus
+from launcher.mutation.report_stryker import embedded_sources, entries, score
+from launcher.store.files import atomic_write_json
+
+FIX_FILE = "fix.json"
+
+
+@dataclass
+class FixOptions:
+    run: str | None = None
+    agent: str = "scripted-test-writer"
+    max_tasks: int | None = None
+    ids: list[str] = field(default_factory=list)
+    all_unjudged: bool = False
+    python: str | None = None
+    max_parallel: int | None = None
+
+
+@dataclass
+class FixSummary:
+    exit_code: int
+    message: str
+    sweep_dir: Path | None = None
+    run_id: str | None = None
+    tasks: int = 0
+    killed: dict[str, list[str]] = field(default_factory=dict)  # mutant id -> the new tests that kill it
+    refused: dict[str, str] = field(default_factory=dict)  # task id -> why it did not land
+    score_before: float | None = None
+    score_after: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"exit_code": self.exit_code, "message": self.message, "sweep": str(self.sweep_dir or ""),
+                "run_id": self.run_id, "tasks": self.tasks, "killed": self.killed, "refused": self.refused,
+                "score_before": self.score_before, "score_after": self.score_after}  # fmt: skip
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
+def record_kills(sweep_dir: Path, data: dict[str, Any], killed: dict[str, list[str]], run_id: str) -> float | None:
+    """Mark the killed mutants in the sweep and rewrite its reports; returns the new score."""
+    before = data.get("score")
+    for entry in data["mutants"]:  # the raw entries: `entries` hands out copies
+        mutant_id = str(entry["mutant"]["id"])
+        if mutant_id in killed:
+            entry.setdefault("result", {}).update(status=MutantStatus.KILLED.value, killed_by=killed[mutant_id],
+                          note=f"killed by a test written in run {run_id} (launcher mutation fix)")  # fmt: skip
+    statuses = [str(r["status"]) for _, r in entries(data)]
+    data["score"] = score(statuses)
+    data["counts"] = {s.value: statuses.count(s.value) for s in MutantStatus}
+    record = {"run_id": run_id, "at": datetime.now(UTC).isoformat(timespec="seconds"), "score_before": before,
+              "score_after": data["score"], "killed": killed}  # fmt: skip
+    data["fix_history"] = [*(data.get("fix_history") or []), record]
+    write_run(sweep_dir, data, embedded_sources(data))
+    atomic_write_json(sweep_dir / FIX_FILE, data["fix_history"])
+    report = json.loads((sweep_dir / "report.json").read_text(encoding="utf-8"))
+    report["fix"] = data["fix_history"]
+    atomic_write_json(sweep_dir / "report.json", report)
+    line = (f"Mutation fix (run {run_id}): score {_pct(before)} -> {_pct(data['score'])}; "
+            f"{len(killed)} survivor(s) killed by new tests\n")  # fmt: skip
+    with (sweep_dir / "summary.txt").open("a", encoding="utf-8") as summary:
+        summary.write(line)
+    return data["score"]
+
+
+async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixSummary:
+    repo = await GitRepo.discover(cwd)
+    sweep_dir = await resolve_run(cwd, options.run)
+    data = load_run(sweep_dir)
+    targets = select(data, load_verdict(sweep_dir), ids=options.ids, all_unjudged=options.all_unjudged,
+                     where=str(sweep_dir))  # fmt: skip
+    summary = FixSummary(int(ExitCode.OK), "", sweep_dir, score_before=data.get("score"))
+    if not targets:
+        summary.message, summary.score_after = "no survivor to write a test for", summary.score_before
+        return summary
+    tasks = group(targets, options.max_tasks)
+    config = load_repo_config(repo.root)
+    python = configured(repo.root, SweepOptions(python=options.python)).python or "python3"
+    base_sha = await repo.rev_parse("HEAD")
+    out_dir = sweep_dir / FIX_DIR / datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+    plan = build_plan(tasks, data, agent=options.agent, base_sha=base_sha, python=python, out_dir=out_dir,
+                      known_agents=tuple(config.agents))  # fmt: skip
+    report = await start_run(cwd, plan, RunOptions(max_parallel=options.max_parallel), emit)
+    summary.run_id, summary.tasks = report.run_id, len(tasks)
+    for task in report.tasks:
+        evidence_path = out_dir / f"{task.id}.evidence.json"
+        evidence = json.loads(evidence_path.read_text(encoding="utf-8")) if evidence_path.is_file() else {}
+        if task.state == TaskState.MERGED and evidence.get("accepted"):
+            summary.killed.update(evidence["killed_by"])
+        else:
+            summary.refused[task.id] = str(evidence.get("reason") or task.message or task.state)
+    summary.score_after = summary.score_before
+    if summary.killed:
+        summary.score_after = record_kills(sweep_dir, data, summary.killed, report.run_id)
+        await write_standard_reports(cwd, sweep_dir)  # Stryker JSON and page with the sources found as `report` does
+    summary.message = (f"{len(summary.killed)} survivor(s) killed by new tests in {len(tasks)} task(s); "
+                       f"mutation score {_pct(summary.score_before)} -> {_pct(summary.score_after)}")
+    summary.exit_code = int(ExitCode.OK) if not summary.refused else int(ExitCode.FAILED)
+    return summary

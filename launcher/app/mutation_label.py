@@ -1,0 +1,165 @@
+"""`launcher mutation label`: the operator confirms survivors' labels at the terminal.
+
+Each survivor is shown as `launcher mutation show` shows it (the diff with context, the tests
+that cover it) plus the judge's call when there is one; the answer (genuine, equivalent, skip,
+quit; then an optional rationale) is appended at once, atomically, to the repository's
+calibration set (`mutation/calibration-set.json`, the seed's format), attributed to the
+operator's git identity and the sweep, keyed by the mutant's stable id so nothing is labelled
+twice. Quitting loses nothing already answered. `--from-verdict V` walks a judge's verdicts
+instead: accept or flip each call. Nobody at a terminal: exit 2 with the hint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from launcher.app.mutation_fix_plan import load_verdict
+from launcher.app.mutation_reports import render_mutant, resolve_run
+from launcher.errors import UsageProblem
+from launcher.git.repo import GitRepo
+from launcher.models.judge import CONTRACT_VERSION, JudgeCall, JudgeVerdict, load_judge_file
+from launcher.mutation.merge import load_run
+from launcher.mutation.report_stryker import embedded_sources, entries
+from launcher.store.files import atomic_write_json
+
+CALIBRATION_FILE = Path("mutation") / "calibration-set.json"
+DESCRIPTION = ("Survivors of this repository's sweeps, each label confirmed by an operator with "
+               "`launcher mutation label`.")  # fmt: skip
+ANSWERS = {"g": "genuine", "genuine": "genuine", "e": "equivalent", "equivalent": "equivalent", "s": "skip",
+           "skip": "skip", "": "skip", "q": "quit", "quit": "quit"}  # fmt: skip
+FLIP = {"genuine": "equivalent", "equivalent": "genuine"}
+Ask = Callable[[str], str]
+
+
+@dataclass
+class LabelSummary:
+    calibration: Path
+    labelled: dict[str, str] = field(default_factory=dict)  # mutant id -> label
+    skipped: int = 0
+    already: int = 0
+    quit: bool = False
+
+    @property
+    def message(self) -> str:
+        tail = "; quit early" if self.quit else ""
+        return (f"{len(self.labelled)} label(s) written to {self.calibration} ({self.skipped} skipped, "
+                f"{self.already} already labelled){tail}")  # fmt: skip
+
+
+def read_set(path: Path) -> dict[str, Any]:
+    """The calibration set as JSON (a new, empty one when the file does not exist yet)."""
+    if not path.is_file():
+        return {"contract_version": CONTRACT_VERSION, "description": DESCRIPTION, "calibration": []}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageProblem(f"cannot read the calibration set: {exc}", where=str(path),
+                           fix="repair the file (it is JSON) or move it aside") from None  # fmt: skip
+    if not isinstance(data, dict) or not isinstance(data.get("calibration"), list):
+        raise UsageProblem('not a calibration set (no "calibration" list)', where=str(path),
+                           fix="repair the file or move it aside")  # fmt: skip
+    return data
+
+
+def append_label(path: Path, entry: dict[str, Any]) -> bool:
+    """Append one labelled survivor (re-reading the file first); False if its mutant is there."""
+    data = read_set(path)
+    known = {str(e.get("mutant_id")) for e in data["calibration"] if isinstance(e, dict) and e.get("mutant_id")}
+    if entry["mutant_id"] in known:
+        return False
+    numbers = [int(e["id"]) for e in data["calibration"] if isinstance(e, dict) and isinstance(e.get("id"), int)]
+    data["calibration"].append({**entry, "id": max(numbers, default=0) + 1})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, data)
+    return True
+
+
+def labelled_ids(path: Path) -> set[str]:
+    return {str(e.get("mutant_id")) for e in read_set(path)["calibration"] if isinstance(e, dict)}
+
+
+async def operator(repo: GitRepo) -> str:
+    name = (await repo.git("config", "user.name", check=False)).out.strip()
+    email = (await repo.git("config", "user.email", check=False)).out.strip()
+    return f"{name} <{email}>" if email else name or "unknown operator"
+
+
+def _judge_line(call: JudgeCall | None) -> str:
+    if call is None:
+        return "judge: not judged"
+    return f"judge: {call.classification} (confidence {call.confidence:.2f}): {call.justification}"
+
+
+def _question(call: JudgeCall | None, flip_mode: bool) -> str:
+    if flip_mode and call is not None:
+        return (f"[a]ccept {call.classification} / [f]lip to {FLIP[call.classification]} / [s]kip / [q]uit? ")
+    return "[g]enuine / [e]quivalent / [s]kip / [q]uit? "
+
+
+def _answer(reply: str, call: JudgeCall | None, flip_mode: bool) -> str | None:
+    reply = reply.strip().lower()
+    if flip_mode and call is not None:
+        if reply in ("a", "accept"):
+            return call.classification
+        if reply in ("f", "flip"):
+            return FLIP[call.classification]
+        return {"s": "skip", "skip": "skip", "": "skip", "q": "quit", "quit": "quit"}.get(reply)
+    return ANSWERS.get(reply)
+
+
+async def label_survivors(cwd: Path, run: str | None, from_verdict: Path | None, ask: Ask | None,
+                          say: Callable[[str], None]) -> LabelSummary:  # fmt: skip
+    if ask is None:
+        raise UsageProblem("labelling asks the operator one question per survivor, and no terminal is attached",
+                           fix="run `launcher mutation label` in a terminal (stdin a TTY)",
+                           error_key="no_terminal")  # fmt: skip
+    repo = await GitRepo.discover(cwd)
+    sweep_dir = await resolve_run(cwd, run)
+    data = load_run(sweep_dir)
+    if from_verdict is not None:
+        path = from_verdict if from_verdict.is_absolute() else cwd / from_verdict
+        calls = {c.id: c for c in load_judge_file(path, JudgeVerdict).verdicts}
+    else:
+        calls = load_verdict(sweep_dir)
+    survivors = [(m, r) for m, r in entries(data) if r.get("status") == "Survived"]
+    if from_verdict is not None:
+        survivors = [(m, r) for m, r in survivors if m.index in calls]
+    summary = LabelSummary(repo.root / CALIBRATION_FILE)
+    who, sources, done = await operator(repo), embedded_sources(data), labelled_ids(summary.calibration)
+    for number, (mutant, result) in enumerate(survivors, 1):
+        if mutant.id in done:
+            summary.already += 1
+            continue
+        call = calls.get(mutant.index)
+        say(f"\n[{number}/{len(survivors)}] " + render_mutant(mutant, result, sources.get(mutant.target),
+                                                               sweep_dir.name).rstrip())  # fmt: skip
+        say(_judge_line(call))
+        answer = _answer(ask(_question(call, from_verdict is not None)), call, from_verdict is not None)
+        while answer is None:
+            answer = _answer(ask("please answer with one of the letters in brackets: "), call,
+                             from_verdict is not None)  # fmt: skip
+        if answer == "quit":
+            summary.quit = True
+            break
+        if answer == "skip":
+            summary.skipped += 1
+            continue
+        rationale = ask("rationale (optional, Enter for none): ").strip()
+        if not rationale:
+            rationale = call.justification if call and call.classification == answer else f"labelled {answer} by {who}"
+        entry = {**mutant.to_survivor(), "ground_truth": answer, "label_rationale": rationale,
+                 "mutant_id": mutant.id, "sweep": str(data.get("sweep_id") or sweep_dir.name), "labelled_by": who,
+                 "labelled_at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+        if call is not None:
+            entry["judge"] = {"classification": call.classification, "confidence": call.confidence}
+        if append_label(summary.calibration, entry):
+            summary.labelled[mutant.id] = answer
+            say(f"labelled {answer}: written to {summary.calibration}")
+        else:
+            summary.already += 1
+    return summary

@@ -1,0 +1,96 @@
+"""`launcher mutation fix` and `launcher mutation label`: close the loop on a sweep's survivors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from launcher.app.mutation_fix import FixOptions, fix_survivors
+from launcher.app.mutation_label import label_survivors
+from launcher.cli.calls import call
+from launcher.errors import ExitCode
+from launcher.ui.plain import PlainView
+
+
+def fix(
+    run: Annotated[str | None, typer.Argument(help="Sweep run dir or name (default: the latest).")] = None,
+    agent: Annotated[str, typer.Option(
+        help="Test-writing agent (launcher.toml or an adapter; scripted-test-writer needs no model).")]
+    = "scripted-test-writer",
+    max_tasks: Annotated[int | None, typer.Option("--max", min=1, help="At most N tasks (one per function).")] = None,
+    ids: Annotated[list[str] | None, typer.Option("--ids", help="Only these survivors (stable ids or numbers).")]
+    = None,
+    all_unjudged: Annotated[bool, typer.Option("--all", help="Also the survivors no judge has seen.")] = False,
+    python: Annotated[str | None, typer.Option(help="Python that runs the tests (default: as the sweep).")] = None,
+    max_parallel: Annotated[int | None, typer.Option(min=1, help="Tasks at a time.")] = None,
+    json_mode: Annotated[bool, typer.Option("--json", help="Machine-readable summary on stdout.")] = False,
+) -> None:
+    """Turn genuine survivors into test-writing tasks; a test lands only if it kills its mutants."""
+    options = FixOptions(run=run, agent=agent, max_tasks=max_tasks, ids=[i for raw in ids or [] for i in
+                         raw.replace(",", " ").split()], all_unjudged=all_unjudged, python=python,
+                         max_parallel=max_parallel)  # fmt: skip
+    view = PlainView(sys.stderr)
+    summary = call(lambda: fix_survivors(Path.cwd(), options, view.handle), json_mode=json_mode)
+    if json_mode:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        for mutant_id, tests in summary.killed.items():
+            print(f"killed {mutant_id} by {', '.join(tests)}")
+        for task_id, why in summary.refused.items():
+            print(f"refused {task_id}: {why}")
+        print(summary.message)
+        if summary.run_id:
+            print(f"run: {summary.run_id}; sweep: {summary.sweep_dir}")
+    raise typer.Exit(summary.exit_code)
+
+
+def _ask(question: str) -> str:
+    try:
+        return input(question)
+    except EOFError:  # Ctrl-D: quit, keeping what was written
+        return "q"
+
+
+def label(
+    run: Annotated[str | None, typer.Argument(help="Sweep run dir or name (default: the latest).")] = None,
+    from_verdict: Annotated[Path | None, typer.Option(
+        "--from-verdict", help="Walk this judge verdict.json: accept or flip each call.")] = None,
+) -> None:
+    """Confirm survivors' labels at the terminal; each answer goes to mutation/calibration-set.json at once."""
+    ask = _ask if sys.stdin.isatty() else None
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    summary = call(lambda: label_survivors(Path.cwd(), run, from_verdict, ask, say))
+    print(summary.message)
+    raise typer.Exit(int(ExitCode.OK))
+
+
+def run_demo_mutation(where: Path | None, *, json_mode: bool) -> None:
+    """`launcher demo --mutation`: a survivor, a test written for it, the mutant killed, the score up."""
+    from launcher.app.mutation_demo import run_mutation_demo
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr if json_mode else sys.stdout, flush=True)
+
+    demo = call(lambda: run_mutation_demo(lambda _event: None, say, where), json_mode=json_mode)
+    if json_mode:
+        print(json.dumps({"repo": str(demo.repo), "survivors": demo.survivors, "tests_written": demo.tests_written,
+                          **demo.fix.as_dict()}, indent=2))  # fmt: skip
+    else:
+        for rel, text in demo.tests_written.items():
+            print(f"test written by the scripted test writer: {rel}\n" + "".join(f"  | {line}\n" for line in
+                                                                                 text.splitlines()))  # fmt: skip
+        for mutant_id, tests in demo.fix.killed.items():
+            print(f"mutant {mutant_id} killed by {', '.join(tests)} (checked by the launcher: passes on the original, "
+                  "fails on the mutant)")  # fmt: skip
+        for task_id, why in demo.fix.refused.items():
+            print(f"refused {task_id}: {why}")
+        print(demo.fix.message)
+        print(f"  cd {demo.repo} && launcher mutation report    # the sweep, updated")
+    raise typer.Exit(demo.fix.exit_code)

@@ -1,0 +1,156 @@
+"""The acceptance gate of a test-writing task (`launcher mutation fix`): do its tests kill?
+
+Run as a task check in the task's worktree:
+`python -m launcher.gates.mutant_kill CLAIMS_JSON`, where the claims file (written by
+`app/mutation_fix_plan`, outside the worktree) names the base commit, the claimed mutants, the
+Python that runs pytest and where to write the evidence. The launcher, not the agent, decides:
+
+- the task changed test files only (the code under test must stay the original),
+- its new or changed test files pass on the original code, in a scratch copy of the tree,
+- and fail with each claimed mutant applied (one at a time, in that scratch copy).
+
+Anything else is refused with one `[launcher] refused: ...` line saying which rule and which test
+or mutant broke it (the check summary shows that line). On success the evidence file maps each
+mutant's stable id to the tests that killed it; the fix command reads it once the task landed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from launcher import process
+from launcher.mutation.model import Mutant
+
+TEST_TIMEOUT_S = 300.0
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?: - .*)?$", re.MULTILINE)
+_IGNORED = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".launcher")
+
+
+@dataclass
+class KillClaims:
+    base_sha: str
+    python: str
+    evidence: str  # where the verdict goes (JSON)
+    mutants: list[Mutant] = field(default_factory=list)
+    task_id: str = ""
+
+    @classmethod
+    def load(cls, path: Path) -> KillClaims:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(base_sha=str(data["base_sha"]), python=str(data["python"]), evidence=str(data["evidence"]),
+                   mutants=[Mutant.model_validate(m) for m in data["mutants"]], task_id=str(data.get("task_id", "")))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"base_sha": self.base_sha, "python": self.python, "evidence": self.evidence, "task_id": self.task_id,
+                "mutants": [m.model_dump(mode="json") for m in self.mutants]}  # fmt: skip
+
+
+@dataclass
+class KillVerdict:
+    accepted: bool
+    reason: str
+    test_files: list[str] = field(default_factory=list)
+    killed_by: dict[str, list[str]] = field(default_factory=dict)  # mutant id -> the tests that fail with it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "reason": self.reason, "test_files": self.test_files,
+                "killed_by": self.killed_by}  # fmt: skip
+
+
+async def _git_lines(tree: Path, *args: str) -> list[str]:
+    done = await process.run(["git", *args], cwd=tree, timeout=60)
+    if not done.ok:
+        raise RuntimeError(f"git {' '.join(args)} failed: {done.err.strip()}")
+    return [line for line in done.out.splitlines() if line.strip()]
+
+
+async def changed_files(tree: Path, base_sha: str) -> list[str]:
+    """Files that differ from the base: committed, staged or not, and new untracked ones."""
+    tracked = await _git_lines(tree, "-c", "core.quotepath=off", "diff", "--name-only", base_sha)
+    untracked = await _git_lines(tree, "-c", "core.quotepath=off", "ls-files", "--others", "--exclude-standard")
+    return sorted({*tracked, *untracked})
+
+
+async def _pytest(python: str, tree: Path, files: list[str]) -> tuple[int, list[str], str]:
+    """Exit code, the failing (or erroring) test ids, and the output's tail."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--no-header", *files]
+    done = await process.run(argv, cwd=tree, env=env, timeout=TEST_TIMEOUT_S)
+    output = done.out + done.err
+    return done.returncode, sorted(set(_FAILED.findall(output))), output[-2000:]
+
+
+def _where(mutant: Mutant) -> str:
+    return f"mutant {mutant.id} ({mutant.target}:{mutant.line} {mutant.orig!r} -> {mutant.mut!r})"
+
+
+async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:
+    """Check one worktree against its claims; the tree itself is never modified."""
+    if not claims.mutants:
+        return KillVerdict(False, "the task claims no mutant")
+    changed = [f for f in await changed_files(tree, claims.base_sha) if (tree / f).exists()]
+    targets = {m.target for m in claims.mutants}
+    touched = sorted(set(changed) & targets)
+    if touched:
+        return KillVerdict(False, f"it changed the code under test ({', '.join(touched)}): write tests, "
+                                  "leave the original code as it is")  # fmt: skip
+    tests = [f for f in changed if f.endswith(".py")]
+    if not tests:
+        return KillVerdict(False, "no test file was added or changed")
+    with tempfile.TemporaryDirectory(prefix="launcher-kill-") as tmp:
+        scratch = Path(tmp) / "tree"
+        shutil.copytree(tree, scratch, symlinks=True, ignore=_IGNORED)
+        code, failing, tail = await _pytest(claims.python, scratch, tests)
+        if code == 5:
+            return KillVerdict(False, f"the changed test files collect no test ({', '.join(tests)})", tests)
+        if code != 0:
+            last = tail.strip().splitlines()[-1] if tail.strip() else f"pytest exit {code}"
+            names = ", ".join(failing) or last
+            return KillVerdict(False, f"the new tests fail on the original code: {names}", tests)
+        verdict = KillVerdict(True, "", tests)
+        for mutant in claims.mutants:
+            path = scratch / mutant.target
+            original = path.read_text(encoding="utf-8")
+            try:
+                path.write_text(mutant.apply(original), encoding="utf-8")
+                code, failing, _tail = await _pytest(claims.python, scratch, tests)
+            finally:
+                path.write_text(original, encoding="utf-8")
+            if code == 0 or not failing:
+                return KillVerdict(False, f"the new tests pass with {_where(mutant)} applied too: they do not "
+                                          "detect it", tests)  # fmt: skip
+            verdict.killed_by[mutant.id] = failing
+    verdict.reason = f"{len(verdict.killed_by)} mutant(s) killed by the new tests, which pass on the original code"
+    return verdict
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m launcher.gates.mutant_kill CLAIMS_JSON", file=sys.stderr)
+        return 2
+    claims = KillClaims.load(Path(argv[1]))
+    verdict = anyio.run(judge_tree, Path.cwd(), claims)
+    evidence = Path(claims.evidence)
+    evidence.parent.mkdir(parents=True, exist_ok=True)
+    evidence.write_text(json.dumps(verdict.as_dict(), indent=2), encoding="utf-8")
+    if not verdict.accepted:
+        print(f"[launcher] refused: {verdict.reason}")
+        return 1
+    for mutant_id, tests in verdict.killed_by.items():
+        print(f"mutant {mutant_id} killed by {', '.join(tests)}")
+    print(f"[launcher] accepted: {verdict.reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,162 @@
+"""`launcher mutation label`: an operator confirms labels at a terminal (driven here through a pty)."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from conftest import git, write_files
+
+from launcher.app.mutation_sweep import SweepOptions, run_sweep
+from launcher.models.judge import CalibrationSet, load_judge_file
+
+SEED_SET = Path(__file__).resolve().parent.parent / "launcher" / "data" / "mutation" / "calibration-set.json"
+PROJECT = {
+    "calc/__init__.py": "",
+    "calc/core.py": "def is_adult(age):\n    return age >= 18\n",
+    "tests/test_core.py": "from calc.core import is_adult\n\n\ndef test_is_adult():\n"
+                          "    assert is_adult(30)\n    assert not is_adult(3)\n",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real sweep with two survivors (`>= 18` to `> 18`, and to `>= 19`)."""
+    base = tmp_path_factory.mktemp("label")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
+        root = write_files(base / "proj", PROJECT)
+        git(root, "init", "-q", "-b", "main")
+        git(root, "config", "user.name", "Ada Operator")
+        git(root, "config", "user.email", "ada@example.com")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "weakly tested")
+        anyio.run(run_sweep, root, SweepOptions(paths=["calc/core.py"], workers=1, python=sys.executable),
+                  lambda _line: None)  # fmt: skip
+        yield root
+
+
+@pytest.fixture
+def proj(swept: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(swept, root, symlinks=True)
+    return root
+
+
+class Terminal:
+    """`launcher mutation label ...` with a pty as its terminal; answers typed when asked."""
+
+    def __init__(self, cwd: Path, *args: str) -> None:
+        master, slave = os.openpty()
+        self.master, self.seen = master, ""
+        self.proc = subprocess.Popen([sys.executable, "-m", "launcher", "mutation", "label", *args], cwd=cwd,
+                                     stdin=slave, stdout=slave, stderr=slave, env=os.environ.copy(),
+                                     start_new_session=True)  # fmt: skip
+        os.close(slave)
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            ready, _, _ = select.select([self.master], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise AssertionError(f"{text!r} never appeared; the terminal shows:\n{self.seen}")
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:  # the child closed the terminal
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"{text!r} never appeared before the end; the terminal shows:\n{self.seen}")
+            self.seen += chunk.decode(errors="replace")
+        found = self.seen
+        self.seen = self.seen[self.seen.index(text) + len(text):]
+        return found
+
+    def answer(self, question: str, reply: str) -> str:
+        shown = self.wait_for(question)
+        os.write(self.master, reply.encode() + b"\n")
+        return shown
+
+    def finish(self) -> int:
+        code = self.proc.wait(timeout=30)
+        os.close(self.master)
+        return code
+
+
+def labels(root: Path) -> list[dict[str, Any]]:
+    path = root / "mutation" / "calibration-set.json"
+    load_judge_file(path, CalibrationSet)  # still a valid calibration set for the gate
+    return list(json.loads(path.read_text())["calibration"])
+
+
+def sweep_dir(root: Path) -> Path:
+    return next((root / ".launcher" / "mutation-runs").iterdir())
+
+
+def test_each_answer_is_appended_at_once_attributed_and_never_twice(proj: Path) -> None:
+    (proj / "mutation").mkdir()
+    shutil.copy(SEED_SET, proj / "mutation" / "calibration-set.json")  # the starter set: ids 1-8
+    term = Terminal(proj)
+    shown = term.answer("[g]enuine / [e]quivalent / [s]kip / [q]uit? ", "g")
+    assert "--- a/calc/core.py" in shown and "-    return age >= 18" in shown and "+    return age > 18" in shown
+    assert "covered by (1): tests/test_core.py::test_is_adult" in shown and "judge: not judged" in shown
+    term.answer("rationale (optional, Enter for none): ", "is_adult(18) flips; no test at the boundary")
+    term.wait_for("labelled genuine")
+    written = labels(proj)  # on disk before the next question is answered
+    assert len(written) == 9
+    term.answer("[q]uit? ", "q")
+    assert term.finish() == 0
+
+    first = labels(proj)[-1]
+    assert first["id"] == 9 and first["ground_truth"] == "genuine" and first["mut"] == "return age > 18"
+    assert first["labelled_by"] == "Ada Operator <ada@example.com>" and first["sweep"] == sweep_dir(proj).name
+    assert first["label_rationale"] == "is_adult(18) flips; no test at the boundary" and first["mutant_id"]
+    packet = load_judge_file(proj / "mutation" / "calibration-set.json", CalibrationSet).judge_packet("r")
+    assert set(packet["survivors"][-1]) == {"id", "fault", "target", "line", "rationale", "orig", "mut", "status",
+                                            "mutant_id"}  # the judge being scored sees no label nor labeller
+
+    again = Terminal(proj)  # the labelled mutant is not asked again
+    shown = again.answer("[q]uit? ", "e")
+    assert "+    return age >= 19" in shown and "return age > 18\n" not in shown
+    again.answer("rationale (optional, Enter for none): ", "")
+    assert "1 label(s) written" in again.wait_for("already labelled")
+    assert again.finish() == 0
+    entries = labels(proj)
+    assert [e["ground_truth"] for e in entries[8:]] == ["genuine", "equivalent"]
+    assert len({e["mutant_id"] for e in entries[8:]}) == 2 and entries[-1]["label_rationale"]
+
+
+def test_from_verdict_accepts_or_flips_each_judge_call(proj: Path) -> None:
+    survivors = [json.loads(line) for line in (sweep_dir(proj) / "survivors.jsonl").read_text().splitlines()]
+    calls = [{"id": s["id"], "classification": "genuine", "confidence": 0.75, "justification": f"j{s['id']}"}
+             for s in survivors]  # fmt: skip
+    verdict = proj / "verdict-to-check.json"
+    verdict.write_text(json.dumps({"contract_version": "1", "verdicts": calls}))
+    term = Terminal(proj, "--from-verdict", str(verdict))
+    shown = term.answer("[a]ccept genuine / [f]lip to equivalent / [s]kip / [q]uit? ", "a")
+    assert "judge: genuine (confidence 0.75)" in shown
+    term.answer("rationale (optional, Enter for none): ", "")
+    term.answer("[f]lip to equivalent / [s]kip / [q]uit? ", "f")
+    term.answer("rationale (optional, Enter for none): ", "19 is as good a boundary here")
+    assert term.finish() == 0
+    first, second = labels(proj)
+    assert first["ground_truth"] == "genuine" and first["label_rationale"] == f"j{survivors[0]['id']}"
+    assert second["ground_truth"] == "equivalent" and second["judge"] == {"classification": "genuine",
+                                                                          "confidence": 0.75}  # fmt: skip
+
+
+def test_without_a_terminal_it_exits_2_with_the_hint(proj: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "launcher", "mutation", "label"], cwd=proj, text=True,
+                          capture_output=True, stdin=subprocess.DEVNULL, env=os.environ.copy(), timeout=60)  # fmt: skip
+    assert done.returncode == 2
+    assert "no terminal" in done.stderr and "run `launcher mutation label` in a terminal" in done.stderr
+    assert not (proj / "mutation" / "calibration-set.json").exists()
