@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from launcher.app.calibration_default import default_calibration_set
 from launcher.app.context import DEFAULT_TIMEOUT_S, STATE_DIR
 from launcher.app.mutation_reports import resolve_run
 from launcher.engine.agent_round import Limits
@@ -123,9 +124,9 @@ def _sweep_survivors(run_dir: Path) -> list[dict[str, Any]]:
 def _calibration_file(repo: GitRepo, given: Path | None) -> Path:
     if given is not None:
         return given
-    own = repo.root / "mutation" / "calibration-set.json"
-    if own.is_file():
-        return own
+    chosen = default_calibration_set(repo.root)  # own labels, else the shipped Python set for Python sweeps
+    if chosen is not None:
+        return chosen
     raise UsageProblem("no calibration set", where="--calibration",
                        fix="pass --calibration FILE, or keep one at mutation/calibration-set.json "
                            "(`launcher init` writes a starter)")  # fmt: skip

@@ -1,0 +1,69 @@
+"""Which labelled set `launcher mutation judge --calibrate` scores the judge on, when none is named.
+
+An operator's own set wins: `mutation/calibration-set.json` once it differs from the starter that
+`launcher init` copies (labels added by hand or by `launcher mutation label`). Otherwise the set
+matches the language swept: Python sweeps get the shipped set of real survivors
+(`launcher/data/mutation/python-set/`, 157 mutants of cachetools, toolz and parse, every genuine
+label proven by a killing test), shell sweeps keep the starter set.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from launcher.app.context import STATE_DIR
+from launcher.app.mutation_reports import RUNS_DIR
+
+OWN_SET = Path("mutation") / "calibration-set.json"
+PYTHON_PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+
+
+def shipped_mutation_dir() -> Path:
+    return Path(str(resources.files("launcher") / "data" / "mutation"))
+
+
+def python_set_file() -> Path:
+    return shipped_mutation_dir() / "python-set" / "calibration-set.json"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _latest_sweep_languages(root: Path) -> set[str] | None:
+    """The languages of the newest sweep's files (None: no readable sweep)."""
+    runs = root / STATE_DIR / RUNS_DIR
+    sweeps = sorted(runs.glob("*/mutants.json")) if runs.is_dir() else []
+    for path in reversed(sweeps):
+        try:
+            files = json.loads(path.read_text(encoding="utf-8")).get("files") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        return {str(entry.get("language", "python")) for entry in files.values() if isinstance(entry, dict)}
+    return None
+
+
+def sweeps_python(root: Path) -> bool:
+    """The repository's sweeps are Python: the newest sweep mutated Python files, or, with no sweep
+    yet, the repository is a Python project."""
+    languages = _latest_sweep_languages(root)
+    if languages is not None:
+        return "python" in languages
+    return any((root / name).is_file() for name in PYTHON_PROJECT_FILES)
+
+
+def default_calibration_set(root: Path) -> Path | None:
+    """The set to score the judge on when --calibration is not given (None: there is none)."""
+    own = root / OWN_SET
+    own_text = _read(own)
+    starter = _read(shipped_mutation_dir() / "calibration-set.json")
+    if own_text is not None and own_text != starter:
+        return own  # the operator's own labels
+    if sweeps_python(root):
+        return python_set_file()
+    return own if own_text is not None else None
