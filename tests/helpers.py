@@ -68,3 +68,24 @@ def wait_group_gone(pgid: int, timeout: float = 3.0) -> list[int]:
     while (members := group_members(pgid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return members
+
+
+def swept_project(root: Path, files: dict[str, str], paths: list[str], *, workers: int = 1,
+                  identity: tuple[str, str] | None = None) -> Path:
+    """A committed project made of `files` at `root`, swept once over `paths` (a real sweep,
+    run in this process; XDG_CACHE_HOME must already point into the test's tmp dir)."""
+    from conftest import git as fixture_git
+    from conftest import write_files
+
+    from launcher.app.mutation_sweep import SweepOptions, run_sweep
+
+    write_files(root, files)
+    fixture_git(root, "init", "-q", "-b", "main")
+    if identity:
+        fixture_git(root, "config", "user.name", identity[0])
+        fixture_git(root, "config", "user.email", identity[1])
+    fixture_git(root, "add", "-A")
+    fixture_git(root, "commit", "-q", "-m", "weakly tested")
+    anyio.run(run_sweep, root, SweepOptions(paths=paths, workers=workers, python=sys.executable),
+              lambda _line: None)
+    return root

@@ -13,10 +13,10 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import git, write_files
+from conftest import git
+from helpers import swept_project
 
 from launcher.app.mutation_fix import FixOptions, FixSummary, fix_survivors
-from launcher.app.mutation_sweep import SweepOptions, run_sweep
 from launcher.errors import UsageProblem
 
 PROJECT = {
@@ -41,13 +41,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     base = tmp_path_factory.mktemp("fix")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
-        root = write_files(base / "proj", PROJECT)
-        git(root, "init", "-q", "-b", "main")
-        git(root, "add", "-A")
-        git(root, "commit", "-q", "-m", "weakly tested")
-        anyio.run(run_sweep, root, SweepOptions(paths=["calc/core.py"], workers=2, python=sys.executable),
-                  lambda _line: None)  # fmt: skip
-        yield root
+        yield swept_project(base / "proj", PROJECT, ["calc/core.py"], workers=2)
 
 
 @pytest.fixture

@@ -13,11 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
-from conftest import git, write_files
+from helpers import swept_project
 
-from launcher.app.mutation_sweep import SweepOptions, run_sweep
 from launcher.models.judge import CalibrationSet, load_judge_file
 
 SEED_SET = Path(__file__).resolve().parent.parent / "launcher" / "data" / "mutation" / "calibration-set.json"
@@ -35,15 +33,8 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     base = tmp_path_factory.mktemp("label")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
-        root = write_files(base / "proj", PROJECT)
-        git(root, "init", "-q", "-b", "main")
-        git(root, "config", "user.name", "Ada Operator")
-        git(root, "config", "user.email", "ada@example.com")
-        git(root, "add", "-A")
-        git(root, "commit", "-q", "-m", "weakly tested")
-        anyio.run(run_sweep, root, SweepOptions(paths=["calc/core.py"], workers=1, python=sys.executable),
-                  lambda _line: None)  # fmt: skip
-        yield root
+        yield swept_project(base / "proj", PROJECT, ["calc/core.py"],
+                            identity=("Ada Operator", "ada@example.com"))
 
 
 @pytest.fixture
