@@ -30,6 +30,7 @@ from launcher.app.run import RunOptions, resume_run, start_run
 from launcher.cli import help_format, inspection
 from launcher.cli.calls import call, err_console
 from launcher.cli.mutation import mutation_app
+from launcher.cli.pool import pool_app_cli
 from launcher.cli.workflow import workflow_app
 from launcher.errors import ExitCode, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
@@ -349,6 +350,7 @@ def grade(
 inspection.register(app)
 app.add_typer(mutation_app, name="mutation")
 app.add_typer(workflow_app, name="workflow")
+app.add_typer(pool_app_cli, name="pool")
 
 
 @app.command()
