@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,103 @@ def test_run_setting_warm_pool_refills_for_the_next_run_and_clean_all_removes_th
     cleaned = launcher_cli(repo, "clean", "--all")
     assert cleaned.returncode == 0, cleaned.stderr
     assert pool_trees(repo) == []
+
+
+# --- part 4: one plan across a CI matrix --------------------------------------------------
+
+SHARDED_PLAN = {"task": [
+    {"id": "alpha", "script": [edit("app.py", "return a + b", "return b + a")]},
+    {"id": "beta", "script": [edit("app.py", "return a - b", "return -(b - a)")]},
+    {"id": "gamma", "depends_on": ["beta"], "script": [{"write": "gamma.txt", "content": "g\n"}]},
+    {"id": "delta", "script": [{"write": "delta.txt", "content": "d\n"}]},
+]}
+
+
+def test_shards_are_deterministic_cover_the_plan_once_and_keep_dependencies_together() -> None:
+    from launcher.app.shard import select_shard
+    from launcher.models.plan import validate_plan
+
+    plan = validate_plan(SHARDED_PLAN, "plan")
+    first = [t.id for t in select_shard(plan, 1, 2).tasks]
+    second = [t.id for t in select_shard(plan, 2, 2).tasks]
+    assert sorted(first + second) == ["alpha", "beta", "delta", "gamma"]
+    assert first == [t.id for t in select_shard(plan, 1, 2).tasks]  # every job computes the same
+    assert ("beta" in first) == ("gamma" in first)  # a dependency never crosses shards
+    assert first and second
+
+
+def clone(remote: Path, where: Path) -> Path:
+    git(where.parent, "clone", "-q", str(remote), str(where))
+    git(where, "config", "user.name", "ci")
+    git(where, "config", "user.email", "ci@example.invalid")
+    return where
+
+
+def shard_exports(repo: Path, tmp_path: Path) -> tuple[Path, list[Path]]:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(remote))
+    plan_text = json.dumps(SHARDED_PLAN)
+    exports = []
+    for index in (1, 2):
+        job = clone(remote, tmp_path / f"job{index}")
+        (job / "plan.json").write_text(plan_text)  # untracked, as a CI checkout with a generated plan
+        out = tmp_path / f"export{index}"
+        done = launcher_cli(job, "run", "plan.json", "--shard", f"{index}/2", "--no-merge",
+                            "--export", str(out), "--quiet")
+        assert done.returncode == 0, done.stdout + done.stderr
+        exports.append(out)
+    return remote, exports
+
+
+def test_shards_export_and_a_final_clone_lands_them_all(repo: Path, tmp_path: Path) -> None:
+    remote, exports = shard_exports(repo, tmp_path)
+    manifests = [json.loads((out / "launcher-export.json").read_text()) for out in exports]
+    assert sorted(t["id"] for m in manifests for t in m["tasks"]) == ["alpha", "beta", "delta", "gamma"]
+    assert len({m["base_sha"] for m in manifests}) == 1 and len({m["plan_digest"] for m in manifests}) == 1
+    assert all(t["approval_hash"] for m in manifests for t in m["tasks"])
+
+    final = clone(remote, tmp_path / "final")
+    landed = launcher_cli(final, "land", "--from", str(exports[0]), "--from", str(exports[1]), "--json")
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    report = json.loads(landed.stdout)
+    assert {t["id"]: t["state"] for t in report["tasks"]} == dict.fromkeys(
+        ["alpha", "beta", "gamma", "delta"], "merged")
+    assert "return b + a" in (final / "app.py").read_text()
+    assert "return -(b - a)" in (final / "app.py").read_text()
+    assert (final / "gamma.txt").read_text() == "g\n" and (final / "delta.txt").read_text() == "d\n"
+    git(final, "push", "-q", "origin", "main")
+    assert git(remote, "rev-parse", "main") == git(final, "rev-parse", "main")
+
+
+def test_land_from_refuses_mismatched_or_damaged_exports_and_lands_nothing(repo: Path, tmp_path: Path) -> None:
+    remote, exports = shard_exports(repo, tmp_path)
+    final = clone(remote, tmp_path / "final")
+    before = git(final, "rev-parse", "main")
+
+    bundle_owner = next(out for out in exports if (out / "branches.bundle").exists())
+    (bundle_owner / "branches.bundle").write_bytes(b"# v2 git bundle\nnot really\n")
+    damaged = launcher_cli(final, "land", "--from", str(exports[0]), "--from", str(exports[1]))
+    assert damaged.returncode == 2
+    assert "checksum" in damaged.stderr
+
+    manifest = exports[1] / "launcher-export.json"
+    data = json.loads(manifest.read_text())
+    data["base_sha"] = "0" * 40
+    manifest.write_text(json.dumps(data))
+    mismatched = launcher_cli(final, "land", "--from", str(exports[0]), "--from", str(exports[1]))
+    assert mismatched.returncode == 2
+    assert "base commit" in mismatched.stderr
+
+    manifest.write_text("{ not json")
+    malformed = launcher_cli(final, "land", "--from", str(exports[1]))
+    assert malformed.returncode == 2 and "not readable JSON" in malformed.stderr
+    assert "Traceback" not in malformed.stderr
+    assert git(final, "rev-parse", "main") == before  # nothing half-landed
+
+
+def test_export_needs_no_merge(repo: Path, tmp_path: Path) -> None:
+    (repo / "plan.json").write_text(json.dumps(SHARDED_PLAN))
+    refused = launcher_cli(repo, "run", "plan.json", "--export", str(tmp_path / "out"))
+    assert refused.returncode == 2 and "--no-merge" in refused.stderr
+    bad_shard = launcher_cli(repo, "run", "plan.json", "--shard", "3/2", "--no-merge")
+    assert bad_shard.returncode == 2 and "I/N" in bad_shard.stderr
