@@ -204,3 +204,21 @@ def test_export_needs_no_merge(repo: Path, tmp_path: Path) -> None:
     assert refused.returncode == 2 and "--no-merge" in refused.stderr
     bad_shard = launcher_cli(repo, "run", "plan.json", "--shard", "3/2", "--no-merge")
     assert bad_shard.returncode == 2 and "I/N" in bad_shard.stderr
+
+
+def test_the_shipped_github_actions_workflow_parses_and_runs_shards_then_lands() -> None:
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "github-actions-run.yml"
+    workflow = yaml.safe_load(path.read_text())
+    shard_job, land_job = workflow["jobs"]["shard"], workflow["jobs"]["land"]
+    assert len(shard_job["strategy"]["matrix"]["shard"]) == int(workflow["env"]["SHARDS"])
+    assert land_job["needs"] == "shard"
+    shard_script = "\n".join(step.get("run", "") for step in shard_job["steps"])
+    land_script = "\n".join(step.get("run", "") for step in land_job["steps"])
+    assert "launcher run" in shard_script
+    assert all(flag in shard_script for flag in ("--shard", "--no-merge", "--export"))
+    assert "launcher land" in land_script and "--from" in land_script
+    uses = [step.get("uses", "") for job in (shard_job, land_job) for step in job["steps"]]
+    assert any(u.startswith("actions/upload-artifact") for u in uses)
+    assert any(u.startswith("actions/download-artifact") for u in uses)
