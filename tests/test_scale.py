@@ -222,3 +222,18 @@ def test_the_shipped_github_actions_workflow_parses_and_runs_shards_then_lands()
     uses = [step.get("uses", "") for job in (shard_job, land_job) for step in job["steps"]]
     assert any(u.startswith("actions/upload-artifact") for u in uses)
     assert any(u.startswith("actions/download-artifact") for u in uses)
+
+
+def test_a_clone_that_ran_a_shard_can_land_it_and_its_worktree_is_cleaned(repo: Path, tmp_path: Path) -> None:
+    (repo / "plan.json").write_text(json.dumps({"task": [SHARDED_PLAN["task"][0]]}))
+    out = tmp_path / "out"
+    ran = launcher_cli(repo, "run", "plan.json", "--shard", "1/1", "--no-merge", "--export", str(out), "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    assert "exported 1 approved task(s)" in ran.stderr
+    again = launcher_cli(repo, "run", "plan.json", "--no-merge", "--export", str(out))
+    assert again.returncode == 2 and "already holds an export" in again.stderr
+    landed = launcher_cli(repo, "land", "--from", str(out), "--quiet")
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    assert "return b + a" in (repo / "app.py").read_text()
+    assert git(repo, "branch", "--list", "launcher/*") == ""
+    assert len(git(repo, "worktree", "list").splitlines()) == 1

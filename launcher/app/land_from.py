@@ -34,7 +34,7 @@ _TASK_KEYS = ("id", "branch", "head", "approval_hash")
 
 
 def _bad(where: Path, what: str) -> UsageProblem:
-    return UsageProblem(f"export {where}: {what}", where=str(where), fix=_FIX)
+    return UsageProblem(f"export refused: {what}", where=str(where), fix=_FIX)
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -97,11 +97,15 @@ async def _fetch(repo: GitRepo, exports: list[tuple[Path, dict[str, Any]]], bund
     for (directory, data), bundle in zip(exports, bundles, strict=True):
         if bundle is None:
             continue
+        refspecs = []
         for spec in data["tasks"]:
             have = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{spec['branch']}", check=False)
             if have.ok and have.out.strip() != spec["head"]:
                 raise _bad(directory, f"branch {spec['branch']} exists here at another commit")
-        refspecs = [f"refs/heads/{t['branch']}:refs/heads/{t['branch']}" for t in data["tasks"]]
+            if not have.ok:  # already here at that head: this clone ran the shard itself
+                refspecs.append(f"refs/heads/{spec['branch']}:refs/heads/{spec['branch']}")
+        if not refspecs:
+            continue
         async with repo.lock.hold():
             fetched = await repo.git("fetch", "--quiet", "--no-tags", str(bundle), *refspecs, check=False)
         if not fetched.ok:
@@ -145,12 +149,15 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
         settings={"merge": True, "from": [str(d) for d, _ in exports]},
         task_ids=[t.id for t in plan.tasks], launcher_pid=os.getpid(),
     )
+    # A clone that ran a shard itself still has that task's worktree: landing cleans it up too.
+    held = {info.branch: str(info.path) for info in await worktrees.list_worktrees(repo) if info.branch}
     for directory, data in exports:
         for spec in data["tasks"]:
             journal.transition(
                 run_id, spec["id"], TaskState.APPROVED,
                 f"approved in shard {data['shard']} (run {data['run_id']}), imported from {directory}",
-                branch=spec["branch"], head_sha=spec["head"], start_sha=spec.get("start"),
+                branch=spec["branch"], worktree=held.get(spec["branch"]), head_sha=spec["head"],
+                start_sha=spec.get("start"),
                 approval_hash=spec["approval_hash"], contract=spec.get("contract"),
                 files=list(spec.get("files") or []), included=list(spec.get("included") or []),
                 included_blobs=dict(spec.get("included_blobs") or {}),

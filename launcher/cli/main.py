@@ -143,6 +143,8 @@ def run(
     if export is not None and not no_merge:
         _fail_usage("--export needs --no-merge (a final job lands the exports)",
                     "launcher run plan.toml --shard 1/4 --no-merge --export out/", json_mode)
+    if export is not None and (export / export_app.MANIFEST).exists():  # before any work, not after
+        _fail_usage(f"{export} already holds an export", "--export an empty directory per shard", json_mode)
     if plan_file is None and not task:
         _fail_usage("give a plan file or at least one --task", "launcher run plan.toml", json_mode)
     if plan_file is not None and task:
@@ -159,8 +161,10 @@ def run(
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
     report = _run_with_view(view, tasks, lambda: start_run(Path.cwd(), plan, options, view.handle), json_mode)
     if export is not None:
-        call(lambda: export_app.export_run(Path.cwd(), report.run_id, export, shard=shard or "1/1",
-                                           full_plan=full_plan), json_mode=json_mode)
+        manifest = call(lambda: export_app.export_run(Path.cwd(), report.run_id, export, shard=shard or "1/1",
+                                                      full_plan=full_plan), json_mode=json_mode)
+        err_console.print(f"exported {len(manifest['tasks'])} approved task(s) to {escape(str(export))}",
+                          highlight=False)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
