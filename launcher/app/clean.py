@@ -10,7 +10,7 @@ from launcher import process
 from launcher.app.context import STATE_DIR, open_journal
 from launcher.app.kept_branches import branches_to_keep
 from launcher.errors import UsageProblem
-from launcher.git import worktrees
+from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.states import RunStatus
@@ -42,6 +42,7 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         removed += await worktrees.remove_run_leftovers(repo, root, rid, keep)
     if all_runs:
         removed += await _sweep_leftovers(repo, root / "mutation")
+        removed += await warm_pool.drain(repo, root)
     removed += await worktrees.reconcile(repo, root)
     return removed
 

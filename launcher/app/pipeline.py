@@ -23,7 +23,7 @@ from launcher.engine.orphans import journaling_observer, kill_orphans
 from launcher.errors import LauncherError
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
-from launcher.git import commits, include, worktrees
+from launcher.git import commits, include, warm_pool, worktrees
 from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
@@ -101,7 +101,8 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
         return path
     ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
     start = await _start_point(ctx, task)
-    await worktrees.create_worktree(ctx.repo, path=path, branch=branch, start=start)
+    if not await warm_pool.take(ctx.repo, ctx.worktree_root, path=path, branch=branch, start=start):
+        await worktrees.create_worktree(ctx.repo, path=path, branch=branch, start=start)
     copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
     ctx.journal.update_task(
         ctx.run_id, task.id, branch=branch, worktree=str(path), start_sha=start,

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 
 from launcher import process
-from launcher.app import containment, retry
+from launcher.app import containment, pool, retry
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.landing import cleanup_merged, land_approved
 from launcher.app.pipeline import run_task
@@ -171,6 +171,8 @@ async def _execute_observed(ctx: RunContext) -> RunReport:
         else:
             await cleanup_merged(ctx)
         await containment.reap(ctx)
+        if ctx.plan.run.warm_pool:  # ready for the next run, at the target's new tip
+            await pool.refill(ctx)
         status = run_status(ctx.journal.tasks(ctx.run_id), merge=ctx.merge, reached_target=reached_target)
         ctx.journal.set_run(ctx.run_id, status=status, message=message)
     except BaseException:

@@ -21,15 +21,19 @@ from launcher.app import agents_info
 from launcher.app import choose as choose_app
 from launcher.app import clean as clean_app
 from launcher.app import demo as demo_app
+from launcher.app import export as export_app
 from launcher.app import init as init_app
 from launcher.app import inspect as inspect_app
+from launcher.app import land_from as land_from_app
 from launcher.app import land_later as land_app
 from launcher.app import lessons as lessons_app
 from launcher.app import plans as plans_app
 from launcher.app.run import RunOptions, resume_run, start_run
+from launcher.app.shard import sharded
 from launcher.cli import help_format, inspection
 from launcher.cli.calls import call, err_console
 from launcher.cli.mutation import mutation_app
+from launcher.cli.pool import pool_app_cli
 from launcher.cli.workflow import workflow_app
 from launcher.errors import ExitCode, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
@@ -128,10 +132,19 @@ def run(
     into: Annotated[str | None, typer.Option(help="Branch approved work lands on.")] = None,
     base: Annotated[str | None, typer.Option(help="Commit the worktrees start from.")] = None,
     on_cap: Annotated[OnCap | None, typer.Option(help="Decide escalations at the cap unattended.")] = None,
+    shard: Annotated[str | None, typer.Option(
+        help="Run only this CI job's share I/N of the plan (tasks linked by depends_on stay together).")] = None,
+    export: Annotated[Path | None, typer.Option(
+        help="With --no-merge: write the approved branches (bundle + manifest) here for `land --from`.")] = None,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Run a plan: one worktree and agent per task, then land approved branches."""
+    if export is not None and not no_merge:
+        _fail_usage("--export needs --no-merge (a final job lands the exports)",
+                    "launcher run plan.toml --shard 1/4 --no-merge --export out/", json_mode)
+    if export is not None and (export / export_app.MANIFEST).exists():  # before any work, not after
+        _fail_usage(f"{export} already holds an export", "--export an empty directory per shard", json_mode)
     if plan_file is None and not task:
         _fail_usage("give a plan file or at least one --task", "launcher run plan.toml", json_mode)
     if plan_file is not None and task:
@@ -139,11 +152,19 @@ def run(
     plan = call(lambda: plans_app.plan_for_run(Path.cwd(), plan_file, task or [], agent), json_mode=json_mode)
     if on_cap is not None:
         plan.run.on_cap = on_cap.value
+    full_plan = plan
+    if shard is not None:
+        plan = call(lambda: sharded(plan, shard), json_mode=json_mode)
     view = _view(json_mode, quiet)
     options = RunOptions(max_parallel=max_parallel, budget_usd=budget_usd, merge=not no_merge,
                          into=into, base=base)
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
     report = _run_with_view(view, tasks, lambda: start_run(Path.cwd(), plan, options, view.handle), json_mode)
+    if export is not None:
+        manifest = call(lambda: export_app.export_run(Path.cwd(), report.run_id, export, shard=shard or "1/1",
+                                                      full_plan=full_plan), json_mode=json_mode)
+        err_console.print(f"exported {len(manifest['tasks'])} approved task(s) to {escape(str(export))}",
+                          highlight=False)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
@@ -174,11 +195,20 @@ def resume(
 @app.command()
 def land(
     run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
+    from_dirs: Annotated[list[Path] | None, typer.Option(
+        "--from", help="An export of `run --shard I/N --no-merge --export DIR` (repeatable).")] = None,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Land a run's approved tasks now (e.g. after --no-merge), through the same guard as a run."""
     view = _view(json_mode, quiet)
+    if from_dirs:
+        if run_id:
+            _fail_usage("give a run id or --from, not both", "launcher land --from out-1 --from out-2", json_mode)
+        report = _run_with_view(view, [], lambda: land_from_app.land_from(Path.cwd(), from_dirs, view.handle),
+                                json_mode)
+        _finish(report, json_mode=json_mode, quiet=quiet)
+        return
     report = _run_with_view(view, _tasks_of(run_id), lambda: land_app.land_run(Path.cwd(), run_id, view.handle),
                             json_mode)
     _finish(report, json_mode=json_mode, quiet=quiet)
@@ -349,6 +379,7 @@ def grade(
 inspection.register(app)
 app.add_typer(mutation_app, name="mutation")
 app.add_typer(workflow_app, name="workflow")
+app.add_typer(pool_app_cli, name="pool")
 
 
 @app.command()

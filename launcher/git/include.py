@@ -14,12 +14,12 @@ unmatched inside a big ignored directory ever reaches Python.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path, PurePosixPath
 
 import anyio
 import pathspec
 
+from launcher.git import cow_copy
 from launcher.git.repo import GitRepo
 
 # Never copied, whatever the include file says: git's own data and the launcher's journal.
@@ -138,7 +138,7 @@ def copy_includes(src_root: Path, dest_root: Path, paths: list[str]) -> list[str
         if src.is_symlink():
             _copy_symlink(src, dest, src_root, dest_root)
         else:
-            shutil.copy2(src, dest, follow_symlinks=False)
+            cow_copy.copy_file(src, dest)  # copy-on-write where the file system allows
         copied.append(rel)
     return copied
 

@@ -152,6 +152,7 @@ class RunSettings(Strict):
     batch: Annotated[int, Field(ge=1, le=10_000)] | None = None  # overrides [merge] batch of launcher.toml
     on_conflict: Literal["agent", "keep"] | None = None  # overrides [merge] on_conflict
     setup: str | None = None
+    warm_pool: Annotated[int, Field(ge=0, le=256)] = 0  # worktrees kept ready for the next run
     # Parent variables that checks, setup, rubric checks and the integration check may see,
     # besides the agents' allowlist (PATH, HOME, ...).
     check_env: list[str] = Field(default_factory=list)

@@ -1,0 +1,76 @@
+"""`launcher run --shard I/N --no-merge --export DIR`: a CI job's approved branches as a git
+bundle plus a JSON manifest, for `launcher land --from DIR` in a final job.
+
+The bundle is written first and the manifest last, each to a temporary name renamed into place,
+so a manifest present in DIR always describes a complete export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from launcher.app.context import open_journal
+from launcher.app.shard import plan_digest
+from launcher.errors import UsageProblem
+from launcher.git.repo import GitRepo
+from launcher.models.plan import Plan
+from launcher.models.states import TaskState
+
+SCHEMA = "launcher-export/1"
+MANIFEST = "launcher-export.json"
+BUNDLE = "branches.bundle"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open(partial, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_plan: Plan) -> dict[str, Any]:
+    """Export the run's approved tasks to `out_dir`; return the manifest written."""
+    repo = await GitRepo.discover(cwd)
+    journal = open_journal(repo)
+    run = journal.run(run_id)
+    rows = [row for row in journal.tasks(run_id)
+            if row.state is TaskState.APPROVED and row.branch and row.head_sha]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.joinpath(MANIFEST).exists():
+        raise UsageProblem(f"{out_dir} already holds an export", where=str(out_dir),
+                           fix="export each shard to its own empty directory")
+    bundle: dict[str, Any] | None = None
+    if rows:
+        partial = out_dir / f".{BUNDLE}.{os.getpid()}.partial"
+        await repo.git("bundle", "create", "--quiet", str(partial),
+                       *[f"refs/heads/{row.branch}" for row in rows])
+        os.replace(partial, out_dir / BUNDLE)
+        bundle = {"file": BUNDLE, "sha256": file_sha256(out_dir / BUNDLE)}
+    manifest = {
+        "schema": SCHEMA, "run_id": run_id, "shard": shard, "plan_digest": plan_digest(full_plan),
+        "plan_order": [t.id for t in full_plan.tasks],
+        "base_sha": run.base_sha, "target": run.target, "plan": run.plan, "bundle": bundle,
+        "tasks": [{
+            "id": row.task_id, "branch": row.branch, "head": row.head_sha, "start": row.start_sha,
+            "approval_hash": row.approval_hash, "contract": row.contract, "files": row.files,
+            "included": row.included, "included_blobs": row.included_blobs,
+        } for row in rows],
+        "not_exported": {row.task_id: f"{row.state.value}: {row.message}"[:300]
+                         for row in journal.tasks(run_id) if row not in rows},
+    }
+    write_atomically(out_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
+    return manifest

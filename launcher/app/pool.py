@@ -1,0 +1,32 @@
+"""`launcher pool warm N` and `[run] warm_pool = N`: worktrees kept ready for the next run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launcher.app.context import RunContext
+from launcher.errors import LauncherError
+from launcher.git import warm_pool, worktrees
+from launcher.git.repo import GitRepo
+from launcher.models.config import load_repo_config
+
+
+async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], int]:
+    """Top the pool up to `count`; return the new worktrees and how many are ready now."""
+    repo = await GitRepo.discover(cwd)
+    root = worktrees.default_worktree_root(repo, load_repo_config(repo.root).worktree_root)
+    created = await warm_pool.warm(repo, root, count, base)
+    return created, len(await warm_pool.ready(repo, root))
+
+
+async def refill(ctx: RunContext) -> None:
+    """After a run: the pool back to `[run] warm_pool`, at the target's tip (the next base).
+    A failure here costs the next run its head start, never this run its result."""
+    tip = ctx.target if await ctx.repo.branch_exists(ctx.target) else ctx.base_sha
+    try:
+        created = await warm_pool.warm(ctx.repo, ctx.worktree_root, ctx.plan.run.warm_pool, tip)
+    except LauncherError as exc:
+        ctx.note(None, f"warm pool not refilled: {exc}")
+        return
+    if created:
+        ctx.note(None, f"warmed {len(created)} worktree(s) for the next run")

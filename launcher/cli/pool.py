@@ -1,0 +1,27 @@
+"""`launcher pool warm N`: worktrees ready at the base commit, taken by the next run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from launcher.app import pool as pool_app
+from launcher.cli import help_format
+from launcher.cli.calls import call
+
+pool_app_cli = typer.Typer(
+    no_args_is_help=True, help="Keep worktrees ready so that a run takes them instead of creating them.",
+    context_settings=help_format.CONTEXT_SETTINGS,
+)
+
+
+@pool_app_cli.command()
+def warm(
+    count: Annotated[int, typer.Argument(min=0, max=256, help="How many worktrees to keep ready.")],
+    base: Annotated[str, typer.Option(help="Commit they are detached at.")] = "HEAD",
+) -> None:
+    """Top the pool up to COUNT detached worktrees (`launcher clean --all` removes them)."""
+    created, ready = call(lambda: pool_app.warm(Path.cwd(), count, base))
+    print(f"warm pool: {ready} worktree(s) ready ({len(created)} new)")
