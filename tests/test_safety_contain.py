@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -245,7 +246,7 @@ def processes_with(marker: str) -> list[int]:
 def test_a_setsid_daemon_started_by_an_agent_does_not_outlive_the_run(
     repo: Path, tmp_path: Path
 ) -> None:
-    marker = f"launcher-test-daemon-{tmp_path.name}"
+    marker = f"launcher-test-daemon-{uuid.uuid4().hex}"  # unique across concurrent sessions
     try:
         report = run_commands(repo, [command_task("demon", DAEMON.format(marker=marker))])
         assert task(report, "demon").state == "merged", task(report, "demon").message
@@ -268,7 +269,7 @@ def test_a_daemon_that_escaped_before_the_launcher_was_killed_is_killed_on_resum
 
     from helpers import resume
 
-    marker = f"launcher-test-escaped-{tmp_path.name}"
+    marker = f"launcher-test-escaped-{uuid.uuid4().hex}"
     code = DAEMON.format(marker=marker) + "\nimport time\ntime.sleep(60)\n"
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({
