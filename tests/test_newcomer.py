@@ -329,10 +329,12 @@ def test_commits_are_the_users_with_the_agent_in_trailers(repo: Path, tmp_path: 
     git(repo, "config", "user.name", "Ada Lovelace")
     git(repo, "config", "user.email", "ada@example.com")
     plan = write_plan(tmp_path / "plan.json", [{"id": "x", "script": [{"write": "x.txt", "content": "x"}]}])
+    before = git(repo, "rev-parse", "HEAD").strip()
     assert launcher_cli(repo, "run", str(plan), "--quiet").returncode == 0
-    authors = set(git(repo, "log", "--format=%an <%ae>|%cn", "-2").splitlines())
+    # The run's own commits (by ancestry, not by date: they may share the fixture's second).
+    authors = set(git(repo, "log", "--format=%an <%ae>|%cn", f"{before}..HEAD").splitlines())
     assert authors == {"Ada Lovelace <ada@example.com>|Ada Lovelace"}
-    assert "Launcher-Agent: scripted" in git(repo, "log", "--format=%(trailers)", "-2")
+    assert "Launcher-Agent: scripted" in git(repo, "log", "--format=%(trailers)", f"{before}..HEAD")
     overridden = write_plan(tmp_path / "p2.json", [{"id": "y", "script": [{"write": "y.txt", "content": "y"}]}])
     assert launcher_cli(repo, "run", str(overridden), "--quiet",
                         env={"LAUNCHER_GIT_NAME": "CI bot", "LAUNCHER_GIT_EMAIL": "ci@example.com"}).returncode == 0
