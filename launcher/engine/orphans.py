@@ -10,26 +10,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from launcher.engine.reaper import proc_environ, proc_stat
 from launcher.process import SpawnObserver
 from launcher.store.journal import Journal
 
 
 def _pgid_of(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 5 is the pgrp; the command name (field 2) may contain spaces, so split after ')'.
-    fields = stat.rsplit(")", 1)[-1].split()
-    return int(fields[2]) if len(fields) > 2 else None
+    stat = proc_stat(pid)
+    return stat[2] if stat else None
 
 
 def _belongs_to_run(pid: int, run_id: str) -> bool:
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return False
-    return f"LAUNCHER_RUN_ID={run_id}".encode() in environ.split(b"\0")
+    return f"LAUNCHER_RUN_ID={run_id}".encode() in proc_environ(pid)
 
 
 def run_processes(run_id: str, pgids: set[int]) -> list[int]:
@@ -86,10 +78,10 @@ def _ancestors() -> set[int]:
     found, pid = set(), os.getpid()
     while pid > 1 and pid not in found:
         found.add(pid)
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[1])
-        except (OSError, IndexError, ValueError):
+        stat = proc_stat(pid)
+        if stat is None:
             break
+        pid = stat[1]
     return found
 
 
@@ -120,11 +112,8 @@ def _await_gone(pids: list[int], limit_s: float) -> None:
 
 
 def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    stat = proc_stat(pid)
+    return stat is not None and stat[0] not in (b"Z", b"X")
 
 
 def reap_journaled(journal: Journal, run_id: str, agent_pgids: set[int]) -> list[int]:

@@ -36,7 +36,7 @@ def become_subreaper() -> bool:
         return False
 
 
-def _stat(pid: int) -> tuple[bytes, int, int] | None:
+def proc_stat(pid: int) -> tuple[bytes, int, int] | None:
     """(state, parent pid, process group) from /proc/<pid>/stat."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_bytes()
@@ -47,7 +47,7 @@ def _stat(pid: int) -> tuple[bytes, int, int] | None:
 
 
 def _parent_of(pid: int) -> int | None:
-    stat = _stat(pid)
+    stat = proc_stat(pid)
     return stat[1] if stat else None
 
 
@@ -62,14 +62,14 @@ def reap_orphan_zombies() -> int:
     me, reaped = os.getpid(), 0
     for entry in proc.iterdir():
         pid = int(entry.name) if entry.name.isdigit() else 0
-        stat = _stat(pid) if pid else None
+        stat = proc_stat(pid) if pid else None
         if stat and stat[0] == b"Z" and stat[1] == me and stat[2] != pid:
             with contextlib.suppress(ChildProcessError):
                 reaped += bool(os.waitpid(pid, os.WNOHANG)[0])
     return reaped
 
 
-def _environ(pid: int) -> set[bytes]:
+def proc_environ(pid: int) -> set[bytes]:
     try:
         return set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
     except OSError:
@@ -88,7 +88,7 @@ def escaped(run_id: str, task_id: str | None = None) -> list[int]:
     found = []
     for entry in proc.iterdir():
         pid = int(entry.name) if entry.name.isdigit() else 0
-        if pid and _parent_of(pid) == me and wanted <= _environ(pid):
+        if pid and _parent_of(pid) == me and wanted <= proc_environ(pid):
             found.append(pid)
     return found
 
