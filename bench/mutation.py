@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
             result = ProjectResult(project, error=str(exc))
         failed |= bool(result.error) or any(t.error for t, _ in result.tools)
         results.append(result)
+        # Each project's numbers as soon as it is done (a long run stopped later keeps them).
+        (work / f"{project.name}-result.json").write_text(json.dumps(json_doc([result], {}), indent=2))
+        log(f"{project.label} done:\n{table([result])}")
     bench_s = time.perf_counter() - started
 
     out = sys.stderr if args.json else sys.stdout
