@@ -114,9 +114,9 @@ def test_the_coverage_run_starts_while_mutants_are_generated_and_each_phase_says
     listener = Recorder()
     outcome = sweep(root, listener, paths=["pkg/b.py"], operators=["arithmetic"])
     assert seen == [True]  # the suite was running under coverage while the mutants were generated
-    assert listener.first("coverage: started") < listener.first("mutants: ")
-    generated = listener.phases[listener.first("mutants: ")]
-    assert generated.startswith("mutants: 1 generated in ") and generated.endswith(" s")
+    assert listener.first("coverage: started") < listener.first("generation: 1 mutants")
+    generated = listener.phases[listener.first("generation: 1 mutants")]
+    assert generated.startswith("generation: 1 mutants in 1 file(s), generated in ") and generated.endswith(" s")
     measured = listener.phases[listener.first("coverage: 4 test(s)")]
     assert measured.startswith("coverage: 4 test(s), measured in ") and measured.endswith(" s")
     assert verdicts(outcome) == {("triple", 2, "return n / 3"): MutantStatus.KILLED}
