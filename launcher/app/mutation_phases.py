@@ -61,6 +61,11 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return found
 
 
+def _conftest(rel: str) -> bool:
+    """A file pytest loads for what it is, not as a test module: never kept from collection."""
+    return Path(rel).name in (since_scope.CONFTEST, "__init__.py")
+
+
 def seconds(since: float) -> str:
     return f"{time.monotonic() - since:.1f} s"
 
@@ -113,7 +118,8 @@ class CoverageRun:
         cov, reused = await coverage_cache.measured(
             self.cache_dir, key, self.first.root, use_cache=self.use_cache,
             measure=lambda: measure(self.first.root, measured, python=self.command.python, pycache_dir=self.pycache_dir,
-                                    pytest_args=self.command.extra, roots=self.roots, only_tests=selected),
+                                    pytest_args=self.command.extra, roots=self.roots, only_tests=selected,
+                                    skip_tests=[f for f in suite if f not in (selected or suite) and not _conftest(f)]),
             suite=(tests_key, measured) if selected is None else None)  # fmt: skip
         missing = await missing_ignored(self.repo, self.first.root) if not cov.run.ok else []
         sanity.check_suite(cov.run, str(self.repo.root), self.command.python, missing)

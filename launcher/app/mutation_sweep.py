@@ -340,8 +340,8 @@ async def _generation(repo: GitRepo, options: SweepOptions, files: list[str], ch
     started = time.monotonic()
     listener.phase(f"generation: started ({len(files)} file(s))")
     collected, mutants = await generate(repo, options, files, changed)
-    files = len({m.target for m in mutants})
-    listener.phase(f"generation: {len(mutants)} mutants in {files} file(s), generated in {seconds(started)}")
+    touched = len({m.target for m in mutants})
+    listener.phase(f"generation: {len(mutants)} mutants in {touched} file(s), generated in {seconds(started)}")
     return collected, mutants
 
 

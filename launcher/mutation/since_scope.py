@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from launcher.mutation.coverage_map import CoverageMap
@@ -43,47 +44,110 @@ def _module_names(rel: str, roots: Sequence[str]) -> list[str]:
     return names
 
 
-def _imported(tree: ast.AST, package: str) -> set[str]:
-    """Every dotted name an import statement of the module names (`from a import b` may load the
-    module `a.b`). The parent packages Python also runs (`import a.b` runs `a/__init__.py`) are
-    left out: a package that imports all its modules would make every test reach every module,
-    and what a test calls it names. A miss costs time, not verdicts: the sweep settles what the
-    limited run does not kill with the whole suite's coverage."""
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package.split(".")[: max(0, len(package.split(".")) - node.level + 1)] if package else []
-                base = ".".join([*parent, base] if base else parent)
-            names = [base, *(f"{base}.{alias.name}" if base else alias.name for alias in node.names)]
-        found.update(name for name in names if name)
-    return found
+@dataclass
+class _Module:
+    """What a module imports (dotted name, and the name taken from it; None: the whole module),
+    what it defines at top level, and the names it re-exports from elsewhere."""
+
+    imports: list[tuple[str, str | None]] = field(default_factory=list)
+    defines: set[str] = field(default_factory=set)
+    reexports: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (module, its name there)
+    stars: list[str] = field(default_factory=list)  # modules of `from M import *`
 
 
-def _imports_of(root: Path, rel: str, names: list[str]) -> set[str]:
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    base = node.module or ""
+    if not node.level:
+        return base
+    parts = package.split(".") if package else []
+    parent = parts[: max(0, len(parts) - node.level + 1)]
+    return ".".join([*parent, base] if base else parent)
+
+
+def _parse(root: Path, rel: str, names: list[str]) -> _Module:
+    module = _Module()
     try:
         tree = ast.parse((root / rel).read_bytes())
     except (OSError, SyntaxError, ValueError):
-        return set()
-    package = names[0] if rel.endswith("__init__.py") and names else ".".join(names[0].split(".")[:-1]) if names else ""
-    return _imported(tree, package)
+        return module
+    own = names[0] if names else ""
+    package = own if rel.endswith("__init__.py") else ".".join(own.split(".")[:-1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            module.imports += [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, package)
+            for alias in node.names:
+                if alias.name == "*":
+                    module.imports.append((base, None))
+                    module.stars.append(base)
+                else:
+                    module.imports.append((base, alias.name))
+                    if node in tree.body:
+                        module.reexports[alias.asname or alias.name] = (base, alias.name)
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            module.defines.add(stmt.name)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            module.defines |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return module
+
+
+class _Graph:
+    """The repository's modules and which files an import of a name really reaches: `from pkg
+    import f` reaches the module defining `f`, not every module `pkg/__init__.py` imports.
+    The parent packages Python also runs (`import a.b` runs `a/__init__.py`) are left out too:
+    what a test calls, it names. A miss costs time, not verdicts: the sweep settles what the
+    limited run does not kill with the whole suite's coverage."""
+
+    def __init__(self, root: Path, python: Sequence[str], roots: Sequence[str]) -> None:
+        self.by_name: dict[str, str] = {}
+        self.modules: dict[str, _Module] = {}
+        for rel in python:
+            names = _module_names(rel, roots)
+            for name in names:
+                self.by_name.setdefault(name, rel)
+            self.modules[rel] = _parse(root, rel, names)
+
+    def owners(self, module: str, name: str, seen: set[tuple[str, str]] | None = None) -> set[str]:
+        """The files an import of `name` from `module` reaches (the whole module when unsure)."""
+        seen = set() if seen is None else seen
+        submodule = self.by_name.get(f"{module}.{name}")
+        if submodule is not None:
+            return {submodule}
+        rel = self.by_name.get(module)
+        if rel is None or (module, name) in seen:
+            return set() if rel is None else {rel}
+        seen.add((module, name))
+        info = self.modules[rel]
+        if name in info.defines:
+            return {rel}
+        if name in info.reexports:
+            found = self.owners(*info.reexports[name], seen)
+            return found or {rel}
+        for star in info.stars:
+            target = self.by_name.get(star)
+            if target is not None and (name in self.modules[target].defines or name in self.modules[target].reexports):
+                return self.owners(star, name, seen)
+        return {rel}
+
+    def edges(self, rel: str) -> set[str]:
+        found: set[str] = set()
+        for module, name in self.modules[rel].imports:
+            if name is None:
+                found |= {self.by_name[module]} if module in self.by_name else set()
+            else:
+                found |= self.owners(module, name)
+        return found
 
 
 def from_imports(root: Path, tracked: Sequence[str], changed: Sequence[str], roots: Sequence[str]) -> list[str] | None:
-    """The test files that import any `changed` module (transitively, through the repository's
+    """The test files that import from a `changed` module (transitively, through the repository's
     own modules). None when a conftest.py reaches one: every test may then run it."""
     python = [f for f in tracked if f.endswith(PYTHON_SUFFIXES)]
-    by_name: dict[str, str] = {}
-    names_of: dict[str, list[str]] = {}
-    for rel in python:
-        names_of[rel] = _module_names(rel, roots)
-        for name in names_of[rel]:
-            by_name.setdefault(name, rel)
-    edges = {rel: {by_name[n] for n in _imports_of(root, rel, names_of[rel]) if n in by_name} for rel in python}
+    graph = _Graph(root, python, roots)
+    edges = {rel: graph.edges(rel) for rel in python}
     reaching = set(changed)
     grew = True
     while grew:  # the files whose imports reach a changed file, to a fixed point
