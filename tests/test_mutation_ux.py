@@ -243,8 +243,8 @@ def test_the_sweep_reports_its_phases_and_its_id_before_the_first_mutant(tmp_pat
     first_mutant = kinds.index("settled")
     phases = [text for kind, text in heard.events[:first_mutant] if kind == "phase"]
     assert phases[0].startswith("generation:") and any(p.startswith("generation: 4 mutants") for p in phases)
-    assert any(p.startswith("baseline and coverage:") and sys.executable in p for p in phases)
-    assert any(p.startswith("baseline: 2 test(s) passed") for p in phases)
+    assert any(p.startswith("coverage: started") and sys.executable in p for p in phases)
+    assert any(p.startswith("coverage: 2 test(s), measured in") for p in phases)
     assert ("started", outcome.sweep_id) in heard.events[:first_mutant]
     assert kinds.count("settled") == len(outcome.results) and "running" in kinds
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
-from launcher.mutation import interpreter
-from launcher.mutation.discover import Collected, collect_mutants, parse_shard
-from launcher.mutation.model import Mutant
+from launcher.mutation import interpreter, python_ops, shell_ops
+from launcher.mutation.discover import Collected, collect_mutants, discover_files, generate_mutants, parse_shard
+from launcher.mutation.model import Mutant, check_operators
 
 if TYPE_CHECKING:
     from launcher.app.mutation_sweep import SweepOptions
@@ -57,6 +57,25 @@ async def collect(repo: GitRepo, options: SweepOptions) -> tuple[Collected, list
     shard = parse_shard(options.shard) if options.shard else None
     collected = await collect_mutants(repo.root, options.paths or None, since=options.since, shard=shard,
                                       operators=options.operators, include_invalid=True)  # fmt: skip
+    mutants = collected.mutants[: options.max_mutants] if options.max_mutants is not None else collected.mutants
+    return collected, mutants
+
+
+async def discover(repo: GitRepo, options: SweepOptions) -> tuple[list[str], dict[str, set[int]] | None]:
+    """The files a sweep mutates and `--since`'s changed lines; bad options fail here, before
+    anything is written."""
+    if options.shard:
+        parse_shard(options.shard)
+    check_operators(options.operators, tuple(dict.fromkeys(python_ops.OPERATORS + shell_ops.OPERATORS)))
+    return await discover_files(repo.root, options.paths or None, since=options.since)
+
+
+async def generate(repo: GitRepo, options: SweepOptions, files: list[str], changed: dict[str, set[int]] | None
+                   ) -> tuple[Collected, list[Mutant]]:  # fmt: skip
+    """The mutants of `discover`'s files (`--shard`, `--operators`, then `--max-mutants`)."""
+    shard = parse_shard(options.shard) if options.shard else None
+    collected = await generate_mutants(repo.root, files, changed, shard=shard, operators=options.operators,
+                                       include_invalid=True)  # fmt: skip
     mutants = collected.mutants[: options.max_mutants] if options.max_mutants is not None else collected.mutants
     return collected, mutants
 

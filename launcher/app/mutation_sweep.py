@@ -22,18 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import STATE_DIR
+from launcher.app.mutation_phases import FINAL_WHEN_LIMITED, CoverageRun, Scope, overlapped, seconds
 from launcher.app.mutation_prefilter import prefilter_records
 from launcher.app.mutation_progress import LineListener, SweepListener
-from launcher.app.mutation_setup import collect, configured, custom_command_cost
+from launcher.app.mutation_setup import configured, custom_command_cost, discover, generate
 from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import load_repo_config
-from launcher.mutation import coverage_cache, sanity
+from launcher.mutation import sanity
 from launcher.mutation.cache_readers import CacheReaders
-from launcher.mutation.coverage_cache import coverage_key
-from launcher.mutation.coverage_map import CoverageMap, measure
-from launcher.mutation.discover import PYTHON_SUFFIXES, is_test_file
+from launcher.mutation.coverage_map import CoverageMap
+from launcher.mutation.discover import PYTHON_SUFFIXES, Collected, is_test_file
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
 from launcher.mutation.interpreter import resolve_python
@@ -58,7 +58,7 @@ from launcher.mutation.sweep import (
     note_of,
 )
 from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
-from launcher.mutation.worker_files import included_files, missing_ignored
+from launcher.mutation.worker_files import included_files
 from launcher.store import mutants as store_mod
 from launcher.store.mutants import MutantStore
 
@@ -145,20 +145,26 @@ class _Sweep:
         self.roots: list[str] = []  # import roots of the targets (a src layout's `src`)
         self.overlay: list[str] = []  # files whose main-tree state the worker trees copy
         self.classes: dict[str, str] = {}  # mutant id -> the equivalence pre-filter's class
+        self.first: GenericExecutor | None = None  # worker 1 (the coverage run's tree)
+        self.coverage: CoverageRun | None = None
+        self.scope: Scope | None = None  # the coverage map (pytest), once measured
+        self.measured: list[str] = []  # the Python files under coverage
+        self.tracked: list[str] = []  # the repository's files (tracked or not, never ignored)
+        self.tree_root = Path()
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
         record.equivalence = record.equivalence or self.classes.get(record.mutant.id, "")
         self.records[record.mutant.id] = record
-        if store:
+        if store and not (self.scope is not None and self.scope.limited and record.status not in FINAL_WHEN_LIMITED):
             cache = record.source == "run" and record.status in CACHEABLE
             self.store.record(self.sweep_id, record.row(), cache=cache)
         self.listener.settled(len(self.records), self.total, record)
 
-    async def execute(self, pending: list[Mutant]) -> None:
-        opts = self.options
-        workers = max(1, min(opts.workers or os.cpu_count() or 1, len(pending)))
+    async def open_trees(self, files: list[str]) -> None:
+        """What every worker shares (the overlay, bytecode cache, pytest flags, import roots) and
+        worker 1, whose tree the coverage run uses."""
         config = load_repo_config(self.repo.root)
-        tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
+        self.tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
         dirty = await _git_list(self.repo, "diff", "--name-only", "-z", "--no-renames", self.base_sha)
         dirty += await _git_list(self.repo, "ls-files", "-z", "--others", "--exclude-standard")
         included = await included_files(self.repo)
@@ -166,24 +172,59 @@ class _Sweep:
             dirty += included
             self.notes.append(f"copied {len(included)} git-ignored file(s) named in .worktreeinclude to worker trees")
         self.overlay = dirty
-        self.pycache_dir = sweep_bytecode_cache(tree_root / BYTECODE_DIR)
+        self.tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        self.pycache_dir = sweep_bytecode_cache(self.tree_root / BYTECODE_DIR)
         if self.command.is_pytest:
             flags = await plugin_overrides(self.command.python, self.repo.root)
             self.command = replace(self.command, extra=(*self.command.extra, *flags))
-        self.roots = import_roots({m.target for m in pending}, self.repo.root)
-        generics = [self._generic(tree_root / f"w{k}", dirty) for k in range(1, workers + 1)]
-        fork = fork_support(self.repo.root) if opts.use_fork and self.command.is_pytest else None
+        self.roots = import_roots(files, self.repo.root)
+        self.measured = [f for f in files if f.endswith(PYTHON_SUFFIXES)]
+        self.first = self._generic(self.tree_root / "w1", dirty)
+        self.coverage = CoverageRun(self.repo, self.first, self.command, self.base_sha, self.overlay, self.roots,
+                                    self.pycache_dir, self.options.use_cache, self.listener, self.notes)  # fmt: skip
+
+    async def measure_coverage(self) -> None:
+        """The clean suite under coverage (pytest only); runs while the mutants are generated."""
+        if self.coverage is None or not self.command.is_pytest:
+            return
+        self.scope = await self.coverage.measure(self.measured, self.tracked, since=bool(self.options.since))
+        self.durations = self.scope.cov.run.durations
+
+    async def close(self) -> None:
+        if self.first is not None:
+            await self.first.stop()
+        if self.pycache_dir is not None:
+            shutil.rmtree(self.pycache_dir, ignore_errors=True)
+
+    async def execute(self, pending: list[Mutant]) -> None:
+        assert self.first is not None, "open_trees first"
+        workers = max(1, min(self.options.workers or os.cpu_count() or 1, len(pending)))
+        generics = [self.first] + [self._generic(self.tree_root / f"w{k}", self.overlay) for k in range(2, workers + 1)]
+        fork = fork_support(self.repo.root) if self.options.use_fork and self.command.is_pytest else None
         pool = [Worker(g, fork, self.command.python, self.repo.root, self.pycache_dir) for g in generics]
         try:
-            jobs = await self._prepare(generics[0], pending)
+            jobs = await self._prepare(self.first, pending)
             self.listener.running(len(jobs), max(1, min(len(pool), len(jobs))))
             await dispatch(jobs, pool[: max(1, min(len(pool), len(jobs)))], self._finished)
+            await self._confirm(pending, pool)
         finally:
             for worker in pool:
                 await worker.stop()
                 self.notes += worker.notes
-            if self.pycache_dir is not None:
-                shutil.rmtree(self.pycache_dir, ignore_errors=True)
+
+    async def _confirm(self, pending: list[Mutant], pool: list[Worker]) -> None:
+        """A limited (`--since`) coverage run's verdicts other than Killed, settled again with the
+        whole suite's coverage: a test it did not run may cover or kill the mutant."""
+        if self.scope is None or not self.scope.limited or self.coverage is None:
+            return
+        again = [m for m in pending if self.records[m.id].status not in FINAL_WHEN_LIMITED]
+        if not again:
+            self.notes.append("--since: the limited coverage run killed every mutant: no whole-suite run needed")
+            return
+        self.scope = Scope(await self.coverage.confirm(self.measured))
+        self.durations = self.scope.cov.run.durations
+        jobs = self._plan(again, self.scope.cov, self.scope.cov.run.wall_s)
+        await dispatch(jobs, pool[: max(1, min(len(pool), len(jobs)))], self._finished)
 
     def _generic(self, tree: Path, dirty: list[str]) -> GenericExecutor:
         return GenericExecutor(self.repo, tree, self.base_sha, self.command, overlay=dirty, roots=self.roots,
@@ -195,22 +236,8 @@ class _Sweep:
         await first.start()
         where = str(self.repo.root)
         targets = sorted({m.target for m in pending})
-        cov: CoverageMap | None = None
-        if self.command.is_pytest:
-            self.listener.phase(f"baseline and coverage: the suite once under coverage.py with {self.command.python}")
-            measured = [t for t in targets if t.endswith(PYTHON_SUFFIXES)]
-            shape = [self.command.python, *self.command.extra, "|", *self.roots, "|", *measured]
-            key = coverage_key(self.repo.root, self.base_sha, self.overlay, shape)
-            cov, reused = await coverage_cache.measured(
-                self.repo.root / STATE_DIR / "mutation-cache", key, first.root, use_cache=opts.use_cache,
-                measure=lambda: measure(first.root, measured, python=self.command.python, pycache_dir=self.pycache_dir,
-                                        pytest_args=self.command.extra, roots=self.roots))  # fmt: skip
-            if reused:
-                self.notes.append("coverage map reused from an earlier sweep of the same code and tests")
-            missing = await missing_ignored(self.repo, first.root) if not cov.run.ok else []
-            sanity.check_suite(cov.run, where, self.command.python, missing)
-            self.durations = cov.run.durations
-            self.listener.phase(f"baseline: {len(cov.run.durations)} test(s) passed in {cov.run.wall_s:.1f}s")
+        cov = self.scope.cov if self.scope is not None else None
+        if cov is not None:
             probes = sanity.covered_probes(cov, targets)
             suite_s = cov.run.wall_s
         else:
@@ -228,8 +255,12 @@ class _Sweep:
             self.listener.phase("sanity: a forced-fail mutant must be killed, a no-op mutant survive")
             base = cov.baseline(probes.tests) if cov and probes.tests else suite_s
             await sanity.check_probes(first, probes, opts.timeout_factor * base + opts.timeout_min_s)
-        tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-        digest = TestDigest(self.repo.root, [f for f in tracked if is_test_file(f)])
+        return self._plan(pending, cov, suite_s)
+
+    def _plan(self, pending: list[Mutant], cov: CoverageMap | None, suite_s: float) -> list[MutantJob]:
+        """One job per mutant to run; the others settled statically or from the cache."""
+        opts = self.options
+        digest = TestDigest(self.repo.root, [f for f in self.tracked if is_test_file(f)])
         command_key = self.command.custom or f"pytest:{self.command.python}"
         jobs: list[MutantJob] = []
         readers = CacheReaders(cov.root) if cov is not None else None
@@ -304,6 +335,16 @@ def _open(store: MutantStore, repo: GitRepo, base_sha: str, options: SweepOption
     return sweep_id, False
 
 
+async def _generation(repo: GitRepo, options: SweepOptions, files: list[str], changed: dict[str, set[int]] | None,
+                      listener: SweepListener) -> tuple[Collected, list[Mutant]]:  # fmt: skip
+    started = time.monotonic()
+    listener.phase(f"generation: started ({len(files)} file(s))")
+    collected, mutants = await generate(repo, options, files, changed)
+    touched = len({m.target for m in mutants})
+    listener.phase(f"generation: {len(mutants)} mutants in {touched} file(s), generated in {seconds(started)}")
+    return collected, mutants
+
+
 async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None],
                     listener: SweepListener | None = None) -> SweepOutcome:  # fmt: skip
     """Run a sweep; `listener` hears the phases and every mutant (default: `emit` gets one line
@@ -322,31 +363,33 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
             raise UsageProblem("found no tests to run", where=str(repo.root),
                                fix="add a tests/ directory, or pass --test-cmd CMD")  # fmt: skip
         base_sha = await repo.rev_parse("HEAD")
-        listener.phase("generation: finding the files and their mutants")
-        collected, mutants = await collect(repo, options)
-        listener.phase(f"generation: {len(mutants)} mutants in {len({m.target for m in mutants})} file(s)")
+        sources, changed = await discover(repo, options)  # bad options fail here, before anything is written
         sweep_id, resumed = _open(store, repo, base_sha, options)
         out_dir = repo.root / STATE_DIR / "mutation-runs" / sweep_id
         store.set_sweep(sweep_id, status=store_mod.RUNNING, out_dir=str(out_dir))
-        sweep = _Sweep(repo, options, listener, sweep_id, base_sha, store, len(mutants))
-        sweep.notes += [f"skipped {path}: {why}" for path, why in collected.skipped.items()]
-        filtered, sweep.classes, said = await prefilter_records(repo.root, mutants, sweep.command)
-        for line in [said] if said else []:
-            listener.phase(line)
-            sweep.notes.append(line)
-        for record in filtered:
-            sweep.settle(record)
-        previous = store.results(sweep_id) if resumed else {}
-        for m in mutants:
-            row = previous.get(m.id)
-            if row is not None and m.id not in sweep.records:
-                status = MutantStatus(row.status)
-                record = MutantRecord(m, status, row.executor, row.duration_s, row.killed_by, row.tests, m.import_time,
-                                      "resumed", row.note, row.cache_key)  # fmt: skip
-                sweep.settle(record, store=False)
-        pending = [m for m in mutants if m.id not in sweep.records]
-        listener.started(sweep_id, len(mutants), len(mutants) - len(pending), resumed)
+        sweep = _Sweep(repo, options, listener, sweep_id, base_sha, store, 0)
         try:
+            await sweep.open_trees(sources)
+            collected, mutants = await overlapped(lambda: _generation(repo, options, sources, changed, listener),
+                                                  sweep.measure_coverage)  # fmt: skip
+            sweep.total = len(mutants)
+            sweep.notes += [f"skipped {path}: {why}" for path, why in collected.skipped.items()]
+            filtered, sweep.classes, said = await prefilter_records(repo.root, mutants, sweep.command)
+            for line in [said] if said else []:
+                listener.phase(line)
+                sweep.notes.append(line)
+            for record in filtered:
+                sweep.settle(record)
+            previous = store.results(sweep_id) if resumed else {}
+            for m in mutants:
+                row = previous.get(m.id)
+                if row is not None and m.id not in sweep.records:
+                    status = MutantStatus(row.status)
+                    record = MutantRecord(m, status, row.executor, row.duration_s, row.killed_by, row.tests,
+                                          m.import_time, "resumed", row.note, row.cache_key)  # fmt: skip
+                    sweep.settle(record, store=False)
+            pending = [m for m in mutants if m.id not in sweep.records]
+            listener.started(sweep_id, len(mutants), len(mutants) - len(pending), resumed)
             if pending:
                 await sweep.execute(pending)
         except LauncherError:
@@ -355,6 +398,8 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
         except BaseException:
             store.set_sweep(sweep_id, status=store_mod.INTERRUPTED)
             raise
+        finally:
+            await sweep.close()
         records = sorted(sweep.records.values(), key=lambda r: r.mutant.index)
         sweep.notes += unclassified_notes(records)
         meta = SweepMeta(sweep_id, base_sha, repo.root, options.test_cmd, time.monotonic() - started, sweep.notes,

@@ -6,6 +6,10 @@ state differs from it (uncommitted changes, untracked files, `.worktreeinclude` 
 interpreter, the pytest flags, the import roots and the measured files. A local re-run (the same
 `--since` sweep again, a sweep resumed on another day) then skips the suite's coverage run; any
 edit anywhere runs it again. Only a passing run is kept; the newest few maps are.
+
+A whole-suite map also records the key of the tests alone (`tests_key`): a later `--since` sweep
+of other code with the very same tests asks it which tests executed the changed files
+(`for_tests`), to run only those under coverage.
 """
 
 from __future__ import annotations
@@ -32,6 +36,25 @@ def coverage_key(source_root: Path, base_sha: str, overlay: Sequence[str], parts
     return digest.hexdigest()[:32]
 
 
+def tests_key(test_root: Path, test_files: Sequence[str], parts: Sequence[str]) -> str:
+    """The key of a suite's tests alone: their files' content (read from `test_root`) and `parts`
+    (interpreter, pytest flags, import roots)."""
+    return coverage_key(test_root, "", test_files, ["tests", *parts])
+
+
+def for_tests(directory: Path, key: str, tree: Path, files: Sequence[str]) -> CoverageMap | None:
+    """The newest whole-suite map measured with the tests of `key` and measuring all of `files`."""
+    maps = sorted(directory.glob("coverage-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in maps:
+        try:
+            head = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if head.get("tests_key") == key and set(files) <= set(head.get("measured", [])):
+            return load(directory, path.stem.removeprefix("coverage-"), tree)
+    return None
+
+
 def load(directory: Path, key: str, tree: Path) -> CoverageMap | None:
     """The cached map of `key`, as measured in `tree` (paths in it are relative); None if absent."""
     path = directory / f"coverage-{key}.json"
@@ -47,8 +70,9 @@ def load(directory: Path, key: str, tree: Path) -> CoverageMap | None:
     return CoverageMap(tree, lines, run)
 
 
-def save(directory: Path, key: str, cov: CoverageMap) -> None:
-    """Keep a passing run's map under `key`, dropping all but the newest KEEP maps."""
+def save(directory: Path, key: str, cov: CoverageMap, *, suite: tuple[str, Sequence[str]] | None = None) -> None:
+    """Keep a passing run's map under `key`, dropping all but the newest KEEP maps. `suite`: the
+    tests key and measured files of a whole-suite run (`for_tests` finds it by them)."""
     if not cov.run.ok:
         return
     run = cov.run
@@ -58,6 +82,8 @@ def save(directory: Path, key: str, cov: CoverageMap) -> None:
                 "output_tail": run.output_tail, "timed_out": run.timed_out, "first_error": run.first_error},
         "lines": {rel: {str(n): sorted(ctx) for n, ctx in by_line.items()} for rel, by_line in cov.lines.items()},
     }  # fmt: skip
+    if suite is not None:
+        data["tests_key"], data["measured"] = suite[0], sorted(suite[1])
     atomic_write_json(directory / f"coverage-{key}.json", data)
     maps = sorted(directory.glob("coverage-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in maps[KEEP:]:
@@ -65,7 +91,8 @@ def save(directory: Path, key: str, cov: CoverageMap) -> None:
 
 
 async def measured(
-    directory: Path, key: str, tree: Path, measure: Callable[[], Awaitable[CoverageMap]], *, use_cache: bool
+    directory: Path, key: str, tree: Path, measure: Callable[[], Awaitable[CoverageMap]], *, use_cache: bool,
+    suite: tuple[str, Sequence[str]] | None = None,
 ) -> tuple[CoverageMap, bool]:
     """The cached map of `key` if any (and `use_cache`), else `measure()`'s, kept for next time.
     The second value says whether the map came from the cache."""
@@ -75,5 +102,5 @@ async def measured(
             return cached, True
     cov = await measure()
     if use_cache:
-        save(directory, key, cov)
+        save(directory, key, cov, suite=suite)
     return cov, False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -29,6 +30,8 @@ from launcher.mutation.test_ids import function_id, stable_selection
 
 PLUGIN = "_launcher_mutation_plugin"
 REPORT_ENV = "LAUNCHER_MUTATION_TESTS"
+ONLY_ENV = "LAUNCHER_MUTATION_ONLY"  # a JSON list of test files: run only their tests (`--since`)
+SKIP_ENV = "LAUNCHER_MUTATION_SKIP"  # a JSON list of test files not to collect at all
 IMPORT_CONTEXT = ""
 PLUGIN_SOURCE = f'''
 import json, os
@@ -54,6 +57,32 @@ def pytest_runtest_protocol(item, nextitem):
         yield
     finally:
         _switch("")
+
+
+if int(pytest.__version__.split(".")[0]) >= 7:
+    _skip = set(json.loads(os.environ.get("{SKIP_ENV}") or "[]"))
+
+    def pytest_ignore_collect(collection_path):
+        # The suite's other test files are not even imported (collection is most of a small run).
+        if os.path.realpath(str(collection_path)) in _skip:
+            return True
+        return None
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # The whole collection still runs (the project's own configuration decides what a test is);
+    # only the tests of the chosen files run.
+    only = os.environ.get("{ONLY_ENV}")
+    if not only:
+        return
+    wanted = set(json.loads(only))
+    kept, dropped = [], []
+    for item in items:
+        path = str(getattr(item, "path", None) or item.fspath)
+        (kept if os.path.realpath(path) in wanted else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_runtest_logreport(report):
@@ -212,9 +241,12 @@ async def measure(
     timeout: float | None = 3600,
     pycache_dir: Path | None = None,
     roots: Sequence[str] = (),
+    only_tests: Sequence[str] | None = None,
+    skip_tests: Sequence[str] = (),
 ) -> CoverageMap:
     """Run the pytest suite once in `root` under coverage, measuring only `files` (`pytest_args`:
-    the sweep's `plugin_overrides`, say; `roots`: its `import_roots`)."""
+    the sweep's `plugin_overrides`, say; `roots`: its `import_roots`; `only_tests`: run only the
+    tests of these repo-relative test files; `skip_tests`: test files not even to collect)."""
     work = Path(tempfile.mkdtemp(prefix="launcher-cov-"))
     try:
         (work / f"{PLUGIN}.py").write_text(PLUGIN_SOURCE, encoding="utf-8")
@@ -225,7 +257,11 @@ async def measure(
             f"[run]\nbranch = false\ndata_file = {work / 'data'}\ninclude =\n    {include}\n", encoding="utf-8"
         )
         report = work / "tests.json"
-        env = child_env({**python_path(root, roots, str(work)), REPORT_ENV: str(report)}, pycache_dir=pycache_dir)
+        extra = {**python_path(root, roots, str(work)), REPORT_ENV: str(report)}
+        if only_tests is not None:
+            extra[ONLY_ENV] = json.dumps(sorted(os.path.realpath(root / f) for f in only_tests))
+            extra[SKIP_ENV] = json.dumps(sorted(os.path.realpath(root / f) for f in skip_tests))
+        env = child_env(extra, pycache_dir=pycache_dir)
         argv = [python, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q", "-rfE",
                 "-p", "no:cacheprovider", "-p", PLUGIN, *pytest_args]  # fmt: skip
         done = await process.run(argv, cwd=root, env=env, timeout=timeout)

@@ -6,6 +6,7 @@ git runs through `launcher.process.run`, like every other child process of the l
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import io
 import re
@@ -14,6 +15,8 @@ import tokenize
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+import anyio
 
 from launcher import process
 from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem
@@ -197,31 +200,40 @@ class Collected:
     skipped: dict[str, str] = field(default_factory=dict)  # file -> why it gave no mutants
 
 
-async def collect_mutants(
-    root: Path,
-    paths: Sequence[str] | None = None,
-    *,
-    since: str | None = None,
-    shard: tuple[int, int] | None = None,
-    operators: Collection[str] | None = None,
-    include_invalid: bool = False,
-) -> Collected:
-    """Discover files, generate their mutants, apply --since and --shard, number them (the seed
-    survivor `id`). A file that cannot be parsed is reported in `skipped`, not fatal."""
-    known = python_ops.OPERATORS + shell_ops.OPERATORS
-    chosen = check_operators(operators, tuple(dict.fromkeys(known)))
+async def discover_files(
+    root: Path, paths: Sequence[str] | None = None, *, since: str | None = None
+) -> tuple[list[str], dict[str, set[int]] | None]:
+    """The files to mutate and, with `since`, the lines changed since that ref (fast: git only)."""
     files = await source_files(root, paths)
     changed = await changed_lines(root, since) if since else None
     if changed is not None:
         files = [f for f in files if changed.get(f)]
-    result = Collected([], files)
+    return files, changed
+
+
+async def generate_mutants(
+    root: Path,
+    files: Sequence[str],
+    changed: dict[str, set[int]] | None = None,
+    *,
+    shard: tuple[int, int] | None = None,
+    operators: Collection[str] | None = None,
+    include_invalid: bool = False,
+) -> Collected:
+    """The mutants of `files` (--since's `changed` lines, --shard), numbered. The parsing runs in a
+    worker thread, so the caller's other tasks (the coverage run) go on meanwhile."""
+    known = python_ops.OPERATORS + shell_ops.OPERATORS
+    chosen = check_operators(operators, tuple(dict.fromkeys(known)))
+    result = Collected([], list(files))
     for rel in files:
         lang_ops = python_ops.OPERATORS if rel.endswith(PYTHON_SUFFIXES) else shell_ops.OPERATORS
         ops = [op for op in lang_ops if op in chosen]
         if not ops:
             continue
         try:
-            found = mutants_for_file(root, rel, ops, include_invalid=include_invalid)
+            found = await anyio.to_thread.run_sync(
+                functools.partial(mutants_for_file, root, rel, ops, include_invalid=include_invalid)
+            )
             if rel.endswith(SHELL_SUFFIXES) and found and shutil.which("bash"):
                 found = await shell_ops.check_syntax(found, read_source(root / rel))
                 found = [m for m in found if m.valid or include_invalid]
@@ -235,3 +247,20 @@ async def collect_mutants(
         result.mutants = filter_shard(result.mutants, *shard)
     result.mutants = number_mutants(result.mutants)
     return result
+
+
+async def collect_mutants(
+    root: Path,
+    paths: Sequence[str] | None = None,
+    *,
+    since: str | None = None,
+    shard: tuple[int, int] | None = None,
+    operators: Collection[str] | None = None,
+    include_invalid: bool = False,
+) -> Collected:
+    """Discover files, generate their mutants, apply --since and --shard, number them (the seed
+    survivor `id`). A file that cannot be parsed is reported in `skipped`, not fatal."""
+    check_operators(operators, tuple(dict.fromkeys(python_ops.OPERATORS + shell_ops.OPERATORS)))
+    files, changed = await discover_files(root, paths, since=since)
+    return await generate_mutants(root, files, changed, shard=shard, operators=operators,
+                                  include_invalid=include_invalid)  # fmt: skip
