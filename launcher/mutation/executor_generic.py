@@ -28,8 +28,8 @@ from launcher.git.repo import GitRepo
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.model import MutantStale, MutantStatus
-from launcher.mutation.runner_crash import crash_in_mutated_file
 from launcher.mutation.run_env import bytecode_files, bytecode_prefix, child_env
+from launcher.mutation.runner_crash import crash_in_mutated_file
 from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
 from launcher.mutation.zygote import Zygote
 

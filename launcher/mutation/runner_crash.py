@@ -25,11 +25,10 @@ def crash_in_mutated_file(output: str, target: str) -> str | None:
         return None
     suffix = "/" + target.replace("\\", "/").lstrip("/")
     lines = [line for line in output.splitlines() if line.startswith(_INTERNAL)]
-    frames = [(path, line) for text in lines for path, line in _FRAME.findall(text)
+    frames = [line for text in lines for path, line in _FRAME.findall(text)
               if path.replace("\\", "/").endswith(suffix)]  # fmt: skip
     if not frames:
         return None
     errors = _EXCEPTION.findall("\n".join(lines))
     error = errors[-1][:200] if errors else "internal error"
-    path, line = frames[-1]
-    return f"{error} (raised through {target}:{line})"
+    return f"{error} (raised through {target}:{frames[-1]})"
