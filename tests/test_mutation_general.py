@@ -54,3 +54,34 @@ def test_a_mutant_that_crashes_pytest_at_import_is_killed_not_unclassified(tmp_p
     assert record.status is MutantStatus.KILLED
     assert "crashes pytest: SystemExit: 2 (raised through pkg/cli.py:9)" in record.note
     assert outcome.exit_code == 0
+
+
+# semver's doctests: `docs/*.rst` use names that an autouse fixture of `tests/conftest.py` puts in
+# pytest's session-wide `doctest_namespace`. The full suite runs `tests` first (`testpaths`), so
+# the doctest passes; run first, on its own, it fails with a NameError on the clean code.
+SESSION_STATE = {
+    "pytest.ini": "[pytest]\ntestpaths = tests docs\naddopts = --doctest-glob=*.rst\n",
+    "pkg/__init__.py": "",
+    "pkg/text.py": "def shout(word):\n    note = 'unread'\n    return word.upper() + '!'\n",
+    "tests/conftest.py": (
+        "import pytest\n\nimport pkg.text\n\n\n"
+        "@pytest.fixture(autouse=True)\n"
+        "def add_text(doctest_namespace):\n"
+        "    doctest_namespace['text'] = pkg.text\n"
+    ),
+    "tests/test_text.py": "from pkg.text import shout\n\n\ndef test_shout():\n    assert shout('a') == 'A!'\n",
+    "docs/guide.rst": "Shout:\n\n>>> text.shout('hi')\n'HI!'\n",
+}
+
+
+def test_selected_tests_run_in_the_suites_order_so_order_dependent_tests_do_not_kill(tmp_path: Path) -> None:
+    """semver 3.0.4 (`deprecated.<locals>.wrapper`): the fork ran the covering tests sorted by name,
+    the docs doctest first, which failed on its own (NameError): a kill of a mutant the whole suite
+    lets survive. Run in the suite's order, the selection behaves as in the whole suite."""
+    root = make_repo(tmp_path / "p", SESSION_STATE)
+    for use_fork in (True, False):
+        outcome = sweep(root, paths=["pkg/text.py"], operators=["string"], use_fork=use_fork)
+        found = {r.mutant.line: r for r in outcome.results}
+        assert found[2].status is MutantStatus.SURVIVED, (use_fork, found[2].note, found[2].killed_by)
+        assert found[3].status is MutantStatus.KILLED, use_fork
+        assert "tests/test_text.py::test_shout" in found[3].killed_by, use_fork
