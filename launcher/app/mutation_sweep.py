@@ -57,6 +57,7 @@ from launcher.mutation.sweep import (
     fork_support,
     note_of,
 )
+from launcher.mutation.test_ids import in_suite_order
 from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
 from launcher.mutation.worker_files import included_files
 from launcher.store import mutants as store_mod
@@ -279,6 +280,7 @@ class _Sweep:
                 tests = [] if import_time else covering
                 if readers is not None and tests:  # code filling a module-level cache: its readers' tests too
                     tests = readers.observers(cov, m, tests)
+                tests = in_suite_order(tests, cov.run.durations)  # order-dependent tests pass as in the suite
             if not m.valid:
                 self.settle(MutantRecord(m, MutantStatus.COMPILE_ERROR, "none", source="static",
                                          note="the mutated source does not compile"))  # fmt: skip

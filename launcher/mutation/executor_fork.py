@@ -246,7 +246,7 @@ class ForkExecutor:
         """The generic executor's mapping of pytest exits, so both give the same status."""
         argv = [self.python, "-m", "pytest", *self._args(job.tests)]
         done = process.Completed(argv, rc, output.encode(), b"", duration, timed_out)
-        status, killed_by, note = classify(done, TestCommand(self.python))
+        status, killed_by, note = classify(done, TestCommand(self.python), job.mutant.target)
         return _Outcome(status, failed or killed_by, note, output)
 
     async def _run_fresh(self, job: MutantJob, note: str) -> _Outcome:

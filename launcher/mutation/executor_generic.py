@@ -29,6 +29,7 @@ from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.model import MutantStale, MutantStatus
 from launcher.mutation.run_env import bytecode_files, bytecode_prefix, child_env
+from launcher.mutation.runner_crash import crash_in_mutated_file
 from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
 from launcher.mutation.zygote import Zygote
 
@@ -100,7 +101,9 @@ def _first_error(text: str) -> str:
     return f": {found.group(1).strip()[:200]}" if found else ""
 
 
-def classify(done: process.Completed, command: TestCommand) -> tuple[MutantStatus, list[str], str]:
+def classify(
+    done: process.Completed, command: TestCommand, target: str = ""
+) -> tuple[MutantStatus, list[str], str]:
     """Status, failing test ids and a note from a finished test command.
 
     The import rule (the same on both executors, which both classify here): a mutant that makes
@@ -132,6 +135,8 @@ def classify(done: process.Completed, command: TestCommand) -> tuple[MutantStatu
         return MutantStatus.KILLED, killed_by, f"breaks import: a conftest no longer loads{_first_error(output)}"
     if rc < 0:
         return MutantStatus.KILLED, killed_by, f"the test process died of signal {-rc}"
+    if rc == 3 and (crash := crash_in_mutated_file(output, target)):
+        return MutantStatus.KILLED, killed_by, f"crashes pytest: {crash}"
     return MutantStatus.RUNTIME_ERROR, killed_by, f"pytest exit {rc}: the runner itself failed"
 
 
@@ -247,7 +252,7 @@ class GenericExecutor:
                 with contextlib.suppress(OSError):  # always restore, even when cancelled
                     path.write_bytes(original)
                     drop_bytecode(path, self.pycache_dir)
-        status, killed_by, note = classify(done, self.command)
+        status, killed_by, note = classify(done, self.command, mutant.target)
         if status is MutantStatus.TIMEOUT and self.recheck_timeouts:
             note = "timed out twice (re-checked in a fresh process)"
         if tests != job.tests:  # pytest could not resolve the selection (see `_run_selection`)

@@ -90,7 +90,7 @@ def warm_session(on_ready: Callable[[Any], None]) -> Any:
 
 
 def select(items: Mapping[str, Any], node_ids: Sequence[str]) -> list[Any] | None:
-    """The collected items (`items`: by node id) of these node ids, in their order. An id the
+    """The collected items (`items`: by node id) of these node ids, in collection order. An id the
     session lacks (a parametrized case named by position, which another process numbered
     otherwise) is widened, never an error: to its test function's cases, else its file's items,
     else every item (as `launcher.mutation.test_ids` widens a command line)."""
@@ -98,7 +98,9 @@ def select(items: Mapping[str, Any], node_ids: Sequence[str]) -> list[Any] | Non
     for node_id in dict.fromkeys(node_ids):
         found = [items[node_id]] if node_id in items else _widened(items, node_id)
         chosen.update((id(item), item) for item in found)
-    return list(chosen.values())
+    # In collection order, as the whole suite runs them: a test may depend on an earlier one.
+    position = {id(item): index for index, item in enumerate(items.values())}
+    return sorted(chosen.values(), key=lambda item: position.get(id(item), len(position)))
 
 
 def _widened(items: Mapping[str, Any], node_id: str) -> list[Any]:

@@ -23,7 +23,7 @@ from launcher.mutation.coverage_map import IMPORT_CONTEXT, CoverageMap, SuiteRun
 from launcher.mutation.discover import PYTHON_SUFFIXES, SHELL_SUFFIXES, read_source
 from launcher.mutation.executor import Executor, MutantJob
 from launcher.mutation.model import Mutant, MutantStatus, excerpt, line_starts, position
-from launcher.mutation.test_ids import stable_selection
+from launcher.mutation.test_ids import in_suite_order, stable_selection
 
 FORCED_FAIL = 'raise AssertionError("launcher forced fail")'
 _SHOWN = 10
@@ -140,7 +140,8 @@ def covered_probes(cov: CoverageMap, files: Sequence[str]) -> Probes | None:
                 offset = starts[stmt.lineno - 1] + stmt.col_offset  # (col_offset counts UTF-8 bytes)
                 lead = source[starts[stmt.lineno - 1] : offset]
                 contexts = cov.contexts(rel, stmt.lineno)
-                tests = list(stable_selection(contexts - {IMPORT_CONTEXT}))  # ids every process resolves
+                # Ids every process resolves, in the suite's order (a test may need an earlier one).
+                tests = in_suite_order(stable_selection(contexts - {IMPORT_CONTEXT}), cov.run.durations)
                 # Not a line that also runs at import: a probe there breaks importing the package,
                 # and the selected tests then fail to collect instead of failing.
                 # (Nor the second statement of `x = 1; y = 2`.)

@@ -60,3 +60,17 @@ def widened_note(tests: Sequence[str]) -> str:
 def unresolved(output: str) -> bool:
     """Whether pytest's output says a selected node id matched nothing."""
     return any(marker in output for marker in UNRESOLVED_MARKERS)
+
+
+def in_suite_order(tests: Sequence[str], run_order: Iterable[str]) -> list[str]:
+    """`tests` in the order the whole suite ran them (`run_order`: node ids, as the coverage run
+    reported them), ids it did not run last. Tests can depend on what ran before them in the
+    session: semver's docs doctests use names an autouse fixture of `tests/conftest.py` puts in
+    the session-wide `doctest_namespace`, and fail when they run first. A selection sorted by name
+    would run them first: a kill on the clean code. A function id stands where its first case ran."""
+    position: dict[str, int] = {}
+    for index, node_id in enumerate(run_order):
+        position.setdefault(node_id, index)
+        position.setdefault(function_id(node_id), index)
+    last = len(position)
+    return sorted(tests, key=lambda test: position.get(test, last))
