@@ -98,7 +98,7 @@ retry() {  # transient races between parallel git commands: *.lock contention, a
     local i
     for i in 1 2 3 4 5 6 7 8; do
         if "$@" 2>"$WT/.err.$$"; then rm -f "$WT/.err.$$"; return 0; fi
-        grep -qE '\.lock|failed to read' "$WT/.err.$$" || { cat "$WT/.err.$$" >&2; return 1; }
+        grep -qE '\.lock|failed to read|Invalid path' "$WT/.err.$$" || { cat "$WT/.err.$$" >&2; return 1; }
         sleep 0.05
     done
     cat "$WT/.err.$$" >&2; return 1

@@ -79,6 +79,8 @@ def test_a_taken_pool_worktree_is_on_the_tasks_branch_at_the_base_and_clean_and_
     assert found["status"] == ""
     assert (repo / "one.txt").read_text() == "written by one\n"
     assert pool_trees(repo) == []
+    listed = git(repo, "worktree", "list", "--porcelain")  # git found it where it was moved, and removed it
+    assert [line for line in listed.splitlines() if line.startswith("worktree ")] == [f"worktree {repo}"]
 
 
 @pytest.mark.parametrize("touch", ["untracked", "ignored", "edited", "staged"])

@@ -16,7 +16,7 @@ A pool worktree is taken only for a brand-new branch: an existing branch (a resu
 goes the usual way, so no work is ever reset.
 
 With `[run] warm_pool = N`, the worktrees of merged tasks go back to the pool (checked out at
-the target's new tip, cleaned, checked like any other) instead of being deleted: on a disk
+the target's new tip and cleaned; checked when taken, like any other) instead of being deleted: on a disk
 that has written them out, deleting thousands of files costs seconds per worktree (ext4 with
 `discard` trims every freed block), and the next run would only create them again.
 """
@@ -99,6 +99,27 @@ async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD
     return created
 
 
+async def _move(repo: GitRepo, tree: Path, dest: Path) -> bool:
+    """`git worktree move` for a pool worktree, done as git does it (rename the directory, then
+    point its registration at the new place) without a git process per move: the moves are
+    made under the repository lock, one after another. Anything unusual (a relative `.git`
+    link, submodules, which git refuses to move) goes through git itself. Caller holds the lock."""
+    admin = worktrees.admin_dir(tree)
+    try:
+        link = (tree / ".git").read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if admin is None or not Path(link.removeprefix("gitdir:").strip()).is_absolute() or (admin / "modules").exists():
+        return (await repo.git("worktree", "move", str(tree), str(dest), check=False)).ok
+    try:
+        os.rename(tree, dest)  # fails if dest exists and is not an empty directory
+    except OSError:
+        return False
+    (admin / "gitdir").write_text(f"{(dest / '.git').resolve()}\n", encoding="utf-8")
+    return True
+
+
 async def pristine(repo: GitRepo, tree: Path) -> bool:
     """The worktree is exactly its HEAD: nothing staged, changed, untracked or ignored."""
     status = await repo.git(*_STATUS, cwd=tree, check=False)
@@ -112,23 +133,22 @@ async def take(repo: GitRepo, worktree_root: Path, *, path: Path, branch: str, s
     path = path.absolute()
     start_sha = start if _COMMIT_ID.fullmatch(start) else await repo.rev_parse(start)
     async with repo.lock.hold():
-        if path.exists() or await repo.branch_exists(branch):
+        if path.exists():
             return False
         # One already at the start commit needs no checkout at all: those first.
         for tree, _head in sorted(_entries(repo, worktree_root), key=lambda entry: entry[1] != start_sha):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            moved = await repo.git("worktree", "move", str(tree), str(path), check=False)
-            if moved.ok:
+            if await _move(repo, tree, path):
                 break  # out of the pool: no other run or task can take it now
         else:
             return False
     # Checked outside the lock (the worktree is ours alone now), so takes check in parallel.
     if await pristine(repo, path) and await _detach_at(repo, path, start_sha):
         async with repo.lock.hold():
+            # The empty old value: only if no such branch exists (a resumed task's goes the usual way).
             created = await repo.git("update-ref", f"refs/heads/{branch}", start_sha, "", check=False)
-            if created.ok:  # the empty old value: only if no such branch exists
-                await repo.git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=path)
-                return True
+        if created.ok:  # HEAD is the worktree's own: no lock needed
+            await repo.git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=path)
+            return True
     await worktrees.remove_worktree(repo, path)  # never handed out as it was found
     return False
 
@@ -161,8 +181,7 @@ async def recycle(repo: GitRepo, worktree_root: Path, trees: list[Path], tip: st
     async with repo.lock.hold():
         pool_root(worktree_root).mkdir(parents=True, exist_ok=True)
         for tree in reset:
-            moved = await repo.git("worktree", "move", str(tree), str(_new_entry(worktree_root)), check=False)
-            if moved.ok:
+            if await _move(repo, tree, _new_entry(worktree_root)):
                 returned.append(tree)
                 with contextlib.suppress(OSError):  # the run directory, once its last task is gone
                     tree.parent.rmdir()
@@ -170,13 +189,12 @@ async def recycle(repo: GitRepo, worktree_root: Path, trees: list[Path], tip: st
 
 
 async def _reset_for_pool(repo: GitRepo, tree: Path, tip: str) -> bool:
-    """Detach a finished task's worktree at `tip`, remove everything untracked or ignored, and
-    check the result like any pool worktree."""
+    """Detach a finished task's worktree at `tip` and remove everything untracked or ignored."""
     checkout = await repo.git("checkout", "--quiet", "--force", "--detach", tip, cwd=tree, check=False)
     if not checkout.ok:
         return False
     cleaned = await repo.git("clean", "-ffdxq", cwd=tree, check=False)
-    return cleaned.ok and await pristine(repo, tree)
+    return cleaned.ok  # whoever takes it checks that it is pristine (`take`), so no check here
 
 
 async def drain(repo: GitRepo, worktree_root: Path) -> list[str]:
