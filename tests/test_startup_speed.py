@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
+
+from launcher.git.repo import GitRepo
+from tests.conftest import git, write_files
 from tests.helpers import launcher_cli
 
 HEAVY = ("launcher.mutation", "launcher.app.workflow", "launcher.app.mutation_sweep", "libcst", "mcp")
@@ -28,3 +32,30 @@ def test_the_lazy_groups_are_listed_and_run_when_invoked(repo: Path) -> None:
     listed = launcher_cli(repo, "workflow", "workflows", "--json")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.lstrip().startswith("[")
+
+
+def _packs(repo: Path) -> list[str]:
+    return sorted(p.name for p in (repo / ".git" / "objects" / "pack").glob("*.pack"))
+
+
+def test_the_launchers_git_leaves_housekeeping_to_the_users_git(repo: Path) -> None:
+    # Two packs and a limit of one: the next commit's automatic maintenance would repack them
+    # (synchronously, so the test sees it) if the launcher's git ran it.
+    git(repo, "config", "gc.autoPackLimit", "1")
+    git(repo, "config", "gc.autoDetach", "false")
+    git(repo, "config", "maintenance.autoDetach", "false")
+    for name in ("one", "two"):
+        write_files(repo, {f"{name}.txt": name})
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", name)
+        git(repo, "repack", "-q")
+    before = _packs(repo)
+    assert len(before) == 2
+
+    async def commit() -> None:
+        launcher_repo = await GitRepo.discover(repo)
+        await launcher_repo.git("commit", "-q", "--allow-empty", "-m", "the launcher's commit")
+
+    anyio.run(commit)
+    assert _packs(repo) == before
+    assert git(repo, "log", "-1", "--format=%s").strip() == "the launcher's commit"
