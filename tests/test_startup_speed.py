@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import anyio
+import pytest
 
+from launcher.engine.tree_guard import tree_state
 from launcher.git.repo import GitRepo
 from tests.conftest import git, write_files
 from tests.helpers import launcher_cli
@@ -59,3 +64,39 @@ def test_the_launchers_git_leaves_housekeeping_to_the_users_git(repo: Path) -> N
     anyio.run(commit)
     assert _packs(repo) == before
     assert git(repo, "log", "-1", "--format=%s").strip() == "the launcher's commit"
+
+
+def _counting_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `git` first on PATH that logs each call, then runs the real one."""
+    log = tmp_path / f"git-calls-{uuid.uuid4().hex}.log"
+    bin_dir = tmp_path / "counting-bin"
+    bin_dir.mkdir()
+    real = shutil.which("git")
+    wrapper = bin_dir / "git"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_an_idle_trees_state_is_one_git_process_with_the_same_entries_as_porcelain_v1(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_files(repo, {"tracked.txt": "a\n", "gone.txt": "b\n", "staged.txt": "c\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "three files")
+    write_files(repo, {"tracked.txt": "edited\n", "staged.txt": "staged\n", "new dir/with space.txt": "u\n"})
+    (repo / "gone.txt").unlink()
+    git(repo, "add", "staged.txt")
+    expected_entries = frozenset(e for e in git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+                                 .split("\0") if e)
+    expected_head = git(repo, "rev-parse", "HEAD").strip()
+    log = _counting_git(tmp_path, monkeypatch)
+
+    async def state() -> tuple[str, frozenset[str]]:
+        return await tree_state(GitRepo(repo, repo / ".git"), repo)
+
+    head, entries = anyio.run(state)
+    assert (head, entries) == (expected_head, expected_entries)
+    assert len(expected_entries) == 4
+    assert len(log.read_text().splitlines()) == 1
