@@ -15,7 +15,7 @@ import pytest
 from launcher.engine.tree_guard import tree_state
 from launcher.git.repo import GitRepo
 from tests.conftest import git, write_files
-from tests.helpers import launcher_cli
+from tests.helpers import launcher_cli, run_plan, task
 
 HEAVY = ("launcher.mutation", "launcher.app.workflow", "launcher.app.mutation_sweep", "libcst", "mcp")
 
@@ -100,3 +100,14 @@ def test_an_idle_trees_state_is_one_git_process_with_the_same_entries_as_porcela
     assert (head, entries) == (expected_head, expected_entries)
     assert len(expected_entries) == 4
     assert len(log.read_text().splitlines()) == 1
+
+
+def test_landing_rechecks_an_approval_without_diffing_the_same_commits_again(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = _counting_git(tmp_path, monkeypatch)
+    report = run_plan(repo, [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}])
+    assert task(report, "a").state == "merged"
+    calls = [line.split() for line in log.read_text().splitlines()]
+    change_set_diffs = [call for call in calls if call[:1] == ["diff"] and "--raw" in call]
+    assert len(change_set_diffs) == 1  # at approval; landing's re-check reuses it
