@@ -111,3 +111,16 @@ def test_landing_rechecks_an_approval_without_diffing_the_same_commits_again(
     calls = [line.split() for line in log.read_text().splitlines()]
     change_set_diffs = [call for call in calls if call[:1] == ["diff"] and "--raw" in call]
     assert len(change_set_diffs) == 1  # at approval; landing's re-check reuses it
+
+
+def test_landing_finds_added_conflict_markers_without_a_separate_merge_base(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = _counting_git(tmp_path, monkeypatch)
+    report = run_plan(repo, [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]},
+                             {"id": "m", "script": [{"write": "m.txt", "content": "<<<<<<< ours\n"}]}])
+    assert task(report, "a").state == "merged"
+    assert task(report, "m").state != "merged" and "conflict markers at m.txt:1" in task(report, "m").message
+    calls = [line.split() for line in log.read_text().splitlines()]
+    merge_bases = [call for call in calls if call[:1] == ["merge-base"]]
+    assert merge_bases and all(call[1] == "--is-ancestor" for call in merge_bases)  # the fork: diff tip...head
