@@ -14,7 +14,6 @@ from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.states import RunStatus
-from launcher.mutation.sweep import BYTECODE_DIR
 from launcher.store.mutants import RUNNING, MutantStore
 
 
@@ -52,6 +51,10 @@ async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path) -> list[str]:
     reuse them), unless that sweep's process still runs."""
     if not sweeps_root.is_dir():
         return []
+    # Imported here: the mutation engine loads libcst (~1 s), which `launcher clean` at large,
+    # and every other command importing this module, does not need.
+    from launcher.mutation.sweep import BYTECODE_DIR
+
     db = repo.root / STATE_DIR / "launcher.db"
     store = MutantStore(db) if db.exists() else None
     removed: list[str] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,12 +52,25 @@ async def change_set_hash(ctx: RunContext, start: str, head: str) -> str:
     return await _change_set_hash(ctx.repo, start, head)
 
 
+# (git dir, start, head) -> change-set hash, for full commit ids only (a ref name can move).
+# Commits are immutable, so the hash of a pair never changes: landing re-checks an approval
+# made in this process without another `git diff`.
+_HASHES: dict[tuple[str, str, str], str] = {}
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+
+
 async def _change_set_hash(repo: GitRepo, start: str, head: str) -> str:
+    key = (str(repo.common_dir), start, head)
+    if key in _HASHES:
+        return _HASHES[key]
     raw = await repo.git("diff", "--raw", "--no-renames", "--no-abbrev", start, head)
     entries = sorted(
         f"{line.split(chr(9), 1)[1]} {line.split()[3]}" for line in raw.out.splitlines() if "\t" in line
     )
-    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join(entries).encode()).hexdigest()
+    if _COMMIT_ID.fullmatch(start) and _COMMIT_ID.fullmatch(head):
+        _HASHES[key] = digest
+    return digest
 
 
 async def approve(ctx: RunContext, task_id: str, message: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launcher.app import tree_commands
+from launcher.app import pool, tree_commands
 from launcher.app.context import RunContext
 from launcher.app.epics import blocked_epics, epic_members
 from launcher.app.grading import approval_holds
@@ -165,4 +165,5 @@ async def cleanup_merged(ctx: RunContext) -> None:
         for row in ctx.journal.tasks(ctx.run_id)
         if row.state is TaskState.MERGED and (row.worktree or row.branch)
     ]
+    await pool.recycle(ctx, doomed)  # with `[run] warm_pool`: kept for the next run, not deleted
     await worktrees.remove_worktrees(ctx.repo, doomed)

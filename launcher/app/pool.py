@@ -30,3 +30,21 @@ async def refill(ctx: RunContext) -> None:
         return
     if created:
         ctx.note(None, f"warmed {len(created)} worktree(s) for the next run")
+
+
+async def recycle(ctx: RunContext, doomed: list[tuple[Path, str | None]]) -> None:
+    """Before merged worktrees are removed: with `[run] warm_pool = N`, up to N of them go back
+    to the pool at the target's tip instead (their branches are still deleted by the caller).
+    Removing a worktree whose files are already on disk is the slow part of a clean-up; the
+    refill after the run would only create them again. A failure here leaves them for removal."""
+    room = ctx.plan.run.warm_pool - len(await warm_pool.ready(ctx.repo, ctx.worktree_root))
+    if room <= 0 or not doomed or not await ctx.repo.branch_exists(ctx.target):
+        return
+    try:
+        tip = await ctx.repo.rev_parse(ctx.target)
+        returned = await warm_pool.recycle(ctx.repo, ctx.worktree_root, [path for path, _ in doomed], tip, room)
+    except LauncherError as exc:
+        ctx.note(None, f"merged worktrees not returned to the warm pool: {exc}")
+        return
+    if returned:
+        ctx.note(None, f"returned {len(returned)} merged worktree(s) to the warm pool")

@@ -32,9 +32,8 @@ from launcher.app.run import RunOptions, resume_run, start_run
 from launcher.app.shard import sharded
 from launcher.cli import help_format, inspection
 from launcher.cli.calls import call, err_console
-from launcher.cli.mutation import mutation_app
+from launcher.cli.lazy_commands import LazyCommands
 from launcher.cli.pool import pool_app_cli
-from launcher.cli.workflow import workflow_app
 from launcher.errors import ExitCode, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
 from launcher.models.report import RunReport
@@ -43,6 +42,7 @@ from launcher.ui.summary import append_github_summary, render_summary, report_js
 from launcher.ui.view import RunView, make_view
 
 app = typer.Typer(
+    cls=LazyCommands,  # `mutation` and `workflow` load only when invoked
     add_completion=False,
     no_args_is_help=True,
     help="Run many coding agents in parallel on one git repository, safely.",
@@ -377,8 +377,6 @@ def grade(
 
 
 inspection.register(app)
-app.add_typer(mutation_app, name="mutation")
-app.add_typer(workflow_app, name="workflow")
 app.add_typer(pool_app_cli, name="pool")
 
 

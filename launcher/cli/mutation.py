@@ -20,6 +20,7 @@ from launcher.app.mutation_setup import split_args
 from launcher.app.mutation_sweep import SweepOptions, run_sweep
 from launcher.cli import mutation_loop
 from launcher.cli.calls import call
+from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.cli.mutation_progress import progress_for
 from launcher.gates.calibration import GateExit, GateResult, interval_text, run_gate
 from launcher.mutation.results import render_table
@@ -32,8 +33,7 @@ class ReportFormat(enum.StrEnum):
     HTML = "html"
 
 
-mutation_app = typer.Typer(help="Mutation sweeps for CI: mutate, run the tests, find survivors.",
-                           no_args_is_help=True)
+mutation_app = typer.Typer(help=LAZY_GROUPS["mutation"].help, no_args_is_help=True)
 
 
 @mutation_app.command()

@@ -12,11 +12,12 @@ import typer
 from launcher.app.workflow import actions, engine
 from launcher.app.workflow.session import WorkflowSession
 from launcher.cli.calls import call
+from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.errors import ExitCode, UsageProblem
 from launcher.models.workflow import WorkflowStatus
 from launcher.ui.view import make_view
 
-workflow_app = typer.Typer(help="Multi-phase workflows: phases of parallel specialist agents.", no_args_is_help=True)
+workflow_app = typer.Typer(help=LAZY_GROUPS["workflow"].help, no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain lines, no live table.")]
 WidArg = Annotated[str, typer.Argument(help="Workflow id (wf_...).")]

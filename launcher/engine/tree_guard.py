@@ -221,6 +221,28 @@ class IdleTrees:
         record.status = (await tree_state(repo, record.worktree))[1]
 
 
+# Fields before the path in `git status --porcelain=v2` entries: changed, renamed, unmerged.
+_V2_FIELDS = {"1": 8, "2": 9, "u": 10}
+
+
 async def tree_state(repo: GitRepo, worktree: Path) -> tuple[str, frozenset[str]]:
-    head = (await repo.git("rev-parse", "HEAD", cwd=worktree)).out.strip()
-    return head, frozenset(await repo.status_porcelain(cwd=worktree))
+    """The worktree's HEAD and its status entries ("XY path", as porcelain v1 writes them).
+
+    One `git status --porcelain=v2 --branch` answers both (it is called for every idle tree
+    after every round): v2 adds the HEAD commit in its `# branch.oid` header."""
+    raw = await repo.git("status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
+                         "--no-renames", cwd=worktree)
+    head, entries = "", set()
+    tokens = iter(raw.out.split("\0"))
+    for token in tokens:
+        kind = token[:1]
+        if token.startswith("# branch.oid "):
+            head = token.removeprefix("# branch.oid ")
+        elif kind == "?":
+            entries.add(f"?? {token[2:]}")
+        elif kind in _V2_FIELDS:
+            fields = token.split(" ", _V2_FIELDS[kind])
+            entries.add(f"{fields[1].replace('.', ' ')} {fields[-1]}")
+            if kind == "2":
+                next(tokens, None)  # the rename's original path
+    return head, frozenset(entries)

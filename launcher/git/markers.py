@@ -14,10 +14,11 @@ _MARKERS = ("<<<<<<< ", ">>>>>>> ")
 
 async def added_markers(repo: GitRepo, tip: str, head: str, limit: int = 10) -> list[str]:
     """`path:line` of each conflict-marker line `head` adds since its fork from `tip`."""
-    fork = await repo.git("merge-base", tip, head, check=False)
-    base = fork.out.strip() or tip
-    diff = await repo.git("diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", base, head,
-                          check=False)
+    # `tip...head` diffs from the fork (their merge base): one git process, not two.
+    options = ("diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames")
+    diff = await repo.git(*options, f"{tip}...{head}", check=False)
+    if not diff.ok:  # no common ancestor: everything head has is what it adds
+        diff = await repo.git(*options, tip, head, check=False)
     found: list[str] = []
     path, line = "", 0
     for text in diff.out.splitlines():

@@ -28,6 +28,11 @@ _LOCK_RETRIES = 8
 # a hook or set these in the shared git dir, and the launcher's git runs with its whole
 # environment. (Changes to the config itself are undone after each agent round: git/guard.py.)
 SAFE_CONFIG = (("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"))
+# Housekeeping the launcher's own git skips: after each commit, merge or update-ref git would
+# spawn `git maintenance run --auto` (and possibly gc), one more process per branch while a
+# run's tasks and landings are timed. No object or ref changes meaning; the user's own git
+# still does this housekeeping.
+SPEED_CONFIG = (("maintenance.auto", "false"), ("gc.auto", "0"))
 # diff.external and textconv drivers cannot be switched off by config, only by flags.
 _SAFE_FLAGS = {"diff": ("--no-ext-diff", "--no-textconv"), "log": ("--no-ext-diff", "--no-textconv"),
                "show": ("--no-ext-diff", "--no-textconv")}
@@ -43,7 +48,7 @@ def _config_env(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for git: the parent's, minus every GIT_* variable, plus safe defaults
-    (no hooks, no fsmonitor: see SAFE_CONFIG)."""
+    (no hooks, no fsmonitor: see SAFE_CONFIG) and no automatic housekeeping (SPEED_CONFIG)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(
         {
@@ -54,7 +59,7 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
             "GIT_AUTHOR_EMAIL": env.get("LAUNCHER_GIT_EMAIL", "launcher@localhost"),
             "GIT_COMMITTER_NAME": env.get("LAUNCHER_GIT_NAME", "launcher"),
             "GIT_COMMITTER_EMAIL": env.get("LAUNCHER_GIT_EMAIL", "launcher@localhost"),
-            **_config_env(SAFE_CONFIG),
+            **_config_env(SAFE_CONFIG + SPEED_CONFIG),
         }
     )
     if extra:

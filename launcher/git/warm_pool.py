@@ -1,73 +1,200 @@
 """Warm worktrees: N detached worktrees kept ready at the base commit under the worktree root,
-so that a run *takes* one (`git worktree move` + `checkout -B`) instead of paying for a
-`git worktree add` (a full checkout) per task. `launcher pool warm N` or `[run] warm_pool = N`
-fills the pool; `launcher clean --all` empties it.
+so that a run *takes* one instead of paying for a `git worktree add` (a full checkout) per task.
+`launcher pool warm N` or `[run] warm_pool = N` fills the pool; `launcher clean --all` empties it.
+
+Taking one costs no checkout: the tree already is the base, so the task's branch is created at
+the base (`update-ref`, refusing an existing branch) and the worktree's HEAD pointed at it
+(`symbolic-ref`). What makes that safe is the check in between: a pool worktree is handed out
+only if `git status` (every tracked file's stat, untracked *and* ignored files) finds nothing;
+one that was touched is removed, never reset and reused, and the task gets a fresh worktree. A
+HEAD or index that moved cannot hide from that check, and the file contents cannot hide from
+it either, which a stored HEAD + index checksum alone would miss (an edit in place leaves both
+as they were). The check runs after the worktree has left the pool (under the repository
+lock), so it runs in parallel with the other takes.
 
 A pool worktree is taken only for a brand-new branch: an existing branch (a resumed task's)
-goes the usual way, so no work is ever reset by `checkout -B`.
+goes the usual way, so no work is ever reset.
+
+With `[run] warm_pool = N`, the worktrees of merged tasks go back to the pool (checked out at
+the target's new tip and cleaned; checked when taken, like any other) instead of being deleted: on a disk
+that has written them out, deleting thousands of files costs seconds per worktree (ext4 with
+`discard` trims every freed block), and the next run would only create them again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
+
+import anyio
 
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
 
 POOL_DIR = "_pool"  # under the worktree root, next to the per-run directories
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# Everything git can see besides a clean checkout of HEAD: staged or unstaged changes, untracked
+# files, ignored files (one left in a pool worktree would reach the next task's agent).
+_STATUS = ("status", "--porcelain", "-z", "--untracked-files=all", "--ignored", "--ignore-submodules=none")
+_RESET_PARALLEL = 4  # worktrees reset for the pool at once (git waits on the disk as much as on the CPU)
 
 
 def pool_root(worktree_root: Path) -> Path:
     return worktree_root / POOL_DIR
 
 
-async def ready(repo: GitRepo, worktree_root: Path) -> list[worktrees.WorktreeInfo]:
+def _registered_head(repo: GitRepo, tree: Path) -> str | None:
+    """HEAD of a worktree of `repo`, read from its admin directory without a git process: a
+    commit id when detached, `ref: ...` on a branch; None when the worktree is locked or its
+    `.git` file and its registration do not point at each other."""
+    admin = worktrees.admin_dir(tree)
+    if admin is None or (admin / "locked").exists():
+        return None
+    if admin.resolve().parent != (repo.common_dir / "worktrees").resolve():
+        return None
+    try:
+        head = (admin / "HEAD").read_text(encoding="utf-8").strip()
+        registered = Path((admin / "gitdir").read_text(encoding="utf-8").strip())
+    except OSError:
+        return None
+    return head if registered.resolve() == (tree / ".git").resolve() else None
+
+
+def _entries(repo: GitRepo, worktree_root: Path) -> list[tuple[Path, str]]:
+    """The pool's worktrees that are detached and registered, with the commit each is at."""
+    root = pool_root(worktree_root).absolute()
+    if not root.is_dir():
+        return []
+    found = []
+    for tree in sorted(root.iterdir()):
+        head = _registered_head(repo, tree) if tree.is_dir() else None
+        if head is not None and _COMMIT_ID.fullmatch(head):
+            found.append((tree, head))
+    return found
+
+
+async def ready(repo: GitRepo, worktree_root: Path) -> list[Path]:
     """The pool's usable worktrees: registered, detached, present and unlocked."""
-    root = pool_root(worktree_root).resolve()
-    return sorted(
-        (info for info in await worktrees.list_worktrees(repo)
-         if info.path.resolve().parent == root and info.detached
-         and not info.prunable and not info.locked and info.path.is_dir()),
-        key=lambda info: info.path.name,
-    )
+    return [tree for tree, _head in _entries(repo, worktree_root)]
+
+
+def _new_entry(worktree_root: Path) -> Path:
+    return pool_root(worktree_root).absolute() / f"w{os.getpid()}-{os.urandom(3).hex()}"
 
 
 async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD") -> list[Path]:
     """Top the pool up to `count` worktrees detached at `base`; return the new ones."""
     sha = await repo.rev_parse(base)
     created: list[Path] = []
-    root = pool_root(worktree_root)
     async with repo.lock.hold():
-        have = len(await ready(repo, worktree_root))
-        root.mkdir(parents=True, exist_ok=True)
+        have = len(_entries(repo, worktree_root))
+        pool_root(worktree_root).mkdir(parents=True, exist_ok=True)
         for _ in range(max(0, count - have)):
-            path = root / f"w{os.getpid()}-{os.urandom(3).hex()}"
+            path = _new_entry(worktree_root)
             await repo.git("worktree", "add", "--quiet", "--detach", str(path), sha)
             created.append(path)
     return created
 
 
+async def _move(repo: GitRepo, tree: Path, dest: Path) -> bool:
+    """`git worktree move` for a pool worktree, done as git does it (rename the directory, then
+    point its registration at the new place) without a git process per move: the moves are
+    made under the repository lock, one after another. Anything unusual (a relative `.git`
+    link, submodules, which git refuses to move) goes through git itself. Caller holds the lock."""
+    admin = worktrees.admin_dir(tree)
+    try:
+        link = (tree / ".git").read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if admin is None or not Path(link.removeprefix("gitdir:").strip()).is_absolute() or (admin / "modules").exists():
+        return (await repo.git("worktree", "move", str(tree), str(dest), check=False)).ok
+    try:
+        os.rename(tree, dest)  # fails if dest exists and is not an empty directory
+    except OSError:
+        return False
+    (admin / "gitdir").write_text(f"{(dest / '.git').resolve()}\n", encoding="utf-8")
+    return True
+
+
+async def pristine(repo: GitRepo, tree: Path) -> bool:
+    """The worktree is exactly its HEAD: nothing staged, changed, untracked or ignored."""
+    status = await repo.git(*_STATUS, cwd=tree, check=False)
+    return status.ok and not status.out
+
+
 async def take(repo: GitRepo, worktree_root: Path, *, path: Path, branch: str, start: str) -> bool:
     """Turn a pool worktree into `path` on a new `branch` at `start`; False if there is none
-    to take (or the branch already exists), and the caller creates the worktree as usual."""
+    to take (or the branch already exists, or the worktree taken was not pristine: it is then
+    removed), and the caller creates the worktree as usual."""
     path = path.absolute()
+    start_sha = start if _COMMIT_ID.fullmatch(start) else await repo.rev_parse(start)
     async with repo.lock.hold():
-        if path.exists() or await repo.branch_exists(branch):
+        if path.exists():
             return False
-        for info in await ready(repo, worktree_root):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            moved = await repo.git("worktree", "move", str(info.path), str(path), check=False)
-            if not moved.ok:
-                continue  # another process's pool entry went away meanwhile: try the next
-            switched = await repo.git("checkout", "--quiet", "--force", "--no-track", "-B", branch, start,
-                                      cwd=path, check=False)
-            if switched.ok:
-                return True
-            await repo.git("worktree", "remove", "--force", "--force", str(path), check=False)
+        # One already at the start commit needs no checkout at all: those first.
+        for tree, _head in sorted(_entries(repo, worktree_root), key=lambda entry: entry[1] != start_sha):
+            if await _move(repo, tree, path):
+                break  # out of the pool: no other run or task can take it now
+        else:
             return False
+    # Checked outside the lock (the worktree is ours alone now), so takes check in parallel.
+    if await pristine(repo, path) and await _detach_at(repo, path, start_sha):
+        async with repo.lock.hold():
+            # The empty old value: only if no such branch exists (a resumed task's goes the usual way).
+            created = await repo.git("update-ref", f"refs/heads/{branch}", start_sha, "", check=False)
+        if created.ok:  # HEAD is the worktree's own: no lock needed
+            await repo.git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=path)
+            return True
+    await worktrees.remove_worktree(repo, path)  # never handed out as it was found
     return False
+
+
+async def _detach_at(repo: GitRepo, tree: Path, sha: str) -> bool:
+    """A pristine pool worktree at another commit (the pool was warmed at an older base): check
+    out `sha`, which touches only the files that differ."""
+    if _registered_head(repo, tree) == sha:
+        return True
+    return (await repo.git("checkout", "--quiet", "--detach", sha, cwd=tree, check=False)).ok
+
+
+async def recycle(repo: GitRepo, worktree_root: Path, trees: list[Path], tip: str, room: int) -> list[Path]:
+    """Put up to `room` of `trees` (worktrees whose work has landed) back in the pool, detached
+    at `tip` and pristine; return the ones that went back. The rest stay for removal; their
+    branches are the caller's to delete."""
+    candidates = [tree.absolute() for tree in trees if _registered_head(repo, tree.absolute())][:max(0, room)]
+    reset: list[Path] = []
+    limiter = anyio.CapacityLimiter(_RESET_PARALLEL)
+
+    async def reset_one(tree: Path) -> None:
+        async with limiter:
+            if await _reset_for_pool(repo, tree, tip):
+                reset.append(tree)
+
+    async with anyio.create_task_group() as group:
+        for tree in candidates:
+            group.start_soon(reset_one, tree)
+    returned: list[Path] = []
+    async with repo.lock.hold():
+        pool_root(worktree_root).mkdir(parents=True, exist_ok=True)
+        for tree in reset:
+            if await _move(repo, tree, _new_entry(worktree_root)):
+                returned.append(tree)
+                with contextlib.suppress(OSError):  # the run directory, once its last task is gone
+                    tree.parent.rmdir()
+    return returned
+
+
+async def _reset_for_pool(repo: GitRepo, tree: Path, tip: str) -> bool:
+    """Detach a finished task's worktree at `tip` and remove everything untracked or ignored."""
+    checkout = await repo.git("checkout", "--quiet", "--force", "--detach", tip, cwd=tree, check=False)
+    if not checkout.ok:
+        return False
+    cleaned = await repo.git("clean", "-ffdxq", cwd=tree, check=False)
+    return cleaned.ok  # whoever takes it checks that it is pristine (`take`), so no check here
 
 
 async def drain(repo: GitRepo, worktree_root: Path) -> list[str]:

@@ -192,7 +192,7 @@ async def _lock_cmd(repo: GitRepo, args: list[str], benign: str) -> None:
         )
 
 
-def _admin_dir(path: Path) -> Path | None:
+def admin_dir(path: Path) -> Path | None:
     """The worktree's administrative directory (`.git/worktrees/<name>`), from its `.git` file."""
     try:
         text = (path / ".git").read_text(encoding="utf-8")
@@ -208,7 +208,7 @@ async def lock_worktree(repo: GitRepo, path: Path, reason: str) -> None:
     """Mark the worktree locked, exactly as `git worktree lock --reason` does: a `locked` file
     holding the reason in its admin directory. Writing it directly spares a git process and a
     wait on the repository lock per agent round (it is per-worktree state, nothing shared)."""
-    admin = _admin_dir(path)
+    admin = admin_dir(path)
     if admin is None or not admin.is_dir():
         async with repo.lock.hold():
             await _lock_cmd(repo, ["lock", "--reason", reason, str(path)], "already locked")
@@ -219,7 +219,7 @@ async def lock_worktree(repo: GitRepo, path: Path, reason: str) -> None:
 
 
 async def unlock_worktree(repo: GitRepo, path: Path) -> None:
-    admin = _admin_dir(path)
+    admin = admin_dir(path)
     if admin is None or not admin.is_dir():
         async with repo.lock.hold():
             await _lock_cmd(repo, ["unlock", str(path)], "not locked")
