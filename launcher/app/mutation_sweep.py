@@ -57,6 +57,7 @@ from launcher.mutation.sweep import (
     fork_support,
     note_of,
 )
+from launcher.mutation.test_order import TestOrder
 from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
 from launcher.mutation.worker_files import included_files, missing_ignored
 from launcher.store import mutants as store_mod
@@ -145,6 +146,7 @@ class _Sweep:
         self.roots: list[str] = []  # import roots of the targets (a src layout's `src`)
         self.overlay: list[str] = []  # files whose main-tree state the worker trees copy
         self.classes: dict[str, str] = {}  # mutant id -> the equivalence pre-filter's class
+        self.order = TestOrder() if self.command.is_pytest else None  # likely killers first (`test_order`)
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
         record.equivalence = record.equivalence or self.classes.get(record.mutant.id, "")
@@ -182,12 +184,14 @@ class _Sweep:
             for worker in pool:
                 await worker.stop()
                 self.notes += worker.notes
+            self.notes += self.order.notes if self.order is not None else []
             if self.pycache_dir is not None:
                 shutil.rmtree(self.pycache_dir, ignore_errors=True)
 
     def _generic(self, tree: Path, dirty: list[str]) -> GenericExecutor:
         return GenericExecutor(self.repo, tree, self.base_sha, self.command, overlay=dirty, roots=self.roots,
-                               pycache_dir=self.pycache_dir, zygote=self.options.use_fork)  # fmt: skip
+                               pycache_dir=self.pycache_dir, zygote=self.options.use_fork,
+                               order=self.order)  # fmt: skip
 
     async def _prepare(self, first: GenericExecutor, pending: list[Mutant]) -> list[MutantJob]:
         """Sanity checks and baselines in worker 1's tree, then one job per mutant to run."""
@@ -210,6 +214,8 @@ class _Sweep:
             missing = await missing_ignored(self.repo, first.root) if not cov.run.ok else []
             sanity.check_suite(cov.run, where, self.command.python, missing)
             self.durations = cov.run.durations
+            if self.order is not None:
+                self.order.learn(cov)
             self.listener.phase(f"baseline: {len(cov.run.durations)} test(s) passed in {cov.run.wall_s:.1f}s")
             probes = sanity.covered_probes(cov, targets)
             suite_s = cov.run.wall_s
