@@ -28,7 +28,7 @@ def _read(path: str) -> tuple[list[str], str | None]:
             lines = [line.rstrip("\n") for line in fh]
     except OSError:
         return [], None
-    stop = next((line[len(STOP_AFTER):] for line in lines if line.startswith(STOP_AFTER)), None)
+    stop = next((line[len(STOP_AFTER) :] for line in lines if line.startswith(STOP_AFTER)), None)
     return [line for line in lines if line and not line.startswith(STOP_AFTER)], stop
 
 
@@ -64,5 +64,5 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         items.sort(key=lambda item: min((rank[n] for n in _names(item.nodeid) if n in rank), default=unranked))
     cut = _cut(items, stop) if stop is not None else None
     if cut is not None and cut + 1 < len(items):
-        config.hook.pytest_deselected(items=items[cut + 1:])
-        del items[cut + 1:]
+        config.hook.pytest_deselected(items=items[cut + 1 :])
+        del items[cut + 1 :]
