@@ -28,6 +28,7 @@ from launcher.git.repo import GitRepo
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.model import MutantStale, MutantStatus
+from launcher.mutation.narrow_stage import ran_alone
 from launcher.mutation.run_env import bytecode_files, bytecode_prefix, child_env
 from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
 from launcher.mutation.test_order import OrderFile, TestOrder
@@ -232,8 +233,8 @@ class GenericExecutor:
             done = await self._run_command(tests, limit, path)
         return done, tests, limit
 
-    async def _attempt(self, job: MutantJob, path: Path, original: bytes, text: str, priority: list[str]
-                       ) -> tuple[process.Completed, list[str], float]:  # fmt: skip
+    async def _attempt(self, job: MutantJob, path: Path, original: bytes, text: str, priority: list[str],
+                       recheck: bool = True) -> tuple[process.Completed, list[str], float]:  # fmt: skip
         """Put the mutant on disk, run its tests (`priority` first), restore the file."""
         if self.order_file is not None:
             self.order_file.write(priority)
@@ -241,7 +242,7 @@ class GenericExecutor:
             path.write_bytes(mutated_bytes(path, original, text))
             drop_bytecode(path, self.pycache_dir)
             done, tests, limit = await self._run_selection(job, path)
-            if done.timed_out and self.recheck_timeouts:
+            if done.timed_out and self.recheck_timeouts and recheck:
                 # A loaded machine can stall a healthy run: a timeout must repeat to count.
                 done = await self._run_command(tests, limit, path)
         finally:
@@ -254,10 +255,12 @@ class GenericExecutor:
                               ) -> bool:  # fmt: skip
         """Whether a kill in kill-likelihood order may come from the order, not the mutant. The
         first kill by each test is checked once: the same order on the unmutated tree, up to that
-        test, must pass; if it fails, ordering is turned off for the sweep (`TestOrder.disable`)."""
+        test, must pass; if it fails, ordering is turned off for the sweep (`TestOrder.disable`).
+        A killer that ran alone (first in its process) needs no check: nothing ran before it, the
+        same assumption every selected-tests run makes (its first test also runs first)."""
         assert self.order is not None and self.order_file is not None
         killers = _SUMMARY.findall(done.out)
-        if done.returncode != 1 or not killers or "::" not in killers[0]:
+        if done.returncode != 1 or not killers or "::" not in killers[0] or ran_alone(done.out):
             return False
         killer = killers[0]
         if self.order.disabled:
@@ -272,6 +275,22 @@ class GenericExecutor:
             return False
         self.order.disable(killer)
         return True
+
+    async def _narrow_stage(self, job: MutantJob, path: Path, original: bytes, text: str, priority: list[str],
+                            files: list[str]) -> process.Completed | None:  # fmt: skip
+        """A whole-suite job's first stage on its narrow test files (`narrow_stage`): the run that
+        killed the mutant, or None when the whole suite must run (never a survivor from here)."""
+        assert self.order is not None
+        if not files or not self.order.narrow.worth_trying(job.mutant.target):
+            return None
+        done, tests, limit = await self._attempt(replace(job, tests=files), path, original, text, priority,
+                                                 recheck=False)  # fmt: skip
+        status, _, _ = classify(done, self.command)
+        if status is not MutantStatus.KILLED or done.returncode not in (1, 2, 4) or tests != files:
+            return None
+        if await self._order_artefact(done, files, limit, priority):
+            return None
+        return done
 
     async def run(self, job: MutantJob) -> MutantResult:
         mutant = job.mutant
@@ -293,10 +312,18 @@ class GenericExecutor:
             except MutantStale as exc:
                 return result(MutantStatus.RUNTIME_ERROR, note=str(exc))
             priority = self.order.priority(mutant) if self.order is not None else []
-            done, tests, limit = await self._attempt(job, path, original, text, priority)
-            if priority and await self._order_artefact(done, tests, limit, priority):
-                done, tests, limit = await self._attempt(job, path, original, text, [])
+            narrow = self.order.narrow.candidate(self.order.likely(mutant)) if self.order and not job.tests else []
+            staged = await self._narrow_stage(job, path, original, text, priority, narrow) if priority else None
+            if staged is not None:
+                done, tests, limit = staged, job.tests, job.timeout_s
+            else:
+                priority = priority if self.order is None or not self.order.disabled else []
+                done, tests, limit = await self._attempt(job, path, original, text, priority)
+                if priority and await self._order_artefact(done, tests, limit, priority):
+                    done, tests, limit = await self._attempt(job, path, original, text, [])
         status, killed_by, note = classify(done, self.command)
+        if narrow and self.order is not None:  # (whether its narrow files killed it: `NarrowStage`)
+            self.order.narrow.record(mutant.target, narrow, killed_by if status is MutantStatus.KILLED else [])
         if status is MutantStatus.TIMEOUT and self.recheck_timeouts:
             note = "timed out twice (re-checked in a fresh process)"
         if tests != job.tests:  # pytest could not resolve the selection (see `_run_selection`)

@@ -31,6 +31,7 @@ from pathlib import Path
 from launcher.mutation.coverage_map import CoverageMap
 from launcher.mutation.discover import read_source
 from launcher.mutation.model import Mutant
+from launcher.mutation.narrow_stage import NarrowStage
 from launcher.mutation.test_ids import stable_test_id
 
 PLUGIN_NAME = "_launcher_test_order"  # the module name the plugin is copied to, loaded with `-p`
@@ -121,6 +122,7 @@ class TestOrder:
     __test__ = False  # not a pytest test class
 
     history: KillHistory = field(default_factory=KillHistory)
+    narrow: NarrowStage = field(default_factory=NarrowStage)  # a whole-suite run's first stage
     disabled: str = ""  # why ordering was turned off, once it was
     _cov: CoverageMap | None = None
     _cost: dict[str, float] = field(default_factory=dict)  # stable id -> seconds on the clean tree
@@ -130,6 +132,7 @@ class TestOrder:
     def learn(self, cov: CoverageMap) -> None:
         """The coverage run's map and durations (ordering starts only once they are known)."""
         self._cov = cov
+        self.narrow.learn(cov.run.durations, cov.root)
         for test, seconds in cov.run.durations.items():
             if "::" in test:
                 stable = stable_test_id(test)
@@ -151,21 +154,30 @@ class TestOrder:
                 self._trees[rel] = None
         return self._trees.get(rel)
 
-    def priority(self, mutant: Mutant) -> list[str]:
-        """The tests to run first for this mutant, likeliest first ([]: pytest's own order)."""
+    def _groups(self, mutant: Mutant) -> list[list[str]]:
         cov = self._cov
         if cov is None or self.disabled or mutant.language != "python":
             return []
         tree = self._tree(mutant.target)
         readers = reader_lines(tree, mutant.line) if tree is not None else set()
         file_lines = cov.lines.get(mutant.target, {})
-        groups = [
+        return [
             self.history.killers(mutant),
             self._cheapest(cov.tests_covering(mutant.target, sorted(readers))),
             self._cheapest(cov.tests_covering(mutant.target, sorted(file_lines))),
             self._cheapest(self._cost)[:FASTEST],
         ]
+
+    def priority(self, mutant: Mutant) -> list[str]:
+        """The tests to run first for this mutant, likeliest first ([]: pytest's own order)."""
+        groups = self._groups(mutant)
         return list(dict.fromkeys(test for group in groups for test in group))[:PRIORITY_LIMIT]
+
+    def likely(self, mutant: Mutant) -> list[str]:
+        """The tests with a reason to kill this mutant: killers of its neighbours, then readers'
+        tests ([] before any is known: the narrow stage has nothing to aim at)."""
+        groups = self._groups(mutant)[:2]
+        return list(dict.fromkeys(test for group in groups for test in group))
 
     def needs_check(self, killer: str) -> bool:
         return not self.disabled and stable_test_id(killer) not in self._trusted

@@ -1,0 +1,215 @@
+"""The narrow first stage (issue 11, speed): an import-time mutant's whole-suite run first collects
+only the test files of its likely killers; a kill there is the verdict, anything else runs the
+whole suite, whose verdict it is. A survivor always ran the whole suite.
+
+The generated projects' conftest logs, per test process, which test files it collected and
+which tests it ran while a mutant is in place (the module's constants differ from the clean
+values), and the same for every check of a reordered kill on the unmutated code (its priority
+file holds a stop line): the assertions count files and runs, never time."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from test_mutation_verdicts import make_repo, sweep
+
+from launcher.mutation.model import MutantStatus
+from launcher.mutation.narrow_stage import MISSES_TO_SKIP, NarrowStage, ran_alone
+
+
+def _conftest(values: str, clean: str) -> str:
+    return (
+        "import os\n\nimport pytest\n\nimport pkg.limits as limits\n\n\n"
+        "def _log(kind, what):\n"
+        f"    values = {values!r}.format(limits=limits)\n"
+        "    order = os.environ.get('LAUNCHER_TEST_ORDER', '')\n"
+        "    check = bool(order) and os.path.exists(order) and '!stop-after' in open(order).read()\n"
+        f"    if values != {clean!r} or check:\n"
+        "        with open(os.environ['NARROW_LOG'], 'a', encoding='utf-8') as fh:\n"
+        "            fh.write(f\"{os.getpid()} {'check' if check else values} {kind} {what}\\n\")\n\n\n"
+        "def pytest_collectreport(report):  # a test module imported and collected\n"
+        "    if report.nodeid.endswith('.py') and '/test_' in report.nodeid:\n"
+        "        _log('collect', report.nodeid)\n\n\n"
+        "@pytest.fixture(autouse=True)\n"
+        "def _log_run(request):\n"
+        "    _log('run', request.node.nodeid)\n"
+        "    yield\n"
+    )
+
+
+@dataclass
+class Run:
+    """One test process under a mutant (`tag`: its values) or checking a kill (`check`)."""
+
+    tag: str
+    collected: set[str] = field(default_factory=set)
+    ran: list[str] = field(default_factory=list)
+
+
+def _runs(log: Path) -> list[Run]:
+    runs: dict[str, Run] = {}
+    for line in log.read_text(encoding="utf-8").splitlines() if log.exists() else []:
+        pid, tag, kind, what = line.split(" ", 3)
+        run = runs.setdefault(pid, Run(tag))
+        run.collected.add(what) if kind == "collect" else run.ran.append(what)
+    return list(runs.values())
+
+
+@pytest.fixture
+def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / f"narrow-{uuid.uuid4().hex}.log"
+    monkeypatch.setenv("NARROW_LOG", str(path))
+    return path
+
+
+OTHERS = 8
+OTHER_TESTS = "".join(f"def test_other_{i}():\n    assert {i} == {i}\n\n\n" for i in range(OTHERS))
+LIMITS = {
+    "pkg/__init__.py": "",
+    "pkg/limits.py": (
+        "LIMIT = 3\n"
+        "SPARE = 7  # read by nothing: its mutant survives\n\n\n"
+        "def capped(n):\n"
+        "    return min(n, LIMIT)\n"
+    ),
+    "tests/__init__.py": "",
+    "tests/conftest.py": _conftest("{limits.LIMIT},{limits.SPARE}", "3,7"),
+    "tests/test_a_other.py": OTHER_TESTS,
+    "tests/test_b_value.py": "from pkg import limits\n\n\ndef test_spare_is_positive():\n    assert limits.SPARE > 0\n",
+    "tests/test_z_limits.py": "from pkg.limits import capped\n\n\ndef test_capped():\n    assert capped(10) == 3\n",
+}
+ALL_FILES = {"tests/test_a_other.py", "tests/test_b_value.py", "tests/test_z_limits.py"}
+KILLER = "tests/test_z_limits.py::test_capped"
+
+
+def test_a_killed_import_time_mutant_is_killed_by_its_killers_file_alone_and_needs_no_check(
+    tmp_path: Path, log: Path
+) -> None:
+    """`LIMIT = 4` is read by `capped`, whose test is the likely killer: its process collects
+    that test's file only, and the kill needs no check on the unmutated code (the killer ran
+    first in its process: no other test could have set it up to fail)."""
+    root = make_repo(tmp_path / "p", LIMITS)
+    outcome = sweep(root, paths=["pkg/limits.py"], operators=["number"])
+    killed = next(r for r in outcome.results if r.mutant.mut == "LIMIT = 4")
+    assert (killed.status, killed.killed_by) == (MutantStatus.KILLED, [KILLER])
+    runs = [run for run in _runs(log) if run.tag in ("4,7", "check")]
+    assert [(run.tag, run.collected, run.ran) for run in runs] == [("4,7", {"tests/test_z_limits.py"}, [KILLER])]
+
+
+def test_a_mutant_the_narrow_files_miss_gets_the_whole_suites_verdict(tmp_path: Path, log: Path) -> None:
+    """`SPARE = 8` survives its narrow stage (its neighbour's killer, `test_capped`, passes), so
+    the whole suite runs, every test of it, and says Survived."""
+    root = make_repo(tmp_path / "p", LIMITS)
+    outcome = sweep(root, paths=["pkg/limits.py"], operators=["number"])
+    spare = next(r for r in outcome.results if r.mutant.mut.startswith("SPARE = 8"))
+    assert spare.status is MutantStatus.SURVIVED
+    runs = [run for run in _runs(log) if run.tag == "3,8"]
+    assert [run.collected for run in runs] == [{"tests/test_z_limits.py"}, ALL_FILES]
+    others = [f"tests/test_a_other.py::test_other_{i}" for i in range(OTHERS)]
+    assert sorted(runs[-1].ran) == sorted([KILLER, "tests/test_b_value.py::test_spare_is_positive", *others])
+
+
+EXACT = {
+    **LIMITS,
+    "tests/test_b_value.py": "from pkg import limits\n\n\ndef test_spare_is_seven():\n    assert limits.SPARE == 7\n",
+}
+
+
+def test_a_kill_outside_the_narrow_files_comes_from_the_whole_suite(tmp_path: Path, log: Path) -> None:
+    """`SPARE = 8` passes its narrow stage and is killed by a file that stage never collected, by
+    a test that reads no function (so never a likely killer)."""
+    root = make_repo(tmp_path / "p", EXACT)
+    outcome = sweep(root, paths=["pkg/limits.py"], operators=["number"])
+    spare = next(r for r in outcome.results if r.mutant.mut.startswith("SPARE = 8"))
+    assert (spare.status, spare.killed_by) == (MutantStatus.KILLED, ["tests/test_b_value.py::test_spare_is_seven"])
+    assert [run.collected for run in _runs(log) if run.tag == "3,8"] == [{"tests/test_z_limits.py"}, ALL_FILES]
+
+
+ORDER_DEPENDENT = {
+    "pkg/__init__.py": "",
+    "pkg/limits.py": (
+        "SEEN = []\n"
+        "WIDTH = 2\n\n\n"
+        "def ident(item):  # the sanity probes' function: its test alone is no order problem\n"
+        "    return item\n\n\n"
+        "def seen():\n"
+        "    return SEEN[:WIDTH]\n\n\n"
+        "def add(item):\n"
+        "    SEEN.append(item)\n"
+    ),
+    "tests/__init__.py": "",
+    "tests/conftest.py": _conftest("{limits.WIDTH}", "2"),
+    "tests/test_a_ident.py": "from pkg.limits import ident\n\n\ndef test_ident():\n    assert ident(1) == 1\n",
+    "tests/test_a_other.py": OTHER_TESTS,
+    "tests/test_seen.py": (
+        "import time\n\nfrom pkg.limits import add, seen\n\n\n"
+        "def test_seen_empty():\n"
+        "    time.sleep(0.2)  # the dearer of the two: ordered after the other, cheapest first\n"
+        "    assert seen() == []\n\n\n"
+        "def test_add_then_seen():  # leaves SEEN filled: pytest runs it second\n"
+        "    add(1)\n"
+        "    assert seen() == [1]\n"
+    ),
+}
+KILLER_OF_ORDER = "tests/test_seen.py::test_seen_empty"
+
+
+def test_an_order_dependent_kill_in_the_narrow_stage_is_caught_and_the_whole_suite_decides(
+    tmp_path: Path, log: Path
+) -> None:
+    """`test_seen_empty` passes only before `test_add_then_seen`; in the narrow stage the cheaper
+    one runs first and `test_seen_empty` fails under `WIDTH = 3`, a surviving mutant. The check
+    on the unmutated code with the same narrow files fails too: ordering is turned off and the
+    whole suite, in pytest's order, says Survived."""
+    root = make_repo(tmp_path / "p", ORDER_DEPENDENT)
+    outcome = sweep(root, paths=["pkg/limits.py"], operators=["number"])
+    assert {r.mutant.mut: r.status for r in outcome.results} == {"WIDTH = 3": MutantStatus.SURVIVED}
+    assert any(f"test order turned off: {KILLER_OF_ORDER} fails" in note for note in outcome.notes)
+    runs = [(run.tag, run.collected, run.ran) for run in _runs(log)]
+    narrow = {"tests/test_seen.py"}
+    assert runs[:2] == [
+        ("3", narrow, ["tests/test_seen.py::test_add_then_seen", KILLER_OF_ORDER]),  # the narrow stage
+        ("check", narrow, ["tests/test_seen.py::test_add_then_seen", KILLER_OF_ORDER]),  # same, unmutated
+    ]
+    assert runs[2][:2] == ("3", {"tests/test_a_ident.py", "tests/test_a_other.py", "tests/test_seen.py"})
+    assert runs[2][2][-2:] == [KILLER_OF_ORDER, "tests/test_seen.py::test_add_then_seen"]  # pytest's order
+    assert len(runs) == 3
+
+
+def test_the_stage_is_skipped_where_it_cannot_pay(tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    for name in ("a", "b", "c"):
+        (tmp_path / f"t/test_{name}.py").write_text("")
+    stage = NarrowStage()
+    stage.learn([*(f"t/test_a.py::test_{i}" for i in range(6)), "t/test_b.py::test_x", "t/test_c.py::test_y"],
+                tmp_path)  # fmt: skip
+    assert stage.candidate([]) == []  # nothing to aim at
+    assert stage.candidate(["t/test_a.py::test_1"]) == []  # 6 of the 8 tests: no narrower than the suite
+    assert stage.candidate(["t/test_b.py::test_x", "t/test_c.py::test_y[1]", "t/test_b.py::test_x"]) == [
+        "t/test_b.py", "t/test_c.py"]  # fmt: skip
+    assert stage.candidate(["t/gone.py::test_x"]) == []  # not a file of the suite
+    for _ in range(MISSES_TO_SKIP - 1):
+        stage.record("pkg/m.py", ["t/test_b.py"], [])
+    assert stage.worth_trying("pkg/m.py")
+    stage.record("pkg/m.py", ["t/test_b.py"], ["t/test_c.py::test_y"])  # killed elsewhere: a miss too
+    assert not stage.worth_trying("pkg/m.py") and stage.worth_trying("pkg/other.py")
+    stage.record("pkg/m.py", ["t/test_b.py"], ["t/test_b.py::test_x"])  # would have killed: try again
+    assert stage.worth_trying("pkg/m.py")
+
+
+@pytest.mark.parametrize(
+    ("summary", "alone"),
+    [
+        ("FAILED t.py::test_a - assert 1 == 2\n!!!!! stopping after 1 failures !!!!!\n1 failed in 0.03s\n", True),
+        ("1 failed, 3 deselected, 1 warning in 0.03s\n", True),
+        ("1 failed, 2 passed in 0.10s\n", False),
+        ("1 failed, 1 skipped in 0.10s\n", False),
+        ("1 failed, 1 error in 0.10s\n", False),
+        ("no summary\n", False),
+    ],
+)
+def test_a_killer_ran_alone_only_when_the_summary_counts_one_test(summary: str, alone: bool) -> None:
+    assert ran_alone(summary) is alone
