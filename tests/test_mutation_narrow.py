@@ -213,3 +213,44 @@ def test_the_stage_is_skipped_where_it_cannot_pay(tmp_path: Path) -> None:
 )
 def test_a_killer_ran_alone_only_when_the_summary_counts_one_test(summary: str, alone: bool) -> None:
     assert ran_alone(summary) is alone
+
+
+HANGING = {
+    "pkg/__init__.py": "",
+    "pkg/limits.py": (
+        "import time\n\n"
+        "LIMIT = 3\n\n\n"
+        "def capped(n):\n"
+        "    return min(n, LIMIT)\n\n\n"
+        "def settle():  # waits while LIMIT is not 3: forever under `LIMIT = 4`\n"
+        "    while str(LIMIT) != 'three'.replace('three', str(len('abc'))):\n"
+        "        time.sleep(0.01)\n"
+        "    return True\n"
+    ),
+    "tests/__init__.py": "",
+    "tests/conftest.py": _conftest("{limits.LIMIT}", "3"),
+    "tests/test_a_capped.py": (
+        "import time\n\nfrom pkg.limits import capped\n\n\n"
+        "def test_capped():\n"
+        "    time.sleep(0.05)  # the dearer reader: ordered after test_settle, cheapest first\n"
+        "    assert capped(10) == 3\n"
+    ),
+    "tests/test_b_other.py": OTHER_TESTS,
+    "tests/test_z_settle.py": "from pkg.limits import settle\n\n\ndef test_settle():\n    assert settle()\n",
+}
+
+
+def test_a_test_that_hangs_when_moved_first_does_not_turn_a_kill_into_a_timeout(tmp_path: Path, log: Path) -> None:
+    """Under `LIMIT = 4` `test_settle` hangs and `test_capped` fails; pytest's order runs
+    `test_capped` first: Killed. The likely killers put the cheaper `test_settle` first, and its
+    narrow stage times out: the whole suite then runs in pytest's order, and says Killed."""
+    root = make_repo(tmp_path / "p", HANGING)
+    outcome = sweep(root, paths=["pkg/limits.py"], operators=["number"], timeout_min_s=2.0, timeout_factor=0.1)
+    (result,) = (r for r in outcome.results if r.status is not MutantStatus.NO_COVERAGE)
+    assert (result.status, result.killed_by) == (MutantStatus.KILLED, ["tests/test_a_capped.py::test_capped"])
+    runs = [(run.collected, run.ran) for run in _runs(log) if run.tag == "4"]
+    assert runs == [
+        ({"tests/test_a_capped.py", "tests/test_z_settle.py"}, ["tests/test_z_settle.py::test_settle"]),  # timed out
+        ({"tests/test_a_capped.py", "tests/test_b_other.py", "tests/test_z_settle.py"},
+         ["tests/test_a_capped.py::test_capped"]),  # pytest's order
+    ]  # fmt: skip

@@ -277,20 +277,20 @@ class GenericExecutor:
         return True
 
     async def _narrow_stage(self, job: MutantJob, path: Path, original: bytes, text: str, priority: list[str],
-                            files: list[str]) -> process.Completed | None:  # fmt: skip
+                            files: list[str]) -> tuple[process.Completed | None, bool]:  # fmt: skip
         """A whole-suite job's first stage on its narrow test files (`narrow_stage`): the run that
-        killed the mutant, or None when the whole suite must run (never a survivor from here)."""
-        assert self.order is not None
-        if not files or not self.order.narrow.worth_trying(job.mutant.target):
-            return None
+        killed the mutant (None when the whole suite must run: never a survivor from here), and
+        whether it timed out."""
+        if not files or not priority or self.order is None or not self.order.narrow.worth_trying(job.mutant.target):
+            return None, False
         done, tests, limit = await self._attempt(replace(job, tests=files), path, original, text, priority,
                                                  recheck=False)  # fmt: skip
         status, _, _ = classify(done, self.command)
         if status is not MutantStatus.KILLED or done.returncode not in (1, 2, 4) or tests != files:
-            return None
+            return None, done.timed_out
         if await self._order_artefact(done, files, limit, priority):
-            return None
-        return done
+            return None, False
+        return done, False
 
     async def run(self, job: MutantJob) -> MutantResult:
         mutant = job.mutant
@@ -313,13 +313,15 @@ class GenericExecutor:
                 return result(MutantStatus.RUNTIME_ERROR, note=str(exc))
             priority = self.order.priority(mutant) if self.order is not None else []
             narrow = self.order.narrow.candidate(self.order.likely(mutant)) if self.order and not job.tests else []
-            staged = await self._narrow_stage(job, path, original, text, priority, narrow) if priority else None
+            staged, hung = await self._narrow_stage(job, path, original, text, priority, narrow)
             if staged is not None:
                 done, tests, limit = staged, job.tests, job.timeout_s
             else:
-                priority = priority if self.order is None or not self.order.disabled else []
-                done, tests, limit = await self._attempt(job, path, original, text, priority)
-                if priority and await self._order_artefact(done, tests, limit, priority):
+                priority = priority if self.order is not None and not self.order.disabled and not hung else []
+                done, tests, limit = await self._attempt(job, path, original, text, priority, recheck=not priority)
+                # A test that hangs under the mutant, moved before one that fails, would turn a
+                # kill into a timeout: an ordered run's timeout is decided in pytest's order.
+                if priority and (done.timed_out or await self._order_artefact(done, tests, limit, priority)):
                     done, tests, limit = await self._attempt(job, path, original, text, [])
         status, killed_by, note = classify(done, self.command)
         if narrow and self.order is not None:  # (whether its narrow files killed it: `NarrowStage`)

@@ -10,6 +10,8 @@ likely killers:
   - a file failing to collect kills it too (the whole suite collects that file as well);
   - anything else -- every narrow test passed, a timeout, a crash -- runs the whole suite as
     before, and that run's verdict is the mutant's: a survivor always ran the whole suite.
+    (A timeout of any reordered run is decided by the whole suite in pytest's order: a test
+    that hangs under the mutant, moved before one that fails, must not turn a kill into one.)
 The stage is skipped where it cannot pay: no killed neighbour and no reader of the mutated
 names to put first, narrow files holding most of the suite's tests, or a mutated file whose
 last few whole-suite mutants would not have been killed in their narrow files (a stage that
