@@ -184,13 +184,15 @@ def test_the_stage_is_skipped_where_it_cannot_pay(tmp_path: Path) -> None:
     for name in ("a", "b", "c"):
         (tmp_path / f"t/test_{name}.py").write_text("")
     stage = NarrowStage()
-    stage.learn([*(f"t/test_a.py::test_{i}" for i in range(6)), "t/test_b.py::test_x", "t/test_c.py::test_y"],
-                tmp_path)  # fmt: skip
+    tests = [*(f"t/test_a.py::test_{i}" for i in range(6)), "t/test_b.py::test_x", "t/test_c.py::test_y"]
+    stage.learn(dict.fromkeys(tests, 0.5), tmp_path)
     assert stage.candidate([]) == []  # nothing to aim at
     assert stage.candidate(["t/test_a.py::test_1"]) == []  # 6 of the 8 tests: no narrower than the suite
     assert stage.candidate(["t/test_b.py::test_x", "t/test_c.py::test_y[1]", "t/test_b.py::test_x"]) == [
         "t/test_b.py", "t/test_c.py"]  # fmt: skip
     assert stage.candidate(["t/gone.py::test_x"]) == []  # not a file of the suite
+    # A narrow run's time limit: the start-up allowance, plus the files' share of the rest.
+    assert stage.time_limit(["t/test_b.py", "t/test_c.py"], suite_limit=45.0, allowance=5.0) == 15.0
     for _ in range(MISSES_TO_SKIP - 1):
         stage.record("pkg/m.py", ["t/test_b.py"], [])
     assert stage.worth_trying("pkg/m.py")

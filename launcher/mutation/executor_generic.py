@@ -283,8 +283,9 @@ class GenericExecutor:
         whether it timed out."""
         if not files or not priority or self.order is None or not self.order.narrow.worth_trying(job.mutant.target):
             return None, False
-        done, tests, limit = await self._attempt(replace(job, tests=files), path, original, text, priority,
-                                                 recheck=False)  # fmt: skip
+        allowance = job.startup_s + 1.0  # (the sweep's timeout_min_s: see `MutantJob`)
+        narrow = replace(job, tests=files, timeout_s=self.order.narrow.time_limit(files, job.timeout_s, allowance))
+        done, tests, limit = await self._attempt(narrow, path, original, text, priority, recheck=False)
         status, _, _ = classify(done, self.command)
         if status is not MutantStatus.KILLED or done.returncode not in (1, 2, 4) or tests != files:
             return None, done.timed_out

@@ -22,7 +22,7 @@ so the same results make the same choices.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 NARROW_TESTS = 4  # the narrow files: those of the first this-many likely killers
@@ -52,15 +52,25 @@ class NarrowStage:
 
     def __init__(self) -> None:
         self._tests_in: dict[str, int] = {}  # test file -> how many tests it holds
+        self._seconds_in: dict[str, float] = {}  # test file -> its tests' seconds on the clean tree
         self._total = 0
         self._hits: dict[str, list[bool]] = {}  # mutated file -> per whole-suite mutant: killed in its narrow files
 
-    def learn(self, tests: Iterable[str], root: Path) -> None:
-        """The suite's tests (node ids of the coverage run); files must exist under `root`."""
-        for test in tests:
+    def learn(self, durations: Mapping[str, float], root: Path) -> None:
+        """The suite's tests (node ids of the coverage run, their seconds); files must exist under `root`."""
+        for test, seconds in durations.items():
             if "::" in test and (root / test_file(test)).is_file():
                 self._tests_in[test_file(test)] = self._tests_in.get(test_file(test), 0) + 1
+                self._seconds_in[test_file(test)] = self._seconds_in.get(test_file(test), 0.0) + seconds
                 self._total += 1
+
+    def time_limit(self, files: Sequence[str], suite_limit: float, allowance: float) -> float:
+        """The whole suite's limit scaled to these files' share of its test time (the start-up
+        `allowance` kept whole): a test that hangs in the narrow stage costs that much, not the
+        whole suite's limit, before the whole suite decides."""
+        total = sum(self._seconds_in.values())
+        share = sum(self._seconds_in.get(f, 0.0) for f in files) / total if total > 0 else 1.0
+        return min(suite_limit, allowance + max(0.0, suite_limit - allowance) * share)
 
     def candidate(self, likely: Sequence[str]) -> list[str]:
         """The narrow files for these likely killers (likeliest first), or [] when they are
