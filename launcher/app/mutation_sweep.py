@@ -58,6 +58,7 @@ from launcher.mutation.sweep import (
     note_of,
 )
 from launcher.mutation.test_ids import in_suite_order
+from launcher.mutation.test_order import TestOrder
 from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
 from launcher.mutation.worker_files import included_files
 from launcher.store import mutants as store_mod
@@ -152,6 +153,7 @@ class _Sweep:
         self.measured: list[str] = []  # the Python files under coverage
         self.tracked: list[str] = []  # the repository's files (tracked or not, never ignored)
         self.tree_root = Path()
+        self.order = TestOrder() if self.command.is_pytest else None  # likely killers first (`test_order`)
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
         record.equivalence = record.equivalence or self.classes.get(record.mutant.id, "")
@@ -190,6 +192,8 @@ class _Sweep:
             return
         self.scope = await self.coverage.measure(self.measured, self.tracked, since=bool(self.options.since))
         self.durations = self.scope.cov.run.durations
+        if self.order is not None:
+            self.order.learn(self.scope.cov)
 
     async def close(self) -> None:
         if self.first is not None:
@@ -212,6 +216,7 @@ class _Sweep:
             for worker in pool:
                 await worker.stop()
                 self.notes += worker.notes
+            self.notes += self.order.notes if self.order is not None else []
 
     async def _confirm(self, pending: list[Mutant], pool: list[Worker]) -> None:
         """A limited (`--since`) coverage run's verdicts other than Killed, settled again with the
@@ -224,12 +229,15 @@ class _Sweep:
             return
         self.scope = Scope(await self.coverage.confirm(self.measured))
         self.durations = self.scope.cov.run.durations
+        if self.order is not None:
+            self.order.learn(self.scope.cov)
         jobs = self._plan(again, self.scope.cov, self.scope.cov.run.wall_s)
         await dispatch(jobs, pool[: max(1, min(len(pool), len(jobs)))], self._finished)
 
     def _generic(self, tree: Path, dirty: list[str]) -> GenericExecutor:
         return GenericExecutor(self.repo, tree, self.base_sha, self.command, overlay=dirty, roots=self.roots,
-                               pycache_dir=self.pycache_dir, zygote=self.options.use_fork)  # fmt: skip
+                               pycache_dir=self.pycache_dir, zygote=self.options.use_fork,
+                               order=self.order)  # fmt: skip
 
     async def _prepare(self, first: GenericExecutor, pending: list[Mutant]) -> list[MutantJob]:
         """Sanity checks and baselines in worker 1's tree, then one job per mutant to run."""

@@ -16,7 +16,7 @@ import shutil
 import time
 import tokenize
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
@@ -28,9 +28,11 @@ from launcher.git.repo import GitRepo
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.model import MutantStale, MutantStatus
+from launcher.mutation.narrow_stage import ran_alone
 from launcher.mutation.run_env import bytecode_files, bytecode_prefix, child_env
 from launcher.mutation.runner_crash import crash_in_mutated_file
 from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
+from launcher.mutation.test_order import OrderFile, TestOrder
 from launcher.mutation.zygote import Zygote
 
 NOTE = "[launcher] "  # first line of output_tail carrying the reason for a status
@@ -155,6 +157,7 @@ class GenericExecutor:
         pycache_dir: Path | None = None,
         zygote: bool = False,
         roots: Sequence[str] = (),
+        order: TestOrder | None = None,
     ) -> None:
         self.repo = repo
         self.root = path.absolute()
@@ -166,6 +169,12 @@ class GenericExecutor:
         self.import_env = python_path(self.root, roots) if roots else {}
         self.env = child_env(self.import_env, pycache_dir=pycache_dir)  # the sweep's bytecode cache, if any
         self.pycache_dir = bytecode_prefix(self.env)  # where a mutant's .pyc must be deleted too
+        # pytest runs put the likely killers first (`test_order`): the plugin must be importable
+        # and its file named before the zygote starts.
+        self.order = order if command.is_pytest else None
+        self.order_file = OrderFile(self.root) if self.order is not None else None
+        if self.order_file is not None:
+            self.env = self.order_file.env(self.env)
         # pytest runs fork a zygote (pytest imported, the project not) instead of starting an
         # interpreter: the same fresh run, on the same files, without the start-up.
         self.zygote = Zygote(self.root, command.python, self.env) if zygote and command.is_pytest else None
@@ -181,6 +190,8 @@ class GenericExecutor:
         async with self.repo.lock.hold():
             await self.repo.git("worktree", "add", "--detach", "--quiet", str(self.root), self.base_sha)
         self._started = True
+        if self.order_file is not None:
+            self.order_file.install()
         for rel in self.overlay:
             src, dst = self.repo.root / rel, self.root / rel
             if src.is_file():
@@ -195,6 +206,8 @@ class GenericExecutor:
                 await self.zygote.stop()
             if self._started or self.root.exists():
                 await worktrees.remove_worktree(self.repo, self.root)
+            if self.order_file is not None:
+                self.order_file.remove()
             self._started = False
 
     async def run_clean(self, tests: Sequence[str], timeout: float | None) -> process.Completed:
@@ -203,11 +216,14 @@ class GenericExecutor:
 
     async def _run_command(self, tests: Sequence[str], timeout: float | None, mutated: Path | None = None
                            ) -> process.Completed:  # fmt: skip
+        command = self.command
+        if self.order_file is not None:
+            command = replace(command, extra=(*command.extra, *self.order_file.args))
         if self.zygote is not None and timeout is not None:
-            done = await self.zygote.run_tests(self.command.pytest_args(tests), timeout, mutated)
+            done = await self.zygote.run_tests(command.pytest_args(tests), timeout, mutated)
             if done is not None:
                 return done
-        return await process.run(self.command.argv(tests), cwd=self.root, env=self.env, timeout=timeout)
+        return await process.run(command.argv(tests), cwd=self.root, env=self.env, timeout=timeout)
 
     async def _run_selection(self, job: MutantJob, path: Path) -> tuple[process.Completed, list[str], float]:
         """Run the job's tests; a selection pytest cannot resolve (`test_ids.unresolved`) is widened
@@ -221,6 +237,68 @@ class GenericExecutor:
             tests, limit = wider, max(limit, job.suite_timeout_s)
             done = await self._run_command(tests, limit, path)
         return done, tests, limit
+
+    async def _attempt(self, job: MutantJob, path: Path, original: bytes, text: str, priority: list[str],
+                       recheck: bool = True) -> tuple[process.Completed, list[str], float]:  # fmt: skip
+        """Put the mutant on disk, run its tests (`priority` first), restore the file."""
+        if self.order_file is not None:
+            self.order_file.write(priority)
+        try:
+            path.write_bytes(mutated_bytes(path, original, text))
+            drop_bytecode(path, self.pycache_dir)
+            done, tests, limit = await self._run_selection(job, path)
+            if done.timed_out and self.recheck_timeouts and recheck:
+                # A loaded machine can stall a healthy run: a timeout must repeat to count.
+                done = await self._run_command(tests, limit, path)
+        finally:
+            with contextlib.suppress(OSError):  # always restore, even when cancelled
+                path.write_bytes(original)
+                drop_bytecode(path, self.pycache_dir)
+        return done, tests, limit
+
+    async def _order_artefact(self, done: process.Completed, tests: list[str], limit: float, priority: list[str]
+                              ) -> bool:  # fmt: skip
+        """Whether a kill in kill-likelihood order may come from the order, not the mutant. The
+        first kill by each test is checked once: the same order on the unmutated tree, up to that
+        test, must pass; if it fails, ordering is turned off for the sweep (`TestOrder.disable`).
+        A killer that ran alone needs no check only when the whole suite also runs it first: any
+        other test may depend on what earlier tests leave behind (semver's docs doctests do)."""
+        assert self.order is not None and self.order_file is not None
+        killers = _SUMMARY.findall(done.out)
+        if done.returncode != 1 or not killers or "::" not in killers[0]:
+            return False
+        if ran_alone(done.out) and self.order.first_in_suite(killers[0]):
+            return False
+        killer = killers[0]
+        if self.order.disabled:
+            return True  # turned off meanwhile by another worker: run again in pytest's order
+        if not self.order.needs_check(killer):
+            return False
+        self.order_file.write(priority, stop_after=killer)
+        clean = await self._run_command(tests, limit)
+        self.order_file.write([])
+        if clean.returncode == 0 and not clean.timed_out:
+            self.order.trust(killer)
+            return False
+        self.order.disable(killer)
+        return True
+
+    async def _narrow_stage(self, job: MutantJob, path: Path, original: bytes, text: str, priority: list[str],
+                            files: list[str]) -> tuple[process.Completed | None, bool]:  # fmt: skip
+        """A whole-suite job's first stage on its narrow test files (`narrow_stage`): the run that
+        killed the mutant (None when the whole suite must run: never a survivor from here), and
+        whether it timed out."""
+        if not files or not priority or self.order is None or not self.order.narrow.worth_trying(job.mutant.target):
+            return None, False
+        allowance = job.startup_s + 1.0  # (the sweep's timeout_min_s: see `MutantJob`)
+        narrow = replace(job, tests=files, timeout_s=self.order.narrow.time_limit(files, job.timeout_s, allowance))
+        done, tests, limit = await self._attempt(narrow, path, original, text, priority, recheck=False)
+        status, _, _ = classify(done, self.command)
+        if status is not MutantStatus.KILLED or done.returncode not in (1, 2, 4) or tests != files:
+            return None, done.timed_out
+        if await self._order_artefact(done, files, limit, priority):
+            return None, False
+        return done, False
 
     async def run(self, job: MutantJob) -> MutantResult:
         mutant = job.mutant
@@ -241,18 +319,23 @@ class GenericExecutor:
                 text = mutant.apply(read_source(path))
             except MutantStale as exc:
                 return result(MutantStatus.RUNTIME_ERROR, note=str(exc))
-            try:
-                path.write_bytes(mutated_bytes(path, original, text))
-                drop_bytecode(path, self.pycache_dir)
-                done, tests, limit = await self._run_selection(job, path)
-                if done.timed_out and self.recheck_timeouts:
-                    # A loaded machine can stall a healthy run: a timeout must repeat to count.
-                    done = await self._run_command(tests, limit, path)
-            finally:
-                with contextlib.suppress(OSError):  # always restore, even when cancelled
-                    path.write_bytes(original)
-                    drop_bytecode(path, self.pycache_dir)
+            # Only whole-suite runs are reordered: a selection runs in the suite's order
+            # (`test_ids.in_suite_order`), as its order-dependent tests need.
+            priority = self.order.priority(mutant) if self.order is not None and not job.tests else []
+            narrow = self.order.narrow.candidate(self.order.likely(mutant)) if self.order and not job.tests else []
+            staged, hung = await self._narrow_stage(job, path, original, text, priority, narrow)
+            if staged is not None:
+                done, tests, limit = staged, job.tests, job.timeout_s
+            else:
+                priority = priority if self.order is not None and not self.order.disabled and not hung else []
+                done, tests, limit = await self._attempt(job, path, original, text, priority, recheck=not priority)
+                # A test that hangs under the mutant, moved before one that fails, would turn a
+                # kill into a timeout: an ordered run's timeout is decided in pytest's order.
+                if priority and (done.timed_out or await self._order_artefact(done, tests, limit, priority)):
+                    done, tests, limit = await self._attempt(job, path, original, text, [])
         status, killed_by, note = classify(done, self.command, mutant.target)
+        if narrow and self.order is not None:  # (whether its narrow files killed it: `NarrowStage`)
+            self.order.narrow.record(mutant.target, narrow, killed_by if status is MutantStatus.KILLED else [])
         if status is MutantStatus.TIMEOUT and self.recheck_timeouts:
             note = "timed out twice (re-checked in a fresh process)"
         if tests != job.tests:  # pytest could not resolve the selection (see `_run_selection`)

@@ -110,6 +110,8 @@ class Worker:
         result = await self._run(job)
         if needs_broader_run(result.status, job, result.executor):
             result = await self._whole_suite(job, result)
+        if self.generic.order is not None and result.status is MutantStatus.KILLED:
+            self.generic.order.record(job.mutant, result.killed_by)  # the likely killers of its neighbours
         return result
 
     async def _whole_suite(self, job: MutantJob, first: MutantResult) -> MutantResult:
