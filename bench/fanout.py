@@ -68,7 +68,7 @@ from pathlib import Path
 
 import anyio
 
-from launcher.app.run import RunOptions, start_run
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.errors import LauncherError
 from launcher.models.plan import load_plan
 

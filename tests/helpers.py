@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 
-from launcher.app.run import RunOptions, resume_run, start_run
+from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.models.events import Event
 from launcher.models.plan import validate_plan
 from launcher.models.report import RunReport, TaskReport
@@ -77,7 +77,7 @@ def swept_project(root: Path, files: dict[str, str], paths: list[str], *, worker
     from conftest import git as fixture_git
     from conftest import write_files
 
-    from launcher.app.mutation_sweep import SweepOptions, run_sweep
+    from launcher.app.mutation.sweep import SweepOptions, run_sweep
 
     write_files(root, files)
     fixture_git(root, "init", "-q", "-b", "main")

@@ -16,7 +16,7 @@ import anyio
 import pytest
 from helpers import launcher_cli, run_plan, task
 
-from launcher.app.run import RunOptions, start_run
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.models.plan import validate_plan
 from launcher.models.report import RunReport
 

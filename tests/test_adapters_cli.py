@@ -23,7 +23,7 @@ from launcher.agents.cli_common import contract_schema, detect_prompt, positiona
 from launcher.agents.codex import CodexAdapter
 from launcher.agents.gemini import GeminiAdapter
 from launcher.agents.registry import get_adapter
-from launcher.app.run import RunOptions, start_run
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.errors import EnvironmentProblem
 from launcher.models.contract import REQUIRED_KEYS, check_contract
 from launcher.models.plan import AgentConfig, Task, validate_plan

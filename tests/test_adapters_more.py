@@ -26,7 +26,7 @@ from launcher.agents.base import AgentAdapter, AgentOutcome, AgentRequest
 from launcher.agents.opencode import OpencodeAdapter, parse_events
 from launcher.agents.registry import get_adapter
 from launcher.app.agents_info import describe_agents
-from launcher.app.run import RunOptions, start_run
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.engine.collect import collect_contract
 from launcher.errors import ConfigError, EnvironmentProblem
 from launcher.models.plan import AgentConfig, Task, validate_plan

@@ -11,8 +11,8 @@ import anyio
 import pytest
 from helpers import git, resume, run_plan, task
 
-from launcher.app.choose import choose
-from launcher.app.run import RunOptions, start_run
+from launcher.app.run.choose import choose
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.models.plan import validate_plan
 from launcher.models.report import RunReport
 from launcher.store.journal import Journal

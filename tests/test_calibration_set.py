@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from launcher.app.calibration_default import default_calibration_set, python_set_file, shipped_mutation_dir
+from launcher.app.mutation.calibration_default import default_calibration_set, python_set_file, shipped_mutation_dir
 from launcher.models.judge import CalibrationSet, load_judge_file
 from launcher.mutation.equivalence import EQUIVALENT, prefilter
 from launcher.mutation.model import Mutant

@@ -12,7 +12,7 @@ import anyio
 import pytest
 from helpers import git, resume, run_plan, task
 
-from launcher.app.choose import choose
+from launcher.app.run.choose import choose
 from launcher.store.journal import Journal
 
 COPY_FEEDBACK = [sys.executable, "-c",
@@ -28,7 +28,7 @@ def grader(mode: str | None = None, **extra: Any) -> dict[str, Any]:
 
 def graded(repo: Path, tasks: list[dict[str, Any]], mode: str | None = None,
            grader_extra: dict[str, Any] | None = None, **run: Any):  # type: ignore[no-untyped-def]
-    from launcher.app.run import RunOptions, start_run
+    from launcher.app.run.runner import RunOptions, start_run
     from launcher.models.plan import validate_plan
 
     plan = validate_plan({"run": {"grader": "judge", **run},

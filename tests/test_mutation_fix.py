@@ -16,7 +16,7 @@ import pytest
 from conftest import git
 from helpers import swept_project
 
-from launcher.app.mutation_fix import FixOptions, FixSummary, fix_survivors
+from launcher.app.mutation.fix import FixOptions, FixSummary, fix_survivors
 from launcher.errors import UsageProblem
 
 PROJECT = {

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from conftest import git, write_files
 
-from launcher.app.mutation_sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.mutation.model import MutantStatus
 
 

@@ -15,8 +15,8 @@ import anyio
 import pytest
 from conftest import git, repo_from
 
-from launcher.app.mutation_judge import JudgeOptions, JudgeSummary, judge_survivors
-from launcher.app.mutation_sweep import SweepOptions, run_sweep
+from launcher.app.mutation.judge import JudgeOptions, JudgeSummary, judge_survivors
+from launcher.app.mutation.sweep import SweepOptions, run_sweep
 
 WEAKPKG = Path(__file__).parent / "data" / "mutation" / "weakpkg"
 SHIPPED_SET = Path(__file__).resolve().parent.parent / "mutation" / "calibration-set.json"

@@ -16,9 +16,9 @@ import jsonschema
 import pytest
 from conftest import repo_from
 
-from launcher.app import mutation_prefilter
-from launcher.app.mutation_judge import JudgeOptions, judge_survivors
-from launcher.app.mutation_sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.app.mutation import prefilter as mutation_prefilter
+from launcher.app.mutation.judge import JudgeOptions, judge_survivors
+from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.mutation.equivalence import prefilter
 from launcher.mutation.model import Mutant, MutantStatus
 from launcher.mutation.report_stryker import to_stryker

@@ -12,7 +12,7 @@ import anyio
 import pytest
 from conftest import git, write_files
 
-from launcher.app.mutation_sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.mutation import discover
 from launcher.mutation.model import MutantStatus
 from launcher.mutation.results import MutantRecord

@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from conftest import git
 
-from launcher.app import mutation_reports
+from launcher.app.mutation import reports as mutation_reports
 from launcher.errors import RunNotFound, UsageProblem
 from launcher.mutation.discover import collect_mutants, filter_shard
 from launcher.mutation.merge import load_run, merge_runs

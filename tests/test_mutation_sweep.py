@@ -15,7 +15,7 @@ import pytest
 from conftest import git, repo_from
 from rich.console import Console
 
-from launcher.app.mutation_sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.mutation.merge import merge_runs
 from launcher.mutation.model import SURVIVOR_KEYS, MutantStatus
 from launcher.mutation.results import render_table

@@ -21,8 +21,8 @@ import jsonschema
 import pytest
 from conftest import git, write_files
 
-from launcher.app import mutation_reports
-from launcher.app.mutation_sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.app.mutation import reports as mutation_reports
+from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.errors import UsageProblem
 from launcher.mutation import interpreter
 from launcher.mutation.coverage_map import SuiteRun

@@ -12,7 +12,7 @@ import anyio
 import pytest
 from conftest import git, write_files
 
-from launcher.app.mutation_sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.git.repo import GitRepo
 from launcher.mutation import fork_session, python_ops
 from launcher.mutation.discover import read_source

@@ -18,7 +18,7 @@ import pytest
 from conftest import git
 from helpers import launcher_cli, run_plan, task
 
-from launcher.app.run import RunOptions, start_run
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.models.plan import validate_plan
 from launcher.store.queue_log import QueueLog
 

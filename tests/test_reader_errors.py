@@ -199,7 +199,7 @@ def test_a_prompt_quoting_a_placeholder_reaches_the_agent_as_written(repo: Path)
 def _run_with_agents(repo: Path, agents: dict[str, object], tasks: list[dict[str, object]]) -> object:
     import anyio
 
-    from launcher.app.run import RunOptions, start_run
+    from launcher.app.run.runner import RunOptions, start_run
 
     plan = validate_plan({"agents": agents, "task": tasks}, "test plan")
     return anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)

@@ -65,7 +65,7 @@ def test_flooding_agent_leaves_a_capped_log_and_bounded_memory(repo: Path, tmp_p
     driver.write_text(
         "import anyio, json, resource, sys\n"
         "from pathlib import Path\n"
-        "from launcher.app.run import RunOptions, start_run\n"
+        "from launcher.app.run.runner import RunOptions, start_run\n"
         "from launcher.models.plan import validate_plan\n"
         "plan = validate_plan({'task': [{'id': 'flood', 'script': [{'flood_mb': 200},"
         " {'write': 'f.txt', 'content': 'f'}]}]}, 'p')\n"
@@ -75,7 +75,7 @@ def test_flooding_agent_leaves_a_capped_log_and_bounded_memory(repo: Path, tmp_p
         " 'artifacts': report.artifacts}))\n"
     )
     baseline = subprocess.run(
-        [sys.executable, "-c", "import resource, launcher.app.run;"
+        [sys.executable, "-c", "import resource, launcher.app.run.runner;"
          "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
         capture_output=True, text=True, check=True,
     )

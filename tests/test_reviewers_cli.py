@@ -26,8 +26,8 @@ from launcher.agents.acp import AcpAdapter, AcpClient
 from launcher.agents.base import AgentRequest
 from launcher.agents.gemini import INLINE_LIMIT as GEMINI_INLINE_LIMIT
 from launcher.agents.packet_access import IN_TREE_DIR, packet_inside
-from launcher.app.mutation_judge import JudgeOptions, judge_survivors
-from launcher.app.run import RunOptions, start_run
+from launcher.app.mutation.judge import JudgeOptions, judge_survivors
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.engine.agent_round import Limits
 from launcher.gates import judge_relay
 from launcher.git.repo import GitRepo

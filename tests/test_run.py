@@ -279,7 +279,7 @@ def test_best_of_n_prefers_passing_checks_then_the_smaller_diff(repo: Path) -> N
     }
     import anyio
 
-    from launcher.app.run import RunOptions, start_run
+    from launcher.app.run.runner import RunOptions, start_run
     from launcher.models.plan import validate_plan
 
     report = anyio.run(start_run, repo, validate_plan(plan, "p"), RunOptions(), lambda _e: None)

@@ -23,7 +23,7 @@ from conftest import git as commit_git
 from conftest import write_files
 from helpers import run_plan, task
 
-from launcher.app.run import RunOptions, start_run
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.engine.command_env import AUDIT_DIR, command_env
 from launcher.errors import PlanError
 from launcher.models.events import Event

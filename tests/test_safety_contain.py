@@ -36,7 +36,7 @@ def run_commands(repo: Path, tasks: list[dict[str, Any]], **run: Any) -> Any:
     """run_plan with each task's own command agent (declared under [agents])."""
     import anyio
 
-    from launcher.app.run import RunOptions, start_run
+    from launcher.app.run.runner import RunOptions, start_run
     from launcher.models.plan import validate_plan
 
     agents = {t["id"]: t.pop("_agent") for t in tasks if "_agent" in t}
@@ -198,7 +198,7 @@ def test_a_write_into_an_idle_worktree_is_undone_and_fails_the_writer(
     agents = {"a": tasks[0].pop("_agent"), "judge": grader}
     import anyio
 
-    from launcher.app.run import RunOptions, start_run
+    from launcher.app.run.runner import RunOptions, start_run
     from launcher.models.plan import validate_plan
 
     plan = validate_plan({"run": {"grader": "judge"}, "agents": agents, "task": tasks}, "plan")

@@ -117,7 +117,7 @@ SHARDED_PLAN = {"task": [
 
 
 def test_shards_are_deterministic_cover_the_plan_once_and_keep_dependencies_together() -> None:
-    from launcher.app.shard import select_shard
+    from launcher.app.run.shard import select_shard
     from launcher.models.plan import validate_plan
 
     plan = validate_plan(SHARDED_PLAN, "plan")

@@ -17,7 +17,7 @@ from launcher.git.repo import GitRepo
 from tests.conftest import git, write_files
 from tests.helpers import launcher_cli, run_plan, task
 
-HEAVY = ("launcher.mutation", "launcher.app.workflow", "launcher.app.mutation_sweep", "libcst", "mcp")
+HEAVY = ("launcher.mutation", "launcher.app.workflow", "launcher.app.mutation.sweep", "libcst", "mcp")
 
 
 def test_the_cli_loads_without_the_mutation_engine_the_workflow_engine_or_mcp() -> None:

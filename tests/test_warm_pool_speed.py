@@ -13,7 +13,7 @@ import anyio
 import pytest
 from helpers import git, launcher_cli, task
 
-from launcher.app.run import RunOptions, start_run
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.models.plan import validate_plan
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from launcher import process
 from launcher.app.context import STATE_DIR, open_journal
-from launcher.app.kept_branches import branches_to_keep
+from launcher.app.land.kept_branches import branches_to_keep
 from launcher.errors import UsageProblem
 from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo

@@ -54,7 +54,7 @@ class RunContext:
     merge: bool = True
     main_scan: tuple[float, list[str]] | None = None  # (time, `git status` of the main tree)
     scan_lock: anyio.Lock = field(default_factory=anyio.Lock)
-    # What agents must not change (app/containment.py): the shared git dir's hooks and config,
+    # What agents must not change (app/run/containment.py): the shared git dir's hooks and config,
     # the main checkout's dirty/untracked/ignored files by content, and idle worktrees.
     git_dir_snapshot: GitDirSnapshot | None = None
     main_contents: MainTreeSnapshot | None = None

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from launcher.app.context import EventSink
-from launcher.app.run import RunOptions, start_run
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.git.repo import git_env
 from launcher.models.plan import Plan, validate_plan
 from launcher.models.report import RunReport

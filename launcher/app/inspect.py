@@ -9,9 +9,9 @@ from pathlib import Path
 import anyio
 
 from launcher.app.context import open_journal, state_dir
-from launcher.app.grading import withdrawal_reason
 from launcher.app.queue import matrix
 from launcher.app.report import build_report
+from launcher.app.run.grading import withdrawal_reason
 from launcher.errors import LauncherError, RunNotFound, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.models.ids import task_id_problem

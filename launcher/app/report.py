@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launcher.app.claims import claimed_files, disagreements
-from launcher.app.epics import epic_members
 from launcher.app.queue import matrix
+from launcher.app.run.claims import claimed_files, disagreements
+from launcher.app.run.epics import epic_members
 from launcher.models.report import EpicReport, RoundReport, RunReport, TaskReport, UsageReport, empty_usage
 from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_label
 from launcher.store.journal import BEST_OF_N, NO_CHANGES, Journal, TaskRow

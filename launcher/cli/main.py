@@ -18,18 +18,18 @@ from rich.markup import escape
 
 from launcher import __version__, process
 from launcher.app import agents_info
-from launcher.app import choose as choose_app
 from launcher.app import clean as clean_app
 from launcher.app import demo as demo_app
-from launcher.app import export as export_app
 from launcher.app import init as init_app
 from launcher.app import inspect as inspect_app
-from launcher.app import land_from as land_from_app
-from launcher.app import land_later as land_app
-from launcher.app import lessons as lessons_app
-from launcher.app import plans as plans_app
-from launcher.app.run import RunOptions, resume_run, start_run
-from launcher.app.shard import sharded
+from launcher.app.land import from_export as land_from_app
+from launcher.app.land import later as land_app
+from launcher.app.run import choose as choose_app
+from launcher.app.run import export as export_app
+from launcher.app.run import lessons as lessons_app
+from launcher.app.run import plans as plans_app
+from launcher.app.run.runner import RunOptions, resume_run, start_run
+from launcher.app.run.shard import sharded
 from launcher.cli import help_format, inspection
 from launcher.cli.calls import call, err_console
 from launcher.cli.lazy_commands import LazyCommands

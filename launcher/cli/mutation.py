@@ -13,11 +13,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from launcher.app import mutation_reports, mutation_setup
-from launcher.app.mutation_history import list_sweeps
-from launcher.app.mutation_judge import JudgeOptions, judge_survivors
-from launcher.app.mutation_setup import split_args
-from launcher.app.mutation_sweep import SweepOptions, run_sweep
+from launcher.app.mutation import reports as mutation_reports
+from launcher.app.mutation import setup as mutation_setup
+from launcher.app.mutation.history import list_sweeps
+from launcher.app.mutation.judge import JudgeOptions, judge_survivors
+from launcher.app.mutation.setup import split_args
+from launcher.app.mutation.sweep import SweepOptions, run_sweep
 from launcher.cli import mutation_loop
 from launcher.cli.calls import call
 from launcher.cli.lazy_commands import LAZY_GROUPS

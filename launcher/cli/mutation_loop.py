@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from launcher.app.mutation_fix import FixOptions, fix_survivors
-from launcher.app.mutation_label import label_survivors
+from launcher.app.mutation.fix import FixOptions, fix_survivors
+from launcher.app.mutation.label import label_survivors
 from launcher.cli.calls import call
 from launcher.errors import ExitCode
 from launcher.ui.plain import PlainView
@@ -73,7 +73,7 @@ def label(
 
 def run_demo_mutation(where: Path | None, *, json_mode: bool) -> None:
     """`launcher demo --mutation`: a survivor, a test written for it, the mutant killed, the score up."""
-    from launcher.app.mutation_demo import run_mutation_demo
+    from launcher.app.mutation.demo import run_mutation_demo
 
     def say(text: str) -> None:
         print(text, file=sys.stderr if json_mode else sys.stdout, flush=True)

@@ -21,8 +21,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from launcher.app.mutation_progress import resume_command
-from launcher.app.mutation_setup import duration_text
+from launcher.app.mutation.progress import resume_command
+from launcher.app.mutation.setup import duration_text
 from launcher.mutation.results import MutantRecord, progress_line
 
 

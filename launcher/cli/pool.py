@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from launcher.app import pool as pool_app
+from launcher.app.run import pool as pool_app
 from launcher.cli import help_format
 from launcher.cli.calls import call
 

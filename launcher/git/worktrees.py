@@ -380,7 +380,7 @@ async def remove_run_leftovers(
         saved = await repo.git("for-each-ref", "--format=%(refname)", f"refs/{BRANCH_PREFIX}/{run_id}/")
         for ref in saved.out.split():
             await repo.git("update-ref", "-d", ref)
-            retried = "/failed-" in ref  # app/retry.py keeps a retried task's earlier attempt there
+            retried = "/failed-" in ref  # app/run/retry.py keeps a retried task's earlier attempt there
             what = "an earlier attempt, before --retry-failed" if retried else "an interrupted agent's partial work"
             removed.append(f"ref {ref} ({what})")
     return removed

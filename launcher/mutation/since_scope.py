@@ -8,7 +8,7 @@ ways to name fewer test files, tried in this order:
    or through other modules of the repository (`from_imports`).
 Neither is proof: a test may reach the code through a dynamic import, a plugin, or a new call
 path. The sweep therefore treats the limited run as a fast path only: a mutant it does not kill
-is settled again with the whole suite's coverage (`launcher.app.mutation_phases`).
+is settled again with the whole suite's coverage (`launcher.app.mutation.phases`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import anyio
 
 from launcher.app.context import RunContext
-from launcher.app.pipeline import run_task
+from launcher.app.run.pipeline import run_task
 
 
 async def revise_returned(ctx: RunContext, task_ids: list[str]) -> None:

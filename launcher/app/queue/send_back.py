@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launcher.app import containment
 from launcher.app.context import RunContext
-from launcher.app.grading import feedback_path, iteration_cap
+from launcher.app.run import containment
+from launcher.app.run.grading import feedback_path, iteration_cap
 from launcher.git import merge, resolution
 from launcher.models.states import TaskState
 from launcher.store import queue_log

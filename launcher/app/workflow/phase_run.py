@@ -10,7 +10,7 @@ import time
 
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
-from launcher.app.run import RunOptions, resume_run, start_run
+from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.workflow import artifacts
 from launcher.app.workflow.planner import step_plan, test_command
 from launcher.app.workflow.session import WorkflowSession

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from launcher.app.context import STATE_DIR
-from launcher.app.mutation_progress import resume_command
+from launcher.app.mutation.progress import resume_command
 from launcher.git.repo import GitRepo
 from launcher.mutation.model import MutantStatus, mutation_score
 from launcher.process import pid_alive

@@ -16,9 +16,9 @@ from typing import Any
 
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
-from launcher.app.export import MANIFEST, SCHEMA, file_sha256
-from launcher.app.landing import land_approved
+from launcher.app.land.landing import land_approved
 from launcher.app.report import build_report, run_status
+from launcher.app.run.export import MANIFEST, SCHEMA, file_sha256
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
 from launcher.git import worktrees

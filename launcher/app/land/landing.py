@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launcher.app import pool, tree_commands
 from launcher.app.context import RunContext
-from launcher.app.epics import blocked_epics, epic_members
-from launcher.app.grading import approval_holds
-from launcher.app.landing_recovery import journal_steps, recover_landing, unlanded_work
+from launcher.app.land.recovery import journal_steps, recover_landing, unlanded_work
 from launcher.app.queue import send_back
 from launcher.app.queue.land_pass import land_ready
 from launcher.app.queue.revise import revise_returned
+from launcher.app.run import pool, tree_commands
+from launcher.app.run.epics import blocked_epics, epic_members
+from launcher.app.run.grading import approval_holds
 from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, worktrees
 from launcher.models.states import TaskState

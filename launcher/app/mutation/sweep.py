@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import STATE_DIR
-from launcher.app.mutation_phases import FINAL_WHEN_LIMITED, CoverageRun, Scope, overlapped, seconds
-from launcher.app.mutation_prefilter import prefilter_records
-from launcher.app.mutation_progress import LineListener, SweepListener
-from launcher.app.mutation_setup import configured, custom_command_cost, discover, generate
+from launcher.app.mutation.phases import FINAL_WHEN_LIMITED, CoverageRun, Scope, overlapped, seconds
+from launcher.app.mutation.prefilter import prefilter_records
+from launcher.app.mutation.progress import LineListener, SweepListener
+from launcher.app.mutation.setup import configured, custom_command_cost, discover, generate
 from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root

@@ -16,8 +16,8 @@ from typing import Any
 import anyio
 import pathspec
 
-from launcher.app import claims, tree_commands
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
+from launcher.app.run import claims, tree_commands
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.gates.relay import add_scratch, remove_scratch

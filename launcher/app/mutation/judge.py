@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from launcher.app.calibration_default import default_calibration_set
 from launcher.app.context import DEFAULT_TIMEOUT_S, STATE_DIR
-from launcher.app.mutation_reports import resolve_run
+from launcher.app.mutation.calibration_default import default_calibration_set
+from launcher.app.mutation.reports import resolve_run
 from launcher.engine.agent_round import Limits
 from launcher.errors import ConfigError, ExitCode, UsageProblem
 from launcher.gates import judge_relay

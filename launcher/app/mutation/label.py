@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from launcher.app.mutation_fix_plan import load_verdict
-from launcher.app.mutation_reports import render_mutant, resolve_run
+from launcher.app.mutation.fix_plan import load_verdict
+from launcher.app.mutation.reports import render_mutant, resolve_run
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.models.judge import CONTRACT_VERSION, JudgeCall, JudgeVerdict, load_judge_file

@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from launcher import process
-from launcher.app.best_of import attempt_env
 from launcher.app.context import RunContext
+from launcher.app.run.best_of import attempt_env
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit, outside_import_message
 from launcher.gates.checks import CheckResult, run_checks

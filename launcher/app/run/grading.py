@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from launcher.app import resume_point
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
-from launcher.app.tree_commands import check_env_names
+from launcher.app.run import resume_point
+from launcher.app.run.tree_commands import check_env_names
 from launcher.engine.agent_round import Limits
 from launcher.gates import relay
 from launcher.gates.ledgers import add_tech_debt

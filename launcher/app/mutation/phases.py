@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import anyio
 
 from launcher.app.context import STATE_DIR
-from launcher.app.mutation_progress import SweepListener
+from launcher.app.mutation.progress import SweepListener
 from launcher.git.repo import GitRepo
 from launcher.mutation import coverage_cache, sanity, since_scope
 from launcher.mutation.coverage_map import CoverageMap, measure

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.app.context import EventSink
-from launcher.app.mutation_fix import FixOptions, FixSummary, fix_survivors
-from launcher.app.mutation_sweep import SweepOptions, run_sweep
+from launcher.app.mutation.fix import FixOptions, FixSummary, fix_survivors
+from launcher.app.mutation.sweep import SweepOptions, run_sweep
 from launcher.git.repo import git_env
 
 FILES = {

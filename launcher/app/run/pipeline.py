@@ -15,9 +15,9 @@ import pathspec
 from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
-from launcher.app import claims, containment, grading, resume_point, tree_commands
-from launcher.app.best_of import attempt_env, select_best
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
+from launcher.app.run import claims, containment, grading, resume_point, tree_commands
+from launcher.app.run.best_of import attempt_env, select_best
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
 from launcher.engine.orphans import journaling_observer, kill_orphans
 from launcher.errors import LauncherError

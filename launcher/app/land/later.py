@@ -11,9 +11,9 @@ from pathlib import Path
 
 from launcher import process
 from launcher.app.context import EventSink
-from launcher.app.landing import land_approved
+from launcher.app.land.landing import land_approved
 from launcher.app.report import build_report, run_status
-from launcher.app.run import load_context
+from launcher.app.run.runner import load_context
 from launcher.engine.orphans import journaling_observer
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus

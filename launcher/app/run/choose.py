@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 from launcher import process
-from launcher.app import grading
 from launcher.app.context import EventSink, RunContext
-from launcher.app.remeasure import remeasure
 from launcher.app.report import build_report, run_status
-from launcher.app.run import continue_run, load_context
+from launcher.app.run import grading
+from launcher.app.run.remeasure import remeasure
+from launcher.app.run.runner import continue_run, load_context
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
 from launcher.models.ids import task_id_problem

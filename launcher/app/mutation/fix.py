@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import EventSink
-from launcher.app.mutation_fix_plan import FIX_DIR, build_plan, group, load_verdict, select
-from launcher.app.mutation_reports import resolve_run, write_standard_reports
-from launcher.app.mutation_setup import configured
-from launcher.app.mutation_sweep import SweepOptions
-from launcher.app.run import RunOptions, start_run
+from launcher.app.mutation.fix_plan import FIX_DIR, build_plan, group, load_verdict, select
+from launcher.app.mutation.reports import resolve_run, write_standard_reports
+from launcher.app.mutation.setup import configured
+from launcher.app.mutation.sweep import SweepOptions
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.errors import ExitCode
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config

@@ -22,7 +22,7 @@ from launcher.mutation.discover import Collected, collect_mutants, discover_file
 from launcher.mutation.model import Mutant, check_operators
 
 if TYPE_CHECKING:
-    from launcher.app.mutation_sweep import SweepOptions
+    from launcher.app.mutation.sweep import SweepOptions
 
 
 def split_args(text: str | None) -> list[str]:

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from launcher.app.context import STATE_DIR
-from launcher.app.mutation_reports import RUNS_DIR
+from launcher.app.mutation.reports import RUNS_DIR
 
 OWN_SET = Path("mutation") / "calibration-set.json"
 PYTHON_PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import open_journal
-from launcher.app.shard import plan_digest
+from launcher.app.run.shard import plan_digest
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.models.plan import Plan

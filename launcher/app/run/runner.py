@@ -10,13 +10,13 @@ from pathlib import Path
 import anyio
 
 from launcher import process
-from launcher.app import containment, pool, retry
 from launcher.app.context import EventSink, RunContext, open_journal
-from launcher.app.landing import cleanup_merged, land_approved
-from launcher.app.pipeline import run_task
-from launcher.app.preflight import check_agent_files, check_agents, preflight
+from launcher.app.land.landing import cleanup_merged, land_approved
 from launcher.app.report import build_report, run_status
-from launcher.app.run_inputs import check_run_inputs
+from launcher.app.run import containment, pool, retry
+from launcher.app.run.inputs import check_run_inputs
+from launcher.app.run.pipeline import run_task
+from launcher.app.run.preflight import check_agent_files, check_agents, preflight
 from launcher.engine.orphans import journaling_observer, reap_journaled
 from launcher.engine.scheduler import Node, run_dag
 from launcher.errors import UsageProblem

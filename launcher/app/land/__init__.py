@@ -1,0 +1,1 @@
+"""Landing a run's approved work on the target, its recovery, and landing later or from exports."""

@@ -1,0 +1,1 @@
+"""Mutation sweeps: setup, the sweep, reports, the judge relay, fixes and labelling."""

@@ -1,0 +1,1 @@
+"""One run: plan inputs, the pipeline of each task (agent, checks, grading), retries, resume."""
