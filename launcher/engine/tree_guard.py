@@ -180,6 +180,14 @@ class IdleTree:
     witnesses: set[str]  # tasks active (agent, checks) at any time since the record
 
 
+# Share of the run's wall time that checks of *other* tasks' idle trees after a round may take.
+# Each check is a `git status` of a whole tree, so checking every idle tree after every round
+# costs O(N^2) statuses; over this share they wait for the checks that cannot be skipped (before
+# the tree's own next round, before landing), which still see every change: only the moment it
+# is noticed moves, not who is blamed (`IdleTree.witnesses` keeps growing until the check).
+CROSS_CHECK_SHARE = 0.1
+
+
 @dataclass
 class IdleTrees:
     """Worktrees whose agent is not running, and which tasks were active meanwhile."""
@@ -187,6 +195,20 @@ class IdleTrees:
     records: dict[str, IdleTree] = field(default_factory=dict)
     active: set[str] = field(default_factory=set)
     round_started: dict[str, float] = field(default_factory=dict)  # wall clock, per task
+    started: float = field(default_factory=time.monotonic)
+    cross_check_s: float = 0.0  # time spent checking other tasks' trees after rounds
+
+    def may_cross_check(self) -> bool:
+        """Whether a check of another task's idle tree after a round fits the time budget."""
+        return self.cross_check_s <= CROSS_CHECK_SHARE * (time.monotonic() - self.started)
+
+    async def cross_check(self, repo: GitRepo, task_id: str) -> list[str] | None:
+        """`changes`, timed against the cross-check budget."""
+        began = time.monotonic()
+        try:
+            return await self.changes(repo, task_id)
+        finally:
+            self.cross_check_s += time.monotonic() - began
 
     def activate(self, task_id: str) -> None:
         """The task's agent is about to run: its tree is no longer idle, and it witnesses others."""

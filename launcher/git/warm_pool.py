@@ -64,14 +64,14 @@ def _registered_head(repo: GitRepo, tree: Path) -> str | None:
 
 
 def _entries(repo: GitRepo, worktree_root: Path) -> list[tuple[Path, str]]:
-    """The pool's worktrees that are detached and registered, with the commit each is at."""
+    """The pool's worktrees that are detached, registered and checked out, with their commit."""
     root = pool_root(worktree_root).absolute()
     if not root.is_dir():
         return []
     found = []
     for tree in sorted(root.iterdir()):
         head = _registered_head(repo, tree) if tree.is_dir() else None
-        if head is not None and _COMMIT_ID.fullmatch(head):
+        if head is not None and _COMMIT_ID.fullmatch(head) and worktrees.is_populated(tree):
             found.append((tree, head))
     return found
 
@@ -88,15 +88,26 @@ def _new_entry(worktree_root: Path) -> Path:
 async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD") -> list[Path]:
     """Top the pool up to `count` worktrees detached at `base`; return the new ones."""
     sha = await repo.rev_parse(base)
-    created: list[Path] = []
+    registered: list[Path] = []
     async with repo.lock.hold():
         have = len(_entries(repo, worktree_root))
         pool_root(worktree_root).mkdir(parents=True, exist_ok=True)
         for _ in range(max(0, count - have)):
             path = _new_entry(worktree_root)
-            await repo.git("worktree", "add", "--quiet", "--detach", str(path), sha)
-            created.append(path)
-    return created
+            await repo.git("worktree", "add", "--quiet", "--detach", "--no-checkout", str(path), sha)
+            registered.append(path)
+    # The checkouts run outside the lock, several at once; a worktree counts as part of the pool
+    # (`_entries`) only once its index exists, i.e. when its checkout has finished.
+    limiter = anyio.CapacityLimiter(_RESET_PARALLEL)
+
+    async def fill(path: Path) -> None:
+        async with limiter:
+            await worktrees.populate(repo, path)
+
+    async with anyio.create_task_group() as group:
+        for path in registered:
+            group.start_soon(fill, path)
+    return registered
 
 
 async def _move(repo: GitRepo, tree: Path, dest: Path) -> bool:

@@ -124,45 +124,78 @@ async def _find(repo: GitRepo, path: Path) -> WorktreeInfo | None:
 
 
 async def create_worktree(repo: GitRepo, *, path: Path, branch: str, start: str) -> None:
-    """`git worktree add -b <branch> <path> <start>`; a repeat of the same call is a no-op."""
+    """`git worktree add -b <branch> <path> <start>`; a repeat of the same call is a no-op.
+
+    Done as git itself does it, in two steps: the worktree is registered (`--no-checkout`) under
+    the repository lock, then its files are checked out outside the lock, so that many tasks'
+    checkouts run at once instead of one after another (the checkout writes only this worktree's
+    own index and files). A worktree registered but never filled (a launcher killed in between)
+    is filled by the next call: it has no index yet."""
     path = path.absolute()
     async with repo.lock.hold():
-        if not path.exists():
-            # The common case, in one git call; anything unusual falls through to the checks.
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fast = await repo.git(
-                "worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start, check=False
-            )
-            if fast.ok:
-                return
-        existing = await _find(repo, path)
-        if existing is not None and existing.prunable:
-            await repo.git("worktree", "prune")  # registered, but its directory vanished
-            existing = await _find(repo, path)
-        if existing is not None:
-            if existing.branch == branch:
-                return  # an earlier attempt got this far
-            raise GitFailed(
-                f"{path} is already a worktree on {existing.branch or 'a detached HEAD'}",
-                where=str(path),
-                fix="run `launcher clean` for the run that left it behind",
-            )
-        _clear_stale_dir(path)
+        await _register(repo, path, branch, start)
+    await populate(repo, path)
+
+
+async def _register(repo: GitRepo, path: Path, branch: str, start: str) -> None:
+    """The `git worktree add --no-checkout` step of `create_worktree`; caller holds the lock."""
+    add = ("worktree", "add", "--quiet", "--no-checkout")
+    if not path.exists():
+        # The common case, in one git call; anything unusual falls through to the checks.
         path.parent.mkdir(parents=True, exist_ok=True)
-        start_sha = await repo.rev_parse(start)
-        if await repo.branch_exists(branch):
-            # Reuse a branch left at the start commit; never reset one that has work on it.
-            if await repo.rev_parse(branch) != start_sha:
-                raise GitFailed(
-                    f"branch {branch} already exists and is not at {start}",
-                    where=str(repo.root),
-                    fix=f"delete it (`git branch -D {branch}`) or run `launcher clean`",
-                )
-            await repo.git("worktree", "add", "--quiet", str(path), branch)
-        else:
-            await repo.git(
-                "worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start_sha
+        fast = await repo.git(*add, "--no-track", "-b", branch, str(path), start, check=False)
+        if fast.ok:
+            return
+    existing = await _find(repo, path)
+    if existing is not None and existing.prunable:
+        await repo.git("worktree", "prune")  # registered, but its directory vanished
+        existing = await _find(repo, path)
+    if existing is not None:
+        if existing.branch == branch:
+            return  # an earlier attempt got this far (`populate` fills it if it got no further)
+        raise GitFailed(
+            f"{path} is already a worktree on {existing.branch or 'a detached HEAD'}",
+            where=str(path),
+            fix="run `launcher clean` for the run that left it behind",
+        )
+    _clear_stale_dir(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start_sha = await repo.rev_parse(start)
+    if await repo.branch_exists(branch):
+        # Reuse a branch left at the start commit; never reset one that has work on it.
+        if await repo.rev_parse(branch) != start_sha:
+            raise GitFailed(
+                f"branch {branch} already exists and is not at {start}",
+                where=str(repo.root),
+                fix=f"delete it (`git branch -D {branch}`) or run `launcher clean`",
             )
+        await repo.git(*add, str(path), branch)
+    else:
+        await repo.git(*add, "--no-track", "-b", branch, str(path), start_sha)
+
+
+def is_populated(path: Path) -> bool:
+    """Whether a registered worktree's checkout finished: git writes its index last."""
+    admin = admin_dir(path)
+    return admin is not None and (admin / "index").is_file()
+
+
+async def populate(repo: GitRepo, path: Path) -> None:
+    """Check out HEAD's files and index in a worktree registered with `--no-checkout` (what
+    `git worktree add` runs itself: its checkout step); nothing if it has an index already.
+    Only this worktree's own index and files are written, so no repository lock is needed."""
+    admin = admin_dir(path)
+    if admin is None:
+        raise GitFailed(
+            f"{path} is not a worktree (its `.git` file is missing or unreadable)",
+            where=str(path), fix="run `launcher clean` for the run that left it behind",
+        )
+    if (admin / "index").is_file():
+        return
+    # Left by a checkout killed with its launcher: no index means no git has finished here, and
+    # nothing but the launcher writes into a worktree before its agent starts.
+    (admin / "index.lock").unlink(missing_ok=True)
+    await repo.git("read-tree", "--reset", "-u", "HEAD", cwd=path)
 
 
 def _clear_stale_dir(path: Path) -> None:

@@ -4,7 +4,10 @@ At run start (and resume): the shared git directory's hooks and config are snaps
 main checkout's dirty, untracked and ignored files are hashed (engine/tree_guard.py). After each
 agent round: git-dir changes are undone and fail the task; main-checkout changes in the round's
 window are intrusions of that task; an idle worktree of another task that changed is put back,
-and when only one task was active since it was recorded, that task is failed for it. A failure is
+and when only one task was active since it was recorded, that task is failed for it. Those
+checks of other tasks' trees after a round stay within a share of the run's time
+(`tree_guard.CROSS_CHECK_SHARE`); the checks before a tree's own next round and before landing
+always run, so every change is still found. A failure is
 a `LauncherError`, which `run_task` turns into the failed state.
 
 Not attributable: a write into a worktree whose own agent (or checks) runs at the same time, and
@@ -23,6 +26,9 @@ from launcher.engine import reaper, tree_guard
 from launcher.errors import LauncherError
 from launcher.git import guard
 from launcher.models.states import TaskState
+
+
+_CHECK_PARALLEL = 4  # idle trees checked at once before landing
 
 
 class WroteOutsideWorktree(LauncherError):
@@ -80,7 +86,11 @@ async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> 
     await reap(ctx, task_id)
     await _undo_git_dir_changes(ctx, task_id, who)
     for other in list(ctx.idle_trees.records):
-        if other != task_id and (changed := await ctx.idle_trees.changes(ctx.repo, other)):
+        if not ctx.idle_trees.may_cross_check():
+            break  # over budget: the tree is checked before its next round and before landing
+        if other != task_id and other in ctx.idle_trees.records and (
+            changed := await ctx.idle_trees.cross_check(ctx.repo, other)
+        ):
             await _undo_idle_change(ctx, other, changed)
     if task_id in ctx.intruders:
         raise WroteOutsideWorktree(
@@ -135,9 +145,19 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float) -> l
 
 async def before_landing(ctx: RunContext) -> None:
     """Approved worktrees must still be as recorded; a task found writing elsewhere fails."""
-    for task_id in list(ctx.idle_trees.records):
-        if changed := await ctx.idle_trees.changes(ctx.repo, task_id):
-            await _undo_idle_change(ctx, task_id, changed)
+    found: dict[str, list[str]] = {}
+    limiter = anyio.CapacityLimiter(_CHECK_PARALLEL)
+
+    async def check(task_id: str) -> None:
+        async with limiter:
+            if changed := await ctx.idle_trees.changes(ctx.repo, task_id):
+                found[task_id] = changed
+
+    async with anyio.create_task_group() as group:  # one `git status` per tree: in parallel
+        for task_id in list(ctx.idle_trees.records):
+            group.start_soon(check, task_id)
+    for task_id in sorted(found):
+        await _undo_idle_change(ctx, task_id, found[task_id])
     for task_id, what in list(ctx.intruders.items()):
         if ctx.journal.task(ctx.run_id, task_id).state is TaskState.APPROVED:
             ctx.transition(task_id, TaskState.FAILED, f"the agent {what}")
