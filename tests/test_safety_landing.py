@@ -20,16 +20,20 @@ def _write_plan(path: Path, tasks: list[dict[str, object]], **run: object) -> Pa
     return path
 
 
-def _git_killing_launcher_at(tmp_path: Path, subcommand: str) -> dict[str, str]:
-    """PATH whose `git` SIGKILLs its parent (the launcher) when asked to run `subcommand`."""
+def _git_killing_launcher_at(tmp_path: Path, subcommand: str, *also: str) -> dict[str, str]:
+    """PATH whose `git` SIGKILLs its parent (the launcher) when asked to run `subcommand` (with
+    every argument in `also` among its arguments)."""
     real = shutil.which("git")
     assert real
     bin_dir = tmp_path / "killer-bin"
     bin_dir.mkdir()
     wrapper = bin_dir / "git"
+    wanted = [subcommand, *also]
     wrapper.write_text(
         "#!/bin/sh\n"
-        f'for arg in "$@"; do [ "$arg" = {subcommand} ] && {{ kill -9 $PPID; exit 1; }}; done\n'
+        "hits=0\n"
+        f'for arg in "$@"; do case "$arg" in {"|".join(wanted)}) hits=$((hits + 1));; esac; done\n'
+        f'[ "$hits" -ge {len(wanted)} ] && {{ kill -9 $PPID; exit 1; }}\n'
         f'exec {real} "$@"\n'
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
@@ -44,6 +48,30 @@ def _run_id(repo: Path) -> str:
 
 # Part 2: a crash never leaves the target half-applied ---------------------------------------
 
+def test_kill_while_a_worktree_is_checked_out_fills_it_on_resume(repo: Path, tmp_path: Path) -> None:
+    # A worktree is registered under the repository lock and checked out outside it: a launcher
+    # killed in between leaves a registered, empty worktree that must not reach the agent empty.
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": "b", "script": [{"replace": "app.py", "old": "a + b", "new": "b + a"}]},
+    ])
+    killed = launcher_cli(repo, "run", str(plan), "--quiet",
+                          env=_git_killing_launcher_at(tmp_path, "read-tree", "--reset"))
+    assert killed.returncode == -9, killed.stderr
+    listed = git(repo, "worktree", "list", "--porcelain")
+    (tree,) = [Path(line.split(" ", 1)[1]) for line in listed.splitlines()
+               if line.startswith("worktree ") and Path(line.split(" ", 1)[1]) != repo]
+    assert not (tree / "app.py").exists()  # registered, never filled
+
+    resumed = launcher_cli(repo, "resume", _run_id(repo), "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert report["status"] == "succeeded", report
+    assert "b + a" in (repo / "app.py").read_text()
+    # The agent's replace found the file: only the one line changed, nothing was deleted.
+    changed = git(repo, "diff", "--name-status", "HEAD~1", "HEAD").split()
+    assert changed == ["M", "app.py"], changed
+
+
 def test_kill_between_moving_the_target_and_updating_the_main_tree_is_finished_on_resume(
     repo: Path, tmp_path: Path
 ) -> None:
@@ -52,7 +80,7 @@ def test_kill_between_moving_the_target_and_updating_the_main_tree_is_finished_o
         {"id": "b", "script": [{"replace": "app.py", "old": "a + b", "new": "b + a"}]},
     ])
     killed = launcher_cli(repo, "run", str(plan), "--quiet",
-                          env=_git_killing_launcher_at(tmp_path, "read-tree"))
+                          env=_git_killing_launcher_at(tmp_path, "read-tree", "-m"))
     assert killed.returncode == -9, killed.stderr
     landed_tip = git(repo, "rev-parse", "main").strip()
     # The crash left the ref moved and the index and files at the old tip.
@@ -77,7 +105,7 @@ def test_interrupted_tree_update_with_later_local_edits_is_rolled_back_and_parke
     ])
     before = git(repo, "rev-parse", "main").strip()
     killed = launcher_cli(repo, "run", str(plan), "--quiet",
-                          env=_git_killing_launcher_at(tmp_path, "read-tree"))
+                          env=_git_killing_launcher_at(tmp_path, "read-tree", "-m"))
     assert killed.returncode == -9
     landed = git(repo, "rev-parse", "main").strip()
     (repo / "README.md").write_text("# edited by the user after the crash\n")
@@ -102,7 +130,7 @@ def test_a_half_written_tree_update_is_finished_on_resume(repo: Path, tmp_path: 
                                {"replace": "app.py", "old": "a + b", "new": "b + a"}]},
     ])
     killed = launcher_cli(repo, "run", str(plan), "--quiet",
-                          env=_git_killing_launcher_at(tmp_path, "read-tree"))
+                          env=_git_killing_launcher_at(tmp_path, "read-tree", "-m"))
     assert killed.returncode == -9
     landed = git(repo, "rev-parse", "main").strip()
     (repo / "a.txt").write_text("a\n")  # as far as a killed `read-tree -m -u` got

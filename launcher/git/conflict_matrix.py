@@ -26,14 +26,21 @@ class Pair:
     files: list[str] = field(default_factory=list)
 
 
-async def pairwise(repo: GitRepo, heads: dict[str, str], base: str | None = None) -> list[Pair]:
+async def pairwise(
+    repo: GitRepo, heads: dict[str, str], base: str | None = None,
+    known: dict[str, set[str]] | None = None,
+) -> list[Pair]:
     """Every pair of `heads` (task id -> commit) that does not merge cleanly, with the files.
     With `base` (the target), only pairs whose changes since their fork from it share a path
     are merged (one diff per branch instead of a merge per pair): branches that change
-    different files merge cleanly with each other (a rename is a delete plus an add here)."""
+    different files merge cleanly with each other (a rename is a delete plus an add here).
+    `known`: task id -> its changes since `base`, already listed (a branch started at `base`)."""
     changed: dict[str, set[str]] = {}
     if base is not None:
         for task_id, head in heads.items():
+            if known is not None and task_id in known:
+                changed[task_id] = known[task_id]
+                continue
             diff = await repo.git("diff", "--name-only", "--no-renames", "-z", f"{base}...{head}", check=False)
             changed[task_id] = {p for p in diff.out.split("\0") if p} if diff.ok else set()
     pairs: list[Pair] = []

@@ -96,16 +96,40 @@ async def _commit_tree(
 ) -> str:
     args = ["commit-tree", tree, *[arg for p in parents for arg in ("-p", p)], "-m", message]
     if author is None:
-        return (await repo.git(*args)).out.strip()
-    # repo.git always uses the launcher identity; a replayed commit keeps its original author.
-    res = await process.run(["git", *args], cwd=repo.root, env={**repo.env, **author}, timeout=600)
-    if not res.ok:
-        raise _git_failed(f"`git commit-tree` failed: {res.err.strip()}", repo)
-    return res.out.strip()
+        commit = (await repo.git(*args)).out.strip()
+    else:
+        # repo.git always uses the launcher identity; a replayed commit keeps its original author.
+        res = await process.run(["git", *args], cwd=repo.root, env={**repo.env, **author}, timeout=600)
+        if not res.ok:
+            raise _git_failed(f"`git commit-tree` failed: {res.err.strip()}", repo)
+        commit = res.out.strip()
+    _remember_tree(commit, tree)
+    return commit
+
+
+# commit id -> its tree id. A commit never changes, so the fold of a queue, which merges onto
+# the commit it has just written, asks git for no tree it already knows.
+_TREES: dict[str, str] = {}
+_TREES_MAX = 4096
+
+
+def _remember_tree(commit: str, tree: str) -> None:
+    if _is_sha(commit):
+        if len(_TREES) >= _TREES_MAX:
+            _TREES.clear()
+        _TREES[commit] = tree
 
 
 async def _tree_of(repo: GitRepo, commit: str) -> str:
-    return (await repo.git("rev-parse", f"{commit}^{{tree}}")).out.strip()
+    if commit in _TREES:
+        return _TREES[commit]
+    tree = (await repo.git("rev-parse", f"{commit}^{{tree}}")).out.strip()
+    _remember_tree(commit, tree)
+    return tree
+
+
+async def _is_ancestor(repo: GitRepo, commit: str, of: str) -> bool:
+    return (await repo.git("merge-base", "--is-ancestor", commit, of, check=False)).returncode == 0
 
 
 async def _side(repo: GitRepo, base: str, commit: str, files: list[str]) -> str:
@@ -149,9 +173,9 @@ async def merge_commit(
         return Landing(candidate.task_id, "refused", None, [], (
             f"{candidate.branch} commits files that .worktreeinclude copied into its worktree "
             f"(they must not be committed): {'; '.join(leak.describe() for leak in leaks)}"))
-    ancestor = await repo.git("merge-base", "--is-ancestor", head, tip, check=False)
-    if ancestor.returncode == 0:
+    if strategy == "rebase" and await _is_ancestor(repo, head, tip):
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
+    # A head the target already contains adds no lines (its diff from the fork is empty).
     left = [] if screened else await markers.added_markers(repo, tip, head)
     if left:
         return Landing(candidate.task_id, "refused", None, [], (
@@ -162,7 +186,12 @@ async def merge_commit(
     if tree is None:
         details = await _conflict_details(repo, tip, candidate, files, info)
         return Landing(candidate.task_id, "conflicted", None, files, details)
-    if strategy == "squash" and tree == await _tree_of(repo, tip):
+    # Only a merge that changes nothing can be of a head the target already contains: the
+    # ancestry question (one more git process) is asked only then.
+    unchanged = tree == await _tree_of(repo, tip)
+    if unchanged and await _is_ancestor(repo, head, tip):
+        return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
+    if strategy == "squash" and unchanged:
         return Landing(candidate.task_id, "landed", tip, [], "no changes left to land")
     parents = [tip, head] if strategy == "merge" else [tip]
     message = _with_trailers(candidate.message, candidate.trailers)

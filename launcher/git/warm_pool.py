@@ -27,6 +27,7 @@ import contextlib
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import anyio
@@ -107,7 +108,28 @@ async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD
     async with anyio.create_task_group() as group:
         for path in registered:
             group.start_soon(fill, path)
+    await _settle_indexes(repo, registered)
     return registered
+
+
+async def _settle_indexes(repo: GitRepo, trees: list[Path]) -> None:
+    """Rewrite each new index once the clock has left the second its files were written in.
+
+    git compares file and index times in whole seconds: a file as new as its index is "racily
+    clean" and every `git status` or `git add` re-reads it in full until the index is written
+    again later. A pool is warmed ahead of its use, so it is warmed with that already done."""
+    if not trees:
+        return
+    await anyio.sleep(1.05 - time.time() % 1.0)
+    limiter = anyio.CapacityLimiter(_RESET_PARALLEL)
+
+    async def settle(tree: Path) -> None:
+        async with limiter:  # only a speed-up: a failure (a run took the tree meanwhile) is fine
+            await repo.git("update-index", "-q", "--refresh", "--force-write-index", cwd=tree, check=False)
+
+    async with anyio.create_task_group() as group:
+        for tree in trees:
+            group.start_soon(settle, tree)
 
 
 async def _move(repo: GitRepo, tree: Path, dest: Path) -> bool:

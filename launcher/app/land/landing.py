@@ -16,7 +16,7 @@ from launcher.app.queue.land_pass import land_ready
 from launcher.app.queue.revise import revise_returned
 from launcher.app.run import pool, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
-from launcher.app.run.grading import approval_holds
+from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, worktrees
 from launcher.models.states import TaskState
@@ -72,6 +72,7 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
     members = epic_members([t.model_dump() for t in ctx.plan.tasks])
     held = blocked_epics(ctx.journal.tasks(ctx.run_id), members)
     ready: list[merge.Candidate] = []
+    tips = await branch_tips(ctx.repo, f"{worktrees.BRANCH_PREFIX}/{ctx.run_id}/")
     for task_id in landing_order(ctx):
         row = ctx.journal.task(ctx.run_id, task_id)
         if row.state is not TaskState.APPROVED or not row.branch or not row.head_sha:
@@ -93,7 +94,7 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
                            f"not landed: its epic {epic!r} is blocked ({held[epic]}); branch kept")
             failed_to_land.add(task_id)
             continue
-        withdrawn = await approval_holds(ctx, task_id)
+        withdrawn = await approval_holds(ctx, task_id, tips)
         if withdrawn:
             ctx.transition(task_id, TaskState.BLOCKED, withdrawn)
             failed_to_land.add(task_id)

@@ -97,17 +97,33 @@ async def approve_once(ctx: RunContext, task_id: str, message: str) -> bool:
     return await approve(ctx, task_id, message)
 
 
-async def approval_holds(ctx: RunContext, task_id: str) -> str | None:
-    """None when the approval still covers the branch, else why it was withdrawn."""
-    return await withdrawal_reason(ctx.repo, ctx.journal.task(ctx.run_id, task_id), ctx.base_sha)
+async def approval_holds(ctx: RunContext, task_id: str, tips: dict[str, str] | None = None) -> str | None:
+    """None when the approval still covers the branch, else why it was withdrawn. `tips`
+    (branch -> commit, from `branch_tips`) spares a `git rev-parse` per task."""
+    return await withdrawal_reason(ctx.repo, ctx.journal.task(ctx.run_id, task_id), ctx.base_sha, tips)
 
 
-async def withdrawal_reason(repo: GitRepo, row: TaskRow, base_sha: str) -> str | None:
+async def branch_tips(repo: GitRepo, prefix: str) -> dict[str, str]:
+    """Every branch under `prefix` (e.g. `launcher/<run>/`) -> its commit, in one git process."""
+    listed = await repo.git("for-each-ref", "--format=%(objectname) %(refname)", f"refs/heads/{prefix}")
+    tips = {}
+    for line in listed.out.splitlines():
+        sha, _, ref = line.partition(" ")
+        tips[ref.removeprefix("refs/heads/")] = sha
+    return tips
+
+
+async def withdrawal_reason(
+    repo: GitRepo, row: TaskRow, base_sha: str, tips: dict[str, str] | None = None
+) -> str | None:
     """Why an approved task's approval no longer covers its branch (None: it still does)."""
     if not row.approval_hash or not row.branch or not row.head_sha:
         return None
-    tip = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
-    current = tip.out.strip() if tip.ok else row.head_sha
+    if tips is not None:
+        current = tips.get(row.branch, row.head_sha)
+    else:
+        tip = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
+        current = tip.out.strip() if tip.ok else row.head_sha
     digest = await _change_set_hash(repo, row.start_sha or base_sha, current)
     if digest != row.approval_hash or current != row.head_sha:
         return (f"approval withdrawn: {row.branch} changed after approval "
