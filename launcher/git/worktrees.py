@@ -14,10 +14,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
+
 from launcher.errors import GitFailed, UsageProblem
 from launcher.git.repo import GitRepo
 
 BRANCH_PREFIX = "launcher"
+_REMOVE_PARALLEL = 4  # worktrees removed at once (see `remove_worktrees`)
 
 
 @dataclass
@@ -299,18 +302,29 @@ async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]]) 
         return
     async with repo.lock.hold():
         registered = {info.path.resolve(): info for info in await list_worktrees(repo)}
-        pruned = False
-        for path, _branch in items:
-            info = registered.get(path.absolute().resolve())
-            if info is None:
-                continue
-            done = await repo.git("worktree", "remove", "--force", "--force", str(info.path), check=False)
+        broken: list[Path] = []
+        limiter = anyio.CapacityLimiter(_REMOVE_PARALLEL)
+
+        async def remove(tree: Path) -> None:
+            async with limiter:
+                done = await repo.git("worktree", "remove", "--force", "--force", str(tree), check=False)
             if not done.ok:
-                shutil.rmtree(info.path, ignore_errors=True)
-                pruned = True
-            with contextlib.suppress(OSError):
-                info.path.parent.rmdir()
-        if pruned:
+                broken.append(tree)
+
+        # Each removal deletes only its own directory and its own `.git/worktrees/<name>`, and
+        # the lock keeps every other mutation out meanwhile: deleting thousands of files per
+        # tree is the cost, so several run at once.
+        async with anyio.create_task_group() as group:
+            for path, _branch in items:
+                info = registered.get(path.absolute().resolve())
+                if info is not None:
+                    group.start_soon(remove, info.path)
+        for tree in broken:  # e.g. its `.git` file deleted: remove it by hand, then prune
+            shutil.rmtree(tree, ignore_errors=True)
+        for path, _branch in items:
+            with contextlib.suppress(OSError):  # the run directory, once its last task is gone
+                path.absolute().parent.rmdir()
+        if broken:
             await repo.git("worktree", "prune")
         wanted = {branch for _path, branch in items if branch}
         existing = await repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/launcher/")

@@ -27,7 +27,6 @@ from launcher.errors import LauncherError
 from launcher.git import guard
 from launcher.models.states import TaskState
 
-
 _CHECK_PARALLEL = 4  # idle trees checked at once before landing
 
 
