@@ -298,3 +298,38 @@ def test_a_daemon_that_escaped_before_the_launcher_was_killed_is_killed_on_resum
         proc.kill()
         for pid in processes_with(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_checks_of_other_idle_trees_stay_within_their_time_budget(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Checking every idle tree after every round is O(N^2) `git status` runs: over budget,
+    # only the checks that cannot be skipped run (one record per round, one check before landing).
+    import anyio
+
+    from launcher.app.run.runner import RunOptions, start_run
+    from launcher.engine import tree_guard
+    from launcher.models.plan import validate_plan
+
+    checked: list[Path] = []
+    real = tree_guard.tree_state
+
+    async def counting(repo_: object, worktree: Path) -> tuple[str, frozenset[str]]:
+        checked.append(worktree)
+        return await real(repo_, worktree)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tree_guard, "tree_state", counting)
+    monkeypatch.setattr(tree_guard, "CROSS_CHECK_SHARE", 0.0)
+    tasks = [{"id": f"t{i}", "script": [{"write": f"f{i}.txt", "content": f"{i}\n"}]} for i in range(6)]
+    report = anyio.run(start_run, repo, validate_plan({"task": tasks}, "plan"), RunOptions(), lambda _e: None)
+    assert report.status == "succeeded", [t.message for t in report.tasks]
+    assert len(checked) == 2 * len(tasks)
+
+
+def test_a_write_into_an_idle_worktree_is_caught_even_with_no_time_for_checks_after_rounds(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from launcher.engine import tree_guard
+
+    monkeypatch.setattr(tree_guard, "CROSS_CHECK_SHARE", 0.0)
+    test_a_write_into_an_idle_worktree_is_undone_and_fails_the_writer(repo, tmp_path)

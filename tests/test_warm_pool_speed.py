@@ -138,3 +138,33 @@ def test_with_warm_pool_set_merged_worktrees_go_back_to_the_pool_at_the_new_tip(
     assert again.status == RunStatus.SUCCEEDED
     assert found_by(record, "three")["inode"] in inodes
     assert found_by(record, "three")["head"] == tip
+
+
+def test_a_pool_worktree_whose_checkout_never_finished_is_not_handed_out(repo: Path, tmp_path: Path) -> None:
+    # `pool warm` registers its worktrees, then checks them out in parallel: one whose checkout
+    # was cut short (a killed `pool warm`) has no index and is not part of the pool.
+    base = git(repo, "rev-parse", "main").strip()
+    [pooled] = warm(repo, 1)
+    unfilled = pooled.parent / "w-unfilled"
+    git(repo, "worktree", "add", "--quiet", "--detach", "--no-checkout", str(unfilled), base)
+    record = tmp_path / f"record-{uuid.uuid4().hex}"
+    report = run_recorded(repo, record, ["one", "two"])
+    assert report.status == RunStatus.SUCCEEDED, [t.message for t in report.tasks]
+    for tid in ("one", "two"):
+        found = found_by(record, tid)
+        assert found["status"] == "" and found["head"] == base  # never an empty tree
+        assert found["inode"] != unfilled.stat().st_ino
+    assert unfilled.is_dir() and not (unfilled / "app.py").exists()  # left alone, not taken
+
+
+def test_pool_warm_fills_every_worktree_and_leaves_no_racily_clean_index(repo: Path) -> None:
+    trees = warm(repo, 3)
+    assert len(trees) == 3
+    for tree in trees:
+        assert git(tree, "status", "--porcelain", "--untracked-files=all", "--ignored") == ""
+        index = Path(git(tree, "rev-parse", "--git-path", "index").strip())
+        index = index if index.is_absolute() else tree / index
+        newest = max(p.stat().st_mtime for p in tree.rglob("*") if p.is_file() and ".git" not in p.parts)
+        # git compares whole seconds: an index written in a later second than every file means
+        # no file is "racily clean" (re-read in full by every status and add).
+        assert int(index.stat().st_mtime) > int(newest)

@@ -200,7 +200,7 @@ class IdleTrees:
 
     def may_cross_check(self) -> bool:
         """Whether a check of another task's idle tree after a round fits the time budget."""
-        return self.cross_check_s <= CROSS_CHECK_SHARE * (time.monotonic() - self.started)
+        return self.cross_check_s < CROSS_CHECK_SHARE * (time.monotonic() - self.started)
 
     async def cross_check(self, repo: GitRepo, task_id: str) -> list[str] | None:
         """`changes`, timed against the cross-check budget."""
