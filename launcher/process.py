@@ -20,6 +20,8 @@ from pathlib import Path
 import anyio
 from anyio.abc import ByteReceiveStream, Process
 
+from launcher import child_watcher
+
 _LIVE_GROUPS: set[int] = set()
 
 
@@ -296,6 +298,7 @@ async def run(
     grace_s: float = 2.0,
 ) -> Completed:
     """Run a short command to completion, keeping the last `max_output` bytes of each stream."""
+    child_watcher.install()
     start = time.monotonic()
     proc = await anyio.open_process(
         list(argv),
@@ -374,6 +377,7 @@ async def supervise(
     (for example a file change); output always counts as activity. Cancelling the caller
     (Ctrl-C) kills the group before the cancellation propagates.
     """
+    child_watcher.install()
     start = time.monotonic()
     log = CappedLog(log_path, log_cap)
     out, err = _Tail(keep_bytes), _Tail(keep_bytes)
