@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -20,7 +21,8 @@ from pathlib import Path
 import anyio
 from anyio.abc import ByteReceiveStream, Process
 
-from launcher import child_watcher
+from launcher import child_watcher, process_threads
+from launcher.capped_log import DEFAULT_LOG_CAP, CappedLog, Tail
 
 _LIVE_GROUPS: set[int] = set()
 
@@ -59,7 +61,6 @@ def _notify_ended(observer: SpawnObserver | None, pgid: int) -> None:
     if observer is not None:
         observer.ended(pgid)
 
-DEFAULT_LOG_CAP = 8 * 1024 * 1024
 DEFAULT_KEEP = 2 * 1024 * 1024
 # Once the leader has exited and its group is killed, the pipes normally reach EOF at once; only
 # a process that left the group (setsid, a daemon) can still hold them. Stop reading after this.
@@ -183,66 +184,6 @@ class Completed:
         return self.returncode == 0 and not self.timed_out
 
 
-class _Tail:
-    """Keeps the last `limit` bytes of a stream."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.data = bytearray()
-        self.total = 0
-
-    def add(self, chunk: bytes) -> None:
-        self.total += len(chunk)
-        self.data += chunk
-        if len(self.data) > self.limit:
-            del self.data[: len(self.data) - self.limit]
-
-
-class CappedLog:
-    """A log file that keeps the head up to its cap and the tail; the middle is elided.
-
-    It appends: the cap bounds what this log writes (about `cap` bytes plus one marker line),
-    not what the file held before.
-    """
-
-    def __init__(self, path: Path, cap: int = DEFAULT_LOG_CAP) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.tail_cap = max(cap // 4, 1)
-        self.head_cap = cap - self.tail_cap
-        self._file = path.open("ab")
-        self._head_written = 0
-        self._tail = _Tail(self.tail_cap)
-        self.dropped = 0
-
-    def write(self, chunk: bytes) -> None:
-        room = self.head_cap - self._head_written
-        if room > 0:
-            part = chunk[:room]
-            self._file.write(part)
-            self._file.flush()
-            self._head_written += len(part)
-            chunk = chunk[room:]
-        if chunk:
-            before = len(self._tail.data)
-            self._tail.add(chunk)
-            self.dropped += before + len(chunk) - len(self._tail.data)
-
-    def close(self) -> None:
-        if self._file.closed:
-            return
-        if self._tail.data:
-            if self.dropped:
-                marker = f"\n[launcher: {self.dropped} bytes elided from the middle of this log]\n"
-                self._file.write(marker.encode())
-            self._file.write(bytes(self._tail.data))
-        self._file.close()
-
-    @property
-    def truncated(self) -> bool:
-        return self.dropped > 0
-
-
 async def _drain(stream: ByteReceiveStream | None, sink: Callable[[bytes], None]) -> None:
     if stream is None:
         return
@@ -297,37 +238,47 @@ async def run(
     max_output: int = 64 * 1024 * 1024,
     grace_s: float = 2.0,
 ) -> Completed:
-    """Run a short command to completion, keeping the last `max_output` bytes of each stream."""
-    child_watcher.install()
+    """Run a short command to completion, keeping the last `max_output` bytes of each stream.
+
+    The child is started and read in worker threads (`process_threads`), so the event loop never
+    waits for a child to start; everything else (journal, timeout, kill) happens here."""
     start = time.monotonic()
-    proc = await anyio.open_process(
-        list(argv),
-        cwd=cwd,
-        env=dict(env) if env is not None else None,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    _LIVE_GROUPS.add(proc.pid)
-    out, err = _Tail(max_output), _Tail(max_output)
+    out, err = Tail(max_output), Tail(max_output)
+    holder: list[subprocess.Popen[bytes]] = []
+
+    def started(proc: subprocess.Popen[bytes]) -> None:
+        _LIVE_GROUPS.add(proc.pid)
+        holder.append(proc)
+
     observer: SpawnObserver | None = None
+    stop = threading.Event()
+    timed_out = False
     try:
+        await anyio.to_thread.run_sync(process_threads.spawn, argv, cwd, env, started)
+        proc = holder[0]
         observer = _notify_started(proc.pid, argv, "command")
-        with anyio.move_on_after(timeout) as scope:
-            await _pump_until_exit(proc, out.add, err.add)
-        # Not if the command had finished and only the reading of its leftovers was cut.
-        timed_out = scope.cancelled_caught and proc.returncode is None
+        deadline = None if timeout is None else start + timeout
+        timed_out = await anyio.to_thread.run_sync(
+            process_threads.collect, proc, out.add, err.add, deadline, stop, DRAIN_AFTER_EXIT_S,
+            abandon_on_cancel=True,
+        )
     finally:
-        try:
-            await _reap(proc, grace_s)
-            _notify_ended(observer, proc.pid)
-        finally:
+        stop.set()  # a reader abandoned by a cancellation stops within its poll interval
+        if holder:
             with anyio.CancelScope(shield=True):
-                await proc.aclose()
+                await _end_group(holder[0], grace_s)
+                _notify_ended(observer, holder[0].pid)
+    proc = holder[0]
     rc = proc.returncode if proc.returncode is not None else -9
-    duration = time.monotonic() - start
-    return Completed(list(argv), rc, bytes(out.data), bytes(err.data), duration, timed_out)
+    return Completed(list(argv), rc, bytes(out.data), bytes(err.data), time.monotonic() - start, timed_out)
+
+
+async def _end_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    """Make sure the group is gone and the leader reaped, whatever interrupted us."""
+    if proc.poll() is None or group_alive(proc.pid):
+        await terminate_group(proc.pid, grace_s)
+        await anyio.to_thread.run_sync(proc.wait)
+    _LIVE_GROUPS.discard(proc.pid)
 
 
 @dataclass
@@ -380,7 +331,7 @@ async def supervise(
     child_watcher.install()
     start = time.monotonic()
     log = CappedLog(log_path, log_cap)
-    out, err = _Tail(keep_bytes), _Tail(keep_bytes)
+    out, err = Tail(keep_bytes), Tail(keep_bytes)
     last_activity = start
     verdict: dict[str, bool] = {"timed_out": False, "stalled": False}
 
@@ -399,7 +350,7 @@ async def supervise(
         raise
     _LIVE_GROUPS.add(proc.pid)
 
-    def sink(tail: _Tail) -> Callable[[bytes], None]:
+    def sink(tail: Tail) -> Callable[[bytes], None]:
         def take(chunk: bytes) -> None:
             nonlocal last_activity
             last_activity = time.monotonic()

@@ -1,5 +1,6 @@
-"""asyncio's children on Python 3.11: watched through pidfds by the running loop, not by a
-thread each (starting those threads stalled the event loop under load)."""
+"""asyncio's children on Python 3.11 (agents, through `process.supervise`): watched through
+pidfds by the running loop, not by a thread each (starting those threads stalled the event loop
+under load)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 import anyio
 import pytest
 
-from launcher import child_watcher, process
+from launcher import child_watcher
 
 pytestmark = pytest.mark.skipif(
     sys.version_info >= (3, 12) or not sys.platform.startswith("linux") or not child_watcher._pidfd_works(),
@@ -21,8 +22,11 @@ async def _exit_codes_and_peak_threads() -> tuple[list[int], int]:
     codes: list[int] = []
     peak = threading.active_count()
 
+    child_watcher.install()  # as `process.supervise` does before it starts an agent
+
     async def one(code: int) -> None:
-        done = await process.run([sys.executable, "-c", f"import time, sys; time.sleep(0.3); sys.exit({code})"])
+        argv = [sys.executable, "-c", f"import time, sys; time.sleep(0.3); sys.exit({code})"]
+        done = await anyio.run_process(argv, check=False)  # an asyncio subprocess, like an agent's
         codes.append(done.returncode)
 
     async with anyio.create_task_group() as group:

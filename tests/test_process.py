@@ -108,6 +108,14 @@ def leftovers() -> Iterator[list[int]]:
             pass
 
 
+HANG_RECORDING = """
+import os, pathlib, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+pathlib.Path({path!r}).write_text(f"{{os.getpid()}} {{child.pid}}")
+time.sleep(60)
+"""
+
+
 def sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return anyio.run(functools.partial(func, *args, **kwargs))
 
@@ -186,6 +194,44 @@ def test_run_returns_when_grandchild_holds_the_pipes(leftovers: list[int]) -> No
     assert done.ok and not done.timed_out
     assert took < 5
     assert not alive(grandchild)
+
+
+def test_cancelling_run_kills_the_group_and_its_grandchild_promptly(leftovers: list[int]) -> None:
+    # `run` reads its child in a worker thread: a cancellation must not wait for that thread.
+    async def main() -> bool:
+        with anyio.move_on_after(1.0) as scope:
+            await run([PY, "-c", HANG], timeout=60, grace_s=1.0)
+        return scope.cancelled_caught
+
+    cancelled, took = timed(lambda: anyio.run(main))
+    assert cancelled
+    assert took < 4
+    assert not process._LIVE_GROUPS
+
+
+def test_cancelled_run_leaves_no_process_of_its_group(leftovers: list[int], tmp_path: Path) -> None:
+    marker = tmp_path / "pids"
+    code = HANG_RECORDING.format(path=str(marker))
+
+    async def main() -> None:
+        with anyio.move_on_after(1.0):
+            await run([PY, "-c", code], timeout=60, grace_s=1.0)
+
+    anyio.run(main)
+    pids = [int(x) for x in marker.read_text().split()]
+    leftovers.extend(pids)
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)
+
+
+def test_run_missing_program_raises_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        sync(run, [str(tmp_path / "no-such-program")])
+    assert not process._LIVE_GROUPS
+
+
+def test_run_a_flood_keeps_only_the_last_bytes() -> None:
+    done = sync(run, [PY, "-c", "import sys; sys.stdout.write('x' * 3_000_000 + 'END')"], max_output=1000)
+    assert done.ok and len(done.stdout) == 1000 and done.stdout.endswith(b"END")
 
 
 # ----------------------------------------------------------------------------- supervise()

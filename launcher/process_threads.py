@@ -1,0 +1,95 @@
+"""The blocking halves of `process.run`, which run in worker threads.
+
+Starting a child blocks its caller until the child has called `exec` (CPython uses vfork). On a
+busy machine that can take milliseconds per child, and a run starts hundreds of short git
+commands: done on the event loop, every task would wait while each one starts. So a short
+command is started, and its pipes read, in a worker thread; `process.run` keeps the rules
+(session, journal, timeout, SIGTERM then SIGKILL of the group) on the loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+_POLL_S = 0.05  # how often a reader looks at the leader (exited?) and the stop flag
+
+
+def spawn(
+    argv: Sequence[str], cwd: Path | str | None, env: Mapping[str, str] | None,
+    started: Callable[[subprocess.Popen[bytes]], None],
+) -> None:
+    """Start `argv` in its own session with stdin closed; `started` gets it at once (so that a
+    caller cancelled meanwhile still finds the child to kill)."""
+    proc = subprocess.Popen(
+        list(argv), cwd=cwd, env=dict(env) if env is not None else None,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    started(proc)
+
+
+def collect(
+    proc: subprocess.Popen[bytes], on_stdout: Callable[[bytes], None], on_stderr: Callable[[bytes], None],
+    deadline: float | None, stop: threading.Event, drain_after_exit_s: float,
+) -> bool:
+    """Feed both pipes to their sinks until both close, then reap the leader. Once the leader has
+    exited, what is left of its group is killed (an orphan would hold the pipes open) and reading
+    stops `drain_after_exit_s` later at most. Returns True when `deadline` passed first; returns
+    early when `stop` is set (the caller was cancelled). Closes the pipes in every case."""
+    selector = selectors.DefaultSelector()
+    pipes = [(proc.stdout, on_stdout), (proc.stderr, on_stderr)]
+    try:
+        for pipe, sink in pipes:
+            if pipe is not None:
+                os.set_blocking(pipe.fileno(), False)
+                selector.register(pipe, selectors.EVENT_READ, sink)
+        exited_at: float | None = None
+        while selector.get_map():
+            now = time.monotonic()
+            if stop.is_set():
+                return False
+            if deadline is not None and now >= deadline:
+                return True
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+                _kill_group(proc.pid)
+            if exited_at is not None and now - exited_at >= drain_after_exit_s:
+                break
+            wait = _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - now))
+            for key, _events in selector.select(wait):
+                try:
+                    chunk = os.read(key.fd, 65536)
+                except BlockingIOError:
+                    continue
+                if chunk:
+                    key.data(chunk)
+                else:
+                    selector.unregister(key.fileobj)
+        while proc.poll() is None:  # both pipes closed: the leader is exiting (or closed them)
+            if stop.is_set():
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                return True
+            try:
+                proc.wait(_POLL_S)
+            except subprocess.TimeoutExpired:
+                continue
+        _kill_group(proc.pid)
+        return False
+    finally:
+        selector.close()
+        for pipe, _sink in pipes:
+            if pipe is not None:
+                pipe.close()
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
+        os.killpg(pgid, signal.SIGKILL)
