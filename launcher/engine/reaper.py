@@ -56,13 +56,10 @@ def reap_orphan_zombies() -> int:
 
     Only zombies that are not their group's leader: every process the launcher spawns itself
     leads its own group and is waited for by anyio, never here."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return 0
+    candidates = _candidates()
     me, reaped = os.getpid(), 0
-    for entry in proc.iterdir():
-        pid = int(entry.name) if entry.name.isdigit() else 0
-        stat = proc_stat(pid) if pid else None
+    for pid in candidates:
+        stat = proc_stat(pid)
         if stat and stat[0] == b"Z" and stat[1] == me and stat[2] != pid:
             with contextlib.suppress(ChildProcessError):
                 reaped += bool(os.waitpid(pid, os.WNOHANG)[0])
@@ -78,18 +75,47 @@ def proc_environ(pid: int) -> set[bytes]:
 
 def escaped(run_id: str, task_id: str | None = None) -> list[int]:
     """Our re-parented children carrying this run's (and task's) variables."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
     me = os.getpid()
     wanted = {f"LAUNCHER_RUN_ID={run_id}".encode()}
     if task_id is not None:
         wanted.add(f"LAUNCHER_TASK_ID={task_id}".encode())
-    found = []
-    for entry in proc.iterdir():
-        pid = int(entry.name) if entry.name.isdigit() else 0
-        if pid and _parent_of(pid) == me and wanted <= proc_environ(pid):
-            found.append(pid)
+    # The run-wide sweep (the run's end) reads every process: the kernel's list of children
+    # may miss one that changes parent while it is read. A task's sweep after each round
+    # reads the list; what it missed, the next sweep or the run-wide one finds.
+    candidates = _candidates(every=task_id is None)
+    return [pid for pid in candidates if _parent_of(pid) == me and wanted <= proc_environ(pid)]
+
+
+def _candidates(every: bool = False) -> list[int]:
+    """Processes that may be our children: unless `every`, the kernel's list of them when it
+    keeps one (each thread's `/proc/self/task/<tid>/children`: a handful of entries instead of
+    the stat of every process, which cost milliseconds per round on a busy machine)."""
+    children = None if every else _children()
+    if children is not None:
+        return children
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
+
+
+def _children() -> list[int] | None:
+    """Direct children of this process, from every thread's `children` file; None when the
+    kernel does not keep the list (CONFIG_PROC_CHILDREN) or /proc is another namespace's."""
+    me = os.getpid()
+    try:
+        if os.readlink("/proc/self") != str(me) or not os.path.exists(f"/proc/self/task/{me}/children"):
+            return None
+        threads = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    found: list[int] = []
+    for tid in threads:
+        try:
+            with open(f"/proc/self/task/{tid}/children", "rb") as fh:
+                found += [int(pid) for pid in fh.read().split()]
+        except OSError:
+            continue  # the thread exited meanwhile
     return found
 
 
