@@ -49,20 +49,19 @@ The engine cannot run this adapter through `invocation()` + `process.supervise()
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import anyio
 from anyio.abc import Process
 
 from launcher import __version__, process
+from launcher.agents.acp_client import AcpClient
+from launcher.agents.acp_rpc import AUTH_REQUIRED, KEEP_BYTES, AgentGone, Connection, RpcError, _obj
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
 from launcher.agents.cli_common import (
     answer_instructions,
@@ -72,8 +71,8 @@ from launcher.agents.cli_common import (
     round_prompt,
 )
 from launcher.agents.packet_access import packet_for_workspace
+from launcher.capped_log import Tail
 from launcher.errors import ConfigError
-from launcher.models.decoding import json_loads
 from launcher.process import CappedLog, Supervised, group_alive, terminate_group
 
 PROTOCOL_VERSION = 1
@@ -81,18 +80,7 @@ INSTALL_HINT = (
     'set command = [...] in [agents.<name>] with adapter = "acp" to an ACP agent, '
     'e.g. ["gemini", "--experimental-acp"]'
 )
-ALLOW_MODES = frozenset({"allow", "acceptEdits", "bypassPermissions"})
-MAX_LINE = 64 * 1024 * 1024
-KEEP_BYTES = 2 * 1024 * 1024
-READ_CAP = 16 * 1024 * 1024  # bytes served by one fs/read_text_file
 INLINE_LIMIT = 1024 * 1024  # bytes of a reviewer's packet quoted in the prompt
-
-# JSON-RPC / ACP error codes.
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-AUTH_REQUIRED = -32000
-RESOURCE_NOT_FOUND = -32002
 
 _AUTH_TEXT = re.compile(
     r"(auth|api[ _-]?key|unauthori[sz]ed|\b401\b|\b403\b|\b429\b|rate.?limit|quota|credit|billing|login)",
@@ -104,11 +92,6 @@ _STOP_REASONS = {
     "refusal": ("crashed", "the agent refused to continue"),
     "cancelled": ("crashed", "the turn was cancelled"),
 }
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    """`value` if it is a JSON object, else an empty one (input is read leniently)."""
-    return value if isinstance(value, dict) else {}
 
 
 class DriveLimits(Protocol):
@@ -130,347 +113,6 @@ class DrivenAdapter(Protocol):
         self, request: AgentRequest, limits: DriveLimits, *,
         on_spawn: Callable[[int], None] | None = None,
     ) -> tuple[AgentOutcome, Supervised]: ...
-
-
-class RpcError(Exception):
-    def __init__(self, method: str, code: int | None, message: str, data: Any = None) -> None:
-        super().__init__(f"{method}: {message} (code {code})")
-        self.method, self.code, self.rpc_message, self.data = method, code, message, data
-
-
-class AgentGone(Exception):
-    """The agent closed its stdout (exited) while a request was pending."""
-
-
-class _Tail:
-    def __init__(self, limit: int) -> None:
-        self.limit, self.data, self.total = limit, bytearray(), 0
-
-    def add(self, chunk: bytes) -> None:
-        self.total += len(chunk)
-        self.data += chunk
-        if len(self.data) > self.limit:
-            del self.data[: len(self.data) - self.limit]
-
-
-@dataclass
-class _Pending:
-    method: str
-    done: anyio.Event = field(default_factory=anyio.Event)
-    result: Any = None
-    error: dict[str, Any] | None = None
-    gone: bool = False
-
-
-class Connection:
-    """Newline-delimited JSON-RPC 2.0 over a child's stdin/stdout."""
-
-    def __init__(self, proc: Process, log: CappedLog, on_activity: Callable[[], None]) -> None:
-        self._proc = proc
-        self._log = log
-        self._on_activity = on_activity
-        self._next_id = 0
-        self._pending: dict[int, _Pending] = {}
-        self._write_lock = anyio.Lock()
-        self.stdout = _Tail(KEEP_BYTES)
-        self.noise: list[str] = []
-        self.eof = anyio.Event()
-        self.agent_closed = False  # the agent closed its stdout (not: we stopped reading)
-        self.waiting_for: str | None = None
-
-    async def _send(self, message: dict[str, Any]) -> None:
-        data = (json.dumps(message, ensure_ascii=False) + "\n").encode()
-        self._log.write(b"[launcher -> agent] " + data)
-        if self._proc.stdin is None:
-            raise AgentGone("the agent has no stdin")
-        async with self._write_lock:
-            try:
-                await self._proc.stdin.send(data)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-                raise AgentGone(f"cannot write to the agent: {exc}") from None
-
-    async def request(self, method: str, params: dict[str, Any]) -> Any:
-        if self.eof.is_set():
-            raise AgentGone(f"the agent exited before {method}")
-        request_id = self._next_id
-        self._next_id += 1
-        pending = _Pending(method)
-        self._pending[request_id] = pending
-        self.waiting_for = method
-        try:
-            await self._send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
-            await pending.done.wait()
-        finally:
-            self._pending.pop(request_id, None)
-            self.waiting_for = None
-        if pending.gone:
-            raise AgentGone(f"the agent exited before answering {method}")
-        if pending.error is not None:
-            err = pending.error
-            raise RpcError(method, err.get("code"), str(err.get("message") or ""), err.get("data"))
-        return pending.result
-
-    async def notify(self, method: str, params: dict[str, Any]) -> None:
-        await self._send({"jsonrpc": "2.0", "method": method, "params": params})
-
-    async def respond(self, request_id: Any, result: Any = None, error: dict[str, Any] | None = None) -> None:
-        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
-        if error is not None:
-            message["error"] = error
-        else:
-            message["result"] = result
-        await self._send(message)
-
-    async def read_loop(self, handle: Callable[[dict[str, Any]], Any]) -> None:
-        """Read lines until EOF; responses resolve pending requests, the rest goes to `handle`."""
-        buffer = bytearray()
-        stream = self._proc.stdout
-        closed = (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError)
-        try:
-            if stream is not None:
-                try:
-                    async for chunk in stream:
-                        self._on_activity()
-                        self._log.write(chunk)
-                        self.stdout.add(chunk)
-                        buffer += chunk
-                        while True:
-                            cut = buffer.find(b"\n")
-                            if cut < 0:
-                                break
-                            line = bytes(buffer[:cut])
-                            del buffer[: cut + 1]
-                            await self._dispatch(line, handle)
-                        if len(buffer) > MAX_LINE:
-                            self.noise.append(f"dropped a line over {MAX_LINE} bytes")
-                            buffer.clear()
-                except closed:
-                    pass
-            self.agent_closed = True
-            if buffer.strip():
-                await self._dispatch(bytes(buffer), handle)
-        finally:
-            self.eof.set()
-            for pending in self._pending.values():
-                pending.gone = True
-                pending.done.set()
-
-    async def _dispatch(self, line: bytes, handle: Callable[[dict[str, Any]], Any]) -> None:
-        text = line.decode("utf-8", "replace").strip()
-        if not text:
-            return
-        try:
-            message = json_loads(text)
-        except json.JSONDecodeError:
-            if len(self.noise) < 20:
-                self.noise.append(text[:200])
-            return
-        if not isinstance(message, dict):
-            return
-        if "method" in message:
-            # AgentGone: it went away before our answer; the read loop is about to see EOF.
-            with contextlib.suppress(AgentGone):
-                await handle(message)
-            return
-        request_id = message.get("id")
-        pending = self._pending.get(request_id) if isinstance(request_id, int) else None
-        if pending is None:
-            return
-        error = message.get("error")
-        if isinstance(error, dict):
-            pending.error = error
-        else:
-            pending.result = message.get("result")
-        pending.done.set()
-
-
-@dataclass
-class Decision:
-    tool: str
-    kind: str | None
-    decision: str  # allowed | rejected | cancelled
-    option_id: str | None
-
-
-class AcpClient:
-    """The client side of one ACP session: permission policy, confined fs, message collection."""
-
-    def __init__(self, request: AgentRequest, conn: Connection) -> None:
-        self.request = request
-        self.conn = conn
-        self.allow = (request.config.permission_mode or "") in ALLOW_MODES
-        self.root = Path(os.path.realpath(request.worktree))
-        self.contract = Path(os.path.realpath(request.contract_path))
-        self.feedback = (
-            Path(os.path.realpath(request.feedback_path)) if request.feedback_path else None
-        )
-        self.packet = Path(os.path.realpath(request.packet_path)) if request.packet_path else None
-        self.session_id: str | None = None
-        self.collecting = False
-        self.chunks: list[str] = []
-        self.thoughts = 0
-        self.tool_calls: dict[str, dict[str, Any]] = {}
-        self.permissions: list[Decision] = []
-        self.fs_refusals: list[str] = []
-        self.files_written: list[str] = []
-        self.cost_usd: float | None = None
-        self.context_used: int | None = None
-
-    @property
-    def final_text(self) -> str:
-        return "".join(self.chunks)
-
-    async def handle(self, message: dict[str, Any]) -> None:
-        method = message.get("method")
-        params = _obj(message.get("params"))
-        is_request = "id" in message
-        if method == "session/update":
-            self._update(params)
-            return
-        if not is_request:
-            return  # an unknown notification: nothing to answer
-        request_id = message["id"]
-        try:
-            if method == "session/request_permission":
-                await self.conn.respond(request_id, self._permission(params))
-            elif method == "fs/read_text_file":
-                await self.conn.respond(request_id, self._read(params))
-            elif method == "fs/write_text_file":
-                self._write(params)
-                await self.conn.respond(request_id, None)
-            else:
-                await self.conn.respond(
-                    request_id, error={"code": METHOD_NOT_FOUND, "message": f"method not found: {method}"}
-                )
-        except _Refused as refused:
-            await self.conn.respond(request_id, error={"code": refused.code, "message": refused.message})
-        except (AgentGone, anyio.get_cancelled_exc_class()):
-            raise
-        except Exception as exc:  # a malformed request must not bring the session down
-            error = {"code": INTERNAL_ERROR, "message": f"{type(exc).__name__}: {exc}"}
-            await self.conn.respond(request_id, error=error)
-
-    # session/update ---------------------------------------------------------------------------
-
-    def _update(self, params: dict[str, Any]) -> None:
-        update = _obj(params.get("update"))
-        kind = update.get("sessionUpdate")
-        if kind == "agent_message_chunk":
-            content = _obj(update.get("content"))
-            if self.collecting and content.get("type") == "text" and isinstance(content.get("text"), str):
-                self.chunks.append(content["text"])
-        elif kind == "agent_thought_chunk":
-            self.thoughts += 1
-        elif kind in ("tool_call", "tool_call_update"):
-            call_id = str(update.get("toolCallId") or "")
-            entry = self.tool_calls.setdefault(call_id, {"id": call_id})
-            for key in ("title", "kind", "status"):
-                if update.get(key) is not None:
-                    entry[key] = update[key]
-        elif kind == "usage_update":
-            cost = update.get("cost")
-            if (
-                isinstance(cost, dict) and isinstance(cost.get("amount"), (int, float))
-                and str(cost.get("currency") or "USD").upper() == "USD"
-            ):
-                self.cost_usd = float(cost["amount"])
-            if isinstance(update.get("used"), int):
-                self.context_used = update["used"]
-
-    # session/request_permission ---------------------------------------------------------------
-
-    def _permission(self, params: dict[str, Any]) -> dict[str, Any]:
-        options = [o for o in params.get("options") or [] if isinstance(o, dict) and o.get("optionId")]
-        call = _obj(params.get("toolCall"))
-        known = self.tool_calls.get(str(call.get("toolCallId") or ""), {})
-        title = str(call.get("title") or known.get("title") or call.get("toolCallId") or "tool call")
-        kind = call.get("kind") or known.get("kind")
-        wanted = ("allow_once", "allow_always") if self.allow else ("reject_once", "reject_always")
-        for option_kind in wanted:
-            for option in options:
-                if option.get("kind") == option_kind:
-                    decision = "allowed" if self.allow else "rejected"
-                    self.permissions.append(Decision(title, kind, decision, option["optionId"]))
-                    return {"outcome": {"outcome": "selected", "optionId": option["optionId"]}}
-        if self.allow:
-            # Allowed by policy but the agent offered no allow option: nothing to select.
-            self.permissions.append(Decision(title, kind, "rejected", None))
-        else:
-            self.permissions.append(Decision(title, kind, "cancelled", None))
-        return {"outcome": {"outcome": "cancelled"}}
-
-    # fs/* -------------------------------------------------------------------------------------
-
-    def _resolve(self, params: dict[str, Any], *, write: bool) -> Path:
-        raw = params.get("path")
-        if not isinstance(raw, str) or not raw:
-            raise _Refused(INVALID_PARAMS, "path is required")
-        if not os.path.isabs(raw):
-            raise _Refused(INVALID_PARAMS, f"path must be absolute: {raw}")
-        real = Path(os.path.realpath(raw))
-        if real == self.contract or (not write and real in (self.feedback, self.packet)):
-            return real
-        try:
-            rel = real.relative_to(self.root)
-        except ValueError:
-            self.fs_refusals.append(raw)
-            raise _Refused(INVALID_PARAMS, f"path is outside the task's worktree ({self.root}): {raw}") from None
-        if rel.parts[:1] == (".git",):
-            self.fs_refusals.append(raw)
-            raise _Refused(INVALID_PARAMS, f"the worktree's .git is off limits: {raw}")
-        return real
-
-    def _in_worktree(self, path: Path) -> bool:
-        try:
-            path.relative_to(self.root)
-        except ValueError:
-            return False
-        return True
-
-    def _read(self, params: dict[str, Any]) -> dict[str, Any]:
-        path = self._resolve(params, write=False)
-        try:
-            with path.open("rb") as fh:
-                data = fh.read(READ_CAP)
-        except FileNotFoundError:
-            if path != self.contract and self._in_worktree(path):
-                # What ACP agents expect of a file not written yet: gemini's write tool reads its
-                # target first and takes an error for a failure ("Error checking existing file").
-                return {"content": ""}
-            raise _Refused(RESOURCE_NOT_FOUND, f"no such file: {path}") from None
-        except IsADirectoryError:
-            raise _Refused(INVALID_PARAMS, f"not a file: {path}") from None
-        except OSError as exc:
-            raise _Refused(INVALID_PARAMS, f"cannot read {path}: {exc.strerror}") from None
-        text = data.decode("utf-8", "replace")
-        line, limit = params.get("line"), params.get("limit")
-        if isinstance(line, int) or isinstance(limit, int):
-            lines = text.splitlines(keepends=True)
-            start = max(line - 1, 0) if isinstance(line, int) else 0
-            end = start + max(limit, 0) if isinstance(limit, int) else len(lines)
-            text = "".join(lines[start:end])
-        return {"content": text}
-
-    def _write(self, params: dict[str, Any]) -> None:
-        path = self._resolve(params, write=True)
-        content = params.get("content")
-        if not isinstance(content, str):
-            raise _Refused(INVALID_PARAMS, "content must be a string")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
-        except OSError as exc:
-            raise _Refused(INVALID_PARAMS, f"cannot write {path}: {exc.strerror}") from None
-        if path != self.contract:
-            rel = str(path.relative_to(self.root))
-            if rel not in self.files_written:
-                self.files_written.append(rel)
-
-
-class _Refused(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 @dataclass
@@ -550,7 +192,7 @@ class AcpAdapter:
         last_activity = start
         verdict = {"timed_out": False, "stalled": False}
         waiting: list[str] = []  # what the agent owed us when the watchdog fired
-        stderr = _Tail(KEEP_BYTES)
+        stderr = Tail(KEEP_BYTES)
         turn = _Turn()
 
         def touched() -> None:
