@@ -37,29 +37,25 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench_env import bench_env
+from fanout_common import (
+    AGENT_SCRIPT,
+    BenchError,
+    Measure,
+    fresh_copy,
+    git_env,
+    make_template,
+    settle,
+    task_ids,
+    verify_repo,
+)
+from fanout_raw import RAW_SCRIPT, run_raw
 
 RATIO_TARGET = 1.1  # issue 16
 WARM_RATIO_TARGET = 0.3  # issue 16: a warm pool against raw git
 RSS_TARGET_MB = 150.0
 POLL_S = 0.05
-
-# The agent: one new file in its worktree and a valid completion contract at $LAUNCHER_CONTRACT.
-AGENT_SCRIPT = (
-    "import json, os, pathlib, sys\n"
-    "tid = sys.argv[1]\n"
-    "out = pathlib.Path('out')\n"
-    "out.mkdir(exist_ok=True)\n"
-    "(out / (tid + '.txt')).write_text('written by ' + tid + '\\n')\n"
-    "contract = {'contract_version': '1', 'task_id': tid, 'status': 'done',\n"
-    "            'summary': 'wrote out/' + tid + '.txt', 'files_changed': ['out/' + tid + '.txt'],\n"
-    "            'tests_added': [], 'decisions': [], 'blockers': [],\n"
-    "            'llm_observations': 'benchmark agent: one file, no judgement involved'}\n"
-    "pathlib.Path(os.environ['LAUNCHER_CONTRACT']).write_text(json.dumps(contract))\n"
-)
 
 # Run in the launcher's place when `launcher.cli.main` cannot be imported (UI layer unfinished).
 DRIVER_SCRIPT = """\
@@ -83,129 +79,8 @@ print(report.model_dump_json(indent=2))
 sys.exit(0 if report.status == "succeeded" else 1)
 """
 
-RAW_SCRIPT = r"""#!/usr/bin/env bash
-# The same git work as the launcher, with raw git: worktree+branch per task (the add itself
-# under flock), the agent, add+commit, N at a time; then in-memory merges folded onto main (merge-tree + commit-tree),
-# one compare-and-swap of main and a two-tree read-tree of the main work tree; then
-# worktree remove + branch -D in parallel.
-set -euo pipefail
-N=$1; IDS_FILE=$2
-export REPO WT CT PY AGENT
-now() { date +%s.%N; }
-
-retry() {  # transient races between parallel git commands: *.lock contention, and a
-           # `worktree add` reading another one's half-written .git/worktrees/<x>/ entry
-    local i
-    for i in 1 2 3 4 5 6 7 8; do
-        if "$@" 2>"$WT/.err.$$"; then rm -f "$WT/.err.$$"; return 0; fi
-        grep -qE '\.lock|failed to read|Invalid path' "$WT/.err.$$" || { cat "$WT/.err.$$" >&2; return 1; }
-        sleep 0.05
-    done
-    cat "$WT/.err.$$" >&2; return 1
-}
-export -f retry
-
-task() {
-    local id=$1 wt="$WT/$1"
-    # Concurrent `git worktree add`s race in git itself (one reads the other's half-written
-    # .git/worktrees/<x>/ and dies after creating its branch), so, like the launcher, hold a
-    # lock around it.
-    flock "$REPO/.git/bench.lock" git -C "$REPO" worktree add --quiet --no-track -b "br/$id" "$wt" HEAD
-    (cd "$wt" && LAUNCHER_CONTRACT="$CT/$id.json" "$PY" -c "$AGENT" "$id")
-    git -C "$wt" add -A
-    git -C "$wt" commit --quiet --no-verify -m "task $id"
-}
-export -f task
-
-cleanup() {
-    local id=$1
-    retry git -C "$REPO" worktree remove --force "$WT/$id"
-    retry git -C "$REPO" branch --quiet -D "br/$id"
-}
-export -f cleanup
-
-t0=$(now)
-xargs -P "$N" -I{} bash -c 'task "$1"' _ {} < "$IDS_FILE"
-t1=$(now)
-cd "$REPO"
-old=$(git rev-parse refs/heads/main)
-tip=$old
-while read -r id; do
-    tree=$(git merge-tree --write-tree "$tip" "br/$id")
-    tip=$(git commit-tree "$tree" -p "$tip" -p "br/$id" -m "Merge $id")
-done < "$IDS_FILE"
-git update-ref refs/heads/main "$tip" "$old"
-git read-tree -m -u "$old" "$tip"
-t2=$(now)
-xargs -P "$N" -I{} bash -c 'cleanup "$1"' _ {} < "$IDS_FILE"
-t3=$(now)
-echo "PHASES $t0 $t1 $t2 $t3"
-"""
-
-
-class BenchError(Exception):
-    pass
-
-
-@dataclass
-class Measure:
-    seconds: float
-    phases: dict[str, float] = field(default_factory=dict)
-    peak_rss_mb: float | None = None
-
-
-def git_env() -> dict[str, str]:
-    return bench_env(("GIT_",), {"LC_ALL": "C"})
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, env=git_env(), capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise BenchError(f"git {' '.join(args)} failed in {cwd}:\n{done.stderr.strip()}")
-    return done.stdout
-
-
-# --- the repository -------------------------------------------------------------------------
-
-
-def make_template(root: Path, files: int) -> Path:
-    repo = root / "template"
-    repo.mkdir()
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    per_dir = 100
-    dirs = max(1, (files + per_dir - 1) // per_dir)
-    made = 0
-    for d in range(dirs):
-        folder = repo / f"pkg{d:03d}"
-        folder.mkdir()
-        for f in range(min(per_dir, files - made)):
-            (folder / f"mod{f:03d}.txt").write_text(f"file {d}/{f}\n" + "some ordinary line of text\n" * 5)
-            made += 1
-    git(repo, "add", "-A")
-    git(repo, "commit", "--quiet", "-m", f"{files} files")
-    return repo
-
-
-def fresh_copy(template: Path, dest: Path) -> Path:
-    git(template.parent, "clone", "--quiet", "--local", str(template), str(dest))
-    git(dest, "update-index", "--refresh")  # settle racy-clean stat data outside the timing
-    settle()
-    return dest
-
-
-def settle() -> None:
-    """Flush the dirty pages of the clone and of earlier runs' deletions before timing: on a
-    small VM, background writeback of ~100k files otherwise lands on the next run's clock."""
-    os.sync()
-    time.sleep(0.5)
-
-
 def toml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
-
-
-def task_ids(n: int) -> list[str]:
-    return [f"t{i:03d}" for i in range(n)]
 
 
 def write_plan(path: Path, n: int, warm_pool: int = 0) -> None:
@@ -229,33 +104,6 @@ def write_plan(path: Path, n: int, warm_pool: int = 0) -> None:
 
 
 # --- checks ---------------------------------------------------------------------------------
-
-
-def verify_repo(repo: Path, n: int, branch_glob: str, pool: int = 0) -> None:
-    listed = git(repo, "worktree", "list", "--porcelain")
-    trees = [line for line in listed.splitlines() if line.startswith("worktree ")]
-    pooled = [line for line in trees if "/_pool/" in line]
-    if len(trees) - len(pooled) != 1 or len(pooled) != pool:
-        raise BenchError(f"{len(trees) - 1} worktree(s) besides the main tree, expected {pool} in the pool:\n{listed}")
-    if pool:
-        tip = git(repo, "rev-parse", "main").strip()
-        for line in pooled:
-            tree = Path(line.split(" ", 1)[1])
-            if git(tree, "rev-parse", "HEAD").strip() != tip or git(tree, "status", "--porcelain", "--ignored"):
-                raise BenchError(f"pool worktree {tree} is not a clean checkout of main's tip")
-    leftover = git(repo, "branch", "--list", branch_glob).split()
-    if leftover:
-        raise BenchError(f"{len(leftover)} task branch(es) left: {' '.join(leftover[:5])} ...")
-    files = set(git(repo, "ls-tree", "--name-only", "main", "out/").split())
-    missing = [t for t in task_ids(n) if f"out/{t}.txt" not in files]
-    if missing:
-        raise BenchError(f"{len(missing)} task file(s) missing on main, e.g. out/{missing[0]}.txt")
-    merges = git(repo, "rev-list", "--merges", "--count", "main").strip()
-    if int(merges) != n:
-        raise BenchError(f"main has {merges} merge commit(s), expected {n}")
-    for tid in task_ids(n):
-        if not (repo / "out" / f"{tid}.txt").is_file():
-            raise BenchError(f"out/{tid}.txt is on main but not in the main work tree")
 
 
 def verify_report(stdout: str, n: int) -> None:
@@ -401,41 +249,6 @@ def run_launcher(template: Path, work: Path, n: int, mode: str, driver: Path, la
 
 
 # --- the raw git reference ------------------------------------------------------------------
-
-
-def run_raw(template: Path, work: Path, n: int, script: Path, label: str) -> Measure:
-    repo = fresh_copy(template, work / f"{label}-repo")
-    wt, contracts = work / f"{label}-wt", work / f"{label}-contracts"
-    wt.mkdir()
-    contracts.mkdir()
-    ids = work / f"{label}-ids"
-    ids.write_text("".join(f"{t}\n" for t in task_ids(n)))
-    env = git_env()
-    env.update(REPO=str(repo), WT=str(wt), CT=str(contracts), PY=sys.executable, AGENT=AGENT_SCRIPT)
-    started = time.perf_counter()
-    done = subprocess.run(
-        ["bash", str(script), str(n), str(ids)],
-        cwd=repo,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise BenchError(f"raw git reference (N={n}) exited {done.returncode}:\n{done.stderr[-4000:]}")
-    verify_repo(repo, n, "br/*")
-    if len(list(contracts.iterdir())) != n:
-        raise BenchError(f"raw git reference (N={n}): contracts missing")
-    phases: dict[str, float] = {}
-    for line in done.stdout.splitlines():
-        if line.startswith("PHASES "):
-            t0, t1, t2, t3 = (float(x) for x in line.split()[1:5])
-            phases = {"worktrees+agents+commits": t1 - t0, "merges": t2 - t1, "cleanup": t3 - t2}
-    shutil.rmtree(repo, ignore_errors=True)
-    shutil.rmtree(wt, ignore_errors=True)
-    return Measure(seconds, phases)
 
 
 # --- main -----------------------------------------------------------------------------------
