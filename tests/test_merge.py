@@ -386,3 +386,36 @@ def test_target_checked_out_in_linked_worktree_is_left_alone(repo: Path) -> None
     assert rev(repo, "main") == old and rev(repo, INTEGRATION) == new
     assert (linked / "app.py").read_text() == ORIGINAL
     assert str(linked) in res.message
+
+
+@pytest.mark.parametrize("strategy", ["merge", "squash", "rebase"])
+def test_a_head_the_target_already_contains_lands_as_the_target_itself(repo: Path, strategy: str) -> None:
+    # Ancestry is asked only of a merge that would change nothing: the answer must not change.
+    old_head = branch(repo, "t/a", {"app.py": EDIT_ADD})
+    r = handle(repo)
+    first = anyio.run(lambda: merge_commit(r, tip="main", candidate=cand("a", "t/a", repo), strategy="merge"))
+    assert first.commit
+    again = anyio.run(lambda: merge_commit(r, tip=first.commit or "",
+                                           candidate=cand("a", "t/a", repo), strategy=strategy))  # type: ignore[arg-type]
+    assert again.outcome == "landed" and again.commit == first.commit
+    assert again.details == "already contained in the target"
+    assert rev(repo, "t/a") == old_head
+
+
+def test_a_head_whose_changes_the_target_has_but_not_its_commits_still_merges(repo: Path) -> None:
+    # The same change made twice (a cherry-pick, say): not an ancestor, so a merge commit that
+    # changes nothing records it, and a squash says there is nothing left.
+    branch(repo, "t/a", {"app.py": EDIT_ADD})
+    branch(repo, "t/b", {"app.py": EDIT_ADD}, message="the same change again")
+    r = handle(repo)
+    first = anyio.run(lambda: merge_commit(r, tip="main", candidate=cand("a", "t/a", repo), strategy="merge"))
+    assert first.commit
+    merged = anyio.run(lambda: merge_commit(r, tip=first.commit or "", candidate=cand("b", "t/b", repo),
+                                            strategy="merge"))
+    assert merged.outcome == "landed" and merged.commit not in (None, first.commit)
+    parents = git(repo, "rev-list", "--parents", "-n1", merged.commit or "").split()[1:]
+    assert parents == [first.commit, rev(repo, "t/b")]
+    squashed = anyio.run(lambda: merge_commit(r, tip=first.commit or "", candidate=cand("b", "t/b", repo),
+                                              strategy="squash"))
+    assert squashed.outcome == "landed" and squashed.commit == first.commit
+    assert squashed.details == "no changes left to land"
