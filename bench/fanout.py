@@ -254,6 +254,17 @@ def run_launcher(template: Path, work: Path, n: int, mode: str, driver: Path, la
 # --- main -----------------------------------------------------------------------------------
 
 
+def compile_launcher() -> None:
+    """Write the launcher's bytecode before timing, as installing a package does: with
+    PYTHONDONTWRITEBYTECODE set (or a source tree never imported), every timed run would
+    compile ~120 modules again (~0.1 s of start-up no installed launcher pays)."""
+    probe = subprocess.run([sys.executable, "-c", "import launcher, os; print(os.path.dirname(launcher.__file__))"],
+                           capture_output=True, text=True, check=False)
+    package = probe.stdout.strip()
+    if probe.returncode == 0 and package:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", package], capture_output=True, check=False)
+
+
 def fmt_phases(phases: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()) or "-"
 
@@ -305,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         driver.write_text(DRIVER_SCRIPT)
         raw_script = work / "raw.sh"
         raw_script.write_text(RAW_SCRIPT)
+        compile_launcher()
         t = time.perf_counter()
         template = make_template(work, args.files)
         print(f"generated the repo in {time.perf_counter() - t:.1f}s", flush=True)

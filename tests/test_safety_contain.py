@@ -333,3 +333,48 @@ def test_a_write_into_an_idle_worktree_is_caught_even_with_no_time_for_checks_af
 
     monkeypatch.setattr(tree_guard, "CROSS_CHECK_SHARE", 0.0)
     test_a_write_into_an_idle_worktree_is_undone_and_fails_the_writer(repo, tmp_path)
+
+
+# a waits until b's round is committed and recorded (b's journal row is approved), then writes
+# into b's worktree and its own: only the check before landing can see it.
+LATE_STOWAWAY = """
+import sqlite3, time
+db = pathlib.Path({db!r})
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        row = sqlite3.connect(db).execute("SELECT state FROM tasks WHERE task_id='b'").fetchone()
+    except sqlite3.Error:
+        row = None
+    if row and row[0] == "approved":
+        break
+    time.sleep(0.05)
+else:
+    raise SystemExit("b was never approved")
+victim = pathlib.Path(os.environ["LAUNCHER_WORKTREE"]).parent / "b"
+(victim / "stowaway.txt").write_text("from a\\n")
+pathlib.Path("a.txt").write_text("a")
+"""
+
+
+def test_a_write_found_only_before_landing_fails_the_writer_and_its_fold_is_never_journaled(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The check of the approved worktrees runs alongside the in-memory fold: when it fails a
+    # task, that fold is thrown away and made again without it.
+    import sqlite3
+
+    from launcher.engine import tree_guard
+
+    monkeypatch.setattr(tree_guard, "CROSS_CHECK_SHARE", 0.0)  # nothing is found after a round
+    db = repo / ".launcher" / "launcher.db"
+    tasks = [command_task("a", LATE_STOWAWAY.format(db=str(db))),
+             command_task("b", "pathlib.Path('b.txt').write_text('b')")]
+    report = run_commands(repo, tasks)
+    a, b = task(report, "a"), task(report, "b")
+    assert a.state == "failed" and "worktree of task b" in a.message, a.message
+    assert b.state == "merged", b.message
+    landed = git(repo, "log", "--name-only", "--format=", "main")
+    assert "b.txt" in landed and "a.txt" not in landed and "stowaway.txt" not in landed
+    steps = sqlite3.connect(db).execute("SELECT kind, tasks_json FROM queue_steps").fetchall()
+    assert steps and all('"a"' not in tasks_json for _kind, tasks_json in steps), steps

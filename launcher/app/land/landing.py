@@ -7,12 +7,17 @@ finished or reported on resume (`landing_recovery`) and nothing lands twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
+
+import anyio
 
 from launcher.app.context import RunContext
 from launcher.app.land.recovery import journal_steps, recover_landing, unlanded_work
 from launcher.app.queue import send_back
-from launcher.app.queue.land_pass import land_ready
+from launcher.app.queue.batches import QueueResult
+from launcher.app.queue.land_pass import Step, land_ready, write_steps
 from launcher.app.queue.revise import revise_returned
 from launcher.app.run import pool, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
@@ -45,14 +50,24 @@ async def _target_tip(ctx: RunContext) -> str:
     return found.out.strip() if found.ok else ctx.base_sha
 
 
-async def land_approved(ctx: RunContext) -> tuple[bool, str]:
+Guard = Callable[[], Coroutine[Any, Any, None]]
+
+
+async def land_approved(ctx: RunContext, guard: Guard | None = None) -> tuple[bool, str]:
     """Land every approved task; returns (all approved work is on the target, message). Work
     the queue sends back (a culprit of the integration check, a conflict with
-    `on_conflict = "agent"`) gets its round and is landed in a further pass."""
+    `on_conflict = "agent"`) gets its round and is landed in a further pass.
+
+    `guard` (the containment check of the approved worktrees, which may fail a task) runs
+    before anything lands: alongside the first pass's in-memory fold when there is no
+    integration check, and that fold is thrown away and made again if the guard failed one of
+    its tasks."""
     recovered = await recover_landing(ctx)
     if recovered is not None:
+        if guard is not None:
+            await guard()
         await cleanup_merged(ctx)
-    reached, message = recovered or await _land(ctx)
+    reached, message = recovered or await _land(ctx, guard)
     while returned := [r.task_id for r in ctx.journal.tasks(ctx.run_id)
                        if r.state is TaskState.NEEDS_REVISION]:
         await revise_returned(ctx, returned)
@@ -65,7 +80,7 @@ async def land_approved(ctx: RunContext) -> tuple[bool, str]:
     return (False, unlanded) if unlanded else (reached, message)
 
 
-async def _land(ctx: RunContext) -> tuple[bool, str]:
+async def _land(ctx: RunContext, guard: Guard | None = None) -> tuple[bool, str]:
     expected_old = await _target_tip(ctx)
     check = tree_commands.integration_check(ctx)
     failed_to_land: set[str] = set()
@@ -107,9 +122,18 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
                       "Launcher-Agent": task.agent, "Launcher-Verdict": "approved"},
             forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
         ))
+    if guard is not None and (check is not None or not ready):
+        await guard()  # an integration check dwarfs the guard: no need to overlap them
+        guard = None
     if not ready:
         return True, "nothing to land"
-    result, skipped = await land_ready(ctx, expected_old, ready, check)
+    if guard is not None:
+        folded = await _fold_guarded(ctx, expected_old, ready, guard)
+        if folded is None:  # the guard failed a task of this fold: fold what is still approved
+            return await _land(ctx)
+        result, skipped = folded
+    else:
+        result, skipped = await land_ready(ctx, expected_old, ready, check)
     tip, landed = result.tip, {t: result.landed[t] for t in landing_order(ctx) if t in result.landed}
     reached, message = True, "nothing to land"
     if landed:
@@ -123,6 +147,26 @@ async def _land(ctx: RunContext) -> tuple[bool, str]:
         ctx.transition(task_id, TaskState.SKIPPED,
                        f"not landed: its dependency {blocker!r} did not land; branch kept")
     return reached, message
+
+
+async def _fold_guarded(
+    ctx: RunContext, tip: str, ready: list[merge.Candidate], guard: Guard
+) -> tuple[QueueResult, dict[str, str]] | None:
+    """The fold of `ready` (no integration check) and `guard`, at the same time; None if the
+    guard took a task of the fold away from `approved` (nothing of the fold is journaled)."""
+    held: list[Step] = []
+    folded: list[tuple[QueueResult, dict[str, str]]] = []
+
+    async def fold() -> None:
+        folded.append(await land_ready(ctx, tip, ready, None, held))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(fold)
+        group.start_soon(guard)
+    if any(ctx.journal.task(ctx.run_id, c.task_id).state is not TaskState.APPROVED for c in ready):
+        return None
+    write_steps(ctx, held)
+    return folded[0]
 
 
 async def _advance(ctx: RunContext, expected_old: str, tip: str, landed: dict[str, str]) -> tuple[bool, str]:

@@ -32,13 +32,31 @@ def _changes_since(ctx: RunContext, ready: list[merge.Candidate], tip: str) -> d
     return known
 
 
+Step = tuple[str, list[str], dict[str, object]]  # a queue-log record: (kind, task ids, fields)
+
+
+def write_steps(ctx: RunContext, steps: list[Step]) -> None:
+    """Journal queue-log records that `land_ready` was asked to hold back."""
+    log = queue_log.QueueLog(ctx.journal.path)
+    try:
+        for kind, tasks, fields in steps:
+            log.record(ctx.run_id, kind, tasks, **fields)  # type: ignore[arg-type]
+    finally:
+        log.close()
+
+
 async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
-                     check: merge.IntegrationCheck | None) -> tuple[QueueResult, dict[str, str]]:
+                     check: merge.IntegrationCheck | None,
+                     held: list[Step] | None = None) -> tuple[QueueResult, dict[str, str]]:
     """Land `ready` (in landing order) onto `tip` in memory: (the result, task -> the
-    dependency that kept it from landing)."""
+    dependency that kept it from landing). With `held`, the queue-log records go there instead
+    of the journal (a fold that may be thrown away must not be journaled as done)."""
     log = queue_log.QueueLog(ctx.journal.path)
     try:
         def record(kind: str, tasks: list[str], **fields: object) -> None:
+            if held is not None:
+                held.append((kind, tasks, fields))
+                return
             log.record(ctx.run_id, kind, tasks, **fields)  # type: ignore[arg-type]
 
         folder = Folder(repo=ctx.repo, strategy=ctx.plan.run.strategy, check=check, record=record,

@@ -165,10 +165,10 @@ async def _execute_observed(ctx: RunContext) -> RunReport:
             wait_only=frozenset(t.id for t in ctx.plan.tasks if t.select_from),
         )
         message, reached_target = "", True
-        await containment.before_landing(ctx)
-        if ctx.merge:
-            reached_target, message = await land_approved(ctx)
+        if ctx.merge:  # the approved worktrees are checked while the landing is computed
+            reached_target, message = await land_approved(ctx, partial(containment.before_landing, ctx))
         else:
+            await containment.before_landing(ctx)
             await cleanup_merged(ctx)
         await containment.reap(ctx)
         if ctx.plan.run.warm_pool:  # ready for the next run, at the target's new tip
