@@ -254,13 +254,16 @@ async def run(
     stop = threading.Event()
     timed_out = False
     try:
-        await anyio.to_thread.run_sync(process_threads.spawn, argv, cwd, env, started)
+        # A limiter of its own per call: anyio's default one (40 threads for the whole process)
+        # would make a quick `git status` wait behind 40 long-running checks.
+        await anyio.to_thread.run_sync(process_threads.spawn, argv, cwd, env, started,
+                                       limiter=anyio.CapacityLimiter(1))
         proc = holder[0]
         observer = _notify_started(proc.pid, argv, "command")
         deadline = None if timeout is None else start + timeout
         timed_out = await anyio.to_thread.run_sync(
             process_threads.collect, proc, out.add, err.add, deadline, stop, DRAIN_AFTER_EXIT_S,
-            abandon_on_cancel=True,
+            abandon_on_cancel=True, limiter=anyio.CapacityLimiter(1),
         )
     finally:
         stop.set()  # a reader abandoned by a cancellation stops within its poll interval
@@ -277,7 +280,7 @@ async def _end_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
     """Make sure the group is gone and the leader reaped, whatever interrupted us."""
     if proc.poll() is None or group_alive(proc.pid):
         await terminate_group(proc.pid, grace_s)
-        await anyio.to_thread.run_sync(proc.wait)
+        await anyio.to_thread.run_sync(proc.wait, limiter=anyio.CapacityLimiter(1))
     _LIVE_GROUPS.discard(proc.pid)
 
 

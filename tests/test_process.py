@@ -234,6 +234,24 @@ def test_run_a_flood_keeps_only_the_last_bytes() -> None:
     assert done.ok and len(done.stdout) == 1000 and done.stdout.endswith(b"END")
 
 
+def test_a_quick_command_does_not_wait_behind_many_long_ones() -> None:
+    # Each `run` reads its child in a worker thread: a shared pool of 40 would make the 41st
+    # command (a quick `git status` of another task) wait until a long check ended.
+    async def main() -> float:
+        quick = 0.0
+        async with anyio.create_task_group() as group:
+            for _ in range(45):
+                group.start_soon(functools.partial(run, [PY, "-c", "import time; time.sleep(3)"]))
+            await anyio.sleep(0.5)  # all 45 started
+            began = time.monotonic()
+            done = await run([PY, "-c", "pass"])
+            quick = time.monotonic() - began
+            assert done.ok
+        return quick
+
+    assert anyio.run(main) < 2.0
+
+
 # ----------------------------------------------------------------------------- supervise()
 
 
