@@ -323,3 +323,23 @@ def test_unrelated_files_empty_ones_and_public_copies_still_land(repo: Path) -> 
     landed = git(repo, "ls-tree", "-r", "--name-only", "main").split()
     assert {"feature.py", "pkg/__init__.py", "defaults.env"} <= set(landed)
     assert ".env" not in landed and "empty.secret" not in landed
+
+
+def test_kill_while_a_warm_pool_worktree_is_being_taken_is_recovered_on_resume(
+    repo: Path, tmp_path: Path
+) -> None:
+    # A take moves the pool worktree to the task's path, checks it, then creates the branch:
+    # killed before the branch exists, the task's path holds a detached worktree.
+    warmed = launcher_cli(repo, "pool", "warm", "1")
+    assert warmed.returncode == 0, warmed.stderr
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": "b", "script": [{"replace": "app.py", "old": "a + b", "new": "b + a"}]},
+    ])
+    killed = launcher_cli(repo, "run", str(plan), "--quiet",
+                          env=_git_killing_launcher_at(tmp_path, "update-ref", "refs/heads/launcher/*"))
+    assert killed.returncode == -9, killed.stderr
+    resumed = launcher_cli(repo, "resume", _run_id(repo), "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert report["status"] == "succeeded", report
+    assert "b + a" in (repo / "app.py").read_text()

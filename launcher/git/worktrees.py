@@ -153,6 +153,12 @@ async def _register(repo: GitRepo, path: Path, branch: str, start: str) -> None:
     if existing is not None and existing.prunable:
         await repo.git("worktree", "prune")  # registered, but its directory vanished
         existing = await _find(repo, path)
+    if existing is not None and existing.detached:
+        # A warm-pool worktree (they are detached) moved here by a take that was cut short:
+        # its check may not have run, so it goes and the task gets a fresh one. Nothing of the
+        # task's is in it: this runs only before the task's agent ever started.
+        await _remove_locked(repo, path)
+        existing = None
     if existing is not None:
         if existing.branch == branch:
             return  # an earlier attempt got this far (`populate` fills it if it got no further)
