@@ -32,6 +32,7 @@ from pathlib import Path
 
 import anyio
 
+from launcher.concurrency import each
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
 
@@ -99,15 +100,7 @@ async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD
             registered.append(path)
     # The checkouts run outside the lock, several at once; a worktree counts as part of the pool
     # (`_entries`) only once its index exists, i.e. when its checkout has finished.
-    limiter = anyio.CapacityLimiter(_RESET_PARALLEL)
-
-    async def fill(path: Path) -> None:
-        async with limiter:
-            await worktrees.populate(repo, path)
-
-    async with anyio.create_task_group() as group:
-        for path in registered:
-            group.start_soon(fill, path)
+    await each(registered, lambda path: worktrees.populate(repo, path), _RESET_PARALLEL)
     await _settle_indexes(repo, registered)
     return registered
 
@@ -121,15 +114,11 @@ async def _settle_indexes(repo: GitRepo, trees: list[Path]) -> None:
     if not trees:
         return
     await anyio.sleep(1.05 - time.time() % 1.0)
-    limiter = anyio.CapacityLimiter(_RESET_PARALLEL)
 
-    async def settle(tree: Path) -> None:
-        async with limiter:  # only a speed-up: a failure (a run took the tree meanwhile) is fine
-            await repo.git("update-index", "-q", "--refresh", "--force-write-index", cwd=tree, check=False)
+    async def settle(tree: Path) -> None:  # only a speed-up: a failure (a run took it) is fine
+        await repo.git("update-index", "-q", "--refresh", "--force-write-index", cwd=tree, check=False)
 
-    async with anyio.create_task_group() as group:
-        for tree in trees:
-            group.start_soon(settle, tree)
+    await each(trees, settle, _RESET_PARALLEL)
 
 
 async def _move(repo: GitRepo, tree: Path, dest: Path) -> bool:
@@ -200,16 +189,12 @@ async def recycle(repo: GitRepo, worktree_root: Path, trees: list[Path], tip: st
     branches are the caller's to delete."""
     candidates = [tree.absolute() for tree in trees if _registered_head(repo, tree.absolute())][:max(0, room)]
     reset: list[Path] = []
-    limiter = anyio.CapacityLimiter(_RESET_PARALLEL)
 
     async def reset_one(tree: Path) -> None:
-        async with limiter:
-            if await _reset_for_pool(repo, tree, tip):
-                reset.append(tree)
+        if await _reset_for_pool(repo, tree, tip):
+            reset.append(tree)
 
-    async with anyio.create_task_group() as group:
-        for tree in candidates:
-            group.start_soon(reset_one, tree)
+    await each(candidates, reset_one, _RESET_PARALLEL)
     returned: list[Path] = []
     async with repo.lock.hold():
         pool_root(worktree_root).mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
-
+from launcher.concurrency import each
 from launcher.errors import GitFailed, UsageProblem
 from launcher.git.repo import GitRepo
 
@@ -309,22 +308,18 @@ async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]]) 
     async with repo.lock.hold():
         registered = {info.path.resolve(): info for info in await list_worktrees(repo)}
         broken: list[Path] = []
-        limiter = anyio.CapacityLimiter(_REMOVE_PARALLEL)
 
         async def remove(tree: Path) -> None:
-            async with limiter:
-                done = await repo.git("worktree", "remove", "--force", "--force", str(tree), check=False)
+            done = await repo.git("worktree", "remove", "--force", "--force", str(tree), check=False)
             if not done.ok:
                 broken.append(tree)
 
         # Each removal deletes only its own directory and its own `.git/worktrees/<name>`, and
         # the lock keeps every other mutation out meanwhile: deleting thousands of files per
         # tree is the cost, so several run at once.
-        async with anyio.create_task_group() as group:
-            for path, _branch in items:
-                info = registered.get(path.absolute().resolve())
-                if info is not None:
-                    group.start_soon(remove, info.path)
+        trees = [info.path for path, _branch in items
+                 if (info := registered.get(path.absolute().resolve())) is not None]
+        await each(trees, remove, _REMOVE_PARALLEL)
         for tree in broken:  # e.g. its `.git` file deleted: remove it by hand, then prune
             shutil.rmtree(tree, ignore_errors=True)
         for path, _branch in items:

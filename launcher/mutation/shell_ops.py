@@ -11,9 +11,8 @@ import tempfile
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
-import anyio
-
 from launcher import process
+from launcher.concurrency import each
 from launcher.errors import UsageProblem
 from launcher.mutation.ids import shell_scope_hash
 from launcher.mutation.model import Mutant, Scope, ScopeKind, build_mutant, check_operators, line_starts
@@ -172,15 +171,11 @@ async def check_syntax(mutants: list[Mutant], source: str, shell: str = "bash", 
                 fix="fix the script's syntax, or leave it out of the mutation paths",
             )
         verdicts: dict[str, bool] = {}
-        limiter = anyio.CapacityLimiter(limit)
 
         async def check(m: Mutant) -> None:
-            async with limiter:
-                script = Path(tmp, f"{m.id}.sh")
-                script.write_text(m.apply(source))
-                verdicts[m.id] = (await process.run([shell, "-n", str(script)], timeout=30)).ok
+            script = Path(tmp, f"{m.id}.sh")
+            script.write_text(m.apply(source))
+            verdicts[m.id] = (await process.run([shell, "-n", str(script)], timeout=30)).ok
 
-        async with anyio.create_task_group() as tg:
-            for m in mutants:
-                tg.start_soon(check, m)
+        await each(mutants, check, limit)
     return [m if verdicts[m.id] else m.model_copy(update={"valid": False}) for m in mutants]

@@ -3,19 +3,10 @@ worktree, the feedback the queue wrote, then checks, grading and approval as usu
 
 from __future__ import annotations
 
-import anyio
-
 from launcher.app.context import RunContext
 from launcher.app.run.pipeline import run_task
+from launcher.concurrency import each
 
 
 async def revise_returned(ctx: RunContext, task_ids: list[str]) -> None:
-    limiter = anyio.CapacityLimiter(ctx.plan.run.max_parallel)
-
-    async def one(task_id: str) -> None:
-        async with limiter:
-            await run_task(ctx, task_id)
-
-    async with anyio.create_task_group() as group:
-        for task_id in task_ids:
-            group.start_soon(one, task_id)
+    await each(task_ids, lambda task_id: run_task(ctx, task_id), ctx.plan.run.max_parallel)

@@ -22,6 +22,7 @@ from pathlib import Path
 import anyio
 
 from launcher.app.context import STATE_DIR, RunContext
+from launcher.concurrency import each
 from launcher.engine import reaper, tree_guard
 from launcher.errors import LauncherError
 from launcher.git import guard
@@ -145,16 +146,12 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float) -> l
 async def before_landing(ctx: RunContext) -> None:
     """Approved worktrees must still be as recorded; a task found writing elsewhere fails."""
     found: dict[str, list[str]] = {}
-    limiter = anyio.CapacityLimiter(_CHECK_PARALLEL)
 
     async def check(task_id: str) -> None:
-        async with limiter:
-            if changed := await ctx.idle_trees.changes(ctx.repo, task_id):
-                found[task_id] = changed
+        if changed := await ctx.idle_trees.changes(ctx.repo, task_id):
+            found[task_id] = changed
 
-    async with anyio.create_task_group() as group:  # one `git status` per tree: in parallel
-        for task_id in list(ctx.idle_trees.records):
-            group.start_soon(check, task_id)
+    await each(list(ctx.idle_trees.records), check, _CHECK_PARALLEL)  # one `git status` per tree
     for task_id in sorted(found):
         await _undo_idle_change(ctx, task_id, found[task_id])
     for task_id, what in list(ctx.intruders.items()):
