@@ -189,3 +189,19 @@ def test_claude_code_as_the_grader_is_asked_for_a_verdict_not_a_contract(
     assert docs.state == "merged", docs.message
     assert [r["verdict"] for r in rounds(repo, report.run_id, "docs")] == ["satisfied"]
     assert (repo / "NOTES.md").read_text() == "notes\n"
+
+
+def test_what_the_checks_write_is_not_taken_into_the_next_rounds_commit(repo: Path) -> None:
+    # A check runs on the round's commit; its leftovers (bytecode, reports: not ignored here)
+    # are not the agent's work, and round 2's `git add -A` must not commit them.
+    check = f"{sys.executable} -c \"import pathlib; pathlib.Path('check-report.txt').write_text('ran')\""
+    report = graded(repo, [{"id": "feature", "checks": [check], "script": [
+        {"append": "app.py", "content": "\n\ndef mul(a, b):\n    return a * b\n", "rounds": [1]},
+        {"write": "tests/test_mul.py", "content": "def test_mul():\n    assert True\n", "rounds": [2]},
+    ]}])
+    feature = task(report, "feature")
+    assert feature.state == "merged", feature.message
+    assert [r.iteration for r in feature.rounds] == [1, 2]
+    landed = git(repo, "log", "--name-only", "--format=", "main")
+    assert "tests/test_mul.py" in landed and "check-report.txt" not in landed
+    assert sorted(feature.files) == ["app.py", "tests/test_mul.py"]

@@ -8,6 +8,7 @@ import os
 import shutil
 import sqlite3
 import stat
+import sys
 from pathlib import Path
 
 from helpers import git, launcher_cli, resume, run_plan, task
@@ -343,3 +344,23 @@ def test_kill_while_a_warm_pool_worktree_is_being_taken_is_recovered_on_resume(
     report = json.loads(resumed.stdout)
     assert report["status"] == "succeeded", report
     assert "b + a" in (repo / "app.py").read_text()
+
+
+def test_kill_after_the_checks_ran_does_not_commit_what_they_wrote_on_resume(
+    repo: Path, tmp_path: Path
+) -> None:
+    # Killed after the round was committed and its checks ran: on resume, what the checks left
+    # in the tree (a report, not ignored here) is not taken for the agent's work.
+    check = f"{sys.executable} -c \"import pathlib; pathlib.Path('check-report.txt').write_text('ran')\""
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": "b", "checks": [check], "script": [{"replace": "app.py", "old": "a + b", "new": "b + a"}]},
+    ])
+    killed = launcher_cli(repo, "run", str(plan), "--quiet",
+                          env=_git_killing_launcher_at(tmp_path, "reset", "--hard"))
+    assert killed.returncode == -9, killed.stderr
+    resumed = launcher_cli(repo, "resume", _run_id(repo), "--json")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert report["status"] == "succeeded", report
+    assert report["tasks"][0]["files"] == ["app.py"]
+    assert "check-report.txt" not in git(repo, "log", "--name-only", "--format=", "main")

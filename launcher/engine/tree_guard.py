@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from launcher.git import commits
 from launcher.git.repo import GitRepo
 
 MAX_IGNORED_FILES = 5000
@@ -237,9 +238,7 @@ class IdleTrees:
     async def restore(self, repo: GitRepo, task_id: str) -> None:
         """Put an idle worktree back to its record: its branch, files, no stray new files."""
         record = self.records[task_id]
-        async with repo.lock.hold():
-            await repo.git("reset", "-q", "--hard", record.head, cwd=record.worktree)
-        await repo.git("clean", "-q", "-fd", cwd=record.worktree)  # no -x: include copies stay
+        await commits.reset_to(repo, record.worktree, record.head)
         record.status = (await tree_state(repo, record.worktree))[1]
 
 

@@ -49,3 +49,11 @@ async def rescue_uncommitted(repo: GitRepo, worktree: Path, ref: str) -> str | N
     await repo.git("reset", "-q", "--hard", "HEAD", cwd=worktree)
     await repo.git("clean", "-q", "-fd", cwd=worktree)  # no -x: include-copied files stay
     return stash
+
+
+async def reset_to(repo: GitRepo, worktree: Path, commit: str) -> None:
+    """Put a worktree back to `commit`: tracked files as committed, no untracked file left.
+    Ignored files stay (no -x): include copies, virtualenvs, build caches."""
+    async with repo.lock.hold():
+        await repo.git("reset", "-q", "--hard", commit, cwd=worktree)
+    await repo.git("clean", "-q", "-fd", cwd=worktree)

@@ -32,6 +32,8 @@ from launcher.store.journal import TaskRow
 from launcher.store.usage import add_outcomes
 
 _AGENT_FAILURE_STATES = {"timeout": TaskState.TIMED_OUT, "stalled": TaskState.TIMED_OUT}
+# States a round reaches only after its work was committed.
+_COMMITTED_STATES = {TaskState.COLLECTED, TaskState.CHECKING, TaskState.GRADING}
 
 
 async def run_task(ctx: RunContext, task_id: str) -> bool:
@@ -186,6 +188,11 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         feedback = grading.feedback_path(ctx, task.id, iteration - 1) if iteration > 1 else None
         finished = resume_point.finished_round(ctx, task.id, iteration)
         if finished is not None:  # resumed after the agent had finished: never run (or pay) it twice
+            row = ctx.journal.task(ctx.run_id, task.id)
+            if row.state in _COMMITTED_STATES and row.iteration == iteration and row.head_sha:
+                # This round's work was committed before the launcher died: what else is in the
+                # tree was left by its checks (bytecode, reports), never the agent's work.
+                await commits.reset_to(ctx.repo, worktree, row.head_sha)
             resume_point.resume_collection(ctx, task.id, iteration, finished)
             result, started = finished.result, finished.started
         else:
@@ -335,6 +342,9 @@ async def _decide(
     if task.checks:
         ctx.transition(task.id, TaskState.CHECKING, f"{len(task.checks)} check(s)")
         results = await tree_commands.run_task_checks(ctx, task, worktree, _timeout(ctx, task))
+        # The checks ran on the round's commit: what they wrote (bytecode, reports) is not the
+        # agent's work, and the next round's commit would take it in (`git add -A`).
+        await commits.reset_to(ctx.repo, worktree, facts["head_sha"])
         failed = [r for r in results if not r.ok]
         if failed:
             first = failed[0]
