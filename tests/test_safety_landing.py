@@ -364,3 +364,21 @@ def test_kill_after_the_checks_ran_does_not_commit_what_they_wrote_on_resume(
     assert report["status"] == "succeeded", report
     assert report["tasks"][0]["files"] == ["app.py"]
     assert "check-report.txt" not in git(repo, "log", "--name-only", "--format=", "main")
+
+
+def test_a_recovered_landing_still_settles_the_tasks_it_could_not_land(repo: Path, tmp_path: Path) -> None:
+    # The interrupted pass journaled only what it landed; the task that conflicted must not be
+    # left `approved` forever after the recovery finishes the rest.
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": "a", "script": [{"replace": "app.py", "old": "a + b", "new": "b + a"}]},
+        {"id": "b", "script": [{"replace": "app.py", "old": "a + b", "new": "a+b"}]},
+    ])
+    killed = launcher_cli(repo, "run", str(plan), "--quiet",
+                          env=_git_killing_launcher_at(tmp_path, "read-tree", "-m"))
+    assert killed.returncode == -9, killed.stderr
+    resumed = launcher_cli(repo, "resume", _run_id(repo), "--json")
+    report = json.loads(resumed.stdout)
+    states = {t["id"]: t["state"] for t in report["tasks"]}
+    assert states == {"a": "merged", "b": "conflicted"}, report
+    assert report["status"] != "succeeded"
+    assert "b + a" in (repo / "app.py").read_text()

@@ -67,7 +67,14 @@ async def land_approved(ctx: RunContext, guard: Guard | None = None) -> tuple[bo
         if guard is not None:
             await guard()
         await cleanup_merged(ctx)
-    reached, message = recovered or await _land(ctx, guard)
+        reached, message = recovered
+        # The interrupted pass journaled only what it landed: approved tasks it could not land
+        # (a conflict, a culprit) were never marked, so they get a pass of their own now.
+        more_reached, more = await _land(ctx)
+        if more != "nothing to land":
+            reached, message = reached and more_reached, more
+    else:
+        reached, message = await _land(ctx, guard)
     while returned := [r.task_id for r in ctx.journal.tasks(ctx.run_id)
                        if r.state is TaskState.NEEDS_REVISION]:
         await revise_returned(ctx, returned)
