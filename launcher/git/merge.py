@@ -17,7 +17,7 @@ import anyio
 
 from launcher import process
 from launcher.errors import GitFailed
-from launcher.git import markers, secret_guard, target_tree
+from launcher.git import markers, secret_guard, submodules, target_tree
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
 
@@ -275,6 +275,7 @@ async def run_integration_check(
             await repo.git("worktree", "prune", check=False)
         await repo.git("worktree", "add", "--detach", "--force", str(scratch), commit)
     try:
+        missing = await submodules.check_out(repo, scratch)
         if env is not None:
             run_env = dict(env(scratch))
         else:
@@ -287,7 +288,7 @@ async def run_integration_check(
                 if scratch.exists():
                     shutil.rmtree(scratch, ignore_errors=True)
                 await repo.git("worktree", "prune", check=False)
-    output = (res.out + res.err)[-_TAIL_CHARS:]
+    output = "".join(f"[launcher: {line}]\n" for line in missing) + (res.out + res.err)[-_TAIL_CHARS:]
     if res.timed_out:
         output += f"\n[launcher: integration check timed out after {timeout:g}s]"
     return res.ok, output

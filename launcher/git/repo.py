@@ -193,8 +193,23 @@ class GitRepo:
         return [entry for entry in result.out.split("\0") if entry]
 
     async def changed_files(self, base: str, head: str) -> list[str]:
-        result = await self.git("diff", "--name-only", "-z", "--no-renames", base, head)
-        return sorted(p for p in result.out.split("\0") if p)
+        return sorted(path for path, _gitlink in await self.changed_entries(base, head))
+
+    async def changed_entries(self, base: str, head: str) -> list[tuple[str, bool]]:
+        """Each path that differs between two commits, and whether it is a submodule pointer
+        (a gitlink) on either side. Submodules are never hidden (`diff.ignoreSubmodules`)."""
+        result = await self.git("diff", "--raw", "-z", "--no-renames", "--ignore-submodules=none",
+                                base, head)
+        tokens = iter(result.out.split("\0"))
+        found = []
+        for meta in tokens:
+            if not meta.startswith(":"):
+                continue
+            path = next(tokens, "")
+            modes = meta[1:].split(" ")[:2]
+            if path:
+                found.append((path, "160000" in modes))
+        return found
 
     async def ensure_excluded(self, pattern: str) -> None:
         """Add `pattern` to .git/info/exclude once (the journal lives in the main work tree)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 import anyio
 
 from launcher import process
-from launcher.git import worktrees
+from launcher.git import submodules, worktrees
 from launcher.git.import_roots import python_path
 from launcher.git.repo import GitRepo
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
@@ -189,6 +189,7 @@ class GenericExecutor:
         self.root.parent.mkdir(parents=True, exist_ok=True)
         async with self.repo.lock.hold():
             await self.repo.git("worktree", "add", "--detach", "--quiet", str(self.root), self.base_sha)
+        await submodules.check_out(self.repo, self.root)  # the suite may need them (a failure shows there)
         self._started = True
         if self.order_file is not None:
             self.order_file.install()

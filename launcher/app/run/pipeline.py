@@ -23,7 +23,7 @@ from launcher.engine.orphans import journaling_observer, kill_orphans
 from launcher.errors import LauncherError
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
-from launcher.git import commits, include, warm_pool, worktrees
+from launcher.git import commits, include, submodules, warm_pool, worktrees
 from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
@@ -99,18 +99,25 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
         if saved:
             ctx.note(task.id, f"saved the interrupted agent's uncommitted work as {ref}")
         if row.state is TaskState.PROVISIONING:  # killed during setup: it never finished
+            await _check_out_submodules(ctx, task.id, path)
             return path if await _setup(ctx, task, path) else None
         return path
     ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
     start = await _start_point(ctx, task)
     if not await warm_pool.take(ctx.repo, ctx.worktree_root, path=path, branch=branch, start=start):
         await worktrees.create_worktree(ctx.repo, path=path, branch=branch, start=start)
+    await _check_out_submodules(ctx, task.id, path)
     copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
     ctx.journal.update_task(
         ctx.run_id, task.id, branch=branch, worktree=str(path), start_sha=start,
         head_sha=start, included=copied, included_blobs=copied_blobs,
     )
     return path if await _setup(ctx, task, path) else None
+
+
+async def _check_out_submodules(ctx: RunContext, task_id: str, path: Path) -> None:
+    for problem in await submodules.check_out(ctx.repo, path):
+        ctx.note(task_id, problem)
 
 
 async def _setup(ctx: RunContext, task: Task, path: Path) -> bool:
@@ -263,7 +270,8 @@ async def _collect_and_decide(
         ctx.repo, worktree, f"{task.title or task.id} (launcher task {task.id})", trailers
     )
     head = await commits.head_of(ctx.repo, worktree)
-    real_files = await ctx.repo.changed_files(start_sha, head)
+    changed = await ctx.repo.changed_entries(start_sha, head)
+    real_files = sorted(path for path, _gitlink in changed)
     contract = result.collected.contract
     if contract is None:
         reason = outcome.message if not outcome.ok else str(result.collected.error)
@@ -284,6 +292,7 @@ async def _collect_and_decide(
         "start_sha": start_sha,
         "head_sha": head,
         "files_changed": real_files,
+        "submodule_changes": sorted(path for path, gitlink in changed if gitlink),
         "claimed_files": contract.files_changed,
         "claimed_not_changed": claims.disagreements(contract.files_changed, real_files)[0],
         "changed_not_claimed": claims.disagreements(contract.files_changed, real_files)[1],
@@ -339,6 +348,9 @@ async def _decide(
         outside = [f for f in facts["files_changed"] if not spec.match_file(f)]
         if outside:
             return TaskState.FAILED, f"changed files outside its scope: {', '.join(outside)}", []
+    moved_submodules = submodules.pointer_problem(facts["submodule_changes"])
+    if moved_submodules:
+        return TaskState.FAILED, moved_submodules, []
     if task.checks:
         ctx.transition(task.id, TaskState.CHECKING, f"{len(task.checks)} check(s)")
         results = await tree_commands.run_task_checks(ctx, task, worktree, _timeout(ctx, task))

@@ -21,7 +21,7 @@ from launcher.app.run import claims, tree_commands
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.gates.relay import add_scratch, remove_scratch
-from launcher.git import include
+from launcher.git import include, submodules
 from launcher.models.plan import Task
 from launcher.store.files import atomic_write_json, atomic_write_text
 
@@ -34,7 +34,9 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
     artifacts = ctx.files.task_dir(task.id)
     facts_file = artifacts / "facts.json"
     earlier = json.loads(facts_file.read_text(encoding="utf-8")) if facts_file.is_file() else {}
-    real_files = await ctx.repo.changed_files(start, head)
+    changed = await ctx.repo.changed_entries(start, head)
+    real_files = sorted(path for path, _gitlink in changed)
+    moved_submodules = sorted(path for path, gitlink in changed if gitlink)
     claimed = list((row.contract or {}).get("files_changed") or [])
     facts: dict[str, Any] = {
         **earlier,
@@ -43,6 +45,7 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
         "head_sha": head,
         "start_sha": start,
         "files_changed": real_files,
+        "submodule_changes": moved_submodules,
         "claimed_files": claimed,
         "claimed_not_changed": claims.disagreements(claimed, real_files)[0],
         "changed_not_claimed": claims.disagreements(claimed, real_files)[1],
@@ -50,7 +53,8 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
     diff = await ctx.repo.git("diff", "--binary", start, head)
     atomic_write_text(artifacts / "diff.patch", diff.out)
     ctx.journal.update_task(ctx.run_id, task.id, head_sha=head, files=real_files)
-    problem = claims.empty_claim_failure(claimed, real_files) or _outside_scope(task, real_files)
+    problem = (claims.empty_claim_failure(claimed, real_files) or _outside_scope(task, real_files)
+               or submodules.pointer_problem(moved_submodules))
     checks: list[CheckResult] = []
     if problem is None and task.checks:
         checks = await _run_checks_at(ctx, task, head, iteration)

@@ -1,0 +1,67 @@
+"""Submodules in the launcher's worktrees.
+
+`git worktree add` leaves a submodule's directory empty, so an agent, its checks or the
+integration check would build against nothing. Each submodule that the main checkout has cloned
+(`<git dir>/modules/<name>`) is checked out in the worktree from that local clone: no network,
+objects hard-linked, at the commit the tree records. One the main checkout never initialised
+stays empty there too, as it is in the user's own checkout.
+
+A task may not change which commit a submodule points at: that commit may exist only in the
+task's worktree (gone once the worktree is removed), and landing the pointer would leave the main
+checkout's submodule behind it. `changed_pointers` names such paths; the run fails the task,
+keeping its branch (`pointer_problem`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launcher.git.repo import GitRepo
+
+
+async def declared(repo: GitRepo, tree: Path) -> dict[str, str]:
+    """Submodule path -> name, from the tree's `.gitmodules` (empty without one)."""
+    if not (tree / ".gitmodules").is_file():
+        return {}
+    listed = await repo.git("config", "-z", "--file", str(tree / ".gitmodules"), "--get-regexp",
+                            r"^submodule\..*\.path$", cwd=tree, check=False)
+    found: dict[str, str] = {}
+    for entry in listed.out.split("\0"):
+        key, _, path = entry.partition("\n")
+        if key.startswith("submodule.") and key.endswith(".path") and path:
+            found[path.strip("/")] = key[len("submodule."):-len(".path")]
+    return found
+
+
+def _local_clone(repo: GitRepo, name: str) -> Path | None:
+    clone = repo.common_dir / "modules" / name
+    return clone if (clone / "HEAD").is_file() and (clone / "objects").is_dir() else None
+
+
+async def check_out(repo: GitRepo, tree: Path) -> list[str]:
+    """Check out, in the worktree `tree`, every submodule the main checkout has cloned, from that
+    clone. Returns one line per submodule that could not be checked out (it stays empty)."""
+    modules = await declared(repo, tree)
+    local = {path: clone for path, name in modules.items() if (clone := _local_clone(repo, name))}
+    if not local:
+        return []
+    # The URL is given for this command only: `submodule init` would write it into the shared
+    # config (which the run guards against changes), and the configured URL may be a remote.
+    urls = [arg for path, clone in local.items() for arg in ("-c", f"submodule.{modules[path]}.url={clone}")]
+    done = await repo.git("-c", "protocol.file.allow=always", *urls, "submodule", "update",
+                          "--checkout", "--", *local, cwd=tree, check=False)
+    if done.ok:
+        return []
+    why = (done.err.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+    empty = [path for path in local if not (tree / path).is_dir() or not any((tree / path).iterdir())]
+    empty = empty or list(local)
+    return [f"submodule {path} was not checked out ({why})" for path in empty]
+
+
+def pointer_problem(gitlinks: list[str]) -> str | None:
+    """Why a task that changed submodule pointers cannot be approved (None if it changed none)."""
+    if not gitlinks:
+        return None
+    return (f"changed the commit of submodule {', '.join(gitlinks)}: the launcher does not land "
+            "submodule changes (the new commit may exist only in this worktree); make the change "
+            "in the submodule's own repository, or leave the submodule as it is")

@@ -1,0 +1,107 @@
+"""Submodules: a task's worktree, its checks and the integration check see the submodules the
+main checkout has cloned (from those local clones, without touching the shared config); a task
+that moves a submodule's commit is failed with its branch kept, never landed."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from helpers import git, run_plan, task
+
+from launcher.models.states import RunStatus, TaskState
+
+
+def _commit_all(root: Path, message: str) -> None:
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", message)
+
+
+@pytest.fixture
+def superproject(tmp_path: Path) -> Path:
+    """A repository on main with one submodule `vendor/lib` (cloned, as `git clone
+    --recurse-submodules` leaves it), whose upstream is a local repository."""
+    lib = tmp_path / "lib-upstream"
+    lib.mkdir()
+    git(lib, "init", "-q", "-b", "main")
+    (lib / "lib.txt").write_text("LIB VERSION 1\n")
+    git(lib, "add", "-A")
+    _commit_all(lib, "lib 1")
+    root = tmp_path / "app"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "app.txt").write_text("app\n")
+    git(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
+    git(root, "add", "-A")
+    _commit_all(root, "app with a submodule")
+    return root
+
+
+def _config_digest(root: Path) -> str:
+    return hashlib.sha256((root / ".git" / "config").read_bytes()).hexdigest()
+
+
+def test_the_agent_its_checks_and_the_integration_check_see_the_submodule(superproject: Path) -> None:
+    config_before = _config_digest(superproject)
+    report = run_plan(superproject, [{
+        "id": "reads-lib", "agent": "scripted", "prompt": "copy the library's version",
+        "script": [{"run": ["sh", "-c", "cp vendor/lib/lib.txt seen.txt"]},
+                   {"contract": {"files_changed": ["seen.txt"]}}],
+        "checks": ["grep -q 'LIB VERSION 1' vendor/lib/lib.txt"],
+    }], integration_check="test -f vendor/lib/lib.txt && test -f seen.txt")
+    assert report.status == RunStatus.SUCCEEDED, task(report, "reads-lib").message
+    assert (superproject / "seen.txt").read_text() == "LIB VERSION 1\n"
+    assert git(superproject, "show", "main:seen.txt") == "LIB VERSION 1\n"
+    assert report.queue.check_runs == 1
+    # The URL was given per command: the shared config, which runs guard, is as it was.
+    assert _config_digest(superproject) == config_before
+    assert git(superproject, "status", "--porcelain") == ""
+
+
+def test_a_task_that_moves_a_submodule_commit_fails_and_keeps_its_branch(superproject: Path) -> None:
+    base = git(superproject, "rev-parse", "main").strip()
+    report = run_plan(superproject, [{
+        "id": "bumps-lib", "agent": "scripted", "prompt": "change the library",
+        "script": [{"run": ["sh", "-c", "cd vendor/lib && echo 'LIB VERSION 2' > lib.txt && "
+                           "git -c user.name=a -c user.email=a@a commit -qam 'lib 2'"]},
+                   {"write": "app.txt", "content": "app 2\n"},
+                   {"contract": {"files_changed": ["app.txt", "vendor/lib"]}}],
+    }])
+    bumped = task(report, "bumps-lib")
+    assert bumped.state == TaskState.FAILED
+    assert "changed the commit of submodule vendor/lib" in bumped.message
+    assert git(superproject, "rev-parse", "main").strip() == base  # nothing landed
+    # The agent's work is on its kept branch: the app change and the new submodule pointer.
+    changed = git(superproject, "diff", "--name-only", base, bumped.branch).split()
+    assert changed == ["app.txt", "vendor/lib"]
+
+
+def test_a_submodule_the_main_checkout_never_cloned_stays_empty_and_the_run_goes_on(
+        superproject: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "plain-clone"
+    git(tmp_path, "clone", "-q", str(superproject), str(plain))  # no --recurse-submodules
+    report = run_plan(plain, [{
+        "id": "looks", "agent": "scripted", "prompt": "note what is there",
+        "script": [{"run": ["sh", "-c", "ls -A vendor/lib | wc -l > count.txt"]},
+                   {"contract": {"files_changed": ["count.txt"]}}],
+    }])
+    assert report.status == RunStatus.SUCCEEDED, task(report, "looks").message
+    assert (plain / "count.txt").read_text().strip() == "0"
+
+
+def test_with_a_warm_pool_the_taken_worktree_gets_the_submodule_and_nothing_is_left_over(
+        superproject: Path) -> None:
+    report = run_plan(superproject, [{
+        "id": f"reads-{n}", "agent": "scripted", "prompt": "copy the library's version",
+        "script": [{"run": ["sh", "-c", f"cp vendor/lib/lib.txt seen-{n}.txt"]},
+                   {"contract": {"files_changed": [f"seen-{n}.txt"]}}],
+    } for n in (1, 2)], warm_pool=2)
+    assert report.status == RunStatus.SUCCEEDED, [t.message for t in report.tasks]
+    assert (superproject / "seen-2.txt").read_text() == "LIB VERSION 1\n"
+    listing = git(superproject, "worktree", "list", "--porcelain")
+    trees = [line.split(" ", 1)[1] for line in listing.splitlines() if line.startswith("worktree ")]
+    assert len(trees) == 3 and all("/_pool/" in tree for tree in trees[1:]), listing
+    tip = git(superproject, "rev-parse", "main").strip()
+    for tree in map(Path, trees[1:]):  # ready for the next run: at the new tip, nothing in them
+        assert git(tree, "rev-parse", "HEAD").strip() == tip
+        assert git(tree, "status", "--porcelain", "--ignored") == ""
