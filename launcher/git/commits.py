@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.errors import GitFailed
 from launcher.git.repo import GitRepo
+from launcher.git.worktrees import admin_dir
 
 
 def with_trailers(message: str, trailers: dict[str, str]) -> str:
@@ -15,6 +17,12 @@ def with_trailers(message: str, trailers: dict[str, str]) -> str:
 
 async def head_of(repo: GitRepo, worktree: Path) -> str:
     return (await repo.git("rev-parse", "HEAD", cwd=worktree)).out.strip()
+
+
+async def head_or_none(repo: GitRepo, worktree: Path) -> str | None:
+    """HEAD's commit, or None on a branch with no commit yet."""
+    done = await repo.git("rev-parse", "--verify", "-q", "HEAD^{commit}", cwd=worktree, check=False)
+    return done.out.strip() if done.ok and done.out.strip() else None
 
 
 async def commit_pending(
@@ -57,3 +65,44 @@ async def reset_to(repo: GitRepo, worktree: Path, commit: str) -> None:
     async with repo.lock.hold():
         await repo.git("reset", "-q", "--hard", commit, cwd=worktree)
     await repo.git("clean", "-q", "-fd", cwd=worktree)
+
+
+@dataclass(frozen=True)
+class LeftBranch:
+    """An agent that moved its worktree's HEAD off the task's branch."""
+
+    where: str  # "branch feature/x" or "a detached HEAD"
+    head: str
+    carried: bool  # True: its commits built on the branch, which now holds them; False: kept at `saved`
+    saved: str | None = None
+
+
+async def return_to_branch(repo: GitRepo, worktree: Path, branch: str, save_ref: str) -> LeftBranch | None:
+    """Put HEAD back on `branch` if the agent left it (`git switch -c`, a detached checkout).
+
+    When HEAD builds on the branch's tip, the branch is moved to HEAD (the agent's commits are
+    the task's work) and HEAD points at it again; otherwise nothing is moved and HEAD is saved
+    under `save_ref`, so no commit is lost. None when HEAD never left the branch."""
+    ref = f"refs/heads/{branch}"
+    admin = admin_dir(worktree)
+    try:  # the common case without a git process: the worktree's own HEAD file
+        if admin is not None and (admin / "HEAD").read_text(encoding="utf-8").strip() == f"ref: {ref}":
+            return None
+    except OSError:
+        pass
+    on = await repo.git("symbolic-ref", "-q", "HEAD", cwd=worktree, check=False)
+    if on.ok and on.out.strip() == ref:
+        return None
+    where = f"branch {on.out.strip().removeprefix('refs/heads/')}" if on.ok else "a detached HEAD"
+    head = await head_or_none(repo, worktree)
+    if head is None:  # an orphan branch with no commit yet: nothing of the branch's is in it
+        return LeftBranch(where, "", carried=False, saved=save_ref)
+    tip = await repo.rev_parse(ref)
+    builds_on = await repo.git("merge-base", "--is-ancestor", tip, head, check=False)
+    async with repo.lock.hold():
+        if builds_on.returncode != 0:
+            await repo.git("update-ref", save_ref, head)
+            return LeftBranch(where, head, carried=False, saved=save_ref)
+        await repo.git("update-ref", "-m", f"launcher: the agent's commits from {where}", ref, head, tip)
+    await repo.git("symbolic-ref", "HEAD", ref, cwd=worktree)  # the worktree's own HEAD
+    return LeftBranch(where, head, carried=True)

@@ -115,6 +115,20 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
     return path if await _setup(ctx, task, path) else None
 
 
+async def _back_on_branch(ctx: RunContext, task_id: str, worktree: Path,
+                          branch: str | None) -> commits.LeftBranch | None:
+    """An agent that switched to a branch of its own (or detached HEAD) is put back on the
+    task's branch, carrying its commits when they build on it."""
+    if not branch:
+        return None
+    save = f"refs/launcher/{ctx.run_id}/{task_id}/left-branch-{int(time.time())}"
+    left = await commits.return_to_branch(ctx.repo, worktree, branch, save)
+    if left is not None and left.carried:
+        ctx.note(task_id, f"the agent switched to {left.where}; its commits ({left.head[:12]}) "
+                          "were put on the task's branch")
+    return left
+
+
 async def _check_out_submodules(ctx: RunContext, task_id: str, path: Path) -> None:
     for problem in await submodules.check_out(ctx.repo, path):
         ctx.note(task_id, problem)
@@ -266,10 +280,18 @@ async def _collect_and_decide(
     trailers = {
         "Launcher-Run": ctx.run_id, "Launcher-Task": task.id, "Launcher-Agent": task.agent,
     }
+    left = await _back_on_branch(ctx, task.id, worktree, row.branch)
     await commits.commit_pending(
         ctx.repo, worktree, f"{task.title or task.id} (launcher task {task.id})", trailers
     )
-    head = await commits.head_of(ctx.repo, worktree)
+    if left is not None and left.saved:
+        # What commit_pending added is saved too; HEAD may still have no commit (an orphan branch).
+        head = await commits.head_or_none(ctx.repo, worktree) or start_sha
+        if head != start_sha:
+            async with ctx.repo.lock.hold():
+                await ctx.repo.git("update-ref", left.saved, head)
+    else:
+        head = await commits.head_of(ctx.repo, worktree)
     changed = await ctx.repo.changed_entries(start_sha, head)
     real_files = sorted(path for path, _gitlink in changed)
     contract = result.collected.contract
@@ -299,6 +321,10 @@ async def _collect_and_decide(
         "contract_origin": result.collected.origin or "derived",
         "contract_error": result.collected.error.envelope() if result.collected.error else None,
         "main_tree_intrusions": intrusions,
+        "left_branch": None if left is None or left.carried else (
+            f"the agent left its branch for {left.where}, which does not build on the task's "
+            f"work; nothing was landed, " + (f"its commits are kept at {left.saved} ({head[:12]})"
+                                             if head != start_sha else "and it committed nothing there")),
         "log_truncated": bool(supervised and supervised.log_truncated),
         "stdout_bytes": supervised.stdout_bytes if supervised else 0,
     }
@@ -330,6 +356,8 @@ async def _decide(
     ctx: RunContext, task: Task, worktree: Path, contract: CompletionContract,
     facts: dict[str, Any], error_kind: str | None,
 ) -> tuple[TaskState, str, list[CheckResult]]:
+    if facts["left_branch"]:
+        return TaskState.FAILED, facts["left_branch"], []
     if facts["main_tree_intrusions"]:
         files = ", ".join(facts["main_tree_intrusions"])
         return TaskState.FAILED, f"the agent wrote into the main checkout: {files}", []
