@@ -184,6 +184,10 @@ class GitRepo:
         result = await self.git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
         return result.out.strip() if result.ok else None
 
+    async def is_ancestor(self, commit: str, of: str) -> bool:
+        result = await self.git("merge-base", "--is-ancestor", commit, of, check=False)
+        return result.returncode == 0
+
     async def branch_exists(self, branch: str) -> bool:
         result = await self.git("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
         return result.ok

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from pathlib import Path
 
 from launcher.errors import ConfigError, EnvironmentProblem, UsageProblem
@@ -21,7 +22,7 @@ from launcher.models.refname import branch_name_problem
 
 
 def _worktree_root_problem(root: Path) -> str | None:
-    """Why worktrees cannot be created under `root` (None when they can), without creating it."""
+    """Why worktrees cannot be created under `root` (None when they can), leaving nothing behind."""
     probe = root
     while not probe.exists():
         if probe.parent == probe:
@@ -31,6 +32,10 @@ def _worktree_root_problem(root: Path) -> str | None:
         return f"{probe} is not a directory"
     if not os.access(probe, os.W_OK | os.X_OK):
         return f"{probe} is not writable"
+    try:  # access() says yes to root everywhere, /proc and /sys included: try it for real
+        os.rmdir(tempfile.mkdtemp(prefix=".launcher-probe-", dir=probe))
+    except OSError as exc:
+        return f"{probe} does not take new directories ({exc.strerror or exc})"
     return None
 
 
@@ -59,6 +64,11 @@ async def check_run_inputs(
         if bad:
             raise UsageProblem(f"{into!r}: {bad}", where="--into", error_key="usage:bad_into",
                                fix="pass a valid branch name (git check-ref-format --branch)")
+    target, key = (into, "--into") if into is not None else (plan.run.into, "run.into")
+    if target and not await repo.branch_exists(target):
+        # Found only at landing, after every agent ran, it would park the run with "moved".
+        raise UsageProblem(f"branch {target!r} does not exist", where=key, error_key="usage:bad_into",
+                           fix=f"create it first (git branch {target} <commit>) or name an existing branch")
     if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd >= 0):
         raise UsageProblem(f"{budget_usd} is not a budget", where="--budget-usd",
                            fix="pass a finite amount of USD, 0 or more", error_key="usage:bad_budget")

@@ -275,6 +275,10 @@ async def _collect_and_decide(
     ended = time.time()  # the agent has exited: any main-tree scan from now on would see its writes
     artifacts = ctx.files.task_dir(task.id)
     row = ctx.journal.task(ctx.run_id, task.id)
+    if not (worktree / ".git").exists():  # deleted by its agent: no git can run there any more
+        return TaskState.FAILED, (
+            f"its worktree {worktree} (or its .git file) was deleted during the round; what the "
+            "agent committed before stays on its branch"), {}
     start_sha = row.start_sha or ctx.base_sha
     outcome, supervised = result.outcome, result.supervised
     trailers = {
@@ -292,6 +296,12 @@ async def _collect_and_decide(
                 await ctx.repo.git("update-ref", left.saved, head)
     else:
         head = await commits.head_of(ctx.repo, worktree)
+    if head != start_sha and not await ctx.repo.is_ancestor(start_sha, head):
+        # A reset or rebase past its start: the diff would show the base's own files as the
+        # task's changes, and the merge would land none of them.
+        return TaskState.FAILED, (
+            f"its branch no longer contains the commit it started from ({start_sha[:12]}): the "
+            f"agent reset or rewrote history past it (now {head[:12]}); nothing was landed"), {}
     changed = await ctx.repo.changed_entries(start_sha, head)
     real_files = sorted(path for path, _gitlink in changed)
     contract = result.collected.contract

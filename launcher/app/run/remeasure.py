@@ -55,6 +55,9 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
     ctx.journal.update_task(ctx.run_id, task.id, head_sha=head, files=real_files)
     problem = (claims.empty_claim_failure(claimed, real_files) or _outside_scope(task, real_files)
                or submodules.pointer_problem(moved_submodules))
+    if head != start and not await ctx.repo.is_ancestor(start, head):
+        problem = (f"its branch no longer contains the commit it started from ({start[:12]}): "
+                   f"history was reset or rewritten past it (now {head[:12]})")
     checks: list[CheckResult] = []
     if problem is None and task.checks:
         checks = await _run_checks_at(ctx, task, head, iteration)

@@ -1,0 +1,50 @@
+"""Agents that damage their own task: rewind its branch past where it started, delete their own
+worktree. The task fails with a message saying so; the run goes on and reports the truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import git, launcher_cli, run_plan, task
+
+from launcher.models.states import RunStatus, TaskState
+
+
+def test_a_branch_rewound_past_its_start_fails_instead_of_being_reported_merged(repo: Path) -> None:
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "second")
+    base = git(repo, "rev-parse", "main").strip()
+    report = run_plan(repo, [{
+        "id": "rewinder", "agent": "scripted", "prompt": "tidy up",
+        "script": [{"run": ["git", "reset", "-q", "--hard", "HEAD~1"]},
+                   {"write": "new.txt", "content": "new\n"},
+                   {"contract": {"files_changed": ["new.txt"]}}],
+    }, {"id": "fine", "agent": "scripted", "prompt": "write", "script": [{"write": "fine.txt", "content": "ok\n"}]}])
+    rewinder = task(report, "rewinder")
+    assert rewinder.state == TaskState.FAILED
+    assert not rewinder.merged
+    assert "no longer contains the commit it started from" in rewinder.message
+    assert task(report, "fine").state == TaskState.MERGED
+    assert not (repo / "new.txt").exists()
+    assert git(repo, "merge-base", "--is-ancestor", base, "main") == ""  # main kept its history
+    assert report.status == RunStatus.FAILED
+
+
+def test_an_agent_that_deletes_its_own_worktree_fails_alone_and_the_run_reports(repo: Path) -> None:
+    (repo / "plan.toml").write_text(
+        '[[task]]\nid = "vandal"\nagent = "scripted"\nprompt = "x"\n'
+        'script = [{write = "v.txt", content = "v"}, {commit = "v"}, '
+        '{run = ["sh", "-c", "rm -rf \\"$LAUNCHER_WORKTREE\\""]}]\n'
+        '[[task]]\nid = "fine"\nagent = "scripted"\nprompt = "x"\n'
+        'script = [{write = "fine.txt", content = "ok"}]\n')
+    git(repo, "add", "plan.toml")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "plan")
+    done = launcher_cli(repo, "run", "plan.toml", "--json")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    states = {t["id"]: (t["state"], t["message"]) for t in report["tasks"]}
+    assert states["fine"][0] == "merged"
+    assert states["vandal"][0] == "failed" and "was deleted during the round" in states["vandal"][1]
+    branch = next(t["branch"] for t in report["tasks"] if t["id"] == "vandal")
+    assert git(repo, "show", f"{branch}:v.txt") == "v"  # its commit is not lost
