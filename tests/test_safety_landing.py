@@ -120,7 +120,8 @@ def test_interrupted_tree_update_with_later_local_edits_is_rolled_back_and_parke
     branch = report["integration_branch"]
     assert branch == f"launcher/{report['run_id']}/_integration"
     assert git(repo, "rev-parse", "main").strip() == before
-    assert git(repo, "rev-parse", branch).strip() == landed
+    # The same work (it may be folded again with whatever else is approved, as one landing).
+    assert git(repo, "rev-parse", f"{branch}^{{tree}}") == git(repo, "rev-parse", f"{landed}^{{tree}}")
     assert git(repo, "status", "--porcelain").strip() == "M README.md"
     assert f"git merge --ff-only {branch}" in report["message"]
 
@@ -167,7 +168,8 @@ def test_kill_right_after_parking_is_recovered_as_parked_not_succeeded(
     report = json.loads(resumed.stdout)
     assert resumed.returncode == 4, resumed.stdout + resumed.stderr
     assert report["status"] == "parked"
-    assert [t["state"] for t in report["tasks"]] == ["merged"]
+    # Parked work is approved, not merged: "merged" means on the target.
+    assert [(t["state"], t["merged"]) for t in report["tasks"]] == [("approved", False)]
     branch = report["integration_branch"]
     assert git(repo, "log", "--merges", "--format=%H", branch).count("\n") == 1  # landed once
     assert "a.txt" in git(repo, "ls-tree", "--name-only", branch)
@@ -188,7 +190,7 @@ def test_parked_landing_with_a_task_named_integration_loses_nothing(repo: Path) 
     # Not `succeeded`: approved work did not reach the target.
     assert report.status == RunStatus.PARKED
     assert report.integration_branch == f"launcher/{report.run_id}/_integration"
-    assert [t.state for t in report.tasks] == ["merged", "merged"]
+    assert [(t.state, t.merged) for t in report.tasks] == [("approved", False), ("approved", False)]
     parked = git(repo, "ls-tree", "-r", "--name-only", report.integration_branch)
     assert {"i.txt", "o.txt"} <= set(parked.split())
     status = launcher_cli(repo, "status", report.run_id, "--exit-status")  # issue 13: 0 unless asked
@@ -232,7 +234,7 @@ def test_clean_removes_the_refs_of_interrupted_rounds(repo: Path) -> None:
     assert f"ref {ref}" in cleaned.stdout
 
 
-def test_a_later_parked_landing_never_overwrites_an_earlier_one(repo: Path) -> None:
+def test_a_later_parked_landing_keeps_the_earlier_ones_work(repo: Path) -> None:
     (repo / "README.md").write_text("# local edit in progress\n")
     first = run_plan(repo, [{"id": "one", "script": [{"write": "1.txt", "content": "1\n"}]}])
     assert first.status == RunStatus.PARKED
@@ -249,9 +251,13 @@ def test_a_later_parked_landing_never_overwrites_an_earlier_one(repo: Path) -> N
     db.commit()
     second = resume(repo, first.run_id)
     assert second.status == RunStatus.PARKED
-    integration = f"launcher/{first.run_id}/_integration"
-    assert "1.txt" in git(repo, "ls-tree", "--name-only", integration)
-    assert "2.txt" in git(repo, "ls-tree", "--name-only", f"{integration}-2")
+    # The parked task is still approved, so the second landing folds both: its result holds the
+    # first one's work too (nothing of the earlier result is lost), and the message names it.
+    assert second.integration_branch is not None
+    assert second.integration_branch in second.message
+    assert {"1.txt", "2.txt"} <= set(git(repo, "ls-tree", "--name-only", second.integration_branch).split())
+    one = git(repo, "log", "--format=%H", "--no-merges", "-1", first.integration_branch or "").strip()
+    assert git(repo, "merge-base", "--is-ancestor", one, second.integration_branch) == ""
 
 
 # Part 4: a secret copied by `.worktreeinclude` never lands, by any route ----------------------

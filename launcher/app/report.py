@@ -26,10 +26,11 @@ def run_status(rows: list[TaskRow], *, merge: bool, reached_target: bool = True)
             return RunStatus.FAILED
         if row.state is TaskState.SKIPPED and not row.succeeded:
             return RunStatus.FAILED
-        if merge and row.state is TaskState.APPROVED:
-            return RunStatus.FAILED  # approved but never landed
         if not row.state.is_final and row.state is not TaskState.APPROVED:
             return RunStatus.INTERRUPTED
+    if merge and any(row.state is TaskState.APPROVED for row in rows):
+        # Approved work off the target: parked on an integration branch, else never landed.
+        return RunStatus.FAILED if reached_target else RunStatus.PARKED
     return RunStatus.SUCCEEDED if reached_target or not merge else RunStatus.PARKED
 
 

@@ -47,15 +47,30 @@ async def _tip(repo: GitRepo, ref: str) -> str:
 
 
 async def free_integration_branch(repo: GitRepo, wanted: str, new: str) -> str:
-    """`wanted`, unless it already holds other work (an earlier parked landing of the run):
-    then `wanted-2`, `-3`, ... so parking never overwrites a result nobody has merged yet."""
+    """`wanted`, unless it already holds other work (an earlier parked landing of the run, with
+    commits `new` lacks): then `wanted-2`, `-3`, ... so parking never overwrites a result nobody
+    has merged yet."""
     name, n = wanted, 1
     while True:
         held = await _tip(repo, f"refs/heads/{name}")
         if not held or await _succeeds(repo, "merge-base", "--is-ancestor", held, new):
             return name
+        # A landing that parks again folds every approved task anew: the old result's commits
+        # differ, but if `new` already holds all of its changes, nothing of it is lost.
+        if await adds_nothing(repo, held, new):
+            return name
         n += 1
         name = f"{wanted}-{n}"
+
+
+async def adds_nothing(repo: GitRepo, commit: str, onto: str) -> bool:
+    """Whether merging `commit` into `onto` changes nothing: all of its changes are there already,
+    under whatever commits (a landing folded again makes new merge or squash commits)."""
+    if await _succeeds(repo, "merge-base", "--is-ancestor", commit, onto):
+        return True
+    merged = await repo.git("merge-tree", "--write-tree", onto, commit, check=False)
+    tree = await repo.git("rev-parse", f"{onto}^{{tree}}", check=False)
+    return merged.returncode == 0 and tree.ok and merged.out.split()[:1] == [tree.out.strip()]
 
 
 async def park(

@@ -9,7 +9,7 @@ inspection, is not protected.
 
 from __future__ import annotations
 
-from launcher.git import worktrees
+from launcher.git import target_tree, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.states import TaskState
 from launcher.store.journal import Journal, RunRow
@@ -51,8 +51,8 @@ async def branches_to_keep(repo: GitRepo, journal: Journal, run_id: str) -> dict
         if not integration and (row is None or row.state not in _APPROVED):
             continue
         commits, tasks = await _not_on_target(repo, branch, target_ref)
-        if not commits:
-            continue
+        if not commits or (target_ref and await target_tree.adds_nothing(repo, f"refs/heads/{branch}", target_ref)):
+            continue  # its changes are all on the target (a later landing folded them anew)
         if not tasks and row is not None:
             tasks = [row.task_id]
         what = f"approved work of {', '.join(tasks)}" if tasks else "approved work"

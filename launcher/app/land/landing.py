@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 
 from launcher.app.context import RunContext
-from launcher.app.land.recovery import journal_steps, recover_landing, unlanded_work
+from launcher.app.land.recovery import journal_steps, mark_landed, recover_landing, unlanded_work
 from launcher.app.queue import send_back
 from launcher.app.queue.batches import QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
@@ -185,8 +185,7 @@ async def _advance(ctx: RunContext, expected_old: str, tip: str, landed: dict[st
         tolerated=frozenset({TECH_DEBT_FILE}),  # the launcher's own tech-debt rows, e.g. mid-run
     )
     where = advanced.where
-    for task_id, commit in landed.items():
-        ctx.transition(task_id, TaskState.MERGED, f"landed on {where}", merged=True, merge_commit=commit)
+    mark_landed(ctx, landed, where)
     ctx.journal.set_run(ctx.run_id, landed_on=where)
     ctx.journal.finish_landing(ctx.run_id)
     await cleanup_merged(ctx)

@@ -33,11 +33,23 @@ async def _contains(ctx: RunContext, where: str, commit: str) -> bool:
         "merge-base", "--is-ancestor", commit, where, check=False)).ok
 
 
-def _mark_merged(ctx: RunContext, tasks: dict[str, str], branch: str) -> None:
+def mark_landed(ctx: RunContext, tasks: dict[str, str], where: str, how: str = "") -> None:
+    """Tasks whose merge commits reached `where`. Only the target makes them `merged`: work
+    parked on an integration branch stays `approved` (its branch and worktree kept), so the
+    next landing (`launcher land`, `resume`, a later pass) folds it again with the rest."""
     for task_id, commit in tasks.items():
-        if ctx.journal.task(ctx.run_id, task_id).state is not TaskState.MERGED:
-            ctx.transition(task_id, TaskState.MERGED, f"landed on {branch} (recovered)",
-                           merged=True, merge_commit=commit)
+        if ctx.journal.task(ctx.run_id, task_id).state is TaskState.MERGED:
+            continue
+        if where == ctx.target:
+            ctx.transition(task_id, TaskState.MERGED, f"landed on {where}{how}", merged=True,
+                           merge_commit=commit)
+        else:
+            ctx.transition(task_id, TaskState.APPROVED, f"parked on {where}{how}, not on {ctx.target} "
+                           "(see the run's message); `launcher land` lands it", merged=False)
+
+
+def _mark_merged(ctx: RunContext, tasks: dict[str, str], branch: str) -> None:
+    mark_landed(ctx, tasks, branch, " (recovered)")
     ctx.journal.set_run(ctx.run_id, landed_on=branch)
 
 
@@ -90,9 +102,9 @@ async def unlanded_work(ctx: RunContext) -> str | None:
     legacy = f"{worktrees.BRANCH_PREFIX}/{ctx.run_id}/{worktrees.LEGACY_INTEGRATION}"
     if run.landed_on == legacy:
         branches.append(legacy)
-    for branch in branches:
+    for branch in reversed(branches):  # the latest holds the most: each landing folds all approved work
         held = await _tip(ctx, f"refs/heads/{branch}")
-        if held and not await _contains(ctx, tip, held):
+        if held and (not tip or not await target_tree.adds_nothing(ctx.repo, held, tip)):
             return (f"approved work is on {branch} ({held[:12]}), not on {ctx.target}: "
                     f"merge it with `git merge {branch}` on {ctx.target}")
     if branches and run.landed_on != ctx.target:

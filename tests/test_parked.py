@@ -1,0 +1,73 @@
+"""Parked work (the target could not move: the main work tree has local changes) is approved,
+never reported merged, and one later landing brings all of it: every pass of a landing folds all
+approved work, so the integration branch the message names holds everything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import git, launcher_cli, run_plan, task
+
+from launcher.models.states import RunStatus
+
+CHECK = "! grep -rq BAD files/"
+
+
+def _tasks() -> list[dict[str, object]]:
+    good = [{"id": f"good{n}", "script": [{"write": f"files/good{n}.txt", "content": "fine\n"}]}
+            for n in (1, 2)]
+    culprit = {"id": "culprit", "script": [
+        {"write": "files/culprit.txt", "content": "BAD\n", "rounds": [1]},
+        {"write": "files/culprit.txt", "content": "fixed\n", "rounds": [2]}]}
+    return [*good, culprit]
+
+
+def test_a_parked_landing_with_a_revised_culprit_names_a_branch_holding_all_of_it(repo: Path) -> None:
+    (repo / "README.md").write_text("# local edit in progress\n")
+    base = git(repo, "rev-parse", "main").strip()
+    report = run_plan(repo, _tasks(), integration_check=CHECK)
+    assert report.status == RunStatus.PARKED, report.message
+    assert git(repo, "rev-parse", "main").strip() == base
+    assert all(t.state == "approved" and not t.merged for t in report.tasks), [
+        (t.id, t.state, t.merged) for t in report.tasks]
+    branch = report.integration_branch
+    assert branch and branch in report.message
+    held = set(git(repo, "ls-tree", "-r", "--name-only", branch).split())
+    assert {"files/good1.txt", "files/good2.txt", "files/culprit.txt"} <= held
+    assert git(repo, "show", f"{branch}:files/culprit.txt") == "fixed\n"
+
+    # The user puts the edit away and lands: everything reaches main, now really merged.
+    (repo / "README.md").write_text("# sample\n")
+    landed = launcher_cli(repo, "land", report.run_id, "--json")
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    final = json.loads(landed.stdout)
+    assert final["status"] == "succeeded"
+    assert all(t["state"] == "merged" and t["merged"] for t in final["tasks"])
+    assert sorted(p.name for p in (repo / "files").iterdir()) == ["culprit.txt", "good1.txt", "good2.txt"]
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_failed_task_beside_parked_work_fails_the_run_and_still_names_the_branch(repo: Path) -> None:
+    (repo / "README.md").write_text("# local edit in progress\n")
+    report = run_plan(repo, [
+        {"id": "good", "script": [{"write": "good.txt", "content": "fine\n"}]},
+        {"id": "broken", "script": [{"write": "b.txt", "content": "b\n"}], "checks": ["false"]},
+    ])
+    assert report.status == RunStatus.FAILED  # a task failed: exit 1 wins over parked
+    assert task(report, "good").state == "approved" and not task(report, "good").merged
+    assert report.integration_branch and "good.txt" in git(repo, "ls-tree", "--name-only",
+                                                             report.integration_branch)
+    assert report.integration_branch in report.message
+
+
+def test_once_parked_work_has_landed_clean_removes_the_stale_integration_branch(repo: Path) -> None:
+    (repo / "README.md").write_text("# local edit in progress\n")
+    report = run_plan(repo, [{"id": "good", "script": [{"write": "good.txt", "content": "fine\n"}]}])
+    assert report.status == RunStatus.PARKED and report.integration_branch
+    (repo / "README.md").write_text("# sample\n")
+    assert launcher_cli(repo, "land", report.run_id).returncode == 0
+    assert (repo / "good.txt").read_text() == "fine\n"
+    cleaned = launcher_cli(repo, "clean", report.run_id)
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert report.integration_branch not in git(repo, "branch", "--list", "launcher/*")
