@@ -48,3 +48,23 @@ def test_an_agent_that_deletes_its_own_worktree_fails_alone_and_the_run_reports(
     assert states["vandal"][0] == "failed" and "was deleted during the round" in states["vandal"][1]
     branch = next(t["branch"] for t in report["tasks"] if t["id"] == "vandal")
     assert git(repo, "show", f"{branch}:v.txt") == "v"  # its commit is not lost
+
+
+def test_a_derived_contract_is_said_to_be_derived_when_its_work_lands(repo: Path) -> None:
+    report = run_plan(repo, [{"id": "mute", "script": [{"write": "m.txt", "content": "m\n"},
+                                                       {"no_contract": True}]}])
+    mute = task(report, "mute")
+    assert mute.state == TaskState.MERGED
+    assert "no valid contract" in mute.message and mute.contract is not None
+    assert mute.contract["source"] == "derived"
+
+
+def test_a_huge_contract_file_is_refused_unread_and_the_run_goes_on(repo: Path) -> None:
+    huge = "x" * (2 << 20)
+    report = run_plan(repo, [{"id": "bloat", "script": [
+        {"write": "b.txt", "content": "b\n"},
+        {"raw_contract": '{"summary": "' + huge + '"}'}]}])
+    bloat = task(report, "bloat")
+    assert bloat.contract is not None and bloat.contract["source"] == "derived"
+    assert "bytes; at most" in (repo / ".launcher" / "runs" / report.run_id / "bloat" / "feedback.json").read_text()
+    assert len(json.dumps(report.model_dump())) < 1 << 20  # the report never carries it

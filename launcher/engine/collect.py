@@ -8,8 +8,10 @@ from typing import Any
 
 from launcher.errors import ContractInvalid
 from launcher.models.contract import (
+    MAX_CONTRACT_BYTES,
     CompletionContract,
     check_contract,
+    contract_too_large,
     last_json_object,
     parse_contract_text,
 )
@@ -33,6 +35,9 @@ def collect_contract(
             first_error = exc
     if contract_path.is_file():
         try:
+            size = contract_path.stat().st_size
+            if size > MAX_CONTRACT_BYTES:  # never loaded: an agent could fill memory with it
+                raise contract_too_large(size)
             text = contract_path.read_text(encoding="utf-8", errors="replace")
             return Collected(parse_contract_text(text, task_id), "contract_file", None)
         except ContractInvalid as exc:

@@ -99,6 +99,13 @@ def check_contract(data: object, expected_task_id: str) -> CompletionContract:
         raise _fail(f"invalid:{key}", f"{key}: {first['msg']}") from None
 
 
+MAX_CONTRACT_BYTES = 1 << 20  # a contract is a page of JSON; more is an agent gone wrong
+
+
+def contract_too_large(size: int) -> ContractInvalid:
+    return _fail("invalid_json", f"the contract is {size} bytes; at most {MAX_CONTRACT_BYTES} are read")
+
+
 def parse_contract_text(text: str, expected_task_id: str) -> CompletionContract:
     """Parse and validate contract text: empty_input, invalid_json, then check_contract."""
     if not text.strip():

@@ -38,13 +38,16 @@ def mark_landed(ctx: RunContext, tasks: dict[str, str], where: str, how: str = "
     parked on an integration branch stays `approved` (its branch and worktree kept), so the
     next landing (`launcher land`, `resume`, a later pass) folds it again with the rest."""
     for task_id, commit in tasks.items():
-        if ctx.journal.task(ctx.run_id, task_id).state is TaskState.MERGED:
+        row = ctx.journal.task(ctx.run_id, task_id)
+        if row.state is TaskState.MERGED:
             continue
+        derived = (row.contract or {}).get("source") == "derived"
+        note = how + ("; the agent gave no valid contract (derived from git)" if derived else "")
         if where == ctx.target:
-            ctx.transition(task_id, TaskState.MERGED, f"landed on {where}{how}", merged=True,
+            ctx.transition(task_id, TaskState.MERGED, f"landed on {where}{note}", merged=True,
                            merge_commit=commit)
         else:
-            ctx.transition(task_id, TaskState.APPROVED, f"parked on {where}{how}, not on {ctx.target} "
+            ctx.transition(task_id, TaskState.APPROVED, f"parked on {where}{note}, not on {ctx.target} "
                            "(see the run's message); `launcher land` lands it", merged=False)
 
 
