@@ -16,7 +16,7 @@ import anyio
 from launcher.app.context import RunContext
 from launcher.app.land.recovery import journal_steps, mark_landed, recover_landing, unlanded_work
 from launcher.app.queue import send_back
-from launcher.app.queue.batches import QueueResult
+from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
 from launcher.app.queue.revise import revise_returned
 from launcher.app.run import pool, tree_commands
@@ -98,7 +98,7 @@ async def _land(ctx: RunContext, guard: Guard | None = None) -> tuple[bool, str]
     for task_id in landing_order(ctx):
         row = ctx.journal.task(ctx.run_id, task_id)
         if row.state is not TaskState.APPROVED or not row.branch or not row.head_sha:
-            if row.state is not TaskState.MERGED:
+            if not row.succeeded or row.state is TaskState.APPROVED:  # nothing to land is fine
                 failed_to_land.add(task_id)
             continue
         spec = ctx.plan.task(task_id)
@@ -145,14 +145,30 @@ async def _land(ctx: RunContext, guard: Guard | None = None) -> tuple[bool, str]
     reached, message = True, "nothing to land"
     if landed:
         reached, message = await _advance(ctx, expected_old, tip, landed)
-    waiting = {t for t, landing in result.failed.items() if await _not_landed(ctx, t, landing, tip)}
+    waiting: set[str] = set()
+    for task_id, landing in result.failed.items():
+        if landing.details.startswith(BROKEN_TIP):  # not its fault: it stays approved
+            ctx.transition(task_id, TaskState.APPROVED, landing.details.splitlines()[0]
+                           + f" `launcher land` lands it once {ctx.target} passes the check")
+        elif await _not_landed(ctx, task_id, landing, tip):
+            waiting.add(task_id)
+    held_back = {t for t, landing in result.failed.items() if landing.details.startswith(BROKEN_TIP)}
     for task_id, blocker in skipped.items():
+        if blocker in held_back:
+            held_back.add(task_id)
+            ctx.transition(task_id, TaskState.APPROVED, f"not landed: waits for its dependency "
+                           f"{blocker!r}, held back because the check fails on {ctx.target} itself")
+            continue
         if blocker in waiting:  # its dependency is back with its agent: the next pass decides
             waiting.add(task_id)
             ctx.note(task_id, f"waits for its dependency {blocker!r}, sent back to its agent")
             continue
         ctx.transition(task_id, TaskState.SKIPPED,
                        f"not landed: its dependency {blocker!r} did not land; branch kept")
+    if result.broken_tip is not None:
+        return False, (f"the integration check fails on {ctx.target} ({expected_old[:12]}) itself, "
+                       f"so no task was blamed for it and the tasks it held back stay approved: fix "
+                       f"{ctx.target}, then run `launcher land`. Its output:\n{result.broken_tip[-1500:]}")
     return reached, message
 
 

@@ -17,6 +17,7 @@ from launcher.git import merge
 from launcher.git.repo import GitRepo
 from launcher.store import queue_log
 
+BROKEN_TIP = "not landed: the integration check fails on the tip it would land on,"
 StepSink = Callable[..., None]  # (kind, task ids, tree=, ok=, detail=): journals one step
 VerdictLookup = Callable[[str], "tuple[bool, str] | None"]  # tree -> journaled check verdict
 Folded = list[tuple[merge.Candidate, merge.Landing]]  # candidates folded in order, each landed
@@ -28,6 +29,7 @@ class QueueResult:
     landed: dict[str, str] = field(default_factory=dict)  # task -> its commit on the tip
     failed: dict[str, merge.Landing] = field(default_factory=dict)  # conflicted/refused/check_failed
     check_runs: int = 0  # integration checks really run (journaled verdicts are not counted)
+    broken_tip: str | None = None  # the check fails on the tip itself: its output (no culprit)
 
 
 @dataclass
@@ -78,6 +80,18 @@ class Folder:
             result.landed.update({c.task_id: landing.commit or tip for c, landing in kept})
             self.record(queue_log.ACCEPTED, _ids([c for c, _ in kept]), detail=f"tip {tip[:12]}")
             return
+        if len(kept) == 1:
+            # A change that fails alone is its culprit only if the tip it lands on passes: a
+            # target that already fails would make every task a culprit in turn. (A tip accepted
+            # in this pass passed: its journaled verdict answers without another run.)
+            base_ok, base_output = await self._check(result, base, [])
+            if not base_ok:
+                candidate = kept[0][0]
+                result.broken_tip = base_output
+                result.failed[candidate.task_id] = merge.Landing(
+                    candidate.task_id, "check_failed", None, [],
+                    f"{BROKEN_TIP} {base[:12]}, without this task's change:\n{base_output}".rstrip())
+                return
         if len(kept) == 1:
             candidate = kept[0][0]
             result.failed[candidate.task_id] = merge.Landing(

@@ -37,8 +37,9 @@ def recorded(journal_path: Path, run_id: str) -> tuple[list[ConflictReport], Que
         batches=sum(s["kind"] == queue_log.BATCH for s in steps),
         check_runs=sum(s["kind"] == queue_log.CHECK for s in steps),
         bisections=sum(s["kind"] == queue_log.BISECT for s in steps),
-        culprits=[t for s in steps if s["kind"] == queue_log.CULPRIT for t in s["tasks"]],
-        returned=[t for s in steps if s["kind"] == queue_log.RETURNED for t in s["tasks"]],
+        # Each task once, in the order first found (a culprit of two rounds is one culprit).
+        culprits=list(dict.fromkeys(t for s in steps if s["kind"] == queue_log.CULPRIT for t in s["tasks"])),
+        returned=list(dict.fromkeys(t for s in steps if s["kind"] == queue_log.RETURNED for t in s["tasks"])),
     )
     return conflicts, queue
 
