@@ -68,3 +68,14 @@ def test_a_huge_contract_file_is_refused_unread_and_the_run_goes_on(repo: Path) 
     assert bloat.contract is not None and bloat.contract["source"] == "derived"
     assert "bytes; at most" in (repo / ".launcher" / "runs" / report.run_id / "bloat" / "feedback.json").read_text()
     assert len(json.dumps(report.model_dump())) < 1 << 20  # the report never carries it
+
+
+def test_a_dependent_of_a_task_that_changed_nothing_lands(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "nothing", "script": [{"contract": {"files_changed": []}}]},
+        {"id": "after", "depends_on": ["nothing"], "script": [{"write": "after.txt", "content": "a\n"}]},
+    ])
+    assert task(report, "nothing").state == TaskState.SKIPPED
+    assert task(report, "after").state == TaskState.MERGED, task(report, "after").message
+    assert report.status == RunStatus.SUCCEEDED
+    assert (repo / "after.txt").read_text() == "a\n"

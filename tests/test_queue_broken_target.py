@@ -50,3 +50,16 @@ def test_a_task_that_fixes_a_broken_target_lands_and_a_real_culprit_is_still_fou
     assert states["fixer"] == "merged"
     assert states["breaker"] == "failed"
     assert report.queue.culprits == ["breaker"]
+
+
+def test_the_reported_conflict_matrix_covers_every_landing_pass(repo: Path) -> None:
+    same_line = [{"id": f"p{n}", "script": [{"replace": "app.py", "old": "return a + b",
+                                             "new": f"return a + b + {n}"}]} for n in (1, 2)]
+    culprit = {"id": "c", "script": [
+        {"write": "files/c.txt", "content": "BAD\n", "rounds": [1]},
+        {"write": "files/c.txt", "content": "fine\n", "rounds": [2]}]}
+    report = run_plan(repo, [*same_line, culprit], integration_check=CHECK.replace("files/", "."))
+    assert report.queue.culprits == ["c"]  # so a second landing pass ran, with c alone
+    assert {t.id: t.state for t in report.tasks} == {"p1": "merged", "p2": "conflicted", "c": "merged"}
+    pairs = {(c.a, c.b, c.kind) for c in report.conflicts}
+    assert ("p1", "p2", "conflict") in pairs, report.conflicts

@@ -1,4 +1,4 @@
-"""The conflict matrix as the report shows it: what the last landing pass computed (from the
+"""The conflict matrix as the report shows it: what the landing passes computed (from the
 journal), or, for `status` while work is unlanded, computed afresh: merge-tree of every pair
 of approved branches, plus a prediction for each task still at work from the files it has
 touched so far (two tasks touching one file may conflict)."""
@@ -25,14 +25,21 @@ def _reports(pairs: list[conflict_matrix.Pair]) -> list[ConflictReport]:
 
 
 def recorded(journal_path: Path, run_id: str) -> tuple[list[ConflictReport], QueueReport]:
-    """The last pass's matrix and the queue's counts, from the journal alone."""
+    """The matrix of the run's landing passes and the queue's counts, from the journal alone."""
     log = queue_log.QueueLog(journal_path)
     try:
         steps = log.steps(run_id)
     finally:
         log.close()
-    matrices = [s for s in steps if s["kind"] == MATRIX]
-    conflicts = [ConflictReport(**pair) for pair in json.loads(matrices[-1]["detail"])] if matrices else []
+    # Every pass's matrix: a later pass re-judges the pairs among its own candidates; a pair it
+    # did not see (one side landed or was sent back in an earlier pass) stays as last judged.
+    judged: dict[tuple[str, str], ConflictReport] = {}
+    for step in (s for s in steps if s["kind"] == MATRIX):
+        seen = set(step["tasks"])
+        judged = {ab: pair for ab, pair in judged.items() if not set(ab) <= seen}
+        for pair in json.loads(step["detail"]):
+            judged[(pair["a"], pair["b"])] = ConflictReport(**pair)
+    conflicts = list(judged.values())
     queue = QueueReport(
         batches=sum(s["kind"] == queue_log.BATCH for s in steps),
         check_runs=sum(s["kind"] == queue_log.CHECK for s in steps),
