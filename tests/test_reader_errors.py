@@ -233,7 +233,7 @@ def _assert_nothing_created(repo: Path) -> None:
 def test_bad_run_inputs_are_usage_errors_before_anything_is_created(
     repo: Path, plan: str, config: str | bytes | None, args: list[str], words: str,
 ) -> None:
-    (repo / "plan.toml").write_text(plan + '[[task]]\nid = "a"\n')
+    (repo / "plan.toml").write_text(plan + '[[task]]\nid = "a"\nagent = "scripted"\n')
     if config is not None:
         (repo / "launcher.toml").write_bytes(config if isinstance(config, bytes) else config.encode())
     result = launcher_cli(repo, "run", "plan.toml", *args)
@@ -338,3 +338,27 @@ def test_a_journaled_plan_the_schema_now_refuses_is_a_plan_error_on_resume(repo:
         resume(repo, report.run_id)
     assert f"journaled plan of run {report.run_id}" in (caught.value.where or "")
     assert "timeout_s" in caught.value.message
+
+
+def test_a_plan_task_without_an_agent_runs_default_agent_or_is_refused(repo: Path) -> None:
+    (repo / "plan.toml").write_text('[[task]]\nid = "a"\nprompt = "write a.txt"\n')
+    refused = launcher_cli(repo, "run", "plan.toml")
+    assert refused.returncode == ExitCode.USAGE
+    assert "name no agent" in refused.stderr and "default_agent" in refused.stderr
+    _assert_nothing_created(repo)
+
+    (repo / "tools").mkdir()
+    (repo / "tools" / "bot.py").write_text(
+        "import json, os, pathlib, sys\n"
+        "pathlib.Path('a.txt').write_text(sys.argv[1])\n"
+        "pathlib.Path(os.environ['LAUNCHER_CONTRACT']).write_text(json.dumps({'contract_version': '1',"
+        " 'task_id': 'a', 'status': 'done', 'summary': 's', 'files_changed': ['a.txt'], 'tests_added': [],"
+        " 'decisions': [], 'blockers': [], 'llm_observations': 'wrote it'}))\n")
+    (repo / "launcher.toml").write_text(
+        'default_agent = "bot"\n[agents.bot]\nadapter = "command"\n'
+        'command = ["python3", "tools/bot.py", "{prompt}"]\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a bot")
+    ran = launcher_cli(repo, "run", "plan.toml")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (repo / "a.txt").read_text() == "write a.txt"

@@ -38,5 +38,24 @@ async def plan_for_run(cwd: Path, plan_file: Path | None, prompts: list[str], ag
     config = await repo_config_here(cwd)
     known = tuple(config.agents)
     if plan_file is not None:
-        return load_plan(plan_file, known)
+        return _unnamed_agents_default(load_plan(plan_file, known), config, plan_file)
     return plan_from_cli(prompts, agent or default_agent(config), repo_agents=known)
+
+
+def _unnamed_agents_default(plan: Plan, config: RepoConfig, plan_file: Path) -> Plan:
+    """A task that names no agent runs launcher.toml's `default_agent`, as `--task` does; one
+    with a `script` keeps the built-in scripted agent. Without a default_agent that is an error:
+    the scripted agent, given nothing to do, would report the task done with no changes."""
+    unnamed = [t for t in plan.tasks if "agent" not in t.model_fields_set and not t.script and not t.select_from]
+    if not unnamed:
+        return plan
+    if not config.default_agent:
+        names = ", ".join(t.id for t in unnamed[:5]) + (" ..." if len(unnamed) > 5 else "")
+        raise UsageProblem(
+            f"task(s) {names} name no agent, have no script, and launcher.toml sets no default_agent",
+            where=str(plan_file), error_key="usage:no_agent",
+            fix='set agent = "NAME" on each task (an [agents] name or a built-in adapter), or '
+                'default_agent = "NAME" in launcher.toml')
+    for task in unnamed:
+        task.agent = config.default_agent
+    return plan
