@@ -19,6 +19,7 @@ from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.report import build_report, run_status
 from launcher.app.run.export import MANIFEST, SCHEMA, file_sha256
+from launcher.app.run.shard import digest_of
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
 from launcher.git import worktrees
@@ -51,6 +52,11 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     for key in ("run_id", "shard", "plan_digest", "base_sha", "target", "plan", "tasks", "plan_order"):
         if key not in data:
             raise _bad(directory, f"{MANIFEST} lacks {key!r}")
+    if not isinstance(data["plan"], dict) or digest_of(data["plan"]) != data["plan_digest"]:
+        # The plan is what lands (its integration check, its tasks): one edited after the
+        # export no longer hashes to the digest every shard computed from the plan it ran.
+        raise _bad(directory, f"its plan does not match its plan_digest ({str(data['plan_digest'])[:12]}): "
+                              "the manifest was edited or is damaged")
     tasks = data["tasks"]
     if not isinstance(tasks, list) or not all(
             isinstance(t, dict) and all(isinstance(t.get(k), str) for k in _TASK_KEYS) for t in tasks):
@@ -115,21 +121,20 @@ async def _fetch(repo: GitRepo, exports: list[tuple[Path, dict[str, Any]]], bund
                 raise _bad(directory, f"the bundle's {spec['branch']} is not at the manifest's head")
 
 
+def whole_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:
+    """The plan every shard ran a share of (the manifests' plans are one: same digest)."""
+    directory, data = exports[0]
+    return plan_from_journal(data["plan"], f"{data['run_id']} (export {directory})")
+
+
 def combined_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:
     """The exported tasks, in the whole plan's order, dependencies kept among them."""
-    order = {task_id: n for n, task_id in enumerate(exports[0][1]["plan_order"])}
+    plan = whole_plan(exports)
     exported = {spec["id"] for _, data in exports for spec in data["tasks"]}
-    tasks = []
-    base_plan: Plan | None = None
-    for directory, data in exports:
-        plan = plan_from_journal(data["plan"], f"{data['run_id']} (export {directory})")
-        base_plan = base_plan or plan
-        tasks += [t.model_copy(update={"depends_on": [d for d in t.depends_on if d in exported],
-                                       "select_from": [d for d in t.select_from if d in exported]})
-                  for t in plan.tasks if t.id in exported]
-    assert base_plan is not None
-    tasks.sort(key=lambda t: order.get(t.id, len(order)))
-    return base_plan.model_copy(update={"tasks": tasks})
+    tasks = [t.model_copy(update={"depends_on": [d for d in t.depends_on if d in exported],
+                                  "select_from": [d for d in t.select_from if d in exported]})
+             for t in plan.tasks if t.id in exported]
+    return plan.model_copy(update={"tasks": tasks})
 
 
 async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunReport:
