@@ -139,3 +139,67 @@ def test_a_manifest_whose_plan_was_edited_is_refused_before_anything_is_fetched(
     assert "plan_digest" in landed.stderr
     assert "BROKEN" not in git(final, "log", "-p", "main")
     _assert_nothing_happened(final, before)
+
+
+# --- defect 2: every task of the plan is accounted for --------------------------------------
+
+def test_a_missing_shard_is_refused_and_named(shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    remote, exports = shards
+    final = _clone(remote, tmp_path / "final")
+    before = git(final, "rev-parse", "main")
+    landed = _land(final, [exports[0], exports[2]])
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    assert "shard 2/3" in landed.stderr and "missing" in landed.stderr
+    assert "--from" in landed.stderr  # says how to fix it
+    _assert_nothing_happened(final, before)
+
+
+def test_a_task_removed_from_a_manifest_is_refused_and_named(
+        shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    remote, exports = shards
+    final = _clone(remote, tmp_path / "final")
+    before = git(final, "rev-parse", "main")
+
+    def drop_alpha(data: dict[str, Any]) -> None:
+        data["tasks"] = [t for t in data["tasks"] if t["id"] != "alpha"]
+
+    _edit(exports[2], drop_alpha)
+    landed = _land(final, exports)
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    assert "'alpha'" in landed.stderr and "shard 3/3" in landed.stderr
+    _assert_nothing_happened(final, before)
+
+
+def test_a_task_exported_by_the_wrong_shard_is_refused(
+        shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    remote, exports = shards
+    final = _clone(remote, tmp_path / "final")
+    before = git(final, "rev-parse", "main")
+
+    def claim_epsilon(data: dict[str, Any]) -> None:
+        data["not_exported"]["epsilon"] = "failed: elsewhere"
+
+    _edit(exports[0], claim_epsilon)
+    landed = _land(final, exports)
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    assert "'epsilon'" in landed.stderr
+    _assert_nothing_happened(final, before)
+
+
+def test_a_task_that_failed_in_its_shard_fails_the_land(
+        shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    remote, exports = shards
+    manifest = json.loads((exports[2] / MANIFEST).read_text())
+    assert "epsilon" in manifest["not_exported"]
+    final = _clone(remote, tmp_path / "final")
+    landed = _land(final, exports, "--json")
+    assert landed.returncode == 1, landed.stdout + landed.stderr
+    report = json.loads(landed.stdout)
+    assert report["status"] == "failed"
+    states = {t["id"]: t["state"] for t in report["tasks"]}
+    assert states == {"alpha": "merged", "beta": "merged", "delta": "merged", "epsilon": "failed"}
+    epsilon = next(t for t in report["tasks"] if t["id"] == "epsilon")
+    assert "shard 3/3" in epsilon["message"] and "could not finish" in epsilon["message"]
+    for name in ("alpha", "beta", "delta"):
+        assert (final / f"{name}.txt").exists()
+    assert not (final / "epsilon.txt").exists()

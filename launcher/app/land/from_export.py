@@ -19,7 +19,7 @@ from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.report import build_report, run_status
 from launcher.app.run.export import MANIFEST, SCHEMA, file_sha256
-from launcher.app.run.shard import digest_of
+from launcher.app.run.shard import digest_of, parse_shard, select_shard
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
 from launcher.git import worktrees
@@ -29,13 +29,14 @@ from launcher.models.ids import new_run_id
 from launcher.models.plan import Plan, plan_from_journal
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
+from launcher.store.journal import BEST_OF_N, NO_CHANGES
 
 _FIX = "use the directories written by `launcher run --shard I/N --no-merge --export DIR` of one plan"
 _TASK_KEYS = ("id", "branch", "head", "approval_hash")
 
 
-def _bad(where: Path, what: str) -> UsageProblem:
-    return UsageProblem(f"export refused: {what}", where=str(where), fix=_FIX)
+def _bad(where: Path, what: str, fix: str = _FIX) -> UsageProblem:
+    return UsageProblem(f"export refused: {what}", where=str(where), fix=fix)
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -49,9 +50,18 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
         raise _bad(directory, f"schema is {found!r}, expected {SCHEMA!r}")
-    for key in ("run_id", "shard", "plan_digest", "base_sha", "target", "plan", "tasks", "plan_order"):
+    for key in ("run_id", "shard", "plan_digest", "base_sha", "target", "plan", "tasks", "plan_order",
+                "not_exported"):
         if key not in data:
             raise _bad(directory, f"{MANIFEST} lacks {key!r}")
+    try:
+        index, count = parse_shard(str(data["shard"]))
+    except UsageProblem:
+        raise _bad(directory, f"its shard {data['shard']!r} is not I/N") from None
+    data["shard"] = f"{index}/{count}"
+    not_exported = data["not_exported"]
+    if not isinstance(not_exported, dict) or not all(isinstance(v, str) for v in not_exported.values()):
+        raise _bad(directory, f"{MANIFEST}: not_exported must map task ids to reasons")
     if not isinstance(data["plan"], dict) or digest_of(data["plan"]) != data["plan_digest"]:
         # The plan is what lands (its integration check, its tasks): one edited after the
         # export no longer hashes to the digest every shard computed from the plan it ran.
@@ -69,20 +79,73 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 def check_together(exports: list[tuple[Path, dict[str, Any]]]) -> None:
     """One plan, one base, each shard once, each task once."""
     first_dir, first = exports[0]
-    seen_shards: dict[str, Path] = {}
+    seen_shards: dict[tuple[int, int], Path] = {}
     seen_tasks: dict[str, Path] = {}
     for directory, data in exports:
         for key, what in (("plan_digest", "plan"), ("base_sha", "base commit"), ("target", "target")):
             if data[key] != first[key]:
                 raise _bad(directory, f"its {what} ({str(data[key])[:12]}) differs from that of "
                                       f"{first_dir} ({str(first[key])[:12]})")
-        if data["shard"] in seen_shards:
-            raise _bad(directory, f"shard {data['shard']} is also exported in {seen_shards[data['shard']]}")
-        seen_shards[data["shard"]] = directory
-        for spec in data["tasks"]:
-            if spec["id"] in seen_tasks:
-                raise _bad(directory, f"task {spec['id']!r} is also exported in {seen_tasks[spec['id']]}")
-            seen_tasks[spec["id"]] = directory
+        shard = parse_shard(data["shard"])
+        if shard in seen_shards:
+            raise _bad(directory, f"shard {data['shard']} is also exported in {seen_shards[shard]}")
+        seen_shards[shard] = directory
+        for task_id in [spec["id"] for spec in data["tasks"]] + list(data["not_exported"]):
+            if task_id in seen_tasks:
+                raise _bad(directory, f"task {task_id!r} is also in the export {seen_tasks[task_id]}")
+            seen_tasks[task_id] = directory
+
+
+def check_complete(exports: list[tuple[Path, dict[str, Any]]], plan: Plan) -> None:
+    """Every shard of the split is here, and each accounts for exactly its own tasks (exported,
+    or listed as not exported): no work of the plan goes missing without a word."""
+    counts = {parse_shard(data["shard"])[1] for _, data in exports}
+    if len(counts) > 1:
+        raise _bad(exports[0][0], f"the exports split the plan into different numbers of shards "
+                                  f"({', '.join(str(n) for n in sorted(counts))})")
+    count = counts.pop()
+    present = {parse_shard(data["shard"])[0] for _, data in exports}
+    missing = [f"{index}/{count}" for index in range(1, count + 1) if index not in present]
+    if missing:
+        where = ", ".join(str(d) for d, _ in exports)
+        raise UsageProblem(
+            f"export refused: shard {', '.join(missing)} is missing (the plan was split into {count} "
+            f"shards; only {len(present)} were given)", where=where,
+            fix=f"pass every shard's export directory, one --from each ({count} in all); if a job "
+                "failed before exporting, re-run it")
+    for directory, data in exports:
+        index, _ = parse_shard(data["shard"])
+        share = [t.id for t in select_shard(plan, index, count).tasks]
+        exported = [spec["id"] for spec in data["tasks"]]
+        listed = set(exported) | set(data["not_exported"])
+        stray = [task_id for task_id in sorted(listed) if task_id not in share]
+        if stray:
+            raise _bad(directory, f"task {stray[0]!r} is not one of shard {data['shard']}'s tasks "
+                                  f"({', '.join(share) or 'none'})")
+        unaccounted = [task_id for task_id in share if task_id not in listed]
+        if unaccounted:
+            raise _bad(directory, f"task {unaccounted[0]!r} of shard {data['shard']} is neither exported "
+                                  "nor listed as not exported: the manifest was edited or is incomplete",
+                       fix=f"pass shard {data['shard']}'s export as its job wrote it, or re-run that job")
+        both = [task_id for task_id in exported if task_id in data["not_exported"]]
+        if both:
+            raise _bad(directory, f"task {both[0]!r} is both exported and listed as not exported")
+
+
+def not_exported_state(shard: str, run_id: str, reason: str) -> tuple[TaskState, str]:
+    """How a task the shard did not export is reported by the land: a task that succeeded
+    with nothing to land (no changes, a settled best-of-N attempt) as it was; any other keeps
+    its final state, or fails, with the shard's reason."""
+    state_text, _, message = reason.partition(": ")
+    try:
+        state: TaskState | None = TaskState(state_text)
+    except ValueError:
+        state = None
+    if state is TaskState.SKIPPED and message.startswith((NO_CHANGES, BEST_OF_N)):
+        return state, message
+    if state is None or not state.is_final or state is TaskState.MERGED:
+        state = TaskState.FAILED
+    return state, f"not exported by shard {shard} (run {run_id}): {reason}"
 
 
 async def verify_bundle(repo: GitRepo, directory: Path, data: dict[str, Any]) -> Path | None:
@@ -127,23 +190,14 @@ def whole_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:
     return plan_from_journal(data["plan"], f"{data['run_id']} (export {directory})")
 
 
-def combined_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:
-    """The exported tasks, in the whole plan's order, dependencies kept among them."""
-    plan = whole_plan(exports)
-    exported = {spec["id"] for _, data in exports for spec in data["tasks"]}
-    tasks = [t.model_copy(update={"depends_on": [d for d in t.depends_on if d in exported],
-                                  "select_from": [d for d in t.select_from if d in exported]})
-             for t in plan.tasks if t.id in exported]
-    return plan.model_copy(update={"tasks": tasks})
-
-
 async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunReport:
     repo = await GitRepo.discover(cwd)
     exports = [(d.absolute(), read_manifest(d.absolute())) for d in directories]
     check_together(exports)
+    plan = whole_plan(exports)
+    check_complete(exports, plan)
     bundles = [await verify_bundle(repo, d, data) for d, data in exports]
     await _fetch(repo, exports, bundles)
-    plan = combined_plan(exports)
     first = exports[0][1]
     config = load_repo_config(repo.root)
     run_id = new_run_id()
@@ -167,6 +221,9 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
                 files=list(spec.get("files") or []), included=list(spec.get("included") or []),
                 included_blobs=dict(spec.get("included_blobs") or {}),
             )
+        for task_id, reason in data["not_exported"].items():
+            state, message = not_exported_state(data["shard"], data["run_id"], reason)
+            journal.transition(run_id, task_id, state, message)
     ctx = RunContext(
         repo=repo, journal=journal, run_id=run_id, plan=plan, config=config, base_sha=first["base_sha"],
         target=first["target"], worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
