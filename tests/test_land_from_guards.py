@@ -203,3 +203,42 @@ def test_a_task_that_failed_in_its_shard_fails_the_land(
     for name in ("alpha", "beta", "delta"):
         assert (final / f"{name}.txt").exists()
     assert not (final / "epsilon.txt").exists()
+
+
+# --- defect 3: a refused export leaves nothing behind ---------------------------------------
+
+def test_an_edited_head_in_a_later_manifest_leaves_no_branch_fetched(
+        shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    remote, exports = shards
+    final = _clone(remote, tmp_path / "final")
+    before = git(final, "rev-parse", "main")
+
+    def move_head(data: dict[str, Any]) -> None:
+        data["tasks"][0]["head"] = data["base_sha"]
+
+    _edit(exports[2], move_head)
+    landed = _land(final, exports)
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    assert "head" in landed.stderr
+    _assert_nothing_happened(final, before)
+
+
+def test_a_truncated_bundle_with_a_matching_checksum_leaves_no_branch_fetched(
+        shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    from launcher.app.run.export import file_sha256
+
+    remote, exports = shards
+    final = _clone(remote, tmp_path / "final")
+    before = git(final, "rev-parse", "main")
+    bundle = exports[2] / "branches.bundle"
+    data = bundle.read_bytes()
+    bundle.write_bytes(data[:-40])  # the header is intact; the pack is cut short
+
+    def new_checksum(manifest: dict[str, Any]) -> None:
+        manifest["bundle"]["sha256"] = file_sha256(bundle)
+
+    _edit(exports[2], new_checksum)
+    landed = _land(final, exports)
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    assert "Traceback" not in landed.stderr
+    _assert_nothing_happened(final, before)

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
@@ -149,6 +151,9 @@ def not_exported_state(shard: str, run_id: str, reason: str) -> tuple[TaskState,
 
 
 async def verify_bundle(repo: GitRepo, directory: Path, data: dict[str, Any]) -> Path | None:
+    """The bundle is the one the manifest describes (checksum), git can apply it (`git bundle
+    verify`: its prerequisites are here), and it holds each task's branch at the manifest's
+    head, which is not already here at another commit. Nothing is fetched yet."""
     if not data["tasks"]:
         return None
     bundle = directory / str(data["bundle"].get("file", ""))
@@ -159,29 +164,65 @@ async def verify_bundle(repo: GitRepo, directory: Path, data: dict[str, Any]) ->
     verified = await repo.git("bundle", "verify", "--quiet", str(bundle), check=False)
     if not verified.ok:
         raise _bad(directory, f"`git bundle verify` refuses {bundle.name}: {verified.err.strip()[:300]}")
+    listed = await repo.git("bundle", "list-heads", str(bundle), check=False)
+    if not listed.ok:
+        raise _bad(directory, f"`git bundle list-heads` refuses {bundle.name}: {listed.err.strip()[:300]}")
+    heads = {ref: sha for sha, _, ref in (line.partition(" ") for line in listed.out.splitlines())}
+    prefix = f"launcher/{data['run_id']}/"
+    for spec in data["tasks"]:
+        branch = spec["branch"]
+        if not branch.startswith(prefix) or ".." in branch or branch.endswith("/"):
+            raise _bad(directory, f"task {spec['id']!r}: branch {branch!r} is not one of run "
+                                  f"{data['run_id']}'s branches ({prefix}...)")
+        in_bundle = heads.get(f"refs/heads/{branch}")
+        if in_bundle != spec["head"]:
+            found = f"at {in_bundle[:12]}" if in_bundle else "not in it"
+            raise _bad(directory, f"task {spec['id']!r}: the manifest's head {spec['head'][:12]} of {branch} "
+                                  f"is not what its bundle holds ({found})")
+        have = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
+        if have.ok and have.out.strip() != spec["head"]:
+            raise _bad(directory, f"branch {branch} exists here at another commit")
     return bundle
 
 
 async def _fetch(repo: GitRepo, exports: list[tuple[Path, dict[str, Any]]], bundles: list[Path | None]) -> None:
-    for (directory, data), bundle in zip(exports, bundles, strict=True):
-        if bundle is None:
-            continue
-        refspecs = []
-        for spec in data["tasks"]:
-            have = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{spec['branch']}", check=False)
-            if have.ok and have.out.strip() != spec["head"]:
-                raise _bad(directory, f"branch {spec['branch']} exists here at another commit")
-            if not have.ok:  # already here at that head: this clone ran the shard itself
-                refspecs.append(f"refs/heads/{spec['branch']}:refs/heads/{spec['branch']}")
-        if not refspecs:
-            continue
-        async with repo.lock.hold():
-            fetched = await repo.git("fetch", "--quiet", "--no-tags", str(bundle), *refspecs, check=False)
-        if not fetched.ok:
-            raise _bad(directory, f"fetching its bundle failed: {fetched.err.strip()[:300]}")
-        for spec in data["tasks"]:
-            if await repo.rev_parse(f"refs/heads/{spec['branch']}") != spec["head"]:
-                raise _bad(directory, f"the bundle's {spec['branch']} is not at the manifest's head")
+    """Fetch each bundle into its branches; if any fetch fails, the branches already fetched
+    are deleted again: a refused export leaves nothing behind."""
+    created: list[str] = []  # the refs this land makes
+    try:
+        for (directory, data), bundle in zip(exports, bundles, strict=True):
+            if bundle is None:
+                continue
+            refspecs = []
+            for spec in data["tasks"]:
+                ref = f"refs/heads/{spec['branch']}"
+                have = await repo.git("rev-parse", "--verify", "--quiet", ref, check=False)
+                if have.ok and have.out.strip() != spec["head"]:
+                    raise _bad(directory, f"branch {spec['branch']} exists here at another commit")
+                if not have.ok:  # already here at that head: this clone ran the shard itself
+                    refspecs.append(f"{ref}:{ref}")
+                    created.append(ref)
+            if not refspecs:
+                continue
+            async with repo.lock.hold():
+                fetched = await repo.git("fetch", "--quiet", "--no-tags", "--atomic", "--no-write-fetch-head",
+                                         str(bundle), *refspecs, check=False)
+            if not fetched.ok:
+                raise _bad(directory, f"fetching its bundle failed: {fetched.err.strip()[:300]}")
+            for spec in data["tasks"]:
+                if await repo.rev_parse(f"refs/heads/{spec['branch']}") != spec["head"]:
+                    raise _bad(directory, f"the bundle's {spec['branch']} is not at the manifest's head")
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await _unfetch(repo, created)
+        raise
+
+
+async def _unfetch(repo: GitRepo, created: list[str]) -> None:
+    """Delete the refs this land fetched (none of them was here before it)."""
+    async with repo.lock.hold():
+        for ref in created:
+            await repo.git("update-ref", "-d", ref, check=False)
 
 
 def whole_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:
