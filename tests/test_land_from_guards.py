@@ -203,6 +203,7 @@ def test_a_task_that_failed_in_its_shard_fails_the_land(
     for name in ("alpha", "beta", "delta"):
         assert (final / f"{name}.txt").exists()
     assert not (final / "epsilon.txt").exists()
+    assert git(final, "status", "--porcelain") == ""  # the journal is excluded, as in a run
 
 
 # --- defect 3: a refused export leaves nothing behind ---------------------------------------
@@ -242,3 +243,47 @@ def test_a_truncated_bundle_with_a_matching_checksum_leaves_no_branch_fetched(
     assert landed.returncode == 2, landed.stdout + landed.stderr
     assert "Traceback" not in landed.stderr
     _assert_nothing_happened(final, before)
+
+
+# --- defect 4: a culprit found while landing is revised from its exported work --------------
+
+def test_a_culprit_found_by_land_from_is_revised_from_its_exported_head_with_the_feedback(
+        tmp_path: Path) -> None:
+    check = tmp_path / "check.py"
+    check.write_text("import pathlib, sys\n"
+                     "for p in pathlib.Path('.').glob('*.txt'):\n"
+                     "    if 'BROKEN' in p.read_text():\n"
+                     "        print(f'{p}: BROKEN found')\n"
+                     "        sys.exit(1)\n"
+                     "print('fine')\n")
+    seen = tmp_path / "rounds.log"
+    record = {"run": ["sh", "-c", f'{{ echo "round=$LAUNCHER_ITERATION"; '
+                                  f'cat "$LAUNCHER_FEEDBACK" 2>/dev/null || true; }} >> {seen}']}
+    plan = {"run": {"integration_check": f"{sys.executable} {check}"},
+            "task": [{"id": "fixer", "script": [
+                record,
+                _write("work.txt", "first round\n", rounds=[1]),
+                _write("f.txt", "BROKEN\n", rounds=[1]),
+                _write("f.txt", "fixed\n", rounds=[2]),
+            ]}]}
+    remote, exports = _export_shards(tmp_path, plan, 1)
+    exported = json.loads((exports[0] / MANIFEST).read_text())["tasks"][0]
+    seen.write_text("")  # only the land's rounds from here on
+    final = _clone(remote, tmp_path / "final")
+
+    landed = _land(final, exports, "--json")
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    report = json.loads(landed.stdout)
+    fixer = next(t for t in report["tasks"] if t["id"] == "fixer")
+    assert fixer["state"] == "merged", fixer["message"]
+    assert report["queue"]["culprits"] == ["fixer"] and report["queue"]["returned"] == ["fixer"]
+    rounds = seen.read_text()
+    assert rounds.startswith("round=2\n"), rounds  # one revision round, counted after the shard's
+    assert "f.txt: BROKEN found" in rounds  # its feedback is the check's output
+    assert rounds.count("round=") == 1
+    # The round continued the exported work: its commit is in the landed history.
+    git(final, "merge-base", "--is-ancestor", exported["head"], "main")
+    assert (final / "work.txt").read_text() == "first round\n"
+    assert (final / "f.txt").read_text() == "fixed\n"
+    assert "/.launcher/" in (final / ".git" / "info" / "exclude").read_text().splitlines()
+    assert git(final, "status", "--porcelain") == ""

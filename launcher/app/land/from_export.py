@@ -20,11 +20,12 @@ from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.report import build_report, run_status
+from launcher.app.run import containment
 from launcher.app.run.export import MANIFEST, SCHEMA, file_sha256
 from launcher.app.run.shard import digest_of, parse_shard, select_shard
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
-from launcher.git import worktrees
+from launcher.git import include, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.ids import new_run_id
@@ -225,6 +226,11 @@ async def _unfetch(repo: GitRepo, created: list[str]) -> None:
             await repo.git("update-ref", "-d", ref, check=False)
 
 
+def _count(spec: dict[str, Any], key: str, default: int) -> int:
+    value = spec.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+
+
 def whole_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:
     """The plan every shard ran a share of (the manifests' plans are one: same digest)."""
     directory, data = exports[0]
@@ -241,6 +247,7 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
     await _fetch(repo, exports, bundles)
     first = exports[0][1]
     config = load_repo_config(repo.root)
+    await repo.ensure_excluded("/.launcher/")  # as a run does: the journal is not an agent's write
     run_id = new_run_id()
     journal = open_journal(repo)
     journal.create_run(
@@ -257,7 +264,9 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
                 run_id, spec["id"], TaskState.APPROVED,
                 f"approved in shard {data['shard']} (run {data['run_id']}), imported from {directory}",
                 branch=spec["branch"], worktree=held.get(spec["branch"]), head_sha=spec["head"],
-                start_sha=spec.get("start"),
+                start_sha=spec.get("start") or first["base_sha"],
+                # A revision round the queue sends it back for counts on from its shard's rounds.
+                iteration=_count(spec, "iteration", 1), round_base=_count(spec, "round_base", 0),
                 approval_hash=spec["approval_hash"], contract=spec.get("contract"),
                 files=list(spec.get("files") or []), included=list(spec.get("included") or []),
                 included_blobs=dict(spec.get("included_blobs") or {}),
@@ -270,12 +279,19 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
         target=first["target"], worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
         emit=emit, merge=True,
     )
+    # A culprit of the integration check gets an agent round here: guarded as in a run.
+    ctx.include_paths = await include.resolve_includes(repo, config.include_file)
+    ctx.main_snapshot = set(await repo.status_porcelain())
+    await containment.start(ctx)
     with process.observing_spawns(journaling_observer(journal, run_id, None)):
         try:
             reached_target, message = await land_approved(ctx)
+            await containment.reap(ctx)
         except BaseException:
-            journal.set_run(run_id, status=RunStatus.INTERRUPTED,
-                            message=f"interrupted while landing; `launcher land {run_id}` continues")
+            with anyio.CancelScope(shield=True):
+                journal.set_run(run_id, status=RunStatus.INTERRUPTED,
+                                message=f"interrupted while landing; `launcher land {run_id}` continues")
+                await containment.reap(ctx)
             raise
     status = run_status(journal.tasks(run_id), merge=True, reached_target=reached_target)
     journal.set_run(run_id, status=status, message=message)
