@@ -1,10 +1,15 @@
 """`launcher land --from DIR [--from DIR ...]`: the final CI job lands every shard's exports.
 
-Everything is checked before anything moves: each manifest's schema, that all come from the
-same plan and base (and distinct shards), each bundle's checksum and `git bundle verify`. Then
-the bundles are fetched into their branches, the tasks are journaled as one new run, approved
-with the shard's approval hash, and landed by the same queue and guards as a local run
-(`land_approved`: approval hash, include-file guard, markers, integration check, CAS).
+Everything is checked before anything moves: each manifest's schema and that its plan (the
+whole plan, which is what lands) hashes to its plan digest; that all come from the same plan and
+base; that every shard of the split is there and accounts for each of its tasks (exported, or
+listed as not exported); each bundle's checksum, `git bundle verify`, and that it holds each
+task's branch at the manifest's head. Then the bundles are fetched into their branches (a fetch
+that fails deletes what this land fetched), the plan's tasks are journaled as one new run, the
+exported ones approved with the shard's approval hash and the others with their shard's outcome,
+and landed by the same queue and guards as a local run (`land_approved`: approval hash,
+include-file guard, markers, integration check, CAS). A culprit of the integration check is
+revised on its exported branch, its rounds counted on from its shard's.
 """
 
 from __future__ import annotations
