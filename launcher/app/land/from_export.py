@@ -1,10 +1,15 @@
 """`launcher land --from DIR [--from DIR ...]`: the final CI job lands every shard's exports.
 
-Everything is checked before anything moves: each manifest's schema, that all come from the
-same plan and base (and distinct shards), each bundle's checksum and `git bundle verify`. Then
-the bundles are fetched into their branches, the tasks are journaled as one new run, approved
-with the shard's approval hash, and landed by the same queue and guards as a local run
-(`land_approved`: approval hash, include-file guard, markers, integration check, CAS).
+Everything is checked before anything moves: each manifest's schema and that its plan (the
+whole plan, which is what lands) hashes to its plan digest; that all come from the same plan and
+base; that every shard of the split is there and accounts for each of its tasks (exported, or
+listed as not exported); each bundle's checksum, `git bundle verify`, and that it holds each
+task's branch at the manifest's head. Then the bundles are fetched into their branches (a fetch
+that fails deletes what this land fetched), the plan's tasks are journaled as one new run, the
+exported ones approved with the shard's approval hash and the others with their shard's outcome,
+and landed by the same queue and guards as a local run (`land_approved`: approval hash,
+include-file guard, markers, integration check, CAS). A culprit of the integration check is
+revised on its exported branch, its rounds counted on from its shard's.
 """
 
 from __future__ import annotations
@@ -14,27 +19,32 @@ import os
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.report import build_report, run_status
+from launcher.app.run import containment
 from launcher.app.run.export import MANIFEST, SCHEMA, file_sha256
+from launcher.app.run.shard import digest_of, parse_shard, select_shard
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
-from launcher.git import worktrees
+from launcher.git import include, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.ids import new_run_id
 from launcher.models.plan import Plan, plan_from_journal
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
+from launcher.store.journal import BEST_OF_N, NO_CHANGES
 
 _FIX = "use the directories written by `launcher run --shard I/N --no-merge --export DIR` of one plan"
 _TASK_KEYS = ("id", "branch", "head", "approval_hash")
 
 
-def _bad(where: Path, what: str) -> UsageProblem:
-    return UsageProblem(f"export refused: {what}", where=str(where), fix=_FIX)
+def _bad(where: Path, what: str, fix: str = _FIX) -> UsageProblem:
+    return UsageProblem(f"export refused: {what}", where=str(where), fix=fix)
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -48,9 +58,23 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
         raise _bad(directory, f"schema is {found!r}, expected {SCHEMA!r}")
-    for key in ("run_id", "shard", "plan_digest", "base_sha", "target", "plan", "tasks", "plan_order"):
+    for key in ("run_id", "shard", "plan_digest", "base_sha", "target", "plan", "tasks", "plan_order",
+                "not_exported"):
         if key not in data:
             raise _bad(directory, f"{MANIFEST} lacks {key!r}")
+    try:
+        index, count = parse_shard(str(data["shard"]))
+    except UsageProblem:
+        raise _bad(directory, f"its shard {data['shard']!r} is not I/N") from None
+    data["shard"] = f"{index}/{count}"
+    not_exported = data["not_exported"]
+    if not isinstance(not_exported, dict) or not all(isinstance(v, str) for v in not_exported.values()):
+        raise _bad(directory, f"{MANIFEST}: not_exported must map task ids to reasons")
+    if not isinstance(data["plan"], dict) or digest_of(data["plan"]) != data["plan_digest"]:
+        # The plan is what lands (its integration check, its tasks): one edited after the
+        # export no longer hashes to the digest every shard computed from the plan it ran.
+        raise _bad(directory, f"its plan does not match its plan_digest ({str(data['plan_digest'])[:12]}): "
+                              "the manifest was edited or is damaged")
     tasks = data["tasks"]
     if not isinstance(tasks, list) or not all(
             isinstance(t, dict) and all(isinstance(t.get(k), str) for k in _TASK_KEYS) for t in tasks):
@@ -63,23 +87,79 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 def check_together(exports: list[tuple[Path, dict[str, Any]]]) -> None:
     """One plan, one base, each shard once, each task once."""
     first_dir, first = exports[0]
-    seen_shards: dict[str, Path] = {}
+    seen_shards: dict[tuple[int, int], Path] = {}
     seen_tasks: dict[str, Path] = {}
     for directory, data in exports:
         for key, what in (("plan_digest", "plan"), ("base_sha", "base commit"), ("target", "target")):
             if data[key] != first[key]:
                 raise _bad(directory, f"its {what} ({str(data[key])[:12]}) differs from that of "
                                       f"{first_dir} ({str(first[key])[:12]})")
-        if data["shard"] in seen_shards:
-            raise _bad(directory, f"shard {data['shard']} is also exported in {seen_shards[data['shard']]}")
-        seen_shards[data["shard"]] = directory
-        for spec in data["tasks"]:
-            if spec["id"] in seen_tasks:
-                raise _bad(directory, f"task {spec['id']!r} is also exported in {seen_tasks[spec['id']]}")
-            seen_tasks[spec["id"]] = directory
+        shard = parse_shard(data["shard"])
+        if shard in seen_shards:
+            raise _bad(directory, f"shard {data['shard']} is also exported in {seen_shards[shard]}")
+        seen_shards[shard] = directory
+        for task_id in [spec["id"] for spec in data["tasks"]] + list(data["not_exported"]):
+            if task_id in seen_tasks:
+                raise _bad(directory, f"task {task_id!r} is also in the export {seen_tasks[task_id]}")
+            seen_tasks[task_id] = directory
+
+
+def check_complete(exports: list[tuple[Path, dict[str, Any]]], plan: Plan) -> None:
+    """Every shard of the split is here, and each accounts for exactly its own tasks (exported,
+    or listed as not exported): no work of the plan goes missing without a word."""
+    counts = {parse_shard(data["shard"])[1] for _, data in exports}
+    if len(counts) > 1:
+        raise _bad(exports[0][0], f"the exports split the plan into different numbers of shards "
+                                  f"({', '.join(str(n) for n in sorted(counts))})")
+    count = counts.pop()
+    present = {parse_shard(data["shard"])[0] for _, data in exports}
+    missing = [f"{index}/{count}" for index in range(1, count + 1) if index not in present]
+    if missing:
+        where = ", ".join(str(d) for d, _ in exports)
+        raise UsageProblem(
+            f"export refused: shard {', '.join(missing)} is missing (the plan was split into {count} "
+            f"shards; only {len(present)} were given)", where=where,
+            fix=f"pass every shard's export directory, one --from each ({count} in all); if a job "
+                "failed before exporting, re-run it")
+    for directory, data in exports:
+        index, _ = parse_shard(data["shard"])
+        share = [t.id for t in select_shard(plan, index, count).tasks]
+        exported = [spec["id"] for spec in data["tasks"]]
+        listed = set(exported) | set(data["not_exported"])
+        stray = [task_id for task_id in sorted(listed) if task_id not in share]
+        if stray:
+            raise _bad(directory, f"task {stray[0]!r} is not one of shard {data['shard']}'s tasks "
+                                  f"({', '.join(share) or 'none'})")
+        unaccounted = [task_id for task_id in share if task_id not in listed]
+        if unaccounted:
+            raise _bad(directory, f"task {unaccounted[0]!r} of shard {data['shard']} is neither exported "
+                                  "nor listed as not exported: the manifest was edited or is incomplete",
+                       fix=f"pass shard {data['shard']}'s export as its job wrote it, or re-run that job")
+        both = [task_id for task_id in exported if task_id in data["not_exported"]]
+        if both:
+            raise _bad(directory, f"task {both[0]!r} is both exported and listed as not exported")
+
+
+def not_exported_state(shard: str, run_id: str, reason: str) -> tuple[TaskState, str]:
+    """How a task the shard did not export is reported by the land: a task that succeeded
+    with nothing to land (no changes, a settled best-of-N attempt) as it was; any other keeps
+    its final state, or fails, with the shard's reason."""
+    state_text, _, message = reason.partition(": ")
+    try:
+        state: TaskState | None = TaskState(state_text)
+    except ValueError:
+        state = None
+    if state is TaskState.SKIPPED and message.startswith((NO_CHANGES, BEST_OF_N)):
+        return state, message
+    if state is None or not state.is_final or state is TaskState.MERGED:
+        state = TaskState.FAILED
+    return state, f"not exported by shard {shard} (run {run_id}): {reason}"
 
 
 async def verify_bundle(repo: GitRepo, directory: Path, data: dict[str, Any]) -> Path | None:
+    """The bundle is the one the manifest describes (checksum), git can apply it (`git bundle
+    verify`: its prerequisites are here), and it holds each task's branch at the manifest's
+    head, which is not already here at another commit. Nothing is fetched yet."""
     if not data["tasks"]:
         return None
     bundle = directory / str(data["bundle"].get("file", ""))
@@ -90,57 +170,89 @@ async def verify_bundle(repo: GitRepo, directory: Path, data: dict[str, Any]) ->
     verified = await repo.git("bundle", "verify", "--quiet", str(bundle), check=False)
     if not verified.ok:
         raise _bad(directory, f"`git bundle verify` refuses {bundle.name}: {verified.err.strip()[:300]}")
+    listed = await repo.git("bundle", "list-heads", str(bundle), check=False)
+    if not listed.ok:
+        raise _bad(directory, f"`git bundle list-heads` refuses {bundle.name}: {listed.err.strip()[:300]}")
+    heads = {ref: sha for sha, _, ref in (line.partition(" ") for line in listed.out.splitlines())}
+    prefix = f"launcher/{data['run_id']}/"
+    for spec in data["tasks"]:
+        branch = spec["branch"]
+        if not branch.startswith(prefix) or ".." in branch or branch.endswith("/"):
+            raise _bad(directory, f"task {spec['id']!r}: branch {branch!r} is not one of run "
+                                  f"{data['run_id']}'s branches ({prefix}...)")
+        in_bundle = heads.get(f"refs/heads/{branch}")
+        if in_bundle != spec["head"]:
+            found = f"at {in_bundle[:12]}" if in_bundle else "not in it"
+            raise _bad(directory, f"task {spec['id']!r}: the manifest's head {spec['head'][:12]} of {branch} "
+                                  f"is not what its bundle holds ({found})")
+        have = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
+        if have.ok and have.out.strip() != spec["head"]:
+            raise _bad(directory, f"branch {branch} exists here at another commit")
     return bundle
 
 
 async def _fetch(repo: GitRepo, exports: list[tuple[Path, dict[str, Any]]], bundles: list[Path | None]) -> None:
-    for (directory, data), bundle in zip(exports, bundles, strict=True):
-        if bundle is None:
-            continue
-        refspecs = []
-        for spec in data["tasks"]:
-            have = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{spec['branch']}", check=False)
-            if have.ok and have.out.strip() != spec["head"]:
-                raise _bad(directory, f"branch {spec['branch']} exists here at another commit")
-            if not have.ok:  # already here at that head: this clone ran the shard itself
-                refspecs.append(f"refs/heads/{spec['branch']}:refs/heads/{spec['branch']}")
-        if not refspecs:
-            continue
-        async with repo.lock.hold():
-            fetched = await repo.git("fetch", "--quiet", "--no-tags", str(bundle), *refspecs, check=False)
-        if not fetched.ok:
-            raise _bad(directory, f"fetching its bundle failed: {fetched.err.strip()[:300]}")
-        for spec in data["tasks"]:
-            if await repo.rev_parse(f"refs/heads/{spec['branch']}") != spec["head"]:
-                raise _bad(directory, f"the bundle's {spec['branch']} is not at the manifest's head")
+    """Fetch each bundle into its branches; if any fetch fails, the branches already fetched
+    are deleted again: a refused export leaves nothing behind."""
+    created: list[str] = []  # the refs this land makes
+    try:
+        for (directory, data), bundle in zip(exports, bundles, strict=True):
+            if bundle is None:
+                continue
+            refspecs = []
+            for spec in data["tasks"]:
+                ref = f"refs/heads/{spec['branch']}"
+                have = await repo.git("rev-parse", "--verify", "--quiet", ref, check=False)
+                if have.ok and have.out.strip() != spec["head"]:
+                    raise _bad(directory, f"branch {spec['branch']} exists here at another commit")
+                if not have.ok:  # already here at that head: this clone ran the shard itself
+                    refspecs.append(f"{ref}:{ref}")
+                    created.append(ref)
+            if not refspecs:
+                continue
+            async with repo.lock.hold():
+                fetched = await repo.git("fetch", "--quiet", "--no-tags", "--atomic", "--no-write-fetch-head",
+                                         str(bundle), *refspecs, check=False)
+            if not fetched.ok:
+                raise _bad(directory, f"fetching its bundle failed: {fetched.err.strip()[:300]}")
+            for spec in data["tasks"]:
+                if await repo.rev_parse(f"refs/heads/{spec['branch']}") != spec["head"]:
+                    raise _bad(directory, f"the bundle's {spec['branch']} is not at the manifest's head")
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await _unfetch(repo, created)
+        raise
 
 
-def combined_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:
-    """The exported tasks, in the whole plan's order, dependencies kept among them."""
-    order = {task_id: n for n, task_id in enumerate(exports[0][1]["plan_order"])}
-    exported = {spec["id"] for _, data in exports for spec in data["tasks"]}
-    tasks = []
-    base_plan: Plan | None = None
-    for directory, data in exports:
-        plan = plan_from_journal(data["plan"], f"{data['run_id']} (export {directory})")
-        base_plan = base_plan or plan
-        tasks += [t.model_copy(update={"depends_on": [d for d in t.depends_on if d in exported],
-                                       "select_from": [d for d in t.select_from if d in exported]})
-                  for t in plan.tasks if t.id in exported]
-    assert base_plan is not None
-    tasks.sort(key=lambda t: order.get(t.id, len(order)))
-    return base_plan.model_copy(update={"tasks": tasks})
+async def _unfetch(repo: GitRepo, created: list[str]) -> None:
+    """Delete the refs this land fetched (none of them was here before it)."""
+    async with repo.lock.hold():
+        for ref in created:
+            await repo.git("update-ref", "-d", ref, check=False)
+
+
+def _count(spec: dict[str, Any], key: str, default: int) -> int:
+    value = spec.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+
+
+def whole_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:
+    """The plan every shard ran a share of (the manifests' plans are one: same digest)."""
+    directory, data = exports[0]
+    return plan_from_journal(data["plan"], f"{data['run_id']} (export {directory})")
 
 
 async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunReport:
     repo = await GitRepo.discover(cwd)
     exports = [(d.absolute(), read_manifest(d.absolute())) for d in directories]
     check_together(exports)
+    plan = whole_plan(exports)
+    check_complete(exports, plan)
     bundles = [await verify_bundle(repo, d, data) for d, data in exports]
     await _fetch(repo, exports, bundles)
-    plan = combined_plan(exports)
     first = exports[0][1]
     config = load_repo_config(repo.root)
+    await repo.ensure_excluded("/.launcher/")  # as a run does: the journal is not an agent's write
     run_id = new_run_id()
     journal = open_journal(repo)
     journal.create_run(
@@ -157,22 +269,34 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
                 run_id, spec["id"], TaskState.APPROVED,
                 f"approved in shard {data['shard']} (run {data['run_id']}), imported from {directory}",
                 branch=spec["branch"], worktree=held.get(spec["branch"]), head_sha=spec["head"],
-                start_sha=spec.get("start"),
+                start_sha=spec.get("start") or first["base_sha"],
+                # A revision round the queue sends it back for counts on from its shard's rounds.
+                iteration=_count(spec, "iteration", 1), round_base=_count(spec, "round_base", 0),
                 approval_hash=spec["approval_hash"], contract=spec.get("contract"),
                 files=list(spec.get("files") or []), included=list(spec.get("included") or []),
                 included_blobs=dict(spec.get("included_blobs") or {}),
             )
+        for task_id, reason in data["not_exported"].items():
+            state, message = not_exported_state(data["shard"], data["run_id"], reason)
+            journal.transition(run_id, task_id, state, message)
     ctx = RunContext(
         repo=repo, journal=journal, run_id=run_id, plan=plan, config=config, base_sha=first["base_sha"],
         target=first["target"], worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
         emit=emit, merge=True,
     )
+    # A culprit of the integration check gets an agent round here: guarded as in a run.
+    ctx.include_paths = await include.resolve_includes(repo, config.include_file)
+    ctx.main_snapshot = set(await repo.status_porcelain())
+    await containment.start(ctx)
     with process.observing_spawns(journaling_observer(journal, run_id, None)):
         try:
             reached_target, message = await land_approved(ctx)
+            await containment.reap(ctx)
         except BaseException:
-            journal.set_run(run_id, status=RunStatus.INTERRUPTED,
-                            message=f"interrupted while landing; `launcher land {run_id}` continues")
+            with anyio.CancelScope(shield=True):
+                journal.set_run(run_id, status=RunStatus.INTERRUPTED,
+                                message=f"interrupted while landing; `launcher land {run_id}` continues")
+                await containment.reap(ctx)
             raise
     status = run_status(journal.tasks(run_id), merge=True, reached_target=reached_target)
     journal.set_run(run_id, status=status, message=message)

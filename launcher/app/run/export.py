@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import open_journal
-from launcher.app.run.shard import plan_digest
+from launcher.app.run.shard import digest_of
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.models.plan import Plan
 from launcher.models.states import TaskState
 
-SCHEMA = "launcher-export/1"
+# 2: `plan` is the whole plan (it hashes to `plan_digest`), `not_exported` is required, and a
+# task carries its `iteration` and `round_base` (a revision round while landing counts on).
+SCHEMA = "launcher-export/2"
 MANIFEST = "launcher-export.json"
 BUNDLE = "branches.bundle"
 
@@ -60,14 +62,18 @@ async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_
                        *[f"refs/heads/{row.branch}" for row in rows])
         os.replace(partial, out_dir / BUNDLE)
         bundle = {"file": BUNDLE, "sha256": file_sha256(out_dir / BUNDLE)}
+    # The whole plan, not this shard's share: `land --from` checks it against its digest and
+    # needs every task of it to know that no shard's work is missing.
+    plan = full_plan.model_dump(mode="json", by_alias=True)
     manifest = {
-        "schema": SCHEMA, "run_id": run_id, "shard": shard, "plan_digest": plan_digest(full_plan),
+        "schema": SCHEMA, "run_id": run_id, "shard": shard, "plan_digest": digest_of(plan),
         "plan_order": [t.id for t in full_plan.tasks],
-        "base_sha": run.base_sha, "target": run.target, "plan": run.plan, "bundle": bundle,
+        "base_sha": run.base_sha, "target": run.target, "plan": plan, "bundle": bundle,
         "tasks": [{
             "id": row.task_id, "branch": row.branch, "head": row.head_sha, "start": row.start_sha,
             "approval_hash": row.approval_hash, "contract": row.contract, "files": row.files,
             "included": row.included, "included_blobs": row.included_blobs,
+            "iteration": row.iteration, "round_base": row.round_base,
         } for row in rows],
         "not_exported": {row.task_id: f"{row.state.value}: {row.message}"[:300]
                          for row in journal.tasks(run_id) if row not in rows},

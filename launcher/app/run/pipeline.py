@@ -102,6 +102,10 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
             await _check_out_submodules(ctx, task.id, path)
             return path if await _setup(ctx, task, path) else None
         return path
+    if row.state is TaskState.NEEDS_REVISION and row.branch and row.head_sha and row.start_sha:
+        # Sent back with no worktree here (`land --from` in a clone that did not run its shard):
+        # the round continues the task's branch, never a fresh one from the base.
+        return await _provision_on_branch(ctx, task, row, path)
     ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
     start = await _start_point(ctx, task)
     if not await warm_pool.take(ctx.repo, ctx.worktree_root, path=path, branch=branch, start=start):
@@ -111,6 +115,23 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
     ctx.journal.update_task(
         ctx.run_id, task.id, branch=branch, worktree=str(path), start_sha=start,
         head_sha=start, included=copied, included_blobs=copied_blobs,
+    )
+    return path if await _setup(ctx, task, path) else None
+
+
+async def _provision_on_branch(ctx: RunContext, task: Task, row: TaskRow, path: Path) -> Path | None:
+    """A worktree on the task's existing branch at its head (its work so far); the task stays
+    sent back, its start commit unchanged, so the round's change is measured as before."""
+    assert row.branch and row.head_sha
+    if await ctx.repo.rev_parse(f"refs/heads/{row.branch}") != row.head_sha:
+        raise LauncherError(f"its branch {row.branch} is no longer at {row.head_sha[:12]}, the work it "
+                            "was sent back with", fix=f"put {row.branch} back at {row.head_sha[:12]}")
+    await worktrees.create_worktree(ctx.repo, path=path, branch=row.branch, start=row.head_sha)
+    await _check_out_submodules(ctx, task.id, path)
+    copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
+    ctx.journal.update_task(
+        ctx.run_id, task.id, worktree=str(path), included=sorted({*row.included, *copied}),
+        included_blobs={**row.included_blobs, **copied_blobs},
     )
     return path if await _setup(ctx, task, path) else None
 

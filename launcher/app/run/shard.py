@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import Any
 
 from launcher.errors import UsageProblem
 from launcher.models.plan import Plan
@@ -29,7 +30,11 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def plan_digest(plan: Plan) -> str:
     """Identifies the whole plan, so that `land --from` refuses exports of different plans."""
-    data = plan.model_dump(mode="json", by_alias=True)
+    return digest_of(plan.model_dump(mode="json", by_alias=True))
+
+
+def digest_of(data: dict[str, Any]) -> str:
+    """`plan_digest` of a plan as dumped to JSON (an export's manifest embeds that dump)."""
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
