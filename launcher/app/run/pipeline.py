@@ -317,7 +317,8 @@ async def _collect_and_decide(
                 await ctx.repo.git("update-ref", left.saved, head)
     else:
         head = await commits.head_of(ctx.repo, worktree)
-    if head != start_sha and not await ctx.repo.is_ancestor(start_sha, head):
+    left_for_good = left is not None and not left.carried  # says more than "rewound", below
+    if not left_for_good and head != start_sha and not await ctx.repo.is_ancestor(start_sha, head):
         # A reset or rebase past its start: the diff would show the base's own files as the
         # task's changes, and the merge would land none of them.
         return TaskState.FAILED, (
