@@ -27,7 +27,7 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
     elif all_runs:
         run_ids = sorted({r.id for r in journal.runs(10_000)} | await _branch_runs(repo))
     else:
-        raise UsageProblem("name a run to clean, or pass --all", fix="`launcher status` lists runs")
+        raise UsageProblem("name a run to clean, or pass --all", fix="`launcher runs` lists the runs (newest first)")
     removed: list[str] = []
     known = {r.id: r for r in journal.runs(10_000)}
     for rid in run_ids:

@@ -171,7 +171,7 @@ def run(
 def _fail_usage(what: str, example: str, json_mode: bool) -> None:
     exc = UsageProblem(what, fix=f"for example: {example}")
     if json_mode:
-        print(json.dumps(exc.envelope(), indent=2))
+        print(json.dumps(exc.envelope(), ensure_ascii=False, separators=(",", ":")))  # one line
     err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
     raise typer.Exit(int(ExitCode.USAGE))
 

@@ -22,6 +22,7 @@ from launcher.app.queue.revise import revise_returned
 from launcher.app.run import pool, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
+from launcher.gates.check_summary import failure_line
 from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, worktrees
 from launcher.models.states import TaskState
@@ -221,7 +222,8 @@ async def _not_landed(ctx: RunContext, task_id: str, landing: merge.Landing, tip
     elif send_back.return_culprit(ctx, task_id, landing):
         return True
     else:
-        ctx.transition(task_id, TaskState.FAILED, f"integration check failed: {landing.details[-300:]}")
+        head, _, output = landing.details.partition("\n")  # "integration check failed on <sha>:"
+        ctx.transition(task_id, TaskState.FAILED, f"{head} {failure_line(output, 300)}".strip())
     return False
 
 
