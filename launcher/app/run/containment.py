@@ -70,7 +70,7 @@ async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str]) ->
     record = ctx.idle_trees.records[victim]
     suspects = sorted(record.witnesses)
     await ctx.idle_trees.restore(ctx.repo, victim)
-    what = ", ".join(changed)
+    what = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
     ctx.note(victim, f"its worktree changed while its agent was not running ({what}); put back")
     if len(suspects) == 1:
         ctx.intruders.setdefault(
