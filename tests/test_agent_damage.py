@@ -79,3 +79,18 @@ def test_a_dependent_of_a_task_that_changed_nothing_lands(repo: Path) -> None:
     assert task(report, "after").state == TaskState.MERGED, task(report, "after").message
     assert report.status == RunStatus.SUCCEEDED
     assert (repo / "after.txt").read_text() == "a\n"
+
+
+def test_an_edited_approval_record_is_named_as_such_not_as_a_moved_branch(repo: Path) -> None:
+    import sqlite3
+
+    report = run_plan(repo, [{"id": "ok", "script": [{"write": "ok.txt", "content": "ok\n"}]}], merge=False)
+    db = sqlite3.connect(repo / ".launcher" / "launcher.db")
+    db.execute("UPDATE tasks SET approval_hash = 'forged' WHERE task_id = 'ok'")
+    db.commit()
+    db.close()
+    landed = launcher_cli(repo, "land", report.run_id, "--json")
+    ok = json.loads(landed.stdout)["tasks"][0]
+    assert ok["state"] == "blocked"
+    assert "recorded approval" in ok["message"] and "->" not in ok["message"]
+    assert not (repo / "ok.txt").exists()

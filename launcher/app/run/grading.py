@@ -125,9 +125,13 @@ async def withdrawal_reason(
         tip = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
         current = tip.out.strip() if tip.ok else row.head_sha
     digest = await _change_set_hash(repo, row.start_sha or base_sha, current)
-    if digest != row.approval_hash or current != row.head_sha:
+    if current != row.head_sha:
         return (f"approval withdrawn: {row.branch} changed after approval "
                 f"({row.head_sha[:12]} -> {current[:12]}); re-grade with `launcher grade`")
+    if digest != row.approval_hash:  # same head: the recorded approval itself was altered
+        return (f"approval withdrawn: the recorded approval of {row.branch} does not match its "
+                f"changes at {current[:12]} (the journal or an export was edited); re-grade it "
+                "with `launcher grade`, or re-run the shard that exported it")
     return None
 
 
