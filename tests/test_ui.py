@@ -227,3 +227,14 @@ def test_report_json_is_stable_and_complete() -> None:
         assert key in api
     assert api["rounds"][1] == {"iteration": 2, "verdict": "approve", "audit": None, "error_key": None}
     assert RunReport.model_validate_json(first) == report()
+
+
+def test_an_interrupted_runs_tasks_that_were_at_work_show_they_stopped() -> None:
+    stopped = report().model_copy(update={"status": "interrupted", "tasks": [
+        TaskReport(id="api", role="backend", agent="bot", state="running"),
+        TaskReport(id="ui", role="frontend", agent="bot", state="failed", message="agent exited 1")]})
+    console = Console(file=io.StringIO(), width=160, color_system=None)
+    console.print(render_summary(stopped))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "running (stopped)" in next(line for line in text.splitlines() if " api " in line)
+    assert "(stopped)" not in next(line for line in text.splitlines() if " ui " in line)

@@ -51,6 +51,15 @@ def _where_lines(report: RunReport) -> list[str]:
     return lines
 
 
+_AT_WORK = frozenset({"pending", "provisioning", "running", "collected", "checking", "grading",
+                      "needs_revision"})
+
+
+def _state(state: str, run_status: str) -> str:
+    """A task of a run that is not running any more is not at work: it stopped there."""
+    return f"{state} (stopped)" if run_status == "interrupted" and state in _AT_WORK else state
+
+
 def render_summary(report: RunReport) -> RenderableType:
     """The final table printed at the end of a run (not in `--json` mode)."""
     table = Table(title=Text(f"run {report.run_id}"), title_justify="left")
@@ -62,7 +71,7 @@ def render_summary(report: RunReport) -> RenderableType:
     for task in report.tasks:
         table.add_row(  # Text, not str: a message is user text, never rich markup
             Text(task.id),
-            Text(task.state, style=_state_style(task.state)),
+            Text(_state(task.state, report.status), style=_state_style(task.state)),
             "yes" if task.merged else "no",
             str(len(task.files)),
             Text(_one_line(_message(task), 300)),
