@@ -17,7 +17,7 @@ import anyio
 
 from launcher import process
 from launcher.errors import GitFailed
-from launcher.git import markers, secret_guard, submodules, target_tree
+from launcher.git import markers, ref_guard, secret_guard, submodules, target_tree
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
 
@@ -332,6 +332,8 @@ async def advance_target(
 
         async def cas(old: str, to: str) -> bool:
             res = await repo.git("update-ref", "-m", "launcher: land", ref, to, old, check=False)
+            if res.ok:  # the launcher's own move: never taken for an agent's (git/ref_guard.py)
+                ref_guard.launcher_moved(repo.common_dir, ref, old, to)
             return res.ok
 
         async def moved_reason() -> str:

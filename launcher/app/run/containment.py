@@ -25,7 +25,7 @@ from launcher.app.context import STATE_DIR, RunContext
 from launcher.concurrency import each
 from launcher.engine import reaper, tree_guard
 from launcher.errors import LauncherError
-from launcher.git import guard
+from launcher.git import guard, ref_guard, worktrees
 from launcher.models.states import TaskState
 
 _CHECK_PARALLEL = 4  # idle trees checked at once before landing
@@ -33,6 +33,10 @@ _CHECK_PARALLEL = 4  # idle trees checked at once before landing
 
 class WroteOutsideWorktree(LauncherError):
     default_key = "wrote_outside_worktree"
+
+
+class MovedRefs(LauncherError):
+    default_key = "moved_shared_refs"
 
 
 def _own_paths(ctx: RunContext) -> tuple[str, ...]:
@@ -47,6 +51,8 @@ async def start(ctx: RunContext) -> None:
     """Snapshot what agents must not change; called when a run starts or resumes."""
     reaper.become_subreaper()  # orphaned descendants come back to us, to be reaped
     ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir)
+    async with ctx.repo.lock.hold():
+        ctx.ref_state = await ref_guard.read_state(ctx.repo)
     ctx.main_contents = await tree_guard.take_main_snapshot(
         ctx.repo, ctx.include_paths, _own_paths(ctx)
     )
@@ -57,7 +63,10 @@ async def before_round(ctx: RunContext, task_id: str) -> None:
     changed = await ctx.idle_trees.changes(ctx.repo, task_id)
     if changed:
         await _undo_idle_change(ctx, task_id, changed)
+    await _check_refs(ctx, None, "the agent")  # refs as recorded before this round
     ctx.idle_trees.activate(task_id)
+    ctx.agents_running.add(task_id)
+    ctx.agents_seen.add(task_id)
 
 
 async def record_idle(ctx: RunContext, task_id: str, worktree: Path) -> None:
@@ -84,7 +93,14 @@ async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str]) ->
 async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> None:
     """Undo an agent's changes to the shared git dir and to idle worktrees; fail it for them."""
     await reap(ctx, task_id)
-    await _undo_git_dir_changes(ctx, task_id, who)
+    ctx.agents_seen.add(task_id)
+    try:
+        await _undo_git_dir_changes(ctx, task_id, who)
+    finally:
+        ctx.agents_running.discard(task_id)
+        refs_moved = await _check_refs(ctx, task_id, who)
+    if refs_moved is not None:
+        raise refs_moved
     for other in list(ctx.idle_trees.records):
         if not ctx.idle_trees.may_cross_check():
             break  # over budget: the tree is checked before its next round and before landing
@@ -118,6 +134,86 @@ async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None
     if len(others) == 1:
         ctx.intruders.setdefault(others[0], what)
     ctx.note(task_id, f"another agent {what}")
+
+
+async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRefs | None:
+    """Put back the watched refs that changed since the last check and were not the launcher's
+    own moves nor the user's own commits (git/ref_guard.py); the error for `task_id` when the
+    change is its agent's, others are failed through `ctx.intruders`."""
+    if ctx.ref_state is None:
+        return None
+    error = None
+    async with ctx.repo.lock.hold():
+        now = await ref_guard.read_state(ctx.repo)
+        found = ref_guard.changes(ctx.repo, ctx.ref_state, now)
+        seen = set(ctx.agents_seen)
+        ctx.agents_seen = set(ctx.agents_running)
+        blamed: dict[str, list[ref_guard.RefChange]] = {}
+        for change in found:
+            culprit = await _ref_culprit(ctx, change, task_id, seen)
+            if culprit is None:
+                ctx.note(None, f"{ref_guard.RefChange.describe(change)}: not made by an agent of "
+                               "this run, left as it is")
+            else:
+                blamed.setdefault(culprit, []).append(change)
+        for culprit, changes in sorted(blamed.items()):
+            kept = f"refs/launcher/{ctx.run_id}/{culprit or '_unknown'}/moved"
+            problems = await ref_guard.undo(ctx.repo, changes, kept)
+            listed = "; ".join(change.describe() for change in changes)
+            what = (f"moved refs of the shared repository ({listed}); the launcher put them back"
+                    + (f", except {', '.join(problems)}" if problems else "")
+                    + f" (what it set is kept under {kept}/)")
+            if culprit == task_id:
+                error = MovedRefs(
+                    f"{who} of task {task_id} {what}", where=str(ctx.repo.common_dir),
+                    fix="an agent may only commit on its own branch, in its own worktree",
+                )
+            elif culprit:
+                ctx.intruders.setdefault(culprit, what)
+            else:
+                ctx.note(task_id, f"an agent {what}; cannot tell which of "
+                                  f"{', '.join(sorted(seen)) or 'no task'}")
+        ctx.ref_state = await ref_guard.read_state(ctx.repo)
+    return error
+
+
+async def _ref_culprit(ctx: RunContext, change: ref_guard.RefChange, task_id: str | None,
+                       seen: set[str]) -> str | None:
+    """Who made `change`: a task id, "" for an agent that cannot be told apart, None for the
+    user (a fast-forward adding no commit made in a worktree of the run, or any change made
+    while no agent ran)."""
+    if await ref_guard.is_fast_forward(ctx.repo, change):
+        added = set(await ref_guard.added_commits(ctx.repo, change))
+        owners = [t for t in _task_ids(ctx) if added & _commits_made_by(ctx, t)]
+        if not owners:
+            return None
+        return task_id if task_id in owners else owners[0]
+    if not seen:
+        return None
+    since = ctx.idle_trees.round_started.get(task_id or "", 0.0)
+    when = ref_guard.change_time(ctx.repo, change)
+    if task_id in seen and (when is None or when >= since - 1):
+        return task_id
+    others = sorted(seen - {task_id})
+    if len(others) == 1:
+        return others[0]
+    return task_id if task_id in seen else ""
+
+
+def _task_ids(ctx: RunContext) -> list[str]:
+    return [t.id for t in ctx.plan.tasks]
+
+
+def _commits_made_by(ctx: RunContext, task_id: str) -> set[str]:
+    """Commits the task's worktree HEAD or branch ever pointed at (their reflogs)."""
+    logs = [ctx.repo.common_dir / "logs" / "refs" / "heads" / worktrees.branch_name(ctx.run_id, task_id)]
+    admin = worktrees.admin_dir(ctx.worktree_path(task_id))
+    if admin is not None:
+        logs.append(admin / "logs" / "HEAD")
+    found: set[str] = set()
+    for log in logs:
+        found |= ref_guard.reflog_commits(log)
+    return found
 
 
 async def reap(ctx: RunContext, task_id: str | None = None) -> None:

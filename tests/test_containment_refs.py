@@ -1,0 +1,119 @@
+"""An agent cannot move the shared repository's refs, widen its ignore rules, leave its writes
+into the main checkout behind, and the launcher never blames an agent for its own output files.
+Hostile command agents against real repositories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import git, task
+from test_safety_contain import command_task, run_commands
+
+# Agent code gets G(*args, cwd=None): git with its output, and MAIN: the main checkout.
+PRELUDE = """
+def G(*args, cwd=None):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+MAIN = common_dir().parent
+def commit_here(name):
+    pathlib.Path(name).write_text(name + "\\n")
+    G("add", "-A")
+    G("-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "agent commit " + name)
+    return G("rev-parse", "HEAD")
+"""
+
+
+def hostile(task_id: str, code: str, **extra: Any) -> dict[str, Any]:
+    return command_task(task_id, PRELUDE + code, **extra)
+
+
+def good(task_id: str) -> dict[str, Any]:
+    return command_task(task_id, f"pathlib.Path('{task_id}.txt').write_text('{task_id}\\n')")
+
+
+def subjects(repo: Path, ref: str = "main") -> list[str]:
+    return git(repo, "log", "--format=%s", ref).splitlines()
+
+
+def run_id_of(repo: Path) -> str:
+    import sqlite3
+
+    (run_id,) = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
+        "SELECT id FROM runs").fetchone()
+    return str(run_id)
+
+
+def assert_main_clean(repo: Path) -> None:
+    assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+    assert git(repo, "status", "--porcelain") == ""
+
+
+# --- defect 1: refs of the shared repository ------------------------------------------------
+
+FF_MAIN = """
+sha = commit_here("sneak.txt")
+G("merge", "--ff-only", "-q", sha, cwd=MAIN)
+G("reset", "-q", "--hard", "HEAD~1")
+"""
+
+UPDATE_REF_MAIN = """
+commit_here("sneak.txt")
+G("update-ref", "refs/heads/main", "HEAD")
+G("reset", "-q", "--hard", "HEAD~1")
+"""
+
+
+@pytest.mark.parametrize("code", [FF_MAIN, UPDATE_REF_MAIN], ids=["merge-in-main", "update-ref"])
+def test_an_agent_moving_the_target_to_its_commit_is_put_back_and_fails(repo: Path, code: str) -> None:
+    tasks = [good("victim"), hostile("sneak", code, checks=["false"]), good("after")]
+    report = run_commands(repo, tasks, max_parallel=1)
+    sneak = task(report, "sneak")
+    assert sneak.state == "failed", sneak.message
+    assert "main moved from" in sneak.message and "put them back" in sneak.message, sneak.message
+    assert task(report, "victim").state == "merged" and task(report, "after").state == "merged"
+    landed = subjects(repo)
+    assert "agent commit sneak.txt" not in landed
+    assert not (repo / "sneak.txt").exists()
+    assert_main_clean(repo)
+    kept = git(repo, "log", "-1", "--format=%s", f"refs/launcher/{run_id_of(repo)}/sneak/moved/heads/main")
+    assert kept.strip() == "agent commit sneak.txt"  # nothing the agent did is lost
+
+
+def test_an_agent_moving_the_target_back_is_put_back_not_reported_as_a_write(repo: Path) -> None:
+    (repo / "second.txt").write_text("second\n")
+    git(repo, "add", "second.txt")
+    git(repo, "commit", "-qm", "second")
+    tip = git(repo, "rev-parse", "main").strip()
+    report = run_commands(repo, [hostile("rewind", 'G("update-ref", "refs/heads/main", "main~1")'),
+                                 good("after")], max_parallel=1)
+    rewind = task(report, "rewind")
+    assert rewind.state == "failed" and "main moved from" in rewind.message, rewind.message
+    assert "wrote into the main checkout" not in rewind.message
+    assert task(report, "after").state == "merged", task(report, "after").message
+    assert git(repo, "rev-parse", "main~1").strip() == tip
+    assert_main_clean(repo)
+
+
+def test_an_agent_switching_the_main_checkout_s_branch_or_tagging_is_undone(repo: Path) -> None:
+    code = 'G("tag", "v-evil", "HEAD")\nG("switch", "-q", "-c", "evil", cwd=MAIN)\n'
+    report = run_commands(repo, [hostile("switcher", code)])
+    switcher = task(report, "switcher")
+    assert switcher.state == "failed", switcher.message
+    assert "HEAD of the main checkout" in switcher.message and "tags/v-evil created" in switcher.message
+    assert git(repo, "tag", "--list") == ""
+    assert git(repo, "branch", "--list", "evil") == ""
+    assert_main_clean(repo)
+
+
+def test_a_commit_on_the_target_that_no_task_made_is_left_and_built_on(repo: Path) -> None:
+    # The user commits on main while the run goes on (here from inside a round, in the main
+    # checkout): a fast-forward adding no commit made in a worktree of the run is left alone.
+    user = ('G("-c", "user.name=u", "-c", "user.email=u@b", "commit", "-q", "--allow-empty", '
+            '"-m", "the user\'s own commit", cwd=MAIN)\npathlib.Path("w.txt").write_text("w\\n")\n')
+    report = run_commands(repo, [hostile("busy", user), good("after")], max_parallel=1)
+    assert task(report, "busy").state == "merged", task(report, "busy").message
+    assert task(report, "after").state == "merged", task(report, "after").message
+    assert "the user's own commit" in subjects(repo)
+    assert (repo / "w.txt").exists() and (repo / "after.txt").exists()
