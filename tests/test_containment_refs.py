@@ -117,3 +117,48 @@ def test_a_commit_on_the_target_that_no_task_made_is_left_and_built_on(repo: Pat
     assert task(report, "after").state == "merged", task(report, "after").message
     assert "the user's own commit" in subjects(repo)
     assert (repo / "w.txt").exists() and (repo / "after.txt").exists()
+
+
+# --- defect 2: the shared info/exclude ------------------------------------------------------
+
+HIDE_AND_WRITE = """
+exclude = common_dir() / "info" / "exclude"
+with exclude.open("a") as fh:
+    fh.write("\\nstolen.txt\\n")
+(MAIN / "stolen.txt").write_text("taken from the worktree\\n")
+pathlib.Path("w.txt").write_text("w\\n")
+"""
+
+
+def test_an_agent_hiding_a_main_checkout_file_with_info_exclude_is_undone_and_fails(
+    repo: Path,
+) -> None:
+    report = run_commands(repo, [hostile("hider", HIDE_AND_WRITE), good("after")], max_parallel=1)
+    hider = task(report, "hider")
+    assert hider.state == "failed" and "info/exclude changed" in hider.message, hider.message
+    assert report.status != "succeeded"
+    exclude = (repo / ".git" / "info" / "exclude").read_text()
+    assert "stolen.txt" not in exclude.splitlines()
+    assert "/.launcher/" in exclude.splitlines()  # the launcher's own line stays
+
+
+def test_the_launcher_s_own_exclude_lines_are_never_flagged_and_survive_a_restore(
+    repo: Path,
+) -> None:
+    from launcher.agents.git_exclude import exclude_from_git
+    from launcher.git import guard
+
+    common = repo / ".git"
+    exclude = common / "info" / "exclude"
+    snapshot = guard.take_snapshot(common)
+    exclude_from_git(repo, "/.launcher-review-test/")  # e.g. a grader's packet, mid-round
+    assert guard.undo_tampering(snapshot, 0.0) is None
+    with exclude.open("a") as fh:
+        fh.write("stolen.txt\n")  # an agent's line, then another of the launcher's own
+    exclude_from_git(repo, "/.launcher-other-test/")
+    undone = guard.undo_tampering(snapshot, 0.0)
+    assert undone is not None and "info/exclude changed" in undone[0]
+    lines = exclude.read_text().splitlines()
+    assert "stolen.txt" not in lines
+    assert "/.launcher-review-test/" in lines and "/.launcher-other-test/" in lines
+    assert guard.undo_tampering(snapshot, 0.0) is None
