@@ -140,6 +140,12 @@ def test_an_agent_hiding_a_main_checkout_file_with_info_exclude_is_undone_and_fa
     exclude = (repo / ".git" / "info" / "exclude").read_text()
     assert "stolen.txt" not in exclude.splitlines()
     assert "/.launcher/" in exclude.splitlines()  # the launcher's own line stays
+    # ... and the file it hid is moved out of the main checkout, so nobody else is blamed for it
+    assert not (repo / "stolen.txt").exists()
+    moved = repo / ".launcher" / "runs" / run_id_of(repo) / "hider" / "intrusions" / "stolen.txt"
+    assert moved.read_text() == "taken from the worktree\n"
+    assert "moved to .launcher/runs/" in hider.message, hider.message
+    assert task(report, "after").state == "merged", task(report, "after").message
 
 
 def test_the_launcher_s_own_exclude_lines_are_never_flagged_and_survive_a_restore(
@@ -162,3 +168,54 @@ def test_the_launcher_s_own_exclude_lines_are_never_flagged_and_survive_a_restor
     assert "stolen.txt" not in lines
     assert "/.launcher-review-test/" in lines and "/.launcher-other-test/" in lines
     assert guard.undo_tampering(snapshot, 0.0) is None
+
+
+# --- defect 3: what an agent wrote into the main checkout is put back ----------------------
+
+SCRIBBLE = """
+(MAIN / "README.md").write_text("defaced\\n")
+(MAIN / "app.py").write_text("# overwritten\\n")
+(MAIN / "planted.txt").write_text("planted\\n")
+(MAIN / "notes.txt").unlink()
+pathlib.Path("w.txt").write_text("w\\n")
+"""
+
+
+def test_an_agent_s_writes_into_the_main_checkout_are_put_back_and_others_still_land(
+    repo: Path,
+) -> None:
+    (repo / "app.py").write_text("# the user's unsaved work\n")
+    (repo / "notes.txt").write_text("the user's untracked notes\n")
+    report = run_commands(repo, [hostile("scribbler", SCRIBBLE), good("after")], max_parallel=1)
+    scribbler = task(report, "scribbler")
+    assert scribbler.state == "failed" and "main checkout" in scribbler.message
+    assert "README.md (put back" in scribbler.message, scribbler.message
+    assert (repo / "README.md").read_text() == "# sample\n"
+    assert (repo / "app.py").read_text() == "# the user's unsaved work\n"
+    assert (repo / "notes.txt").read_text() == "the user's untracked notes\n"
+    assert not (repo / "planted.txt").exists()
+    aside = repo / ".launcher" / "runs" / run_id_of(repo) / "scribbler" / "intrusions"
+    assert (aside / "planted.txt").read_text() == "planted\n"
+    assert (aside / "README.md").read_text() == "defaced\n"  # the agent's version, never deleted
+    assert f"planted.txt (new, moved to .launcher/runs/{run_id_of(repo)}/scribbler/intrusions/" \
+        in scribbler.message
+    after = task(report, "after")
+    assert after.state == "merged", after.message  # the landing is not parked by the leftovers
+    # the user's own local changes are still there, and only those
+    assert sorted(git(repo, "status", "--porcelain").splitlines()) == [" M app.py", "?? notes.txt"]
+
+
+def test_a_change_that_cannot_be_put_back_parks_naming_the_agent_not_telling_to_commit_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from launcher.engine import tree_guard
+
+    monkeypatch.setattr(tree_guard, "MAX_KEPT_BYTES", 0)  # the user's dirty file is not kept
+    (repo / "app.py").write_text("# the user's unsaved work\n")
+    code = '(MAIN / "app.py").write_text("# overwritten\\n")\npathlib.Path("w.txt").write_text("w")'
+    report = run_commands(repo, [hostile("dirty", code), good("after")], max_parallel=1)
+    dirty = task(report, "dirty")
+    assert dirty.state == "failed" and "app.py (left as the agent made it" in dirty.message, dirty.message
+    run_message = report.message  # the landing is parked on the integration branch
+    assert "made by agent task dirty" in run_message and "app.py" in run_message, run_message
+    assert "Commit or stash" not in run_message and "_integration" in run_message

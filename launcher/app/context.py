@@ -66,6 +66,7 @@ class RunContext:
     ref_state: RefState | None = None
     agents_running: set[str] = field(default_factory=set)
     agents_seen: set[str] = field(default_factory=set)
+    intrusions_left: dict[str, str] = field(default_factory=dict)  # main-checkout path -> task
     ports: dict[str, int] = field(default_factory=dict)  # task -> first port of its claimed block
 
     async def main_status(self, not_before: float) -> list[str]:

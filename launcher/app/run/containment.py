@@ -17,18 +17,20 @@ a main-checkout write while several agents run (it is blamed on the first round 
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
 import anyio
 
 from launcher.app.context import STATE_DIR, RunContext
 from launcher.concurrency import each
-from launcher.engine import reaper, tree_guard
+from launcher.engine import main_restore, reaper, tree_guard
 from launcher.errors import LauncherError
 from launcher.git import guard, ref_guard, worktrees
 from launcher.models.states import TaskState
 
 _CHECK_PARALLEL = 4  # idle trees checked at once before landing
+INTRUSIONS_DIR = "intrusions"  # under the task's artifacts: its files moved out of the main checkout
 
 
 class WroteOutsideWorktree(LauncherError):
@@ -45,6 +47,10 @@ def _own_paths(ctx: RunContext) -> tuple[str, ...]:
     with contextlib.suppress(ValueError):  # the worktrees live outside the checkout
         own.append(str(ctx.worktree_root.resolve().relative_to(ctx.repo.root.resolve())) + "/")
     return tuple(own)
+
+
+def _excluded_own(ctx: RunContext, rel: str) -> bool:
+    return any(rel == p.rstrip("/") or rel.startswith(p) for p in _own_paths(ctx))
 
 
 async def start(ctx: RunContext) -> None:
@@ -91,16 +97,18 @@ async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str]) ->
 
 
 async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> None:
-    """Undo an agent's changes to the shared git dir and to idle worktrees; fail it for them."""
+    """Undo an agent's changes to the shared git dir, the shared refs and idle worktrees; fail
+    it for them (what it also wrote into the main checkout is put back first)."""
     await reap(ctx, task_id)
     ctx.agents_seen.add(task_id)
+    error: LauncherError | None = None
     try:
         await _undo_git_dir_changes(ctx, task_id, who)
+    except guard.GitDirTampered as exc:
+        error = exc
     finally:
         ctx.agents_running.discard(task_id)
-        refs_moved = await _check_refs(ctx, task_id, who)
-    if refs_moved is not None:
-        raise refs_moved
+        error = await _check_refs(ctx, task_id, who) if error is None else error
     for other in list(ctx.idle_trees.records):
         if not ctx.idle_trees.may_cross_check():
             break  # over budget: the tree is checked before its next round and before landing
@@ -108,11 +116,18 @@ async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> 
             changed := await ctx.idle_trees.cross_check(ctx.repo, other)
         ):
             await _undo_idle_change(ctx, other, changed)
-    if task_id in ctx.intruders:
-        raise WroteOutsideWorktree(
+    if error is None and task_id in ctx.intruders:
+        error = WroteOutsideWorktree(
             f"{who} {ctx.intruders.pop(task_id)}",
             where=f"task {task_id}", fix="an agent may only write inside its own worktree",
         )
+    if error is not None:
+        # The task's round is not collected: what it wrote into the main checkout is put back now.
+        since = ctx.idle_trees.round_started.get(task_id, 0.0)
+        wrote = await main_tree_intrusions(ctx, since, time.time(), task_id)
+        if wrote:
+            error.what += f"; it also wrote into the main checkout: {', '.join(wrote)}"
+        raise error
 
 
 async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None:
@@ -223,11 +238,14 @@ async def reap(ctx: RunContext, task_id: str | None = None) -> None:
         ctx.note(task_id, f"killed {len(killed)} process(es) that escaped their process group")
 
 
-async def main_tree_intrusions(ctx: RunContext, since: float, ended: float) -> list[str]:
-    """Files of the main checkout changed in this round's window (by status, then by content)."""
+async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
+                              task_id: str | None = None) -> list[str]:
+    """Files of the main checkout changed in this round's window (by status, then by content).
+    With `task_id`, each is put back (engine/main_restore.py) and said how; the agent's files
+    go to the task's `intrusions/` directory."""
     found = []
     for entry in await ctx.main_status(not_before=ended):
-        if entry in ctx.main_snapshot:
+        if entry in ctx.main_snapshot or _excluded_own(ctx, entry[3:]):
             continue
         when = tree_guard.ctime_of(ctx.repo.root / entry[3:])  # ctime: cannot be back-dated
         if when is None or when >= since - 1:
@@ -236,7 +254,19 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float) -> l
         found += await anyio.to_thread.run_sync(tree_guard.changed_since, ctx.main_contents, since)
     fresh = sorted(p for p in set(found) if p not in ctx.reported_intrusions)
     ctx.reported_intrusions.update(fresh)
-    return fresh
+    if not fresh or task_id is None:
+        return fresh
+    async with ctx.repo.lock.hold():
+        put = await main_restore.put_back(
+            ctx.repo, ctx.main_contents, {entry[3:] for entry in ctx.main_snapshot}, fresh,
+            ctx.files.task_dir(task_id) / INTRUSIONS_DIR)
+    ctx.main_scan = None  # taken before the files were put back
+    for rel in fresh:
+        if rel in put.left:
+            ctx.intrusions_left[rel] = task_id
+        else:  # as before: a later write there is a new intrusion
+            ctx.reported_intrusions.discard(rel)
+    return put.described
 
 
 async def before_landing(ctx: RunContext) -> None:
