@@ -4,6 +4,10 @@ Hostile command agents against real repositories."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +223,37 @@ def test_a_change_that_cannot_be_put_back_parks_naming_the_agent_not_telling_to_
     run_message = report.message  # the landing is parked on the integration branch
     assert "made by agent task dirty" in run_message and "app.py" in run_message, run_message
     assert "Commit or stash" not in run_message and "_integration" in run_message
+
+
+# --- defect 4: the launcher's own output files are not an agent's writes -------------------
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/fd")
+def test_the_launcher_s_own_redirected_output_in_the_checkout_is_not_an_intrusion(
+    repo: Path, tmp_path: Path,
+) -> None:
+    plan = tmp_path / "plan.json"
+    agent = {"adapter": "command", "command": [sys.executable, "-c", AGENT_SLOW]}
+    plan.write_text(json.dumps({"agents": {"a": agent},
+                                "task": [{"id": "one", "agent": "a"}, {"id": "two", "agent": "a"}],
+                                "run": {"max_parallel": 1}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    with (repo / "out.json").open("w") as out, (repo / "err.txt").open("w") as err:
+        done = subprocess.run([sys.executable, "-m", "launcher", "run", str(plan), "--json"],
+                              cwd=repo, env=env, stdout=out, stderr=err, timeout=300)
+    report = json.loads((repo / "out.json").read_text())
+    states = {t["id"]: (t["state"], t["message"]) for t in report["tasks"]}
+    assert states["one"][0] == "merged" and states["two"][0] == "merged", states
+    assert done.returncode == 0, (repo / "err.txt").read_text()[-2000:]
+    assert (repo / "err.txt").exists() and (repo / "out.json").exists()
+
+
+# Writes its file, prints to stdout a little while (the launcher logs meanwhile), then reports.
+AGENT_SLOW = """
+import json, os, pathlib, time
+pathlib.Path(os.environ["LAUNCHER_TASK_ID"] + ".txt").write_text("x\\n")
+time.sleep(1.5)
+pathlib.Path(os.environ["LAUNCHER_CONTRACT"]).write_text(json.dumps({
+    "contract_version": "1", "task_id": os.environ["LAUNCHER_TASK_ID"], "status": "done",
+    "summary": "did it", "files_changed": [], "tests_added": [], "decisions": [], "blockers": [],
+    "llm_observations": ""}))
+"""

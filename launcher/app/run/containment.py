@@ -17,6 +17,7 @@ a main-checkout write while several agents run (it is blamed on the first round 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 
@@ -42,15 +43,35 @@ class MovedRefs(LauncherError):
 
 
 def _own_paths(ctx: RunContext) -> tuple[str, ...]:
-    """Paths in the main checkout the launcher itself writes (its state, its worktrees)."""
+    """Paths in the main checkout the launcher itself writes (its state, its worktrees, the
+    files its own output goes to)."""
     own = [f"{STATE_DIR}/"]
     with contextlib.suppress(ValueError):  # the worktrees live outside the checkout
         own.append(str(ctx.worktree_root.resolve().relative_to(ctx.repo.root.resolve())) + "/")
-    return tuple(own)
+    return tuple(own + _open_for_writing(ctx.repo.root.resolve()))
 
 
-def _excluded_own(ctx: RunContext, rel: str) -> bool:
-    return any(rel == p.rstrip("/") or rel.startswith(p) for p in _own_paths(ctx))
+def _open_for_writing(root: Path) -> list[str]:
+    """Files in `root` this process has open for writing: `launcher run > out.json 2> err.txt`
+    run in the checkout writes there itself (Linux: /proc/self/fd; elsewhere none)."""
+    found = []
+    fds = Path("/proc/self/fd")
+    with contextlib.suppress(OSError):
+        for fd in fds.iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                flags = next(line.split()[1] for line in
+                             Path(f"/proc/self/fdinfo/{fd.name}").read_text().splitlines()
+                             if line.startswith("flags:"))
+                if int(flags, 8) & 0o3 == 0:  # O_RDONLY
+                    continue
+                target = Path(os.readlink(fd))
+                if target.is_absolute() and target.is_file():
+                    found.append(str(target.relative_to(root)))
+    return found
+
+
+def _is_own(rel: str, own: tuple[str, ...]) -> bool:
+    return any(rel == p.rstrip("/") or (p.endswith("/") and rel.startswith(p)) for p in own)
 
 
 async def start(ctx: RunContext) -> None:
@@ -245,14 +266,15 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
     go to the task's `intrusions/` directory."""
     found = []
     for entry in await ctx.main_status(not_before=ended):
-        if entry in ctx.main_snapshot or _excluded_own(ctx, entry[3:]):
+        if entry in ctx.main_snapshot:
             continue
         when = tree_guard.ctime_of(ctx.repo.root / entry[3:])  # ctime: cannot be back-dated
         if when is None or when >= since - 1:
             found.append(entry[3:])
     if ctx.main_contents is not None:
         found += await anyio.to_thread.run_sync(tree_guard.changed_since, ctx.main_contents, since)
-    fresh = sorted(p for p in set(found) if p not in ctx.reported_intrusions)
+    own = _own_paths(ctx) if found else ()  # what the launcher writes itself (its output files)
+    fresh = sorted(p for p in set(found) if p not in ctx.reported_intrusions and not _is_own(p, own))
     ctx.reported_intrusions.update(fresh)
     if not fresh or task_id is None:
         return fresh
