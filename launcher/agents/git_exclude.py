@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from launcher.git import guard
+
 
 def exclude_from_git(worktree: Path, pattern: str) -> None:
     """Add `pattern` to the repository's info/exclude (shared by all its worktrees), once."""
+    guard.launcher_excludes(pattern)  # the guard of the shared git dir must not undo it
     dot_git = worktree / ".git"
     try:
         if dot_git.is_dir():

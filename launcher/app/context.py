@@ -13,6 +13,7 @@ import anyio
 
 from launcher.engine.tree_guard import IdleTrees, MainTreeSnapshot
 from launcher.git.guard import GitDirSnapshot
+from launcher.git.ref_guard import RefState
 from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig
 from launcher.models.events import Event
@@ -60,6 +61,12 @@ class RunContext:
     main_contents: MainTreeSnapshot | None = None
     idle_trees: IdleTrees = field(default_factory=IdleTrees)
     intruders: dict[str, str] = field(default_factory=dict)  # task -> what it wrote where
+    # The shared repository's refs as last checked (git/ref_guard.py), the tasks whose agent
+    # runs now, and those that ran at some time since that check.
+    ref_state: RefState | None = None
+    agents_running: set[str] = field(default_factory=set)
+    agents_seen: set[str] = field(default_factory=set)
+    intrusions_left: dict[str, str] = field(default_factory=dict)  # main-checkout path -> task
     ports: dict[str, int] = field(default_factory=dict)  # task -> first port of its claimed block
 
     async def main_status(self, not_before: float) -> list[str]:

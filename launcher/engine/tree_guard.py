@@ -11,12 +11,17 @@ MAX_IGNORED_FILES, skipping an ignored directory with more than MAX_DIR_FILES fi
 MAX_TOTAL_BYTES, is compared by stat only. New ignored files are not looked for (builds and
 caches make them legitimately).
 
+So that an agent's change can be put back exactly, the content of dirty and untracked (not
+ignored) files is also stored as git blobs at run start (`git hash-object -w`, as `git stash`
+does; unreachable, pruned by gc), up to MAX_KEPT_FILES files of at most MAX_KEPT_BYTES each.
+
 Idle worktrees. A task's worktree is recorded (HEAD, status) when its round is collected and
 checked; until its next round it must stay exactly so (`IdleTrees`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -30,6 +35,8 @@ MAX_IGNORED_FILES = 5000
 MAX_DIR_FILES = 1000
 MAX_HASH_BYTES = 16 * 1024 * 1024
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
+MAX_KEPT_FILES = 2000
+MAX_KEPT_BYTES = 1024 * 1024
 # Caches that tools rewrite on their own (a check importing the main tree writes bytecode):
 # changes there are not content an agent could smuggle out, and would only be false alarms.
 CACHE_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".cache",
@@ -54,6 +61,8 @@ class MainTreeSnapshot:
     root: Path
     files: dict[str, FileState] = field(default_factory=dict)
     skipped_dirs: list[str] = field(default_factory=list)  # ignored dirs over MAX_DIR_FILES
+    blobs: dict[str, str] = field(default_factory=dict)  # dirty/untracked file -> its git blob
+    modes: dict[str, int] = field(default_factory=dict)  # ... and its permission bits
 
 
 def _digest(path: Path) -> str:
@@ -133,6 +142,7 @@ async def take_main_snapshot(
                 ignored += [p for p in inside if not _excluded(p, exclude)]
         else:
             ignored.append(rel)
+    dirty = list(watched)  # not ignored: the user's own work, kept to be put back exactly
     watched += always + [p for p in ignored if p not in set(always)][:MAX_IGNORED_FILES]
     budget = MAX_TOTAL_BYTES
     for rel in dict.fromkeys(watched):
@@ -140,7 +150,32 @@ async def take_main_snapshot(
         if state is not None:
             snapshot.files[rel] = state
             budget -= state.size if state.digest is not None else 0
+    await _keep_contents(repo, snapshot, [rel for rel in dirty if rel in snapshot.files])
     return snapshot
+
+
+async def _keep_contents(repo: GitRepo, snapshot: MainTreeSnapshot, dirty: list[str]) -> None:
+    """Store the dirty and untracked files' content as blobs (`git hash-object -w`)."""
+    kept: list[str] = []
+    for rel in dict.fromkeys(dirty):
+        path = repo.root / rel
+        if len(kept) >= MAX_KEPT_FILES or "\n" in rel or path.is_symlink():
+            continue
+        state = snapshot.files[rel]
+        if state.size <= MAX_KEPT_BYTES:
+            kept.append(rel)
+    if not kept:
+        return
+    for start in range(0, len(kept), 200):  # one `git hash-object` per 200 files
+        batch = kept[start:start + 200]
+        stored = await repo.git("hash-object", "-w", "--no-filters", "--", *batch, check=False)
+        oids = stored.out.split()
+        if not stored.ok or len(oids) != len(batch):
+            continue
+        for rel, oid in zip(batch, oids, strict=True):
+            snapshot.blobs[rel] = oid
+            with contextlib.suppress(OSError):
+                snapshot.modes[rel] = (repo.root / rel).lstat().st_mode & 0o777
 
 
 def changed_since(snapshot: MainTreeSnapshot, since: float) -> list[str]:
@@ -164,6 +199,16 @@ def changed_since(snapshot: MainTreeSnapshot, since: float) -> list[str]:
         else:
             snapshot.files[rel] = now  # touched, same content: remember the new stat
     return sorted(found)
+
+
+def refresh(snapshot: MainTreeSnapshot, rel: str) -> None:
+    """Take a watched file's current state as its recorded one (after putting it back)."""
+    before = snapshot.files.get(rel)
+    now = _state(snapshot.root / rel, hash_it=before is None or before.digest is not None)
+    if now is None:
+        snapshot.files.pop(rel, None)
+    else:
+        snapshot.files[rel] = now
 
 
 def ctime_of(path: Path) -> float | None:

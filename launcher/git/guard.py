@@ -9,7 +9,12 @@ changed there survives: the run snapshots these files, and after each agent roun
 are put back and the task is failed.
 
 Watched: `hooks/` (every file, recursively; symlinks by target), `config`, `config.worktree`,
-`info/attributes`, and each linked worktree's `worktrees/<id>/config.worktree`.
+`info/attributes`, `info/exclude` (a pattern there hides what an agent writes into the main
+checkout from `git status`), and each linked worktree's `worktrees/<id>/config.worktree`.
+
+The launcher itself appends to `info/exclude` while agents run (`/.launcher/`, review files:
+`launcher_excludes` announces each pattern first): those lines, appended, are never a change,
+and are kept when the file is put back.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ from pathlib import Path
 
 from launcher.errors import LauncherError
 
-_SINGLE_FILES = ("config", "config.worktree", "info/attributes")
+EXCLUDE = "info/exclude"
+_SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE)
+_OWN_EXCLUDES: set[str] = set()  # patterns the launcher appends to info/exclude itself
+
+
+def launcher_excludes(pattern: str) -> None:
+    """The launcher is about to append `pattern` to info/exclude: not an agent's change."""
+    _OWN_EXCLUDES.add(pattern)
 
 
 @dataclass(frozen=True)
@@ -96,9 +108,31 @@ def _vanished_worktree(snapshot: GitDirSnapshot, rel: str) -> bool:
     return parts[0] == "worktrees" and not (snapshot.common_dir / parts[0] / parts[1]).is_dir()
 
 
+def _lines(entry: Entry | None) -> list[bytes]:
+    return entry.data.splitlines() if entry is not None else []
+
+
+def _wanted_exclude(before: Entry | None, now: Entry | None) -> Entry | None:
+    """info/exclude as the snapshot had it plus the launcher's own patterns appended since."""
+    known = set(_lines(before))
+    own = {os.fsencode(pattern) for pattern in _OWN_EXCLUDES}
+    added = list(dict.fromkeys(line for line in _lines(now) if line in own and line not in known))
+    if not added:
+        return before
+    data = before.data if before is not None else b""
+    if data and not data.endswith(b"\n"):
+        data += b"\n"
+    mode = before.mode if before is not None else now.mode if now is not None else 0o644
+    return Entry(False, data + b"".join(line + b"\n" for line in added), mode)
+
+
 def changed_paths(snapshot: GitDirSnapshot) -> dict[str, str]:
-    """Watched paths that differ from the snapshot, each with "added", "changed" or "deleted"."""
+    """Watched paths that differ from the snapshot, each with "added", "changed" or "deleted".
+    The launcher's own info/exclude lines are taken into the snapshot (so a restore keeps them)."""
     now = _current(snapshot.common_dir)
+    wanted = _wanted_exclude(snapshot.entries.get(EXCLUDE), now.get(EXCLUDE))
+    if wanted is not None:
+        snapshot.entries[EXCLUDE] = wanted
     found = {}
     for rel, entry in snapshot.entries.items():
         if rel not in now:

@@ -17,7 +17,7 @@ import anyio
 
 from launcher import process
 from launcher.errors import GitFailed
-from launcher.git import markers, secret_guard, submodules, target_tree
+from launcher.git import markers, ref_guard, secret_guard, submodules, target_tree
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
 
@@ -312,11 +312,14 @@ async def _worktree_holding(repo: GitRepo, ref: str) -> str | None:
 async def advance_target(
     repo: GitRepo, *, target_branch: str, new: str, expected_old: str, integration_branch: str,
     on_step: StepSink = lambda _step, _main_tree: None, tolerated: frozenset[str] = frozenset(),
+    intrusions: dict[str, str] | None = None,
 ) -> AdvanceResult:
     """Move `target_branch` from `expected_old` to `new` only if safe; else park it on the
     integration branch and say how to bring it in. `on_step` journals each step before it runs.
     `tolerated`: paths whose local changes do not block the update (the launcher's own ledger
-    rows); read-tree still refuses to overwrite them if the landing changes them."""
+    rows); read-tree still refuses to overwrite them if the landing changes them.
+    `intrusions`: main-checkout paths an agent changed that could not be put back (path -> task):
+    a park they cause names the task, and never tells the user to commit them."""
     ref = f"refs/heads/{target_branch}"
     async with repo.lock.hold():
         if new == expected_old:
@@ -332,6 +335,8 @@ async def advance_target(
 
         async def cas(old: str, to: str) -> bool:
             res = await repo.git("update-ref", "-m", "launcher: land", ref, to, old, check=False)
+            if res.ok:  # the launcher's own move: never taken for an agent's (git/ref_guard.py)
+                ref_guard.launcher_moved(repo.common_dir, ref, old, to)
             return res.ok
 
         async def moved_reason() -> str:
@@ -349,7 +354,16 @@ async def advance_target(
             return await park(f"{target_branch} is checked out in the worktree {holder}",
                               "In that worktree, run `git merge --ff-only {branch}`.")
         dirty = await repo.git("status", "--porcelain", "--untracked-files=no")
-        if [line for line in dirty.out.splitlines() if line[3:] not in tolerated]:
+        local = [line[3:] for line in dirty.out.splitlines() if line[3:] not in tolerated]
+        by_agents = {path: task for path, task in (intrusions or {}).items() if path in local}
+        if by_agents:
+            tasks = ", ".join(sorted(set(by_agents.values())))
+            return await park(
+                f"the main work tree has changes made by agent task {tasks} that the launcher "
+                f"could not put back ({', '.join(sorted(by_agents))})",
+                merge_hint("Look at them and restore what you had (`git checkout -- <file>` "
+                           "brings back the committed content), then run"))
+        if local:
             return await park("the main work tree has local changes",
                               merge_hint("Commit or stash them, then run"))
         on_step(target_tree.MOVING_REF, True)

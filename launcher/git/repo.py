@@ -18,6 +18,7 @@ import anyio
 
 from launcher import process
 from launcher.errors import EnvironmentProblem, GitFailed
+from launcher.git import guard
 
 MIN_GIT = (2, 38)  # `git merge-tree --write-tree`
 # Another git process holds an index/ref lock file: transient, retried. A ref that moved under
@@ -217,6 +218,7 @@ class GitRepo:
 
     async def ensure_excluded(self, pattern: str) -> None:
         """Add `pattern` to .git/info/exclude once (the journal lives in the main work tree)."""
+        guard.launcher_excludes(pattern)  # the guard of the shared git dir must not undo it
         exclude = self.common_dir / "info" / "exclude"
         exclude.parent.mkdir(parents=True, exist_ok=True)
         existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from launcher.git import ref_guard
 from launcher.git.repo import GitRepo
 
 # Landing steps, journaled before each effect (see launcher.store.journal.landing_step).
@@ -168,6 +169,7 @@ async def finish_tree_update(
             # Put the ref back, so HEAD matches index and files again, and keep the result.
             on_step(ROLLING_BACK, True)
             if await _succeeds(repo, "update-ref", "-m", "launcher: roll back", ref, old, new):
+                ref_guard.launcher_moved(repo.common_dir, ref, new, old)
                 return await park(repo, target_branch=target_branch,
                                   integration_branch=integration_branch, new=new,
                                   reason=reason, how=how, on_step=on_step)

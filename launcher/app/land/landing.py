@@ -200,6 +200,7 @@ async def _advance(ctx: RunContext, expected_old: str, tip: str, landed: dict[st
         ctx.repo, target_branch=ctx.target, new=tip, expected_old=expected_old,
         integration_branch=worktrees.integration_branch(ctx.run_id), on_step=journal_steps(ctx),
         tolerated=frozenset({TECH_DEBT_FILE}),  # the launcher's own tech-debt rows, e.g. mid-run
+        intrusions=ctx.intrusions_left,
     )
     where = advanced.where
     mark_landed(ctx, landed, where)

@@ -17,36 +17,69 @@ a main-checkout write while several agents run (it is blamed on the first round 
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 from pathlib import Path
 
 import anyio
 
 from launcher.app.context import STATE_DIR, RunContext
 from launcher.concurrency import each
-from launcher.engine import reaper, tree_guard
+from launcher.engine import main_restore, reaper, tree_guard
 from launcher.errors import LauncherError
-from launcher.git import guard
+from launcher.git import guard, ref_guard, worktrees
 from launcher.models.states import TaskState
 
 _CHECK_PARALLEL = 4  # idle trees checked at once before landing
+INTRUSIONS_DIR = "intrusions"  # under the task's artifacts: its files moved out of the main checkout
 
 
 class WroteOutsideWorktree(LauncherError):
     default_key = "wrote_outside_worktree"
 
 
+class MovedRefs(LauncherError):
+    default_key = "moved_shared_refs"
+
+
 def _own_paths(ctx: RunContext) -> tuple[str, ...]:
-    """Paths in the main checkout the launcher itself writes (its state, its worktrees)."""
+    """Paths in the main checkout the launcher itself writes (its state, its worktrees, the
+    files its own output goes to)."""
     own = [f"{STATE_DIR}/"]
     with contextlib.suppress(ValueError):  # the worktrees live outside the checkout
         own.append(str(ctx.worktree_root.resolve().relative_to(ctx.repo.root.resolve())) + "/")
-    return tuple(own)
+    return tuple(own + _open_for_writing(ctx.repo.root.resolve()))
+
+
+def _open_for_writing(root: Path) -> list[str]:
+    """Files in `root` this process has open for writing: `launcher run > out.json 2> err.txt`
+    run in the checkout writes there itself (Linux: /proc/self/fd; elsewhere none)."""
+    found = []
+    fds = Path("/proc/self/fd")
+    with contextlib.suppress(OSError):
+        for fd in fds.iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                flags = next(line.split()[1] for line in
+                             Path(f"/proc/self/fdinfo/{fd.name}").read_text().splitlines()
+                             if line.startswith("flags:"))
+                if int(flags, 8) & 0o3 == 0:  # O_RDONLY
+                    continue
+                target = Path(os.readlink(fd))
+                if target.is_absolute() and target.is_file():
+                    found.append(str(target.relative_to(root)))
+    return found
+
+
+def _is_own(rel: str, own: tuple[str, ...]) -> bool:
+    return any(rel == p.rstrip("/") or (p.endswith("/") and rel.startswith(p)) for p in own)
 
 
 async def start(ctx: RunContext) -> None:
     """Snapshot what agents must not change; called when a run starts or resumes."""
     reaper.become_subreaper()  # orphaned descendants come back to us, to be reaped
     ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir)
+    async with ctx.repo.lock.hold():
+        ctx.ref_state = await ref_guard.read_state(ctx.repo)
     ctx.main_contents = await tree_guard.take_main_snapshot(
         ctx.repo, ctx.include_paths, _own_paths(ctx)
     )
@@ -57,7 +90,10 @@ async def before_round(ctx: RunContext, task_id: str) -> None:
     changed = await ctx.idle_trees.changes(ctx.repo, task_id)
     if changed:
         await _undo_idle_change(ctx, task_id, changed)
+    await _check_refs(ctx, None, "the agent")  # refs as recorded before this round
     ctx.idle_trees.activate(task_id)
+    ctx.agents_running.add(task_id)
+    ctx.agents_seen.add(task_id)
 
 
 async def record_idle(ctx: RunContext, task_id: str, worktree: Path) -> None:
@@ -82,9 +118,18 @@ async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str]) ->
 
 
 async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> None:
-    """Undo an agent's changes to the shared git dir and to idle worktrees; fail it for them."""
+    """Undo an agent's changes to the shared git dir, the shared refs and idle worktrees; fail
+    it for them (what it also wrote into the main checkout is put back first)."""
     await reap(ctx, task_id)
-    await _undo_git_dir_changes(ctx, task_id, who)
+    ctx.agents_seen.add(task_id)
+    error: LauncherError | None = None
+    try:
+        await _undo_git_dir_changes(ctx, task_id, who)
+    except guard.GitDirTampered as exc:
+        error = exc
+    finally:
+        ctx.agents_running.discard(task_id)
+        error = await _check_refs(ctx, task_id, who) if error is None else error
     for other in list(ctx.idle_trees.records):
         if not ctx.idle_trees.may_cross_check():
             break  # over budget: the tree is checked before its next round and before landing
@@ -92,11 +137,18 @@ async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> 
             changed := await ctx.idle_trees.cross_check(ctx.repo, other)
         ):
             await _undo_idle_change(ctx, other, changed)
-    if task_id in ctx.intruders:
-        raise WroteOutsideWorktree(
+    if error is None and task_id in ctx.intruders:
+        error = WroteOutsideWorktree(
             f"{who} {ctx.intruders.pop(task_id)}",
             where=f"task {task_id}", fix="an agent may only write inside its own worktree",
         )
+    if error is not None:
+        # The task's round is not collected: what it wrote into the main checkout is put back now.
+        since = ctx.idle_trees.round_started.get(task_id, 0.0)
+        wrote = await main_tree_intrusions(ctx, since, time.time(), task_id)
+        if wrote:
+            error.what += f"; it also wrote into the main checkout: {', '.join(wrote)}"
+        raise error
 
 
 async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None:
@@ -120,6 +172,86 @@ async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None
     ctx.note(task_id, f"another agent {what}")
 
 
+async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRefs | None:
+    """Put back the watched refs that changed since the last check and were not the launcher's
+    own moves nor the user's own commits (git/ref_guard.py); the error for `task_id` when the
+    change is its agent's, others are failed through `ctx.intruders`."""
+    if ctx.ref_state is None:
+        return None
+    error = None
+    async with ctx.repo.lock.hold():
+        now = await ref_guard.read_state(ctx.repo)
+        found = ref_guard.changes(ctx.repo, ctx.ref_state, now)
+        seen = set(ctx.agents_seen)
+        ctx.agents_seen = set(ctx.agents_running)
+        blamed: dict[str, list[ref_guard.RefChange]] = {}
+        for change in found:
+            culprit = await _ref_culprit(ctx, change, task_id, seen)
+            if culprit is None:
+                ctx.note(None, f"{ref_guard.RefChange.describe(change)}: not made by an agent of "
+                               "this run, left as it is")
+            else:
+                blamed.setdefault(culprit, []).append(change)
+        for culprit, changes in sorted(blamed.items()):
+            kept = f"refs/launcher/{ctx.run_id}/{culprit or '_unknown'}/moved"
+            problems = await ref_guard.undo(ctx.repo, changes, kept)
+            listed = "; ".join(change.describe() for change in changes)
+            what = (f"moved refs of the shared repository ({listed}); the launcher put them back"
+                    + (f", except {', '.join(problems)}" if problems else "")
+                    + f" (what it set is kept under {kept}/)")
+            if culprit == task_id:
+                error = MovedRefs(
+                    f"{who} of task {task_id} {what}", where=str(ctx.repo.common_dir),
+                    fix="an agent may only commit on its own branch, in its own worktree",
+                )
+            elif culprit:
+                ctx.intruders.setdefault(culprit, what)
+            else:
+                ctx.note(task_id, f"an agent {what}; cannot tell which of "
+                                  f"{', '.join(sorted(seen)) or 'no task'}")
+        ctx.ref_state = await ref_guard.read_state(ctx.repo)
+    return error
+
+
+async def _ref_culprit(ctx: RunContext, change: ref_guard.RefChange, task_id: str | None,
+                       seen: set[str]) -> str | None:
+    """Who made `change`: a task id, "" for an agent that cannot be told apart, None for the
+    user (a fast-forward adding no commit made in a worktree of the run, or any change made
+    while no agent ran)."""
+    if await ref_guard.is_fast_forward(ctx.repo, change):
+        added = set(await ref_guard.added_commits(ctx.repo, change))
+        owners = [t for t in _task_ids(ctx) if added & _commits_made_by(ctx, t)]
+        if not owners:
+            return None
+        return task_id if task_id in owners else owners[0]
+    if not seen:
+        return None
+    since = ctx.idle_trees.round_started.get(task_id or "", 0.0)
+    when = ref_guard.change_time(ctx.repo, change)
+    if task_id in seen and (when is None or when >= since - 1):
+        return task_id
+    others = sorted(seen - {task_id})
+    if len(others) == 1:
+        return others[0]
+    return task_id if task_id in seen else ""
+
+
+def _task_ids(ctx: RunContext) -> list[str]:
+    return [t.id for t in ctx.plan.tasks]
+
+
+def _commits_made_by(ctx: RunContext, task_id: str) -> set[str]:
+    """Commits the task's worktree HEAD or branch ever pointed at (their reflogs)."""
+    logs = [ctx.repo.common_dir / "logs" / "refs" / "heads" / worktrees.branch_name(ctx.run_id, task_id)]
+    admin = worktrees.admin_dir(ctx.worktree_path(task_id))
+    if admin is not None:
+        logs.append(admin / "logs" / "HEAD")
+    found: set[str] = set()
+    for log in logs:
+        found |= ref_guard.reflog_commits(log)
+    return found
+
+
 async def reap(ctx: RunContext, task_id: str | None = None) -> None:
     """Kill the task's (or, with None, the whole run's) processes that escaped their group."""
     killed = await anyio.to_thread.run_sync(reaper.reap_escaped, ctx.run_id, task_id)
@@ -127,8 +259,11 @@ async def reap(ctx: RunContext, task_id: str | None = None) -> None:
         ctx.note(task_id, f"killed {len(killed)} process(es) that escaped their process group")
 
 
-async def main_tree_intrusions(ctx: RunContext, since: float, ended: float) -> list[str]:
-    """Files of the main checkout changed in this round's window (by status, then by content)."""
+async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
+                              task_id: str | None = None) -> list[str]:
+    """Files of the main checkout changed in this round's window (by status, then by content).
+    With `task_id`, each is put back (engine/main_restore.py) and said how; the agent's files
+    go to the task's `intrusions/` directory."""
     found = []
     for entry in await ctx.main_status(not_before=ended):
         if entry in ctx.main_snapshot:
@@ -138,9 +273,22 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float) -> l
             found.append(entry[3:])
     if ctx.main_contents is not None:
         found += await anyio.to_thread.run_sync(tree_guard.changed_since, ctx.main_contents, since)
-    fresh = sorted(p for p in set(found) if p not in ctx.reported_intrusions)
+    own = _own_paths(ctx) if found else ()  # what the launcher writes itself (its output files)
+    fresh = sorted(p for p in set(found) if p not in ctx.reported_intrusions and not _is_own(p, own))
     ctx.reported_intrusions.update(fresh)
-    return fresh
+    if not fresh or task_id is None:
+        return fresh
+    async with ctx.repo.lock.hold():
+        put = await main_restore.put_back(
+            ctx.repo, ctx.main_contents, {entry[3:] for entry in ctx.main_snapshot}, fresh,
+            ctx.files.task_dir(task_id) / INTRUSIONS_DIR)
+    ctx.main_scan = None  # taken before the files were put back
+    for rel in fresh:
+        if rel in put.left:
+            ctx.intrusions_left[rel] = task_id
+        else:  # as before: a later write there is a new intrusion
+            ctx.reported_intrusions.discard(rel)
+    return put.described
 
 
 async def before_landing(ctx: RunContext) -> None:

@@ -333,7 +333,7 @@ async def _collect_and_decide(
             task.id, exit_code=supervised.returncode if supervised else None, files=real_files,
             reason=reason.splitlines()[0] if reason else "no contract",
         )
-    intrusions = await containment.main_tree_intrusions(ctx, started, ended)
+    intrusions = await containment.main_tree_intrusions(ctx, started, ended, task.id)
     facts: dict[str, Any] = {
         "exit_code": supervised.returncode if supervised else None,
         "duration_s": round(time.time() - started, 3),

@@ -1,0 +1,112 @@
+"""Putting back what an agent changed in the main checkout, exactly, or saying why not.
+
+Nothing is deleted: the agent's version of every file is first moved aside into the task's
+artifacts (`.launcher/runs/<run>/<task>/intrusions/<path>`). Then:
+- a file that was clean and tracked at run start gets its committed content back (index and
+  file, `git checkout HEAD -- path`);
+- a dirty or untracked file gets the content stored at run start (engine/tree_guard.py keeps
+  those as blobs) and its mode;
+- a new file (not tracked, absent at run start) just stays moved aside (out of the index too,
+  if the agent added it there);
+- anything else (an ignored file such as `.env`, whose content is not stored; a file over the
+  storing budget) is left as the agent made it, and reported as such.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from launcher.engine.tree_guard import MainTreeSnapshot, refresh
+from launcher.git.repo import GitRepo
+
+
+@dataclass
+class PutBack:
+    described: list[str] = field(default_factory=list)  # one line per path, for the task message
+    left: list[str] = field(default_factory=list)  # paths still as the agent left them
+
+
+def _aside(root: Path, rel: str, aside_dir: Path) -> Path | None:
+    """Move the agent's version of `rel` into `aside_dir` (never overwriting); its new path."""
+    path = root / rel
+    if not (path.exists() or path.is_symlink()) or (path.is_dir() and not path.is_symlink()):
+        return None
+    target, n = aside_dir / rel, 1
+    while target.exists() or target.is_symlink():
+        n += 1
+        target = aside_dir / f"{rel}.{n}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return target
+
+
+async def _tracked_at_head(repo: GitRepo, rel: str) -> bool:
+    done = await repo.git("--literal-pathspecs", "ls-tree", "--name-only", "-z", "HEAD", "--", rel,
+                          check=False)
+    return done.ok and rel in done.out.split("\0")
+
+
+async def _in_index(repo: GitRepo, rel: str) -> bool:
+    done = await repo.git("--literal-pathspecs", "ls-files", "-z", "--cached", "--", rel, check=False)
+    return done.ok and rel in done.out.split("\0")
+
+
+async def put_back(repo: GitRepo, snapshot: MainTreeSnapshot | None, listed_at_start: set[str],
+                   paths: list[str], aside_dir: Path) -> PutBack:
+    """Restore `paths` of the main checkout (caller holds the repository lock)."""
+    result = PutBack()
+    for rel in paths:
+        try:
+            how = await _put_back_one(repo, snapshot, listed_at_start, rel, aside_dir)
+        except OSError as exc:
+            how = f"left as the agent made it ({exc.strerror or exc})"
+        if how.startswith("left"):
+            result.left.append(rel)
+        result.described.append(f"{rel} ({how})")
+    return result
+
+
+def _moved(repo: GitRepo, target: Path | None, first: str) -> str:
+    if target is None:
+        return first
+    return f"{first}; the agent's version moved to {_relative(target, repo.root)}"
+
+
+def _relative(path: Path, root: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(root))
+    return str(path)
+
+
+async def _put_back_one(repo: GitRepo, snapshot: MainTreeSnapshot | None, listed_at_start: set[str],
+                        rel: str, aside_dir: Path) -> str:
+    path = repo.root / rel
+    watched = snapshot is not None and rel in snapshot.files
+    blob = snapshot.blobs.get(rel) if snapshot is not None else None
+    if blob is not None and snapshot is not None:
+        content = await repo.git("cat-file", "blob", blob, check=False)
+        if not content.ok:
+            return "left as the agent made it (its earlier content is gone from the object store)"
+        moved = _aside(repo.root, rel, aside_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.stdout)
+        os.chmod(path, snapshot.modes.get(rel, 0o644))
+        refresh(snapshot, rel)
+        return _moved(repo, moved, "put back")
+    if watched or rel in listed_at_start:
+        return "left as the agent made it (its earlier content was not kept: ignored or too big)"
+    if await _tracked_at_head(repo, rel):
+        moved = _aside(repo.root, rel, aside_dir)
+        done = await repo.git("--literal-pathspecs", "checkout", "HEAD", "--", rel, check=False)
+        if not done.ok:
+            return f"left as the agent made it ({done.err.strip()})"
+        return _moved(repo, moved, "put back")
+    if await _in_index(repo, rel):
+        await repo.git("--literal-pathspecs", "rm", "-q", "--cached", "--", rel, check=False)
+    moved = _aside(repo.root, rel, aside_dir)
+    if moved is None:
+        return "left as the agent made it (not a file)"
+    return f"new, moved to {_relative(moved, repo.root)}"

@@ -1,0 +1,211 @@
+"""The shared repository's refs that agents must not move: a record, a comparison, an undo.
+
+Every worktree shares the refs of one repository, so an agent can move the target branch from
+its own worktree (`git update-ref refs/heads/main HEAD`, `git -C <main checkout> merge
+--ff-only <sha>`), move it back, switch the main checkout's HEAD, or create and delete branches
+and tags. Watched: the main checkout's HEAD (the `HEAD` file of the common git dir) and every
+ref under `refs/heads/` and `refs/tags/`, except `refs/heads/launcher/`: the launcher moves its
+own task branches all the time (an idle task's branch is watched as its worktree's HEAD, by
+engine/tree_guard.py), and other runs own theirs.
+
+One `git for-each-ref` reads them all. The launcher's own moves of a watched ref (a landing, its
+roll-back) are announced with `launcher_moved` under the repository lock, so a comparison made
+under that lock never takes them for someone else's.
+
+Who made a change the launcher did not make (app/run/containment.py decides the blame):
+- a fast-forward (the old commit is an ancestor of the new one) is an agent's when one of the
+  commits it adds was made in a worktree of the run (it is in the reflog of the worktree's HEAD
+  or of a task branch); otherwise it is the user's own commit while the run goes on, and left;
+- anything else (a move backwards or sideways, a deleted or new ref, another HEAD in the main
+  checkout) made while an agent ran is taken for that agent's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from launcher.git.repo import GitRepo
+
+WATCHED = ("refs/heads/", "refs/tags/")
+UNWATCHED = ("refs/heads/launcher/",)
+HEAD = "HEAD"  # the main checkout's HEAD: "ref: refs/heads/main" or a commit id
+_OID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+
+# ref -> [(old, new)] moves the launcher itself made, per common git dir (see `launcher_moved`).
+_OWN_MOVES: dict[Path, list[tuple[str, str | None, str | None]]] = {}
+
+
+def launcher_moved(common_dir: Path, ref: str, old: str | None, new: str | None) -> None:
+    """The launcher moved `ref` (call it under the repository lock, right after the move)."""
+    if ref.startswith(WATCHED) and not ref.startswith(UNWATCHED):
+        _OWN_MOVES.setdefault(common_dir.resolve(), []).append((ref, old, new))
+
+
+@dataclass
+class RefState:
+    refs: dict[str, str] = field(default_factory=dict)  # watched ref -> object id
+    head: str = ""  # the main checkout's HEAD file, stripped
+
+
+@dataclass(frozen=True)
+class RefChange:
+    ref: str  # a watched ref, or HEAD
+    old: str | None  # None: it did not exist
+    new: str | None  # None: it was deleted
+
+    def describe(self) -> str:
+        if self.ref == HEAD:
+            return f"HEAD of the main checkout changed from {_short(self.old)} to {_short(self.new)}"
+        if self.old is None:
+            return f"{_name(self.ref)} created at {_short(self.new)}"
+        if self.new is None:
+            return f"{_name(self.ref)} deleted (was {_short(self.old)})"
+        return f"{_name(self.ref)} moved from {_short(self.old)} to {_short(self.new)}"
+
+
+def _name(ref: str) -> str:
+    return ref.removeprefix("refs/heads/").removeprefix("refs/")
+
+
+def _short(value: str | None) -> str:
+    if value is None:
+        return "nothing"
+    return value[:12] if _OID.match(value) else value.removeprefix("ref: ")
+
+
+async def read_state(repo: GitRepo) -> RefState:
+    listed = await repo.git("for-each-ref", "--format=%(refname) %(objectname)", *WATCHED)
+    state = RefState()
+    for line in listed.out.splitlines():
+        ref, _, oid = line.rpartition(" ")
+        if ref and not ref.startswith(UNWATCHED):
+            state.refs[ref] = oid
+    try:
+        state.head = (repo.common_dir / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        state.head = ""
+    return state
+
+
+def _own_explained(common_dir: Path, ref: str, old: str | None, new: str | None) -> bool:
+    """Whether the launcher's own moves lead `ref` from `old` to `new` (they are used up)."""
+    moves = _OWN_MOVES.get(common_dir.resolve(), [])
+    at, used = old, []
+    for index, (moved, before, after) in enumerate(moves):
+        if moved == ref and before == at:
+            at = after
+            used.append(index)
+    if at != new or not used:
+        return False
+    for index in reversed(used):
+        del moves[index]
+    return True
+
+
+def changes(repo: GitRepo, before: RefState, now: RefState) -> list[RefChange]:
+    """What differs between two records, minus the launcher's own announced moves."""
+    found = []
+    for ref in sorted(before.refs.keys() | now.refs.keys()):
+        old, new = before.refs.get(ref), now.refs.get(ref)
+        if old != new and not _own_explained(repo.common_dir, ref, old, new):
+            found.append(RefChange(ref, old, new))
+    if before.head != now.head:
+        found.append(RefChange(HEAD, before.head or None, now.head or None))
+    return found
+
+
+async def is_fast_forward(repo: GitRepo, change: RefChange) -> bool:
+    if change.ref == HEAD or change.old is None or change.new is None:
+        return False
+    done = await repo.git("merge-base", "--is-ancestor", change.old, change.new, check=False)
+    return done.returncode == 0
+
+
+async def added_commits(repo: GitRepo, change: RefChange, limit: int = 10000) -> list[str]:
+    assert change.old is not None and change.new is not None
+    listed = await repo.git("rev-list", f"--max-count={limit}", change.new, f"^{change.old}")
+    return listed.out.split()
+
+
+def reflog_commits(log: Path) -> set[str]:
+    """The commits a reflog file says its ref pointed at."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    return {parts[1] for line in text.splitlines() if len(parts := line.split(" ", 2)) > 2}
+
+
+def change_time(repo: GitRepo, change: RefChange) -> float | None:
+    """When the change was written (ctime of the loose ref, or of packed-refs); None: unknown."""
+    candidates = [repo.common_dir / ("HEAD" if change.ref == HEAD else change.ref),
+                  repo.common_dir / "packed-refs"]
+    times = []
+    for path in candidates:
+        try:
+            times.append(path.lstat().st_ctime)
+        except OSError:
+            continue
+    return max(times) if times else None
+
+
+async def _head_commit(repo: GitRepo) -> str | None:
+    done = await repo.git("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+    return done.out.strip() or None if done.ok else None
+
+
+async def _index_at(repo: GitRepo, commit: str) -> bool:
+    done = await repo.git("diff-index", "--cached", "--quiet", commit, "--", check=False)
+    return done.returncode == 0
+
+
+async def undo(repo: GitRepo, undone: list[RefChange], keep_under: str) -> list[str]:
+    """Put each change back (compare-and-swap: a ref moved again meanwhile is left, and said);
+    the agent's value is kept under `keep_under` (nothing is deleted). When the main checkout's
+    HEAD commit moves back, its index and files follow (`read-tree -m -u`) if they had moved
+    with it. Caller holds the repository lock. Returns what could not be put back."""
+    problems = []
+    agents_head = await _head_commit(repo)
+    for change in undone:
+        if change.ref == HEAD:
+            problems += await _undo_head(repo, change, keep_under)
+            continue
+        if change.new is not None:
+            await repo.git("update-ref", "-m", "launcher: kept what an agent set",
+                           f"{keep_under}/{change.ref.removeprefix('refs/')}", change.new, check=False)
+        if change.old is None:
+            assert change.new is not None
+            done = await repo.git("update-ref", "-m", "launcher: put back", "-d", change.ref,
+                                  change.new, check=False)
+        else:
+            done = await repo.git("update-ref", "-m", "launcher: put back", change.ref,
+                                  change.old, change.new or "", check=False)
+        if not done.ok:
+            problems.append(f"{_name(change.ref)} ({done.err.strip()})")
+    restored = await _head_commit(repo)
+    if agents_head and restored and agents_head != restored and not await _index_at(repo, restored):
+        if await _index_at(repo, agents_head):  # the index and files had moved with HEAD
+            done = await repo.git("read-tree", "-m", "-u", agents_head, restored, check=False)
+            if not done.ok:
+                problems.append(f"the main checkout's files ({done.err.strip()})")
+        else:
+            problems.append("the main checkout's index and files (neither at the old nor the new "
+                            "commit)")
+    return problems
+
+
+async def _undo_head(repo: GitRepo, change: RefChange, keep_under: str) -> list[str]:
+    if change.new and _OID.match(change.new):
+        await repo.git("update-ref", f"{keep_under}/HEAD", change.new, check=False)
+    old = change.old or ""
+    if old.startswith("ref: "):
+        done = await repo.git("symbolic-ref", "-m", "launcher: put back", HEAD,
+                              old.removeprefix("ref: "), check=False)
+    elif _OID.match(old):
+        done = await repo.git("update-ref", "--no-deref", "-m", "launcher: put back", HEAD, old,
+                              check=False)
+    else:
+        return ["HEAD of the main checkout (it had no value before)"]
+    return [] if done.ok else [f"HEAD of the main checkout ({done.err.strip()})"]

@@ -1,0 +1,259 @@
+"""An agent cannot move the shared repository's refs, widen its ignore rules, leave its writes
+into the main checkout behind, and the launcher never blames an agent for its own output files.
+Hostile command agents against real repositories."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import git, task
+from test_safety_contain import command_task, run_commands
+
+# Agent code gets G(*args, cwd=None): git with its output, and MAIN: the main checkout.
+PRELUDE = """
+def G(*args, cwd=None):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+MAIN = common_dir().parent
+def commit_here(name):
+    pathlib.Path(name).write_text(name + "\\n")
+    G("add", "-A")
+    G("-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "agent commit " + name)
+    return G("rev-parse", "HEAD")
+"""
+
+
+def hostile(task_id: str, code: str, **extra: Any) -> dict[str, Any]:
+    return command_task(task_id, PRELUDE + code, **extra)
+
+
+def good(task_id: str) -> dict[str, Any]:
+    return command_task(task_id, f"pathlib.Path('{task_id}.txt').write_text('{task_id}\\n')")
+
+
+def subjects(repo: Path, ref: str = "main") -> list[str]:
+    return git(repo, "log", "--format=%s", ref).splitlines()
+
+
+def run_id_of(repo: Path) -> str:
+    import sqlite3
+
+    (run_id,) = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
+        "SELECT id FROM runs").fetchone()
+    return str(run_id)
+
+
+def assert_main_clean(repo: Path) -> None:
+    assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+    assert git(repo, "status", "--porcelain") == ""
+
+
+# --- defect 1: refs of the shared repository ------------------------------------------------
+
+FF_MAIN = """
+sha = commit_here("sneak.txt")
+G("merge", "--ff-only", "-q", sha, cwd=MAIN)
+G("reset", "-q", "--hard", "HEAD~1")
+"""
+
+UPDATE_REF_MAIN = """
+commit_here("sneak.txt")
+G("update-ref", "refs/heads/main", "HEAD")
+G("reset", "-q", "--hard", "HEAD~1")
+"""
+
+
+@pytest.mark.parametrize("code", [FF_MAIN, UPDATE_REF_MAIN], ids=["merge-in-main", "update-ref"])
+def test_an_agent_moving_the_target_to_its_commit_is_put_back_and_fails(repo: Path, code: str) -> None:
+    tasks = [good("victim"), hostile("sneak", code, checks=["false"]), good("after")]
+    report = run_commands(repo, tasks, max_parallel=1)
+    sneak = task(report, "sneak")
+    assert sneak.state == "failed", sneak.message
+    assert "main moved from" in sneak.message and "put them back" in sneak.message, sneak.message
+    assert task(report, "victim").state == "merged" and task(report, "after").state == "merged"
+    landed = subjects(repo)
+    assert "agent commit sneak.txt" not in landed
+    assert not (repo / "sneak.txt").exists()
+    assert_main_clean(repo)
+    kept = git(repo, "log", "-1", "--format=%s", f"refs/launcher/{run_id_of(repo)}/sneak/moved/heads/main")
+    assert kept.strip() == "agent commit sneak.txt"  # nothing the agent did is lost
+
+
+def test_an_agent_moving_the_target_back_is_put_back_not_reported_as_a_write(repo: Path) -> None:
+    (repo / "second.txt").write_text("second\n")
+    git(repo, "add", "second.txt")
+    git(repo, "commit", "-qm", "second")
+    tip = git(repo, "rev-parse", "main").strip()
+    report = run_commands(repo, [hostile("rewind", 'G("update-ref", "refs/heads/main", "main~1")'),
+                                 good("after")], max_parallel=1)
+    rewind = task(report, "rewind")
+    assert rewind.state == "failed" and "main moved from" in rewind.message, rewind.message
+    assert "wrote into the main checkout" not in rewind.message
+    assert task(report, "after").state == "merged", task(report, "after").message
+    assert git(repo, "rev-parse", "main~1").strip() == tip
+    assert_main_clean(repo)
+
+
+def test_an_agent_switching_the_main_checkout_s_branch_or_tagging_is_undone(repo: Path) -> None:
+    code = 'G("tag", "v-evil", "HEAD")\nG("switch", "-q", "-c", "evil", cwd=MAIN)\n'
+    report = run_commands(repo, [hostile("switcher", code)])
+    switcher = task(report, "switcher")
+    assert switcher.state == "failed", switcher.message
+    assert "HEAD of the main checkout" in switcher.message and "tags/v-evil created" in switcher.message
+    assert git(repo, "tag", "--list") == ""
+    assert git(repo, "branch", "--list", "evil") == ""
+    assert_main_clean(repo)
+
+
+def test_a_commit_on_the_target_that_no_task_made_is_left_and_built_on(repo: Path) -> None:
+    # The user commits on main while the run goes on (here from inside a round, in the main
+    # checkout): a fast-forward adding no commit made in a worktree of the run is left alone.
+    user = ('G("-c", "user.name=u", "-c", "user.email=u@b", "commit", "-q", "--allow-empty", '
+            '"-m", "the user\'s own commit", cwd=MAIN)\npathlib.Path("w.txt").write_text("w\\n")\n')
+    report = run_commands(repo, [hostile("busy", user), good("after")], max_parallel=1)
+    assert task(report, "busy").state == "merged", task(report, "busy").message
+    assert task(report, "after").state == "merged", task(report, "after").message
+    assert "the user's own commit" in subjects(repo)
+    assert (repo / "w.txt").exists() and (repo / "after.txt").exists()
+
+
+# --- defect 2: the shared info/exclude ------------------------------------------------------
+
+HIDE_AND_WRITE = """
+exclude = common_dir() / "info" / "exclude"
+with exclude.open("a") as fh:
+    fh.write("\\nstolen.txt\\n")
+(MAIN / "stolen.txt").write_text("taken from the worktree\\n")
+pathlib.Path("w.txt").write_text("w\\n")
+"""
+
+
+def test_an_agent_hiding_a_main_checkout_file_with_info_exclude_is_undone_and_fails(
+    repo: Path,
+) -> None:
+    report = run_commands(repo, [hostile("hider", HIDE_AND_WRITE), good("after")], max_parallel=1)
+    hider = task(report, "hider")
+    assert hider.state == "failed" and "info/exclude changed" in hider.message, hider.message
+    assert report.status != "succeeded"
+    exclude = (repo / ".git" / "info" / "exclude").read_text()
+    assert "stolen.txt" not in exclude.splitlines()
+    assert "/.launcher/" in exclude.splitlines()  # the launcher's own line stays
+    # ... and the file it hid is moved out of the main checkout, so nobody else is blamed for it
+    assert not (repo / "stolen.txt").exists()
+    moved = repo / ".launcher" / "runs" / run_id_of(repo) / "hider" / "intrusions" / "stolen.txt"
+    assert moved.read_text() == "taken from the worktree\n"
+    assert "moved to .launcher/runs/" in hider.message, hider.message
+    assert task(report, "after").state == "merged", task(report, "after").message
+
+
+def test_the_launcher_s_own_exclude_lines_are_never_flagged_and_survive_a_restore(
+    repo: Path,
+) -> None:
+    from launcher.agents.git_exclude import exclude_from_git
+    from launcher.git import guard
+
+    common = repo / ".git"
+    exclude = common / "info" / "exclude"
+    snapshot = guard.take_snapshot(common)
+    exclude_from_git(repo, "/.launcher-review-test/")  # e.g. a grader's packet, mid-round
+    assert guard.undo_tampering(snapshot, 0.0) is None
+    with exclude.open("a") as fh:
+        fh.write("stolen.txt\n")  # an agent's line, then another of the launcher's own
+    exclude_from_git(repo, "/.launcher-other-test/")
+    undone = guard.undo_tampering(snapshot, 0.0)
+    assert undone is not None and "info/exclude changed" in undone[0]
+    lines = exclude.read_text().splitlines()
+    assert "stolen.txt" not in lines
+    assert "/.launcher-review-test/" in lines and "/.launcher-other-test/" in lines
+    assert guard.undo_tampering(snapshot, 0.0) is None
+
+
+# --- defect 3: what an agent wrote into the main checkout is put back ----------------------
+
+SCRIBBLE = """
+(MAIN / "README.md").write_text("defaced\\n")
+(MAIN / "app.py").write_text("# overwritten\\n")
+(MAIN / "planted.txt").write_text("planted\\n")
+(MAIN / "notes.txt").unlink()
+pathlib.Path("w.txt").write_text("w\\n")
+"""
+
+
+def test_an_agent_s_writes_into_the_main_checkout_are_put_back_and_others_still_land(
+    repo: Path,
+) -> None:
+    (repo / "app.py").write_text("# the user's unsaved work\n")
+    (repo / "notes.txt").write_text("the user's untracked notes\n")
+    report = run_commands(repo, [hostile("scribbler", SCRIBBLE), good("after")], max_parallel=1)
+    scribbler = task(report, "scribbler")
+    assert scribbler.state == "failed" and "main checkout" in scribbler.message
+    assert "README.md (put back" in scribbler.message, scribbler.message
+    assert (repo / "README.md").read_text() == "# sample\n"
+    assert (repo / "app.py").read_text() == "# the user's unsaved work\n"
+    assert (repo / "notes.txt").read_text() == "the user's untracked notes\n"
+    assert not (repo / "planted.txt").exists()
+    aside = repo / ".launcher" / "runs" / run_id_of(repo) / "scribbler" / "intrusions"
+    assert (aside / "planted.txt").read_text() == "planted\n"
+    assert (aside / "README.md").read_text() == "defaced\n"  # the agent's version, never deleted
+    assert f"planted.txt (new, moved to .launcher/runs/{run_id_of(repo)}/scribbler/intrusions/" \
+        in scribbler.message
+    after = task(report, "after")
+    assert after.state == "merged", after.message  # the landing is not parked by the leftovers
+    # the user's own local changes are still there, and only those
+    assert sorted(git(repo, "status", "--porcelain").splitlines()) == [" M app.py", "?? notes.txt"]
+
+
+def test_a_change_that_cannot_be_put_back_parks_naming_the_agent_not_telling_to_commit_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from launcher.engine import tree_guard
+
+    monkeypatch.setattr(tree_guard, "MAX_KEPT_BYTES", 0)  # the user's dirty file is not kept
+    (repo / "app.py").write_text("# the user's unsaved work\n")
+    code = '(MAIN / "app.py").write_text("# overwritten\\n")\npathlib.Path("w.txt").write_text("w")'
+    report = run_commands(repo, [hostile("dirty", code), good("after")], max_parallel=1)
+    dirty = task(report, "dirty")
+    assert dirty.state == "failed" and "app.py (left as the agent made it" in dirty.message, dirty.message
+    run_message = report.message  # the landing is parked on the integration branch
+    assert "made by agent task dirty" in run_message and "app.py" in run_message, run_message
+    assert "Commit or stash" not in run_message and "_integration" in run_message
+
+
+# --- defect 4: the launcher's own output files are not an agent's writes -------------------
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/fd")
+def test_the_launcher_s_own_redirected_output_in_the_checkout_is_not_an_intrusion(
+    repo: Path, tmp_path: Path,
+) -> None:
+    plan = tmp_path / "plan.json"
+    agent = {"adapter": "command", "command": [sys.executable, "-c", AGENT_SLOW]}
+    plan.write_text(json.dumps({"agents": {"a": agent},
+                                "task": [{"id": "one", "agent": "a"}, {"id": "two", "agent": "a"}],
+                                "run": {"max_parallel": 1}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    with (repo / "out.json").open("w") as out, (repo / "err.txt").open("w") as err:
+        done = subprocess.run([sys.executable, "-m", "launcher", "run", str(plan), "--json"],
+                              cwd=repo, env=env, stdout=out, stderr=err, timeout=300)
+    report = json.loads((repo / "out.json").read_text())
+    states = {t["id"]: (t["state"], t["message"]) for t in report["tasks"]}
+    assert states["one"][0] == "merged" and states["two"][0] == "merged", states
+    assert done.returncode == 0, (repo / "err.txt").read_text()[-2000:]
+    assert (repo / "err.txt").exists() and (repo / "out.json").exists()
+
+
+# Writes its file, prints to stdout a little while (the launcher logs meanwhile), then reports.
+AGENT_SLOW = """
+import json, os, pathlib, time
+pathlib.Path(os.environ["LAUNCHER_TASK_ID"] + ".txt").write_text("x\\n")
+time.sleep(1.5)
+pathlib.Path(os.environ["LAUNCHER_CONTRACT"]).write_text(json.dumps({
+    "contract_version": "1", "task_id": os.environ["LAUNCHER_TASK_ID"], "status": "done",
+    "summary": "did it", "files_changed": [], "tests_added": [], "decisions": [], "blockers": [],
+    "llm_observations": ""}))
+"""
