@@ -107,7 +107,8 @@ def test_an_agent_switching_the_main_checkout_s_branch_or_tagging_is_undone(repo
     assert switcher.state == "failed", switcher.message
     assert "HEAD of the main checkout" in switcher.message and "tags/v-evil created" in switcher.message
     assert git(repo, "tag", "--list") == ""
-    assert git(repo, "branch", "--list", "evil") == ""
+    # The main checkout is back on main; the new branch itself moved nobody's work and is left.
+    assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
     assert_main_clean(repo)
 
 
@@ -204,7 +205,9 @@ def test_an_agent_s_writes_into_the_main_checkout_are_put_back_and_others_still_
     assert f"planted.txt (new, moved to .launcher/runs/{run_id_of(repo)}/scribbler/intrusions/" \
         in scribbler.message
     after = task(report, "after")
-    assert after.state == "merged", after.message  # the landing is not parked by the leftovers
+    # Approved and parked by the user's own local change to app.py, not by the agent's leftovers.
+    assert after.state == "approved" and "parked on" in after.message, after.message
+    assert "made by agent task" not in report.message and "local changes" in report.message
     # the user's own local changes are still there, and only those
     assert sorted(git(repo, "status", "--porcelain").splitlines()) == [" M app.py", "?? notes.txt"]
 

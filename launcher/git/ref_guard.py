@@ -16,8 +16,9 @@ Who made a change the launcher did not make (app/run/containment.py decides the 
 - a fast-forward (the old commit is an ancestor of the new one) is an agent's when one of the
   commits it adds was made in a worktree of the run (it is in the reflog of the worktree's HEAD
   or of a task branch); otherwise it is the user's own commit while the run goes on, and left;
-- anything else (a move backwards or sideways, a deleted or new ref, another HEAD in the main
-  checkout) made while an agent ran is taken for that agent's.
+- a new branch is left (an agent's `git switch -c` moves nobody's work; the run notes it);
+- anything else (a move backwards or sideways, a deleted ref, a new tag, another HEAD in the
+  main checkout) made while an agent ran is taken for that agent's.
 """
 
 from __future__ import annotations

@@ -186,6 +186,11 @@ async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRe
         ctx.agents_seen = set(ctx.agents_running)
         blamed: dict[str, list[ref_guard.RefChange]] = {}
         for change in found:
+            if change.old is None and change.ref.startswith("refs/heads/"):
+                # A new branch moves nobody's work (an agent's `git switch -c`, whose commits
+                # the task's branch takes over): noted, left.
+                ctx.note(task_id, f"{change.describe()} while agents ran: left as it is")
+                continue
             culprit = await _ref_culprit(ctx, change, task_id, seen)
             if culprit is None:
                 ctx.note(None, f"{ref_guard.RefChange.describe(change)}: not made by an agent of "
