@@ -51,7 +51,7 @@ async def orchestrator(
             "params": params, "options": options}
     try:
         if action is None:
-            raise UsageProblem("the argument action is missing", where="action",
+            raise UsageProblem("the argument action is missing",
                                        fix=f"pass action, one of: {', '.join(actions.ACTIONS)}",
                                        error_key="missing:action")
         result = await actions.dispatch(Path.cwd(), action, args, lambda event: None, detach=True)

@@ -31,23 +31,23 @@ def check_args(args: dict[str, Any]) -> dict[str, Any]:
     for name in _TEXT_ARGS:
         value = out.get(name)
         if value is not None and not isinstance(value, str):
-            raise UsageProblem(f"{name} must be a string, not {type(value).__name__}", where=name,
+            raise UsageProblem(f"{name} must be a string, not {type(value).__name__}",
                                fix=f"pass {name} as text" + (f" (one of: {', '.join(ACTIONS)})" if name == "action"
                                                              else ""), error_key=f"usage:{name}")
     limit = out.get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-        raise UsageProblem(f"limit must be a whole number, not {limit!r}", where="limit",
+        raise UsageProblem(f"limit must be a whole number, not {limit!r}",
                            fix=f"use 1 to {RECOMMEND_MAX}", error_key="usage:limit")
     for name in ("params", "options"):
         value = out.get(name)
         if value is None:
             out[name] = {}
         elif not isinstance(value, dict):
-            raise UsageProblem(f"{name} must be an object, not {type(value).__name__}", where=name,
+            raise UsageProblem(f"{name} must be an object, not {type(value).__name__}",
                                fix=f"pass {name} as {{\"key\": value, ...}}", error_key=f"usage:{name}")
     for key, value in out["params"].items():
         if isinstance(value, dict | list) or value is None:
-            raise UsageProblem(f"parameter {key!r} must be text, not {type(value).__name__}", where=f"params.{key}",
+            raise UsageProblem(f"params.{key} must be text, not {type(value).__name__}",
                                fix="pass each parameter as a string", error_key="usage:params")
     return out
 
