@@ -352,6 +352,8 @@ def test_a_parked_phase_says_what_to_run_and_resume_takes_it_after_the_merge(wf_
     branch = next(t for t in plan["tasks"])["state"].split(" on ", 1)[-1]
     assert f"git merge --ff-only {branch}" in data["message"] and f"launcher workflow resume {wid}" in data["message"]
     assert not data["offers"][0].endswith("--retry-failed")
+    early = launcher_cli(wf_repo, "workflow", "resume", wid)
+    assert early.returncode == 2 and f"git merge --ff-only {branch}" in early.stderr  # not merged yet
     git(wf_repo, "stash")
     git(wf_repo, "merge", "--ff-only", branch)
     resumed = launcher_cli(wf_repo, "workflow", "resume", wid, "--json")

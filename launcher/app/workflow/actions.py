@@ -206,6 +206,8 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
             session = await WorkflowSession.open(cwd)
             state = engine.notice_dead_runner(session, session.load(wid))
             if engine.resume_runs_a_phase(state, retry_failed=retry):
+                if engine.parked(state):
+                    await engine.check_parked_held(session, state)  # refused here, not in the runner
                 return view(spawn_runner(session, state, resume=True, retry_failed=retry))
         return view(await engine.resume(cwd, wid, emit, retry_failed=retry))
     if action == "cancel":

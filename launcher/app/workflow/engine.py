@@ -288,9 +288,8 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
     raise _refuse(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
 
 
-async def _take_parked(session: WorkflowSession, state: WorkflowState) -> WorkflowState:
-    """The parked phase's result, once the target holds it: the phase succeeds (artifacts are
-    written) and the workflow goes on; before that, say what to run."""
+async def check_parked_held(session: WorkflowSession, state: WorkflowState) -> None:
+    """Refuses (saying what to run) while the target does not hold the parked phase's result."""
     info = parked(state)
     assert info is not None
     branch, commit, target = str(info["branch"]), str(info["commit"]), state.target
@@ -301,6 +300,14 @@ async def _take_parked(session: WorkflowSession, state: WorkflowState) -> Workfl
             fix=f"commit or stash the local changes of the main work tree, run `git merge --ff-only {branch}` on "
                 f"{target}, then `launcher workflow resume {state.id}` again",
             error_key="workflow_parked")
+
+
+async def _take_parked(session: WorkflowSession, state: WorkflowState) -> WorkflowState:
+    """The parked phase's result, once the target holds it: the phase succeeds (artifacts are
+    written) and the workflow goes on; before that, say what to run."""
+    await check_parked_held(session, state)
+    info = parked(state)
+    assert info is not None
     step = phase_run.next_step(session, state)
     report = build_report(session.journal(), str(info["run_id"]), session.repo.root)
     state.paused_on = None
