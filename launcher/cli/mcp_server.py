@@ -1,16 +1,35 @@
 """`launcher mcp`: the workflow actions as one MCP tool, `orchestrator`, served over stdio with
-the official `mcp` SDK. Results are JSON text; errors are the structured envelope. `start` and
-`next` return at once: the phase runs in a detached `launcher workflow next` process whose
-progress is in the journal (read it with `status`), so it survives the client's session."""
+the official `mcp` SDK. Results are JSON text; errors are the structured envelope. `start`,
+`next` and `resume` return at once: the phase runs in a detached `launcher workflow next|resume`
+process whose progress is in the journal (read it with `status`), so it survives the client's session."""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import WithJsonSchema
+
+from launcher import process
 from launcher.app.workflow import actions
-from launcher.errors import LauncherError
+from launcher.errors import LauncherError, UsageProblem
+
+_log = logging.getLogger("launcher.mcp")
+
+
+# Each argument reaches us as sent (the SDK would answer a wrong type with its own bare text); we
+# check it and answer with our envelope. The schema still shows clients the real JSON types.
+_OR_NULL = {"type": "null"}
+_Action = Annotated[Any, WithJsonSchema({"type": "string", "enum": list(actions.ACTIONS),
+                                          "description": "required"})]
+_Text = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "string"}, _OR_NULL], "default": None})]
+_Limit = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": actions.RECOMMEND_MAX},
+                                                  _OR_NULL], "default": None})]
+_Params = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "object", "additionalProperties": {"type": "string"}},
+                                                   _OR_NULL], "default": None})]
+_Options = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "object"}, _OR_NULL], "default": None})]
 
 TOOL_DESCRIPTION = (
     "Multi-phase workflows of parallel specialist agents on this git repository. action is one of: "
@@ -20,21 +39,28 @@ TOOL_DESCRIPTION = (
     "signal: the checkpoint's reference; limit: recommend's count (1-50, default 5); "
     "params: the template's parameters (start); "
     "options: {skip, retry_failed, all, write, scripts (for scripted agents)}. "
-    "start and next return at once; poll status."
+    "start, next and resume return at once (the phase runs in a background process); poll status."
 )
 
 
 async def orchestrator(
-    action: str, context: str | None = None, workflow: str | None = None, workflowId: str | None = None,
-    signal: str | None = None, limit: int | None = None, params: dict[str, Any] | None = None,
-    options: dict[str, Any] | None = None,
+    action: _Action = None, context: _Text = None, workflow: _Text = None, workflowId: _Text = None,
+    signal: _Text = None, limit: _Limit = None, params: _Params = None, options: _Options = None,
 ) -> str:
     args = {"context": context, "workflow": workflow, "workflowId": workflowId, "signal": signal, "limit": limit,
-            "params": params or {}, "options": options or {}}
+            "params": params, "options": options}
     try:
+        if action is None:
+            raise UsageProblem("the argument action is missing",
+                                       fix=f"pass action, one of: {', '.join(actions.ACTIONS)}",
+                                       error_key="missing:action")
         result = await actions.dispatch(Path.cwd(), action, args, lambda event: None, detach=True)
     except LauncherError as exc:
         return json.dumps(exc.envelope())
+    except Exception as exc:  # a bug: still the envelope, never the SDK's bare error text
+        _log.exception("orchestrator %r failed", action)
+        return json.dumps({"ok": False, "error_key": "internal", "observations": f"{type(exc).__name__}: {exc}",
+                           "usage": "this is a launcher bug; the server log has the traceback"})
     return json.dumps({"ok": True, "action": action, "result": result}, default=str)
 
 
@@ -43,6 +69,7 @@ def serve() -> None:
         from mcp.server.mcpserver import MCPServer as Server  # mcp >= 2
     except ImportError:  # mcp 1.x
         from mcp.server.fastmcp import FastMCP as Server  # type: ignore[no-redef,attr-defined,unused-ignore]
+    process.reap_detached_promptly()
     server = Server("launcher")
     server.tool(name="orchestrator", description=TOOL_DESCRIPTION)(orchestrator)
     server.run("stdio")

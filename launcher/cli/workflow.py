@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import typer
 
 from launcher.app.workflow import actions, engine
@@ -129,6 +130,18 @@ def _scripts(path: Path) -> dict[str, Any]:
     return data
 
 
+def _cancelling(wid: str) -> bool:
+    """Whether `launcher workflow cancel` is stopping this workflow's runner (its marker file)."""
+    async def find() -> bool:
+        session = await WorkflowSession.open(Path.cwd())
+        return (session.folder(wid) / engine.CANCEL_MARK).exists()
+
+    try:
+        return anyio.run(find)
+    except Exception:  # only chooses the wording of the exit line
+        return False
+
+
 def _run_phase(wid: str, body: str, json_mode: bool, quiet: bool, **kw: Any) -> dict[str, Any]:
     """Run the next step in the foreground with the live view of its tasks."""
     async def tasks() -> list[tuple[str, str, str]]:
@@ -143,13 +156,17 @@ def _run_phase(wid: str, body: str, json_mode: bool, quiet: bool, **kw: Any) -> 
     try:
         def interrupted() -> str:
             view.stop()
+            if _cancelling(wid):
+                return (f"stopped: workflow {wid} is being cancelled (`launcher workflow cancel`); "
+                        "this phase is not continued")
             return f"interrupted: state saved; `launcher workflow resume {wid}` continues the phase"
 
         if body == "next":
             state = call(lambda: engine.run_next(Path.cwd(), wid, view.handle, **kw), json_mode=json_mode,
                          on_interrupt=interrupted)
         else:
-            state = call(lambda: engine.resume(Path.cwd(), wid, view.handle, **kw), json_mode=json_mode)
+            state = call(lambda: engine.resume(Path.cwd(), wid, view.handle, **kw), json_mode=json_mode,
+                         on_interrupt=interrupted)
     finally:
         view.stop()
     return actions.view(state)
@@ -221,10 +238,12 @@ def resume_cmd(
     workflow_id: WidArg,
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="Run the failed phase's failed tasks again.")] = False,
+    spawned: Annotated[bool, typer.Option("--spawned", hidden=True)] = False,
     json_mode: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
-    """Continue a paused workflow, a crashed phase, or (--retry-failed) a failed phase."""
-    data = _run_phase(workflow_id, "resume", json_mode, quiet, retry_failed=retry_failed)
+    """Continue a paused workflow, a crashed phase, a parked phase once merged, or
+    (--retry-failed) a failed phase."""
+    data = _run_phase(workflow_id, "resume", json_mode, quiet, retry_failed=retry_failed, spawned=spawned)
     _print(data, json_mode, _state_text(data))
     _exit_for(data)
 

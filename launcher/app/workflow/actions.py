@@ -1,12 +1,13 @@
 """The workflow actions by name, with JSON-ready results: one table for the CLI and the MCP
-tool `orchestrator`. Long actions (`start`, `next`) can run detached: a `launcher workflow next
-ID` process of its own session, whose pid and progress are in the journal, so the caller (an MCP
-server answering at once) may even exit while the phase runs."""
+tool `orchestrator`. Long actions (`start`, `next`, `resume` of a phase) can run detached: a
+`launcher workflow next|resume ID` process of its own session, whose pid and progress are in the
+journal, so the caller (an MCP server answering at once) may even exit while the phase runs."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,35 @@ from launcher.models.workflow import WorkflowState, WorkflowStatus
 ACTIONS = ("workflows", "workflow", "analyze", "suggest", "recommend", "plan", "start", "status", "next",
            "checkpoint", "pause", "resume", "cancel", "list")
 RECOMMEND_DEFAULT, RECOMMEND_MAX = 5, 50
+_TEXT_ARGS = ("action", "context", "workflow", "workflowId", "signal")
+
+
+def check_args(args: dict[str, Any]) -> dict[str, Any]:
+    """The tool's arguments as typed values, or a usage error naming the argument (the MCP
+    client may send anything)."""
+    out = dict(args)
+    for name in _TEXT_ARGS:
+        value = out.get(name)
+        if value is not None and not isinstance(value, str):
+            raise UsageProblem(f"{name} must be a string, not {type(value).__name__}",
+                               fix=f"pass {name} as text" + (f" (one of: {', '.join(ACTIONS)})" if name == "action"
+                                                             else ""), error_key=f"usage:{name}")
+    limit = out.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise UsageProblem(f"limit must be a whole number, not {limit!r}",
+                           fix=f"use 1 to {RECOMMEND_MAX}", error_key="usage:limit")
+    for name in ("params", "options"):
+        value = out.get(name)
+        if value is None:
+            out[name] = {}
+        elif not isinstance(value, dict):
+            raise UsageProblem(f"{name} must be an object, not {type(value).__name__}",
+                               fix=f"pass {name} as {{\"key\": value, ...}}", error_key=f"usage:{name}")
+    for key, value in out["params"].items():
+        if isinstance(value, dict | list) or value is None:
+            raise UsageProblem(f"params.{key} must be text, not {type(value).__name__}",
+                               fix="pass each parameter as a string", error_key="usage:params")
+    return out
 
 
 def _need(value: Any, what: str, action: str) -> Any:
@@ -58,7 +88,12 @@ async def make_plan(cwd: Path, context: str, workflow: str | None, write: Path |
               "notes": _agent_notes(session)}
     if write is not None:
         from launcher.store.files import atomic_write_json
-        atomic_write_json(write, run_plan)
+        try:
+            atomic_write_json(write, run_plan)
+        except OSError as exc:
+            raise UsageProblem(f"cannot write the plan: {exc.strerror or exc}", where=str(write),
+                               fix="write it to a path in an existing folder you may write to",
+                               error_key="usage:write") from None
         result["written"] = str(write)
     return result
 
@@ -72,7 +107,7 @@ def _agent_notes(session: WorkflowSession) -> list[str]:
 
 async def recommend(cwd: Path, limit: int) -> list[dict[str, Any]]:
     if not 1 <= limit <= RECOMMEND_MAX:
-        raise UsageProblem(f"--limit {limit} is out of range", fix=f"use 1 to {RECOMMEND_MAX}",
+        raise UsageProblem(f"limit {limit} is out of range", fix=f"use 1 to {RECOMMEND_MAX}",
                            error_key="usage:limit")
     session = await WorkflowSession.open(cwd)
     out: list[dict[str, Any]] = []
@@ -99,26 +134,36 @@ async def recommend(cwd: Path, limit: int) -> list[dict[str, Any]]:
     return out[:limit]
 
 
-def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool = False) -> WorkflowState:
-    """Run the next phase in a detached `launcher workflow next` process; returns at once."""
-    engine.check_can_run(state, skip=skip)
-    argv = [sys.executable, "-m", "launcher.cli.main", "workflow", "next", state.id, "--quiet", "--spawned"]
-    if skip:
-        argv.append("--skip")
-    pid = process.spawn_detached(argv, cwd=session.repo.root, env=os.environ,
-                                 log_path=session.folder(state.id) / "runner.log")
-    state.runner_pid = pid
-    state.message = f"the next phase runs in process {pid}; `status` shows its progress"
-    session.save(state)
-    return state
+def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool = False,
+                 resume: bool = False, retry_failed: bool = False) -> WorkflowState:
+    """Run the next phase (`resume`: continue or retry the phase) in a detached `launcher
+    workflow next|resume` process; returns at once. Callers checked that it may run now."""
+    action = ["resume", state.id, *(["--retry-failed"] if retry_failed else [])] if resume else \
+        ["next", state.id, *(["--skip"] if skip else [])]
+    log_path = session.folder(state.id) / engine.RUNNER_LOG
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8") as log:  # the tail `status` shows starts after this line
+        log.write(f"{engine.RUNNER_MARK}`launcher workflow {' '.join(action)}` at "
+                  f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    argv = [sys.executable, "-m", "launcher.cli.main", "workflow", *action, "--quiet", "--spawned"]
+    pid = process.spawn_detached(argv, cwd=session.repo.root, env=os.environ, log_path=log_path)
+    now = session.load(state.id)
+    if now.runner_pid not in (None, state.runner_pid) or now.status is not state.status:
+        return now  # the runner already took over and recorded itself
+    now.runner_pid = pid
+    now.message = f"the phase runs in process {pid}; `status` shows its progress"
+    session.save(now)
+    return now
 
 
-async def dispatch(cwd: Path, action: str, args: dict[str, Any], emit: EventSink, *, detach: bool) -> Any:
-    """One action by name (the MCP tool's entry); `detach` runs start/next in the background."""
+async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink, *, detach: bool) -> Any:
+    """One action by name (the MCP tool's entry); `detach` runs start/next/resume in the background."""
     process.reap_detached()
+    args = check_args({**args, "action": action})
     if action not in ACTIONS:
         raise UsageProblem(f"unknown action {action!r}", fix=f"one of: {', '.join(ACTIONS)}",
                            error_key="usage:action")
+    options: dict[str, Any] = args["options"]
     wid = args.get("workflowId")
     if action == "workflows":
         return await templates_list(cwd)
@@ -130,29 +175,40 @@ async def dispatch(cwd: Path, action: str, args: dict[str, Any], emit: EventSink
         session = await WorkflowSession.open(cwd)
         return routing.suggest(_need(args.get("context"), "context", action), session.templates())
     if action == "recommend":
-        return await recommend(cwd, int(args.get("limit") or RECOMMEND_DEFAULT))
+        limit = args.get("limit")
+        return await recommend(cwd, RECOMMEND_DEFAULT if limit is None else limit)
     if action == "plan":
-        write = (args.get("options") or {}).get("write")
+        write = options.get("write")
+        if write is not None and not isinstance(write, str):
+            raise UsageProblem("options.write must be a path", where="options.write", fix="pass a file path",
+                               error_key="usage:options")
         return await make_plan(cwd, _need(args.get("context"), "context", action), args.get("workflow"),
                                Path(write) if write else None)
     if action == "list":
-        return [view(s) for s in await engine.listing(cwd, everything=bool((args.get("options") or {}).get("all")))]
+        return [view(s) for s in await engine.listing(cwd, everything=bool(options.get("all")))]
     if action == "status":
         return view(await engine.status(cwd, wid))
     if action == "start":
         state = await engine.create(cwd, _need(args.get("workflow"), "workflow", action),
-                                    {k: str(v) for k, v in (args.get("params") or {}).items()},
-                                    {"scripts": (args.get("options") or {}).get("scripts") or {}})
+                                    {k: str(v) for k, v in args["params"].items()},
+                                    {"scripts": options.get("scripts")})
         return await _go(cwd, state.id, emit, detach=detach)
     wid = _need(wid, "workflowId", action)
     if action == "next":
-        return await _go(cwd, wid, emit, detach=detach, skip=bool((args.get("options") or {}).get("skip")))
+        return await _go(cwd, wid, emit, detach=detach, skip=bool(options.get("skip")))
     if action == "checkpoint":
         return view(await engine.record_checkpoint(cwd, wid, _need(args.get("signal"), "signal", action)))
     if action == "pause":
         return view(await engine.pause(cwd, wid))
     if action == "resume":
-        retry = bool((args.get("options") or {}).get("retry_failed"))
+        retry = bool(options.get("retry_failed"))
+        if detach:
+            session = await WorkflowSession.open(cwd)
+            state = engine.notice_dead_runner(session, session.load(wid))
+            if engine.resume_runs_a_phase(state, retry_failed=retry):
+                if engine.parked(state):
+                    await engine.check_parked_held(session, state)  # refused here, not in the runner
+                return view(spawn_runner(session, state, resume=True, retry_failed=retry))
         return view(await engine.resume(cwd, wid, emit, retry_failed=retry))
     if action == "cancel":
         return view(await engine.cancel(cwd, wid))
@@ -162,7 +218,9 @@ async def dispatch(cwd: Path, action: str, args: dict[str, Any], emit: EventSink
 async def _go(cwd: Path, wid: str, emit: EventSink, *, detach: bool, skip: bool = False) -> dict[str, Any]:
     if detach:
         session = await WorkflowSession.open(cwd)
-        return view(spawn_runner(session, session.load(wid), skip=skip))
+        state = engine.notice_dead_runner(session, session.load(wid))
+        engine.check_can_run(state, skip=skip)
+        return view(spawn_runner(session, state, skip=skip))
     return view(await engine.run_next(cwd, wid, emit, skip=skip))
 
 

@@ -4,7 +4,10 @@ ready --next--> running --> ready | waiting_checkpoint (a checkpoint phase) | co
                         \\-> paused (a failed phase, pause_on_failure) | failed
 waiting_checkpoint --checkpoint--> ready;  paused --resume [--retry-failed] / next --skip--> ...
 A runner that died mid-phase leaves `running` with a dead runner pid: `resume` continues the
-phase's run where it stopped (no finished phase or task is repeated)."""
+phase's run where it stopped (no finished phase or task is repeated). A runner that died before
+its phase's run began (its pid gone, no run recorded) fails that phase, with the end of its log.
+A phase whose result was parked off the target (`git merge --ff-only BRANCH`, then `resume`)
+pauses the workflow until the target holds it."""
 
 from __future__ import annotations
 
@@ -15,18 +18,32 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from launcher import process
 from launcher.app.context import EventSink
-from launcher.app.workflow import phase_run
-from launcher.app.workflow.planner import check_params, custom_template
+from launcher.app.report import build_report
+from launcher.app.workflow import artifacts, phase_run
+from launcher.app.workflow.planner import check_params, check_scripts, custom_template
 from launcher.app.workflow.session import WorkflowSession
-from launcher.errors import UsageProblem
+from launcher.errors import RunNotFound, UsageProblem
+from launcher.models.states import RunStatus, TaskState
 from launcher.models.workflow import PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
+
+RUNNER_LOG = "runner.log"
+RUNNER_MARK = "--- launcher workflow runner: "  # the first line a detached runner's log gets
+CANCEL_MARK = "cancelling"  # a file in the workflow's folder while `cancel` stops its runner
+STOP_GRACE_S = 10.0
 
 
 def runner_alive(pid: int | None) -> bool:
-    """A live process other than us (a zombie does not count)."""
-    if not pid or pid == os.getpid() or not process.pid_alive(pid):
+    """Whether the recorded runner still runs: we ourselves (this process runs the phase), or
+    another live process (a zombie does not count)."""
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    if not process.pid_alive(pid):
         return False
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -44,6 +61,88 @@ def _interrupted(state: WorkflowState) -> bool:
     return state.status is WorkflowStatus.RUNNING and not runner_alive(state.runner_pid)
 
 
+def _refuse_live_runner(state: WorkflowState) -> None:
+    if runner_alive(state.runner_pid):
+        raise UsageProblem(f"workflow {state.id} has a runner already: its phase runs in process {state.runner_pid}",
+                           fix=f"watch it with `launcher workflow status {state.id}`; "
+                               f"`launcher workflow cancel {state.id}` stops it",
+                           error_key="workflow_runner_alive")
+
+
+def runner_log_tail(session: WorkflowSession, workflow_id: str, lines: int = 8) -> str:
+    """The last lines the latest detached runner wrote (its traceback, if it crashed)."""
+    path = session.folder(workflow_id) / RUNNER_LOG
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 16384))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    text = text.rsplit(RUNNER_MARK, 1)[-1]
+    kept = [line.rstrip() for line in text.splitlines()[1:] if line.strip()]
+    return "\n".join(kept[-lines:])[-2000:]
+
+
+def parked(state: WorkflowState) -> dict[str, Any] | None:
+    """The paused phase's result parked off the target (branch, commit), if that is why it paused."""
+    info = state.options.get("parked")
+    return info if isinstance(info, dict) and info.get("phase") == state.paused_on else None
+
+
+def notice_dead_runner(session: WorkflowSession, state: WorkflowState) -> WorkflowState:
+    """A recorded runner whose process is gone: mid-run it is `interrupted` (resume continues the
+    run); before its run began (a crash while starting), its phase failed. Either way the end of
+    its log says why."""
+    pid = state.runner_pid
+    if not pid or runner_alive(pid):
+        return state
+    tail = runner_log_tail(session, state.id)
+    said = f"; its log ends:\n{tail}\n" if tail else "; "
+    wid = state.id
+    if state.status is WorkflowStatus.RUNNING:
+        step = _running_step(session, state)
+        if any(state.phase(p.id).run_id for p in step):
+            message = (f"the runner (process {pid}) stopped in the middle of phase "
+                       f"{'+'.join(p.id for p in step)}{said}`launcher workflow resume {wid}` continues it")
+            if state.message != message:
+                state.message = message
+                session.save(state)
+            return state
+    elif state.status is WorkflowStatus.PAUSED and state.paused_on:  # a retry that never began
+        state.runner_pid = None
+        state.message = (f"the runner (process {pid}) retrying phase {state.paused_on} exited before the phase "
+                         f"ran{said}fix the cause, then `launcher workflow resume {wid} --retry-failed`, "
+                         f"`launcher workflow next {wid} --skip` or `launcher workflow cancel {wid}`")
+        session.save(state)
+        return state
+    elif state.status is not WorkflowStatus.READY:
+        state.runner_pid = None
+        session.save(state)
+        return state
+    step = _running_step(session, state) if state.status is WorkflowStatus.RUNNING else \
+        phase_run.next_step(session, state)
+    state.runner_pid = None
+    if not step:
+        session.save(state)
+        return state
+    names = "+".join(p.id for p in step)
+    error = f"the runner (process {pid}) exited before the phase's run began" + (f": {tail}" if tail else "")
+    for phase in step:
+        row = state.phase(phase.id)
+        row.status, row.error, row.finished_at = PhaseStatus.FAILED, error, time.time()
+        row.artifacts = [artifacts.write_error(session.folder(wid), phase, None, error)]
+    if state.pause_on_failure:
+        state.status, state.paused_on = WorkflowStatus.PAUSED, step[0].id
+        state.message = (f"phase {names} failed to start: the runner (process {pid}) exited{said}"
+                         f"fix the cause, then retry (`launcher workflow resume {wid} --retry-failed`), skip "
+                         f"(`launcher workflow next {wid} --skip`) or cancel (`launcher workflow cancel {wid}`)")
+    else:
+        state.status = WorkflowStatus.FAILED
+        state.message = f"phase {names} failed to start: the runner (process {pid}) exited{said}".rstrip("; \n")
+    session.save(state)
+    return state
+
+
 async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str, Any]) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
     if name == "custom":
@@ -52,6 +151,7 @@ async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str
     else:
         template = session.templates().get(name) or _unknown(session, name)
     filled = check_params(template, params)
+    options = {**options, "scripts": check_scripts(template, options.get("scripts"))}
     target = await session.repo.current_branch()
     if not target:
         raise UsageProblem("the main work tree has a detached HEAD, so a workflow has no branch to land on",
@@ -73,9 +173,7 @@ def _unknown(session: WorkflowSession, name: str) -> Any:
 
 def check_can_run(state: WorkflowState, *, skip: bool = False) -> None:
     """Why `next` may not run now (raises), so a detached runner is never started for nothing."""
-    if runner_alive(state.runner_pid):
-        raise _refuse(state, f"its phase runs in process {state.runner_pid}",
-                      f"watch it with `launcher workflow status {state.id}`")
+    _refuse_live_runner(state)
     if _interrupted(state):
         raise _refuse(state, "its runner stopped in the middle of a phase",
                       f"`launcher workflow resume {state.id}` continues that phase")
@@ -107,6 +205,7 @@ async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool =
         row = state.phase(state.paused_on)
         row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
         state.paused_on, state.status = None, WorkflowStatus.READY
+        state.options.pop("parked", None)
         session.save(state)
     step = phase_run.next_step(session, state)
     if not step:
@@ -150,14 +249,33 @@ async def pause(cwd: Path, workflow_id: str) -> WorkflowState:
     return state
 
 
-async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: bool = False) -> WorkflowState:
+def resume_runs_a_phase(state: WorkflowState, *, retry_failed: bool = False) -> bool:
+    """Whether `resume` runs (or finishes) a phase, which a detached runner should do; raises
+    when it may not resume now: a live runner, a failed phase without --retry-failed, nothing."""
+    _refuse_live_runner(state)
+    if _interrupted(state):
+        return True
+    if state.status is WorkflowStatus.PAUSED and state.paused_on:
+        if not retry_failed and not parked(state):
+            raise _refuse(state, f"phase {state.paused_on} failed", state.message)
+        return True
+    if state.status is WorkflowStatus.PAUSED:
+        return False
+    raise _refuse(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
+
+
+async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: bool = False,
+                 spawned: bool = False) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
     state = session.load(workflow_id)
+    if spawned and state.runner_pid == os.getpid():
+        state.runner_pid = None
+    resume_runs_a_phase(state, retry_failed=retry_failed)
     if _interrupted(state):  # a crashed runner: continue its phase's run
         return await phase_run.run_step(session, state, _running_step(session, state), emit)
     if state.status is WorkflowStatus.PAUSED and state.paused_on:
-        if not retry_failed:
-            raise _refuse(state, f"phase {state.paused_on} failed", state.message)
+        if parked(state):
+            return await _take_parked(session, state)
         step = phase_run.next_step(session, state)
         state.paused_on = None
         return await phase_run.run_step(session, state, step, emit, retry_failed=True)
@@ -170,6 +288,33 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
     raise _refuse(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
 
 
+async def check_parked_held(session: WorkflowSession, state: WorkflowState) -> None:
+    """Refuses (saying what to run) while the target does not hold the parked phase's result."""
+    info = parked(state)
+    assert info is not None
+    branch, commit, target = str(info["branch"]), str(info["commit"]), state.target
+    held = await session.repo.git("merge-base", "--is-ancestor", commit, f"refs/heads/{target}", check=False)
+    if not held.ok:
+        raise UsageProblem(
+            f"workflow {state.id}: phase {state.paused_on}'s result ({commit[:12]} on {branch}) is not on {target} yet",
+            fix=f"commit or stash the local changes of the main work tree, run `git merge --ff-only {branch}` on "
+                f"{target}, then `launcher workflow resume {state.id}` again",
+            error_key="workflow_parked")
+
+
+async def _take_parked(session: WorkflowSession, state: WorkflowState) -> WorkflowState:
+    """The parked phase's result, once the target holds it: the phase succeeds (artifacts are
+    written) and the workflow goes on; before that, say what to run."""
+    await check_parked_held(session, state)
+    info = parked(state)
+    assert info is not None
+    step = phase_run.next_step(session, state)
+    report = build_report(session.journal(), str(info["run_id"]), session.repo.root)
+    state.paused_on = None
+    state.options.pop("parked", None)
+    return await phase_run.finish_step(session, state, step, report, landed_by_operator=True)
+
+
 def _running_step(session: WorkflowSession, state: WorkflowState) -> list[Any]:
     template = session.template_of(state)
     running = {p.id for p in state.phases if p.status is PhaseStatus.RUNNING}
@@ -180,51 +325,114 @@ def _running_step(session: WorkflowSession, state: WorkflowState) -> list[Any]:
 
 
 async def cancel(cwd: Path, workflow_id: str) -> WorkflowState:
+    """Stop the runner (and wait until it is gone), end the unfinished phase's run so nothing of
+    it lands (`launcher resume` of it lands nothing), and remove its worktrees and branches: only
+    what earlier phases landed stays."""
     session = await WorkflowSession.open(cwd)
     state = session.load(workflow_id)
     if state.status.is_final:
         raise _refuse(state, "it has already ended", "nothing to do")
-    if runner_alive(state.runner_pid):
-        assert state.runner_pid is not None
-        process.signal_group(state.runner_pid, signal.SIGTERM) or _signal(state.runner_pid)
+    pid = state.runner_pid
+    if pid and pid != os.getpid() and runner_alive(pid):
+        marker = session.folder(state.id) / CANCEL_MARK
+        marker.write_text(f"{time.time()}\n")
+        try:
+            await _stop(pid)
+        finally:
+            marker.unlink(missing_ok=True)
+        state = session.load(workflow_id)  # what the runner saved on its way out
+    ended = [row for row in state.phases
+             if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
+    removed: list[str] = []
+    for row in ended:
+        removed += await _end_run(session, state, str(row.run_id))
     for row in state.phases:
         if row.status is PhaseStatus.RUNNING:
-            row.status, row.error = PhaseStatus.FAILED, "cancelled"
+            row.status, row.error, row.finished_at = PhaseStatus.FAILED, "cancelled", time.time()
     state.status, state.runner_pid, state.paused_on = WorkflowStatus.CANCELLED, None, None
+    state.options.pop("parked", None)
     state.message = "cancelled by the operator; what earlier phases landed stays"
+    if ended:
+        state.message += (f"; the run of phase {', '.join(r.id for r in ended)} was ended (nothing of it lands) "
+                          f"and {len(removed)} worktree(s)/branch(es) of it removed")
     session.save(state)
+    log = session.folder(state.id) / RUNNER_LOG
+    if log.exists():
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write(f"--- cancelled by the operator (`launcher workflow cancel {state.id}`): {state.message}\n")
     return state
 
 
-def _signal(pid: int) -> bool:
+async def _stop(pid: int) -> None:
+    """SIGTERM the runner (its group, when it leads one), then SIGKILL after a grace period."""
+    if process.signal_group(pid, 0):
+        await process.terminate_group(pid, STOP_GRACE_S)
+        return
+    for sig, wait_s in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 2.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while runner_alive(pid) and time.monotonic() < deadline:
+            await anyio.sleep(0.05)
+        if not runner_alive(pid):
+            return
+
+
+async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) -> list[str]:
+    """A cancelled phase's run: its unfinished (and approved, unlanded) tasks cancelled, the run
+    failed, leftover processes killed, worktrees and branches removed."""
+    from launcher.app import clean
+    from launcher.engine.orphans import reap_journaled
+
+    journal = session.journal()
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    return True
+        run = journal.run(run_id)
+    except RunNotFound:
+        return []
+    if run.launcher_pid and run.launcher_pid != os.getpid() and process.pid_alive(run.launcher_pid) \
+            and run.status is RunStatus.RUNNING:
+        return []  # another launcher drives it; never pull the rug from under it
+    reap_journaled(journal, run_id, set())
+    note = f"cancelled with workflow {state.id}"
+    for task in journal.tasks(run_id):
+        if task.state is TaskState.APPROVED or not task.state.is_final:
+            journal.transition(run_id, task.task_id, TaskState.CANCELLED, note)
+    journal.set_run(run_id, status=RunStatus.FAILED,
+                    message=f"{note} (`launcher workflow cancel`): nothing of this run lands")
+    return await clean.clean(session.repo.root, run_id, all_runs=False, force=True)
 
 
 async def status(cwd: Path, workflow_id: str | None) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
     if workflow_id:
-        return session.load(workflow_id)
+        return notice_dead_runner(session, session.load(workflow_id))
     found = session.store.all(limit=1)
     if not found:
         raise UsageProblem("there is no workflow yet", fix="start one with `launcher workflow start NAME`",
                            error_key="workflow_not_found")
-    return found[0]
+    return notice_dead_runner(session, found[0])
 
 
 async def listing(cwd: Path, *, everything: bool = False) -> list[WorkflowState]:
     session = await WorkflowSession.open(cwd)
-    return [s for s in session.store.all() if everything or not s.status.is_final]
+    states = [notice_dead_runner(session, s) for s in session.store.all()]
+    return [s for s in states if everything or not s.status.is_final]
 
 
 def offers(state: WorkflowState) -> list[str]:
     """What the operator can do next, as commands."""
     wid = state.id
+    if runner_alive(state.runner_pid):
+        pause = [f"launcher workflow pause {wid}"] if state.status is WorkflowStatus.RUNNING else []
+        return [f"launcher workflow status {wid}", *pause, f"launcher workflow cancel {wid}"]
     if _interrupted(state):
         return [f"launcher workflow resume {wid}", f"launcher workflow cancel {wid}"]
+    info = parked(state)
+    if info:
+        return [f"git merge --ff-only {info['branch']}", f"launcher workflow resume {wid}",
+                f"launcher workflow next {wid} --skip", f"launcher workflow cancel {wid}"]
     if state.status is WorkflowStatus.PAUSED and state.paused_on:
         return [f"launcher workflow resume {wid} --retry-failed", f"launcher workflow next {wid} --skip",
                 f"launcher workflow cancel {wid}"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
@@ -73,40 +74,72 @@ async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Ph
     return await finish_step(session, state, step, report)
 
 
+def _produced_nothing(report: RunReport, tasks: list[dict[str, Any]], start: str | None, landed: str) -> bool:
+    """Every task of the step finished without a change, and the target did not move."""
+    return bool(tasks) and all(t["state"] == "skipped" for t in tasks) and start == landed
+
+
 async def finish_step(session: WorkflowSession, state: WorkflowState, step: list[Phase],
-                      report: RunReport) -> WorkflowState:
+                      report: RunReport, *, landed_by_operator: bool = False) -> WorkflowState:
+    """`landed_by_operator`: the run's result was parked and the operator has since merged it
+    into the target (so the phase succeeded)."""
     repo, folder = session.repo, session.folder(state.id)
     landed = await repo.rev_parse(state.target)
-    ok = report.status == RunStatus.SUCCEEDED.value
+    parked_on = report.integration_branch if report.status == RunStatus.PARKED.value else None
+    ok = report.status == RunStatus.SUCCEEDED.value or landed_by_operator
     command = test_command(state.params, session.config)
+    nothing: list[str] = []
     for phase in step:
         row = state.phase(phase.id)
         row.run_id = report.run_id
         row.tasks = [{"id": t.id, "role": t.role, "agent": t.agent, "state": t.state, "merged": t.merged}
                      for t in report.tasks if t.id.startswith(f"{phase.id}-")]
+        if parked_on and not landed_by_operator:  # merged onto the integration branch, not the target
+            for task in row.tasks:
+                if task["state"] == "merged":
+                    task["state"], task["merged"] = f"parked on {parked_on}", False
         row.landed_sha = landed
-        if ok:
+        if ok and _produced_nothing(report, row.tasks, row.start_sha, landed):
+            nothing.append(phase.id)
+            row.error = (f"run {report.run_id} produced nothing: every task finished without changing a file "
+                         f"({', '.join(t['id'] for t in row.tasks)})")
+            row.artifacts = [artifacts.write_error(folder, phase, report, row.error)]
+            row.status = PhaseStatus.FAILED
+        elif ok:
             row.artifacts = await artifacts.write_phase_artifacts(
                 repo, folder, phase, report, row.start_sha or landed, landed, command, session.scratch_root(state.id))
-            row.status = PhaseStatus.SUCCEEDED
+            row.status, row.error = PhaseStatus.SUCCEEDED, None
         else:
             failed = [f"{t['id']} {t['state']}" for t in row.tasks
-                      if t["state"] not in ("merged", "skipped", "approved")]
+                      if t["state"] not in ("merged", "skipped", "approved") and not parked_on]
             row.error = f"run {report.run_id} {report.status}" + (f": {', '.join(failed)}" if failed else "") \
                 + (f"; {report.message}" if report.message else "")
             row.artifacts = [artifacts.write_error(folder, phase, report, row.error)]
             row.status = PhaseStatus.FAILED
         row.finished_at = time.time()
     state.runner_pid = None
+    wid = state.id
+    choices = (f"retry (`launcher workflow resume {wid} --retry-failed`), skip (`launcher workflow next {wid} "
+               f"--skip`) or cancel (`launcher workflow cancel {wid}`)")
     failed_phase = next((p.id for p in step if state.phase(p.id).status is PhaseStatus.FAILED), None)
-    if failed_phase:
+    if parked_on and failed_phase and not landed_by_operator:
+        commit = await repo.rev_parse(parked_on)
+        state.options["parked"] = {"phase": failed_phase, "run_id": report.run_id, "branch": parked_on,
+                                   "commit": commit}
+        state.status, state.paused_on = WorkflowStatus.PAUSED, failed_phase
+        state.message = (f"phase {failed_phase}'s work is parked on {parked_on} ({commit[:12]}), not on "
+                         f"{state.target}: {report.message} When {state.target} holds it (commit or stash the "
+                         f"local changes, then `git merge --ff-only {parked_on}` on {state.target}), "
+                         f"`launcher workflow resume {wid}` records the phase and goes on; or skip "
+                         f"(`launcher workflow next {wid} --skip`) or cancel (`launcher workflow cancel {wid}`)")
+    elif failed_phase:
+        what = (f"phase {failed_phase} produced nothing (every agent finished without a change)"
+                if failed_phase in nothing else f"phase {failed_phase} failed")
         if state.pause_on_failure:
             state.status, state.paused_on = WorkflowStatus.PAUSED, failed_phase
-            state.message = (f"phase {failed_phase} failed; retry (`launcher workflow resume {state.id} "
-                             f"--retry-failed`), skip (`launcher workflow next {state.id} --skip`) or cancel "
-                             f"(`launcher workflow cancel {state.id}`)")
+            state.message = f"{what}; {choices}"
         else:
-            state.status, state.message = WorkflowStatus.FAILED, f"phase {failed_phase} failed"
+            state.status, state.message = WorkflowStatus.FAILED, what
     else:
         state.status = after_success(session, state, step)
     if state.pause_requested and state.status in (WorkflowStatus.READY, WorkflowStatus.WAITING_CHECKPOINT):

@@ -3,23 +3,25 @@ multi-phase plan, the `launcher run` plan of the whole workflow, and one step's 
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from launcher.app.workflow.routing import SUGGEST_THRESHOLD, analyze, suggest
 from launcher.errors import UsageProblem
 from launcher.models.config import RepoConfig
-from launcher.models.plan import Plan, validate_plan
+from launcher.models.plan import Plan, ScriptStep, validate_plan
 from launcher.models.workflow import Phase, RoleSpec, WorkflowTemplate
 
 FALLBACK_AGENT = "claude"  # when launcher.toml names no [roles] default and no default_agent
 DEFAULT_TEST_COMMAND = "python3 -m pytest -q"
 
 
-class _Defaulting(dict[str, str]):
-    """Placeholders without a value stay as written, so a prompt never fails to render."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+# `{name}` is a placeholder; `{{` and `}}` are literal braces; any other brace is text as written
+# (`{"k": 1}`, `{0}`, `{a.b}`), so a prompt or check never fails to render.
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SCRIPT = TypeAdapter(list[ScriptStep])
 
 
 def resolve_agent(config: RepoConfig, role: str) -> str:
@@ -31,10 +33,46 @@ def test_command(params: dict[str, str], config: RepoConfig) -> str:
 
 
 def render(text: str, params: dict[str, str], config: RepoConfig, artifacts: list[str]) -> str:
-    values = _Defaulting(params)
+    values = dict(params)
     values["test_command"] = test_command(params, config)
     values["artifacts"] = ", ".join(artifacts) if artifacts else "(none yet)"
-    return text.format_map(values)
+
+    def fill(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name is None:
+            return found.group(0)[0]  # `{{` -> `{`, `}}` -> `}`
+        return values.get(name, found.group(0))  # a placeholder without a value stays as written
+
+    return _PLACEHOLDER.sub(fill, text)
+
+
+def check_scripts(template: WorkflowTemplate, scripts: Any) -> dict[str, Any]:
+    """The scripted agent's steps by task id or role, each entry checked now (at `start`), so a
+    phase never fails later on a bad entry."""
+    fix = ('an object of task id or role -> list of steps, e.g. {"plan-architect": [{"write": "docs/p.md", '
+           '"content": "..."}]} (task ids: `launcher workflow plan "..." --workflow NAME`)')
+    if scripts is None:
+        return {}
+    if not isinstance(scripts, dict):
+        raise UsageProblem(f"scripts must be an object, not {type(scripts).__name__}", where="scripts", fix=fix,
+                           error_key="workflow_scripts_invalid")
+    known = {task_id(p, r.role) for p in template.phases for r in p.roles} | {
+        r.role for p in template.phases for r in p.roles}
+    checked: dict[str, Any] = {}
+    for key, steps in scripts.items():
+        where = f"scripts[{key!r}]"
+        if key not in known:
+            raise UsageProblem(f"{key!r} is no task id or role of workflow {template.name!r}", where=where,
+                               fix=f"use one of: {', '.join(sorted(known))}", error_key="workflow_scripts_invalid")
+        try:
+            _SCRIPT.validate_python(steps)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            at = ".".join(str(part) for part in first["loc"])
+            raise UsageProblem(f"{first['msg'].removeprefix('Value error, ')}" + (f" (at step {at})" if at else ""),
+                               where=where, fix=fix, error_key="workflow_scripts_invalid") from None
+        checked[key] = steps
+    return checked
 
 
 def check_params(template: WorkflowTemplate, params: dict[str, str]) -> dict[str, str]:

@@ -39,7 +39,8 @@ def _parse(text: str, where: str, pack: str | None) -> WorkflowTemplate:
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(first["msg"], where=f"{where}: {key}",
+        message = first["msg"].removeprefix("Value error, ")  # pydantic's prefix for our own checks
+        raise ConfigError(message, where=f"{where}: {key}" if key else where,
                           fix="see README, 'Workflows' (template format)") from None
     template.source = where
     return template
