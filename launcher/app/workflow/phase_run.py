@@ -94,9 +94,9 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
         row.run_id = report.run_id
         row.tasks = [{"id": t.id, "role": t.role, "agent": t.agent, "state": t.state, "merged": t.merged}
                      for t in report.tasks if t.id.startswith(f"{phase.id}-")]
-        if parked_on and not landed_by_operator:  # merged onto the integration branch, not the target
+        if parked_on and not landed_by_operator:  # approved, on the integration branch, not the target
             for task in row.tasks:
-                if task["state"] == "merged":
+                if task["state"] in ("merged", "approved"):
                     task["state"], task["merged"] = f"parked on {parked_on}", False
         row.landed_sha = landed
         if ok and _produced_nothing(report, row.tasks, row.start_sha, landed):
