@@ -60,7 +60,7 @@ from launcher.mutation.sweep import (
 from launcher.mutation.test_ids import in_suite_order
 from launcher.mutation.test_order import TestOrder
 from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
-from launcher.mutation.worker_files import included_files
+from launcher.mutation.worker_files import ignored_beside_tracked, ignored_digest, included_files
 from launcher.store import mutants as store_mod
 from launcher.store.mutants import MutantStore
 
@@ -146,6 +146,7 @@ class _Sweep:
         self.pycache_dir: Path | None = None
         self.roots: list[str] = []  # import roots of the targets (a src layout's `src`)
         self.overlay: list[str] = []  # files whose main-tree state the worker trees copy
+        self.ignored_key = ""  # the content of the git-ignored files copied (a mutant cache-key part)
         self.classes: dict[str, str] = {}  # mutant id -> the equivalence pre-filter's class
         self.first: GenericExecutor | None = None  # worker 1 (the coverage run's tree)
         self.coverage: CoverageRun | None = None
@@ -174,6 +175,16 @@ class _Sweep:
         if included:
             dirty += included
             self.notes.append(f"copied {len(included)} git-ignored file(s) named in .worktreeinclude to worker trees")
+        # Ignored files beside tracked ones (data, compiled catalogues): tests skipping without
+        # them would report survivors the project's own suite kills.
+        beside, left = await ignored_beside_tracked(self.repo, set(included))
+        if beside:
+            dirty += beside
+            self.notes.append(f"copied {len(beside)} git-ignored file(s) the main tree has beside tracked files "
+                              f"to worker trees (the tests may read them)")  # fmt: skip
+        self.notes += left
+        # A cached verdict holds for the same ignored files only (a test skipping without one).
+        self.ignored_key = ignored_digest(self.repo.root, [*included, *beside])
         self.overlay = dirty
         self.tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
         self.pycache_dir = sweep_bytecode_cache(self.tree_root / BYTECODE_DIR)
@@ -271,6 +282,8 @@ class _Sweep:
         opts = self.options
         digest = TestDigest(self.repo.root, [f for f in self.tracked if is_test_file(f)])
         command_key = self.command.custom or f"pytest:{self.command.python}"
+        if self.ignored_key:
+            command_key += f"\0ignored:{self.ignored_key}"
         jobs: list[MutantJob] = []
         readers = CacheReaders(cov.root) if cov is not None else None
         for m in pending:
