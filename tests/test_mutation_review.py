@@ -92,3 +92,34 @@ def test_ignored_files_over_the_bound_are_named_not_copied(tmp_path: Path) -> No
     assert copied == ["small.dat"]
     assert len(notes) == 1 and "big/huge.dat" in notes[0] and ".worktreeinclude" in notes[0], notes
 
+
+SMALL = {
+    "README.md": "# calc\n",
+    "docs/index.md": "# docs\n",
+    "calc/__init__.py": "",
+    "calc/core.py": "def add(a, b):\n    return a + b\n",
+    "tests/test_core.py": "from calc.core import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+}
+
+
+def test_a_path_with_nothing_to_mutate_is_a_usage_error(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", SMALL)
+    for path in ("README.md", "docs", "tests"):
+        done = launcher(root, "mutation", "sweep", path, "--fail-under", "80")
+        assert done.returncode == 2, (path, done.stdout, done.stderr)
+        assert f"nothing to mutate in {path}" in done.stderr, done.stderr
+    mixed = launcher(root, "mutation", "sweep", "calc", "README.md", "--dry-run")
+    assert mixed.returncode == 2 and "nothing to mutate in README.md" in mixed.stderr, mixed.stderr
+
+
+def test_fail_under_fails_when_nothing_was_mutated_and_must_be_a_percentage(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", SMALL)
+    for bad in ("101", "-5"):
+        done = launcher(root, "mutation", "sweep", "calc", "--fail-under", bad, "--dry-run")
+        assert done.returncode == 2, (bad, done.stdout, done.stderr)
+    empty = launcher(root, "mutation", "sweep", "calc", "--since", "HEAD", "--fail-under", "50", "--workers", "1")
+    assert empty.returncode == 1, (empty.stdout, empty.stderr)
+    assert "nothing was mutated (0 mutants)" in empty.stdout, empty.stdout
+    as_json = launcher(root, "mutation", "sweep", "calc", "--since", "HEAD", "--fail-under", "50", "--json")
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["passed_fail_under"] is False
+    assert "nothing was mutated" in as_json.stderr

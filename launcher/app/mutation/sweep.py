@@ -432,6 +432,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
     finally:
         store.close()
     score = score_of(records)
-    passed = options.fail_under is None or score is None or score >= options.fail_under
+    # Nothing scored (no mutant at all: a mistyped PATH, an empty --since) never passes a gate.
+    passed = options.fail_under is None or (score is not None and score >= options.fail_under)
     return SweepOutcome(sweep_id, out_dir, counts(records), score, passed, records, base_sha, resumed,
                         sweep.notes, files, summary_text(meta, records, head_only=True))  # fmt: skip
