@@ -123,3 +123,22 @@ def test_fail_under_fails_when_nothing_was_mutated_and_must_be_a_percentage(tmp_
     as_json = launcher(root, "mutation", "sweep", "calc", "--since", "HEAD", "--fail-under", "50", "--json")
     assert as_json.returncode == 1 and json.loads(as_json.stdout)["passed_fail_under"] is False
     assert "nothing was mutated" in as_json.stderr
+
+
+def test_show_prints_a_patch_git_applies_when_the_context_ends_with_a_blank_line(tmp_path: Path) -> None:
+    files = {
+        "calc/__init__.py": "",
+        "calc/core.py": "def add(a, b):\n    return a + b\n\n\n\nVALUE = 2\n",
+        "tests/test_core.py": "from calc.core import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+    }
+    root = project(tmp_path / "p", files)
+    swept = launcher(root, "mutation", "sweep", "calc/core.py", "--workers", "1", "--json")
+    assert swept.returncode == 0, swept.stderr
+    report = json.loads((Path(json.loads(swept.stdout)["out_dir"]) / "report.json").read_text())
+    mutant = next(m for m in report["mutants"] if m["line"] == 2)
+    shown = launcher(root, "mutation", "show", mutant["mutant_id"])
+    assert shown.returncode == 0, shown.stderr
+    patch = shown.stdout[shown.stdout.index("--- a/"):]
+    assert patch.endswith(" \n"), repr(patch[-40:])  # the blank context line is kept
+    check = subprocess.run(["git", "apply", "--check", "-"], cwd=root, input=patch, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr + patch

@@ -165,7 +165,9 @@ def report(
 @mutation_app.command()
 def show(mutant_id: Annotated[str, typer.Argument(help="A mutant's stable id.")]) -> None:
     """Show one mutant as a diff of its file."""
-    sys.stdout.write(call(lambda: mutation_reports.show(Path.cwd(), mutant_id)).rstrip() + "\n")
+    text = call(lambda: mutation_reports.show(Path.cwd(), mutant_id))
+    # Not rstrip(): a diff's last context line may be a blank line (" \n"), and `git apply` needs it.
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 @mutation_app.command()
