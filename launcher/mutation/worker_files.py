@@ -46,11 +46,14 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:.0f} MiB"
 
 
-async def ignored_beside_tracked(repo: GitRepo, already: set[str], *, max_file: int = MAX_FILE,
-                                 max_files: int = MAX_FILES, max_total: int = MAX_TOTAL
+async def ignored_beside_tracked(repo: GitRepo, already: set[str], *, max_file: int | None = None,
+                                 max_files: int | None = None, max_total: int | None = None
                                  ) -> tuple[list[str], list[str]]:  # fmt: skip
     """The git-ignored files beside tracked ones (not in `already`, the `.worktreeinclude` copies)
-    that the worker trees get, and a note naming those left out over the bound."""
+    that the worker trees get, and a note naming those left out over the bound (default: MAX_*)."""
+    max_file = MAX_FILE if max_file is None else max_file
+    max_files = MAX_FILES if max_files is None else max_files
+    max_total = MAX_TOTAL if max_total is None else max_total
     copied: list[str] = []
     left: list[str] = []
     total = 0
