@@ -142,3 +142,22 @@ def test_show_prints_a_patch_git_applies_when_the_context_ends_with_a_blank_line
     assert patch.endswith(" \n"), repr(patch[-40:])  # the blank context line is kept
     check = subprocess.run(["git", "apply", "--check", "-"], cwd=root, input=patch, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr + patch
+
+
+def _fix_line(stderr: str) -> str:
+    return next(line for line in stderr.splitlines() if line.startswith("Fix:"))
+
+
+def test_a_failing_clean_suite_names_the_users_pytest_args_first(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", SMALL)
+    rejected = launcher(root, "mutation", "sweep", "calc", "--pytest-args", "--no-such-opt", "--workers", "1")
+    assert rejected.returncode == 1, rejected.stderr
+    error = next(line for line in rejected.stderr.splitlines() if line.startswith("error:"))
+    assert "unrecognized arguments: --no-such-opt" in error, rejected.stderr  # pytest's line leads
+    fix = _fix_line(rejected.stderr)
+    assert "--pytest-args" in fix and "--no-such-opt" in fix and ".worktreeinclude" not in fix, fix
+
+    none = launcher(root, "mutation", "sweep", "calc", "--pytest-args", "-k nosuchtest", "--workers", "1")
+    assert none.returncode == 1, none.stderr
+    fix = _fix_line(none.stderr)
+    assert "-k nosuchtest" in fix and "add tests" not in fix, fix

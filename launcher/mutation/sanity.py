@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,16 +45,35 @@ def _names(tests: Sequence[str]) -> str:
 _MISSING_TOOL = re.compile(r"No module named '?(pytest|coverage)'?(?:\s|$)")
 
 
-def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequence[str] = ()) -> None:
+# argparse's own line when pytest (or a plugin) does not know an option.
+_UNRECOGNIZED = re.compile(r"^.*error: unrecognized arguments:.*$", re.MULTILINE)
+
+
+def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequence[str] = (),
+                user_args: Sequence[str] = ()) -> None:  # fmt: skip
     """The pytest suite passed on the clean tree (`python`: the interpreter that ran it, named in
     every error, since the wrong one is the likeliest cause; `lacking`: git-ignored files the main
-    tree has and the worker tree lacks, e.g. a generated `version.py`, named in the fix)."""
+    tree has and the worker tree lacks, e.g. a generated `version.py`, named in the fix;
+    `user_args`: the user's own pytest arguments, the likeliest cause when they were given)."""
     fix = "make the suite pass on a clean checkout first (`python -m pytest`), then sweep again"
     if lacking:
         fix = (f"the worker trees are clean checkouts and lack git-ignored files the main tree has: "
                f"{_names(list(lacking))}; list those the tests need in .worktreeinclude (gitignore syntax) "
                f"and the sweep copies them, or else {fix}")  # fmt: skip
+    given = f"your pytest arguments (--pytest-args / [mutation] pytest_args: {shlex.join(user_args)})"
+    if user_args and not run.ok:
+        fix = f"check {given} first, they go into every run (try `{python} -m pytest {shlex.join(user_args)}`); {fix}"
     who = interpreter.describe(python)
+    rejected = _UNRECOGNIZED.search(run.output_tail) if run.exit_code == 4 else None
+    if rejected or (user_args and run.exit_code == 4 and not run.failed):
+        line = rejected.group(0).strip() if rejected else "pytest exit 4 (usage error)"
+        cause = f"pytest does not accept {given}" if user_args else "pytest does not accept its arguments"
+        raise SanityFailed(
+            f"{line}: {cause} (run with {who}):\n{run.output_tail[-1500:]}", where=where,
+            fix=(f"correct or drop the option in {given}, or install the plugin that provides it for {python}"
+                 if user_args else fix),
+            error_key="mutation_sanity:clean_suite_failed",
+        )  # fmt: skip
     missing = _MISSING_TOOL.search(run.output_tail) if run.exit_code != 0 else None
     if missing:
         tool = missing.group(1)
@@ -66,6 +86,11 @@ def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequ
     # A module the worker tree lacks because it is a git-ignored file of the main tree (a generated
     # `version.py`) is not the interpreter's fault: the failure below names those files.
     module = interpreter.missing_module(run.output_tail) if not run.ok and not lacking else None
+    if module and any(module in arg for arg in user_args):  # `-p plugin` naming a module not installed
+        raise SanityFailed(
+            f"pytest cannot import {module!r} named in {given} (run with {who})", where=where,
+            fix=f"correct {given}, or install {module} for {python}", error_key="mutation_sanity:module_missing",
+        )  # fmt: skip
     if module:
         raise SanityFailed(
             f"the tests cannot import {module!r} with {who}, the Python that runs them", where=where,
@@ -81,6 +106,10 @@ def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequ
             f"{_names(run.failed)}{error}",
             where=where, fix=fix, error_key="mutation_sanity:clean_suite_failed",
         )  # fmt: skip
+    if run.exit_code == 5 and user_args:
+        raise SanityFailed(f"pytest collected no tests with {given} (run with {who})", where=where,
+                           fix=f"{given} select no test: check their -k, -m, --deselect or paths "
+                               f"(`{python} -m pytest --collect-only -q {shlex.join(user_args)}` lists what they select)")  # fmt: skip
     if run.exit_code == 5:
         raise SanityFailed(f"pytest collected no tests (run with {who})", where=where,
                            fix="pass --test-cmd, or add tests")  # fmt: skip

@@ -195,7 +195,8 @@ class _Sweep:
         self.measured = [f for f in files if f.endswith(PYTHON_SUFFIXES)]
         self.first = self._generic(self.tree_root / "w1", dirty)
         self.coverage = CoverageRun(self.repo, self.first, self.command, self.base_sha, self.overlay, self.roots,
-                                    self.pycache_dir, self.options.use_cache, self.listener, self.notes)  # fmt: skip
+                                    self.pycache_dir, self.options.use_cache, self.listener, self.notes,
+                                    user_args=tuple(self.options.pytest_args))  # fmt: skip
 
     async def measure_coverage(self) -> None:
         """The clean suite under coverage (pytest only); runs while the mutants are generated."""
