@@ -161,3 +161,23 @@ def test_a_failing_clean_suite_names_the_users_pytest_args_first(tmp_path: Path)
     assert none.returncode == 1, none.stderr
     fix = _fix_line(none.stderr)
     assert "-k nosuchtest" in fix and "add tests" not in fix, fix
+
+
+def test_a_relative_program_in_test_cmd_that_only_the_main_tree_has_is_refused_at_once(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {**SMALL, ".gitignore": "/venv/\n"})
+    (root / "venv" / "bin").mkdir(parents=True)
+    (root / "venv" / "bin" / "python").symlink_to(sys.executable)  # an ignored virtualenv, like .venv
+    done = launcher(root, "mutation", "sweep", "calc", "--test-cmd", "venv/bin/python -m pytest -q", "--workers", "1")
+    assert done.returncode == 2, done.stderr
+    assert "venv/bin/python is not in the worker tree" in done.stderr, done.stderr
+    assert "baseline:" not in done.stderr  # said before running anything
+    fix = _fix_line(done.stderr)
+    assert "absolute path" in fix and "--python" in fix and str(root / "venv/bin/python") in fix, fix
+
+
+def test_a_test_cmd_failing_on_the_clean_tree_says_where_it_ran(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", SMALL)
+    done = launcher(root, "mutation", "sweep", "calc", "--test-cmd", "nowhere/bin/python -m pytest", "--workers", "1")
+    assert done.returncode == 1, done.stderr
+    fix = _fix_line(done.stderr)
+    assert "worker tree" in fix and ".venv" in fix and "absolute path" in fix and "--python" in fix, fix

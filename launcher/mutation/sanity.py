@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import shlex
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from launcher import process
-from launcher.errors import LauncherError
+from launcher.errors import LauncherError, UsageProblem
 from launcher.mutation import interpreter
 from launcher.mutation.coverage_map import IMPORT_CONTEXT, CoverageMap, SuiteRun
 from launcher.mutation.discover import PYTHON_SUFFIXES, SHELL_SUFFIXES, read_source
@@ -120,14 +121,48 @@ def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequ
         )
 
 
-def check_command(done: process.Completed, command: str, where: str) -> None:
-    """A custom test command passed on the clean tree."""
+_WORKER_TREE = ("--test-cmd runs in a worker tree ({tree}), a clean checkout of the commit: git-ignored files "
+                "such as .venv or build outputs are absent there")  # fmt: skip
+_ABSOLUTE = ("give the program by its absolute path, or, for pytest, drop --test-cmd and pass --python PY "
+             "(with --pytest-args): it keeps per-test selection too")  # fmt: skip
+
+
+def program_of(command: str) -> str | None:
+    """The program a shell command starts (its first word after `VAR=value` assignments)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    words = list(itertools.dropwhile(lambda w: re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", w), words))
+    return words[0] if words else None
+
+
+def check_program(command: str, tree: Path, main_root: Path) -> None:
+    """A relative program path (`.venv/bin/python -m pytest`) must exist in the worker tree: a
+    git-ignored one of the main tree (a virtualenv) is not there, said at once (exit 2)."""
+    program = program_of(command)
+    if not program or "/" not in program or program.startswith(("/", "~", "$")):
+        return
+    if (tree / program).exists() or not (main_root / program).exists():
+        return  # (not in either: the baseline run fails and says so)
+    raise UsageProblem(
+        f"{program} is not in the worker tree: " + _WORKER_TREE.format(tree=tree) + f"; it is in the main tree "
+        f"({main_root / program})", where="--test-cmd",
+        fix=f"{_ABSOLUTE} (e.g. --test-cmd {shlex.quote(command.replace(program, str(main_root / program), 1))})",
+    )  # fmt: skip
+
+
+def check_command(done: process.Completed, command: str, where: str, tree: Path | None = None) -> None:
+    """A custom test command passed on the clean tree (run in the worker tree `tree`)."""
     if not done.ok:
         why = "did not finish" if done.timed_out else f"exited {done.returncode}"
+        fix = "make the command pass on a clean checkout first"
+        if tree is not None:
+            fix = (_WORKER_TREE.format(tree=tree) + f"; {fix}"
+                   + (f"; {_ABSOLUTE}" if done.returncode in (126, 127) else ""))  # fmt: skip
         raise SanityFailed(
             f"the test command {command!r} {why} on the clean tree:\n{(done.out + done.err)[-1500:]}",
-            where=where, fix="make the command pass on a clean checkout first",
-            error_key="mutation_sanity:clean_suite_failed",
+            where=where, fix=fix, error_key="mutation_sanity:clean_suite_failed",
         )  # fmt: skip
 
 

@@ -262,9 +262,10 @@ class _Sweep:
             probes = sanity.covered_probes(cov, targets)
             suite_s = cov.run.wall_s
         else:
+            sanity.check_program(opts.test_cmd or "", first.root, self.repo.root)
             self.listener.phase(f"baseline: the test command on the clean tree: {opts.test_cmd}")
             clean = await first.run_clean([], timeout=3600)
-            sanity.check_command(clean, opts.test_cmd or "", where)
+            sanity.check_command(clean, opts.test_cmd or "", where, first.root)
             suite_s = clean.duration_s
             cost = custom_command_cost(opts.test_cmd or "", suite_s, len(pending), opts.workers)
             self.listener.phase(cost)
