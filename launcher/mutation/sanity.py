@@ -108,9 +108,10 @@ def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequ
             where=where, fix=fix, error_key="mutation_sanity:clean_suite_failed",
         )  # fmt: skip
     if run.exit_code == 5 and user_args:
+        listing = f"{python} -m pytest --collect-only -q {shlex.join(user_args)}"
         raise SanityFailed(f"pytest collected no tests with {given} (run with {who})", where=where,
                            fix=f"{given} select no test: check their -k, -m, --deselect or paths "
-                               f"(`{python} -m pytest --collect-only -q {shlex.join(user_args)}` lists what they select)")  # fmt: skip
+                               f"(`{listing}` lists what they select)")  # fmt: skip
     if run.exit_code == 5:
         raise SanityFailed(f"pytest collected no tests (run with {who})", where=where,
                            fix="pass --test-cmd, or add tests")  # fmt: skip
