@@ -181,3 +181,36 @@ def test_a_test_cmd_failing_on_the_clean_tree_says_where_it_ran(tmp_path: Path) 
     assert done.returncode == 1, done.stderr
     fix = _fix_line(done.stderr)
     assert "worker tree" in fix and ".venv" in fix and "absolute path" in fix and "--python" in fix, fix
+
+
+WEAKPKG = Path(__file__).parent / "data" / "mutation" / "weakpkg"
+
+
+def test_the_judge_checks_its_cli_first_counts_every_process_and_drops_stale_packets(tmp_path: Path) -> None:
+    import anyio
+    from conftest import repo_from
+
+    from launcher.app.mutation.sweep import SweepOptions, run_sweep
+
+    root = repo_from(WEAKPKG, tmp_path / "pkg", "weak package")  # four survivors
+    anyio.run(run_sweep, root, SweepOptions(paths=["calc/core.py"], workers=1, python=sys.executable),
+              lambda _line: None)  # fmt: skip
+    toml = root / "launcher.toml"
+    toml.write_text('[agents.j]\nadapter = "command"\ncommand = ["nosuchbinary-xyz", "{prompt}"]\n')
+    missing = launcher(root, "mutation", "judge", "--agent", "j", "--confirm-judge")
+    assert missing.returncode == 3, (missing.stdout, missing.stderr)
+    assert "nosuchbinary-xyz" in missing.stderr and "install" in missing.stderr, missing.stderr
+    run = next((root / ".launcher" / "mutation-runs").iterdir())
+    assert not (run / "judge").exists()  # nothing was started
+
+    toml.write_text('[agents.j]\nadapter = "scripted-judge"\nset_env = { LAUNCHER_JUDGE_MODE = "rule" }\n')
+    batched = launcher(root, "mutation", "judge", "--agent", "j", "--confirm-judge", "--batch-size", "3", "--json")
+    assert batched.returncode == 0 and json.loads(batched.stdout)["calls"] == 2, batched.stderr
+    again = launcher(root, "mutation", "judge", "--agent", "j", "--confirm-judge", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["calls"] == 1, again.stderr
+    assert sorted(p.name for p in (run / "judge").glob("packet-*.json")) == ["packet-1.json"]  # no stale packet-2
+
+    toml.write_text('[agents.j]\nadapter = "scripted-judge"\nset_env = { LAUNCHER_JUDGE_MODE = "crash" }\n')
+    crashed = launcher(root, "mutation", "judge", "--agent", "j", "--confirm-judge")
+    assert crashed.returncode == 1, crashed.stderr
+    assert "(3 call(s))" in crashed.stdout + crashed.stderr, crashed.stdout + crashed.stderr  # every process
