@@ -214,3 +214,71 @@ def test_the_judge_checks_its_cli_first_counts_every_process_and_drops_stale_pac
     crashed = launcher(root, "mutation", "judge", "--agent", "j", "--confirm-judge")
     assert crashed.returncode == 1, crashed.stderr
     assert "(3 call(s))" in crashed.stdout + crashed.stderr, crashed.stdout + crashed.stderr  # every process
+
+
+UNCOVERED = {
+    **SMALL,
+    "calc/core.py": "def add(a, b):\n    return a + b\n\n\ndef unused(x):\n    return x * 2\n",
+}
+
+
+def test_no_coverage_is_not_run_rather_than_static_and_its_reason_says_it_once(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", UNCOVERED)
+    swept = launcher(root, "mutation", "sweep", "calc", "--workers", "1")
+    assert swept.returncode == 0, swept.stderr
+    lines = [line for line in swept.stderr.splitlines() if "NoCoverage" in line and "calc/core.py:6" in line]
+    assert lines and all(line.endswith("(not run)") for line in lines), swept.stderr
+    out = next((root / ".launcher" / "mutation-runs").iterdir())
+    stryker = json.loads((out / "mutation-report.json").read_text())
+    reasons = {m["statusReason"] for m in stryker["files"]["calc/core.py"]["mutants"] if m["status"] == "NoCoverage"}
+    assert reasons == {"no test executes line 6"}, reasons
+
+
+def test_merge_refuses_an_unsharded_run_with_shards_and_a_shard_given_twice(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {**SMALL, "calc/more.py": "def sub(a, b):\n    return a - b if a > b else 0\n"})
+    runs = []
+    for extra in ([], ["--shard", "1/2"]):
+        done = launcher(root, "mutation", "sweep", "calc", "--workers", "1", "--json", *extra)
+        assert done.returncode == 0, done.stderr
+        runs.append(json.loads(done.stdout)["out_dir"])
+    whole, first = runs
+    mixed = launcher(root, "mutation", "merge", whole, first, "-o", "m1")
+    assert mixed.returncode == 2 and "unsharded" in mixed.stderr and "merged" not in mixed.stdout, mixed.stderr
+    twice = launcher(root, "mutation", "merge", first, first, "-o", "m2")
+    assert twice.returncode == 2 and "shard 1/2 given twice" in twice.stderr, twice.stderr
+
+
+def test_list_shows_an_interrupted_sweeps_progress_out_of_its_total(tmp_path: Path) -> None:
+    import anyio
+
+    from launcher.app.mutation.progress import LineListener
+    from launcher.app.mutation.sweep import SweepOptions, run_sweep
+
+    class Stop(Exception):
+        pass
+
+    class StopAfterOne(LineListener):
+        def settled(self, done: int, total: int, record: object) -> None:
+            raise Stop
+
+    root = project(tmp_path / "p", UNCOVERED)
+    listener = StopAfterOne(lambda _line: None)
+    try:
+        anyio.run(run_sweep, root, SweepOptions(paths=["calc"], workers=1, python=sys.executable),
+                  lambda _line: None, listener)  # fmt: skip
+    except BaseException as exc:  # (may come wrapped in an exception group)
+        assert "Stop" in repr(exc), exc
+    listed = launcher(root, "mutation", "list", "--json")
+    (row,) = json.loads(listed.stdout)
+    assert row["status"] == "interrupted" and row["total"] is not None and row["settled"] < row["total"], row
+    table = launcher(root, "mutation", "list")
+    assert f"{row['settled']}/{row['total']}" in table.stdout, table.stdout
+
+
+def test_gate_says_json_object_for_a_null_verdict_entry(tmp_path: Path) -> None:
+    verdict = tmp_path / "verdict.json"
+    verdict.write_text(json.dumps({"contract_version": "1", "verdicts": [None]}))
+    calibration = Path(__file__).resolve().parent.parent / "mutation" / "calibration-set.json"
+    done = launcher(tmp_path, "mutation", "gate", "--verdict", str(verdict), "--calibration", str(calibration))
+    assert done.returncode == 2, done.stderr
+    assert "JSON object" in done.stderr and "key = value" not in done.stderr, done.stderr

@@ -121,7 +121,9 @@ def list_(
         table.add_column(column, no_wrap=column != "next")
     for s in found:
         score = "n/a" if s.score is None else f"{s.score:.1f}%"
-        table.add_row(*(Text(c) for c in (s.sweep_id, s.status, s.created, s.base_sha, str(s.settled), score,
+        if s.score is not None and s.status != "done":
+            score += " so far"  # an unfinished sweep's partial score
+        table.add_row(*(Text(c) for c in (s.sweep_id, s.status, s.created, s.base_sha, s.progress, score,
                                           s.next_step)))  # fmt: skip
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import STATE_DIR
+from launcher.app.mutation.history import planned
 from launcher.app.mutation.phases import FINAL_WHEN_LIMITED, CoverageRun, Scope, overlapped, seconds
 from launcher.app.mutation.prefilter import prefilter_records
 from launcher.app.mutation.progress import LineListener, SweepListener
@@ -398,6 +399,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
             collected, mutants = await overlapped(lambda: _generation(repo, options, sources, changed, listener),
                                                   sweep.measure_coverage)  # fmt: skip
             sweep.total = len(mutants)
+            planned(out_dir, len(mutants))  # `mutation list` shows an unfinished sweep as settled/total
             sweep.notes += [f"skipped {path}: {why}" for path, why in collected.skipped.items()]
             filtered, sweep.classes, said = await prefilter_records(repo.root, mutants, sweep.command)
             for line in [said] if said else []:
