@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import STATE_DIR
-from launcher.app.mutation.history import planned
+from launcher.app.mutation.history import PLANNED_FILE, planned
 from launcher.app.mutation.phases import FINAL_WHEN_LIMITED, CoverageRun, Scope, overlapped, seconds
 from launcher.app.mutation.prefilter import prefilter_records
 from launcher.app.mutation.progress import LineListener, SweepListener
@@ -433,6 +433,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
                          options.shaping(), options.shard)  # fmt: skip
         files = write_outputs(out_dir, meta, records, sweep.durations)
         store.set_sweep(sweep_id, status=store_mod.DONE)
+        (out_dir / PLANNED_FILE).unlink(missing_ok=True)  # only an unfinished sweep needs its total
     finally:
         store.close()
     score = score_of(records)
