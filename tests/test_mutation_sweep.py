@@ -185,7 +185,7 @@ def test_a_crashed_sweep_resumes_without_redoing_finished_mutants(tmp_path: Path
 
         def emit(line: str) -> None:
             seen.append(line)
-            if sum(not s.endswith(("(static)", "(resumed)")) for s in seen) == runs:
+            if sum(not s.endswith(("(not run)", "(resumed)")) for s in seen) == runs:
                 raise Crash
 
         return emit

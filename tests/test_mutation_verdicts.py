@@ -14,7 +14,7 @@ from conftest import git, write_files
 
 from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.git.repo import GitRepo
-from launcher.mutation import fork_session, python_ops
+from launcher.mutation import fork_session, python_ops, worker_files
 from launcher.mutation.discover import read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
@@ -191,8 +191,10 @@ GENERATED = {
 }
 
 
-def test_a_missing_ignored_file_is_named_with_the_real_error(tmp_path: Path) -> None:
-    """Cause 5b: the worker trees lack the git-ignored generated file the main tree has."""
+def test_a_missing_ignored_file_is_named_with_the_real_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cause 5b: the worker trees lack the git-ignored generated file the main tree has (an ignored
+    file beside tracked ones is copied unless over the bound: made tiny here)."""
+    monkeypatch.setattr(worker_files, "MAX_FILE", 4)
     root = make_repo(tmp_path / "p", GENERATED)
     with pytest.raises(SanityFailed) as caught:
         sweep(root, paths=["pkg/calc.py"])

@@ -52,7 +52,8 @@ def sweep(
     max_mutants: Annotated[int | None, typer.Option(min=1)] = None,
     operators: Annotated[str | None, typer.Option(help="Comma-separated operator names.")] = None,
     timeout_factor: Annotated[float, typer.Option(min=1.0, help="Timeout = factor x baseline.")] = 3.0,
-    fail_under: Annotated[float | None, typer.Option(help="Exit 1 under this mutation score (%).")] = None,
+    fail_under: Annotated[float | None, typer.Option(
+        min=0.0, max=100.0, help="Exit 1 under this mutation score (%, 0-100).")] = None,
     resume: Annotated[str | None, typer.Option(help="Continue an interrupted sweep by id.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-run unchanged mutants too.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count the mutants per file and operator; run nothing.")]
@@ -88,6 +89,8 @@ def sweep(
                "base_sha": outcome.base_sha, "notes": outcome.notes}
     if json_mode:
         print(json.dumps(summary, indent=2))
+        if not outcome.passed_fail_under:
+            print(_gate_failure(outcome.score, sum(outcome.counts.values()), fail_under), file=sys.stderr)
     else:
         # A log (CI) is as wide as the table needs; a terminal keeps its own width.
         console = Console(width=None if sys.stdout.isatty() else 160)
@@ -95,7 +98,7 @@ def sweep(
             console.print(render_table(outcome.results))  # the mutants that need attention
         sys.stdout.write(outcome.headline)
         if not outcome.passed_fail_under:
-            print(f"mutation score under --fail-under {fail_under}%")
+            print(_gate_failure(outcome.score, sum(outcome.counts.values()), fail_under))
         print(f"reports: {outcome.out_dir}")
     raise typer.Exit(outcome.exit_code)
 
@@ -118,7 +121,9 @@ def list_(
         table.add_column(column, no_wrap=column != "next")
     for s in found:
         score = "n/a" if s.score is None else f"{s.score:.1f}%"
-        table.add_row(*(Text(c) for c in (s.sweep_id, s.status, s.created, s.base_sha, str(s.settled), score,
+        if s.score is not None and s.status != "done":
+            score += " so far"  # an unfinished sweep's partial score
+        table.add_row(*(Text(c) for c in (s.sweep_id, s.status, s.created, s.base_sha, s.progress, score,
                                           s.next_step)))  # fmt: skip
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
@@ -127,15 +132,26 @@ def list_(
 def merge(
     dirs: Annotated[list[Path], typer.Argument(help="Shard result directories.")],
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Directory for the merged run.")] = None,
-    fail_under: Annotated[float | None, typer.Option(help="Exit 1 under this mutation score (%).")] = None,
+    fail_under: Annotated[float | None, typer.Option(
+        min=0.0, max=100.0, help="Exit 1 under this mutation score (%, 0-100).")] = None,
 ) -> None:
     """Join shard results into one run (equal to the unsharded sweep)."""
     merged = call(lambda: mutation_reports.merge(Path.cwd(), dirs, out))
     score = json.loads((merged / "report.json").read_text(encoding="utf-8")).get("score")
     print(f"merged {len(dirs)} shard(s) into {merged}; mutation score {score if score is not None else 'n/a'}%")
     if fail_under is not None and (score is None or score < fail_under):
-        print(f"mutation score under --fail-under {fail_under}%")
+        print(_gate_failure(score, None, fail_under))
         raise typer.Exit(1)
+
+
+def _gate_failure(score: float | None, mutants: int | None, fail_under: float | None) -> str:
+    """Why `--fail-under` failed: under the bar, or nothing scored at all (which never passes)."""
+    if score is not None:
+        return f"mutation score under --fail-under {fail_under}%"
+    if not mutants:
+        return (f"nothing was mutated (0 mutants): --fail-under {fail_under}% fails; check the PATHS, "
+                f"--since and --shard of the sweep")  # fmt: skip
+    return f"no mutant counts toward the score ({mutants} mutant(s), none scored): --fail-under {fail_under}% fails"
 
 
 @mutation_app.command()
@@ -151,7 +167,9 @@ def report(
 @mutation_app.command()
 def show(mutant_id: Annotated[str, typer.Argument(help="A mutant's stable id.")]) -> None:
     """Show one mutant as a diff of its file."""
-    sys.stdout.write(call(lambda: mutation_reports.show(Path.cwd(), mutant_id)).rstrip() + "\n")
+    text = call(lambda: mutation_reports.show(Path.cwd(), mutant_id))
+    # Not rstrip(): a diff's last context line may be a blank line (" \n"), and `git apply` needs it.
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 @mutation_app.command()

@@ -80,6 +80,7 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     atomic_write_json(packet_path, _packet(spec.survivors, spec.report))
     parts = batches(spec.survivors, spec.batch_size)
     outcome = JudgeOutcome(None, 0, packet_path)
+    _drop_stale(spec.out_dir / "judge")
     calls: list[JudgeCall] = []
     await add_scratch(repo, spec.scratch, spec.base_sha)
     try:
@@ -89,8 +90,9 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
             part_path = spec.out_dir / "judge" / f"packet-{number}.json"
             part_path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(part_path, _packet(part, spec.report))
-            answer, spent, error = await _ask(spec, part_path, [int(s["id"]) for s in part], number, outcome.notes)
-            outcome.calls += 1
+            answer, spent, error, ran = await _ask(spec, part_path, [int(s["id"]) for s in part], number,
+                                                   outcome.notes)  # fmt: skip
+            outcome.calls += ran  # every process, corrective rounds included
             outcome.cost_usd = _plus(outcome.cost_usd, spent)
             if answer is None:
                 outcome.error = f"batch {number}/{len(parts)}: {error}"
@@ -104,6 +106,14 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     return outcome
 
 
+def _drop_stale(work: Path) -> None:
+    """An earlier judge run's files (another batch size left more packets; a stale answer file
+    must never pass for this run's answer)."""
+    for pattern in ("packet-*.json", "verdict-*.agent.json", "hint-*.json"):
+        for old in work.glob(pattern):
+            old.unlink(missing_ok=True)
+
+
 def _plus(total: float | None, more: float | None) -> float | None:
     """A sum of costs that stays None (unknown) while no process reported one."""
     return more if total is None else total + (more or 0.0)
@@ -115,9 +125,10 @@ def _packet(survivors: list[dict[str, Any]], report: str) -> dict[str, Any]:
 
 async def _ask(
     spec: JudgeInput, packet_path: Path, ids: list[int], number: int, notes: list[str]
-) -> tuple[JudgeVerdict | None, float | None, str | None]:
+) -> tuple[JudgeVerdict | None, float | None, str | None, int]:
     """One batch: its verdict (None after three invalid answers), what every process of it
-    cost (None: none reported a cost), and the last error."""
+    cost (None: none reported a cost), the last error and how many processes ran. A CLI that
+    cannot start is not tried again: no corrective round installs it."""
     adapter = get_adapter(spec.config.adapter)
     work = spec.out_dir / "judge"
     work.mkdir(parents=True, exist_ok=True)
@@ -136,18 +147,21 @@ async def _ask(
         )  # fmt: skip
         result = await run_agent_round(adapter, request, limits=spec.limits)
         cost = _plus(cost, result.outcome.cost_usd)
+        if result.outcome.error_kind == "cli_missing":
+            notes.append(f"judge batch {number} attempt {attempt}: judge_cli_missing (not retried)")
+            return None, cost, f"the judge cannot start: {result.outcome.message}", attempt - 1
         try:
             if not result.outcome.ok:
                 raise JudgeInputInvalid(f"the judge did not finish: {result.outcome.message}",
                                         error_key=f"judge_{result.outcome.error_kind}",
                                         fix="the judge must exit 0 and answer the verdict JSON")  # fmt: skip
-            return _validated(answer_text(request.contract_path, result.outcome), ids), cost, None
+            return _validated(answer_text(request.contract_path, result.outcome), ids), cost, None, attempt
         except JudgeInputInvalid as exc:
             error = f"{exc.error_key}: {exc.what}"
             notes.append(f"judge batch {number} attempt {attempt}: {exc.error_key}")
             hint = work / f"hint-{number}-{attempt}.json"
             atomic_write_json(hint, exc.envelope())
-    return None, cost, f"no valid verdict {MAX_INVALID_IN_A_ROW} times in a row ({error})"
+    return None, cost, f"no valid verdict {MAX_INVALID_IN_A_ROW} times in a row ({error})", MAX_INVALID_IN_A_ROW
 
 
 def _validated(text: str, ids: list[int]) -> JudgeVerdict:

@@ -170,5 +170,6 @@ def parse_judge_text(text: str, model: type[M], *, where: str) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         first = describe(dict(exc.errors()[0]), model, _json_path, "invalid")
-        raise JudgeInputInvalid(first.what, where=f"{where} {first.where}", fix=fix,
+        what = first.what.replace("a table (key = value pairs)", "a JSON object")  # (TOML's words otherwise)
+        raise JudgeInputInvalid(what, where=f"{where} {first.where}", fix=fix,
                                 error_key=first.error_key) from None  # fmt: skip

@@ -102,7 +102,19 @@ async def source_files(root: Path, paths: Sequence[str] | None = None) -> list[s
             continue  # (a tracked file deleted from the work tree)
         if rel in explicit or not is_test_file(rel):
             files.append(rel)
+    if paths:  # a mistyped PATH must not make an empty sweep that passes the gate
+        empty = [raw for raw, spec in zip(wanted, specs, strict=True) if not any(_under(f, spec) for f in files)]
+        if empty:
+            raise UsageProblem(
+                f"nothing to mutate in {', '.join(empty)}: no Python (.py) or shell (.sh) file that git tracks "
+                f"(or that is untracked but not ignored) and that is not a test file",
+                where="PATHS", fix="pass the source files or directories to mutate (a test file only by name)",
+            )  # fmt: skip
     return sorted(files)
+
+
+def _under(rel: str, spec: str) -> bool:
+    return spec == "." or rel == spec or rel.startswith(spec.rstrip("/") + "/")
 
 
 def _unquote(path: str) -> str:

@@ -107,6 +107,21 @@ def _check_same_sweep(runs: Sequence[Mapping[str, Any]]) -> None:
                 where="options", fix=_FIX,
             )  # fmt: skip
     shards = [_shard(run) for run in runs]
+    if any(shards) and not all(shards):
+        whole = [str(run["_path"]) for run, shard in zip(runs, shards, strict=True) if shard is None]
+        raise UsageProblem(
+            f"cannot merge an unsharded run with shards: {', '.join(whole)} has no --shard", where="DIR...",
+            fix="merge the shards of one sweep (--shard I/N each), or use the unsharded run alone",
+        )  # fmt: skip
+    seen: dict[tuple[int, int], str] = {}
+    for run, shard in zip(runs, shards, strict=True):
+        if shard is not None and shard in seen:
+            raise UsageProblem(
+                f"shard {shard[0]}/{shard[1]} given twice: {seen[shard]} and {run['_path']}", where="DIR...",
+                fix="pass each shard's run dir once",
+            )  # fmt: skip
+        if shard is not None:
+            seen[shard] = str(run["_path"])
     if all(shards):
         splits = {shard[1] for shard in shards if shard}
         if len(splits) > 1:

@@ -86,7 +86,15 @@ def _status_reason(mutant: Mutant, result: Mapping[str, Any]) -> str:
         PENDING: "not tested yet",
     }
     reason = reasons.get(status, status) + (by if status not in (PENDING, "NoCoverage") else "")
-    return f"{reason}; {result['note']}" if result.get("note") else reason
+    note = str(result.get("note") or "")
+    if note in _SAID_BY_STATUS.get(status, ()):  # the reason says it already
+        note = ""
+    return f"{reason}; {note}" if note else reason
+
+
+# Notes the sweep records that only repeat the status's own reason.
+_SAID_BY_STATUS = {"NoCoverage": ("no test executes this line",),
+                   "CompileError": ("the mutated source does not compile",)}  # fmt: skip
 
 
 def _tests_completed(result: Mapping[str, Any], suite_size: int, import_time: bool) -> int | None:

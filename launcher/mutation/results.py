@@ -99,9 +99,15 @@ def score_of(records: Iterable[MutantRecord]) -> float | None:
     return mutation_score(r.status for r in records)
 
 
+def source_label(record: MutantRecord) -> str:
+    """How a verdict came, as shown: a mutant settled without running is "not run" (`static` is
+    Stryker's word for code that runs at import, which is run)."""
+    return "not run" if record.source == "static" else record.source
+
+
 def progress_line(done: int, total: int, record: MutantRecord) -> str:
     m = record.mutant
-    how = record.source if record.source != "run" else f"{record.executor}, {record.duration_s:.2f}s"
+    how = source_label(record) if record.source != "run" else f"{record.executor}, {record.duration_s:.2f}s"
     return f"[{done}/{total}] {record.status.value:<12} {m.target}:{m.line} {m.fault} #{m.index} ({how})"
 
 
@@ -216,7 +222,7 @@ def render_table(records: Sequence[MutantRecord], *, show_killed: bool = False) 
         if r.status.detected and not show_killed:
             continue
         m = r.mutant
-        executor = r.executor if r.source == "run" else f"{r.executor} ({r.source})"
+        executor = r.executor if r.source == "run" else f"{r.executor} ({source_label(r)})"
         cells = (str(m.index), r.status.value, f"{m.target}:{m.line}", m.fault, m.orig, m.mut, executor)
         texts = [Text(cell) for cell in cells]  # Text, not markup: code holds brackets
         texts[1].stylize(_STYLE.get(r.status, ""))

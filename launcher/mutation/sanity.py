@@ -10,14 +10,16 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from launcher import process
-from launcher.errors import LauncherError
+from launcher.errors import LauncherError, UsageProblem
 from launcher.mutation import interpreter
 from launcher.mutation.coverage_map import IMPORT_CONTEXT, CoverageMap, SuiteRun
 from launcher.mutation.discover import PYTHON_SUFFIXES, SHELL_SUFFIXES, read_source
@@ -44,16 +46,35 @@ def _names(tests: Sequence[str]) -> str:
 _MISSING_TOOL = re.compile(r"No module named '?(pytest|coverage)'?(?:\s|$)")
 
 
-def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequence[str] = ()) -> None:
+# argparse's own line when pytest (or a plugin) does not know an option.
+_UNRECOGNIZED = re.compile(r"^.*error: unrecognized arguments:.*$", re.MULTILINE)
+
+
+def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequence[str] = (),
+                user_args: Sequence[str] = ()) -> None:  # fmt: skip
     """The pytest suite passed on the clean tree (`python`: the interpreter that ran it, named in
     every error, since the wrong one is the likeliest cause; `lacking`: git-ignored files the main
-    tree has and the worker tree lacks, e.g. a generated `version.py`, named in the fix)."""
+    tree has and the worker tree lacks, e.g. a generated `version.py`, named in the fix;
+    `user_args`: the user's own pytest arguments, the likeliest cause when they were given)."""
     fix = "make the suite pass on a clean checkout first (`python -m pytest`), then sweep again"
     if lacking:
         fix = (f"the worker trees are clean checkouts and lack git-ignored files the main tree has: "
                f"{_names(list(lacking))}; list those the tests need in .worktreeinclude (gitignore syntax) "
                f"and the sweep copies them, or else {fix}")  # fmt: skip
+    given = f"your pytest arguments (--pytest-args / [mutation] pytest_args: {shlex.join(user_args)})"
+    if user_args and not run.ok:
+        fix = f"check {given} first, they go into every run (try `{python} -m pytest {shlex.join(user_args)}`); {fix}"
     who = interpreter.describe(python)
+    rejected = _UNRECOGNIZED.search(run.output_tail) if run.exit_code == 4 else None
+    if rejected or (user_args and run.exit_code == 4 and not run.failed):
+        line = rejected.group(0).strip() if rejected else "pytest exit 4 (usage error)"
+        cause = f"pytest does not accept {given}" if user_args else "pytest does not accept its arguments"
+        raise SanityFailed(
+            f"{line}: {cause} (run with {who}):\n{run.output_tail[-1500:]}", where=where,
+            fix=(f"correct or drop the option in {given}, or install the plugin that provides it for {python}"
+                 if user_args else fix),
+            error_key="mutation_sanity:clean_suite_failed",
+        )  # fmt: skip
     missing = _MISSING_TOOL.search(run.output_tail) if run.exit_code != 0 else None
     if missing:
         tool = missing.group(1)
@@ -66,6 +87,11 @@ def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequ
     # A module the worker tree lacks because it is a git-ignored file of the main tree (a generated
     # `version.py`) is not the interpreter's fault: the failure below names those files.
     module = interpreter.missing_module(run.output_tail) if not run.ok and not lacking else None
+    if module and any(module in arg for arg in user_args):  # `-p plugin` naming a module not installed
+        raise SanityFailed(
+            f"pytest cannot import {module!r} named in {given} (run with {who})", where=where,
+            fix=f"correct {given}, or install {module} for {python}", error_key="mutation_sanity:module_missing",
+        )  # fmt: skip
     if module:
         raise SanityFailed(
             f"the tests cannot import {module!r} with {who}, the Python that runs them", where=where,
@@ -81,6 +107,11 @@ def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequ
             f"{_names(run.failed)}{error}",
             where=where, fix=fix, error_key="mutation_sanity:clean_suite_failed",
         )  # fmt: skip
+    if run.exit_code == 5 and user_args:
+        listing = f"{python} -m pytest --collect-only -q {shlex.join(user_args)}"
+        raise SanityFailed(f"pytest collected no tests with {given} (run with {who})", where=where,
+                           fix=f"{given} select no test: check their -k, -m, --deselect or paths "
+                               f"(`{listing}` lists what they select)")  # fmt: skip
     if run.exit_code == 5:
         raise SanityFailed(f"pytest collected no tests (run with {who})", where=where,
                            fix="pass --test-cmd, or add tests")  # fmt: skip
@@ -91,14 +122,48 @@ def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequ
         )
 
 
-def check_command(done: process.Completed, command: str, where: str) -> None:
-    """A custom test command passed on the clean tree."""
+_WORKER_TREE = ("--test-cmd runs in a worker tree ({tree}), a clean checkout of the commit: git-ignored files "
+                "such as .venv or build outputs are absent there")  # fmt: skip
+_ABSOLUTE = ("give the program by its absolute path, or, for pytest, drop --test-cmd and pass --python PY "
+             "(with --pytest-args): it keeps per-test selection too")  # fmt: skip
+
+
+def program_of(command: str) -> str | None:
+    """The program a shell command starts (its first word after `VAR=value` assignments)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    words = list(itertools.dropwhile(lambda w: re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", w), words))
+    return words[0] if words else None
+
+
+def check_program(command: str, tree: Path, main_root: Path) -> None:
+    """A relative program path (`.venv/bin/python -m pytest`) must exist in the worker tree: a
+    git-ignored one of the main tree (a virtualenv) is not there, said at once (exit 2)."""
+    program = program_of(command)
+    if not program or "/" not in program or program.startswith(("/", "~", "$")):
+        return
+    if (tree / program).exists() or not (main_root / program).exists():
+        return  # (not in either: the baseline run fails and says so)
+    raise UsageProblem(
+        f"{program} is not in the worker tree: " + _WORKER_TREE.format(tree=tree) + f"; it is in the main tree "
+        f"({main_root / program})", where="--test-cmd",
+        fix=f"{_ABSOLUTE} (e.g. --test-cmd {shlex.quote(command.replace(program, str(main_root / program), 1))})",
+    )  # fmt: skip
+
+
+def check_command(done: process.Completed, command: str, where: str, tree: Path | None = None) -> None:
+    """A custom test command passed on the clean tree (run in the worker tree `tree`)."""
     if not done.ok:
         why = "did not finish" if done.timed_out else f"exited {done.returncode}"
+        fix = "make the command pass on a clean checkout first"
+        if tree is not None:
+            fix = (_WORKER_TREE.format(tree=tree) + f"; {fix}"
+                   + (f"; {_ABSOLUTE}" if done.returncode in (126, 127) else ""))  # fmt: skip
         raise SanityFailed(
             f"the test command {command!r} {why} on the clean tree:\n{(done.out + done.err)[-1500:]}",
-            where=where, fix="make the command pass on a clean checkout first",
-            error_key="mutation_sanity:clean_suite_failed",
+            where=where, fix=fix, error_key="mutation_sanity:clean_suite_failed",
         )  # fmt: skip
 
 

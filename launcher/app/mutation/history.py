@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from launcher.git.repo import GitRepo
 from launcher.mutation.model import MutantStatus, mutation_score
 from launcher.process import pid_alive
 from launcher.store import mutants as store_mod
+from launcher.store.files import atomic_write_json
 from launcher.store.mutants import MutantStore
 
 
@@ -26,6 +28,14 @@ class SweepListing:
     counts: dict[str, int]
     out_dir: str | None
     next_step: str  # what to do with it (continue, read the report)
+    total: int | None = None  # the sweep's mutants (None: not known yet)
+
+    @property
+    def progress(self) -> str:
+        """Settled mutants, out of all of them while the sweep is unfinished ("14/120")."""
+        if self.status == store_mod.DONE or self.total is None:
+            return str(self.settled)
+        return f"{self.settled}/{self.total}"
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -36,6 +46,24 @@ def _status(row: store_mod.SweepRow) -> str:
     if row.status == store_mod.RUNNING and not (row.pid and pid_alive(row.pid)):
         return store_mod.INTERRUPTED
     return row.status
+
+
+PLANNED_FILE = "planned.json"
+
+
+def planned(out_dir: Path, total: int) -> None:
+    """Record how many mutants a sweep has, once generated (an interrupted sweep's listing)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / PLANNED_FILE, {"total": total})
+
+
+def _total(out_dir: str | None) -> int | None:
+    if not out_dir:
+        return None
+    try:
+        return int(json.loads((Path(out_dir) / PLANNED_FILE).read_text(encoding="utf-8"))["total"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 async def list_sweeps(cwd: Path, limit: int = 20) -> list[SweepListing]:
@@ -60,7 +88,7 @@ async def list_sweeps(cwd: Path, limit: int = 20) -> list[SweepListing]:
                 step = resume_command(row.id)
             created = datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%d %H:%M")
             found.append(SweepListing(row.id, status, created, row.base_sha[:12], sum(counts.values()), score,
-                                      counts, row.out_dir, step))  # fmt: skip
+                                      counts, row.out_dir, step, _total(row.out_dir)))  # fmt: skip
         return found
     finally:
         store.close()

@@ -19,11 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from launcher.app.agents_info import describe_agents
 from launcher.app.context import DEFAULT_TIMEOUT_S, STATE_DIR
 from launcher.app.mutation.calibration_default import default_calibration_set
 from launcher.app.mutation.reports import resolve_run
+from launcher.app.run.preflight import AUTH_HINTS
 from launcher.engine.agent_round import Limits
-from launcher.errors import ConfigError, ExitCode, UsageProblem
+from launcher.errors import ConfigError, EnvironmentProblem, ExitCode, UsageProblem
 from launcher.gates import judge_relay
 from launcher.gates.calibration import (
     REPORT_NAME,
@@ -105,6 +107,28 @@ def _judge_agent(config: RepoConfig, name: str | None) -> tuple[str, AgentConfig
                       fix=f"define [agents.{chosen}] in launcher.toml or use one of {', '.join(BUILTIN_ADAPTERS)}")
 
 
+async def _check_cli(name: str, agent: AgentConfig) -> None:
+    """The judge's CLI is on PATH (its own `set_env` PATH if it has one), as `launcher run` checks."""
+    if agent.adapter in _BUILT_IN:
+        return
+    rows = await describe_agents({name: agent}, search_path=agent.set_env.get("PATH"))
+    row = rows[-1]  # the configured agent comes last
+    if row.found:
+        return
+    what = row.note or (f"{row.binary} cannot be run" if row.binary else "it cannot be run")
+    hint = f"; install: {row.install_hint}" if row.install_hint else ""
+    auth = AUTH_HINTS.get(row.adapter, "")
+    raise EnvironmentProblem(
+        f"cannot start the judge: agent {name!r} ({row.adapter}): {what}{hint}{'; ' + auth if auth else ''}",
+        where="--agent", error_key="agent_missing",
+        fix="install the missing agent CLI or correct its [agents.<name>] command (`launcher agents` lists "
+            "what is found); no judge call was made",
+    )  # fmt: skip
+
+
+_BUILT_IN = frozenset({"scripted", "scripted-grader", "scripted-judge"})
+
+
 def _sweep_survivors(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / SURVIVORS_FILE
     if not path.is_file():
@@ -162,6 +186,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         return JudgeSummary(int(ExitCode.OK), f"0 survivors: no judge call{said}", out_dir, prefiltered=proven,
                             calls_saved=saved)  # fmt: skip
     name, agent = _judge_agent(config, options.agent)
+    await _check_cli(name, agent)  # before the cost question: no retry installs a missing CLI
     per_call = agent.budget_usd if agent.budget_usd is not None else (
         0.0 if agent.adapter.startswith("scripted") else DEFAULT_CALL_USD)  # fmt: skip
     free = f"; {saved} saved by the pre-filter's {proven} proven equivalent(s)" if proven else ""

@@ -94,6 +94,7 @@ class CoverageRun:
     listener: SweepListener
     notes: list[str]
     tests_key: str = ""  # the suite's tests alone (`coverage_cache.tests_key`), once measured
+    user_args: Sequence[str] = ()  # the user's --pytest-args (named first when the clean suite fails)
 
     @property
     def cache_dir(self) -> Path:
@@ -122,7 +123,7 @@ class CoverageRun:
                                     skip_tests=[f for f in suite if f not in (selected or suite) and not _conftest(f)]),
             suite=(tests_key, measured) if selected is None else None)  # fmt: skip
         missing = await missing_ignored(self.repo, self.first.root) if not cov.run.ok else []
-        sanity.check_suite(cov.run, str(self.repo.root), self.command.python, missing)
+        sanity.check_suite(cov.run, str(self.repo.root), self.command.python, missing, self.user_args)
         if reused:
             self.notes.append("coverage map reused from an earlier sweep of the same code and tests")
         how = "reused from an earlier sweep of the same code and tests" if reused else f"measured in {seconds(started)}"
@@ -158,7 +159,7 @@ class CoverageRun:
             measure=lambda: measure(self.first.root, measured, python=self.command.python, pycache_dir=self.pycache_dir,
                                     pytest_args=self.command.extra, roots=self.roots),
             suite=(self.tests_key, measured))  # fmt: skip
-        sanity.check_suite(cov.run, str(self.repo.root), self.command.python, [])
+        sanity.check_suite(cov.run, str(self.repo.root), self.command.python, [], self.user_args)
         how = "reused from an earlier sweep" if reused else f"measured in {seconds(started)}"
         self.listener.phase(f"coverage: {len(cov.run.durations)} test(s) of the whole suite, {how}")
         return cov

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import STATE_DIR
+from launcher.app.mutation.history import PLANNED_FILE, planned
 from launcher.app.mutation.phases import FINAL_WHEN_LIMITED, CoverageRun, Scope, overlapped, seconds
 from launcher.app.mutation.prefilter import prefilter_records
 from launcher.app.mutation.progress import LineListener, SweepListener
@@ -60,7 +61,7 @@ from launcher.mutation.sweep import (
 from launcher.mutation.test_ids import in_suite_order
 from launcher.mutation.test_order import TestOrder
 from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
-from launcher.mutation.worker_files import included_files
+from launcher.mutation.worker_files import ignored_beside_tracked, ignored_digest, included_files
 from launcher.store import mutants as store_mod
 from launcher.store.mutants import MutantStore
 
@@ -146,6 +147,7 @@ class _Sweep:
         self.pycache_dir: Path | None = None
         self.roots: list[str] = []  # import roots of the targets (a src layout's `src`)
         self.overlay: list[str] = []  # files whose main-tree state the worker trees copy
+        self.ignored_key = ""  # the content of the git-ignored files copied (a mutant cache-key part)
         self.classes: dict[str, str] = {}  # mutant id -> the equivalence pre-filter's class
         self.first: GenericExecutor | None = None  # worker 1 (the coverage run's tree)
         self.coverage: CoverageRun | None = None
@@ -174,6 +176,16 @@ class _Sweep:
         if included:
             dirty += included
             self.notes.append(f"copied {len(included)} git-ignored file(s) named in .worktreeinclude to worker trees")
+        # Ignored files beside tracked ones (data, compiled catalogues): tests skipping without
+        # them would report survivors the project's own suite kills.
+        beside, left = await ignored_beside_tracked(self.repo, set(included))
+        if beside:
+            dirty += beside
+            self.notes.append(f"copied {len(beside)} git-ignored file(s) the main tree has beside tracked files "
+                              f"to worker trees (the tests may read them)")  # fmt: skip
+        self.notes += left
+        # A cached verdict holds for the same ignored files only (a test skipping without one).
+        self.ignored_key = ignored_digest(self.repo.root, [*included, *beside])
         self.overlay = dirty
         self.tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
         self.pycache_dir = sweep_bytecode_cache(self.tree_root / BYTECODE_DIR)
@@ -184,7 +196,8 @@ class _Sweep:
         self.measured = [f for f in files if f.endswith(PYTHON_SUFFIXES)]
         self.first = self._generic(self.tree_root / "w1", dirty)
         self.coverage = CoverageRun(self.repo, self.first, self.command, self.base_sha, self.overlay, self.roots,
-                                    self.pycache_dir, self.options.use_cache, self.listener, self.notes)  # fmt: skip
+                                    self.pycache_dir, self.options.use_cache, self.listener, self.notes,
+                                    user_args=tuple(self.options.pytest_args))  # fmt: skip
 
     async def measure_coverage(self) -> None:
         """The clean suite under coverage (pytest only); runs while the mutants are generated."""
@@ -250,9 +263,10 @@ class _Sweep:
             probes = sanity.covered_probes(cov, targets)
             suite_s = cov.run.wall_s
         else:
+            sanity.check_program(opts.test_cmd or "", first.root, self.repo.root)
             self.listener.phase(f"baseline: the test command on the clean tree: {opts.test_cmd}")
             clean = await first.run_clean([], timeout=3600)
-            sanity.check_command(clean, opts.test_cmd or "", where)
+            sanity.check_command(clean, opts.test_cmd or "", where, first.root)
             suite_s = clean.duration_s
             cost = custom_command_cost(opts.test_cmd or "", suite_s, len(pending), opts.workers)
             self.listener.phase(cost)
@@ -271,6 +285,8 @@ class _Sweep:
         opts = self.options
         digest = TestDigest(self.repo.root, [f for f in self.tracked if is_test_file(f)])
         command_key = self.command.custom or f"pytest:{self.command.python}"
+        if self.ignored_key:
+            command_key += f"\0ignored:{self.ignored_key}"
         jobs: list[MutantJob] = []
         readers = CacheReaders(cov.root) if cov is not None else None
         for m in pending:
@@ -383,6 +399,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
             collected, mutants = await overlapped(lambda: _generation(repo, options, sources, changed, listener),
                                                   sweep.measure_coverage)  # fmt: skip
             sweep.total = len(mutants)
+            planned(out_dir, len(mutants))  # `mutation list` shows an unfinished sweep as settled/total
             sweep.notes += [f"skipped {path}: {why}" for path, why in collected.skipped.items()]
             filtered, sweep.classes, said = await prefilter_records(repo.root, mutants, sweep.command)
             for line in [said] if said else []:
@@ -416,9 +433,11 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
                          options.shaping(), options.shard)  # fmt: skip
         files = write_outputs(out_dir, meta, records, sweep.durations)
         store.set_sweep(sweep_id, status=store_mod.DONE)
+        (out_dir / PLANNED_FILE).unlink(missing_ok=True)  # only an unfinished sweep needs its total
     finally:
         store.close()
     score = score_of(records)
-    passed = options.fail_under is None or score is None or score >= options.fail_under
+    # Nothing scored (no mutant at all: a mistyped PATH, an empty --since) never passes a gate.
+    passed = options.fail_under is None or (score is not None and score >= options.fail_under)
     return SweepOutcome(sweep_id, out_dir, counts(records), score, passed, records, base_sha, resumed,
                         sweep.notes, files, summary_text(meta, records, head_only=True))  # fmt: skip
