@@ -362,3 +362,22 @@ def test_a_plan_task_without_an_agent_runs_default_agent_or_is_refused(repo: Pat
     ran = launcher_cli(repo, "run", "plan.toml")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert (repo / "a.txt").read_text() == "write a.txt"
+
+
+def test_an_unknown_default_agent_for_an_unnamed_task_is_refused_up_front(repo: Path) -> None:
+    (repo / "plan.toml").write_text('[[task]]\nid = "a"\nprompt = "x"\n')
+    (repo / "launcher.toml").write_text('default_agent = "nosuch"\n')
+    refused = launcher_cli(repo, "run", "plan.toml")
+    assert refused.returncode == ExitCode.USAGE, refused.stderr
+    assert "default_agent 'nosuch'" in refused.stderr and "Traceback" not in refused.stderr
+    _assert_nothing_created(repo)
+
+
+def test_a_crashed_agents_message_starts_at_a_line_not_mid_word() -> None:
+    from launcher.agents.base import exit_outcome
+    from launcher.process import Supervised
+
+    trace = "Traceback (most recent call last):\n" + "  File 'x.py', line 1, in <module>\n" * 20 + "ValueError: boom"
+    outcome = exit_outcome(Supervised(returncode=1, duration_s=0.1, pid=1, stderr_tail=trace.encode()))
+    tail = outcome.message.split(": ", 1)[1]
+    assert tail.startswith("  File") and tail.endswith("ValueError: boom")

@@ -105,3 +105,16 @@ def test_with_a_warm_pool_the_taken_worktree_gets_the_submodule_and_nothing_is_l
     for tree in map(Path, trees[1:]):  # ready for the next run: at the new tip, nothing in them
         assert git(tree, "rev-parse", "HEAD").strip() == tip
         assert git(tree, "status", "--porcelain", "--ignored") == ""
+
+
+def test_an_uncommitted_edit_inside_a_submodule_fails_the_task_instead_of_vanishing(superproject: Path) -> None:
+    report = run_plan(superproject, [{
+        "id": "edits-lib", "agent": "scripted", "prompt": "edit the library in place",
+        "script": [{"append": "vendor/lib/lib.txt", "content": "more\n"},
+                   {"write": "app.txt", "content": "app 2\n"},
+                   {"contract": {"files_changed": ["app.txt", "vendor/lib/lib.txt"]}}],
+    }])
+    edits = task(report, "edits-lib")
+    assert edits.state == TaskState.FAILED
+    assert "inside submodule vendor/lib without committing" in edits.message
+    assert edits.worktree and Path(edits.worktree, "vendor/lib/lib.txt").read_text() == "LIB VERSION 1\nmore\n"

@@ -117,6 +117,15 @@ def exit_outcome(result: Supervised) -> AgentOutcome:
     if result.stalled:
         return AgentOutcome(False, "stalled", "killed: no output or file change within the inactivity timeout")
     if result.returncode != 0:
-        tail = (result.stderr.strip() or result.stdout.strip())[-500:]
+        tail = _tail_from_line_start(result.stderr.strip() or result.stdout.strip(), 500)
         return AgentOutcome(False, "crashed", f"exit code {result.returncode}: {tail}".rstrip(": "))
     return AgentOutcome(True, message="exit code 0", final_text=result.stdout)
+
+
+def _tail_from_line_start(text: str, limit: int) -> str:
+    """The end of `text`, at most `limit` characters, starting at a line (never mid-word)."""
+    if len(text) <= limit:
+        return text
+    tail = text[-limit:]
+    cut = tail.find("\n")
+    return tail[cut + 1:] if 0 <= cut < len(tail) - 1 else tail

@@ -58,6 +58,24 @@ async def check_out(repo: GitRepo, tree: Path) -> list[str]:
     return [f"submodule {path} was not checked out ({why})" for path in empty]
 
 
+async def with_uncommitted_work(repo: GitRepo, tree: Path) -> list[str]:
+    """Submodules of `tree` holding changes not committed inside them (their files edited or
+    added): work the task's branch cannot carry. Nothing to do without a `.gitmodules`."""
+    paths = list(await declared(repo, tree))
+    if not paths:
+        return []
+    status = await repo.git("status", "--porcelain=v2", "-z", "--ignore-submodules=none", "--", *paths,
+                            cwd=tree, check=False)
+    dirty = []
+    for entry in status.out.split("\0"):
+        fields = entry.split(" ")
+        # "1 XY SCMU ...": S = a submodule; M = tracked changes inside it, U = untracked files.
+        if len(fields) > 8 and fields[0] in ("1", "2") and fields[2].startswith("S") and \
+                (fields[2][2] == "M" or fields[2][3] == "U"):
+            dirty.append(fields[-1])
+    return sorted(dirty)
+
+
 def pointer_problem(gitlinks: list[str]) -> str | None:
     """Why a task that changed submodule pointers cannot be approved (None if it changed none)."""
     if not gitlinks:
@@ -65,3 +83,12 @@ def pointer_problem(gitlinks: list[str]) -> str | None:
     return (f"changed the commit of submodule {', '.join(gitlinks)}: the launcher does not land "
             "submodule changes (the new commit may exist only in this worktree); make the change "
             "in the submodule's own repository, or leave the submodule as it is")
+
+
+def uncommitted_problem(paths: list[str]) -> str | None:
+    """Why a task that left uncommitted changes inside submodules cannot be approved."""
+    if not paths:
+        return None
+    return (f"changed files inside submodule {', '.join(paths)} without committing them there: the "
+            "task's branch cannot carry them (the launcher does not land submodule changes); they "
+            "stay in its kept worktree")

@@ -347,6 +347,7 @@ async def _collect_and_decide(
         "head_sha": head,
         "files_changed": real_files,
         "submodule_changes": sorted(path for path, gitlink in changed if gitlink),
+        "submodule_uncommitted": await submodules.with_uncommitted_work(ctx.repo, worktree),
         "claimed_files": contract.files_changed,
         "claimed_not_changed": claims.disagreements(contract.files_changed, real_files)[0],
         "changed_not_claimed": claims.disagreements(contract.files_changed, real_files)[1],
@@ -408,7 +409,8 @@ async def _decide(
         outside = [f for f in facts["files_changed"] if not spec.match_file(f)]
         if outside:
             return TaskState.FAILED, f"changed files outside its scope: {', '.join(outside)}", []
-    moved_submodules = submodules.pointer_problem(facts["submodule_changes"])
+    moved_submodules = (submodules.pointer_problem(facts["submodule_changes"])
+                        or submodules.uncommitted_problem(facts["submodule_uncommitted"]))
     if moved_submodules:
         return TaskState.FAILED, moved_submodules, []
     if task.checks:

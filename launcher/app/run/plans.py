@@ -56,6 +56,12 @@ def _unnamed_agents_default(plan: Plan, config: RepoConfig, plan_file: Path) -> 
             where=str(plan_file), error_key="usage:no_agent",
             fix='set agent = "NAME" on each task (an [agents] name or a built-in adapter), or '
                 'default_agent = "NAME" in launcher.toml')
+    if config.default_agent not in config.agents and config.default_agent not in BUILTIN_ADAPTERS:
+        raise UsageProblem(
+            f"default_agent {config.default_agent!r} (launcher.toml) is not an agent, and task(s) "
+            f"{', '.join(t.id for t in unnamed[:5])} name no agent of their own",
+            where="launcher.toml", error_key="usage:no_agent",
+            fix=f"set default_agent to one of: {', '.join([*config.agents, *BUILTIN_ADAPTERS])}")
     for task in unnamed:
         task.agent = config.default_agent
     return plan
