@@ -250,6 +250,19 @@ def test_the_launcher_s_own_redirected_output_in_the_checkout_is_not_an_intrusio
     assert (repo / "err.txt").exists() and (repo / "out.json").exists()
 
 
+def test_a_log_written_by_tee_in_the_checkout_is_not_an_intrusion(repo: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    agent = {"adapter": "command", "command": [sys.executable, "-c", AGENT_SLOW]}
+    plan.write_text(json.dumps({"agents": {"a": agent}, "task": [{"id": "one", "agent": "a"}]}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    # `launcher run ... 2>&1 | tee run.log`: tee is another process of the pipeline's group.
+    done = subprocess.run(["/bin/sh", "-c", f"'{sys.executable}' -m launcher run '{plan}' 2>&1 | tee run.log"],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=300, start_new_session=True)
+    assert "one merged" in done.stdout, done.stdout[-2000:]
+    assert "run.log" not in done.stdout
+    assert "one merged" in (repo / "run.log").read_text()  # the user's log is whole
+
+
 # Writes its file, prints to stdout a little while (the launcher logs meanwhile), then reports.
 AGENT_SLOW = """
 import json, os, pathlib, time
