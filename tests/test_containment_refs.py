@@ -273,3 +273,16 @@ pathlib.Path(os.environ["LAUNCHER_CONTRACT"]).write_text(json.dumps({
     "summary": "did it", "files_changed": [], "tests_added": [], "decisions": [], "blockers": [],
     "llm_observations": ""}))
 """
+
+
+def test_a_tracked_file_replaced_by_a_directory_is_put_back_and_the_directorys_files_kept(repo: Path) -> None:
+    code = ('(MAIN / "README.md").unlink()\n(MAIN / "README.md").mkdir()\n'
+            '(MAIN / "README.md" / "inner").write_text("inner\\n")\npathlib.Path("w.txt").write_text("w")\n')
+    report = run_commands(repo, [hostile("swapper", code)])
+    swapper = task(report, "swapper")
+    assert swapper.state == "failed" and "main checkout" in swapper.message
+    assert (repo / "README.md").read_text() == "# sample\n"
+    aside = repo / ".launcher" / "runs" / run_id_of(repo) / "swapper" / "intrusions"
+    assert (aside / "README.md" / "inner").read_text() == "inner\n"  # moved aside, never deleted
+    assert "left as the agent made it" not in swapper.message, swapper.message
+    assert_main_clean(repo)

@@ -58,7 +58,9 @@ async def put_back(repo: GitRepo, snapshot: MainTreeSnapshot | None, listed_at_s
                    paths: list[str], aside_dir: Path) -> PutBack:
     """Restore `paths` of the main checkout (caller holds the repository lock)."""
     result = PutBack()
-    for rel in paths:
+    # Deepest first: a tracked file the agent replaced by a directory (`Makefile/inner`) has that
+    # directory's files moved aside before the file is checked out again over it.
+    for rel in sorted(paths, key=lambda rel: (-rel.count("/"), rel)):
         try:
             how = await _put_back_one(repo, snapshot, listed_at_start, rel, aside_dir)
         except OSError as exc:
