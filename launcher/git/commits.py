@@ -19,6 +19,16 @@ async def head_of(repo: GitRepo, worktree: Path) -> str:
     return (await repo.git("rev-parse", "HEAD", cwd=worktree)).out.strip()
 
 
+def loose_tip(repo: GitRepo, branch: str) -> str | None:
+    """The commit of `branch` from its loose ref file, without a git process (None when the ref
+    is packed, missing or unreadable: ask git then)."""
+    try:
+        value = (repo.common_dir / "refs" / "heads" / branch).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return value if len(value) in (40, 64) and all(c in "0123456789abcdef" for c in value) else None
+
+
 async def head_or_none(repo: GitRepo, worktree: Path) -> str | None:
     """HEAD's commit, or None on a branch with no commit yet."""
     done = await repo.git("rev-parse", "--verify", "-q", "HEAD^{commit}", cwd=worktree, check=False)

@@ -12,6 +12,7 @@ import fcntl
 import os
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -91,6 +92,15 @@ class GitLock:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One path a commit range changes (`GitRepo.changed_entries`)."""
+
+    path: str
+    gitlink: bool  # a submodule pointer on either side
+    blob: str  # its object at the range's end (all zeros: deleted)
 
 
 class GitRepo:
@@ -198,22 +208,23 @@ class GitRepo:
         return [entry for entry in result.out.split("\0") if entry]
 
     async def changed_files(self, base: str, head: str) -> list[str]:
-        return sorted(path for path, _gitlink in await self.changed_entries(base, head))
+        return sorted(change.path for change in await self.changed_entries(base, head))
 
-    async def changed_entries(self, base: str, head: str) -> list[tuple[str, bool]]:
-        """Each path that differs between two commits, and whether it is a submodule pointer
-        (a gitlink) on either side. Submodules are never hidden (`diff.ignoreSubmodules`)."""
-        result = await self.git("diff", "--raw", "-z", "--no-renames", "--ignore-submodules=none",
-                                base, head)
+    async def changed_entries(self, base: str, head: str) -> list[Change]:
+        """Each path that differs between two commits: its object at `head` (zeros when deleted)
+        and whether it is a submodule pointer (a gitlink) on either side. Submodules are never
+        hidden (`diff.ignoreSubmodules`)."""
+        result = await self.git("diff", "--raw", "-z", "--no-renames", "--no-abbrev",
+                                "--ignore-submodules=none", base, head)
         tokens = iter(result.out.split("\0"))
         found = []
         for meta in tokens:
             if not meta.startswith(":"):
                 continue
             path = next(tokens, "")
-            modes = meta[1:].split(" ")[:2]
-            if path:
-                found.append((path, "160000" in modes))
+            fields = meta[1:].split(" ")
+            if path and len(fields) >= 4:
+                found.append(Change(path, "160000" in fields[:2], fields[3]))
         return found
 
     async def ensure_excluded(self, pattern: str) -> None:

@@ -17,7 +17,7 @@ from launcher.gates.ledgers import add_tech_debt
 from launcher.gates.rubric import compose
 from launcher.gates.verdict import feedback_markdown
 from launcher.git import worktrees
-from launcher.git.repo import GitRepo
+from launcher.git.repo import Change, GitRepo
 from launcher.models.plan import Task
 from launcher.models.rubric import all_criteria
 from launcher.models.states import TaskState
@@ -63,13 +63,16 @@ async def _change_set_hash(repo: GitRepo, start: str, head: str) -> str:
     key = (str(repo.common_dir), start, head)
     if key in _HASHES:
         return _HASHES[key]
-    raw = await repo.git("diff", "--raw", "--no-renames", "--no-abbrev", start, head)
-    entries = sorted(
-        f"{line.split(chr(9), 1)[1]} {line.split()[3]}" for line in raw.out.splitlines() if "\t" in line
-    )
+    return remember_change_set(repo, start, head, await repo.changed_entries(start, head))
+
+
+def remember_change_set(repo: GitRepo, start: str, head: str, changes: list[Change]) -> str:
+    """The change-set hash of `changes` (`repo.changed_entries(start, head)`), kept for the
+    approval and the landing's re-check: the round's collection already listed them."""
+    entries = sorted(f"{change.path} {change.blob}" for change in changes)
     digest = hashlib.sha256("\n".join(entries).encode()).hexdigest()
     if _COMMIT_ID.fullmatch(start) and _COMMIT_ID.fullmatch(head):
-        _HASHES[key] = digest
+        _HASHES[(str(repo.common_dir), start, head)] = digest
     return digest
 
 

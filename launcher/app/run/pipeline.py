@@ -306,6 +306,8 @@ async def _collect_and_decide(
         "Launcher-Run": ctx.run_id, "Launcher-Task": task.id, "Launcher-Agent": task.agent,
     }
     left = await _back_on_branch(ctx, task.id, worktree, row.branch)
+    # The branch still at its start: whatever commit_pending adds sits on top of the start.
+    on_start = left is None and bool(row.branch) and commits.loose_tip(ctx.repo, row.branch or "") == start_sha
     await commits.commit_pending(
         ctx.repo, worktree, f"{task.title or task.id} (launcher task {task.id})", trailers
     )
@@ -318,14 +320,15 @@ async def _collect_and_decide(
     else:
         head = await commits.head_of(ctx.repo, worktree)
     left_for_good = left is not None and not left.carried  # says more than "rewound", below
-    if not left_for_good and head != start_sha and not await ctx.repo.is_ancestor(start_sha, head):
+    if not (left_for_good or on_start) and head != start_sha and not await ctx.repo.is_ancestor(start_sha, head):
         # A reset or rebase past its start: the diff would show the base's own files as the
         # task's changes, and the merge would land none of them.
         return TaskState.FAILED, (
             f"its branch no longer contains the commit it started from ({start_sha[:12]}): the "
             f"agent reset or rewrote history past it (now {head[:12]}); nothing was landed"), {}
     changed = await ctx.repo.changed_entries(start_sha, head)
-    real_files = sorted(path for path, _gitlink in changed)
+    grading.remember_change_set(ctx.repo, start_sha, head, changed)  # the approval's hash, at no cost
+    real_files = sorted(c.path for c in changed)
     contract = result.collected.contract
     if contract is None:
         reason = outcome.message if not outcome.ok else str(result.collected.error)
@@ -346,7 +349,7 @@ async def _collect_and_decide(
         "start_sha": start_sha,
         "head_sha": head,
         "files_changed": real_files,
-        "submodule_changes": sorted(path for path, gitlink in changed if gitlink),
+        "submodule_changes": sorted(c.path for c in changed if c.gitlink),
         "submodule_uncommitted": await submodules.with_uncommitted_work(ctx.repo, worktree),
         "claimed_files": contract.files_changed,
         "claimed_not_changed": claims.disagreements(contract.files_changed, real_files)[0],

@@ -35,8 +35,8 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
     facts_file = artifacts / "facts.json"
     earlier = json.loads(facts_file.read_text(encoding="utf-8")) if facts_file.is_file() else {}
     changed = await ctx.repo.changed_entries(start, head)
-    real_files = sorted(path for path, _gitlink in changed)
-    moved_submodules = sorted(path for path, gitlink in changed if gitlink)
+    real_files = sorted(c.path for c in changed)
+    moved_submodules = sorted(c.path for c in changed if c.gitlink)
     claimed = list((row.contract or {}).get("files_changed") or [])
     facts: dict[str, Any] = {
         **earlier,
