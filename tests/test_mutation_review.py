@@ -117,12 +117,20 @@ def test_fail_under_fails_when_nothing_was_mutated_and_must_be_a_percentage(tmp_
     for bad in ("101", "-5"):
         done = launcher(root, "mutation", "sweep", "calc", "--fail-under", bad, "--dry-run")
         assert done.returncode == 2, (bad, done.stdout, done.stderr)
-    empty = launcher(root, "mutation", "sweep", "calc", "--since", "HEAD", "--fail-under", "50", "--workers", "1")
+    # An operator that matches nothing here: nothing was mutated, which never passes the gate...
+    empty = launcher(root, "mutation", "sweep", "calc", "--operators", "loop_control", "--fail-under", "50",
+                     "--workers", "1")
     assert empty.returncode == 1, (empty.stdout, empty.stderr)
     assert "nothing was mutated (0 mutants)" in empty.stdout, empty.stdout
-    as_json = launcher(root, "mutation", "sweep", "calc", "--since", "HEAD", "--fail-under", "50", "--json")
+    as_json = launcher(root, "mutation", "sweep", "calc", "--operators", "loop_control", "--fail-under", "50",
+                       "--json")
     assert as_json.returncode == 1 and json.loads(as_json.stdout)["passed_fail_under"] is False
     assert "nothing was mutated" in as_json.stderr
+    # ...except a --since sweep of a change that touched no code: there is nothing to test.
+    unchanged = launcher(root, "mutation", "sweep", "calc", "--since", "HEAD", "--fail-under", "50", "--json")
+    assert unchanged.returncode == 0, (unchanged.stdout, unchanged.stderr)
+    assert json.loads(unchanged.stdout)["passed_fail_under"] is True
+    assert any("nothing to mutate since HEAD" in n for n in json.loads(unchanged.stdout)["notes"])
 
 
 def test_show_prints_a_patch_git_applies_when_the_context_ends_with_a_blank_line(tmp_path: Path) -> None:
