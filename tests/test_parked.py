@@ -71,3 +71,22 @@ def test_once_parked_work_has_landed_clean_removes_the_stale_integration_branch(
     cleaned = launcher_cli(repo, "clean", report.run_id)
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     assert report.integration_branch not in git(repo, "branch", "--list", "launcher/*")
+
+
+def test_a_revision_round_run_by_launcher_land_is_guarded_like_a_runs(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "good", "script": [{"write": "files/good.txt", "content": "fine\n"}]},
+        {"id": "sneak", "script": [
+            {"write": "files/sneak.txt", "content": "BAD\n", "rounds": [1]},
+            # Its revision round, run by `launcher land`, moves main to its own commit.
+            {"write": "files/sneak.txt", "content": "fixed\n", "rounds": [2]},
+            {"commit": "sneak fixed", "rounds": [2]},
+            {"run": ["git", "update-ref", "refs/heads/main", "HEAD"], "rounds": [2]}]},
+    ], merge=False, integration_check=CHECK)
+    base = git(repo, "rev-parse", "main").strip()
+    landed = launcher_cli(repo, "land", report.run_id, "--json")
+    final = {t["id"]: (t["state"], t["message"]) for t in json.loads(landed.stdout)["tasks"]}
+    assert final["sneak"][0] == "failed" and "moved refs" in final["sneak"][1], final
+    assert final["good"][0] == "merged"
+    assert "sneak fixed" not in git(repo, "log", "--format=%s", "main")
+    assert git(repo, "merge-base", "--is-ancestor", base, "main") == ""

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
+
 from launcher import process
 from launcher.app.context import EventSink
 from launcher.app.land.landing import land_approved
 from launcher.app.report import build_report, run_status
+from launcher.app.run import containment
 from launcher.app.run.runner import load_context
 from launcher.engine.orphans import journaling_observer
+from launcher.git import include
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus
 
@@ -22,12 +26,20 @@ from launcher.models.states import RunStatus
 async def land_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
     ctx = await load_context(cwd, run_id, emit)  # refuses a run whose launcher still runs
     ctx.merge = True
+    # A culprit of the integration check, or a conflict sent back, gets an agent round here:
+    # guarded as in a run (shared git dir, refs, main checkout, idle worktrees, escaped processes).
+    ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
+    ctx.main_snapshot = set(await ctx.repo.status_porcelain())
+    await containment.start(ctx)
     with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, None)):
         try:
             reached_target, message = await land_approved(ctx)
+            await containment.reap(ctx)
         except BaseException:
-            ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
-                                message="interrupted while landing; `launcher land` continues")
+            with anyio.CancelScope(shield=True):
+                ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
+                                    message="interrupted while landing; `launcher land` continues")
+                await containment.reap(ctx)
             raise
     status = run_status(ctx.journal.tasks(ctx.run_id), merge=True, reached_target=reached_target)
     ctx.journal.set_run(ctx.run_id, status=status, message=message)
