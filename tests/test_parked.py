@@ -90,3 +90,15 @@ def test_a_revision_round_run_by_launcher_land_is_guarded_like_a_runs(repo: Path
     assert final["good"][0] == "merged"
     assert "sneak fixed" not in git(repo, "log", "--format=%s", "main")
     assert git(repo, "merge-base", "--is-ancestor", base, "main") == ""
+
+
+def test_status_says_when_parked_work_was_merged_by_hand_and_land_records_it(repo: Path) -> None:
+    (repo / "README.md").write_text("# local edit in progress\n")
+    report = run_plan(repo, [{"id": "good", "script": [{"write": "good.txt", "content": "fine\n"}]}])
+    assert report.status == RunStatus.PARKED and report.integration_branch
+    (repo / "README.md").write_text("# sample\n")
+    git(repo, "merge", "--ff-only", report.integration_branch)  # as the message says
+    shown = json.loads(launcher_cli(repo, "status", report.run_id, "--json").stdout)
+    assert "is on main now" in shown["message"]
+    landed = json.loads(launcher_cli(repo, "land", report.run_id, "--json").stdout)
+    assert landed["status"] == "succeeded" and landed["tasks"][0]["state"] == "merged"

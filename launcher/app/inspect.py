@@ -13,6 +13,7 @@ from launcher.app.queue import matrix
 from launcher.app.report import build_report
 from launcher.app.run.grading import withdrawal_reason
 from launcher.errors import LauncherError, RunNotFound, UsageProblem
+from launcher.git import target_tree
 from launcher.git.repo import GitRepo
 from launcher.models.ids import task_id_problem
 from launcher.models.plan import Plan
@@ -30,10 +31,24 @@ async def run_report(cwd: Path, run_id: str | None) -> RunReport:
         raise RunNotFound("there are no runs yet", fix="start one with `launcher run PLAN`")
     report = build_report(journal, run_id, repo.root)
     await mark_withdrawn_approvals(repo, journal, report)
+    await _note_parked_work_merged_by_hand(repo, report)
     now = await matrix.live(repo, journal.tasks(run_id), report.base_sha)
     if now is not None:  # work waits to land or is at work: the matrix as it stands now
         report.conflicts = now
     return report
+
+
+async def _note_parked_work_merged_by_hand(repo: GitRepo, report: RunReport) -> None:
+    """A parked run whose integration branch the user has merged since: the journal does not
+    know yet (`launcher land` records it), so the message says what is true now."""
+    branch = report.integration_branch
+    if report.status != "parked" or not branch:
+        return
+    held = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
+    target = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{report.target}", check=False)
+    if held.ok and target.ok and await target_tree.adds_nothing(repo, held.out.strip(), target.out.strip()):
+        report.message = (f"the approved work parked on {branch} is on {report.target} now (merged "
+                          f"since); `launcher land {report.run_id}` records it as landed")
 
 
 async def mark_withdrawn_approvals(repo: GitRepo, journal: Journal, report: RunReport) -> None:
