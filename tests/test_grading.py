@@ -205,3 +205,22 @@ def test_what_the_checks_write_is_not_taken_into_the_next_rounds_commit(repo: Pa
     landed = git(repo, "log", "--name-only", "--format=", "main")
     assert "tests/test_mul.py" in landed and "check-report.txt" not in landed
     assert sorted(feature.files) == ["app.py", "tests/test_mul.py"]
+
+
+@pytest.mark.parametrize(("mode", "kind", "words"), [
+    ("api_error", "grader_api_error", "Invalid API key"),
+    ("budget", "grader_budget_exceeded", "Reached maximum budget"),
+])
+def test_a_grader_that_fails_the_same_way_again_is_asked_once_and_its_message_shown(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, kind: str, words: str,
+) -> None:
+    fakes = Path(__file__).parent / "fakes"
+    monkeypatch.setenv("PATH", f"{fakes}:{os.environ['PATH']}")
+    log = tmp_path / "argv.jsonl"
+    report = graded(repo, [{"id": "docs", "script": [{"write": "NOTES.md", "content": "notes\n"}]}],
+                    grader_extra={"adapter": "claude", "budget_usd": 0.5,
+                                  "set_env": {"FAKE_MODE": mode, "FAKE_ARGV_LOG": str(log)}})
+    docs = task(report, "docs")
+    assert docs.state == "escalated"
+    assert kind in docs.message and words in docs.message, docs.message
+    assert len(log.read_text().splitlines()) == 1  # one grader process, not three

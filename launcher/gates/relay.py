@@ -31,6 +31,9 @@ from launcher.models.verdict import Verdict, VerdictInvalid, audit_line, parse_g
 from launcher.store.files import atomic_write_json, atomic_write_text
 
 MAX_INVALID_IN_A_ROW = 3
+# Grader process failures worth another attempt (a crash, a stall, no structured answer); the
+# others (api_error, budget_exceeded, max_turns, permission_denied, cli_missing) are not retried.
+RETRIED_FAILURES = frozenset({None, "crashed", "timeout", "stalled", "no_structured_output"})
 GRADER_PROMPT = (
     "You are the grader. Read the grading packet at {packet} (task, spec, diff, completion "
     "contract, lessons, rubrics, measured facts). Judge every criterion pass/fail with a one-line "
@@ -70,6 +73,7 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)
     tokens: dict[str, int] | None = None  # summed over every grader process of the round
     rubric_checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # criterion -> result
+    failure: str | None = None  # the grader CLI's own message when it failed in a way not retried
 
 
 async def add_scratch(repo: GitRepo, path: Path, head: str) -> None:
@@ -152,6 +156,12 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
         cost += outcome.cost_usd or 0.0
         for kind, count in (outcome.tokens or {}).items():
             tokens[kind] = tokens.get(kind, 0) + count
+        if not outcome.ok and outcome.error_kind not in RETRIED_FAILURES:
+            # An API error, a budget, a turn limit or a login would fail (and bill) the same way
+            # again: one attempt, and the CLI's own message goes to whoever decides.
+            notes.append(f"grader attempt {attempt}: grader_{outcome.error_kind}: {outcome.message}")
+            return GradeResult(None, None, f"grader_{outcome.error_kind}", attempt, cost or None, notes,
+                               tokens or None, failure=outcome.message)
         try:
             if not outcome.ok:
                 raise VerdictInvalid(

@@ -178,9 +178,10 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
                              verdict=verdict.verdict if verdict else None,
                              audit=result.audit, error_key=result.error_key)
     if verdict is None:
+        why = (f"the grader failed ({result.error_key}: {result.failure})" if result.failure else
+               f"the grader gave no valid verdict {relay.MAX_INVALID_IN_A_ROW} times in a row ({result.error_key})")
         ctx.transition(task.id, TaskState.ESCALATED,
-                       f"the grader gave no valid verdict {relay.MAX_INVALID_IN_A_ROW} times in a row "
-                       f"({result.error_key}); decide with `launcher choose {ctx.run_id} {task.id} ...`")
+                       f"{why}; decide with `launcher choose {ctx.run_id} {task.id} ...`")
         return TaskState.ESCALATED
     if verdict.verdict == "satisfied":
         ctx.note(task.id, result.audit or "")
