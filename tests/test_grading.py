@@ -224,3 +224,36 @@ def test_a_grader_that_fails_the_same_way_again_is_asked_once_and_its_message_sh
     assert docs.state == "escalated"
     assert kind in docs.message and words in docs.message, docs.message
     assert len(log.read_text().splitlines()) == 1  # one grader process, not three
+
+
+def _claude_answering(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, answer: dict[str, Any]) -> dict[str, Any]:
+    fakes = Path(__file__).parent / "fakes"
+    monkeypatch.setenv("PATH", f"{fakes}:{os.environ['PATH']}")
+    path = tmp_path / f"answer-{len(list(tmp_path.glob('answer-*')))}.json"
+    path.write_text(json.dumps(answer))
+    return {"adapter": "claude", "set_env": {"FAKE_ANSWER": str(path)}}
+
+
+SATISFIED = {"verdict": "satisfied", "required_fixes": [],
+             "criterion_results": [{"criterion": f"C{n}", "pass": True, "justification": "checked"}
+                                   for n in range(1, 8)]}
+
+
+def test_the_audit_line_records_this_round_not_the_graders_stale_numbers(
+        repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = _claude_answering(monkeypatch, tmp_path, {**SATISFIED, "iteration": 7, "rubric_version": "zzz"})
+    report = graded(repo, [{"id": "docs", "script": [{"write": "NOTES.md", "content": "n\n"}]}], grader_extra=extra)
+    assert task(report, "docs").state == "merged", task(report, "docs").message
+    [first] = rounds(repo, report.run_id, "docs")
+    assert first["audit"].startswith("RUBRIC default@1 iteration 1: satisfied"), first["audit"]
+
+
+def test_a_verdict_for_another_task_is_not_taken(repo: Path, tmp_path: Path) -> None:
+    answer = tmp_path / "answer.json"  # a command grader (no schema) can say anything
+    answer.write_text(json.dumps({**SATISFIED, "iteration": 1, "rubric_version": "default@1",
+                                  "task_id": "some-other-task"}))
+    extra = {"adapter": "command", "command": [sys.executable, "-c", f"print(open({str(answer)!r}).read())"]}
+    report = graded(repo, [{"id": "docs", "script": [{"write": "NOTES.md", "content": "n\n"}]}], grader_extra=extra)
+    docs = task(report, "docs")
+    assert docs.state == "escalated" and "task_id_mismatch" in docs.message, docs.message
+    assert not (repo / "NOTES.md").exists()

@@ -26,7 +26,7 @@ from launcher.gates.verdict import apply_deterministic, run_rubric_checks
 from launcher.git import submodules
 from launcher.git.repo import GitRepo
 from launcher.models.plan import AgentConfig, Task
-from launcher.models.rubric import Rubric, all_criteria
+from launcher.models.rubric import Rubric, all_criteria, composed_version
 from launcher.models.verdict import Verdict, VerdictInvalid, audit_line, parse_grader_output
 from launcher.store.files import atomic_write_json, atomic_write_text
 
@@ -171,13 +171,31 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
                 )
             text = answer_text(request.contract_path, outcome)
             verdict = parse_grader_output(text, expected_criteria=ids)
-            return GradeResult(verdict, None, None, attempt, cost or None, notes, tokens or None)
+            claimed_task = (verdict.model_extra or {}).get("task_id")
+            if claimed_task is not None and claimed_task != spec.task.id:
+                raise VerdictInvalid(
+                    f"the verdict is for task {claimed_task!r}, not {spec.task.id!r}",
+                    error_key="task_id_mismatch", fix=f"grade task {spec.task.id} from its packet")
+            return GradeResult(_as_this_round(verdict, spec, notes), None, None, attempt, cost or None,
+                               notes, tokens or None)
         except VerdictInvalid as exc:
             error_key = exc.error_key
             notes.append(f"grader attempt {attempt}: {exc.error_key}")
             hint = spec.grading_dir / f"{spec.iteration}-hint-{attempt}.json"
             atomic_write_json(hint, exc.envelope())
     return GradeResult(None, None, error_key, MAX_INVALID_IN_A_ROW, cost or None, notes, tokens or None)
+
+
+def _as_this_round(verdict: Verdict, spec: GradingInput, notes: list[str]) -> Verdict:
+    """The verdict as the record of this round: the iteration and rubric version are the
+    launcher's (the audit line must not repeat a grader's stale or wrong numbers); a grader that
+    said otherwise is noted."""
+    version = composed_version(spec.rubrics)
+    claimed = (str(verdict.iteration).strip(), str(verdict.rubric_version).replace(" ", ""))
+    if claimed != (str(spec.iteration), version):
+        notes.append(f"the grader answered for iteration {verdict.iteration} of rubric "
+                     f"{verdict.rubric_version}; recorded as iteration {spec.iteration} of {version}")
+    return verdict.model_copy(update={"iteration": spec.iteration, "rubric_version": version})
 
 
 def answer_text(answer_path: Path, outcome: AgentOutcome) -> str:
