@@ -205,9 +205,11 @@ def test_a_regrade_judges_the_new_head_on_new_facts_and_keeps_the_earlier_round(
     packet = (grading_dir / "2-packet.md").read_text()
     assert "src/evil.py" in packet and head in packet
     # The built-in grader's rule: code with no test fails C2. On the old facts it saw docs only.
-    state = json.loads(regraded.stdout)["tasks"][0]
-    assert state["state"] != "approved", state
-    assert regraded.returncode != 0
+    shown = json.loads(regraded.stdout)
+    state = shown["tasks"][0]
+    assert state["state"] == "needs_revision", state
+    # Nothing was interrupted (not 130): the re-grade asks for fixes and says how to go on.
+    assert regraded.returncode == 1 and "needs revision" in shown["message"] and "launcher resume" in shown["message"]
     assert (grading_dir / "1-packet.md").read_text() == first_packet
     assert (grading_dir / "1-verdict.json").read_text() == first_verdict
     assert [r["iteration"] for r in state["rounds"]] == [1, 2]

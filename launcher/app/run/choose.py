@@ -15,7 +15,7 @@ from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
 from launcher.models.ids import task_id_problem
 from launcher.models.report import RunReport
-from launcher.models.states import TaskState
+from launcher.models.states import RunStatus, TaskState
 
 
 def _last_failing(grading_dir: Path) -> list[str]:
@@ -81,6 +81,12 @@ async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunR
         await grading.approve(ctx, task_id, "rubric satisfied (re-graded)")
         if ctx.merge:
             return await continue_run(ctx)
+    if state is TaskState.NEEDS_REVISION:
+        # Nothing was interrupted: the re-grade asks for fixes, and runs no agent by itself.
+        message = (f"re-graded {task_id}: needs revision (fixes in its feedback); `launcher resume "
+                   f"{ctx.run_id}` gives its agent the next round, or fix the branch and re-grade")
+        ctx.journal.set_run(ctx.run_id, status=RunStatus.FAILED, message=message)
+        return build_report(ctx.journal, ctx.run_id, ctx.repo.root)
     return _settled_report(ctx)
 
 
