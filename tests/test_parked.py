@@ -102,3 +102,22 @@ def test_status_says_when_parked_work_was_merged_by_hand_and_land_records_it(rep
     assert "is on main now" in shown["message"]
     landed = json.loads(launcher_cli(repo, "land", report.run_id, "--json").stdout)
     assert landed["status"] == "succeeded" and landed["tasks"][0]["state"] == "merged"
+
+
+def test_an_epic_lands_whole_after_its_failed_task_is_retried(repo: Path, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"  # e2's agent fails until this exists
+    report = run_plan(repo, [
+        {"id": "e1", "epic": "ep", "script": [{"write": "e1.txt", "content": "1\n"}]},
+        {"id": "e2", "epic": "ep", "script": [{"run": ["test", "-f", str(ready)]},
+                                               {"write": "e2.txt", "content": "2\n"}]},
+        {"id": "e3", "epic": "ep", "depends_on": ["e1"], "script": [{"write": "e3.txt", "content": "3\n"}]},
+        {"id": "solo", "script": [{"write": "solo.txt", "content": "s\n"}]},
+    ])
+    states = {t.id: t.state for t in report.tasks}
+    assert states == {"e1": "skipped", "e2": "failed", "e3": "skipped", "solo": "merged"}, states
+    ready.write_text("")
+    retried = launcher_cli(repo, "resume", report.run_id, "--retry-failed", "--json")
+    final = {t["id"]: t["state"] for t in json.loads(retried.stdout)["tasks"]}
+    assert final == {"e1": "merged", "e2": "merged", "e3": "merged", "solo": "merged"}, retried.stdout[-3000:]
+    assert retried.returncode == 0
+    assert all((repo / f"{name}.txt").exists() for name in ("e1", "e2", "e3", "solo"))

@@ -107,7 +107,9 @@ async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_fa
     ctx = await load_context(cwd, run_id, emit)
     await check_agents(ctx.plan, ctx.config)
     if retry_failed:
-        await retry.reset_for_retry(ctx, retry.tasks_to_retry(ctx))
+        retried = retry.tasks_to_retry(ctx)
+        await retry.reset_for_retry(ctx, retried)
+        retry.restore_held_back(ctx, retried)
     return await continue_run(ctx)
 
 
