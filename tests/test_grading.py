@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,23 @@ def test_a_verdict_for_another_task_is_not_taken(repo: Path, tmp_path: Path) -> 
     docs = task(report, "docs")
     assert docs.state == "escalated" and "task_id_mismatch" in docs.message, docs.message
     assert not (repo / "NOTES.md").exists()
+
+
+def test_a_retried_tasks_first_attempt_still_counts_in_the_runs_spend(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from launcher.app.run.runner import RunOptions, resume_run, start_run
+    from launcher.models.plan import validate_plan
+
+    fakes = Path(__file__).parent / "fakes"
+    monkeypatch.setenv("PATH", f"{fakes}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_MODE", "max_turns")  # the first attempt fails, having cost $1.4021
+    plan = validate_plan({"agents": {"cc": {"adapter": "claude", "env": ["FAKE_MODE"]}},
+                          "task": [{"id": "t", "agent": "cc", "prompt": "write NOTES.md"}]}, "test plan")
+    first = anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+    assert task(first, "t").state != "merged"
+    failed_cost = task(first, "t").cost_usd
+    assert failed_cost is not None and failed_cost > 1.4
+    monkeypatch.setenv("FAKE_MODE", "")
+    second = anyio.run(partial(resume_run, repo, first.run_id, lambda _e: None, retry_failed=True))
+    assert task(second, "t").state == "merged", task(second, "t").message
+    assert second.usage["agent"].cost_usd == pytest.approx(failed_cost + 0.0421)

@@ -65,6 +65,13 @@ class UsageLedger(SqliteStore):
             db.execute("INSERT OR REPLACE INTO usage VALUES (?,?,?,?,?,?,?)",
                        (run_id, task_id, role, key, cost_usd, json.dumps(tokens or {}), time.time()))
 
+    def set_aside(self, run_id: str, task_id: str, label: str) -> None:
+        """Keep a task's booked processes under `label/` keys: a retry starts its rounds over
+        (round-1 again) and must add to what the earlier attempt cost, never replace it."""
+        with self._tx() as db:
+            db.execute("UPDATE usage SET key = ? || '/' || key WHERE run_id=? AND task_id=? AND key NOT LIKE '%/%'",
+                       (label, run_id, task_id))
+
     def by_task(self, run_id: str) -> dict[str, dict[str, Spend]]:
         """task -> role -> spend."""
         result: dict[str, dict[str, Spend]] = {}

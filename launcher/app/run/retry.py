@@ -51,6 +51,7 @@ async def reset_for_retry(ctx: RunContext, task_ids: list[str]) -> None:
         elif row.branch:
             async with ctx.repo.lock.hold():
                 await ctx.repo.git("branch", "-D", row.branch, check=False)
+        ctx.usage.set_aside(ctx.run_id, task_id, f"retried-{stamp}")  # still counted, never overwritten
         artifacts = ctx.files.run_dir / task_id
         if artifacts.is_dir():
             kept = ctx.files.run_dir / "_retried" / f"{task_id}-{stamp}"
