@@ -101,7 +101,12 @@ def test_each_choice_at_the_cap_has_its_effect(repo: Path, choice: str) -> None:
 def test_on_cap_policy_decides_without_a_person(repo: Path) -> None:
     report = graded(repo, [{"id": "t", "script": [{"write": "t.txt", "content": "t"}]}],
                     mode="always_revise", iteration_cap=1, on_cap="approve")
-    assert task(report, "t").state == "merged"
+    t = task(report, "t")
+    assert t.state == "merged"
+    # Never dressed up as the grader's approval: the message and the merge commit say who decided.
+    assert "approved by a choice at escalation" in t.message, t.message
+    trailers = git(repo, "log", "-1", "--format=%(trailers:key=Launcher-Verdict,valueonly)", "main").strip()
+    assert trailers == "approved-by-choice"
 
 
 def test_prose_around_the_verdict_is_accepted(repo: Path) -> None:

@@ -14,7 +14,13 @@ from typing import Any
 import anyio
 
 from launcher.app.context import RunContext
-from launcher.app.land.recovery import journal_steps, mark_landed, recover_landing, unlanded_work
+from launcher.app.land.recovery import (
+    approved_by_grader,
+    journal_steps,
+    mark_landed,
+    recover_landing,
+    unlanded_work,
+)
 from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
@@ -126,8 +132,8 @@ async def _land(ctx: RunContext, guard: Guard | None = None) -> tuple[bool, str]
         ready.append(merge.Candidate(
             task_id=task_id, branch=row.branch, head=row.head_sha,
             message=f"Merge {task.title or task_id} ({row.branch})",
-            trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id,
-                      "Launcher-Agent": task.agent, "Launcher-Verdict": "approved"},
+            trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id, "Launcher-Agent": task.agent,
+                      "Launcher-Verdict": "approved" if approved_by_grader(ctx, task_id) else "approved-by-choice"},
             forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
         ))
     if guard is not None and (check is not None or not ready):

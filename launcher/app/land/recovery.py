@@ -43,12 +43,21 @@ def mark_landed(ctx: RunContext, tasks: dict[str, str], where: str, how: str = "
             continue
         derived = (row.contract or {}).get("source") == "derived"
         note = how + ("; the agent gave no valid contract (derived from git)" if derived else "")
+        if not approved_by_grader(ctx, task_id):
+            note += "; approved by a choice at escalation (launcher choose or --on-cap), not by the grader"
         if where == ctx.target:
             ctx.transition(task_id, TaskState.MERGED, f"landed on {where}{note}", merged=True,
                            merge_commit=commit)
         else:
             ctx.transition(task_id, TaskState.APPROVED, f"parked on {where}{note}, not on {ctx.target} "
                            "(see the run's message); `launcher land` lands it", merged=False)
+
+
+def approved_by_grader(ctx: RunContext, task_id: str) -> bool:
+    """False when the task's last grading round did not say `satisfied` (a person or the on-cap
+    policy approved it); True too when it was never graded (its checks alone approved it)."""
+    rounds = ctx.journal.rounds(ctx.run_id, task_id)
+    return not rounds or rounds[-1]["verdict"] == "satisfied"
 
 
 def _mark_merged(ctx: RunContext, tasks: dict[str, str], branch: str) -> None:
