@@ -121,3 +121,15 @@ def test_an_epic_lands_whole_after_its_failed_task_is_retried(repo: Path, tmp_pa
     assert final == {"e1": "merged", "e2": "merged", "e3": "merged", "solo": "merged"}, retried.stdout[-3000:]
     assert retried.returncode == 0
     assert all((repo / f"{name}.txt").exists() for name in ("e1", "e2", "e3", "solo"))
+
+
+def test_clean_defaults_to_the_latest_run_and_status_stops_showing_what_it_removed(repo: Path) -> None:
+    report = run_plan(repo, [{"id": "bad", "script": [{"write": "b.txt", "content": "b\n"}], "checks": ["false"]}])
+    bad = task(report, "bad")
+    assert bad.state == "failed" and bad.branch and bad.worktree
+    cleaned = launcher_cli(repo, "clean")  # no RUN: the latest, as status and resume do
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert git(repo, "branch", "--list", bad.branch) == ""
+    shown = json.loads(launcher_cli(repo, "status", report.run_id, "--json").stdout)
+    assert shown["tasks"][0]["branch"] is None and shown["tasks"][0]["worktree"] is None
+    assert "Kept for inspection" not in launcher_cli(repo, "status", report.run_id).stdout

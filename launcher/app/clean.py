@@ -14,6 +14,7 @@ from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.states import RunStatus
+from launcher.store.journal import Journal
 from launcher.store.mutants import RUNNING, MutantStore
 
 
@@ -22,12 +23,14 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
     root = worktrees.default_worktree_root(repo, load_repo_config(repo.root).worktree_root)
-    if run_id:
-        run_ids = [journal.run(run_id).id]
-    elif all_runs:
+    if all_runs:
         run_ids = sorted({r.id for r in journal.runs(10_000)} | await _branch_runs(repo))
-    else:
-        raise UsageProblem("name a run to clean, or pass --all", fix="`launcher runs` lists the runs (newest first)")
+    else:  # a named run, else the latest, as `status` and `resume` do
+        run_id = run_id or journal.latest_run_id()
+        if run_id is None:
+            raise UsageProblem("there is no run to clean", fix="`launcher clean --all` also removes leftovers "
+                               "no run records (sweep worktrees, the warm pool)")
+        run_ids = [journal.run(run_id).id]
     removed: list[str] = []
     known = {r.id: r for r in journal.runs(10_000)}
     for rid in run_ids:
@@ -39,11 +42,26 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
             continue
         keep = {} if force else await branches_to_keep(repo, journal, rid)
         removed += await worktrees.remove_run_leftovers(repo, root, rid, keep)
+        if run:
+            await _forget_removed(repo, journal, rid)
     if all_runs:
         removed += await _sweep_leftovers(repo, root / "mutation")
         removed += await warm_pool.drain(repo, root)
     removed += await worktrees.reconcile(repo, root)
     return removed
+
+
+async def _forget_removed(repo: GitRepo, journal: Journal, run_id: str) -> None:
+    """The journal no longer names a branch or worktree that is gone: `status` would show them
+    as kept for inspection."""
+    for row in journal.tasks(run_id):
+        gone: dict[str, None] = {}
+        if row.worktree and not Path(row.worktree).exists():
+            gone["worktree"] = None
+        if row.branch and not await repo.branch_exists(row.branch):
+            gone["branch"] = None
+        if gone:
+            journal.update_task(run_id, row.task_id, **gone)
 
 
 async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path) -> list[str]:
