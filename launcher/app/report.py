@@ -64,10 +64,15 @@ def epic_reports(tasks: list[TaskReport], epics: dict[str, str]) -> list[EpicRep
     return reports
 
 
+def _dollars(value: float | None) -> float | None:
+    """Sums of reported costs, without float noise (3.0591000000000004): to a millionth."""
+    return None if value is None else round(value, 6)
+
+
 def _usage(spend_by_role: dict[str, Spend]) -> dict[str, UsageReport]:
     usage = empty_usage()
     for role, spend in spend_by_role.items():
-        usage[role] = UsageReport(cost_usd=spend.cost_usd, tokens=dict(spend.tokens))
+        usage[role] = UsageReport(cost_usd=_dollars(spend.cost_usd), tokens=dict(spend.tokens))
     return usage
 
 
@@ -103,7 +108,7 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
                 id=row.task_id, title=spec.get("title", ""), role=spec.get("role", ""),
                 agent=spec.get("agent", ""), state=row.state.value, branch=row.branch,
                 worktree=row.worktree, head_sha=row.head_sha, merged=row.merged,
-                cost_usd=row.cost_usd, duration_s=row.duration_s, files=row.files,
+                cost_usd=_dollars(row.cost_usd), duration_s=row.duration_s, files=row.files,
                 message=row.message, contract=row.contract, rounds=rounds,
                 qa_gate=qa_gate_label(row.state),
                 rubric_gate=rubric_label(rounds[-1].verdict if rounds else None),
