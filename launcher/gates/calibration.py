@@ -21,7 +21,9 @@ from launcher.models.judge import (
     JudgeInputInvalid,
     JudgeVerdict,
     id_set_problem,
+    judged_of,
     load_judge_file,
+    survivors_digest,
 )
 from launcher.store.files import atomic_write_json
 
@@ -164,6 +166,22 @@ def check_bound(value: float | None) -> float | None:
     return value
 
 
+def check_subject(verdict: JudgeVerdict, labelled: CalibrationSet, where: str) -> None:
+    """A verdict that records what it judged (`judged`, written by `launcher mutation judge`) is
+    scored only against those very mutants: equal ids are not enough (a verdict on the starter
+    set has the ids of the first entries of any other set). Without the record: the seed's check."""
+    judged = judged_of(verdict, where)
+    if judged is None:
+        return
+    if survivors_digest(s.unlabelled() for s in labelled.calibration) != judged.survivors_sha256:
+        raise JudgeInputInvalid(
+            f"the verdict judged {judged.describe()}, not the mutants of this calibration set (the survivors' "
+            f"sha256 differs, whatever the ids)", where=where, error_key="id_sets_differ",
+            fix="score a verdict against the set it was judged on: `launcher mutation judge --calibrate "
+                "--calibration C` judges C and gates in one step",
+        )  # fmt: skip
+
+
 def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | None = None,
              report_path: Path | None = None, env: Mapping[str, str] | None = None,
              min_lower_bound: float | None = None) -> GateResult:  # fmt: skip
@@ -172,6 +190,7 @@ def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | N
     limit, bound = resolve_threshold(threshold, env), check_bound(min_lower_bound)
     verdict = load_judge_file(verdict_path, JudgeVerdict)
     labelled = load_judge_file(calibration_path, CalibrationSet)
+    check_subject(verdict, labelled, f"{verdict_path} vs {calibration_path}")
     report = evaluate(verdict, labelled, limit, where=f"{verdict_path} vs {calibration_path}", min_lower_bound=bound)
     report["verdict_file"], report["calibration_file"] = str(verdict_path), str(calibration_path)
     out = report_path or verdict_path.parent / REPORT_NAME

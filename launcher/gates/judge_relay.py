@@ -31,6 +31,7 @@ from launcher.models.judge import (
     JudgeVerdict,
     id_set_problem,
     parse_judge_text,
+    survivors_digest,
 )
 from launcher.models.plan import AgentConfig, Task
 from launcher.store.files import atomic_write_json
@@ -56,6 +57,7 @@ class JudgeInput:
     base_sha: str
     limits: Limits
     batch_size: int = 25
+    judged: dict[str, Any] | None = None  # what is judged (models.judge.Judged), recorded in verdict.json
 
 
 @dataclass
@@ -100,7 +102,12 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
             calls.extend(answer.verdicts)
     finally:
         await remove_scratch(repo, spec.scratch)
-    outcome.verdict = JudgeVerdict(contract_version=CONTRACT_VERSION, verdicts=calls)
+    verdict: dict[str, Any] = {"contract_version": CONTRACT_VERSION, "verdicts": [c.model_dump(mode="json")
+                                                                                    for c in calls]}
+    if spec.judged is not None:
+        verdict["judged"] = {**spec.judged, "survivors_sha256": survivors_digest(spec.survivors),
+                             "survivors": len(spec.survivors)}  # fmt: skip
+    outcome.verdict = JudgeVerdict.model_validate(verdict)
     outcome.verdict_path = spec.out_dir / VERDICT_NAME
     atomic_write_json(outcome.verdict_path, outcome.verdict.model_dump(mode="json"))
     return outcome

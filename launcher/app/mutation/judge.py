@@ -171,6 +171,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         out_dir, report, label = repo.root / STATE_DIR / "calibration" / stamp, str(source), f"c-{stamp}"
         base_sha = await repo.rev_parse("HEAD")
+        judged: dict[str, Any] = {"subject": "calibration", "calibration_file": str(source.resolve())}
     else:
         out_dir = await resolve_run(cwd, options.run)
         survivors = _sweep_survivors(out_dir)
@@ -178,6 +179,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         report, label = str(out_dir / "report.json"), out_dir.name
         base_sha = sweep_report.get("base_sha") or await repo.rev_parse("HEAD")
         proven = int(((sweep_report.get("summary") or {}).get("prefilter") or {}).get("equivalent") or 0)
+        judged = {"subject": "sweep", "sweep": str(sweep_report.get("sweep_id") or out_dir.name),
+                  "run_dir": str(out_dir)}  # fmt: skip
     batch = options.batch_size or config.mutation.judge_batch
     calls = math.ceil(len(survivors) / batch)
     saved = math.ceil((len(survivors) + proven) / batch) - calls
@@ -203,7 +206,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         label=label, agent_name=name, config=agent, survivors=survivors, report=report, out_dir=out_dir,
         scratch=default_worktree_root(repo, config.worktree_root) / "judge" / label, base_sha=base_sha,
         limits=Limits(timeout_s=agent.timeout_s or DEFAULT_TIMEOUT_S, inactivity_s=agent.inactivity_timeout_s),
-        batch_size=batch,
+        batch_size=batch, judged=judged,
     )  # fmt: skip
     outcome = await judge_relay.judge(repo, spec)
     summary = JudgeSummary(int(ExitCode.FAILED), "", out_dir, len(survivors), outcome.calls, outcome.verdict_path,

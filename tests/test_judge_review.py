@@ -1,0 +1,165 @@
+"""A review of the judge loop (judge, gate, label, fix): each test reproduces one defect found
+by a reviewer, on real git repositories and through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from helpers import launcher_cli, swept_project
+from test_mutation_label import Terminal
+
+from launcher.app.mutation.judge import JudgeOptions, JudgeSummary, judge_survivors
+
+DATA = Path(__file__).resolve().parent.parent / "launcher" / "data" / "mutation"
+STARTER = DATA / "calibration-set.json"  # ids 1-8
+PYTHON_SET = DATA / "python-set" / "calibration-set.json"  # 157 mutants, ids 1-157
+PROJECT = {
+    "calc/__init__.py": "",
+    "calc/core.py": "def is_adult(age):\n    return age >= 18\n\n\ndef fee(n):\n    return n * 2 + 1\n",
+    "tests/test_core.py": "from calc.core import fee, is_adult\n\n\ndef test_is_adult():\n"
+                          "    assert is_adult(30)\n    assert not is_adult(3)\n\n\ndef test_fee():\n"
+                          "    assert fee(10) > 0\n",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real sweep with a few survivors, numbered within the starter set's ids (1-8)."""
+    base = tmp_path_factory.mktemp("review")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
+        yield swept_project(base / "proj", PROJECT, ["calc/core.py"], identity=("Ada Operator", "ada@example.com"))
+
+
+@pytest.fixture
+def proj(swept: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(swept, root, symlinks=True)
+    use_judge(root)
+    return root
+
+
+def use_judge(root: Path, mode: str = "rule", adapter: str = "scripted-judge", **extra: Any) -> None:
+    lines = ["[agents.j]", f'adapter = "{adapter}"', f'set_env = {{ LAUNCHER_JUDGE_MODE = "{mode}" }}']
+    lines += [f"{key} = {json.dumps(value)}" for key, value in extra.items()]
+    (root / "launcher.toml").write_text("\n".join(lines) + "\n")
+
+
+def judge(root: Path, ask: Any = None, **options: Any) -> JudgeSummary:
+    options.setdefault("agent", "j")
+    options.setdefault("confirm", True)
+    return anyio.run(judge_survivors, root, JudgeOptions(**options), ask)
+
+
+def sweep_dir(root: Path) -> Path:
+    return next((root / ".launcher" / "mutation-runs").iterdir())
+
+
+def survivor_ids(root: Path) -> list[int]:
+    return [json.loads(line)["id"] for line in (sweep_dir(root) / "survivors.jsonl").read_text().splitlines()]
+
+
+def calibration_set(root: Path) -> Path:
+    return root / "mutation" / "calibration-set.json"
+
+
+def label_refused(root: Path, *args: str) -> tuple[int, str]:
+    """`launcher mutation label ARGS` at a terminal that is expected to refuse before any question."""
+    term = Terminal(root, *args)
+    code = term.proc.wait(timeout=60)
+    try:
+        while chunk := os.read(term.master, 4096):
+            term.seen += chunk.decode(errors="replace")
+    except OSError:
+        pass
+    os.close(term.master)
+    return code, term.seen
+
+
+# 1. label --from-verdict must not show (and write) another subject's judgement
+
+
+def test_label_refuses_a_calibration_verdict_for_a_sweep(proj: Path) -> None:
+    assert set(survivor_ids(proj)) <= set(range(1, 9))  # the numbers collide with the starter set's ids
+    calibrated = judge(proj, calibrate=True, calibration=STARTER)
+    verdict = calibrated.verdict_path
+    assert verdict is not None
+    judged = json.loads(verdict.read_text())["judged"]
+    assert judged["subject"] == "calibration" and judged["calibration_file"] == str(STARTER)
+    assert len(judged["survivors_sha256"]) == 64 and judged["survivors"] == 8
+    (proj / "mutation").mkdir()
+    shutil.copy(STARTER, calibration_set(proj))
+    before = calibration_set(proj).read_text()
+    code, shown = label_refused(proj, "--from-verdict", str(verdict))
+    assert code == 2, shown
+    assert "calibration set" in shown and str(STARTER) in shown and sweep_dir(proj).name in shown
+    assert "[a]ccept" not in shown and calibration_set(proj).read_text() == before
+
+
+def test_label_takes_the_sweeps_own_verdict_and_an_external_one_only_with_the_same_ids(proj: Path) -> None:
+    own = judge(proj)
+    assert own.exit_code == 0 and own.verdict_path is not None
+    judged = json.loads(own.verdict_path.read_text())["judged"]
+    assert judged["subject"] == "sweep" and judged["sweep"] == sweep_dir(proj).name
+    term = Terminal(proj, "--from-verdict", str(own.verdict_path))
+    shown = term.answer("[q]uit? ", "q")
+    assert term.finish() == 0 and "warning" not in shown
+
+    external = json.loads(own.verdict_path.read_text())
+    del external["judged"]
+    path = proj / "external.json"
+    path.write_text(json.dumps(external))
+    term = Terminal(proj, "--from-verdict", str(path))
+    shown = term.answer("[q]uit? ", "q")
+    assert term.finish() == 0 and "warning: the verdict" in shown and "does not say what it judged" in shown
+
+    external["verdicts"] = external["verdicts"][1:]  # not every survivor: not accepted as about this sweep
+    path.write_text(json.dumps(external))
+    code, shown = label_refused(proj, "--from-verdict", str(path))
+    assert code == 2 and "are not the survivors of sweep" in shown, shown
+
+
+def test_label_refuses_a_verdict_of_another_sweep_with_the_same_numbers(proj: Path) -> None:
+    own = judge(proj)
+    assert own.verdict_path is not None
+    forged = json.loads(own.verdict_path.read_text())
+    forged["judged"]["survivors_sha256"] = "0" * 64  # same sweep name, other mutants under these numbers
+    path = proj / "other.json"
+    path.write_text(json.dumps(forged))
+    code, shown = label_refused(proj, "--from-verdict", str(path))
+    assert code == 2 and "other mutants under the same numbers" in shown, shown
+
+
+# 2. the gate must not score a verdict against a set about other mutants
+
+
+def test_the_gate_refuses_a_verdict_judged_on_another_set_even_with_the_same_ids(proj: Path, tmp_path: Path) -> None:
+    calibrated = judge(proj, calibrate=True, calibration=STARTER)
+    assert calibrated.verdict_path is not None
+    first8 = json.loads(PYTHON_SET.read_text())
+    first8["calibration"] = first8["calibration"][:8]
+    other = tmp_path / "first8.json"
+    other.write_text(json.dumps(first8))
+    refused = launcher_cli(proj, "mutation", "gate", "--verdict", str(calibrated.verdict_path),
+                           "--calibration", str(other))  # fmt: skip
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "not the mutants of this calibration set" in refused.stderr and str(STARTER) in refused.stderr
+    as_json = launcher_cli(proj, "mutation", "gate", "--json", "--verdict", str(calibrated.verdict_path),
+                           "--calibration", str(other))  # fmt: skip
+    assert as_json.returncode == 2 and json.loads(as_json.stdout)["error_key"] == "id_sets_differ"
+    same = launcher_cli(proj, "mutation", "gate", "--verdict", str(calibrated.verdict_path),
+                        "--calibration", str(STARTER), "--report", str(tmp_path / "r.json"))  # fmt: skip
+    assert same.returncode == 0, same.stdout + same.stderr
+    seed = json.loads(calibrated.verdict_path.read_text())
+    del seed["judged"]  # another orchestrator's verdict: scored by ids, as the seed does
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps(seed))
+    scored = launcher_cli(proj, "mutation", "gate", "--verdict", str(plain), "--calibration", str(other))
+    assert scored.returncode in (0, 1), scored.stdout + scored.stderr
