@@ -163,3 +163,50 @@ def test_the_gate_refuses_a_verdict_judged_on_another_set_even_with_the_same_ids
     plain.write_text(json.dumps(seed))
     scored = launcher_cli(proj, "mutation", "gate", "--verdict", str(plain), "--calibration", str(other))
     assert scored.returncode in (0, 1), scored.stdout + scored.stderr
+
+
+# 3. a judge that cannot tell the classes apart, or a tiny set, passes only with a warning
+
+
+def verdict_file(path: Path, calls: dict[int, str]) -> Path:
+    path.write_text(json.dumps({"contract_version": "1", "calibration": {"precision": None, "recall": None},
+                                "verdicts": [{"id": i, "classification": c, "confidence": 0.8, "justification": "x"}
+                                             for i, c in calls.items()]}))  # fmt: skip
+    return path
+
+
+def test_a_judge_calling_nearly_everything_genuine_passes_with_a_warning(proj: Path) -> None:
+    done = launcher_cli(proj, "mutation", "judge", "--agent", "j", "--confirm-judge", "--calibrate", "--calibration",
+                        str(PYTHON_SET), "--batch-size", "200", "--min-lower-bound", "0.7")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr  # the seed's pass rule stays
+    assert "calibration gate: pass" in done.stdout and "lower bound >= 70%" in done.stdout
+    assert "warning: the judge called 156 of 157 labelled mutants genuine: precision equals the share of genuine " \
+           "labels; the judge does not tell equivalent mutants apart" in done.stdout
+    report = json.loads((next((proj / ".launcher" / "calibration").iterdir()) / "calibration-report.json").read_text())
+    assert len(report["warnings"]) == 1 and "does not tell equivalent mutants apart" in report["warnings"][0]
+
+
+def test_a_one_item_set_passes_with_the_small_set_warning(tmp_path: Path) -> None:
+    one = json.loads(STARTER.read_text())
+    one["calibration"] = one["calibration"][:1]
+    (tmp_path / "one.json").write_text(json.dumps(one))
+    verdict = verdict_file(tmp_path / "v.json", {1: "genuine"})
+    done = launcher_cli(tmp_path, "mutation", "gate", "--verdict", str(verdict), "--calibration",
+                        str(tmp_path / "one.json"))  # fmt: skip
+    assert done.returncode == 0 and "precision 100.0%" in done.stdout
+    assert "too few labelled mutants to trust a precision; see the lower bound" in done.stdout
+    warnings = json.loads((tmp_path / "calibration-report.json").read_text())["warnings"]
+    assert len(warnings) == 2 and "does not tell equivalent mutants apart" in warnings[0]
+
+
+def test_the_summary_never_rounds_into_a_contradiction(tmp_path: Path) -> None:
+    calls = {1: "genuine", 2: "genuine", 3: "genuine", 4: "genuine", 5: "equivalent", 6: "equivalent",
+             7: "genuine", 8: "genuine"}  # 5 of 6 genuine calls right: 83.3%
+    verdict = verdict_file(tmp_path / "v.json", calls)
+    done = launcher_cli(tmp_path, "mutation", "gate", "--verdict", str(verdict), "--calibration", str(STARTER),
+                        "--threshold", "0.834")  # fmt: skip
+    assert done.returncode == 1
+    assert "calibration gate: fail - precision 83.3%" in done.stdout and "(threshold 83.4%)" in done.stdout
+    close = launcher_cli(tmp_path, "mutation", "gate", "--verdict", str(verdict), "--calibration", str(STARTER),
+                         "--threshold", "0.8333")  # fmt: skip
+    assert close.returncode == 0 and "pass - precision 83.33%" in close.stdout and "(threshold 83.33%)" in close.stdout

@@ -23,7 +23,7 @@ from launcher.cli import mutation_loop
 from launcher.cli.calls import call
 from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.cli.mutation_progress import progress_for
-from launcher.gates.calibration import GateExit, GateResult, interval_text, run_gate
+from launcher.gates.calibration import GateExit, GateResult, interval_text, precision_text, run_gate
 from launcher.mutation.results import render_table
 
 
@@ -197,11 +197,11 @@ def gate(
             return "undefined" if value is None else f"{100 * value:.1f}%"
 
         c = report["confusion"]
-        bound = "" if min_lower_bound is None else f", lower bound >= {100 * min_lower_bound:.0f}%"
-        print(f"calibration gate: {report['gate_verdict']} - precision {pct(report['precision'])}"
-              f"{interval_text(report['precision_interval'])} (threshold {100 * report['threshold']:.0f}%{bound}), "
+        print(f"calibration gate: {report['gate_verdict']} - {precision_text(report)}, "
               f"recall {pct(report['recall'])}{interval_text(report['recall_interval'])}; "
               f"TP {c['TP']} FP {c['FP']} FN {c['FN']} TN {c['TN']}")
+        for warning in report.get("warnings") or []:
+            print(f"warning: {warning}")
         if result.exit_code == GateExit.UNDEFINED:
             print("the judge called no survivor genuine, so precision is undefined: check the judge, not the tests")
         print(f"report: {result.report_path}")
@@ -235,6 +235,8 @@ def judge(
         print(summary.cost_line)
         if summary.verdict_path:
             print(f"verdict: {summary.verdict_path}")
+        for warning in summary.warnings:
+            print(f"warning: {warning}")
         if summary.report_path:
             print(f"report: {summary.report_path}")
     raise typer.Exit(summary.exit_code)

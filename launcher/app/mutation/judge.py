@@ -32,7 +32,7 @@ from launcher.gates.calibration import (
     check_bound,
     evaluate,
     gate_exit,
-    interval_text,
+    precision_text,
     resolve_threshold,
 )
 from launcher.git.repo import GitRepo
@@ -74,6 +74,7 @@ class JudgeSummary:
     cost_usd: float | None = None  # every judge process summed; None: none reported a cost
     prefiltered: int = 0  # mutants the equivalence pre-filter proved equivalent (never judged)
     calls_saved: int = 0  # the judge calls they would have cost
+    warnings: list[str] = field(default_factory=list)  # the calibration gate's (a judge that cannot tell, a small set)
 
     @property
     def cost_line(self) -> str:
@@ -90,6 +91,7 @@ class JudgeSummary:
             "survivors": self.survivors, "calls": self.calls, "verdict": str(self.verdict_path or ""),
             "counts": self.counts, "calibration_report": str(self.report_path or ""), "notes": self.notes,
             "cost_usd": self.cost_usd, "prefiltered": self.prefiltered, "calls_saved": self.calls_saved,
+            "warnings": self.warnings,
         }  # fmt: skip
 
 
@@ -227,8 +229,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     atomic_write_json(summary.report_path, gate)
     summary.gate_report = gate
     summary.exit_code = int(gate_exit(gate))
-    precision = "undefined" if gate["precision"] is None else f"{100 * gate['precision']:.1f}%"
-    summary.message = (f"calibration gate: {gate['gate_verdict']} - precision {precision}"
-                       f"{interval_text(gate['precision_interval'])} (threshold {100 * threshold:.0f}%) on "
+    summary.warnings = list(gate["warnings"])
+    summary.message = (f"calibration gate: {gate['gate_verdict']} - {precision_text(gate)} on "
                        f"{len(survivors)} labelled survivors")
     return summary
