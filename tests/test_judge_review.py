@@ -210,3 +210,26 @@ def test_the_summary_never_rounds_into_a_contradiction(tmp_path: Path) -> None:
     close = launcher_cli(tmp_path, "mutation", "gate", "--verdict", str(verdict), "--calibration", str(STARTER),
                          "--threshold", "0.8333")  # fmt: skip
     assert close.returncode == 0 and "pass - precision 83.33%" in close.stdout and "(threshold 83.33%)" in close.stdout
+
+
+# 4. judge --calibrate names the set it judged, and why when it is not the repository's file
+
+
+def test_calibrate_names_the_set_it_judges_and_why_the_shipped_one(proj: Path) -> None:
+    (proj / "mutation").mkdir()
+    shutil.copy(STARTER, calibration_set(proj))  # the unchanged starter of `launcher init`
+    done = launcher_cli(proj, "mutation", "judge", "--agent", "j", "--confirm-judge", "--calibrate",
+                        "--batch-size", "200")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"judging the shipped python set (157 mutants, {PYTHON_SET}) because "
+                                  "mutation/calibration-set.json is still the unchanged starter")  # fmt: skip
+    assert f"on 157 labelled survivors of {PYTHON_SET}" in done.stdout
+    out = next((proj / ".launcher" / "calibration").iterdir())
+    report = json.loads((out / "calibration-report.json").read_text())
+    assert report["calibration_file"] == str(PYTHON_SET) and report["verdict_file"] == str(out / "verdict.json")
+
+    named = launcher_cli(proj, "mutation", "judge", "--agent", "j", "--confirm-judge", "--calibrate",
+                         "--calibration", str(STARTER), "--json")  # fmt: skip
+    assert named.returncode == 0, named.stderr
+    assert f"judging the calibration set {STARTER} (8 mutants)" in named.stderr
+    assert json.loads(named.stdout)["calibration_file"] == str(STARTER)

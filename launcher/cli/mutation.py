@@ -225,7 +225,11 @@ def judge(
     options = JudgeOptions(run=run, agent=agent, confirm=confirm_judge, batch_size=batch_size, calibrate=calibrate,
                            calibration=calibration, threshold=threshold, min_lower_bound=min_lower_bound)  # fmt: skip
     ask = (lambda question: typer.confirm(question, default=False)) if sys.stdin.isatty() and not json_mode else None
-    summary = call(lambda: judge_survivors(Path.cwd(), options, ask), json_mode=json_mode)
+
+    def say(text: str) -> None:  # what is judged, before the call (stderr under --json)
+        print(text, file=sys.stderr if json_mode else sys.stdout, flush=True)
+
+    summary = call(lambda: judge_survivors(Path.cwd(), options, ask, say), json_mode=json_mode)
     if json_mode:
         print(json.dumps(summary.as_dict(), indent=2))
     else:

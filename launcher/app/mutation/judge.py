@@ -21,7 +21,7 @@ from typing import Any
 
 from launcher.app.agents_info import describe_agents
 from launcher.app.context import DEFAULT_TIMEOUT_S, STATE_DIR
-from launcher.app.mutation.calibration_default import default_calibration_set
+from launcher.app.mutation.calibration_default import choose_calibration_set, python_set_file
 from launcher.app.mutation.reports import resolve_run
 from launcher.app.run.preflight import AUTH_HINTS
 from launcher.engine.agent_round import Limits
@@ -74,6 +74,8 @@ class JudgeSummary:
     cost_usd: float | None = None  # every judge process summed; None: none reported a cost
     prefiltered: int = 0  # mutants the equivalence pre-filter proved equivalent (never judged)
     calls_saved: int = 0  # the judge calls they would have cost
+    calibration_file: Path | None = None  # with --calibrate: the labelled set judged
+    calibration_note: str = ""  # with --calibrate: which set is judged and why (said before the call)
     warnings: list[str] = field(default_factory=list)  # the calibration gate's (a judge that cannot tell, a small set)
 
     @property
@@ -91,7 +93,8 @@ class JudgeSummary:
             "survivors": self.survivors, "calls": self.calls, "verdict": str(self.verdict_path or ""),
             "counts": self.counts, "calibration_report": str(self.report_path or ""), "notes": self.notes,
             "cost_usd": self.cost_usd, "prefiltered": self.prefiltered, "calls_saved": self.calls_saved,
-            "warnings": self.warnings,
+            "warnings": self.warnings, "calibration_file": str(self.calibration_file or ""),
+            "calibration_note": self.calibration_note,
         }  # fmt: skip
 
 
@@ -147,28 +150,44 @@ def _sweep_survivors(run_dir: Path) -> list[dict[str, Any]]:
     return survivors
 
 
-def _calibration_file(repo: GitRepo, given: Path | None) -> Path:
+def _calibration_file(repo: GitRepo, given: Path | None) -> tuple[Path, str]:
+    """The set to judge and why (empty: named with --calibration)."""
     if given is not None:
-        return given
-    chosen = default_calibration_set(repo.root)  # own labels, else the shipped Python set for Python sweeps
+        return given, ""
+    chosen, why = choose_calibration_set(repo.root)  # own labels, else the shipped Python set for Python sweeps
     if chosen is not None:
-        return chosen
+        return chosen, why
     raise UsageProblem("no calibration set", where="--calibration",
                        fix="pass --calibration FILE, or keep one at mutation/calibration-set.json "
                            "(`launcher init` writes a starter)")  # fmt: skip
 
 
-async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str], bool] | None) -> JudgeSummary:
-    """Ask the judge; `ask` puts the cost question to a person (None: nobody is there to answer)."""
+def calibration_note(source: Path, why: str, count: int) -> str:
+    """Which labelled set `judge --calibrate` judges, said before the call: the shipped Python set
+    stands in for a starter `mutation/calibration-set.json`, which is not what one would guess."""
+    if why and source == python_set_file():
+        return f"judging the shipped python set ({count} mutants, {source}) because {why}"
+    return f"judging the calibration set {source} ({count} mutants{'; ' + why if why else ''})"
+
+
+async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str], bool] | None,
+                          say: Callable[[str], None] | None = None) -> JudgeSummary:  # fmt: skip
+    """Ask the judge; `ask` puts the cost question to a person (None: nobody is there to answer);
+    `say` tells what is judged before any call."""
     repo = await GitRepo.discover(cwd)
     config = load_repo_config(repo.root)
     threshold = resolve_threshold(options.threshold) if options.calibrate else None
     bound = check_bound(options.min_lower_bound)
     labelled: CalibrationSet | None = None
     proven = 0  # equivalents the pre-filter settled in the sweep: each a judge question not asked
+    source: Path | None = None  # with --calibrate: the labelled set judged
+    note = ""
     if options.calibrate:
-        source = _calibration_file(repo, options.calibration)
+        source, why = _calibration_file(repo, options.calibration)
         labelled = load_judge_file(source, CalibrationSet)
+        note = calibration_note(source, why, len(labelled.calibration))
+        if say is not None:
+            say(note)
         survivors = [s.unlabelled() for s in labelled.calibration]
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         out_dir, report, label = repo.root / STATE_DIR / "calibration" / stamp, str(source), f"c-{stamp}"
@@ -214,6 +233,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     summary = JudgeSummary(int(ExitCode.FAILED), "", out_dir, len(survivors), outcome.calls, outcome.verdict_path,
                            notes=outcome.notes, cost_usd=outcome.cost_usd, prefiltered=proven,
                            calls_saved=saved)  # fmt: skip
+    if labelled is not None:
+        summary.calibration_file, summary.calibration_note = source, note
     if outcome.verdict is None:
         summary.message = f"the judge gave no usable verdict: {outcome.error}; the survivors stand unjudged"
         return summary
@@ -225,11 +246,12 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
                            f"{summary.counts['equivalent']} equivalent{said}")
         return summary
     gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path), min_lower_bound=bound)
+    gate["verdict_file"], gate["calibration_file"] = str(outcome.verdict_path), str(source)
     summary.report_path = out_dir / REPORT_NAME
     atomic_write_json(summary.report_path, gate)
     summary.gate_report = gate
     summary.exit_code = int(gate_exit(gate))
     summary.warnings = list(gate["warnings"])
     summary.message = (f"calibration gate: {gate['gate_verdict']} - {precision_text(gate)} on "
-                       f"{len(survivors)} labelled survivors")
+                       f"{len(survivors)} labelled survivors of {source}")
     return summary
