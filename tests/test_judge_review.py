@@ -233,3 +233,19 @@ def test_calibrate_names_the_set_it_judges_and_why_the_shipped_one(proj: Path) -
     assert named.returncode == 0, named.stderr
     assert f"judging the calibration set {STARTER} (8 mutants)" in named.stderr
     assert json.loads(named.stdout)["calibration_file"] == str(STARTER)
+
+
+# 5. a failed re-judge leaves no verdict that looks current
+
+
+def test_a_failed_rejudge_moves_the_old_verdict_aside(proj: Path) -> None:
+    assert judge(proj).exit_code == 0
+    first = (sweep_dir(proj) / "verdict.json").read_text()
+    use_judge(proj, "crash")
+    failed = judge(proj)
+    assert failed.exit_code == 1 and "the survivors stand unjudged" in failed.message
+    assert "the earlier verdict was moved to verdict.prev.json" in failed.message
+    assert not (sweep_dir(proj) / "verdict.json").exists()
+    assert (sweep_dir(proj) / "verdict.prev.json").read_text() == first
+    fix = launcher_cli(proj, "mutation", "fix")
+    assert fix.returncode == 2 and "not judged yet" in fix.stderr, fix.stdout + fix.stderr

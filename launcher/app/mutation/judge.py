@@ -236,7 +236,9 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     if labelled is not None:
         summary.calibration_file, summary.calibration_note = source, note
     if outcome.verdict is None:
-        summary.message = f"the judge gave no usable verdict: {outcome.error}; the survivors stand unjudged"
+        aside = (f" (the earlier verdict was moved to {outcome.previous.name}: `fix` and `label` no longer use it)"
+                 if outcome.previous is not None else "")  # fmt: skip
+        summary.message = f"the judge gave no usable verdict: {outcome.error}; the survivors stand unjudged{aside}"
         return summary
     kinds = [v.classification for v in outcome.verdict.verdicts]
     summary.counts = {"genuine": kinds.count("genuine"), "equivalent": kinds.count("equivalent")}
