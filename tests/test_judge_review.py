@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -249,3 +250,25 @@ def test_a_failed_rejudge_moves_the_old_verdict_aside(proj: Path) -> None:
     assert (sweep_dir(proj) / "verdict.prev.json").read_text() == first
     fix = launcher_cli(proj, "mutation", "fix")
     assert fix.returncode == 2 and "not judged yet" in fix.stderr, fix.stdout + fix.stderr
+
+
+# 6. after `mutation fix`, the list shows the current score and the summary keeps the duration
+
+
+def run_line(root: Path) -> str:
+    return next(line for line in (sweep_dir(root) / "summary.txt").read_text().splitlines() if line.startswith("Run "))
+
+
+def test_list_shows_the_score_after_fix_and_the_rewrite_keeps_the_duration(proj: Path) -> None:
+    before = run_line(proj)
+    assert not before.endswith("; 0.0s")
+    fixed = launcher_cli(proj, "mutation", "fix", "--all", "--python", sys.executable, timeout=600)
+    assert "survivor(s) killed by new tests" in fixed.stdout, fixed.stdout + fixed.stderr
+    report = json.loads((sweep_dir(proj) / "report.json").read_text())
+    assert report["fix"] and report["fix"][-1]["score_after"] > report["fix"][-1]["score_before"]
+    listed = json.loads(launcher_cli(proj, "mutation", "list", "--json").stdout)
+    assert listed[0]["score"] == report["score"] == report["fix"][-1]["score_after"]
+    assert listed[0]["counts"]["Killed"] == report["summary"]["killed"]
+    assert f"{report['score']:.1f}%" in launcher_cli(proj, "mutation", "list").stdout
+    assert run_line(proj) == before  # the sweep's duration, not 0.0s
+    assert "Mutation fix (run " in (sweep_dir(proj) / "summary.txt").read_text()
