@@ -272,3 +272,15 @@ def test_list_shows_the_score_after_fix_and_the_rewrite_keeps_the_duration(proj:
     assert f"{report['score']:.1f}%" in launcher_cli(proj, "mutation", "list").stdout
     assert run_line(proj) == before  # the sweep's duration, not 0.0s
     assert "Mutation fix (run " in (sweep_dir(proj) / "summary.txt").read_text()
+
+
+# 7. --ids takes several ids, as the README shows
+
+
+def test_fix_ids_takes_several_values(proj: Path) -> None:
+    first, *_ = survivor_ids(proj)
+    wrong = launcher_cli(proj, "mutation", "fix", "--ids", str(first), "999")
+    assert wrong.returncode == 2 and "not a survivor of this sweep: 999" in wrong.stderr, wrong.stderr
+    named = launcher_cli(proj, "mutation", "fix", sweep_dir(proj).name, "--ids", str(first), "998", "--max", "1")
+    assert named.returncode == 2 and "not a survivor of this sweep: 998" in named.stderr, named.stderr
+    assert "ID..." in launcher_cli(proj, "mutation", "fix", "--help").stdout

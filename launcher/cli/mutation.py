@@ -247,5 +247,5 @@ def judge(
 
 
 # The loop's commands live in their own module (cli/mutation_loop.py): registered here.
-mutation_app.command("fix")(mutation_loop.fix)
+mutation_app.command("fix", cls=mutation_loop.FixCommand)(mutation_loop.fix)
 mutation_app.command("label")(mutation_loop.label)
