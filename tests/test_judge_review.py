@@ -284,3 +284,23 @@ def test_fix_ids_takes_several_values(proj: Path) -> None:
     named = launcher_cli(proj, "mutation", "fix", sweep_dir(proj).name, "--ids", str(first), "998", "--max", "1")
     assert named.returncode == 2 and "not a survivor of this sweep: 998" in named.stderr, named.stderr
     assert "ID..." in launcher_cli(proj, "mutation", "fix", "--help").stdout
+
+
+# 8. the help shows "[mutation] judge"; a command judge's uncommitted script is refused up front
+
+
+def test_judge_help_shows_the_config_table() -> None:
+    shown = launcher_cli(Path.cwd(), "mutation", "judge", "--help", env={"COLUMNS": "200"}).stdout
+    assert "Judge agent (default: [mutation] judge)." in shown
+
+
+def test_a_command_judge_whose_script_is_not_committed_is_refused_before_any_call(proj: Path) -> None:
+    (proj / "tools").mkdir()
+    (proj / "tools" / "judge.py").write_text("import sys\nsys.exit(0)\n")
+    command = json.dumps([sys.executable, "tools/judge.py", "{packet}"])
+    (proj / "launcher.toml").write_text(f'[agents.cj]\nadapter = "command"\ncommand = {command}\n')
+    done = launcher_cli(proj, "mutation", "judge", "--agent", "cj", "--confirm-judge")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "cannot start the judge: agent 'cj' runs tools/judge.py, which is not committed" in done.stderr
+    assert "sweep's base commit" in done.stderr
+    assert not (sweep_dir(proj) / "judge-packet.json").exists() and not (sweep_dir(proj) / "judge").exists()

@@ -23,7 +23,7 @@ from launcher.app.agents_info import describe_agents
 from launcher.app.context import DEFAULT_TIMEOUT_S, STATE_DIR
 from launcher.app.mutation.calibration_default import choose_calibration_set, python_set_file
 from launcher.app.mutation.reports import resolve_run
-from launcher.app.run.preflight import AUTH_HINTS
+from launcher.app.run.preflight import AUTH_HINTS, uncommitted_programs
 from launcher.engine.agent_round import Limits
 from launcher.errors import ConfigError, EnvironmentProblem, ExitCode, UsageProblem
 from launcher.gates import judge_relay
@@ -134,6 +134,21 @@ async def _check_cli(name: str, agent: AgentConfig) -> None:
 _BUILT_IN = frozenset({"scripted", "scripted-grader", "scripted-judge"})
 
 
+async def _check_program(repo: GitRepo, name: str, agent: AgentConfig, base_sha: str, calibrate: bool) -> None:
+    """A command judge naming a program of this repository (`python3 tools/judge.py`) runs it in
+    the judge's checkout of the sweep's base commit (HEAD with --calibrate): a file that commit
+    lacks would fail every call, each counted and retried, so it is refused before any (as
+    `launcher run` refuses agent scripts)."""
+    checkout = "the judge's checkout is " + ("HEAD" if calibrate else "the sweep's base commit")
+    problems = await uncommitted_programs(repo, {name: agent}, base_sha, where=checkout)
+    if problems:
+        raise EnvironmentProblem(
+            "cannot start the judge: " + "; ".join(problems), where="--agent", error_key="agent_file_uncommitted",
+            fix="commit it (git add FILE && git commit; then sweep again, or judge with --calibrate at the new "
+                "HEAD), or name it by absolute path; no judge call was made",
+        )  # fmt: skip
+
+
 def _sweep_survivors(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / SURVIVORS_FILE
     if not path.is_file():
@@ -211,6 +226,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
                             calls_saved=saved)  # fmt: skip
     name, agent = _judge_agent(config, options.agent)
     await _check_cli(name, agent)  # before the cost question: no retry installs a missing CLI
+    await _check_program(repo, name, agent, base_sha, options.calibrate)
     per_call = agent.budget_usd if agent.budget_usd is not None else (
         0.0 if agent.adapter.startswith("scripted") else DEFAULT_CALL_USD)  # fmt: skip
     free = f"; {saved} saved by the pre-filter's {proven} proven equivalent(s)" if proven else ""
