@@ -304,3 +304,32 @@ def test_a_command_judge_whose_script_is_not_committed_is_refused_before_any_cal
     assert "cannot start the judge: agent 'cj' runs tools/judge.py, which is not committed" in done.stderr
     assert "sweep's base commit" in done.stderr
     assert not (sweep_dir(proj) / "judge-packet.json").exists() and not (sweep_dir(proj) / "judge").exists()
+
+
+# 9. what is said: a built-in judge costs nothing, no survivors is not "not judged", the agents known
+
+
+def test_a_built_in_judge_is_said_to_cost_nothing(proj: Path) -> None:
+    refused = launcher_cli(proj, "mutation", "judge", "--agent", "j")
+    assert refused.returncode == 2 and "paid call" not in refused.stderr
+    assert "the built-in scripted-judge has no cost" in refused.stderr
+    done = launcher_cli(proj, "mutation", "judge", "--agent", "j", "--confirm-judge")
+    assert done.returncode == 0 and "judge cost: no cost (the built-in scripted-judge" in done.stdout, done.stdout
+
+
+def test_fix_on_a_sweep_without_survivors_says_so(proj: Path) -> None:
+    mutants = sweep_dir(proj) / "mutants.json"
+    data = json.loads(mutants.read_text())
+    for entry in data["mutants"]:
+        if entry["result"]["status"] == "Survived":
+            entry["result"]["status"] = "Killed"
+    mutants.write_text(json.dumps(data))
+    done = launcher_cli(proj, "mutation", "fix")
+    assert done.returncode == 0, done.stderr
+    assert "has no survivors" in done.stdout and "not judged" not in done.stdout + done.stderr
+
+
+def test_an_unknown_judge_agent_hint_lists_the_configured_ones(proj: Path) -> None:
+    done = launcher_cli(proj, "mutation", "judge", "--agent", "nope", "--confirm-judge")
+    assert done.returncode == 2 and "unknown judge agent 'nope'" in done.stderr
+    assert "a configured agent (j)" in done.stderr and "scripted-judge" in done.stderr

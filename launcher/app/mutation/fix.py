@@ -125,7 +125,11 @@ async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixS
                      where=str(sweep_dir))  # fmt: skip
     summary = FixSummary(int(ExitCode.OK), "", sweep_dir, score_before=data.get("score"))
     if not targets:
-        summary.message, summary.score_after = "no survivor to write a test for", summary.score_before
+        has_survivors = any(r.get("status") == "Survived" for _, r in entries(data))
+        summary.message = ("no survivor to write a test for" if has_survivors else
+                           f"sweep {sweep_dir.name} has no survivors: there is nothing to judge or to write a test "
+                           "for")  # fmt: skip
+        summary.score_after = summary.score_before
         return summary
     tasks = group(targets, options.max_tasks)
     config = load_repo_config(repo.root)

@@ -76,6 +76,7 @@ class JudgeSummary:
     calls_saved: int = 0  # the judge calls they would have cost
     calibration_file: Path | None = None  # with --calibrate: the labelled set judged
     calibration_note: str = ""  # with --calibrate: which set is judged and why (said before the call)
+    built_in: str | None = None  # a built-in judge (scripted-judge): no model, no cost
     warnings: list[str] = field(default_factory=list)  # the calibration gate's (a judge that cannot tell, a small set)
 
     @property
@@ -83,6 +84,8 @@ class JudgeSummary:
         """What the judge cost, said plainly (Codex and Gemini report tokens, not money)."""
         if self.calls == 0:
             return "judge cost: none (no call)"
+        if self.built_in:
+            return f"judge cost: no cost (the built-in {self.built_in} runs no model; {self.calls} call(s))"
         if self.cost_usd is None:
             return f"judge cost: not reported by the agent ({self.calls} call(s))"
         return f"judge cost: ${self.cost_usd:.4f} ({self.calls} call(s))"
@@ -108,8 +111,10 @@ def _judge_agent(config: RepoConfig, name: str | None) -> tuple[str, AgentConfig
         return chosen, config.agents[chosen]
     if chosen in BUILTIN_ADAPTERS:
         return chosen, AgentConfig.model_validate({"adapter": chosen})
+    configured = f"a configured agent ({', '.join(sorted(config.agents))}), " if config.agents else ""
     raise ConfigError(f"unknown judge agent {chosen!r}", where="--agent",
-                      fix=f"define [agents.{chosen}] in launcher.toml or use one of {', '.join(BUILTIN_ADAPTERS)}")
+                      fix=f"use {configured}an adapter ({', '.join(BUILTIN_ADAPTERS)}), or define [agents.{chosen}] "
+                          "in launcher.toml")  # fmt: skip
 
 
 async def _check_cli(name: str, agent: AgentConfig) -> None:
@@ -231,9 +236,13 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         0.0 if agent.adapter.startswith("scripted") else DEFAULT_CALL_USD)  # fmt: skip
     free = f"; {saved} saved by the pre-filter's {proven} proven equivalent(s)" if proven else ""
     question = f"Proceed to judge ({calls} calls, ~${calls * per_call:.2f}{free})?"
+    built_in = agent.adapter if agent.adapter in _BUILT_IN else None
     if not options.confirm:
         if ask is None:
-            raise UsageProblem(f"the judge is a paid call and was not confirmed ({question})",
+            what = (f"the judge was not confirmed ({question}; the built-in {built_in} has no cost, but every "
+                    "judge run is confirmed)" if built_in else
+                    f"the judge is a paid call and was not confirmed ({question})")  # fmt: skip
+            raise UsageProblem(what,
                                fix="pass --confirm-judge, or run it at a terminal and answer y",
                                error_key="judge_not_confirmed")  # fmt: skip
         if not ask(question):
@@ -248,7 +257,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     outcome = await judge_relay.judge(repo, spec)
     summary = JudgeSummary(int(ExitCode.FAILED), "", out_dir, len(survivors), outcome.calls, outcome.verdict_path,
                            notes=outcome.notes, cost_usd=outcome.cost_usd, prefiltered=proven,
-                           calls_saved=saved)  # fmt: skip
+                           calls_saved=saved, built_in=built_in)  # fmt: skip
     if labelled is not None:
         summary.calibration_file, summary.calibration_note = source, note
     if outcome.verdict is None:
