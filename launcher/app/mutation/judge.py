@@ -85,7 +85,7 @@ class JudgeSummary:
         if self.calls == 0:
             return "judge cost: none (no call)"
         if self.built_in:
-            return f"judge cost: no cost (the built-in {self.built_in} runs no model; {self.calls} call(s))"
+            return f"judge cost: no cost, the built-in {self.built_in} runs no model ({self.calls} call(s))"
         if self.cost_usd is None:
             return f"judge cost: not reported by the agent ({self.calls} call(s))"
         return f"judge cost: ${self.cost_usd:.4f} ({self.calls} call(s))"
