@@ -23,7 +23,7 @@ from launcher.cli import mutation_loop
 from launcher.cli.calls import call
 from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.cli.mutation_progress import progress_for
-from launcher.gates.calibration import GateExit, GateResult, interval_text, run_gate
+from launcher.gates.calibration import GateExit, GateResult, interval_text, precision_text, run_gate
 from launcher.mutation.results import render_table
 
 
@@ -197,11 +197,11 @@ def gate(
             return "undefined" if value is None else f"{100 * value:.1f}%"
 
         c = report["confusion"]
-        bound = "" if min_lower_bound is None else f", lower bound >= {100 * min_lower_bound:.0f}%"
-        print(f"calibration gate: {report['gate_verdict']} - precision {pct(report['precision'])}"
-              f"{interval_text(report['precision_interval'])} (threshold {100 * report['threshold']:.0f}%{bound}), "
+        print(f"calibration gate: {report['gate_verdict']} - {precision_text(report)}, "
               f"recall {pct(report['recall'])}{interval_text(report['recall_interval'])}; "
               f"TP {c['TP']} FP {c['FP']} FN {c['FN']} TN {c['TN']}")
+        for warning in report.get("warnings") or []:
+            print(f"warning: {warning}")
         if result.exit_code == GateExit.UNDEFINED:
             print("the judge called no survivor genuine, so precision is undefined: check the judge, not the tests")
         print(f"report: {result.report_path}")
@@ -211,7 +211,7 @@ def gate(
 @mutation_app.command()
 def judge(
     run: Annotated[str | None, typer.Argument(help="Sweep run dir or name (default: the latest).")] = None,
-    agent: Annotated[str | None, typer.Option(help="Judge agent (default: [mutation] judge).")] = None,
+    agent: Annotated[str | None, typer.Option(help="Judge agent (default: \\[mutation] judge).")] = None,
     confirm_judge: Annotated[bool, typer.Option("--confirm-judge", help="Agree to the paid call.")] = False,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Survivors per judge call.")] = None,
     calibrate: Annotated[bool, typer.Option("--calibrate", help="Judge the labelled set, then gate.")] = False,
@@ -225,7 +225,11 @@ def judge(
     options = JudgeOptions(run=run, agent=agent, confirm=confirm_judge, batch_size=batch_size, calibrate=calibrate,
                            calibration=calibration, threshold=threshold, min_lower_bound=min_lower_bound)  # fmt: skip
     ask = (lambda question: typer.confirm(question, default=False)) if sys.stdin.isatty() and not json_mode else None
-    summary = call(lambda: judge_survivors(Path.cwd(), options, ask), json_mode=json_mode)
+
+    def say(text: str) -> None:  # what is judged, before the call (stderr under --json)
+        print(text, file=sys.stderr if json_mode else sys.stdout, flush=True)
+
+    summary = call(lambda: judge_survivors(Path.cwd(), options, ask, say), json_mode=json_mode)
     if json_mode:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
@@ -235,11 +239,13 @@ def judge(
         print(summary.cost_line)
         if summary.verdict_path:
             print(f"verdict: {summary.verdict_path}")
+        for warning in summary.warnings:
+            print(f"warning: {warning}")
         if summary.report_path:
             print(f"report: {summary.report_path}")
     raise typer.Exit(summary.exit_code)
 
 
 # The loop's commands live in their own module (cli/mutation_loop.py): registered here.
-mutation_app.command("fix")(mutation_loop.fix)
+mutation_app.command("fix", cls=mutation_loop.FixCommand)(mutation_loop.fix)
 mutation_app.command("label")(mutation_loop.label)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from launcher.app.mutation.fix import FixOptions, fix_survivors
 from launcher.app.mutation.label import label_survivors
@@ -16,14 +17,47 @@ from launcher.errors import ExitCode
 from launcher.ui.plain import PlainView
 
 
+class FixCommand(TyperCommand):
+    """`fix`'s `--ids` takes every value up to the next option (`--ids 1 3 ab12cd`), as its help
+    and the README show; a RUN is named before it."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, greedy_ids(args))
+
+
+def greedy_ids(args: list[str]) -> list[str]:
+    """`--ids 1 3` -> `--ids 1,3`: the values after --ids up to the next option or `--`."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--ids" or arg.startswith("--ids="):
+            values = [arg.removeprefix("--ids=")] if arg.startswith("--ids=") else []
+            i += 1
+            while i < len(args) and not args[i].startswith("-"):
+                values.append(args[i])
+                i += 1
+            out.append("--ids")
+            if values:  # none: click says the option needs a value
+                out.append(",".join(values))
+            continue
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        out.append(arg)
+        i += 1
+    return out
+
+
 def fix(
     run: Annotated[str | None, typer.Argument(help="Sweep run dir or name (default: the latest).")] = None,
     agent: Annotated[str, typer.Option(
         help="Test-writing agent (launcher.toml or an adapter; scripted-test-writer needs no model).")]
     = "scripted-test-writer",
     max_tasks: Annotated[int | None, typer.Option("--max", min=1, help="At most N tasks (one per function).")] = None,
-    ids: Annotated[list[str] | None, typer.Option("--ids", help="Only these survivors (stable ids or numbers).")]
-    = None,
+    ids: Annotated[list[str] | None, typer.Option(
+        "--ids", metavar="ID...", help="Only these survivors: one or more stable ids or numbers (`--ids 1 3`); "
+                                       "name RUN before --ids.")] = None,
     all_unjudged: Annotated[bool, typer.Option("--all", help="Also the survivors no judge has seen.")] = False,
     python: Annotated[str | None, typer.Option(help="Python that runs the tests (default: as the sweep).")] = None,
     max_parallel: Annotated[int | None, typer.Option(min=1, help="Tasks at a time.")] = None,

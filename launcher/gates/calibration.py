@@ -21,7 +21,9 @@ from launcher.models.judge import (
     JudgeInputInvalid,
     JudgeVerdict,
     id_set_problem,
+    judged_of,
     load_judge_file,
+    survivors_digest,
 )
 from launcher.store.files import atomic_write_json
 
@@ -29,6 +31,8 @@ DEFAULT_THRESHOLD = 0.8
 THRESHOLD_ENV = "JUDGE_PRECISION_MIN"
 REPORT_NAME = "calibration-report.json"
 Z_95 = 1.959963984540054  # the standard normal quantile of a two-sided 95% interval
+SMALL_SET = 20  # under this many labelled mutants a precision says little (the report warns)
+ALL_GENUINE_SHARE = 0.95  # a judge calling this share genuine or more does not tell the classes apart
 
 
 class GateExit(enum.IntEnum):
@@ -89,11 +93,55 @@ def wilson(successes: int, trials: int, z: float = Z_95) -> dict[str, Any] | Non
             "lower": max(0.0, centre - half), "upper": min(1.0, centre + half)}  # fmt: skip
 
 
-def interval_text(interval: dict[str, Any] | None) -> str:
-    """" [95% CI 73.0-99.0%]" for a summary line ("" without an interval)."""
+def limit_text(limit: float) -> str:
+    """A threshold or bound as a percentage with the digits it has: 0.834 -> "83.4%", 0.8 -> "80%"."""
+    return f"{round(100 * limit, 6):g}%"
+
+
+def pct_against(value: float, limit: float | None = None) -> str:
+    """A proportion as a percentage, with enough digits that it never seems to contradict its
+    comparison with `limit` as `limit_text` prints it (83.3% is under a threshold of 83.4%;
+    0.83349 against 0.8335 prints 83.349%)."""
+    digits = 1
+    if limit is not None:
+        shown_limit = round(100 * limit, 6)
+        while digits < 6 and (round(100 * value, digits) >= shown_limit) != (value >= limit):
+            digits += 1
+    return f"{100 * value:.{digits}f}%"
+
+
+def interval_text(interval: dict[str, Any] | None, min_lower_bound: float | None = None) -> str:
+    """" [95% CI 73.0-99.0%]" for a summary line ("" without an interval); the lower end has the
+    digits its comparison with `min_lower_bound` needs."""
     if interval is None:
         return ""
-    return f" [95% CI {100 * interval['lower']:.1f}-{100 * interval['upper']:.1f}%]"
+    lower = pct_against(interval["lower"], min_lower_bound).removesuffix("%")
+    return f" [95% CI {lower}-{100 * interval['upper']:.1f}%]"
+
+
+def precision_text(report: dict[str, Any]) -> str:
+    """"precision 83.3% [95% CI ...] (threshold 83.4%, lower bound >= 70%)": the gate's condition
+    as the report decided it, never rounded into a contradiction."""
+    threshold, bound = report["threshold"], report.get("min_lower_bound")
+    value = "undefined" if report["precision"] is None else pct_against(report["precision"], threshold)
+    condition = f"threshold {limit_text(threshold)}"
+    if bound is not None:
+        condition += f", lower bound >= {limit_text(bound)}"
+    return f"precision {value}{interval_text(report['precision_interval'], bound)} ({condition})"
+
+
+def gate_warnings(confusion: Mapping[str, int], total: int) -> list[str]:
+    """What makes a precision untrustworthy even when it passes: a judge that calls (nearly)
+    everything genuine scores the share of genuine labels, and a small set proves little."""
+    warnings = []
+    genuine_calls = confusion["TP"] + confusion["FP"]
+    if genuine_calls and (confusion["TN"] + confusion["FN"] == 0 or genuine_calls >= ALL_GENUINE_SHARE * total):
+        warnings.append(f"the judge called {genuine_calls} of {total} labelled mutants genuine: precision equals "
+                        "the share of genuine labels; the judge does not tell equivalent mutants apart")  # fmt: skip
+    if total < SMALL_SET:
+        warnings.append(f"only {total} labelled mutant(s) (under {SMALL_SET}): too few labelled mutants to trust a "
+                        "precision; see the lower bound")  # fmt: skip
+    return warnings
 
 
 def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, *, where: str = "",
@@ -145,6 +193,7 @@ def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, 
             "predicted_equivalent": confusion["TN"] + confusion["FN"],
             "correct": confusion["TP"] + confusion["TN"],
         },
+        "warnings": gate_warnings(confusion, len(truth)),
         "judge_reported": verdict.calibration.model_dump(),
         "outcomes": outcomes,
     }
@@ -164,6 +213,22 @@ def check_bound(value: float | None) -> float | None:
     return value
 
 
+def check_subject(verdict: JudgeVerdict, labelled: CalibrationSet, where: str) -> None:
+    """A verdict that records what it judged (`judged`, written by `launcher mutation judge`) is
+    scored only against those very mutants: equal ids are not enough (a verdict on the starter
+    set has the ids of the first entries of any other set). Without the record: the seed's check."""
+    judged = judged_of(verdict, where)
+    if judged is None:
+        return
+    if survivors_digest(s.unlabelled() for s in labelled.calibration) != judged.survivors_sha256:
+        raise JudgeInputInvalid(
+            f"the verdict judged {judged.describe()}, not the mutants of this calibration set (the survivors' "
+            f"sha256 differs, whatever the ids)", where=where, error_key="id_sets_differ",
+            fix="score a verdict against the set it was judged on: `launcher mutation judge --calibrate "
+                "--calibration C` judges C and gates in one step",
+        )  # fmt: skip
+
+
 def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | None = None,
              report_path: Path | None = None, env: Mapping[str, str] | None = None,
              min_lower_bound: float | None = None) -> GateResult:  # fmt: skip
@@ -172,6 +237,7 @@ def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | N
     limit, bound = resolve_threshold(threshold, env), check_bound(min_lower_bound)
     verdict = load_judge_file(verdict_path, JudgeVerdict)
     labelled = load_judge_file(calibration_path, CalibrationSet)
+    check_subject(verdict, labelled, f"{verdict_path} vs {calibration_path}")
     report = evaluate(verdict, labelled, limit, where=f"{verdict_path} vs {calibration_path}", min_lower_bound=bound)
     report["verdict_file"], report["calibration_file"] = str(verdict_path), str(calibration_path)
     out = report_path or verdict_path.parent / REPORT_NAME

@@ -31,6 +31,7 @@ from launcher.models.judge import (
     JudgeVerdict,
     id_set_problem,
     parse_judge_text,
+    survivors_digest,
 )
 from launcher.models.plan import AgentConfig, Task
 from launcher.store.files import atomic_write_json
@@ -38,6 +39,7 @@ from launcher.store.files import atomic_write_json
 MAX_INVALID_IN_A_ROW = 3
 PACKET_NAME = "judge-packet.json"
 VERDICT_NAME = "verdict.json"
+PREVIOUS_VERDICT_NAME = "verdict.prev.json"  # an earlier verdict, moved aside when a judge run starts
 
 
 def judge_prompt() -> str:
@@ -56,6 +58,7 @@ class JudgeInput:
     base_sha: str
     limits: Limits
     batch_size: int = 25
+    judged: dict[str, Any] | None = None  # what is judged (models.judge.Judged), recorded in verdict.json
 
 
 @dataclass
@@ -67,6 +70,7 @@ class JudgeOutcome:
     error: str | None = None
     cost_usd: float | None = None
     notes: list[str] = field(default_factory=list)
+    previous: Path | None = None  # where an earlier verdict.json was moved before judging
 
 
 def batches(survivors: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
@@ -76,10 +80,13 @@ def batches(survivors: list[dict[str, Any]], size: int) -> list[list[dict[str, A
 
 async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     spec.out_dir.mkdir(parents=True, exist_ok=True)
+    # An earlier verdict goes aside first: should this run fail, nothing (`fix`, `label`) may take
+    # the old verdict for the current one.
+    previous = _move_aside(spec.out_dir / VERDICT_NAME)
     packet_path = spec.out_dir / PACKET_NAME
     atomic_write_json(packet_path, _packet(spec.survivors, spec.report))
     parts = batches(spec.survivors, spec.batch_size)
-    outcome = JudgeOutcome(None, 0, packet_path)
+    outcome = JudgeOutcome(None, 0, packet_path, previous=previous)
     _drop_stale(spec.out_dir / "judge")
     calls: list[JudgeCall] = []
     await add_scratch(repo, spec.scratch, spec.base_sha)
@@ -100,10 +107,23 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
             calls.extend(answer.verdicts)
     finally:
         await remove_scratch(repo, spec.scratch)
-    outcome.verdict = JudgeVerdict(contract_version=CONTRACT_VERSION, verdicts=calls)
+    verdict: dict[str, Any] = {"contract_version": CONTRACT_VERSION, "verdicts": [c.model_dump(mode="json")
+                                                                                    for c in calls]}
+    if spec.judged is not None:
+        verdict["judged"] = {**spec.judged, "survivors_sha256": survivors_digest(spec.survivors),
+                             "survivors": len(spec.survivors)}  # fmt: skip
+    outcome.verdict = JudgeVerdict.model_validate(verdict)
     outcome.verdict_path = spec.out_dir / VERDICT_NAME
     atomic_write_json(outcome.verdict_path, outcome.verdict.model_dump(mode="json"))
     return outcome
+
+
+def _move_aside(verdict: Path) -> Path | None:
+    if not verdict.is_file():
+        return None
+    previous = verdict.with_name(PREVIOUS_VERDICT_NAME)
+    verdict.replace(previous)
+    return previous
 
 
 def _drop_stale(work: Path) -> None:

@@ -7,7 +7,9 @@ file, the JSON path and the fix; the calibration gate maps it to exit 2.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -124,6 +126,49 @@ class JudgeVerdict(BaseModel):
     def _ids(self) -> JudgeVerdict:
         _unique_ids(self.verdicts, "verdicts")
         return self
+
+
+def survivors_digest(survivors: Iterable[Mapping[str, Any]]) -> str:
+    """The sha256 of survivors exactly as a judge is sent them (labels stripped): canonical JSON
+    (sorted keys, ordered by id), so a verdict says which mutants it is about."""
+    ordered = sorted((dict(s) for s in survivors), key=lambda s: int(s["id"]))
+    text = json.dumps(ordered, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Judged(BaseModel):
+    """What a verdict the launcher wrote judged (its `judged` field; absent in other tools' verdicts):
+    a sweep's survivors or a calibration set, and the digest of the survivors as sent."""
+
+    model_config = ConfigDict(extra="allow")
+
+    subject: Literal["sweep", "calibration"]
+    survivors_sha256: str = Field(min_length=64, max_length=64)
+    survivors: int | None = None
+    sweep: str | None = None
+    run_dir: str | None = None
+    calibration_file: str | None = None
+
+    def describe(self) -> str:
+        if self.subject == "calibration":
+            return f"the calibration set {self.calibration_file or '(file not recorded)'}"
+        return f"the survivors of sweep {self.sweep or self.run_dir or '(not recorded)'}"
+
+
+def judged_of(verdict: JudgeVerdict, where: str) -> Judged | None:
+    """The verdict's record of what it judged (None: a verdict without one, an external tool's)."""
+    raw = (verdict.model_extra or {}).get("judged")
+    if raw is None:
+        return None
+    try:
+        return Judged.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise JudgeInputInvalid(f"its \"judged\" record is malformed: {_json_path(tuple(first['loc']))}: "
+                                f"{first['msg']}",
+                                where=f"{where} $.judged", error_key="judged_invalid",
+                                fix="use the verdict as `launcher mutation judge` wrote it, or remove "
+                                    "\"judged\"") from None  # fmt: skip
 
 
 M = TypeVar("M", bound=BaseModel)

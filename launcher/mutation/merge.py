@@ -39,7 +39,8 @@ STRYKER_FILE = "mutation-report.json"
 HTML_FILE = "mutation-report.html"
 SEED_FILES = ("report.json", "summary.txt", "survivors.jsonl")
 SAME_SWEEP = ("base_sha", "test_cmd")  # keys that must agree across shards (plus `options`)
-_PER_RUN = {"sweep_id", "created_at", "shard", "mutants", "tests", "files", "counts", "score", "merged_from"}
+_PER_RUN = {"sweep_id", "created_at", "shard", "mutants", "tests", "files", "counts", "score", "merged_from",
+            "wall_s", "notes"}
 _FIX = "merge the run dirs of one sweep: same commit, test command and options, differing only in --shard"
 
 
@@ -205,6 +206,8 @@ def seed_reports(data: Mapping[str, Any]) -> dict[str, str]:
     meta = results.SweepMeta(
         sweep_id=str(data.get("sweep_id") or ""), base_sha=str(data.get("base_sha") or ""),
         root=Path(repo_of(data) or "."), test_cmd=data.get("test_cmd"),
+        wall_s=float(data.get("wall_s") or 0.0), notes=[str(n) for n in data.get("notes") or []],
+        options=dict(data.get("options") or {}), shard=data.get("shard"),
     )  # fmt: skip
     durations = {tid: float(t.get("duration_s") or 0.0) for tid, t in tests_of(data).items()}
     with tempfile.TemporaryDirectory(prefix="launcher-merge-") as tmp:

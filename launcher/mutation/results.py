@@ -11,6 +11,7 @@
      "options": {"paths", "test_cmd", "since", "shard", "max_mutants", "operators", "timeout_factor",
                  "timeout_min_s"}, "score": 87.5 | null,
      "counts": {"Killed": 7, "Survived": 1, ...every MutantStatus value...},
+     "wall_s": 12.3 (the sweep's duration), "notes": ["..."] (summary.txt's notes),
      "files": {"pkg/mod.py": {"language": "python", "source": "<the original text>"}},
      "tests": {"tests/test_mod.py::test_a": {"file": "tests/test_mod.py", "duration_s": 0.01}},
      "mutants": [{"mutant": <Mutant.model_dump()>,
@@ -175,7 +176,8 @@ def _mutants_file(
     return {
         "schema": SCHEMA, "sweep_id": meta.sweep_id, "base_sha": meta.base_sha, "root": str(meta.root),
         "test_cmd": meta.test_cmd, "created_at": created, "shard": meta.shard, "options": meta.options,
-        "score": score_of(records), "counts": counts(records), "files": files, "tests": tests,
+        "score": score_of(records), "counts": counts(records), "wall_s": round(meta.wall_s, 3),
+        "notes": list(meta.notes), "files": files, "tests": tests,
         "mutants": [
             {"mutant": r.mutant.model_dump(mode="json"),
              "result": {"status": r.status.value, "executor": r.executor, "duration_s": round(r.duration_s, 3),

@@ -59,11 +59,23 @@ def sweeps_python(root: Path) -> bool:
 
 def default_calibration_set(root: Path) -> Path | None:
     """The set to score the judge on when --calibration is not given (None: there is none)."""
+    return choose_calibration_set(root)[0]
+
+
+def choose_calibration_set(root: Path) -> tuple[Path | None, str]:
+    """The set to score the judge on when --calibration is not given, and why it is that one
+    (said in `judge --calibrate`'s output: the shipped set is not the repository's file)."""
     own = root / OWN_SET
     own_text = _read(own)
     starter = _read(shipped_mutation_dir() / "calibration-set.json")
     if own_text is not None and own_text != starter:
-        return own  # the operator's own labels
+        return own, f"the repository's own labels ({OWN_SET})"
     if sweeps_python(root):
-        return python_set_file()
-    return own if own_text is not None else None
+        had = (f"{OWN_SET} is still the unchanged starter `launcher init` copies" if own_text is not None
+               else f"there is no {OWN_SET}")  # fmt: skip
+        return python_set_file(), (f"{had} and this repository's sweeps are Python: the 8-mutant starter is "
+                                   "too small to score a judge (label your own survivors with `launcher mutation "
+                                   "label`, or pass --calibration FILE)")  # fmt: skip
+    if own_text is not None:
+        return own, f"the starter set ({OWN_SET}; label your own survivors with `launcher mutation label`)"
+    return None, ""

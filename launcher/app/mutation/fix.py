@@ -10,6 +10,7 @@ score before and after is recorded (`fix.json`, `report.json` "fix", a line in s
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,9 +67,35 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}%"
 
 
+_RUN_LINE = re.compile(r"^Run \d+.*; (\d+(?:\.\d+)?)s$", re.MULTILINE)
+
+
+def _keep_summary_facts(sweep_dir: Path, data: dict[str, Any]) -> None:
+    """A sweep written before mutants.json kept them: its duration and notes, from summary.txt,
+    so the rewritten summary does not say 0.0s."""
+    if "wall_s" in data and "notes" in data:
+        return
+    try:
+        text = (sweep_dir / "summary.txt").read_text(encoding="utf-8")
+    except OSError:
+        return
+    found = _RUN_LINE.search(text)
+    if found and "wall_s" not in data:
+        data["wall_s"] = float(found.group(1))
+    if "notes" not in data:
+        data["notes"] = [line.removeprefix("Note: ") for line in text.splitlines() if line.startswith("Note: ")]
+
+
+def _fix_line(record: dict[str, Any]) -> str:
+    return (f"Mutation fix (run {record.get('run_id')}): score {_pct(record.get('score_before'))} -> "
+            f"{_pct(record.get('score_after'))}; {len(record.get('killed') or {})} survivor(s) killed by new tests\n")
+
+
 def record_kills(sweep_dir: Path, data: dict[str, Any], killed: dict[str, list[str]], run_id: str) -> float | None:
-    """Mark the killed mutants in the sweep and rewrite its reports; returns the new score."""
+    """Mark the killed mutants in the sweep and rewrite its reports (keeping the sweep's duration
+    and notes); returns the new score."""
     before = data.get("score")
+    _keep_summary_facts(sweep_dir, data)
     for entry in data["mutants"]:  # the raw entries: `entries` hands out copies
         mutant_id = str(entry["mutant"]["id"])
         if mutant_id in killed:
@@ -78,17 +105,15 @@ def record_kills(sweep_dir: Path, data: dict[str, Any], killed: dict[str, list[s
     data["score"] = score(statuses)
     data["counts"] = {s.value: statuses.count(s.value) for s in MutantStatus}
     record = {"run_id": run_id, "at": datetime.now(UTC).isoformat(timespec="seconds"), "score_before": before,
-              "score_after": data["score"], "killed": killed}  # fmt: skip
+              "score_after": data["score"], "counts_after": data["counts"], "killed": killed}  # fmt: skip
     data["fix_history"] = [*(data.get("fix_history") or []), record]
     write_run(sweep_dir, data, embedded_sources(data))
     atomic_write_json(sweep_dir / FIX_FILE, data["fix_history"])
     report = json.loads((sweep_dir / "report.json").read_text(encoding="utf-8"))
     report["fix"] = data["fix_history"]
     atomic_write_json(sweep_dir / "report.json", report)
-    line = (f"Mutation fix (run {run_id}): score {_pct(before)} -> {_pct(data['score'])}; "
-            f"{len(killed)} survivor(s) killed by new tests\n")  # fmt: skip
-    with (sweep_dir / "summary.txt").open("a", encoding="utf-8") as summary:
-        summary.write(line)
+    with (sweep_dir / "summary.txt").open("a", encoding="utf-8") as summary:  # every fix, the rewrite dropped them
+        summary.write("".join(_fix_line(r) for r in data["fix_history"]))
     return data["score"]
 
 
@@ -100,7 +125,11 @@ async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixS
                      where=str(sweep_dir))  # fmt: skip
     summary = FixSummary(int(ExitCode.OK), "", sweep_dir, score_before=data.get("score"))
     if not targets:
-        summary.message, summary.score_after = "no survivor to write a test for", summary.score_before
+        has_survivors = any(r.get("status") == "Survived" for _, r in entries(data))
+        summary.message = ("no survivor to write a test for" if has_survivors else
+                           f"sweep {sweep_dir.name} has no survivors: there is nothing to judge or to write a test "
+                           "for")  # fmt: skip
+        summary.score_after = summary.score_before
         return summary
     tasks = group(targets, options.max_tasks)
     config = load_repo_config(repo.root)

@@ -64,6 +64,8 @@ def select(data: dict[str, Any], verdict: dict[int, JudgeCall], *, ids: list[str
     """The survivors to write tests for: `ids` if given, else those judged genuine (and with
     `all_unjudged`, those the judge never saw)."""
     survivors = [Target(m, r, verdict.get(m.index)) for m, r in entries(data) if r.get("status") == "Survived"]
+    if not survivors and not ids:
+        return []  # nothing to judge nor to write a test for (the caller says so)
     if ids:
         picked = [t for t in survivors if any(_matches(t.mutant, w) for w in ids)]
         unknown = [w for w in ids if not any(_matches(t.mutant, w) for t in survivors)]

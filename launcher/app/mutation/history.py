@@ -66,6 +66,25 @@ def _total(out_dir: str | None) -> int | None:
         return None
 
 
+FIX_FILE = "fix.json"  # app.mutation.fix writes it: the sweep after `launcher mutation fix`
+
+
+def _after_fix(out_dir: str | None, counts: dict[str, int], score: float | None) -> tuple[dict[str, int], float | None]:
+    """The sweep as `launcher mutation fix` left it (mutants killed by new tests), not as the
+    store recorded the sweep: the reports say the current score, so does the list."""
+    if not out_dir or not (Path(out_dir) / FIX_FILE).is_file():
+        return counts, score
+    try:
+        history = json.loads((Path(out_dir) / FIX_FILE).read_text(encoding="utf-8"))
+        last = history[-1]
+        if isinstance(last.get("counts_after"), dict):
+            return {str(k): int(v) for k, v in last["counts_after"].items() if v}, last.get("score_after")
+        data = json.loads((Path(out_dir) / "mutants.json").read_text(encoding="utf-8"))  # an older fix.json
+        return {str(k): int(v) for k, v in data["counts"].items() if v}, data.get("score")
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return counts, score
+
+
 async def list_sweeps(cwd: Path, limit: int = 20) -> list[SweepListing]:
     repo = await GitRepo.discover(cwd)
     db = repo.root / STATE_DIR / "launcher.db"
@@ -78,6 +97,9 @@ async def list_sweeps(cwd: Path, limit: int = 20) -> list[SweepListing]:
             counts = store.status_counts(row.id)
             status = _status(row)
             score = mutation_score(MutantStatus(s) for s, n in counts.items() for _ in range(n))
+            if status == store_mod.DONE:  # its dir in this repository (the store may name a moved copy's)
+                here = repo.root / STATE_DIR / "mutation-runs" / row.id
+                counts, score = _after_fix(str(here) if here.is_dir() else row.out_dir, counts, score)
             if status == store_mod.DONE:
                 step = f"launcher mutation report {row.id}"
             elif status == store_mod.RUNNING:

@@ -21,9 +21,9 @@ from typing import Any
 
 from launcher.app.agents_info import describe_agents
 from launcher.app.context import DEFAULT_TIMEOUT_S, STATE_DIR
-from launcher.app.mutation.calibration_default import default_calibration_set
+from launcher.app.mutation.calibration_default import choose_calibration_set, python_set_file
 from launcher.app.mutation.reports import resolve_run
-from launcher.app.run.preflight import AUTH_HINTS
+from launcher.app.run.preflight import AUTH_HINTS, uncommitted_programs
 from launcher.engine.agent_round import Limits
 from launcher.errors import ConfigError, EnvironmentProblem, ExitCode, UsageProblem
 from launcher.gates import judge_relay
@@ -32,7 +32,7 @@ from launcher.gates.calibration import (
     check_bound,
     evaluate,
     gate_exit,
-    interval_text,
+    precision_text,
     resolve_threshold,
 )
 from launcher.git.repo import GitRepo
@@ -74,12 +74,18 @@ class JudgeSummary:
     cost_usd: float | None = None  # every judge process summed; None: none reported a cost
     prefiltered: int = 0  # mutants the equivalence pre-filter proved equivalent (never judged)
     calls_saved: int = 0  # the judge calls they would have cost
+    calibration_file: Path | None = None  # with --calibrate: the labelled set judged
+    calibration_note: str = ""  # with --calibrate: which set is judged and why (said before the call)
+    built_in: str | None = None  # a built-in judge (scripted-judge): no model, no cost
+    warnings: list[str] = field(default_factory=list)  # the calibration gate's (a judge that cannot tell, a small set)
 
     @property
     def cost_line(self) -> str:
         """What the judge cost, said plainly (Codex and Gemini report tokens, not money)."""
         if self.calls == 0:
             return "judge cost: none (no call)"
+        if self.built_in:
+            return f"judge cost: no cost, the built-in {self.built_in} runs no model ({self.calls} call(s))"
         if self.cost_usd is None:
             return f"judge cost: not reported by the agent ({self.calls} call(s))"
         return f"judge cost: ${self.cost_usd:.4f} ({self.calls} call(s))"
@@ -90,6 +96,8 @@ class JudgeSummary:
             "survivors": self.survivors, "calls": self.calls, "verdict": str(self.verdict_path or ""),
             "counts": self.counts, "calibration_report": str(self.report_path or ""), "notes": self.notes,
             "cost_usd": self.cost_usd, "prefiltered": self.prefiltered, "calls_saved": self.calls_saved,
+            "warnings": self.warnings, "calibration_file": str(self.calibration_file or ""),
+            "calibration_note": self.calibration_note,
         }  # fmt: skip
 
 
@@ -103,8 +111,10 @@ def _judge_agent(config: RepoConfig, name: str | None) -> tuple[str, AgentConfig
         return chosen, config.agents[chosen]
     if chosen in BUILTIN_ADAPTERS:
         return chosen, AgentConfig.model_validate({"adapter": chosen})
+    configured = f"a configured agent ({', '.join(sorted(config.agents))}), " if config.agents else ""
     raise ConfigError(f"unknown judge agent {chosen!r}", where="--agent",
-                      fix=f"define [agents.{chosen}] in launcher.toml or use one of {', '.join(BUILTIN_ADAPTERS)}")
+                      fix=f"use {configured}an adapter ({', '.join(BUILTIN_ADAPTERS)}), or define [agents.{chosen}] "
+                          "in launcher.toml")  # fmt: skip
 
 
 async def _check_cli(name: str, agent: AgentConfig) -> None:
@@ -129,6 +139,21 @@ async def _check_cli(name: str, agent: AgentConfig) -> None:
 _BUILT_IN = frozenset({"scripted", "scripted-grader", "scripted-judge"})
 
 
+async def _check_program(repo: GitRepo, name: str, agent: AgentConfig, base_sha: str, calibrate: bool) -> None:
+    """A command judge naming a program of this repository (`python3 tools/judge.py`) runs it in
+    the judge's checkout of the sweep's base commit (HEAD with --calibrate): a file that commit
+    lacks would fail every call, each counted and retried, so it is refused before any (as
+    `launcher run` refuses agent scripts)."""
+    checkout = "the judge's checkout is " + ("HEAD" if calibrate else "the sweep's base commit")
+    problems = await uncommitted_programs(repo, {name: agent}, base_sha, where=checkout)
+    if problems:
+        raise EnvironmentProblem(
+            "cannot start the judge: " + "; ".join(problems), where="--agent", error_key="agent_file_uncommitted",
+            fix="commit it (git add FILE && git commit; then sweep again, or judge with --calibrate at the new "
+                "HEAD), or name it by absolute path; no judge call was made",
+        )  # fmt: skip
+
+
 def _sweep_survivors(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / SURVIVORS_FILE
     if not path.is_file():
@@ -145,32 +170,49 @@ def _sweep_survivors(run_dir: Path) -> list[dict[str, Any]]:
     return survivors
 
 
-def _calibration_file(repo: GitRepo, given: Path | None) -> Path:
+def _calibration_file(repo: GitRepo, given: Path | None) -> tuple[Path, str]:
+    """The set to judge and why (empty: named with --calibration)."""
     if given is not None:
-        return given
-    chosen = default_calibration_set(repo.root)  # own labels, else the shipped Python set for Python sweeps
+        return given, ""
+    chosen, why = choose_calibration_set(repo.root)  # own labels, else the shipped Python set for Python sweeps
     if chosen is not None:
-        return chosen
+        return chosen, why
     raise UsageProblem("no calibration set", where="--calibration",
                        fix="pass --calibration FILE, or keep one at mutation/calibration-set.json "
                            "(`launcher init` writes a starter)")  # fmt: skip
 
 
-async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str], bool] | None) -> JudgeSummary:
-    """Ask the judge; `ask` puts the cost question to a person (None: nobody is there to answer)."""
+def calibration_note(source: Path, why: str, count: int) -> str:
+    """Which labelled set `judge --calibrate` judges, said before the call: the shipped Python set
+    stands in for a starter `mutation/calibration-set.json`, which is not what one would guess."""
+    if why and source == python_set_file():
+        return f"judging the shipped python set ({count} mutants, {source}) because {why}"
+    return f"judging the calibration set {source} ({count} mutants{'; ' + why if why else ''})"
+
+
+async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str], bool] | None,
+                          say: Callable[[str], None] | None = None) -> JudgeSummary:  # fmt: skip
+    """Ask the judge; `ask` puts the cost question to a person (None: nobody is there to answer);
+    `say` tells what is judged before any call."""
     repo = await GitRepo.discover(cwd)
     config = load_repo_config(repo.root)
     threshold = resolve_threshold(options.threshold) if options.calibrate else None
     bound = check_bound(options.min_lower_bound)
     labelled: CalibrationSet | None = None
     proven = 0  # equivalents the pre-filter settled in the sweep: each a judge question not asked
+    source: Path | None = None  # with --calibrate: the labelled set judged
+    note = ""
     if options.calibrate:
-        source = _calibration_file(repo, options.calibration)
+        source, why = _calibration_file(repo, options.calibration)
         labelled = load_judge_file(source, CalibrationSet)
+        note = calibration_note(source, why, len(labelled.calibration))
+        if say is not None:
+            say(note)
         survivors = [s.unlabelled() for s in labelled.calibration]
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         out_dir, report, label = repo.root / STATE_DIR / "calibration" / stamp, str(source), f"c-{stamp}"
         base_sha = await repo.rev_parse("HEAD")
+        judged: dict[str, Any] = {"subject": "calibration", "calibration_file": str(source.resolve())}
     else:
         out_dir = await resolve_run(cwd, options.run)
         survivors = _sweep_survivors(out_dir)
@@ -178,6 +220,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         report, label = str(out_dir / "report.json"), out_dir.name
         base_sha = sweep_report.get("base_sha") or await repo.rev_parse("HEAD")
         proven = int(((sweep_report.get("summary") or {}).get("prefilter") or {}).get("equivalent") or 0)
+        judged = {"subject": "sweep", "sweep": str(sweep_report.get("sweep_id") or out_dir.name),
+                  "run_dir": str(out_dir)}  # fmt: skip
     batch = options.batch_size or config.mutation.judge_batch
     calls = math.ceil(len(survivors) / batch)
     saved = math.ceil((len(survivors) + proven) / batch) - calls
@@ -187,13 +231,18 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
                             calls_saved=saved)  # fmt: skip
     name, agent = _judge_agent(config, options.agent)
     await _check_cli(name, agent)  # before the cost question: no retry installs a missing CLI
+    await _check_program(repo, name, agent, base_sha, options.calibrate)
     per_call = agent.budget_usd if agent.budget_usd is not None else (
         0.0 if agent.adapter.startswith("scripted") else DEFAULT_CALL_USD)  # fmt: skip
     free = f"; {saved} saved by the pre-filter's {proven} proven equivalent(s)" if proven else ""
     question = f"Proceed to judge ({calls} calls, ~${calls * per_call:.2f}{free})?"
+    built_in = agent.adapter if agent.adapter in _BUILT_IN else None
     if not options.confirm:
         if ask is None:
-            raise UsageProblem(f"the judge is a paid call and was not confirmed ({question})",
+            what = (f"the judge was not confirmed ({question}; the built-in {built_in} has no cost, but every "
+                    "judge run is confirmed)" if built_in else
+                    f"the judge is a paid call and was not confirmed ({question})")  # fmt: skip
+            raise UsageProblem(what,
                                fix="pass --confirm-judge, or run it at a terminal and answer y",
                                error_key="judge_not_confirmed")  # fmt: skip
         if not ask(question):
@@ -203,14 +252,18 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         label=label, agent_name=name, config=agent, survivors=survivors, report=report, out_dir=out_dir,
         scratch=default_worktree_root(repo, config.worktree_root) / "judge" / label, base_sha=base_sha,
         limits=Limits(timeout_s=agent.timeout_s or DEFAULT_TIMEOUT_S, inactivity_s=agent.inactivity_timeout_s),
-        batch_size=batch,
+        batch_size=batch, judged=judged,
     )  # fmt: skip
     outcome = await judge_relay.judge(repo, spec)
     summary = JudgeSummary(int(ExitCode.FAILED), "", out_dir, len(survivors), outcome.calls, outcome.verdict_path,
                            notes=outcome.notes, cost_usd=outcome.cost_usd, prefiltered=proven,
-                           calls_saved=saved)  # fmt: skip
+                           calls_saved=saved, built_in=built_in)  # fmt: skip
+    if labelled is not None:
+        summary.calibration_file, summary.calibration_note = source, note
     if outcome.verdict is None:
-        summary.message = f"the judge gave no usable verdict: {outcome.error}; the survivors stand unjudged"
+        aside = (f" (the earlier verdict was moved to {outcome.previous.name}: `fix` and `label` no longer use it)"
+                 if outcome.previous is not None else "")  # fmt: skip
+        summary.message = f"the judge gave no usable verdict: {outcome.error}; the survivors stand unjudged{aside}"
         return summary
     kinds = [v.classification for v in outcome.verdict.verdicts]
     summary.counts = {"genuine": kinds.count("genuine"), "equivalent": kinds.count("equivalent")}
@@ -220,12 +273,12 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
                            f"{summary.counts['equivalent']} equivalent{said}")
         return summary
     gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path), min_lower_bound=bound)
+    gate["verdict_file"], gate["calibration_file"] = str(outcome.verdict_path), str(source)
     summary.report_path = out_dir / REPORT_NAME
     atomic_write_json(summary.report_path, gate)
     summary.gate_report = gate
     summary.exit_code = int(gate_exit(gate))
-    precision = "undefined" if gate["precision"] is None else f"{100 * gate['precision']:.1f}%"
-    summary.message = (f"calibration gate: {gate['gate_verdict']} - precision {precision}"
-                       f"{interval_text(gate['precision_interval'])} (threshold {100 * threshold:.0f}%) on "
-                       f"{len(survivors)} labelled survivors")
+    summary.warnings = list(gate["warnings"])
+    summary.message = (f"calibration gate: {gate['gate_verdict']} - {precision_text(gate)} on "
+                       f"{len(survivors)} labelled survivors of {source}")
     return summary

@@ -22,7 +22,14 @@ from launcher.app.mutation.fix_plan import load_verdict
 from launcher.app.mutation.reports import render_mutant, resolve_run
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
-from launcher.models.judge import CONTRACT_VERSION, JudgeCall, JudgeVerdict, load_judge_file
+from launcher.models.judge import (
+    CONTRACT_VERSION,
+    JudgeCall,
+    JudgeVerdict,
+    judged_of,
+    load_judge_file,
+    survivors_digest,
+)
 from launcher.mutation.merge import load_run
 from launcher.mutation.report_stryker import embedded_sources, entries
 from launcher.store.files import atomic_write_json
@@ -112,6 +119,43 @@ def _answer(reply: str, call: JudgeCall | None, flip_mode: bool) -> str | None:
     return ANSWERS.get(reply)
 
 
+def check_subject(verdict: JudgeVerdict, path: Path, data: dict[str, Any], sweep_dir: Path, survivor_ids: list[int],
+                  say: Callable[[str], None]) -> None:  # fmt: skip
+    """The verdict is about this sweep's survivors, or it is refused (exit 2): its calls are shown
+    beside mutants by number alone, and an accepted call is written into the calibration set.
+    A verdict the launcher wrote says what it judged (`judged`: the subject and the digest of the
+    survivors sent); one without that record (another tool's) must answer exactly the survivors."""
+    sweep = str(data.get("sweep_id") or sweep_dir.name)
+    ids = sorted(c.id for c in verdict.verdicts)
+    judged = judged_of(verdict, str(path))
+    if judged is None:
+        if ids != sorted(survivor_ids):
+            raise UsageProblem(
+                f"the verdict {path} does not say what it judged, and its ids {_ids(ids)} are not the survivors "
+                f"of sweep {sweep} ({_ids(sorted(survivor_ids))})", where="--from-verdict",
+                fix="pass the verdict.json `launcher mutation judge` wrote for this sweep, or one answering "
+                    "exactly its survivors", error_key="verdict_subject_differs",
+            )  # fmt: skip
+        say(f"warning: the verdict {path} does not say what it judged (no \"judged\" record); it is taken to be "
+            f"about sweep {sweep} because its ids are exactly the survivors' ids")  # fmt: skip
+        return
+    by_index = {m.index: m for m, _ in entries(data)}
+    sent = [by_index[i].to_survivor("SURVIVED") for i in ids if i in by_index]
+    same = judged.subject == "sweep" and len(sent) == len(ids) and survivors_digest(sent) == judged.survivors_sha256
+    if not same:
+        other = " (other mutants under the same numbers)" if judged.subject == "sweep" and judged.sweep == sweep else ""
+        raise UsageProblem(
+            f"the verdict {path} judged {judged.describe()}{other}, not the survivors of sweep {sweep} "
+            f"({sweep_dir})", where="--from-verdict",
+            fix=f"pass the verdict of this sweep ({sweep_dir / 'verdict.json'}), or name the sweep the verdict "
+                "is about: `launcher mutation label RUN --from-verdict V`", error_key="verdict_subject_differs",
+        )  # fmt: skip
+
+
+def _ids(ids: list[int]) -> str:
+    return str(ids) if len(ids) <= 12 else f"[{', '.join(map(str, ids[:12]))}, ... ({len(ids)} ids)]"
+
+
 async def label_survivors(cwd: Path, run: str | None, from_verdict: Path | None, ask: Ask | None,
                           say: Callable[[str], None]) -> LabelSummary:  # fmt: skip
     if ask is None:
@@ -121,12 +165,14 @@ async def label_survivors(cwd: Path, run: str | None, from_verdict: Path | None,
     repo = await GitRepo.discover(cwd)
     sweep_dir = await resolve_run(cwd, run)
     data = load_run(sweep_dir)
+    survivors = [(m, r) for m, r in entries(data) if r.get("status") == "Survived"]
     if from_verdict is not None:
         path = from_verdict if from_verdict.is_absolute() else cwd / from_verdict
-        calls = {c.id: c for c in load_judge_file(path, JudgeVerdict).verdicts}
+        verdict = load_judge_file(path, JudgeVerdict)
+        check_subject(verdict, path, data, sweep_dir, [m.index for m, _ in survivors], say)
+        calls = {c.id: c for c in verdict.verdicts}
     else:
         calls = load_verdict(sweep_dir)
-    survivors = [(m, r) for m, r in entries(data) if r.get("status") == "Survived"]
     if from_verdict is not None:
         survivors = [(m, r) for m, r in survivors if m.index in calls]
     summary = LabelSummary(repo.root / CALIBRATION_FILE)

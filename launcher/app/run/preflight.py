@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from launcher.app.agents_info import AgentInfo, describe_agents
@@ -117,13 +118,13 @@ def _program_files(command: list[str]) -> list[str]:
     return []
 
 
-async def check_agent_files(repo: GitRepo, plan: Plan, config: RepoConfig, base_sha: str) -> None:
-    """An agent command naming a program of this repository (`python3 tools/bot.py`) runs it
-    in the task's worktree, which holds the base commit: a file only in the main checkout (or
-    nowhere) is not there, and every task would fail the same way after its worktree exists."""
+async def uncommitted_programs(repo: GitRepo, agents: Mapping[str, AgentConfig], base_sha: str,
+                               where: str = "the task worktrees start") -> list[str]:  # fmt: skip
+    """The repository programs agent commands run (`python3 tools/bot.py`) that commit `base_sha`
+    lacks, each said as a sentence: the command runs in a checkout of that commit."""
     problems = []
     root = repo.root.resolve()
-    for name, agent in agents_used(plan, config).items():
+    for name, agent in agents.items():
         for arg in _program_files(agent.command or []):
             try:
                 path = (root / arg).resolve()
@@ -136,8 +137,15 @@ async def check_agent_files(repo: GitRepo, plan: Plan, config: RepoConfig, base_
             if found.ok:
                 continue
             state = "is not committed" if path.is_file() else "does not exist"
-            problems.append(f"agent {name!r} runs {arg}, which {state} (the task worktrees start "
-                            f"from commit {base_sha[:12]})")
+            problems.append(f"agent {name!r} runs {arg}, which {state} ({where} from commit {base_sha[:12]})")
+    return problems
+
+
+async def check_agent_files(repo: GitRepo, plan: Plan, config: RepoConfig, base_sha: str) -> None:
+    """An agent command naming a program of this repository (`python3 tools/bot.py`) runs it
+    in the task's worktree, which holds the base commit: a file only in the main checkout (or
+    nowhere) is not there, and every task would fail the same way after its worktree exists."""
+    problems = await uncommitted_programs(repo, agents_used(plan, config), base_sha)
     if problems:
         raise EnvironmentProblem(
             "cannot start the run: " + "; ".join(problems),
