@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import tarfile
 import time
 import tokenize
 from collections import Counter
@@ -148,3 +149,20 @@ def read_text(path: Path) -> str:
     data = path.read_bytes()
     text = data.decode(tokenize.detect_encoding(io.BytesIO(data).readline)[0])
     return text.removeprefix("\ufeff")
+
+
+def extract_tar(tar: tarfile.TarFile, dest: Path) -> None:
+    """`extractall(dest, filter="data")`: no path outside `dest`, no special files, no archive
+    owners (git would call the tree's files dubious). Python 3.11.0-3.11.3 (Debian 12's 3.11.2)
+    has no extraction filters: the same rules by hand there."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = dest.resolve()
+    for member in tar.getmembers():
+        target = (dest / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or not target.is_relative_to(root):
+            continue  # links, devices and anything escaping dest are left out, as "data" does
+        tar.extract(member, dest, set_attrs=False)
+        if member.isfile():
+            target.chmod(0o755 if member.mode & 0o111 else 0o644)

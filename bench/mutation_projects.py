@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mutation_common import extract_tar
+
 MUTMUT_VERSION = "3.8.1"
 
 
@@ -148,7 +150,7 @@ def unpack(project: Project, sdist: Path, work: Path) -> Path:
     which git would call dubious), mutmut's configuration appended to its setup.cfg."""
     unpacked = work / "unpacked"
     with tarfile.open(sdist) as tar:
-        tar.extractall(unpacked, filter="data")
+        extract_tar(tar, unpacked)
     base = work / "base"
     shutil.move(unpacked / f"{project.name}-{project.version}", base)
     with (base / "setup.cfg").open("a", encoding="utf-8") as fh:

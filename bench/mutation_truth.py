@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from mutation_common import BenchError, Check, Entry, ToolRun, Truth, clean_env, log, read_text, run
+from mutation_common import BenchError, Check, Entry, ToolRun, Truth, clean_env, extract_tar, log, read_text, run
 
 # --- ground truth ---------------------------------------------------------------------------
 
@@ -37,7 +37,7 @@ class GroundTruth:
         for k in range(slots):
             slot = work / f"truth-{k}"
             with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
-                tar.extractall(slot, filter="data")
+                extract_tar(tar, slot)
             self.slots.put(slot)
         # No bytecode is ever written, so no stale .pyc of an earlier mutant can be read.
         self.env = clean_env({"PYTHONDONTWRITEBYTECODE": "1"})
