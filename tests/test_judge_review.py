@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import pytest
 from helpers import launcher_cli, swept_project
+from test_mutation_judge import use_judge
 from test_mutation_label import Terminal
 
 from launcher.app.mutation.judge import JudgeOptions, JudgeSummary, judge_survivors
@@ -45,12 +46,6 @@ def proj(swept: Path, tmp_path: Path) -> Path:
     shutil.copytree(swept, root, symlinks=True)
     use_judge(root)
     return root
-
-
-def use_judge(root: Path, mode: str = "rule", adapter: str = "scripted-judge", **extra: Any) -> None:
-    lines = ["[agents.j]", f'adapter = "{adapter}"', f'set_env = {{ LAUNCHER_JUDGE_MODE = "{mode}" }}']
-    lines += [f"{key} = {json.dumps(value)}" for key, value in extra.items()]
-    (root / "launcher.toml").write_text("\n".join(lines) + "\n")
 
 
 def judge(root: Path, ask: Any = None, **options: Any) -> JudgeSummary:

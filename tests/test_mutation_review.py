@@ -10,7 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import git, write_files
+from conftest import git
+from test_mutation_ux import project
 
 # The one test that can kill `scale`'s mutants reads a git-ignored data file beside tracked files
 # (like humanize's compiled `.mo` catalogues) and skips when it is missing; the other test covers
@@ -46,14 +47,6 @@ def launcher(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subpro
     full.update({"VIRTUAL_ENV": sys.prefix, **(env or {})})
     return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=cwd, capture_output=True, text=True,
                           env=full, timeout=600)  # fmt: skip
-
-
-def project(root: Path, files: dict[str, str]) -> Path:
-    write_files(root, files)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "project")
-    return root
 
 
 def test_ignored_files_beside_tracked_ones_reach_the_worker_trees(tmp_path: Path) -> None:

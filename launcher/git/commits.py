@@ -19,6 +19,12 @@ async def head_of(repo: GitRepo, worktree: Path) -> str:
     return (await repo.git("rev-parse", "HEAD", cwd=worktree)).out.strip()
 
 
+def rewound_past_start(start: str, head: str) -> str:
+    """Why a branch whose head no longer contains its start commit cannot be approved."""
+    return (f"its branch no longer contains the commit it started from ({start[:12]}): history was "
+            f"reset or rewritten past it (now {head[:12]}); nothing was landed")
+
+
 def loose_tip(repo: GitRepo, branch: str) -> str | None:
     """The commit of `branch` from its loose ref file, without a git process (None when the ref
     is packed, missing or unreadable: ask git then)."""
@@ -108,9 +114,9 @@ async def return_to_branch(repo: GitRepo, worktree: Path, branch: str, save_ref:
     if head is None:  # an orphan branch with no commit yet: nothing of the branch's is in it
         return LeftBranch(where, "", carried=False, saved=save_ref)
     tip = await repo.rev_parse(ref)
-    builds_on = await repo.git("merge-base", "--is-ancestor", tip, head, check=False)
+    builds_on = await repo.is_ancestor(tip, head)
     async with repo.lock.hold():
-        if builds_on.returncode != 0:
+        if not builds_on:
             await repo.git("update-ref", save_ref, head)
             return LeftBranch(where, head, carried=False, saved=save_ref)
         await repo.git("update-ref", "-m", f"launcher: the agent's commits from {where}", ref, head, tip)

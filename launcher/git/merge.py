@@ -128,10 +128,6 @@ async def _tree_of(repo: GitRepo, commit: str) -> str:
     return tree
 
 
-async def _is_ancestor(repo: GitRepo, commit: str, of: str) -> bool:
-    return (await repo.git("merge-base", "--is-ancestor", commit, of, check=False)).returncode == 0
-
-
 async def _side(repo: GitRepo, base: str, commit: str, files: list[str]) -> str:
     """Short description of one side: its latest commits since the fork touching `files`."""
     res = await repo.git("log", "--no-merges", "-3", "--format=%h %s", f"{base}..{commit}",
@@ -173,7 +169,7 @@ async def merge_commit(
         return Landing(candidate.task_id, "refused", None, [], (
             f"{candidate.branch} commits files that .worktreeinclude copied into its worktree "
             f"(they must not be committed): {'; '.join(leak.describe() for leak in leaks)}"))
-    if strategy == "rebase" and await _is_ancestor(repo, head, tip):
+    if strategy == "rebase" and await repo.is_ancestor(head, tip):
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
     # A head the target already contains adds no lines (its diff from the fork is empty).
     left = [] if screened else await markers.added_markers(repo, tip, head)
@@ -189,7 +185,7 @@ async def merge_commit(
     # Only a merge that changes nothing can be of a head the target already contains: the
     # ancestry question (one more git process) is asked only then.
     unchanged = tree == await _tree_of(repo, tip)
-    if unchanged and await _is_ancestor(repo, head, tip):
+    if unchanged and await repo.is_ancestor(head, tip):
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
     if strategy == "squash" and unchanged:
         return Landing(candidate.task_id, "landed", tip, [], "no changes left to land")

@@ -120,8 +120,7 @@ def changes(repo: GitRepo, before: RefState, now: RefState) -> list[RefChange]:
 async def is_fast_forward(repo: GitRepo, change: RefChange) -> bool:
     if change.ref == HEAD or change.old is None or change.new is None:
         return False
-    done = await repo.git("merge-base", "--is-ancestor", change.old, change.new, check=False)
-    return done.returncode == 0
+    return await repo.is_ancestor(change.old, change.new)
 
 
 async def added_commits(repo: GitRepo, change: RefChange, limit: int = 10000) -> list[str]:

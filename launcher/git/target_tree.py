@@ -54,7 +54,7 @@ async def free_integration_branch(repo: GitRepo, wanted: str, new: str) -> str:
     name, n = wanted, 1
     while True:
         held = await _tip(repo, f"refs/heads/{name}")
-        if not held or await _succeeds(repo, "merge-base", "--is-ancestor", held, new):
+        if not held or await repo.is_ancestor(held, new):
             return name
         # A landing that parks again folds every approved task anew: the old result's commits
         # differ, but if `new` already holds all of its changes, nothing of it is lost.
@@ -67,7 +67,7 @@ async def free_integration_branch(repo: GitRepo, wanted: str, new: str) -> str:
 async def adds_nothing(repo: GitRepo, commit: str, onto: str) -> bool:
     """Whether merging `commit` into `onto` changes nothing: all of its changes are there already,
     under whatever commits (a landing folded again makes new merge or squash commits)."""
-    if await _succeeds(repo, "merge-base", "--is-ancestor", commit, onto):
+    if await repo.is_ancestor(commit, onto):
         return True
     merged = await repo.git("merge-tree", "--write-tree", onto, commit, check=False)
     tree = await repo.git("rev-parse", f"{onto}^{{tree}}", check=False)

@@ -29,8 +29,7 @@ async def _tip(ctx: RunContext, ref: str) -> str:
 async def _contains(ctx: RunContext, where: str, commit: str) -> bool:
     if not where:
         return False
-    return where == commit or (await ctx.repo.git(
-        "merge-base", "--is-ancestor", commit, where, check=False)).ok
+    return where == commit or await ctx.repo.is_ancestor(commit, where)
 
 
 def mark_landed(ctx: RunContext, tasks: dict[str, str], where: str, how: str = "") -> None:

@@ -323,9 +323,7 @@ async def _collect_and_decide(
     if not (left_for_good or on_start) and head != start_sha and not await ctx.repo.is_ancestor(start_sha, head):
         # A reset or rebase past its start: the diff would show the base's own files as the
         # task's changes, and the merge would land none of them.
-        return TaskState.FAILED, (
-            f"its branch no longer contains the commit it started from ({start_sha[:12]}): the "
-            f"agent reset or rewrote history past it (now {head[:12]}); nothing was landed"), {}
+        return TaskState.FAILED, commits.rewound_past_start(start_sha, head), {}
     changed = await ctx.repo.changed_entries(start_sha, head)
     grading.remember_change_set(ctx.repo, start_sha, head, changed)  # the approval's hash, at no cost
     real_files = sorted(c.path for c in changed)

@@ -21,7 +21,7 @@ from launcher.app.run import claims, tree_commands
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.gates.relay import add_scratch, remove_scratch
-from launcher.git import include, submodules
+from launcher.git import commits, include, submodules
 from launcher.models.plan import Task
 from launcher.store.files import atomic_write_json, atomic_write_text
 
@@ -56,8 +56,7 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
     problem = (claims.empty_claim_failure(claimed, real_files) or _outside_scope(task, real_files)
                or submodules.pointer_problem(moved_submodules))
     if head != start and not await ctx.repo.is_ancestor(start, head):
-        problem = (f"its branch no longer contains the commit it started from ({start[:12]}): "
-                   f"history was reset or rewritten past it (now {head[:12]})")
+        problem = commits.rewound_past_start(start, head)
     checks: list[CheckResult] = []
     if problem is None and task.checks:
         checks = await _run_checks_at(ctx, task, head, iteration)
