@@ -121,6 +121,24 @@ def test_a_pool_worktree_whose_head_moved_is_handed_out_at_the_base(repo: Path, 
     assert not (repo / "extra.txt").exists()
 
 
+def test_a_pool_worktree_already_at_the_base_is_taken_before_one_that_needs_a_checkout(
+    repo: Path, tmp_path: Path
+) -> None:
+    older, at_base = sorted(warm(repo, 2))  # the one listed first stays at the older commit
+    (repo / "later.txt").write_text("main moved on after the pool was warmed\n")
+    git(repo, "add", "later.txt")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "later")
+    base = git(repo, "rev-parse", "main").strip()
+    git(at_base, "checkout", "--quiet", "--detach", base)
+    record = tmp_path / f"record-{uuid.uuid4().hex}"
+    report = run_recorded(repo, record, ["one"])
+    assert report.status == RunStatus.SUCCEEDED, task(report, "one").message
+    found = found_by(record, "one")
+    assert found["head"] == base and found["status"] == ""
+    assert found["inode"] != older.stat().st_ino  # the older one stays in the pool
+    assert older in pool_trees(repo) and at_base not in pool_trees(repo)
+
+
 def test_with_warm_pool_set_merged_worktrees_go_back_to_the_pool_at_the_new_tip(repo: Path, tmp_path: Path) -> None:
     record = tmp_path / f"record-{uuid.uuid4().hex}"
     report = run_recorded(repo, record, ["one", "two"], warm_pool=2)

@@ -65,17 +65,22 @@ def _registered_head(repo: GitRepo, tree: Path) -> str | None:
     return head if registered.resolve() == (tree / ".git").resolve() else None
 
 
+def _pool_trees(worktree_root: Path) -> list[Path]:
+    root = pool_root(worktree_root).absolute()
+    return sorted(root.iterdir()) if root.is_dir() else []
+
+
+def _usable_head(repo: GitRepo, tree: Path) -> str | None:
+    """The commit a pool worktree is detached at, if it is registered and checked out."""
+    head = _registered_head(repo, tree) if tree.is_dir() else None
+    if head is not None and _COMMIT_ID.fullmatch(head) and worktrees.is_populated(tree):
+        return head
+    return None
+
+
 def _entries(repo: GitRepo, worktree_root: Path) -> list[tuple[Path, str]]:
     """The pool's worktrees that are detached, registered and checked out, with their commit."""
-    root = pool_root(worktree_root).absolute()
-    if not root.is_dir():
-        return []
-    found = []
-    for tree in sorted(root.iterdir()):
-        head = _registered_head(repo, tree) if tree.is_dir() else None
-        if head is not None and _COMMIT_ID.fullmatch(head) and worktrees.is_populated(tree):
-            found.append((tree, head))
-    return found
+    return [(tree, head) for tree in _pool_trees(worktree_root) if (head := _usable_head(repo, tree))]
 
 
 async def ready(repo: GitRepo, worktree_root: Path) -> list[Path]:
@@ -157,11 +162,7 @@ async def take(repo: GitRepo, worktree_root: Path, *, path: Path, branch: str, s
     async with repo.lock.hold():
         if path.exists():
             return False
-        # One already at the start commit needs no checkout at all: those first.
-        for tree, _head in sorted(_entries(repo, worktree_root), key=lambda entry: entry[1] != start_sha):
-            if await _move(repo, tree, path):
-                break  # out of the pool: no other run or task can take it now
-        else:
+        if not await _take_one(repo, worktree_root, path, start_sha):
             return False
     # Checked outside the lock (the worktree is ours alone now), so takes check in parallel.
     if await pristine(repo, path) and await _detach_at(repo, path, start_sha):
@@ -172,6 +173,25 @@ async def take(repo: GitRepo, worktree_root: Path, *, path: Path, branch: str, s
             await repo.git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=path)
             return True
     await worktrees.remove_worktree(repo, path)  # never handed out as it was found
+    return False
+
+
+async def _take_one(repo: GitRepo, worktree_root: Path, path: Path, start_sha: str) -> bool:
+    """Move one pool worktree to `path`, preferring one already at `start_sha` (no checkout).
+    The pool is checked lazily: the takes run one after another under the lock, and checking
+    every entry for each take made N takes cost N² checks. Caller holds the lock."""
+    elsewhere: list[Path] = []
+    for tree in _pool_trees(worktree_root):
+        head = _usable_head(repo, tree)
+        if head is None:
+            continue
+        if head != start_sha:
+            elsewhere.append(tree)
+        elif await _move(repo, tree, path):
+            return True  # out of the pool: no other run or task can take it now
+    for tree in elsewhere:
+        if await _move(repo, tree, path):
+            return True
     return False
 
 
