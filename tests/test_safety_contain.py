@@ -23,7 +23,7 @@ exec(sys.argv[1])
 pathlib.Path(os.environ["LAUNCHER_CONTRACT"]).write_text(json.dumps({
     "contract_version": "1", "task_id": os.environ["LAUNCHER_TASK_ID"], "status": "done",
     "summary": "did it", "files_changed": [], "tests_added": [], "decisions": [], "blockers": [],
-    "llm_observations": ""}))
+    "llm_observations": "a test agent: no judgement involved"}))
 """
 
 
@@ -153,6 +153,50 @@ def test_touching_a_main_tree_file_without_changing_it_is_not_an_intrusion(repo:
     )
     report = run_commands(repo, [command_task("toucher", code)])
     assert task(report, "toucher").state == "merged", task(report, "toucher").message
+
+
+# Waits (at most 20 s) until task `other` is approved in the journal: its round and checks are over.
+AWAIT_APPROVED = """
+import sqlite3, time
+def await_approved(other):
+    db, deadline = MAIN / ".launcher" / "launcher.db", time.time() + 20
+    while time.time() < deadline:
+        try:
+            row = sqlite3.connect(db).execute("SELECT state FROM tasks WHERE task_id=?", (other,)).fetchone()
+        except sqlite3.Error:
+            row = None
+        if row and row[0] == "approved":
+            return
+        time.sleep(0.05)
+    raise SystemExit(other + " was never approved")
+"""
+
+
+def test_a_main_tree_write_made_while_two_agents_ran_blames_neither_but_is_put_back(repo: Path) -> None:
+    # The writer writes, then waits until the other task has been collected (which sees the
+    # file first): by time alone nobody can tell which of the two wrote it. Blaming the task
+    # that happened to finish first was a false report.
+    writer = main_tree(AWAIT_APPROVED + '(MAIN / "intruded.txt").write_text("x")\n'
+                       'await_approved("bystander")\npathlib.Path("w.txt").write_text("w")')
+    bystander = main_tree('import time\nwhile not (MAIN / "intruded.txt").exists():\n    time.sleep(0.05)\n'
+                          'pathlib.Path("b.txt").write_text("b")')
+    report = run_commands(repo, [command_task("writer", writer), command_task("bystander", bystander)])
+    assert task(report, "bystander").state == "merged", task(report, "bystander").message
+    assert task(report, "writer").state == "merged", task(report, "writer").message
+    assert not (repo / "intruded.txt").exists()  # put back all the same
+    aside = list((repo / ".launcher" / "runs").glob("*/intrusions/intruded.txt"))
+    assert [p.read_text() for p in aside] == ["x"]  # set aside for the run, not under either task
+
+
+def test_a_main_tree_write_made_while_only_its_agent_ran_fails_that_task_alone(repo: Path) -> None:
+    writer = main_tree(AWAIT_APPROVED + 'await_approved("bystander")\ntime.sleep(0.1)  # past a clock tick\n'
+                       '(MAIN / "intruded.txt").write_text("x")\npathlib.Path("w.txt").write_text("w")')
+    bystander = command_task("bystander", 'pathlib.Path("b.txt").write_text("b")')
+    report = run_commands(repo, [command_task("writer", writer), bystander])
+    assert task(report, "bystander").state == "merged", task(report, "bystander").message
+    writer_row = task(report, "writer")
+    assert writer_row.state == "failed" and "intruded.txt" in writer_row.message
+    assert not (repo / "intruded.txt").exists()
 
 
 # Task "a" waits until task "b" is being graded (its worktree idle, its round committed), then

@@ -232,6 +232,9 @@ class IdleTree:
 # the tree's own next round, before landing), which still see every change: only the moment it
 # is noticed moves, not who is blamed (`IdleTree.witnesses` keeps growing until the check).
 CROSS_CHECK_SHARE = 0.1
+# A file's ctime may read up to this much before the write (file systems that keep whole
+# seconds truncate; Linux stamps with a clock that lags by a tick), never after it.
+CTIME_SLACK_S = 1.0
 
 
 @dataclass
@@ -243,6 +246,9 @@ class IdleTrees:
     round_started: dict[str, float] = field(default_factory=dict)  # wall clock, per task
     started: float = field(default_factory=time.monotonic)
     cross_check_s: float = 0.0  # time spent checking other tasks' trees after rounds
+    # When each task's code ran (its agent, then its checks): wall-clock spans, the last one
+    # open while it runs. Who may have written a file is whoever ran when its ctime says.
+    spans: dict[str, list[tuple[float, float | None]]] = field(default_factory=dict)
 
     def may_cross_check(self) -> bool:
         """Whether a check of another task's idle tree after a round fits the time budget."""
@@ -260,12 +266,34 @@ class IdleTrees:
         """The task's agent is about to run: its tree is no longer idle, and it witnesses others."""
         self.records.pop(task_id, None)
         self.active.add(task_id)
-        self.round_started[task_id] = time.time()
+        self.round_started[task_id] = now = time.time()
+        spans = self.spans.setdefault(task_id, [])
+        if not spans or spans[-1][1] is not None:  # activated again while running: one span
+            spans.append((now, None))
         for record in self.records.values():
             record.witnesses.add(task_id)
 
+    def _close_span(self, task_id: str) -> None:
+        spans = self.spans.get(task_id)
+        if spans and spans[-1][1] is None:
+            spans[-1] = (spans[-1][0], time.time())
+
+    def finish(self, task_id: str) -> None:
+        """The task's pipeline ended (approved, failed, or waiting): none of its code runs now."""
+        self.active.discard(task_id)
+        self._close_span(task_id)
+
+    def suspects(self, at: float | None, window: tuple[float, float]) -> set[str]:
+        """Tasks whose code was running when a file got the ctime `at` (None: when it is not
+        known, at any time in `window`)."""
+        low, high = (at, at) if at is not None else window
+        return {task_id for task_id, spans in self.spans.items()
+                if any(start - CTIME_SLACK_S <= high and (end is None or low <= end)
+                       for start, end in spans)}
+
     async def record(self, repo: GitRepo, task_id: str, worktree: Path) -> None:
         self.active.discard(task_id)
+        self._close_span(task_id)
         head, status = await tree_state(repo, worktree)
         self.records[task_id] = IdleTree(worktree, head, status, set(self.active))
 

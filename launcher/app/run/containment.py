@@ -282,8 +282,10 @@ async def reap(ctx: RunContext, task_id: str | None = None) -> None:
 async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
                               task_id: str | None = None) -> list[str]:
     """Files of the main checkout changed in this round's window (by status, then by content).
-    With `task_id`, each is put back (engine/main_restore.py) and said how; the agent's files
-    go to the task's `intrusions/` directory."""
+    With `task_id`, each is put back (engine/main_restore.py) and said how, and only what this
+    task alone can have written is returned (blamed on it): a file written while other tasks'
+    code ran too is blamed on none of them (a note says so) and set aside for the run, and one
+    written while only another task ran is that task's (`ctx.intruders`)."""
     found = []
     for entry in await ctx.main_status(not_before=ended):
         if entry in ctx.main_snapshot:
@@ -298,14 +300,38 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
     ctx.reported_intrusions.update(fresh)
     if not fresh or task_id is None:
         return fresh
+    by_writer: dict[str, list[str]] = {}
+    unattributed: set[str] = set()
+    for rel in fresh:
+        suspects = ctx.idle_trees.suspects(tree_guard.ctime_of(ctx.repo.root / rel), (since, ended))
+        writer = task_id if suspects <= {task_id} else next(iter(suspects)) if len(suspects) == 1 else ""
+        by_writer.setdefault(writer, []).append(rel)
+        if not writer:
+            unattributed |= suspects
+            ctx.note(task_id, f"{rel} was written into the main checkout while the code of tasks "
+                              f"{', '.join(sorted(suspects))} ran; cannot tell which: none is blamed")
+    blamed: list[str] = []
+    for writer, paths in sorted(by_writer.items()):
+        aside = ctx.files.task_dir(writer) if writer else ctx.files.run_dir
+        who = writer or f"one of {', '.join(sorted(unattributed))}"
+        described = await _put_back_main(ctx, paths, aside / INTRUSIONS_DIR, who)
+        if writer == task_id:
+            blamed = described
+        elif writer:
+            ctx.intruders.setdefault(writer, f"wrote into the main checkout: {', '.join(described)}")
+        else:
+            ctx.note(task_id, f"put back: {', '.join(described)}")
+    return blamed
+
+
+async def _put_back_main(ctx: RunContext, paths: list[str], aside_dir: Path, who: str) -> list[str]:
     async with ctx.repo.lock.hold():
         put = await main_restore.put_back(
-            ctx.repo, ctx.main_contents, {entry[3:] for entry in ctx.main_snapshot}, fresh,
-            ctx.files.task_dir(task_id) / INTRUSIONS_DIR)
+            ctx.repo, ctx.main_contents, {entry[3:] for entry in ctx.main_snapshot}, paths, aside_dir)
     ctx.main_scan = None  # taken before the files were put back
-    for rel in fresh:
+    for rel in paths:
         if rel in put.left:
-            ctx.intrusions_left[rel] = task_id
+            ctx.intrusions_left[rel] = who
         else:  # as before: a later write there is a new intrusion
             ctx.reported_intrusions.discard(rel)
     return put.described

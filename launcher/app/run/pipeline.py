@@ -56,6 +56,8 @@ async def run_task(ctx: RunContext, task_id: str) -> bool:
         except LauncherError as exc:
             ctx.transition(task_id, TaskState.FAILED, exc.message)
             return False
+        finally:
+            ctx.idle_trees.finish(task_id)  # none of its code runs any more
 
 
 async def _start_point(ctx: RunContext, task: Task) -> str:
