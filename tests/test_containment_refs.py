@@ -163,16 +163,16 @@ def test_the_launcher_s_own_exclude_lines_are_never_flagged_and_survive_a_restor
     exclude = common / "info" / "exclude"
     snapshot = guard.take_snapshot(common)
     exclude_from_git(repo, "/.launcher-review-test/")  # e.g. a grader's packet, mid-round
-    assert guard.undo_tampering(snapshot, 0.0) is None
+    assert guard.undo_tampering(snapshot) is None
     with exclude.open("a") as fh:
         fh.write("stolen.txt\n")  # an agent's line, then another of the launcher's own
     exclude_from_git(repo, "/.launcher-other-test/")
-    undone = guard.undo_tampering(snapshot, 0.0)
+    undone = guard.undo_tampering(snapshot)
     assert undone is not None and "info/exclude changed" in undone[0]
     lines = exclude.read_text().splitlines()
     assert "stolen.txt" not in lines
     assert "/.launcher-review-test/" in lines and "/.launcher-other-test/" in lines
-    assert guard.undo_tampering(snapshot, 0.0) is None
+    assert guard.undo_tampering(snapshot) is None
 
 
 # --- defect 3: what an agent wrote into the main checkout is put back ----------------------

@@ -199,6 +199,28 @@ def test_a_main_tree_write_made_while_only_its_agent_ran_fails_that_task_alone(r
     assert not (repo / "intruded.txt").exists()
 
 
+# What an agent may not do to the shared repository, and the file that shows it was done.
+SHARED_CHANGES = {
+    "hook": ('h = common_dir() / "hooks" / "post-merge"\nh.write_text("#!/bin/sh\\n")\nh.chmod(0o755)\n',
+             "hooks/post-merge"),
+    "tag": ('subprocess.run(["git", "tag", "planted"], check=True)\n', "refs/tags/planted"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(SHARED_CHANGES))
+def test_a_shared_repository_change_made_while_two_agents_ran_blames_neither_and_is_undone(
+    repo: Path, change: str
+) -> None:
+    code, evidence = SHARED_CHANGES[change]
+    writer = main_tree(AWAIT_APPROVED + code + 'await_approved("bystander")\npathlib.Path("w.txt").write_text("w")')
+    bystander = main_tree(f'import time\nwhile not (common_dir() / {evidence!r}).exists():\n    time.sleep(0.05)\n'
+                          'pathlib.Path("b.txt").write_text("b")')
+    report = run_commands(repo, [command_task("writer", writer), command_task("bystander", bystander)])
+    assert task(report, "bystander").state == "merged", task(report, "bystander").message
+    assert task(report, "writer").state == "merged", task(report, "writer").message
+    assert not (repo / ".git" / evidence).exists()  # undone all the same
+
+
 # Task "a" waits until task "b" is being graded (its worktree idle, its round committed), then
 # writes a file into b's worktree. b's grader waits until a is done, then asks for a revision,
 # so b's agent runs again on a worktree that, unguarded, holds a's file to commit and land.

@@ -266,14 +266,18 @@ class IdleTrees:
         """The task's agent is about to run: its tree is no longer idle, and it witnesses others."""
         self.records.pop(task_id, None)
         self.active.add(task_id)
-        self.round_started[task_id] = now = time.time()
-        spans = self.spans.setdefault(task_id, [])
-        if not spans or spans[-1][1] is not None:  # activated again while running: one span
-            spans.append((now, None))
+        self.round_started[task_id] = time.time()
+        self.open_span(task_id)
         for record in self.records.values():
             record.witnesses.add(task_id)
 
-    def _close_span(self, task_id: str) -> None:
+    def open_span(self, task_id: str) -> None:
+        """The task's code (or its grader) starts running."""
+        spans = self.spans.setdefault(task_id, [])
+        if not spans or spans[-1][1] is not None:  # opened again while running: one span
+            spans.append((time.time(), None))
+
+    def close_span(self, task_id: str) -> None:
         spans = self.spans.get(task_id)
         if spans and spans[-1][1] is None:
             spans[-1] = (spans[-1][0], time.time())
@@ -281,7 +285,7 @@ class IdleTrees:
     def finish(self, task_id: str) -> None:
         """The task's pipeline ended (approved, failed, or waiting): none of its code runs now."""
         self.active.discard(task_id)
-        self._close_span(task_id)
+        self.close_span(task_id)
 
     def suspects(self, at: float | None, window: tuple[float, float]) -> set[str]:
         """Tasks whose code was running when a file got the ctime `at` (None: when it is not
@@ -293,7 +297,7 @@ class IdleTrees:
 
     async def record(self, repo: GitRepo, task_id: str, worktree: Path) -> None:
         self.active.discard(task_id)
-        self._close_span(task_id)
+        self.close_span(task_id)
         head, status = await tree_state(repo, worktree)
         self.records[task_id] = IdleTree(worktree, head, status, set(self.active))
 

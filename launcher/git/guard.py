@@ -171,27 +171,27 @@ def restore(snapshot: GitDirSnapshot, changed: dict[str, str]) -> None:
         os.replace(scratch, path)
 
 
-def made_since(snapshot: GitDirSnapshot, changed: dict[str, str], since: float) -> bool:
-    """Whether any of the changes happened at or after `since` (by ctime, which cannot be
-    back-dated; a deletion leaves nothing to date, so it counts)."""
+def change_times(snapshot: GitDirSnapshot, changed: dict[str, str]) -> list[float | None]:
+    """When each change was made (ctime, which cannot be back-dated; None: a deletion leaves
+    nothing to date)."""
+    times: list[float | None] = []
     for rel in changed:
         try:
-            if (snapshot.common_dir / rel).lstat().st_ctime >= since - 1:
-                return True
+            times.append((snapshot.common_dir / rel).lstat().st_ctime)
         except OSError:
-            return True
-    return False
+            times.append(None)
+    return times
 
 
-def undo_tampering(snapshot: GitDirSnapshot, since: float) -> tuple[str, bool] | None:
+def undo_tampering(snapshot: GitDirSnapshot) -> tuple[str, list[float | None]] | None:
     """Undo every change to the watched files; None if there was none, else a description and
-    whether a change was made at or after `since`."""
+    when each change was made (`change_times`)."""
     changed = changed_paths(snapshot)
     if not changed:
         return None
-    recent = made_since(snapshot, changed, since)
+    times = change_times(snapshot, changed)
     restore(snapshot, changed)
-    return ", ".join(f"{rel} {how}" for rel, how in changed.items()), recent
+    return ", ".join(f"{rel} {how}" for rel, how in changed.items()), times
 
 
 def tampered(who: str, listed: str, common_dir: Path) -> GitDirTampered:

@@ -167,24 +167,40 @@ async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> 
 
 
 async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None:
-    """Put the shared git dir back; blame the task if a change falls in its round, else the one
-    other active task if there is exactly one (parallel agents cannot be told apart by time)."""
+    """Put the shared git dir back; blame the task if its code alone ran when the changes were
+    made, else the one other task that ran then (`_writer`)."""
     snapshot = ctx.git_dir_snapshot
     if snapshot is None:
         return
     since = ctx.idle_trees.round_started.get(task_id, 0.0)
     async with ctx.repo.lock.hold():
-        undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, since)
+        undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot)
     if undone is None:
         return
-    listed, in_this_round = undone
-    if in_this_round:
+    listed, times = undone
+    writer = _writer(ctx, task_id, times, (since, time.time()))
+    if writer == task_id:
         raise guard.tampered(f"{who} of task {task_id}", listed, snapshot.common_dir)
-    others = sorted(ctx.idle_trees.active - {task_id})
     what = f"changed the repository's shared git directory ({listed}); the launcher put it back"
-    if len(others) == 1:
-        ctx.intruders.setdefault(others[0], what)
-    ctx.note(task_id, f"another agent {what}")
+    if writer:
+        ctx.intruders.setdefault(writer, what)
+    ctx.note(task_id, f"another agent {what}" + ("" if writer else "; cannot tell which"))
+
+
+def _writer(ctx: RunContext, task_id: str | None, times: list[float | None], window: tuple[float, float],
+            among: set[str] | None = None) -> str:
+    """Who made changes at `times` (ctimes; None: not known, some time in `window`): `task_id`
+    if no other task's code ran then, else the one other task that ran, else "" (several ran:
+    time cannot tell them apart, and blaming the one that happened to be checked first would
+    be a false report). `among`: the only tasks that can have done it."""
+    suspects: set[str] = set()
+    for when in times or [None]:
+        suspects |= ctx.idle_trees.suspects(when, window)
+    if among is not None:
+        suspects &= among
+    if task_id is not None and suspects <= {task_id}:
+        return task_id
+    return next(iter(suspects)) if len(suspects) == 1 else ""
 
 
 async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRefs | None:
@@ -248,12 +264,7 @@ async def _ref_culprit(ctx: RunContext, change: ref_guard.RefChange, task_id: st
         return None
     since = ctx.idle_trees.round_started.get(task_id or "", 0.0)
     when = ref_guard.change_time(ctx.repo, change)
-    if task_id in seen and (when is None or when >= since - 1):
-        return task_id
-    others = sorted(seen - {task_id})
-    if len(others) == 1:
-        return others[0]
-    return task_id if task_id in seen else ""
+    return _writer(ctx, task_id if task_id in seen else None, [when], (since, time.time()), among=seen)
 
 
 def _task_ids(ctx: RunContext) -> list[str]:
@@ -303,10 +314,11 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
     by_writer: dict[str, list[str]] = {}
     unattributed: set[str] = set()
     for rel in fresh:
-        suspects = ctx.idle_trees.suspects(tree_guard.ctime_of(ctx.repo.root / rel), (since, ended))
-        writer = task_id if suspects <= {task_id} else next(iter(suspects)) if len(suspects) == 1 else ""
+        when = tree_guard.ctime_of(ctx.repo.root / rel)
+        writer = _writer(ctx, task_id, [when], (since, ended))
         by_writer.setdefault(writer, []).append(rel)
         if not writer:
+            suspects = ctx.idle_trees.suspects(when, (since, ended))
             unattributed |= suspects
             ctx.note(task_id, f"{rel} was written into the main checkout while the code of tasks "
                               f"{', '.join(sorted(suspects))} ran; cannot tell which: none is blamed")

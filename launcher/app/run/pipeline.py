@@ -251,7 +251,11 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         if grading.grader_name(ctx) is None:
             return await grading.approve(ctx, task.id, message)
         ctx.transition(task.id, TaskState.GRADING, f"grader round {iteration}")
-        verdict = await grading.grade_task(ctx, task, iteration, facts)
+        ctx.idle_trees.open_span(task.id)  # what its grader does is the task's too
+        try:
+            verdict = await grading.grade_task(ctx, task, iteration, facts)
+        finally:
+            ctx.idle_trees.close_span(task.id)
         await containment.after_round(ctx, task.id, who="the grader")
         if verdict is TaskState.APPROVED:
             return await grading.approve_once(ctx, task.id, "rubric satisfied")
