@@ -199,6 +199,19 @@ def test_a_main_tree_write_made_while_only_its_agent_ran_fails_that_task_alone(r
     assert not (repo / "intruded.txt").exists()
 
 
+def test_a_check_that_writes_into_the_main_checkout_fails_its_task_and_the_file_is_set_aside(
+    repo: Path,
+) -> None:
+    leak = repo / "leak.txt"
+    check = f"{sys.executable} -c \"open({str(leak)!r}, 'w').write('from a check')\""
+    report = run_commands(repo, [command_task("leaky", 'pathlib.Path("w.txt").write_text("w")', checks=[check])])
+    leaky = task(report, "leaky")
+    assert leaky.state == "failed" and "checks wrote into the main checkout" in leaky.message, leaky.message
+    assert "leak.txt" in leaky.message and not leak.exists()
+    assert [p.read_text() for p in (repo / ".launcher" / "runs").glob("*/leaky/intrusions/leak.txt")] == [
+        "from a check"]
+
+
 # What an agent may not do to the shared repository, and the file that shows it was done.
 SHARED_CHANGES = {
     "hook": ('h = common_dir() / "hooks" / "post-merge"\nh.write_text("#!/bin/sh\\n")\nh.chmod(0o755)\n',

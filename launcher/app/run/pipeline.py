@@ -378,6 +378,13 @@ async def _collect_and_decide(
     }
     ctx.transition(task.id, TaskState.COLLECTED, contract.summary[:200], **fields)
     state, message, checks = await _decide(ctx, task, worktree, contract, facts, outcome.error_kind)
+    if checks and (wrote := await containment.main_tree_intrusions(ctx, started, time.time(), task.id)):
+        # The checks ran the task's code: what that wrote outside its worktree is its doing too.
+        facts["main_tree_intrusions"] = [*intrusions, *wrote]
+        if state is TaskState.APPROVED:
+            state, message = TaskState.FAILED, (
+                f"its checks wrote into the main checkout: {', '.join(wrote)}; checks run in the "
+                "task's worktree and may only write there")
     facts["checks"] = [c.as_dict() for c in checks]
     facts["included"] = row.included
     atomic_write_json(artifacts / "facts.json", facts)
