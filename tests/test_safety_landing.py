@@ -21,9 +21,9 @@ def _write_plan(path: Path, tasks: list[dict[str, object]], **run: object) -> Pa
     return path
 
 
-def _git_killing_launcher_at(tmp_path: Path, subcommand: str, *also: str) -> dict[str, str]:
+def _git_killing_launcher_at(tmp_path: Path, subcommand: str, *also: str, after: bool = False) -> dict[str, str]:
     """PATH whose `git` SIGKILLs its parent (the launcher) when asked to run `subcommand` (with
-    every argument in `also` among its arguments)."""
+    every argument in `also` among its arguments): instead of running it, or `after` it ran."""
     real = shutil.which("git")
     assert real
     bin_dir = tmp_path / "killer-bin"
@@ -34,8 +34,8 @@ def _git_killing_launcher_at(tmp_path: Path, subcommand: str, *also: str) -> dic
         "#!/bin/sh\n"
         "hits=0\n"
         f'for arg in "$@"; do case "$arg" in {"|".join(wanted)}) hits=$((hits + 1));; esac; done\n'
-        f'[ "$hits" -ge {len(wanted)} ] && {{ kill -9 $PPID; exit 1; }}\n'
-        f'exec {real} "$@"\n'
+        + (f'{real} "$@"; code=$?\n[ "$hits" -ge {len(wanted)} ] && kill -9 $PPID\nexit $code\n' if after else
+           f'[ "$hits" -ge {len(wanted)} ] && {{ kill -9 $PPID; exit 1; }}\nexec {real} "$@"\n')
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
@@ -388,3 +388,76 @@ def test_a_recovered_landing_still_settles_the_tasks_it_could_not_land(repo: Pat
     assert states == {"a": "merged", "b": "conflicted"}, report
     assert report["status"] != "succeeded"
     assert "b + a" in (repo / "app.py").read_text()
+
+
+def _broken_check(tmp_path: Path) -> str:
+    """An integration check that fails when a merged .txt file says BROKEN."""
+    script = tmp_path / "check.py"
+    script.write_text("import pathlib, sys\n"
+                      "sys.exit(any('BROKEN' in p.read_text() for p in pathlib.Path('.').rglob('*.txt')))\n")
+    return f"{sys.executable} {script}"
+
+
+def test_a_landing_finished_on_resume_is_not_taken_for_a_later_agent_round_s_write(
+    repo: Path, tmp_path: Path
+) -> None:
+    # Killed after the target moved, before the main tree followed. Resume finishes the tree
+    # update before anything else: the culprit's revision round that comes after it must not be
+    # blamed for the landed files (it was failed, and f1.txt was "put back" to not existing).
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": "t1", "script": [{"write": "f1.txt", "content": "1\n"}]},
+        {"id": "t3", "script": [{"write": "f3.txt", "content": "BROKEN\n", "rounds": [1]},
+                                {"write": "f3.txt", "content": "fixed\n", "rounds": [2]}]},
+    ], integration_check=_broken_check(tmp_path))
+    killed = launcher_cli(repo, "run", str(plan), "--quiet",
+                          env=_git_killing_launcher_at(tmp_path, "update-ref", "-m", after=True))
+    assert killed.returncode == -9, killed.stderr
+    assert git(repo, "status", "--porcelain", "--untracked-files=no").strip()  # the tree is behind main
+    resumed = launcher_cli(repo, "resume", _run_id(repo), "--json")
+    report = json.loads(resumed.stdout)
+    assert {t["id"]: t["state"] for t in report["tasks"]} == {"t1": "merged", "t3": "merged"}, report
+    assert report["status"] == "succeeded" and resumed.returncode == 0
+    assert git(repo, "status", "--porcelain").strip() == ""
+    assert (repo / "f1.txt").read_text() == "1\n" and (repo / "f3.txt").read_text() == "fixed\n"
+
+
+def test_resume_after_a_killed_land_of_a_no_merge_run_finishes_that_landing(repo: Path, tmp_path: Path) -> None:
+    plan = _write_plan(tmp_path / "plan.json", [
+        {"id": f"n{n}", "script": [{"write": f"n{n}.txt", "content": f"{n}\n"}]} for n in range(2)])
+    assert launcher_cli(repo, "run", str(plan), "--no-merge", "--quiet").returncode == 0
+    killed = launcher_cli(repo, "land", "--quiet",
+                          env=_git_killing_launcher_at(tmp_path, "update-ref", "-m", after=True))
+    assert killed.returncode == -9, killed.stderr
+    assert git(repo, "status", "--porcelain", "--untracked-files=no").strip()  # the tree is behind main
+
+    resumed = launcher_cli(repo, "resume", "--json")
+    report = json.loads(resumed.stdout)
+    assert [(t["state"], t["merged"]) for t in report["tasks"]] == [("merged", True)] * 2, report
+    assert report["status"] == "succeeded" and resumed.returncode == 0
+    assert git(repo, "status", "--porcelain").strip() == ""
+    assert (repo / "n0.txt").exists() and (repo / "n1.txt").exists()
+
+
+def test_resume_after_a_land_killed_before_it_moved_anything_lands(repo: Path, tmp_path: Path) -> None:
+    # `launcher land` asked for the run's work to land: resume goes on with that, instead of
+    # settling the run as the `--no-merge` run it was ("succeeded", with nothing landed).
+    plan = _write_plan(tmp_path / "plan.json", [{"id": "n0", "script": [{"write": "n0.txt", "content": "0\n"}]}])
+    assert launcher_cli(repo, "run", str(plan), "--no-merge", "--quiet").returncode == 0
+    killed = launcher_cli(repo, "land", "--quiet", env=_git_killing_launcher_at(tmp_path, "merge-tree"))
+    assert killed.returncode == -9, killed.stderr
+    resumed = launcher_cli(repo, "resume", "--json")
+    report = json.loads(resumed.stdout)
+    assert report["tasks"][0]["state"] == "merged" and report["status"] == "succeeded", report
+    assert (repo / "n0.txt").read_text() == "0\n"
+
+
+def test_a_run_whose_launcher_was_killed_shows_as_interrupted_not_running(repo: Path, tmp_path: Path) -> None:
+    plan = _write_plan(tmp_path / "plan.json", [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}])
+    killed = launcher_cli(repo, "run", str(plan), "--quiet", env=_git_killing_launcher_at(tmp_path, "add", "-A"))
+    assert killed.returncode == -9, killed.stderr
+    shown = launcher_cli(repo, "status", "--json", "--exit-status")
+    report = json.loads(shown.stdout)
+    assert report["status"] == "interrupted" and "launcher resume" in report["message"], report
+    assert shown.returncode == 130
+    listed = launcher_cli(repo, "runs")
+    assert "interrupted" in listed.stdout and "running" not in listed.stdout

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from launcher import process
 from launcher.app.queue import matrix
 from launcher.app.run.claims import claimed_files, disagreements
 from launcher.app.run.epics import epic_members
@@ -119,10 +121,17 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
     conflicts, queue = matrix.recorded(journal.path, run_id)
     landed_on = run.landed_on
     parked = landed_on is not None and landed_on != run.target
+    status, message = run.status.value, run.message
+    pid = run.launcher_pid
+    if run.status is RunStatus.RUNNING and pid and pid != os.getpid() and not process.pid_alive(pid):
+        # Killed (SIGKILL, a crash of the machine) before it could journal that it stopped.
+        status = RunStatus.INTERRUPTED.value
+        message = (f"its launcher (pid {pid}) is gone without saving its state (killed?); "
+                   f"`launcher resume {run_id}` continues")
     return RunReport(
-        run_id=run_id, status=run.status.value, repo=run.repo, base_sha=run.base_sha,
+        run_id=run_id, status=status, repo=run.repo, base_sha=run.base_sha,
         target=run.target, integration_branch=landed_on if parked else None,
-        landed_on=landed_on, message=run.message,
+        landed_on=landed_on, message=message,
         artifacts=str(repo_root / ".launcher" / "runs" / run_id), tasks=tasks,
         epics=epic_reports(tasks, epic_members(list(plan_tasks.values()))),
         usage=_run_usage(spend), conflicts=conflicts, queue=queue,

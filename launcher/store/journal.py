@@ -196,8 +196,14 @@ class Journal(SqliteStore):
                 )
 
     def set_run(self, run_id: str, *, status: RunStatus | None = None, message: str | None = None,
-                launcher_pid: int | None = None, landed_on: str | None = None) -> None:
+                launcher_pid: int | None = None, landed_on: str | None = None,
+                settings: dict[str, Any] | None = None) -> None:
+        """Update the run's row; `settings` are merged into the stored ones."""
         with self._tx() as db:
+            if settings:
+                row = db.execute("SELECT settings_json FROM runs WHERE id=?", (run_id,)).fetchone()
+                stored = {**json.loads(row[0] if row else "{}"), **settings}
+                db.execute("UPDATE runs SET settings_json=? WHERE id=?", (json.dumps(stored), run_id))
             if status is not None:
                 db.execute("UPDATE runs SET status=?, updated_at=? WHERE id=?", (status.value, time.time(), run_id))
             if message is not None:

@@ -60,7 +60,8 @@ async def _target_tip(ctx: RunContext) -> str:
 Guard = Callable[[], Coroutine[Any, Any, None]]
 
 
-async def land_approved(ctx: RunContext, guard: Guard | None = None) -> tuple[bool, str]:
+async def land_approved(ctx: RunContext, guard: Guard | None = None,
+                        recovered: tuple[bool, str] | None = None) -> tuple[bool, str]:
     """Land every approved task; returns (all approved work is on the target, message). Work
     the queue sends back (a culprit of the integration check, a conflict with
     `on_conflict = "agent"`) gets its round and is landed in a further pass.
@@ -68,8 +69,9 @@ async def land_approved(ctx: RunContext, guard: Guard | None = None) -> tuple[bo
     `guard` (the containment check of the approved worktrees, which may fail a task) runs
     before anything lands: alongside the first pass's in-memory fold when there is no
     integration check, and that fold is thrown away and made again if the guard failed one of
-    its tasks."""
-    recovered = await recover_landing(ctx)
+    its tasks. `recovered`: what the caller's own `recover_landing` finished (resume does that
+    before anything else, so the main work tree is whole before it is snapshotted)."""
+    recovered = recovered or await recover_landing(ctx)
     if recovered is not None:
         if guard is not None:
             await guard()

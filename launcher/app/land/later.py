@@ -14,6 +14,7 @@ import anyio
 from launcher import process
 from launcher.app.context import EventSink
 from launcher.app.land.landing import land_approved
+from launcher.app.land.recovery import recover_landing
 from launcher.app.report import build_report, run_status
 from launcher.app.run import containment
 from launcher.app.run.runner import load_context
@@ -26,14 +27,19 @@ from launcher.models.states import RunStatus
 async def land_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
     ctx = await load_context(cwd, run_id, emit)  # refuses a run whose launcher still runs
     ctx.merge = True
+    # The user asked for the run's work to land: a `resume` after an interrupted `land` goes on
+    # landing (it would otherwise settle the run as the `--no-merge` run it was).
+    ctx.journal.set_run(ctx.run_id, settings={"merge": True})
     # A culprit of the integration check, or a conflict sent back, gets an agent round here:
     # guarded as in a run (shared git dir, refs, main checkout, idle worktrees, escaped processes).
     ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
+    with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, None)):
+        recovered = await recover_landing(ctx)  # before the main work tree is snapshotted
     ctx.main_snapshot = set(await ctx.repo.status_porcelain())
     await containment.start(ctx)
     with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, None)):
         try:
-            reached_target, message = await land_approved(ctx)
+            reached_target, message = await land_approved(ctx, recovered=recovered)
             await containment.reap(ctx)
         except BaseException:
             with anyio.CancelScope(shield=True):

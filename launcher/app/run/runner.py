@@ -12,6 +12,7 @@ import anyio
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import cleanup_merged, land_approved
+from launcher.app.land.recovery import recover_landing
 from launcher.app.report import build_report, run_status
 from launcher.app.run import containment, pool, retry
 from launcher.app.run.inputs import check_run_inputs
@@ -151,6 +152,9 @@ async def _execute(ctx: RunContext) -> RunReport:
 
 async def _execute_observed(ctx: RunContext) -> RunReport:
     ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
+    # A landing the last launcher left half-done is finished first: the main work tree it was
+    # updating must be whole before its state is taken for the user's (containment.start).
+    recovered = await recover_landing(ctx)
     ctx.main_snapshot = set(await ctx.repo.status_porcelain())
     await containment.start(ctx)
     ctx.emit(Event(ctx.run_id, None, "run", None, f"{ctx.run_id} on {ctx.target}"))
@@ -168,10 +172,13 @@ async def _execute_observed(ctx: RunContext) -> RunReport:
         )
         message, reached_target = "", True
         if ctx.merge:  # the approved worktrees are checked while the landing is computed
-            reached_target, message = await land_approved(ctx, partial(containment.before_landing, ctx))
+            reached_target, message = await land_approved(ctx, partial(containment.before_landing, ctx),
+                                                           recovered)
         else:
             await containment.before_landing(ctx)
             await cleanup_merged(ctx)
+            if recovered is not None:
+                reached_target, message = recovered
         await containment.reap(ctx)
         if ctx.plan.run.warm_pool:  # ready for the next run, at the target's new tip
             await pool.refill(ctx)
