@@ -457,3 +457,13 @@ def test_a_write_found_only_before_landing_fails_the_writer_and_its_fold_is_neve
     assert "b.txt" in landed and "a.txt" not in landed and "stowaway.txt" not in landed
     steps = sqlite3.connect(db).execute("SELECT kind, tasks_json FROM queue_steps").fetchall()
     assert steps and all('"a"' not in tasks_json for _kind, tasks_json in steps), steps
+
+
+def test_a_stale_lock_on_the_target_parks_the_run_with_git_s_reason_not_a_false_move(repo: Path) -> None:
+    # The target did not move: saying "main moved (expected X, now X)" hid the real cause.
+    code = ('(common_dir() / "refs" / "heads" / "main.lock").write_text("")\n'
+            'pathlib.Path("w.txt").write_text("w")')
+    report = run_commands(repo, [command_task("locker", code)])
+    assert report.status == "parked", report.message
+    assert "could not move main" in report.message and "main.lock" in report.message, report.message
+    assert "moved since" not in report.message

@@ -329,23 +329,34 @@ async def advance_target(
         def merge_hint(first: str) -> str:
             return target_tree.merge_hint(first, target_branch)
 
+        refused = ""  # git's own words when the last compare-and-swap failed
+
         async def cas(old: str, to: str) -> bool:
+            nonlocal refused
             res = await repo.git("update-ref", "-m", "launcher: land", ref, to, old, check=False)
             if res.ok:  # the launcher's own move: never taken for an agent's (git/ref_guard.py)
                 ref_guard.launcher_moved(repo.common_dir, ref, old, to)
+            first = (res.err.strip().splitlines() or ["update-ref failed"])[0]
+            refused = "" if res.ok else first.removeprefix("fatal: ").removeprefix("error: ")
             return res.ok
 
-        async def moved_reason() -> str:
-            now = await repo.git("rev-parse", "--verify", "--quiet", ref, check=False)
-            return (f"{target_branch} moved since the run read it (expected {expected_old[:12]}, "
-                    f"now {now.out.strip()[:12] or 'missing'})")
+        async def park_unmoved() -> AdvanceResult:
+            now = (await repo.git("rev-parse", "--verify", "--quiet", ref, check=False)).out.strip()
+            if now != expected_old:
+                return await park(f"{target_branch} moved since the run read it (expected "
+                                  f"{expected_old[:12]}, now {now[:12] or 'missing'})",
+                                  "Review it, then merge it yourself.")
+            # Not moved: git could not take the ref (a stale lock file left by a killed process).
+            return await park(f"git could not move {target_branch}: {refused}",
+                              "If no git process is running, remove the stale lock file git names, "
+                              "then merge it yourself.")
 
         holder = await _worktree_holding(repo, ref)
         if holder is None:
             on_step(target_tree.MOVING_REF, False)
             if await cas(expected_old, new):
                 return AdvanceResult(True, target_branch, f"{target_branch} advanced to {new[:12]}")
-            return await park(await moved_reason(), "Review it, then merge it yourself.")
+            return await park_unmoved()
         if holder != "main":
             return await park(f"{target_branch} is checked out in the worktree {holder}",
                               "In that worktree, run `git merge --ff-only {branch}`.")
@@ -364,7 +375,7 @@ async def advance_target(
                               merge_hint("Commit or stash them, then run"))
         on_step(target_tree.MOVING_REF, True)
         if not await cas(expected_old, new):
-            return await park(await moved_reason(), "Review it, then merge it yourself.")
+            return await park_unmoved()
         # Two-tree read-tree updates index and files like a fast-forward and refuses to
         # overwrite untracked files; on refusal the ref goes back (CAS again) and we park.
         on_step(target_tree.UPDATING_TREE, True)
