@@ -334,3 +334,24 @@ def test_a_src_layout_imported_from_the_main_tree_is_swept_in_the_worker_trees(
             if r.status is MutantStatus.SURVIVED} == SURVIVORS  # fmt: skip
     assert {r.mutant.function for r in outcome.results if r.status is MutantStatus.NO_COVERAGE} == {"unused"}
     assert any(r.executor == "fork" for r in outcome.results)
+
+
+def test_a_mutant_that_ends_the_test_process_with_status_0_is_killed_not_survived(tmp_path: Path) -> None:
+    # Exit status 0 alone reads as "every test passed": a mutant that calls os._exit(0) before
+    # its tests finish was a false survivor (the covering test never completed).
+    root = tmp_path / "exiter"
+    files = {"exiter/__init__.py": "", "exiter/core.py": (
+        "import os\n\n\ndef exit_zero(x):\n    if x >= 3:\n        return x\n    os._exit(0)\n"),
+        "tests/test_core.py": "from exiter.core import exit_zero\n\n\ndef test_three():\n"
+                              "    assert exit_zero(3) == 3\n"}
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "exiter")
+    outcome = sweep(root, paths=["exiter/core.py"])
+    found = {(r.mutant.fault, r.mutant.replacement): r for r in outcome.results}
+    ended = found[("comparison", ">")]
+    assert ended.status is MutantStatus.KILLED, ended
+    assert "before its tests finished" in ended.note, ended.note

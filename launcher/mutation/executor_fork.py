@@ -33,6 +33,7 @@ writes the mutant to disk, which the worker reads the source from).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 import tempfile
@@ -286,4 +287,6 @@ class ForkExecutor:
         failed: list[str] = []
         with contextlib.suppress(OSError, ValueError):
             failed = list(json.loads(result_path.read_text(encoding="utf-8")).get("failed", []))
+        if done.returncode == 0 and not done.timed_out and not result_path.exists():
+            done = dataclasses.replace(done, returncode=fork_worker.EXIT_UNFINISHED)
         return done, failed

@@ -27,6 +27,7 @@ from launcher.git.import_roots import python_path
 from launcher.git.repo import GitRepo
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
+from launcher.mutation.fork_worker import EXIT_UNFINISHED
 from launcher.mutation.model import MutantStale, MutantStatus
 from launcher.mutation.narrow_stage import ran_alone
 from launcher.mutation.run_env import bytecode_files, bytecode_prefix, child_env
@@ -118,6 +119,9 @@ def classify(
     rc = done.returncode
     if rc == 0:
         return MutantStatus.SURVIVED, [], ""
+    if rc == EXIT_UNFINISHED:
+        return MutantStatus.KILLED, [], ("the test process exited with status 0 before its tests "
+                                         "finished (the mutant ended it, e.g. os._exit(0))")
     if command.custom is not None:
         return MutantStatus.KILLED, [], f"test command exit {rc}"
     output = done.out + done.err

@@ -64,6 +64,9 @@ EXIT_STALE = 95  # the file no longer holds the text the mutant replaces
 EXIT_COMPILE = 96  # the mutated source does not compile
 EXIT_HARNESS = 97  # the worker's own machinery failed in the child
 EXIT_PREIMPORTED = 98  # fresh mode: the module was imported before the hook could serve it
+# A child that exited 0 without writing its result: the mutant ended the process (`os._exit(0)`)
+# before its tests finished. Exit status 0 alone would read as "all passed" (a false survivor).
+EXIT_UNFINISHED = 94
 _CO_KINDS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async generator
 
 
@@ -343,8 +346,11 @@ class Worker:
                 failed = list(json.load(fh).get("failed", []))
         except (OSError, ValueError):
             pass
+        rc = os.waitstatus_to_exitcode(status)
+        if rc == 0 and not os.path.exists(result):
+            rc = EXIT_UNFINISHED
         self.reply(
-            ev="done", rc=os.waitstatus_to_exitcode(status), timed_out=timed_out, failed=failed,
+            ev="done", rc=rc, timed_out=timed_out, failed=failed,
             duration_s=time.monotonic() - started, tail=_tail(log),
         )  # fmt: skip
 
