@@ -138,7 +138,8 @@ def merge(
     """Join shard results into one run (equal to the unsharded sweep)."""
     merged = call(lambda: mutation_reports.merge(Path.cwd(), dirs, out))
     score = json.loads((merged / "report.json").read_text(encoding="utf-8")).get("score")
-    print(f"merged {len(dirs)} shard(s) into {merged}; mutation score {score if score is not None else 'n/a'}%")
+    shown = f"{score:.1f}%" if isinstance(score, (int, float)) else "n/a"  # as a sweep prints it
+    print(f"merged {len(dirs)} shard(s) into {merged}; mutation score {shown}")
     if fail_under is not None and (score is None or score < fail_under):
         print(_gate_failure(score, None, fail_under))
         raise typer.Exit(1)
