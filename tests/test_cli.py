@@ -96,6 +96,9 @@ def test_task_flags_logs_clean_and_github_summary(repo: Path, tmp_path: Path) ->
     cleaned = launcher_cli(repo, "clean", run_id)
     assert cleaned.returncode == 0, cleaned.stderr
     assert not worktree.exists()
+    kept = git(repo, "branch", "--list", "launcher/*").split()  # the failed task's commit is kept
+    assert kept == [f"launcher/{run_id}/broken"] and f"kept branch {kept[0]}" in cleaned.stdout
+    assert launcher_cli(repo, "clean", run_id, "--force").returncode == 0
     assert git(repo, "branch", "--list", "launcher/*").strip() == ""
 
 

@@ -127,7 +127,12 @@ def test_clean_defaults_to_the_latest_run_and_status_stops_showing_what_it_remov
     report = run_plan(repo, [{"id": "bad", "script": [{"write": "b.txt", "content": "b\n"}], "checks": ["false"]}])
     bad = task(report, "bad")
     assert bad.state == "failed" and bad.branch and bad.worktree
-    cleaned = launcher_cli(repo, "clean")  # no RUN: the latest, as status and resume do
+    kept = launcher_cli(repo, "clean")  # no RUN: the latest, as status and resume do
+    assert kept.returncode == 0 and f"kept branch {bad.branch}" in kept.stdout, kept.stdout  # its agent's commit
+    assert not Path(bad.worktree).exists()
+    shown = json.loads(launcher_cli(repo, "status", report.run_id, "--json").stdout)
+    assert shown["tasks"][0]["branch"] == bad.branch and shown["tasks"][0]["worktree"] is None
+    cleaned = launcher_cli(repo, "clean", "--force")
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     assert git(repo, "branch", "--list", bad.branch) == ""
     shown = json.loads(launcher_cli(repo, "status", report.run_id, "--json").stdout)

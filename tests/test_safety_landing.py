@@ -208,7 +208,9 @@ def test_parked_landing_with_a_task_named_integration_loses_nothing(repo: Path) 
     assert _branches(repo) == []
 
 
-def test_clean_keeps_approved_unmerged_branches_and_removes_failed_ones(repo: Path) -> None:
+def test_clean_keeps_every_branch_holding_commits_not_on_the_target_until_force(repo: Path) -> None:
+    # DESIGN 14: no ref holding commits unreachable from the target is deleted without --force;
+    # a failed task's branch holds its agent's commit as much as an approved one's does.
     report = run_plan(repo, [
         {"id": "good", "script": [{"write": "g.txt", "content": "g\n"}]},
         {"id": "bad", "checks": ["false"], "script": [{"write": "b.txt", "content": "b\n"}]},
@@ -216,9 +218,11 @@ def test_clean_keeps_approved_unmerged_branches_and_removes_failed_ones(repo: Pa
     assert report.status == RunStatus.FAILED
     cleaned = launcher_cli(repo, "clean", report.run_id)
     assert cleaned.returncode == 0, cleaned.stderr
-    assert _branches(repo) == [f"launcher/{report.run_id}/good"]
-    assert f"kept branch launcher/{report.run_id}/good: 1 commit(s) not on main" in cleaned.stdout
-    assert f"branch launcher/{report.run_id}/bad" in cleaned.stdout
+    assert _branches(repo) == [f"launcher/{report.run_id}/bad", f"launcher/{report.run_id}/good"]
+    assert f"kept branch launcher/{report.run_id}/good: 1 commit(s) not on main (approved work" in cleaned.stdout
+    assert f"kept branch launcher/{report.run_id}/bad: 1 commit(s) not on main (the failed task bad" in cleaned.stdout
+    forced = launcher_cli(repo, "clean", report.run_id, "--force")
+    assert forced.returncode == 0 and _branches(repo) == [], forced.stdout
 
 
 def test_clean_removes_the_refs_of_interrupted_rounds(repo: Path) -> None:
@@ -230,8 +234,12 @@ def test_clean_removes_the_refs_of_interrupted_rounds(repo: Path) -> None:
     git(repo, "update-ref", ref, head)  # as commits.rescue_uncommitted leaves it on resume
     cleaned = launcher_cli(repo, "clean", "--all")
     assert cleaned.returncode == 0, cleaned.stderr
+    assert git(repo, "for-each-ref", "--format=%(refname)", "refs/launcher/").split() == [ref]  # not on main
+    assert f"kept ref {ref}: 1 commit(s) not on main" in cleaned.stdout
+    forced = launcher_cli(repo, "clean", "--all", "--force")
+    assert forced.returncode == 0, forced.stderr
     assert git(repo, "for-each-ref", "refs/launcher/").strip() == ""
-    assert f"ref {ref}" in cleaned.stdout
+    assert f"ref {ref}" in forced.stdout
 
 
 def test_a_later_parked_landing_keeps_the_earlier_ones_work(repo: Path) -> None:

@@ -396,9 +396,9 @@ def _check_run_id(run_id: str) -> None:
 async def remove_run_leftovers(
     repo: GitRepo, root: Path, run_id: str, keep: dict[str, str] | None = None
 ) -> list[str]:
-    """Remove every worktree under `root/run_id`, every `launcher/<run_id>/*` branch except those
-    in `keep` (branch -> the line saying why), and every `refs/launcher/<run_id>/` ref (partial
-    rounds of interrupted agents, superseded by the rounds that followed)."""
+    """Remove every worktree under `root/run_id`, every `launcher/<run_id>/*` branch and every
+    `refs/launcher/<run_id>/` ref except those in `keep` (branch name or full ref -> the line
+    saying why it stays)."""
     keep = keep or {}
     _check_run_id(run_id)
     run_dir = root / run_id
@@ -427,6 +427,9 @@ async def remove_run_leftovers(
                 removed.append(f"branch {branch}")
         saved = await repo.git("for-each-ref", "--format=%(refname)", f"refs/{BRANCH_PREFIX}/{run_id}/")
         for ref in saved.out.split():
+            if ref in keep:
+                removed.append(keep[ref])
+                continue
             await repo.git("update-ref", "-d", ref)
             retried = "/failed-" in ref  # app/run/retry.py keeps a retried task's earlier attempt there
             what = "an earlier attempt, before --retry-failed" if retried else "an interrupted agent's partial work"

@@ -1,10 +1,11 @@
-"""Which of a run's branches `launcher clean` must keep: approved work that is not on the target.
+"""Which of a run's branches and refs `launcher clean` must keep: work that is not on the target.
 
 An integration branch holds a landing that could not move the target; an approved (or merged,
-onto an integration branch) task's branch holds work the user was told to merge. Deleting
-either loses it, so `clean` keeps each one that has commits the target does not reach, and
-says what it holds, unless `--force`. A failed or conflicted task's branch, kept only for
-inspection, is not protected.
+onto an integration branch) task's branch holds work the user was told to merge; a failed or
+conflicted task's branch, and the refs under `refs/launcher/<run>/` (an interrupted agent's
+partial work, an earlier attempt, what an agent committed elsewhere), hold an agent's commits
+nothing else may reach. No ref holding commits the target does not reach is deleted without
+`--force` (DESIGN section 14): `clean` keeps each one and says what it holds.
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ async def _target_ref(repo: GitRepo, run: RunRow | None) -> str | None:
     return f"refs/heads/{target}" if found.ok else None
 
 
-async def _not_on_target(repo: GitRepo, branch: str, target_ref: str | None) -> tuple[int, list[str]]:
-    """(commits on `branch` the target does not reach, the tasks their trailers name)."""
+async def _not_on_target(repo: GitRepo, ref: str, target_ref: str | None) -> tuple[int, list[str]]:
+    """(commits of `ref` the target does not reach, the tasks their trailers name)."""
     exclude = ["--not", target_ref] if target_ref else []
-    count = await repo.git("rev-list", "--count", f"refs/heads/{branch}", *exclude)
-    tasks = await repo.git("log", "--format=%(trailers:key=Launcher-Task,valueonly)",
-                           f"refs/heads/{branch}", *exclude)
+    count = await repo.git("rev-list", "--count", ref, *exclude)
+    tasks = await repo.git("log", "--format=%(trailers:key=Launcher-Task,valueonly)", ref, *exclude)
     named = sorted({line.strip() for line in tasks.out.splitlines() if line.strip()})
     return int(count.out.strip() or 0), named
 
@@ -48,16 +48,23 @@ async def branches_to_keep(repo: GitRepo, journal: Journal, run_id: str) -> dict
         row = rows.get(branch)
         integration = worktrees.is_integration_branch(run_id, branch) or (
             branch == legacy and (run is None or run.landed_on == branch))
-        if not integration and (row is None or row.state not in _APPROVED):
-            continue
-        commits, tasks = await _not_on_target(repo, branch, target_ref)
+        commits, tasks = await _not_on_target(repo, f"refs/heads/{branch}", target_ref)
         if not commits or (target_ref and await target_tree.adds_nothing(repo, f"refs/heads/{branch}", target_ref)):
             continue  # its changes are all on the target (a later landing folded them anew)
         if not tasks and row is not None:
             tasks = [row.task_id]
-        what = f"approved work of {', '.join(tasks)}" if tasks else "approved work"
-        kept[branch] = (
-            f"kept branch {branch}: {commits} commit(s) not on {target} ({what}); "
-            f"merge it with `git merge {branch}` on {target}, or delete it with "
-            f"`launcher clean {run_id} --force`")
+        if integration or (row is not None and row.state in _APPROVED):
+            what = f"approved work of {', '.join(tasks)}" if tasks else "approved work"
+            how = f"merge it with `git merge {branch}` on {target}"
+        else:
+            what = f"the {row.state.value} task {row.task_id}'s work" if row else "work of no known task"
+            how = f"look at it with `git log {target}..{branch}`"
+        kept[branch] = (f"kept branch {branch}: {commits} commit(s) not on {target} ({what}); {how}, "
+                        f"or delete it with `launcher clean {run_id} --force`")
+    saved = await repo.git("for-each-ref", "--format=%(refname)", f"refs/{worktrees.BRANCH_PREFIX}/{run_id}/")
+    for ref in saved.out.split():
+        commits, _ = await _not_on_target(repo, ref, target_ref)
+        if commits:
+            kept[ref] = (f"kept ref {ref}: {commits} commit(s) not on {target} (an agent's work the "
+                         f"run set aside); delete it with `launcher clean {run_id} --force`")
     return kept
