@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from helpers import git, run_plan, task
@@ -290,3 +291,12 @@ def test_best_of_n_prefers_passing_checks_then_the_smaller_diff(repo: Path) -> N
     assert broken.state == "skipped" and "not selected (failed)" in broken.message
     assert report.status == RunStatus.SUCCEEDED
     assert git(repo, "branch", "--list", "launcher/*").strip() == ""
+
+
+def test_a_check_killed_at_its_timeout_says_so_not_just_an_exit_code(repo: Path) -> None:
+    check = f"{sys.executable} -c 'import time; time.sleep(60)'"
+    report = run_plan(repo, [{"id": "slow", "timeout_s": 2, "checks": [check],
+                              "script": [{"write": "s.txt", "content": "s\n"}]}])
+    slow = task(report, "slow")
+    assert slow.state == "failed" and "timed out after 2 s and was killed" in slow.message, slow.message
+    assert "exit -" not in slow.message

@@ -25,6 +25,11 @@ class CheckResult:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def how_it_ended(self) -> str:
+        """`exit 1`, or `timed out after 30 s and was killed` (the exit code of a kill says nothing)."""
+        return f"timed out after {self.duration_s:.0f} s and was killed" if self.timed_out else f"exit {self.exit_code}"
+
 
 async def run_checks(
     commands: list[str], *, cwd: Path, env: Mapping[str, str], timeout_s: float,

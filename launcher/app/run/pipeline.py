@@ -437,7 +437,7 @@ async def _decide(
         if failed:
             first = failed[0]
             why = failure_line(first.output_tail)
-            return TaskState.FAILED, f"check failed: {first.command} (exit {first.exit_code}) {why}", results
+            return TaskState.FAILED, f"check failed: {first.command} ({first.how_it_ended}) {why}", results
         return TaskState.APPROVED, f"{_done(contract)}, all checks pass", results
     return TaskState.APPROVED, _done(contract), []
 

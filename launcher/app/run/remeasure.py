@@ -63,7 +63,7 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
         failed = next((c for c in checks if not c.ok), None)
         if failed is not None:
             why = failure_line(failed.output_tail)
-            problem = f"check failed at {head[:12]}: {failed.command} (exit {failed.exit_code}) {why}"
+            problem = f"check failed at {head[:12]}: {failed.command} ({failed.how_it_ended}) {why}"
     facts["checks"] = [c.as_dict() for c in checks]
     atomic_write_json(facts_file, facts)
     return facts, problem
