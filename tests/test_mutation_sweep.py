@@ -95,6 +95,8 @@ def test_report_files_survivors_and_mutants_json(full: tuple[Path, SweepOutcome,
     assert {(s["target"], s["line"], s["fault"]) for s in survivors} == {(CORE, ln, f) for _, f, ln in SURVIVORS}
     report = json.loads((outcome.out_dir / "report.json").read_text())
     assert report["summary"]["survived"] == 4 and report["summary"]["total"] == 14
+    sources = report["summary"]["sources"]  # apart from the statuses: "static" meant "not run" there
+    assert sum(sources.values()) == 14 and "static" not in report["summary"] and sources.get("not_run", 0) >= 1
     assert {m["status"] for m in report["mutants"]} == {"KILLED", "SURVIVED", "NO_COVERAGE"}
     full_data = json.loads((outcome.out_dir / "mutants.json").read_text())
     assert full_data["schema"] == "launcher-mutants/1" and CORE in full_data["files"]

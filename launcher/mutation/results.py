@@ -1,7 +1,9 @@
 """A sweep's results and its files in `.launcher/mutation-runs/<sweep>/` (DESIGN 9, 11).
 
-- `report.json`: the seed-style report: `summary` counts, `score`, one entry per mutant (`id` is
-  the numeric index, statuses in the seed's spelling: KILLED, SURVIVED, NO_COVERAGE, ...).
+- `report.json`: the seed-style report: `summary` counts (`total`, one per status in the seed's
+  spelling lower-cased, `sources`: {"run", "cached", "resumed", "not_run"}, `prefilter`), `score`,
+  one entry per mutant (`id` is the numeric index, statuses in the seed's spelling: KILLED,
+  SURVIVED, NO_COVERAGE, ...).
 - `summary.txt`: the same for people.
 - `survivors.jsonl`: one `Mutant.to_survivor()` object per Survived mutant (DESIGN 7.4, exact keys).
 - `mutants.json`: everything a report generator needs (Stryker JSON and HTML are built from it):
@@ -116,7 +118,9 @@ def _report(meta: SweepMeta, records: Sequence[MutantRecord]) -> dict[str, Any]:
     tally = counts(records)
     summary: dict[str, Any] = {"total": len(records)}
     summary.update({status.seed.lower(): tally[status.value] for status in MutantStatus})
-    summary.update(Counter(r.source for r in records))
+    # Where each result came from, apart from the status counts: "not_run" (decided without a
+    # test run: no coverage, proven equivalent), which summary.txt also calls it.
+    summary["sources"] = dict(Counter("not_run" if r.source == "static" else r.source for r in records))
     classes = Counter(r.equivalence for r in records if r.equivalence)
     summary["prefilter"] = {k: classes.get(k, 0) for k in ("equivalent", "duplicate", "docstring-only",
                                                            "annotation-only")}  # fmt: skip
