@@ -20,6 +20,7 @@ from launcher.agents.acp_rpc import (
     _obj,
 )
 from launcher.agents.base import AgentRequest
+from launcher.agents.regular_files import NotRegular, read_regular, write_regular
 
 ALLOW_MODES = frozenset({"allow", "acceptEdits", "bypassPermissions"})
 READ_CAP = 16 * 1024 * 1024  # bytes served by one fs/read_text_file
@@ -49,6 +50,7 @@ class AcpClient:
         self.session_id: str | None = None
         self.collecting = False
         self.chunks: list[str] = []
+        self._fs = anyio.CapacityLimiter(1)  # file system work, in a worker thread
         self.thoughts = 0
         self.tool_calls: dict[str, dict[str, Any]] = {}
         self.permissions: list[Decision] = []
@@ -75,9 +77,14 @@ class AcpClient:
             if method == "session/request_permission":
                 await self.conn.respond(request_id, self._permission(params))
             elif method == "fs/read_text_file":
-                await self.conn.respond(request_id, self._read(params))
+                # Off the event loop: a slow disk (or anything unforeseen) never stops the
+                # watchdog; a thread stuck anyway is abandoned when the round is cancelled.
+                content = await anyio.to_thread.run_sync(
+                    self._read, params, abandon_on_cancel=True, limiter=self._fs
+                )
+                await self.conn.respond(request_id, content)
             elif method == "fs/write_text_file":
-                self._write(params)
+                await anyio.to_thread.run_sync(self._write, params, abandon_on_cancel=True, limiter=self._fs)
                 await self.conn.respond(request_id, None)
             else:
                 await self.conn.respond(
@@ -169,18 +176,19 @@ class AcpClient:
         return True
 
     def _read(self, params: dict[str, Any]) -> dict[str, Any]:
+        """fs/read_text_file, in a worker thread: only a regular file is opened (a FIFO would
+        block the open for ever, a device has no end), at most READ_CAP bytes of it."""
         path = self._resolve(params, write=False)
         try:
-            with path.open("rb") as fh:
-                data = fh.read(READ_CAP)
+            data = read_regular(path, READ_CAP)
         except FileNotFoundError:
             if path != self.contract and self._in_worktree(path):
                 # What ACP agents expect of a file not written yet: gemini's write tool reads its
                 # target first and takes an error for a failure ("Error checking existing file").
                 return {"content": ""}
             raise _Refused(RESOURCE_NOT_FOUND, f"no such file: {path}") from None
-        except IsADirectoryError:
-            raise _Refused(INVALID_PARAMS, f"not a file: {path}") from None
+        except NotRegular as exc:
+            raise _Refused(INVALID_PARAMS, f"not a regular file ({exc.kind}): {path}") from None
         except OSError as exc:
             raise _Refused(INVALID_PARAMS, f"cannot read {path}: {exc.strerror}") from None
         text = data.decode("utf-8", "replace")
@@ -193,13 +201,16 @@ class AcpClient:
         return {"content": text}
 
     def _write(self, params: dict[str, Any]) -> None:
+        """fs/write_text_file, in a worker thread: only a regular file (or a new one) is written."""
         path = self._resolve(params, write=True)
         content = params.get("content")
         if not isinstance(content, str):
             raise _Refused(INVALID_PARAMS, "content must be a string")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
+            write_regular(path, content.encode("utf-8"))
+        except NotRegular as exc:
+            raise _Refused(INVALID_PARAMS, f"not a regular file ({exc.kind}): {path}") from None
         except OSError as exc:
             raise _Refused(INVALID_PARAMS, f"cannot write {path}: {exc.strerror}") from None
         if path != self.contract:
