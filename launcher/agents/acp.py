@@ -266,6 +266,8 @@ class AcpAdapter:
             notes.append(f"{len(conn.noise)} non-JSON line(s) on the agent's stdout, ignored")
         if client.fs_refusals:
             notes.append("refused fs access outside the worktree: " + ", ".join(client.fs_refusals[:5]))
+        if client.bad_updates:
+            notes.append(f"{client.bad_updates} session/update notification(s) could not be read, ignored")
         supervised = Supervised(
             returncode=returncode,
             duration_s=time.monotonic() - start,

@@ -19,7 +19,7 @@ from launcher.agents.acp_rpc import (
     Connection,
     _obj,
 )
-from launcher.agents.base import AgentRequest
+from launcher.agents.base import AgentRequest, finite_number
 from launcher.agents.regular_files import NotRegular, read_regular, write_regular
 
 ALLOW_MODES = frozenset({"allow", "acceptEdits", "bypassPermissions"})
@@ -50,6 +50,7 @@ class AcpClient:
         self.session_id: str | None = None
         self.collecting = False
         self.chunks: list[str] = []
+        self.bad_updates = 0  # session/update notifications that could not be read
         self._fs = anyio.CapacityLimiter(1)  # file system work, in a worker thread
         self.thoughts = 0
         self.tool_calls: dict[str, dict[str, Any]] = {}
@@ -68,7 +69,10 @@ class AcpClient:
         params = _obj(message.get("params"))
         is_request = "id" in message
         if method == "session/update":
-            self._update(params)
+            try:
+                self._update(params)
+            except Exception:  # a notification has no answer: one that cannot be read is counted
+                self.bad_updates += 1
             return
         if not is_request:
             return  # an unknown notification: nothing to answer
@@ -116,19 +120,19 @@ class AcpClient:
                 if update.get(key) is not None:
                     entry[key] = update[key]
         elif kind == "usage_update":
-            cost = update.get("cost")
-            if (
-                isinstance(cost, dict) and isinstance(cost.get("amount"), (int, float))
-                and str(cost.get("currency") or "USD").upper() == "USD"
-            ):
-                self.cost_usd = float(cost["amount"])
-            if isinstance(update.get("used"), int):
-                self.context_used = update["used"]
+            cost = _obj(update.get("cost"))
+            amount = finite_number(cost.get("amount"))
+            if amount is not None and str(cost.get("currency") or "USD").upper() == "USD":
+                self.cost_usd = amount
+            used = update.get("used")
+            if isinstance(used, int) and not isinstance(used, bool):
+                self.context_used = used
 
     # session/request_permission ---------------------------------------------------------------
 
     def _permission(self, params: dict[str, Any]) -> dict[str, Any]:
-        options = [o for o in params.get("options") or [] if isinstance(o, dict) and o.get("optionId")]
+        offered = params.get("options")
+        options = [o for o in offered if isinstance(o, dict) and o.get("optionId")] if isinstance(offered, list) else []
         call = _obj(params.get("toolCall"))
         known = self.tool_calls.get(str(call.get("toolCallId") or ""), {})
         title = str(call.get("title") or known.get("title") or call.get("toolCallId") or "tool call")

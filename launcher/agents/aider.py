@@ -23,6 +23,7 @@ Facts about the real CLI this adapter is built on (aider 0.8x):
 
 from __future__ import annotations
 
+import math
 import re
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
@@ -106,9 +107,18 @@ def _count(text: str | None) -> int:
     elif text[-1] in "mM":
         scale, text = 1_000_000, text[:-1]
     try:
-        return round(float(text) * scale)
+        value = float(text) * scale
     except ValueError:
         return 0
+    return round(value) if math.isfinite(value) else 0  # 400 digits of 9s: not a count
+
+
+def _money(text: str | None) -> float | None:
+    try:
+        value = float(text or "")
+    except ValueError:  # "1.2.3": not a number aider printed
+        return None
+    return value if math.isfinite(value) else None
 
 
 def parse_usage(stdout: str) -> tuple[dict[str, int] | None, float | None]:
@@ -123,7 +133,7 @@ def parse_usage(stdout: str) -> tuple[dict[str, int] | None, float | None]:
         tokens["cache_read"] += _count(match["cache_read"])
         tokens["cache_write"] += _count(match["cache_write"])
         if match["session"]:
-            cost = float(match["session"])
+            cost = _money(match["session"])
     return (tokens if seen else None), cost
 
 

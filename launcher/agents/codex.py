@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, exit_outcome
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, exit_outcome
 from launcher.agents.cli_common import (
     answer_instructions,
     answer_schema,
@@ -28,6 +28,7 @@ from launcher.agents.cli_common import (
     write_schema,
 )
 from launcher.agents.packet_access import packet_inside
+from launcher.agents.regular_files import read_regular
 from launcher.models.decoding import json_loads
 from launcher.process import Supervised
 
@@ -38,6 +39,7 @@ SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 PASSTHROUGH = ("OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORGANIZATION", "CODEX_HOME")
 
 _TOKEN_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+LAST_MESSAGE_CAP = 4 * 1024 * 1024  # bytes of the -o file read (the answer is one JSON object)
 
 
 class CodexAdapter:
@@ -110,14 +112,15 @@ class CodexAdapter:
         for event in events:
             kind = event.get("type")
             item = _obj(event.get("item"))
-            if kind == "thread.started" and event.get("thread_id"):
-                thread_id = str(event["thread_id"])
+            if kind == "thread.started":
+                thread_id = clean_session_id(event.get("thread_id")) or thread_id
             elif kind == "turn.completed":
                 completed = True
                 usage = _obj(event.get("usage"))
                 for key in _TOKEN_KEYS:
-                    if isinstance(usage.get(key), int):
-                        tokens[key] = tokens.get(key, 0) + usage[key]
+                    value = usage.get(key)
+                    if isinstance(value, int) and not isinstance(value, bool):
+                        tokens[key] = tokens.get(key, 0) + value
             elif kind == "turn.failed":
                 failed = str(_obj(event.get("error")).get("message") or "turn failed")
             elif kind == "error":
@@ -129,13 +132,18 @@ class CodexAdapter:
                 if item_type == "agent_message" and isinstance(item.get("text"), str):
                     final = item["text"]
                 elif item_type == "file_change":
-                    files += [str(c.get("path")) for c in item.get("changes") or [] if isinstance(c, dict)]
+                    changes = item.get("changes")
+                    for change in changes if isinstance(changes, list) else []:
+                        path = _obj(change).get("path")
+                        if isinstance(path, str):
+                            files.append(path)
                 elif item_type == "command_execution" and item.get("status") == "failed":
                     commands_failed += 1
         try:
-            last_message = self.last_message_path(request).read_text(encoding="utf-8")
+            raw = read_regular(self.last_message_path(request), LAST_MESSAGE_CAP)
         except OSError:
-            last_message = None
+            raw = None
+        last_message = None if raw is None else raw.decode("utf-8", "replace")
         if last_message is not None and last_message.strip():
             final = last_message
         outcome = AgentOutcome(

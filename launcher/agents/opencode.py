@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, finite_number
 from launcher.agents.cli_common import (
     answer_instructions,
     cli_env,
@@ -105,7 +105,11 @@ def _obj(value: Any) -> dict[str, Any]:
 
 
 def _int(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+    """A token count: a JSON integer, or a finite number rounded down; 0 for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = finite_number(value)
+    return int(number) if number is not None else 0
 
 
 def _error_fields(error: Any) -> tuple[str, str]:
@@ -135,8 +139,7 @@ def parse_events(stdout: str) -> OpencodeEvents:
             seen.noise += 1
             continue
         seen.events += 1
-        if isinstance(event.get("sessionID"), str):
-            seen.session_id = event["sessionID"]
+        seen.session_id = clean_session_id(event.get("sessionID")) or seen.session_id
         part = _obj(event.get("part"))
         kind = event["type"]
         if kind == "text":
@@ -158,8 +161,9 @@ def parse_events(stdout: str) -> OpencodeEvents:
         elif kind == "step_start":
             seen.steps += 1
         elif kind == "step_finish":
-            if isinstance(part.get("cost"), (int, float)):
-                seen.cost += float(part["cost"])
+            cost = finite_number(part.get("cost"))
+            if cost is not None:
+                seen.cost += cost
                 seen.cost_seen = True
             tokens = _obj(part.get("tokens"))
             cache = _obj(tokens.get("cache"))
