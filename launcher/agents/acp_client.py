@@ -24,6 +24,10 @@ from launcher.agents.regular_files import NotRegular, read_regular, write_regula
 
 ALLOW_MODES = frozenset({"allow", "acceptEdits", "bypassPermissions"})
 READ_CAP = 16 * 1024 * 1024  # bytes served by one fs/read_text_file
+# What is kept of a long session, whatever the agent sends: the final message's last characters
+# (the contract is at its end), and so many tool calls, refusals and permission decisions.
+TEXT_KEPT = 4 * 1024 * 1024
+KEPT = 1000
 
 
 @dataclass
@@ -50,11 +54,13 @@ class AcpClient:
         self.session_id: str | None = None
         self.collecting = False
         self.chunks: list[str] = []
+        self._chunk_chars = 0
         self.bad_updates = 0  # session/update notifications that could not be read
         self._fs = anyio.CapacityLimiter(1)  # file system work, in a worker thread
         self.thoughts = 0
         self.tool_calls: dict[str, dict[str, Any]] = {}
-        self.permissions: list[Decision] = []
+        self.permissions: list[Decision] = []  # the first KEPT decisions
+        self.refused = 0  # permission requests not allowed, all of them
         self.fs_refusals: list[str] = []
         self.files_written: list[str] = []
         self.cost_usd: float | None = None
@@ -62,7 +68,7 @@ class AcpClient:
 
     @property
     def final_text(self) -> str:
-        return "".join(self.chunks)
+        return "".join(self.chunks)[-TEXT_KEPT:]
 
     async def handle(self, message: dict[str, Any]) -> None:
         method = message.get("method")
@@ -110,11 +116,13 @@ class AcpClient:
         if kind == "agent_message_chunk":
             content = _obj(update.get("content"))
             if self.collecting and content.get("type") == "text" and isinstance(content.get("text"), str):
-                self.chunks.append(content["text"])
+                self._chunk(content["text"])
         elif kind == "agent_thought_chunk":
             self.thoughts += 1
         elif kind in ("tool_call", "tool_call_update"):
             call_id = str(update.get("toolCallId") or "")
+            if call_id not in self.tool_calls and len(self.tool_calls) >= KEPT:
+                return
             entry = self.tool_calls.setdefault(call_id, {"id": call_id})
             for key in ("title", "kind", "status"):
                 if update.get(key) is not None:
@@ -127,6 +135,13 @@ class AcpClient:
             used = update.get("used")
             if isinstance(used, int) and not isinstance(used, bool):
                 self.context_used = used
+
+    def _chunk(self, text: str) -> None:
+        self.chunks.append(text)
+        self._chunk_chars += len(text)
+        if self._chunk_chars > 2 * TEXT_KEPT:  # now and then: keep the last TEXT_KEPT characters
+            kept = "".join(self.chunks)[-TEXT_KEPT:]
+            self.chunks, self._chunk_chars = [kept], len(kept)
 
     # session/request_permission ---------------------------------------------------------------
 
@@ -142,14 +157,19 @@ class AcpClient:
             for option in options:
                 if option.get("kind") == option_kind:
                     decision = "allowed" if self.allow else "rejected"
-                    self.permissions.append(Decision(title, kind, decision, option["optionId"]))
+                    self._decided(Decision(title, kind, decision, option["optionId"]))
                     return {"outcome": {"outcome": "selected", "optionId": option["optionId"]}}
         if self.allow:
             # Allowed by policy but the agent offered no allow option: nothing to select.
-            self.permissions.append(Decision(title, kind, "rejected", None))
+            self._decided(Decision(title, kind, "rejected", None))
         else:
-            self.permissions.append(Decision(title, kind, "cancelled", None))
+            self._decided(Decision(title, kind, "cancelled", None))
         return {"outcome": {"outcome": "cancelled"}}
+
+    def _decided(self, decision: Decision) -> None:
+        self.refused += decision.decision != "allowed"
+        if len(self.permissions) < KEPT:
+            self.permissions.append(decision)
 
     # fs/* -------------------------------------------------------------------------------------
 
@@ -165,12 +185,16 @@ class AcpClient:
         try:
             rel = real.relative_to(self.root)
         except ValueError:
-            self.fs_refusals.append(raw)
+            self._refused(raw)
             raise _Refused(INVALID_PARAMS, f"path is outside the task's worktree ({self.root}): {raw}") from None
         if rel.parts[:1] == (".git",):
-            self.fs_refusals.append(raw)
+            self._refused(raw)
             raise _Refused(INVALID_PARAMS, f"the worktree's .git is off limits: {raw}")
         return real
+
+    def _refused(self, raw: str) -> None:
+        if len(self.fs_refusals) < KEPT:
+            self.fs_refusals.append(raw[:1000])
 
     def _in_worktree(self, path: Path) -> bool:
         try:
@@ -219,7 +243,7 @@ class AcpClient:
             raise _Refused(INVALID_PARAMS, f"cannot write {path}: {exc.strerror}") from None
         if path != self.contract:
             rel = str(path.relative_to(self.root))
-            if rel not in self.files_written:
+            if rel not in self.files_written and len(self.files_written) < KEPT:
                 self.files_written.append(rel)
 
 

@@ -6,7 +6,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from launcher.models.plan import AgentConfig, Task
 from launcher.process import Supervised
@@ -76,6 +76,17 @@ class AgentAdapter(Protocol):
     def invocation(self, request: AgentRequest) -> Invocation: ...
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome: ...
+
+
+@runtime_checkable
+class StreamingAdapter(Protocol):
+    """An adapter that reads its CLI's stdout line by line while it streams: the engine hands
+    `stdout_line` to `process.supervise`, which calls it with every complete line, however much
+    the CLI prints. What it counts (cost, tokens, the session id of the first event) is then
+    exact while only the stream's last bytes are kept. `invocation` starts a fresh reader; an
+    adapter never fed (a `Supervised` made by hand) reads the kept tail in `outcome` instead."""
+
+    def stdout_line(self, line: bytes) -> None: ...
 
 
 def agent_env(request: AgentRequest, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -14,6 +14,7 @@ from launcher.agents.base import (
     AgentAdapter,
     AgentOutcome,
     AgentRequest,
+    StreamingAdapter,
     sane_outcome,
     unreadable_outcome,
 )
@@ -105,6 +106,7 @@ async def run_agent_round(
                 on_spawn=on_spawn,
                 activity_probe=file_activity_probe(request.worktree) if limits.inactivity_s else None,
                 prompt_detector=detect_prompt,
+                stdout_lines=adapter.stdout_line if isinstance(adapter, StreamingAdapter) else None,
             )
             outcome = read_outcome(adapter, request, supervised)
             final_text = outcome.final_text or supervised.stdout
@@ -135,6 +137,13 @@ def read_outcome(adapter: AgentAdapter, request: AgentRequest, supervised: Super
         outcome = unreadable_outcome(adapter.name, exc)
         remember_session(request, adapter.name, outcome)  # no session of this round to resume
         return outcome
+    if supervised.reader_error is not None:
+        # The line reader stopped part-way: what it counted is partial, so the round fails.
+        failed = unreadable_outcome(adapter.name, supervised.reader_error)
+        failed.message += " (its cost and tokens may be undercounted)"
+        failed.tokens, failed.cost_usd = outcome.tokens, outcome.cost_usd
+        remember_session(request, adapter.name, failed)
+        outcome = failed
     return sane_outcome(outcome)
 
 
