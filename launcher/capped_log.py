@@ -1,10 +1,14 @@
-"""Bounded output: the last bytes of a stream, and a log file that keeps its head and tail."""
+"""Bounded output: the last bytes of a stream, a log file that keeps its head and tail, and the
+lines of a stream handed to a reader as they come."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_LOG_CAP = 8 * 1024 * 1024
+# The longest stdout line a reader is given (an agent CLI's JSON event); a longer one is skipped.
+DEFAULT_MAX_LINE = 8 * 1024 * 1024
 
 
 class Tail:
@@ -65,3 +69,72 @@ class CappedLog:
     @property
     def truncated(self) -> bool:
         return self.dropped > 0
+
+
+class LineFeed:
+    """Hands every complete line of a stream (without its newline) to `reader` as it streams,
+    holding at most `max_line` bytes of an unfinished line: a longer line is skipped and counted
+    (`overlong`), never buffered whole, so memory stays bounded whatever the stream's size.
+
+    `reader` is someone else's code (an adapter parsing its CLI's events): if it raises, the
+    first error is kept (`error`) and it is called no more, so the stream is still read, logged
+    and its process supervised."""
+
+    def __init__(self, reader: Callable[[bytes], None], max_line: int = DEFAULT_MAX_LINE) -> None:
+        self._reader = reader
+        self.max_line = max_line
+        self._partial = bytearray()
+        self._skipping = False  # inside a line longer than max_line
+        self.lines = 0
+        self.overlong = 0
+        self.error: Exception | None = None
+
+    def add(self, chunk: bytes) -> None:
+        start = 0
+        while (cut := chunk.find(b"\n", start)) >= 0:
+            self._end_line(chunk[start:cut])
+            start = cut + 1
+        rest = chunk[start:]
+        if self._skipping or not rest:
+            return
+        if len(self._partial) + len(rest) > self.max_line:
+            self._partial.clear()
+            self._skipping = True
+            self.overlong += 1
+        else:
+            self._partial += rest
+
+    def close(self) -> None:
+        """The stream ended: a last line without a newline is a line too."""
+        if self._partial and not self._skipping:
+            line = bytes(self._partial)
+            self._partial.clear()
+            self._deliver(line)
+        self._partial.clear()
+        self._skipping = False
+
+    def _end_line(self, piece: bytes) -> None:
+        if self._skipping:  # the end of a line already counted as overlong
+            self._skipping = False
+            return
+        if self._partial:
+            if len(self._partial) + len(piece) > self.max_line:
+                self._partial.clear()
+                self.overlong += 1
+                return
+            self._partial += piece
+            piece = bytes(self._partial)
+            self._partial.clear()
+        elif len(piece) > self.max_line:
+            self.overlong += 1
+            return
+        self._deliver(piece)
+
+    def _deliver(self, line: bytes) -> None:
+        self.lines += 1
+        if self.error is not None:
+            return
+        try:
+            self._reader(line)
+        except Exception as exc:  # the reader's fault: kept, reported by the caller
+            self.error = exc

@@ -22,7 +22,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process
 
 from launcher import child_watcher, process_threads
-from launcher.capped_log import DEFAULT_LOG_CAP, CappedLog, Tail
+from launcher.capped_log import DEFAULT_LOG_CAP, DEFAULT_MAX_LINE, CappedLog, LineFeed, Tail
 
 _LIVE_GROUPS: set[int] = set()
 
@@ -299,6 +299,8 @@ class Supervised:
     stderr_bytes: int = 0
     log_truncated: bool = False
     notes: list[str] = field(default_factory=list)
+    # What the `stdout_lines` reader raised (it was called no more after it), if it did.
+    reader_error: str | None = None
 
     @property
     def stdout(self) -> str:
@@ -324,17 +326,25 @@ async def supervise(
     activity_probe: Callable[[], float] | None = None,
     prompt_detector: Callable[[str], str | None] | None = None,
     prompt_grace_s: float = 3.0,
+    stdout_lines: Callable[[bytes], None] | None = None,
+    max_line: int = DEFAULT_MAX_LINE,
 ) -> Supervised:
     """Run an agent: stream its output into a capped log, enforce both timeouts, kill its group.
 
     `activity_probe` returns the time (monotonic) of the agent's latest non-output activity
     (for example a file change); output always counts as activity. Cancelling the caller
     (Ctrl-C) kills the group before the cancellation propagates.
+
+    `stdout_lines` is given every complete stdout line as it streams (up to `max_line` bytes;
+    longer lines are skipped and noted), however much is printed: what it counts is exact while
+    only the last `keep_bytes` are kept. If it raises, it is called no more and the error is in
+    `reader_error`; the process is supervised to its end all the same.
     """
     child_watcher.install()
     start = time.monotonic()
     log = CappedLog(log_path, log_cap)
     out, err = Tail(keep_bytes), Tail(keep_bytes)
+    lines = LineFeed(stdout_lines, max_line) if stdout_lines is not None else None
     last_activity = start
     verdict: dict[str, bool] = {"timed_out": False, "stalled": False}
 
@@ -353,12 +363,14 @@ async def supervise(
         raise
     _LIVE_GROUPS.add(proc.pid)
 
-    def sink(tail: Tail) -> Callable[[bytes], None]:
+    def sink(tail: Tail, feed: LineFeed | None = None) -> Callable[[bytes], None]:
         def take(chunk: bytes) -> None:
             nonlocal last_activity
             last_activity = time.monotonic()
             log.write(chunk)
             tail.add(chunk)
+            if feed is not None:
+                feed.add(chunk)
 
         return take
 
@@ -394,7 +406,7 @@ async def supervise(
             on_spawn(proc.pid)
         async with anyio.create_task_group() as tg:
             tg.start_soon(watchdog)
-            drained = await _pump_until_exit(proc, sink(out), sink(err))
+            drained = await _pump_until_exit(proc, sink(out, lines), sink(err))
             tg.cancel_scope.cancel()
     finally:
         try:
@@ -416,6 +428,14 @@ async def supervise(
         stderr_bytes=err.total,
         log_truncated=log.truncated,
     )
+    if lines is not None:
+        lines.close()
+        if lines.error is not None:
+            result.reader_error = f"{type(lines.error).__name__}: {lines.error}"
+        if lines.overlong:
+            result.notes.append(
+                f"{lines.overlong} stdout line(s) longer than {max_line} bytes were not read"
+            )
     if log.truncated:
         result.notes.append(f"log capped at {log_cap} bytes; {log.dropped} bytes elided")
     if not drained:

@@ -266,6 +266,8 @@ class AcpAdapter:
             notes.append(f"{len(conn.noise)} non-JSON line(s) on the agent's stdout, ignored")
         if client.fs_refusals:
             notes.append("refused fs access outside the worktree: " + ", ".join(client.fs_refusals[:5]))
+        if client.bad_updates:
+            notes.append(f"{client.bad_updates} session/update notification(s) could not be read, ignored")
         supervised = Supervised(
             returncode=returncode,
             duration_s=time.monotonic() - start,
@@ -384,11 +386,11 @@ class AcpAdapter:
             kind, why = _STOP_REASONS[turn.stop_reason]
             return AgentOutcome(False, kind, f"{why} (stopReason {turn.stop_reason})", **common)
         refused = [d for d in client.permissions if d.decision != "allowed"]
-        if refused:
-            titles = "; ".join(d.tool for d in refused[:5])
+        if client.refused:
+            titles = "; ".join(d.tool[:200] for d in refused[:5])
             return AgentOutcome(
                 False, "permission_denied",
-                f"{len(refused)} permission request(s) refused by policy "
+                f"{client.refused} permission request(s) refused by policy "
                 f"(permission_mode = {request.config.permission_mode!r}): {titles}; set "
                 f'permission_mode = "acceptEdits" or "allow" in [agents.{request.agent_name}] '
                 "to let the agent act",

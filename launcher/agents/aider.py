@@ -23,6 +23,7 @@ Facts about the real CLI this adapter is built on (aider 0.8x):
 
 from __future__ import annotations
 
+import math
 import re
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
@@ -106,25 +107,72 @@ def _count(text: str | None) -> int:
     elif text[-1] in "mM":
         scale, text = 1_000_000, text[:-1]
     try:
-        return round(float(text) * scale)
+        value = float(text) * scale
     except ValueError:
         return 0
+    return round(value) if math.isfinite(value) else 0  # 400 digits of 9s: not a count
+
+
+def _money(text: str | None) -> float | None:
+    try:
+        value = float(text or "")
+    except ValueError:  # "1.2.3": not a number aider printed
+        return None
+    return value if math.isfinite(value) else None
+
+
+class AiderOutput:
+    """What aider printed, read one stdout line at a time (every line as it streams, or the
+    lines of the kept tail): usage summed over every message, the last `session` cost, its
+    reports of provider failures and the files it edited (the first EDITS_KEPT), bounded."""
+
+    def __init__(self) -> None:
+        self.tokens = {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0}
+        self.cost: float | None = None
+        self.usage_seen = False
+        self.api_lines: list[str] = []
+        self.edits: list[str] = []
+
+    def line(self, raw: bytes | str) -> None:
+        text = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw).rstrip("\r")
+        match = _USAGE.match(text)
+        if match:
+            self.usage_seen = True
+            self.tokens["input"] += _count(match["sent"])
+            self.tokens["output"] += _count(match["received"])
+            self.tokens["cache_read"] += _count(match["cache_read"])
+            self.tokens["cache_write"] += _count(match["cache_write"])
+            self.cost = _money(match["session"]) if match["session"] else self.cost
+            return
+        edit = _EDIT.match(text)
+        if edit and len(self.edits) < EDITS_KEPT:
+            self.edits.append(edit.group(1))
+        if len(self.api_lines) < API_LINES_KEPT:
+            for pattern in _API_PATTERNS:
+                found = pattern.search(text)
+                if found and found.group(0).strip() not in self.api_lines:
+                    self.api_lines.append(found.group(0).strip())
+
+    def usage(self) -> tuple[dict[str, int] | None, float | None]:
+        return (dict(self.tokens) if self.usage_seen else None), self.cost
+
+
+EDITS_KEPT = 1000
+API_LINES_KEPT = 20
+_EDIT = re.compile(r"Applied edit to (.+)$")
+
+
+def read_output(stdout: str) -> AiderOutput:
+    """The lines of a whole text (the kept tail of stdout, when the adapter was not fed)."""
+    seen = AiderOutput()
+    for line in stdout.split("\n"):
+        seen.line(line)
+    return seen
 
 
 def parse_usage(stdout: str) -> tuple[dict[str, int] | None, float | None]:
     """Tokens summed over every message of the run; cost = the last `session` total."""
-    tokens = {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0}
-    cost: float | None = None
-    seen = False
-    for match in _USAGE.finditer(stdout):
-        seen = True
-        tokens["input"] += _count(match["sent"])
-        tokens["output"] += _count(match["received"])
-        tokens["cache_read"] += _count(match["cache_read"])
-        tokens["cache_write"] += _count(match["cache_write"])
-        if match["session"]:
-            cost = float(match["session"])
-    return (tokens if seen else None), cost
+    return read_output(stdout).usage()
 
 
 def reply_text(stdout: str) -> str:
@@ -133,9 +181,10 @@ def reply_text(stdout: str) -> str:
     return "\n".join(kept).strip()
 
 
-def api_error(output: str) -> str | None:
-    """aider's report of a provider failure (auth, quota, outage), in its own words."""
-    found: list[str] = []
+def api_error(output: str, earlier: list[str] | None = None) -> str | None:
+    """aider's report of a provider failure (auth, quota, outage), in its own words (`earlier`:
+    those already found in the stdout lines read as they streamed)."""
+    found: list[str] = list(earlier or [])
     for pattern in _API_PATTERNS:
         for match in pattern.finditer(output):
             line = match.group(0).strip()
@@ -160,7 +209,18 @@ class AiderAdapter:
     binary = BINARY
     install_hint = INSTALL_HINT
 
+    def __init__(self) -> None:
+        self._output = AiderOutput()
+        self._fed = False
+
+    def stdout_line(self, line: bytes) -> None:
+        """Every stdout line as it streams (base.StreamingAdapter): the usage of every message
+        is summed however long the output grows."""
+        self._fed = True
+        self._output.line(line)
+
     def invocation(self, request: AgentRequest) -> Invocation:
+        self._output, self._fed = AiderOutput(), False
         request = packet_inside(request)
         config = request.config
         prompt = round_prompt(request, resumed=False) + "\n\n" + answer_instructions(request, final=FINAL)
@@ -185,7 +245,8 @@ class AiderAdapter:
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
         stdout, stderr = result.stdout, result.stderr
         output = stdout + "\n" + stderr
-        tokens, cost = parse_usage(stdout)
+        seen = self._output if self._fed else read_output(stdout)
+        tokens, cost = seen.usage()
         if result.timed_out or result.stalled:
             prompt = _OAUTH_PROMPT.search(output)
             if prompt:
@@ -198,7 +259,7 @@ class AiderAdapter:
                     tokens=tokens, cost_usd=cost,
                 )
             return finish(AgentOutcome(False, tokens=tokens, cost_usd=cost), result)
-        problem = api_error(output)
+        problem = api_error(output, seen.api_lines)
         if problem:
             return AgentOutcome(
                 False, "api_error", f"aider: {problem}", final_text=reply_text(stdout),
@@ -210,8 +271,7 @@ class AiderAdapter:
                 False, "crashed", f"aider exited with code {result.returncode}: {tail}".rstrip(": "),
                 final_text=reply_text(stdout), tokens=tokens, cost_usd=cost,
             )
-        edits = re.findall(r"^Applied edit to (.+)$", stdout, re.MULTILINE)
         return AgentOutcome(
             True, message="aider finished (exit code 0)", final_text=reply_text(stdout),
-            tokens=tokens, cost_usd=cost, extra={"applied_edits": edits},
+            tokens=tokens, cost_usd=cost, extra={"applied_edits": seen.edits},
         )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from launcher.models.plan import AgentConfig, Task
 from launcher.process import Supervised
@@ -77,6 +78,17 @@ class AgentAdapter(Protocol):
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome: ...
 
 
+@runtime_checkable
+class StreamingAdapter(Protocol):
+    """An adapter that reads its CLI's stdout line by line while it streams: the engine hands
+    `stdout_line` to `process.supervise`, which calls it with every complete line, however much
+    the CLI prints. What it counts (cost, tokens, the session id of the first event) is then
+    exact while only the stream's last bytes are kept. `invocation` starts a fresh reader; an
+    adapter never fed (a `Supervised` made by hand) reads the kept tail in `outcome` instead."""
+
+    def stdout_line(self, line: bytes) -> None: ...
+
+
 def agent_env(request: AgentRequest, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Allowlisted parent environment + the agent config's names + the LAUNCHER_* contract.
 
@@ -129,3 +141,68 @@ def _tail_from_line_start(text: str, limit: int) -> str:
     tail = text[-limit:]
     cut = tail.find("\n")
     return tail[cut + 1:] if 0 <= cut < len(tail) - 1 else tail
+
+
+# Error kind of a round whose output the adapter could not read (a bug or a shape it did not expect).
+UNREADABLE = "unreadable_output"
+MAX_SESSION_ID = 256
+# Counts beyond these are not what a CLI measured: they are dropped (and named in `extra`).
+MAX_TOKENS = 10**15
+
+
+def clean_session_id(value: object) -> str | None:
+    """A session id a CLI reported, if it can be handed back to it: text of printable characters
+    without spaces, not starting with `-` (it goes into an argv), at most MAX_SESSION_ID long."""
+    if not isinstance(value, str) or not value or len(value) > MAX_SESSION_ID or value.startswith("-"):
+        return None
+    if not value.isprintable() or any(ch.isspace() for ch in value):
+        return None
+    return value
+
+
+def unreadable_outcome(cli: str, exc: BaseException | str, *, what: str = "output") -> AgentOutcome:
+    """The round of a CLI whose output could not be read: a failure of this task alone."""
+    reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    return AgentOutcome(False, UNREADABLE, f"the {cli} CLI's {what} could not be read: {reason}"[:2000])
+
+
+def sane_outcome(outcome: AgentOutcome) -> AgentOutcome:
+    """What the journal, the budget and the next round may use of an adapter's outcome: token
+    counts that are integers from 0 to MAX_TOKENS, a finite non-negative cost, a session id a CLI
+    can be given back; anything else is dropped and named in `extra["dropped"]`."""
+    dropped: list[str] = []
+    if outcome.tokens is not None:
+        if isinstance(outcome.tokens, dict):
+            kept = {
+                str(k): v for k, v in outcome.tokens.items()
+                if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_TOKENS
+            }
+            dropped += [f"tokens.{k}" for k in outcome.tokens if str(k) not in kept]
+        else:
+            kept, dropped = {}, [*dropped, "tokens"]
+        outcome.tokens = kept or None
+    cost = outcome.cost_usd
+    if cost is not None:
+        value = finite_number(cost)
+        if value is None or value < 0:
+            outcome.cost_usd = None
+            dropped.append("cost_usd")
+        else:
+            outcome.cost_usd = value
+    if outcome.session_id is not None and clean_session_id(outcome.session_id) is None:
+        outcome.session_id = None
+        dropped.append("session_id")
+    if dropped:
+        outcome.extra = {**(outcome.extra if isinstance(outcome.extra, dict) else {}), "dropped": dropped}
+    return outcome
+
+
+def finite_number(value: object) -> float | None:
+    """A JSON number as a finite float; None for anything else (an integer too large included)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

@@ -15,7 +15,7 @@ import os
 import uuid
 from typing import Any
 
-from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, exit_outcome
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, exit_outcome
 from launcher.agents.cli_common import (
     answer_instructions,
     answer_schema,
@@ -138,13 +138,13 @@ class ClaudeAdapter:
         is_error = bool(data.get("is_error"))
         raw_text = data.get("result")
         text = raw_text if isinstance(raw_text, str) else ""
-        errors = [str(e) for e in data.get("errors") or [] if str(e).strip()]
+        errors = [str(e) for e in _as_list(data.get("errors")) if str(e).strip()]
         outcome = AgentOutcome(
             ok=False,
             final_text=text,
             tokens=int_fields(data.get("usage")) or None,
             cost_usd=as_float(data.get("total_cost_usd")),
-            session_id=str(data.get("session_id") or self._session_id or "") or None,
+            session_id=clean_session_id(data.get("session_id")) or self._session_id,
             extra={
                 "subtype": subtype,
                 "num_turns": data.get("num_turns"),
@@ -165,7 +165,7 @@ class ClaudeAdapter:
             outcome.error_kind = "crashed"
             outcome.message = f"exit code {result.returncode}: {tail(result.stderr) or text}"
             return outcome
-        denials = data.get("permission_denials") or []
+        denials = _as_list(data.get("permission_denials"))
         if denials:
             outcome.error_kind = "permission_denied"
             outcome.message = (
@@ -187,6 +187,14 @@ class ClaudeAdapter:
         outcome.message = text.strip().splitlines()[0][:200] if text.strip() else "claude finished"
         outcome.structured_output = structured
         return outcome
+
+
+def _as_list(value: object) -> list[Any]:
+    """A field the CLI documents as a list, read leniently: a list as is, nothing (null, false,
+    0, "", {}) as none, any other value as a list of that one value."""
+    if isinstance(value, list):
+        return value
+    return [value] if value not in (None, False, 0, "", {}) else []
 
 
 def _subtype_message(subtype: str, data: dict[str, Any]) -> str:

@@ -15,7 +15,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from launcher.agents.base import AgentOutcome, AgentRequest, agent_env, exit_outcome
+from launcher.agents.base import (
+    AgentOutcome,
+    AgentRequest,
+    agent_env,
+    clean_session_id,
+    exit_outcome,
+    finite_number,
+)
 from launcher.models.contract import (
     CONTRACT_STATUSES,
     REQUIRED_KEYS,
@@ -161,18 +168,20 @@ def resume_session(request: AgentRequest, adapter: str) -> str | None:
     if request.feedback_path is None:
         return None
     try:
-        found = _session_file(request, adapter).read_text(encoding="utf-8").strip()
+        with _session_file(request, adapter).open("rb") as fh:
+            found = fh.read(4096).decode("utf-8", "replace").strip()
     except OSError:
         return None
-    return found or None
+    return clean_session_id(found)
 
 
 def remember_session(request: AgentRequest, adapter: str, outcome: AgentOutcome) -> None:
     """Keep the session id for a later round; only a session the CLI really holds (an API or
     start-up failure may have created none, and resuming it would fail the next round too)."""
     path = _session_file(request, adapter)
-    if outcome.session_id and outcome.error_kind not in ("api_error", "crashed", "cli_missing"):
-        path.write_text(outcome.session_id + "\n", encoding="utf-8")
+    session_id = clean_session_id(outcome.session_id)
+    if session_id and outcome.error_kind not in ("api_error", "crashed", "cli_missing"):
+        path.write_text(session_id + "\n", encoding="utf-8")
     elif not outcome.ok:
         path.unlink(missing_ok=True)
 
@@ -247,9 +256,8 @@ def int_fields(data: object) -> dict[str, int]:
 
 
 def as_float(value: object) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
+    """A JSON number as a finite float, else None (never an OverflowError for a huge integer)."""
+    return finite_number(value)
 
 
 def tail(text: str, limit: int = 500) -> str:

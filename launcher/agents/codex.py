@@ -11,10 +11,11 @@ agent_message, reasoning, command_execution, file_change, mcp_tool_call, error, 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, exit_outcome
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, exit_outcome
 from launcher.agents.cli_common import (
     answer_instructions,
     answer_schema,
@@ -28,6 +29,7 @@ from launcher.agents.cli_common import (
     write_schema,
 )
 from launcher.agents.packet_access import packet_inside
+from launcher.agents.regular_files import read_regular
 from launcher.models.decoding import json_loads
 from launcher.process import Supervised
 
@@ -38,6 +40,68 @@ SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 PASSTHROUGH = ("OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORGANIZATION", "CODEX_HOME")
 
 _TOKEN_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+LAST_MESSAGE_CAP = 4 * 1024 * 1024  # bytes of the -o file read (the answer is one JSON object)
+FILES_KEPT = 1000  # paths of file_change items kept for the report
+
+
+@dataclass
+class CodexEvents:
+    """What the `--json` event stream said, read one line at a time (every line as it streams,
+    or the lines of the kept tail), leniently: a field of the wrong type counts as absent.
+    Bounded whatever the stream's length: counts, the last message, the first FILES_KEPT paths."""
+
+    thread_id: str | None = None
+    tokens: dict[str, int] = field(default_factory=dict)
+    final: str | None = None
+    failed: str | None = None
+    fatal: str | None = None
+    completed: bool = False
+    files: list[str] = field(default_factory=list)
+    commands_failed: int = 0
+    events: int = 0
+
+    def line(self, raw: bytes | str) -> None:
+        text = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw).strip()
+        if not text.startswith("{"):
+            return
+        try:
+            event = json_loads(text)
+        except json.JSONDecodeError:
+            return
+        if isinstance(event, dict) and "type" in event:
+            self.events += 1
+            self._event(event)
+
+    def _event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "thread.started":
+            self.thread_id = clean_session_id(event.get("thread_id")) or self.thread_id
+        elif kind == "turn.completed":
+            self.completed = True
+            usage = _obj(event.get("usage"))
+            for key in _TOKEN_KEYS:
+                value = usage.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    self.tokens[key] = self.tokens.get(key, 0) + value
+        elif kind == "turn.failed":
+            self.failed = str(_obj(event.get("error")).get("message") or "turn failed")
+        elif kind == "error":
+            message = str(event.get("message") or "")
+            if not message.startswith("Reconnecting"):
+                self.fatal = message or "error"
+        elif kind == "item.completed":
+            item = _obj(event.get("item"))
+            item_type = item.get("type")
+            if item_type == "agent_message" and isinstance(item.get("text"), str):
+                self.final = item["text"]
+            elif item_type == "file_change":
+                changes = item.get("changes")
+                for change in changes if isinstance(changes, list) else []:
+                    path = _obj(change).get("path")
+                    if isinstance(path, str) and len(self.files) < FILES_KEPT:
+                        self.files.append(path)
+            elif item_type == "command_execution" and item.get("status") == "failed":
+                self.commands_failed += 1
 
 
 class CodexAdapter:
@@ -47,6 +111,14 @@ class CodexAdapter:
 
     def __init__(self) -> None:
         self._resumed: str | None = None
+        self._events = CodexEvents()
+        self._fed = False
+
+    def stdout_line(self, line: bytes) -> None:
+        """Every stdout line as it streams (base.StreamingAdapter): the thread id of the first
+        event is kept however long the stream grows."""
+        self._fed = True
+        self._events.line(line)
 
     def last_message_path(self, request: AgentRequest) -> Path:
         return request.artifacts / "codex-last-message.txt"
@@ -56,6 +128,7 @@ class CodexAdapter:
         config = request.config
         resumed = resume_session(request, self.name)
         self._resumed = resumed
+        self._events, self._fed = CodexEvents(), False
         schema_path = write_schema(request, answer_schema(request, strict=True))
         last_message = self.last_message_path(request)
         last_message.unlink(missing_ok=True)  # never read a previous round's answer
@@ -98,59 +171,29 @@ class CodexAdapter:
         return finish_session(request, self.name, self._read(request, result), result)
 
     def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
-        events = _events(result.stdout)
-        thread_id: str | None = self._resumed
-        tokens: dict[str, int] = {}
-        final: str | None = None
-        failed: str | None = None
-        fatal: str | None = None
-        completed = False
-        files: list[str] = []
-        commands_failed = 0
-        for event in events:
-            kind = event.get("type")
-            item = _obj(event.get("item"))
-            if kind == "thread.started" and event.get("thread_id"):
-                thread_id = str(event["thread_id"])
-            elif kind == "turn.completed":
-                completed = True
-                usage = _obj(event.get("usage"))
-                for key in _TOKEN_KEYS:
-                    if isinstance(usage.get(key), int):
-                        tokens[key] = tokens.get(key, 0) + usage[key]
-            elif kind == "turn.failed":
-                failed = str(_obj(event.get("error")).get("message") or "turn failed")
-            elif kind == "error":
-                message = str(event.get("message") or "")
-                if not message.startswith("Reconnecting"):
-                    fatal = message or "error"
-            elif kind == "item.completed":
-                item_type = item.get("type")
-                if item_type == "agent_message" and isinstance(item.get("text"), str):
-                    final = item["text"]
-                elif item_type == "file_change":
-                    files += [str(c.get("path")) for c in item.get("changes") or [] if isinstance(c, dict)]
-                elif item_type == "command_execution" and item.get("status") == "failed":
-                    commands_failed += 1
+        seen = self._events if self._fed else parse_events(result.stdout)
+        final = seen.final
         try:
-            last_message = self.last_message_path(request).read_text(encoding="utf-8")
+            raw = read_regular(self.last_message_path(request), LAST_MESSAGE_CAP)
         except OSError:
-            last_message = None
+            raw = None
+        last_message = None if raw is None else raw.decode("utf-8", "replace")
         if last_message is not None and last_message.strip():
             final = last_message
+        failed, fatal = seen.failed, seen.fatal
         outcome = AgentOutcome(
             ok=False,
             final_text=final or "",
-            tokens=tokens or None,
+            tokens=dict(seen.tokens) or None,
             cost_usd=None,  # Codex reports tokens, not money
-            session_id=thread_id,
-            extra={"files_reported": files, "commands_failed": commands_failed},
+            session_id=seen.thread_id or self._resumed,
+            extra={"files_reported": seen.files, "commands_failed": seen.commands_failed},
         )
         if failed is not None or fatal is not None:
             outcome.error_kind = "api_error"
             outcome.message = failed or fatal or ""
             return outcome
-        if not events or (result.returncode != 0 and not completed):
+        if not seen.events or (result.returncode != 0 and not seen.completed):
             base = exit_outcome(result)
             outcome.error_kind = "crashed"
             outcome.message = base.message if not base.ok else (
@@ -175,19 +218,12 @@ class CodexAdapter:
         return outcome
 
 
-def _events(stdout: str) -> list[dict[str, Any]]:
-    events = []
-    for line in stdout.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            event = json_loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(event, dict) and "type" in event:
-            events.append(event)
-    return events
+def parse_events(stdout: str) -> CodexEvents:
+    """The events of a whole text (the kept tail of stdout, when the adapter was not fed)."""
+    seen = CodexEvents()
+    for line in stdout.split("\n"):  # as the stream is split: never at a U+2028 inside a string
+        seen.line(line)
+    return seen
 
 
 def _obj(value: object) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, exit_outcome
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, exit_outcome
 from launcher.agents.cli_common import (
     answer_instructions,
     cli_env,
@@ -97,7 +97,7 @@ class GeminiAdapter:
         data = parse_json_text(result.stdout)
         data = data if isinstance(data, dict) else {}
         problem = _error_object(result.stderr) or (data if isinstance(data.get("error"), dict) else None)
-        session = (problem or {}).get("session_id") or data.get("session_id")
+        session = clean_session_id((problem or {}).get("session_id")) or clean_session_id(data.get("session_id"))
         raw_response = data.get("response")
         response = raw_response if isinstance(raw_response, str) else ""
         outcome = AgentOutcome(
@@ -105,7 +105,7 @@ class GeminiAdapter:
             final_text=response,
             tokens=_tokens(data.get("stats")),
             cost_usd=None,  # Gemini CLI reports tokens, not money
-            session_id=str(session) if session else None,
+            session_id=session,
             extra={"stats": data.get("stats")} if data.get("stats") else {},
         )
         if problem is not None:

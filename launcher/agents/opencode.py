@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, finite_number
 from launcher.agents.cli_common import (
     answer_instructions,
     cli_env,
@@ -70,15 +71,24 @@ _API_TEXT = re.compile(
 )
 
 
+TEXT_KEPT = 1024 * 1024  # characters of the final message kept (its end: the contract is there)
+TOOLS_KEPT = 200  # the last tool calls kept for the report; all are counted
+DENIALS_KEPT = 20
+
+
 @dataclass
 class OpencodeEvents:
-    """What a `--format json` event stream said, read leniently."""
+    """What a `--format json` event stream said, read one line at a time (every line as it
+    streams, or the lines of the kept tail), leniently: a field of the wrong type counts as
+    absent. Bounded whatever the stream's length: sums and counts, the last message's text (its
+    last TEXT_KEPT characters), the last TOOLS_KEPT tool calls, the first DENIALS_KEPT denials."""
 
     session_id: str | None = None
-    texts: list[tuple[str | None, str]] = field(default_factory=list)  # (messageID, text)
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (name, message)
+    tools: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=TOOLS_KEPT))
+    tool_calls: int = 0
+    last_error: tuple[str, str] | None = None  # (name, message)
     denials: list[str] = field(default_factory=list)
+    denial_count: int = 0
     cost: float = 0.0
     cost_seen: bool = False
     tokens: dict[str, int] = field(
@@ -88,15 +98,82 @@ class OpencodeEvents:
     last_reason: str | None = None
     events: int = 0
     noise: int = 0
+    _message_id: str | None = None
+    _texts: deque[str] = field(default_factory=deque)
+    _text_chars: int = 0
 
     @property
     def final_text(self) -> str:
-        if not self.texts:
-            return ""
-        last_id = self.texts[-1][0]
-        if last_id is None:
-            return self.texts[-1][1]
-        return "\n".join(text for mid, text in self.texts if mid == last_id)
+        """The last message: its text parts joined (the last text part alone if it has no id)."""
+        return "\n".join(self._texts)
+
+    def line(self, raw: bytes | str) -> None:
+        text = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw).strip()
+        if not text:
+            return
+        try:
+            event = json_loads(text)
+        except json.JSONDecodeError:
+            self.noise += 1
+            return
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            self.noise += 1
+            return
+        self.events += 1
+        self.session_id = clean_session_id(event.get("sessionID")) or self.session_id
+        self._event(event["type"], event, _obj(event.get("part")))
+
+    def _event(self, kind: str, event: dict[str, Any], part: dict[str, Any]) -> None:
+        if kind == "text":
+            text = part.get("text")
+            if isinstance(text, str) and text.strip():
+                message_id = part.get("messageID") if isinstance(part.get("messageID"), str) else None
+                self._text(message_id, text)
+        elif kind == "tool_use":
+            state = _obj(part.get("state"))
+            status = state.get("status")
+            tool = str(part.get("tool") or "tool")
+            entry = {"tool": tool, "status": status, "title": state.get("title")}
+            if status == "error":
+                error_text = str(state.get("error") or "")
+                entry["error"] = error_text
+                if _PERMISSION_REJECTED.search(error_text):
+                    self.denial_count += 1
+                    if len(self.denials) < DENIALS_KEPT:
+                        self.denials.append(f"{tool}: {error_text}")
+            self.tools.append(entry)
+            self.tool_calls += 1
+        elif kind == "step_start":
+            self.steps += 1
+        elif kind == "step_finish":
+            cost = finite_number(part.get("cost"))
+            if cost is not None:
+                self.cost += cost
+                self.cost_seen = True
+            tokens = _obj(part.get("tokens"))
+            cache = _obj(tokens.get("cache"))
+            self.tokens["input"] += _int(tokens.get("input"))
+            self.tokens["output"] += _int(tokens.get("output"))
+            self.tokens["reasoning"] += _int(tokens.get("reasoning"))
+            self.tokens["cache_read"] += _int(cache.get("read"))
+            self.tokens["cache_write"] += _int(cache.get("write"))
+            if isinstance(part.get("reason"), str):
+                self.last_reason = part["reason"]
+        elif kind == "error":
+            self.last_error = _error_fields(event.get("error"))
+
+    def _text(self, message_id: str | None, text: str) -> None:
+        if message_id is None or message_id != self._message_id:
+            self._texts.clear()
+            self._text_chars = 0
+        self._message_id = message_id
+        self._texts.append(text)
+        self._text_chars += len(text) + 1
+        while self._text_chars > TEXT_KEPT and len(self._texts) > 1:
+            self._text_chars -= len(self._texts.popleft()) + 1
+        if self._text_chars > TEXT_KEPT:  # one part larger than all that is kept: its end
+            self._texts[0] = self._texts[0][-TEXT_KEPT:]
+            self._text_chars = len(self._texts[0]) + 1
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -105,7 +182,11 @@ def _obj(value: Any) -> dict[str, Any]:
 
 
 def _int(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+    """A token count: a JSON integer, or a finite number rounded down; 0 for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = finite_number(value)
+    return int(number) if number is not None else 0
 
 
 def _error_fields(error: Any) -> tuple[str, str]:
@@ -121,57 +202,10 @@ def _error_fields(error: Any) -> tuple[str, str]:
 
 
 def parse_events(stdout: str) -> OpencodeEvents:
+    """The events of a whole text (the kept tail of stdout, when the adapter was not fed)."""
     seen = OpencodeEvents()
-    for raw in stdout.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        try:
-            event = json_loads(line)
-        except json.JSONDecodeError:
-            seen.noise += 1
-            continue
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            seen.noise += 1
-            continue
-        seen.events += 1
-        if isinstance(event.get("sessionID"), str):
-            seen.session_id = event["sessionID"]
-        part = _obj(event.get("part"))
-        kind = event["type"]
-        if kind == "text":
-            text = part.get("text")
-            if isinstance(text, str) and text.strip():
-                message_id = part.get("messageID") if isinstance(part.get("messageID"), str) else None
-                seen.texts.append((message_id, text))
-        elif kind == "tool_use":
-            state = _obj(part.get("state"))
-            status = state.get("status")
-            tool = str(part.get("tool") or "tool")
-            entry = {"tool": tool, "status": status, "title": state.get("title")}
-            if status == "error":
-                error_text = str(state.get("error") or "")
-                entry["error"] = error_text
-                if _PERMISSION_REJECTED.search(error_text):
-                    seen.denials.append(f"{tool}: {error_text}")
-            seen.tools.append(entry)
-        elif kind == "step_start":
-            seen.steps += 1
-        elif kind == "step_finish":
-            if isinstance(part.get("cost"), (int, float)):
-                seen.cost += float(part["cost"])
-                seen.cost_seen = True
-            tokens = _obj(part.get("tokens"))
-            cache = _obj(tokens.get("cache"))
-            seen.tokens["input"] += _int(tokens.get("input"))
-            seen.tokens["output"] += _int(tokens.get("output"))
-            seen.tokens["reasoning"] += _int(tokens.get("reasoning"))
-            seen.tokens["cache_read"] += _int(cache.get("read"))
-            seen.tokens["cache_write"] += _int(cache.get("write"))
-            if isinstance(part.get("reason"), str):
-                seen.last_reason = part["reason"]
-        elif kind == "error":
-            seen.errors.append(_error_fields(event.get("error")))
+    for line in stdout.split("\n"):  # as the stream is split: never at a U+2028 inside a string
+        seen.line(line)
     return seen
 
 
@@ -185,7 +219,18 @@ class OpencodeAdapter:
     binary = BINARY
     install_hint = INSTALL_HINT
 
+    def __init__(self) -> None:
+        self._events = OpencodeEvents()
+        self._fed = False
+
+    def stdout_line(self, line: bytes) -> None:
+        """Every stdout line as it streams (base.StreamingAdapter): every step's cost and
+        tokens are summed however long the stream grows."""
+        self._fed = True
+        self._events.line(line)
+
     def invocation(self, request: AgentRequest) -> Invocation:
+        self._events, self._fed = OpencodeEvents(), False
         request = packet_inside(request)  # `run` mode auto-rejects external_directory reads
         config = request.config
         resumed = resume_session(request, self.name)
@@ -208,16 +253,16 @@ class OpencodeAdapter:
         return finish_session(request, self.name, self._read(request, result), result)
 
     def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
-        seen = parse_events(result.stdout)
+        seen = self._events if self._fed else parse_events(result.stdout)
         common: dict[str, Any] = {
             "final_text": seen.final_text,
             "tokens": dict(seen.tokens) if seen.steps or seen.cost_seen else None,
             "cost_usd": round(seen.cost, 6) if seen.cost_seen else None,
             "session_id": seen.session_id,
-            "extra": {"tools": seen.tools, "permission_denials": seen.denials,
-                      "non_json_lines": seen.noise},
+            "extra": {"tools": list(seen.tools), "tool_calls": seen.tool_calls,
+                      "permission_denials": seen.denials, "non_json_lines": seen.noise},
         }
-        error = seen.errors[-1] if seen.errors else None
+        error = seen.last_error
         error_text = f"{error[0]}: {error[1]}".strip(": ") if error else ""
         is_api = error is not None and (error[0] in _API_ERROR_NAMES or bool(_API_TEXT.search(error_text)))
         if error is not None and (is_api or not seen.denials):
@@ -225,7 +270,7 @@ class OpencodeAdapter:
         if seen.denials:
             return AgentOutcome(
                 False, "permission_denied",
-                f"opencode stopped: {len(seen.denials)} tool call(s) rejected for lack of "
+                f"opencode stopped: {seen.denial_count} tool call(s) rejected for lack of "
                 f"permission ({seen.denials[0]}); set permission_mode = \"allow\" in "
                 f"[agents.{request.agent_name}] or allow it in opencode's configuration",
                 **common,

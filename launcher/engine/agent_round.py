@@ -10,8 +10,15 @@ from pathlib import Path
 
 from launcher import process
 from launcher.agents.acp import DrivenAdapter
-from launcher.agents.base import AgentAdapter, AgentOutcome, AgentRequest
-from launcher.agents.cli_common import detect_prompt
+from launcher.agents.base import (
+    AgentAdapter,
+    AgentOutcome,
+    AgentRequest,
+    StreamingAdapter,
+    sane_outcome,
+    unreadable_outcome,
+)
+from launcher.agents.cli_common import detect_prompt, remember_session
 from launcher.engine.collect import Collected, collect_contract
 from launcher.process import Supervised
 
@@ -81,7 +88,10 @@ async def run_agent_round(
     try:
         if isinstance(adapter, DrivenAdapter):
             # ACP: the adapter converses with its process; its stdout is the JSON-RPC transcript.
-            outcome, supervised = await adapter.drive(request, limits, on_spawn=on_spawn)
+            outcome, driven = await _drive(adapter, request, limits, on_spawn)
+            if driven is None:
+                return _round(request, outcome, None, "")
+            supervised = driven
             final_text = outcome.final_text
         else:
             supervised = await process.supervise(
@@ -96,16 +106,18 @@ async def run_agent_round(
                 on_spawn=on_spawn,
                 activity_probe=file_activity_probe(request.worktree) if limits.inactivity_s else None,
                 prompt_detector=detect_prompt,
+                stdout_lines=adapter.stdout_line if isinstance(adapter, StreamingAdapter) else None,
             )
-            outcome = adapter.outcome(request, supervised)
+            outcome = read_outcome(adapter, request, supervised)
             final_text = outcome.final_text or supervised.stdout
     except (FileNotFoundError, PermissionError) as exc:
         hint = getattr(adapter, "install_hint", "") or "install it or fix the agent's command"
         outcome = AgentOutcome(False, "cli_missing", f"cannot start {invocation.argv[0]!r}: {exc.strerror}; {hint}")
-        collected = collect_contract(
-            request.task.id, structured=None, contract_path=request.contract_path, final_text=""
-        )
-        return RoundResult(outcome, None, collected)
+        return _round(request, outcome, None, "")
+    return _round(request, outcome, supervised, final_text)
+
+
+def _round(request: AgentRequest, outcome: AgentOutcome, supervised: Supervised | None, final_text: str) -> RoundResult:
     collected = collect_contract(
         request.task.id,
         structured=outcome.structured_output,
@@ -113,3 +125,41 @@ async def run_agent_round(
         final_text=final_text,
     )
     return RoundResult(outcome, supervised, collected)
+
+
+def read_outcome(adapter: AgentAdapter, request: AgentRequest, supervised: Supervised) -> AgentOutcome:
+    """The adapter's reading of its process, guarded: whatever the CLI printed, an exception in
+    the adapter (a field of a type it did not expect, bytes it could not decode) fails this task
+    alone with `unreadable_output`, never the run. What it measured is checked (`sane_outcome`)."""
+    try:
+        outcome = adapter.outcome(request, supervised)
+    except Exception as exc:
+        outcome = unreadable_outcome(adapter.name, exc)
+        remember_session(request, adapter.name, outcome)  # no session of this round to resume
+        return outcome
+    if supervised.reader_error is not None:
+        # The line reader stopped part-way: what it counted is partial, so the round fails.
+        failed = unreadable_outcome(adapter.name, supervised.reader_error)
+        failed.message += " (its cost and tokens may be undercounted)"
+        failed.tokens, failed.cost_usd = outcome.tokens, outcome.cost_usd
+        remember_session(request, adapter.name, failed)
+        outcome = failed
+    return sane_outcome(outcome)
+
+
+async def _drive(
+    adapter: DrivenAdapter, request: AgentRequest, limits: Limits, on_spawn: Callable[[int], None] | None,
+) -> tuple[AgentOutcome, Supervised | None]:
+    """A driven adapter's round, guarded like `read_outcome`: an exception while it converses
+    (its process is ended by then) fails this task alone. Failing to start it still raises."""
+    try:
+        outcome, supervised = await adapter.drive(request, limits, on_spawn=on_spawn)
+    except (FileNotFoundError, PermissionError):
+        raise
+    except Exception as exc:
+        while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        failed = unreadable_outcome(adapter.name, exc, what="conversation")
+        remember_session(request, adapter.name, failed)
+        return failed, None
+    return sane_outcome(outcome), supervised

@@ -13,7 +13,8 @@ fs/write_text_file to $LAUNCHER_CONTRACT) | escape (also tries to write FAKE_ACP
 auth (session/new fails with auth_required) | crash (exits 3 after initialize) | hang (never
 ends the turn) | refusal | max_turns | ignore_eof (ends the turn, then ignores stdin EOF) |
 noisy (a log line on stdout before speaking) | review (a reviewer: reads the packet its prompt
-names and answers from it, see _fakelib).
+names and answers from it, see _fakelib) | special_files (first asks to read and to write a FIFO
+it made in its worktree, then to read a Unix socket, then goes on as in success).
 FAKE_EDIT: the file it writes (default acp_note.txt).
 FAKE_ACP_FLAVOR: whose tools it imitates.
 - claude (default; claude-agent-acp): Write sends fs/write_text_file straight away; Read sends
@@ -137,9 +138,26 @@ def review(session: str, cwd: Path, prompt: str) -> dict[str, Any]:
     return {"stopReason": "end_turn", "usage": {"inputTokens": 900, "outputTokens": 120, "totalTokens": 1020}}
 
 
+def special_files(session: str, cwd: Path) -> None:
+    """Ask the client for files that are not regular: a FIFO (an open() of it waits for a writer
+    that never comes) and a Unix socket."""
+    import socket
+
+    fifo, sock_path = cwd / "pipe", cwd / "sock"
+    os.mkfifo(fifo)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sock_path))
+    call("fs/read_text_file", {"sessionId": session, "path": str(fifo)})
+    call("fs/write_text_file", {"sessionId": session, "path": str(fifo), "content": "x"})
+    call("fs/read_text_file", {"sessionId": session, "path": str(sock_path)})
+    server.close()
+
+
 def turn(session: str, cwd: Path, mode: str, prompt: str = "") -> dict[str, Any]:
     if mode == "review":
         return review(session, cwd, prompt)
+    if mode == "special_files":
+        special_files(session, cwd)
     notify(session, {"sessionUpdate": "available_commands_update", "availableCommands": []})
     chunk(session, "I'll write the note file. ")
     target = cwd / (os.environ.get("FAKE_EDIT") or "acp_note.txt")

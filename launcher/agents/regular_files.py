@@ -1,0 +1,74 @@
+"""Files an agent can reach (its worktree, the `-o` file of its CLI), read and written without
+ever blocking: only a regular file is opened, never a FIFO, a device, a socket or a directory (an
+`open()` of a FIFO waits for a writer, for ever if none comes); the last path component is never
+followed as a symbolic link; reads are bounded."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"),
+)
+
+
+class NotRegular(OSError):
+    """The path is there but is not a regular file."""
+
+    def __init__(self, path: str | os.PathLike[str], kind: str) -> None:
+        super().__init__(errno.EINVAL, f"not a regular file ({kind})", str(path))
+        self.kind = kind
+
+
+def _kind(mode: int) -> str:
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _open(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
+    """Open `path` if it is a regular file (or, with O_CREAT, does not exist yet): checked before
+    opening (a device is never opened) and after (it cannot have been swapped meanwhile)."""
+    try:
+        before = os.lstat(path)
+    except FileNotFoundError:
+        if not flags & os.O_CREAT:
+            raise
+    else:
+        if not stat.S_ISREG(before.st_mode):
+            raise NotRegular(path, _kind(before.st_mode))
+    flags |= os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotRegular(path, "a symbolic link") from None
+        if exc.errno == errno.ENXIO:  # a FIFO swapped in for writing, with no reader
+            raise NotRegular(path, "a FIFO") from None
+        raise
+    try:
+        after = os.fstat(fd)
+        if not stat.S_ISREG(after.st_mode):
+            raise NotRegular(path, _kind(after.st_mode))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """At most `limit` bytes of a regular file; NotRegular (an OSError) for anything else."""
+    with os.fdopen(_open(path, os.O_RDONLY), "rb") as fh:
+        return fh.read(limit)
+
+
+def write_regular(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace the content of a regular file (created if missing); NotRegular for anything else."""
+    fd = _open(path, os.O_WRONLY | os.O_CREAT)
+    with os.fdopen(fd, "wb") as fh:
+        os.ftruncate(fd, 0)  # only now: a FIFO or a device is never truncated
+        fh.write(data)
