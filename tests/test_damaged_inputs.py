@@ -1,0 +1,82 @@
+"""User-editable files the launcher reads, damaged: each is read tolerantly where that is harmless,
+or refused with an error naming the file and the fix; never a traceback, never a stuck run.
+
+The reviewer's defects 7-12 (LESSONS.md not UTF-8, a prompt too long for a command line,
+workflows/ with a bad file, a damaged survivors.jsonl, a corrupt journal, an unknown rubric).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launcher.models.events import Event
+from tests.helpers import git, launcher_cli, run_plan, task
+
+WRITE = [{"write": "work.txt", "content": "done\n"}]
+PLAN = '[[task]]\nid = "t"\nscript = [{write = "work.txt", content = "done\\n"}]\n'
+
+
+def _commit(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", message)
+
+
+# --- 7. LESSONS.md that is not UTF-8 ----------------------------------------------------------
+
+
+def test_a_latin1_lessons_file_reaches_the_grader_replaced_and_the_run_lands(repo: Path) -> None:
+    (repo / "LESSONS.md").write_bytes(b"# Lessons\n\n- caf\xe9 before tea\n")
+    _commit(repo, "lessons")
+    events: list[Event] = []
+    report = run_plan(repo, [{"id": "t", "script": WRITE}], grader="scripted-grader", events=events)
+    assert task(report, "t").state == "merged", task(report, "t").message
+    packet = repo / ".launcher" / "runs" / report.run_id / "t" / "grading" / "1-packet.md"
+    assert "caf\ufffd before tea" in packet.read_text(encoding="utf-8")
+    notes = [e.message for e in events if e.kind == "note"]
+    assert any("LESSONS.md is not UTF-8 (byte" in n and "save it as UTF-8" in n for n in notes), notes
+
+
+def test_lessons_add_refuses_a_latin1_lessons_file_and_leaves_it_unchanged(repo: Path) -> None:
+    original = b"# Lessons\n\n- caf\xe9 before tea\n"
+    (repo / "LESSONS.md").write_bytes(original)
+    done = launcher_cli(repo, "lessons", "add", "a new lesson")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "LESSONS.md" in done.stderr and "not UTF-8 text (byte 16 is 0xe9)" in done.stderr
+    assert "Fix: save it as UTF-8" in done.stderr
+    assert (repo / "LESSONS.md").read_bytes() == original
+
+
+def test_lessons_add_refuses_a_lessons_directory(repo: Path) -> None:
+    (repo / "LESSONS.md").mkdir()
+    done = launcher_cli(repo, "lessons", "add", "a new lesson")
+    assert done.returncode == 2, done.stderr
+    assert "LESSONS.md is a directory" in done.stderr and "Traceback" not in done.stderr
+    assert (repo / "LESSONS.md").is_dir()
+
+
+def test_a_run_keeps_a_latin1_line_of_git_info_exclude(repo: Path) -> None:
+    exclude = repo / ".git" / "info" / "exclude"
+    exclude.parent.mkdir(exist_ok=True)
+    exclude.write_bytes(b"# mine\ncaf\xe9/")  # no final newline either
+    report = run_plan(repo, [{"id": "t", "script": WRITE}])
+    assert task(report, "t").state == "merged", task(report, "t").message
+    assert exclude.read_bytes().startswith(b"# mine\ncaf\xe9/\n/.launcher/\n")
+
+
+def test_a_run_refuses_a_git_info_exclude_directory_by_name(repo: Path) -> None:
+    exclude = repo / ".git" / "info" / "exclude"
+    if exclude.exists():
+        exclude.unlink()
+    exclude.mkdir(parents=True)
+    (repo / "plan.toml").write_text(PLAN)
+    done = launcher_cli(repo, "run", "plan.toml", "-q")
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    assert str(exclude) in done.stderr and "cannot add /.launcher/ to git's exclude file" in done.stderr
+
+
+def test_an_agents_deeply_nested_pyproject_does_not_stop_its_checks(repo: Path) -> None:
+    deep = {"write": "pyproject.toml", "content": "a = " + "[" * 100_000 + "\n"}
+    report = run_plan(repo, [{"id": "t", "script": [deep], "checks": ["true"]}])
+    assert task(report, "t").state == "merged", task(report, "t").message
