@@ -7,6 +7,8 @@ workflows/ with a bad file, a damaged survivors.jsonl, a corrupt journal, an unk
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 from launcher.models.events import Event
@@ -80,3 +82,34 @@ def test_an_agents_deeply_nested_pyproject_does_not_stop_its_checks(repo: Path) 
     deep = {"write": "pyproject.toml", "content": "a = " + "[" * 100_000 + "\n"}
     report = run_plan(repo, [{"id": "t", "script": [deep], "checks": ["true"]}])
     assert task(report, "t").state == "merged", task(report, "t").message
+
+
+# --- 11. a corrupt or unopenable journal --------------------------------------------------------
+
+
+def test_a_damaged_journal_is_named_with_the_fix_and_left_in_place(repo: Path) -> None:
+    report = run_plan(repo, [{"id": "t", "script": WRITE}])
+    db = repo / ".launcher" / "launcher.db"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every row in the file itself
+    whole = db.read_bytes()
+    for extra in db.parent.glob("launcher.db-*"):
+        extra.unlink()
+    db.write_bytes(whole[:5000])  # the header survives, the pages it points to do not
+    damaged = db.read_bytes()
+    for args in (["status"], ["runs"], ["resume", report.run_id]):
+        done = launcher_cli(repo, *args)
+        assert done.returncode == 3, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert f"{db}: the journal cannot be used: database disk image is malformed" in done.stderr
+        assert f"Fix: move it aside (mv {db} {db}.damaged" in done.stderr
+    assert db.read_bytes() == damaged
+
+
+def test_a_journal_that_is_a_directory_is_named(repo: Path) -> None:
+    db = repo / ".launcher" / "launcher.db"
+    db.mkdir(parents=True)
+    done = launcher_cli(repo, "status")
+    assert done.returncode == 3, done.stderr
+    assert f"{db}: the journal cannot be used: unable to open database file" in done.stderr
+    assert "Traceback" not in done.stderr and db.is_dir()
