@@ -8,9 +8,15 @@ workflows/ with a bad file, a damaged survivors.jsonl, a corrupt journal, an unk
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import sqlite3
 from pathlib import Path
 
+import anyio
+import pytest
+
+from launcher.cli.mcp_server import orchestrator
 from launcher.models.events import Event
 from tests.helpers import git, launcher_cli, run_plan, task
 
@@ -113,3 +119,36 @@ def test_a_journal_that_is_a_directory_is_named(repo: Path) -> None:
     assert done.returncode == 3, done.stderr
     assert f"{db}: the journal cannot be used: unable to open database file" in done.stderr
     assert "Traceback" not in done.stderr and db.is_dir()
+
+
+# --- 9. a bad file under workflows/ -----------------------------------------------------------
+
+
+def test_a_template_that_is_not_utf8_is_named_by_the_cli_and_over_mcp(
+    repo: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (repo / "workflows").mkdir()
+    (repo / "workflows" / "x.toml").write_bytes(b'name = "caf\xe9"\n')
+    done = launcher_cli(repo, "workflow", "workflows")
+    assert done.returncode == 2, done.stderr
+    assert "workflows/x.toml: cannot read it: not UTF-8 text (byte 11 is 0xe9)" in done.stderr
+    assert "Fix: save it as UTF-8" in done.stderr and "Traceback" not in done.stderr
+    monkeypatch.chdir(repo)
+    envelope = json.loads(anyio.run(orchestrator, "suggest", "add a login page"))
+    assert envelope["error_key"] == "config_invalid:workflow_template", envelope
+    assert envelope["observations"].startswith("workflows/x.toml: cannot read it")
+
+
+def test_a_folder_named_like_a_template_is_read_as_a_pack(repo: Path) -> None:
+    (repo / "workflows" / "y.toml").mkdir(parents=True)
+    done = launcher_cli(repo, "workflow", "suggest", "add a login page")
+    assert done.returncode == 0, done.stderr
+    assert "feature-development" in done.stdout
+
+
+def test_a_fifo_named_like_a_template_is_refused_not_read(repo: Path) -> None:
+    (repo / "workflows").mkdir()
+    os.mkfifo(repo / "workflows" / "z.toml")  # reading it would wait for a writer forever
+    done = launcher_cli(repo, "workflow", "workflows", timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert "workflows/z.toml: not a regular file" in done.stderr
