@@ -17,6 +17,7 @@ import anyio
 import pytest
 
 from launcher.cli.mcp_server import orchestrator
+from launcher.errors import PlanError
 from launcher.models.events import Event
 from tests.helpers import git, launcher_cli, run_plan, task
 
@@ -152,3 +153,29 @@ def test_a_fifo_named_like_a_template_is_refused_not_read(repo: Path) -> None:
     done = launcher_cli(repo, "workflow", "workflows", timeout=30)
     assert done.returncode == 2, done.stderr
     assert "workflows/z.toml: not a regular file" in done.stderr
+
+
+# --- 12. an unknown rubric -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "said"), [
+    ("nosuch", "task 't'.rubrics: no rubric named 'nosuch'"),
+    ("../../etc/passwd", "task 't'.rubrics: '../../etc/passwd' is not a rubric name"),
+])
+@pytest.mark.parametrize("grader", ["scripted-grader", None])
+def test_an_unknown_rubric_is_refused_before_anything_is_created(
+    repo: Path, name: str, said: str, grader: str | None,
+) -> None:
+    run = {"grader": grader} if grader else {}
+    with pytest.raises(PlanError) as caught:
+        run_plan(repo, [{"id": "t", "script": WRITE, "rubrics": [name]}], **run)
+    assert said in caught.value.message
+    assert "backend, bugfix, default, devops, frontend" in caught.value.message  # the known names
+    assert "nothing was created and no agent ran" in caught.value.message
+    assert not (repo / ".launcher" / "launcher.db").exists()
+
+
+def test_a_graded_task_with_two_role_overlays_is_refused_before_its_agent_runs(repo: Path) -> None:
+    with pytest.raises(PlanError, match=r"task 'u'.rubrics: .*frontend.md: a task may have at most one role overlay"):
+        run_plan(repo, [{"id": "u", "script": WRITE, "rubrics": ["backend", "frontend"]}], grader="scripted-grader")
+    assert not (repo / ".launcher" / "launcher.db").exists()

@@ -12,13 +12,15 @@ import os
 import tempfile
 from pathlib import Path
 
-from launcher.errors import ConfigError, EnvironmentProblem, UsageProblem
+from launcher.errors import ConfigError, EnvironmentProblem, PlanError, UsageProblem
+from launcher.gates.rubric import compose, find_rubric
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig, grader_problem
 from launcher.models.plan import Plan
-from launcher.models.problems import raise_problems
+from launcher.models.problems import Problem, raise_problems
 from launcher.models.refname import branch_name_problem
+from launcher.models.rubric import RubricError
 
 
 def _worktree_root_problem(root: Path) -> str | None:
@@ -37,6 +39,31 @@ def _worktree_root_problem(root: Path) -> str | None:
     except OSError as exc:
         return f"{probe} does not take new directories ({exc.strerror or exc})"
     return None
+
+
+def rubric_problems(repo_root: Path, plan: Plan, *, graded: bool) -> list[Problem]:
+    """Every rubric a task names must exist (a name, never a path); with a grader, each task's
+    rubrics are composed as grading will (files parsed, one role overlay, no duplicate criterion).
+    Found at grading, the task would fail after its agent ran and was paid for."""
+    problems: list[Problem] = []
+    found: dict[tuple[tuple[str, ...], str, str], RubricError | None] = {}
+    for task in plan.tasks:
+        key = (tuple(task.rubrics), task.role, task.kind)
+        if key not in found:
+            try:
+                for name in task.rubrics:
+                    find_rubric(name, repo_root)
+                if graded:
+                    compose(task.rubrics, role=task.role, task_kind=task.kind, repo_root=repo_root)
+                found[key] = None
+            except RubricError as exc:
+                found[key] = exc
+        error = found[key]
+        if error is not None:
+            named = (error.where or "").startswith("rubric ")  # else the file (and line) it is about
+            what = error.what if named else f"{error.where}: {error.what}"
+            problems.append(Problem(f"task {task.id!r}.rubrics", what, error.error_key, error.fix))
+    return problems
 
 
 async def _base_commit(repo: GitRepo, base: str, key: str) -> str:
@@ -59,6 +86,9 @@ async def check_run_inputs(
     problem = grader_problem(plan, config)
     if problem:
         raise_problems([problem], "plan / launcher.toml", ConfigError, "see README, 'Grading'")
+    rubrics = rubric_problems(repo.root, plan, graded=bool(plan.run.grader or config.grading.grader))
+    if rubrics:
+        raise_problems(rubrics, "plan", PlanError, "nothing was created and no agent ran")
     if into is not None:
         bad = branch_name_problem(into)
         if bad:
