@@ -11,15 +11,20 @@ import contextlib
 import json
 import os
 import sqlite3
+import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from launcher.cli.mcp_server import orchestrator
+from launcher.app.run.runner import RunOptions, start_run
 from launcher.errors import PlanError
 from launcher.models.events import Event
-from tests.helpers import git, launcher_cli, run_plan, task
+from launcher.models.plan import validate_plan
+from launcher.models.report import RunReport
+from tests.helpers import git, launcher_cli, resume, run_plan, task
 
 WRITE = [{"write": "work.txt", "content": "done\n"}]
 PLAN = '[[task]]\nid = "t"\nscript = [{write = "work.txt", content = "done\\n"}]\n'
@@ -179,3 +184,57 @@ def test_a_graded_task_with_two_role_overlays_is_refused_before_its_agent_runs(r
     with pytest.raises(PlanError, match=r"task 'u'.rubrics: .*frontend.md: a task may have at most one role overlay"):
         run_plan(repo, [{"id": "u", "script": WRITE, "rubrics": ["backend", "frontend"]}], grader="scripted-grader")
     assert not (repo / ".launcher" / "launcher.db").exists()
+
+
+# --- 8. a child that cannot be started --------------------------------------------------------
+
+
+def _plan_run(repo: Path, agents: dict[str, Any], tasks: list[dict[str, Any]], **run: Any) -> RunReport:
+    plan = validate_plan({"run": run, "agents": agents, "task": tasks}, "test plan")
+    return anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+
+
+def _not_a_program(tmp_path: Path) -> str:
+    path = tmp_path / "no-shebang"
+    path.write_text("echo this is no program\n")  # executable, but exec says ENOEXEC
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_agents_that_cannot_start_fail_their_own_task_only(repo: Path, tmp_path: Path) -> None:
+    agents = {
+        "huge": {"adapter": "command", "command": [sys.executable, "-c", "pass", "x" * 140_000]},
+        "noexec": {"adapter": "command", "command": [_not_a_program(tmp_path)]},
+    }
+    report = _plan_run(repo, agents, [
+        {"id": "big", "agent": "huge", "prompt": "p"},
+        {"id": "bad", "agent": "noexec", "prompt": "p"},
+        {"id": "ok", "script": WRITE},
+    ])
+    assert task(report, "ok").state == "merged"
+    big, bad = task(report, "big"), task(report, "bad")
+    assert big.state == "failed" and "agent spawn_failed: cannot start" in big.message
+    assert "too long for the system (E2BIG)" in big.message and "at most 131,072 bytes" in big.message
+    assert bad.state == "failed" and "Exec format error (not a program: a script needs a #! line)" in bad.message
+    again = resume(repo, report.run_id)  # and resume does not crash on them either
+    assert task(again, "big").state == "failed" and task(again, "ok").state == "merged"
+
+
+def test_a_check_that_cannot_start_fails_its_task_with_the_reason(repo: Path) -> None:
+    report = run_plan(repo, [
+        {"id": "t", "script": WRITE, "checks": ["true " + "x" * 140_000]},
+        {"id": "ok", "script": [{"write": "other.txt", "content": "x\n"}]},
+    ])
+    assert task(report, "ok").state == "merged"
+    t = task(report, "t")
+    assert t.state != "merged", t.state
+    checks = json.loads((repo / ".launcher" / "runs" / report.run_id / "t" / "facts.json").read_text())["checks"]
+    assert checks[0]["exit_code"] == 127 and "[launcher] cannot start '/bin/sh'" in checks[0]["output_tail"]
+    assert "E2BIG" in checks[0]["output_tail"]
+
+
+def test_a_grader_that_cannot_start_fails_the_grading_not_the_run(repo: Path, tmp_path: Path) -> None:
+    agents = {"g": {"adapter": "command", "command": [_not_a_program(tmp_path)]}}
+    report = _plan_run(repo, agents, [{"id": "t", "script": WRITE}], grader="g")
+    t = task(report, "t")
+    assert t.state == "escalated" and "grader_spawn_failed: cannot start" in t.message, (t.state, t.message)

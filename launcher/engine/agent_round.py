@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from launcher.agents.acp import DrivenAdapter
 from launcher.agents.base import AgentAdapter, AgentOutcome, AgentRequest
 from launcher.agents.cli_common import detect_prompt
 from launcher.engine.collect import Collected, collect_contract
+from launcher.errors import SpawnFailed
 from launcher.process import Supervised
 
 
@@ -99,9 +101,11 @@ async def run_agent_round(
             )
             outcome = adapter.outcome(request, supervised)
             final_text = outcome.final_text or supervised.stdout
-    except (FileNotFoundError, PermissionError) as exc:
-        hint = getattr(adapter, "install_hint", "") or "install it or fix the agent's command"
-        outcome = AgentOutcome(False, "cli_missing", f"cannot start {invocation.argv[0]!r}: {exc.strerror}; {hint}")
+    except SpawnFailed as exc:
+        # Not started: that round (its task, its grading) fails with the reason; never the run.
+        missing = exc.errno in (errno.ENOENT, errno.EACCES) and exc.filename != str(request.worktree)
+        hint = (getattr(adapter, "install_hint", "") if missing else "") or exc.fix or ""
+        outcome = AgentOutcome(False, "cli_missing" if missing else "spawn_failed", f"{exc.what}; {hint}")
         collected = collect_contract(
             request.task.id, structured=None, contract_path=request.contract_path, final_text=""
         )

@@ -128,7 +128,7 @@ class GitRepo:
     async def discover(cls, start: Path) -> GitRepo:
         try:
             version = await process.run(["git", "--version"], env=git_env(), timeout=30)
-        except FileNotFoundError:
+        except FileNotFoundError:  # SpawnNotFound: no git on PATH
             raise EnvironmentProblem(
                 "git is not installed", fix="install git 2.38 or newer"
             ) from None
