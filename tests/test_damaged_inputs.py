@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,8 @@ from typing import Any
 import anyio
 import pytest
 
-from launcher.cli.mcp_server import orchestrator
 from launcher.app.run.runner import RunOptions, start_run
+from launcher.cli.mcp_server import orchestrator
 from launcher.errors import PlanError
 from launcher.models.events import Event
 from launcher.models.plan import validate_plan
@@ -238,3 +239,43 @@ def test_a_grader_that_cannot_start_fails_the_grading_not_the_run(repo: Path, tm
     report = _plan_run(repo, agents, [{"id": "t", "script": WRITE}], grader="g")
     t = task(report, "t")
     assert t.state == "escalated" and "grader_spawn_failed: cannot start" in t.message, (t.state, t.message)
+
+
+def test_a_prompt_too_long_for_a_command_line_is_refused_when_the_plan_is_loaded(repo: Path) -> None:
+    (repo / "plan.toml").write_text(
+        '[agents.bot]\nadapter = "command"\ncommand = ["true", "{prompt}"]\n'
+        f'[[task]]\nid = "big"\nagent = "bot"\nprompt = "{"x" * 140_000}"\n'
+    )
+    done = launcher_cli(repo, "run", "plan.toml", "-q")
+    assert done.returncode == 2, done.stderr
+    assert "task 'big'.prompt: the prompt is 140,000 bytes; agent 'bot' (command) gets it as one" in done.stderr
+    assert "at most 98,304" in done.stderr and "Fix: put the long text in a file" in done.stderr
+    assert not (repo / ".launcher" / "launcher.db").exists()  # no run, no worktree, no agent
+
+
+def test_a_prompt_with_a_nul_character_is_refused_when_the_plan_is_loaded(repo: Path) -> None:
+    agents = {"bot": {"adapter": "command", "command": ["true", "{prompt}"]}}
+    with pytest.raises(PlanError, match=r"task 'n'.prompt: the prompt holds a NUL character"):
+        _plan_run(repo, agents, [{"id": "n", "agent": "bot", "prompt": "a\0b"}])
+
+
+def test_a_long_prompt_that_does_not_travel_on_the_command_line_is_accepted(repo: Path) -> None:
+    writer = "import pathlib; pathlib.Path('work.txt').write_text('done')"
+    agents = {"bot": {"adapter": "command", "command": [sys.executable, "-c", writer]}}  # no {prompt}
+    report = _plan_run(repo, agents, [{"id": "big", "agent": "bot", "prompt": "x" * 140_000}])
+    assert task(report, "big").state == "merged", task(report, "big").message
+
+
+@pytest.mark.parametrize("adapter", ["claude", "codex", "gemini", "aider", "opencode"])
+def test_the_longest_accepted_prompt_with_the_longest_feedback_fits_on_a_command_line(
+    tmp_path: Path, adapter: str,
+) -> None:
+    from launcher.agents.cli_common import PROMPT_LIMIT_BYTES
+    from launcher.agents.registry import get_adapter
+    from tests.test_adapters_cli import make_request
+
+    prompt = "é" * (PROMPT_LIMIT_BYTES // 2)  # two bytes each: exactly the limit
+    request = make_request(tmp_path, adapter, iteration=2, prompt=prompt, feedback="ü" * 30_000)
+    argv = get_adapter(adapter).invocation(request).argv
+    assert max(len(a.encode()) for a in argv) < 128 * 1024
+    subprocess.run(["true", *argv[1:]], check=True)  # exec takes it

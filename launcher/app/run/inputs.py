@@ -12,6 +12,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from launcher.agents.cli_common import PROMPT_LIMIT_BYTES
+from launcher.agents.registry import prompt_as_argument
+from launcher.app.run.preflight import agents_used
 from launcher.errors import ConfigError, EnvironmentProblem, PlanError, UsageProblem
 from launcher.gates.rubric import compose, find_rubric
 from launcher.git import worktrees
@@ -66,6 +69,33 @@ def rubric_problems(repo_root: Path, plan: Plan, *, graded: bool) -> list[Proble
     return problems
 
 
+def prompt_problems(plan: Plan, config: RepoConfig) -> list[Problem]:
+    """A prompt its agent gets as one command-line argument must fit in one (with what a round
+    adds) and hold no NUL character; else exec refuses the agent after its worktree exists."""
+    agents = agents_used(plan, config)
+    problems: list[Problem] = []
+    for task in plan.tasks:
+        agent = agents.get(task.agent)
+        if task.select_from or agent is None or not prompt_as_argument(agent):
+            continue
+        size = len(task.prompt.encode("utf-8", "surrogatepass"))
+        where = f"task {task.id!r}.prompt"
+        if size > PROMPT_LIMIT_BYTES:
+            problems.append(Problem(
+                where, f"the prompt is {size:,} bytes; agent {task.agent!r} ({agent.adapter}) gets it as one "
+                f"command-line argument, where it may take at most {PROMPT_LIMIT_BYTES:,} bytes (Linux takes "
+                "128 KiB in one argument; the rest is kept for what a round adds: revision feedback, the "
+                "contract instructions)",
+                "plan_invalid:prompt_too_long",
+                "put the long text in a file committed to the repository and have the prompt name it (the "
+                "agent reads it in its worktree), or use an acp agent, which gets the prompt over stdin",
+            ))  # fmt: skip
+        elif "\0" in task.prompt:
+            problems.append(Problem(where, "the prompt holds a NUL character (\\u0000), which no command line "
+                                    "can carry", "plan_invalid:prompt_nul", "remove it from the prompt"))  # fmt: skip
+    return problems
+
+
 async def _base_commit(repo: GitRepo, base: str, key: str) -> str:
     result = await repo.git("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", check=False)
     if result.ok and not base.startswith("-"):
@@ -86,9 +116,10 @@ async def check_run_inputs(
     problem = grader_problem(plan, config)
     if problem:
         raise_problems([problem], "plan / launcher.toml", ConfigError, "see README, 'Grading'")
-    rubrics = rubric_problems(repo.root, plan, graded=bool(plan.run.grader or config.grading.grader))
-    if rubrics:
-        raise_problems(rubrics, "plan", PlanError, "nothing was created and no agent ran")
+    problems = prompt_problems(plan, config)
+    problems += rubric_problems(repo.root, plan, graded=bool(plan.run.grader or config.grading.grader))
+    if problems:
+        raise_problems(problems, "plan", PlanError, "nothing was created and no agent ran")
     if into is not None:
         bad = branch_name_problem(into)
         if bad:
