@@ -279,3 +279,36 @@ def test_the_longest_accepted_prompt_with_the_longest_feedback_fits_on_a_command
     argv = get_adapter(adapter).invocation(request).argv
     assert max(len(a.encode()) for a in argv) < 128 * 1024
     subprocess.run(["true", *argv[1:]], check=True)  # exec takes it
+
+
+# --- smaller ones: grade-record --file, launcher.toml ------------------------------------------
+
+VERDICT = {"verdict": "satisfied", "criterion_results": [{"criterion": "C1", "pass": True, "justification": "ok"}],
+           "required_fixes": [], "iteration": 1, "rubric_version": "1"}
+
+
+def test_grade_record_says_a_directory_is_one_and_reads_a_pipe(repo: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "verdicts"
+    folder.mkdir()
+    done = launcher_cli(repo, "gate", "grade-record", "--file", str(folder))
+    assert done.returncode == 1
+    envelope = json.loads(done.stdout)
+    assert envelope["error_key"] == "file_unreadable" and "is a directory" in envelope["observations"]
+    verdict = tmp_path / "verdict.json"
+    verdict.write_text(json.dumps(VERDICT))
+    piped = subprocess.run(  # --file <(grader ...): a pipe, not a regular file
+        ["bash", "-c", f'"{sys.executable}" -m launcher gate grade-record --file <(cat "{verdict}")'],
+        cwd=repo, capture_output=True, text=True, timeout=120,
+    )
+    assert piped.returncode == 0 and json.loads(piped.stdout)["ok"] is True, piped.stdout + piped.stderr
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_launcher_toml_that_is_no_file_is_an_error_naming_it(repo: Path, kind: str) -> None:
+    config = repo / "launcher.toml"
+    config.mkdir() if kind == "directory" else os.mkfifo(config)
+    (repo / "plan.toml").write_text(PLAN)
+    done = launcher_cli(repo, "run", "plan.toml", "-q", timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    what = "is a directory" if kind == "directory" else "is not a regular file"
+    assert f"{config}: launcher.toml {what}" in done.stderr and "Traceback" not in done.stderr
