@@ -312,3 +312,40 @@ def test_a_launcher_toml_that_is_no_file_is_an_error_naming_it(repo: Path, kind:
     assert done.returncode == 2, done.stdout + done.stderr
     what = "is a directory" if kind == "directory" else "is not a regular file"
     assert f"{config}: launcher.toml {what}" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- the class of defect 7: more files the launcher reads during a run --------------------------
+
+
+def test_land_from_an_export_with_a_deeply_nested_manifest_is_refused_by_name(repo: Path, tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "launcher-export.json").write_text("[" * 100_000)
+    done = launcher_cli(repo, "land", "--from", str(export))
+    assert done.returncode == 2, done.stderr
+    assert "export refused: launcher-export.json is not readable JSON (nested deeper than 64 levels" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_damaged_port_claims_file_does_not_stop_a_run(repo: Path, tmp_path: Path) -> None:
+    claims = tmp_path / "cache" / "launcher" / "ports.json"  # XDG_CACHE_HOME is tmp_path/cache
+    claims.parent.mkdir(parents=True, exist_ok=True)
+    claims.write_text("[" * 100_000)
+    report = run_plan(repo, [{"id": "t", "script": WRITE}])
+    assert task(report, "t").state == "merged", task(report, "t").message
+
+
+def test_a_worktreeinclude_fifo_is_refused_by_name_not_read(repo: Path) -> None:
+    os.mkfifo(repo / ".worktreeinclude")
+    (repo / "plan.toml").write_text(PLAN)
+    done = launcher_cli(repo, "run", "plan.toml", "-q", timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert ".worktreeinclude is not a regular file" in done.stderr
+
+
+def test_a_folder_named_like_a_rubric_is_not_taken_for_one(repo: Path) -> None:
+    (repo / "rubrics" / "notes.md").mkdir(parents=True)
+    (repo / "rubrics" / "notes.md" / "x.txt").write_text("not a rubric\n")
+    _commit(repo, "a folder in rubrics/")
+    report = run_plan(repo, [{"id": "t", "script": WRITE, "kind": "bug"}], grader="scripted-grader")
+    assert task(report, "t").state == "merged", task(report, "t").message

@@ -29,7 +29,7 @@ def shipped_rubrics_dir() -> Path:
 def available(repo_root: Path | None) -> list[str]:
     names = {p.stem for p in shipped_rubrics_dir().glob("*.md")}
     if repo_root is not None and (repo_root / REPO_DIR).is_dir():
-        names |= {p.stem for p in (repo_root / REPO_DIR).glob("*.md")}
+        names |= {p.stem for p in (repo_root / REPO_DIR).glob("*.md") if p.is_file()}
     return sorted(names)
 
 
