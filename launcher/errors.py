@@ -87,3 +87,27 @@ class GitFailed(LauncherError):
 
 class RunNotFound(UsageProblem):
     default_key = "run_not_found"
+
+
+class SpawnFailed(EnvironmentProblem, OSError):
+    """A child process could not be started: exec failed (E2BIG, ENOENT, EACCES, ENOEXEC...) or
+    its argv/environment held a NUL byte. Raised by `process` in place of the bare OSError; it is
+    still an OSError with the original errno, strerror and filename, so a caller that handled
+    OSError still does, and one that does not gets the project's message, never a traceback."""
+
+    default_key = "spawn_failed"
+
+    def __init__(self, what: str, *, errno: int | None, strerror: str | None, filename: str | None,
+                 fix: str | None = None, where: str | None = None) -> None:  # fmt: skip
+        super().__init__(what, where=where, fix=fix)
+        self.errno = errno
+        self.strerror = strerror
+        self.filename = filename
+
+
+class SpawnNotFound(SpawnFailed, FileNotFoundError):
+    """ENOENT: the program (or its interpreter, or its working directory) is not there."""
+
+
+class SpawnNotPermitted(SpawnFailed, PermissionError):
+    """EACCES/EPERM: not executable, or not allowed."""

@@ -17,12 +17,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 from anyio.abc import ByteReceiveStream, Process
 
 from launcher import child_watcher, process_threads
 from launcher.capped_log import DEFAULT_LOG_CAP, DEFAULT_MAX_LINE, CappedLog, LineFeed, Tail
+from launcher.errors import SpawnFailed
+from launcher.spawn_failure import spawn_failed
 
 _LIVE_GROUPS: set[int] = set()
 
@@ -256,8 +259,11 @@ async def run(
     try:
         # A limiter of its own per call: anyio's default one (40 threads for the whole process)
         # would make a quick `git status` wait behind 40 long-running checks.
-        await anyio.to_thread.run_sync(process_threads.spawn, argv, cwd, env, started,
-                                       limiter=anyio.CapacityLimiter(1))
+        try:
+            await anyio.to_thread.run_sync(process_threads.spawn, argv, cwd, env, started,
+                                           limiter=anyio.CapacityLimiter(1))
+        except (OSError, ValueError) as exc:  # exec refused it (E2BIG, ENOENT...) or a NUL byte
+            raise spawn_failed(exc, argv, cwd=cwd, env=env) from exc
         proc = holder[0]
         observer = _notify_started(proc.pid, argv, "command")
         deadline = None if timeout is None else start + timeout
@@ -274,6 +280,16 @@ async def run(
     proc = holder[0]
     rc = proc.returncode if proc.returncode is not None else -9
     return Completed(list(argv), rc, bytes(out.data), bytes(err.data), time.monotonic() - start, timed_out)
+
+
+async def run_command(argv: Sequence[str], **options: Any) -> Completed:
+    """`run` for the user's own commands (checks, setup, the integration check): one that cannot
+    be started (E2BIG, no /bin/sh, its directory gone) is a failed command, exit 127 with the
+    reason on stderr, as a shell reports a program it cannot find; never an error of the run."""
+    try:
+        return await run(argv, **options)
+    except SpawnFailed as exc:
+        return Completed(list(argv), 127, b"", f"[launcher] {exc.message}\n".encode(), 0.0, False)
 
 
 async def _end_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
@@ -358,6 +374,9 @@ async def supervise(
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
+    except (OSError, ValueError) as exc:  # exec refused it (E2BIG, ENOENT...) or a NUL byte
+        log.close()
+        raise spawn_failed(exc, argv, cwd=cwd, env=env) from exc
     except BaseException:
         log.close()
         raise

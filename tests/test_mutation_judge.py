@@ -164,3 +164,29 @@ def test_claude_code_as_the_judge_gets_the_judge_schema(pkg: Path, tmp_path: Pat
     schema = json.loads(argv[argv.index("--json-schema") + 1])
     assert schema["required"] == ["contract_version", "verdicts", "calibration"]
     assert "--max-budget-usd" in argv and not list(pkg.glob("claude_*.txt"))
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"\xff\n", "survivors.jsonl: cannot read it: not UTF-8 text (byte 0 is 0xff)"),
+    (b"[" * 100_000 + b"]" * 100_000 + b"\n", "survivors.jsonl:1: line 1 is not a survivor: not JSON: nested deeper"),
+    (b'{"id": 1, "fault": "f", "target": "t", "line": "7", "rationale": "r", "orig": "a", "mut": "b", '
+     b'"status": "SURVIVED"}\n', "survivors.jsonl:1: line 1 is not a survivor: $.line must be a whole number"),
+])
+def test_a_damaged_survivors_file_is_named_with_line_key_and_fix(pkg: Path, content: bytes, said: str) -> None:
+    from launcher.errors import UsageProblem
+
+    use_judge(pkg)
+    (run_dir(pkg) / "survivors.jsonl").write_bytes(content)
+    with pytest.raises(UsageProblem) as caught:
+        judge(pkg, confirm=True)
+    assert said in caught.value.message
+    assert "Fix: sweep again (`launcher mutation sweep`)" in caught.value.message
+
+
+def test_a_damaged_sweep_report_is_named(pkg: Path) -> None:
+    from launcher.errors import UsageProblem
+
+    use_judge(pkg)
+    (run_dir(pkg) / "report.json").write_bytes(b'{"base_sha": ' + b"[" * 100_000)
+    with pytest.raises(UsageProblem, match=r"report.json: cannot read the sweep's report: nested deeper"):
+        judge(pkg, confirm=True)

@@ -74,6 +74,7 @@ from launcher.agents.packet_access import packet_for_workspace
 from launcher.capped_log import Tail
 from launcher.errors import ConfigError
 from launcher.process import CappedLog, Supervised, group_alive, terminate_group
+from launcher.spawn_failure import spawn_failed
 
 PROTOCOL_VERSION = 1
 INSTALL_HINT = (
@@ -167,7 +168,7 @@ class AcpAdapter:
         self, request: AgentRequest, limits: DriveLimits, *,
         on_spawn: Callable[[int], None] | None = None,
     ) -> tuple[AgentOutcome, Supervised]:
-        """Run one round over ACP; raises FileNotFoundError/PermissionError like supervise()."""
+        """Run one round over ACP; raises SpawnFailed like supervise() when it cannot start."""
         # A reviewer's packet is quoted in the prompt (it travels over the pipe, not in argv),
         # or copied inside the worktree: agents check their own workspace (gemini's read tool
         # refuses other paths) before they ever ask the client.
@@ -185,6 +186,9 @@ class AcpAdapter:
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
+        except (OSError, ValueError) as exc:  # exec refused it (ENOENT, EACCES...) or a NUL byte
+            log.close()
+            raise spawn_failed(exc, invocation.argv, cwd=request.worktree, env=invocation.env) from exc
         except BaseException:
             log.close()
             raise

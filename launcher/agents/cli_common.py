@@ -39,8 +39,13 @@ NETWORK_PASSTHROUGH = (
     "all_proxy", "NODE_EXTRA_CA_CERTS",
 )
 
-# The feedback file is quoted into the prompt of a corrective or revision round up to this size.
+# The feedback file is quoted into the prompt of a corrective or revision round up to this many
+# bytes of UTF-8 (the rest stays in the file the prompt names).
 FEEDBACK_INLINE_LIMIT = 20_000
+# A CLI gets its prompt as ONE argument, and Linux takes at most 128 KiB in one argument
+# (MAX_ARG_STRLEN). A round adds to the task's prompt at most the quoted feedback, the contract
+# instructions (about 1 KiB) and a few paths, well under 32 KiB; the task's prompt may have the rest.
+PROMPT_LIMIT_BYTES = 96 * 1024
 
 _DESCRIPTIONS = {
     "contract_version": 'always "1"',
@@ -208,8 +213,9 @@ def _feedback_text(path: Path) -> str:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    if len(text) > FEEDBACK_INLINE_LIMIT:
-        text = text[:FEEDBACK_INLINE_LIMIT] + "\n[... truncated; read the whole file]"
+    data = text.encode("utf-8", "replace")
+    if len(data) > FEEDBACK_INLINE_LIMIT:  # bytes, not characters: the argument's limit is in bytes
+        text = data[:FEEDBACK_INLINE_LIMIT].decode("utf-8", "ignore") + "\n[... truncated; read the whole file]"
     return text.strip()
 
 

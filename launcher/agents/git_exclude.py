@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from launcher.git import guard
+from launcher.git.repo import add_exclude_line
 
 
 def exclude_from_git(worktree: Path, pattern: str) -> None:
@@ -32,14 +33,6 @@ def exclude_from_git(worktree: Path, pattern: str) -> None:
             if commondir.is_file():
                 rel = Path(commondir.read_text(encoding="utf-8").strip())
                 common = rel if rel.is_absolute() else (gitdir / rel).resolve()
-        exclude = common / "info" / "exclude"
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-        if pattern in existing.splitlines():
-            return
-        with exclude.open("a", encoding="utf-8") as fh:
-            if existing and not existing.endswith("\n"):
-                fh.write("\n")
-            fh.write(pattern + "\n")
-    except OSError:
+        add_exclude_line(common / "info" / "exclude", pattern)
+    except (OSError, UnicodeDecodeError):
         return  # best effort: at worst the files show up in `git status`

@@ -14,12 +14,26 @@ from launcher.agents.judge import ScriptedJudgeAdapter
 from launcher.agents.opencode import OpencodeAdapter
 from launcher.agents.scripted import ScriptedAdapter
 from launcher.errors import EnvironmentProblem
+from launcher.models.plan import AgentConfig
 
 _ADAPTERS: dict[str, type] = {
     "command": CommandAdapter, "scripted": ScriptedAdapter, "scripted-grader": ScriptedGraderAdapter,
     "claude": ClaudeAdapter, "codex": CodexAdapter, "gemini": GeminiAdapter,
     "aider": AiderAdapter, "opencode": OpencodeAdapter, "acp": AcpAdapter, "scripted-judge": ScriptedJudgeAdapter,
 }
+
+
+# The adapters whose CLI gets the round's prompt as one command-line argument.
+_PROMPT_AS_ARGUMENT = frozenset({"claude", "codex", "gemini", "aider", "opencode"})
+
+
+def prompt_as_argument(config: AgentConfig) -> bool:
+    """Whether this agent's prompt travels as one command-line argument (so its size is bounded,
+    `cli_common.PROMPT_LIMIT_BYTES`): the CLI adapters, and `command` when a part of its command
+    holds {prompt}. `acp` sends it over the agent's stdin; the scripted agents read their script."""
+    if config.adapter == "command":
+        return any("{prompt}" in part for part in config.command or [])
+    return config.adapter in _PROMPT_AS_ARGUMENT
 
 
 def get_adapter(name: str) -> AgentAdapter:

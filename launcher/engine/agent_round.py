@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from launcher.agents.base import (
 )
 from launcher.agents.cli_common import detect_prompt, remember_session
 from launcher.engine.collect import Collected, collect_contract
+from launcher.errors import SpawnFailed
 from launcher.process import Supervised
 
 
@@ -110,9 +112,11 @@ async def run_agent_round(
             )
             outcome = read_outcome(adapter, request, supervised)
             final_text = outcome.final_text or supervised.stdout
-    except (FileNotFoundError, PermissionError) as exc:
-        hint = getattr(adapter, "install_hint", "") or "install it or fix the agent's command"
-        outcome = AgentOutcome(False, "cli_missing", f"cannot start {invocation.argv[0]!r}: {exc.strerror}; {hint}")
+    except SpawnFailed as exc:
+        # Not started: that round (its task, its grading) fails with the reason; never the run.
+        missing = exc.errno in (errno.ENOENT, errno.EACCES) and exc.filename != str(request.worktree)
+        hint = (getattr(adapter, "install_hint", "") if missing else "") or exc.fix or ""
+        outcome = AgentOutcome(False, "cli_missing" if missing else "spawn_failed", f"{exc.what}; {hint}")
         return _round(request, outcome, None, "")
     return _round(request, outcome, supervised, final_text)
 

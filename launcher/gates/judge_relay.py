@@ -167,8 +167,8 @@ async def _ask(
         )  # fmt: skip
         result = await run_agent_round(adapter, request, limits=spec.limits)
         cost = _plus(cost, result.outcome.cost_usd)
-        if result.outcome.error_kind == "cli_missing":
-            notes.append(f"judge batch {number} attempt {attempt}: judge_cli_missing (not retried)")
+        if result.outcome.error_kind in ("cli_missing", "spawn_failed"):  # the same again: not retried
+            notes.append(f"judge batch {number} attempt {attempt}: judge_{result.outcome.error_kind} (not retried)")
             return None, cost, f"the judge cannot start: {result.outcome.message}", attempt - 1
         try:
             if not result.outcome.ok:

@@ -13,6 +13,8 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from launcher.errors import UsageProblem
+from launcher.models.decoding import read_text
 from launcher.store.files import atomic_write_text
 
 TECH_DEBT_FILE = "TECHNICAL_DEBT.md"
@@ -38,6 +40,44 @@ def _locked(directory: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _ledger_text(path: Path, header: str) -> str:
+    """A ledger's text before a row or lesson is added (`header` when there is no file yet).
+    It is rewritten whole, so a file that cannot be read exactly (not UTF-8, not a regular file,
+    unreadable) is refused, never rewritten with its bytes replaced."""
+    if not path.exists() and not path.is_symlink():
+        return header
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "not a regular file"
+        raise UsageProblem(f"{path.name} is {what}", where=str(path),
+                           fix=f"move it aside; the launcher then writes a new {path.name}",
+                           error_key="ledger_unreadable")  # fmt: skip
+    try:
+        return read_text(path)
+    except OSError as exc:
+        raise UsageProblem(f"cannot read {path.name}: {exc.strerror or exc}", where=str(path),
+                           fix=f"save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 {path.name} > tmp && "
+                               f"mv tmp {path.name}) or make it readable; it was not changed",
+                           error_key="ledger_unreadable") from None  # fmt: skip
+
+
+def lessons_for_grader(repo_root: Path) -> tuple[str | None, str | None]:
+    """LESSONS.md as a grader reads it, and a note when it could not be read as it is: bytes that
+    are not UTF-8 are replaced (U+FFFD), an unreadable file counts as none. Nothing is written."""
+    path = repo_root / LESSONS_FILE
+    if not path.is_file():
+        return None, None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"{LESSONS_FILE} not given to the grader: cannot read it ({exc.strerror or exc})"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        note = (f"{LESSONS_FILE} is not UTF-8 (byte {exc.start} is 0x{data[exc.start]:02x}): the grader "
+                "got it with such bytes replaced; save it as UTF-8")
+        return data.decode("utf-8", "replace"), note
 
 
 def _cell(text: str) -> str:
@@ -72,7 +112,7 @@ def add_tech_debt(
     row = tech_debt_row(date=date or dt.date.today(), run_id=run_id, task_id=task_id, failing=failing, note=note)
     path = repo_root / TECH_DEBT_FILE
     with _locked(repo_root):
-        text = path.read_text(encoding="utf-8") if path.is_file() else TECH_DEBT_HEADER
+        text = _ledger_text(path, TECH_DEBT_HEADER)
         atomic_write_text(path, _insert_row(text, row).rstrip("\n") + "\n")
     return row
 
@@ -115,7 +155,7 @@ def add_lesson(repo_root: Path, lesson: str) -> bool:
         raise ValueError("a lesson needs some text")
     path = repo_root / LESSONS_FILE
     with _locked(repo_root):
-        text = path.read_text(encoding="utf-8") if path.is_file() else LESSONS_HEADER
+        text = _ledger_text(path, LESSONS_HEADER)
         if any(normalize_lesson(old) == key for old in existing_lessons(text)):
             return False
         first, *rest = lesson.splitlines()

@@ -32,7 +32,7 @@ from launcher.store.files import atomic_write_json, atomic_write_text
 
 MAX_INVALID_IN_A_ROW = 3
 # Grader process failures worth another attempt (a crash, a stall, no structured answer); the
-# others (api_error, budget_exceeded, max_turns, permission_denied, cli_missing,
+# others (api_error, budget_exceeded, max_turns, permission_denied, cli_missing, spawn_failed,
 # unreadable_output: the same CLI would print the same again, and be paid again) are not retried.
 RETRIED_FAILURES = frozenset({None, "crashed", "timeout", "stalled", "no_structured_output"})
 GRADER_PROMPT = (

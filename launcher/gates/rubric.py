@@ -29,7 +29,7 @@ def shipped_rubrics_dir() -> Path:
 def available(repo_root: Path | None) -> list[str]:
     names = {p.stem for p in shipped_rubrics_dir().glob("*.md")}
     if repo_root is not None and (repo_root / REPO_DIR).is_dir():
-        names |= {p.stem for p in (repo_root / REPO_DIR).glob("*.md")}
+        names |= {p.stem for p in (repo_root / REPO_DIR).glob("*.md") if p.is_file()}
     return sorted(names)
 
 
@@ -37,7 +37,7 @@ def find_rubric(name: str, repo_root: Path | None = None) -> Path:
     if not NAME_RE.match(name):
         raise RubricError(
             f"{name!r} is not a rubric name", file=f"rubric {name!r}", line=None,
-            fix="use a lower-case name such as default, backend, frontend, devops or bugfix",
+            fix=f"use a rubric's name, one of: {', '.join(available(repo_root))}",
             error_key="rubric_name_invalid",
         )
     candidates = [shipped_rubrics_dir() / f"{name}.md"]

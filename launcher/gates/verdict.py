@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from launcher.engine.import_audit import ImportAudit
 from launcher.gates.checks import CheckResult, run_checks
+from launcher.models.decoding import read_text
 from launcher.models.rubric import Criterion
 from launcher.models.verdict import (
     CriterionResult,
@@ -175,12 +176,14 @@ def read_grade_input(file: Path | None, stdin: TextIO | None = None) -> str:
     """The verdict text from `--file F`, else stdin (refusing a terminal, which would hang)."""
     if file is not None:
         usage = "launcher gate grade-record --file <readable path>"
-        if not file.is_file():
+        if file.is_dir():
+            raise VerdictInvalid(f"the verdict file {file} is a directory", fix=usage, error_key="file_unreadable")
+        if not file.exists():
             raise VerdictInvalid(f"verdict file does not exist: {file}", fix=usage, error_key="file_not_found")
-        try:
-            return file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise VerdictInvalid(f"could not read verdict file {file}: {exc}", fix=usage,
+        try:  # a regular file, or a pipe: --file <(grader ...), --file /dev/stdin
+            return read_text(file)
+        except OSError as exc:
+            raise VerdictInvalid(f"could not read verdict file {file}: {exc.strerror or exc}", fix=usage,
                                  error_key="file_unreadable") from None
     stream = stdin if stdin is not None else sys.stdin
     if stream.isatty():

@@ -11,10 +11,11 @@ rubric checks, integration check) and the mutation sweep (its worker trees) shar
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from launcher.models.decoding import read_text, toml_loads
 
 
 def package_root(rel: str, root: Path) -> str | None:
@@ -42,8 +43,8 @@ def _holds_python(directory: Path) -> bool:
 def _declared_roots(tree: Path) -> list[str]:
     """The package directories pyproject.toml declares (setuptools `package-dir`, `find.where`)."""
     try:
-        data = tomllib.loads((tree / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = toml_loads(read_text(tree / "pyproject.toml"))
+    except (OSError, ValueError):  # TOMLDecodeError is a ValueError
         return []
     setuptools: Any = data.get("tool", {}).get("setuptools", {})
     if not isinstance(setuptools, dict):

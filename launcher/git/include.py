@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 import anyio
 import pathspec
 
+from launcher.errors import UsageProblem
 from launcher.git import cow_copy
 from launcher.git.repo import GitRepo
 
@@ -28,10 +29,16 @@ _FORBIDDEN_TOP = frozenset({".git", ".launcher"})
 
 def load_spec(path: Path) -> pathspec.GitIgnoreSpec | None:
     """The include spec at `path`, or None if there is no such file."""
+    if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO: a read would wait forever
+        raise UsageProblem(f"{path.name} is not a regular file", where=str(path),
+                           fix=f"make {path.name} a regular file, or move it aside")
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+    except OSError as exc:  # unreadable: the files it names would silently not be copied
+        raise UsageProblem(f"cannot read {path.name}: {exc.strerror or exc}", where=str(path),
+                           fix=f"make {path.name} readable, or move it aside") from None
     return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
 
 

@@ -276,7 +276,7 @@ async def run_integration_check(
             run_env = dict(env(scratch))
         else:
             run_env = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
-        res = await process.run(["/bin/sh", "-c", command], cwd=scratch, env=run_env, timeout=timeout)
+        res = await process.run_command(["/bin/sh", "-c", command], cwd=scratch, env=run_env, timeout=timeout)
     finally:
         with anyio.CancelScope(shield=True):  # never leave the scratch worktree behind
             async with repo.lock.hold():

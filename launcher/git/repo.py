@@ -48,6 +48,18 @@ def _config_env(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
     return env
 
 
+def add_exclude_line(exclude: Path, pattern: str) -> None:
+    """Append `pattern` to an `info/exclude` file unless a line already says it. Worked in bytes:
+    git takes any bytes there, and a line in another encoding is the user's, never an error."""
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    existing = exclude.read_bytes() if exclude.exists() else b""
+    line = pattern.encode()
+    if line in existing.splitlines():
+        return
+    with exclude.open("ab") as fh:
+        fh.write((b"\n" if existing and not existing.endswith(b"\n") else b"") + line + b"\n")
+
+
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for git: the parent's, minus every GIT_* variable, plus safe defaults
     (no hooks, no fsmonitor: see SAFE_CONFIG) and no automatic housekeeping (SPEED_CONFIG)."""
@@ -116,7 +128,7 @@ class GitRepo:
     async def discover(cls, start: Path) -> GitRepo:
         try:
             version = await process.run(["git", "--version"], env=git_env(), timeout=30)
-        except FileNotFoundError:
+        except FileNotFoundError:  # SpawnNotFound: no git on PATH
             raise EnvironmentProblem(
                 "git is not installed", fix="install git 2.38 or newer"
             ) from None
@@ -231,10 +243,11 @@ class GitRepo:
         """Add `pattern` to .git/info/exclude once (the journal lives in the main work tree)."""
         guard.launcher_excludes(pattern)  # the guard of the shared git dir must not undo it
         exclude = self.common_dir / "info" / "exclude"
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-        if pattern not in existing.splitlines():
-            with exclude.open("a", encoding="utf-8") as fh:
-                if existing and not existing.endswith("\n"):
-                    fh.write("\n")
-                fh.write(pattern + "\n")
+        try:
+            add_exclude_line(exclude, pattern)
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"cannot add {pattern} to git's exclude file: {exc.strerror or exc}", where=str(exclude),
+                fix="make it a regular, writable file (move a directory or special file of that name aside)",
+                error_key="exclude_unwritable",
+            ) from None

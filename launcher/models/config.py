@@ -80,8 +80,12 @@ def _section(data: dict[str, Any], path: Path) -> Any:
 def load_repo_config(root: Path) -> RepoConfig:
     """Read launcher.toml (preferred) or pyproject's [tool.launcher]; defaults if neither."""
     for path, in_pyproject in ((root / "launcher.toml", False), (root / "pyproject.toml", True)):
-        if not path.is_file():
+        if not path.exists():
             continue
+        if not path.is_file():  # a directory, or a FIFO a read would wait on: never silently skipped
+            what = "a directory" if path.is_dir() else "not a regular file"
+            raise ConfigError(f"{path.name} is {what}", where=str(path), error_key="config_invalid:unreadable",
+                              fix=f"make {path.name} a regular file, or move it aside")  # fmt: skip
         try:
             data: Any = toml_loads(read_text(path))
         except OSError as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.errors import EnvironmentProblem
+from launcher.models.decoding import json_loads
 from launcher.process import pid_alive
 from launcher.store.files import atomic_write_text
 
@@ -44,8 +45,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _read(path: Path) -> dict[str, dict[str, Any]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json_loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # damaged: a fresh claim file (JSONDecodeError is a ValueError)
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -14,7 +14,6 @@ revised on its exported branch, its rounds counted on from its shard's.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from launcher.errors import UsageProblem
 from launcher.git import include, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
+from launcher.models.decoding import json_loads, read_text
 from launcher.models.ids import new_run_id
 from launcher.models.plan import Plan, plan_from_journal
 from launcher.models.report import RunReport
@@ -50,7 +50,7 @@ def _bad(where: Path, what: str, fix: str = _FIX) -> UsageProblem:
 def read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / MANIFEST
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_loads(read_text(path))
     except FileNotFoundError:
         raise _bad(directory, f"no {MANIFEST} (the export is missing or incomplete)") from None
     except (OSError, ValueError) as exc:

@@ -38,13 +38,15 @@ from launcher.gates.calibration import (
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import RepoConfig, load_repo_config
-from launcher.models.judge import CalibrationSet, Survivor, load_judge_file
+from launcher.models.decoding import json_loads, read_text
+from launcher.models.judge import CalibrationSet, JudgeInputInvalid, Survivor, load_judge_file, parse_judge_text
 from launcher.models.plan import BUILTIN_ADAPTERS, AgentConfig
 from launcher.store.files import atomic_write_json
 
 # A rough price of one judge call when the agent config sets no budget_usd: only for the question.
 DEFAULT_CALL_USD = 0.25
 SURVIVORS_FILE = "survivors.jsonl"
+REGENERATE = "sweep again (`launcher mutation sweep`) to write the sweep's files anew, or restore them"
 
 
 @dataclass
@@ -159,15 +161,36 @@ def _sweep_survivors(run_dir: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise UsageProblem(f"no {SURVIVORS_FILE} here", where=str(run_dir),
                            fix="run `launcher mutation sweep` first (it writes the survivors)")  # fmt: skip
+    try:
+        text = read_text(path)
+    except OSError as exc:
+        raise UsageProblem(f"cannot read it: {exc.strerror or exc}", where=str(path), error_key="survivors_invalid",
+                           fix=REGENERATE) from None  # fmt: skip
     survivors = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
+            where = f"{path}:{number}"
             try:
-                survivors.append(Survivor.model_validate(json.loads(line)).model_dump())
-            except ValueError as exc:
-                raise UsageProblem(f"not a survivor: {str(exc).splitlines()[0]}", where=f"{path}:{number}",
-                                   fix="regenerate it with `launcher mutation sweep`") from None  # fmt: skip
+                survivors.append(parse_judge_text(line, Survivor, where=where).model_dump())
+            except JudgeInputInvalid as exc:
+                key = (exc.where or "").removeprefix(where).strip()  # the JSON path, e.g. `$.line`
+                raise UsageProblem(f"line {number} is not a survivor: {key + ' ' if key else ''}{exc.what}",
+                                   where=where, fix=REGENERATE, error_key="survivors_invalid") from None  # fmt: skip
     return survivors
+
+
+def _sweep_report(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "report.json"
+    try:
+        data = json_loads(read_text(path))
+    except (OSError, json.JSONDecodeError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else exc.strerror or exc
+        raise UsageProblem(f"cannot read the sweep's report: {reason}", where=str(path), fix=REGENERATE,
+                           error_key="sweep_report_invalid") from None  # fmt: skip
+    if not isinstance(data, dict):
+        raise UsageProblem("the sweep's report is not a JSON object", where=str(path), fix=REGENERATE,
+                           error_key="sweep_report_invalid")
+    return data
 
 
 def _calibration_file(repo: GitRepo, given: Path | None) -> tuple[Path, str]:
@@ -216,7 +239,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     else:
         out_dir = await resolve_run(cwd, options.run)
         survivors = _sweep_survivors(out_dir)
-        sweep_report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+        sweep_report = _sweep_report(out_dir)
         report, label = str(out_dir / "report.json"), out_dir.name
         base_sha = sweep_report.get("base_sha") or await repo.rev_parse("HEAD")
         proven = int(((sweep_report.get("summary") or {}).get("prefilter") or {}).get("equivalent") or 0)

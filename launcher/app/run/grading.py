@@ -13,7 +13,7 @@ from launcher.app.run import resume_point
 from launcher.app.run.tree_commands import check_env_names
 from launcher.engine.agent_round import Limits
 from launcher.gates import relay
-from launcher.gates.ledgers import add_tech_debt
+from launcher.gates.ledgers import add_tech_debt, lessons_for_grader
 from launcher.gates.rubric import compose
 from launcher.gates.verdict import feedback_markdown
 from launcher.git import worktrees
@@ -149,13 +149,15 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
     start_sha = row.start_sha or ctx.base_sha
     head = row.head_sha or start_sha
     artifacts = ctx.files.task_dir(task.id)
-    lessons_file = ctx.repo.root / "LESSONS.md"
+    lessons, lessons_note = lessons_for_grader(ctx.repo.root)
+    if lessons_note:
+        ctx.note(task.id, lessons_note)
     spec = relay.GradingInput(
         run_id=ctx.run_id, task=task, grader_name=name, grader_config=config, rubrics=rubrics,
         iteration=iteration, head_sha=head, start_sha=start_sha,
         diff=(await ctx.repo.git("diff", start_sha, head)).out,
         contract=row.contract or {}, facts=dict(facts),
-        lessons=lessons_file.read_text(encoding="utf-8") if lessons_file.is_file() else None,
+        lessons=lessons,
         grading_dir=artifacts / "grading",
         scratch=ctx.worktree_root / ctx.run_id / "_grading" / f"{task.id}-{iteration}",
         limits=Limits(timeout_s=config.timeout_s or ctx.plan.run.timeout_s or DEFAULT_TIMEOUT_S,

@@ -12,13 +12,18 @@ import os
 import tempfile
 from pathlib import Path
 
-from launcher.errors import ConfigError, EnvironmentProblem, UsageProblem
+from launcher.agents.cli_common import PROMPT_LIMIT_BYTES
+from launcher.agents.registry import prompt_as_argument
+from launcher.app.run.preflight import agents_used
+from launcher.errors import ConfigError, EnvironmentProblem, PlanError, UsageProblem
+from launcher.gates.rubric import compose, find_rubric
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig, grader_problem
 from launcher.models.plan import Plan
-from launcher.models.problems import raise_problems
+from launcher.models.problems import Problem, raise_problems
 from launcher.models.refname import branch_name_problem
+from launcher.models.rubric import RubricError
 
 
 def _worktree_root_problem(root: Path) -> str | None:
@@ -37,6 +42,58 @@ def _worktree_root_problem(root: Path) -> str | None:
     except OSError as exc:
         return f"{probe} does not take new directories ({exc.strerror or exc})"
     return None
+
+
+def rubric_problems(repo_root: Path, plan: Plan, *, graded: bool) -> list[Problem]:
+    """Every rubric a task names must exist (a name, never a path); with a grader, each task's
+    rubrics are composed as grading will (files parsed, one role overlay, no duplicate criterion).
+    Found at grading, the task would fail after its agent ran and was paid for."""
+    problems: list[Problem] = []
+    found: dict[tuple[tuple[str, ...], str, str], RubricError | None] = {}
+    for task in plan.tasks:
+        key = (tuple(task.rubrics), task.role, task.kind)
+        if key not in found:
+            try:
+                for name in task.rubrics:
+                    find_rubric(name, repo_root)
+                if graded:
+                    compose(task.rubrics, role=task.role, task_kind=task.kind, repo_root=repo_root)
+                found[key] = None
+            except RubricError as exc:
+                found[key] = exc
+        error = found[key]
+        if error is not None:
+            named = (error.where or "").startswith("rubric ")  # else the file (and line) it is about
+            what = error.what if named else f"{error.where}: {error.what}"
+            problems.append(Problem(f"task {task.id!r}.rubrics", what, error.error_key, error.fix))
+    return problems
+
+
+def prompt_problems(plan: Plan, config: RepoConfig) -> list[Problem]:
+    """A prompt its agent gets as one command-line argument must fit in one (with what a round
+    adds) and hold no NUL character; else exec refuses the agent after its worktree exists."""
+    agents = agents_used(plan, config)
+    problems: list[Problem] = []
+    for task in plan.tasks:
+        agent = agents.get(task.agent)
+        if task.select_from or agent is None or not prompt_as_argument(agent):
+            continue
+        size = len(task.prompt.encode("utf-8", "surrogatepass"))
+        where = f"task {task.id!r}.prompt"
+        if size > PROMPT_LIMIT_BYTES:
+            problems.append(Problem(
+                where, f"the prompt is {size:,} bytes; agent {task.agent!r} ({agent.adapter}) gets it as one "
+                f"command-line argument, where it may take at most {PROMPT_LIMIT_BYTES:,} bytes (Linux takes "
+                "128 KiB in one argument; the rest is kept for what a round adds: revision feedback, the "
+                "contract instructions)",
+                "plan_invalid:prompt_too_long",
+                "put the long text in a file committed to the repository and have the prompt name it (the "
+                "agent reads it in its worktree), or use an acp agent, which gets the prompt over stdin",
+            ))  # fmt: skip
+        elif "\0" in task.prompt:
+            problems.append(Problem(where, "the prompt holds a NUL character (\\u0000), which no command line "
+                                    "can carry", "plan_invalid:prompt_nul", "remove it from the prompt"))  # fmt: skip
+    return problems
 
 
 async def _base_commit(repo: GitRepo, base: str, key: str) -> str:
@@ -59,6 +116,10 @@ async def check_run_inputs(
     problem = grader_problem(plan, config)
     if problem:
         raise_problems([problem], "plan / launcher.toml", ConfigError, "see README, 'Grading'")
+    problems = prompt_problems(plan, config)
+    problems += rubric_problems(repo.root, plan, graded=bool(plan.run.grader or config.grading.grader))
+    if problems:
+        raise_problems(problems, "plan", PlanError, "nothing was created and no agent ran")
     if into is not None:
         bad = branch_name_problem(into)
         if bad:

@@ -50,7 +50,7 @@ async def run_setup(ctx: RunContext, task: Task, tree: Path, command: str, timeo
     env = command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=task.id,
                       pass_names=check_env_names(ctx, task), audit_file=audit.file)
     env.update(task_variables(ctx, task))
-    done = await process.run(["/bin/sh", "-c", command], cwd=tree, env=env, timeout=timeout)
+    done = await process.run_command(["/bin/sh", "-c", command], cwd=tree, env=env, timeout=timeout)
     log = ctx.files.task_dir(task.id) / "setup.log"
     atomic_write_text(log, f"$ {command}\n{done.out}{done.err}")
     outside = await audit.outside_imports()

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from launcher.errors import ConfigError, UsageProblem
+from launcher.models.decoding import read_text, toml_loads
 from launcher.models.workflow import WorkflowTemplate
 
 REPO_FOLDER = "workflows"
@@ -29,7 +30,7 @@ def _toml_files(root: Traversable, pack: str | None = None) -> list[tuple[Traver
 
 def _parse(text: str, where: str, pack: str | None) -> WorkflowTemplate:
     try:
-        data = tomllib.loads(text)
+        data = toml_loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", where=where, fix="fix the syntax") from None
     if pack and "category" not in data:
@@ -46,6 +47,21 @@ def _parse(text: str, where: str, pack: str | None) -> WorkflowTemplate:
     return template
 
 
+def _template_text(path: Path, shown: str) -> str:
+    """A repository template's text; a file that is not one (a FIFO would block the read) or
+    that cannot be read as UTF-8 is an error naming it: every workflow command reads them all."""
+    if not path.is_file():
+        raise ConfigError("not a regular file", where=shown, error_key="config_invalid:workflow_template",
+                          fix=f"remove it or rename it so it does not end in .toml ({REPO_FOLDER}/ holds templates)")
+    try:
+        return read_text(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read it: {exc.strerror or exc}", where=shown,
+                          error_key="config_invalid:workflow_template",
+                          fix="save it as UTF-8 and make it readable, or move it out of "
+                              f"{REPO_FOLDER}/") from None  # fmt: skip
+
+
 def shipped_root() -> Traversable:
     return resources.files("launcher") / "data" / "workflows"
 
@@ -60,8 +76,11 @@ def load_templates(repo_root: Path | None) -> dict[str, WorkflowTemplate]:
     if repo_root is not None and (repo_root / REPO_FOLDER).is_dir():
         folder = repo_root / REPO_FOLDER
         for path in sorted(folder.rglob("*.toml")):
+            if path.is_dir():
+                continue  # a folder, even one named `x.toml`, is a pack: rglob reads what it holds
             pack = path.parent.name if path.parent != folder else None
-            template = _parse(path.read_text(encoding="utf-8"), str(path.relative_to(repo_root)), pack)
+            shown = str(path.relative_to(repo_root))
+            template = _parse(_template_text(path, shown), shown, pack)
             templates[template.name] = template
     return templates
 
