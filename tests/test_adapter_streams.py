@@ -13,14 +13,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import anyio
-import psutil
 import pytest
+from helpers import PeakRss
 
 from launcher import process
 from launcher.agents.acp_client import KEPT, TEXT_KEPT, AcpClient
@@ -111,32 +109,16 @@ def test_supervise_feeds_every_line_of_a_flood_in_bounded_memory(tmp_path: Path)
         count[0] += 1
         count[1] += int(line)
 
-    me = psutil.Process()
-    baseline = peak = me.memory_info().rss
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, me.memory_info().rss)
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
+    with PeakRss() as memory:
         result = anyio.run(lambda: process.supervise(
             [sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ), log_path=tmp_path / "agent.log",
             timeout_s=120, log_cap=1 << 20, stdout_lines=reader, max_line=1 << 20,
         ))
-    finally:
-        stop.set()
-        sampler.join()
     assert result.returncode == 0 and result.reader_error is None
     assert count == [400000, sum(range(400000))]
     assert any("1 stdout line(s) longer than 1048576 bytes were not read" in n for n in result.notes)
     assert len(result.stdout_tail) == process.DEFAULT_KEEP
-    growth = peak - baseline
-    assert growth < 60 * 1024 * 1024, f"launcher RSS grew by {growth / 2**20:.0f} MiB"
+    assert memory.growth < 60 * 1024 * 1024, f"launcher RSS grew by {memory.growth / 2**20:.0f} MiB"
 
 
 # --- the adapters ----------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import anyio
 import psutil
 import pytest
+from helpers import PeakRss
 
 from launcher import process
 from launcher.process import (
@@ -376,25 +376,9 @@ def test_supervise_flood_is_capped_in_log_and_memory(tmp_path: Path) -> None:
     )
     total = 16 + count * chunk + 15
     cap = 1 << 20
-    me = psutil.Process()
-    baseline = me.memory_info().rss
-    peak = baseline
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, me.memory_info().rss)
-            time.sleep(0.005)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     log = tmp_path / "agent.log"
-    try:
+    with PeakRss() as memory:
         result, took = timed(lambda: sup(tmp_path, code, log_path=log, log_cap=cap))
-    finally:
-        stop.set()
-        sampler.join()
 
     assert result.returncode == 0
     assert result.stdout_bytes == total
@@ -411,8 +395,7 @@ def test_supervise_flood_is_capped_in_log_and_memory(tmp_path: Path) -> None:
     marker = f"\n[launcher: {total - cap} bytes elided from the middle of this log]\n".encode()
     assert text == head + marker + tail
 
-    growth = peak - baseline
-    assert growth < 60 * 1024 * 1024, f"launcher RSS grew by {growth / 2**20:.0f} MiB"
+    assert memory.growth < 60 * 1024 * 1024, f"launcher RSS grew by {memory.growth / 2**20:.0f} MiB"
     assert took < 15
 
 
