@@ -65,6 +65,8 @@ def test_usage_and_environment_errors(repo: Path, tmp_path: Path) -> None:
     not_repo.mkdir()
     outside = launcher_cli(not_repo, "status")
     assert outside.returncode == 3 and "not inside a git work tree" in outside.stderr
+    prompt = launcher_cli(not_repo, "run", "--task", "x")  # not "no default_agent": there is no repo
+    assert prompt.returncode == 3 and "not inside a git work tree" in prompt.stderr, prompt.stderr
     unknown = launcher_cli(repo, "status", "r-20990101-000000-abcd")
     assert unknown.returncode == 2
     cycle = write_plan(tmp_path / "cycle.json", [

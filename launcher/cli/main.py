@@ -283,13 +283,14 @@ def _task_final(run_id: str, task_id: str) -> bool:
 
 @app.command()
 def clean(
-    run_id: Annotated[str | None, typer.Argument(help="Run id.")] = None,
+    run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
     all_runs: Annotated[bool, typer.Option("--all", help="All runs' leftovers and dead sweeps' trees.")] = False,
     force: Annotated[bool, typer.Option(
-        "--force", help="Also delete branches holding approved work that is not on the target.")] = False,
+        "--force", help="Also delete branches and refs holding commits that are not on the target.")] = False,
 ) -> None:
-    """Remove the worktrees and branches a run kept (failed or conflicted tasks); approved work
-    not on the target (an integration branch) is kept unless --force."""
+    """Remove the worktrees a run kept, and its branches and refs whose commits are all on the
+    target; one holding other commits (approved work, a failed or conflicted task's commits, an
+    integration branch) is kept unless --force."""
     removed = call(lambda: clean_app.clean(Path.cwd(), run_id, all_runs=all_runs, force=force))
     for line in removed:
         print(line)
@@ -337,7 +338,8 @@ def demo(
         f"  git -C {repo} log --oneline --graph    # what landed\n"
         f"  cd {repo} && launcher status             # the journal\n"
         f"  cd {repo} && launcher logs {report.run_id} backend-mul\n"
-        "The conflicted and failed tasks are kept for inspection; `launcher clean --all` removes them."),
+        "The conflicted and failed tasks are kept for inspection; `launcher clean --all` removes their "
+        "worktrees, `launcher clean --all --force` their branches too."),
         soft_wrap=True,  # commands and paths stay whole, to copy and paste
         highlight=False,
     )

@@ -60,7 +60,7 @@ def sweep(
     = False,
     json_mode: Annotated[bool, typer.Option("--json", help="Machine-readable summary on stdout.")] = False,
 ) -> None:
-    """Run a mutation sweep; writes .launcher/mutation-runs/<ts>/ (report, survivors, Stryker)."""
+    """Run a mutation sweep; writes .launcher/mutation-runs/<sweep-id>/ (report, survivors, Stryker)."""
     options = SweepOptions(
         paths=list(paths or []), test_cmd=test_cmd, python=python, workers=workers, since=since, shard=shard,
         max_mutants=max_mutants, fail_under=fail_under, resume=resume, timeout_factor=timeout_factor,

@@ -50,7 +50,7 @@ def load_run(path: Path) -> dict[str, Any]:
     if not file.is_file():
         raise UsageProblem(
             f"no {MUTANTS_FILE} here", where=str(path),
-            fix="pass a sweep's run dir (.launcher/mutation-runs/<ts>) or its mutants.json",
+            fix="pass a sweep's run dir (.launcher/mutation-runs/<sweep-id>) or its mutants.json",
         )  # fmt: skip
     try:
         data = json.loads(file.read_text(encoding="utf-8"))

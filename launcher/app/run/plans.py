@@ -39,6 +39,8 @@ async def plan_for_run(cwd: Path, plan_file: Path | None, prompts: list[str], ag
     known = tuple(config.agents)
     if plan_file is not None:
         return _unnamed_agents_default(load_plan(plan_file, known), config, plan_file)
+    if agent is None and not config.default_agent:
+        await GitRepo.discover(cwd)  # outside a repository, that is what to fix first (exit 3)
     return plan_from_cli(prompts, agent or default_agent(config), repo_agents=known)
 
 
