@@ -124,6 +124,19 @@ def test_a_commit_on_the_target_that_no_task_made_is_left_and_built_on(repo: Pat
     assert (repo / "w.txt").exists() and (repo / "after.txt").exists()
 
 
+def test_a_fast_forward_of_another_branch_to_the_base_is_the_user_s_not_the_agent_s(repo: Path) -> None:
+    # `git fetch . main:develop` while a run goes on: it adds only commits the run started from
+    # (the branch's creation entry in the task's reflog is its base), so nobody's round made it.
+    git(repo, "branch", "develop")
+    git(repo, "-c", "user.name=u", "-c", "user.email=u@b", "commit", "-q", "--allow-empty", "-m", "newer")
+    base = git(repo, "rev-parse", "main").strip()
+    user = ('G("update-ref", "refs/heads/develop", G("rev-parse", "main", cwd=MAIN), cwd=MAIN)\n'
+            'pathlib.Path("w.txt").write_text("w\\n")\n')
+    report = run_commands(repo, [hostile("busy", user)])
+    assert task(report, "busy").state == "merged", task(report, "busy").message
+    assert git(repo, "rev-parse", "develop").strip() == base  # left where the user put it
+
+
 # --- defect 2: the shared info/exclude ------------------------------------------------------
 
 HIDE_AND_WRITE = """

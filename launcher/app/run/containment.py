@@ -256,7 +256,7 @@ async def _ref_culprit(ctx: RunContext, change: ref_guard.RefChange, task_id: st
     while no agent ran)."""
     if await ref_guard.is_fast_forward(ctx.repo, change):
         added = set(await ref_guard.added_commits(ctx.repo, change))
-        owners = [t for t in _task_ids(ctx) if added & _commits_made_by(ctx, t)]
+        owners = [t for t in _task_ids(ctx) if added & await _commits_made_by(ctx, t)]
         if not owners:
             return None
         return task_id if task_id in owners else owners[0]
@@ -271,16 +271,24 @@ def _task_ids(ctx: RunContext) -> list[str]:
     return [t.id for t in ctx.plan.tasks]
 
 
-def _commits_made_by(ctx: RunContext, task_id: str) -> set[str]:
-    """Commits the task's worktree HEAD or branch ever pointed at (their reflogs)."""
+async def _commits_made_by(ctx: RunContext, task_id: str) -> set[str]:
+    """Commits made in the task's worktree: those its HEAD or branch ever pointed at (their
+    reflogs), and their ancestors, that its start commit does not reach. The start itself (the
+    branch's creation entry) and what a recycled pool worktree pointed at before are not the
+    task's: a fast-forward bringing the base to another branch is the user's (or another run's)."""
     logs = [ctx.repo.common_dir / "logs" / "refs" / "heads" / worktrees.branch_name(ctx.run_id, task_id)]
     admin = worktrees.admin_dir(ctx.worktree_path(task_id))
     if admin is not None:
         logs.append(admin / "logs" / "HEAD")
-    found: set[str] = set()
+    pointed: set[str] = set()
     for log in logs:
-        found |= ref_guard.reflog_commits(log)
-    return found
+        pointed |= ref_guard.reflog_commits(log)
+    pointed.discard("0" * 40)
+    if not pointed:
+        return set()
+    start = ctx.journal.task(ctx.run_id, task_id).start_sha or ctx.base_sha
+    made = await ctx.repo.git("rev-list", "--ignore-missing", *sorted(pointed), "--not", start, check=False)
+    return set(made.out.split()) if made.ok else pointed
 
 
 async def reap(ctx: RunContext, task_id: str | None = None) -> None:
