@@ -186,3 +186,17 @@ def test_pool_warm_fills_every_worktree_and_leaves_no_racily_clean_index(repo: P
         # git compares whole seconds: an index written in a later second than every file means
         # no file is "racily clean" (re-read in full by every status and add).
         assert int(index.stat().st_mtime) > int(newest)
+
+
+def test_settling_a_pool_worktree_that_is_gone_meanwhile_is_no_error(repo: Path) -> None:
+    # A run took it (or `clean --all` removed it) between its checkout and the index rewrite.
+    from launcher.git import warm_pool
+    from launcher.git.repo import GitRepo
+
+    [pooled] = warm(repo, 1)
+    git(repo, "worktree", "remove", "--force", str(pooled))
+
+    async def settle() -> None:
+        await warm_pool._settle_indexes(await GitRepo.discover(repo), [pooled])
+
+    anyio.run(settle)  # before: SpawnNotFound (no such directory) as a traceback of `pool warm`

@@ -33,6 +33,7 @@ from pathlib import Path
 import anyio
 
 from launcher.concurrency import each
+from launcher.errors import GitFailed
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
 
@@ -105,9 +106,18 @@ async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD
             registered.append(path)
     # The checkouts run outside the lock, several at once; a worktree counts as part of the pool
     # (`_entries`) only once its index exists, i.e. when its checkout has finished.
-    await each(registered, lambda path: worktrees.populate(repo, path), _RESET_PARALLEL)
+    await each(registered, lambda path: _fill(repo, path), _RESET_PARALLEL)
     await _settle_indexes(repo, registered)
     return registered
+
+
+async def _fill(repo: GitRepo, path: Path) -> None:
+    """Check a new pool worktree out; one already gone (`clean --all` meanwhile) is skipped."""
+    try:
+        await worktrees.populate(repo, path)
+    except (OSError, GitFailed):
+        if path.exists():
+            raise
 
 
 async def _settle_indexes(repo: GitRepo, trees: list[Path]) -> None:
@@ -121,7 +131,8 @@ async def _settle_indexes(repo: GitRepo, trees: list[Path]) -> None:
     await anyio.sleep(1.05 - time.time() % 1.0)
 
     async def settle(tree: Path) -> None:  # only a speed-up: a failure (a run took it) is fine
-        await repo.git("update-index", "-q", "--refresh", "--force-write-index", cwd=tree, check=False)
+        with contextlib.suppress(OSError):  # gone: taken by a run, or removed by `clean --all`
+            await repo.git("update-index", "-q", "--refresh", "--force-write-index", cwd=tree, check=False)
 
     await each(trees, settle, _RESET_PARALLEL)
 
