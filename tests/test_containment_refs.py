@@ -299,3 +299,18 @@ def test_a_tracked_file_replaced_by_a_directory_is_put_back_and_the_directorys_f
     assert (aside / "README.md" / "inner").read_text() == "inner\n"  # moved aside, never deleted
     assert "left as the agent made it" not in swapper.message, swapper.message
     assert_main_clean(repo)
+
+
+@pytest.mark.parametrize("pattern", ["/.launcher-review/", ".aider*", "/.launcher/"])
+def test_an_exclude_line_another_launcher_process_adds_is_not_an_agent_s_change(repo: Path, pattern: str) -> None:
+    # A second run's Aider task or reviewer appends its pattern while this run's agent works.
+    from launcher.git import guard
+    from launcher.git.repo import add_exclude_line
+
+    common = repo / ".git"
+    exclude = common / "info" / "exclude"
+    exclude.write_text("\n".join(line for line in exclude.read_text().splitlines() if line != pattern) + "\n")
+    snapshot = guard.take_snapshot(common)
+    add_exclude_line(exclude, pattern)  # as another launcher process does: this one never said it would
+    assert guard.undo_tampering(snapshot) is None
+    assert pattern in (common / "info" / "exclude").read_text().splitlines()

@@ -29,7 +29,11 @@ from launcher.errors import LauncherError
 
 EXCLUDE = "info/exclude"
 _SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE)
-_OWN_EXCLUDES: set[str] = set()  # patterns the launcher appends to info/exclude itself
+# Patterns the launcher appends to info/exclude itself. Those every launcher process may add (its
+# state dir, a reviewer's packet copy, Aider's files) are known up front: another launcher
+# process (a second run, a review) adding one is not an agent's change of the shared git dir.
+ANY_LAUNCHER_EXCLUDES = ("/.launcher/", "/.launcher-review/", ".aider*")
+_OWN_EXCLUDES: set[str] = set(ANY_LAUNCHER_EXCLUDES)
 
 
 def launcher_excludes(pattern: str) -> None:
