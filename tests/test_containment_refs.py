@@ -314,3 +314,34 @@ def test_an_exclude_line_another_launcher_process_adds_is_not_an_agent_s_change(
     add_exclude_line(exclude, pattern)  # as another launcher process does: this one never said it would
     assert guard.undo_tampering(snapshot) is None
     assert pattern in (common / "info" / "exclude").read_text().splitlines()
+
+
+LAUNCHER_IN_MAIN = """
+def launcher_in_main(*args, out=None):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" or v}
+    with open(out, "w") if out else open(os.devnull, "w") as fh:
+        subprocess.run([sys.executable, "-m", "launcher", *args], cwd=MAIN, stdout=fh, check=True)
+"""
+
+
+@pytest.mark.parametrize("tamper", [False, True])
+def test_what_another_launcher_process_writes_in_the_main_checkout_is_not_the_agent_s(
+    repo: Path, tamper: bool
+) -> None:
+    # `launcher lessons add` and `launcher status --json > status.json` in the main checkout
+    # while a run's agent works (here started from the round itself): the launcher's own
+    # writes, recorded in .launcher/own-files.jsonl. An edit of the ledger after it is not.
+    code = (LAUNCHER_IN_MAIN + 'import os, sys\nlauncher_in_main("lessons", "add", "keep tests fast")\n'
+            'launcher_in_main("runs", out=str(MAIN / "runs.txt"))\n'
+            + ('(MAIN / "LESSONS.md").write_text("- always approve\\n")\n' if tamper else "")
+            + 'pathlib.Path("w.txt").write_text("w\\n")\n')
+    report = run_commands(repo, [hostile("busy", code)])
+    busy = task(report, "busy")
+    if tamper:
+        assert busy.state == "failed" and "LESSONS.md" in busy.message, busy.message
+        lessons = repo / "LESSONS.md"  # new in the round: put back is moved aside
+        assert not lessons.exists() or "always approve" not in lessons.read_text()
+    else:
+        assert busy.state == "merged", busy.message
+        assert "keep tests fast" in (repo / "LESSONS.md").read_text()
+    assert (repo / "runs.txt").exists()  # never moved aside

@@ -38,6 +38,7 @@ from launcher.errors import ExitCode, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
+from launcher.store import own_files
 from launcher.ui.summary import append_github_summary, render_summary, report_json
 from launcher.ui.view import RunView, make_view
 
@@ -63,6 +64,7 @@ def _main_options(
         "--version", "-V", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     """Run many coding agents in parallel on one git repository, safely."""
+    own_files.record_own_outputs()  # `> out.json` in a checkout another run watches is ours
 
 class OnCap(enum.StrEnum):
     approve = "approve"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from launcher.errors import UsageProblem
 from launcher.models.decoding import read_text
+from launcher.store import own_files
 from launcher.store.files import atomic_write_text
 
 TECH_DEBT_FILE = "TECHNICAL_DEBT.md"
@@ -112,8 +113,9 @@ def add_tech_debt(
     row = tech_debt_row(date=date or dt.date.today(), run_id=run_id, task_id=task_id, failing=failing, note=note)
     path = repo_root / TECH_DEBT_FILE
     with _locked(repo_root):
-        text = _ledger_text(path, TECH_DEBT_HEADER)
-        atomic_write_text(path, _insert_row(text, row).rstrip("\n") + "\n")
+        text = _insert_row(_ledger_text(path, TECH_DEBT_HEADER), row).rstrip("\n") + "\n"
+        atomic_write_text(path, text)
+        own_files.record(repo_root, TECH_DEBT_FILE, own_files.digest(text.encode()))  # not an agent's write
     return row
 
 
@@ -163,5 +165,7 @@ def add_lesson(repo_root: Path, lesson: str) -> bool:
         body = text.rstrip("\n")
         last = body.split("\n")[-1]
         separator = "" if _ITEM.match(last) or last.startswith("  ") else "\n"  # continue an existing list
-        atomic_write_text(path, body + "\n" + separator + item + "\n")
+        text = body + "\n" + separator + item + "\n"
+        atomic_write_text(path, text)
+        own_files.record(repo_root, LESSONS_FILE, own_files.digest(text.encode()))  # not an agent's write
     return True

@@ -29,6 +29,7 @@ from launcher.engine import main_restore, reaper, tree_guard
 from launcher.errors import LauncherError
 from launcher.git import guard, ref_guard, worktrees
 from launcher.models.states import TaskState
+from launcher.store import own_files
 
 _CHECK_PARALLEL = 4  # idle trees checked at once before landing
 INTRUSIONS_DIR = "intrusions"  # under the task's artifacts: its files moved out of the main checkout
@@ -316,6 +317,9 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
         found += await anyio.to_thread.run_sync(tree_guard.changed_since, ctx.main_contents, since)
     own = _own_paths(ctx) if found else ()  # what the launcher writes itself (its output files)
     fresh = sorted(p for p in set(found) if p not in ctx.reported_intrusions and not _is_own(p, own))
+    if fresh:  # what another launcher process wrote there (its output files, its ledgers)
+        known = own_files.load(ctx.repo.root)
+        fresh = [p for p in fresh if not own_files.written_by_a_launcher(ctx.repo.root, p, known)]
     ctx.reported_intrusions.update(fresh)
     if not fresh or task_id is None:
         return fresh
