@@ -16,6 +16,7 @@ from typing import Literal
 import anyio
 
 from launcher import process
+from launcher.concurrency import each
 from launcher.errors import GitFailed
 from launcher.git import markers, ref_guard, secret_guard, submodules, target_tree
 from launcher.git.repo import GitRepo
@@ -27,6 +28,7 @@ IntegrationCheck = Callable[[str], Awaitable[tuple[bool, str]]]
 
 _OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 _TAIL_CHARS = 4000
+_SCREEN_PARALLEL = 4  # candidates screened at once before a fold
 
 
 @dataclass
@@ -163,19 +165,11 @@ async def merge_commit(
     ancestor of `tip` (the queue re-folding it while bisecting): its own commits are the same."""
     tip = tip if _is_sha(tip) else await repo.rev_parse(tip)
     head = candidate.head if _is_sha(candidate.head) else await repo.rev_parse(candidate.head)
-    leaks = [] if screened else await secret_guard.find_leaks(
-        repo, tip, head, candidate.forbidden_paths, candidate.forbidden_blobs)
-    if leaks:
-        return Landing(candidate.task_id, "refused", None, [], (
-            f"{candidate.branch} commits files that .worktreeinclude copied into its worktree "
-            f"(they must not be committed): {'; '.join(leak.describe() for leak in leaks)}"))
+    refusal = None if screened else await _screen(repo, tip, head, candidate)
+    if refusal is not None:
+        return refusal
     if strategy == "rebase" and await repo.is_ancestor(head, tip):
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
-    # A head the target already contains adds no lines (its diff from the fork is empty).
-    left = [] if screened else await markers.added_markers(repo, tip, head)
-    if left:
-        return Landing(candidate.task_id, "refused", None, [], (
-            f"{candidate.branch} adds conflict markers at {', '.join(left)}; resolve them and commit"))
     if strategy == "rebase":
         return await _rebase(repo, tip, head, candidate)
     tree, files, info = await preflight(repo, tip, head)
@@ -240,9 +234,13 @@ async def land_queue(
     """Fold candidates onto `tip` in order; one that cannot land is skipped, the rest go on."""
     tip = tip if _is_sha(tip) else await repo.rev_parse(tip)
     landings: list[Landing] = []
+    refused = {} if screened or len(candidates) < 2 else await _prescreen(repo, tip, candidates)
     for candidate in candidates:
+        if candidate.task_id in refused:
+            landings.append(refused[candidate.task_id])
+            continue
         landing = await merge_commit(repo, tip=tip, candidate=candidate, strategy=strategy,
-                                     screened=screened)
+                                     screened=screened or len(candidates) >= 2)
         if landing.outcome == "landed" and landing.commit and landing.commit != tip:
             if integration_check is not None:
                 ok, output = await integration_check(landing.commit)
@@ -253,6 +251,35 @@ async def land_queue(
                 tip = landing.commit
         landings.append(landing)
     return tip, landings
+
+
+async def _prescreen(repo: GitRepo, tip: str, candidates: list[Candidate]) -> dict[str, Landing]:
+    """The include-file and conflict-marker screens of every candidate, a few at once, before the
+    fold (which is one merge after another): against the fold's first tip, not the tip each one
+    meets in it, which only adds the commits of tasks folded before it to what is screened."""
+    refused: dict[str, Landing] = {}
+
+    async def screen(candidate: Candidate) -> None:
+        head = candidate.head if _is_sha(candidate.head) else await repo.rev_parse(candidate.head)
+        if (refusal := await _screen(repo, tip, head, candidate)) is not None:
+            refused[candidate.task_id] = refusal
+
+    await each(candidates, screen, _SCREEN_PARALLEL)
+    return refused
+
+
+async def _screen(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> Landing | None:
+    """The refusal of a candidate that commits an include-copied file or adds conflict markers."""
+    leaks = await secret_guard.find_leaks(repo, tip, head, candidate.forbidden_paths, candidate.forbidden_blobs)
+    if leaks:
+        return Landing(candidate.task_id, "refused", None, [], (
+            f"{candidate.branch} commits files that .worktreeinclude copied into its worktree "
+            f"(they must not be committed): {'; '.join(leak.describe() for leak in leaks)}"))
+    # A head the target already contains adds no lines (its diff from the fork is empty).
+    if left := await markers.added_markers(repo, tip, head):
+        return Landing(candidate.task_id, "refused", None, [], (
+            f"{candidate.branch} adds conflict markers at {', '.join(left)}; resolve them and commit"))
+    return None
 
 
 async def run_integration_check(
