@@ -347,3 +347,26 @@ def test_on_conflict_agent_in_launcher_toml_applies_and_a_best_of_task_is_kept(r
 
     assert task(report, "b").state == "merged" and report.queue.returned == ["b"]
     assert task(report, "c").state == "conflicted"  # it has no agent of its own to resolve it
+
+
+def test_a_target_moved_by_someone_else_during_the_landing_gets_the_work_folded_again(
+    repo: Path, tmp_path: Path
+) -> None:
+    # Another run lands (or the user commits) between this run's fold and its compare-and-swap:
+    # here the integration check's first run does it. The work is folded onto the new tip,
+    # checked again and landed, not parked with "merge it yourself".
+    once = tmp_path / "moved-once"
+    body = (f"import subprocess\nif not pathlib.Path({str(once)!r}).exists():\n"
+            f"    pathlib.Path({str(once)!r}).write_text('')\n"
+            f"    pathlib.Path({str(repo / 'other.txt')!r}).write_text('from another run')\n"
+            f"    subprocess.run(['git', '-C', {str(repo)!r}, 'add', 'other.txt'], check=True)\n"
+            f"    subprocess.run(['git', '-C', {str(repo)!r}, '-c', 'user.name=o', '-c', 'user.email=o@o',\n"
+            "                    'commit', '-q', '-m', 'landed by another run'], check=True)\n")
+    tasks = [{"id": "t1", "script": [_writes("f1.txt", "1\n")]}]
+    report = run_plan(repo, tasks, integration_check=_counting_check(tmp_path, body))
+    assert report.status == "succeeded", report.message
+    assert task(report, "t1").state == "merged", task(report, "t1").message
+    assert git(repo, "log", "--format=%s", "main~1", "-1").strip() == "landed by another run"
+    assert (repo / "f1.txt").read_text() == "1\n" and git(repo, "status", "--porcelain").strip() == ""
+    assert (repo / "other.txt").exists()
+    assert _runs(tmp_path) == 2  # the new fold (another tree) was checked too

@@ -370,9 +370,11 @@ async def advance_target(
         async def park_unmoved() -> AdvanceResult:
             now = (await repo.git("rev-parse", "--verify", "--quiet", ref, check=False)).out.strip()
             if now != expected_old:
-                return await park(f"{target_branch} moved since the run read it (expected "
-                                  f"{expected_old[:12]}, now {now[:12] or 'missing'})",
-                                  "Review it, then merge it yourself.")
+                parked = await park(f"{target_branch} moved since the run read it (expected "
+                                    f"{expected_old[:12]}, now {now[:12] or 'missing'})",
+                                    "Review it, then merge it yourself.")
+                parked.raced = bool(now)
+                return parked
             # Not moved: git could not take the ref (a stale lock file left by a killed process).
             return await park(f"git could not move {target_branch}: {refused}",
                               "If no git process is running, remove the stale lock file git names, "

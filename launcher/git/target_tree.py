@@ -32,6 +32,9 @@ class AdvanceResult:
     moved: bool
     where: str
     message: str
+    # Parked only because the target moved under the landing (another run landed, the user
+    # committed): the same work folded onto the new tip may well land.
+    raced: bool = False
 
 
 def _no_step(_step: str, _main_tree: bool) -> None:

@@ -96,7 +96,10 @@ async def land_approved(ctx: RunContext, guard: Guard | None = None,
     return (False, unlanded) if unlanded else (reached, message)
 
 
-async def _land(ctx: RunContext, guard: Guard | None = None) -> tuple[bool, str]:
+RACES = 3  # landing passes made again when the target moved under one (then it parks)
+
+
+async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = RACES) -> tuple[bool, str]:
     expected_old = await _target_tip(ctx)
     check = tree_commands.integration_check(ctx)
     failed_to_land: set[str] = set()
@@ -151,9 +154,9 @@ async def _land(ctx: RunContext, guard: Guard | None = None) -> tuple[bool, str]
     else:
         result, skipped = await land_ready(ctx, expected_old, ready, check)
     tip, landed = result.tip, {t: result.landed[t] for t in landing_order(ctx) if t in result.landed}
-    reached, message = True, "nothing to land"
+    reached, message, raced = True, "nothing to land", False
     if landed:
-        reached, message = await _advance(ctx, expected_old, tip, landed)
+        reached, message, raced = await _advance(ctx, expected_old, tip, landed)
     waiting: set[str] = set()
     for task_id, landing in result.failed.items():
         if landing.details.startswith(BROKEN_TIP):  # not its fault: it stays approved
@@ -178,6 +181,11 @@ async def _land(ctx: RunContext, guard: Guard | None = None) -> tuple[bool, str]
         return False, (f"the integration check fails on {ctx.target} ({expected_old[:12]}) itself, "
                        f"so no task was blamed for it and the tasks it held back stay approved: fix "
                        f"{ctx.target}, then run `launcher land`. Its output:\n{result.broken_tip[-1500:]}")
+    if raced and races_left > 0:
+        # Another run landed, or the user committed, between the fold and the compare-and-swap:
+        # fold the (parked, still approved) work again onto the new tip, check and land it.
+        ctx.note(None, f"{ctx.target} moved while landing: folding the approved work onto its new tip")
+        return await _land(ctx, races_left=races_left - 1)
     return reached, message
 
 
@@ -201,7 +209,10 @@ async def _fold_guarded(
     return folded[0]
 
 
-async def _advance(ctx: RunContext, expected_old: str, tip: str, landed: dict[str, str]) -> tuple[bool, str]:
+async def _advance(ctx: RunContext, expected_old: str, tip: str,
+                   landed: dict[str, str]) -> tuple[bool, str, bool]:
+    """Move the target (or park); (reached the target, what happened, parked only because the
+    target moved under the landing)."""
     ctx.journal.record_landing(ctx.run_id, target=ctx.target, expected_old=expected_old,
                                new_tip=tip, tasks=landed)
     advanced = await merge.advance_target(
@@ -215,7 +226,7 @@ async def _advance(ctx: RunContext, expected_old: str, tip: str, landed: dict[st
     ctx.journal.set_run(ctx.run_id, landed_on=where)
     ctx.journal.finish_landing(ctx.run_id)
     await cleanup_merged(ctx)
-    return where == ctx.target, advanced.message
+    return where == ctx.target, advanced.message, advanced.raced
 
 
 async def _not_landed(ctx: RunContext, task_id: str, landing: merge.Landing, tip: str) -> bool:
