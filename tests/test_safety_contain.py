@@ -92,6 +92,9 @@ def test_an_agent_setting_core_hooks_path_is_undone_and_fails_the_task(
     assert configurer.state == "failed" and "config changed" in configurer.message
     assert not marker.exists()
     assert (repo / ".git" / "config").read_bytes() == config_before
+    # What the config said is set aside, not lost (it may be the user's own `git config`).
+    kept = list((repo / ".launcher" / "runs").glob("*/intrusions/git-dir/*/config"))
+    assert len(kept) == 1 and "evil-hooks" in kept[0].read_text() and str(kept[0].parent) in configurer.message
     git(repo, "commit", "-q", "--allow-empty", "-m", "the user's next commit")
     assert not marker.exists()  # nothing of the agent's stays in the user's repository
 

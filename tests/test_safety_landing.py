@@ -221,6 +221,7 @@ def test_clean_keeps_every_branch_holding_commits_not_on_the_target_until_force(
     assert _branches(repo) == [f"launcher/{report.run_id}/bad", f"launcher/{report.run_id}/good"]
     assert f"kept branch launcher/{report.run_id}/good: 1 commit(s) not on main (approved work" in cleaned.stdout
     assert f"kept branch launcher/{report.run_id}/bad: 1 commit(s) not on main (the failed task bad" in cleaned.stdout
+    assert ", kept 2" in cleaned.stdout.splitlines()[-1]  # kept branches are not counted as cleaned
     forced = launcher_cli(repo, "clean", report.run_id, "--force")
     assert forced.returncode == 0 and _branches(repo) == [], forced.stdout
 

@@ -296,7 +296,8 @@ def clean(
     removed = call(lambda: clean_app.clean(Path.cwd(), run_id, all_runs=all_runs, force=force))
     for line in removed:
         print(line)
-    print(f"cleaned: {len(removed)} item(s)")
+    kept = sum(line.startswith(("kept ", "skipped ")) for line in removed)
+    print(f"cleaned: {len(removed) - kept} item(s)" + (f", kept {kept}" if kept else ""))
 
 
 @app.command()

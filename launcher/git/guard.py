@@ -187,15 +187,25 @@ def change_times(snapshot: GitDirSnapshot, changed: dict[str, str]) -> list[floa
     return times
 
 
-def undo_tampering(snapshot: GitDirSnapshot) -> tuple[str, list[float | None]] | None:
+def undo_tampering(snapshot: GitDirSnapshot, aside: Path | None = None) -> tuple[str, list[float | None]] | None:
     """Undo every change to the watched files; None if there was none, else a description and
-    when each change was made (`change_times`)."""
+    when each change was made (`change_times`). `aside`: where the changed and added files are
+    copied first (a user's `git config` made during a run is set aside there, never lost)."""
     changed = changed_paths(snapshot)
     if not changed:
         return None
     times = change_times(snapshot, changed)
+    if aside is not None:
+        for rel, how in changed.items():
+            source = snapshot.common_dir / rel
+            if how != "deleted" and (source.is_file() or source.is_symlink()):
+                with contextlib.suppress(OSError):
+                    (aside / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, aside / rel, follow_symlinks=False)
     restore(snapshot, changed)
-    return ", ".join(f"{rel} {how}" for rel, how in changed.items()), times
+    where = f"; what it was is kept in {aside}" if aside is not None and any(
+        how != "deleted" for how in changed.values()) else ""
+    return ", ".join(f"{rel} {how}" for rel, how in changed.items()) + where, times
 
 
 def tampered(who: str, listed: str, common_dir: Path) -> GitDirTampered:

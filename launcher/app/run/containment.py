@@ -175,7 +175,8 @@ async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None
         return
     since = ctx.idle_trees.round_started.get(task_id, 0.0)
     async with ctx.repo.lock.hold():
-        undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot)
+        aside = ctx.files.run_dir / INTRUSIONS_DIR / "git-dir" / time.strftime("%H%M%S")
+        undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside)
     if undone is None:
         return
     listed, times = undone
