@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 
-from launcher.agents.base import AgentOutcome, AgentRequest, Invocation
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, RoundLines
 from launcher.agents.cli_common import answer_instructions, cli_env, command_prefix, finish, round_prompt
 from launcher.agents.git_exclude import exclude_from_git
 from launcher.agents.packet_access import packet_inside
@@ -210,17 +210,15 @@ class AiderAdapter:
     install_hint = INSTALL_HINT
 
     def __init__(self) -> None:
-        self._output = AiderOutput()
-        self._fed = False
+        self._lines = RoundLines(AiderOutput)
 
     def stdout_line(self, line: bytes) -> None:
         """Every stdout line as it streams (base.StreamingAdapter): the usage of every message
         is summed however long the output grows."""
-        self._fed = True
-        self._output.line(line)
+        self._lines.feed(line)
 
     def invocation(self, request: AgentRequest) -> Invocation:
-        self._output, self._fed = AiderOutput(), False
+        self._lines.fresh()
         request = packet_inside(request)
         config = request.config
         prompt = round_prompt(request, resumed=False) + "\n\n" + answer_instructions(request, final=FINAL)
@@ -245,7 +243,7 @@ class AiderAdapter:
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
         stdout, stderr = result.stdout, result.stderr
         output = stdout + "\n" + stderr
-        seen = self._output if self._fed else read_output(stdout)
+        seen = self._lines.read(lambda: read_output(stdout))
         tokens, cost = seen.usage()
         if result.timed_out or result.stalled:
             prompt = _OAUTH_PROMPT.search(output)

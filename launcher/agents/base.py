@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from launcher.models.plan import AgentConfig, Task
 from launcher.process import Supervised
@@ -87,6 +88,33 @@ class StreamingAdapter(Protocol):
     adapter never fed (a `Supervised` made by hand) reads the kept tail in `outcome` instead."""
 
     def stdout_line(self, line: bytes) -> None: ...
+
+
+class LineReader(Protocol):
+    def line(self, raw: bytes | str) -> None: ...
+
+
+R = TypeVar("R", bound=LineReader)
+
+
+class RoundLines(Generic[R]):
+    """A streaming adapter's reader of one round's stdout: `feed` each line as it streams,
+    `fresh()` when a round starts, `read(fallback)` at its end: the fed reader, or, when nothing
+    was fed (a `Supervised` made by hand), `fallback()` over the kept tail."""
+
+    def __init__(self, make: Callable[[], R]) -> None:
+        self._make = make
+        self.fresh()
+
+    def fresh(self) -> None:
+        self._reader, self._fed = self._make(), False
+
+    def feed(self, line: bytes) -> None:
+        self._fed = True
+        self._reader.line(line)
+
+    def read(self, fallback: Callable[[], R]) -> R:
+        return self._reader if self._fed else fallback()
 
 
 def agent_env(request: AgentRequest, extra: dict[str, str] | None = None) -> dict[str, str]:

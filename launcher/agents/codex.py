@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, exit_outcome
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, RoundLines, clean_session_id, exit_outcome
 from launcher.agents.cli_common import (
     answer_instructions,
     answer_schema,
@@ -111,14 +111,12 @@ class CodexAdapter:
 
     def __init__(self) -> None:
         self._resumed: str | None = None
-        self._events = CodexEvents()
-        self._fed = False
+        self._lines = RoundLines(CodexEvents)
 
     def stdout_line(self, line: bytes) -> None:
         """Every stdout line as it streams (base.StreamingAdapter): the thread id of the first
         event is kept however long the stream grows."""
-        self._fed = True
-        self._events.line(line)
+        self._lines.feed(line)
 
     def last_message_path(self, request: AgentRequest) -> Path:
         return request.artifacts / "codex-last-message.txt"
@@ -128,7 +126,7 @@ class CodexAdapter:
         config = request.config
         resumed = resume_session(request, self.name)
         self._resumed = resumed
-        self._events, self._fed = CodexEvents(), False
+        self._lines.fresh()
         schema_path = write_schema(request, answer_schema(request, strict=True))
         last_message = self.last_message_path(request)
         last_message.unlink(missing_ok=True)  # never read a previous round's answer
@@ -171,7 +169,7 @@ class CodexAdapter:
         return finish_session(request, self.name, self._read(request, result), result)
 
     def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
-        seen = self._events if self._fed else parse_events(result.stdout)
+        seen = self._lines.read(lambda: parse_events(result.stdout))
         final = seen.final
         try:
             raw = read_regular(self.last_message_path(request), LAST_MESSAGE_CAP)

@@ -31,7 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, finite_number
+from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, RoundLines, clean_session_id, finite_number
 from launcher.agents.cli_common import (
     answer_instructions,
     cli_env,
@@ -220,17 +220,15 @@ class OpencodeAdapter:
     install_hint = INSTALL_HINT
 
     def __init__(self) -> None:
-        self._events = OpencodeEvents()
-        self._fed = False
+        self._lines = RoundLines(OpencodeEvents)
 
     def stdout_line(self, line: bytes) -> None:
         """Every stdout line as it streams (base.StreamingAdapter): every step's cost and
         tokens are summed however long the stream grows."""
-        self._fed = True
-        self._events.line(line)
+        self._lines.feed(line)
 
     def invocation(self, request: AgentRequest) -> Invocation:
-        self._events, self._fed = OpencodeEvents(), False
+        self._lines.fresh()
         request = packet_inside(request)  # `run` mode auto-rejects external_directory reads
         config = request.config
         resumed = resume_session(request, self.name)
@@ -253,7 +251,7 @@ class OpencodeAdapter:
         return finish_session(request, self.name, self._read(request, result), result)
 
     def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
-        seen = self._events if self._fed else parse_events(result.stdout)
+        seen = self._lines.read(lambda: parse_events(result.stdout))
         common: dict[str, Any] = {
             "final_text": seen.final_text,
             "tokens": dict(seen.tokens) if seen.steps or seen.cost_seen else None,
