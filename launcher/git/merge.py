@@ -234,13 +234,14 @@ async def land_queue(
     """Fold candidates onto `tip` in order; one that cannot land is skipped, the rest go on."""
     tip = tip if _is_sha(tip) else await repo.rev_parse(tip)
     landings: list[Landing] = []
-    refused = {} if screened or len(candidates) < 2 else await _prescreen(repo, tip, candidates)
+    prescreened = not screened and len(candidates) > 1  # (one alone is screened in merge_commit)
+    refused = await _prescreen(repo, tip, candidates) if prescreened else {}
     for candidate in candidates:
         if candidate.task_id in refused:
             landings.append(refused[candidate.task_id])
             continue
         landing = await merge_commit(repo, tip=tip, candidate=candidate, strategy=strategy,
-                                     screened=screened or len(candidates) >= 2)
+                                     screened=screened or prescreened)
         if landing.outcome == "landed" and landing.commit and landing.commit != tip:
             if integration_check is not None:
                 ok, output = await integration_check(landing.commit)

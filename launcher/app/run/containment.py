@@ -180,7 +180,7 @@ async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None
     if undone is None:
         return
     listed, times = undone
-    writer = _writer(ctx, task_id, times, (since, time.time()))
+    writer = _writer(task_id, _suspects(ctx, times, (since, time.time())))
     if writer == task_id:
         raise guard.tampered(f"{who} of task {task_id}", listed, snapshot.common_dir)
     what = f"changed the repository's shared git directory ({listed}); the launcher put it back"
@@ -189,17 +189,20 @@ async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None
     ctx.note(task_id, f"another agent {what}" + ("" if writer else "; cannot tell which"))
 
 
-def _writer(ctx: RunContext, task_id: str | None, times: list[float | None], window: tuple[float, float],
-            among: set[str] | None = None) -> str:
-    """Who made changes at `times` (ctimes; None: not known, some time in `window`): `task_id`
-    if no other task's code ran then, else the one other task that ran, else "" (several ran:
-    time cannot tell them apart, and blaming the one that happened to be checked first would
-    be a false report). `among`: the only tasks that can have done it."""
+def _suspects(ctx: RunContext, times: list[float | None], window: tuple[float, float],
+              among: set[str] | None = None) -> set[str]:
+    """Tasks whose code ran when changes were made at `times` (ctimes; None: not known, some
+    time in `window`); `among`: the only tasks that can have made them."""
     suspects: set[str] = set()
     for when in times or [None]:
         suspects |= ctx.idle_trees.suspects(when, window)
-    if among is not None:
-        suspects &= among
+    return suspects & among if among is not None else suspects
+
+
+def _writer(task_id: str | None, suspects: set[str]) -> str:
+    """Who made a change these tasks' code may have made: `task_id` if no other task's code ran
+    then, else the one other task that ran, else "" (several ran: time cannot tell them apart,
+    and blaming the one that happened to be checked first would be a false report)."""
     if task_id is not None and suspects <= {task_id}:
         return task_id
     return next(iter(suspects)) if len(suspects) == 1 else ""
@@ -266,7 +269,7 @@ async def _ref_culprit(ctx: RunContext, change: ref_guard.RefChange, task_id: st
         return None
     since = ctx.idle_trees.round_started.get(task_id or "", 0.0)
     when = ref_guard.change_time(ctx.repo, change)
-    return _writer(ctx, task_id if task_id in seen else None, [when], (since, time.time()), among=seen)
+    return _writer(task_id if task_id in seen else None, _suspects(ctx, [when], (since, time.time()), among=seen))
 
 
 def _task_ids(ctx: RunContext) -> list[str]:
@@ -327,11 +330,10 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
     by_writer: dict[str, list[str]] = {}
     unattributed: set[str] = set()
     for rel in fresh:
-        when = tree_guard.ctime_of(ctx.repo.root / rel)
-        writer = _writer(ctx, task_id, [when], (since, ended))
+        suspects = _suspects(ctx, [tree_guard.ctime_of(ctx.repo.root / rel)], (since, ended))
+        writer = _writer(task_id, suspects)
         by_writer.setdefault(writer, []).append(rel)
         if not writer:
-            suspects = ctx.idle_trees.suspects(when, (since, ended))
             unattributed |= suspects
             ctx.note(task_id, f"{rel} was written into the main checkout while the code of tasks "
                               f"{', '.join(sorted(suspects))} ran; cannot tell which: none is blamed")
