@@ -112,6 +112,17 @@ def test_an_agent_switching_the_main_checkout_s_branch_or_tagging_is_undone(repo
     assert_main_clean(repo)
 
 
+def test_a_branch_switch_put_back_names_no_kept_ref_when_nothing_was_kept(repo: Path) -> None:
+    # Switching branches sets HEAD to a branch name, not a commit: the undo has nothing of the
+    # agent's to keep, and the message must not send the user to a ref that does not exist.
+    report = run_commands(repo, [hostile("switcher", 'G("switch", "-q", "-c", "evil", cwd=MAIN)\n')])
+    switcher = task(report, "switcher")
+    assert switcher.state == "failed" and "HEAD of the main checkout" in switcher.message
+    assert "kept under" not in switcher.message
+    assert git(repo, "for-each-ref", "refs/launcher/") == ""
+    assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+
+
 def test_a_commit_on_the_target_that_no_task_made_is_left_and_built_on(repo: Path) -> None:
     # The user commits on main while the run goes on (here from inside a round, in the main
     # checkout): a fast-forward adding no commit made in a worktree of the run is left alone.

@@ -161,6 +161,13 @@ async def _index_at(repo: GitRepo, commit: str) -> bool:
     return done.returncode == 0
 
 
+def keeps_any(changes: list[RefChange]) -> bool:
+    """Whether `undo` keeps anything of these changes: the value an agent set a ref to, or the
+    commit it detached the main checkout's HEAD at (a branch switched to, or a deleted ref, has
+    nothing of its own to keep)."""
+    return any(c.new is not None and (c.ref != HEAD or bool(_OID.match(c.new))) for c in changes)
+
+
 async def undo(repo: GitRepo, undone: list[RefChange], keep_under: str) -> list[str]:
     """Put each change back (compare-and-swap: a ref moved again meanwhile is left, and said);
     the agent's value is kept under `keep_under` (nothing is deleted). When the main checkout's

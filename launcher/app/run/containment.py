@@ -239,7 +239,7 @@ async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRe
             listed = "; ".join(change.describe() for change in changes)
             what = (f"moved refs of the shared repository ({listed}); the launcher put them back"
                     + (f", except {', '.join(problems)}" if problems else "")
-                    + f" (what it set is kept under {kept}/)")
+                    + (f" (what it set is kept under {kept}/)" if ref_guard.keeps_any(changes) else ""))
             if culprit == task_id:
                 error = MovedRefs(
                     f"{who} of task {task_id} {what}", where=str(ctx.repo.common_dir),
@@ -250,7 +250,9 @@ async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRe
             else:
                 ctx.note(task_id, f"an agent {what}; cannot tell which of "
                                   f"{', '.join(sorted(seen)) or 'no task'}")
-        ctx.ref_state = await ref_guard.read_state(ctx.repo)
+        # Read again only after an undo: a ref an agent moves after `now` was read must show up
+        # at the next check, not be taken into the record unseen.
+        ctx.ref_state = await ref_guard.read_state(ctx.repo) if blamed else now
     return error
 
 
