@@ -374,6 +374,44 @@ def test_untracked_file_in_the_way_rolls_back(repo: Path) -> None:
     assert "new.py" in res.message
 
 
+def _ignore(repo: Path, pattern: str) -> None:
+    (repo / ".git" / "info" / "exclude").write_text(f"{pattern}\n")
+
+
+@pytest.mark.parametrize("lands, mine, blocking", [
+    ({"local.cfg": "agent's\n"}, {"local.cfg": "USER SECRET\n"}, "local.cfg"),  # overwritten
+    ({"cfg": "now a file\n"}, {"cfg/local.secret": "USER SECRET\n"}, "cfg/local.secret"),  # dir removed
+    ({"out/x.txt": "x\n"}, {"out": "USER SECRET\n"}, "out"),  # a file where a directory goes
+])
+def test_an_ignored_file_of_the_user_in_the_way_parks_and_is_kept(
+    repo: Path, lands: dict[str, str], mine: dict[str, str], blocking: str
+) -> None:
+    # git takes ignored files for expendable; the landing must not: they exist nowhere else.
+    r = handle(repo)
+    old, new = _land_one(repo, r, lands)
+    _ignore(repo, "*.secret\nlocal.cfg\nout")
+    for path, text in mine.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    res = anyio.run(lambda: advance_target(
+        r, target_branch="main", new=new, expected_old=old, integration_branch=INTEGRATION))
+    assert not res.moved and res.where == INTEGRATION
+    assert rev(repo, "main") == old and rev(repo, INTEGRATION) == new
+    assert all((repo / path).read_text() == text for path, text in mine.items())
+    assert blocking in res.message and "ignores" in res.message
+
+
+def test_an_ignored_file_already_holding_what_lands_does_not_block(repo: Path) -> None:
+    r = handle(repo)
+    old, new = _land_one(repo, r, {"local.cfg": "same\n"})
+    _ignore(repo, "local.cfg")
+    (repo / "local.cfg").write_text("same\n")
+    res = anyio.run(lambda: advance_target(
+        r, target_branch="main", new=new, expected_old=old, integration_branch=INTEGRATION))
+    assert res.moved and rev(repo, "main") == new
+    assert git(repo, "status", "--porcelain") == ""
+
+
 def test_target_checked_out_in_linked_worktree_is_left_alone(repo: Path) -> None:
     r = handle(repo)
     old, new = _land_one(repo, r, {"app.py": EDIT_ADD})

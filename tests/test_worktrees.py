@@ -200,6 +200,26 @@ def test_reconcile_prunes_vanished_worktrees(repo: Path) -> None:
     assert run(lambda: reconcile(gr, root)) == []  # nothing left to fix
 
 
+def test_a_user_s_own_worktree_moved_by_hand_is_never_pruned(repo: Path, tmp_path: Path) -> None:
+    # git keeps a moved worktree's registration for months so `git worktree repair` can bring it
+    # back, staged work and all; the launcher forgets only registrations of its own.
+    gr = open_repo(repo)
+    mine, moved = tmp_path / "feature", tmp_path / "feature-moved"
+    git(repo, "worktree", "add", "-q", "-b", "feature", str(mine))
+    (mine / "w.txt").write_text("staged work\n")
+    git(mine, "add", "w.txt")
+    mine.rename(moved)
+    root = default_worktree_root(gr, None)
+    ours = root / "r1" / "gone"
+    create(gr, ours, "launcher/r1/gone")
+    shutil.rmtree(ours)
+
+    notes = run(lambda: reconcile(gr, root))
+    assert any(str(ours) in n for n in notes) and not any("feature" in n for n in notes)
+    git(moved, "worktree", "repair")
+    assert git(moved, "status", "--porcelain") == "A  w.txt\n"
+
+
 def test_remove_broken_worktree(repo: Path) -> None:
     gr = open_repo(repo)
     path = default_worktree_root(gr, None) / "r1" / "t1"

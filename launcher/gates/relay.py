@@ -23,7 +23,7 @@ from launcher.engine.import_audit import ImportAudit
 from launcher.gates.answers import grader_answer
 from launcher.gates.packet import build_packet
 from launcher.gates.verdict import apply_deterministic, run_rubric_checks
-from launcher.git import submodules
+from launcher.git import submodules, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.plan import AgentConfig, Task
 from launcher.models.rubric import Rubric, all_criteria, composed_version
@@ -91,7 +91,7 @@ async def remove_scratch(repo: GitRepo, path: Path) -> None:
         done = await repo.git("worktree", "remove", "--force", "--force", str(path), check=False)
         if not done.ok:
             shutil.rmtree(path, ignore_errors=True)
-            await repo.git("worktree", "prune", check=False)
+            await worktrees.forget(repo, path)
 
 
 async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:

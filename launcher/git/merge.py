@@ -18,7 +18,7 @@ import anyio
 from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed
-from launcher.git import markers, ref_guard, secret_guard, submodules, target_tree
+from launcher.git import markers, ref_guard, secret_guard, submodules, target_tree, worktrees
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
 
@@ -296,7 +296,7 @@ async def run_integration_check(
         if scratch.exists():  # left by a launcher killed while checking this commit: start afresh
             await repo.git("worktree", "remove", "--force", "--force", str(scratch), check=False)
             shutil.rmtree(scratch, ignore_errors=True)
-            await repo.git("worktree", "prune", check=False)
+            await worktrees.forget(repo, scratch)
         await repo.git("worktree", "add", "--detach", "--force", str(scratch), commit)
     try:
         missing = await submodules.check_out(repo, scratch)
@@ -311,7 +311,7 @@ async def run_integration_check(
                 await repo.git("worktree", "remove", "--force", str(scratch), check=False)
                 if scratch.exists():
                     shutil.rmtree(scratch, ignore_errors=True)
-                await repo.git("worktree", "prune", check=False)
+                await worktrees.forget(repo, scratch)
     output = "".join(f"[launcher: {line}]\n" for line in missing) + (res.out + res.err)[-_TAIL_CHARS:]
     if res.timed_out:
         output += f"\n[launcher: integration check timed out after {timeout:g}s]"
@@ -403,11 +403,14 @@ async def advance_target(
         if local:
             return await park("the main work tree has local changes",
                               merge_hint("Commit or stash them, then run"))
+        if ignored := await target_tree.ignored_in_the_way(repo, expected_old, new):
+            return await park(target_tree.ignored_reason(ignored), merge_hint("Move them aside, then run"))
         on_step(target_tree.MOVING_REF, True)
         if not await cas(expected_old, new):
             return await park_unmoved()
         # Two-tree read-tree updates index and files like a fast-forward and refuses to
-        # overwrite untracked files; on refusal the ref goes back (CAS again) and we park.
+        # overwrite untracked files (ignored ones were checked above); on refusal the ref goes
+        # back (CAS again) and we park.
         on_step(target_tree.UPDATING_TREE, True)
         updated = await repo.git("read-tree", "-m", "-u", expected_old, new, check=False)
         if not updated.ok:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from launcher.git import ref_guard
 from launcher.git.repo import GitRepo
@@ -114,6 +115,44 @@ async def _blobs(repo: GitRepo, tree: str, paths: list[str]) -> dict[str, str]:
     return blobs
 
 
+def ignored_reason(paths: list[str]) -> str:
+    shown = ", ".join(paths[:8]) + (f" and {len(paths) - 8} more" if len(paths) > 8 else "")
+    return (f"the landing would overwrite or delete files of yours that git ignores in the main "
+            f"work tree ({shown})")
+
+
+async def ignored_in_the_way(repo: GitRepo, old: str, new: str) -> list[str]:
+    """Ignored files of the main work tree that moving it from `old` to `new` would overwrite or
+    delete: git takes ignored files for expendable (`read-tree -m -u` replaces `local.cfg` with a
+    committed one, and removes a directory full of them for a file of that name), but they are
+    the user's and exist nowhere else. An untracked file that is not ignored git refuses itself."""
+    listed = await repo.git("diff", "--name-status", "-z", "--no-renames", old, new)
+    fields = _split_z(listed.out)
+    added = [path for status, path in zip(fields[::2], fields[1::2], strict=False) if status == "A"]
+    if not added:
+        return []
+    found = await repo.git("--literal-pathspecs", "ls-files", "-z", "--others", "--ignored",
+                           "--exclude-standard", "--", *added)
+    blocking = set(_split_z(found.out))
+    for path in added:  # an ignored file where the landing needs a directory (`x` for `x/y`)
+        parent = Path(path).parent
+        while parent != Path("."):
+            at = repo.root / parent
+            if at.is_symlink() or (at.exists() and not at.is_dir()):
+                blocking.add(parent.as_posix())
+                break
+            parent = parent.parent
+    tracked = set(_split_z((await repo.git("--literal-pathspecs", "ls-tree", "-r", "-z", "--name-only",
+                                           "--full-tree", old, "--", *sorted(blocking))).out)) if blocking else set()
+    blocking -= tracked  # a tracked file where a directory goes: the landing deletes it, as git would
+    same = [p for p in blocking if p in added and (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
+    if same:  # already holding exactly what lands: nothing is lost
+        hashed = await repo.git("--literal-pathspecs", "hash-object", "--", *same)
+        landing = await _blobs(repo, new, same)
+        blocking -= {p for p, oid in zip(same, hashed.out.split(), strict=False) if landing.get(p) == oid}
+    return sorted(blocking)
+
+
 async def _half_updated(repo: GitRepo, old: str, new: str) -> bool:
     """Whether the main work tree (index at `old`) is what a killed `read-tree -m -u old new`
     leaves: only files the landing changes differ, each at its old or its new content."""
@@ -153,7 +192,11 @@ async def finish_tree_update(
         ):
             # Index at the old tip: the update never ran, or was killed before writing the index.
             half = await _half_updated(repo, old, new)
-            if half or await _succeeds(repo, "diff-files", "--quiet"):
+            ignored = await ignored_in_the_way(repo, old, new)
+            if ignored:
+                reason = ignored_reason(ignored)
+                how = merge_hint("Move them aside, then run", target_branch)
+            elif half or await _succeeds(repo, "diff-files", "--quiet"):
                 on_step(UPDATING_TREE, True)
                 # A half-written update only has files at their old or new content: --reset
                 # finishes it (the two-tree form refuses files that differ from the index).

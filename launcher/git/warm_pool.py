@@ -256,7 +256,7 @@ async def drain(repo: GitRepo, worktree_root: Path) -> list[str]:
             if info.path.resolve().parent == resolved:
                 await repo.git("worktree", "remove", "--force", "--force", str(info.path), check=False)
                 removed.append(f"removed warm worktree {info.path}")
-        await repo.git("worktree", "prune")
+                await worktrees.forget(repo, info.path)  # if its directory was already gone
     if root.is_dir():
         shutil.rmtree(root, ignore_errors=True)
     return removed

@@ -150,7 +150,7 @@ async def _register(repo: GitRepo, path: Path, branch: str, start: str) -> None:
             return
     existing = await _find(repo, path)
     if existing is not None and existing.prunable:
-        await repo.git("worktree", "prune")  # registered, but its directory vanished
+        await forget(repo, existing.path)  # registered, but its directory vanished
         existing = await _find(repo, path)
     if existing is not None and existing.detached:
         # A warm-pool worktree (they are detached) moved here by a take that was cut short:
@@ -290,10 +290,9 @@ async def _remove_locked(repo: GitRepo, path: Path) -> bool:
         if not result.ok:
             # A broken directory (e.g. its `.git` file deleted): remove it by hand, then prune.
             shutil.rmtree(info.path, ignore_errors=True)
-            await repo.git("worktree", "prune")
+            await forget(repo, info.path)
     elif path.is_dir() and (path / ".git").is_file():
-        shutil.rmtree(path, ignore_errors=True)
-        await repo.git("worktree", "prune")
+        shutil.rmtree(path, ignore_errors=True)  # not registered: nothing to forget
         removed = True
     with contextlib.suppress(OSError):  # the run directory, once its last task is gone
         path.parent.rmdir()
@@ -325,8 +324,8 @@ async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]]) 
         for path, _branch in items:
             with contextlib.suppress(OSError):  # the run directory, once its last task is gone
                 path.absolute().parent.rmdir()
-        if broken:
-            await repo.git("worktree", "prune")
+        for tree in broken:
+            await forget(repo, tree)
         wanted = {branch for _path, branch in items if branch}
         existing = await repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/launcher/")
         doomed = sorted(wanted & set(existing.out.split()))
@@ -359,8 +358,17 @@ async def branch_has_changes(repo: GitRepo, branch: str, base_sha: str) -> bool:
     return head != await repo.rev_parse(base_sha)
 
 
+async def forget(repo: GitRepo, path: Path) -> None:
+    """Drop the registration of a worktree of ours whose directory is gone: `git worktree prune`
+    for that one only. A prune of the whole repository would also drop the user's own
+    worktrees that were moved by hand, which `git worktree repair` could still bring back (git
+    itself keeps them for `gc.worktreePruneExpire`, 3 months). Caller holds the lock."""
+    if not path.exists():
+        await repo.git("worktree", "remove", "--force", "--force", str(path), check=False)
+
+
 async def reconcile(repo: GitRepo, root: Path) -> list[str]:
-    """Prune registrations whose directory vanished; return what was fixed."""
+    """Forget registrations under `root` whose directory vanished; return what was fixed."""
     notes: list[str] = []
     async with repo.lock.hold():
         before = await list_worktrees(repo)
@@ -371,7 +379,8 @@ async def reconcile(repo: GitRepo, root: Path) -> list[str]:
                 # runs, so a crash followed by `rm -rf` would otherwise stick forever.
                 await _lock_cmd(repo, ["unlock", str(info.path)], "not locked")
                 notes.append(f"unlocked {info.path} (its directory vanished)")
-        await repo.git("worktree", "prune")
+            if gone and _is_under(info.path, root):
+                await forget(repo, info.path)
         after = {str(i.path) for i in await list_worktrees(repo)}
     for info in before:
         if str(info.path) not in after:
@@ -412,7 +421,8 @@ async def remove_run_leftovers(
             ours = _is_under(info.path, run_dir) or (info.branch or "").startswith(prefix)
             if ours and await _remove_locked(repo, info.path):
                 removed.append(f"worktree {info.path}")
-        await repo.git("worktree", "prune")
+            if ours:
+                await forget(repo, info.path)
         if run_dir.is_dir():
             shutil.rmtree(run_dir, ignore_errors=True)  # unregistered leftovers of the run
             removed.append(f"directory {run_dir}")
