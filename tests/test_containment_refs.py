@@ -123,6 +123,19 @@ def test_a_branch_switch_put_back_names_no_kept_ref_when_nothing_was_kept(repo: 
     assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
 
 
+def test_an_agent_s_throwaway_branch_deleted_after_another_check_fails_nobody(repo: Path) -> None:
+    # `helper` is made, seen by the check at the end of b's round, then deleted: it held no work
+    # from before the run, so nobody is failed and it is not made again; its commit is kept.
+    code = ('tip = commit_here("h.txt")\nG("branch", "helper", tip)\n'
+            'import time\ntime.sleep(3)\nG("branch", "-D", "helper")\n')
+    report = run_commands(repo, [hostile("a", code), good("b")])
+    assert task(report, "a").state == "merged", task(report, "a").message
+    assert task(report, "b").state == "merged"
+    assert git(repo, "branch", "--list", "helper") == ""
+    kept = git(repo, "for-each-ref", "--format=%(refname)", "refs/launcher/").split()
+    assert [k for k in kept if k.endswith("/_deleted/heads/helper")], kept
+
+
 def test_a_commit_on_the_target_that_no_task_made_is_left_and_built_on(repo: Path) -> None:
     # The user commits on main while the run goes on (here from inside a round, in the main
     # checkout): a fast-forward adding no commit made in a worktree of the run is left alone.

@@ -64,6 +64,7 @@ class RunContext:
     # The shared repository's refs as last checked (git/ref_guard.py), the tasks whose agent
     # runs now, and those that ran at some time since that check.
     ref_state: RefState | None = None
+    refs_at_start: frozenset[str] = frozenset()  # watched refs when the run started (or resumed)
     agents_running: set[str] = field(default_factory=set)
     agents_seen: set[str] = field(default_factory=set)
     intrusions_left: dict[str, str] = field(default_factory=dict)  # main-checkout path -> task

@@ -96,6 +96,7 @@ async def start(ctx: RunContext) -> None:
     ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir)
     async with ctx.repo.lock.hold():
         ctx.ref_state = await ref_guard.read_state(ctx.repo)
+    ctx.refs_at_start = frozenset(ctx.ref_state.refs)
     ctx.main_contents = await tree_guard.take_main_snapshot(
         ctx.repo, ctx.include_paths, _own_paths(ctx)
     )
@@ -226,6 +227,17 @@ async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRe
                 # A new branch moves nobody's work (an agent's `git switch -c`, whose commits
                 # the task's branch takes over): noted, left.
                 ctx.note(task_id, f"{change.describe()} while agents ran: left as it is")
+                continue
+            if change.new is None and change.ref.startswith("refs/heads/") and change.ref not in ctx.refs_at_start:
+                # A branch made during the run and deleted again (an agent's throwaway `helper`
+                # branch, merged and dropped): it held nobody's work from before the run. Its
+                # last commit is kept, so nothing is lost whoever deleted it.
+                assert change.old is not None
+                kept_at = f"refs/launcher/{ctx.run_id}/_deleted/{change.ref.removeprefix('refs/')}"
+                await ctx.repo.git("update-ref", "-m", "launcher: kept a deleted branch", kept_at, change.old,
+                                   check=False)
+                ctx.note(task_id, f"{change.describe()}, a branch made while the run went on: its last "
+                                  f"commit is kept at {kept_at}")
                 continue
             culprit = await _ref_culprit(ctx, change, task_id, seen)
             if culprit is None:
