@@ -126,9 +126,22 @@ def test_a_branch_switch_put_back_names_no_kept_ref_when_nothing_was_kept(repo: 
 def test_an_agent_s_throwaway_branch_deleted_after_another_check_fails_nobody(repo: Path) -> None:
     # `helper` is made, seen by the check at the end of b's round, then deleted: it held no work
     # from before the run, so nobody is failed and it is not made again; its commit is kept.
-    code = ('tip = commit_here("h.txt")\nG("branch", "helper", tip)\n'
-            'import time\ntime.sleep(3)\nG("branch", "-D", "helper")\n')
-    report = run_commands(repo, [hostile("a", code), good("b")])
+    a_code = ('import time\nbase = G("rev-parse", "main")\ntip = commit_here("h.txt")\n'
+              'G("branch", "helper", tip)\n'
+              'def b_committed():\n'
+              '    refs = G("for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/launcher/")\n'
+              '    return any(r.endswith("/b") and o != base for r, o in (l.split() for l in refs.splitlines()))\n'
+              'for _ in range(400):\n'
+              '    if b_committed(): break\n'
+              '    time.sleep(0.05)\n'
+              'G("branch", "-D", "helper")\n')
+    # b ends its round (and the launcher checks the refs) only once `helper` exists.
+    b_code = ('import time\nfor _ in range(400):\n'
+              '    if subprocess.run(["git", "rev-parse", "-q", "--verify", "refs/heads/helper"]).returncode == 0:\n'
+              '        break\n'
+              '    time.sleep(0.05)\n'
+              'pathlib.Path("b.txt").write_text("b\\n")\n')
+    report = run_commands(repo, [hostile("a", a_code), hostile("b", b_code)])
     assert task(report, "a").state == "merged", task(report, "a").message
     assert task(report, "b").state == "merged"
     assert git(repo, "branch", "--list", "helper") == ""
