@@ -4,6 +4,7 @@ exit code say is what happened."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,26 @@ def test_a_resumed_task_keeps_its_block_and_a_dead_claim_is_reused(
     claims[str(first)]["pid"] = 2**22 + 12345  # r-1's launcher is gone
     registry.write_text(json.dumps(claims))
     assert ports.claim_block("r-3", "t", path=registry) == first
+
+
+def test_the_port_registry_keeps_only_the_newest_claims_of_launchers_that_are_gone(tmp_path: Path) -> None:
+    # Every run leaves its claims behind; a registry grown to every block would be read and
+    # rewritten on each claim of every task. Old dead claims go, recent ones stay for a resume.
+    from launcher.store import ports
+
+    registry = tmp_path / "ports.json"
+    gone = 2**22 + 12345
+    old = {str(ports.PORT_START + i * ports.PORT_BLOCK): {"run": f"r-{i}", "task": "t", "pid": gone, "at": i}
+           for i in range(ports.KEEP_DEAD + 40)}
+    old["garbage"] = "not a claim"  # type: ignore[assignment]
+    registry.write_text(json.dumps(old))
+    newest = ports.KEEP_DEAD + 39
+    mine = ports.claim_block(f"r-{newest}", "t", path=registry)  # a resume of the newest run
+    assert mine == ports.PORT_START + newest * ports.PORT_BLOCK
+    claims = json.loads(registry.read_text())
+    assert len(claims) == ports.KEEP_DEAD + 1  # the kept dead ones and this live claim
+    assert str(ports.PORT_START) not in claims  # the oldest went
+    assert claims[str(mine)]["pid"] == os.getpid()
 
 
 # --- what the operator reads ---------------------------------------------------------------------

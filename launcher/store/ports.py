@@ -3,7 +3,9 @@
 A task's block (`LAUNCHER_PORT_BASE` .. +block-1) is claimed in one registry per machine,
 `$XDG_CACHE_HOME/launcher/ports.json`, under an `fcntl` lock. A claim names its run, task and
 the launcher process holding it; a claim whose process is gone is free again, except that the
-same run and task (a resumed run) gets its own block back.
+same run and task (a resumed run) gets its own block back. Of the claims whose process is gone,
+only the `KEEP_DEAD` newest are kept: every run leaves its claims behind, and a registry grown to
+every block would be read, checked and rewritten (with fsync) on each claim of every task.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from launcher.store.files import atomic_write_text
 PORT_START = 20000
 PORT_BLOCK = 20
 PORT_END = 60000  # below the usual ephemeral range (Linux: 32768+ is shared; blocks are claimed)
+KEEP_DEAD = 256  # claims of launchers that are gone, newest first, kept for a resumed run
 
 
 def registry_path() -> Path:
@@ -48,7 +52,9 @@ def _read(path: Path) -> dict[str, dict[str, Any]]:
         data = json_loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):  # damaged: a fresh claim file (JSONDecodeError is a ValueError)
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {block: claim for block, claim in data.items() if isinstance(claim, dict)}
 
 
 def _free_block(claims: dict[str, dict[str, Any]]) -> int | None:
@@ -79,6 +85,20 @@ def claim_block(run_id: str, task_id: str, *, path: Path | None = None) -> int:
                 raise EnvironmentProblem(
                     f"no free port block in {PORT_START}-{PORT_END} (registry {path})",
                     fix="let other launcher runs finish, or delete the registry if none is running")
-        claims[str(base)] = {"run": run_id, "task": task_id, "pid": me}
-        atomic_write_text(path, json.dumps(claims, sort_keys=True))
+        claims[str(base)] = {"run": run_id, "task": task_id, "pid": me, "at": time.time()}
+        atomic_write_text(path, json.dumps(_without_old_dead(claims), sort_keys=True))
     return base
+
+
+def _without_old_dead(claims: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`claims` minus the claims of launchers that are gone, beyond the KEEP_DEAD newest."""
+    def alive(claim: dict[str, Any]) -> bool:
+        return isinstance(claim.get("pid"), int) and pid_alive(claim["pid"])
+
+    def at(item: tuple[str, dict[str, Any]]) -> float:
+        value = item[1].get("at")
+        return float(value) if isinstance(value, (int, float)) else 0.0
+
+    dead = sorted(((b, c) for b, c in claims.items() if not alive(c)), key=at, reverse=True)
+    dropped = {b for b, _c in dead[KEEP_DEAD:]}
+    return {b: c for b, c in claims.items() if b not in dropped}
