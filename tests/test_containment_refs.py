@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import git, task
+from helpers import git, launcher_cli, task
 from test_safety_contain import command_task, run_commands
 
 # Agent code gets G(*args, cwd=None): git with its output, and MAIN: the main checkout.
@@ -260,6 +260,27 @@ def test_an_agent_s_writes_into_the_main_checkout_are_put_back_and_others_still_
     assert "made by agent task" not in report.message and "local changes" in report.message
     # the user's own local changes are still there, and only those
     assert sorted(git(repo, "status", "--porcelain").splitlines()) == [" M app.py", "?? notes.txt"]
+
+
+def test_a_write_nobody_can_be_blamed_for_is_in_the_report_and_the_status(repo: Path, tmp_path: Path) -> None:
+    # Both agents run when stray.txt appears in the main checkout: it is set aside, nobody is
+    # failed, and the report (not only a passing progress line) says where it went.
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    both_started = (f'import time\nmeet = pathlib.Path({str(meet)!r})\n'
+                    '(meet / TASK).write_text("")\n'
+                    'while len(list(meet.iterdir())) < 2: time.sleep(0.02)\n')
+    writer = both_started + '(MAIN / "stray.txt").write_text("x\\n")\n(meet / "written").write_text("")\n'
+    waiter = both_started + 'while not (meet / "written").exists(): time.sleep(0.02)\ntime.sleep(0.2)\n'
+    report = run_commands(repo, [hostile("w", "TASK = 'w'\n" + writer + "pathlib.Path('w.txt').write_text('w')\n"),
+                                 hostile("v", "TASK = 'v'\n" + waiter + "pathlib.Path('v.txt').write_text('v')\n")],
+                          max_parallel=2)
+    assert [t.state for t in report.tasks] == ["merged", "merged"], report.tasks
+    assert not (repo / "stray.txt").exists()
+    noted = [n for n in report.notes if "stray.txt" in n.message]
+    assert noted and "cannot tell which" in noted[0].message, report.notes
+    shown = launcher_cli(repo, "status", report.run_id)
+    assert "Notes:" in shown.stdout and "stray.txt" in shown.stdout, shown.stdout
 
 
 def test_a_change_that_cannot_be_put_back_parks_naming_the_agent_not_telling_to_commit_it(

@@ -110,5 +110,8 @@ class RunContext:
         data = {k: v for k, v in fields.items() if k in ("iteration", "cost_usd", "files")}
         self.emit(Event(self.run_id, task_id, "state", state, message, data))
 
-    def note(self, task_id: str | None, message: str) -> None:
+    def note(self, task_id: str | None, message: str, *, keep: bool = True) -> None:
+        """Tell the user; `keep`: also in the run's report (what is not recorded elsewhere)."""
+        if keep:
+            self.journal.add_note(self.run_id, task_id, message)
         self.emit(Event(self.run_id, task_id, "note", None, message))

@@ -9,7 +9,15 @@ from launcher import process
 from launcher.app.queue import matrix
 from launcher.app.run.claims import claimed_files, disagreements
 from launcher.app.run.epics import epic_members
-from launcher.models.report import EpicReport, RoundReport, RunReport, TaskReport, UsageReport, empty_usage
+from launcher.models.report import (
+    EpicReport,
+    NoteReport,
+    RoundReport,
+    RunReport,
+    TaskReport,
+    UsageReport,
+    empty_usage,
+)
 from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_label
 from launcher.store.journal import BEST_OF_N, NO_CHANGES, Journal, TaskRow
 from launcher.store.usage import Spend, UsageLedger
@@ -135,4 +143,5 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
         artifacts=str(repo_root / ".launcher" / "runs" / run_id), tasks=tasks,
         epics=epic_reports(tasks, epic_members(list(plan_tasks.values()))),
         usage=_run_usage(spend), conflicts=conflicts, queue=queue,
+        notes=[NoteReport(task=n["task_id"], at=n["at"], message=n["message"]) for n in journal.notes(run_id)],
     )

@@ -80,6 +80,15 @@ class QueueReport(BaseModel):
     returned: list[str] = Field(default_factory=list)  # sent back to their agents, in order
 
 
+class NoteReport(BaseModel):
+    """Something the run did or saw besides its tasks' states: work it set aside or kept, refs it
+    put back, a change it could not blame on one task."""
+
+    task: str | None = None
+    at: float
+    message: str
+
+
 class RunReport(BaseModel):
     run_id: str
     status: str
@@ -95,3 +104,4 @@ class RunReport(BaseModel):
     conflicts: list[ConflictReport] = Field(default_factory=list)
     queue: QueueReport = Field(default_factory=QueueReport)
     usage: dict[str, UsageReport] = Field(default_factory=empty_usage)  # the run's, by role
+    notes: list[NoteReport] = Field(default_factory=list)

@@ -98,7 +98,16 @@ CREATE TABLE IF NOT EXISTS processes (
     ended REAL
 );
 CREATE INDEX IF NOT EXISTS processes_live ON processes (run_id, ended);
+CREATE TABLE IF NOT EXISTS notes (
+    run_id TEXT NOT NULL,
+    task_id TEXT,
+    at REAL NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notes_run ON notes (run_id, at);
 """
+MAX_NOTES = 500  # per run: an agent looping on something noteworthy cannot grow the journal
+MAX_NOTE_CHARS = 2000
 # Columns added after the first release: a journal written by an older launcher gets them on open.
 _ADDED_COLUMNS = (
     ("tasks", "included_blobs_json", "TEXT NOT NULL DEFAULT '{}'"),
@@ -352,6 +361,19 @@ class Journal(SqliteStore):
     def finish_landing(self, run_id: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE landings SET done=1 WHERE run_id=?", (run_id,))
+
+    # notes: what a run did besides its tasks' states (work set aside, refs put back, ...) -----
+    def add_note(self, run_id: str, task_id: str | None, message: str) -> None:
+        with self._tx() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM notes WHERE run_id=?", (run_id,)).fetchone()
+            if count < MAX_NOTES:
+                db.execute("INSERT INTO notes VALUES (?,?,?,?)",
+                           (run_id, task_id, time.time(), message[:MAX_NOTE_CHARS]))
+
+    def notes(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT task_id, at, message FROM notes WHERE run_id=? ORDER BY at, rowid",
+                                (run_id,)).fetchall()
+        return [dict(r) for r in rows]
 
     # processes ------------------------------------------------------------------------------
     def record_process(self, run_id: str, task_id: str | None, pgid: int, kind: str,

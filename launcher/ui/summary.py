@@ -88,7 +88,20 @@ def render_summary(report: RunReport) -> RenderableType:
     if kept:
         parts.append(Text("Kept for inspection (branch, worktree):"))
         parts.extend(Text(f"  {t.id}: {t.branch}  {t.worktree}") for t in kept)
+    parts.extend(Text(line) for line in _note_lines(report))
     return Group(*parts)
+
+
+SHOWN_NOTES = 12
+
+
+def _note_lines(report: RunReport) -> list[str]:
+    if not report.notes:
+        return []
+    lines = ["Notes:"] + [f"  {n.task or '-'}: {_one_line(n.message, 300)}" for n in report.notes[:SHOWN_NOTES]]
+    if len(report.notes) > SHOWN_NOTES:
+        lines.append(f"  ... and {len(report.notes) - SHOWN_NOTES} more (`launcher status {report.run_id} --json`)")
+    return lines
 
 
 def _claim_lines(report: RunReport) -> list[str]:

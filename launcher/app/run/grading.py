@@ -186,7 +186,7 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
                        f"{why}; decide with `launcher choose {ctx.run_id} {task.id} ...`")
         return TaskState.ESCALATED
     if verdict.verdict == "satisfied":
-        ctx.note(task.id, result.audit or "")
+        ctx.note(task.id, result.audit or "", keep=False)  # the round's audit is in the report
         return TaskState.APPROVED
     atomic_write_text(feedback_path(ctx, task.id, iteration), feedback_markdown(verdict, all_criteria(rubrics)))
     if iteration - row.round_base >= iteration_cap(ctx):
