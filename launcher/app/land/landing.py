@@ -25,7 +25,7 @@ from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
 from launcher.app.queue.revise import revise_returned
-from launcher.app.run import pool, tree_commands
+from launcher.app.run import pool, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.gates.check_summary import failure_line
@@ -140,6 +140,7 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id, "Launcher-Agent": task.agent,
                       "Launcher-Verdict": "approved" if approved_by_grader(ctx, task_id) else "approved-by-choice"},
             forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
+            resolution=resolution.left_conflicted(ctx, task_id),
         ))
     if guard is not None and (check is not None or not ready):
         await guard()  # an integration check dwarfs the guard: no need to overlap them
