@@ -12,6 +12,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Literal
 
+from launcher.concurrency import each
 from launcher.git.merge import preflight
 from launcher.git.repo import GitRepo
 
@@ -26,29 +27,68 @@ class Pair:
     files: list[str] = field(default_factory=list)
 
 
-async def pairwise(
-    repo: GitRepo, heads: dict[str, str], base: str | None = None,
-    known: dict[str, set[str]] | None = None,
-) -> list[Pair]:
+@dataclass
+class _Changes:
+    """What a branch changed since its fork from the target, for the prefilter."""
+
+    paths: set[str] = field(default_factory=set)  # every path added, changed or deleted
+    dirs: set[str] = field(default_factory=set)  # every directory above one of them (not the root)
+    emptied: set[str] = field(default_factory=set)  # every directory above a deleted path
+
+    def may_conflict(self, other: _Changes) -> bool:
+        """False only when merging the two cannot conflict: no path in common (content,
+        add/add, modify/delete, rename conflicts all share one), no path of one that is a
+        directory of the other's (file/directory), and no change of one inside a directory the
+        other deleted from (git's directory-rename detection moves it: a rename is a delete
+        plus an add here; the root is never taken for a renamed directory)."""
+        return bool(self.paths & other.paths or self.paths & other.dirs or other.paths & self.dirs
+                    or self.emptied & other.dirs or other.emptied & self.dirs)
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+
+
+async def _changes(repo: GitRepo, base: str, head: str) -> _Changes | None:
+    """None when git cannot say (no common history): that branch is merged with every other."""
+    diff = await repo.git("diff", "--name-status", "--no-renames", "-z", f"{base}...{head}", check=False)
+    if not diff.ok:
+        return None
+    found = _Changes()
+    tokens = diff.out.split("\0")
+    for status, path in zip(tokens[0::2], tokens[1::2], strict=False):
+        if not path:
+            continue
+        found.paths.add(path)
+        found.dirs.update(_parents(path))
+        if status.startswith("D"):
+            found.emptied.update(_parents(path))
+    return found
+
+
+_DIFF_PARALLEL = 4
+
+
+async def pairwise(repo: GitRepo, heads: dict[str, str], base: str | None = None) -> list[Pair]:
     """Every pair of `heads` (task id -> commit) that does not merge cleanly, with the files.
-    With `base` (the target), only pairs whose changes since their fork from it share a path
-    are merged (one diff per branch instead of a merge per pair): branches that change
-    different files merge cleanly with each other (a rename is a delete plus an add here).
-    `known`: task id -> its changes since `base`, already listed (a branch started at `base`)."""
-    changed: dict[str, set[str]] = {}
+    With `base` (the target), a pair is merged only when what the two changed since their fork
+    from it may conflict (`_Changes.may_conflict`: one diff per branch instead of a merge per
+    pair; sound, so no conflict git would report is missed)."""
+    changed: dict[str, _Changes | None] = {}
     if base is not None:
-        for task_id, head in heads.items():
-            if known is not None and task_id in known:
-                changed[task_id] = known[task_id]
-                continue
-            diff = await repo.git("diff", "--name-only", "--no-renames", "-z", f"{base}...{head}", check=False)
-            changed[task_id] = {p for p in diff.out.split("\0") if p} if diff.ok else set()
+        async def diff(task_id: str) -> None:
+            changed[task_id] = await _changes(repo, base, heads[task_id])
+
+        await each(list(heads), diff, _DIFF_PARALLEL)
     pairs: list[Pair] = []
     for a, b in combinations(heads, 2):
         if heads[a] == heads[b]:
             continue
-        if base is not None and not changed[a] & changed[b]:
-            continue
+        if base is not None:
+            ours, theirs = changed[a], changed[b]
+            if ours is not None and theirs is not None and not ours.may_conflict(theirs):
+                continue
         tree, files, _ = await preflight(repo, heads[a], heads[b])
         if tree is None:
             pairs.append(Pair(a, b, "conflict", files))

@@ -18,7 +18,7 @@ import anyio
 from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed
-from launcher.git import markers, ref_guard, secret_guard, submodules, target_tree, worktrees
+from launcher.git import markers, ref_guard, resolution, secret_guard, submodules, target_tree, worktrees
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
 
@@ -42,6 +42,9 @@ class Candidate:
     # its content under any path: blob id -> path) in any commit is refused.
     forbidden_paths: list[str] = field(default_factory=list)
     forbidden_blobs: dict[str, str] = field(default_factory=dict)
+    # After a resolution round: (the resolution merge commit, the paths it left conflicted).
+    # A path the branch still has exactly as that merge committed it was never resolved.
+    resolution: tuple[str, list[str]] | None = None
 
 
 @dataclass
@@ -69,8 +72,9 @@ async def preflight(repo: GitRepo, tip: str, head: str) -> tuple[str | None, lis
         raise _git_failed(f"`git merge-tree {tip} {head}` failed: {res.err.strip()}", repo)
     i, files = 1, []
     while i < len(tokens) and tokens[i]:
-        if tokens[i] not in files:
-            files.append(tokens[i])
+        path = _user_path(tokens[i], (tip, head))
+        if path not in files:
+            files.append(path)
         i += 1
     i += 1
     messages: list[str] = []
@@ -82,6 +86,13 @@ async def preflight(repo: GitRepo, tip: str, head: str) -> tuple[str | None, lis
     except (ValueError, IndexError):
         messages.append("\n".join(t for t in tokens[i:] if t))
     return (tokens[0] if res.returncode == 0 else None), files, "\n".join(messages)
+
+
+def _user_path(path: str, sides: tuple[str, ...]) -> str:
+    """The user's name of a conflicted path: a file git moved aside for a file/directory
+    conflict is named `<path>~<side>` (the side as given to merge-tree, an object id here)."""
+    stem, tilde, side = path.rpartition("~")
+    return stem if tilde and stem and side in sides else path
 
 
 def _with_trailers(message: str, trailers: dict[str, str]) -> str:
@@ -280,6 +291,12 @@ async def _screen(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> L
     if left := await markers.added_markers(repo, tip, head):
         return Landing(candidate.task_id, "refused", None, [], (
             f"{candidate.branch} adds conflict markers at {', '.join(left)}; resolve them and commit"))
+    if candidate.resolution is not None:
+        merged, paths = candidate.resolution
+        if left := await resolution.still_unresolved(repo, merged, head, paths):
+            return Landing(candidate.task_id, "refused", None, left, (
+                f"{candidate.branch} leaves its merge conflict unresolved in {', '.join(left)}: "
+                f"still exactly as the resolution merge {merged[:12]} left it"))
     return None
 
 

@@ -1,27 +1,147 @@
 """A conflict handed back to its author: merge the target into the task's own worktree and
-commit the result with the conflict markers in it, so the agent's next round starts from the
-conflict (and a resumed launcher, which saves and cleans uncommitted work, cannot lose it).
-The landing refuses the branch until no added line is a marker (`git.markers`)."""
+commit the result, so the agent's next round starts from the conflict (and a resumed launcher,
+which saves and cleans uncommitted work, cannot lose it).
+
+Not every conflict leaves marker lines: a modify/delete, a binary file, a file/directory or a
+rename conflict leaves one side's version (or git's moved copy) as if it were the resolution.
+So each conflicted path is recorded with what each side has (`Conflict`), a regular file git
+could not mark is replaced by a conflict note that has marker lines, and the landing refuses the
+branch while any conflicted path is still as this merge left it (`still_unresolved`), besides
+any marker line it adds (`git.markers`)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from launcher.errors import GitFailed
 from launcher.git import commits
 from launcher.git.repo import GitRepo
 
+_MARKER = b"<<<<<<< "
 
-async def merge_leaving_markers(repo: GitRepo, worktree: Path, tip: str, message: str,
-                                trailers: dict[str, str]) -> tuple[str, list[str]]:
-    """Merge `tip` into the worktree's branch, committing markers as they are: (new head,
-    the files left with conflicts)."""
+
+@dataclass
+class Conflict:
+    """One path the merge left unmerged: each side's `mode oid` (None: the side has no file at
+    this path), and how it was left in the committed merge."""
+
+    path: str
+    base: str | None
+    ours: str | None  # the task's branch
+    theirs: str | None  # the target
+    left: str  # "markers" | "note" (replaced by a conflict note) | "as is"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Conflict:
+        return cls(path=str(data["path"]), base=data.get("base"), ours=data.get("ours"),
+                   theirs=data.get("theirs"), left=str(data.get("left", "as is")))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def kind(self, target: str) -> str:
+        """What each side did, in the user's words."""
+        if self.ours and self.theirs:
+            both = "changed on both sides" if self.base else "added on both sides"
+            if self.ours.split()[0] == "160000" or self.theirs.split()[0] == "160000":
+                return f"submodule {both}"
+            if self.ours.split()[0] != self.theirs.split()[0]:
+                return f"{both}, with different file modes"
+            return both if self.left == "markers" else f"{both}, not mergeable line by line (binary?)"
+        if self.ours:
+            return (f"deleted on {target}, changed on your branch" if self.base else
+                    "only your branch has a file here (git moved it: a file/directory or rename conflict)")
+        if self.theirs:
+            return (f"deleted on your branch, changed on {target}" if self.base else
+                    f"only {target} has a file here (git moved it: a file/directory or rename conflict)")
+        return "unmerged"
+
+    def how_left(self) -> str:
+        if self.left == "markers":
+            return "committed with git's conflict markers in it"
+        if self.left == "note":
+            return "replaced by a conflict note (marker lines naming both sides' versions)"
+        return "committed as git left it (no markers could be written there)"
+
+    def restore_hint(self, target: str) -> str:
+        sides = []
+        for name, entry in (("your branch's version", self.ours), (f"{target}'s version", self.theirs)):
+            if entry:
+                sides.append(f"{name}: `git cat-file -p {entry.split()[1]} > '{self.path}'`")
+            else:
+                sides.append(f"{name}: no file (`git rm '{self.path}'`)")
+        return "; ".join(sides)
+
+
+def _note(conflict: Conflict, target: str) -> bytes:
+    def side(entry: str | None) -> str:
+        return f"blob {entry.split()[1]} (mode {entry.split()[0]})" if entry else "no file at this path"
+    return (f"<<<<<<< launcher: unresolved merge conflict in {conflict.path} "
+            f"({conflict.kind(target)})\n"
+            f"your branch: {side(conflict.ours)}\n"
+            "=======\n"
+            f"{target}: {side(conflict.theirs)}\n"
+            ">>>>>>> replace this file with the resolution: one side's version, both combined, "
+            "or no file\n").encode()
+
+
+async def unmerged(repo: GitRepo, worktree: Path) -> dict[str, dict[int, str]]:
+    """path -> stage -> `mode oid`, for every unmerged index entry of the worktree."""
+    listed = await repo.git("ls-files", "-u", "-z", cwd=worktree, check=False)
+    found: dict[str, dict[int, str]] = {}
+    for entry in listed.out.split("\0"):
+        meta, tab, path = entry.partition("\t")
+        fields = meta.split()
+        if tab and len(fields) == 3 and fields[2] in ("1", "2", "3"):
+            found.setdefault(path, {})[int(fields[2])] = f"{fields[0]} {fields[1]}"
+    return found
+
+
+def _mark(worktree: Path, path: str, stages: dict[int, str], target: str) -> Conflict:
+    """How a conflicted path is left: git's markers, else a conflict note where a regular file
+    (or nothing) is, else as git left it (a directory, a symlink, a submodule)."""
+    conflict = Conflict(path, stages.get(1), stages.get(2), stages.get(3), "as is")
+    file = worktree / path
+    gitlink = any(entry.split()[0] == "160000" for entry in stages.values())
+    if gitlink or file.is_symlink() or file.is_dir() or not file.parent.is_dir():
+        return conflict
+    if file.is_file():
+        content = file.read_bytes()
+        if content.startswith(_MARKER) or b"\n" + _MARKER in content:
+            conflict.left = "markers"
+            return conflict
+    elif file.exists():
+        return conflict
+    conflict.left = "note"
+    file.write_bytes(_note(conflict, target))
+    return conflict
+
+
+async def merge_for_resolution(repo: GitRepo, worktree: Path, tip: str, target: str, message: str,
+                               trailers: dict[str, str]) -> tuple[str, list[Conflict]]:
+    """Merge `tip` into the worktree's branch and commit the result with every conflict left
+    visible (markers, or a conflict note): (new head, the conflicted paths)."""
     await repo.git("merge", "--abort", cwd=worktree, check=False)  # a crashed attempt's leftovers
     merged = await repo.git("merge", "--no-ff", "--no-commit", tip, cwd=worktree, check=False)
-    unmerged = await repo.git("diff", "--name-only", "--diff-filter=U", "-z", cwd=worktree, check=False)
-    files = sorted({p for p in unmerged.out.split("\0") if p})
-    if not merged.ok and not files:
+    stages = await unmerged(repo, worktree)
+    if not merged.ok and not stages:
         raise GitFailed(f"`git merge {tip[:12]}` failed in {worktree}: {(merged.err or merged.out).strip()}",
                         where=str(worktree), fix="look at the worktree; the task's branch is unchanged")
+    conflicts = [_mark(worktree, path, stages[path], target) for path in sorted(stages)]
     await commits.commit_pending(repo, worktree, message, trailers)
-    return await commits.head_of(repo, worktree), files
+    return await commits.head_of(repo, worktree), conflicts
+
+
+async def still_unresolved(repo: GitRepo, merge: str, head: str, paths: list[str]) -> list[str]:
+    """The `paths` (conflicted in the resolution merge `merge`) that `head` still has exactly as
+    that merge committed them: nobody resolved them."""
+    if not paths:
+        return []
+    diff = await repo.git("diff", "--name-only", "-z", "--no-renames", "--ignore-submodules=none",
+                          merge, head, "--", *[f":(literal){p}" for p in paths], check=False)
+    if not diff.ok:
+        return []  # the merge commit is gone (history rewritten): the marker check still applies
+    changed = [p for p in diff.out.split("\0") if p]
+    return [p for p in paths if not any(c == p or c.startswith(p + "/") for c in changed)]

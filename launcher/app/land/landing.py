@@ -25,7 +25,7 @@ from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
 from launcher.app.queue.revise import revise_returned
-from launcher.app.run import pool, tree_commands
+from launcher.app.run import pool, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.gates.check_summary import failure_line
@@ -140,6 +140,7 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id, "Launcher-Agent": task.agent,
                       "Launcher-Verdict": "approved" if approved_by_grader(ctx, task_id) else "approved-by-choice"},
             forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
+            resolution=resolution.left_conflicted(ctx, task_id),
         ))
     if guard is not None and (check is not None or not ready):
         await guard()  # an integration check dwarfs the guard: no need to overlap them
@@ -153,6 +154,7 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         result, skipped = folded
     else:
         result, skipped = await land_ready(ctx, expected_old, ready, check)
+    result, skipped, pulled = await _whole_epics(ctx, expected_old, ready, check, members, result, skipped)
     tip, landed = result.tip, {t: result.landed[t] for t in landing_order(ctx) if t in result.landed}
     reached, message, raced = True, "nothing to land", False
     if landed:
@@ -177,6 +179,7 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             continue
         ctx.transition(task_id, TaskState.SKIPPED,
                        f"not landed: its dependency {blocker!r} did not land; branch kept")
+    _settle_pulled(ctx, members, pulled)
     if result.broken_tip is not None:
         return False, (f"the integration check fails on {ctx.target} ({expected_old[:12]}) itself, "
                        f"so no task was blamed for it and the tasks it held back stay approved: fix "
@@ -187,6 +190,52 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         ctx.note(None, f"{ctx.target} moved while landing: folding the approved work onto its new tip")
         return await _land(ctx, races_left=races_left - 1)
     return reached, message
+
+
+async def _whole_epics(
+    ctx: RunContext, tip: str, ready: list[merge.Candidate], check: merge.IntegrationCheck | None,
+    members: dict[str, str], result: QueueResult, skipped: dict[str, str],
+) -> tuple[QueueResult, dict[str, str], dict[str, str]]:
+    """An epic lands whole or not at all: when a member of an epic does not land in this pass
+    (a conflict, a culprit of the check, a dependency that did not land), its members the fold
+    did land are taken out again and the rest folded anew, before the target moves; until no
+    epic is left half in. Returns the final fold, and each member taken out -> why. A member's
+    failure found in an earlier fold is kept (it goes back to its agent, or fails, as usual)."""
+    pulled: dict[str, str] = {}
+    failures = dict(result.failed)
+    while True:
+        missing = {c.task_id for c in ready if c.task_id not in result.landed}
+        broken = {members[t]: t for t in sorted(missing) if t in members}
+        out = {c.task_id for c in ready if c.task_id in result.landed and members.get(c.task_id) in broken}
+        if not out:
+            break
+        for task_id in out:
+            epic = members[task_id]
+            pulled[task_id] = f"its epic {epic!r} does not land whole: task {broken[epic]!r} did not land"
+        rest = [c for c in ready if c.task_id not in pulled]
+        result, skipped = await land_ready(ctx, tip, rest, check)
+        failures.update({t: f for t, f in result.failed.items() if t not in failures})
+    # Failures of the members taken out (found in an earlier fold) are settled like any other.
+    result.failed.update({t: f for t, f in failures.items()
+                          if t not in result.failed and t not in result.landed})
+    for task_id in result.failed:
+        pulled.pop(task_id, None)
+    return result, skipped, pulled
+
+
+def _settle_pulled(ctx: RunContext, members: dict[str, str], pulled: dict[str, str]) -> None:
+    """A member taken out of the landing waits, approved, while the member that kept its epic
+    out is back with its agent; once the epic is blocked, it is not landed (branch kept)."""
+    if not pulled:
+        return
+    held = blocked_epics(ctx.journal.tasks(ctx.run_id), members)
+    for task_id, why in pulled.items():
+        epic = members[task_id]
+        if epic in held:
+            ctx.transition(task_id, TaskState.SKIPPED,
+                           f"not landed: its epic {epic!r} is blocked ({held[epic]}); branch kept")
+        else:
+            ctx.transition(task_id, TaskState.APPROVED, f"not landed yet: {why}; it lands with it")
 
 
 async def _fold_guarded(

@@ -3,8 +3,9 @@ round that counts toward the iteration cap (then checks, grading and landing as 
 
 - an integration-check culprit gets the check's failing output as its revision feedback;
 - with `on_conflict = "agent"`, a conflicting task gets a resolution round: the target is
-  merged into its branch with the markers committed, and the feedback names the conflicting
-  files and the target side's change of them.
+  merged into its branch with every conflict committed visibly (`run/resolution.py`, when the
+  round is about to run), and the feedback names each conflicted path, what each side did and
+  how it was left, and the target side's change.
 
 Each return is journaled (`needs_revision`, and a `returned` queue step) before the round runs,
 so a resumed run drives the round instead of landing anything twice.
@@ -12,17 +13,13 @@ so a resumed run drives the round instead of landing anything twice.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from launcher.app.context import RunContext
-from launcher.app.run import containment
+from launcher.app.run import resolution
 from launcher.app.run.grading import feedback_path, iteration_cap
-from launcher.git import merge, resolution
+from launcher.git import merge
 from launcher.models.states import TaskState
 from launcher.store import queue_log
 from launcher.store.files import atomic_write_text
-
-_DIFF_CHARS = 6000
 
 
 def on_conflict(ctx: RunContext) -> str:
@@ -69,10 +66,10 @@ def return_culprit(ctx: RunContext, task_id: str, landing: merge.Landing) -> boo
 
 async def return_conflict(ctx: RunContext, task_id: str, landing: merge.Landing, tip: str) -> bool:
     """Hand a conflicting task back for a resolution round on top of `tip` (what landed); False
-    when `on_conflict` is "keep", its rounds are used up, or its worktree is gone."""
-    row = ctx.journal.task(ctx.run_id, task_id)
-    worktree = Path(row.worktree) if row.worktree else None
-    if on_conflict(ctx) != "agent" or worktree is None or not worktree.is_dir():
+    when `on_conflict` is "keep" or its rounds are used up. The merge itself is made when the
+    round is about to run (`run.resolution.prepare`), in its worktree or, when it has none here
+    (`land --from`), in one made on its branch."""
+    if on_conflict(ctx) != "agent":
         return False
     if ctx.plan.run.strategy == "rebase":
         # A rebase replays the task's own commits and drops the resolving merge: it would
@@ -81,35 +78,10 @@ async def return_conflict(ctx: RunContext, task_id: str, landing: merge.Landing,
         return False
     if not _rounds_left(ctx, task_id):
         return False
+    row = ctx.journal.task(ctx.run_id, task_id)
     files = ", ".join(landing.conflict_files)
-    target_side = await _target_change(ctx, tip, row.head_sha or tip, landing.conflict_files)
-    text = ("# Resolve a merge conflict\n\n"
-            f"Your branch conflicts with `{ctx.target}` in: {files}.\n"
-            f"The launcher merged `{ctx.target}` ({tip[:12]}) into your branch and committed the "
-            "result with the conflict markers (`<<<<<<<`, `=======`, `>>>>>>>`) in those files. "
-            "Resolve every conflict so both changes work together and remove all the markers; "
-            "a branch with markers left in it is not landed.\n\n"
-            f"{landing.details}\n\n"
-            f"The other side's change of those files:\n\n```diff\n{target_side}\n```\n")
-    atomic_write_text(feedback_path(ctx, task_id, row.iteration), text)
+    resolution.begin(ctx, task_id, tip, landing.conflict_files, landing.details)
     _record(ctx, task_id, f"conflict with {ctx.target} in {files}")
     ctx.transition(task_id, TaskState.NEEDS_REVISION,
                    f"conflicts with {ctx.target} in {files}: resolution round {row.iteration + 1}")
-    task = ctx.plan.task(task_id)
-    head, _ = await resolution.merge_leaving_markers(
-        ctx.repo, worktree, tip, f"Merge {ctx.target} into {row.branch} to resolve conflicts",
-        {"Launcher-Run": ctx.run_id, "Launcher-Task": task_id, "Launcher-Agent": task.agent})
-    # From now on the task's change is measured against what it was merged with.
-    ctx.journal.update_task(ctx.run_id, task_id, start_sha=tip, head_sha=head)
-    await containment.record_idle(ctx, task_id, worktree)
     return True
-
-
-async def _target_change(ctx: RunContext, tip: str, head: str, files: list[str]) -> str:
-    fork = await ctx.repo.git("merge-base", tip, head, check=False)
-    if not fork.ok or not files:
-        return "(not available)"
-    diff = await ctx.repo.git("diff", "--no-color", "--no-ext-diff", fork.out.strip(), tip, "--", *files,
-                              check=False)
-    text = diff.out.strip() or "(no textual change)"
-    return text if len(text) <= _DIFF_CHARS else text[:_DIFF_CHARS] + "\n[... cut]"

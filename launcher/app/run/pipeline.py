@@ -16,7 +16,7 @@ from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
-from launcher.app.run import claims, containment, grading, resume_point, tree_commands
+from launcher.app.run import claims, containment, grading, resolution, resume_point, tree_commands
 from launcher.app.run.best_of import attempt_env, select_best
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
 from launcher.engine.orphans import journaling_observer, kill_orphans
@@ -52,6 +52,7 @@ async def run_task(ctx: RunContext, task_id: str) -> bool:
             worktree = await _provision(ctx, task, row)
             if worktree is None:
                 return False
+            await resolution.prepare(ctx, task_id, worktree)  # a conflict sent back: merge first
             return await _develop(ctx, task, worktree)
         except LauncherError as exc:
             ctx.transition(task_id, TaskState.FAILED, exc.message)
@@ -96,6 +97,8 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
                 ctx.note(task.id, f"killed {len(killed)} orphaned agent process(es)")
         if resume_point.finished_round(ctx, task.id, _resume_point(ctx, task, row)):
             return path  # its agent had finished: the worktree holds that round's work as it left it
+        if resolution.pending(ctx, task.id):
+            return path  # killed while merging for a resolution round: no agent's work to save
         ref = f"refs/launcher/{ctx.run_id}/{task.id}/interrupted-{int(time.time())}"
         saved = await commits.rescue_uncommitted(ctx.repo, path, ref)
         if saved:

@@ -1,0 +1,127 @@
+"""A resolution round's setup (DESIGN 8, `on_conflict = "agent"`): the target's landed tip is
+merged into the task's branch in its own worktree before the round, and the feedback says what
+was left where.
+
+The queue journals the intent first (`resolution/<n>.json`, "pending": the tip, the head it
+merges into), then sends the task back; the merge is made here, when the round is about to run,
+in the worktree the round runs in (a fresh one on the task's branch when there is none, as in
+`land --from`). A launcher killed between the two redoes the merge on resume (the merge is the
+same, the half-done one is dropped), so the round is never run without it. The merged record
+holds the resolution merge commit and each conflicted path (`git.resolution.Conflict`), which
+the landing uses to refuse a branch that leaves one as the merge committed it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from launcher.app.context import RunContext
+from launcher.app.run import containment
+from launcher.app.run.grading import feedback_path
+from launcher.git import commits, resolution
+from launcher.models.decoding import json_loads, read_text
+from launcher.store.files import atomic_write_json, atomic_write_text
+
+PENDING, MERGED = "pending", "merged"
+_DIFF_CHARS = 6000
+
+
+def _dir(ctx: RunContext, task_id: str) -> Path:
+    return ctx.files.task_dir(task_id) / "resolution"
+
+
+def _latest(ctx: RunContext, task_id: str) -> dict[str, Any] | None:
+    """The task's last resolution record (None without one, or an unreadable one)."""
+    folder = _dir(ctx, task_id)
+    numbers = sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()) if folder.is_dir() else []
+    if not numbers:
+        return None
+    try:
+        data = json_loads(read_text(folder / f"{numbers[-1]}.json"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def begin(ctx: RunContext, task_id: str, tip: str, files: list[str], details: str) -> None:
+    """Journal a resolution merge to make before the task's next round (before it is sent back)."""
+    row = ctx.journal.task(ctx.run_id, task_id)
+    atomic_write_json(_dir(ctx, task_id) / f"{row.iteration}.json", {
+        "state": PENDING, "iteration": row.iteration, "tip": tip, "onto": row.head_sha or tip,
+        "files": files, "details": details,
+    })
+
+
+def pending(ctx: RunContext, task_id: str) -> bool:
+    record = _latest(ctx, task_id)
+    return record is not None and record.get("state") == PENDING
+
+
+def left_conflicted(ctx: RunContext, task_id: str) -> tuple[str, list[str]] | None:
+    """(the last resolution merge commit, the paths it left conflicted), for the landing."""
+    record = _latest(ctx, task_id)
+    if record is None or record.get("state") != MERGED or not isinstance(record.get("merge"), str):
+        return None
+    return record["merge"], [str(c.get("path")) for c in record.get("conflicts") or [] if isinstance(c, dict)]
+
+
+async def prepare(ctx: RunContext, task_id: str, worktree: Path) -> None:
+    """Make the pending resolution merge, if any, in `worktree` and write the round's feedback."""
+    record = _latest(ctx, task_id)
+    if record is None or record.get("state") != PENDING:
+        return
+    tip, onto = str(record["tip"]), str(record["onto"])
+    row = ctx.journal.task(ctx.run_id, task_id)
+    # A launcher killed during this setup left a half-done merge (or a committed one not yet
+    # journaled): nothing of an agent is in the tree yet, so it is made again from the start.
+    await ctx.repo.git("merge", "--abort", cwd=worktree, check=False)
+    await commits.reset_to(ctx.repo, worktree, onto)
+    task = ctx.plan.task(task_id)
+    head, conflicts = await resolution.merge_for_resolution(
+        ctx.repo, worktree, tip, ctx.target, f"Merge {ctx.target} into {row.branch} to resolve conflicts",
+        {"Launcher-Run": ctx.run_id, "Launcher-Task": task_id, "Launcher-Agent": task.agent})
+    iteration = int(record["iteration"])
+    text = await _feedback(ctx, record, head, conflicts)
+    atomic_write_text(feedback_path(ctx, task_id, iteration), text)
+    atomic_write_json(_dir(ctx, task_id) / f"{iteration}.json", {
+        **record, "state": MERGED, "merge": head, "conflicts": [c.to_json() for c in conflicts]})
+    # From now on the task's change is measured against what it was merged with.
+    ctx.journal.update_task(ctx.run_id, task_id, start_sha=tip, head_sha=head)
+    await containment.record_idle(ctx, task_id, worktree)
+
+
+async def _feedback(ctx: RunContext, record: dict[str, Any], head: str,
+                    conflicts: list[resolution.Conflict]) -> str:
+    tip, target = str(record["tip"]), ctx.target
+    files = [c.path for c in conflicts] or [str(f) for f in record.get("files") or []]
+    lines = [
+        "# Resolve a merge conflict\n",
+        f"Your branch conflicts with `{target}`. The launcher merged `{target}` ({tip[:12]}) into "
+        f"your branch and committed the result as {head[:12]} (its first parent `HEAD^1` is your "
+        f"branch, its second `HEAD^2` is `{target}`). Each conflicted path and how it was left:\n",
+    ]
+    for c in conflicts:
+        lines.append(f"- `{c.path}`: {c.kind(target)}; {c.how_left()}. {c.restore_hint(target)}.")
+    if not conflicts:
+        lines.append("- (the merge left no unmerged path this time)")
+    lines.append(
+        "\nResolve every one so both changes work together: edit a marked file and remove all "
+        "the markers; for a path without markers, decide its content (one side's version, both "
+        "combined, or no file), and remove a copy git moved aside (a name ending in `~...`). "
+        "The branch is not landed while a marker line is left, or while a conflicted path is "
+        "still exactly as this merge committed it.\n")
+    lines.append(str(record.get("details") or ""))
+    lines.append(f"\nThe other side's change of those files:\n\n```diff\n"
+                 f"{await _target_change(ctx, tip, str(record['onto']), files)}\n```\n")
+    return "\n".join(lines)
+
+
+async def _target_change(ctx: RunContext, tip: str, head: str, files: list[str]) -> str:
+    fork = await ctx.repo.git("merge-base", tip, head, check=False)
+    if not fork.ok or not files:
+        return "(not available)"
+    diff = await ctx.repo.git("diff", "--no-color", "--no-ext-diff", fork.out.strip(), tip, "--",
+                              *[f":(literal){f}" for f in files], check=False)
+    text = diff.out.strip() or "(no textual change)"
+    return text if len(text) <= _DIFF_CHARS else text[:_DIFF_CHARS] + "\n[... cut]"

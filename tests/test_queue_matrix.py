@@ -1,0 +1,58 @@
+"""The conflict matrix (DESIGN 8) reports every pair `git merge-tree` finds conflicting, also
+when the two branches change no path in common: a file against a directory of the same name,
+and a new file in a directory the other branch renamed. A conflicted task is told the user's
+path, never the name git gives a file it moves aside."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import git
+from helpers import launcher_cli
+
+
+def _status_conflicts(repo: Path, tasks: list[dict[str, object]], tmp_path: Path) -> list[dict[str, object]]:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": tasks}))
+    done = launcher_cli(repo, "run", str(plan), "--no-merge", "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = json.loads(launcher_cli(repo, "status", "--json").stdout)
+    return status["conflicts"]
+
+
+def test_a_file_and_a_directory_of_the_same_name_conflict_in_the_matrix_and_at_landing(
+        repo: Path, tmp_path: Path) -> None:
+    tasks: list[dict[str, object]] = [
+        {"id": "fileside", "script": [{"write": "d", "content": "a file named d\n"}]},
+        {"id": "dirside", "script": [{"write": "d/e.txt", "content": "a file in a directory d\n"}]},
+        {"id": "plain", "script": [{"write": "plain.txt", "content": "p\n"}]},
+    ]
+
+    conflicts = _status_conflicts(repo, tasks, tmp_path)
+
+    assert conflicts == [{"a": "fileside", "b": "dirside", "kind": "conflict", "files": ["d"]}]
+    landed = json.loads(launcher_cli(repo, "land", "--json").stdout)
+    states = {t["id"]: (t["state"], t["message"]) for t in landed["tasks"]}
+    assert states["dirside"] == ("conflicted", "conflicts with main in d; branch kept")
+    assert states["fileside"][0] == states["plain"][0] == "merged"
+
+
+def test_a_new_file_in_a_directory_another_task_renamed_conflicts_in_the_matrix(
+        repo: Path, tmp_path: Path) -> None:
+    (repo / "lib").mkdir()
+    (repo / "lib" / "x.txt").write_text("x\n")
+    (repo / "lib" / "y.txt").write_text("y\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "lib")
+    tasks: list[dict[str, object]] = [
+        {"id": "mover", "script": [{"delete": "lib/x.txt"}, {"delete": "lib/y.txt"},
+                                   {"write": "src/x.txt", "content": "x\n"},
+                                   {"write": "src/y.txt", "content": "y\n"}]},
+        {"id": "adder", "script": [{"write": "lib/new.txt", "content": "new\n"}]},
+        {"id": "elsewhere", "script": [{"write": "docs/more.txt", "content": "m\n"}]},
+    ]
+
+    conflicts = _status_conflicts(repo, tasks, tmp_path)
+
+    assert [(c["a"], c["b"], c["kind"]) for c in conflicts] == [("mover", "adder", "conflict")]
