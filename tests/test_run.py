@@ -300,3 +300,17 @@ def test_a_check_killed_at_its_timeout_says_so_not_just_an_exit_code(repo: Path)
     slow = task(report, "slow")
     assert slow.state == "failed" and "timed out after 2 s and was killed" in slow.message, slow.message
     assert "exit -" not in slow.message
+
+
+def test_a_base_that_is_not_on_the_target_is_noted_with_its_extra_commits(repo: Path) -> None:
+    # On a feature branch with work in progress, `into = "main"` lands that work too: say so.
+    git(repo, "switch", "-q", "-c", "feature")
+    (repo / "wip.txt").write_text("do not merge\n")
+    git(repo, "add", "wip.txt")
+    git(repo, "commit", "-q", "-m", "WIP do not merge")
+    report = run_plan(repo, [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}], into="main")
+    assert task(report, "a").state == "merged"
+    noted = [n.message for n in report.notes if "is not on main" in n.message]
+    assert noted and "1 commit(s)" in noted[0] and "--base main" in noted[0], report.notes
+    plain = run_plan(repo, [{"id": "b", "script": [{"write": "b.txt", "content": "b\n"}]}])
+    assert not [n for n in plain.notes if "is not on" in n.message]  # base on the target: silent

@@ -78,7 +78,21 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
     )
     for note in await worktrees.reconcile(repo, ctx.worktree_root):
         ctx.note(None, note)
+    await _note_base_off_target(ctx)
     return await _execute(ctx)
+
+
+async def _note_base_off_target(ctx: RunContext) -> None:
+    """Say so when the base is not on the target: landing brings the base's own commits too
+    (`--into main` from a feature branch lands that branch's work-in-progress with the tasks')."""
+    tip = (await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{ctx.target}^{{commit}}",
+                              check=False)).out.strip()
+    if not tip or tip == ctx.base_sha or await ctx.repo.is_ancestor(ctx.base_sha, tip):
+        return
+    extra = await ctx.repo.git("rev-list", "--count", ctx.base_sha, f"^{tip}", check=False)
+    count = extra.out.strip() or "some"
+    ctx.note(None, f"the base {ctx.base_sha[:12]} is not on {ctx.target}: landing also brings its {count} "
+                   f"commit(s) that {ctx.target} does not have (`--base {ctx.target}` starts from {ctx.target})")
 
 
 async def load_context(cwd: Path, run_id: str | None, emit: EventSink) -> RunContext:
