@@ -14,7 +14,7 @@ from typing import Literal
 
 from launcher.concurrency import each
 from launcher.git.merge import preflight
-from launcher.git.repo import GitRepo
+from launcher.git.repo import Change, GitRepo
 
 Kind = Literal["conflict", "predicted"]
 
@@ -28,14 +28,14 @@ class Pair:
 
 
 @dataclass
-class _Changes:
+class BranchChanges:
     """What a branch changed since its fork from the target, for the prefilter."""
 
     paths: set[str] = field(default_factory=set)  # every path added, changed or deleted
     dirs: set[str] = field(default_factory=set)  # every directory above one of them (not the root)
     emptied: set[str] = field(default_factory=set)  # every directory above a deleted path
 
-    def may_conflict(self, other: _Changes) -> bool:
+    def may_conflict(self, other: BranchChanges) -> bool:
         """False only when merging the two cannot conflict: no path in common (content,
         add/add, modify/delete, rename conflicts all share one), no path of one that is a
         directory of the other's (file/directory), and no change of one inside a directory the
@@ -50,37 +50,50 @@ def _parents(path: str) -> list[str]:
     return ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
 
 
-async def _changes(repo: GitRepo, base: str, head: str) -> _Changes | None:
-    """None when git cannot say (no common history): that branch is merged with every other."""
-    diff = await repo.git("diff", "--name-status", "--no-renames", "-z", f"{base}...{head}", check=False)
-    if not diff.ok:
-        return None
-    found = _Changes()
-    tokens = diff.out.split("\0")
-    for status, path in zip(tokens[0::2], tokens[1::2], strict=False):
+def _from(changes: list[tuple[str, bool]]) -> BranchChanges:
+    """`BranchChanges` of (path, deleted) pairs."""
+    found = BranchChanges()
+    for path, deleted in changes:
         if not path:
             continue
         found.paths.add(path)
         found.dirs.update(_parents(path))
-        if status.startswith("D"):
+        if deleted:
             found.emptied.update(_parents(path))
     return found
+
+
+async def _changes(repo: GitRepo, base: str, head: str) -> BranchChanges | None:
+    """None when git cannot say (no common history): that branch is merged with every other."""
+    diff = await repo.git("diff", "--name-status", "--no-renames", "-z", f"{base}...{head}", check=False)
+    if not diff.ok:
+        return None
+    tokens = diff.out.split("\0")
+    return _from([(path, status.startswith("D")) for status, path in zip(tokens[0::2], tokens[1::2], strict=False)])
+
+
+def known(changes: list[Change]) -> BranchChanges:
+    """`BranchChanges` of what `GitRepo.changed_entries(base, head)` listed, for a head that builds on
+    `base` (then `base...head` is that same range): no diff needed."""
+    return _from([(c.path, set(c.blob) == {"0"}) for c in changes])
 
 
 _DIFF_PARALLEL = 4
 
 
-async def pairwise(repo: GitRepo, heads: dict[str, str], base: str | None = None) -> list[Pair]:
+async def pairwise(repo: GitRepo, heads: dict[str, str], base: str | None = None,
+                   listed: dict[str, BranchChanges] | None = None) -> list[Pair]:
     """Every pair of `heads` (task id -> commit) that does not merge cleanly, with the files.
     With `base` (the target), a pair is merged only when what the two changed since their fork
-    from it may conflict (`_Changes.may_conflict`: one diff per branch instead of a merge per
-    pair; sound, so no conflict git would report is missed)."""
-    changed: dict[str, _Changes | None] = {}
+    from it may conflict (`BranchChanges.may_conflict`: one diff per branch instead of a merge per
+    pair; sound, so no conflict git would report is missed). `listed`: changes already known
+    (`known`) of heads that build on `base`."""
+    changed: dict[str, BranchChanges | None] = dict(listed or {})
     if base is not None:
         async def diff(task_id: str) -> None:
             changed[task_id] = await _changes(repo, base, heads[task_id])
 
-        await each(list(heads), diff, _DIFF_PARALLEL)
+        await each([t for t in heads if t not in changed], diff, _DIFF_PARALLEL)
     pairs: list[Pair] = []
     for a, b in combinations(heads, 2):
         if heads[a] == heads[b]:

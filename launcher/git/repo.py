@@ -115,6 +115,10 @@ class Change:
     blob: str  # its object at the range's end (all zeros: deleted)
 
 
+_FULL_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_CHANGES_KEPT = 512
+
+
 class GitRepo:
     """A repository's main work tree, its common git dir and the lock guarding it."""
 
@@ -123,6 +127,9 @@ class GitRepo:
         self.common_dir = common_dir
         self.lock = GitLock(common_dir / "launcher.lock")
         self.env = git_env()
+        # (base, head) commit ids -> what the range changes: immutable, so asked once per process
+        # (the collection lists it; the conflict matrix reuses it).
+        self._changes: dict[tuple[str, str], list[Change]] = {}
 
     @classmethod
     async def discover(cls, start: Path) -> GitRepo:
@@ -226,6 +233,8 @@ class GitRepo:
         """Each path that differs between two commits: its object at `head` (zeros when deleted)
         and whether it is a submodule pointer (a gitlink) on either side. Submodules are never
         hidden (`diff.ignoreSubmodules`)."""
+        if (kept := self.known_changes(base, head)) is not None:
+            return list(kept)
         result = await self.git("diff", "--raw", "-z", "--no-renames", "--no-abbrev",
                                 "--ignore-submodules=none", base, head)
         tokens = iter(result.out.split("\0"))
@@ -237,7 +246,15 @@ class GitRepo:
             fields = meta[1:].split(" ")
             if path and len(fields) >= 4:
                 found.append(Change(path, "160000" in fields[:2], fields[3]))
+        if _FULL_OID.fullmatch(base) and _FULL_OID.fullmatch(head):
+            if len(self._changes) >= _CHANGES_KEPT:
+                self._changes.pop(next(iter(self._changes)))
+            self._changes[(base, head)] = list(found)
         return found
+
+    def known_changes(self, base: str, head: str) -> list[Change] | None:
+        """What `changed_entries(base, head)` returned before in this process, if it was asked."""
+        return self._changes.get((base, head))
 
     async def ensure_excluded(self, pattern: str) -> None:
         """Add `pattern` to .git/info/exclude once (the journal lives in the main work tree)."""

@@ -22,6 +22,20 @@ def _dependencies(ctx: RunContext, task_id: str) -> list[str]:
     return [] if spec.select_from else spec.depends_on  # a best-of task's "deps" are its attempts
 
 
+def _listed_changes(ctx: RunContext, ready: list[merge.Candidate],
+                    tip: str) -> dict[str, conflict_matrix.BranchChanges]:
+    """What the collection listed of each branch started at `tip` and still at its collected
+    head (it builds on its start: a branch that left it is never collected)."""
+    listed: dict[str, conflict_matrix.BranchChanges] = {}
+    for candidate in ready:
+        row = ctx.journal.task(ctx.run_id, candidate.task_id)
+        if row.start_sha == tip and row.head_sha == candidate.head and (
+            changes := ctx.repo.known_changes(tip, candidate.head)
+        ) is not None:
+            listed[candidate.task_id] = conflict_matrix.known(changes)
+    return listed
+
+
 Step = tuple[str, list[str], dict[str, object]]  # a queue-log record: (kind, task ids, fields)
 
 
@@ -52,7 +66,8 @@ async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
         folder = Folder(repo=ctx.repo, strategy=ctx.plan.run.strategy, check=check, record=record,
                         verdict_of=lambda tree: log.check_verdict(ctx.run_id, tree))
         by_id = {c.task_id: c for c in ready}
-        pairs = await conflict_matrix.pairwise(ctx.repo, {c.task_id: c.head for c in ready}, tip)
+        pairs = await conflict_matrix.pairwise(ctx.repo, {c.task_id: c.head for c in ready}, tip,
+                                               _listed_changes(ctx, ready, tip))
         record(MATRIX, list(by_id), detail=json.dumps([asdict(p) for p in pairs]))
         order = queue_order(list(by_id), {t: _dependencies(ctx, t) for t in by_id},
                             conflict_matrix.conflicting(pairs))
