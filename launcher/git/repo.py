@@ -116,11 +116,20 @@ class Change:
 
 
 class GitRepo:
-    """A repository's main work tree, its common git dir and the lock guarding it."""
+    """The work tree the launcher runs in (its "main checkout": approved work lands there, agents
+    must not touch it), its own git dir, the repository's common git dir and the lock guarding it.
 
-    def __init__(self, root: Path, common_dir: Path) -> None:
+    The work tree is the one `git rev-parse --show-toplevel` names: the repository's main work
+    tree, a linked worktree (`git worktree add`; also the bare-repository-plus-worktrees
+    layout), a submodule or a work tree whose `.git` is a file (`git init --separate-git-dir`).
+    `git_dir` holds its HEAD and index (the common git dir for the main work tree, else
+    `<common>/worktrees/<id>`); refs, config, hooks and the lock are the common git dir's,
+    shared by every worktree."""
+
+    def __init__(self, root: Path, common_dir: Path, git_dir: Path | None = None) -> None:
         self.root = root
         self.common_dir = common_dir
+        self.git_dir = git_dir or common_dir
         self.lock = GitLock(common_dir / "launcher.lock")
         self.env = git_env()
 
@@ -138,23 +147,20 @@ class GitRepo:
                 f"{version.out.strip()} is too old", fix="install git 2.38 or newer"
             )
         found = await process.run(
-            ["git", "rev-parse", "--show-toplevel", "--git-common-dir"],
+            ["git", "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],
             cwd=start, env=git_env(), timeout=30,
         )
-        if not found.ok:
+        lines = found.out.splitlines()
+        if not found.ok or len(lines) < 3:
             raise EnvironmentProblem(
                 f"{start} is not inside a git work tree",
                 fix="run the launcher inside a git repository (or `git init` one)",
             )
-        top, common = found.out.splitlines()[:2]
-        root = Path(top).resolve()
+        top, git_dir, common = lines[:3]
         common_dir = Path(common)
         if not common_dir.is_absolute():
-            common_dir = (start / common_dir).resolve()
-        if common_dir != (root / ".git").resolve():
-            # Started from inside a linked worktree: operate on the main one.
-            root = common_dir.parent
-        repo = cls(root, common_dir)
+            common_dir = start / common_dir
+        repo = cls(Path(top).resolve(), common_dir.resolve(), Path(git_dir).resolve())
         await repo._use_user_identity()
         return repo
 
