@@ -7,10 +7,12 @@ Real repositories, real runs through the CLI."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import git
 from helpers import launcher_cli, task
 from test_safety_contain import command_task, run_commands
@@ -81,6 +83,11 @@ def test_the_bare_repository_plus_worktrees_layout(repo: Path, tmp_path: Path) -
     assert git(checkout, "status", "--porcelain") == ""
     assert (checkout / ".launcher").is_dir() and not (project / ".launcher").exists()
     assert not (project / ".bare" / ".launcher").exists()
+    # Outside any work tree of it (the project folder holds only the bare repository), git's
+    # reason is given, and nothing is written.
+    outside = launcher_cli(project, "status")
+    assert outside.returncode == 3, outside.stderr
+    assert "not inside a git work tree" in outside.stderr and "git worktree list" in outside.stderr
 
 
 def test_a_work_tree_with_a_separate_git_dir(tmp_path: Path) -> None:
@@ -152,3 +159,45 @@ def test_clean_all_in_one_checkout_leaves_the_runs_of_another_checkout(repo: Pat
     # The other checkout still shows and cleans its own run.
     assert launcher_cli(feature, "clean", theirs, "--force").returncode == 0
     assert launcher_branches(repo) == []
+
+
+# --- an orphan branch (unborn HEAD while other branches have commits) ------------------------
+
+def test_on_an_orphan_branch_the_run_says_so_and_refuses_before_creating_anything(repo: Path, tmp_path: Path) -> None:
+    git(repo, "checkout", "-q", "--orphan", "gh-pages")
+    git(repo, "rm", "-rqf", ".")
+    plan = write_plan(tmp_path / "plan.json", [writes("a", "a.txt")])
+    plain = launcher_cli(repo, "run", str(plan))
+    assert plain.returncode == 3, plain.stderr
+    assert "the current branch 'gh-pages' has no commit yet" in plain.stderr
+    assert "--base main --into main" in plain.stderr and "the repository has no commit yet" not in plain.stderr
+    # With a base but no --into, the work would land on a branch that does not exist: refused up
+    # front (not parked after every agent ran with "gh-pages moved ... now missing").
+    based = launcher_cli(repo, "run", str(plan), "--base", "main")
+    assert based.returncode == 2, based.stderr
+    assert "'gh-pages' has no commit yet, so there is no branch to land on" in based.stderr
+    assert "--into main" in based.stderr
+    assert run_ids(repo) == [] and launcher_branches(repo) == []
+    # Naming both lands on main, leaving the orphan branch checked out.
+    both = launcher_cli(repo, "run", str(plan), "--base", "main", "--into", "main", "--json")
+    assert both.returncode == 0, both.stderr + both.stdout
+    assert committed(repo, "main", "a.txt") == "a\n"
+    assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/gh-pages"
+
+
+# --- git's own reasons, and the config the user's git reads ----------------------------------
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="giving the repository to another user needs root")
+
+
+@needs_root
+def test_a_repository_owned_by_another_user_gives_git_s_reason_and_fix(repo: Path, tmp_path: Path) -> None:
+    os.chown(repo, 65534, -1)  # git checks the owner of the work tree's top directory
+    try:
+        done = launcher_cli(repo, "status")
+        assert done.returncode == 3
+        assert "dubious ownership" in done.stderr and "not inside a git work tree" not in done.stderr
+        assert f"git config --global --add safe.directory {repo}" in done.stderr
+        assert run_ids(repo) == []
+    finally:
+        os.chown(repo, 0, -1)

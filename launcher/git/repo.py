@@ -115,6 +115,31 @@ class Change:
     blob: str  # its object at the range's end (all zeros: deleted)
 
 
+def _not_usable(start: Path, err: str) -> EnvironmentProblem:
+    """Why git cannot give the launcher a work tree at `start`, in git's own words when it is not
+    simply "no repository here" (dubious ownership, a bare repository, an unreadable git dir)."""
+    lines = [line.strip() for line in err.strip().splitlines() if line.strip()]
+    reason = lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else ""
+    if not reason or "not a git repository" in reason:
+        return EnvironmentProblem(
+            f"{start} is not inside a git work tree",
+            fix="run the launcher inside a git repository (or `git init` one)",
+        )
+    if "must be run in a work tree" in reason:
+        return EnvironmentProblem(
+            f"{start} is not inside a git work tree: it is in a repository without one there (a bare "
+            "repository or a git directory)",
+            fix="run the launcher in a work tree of the repository (`git worktree list` names them)",
+        )
+    owner = re.search(r"dubious ownership in repository at '(.*)'", reason)
+    if owner:
+        fix = ("if you trust the repository, mark it safe as git says: "
+               f"git config --global --add safe.directory {owner[1]}")
+    else:
+        fix = " ".join(lines[1:]) or "see git's message; `git status` there shows the same"
+    return EnvironmentProblem(f"git cannot use the repository at {start}: {reason}", fix=fix)
+
+
 class GitRepo:
     """The work tree the launcher runs in (its "main checkout": approved work lands there, agents
     must not touch it), its own git dir, the repository's common git dir and the lock guarding it.
@@ -152,10 +177,7 @@ class GitRepo:
         )
         lines = found.out.splitlines()
         if not found.ok or len(lines) < 3:
-            raise EnvironmentProblem(
-                f"{start} is not inside a git work tree",
-                fix="run the launcher inside a git repository (or `git init` one)",
-            )
+            raise _not_usable(start, found.err)
         top, git_dir, common = lines[:3]
         common_dir = Path(common)
         if not common_dir.is_absolute():
