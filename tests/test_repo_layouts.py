@@ -201,3 +201,45 @@ def test_a_repository_owned_by_another_user_gives_git_s_reason_and_fix(repo: Pat
         assert run_ids(repo) == []
     finally:
         os.chown(repo, 0, -1)
+
+
+@needs_root
+def test_a_safe_directory_in_the_system_config_is_honoured(repo: Path, tmp_path: Path) -> None:
+    # As an administrator sets it (here in the file GIT_CONFIG_SYSTEM names, as the user's git
+    # reads it): the launcher's git reads the same system config.
+    system = tmp_path / "system-gitconfig"
+    system.write_text(f"[safe]\n\tdirectory = {repo}\n")
+    os.chown(repo, 65534, -1)
+    try:
+        plan = write_plan(tmp_path / "plan.json", [writes("a", "a.txt")])
+        ran = launcher_cli(repo, "run", str(plan), "--json", env={"GIT_CONFIG_SYSTEM": str(system)})
+        assert ran.returncode == 0, ran.stderr + ran.stdout
+        assert (repo / "a.txt").read_text() == "a\n"
+    finally:
+        os.chown(repo, 0, -1)
+
+
+def test_a_filter_from_the_system_config_runs_on_checkout_and_on_commit(repo: Path, tmp_path: Path) -> None:
+    # As `git lfs install --system` does: the filter is defined in the system config (here the
+    # file GIT_CONFIG_SYSTEM names, as the user's git reads it). It stores files upper-cased
+    # ("clean") and checks them out lower-cased ("smudge"), so each side can be seen.
+    system = tmp_path / "system-gitconfig"
+    system.write_text('[filter "up"]\n\tclean = tr a-z A-Z\n\tsmudge = tr A-Z a-z\n\trequired = true\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CONFIG_SYSTEM=str(system), GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    (repo / ".gitattributes").write_text("*.dat filter=up\n")
+    (repo / "one.dat").write_text("data one\n")
+    subprocess.run(["git", "add", "."], cwd=repo, env=env, check=True)
+    subprocess.run(["git", "commit", "-qm", "dat"], cwd=repo, env=env, check=True)
+    assert committed(repo, "HEAD", "one.dat") == "DATA ONE\n"
+    plan = write_plan(tmp_path / "plan.json", [{"id": "a", "script": [
+        {"run": ["cp", "one.dat", "seen.txt"]}, {"write": "two.dat", "content": "data two\n"}]}])
+    done = launcher_cli(repo, "run", str(plan), "--json", env={"GIT_CONFIG_SYSTEM": str(system)})
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert json.loads(done.stdout)["tasks"][0]["state"] == "merged"
+    assert committed(repo, "main", "seen.txt") == "data one\n"  # the agent saw the smudged file
+    assert committed(repo, "main", "two.dat") == "DATA TWO\n"  # its new file went through clean
+    assert (repo / "two.dat").read_text() == "data two\n"
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, env=env, capture_output=True, text=True)
+    assert status.stdout == ""

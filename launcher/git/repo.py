@@ -60,14 +60,23 @@ def add_exclude_line(exclude: Path, pattern: str) -> None:
         fh.write((b"\n" if existing and not existing.endswith(b"\n") else b"") + line + b"\n")
 
 
+# The user's choice of config files: which files their own git reads. Passed through so the
+# launcher's git reads the same system and global config (filters such as git-lfs's, installed
+# with `git lfs install --system`; safe.directory; identity) and not another.
+USER_CONFIG_VARS = ("GIT_CONFIG_SYSTEM", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")
+
+
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for git: the parent's, minus every GIT_* variable, plus safe defaults
-    (no hooks, no fsmonitor: see SAFE_CONFIG) and no automatic housekeeping (SPEED_CONFIG)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    """The environment for git: the parent's, minus every GIT_* variable (GIT_DIR, GIT_INDEX_FILE,
+    GIT_CONFIG_PARAMETERS... would point it elsewhere) but those naming the user's config files
+    (USER_CONFIG_VARS), plus safe defaults (no hooks, no fsmonitor: see SAFE_CONFIG) and no
+    automatic housekeeping (SPEED_CONFIG). The system and global config are read, as the user's
+    own git reads them: their filters (git-lfs) and safe.directory apply to the launcher's git
+    too."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in USER_CONFIG_VARS}
     env.update(
         {
             "GIT_TERMINAL_PROMPT": "0",
-            "GIT_CONFIG_NOSYSTEM": "1",
             "LC_ALL": "C",
             "GIT_AUTHOR_NAME": env.get("LAUNCHER_GIT_NAME", "launcher"),
             "GIT_AUTHOR_EMAIL": env.get("LAUNCHER_GIT_EMAIL", "launcher@localhost"),
