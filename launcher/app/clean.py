@@ -14,7 +14,7 @@ from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.states import RunStatus
-from launcher.store.journal import Journal
+from launcher.store.journal import Journal, run_ids_in
 from launcher.store.mutants import RUNNING, MutantStore
 
 
@@ -33,8 +33,13 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         run_ids = [journal.run(run_id).id]
     removed: list[str] = []
     known = {r.id: r for r in journal.runs(10_000)}
+    elsewhere = await _other_checkouts_runs(repo) if all_runs else {}
     for rid in run_ids:
         run = known.get(rid)
+        if run is None and rid in elsewhere:
+            removed.append(f"skipped {rid}: a run of the checkout {elsewhere[rid]} "
+                           "(`launcher clean` there removes it)")
+            continue
         if run and run.status is RunStatus.RUNNING and run.launcher_pid and process.pid_alive(run.launcher_pid):
             if run_id:
                 raise UsageProblem(f"run {rid} is still running", fix="wait for it to finish first")
@@ -49,6 +54,19 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         removed += await warm_pool.drain(repo, root)
     removed += await worktrees.reconcile(repo, root)
     return removed
+
+
+async def _other_checkouts_runs(repo: GitRepo) -> dict[str, Path]:
+    """Run id -> the other checkout (worktree) of this repository whose journal records it. Each
+    checkout keeps its own `.launcher/`, while branches are shared: `clean --all` here leaves the
+    branches and worktrees of another checkout's runs (one may be running now) alone."""
+    found: dict[str, Path] = {}
+    for info in await worktrees.list_worktrees(repo):
+        if info.bare or info.path.resolve() == repo.root.resolve():
+            continue
+        for rid in run_ids_in(info.path / STATE_DIR / "launcher.db"):
+            found.setdefault(rid, info.path)
+    return found
 
 
 async def _forget_removed(repo: GitRepo, journal: Journal, run_id: str) -> None:

@@ -3,9 +3,10 @@
 Every worktree shares the refs of one repository, so an agent can move the target branch from
 its own worktree (`git update-ref refs/heads/main HEAD`, `git -C <main checkout> merge
 --ff-only <sha>`), move it back, switch the main checkout's HEAD, or create and delete branches
-and tags. Watched: the main checkout's HEAD (the `HEAD` file of the common git dir) and every
-ref under `refs/heads/` and `refs/tags/`, except `refs/heads/launcher/`: the launcher moves its
-own task branches all the time (an idle task's branch is watched as its worktree's HEAD, by
+and tags. Watched: the main checkout's HEAD (the `HEAD` file of its git dir: the common git
+dir's, or `worktrees/<id>/HEAD` when the launcher runs in a linked worktree) and every ref
+under `refs/heads/` and `refs/tags/`, except `refs/heads/launcher/`: the launcher moves its own
+task branches all the time (an idle task's branch is watched as its worktree's HEAD, by
 engine/tree_guard.py), and other runs own theirs.
 
 One `git for-each-ref` reads them all. The launcher's own moves of a watched ref (a landing, its
@@ -84,7 +85,7 @@ async def read_state(repo: GitRepo) -> RefState:
         if ref and not ref.startswith(UNWATCHED):
             state.refs[ref] = oid
     try:
-        state.head = (repo.common_dir / "HEAD").read_text(encoding="utf-8").strip()
+        state.head = (repo.git_dir / "HEAD").read_text(encoding="utf-8").strip()
     except OSError:
         state.head = ""
     return state
@@ -140,7 +141,7 @@ def reflog_commits(log: Path) -> set[str]:
 
 def change_time(repo: GitRepo, change: RefChange) -> float | None:
     """When the change was written (ctime of the loose ref, or of packed-refs); None: unknown."""
-    candidates = [repo.common_dir / ("HEAD" if change.ref == HEAD else change.ref),
+    candidates = [repo.git_dir / HEAD if change.ref == HEAD else repo.common_dir / change.ref,
                   repo.common_dir / "packed-refs"]
     times = []
     for path in candidates:

@@ -60,14 +60,23 @@ def add_exclude_line(exclude: Path, pattern: str) -> None:
         fh.write((b"\n" if existing and not existing.endswith(b"\n") else b"") + line + b"\n")
 
 
+# The user's choice of config files: which files their own git reads. Passed through so the
+# launcher's git reads the same system and global config (filters such as git-lfs's, installed
+# with `git lfs install --system`; safe.directory; identity) and not another.
+USER_CONFIG_VARS = ("GIT_CONFIG_SYSTEM", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")
+
+
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for git: the parent's, minus every GIT_* variable, plus safe defaults
-    (no hooks, no fsmonitor: see SAFE_CONFIG) and no automatic housekeeping (SPEED_CONFIG)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    """The environment for git: the parent's, minus every GIT_* variable (GIT_DIR, GIT_INDEX_FILE,
+    GIT_CONFIG_PARAMETERS... would point it elsewhere) but those naming the user's config files
+    (USER_CONFIG_VARS), plus safe defaults (no hooks, no fsmonitor: see SAFE_CONFIG) and no
+    automatic housekeeping (SPEED_CONFIG). The system and global config are read, as the user's
+    own git reads them: their filters (git-lfs) and safe.directory apply to the launcher's git
+    too."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in USER_CONFIG_VARS}
     env.update(
         {
             "GIT_TERMINAL_PROMPT": "0",
-            "GIT_CONFIG_NOSYSTEM": "1",
             "LC_ALL": "C",
             "GIT_AUTHOR_NAME": env.get("LAUNCHER_GIT_NAME", "launcher"),
             "GIT_AUTHOR_EMAIL": env.get("LAUNCHER_GIT_EMAIL", "launcher@localhost"),
@@ -115,16 +124,50 @@ class Change:
     blob: str  # its object at the range's end (all zeros: deleted)
 
 
+def _not_usable(start: Path, err: str) -> EnvironmentProblem:
+    """Why git cannot give the launcher a work tree at `start`, in git's own words when it is not
+    simply "no repository here" (dubious ownership, a bare repository, an unreadable git dir)."""
+    lines = [line.strip() for line in err.strip().splitlines() if line.strip()]
+    reason = lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else ""
+    if not reason or "not a git repository" in reason:
+        return EnvironmentProblem(
+            f"{start} is not inside a git work tree",
+            fix="run the launcher inside a git repository (or `git init` one)",
+        )
+    if "must be run in a work tree" in reason:
+        return EnvironmentProblem(
+            f"{start} is not inside a git work tree: it is in a repository without one there (a bare "
+            "repository or a git directory)",
+            fix="run the launcher in a work tree of the repository (`git worktree list` names them)",
+        )
+    owner = re.search(r"dubious ownership in repository at '(.*)'", reason)
+    if owner:
+        fix = ("if you trust the repository, mark it safe as git says: "
+               f"git config --global --add safe.directory {owner[1]}")
+    else:
+        fix = " ".join(lines[1:]) or "see git's message; `git status` there shows the same"
+    return EnvironmentProblem(f"git cannot use the repository at {start}: {reason}", fix=fix)
+
+
 _FULL_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _CHANGES_KEPT = 512
 
 
 class GitRepo:
-    """A repository's main work tree, its common git dir and the lock guarding it."""
+    """The work tree the launcher runs in (its "main checkout": approved work lands there, agents
+    must not touch it), its own git dir, the repository's common git dir and the lock guarding it.
 
-    def __init__(self, root: Path, common_dir: Path) -> None:
+    The work tree is the one `git rev-parse --show-toplevel` names: the repository's main work
+    tree, a linked worktree (`git worktree add`; also the bare-repository-plus-worktrees
+    layout), a submodule or a work tree whose `.git` is a file (`git init --separate-git-dir`).
+    `git_dir` holds its HEAD and index (the common git dir for the main work tree, else
+    `<common>/worktrees/<id>`); refs, config, hooks and the lock are the common git dir's,
+    shared by every worktree."""
+
+    def __init__(self, root: Path, common_dir: Path, git_dir: Path | None = None) -> None:
         self.root = root
         self.common_dir = common_dir
+        self.git_dir = git_dir or common_dir
         self.lock = GitLock(common_dir / "launcher.lock")
         self.env = git_env()
         # (base, head) commit ids -> what the range changes: immutable, so asked once per process
@@ -145,23 +188,17 @@ class GitRepo:
                 f"{version.out.strip()} is too old", fix="install git 2.38 or newer"
             )
         found = await process.run(
-            ["git", "rev-parse", "--show-toplevel", "--git-common-dir"],
+            ["git", "rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],
             cwd=start, env=git_env(), timeout=30,
         )
-        if not found.ok:
-            raise EnvironmentProblem(
-                f"{start} is not inside a git work tree",
-                fix="run the launcher inside a git repository (or `git init` one)",
-            )
-        top, common = found.out.splitlines()[:2]
-        root = Path(top).resolve()
+        lines = found.out.splitlines()
+        if not found.ok or len(lines) < 3:
+            raise _not_usable(start, found.err)
+        top, git_dir, common = lines[:3]
         common_dir = Path(common)
         if not common_dir.is_absolute():
-            common_dir = (start / common_dir).resolve()
-        if common_dir != (root / ".git").resolve():
-            # Started from inside a linked worktree: operate on the main one.
-            root = common_dir.parent
-        repo = cls(root, common_dir)
+            common_dir = start / common_dir
+        repo = cls(Path(top).resolve(), common_dir.resolve(), Path(git_dir).resolve())
         await repo._use_user_identity()
         return repo
 

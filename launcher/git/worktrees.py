@@ -415,8 +415,13 @@ async def remove_run_leftovers(
     removed: list[str] = []
     async with repo.lock.hold():
         infos = await list_worktrees(repo)
-        main = infos[0] if infos else None
+        # The checkout the launcher runs in (the repository's main work tree or a linked one)
+        # and the repository's main work tree (listed first; a bare repository's own entry) are
+        # never removed.
+        main = next((info for info in infos if _same_path(info.path, repo.root)), None)
         for info in infos[1:]:
+            if info is main:
+                continue
             # Also a worktree elsewhere holding one of the run's branches: it blocks deletion.
             ours = _is_under(info.path, run_dir) or (info.branch or "").startswith(prefix)
             if ours and await _remove_locked(repo, info.path):

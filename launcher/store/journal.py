@@ -393,3 +393,20 @@ class Journal(SqliteStore):
             "SELECT task_id, pgid, kind, argv_head, started FROM processes "
             "WHERE run_id=? AND ended IS NULL ORDER BY started", (run_id,)).fetchall()
         return [dict(r) for r in rows]
+
+
+def run_ids_in(path: Path) -> set[str]:
+    """The run ids another checkout's journal records, read-only (nothing is created or migrated
+    there); empty when it is missing or unreadable."""
+    if not path.is_file():
+        return set()
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return set()
+    try:
+        return {row[0] for row in db.execute("SELECT id FROM runs")}
+    except sqlite3.Error:
+        return set()
+    finally:
+        db.close()

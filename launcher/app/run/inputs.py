@@ -96,12 +96,33 @@ def prompt_problems(plan: Plan, config: RepoConfig) -> list[Problem]:
     return problems
 
 
+async def _has_commits(repo: GitRepo) -> bool:
+    """Whether any ref holds a commit (HEAD may be unborn while other branches have commits)."""
+    found = await repo.git("rev-list", "-n", "1", "--all", check=False)
+    return found.ok and bool(found.out.strip())
+
+
+async def _a_branch_with_commits(repo: GitRepo) -> str:
+    """A branch to name in an example: main or master when they exist, else the first one."""
+    listed = await repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/", check=False)
+    names = [name for name in listed.out.split() if not name.startswith("launcher/")]
+    return next((n for n in ("main", "master") if n in names), names[0] if names else "main")
+
+
 async def _base_commit(repo: GitRepo, base: str, key: str) -> str:
     result = await repo.git("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", check=False)
     if result.ok and not base.startswith("-"):
         return result.out.strip()
     head = await repo.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
     if not head.ok:
+        branch = await repo.current_branch()
+        if branch and await _has_commits(repo):  # an orphan branch (`git checkout --orphan`)
+            other = await _a_branch_with_commits(repo)
+            raise EnvironmentProblem(
+                f"the current branch {branch!r} has no commit yet, so there is nothing to start the "
+                "worktrees from", where=str(repo.root), error_key="unborn_branch",
+                fix=f"pass --base BRANCH and --into BRANCH naming a branch with commits (e.g. "
+                    f"--base {other} --into {other}), or make a first commit on {branch}")
         raise EnvironmentProblem("the repository has no commit yet", where=str(repo.root),
                                  fix="make a first commit (git add -A && git commit -m 'initial')")
     raise UsageProblem(f"{base!r} is not a commit", where=key, error_key="usage:bad_base",
@@ -130,6 +151,15 @@ async def check_run_inputs(
         # Found only at landing, after every agent ran, it would park the run with "moved".
         raise UsageProblem(f"branch {target!r} does not exist", where=key, error_key="usage:bad_into",
                            fix=f"create it first (git branch {target} <commit>) or name an existing branch")
+    current = None if target else await repo.current_branch()
+    if current and not await repo.branch_exists(current) and await _has_commits(repo):
+        # An orphan branch: the run would land on a branch that does not exist yet (and park).
+        await _base_commit(repo, base or plan.run.base, "--base" if base else "run.base")
+        raise UsageProblem(
+            f"the current branch {current!r} has no commit yet, so there is no branch to land on",
+            where=str(repo.root), error_key="usage:bad_into",
+            fix=f"pass --into BRANCH naming a branch with commits (e.g. --into "
+                f"{await _a_branch_with_commits(repo)}), or make a first commit on {current} and run again")
     if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd >= 0):
         raise UsageProblem(f"{budget_usd} is not a budget", where="--budget-usd",
                            fix="pass a finite amount of USD, 0 or more", error_key="usage:bad_budget")
