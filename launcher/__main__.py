@@ -1,4 +1,4 @@
-from launcher.cli.main import main
+from launcher.cli.entry import main
 
 if __name__ == "__main__":
     main()

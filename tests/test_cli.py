@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers import git, launcher_cli, wait_group_gone
 
 REPORT_KEYS = {"run_id", "status", "base_sha", "target", "tasks"}
@@ -245,3 +246,14 @@ def test_logs_follow_prints_as_the_agent_writes_and_stops_when_it_finishes(
     runner.wait(timeout=60)
     assert followed.returncode == 0
     assert "first line" in followed.stdout and "second line" in followed.stdout
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_cli_is_still_loading_stops_it_quietly(signame: str) -> None:
+    # Loading the CLI takes a few tenths of a second; a Ctrl-C then used to end in an import
+    # traceback. The entry point's early handler says nothing was done and exits 130.
+    code = ("from launcher.cli import entry; entry.install_early_handlers()\n"
+            f"import os, signal, time; os.kill(os.getpid(), signal.{signame}); time.sleep(10)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 130
+    assert "while starting; nothing was done" in done.stderr and "Traceback" not in done.stderr
