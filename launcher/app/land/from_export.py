@@ -15,17 +15,20 @@ revised on its exported branch, its rounds counted on from its shard's.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic import ValidationError
 
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.report import build_report, run_status
 from launcher.app.run import containment
-from launcher.app.run.export import MANIFEST, SCHEMA, file_sha256
+from launcher.app.run.export import MANIFEST, file_sha256
 from launcher.app.run.shard import digest_of, parse_shard, select_shard
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
@@ -33,21 +36,41 @@ from launcher.git import include, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.decoding import json_loads, read_text
+from launcher.models.export_manifest import SCHEMA, ExportManifest
 from launcher.models.ids import new_run_id
 from launcher.models.plan import Plan, plan_from_journal
+from launcher.models.problems import problems_of, raise_problems
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
 from launcher.store.journal import BEST_OF_N, NO_CHANGES
 
 _FIX = "use the directories written by `launcher run --shard I/N --no-merge --export DIR` of one plan"
-_TASK_KEYS = ("id", "branch", "head", "approval_hash")
 
 
 def _bad(where: Path, what: str, fix: str = _FIX) -> UsageProblem:
     return UsageProblem(f"export refused: {what}", where=str(where), fix=fix)
 
 
+def _location(data: dict[str, Any]) -> Callable[[tuple[Any, ...]], str]:
+    """`tasks[0] (id 'alpha').contract`, as the manifest names it."""
+    def location(loc: tuple[Any, ...]) -> str:
+        parts: list[str] = []
+        for index, item in enumerate(loc):
+            if isinstance(item, int) and parts:
+                parts[-1] += f"[{item}]"
+                tasks = data.get("tasks")
+                if index == 1 and loc[0] == "tasks" and isinstance(tasks, list) and item < len(tasks) \
+                        and isinstance(tasks[item], dict) and isinstance(tasks[item].get("id"), str):
+                    parts[-1] += f" (id {tasks[item]['id']!r})"
+            else:
+                parts.append(str(item))
+        return ".".join(parts) or "(top level)"
+    return location
+
+
 def read_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest, every field checked (`models.export_manifest`): a damaged or edited one is
+    refused here, naming the field, before anything is fetched or journaled."""
     path = directory / MANIFEST
     try:
         data = json_loads(read_text(path))
@@ -58,30 +81,26 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
         raise _bad(directory, f"schema is {found!r}, expected {SCHEMA!r}")
-    for key in ("run_id", "shard", "plan_digest", "base_sha", "target", "plan", "tasks", "plan_order",
-                "not_exported"):
-        if key not in data:
-            raise _bad(directory, f"{MANIFEST} lacks {key!r}")
     try:
-        index, count = parse_shard(str(data["shard"]))
+        manifest = ExportManifest.model_validate(data)
+    except ValidationError as exc:
+        problems = [replace(p, what=f"{MANIFEST}: {p.where}: {p.what}", where="")
+                    for p in problems_of(exc, ExportManifest, _location(data), "export_invalid")]
+        raise_problems(problems, str(directory), UsageProblem, _FIX)
+    try:
+        index, count = parse_shard(manifest.shard)
     except UsageProblem:
-        raise _bad(directory, f"its shard {data['shard']!r} is not I/N") from None
-    data["shard"] = f"{index}/{count}"
-    not_exported = data["not_exported"]
-    if not isinstance(not_exported, dict) or not all(isinstance(v, str) for v in not_exported.values()):
-        raise _bad(directory, f"{MANIFEST}: not_exported must map task ids to reasons")
-    if not isinstance(data["plan"], dict) or digest_of(data["plan"]) != data["plan_digest"]:
+        raise _bad(directory, f"its shard {manifest.shard!r} is not I/N") from None
+    checked = manifest.model_dump(mode="json", by_alias=True)
+    checked["shard"] = f"{index}/{count}"
+    if digest_of(checked["plan"]) != checked["plan_digest"]:
         # The plan is what lands (its integration check, its tasks): one edited after the
         # export no longer hashes to the digest every shard computed from the plan it ran.
-        raise _bad(directory, f"its plan does not match its plan_digest ({str(data['plan_digest'])[:12]}): "
+        raise _bad(directory, f"its plan does not match its plan_digest ({manifest.plan_digest[:12]}): "
                               "the manifest was edited or is damaged")
-    tasks = data["tasks"]
-    if not isinstance(tasks, list) or not all(
-            isinstance(t, dict) and all(isinstance(t.get(k), str) for k in _TASK_KEYS) for t in tasks):
-        raise _bad(directory, f"{MANIFEST}: every task needs {', '.join(_TASK_KEYS)}")
-    if tasks and not isinstance(data.get("bundle"), dict):
+    if manifest.tasks and manifest.bundle is None:
         raise _bad(directory, f"{MANIFEST} lists tasks but no bundle")
-    return data
+    return checked
 
 
 def check_together(exports: list[tuple[Path, dict[str, Any]]]) -> None:
@@ -218,10 +237,19 @@ async def _fetch(repo: GitRepo, exports: list[tuple[Path, dict[str, Any]]], bund
             for spec in data["tasks"]:
                 if await repo.rev_parse(f"refs/heads/{spec['branch']}") != spec["head"]:
                     raise _bad(directory, f"the bundle's {spec['branch']} is not at the manifest's head")
+        for directory, data in exports:  # before anything is journaled: no run names a missing commit
+            for spec in data["tasks"]:
+                if spec["start"] is not None and not await _is_commit(repo, spec["start"]):
+                    raise _bad(directory, f"task {spec['id']!r}: its start {spec['start'][:12]} is not a "
+                                          "commit of this repository, nor of its bundle")
     except BaseException:
         with anyio.CancelScope(shield=True):
             await _unfetch(repo, created)
         raise
+
+
+async def _is_commit(repo: GitRepo, sha: str) -> bool:
+    return (await repo.git("cat-file", "-e", f"{sha}^{{commit}}", check=False)).ok
 
 
 async def _unfetch(repo: GitRepo, created: list[str]) -> None:
@@ -229,11 +257,6 @@ async def _unfetch(repo: GitRepo, created: list[str]) -> None:
     async with repo.lock.hold():
         for ref in created:
             await repo.git("update-ref", "-d", ref, check=False)
-
-
-def _count(spec: dict[str, Any], key: str, default: int) -> int:
-    value = spec.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
 
 
 def whole_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:
@@ -248,6 +271,10 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
     check_together(exports)
     plan = whole_plan(exports)
     check_complete(exports, plan)
+    if not await _is_commit(repo, exports[0][1]["base_sha"]):
+        raise _bad(exports[0][0], f"its base commit {exports[0][1]['base_sha'][:12]} is not in this "
+                                  "repository", fix="land in a clone of the repository the shards ran in, "
+                                                    "fetched far enough (actions/checkout: fetch-depth: 0)")
     bundles = [await verify_bundle(repo, d, data) for d, data in exports]
     await _fetch(repo, exports, bundles)
     first = exports[0][1]
@@ -269,12 +296,11 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
                 run_id, spec["id"], TaskState.APPROVED,
                 f"approved in shard {data['shard']} (run {data['run_id']}), imported from {directory}",
                 branch=spec["branch"], worktree=held.get(spec["branch"]), head_sha=spec["head"],
-                start_sha=spec.get("start") or first["base_sha"],
+                start_sha=spec["start"] or first["base_sha"],
                 # A revision round the queue sends it back for counts on from its shard's rounds.
-                iteration=_count(spec, "iteration", 1), round_base=_count(spec, "round_base", 0),
-                approval_hash=spec["approval_hash"], contract=spec.get("contract"),
-                files=list(spec.get("files") or []), included=list(spec.get("included") or []),
-                included_blobs=dict(spec.get("included_blobs") or {}),
+                iteration=spec["iteration"], round_base=spec["round_base"],
+                approval_hash=spec["approval_hash"], contract=spec["contract"],
+                files=spec["files"], included=spec["included"], included_blobs=spec["included_blobs"],
             )
         for task_id, reason in data["not_exported"].items():
             state, message = not_exported_state(data["shard"], data["run_id"], reason)
