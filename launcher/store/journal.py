@@ -375,6 +375,11 @@ class Journal(SqliteStore):
         data["main_tree"] = bool(data["main_tree"])
         return data
 
+    def unfinished_landings(self) -> list[str]:
+        """Runs whose journaled landing was never marked finished, oldest first."""
+        rows = self._db.execute("SELECT run_id FROM landings WHERE done=0 ORDER BY at").fetchall()
+        return [row["run_id"] for row in rows]
+
     def finish_landing(self, run_id: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE landings SET done=1 WHERE run_id=?", (run_id,))

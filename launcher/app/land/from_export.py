@@ -26,6 +26,8 @@ from pydantic import ValidationError
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
+from launcher.app.land.origin import landed_origins, origin_of
+from launcher.app.land.recovery import finish_earlier_landings
 from launcher.app.report import build_report, run_status
 from launcher.app.run import containment
 from launcher.app.run.export import MANIFEST, file_sha256
@@ -248,6 +250,21 @@ async def _fetch(repo: GitRepo, exports: list[tuple[Path, dict[str, Any]]], bund
         raise
 
 
+async def _check_target(repo: GitRepo, target: str, directories: list[Path]) -> None:
+    """The branch the plan lands into is a local branch here, as `run` demands: a CI clone has
+    only the branch it checked out, and landing onto a missing one would park everything."""
+    if await repo.branch_exists(target):
+        return
+    remotes = await repo.git("for-each-ref", "--format=%(refname:short)", f"refs/remotes/*/{target}",
+                             check=False)
+    tracking = remotes.out.split()
+    fix = (f"create it from the remote's: `git branch {target} {tracking[0]}`" if tracking else
+           f"fetch it first: `git fetch origin {target}:{target}`")
+    raise UsageProblem(
+        f"branch {target!r}, which the exports land into, does not exist in this clone",
+        where=", ".join(map(str, directories)), error_key="usage:bad_into", fix=f"{fix}, then land again")
+
+
 async def _is_commit(repo: GitRepo, sha: str) -> bool:
     return (await repo.git("cat-file", "-e", f"{sha}^{{commit}}", check=False)).ok
 
@@ -271,27 +288,50 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
     check_together(exports)
     plan = whole_plan(exports)
     check_complete(exports, plan)
+    await _check_target(repo, exports[0][1]["target"], [d for d, _ in exports])
     if not await _is_commit(repo, exports[0][1]["base_sha"]):
         raise _bad(exports[0][0], f"its base commit {exports[0][1]['base_sha'][:12]} is not in this "
                                   "repository", fix="land in a clone of the repository the shards ran in, "
                                                     "fetched far enough (actions/checkout: fetch-depth: 0)")
     bundles = [await verify_bundle(repo, d, data) for d, data in exports]
-    await _fetch(repo, exports, bundles)
-    first = exports[0][1]
     config = load_repo_config(repo.root)
+    # An earlier land (or run) killed half-way left the main work tree behind its target: finish
+    # that first, or nothing here would see the tree as it is.
+    finished = await finish_earlier_landings(repo, config)
+    first = exports[0][1]
+    # This final job ran before (a CI re-run after its push): what it landed is not landed again.
+    landed = await landed_origins(repo, first["base_sha"], first["target"])
+
+    def already(data: dict[str, Any], spec: dict[str, Any]) -> str | None:
+        return landed.get(origin_of(data["run_id"], spec["id"]))
+
+    await _fetch(repo, [(d, {**data, "tasks": [t for t in data["tasks"] if not already(data, t)]})
+                        for d, data in exports], bundles)
     await repo.ensure_excluded("/.launcher/")  # as a run does: the journal is not an agent's write
     run_id = new_run_id()
     journal = open_journal(repo)
     journal.create_run(
         run_id, repo=str(repo.root), base_sha=first["base_sha"], target=first["target"],
         plan=plan.model_dump(mode="json", by_alias=True),
-        settings={"merge": True, "from": [str(d) for d, _ in exports]},
+        settings={"merge": True, "from": [str(d) for d, _ in exports],
+                  # Written into each landing commit's trailers (app/land/origin.py).
+                  "origins": {spec["id"]: {"origin": origin_of(data["run_id"], spec["id"]), "head": spec["head"]}
+                              for _, data in exports for spec in data["tasks"]}},
         task_ids=[t.id for t in plan.tasks], launcher_pid=os.getpid(),
     )
     # A clone that ran a shard itself still has that task's worktree: landing cleans it up too.
     held = {info.branch: str(info.path) for info in await worktrees.list_worktrees(repo) if info.branch}
     for directory, data in exports:
         for spec in data["tasks"]:
+            commit = already(data, spec)
+            if commit:
+                journal.transition(
+                    run_id, spec["id"], TaskState.MERGED,
+                    f"already landed on {first['target']} by {commit[:12]} (an earlier land of shard "
+                    f"{data['shard']}'s export, run {data['run_id']}); not landed again",
+                    head_sha=spec["head"], merged=True, merge_commit=commit, contract=spec["contract"],
+                    files=spec["files"], iteration=spec["iteration"], round_base=spec["round_base"])
+                continue
             journal.transition(
                 run_id, spec["id"], TaskState.APPROVED,
                 f"approved in shard {data['shard']} (run {data['run_id']}), imported from {directory}",
@@ -310,6 +350,8 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
         target=first["target"], worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
         emit=emit, merge=True,
     )
+    for note in finished:
+        ctx.note(None, note)
     # A culprit of the integration check gets an agent round here: guarded as in a run.
     ctx.include_paths = await include.resolve_includes(repo, config.include_file)
     ctx.main_snapshot = set(await repo.status_porcelain())
