@@ -150,6 +150,25 @@ def test_a_land_killed_before_the_work_tree_followed_is_finished_by_the_next_com
     assert {t["id"]: t["state"] for t in status["tasks"]} == {"alpha": "merged", "delta": "merged"}
 
 
+def test_a_killed_landing_that_cannot_be_finished_is_refused_naming_resume(tmp_path: Path) -> None:
+    remote, exports = _shard_exports(tmp_path, {"task": ALPHA_DELTA})
+    final = _clone(remote, tmp_path / "final")
+    killer = _killing_git(tmp_path / "killer")
+    killed = _land(final, exports, "--quiet", env={"PATH": f"{killer}{os.pathsep}{os.environ['PATH']}"})
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    git(final, "commit", "-q", "-m", "someone commits the staged deletions")  # built on the new tip
+    before = git(final, "rev-parse", "main")
+
+    refused = _land(final, exports)
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    killed_run = launcher_cli(final, "runs").stdout.split()[0]
+    assert f"run {killed_run} left its landing into main unfinished" in refused.stderr
+    assert f"`launcher resume {killed_run}`" in refused.stderr
+    assert git(final, "rev-parse", "main") == before
+    assert len(launcher_cli(final, "runs").stdout.splitlines()) == 1  # no new run journaled
+
+
 def test_a_target_the_final_clone_has_only_as_a_remote_branch_is_refused_up_front(tmp_path: Path) -> None:
     remote, exports = _shard_exports(tmp_path, {"run": {"into": "release"}, "task": ALPHA_DELTA},
                                      branch="release")
