@@ -156,7 +156,9 @@ def test_a_killed_landing_that_cannot_be_finished_is_refused_naming_resume(tmp_p
     killer = _killing_git(tmp_path / "killer")
     killed = _land(final, exports, "--quiet", env={"PATH": f"{killer}{os.pathsep}{os.environ['PATH']}"})
     assert killed.returncode == -9, killed.stdout + killed.stderr
-    git(final, "commit", "-q", "-m", "someone commits the staged deletions")  # built on the new tip
+    # Someone commits an edit of their own on the new tip; the stale staged deletions stay.
+    (final / "app.py").write_text("def add(a, b):\n    return b + a\n")
+    git(final, "commit", "-q", "-m", "an edit of someone's", "--", "app.py")
     before = git(final, "rev-parse", "main")
 
     refused = _land(final, exports)
@@ -167,6 +169,14 @@ def test_a_killed_landing_that_cannot_be_finished_is_refused_naming_resume(tmp_p
     assert f"`launcher resume {killed_run}`" in refused.stderr
     assert git(final, "rev-parse", "main") == before
     assert len(launcher_cli(final, "runs").stdout.splitlines()) == 1  # no new run journaled
+
+    # Once nothing stale is staged (here: the tree reset to what the landing wrote), later
+    # commands are not held up by it.
+    git(final, "checkout", "-q", "HEAD", "--", ".")
+    assert git(final, "status", "--porcelain", "--untracked-files=no") == ""
+    landed = _land(final, exports, "--quiet")
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    assert f"run {killed_run} left its landing into main unfinished" in landed.stdout + landed.stderr
 
 
 def test_a_target_the_final_clone_has_only_as_a_remote_branch_is_refused_up_front(tmp_path: Path) -> None:

@@ -130,11 +130,18 @@ async def unlanded_work(ctx: RunContext) -> str | None:
     return None
 
 
+async def _staged(repo: GitRepo) -> bool:
+    """Whether the main work tree's index differs from its HEAD (a killed landing leaves the
+    target's new tip checked out with the old tree staged: a commit would revert the landing)."""
+    return not (await repo.git("diff-index", "--cached", "--quiet", "HEAD", "--", check=False)).ok
+
+
 async def finish_earlier_landings(repo: GitRepo, config: RepoConfig, *, this_run: str | None = None) -> list[str]:
     """Finish the landing another run's launcher left half-done (killed after it moved the target
     ref, before the main work tree followed), before this command does anything: otherwise it
     would work on a tree behind its target, whose staged changes revert the landed work. Returns
-    what was finished; raises when one cannot be finished here (the message says what to run).
+    what was finished; raises when one cannot be finished here and the main work tree still has
+    the stale index staged (the message says what to run).
     A run whose launcher is alive is landing now (its compare-and-swap guards the target)."""
     if not (state_dir(repo) / "launcher.db").exists():
         return []
@@ -157,6 +164,12 @@ async def finish_earlier_landings(repo: GitRepo, config: RepoConfig, *, this_run
             continue
         record = journal.landing(run_id)
         _, message = recovered
+        if record is not None and not record["done"] and not await _staged(repo):
+            # Someone settled the main work tree since (committed, reset): nothing stale is left
+            # in it for this command to trip on. Refusing would wedge every later command.
+            notes.append(f"run {run_id} left its landing into {run.target} unfinished and the main work "
+                         f"tree changed since: {message} (`launcher resume {run_id}` says what it needs)")
+            continue
         if record is None or not record["done"]:
             raise UsageProblem(
                 f"run {run_id} left its landing into {run.target} unfinished (its launcher was stopped) "
