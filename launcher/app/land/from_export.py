@@ -1,19 +1,19 @@
 """`launcher land --from DIR [--from DIR ...]`: the final CI job lands every shard's exports.
 
-Everything is checked before anything moves: each manifest's every field (`models.export_manifest`)
-and that its plan (the
-whole plan, which is what lands) hashes to its plan digest; that all come from the same plan and
-base; that every shard of the split is there and accounts for each of its tasks (exported, or
-listed as not exported); each bundle's checksum, `git bundle verify`, and that it holds each
-task's branch at the manifest's head; that the target is a local branch here. Another run's landing
-left half-done is finished first. A task already on the target (its landing commit's
-`Launcher-Origin` trailer, from an earlier land of the same export) is reported merged and not
-landed again. Then the bundles are fetched into their branches (a fetch that fails, or a task's
-start commit still missing, deletes what this land fetched), the plan's tasks are journaled as one new run, the
-exported ones approved with the shard's approval hash and the others with their shard's outcome,
-and landed by the same queue and guards as a local run (`land_approved`: approval hash,
-include-file guard, markers, integration check, CAS). A culprit of the integration check is
-revised on its exported branch, its rounds counted on from its shard's.
+Everything is checked before anything moves: each manifest's every field
+(`models.export_manifest`) and that its plan (the whole plan, which is what lands) hashes to its
+plan digest; that all come from the same plan and base; that every shard of the split is there
+and accounts for each of its tasks (exported, or listed as not exported); each bundle's
+checksum, `git bundle verify`, and that it holds each task's branch at the manifest's head; that
+the target is a local branch here. Another run's landing left half-done is finished first. A
+task already on the target (its landing commit's `Launcher-Origin` trailer, from an earlier land
+of the same export) is reported merged and not landed again. Then the bundles are fetched into
+their branches (a fetch that fails, or a task's start commit still missing, deletes what this
+land fetched), the plan's tasks are journaled as one new run, the exported ones approved with
+the shard's approval hash and the others with their shard's outcome, and landed by the same
+queue and guards as a local run (`land_approved`: approval hash, include-file guard, markers,
+integration check, CAS). A culprit of the integration check is revised on its exported branch,
+its rounds counted on from its shard's.
 """
 
 from __future__ import annotations
