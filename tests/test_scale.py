@@ -222,6 +222,11 @@ def test_the_shipped_github_actions_workflow_parses_and_runs_shards_then_lands()
     uses = [step.get("uses", "") for job in (shard_job, land_job) for step in job["steps"]]
     assert any(u.startswith("actions/upload-artifact") for u in uses)
     assert any(u.startswith("actions/download-artifact") for u in uses)
+    # A culprit of the integration check is revised by its agent in the land job: that job
+    # installs the same agent CLIs as the shard jobs.
+    installs = [[step["run"] for step in job["steps"] if step.get("name") == "Install the agent CLIs"]
+                for job in (shard_job, land_job)]
+    assert installs[0] and installs[0] == installs[1]
 
 
 def test_a_clone_that_ran_a_shard_can_land_it_and_its_worktree_is_cleaned(repo: Path, tmp_path: Path) -> None:

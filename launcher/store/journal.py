@@ -172,6 +172,27 @@ class TaskRow:
         return self.state is TaskState.SKIPPED and self.message.startswith((NO_CHANGES, BEST_OF_N))
 
 
+def _json_column(row: sqlite3.Row, column: str, kind: type, default: Any, damaged: list[str],
+                 item: type | None = None) -> Any:
+    """A JSON column's value if it is a `kind` (of `item`s), else `default`, its name noted in
+    `damaged`: a row written from input nobody checked (a hand-edited export, an older launcher)
+    must not make every later `status` or `runs` fail."""
+    text = row[column]
+    if text is None or text == "":
+        return default
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        value = None
+    items = value.values() if isinstance(value, dict) else value
+    if value is None and default is None:
+        return None
+    if isinstance(value, kind) and (item is None or all(isinstance(v, item) for v in items)):
+        return value
+    damaged.append(column.removesuffix("_json"))
+    return default
+
+
 class Journal(SqliteStore):
     """One connection per process; short write transactions keep SQLite's single writer happy."""
 
@@ -297,6 +318,14 @@ class Journal(SqliteStore):
 
     @staticmethod
     def _task(row: sqlite3.Row) -> TaskRow:
+        damaged: list[str] = []
+        contract = _json_column(row, "contract_json", dict, None, damaged)
+        included = _json_column(row, "included_json", list, [], damaged, str)
+        included_blobs = _json_column(row, "included_blobs_json", dict, {}, damaged, str)
+        files = _json_column(row, "files_json", list, [], damaged, str)
+        message = row["message"] or ""
+        if damaged:  # written by an older launcher from unchecked input: shown, never a traceback
+            message += f" (journal: {', '.join(damaged)} of this task damaged, ignored)"
         return TaskRow(
             run_id=row["run_id"], task_id=row["task_id"], position=row["position"],
             state=TaskState(row["state"]), branch=row["branch"], worktree=row["worktree"],
@@ -304,11 +333,8 @@ class Journal(SqliteStore):
             merge_commit=row["merge_commit"], cost_usd=row["cost_usd"],
             duration_s=row["duration_s"], iteration=row["iteration"],
             agent_pgid=row["agent_pgid"], round_base=row["round_base"],
-            approval_hash=row["approval_hash"], included=json.loads(row["included_json"]),
-            included_blobs=json.loads(row["included_blobs_json"]),
-            files=json.loads(row["files_json"]),
-            contract=json.loads(row["contract_json"]) if row["contract_json"] else None,
-            message=row["message"],
+            approval_hash=row["approval_hash"],
+            included=included, included_blobs=included_blobs, files=files, contract=contract, message=message.strip(),
         )
 
     def history(self, run_id: str, task_id: str) -> list[tuple[str | None, str, str, float]]:
@@ -357,6 +383,11 @@ class Journal(SqliteStore):
         data["tasks"] = json.loads(data.pop("tasks_json"))
         data["main_tree"] = bool(data["main_tree"])
         return data
+
+    def unfinished_landings(self) -> list[str]:
+        """Runs whose journaled landing was never marked finished, oldest first."""
+        rows = self._db.execute("SELECT run_id FROM landings WHERE done=0 ORDER BY at").fetchall()
+        return [row["run_id"] for row in rows]
 
     def finish_landing(self, run_id: str) -> None:
         with self._tx() as db:

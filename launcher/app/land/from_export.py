@@ -1,31 +1,40 @@
 """`launcher land --from DIR [--from DIR ...]`: the final CI job lands every shard's exports.
 
-Everything is checked before anything moves: each manifest's schema and that its plan (the
-whole plan, which is what lands) hashes to its plan digest; that all come from the same plan and
-base; that every shard of the split is there and accounts for each of its tasks (exported, or
-listed as not exported); each bundle's checksum, `git bundle verify`, and that it holds each
-task's branch at the manifest's head. Then the bundles are fetched into their branches (a fetch
-that fails deletes what this land fetched), the plan's tasks are journaled as one new run, the
-exported ones approved with the shard's approval hash and the others with their shard's outcome,
-and landed by the same queue and guards as a local run (`land_approved`: approval hash,
-include-file guard, markers, integration check, CAS). A culprit of the integration check is
-revised on its exported branch, its rounds counted on from its shard's.
+Everything is checked before anything moves: each manifest's every field
+(`models.export_manifest`) and that its plan (the whole plan, which is what lands) hashes to its
+plan digest; that all come from the same plan and base; that every shard of the split is there
+and accounts for each of its tasks (exported, or listed as not exported); each bundle's
+checksum, `git bundle verify`, and that it holds each task's branch at the manifest's head; that
+the target is a local branch here. Another run's landing left half-done is finished first. A
+task already on the target (its landing commit's `Launcher-Origin` trailer, from an earlier land
+of the same export) is reported merged and not landed again. Then the bundles are fetched into
+their branches (a fetch that fails, or a task's start commit still missing, deletes what this
+land fetched), the plan's tasks are journaled as one new run, the exported ones approved with
+the shard's approval hash and the others with their shard's outcome, and landed by the same
+queue and guards as a local run (`land_approved`: approval hash, include-file guard, markers,
+integration check, CAS). A culprit of the integration check is revised on its exported branch,
+its rounds counted on from its shard's.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic import ValidationError
 
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
+from launcher.app.land.origin import landed_origins, origin_of
+from launcher.app.land.recovery import finish_earlier_landings
 from launcher.app.report import build_report, run_status
 from launcher.app.run import containment
-from launcher.app.run.export import MANIFEST, SCHEMA, file_sha256
+from launcher.app.run.export import MANIFEST, file_sha256
 from launcher.app.run.shard import digest_of, parse_shard, select_shard
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
@@ -33,21 +42,41 @@ from launcher.git import include, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.decoding import json_loads, read_text
+from launcher.models.export_manifest import SCHEMA, ExportManifest
 from launcher.models.ids import new_run_id
 from launcher.models.plan import Plan, plan_from_journal
+from launcher.models.problems import problems_of, raise_problems
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
 from launcher.store.journal import BEST_OF_N, NO_CHANGES
 
 _FIX = "use the directories written by `launcher run --shard I/N --no-merge --export DIR` of one plan"
-_TASK_KEYS = ("id", "branch", "head", "approval_hash")
 
 
 def _bad(where: Path, what: str, fix: str = _FIX) -> UsageProblem:
     return UsageProblem(f"export refused: {what}", where=str(where), fix=fix)
 
 
+def _location(data: dict[str, Any]) -> Callable[[tuple[Any, ...]], str]:
+    """`tasks[0] (id 'alpha').contract`, as the manifest names it."""
+    def location(loc: tuple[Any, ...]) -> str:
+        parts: list[str] = []
+        for index, item in enumerate(loc):
+            if isinstance(item, int) and parts:
+                parts[-1] += f"[{item}]"
+                tasks = data.get("tasks")
+                if index == 1 and loc[0] == "tasks" and isinstance(tasks, list) and item < len(tasks) \
+                        and isinstance(tasks[item], dict) and isinstance(tasks[item].get("id"), str):
+                    parts[-1] += f" (id {tasks[item]['id']!r})"
+            else:
+                parts.append(str(item))
+        return ".".join(parts) or "(top level)"
+    return location
+
+
 def read_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest, every field checked (`models.export_manifest`): a damaged or edited one is
+    refused here, naming the field, before anything is fetched or journaled."""
     path = directory / MANIFEST
     try:
         data = json_loads(read_text(path))
@@ -58,30 +87,26 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
         raise _bad(directory, f"schema is {found!r}, expected {SCHEMA!r}")
-    for key in ("run_id", "shard", "plan_digest", "base_sha", "target", "plan", "tasks", "plan_order",
-                "not_exported"):
-        if key not in data:
-            raise _bad(directory, f"{MANIFEST} lacks {key!r}")
     try:
-        index, count = parse_shard(str(data["shard"]))
+        manifest = ExportManifest.model_validate(data)
+    except ValidationError as exc:
+        problems = [replace(p, what=f"{MANIFEST}: {p.where}: {p.what}", where="")
+                    for p in problems_of(exc, ExportManifest, _location(data), "export_invalid")]
+        raise_problems(problems, str(directory), UsageProblem, _FIX)
+    try:
+        index, count = parse_shard(manifest.shard)
     except UsageProblem:
-        raise _bad(directory, f"its shard {data['shard']!r} is not I/N") from None
-    data["shard"] = f"{index}/{count}"
-    not_exported = data["not_exported"]
-    if not isinstance(not_exported, dict) or not all(isinstance(v, str) for v in not_exported.values()):
-        raise _bad(directory, f"{MANIFEST}: not_exported must map task ids to reasons")
-    if not isinstance(data["plan"], dict) or digest_of(data["plan"]) != data["plan_digest"]:
+        raise _bad(directory, f"its shard {manifest.shard!r} is not I/N") from None
+    checked = manifest.model_dump(mode="json", by_alias=True)
+    checked["shard"] = f"{index}/{count}"
+    if digest_of(checked["plan"]) != checked["plan_digest"]:
         # The plan is what lands (its integration check, its tasks): one edited after the
         # export no longer hashes to the digest every shard computed from the plan it ran.
-        raise _bad(directory, f"its plan does not match its plan_digest ({str(data['plan_digest'])[:12]}): "
+        raise _bad(directory, f"its plan does not match its plan_digest ({manifest.plan_digest[:12]}): "
                               "the manifest was edited or is damaged")
-    tasks = data["tasks"]
-    if not isinstance(tasks, list) or not all(
-            isinstance(t, dict) and all(isinstance(t.get(k), str) for k in _TASK_KEYS) for t in tasks):
-        raise _bad(directory, f"{MANIFEST}: every task needs {', '.join(_TASK_KEYS)}")
-    if tasks and not isinstance(data.get("bundle"), dict):
+    if manifest.tasks and manifest.bundle is None:
         raise _bad(directory, f"{MANIFEST} lists tasks but no bundle")
-    return data
+    return checked
 
 
 def check_together(exports: list[tuple[Path, dict[str, Any]]]) -> None:
@@ -218,10 +243,34 @@ async def _fetch(repo: GitRepo, exports: list[tuple[Path, dict[str, Any]]], bund
             for spec in data["tasks"]:
                 if await repo.rev_parse(f"refs/heads/{spec['branch']}") != spec["head"]:
                     raise _bad(directory, f"the bundle's {spec['branch']} is not at the manifest's head")
+        for directory, data in exports:  # before anything is journaled: no run names a missing commit
+            for spec in data["tasks"]:
+                if spec["start"] is not None and not await _is_commit(repo, spec["start"]):
+                    raise _bad(directory, f"task {spec['id']!r}: its start {spec['start'][:12]} is not a "
+                                          "commit of this repository, nor of its bundle")
     except BaseException:
         with anyio.CancelScope(shield=True):
             await _unfetch(repo, created)
         raise
+
+
+async def _check_target(repo: GitRepo, target: str, directories: list[Path]) -> None:
+    """The branch the plan lands into is a local branch here, as `run` demands: a CI clone has
+    only the branch it checked out, and landing onto a missing one would park everything."""
+    if await repo.branch_exists(target):
+        return
+    remotes = await repo.git("for-each-ref", "--format=%(refname:short)", f"refs/remotes/*/{target}",
+                             check=False)
+    tracking = remotes.out.split()
+    fix = (f"create it from the remote's: `git branch {target} {tracking[0]}`" if tracking else
+           f"fetch it first: `git fetch origin {target}:{target}`")
+    raise UsageProblem(
+        f"branch {target!r}, which the exports land into, does not exist in this clone",
+        where=", ".join(map(str, directories)), error_key="usage:bad_into", fix=f"{fix}, then land again")
+
+
+async def _is_commit(repo: GitRepo, sha: str) -> bool:
+    return (await repo.git("cat-file", "-e", f"{sha}^{{commit}}", check=False)).ok
 
 
 async def _unfetch(repo: GitRepo, created: list[str]) -> None:
@@ -229,11 +278,6 @@ async def _unfetch(repo: GitRepo, created: list[str]) -> None:
     async with repo.lock.hold():
         for ref in created:
             await repo.git("update-ref", "-d", ref, check=False)
-
-
-def _count(spec: dict[str, Any], key: str, default: int) -> int:
-    value = spec.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
 
 
 def whole_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:
@@ -248,33 +292,59 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
     check_together(exports)
     plan = whole_plan(exports)
     check_complete(exports, plan)
+    await _check_target(repo, exports[0][1]["target"], [d for d, _ in exports])
+    if not await _is_commit(repo, exports[0][1]["base_sha"]):
+        raise _bad(exports[0][0], f"its base commit {exports[0][1]['base_sha'][:12]} is not in this "
+                                  "repository", fix="land in a clone of the repository the shards ran in, "
+                                                    "fetched far enough (actions/checkout: fetch-depth: 0)")
     bundles = [await verify_bundle(repo, d, data) for d, data in exports]
-    await _fetch(repo, exports, bundles)
-    first = exports[0][1]
     config = load_repo_config(repo.root)
+    # An earlier land (or run) killed half-way left the main work tree behind its target: finish
+    # that first, or nothing here would see the tree as it is.
+    finished = await finish_earlier_landings(repo, config)
+    first = exports[0][1]
+    # This final job ran before (a CI re-run after its push): what it landed is not landed again.
+    landed = await landed_origins(repo, first["base_sha"], first["target"])
+
+    def already(data: dict[str, Any], spec: dict[str, Any]) -> str | None:
+        return landed.get(origin_of(data["run_id"], spec["id"]))
+
+    await _fetch(repo, [(d, {**data, "tasks": [t for t in data["tasks"] if not already(data, t)]})
+                        for d, data in exports], bundles)
     await repo.ensure_excluded("/.launcher/")  # as a run does: the journal is not an agent's write
     run_id = new_run_id()
     journal = open_journal(repo)
     journal.create_run(
         run_id, repo=str(repo.root), base_sha=first["base_sha"], target=first["target"],
         plan=plan.model_dump(mode="json", by_alias=True),
-        settings={"merge": True, "from": [str(d) for d, _ in exports]},
+        settings={"merge": True, "from": [str(d) for d, _ in exports],
+                  # Written into each landing commit's trailers (app/land/origin.py).
+                  "origins": {spec["id"]: {"origin": origin_of(data["run_id"], spec["id"]), "head": spec["head"]}
+                              for _, data in exports for spec in data["tasks"]}},
         task_ids=[t.id for t in plan.tasks], launcher_pid=os.getpid(),
     )
     # A clone that ran a shard itself still has that task's worktree: landing cleans it up too.
     held = {info.branch: str(info.path) for info in await worktrees.list_worktrees(repo) if info.branch}
     for directory, data in exports:
         for spec in data["tasks"]:
+            commit = already(data, spec)
+            if commit:
+                journal.transition(
+                    run_id, spec["id"], TaskState.MERGED,
+                    f"already landed on {first['target']} by {commit[:12]} (an earlier land of shard "
+                    f"{data['shard']}'s export, run {data['run_id']}); not landed again",
+                    head_sha=spec["head"], merged=True, merge_commit=commit, contract=spec["contract"],
+                    files=spec["files"], iteration=spec["iteration"], round_base=spec["round_base"])
+                continue
             journal.transition(
                 run_id, spec["id"], TaskState.APPROVED,
                 f"approved in shard {data['shard']} (run {data['run_id']}), imported from {directory}",
                 branch=spec["branch"], worktree=held.get(spec["branch"]), head_sha=spec["head"],
-                start_sha=spec.get("start") or first["base_sha"],
+                start_sha=spec["start"] or first["base_sha"],
                 # A revision round the queue sends it back for counts on from its shard's rounds.
-                iteration=_count(spec, "iteration", 1), round_base=_count(spec, "round_base", 0),
-                approval_hash=spec["approval_hash"], contract=spec.get("contract"),
-                files=list(spec.get("files") or []), included=list(spec.get("included") or []),
-                included_blobs=dict(spec.get("included_blobs") or {}),
+                iteration=spec["iteration"], round_base=spec["round_base"],
+                approval_hash=spec["approval_hash"], contract=spec["contract"],
+                files=spec["files"], included=spec["included"], included_blobs=spec["included_blobs"],
             )
         for task_id, reason in data["not_exported"].items():
             state, message = not_exported_state(data["shard"], data["run_id"], reason)
@@ -284,6 +354,8 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
         target=first["target"], worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
         emit=emit, merge=True,
     )
+    for note in finished:
+        ctx.note(None, note)
     # A culprit of the integration check gets an agent round here: guarded as in a run.
     ctx.include_paths = await include.resolve_includes(repo, config.include_file)
     ctx.main_snapshot = set(await repo.status_porcelain())

@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 
 from launcher.app.context import RunContext
+from launcher.app.land.origin import origin_trailers
 from launcher.app.land.recovery import (
     approved_by_grader,
     journal_steps,
@@ -138,7 +139,8 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             task_id=task_id, branch=row.branch, head=row.head_sha,
             message=f"Merge {task.title or task_id} ({row.branch})",
             trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id, "Launcher-Agent": task.agent,
-                      "Launcher-Verdict": "approved" if approved_by_grader(ctx, task_id) else "approved-by-choice"},
+                      "Launcher-Verdict": "approved" if approved_by_grader(ctx, task_id) else "approved-by-choice",
+                      **origin_trailers(ctx, task_id)},
             forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
             resolution=resolution.left_conflicted(ctx, task_id),
         ))

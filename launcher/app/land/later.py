@@ -14,7 +14,7 @@ import anyio
 from launcher import process
 from launcher.app.context import EventSink
 from launcher.app.land.landing import land_approved
-from launcher.app.land.recovery import recover_landing
+from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.report import build_report, run_status
 from launcher.app.run import containment
 from launcher.app.run.runner import load_context
@@ -26,6 +26,8 @@ from launcher.models.states import RunStatus
 
 async def land_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
     ctx = await load_context(cwd, run_id, emit)  # refuses a run whose launcher still runs
+    for note in await finish_earlier_landings(ctx.repo, ctx.config, this_run=ctx.run_id):
+        ctx.note(None, note)  # another run's half-done landing; this run's own is recovered below
     ctx.merge = True
     # The user asked for the run's work to land: a `resume` after an interrupted `land` goes on
     # landing (it would otherwise settle the run as the `--no-merge` run it was).

@@ -9,9 +9,16 @@ work tree, or park, or say what to run), or the result was parked on an integrat
 
 from __future__ import annotations
 
-from launcher.app.context import RunContext
+import os
+
+from launcher import process
+from launcher.app.context import RunContext, open_journal, state_dir
+from launcher.errors import UsageProblem
 from launcher.git import target_tree, worktrees
-from launcher.models.states import TaskState
+from launcher.git.repo import GitRepo
+from launcher.models.config import RepoConfig
+from launcher.models.plan import plan_from_journal
+from launcher.models.states import RunStatus, TaskState
 
 
 def journal_steps(ctx: RunContext) -> target_tree.StepSink:
@@ -121,3 +128,56 @@ async def unlanded_work(ctx: RunContext) -> str | None:
     if branches and run.landed_on != ctx.target:
         ctx.journal.set_run(ctx.run_id, landed_on=ctx.target)  # the user merged it since
     return None
+
+
+async def _staged(repo: GitRepo) -> bool:
+    """Whether the main work tree's index differs from its HEAD (a killed landing leaves the
+    target's new tip checked out with the old tree staged: a commit would revert the landing)."""
+    return not (await repo.git("diff-index", "--cached", "--quiet", "HEAD", "--", check=False)).ok
+
+
+async def finish_earlier_landings(repo: GitRepo, config: RepoConfig, *, this_run: str | None = None) -> list[str]:
+    """Finish the landing another run's launcher left half-done (killed after it moved the target
+    ref, before the main work tree followed), before this command does anything: otherwise it
+    would work on a tree behind its target, whose staged changes revert the landed work. Returns
+    what was finished; raises when one cannot be finished here and the main work tree still has
+    the stale index staged (the message says what to run).
+    A run whose launcher is alive is landing now (its compare-and-swap guards the target)."""
+    if not (state_dir(repo) / "launcher.db").exists():
+        return []
+    journal = open_journal(repo)
+    notes = []
+    for run_id in journal.unfinished_landings():
+        run = journal.run(run_id)
+        pid = run.launcher_pid
+        if run_id == this_run or (run.status is RunStatus.RUNNING and pid and pid != os.getpid()
+                                  and process.pid_alive(pid)):
+            continue
+        ctx = RunContext(
+            repo=repo, journal=journal, run_id=run_id, plan=plan_from_journal(run.plan, run_id),
+            config=config, base_sha=run.base_sha, target=run.target,
+            worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
+            emit=lambda _event: None, merge=bool(run.settings.get("merge", True)),
+        )
+        recovered = await recover_landing(ctx)
+        if recovered is None:  # nothing of it moved: nothing is half-done
+            continue
+        record = journal.landing(run_id)
+        _, message = recovered
+        if record is not None and not record["done"] and not await _staged(repo):
+            # Someone settled the main work tree since (committed, reset): nothing stale is left
+            # in it for this command to trip on. Refusing would wedge every later command.
+            notes.append(f"run {run_id} left its landing into {run.target} unfinished and the main work "
+                         f"tree changed since: {message} (`launcher resume {run_id}` says what it needs)")
+            continue
+        if record is None or not record["done"]:
+            raise UsageProblem(
+                f"run {run_id} left its landing into {run.target} unfinished (its launcher was stopped) "
+                f"and it cannot be finished here: {message}", where=str(repo.root),
+                error_key="usage:unfinished_landing",
+                fix=f"do what the message says, then `launcher resume {run_id}`; then run this command again")
+        if run.status is RunStatus.RUNNING:  # its launcher died with it
+            journal.set_run(run_id, status=RunStatus.INTERRUPTED)
+        journal.set_run(run_id, message=f"{message}; `launcher resume {run_id}` settles the rest of the run")
+        notes.append(f"finished the landing run {run_id} left unfinished: {message}")
+    return notes

@@ -17,12 +17,13 @@ from launcher.app.context import open_journal
 from launcher.app.run.shard import digest_of
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
+from launcher.models.export_manifest import SCHEMA
 from launcher.models.plan import Plan
 from launcher.models.states import TaskState
 
-# 2: `plan` is the whole plan (it hashes to `plan_digest`), `not_exported` is required, and a
-# task carries its `iteration` and `round_base` (a revision round while landing counts on).
-SCHEMA = "launcher-export/2"
+# SCHEMA (in models.export_manifest, the model a manifest is checked against when read) 2: `plan`
+# is the whole plan (it hashes to `plan_digest`), `not_exported` is required, and a task carries
+# its `iteration` and `round_base` (a revision round while landing counts on).
 MANIFEST = "launcher-export.json"
 BUNDLE = "branches.bundle"
 

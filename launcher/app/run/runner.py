@@ -12,7 +12,7 @@ import anyio
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import cleanup_merged, land_approved
-from launcher.app.land.recovery import recover_landing
+from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.report import build_report, run_status
 from launcher.app.run import containment, pool, retry
 from launcher.app.run.inputs import check_run_inputs
@@ -49,6 +49,9 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
     repo = await GitRepo.discover(cwd)
     config = load_repo_config(repo.root)
     await preflight(repo, plan, config)  # before anything is created: exit 3 leaves no debris
+    # Another run's landing left half-done is finished first: the target and the main work tree
+    # this run starts from must agree.
+    finished = await finish_earlier_landings(repo, config)
     base_sha = await check_run_inputs(repo, plan, config, into=options.into, base=options.base,
                                       budget_usd=options.budget_usd)
     await check_agent_files(repo, plan, config, base_sha)
@@ -76,7 +79,7 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
         target=target, worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
         emit=emit, merge=options.merge,
     )
-    for note in await worktrees.reconcile(repo, ctx.worktree_root):
+    for note in [*finished, *await worktrees.reconcile(repo, ctx.worktree_root)]:
         ctx.note(None, note)
     await _note_base_off_target(ctx)
     return await _execute(ctx)
@@ -131,7 +134,10 @@ async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_fa
 async def continue_run(ctx: RunContext) -> RunReport:
     """Drive every unfinished task again and land; done stays done."""
     journal, run_id, repo = ctx.journal, ctx.run_id, ctx.repo
+    finished = await finish_earlier_landings(repo, ctx.config, this_run=run_id)  # its own: _execute
     journal.set_run(run_id, status=RunStatus.RUNNING, launcher_pid=os.getpid())
+    for note in finished:
+        ctx.note(None, note)
     pgids = {row.agent_pgid for row in journal.tasks(run_id) if row.agent_pgid}
     killed = reap_journaled(journal, run_id, pgids)
     if killed:

@@ -1,0 +1,104 @@
+"""The manifest of a shard's export (`launcher-export.json`, written by `run --export`, read by
+`land --from`): every field typed and checked before the land journals or fetches anything.
+
+A manifest is input like any other: a damaged or edited one is refused as a whole, naming the
+field (exit 2), never half-imported into the journal where a later `status` would trip on it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from launcher.models.ids import is_run_id, task_id_problem
+from launcher.models.refname import branch_name_problem
+
+SCHEMA = "launcher-export/2"
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 repositories
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _object_id(value: str) -> str:
+    if not _OBJECT_ID.fullmatch(value):
+        raise ValueError(f"{value[:80]!r} is not a full commit id (40 or 64 lowercase hex digits)")
+    return value
+
+
+def _sha256(value: str) -> str:
+    if not _SHA256.fullmatch(value):
+        raise ValueError(f"{value[:80]!r} is not a SHA-256 digest (64 lowercase hex digits)")
+    return value
+
+
+def _task_id(value: str) -> str:
+    problem = task_id_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _branch(value: str) -> str:
+    problem = branch_name_problem(value)
+    if problem:
+        raise ValueError(f"{value[:80]!r}: {problem}")
+    return value
+
+
+def _run_id(value: str) -> str:
+    if not is_run_id(value):
+        raise ValueError(f"{value[:80]!r} is not a launcher run id (r-YYYYMMDD-HHMMSS-xxxx)")
+    return value
+
+
+def _file_name(value: str) -> str:
+    if not value or "/" in value or "\\" in value or value in (".", ".."):
+        raise ValueError(f"{value[:80]!r} is not a file name in the export directory")
+    return value
+
+
+ObjectId = Annotated[str, AfterValidator(_object_id)]
+Digest = Annotated[str, AfterValidator(_sha256)]
+TaskId = Annotated[str, AfterValidator(_task_id)]
+BranchName = Annotated[str, AfterValidator(_branch)]
+RunId = Annotated[str, AfterValidator(_run_id)]
+
+
+class _Strict(BaseModel):
+    # strict: "5" is no count and 1 no text. Keys a later writer of the same schema may add are
+    # ignored (the launcher never reads them).
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class ExportBundle(_Strict):
+    file: Annotated[str, AfterValidator(_file_name)]
+    sha256: Digest
+
+
+class ExportedTask(_Strict):
+    id: TaskId
+    branch: BranchName
+    head: ObjectId
+    start: ObjectId | None = None
+    approval_hash: str = Field(min_length=1)
+    contract: dict[str, Any] | None = None
+    files: list[str] = Field(default_factory=list)
+    included: list[str] = Field(default_factory=list)
+    included_blobs: dict[str, str] = Field(default_factory=dict)  # blob id -> path
+    iteration: int = Field(default=1, ge=1)
+    round_base: int = Field(default=0, ge=0)
+
+
+class ExportManifest(_Strict):
+    schema_: Literal["launcher-export/2"] = Field(alias="schema")
+    run_id: RunId
+    shard: str
+    plan_digest: Digest
+    plan_order: list[TaskId]
+    base_sha: ObjectId
+    target: BranchName
+    plan: dict[str, Any]
+    bundle: ExportBundle | None = None
+    tasks: list[ExportedTask]
+    not_exported: dict[TaskId, str]
