@@ -160,7 +160,7 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
     tip, landed = result.tip, {t: result.landed[t] for t in landing_order(ctx) if t in result.landed}
     reached, message, raced = True, "nothing to land", False
     if landed:
-        reached, message, raced = await _advance(ctx, expected_old, tip, landed)
+        reached, message, raced = await _advance(ctx, expected_old, tip, landed, races_left > 0)
     waiting: set[str] = set()
     for task_id, landing in result.failed.items():
         if landing.details.startswith(BROKEN_TIP):  # not its fault: it stays approved
@@ -261,9 +261,10 @@ async def _fold_guarded(
 
 
 async def _advance(ctx: RunContext, expected_old: str, tip: str,
-                   landed: dict[str, str]) -> tuple[bool, str, bool]:
+                   landed: dict[str, str], refold_on_race: bool = False) -> tuple[bool, str, bool]:
     """Move the target (or park); (reached the target, what happened, parked only because the
-    target moved under the landing)."""
+    target moved under the landing). `refold_on_race`: a park only because the target moved is
+    not reported (the caller folds again onto the new tip)."""
     ctx.journal.record_landing(ctx.run_id, target=ctx.target, expected_old=expected_old,
                                new_tip=tip, tasks=landed)
     advanced = await merge.advance_target(
@@ -273,8 +274,9 @@ async def _advance(ctx: RunContext, expected_old: str, tip: str,
         intrusions=ctx.intrusions_left,
     )
     where = advanced.where
-    mark_landed(ctx, landed, where)
-    ctx.journal.set_run(ctx.run_id, landed_on=where)
+    if not (advanced.raced and refold_on_race):
+        mark_landed(ctx, landed, where)
+        ctx.journal.set_run(ctx.run_id, landed_on=where)
     ctx.journal.finish_landing(ctx.run_id)
     await cleanup_merged(ctx)
     return where == ctx.target, advanced.message, advanced.raced
