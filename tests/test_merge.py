@@ -401,6 +401,20 @@ def test_an_ignored_file_of_the_user_in_the_way_parks_and_is_kept(
     assert blocking in res.message and "ignores" in res.message
 
 
+def test_a_landing_adding_thousands_of_files_checks_them_all_for_ignored_ones(repo: Path) -> None:
+    # More paths than one command line should carry: checked a batch at a time, the last too.
+    r = handle(repo)
+    many = {f"gen/f{i:04}.txt": f"{i}\n" for i in range(2500)}
+    old, new = _land_one(repo, r, many)
+    _ignore(repo, "gen/f2499.txt")
+    (repo / "gen").mkdir()
+    (repo / "gen" / "f2499.txt").write_text("USER SECRET\n")
+    res = anyio.run(lambda: advance_target(
+        r, target_branch="main", new=new, expected_old=old, integration_branch=INTEGRATION))
+    assert not res.moved and "gen/f2499.txt" in res.message
+    assert (repo / "gen" / "f2499.txt").read_text() == "USER SECRET\n"
+
+
 def test_an_ignored_file_already_holding_what_lands_does_not_block(repo: Path) -> None:
     r = handle(repo)
     old, new = _land_one(repo, r, {"local.cfg": "same\n"})

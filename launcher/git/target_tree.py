@@ -106,10 +106,9 @@ def _split_z(output: str) -> list[str]:
 
 
 async def _blobs(repo: GitRepo, tree: str, paths: list[str]) -> dict[str, str]:
-    listed = await repo.git("--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", tree,
-                            "--", *paths)
+    listed = await _for_paths(repo, ("ls-tree", "-r", "-z", "--full-tree", tree), paths)
     blobs = {}
-    for entry in _split_z(listed.out):
+    for entry in _split_z(listed):
         meta, _, path = entry.partition("\t")
         blobs[path] = meta.split()[2]
     return blobs
@@ -131,26 +130,41 @@ async def ignored_in_the_way(repo: GitRepo, old: str, new: str) -> list[str]:
     added = [path for status, path in zip(fields[::2], fields[1::2], strict=False) if status == "A"]
     if not added:
         return []
-    found = await repo.git("--literal-pathspecs", "ls-files", "-z", "--others", "--ignored",
-                           "--exclude-standard", "--", *added)
-    blocking = set(_split_z(found.out))
+    blocking = set(_split_z(await _for_paths(
+        repo, ("ls-files", "-z", "--others", "--ignored", "--exclude-standard"), added)))
+    seen: set[Path] = set()
     for path in added:  # an ignored file where the landing needs a directory (`x` for `x/y`)
         parent = Path(path).parent
-        while parent != Path("."):
+        while parent != Path(".") and parent not in seen:
+            seen.add(parent)
             at = repo.root / parent
             if at.is_symlink() or (at.exists() and not at.is_dir()):
                 blocking.add(parent.as_posix())
                 break
             parent = parent.parent
-    tracked = set(_split_z((await repo.git("--literal-pathspecs", "ls-tree", "-r", "-z", "--name-only",
-                                           "--full-tree", old, "--", *sorted(blocking))).out)) if blocking else set()
-    blocking -= tracked  # a tracked file where a directory goes: the landing deletes it, as git would
-    same = [p for p in blocking if p in added and (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
+    if blocking:  # a tracked file where a directory goes: the landing deletes it, as git would
+        blocking -= set(_split_z(await _for_paths(
+            repo, ("ls-tree", "-r", "-z", "--name-only", "--full-tree", old), sorted(blocking))))
+    added_set = set(added)
+    same = [p for p in sorted(blocking)
+            if p in added_set and (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
     if same:  # already holding exactly what lands: nothing is lost
-        hashed = await repo.git("--literal-pathspecs", "hash-object", "--", *same)
+        hashed = (await _for_paths(repo, ("hash-object",), same)).split()
         landing = await _blobs(repo, new, same)
-        blocking -= {p for p, oid in zip(same, hashed.out.split(), strict=False) if landing.get(p) == oid}
+        blocking -= {p for p, oid in zip(same, hashed, strict=False) if landing.get(p) == oid}
     return sorted(blocking)
+
+
+_PATHS_PER_CALL = 1000  # a command line holds only so much (a landing may add 100,000 files)
+
+
+async def _for_paths(repo: GitRepo, args: tuple[str, ...], paths: list[str]) -> str:
+    """`git <args> -- <paths>`, a batch of paths at a time, the outputs joined (literal paths)."""
+    out = []
+    for start in range(0, len(paths), _PATHS_PER_CALL):
+        done = await repo.git("--literal-pathspecs", *args, "--", *paths[start:start + _PATHS_PER_CALL])
+        out.append(done.out)
+    return "".join(out) if args[0] != "hash-object" else "\n".join(out)
 
 
 async def _half_updated(repo: GitRepo, old: str, new: str) -> bool:
@@ -160,14 +174,14 @@ async def _half_updated(repo: GitRepo, old: str, new: str) -> bool:
     dirty = set(_split_z((await repo.git("diff-files", "--name-only", "-z")).out))
     if not changed or not dirty <= changed:
         return False
-    written = await repo.git("--literal-pathspecs", "ls-files", "-z", "--others", "--", *changed)
-    candidates = sorted(dirty | (set(_split_z(written.out)) & changed))
+    written = await _for_paths(repo, ("ls-files", "-z", "--others"), sorted(changed))
+    candidates = sorted(dirty | (set(_split_z(written)) & changed))
     if not candidates:
         return False
     before, after = await _blobs(repo, old, candidates), await _blobs(repo, new, candidates)
     present = [p for p in candidates if (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
-    hashed = await repo.git("hash-object", "--", *present) if present else None
-    now = dict(zip(present, hashed.out.split() if hashed else [], strict=False))
+    hashed = (await _for_paths(repo, ("hash-object",), present)).split() if present else []
+    now = dict(zip(present, hashed, strict=False))
     return all(now.get(p) in (before.get(p), after.get(p)) for p in candidates)
 
 
