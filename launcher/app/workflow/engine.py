@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from launcher.app.workflow.planner import check_params, check_scripts, custom_te
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import RunNotFound, UsageProblem
 from launcher.models.states import RunStatus, TaskState
-from launcher.models.workflow import PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
+from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
 
 RUNNER_LOG = "runner.log"
 RUNNER_MARK = "--- launcher workflow runner: "  # the first line a detached runner's log gets
@@ -344,17 +345,19 @@ async def cancel(cwd: Path, workflow_id: str) -> WorkflowState:
     ended = [row for row in state.phases
              if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
     removed: list[str] = []
+    said: list[str] = []
     for row in ended:
-        removed += await _end_run(session, state, str(row.run_id))
+        outcome = await _end_run(session, state, str(row.run_id))
+        removed += outcome.removed
+        said.append(_credit(session, state, row, outcome))
     for row in state.phases:
         if row.status is PhaseStatus.RUNNING:
             row.status, row.error, row.finished_at = PhaseStatus.FAILED, "cancelled", time.time()
     state.status, state.runner_pid, state.paused_on = WorkflowStatus.CANCELLED, None, None
     state.options.pop("parked", None)
     state.message = "cancelled by the operator; what earlier phases landed stays"
-    if ended:
-        state.message += (f"; the run of phase {', '.join(r.id for r in ended)} was ended (nothing of it lands) "
-                          f"and {len(removed)} worktree(s)/branch(es) of it removed")
+    if said:
+        state.message += "; " + "; ".join(said) + f"; {len(removed)} worktree(s)/branch(es) removed"
     session.save(state)
     log = session.folder(state.id) / RUNNER_LOG
     if log.exists():
@@ -380,9 +383,21 @@ async def _stop(pid: int) -> None:
             return
 
 
-async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) -> list[str]:
-    """A cancelled phase's run: its unfinished (and approved, unlanded) tasks cancelled, the run
-    failed, leftover processes killed, worktrees and branches removed."""
+@dataclass
+class _Ended:
+    """What cancelling a phase's run found and did."""
+    run_id: str
+    status: RunStatus | None  # the run's status before the cancel (None: no such run)
+    landed: list[str] = field(default_factory=list)  # its tasks already merged onto the target
+    removed: list[str] = field(default_factory=list)
+    driven_elsewhere: bool = False  # another live launcher drives it; left alone
+
+
+async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) -> _Ended:
+    """A cancelled phase's run. A run that already succeeded (its work is on the target) is left
+    as it is; otherwise its unfinished (and approved, unlanded) tasks are cancelled, the run
+    failed, leftover processes killed, worktrees and branches removed. Tasks that had already
+    merged stay merged, and the run's message says so."""
     from launcher.app import clean
     from launcher.engine.orphans import reap_journaled
 
@@ -390,18 +405,58 @@ async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) 
     try:
         run = journal.run(run_id)
     except RunNotFound:
-        return []
+        return _Ended(run_id, None)
+    tasks = journal.tasks(run_id)
+    ended = _Ended(run_id, run.status, landed=[t.task_id for t in tasks if t.merged])
     if run.launcher_pid and run.launcher_pid != os.getpid() and process.pid_alive(run.launcher_pid) \
             and run.status is RunStatus.RUNNING:
-        return []  # another launcher drives it; never pull the rug from under it
+        ended.driven_elsewhere = True
+        return ended  # another launcher drives it; never pull the rug from under it
     reap_journaled(journal, run_id, set())
+    if run.status is RunStatus.SUCCEEDED:  # it landed: nothing to end, only its merged trees to remove
+        ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=False)
+        return ended
     note = f"cancelled with workflow {state.id}"
-    for task in journal.tasks(run_id):
+    for task in tasks:
         if task.state is TaskState.APPROVED or not task.state.is_final:
             journal.transition(run_id, task.task_id, TaskState.CANCELLED, note)
-    journal.set_run(run_id, status=RunStatus.FAILED,
-                    message=f"{note} (`launcher workflow cancel`): nothing of this run lands")
-    return await clean.clean(session.repo.root, run_id, all_runs=False, force=True)
+    if ended.landed:
+        message = (f"{note} (`launcher workflow cancel`) after {', '.join(ended.landed)} had landed on "
+                   f"{run.target}; the rest of this run does not land")
+    else:
+        message = f"{note} (`launcher workflow cancel`): nothing of this run lands"
+    journal.set_run(run_id, status=RunStatus.FAILED, message=message)
+    ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=True)
+    return ended
+
+
+def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, ended: _Ended) -> str:
+    """The cancelled phase's row as its run really ended, and the sentence saying so."""
+    if ended.driven_elsewhere:
+        return f"the run {ended.run_id} of phase {row.id} is still driven by another launcher and was left to it"
+    if ended.status is None:
+        return f"phase {row.id}'s run {ended.run_id} was never recorded (nothing of it lands)"
+    report = build_report(session.journal(), ended.run_id, session.repo.root)
+    phase = _template_phase(session, state, row.id)
+    row.tasks = phase_run.task_rows(report, phase) if phase is not None else row.tasks
+    row.finished_at = time.time()
+    if ended.status is RunStatus.SUCCEEDED:
+        row.status, row.error = PhaseStatus.SUCCEEDED, None
+        return (f"phase {row.id} had already landed on {state.target} (run {ended.run_id} succeeded: "
+                f"{', '.join(ended.landed) or 'its tasks'}); it stays, recorded as succeeded, without its artifacts")
+    if ended.landed:
+        row.status = PhaseStatus.FAILED
+        row.error = (f"cancelled after {', '.join(ended.landed)} of run {ended.run_id} had landed on "
+                     f"{state.target}; the rest was ended")
+        return (f"phase {row.id}'s run {ended.run_id} was ended: {', '.join(ended.landed)} had already landed on "
+                f"{state.target} and stay(s); the rest does not land")
+    if row.status is PhaseStatus.RUNNING:
+        row.status, row.error = PhaseStatus.FAILED, "cancelled"
+    return f"the run {ended.run_id} of phase {row.id} was ended (nothing of it lands)"
+
+
+def _template_phase(session: WorkflowSession, state: WorkflowState, phase_id: str) -> Phase | None:
+    return next((p for p in session.template_of(state).phases if p.id == phase_id), None)
 
 
 async def status(cwd: Path, workflow_id: str | None) -> WorkflowState:

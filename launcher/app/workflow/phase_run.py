@@ -13,7 +13,7 @@ from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.workflow import artifacts
-from launcher.app.workflow.planner import step_plan, test_command
+from launcher.app.workflow.planner import step_plan, task_id, test_command
 from launcher.app.workflow.session import WorkflowSession
 from launcher.models.events import Event
 from launcher.models.report import RunReport
@@ -74,6 +74,18 @@ async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Ph
     return await finish_step(session, state, step, report)
 
 
+def phase_task_ids(phase: Phase) -> set[str]:
+    """The ids of the tasks a step's plan makes for this phase (one per role)."""
+    return {task_id(phase, spec.role) for spec in phase.roles}
+
+
+def task_rows(report: RunReport, phase: Phase) -> list[dict[str, Any]]:
+    """The phase's own tasks of its step's run, as the workflow's state lists them."""
+    ids = phase_task_ids(phase)
+    return [{"id": t.id, "role": t.role, "agent": t.agent, "state": t.state, "merged": t.merged}
+            for t in report.tasks if t.id in ids]
+
+
 def _produced_nothing(report: RunReport, tasks: list[dict[str, Any]], start: str | None, landed: str) -> bool:
     """Every task of the step finished without a change, and the target did not move."""
     return bool(tasks) and all(t["state"] == "skipped" for t in tasks) and start == landed
@@ -92,8 +104,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
     for phase in step:
         row = state.phase(phase.id)
         row.run_id = report.run_id
-        row.tasks = [{"id": t.id, "role": t.role, "agent": t.agent, "state": t.state, "merged": t.merged}
-                     for t in report.tasks if t.id.startswith(f"{phase.id}-")]
+        row.tasks = task_rows(report, phase)
         if parked_on and not landed_by_operator:  # approved, on the integration branch, not the target
             for task in row.tasks:
                 if task["state"] in ("merged", "approved"):
