@@ -9,11 +9,17 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import anyio
+
+from launcher.app.workflow import engine
+from launcher.errors import UsageProblem
 from tests.conftest import git, write_files
 from tests.helpers import launcher_cli
 from tests.test_workflows import _scripts, wf_repo  # noqa: F401  (the fixture)
@@ -84,3 +90,54 @@ def test_cancel_after_a_phase_landed_reports_it_landed_and_keeps_its_run_succeed
     run = json.loads(launcher_cli(wf_repo, "status", phase["run_id"], "--json").stdout)
     assert run["status"] == "succeeded" and "nothing of this run lands" not in (run.get("message") or "")
     assert "tests/test_new.py" in git(wf_repo, "ls-tree", "-r", "--name-only", "main")
+
+
+# 2 -------------------------------------------------------------------------------------------
+
+def _runs(repo: Path) -> int:
+    db = sqlite3.connect(repo / ".launcher" / "launcher.db")
+    try:
+        return int(db.execute("SELECT count(*) FROM runs").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_concurrent_next_runs_the_phase_once_and_refuses_the_others(wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
+    scripts = tmp_path / "scripts.json"
+    scripts.write_text(json.dumps(_scripts(wf_repo)))
+    made = launcher_cli(wf_repo, "workflow", "start", "mini", "--param", "what=mul", "--no-run", "--json",
+                        "--scripts", str(scripts))
+    wid = json.loads(made.stdout)["id"]
+    racers = [subprocess.Popen([sys.executable, "-m", "launcher", "workflow", "next", wid, "--json", "--quiet"],
+                               cwd=wf_repo, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for _ in range(4)]
+    outcomes = [(racer.wait(timeout=120), racer.stdout.read() if racer.stdout else "") for racer in racers]
+    ran = [out for code, out in outcomes if code == 0]
+    refused = [out for code, out in outcomes if code == 2]
+    assert len(ran) == 1 and len(refused) == 3, outcomes
+    # refused while the phase runs, or (a late caller) because it then waits at its checkpoint
+    assert {json.loads(out)["error_key"] for out in refused} <= {"workflow_runner_alive",
+                                                                 "workflow_waiting_checkpoint"}, refused
+    assert json.loads(ran[0])["status"] == "waiting_checkpoint"
+    assert _runs(wf_repo) == 1  # one run of the plan phase, not one per caller
+
+
+def test_concurrent_next_in_one_process_claims_once(wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The MCP server and a CLI share the same app functions: two calls at once, one runs."""
+    state = anyio.run(engine.create, wf_repo, "mini", {"what": "mul"}, {"scripts": _scripts(wf_repo)})
+    outcomes: list[Any] = []
+
+    async def one() -> None:
+        try:
+            outcomes.append(await engine.run_next(wf_repo, state.id, lambda e: None))
+        except UsageProblem as exc:
+            outcomes.append(exc.error_key)
+
+    async def both() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(one)
+            group.start_soon(one)
+
+    anyio.run(both)
+    assert sorted(str(getattr(o, "status", o)) for o in outcomes) == ["waiting_checkpoint", "workflow_runner_alive"]
+    assert _runs(wf_repo) == 1

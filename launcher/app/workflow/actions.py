@@ -204,11 +204,12 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
         retry = bool(options.get("retry_failed"))
         if detach:
             session = await WorkflowSession.open(cwd)
-            state = engine.notice_dead_runner(session, session.load(wid))
-            if engine.resume_runs_a_phase(state, retry_failed=retry):
-                if engine.parked(state):
-                    await engine.check_parked_held(session, state)  # refused here, not in the runner
-                return view(spawn_runner(session, state, resume=True, retry_failed=retry))
+            async with session.claim(wid):  # checked and the runner recorded before another may look
+                state = engine.notice_dead_runner(session, session.load(wid))
+                if engine.resume_runs_a_phase(state, retry_failed=retry):
+                    if engine.parked(state):
+                        await engine.check_parked_held(session, state)  # refused here, not in the runner
+                    return view(spawn_runner(session, state, resume=True, retry_failed=retry))
         return view(await engine.resume(cwd, wid, emit, retry_failed=retry))
     if action == "cancel":
         return view(await engine.cancel(cwd, wid))
@@ -218,9 +219,10 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
 async def _go(cwd: Path, wid: str, emit: EventSink, *, detach: bool, skip: bool = False) -> dict[str, Any]:
     if detach:
         session = await WorkflowSession.open(cwd)
-        state = engine.notice_dead_runner(session, session.load(wid))
-        engine.check_can_run(state, skip=skip)
-        return view(spawn_runner(session, state, skip=skip))
+        async with session.claim(wid):  # checked and the runner recorded before another may look
+            state = engine.notice_dead_runner(session, session.load(wid))
+            engine.check_can_run(state, skip=skip)
+            return view(spawn_runner(session, state, skip=skip))
     return view(await engine.run_next(cwd, wid, emit, skip=skip))
 
 

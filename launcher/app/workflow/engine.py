@@ -197,22 +197,24 @@ async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool =
     """Run the next step in this process. `spawned`: started detached by `start`/`next` (MCP),
     whose spawner recorded our pid."""
     session = await WorkflowSession.open(cwd)
-    state = session.load(workflow_id)
-    if spawned and state.runner_pid == os.getpid():
-        state.runner_pid = None
-    check_can_run(state, skip=skip)
-    if skip:
-        assert state.paused_on is not None
-        row = state.phase(state.paused_on)
-        row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
-        state.paused_on, state.status = None, WorkflowStatus.READY
-        state.options.pop("parked", None)
-        session.save(state)
-    step = phase_run.next_step(session, state)
-    if not step:
-        state.status = WorkflowStatus.COMPLETED
-        session.save(state)
-        return state
+    async with session.claim(workflow_id):
+        state = session.load(workflow_id)
+        if spawned and state.runner_pid == os.getpid():
+            state.runner_pid = None
+        check_can_run(state, skip=skip)
+        if skip:
+            assert state.paused_on is not None
+            row = state.phase(state.paused_on)
+            row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
+            state.paused_on, state.status = None, WorkflowStatus.READY
+            state.options.pop("parked", None)
+            session.save(state)
+        step = phase_run.next_step(session, state)
+        if not step:
+            state.status = WorkflowStatus.COMPLETED
+            session.save(state)
+            return state
+        await phase_run.begin_step(session, state, step)
     return await phase_run.run_step(session, state, step, emit)
 
 
@@ -268,25 +270,31 @@ def resume_runs_a_phase(state: WorkflowState, *, retry_failed: bool = False) -> 
 async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: bool = False,
                  spawned: bool = False) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
-    state = session.load(workflow_id)
-    if spawned and state.runner_pid == os.getpid():
-        state.runner_pid = None
-    resume_runs_a_phase(state, retry_failed=retry_failed)
-    if _interrupted(state):  # a crashed runner: continue its phase's run
-        return await phase_run.run_step(session, state, _running_step(session, state), emit)
-    if state.status is WorkflowStatus.PAUSED and state.paused_on:
-        if parked(state):
-            return await _take_parked(session, state)
-        step = phase_run.next_step(session, state)
-        state.paused_on = None
-        return await phase_run.run_step(session, state, step, emit, retry_failed=True)
-    if state.status is WorkflowStatus.PAUSED:
-        state.status, state.resume_to = state.resume_to or WorkflowStatus.READY, None
-        state.pause_requested = False
-        state.message = "resumed"
-        session.save(state)
-        return state
-    raise _refuse(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
+    async with session.claim(workflow_id):
+        state = session.load(workflow_id)
+        if spawned and state.runner_pid == os.getpid():
+            state.runner_pid = None
+        resume_runs_a_phase(state, retry_failed=retry_failed)
+        if _interrupted(state):  # a crashed runner: continue its phase's run
+            step = _running_step(session, state)
+            await phase_run.begin_step(session, state, step)
+            retry = False
+        elif state.status is WorkflowStatus.PAUSED and state.paused_on:
+            if parked(state):
+                return await _take_parked(session, state)
+            step = phase_run.next_step(session, state)
+            state.paused_on = None
+            await phase_run.begin_step(session, state, step)
+            retry = True
+        elif state.status is WorkflowStatus.PAUSED:
+            state.status, state.resume_to = state.resume_to or WorkflowStatus.READY, None
+            state.pause_requested = False
+            state.message = "resumed"
+            session.save(state)
+            return state
+        else:
+            raise _refuse(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
+    return await phase_run.run_step(session, state, step, emit, retry_failed=retry)
 
 
 async def check_parked_held(session: WorkflowSession, state: WorkflowState) -> None:

@@ -49,9 +49,8 @@ def _recording(session: WorkflowSession, state: WorkflowState, step: list[Phase]
     return sink
 
 
-async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], emit: EventSink,
-                   *, retry_failed: bool = False) -> WorkflowState:
-    repo = session.repo
+async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[Phase]) -> None:
+    """Record this process as the step's runner (the claim; under `session.claim`)."""
     state.status, state.runner_pid, state.message = WorkflowStatus.RUNNING, os.getpid(), ""
     run_id = state.phase(step[0].id).run_id
     for phase in step:
@@ -59,8 +58,15 @@ async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Ph
         row.status, row.error = PhaseStatus.RUNNING, None
         row.started_at = row.started_at or time.time()
         if run_id is None or row.start_sha is None:
-            row.start_sha = await repo.rev_parse(state.target)
+            row.start_sha = await session.repo.rev_parse(state.target)
     session.save(state)
+
+
+async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], emit: EventSink,
+                   *, retry_failed: bool = False) -> WorkflowState:
+    """The step's run, once `begin_step` recorded us as its runner."""
+    repo = session.repo
+    run_id = state.phase(step[0].id).run_id
     sink = _recording(session, state, step, emit)
     journal_run = session.store_run_status(run_id) if run_id else None
     if run_id is None:
