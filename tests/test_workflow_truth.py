@@ -141,3 +141,46 @@ def test_concurrent_next_in_one_process_claims_once(wf_repo: Path, tmp_path: Pat
     anyio.run(both)
     assert sorted(str(getattr(o, "status", o)) for o in outcomes) == ["waiting_checkpoint", "workflow_runner_alive"]
     assert _runs(wf_repo) == 1
+
+
+# 3 -------------------------------------------------------------------------------------------
+
+def test_plan_write_never_overwrites_a_file_nor_writes_into_git_or_outside_the_repository(
+        wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
+    head, app = (wf_repo / ".git" / "HEAD").read_bytes(), (wf_repo / "app.py").read_bytes()
+    for path, key in ((".git/HEAD", "usage:write"), (".git/new-plan.json", "usage:write"),
+                      ("app.py", "usage:write_exists"), (str(tmp_path / "outside.json"), "usage:write")):
+        done = launcher_cli(wf_repo, "workflow", "plan", "x", "--workflow", "mini", "--write", path, "--json")
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (path, done.stderr)
+        assert json.loads(done.stdout)["error_key"] == key, (path, done.stdout)
+    assert (wf_repo / ".git" / "HEAD").read_bytes() == head and (wf_repo / "app.py").read_bytes() == app
+    assert not (wf_repo / ".git" / "new-plan.json").exists() and not (tmp_path / "outside.json").exists()
+    assert git(wf_repo, "status", "--porcelain") == ""
+
+    first = launcher_cli(wf_repo, "workflow", "plan", "x", "--workflow", "mini", "--write", "plan.json")
+    assert first.returncode == 0, first.stderr
+    again = launcher_cli(wf_repo, "workflow", "plan", "y", "--workflow", "mini", "--write", "plan.json")
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+    forced = launcher_cli(wf_repo, "workflow", "plan", "y", "--workflow", "mini", "--write", "plan.json",
+                          "--overwrite")
+    assert forced.returncode == 0, forced.stderr
+    assert "y" in json.loads((wf_repo / "plan.json").read_text())["task"][0]["prompt"]
+
+
+def test_mcp_plan_write_refuses_an_existing_file_unless_overwrite_is_asked(wf_repo: Path) -> None:  # noqa: F811
+    from tests.test_workflow_review import _call, _server
+    app = (wf_repo / "app.py").read_bytes()
+
+    async def scenario() -> None:
+        async with _server(wf_repo) as session:
+            for path in ("app.py", ".git/HEAD"):
+                got = await _call(session, {"action": "plan", "context": "x", "options": {"write": path}})
+                assert got.get("ok") is False and got["error_key"].startswith("usage:write"), got
+            bad = await _call(session, {"action": "plan", "context": "x",
+                                        "options": {"write": "app.py", "overwrite": "yes"}})
+            assert bad.get("ok") is False and "overwrite" in bad["observations"], bad
+            made = await _call(session, {"action": "plan", "context": "x", "options": {"write": "p.json"}})
+            assert made["result"]["written"] == "p.json", made
+
+    anyio.run(scenario)
+    assert (wf_repo / "app.py").read_bytes() == app and (wf_repo / "p.json").is_file()
