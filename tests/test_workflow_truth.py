@@ -184,3 +184,35 @@ def test_mcp_plan_write_refuses_an_existing_file_unless_overwrite_is_asked(wf_re
 
     anyio.run(scenario)
     assert (wf_repo / "app.py").read_bytes() == app and (wf_repo / "p.json").is_file()
+
+
+# 4 -------------------------------------------------------------------------------------------
+
+def test_a_workflow_keeps_the_template_it_started_with_and_other_toml_files_in_workflows_are_not_templates(
+        wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
+    scripts = tmp_path / "scripts.json"
+    scripts.write_text(json.dumps(_scripts(wf_repo)))
+    made = launcher_cli(wf_repo, "workflow", "start", "mini", "--param", "what=mul", "--json", "--quiet",
+                        "--scripts", str(scripts))
+    wid = json.loads(made.stdout)["id"]
+    assert json.loads(made.stdout)["status"] == "waiting_checkpoint", made.stderr
+    # midway, the template's later phases are renamed and removed, and an app config lands in workflows/
+    edited = (wf_repo / "workflows" / "mini.toml").read_text().replace('id = "build"', 'id = "construct"')
+    edited = edited[:edited.index('[[phase]]\nid = "test"')]
+    write_files(wf_repo, {"workflows/mini.toml": edited, "workflows/settings.toml": "[server]\nport = 8080\n"})
+    git(wf_repo, "add", "-A")
+    git(wf_repo, "commit", "-q", "-m", "edit the template; the app's settings")
+    listed = launcher_cli(wf_repo, "workflow", "workflows", "--json")
+    assert listed.returncode == 0, listed.stderr
+    mini = next(t for t in json.loads(listed.stdout) if t["name"] == "mini")
+    assert mini["phases"] == ["plan", "construct"]  # new workflows get the edited template
+    assert launcher_cli(wf_repo, "workflow", "checkpoint", wid, "--signal", "ok").returncode == 0
+    built = launcher_cli(wf_repo, "workflow", "next", wid, "--json", "--quiet")
+    assert built.returncode == 0 and "Traceback" not in built.stderr, built.stderr
+    tested = launcher_cli(wf_repo, "workflow", "next", wid, "--json", "--quiet")
+    assert tested.returncode == 0, tested.stderr
+    data = json.loads(tested.stdout)
+    assert data["status"] == "completed"
+    assert [(p["id"], p["status"]) for p in data["phases"]] == [
+        ("plan", "succeeded"), ("build", "succeeded"), ("test", "succeeded")]
+    assert "def test_mul" in git(wf_repo, "show", "main:tests/test_mul.py")

@@ -148,11 +148,11 @@ async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str
     session = await WorkflowSession.open(cwd)
     if name == "custom":
         template = custom_template(params.get("task", ""))
-        options = {**options, "custom_template": template.model_dump(mode="json", by_alias=True)}
     else:
         template = session.templates().get(name) or _unknown(session, name)
     filled = check_params(template, params)
-    options = {**options, "scripts": check_scripts(template, options.get("scripts"))}
+    options = {**options, "scripts": check_scripts(template, options.get("scripts")),
+               "template": template.model_dump(mode="json", by_alias=True)}  # fixed at start
     target = await session.repo.current_branch()
     if not target:
         raise UsageProblem("the main work tree has a detached HEAD, so a workflow has no branch to land on",

@@ -90,6 +90,9 @@ class WorkflowSession:
         return load_templates(self.repo.root)
 
     def template_of(self, state: WorkflowState) -> WorkflowTemplate:
-        if state.template == "custom":
-            return WorkflowTemplate.model_validate(state.options["custom_template"])
-        return get_template(self.repo.root, state.template)
+        """The template as it was at `start` (kept in the state): editing, renaming or removing
+        its file, or another TOML file landing in `workflows/`, never changes a running workflow."""
+        stored = state.options.get("template") or state.options.get("custom_template")
+        if isinstance(stored, dict):
+            return WorkflowTemplate.model_validate(stored)
+        return get_template(self.repo.root, state.template)  # a workflow started before templates were kept
