@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
 from launcher.app.workflow import engine
 from launcher.errors import UsageProblem
@@ -216,3 +217,74 @@ def test_a_workflow_keeps_the_template_it_started_with_and_other_toml_files_in_w
     assert [(p["id"], p["status"]) for p in data["phases"]] == [
         ("plan", "succeeded"), ("build", "succeeded"), ("test", "succeeded")]
     assert "def test_mul" in git(wf_repo, "show", "main:tests/test_mul.py")
+
+
+# 5 -------------------------------------------------------------------------------------------
+
+def test_a_parameter_that_is_not_utf8_is_refused_at_start_without_a_traceback(wf_repo: Path) -> None:  # noqa: F811
+    done = launcher_cli(wf_repo, "workflow", "start", "mini", "--param", os.fsdecode(b"what=caf\xe9"), "--json")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    envelope = json.loads(done.stdout)
+    assert envelope["error_key"] == "workflow_param_invalid" and "not UTF-8" in envelope["observations"]
+    assert "--param what" in envelope["observations"]
+    with pytest.raises(UsageProblem, match="not UTF-8"):  # what an MCP client's JSON can carry
+        anyio.run(engine.create, wf_repo, "mini", {"what": "a\ud800b"}, {})
+    assert launcher_cli(wf_repo, "workflow", "list", "--all", "--json").stdout.strip() == "[]"
+
+
+# 6 -------------------------------------------------------------------------------------------
+
+DUPLICATE_TASKS = '''name = "dup"
+[[phase]]
+id = "a"
+parallel_with = ["a-b"]
+[[phase.primary]]
+role = "b-x"
+prompt = "write"
+[[phase]]
+id = "a-b"
+[[phase.primary]]
+role = "x"
+prompt = "write"
+'''
+
+
+def test_a_template_whose_phases_make_the_same_task_id_is_refused_naming_both(repo: Path) -> None:
+    write_files(repo, {"workflows/dup.toml": DUPLICATE_TASKS})
+    done = launcher_cli(repo, "workflow", "workflow", "dup")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "workflows/dup.toml" in done.stderr and "task id 'a-b-x' repeats" in done.stderr, done.stderr
+    write_files(repo, {"workflows/dup.toml": DUPLICATE_TASKS.replace('role = "x"', 'role = "y"').replace(
+        'role = "b-x"', 'role = "dev"\nprompt = "one"\n[[phase.primary]]\nrole = "dev"', 1)})
+    again = launcher_cli(repo, "workflow", "start", "dup", "--no-run")
+    assert again.returncode == 2 and "task id 'a-dev' repeats" in again.stderr, again.stderr
+
+
+def test_start_refuses_a_prompt_its_agent_cannot_take_and_nothing_is_created(wf_repo: Path) -> None:  # noqa: F811
+    write_files(wf_repo, {"launcher.toml": '[agents.bot]\nadapter = "command"\n'
+                                           'command = ["python3", "-c", "pass", "{prompt}"]\n'
+                                           '[roles]\ndefault = "bot"\n'})
+    git(wf_repo, "commit", "-q", "-am", "an agent that takes its prompt as an argument")
+    done = launcher_cli(wf_repo, "workflow", "start", "mini", "--param", "what=" + "word " * 20000, "--json")
+    assert done.returncode == 2, done.stderr
+    envelope = json.loads(done.stdout)
+    assert envelope["error_key"] == "plan_invalid:prompt_too_long", envelope
+    assert "plan-architect" in envelope["observations"]
+    assert launcher_cli(wf_repo, "workflow", "list", "--all", "--json").stdout.strip() == "[]"
+
+
+def test_a_phase_whose_run_cannot_start_keeps_the_reason_in_its_status(wf_repo: Path) -> None:  # noqa: F811
+    write_files(wf_repo, {"launcher.toml": '[agents.bot]\nadapter = "command"\n'
+                                           'command = ["no-such-agent-cli-here", "{prompt}"]\n'
+                                           '[roles]\ndefault = "bot"\n'})
+    git(wf_repo, "commit", "-q", "-am", "an agent whose program is missing")
+    made = launcher_cli(wf_repo, "workflow", "start", "mini", "--param", "what=mul", "--no-run", "--json")
+    wid = json.loads(made.stdout)["id"]
+    ran = launcher_cli(wf_repo, "workflow", "next", wid, "--json", "--quiet")
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr
+    shown = json.loads(launcher_cli(wf_repo, "workflow", "status", wid, "--json").stdout)
+    assert shown["status"] == "paused" and shown["paused_on"] == "plan"
+    assert "no-such-agent-cli-here" in shown["phases"][0]["error"], shown["phases"][0]
+    assert "no-such-agent-cli-here" in shown["message"] and "runner" not in shown["message"], shown["message"]
+    error = json.loads((wf_repo / ".launcher" / "workflows" / wid / "plan" / "error.json").read_text())
+    assert "no-such-agent-cli-here" in error["error"]

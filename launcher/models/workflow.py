@@ -74,6 +74,10 @@ class Phase(Strict):
     def roles(self) -> list[RoleSpec]:
         return [*self.primary, *self.supporting]
 
+    def task_id(self, role: str) -> str:
+        """The id of the task a step's run makes for one of this phase's roles."""
+        return f"{self.id}-{role}"
+
     @property
     def title(self) -> str:
         return self.name or self.id.replace("-", " ").title()
@@ -100,6 +104,15 @@ class WorkflowTemplate(Strict):
             for other in phase.parallel_with:
                 if other not in ids or other == phase.id:
                     raise ValueError(f"phase {phase.id!r}: parallel_with names {other!r}, not another phase")
+        made: dict[str, str] = {}  # task id -> the phase and role that make it
+        for phase in self.phases:
+            for spec in phase.roles:
+                task = phase.task_id(spec.role)
+                if task in made:
+                    raise ValueError(f"task id {task!r} repeats: phase {phase.id!r} role {spec.role!r} makes the "
+                                     f"same task id as {made[task]} (a task id is PHASE-ROLE); rename a phase or "
+                                     "a role")
+                made[task] = f"phase {phase.id!r} role {spec.role!r}"
         return self
 
     def steps(self) -> list[list[Phase]]:

@@ -24,12 +24,20 @@ import anyio
 from launcher import process
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
+from launcher.app.run.inputs import check_run_inputs
 from launcher.app.workflow import artifacts, phase_run
-from launcher.app.workflow.planner import check_params, check_scripts, custom_template
+from launcher.app.workflow.planner import check_params, check_scripts, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import RunNotFound, UsageProblem
 from launcher.models.states import RunStatus, TaskState
-from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
+from launcher.models.workflow import (
+    Phase,
+    PhaseState,
+    PhaseStatus,
+    WorkflowState,
+    WorkflowStatus,
+    WorkflowTemplate,
+)
 
 RUNNER_LOG = "runner.log"
 RUNNER_MARK = "--- launcher workflow runner: "  # the first line a detached runner's log gets
@@ -157,14 +165,29 @@ async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str
     if not target:
         raise UsageProblem("the main work tree has a detached HEAD, so a workflow has no branch to land on",
                            fix="check out a branch first")
+    workflow_id = f"wf_{secrets.token_hex(6)}"
+    await _check_steps(session, template, filled, options["scripts"], target, session.folder(workflow_id))
     state = WorkflowState(
-        id=f"wf_{secrets.token_hex(6)}", template=template.name, params=filled, options=options, target=target,
+        id=workflow_id, template=template.name, params=filled, options=options, target=target,
         base_sha=await session.repo.rev_parse(target), pause_on_failure=template.pause_on_failure,
         phases=[PhaseState(id=p.id, name=p.title) for p in template.phases],
         message="created; `launcher workflow next` runs the first phase",
     )
     session.save(state)
     return state
+
+
+async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, params: dict[str, str],
+                       scripts: dict[str, Any], target: str, folder: Path) -> None:
+    """Every step's run plan built and checked as `launcher run` checks it (task ids, agents,
+    prompts that must fit in one argument, rubrics, the target), with every earlier phase's
+    artifacts named in `{artifacts}`: what would stop a phase from starting is refused now, at
+    `start`, before a workflow exists that could never go on."""
+    earlier: list[str] = []
+    for step in template.steps():
+        plan = step_plan(step, params, session.config, earlier, scripts, target)
+        await check_run_inputs(session.repo, plan, session.config, into=target, base=target, budget_usd=None)
+        earlier += [str(folder / a.path) for phase in step for a in phase.artifacts]
 
 
 def _unknown(session: WorkflowSession, name: str) -> Any:

@@ -15,6 +15,7 @@ from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.workflow import artifacts
 from launcher.app.workflow.planner import step_plan, task_id, test_command
 from launcher.app.workflow.session import WorkflowSession
+from launcher.errors import LauncherError
 from launcher.models.events import Event
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus
@@ -70,14 +71,42 @@ async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Ph
     sink = _recording(session, state, step, emit)
     journal_run = session.store_run_status(run_id) if run_id else None
     if run_id is None:
-        plan = step_plan(step, state.params, session.config, earlier_artifacts(session, state),
-                         state.options.get("scripts", {}), state.target)
-        report = await start_run(repo.root, plan, RunOptions(into=state.target, base=state.target), sink)
+        try:
+            plan = step_plan(step, state.params, session.config, earlier_artifacts(session, state),
+                             state.options.get("scripts", {}), state.target)
+            report = await start_run(repo.root, plan, RunOptions(into=state.target, base=state.target), sink)
+        except LauncherError as exc:
+            if state.phase(step[0].id).run_id is not None:
+                raise  # the run exists: `resume` continues it
+            return failed_to_start(session, state, step, exc.message)  # refused before its run began
     elif journal_run in (RunStatus.RUNNING, RunStatus.INTERRUPTED) or retry_failed:
         report = await resume_run(repo.root, run_id, sink, retry_failed=retry_failed)
     else:  # the run had finished; the crash came while its results were being written
         report = build_report(session.journal(), run_id, repo.root)
     return await finish_step(session, state, step, report)
+
+
+def choices(wid: str) -> str:
+    return (f"retry (`launcher workflow resume {wid} --retry-failed`), skip (`launcher workflow next {wid} "
+            f"--skip`) or cancel (`launcher workflow cancel {wid}`)")
+
+
+def failed_to_start(session: WorkflowSession, state: WorkflowState, step: list[Phase], error: str) -> WorkflowState:
+    """The step's run could not begin (an agent missing, a check the run refused): its phases
+    failed with that reason, kept in their state, their error.json and the workflow's message."""
+    names = "+".join(p.id for p in step)
+    for phase in step:
+        row = state.phase(phase.id)
+        row.status, row.error, row.finished_at = PhaseStatus.FAILED, f"its run could not start: {error}", time.time()
+        row.artifacts = [artifacts.write_error(session.folder(state.id), phase, None, row.error)]
+    state.runner_pid = None
+    if state.pause_on_failure:
+        state.status, state.paused_on = WorkflowStatus.PAUSED, step[0].id
+        state.message = f"phase {names} failed to start: {error}\nfix the cause, then {choices(state.id)}"
+    else:
+        state.status, state.message = WorkflowStatus.FAILED, f"phase {names} failed to start: {error}"
+    session.save(state)
+    return state
 
 
 def phase_task_ids(phase: Phase) -> set[str]:
@@ -136,8 +165,6 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
         row.finished_at = time.time()
     state.runner_pid = None
     wid = state.id
-    choices = (f"retry (`launcher workflow resume {wid} --retry-failed`), skip (`launcher workflow next {wid} "
-               f"--skip`) or cancel (`launcher workflow cancel {wid}`)")
     failed_phase = next((p.id for p in step if state.phase(p.id).status is PhaseStatus.FAILED), None)
     if parked_on and failed_phase and not landed_by_operator:
         commit = await repo.rev_parse(parked_on)
@@ -154,7 +181,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
                 if failed_phase in nothing else f"phase {failed_phase} failed")
         if state.pause_on_failure:
             state.status, state.paused_on = WorkflowStatus.PAUSED, failed_phase
-            state.message = f"{what}; {choices}"
+            state.message = f"{what}; {choices(wid)}"
         else:
             state.status, state.message = WorkflowStatus.FAILED, what
     else:
