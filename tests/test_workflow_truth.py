@@ -288,3 +288,39 @@ def test_a_phase_whose_run_cannot_start_keeps_the_reason_in_its_status(wf_repo: 
     assert "no-such-agent-cli-here" in shown["message"] and "runner" not in shown["message"], shown["message"]
     error = json.loads((wf_repo / ".launcher" / "workflows" / wid / "plan" / "error.json").read_text())
     assert "no-such-agent-cli-here" in error["error"]
+
+
+# 7 -------------------------------------------------------------------------------------------
+
+PREFIX = '''name = "prefix"
+[[phase]]
+id = "a"
+parallel_with = ["a-b"]
+artifacts = ["a/log.md"]
+[[phase.primary]]
+role = "writer"
+prompt = "write"
+[[phase]]
+id = "a-b"
+[[phase.primary]]
+role = "other"
+prompt = "write"
+'''
+
+
+def test_a_phase_is_credited_with_its_own_tasks_only_when_another_phase_id_starts_with_its_id(
+        wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
+    write_files(wf_repo, {"workflows/prefix.toml": PREFIX})
+    git(wf_repo, "add", "-A")
+    git(wf_repo, "commit", "-q", "-m", "phases a and a-b")
+    scripts = tmp_path / "scripts.json"
+    scripts.write_text(json.dumps({"a-writer": [{"write": "docs/a.md", "content": "# a\n"}],
+                                   "a-b-other": [{"write": "docs/a-b.md", "content": "# a-b\n"}]}))
+    done = launcher_cli(wf_repo, "workflow", "start", "prefix", "--json", "--quiet", "--scripts", str(scripts))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["status"] == "completed"
+    assert {p["id"]: [t["id"] for t in p["tasks"]] for p in data["phases"]} == {"a": ["a-writer"],
+                                                                                "a-b": ["a-b-other"]}
+    log = (wf_repo / ".launcher" / "workflows" / data["id"] / "a" / "log.md").read_text()
+    assert "a-writer" in log and "a-b-other" not in log

@@ -78,6 +78,11 @@ class Phase(Strict):
         """The id of the task a step's run makes for one of this phase's roles."""
         return f"{self.id}-{role}"
 
+    def task_ids(self) -> set[str]:
+        """The ids of the tasks a step's run makes for this phase (no other phase's, even when
+        their ids share a prefix: phases `a` and `a-b`)."""
+        return {self.task_id(spec.role) for spec in self.roles}
+
     @property
     def title(self) -> str:
         return self.name or self.id.replace("-", " ").title()

@@ -125,7 +125,7 @@ async def write_phase_artifacts(
     test_command: str, scratch_root: Path,
 ) -> list[str]:
     """Every artifact the template names for this phase; returns their paths (relative)."""
-    tasks = [t for t in report.tasks if t.id.startswith(f"{phase.id}-")]
+    tasks = [t for t in report.tasks if t.id in phase.task_ids()]
     written: list[str] = []
     for spec in phase.artifacts:
         target = folder / spec.path
@@ -162,7 +162,7 @@ async def _document(repo: GitRepo, landed: str, phase: Phase, spec: ArtifactSpec
 def _log(phase: Phase, report: RunReport, start: str, landed: str) -> str:
     lines = [f"# {phase.title}: log", "", f"Run {report.run_id}: {report.status}; {start[:12]} -> {landed[:12]}", ""]
     for task in report.tasks:
-        if not task.id.startswith(f"{phase.id}-"):
+        if task.id not in phase.task_ids():
             continue
         summary = (task.contract or {}).get("summary", "")
         lines.append(f"- {task.id} ({task.agent}): {task.state}; {len(task.files)} file(s). {summary}".rstrip())
@@ -176,7 +176,7 @@ def write_error(folder: Path, phase: Phase, report: RunReport | None, error: str
     path = f"{phase.id}/error.json"
     tasks = [] if report is None else [
         {"id": t.id, "state": t.state, "message": t.message, "branch": t.branch, "worktree": t.worktree}
-        for t in report.tasks if t.id.startswith(f"{phase.id}-")]
+        for t in report.tasks if t.id in phase.task_ids()]
     atomic_write_json(folder / path, {"phase": phase.id, "error": error,
                                       "run_id": report.run_id if report else None, "tasks": tasks})
     return path

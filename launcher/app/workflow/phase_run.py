@@ -13,7 +13,7 @@ from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.workflow import artifacts
-from launcher.app.workflow.planner import step_plan, task_id, test_command
+from launcher.app.workflow.planner import step_plan, test_command
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import LauncherError
 from launcher.models.events import Event
@@ -109,14 +109,9 @@ def failed_to_start(session: WorkflowSession, state: WorkflowState, step: list[P
     return state
 
 
-def phase_task_ids(phase: Phase) -> set[str]:
-    """The ids of the tasks a step's plan makes for this phase (one per role)."""
-    return {task_id(phase, spec.role) for spec in phase.roles}
-
-
 def task_rows(report: RunReport, phase: Phase) -> list[dict[str, Any]]:
     """The phase's own tasks of its step's run, as the workflow's state lists them."""
-    ids = phase_task_ids(phase)
+    ids = phase.task_ids()
     return [{"id": t.id, "role": t.role, "agent": t.agent, "state": t.state, "merged": t.merged}
             for t in report.tasks if t.id in ids]
 
