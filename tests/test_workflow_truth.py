@@ -324,3 +324,37 @@ def test_a_phase_is_credited_with_its_own_tasks_only_when_another_phase_id_start
                                                                                 "a-b": ["a-b-other"]}
     log = (wf_repo / ".launcher" / "workflows" / data["id"] / "a" / "log.md").read_text()
     assert "a-writer" in log and "a-b-other" not in log
+
+
+# 8 -------------------------------------------------------------------------------------------
+
+def test_coverage_runs_the_tests_with_the_interpreter_the_test_command_names(
+        wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The project's interpreter sees a dependency the launcher's own does not: the coverage run
+    must pass exactly as the test run does."""
+    deps, bindir = tmp_path / "deps", tmp_path / "bin"
+    deps.mkdir()
+    bindir.mkdir()
+    (deps / "projdep.py").write_text("VALUE = 6\n")
+    python = bindir / "python3"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH={deps}${{PYTHONPATH:+:$PYTHONPATH}} exec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    command = "python3 -m unittest discover -s tests -t . -q"  # the project's python3, first on PATH
+    write_files(wf_repo, {
+        "launcher.toml": f'[roles]\ndefault = "scripted"\n[workflow]\ntest_command = "{command}"\n',
+        "workflows/t.toml": ONE_PHASE.replace('"test/results.json"', '"test/results.json", "test/coverage.json"'),
+        "tests/test_dep.py": "import unittest\n\nimport projdep\n\n\nclass D(unittest.TestCase):\n"
+                             "    def test_dep(self):\n        self.assertEqual(projdep.VALUE, 6)\n",
+    })
+    git(wf_repo, "add", "-A")
+    git(wf_repo, "commit", "-q", "-m", "a test needing the project's own dependency")
+    scripts = tmp_path / "scripts.json"
+    scripts.write_text(json.dumps({"test-tester": [{"write": "tests/test_more.py", "content": "# more\n"}]}))
+    done = launcher_cli(wf_repo, "workflow", "start", "one", "--json", "--quiet", "--scripts", str(scripts),
+                        env={"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"})
+    assert done.returncode == 0, done.stderr
+    folder = wf_repo / ".launcher" / "workflows" / json.loads(done.stdout)["id"] / "test"
+    results = json.loads((folder / "results.json").read_text())
+    coverage = json.loads((folder / "coverage.json").read_text())
+    assert results["passed"] is True, results
+    assert coverage["measured"] is True and coverage["tests_passed"] is True, coverage

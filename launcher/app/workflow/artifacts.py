@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import sys
+import shlex
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +20,9 @@ from launcher.models.workflow import ArtifactSpec, Phase
 from launcher.store.files import atomic_write_json, atomic_write_text
 
 TEST_TIMEOUT_S = 1800.0
-_PYTHON_MODULE = re.compile(r"^\s*python[0-9.]*\s+-m\s+(\S+)(.*)$")
+# `python -m MODULE ...`, the interpreter as the command names it (`python3`, `.venv/bin/python`)
+_PYTHON_MODULE = re.compile(r"^\s*((?:\S*/)?python[0-9.]*)\s+-m\s+(\S+)(.*)$")
+_NO_COVERAGE = "launcher: coverage.py is not importable by the test command's interpreter"
 
 
 async def changed_files(repo: GitRepo, start: str, end: str) -> list[dict[str, str]]:
@@ -61,20 +63,28 @@ async def test_results(repo: GitRepo, commit: str, command: str, scratch: Path) 
 
 
 async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Path) -> dict[str, Any]:
-    """Coverage of the test command when it is `python -m MODULE ...` (run under coverage.py);
-    otherwise it says why nothing was measured."""
+    """Coverage of the test command when it is `python -m MODULE ...`: the same command under
+    coverage.py, run by the same interpreter (the project's, as the command names it, with its
+    packages; never the launcher's own); otherwise, or when that interpreter has no coverage.py,
+    it says why nothing was measured."""
     found = _PYTHON_MODULE.match(command)
     if not found:
         return {"measured": False, "command": command,
                 "reason": "the test command is not `python -m MODULE ...`, so coverage.py cannot wrap it"}
+    python, module, rest = found.group(1), found.group(2), found.group(3)
     with tempfile.TemporaryDirectory(prefix="launcher-cov-") as tmp:
         data, report = Path(tmp) / ".coverage", Path(tmp) / "coverage.json"
-        py = sys.executable
-        wrapped = (f"'{py}' -m coverage run --data-file='{data}' -m {found.group(1)}{found.group(2)}; "
-                   f"status=$?; '{py}' -m coverage json -q --data-file='{data}' -o '{report}' "
+        py, data_q, report_q = shlex.quote(python), shlex.quote(str(data)), shlex.quote(str(report))
+        probe = f"{py} -c 'import coverage' 2>/dev/null || {{ echo {shlex.quote(_NO_COVERAGE)}; exit 97; }}; "
+        wrapped = (f"{probe}{py} -m coverage run --data-file={data_q} -m {module}{rest}; "
+                   f"status=$?; {py} -m coverage json -q --data-file={data_q} -o {report_q} "
                    "--omit='*/site-packages/*'"
                    "; exit $status")
         ok, output = await merge.run_integration_check(repo, commit, wrapped, scratch, TEST_TIMEOUT_S, env=_env(repo))
+        if _NO_COVERAGE in output:
+            return {"measured": False, "command": command,
+                    "reason": f"coverage.py is not installed for `{python}`, the test command's interpreter "
+                              f"(install it there, e.g. `{python} -m pip install coverage`)"}
         if not report.is_file():
             return {"measured": False, "command": command, "reason": "coverage.py wrote no report",
                     "output_tail": output[-2000:]}
