@@ -358,3 +358,20 @@ def test_coverage_runs_the_tests_with_the_interpreter_the_test_command_names(
     coverage = json.loads((folder / "coverage.json").read_text())
     assert results["passed"] is True, results
     assert coverage["measured"] is True and coverage["tests_passed"] is True, coverage
+
+
+# 9 -------------------------------------------------------------------------------------------
+
+def test_a_phase_that_succeeds_on_retry_keeps_no_error_file(wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
+    from tests.test_workflows import _gate, _next, _through_build
+    marker = tmp_path / "fixed"
+    wid = _through_build(wf_repo, _scripts(wf_repo, **{"build-frontend": _gate(marker)}))
+    assert _next(wf_repo, wid).paused_on == "build"
+    error = wf_repo / ".launcher" / "workflows" / wid / "build" / "error.json"
+    assert error.is_file()
+    marker.write_text("")
+    done = launcher_cli(wf_repo, "workflow", "resume", wid, "--retry-failed", "--json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    build = json.loads(done.stdout)["phases"][1]
+    assert build["status"] == "succeeded" and "build/error.json" not in build["artifacts"]
+    assert not error.exists()

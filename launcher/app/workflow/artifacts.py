@@ -181,9 +181,19 @@ def _log(phase: Phase, report: RunReport, start: str, landed: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def error_path(phase: Phase) -> str:
+    return f"{phase.id}/error.json"
+
+
+def clear_error(folder: Path, phase: Phase) -> None:
+    """A phase that succeeded (on a retry) keeps no error.json of an earlier failure."""
+    if error_path(phase) not in {a.path for a in phase.artifacts}:
+        (folder / error_path(phase)).unlink(missing_ok=True)
+
+
 def write_error(folder: Path, phase: Phase, report: RunReport | None, error: str) -> str:
     """A failed phase's details, for the operator choosing retry, skip or cancel."""
-    path = f"{phase.id}/error.json"
+    path = error_path(phase)
     tasks = [] if report is None else [
         {"id": t.id, "state": t.state, "message": t.message, "branch": t.branch, "worktree": t.worktree}
         for t in report.tasks if t.id in phase.task_ids()]

@@ -473,6 +473,9 @@ def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, end
     row.finished_at = time.time()
     if ended.status is RunStatus.SUCCEEDED:
         row.status, row.error = PhaseStatus.SUCCEEDED, None
+        if phase is not None:
+            artifacts.clear_error(session.folder(state.id), phase)
+            row.artifacts = [a for a in row.artifacts if a != artifacts.error_path(phase)]
         return (f"phase {row.id} had already landed on {state.target} (run {ended.run_id} succeeded: "
                 f"{', '.join(ended.landed) or 'its tasks'}); it stays, recorded as succeeded, without its artifacts")
     if ended.landed:

@@ -150,6 +150,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
             row.artifacts = await artifacts.write_phase_artifacts(
                 repo, folder, phase, report, row.start_sha or landed, landed, command, session.scratch_root(state.id))
             row.status, row.error = PhaseStatus.SUCCEEDED, None
+            artifacts.clear_error(folder, phase)
         else:
             failed = [f"{t['id']} {t['state']}" for t in row.tasks
                       if t["state"] not in ("merged", "skipped", "approved") and not parked_on]
