@@ -375,3 +375,16 @@ def test_a_phase_that_succeeds_on_retry_keeps_no_error_file(wf_repo: Path, tmp_p
     build = json.loads(done.stdout)["phases"][1]
     assert build["status"] == "succeeded" and "build/error.json" not in build["artifacts"]
     assert not error.exists()
+
+
+# 10 ------------------------------------------------------------------------------------------
+
+def test_a_repository_template_may_not_take_the_reserved_name_custom(repo: Path) -> None:
+    write_files(repo, {"workflows/custom.toml": 'name = "custom"\n[parameters.version]\nrequired = true\n'
+                                                '[[phase]]\nid = "release"\n[[phase.primary]]\n'
+                                                'role = "release-manager"\nprompt = "release {version}"\n'})
+    for args in (("workflows",), ("workflow", "custom"), ("start", "custom", "--param", "version=1.2", "--no-run")):
+        done = launcher_cli(repo, "workflow", *args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (args, done.stderr)
+        assert "workflows/custom.toml: name: the template name 'custom' is reserved" in done.stderr, done.stderr
+    assert launcher_cli(repo, "workflow", "list", "--all", "--json").stdout.strip() == "[]"

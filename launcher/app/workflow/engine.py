@@ -154,10 +154,11 @@ def notice_dead_runner(session: WorkflowSession, state: WorkflowState) -> Workfl
 
 async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str, Any]) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
+    templates = session.templates()  # read first: a repository template with a reserved name is refused
     if name == "custom":
         template = custom_template(params.get("task", ""))
     else:
-        template = session.templates().get(name) or _unknown(session, name)
+        template = templates.get(name) or _unknown(session, name)
     filled = check_params(template, params)
     options = {**options, "scripts": check_scripts(template, options.get("scripts")),
                "template": template.model_dump(mode="json", by_alias=True)}  # fixed at start

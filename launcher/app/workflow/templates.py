@@ -17,6 +17,7 @@ from launcher.models.decoding import read_text, toml_loads
 from launcher.models.workflow import WorkflowTemplate
 
 REPO_FOLDER = "workflows"
+RESERVED_NAMES = frozenset({"custom"})  # the keyword-routed plan (`planner.custom_template`)
 
 
 def _toml_files(root: Traversable, pack: str | None = None) -> list[tuple[Traversable, str | None, str]]:
@@ -89,6 +90,11 @@ def load_templates(repo_root: Path | None) -> dict[str, WorkflowTemplate]:
             pack = path.parent.name if path.parent != folder else None
             shown = str(path.relative_to(repo_root))
             found = _parse(_template_text(path, shown), shown, pack, only_templates=True)
+            if found is not None and found.name in RESERVED_NAMES:
+                raise ConfigError(f"the template name {found.name!r} is reserved: `workflow start {found.name}` "
+                                  "runs the plan routed from the task's keywords (`workflow plan`)",
+                                  where=f"{shown}: name", error_key="config_invalid:workflow_template",
+                                  fix="give the template another name")
             if found is not None:
                 templates[found.name] = found
     return templates
