@@ -388,3 +388,19 @@ def test_a_repository_template_may_not_take_the_reserved_name_custom(repo: Path)
         assert done.returncode == 2 and "Traceback" not in done.stderr, (args, done.stderr)
         assert "workflows/custom.toml: name: the template name 'custom' is reserved" in done.stderr, done.stderr
     assert launcher_cli(repo, "workflow", "list", "--all", "--json").stdout.strip() == "[]"
+
+
+# 11 ------------------------------------------------------------------------------------------
+
+def test_parallel_with_a_phase_that_is_not_next_to_it_is_refused(repo: Path) -> None:
+    role = '[[phase.primary]]\nrole = "r"\nprompt = "p"\n'
+    write_files(repo, {"workflows/x.toml": (f'name = "x"\n[[phase]]\nid = "a"\nparallel_with = ["c"]\n{role}'
+                                            f'[[phase]]\nid = "b"\n{role}[[phase]]\nid = "c"\n{role}')})
+    done = launcher_cli(repo, "workflow", "workflow", "x")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "workflows/x.toml" in done.stderr and "parallel_with names 'c', which does not come next to it" \
+        in done.stderr, done.stderr
+    write_files(repo, {"workflows/x.toml": (f'name = "x"\n[[phase]]\nid = "a"\nparallel_with = ["c"]\n{role}'
+                                            f'[[phase]]\nid = "c"\n{role}[[phase]]\nid = "b"\n{role}')})
+    shown = json.loads(launcher_cli(repo, "workflow", "workflow", "x", "--json").stdout)
+    assert [(p["id"], p["step"]) for p in shown["phases"]] == [("a", 1), ("c", 1), ("b", 2)]

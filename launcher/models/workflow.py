@@ -109,6 +109,13 @@ class WorkflowTemplate(Strict):
             for other in phase.parallel_with:
                 if other not in ids or other == phase.id:
                     raise ValueError(f"phase {phase.id!r}: parallel_with names {other!r}, not another phase")
+        step_of = {p.id: number for number, step in enumerate(self.steps()) for p in step}
+        for phase in self.phases:
+            for other in phase.parallel_with:
+                if step_of[other] != step_of[phase.id]:
+                    raise ValueError(f"phase {phase.id!r}: parallel_with names {other!r}, which does not come next to "
+                                     "it: phases that run side by side must follow each other in the list (move "
+                                     f"{other!r} next to {phase.id!r}, or drop it from parallel_with)")
         made: dict[str, str] = {}  # task id -> the phase and role that make it
         for phase in self.phases:
             for spec in phase.roles:
