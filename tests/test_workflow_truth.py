@@ -404,3 +404,34 @@ def test_parallel_with_a_phase_that_is_not_next_to_it_is_refused(repo: Path) -> 
                                             f'[[phase]]\nid = "c"\n{role}[[phase]]\nid = "b"\n{role}')})
     shown = json.loads(launcher_cli(repo, "workflow", "workflow", "x", "--json").stdout)
     assert [(p["id"], p["step"]) for p in shown["phases"]] == [("a", 1), ("c", 1), ("b", 2)]
+
+
+# 12 ------------------------------------------------------------------------------------------
+
+def test_a_cancel_whose_caller_gives_up_midway_still_ends_the_workflow(wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
+    """An MCP client cancelling its `cancel` request while the runner takes its time to stop."""
+    ready = tmp_path / "ready"
+    code = (f"import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); open({str(ready)!r}, 'w').close(); "
+            "time.sleep(1.5)")
+    runner = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    try:
+        _wait_file(ready)
+
+        async def scenario() -> None:
+            from launcher.app.workflow.session import WorkflowSession
+            from launcher.models.workflow import PhaseStatus, WorkflowStatus
+            state = await engine.create(wf_repo, "mini", {"what": "mul"}, {})
+            session = await WorkflowSession.open(wf_repo)
+            state.status, state.runner_pid = WorkflowStatus.RUNNING, runner.pid
+            state.phase("plan").status = PhaseStatus.RUNNING
+            session.save(state)
+            with anyio.move_on_after(0.3):
+                await engine.cancel(wf_repo, state.id)
+            after = session.load(state.id)
+            assert after.status is WorkflowStatus.CANCELLED and after.runner_pid is None, after.message
+            assert after.phase("plan").status is PhaseStatus.FAILED
+
+        anyio.run(scenario)
+    finally:
+        runner.kill()
+        runner.wait()

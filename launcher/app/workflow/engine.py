@@ -365,36 +365,39 @@ async def cancel(cwd: Path, workflow_id: str) -> WorkflowState:
     state = session.load(workflow_id)
     if state.status.is_final:
         raise _refuse(state, "it has already ended", "nothing to do")
-    pid = state.runner_pid
-    if pid and pid != os.getpid() and runner_alive(pid):
-        marker = session.folder(state.id) / CANCEL_MARK
-        marker.write_text(f"{time.time()}\n")
-        try:
-            await _stop(pid)
-        finally:
-            marker.unlink(missing_ok=True)
-        state = session.load(workflow_id)  # what the runner saved on its way out
-    ended = [row for row in state.phases
-             if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
-    removed: list[str] = []
-    said: list[str] = []
-    for row in ended:
-        outcome = await _end_run(session, state, str(row.run_id))
-        removed += outcome.removed
-        said.append(_credit(session, state, row, outcome))
-    for row in state.phases:
-        if row.status is PhaseStatus.RUNNING:
-            row.status, row.error, row.finished_at = PhaseStatus.FAILED, "cancelled", time.time()
-    state.status, state.runner_pid, state.paused_on = WorkflowStatus.CANCELLED, None, None
-    state.options.pop("parked", None)
-    state.message = "cancelled by the operator; what earlier phases landed stays"
-    if said:
-        state.message += "; " + "; ".join(said) + f"; {len(removed)} worktree(s)/branch(es) removed"
-    session.save(state)
-    log = session.folder(state.id) / RUNNER_LOG
-    if log.exists():
-        with log.open("a", encoding="utf-8") as fh:
-            fh.write(f"--- cancelled by the operator (`launcher workflow cancel {state.id}`): {state.message}\n")
+    # shielded: a caller that gives up (an MCP client cancelling its request) must not leave the
+    # runner stopped but the workflow still `running`
+    with anyio.CancelScope(shield=True):
+        pid = state.runner_pid
+        if pid and pid != os.getpid() and runner_alive(pid):
+            marker = session.folder(state.id) / CANCEL_MARK
+            marker.write_text(f"{time.time()}\n")
+            try:
+                await _stop(pid)
+            finally:
+                marker.unlink(missing_ok=True)
+            state = session.load(workflow_id)  # what the runner saved on its way out
+        ended = [row for row in state.phases
+                 if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
+        removed: list[str] = []
+        said: list[str] = []
+        for row in ended:
+            outcome = await _end_run(session, state, str(row.run_id))
+            removed += outcome.removed
+            said.append(_credit(session, state, row, outcome))
+        for row in state.phases:
+            if row.status is PhaseStatus.RUNNING:
+                row.status, row.error, row.finished_at = PhaseStatus.FAILED, "cancelled", time.time()
+        state.status, state.runner_pid, state.paused_on = WorkflowStatus.CANCELLED, None, None
+        state.options.pop("parked", None)
+        state.message = "cancelled by the operator; what earlier phases landed stays"
+        if said:
+            state.message += "; " + "; ".join(said) + f"; {len(removed)} worktree(s)/branch(es) removed"
+        session.save(state)
+        log = session.folder(state.id) / RUNNER_LOG
+        if log.exists():
+            with log.open("a", encoding="utf-8") as fh:
+                fh.write(f"--- cancelled by the operator (`launcher workflow cancel {state.id}`): {state.message}\n")
     return state
 
 
