@@ -435,3 +435,24 @@ def test_a_cancel_whose_caller_gives_up_midway_still_ends_the_workflow(wf_repo: 
     finally:
         runner.kill()
         runner.wait()
+
+
+# 13 ------------------------------------------------------------------------------------------
+
+def test_an_unexpected_exception_is_one_internal_error_naming_its_saved_traceback(wf_repo: Path) -> None:  # noqa: F811
+    wid = anyio.run(engine.create, wf_repo, "mini", {"what": "mul"}, {}).id
+    db = sqlite3.connect(wf_repo / ".launcher" / "launcher.db")
+    with db:  # a state row no version of the launcher wrote: reading it is a launcher bug here
+        db.execute("UPDATE workflows SET state_json=? WHERE id=?", ('{"id": 1}', wid))
+    db.close()
+    done = launcher_cli(wf_repo, "workflow", "status", wid)
+    assert done.returncode == 70 and "Traceback" not in done.stderr and "╭" not in done.stderr, done.stderr
+    assert "internal error: ValidationError" in done.stderr and "launcher bug" in done.stderr
+    saved = sorted((wf_repo / ".launcher" / "internal-errors").iterdir())
+    assert len(saved) == 1 and str(saved[0]) in done.stderr
+    assert "Traceback" in saved[0].read_text() and "model_validate_json" in saved[0].read_text()
+    as_json = launcher_cli(wf_repo, "workflow", "status", wid, "--json")
+    envelope = json.loads(as_json.stdout)
+    assert as_json.returncode == 70 and envelope["ok"] is False and envelope["error_key"] == "internal"
+    debug = launcher_cli(wf_repo, "workflow", "status", wid, env={"LAUNCHER_DEBUG": "1"})
+    assert debug.returncode == 70 and "Traceback" in debug.stderr
