@@ -12,6 +12,7 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # usage, config or input error
     ENVIRONMENT = 3  # not a git repo, git too old, agent CLI missing
     PARKED = 4  # landed on the integration branch, not on the target: see the message
+    INTERNAL = 70  # a launcher bug (sysexits' EX_SOFTWARE): the message names the saved traceback
     INTERRUPTED = 130
 
 

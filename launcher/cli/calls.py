@@ -1,12 +1,20 @@
-"""Running an app coroutine from a command: our errors become their exit codes, never a traceback."""
+"""Running an app coroutine from a command: our errors become their exit codes, never a traceback.
+Anything else is a launcher bug: one structured "internal error" (exit 70) naming the file that
+keeps its traceback (`LAUNCHER_DEBUG=1` also prints it)."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+import time
+import traceback
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -40,5 +48,39 @@ def call(
         err_console.print(hint or "interrupted: state saved; `launcher resume` continues",
                           highlight=False, markup=False)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise  # typer's own ways out
+    except Exception as exc:  # a bug: said in our words, its traceback kept for the report
+        saved = save_traceback(exc)
+        what = f"internal error: {type(exc).__name__}: {exc}"
+        fix = (f"this is a launcher bug; please report it with the traceback saved in {saved}"
+               if saved else "this is a launcher bug; please report it (run again with LAUNCHER_DEBUG=1 for the "
+                             "traceback)")
+        if json_mode:
+            print(json.dumps({"ok": False, "error_key": "internal", "observations": what, "usage": fix,
+                              "traceback_file": str(saved) if saved else None},
+                             ensure_ascii=False, separators=(",", ":")))
+        if os.environ.get("LAUNCHER_DEBUG"):
+            err_console.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
+        err_console.print(f"[bold red]error:[/] {escape(what)}\nFix: {escape(fix)}", highlight=False)
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def save_traceback(exc: BaseException) -> Path | None:
+    """The traceback in `.launcher/internal-errors/` of the repository we run in (else the temp
+    folder); None when nowhere takes it."""
+    text = "".join(traceback.format_exception(exc))
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    here = Path.cwd()
+    state = next((d / ".launcher" for d in (here, *here.parents) if (d / ".launcher").is_dir()), None)
+    for folder in ([state / "internal-errors"] if state else []) + [Path(tempfile.gettempdir()) / "launcher-errors"]:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            path.write_text(text, encoding="utf-8", errors="backslashreplace")
+            return path
+        except OSError:
+            continue
+    return None
 
 

@@ -38,7 +38,8 @@ TOOL_DESCRIPTION = (
     "(workflow, plan, start); workflowId: wf_... (status, next, checkpoint, pause, resume, cancel); "
     "signal: the checkpoint's reference; limit: recommend's count (1-50, default 5); "
     "params: the template's parameters (start); "
-    "options: {skip, retry_failed, all, write, scripts (for scripted agents)}. "
+    "options: {skip, retry_failed, all, write (a new file in the work tree), overwrite, scripts (for scripted "
+    "agents)}. "
     "start, next and resume return at once (the phase runs in a background process); poll status."
 )
 

@@ -97,11 +97,14 @@ def recommend_cmd(limit: Annotated[int, typer.Option("--limit", help="At most th
 def plan_cmd(
     context: Annotated[str, typer.Argument()],
     workflow: Annotated[str | None, typer.Option("--workflow", help="Template to use (default: best match).")] = None,
-    write: Annotated[Path | None, typer.Option("--write", help="Also write it as a `launcher run` plan file.")] = None,
+    write: Annotated[Path | None, typer.Option(
+        "--write", help="Also write it as a `launcher run` plan file (a new file in the work tree).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Let --write replace an existing file.")] = False,
     json_mode: JsonOpt = False,
 ) -> None:
     """A multi-phase plan with parallel agent groups (a custom one when no template matches)."""
-    data = call(lambda: actions.make_plan(Path.cwd(), context, workflow, write), json_mode=json_mode)
+    data = call(lambda: actions.make_plan(Path.cwd(), context, workflow, write, overwrite=overwrite),
+                json_mode=json_mode)
     lines = [f"workflow: {data['workflow']}" + (" (custom, routed from keywords)" if data["custom"] else "")]
     for p in data["phases"]:
         groups = " | ".join(" + ".join(r["role"] for r in g) for g in p["parallel_groups"])

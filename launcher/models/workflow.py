@@ -74,6 +74,15 @@ class Phase(Strict):
     def roles(self) -> list[RoleSpec]:
         return [*self.primary, *self.supporting]
 
+    def task_id(self, role: str) -> str:
+        """The id of the task a step's run makes for one of this phase's roles."""
+        return f"{self.id}-{role}"
+
+    def task_ids(self) -> set[str]:
+        """The ids of the tasks a step's run makes for this phase (no other phase's, even when
+        their ids share a prefix: phases `a` and `a-b`)."""
+        return {self.task_id(spec.role) for spec in self.roles}
+
     @property
     def title(self) -> str:
         return self.name or self.id.replace("-", " ").title()
@@ -100,6 +109,22 @@ class WorkflowTemplate(Strict):
             for other in phase.parallel_with:
                 if other not in ids or other == phase.id:
                     raise ValueError(f"phase {phase.id!r}: parallel_with names {other!r}, not another phase")
+        step_of = {p.id: number for number, step in enumerate(self.steps()) for p in step}
+        for phase in self.phases:
+            for other in phase.parallel_with:
+                if step_of[other] != step_of[phase.id]:
+                    raise ValueError(f"phase {phase.id!r}: parallel_with names {other!r}, which does not come next to "
+                                     "it: phases that run side by side must follow each other in the list (move "
+                                     f"{other!r} next to {phase.id!r}, or drop it from parallel_with)")
+        made: dict[str, str] = {}  # task id -> the phase and role that make it
+        for phase in self.phases:
+            for spec in phase.roles:
+                task = phase.task_id(spec.role)
+                if task in made:
+                    raise ValueError(f"task id {task!r} repeats: phase {phase.id!r} role {spec.role!r} makes the "
+                                     f"same task id as {made[task]} (a task id is PHASE-ROLE); rename a phase or "
+                                     "a role")
+                made[task] = f"phase {phase.id!r} role {spec.role!r}"
         return self
 
     def steps(self) -> list[list[Phase]]:

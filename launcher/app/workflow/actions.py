@@ -75,7 +75,8 @@ async def template_show(cwd: Path, name: str) -> dict[str, Any]:
     return data
 
 
-async def make_plan(cwd: Path, context: str, workflow: str | None, write: Path | None) -> dict[str, Any]:
+async def make_plan(cwd: Path, context: str, workflow: str | None, write: Path | None,
+                    *, overwrite: bool = False) -> dict[str, Any]:
     session = await WorkflowSession.open(cwd)
     template, ranked = planner.choose_template(context, session.templates(), workflow)
     main_param = next(iter(template.parameters), "task")
@@ -88,14 +89,41 @@ async def make_plan(cwd: Path, context: str, workflow: str | None, write: Path |
               "notes": _agent_notes(session)}
     if write is not None:
         from launcher.store.files import atomic_write_json
+        target = plan_target(session, cwd, write, overwrite=overwrite)
         try:
-            atomic_write_json(write, run_plan)
+            atomic_write_json(target, run_plan)
         except OSError as exc:
             raise UsageProblem(f"cannot write the plan: {exc.strerror or exc}", where=str(write),
                                fix="write it to a path in an existing folder you may write to",
                                error_key="usage:write") from None
         result["written"] = str(write)
     return result
+
+
+def plan_target(session: WorkflowSession, cwd: Path, write: Path, *, overwrite: bool) -> Path:
+    """Where `plan --write` may write: a path inside the repository's work tree, never in a git
+    directory, and never over an existing file unless `overwrite` is asked for."""
+    root = session.repo.root.resolve()
+    given = write if write.is_absolute() else cwd / write
+    target = given.parent.resolve() / given.name  # the folder's symlinks resolved, not the file's
+    where = str(write)
+    if ".git" in given.parts or ".git" in target.parts or target.is_relative_to(session.repo.common_dir.resolve()):
+        raise UsageProblem("the plan would be written inside the repository's git directory", where=where,
+                           fix="write it to a path in the work tree, e.g. --write plan.json",
+                           error_key="usage:write")
+    if not target.is_relative_to(root) or target == root:
+        raise UsageProblem(f"the plan would be written outside the repository ({root})", where=where,
+                           fix="write it to a path in the work tree, e.g. --write plan.json",
+                           error_key="usage:write")
+    if os.path.lexists(target):
+        if not overwrite:
+            raise UsageProblem("the file exists; the plan does not overwrite it", where=where,
+                               fix="choose a new file name, or pass --overwrite (MCP: options.overwrite = true) "
+                                   "to replace it", error_key="usage:write_exists")
+        if target.is_symlink() or not target.is_file():
+            raise UsageProblem("not a regular file; the plan replaces only a regular file", where=where,
+                               fix="choose a new file name", error_key="usage:write")
+    return target
 
 
 def _agent_notes(session: WorkflowSession) -> list[str]:
@@ -182,8 +210,12 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
         if write is not None and not isinstance(write, str):
             raise UsageProblem("options.write must be a path", where="options.write", fix="pass a file path",
                                error_key="usage:options")
+        overwrite = options.get("overwrite", False)
+        if not isinstance(overwrite, bool):
+            raise UsageProblem("options.overwrite must be true or false", where="options.overwrite",
+                               fix="pass true to replace an existing file", error_key="usage:options")
         return await make_plan(cwd, _need(args.get("context"), "context", action), args.get("workflow"),
-                               Path(write) if write else None)
+                               Path(write) if write else None, overwrite=overwrite)
     if action == "list":
         return [view(s) for s in await engine.listing(cwd, everything=bool(options.get("all")))]
     if action == "status":
@@ -204,11 +236,12 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
         retry = bool(options.get("retry_failed"))
         if detach:
             session = await WorkflowSession.open(cwd)
-            state = engine.notice_dead_runner(session, session.load(wid))
-            if engine.resume_runs_a_phase(state, retry_failed=retry):
-                if engine.parked(state):
-                    await engine.check_parked_held(session, state)  # refused here, not in the runner
-                return view(spawn_runner(session, state, resume=True, retry_failed=retry))
+            async with session.claim(wid):  # checked and the runner recorded before another may look
+                state = engine.notice_dead_runner(session, session.load(wid))
+                if engine.resume_runs_a_phase(state, retry_failed=retry):
+                    if engine.parked(state):
+                        await engine.check_parked_held(session, state)  # refused here, not in the runner
+                    return view(spawn_runner(session, state, resume=True, retry_failed=retry))
         return view(await engine.resume(cwd, wid, emit, retry_failed=retry))
     if action == "cancel":
         return view(await engine.cancel(cwd, wid))
@@ -218,9 +251,10 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
 async def _go(cwd: Path, wid: str, emit: EventSink, *, detach: bool, skip: bool = False) -> dict[str, Any]:
     if detach:
         session = await WorkflowSession.open(cwd)
-        state = engine.notice_dead_runner(session, session.load(wid))
-        engine.check_can_run(state, skip=skip)
-        return view(spawn_runner(session, state, skip=skip))
+        async with session.claim(wid):  # checked and the runner recorded before another may look
+            state = engine.notice_dead_runner(session, session.load(wid))
+            engine.check_can_run(state, skip=skip)
+            return view(spawn_runner(session, state, skip=skip))
     return view(await engine.run_next(cwd, wid, emit, skip=skip))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import sys
+import shlex
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +20,9 @@ from launcher.models.workflow import ArtifactSpec, Phase
 from launcher.store.files import atomic_write_json, atomic_write_text
 
 TEST_TIMEOUT_S = 1800.0
-_PYTHON_MODULE = re.compile(r"^\s*python[0-9.]*\s+-m\s+(\S+)(.*)$")
+# `python -m MODULE ...`, the interpreter as the command names it (`python3`, `.venv/bin/python`)
+_PYTHON_MODULE = re.compile(r"^\s*((?:\S*/)?python[0-9.]*)\s+-m\s+(\S+)(.*)$")
+_NO_COVERAGE = "launcher: coverage.py is not importable by the test command's interpreter"
 
 
 async def changed_files(repo: GitRepo, start: str, end: str) -> list[dict[str, str]]:
@@ -61,20 +63,28 @@ async def test_results(repo: GitRepo, commit: str, command: str, scratch: Path) 
 
 
 async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Path) -> dict[str, Any]:
-    """Coverage of the test command when it is `python -m MODULE ...` (run under coverage.py);
-    otherwise it says why nothing was measured."""
+    """Coverage of the test command when it is `python -m MODULE ...`: the same command under
+    coverage.py, run by the same interpreter (the project's, as the command names it, with its
+    packages; never the launcher's own); otherwise, or when that interpreter has no coverage.py,
+    it says why nothing was measured."""
     found = _PYTHON_MODULE.match(command)
     if not found:
         return {"measured": False, "command": command,
                 "reason": "the test command is not `python -m MODULE ...`, so coverage.py cannot wrap it"}
+    python, module, rest = found.group(1), found.group(2), found.group(3)
     with tempfile.TemporaryDirectory(prefix="launcher-cov-") as tmp:
         data, report = Path(tmp) / ".coverage", Path(tmp) / "coverage.json"
-        py = sys.executable
-        wrapped = (f"'{py}' -m coverage run --data-file='{data}' -m {found.group(1)}{found.group(2)}; "
-                   f"status=$?; '{py}' -m coverage json -q --data-file='{data}' -o '{report}' "
+        py, data_q, report_q = shlex.quote(python), shlex.quote(str(data)), shlex.quote(str(report))
+        probe = f"{py} -c 'import coverage' 2>/dev/null || {{ echo {shlex.quote(_NO_COVERAGE)}; exit 97; }}; "
+        wrapped = (f"{probe}{py} -m coverage run --data-file={data_q} -m {module}{rest}; "
+                   f"status=$?; {py} -m coverage json -q --data-file={data_q} -o {report_q} "
                    "--omit='*/site-packages/*'"
                    "; exit $status")
         ok, output = await merge.run_integration_check(repo, commit, wrapped, scratch, TEST_TIMEOUT_S, env=_env(repo))
+        if _NO_COVERAGE in output:
+            return {"measured": False, "command": command,
+                    "reason": f"coverage.py is not installed for `{python}`, the test command's interpreter "
+                              f"(install it there, e.g. `{python} -m pip install coverage`)"}
         if not report.is_file():
             return {"measured": False, "command": command, "reason": "coverage.py wrote no report",
                     "output_tail": output[-2000:]}
@@ -125,7 +135,7 @@ async def write_phase_artifacts(
     test_command: str, scratch_root: Path,
 ) -> list[str]:
     """Every artifact the template names for this phase; returns their paths (relative)."""
-    tasks = [t for t in report.tasks if t.id.startswith(f"{phase.id}-")]
+    tasks = [t for t in report.tasks if t.id in phase.task_ids()]
     written: list[str] = []
     for spec in phase.artifacts:
         target = folder / spec.path
@@ -162,7 +172,7 @@ async def _document(repo: GitRepo, landed: str, phase: Phase, spec: ArtifactSpec
 def _log(phase: Phase, report: RunReport, start: str, landed: str) -> str:
     lines = [f"# {phase.title}: log", "", f"Run {report.run_id}: {report.status}; {start[:12]} -> {landed[:12]}", ""]
     for task in report.tasks:
-        if not task.id.startswith(f"{phase.id}-"):
+        if task.id not in phase.task_ids():
             continue
         summary = (task.contract or {}).get("summary", "")
         lines.append(f"- {task.id} ({task.agent}): {task.state}; {len(task.files)} file(s). {summary}".rstrip())
@@ -171,12 +181,22 @@ def _log(phase: Phase, report: RunReport, start: str, landed: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def error_path(phase: Phase) -> str:
+    return f"{phase.id}/error.json"
+
+
+def clear_error(folder: Path, phase: Phase) -> None:
+    """A phase that succeeded (on a retry) keeps no error.json of an earlier failure."""
+    if error_path(phase) not in {a.path for a in phase.artifacts}:
+        (folder / error_path(phase)).unlink(missing_ok=True)
+
+
 def write_error(folder: Path, phase: Phase, report: RunReport | None, error: str) -> str:
     """A failed phase's details, for the operator choosing retry, skip or cancel."""
-    path = f"{phase.id}/error.json"
+    path = error_path(phase)
     tasks = [] if report is None else [
         {"id": t.id, "state": t.state, "message": t.message, "branch": t.branch, "worktree": t.worktree}
-        for t in report.tasks if t.id.startswith(f"{phase.id}-")]
+        for t in report.tasks if t.id in phase.task_ids()]
     atomic_write_json(folder / path, {"phase": phase.id, "error": error,
                                       "run_id": report.run_id if report else None, "tasks": tasks})
     return path

@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,20 @@ import anyio
 from launcher import process
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
+from launcher.app.run.inputs import check_run_inputs
 from launcher.app.workflow import artifacts, phase_run
-from launcher.app.workflow.planner import check_params, check_scripts, custom_template
+from launcher.app.workflow.planner import check_params, check_scripts, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import RunNotFound, UsageProblem
 from launcher.models.states import RunStatus, TaskState
-from launcher.models.workflow import PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
+from launcher.models.workflow import (
+    Phase,
+    PhaseState,
+    PhaseStatus,
+    WorkflowState,
+    WorkflowStatus,
+    WorkflowTemplate,
+)
 
 RUNNER_LOG = "runner.log"
 RUNNER_MARK = "--- launcher workflow runner: "  # the first line a detached runner's log gets
@@ -145,25 +154,41 @@ def notice_dead_runner(session: WorkflowSession, state: WorkflowState) -> Workfl
 
 async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str, Any]) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
+    templates = session.templates()  # read first: a repository template with a reserved name is refused
     if name == "custom":
         template = custom_template(params.get("task", ""))
-        options = {**options, "custom_template": template.model_dump(mode="json", by_alias=True)}
     else:
-        template = session.templates().get(name) or _unknown(session, name)
+        template = templates.get(name) or _unknown(session, name)
     filled = check_params(template, params)
-    options = {**options, "scripts": check_scripts(template, options.get("scripts"))}
+    options = {**options, "scripts": check_scripts(template, options.get("scripts")),
+               "template": template.model_dump(mode="json", by_alias=True)}  # fixed at start
     target = await session.repo.current_branch()
     if not target:
         raise UsageProblem("the main work tree has a detached HEAD, so a workflow has no branch to land on",
                            fix="check out a branch first")
+    workflow_id = f"wf_{secrets.token_hex(6)}"
+    await _check_steps(session, template, filled, options["scripts"], target, session.folder(workflow_id))
     state = WorkflowState(
-        id=f"wf_{secrets.token_hex(6)}", template=template.name, params=filled, options=options, target=target,
+        id=workflow_id, template=template.name, params=filled, options=options, target=target,
         base_sha=await session.repo.rev_parse(target), pause_on_failure=template.pause_on_failure,
         phases=[PhaseState(id=p.id, name=p.title) for p in template.phases],
         message="created; `launcher workflow next` runs the first phase",
     )
     session.save(state)
     return state
+
+
+async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, params: dict[str, str],
+                       scripts: dict[str, Any], target: str, folder: Path) -> None:
+    """Every step's run plan built and checked as `launcher run` checks it (task ids, agents,
+    prompts that must fit in one argument, rubrics, the target), with every earlier phase's
+    artifacts named in `{artifacts}`: what would stop a phase from starting is refused now, at
+    `start`, before a workflow exists that could never go on."""
+    earlier: list[str] = []
+    for step in template.steps():
+        plan = step_plan(step, params, session.config, earlier, scripts, target)
+        await check_run_inputs(session.repo, plan, session.config, into=target, base=target, budget_usd=None)
+        earlier += [str(folder / a.path) for phase in step for a in phase.artifacts]
 
 
 def _unknown(session: WorkflowSession, name: str) -> Any:
@@ -196,22 +221,24 @@ async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool =
     """Run the next step in this process. `spawned`: started detached by `start`/`next` (MCP),
     whose spawner recorded our pid."""
     session = await WorkflowSession.open(cwd)
-    state = session.load(workflow_id)
-    if spawned and state.runner_pid == os.getpid():
-        state.runner_pid = None
-    check_can_run(state, skip=skip)
-    if skip:
-        assert state.paused_on is not None
-        row = state.phase(state.paused_on)
-        row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
-        state.paused_on, state.status = None, WorkflowStatus.READY
-        state.options.pop("parked", None)
-        session.save(state)
-    step = phase_run.next_step(session, state)
-    if not step:
-        state.status = WorkflowStatus.COMPLETED
-        session.save(state)
-        return state
+    async with session.claim(workflow_id):
+        state = session.load(workflow_id)
+        if spawned and state.runner_pid == os.getpid():
+            state.runner_pid = None
+        check_can_run(state, skip=skip)
+        if skip:
+            assert state.paused_on is not None
+            row = state.phase(state.paused_on)
+            row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
+            state.paused_on, state.status = None, WorkflowStatus.READY
+            state.options.pop("parked", None)
+            session.save(state)
+        step = phase_run.next_step(session, state)
+        if not step:
+            state.status = WorkflowStatus.COMPLETED
+            session.save(state)
+            return state
+        await phase_run.begin_step(session, state, step)
     return await phase_run.run_step(session, state, step, emit)
 
 
@@ -267,25 +294,31 @@ def resume_runs_a_phase(state: WorkflowState, *, retry_failed: bool = False) -> 
 async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: bool = False,
                  spawned: bool = False) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
-    state = session.load(workflow_id)
-    if spawned and state.runner_pid == os.getpid():
-        state.runner_pid = None
-    resume_runs_a_phase(state, retry_failed=retry_failed)
-    if _interrupted(state):  # a crashed runner: continue its phase's run
-        return await phase_run.run_step(session, state, _running_step(session, state), emit)
-    if state.status is WorkflowStatus.PAUSED and state.paused_on:
-        if parked(state):
-            return await _take_parked(session, state)
-        step = phase_run.next_step(session, state)
-        state.paused_on = None
-        return await phase_run.run_step(session, state, step, emit, retry_failed=True)
-    if state.status is WorkflowStatus.PAUSED:
-        state.status, state.resume_to = state.resume_to or WorkflowStatus.READY, None
-        state.pause_requested = False
-        state.message = "resumed"
-        session.save(state)
-        return state
-    raise _refuse(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
+    async with session.claim(workflow_id):
+        state = session.load(workflow_id)
+        if spawned and state.runner_pid == os.getpid():
+            state.runner_pid = None
+        resume_runs_a_phase(state, retry_failed=retry_failed)
+        if _interrupted(state):  # a crashed runner: continue its phase's run
+            step = _running_step(session, state)
+            await phase_run.begin_step(session, state, step)
+            retry = False
+        elif state.status is WorkflowStatus.PAUSED and state.paused_on:
+            if parked(state):
+                return await _take_parked(session, state)
+            step = phase_run.next_step(session, state)
+            state.paused_on = None
+            await phase_run.begin_step(session, state, step)
+            retry = True
+        elif state.status is WorkflowStatus.PAUSED:
+            state.status, state.resume_to = state.resume_to or WorkflowStatus.READY, None
+            state.pause_requested = False
+            state.message = "resumed"
+            session.save(state)
+            return state
+        else:
+            raise _refuse(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
+    return await phase_run.run_step(session, state, step, emit, retry_failed=retry)
 
 
 async def check_parked_held(session: WorkflowSession, state: WorkflowState) -> None:
@@ -332,34 +365,39 @@ async def cancel(cwd: Path, workflow_id: str) -> WorkflowState:
     state = session.load(workflow_id)
     if state.status.is_final:
         raise _refuse(state, "it has already ended", "nothing to do")
-    pid = state.runner_pid
-    if pid and pid != os.getpid() and runner_alive(pid):
-        marker = session.folder(state.id) / CANCEL_MARK
-        marker.write_text(f"{time.time()}\n")
-        try:
-            await _stop(pid)
-        finally:
-            marker.unlink(missing_ok=True)
-        state = session.load(workflow_id)  # what the runner saved on its way out
-    ended = [row for row in state.phases
-             if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
-    removed: list[str] = []
-    for row in ended:
-        removed += await _end_run(session, state, str(row.run_id))
-    for row in state.phases:
-        if row.status is PhaseStatus.RUNNING:
-            row.status, row.error, row.finished_at = PhaseStatus.FAILED, "cancelled", time.time()
-    state.status, state.runner_pid, state.paused_on = WorkflowStatus.CANCELLED, None, None
-    state.options.pop("parked", None)
-    state.message = "cancelled by the operator; what earlier phases landed stays"
-    if ended:
-        state.message += (f"; the run of phase {', '.join(r.id for r in ended)} was ended (nothing of it lands) "
-                          f"and {len(removed)} worktree(s)/branch(es) of it removed")
-    session.save(state)
-    log = session.folder(state.id) / RUNNER_LOG
-    if log.exists():
-        with log.open("a", encoding="utf-8") as fh:
-            fh.write(f"--- cancelled by the operator (`launcher workflow cancel {state.id}`): {state.message}\n")
+    # shielded: a caller that gives up (an MCP client cancelling its request) must not leave the
+    # runner stopped but the workflow still `running`
+    with anyio.CancelScope(shield=True):
+        pid = state.runner_pid
+        if pid and pid != os.getpid() and runner_alive(pid):
+            marker = session.folder(state.id) / CANCEL_MARK
+            marker.write_text(f"{time.time()}\n")
+            try:
+                await _stop(pid)
+            finally:
+                marker.unlink(missing_ok=True)
+            state = session.load(workflow_id)  # what the runner saved on its way out
+        ended = [row for row in state.phases
+                 if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
+        removed: list[str] = []
+        said: list[str] = []
+        for row in ended:
+            outcome = await _end_run(session, state, str(row.run_id))
+            removed += outcome.removed
+            said.append(_credit(session, state, row, outcome))
+        for row in state.phases:
+            if row.status is PhaseStatus.RUNNING:
+                row.status, row.error, row.finished_at = PhaseStatus.FAILED, "cancelled", time.time()
+        state.status, state.runner_pid, state.paused_on = WorkflowStatus.CANCELLED, None, None
+        state.options.pop("parked", None)
+        state.message = "cancelled by the operator; what earlier phases landed stays"
+        if said:
+            state.message += "; " + "; ".join(said) + f"; {len(removed)} worktree(s)/branch(es) removed"
+        session.save(state)
+        log = session.folder(state.id) / RUNNER_LOG
+        if log.exists():
+            with log.open("a", encoding="utf-8") as fh:
+                fh.write(f"--- cancelled by the operator (`launcher workflow cancel {state.id}`): {state.message}\n")
     return state
 
 
@@ -380,9 +418,21 @@ async def _stop(pid: int) -> None:
             return
 
 
-async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) -> list[str]:
-    """A cancelled phase's run: its unfinished (and approved, unlanded) tasks cancelled, the run
-    failed, leftover processes killed, worktrees and branches removed."""
+@dataclass
+class _Ended:
+    """What cancelling a phase's run found and did."""
+    run_id: str
+    status: RunStatus | None  # the run's status before the cancel (None: no such run)
+    landed: list[str] = field(default_factory=list)  # its tasks already merged onto the target
+    removed: list[str] = field(default_factory=list)
+    driven_elsewhere: bool = False  # another live launcher drives it; left alone
+
+
+async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) -> _Ended:
+    """A cancelled phase's run. A run that already succeeded (its work is on the target) is left
+    as it is; otherwise its unfinished (and approved, unlanded) tasks are cancelled, the run
+    failed, leftover processes killed, worktrees and branches removed. Tasks that had already
+    merged stay merged, and the run's message says so."""
     from launcher.app import clean
     from launcher.engine.orphans import reap_journaled
 
@@ -390,18 +440,61 @@ async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) 
     try:
         run = journal.run(run_id)
     except RunNotFound:
-        return []
+        return _Ended(run_id, None)
+    tasks = journal.tasks(run_id)
+    ended = _Ended(run_id, run.status, landed=[t.task_id for t in tasks if t.merged])
     if run.launcher_pid and run.launcher_pid != os.getpid() and process.pid_alive(run.launcher_pid) \
             and run.status is RunStatus.RUNNING:
-        return []  # another launcher drives it; never pull the rug from under it
+        ended.driven_elsewhere = True
+        return ended  # another launcher drives it; never pull the rug from under it
     reap_journaled(journal, run_id, set())
+    if run.status is RunStatus.SUCCEEDED:  # it landed: nothing to end, only its merged trees to remove
+        ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=False)
+        return ended
     note = f"cancelled with workflow {state.id}"
-    for task in journal.tasks(run_id):
+    for task in tasks:
         if task.state is TaskState.APPROVED or not task.state.is_final:
             journal.transition(run_id, task.task_id, TaskState.CANCELLED, note)
-    journal.set_run(run_id, status=RunStatus.FAILED,
-                    message=f"{note} (`launcher workflow cancel`): nothing of this run lands")
-    return await clean.clean(session.repo.root, run_id, all_runs=False, force=True)
+    if ended.landed:
+        message = (f"{note} (`launcher workflow cancel`) after {', '.join(ended.landed)} had landed on "
+                   f"{run.target}; the rest of this run does not land")
+    else:
+        message = f"{note} (`launcher workflow cancel`): nothing of this run lands"
+    journal.set_run(run_id, status=RunStatus.FAILED, message=message)
+    ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=True)
+    return ended
+
+
+def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, ended: _Ended) -> str:
+    """The cancelled phase's row as its run really ended, and the sentence saying so."""
+    if ended.driven_elsewhere:
+        return f"the run {ended.run_id} of phase {row.id} is still driven by another launcher and was left to it"
+    if ended.status is None:
+        return f"phase {row.id}'s run {ended.run_id} was never recorded (nothing of it lands)"
+    report = build_report(session.journal(), ended.run_id, session.repo.root)
+    phase = _template_phase(session, state, row.id)
+    row.tasks = phase_run.task_rows(report, phase) if phase is not None else row.tasks
+    row.finished_at = time.time()
+    if ended.status is RunStatus.SUCCEEDED:
+        row.status, row.error = PhaseStatus.SUCCEEDED, None
+        if phase is not None:
+            artifacts.clear_error(session.folder(state.id), phase)
+            row.artifacts = [a for a in row.artifacts if a != artifacts.error_path(phase)]
+        return (f"phase {row.id} had already landed on {state.target} (run {ended.run_id} succeeded: "
+                f"{', '.join(ended.landed) or 'its tasks'}); it stays, recorded as succeeded, without its artifacts")
+    if ended.landed:
+        row.status = PhaseStatus.FAILED
+        row.error = (f"cancelled after {', '.join(ended.landed)} of run {ended.run_id} had landed on "
+                     f"{state.target}; the rest was ended")
+        return (f"phase {row.id}'s run {ended.run_id} was ended: {', '.join(ended.landed)} had already landed on "
+                f"{state.target} and stay(s); the rest does not land")
+    if row.status is PhaseStatus.RUNNING:
+        row.status, row.error = PhaseStatus.FAILED, "cancelled"
+    return f"the run {ended.run_id} of phase {row.id} was ended (nothing of it lands)"
+
+
+def _template_phase(session: WorkflowSession, state: WorkflowState, phase_id: str) -> Phase | None:
+    return next((p for p in session.template_of(state).phases if p.id == phase_id), None)
 
 
 async def status(cwd: Path, workflow_id: str | None) -> WorkflowState:

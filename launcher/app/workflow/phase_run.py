@@ -15,6 +15,7 @@ from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.workflow import artifacts
 from launcher.app.workflow.planner import step_plan, test_command
 from launcher.app.workflow.session import WorkflowSession
+from launcher.errors import LauncherError
 from launcher.models.events import Event
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus
@@ -49,9 +50,8 @@ def _recording(session: WorkflowSession, state: WorkflowState, step: list[Phase]
     return sink
 
 
-async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], emit: EventSink,
-                   *, retry_failed: bool = False) -> WorkflowState:
-    repo = session.repo
+async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[Phase]) -> None:
+    """Record this process as the step's runner (the claim; under `session.claim`)."""
     state.status, state.runner_pid, state.message = WorkflowStatus.RUNNING, os.getpid(), ""
     run_id = state.phase(step[0].id).run_id
     for phase in step:
@@ -59,19 +59,61 @@ async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Ph
         row.status, row.error = PhaseStatus.RUNNING, None
         row.started_at = row.started_at or time.time()
         if run_id is None or row.start_sha is None:
-            row.start_sha = await repo.rev_parse(state.target)
+            row.start_sha = await session.repo.rev_parse(state.target)
     session.save(state)
+
+
+async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], emit: EventSink,
+                   *, retry_failed: bool = False) -> WorkflowState:
+    """The step's run, once `begin_step` recorded us as its runner."""
+    repo = session.repo
+    run_id = state.phase(step[0].id).run_id
     sink = _recording(session, state, step, emit)
     journal_run = session.store_run_status(run_id) if run_id else None
     if run_id is None:
-        plan = step_plan(step, state.params, session.config, earlier_artifacts(session, state),
-                         state.options.get("scripts", {}), state.target)
-        report = await start_run(repo.root, plan, RunOptions(into=state.target, base=state.target), sink)
+        try:
+            plan = step_plan(step, state.params, session.config, earlier_artifacts(session, state),
+                             state.options.get("scripts", {}), state.target)
+            report = await start_run(repo.root, plan, RunOptions(into=state.target, base=state.target), sink)
+        except LauncherError as exc:
+            if state.phase(step[0].id).run_id is not None:
+                raise  # the run exists: `resume` continues it
+            return failed_to_start(session, state, step, exc.message)  # refused before its run began
     elif journal_run in (RunStatus.RUNNING, RunStatus.INTERRUPTED) or retry_failed:
         report = await resume_run(repo.root, run_id, sink, retry_failed=retry_failed)
     else:  # the run had finished; the crash came while its results were being written
         report = build_report(session.journal(), run_id, repo.root)
     return await finish_step(session, state, step, report)
+
+
+def choices(wid: str) -> str:
+    return (f"retry (`launcher workflow resume {wid} --retry-failed`), skip (`launcher workflow next {wid} "
+            f"--skip`) or cancel (`launcher workflow cancel {wid}`)")
+
+
+def failed_to_start(session: WorkflowSession, state: WorkflowState, step: list[Phase], error: str) -> WorkflowState:
+    """The step's run could not begin (an agent missing, a check the run refused): its phases
+    failed with that reason, kept in their state, their error.json and the workflow's message."""
+    names = "+".join(p.id for p in step)
+    for phase in step:
+        row = state.phase(phase.id)
+        row.status, row.error, row.finished_at = PhaseStatus.FAILED, f"its run could not start: {error}", time.time()
+        row.artifacts = [artifacts.write_error(session.folder(state.id), phase, None, row.error)]
+    state.runner_pid = None
+    if state.pause_on_failure:
+        state.status, state.paused_on = WorkflowStatus.PAUSED, step[0].id
+        state.message = f"phase {names} failed to start: {error}\nfix the cause, then {choices(state.id)}"
+    else:
+        state.status, state.message = WorkflowStatus.FAILED, f"phase {names} failed to start: {error}"
+    session.save(state)
+    return state
+
+
+def task_rows(report: RunReport, phase: Phase) -> list[dict[str, Any]]:
+    """The phase's own tasks of its step's run, as the workflow's state lists them."""
+    ids = phase.task_ids()
+    return [{"id": t.id, "role": t.role, "agent": t.agent, "state": t.state, "merged": t.merged}
+            for t in report.tasks if t.id in ids]
 
 
 def _produced_nothing(report: RunReport, tasks: list[dict[str, Any]], start: str | None, landed: str) -> bool:
@@ -92,8 +134,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
     for phase in step:
         row = state.phase(phase.id)
         row.run_id = report.run_id
-        row.tasks = [{"id": t.id, "role": t.role, "agent": t.agent, "state": t.state, "merged": t.merged}
-                     for t in report.tasks if t.id.startswith(f"{phase.id}-")]
+        row.tasks = task_rows(report, phase)
         if parked_on and not landed_by_operator:  # approved, on the integration branch, not the target
             for task in row.tasks:
                 if task["state"] in ("merged", "approved"):
@@ -109,6 +150,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
             row.artifacts = await artifacts.write_phase_artifacts(
                 repo, folder, phase, report, row.start_sha or landed, landed, command, session.scratch_root(state.id))
             row.status, row.error = PhaseStatus.SUCCEEDED, None
+            artifacts.clear_error(folder, phase)
         else:
             failed = [f"{t['id']} {t['state']}" for t in row.tasks
                       if t["state"] not in ("merged", "skipped", "approved") and not parked_on]
@@ -119,8 +161,6 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
         row.finished_at = time.time()
     state.runner_pid = None
     wid = state.id
-    choices = (f"retry (`launcher workflow resume {wid} --retry-failed`), skip (`launcher workflow next {wid} "
-               f"--skip`) or cancel (`launcher workflow cancel {wid}`)")
     failed_phase = next((p.id for p in step if state.phase(p.id).status is PhaseStatus.FAILED), None)
     if parked_on and failed_phase and not landed_by_operator:
         commit = await repo.rev_parse(parked_on)
@@ -137,7 +177,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
                 if failed_phase in nothing else f"phase {failed_phase} failed")
         if state.pause_on_failure:
             state.status, state.paused_on = WorkflowStatus.PAUSED, failed_phase
-            state.message = f"{what}; {choices}"
+            state.message = f"{what}; {choices(wid)}"
         else:
             state.status, state.message = WorkflowStatus.FAILED, what
     else:

@@ -76,7 +76,19 @@ def check_scripts(template: WorkflowTemplate, scripts: Any) -> dict[str, Any]:
 
 
 def check_params(template: WorkflowTemplate, params: dict[str, str]) -> dict[str, str]:
-    """The template's parameters filled in: defaults applied, unknown or missing ones refused."""
+    """The template's parameters filled in: defaults applied, unknown or missing ones refused,
+    and each one text that can be stored and sent (UTF-8)."""
+    for name, value in params.items():
+        for what, text in (("name", name), ("value", value)):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                shown = name.encode("utf-8", "backslashreplace").decode()
+                raise UsageProblem(
+                    f"parameter {shown!r}: its {what} is not UTF-8 text (at character {exc.start}: "
+                    f"{text[exc.start:exc.end]!a}, a byte or surrogate that is no character)",
+                    where=f"--param {shown}", fix="pass the parameter as UTF-8 text",
+                    error_key="workflow_param_invalid") from None
     unknown = sorted(set(params) - set(template.parameters))
     if unknown:
         raise UsageProblem(f"workflow {template.name!r} has no parameter {unknown[0]!r}",
@@ -129,7 +141,7 @@ def choose_template(context: str, templates: dict[str, WorkflowTemplate],
 
 
 def task_id(phase: Phase, role: str) -> str:
-    return f"{phase.id}-{role}"
+    return phase.task_id(role)
 
 
 def phase_tasks(phase: Phase, params: dict[str, str], config: RepoConfig, artifacts: list[str],

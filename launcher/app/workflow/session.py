@@ -3,8 +3,14 @@ store (in the journal's database) and the mirror of each state in `.launcher/wor
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import anyio
 
 from launcher.app.context import open_journal, state_dir
 from launcher.app.workflow.templates import get_template, load_templates
@@ -17,6 +23,8 @@ from launcher.models.workflow import WorkflowState, WorkflowTemplate
 from launcher.store.files import atomic_write_json
 from launcher.store.journal import Journal
 from launcher.store.workflows import WorkflowStore
+
+CLAIM_LOCK = "claim.lock"
 
 
 @dataclass
@@ -58,10 +66,33 @@ class WorkflowSession:
     def load(self, workflow_id: str) -> WorkflowState:
         return self.store.load(workflow_id)
 
+    @contextlib.asynccontextmanager
+    async def claim(self, workflow_id: str) -> AsyncIterator[None]:
+        """The workflow's claim lock (fcntl, across processes): held from "may a runner start
+        now?" until the runner is recorded, so two `next` (CLI, MCP) never both run a phase."""
+        self.load(workflow_id)  # an unknown workflow is refused before its folder is made
+        path = self.folder(workflow_id) / CLAIM_LOCK
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)  # never inherited by a runner
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await anyio.sleep(0.02)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
     def templates(self) -> dict[str, WorkflowTemplate]:
         return load_templates(self.repo.root)
 
     def template_of(self, state: WorkflowState) -> WorkflowTemplate:
-        if state.template == "custom":
-            return WorkflowTemplate.model_validate(state.options["custom_template"])
-        return get_template(self.repo.root, state.template)
+        """The template as it was at `start` (kept in the state): editing, renaming or removing
+        its file, or another TOML file landing in `workflows/`, never changes a running workflow."""
+        stored = state.options.get("template") or state.options.get("custom_template")
+        if isinstance(stored, dict):
+            return WorkflowTemplate.model_validate(stored)
+        return get_template(self.repo.root, state.template)  # a workflow started before templates were kept

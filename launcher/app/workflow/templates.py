@@ -1,5 +1,7 @@
 """Workflow templates: TOML files shipped in `launcher/data/workflows/` (packs in sub-folders),
-added to or overridden by the repository's own `workflows/` folder (same name wins)."""
+added to or overridden by the repository's own `workflows/` folder (same name wins). A TOML file
+there is a template when it has `[[phase]]`s; any other (an application's own settings in a
+folder that happens to be called `workflows/`) is not one and is left alone."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from launcher.models.decoding import read_text, toml_loads
 from launcher.models.workflow import WorkflowTemplate
 
 REPO_FOLDER = "workflows"
+RESERVED_NAMES = frozenset({"custom"})  # the keyword-routed plan (`planner.custom_template`)
 
 
 def _toml_files(root: Traversable, pack: str | None = None) -> list[tuple[Traversable, str | None, str]]:
@@ -28,11 +31,16 @@ def _toml_files(root: Traversable, pack: str | None = None) -> list[tuple[Traver
     return found
 
 
-def _parse(text: str, where: str, pack: str | None) -> WorkflowTemplate:
+def _parse(text: str, where: str, pack: str | None, *, only_templates: bool = False) -> WorkflowTemplate | None:
+    """The template in `text`; `only_templates`: None for a TOML file without `[[phase]]`."""
     try:
         data = toml_loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", where=where, fix="fix the syntax") from None
+        raise ConfigError(f"invalid TOML: {exc}", where=where,
+                          fix="fix the syntax" + (f" (a TOML file in {REPO_FOLDER}/ with [[phase]] is a workflow "
+                                                  "template)" if only_templates else "")) from None
+    if only_templates and "phase" not in data:
+        return None  # not a workflow template (no phases): someone else's TOML
     if pack and "category" not in data:
         data["category"] = pack
     try:
@@ -72,6 +80,7 @@ def load_templates(repo_root: Path | None) -> dict[str, WorkflowTemplate]:
     root = shipped_root()
     for entry, pack, shown in _toml_files(root):
         template = _parse(entry.read_text(encoding="utf-8"), f"launcher/data/workflows/{shown}", pack)
+        assert template is not None
         templates[template.name] = template
     if repo_root is not None and (repo_root / REPO_FOLDER).is_dir():
         folder = repo_root / REPO_FOLDER
@@ -80,8 +89,14 @@ def load_templates(repo_root: Path | None) -> dict[str, WorkflowTemplate]:
                 continue  # a folder, even one named `x.toml`, is a pack: rglob reads what it holds
             pack = path.parent.name if path.parent != folder else None
             shown = str(path.relative_to(repo_root))
-            template = _parse(_template_text(path, shown), shown, pack)
-            templates[template.name] = template
+            found = _parse(_template_text(path, shown), shown, pack, only_templates=True)
+            if found is not None and found.name in RESERVED_NAMES:
+                raise ConfigError(f"the template name {found.name!r} is reserved: `workflow start {found.name}` "
+                                  "runs the plan routed from the task's keywords (`workflow plan`)",
+                                  where=f"{shown}: name", error_key="config_invalid:workflow_template",
+                                  fix="give the template another name")
+            if found is not None:
+                templates[found.name] = found
     return templates
 
 
