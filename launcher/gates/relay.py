@@ -23,7 +23,7 @@ from launcher.engine.import_audit import ImportAudit
 from launcher.gates.answers import grader_answer
 from launcher.gates.packet import build_packet
 from launcher.gates.verdict import apply_deterministic, run_rubric_checks
-from launcher.git import submodules
+from launcher.git import submodules, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.plan import AgentConfig, Task
 from launcher.models.rubric import Rubric, all_criteria, composed_version
@@ -82,7 +82,7 @@ async def add_scratch(repo: GitRepo, path: Path, head: str) -> None:
     if path.exists():
         await remove_scratch(repo, path)
     async with repo.lock.hold():
-        await repo.git("worktree", "add", "--detach", "--force", str(path), head)
+        await worktrees.add(repo, "--detach", "--force", path=path, start=head)
     await submodules.check_out(repo, path)  # best effort: a check that needs one says so
 
 

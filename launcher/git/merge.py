@@ -18,7 +18,7 @@ import anyio
 from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed
-from launcher.git import markers, ref_guard, secret_guard, submodules, target_tree
+from launcher.git import markers, ref_guard, secret_guard, submodules, target_tree, worktrees
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
 
@@ -297,7 +297,7 @@ async def run_integration_check(
             await repo.git("worktree", "remove", "--force", "--force", str(scratch), check=False)
             shutil.rmtree(scratch, ignore_errors=True)
             await repo.git("worktree", "prune", check=False)
-        await repo.git("worktree", "add", "--detach", "--force", str(scratch), commit)
+        await worktrees.add(repo, "--detach", "--force", path=scratch, start=commit)
     try:
         missing = await submodules.check_out(repo, scratch)
         if env is not None:
