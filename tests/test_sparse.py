@@ -109,3 +109,14 @@ def test_an_edit_outside_the_cone_lands_even_where_git_keeps_skipping_files_on_d
     assert report.status == RunStatus.SUCCEEDED, docs.message
     assert docs.files == ["docs/d.txt"]
     assert git(sparse, "show", "main:docs/d.txt") == "CHANGED BY THE AGENT\n"
+
+
+def test_with_a_warm_pool_a_taken_worktree_is_not_blamed_for_gits_config_either(sparse: Path) -> None:
+    for n in (1, 2):  # the first run fills the pool; the second takes from it
+        report = run_plan(sparse, [{
+            "id": f"adds-{n}", "agent": "scripted", "prompt": "add a source file",
+            "script": [{"write": f"src/{n}.txt", "content": f"{n}\n"},
+                       {"contract": {"files_changed": [f"src/{n}.txt"]}}],
+        }], warm_pool=1)
+        assert report.status == RunStatus.SUCCEEDED, task(report, f"adds-{n}").message
+    assert git(sparse, "show", "main:src/2.txt") == "2\n"
