@@ -146,6 +146,35 @@ def test_agent_script_not_committed_is_exit_3_naming_it(repo: Path) -> None:
     assert runs_in_journal(repo) == 0
 
 
+def test_commit_signing_that_cannot_sign_is_exit_3_before_any_agent_runs(repo: Path, tmp_path: Path) -> None:
+    git(repo, "config", "commit.gpgsign", "true")
+    git(repo, "config", "gpg.program", "false")  # as with no key: the signer fails
+    plan = write_plan(tmp_path / "plan.json", [{"id": "a", "script": [{"write": "a.txt", "content": "a"}]}])
+    done = launcher_cli(repo, "run", str(plan))
+    assert done.returncode == 3, done.stderr
+    assert "commit.gpgsign is on, but git cannot sign a commit in this repository" in done.stderr
+    assert "git config commit.gpgsign false" in done.stderr and "nothing was created" in done.stderr
+    assert runs_in_journal(repo) == 0
+    assert git(repo, "branch", "--list", "launcher/*").strip() == ""
+    assert not (tmp_path / "cache" / "launcher" / "worktrees").exists()
+
+
+def test_commit_signing_that_works_signs_the_launchers_commits(repo: Path, tmp_path: Path) -> None:
+    signer = tmp_path / "fake-gpg"  # answers as gpg does: the signature out, SIG_CREATED on the status fd
+    signer.write_text(
+        f"#!{sys.executable}\nimport sys\nsys.stdin.read()\n"
+        "sys.stderr.write('\\n[GNUPG:] SIG_CREATED D 1 8 00 0 FAKE\\n')\n"
+        "sys.stdout.write('-----BEGIN PGP SIGNATURE-----\\n\\nfake\\n-----END PGP SIGNATURE-----\\n')\n")
+    signer.chmod(0o755)
+    git(repo, "config", "commit.gpgsign", "true")
+    git(repo, "config", "gpg.program", str(signer))
+    plan = write_plan(tmp_path / "plan.json", [{"id": "a", "script": [{"write": "a.txt", "content": "a"}]}])
+    done = launcher_cli(repo, "run", str(plan), "--quiet")
+    assert done.returncode == 0, done.stderr
+    commit = git(repo, "log", "-1", "--format=%H", "main", "--", "a.txt").strip()
+    assert "gpgsig -----BEGIN PGP SIGNATURE-----" in git(repo, "cat-file", "commit", commit)
+
+
 # 4. Failures explain themselves; logs, diff, path and runs.
 
 def test_failure_line_is_the_first_error_not_the_tally() -> None:

@@ -118,3 +118,38 @@ def test_an_uncommitted_edit_inside_a_submodule_fails_the_task_instead_of_vanish
     assert edits.state == TaskState.FAILED
     assert "inside submodule vendor/lib without committing" in edits.message
     assert edits.worktree and Path(edits.worktree, "vendor/lib/lib.txt").read_text() == "LIB VERSION 1\nmore\n"
+
+
+def test_an_uncommitted_edit_inside_a_submodule_as_the_only_change_is_named_as_such(superproject: Path) -> None:
+    report = run_plan(superproject, [{
+        "id": "edits-lib", "agent": "scripted", "prompt": "edit the library in place, nothing else",
+        "script": [{"append": "vendor/lib/lib.txt", "content": "more\n"},
+                   {"contract": {"files_changed": ["vendor/lib/lib.txt"]}}],
+    }])
+    edits = task(report, "edits-lib")
+    assert edits.state == TaskState.FAILED
+    assert edits.message.startswith("changed files inside submodule vendor/lib without committing them there")
+    assert "git commit" not in edits.message
+    assert edits.worktree and Path(edits.worktree, "vendor/lib/lib.txt").read_text() == "LIB VERSION 1\nmore\n"
+
+
+def test_files_written_into_a_submodule_the_main_checkout_never_initialised_fail_the_task_and_stay(
+        superproject: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "plain-clone"
+    git(tmp_path, "clone", "-q", str(superproject), str(plain))  # no --recurse-submodules
+    base = git(plain, "rev-parse", "main").strip()
+    report = run_plan(plain, [{
+        "id": "writes-lib", "agent": "scripted", "prompt": "add a file to the (empty) library",
+        "script": [{"write": "vendor/lib/new.txt", "content": "agent work\n"},
+                   {"write": "vendor/lib/deeper/more.txt", "content": "more work\n"},
+                   {"write": "app.txt", "content": "app 2\n"},
+                   {"contract": {"files_changed": ["app.txt", "vendor/lib/new.txt"]}}],
+    }])
+    writes = task(report, "writes-lib")
+    assert writes.state == TaskState.FAILED and not writes.merged
+    assert "wrote vendor/lib/deeper/more.txt, vendor/lib/new.txt inside the directory of a submodule " \
+           "that is not initialised" in writes.message
+    assert git(plain, "rev-parse", "main").strip() == base  # nothing landed, not even app.txt
+    # Kept for the user: the worktree with the files git cannot see, the branch with the rest.
+    assert writes.worktree and Path(writes.worktree, "vendor/lib/new.txt").read_text() == "agent work\n"
+    assert git(plain, "diff", "--name-only", base, writes.branch).split() == ["app.txt"]

@@ -82,7 +82,7 @@ async def add_scratch(repo: GitRepo, path: Path, head: str) -> None:
     if path.exists():
         await remove_scratch(repo, path)
     async with repo.lock.hold():
-        await repo.git("worktree", "add", "--detach", "--force", str(path), head)
+        await worktrees.add(repo, "--detach", "--force", path=path, start=head)
     await submodules.check_out(repo, path)  # best effort: a check that needs one says so
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,17 +42,62 @@ async def head_or_none(repo: GitRepo, worktree: Path) -> str | None:
     return done.out.strip() if done.ok and done.out.strip() else None
 
 
+def _index_file(worktree: Path) -> Path:
+    admin = admin_dir(worktree)
+    return (admin if admin is not None else worktree / ".git") / "index"
+
+
+def _may_skip_worktree(worktree: Path) -> bool:
+    """Whether the worktree's index can hold skip-worktree entries: only a version 3 or 4 index
+    has the extended flags that bit lives in (git writes version 2 when no entry needs them),
+    so the common case costs one read of the index's header and no git process."""
+    try:
+        with _index_file(worktree).open("rb") as fh:
+            header = fh.read(8)
+    except OSError:
+        return True  # unknown: ask git
+    return not (header[:4] == b"DIRC" and int.from_bytes(header[4:8], "big") == 2)
+
+
+async def take_in_skipped_files(repo: GitRepo, worktree: Path) -> list[str]:
+    """Files on disk at skip-worktree paths (a sparse checkout's paths outside its cone): `git add
+    -A` passes over them, so what an agent wrote there would be left out of its commit and lost
+    with the worktree. Their skip-worktree bit is cleared (as newer git does when it reads the
+    index), so they are committed like any other file; a path not on disk stays skipped, not
+    deleted. Returns the paths taken in."""
+    if not _may_skip_worktree(worktree):
+        return []
+    listed = await repo.git("ls-files", "-t", "-z", cwd=worktree)
+    present = [entry[2:] for entry in listed.out.split("\0")
+               if entry.startswith("S ") and os.path.lexists(worktree / entry[2:])]
+    for start in range(0, len(present), 500):  # a bounded argv per call
+        await repo.git("update-index", "--no-skip-worktree", "--", *present[start:start + 500], cwd=worktree)
+    return present
+
+
+async def stage_everything(repo: GitRepo, worktree: Path) -> None:
+    """`git add -A` of everything the agent left (ignored files stay out), also at paths a sparse
+    checkout leaves out (`--sparse`; edits of skip-worktree files: `take_in_skipped_files`)."""
+    await take_in_skipped_files(repo, worktree)
+    await repo.git("add", "-A", "--sparse", cwd=worktree)
+
+
+# What `git commit` says (LC_ALL=C) when it has nothing to commit: the tree is clean, or the only
+# changes are ones `git add` does not stage (content inside a submodule, reported separately).
+_NOTHING_TO_COMMIT = ("nothing to commit", "nothing added to commit", "no changes added to commit")
+
+
 async def commit_pending(
     repo: GitRepo, worktree: Path, message: str, trailers: dict[str, str]
 ) -> bool:
     """Commit everything the agent left uncommitted (ignored files stay out); True if it did."""
-    await repo.git("add", "-A", cwd=worktree)
+    await stage_everything(repo, worktree)
     done = await repo.git(
         "commit", "-q", "--no-verify", "-m", with_trailers(message, trailers), cwd=worktree, check=False
     )
     if done.ok:
         return True
-    if "nothing to commit" in done.out + done.err or "nothing added to commit" in done.out + done.err:
+    if any(text in done.out + done.err for text in _NOTHING_TO_COMMIT):
         return False
     raise GitFailed(
         f"`git commit` failed in {worktree}: {(done.err or done.out).strip()}", where=str(worktree),
@@ -64,7 +110,7 @@ async def rescue_uncommitted(repo: GitRepo, worktree: Path, ref: str) -> str | N
 
     Nothing is lost: the work stays reachable from `ref` (and is listed in the journal).
     """
-    await repo.git("add", "-A", cwd=worktree)
+    await stage_everything(repo, worktree)
     stash = (await repo.git("stash", "create", "launcher: interrupted work", cwd=worktree)).out.strip()
     if not stash:
         return None

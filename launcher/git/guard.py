@@ -12,6 +12,11 @@ Watched: `hooks/` (every file, recursively; symlinks by target), `config`, `conf
 `info/attributes`, `info/exclude` (a pattern there hides what an agent writes into the main
 checkout from `git status`), and each linked worktree's `worktrees/<id>/config.worktree`.
 
+git writes that last file itself when the launcher adds a worktree in a repository with
+per-worktree config (a sparse checkout: `core.sparseCheckout` is copied into every new
+worktree): `launcher_added_worktree` records what git wrote there as the launcher's, so only a
+later change of it is an agent's.
+
 The launcher itself appends to `info/exclude` while agents run (`/.launcher/`, review files:
 `launcher_excludes` announces each pattern first): those lines, appended, are never a change,
 and are kept when the file is put back.
@@ -22,7 +27,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from launcher.errors import LauncherError
@@ -51,9 +57,20 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class _OwnWrite:
+    entry: Entry | None  # None: git wrote no config.worktree there
+    at: float  # time.monotonic() of the `git worktree add`
+
+
+# common git dir -> {"worktrees/<id>/config.worktree": what git wrote when the launcher added it}
+_OWN_WORKTREE_CONFIG: dict[Path, dict[str, _OwnWrite]] = {}
+
+
+@dataclass(frozen=True)
 class GitDirSnapshot:
     common_dir: Path
     entries: dict[str, Entry]
+    taken: float = field(default_factory=time.monotonic)
 
 
 class GitDirTampered(LauncherError):
@@ -72,6 +89,34 @@ def _read(path: Path) -> Entry | None:
         return Entry(False, path.read_bytes(), info.st_mode & 0o7777)
     except OSError:
         return None
+
+
+def launcher_added_worktree(common_dir: Path, admin: Path | None) -> None:
+    """The launcher has just added a worktree whose admin dir is `admin` (`git worktree add`,
+    under the repository lock): the `config.worktree` git copied there (a sparse checkout's
+    settings) is git's doing, not an agent's. A snapshot taken before takes it in as it is now
+    (`changed_paths`), so an agent's later change, or its removal, is still one."""
+    if admin is None:
+        return
+    worktrees = common_dir / "worktrees"
+    with contextlib.suppress(OSError):
+        if admin.resolve().parent != worktrees.resolve():
+            return
+    rel = f"worktrees/{admin.name}/config.worktree"
+    _OWN_WORKTREE_CONFIG.setdefault(common_dir.resolve(), {})[rel] = _OwnWrite(
+        _read(worktrees / admin.name / "config.worktree"), time.monotonic())
+
+
+def _take_in_own_worktree_config(snapshot: GitDirSnapshot) -> None:
+    """What git wrote into the admin dirs of worktrees the launcher added since the snapshot
+    was taken becomes part of the snapshot (a worktree since removed is no change anyway)."""
+    for rel, own in _OWN_WORKTREE_CONFIG.get(snapshot.common_dir.resolve(), {}).items():
+        if own.at < snapshot.taken or not (snapshot.common_dir / rel).parent.is_dir():
+            continue
+        if own.entry is None:
+            snapshot.entries.pop(rel, None)
+        else:
+            snapshot.entries[rel] = own.entry
 
 
 def _hook_paths(common_dir: Path) -> list[str]:
@@ -133,6 +178,7 @@ def _wanted_exclude(before: Entry | None, now: Entry | None) -> Entry | None:
 def changed_paths(snapshot: GitDirSnapshot) -> dict[str, str]:
     """Watched paths that differ from the snapshot, each with "added", "changed" or "deleted".
     The launcher's own info/exclude lines are taken into the snapshot (so a restore keeps them)."""
+    _take_in_own_worktree_config(snapshot)
     now = _current(snapshot.common_dir)
     wanted = _wanted_exclude(snapshot.entries.get(EXCLUDE), now.get(EXCLUDE))
     if wanted is not None:

@@ -314,7 +314,7 @@ async def run_integration_check(
             await repo.git("worktree", "remove", "--force", "--force", str(scratch), check=False)
             shutil.rmtree(scratch, ignore_errors=True)
             await worktrees.forget(repo, scratch)
-        await repo.git("worktree", "add", "--detach", "--force", str(scratch), commit)
+        await worktrees.add(repo, "--detach", "--force", path=scratch, start=commit)
     try:
         missing = await submodules.check_out(repo, scratch)
         if env is not None:

@@ -14,9 +14,12 @@ keeping its branch (`pointer_problem`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from launcher.git.repo import GitRepo
+
+_NAMED = 8  # files named in a message; the rest are counted
 
 
 async def declared(repo: GitRepo, tree: Path) -> dict[str, str]:
@@ -76,6 +79,24 @@ async def with_uncommitted_work(repo: GitRepo, tree: Path) -> list[str]:
     return sorted(dirty)
 
 
+async def written_uninitialised(repo: GitRepo, tree: Path) -> list[str]:
+    """Files in `tree` inside the directory of a submodule that is not checked out there (the
+    main checkout never initialised it, so it has no `.git`): git sees nothing in such a
+    directory, so `git status` lists nothing and `git add -A` takes nothing. Work written there
+    would be lost with the worktree; the task must fail instead (`uninitialised_problem`)."""
+    found: list[str] = []
+    for path in await declared(repo, tree):
+        folder = tree / path
+        if not folder.is_dir() or folder.is_symlink() or os.path.lexists(folder / ".git"):
+            continue
+        for where, dirs, files in os.walk(folder):
+            dirs.sort()
+            rel = Path(where).relative_to(tree).as_posix()
+            found += [f"{rel}/{name}" for name in sorted(files)]
+            found += [f"{rel}/{name}" for name in dirs if os.path.islink(os.path.join(where, name))]
+    return sorted(found)
+
+
 def pointer_problem(gitlinks: list[str]) -> str | None:
     """Why a task that changed submodule pointers cannot be approved (None if it changed none)."""
     if not gitlinks:
@@ -92,3 +113,16 @@ def uncommitted_problem(paths: list[str]) -> str | None:
     return (f"changed files inside submodule {', '.join(paths)} without committing them there: the "
             "task's branch cannot carry them (the launcher does not land submodule changes); they "
             "stay in its kept worktree")
+
+
+def uninitialised_problem(files: list[str]) -> str | None:
+    """Why a task that wrote into a submodule's directory, where the submodule is not checked
+    out, cannot be approved."""
+    if not files:
+        return None
+    named = ", ".join(files[:_NAMED]) + (f" and {len(files) - _NAMED} more" if len(files) > _NAMED else "")
+    return (f"wrote {named} inside the directory of a submodule that is not initialised in this "
+            "repository: git does not see files there, so the task's branch cannot carry them (the "
+            "launcher does not land submodule changes); they stay in its kept worktree. Write them "
+            "elsewhere, or initialise the submodule in the main checkout (git submodule update "
+            "--init) and change it in its own repository")

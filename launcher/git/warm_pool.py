@@ -102,7 +102,7 @@ async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD
         pool_root(worktree_root).mkdir(parents=True, exist_ok=True)
         for _ in range(max(0, count - have)):
             path = _new_entry(worktree_root)
-            await repo.git("worktree", "add", "--quiet", "--detach", "--no-checkout", str(path), sha)
+            await worktrees.add(repo, "--quiet", "--detach", "--no-checkout", path=path, start=sha)
             registered.append(path)
     # The checkouts run outside the lock, several at once; a worktree counts as part of the pool
     # (`_entries`) only once its index exists, i.e. when its checkout has finished.

@@ -14,8 +14,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed, UsageProblem
+from launcher.git import guard
 from launcher.git.repo import GitRepo
 
 BRANCH_PREFIX = "launcher"
@@ -118,6 +120,16 @@ async def list_worktrees(repo: GitRepo) -> list[WorktreeInfo]:
     return _parse_porcelain(result.out)
 
 
+async def add(repo: GitRepo, *options: str, path: Path, start: str, check: bool = True) -> process.Completed:
+    """`git worktree add OPTIONS PATH START`, every one the launcher makes (caller holds the
+    repository lock). What git writes into the new worktree's admin dir besides its checkout
+    (a sparse checkout's `config.worktree`) is recorded as the launcher's (`guard`)."""
+    done = await repo.git("worktree", "add", *options, str(path), start, check=check)
+    if done.ok:
+        guard.launcher_added_worktree(repo.common_dir, admin_dir(path))
+    return done
+
+
 async def _find(repo: GitRepo, path: Path) -> WorktreeInfo | None:
     for info in await list_worktrees(repo):
         if _same_path(info.path, path):
@@ -141,11 +153,11 @@ async def create_worktree(repo: GitRepo, *, path: Path, branch: str, start: str)
 
 async def _register(repo: GitRepo, path: Path, branch: str, start: str) -> None:
     """The `git worktree add --no-checkout` step of `create_worktree`; caller holds the lock."""
-    add = ("worktree", "add", "--quiet", "--no-checkout")
+    options = ("--quiet", "--no-checkout")
     if not path.exists():
         # The common case, in one git call; anything unusual falls through to the checks.
         path.parent.mkdir(parents=True, exist_ok=True)
-        fast = await repo.git(*add, "--no-track", "-b", branch, str(path), start, check=False)
+        fast = await add(repo, *options, "--no-track", "-b", branch, path=path, start=start, check=False)
         if fast.ok:
             return
     existing = await _find(repo, path)
@@ -177,9 +189,9 @@ async def _register(repo: GitRepo, path: Path, branch: str, start: str) -> None:
                 where=str(repo.root),
                 fix=f"delete it (`git branch -D {branch}`) or run `launcher clean`",
             )
-        await repo.git(*add, str(path), branch)
+        await add(repo, *options, path=path, start=branch)
     else:
-        await repo.git(*add, "--no-track", "-b", branch, str(path), start_sha)
+        await add(repo, *options, "--no-track", "-b", branch, path=path, start=start_sha)
 
 
 def is_populated(path: Path) -> bool:

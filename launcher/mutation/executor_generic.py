@@ -192,7 +192,7 @@ class GenericExecutor:
             await worktrees.remove_worktree(self.repo, self.root)  # a leftover of a killed sweep
         self.root.parent.mkdir(parents=True, exist_ok=True)
         async with self.repo.lock.hold():
-            await self.repo.git("worktree", "add", "--detach", "--quiet", str(self.root), self.base_sha)
+            await worktrees.add(self.repo, "--detach", "--quiet", path=self.root, start=self.base_sha)
         await submodules.check_out(self.repo, self.root)  # the suite may need them (a failure shows there)
         self._started = True
         if self.order_file is not None:

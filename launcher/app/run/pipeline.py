@@ -358,6 +358,7 @@ async def _collect_and_decide(
         "files_changed": real_files,
         "submodule_changes": sorted(c.path for c in changed if c.gitlink),
         "submodule_uncommitted": await submodules.with_uncommitted_work(ctx.repo, worktree),
+        "submodule_uninitialised_writes": await submodules.written_uninitialised(ctx.repo, worktree),
         "claimed_files": contract.files_changed,
         "claimed_not_changed": claims.disagreements(contract.files_changed, real_files)[0],
         "changed_not_claimed": claims.disagreements(contract.files_changed, real_files)[1],
@@ -418,6 +419,13 @@ async def _decide(
         return TaskState.BLOCKED, f"agent reports {contract.status}: {'; '.join(contract.blockers)}", []
     if contract.status == "failed":
         return TaskState.FAILED, f"agent reports failure: {contract.summary}", []
+    # Before the claims: work inside a submodule is in the worktree, where the branch cannot
+    # carry it, and saying so beats "the branch changed nothing".
+    moved_submodules = (submodules.pointer_problem(facts["submodule_changes"])
+                        or submodules.uncommitted_problem(facts["submodule_uncommitted"])
+                        or submodules.uninitialised_problem(facts.get("submodule_uninitialised_writes", [])))
+    if moved_submodules:
+        return TaskState.FAILED, moved_submodules, []
     empty_claim = claims.empty_claim_failure(contract.files_changed, facts["files_changed"])
     if empty_claim:
         return TaskState.FAILED, empty_claim, []
@@ -426,10 +434,6 @@ async def _decide(
         outside = [f for f in facts["files_changed"] if not spec.match_file(f)]
         if outside:
             return TaskState.FAILED, f"changed files outside its scope: {', '.join(outside)}", []
-    moved_submodules = (submodules.pointer_problem(facts["submodule_changes"])
-                        or submodules.uncommitted_problem(facts["submodule_uncommitted"]))
-    if moved_submodules:
-        return TaskState.FAILED, moved_submodules, []
     if task.checks:
         ctx.transition(task.id, TaskState.CHECKING, f"{len(task.checks)} check(s)")
         results = await tree_commands.run_task_checks(ctx, task, worktree, _timeout(ctx, task))

@@ -1,9 +1,11 @@
 """Before a run creates anything (journal row, worktree, branch): can it run at all here?
 
-The repository must have a commit to start from, and every agent the plan names (each task's,
-each best-of attempt's, the grader) must be runnable: a missing CLI found after a worktree and
-a branch exist for every task leaves debris and wastes the user's time. Problems are
-environment problems (exit 3), all reported at once, each with what to install or configure.
+The repository must have a commit to start from, every agent the plan names (each task's,
+each best-of attempt's, the grader) must be runnable, and with `commit.gpgsign` set git must be
+able to sign the launcher's commits: a missing CLI or a failing signer found after a worktree
+and a branch exist for every task (after each agent ran, for the signer) leaves debris and wastes
+the user's time and money. Problems are environment problems (exit 3), each with what to install
+or configure.
 """
 
 from __future__ import annotations
@@ -42,6 +44,41 @@ async def require_first_commit(repo: GitRepo) -> None:
         "the repository has no commit yet, so there is nothing to start the worktrees from",
         where=str(repo.root),
         fix="make a first commit: git add -A && git commit -m 'first commit'",
+    )
+
+
+_SIGNING_TIMEOUT = 60.0  # a signer that waits for a passphrase nobody types
+
+
+async def check_signing(repo: GitRepo) -> None:
+    """With `commit.gpgsign` on, git signs every commit the launcher makes of an agent's work
+    (`git commit` in the task's worktree, as the user's identity): a signer that cannot sign
+    would fail every task, each only after its agent ran. One `git config` read; only when
+    signing is on, one test signature (`git commit-tree -S`: an unreferenced commit object, no
+    ref touched). Tags are not checked: the launcher makes none."""
+    on = await repo.git("config", "--type=bool", "--get", "commit.gpgsign", check=False)
+    if on.out.strip() != "true":
+        return
+    tree = await repo.git("rev-parse", "--verify", "-q", "HEAD^{tree}", check=False)
+    if not tree.ok:  # an unborn HEAD: the first commit's tree is signed alike
+        tree = await repo.git("rev-list", "-n", "1", "--all", "--format=%T", "--no-commit-header",
+                              check=False)
+    probe = await repo.git("commit-tree", "-S", "-m", "launcher: can git sign a commit here?",
+                           tree.out.strip(), check=False, timeout=_SIGNING_TIMEOUT)
+    if probe.ok:
+        return
+    said = (probe.err or probe.out).strip().splitlines()
+    why = "; ".join(said[:3]) if said else f"exit {probe.returncode}"
+    email = repo.env.get("GIT_COMMITTER_EMAIL", "")
+    raise EnvironmentProblem(
+        f"commit.gpgsign is on, but git cannot sign a commit in this repository ({why}); the "
+        "launcher commits each task's work, so every task would fail after its agent ran",
+        where=f"{repo.root} (git config commit.gpgsign)",
+        fix="make signing work first: `git commit --allow-empty -S -m test` in this repository must "
+            f"succeed (set user.signingkey, or a key for {email}, and gpg.program / gpg.format); or "
+            "turn signing off for this repository: `git config commit.gpgsign false` (it overrides "
+            "your global setting; `git config --unset commit.gpgsign` undoes it); nothing was created",
+        error_key="commit_signing_fails",
     )
 
 
@@ -158,3 +195,4 @@ async def check_agent_files(repo: GitRepo, plan: Plan, config: RepoConfig, base_
 async def preflight(repo: GitRepo, plan: Plan, config: RepoConfig) -> None:
     await require_first_commit(repo)
     await check_agents(plan, config)
+    await check_signing(repo)

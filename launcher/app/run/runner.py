@@ -17,7 +17,7 @@ from launcher.app.report import build_report, run_status
 from launcher.app.run import containment, pool, retry
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.run.pipeline import run_task
-from launcher.app.run.preflight import check_agent_files, check_agents, preflight
+from launcher.app.run.preflight import check_agent_files, check_agents, check_signing, preflight
 from launcher.engine.orphans import journaling_observer, reap_journaled
 from launcher.engine.scheduler import Node, run_dag
 from launcher.errors import UsageProblem
@@ -124,6 +124,7 @@ async def load_context(cwd: Path, run_id: str | None, emit: EventSink) -> RunCon
 async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_failed: bool = False) -> RunReport:
     ctx = await load_context(cwd, run_id, emit)
     await check_agents(ctx.plan, ctx.config)
+    await check_signing(ctx.repo)
     if retry_failed:
         retried = retry.tasks_to_retry(ctx)
         await retry.reset_for_retry(ctx, retried)
