@@ -183,3 +183,26 @@ def test_a_judge_that_tells_the_classes_apart_passes_on_the_shipped_set(tmp_path
     result = run_gate(verdict_file(tmp_path, calls), PYTHON_SET, env={})
     assert result.exit_code is GateExit.PASSED, result.report["warnings"]
     assert result.report["chance"]["p_value"] < 0.05 and result.report["warnings"] == []
+
+
+@pytest.mark.parametrize(("label", "key", "said"), [
+    ("genuine", "duplicate_mutant", "a copy counts it twice in precision and recall"),
+    ("equivalent", "contradictory_labels", "labelled genuine and equivalent"),
+])  # fmt: skip
+def test_a_mutant_listed_twice_under_another_id_is_refused_naming_both(tmp_path: Path, label: str, key: str,
+                                                                       said: str) -> None:
+    """Copies weigh one mutant many times (20 distinct mutants failing at 62.5% passed at 92.1% once
+    two were repeated 80 times); a copy labelled the other way contradicts the first."""
+    data = labelled()
+    first = data["calibration"][0]  # id 1, genuine
+    data["calibration"] += [{**first, "id": 100 + k, "ground_truth": label} for k in range(3)]
+    path = tmp_path / "set.json"
+    path.write_text(json.dumps(data))
+    calls = {**truth(), 100: "genuine", 101: "genuine", 102: "genuine"}
+    done = gate_cli(tmp_path, "--verdict", str(verdict_file(tmp_path, calls)), "--calibration", str(path), "--json")
+    assert done.returncode == 2, done.stdout + done.stderr
+    error = json.loads(done.stdout)
+    assert error["error_key"] == key
+    assert f"ids 1 and 100 are the same mutant ({first['target']}:" in error["observations"]
+    assert said in error["observations"]
+    assert not (tmp_path / "calibration-report.json").exists()
