@@ -24,7 +24,7 @@ from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.gates.answers import JUDGE_ANSWER
 from launcher.gates.relay import add_scratch, answer_text, remove_scratch
 from launcher.git.repo import GitRepo
-from launcher.models.contract import last_json_object
+from launcher.models.decoding import last_json_object_or_failure
 from launcher.models.judge import (
     CONTRACT_VERSION,
     JudgeCall,
@@ -219,8 +219,11 @@ async def _ask(
 
 
 def _validated(text: str, ids: list[int]) -> JudgeVerdict:
-    found = last_json_object(text)
-    verdict = parse_judge_text(json.dumps(found) if found is not None else text, JudgeVerdict, where="judge answer")
+    found, broken = last_json_object_or_failure(text[-256 * 1024 :])
+    # A broken outer object (NaN, a trailing comma) is reported as such, at the parser's position,
+    # not as a key missing from an object inside it.
+    answer = broken if broken is not None else json.dumps(found) if found is not None else text
+    verdict = parse_judge_text(answer, JudgeVerdict, where="judge answer")
     problem = id_set_problem(set(ids), {v.id for v in verdict.verdicts})
     if problem:
         raise JudgeInputInvalid(problem, where="judge answer", error_key="id_sets_differ",
