@@ -64,13 +64,17 @@ def test_a_perfect_judge_passes_and_the_report_has_the_confusion_matrix(tmp_path
     assert [o["outcome"] for o in written["outcomes"]] == ["TP" if v == "genuine" else "TN" for v in truth().values()]
 
 
-def test_a_judge_that_calls_equivalent_mutants_genuine_fails_unless_the_threshold_allows(tmp_path: Path) -> None:
+def test_a_judge_that_calls_equivalent_mutants_genuine_fails_whatever_the_threshold(tmp_path: Path) -> None:
     calls = {i: "genuine" for i in truth()}  # 5 genuine right, 3 equivalent wrongly genuine
     verdict = verdict_file(tmp_path, calls)
     failed = run_gate(verdict, SHIPPED, env={})
     assert failed.exit_code is GateExit.FAILED and failed.report["gate_verdict"] == "fail"
     assert failed.report["precision"] == pytest.approx(5 / 8) and failed.report["confusion"]["FP"] == 3
-    assert run_gate(verdict, SHIPPED, env={"JUDGE_PRECISION_MIN": "0.6"}).exit_code is GateExit.PASSED
+    # A threshold under the share of genuine labels (62.5%) does not let it through: calling
+    # everything genuine is exactly what a random pick of all 8 does (p = 1).
+    lenient = run_gate(verdict, SHIPPED, env={"JUDGE_PRECISION_MIN": "0.6"})
+    assert lenient.exit_code is GateExit.FAILED and lenient.report["threshold"] == 0.6
+    assert lenient.report["chance"]["p_value"] == 1.0 and lenient.report["chance"]["base_rate"] == 5 / 8
     flag_wins = run_gate(verdict, SHIPPED, threshold=0.7, env={"JUDGE_PRECISION_MIN": "0.6"})
     assert flag_wins.exit_code is GateExit.FAILED and flag_wins.report["threshold"] == 0.7
 
@@ -144,3 +148,61 @@ def test_a_malformed_calibration_set_or_threshold_is_exit_2(tmp_path: Path) -> N
     assert out_of_range.returncode == 2 and "outside 0..1" in out_of_range.stderr
     missing = gate_cli(tmp_path, "--verdict", str(tmp_path / "nope.json"), "--calibration", str(SHIPPED))
     assert missing.returncode == 2 and "cannot read it" in missing.stderr
+
+
+PYTHON_SET = ROOT / "launcher" / "data" / "mutation" / "python-set" / "calibration-set.json"
+
+
+def test_a_judge_flipping_a_coin_fails_the_default_gate_on_the_shipped_set(tmp_path: Path) -> None:
+    """132 of the shipped set's 157 mutants are genuine (84.1%, over the default threshold of 80%):
+    a judge whose calls ignore the code scores about that precision, and must not pass."""
+    import random
+
+    ids = [e["id"] for e in json.loads(PYTHON_SET.read_text())["calibration"]]
+    passed = []
+    for seed in range(40):
+        coin = random.Random(seed)
+        verdict = verdict_file(tmp_path, {i: coin.choice(["genuine", "equivalent"]) for i in ids})
+        result = run_gate(verdict, PYTHON_SET, env={})
+        assert result.report["chance"]["base_rate"] == pytest.approx(132 / 157)
+        if result.exit_code is GateExit.PASSED:
+            passed.append(seed)
+    assert passed == []
+    done = gate_cli(tmp_path, "--verdict", str(verdict), "--calibration", str(PYTHON_SET))
+    assert done.returncode == 1 and "calibration gate: fail - precision" in done.stdout
+    assert "(threshold 80%, chance p < 0.05: p=" in done.stdout and "with 84.1% of the set genuine)" in done.stdout
+    assert "warning: the judge does no better than chance:" in done.stdout
+
+
+def test_a_judge_that_tells_the_classes_apart_passes_on_the_shipped_set(tmp_path: Path) -> None:
+    """Right on every equivalent mutant but 3 and on 120 of the 132 genuine ones: it beats chance."""
+    labels = {e["id"]: e["ground_truth"] for e in json.loads(PYTHON_SET.read_text())["calibration"]}
+    genuine = [i for i, t in labels.items() if t == "genuine"]
+    equivalent = [i for i, t in labels.items() if t == "equivalent"]
+    calls = {**labels, **dict.fromkeys(genuine[:12], "equivalent"), **dict.fromkeys(equivalent[:3], "genuine")}
+    result = run_gate(verdict_file(tmp_path, calls), PYTHON_SET, env={})
+    assert result.exit_code is GateExit.PASSED, result.report["warnings"]
+    assert result.report["chance"]["p_value"] < 0.05 and result.report["warnings"] == []
+
+
+@pytest.mark.parametrize(("label", "key", "said"), [
+    ("genuine", "duplicate_mutant", "a copy counts it twice in precision and recall"),
+    ("equivalent", "contradictory_labels", "labelled genuine and equivalent"),
+])  # fmt: skip
+def test_a_mutant_listed_twice_under_another_id_is_refused_naming_both(tmp_path: Path, label: str, key: str,
+                                                                       said: str) -> None:
+    """Copies weigh one mutant many times (20 distinct mutants failing at 62.5% passed at 92.1% once
+    two were repeated 80 times); a copy labelled the other way contradicts the first."""
+    data = labelled()
+    first = data["calibration"][0]  # id 1, genuine
+    data["calibration"] += [{**first, "id": 100 + k, "ground_truth": label} for k in range(3)]
+    path = tmp_path / "set.json"
+    path.write_text(json.dumps(data))
+    calls = {**truth(), 100: "genuine", 101: "genuine", 102: "genuine"}
+    done = gate_cli(tmp_path, "--verdict", str(verdict_file(tmp_path, calls)), "--calibration", str(path), "--json")
+    assert done.returncode == 2, done.stdout + done.stderr
+    error = json.loads(done.stdout)
+    assert error["error_key"] == key
+    assert f"ids 1 and 100 are the same mutant ({first['target']}:" in error["observations"]
+    assert said in error["observations"]
+    assert not (tmp_path / "calibration-report.json").exists()

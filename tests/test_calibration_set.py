@@ -114,7 +114,11 @@ def test_calibrate_defaults_to_the_python_set_for_python_and_keeps_the_starter_f
     _write(shell_repo / ".launcher" / "mutation-runs" / "m-1" / "mutants.json",
            json.dumps({"files": {"bin/deploy.sh": {"language": "shell"}}}))  # fmt: skip
     assert default_calibration_set(shell_repo) == shell_set
-    own = _write(own_repo / "mutation" / "calibration-set.json", starter.replace("Starter", "Our"))
     _write(own_repo / "pyproject.toml", "")
+    renamed = _write(own_repo / "mutation" / "calibration-set.json", starter.replace("Starter", "Our"))
+    assert default_calibration_set(own_repo) == python_set_file()  # a new description is no label
+    relabelled = json.loads(starter)
+    relabelled["calibration"][0]["label_rationale"] = "read again: our own reason"
+    own = _write(renamed, json.dumps(relabelled))
     assert default_calibration_set(own_repo) == own  # an operator's own labels win
     assert default_calibration_set(tmp_path / "empty") is None

@@ -131,7 +131,9 @@ def test_zero_survivors_make_no_call(pkg: Path) -> None:
     assert not (run_dir(pkg) / "judge").exists()
 
 
-@pytest.mark.parametrize(("mode", "code", "gate"), [("rule", 0, "pass"), ("all_genuine", 1, "fail"),
+# The scripted judge's crude rule gets 5 of its 6 genuine calls right on the 8-mutant starter, which
+# 6 random picks do 10.7% of the time: not better than chance, a fail.
+@pytest.mark.parametrize(("mode", "code", "gate"), [("rule", 1, "fail"), ("all_genuine", 1, "fail"),
                                                     ("all_equivalent", 3, "undefined")])  # fmt: skip
 def test_calibrate_judges_the_labelled_set_without_labels_then_gates(pkg: Path, mode: str, code: int,
                                                                      gate: str) -> None:

@@ -103,12 +103,12 @@ def test_each_answer_is_appended_at_once_attributed_and_never_twice(proj: Path) 
     term.answer("rationale (optional, Enter for none): ", "is_adult(18) flips; no test at the boundary")
     term.wait_for("labelled genuine")
     written = labels(proj)  # on disk before the next question is answered
-    assert len(written) == 9
+    assert len(written) == 1  # the first real label replaces the starter's 8 fictional examples
     term.answer("[q]uit? ", "q")
     assert term.finish() == 0
 
     first = labels(proj)[-1]
-    assert first["id"] == 9 and first["ground_truth"] == "genuine" and first["mut"] == "return age > 18"
+    assert first["id"] == 1 and first["ground_truth"] == "genuine" and first["mut"] == "return age > 18"
     assert first["labelled_by"] == "Ada Operator <ada@example.com>" and first["sweep"] == sweep_dir(proj).name
     assert first["label_rationale"] == "is_adult(18) flips; no test at the boundary" and first["mutant_id"]
     packet = load_judge_file(proj / "mutation" / "calibration-set.json", CalibrationSet).judge_packet("r")
@@ -122,8 +122,44 @@ def test_each_answer_is_appended_at_once_attributed_and_never_twice(proj: Path) 
     assert "1 label(s) written" in again.wait_for("already labelled")
     assert again.finish() == 0
     entries = labels(proj)
-    assert [e["ground_truth"] for e in entries[8:]] == ["genuine", "equivalent"]
-    assert len({e["mutant_id"] for e in entries[8:]}) == 2 and entries[-1]["label_rationale"]
+    assert [e["ground_truth"] for e in entries] == ["genuine", "equivalent"]
+    assert len({e["mutant_id"] for e in entries}) == 2 and entries[-1]["label_rationale"]
+
+
+def test_judge_calibrate_scores_only_the_operators_labels_not_the_starters_examples(proj: Path) -> None:
+    """`launcher init` writes the starter (8 fictional mutants nobody here confirmed); one label
+    later, `judge --calibrate` judges that one label, and says so."""
+    (proj / "mutation").mkdir()
+    shutil.copy(SEED_SET, proj / "mutation" / "calibration-set.json")
+    term = Terminal(proj)
+    term.answer("[g]enuine / [e]quivalent / [s]kip / [q]uit? ", "g")
+    term.answer("rationale (optional, Enter for none): ", "")
+    term.answer("[q]uit? ", "q")
+    assert term.finish() == 0
+    entries = labels(proj)
+    assert [e["labelled_by"] for e in entries] == ["Ada Operator <ada@example.com>"]
+    assert all((proj / e["target"]).is_file() for e in entries)  # real mutants of this repository
+    (proj / "launcher.toml").write_text('[agents.j]\nadapter = "scripted-judge"\n')
+    done = subprocess.run([sys.executable, "-m", "launcher", "mutation", "judge", "--calibrate", "--agent", "j",
+                           "--confirm-judge"], cwd=proj, text=True, capture_output=True, timeout=120)  # fmt: skip
+    assert done.stdout.startswith("judging the calibration set "), done.stdout + done.stderr
+    assert "(1 mutants; the repository's own labels (1 labelled here, mutation/calibration-set.json))" in done.stdout
+    assert "on 1 labelled survivors of" in done.stdout
+
+
+def test_a_hand_made_mix_with_the_starters_examples_is_said_to_be_one(proj: Path) -> None:
+    """A label added by hand beside the starter's examples: the set is judged as the operator
+    made it, and the note says how many of its mutants are the starter's fictional ones."""
+    starter = json.loads(SEED_SET.read_text())
+    survivor = json.loads((sweep_dir(proj) / "survivors.jsonl").read_text().splitlines()[0])
+    starter["calibration"].append({**survivor, "id": 9, "ground_truth": "genuine", "label_rationale": "by hand"})
+    (proj / "mutation").mkdir()
+    (proj / "mutation" / "calibration-set.json").write_text(json.dumps(starter))
+    (proj / "launcher.toml").write_text('[agents.j]\nadapter = "scripted-judge"\n')
+    done = subprocess.run([sys.executable, "-m", "launcher", "mutation", "judge", "--calibrate", "--agent", "j",
+                           "--confirm-judge"], cwd=proj, text=True, capture_output=True, timeout=120)  # fmt: skip
+    assert "the repository's own labels (1 labelled here, mutation/calibration-set.json); it still holds 8 of " \
+           "the starter's fictional examples, scored too" in done.stdout, done.stdout + done.stderr
 
 
 def test_from_verdict_accepts_or_flips_each_judge_call(proj: Path) -> None:

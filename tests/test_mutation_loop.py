@@ -213,7 +213,8 @@ def test_the_seed_run_keeps_its_numbers_and_gains_wilson_intervals(tmp_path: Pat
     low, high = report["precision_interval"]["lower"], report["precision_interval"]["upper"]
     assert (round(low, 4), round(high, 4)) == (0.7302, 0.9895)  # Wilson, z = 1.96, 16 of 17
     assert report["recall_interval"]["method"] == "wilson" and report["recall_interval"]["confidence"] == 0.95
-    assert "precision 94.1% [95% CI 73.0-99.0%] (threshold 80%)" in done.stdout
+    assert "precision 94.1% [95% CI 73.0-99.0%] (threshold 80%, chance p < 0.05: p<0.001 with 70.8% of the set " \
+           "genuine)" in done.stdout
     assert "recall 94.1% [95% CI 73.0-99.0%]" in done.stdout
 
 

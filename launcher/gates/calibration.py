@@ -4,6 +4,15 @@ Positive class = `genuine` (a survivor that shows a real gap in the tests). Prec
 the gate guards: a judge that calls equivalent mutants genuine sends people chasing tests that
 cannot be written. Exit codes: 0 passed, 1 failed, 2 malformed input or the id sets differ,
 3 precision undefined (the judge predicted no genuine survivor at all).
+
+Precision alone cannot tell a judge from a coin: a judge whose calls ignore the code has, on
+average, the set's share of genuine labels as its precision (84% on the shipped Python set, over
+the default threshold of 80%). So the gate also asks whether the judge beats chance: under the
+hypothesis that its genuine calls are a random pick of the labelled mutants, the number of them
+that are truly genuine is hypergeometric (the one-sided Fisher exact test of the confusion
+matrix); the gate passes only when a pick that good or better has a probability under
+`CHANCE_ALPHA`. A chance-level judge therefore passes at most 5% of the time, whatever the
+threshold and the base rate, while a perfect judge on the 8-mutant starter still passes (p=1/56).
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ REPORT_NAME = "calibration-report.json"
 Z_95 = 1.959963984540054  # the standard normal quantile of a two-sided 95% interval
 SMALL_SET = 20  # under this many labelled mutants a precision says little (the report warns)
 ALL_GENUINE_SHARE = 0.95  # a judge calling this share genuine or more does not tell the classes apart
+CHANCE_ALPHA = 0.05  # the gate passes only if a random pick does as well with a probability under this
 
 
 class GateExit(enum.IntEnum):
@@ -93,6 +103,25 @@ def wilson(successes: int, trials: int, z: float = Z_95) -> dict[str, Any] | Non
             "lower": max(0.0, centre - half), "upper": min(1.0, centre + half)}  # fmt: skip
 
 
+def chance_test(confusion: Mapping[str, int]) -> dict[str, Any]:
+    """Whether the judge's genuine calls beat a random pick of as many labelled mutants: the
+    probability (one-sided Fisher exact test, hypergeometric) that a pick of `TP + FP` mutants
+    holds `TP` genuine ones or more, given the set's genuine and equivalent counts."""
+    genuine = confusion["TP"] + confusion["FN"]
+    total = genuine + confusion["FP"] + confusion["TN"]
+    picked, hits = confusion["TP"] + confusion["FP"], confusion["TP"]
+    ways = math.comb(total, picked)
+    tail = sum(math.comb(genuine, k) * math.comb(total - genuine, picked - k)
+               for k in range(hits, min(genuine, picked) + 1))  # fmt: skip
+    p_value = tail / ways if ways else 1.0
+    return {"method": "one-sided Fisher exact (hypergeometric)", "base_rate": _ratio(genuine, total),
+            "p_value": p_value, "alpha": CHANCE_ALPHA, "beats_chance": p_value < CHANCE_ALPHA}  # fmt: skip
+
+
+def _p_text(p_value: float) -> str:
+    return "p<0.001" if p_value < 0.001 else f"p={p_value:.3f}"
+
+
 def limit_text(limit: float) -> str:
     """A threshold or bound as a percentage with the digits it has: 0.834 -> "83.4%", 0.8 -> "80%"."""
     return f"{round(100 * limit, 6):g}%"
@@ -127,13 +156,24 @@ def precision_text(report: dict[str, Any]) -> str:
     condition = f"threshold {limit_text(threshold)}"
     if bound is not None:
         condition += f", lower bound >= {limit_text(bound)}"
+    chance = report.get("chance")
+    if chance is not None and chance.get("base_rate") is not None and report["precision"] is not None:
+        condition += (f", chance p < {chance['alpha']:g}: {_p_text(chance['p_value'])} with "
+                      f"{100 * chance['base_rate']:.1f}% of the set genuine")  # fmt: skip
     return f"precision {value}{interval_text(report['precision_interval'], bound)} ({condition})"
 
 
 def gate_warnings(confusion: Mapping[str, int], total: int) -> list[str]:
-    """What makes a precision untrustworthy even when it passes: a judge that calls (nearly)
-    everything genuine scores the share of genuine labels, and a small set proves little."""
+    """What makes a precision untrustworthy: a judge that calls (nearly) everything genuine scores
+    the share of genuine labels, one no better than a random pick fails the chance test, and a
+    small set proves little."""
     warnings = []
+    chance = chance_test(confusion)
+    picked = confusion["TP"] + confusion["FP"]
+    if picked and not chance["beats_chance"]:
+        warnings.append(f"the judge does no better than chance: {confusion['TP']} of its {picked} genuine calls are "
+                        f"genuine, and a random pick of {picked} of these {total} mutants does as well with "
+                        f"probability {chance['p_value']:.3f} (the gate needs under {CHANCE_ALPHA:g})")  # fmt: skip
     genuine_calls = confusion["TP"] + confusion["FP"]
     if genuine_calls and (confusion["TN"] + confusion["FN"] == 0 or genuine_calls >= ALL_GENUINE_SHARE * total):
         warnings.append(f"the judge called {genuine_calls} of {total} labelled mutants genuine: precision equals "
@@ -170,12 +210,14 @@ def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, 
     precision = _ratio(confusion["TP"], confusion["TP"] + confusion["FP"])
     recall = _ratio(confusion["TP"], confusion["TP"] + confusion["FN"])
     precision_interval = wilson(confusion["TP"], confusion["TP"] + confusion["FP"])
+    chance = chance_test(confusion)
     recall_interval = wilson(confusion["TP"], confusion["TP"] + confusion["FN"])
     if precision is None or precision_interval is None:
         gate = GateVerdict.UNDEFINED
     else:
         bound_ok = min_lower_bound is None or precision_interval["lower"] >= min_lower_bound
-        gate = GateVerdict.PASS if precision >= threshold and bound_ok else GateVerdict.FAIL
+        passed = precision >= threshold and bound_ok and chance["beats_chance"]
+        gate = GateVerdict.PASS if passed else GateVerdict.FAIL
     genuine = sum(1 for s in truth.values() if s.ground_truth == "genuine")
     return {
         "contract_version": labelled.contract_version,
@@ -185,6 +227,7 @@ def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, 
         "precision_interval": precision_interval,
         "recall_interval": recall_interval,
         "min_lower_bound": min_lower_bound,
+        "chance": chance,
         "gate_verdict": gate.value,
         "confusion": confusion,
         "counts": {

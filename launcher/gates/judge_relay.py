@@ -12,6 +12,7 @@ judge rather than loop (the survivors stay as they are).
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,7 +24,7 @@ from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.gates.answers import JUDGE_ANSWER
 from launcher.gates.relay import add_scratch, answer_text, remove_scratch
 from launcher.git.repo import GitRepo
-from launcher.models.contract import last_json_object
+from launcher.models.decoding import last_json_object_or_failure
 from launcher.models.judge import (
     CONTRACT_VERSION,
     JudgeCall,
@@ -59,6 +60,17 @@ class JudgeInput:
     limits: Limits
     batch_size: int = 25
     judged: dict[str, Any] | None = None  # what is judged (models.judge.Judged), recorded in verdict.json
+    # A scratch the caller made, a repository of its own (a calibration set's label-free code):
+    # used as it is and deleted afterwards; None: a detached worktree of `repo` at base_sha.
+    standalone: bool = False
+    # Where the judge's packets, answers and log go while it runs (None: out_dir/judge). Elsewhere
+    # (a calibration judge must not be pointed into the repository's .launcher/, which holds
+    # earlier calibration reports), they are moved to out_dir/judge afterwards.
+    work_dir: Path | None = None
+
+    @property
+    def work(self) -> Path:
+        return self.work_dir or self.out_dir / "judge"
 
 
 @dataclass
@@ -88,13 +100,16 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     parts = batches(spec.survivors, spec.batch_size)
     outcome = JudgeOutcome(None, 0, packet_path, previous=previous)
     _drop_stale(spec.out_dir / "judge")
+    if spec.work_dir is not None:
+        _drop_stale(spec.work_dir)
     calls: list[JudgeCall] = []
-    await add_scratch(repo, spec.scratch, spec.base_sha)
+    if not spec.standalone:
+        await add_scratch(repo, spec.scratch, spec.base_sha)
     try:
         for number, part in enumerate(parts, 1):
             # Every call's packet sits beside its answer in judge/ (one batch too): the directory
             # a CLI that confines its reviewer to a few directories is given anyway.
-            part_path = spec.out_dir / "judge" / f"packet-{number}.json"
+            part_path = spec.work / f"packet-{number}.json"
             part_path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(part_path, _packet(part, spec.report))
             answer, spent, error, ran = await _ask(spec, part_path, [int(s["id"]) for s in part], number,
@@ -106,7 +121,12 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
                 return outcome
             calls.extend(answer.verdicts)
     finally:
-        await remove_scratch(repo, spec.scratch)
+        if spec.standalone:
+            shutil.rmtree(spec.scratch, ignore_errors=True)
+        else:
+            await remove_scratch(repo, spec.scratch)
+        if spec.work_dir is not None:
+            _keep_work(spec.work_dir, spec.out_dir / "judge")
     verdict: dict[str, Any] = {"contract_version": CONTRACT_VERSION, "verdicts": [c.model_dump(mode="json")
                                                                                     for c in calls]}
     if spec.judged is not None:
@@ -124,6 +144,19 @@ def _move_aside(verdict: Path) -> Path | None:
     previous = verdict.with_name(PREVIOUS_VERDICT_NAME)
     verdict.replace(previous)
     return previous
+
+
+def _keep_work(work: Path, record: Path) -> None:
+    """The judge's files, moved from where it ran to the run's record (out_dir/judge)."""
+    if not work.is_dir():
+        return
+    record.mkdir(parents=True, exist_ok=True)
+    for item in work.iterdir():
+        target = record / item.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        shutil.move(str(item), str(target))
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _drop_stale(work: Path) -> None:
@@ -150,10 +183,11 @@ async def _ask(
     cost (None: none reported a cost), the last error and how many processes ran. A CLI that
     cannot start is not tried again: no corrective round installs it."""
     adapter = get_adapter(spec.config.adapter)
-    work = spec.out_dir / "judge"
+    work = spec.work
     work.mkdir(parents=True, exist_ok=True)
     prompt = (f"{judge_prompt()}\n\nThe judge packet is at {packet_path} ($LAUNCHER_PACKET). The code the "
-              f"mutants came from is checked out at {spec.scratch}.")  # fmt: skip
+              f"mutants came from is checked out at {spec.scratch} (each survivor's `target` is relative to "
+              "it).")  # fmt: skip
     task = Task(id="judge", title="judge surviving mutants", role="judge", agent=spec.agent_name, prompt=prompt)
     hint: Path | None = None
     cost: float | None = None
@@ -185,8 +219,11 @@ async def _ask(
 
 
 def _validated(text: str, ids: list[int]) -> JudgeVerdict:
-    found = last_json_object(text)
-    verdict = parse_judge_text(json.dumps(found) if found is not None else text, JudgeVerdict, where="judge answer")
+    found, broken = last_json_object_or_failure(text[-256 * 1024 :])
+    # A broken outer object (NaN, a trailing comma) is reported as such, at the parser's position,
+    # not as a key missing from an object inside it.
+    answer = broken if broken is not None else json.dumps(found) if found is not None else text
+    verdict = parse_judge_text(answer, JudgeVerdict, where="judge answer")
     problem = id_set_problem(set(ids), {v.id for v in verdict.verdicts})
     if problem:
         raise JudgeInputInvalid(problem, where="judge answer", error_key="id_sets_differ",

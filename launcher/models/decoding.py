@@ -33,7 +33,7 @@ def _unencodable(text: str) -> bool:
     return False
 
 
-def structure_problem(value: Any) -> str | None:
+def structure_problem(value: Any, *, yaml_aliases: bool = False) -> str | None:
     """Why a decoded value is unusable (None when it is fine): lists and dicts nested deeper than
     MAX_DEPTH, more than MAX_VALUES values, or text with an unpaired surrogate (`"\\ud800"`
     decodes, then fails every write). Iterative, so it never recurses itself."""
@@ -43,7 +43,7 @@ def structure_problem(value: Any) -> str | None:
         item, depth = stack.pop()
         seen += 1
         if seen > MAX_VALUES:
-            return f"more than {MAX_VALUES} values (YAML aliases expanding?)"
+            return f"more than {MAX_VALUES} values" + (" (YAML aliases expanding?)" if yaml_aliases else "")
         if isinstance(item, str):
             if _unencodable(item):
                 return "text contains an unpaired surrogate (\\ud800-\\udfff)"
@@ -60,15 +60,67 @@ def structure_problem(value: Any) -> str | None:
     return None
 
 
+class _BadNumber(ValueError):
+    """A number JSON has not (NaN, Infinity) or a float cannot hold (1e999); `token` as written."""
+
+    def __init__(self, message: str, token: str) -> None:
+        super().__init__(message)
+        self.token = token
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+    raise _BadNumber(f"{name} is not a JSON number", name)
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range for a number")
+        raise _BadNumber(f"{text} is out of range for a number", text)
     return value
+
+
+def _token_position(text: str, token: str, start: int = 0) -> int:
+    """Where `token` first stands outside a JSON string in `text` (from `start`), else `start`:
+    the decoder's callbacks do not say where the bad number was."""
+    in_string = escaped = False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif text.startswith(token, index) and not (index and (text[index - 1].isalnum() or text[index - 1] == ".")):
+            return index
+    return start
+
+
+def balanced_end(text: str, start: int) -> int | None:
+    """The index after the `}` or `]` that closes the bracket at `start` (strings skipped), or None:
+    how far a candidate object reaches even when it does not decode."""
+    depth, in_string, escaped = 0, False, False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return None
 
 
 def _plain_reason(exc: BaseException) -> str:
@@ -83,6 +135,8 @@ def json_loads(text: str) -> Any:
         value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError:
         raise
+    except _BadNumber as exc:
+        raise json.JSONDecodeError(_plain_reason(exc), text, _token_position(text, exc.token)) from None
     except (RecursionError, ValueError, MemoryError) as exc:
         raise json.JSONDecodeError(_plain_reason(exc), text, 0) from None
     problem = structure_problem(value)
@@ -96,6 +150,7 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite
 
 _OBJECT_START = re.compile(r'\{\s*["}]')  # only a key or `}` can follow an object's `{`
 _CHUNK = 64 * 1024
+_ENCLOSING_TRIES = 50  # failed candidates looked at around the chosen object
 
 
 def _decode_at(text: str, start: int) -> tuple[Any, int]:
@@ -132,6 +187,48 @@ def json_objects(text: str) -> Iterator[dict[str, Any]]:
             yield value
 
 
+def last_json_object_or_failure(text: str, prefer_key: str | None = None) -> tuple[dict[str, Any] | None, str | None]:
+    """The last top-level JSON object in free text (the last with `prefer_key` if any has it), or,
+    when that object sits inside a larger `{...}` that does not decode (a NaN, a trailing comma:
+    the answer itself is broken JSON), that outer candidate's text, so the reader reports
+    `invalid_json` at the parser's position rather than a key missing from an inner object."""
+    found: list[tuple[int, int, dict[str, Any]]] = []
+    failed: list[int] = []
+    index = 0
+    while (match := _OBJECT_START.search(text, index)) is not None:
+        start = match.start()
+        try:
+            value, end = _decode_at(text, start)
+        except RecursionError:
+            newline = text.find("\n", start)
+            index = newline + 1 if newline >= 0 else len(text)
+            continue
+        except (ValueError, MemoryError):
+            failed.append(start)
+            index = start + 1
+            continue
+        index = end
+        if isinstance(value, dict) and structure_problem(value) is None:
+            found.append((start, end, value))
+    preferred = [f for f in found if prefer_key is not None and prefer_key in f[2]] or found
+    if not preferred:  # nothing decodes: the broken candidate that holds the last failure, if any
+        if not failed:
+            return None, None
+        last = failed[-1]
+        for outer in [f for f in failed if last - _CHUNK <= f <= last][:_ENCLOSING_TRIES]:
+            close = balanced_end(text[: outer + _CHUNK], outer)
+            if close is not None and close > last:
+                return None, text[outer:close]
+        return None, None
+    start, end, value = preferred[-1]
+    # The outermost failed candidate that encloses it (bounded: an answer is not that long).
+    for outer in [f for f in failed if start - _CHUNK <= f < start][:_ENCLOSING_TRIES]:
+        close = balanced_end(text[: outer + _CHUNK], outer)
+        if close is not None and end <= close:
+            return None, text[outer:close]
+    return value, None
+
+
 def toml_loads(text: str) -> dict[str, Any]:
     """`tomllib.loads`, raising only `tomllib.TOMLDecodeError`."""
     try:
@@ -154,7 +251,7 @@ def yaml_load(text: str) -> Any:
         raise
     except (RecursionError, ValueError, TypeError, MemoryError) as exc:
         raise yaml.YAMLError(_plain_reason(exc)) from None
-    problem = structure_problem(value)
+    problem = structure_problem(value, yaml_aliases=True)
     if problem:
         raise yaml.YAMLError(problem)
     return value

@@ -86,6 +86,28 @@ class CalibrationSet(BaseModel):
         _unique_ids(self.calibration, "calibration")
         return self
 
+    def repeated_mutant(self) -> tuple[str, str] | None:
+        """(error key, what) for the first mutant listed twice under different ids, the same file,
+        line and code change (and not two different stable `mutant_id`s): a copy would weigh one
+        mutant many times in precision, a copy labelled the other way contradicts it."""
+        seen: dict[tuple[str, int, str, str], LabelledSurvivor] = {}
+        for entry in self.calibration:
+            key = (entry.target, entry.line, entry.orig, entry.mut)
+            first = seen.get(key)
+            if first is None:
+                seen[key] = entry
+                continue
+            ids = [(first.model_extra or {}).get("mutant_id"), (entry.model_extra or {}).get("mutant_id")]
+            if ids[0] and ids[1] and ids[0] != ids[1]:
+                continue  # two sweeps' mutants of changed code around the same line
+            where = f"{entry.target}:{entry.line} `{entry.orig.strip()}` -> `{entry.mut.strip()}`"
+            if first.ground_truth != entry.ground_truth:
+                return "contradictory_labels", (f"ids {first.id} and {entry.id} are the same mutant ({where}) labelled "
+                                                f"{first.ground_truth} and {entry.ground_truth}")  # fmt: skip
+            return "duplicate_mutant", (f"ids {first.id} and {entry.id} are the same mutant ({where}); a copy counts "
+                                        "it twice in precision and recall")  # fmt: skip
+        return None
+
     def judge_packet(self, report: str) -> dict[str, Any]:
         """What the judge sees: the survivors without their labels."""
         return {"survivors": [s.unlabelled() for s in self.calibration], "report": report,
@@ -212,9 +234,14 @@ def parse_judge_text(text: str, model: type[M], *, where: str) -> M:
     if not isinstance(data, dict):
         raise JudgeInputInvalid("expected a JSON object", where=where, fix=fix, error_key="not_an_object")
     try:
-        return model.model_validate(data)
+        validated = model.model_validate(data)
     except ValidationError as exc:
         first = describe(dict(exc.errors()[0]), model, _json_path, "invalid")
         what = first.what.replace("a table (key = value pairs)", "a JSON object")  # (TOML's words otherwise)
         raise JudgeInputInvalid(what, where=f"{where} {first.where}", fix=fix,
                                 error_key=first.error_key) from None  # fmt: skip
+    repeated = validated.repeated_mutant() if isinstance(validated, CalibrationSet) else None
+    if repeated is not None:
+        raise JudgeInputInvalid(repeated[1], where=f"{where} $.calibration", error_key=repeated[0],
+                                fix="keep each mutant once, with the one label it has (delete the other entry)")
+    return validated

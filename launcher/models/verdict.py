@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from launcher.errors import LauncherError
-from launcher.models.decoding import json_loads, json_objects, structure_problem
+from launcher.models.decoding import json_loads, last_json_object_or_failure, structure_problem
 
 VERDICTS = ("satisfied", "needs_revision")
 REQUIRED_KEYS = ("verdict", "criterion_results", "required_fixes", "iteration", "rubric_version")
@@ -169,7 +169,7 @@ def validate_verdict_text(text: str, *, expected_criteria: list[str] | None = No
     try:
         data = json_loads(text)
     except json.JSONDecodeError as exc:
-        raise _fail("invalid_json", f"the verdict is not valid JSON: {exc.msg} at line {exc.lineno}",
+        raise _fail("invalid_json", f"the verdict is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                     _KEYS_USAGE) from None
     return check_verdict(data, expected_criteria=expected_criteria)
 
@@ -183,10 +183,12 @@ def extract_verdict_json(text: str) -> str:
         return text
     except json.JSONDecodeError:
         pass
-    objects = list(json_objects(text[-512 * 1024 :]))  # the answer is at the end; bound the scan
-    with_key = [o for o in objects if "verdict" in o]
-    candidates = with_key or objects
-    return json.dumps(candidates[-1]) if candidates else text
+    # The answer is at the end; bound the scan. An object inside a broken outer one (a NaN, a
+    # trailing comma) is not the answer: the broken text is returned, so it is `invalid_json`.
+    found, broken = last_json_object_or_failure(text[-512 * 1024 :], prefer_key="verdict")
+    if broken is not None:
+        return broken
+    return json.dumps(found) if found is not None else text
 
 
 def parse_grader_output(text: str, *, expected_criteria: list[str] | None = None) -> Verdict:

@@ -21,6 +21,7 @@ from typing import Any
 
 from launcher.app.agents_info import describe_agents
 from launcher.app.context import DEFAULT_TIMEOUT_S, STATE_DIR
+from launcher.app.mutation import calibration_code
 from launcher.app.mutation.calibration_default import choose_calibration_set, python_set_file
 from launcher.app.mutation.reports import resolve_run
 from launcher.app.run.preflight import AUTH_HINTS, uncommitted_programs
@@ -233,7 +234,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
             say(note)
         survivors = [s.unlabelled() for s in labelled.calibration]
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        out_dir, report, label = repo.root / STATE_DIR / "calibration" / stamp, str(source), f"c-{stamp}"
+        out_dir, label = repo.root / STATE_DIR / "calibration" / stamp, f"c-{stamp}"
+        report = ""  # the label-free copy's path, once the judge's place outside the repository is known
         base_sha = await repo.rev_parse("HEAD")
         judged: dict[str, Any] = {"subject": "calibration", "calibration_file": str(source.resolve())}
     else:
@@ -271,12 +273,24 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         if not ask(question):
             return JudgeSummary(int(ExitCode.FAILED), "declined: the judge was not called", out_dir, len(survivors),
                                 prefiltered=proven, calls_saved=saved)  # fmt: skip
+    scratch = default_worktree_root(repo, config.worktree_root) / "judge" / label
     spec = judge_relay.JudgeInput(
         label=label, agent_name=name, config=agent, survivors=survivors, report=report, out_dir=out_dir,
-        scratch=default_worktree_root(repo, config.worktree_root) / "judge" / label, base_sha=base_sha,
+        scratch=scratch, base_sha=base_sha,
         limits=Limits(timeout_s=agent.timeout_s or DEFAULT_TIMEOUT_S, inactivity_s=agent.inactivity_timeout_s),
         batch_size=batch, judged=judged,
     )  # fmt: skip
+    if labelled is not None and source is not None:
+        # The answer key stays out of the judge's reach (DESIGN 7.4): a scratch of its own holding
+        # the code without any labelled set, its files outside the repository's .launcher/.
+        spec.work_dir = scratch.with_name(f"{label}-work")
+        spec.work_dir.mkdir(parents=True, exist_ok=True)
+        label_free = spec.work_dir / calibration_code.LABEL_FREE_NAME
+        atomic_write_json(label_free, calibration_code.label_free_report(labelled.description, survivors))
+        spec.report = str(label_free)
+        spec.base_sha = await calibration_code.make_code_scratch(repo, scratch, source,
+                                                                 [s.target for s in labelled.calibration])
+        spec.standalone = True
     outcome = await judge_relay.judge(repo, spec)
     summary = JudgeSummary(int(ExitCode.FAILED), "", out_dir, len(survivors), outcome.calls, outcome.verdict_path,
                            notes=outcome.notes, cost_usd=outcome.cost_usd, prefiltered=proven,

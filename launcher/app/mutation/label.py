@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from launcher.app.mutation.calibration_default import is_starter_entry, starter_entries
 from launcher.app.mutation.fix_plan import load_verdict
 from launcher.app.mutation.reports import render_mutant, resolve_run
 from launcher.errors import UsageProblem
@@ -76,6 +77,13 @@ def read_set(path: Path) -> dict[str, Any]:
 def append_label(path: Path, entry: dict[str, Any]) -> bool:
     """Append one labelled survivor (re-reading the file first); False if its mutant is there."""
     data = read_set(path)
+    starter = starter_entries()
+    if any(is_starter_entry(e, starter) for e in data["calibration"]):
+        # The starter's examples are fictional mutants nobody here confirmed: the first real label
+        # replaces them, so the set holds only the operator's labels.
+        data["calibration"] = [e for e in data["calibration"] if not is_starter_entry(e, starter)]
+        if not data["calibration"]:
+            data["description"] = DESCRIPTION
     known = {str(e.get("mutant_id")) for e in data["calibration"] if isinstance(e, dict) and e.get("mutant_id")}
     if entry["mutant_id"] in known:
         return False
