@@ -314,3 +314,32 @@ def test_a_base_that_is_not_on_the_target_is_noted_with_its_extra_commits(repo: 
     assert noted and "1 commit(s)" in noted[0] and "--base main" in noted[0], report.notes
     plain = run_plan(repo, [{"id": "b", "script": [{"write": "b.txt", "content": "b\n"}]}])
     assert not [n for n in plain.notes if "is not on" in n.message]  # base on the target: silent
+
+
+def _ignore_and_commit(repo: Path, pattern: str) -> None:
+    (repo / ".gitignore").write_text(f"{pattern}\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "ignore")
+
+
+def test_checks_passing_only_thanks_to_an_ignored_file_the_agent_left_fail_the_task(repo: Path) -> None:
+    # The committed module imports a helper the agent left as an ignored file: it never lands,
+    # so the check that passed in the worktree would fail on main. Not approved.
+    _ignore_and_commit(repo, "helper_local.py")
+    report = run_plan(repo, [{"id": "t", "checks": [f"{sys.executable} -c 'import feature'"], "script": [
+        {"write": "helper_local.py", "content": "VALUE = 42\n"},
+        {"write": "feature.py", "content": "from helper_local import VALUE\n"}]}])
+    t = task(report, "t")
+    assert t.state == "failed" and not t.merged, t.message
+    assert "helper_local.py" in t.message and "clean checkout" in t.message
+    assert not (repo / "feature.py").exists()
+
+
+def test_an_ignored_file_the_checks_do_not_need_is_noted_and_the_task_lands(repo: Path) -> None:
+    _ignore_and_commit(repo, "*.log")
+    report = run_plan(repo, [{"id": "t", "checks": [f"{sys.executable} -c 'import feature'"], "script": [
+        {"write": "scratch.log", "content": "agent notes\n"},
+        {"write": "feature.py", "content": "VALUE = 42\n"}]}])
+    t = task(report, "t")
+    assert t.state == "merged", t.message
+    assert [n for n in report.notes if "scratch.log" in n.message and "without them too" in n.message]

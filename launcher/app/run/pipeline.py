@@ -16,7 +16,7 @@ from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
-from launcher.app.run import claims, containment, grading, resolution, resume_point, tree_commands
+from launcher.app.run import claims, containment, grading, ignored_work, resolution, resume_point, tree_commands
 from launcher.app.run.best_of import attempt_env, select_best
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
 from launcher.engine.orphans import journaling_observer, kill_orphans
@@ -160,14 +160,20 @@ async def _check_out_submodules(ctx: RunContext, task_id: str, path: Path) -> No
         ctx.note(task_id, problem)
 
 
+def _setup_command(ctx: RunContext, task: Task) -> str | None:
+    return task.setup or ctx.plan.run.setup or ctx.config.setup
+
+
 async def _setup(ctx: RunContext, task: Task, path: Path) -> bool:
-    """Run the setup command, if any, in the new worktree; False (task failed) if it fails."""
-    setup = task.setup or ctx.plan.run.setup or ctx.config.setup
+    """Run the setup command, if any, in the new worktree; False (task failed) if it fails.
+    Then record what the ready worktree holds that git ignores (`ignored_work`)."""
+    setup = _setup_command(ctx, task)
     if setup:
         failure = await tree_commands.run_setup(ctx, task, path, setup, _timeout(ctx, task))
         if failure:
             ctx.transition(task.id, TaskState.FAILED, failure)
             return False
+    await ignored_work.record_baseline(ctx, task.id, path, filled=bool(setup or ctx.include_paths))
     return True
 
 
@@ -436,6 +442,7 @@ async def _decide(
             return TaskState.FAILED, f"changed files outside its scope: {', '.join(outside)}", []
     if task.checks:
         ctx.transition(task.id, TaskState.CHECKING, f"{len(task.checks)} check(s)")
+        left = await ignored_work.made_by_agent(ctx, task.id, worktree)  # before the checks add theirs
         results = await tree_commands.run_task_checks(ctx, task, worktree, _timeout(ctx, task))
         # The checks ran on the round's commit: what they wrote (bytecode, reports) is not the
         # agent's work, and the next round's commit would take it in (`git add -A`).
@@ -445,8 +452,32 @@ async def _decide(
             first = failed[0]
             why = failure_line(first.output_tail)
             return TaskState.FAILED, f"check failed: {first.command} ({first.how_it_ended}) {why}", results
+        if left:
+            facts["ignored_files_left"] = left
+            return await _checks_without_ignored(ctx, task, contract, facts["head_sha"], left, results)
         return TaskState.APPROVED, f"{_done(contract)}, all checks pass", results
     return TaskState.APPROVED, _done(contract), []
+
+
+async def _checks_without_ignored(
+    ctx: RunContext, task: Task, contract: CompletionContract, head: str, left: list[str],
+    results: list[CheckResult],
+) -> tuple[TaskState, str, list[CheckResult]]:
+    """The checks passed in a worktree holding ignored files the agent made, which never land:
+    approved only if they pass in a clean checkout of its commit too."""
+    iteration = ctx.journal.task(ctx.run_id, task.id).iteration
+    setup_failed, clean = await ignored_work.checks_in_clean_checkout(
+        ctx, task, head, iteration, _setup_command(ctx, task), _timeout(ctx, task))
+    made = (f"its worktree holds files git ignores that the agent made ({ignored_work.shown(left)}), "
+            "which do not land")
+    failed = [r for r in clean if not r.ok]
+    if setup_failed or failed:
+        why = setup_failed or (f"{failed[0].command} failed ({failed[0].how_it_ended}) "
+                               f"{failure_line(failed[0].output_tail)}")
+        return TaskState.FAILED, f"the checks pass only with what git ignores: {made}; in a clean " \
+                                 f"checkout of its commit {why}", [*results, *failed]
+    ctx.note(task.id, f"{made}; the checks pass without them too (a clean checkout of its commit)")
+    return TaskState.APPROVED, f"{_done(contract)}, all checks pass (also in a clean checkout)", results
 
 
 def _done(contract: CompletionContract) -> str:
