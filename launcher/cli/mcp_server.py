@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import WithJsonSchema
 
-from launcher import process
+from launcher import detached
 from launcher.app.workflow import actions
 from launcher.errors import LauncherError, UsageProblem
 
@@ -70,7 +70,7 @@ def serve() -> None:
         from mcp.server.mcpserver import MCPServer as Server  # mcp >= 2
     except ImportError:  # mcp 1.x
         from mcp.server.fastmcp import FastMCP as Server  # type: ignore[no-redef,attr-defined,unused-ignore]
-    process.reap_detached_promptly()
+    detached.reap_detached_promptly()
     server = Server("launcher")
     server.tool(name="orchestrator", description=TOOL_DESCRIPTION)(orchestrator)
     server.run("stdio")

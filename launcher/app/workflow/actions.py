@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from launcher import process
+from launcher import detached
 from launcher.app.context import EventSink
 from launcher.app.workflow import engine, planner, routing
 from launcher.app.workflow.session import WorkflowSession
@@ -174,7 +174,7 @@ def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool =
         log.write(f"{engine.RUNNER_MARK}`launcher workflow {' '.join(action)}` at "
                   f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     argv = [sys.executable, "-m", "launcher.cli.main", "workflow", *action, "--quiet", "--spawned"]
-    pid = process.spawn_detached(argv, cwd=session.repo.root, env=os.environ, log_path=log_path)
+    pid = detached.spawn_detached(argv, cwd=session.repo.root, env=os.environ, log_path=log_path)
     now = session.load(state.id)
     if now.runner_pid not in (None, state.runner_pid) or now.status is not state.status:
         return now  # the runner already took over and recorded itself
@@ -186,7 +186,7 @@ def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool =
 
 async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink, *, detach: bool) -> Any:
     """One action by name (the MCP tool's entry); `detach` runs start/next/resume in the background."""
-    process.reap_detached()
+    detached.reap_detached()
     args = check_args({**args, "action": action})
     if action not in ACTIONS:
         raise UsageProblem(f"unknown action {action!r}", fix=f"one of: {', '.join(ACTIONS)}",
