@@ -86,6 +86,13 @@ class GitFailed(LauncherError):
     default_key = "git_failed"
 
 
+class GitOutputTooLarge(GitFailed):
+    """A git command printed more than the launcher reads: acting on a cut output (a file list,
+    a log to screen for secrets) would be acting on a lie."""
+
+    default_key = "git_output_too_large"
+
+
 class RunNotFound(UsageProblem):
     default_key = "run_not_found"
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio
 from anyio.abc import ByteReceiveStream, Process
@@ -173,6 +173,7 @@ class Completed:
     stderr: bytes
     duration_s: float
     timed_out: bool = False
+    stdout_dropped: int = 0  # bytes of stdout beyond `max_output` that were not kept (its start)
 
     @property
     def out(self) -> str:
@@ -240,13 +241,22 @@ async def run(
     timeout: float | None = None,
     max_output: int = 64 * 1024 * 1024,
     grace_s: float = 2.0,
+    stdout_to: BinaryIO | None = None,
 ) -> Completed:
-    """Run a short command to completion, keeping the last `max_output` bytes of each stream.
+    """Run a short command to completion, keeping the last `max_output` bytes of each stream
+    (`stdout_dropped` says how much of stdout's start went), or writing all of stdout to
+    `stdout_to`.
 
     The child is started and read in worker threads (`process_threads`), so the event loop never
     waits for a child to start; everything else (journal, timeout, kill) happens here."""
     start = time.monotonic()
     out, err = Tail(max_output), Tail(max_output)
+
+    def on_stdout(chunk: bytes) -> None:
+        if stdout_to is not None:
+            stdout_to.write(chunk)
+        else:
+            out.add(chunk)
     holder: list[subprocess.Popen[bytes]] = []
 
     def started(proc: subprocess.Popen[bytes]) -> None:
@@ -268,7 +278,7 @@ async def run(
         observer = _notify_started(proc.pid, argv, "command")
         deadline = None if timeout is None else start + timeout
         timed_out = await anyio.to_thread.run_sync(
-            process_threads.collect, proc, out.add, err.add, deadline, stop, DRAIN_AFTER_EXIT_S,
+            process_threads.collect, proc, on_stdout, err.add, deadline, stop, DRAIN_AFTER_EXIT_S,
             abandon_on_cancel=True, limiter=anyio.CapacityLimiter(1),
         )
     finally:
@@ -279,7 +289,8 @@ async def run(
                 _notify_ended(observer, holder[0].pid)
     proc = holder[0]
     rc = proc.returncode if proc.returncode is not None else -9
-    return Completed(list(argv), rc, bytes(out.data), bytes(err.data), time.monotonic() - start, timed_out)
+    return Completed(list(argv), rc, bytes(out.data), bytes(err.data), time.monotonic() - start, timed_out,
+                     out.total - len(out.data))
 
 
 async def run_command(argv: Sequence[str], **options: Any) -> Completed:

@@ -201,3 +201,38 @@ def test_custom_include_file_name(repo: Path) -> None:
     write(repo / "x.secret")
     write(repo / "conf" / "includes", "x.secret\n")
     assert resolve(repo, "conf/includes") == ["x.secret"]
+
+
+def test_the_leak_screen_reads_a_log_of_any_length_to_its_first_line(monkeypatch: pytest.MonkeyPatch,
+                                                                       repo: Path) -> None:
+    # The screen used to read the last 64 MiB of `git log --raw`: a commit adding enough files
+    # pushed the copy of `.env` out of what it read, and the secret landed. Now git writes the
+    # log to a file that is read whole; here the in-memory limit is tiny to show it.
+    from launcher.git import secret_guard
+    from launcher.git.repo import GitRepo
+
+    monkeypatch.setattr(GitRepo, "max_output", 4096)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "aaaa-leak.txt").write_text("SECRET=1\n")
+    for i in range(300):
+        (repo / f"zz-{i:03}-{'x' * 40}.txt").write_text("")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "many files")
+    r = anyio.run(GitRepo.discover, repo)
+    secret = git(repo, "hash-object", "aaaa-leak.txt").strip()
+    leaks = anyio.run(lambda: secret_guard.find_leaks(r, base, "HEAD", [".env"], {secret: ".env"}))
+    assert [leak.path for leak in leaks] == ["aaaa-leak.txt"]
+
+
+def test_a_git_output_longer_than_the_launcher_reads_is_an_error_not_a_cut_list(
+    monkeypatch: pytest.MonkeyPatch, repo: Path
+) -> None:
+    from launcher.errors import GitOutputTooLarge
+    from launcher.git.repo import GitRepo
+
+    monkeypatch.setattr(GitRepo, "max_output", 8)
+    r = anyio.run(GitRepo.discover, repo)
+    with pytest.raises(GitOutputTooLarge, match="does not act on a cut output"):
+        anyio.run(lambda: r.git("ls-files", "-z"))
+    shown = anyio.run(lambda: r.git("ls-files", cut_ok=True))
+    assert shown.stdout_dropped > 0

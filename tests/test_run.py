@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from helpers import git, run_plan, task
 
@@ -343,3 +344,18 @@ def test_an_ignored_file_the_checks_do_not_need_is_noted_and_the_task_lands(repo
     t = task(report, "t")
     assert t.state == "merged", t.message
     assert [n for n in report.notes if "scratch.log" in n.message and "without them too" in n.message]
+
+
+def test_diff_patch_holds_the_whole_diff_however_long(repo: Path, monkeypatch: Any) -> None:
+    # It used to be the last 64 MiB of the diff, starting mid-line, with no marker: a patch that
+    # applies to nothing. Written by git straight to the file now (memory limit tiny here).
+    from launcher.git.repo import GitRepo
+
+    monkeypatch.setattr(GitRepo, "max_output", 64 * 1024)
+    big = "".join(f"line {i} {'x' * 60}\n" for i in range(4000))  # about 270 KB
+    report = run_plan(repo, [{"id": "t", "script": [{"write": "aaaa_first.txt", "content": "first\n"},
+                                                     {"write": "big.txt", "content": big}]}], merge=False)
+    assert task(report, "t").state == "approved"
+    patch = Path(report.artifacts) / "t" / "diff.patch"
+    assert patch.read_text().startswith("diff --git a/aaaa_first.txt")
+    git(repo, "apply", "--check", str(patch))  # the whole change, from its first line

@@ -14,11 +14,12 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 
 from launcher import process
-from launcher.errors import EnvironmentProblem, GitFailed
+from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge
 from launcher.git import guard
 
 MIN_GIT = (2, 38)  # `git merge-tree --write-tree`
@@ -149,6 +150,15 @@ def _not_usable(start: Path, err: str) -> EnvironmentProblem:
     return EnvironmentProblem(f"git cannot use the repository at {start}: {reason}", fix=fix)
 
 
+def shown_output(done: process.Completed, what: str) -> str:
+    """A command's output to show a person or a grader (never to parse), with a first line
+    saying so when its start was too long to keep."""
+    if not done.stdout_dropped:
+        return done.out
+    return (f"[launcher: the first {done.stdout_dropped >> 20} MiB of this {what} are not shown: it is "
+            f"longer than the launcher reads]\n{done.out}")
+
+
 _FULL_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _CHANGES_KEPT = 512
 
@@ -163,6 +173,8 @@ class GitRepo:
     `git_dir` holds its HEAD and index (the common git dir for the main work tree, else
     `<common>/worktrees/<id>`); refs, config, hooks and the lock are the common git dir's,
     shared by every worktree."""
+
+    max_output = 64 * 1024 * 1024  # bytes of one git command's output read into memory
 
     def __init__(self, root: Path, common_dir: Path, git_dir: Path | None = None) -> None:
         self.root = root
@@ -223,22 +235,47 @@ class GitRepo:
         cwd: Path | None = None,
         check: bool = True,
         timeout: float | None = 600,
+        cut_ok: bool = False,
+        stdout_to: BinaryIO | None = None,
     ) -> process.Completed:
-        """Run git; retry transient `*.lock` contention instead of surfacing it."""
+        """Run git; retry transient `*.lock` contention instead of surfacing it. An output longer
+        than the launcher keeps (64 MiB) raises GitOutputTooLarge unless `cut_ok` (shown to a
+        person or a grader, marked as cut; never parsed); `stdout_to` takes all of it instead."""
         argv = ["git", *args[:1], *_SAFE_FLAGS.get(args[0] if args else "", ()), *args[1:]]
         delay = 0.05
         for attempt in range(_LOCK_RETRIES + 1):
-            result = await process.run(argv, cwd=cwd or self.root, env=self.env, timeout=timeout)
+            result = await process.run(argv, cwd=cwd or self.root, env=self.env, timeout=timeout,
+                                       max_output=self.max_output, stdout_to=stdout_to)
             if result.ok or not _LOCK_CONTENTION.search(result.err) or attempt == _LOCK_RETRIES:
                 break
             await anyio.sleep(delay)
             delay = min(delay * 2, 1.0)
+        if result.stdout_dropped and not cut_ok:
+            raise GitOutputTooLarge(
+                f"`git {' '.join(args)[:200]}` printed {(len(result.stdout) + result.stdout_dropped) >> 20} MiB, "
+                f"more than the {len(result.stdout) >> 20} MiB the launcher reads; it does not act on a cut output",
+                where=str(cwd or self.root),
+                fix="make the change smaller (fewer or smaller files per task), or report this case",
+            )
         if check and not result.ok:
             raise GitFailed(
                 f"`git {' '.join(args)}` failed: {result.err.strip() or result.out.strip()}",
                 where=str(cwd or self.root),
                 fix="see the git message above; `launcher clean` removes leftovers of a run",
             )
+        return result
+
+    async def git_to_file(self, path: Path, *args: str, cwd: Path | None = None) -> process.Completed:
+        """`git args` with all of its output written to `path` (atomically: a temporary file
+        renamed into place), never held in memory: a diff of a 200 MB file is no problem."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+        try:
+            with partial.open("wb") as out:
+                result = await self.git(*args, cwd=cwd, stdout_to=out)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
         return result
 
     async def rev_parse(self, rev: str, cwd: Path | None = None) -> str:

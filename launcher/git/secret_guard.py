@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
 
 from launcher.git.repo import GitRepo
 
@@ -39,10 +44,19 @@ def _empty_blob(oid_length: int) -> str:
     return digest(b"blob 0\0").hexdigest()
 
 
-def _added_blobs(log_output: str) -> list[tuple[str, str, str]]:
+def _tokens(chunks: Iterable[bytes]) -> Iterator[str]:
+    """The NUL-separated fields of `git ... -z` output read in chunks (a field may span two)."""
+    rest = b""
+    for chunk in chunks:
+        parts = (rest + chunk).split(b"\0")
+        rest = parts.pop()
+        yield from (part.decode("utf-8", "replace") for part in parts)
+    if rest:
+        yield rest.decode("utf-8", "replace")
+
+
+def _added_blobs(tokens: Iterator[str]) -> Iterator[tuple[str, str, str]]:
     """(commit, blob, path) for every file a commit adds or changes, from `git log --raw -z`."""
-    found: list[tuple[str, str, str]] = []
-    tokens = iter(log_output.split("\0"))
     commit = ""
     for token in tokens:
         token = token.strip()
@@ -50,10 +64,15 @@ def _added_blobs(log_output: str) -> list[tuple[str, str, str]]:
             path = next(tokens, "")  # consumed here, so a path never reads as a commit id
             fields = token[1:].split()
             if len(fields) >= 5 and fields[4] != "D" and fields[1] != "160000":
-                found.append((commit, fields[3], path))
+                yield commit, fields[3], path
         elif _OID.fullmatch(token):
             commit = token
-    return found
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            yield chunk
 
 
 async def _tip_blobs(repo: GitRepo, tip: str) -> set[str]:
@@ -67,20 +86,26 @@ async def find_leaks(
     """Each (commit, path) of `tip..head` that would land a copied include file."""
     if not paths and not blobs:
         return []
-    log = await repo.git(
-        "log", "--no-show-signature", "--no-color", "--no-renames", "--no-ext-diff", "--raw",
-        "-r", "--diff-merges=separate", "--root", "-z", "--no-abbrev", "--format=%H%x00",
-        f"{tip}..{head}", "--",
-    )
     roots = [p.rstrip("/") for p in paths]
     leaks: list[Leak] = []
     by_content: list[Leak] = []
-    for commit, blob, path in _added_blobs(log.out):
-        root = next((r for r in roots if path == r or path.startswith(r + "/")), None)
-        if root is not None:
-            leaks.append(Leak(commit, path, root, blob))
-        elif blob in blobs and blob != _empty_blob(len(blob)):
-            by_content.append(Leak(commit, path, blobs[blob], blob))
+
+    def screen(log: Path) -> None:  # read as it was written: a landing may bring 100,000 files
+        for commit, blob, path in _added_blobs(_tokens(_file_chunks(log))):
+            root = next((r for r in roots if path == r or path.startswith(r + "/")), None)
+            if root is not None:
+                leaks.append(Leak(commit, path, root, blob))
+            elif blob in blobs and blob != _empty_blob(len(blob)):
+                by_content.append(Leak(commit, path, blobs[blob], blob))
+
+    with tempfile.TemporaryDirectory(prefix="launcher-log-") as scratch:
+        log = Path(scratch) / "log"
+        await repo.git_to_file(
+            log, "log", "--no-show-signature", "--no-color", "--no-renames", "--no-ext-diff", "--raw",
+            "-r", "--diff-merges=separate", "--root", "-z", "--no-abbrev", "--format=%H%x00",
+            f"{tip}..{head}", "--",
+        )
+        await anyio.to_thread.run_sync(screen, log)
     if by_content:
         public = await _tip_blobs(repo, tip)
         leaks += [leak for leak in by_content if leak.blob not in public]

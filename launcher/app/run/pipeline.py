@@ -379,8 +379,7 @@ async def _collect_and_decide(
         "stdout_bytes": supervised.stdout_bytes if supervised else 0,
     }
     atomic_write_json(artifacts / "contract.json", contract.model_dump(mode="json"))
-    diff = await ctx.repo.git("diff", "--binary", start_sha, head)
-    atomic_write_text(artifacts / "diff.patch", diff.out)
+    await ctx.repo.git_to_file(artifacts / "diff.patch", "diff", "--binary", start_sha, head)
     fields: dict[str, Any] = {
         "head_sha": head, "files": real_files, "contract": contract.model_dump(mode="json"),
         "cost_usd": _record_spend(ctx, task.id, iteration, outcome.cost_usd, outcome.tokens),

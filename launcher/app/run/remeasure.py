@@ -23,7 +23,7 @@ from launcher.gates.checks import CheckResult
 from launcher.gates.relay import add_scratch, remove_scratch
 from launcher.git import commits, include, submodules
 from launcher.models.plan import Task
-from launcher.store.files import atomic_write_json, atomic_write_text
+from launcher.store.files import atomic_write_json
 
 
 async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> tuple[dict[str, Any], str | None]:
@@ -50,8 +50,7 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
         "claimed_not_changed": claims.disagreements(claimed, real_files)[0],
         "changed_not_claimed": claims.disagreements(claimed, real_files)[1],
     }
-    diff = await ctx.repo.git("diff", "--binary", start, head)
-    atomic_write_text(artifacts / "diff.patch", diff.out)
+    await ctx.repo.git_to_file(artifacts / "diff.patch", "diff", "--binary", start, head)
     ctx.journal.update_task(ctx.run_id, task.id, head_sha=head, files=real_files)
     problem = (claims.empty_claim_failure(claimed, real_files) or _outside_scope(task, real_files)
                or submodules.pointer_problem(moved_submodules))
