@@ -238,3 +238,15 @@ def test_an_interrupted_runs_tasks_that_were_at_work_show_they_stopped() -> None
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "running (stopped)" in next(line for line in text.splitlines() if " api " in line)
     assert "(stopped)" not in next(line for line in text.splitlines() if " ui " in line)
+
+
+def test_a_disagreement_over_thousands_of_files_is_shown_in_one_short_line() -> None:
+    from launcher.models.report import RunReport, TaskReport
+    from launcher.ui.summary import _claim_lines
+
+    many = [f"gen/f{i:05}.txt" for i in range(10_000)]
+    report = RunReport(run_id="r-1", status="succeeded", repo="/r", base_sha="0" * 40, target="main",
+                       tasks=[TaskReport(id="t", state="merged", changed_not_claimed=many)])
+    (line,) = _claim_lines(report)
+    assert "gen/f00009.txt" in line and "gen/f00010.txt" not in line
+    assert "and 9990 more (`--json` lists them)" in line and len(line) < 400

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 
 from launcher.app.context import open_journal, state_dir
 from launcher.app.queue import matrix
-from launcher.app.report import build_report
+from launcher.app.report import build_report, effective_status
 from launcher.app.run.grading import withdrawal_reason
 from launcher.errors import LauncherError, RunNotFound, UsageProblem
 from launcher.git import target_tree
@@ -63,6 +64,23 @@ async def list_runs(cwd: Path, limit: int = 20) -> list[RunReport]:
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
     return [build_report(journal, run.id, repo.root) for run in journal.runs(limit)]
+
+
+@dataclass(frozen=True)
+class RunLine:
+    run_id: str
+    status: str
+    tasks: int
+    target: str
+
+
+async def run_lines(cwd: Path, limit: int = 20) -> list[RunLine]:
+    """One line per latest run, from the runs table alone (a full report per run would read
+    every task's contract to print its count)."""
+    repo = await GitRepo.discover(cwd)
+    journal = open_journal(repo)
+    return [RunLine(run.id, effective_status(run)[0], journal.task_count(run.id), run.target)
+            for run in journal.runs(limit)]
 
 
 async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:

@@ -19,7 +19,7 @@ from launcher.models.report import (
     empty_usage,
 )
 from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_label
-from launcher.store.journal import BEST_OF_N, NO_CHANGES, Journal, TaskRow
+from launcher.store.journal import BEST_OF_N, NO_CHANGES, Journal, RunRow, TaskRow
 from launcher.store.usage import Spend, UsageLedger
 
 _FAILURES = {
@@ -103,6 +103,17 @@ def _spend(journal: Journal, run_id: str) -> dict[str, dict[str, Spend]]:
         ledger.close()
 
 
+def effective_status(run: RunRow) -> tuple[str, str]:
+    """The run's status and message as they are now: a run journaled as running whose launcher
+    is gone was interrupted."""
+    pid = run.launcher_pid
+    if run.status is RunStatus.RUNNING and pid and pid != os.getpid() and not process.pid_alive(pid):
+        # Killed (SIGKILL, a crash of the machine) before it could journal that it stopped.
+        return RunStatus.INTERRUPTED.value, (f"its launcher (pid {pid}) is gone without saving its state "
+                                             f"(killed?); `launcher resume {run.id}` continues")
+    return run.status.value, run.message
+
+
 def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
     run = journal.run(run_id)
     plan_tasks = {t["id"]: t for t in run.plan.get("task", [])}
@@ -129,13 +140,7 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
     conflicts, queue = matrix.recorded(journal.path, run_id)
     landed_on = run.landed_on
     parked = landed_on is not None and landed_on != run.target
-    status, message = run.status.value, run.message
-    pid = run.launcher_pid
-    if run.status is RunStatus.RUNNING and pid and pid != os.getpid() and not process.pid_alive(pid):
-        # Killed (SIGKILL, a crash of the machine) before it could journal that it stopped.
-        status = RunStatus.INTERRUPTED.value
-        message = (f"its launcher (pid {pid}) is gone without saving its state (killed?); "
-                   f"`launcher resume {run_id}` continues")
+    status, message = effective_status(run)
     return RunReport(
         run_id=run_id, status=status, repo=run.repo, base_sha=run.base_sha,
         target=run.target, integration_branch=landed_on if parked else None,

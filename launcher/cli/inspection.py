@@ -21,14 +21,15 @@ def runs(
     limit: Annotated[int, typer.Option(min=1, help="How many of the latest runs.")] = 20,
 ) -> None:
     """List the latest runs, newest first: id, status, tasks, target."""
-    reports = call(lambda: inspect_app.list_runs(Path.cwd(), limit), json_mode=json_mode)
     if json_mode:
+        reports = call(lambda: inspect_app.list_runs(Path.cwd(), limit), json_mode=json_mode)
         print(json.dumps([r.model_dump(mode="json") for r in reports], indent=2))
         raise typer.Exit(0)
-    if not reports:
+    lines = call(lambda: inspect_app.run_lines(Path.cwd(), limit))
+    if not lines:
         print("no runs yet: start one with `launcher run PLAN`")
-    for r in reports:
-        print(f"{r.run_id}  {r.status:<11}  {len(r.tasks)} task(s)  -> {r.target}")
+    for r in lines:
+        print(f"{r.run_id}  {r.status:<11}  {r.tasks} task(s)  -> {r.target}")
 
 
 def diff(

@@ -303,6 +303,10 @@ class Journal(SqliteStore):
         db.execute(f"UPDATE tasks SET {assignments} WHERE run_id=? AND task_id=?",
                    (*values.values(), run_id, task_id))
 
+    def task_count(self, run_id: str) -> int:
+        (count,) = self._db.execute("SELECT COUNT(*) FROM tasks WHERE run_id=?", (run_id,)).fetchone()
+        return int(count)
+
     def tasks(self, run_id: str) -> list[TaskRow]:
         rows = self._db.execute(
             "SELECT * FROM tasks WHERE run_id=? ORDER BY position", (run_id,)).fetchall()

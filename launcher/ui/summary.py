@@ -104,15 +104,24 @@ def _note_lines(report: RunReport) -> list[str]:
     return lines
 
 
+SHOWN_PATHS = 10
+
+
+def _some(paths: list[str]) -> str:
+    """At most SHOWN_PATHS of them (a task may change 100,000 files; `--json` lists them all)."""
+    extra = len(paths) - SHOWN_PATHS
+    return ", ".join(paths[:SHOWN_PATHS]) + (f" and {extra} more (`--json` lists them)" if extra > 0 else "")
+
+
 def _claim_lines(report: RunReport) -> list[str]:
     """Every disagreement between a contract's claimed files and the branch's real diff."""
     lines = []
     for t in report.tasks:
         parts = []
         if t.claimed_not_changed:
-            parts.append(f"claimed but not changed: {', '.join(t.claimed_not_changed)}")
+            parts.append(f"claimed but not changed: {_some(t.claimed_not_changed)}")
         if t.changed_not_claimed:
-            parts.append(f"changed but not claimed: {', '.join(t.changed_not_claimed)}")
+            parts.append(f"changed but not claimed: {_some(t.changed_not_claimed)}")
         if parts:
             lines.append(f"{t.id}: contract and diff disagree; " + "; ".join(parts))
     return lines
