@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import git
 from helpers import launcher_cli
 
@@ -56,3 +57,32 @@ def test_a_new_file_in_a_directory_another_task_renamed_conflicts_in_the_matrix(
     conflicts = _status_conflicts(repo, tasks, tmp_path)
 
     assert [(c["a"], c["b"], c["kind"]) for c in conflicts] == [("mover", "adder", "conflict")]
+
+
+def test_past_its_merge_budget_the_matrix_reports_a_pair_as_may_conflict_not_as_nothing(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tasks that all edit one file make N² pairs to merge; past the budget a pair is reported as
+    # "predicted" (unchecked), never as a conflict or as nothing; the landing's fold decides.
+    from launcher.git import conflict_matrix
+
+    lines = "".join(f"line {i}\n\n\n" for i in range(8))
+    (repo / "shared.txt").write_text(lines)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "shared")
+    import anyio
+
+    from launcher.git.repo import GitRepo
+
+    r = anyio.run(GitRepo.discover, repo)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    heads = {}
+    for i in range(5):
+        git(repo, "switch", "-q", "-c", f"t{i}", base)
+        (repo / "shared.txt").write_text(lines.replace(f"line {i}\n", f"line {i} edited\n"))
+        git(repo, "commit", "-q", "-am", f"edit {i}")
+        heads[f"t{i}"] = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "switch", "-q", "main")
+    monkeypatch.setattr(conflict_matrix, "MAX_MERGED_PAIRS", 3)
+    pairs = anyio.run(lambda: conflict_matrix.pairwise(r, heads, base))
+    assert len(pairs) == 10 - 3 and {p.kind for p in pairs} == {"predicted"}
+    assert all(p.files == ["shared.txt"] for p in pairs)
