@@ -8,7 +8,6 @@ blocking the event loop.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 from collections.abc import AsyncIterator
@@ -19,6 +18,7 @@ from typing import BinaryIO
 import anyio
 
 from launcher import process
+from launcher.concurrency import file_lock
 from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge
 from launcher.git import guard
 
@@ -100,20 +100,8 @@ class GitLock:
 
     @contextlib.asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
-        async with self._local:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        await anyio.sleep(0.02)
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
+        async with self._local, file_lock(self.path):
+            yield
 
 
 @dataclass(frozen=True)

@@ -79,9 +79,9 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _token_position(text: str, token: str, start: int = 0) -> int:
-    """Where `token` first stands outside a JSON string in `text` (from `start`), else `start`:
-    the decoder's callbacks do not say where the bad number was."""
+def _outside_strings(text: str, start: int) -> Iterator[int]:
+    """The indexes from `start` on whose character stands outside a JSON string (quotes
+    themselves excluded)."""
     in_string = escaped = False
     for index in range(start, len(text)):
         char = text[index]
@@ -94,7 +94,15 @@ def _token_position(text: str, token: str, start: int = 0) -> int:
                 in_string = False
         elif char == '"':
             in_string = True
-        elif text.startswith(token, index) and not (index and (text[index - 1].isalnum() or text[index - 1] == ".")):
+        else:
+            yield index
+
+
+def _token_position(text: str, token: str, start: int = 0) -> int:
+    """Where `token` first stands outside a JSON string in `text` (from `start`), else `start`:
+    the decoder's callbacks do not say where the bad number was."""
+    for index in _outside_strings(text, start):
+        if text.startswith(token, index) and not (index and (text[index - 1].isalnum() or text[index - 1] == ".")):
             return index
     return start
 
@@ -102,19 +110,10 @@ def _token_position(text: str, token: str, start: int = 0) -> int:
 def balanced_end(text: str, start: int) -> int | None:
     """The index after the `}` or `]` that closes the bracket at `start` (strings skipped), or None:
     how far a candidate object reaches even when it does not decode."""
-    depth, in_string, escaped = 0, False, False
-    for index in range(start, len(text)):
+    depth = 0
+    for index in _outside_strings(text, start):
         char = text[index]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
+        if char in "{[":
             depth += 1
         elif char in "}]":
             depth -= 1

@@ -4,16 +4,13 @@ store (in the journal's database) and the mirror of each state in `.launcher/wor
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
-
 from launcher.app.context import open_journal, state_dir
 from launcher.app.workflow.templates import get_template, load_templates
+from launcher.concurrency import file_lock
 from launcher.errors import RunNotFound
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
@@ -71,20 +68,8 @@ class WorkflowSession:
         """The workflow's claim lock (fcntl, across processes): held from "may a runner start
         now?" until the runner is recorded, so two `next` (CLI, MCP) never both run a phase."""
         self.load(workflow_id)  # an unknown workflow is refused before its folder is made
-        path = self.folder(workflow_id) / CLAIM_LOCK
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)  # never inherited by a runner
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    await anyio.sleep(0.02)
+        async with file_lock(self.folder(workflow_id) / CLAIM_LOCK):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def templates(self) -> dict[str, WorkflowTemplate]:
         return load_templates(self.repo.root)
