@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from helpers import git, launcher_cli
+from test_land_from_final_job import _clone, _shard_exports
 
 MANIFEST = "launcher-export.json"
 PLAN = {"task": [
@@ -22,37 +23,10 @@ PLAN = {"task": [
 ]}
 
 
-def _clone(remote: Path, where: Path) -> Path:
-    git(where.parent, "clone", "-q", str(remote), str(where))
-    git(where, "config", "user.name", "ci")
-    git(where, "config", "user.email", "ci@example.invalid")
-    return where
-
-
 @pytest.fixture(scope="module")
 def two_shards(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
     """A bare remote and the exports of two shard jobs of PLAN (one clone each)."""
-    base = tmp_path_factory.mktemp("manifest-fields")
-    origin = base / "origin"
-    origin.mkdir()
-    git(origin, "init", "-q", "-b", "main")
-    git(origin, "config", "user.name", "t")
-    git(origin, "config", "user.email", "t@t")
-    (origin / "app.py").write_text("def add(a, b):\n    return a + b\n")
-    git(origin, "add", "-A")
-    git(origin, "commit", "-q", "-m", "initial")
-    remote = base / "remote.git"
-    git(base, "clone", "-q", "--bare", str(origin), str(remote))
-    exports = []
-    for index in (1, 2):
-        job = _clone(remote, base / f"job{index}")
-        (job / "plan.json").write_text(json.dumps(PLAN))
-        out = base / f"export{index}"
-        done = launcher_cli(job, "run", "plan.json", "--shard", f"{index}/2", "--no-merge",
-                            "--export", str(out), "--quiet", env={"XDG_CACHE_HOME": str(base / "cache")})
-        assert (out / MANIFEST).exists(), done.stdout + done.stderr
-        exports.append(out)
-    return remote, exports
+    return _shard_exports(tmp_path_factory.mktemp("manifest-fields"), PLAN)
 
 
 def _with_a_task(exports: list[Path]) -> Path:
