@@ -359,3 +359,11 @@ def test_diff_patch_holds_the_whole_diff_however_long(repo: Path, monkeypatch: A
     patch = Path(report.artifacts) / "t" / "diff.patch"
     assert patch.read_text().startswith("diff --git a/aaaa_first.txt")
     git(repo, "apply", "--check", str(patch))  # the whole change, from its first line
+
+
+def test_a_claimed_directory_covers_the_files_changed_under_it() -> None:
+    from launcher.app.run.claims import disagreements
+
+    assert disagreements(["src/"], ["src/a.py", "src/b/c.py", "x.py"]) == ([], ["x.py"])
+    assert disagreements(["./src"], ["src/a.py"]) == ([], [])
+    assert disagreements(["docs/", "gone.py"], ["src/a.py"]) == (["docs", "gone.py"], ["src/a.py"])

@@ -17,10 +17,15 @@ def _normal(path: str) -> str:
 
 
 def disagreements(claimed: list[str], real: list[str]) -> tuple[list[str], list[str]]:
-    """(claimed but not changed, changed but not claimed), each sorted."""
+    """(claimed but not changed, changed but not claimed), each sorted. A claim of a directory
+    (`src/`, or `src` when files under it changed) covers the changed files under it."""
     claims = {_normal(p) for p in claimed if isinstance(p, str) and p.strip()}
     changed = {_normal(p) for p in real}
-    return sorted(claims - changed), sorted(changed - claims)
+    parents = {path: [str(d) for d in PurePosixPath(path).parents if str(d) != "."] for path in changed}
+    dirs = {d for ds in parents.values() for d in ds}
+    claimed_dirs = {claim for claim in claims - changed if claim in dirs}
+    covered = {path for path, ds in parents.items() if claimed_dirs.intersection(ds)}
+    return sorted(claims - changed - claimed_dirs), sorted(changed - claims - covered)
 
 
 def claimed_files(contract: dict[str, Any] | None) -> list[str]:
