@@ -86,3 +86,21 @@ def test_past_its_merge_budget_the_matrix_reports_a_pair_as_may_conflict_not_as_
     pairs = anyio.run(lambda: conflict_matrix.pairwise(r, heads, base))
     assert len(pairs) == 10 - 3 and {p.kind for p in pairs} == {"predicted"}
     assert all(p.files == ["shared.txt"] for p in pairs)
+
+
+def test_a_prediction_about_two_tasks_that_both_landed_is_not_reported(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers import run_plan
+
+    from launcher.git import conflict_matrix
+
+    lines = "".join(f"line {i}\n\n\n" for i in range(4))
+    (repo / "shared.txt").write_text(lines)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "shared")
+    monkeypatch.setattr(conflict_matrix, "MAX_MERGED_PAIRS", 1)  # the rest are "predicted"
+    report = run_plan(repo, [
+        {"id": f"t{i}", "script": [{"write": "shared.txt", "content": lines.replace(f"line {i}\n", f"line {i}!\n")}]}
+        for i in range(4)])
+    assert [t.state for t in report.tasks] == ["merged"] * 4
+    assert report.conflicts == []  # all landed: no "may conflict" left to show

@@ -138,6 +138,9 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
             )
         )
     conflicts, queue = matrix.recorded(journal.path, run_id)
+    merged = {t.id for t in tasks if t.merged}
+    # A prediction about two tasks that both landed is settled: they did not conflict.
+    conflicts = [c for c in conflicts if c.kind != "predicted" or not {c.a, c.b} <= merged]
     landed_on = run.landed_on
     parked = landed_on is not None and landed_on != run.target
     status, message = effective_status(run)

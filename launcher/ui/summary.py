@@ -105,6 +105,7 @@ def _note_lines(report: RunReport) -> list[str]:
 
 
 SHOWN_PATHS = 10
+SHOWN_PAIRS = 20
 
 
 def _some(paths: list[str]) -> str:
@@ -188,7 +189,9 @@ def _epic_lines(report: RunReport) -> list[str]:
 def _queue_lines(report: RunReport) -> list[str]:
     """The conflict matrix (pairs that conflict, or may) and what the merge queue did."""
     lines = [f"{'conflict' if c.kind == 'conflict' else 'may conflict'}: {c.a} x {c.b} "
-             f"({', '.join(c.files) or 'no file named'})" for c in report.conflicts]
+             f"({_some(c.files) or 'no file named'})" for c in report.conflicts[:SHOWN_PAIRS]]
+    if len(report.conflicts) > SHOWN_PAIRS:
+        lines.append(f"... and {len(report.conflicts) - SHOWN_PAIRS} more pairs (`--json` lists them)")
     q = report.queue
     if q.batches:
         line = f"queue: {q.batches} batch(es), {q.check_runs} integration check run(s)"
