@@ -78,7 +78,10 @@ async def make_code_scratch(repo: GitRepo, scratch: Path, source: Path, targets:
             raise EnvironmentProblem(f"cannot make the judge's scratch: git archive HEAD failed: {done.err.strip()}",
                                      where=str(repo.root), fix="no judge call was made")  # fmt: skip
         with tarfile.open(archive) as tar:
-            tar.extractall(scratch, filter="data")
+            if hasattr(tarfile, "data_filter"):  # Python 3.11.4+
+                tar.extractall(scratch, filter="data")
+            else:  # what git archive writes of HEAD holds no absolute, `..` or under-a-symlink path
+                tar.extractall(scratch)
     judged = source.resolve()
     inside = judged.relative_to(repo.root.resolve()).as_posix() if judged.is_relative_to(repo.root.resolve()) else None
     for relative in {*LABELLED_SETS, *([inside] if inside else [])}:
