@@ -11,7 +11,22 @@ from pathlib import Path
 
 from fanout_common import AGENT_SCRIPT, BenchError, Measure, fresh_copy, git_env, task_ids, verify_repo
 
-RAW_SCRIPT = r"""#!/usr/bin/env bash
+# The landing both bash scripts share (this one and bench/warm_floor.py): every task branch
+# folded onto main in memory (merge-tree + commit-tree), one compare-and-swap of main, a
+# two-tree read-tree of the main work tree. Reads $REPO and $IDS_FILE.
+FOLD_SCRIPT = r"""cd "$REPO"
+old=$(git rev-parse refs/heads/main)
+tip=$old
+while read -r id; do
+    tree=$(git merge-tree --write-tree "$tip" "br/$id")
+    tip=$(git commit-tree "$tree" -p "$tip" -p "br/$id" -m "Merge $id")
+done < "$IDS_FILE"
+git update-ref refs/heads/main "$tip" "$old"
+git read-tree -m -u "$old" "$tip"
+"""
+
+RAW_SCRIPT = (
+    r"""#!/usr/bin/env bash
 # The same git work as the launcher, with raw git: worktree+branch per task (the add itself
 # under flock), the agent, add+commit, N at a time; then in-memory merges folded onto main (merge-tree + commit-tree),
 # one compare-and-swap of main and a two-tree read-tree of the main work tree; then
@@ -55,21 +70,14 @@ export -f cleanup
 t0=$(now)
 xargs -P "$N" -I{} bash -c 'task "$1"' _ {} < "$IDS_FILE"
 t1=$(now)
-cd "$REPO"
-old=$(git rev-parse refs/heads/main)
-tip=$old
-while read -r id; do
-    tree=$(git merge-tree --write-tree "$tip" "br/$id")
-    tip=$(git commit-tree "$tree" -p "$tip" -p "br/$id" -m "Merge $id")
-done < "$IDS_FILE"
-git update-ref refs/heads/main "$tip" "$old"
-git read-tree -m -u "$old" "$tip"
-t2=$(now)
+"""
+    + FOLD_SCRIPT
+    + r"""t2=$(now)
 xargs -P "$N" -I{} bash -c 'cleanup "$1"' _ {} < "$IDS_FILE"
 t3=$(now)
 echo "PHASES $t0 $t1 $t2 $t3"
 """
-
+)
 
 
 def run_raw(template: Path, work: Path, n: int, script: Path, label: str) -> Measure:

@@ -24,9 +24,10 @@ import time
 from pathlib import Path
 
 from fanout_common import AGENT_SCRIPT, BenchError, fresh_copy, git, git_env, make_template, settle, task_ids
-from fanout_raw import RAW_SCRIPT, run_raw
+from fanout_raw import FOLD_SCRIPT, RAW_SCRIPT, run_raw
 
-FLOOR_SCRIPT = r"""#!/usr/bin/env bash
+FLOOR_SCRIPT = (
+    r"""#!/usr/bin/env bash
 set -euo pipefail
 IDS_FILE=$1
 export REPO POOL CT PY AGENT
@@ -49,18 +50,12 @@ back() {
 export -f back
 N=$(wc -l < "$IDS_FILE")
 xargs -P "$N" -I{} bash -c 'task "$1"' _ {} < "$IDS_FILE"
-cd "$REPO"
-old=$(git rev-parse refs/heads/main)
-tip=$old
-while read -r id; do
-    tree=$(git merge-tree --write-tree "$tip" "br/$id")
-    tip=$(git commit-tree "$tree" -p "$tip" -p "br/$id" -m "Merge $id")
-done < "$IDS_FILE"
-git update-ref refs/heads/main "$tip" "$old"
-git read-tree -m -u "$old" "$tip"
-export TIP=$tip
+"""
+    + FOLD_SCRIPT
+    + r"""export TIP=$tip
 xargs -P "$N" -I{} bash -c 'back "$1"' _ {} < "$IDS_FILE"
 """
+)
 
 
 def run_floor(template: Path, work: Path, n: int, script: Path, label: str) -> float:

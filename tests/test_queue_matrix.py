@@ -59,16 +59,22 @@ def test_a_new_file_in_a_directory_another_task_renamed_conflicts_in_the_matrix(
     assert [(c["a"], c["b"], c["kind"]) for c in conflicts] == [("mover", "adder", "conflict")]
 
 
+def _commit_shared_file(repo: Path, count: int) -> str:
+    """shared.txt with `count` lines far enough apart that edits of different lines merge."""
+    lines = "".join(f"line {i}\n\n\n" for i in range(count))
+    (repo / "shared.txt").write_text(lines)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "shared")
+    return lines
+
+
 def test_past_its_merge_budget_the_matrix_reports_a_pair_as_may_conflict_not_as_nothing(
         repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Tasks that all edit one file make N² pairs to merge; past the budget a pair is reported as
     # "predicted" (unchecked), never as a conflict or as nothing; the landing's fold decides.
     from launcher.git import conflict_matrix
 
-    lines = "".join(f"line {i}\n\n\n" for i in range(8))
-    (repo / "shared.txt").write_text(lines)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "shared")
+    lines = _commit_shared_file(repo, 8)
     import anyio
 
     from launcher.git.repo import GitRepo
@@ -94,10 +100,7 @@ def test_a_prediction_about_two_tasks_that_both_landed_is_not_reported(
 
     from launcher.git import conflict_matrix
 
-    lines = "".join(f"line {i}\n\n\n" for i in range(4))
-    (repo / "shared.txt").write_text(lines)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "shared")
+    lines = _commit_shared_file(repo, 4)
     monkeypatch.setattr(conflict_matrix, "MAX_MERGED_PAIRS", 1)  # the rest are "predicted"
     report = run_plan(repo, [
         {"id": f"t{i}", "script": [{"write": "shared.txt", "content": lines.replace(f"line {i}\n", f"line {i}!\n")}]}
