@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -456,3 +457,28 @@ def test_an_unexpected_exception_is_one_internal_error_naming_its_saved_tracebac
     assert as_json.returncode == 70 and envelope["ok"] is False and envelope["error_key"] == "internal"
     debug = launcher_cli(wf_repo, "workflow", "status", wid, env={"LAUNCHER_DEBUG": "1"})
     assert debug.returncode == 70 and "Traceback" in debug.stderr
+
+
+# 14 ------------------------------------------------------------------------------------------
+
+def test_workflow_status_shows_the_notes_of_each_phase_run(wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
+    from launcher.git.worktrees import default_worktree_root
+    from tests.test_worktrees import open_repo
+    write_files(wf_repo, {"workflows/one.toml": ONE_PHASE})
+    git(wf_repo, "add", "-A")
+    git(wf_repo, "commit", "-q", "-m", "one phase")
+    # An earlier run's worktree whose directory vanished: the phase's run forgets it, with a note.
+    vanished = default_worktree_root(open_repo(wf_repo), None) / "r-old" / "gone"
+    git(wf_repo, "worktree", "add", "-q", "-b", "launcher/r-old/gone", str(vanished))
+    shutil.rmtree(vanished)
+    scripts = tmp_path / "scripts.json"
+    scripts.write_text(json.dumps({"test-tester": [{"write": "tests/test_new.py", "content": "# new\n"}]}))
+    made = launcher_cli(wf_repo, "workflow", "start", "one", "--json", "--quiet", "--scripts", str(scripts))
+    state = json.loads(made.stdout)
+    phase = state["phases"][0]
+    assert phase["status"] == "succeeded", phase
+    run_notes = json.loads(launcher_cli(wf_repo, "status", phase["run_id"], "--json").stdout)["notes"]
+    assert any(str(vanished) in n["message"] for n in run_notes)
+    assert phase["notes"] == [n["message"] for n in run_notes]
+    shown = launcher_cli(wf_repo, "workflow", "status", state["id"])
+    assert all(f"note: {note}" in shown.stdout for note in phase["notes"])

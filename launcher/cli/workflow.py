@@ -37,6 +37,7 @@ def _state_text(data: dict[str, Any]) -> str:
             lines.append(f"      {task['id']:<36} {task['agent']:<12} {task['state']}")
         if phase["error"]:
             lines.append(f"      error: {phase['error']}")
+        lines += [f"      note: {note}" for note in phase.get("notes", [])]
     if data["message"]:
         lines.append(data["message"])
     lines += [f"  next: {command}" for command in data["offers"]]

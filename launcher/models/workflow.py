@@ -171,6 +171,7 @@ class PhaseState(BaseModel):
     error: str | None = None
     artifacts: list[str] = Field(default_factory=list)
     tasks: list[dict[str, Any]] = Field(default_factory=list)  # id, role, agent, state
+    notes: list[str] = Field(default_factory=list)  # its run's notes on its own tasks or on no task
     started_at: float | None = None
     finished_at: float | None = None
 

@@ -474,6 +474,7 @@ def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, end
     report = build_report(session.journal(), ended.run_id, session.repo.root)
     phase = _template_phase(session, state, row.id)
     row.tasks = phase_run.task_rows(report, phase) if phase is not None else row.tasks
+    row.notes = phase_run.phase_notes(report, phase) if phase is not None else row.notes
     row.finished_at = time.time()
     if ended.status is RunStatus.SUCCEEDED:
         row.status, row.error = PhaseStatus.SUCCEEDED, None

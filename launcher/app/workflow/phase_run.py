@@ -116,6 +116,13 @@ def task_rows(report: RunReport, phase: Phase) -> list[dict[str, Any]]:
             for t in report.tasks if t.id in ids]
 
 
+def phase_notes(report: RunReport, phase: Phase) -> list[str]:
+    """The run's notes (work set aside, refs put back, changes nobody could be blamed for) on the
+    phase's own tasks, or on no task: `workflow status` shows them as `launcher status RUN` does."""
+    ids = phase.task_ids()
+    return [(f"{n.task}: " if n.task else "") + n.message for n in report.notes if n.task is None or n.task in ids]
+
+
 def _produced_nothing(report: RunReport, tasks: list[dict[str, Any]], start: str | None, landed: str) -> bool:
     """Every task of the step finished without a change, and the target did not move."""
     return bool(tasks) and all(t["state"] == "skipped" for t in tasks) and start == landed
@@ -135,6 +142,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
         row = state.phase(phase.id)
         row.run_id = report.run_id
         row.tasks = task_rows(report, phase)
+        row.notes = phase_notes(report, phase)
         if parked_on and not landed_by_operator:  # approved, on the integration branch, not the target
             for task in row.tasks:
                 if task["state"] in ("merged", "approved"):
