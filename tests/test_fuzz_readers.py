@@ -291,3 +291,25 @@ def test_mutation_gate_exits_as_documented_and_writes_no_report_for_bad_input(
                                  "--calibration", str(tmp_path / "c.json"), "--report", str(report)])
     assert result.exit_code in (0, 1, 2, 3), result.output
     assert report.exists() is (result.exit_code != 2)
+
+
+_json_text = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=12)  # surrogates too
+_json_values = st.recursive(st.none() | st.booleans() | st.integers() | _json_text,
+                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_json_text, inner, max_size=4),
+                            max_leaves=12)
+
+
+@FUZZ
+@given(value=_json_values, garbage=raw_bytes)
+def test_the_mcp_line_reader_passes_only_text_the_sdk_can_read_and_changes_nothing_else(
+        value: Any, garbage: bytes) -> None:
+    from pydantic_core import from_json
+
+    from launcher.cli.mcp_stdin import clean_line
+    line = json.dumps(value).encode() + b"\n"
+    cleaned = clean_line(line)
+    parsed = from_json(cleaned)  # the SDK's parser: no lone surrogate gets through
+    as_sent = json.loads(line)  # Python's reader keeps lone surrogates
+    if not any("\ud800" <= ch <= "\udfff" for ch in json.dumps(as_sent, ensure_ascii=False)):
+        assert parsed == as_sent
+    assert clean_line(garbage) in (garbage, clean_line(garbage))  # never raises, even on garbage

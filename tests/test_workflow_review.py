@@ -381,3 +381,55 @@ def test_a_phase_whose_agents_all_did_nothing_is_not_reported_as_succeeded(wf_re
     data = json.loads(done.stdout)
     assert data["phases"][0]["status"] != "succeeded" and data["status"] != "waiting_checkpoint", data
     assert "nothing" in data["message"] and "checkpoint" not in data["message"]
+
+
+# 12 ------------------------------------------------------------------------------------------
+
+def _rpc_lines(proc: subprocess.Popen[bytes], count: int, limit: float = 60) -> list[dict[str, Any]]:
+    """The server's next `count` replies (a select loop: a reply that never comes fails the test)."""
+    import select
+    assert proc.stdout is not None
+    replies: list[dict[str, Any]] = []
+    deadline = time.time() + limit
+    buffered = b""
+    while len(replies) < count:
+        left = deadline - time.time()
+        assert left > 0, f"no reply from the MCP server after {limit}s; got {replies}"
+        ready, _, _ = select.select([proc.stdout], [], [], left)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            assert chunk, f"the server closed its output; got {replies}"
+            buffered += chunk
+            while b"\n" in buffered:
+                line, buffered = buffered.split(b"\n", 1)
+                replies.append(json.loads(line))
+    return replies
+
+
+def test_mcp_answers_a_lone_surrogate_or_bytes_that_are_not_utf8_with_an_envelope_naming_the_argument(
+        wf_repo: Path) -> None:  # noqa: F811
+    proc = subprocess.Popen([sys.executable, "-m", "launcher", "mcp"], cwd=wf_repo, env=_env(),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None
+    call = ('{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"orchestrator",'
+            '"arguments":{"action":"analyze","context":%s}}}\n')
+    try:
+        proc.stdin.write(b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26",'
+                         b'"capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}\n')
+        proc.stdin.flush()
+        assert _rpc_lines(proc, 1)[0]["id"] == 1
+        proc.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+        proc.stdin.write((call % (2, '"caf\\udce9 au lait"')).encode())
+        proc.stdin.write((call % (3, '"caf\xe9"')).encode("latin-1"))  # a raw 0xE9 byte: not UTF-8
+        proc.stdin.write((call % (4, '"caf\\u00e9 \\ud83d\\ude00"')).encode())  # valid: é and a pair
+        proc.stdin.flush()
+        replies = {r["id"]: r for r in _rpc_lines(proc, 3)}
+        for rid in (2, 3):
+            envelope = json.loads(replies[rid]["result"]["content"][0]["text"])
+            assert envelope["ok"] is False and envelope["error_key"] == "usage:context", envelope
+            assert "context is not valid Unicode" in envelope["observations"]
+        fine = json.loads(replies[4]["result"]["content"][0]["text"])
+        assert fine["ok"] is True, fine
+    finally:
+        proc.kill()
+        proc.wait()

@@ -14,6 +14,7 @@ from pydantic import WithJsonSchema
 
 from launcher import detached
 from launcher.app.workflow import actions
+from launcher.cli import mcp_stdin
 from launcher.errors import LauncherError, UsageProblem
 
 _log = logging.getLogger("launcher.mcp")
@@ -71,6 +72,7 @@ def serve() -> None:
     except ImportError:  # mcp 1.x
         from mcp.server.fastmcp import FastMCP as Server  # type: ignore[no-redef,attr-defined,unused-ignore]
     detached.reap_detached_promptly()
+    mcp_stdin.install()
     server = Server("launcher")
     server.tool(name="orchestrator", description=TOOL_DESCRIPTION)(orchestrator)
     server.run("stdio")

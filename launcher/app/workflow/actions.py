@@ -22,12 +22,17 @@ ACTIONS = ("workflows", "workflow", "analyze", "suggest", "recommend", "plan", "
            "checkpoint", "pause", "resume", "cancel", "list")
 RECOMMEND_DEFAULT, RECOMMEND_MAX = 5, 50
 _TEXT_ARGS = ("action", "context", "workflow", "workflowId", "signal")
+# A Unicode noncharacter (reserved for a program's internal use): the MCP server's reader puts it
+# where the client sent a lone surrogate or bytes that are not UTF-8 (cli/mcp_stdin.py).
+INVALID_TEXT_MARK = "\ufdd0"
 
 
 def check_args(args: dict[str, Any]) -> dict[str, Any]:
     """The tool's arguments as typed values, or a usage error naming the argument (the MCP
     client may send anything)."""
     out = dict(args)
+    for name, value in args.items():
+        _refuse_invalid_text(name, value)
     for name in _TEXT_ARGS:
         value = out.get(name)
         if value is not None and not isinstance(value, str):
@@ -50,6 +55,21 @@ def check_args(args: dict[str, Any]) -> dict[str, Any]:
             raise UsageProblem(f"params.{key} must be text, not {type(value).__name__}",
                                fix="pass each parameter as a string", error_key="usage:params")
     return out
+
+
+def _refuse_invalid_text(where: str, value: Any) -> None:
+    if isinstance(value, str) and INVALID_TEXT_MARK in value:
+        raise UsageProblem(f"{where} is not valid Unicode text: it holds a lone UTF-16 surrogate (such as "
+                           f"\\udce9) or bytes that are not UTF-8, at character {value.index(INVALID_TEXT_MARK)}",
+                           fix=f"send {where} as valid Unicode (encode the text as UTF-8 before escaping it)",
+                           error_key=f"usage:{where.split('.')[0]}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_invalid_text(f"{where}.{key}", key)
+            _refuse_invalid_text(f"{where}.{key}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_invalid_text(f"{where}[{index}]", item)
 
 
 def _need(value: Any, what: str, action: str) -> Any:
