@@ -403,3 +403,33 @@ def test_what_another_launcher_process_writes_in_the_main_checkout_is_not_the_ag
         assert busy.state == "merged", busy.message
         assert "keep tests fast" in (repo / "LESSONS.md").read_text()
     assert (repo / "runs.txt").exists()  # never moved aside
+
+
+# --- the ref checks of agents that end together share reads -----------------------------------
+
+def test_agents_ending_together_share_ref_reads_and_a_tag_made_among_them_is_still_put_back(
+        repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    shim, reads, done = tmp_path / "shim", tmp_path / "ref-reads", tmp_path / "done"
+    shim.mkdir()
+    done.mkdir()
+    (shim / "git").write_text(f'#!/bin/sh\ncase "$*" in *for-each-ref*refs/tags/*) echo >> {reads};; esac\n'
+                              f'exec {shutil.which("git")} "$@"\n')
+    (shim / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+    goods = [f"g{i}" for i in range(10)]
+    tasks = [command_task(t, f"pathlib.Path('{t}.txt').write_text('x')\n"
+                             f"pathlib.Path({str(done / t)!r}).write_text('')") for t in goods]
+    tasks.append(hostile("tagger", (  # tags once every other agent has ended
+        "import time\n"
+        f"while len(list(pathlib.Path({str(done)!r}).iterdir())) < {len(goods)}:\n    time.sleep(0.02)\n"
+        "time.sleep(1.0)\nG('tag', 'v-evil', 'HEAD')\n")))
+    report = run_commands(repo, tasks, max_parallel=len(tasks))
+    assert all(task(report, t).state == "merged" for t in goods)
+    assert git(repo, "tag", "--list") == ""  # found and put back, whichever check read it
+    tagger = task(report, "tagger")
+    unblamed = [n.message for n in report.notes if "cannot tell which" in n.message and "v-evil" in n.message]
+    assert (tagger.state == "failed" and "tags/v-evil created" in tagger.message) or unblamed, tagger
+    checks = 2 * len(tasks)  # one before and one after each agent round
+    assert len(reads.read_text().splitlines()) < checks // 2, "each check read the refs itself"
+    assert_main_clean(repo)

@@ -216,7 +216,14 @@ async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRe
     if ctx.ref_state is None:
         return None
     error = None
+    requested = time.monotonic()
     async with ctx.repo.lock.hold():
+        if ctx.ref_read_started > requested:
+            # A check whose read began after this one was asked for has already run: it saw
+            # every change made before, and blamed it (`ctx.ref_movers`). Many agents ending
+            # at once share a few reads, whatever the number of refs.
+            return _moved_by(ctx, task_id, who)
+        ctx.ref_read_started = time.monotonic()
         now = await ref_guard.read_state(ctx.repo)
         found = ref_guard.changes(ctx.repo, ctx.ref_state, now)
         seen = set(ctx.agents_seen)
@@ -258,14 +265,22 @@ async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRe
                     fix="an agent may only commit on its own branch, in its own worktree",
                 )
             elif culprit:
-                ctx.intruders.setdefault(culprit, what)
+                ctx.ref_movers.setdefault(culprit, what)
             else:
                 ctx.note(task_id, f"an agent {what}; cannot tell which of "
                                   f"{', '.join(sorted(seen)) or 'no task'}")
         # Read again only after an undo: a ref an agent moves after `now` was read must show up
         # at the next check, not be taken into the record unseen.
         ctx.ref_state = await ref_guard.read_state(ctx.repo) if blamed else now
-    return error
+    return error or _moved_by(ctx, task_id, who)
+
+
+def _moved_by(ctx: RunContext, task_id: str | None, who: str) -> MovedRefs | None:
+    """The error for `task_id` when an earlier check blamed its agent for moving refs."""
+    if task_id is None or task_id not in ctx.ref_movers:
+        return None
+    return MovedRefs(f"{who} of task {task_id} {ctx.ref_movers.pop(task_id)}", where=str(ctx.repo.common_dir),
+                     fix="an agent may only commit on its own branch, in its own worktree")
 
 
 async def _ref_culprit(ctx: RunContext, change: ref_guard.RefChange, task_id: str | None,
@@ -389,7 +404,8 @@ async def before_landing(ctx: RunContext) -> None:
     await each(list(ctx.idle_trees.records), check, _CHECK_PARALLEL)  # one `git status` per tree
     for task_id in sorted(found):
         await _undo_idle_change(ctx, task_id, found[task_id])
-    for task_id, what in list(ctx.intruders.items()):
-        if ctx.journal.task(ctx.run_id, task_id).state is TaskState.APPROVED:
-            ctx.transition(task_id, TaskState.FAILED, f"the agent {what}")
-            del ctx.intruders[task_id]
+    for blamed in (ctx.intruders, ctx.ref_movers):
+        for task_id, what in list(blamed.items()):
+            if ctx.journal.task(ctx.run_id, task_id).state is TaskState.APPROVED:
+                ctx.transition(task_id, TaskState.FAILED, f"the agent {what}")
+                del blamed[task_id]
