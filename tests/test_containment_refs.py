@@ -410,15 +410,18 @@ def test_what_another_launcher_process_writes_in_the_main_checkout_is_not_the_ag
 def test_agents_ending_together_share_ref_reads_and_a_tag_made_among_them_is_still_put_back(
         repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
-    shim, reads, done = tmp_path / "shim", tmp_path / "ref-reads", tmp_path / "done"
-    shim.mkdir()
-    done.mkdir()
+    shim, reads, done, up = tmp_path / "shim", tmp_path / "ref-reads", tmp_path / "done", tmp_path / "up"
+    for folder in (shim, done, up):
+        folder.mkdir()
     (shim / "git").write_text(f'#!/bin/sh\ncase "$*" in *for-each-ref*refs/tags/*) echo >> {reads};; esac\n'
                               f'exec {shutil.which("git")} "$@"\n')
     (shim / "git").chmod(0o755)
     monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
     goods = [f"g{i}" for i in range(10)]
-    tasks = [command_task(t, f"pathlib.Path('{t}.txt').write_text('x')\n"
+    tasks = [command_task(t, f"import time\npathlib.Path('{t}.txt').write_text('x')\n"  # all end at once
+                             f"pathlib.Path({str(up / t)!r}).write_text('')\n"
+                             f"while len(list(pathlib.Path({str(up)!r}).iterdir())) < {len(goods)}:\n"
+                             "    time.sleep(0.01)\n"
                              f"pathlib.Path({str(done / t)!r}).write_text('')") for t in goods]
     tasks.append(hostile("tagger", (  # tags once every other agent has ended
         "import time\n"
@@ -430,6 +433,7 @@ def test_agents_ending_together_share_ref_reads_and_a_tag_made_among_them_is_sti
     tagger = task(report, "tagger")
     unblamed = [n.message for n in report.notes if "cannot tell which" in n.message and "v-evil" in n.message]
     assert (tagger.state == "failed" and "tags/v-evil created" in tagger.message) or unblamed, tagger
-    checks = 2 * len(tasks)  # one before and one after each agent round
-    assert len(reads.read_text().splitlines()) < checks // 2, "each check read the refs itself"
+    # A check before and after each round: 22. The checks after the ten rounds that end at once
+    # share a few reads (those before the rounds may not overlap on a busy machine).
+    assert len(reads.read_text().splitlines()) <= len(tasks) + 5, "each check read the refs itself"
     assert_main_clean(repo)
