@@ -333,8 +333,8 @@ async def _collect_and_decide(
             async with ctx.repo.lock.hold():
                 await ctx.repo.git("update-ref", left.saved, head)
     else:  # HEAD is on the task's branch now (read from its loose ref file: no git process)
-        head = commits.loose_tip(ctx.repo, row.branch or "") if row.branch else None
-        head = head or await commits.head_of(ctx.repo, worktree)
+        loose = commits.loose_tip(ctx.repo, row.branch) if row.branch else None
+        head = loose or await commits.head_of(ctx.repo, worktree)
     left_for_good = left is not None and not left.carried  # says more than "rewound", below
     if not (left_for_good or on_start) and head != start_sha and not await ctx.repo.is_ancestor(start_sha, head):
         # A reset or rebase past its start: the diff would show the base's own files as the
