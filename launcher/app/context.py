@@ -25,12 +25,17 @@ from launcher.store.ports import claim_block
 from launcher.store.usage import UsageLedger
 
 STATE_DIR = ".launcher"
+STATE_EXCLUDE = f"/{STATE_DIR}/"
 DEFAULT_TIMEOUT_S = 1800.0
 
 EventSink = Callable[[Event], None]
 
 
 def state_dir(repo: GitRepo) -> Path:
+    """The launcher's state in the checkout (`.launcher/`), kept out of git: every command that
+    reads or writes it (and so may create it: a first `launcher runs` or `status` creates the
+    journal) adds `/.launcher/` to info/exclude first, so a `git add -A` never commits it."""
+    repo.exclude(STATE_EXCLUDE)
     return repo.root / STATE_DIR
 
 
