@@ -80,6 +80,16 @@ def test_a_verdict_for_another_task_is_refused_as_inside_a_run(tmp_path: Path) -
     assert unnamed.returncode == 0 and _one_line(unnamed.stdout)["task_id"] == "api-logout"
 
 
+def test_a_verdict_naming_a_key_twice_is_invalid_json_naming_it(tmp_path: Path) -> None:
+    # Never validated on the last one: which `verdict` did the grader mean?
+    text = _verdict(verdict="needs_revision")[:-1] + ', "verdict": "satisfied"}'
+    done = launcher(tmp_path, "gate", "grade-record", stdin=text)
+    assert done.returncode == 1
+    envelope = _one_line(done.stdout)
+    assert envelope["error_key"] == "invalid_json"
+    assert 'duplicate key "verdict"' in envelope["observations"]
+
+
 def test_a_task_id_that_is_not_a_string_is_invalid_not_dropped(tmp_path: Path) -> None:
     for value in (5, ["api-login"], ""):
         done = launcher(tmp_path, "gate", "grade-record", stdin=_verdict(task_id=value))

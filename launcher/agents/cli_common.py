@@ -254,7 +254,7 @@ def parse_json_text(text: str) -> Any:
     if not stripped:
         return None
     try:
-        return json_loads(stripped)
+        return json_loads(stripped, duplicate_keys=True)  # what the CLI itself printed
     except json.JSONDecodeError:
         return last_json_object(stripped)
 

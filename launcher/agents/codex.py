@@ -65,7 +65,7 @@ class CodexEvents:
         if not text.startswith("{"):
             return
         try:
-            event = json_loads(text)
+            event = json_loads(text, duplicate_keys=True)  # the CLI's own stream
         except json.JSONDecodeError:
             return
         if isinstance(event, dict) and "type" in event:
