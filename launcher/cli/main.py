@@ -8,9 +8,8 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -34,13 +33,14 @@ from launcher.cli import help_format, inspection
 from launcher.cli.calls import call, err_console
 from launcher.cli.lazy_commands import LazyCommands
 from launcher.cli.pool import pool_app_cli
+from launcher.cli.run_view import RecordingView, run_with_view
 from launcher.errors import ExitCode, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
 from launcher.store import own_files
 from launcher.ui.summary import append_github_summary, render_summary, report_json
-from launcher.ui.view import RunView, make_view
+from launcher.ui.view import make_view
 
 app = typer.Typer(
     cls=LazyCommands,  # `mutation` and `workflow` load only when invoked
@@ -49,7 +49,6 @@ app = typer.Typer(
     help="Run many coding agents in parallel on one git repository, safely.",
     context_settings=help_format.CONTEXT_SETTINGS,
 )
-T = TypeVar("T")
 
 
 def _print_version(value: bool) -> None:
@@ -102,19 +101,11 @@ def _finish(report: RunReport, *, json_mode: bool, quiet: bool) -> None:
     raise typer.Exit(_exit_code(report))
 
 
-def _view(json_mode: bool, quiet: bool) -> RunView:
-    return make_view(json_mode=json_mode, quiet=quiet)
+def _view(json_mode: bool, quiet: bool) -> RecordingView:
+    return RecordingView(make_view(json_mode=json_mode, quiet=quiet))
 
 
-def _run_with_view(
-    view: RunView, tasks: list[tuple[str, str, str]], body: Callable[[], Awaitable[T]], json_mode: bool
-) -> T:
-    view.start("", tasks)
-    try:
-        # On Ctrl-C the live table stops first, so the "state saved" line is seen below it.
-        return call(body, json_mode=json_mode, on_interrupt=view.stop)
-    finally:
-        view.stop()
+_run_with_view = run_with_view
 
 
 def _tasks_of(run_id: str | None) -> list[tuple[str, str, str]]:
