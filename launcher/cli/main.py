@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from launcher import __version__, process
@@ -30,7 +29,8 @@ from launcher.app.run import plans as plans_app
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
 from launcher.cli import help_format, inspection
-from launcher.cli.calls import call, err_console
+from launcher.cli.calls import OutConsole, call, err_console
+from launcher.cli.entry import flush_or_drop_stdout
 from launcher.cli.lazy_commands import LazyCommands
 from launcher.cli.pool import pool_app_cli
 from launcher.cli.run_view import RecordingView, run_with_view
@@ -93,10 +93,13 @@ def _exit_code(report: RunReport) -> int:
 
 
 def _finish(report: RunReport, *, json_mode: bool, quiet: bool) -> None:
-    if json_mode:
-        print(report_json(report))
-    else:
-        Console().print(render_summary(report), soft_wrap=True)
+    try:
+        if json_mode:
+            print(report_json(report), flush=True)
+        else:
+            OutConsole().print(render_summary(report), soft_wrap=True)
+    except BrokenPipeError:  # `| head -1` has read what it wanted: the exit code stays the run's
+        flush_or_drop_stdout()
     append_github_summary(report, os.environ)
     raise typer.Exit(_exit_code(report))
 
@@ -223,7 +226,7 @@ def status(
     if json_mode:
         print(report_json(report))
     else:
-        Console().print(render_summary(report), soft_wrap=True)
+        OutConsole().print(render_summary(report), soft_wrap=True)
     raise typer.Exit(_exit_code(report) if exit_status and report.status != RunStatus.RUNNING else 0)
 
 
@@ -325,7 +328,7 @@ def demo(
     if json_mode:
         print(report_json(report))
         raise typer.Exit(0 if report.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else 1)
-    console = Console()
+    console = OutConsole()
     console.print(render_summary(report), soft_wrap=True)
     console.print(
         escape(f"\nSample repo: {repo}\n"
