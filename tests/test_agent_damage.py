@@ -94,3 +94,17 @@ def test_an_edited_approval_record_is_named_as_such_not_as_a_moved_branch(repo: 
     assert ok["state"] == "blocked"
     assert "recorded approval" in ok["message"] and "->" not in ok["message"]
     assert not (repo / "ok.txt").exists()
+
+
+def test_a_contract_naming_a_key_twice_is_sent_back_naming_it(repo: Path) -> None:
+    # In the contract file and in the final message alike: never read as its last value.
+    contract = ('{"contract_version": "1", "task_id": "twice", "status": "done", "summary": "s", '
+                '"files_changed": ["t.txt"], "tests_added": [], "decisions": [], "blockers": [], '
+                '"llm_observations": "o", "status": "failed"}')
+    for where in ("file", "message"):
+        step = {"raw_contract": contract} if where == "file" else {"say": contract}
+        report = run_plan(repo, [{"id": "twice", "script": [
+            {"write": "t.txt", "content": where}, step, *([{"no_contract": True}] if where == "message" else [])]}])
+        feedback = (repo / ".launcher" / "runs" / report.run_id / "twice" / "feedback.json").read_text()
+        assert 'duplicate key \\"status\\"' in feedback, (where, feedback)
+        assert task(report, "twice").contract["source"] == "derived"  # type: ignore[index]

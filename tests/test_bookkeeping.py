@@ -48,7 +48,9 @@ def test_choose_defer_recomputes_the_run_status_and_resume_agrees(repo: Path) ->
     after = anyio.run(choose, repo, report.run_id, "t", "defer", "later", lambda _e: None)
     assert task(after, "t").state == "deferred"
     again = resume(repo, report.run_id)
-    assert after.status == again.status == "succeeded"
+    # Nothing landed: not `succeeded` (exit 0 is "everything landed"), and the message says why.
+    assert after.status == again.status == "failed"
+    assert after.message == "not landed by choice: t (deferred)"
 
 
 def test_a_tech_debt_row_in_a_committed_ledger_does_not_park_the_other_landings(repo: Path) -> None:
@@ -61,7 +63,9 @@ def test_a_tech_debt_row_in_a_committed_ledger_does_not_park_the_other_landings(
     ], RULE, iteration_cap=1, on_cap="tech-debt")
     assert task(report, "code").state == "tech_debt"
     assert task(report, "docs").state == "merged", task(report, "docs").message
-    assert report.status == "succeeded" and report.integration_branch is None
+    # `code` did not land (failed, exit 1), but nothing was parked: docs is on main.
+    assert report.status == "failed" and report.integration_branch is None
+    assert report.message.endswith("not landed by choice: code (tech debt)"), report.message
     assert "notes.txt" in git(repo, "ls-tree", "--name-only", "main")
     assert "`code`" in (repo / "TECHNICAL_DEBT.md").read_text()  # the row stays, uncommitted
 

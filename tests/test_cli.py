@@ -175,6 +175,53 @@ def test_ctrl_c_kills_every_child_saves_state_and_exits_130(repo: Path, tmp_path
     assert {t["state"] for t in json.loads(resumed.stdout)["tasks"]} == {"merged"}
 
 
+def test_ctrl_c_of_a_json_run_still_prints_its_report_with_status_interrupted(repo: Path, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "plan.json", [{"id": "slow", "script": [{"sleep": 30}]}])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    proc = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), "--json"],
+                            cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = repo / ".launcher" / "launcher.db"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if db.exists() and sqlite3.connect(db).execute(
+                    "SELECT count(*) FROM tasks WHERE agent_pgid IS NOT NULL").fetchone()[0] == 1:
+                break
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    report = json.loads(out)  # one report, as any --json run ends with
+    assert report["status"] == "interrupted"
+    assert [t["id"] for t in report["tasks"]] == ["slow"]
+    assert "launcher resume" in err
+
+
+@pytest.mark.parametrize("flags", [["-q"], ["--json"]])
+def test_a_reader_that_stops_early_leaves_the_exit_code_the_runs(repo: Path, tmp_path: Path,
+                                                                  flags: list[str]) -> None:
+    # `launcher run plan -q | head -1`: the run goes on and lands; its exit code says so (0),
+    # not 1, which says a task failed.
+    plan = write_plan(tmp_path / "plan.json", [
+        {"id": "a", "script": [{"write": "a.txt", "content": "a"}]},
+        {"id": "b", "script": [{"sleep": 1}, {"write": "b.txt", "content": "b"}]},
+    ])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    read, write = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), *flags], cwd=repo, env=env,
+                            stdout=write, stderr=subprocess.PIPE, text=True)
+    os.close(write)
+    if flags == ["-q"]:
+        assert os.read(read, 1)  # the first line has begun: the reader goes away
+    os.close(read)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert (repo / "a.txt").exists() and (repo / "b.txt").exists()
+
+
 def test_gate_grade_record_lessons_and_agents(repo: Path, tmp_path: Path) -> None:
     verdict = {"verdict": "satisfied", "criterion_results": [
         {"criterion": "C1", "pass": True, "justification": "does it"}],

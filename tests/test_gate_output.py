@@ -66,6 +66,40 @@ def test_a_valid_verdict_is_one_line_whose_status_is_the_verdict(tmp_path: Path)
     assert envelope["failed"] == ["C2"]
 
 
+def test_a_verdict_for_another_task_is_refused_as_inside_a_run(tmp_path: Path) -> None:
+    verdict = tmp_path / "verdict.json"
+    verdict.write_text(_verdict(task_id="api-login"))
+    other = launcher(tmp_path, "gate", "grade-record", "--file", str(verdict), "--task-id", "api-logout")
+    assert other.returncode == 1
+    envelope = _one_line(other.stdout)
+    assert (envelope["ok"], envelope["task_id"], envelope["error_key"]) == (False, "api-logout", "task_id_mismatch")
+    assert "'api-login', not 'api-logout'" in envelope["observations"]
+    same = launcher(tmp_path, "gate", "grade-record", "--file", str(verdict), "--task-id", "api-login")
+    assert same.returncode == 0 and _one_line(same.stdout)["task_id"] == "api-login"
+    unnamed = launcher(tmp_path, "gate", "grade-record", "--task-id", "api-logout", stdin=_verdict())
+    assert unnamed.returncode == 0 and _one_line(unnamed.stdout)["task_id"] == "api-logout"
+
+
+def test_a_verdict_naming_a_key_twice_is_invalid_json_naming_it(tmp_path: Path) -> None:
+    # Never validated on the last one: which `verdict` did the grader mean?
+    text = _verdict(verdict="needs_revision")[:-1] + ', "verdict": "satisfied"}'
+    done = launcher(tmp_path, "gate", "grade-record", stdin=text)
+    assert done.returncode == 1
+    envelope = _one_line(done.stdout)
+    assert envelope["error_key"] == "invalid_json"
+    assert 'duplicate key "verdict"' in envelope["observations"]
+
+
+def test_a_task_id_that_is_not_a_string_is_invalid_not_dropped(tmp_path: Path) -> None:
+    for value in (5, ["api-login"], ""):
+        done = launcher(tmp_path, "gate", "grade-record", stdin=_verdict(task_id=value))
+        assert done.returncode == 1, (value, done.stdout)
+        envelope = _one_line(done.stdout)
+        assert (envelope["error_key"], envelope["task_id"]) == ("task_id_not_string", None)
+    null = launcher(tmp_path, "gate", "grade-record", stdin=_verdict(task_id=None))  # no claim
+    assert null.returncode == 0 and _one_line(null.stdout)["task_id"] is None
+
+
 def test_mutation_gate_json_is_one_line_for_a_result_and_for_bad_input(tmp_path: Path) -> None:
     labelled = json.loads(SHIPPED.read_text())
     verdict = tmp_path / "verdict.json"

@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from helpers import git, resume, run_plan, task
+from helpers import git, launcher_cli, resume, run_plan, task
 
 from launcher.app.run.choose import choose
 from launcher.store.journal import Journal
@@ -96,6 +96,28 @@ def test_each_choice_at_the_cap_has_its_effect(repo: Path, choice: str) -> None:
     else:
         assert state == "deferred" and "t.txt" not in tracked
         assert task(after, "t").worktree and Path(task(after, "t").worktree or "").is_dir()
+
+
+@pytest.mark.parametrize(("policy", "state", "said"), [("defer", "deferred", "deferred"),
+                                                       ("tech-debt", "tech_debt", "tech debt")])
+def test_an_unattended_run_whose_work_was_deferred_or_left_as_debt_is_not_a_success(
+    repo: Path, policy: str, state: str, said: str
+) -> None:
+    # Exit 0 means everything landed: with `--on-cap defer|tech-debt` the rejected work did not.
+    (repo / "plan.toml").write_text(
+        '[run]\ngrader = "scripted-grader"\niteration_cap = 1\n'
+        '[[task]]\nid = "code"\nrole = "backend"\nagent = "scripted"\nprompt = "code without a test"\n'
+        'script = [{ write = "mod.py", content = "X = 1\\n" }]\n')
+    git(repo, "add", "plan.toml")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "plan")
+    done = launcher_cli(repo, "run", "plan.toml", "--on-cap", policy, "--json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "failed"
+    assert report["message"] == f"not landed by choice: code ({said})"
+    assert [(t["state"], t["merged"]) for t in report["tasks"]] == [(state, False)]
+    shown = launcher_cli(repo, "status")
+    assert f"not landed by choice: code ({said})" in shown.stdout
 
 
 def test_on_cap_policy_decides_without_a_person(repo: Path) -> None:

@@ -420,3 +420,19 @@ def test_readme_quick_start_in_order(repo: Path) -> None:
     clean = launcher_cli(repo, "clean", "--all")
     assert clean.returncode == 0 and "cleaned:" in clean.stdout
     assert git(repo, "status", "--porcelain").strip() == ""
+
+
+def test_the_state_dir_made_by_any_first_command_is_never_committed_by_git_add_all(repo: Path) -> None:
+    # README "Using it": `launcher init`, a look around, then `git add -A && git commit`.
+    with open(repo / "init-output.txt", "w") as out:  # a launcher's own stdout in the checkout
+        subprocess.run([sys.executable, "-m", "launcher", "init"], cwd=repo, stdout=out, check=True)
+    assert not (repo / ".launcher").exists()  # recording that output never creates the state dir
+    for command in (["runs"], ["status"], ["lessons", "add", "check the journal"]):
+        done = launcher_cli(repo, *command)
+        assert done.returncode in (0, 2) and "internal error" not in done.stderr, done.stderr  # 2: no runs yet
+    assert (repo / ".launcher" / "launcher.db").is_file()
+    assert "/.launcher/" in (repo / ".git" / "info" / "exclude").read_text().splitlines()
+    git(repo, "add", "-A")
+    staged = git(repo, "diff", "--cached", "--name-only").split()
+    assert "LESSONS.md" in staged and "launcher.toml" in staged
+    assert not [path for path in staged if path.startswith(".launcher/")], staged

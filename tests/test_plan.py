@@ -9,6 +9,7 @@ import pytest
 
 from launcher.errors import ContractInvalid, ExitCode, PlanError
 from launcher.models.contract import parse_contract_text
+from launcher.models.decoding import yaml_load
 from launcher.models.plan import load_plan, plan_from_cli, validate_plan
 
 TOML_PLAN = """
@@ -108,6 +109,27 @@ def test_syntax_errors_say_where(tmp_path: Path) -> None:
     assert str(path) in (caught.value.where or "")
 
 
+@pytest.mark.parametrize(("name", "text", "where"), [
+    ("plan.yaml", 'task:\n  - id: a\n    prompt: x\n    checks: ["false"]\n    checks: ["true"]\n', ":5:5"),
+    ("plan.json", '{"task": [{"id": "a", "prompt": "x",\n  "checks": ["false"], "checks": ["true"]}]}', ":2:24"),
+])
+def test_a_key_given_twice_is_an_error_naming_it_as_toml_does(tmp_path: Path, name: str, text: str,
+                                                               where: str) -> None:
+    # Not the last one silently winning: the failing check would be dropped without a word.
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(PlanError) as caught:
+        load_plan(path)
+    assert caught.value.error_key == "plan_invalid:syntax"
+    assert "duplicate key" in caught.value.what and "checks" in caught.value.what
+    assert (caught.value.where or "").endswith(f"{name}{where}")
+
+
+def test_a_yaml_merge_key_may_still_be_overridden() -> None:
+    text = "defaults: &d\n  prompt: from defaults\n  agent: scripted\ntask:\n  <<: *d\n  prompt: its own\n"
+    assert yaml_load(text)["task"] == {"prompt": "its own", "agent": "scripted"}
+
+
 def test_task_flags_build_a_plan() -> None:
     plan = plan_from_cli(["write a", "write b"], "scripted")
     assert [t.prompt for t in plan.tasks] == ["write a", "write b"]
@@ -134,6 +156,7 @@ CONTRACT = {
         (json.dumps({**CONTRACT, "status": "great"}), "status_invalid_enum"),
         (json.dumps({**CONTRACT, "files_changed": "a.py"}), "files_changed_not_array"),
         (json.dumps({**CONTRACT, "llm_observations": "  "}), "llm_observations_empty"),
+        (json.dumps(CONTRACT)[:-1] + ', "status": "failed"}', "invalid_json"),  # a key twice
     ],
 )
 def test_contract_validation_reports_the_first_failure_in_order(text: str, key: str) -> None:

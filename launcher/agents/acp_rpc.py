@@ -148,7 +148,7 @@ class Connection:
         if not text:
             return
         try:
-            message = json_loads(text)
+            message = json_loads(text, duplicate_keys=True)  # the agent's JSON-RPC stream
         except json.JSONDecodeError:
             if len(self.noise) < 20:
                 self.noise.append(text[:200])

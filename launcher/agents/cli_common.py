@@ -23,6 +23,7 @@ from launcher.agents.base import (
     exit_outcome,
     finite_number,
 )
+from launcher.agents.regular_files import clear_path, write_regular
 from launcher.models.contract import (
     CONTRACT_STATUSES,
     REQUIRED_KEYS,
@@ -185,10 +186,14 @@ def remember_session(request: AgentRequest, adapter: str, outcome: AgentOutcome)
     start-up failure may have created none, and resuming it would fail the next round too)."""
     path = _session_file(request, adapter)
     session_id = clean_session_id(outcome.session_id)
-    if session_id and outcome.error_kind not in ("api_error", "crashed", "cli_missing"):
-        path.write_text(session_id + "\n", encoding="utf-8")
-    elif not outcome.ok:
-        path.unlink(missing_ok=True)
+    try:  # the artifacts dir is within an agent's reach: a directory there is removed, not tripped on
+        if session_id and outcome.error_kind not in ("api_error", "crashed", "cli_missing"):
+            clear_path(path)
+            write_regular(path, (session_id + "\n").encode())
+        elif not outcome.ok:
+            clear_path(path)
+    except OSError:
+        pass  # not remembered: the next round starts a fresh session
 
 
 # --- prompts -----------------------------------------------------------------------------------
@@ -249,7 +254,7 @@ def parse_json_text(text: str) -> Any:
     if not stripped:
         return None
     try:
-        return json_loads(stripped)
+        return json_loads(stripped, duplicate_keys=True)  # what the CLI itself printed
     except json.JSONDecodeError:
         return last_json_object(stripped)
 

@@ -29,7 +29,7 @@ from launcher.agents.cli_common import (
     write_schema,
 )
 from launcher.agents.packet_access import packet_inside
-from launcher.agents.regular_files import read_regular
+from launcher.agents.regular_files import clear_path, read_regular
 from launcher.models.decoding import json_loads
 from launcher.process import Supervised
 
@@ -65,7 +65,7 @@ class CodexEvents:
         if not text.startswith("{"):
             return
         try:
-            event = json_loads(text)
+            event = json_loads(text, duplicate_keys=True)  # the CLI's own stream
         except json.JSONDecodeError:
             return
         if isinstance(event, dict) and "type" in event:
@@ -129,7 +129,7 @@ class CodexAdapter:
         self._lines.fresh()
         schema_path = write_schema(request, answer_schema(request, strict=True))
         last_message = self.last_message_path(request)
-        last_message.unlink(missing_ok=True)  # never read a previous round's answer
+        clear_path(last_message)  # never read a previous round's answer (nor trip on a directory)
         mode = config.permission_mode or DEFAULT_SANDBOX
         if mode == "bypassPermissions":
             # Only when the user's config asks for it: no sandbox and no approvals at all.

@@ -112,7 +112,7 @@ class OpencodeEvents:
         if not text:
             return
         try:
-            event = json_loads(text)
+            event = json_loads(text, duplicate_keys=True)  # the CLI's own stream
         except json.JSONDecodeError:
             self.noise += 1
             return

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
+from typing import Any
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
@@ -72,3 +74,27 @@ def write_regular(path: str | os.PathLike[str], data: bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         os.ftruncate(fd, 0)  # only now: a FIFO or a device is never truncated
         fh.write(data)
+
+
+def clear_path(path: str | os.PathLike[str]) -> None:
+    """Remove whatever an agent left at a path the launcher is about to use (its contract file,
+    its CLI's answer file): a file, a symbolic link (never followed), a FIFO, or a whole directory
+    tree. A missing path is fine; OSError if something stays."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode):
+        os.unlink(path)
+        return
+
+    def writable_and_retry(func: Any, name: str, _exc: Any) -> None:
+        # A directory inside the tree the agent made unwritable (chmod 0): ours to open again.
+        os.chmod(os.path.dirname(name) or ".", 0o700)
+        if os.path.isdir(name) and not os.path.islink(name):
+            os.chmod(name, 0o700)
+            shutil.rmtree(name)
+        else:
+            func(name)
+
+    shutil.rmtree(path, onerror=writable_and_retry)

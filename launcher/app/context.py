@@ -25,17 +25,27 @@ from launcher.store.ports import claim_block
 from launcher.store.usage import UsageLedger
 
 STATE_DIR = ".launcher"
+STATE_EXCLUDE = f"/{STATE_DIR}/"
 DEFAULT_TIMEOUT_S = 1800.0
 
 EventSink = Callable[[Event], None]
 
 
 def state_dir(repo: GitRepo) -> Path:
+    """Where the launcher's state is (`.launcher/`), to look at; `writable_state_dir` to write."""
+    return repo.root / STATE_DIR
+
+
+def writable_state_dir(repo: GitRepo) -> Path:
+    """The launcher's state dir, kept out of git: every command that writes there (and so may
+    create it: a first `launcher runs` or `status` creates the journal) adds `/.launcher/` to
+    info/exclude first, so a `git add -A` never commits it."""
+    repo.exclude(STATE_EXCLUDE)
     return repo.root / STATE_DIR
 
 
 def open_journal(repo: GitRepo) -> Journal:
-    return Journal(state_dir(repo) / "launcher.db")
+    return Journal(writable_state_dir(repo) / "launcher.db")
 
 
 @dataclass

@@ -22,9 +22,12 @@ from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_l
 from launcher.store.journal import BEST_OF_N, NO_CHANGES, Journal, RunRow, TaskRow
 from launcher.store.usage import Spend, UsageLedger
 
+# Deferred and tech-debt tasks were rejected by the grader and not landed (the operator's or
+# `--on-cap`'s choice): not "everything landed", so the run is not `succeeded` (exit 1).
+_NOT_LANDED_BY_CHOICE = {TaskState.DEFERRED: "deferred", TaskState.TECH_DEBT: "tech debt"}
 _FAILURES = {
     TaskState.FAILED, TaskState.TIMED_OUT, TaskState.BLOCKED, TaskState.CONFLICTED,
-    TaskState.CANCELLED, TaskState.ESCALATED,
+    TaskState.CANCELLED, TaskState.ESCALATED, *_NOT_LANDED_BY_CHOICE,
 }
 
 
@@ -42,6 +45,17 @@ def run_status(rows: list[TaskRow], *, merge: bool, reached_target: bool = True)
         # Approved work off the target: parked on an integration branch, else never landed.
         return RunStatus.FAILED if reached_target else RunStatus.PARKED
     return RunStatus.SUCCEEDED if reached_target or not merge else RunStatus.PARKED
+
+
+def run_message(rows: list[TaskRow], message: str) -> str:
+    """The run's message, with the tasks left unlanded by a choice (defer, tech-debt) named
+    when they are why the run did not succeed."""
+    chosen = [f"{row.task_id} ({_NOT_LANDED_BY_CHOICE[row.state]})" for row in rows
+              if row.state in _NOT_LANDED_BY_CHOICE]
+    if not chosen:
+        return message
+    said = f"not landed by choice: {', '.join(chosen)}"
+    return said if message in ("", "nothing to land") else f"{message}; {said}"
 
 
 _EPIC_BLOCK = {"blocked", "failed", "timed_out", "conflicted", "cancelled", "escalated", "skipped"}

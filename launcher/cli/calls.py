@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 import traceback
@@ -23,6 +24,20 @@ from launcher import process
 from launcher.errors import ExitCode, LauncherError
 
 T = TypeVar("T")
+
+
+class OutConsole(Console):
+    """stdout's console: when its reader has gone (`launcher run plan | head -1`), the rest is
+    dropped and the command goes on to its own exit code (rich would exit 1: "a task failed")."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
 # soft_wrap: an error message is one greppable line, never broken at the terminal width
 err_console = Console(stderr=True, soft_wrap=True)
 

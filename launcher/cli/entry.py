@@ -28,4 +28,22 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the CLI handles Ctrl-C from here
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # cli.main installs its own
-    cli.main()
+    try:
+        cli.main()
+    finally:
+        flush_or_drop_stdout()
+
+
+def flush_or_drop_stdout() -> None:
+    """Flush stdout now; if its reader has gone (`launcher run ... | head -1`), what is left is
+    dropped instead: Python's own flush at exit would fail and turn the command's exit code
+    (the run's: 0, 1, 4...) into 1, which says a task failed."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass

@@ -8,12 +8,10 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from launcher import __version__, process
@@ -31,16 +29,18 @@ from launcher.app.run import plans as plans_app
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
 from launcher.cli import help_format, inspection
-from launcher.cli.calls import call, err_console
+from launcher.cli.calls import OutConsole, call, err_console
+from launcher.cli.entry import flush_or_drop_stdout
 from launcher.cli.lazy_commands import LazyCommands
 from launcher.cli.pool import pool_app_cli
+from launcher.cli.run_view import RecordingView, run_with_view
 from launcher.errors import ExitCode, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
 from launcher.store import own_files
 from launcher.ui.summary import append_github_summary, render_summary, report_json
-from launcher.ui.view import RunView, make_view
+from launcher.ui.view import make_view
 
 app = typer.Typer(
     cls=LazyCommands,  # `mutation` and `workflow` load only when invoked
@@ -49,7 +49,6 @@ app = typer.Typer(
     help="Run many coding agents in parallel on one git repository, safely.",
     context_settings=help_format.CONTEXT_SETTINGS,
 )
-T = TypeVar("T")
 
 
 def _print_version(value: bool) -> None:
@@ -94,27 +93,22 @@ def _exit_code(report: RunReport) -> int:
 
 
 def _finish(report: RunReport, *, json_mode: bool, quiet: bool) -> None:
-    if json_mode:
-        print(report_json(report))
-    else:
-        Console().print(render_summary(report), soft_wrap=True)
+    try:
+        if json_mode:
+            print(report_json(report), flush=True)
+        else:
+            OutConsole().print(render_summary(report), soft_wrap=True)
+    except BrokenPipeError:  # `| head -1` has read what it wanted: the exit code stays the run's
+        flush_or_drop_stdout()
     append_github_summary(report, os.environ)
     raise typer.Exit(_exit_code(report))
 
 
-def _view(json_mode: bool, quiet: bool) -> RunView:
-    return make_view(json_mode=json_mode, quiet=quiet)
+def _view(json_mode: bool, quiet: bool) -> RecordingView:
+    return RecordingView(make_view(json_mode=json_mode, quiet=quiet))
 
 
-def _run_with_view(
-    view: RunView, tasks: list[tuple[str, str, str]], body: Callable[[], Awaitable[T]], json_mode: bool
-) -> T:
-    view.start("", tasks)
-    try:
-        # On Ctrl-C the live table stops first, so the "state saved" line is seen below it.
-        return call(body, json_mode=json_mode, on_interrupt=view.stop)
-    finally:
-        view.stop()
+_run_with_view = run_with_view
 
 
 def _tasks_of(run_id: str | None) -> list[tuple[str, str, str]]:
@@ -232,7 +226,7 @@ def status(
     if json_mode:
         print(report_json(report))
     else:
-        Console().print(render_summary(report), soft_wrap=True)
+        OutConsole().print(render_summary(report), soft_wrap=True)
     raise typer.Exit(_exit_code(report) if exit_status and report.status != RunStatus.RUNNING else 0)
 
 
@@ -334,7 +328,7 @@ def demo(
     if json_mode:
         print(report_json(report))
         raise typer.Exit(0 if report.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else 1)
-    console = Console()
+    console = OutConsole()
     console.print(render_summary(report), soft_wrap=True)
     console.print(
         escape(f"\nSample repo: {repo}\n"

@@ -20,6 +20,7 @@ from launcher.agents.base import (
     unreadable_outcome,
 )
 from launcher.agents.cli_common import detect_prompt, remember_session
+from launcher.agents.regular_files import clear_path
 from launcher.engine.collect import Collected, collect_contract
 from launcher.errors import SpawnFailed
 from launcher.process import Supervised
@@ -77,16 +78,23 @@ async def run_agent_round(
     on_spawn: Callable[[int], None] | None = None,
 ) -> RoundResult:
     """Spawn the agent (or let a driven adapter converse with it) and collect its contract."""
-    # A contract left from an earlier attempt must never be mistaken for this one's.
-    request.contract_path.unlink(missing_ok=True)
-    invocation = adapter.invocation(request)
-    log_path = request.artifacts / "agent.log"
-    with log_path.open("ab") as fh:
-        stamp = time.strftime("%H:%M:%S")
-        fh.write(
-            f"\n=== launcher {stamp}: round {request.iteration}, attempt {request.attempt}: "
-            f"{invocation.argv[0]} ===\n".encode()
-        )
+    # A contract left from an earlier attempt must never be mistaken for this one's. What an
+    # agent put there (a directory too) is removed; if it cannot be, this round fails, never the run.
+    try:
+        clear_path(request.contract_path)
+        invocation = adapter.invocation(request)
+        log_path = request.artifacts / "agent.log"
+        with log_path.open("ab") as fh:
+            stamp = time.strftime("%H:%M:%S")
+            fh.write(
+                f"\n=== launcher {stamp}: round {request.iteration}, attempt {request.attempt}: "
+                f"{invocation.argv[0]} ===\n".encode()
+            )
+    except OSError as exc:
+        where = exc.filename or request.contract_path
+        message = (f"cannot use {where} for the round ({exc.strerror or exc}); "
+                   "remove it, then run the task again (`launcher resume --retry-failed`)")  # fmt: skip
+        return _round(request, AgentOutcome(False, "unusable_path", message), None, "")
     try:
         if isinstance(adapter, DrivenAdapter):
             # ACP: the adapter converses with its process; its stdout is the JSON-RPC transcript.

@@ -12,9 +12,9 @@ from launcher.models.contract import (
     CompletionContract,
     check_contract,
     contract_too_large,
-    last_json_object,
     parse_contract_text,
 )
+from launcher.models.decoding import last_json_object_or_failure
 
 
 @dataclass
@@ -42,10 +42,17 @@ def collect_contract(
             return Collected(parse_contract_text(text, task_id), "contract_file", None)
         except ContractInvalid as exc:
             first_error = first_error or exc
-    candidate = last_json_object(final_text)
+    # The last object of the text; an object that does not decode (a key given twice, a NaN) is
+    # reported as such, and never an object inside it taken for the answer.
+    candidate, broken = last_json_object_or_failure(final_text[-256 * 1024 :])
     if candidate is not None:
         try:
             return Collected(check_contract(candidate, task_id), "final_message", None)
+        except ContractInvalid as exc:
+            first_error = first_error or exc
+    elif broken is not None:
+        try:
+            parse_contract_text(broken, task_id)
         except ContractInvalid as exc:
             first_error = first_error or exc
     if first_error is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from launcher.agents.regular_files import clear_path
 from launcher.git.repo import GitRepo
 
 
@@ -23,13 +24,13 @@ class ImportAudit:
 
     def reset(self) -> None:
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        self.file.unlink(missing_ok=True)  # the shim creates it when it has something to say
+        clear_path(self.file)  # the shim creates it when it has something to say (a directory too: removed)
 
     async def outside_imports(self) -> list[str]:
         """The main checkout's files (relative paths) that the last command imported."""
         try:
             lines = self.file.read_text(encoding="utf-8", errors="replace").splitlines()
-            self.file.unlink(missing_ok=True)
+            clear_path(self.file)
         except OSError:
             return []
         main = self.repo.root.resolve()

@@ -20,6 +20,7 @@ from typing import Any
 
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
+from launcher.agents.regular_files import clear_path
 from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.gates.answers import JUDGE_ANSWER
 from launcher.gates.relay import add_scratch, answer_text, remove_scratch
@@ -164,7 +165,7 @@ def _drop_stale(work: Path) -> None:
     must never pass for this run's answer)."""
     for pattern in ("packet-*.json", "verdict-*.agent.json", "hint-*.json"):
         for old in work.glob(pattern):
-            old.unlink(missing_ok=True)
+            clear_path(old)  # a directory the judge made under that name too
 
 
 def _plus(total: float | None, more: float | None) -> float | None:

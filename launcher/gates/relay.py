@@ -27,7 +27,7 @@ from launcher.git import submodules, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.plan import AgentConfig, Task
 from launcher.models.rubric import Rubric, all_criteria, composed_version
-from launcher.models.verdict import Verdict, VerdictInvalid, audit_line, parse_grader_output
+from launcher.models.verdict import Verdict, VerdictInvalid, audit_line, claimed_task_id, parse_grader_output
 from launcher.store.files import atomic_write_json, atomic_write_text
 
 MAX_INVALID_IN_A_ROW = 3
@@ -172,11 +172,7 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
                 )
             text = answer_text(request.contract_path, outcome)
             verdict = parse_grader_output(text, expected_criteria=ids)
-            claimed_task = (verdict.model_extra or {}).get("task_id")
-            if claimed_task is not None and claimed_task != spec.task.id:
-                raise VerdictInvalid(
-                    f"the verdict is for task {claimed_task!r}, not {spec.task.id!r}",
-                    error_key="task_id_mismatch", fix=f"grade task {spec.task.id} from its packet")
+            claimed_task_id(verdict, spec.task.id)  # task_id_mismatch, task_id_not_string
             return GradeResult(_as_this_round(verdict, spec, notes), None, None, attempt, cost or None,
                                notes, tokens or None)
         except VerdictInvalid as exc:

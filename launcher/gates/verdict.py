@@ -18,6 +18,7 @@ from launcher.models.verdict import (
     Verdict,
     VerdictInvalid,
     audit_line,
+    claimed_task_id,
     validate_verdict_text,
 )
 
@@ -125,11 +126,12 @@ def grade_record(text: str, *, expected_criteria: list[str] | None = None,
     """`launcher gate grade-record` (seed semantics): exit 0 and `{"ok": true, ...}` with the
     audit line for a valid verdict; exit 1 and the error envelope otherwise. Both carry the
     seed's leading fields `ok, subcommand, task_id, status` (`status`: the verdict, or "error")."""
-    task_id = task_id or _task_id_in(text)
     try:
         verdict = validate_verdict_text(text, expected_criteria=expected_criteria)
+        # `--task-id` names the task the caller records for; the verdict's own must agree.
+        task_id = claimed_task_id(verdict, task_id)
     except VerdictInvalid as exc:
-        return 1, error_envelope(exc, task_id)
+        return 1, error_envelope(exc, task_id or _task_id_in(text))
     line = audit_line(verdict, expected_criteria)
     return 0, {
         "ok": True,
@@ -164,7 +166,7 @@ def _task_id_in(text: str) -> str | None:
     except (ValueError, RecursionError):
         return None
     value = data.get("task_id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and value else None
 
 
 def envelope_line(envelope: dict[str, Any]) -> str:

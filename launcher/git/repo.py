@@ -320,6 +320,10 @@ class GitRepo:
 
     async def ensure_excluded(self, pattern: str) -> None:
         """Add `pattern` to .git/info/exclude once (the journal lives in the main work tree)."""
+        self.exclude(pattern)
+
+    def exclude(self, pattern: str) -> None:
+        """`ensure_excluded`, without waiting: a plain append to one small file."""
         guard.launcher_excludes(pattern)  # the guard of the shared git dir must not undo it
         exclude = self.common_dir / "info" / "exclude"
         try:

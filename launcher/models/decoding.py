@@ -128,14 +128,72 @@ def _plain_reason(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def json_loads(text: str) -> Any:
-    """`json.loads`, raising only `json.JSONDecodeError`."""
+class _DuplicateKey(ValueError):
+    """An object names a key twice: JSON decoders keep the last silently, dropping the first."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {json.dumps(key, ensure_ascii=False)} (an object names it twice)")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return value
+
+
+def _duplicate_position(text: str, wanted: str) -> int:
+    """Where an object of `text` names `wanted` for the second time: the decoder's hook knows the
+    key, not where it stands. Only called once a duplicate was found."""
+    objects: list[set[str] | None] = []  # one entry per open bracket: its keys ({) or None ([)
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == '"':
+            end = index + 1
+            while end < len(text) and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            after = end + 1
+            while after < len(text) and text[after] in " \t\r\n":
+                after += 1
+            if objects and objects[-1] is not None and after < len(text) and text[after] == ":":
+                try:
+                    key = json.loads(text[index : end + 1])
+                except ValueError:
+                    key = text[index + 1 : end]
+                if key == wanted and key in objects[-1]:
+                    return index
+                objects[-1].add(key)
+            index = end + 1
+            continue
+        if char == "{":
+            objects.append(set())
+        elif char == "[":
+            objects.append(None)
+        elif char in "}]" and objects:
+            objects.pop()
+        index += 1
+    return 0
+
+
+def json_loads(text: str, *, duplicate_keys: bool = False) -> Any:
+    """`json.loads`, raising only `json.JSONDecodeError`. A key given twice in one object is an
+    error naming it (the decoder would keep the last and drop the first without a word), unless
+    `duplicate_keys` (a third-party CLI's event stream: its last value wins, as for its peers)."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                           object_pairs_hook=None if duplicate_keys else _unique_keys)
     except json.JSONDecodeError:
         raise
     except _BadNumber as exc:
         raise json.JSONDecodeError(_plain_reason(exc), text, _token_position(text, exc.token)) from None
+    except _DuplicateKey as exc:
+        raise json.JSONDecodeError(str(exc), text, _duplicate_position(text, exc.key)) from None
     except (RecursionError, ValueError, MemoryError) as exc:
         raise json.JSONDecodeError(_plain_reason(exc), text, 0) from None
     problem = structure_problem(value)
@@ -144,7 +202,8 @@ def json_loads(text: str) -> Any:
     return value
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+# Objects found in prose: one that names a key twice does not decode (it is not taken as an answer).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys)
 
 
 _OBJECT_START = re.compile(r'\{\s*["}]')  # only a key or `}` can follow an object's `{`
@@ -242,10 +301,32 @@ def toml_loads(text: str) -> dict[str, Any]:
     return value
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a mapping that names a key twice (PyYAML keeps the last one
+    silently). Keys merged in with `<<` may still be overridden, as YAML says."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base loader says so
+                continue
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"duplicate key {key!r} (the mapping names it twice)", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def yaml_load(text: str) -> Any:
-    """`yaml.safe_load`, raising only `yaml.YAMLError`."""
+    """`yaml.safe_load`, raising only `yaml.YAMLError`; a key given twice in one mapping is one."""
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError:
         raise
     except (RecursionError, ValueError, TypeError, MemoryError) as exc:

@@ -181,8 +181,13 @@ def parse_plan_text(text: str, suffix: str, source: str) -> dict[str, Any]:
         raise PlanError(f"invalid TOML: {exc}", where=source, fix="fix the TOML syntax",
                         error_key="plan_invalid:syntax") from None
     except yaml.YAMLError as exc:
-        raise PlanError(f"invalid YAML: {exc}", where=source, fix="fix the YAML syntax",
-                        error_key="plan_invalid:syntax") from None
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None)
+        if mark is None or not problem:
+            raise PlanError(f"invalid YAML: {exc}", where=source, fix="fix the YAML syntax",
+                            error_key="plan_invalid:syntax") from None
+        raise PlanError(f"invalid YAML: {problem}", where=f"{source}:{mark.line + 1}:{mark.column + 1}",
+                        fix="fix the YAML syntax", error_key="plan_invalid:syntax") from None
     except json.JSONDecodeError as exc:
         raise PlanError(
             f"invalid JSON: {exc.msg}", where=f"{source}:{exc.lineno}:{exc.colno}",

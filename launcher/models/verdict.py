@@ -162,6 +162,23 @@ def check_verdict(data: object, *, expected_criteria: list[str] | None = None) -
     return verdict
 
 
+def claimed_task_id(verdict: Verdict, expected: str | None) -> str | None:
+    """The task a verdict is for: its own optional `task_id` (after the seed's keys), which must
+    be a string (`task_id_not_string`) and, when the caller names the task too, that task
+    (`task_id_mismatch`); else `expected`. A `null` task_id is no claim."""
+    claimed = (verdict.model_extra or {}).get("task_id")
+    if claimed is None:
+        return expected
+    if not isinstance(claimed, str) or not claimed:
+        raise _fail("task_id_not_string",
+                    f"task_id must be a non-empty string; it is {json.dumps(claimed)[:40]} ({_json_type(claimed)})",
+                    'task_id: the id of the graded task as a string, e.g. "api-login" (or leave it out)')
+    if expected is not None and claimed != expected:
+        raise _fail("task_id_mismatch", f"the verdict is for task {claimed!r}, not {expected!r}",
+                    f"a verdict for task {expected} says \"task_id\": {json.dumps(expected)} (or leaves it out)")
+    return claimed
+
+
 def validate_verdict_text(text: str, *, expected_criteria: list[str] | None = None) -> Verdict:
     """Strict: the whole text is one JSON verdict (the seed's grade-record input)."""
     if not text.strip():

@@ -33,7 +33,8 @@ def record(repo_root: Path, rel: str, content_digest: str | None) -> None:
     path = repo_root / STATE_DIR / REGISTRY
     line = json.dumps({"path": rel, "sha256": content_digest, "pid": os.getpid()}) + "\n"
     with contextlib.suppress(OSError):  # best effort: at worst a write is taken for an agent's
-        path.parent.mkdir(exist_ok=True)
+        # Never creates `.launcher/` (that is for the commands that exclude it from git first):
+        # without it no run has watched this checkout, so nobody needs to know.
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())  # one write: appends of several processes never interleave

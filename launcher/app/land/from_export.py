@@ -32,7 +32,7 @@ from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.land.origin import landed_origins, origin_of
 from launcher.app.land.recovery import finish_earlier_landings
-from launcher.app.report import build_report, run_status
+from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment
 from launcher.app.run.export import MANIFEST, file_sha256
 from launcher.app.run.shard import digest_of, parse_shard, select_shard
@@ -370,6 +370,7 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
                                 message=f"interrupted while landing; `launcher land {run_id}` continues")
                 await containment.reap(ctx)
             raise
-    status = run_status(journal.tasks(run_id), merge=True, reached_target=reached_target)
-    journal.set_run(run_id, status=status, message=message)
+    rows = journal.tasks(run_id)
+    status = run_status(rows, merge=True, reached_target=reached_target)
+    journal.set_run(run_id, status=status, message=run_message(rows, message))
     return build_report(journal, run_id, repo.root)

@@ -15,7 +15,7 @@ from launcher import process
 from launcher.app.context import EventSink
 from launcher.app.land.landing import land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
-from launcher.app.report import build_report, run_status
+from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment
 from launcher.app.run.runner import load_context
 from launcher.engine.orphans import journaling_observer
@@ -49,6 +49,7 @@ async def land_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
                                     message="interrupted while landing; `launcher land` continues")
                 await containment.reap(ctx)
             raise
-    status = run_status(ctx.journal.tasks(ctx.run_id), merge=True, reached_target=reached_target)
-    ctx.journal.set_run(ctx.run_id, status=status, message=message)
+    rows = ctx.journal.tasks(ctx.run_id)
+    status = run_status(rows, merge=True, reached_target=reached_target)
+    ctx.journal.set_run(ctx.run_id, status=status, message=run_message(rows, message))
     return build_report(ctx.journal, ctx.run_id, ctx.repo.root)

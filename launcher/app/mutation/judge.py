@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.agents_info import describe_agents
-from launcher.app.context import DEFAULT_TIMEOUT_S, STATE_DIR
+from launcher.app.context import DEFAULT_TIMEOUT_S, writable_state_dir
 from launcher.app.mutation import calibration_code
 from launcher.app.mutation.calibration_default import choose_calibration_set, python_set_file
 from launcher.app.mutation.reports import resolve_run
@@ -234,7 +234,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
             say(note)
         survivors = [s.unlabelled() for s in labelled.calibration]
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        out_dir, label = repo.root / STATE_DIR / "calibration" / stamp, f"c-{stamp}"
+        out_dir, label = writable_state_dir(repo) / "calibration" / stamp, f"c-{stamp}"
         report = ""  # the label-free copy's path, once the judge's place outside the repository is known
         base_sha = await repo.rev_parse("HEAD")
         judged: dict[str, Any] = {"subject": "calibration", "calibration_file": str(source.resolve())}

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from launcher.app.context import STATE_DIR
+from launcher.app.context import writable_state_dir
 from launcher.errors import LauncherError, RunNotFound, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.mutation.merge import (
@@ -37,7 +37,7 @@ _STAMP = re.compile(r"(?<!\d)(\d{8})-?(\d{6})(?!\d)")
 
 async def runs_root(cwd: Path) -> Path:
     repo = await GitRepo.discover(cwd)
-    return repo.root / STATE_DIR / RUNS_DIR
+    return writable_state_dir(repo) / RUNS_DIR
 
 
 def _when(run_dir: Path) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from launcher import process
 from launcher.app.context import EventSink, RunContext
-from launcher.app.report import build_report, run_status
+from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import grading
 from launcher.app.run.remeasure import remeasure
 from launcher.app.run.runner import continue_run, load_context
@@ -92,5 +92,6 @@ async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunR
 
 def _settled_report(ctx: RunContext) -> RunReport:
     """The run's status follows the re-graded task (a failed re-grade is no success)."""
-    ctx.journal.set_run(ctx.run_id, status=run_status(ctx.journal.tasks(ctx.run_id), merge=ctx.merge))
+    rows = ctx.journal.tasks(ctx.run_id)
+    ctx.journal.set_run(ctx.run_id, status=run_status(rows, merge=ctx.merge), message=run_message(rows, "") or None)
     return build_report(ctx.journal, ctx.run_id, ctx.repo.root)

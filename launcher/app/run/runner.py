@@ -13,7 +13,7 @@ from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import cleanup_merged, land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
-from launcher.app.report import build_report, run_status
+from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment, pool, retry
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.run.pipeline import run_task
@@ -203,8 +203,9 @@ async def _execute_observed(ctx: RunContext) -> RunReport:
         await containment.reap(ctx)
         if ctx.plan.run.warm_pool:  # ready for the next run, at the target's new tip
             await pool.refill(ctx)
-        status = run_status(ctx.journal.tasks(ctx.run_id), merge=ctx.merge, reached_target=reached_target)
-        ctx.journal.set_run(ctx.run_id, status=status, message=message)
+        rows = ctx.journal.tasks(ctx.run_id)
+        status = run_status(rows, merge=ctx.merge, reached_target=reached_target)
+        ctx.journal.set_run(ctx.run_id, status=status, message=run_message(rows, message))
     except BaseException:
         # Ctrl-C or a crash: children are already killed by the process wrapper; keep the
         # journal truthful so `launcher resume` continues from here.

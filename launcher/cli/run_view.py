@@ -1,0 +1,75 @@
+"""A run's view as the commands that drive a run use it (run, resume, land, choose, grade, demo):
+the run it shows is remembered, so a Ctrl-C still ends with that run's report on stdout under
+`--json` (status `interrupted`), as the plain and live views end with their line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+
+from launcher.app import inspect as inspect_app
+from launcher.cli.calls import call
+from launcher.errors import LauncherError
+from launcher.models.events import Event
+from launcher.ui.summary import report_json
+from launcher.ui.view import RunView
+
+T = TypeVar("T")
+
+
+class RecordingView:
+    """A RunView that remembers the id of the run its events are about."""
+
+    def __init__(self, view: RunView) -> None:
+        self.view = view
+        self.run_id: str | None = None
+
+    def start(self, run_id: str, tasks: list[tuple[str, str, str]]) -> None:
+        self.run_id = run_id or self.run_id
+        self.view.start(run_id, tasks)
+
+    def handle(self, event: Event) -> None:
+        self.run_id = event.run_id or self.run_id
+        self.view.handle(event)
+
+    def stop(self) -> None:
+        self.view.stop()
+
+
+def run_with_view(view: RecordingView, tasks: list[tuple[str, str, str]], body: Callable[[], Awaitable[T]],
+                  json_mode: bool, run_id: str | None = None) -> T:
+    """`body` under `call`, its events shown by `view`. On Ctrl-C the live table stops first, so
+    the "state saved" line is seen below it; with `--json` the run's report is printed too."""
+    view.start("", tasks)
+
+    def interrupted() -> str | None:
+        view.stop()
+        if json_mode:
+            print_interrupted_report(view.run_id or run_id)
+        return None
+
+    try:
+        return call(body, json_mode=json_mode, on_interrupt=interrupted)
+    finally:
+        view.stop()
+
+
+def print_interrupted_report(run_id: str | None) -> None:
+    """The journal's report of the run stopped (its status `interrupted`), on stdout; before the
+    run existed, the one-line envelope saying nothing was started."""
+    report = None
+    if run_id is not None:
+        try:
+            report = anyio.run(inspect_app.run_report, Path.cwd(), run_id)
+        except (LauncherError, KeyboardInterrupt, OSError):
+            report = None
+    if report is not None:
+        print(report_json(report), flush=True)
+        return
+    print(json.dumps({"ok": False, "error_key": "interrupted",
+                      "observations": "interrupted before a run was recorded: nothing to report",
+                      "usage": "start it again"}, separators=(",", ":")), flush=True)
