@@ -1,13 +1,23 @@
 """Files an agent can reach (its worktree, the `-o` file of its CLI), read and written without
 ever blocking: only a regular file is opened, never a FIFO, a device, a socket or a directory (an
 `open()` of a FIFO waits for a writer, for ever if none comes); the last path component is never
-followed as a symbolic link; reads are bounded."""
+followed as a symbolic link; reads are bounded.
+
+The launcher's own files in a task's artifacts (the directory of `$LAUNCHER_CONTRACT`, which the
+agent can write: a session id, a schema, a CLI's `-o` file) are replaced, never opened in place
+(`replace_file`), and removed whatever an agent made of them (`remove_any`): a FIFO, a symbolic
+link or a directory there can neither block nor crash the launcher.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import shutil
 import stat
+import tempfile
+from pathlib import Path
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
@@ -72,3 +82,36 @@ def write_regular(path: str | os.PathLike[str], data: bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         os.ftruncate(fd, 0)  # only now: a FIFO or a device is never truncated
         fh.write(data)
+
+
+def remove_any(path: str | os.PathLike[str]) -> None:
+    """Remove what is at `path`, whatever it is (a file, a FIFO, a symbolic link, not followed,
+    or a whole directory); nothing there is no error."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def replace_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Make `path` a new regular file holding `data`: written to a temporary file beside it, then
+    renamed over whatever was there (a FIFO or a symbolic link is replaced, never opened; a
+    directory is removed first)."""
+    target = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISDIR(os.lstat(target).st_mode):
+            remove_any(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
