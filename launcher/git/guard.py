@@ -10,7 +10,9 @@ are put back and the task is failed.
 
 Watched: `hooks/` (every file, recursively; symlinks by target), `config`, `config.worktree`,
 `info/attributes`, `info/exclude` (a pattern there hides what an agent writes into the main
-checkout from `git status`), and each linked worktree's `worktrees/<id>/config.worktree`.
+checkout from `git status`), `info/grafts` (it rewrites the history every git command reads, as
+a replace ref does: those are watched by ref_guard.py), and each linked worktree's
+`worktrees/<id>/config.worktree`.
 
 git writes that last file itself when the launcher adds a worktree in a repository with
 per-worktree config (a sparse checkout: `core.sparseCheckout` is copied into every new
@@ -34,7 +36,7 @@ from pathlib import Path
 from launcher.errors import LauncherError
 
 EXCLUDE = "info/exclude"
-_SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE)
+_SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE, "info/grafts")
 # Patterns the launcher appends to info/exclude itself. Those every launcher process may add (its
 # state dir, a reviewer's packet copy, Aider's files) are known up front: another launcher
 # process (a second run, a review) adding one is not an agent's change of the shared git dir.
