@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import git, task
 from test_containment_refs import good, hostile
 from test_safety_contain import run_commands
@@ -82,3 +83,30 @@ def test_the_launchers_git_lands_the_real_objects_whatever_a_replace_ref_swaps_i
     assert task(report, "fine").state == "merged", task(report, "fine").message
     landed = git(repo, "--no-replace-objects", "ls-tree", "-r", "--name-only", "main").split()
     assert "fine.txt" in landed and "injected.txt" not in landed
+
+
+# --- the shared HEAD file --------------------------------------------------------------------
+
+@pytest.mark.parametrize("damage", ["(common_dir() / 'HEAD').write_text('garbage\\\\n')",
+                                    "(common_dir() / 'HEAD').unlink()"], ids=["garbage", "deleted"])
+def test_an_unreadable_shared_head_is_put_back_and_fails_its_agent_by_name(repo: Path, damage: str) -> None:
+    code = f"pathlib.Path('work.txt').write_text('x\\\\n')\n{damage}\n"
+    report = run_commands(repo, [hostile("breaker", code), good("fine")], max_parallel=1)
+    breaker = task(report, "breaker")
+    assert breaker.state == "failed", breaker.message
+    assert "the agent of task breaker changed the repository's shared git directory (HEAD " in breaker.message
+    assert "put the files back" in breaker.message and "launcher clean" not in breaker.message
+    assert (repo / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    assert task(report, "fine").state == "merged"
+    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def test_a_branch_switched_in_the_main_checkout_is_left_to_the_ref_checks(repo: Path) -> None:
+    """A HEAD git can read is no damage of the git dir: the ref checks judge a switch."""
+    git(repo, "branch", "other")
+    code = "pathlib.Path('work.txt').write_text('x\\n')\nG('switch', '-q', 'other', cwd=MAIN)\n"
+    report = run_commands(repo, [hostile("switcher", code)])
+    switcher = task(report, "switcher")
+    assert switcher.state == "failed" and "HEAD of the main checkout changed" in switcher.message, switcher.message
+    assert "shared git directory" not in switcher.message
+    assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
