@@ -110,3 +110,22 @@ def test_a_branch_switched_in_the_main_checkout_is_left_to_the_ref_checks(repo: 
     assert switcher.state == "failed" and "HEAD of the main checkout changed" in switcher.message, switcher.message
     assert "shared git directory" not in switcher.message
     assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+
+
+# --- the main checkout's index -----------------------------------------------------------------
+
+@pytest.mark.parametrize("damage", ["(common_dir() / 'index').unlink()",
+                                    "(common_dir() / 'index').write_bytes(b'DIRC garbage')"],
+                         ids=["deleted", "garbage"])
+def test_a_damaged_main_index_is_put_back_and_fails_its_agent_never_asking_to_commit(
+        repo: Path, damage: str) -> None:
+    code = f"pathlib.Path('work.txt').write_text('x\\\\n')\n{damage}\n"
+    report = run_commands(repo, [hostile("wrecker", code), good("fine")], max_parallel=1)
+    wrecker = task(report, "wrecker")
+    assert wrecker.state == "failed", wrecker.message
+    assert "the agent of task wrecker " in wrecker.message and "the main checkout's git index" in wrecker.message
+    assert "put the index back" in wrecker.message and "commit them" not in wrecker.message.lower()
+    assert task(report, "fine").state == "merged", task(report, "fine").message
+    assert report.status == "failed" and "local changes" not in (report.message or "")
+    assert git(repo, "diff", "--cached", "--name-status") == ""  # nothing staged the user did not stage
+    assert "fine.txt" in git(repo, "ls-files")
