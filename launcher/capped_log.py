@@ -3,8 +3,12 @@ lines of a stream handed to a reader as they come."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 DEFAULT_LOG_CAP = 8 * 1024 * 1024
 # The longest stdout line a reader is given (an agent CLI's JSON event); a longer one is skipped.
@@ -38,7 +42,7 @@ class CappedLog:
         self.path = path
         self.tail_cap = max(cap // 4, 1)
         self.head_cap = cap - self.tail_cap
-        self._file = path.open("ab")
+        self._file = open_log(path)
         self._head_written = 0
         self._tail = Tail(self.tail_cap)
         self.dropped = 0
@@ -69,6 +73,23 @@ class CappedLog:
     @property
     def truncated(self) -> bool:
         return self.dropped > 0
+
+
+def open_log(path: Path) -> BinaryIO:
+    """`path` opened for appending, only as a regular file: a log lies where an agent can write
+    (a task's artifacts), and a FIFO there would block `open()` for ever. A FIFO, a symbolic
+    link (never followed) or a directory found at the log's path is removed first."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if stat.S_ISDIR(info.st_mode):
+            shutil.rmtree(path, ignore_errors=True)
+        elif not stat.S_ISREG(info.st_mode):
+            path.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    return os.fdopen(os.open(path, flags, 0o644), "ab")
 
 
 class LineFeed:

@@ -7,6 +7,7 @@ reading of timeouts and stalls.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,7 +24,8 @@ from launcher.agents.base import (
     exit_outcome,
     finite_number,
 )
-from launcher.agents.regular_files import clear_path, write_regular
+from launcher.agents.regular_files import read_regular, remove_any, replace_file
+from launcher.errors import LauncherError
 from launcher.models.contract import (
     CONTRACT_STATUSES,
     REQUIRED_KEYS,
@@ -105,11 +107,28 @@ def answer_instructions(request: AgentRequest, *, final: str) -> str:
     return contract_instructions(request, final=final)
 
 
+class ArtifactUnwritable(LauncherError):
+    """A file the launcher writes into a task's artifacts for its agent cannot be written."""
+
+    default_key = "artifact_unwritable"
+
+
 def write_schema(request: AgentRequest, schema: Mapping[str, Any]) -> Path:
-    """Write the schema into the task's artifacts (kept for inspection) and return its path."""
+    """Write the schema into the task's artifacts (kept for inspection) and return its path.
+
+    The agent can write there (it is the directory of `$LAUNCHER_CONTRACT`): whatever it left at
+    that name (a FIFO, a link, a directory) is replaced, never opened (`replace_file`)."""
     request.artifacts.mkdir(parents=True, exist_ok=True)
     path = request.artifacts / "contract.schema.json"
-    path.write_text(json.dumps(schema, indent=1) + "\n", encoding="utf-8")
+    try:
+        replace_file(path, (json.dumps(schema, indent=1) + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise ArtifactUnwritable(
+            f"cannot write the answer's JSON Schema for the agent: {exc.strerror or exc}",
+            where=str(path),
+            fix="the agent may have changed the task's artifacts directory; remove what is at "
+                "that path, then `launcher resume` the run",
+        ) from None
     return path
 
 
@@ -173,9 +192,8 @@ def resume_session(request: AgentRequest, adapter: str) -> str | None:
         return request.session_id
     if request.feedback_path is None:
         return None
-    try:
-        with _session_file(request, adapter).open("rb") as fh:
-            found = fh.read(4096).decode("utf-8", "replace").strip()
+    try:  # only a regular file, never blocking: the agent can put anything at that path
+        found = read_regular(_session_file(request, adapter), 4096).decode("utf-8", "replace").strip()
     except OSError:
         return None
     return clean_session_id(found)
@@ -183,17 +201,18 @@ def resume_session(request: AgentRequest, adapter: str) -> str | None:
 
 def remember_session(request: AgentRequest, adapter: str, outcome: AgentOutcome) -> None:
     """Keep the session id for a later round; only a session the CLI really holds (an API or
-    start-up failure may have created none, and resuming it would fail the next round too)."""
+    start-up failure may have created none, and resuming it would fail the next round too).
+
+    The file is in the agent's reach: it is replaced atomically, never opened in place (a FIFO
+    there would block the launcher's event loop in `open()`); a session that cannot be kept
+    only means a fresh session next round."""
     path = _session_file(request, adapter)
     session_id = clean_session_id(outcome.session_id)
-    try:  # the artifacts dir is within an agent's reach: a directory there is removed, not tripped on
+    with contextlib.suppress(OSError):
         if session_id and outcome.error_kind not in ("api_error", "crashed", "cli_missing"):
-            clear_path(path)
-            write_regular(path, (session_id + "\n").encode())
+            replace_file(path, (session_id + "\n").encode("utf-8"))
         elif not outcome.ok:
-            clear_path(path)
-    except OSError:
-        pass  # not remembered: the next round starts a fresh session
+            remove_any(path)
 
 
 # --- prompts -----------------------------------------------------------------------------------
@@ -214,14 +233,14 @@ def contract_instructions(request: AgentRequest, *, final: str) -> str:
 
 
 def _feedback_text(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+    try:  # a regular file only, never blocking (the feedback file lies in the agent's reach)
+        data = read_regular(path, FEEDBACK_INLINE_LIMIT + 1)
     except OSError:
         return ""
-    data = text.encode("utf-8", "replace")
     if len(data) > FEEDBACK_INLINE_LIMIT:  # bytes, not characters: the argument's limit is in bytes
-        text = data[:FEEDBACK_INLINE_LIMIT].decode("utf-8", "ignore") + "\n[... truncated; read the whole file]"
-    return text.strip()
+        return (data[:FEEDBACK_INLINE_LIMIT].decode("utf-8", "ignore")
+                + "\n[... truncated; read the whole file]").strip()
+    return data.decode("utf-8", "replace").strip()
 
 
 def round_prompt(request: AgentRequest, *, resumed: bool) -> str:

@@ -29,7 +29,7 @@ from launcher.agents.cli_common import (
     write_schema,
 )
 from launcher.agents.packet_access import packet_inside
-from launcher.agents.regular_files import clear_path, read_regular
+from launcher.agents.regular_files import read_regular, remove_any
 from launcher.models.decoding import json_loads
 from launcher.process import Supervised
 
@@ -129,7 +129,9 @@ class CodexAdapter:
         self._lines.fresh()
         schema_path = write_schema(request, answer_schema(request, strict=True))
         last_message = self.last_message_path(request)
-        clear_path(last_message)  # never read a previous round's answer (nor trip on a directory)
+        # Never read a previous round's answer; whatever the agent made of that path (a
+        # directory, a FIFO) goes too, so codex can write it and it is never opened blocking.
+        remove_any(last_message)
         mode = config.permission_mode or DEFAULT_SANDBOX
         if mode == "bypassPermissions":
             # Only when the user's config asks for it: no sandbox and no approvals at all.

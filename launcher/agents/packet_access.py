@@ -21,6 +21,7 @@ from pathlib import Path
 
 from launcher.agents.base import AgentRequest
 from launcher.agents.git_exclude import exclude_from_git
+from launcher.agents.regular_files import read_regular, remove_any
 
 IN_TREE_DIR = ".launcher-review"
 INLINE_OPEN = "<launcher-packet path="
@@ -47,9 +48,12 @@ def packet_inside(request: AgentRequest) -> AgentRequest:
     if packet is None or _inside(packet, request.worktree):
         return request
     folder = request.worktree / IN_TREE_DIR
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        remove_any(folder)  # what an earlier reviewer left there; never followed
     folder.mkdir(parents=True, exist_ok=True)
     exclude_from_git(request.worktree, f"/{IN_TREE_DIR}/")
     copy = folder / packet.name
+    remove_any(copy)  # a FIFO, a link or a directory an earlier round left is never opened
     shutil.copyfile(packet, copy)
     prompt = request.task.prompt
     if str(packet) in prompt:
@@ -67,7 +71,7 @@ def packet_for_workspace(request: AgentRequest, inline_limit: int) -> AgentReque
     if packet is None or _inside(packet, request.worktree):
         return request
     try:
-        data = packet.read_bytes()
+        data = read_regular(packet, inline_limit + 1)  # never blocking, whatever is there
     except OSError:
         return request  # the relay wrote it; if it is gone, the reviewer's error says so
     if len(data) > inline_limit:

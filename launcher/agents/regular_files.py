@@ -1,14 +1,23 @@
 """Files an agent can reach (its worktree, the `-o` file of its CLI), read and written without
 ever blocking: only a regular file is opened, never a FIFO, a device, a socket or a directory (an
 `open()` of a FIFO waits for a writer, for ever if none comes); the last path component is never
-followed as a symbolic link; reads are bounded."""
+followed as a symbolic link; reads are bounded.
+
+The launcher's own files in a task's artifacts (the directory of `$LAUNCHER_CONTRACT`, which the
+agent can write: a session id, a schema, a CLI's `-o` file) are replaced, never opened in place
+(`replace_file`), and removed whatever an agent made of them (`remove_any`): a FIFO, a symbolic
+link or a directory there can neither block nor crash the launcher.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import stat
+import tempfile
+from pathlib import Path
 from typing import Any
 
 _KINDS = (
@@ -98,3 +107,29 @@ def clear_path(path: str | os.PathLike[str]) -> None:
             func(name)
 
     shutil.rmtree(path, onerror=writable_and_retry)
+
+
+def remove_any(path: str | os.PathLike[str]) -> None:
+    """`clear_path`, best effort: what cannot be removed is left (the caller's next step fails
+    on it with its own message); nothing there is no error."""
+    with contextlib.suppress(OSError):
+        clear_path(path)
+
+
+def replace_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Make `path` a new regular file holding `data`: written to a temporary file beside it, then
+    renamed over whatever was there (a FIFO or a symbolic link is replaced, never opened; a
+    directory is removed first)."""
+    target = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISDIR(os.lstat(target).st_mode):
+            remove_any(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -10,6 +10,7 @@ import json
 import sys
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, agent_env, exit_outcome
+from launcher.agents.regular_files import replace_file
 from launcher.process import Supervised
 
 
@@ -19,7 +20,7 @@ class ScriptedAdapter:
     def invocation(self, request: AgentRequest) -> Invocation:
         script_path = request.artifacts / "script.json"
         steps = [step.model_dump(exclude_none=True) for step in request.task.script]
-        script_path.write_text(json.dumps(steps, indent=1), encoding="utf-8")
+        replace_file(script_path, json.dumps(steps, indent=1).encode("utf-8"))  # in the agent's reach
         argv = [sys.executable, "-m", "launcher.agents.scripted_main", str(script_path)]
         return Invocation(argv, agent_env(request))
 

@@ -12,6 +12,7 @@ from launcher.app.land.kept_branches import branches_to_keep
 from launcher.errors import UsageProblem
 from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo
+from launcher.git.unsaved_work import kept_line, unsaved_work
 from launcher.models.config import load_repo_config
 from launcher.models.states import RunStatus
 from launcher.store.journal import Journal, run_ids_in
@@ -46,7 +47,8 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
             removed.append(f"skipped {rid}: still running")
             continue
         keep = {} if force else await branches_to_keep(repo, journal, rid)
-        removed += await worktrees.remove_run_leftovers(repo, root, rid, keep)
+        trees = {} if force else await _trees_to_keep(repo, root / rid)
+        removed += await worktrees.remove_run_leftovers(repo, root, rid, keep, trees)
         if run:
             await _forget_removed(repo, journal, rid)
     if all_runs:
@@ -54,6 +56,17 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         removed += await warm_pool.drain(repo, root)
     removed += await worktrees.reconcile(repo, root)
     return removed
+
+
+async def _trees_to_keep(repo: GitRepo, run_dir: Path) -> dict[Path, str]:
+    """The run's worktrees holding work no commit holds (git/unsaved_work.py): path -> why kept."""
+    if not run_dir.is_dir():
+        return {}
+    kept = {}
+    for tree in sorted(p for p in run_dir.iterdir() if p.is_dir() and not p.is_symlink()):
+        if why := await unsaved_work(repo, tree):
+            kept[tree] = kept_line(tree, why)
+    return kept
 
 
 async def _other_checkouts_runs(repo: GitRepo) -> dict[str, Path]:

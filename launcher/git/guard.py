@@ -10,7 +10,12 @@ are put back and the task is failed.
 
 Watched: `hooks/` (every file, recursively; symlinks by target), `config`, `config.worktree`,
 `info/attributes`, `info/exclude` (a pattern there hides what an agent writes into the main
-checkout from `git status`), and each linked worktree's `worktrees/<id>/config.worktree`.
+checkout from `git status`), `info/grafts` (it rewrites the history every git command reads, as
+a replace ref does: those are watched by ref_guard.py), each linked worktree's
+`worktrees/<id>/config.worktree`, and the `HEAD` file: a branch switched to or a commit detached
+at is ref_guard.py's to judge (the snapshot takes it in), but a HEAD git cannot read (garbage,
+deleted) makes the whole repository "not a git repository", for the launcher's git and the
+user's: it is put back as it last was readable before anything else runs git.
 
 git writes that last file itself when the launcher adds a worktree in a repository with
 per-worktree config (a sparse checkout: `core.sparseCheckout` is copied into every new
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -34,7 +40,9 @@ from pathlib import Path
 from launcher.errors import LauncherError
 
 EXCLUDE = "info/exclude"
-_SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE)
+HEAD = "HEAD"
+_READABLE_HEAD = re.compile(rb"^(?:ref: refs/\S+|[0-9a-f]{40}(?:[0-9a-f]{24})?)\s*$")
+_SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE, "info/grafts", HEAD)
 # Patterns the launcher appends to info/exclude itself. Those every launcher process may add (its
 # state dir, a reviewer's packet copy, Aider's files) are known up front: another launcher
 # process (a second run, a review) adding one is not an agent's change of the shared git dir.
@@ -175,11 +183,20 @@ def _wanted_exclude(before: Entry | None, now: Entry | None) -> Entry | None:
     return Entry(False, data + b"".join(line + b"\n" for line in added), mode)
 
 
+def readable_head(entry: Entry | None) -> bool:
+    """Whether git can read this HEAD: a symbolic ref to a ref under refs/, or a commit id (or,
+    as old gits wrote it, a symbolic link)."""
+    return entry is not None and (entry.is_link or bool(_READABLE_HEAD.match(entry.data)))
+
+
 def changed_paths(snapshot: GitDirSnapshot) -> dict[str, str]:
     """Watched paths that differ from the snapshot, each with "added", "changed" or "deleted".
-    The launcher's own info/exclude lines are taken into the snapshot (so a restore keeps them)."""
+    The launcher's own info/exclude lines are taken into the snapshot (so a restore keeps them),
+    and so is a HEAD git can read (a switch of the main checkout's branch is ref_guard's)."""
     _take_in_own_worktree_config(snapshot)
     now = _current(snapshot.common_dir)
+    if readable_head(now.get(HEAD)):
+        snapshot.entries[HEAD] = now[HEAD]
     wanted = _wanted_exclude(snapshot.entries.get(EXCLUDE), now.get(EXCLUDE))
     if wanted is not None:
         snapshot.entries[EXCLUDE] = wanted
@@ -251,7 +268,15 @@ def undo_tampering(snapshot: GitDirSnapshot, aside: Path | None = None) -> tuple
     restore(snapshot, changed)
     where = f"; what it was is kept in {aside}" if aside is not None and any(
         how != "deleted" for how in changed.values()) else ""
-    return ", ".join(f"{rel} {how}" for rel, how in changed.items()) + where, times
+    return ", ".join(_described(rel, how) for rel, how in changed.items()) + where, times
+
+
+def _described(rel: str, how: str) -> str:
+    if rel != HEAD:
+        return f"{rel} {how}"
+    done = "deleted" if how == "deleted" else "overwritten with what git cannot read"
+    return (f"HEAD {done}: every git command in the repository failed with 'not a git repository' "
+            "until the launcher put it back")
 
 
 def tampered(who: str, listed: str, common_dir: Path) -> GitDirTampered:
@@ -259,6 +284,6 @@ def tampered(who: str, listed: str, common_dir: Path) -> GitDirTampered:
         f"{who} changed the repository's shared git directory ({listed}); "
         "the launcher put the files back as they were",
         where=str(common_dir),
-        fix="agents must not touch git hooks or git config; "
+        fix="agents must not touch the git directory's files (HEAD, hooks, config); "
         "if the task needs a git setting, set it in the repository before the run",
     )

@@ -5,7 +5,9 @@ its own worktree (`git update-ref refs/heads/main HEAD`, `git -C <main checkout>
 --ff-only <sha>`), move it back, switch the main checkout's HEAD, or create and delete branches
 and tags. Watched: the main checkout's HEAD (the `HEAD` file of its git dir: the common git
 dir's, or `worktrees/<id>/HEAD` when the launcher runs in a linked worktree) and every ref
-under `refs/heads/` and `refs/tags/`, except `refs/heads/launcher/`: the launcher moves its own
+under `refs/heads/` and `refs/tags/`, and under `refs/replace/` and `refs/notes/` (a replace ref
+swaps what git reads for an object, in the user's every command; notes show in `git log`),
+except `refs/heads/launcher/`: the launcher moves its own
 task branches all the time (an idle task's branch is watched as its worktree's HEAD, by
 engine/tree_guard.py), and other runs own theirs.
 
@@ -18,8 +20,8 @@ Who made a change the launcher did not make (app/run/containment.py decides the 
   commits it adds was made in a worktree of the run (it is in the reflog of the worktree's HEAD
   or of a task branch); otherwise it is the user's own commit while the run goes on, and left;
 - a new branch is left (an agent's `git switch -c` moves nobody's work; the run notes it);
-- anything else (a move backwards or sideways, a deleted ref, a new tag, another HEAD in the
-  main checkout) made while an agent ran is taken for that agent's.
+- anything else (a move backwards or sideways, a deleted ref, a new tag, replace ref or note,
+  another HEAD in the main checkout) made while an agent ran is taken for that agent's.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from launcher.git.repo import GitRepo
 
-WATCHED = ("refs/heads/", "refs/tags/")
+WATCHED = ("refs/heads/", "refs/tags/", "refs/replace/", "refs/notes/")
 UNWATCHED = ("refs/heads/launcher/",)
 HEAD = "HEAD"  # the main checkout's HEAD: "ref: refs/heads/main" or a commit id
 _OID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
@@ -60,6 +62,10 @@ class RefChange:
     def describe(self) -> str:
         if self.ref == HEAD:
             return f"HEAD of the main checkout changed from {_short(self.old)} to {_short(self.new)}"
+        if self.old is None and self.ref.startswith("refs/replace/"):
+            swapped = self.ref.removeprefix("refs/replace/")
+            return (f"{_name(self.ref)} created (git would read object {_short(self.new)} in place "
+                    f"of {_short(swapped)})")
         if self.old is None:
             return f"{_name(self.ref)} created at {_short(self.new)}"
         if self.new is None:

@@ -73,11 +73,13 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     (USER_CONFIG_VARS), plus safe defaults (no hooks, no fsmonitor: see SAFE_CONFIG) and no
     automatic housekeeping (SPEED_CONFIG). The system and global config are read, as the user's
     own git reads them: their filters (git-lfs) and safe.directory apply to the launcher's git
-    too."""
+    too. Replace refs (`git replace`) are not honoured: the launcher reads, restores and lands the
+    objects themselves, never what a ref under refs/replace/ (an agent's, say) swaps in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in USER_CONFIG_VARS}
     env.update(
         {
             "GIT_TERMINAL_PROMPT": "0",
+            "GIT_NO_REPLACE_OBJECTS": "1",
             "LC_ALL": "C",
             "GIT_AUTHOR_NAME": env.get("LAUNCHER_GIT_NAME", "launcher"),
             "GIT_AUTHOR_EMAIL": env.get("LAUNCHER_GIT_EMAIL", "launcher@localhost"),

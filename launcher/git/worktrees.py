@@ -273,6 +273,15 @@ async def lock_worktree(repo: GitRepo, path: Path, reason: str) -> None:
 
 async def unlock_worktree(repo: GitRepo, path: Path) -> None:
     admin = admin_dir(path)
+    if admin is not None and not admin.is_dir() and path.is_dir():
+        raise GitFailed(
+            f"the worktree's git metadata ({admin}) was removed while its agent ran: git no longer "
+            "knows this worktree, so its work cannot be committed to the task's branch; its files "
+            "are left as they are",
+            where=str(path),
+            fix=f"copy what you want from {path}; a plain `launcher clean` keeps that directory, "
+                "`launcher clean --force` removes it",
+        )
     if admin is None or not admin.is_dir():
         async with repo.lock.hold():
             await _lock_cmd(repo, ["unlock", str(path)], "not locked")
@@ -415,12 +424,15 @@ def _check_run_id(run_id: str) -> None:
 
 
 async def remove_run_leftovers(
-    repo: GitRepo, root: Path, run_id: str, keep: dict[str, str] | None = None
+    repo: GitRepo, root: Path, run_id: str, keep: dict[str, str] | None = None,
+    keep_trees: dict[Path, str] | None = None,
 ) -> list[str]:
     """Remove every worktree under `root/run_id`, every `launcher/<run_id>/*` branch and every
     `refs/launcher/<run_id>/` ref except those in `keep` (branch name or full ref -> the line
-    saying why it stays)."""
-    keep = keep or {}
+    saying why it stays) and the worktrees in `keep_trees` (path -> that line; their branches
+    stay with them)."""
+    keep = dict(keep or {})
+    kept_trees = {path.resolve(): line for path, line in (keep_trees or {}).items()}
     _check_run_id(run_id)
     run_dir = root / run_id
     prefix = f"{BRANCH_PREFIX}/{run_id}/"
@@ -436,13 +448,23 @@ async def remove_run_leftovers(
                 continue
             # Also a worktree elsewhere holding one of the run's branches: it blocks deletion.
             ours = _is_under(info.path, run_dir) or (info.branch or "").startswith(prefix)
+            if ours and info.path.resolve() in kept_trees:
+                if info.branch:
+                    keep.setdefault(info.branch, f"kept branch {info.branch}: checked out in a kept worktree")
+                continue
             if ours and await _remove_locked(repo, info.path):
                 removed.append(f"worktree {info.path}")
             if ours:
                 await forget(repo, info.path)
-        if run_dir.is_dir():
+        removed += list(kept_trees.values())
+        if run_dir.is_dir() and not kept_trees:
             shutil.rmtree(run_dir, ignore_errors=True)  # unregistered leftovers of the run
             removed.append(f"directory {run_dir}")
+        elif run_dir.is_dir():
+            for child in sorted(run_dir.iterdir()):
+                if child.resolve() not in kept_trees:
+                    shutil.rmtree(child, ignore_errors=True)
+                    removed.append(f"directory {child}")
         for branch in await list_launcher_branches(repo, run_id):
             if main is not None and main.branch == branch:
                 removed.append(f"kept branch {branch}: checked out in the main work tree")

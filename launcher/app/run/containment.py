@@ -17,17 +17,17 @@ a main-checkout write while several agents run (it is blamed on the first round 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from pathlib import Path
 
 import anyio
 
 from launcher.app.context import STATE_DIR, RunContext
+from launcher.app.run.own_output import open_for_writing
 from launcher.concurrency import each
 from launcher.engine import main_restore, reaper, tree_guard
 from launcher.errors import LauncherError
-from launcher.git import guard, ref_guard, worktrees
+from launcher.git import guard, index_guard, ref_guard, worktrees
 from launcher.models.states import TaskState
 from launcher.store import own_files
 
@@ -43,47 +43,17 @@ class MovedRefs(LauncherError):
     default_key = "moved_shared_refs"
 
 
+class DamagedIndex(LauncherError):
+    default_key = "main_index_damaged"
+
+
 def _own_paths(ctx: RunContext) -> tuple[str, ...]:
     """Paths in the main checkout the launcher itself writes (its state, its worktrees, the
     files its own output goes to)."""
     own = [f"{STATE_DIR}/"]
     with contextlib.suppress(ValueError):  # the worktrees live outside the checkout
         own.append(str(ctx.worktree_root.resolve().relative_to(ctx.repo.root.resolve())) + "/")
-    return tuple(own + _open_for_writing(ctx.repo.root.resolve()))
-
-
-def _open_for_writing(root: Path) -> list[str]:
-    """Files in `root` that this process, or another of its process group, has open for writing:
-    `launcher run > out.json 2> err.txt`, or `launcher run 2>&1 | tee run.log`, run in the
-    checkout write there themselves (Linux: /proc; elsewhere none). Agents and checks run in
-    sessions of their own, so this never excuses what they write."""
-    found: list[str] = []
-    for pid in ["self", *_group_peers()]:
-        with contextlib.suppress(OSError):
-            for fd in Path(f"/proc/{pid}/fd").iterdir():
-                with contextlib.suppress(OSError, ValueError, StopIteration):
-                    flags = next(line.split()[1] for line in
-                                 Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().splitlines()
-                                 if line.startswith("flags:"))
-                    if int(flags, 8) & 0o3 == 0:  # O_RDONLY
-                        continue
-                    target = Path(os.readlink(fd))
-                    if target.is_absolute() and target.is_file():
-                        found.append(str(target.relative_to(root)))
-    return sorted(set(found))
-
-
-def _group_peers() -> list[str]:
-    """Other processes of this process's group (the shell pipeline it was started in)."""
-    group, me, peers = os.getpgrp(), os.getpid(), []
-    with contextlib.suppress(OSError):
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and int(entry.name) != me:
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    fields = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
-                    if int(fields[2]) == group:
-                        peers.append(entry.name)
-    return peers
+    return tuple(own + open_for_writing(ctx.repo.root.resolve()))
 
 
 def _is_own(rel: str, own: tuple[str, ...]) -> bool:
@@ -94,6 +64,7 @@ async def start(ctx: RunContext) -> None:
     """Snapshot what agents must not change; called when a run starts or resumes."""
     reaper.become_subreaper()  # orphaned descendants come back to us, to be reaped
     ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir)
+    ctx.main_index = await anyio.to_thread.run_sync(index_guard.IndexGuard, ctx.repo.git_dir)
     async with ctx.repo.lock.hold():
         ctx.ref_state = await ref_guard.read_state(ctx.repo)
     ctx.refs_at_start = frozenset(ctx.ref_state.refs)
@@ -139,11 +110,11 @@ async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> 
     it for them (what it also wrote into the main checkout is put back first)."""
     await reap(ctx, task_id)
     ctx.agents_seen.add(task_id)
-    error: LauncherError | None = None
+    error: LauncherError | None = await _check_main_index(ctx, task_id, who)
     try:
         await _undo_git_dir_changes(ctx, task_id, who)
     except guard.GitDirTampered as exc:
-        error = exc
+        error = error or exc
     finally:
         ctx.agents_running.discard(task_id)
         error = await _check_refs(ctx, task_id, who) if error is None else error
@@ -188,6 +159,32 @@ async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None
     if writer:
         ctx.intruders.setdefault(writer, what)
     ctx.note(task_id, f"another agent {what}" + ("" if writer else "; cannot tell which"))
+
+
+async def _check_main_index(ctx: RunContext, task_id: str | None, who: str) -> DamagedIndex | None:
+    """Put back the main checkout's index if it was deleted or made unreadable (git/index_guard.py);
+    the error for `task_id` when its code alone ran then, else the one other task that ran is
+    failed through `ctx.intruders` (`_writer`)."""
+    if ctx.main_index is None:
+        return None
+    since = ctx.idle_trees.round_started.get(task_id or "", 0.0)
+    async with ctx.repo.lock.hold():
+        damage = await anyio.to_thread.run_sync(ctx.main_index.check)
+    if damage is None:
+        return None
+    index = f"the main checkout's git index ({ctx.main_index.path})"
+    what = (f"deleted {index}" if damage.what == "deleted" else f"overwrote {index} with {damage.what}")
+    what += (": git saw every file of the main checkout as deleted and untracked; the launcher put "
+             "the index back as it was")
+    writer = _writer(task_id, _suspects(ctx, [damage.when], (since, time.time())))
+    if writer and writer == task_id:
+        return DamagedIndex(f"{who} of task {task_id} {what}", where=str(ctx.repo.root),
+                            fix="an agent must not touch the main checkout's git files; nothing of "
+                                "yours was lost, there is nothing to commit")
+    if writer:
+        ctx.intruders.setdefault(writer, what)
+    ctx.note(task_id, f"an agent {what}" + ("" if writer else "; cannot tell which"))
+    return None
 
 
 def _suspects(ctx: RunContext, times: list[float | None], window: tuple[float, float],
@@ -395,6 +392,7 @@ async def _put_back_main(ctx: RunContext, paths: list[str], aside_dir: Path, who
 
 async def before_landing(ctx: RunContext) -> None:
     """Approved worktrees must still be as recorded; a task found writing elsewhere fails."""
+    await _check_main_index(ctx, None, "an agent")  # the landing reads the main checkout's index
     found: dict[str, list[str]] = {}
 
     async def check(task_id: str) -> None:

@@ -1,0 +1,56 @@
+"""Work in a task's worktree that no commit holds: what a plain `launcher clean` must not delete.
+
+The launcher commits an agent's work after each round, so a kept worktree is normally clean. Not
+when the commit could not be made: the agent ran `git init` in a sub-directory (git refuses to
+add an embedded repository without a commit), or it removed the worktree's git metadata
+(`.git/worktrees/<id>`), after which git no longer knows the directory at all. Such a tree is
+kept by a plain clean and named with how to save its work; `--force` removes it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from launcher.git.repo import GitRepo
+from launcher.git.worktrees import admin_dir
+
+SHOWN = 5  # paths named in the message
+
+
+async def unsaved_work(repo: GitRepo, tree: Path) -> str | None:
+    """Why `tree` must be kept (a sentence), or None when everything in it is committed."""
+    admin = admin_dir(tree)
+    if admin is None or not (admin / "HEAD").is_file():
+        files = _some_files(tree)
+        if not files:
+            return None
+        return (f"its git metadata is gone (no {admin or tree / '.git'}), so git cannot tell what "
+                f"in it is committed; it holds {', '.join(files)}")
+    status = await repo.git("-C", str(tree), "status", "--porcelain", "-z", "--untracked-files=normal",
+                            check=False)
+    if not status.ok:
+        return f"git cannot read it ({status.err.strip()})"
+    paths = [entry[3:] for entry in status.out.split("\0") if len(entry) > 3]
+    if not paths:
+        return None
+    more = f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else ""
+    return f"it holds uncommitted work: {', '.join(paths[:SHOWN])}{more}"
+
+
+def _some_files(tree: Path) -> list[str]:
+    found: list[str] = []
+    for folder, dirs, files in os.walk(tree):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in sorted(files):
+            if name != ".git":
+                found.append(os.path.relpath(os.path.join(folder, name), tree))
+                if len(found) >= SHOWN:
+                    return [*found, "..."]
+    return found
+
+
+def kept_line(tree: Path, why: str) -> str:
+    """The line `launcher clean` prints for a worktree it keeps."""
+    return (f"kept worktree {tree}: {why}. Copy what you want from it elsewhere, then "
+            "`launcher clean --force` removes it")
