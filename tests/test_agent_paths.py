@@ -111,17 +111,21 @@ def test_a_directory_where_a_session_is_remembered_is_replaced_by_the_session(tm
     assert not (artifacts / "claude.session").exists()
 
 
-def test_a_directory_in_place_of_the_agent_log_fails_that_task_alone(repo: Path) -> None:
-    _commit_plan(repo, '[agents.logbot]\nadapter = "command"\n'
+def test_a_directory_or_a_fifo_in_place_of_the_agent_log_is_removed_and_the_run_goes_on(repo: Path) -> None:
+    # A FIFO there blocked the launcher in open() for ever (every task with it); a directory
+    # crashed the round. Both are the agent's leftovers in the task's artifacts: removed.
+    _commit_plan(repo, '[agents.logdir]\nadapter = "command"\n'
                        'command = ["sh", "-c", "echo y > y.txt; d=$(dirname \\"$LAUNCHER_CONTRACT\\"); '
                        'rm -f \\"$d/agent.log\\"; mkdir \\"$d/agent.log\\"", "{prompt}"]\n'
-                       '[[task]]\nid = "log-dir"\nagent = "logbot"\nprompt = "x"\n'
+                       '[agents.logfifo]\nadapter = "command"\n'
+                       'command = ["sh", "-c", "echo z > z.txt; d=$(dirname \\"$LAUNCHER_CONTRACT\\"); '
+                       'rm -f \\"$d/agent.log\\"; mkfifo \\"$d/agent.log\\"", "{prompt}"]\n'
+                       '[[task]]\nid = "log-dir"\nagent = "logdir"\nprompt = "x"\n'
+                       '[[task]]\nid = "log-fifo"\nagent = "logfifo"\nprompt = "x"\n'
                        '[[task]]\nid = "fine"\nagent = "scripted"\nprompt = "x"\n'
                        'script = [{write = "fine.txt", content = "ok"}]\n')
-    done = launcher_cli(repo, "run", "plan.toml", "--json")
+    done = launcher_cli(repo, "run", "plan.toml", "--json", timeout=240)
     assert "internal error" not in done.stderr
-    assert done.returncode == 1, done.stderr
     states = {t["id"]: t for t in json.loads(done.stdout)["tasks"]}
-    assert states["fine"]["state"] == "merged"
-    assert states["log-dir"]["state"] == "failed"
-    assert "agent.log" in states["log-dir"]["message"], states["log-dir"]["message"]
+    assert {t: s["state"] for t, s in states.items()} == {"fine": "merged", "log-dir": "merged", "log-fifo": "merged"}
+    assert done.returncode == 0, done.stderr

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from launcher import process
+from launcher import capped_log, process
 from launcher.agents.acp import DrivenAdapter
 from launcher.agents.base import (
     AgentAdapter,
@@ -84,7 +84,7 @@ async def run_agent_round(
         clear_path(request.contract_path)
         invocation = adapter.invocation(request)
         log_path = request.artifacts / "agent.log"
-        with log_path.open("ab") as fh:
+        with capped_log.open_log(log_path) as fh:  # never blocks on a FIFO an agent left there
             stamp = time.strftime("%H:%M:%S")
             fh.write(
                 f"\n=== launcher {stamp}: round {request.iteration}, attempt {request.attempt}: "
