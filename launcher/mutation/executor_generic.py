@@ -204,6 +204,11 @@ class GenericExecutor:
                 shutil.copy2(src, dst)
             elif dst.is_file() or dst.is_symlink():
                 dst.unlink()
+        if self.zygote is not None:
+            # Now, on the unmutated tree: what it imports (pytest's plugins, maybe the project's
+            # own modules) stays loaded in every run it forks. Started later, inside a run, it
+            # would keep that run's mutant loaded for all the runs after it.
+            await self.zygote.start()
 
     async def stop(self) -> None:
         with anyio.CancelScope(shield=True):
