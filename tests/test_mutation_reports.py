@@ -237,6 +237,20 @@ def test_stryker_report_stays_valid_for_pending_mutants_unknown_tests_and_missin
     assert "source not available" in render_html(report)
 
 
+def test_a_test_files_own_id_is_listed_under_that_file_not_an_unnamed_one(swept: tuple[Path, list[Mutant]]) -> None:
+    """A mutant that breaks a test module's import is killed by the module itself (`tests/test_x.py`,
+    no `::`): the report lists that id under its file; a pseudo-id stays under no file."""
+    root, mutants = swept
+    data = brief_shape(root, mutants[:2], "r")
+    data["mutants"][0]["result"]["killed_by"] = ["tests/test_format.py"]
+    data["mutants"][1]["result"]["killed_by"] = ["<collection>"]
+    report = to_stryker(data)
+    validate(report)
+    assert report["testFiles"]["tests/test_format.py"]["tests"] == [
+        {"id": "tests/test_format.py", "name": "tests/test_format.py"}]
+    assert [t["id"] for t in report["testFiles"][""]["tests"]] == ["<collection>"]
+
+
 def test_recorded_sources_that_do_not_fit_the_mutants_are_not_used(swept: tuple[Path, list[Mutant]]) -> None:
     root, mutants = swept
     data = sweep_data(root, mutants, "s")

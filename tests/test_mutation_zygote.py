@@ -129,6 +129,7 @@ def test_a_file_the_zygote_imported_itself_is_refused(box: Path) -> None:
     async def scenario() -> tuple[process.Completed | None, process.Completed | None, int | None]:
         zygote = Zygote(box, sys.executable, child_env())
         try:
+            assert await zygote.start()  # on the clean tree: it never starts by itself
             imported = await zygote.run_tests(["-q"], 30, mutated=Path(json.__file__))  # the worker imports json
             plain = await zygote.run_tests(["-q", "tests/test_core.py::test_scale"], 30, mutated=box / "box/core.py")
             return imported, plain, zygote.pid

@@ -84,11 +84,21 @@ def _assertion(call: str, outcome: tuple[str, Any]) -> str:
     return f"    assert {call} == {value!r}\n"
 
 
+class MutantMisfit(ValueError):
+    """The mutant's replaced text is not at its offsets in the tree's file: the code changed since
+    the sweep, and splicing the replacement there would test some other change."""
+
+
 def write_test(tree: Path, test_dir: str, mutant: dict[str, Any], mode: str) -> str | None:
-    """The test file written for one mutant (relative path), or None when no difference was found."""
+    """The test file written for one mutant (relative path), or None when no difference was found.
+    Raises MutantMisfit when the mutant does not fit the file."""
     target, function = str(mutant["target"]), str(mutant["function"])
-    source = (tree / target).read_text(encoding="utf-8")
+    source = (tree / target).read_text(encoding="utf-8-sig")  # no BOM: the offsets index the text after it
     start, end = int(mutant["start"]), int(mutant["end"])
+    replaced = mutant.get("replaced")
+    if replaced is not None and source[start:end] != replaced:
+        raise MutantMisfit(f"mutant {mutant['id']}: {target} does not hold {replaced!r} at offset {start} "
+                           "(the code changed since the sweep: re-run `launcher mutation sweep`)")  # fmt: skip
     mutated = source[:start] + str(mutant["replacement"]) + source[end:]
     found = find_difference(source, mutated, str(tree / target), function)
     if found is None:
@@ -121,8 +131,13 @@ def main(argv: list[str]) -> int:
     tree = Path.cwd()
     written: list[str] = []
     missed: list[str] = []
+    misfits: list[str] = []
     for mutant in request.get("mutants", []):
-        rel = write_test(tree, str(request.get("test_dir", "tests")), mutant, mode)
+        try:
+            rel = write_test(tree, str(request.get("test_dir", "tests")), mutant, mode)
+        except MutantMisfit as exc:
+            misfits.append(str(exc))
+            continue
         (written if rel else missed).append(rel or str(mutant["id"]))
     contract_path = os.environ.get("LAUNCHER_CONTRACT")
     if contract_path:
@@ -132,11 +147,13 @@ def main(argv: list[str]) -> int:
             "summary": f"Scripted test writer wrote {len(written)} test file(s).",
             "files_changed": written, "tests_added": written,
             "decisions": ["Asserted the original function's answer on an input where the mutant differs."],
-            "blockers": [f"no input found that tells mutant {m} apart" for m in missed],
+            "blockers": [*misfits, *(f"no input found that tells mutant {m} apart" for m in missed)],
             "llm_observations": "Deterministic scripted test writer; no model was called.",
         }  # fmt: skip
         Path(contract_path).write_text(json.dumps(contract, indent=2), encoding="utf-8")
-    print(f"scripted test writer: {len(written)} test(s) written, {len(missed)} mutant(s) without one")
+    for why in misfits:
+        print(f"scripted test writer: {why}", file=sys.stderr)
+    print(f"scripted test writer: {len(written)} test(s) written, {len(missed) + len(misfits)} mutant(s) without one")
     return 0
 
 

@@ -29,7 +29,8 @@ from typing import Any
 import anyio
 
 from launcher import process
-from launcher.mutation.model import Mutant
+from launcher.mutation.model import Mutant, MutantStale
+from launcher.mutation.source_text import decode_source, mutated_bytes
 
 TEST_TIMEOUT_S = 300.0
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?: - .*)?$", re.MULTILINE)
@@ -94,6 +95,20 @@ def _where(mutant: Mutant) -> str:
     return f"mutant {mutant.id} ({mutant.target}:{mutant.line} {mutant.orig!r} -> {mutant.mut!r})"
 
 
+def _stale(tree: Path, mutants: list[Mutant]) -> str:
+    """Why a claimed mutant cannot be applied to this tree's code (the code changed since the
+    sweep), or "": checked before any test runs, so the refusal names the cause, not a traceback."""
+    for mutant in mutants:
+        path = tree / mutant.target
+        try:
+            mutant.apply(decode_source(path.read_bytes(), path.name))
+        except (MutantStale, OSError, UnicodeDecodeError, SyntaxError, LookupError) as exc:
+            why = str(exc) if isinstance(exc, MutantStale) else f"cannot read {mutant.target}: {exc}"
+            return (f"{_where(mutant)} does not fit the task's code ({why}): the sweep is older than this "
+                    "code; re-run `launcher mutation sweep` and `launcher mutation fix` on the new sweep")  # fmt: skip
+    return ""
+
+
 async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:
     """Check one worktree against its claims; the tree itself is never modified."""
     if not claims.mutants:
@@ -107,6 +122,9 @@ async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:
     tests = [f for f in changed if f.endswith(".py")]
     if not tests:
         return KillVerdict(False, "no test file was added or changed")
+    stale = _stale(tree, claims.mutants)
+    if stale:
+        return KillVerdict(False, stale, tests)
     with tempfile.TemporaryDirectory(prefix="launcher-kill-") as tmp:
         scratch = Path(tmp) / "tree"
         shutil.copytree(tree, scratch, symlinks=True, ignore=_IGNORED)
@@ -120,12 +138,12 @@ async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:
         verdict = KillVerdict(True, "", tests)
         for mutant in claims.mutants:
             path = scratch / mutant.target
-            original = path.read_text(encoding="utf-8")
+            original = path.read_bytes()
             try:
-                path.write_text(mutant.apply(original), encoding="utf-8")
+                path.write_bytes(mutated_bytes(path, original, mutant.apply(decode_source(original, path.name))))
                 code, failing, _tail = await _pytest(claims.python, scratch, tests)
             finally:
-                path.write_text(original, encoding="utf-8")
+                path.write_bytes(original)
             if code == 0 or not failing:
                 return KillVerdict(False, f"the new tests pass with {_where(mutant)} applied too: they do not "
                                           "detect it", tests)  # fmt: skip
@@ -138,7 +156,12 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m launcher.gates.mutant_kill CLAIMS_JSON", file=sys.stderr)
         return 2
-    claims = KillClaims.load(Path(argv[1]))
+    try:
+        claims = KillClaims.load(Path(argv[1]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # ValidationError and JSON errors are ValueErrors
+        print(f"[launcher] refused: the claims file {argv[1]} cannot be read ({type(exc).__name__}: {exc}); "
+              "re-run `launcher mutation fix` to write it again")  # fmt: skip
+        return 2
     verdict = anyio.run(judge_tree, Path.cwd(), claims)
     evidence = Path(claims.evidence)
     evidence.parent.mkdir(parents=True, exist_ok=True)

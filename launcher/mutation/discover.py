@@ -8,10 +8,8 @@ from __future__ import annotations
 import codecs
 import functools
 import hashlib
-import io
 import re
 import shutil
-import tokenize
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -23,8 +21,8 @@ from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem
 from launcher.git.repo import git_env
 from launcher.mutation import python_ops, shell_ops
 from launcher.mutation.model import Mutant, check_operators, number_mutants
+from launcher.mutation.source_text import PYTHON_SUFFIXES, decode_source
 
-PYTHON_SUFFIXES = (".py",)
 SHELL_SUFFIXES = (".sh",)
 _NOT_PACKAGES = {"tests", "test", "testing", "docs", "doc", "examples", "build", "dist"}
 _NOT_SOURCES = {"conftest.py", "setup.py", "noxfile.py", "fabfile.py"}
@@ -184,12 +182,7 @@ def filter_shard(mutants: Iterable[Mutant], index: int, count: int) -> list[Muta
 def read_source(path: Path) -> str:
     """The file's text with its line endings untouched (mutant offsets index this string).
     Python files honour their PEP 263 coding cookie."""
-    data = path.read_bytes()
-    encoding = "utf-8"
-    if path.suffix in PYTHON_SUFFIXES:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    text = data.decode(encoding)
-    return text[1:] if text.startswith("\ufeff") else text
+    return decode_source(path.read_bytes(), path.name)
 
 
 def mutants_for_file(

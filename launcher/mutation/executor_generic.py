@@ -8,13 +8,10 @@ the mutants were generated from.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import io
 import re
 import shutil
 import time
-import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +29,7 @@ from launcher.mutation.model import MutantStale, MutantStatus
 from launcher.mutation.narrow_stage import ran_alone
 from launcher.mutation.run_env import bytecode_files, bytecode_prefix, child_env
 from launcher.mutation.runner_crash import crash_in_mutated_file
+from launcher.mutation.source_text import mutated_bytes
 from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
 from launcher.mutation.test_order import OrderFile, TestOrder
 from launcher.mutation.zygote import Zygote
@@ -67,21 +65,6 @@ class TestCommand:
     def pytest_args(self, tests: Sequence[str]) -> list[str]:
         """What follows `python -m pytest` (a zygote takes just these)."""
         return [*PYTEST_FLAGS, *self.extra, *tests]
-
-
-def _encoding(path: Path, data: bytes) -> str:
-    if path.suffix in PYTHON_SUFFIXES:
-        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
-    return "utf-8"
-
-
-def mutated_bytes(path: Path, original: bytes, text: str) -> bytes:
-    """Encode mutated text like the original: same codec, same BOM (read_source strips it)."""
-    encoding = _encoding(path, original)
-    data = text.encode(encoding)
-    if original.startswith(codecs.BOM_UTF8) and not data.startswith(codecs.BOM_UTF8):
-        data = codecs.BOM_UTF8 + data
-    return data
 
 
 def drop_bytecode(path: Path, pycache_dir: Path | None = None) -> None:
@@ -204,6 +187,11 @@ class GenericExecutor:
                 shutil.copy2(src, dst)
             elif dst.is_file() or dst.is_symlink():
                 dst.unlink()
+        if self.zygote is not None:
+            # Now, on the unmutated tree: what it imports (pytest's plugins, maybe the project's
+            # own modules) stays loaded in every run it forks. Started later, inside a run, it
+            # would keep that run's mutant loaded for all the runs after it.
+            await self.zygote.start()
 
     async def stop(self) -> None:
         with anyio.CancelScope(shield=True):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -70,6 +71,36 @@ def preload_plugins() -> int:
             continue
         loaded += 1
     return loaded
+
+
+class HeldSources:
+    """The tree's files a zygote imported at start-up (its plugins, a project that is one), with
+    their content then. Those modules stay loaded in every child: a run on a tree where one of
+    these files now reads otherwise (a mutant on disk) would test the code the zygote holds, not
+    the file, so such a run belongs in a fresh process."""
+
+    def __init__(self, root: str) -> None:
+        base = os.path.realpath(root) + os.sep
+        self.files: dict[str, bytes] = {}
+        for module in list(sys.modules.values()):
+            file = getattr(module, "__file__", None)
+            path = os.path.realpath(file) if isinstance(file, str) else ""
+            if path.startswith(base) and path not in self.files:
+                self.files[path] = _content(path)
+
+    def changed(self) -> str:
+        """Why a run on the tree now would not test the files on disk (a held file whose content
+        differs from the one imported), or ""."""
+        changed = next((path for path, data in self.files.items() if _content(path) != data), None)
+        return f"{changed} changed since the zygote imported it at start-up" if changed else ""
+
+
+def _content(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""  # gone (or unreadable): differs from any file that was imported
 
 
 def warm_session(on_ready: Callable[[Any], None]) -> Any:

@@ -35,7 +35,8 @@ Zygote mode (`zygote.py`), the same protocol:
       mutated module served by the import hook (refused if the zygote imported that file).
   {"op": "pytest", "args", "timeout", "path"?}
       `pytest.main(args)` in a child on the files as they are on disk (the generic executor
-      wrote the mutant at `path`; refused if the zygote imported that file).
+      wrote the mutant at `path`; refused if the zygote imported that file). Both are refused
+      when a file of the tree imported at start-up now reads otherwise (`HeldSources`).
 
 Fresh mode (`--fresh SPEC.json`): one mutant in a new interpreter, the mutated module served by
 the import hook from its first import (no file is written), then `pytest.main(args)`.
@@ -159,6 +160,7 @@ class Worker:
         self.modules: dict[str, list[types.ModuleType]] = {}
         self.sources: dict[str, str] = {}
         self.tmp = ""
+        self.held: Any = None  # zygote mode: the tree's files imported at start-up (`HeldSources`)
         self._pdeathsig: Any = None
         signal.signal(signal.SIGTERM, self._on_term)
 
@@ -249,6 +251,7 @@ class Worker:
         self.tmp = message["tmp"]
         started = time.monotonic()
         plugins = pytest_glue.preload_plugins()
+        self.held = pytest_glue.HeldSources(os.getcwd())
         self._arm_pdeathsig()
         _flush()
         self.reply(ev="ready", rc=0, pid=os.getpid(), warmup_s=time.monotonic() - started, plugins=plugins,
@@ -268,6 +271,8 @@ class Worker:
         if not loaded:
             if self.session is None and _imported(path):
                 raise Refused(f"{path} was imported when the zygote started (by a plugin?)")
+            if self.session is None and self.held is not None and (why := self.held.changed()):
+                raise Refused(why)
             return [], MutantFinder(path, module_code, mutated, real)  # imported, if at all, in the child
         swaps: list[tuple[types.FunctionType, types.CodeType]] = []
         for module in loaded:
@@ -319,6 +324,8 @@ class Worker:
         path = job.get("path")
         if path and _imported(path):
             return self.reply(ev="unsupported", reason=f"{path} was imported when the zygote started")
+        if self.held is not None and (why := self.held.changed()):
+            return self.reply(ev="unsupported", reason=why)
         return self._fork(lambda result: int(pytest_glue.run_pytest(job["args"], result)), float(job["timeout"]))
 
     def _fork(self, body: Callable[[str], int], timeout: float) -> None:

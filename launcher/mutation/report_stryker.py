@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import tokenize
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from launcher import __version__, process
@@ -146,10 +146,16 @@ def _test_files(data: Mapping[str, Any], pairs: list[tuple[Mutant, dict[str, Any
     files: dict[str, Any] = {}
     for tid, test in tests.items():
         file, _, name = tid.partition("::")
-        file = str(test.get("file") or (file if name else ""))
+        # A file's own id (a test module that no longer imports kills the mutant) is that file;
+        # only a pseudo-id such as "<collection>" belongs to no file.
+        file = str(test.get("file") or (file if name or _is_file_id(tid) else ""))
         name = str(test.get("name") or name or tid)
         files.setdefault(file, {"tests": []})["tests"].append({"id": tid, "name": name})
     return dict(sorted(files.items()))
+
+
+def _is_file_id(tid: str) -> bool:
+    return not tid.startswith("<") and bool(PurePosixPath(tid).suffix)
 
 
 def _performance(data: Mapping[str, Any]) -> dict[str, float] | None:

@@ -31,8 +31,10 @@ from launcher.mutation.fork_client import WorkerClient, WorkerGone, shut_down
 
 
 class Zygote:
-    """One zygote for one worker tree; one run at a time. Start it with `start()`; a failed start
-    (or a worker that died) makes every later run answer None."""
+    """One zygote for one worker tree; one run at a time. Start it with `start()` while the tree
+    holds no mutant (what it imports then stays loaded in every child); it never starts by
+    itself. Not started, a failed start or a worker that died: every run answers None. The
+    worker also refuses a run when a file it imported at start-up changed since."""
 
     def __init__(self, root: Path, python: str, env: Mapping[str, str], *, startup_timeout_s: float = 120.0) -> None:
         self.root = root.absolute()
@@ -90,7 +92,7 @@ class Zygote:
 
     async def _run(self, message: dict[str, Any], timeout_s: float) -> process.Completed | None:
         async with self._lock:
-            if not await self.start() or self._client is None:
+            if self._client is None:  # not started, or gone: never started here, with a mutant on disk
                 return None
             started = time.monotonic()
             try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import EventSink
+from launcher.app.mutation.fix_fresh import check_fresh
 from launcher.app.mutation.fix_plan import FIX_DIR, build_plan, group, load_verdict, select
 from launcher.app.mutation.reports import resolve_run, write_standard_reports
 from launcher.app.mutation.setup import configured
@@ -135,6 +136,8 @@ async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixS
     config = load_repo_config(repo.root)
     python = configured(repo.root, SweepOptions(python=options.python)).python or "python3"
     base_sha = await repo.rev_parse("HEAD")
+    # Before any task or agent: the picked mutants' positions must fit the code the tasks start from.
+    await check_fresh(repo, base_sha, data, [t for task in tasks for t in task.targets], sweep_dir)
     out_dir = sweep_dir / FIX_DIR / datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     plan = build_plan(tasks, data, agent=options.agent, base_sha=base_sha, python=python, out_dir=out_dir,
                       known_agents=tuple(config.agents))  # fmt: skip
