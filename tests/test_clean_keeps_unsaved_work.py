@@ -43,11 +43,16 @@ def _run_hostile(repo: Path, code: str) -> tuple[dict[str, object], Path]:
 
 
 def test_a_worktree_whose_agent_made_a_nested_repository_survives_a_plain_clean(repo: Path) -> None:
-    _task, tree = _run_hostile(repo, NESTED_INIT)
+    task, tree = _run_hostile(repo, NESTED_INIT)
+    # Everything but the nested repository is committed on the task's branch (git add -A refused
+    # it all before); the task fails naming the repository.
+    assert "made a git repository with no commit inside its worktree (sub/)" in str(task["message"])
+    assert "everything else is committed on the branch" in str(task["message"])
+    assert git(repo, "show", f"{task['branch']}:feature.py") == "VALUE = 'precious'\n"
     cleaned = launcher_cli(repo, "clean")
     assert cleaned.returncode == 0, cleaned.stderr
-    assert (tree / "feature.py").read_text() == "VALUE = 'precious'\n"
-    assert f"kept worktree {tree}: it holds uncommitted work: feature.py, sub/" in cleaned.stdout
+    assert (tree / "sub" / "gen.txt").read_text() == "generated\n"
+    assert f"kept worktree {tree}: it holds uncommitted work: sub/" in cleaned.stdout
     assert "launcher clean --force" in cleaned.stdout
     forced = launcher_cli(repo, "clean", "--force")
     assert forced.returncode == 0, forced.stderr

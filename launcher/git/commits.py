@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from launcher.errors import GitFailed
+from launcher.errors import GitFailed, LauncherError
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import admin_dir
 
@@ -75,11 +76,34 @@ async def take_in_skipped_files(repo: GitRepo, worktree: Path) -> list[str]:
     return present
 
 
-async def stage_everything(repo: GitRepo, worktree: Path) -> None:
+async def stage_everything(repo: GitRepo, worktree: Path) -> list[str]:
     """`git add -A` of everything the agent left (ignored files stay out), also at paths a sparse
-    checkout leaves out (`--sparse`; edits of skip-worktree files: `take_in_skipped_files`)."""
+    checkout leaves out (`--sparse`; edits of skip-worktree files: `take_in_skipped_files`).
+
+    A git repository with no commit that the agent made inside the worktree (`git init` of a
+    scaffold) makes `git add -A` refuse everything; the rest is staged without it, and its
+    paths are returned (its files stay in the worktree, uncommitted)."""
     await take_in_skipped_files(repo, worktree)
-    await repo.git("add", "-A", "--sparse", cwd=worktree)
+    nested: list[str] = []
+    for _ in range(_NESTED_ROUNDS):
+        excluded = [f":(exclude,literal){path}" for path in nested]
+        done = await repo.git("add", "-A", "--sparse", "--", ".", *excluded, cwd=worktree, check=False)
+        found = [p for p in _NO_COMMIT_CHECKED_OUT.findall(done.err) if p not in nested]
+        if done.ok or not found:
+            break
+        nested += found
+    if not done.ok:
+        raise GitFailed(f"`git add -A` failed in {worktree}: {(done.err or done.out).strip()}", where=str(worktree),
+                        fix="see the git message; the agent's work is still in the worktree")
+    return nested
+
+
+_NO_COMMIT_CHECKED_OUT = re.compile(r"^error: '(.+)/' does not have a commit checked out$", re.M)
+_NESTED_ROUNDS = 5  # git names every such repository at once; a few rounds for anything it missed
+
+
+class NestedRepository(LauncherError):
+    default_key = "nested_repository"
 
 
 # What `git commit` says (LC_ALL=C) when it has nothing to commit: the tree is clean, or the only
@@ -90,14 +114,26 @@ _NOTHING_TO_COMMIT = ("nothing to commit", "nothing added to commit", "no change
 async def commit_pending(
     repo: GitRepo, worktree: Path, message: str, trailers: dict[str, str]
 ) -> bool:
-    """Commit everything the agent left uncommitted (ignored files stay out); True if it did."""
-    await stage_everything(repo, worktree)
+    """Commit everything the agent left uncommitted (ignored files stay out); True if it did.
+    NestedRepository (after committing the rest) when a repository the agent made inside the
+    worktree kept some of its files out."""
+    nested = await stage_everything(repo, worktree)
     done = await repo.git(
         "commit", "-q", "--no-verify", "-m", with_trailers(message, trailers), cwd=worktree, check=False
     )
+    nothing = not done.ok and any(text in done.out + done.err for text in _NOTHING_TO_COMMIT)
+    if nested and (done.ok or nothing):
+        listed = ", ".join(f"{path}/" for path in nested)
+        raise NestedRepository(
+            f"the agent made a git repository with no commit inside its worktree ({listed}): its files "
+            f"cannot be committed to the task's branch and stay uncommitted in {worktree}"
+            + ("; everything else is committed on the branch" if done.ok else ""),
+            where=str(worktree / nested[0]),
+            fix="the worktree is already a git repository: scaffold without `git init`; to keep those "
+                "files, copy them out of the worktree (a plain `launcher clean` keeps it for that)")
     if done.ok:
         return True
-    if any(text in done.out + done.err for text in _NOTHING_TO_COMMIT):
+    if nothing:
         return False
     raise GitFailed(
         f"`git commit` failed in {worktree}: {(done.err or done.out).strip()}", where=str(worktree),
