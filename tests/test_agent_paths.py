@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import git, launcher_cli
 
 from launcher.agents.base import AgentOutcome, AgentRequest
@@ -129,3 +130,35 @@ def test_a_directory_or_a_fifo_in_place_of_the_agent_log_is_removed_and_the_run_
     states = {t["id"]: t for t in json.loads(done.stdout)["tasks"]}
     assert {t: s["state"] for t, s in states.items()} == {"fine": "merged", "log-dir": "merged", "log-fifo": "merged"}
     assert done.returncode == 0, done.stderr
+
+
+def test_what_an_agent_leaves_at_the_launcher_s_own_artifact_paths_never_crashes_the_run(repo: Path) -> None:
+    # The agent can write in its task's artifacts (its contract goes there): directories at
+    # facts.json, diff.patch and rounds/1.json, and a file where rounds/ goes, crashed the run.
+    _commit_plan(repo, '[agents.litter]\nadapter = "command"\n'
+                       'command = ["sh", "-c", "echo a > a.txt; d=$(dirname \\"$LAUNCHER_CONTRACT\\"); '
+                       'mkdir -p \\"$d/facts.json/x\\" \\"$d/diff.patch/y\\"; echo no > \\"$d/rounds\\"", "{prompt}"]\n'
+                       '[[task]]\nid = "litter"\nagent = "litter"\nprompt = "x"\n')
+    done = launcher_cli(repo, "run", "plan.toml", "--json")
+    assert "internal error" not in done.stderr, done.stderr
+    (task,) = json.loads(done.stdout)["tasks"]
+    assert task["state"] == "merged", task["message"]
+    artifacts = repo / ".launcher" / "runs" / json.loads(done.stdout)["run_id"] / "litter"
+    assert json.loads((artifacts / "facts.json").read_text())["head_sha"]
+    assert (artifacts / "diff.patch").read_text().startswith("diff --git a/a.txt")
+
+
+def test_leftovers_are_cleared_only_inside_a_state_directory(tmp_path: Path) -> None:
+    from launcher.store.files import atomic_write_text
+    mine = tmp_path / "out.json"
+    mine.mkdir()  # the user's own directory, where a path they named points: never removed
+    with pytest.raises(IsADirectoryError):
+        atomic_write_text(mine, "x")
+    assert mine.is_dir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    state = tmp_path / ".launcher" / "runs"
+    state.mkdir(parents=True)
+    (state / "r1").symlink_to(outside)  # a link in the state dir is replaced, never followed
+    atomic_write_text(state / "r1" / "facts.json", "{}")
+    assert not (outside / "facts.json").exists() and (state / "r1" / "facts.json").read_text() == "{}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from launcher import process
 from launcher.concurrency import file_lock
 from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge
 from launcher.git import guard
+from launcher.store.files import clear_leftovers
 
 MIN_GIT = (2, 38)  # `git merge-tree --write-tree`
 # Another git process holds an index/ref lock file: transient, retried. A ref that moved under
@@ -258,14 +260,16 @@ class GitRepo:
     async def git_to_file(self, path: Path, *args: str, cwd: Path | None = None) -> process.Completed:
         """`git args` with all of its output written to `path` (atomically: a temporary file
         renamed into place), never held in memory: a diff of a 200 MB file is no problem."""
+        clear_leftovers(path)  # an agent's directory at `diff.patch` in its artifacts, say
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+        # A fresh name (O_EXCL): a FIFO an agent put at a name known in advance would block open().
+        fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
         try:
-            with partial.open("wb") as out:
+            with os.fdopen(fd, "wb") as out:
                 result = await self.git(*args, cwd=cwd, stdout_to=out)
             os.replace(partial, path)
         finally:
-            partial.unlink(missing_ok=True)
+            Path(partial).unlink(missing_ok=True)
         return result
 
     async def rev_parse(self, rev: str, cwd: Path | None = None) -> str:

@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
+STATE_DIR_NAME = ".launcher"  # the launcher's own state directory at a checkout's root
+
+
+def clear_leftovers(path: Path) -> None:
+    """Make room for the launcher's own file at `path` when it lies in a `.launcher/` state
+    directory: an agent can write there (its contract is in its task's artifacts), and a
+    directory it made at `facts.json` or a file at `rounds/` crashed the whole run. Whatever is
+    there that is not a regular file is removed (a link itself, never what it points to), and
+    so is a non-directory in the way of a parent. Paths outside a state directory (a user's
+    own `--output` file, say) are never touched."""
+    parts = path.parts
+    if STATE_DIR_NAME not in parts[:-1]:
+        return
+    depth = parts.index(STATE_DIR_NAME) + 1
+    for end in range(depth + 1, len(parts)):  # each directory between the state dir and the file
+        folder = Path(*parts[:end])
+        try:
+            if stat.S_ISDIR(os.lstat(folder).st_mode):
+                continue
+        except FileNotFoundError:
+            return  # created by the caller's mkdir
+        os.unlink(folder)  # a file, FIFO or link (a link is never followed into)
+        return
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path)
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    clear_leftovers(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
