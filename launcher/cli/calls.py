@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import time
 import traceback
@@ -21,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from launcher import process
+from launcher.cli.entry import drop_stdout
 from launcher.errors import ExitCode, LauncherError
 
 T = TypeVar("T")
@@ -32,12 +32,7 @@ class OutConsole(Console):
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):
-            pass
+        drop_stdout()
 # soft_wrap: an error message is one greppable line, never broken at the terminal width
 err_console = Console(stderr=True, soft_wrap=True)
 

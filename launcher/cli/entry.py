@@ -41,9 +41,14 @@ def flush_or_drop_stdout() -> None:
     try:
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):
-            pass
+        drop_stdout()
+
+
+def drop_stdout() -> None:
+    """Point fd 1 at /dev/null: what is still buffered for a reader that has gone is dropped."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
