@@ -14,9 +14,9 @@ from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.git.unsaved_work import kept_line, unsaved_work
 from launcher.models.config import load_repo_config
-from launcher.models.states import RunStatus
 from launcher.store.journal import Journal, run_ids_in
 from launcher.store.mutants import RUNNING, MutantStore
+from launcher.store.run_claim import Claim, RunBusy
 
 
 async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = False) -> list[str]:
@@ -41,21 +41,37 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
             removed.append(f"skipped {rid}: a run of the checkout {elsewhere[rid]} "
                            "(`launcher clean` there removes it)")
             continue
-        if run and run.status is RunStatus.RUNNING and run.launcher_pid and process.pid_alive(run.launcher_pid):
-            if run_id:
-                raise UsageProblem(f"run {rid} is still running", fix="wait for it to finish first")
-            removed.append(f"skipped {rid}: still running")
+        if run is None:  # branches and trees no journal row records
+            keep = {} if force else await branches_to_keep(repo, journal, rid)
+            trees = {} if force else await _trees_to_keep(repo, root / rid)
+            removed += await worktrees.remove_run_leftovers(repo, root, rid, keep, trees)
             continue
-        keep = {} if force else await branches_to_keep(repo, journal, rid)
-        trees = {} if force else await _trees_to_keep(repo, root / rid)
-        removed += await worktrees.remove_run_leftovers(repo, root, rid, keep, trees)
-        if run:
-            await _forget_removed(repo, journal, rid)
+        try:  # claimed while its trees go: a `resume` or `land` started now is refused
+            claim = journal.claim_run(rid, "clean")
+        except RunBusy:
+            if run_id:
+                raise  # the run asked for by name: refused, naming its live launcher
+            removed.append(f"skipped {rid}: still running (launcher pid {journal.run(rid).launcher_pid})")
+            continue
+        try:
+            removed += await _clean_claimed(repo, journal, root, claim, force=force)
+        finally:
+            journal.release_run(claim)
     if all_runs:
         removed += await _sweep_leftovers(repo, root / "mutation")
         removed += await warm_pool.drain(repo, root)
     removed += await worktrees.reconcile(repo, root)
     return removed
+
+
+async def _clean_claimed(repo: GitRepo, journal: Journal, root: Path, claim: Claim, *, force: bool) -> list[str]:
+    """One run's leftovers, this process holding its claim."""
+    rid = claim.run_id
+    keep = {} if force else await branches_to_keep(repo, journal, rid)
+    trees = {} if force else await _trees_to_keep(repo, root / rid)
+    done = await worktrees.remove_run_leftovers(repo, root, rid, keep, trees)
+    await _forget_removed(repo, journal, rid)
+    return done
 
 
 async def _trees_to_keep(repo: GitRepo, run_dir: Path) -> dict[Path, str]:

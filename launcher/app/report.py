@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from launcher import process
 from launcher.app.queue import matrix
 from launcher.app.run.claims import claimed_files, disagreements
 from launcher.app.run.epics import epic_members
@@ -20,6 +18,7 @@ from launcher.models.report import (
 )
 from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_label
 from launcher.store.journal import BEST_OF_N, NO_CHANGES, Journal, RunRow, TaskRow
+from launcher.store.run_claim import holder_gone
 from launcher.store.usage import Spend, UsageLedger
 
 # Deferred and tech-debt tasks were rejected by the grader and not landed (the operator's or
@@ -121,7 +120,7 @@ def effective_status(run: RunRow) -> tuple[str, str]:
     """The run's status and message as they are now: a run journaled as running whose launcher
     is gone was interrupted."""
     pid = run.launcher_pid
-    if run.status is RunStatus.RUNNING and pid and pid != os.getpid() and not process.pid_alive(pid):
+    if run.status is RunStatus.RUNNING and holder_gone(pid, run.launcher_started):
         # Killed (SIGKILL, a crash of the machine) before it could journal that it stopped.
         return RunStatus.INTERRUPTED.value, (f"its launcher (pid {pid}) is gone without saving its state "
                                              f"(killed?); `launcher resume {run.id}` continues")

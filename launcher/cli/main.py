@@ -260,7 +260,6 @@ def logs(
 
 
 def _task_final(run_id: str, task_id: str) -> bool:
-    from launcher.process import pid_alive
     from launcher.store.journal import Journal
 
     root = Path.cwd()
@@ -272,8 +271,8 @@ def _task_final(run_id: str, task_id: str) -> bool:
             # Escalated waits for `launcher choose`; a run no launcher drives writes no more log.
             waiting = state in (TaskState.APPROVED, TaskState.ESCALATED)
             run = journal.run(run_id)
-            driven = run.status is RunStatus.RUNNING and bool(run.launcher_pid) and pid_alive(run.launcher_pid or 0)
-            return state.is_final or waiting or not driven
+            mine = run.status is RunStatus.RUNNING and run.launcher_pid == os.getpid()
+            return state.is_final or waiting or not (run.driven_elsewhere or mine)
     return True
 
 

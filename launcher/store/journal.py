@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher import process_identity
 from launcher.errors import RunNotFound
 from launcher.models.states import RunStatus, TaskState
-from launcher.store.sqlite import SqliteStore
+from launcher.store.run_claim import RunClaims, held_by_other
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -26,7 +27,8 @@ CREATE TABLE IF NOT EXISTS runs (
     message TEXT NOT NULL DEFAULT '',
     landed_on TEXT,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    launcher_started INTEGER
 );
 CREATE TABLE IF NOT EXISTS tasks (
     run_id TEXT NOT NULL,
@@ -113,6 +115,7 @@ _ADDED_COLUMNS = (
     ("tasks", "included_blobs_json", "TEXT NOT NULL DEFAULT '{}'"),
     ("landings", "main_tree", "INTEGER NOT NULL DEFAULT 0"),
     ("landings", "progress", "TEXT NOT NULL DEFAULT 'intent'"),
+    ("runs", "launcher_started", "INTEGER"),
 )
 
 NO_CHANGES = "no changes"  # message prefix of a task skipped because it changed nothing
@@ -138,6 +141,12 @@ class RunRow:
     message: str
     landed_on: str | None
     created_at: float
+    launcher_started: int | None = None  # the launcher's start time (with its pid: the run's claim)
+
+    @property
+    def driven_elsewhere(self) -> bool:
+        """Another live launcher drives the run now (store/run_claim.py)."""
+        return self.status is RunStatus.RUNNING and held_by_other(self.launcher_pid, self.launcher_started)
 
 
 @dataclass
@@ -193,7 +202,7 @@ def _json_column(row: sqlite3.Row, column: str, kind: type, default: Any, damage
     return default
 
 
-class Journal(SqliteStore):
+class Journal(RunClaims):
     """One connection per process; short write transactions keep SQLite's single writer happy."""
 
     def __init__(self, path: Path) -> None:
@@ -209,11 +218,13 @@ class Journal(SqliteStore):
         settings: dict[str, Any], task_ids: list[str], launcher_pid: int,
     ) -> None:
         now = time.time()
-        with self._tx() as db:
+        with self._tx() as db:  # claimed by its launcher from the start (store/run_claim.py)
             db.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs (id, repo, base_sha, target, status, plan_json, settings_json, launcher_pid,"
+                " message, landed_on, created_at, updated_at, launcher_started) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, repo, base_sha, target, RunStatus.RUNNING.value, json.dumps(plan),
-                 json.dumps(settings), launcher_pid, "", None, now, now),
+                 json.dumps(settings), launcher_pid, "", None, now, now,
+                 process_identity.start_time(launcher_pid)),
             )
             for position, task_id in enumerate(task_ids):
                 db.execute(
@@ -254,6 +265,7 @@ class Journal(SqliteStore):
             status=RunStatus(row["status"]), plan=json.loads(row["plan_json"]),
             settings=json.loads(row["settings_json"]), launcher_pid=row["launcher_pid"],
             message=row["message"], landed_on=row["landed_on"], created_at=row["created_at"],
+            launcher_started=row["launcher_started"],
         )
 
     def runs(self, limit: int = 20) -> list[RunRow]:

@@ -12,12 +12,12 @@ from pathlib import Path
 import anyio
 
 from launcher import process
-from launcher.app.context import EventSink
+from launcher.app.context import EventSink, RunContext
 from launcher.app.land.landing import land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment
-from launcher.app.run.runner import load_context
+from launcher.app.run.runner import driving
 from launcher.engine.orphans import journaling_observer
 from launcher.git import include
 from launcher.models.report import RunReport
@@ -25,7 +25,13 @@ from launcher.models.states import RunStatus
 
 
 async def land_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
-    ctx = await load_context(cwd, run_id, emit)  # refuses a run whose launcher still runs
+    # Claimed for the whole landing: `resume`, `choose`, another `land` are refused, `clean`
+    # leaves its trees alone, and a land killed with -9 shows as interrupted (its launcher gone).
+    async with driving(cwd, run_id, emit, "land") as ctx:
+        return await _land(ctx)
+
+
+async def _land(ctx: RunContext) -> RunReport:
     for note in await finish_earlier_landings(ctx.repo, ctx.config, this_run=ctx.run_id):
         ctx.note(None, note)  # another run's half-done landing; this run's own is recovered below
     ctx.merge = True

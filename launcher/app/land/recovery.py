@@ -9,9 +9,6 @@ work tree, or park, or say what to run), or the result was parked on an integrat
 
 from __future__ import annotations
 
-import os
-
-from launcher import process
 from launcher.app.context import RunContext, open_journal, state_dir
 from launcher.errors import UsageProblem
 from launcher.git import target_tree, worktrees
@@ -149,9 +146,7 @@ async def finish_earlier_landings(repo: GitRepo, config: RepoConfig, *, this_run
     notes = []
     for run_id in journal.unfinished_landings():
         run = journal.run(run_id)
-        pid = run.launcher_pid
-        if run_id == this_run or (run.status is RunStatus.RUNNING and pid and pid != os.getpid()
-                                  and process.pid_alive(pid)):
+        if run_id == this_run or run.driven_elsewhere:
             continue
         ctx = RunContext(
             repo=repo, journal=journal, run_id=run_id, plan=plan_from_journal(run.plan, run_id),

@@ -10,7 +10,7 @@ from launcher.app.context import EventSink, RunContext
 from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import grading
 from launcher.app.run.remeasure import remeasure
-from launcher.app.run.runner import continue_run, load_context
+from launcher.app.run.runner import continue_run, driving
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
 from launcher.models.ids import task_id_problem
@@ -33,7 +33,11 @@ async def choose(
     problem = task_id_problem(task_id)
     if problem:
         raise UsageProblem(problem, fix="pass a task id as shown by `launcher status`")
-    ctx = await load_context(cwd, run_id, emit)
+    async with driving(cwd, run_id, emit, "choose") as ctx:
+        return await _choose(ctx, task_id, choice, note)
+
+
+async def _choose(ctx: RunContext, task_id: str, choice: grading.Choice, note: str) -> RunReport:
     row = ctx.journal.task(ctx.run_id, task_id)
     if row.state is not TaskState.ESCALATED:
         raise UsageProblem(
@@ -54,7 +58,11 @@ async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunR
     problem = task_id_problem(task_id)
     if problem:
         raise UsageProblem(problem, fix="pass a task id as shown by `launcher status`")
-    ctx = await load_context(cwd, run_id, emit)
+    async with driving(cwd, run_id, emit, "grade") as ctx:
+        return await _regrade(ctx, task_id)
+
+
+async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
     if grading.grader_name(ctx) is None:
         raise UsageProblem("no grader is configured",
                            fix="set [grading] grader in launcher.toml or [run] grader in the plan")

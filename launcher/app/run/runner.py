@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -98,45 +100,47 @@ async def _note_base_off_target(ctx: RunContext) -> None:
                    f"commit(s) that {ctx.target} does not have (`--base {ctx.target}` starts from {ctx.target})")
 
 
-async def load_context(cwd: Path, run_id: str | None, emit: EventSink) -> RunContext:
-    """Rebuild a run's context from the journal alone (resume, choose, grade)."""
+@contextlib.asynccontextmanager
+async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) -> AsyncIterator[RunContext]:
+    """A run's context rebuilt from the journal alone (resume, land, choose, grade), claimed by
+    this process for as long as the command drives it: another launcher of the run is refused
+    (RunBusy) before anything is read or killed, and this one is refused while another drives it
+    (store/run_claim.py: the check and the claim are one journal transaction)."""
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
     run_id = run_id or journal.latest_run_id()
     if run_id is None:
         raise UsageProblem("there is no run yet", fix="start one with `launcher run PLAN`")
-    run = journal.run(run_id)
-    pid = run.launcher_pid
-    if run.status is RunStatus.RUNNING and pid and pid != os.getpid() and process.pid_alive(pid):
-        raise UsageProblem(
-            f"run {run_id} is still running (launcher pid {pid})",
-            fix="wait for it, or stop that process first",
+    claim = journal.claim_run(run_id, command)
+    try:
+        run = journal.run(run_id)
+        config = load_repo_config(repo.root)
+        yield RunContext(
+            repo=repo, journal=journal, run_id=run.id, plan=plan_from_journal(run.plan, run.id),
+            config=config, base_sha=run.base_sha, target=run.target,
+            worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
+            emit=emit, merge=bool(run.settings.get("merge", True)),
         )
-    config = load_repo_config(repo.root)
-    return RunContext(
-        repo=repo, journal=journal, run_id=run.id, plan=plan_from_journal(run.plan, run.id),
-        config=config, base_sha=run.base_sha, target=run.target,
-        worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
-        emit=emit, merge=bool(run.settings.get("merge", True)),
-    )
+    finally:
+        journal.release_run(claim)
 
 
 async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_failed: bool = False) -> RunReport:
-    ctx = await load_context(cwd, run_id, emit)
-    await check_agents(ctx.plan, ctx.config)
-    await check_signing(ctx.repo)
-    if retry_failed:
-        retried = retry.tasks_to_retry(ctx)
-        await retry.reset_for_retry(ctx, retried)
-        retry.restore_held_back(ctx, retried)
-    return await continue_run(ctx)
+    async with driving(cwd, run_id, emit, "resume") as ctx:
+        await check_agents(ctx.plan, ctx.config)
+        await check_signing(ctx.repo)
+        if retry_failed:
+            retried = retry.tasks_to_retry(ctx)
+            await retry.reset_for_retry(ctx, retried)
+            retry.restore_held_back(ctx, retried)
+        return await continue_run(ctx)
 
 
 async def continue_run(ctx: RunContext) -> RunReport:
-    """Drive every unfinished task again and land; done stays done."""
+    """Drive every unfinished task again and land; done stays done. The caller holds the run's
+    claim (`driving`), so what the journal says is running is a dead launcher's."""
     journal, run_id, repo = ctx.journal, ctx.run_id, ctx.repo
     finished = await finish_earlier_landings(repo, ctx.config, this_run=run_id)  # its own: _execute
-    journal.set_run(run_id, status=RunStatus.RUNNING, launcher_pid=os.getpid())
     for note in finished:
         ctx.note(None, note)
     pgids = {row.agent_pgid for row in journal.tasks(run_id) if row.agent_pgid}

@@ -38,6 +38,8 @@ from launcher.models.workflow import (
     WorkflowStatus,
     WorkflowTemplate,
 )
+from launcher.store.journal import RunRow
+from launcher.store.run_claim import RunBusy
 
 RUNNER_LOG = "runner.log"
 RUNNER_MARK = "--- launcher workflow runner: "  # the first line a detached runner's log gets
@@ -433,9 +435,6 @@ async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) 
     as it is; otherwise its unfinished (and approved, unlanded) tasks are cancelled, the run
     failed, leftover processes killed, worktrees and branches removed. Tasks that had already
     merged stay merged, and the run's message says so."""
-    from launcher.app import clean
-    from launcher.engine.orphans import reap_journaled
-
     journal = session.journal()
     try:
         run = journal.run(run_id)
@@ -443,16 +442,29 @@ async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) 
         return _Ended(run_id, None)
     tasks = journal.tasks(run_id)
     ended = _Ended(run_id, run.status, landed=[t.task_id for t in tasks if t.merged])
-    if run.launcher_pid and run.launcher_pid != os.getpid() and process.pid_alive(run.launcher_pid) \
-            and run.status is RunStatus.RUNNING:
+    try:  # claimed while it is ended: a `resume` of it started now is refused (store/run_claim.py)
+        claim = journal.claim_run(run_id, "workflow cancel")
+    except RunBusy:
         ended.driven_elsewhere = True
         return ended  # another launcher drives it; never pull the rug from under it
+    try:
+        await _end_claimed_run(session, state, run, ended)
+    finally:
+        journal.release_run(claim)
+    return ended
+
+
+async def _end_claimed_run(session: WorkflowSession, state: WorkflowState, run: RunRow, ended: _Ended) -> None:
+    from launcher.app import clean
+    from launcher.engine.orphans import reap_journaled
+
+    journal, run_id = session.journal(), run.id
     reap_journaled(journal, run_id, set())
     if run.status is RunStatus.SUCCEEDED:  # it landed: nothing to end, only its merged trees to remove
         ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=False)
-        return ended
+        return
     note = f"cancelled with workflow {state.id}"
-    for task in tasks:
+    for task in journal.tasks(run_id):
         if task.state is TaskState.APPROVED or not task.state.is_final:
             journal.transition(run_id, task.task_id, TaskState.CANCELLED, note)
     if ended.landed:
@@ -462,7 +474,6 @@ async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) 
         message = f"{note} (`launcher workflow cancel`): nothing of this run lands"
     journal.set_run(run_id, status=RunStatus.FAILED, message=message)
     ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=True)
-    return ended
 
 
 def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, ended: _Ended) -> str:

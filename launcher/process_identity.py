@@ -1,0 +1,42 @@
+"""A process named by its pid *and* its start time: a launcher killed long ago whose pid the
+kernel has since given to another process is not taken for a live launcher."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launcher.process import pid_alive
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first); None without /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def start_time(pid: int) -> int | None:
+    """When the process started (clock ticks since boot, /proc/<pid>/stat field 22); None when
+    the system does not say (no /proc) or the process is gone."""
+    fields = _stat_fields(pid)
+    if fields is None or len(fields) < 20:
+        return None
+    try:
+        return int(fields[19])
+    except ValueError:
+        return None
+
+
+def alive(pid: int, started: int | None) -> bool:
+    """Whether the process `pid` that started at `started` still runs: not gone, not a zombie
+    (a killed launcher its parent has not collected yet), not a newer process with its pid."""
+    if pid <= 0 or not pid_alive(pid):
+        return False
+    fields = _stat_fields(pid)
+    if fields is None:  # gone since, or no /proc: then the pid is all there is to go by
+        return not Path("/proc/self/stat").exists()
+    if fields and fields[0] in (b"Z", b"X"):
+        return False
+    return started is None or start_time(pid) in (None, started)
