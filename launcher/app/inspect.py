@@ -79,7 +79,7 @@ async def run_lines(cwd: Path, limit: int = 20) -> list[RunLine]:
     every task's contract to print its count)."""
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
-    return [RunLine(run.id, effective_status(run)[0], journal.task_count(run.id), run.target)
+    return [RunLine(run.id, effective_status(run, journal.landing(run.id))[0], journal.task_count(run.id), run.target)
             for run in journal.runs(limit)]
 
 

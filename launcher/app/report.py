@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from launcher.app.land.unfinished import unfinished_landing
 from launcher.app.queue import matrix
 from launcher.app.run.claims import claimed_files, disagreements
 from launcher.app.run.epics import epic_members
@@ -116,14 +118,19 @@ def _spend(journal: Journal, run_id: str) -> dict[str, dict[str, Spend]]:
         ledger.close()
 
 
-def effective_status(run: RunRow) -> tuple[str, str]:
+def effective_status(run: RunRow, landing: dict[str, Any] | None = None) -> tuple[str, str]:
     """The run's status and message as they are now: a run journaled as running whose launcher
-    is gone was interrupted."""
+    is gone was interrupted; so is one whose journaled `landing` was left unfinished (a `land`
+    or `run` killed between moving the target and recording it), whatever its row says."""
     pid = run.launcher_pid
+    unfinished = unfinished_landing(landing, run.id, run.target)
     if run.status is RunStatus.RUNNING and holder_gone(pid, run.launcher_started):
         # Killed (SIGKILL, a crash of the machine) before it could journal that it stopped.
-        return RunStatus.INTERRUPTED.value, (f"its launcher (pid {pid}) is gone without saving its state "
-                                             f"(killed?); `launcher resume {run.id}` continues")
+        gone = f"its launcher (pid {pid}) is gone without saving its state (killed?)"
+        return RunStatus.INTERRUPTED.value, (f"{gone}; {unfinished}" if unfinished
+                                             else f"{gone}; `launcher resume {run.id}` continues")
+    if unfinished and run.status is not RunStatus.RUNNING:
+        return RunStatus.INTERRUPTED.value, unfinished + (f" (earlier: {run.message})" if run.message else "")
     return run.status.value, run.message
 
 
@@ -156,7 +163,7 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
     conflicts = [c for c in conflicts if c.kind != "predicted" or not {c.a, c.b} <= merged]
     landed_on = run.landed_on
     parked = landed_on is not None and landed_on != run.target
-    status, message = effective_status(run)
+    status, message = effective_status(run, journal.landing(run_id))
     return RunReport(
         run_id=run_id, status=status, repo=run.repo, base_sha=run.base_sha,
         target=run.target, integration_branch=landed_on if parked else None,

@@ -1,0 +1,35 @@
+"""What `status` says of a landing its launcher left half-done (killed between the journaled
+intent and the end): where it stopped, and which command finishes it (`recovery.recover_landing`
+does, run by `launcher resume RUN` or `launcher land RUN`, or another run's
+`finish_earlier_landings`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from launcher.git import target_tree
+
+
+def _where_it_stopped(record: dict[str, Any], target: str) -> str:
+    new, old = record["new_tip"][:12], record["expected_old"][:12]
+    tree = record["main_tree"]
+    stale = ("; until then the main work tree is behind it and `git status` shows staged changes "
+             "that undo the landed work: do not commit them") if tree else ""
+    return {
+        target_tree.MOVING_REF: f"it was moving {target} from {old} to {new}" + (
+            f"; if {target} moved, the main work tree did not follow" + stale if tree else ""),
+        target_tree.UPDATING_TREE: f"{target} moved to {new} but the main work tree was not updated" + stale,
+        target_tree.TREE_UPDATED: f"{target} moved to {new} and the main work tree followed, but its "
+                                  "tasks are not recorded as landed yet",
+        target_tree.ROLLING_BACK: f"it was putting {target} back from {new} to {old}" + stale,
+        target_tree.PARKING: f"it was parking the result ({new}) on an integration branch",
+    }.get(record["progress"], f"it was about to land {new} on {target} (nothing had moved yet)")
+
+
+def unfinished_landing(record: dict[str, Any] | None, run_id: str, target: str) -> str | None:
+    """The sentence for a journaled landing not marked finished (None when there is none)."""
+    if record is None or record["done"]:
+        return None
+    return (f"its landing into {target} was left unfinished ({_where_it_stopped(record, target)}); "
+            f"`launcher resume {run_id}` (or `launcher land {run_id}`) finishes it, or says what to "
+            "do if it cannot")

@@ -1,0 +1,65 @@
+"""`status` of a run whose landing was killed half-way (the target moved, the main work tree not
+updated) says so and names the command that finishes it: never `succeeded` or `failed` with
+the landed tasks shown `merged: false` and nothing else, which invites committing the staged
+changes that undo the landed work."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
+
+from helpers import git, launcher_cli
+
+
+def _git_killing_the_launcher_at_the_tree_update(tmp_path: Path) -> dict[str, str]:
+    """A `git` that SIGKILLs the launcher when it is about to bring the main work tree to the
+    target's new tip (`read-tree -m -u`): the target ref has moved, the tree has not."""
+    real = shutil.which("git")
+    assert real
+    bin_dir = tmp_path / "killer-bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(f'#!/bin/sh\ncase "$*" in "read-tree -m -u"*) kill -9 $PPID; exit 1;; esac\nexec {real} "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_status_after_a_land_killed_between_the_ref_and_the_tree_says_so_and_how_to_finish(
+    repo: Path, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": [
+        {"id": f"n{n}", "script": [{"write": f"n{n}.txt", "content": f"{n}\n"}]} for n in range(2)]}))
+    assert launcher_cli(repo, "run", str(plan), "--no-merge", "--quiet").returncode == 0
+    killed = launcher_cli(repo, "land", "--quiet", env=_git_killing_the_launcher_at_the_tree_update(tmp_path))
+    assert killed.returncode == -9, killed.stderr
+    assert git(repo, "status", "--porcelain", "--untracked-files=no").split() == ["D", "n0.txt", "D", "n1.txt"]
+    run_id = sqlite3.connect(repo / ".launcher" / "launcher.db").execute("SELECT id FROM runs").fetchone()[0]
+    tip = git(repo, "rev-parse", "main").strip()
+
+    shown = launcher_cli(repo, "status", "--json", "--exit-status")
+    report = json.loads(shown.stdout)
+    assert report["status"] == "interrupted" and shown.returncode == 130, report
+    message = report["message"]
+    assert f"its landing into main was left unfinished (main moved to {tip[:12]} but the main work tree " \
+           "was not updated" in message, message
+    assert "do not commit them" in message and f"`launcher resume {run_id}`" in message
+    assert f"`launcher land {run_id}`" in message
+    assert "interrupted" in launcher_cli(repo, "runs").stdout
+
+    # A journal row a launcher left settled (an older launcher did) does not hide it either.
+    with sqlite3.connect(repo / ".launcher" / "launcher.db") as db:
+        db.execute("UPDATE runs SET status='succeeded', message=''")
+    again = json.loads(launcher_cli(repo, "status", "--json").stdout)
+    assert again["status"] == "interrupted" and "left unfinished" in again["message"], again
+
+    landed = launcher_cli(repo, "land", "--json")  # what the message says finishes it
+    final = json.loads(landed.stdout)
+    assert landed.returncode == 0 and final["status"] == "succeeded", landed.stdout + landed.stderr
+    assert [(t["state"], t["merged"]) for t in final["tasks"]] == [("merged", True)] * 2
+    assert git(repo, "status", "--porcelain").strip() == ""
+    assert json.loads(launcher_cli(repo, "status", "--json").stdout)["status"] == "succeeded"
