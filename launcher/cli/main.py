@@ -290,7 +290,8 @@ def clean(
     for line in removed:
         print(line)
     kept = sum(line.startswith(("kept ", "skipped ")) for line in removed)
-    print(f"cleaned: {len(removed) - kept} item(s)" + (f", kept {kept}" if kept else ""))
+    done = sum(line.startswith(("saved ", "killed ")) for line in removed)  # said, not removed
+    print(f"cleaned: {len(removed) - kept - done} item(s)" + (f", kept {kept}" if kept else ""))
 
 
 @app.command()

@@ -1,0 +1,82 @@
+"""A plain `launcher clean` after a crash (the launcher killed with -9 while an agent worked, the
+natural "tidy up" instead of `resume`) loses nothing and leaves nothing running: the dead
+launcher's agents still running in the worktrees it removes are killed, as `resume` kills them,
+and uncommitted work in a task's worktree is saved under `refs/launcher/<run>/<task>/interrupted-*`
+(kept until `clean --force`), as `resume` saves it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helpers import git, launcher_cli, wait_group_gone
+
+
+def _kill_the_launcher_once_the_agent_wrote(repo: Path, tmp_path: Path, script: list[dict[str, object]],
+                                            wrote: str) -> tuple[str, int]:
+    """Start a one-task run, SIGKILL its launcher (alone) once the agent wrote `wrote` in its
+    worktree; (the run id, the agent's process group)."""
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": [{"id": "one", "script": script}]}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), "--quiet"], cwd=repo,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "cache").glob(f"launcher/worktrees/*/*/one/{wrote}")):
+        assert time.monotonic() < deadline and launcher.poll() is None, "the agent never wrote its work"
+        time.sleep(0.05)
+    os.kill(launcher.pid, signal.SIGKILL)
+    launcher.wait()
+    run_id, pgid = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
+        "SELECT run_id, agent_pgid FROM tasks").fetchone()
+    return run_id, pgid
+
+
+def _saved_refs(repo: Path, run_id: str) -> list[str]:
+    return git(repo, "for-each-ref", "--format=%(refname)", f"refs/launcher/{run_id}/one/").split()
+
+
+def test_clean_after_a_crash_saves_the_agents_uncommitted_work(repo: Path, tmp_path: Path) -> None:
+    # Finding 6: the agent finished after its launcher died, leaving its work uncommitted (the
+    # launcher commits it after the round); `clean` removed the worktree and the branch with it.
+    run_id, pgid = _kill_the_launcher_once_the_agent_wrote(
+        repo, tmp_path, [{"write": "work.txt", "content": "PRECIOUS\n"}, {"sleep": 0.5}], "work.txt")
+    assert wait_group_gone(pgid, timeout=10) == []  # the agent finished on its own
+
+    cleaned = launcher_cli(repo, "clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    (saved,) = _saved_refs(repo, run_id)
+    assert saved.startswith(f"refs/launcher/{run_id}/one/interrupted-")
+    assert git(repo, "show", f"{saved}:work.txt") == "PRECIOUS\n"
+    assert "saved the uncommitted work in " in cleaned.stdout and f"`git stash apply {saved}`" in cleaned.stdout
+    assert f"kept ref {saved}" in cleaned.stdout
+    assert not list((tmp_path / "cache").glob(f"launcher/worktrees/*/{run_id}/one"))  # the tree went
+
+    # The saved work comes back where the user wants it; `--force` is what deletes it.
+    git(repo, "stash", "apply", saved)
+    assert (repo / "work.txt").read_text() == "PRECIOUS\n"
+    forced = launcher_cli(repo, "clean", run_id, "--force")
+    assert forced.returncode == 0 and _saved_refs(repo, run_id) == [], forced.stdout
+
+
+def test_clean_after_a_crash_kills_the_agents_still_running_there(repo: Path, tmp_path: Path) -> None:
+    # Finding 7: `clean` removed the worktree under a still-running agent and left it running
+    # (a paid CLI keeps spending, its output discarded).
+    run_id, pgid = _kill_the_launcher_once_the_agent_wrote(
+        repo, tmp_path, [{"write": "partial.txt", "content": "half done\n"}, {"sleep": 60}], "partial.txt")
+    assert subprocess.run(["kill", "-0", f"-{pgid}"]).returncode == 0  # the agent is still at work
+
+    cleaned = launcher_cli(repo, "clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert wait_group_gone(pgid) == [], "the dead launcher's agent survived `launcher clean`"
+    assert f"killed 1 orphaned process(es) of run {run_id}'s dead launcher" in cleaned.stdout
+    (saved,) = _saved_refs(repo, run_id)  # what it had written so far is kept too
+    assert git(repo, "show", f"{saved}:partial.txt") == "half done\n"
+    assert cleaned.stdout.strip().endswith("kept 1")  # the worktree and branch removed, the ref kept
