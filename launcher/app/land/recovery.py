@@ -16,6 +16,8 @@ from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig
 from launcher.models.plan import plan_from_journal
 from launcher.models.states import RunStatus, TaskState
+from launcher.store.journal import Journal
+from launcher.store.run_claim import Claim, RunBusy
 
 
 def journal_steps(ctx: RunContext) -> target_tree.StepSink:
@@ -145,34 +147,47 @@ async def finish_earlier_landings(repo: GitRepo, config: RepoConfig, *, this_run
     journal = open_journal(repo)
     notes = []
     for run_id in journal.unfinished_landings():
-        run = journal.run(run_id)
-        if run_id == this_run or run.driven_elsewhere:
+        if run_id == this_run:
             continue
-        ctx = RunContext(
-            repo=repo, journal=journal, run_id=run_id, plan=plan_from_journal(run.plan, run_id),
-            config=config, base_sha=run.base_sha, target=run.target,
-            worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
-            emit=lambda _event: None, merge=bool(run.settings.get("merge", True)),
-        )
-        recovered = await recover_landing(ctx)
-        if recovered is None:  # nothing of it moved: nothing is half-done
+        try:  # claimed while it is finished: its own launcher, alive, is landing it now
+            claim = journal.claim_run(run_id, "resume")
+        except RunBusy:
             continue
-        record = journal.landing(run_id)
-        _, message = recovered
-        if record is not None and not record["done"] and not await _staged(repo):
-            # Someone settled the main work tree since (committed, reset): nothing stale is left
-            # in it for this command to trip on. Refusing would wedge every later command.
-            notes.append(f"run {run_id} left its landing into {run.target} unfinished and the main work "
-                         f"tree changed since: {message} (`launcher resume {run_id}` says what it needs)")
-            continue
-        if record is None or not record["done"]:
-            raise UsageProblem(
-                f"run {run_id} left its landing into {run.target} unfinished (its launcher was stopped) "
-                f"and it cannot be finished here: {message}", where=str(repo.root),
-                error_key="usage:unfinished_landing",
-                fix=f"do what the message says, then `launcher resume {run_id}`; then run this command again")
-        if run.status is RunStatus.RUNNING:  # its launcher died with it
-            journal.set_run(run_id, status=RunStatus.INTERRUPTED)
-        journal.set_run(run_id, message=f"{message}; `launcher resume {run_id}` settles the rest of the run")
-        notes.append(f"finished the landing run {run_id} left unfinished: {message}")
+        try:
+            note = await _finish_landing_of(repo, config, journal, claim)
+        finally:
+            journal.release_run(claim)
+        if note:
+            notes.append(note)
     return notes
+
+
+async def _finish_landing_of(repo: GitRepo, config: RepoConfig, journal: Journal, claim: Claim) -> str | None:
+    run_id = claim.run_id
+    run = journal.run(run_id)
+    ctx = RunContext(
+        repo=repo, journal=journal, run_id=run_id, plan=plan_from_journal(run.plan, run_id),
+        config=config, base_sha=run.base_sha, target=run.target,
+        worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
+        emit=lambda _event: None, merge=bool(run.settings.get("merge", True)),
+    )
+    recovered = await recover_landing(ctx)
+    if recovered is None:  # nothing of it moved: nothing is half-done
+        return None
+    record = journal.landing(run_id)
+    _, message = recovered
+    if record is not None and not record["done"] and not await _staged(repo):
+        # Someone settled the main work tree since (committed, reset): nothing stale is left
+        # in it for this command to trip on. Refusing would wedge every later command.
+        return (f"run {run_id} left its landing into {run.target} unfinished and the main work "
+                f"tree changed since: {message} (`launcher resume {run_id}` says what it needs)")
+    if record is None or not record["done"]:
+        raise UsageProblem(
+            f"run {run_id} left its landing into {run.target} unfinished (its launcher was stopped) "
+            f"and it cannot be finished here: {message}", where=str(repo.root),
+            error_key="usage:unfinished_landing",
+            fix=f"do what the message says, then `launcher resume {run_id}`; then run this command again")
+    if claim.previous_status is RunStatus.RUNNING:  # its launcher died with it
+        journal.set_run(run_id, status=RunStatus.INTERRUPTED)
+    journal.set_run(run_id, message=f"{message}; `launcher resume {run_id}` settles the rest of the run")
+    return f"finished the landing run {run_id} left unfinished: {message}"
