@@ -134,3 +134,17 @@ def test_a_refused_command_leaves_the_runs_status_as_it_was(repo: Path, tmp_path
     assert chosen.returncode == 2 and "not escalated" in chosen.stderr, chosen.stdout + chosen.stderr
     shown = launcher_cli(repo, "status", "--json", "--exit-status")
     assert shown.returncode == 0 and json.loads(shown.stdout)["status"] == "succeeded", shown.stdout
+
+
+def test_a_dead_launchers_pid_reused_by_another_process_does_not_hold_the_run(repo: Path, tmp_path: Path) -> None:
+    # The claim is the pid *and* its start time: after a crash the kernel may give the pid to
+    # any process (here: this test's own, alive), which must not keep the run "still running".
+    plan = _plan(tmp_path / "plan.json", [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}])
+    assert launcher_cli(repo, "run", str(plan), "--no-merge", "--quiet").returncode == 0
+    with _db(repo) as db:
+        db.execute("UPDATE runs SET status='running', launcher_pid=?, launcher_started=1", (os.getpid(),))
+    shown = json.loads(launcher_cli(repo, "status", "--json").stdout)
+    assert shown["status"] == "interrupted" and f"pid {os.getpid()}) is gone" in shown["message"], shown
+    landed = launcher_cli(repo, "land", "--json")
+    assert landed.returncode == 0, landed.stderr
+    assert json.loads(landed.stdout)["tasks"][0]["state"] == "merged"
