@@ -48,7 +48,7 @@ def call(
         return anyio.run(fn)
     except LauncherError as exc:
         if json_mode:
-            print(json.dumps(exc.envelope(), ensure_ascii=False, separators=(",", ":")))  # one line
+            print_envelope(exc)
         # escape: user text ("[agents.<name>]", paths, plan keys) is not rich markup
         err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         raise typer.Exit(int(exc.exit_code)) from None
@@ -74,6 +74,11 @@ def call(
             err_console.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
         err_console.print(f"[bold red]error:[/] {escape(what)}\nFix: {escape(fix)}", highlight=False)
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def print_envelope(exc: LauncherError) -> None:
+    """The error's envelope (DESIGN 7.1) on stdout, one line: what `--json` prints for an error."""
+    print(json.dumps(exc.envelope(), ensure_ascii=False, separators=(",", ":")), flush=True)
 
 
 def save_traceback(exc: BaseException) -> Path | None:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import typer
 from typer.core import TyperGroup
 
+from launcher.cli.usage_json import JsonUsageErrors
+
 if TYPE_CHECKING:  # typer vendors click since 0.26; at run time only typer's public names are used
     from typer._click import Command, Context
 
@@ -47,8 +49,9 @@ def _load(name: str) -> TyperGroup:
     return group
 
 
-class LazyCommands(TyperGroup):
-    """The top-level group: eager commands as usual, plus LAZY_GROUPS loaded on first use."""
+class LazyCommands(JsonUsageErrors):
+    """The top-level group: eager commands as usual, plus LAZY_GROUPS loaded on first use (and
+    the parser's usage errors as the `--json` envelope, usage_json.py)."""
 
     def __init__(self, **attrs: object) -> None:
         super().__init__(**attrs)  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from launcher.app.run import plans as plans_app
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
 from launcher.cli import help_format, inspection
-from launcher.cli.calls import OutConsole, call, err_console
+from launcher.cli.calls import OutConsole, call, err_console, print_envelope
 from launcher.cli.entry import flush_or_drop_stdout
 from launcher.cli.lazy_commands import LazyCommands
 from launcher.cli.pool import pool_app_cli
@@ -167,7 +167,7 @@ def run(
 def _fail_usage(what: str, example: str, json_mode: bool) -> None:
     exc = UsageProblem(what, fix=f"for example: {example}")
     if json_mode:
-        print(json.dumps(exc.envelope(), ensure_ascii=False, separators=(",", ":")))  # one line
+        print_envelope(exc)
     err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
     raise typer.Exit(int(ExitCode.USAGE))
 
