@@ -196,7 +196,7 @@ def test_ctrl_c_of_a_json_run_still_prints_its_report_with_status_interrupted(re
     report = json.loads(out)  # one report, as any --json run ends with
     assert report["status"] == "interrupted"
     assert [t["id"] for t in report["tasks"]] == ["slow"]
-    assert "launcher resume" in err
+    assert f"`launcher resume {report['run_id']}` continues" in err  # this run, not whichever is latest
 
 
 @pytest.mark.parametrize("flags", [["-q"], ["--json"]])

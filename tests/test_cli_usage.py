@@ -5,10 +5,15 @@ a real repository in tmp_path."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from helpers import launcher_cli
+from helpers import git, launcher_cli
 
 PLAN = '[[task]]\nid = "a"\nagent = "scripted"\nprompt = "x"\nscript = [{ write = "a.txt", content = "a" }]\n'
 
@@ -40,3 +45,63 @@ def test_without_json_a_usage_error_prints_nothing_on_stdout(repo: Path) -> None
     assert done.returncode == 2
     assert done.stdout == ""
     assert "--max-parallel" in done.stderr
+
+
+def pool_entries(repo: Path) -> list[tuple[Path, bool]]:
+    """The warm pool's registered worktrees, each with whether its checkout finished (an index)."""
+    listed = git(repo, "worktree", "list", "--porcelain").splitlines()
+    trees = [Path(line.removeprefix("worktree ")) for line in listed
+             if line.startswith("worktree ") and "/_pool/" in line]
+    admin = Path(git(repo, "rev-parse", "--git-common-dir").strip())
+    admin = admin if admin.is_absolute() else repo / admin
+    out = []
+    for tree in trees:
+        gitdir = Path((tree / ".git").read_text().split(":", 1)[1].strip()) if (tree / ".git").is_file() else None
+        out.append((tree, gitdir is not None and (gitdir / "index").is_file()))
+    return out
+
+
+def test_ctrl_c_of_pool_warm_names_pool_warm_and_leaves_no_half_made_worktree(tmp_path: Path) -> None:
+    # `launcher resume` continues a *run* (the latest: perhaps one stopped on purpose), nothing of
+    # `pool warm`; and a worktree whose checkout was cut short is not part of any pool.
+    repo = tmp_path / "big"
+    (repo / "src").mkdir(parents=True)
+    for i in range(4000):
+        (repo / "src" / f"f{i}.txt").write_text(f"{i}\n" * 20)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=U", "-c", "user.email=u@x", "commit", "-q", "-m", "many files")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    proc = subprocess.Popen([sys.executable, "-m", "launcher", "pool", "warm", "6"], cwd=repo, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    worktrees_dir = repo / ".git" / "worktrees"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:  # all six registered, checkouts under way
+        admins = list(worktrees_dir.iterdir()) if worktrees_dir.is_dir() else []
+        if len(admins) == 6 and any(not (d / "index").exists() for d in admins):
+            break
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "launcher resume" not in err
+    assert "`launcher pool warm 6` again" in err
+    assert all(filled for _tree, filled in pool_entries(repo)), pool_entries(repo)
+    again = launcher_cli(repo, "pool", "warm", "6")
+    assert again.returncode == 0, again.stderr
+    assert len(pool_entries(repo)) == 6  # topped up to 6, none beside them
+
+
+def test_a_pool_worktree_a_killed_launcher_left_half_made_is_removed_by_the_next_warm(repo: Path) -> None:
+    assert launcher_cli(repo, "pool", "warm", "1").returncode == 0
+    [(ready, _filled)] = pool_entries(repo)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid names the launcher that was killed while warming
+    half_made = ready.parent / f"w{gone.pid}-abcdef"
+    git(repo, "worktree", "add", "--quiet", "--detach", "--no-checkout", str(half_made), "HEAD")
+    assert (half_made, False) in pool_entries(repo)
+    again = launcher_cli(repo, "pool", "warm", "2")
+    assert again.returncode == 0, again.stderr
+    entries = pool_entries(repo)
+    assert len(entries) == 2 and all(filled for _tree, filled in entries)
+    assert half_made not in [tree for tree, _filled in entries] and not half_made.exists()

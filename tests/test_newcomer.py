@@ -273,7 +273,9 @@ def test_ctrl_c_in_the_live_view_says_state_saved(repo: Path, tmp_path: Path) ->
     out, code = _run_in_pty(repo, ["run", str(plan)], interrupt_after_s=2.5)
     assert code == 130
     assert "launcher run" in out  # the live table was shown
-    said = "interrupted: state saved; `launcher resume` continues"
+    found = re.search(r"interrupted: state saved; `launcher resume (\S+)` continues", out)
+    assert found is not None, out[-800:]  # the run stopped, by id: not whichever run is the latest
+    said = found.group(0)
     # Seen, not erased: the line comes after the table's last drawing (the live display used
     # to redraw over it, cursor-up and erase-line, leaving a silent exit).
     assert said in out and out.rindex(said) > out.rindex("0 of 1 done"), out[-800:]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import sys
 import tempfile
 import time
 import traceback
@@ -43,7 +45,8 @@ def call(
 ) -> T:
     """Run an app coroutine; turn our errors into their exit codes with a clear message.
     `on_interrupt` runs first on Ctrl-C (a live view stops, so the line stays seen) and may
-    return what to say instead of the `launcher resume` hint."""
+    return what to say instead of the default: the command again (`rerun_hint`). Only the
+    commands that drive a run say that `launcher resume` continues (cli/run_view.py)."""
     try:
         return anyio.run(fn)
     except LauncherError as exc:
@@ -55,8 +58,7 @@ def call(
     except KeyboardInterrupt:
         process.kill_all_live_groups()
         hint = on_interrupt() if on_interrupt is not None else None
-        err_console.print(hint or "interrupted: state saved; `launcher resume` continues",
-                          highlight=False, markup=False)
+        err_console.print(hint or rerun_hint(), highlight=False, markup=False)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise  # typer's own ways out
@@ -74,6 +76,17 @@ def call(
             err_console.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
         err_console.print(f"[bold red]error:[/] {escape(what)}\nFix: {escape(fix)}", highlight=False)
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def command_line() -> str:
+    """The command as the user typed it, quoted for a shell (`launcher pool warm 6`)."""
+    return shlex.join(["launcher", *sys.argv[1:]])
+
+
+def rerun_hint() -> str:
+    """What Ctrl-C of a command that drives no run says: `launcher resume` continues a *run*
+    (the latest one, which may be one stopped on purpose), never this command's work."""
+    return f"interrupted: stopped before it finished; run `{command_line()}` again to finish"
 
 
 def print_envelope(exc: LauncherError) -> None:

@@ -184,7 +184,7 @@ def resume(
     view = _view(json_mode, quiet)
     report = _run_with_view(
         view, _tasks_of(run_id),
-        lambda: resume_run(Path.cwd(), run_id, view.handle, retry_failed=retry_failed), json_mode)
+        lambda: resume_run(Path.cwd(), run_id, view.handle, retry_failed=retry_failed), json_mode, run_id)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
@@ -202,11 +202,11 @@ def land(
         if run_id:
             _fail_usage("give a run id or --from, not both", "launcher land --from out-1 --from out-2", json_mode)
         report = _run_with_view(view, [], lambda: land_from_app.land_from(Path.cwd(), from_dirs, view.handle),
-                                json_mode)
+                                json_mode, continues="launcher land")
         _finish(report, json_mode=json_mode, quiet=quiet)
         return
     report = _run_with_view(view, _tasks_of(run_id), lambda: land_app.land_run(Path.cwd(), run_id, view.handle),
-                            json_mode)
+                            json_mode, run_id, continues="launcher land")
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
@@ -256,7 +256,8 @@ def logs(
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    call(lambda: inspect_app.follow(path, write, lambda: _task_final(run_id, task_id)))
+    call(lambda: inspect_app.follow(path, write, lambda: _task_final(run_id, task_id)),
+         on_interrupt=lambda: f"stopped following the log of {task_id} (the run goes on as it was)")
 
 
 def _task_final(run_id: str, task_id: str) -> bool:
@@ -324,7 +325,9 @@ def demo(
     view = _view(json_mode, quiet)
     plan = demo_app.demo_plan()
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
-    repo, report = _run_with_view(view, tasks, lambda: demo_app.run_demo(view.handle, where), json_mode)
+    # stopped, the demo is started again (its run is in the sample repo, not here)
+    repo, report = _run_with_view(view, tasks, lambda: demo_app.run_demo(view.handle, where), json_mode,
+                                  continues=None)
     if json_mode:
         print(report_json(report))
         raise typer.Exit(0 if report.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else 1)
@@ -357,7 +360,7 @@ def choose_cmd(
     view = _view(json_mode, quiet)
     report = _run_with_view(
         view, _tasks_of(run_id), lambda: choose_app.choose(Path.cwd(), run_id, task_id, choice.value,
-                                            note or "operator decision", view.handle), json_mode)
+                                            note or "operator decision", view.handle), json_mode, run_id)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
@@ -371,7 +374,8 @@ def grade(
     """Re-run grading by hand on a task's branch (e.g. after its approval was withdrawn)."""
     view = _view(json_mode, quiet)
     report = _run_with_view(
-        view, _tasks_of(run_id), lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle), json_mode)
+        view, _tasks_of(run_id), lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle), json_mode,
+        run_id)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 

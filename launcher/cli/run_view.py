@@ -41,16 +41,22 @@ class RecordingView:
 
 
 def run_with_view(view: RecordingView, tasks: list[tuple[str, str, str]], body: Callable[[], Awaitable[T]],
-                  json_mode: bool, run_id: str | None = None) -> T:
+                  json_mode: bool, run_id: str | None = None, *,
+                  continues: str | None = "launcher resume") -> T:
     """`body` under `call`, its events shown by `view`. On Ctrl-C the live table stops first, so
-    the "state saved" line is seen below it; with `--json` the run's report is printed too."""
+    the "state saved" line is seen below it; with `--json` the run's report is printed too.
+    The line names `continues RUN` (the run stopped, so not whichever run is the latest); before
+    a run was recorded, or with `continues=None`, the command again."""
     view.start("", tasks)
 
     def interrupted() -> str | None:
         view.stop()
+        stopped = view.run_id or run_id
         if json_mode:
-            print_interrupted_report(view.run_id or run_id)
-        return None
+            print_interrupted_report(stopped)
+        if continues is None or stopped is None:
+            return None  # call's own line: the command again
+        return f"interrupted: state saved; `{continues} {stopped}` continues"
 
     try:
         return call(body, json_mode=json_mode, on_interrupt=interrupted)

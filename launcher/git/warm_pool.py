@@ -32,6 +32,7 @@ from pathlib import Path
 
 import anyio
 
+from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed
 from launcher.git import worktrees
@@ -97,18 +98,51 @@ async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD
     """Top the pool up to `count` worktrees detached at `base`; return the new ones."""
     sha = await repo.rev_parse(base)
     registered: list[Path] = []
-    async with repo.lock.hold():
-        have = len(_entries(repo, worktree_root))
-        pool_root(worktree_root).mkdir(parents=True, exist_ok=True)
-        for _ in range(max(0, count - have)):
-            path = _new_entry(worktree_root)
-            await worktrees.add(repo, "--quiet", "--detach", "--no-checkout", path=path, start=sha)
-            registered.append(path)
-    # The checkouts run outside the lock, several at once; a worktree counts as part of the pool
-    # (`_entries`) only once its index exists, i.e. when its checkout has finished.
-    await each(registered, lambda path: _fill(repo, path), _RESET_PARALLEL)
+    try:
+        async with repo.lock.hold():
+            await _remove_abandoned(repo, worktree_root)
+            have = len(_entries(repo, worktree_root))
+            pool_root(worktree_root).mkdir(parents=True, exist_ok=True)
+            for _ in range(max(0, count - have)):
+                path = _new_entry(worktree_root)
+                registered.append(path)  # before: a Ctrl-C during the add may leave it registered
+                await worktrees.add(repo, "--quiet", "--detach", "--no-checkout", path=path, start=sha)
+        # The checkouts run outside the lock, several at once; a worktree counts as part of the pool
+        # (`_entries`) only once its index exists, i.e. when its checkout has finished.
+        await each(registered, lambda path: _fill(repo, path), _RESET_PARALLEL)
+    except BaseException:  # Ctrl-C, a failed checkout: no half-made worktree stays registered
+        with anyio.CancelScope(shield=True):
+            await _discard_unfilled(repo, registered)
+        raise
     await _settle_indexes(repo, registered)
     return registered
+
+
+def _filled_by(tree: Path) -> int | None:
+    """The pid of the launcher that made a pool entry (its name is `w<pid>-<hex>`)."""
+    head, sep, _rest = tree.name.partition("-")
+    return int(head[1:]) if sep and head.startswith("w") and head[1:].isdigit() else None
+
+
+async def _remove_abandoned(repo: GitRepo, worktree_root: Path) -> None:
+    """Pool entries registered but never checked out whose launcher is gone (killed while
+    warming): removed, so they neither pile up beside new ones nor stay registered. One whose
+    launcher is still alive is still being filled. Caller holds the lock."""
+    for tree in _pool_trees(worktree_root):
+        pid = _filled_by(tree)
+        if (pid is None or pid == os.getpid() or process.pid_alive(pid) or worktrees.is_populated(tree)
+                or _registered_head(repo, tree) is None):
+            continue
+        if not (await repo.git("worktree", "remove", "--force", "--force", str(tree), check=False)).ok:
+            shutil.rmtree(tree, ignore_errors=True)
+            await worktrees.forget(repo, tree)
+
+
+async def _discard_unfilled(repo: GitRepo, trees: list[Path]) -> None:
+    """Remove the worktrees of `trees` whose checkout has not finished (no index yet)."""
+    unfilled = [tree for tree in trees if not worktrees.is_populated(tree)]
+    if unfilled:
+        await worktrees.remove_worktrees(repo, [(tree, None) for tree in unfilled])
 
 
 async def _fill(repo: GitRepo, path: Path) -> None:
