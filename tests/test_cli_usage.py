@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -105,3 +106,44 @@ def test_a_pool_worktree_a_killed_launcher_left_half_made_is_removed_by_the_next
     entries = pool_entries(repo)
     assert len(entries) == 2 and all(filled for _tree, filled in entries)
     assert half_made not in [tree for tree, _filled in entries] and not half_made.exists()
+
+
+def test_demo_where_an_existing_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("mine\n")
+    for flags in ([], ["--workflow"], ["--mutation"]):
+        done = launcher_cli(tmp_path, "demo", *flags, "--json", "--where", "afile")
+        assert done.returncode == 2, done.stderr
+        assert json.loads(done.stdout)["error_key"] == "usage"
+        assert "--where afile is not a directory" in done.stderr and "internal error" not in done.stderr
+    assert (tmp_path / "afile").read_text() == "mine\n"
+
+
+def test_demo_workflow_and_mutation_together_are_refused_not_one_silently(tmp_path: Path) -> None:
+    done = launcher_cli(tmp_path, "demo", "--workflow", "--mutation", "--where", "demo")
+    assert done.returncode == 2
+    assert "--workflow or --mutation, not both" in done.stderr
+    assert not (tmp_path / "demo").exists()  # nothing was made
+
+
+def test_a_second_demo_in_the_same_where_gets_a_fresh_repo_beside_the_first(tmp_path: Path) -> None:
+    earlier = tmp_path / "demo" / "calc-repo"
+    earlier.mkdir(parents=True)
+    (earlier / "notes.txt").write_text("the first demo's, or mine\n")
+    done = launcher_cli(tmp_path, "demo", "-q", "--where", "demo")
+    assert done.returncode == 0, done.stderr
+    fresh = tmp_path / "demo" / "calc-repo-2"
+    assert f"git -C {Path('demo') / 'calc-repo-2'} log" in done.stdout
+    assert "def mul" in (fresh / "calc" / "core.py").read_text()
+    assert sorted(p.name for p in earlier.iterdir()) == ["notes.txt"]  # never written into
+
+
+def test_every_demo_makes_its_repo_in_a_new_directory_never_in_an_existing_one(tmp_path: Path) -> None:
+    from launcher.app.demo import sample_repo_dir
+
+    where = tmp_path / "mine"
+    first = sample_repo_dir(where, "x-")
+    second = sample_repo_dir(where, "x-")
+    assert (first, second) == (where / "calc-repo", where / "calc-repo-2")
+    temp = sample_repo_dir(None, "x-")
+    assert temp.name == "calc-repo" and temp.parent != where  # a temp directory of its own
+    shutil.rmtree(temp.parent)

@@ -138,7 +138,8 @@ def test_the_demo_shows_the_loop_a_survivor_a_test_the_kill_and_the_score_up(tmp
     assert "assert is_adult(18) is True" in text
     assert list(shown["killed"].values()) == [[f"{written}::{text.split('def ')[1].split('(')[0]}"]]
     assert shown["score_before"] == 0.0 and shown["score_after"] == 100.0
-    assert written in git(tmp_path / "demo", "ls-files")  # landed on main
+    assert Path(shown["repo"]).parent == tmp_path / "demo"  # made in --where, never in it
+    assert written in git(Path(shown["repo"]), "ls-files")  # landed on main
 
 
 def test_an_unknown_agent_is_refused_before_any_run_starts(proj: Path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import tempfile
 from pathlib import Path
 
 from launcher.app.context import EventSink
 from launcher.app.run.runner import RunOptions, start_run
+from launcher.errors import UsageProblem
 from launcher.git.repo import git_env
 from launcher.models.plan import Plan, validate_plan
 from launcher.models.report import RunReport
@@ -39,8 +41,33 @@ class CoreTest(unittest.TestCase):
 '''
 
 
+def sample_repo_dir(where: Path | None, prefix: str, name: str = "calc-repo") -> Path:
+    """A new, empty directory for a demo's sample repository: `name` in a new temp directory,
+    or in `where` (created if missing). When `where/name` is taken (an earlier demo), the next
+    free `name-2`, `name-3`...: a demo never writes into an existing directory (an earlier demo's
+    repository, or a repository of the user's)."""
+    if where is None:
+        root = Path(tempfile.mkdtemp(prefix=prefix)) / name
+        root.mkdir()
+        return root
+    if where.exists() and not where.is_dir():
+        raise UsageProblem(f"--where {where} is not a directory", where="launcher demo",
+                           fix="give a directory (it is created if missing), or no --where for a temp directory")
+    for n in itertools.count(1):
+        root = where / (name if n == 1 else f"{name}-{n}")
+        try:
+            root.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        except OSError as exc:  # a file on the way, no permission, read-only file system
+            raise UsageProblem(f"cannot create the demo's directory {root}: {exc.strerror or exc}",
+                               where="launcher demo", fix="give --where a directory you can write to") from None
+        return root
+    raise AssertionError("unreachable")
+
+
 def make_sample_repo(root: Path) -> Path:
-    """A small Python package with tests, committed on branch main."""
+    """A small Python package with tests, committed on branch main (`root`: a new directory)."""
     (root / "calc").mkdir(parents=True)
     (root / "tests").mkdir()
     (root / "calc" / "__init__.py").write_text("")
@@ -136,7 +163,6 @@ def _banner_test(expected: str) -> str:
 
 
 async def run_demo(emit: EventSink, where: Path | None = None) -> tuple[Path, RunReport]:
-    root = where or Path(tempfile.mkdtemp(prefix="launcher-demo-"))
-    repo = make_sample_repo(root / "calc-repo")
+    repo = make_sample_repo(sample_repo_dir(where, "launcher-demo-"))
     report = await start_run(repo, demo_plan(), RunOptions(), emit)
     return repo, report

@@ -309,11 +309,15 @@ def init() -> None:
 def demo(
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
-    where: Annotated[Path | None, typer.Option(help="Directory for the sample repo.")] = None,
+    where: Annotated[Path | None, typer.Option(
+        help="Directory the sample repo is made in (calc-repo, or calc-repo-2... if taken).")] = None,
     workflow: Annotated[bool, typer.Option("--workflow", help="Run the feature-development workflow instead.")] = False,
     mutation: Annotated[bool, typer.Option("--mutation", help="Show the mutation loop: survivor, test, kill.")] = False,
 ) -> None:
     """Build a sample repo and run five scripted agents through the whole pipeline."""
+    if workflow and mutation:
+        _fail_usage("give --workflow or --mutation, not both (they are two demos)", "launcher demo --workflow",
+                    json_mode)
     if mutation:
         from launcher.cli.mutation_loop import run_demo_mutation
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.app.context import EventSink
+from launcher.app.demo import sample_repo_dir
 from launcher.app.mutation.fix import FixOptions, FixSummary, fix_survivors
 from launcher.app.mutation.sweep import SweepOptions, run_sweep
 from launcher.git.repo import git_env
@@ -48,7 +48,7 @@ def make_repo(root: Path) -> Path:
 
 
 async def run_mutation_demo(emit: EventSink, say: Callable[[str], None], where: Path | None = None) -> MutationDemo:
-    root = make_repo(where or Path(tempfile.mkdtemp(prefix="launcher-mutation-demo-")) / "calc")
+    root = make_repo(sample_repo_dir(where, "launcher-mutation-demo-"))
     say(f"sample repo: {root}")
     options = SweepOptions(paths=["calc/core.py"], workers=1, python=sys.executable, operators=["comparison"])
     outcome = await run_sweep(root, options, lambda _line: None)

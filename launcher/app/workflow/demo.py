@@ -5,13 +5,12 @@ every artifact written."""
 from __future__ import annotations
 
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from launcher.app.context import EventSink
-from launcher.app.demo import make_sample_repo
+from launcher.app.demo import make_sample_repo, sample_repo_dir
 from launcher.app.workflow import engine
 from launcher.git.repo import git_env
 from launcher.models.workflow import WorkflowState
@@ -49,12 +48,11 @@ def demo_scripts(marker: Path) -> dict[str, Any]:
 
 async def run_workflow_demo(emit: EventSink, say: Callable[[str], None],
                             where: Path | None = None) -> tuple[Path, WorkflowState]:
-    root = where or Path(tempfile.mkdtemp(prefix="launcher-wf-demo-"))
-    repo = make_sample_repo(root / "calc-repo")
+    repo = make_sample_repo(sample_repo_dir(where, "launcher-wf-demo-"))
     (repo / "launcher.toml").write_text(f'[roles]\ndefault = "scripted"\n\n[workflow]\ntest_command = "{TEST_CMD}"\n')
     for argv in (["git", "add", "launcher.toml"], ["git", "commit", "-q", "-m", "launcher.toml: scripted roles"]):
         await run(argv, cwd=repo, env=git_env())
-    marker = root / "test-service-up"
+    marker = repo.with_name(f"{repo.name}.test-service-up")  # this demo's own (beside its repo)
     state = await engine.create(repo, "feature-development", {"feature": "a mul() function"},
                                 {"scripts": demo_scripts(marker)})
     say(f"workflow {state.id}: feature-development in {repo}")
