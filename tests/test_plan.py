@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher.errors import ContractInvalid, ExitCode, PlanError
+from launcher.errors import ConfigError, ContractInvalid, ExitCode, PlanError
+from launcher.models.config import load_repo_config
 from launcher.models.contract import parse_contract_text
 from launcher.models.decoding import yaml_load
 from launcher.models.plan import load_plan, plan_from_cli, validate_plan
@@ -99,6 +100,38 @@ def test_typo_in_a_key_is_reported_with_its_location(tmp_path: Path) -> None:
     with pytest.raises(PlanError) as caught:
         load_plan(path)
     assert "task[0] (id 'a').depens_on" in (caught.value.where or "")
+
+
+@pytest.mark.parametrize(("table", "says"), [
+    ('[grading]\ngrader = "scripted-grader"\n', ["launcher.toml", "`grader`", "[run]"]),
+    ('[merge]\nstrategy = "squash"\n', ["launcher.toml", "`strategy`", "`on_conflict`", "[run]"]),
+    ('[mutation]\njudge = "j"\n', ["launcher.toml", "not of a plan"]),
+    ('default_agent = "bot"\n', ["launcher.toml", "not a plan's"]),
+    ('max_parallel = 2\n', ["[run]"]),
+])
+def test_a_launcher_toml_table_or_a_run_setting_in_a_plan_names_where_it_belongs(
+        tmp_path: Path, table: str, says: list[str]) -> None:
+    # README's plan example: `grader = "judge"  # ... (or set [grading] grader)` -- in launcher.toml.
+    path = tmp_path / "plan.toml"
+    path.write_text(table + '\n[[task]]\nid = "a"\nagent = "scripted"\n')
+    with pytest.raises(PlanError) as caught:
+        load_plan(path)
+    assert caught.value.what == "unknown key"
+    for words in says:
+        assert words in (caught.value.fix or ""), caught.value.fix
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("[run]\nmax_parallel = 2\n", "[run] is a table of a plan"),
+    ('[[task]]\nid = "a"\n', "tasks belong in a plan file"),
+    ('grader = "scripted-grader"\n', "`grader` goes in [grading]"),
+    ("max_parallel = 2\n", "a plan's [run] setting"),
+])
+def test_a_plans_key_in_launcher_toml_names_where_it_belongs(tmp_path: Path, text: str, says: str) -> None:
+    (tmp_path / "launcher.toml").write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_repo_config(tmp_path)
+    assert says in (caught.value.fix or ""), caught.value.fix
 
 
 def test_syntax_errors_say_where(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pydantic import Field, ValidationError
 
 from launcher.errors import ConfigError
 from launcher.models.decoding import read_text, toml_loads
-from launcher.models.plan_schema import BUILTIN_ADAPTERS, AgentConfig, Iterations, Plan, Strict
+from launcher.models.plan_schema import BUILTIN_ADAPTERS, AgentConfig, Iterations, Plan, RunSettings, Strict
 from launcher.models.problems import Problem, did_you_mean, problems_of, raise_problems
 
 CONFIG_FIX = "see README, 'Repository config'"
@@ -61,6 +61,24 @@ class RepoConfig(Strict):
     workflow: WorkflowConfig = Field(default_factory=WorkflowConfig)
 
 
+def _plan_key_hints() -> dict[str, str]:
+    """Where a plan's key written in launcher.toml belongs: a plan's [run] or [[task]], or the
+    launcher.toml table that holds the same default (`grader` is `[grading] grader` here)."""
+    hints = {"run": "[run] is a table of a plan (one run's settings); launcher.toml holds the defaults of "
+                    "every run: [grading], [merge] and top-level keys",
+             "task": "tasks belong in a plan file (`launcher run plan.toml`), not in launcher.toml",
+             "tasks": "tasks belong in a plan file (`launcher run plan.toml`), not in launcher.toml"}
+    for key in RunSettings.model_fields:
+        if key in RepoConfig.model_fields:
+            continue  # `setup` is valid in both
+        tables = [name for name, field in RepoConfig.model_fields.items()
+                  if isinstance(field.annotation, type) and issubclass(field.annotation, Strict)
+                  and key in field.annotation.model_fields]
+        hints[key] = (f"in launcher.toml `{key}` goes in [{tables[0]}]" if tables
+                      else f"`{key}` is a plan's [run] setting (launcher.toml has no default for it)")
+    return hints
+
+
 def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
@@ -104,8 +122,8 @@ def load_repo_config(root: Path) -> RepoConfig:
         try:
             return RepoConfig.model_validate(data)
         except ValidationError as exc:
-            raise_problems(problems_of(exc, RepoConfig, _where, "config_invalid"), str(path), ConfigError,
-                           CONFIG_FIX)
+            raise_problems(problems_of(exc, RepoConfig, _where, "config_invalid", _plan_key_hints()), str(path),
+                           ConfigError, CONFIG_FIX)
     return RepoConfig()
 
 

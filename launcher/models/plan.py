@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from launcher.errors import PlanError
+from launcher.models.config import RepoConfig
 from launcher.models.decoding import json_loads, read_text, toml_loads, yaml_load
 from launcher.models.ids import task_id_problem
 from launcher.models.plan_checks import check_plan, find_cycle, plan_problems
@@ -44,6 +45,37 @@ TOP_HINTS = {
     "agent": "agents are tables named [agents.<name>]",
     "settings": "run settings go in the [run] table",
 }
+
+
+def _launcher_toml_hints() -> dict[str, str]:
+    """Where a key of launcher.toml written in a plan belongs: launcher.toml (every run's
+    defaults), or, for this plan only, the [run] key that overrides it (`[grading] grader` is
+    `[run] grader` in a plan, `[merge] strategy` is `[run] strategy`). A run setting written at
+    the plan's top level goes in its [run] table."""
+    run_keys = list(RunSettings.model_fields)
+    hints: dict[str, str] = {}
+    for name, field in RepoConfig.model_fields.items():
+        if name in Plan.model_fields or name in ("tasks", "task"):
+            continue  # valid in both ([agents.<name>])
+        inner = field.annotation
+        if isinstance(inner, type) and issubclass(inner, Strict):
+            same = [key for key in inner.model_fields if key in run_keys]
+            hint = f"[{name}] is a table of launcher.toml (the defaults of every run)"
+            hint += (f"; for this plan only, set {', '.join(f'`{key}`' for key in same)} in the plan's [run] table"
+                     if same else ", not of a plan")
+            if name in run_keys:  # `merge = false`: the [run] key of the same name
+                hint += f"; `{name} = <value>` (not a table) is a [run] key too"
+        elif name in run_keys:
+            hint = f"`{name}` is a launcher.toml key (the defaults of every run); in a plan it goes in the [run] table"
+        else:
+            hint = f"`{name}` is a launcher.toml key (the defaults of every run), not a plan's"
+        hints[name] = hint
+    for name in run_keys:
+        hints.setdefault(name, f"`{name}` is a run setting: put it in the plan's [run] table")
+    return hints
+
+
+TOP_HINTS |= {key: hint for key, hint in _launcher_toml_hints().items() if key not in TOP_HINTS}
 
 
 def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
