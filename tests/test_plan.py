@@ -205,3 +205,37 @@ def test_contract_validation_reports_the_first_failure_in_order(text: str, key: 
 def test_valid_contract_parses() -> None:
     contract = parse_contract_text(json.dumps(CONTRACT), "t")
     assert contract.status == "done" and contract.source == "agent"
+
+
+def test_every_dependency_cycle_is_reported_at_once() -> None:
+    # README: "every problem is reported at once": fixing one cycle must not reveal the next.
+    with pytest.raises(PlanError) as caught:
+        validate_plan({"task": [
+            {"id": "a", "depends_on": ["b"]}, {"id": "b", "depends_on": ["a"]},
+            {"id": "c", "depends_on": ["d"]}, {"id": "d", "depends_on": ["c"]},
+            {"id": "e", "depends_on": ["e"]},
+            {"id": "f", "depends_on": ["a"]},  # waits on a cycle, is not on one
+        ]}, "plan.toml")
+    what = caught.value.what
+    assert "3 problems" in what
+    for cycle in ("a -> b -> a", "c -> d -> c", "e -> e"):
+        assert cycle in what
+    assert "'f'" not in what
+
+
+def test_tasks_tangled_in_more_than_one_cycle_are_all_named() -> None:
+    with pytest.raises(PlanError) as caught:
+        validate_plan({"task": [
+            {"id": "a", "depends_on": ["b", "c"]}, {"id": "b", "depends_on": ["a"]},
+            {"id": "c", "depends_on": ["a"]},
+        ]}, "plan.toml")
+    assert "dependency cycle: a -> b -> a" in caught.value.what
+    assert "tasks a, b, c all wait on one another" in caught.value.what
+
+
+def test_a_long_chain_closed_into_one_cycle_is_found_without_recursion() -> None:
+    tasks = [{"id": f"t{i}", "depends_on": [f"t{(i + 1) % 3001}"]} for i in range(3001)]
+    with pytest.raises(PlanError) as caught:
+        validate_plan({"task": tasks}, "plan.toml")
+    assert caught.value.error_key == "plan_invalid:dependency_cycle"
+    assert caught.value.what.startswith("dependency cycle: t0 -> t1 -> ")

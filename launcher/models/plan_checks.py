@@ -48,10 +48,14 @@ def plan_problems(plan: Plan, repo_agents: Collection[str] = ()) -> list[Problem
         if task.agent not in known_agents:
             problems.append(Problem(f"task {task.id!r}.agent", f"unknown agent {task.agent!r}",
                                     "plan_invalid:unknown_agent", _agent_fix(task.agent, plan, repo_agents)))
-    cycle = find_cycle({t.id: t.depends_on for t in plan.tasks})
-    if cycle:
-        problems.append(Problem(f"task {cycle[0]!r}.depends_on", "dependency cycle: " + " -> ".join(cycle),
-                                "plan_invalid:dependency_cycle", "remove one of these depends_on entries"))
+    graph = {t.id: t.depends_on for t in plan.tasks}
+    for knot in tangled_groups(graph):  # every cycle's tasks at once, one problem per knot
+        cycle = cycle_through(knot, graph)
+        what = "dependency cycle: " + " -> ".join(cycle)
+        if len(knot) > len(cycle) - 1:
+            what += f" (tasks {', '.join(knot)} all wait on one another: more than one cycle)"
+        problems.append(Problem(f"task {cycle[0]!r}.depends_on", what, "plan_invalid:dependency_cycle",
+                                "remove one of these depends_on entries"))
     return problems
 
 
@@ -62,25 +66,75 @@ def check_plan(plan: Plan, source: str, repo_agents: Collection[str] = ()) -> No
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """A cycle in the dependency graph as a path (first node repeated at the end), or None.
-    Iterative, so a plan of thousands of chained tasks cannot exhaust the stack."""
-    color: dict[str, int] = dict.fromkeys(graph, 0)
+    """A cycle in the dependency graph as a path (first node repeated at the end), or None: the
+    one through the first task of the first group of `tangled_groups`."""
+    groups = tangled_groups(graph)
+    return cycle_through(groups[0], graph) if groups else None
+
+
+def tangled_groups(graph: dict[str, list[str]]) -> list[list[str]]:
+    """The groups of tasks that wait on one another (strongly connected components with a cycle:
+    two or more tasks, or one that depends on itself), each in the graph's order, the groups in
+    the order of their first task. Tarjan's algorithm, iterative (thousands of chained tasks)."""
+    order = {node: i for i, node in enumerate(graph)}
+    edges = {node: [d for d in deps if d in graph] for node, deps in graph.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
     for root in graph:
-        if color[root]:
+        if root in index:
             continue
-        path: list[str] = [root]
-        pending: list[list[str]] = [list(graph.get(root, []))]
-        color[root] = 1
-        while path:
-            if not pending[-1]:
-                color[path.pop()] = 2
-                pending.pop()
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            node, child = work.pop()
+            if child == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            deps = edges[node]
+            if child < len(deps):
+                work.append((node, child + 1))
+                nxt = deps[child]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
                 continue
-            nxt = pending[-1].pop(0)
-            if color.get(nxt) == 1:
-                return [*path[path.index(nxt):], nxt]
-            if color.get(nxt) == 0:
-                color[nxt] = 1
-                path.append(nxt)
-                pending.append(list(graph.get(nxt, [])))
-    return None
+            if work:  # back in the caller: its low link takes this one's
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1 or node in edges[node]:
+                    groups.append(sorted(group, key=order.__getitem__))
+    return sorted(groups, key=lambda group: order[group[0]])
+
+
+def cycle_through(group: list[str], graph: dict[str, list[str]]) -> list[str]:
+    """A shortest cycle from the group's first task back to it, within the group (first task
+    repeated at the end)."""
+    start, members = group[0], set(group)
+    came_from: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following: list[str] = []
+        for node in frontier:
+            for nxt in graph.get(node, []):
+                if nxt == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(came_from[path[-1]])
+                    return [start, *reversed(path[:-1]), start] if node != start else [start, start]
+                if nxt in members and nxt not in came_from:
+                    came_from[nxt] = node
+                    following.append(nxt)
+        frontier = following
+    raise AssertionError(f"no cycle through {start!r} in its own group")
