@@ -250,3 +250,50 @@ def test_a_disagreement_over_thousands_of_files_is_shown_in_one_short_line() -> 
     (line,) = _claim_lines(report)
     assert "gen/f00009.txt" in line and "gen/f00010.txt" not in line
     assert "and 9990 more (`--json` lists them)" in line and len(line) < 400
+
+
+LONG_ID = "implement-the-user-authentication-flow-with-oauth2-and-refresh"  # 62: README allows 64
+
+
+def shown(report: RunReport, width: int) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(render_summary(report))
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("ids", "width"), [([LONG_ID], 80), (["api", "ui"], 40), (["a" * 29], 40)])
+def test_a_long_task_id_or_a_narrow_terminal_never_hides_the_state_or_the_failure(ids: list[str],
+                                                                                   width: int) -> None:
+    failing = report().model_copy(update={"tasks": [
+        TaskReport(id=task_id, state="failed", message="check failed: pytest -q (exit 1) E   distinctive-reason")
+        for task_id in ids]})
+    text = shown(failing, width)
+    words = " ".join(text.split())
+    for task_id in ids:
+        # one entry per task, the id and state whole, the reason readable (not folded 2 wide)
+        assert any(line.startswith(f"{task_id}: failed") for line in text.splitlines())
+        assert f"{task_id}: failed (not merged, 0 files) - check failed: pytest -q (exit 1) E distinctive-reason" \
+            in words
+    assert all(len(line) <= width for line in text.splitlines())
+
+
+def test_the_table_stays_when_ids_states_and_a_readable_message_fit() -> None:
+    text = shown(report(), 80)
+    ui = next(line for line in text.splitlines() if " ui " in line)
+    assert ui.startswith("│ ui ") and "failed" in ui and "agent exited 1" in ui
+    header = next(line for line in text.splitlines() if "message" in line)
+    assert len(header.split("┃")[-2]) >= 24  # the message column keeps its minimum width
+
+
+def test_status_on_an_80_column_terminal_shows_why_a_long_named_task_failed(repo: Path) -> None:
+    from helpers import launcher_cli
+
+    (repo / "plan.toml").write_text(
+        f'[[task]]\nid = "{LONG_ID}"\nagent = "scripted"\nprompt = "x"\n'
+        'script = [{ write = "x.txt", content = "x" }]\n'
+        'checks = ["sh -c \'echo E   distinctive-failure-reason; exit 1\'"]\n')
+    ran = launcher_cli(repo, "run", "plan.toml", "-q", env={"COLUMNS": "80"})
+    assert ran.returncode == 1, ran.stderr
+    for out in (ran.stdout[ran.stdout.index("run r-"):], launcher_cli(repo, "status", env={"COLUMNS": "80"}).stdout):
+        assert f"{LONG_ID}: failed (not merged" in out
+        assert "distinctive-failure-reason" in out

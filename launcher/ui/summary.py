@@ -6,7 +6,7 @@ import html
 import json
 from collections.abc import Mapping
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -60,22 +60,60 @@ def _state(state: str, run_status: str) -> str:
     return f"{state} (stopped)" if run_status == "interrupted" and state in _AT_WORK else state
 
 
+MIN_MESSAGE_WIDTH = 24  # narrower, a message folds into a column of fragments: one line per task instead
+_TABLE_FRAME = 16  # what a 5-column table adds to its cells: borders and one space each side
+
+
+class TaskRows:
+    """The run's tasks: a table when every task id and state fits whole on one line beside a
+    message column of at least MIN_MESSAGE_WIDTH; otherwise (a long task id, a narrow terminal)
+    one line per task, `id: state (merged?, files) - message`, so that the state and the reason
+    a task failed are never squeezed to nothing."""
+
+    def __init__(self, report: RunReport) -> None:
+        self.title = f"run {report.run_id}"
+        self.rows = [(task.id, _state(task.state, report.status), _state_style(task.state), task.merged,
+                      len(task.files), _one_line(_message(task), 300)) for task in report.tasks]
+
+    def fits(self, width: int) -> bool:
+        longest = [max([len(header), *(len(str(row[i])) for row in self.rows)])
+                   for i, header in ((0, "task"), (1, "state"), (4, "files"))]
+        message = min(MIN_MESSAGE_WIDTH, max([len("message"), *(len(row[5]) for row in self.rows)]))
+        return sum(longest) + len("merged") + message + _TABLE_FRAME <= width
+
+    def table(self) -> Table:
+        table = Table(title=Text(self.title), title_justify="left")
+        table.add_column("task", no_wrap=True)
+        table.add_column("state", no_wrap=True)
+        table.add_column("merged", justify="center", no_wrap=True)
+        table.add_column("files", justify="right", no_wrap=True)
+        table.add_column("message", overflow="fold", min_width=MIN_MESSAGE_WIDTH)
+        for task_id, state, style, merged, files, message in self.rows:
+            table.add_row(  # Text, not str: a message is user text, never rich markup
+                Text(task_id), Text(state, style=style), "yes" if merged else "no", str(files), Text(message))
+        return table
+
+    def lines(self) -> list[Text]:
+        out = [Text(self.title, style="italic")]
+        for task_id, state, style, merged, files, message in self.rows:
+            line = Text(f"{task_id}: ")
+            line.append(state, style=style)
+            line.append(f" ({'merged' if merged else 'not merged'}, {files} file{'' if files == 1 else 's'})")
+            if message:
+                line.append(f" - {message}")
+            out.append(line)
+        return out
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.fits(options.max_width):
+            yield self.table()
+        else:
+            yield from self.lines()
+
+
 def render_summary(report: RunReport) -> RenderableType:
     """The final table printed at the end of a run (not in `--json` mode)."""
-    table = Table(title=Text(f"run {report.run_id}"), title_justify="left")
-    table.add_column("task", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("merged", justify="center")
-    table.add_column("files", justify="right")
-    table.add_column("message", overflow="fold")
-    for task in report.tasks:
-        table.add_row(  # Text, not str: a message is user text, never rich markup
-            Text(task.id),
-            Text(_state(task.state, report.status), style=_state_style(task.state)),
-            "yes" if task.merged else "no",
-            str(len(task.files)),
-            Text(_one_line(_message(task), 300)),
-        )
+    table = TaskRows(report)
     status = Text("status: ", style="bold")
     status.append(report.status, style=_STATUS_STYLES.get(report.status, ""))
     if report.message:
