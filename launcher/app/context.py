@@ -16,7 +16,7 @@ from launcher.git.guard import GitDirSnapshot
 from launcher.git.index_guard import IndexGuard
 from launcher.git.ref_guard import RefState
 from launcher.git.repo import GitRepo
-from launcher.models.config import RepoConfig
+from launcher.models.config import RepoConfig, Settings, settings_of
 from launcher.models.events import Event
 from launcher.models.plan import AgentConfig, Plan, Task
 from launcher.models.states import TaskState
@@ -97,6 +97,11 @@ class RunContext:
     def usage(self) -> UsageLedger:
         """What each task's agents and graders cost, process by process (beside the journal)."""
         return UsageLedger(self.journal.path)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the plan's `[run]` and launcher.toml both may set, resolved."""
+        return settings_of(self.plan, self.config)
 
     @property
     def files(self) -> RunFiles:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -127,9 +128,47 @@ def load_repo_config(root: Path) -> RepoConfig:
     return RepoConfig()
 
 
+Strategy = Literal["merge", "squash", "rebase"]
+_T = TypeVar("_T")
+
+
+def pick(mine: _T | None, theirs: _T) -> _T:
+    """A plan's value when it sets one (None: not set), else the repository's."""
+    return theirs if mine is None else mine
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run uses of the settings a plan's `[run]` and launcher.toml both may set."""
+
+    strategy: Strategy
+    integration_check: str | None
+    batch: int | None
+    on_conflict: Literal["agent", "keep"]
+    iteration_cap: int
+    grader: str | None
+    setup: str | None
+
+
+def settings_of(plan: Plan, config: RepoConfig) -> Settings:
+    """The one place that resolves them: the plan's value when it sets one (None is "not set"),
+    else launcher.toml's, else the default."""
+    run = plan.run
+    return Settings(
+        strategy=pick(run.strategy, config.merge.strategy),
+        integration_check=pick(run.integration_check, config.merge.integration_check) or None,
+        batch=pick(run.batch, config.merge.batch),
+        on_conflict=pick(run.on_conflict, config.merge.on_conflict),
+        iteration_cap=pick(run.iteration_cap, config.grading.iteration_cap),
+        grader=pick(run.grader, config.grading.grader),
+        setup=pick(run.setup, config.setup) or None,
+    )
+
+
 def grader_problem(plan: Plan, config: RepoConfig) -> Problem | None:
     """An unknown grader, found before any agent runs (and is paid for), not after."""
-    name, key = (plan.run.grader, "run.grader") if plan.run.grader else (config.grading.grader, "grading.grader")
+    name = settings_of(plan, config).grader
+    key = "run.grader" if plan.run.grader is not None else "grading.grader"
     known = [*plan.agents, *config.agents, *BUILTIN_ADAPTERS]
     if name is None or name in known:
         return None

@@ -147,7 +147,9 @@ class RunSettings(Strict):
     into: str | None = None
     max_parallel: int = Field(default=4, ge=1, le=256)
     merge: bool = True
-    strategy: Literal["merge", "squash", "rebase"] = "merge"
+    # None = not set here: [merge] of launcher.toml, then the default, decides
+    # (`models.config.settings_of`, the one place that resolves plan > config > default).
+    strategy: Literal["merge", "squash", "rebase"] | None = None
     integration_check: str | None = None
     batch: Annotated[int, Field(ge=1, le=10_000)] | None = None  # overrides [merge] batch of launcher.toml
     on_conflict: Literal["agent", "keep"] | None = None  # overrides [merge] on_conflict

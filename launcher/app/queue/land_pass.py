@@ -63,7 +63,7 @@ async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
                 return
             log.record(ctx.run_id, kind, tasks, **fields)  # type: ignore[arg-type]
 
-        folder = Folder(repo=ctx.repo, strategy=ctx.plan.run.strategy, check=check, record=record,
+        folder = Folder(repo=ctx.repo, strategy=ctx.settings.strategy, check=check, record=record,
                         verdict_of=lambda tree: log.check_verdict(ctx.run_id, tree))
         by_id = {c.task_id: c for c in ready}
         pairs = await conflict_matrix.pairwise(ctx.repo, {c.task_id: c.head for c in ready}, tip,

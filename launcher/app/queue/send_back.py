@@ -23,11 +23,11 @@ from launcher.store.files import atomic_write_text
 
 
 def on_conflict(ctx: RunContext) -> str:
-    return ctx.plan.run.on_conflict or ctx.config.merge.on_conflict
+    return ctx.settings.on_conflict
 
 
 def batch_size(ctx: RunContext) -> int | None:
-    return ctx.plan.run.batch or ctx.config.merge.batch
+    return ctx.settings.batch
 
 
 def _rounds_left(ctx: RunContext, task_id: str) -> bool:
@@ -71,7 +71,7 @@ async def return_conflict(ctx: RunContext, task_id: str, landing: merge.Landing,
     (`land --from`), in one made on its branch."""
     if on_conflict(ctx) != "agent":
         return False
-    if ctx.plan.run.strategy == "rebase":
+    if ctx.settings.strategy == "rebase":
         # A rebase replays the task's own commits and drops the resolving merge: it would
         # conflict again. The branch is kept for a person, as with "keep".
         ctx.note(task_id, "on_conflict = \"agent\" needs the merge or squash strategy; branch kept")

@@ -28,11 +28,11 @@ Choice = Literal["approve", "continue", "tech-debt", "defer"]
 
 
 def grader_name(ctx: RunContext) -> str | None:
-    return ctx.plan.run.grader or ctx.config.grading.grader
+    return ctx.settings.grader
 
 
 def iteration_cap(ctx: RunContext) -> int:
-    return ctx.plan.run.iteration_cap or ctx.config.grading.iteration_cap
+    return ctx.settings.iteration_cap
 
 
 def read_facts(path: Path) -> dict[str, Any]:

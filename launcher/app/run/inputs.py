@@ -19,7 +19,7 @@ from launcher.errors import ConfigError, EnvironmentProblem, PlanError, UsagePro
 from launcher.gates.rubric import compose, find_rubric
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
-from launcher.models.config import RepoConfig, grader_problem
+from launcher.models.config import RepoConfig, grader_problem, settings_of
 from launcher.models.plan import Plan
 from launcher.models.problems import Problem, raise_problems
 from launcher.models.refname import branch_name_problem
@@ -138,7 +138,7 @@ async def check_run_inputs(
     if problem:
         raise_problems([problem], "plan / launcher.toml", ConfigError, "see README, 'Grading'")
     problems = prompt_problems(plan, config)
-    problems += rubric_problems(repo.root, plan, graded=bool(plan.run.grader or config.grading.grader))
+    problems += rubric_problems(repo.root, plan, graded=bool(settings_of(plan, config).grader))
     if problems:
         raise_problems(problems, "plan", PlanError, "nothing was created and no agent ran")
     if into is not None:

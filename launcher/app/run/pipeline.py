@@ -161,7 +161,7 @@ async def _check_out_submodules(ctx: RunContext, task_id: str, path: Path) -> No
 
 
 def _setup_command(ctx: RunContext, task: Task) -> str | None:
-    return task.setup or ctx.plan.run.setup or ctx.config.setup
+    return task.setup or ctx.settings.setup
 
 
 async def _setup(ctx: RunContext, task: Task, path: Path) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from launcher.app.agents_info import AgentInfo, describe_agents
 from launcher.errors import EnvironmentProblem
 from launcher.git.repo import GitRepo
-from launcher.models.config import RepoConfig
+from launcher.models.config import RepoConfig, settings_of
 from launcher.models.plan import BUILTIN_ADAPTERS, AgentConfig, Plan
 
 # How each agent CLI is authenticated: said next to a CLI that does not run, since after
@@ -89,7 +89,7 @@ def agents_used(plan: Plan, config: RepoConfig) -> dict[str, AgentConfig]:
         if not task.select_from:  # a best-of selecting task runs no agent
             names.append(task.agent)
         names.extend(task.attempt_agents)
-    grader = plan.run.grader or config.grading.grader
+    grader = settings_of(plan, config).grader
     if grader:
         names.append(grader)
     used: dict[str, AgentConfig] = {}

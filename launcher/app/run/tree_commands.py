@@ -82,7 +82,7 @@ async def run_task_checks(ctx: RunContext, task: Task, tree: Path, timeout: floa
 def integration_check(ctx: RunContext) -> IntegrationCheck | None:
     """The integration check of the landing (None without one): the run's command on a scratch
     tree of each merge result, audited like a task's checks."""
-    command = ctx.plan.run.integration_check or ctx.config.merge.integration_check
+    command = ctx.settings.integration_check
     if not command:
         return None
     scratch_root = ctx.worktree_root / ctx.run_id / "_integration"
