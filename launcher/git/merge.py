@@ -45,6 +45,10 @@ class Candidate:
     # After a resolution round: (the resolution merge commit, the paths it left conflicted).
     # A path the branch still has exactly as that merge committed it was never resolved.
     resolution: tuple[str, list[str]] | None = None
+    # The commit the task's work started from (the run's base, or its dependencies' heads):
+    # start..head is its own change. A squash lands only that, so a dependent whose dependency
+    # landed squashed does not meet the dependency's original commits as a change of its own.
+    start: str | None = None
 
 
 @dataclass
@@ -183,7 +187,8 @@ async def merge_commit(
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
     if strategy == "rebase":
         return await _rebase(repo, tip, head, candidate)
-    tree, files, info = await preflight(repo, tip, head)
+    ours = await _squash_base(repo, tip, head, candidate.start) if strategy == "squash" else tip
+    tree, files, info = await preflight(repo, ours, head)
     if tree is None:
         details = await _conflict_details(repo, tip, candidate, files, info)
         return Landing(candidate.task_id, "conflicted", None, files, details)
@@ -198,6 +203,20 @@ async def merge_commit(
     message = _with_trailers(candidate.message, candidate.trailers)
     commit = await _commit_tree(repo, tree, parents, message)
     return Landing(candidate.task_id, "landed", commit, [], f"{strategy} of {candidate.branch}")
+
+
+async def _squash_base(repo: GitRepo, tip: str, head: str, start: str | None) -> str:
+    """What `head` is merged into for a squash: `tip` itself, unless the task started from a
+    commit the tip does not contain (a dependency's head, landed squashed: its content is on the
+    tip, its commits are not). Then the merge base must be that start, or the dependency's
+    change meets its own squashed copy: a throwaway commit holding the tip's tree on top of
+    `start` makes it so (git 2.39 has no `merge-tree --merge-base`), i.e. a cherry-pick of
+    start..head."""
+    if not start or start in (head, tip) or await repo.is_ancestor(start, tip):
+        return tip
+    if not await repo.is_ancestor(start, head):  # not its start after all: merge as usual
+        return tip
+    return await _commit_tree(repo, await _tree_of(repo, tip), [start], "launcher: squash base")
 
 
 async def _rebase(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> Landing:

@@ -142,7 +142,7 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
                       "Launcher-Verdict": "approved" if approved_by_grader(ctx, task_id) else "approved-by-choice",
                       **origin_trailers(ctx, task_id)},
             forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
-            resolution=resolution.left_conflicted(ctx, task_id),
+            resolution=resolution.left_conflicted(ctx, task_id), start=row.start_sha,
         ))
     if guard is not None and (check is not None or not ready):
         await guard()  # an integration check dwarfs the guard: no need to overlap them
