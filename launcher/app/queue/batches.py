@@ -3,6 +3,11 @@ in memory, run the integration check once on the combined tree; when it fails, s
 group in two and settle each half on the tip the halves before it reached, until each
 culprit stands alone. The tip only ever moves to a tree whose check passed.
 
+What is judged in a fold is judged again against what really landed: a candidate that
+conflicted with a candidate folded before it that then did not land (a culprit) is folded
+again onto the tip that did land, and candidates held back because the check failed on the tip
+itself are folded again once a later fold moved the tip to a tree that passes.
+
 A check's verdict is journaled by tree (`QueueLog`), so re-folding the same candidates onto
 the same tip (the second half of a split whose first half passed is the whole failing group
 again), or resuming after a crash, reads the verdict instead of running the check again.
@@ -30,6 +35,9 @@ class QueueResult:
     failed: dict[str, merge.Landing] = field(default_factory=dict)  # conflicted/refused/check_failed
     check_runs: int = 0  # integration checks really run (journaled verdicts are not counted)
     broken_tip: str | None = None  # the check fails on the tip itself: its output (no culprit)
+    # Held back (not blamed) because the check failed on the tip they would land on: task ->
+    # (the candidate, that tip). Folded again when the tip moves to a tree that passes.
+    held_back: dict[str, tuple[merge.Candidate, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,22 +57,58 @@ class Folder:
         for start in range(0, len(candidates), size):
             group = candidates[start:start + size]
             self.record(queue_log.BATCH, _ids(group), detail=f"onto {result.tip[:12]}")
-            await self._settle(result, await self._fold(result, group, screened=False))
+            await self._place(result, group, screened=False)
+        await self._retry_held_back(result)
 
-    async def _fold(self, result: QueueResult, group: list[merge.Candidate], *,
-                    screened: bool) -> Folded:
-        """Fold `group` onto the tip; what cannot land is failed, the rest is returned with the
-        commit each one made. `screened`: it passed the include-file and marker screens in its
-        batch's fold already."""
+    async def _retry_held_back(self, result: QueueResult) -> None:
+        """Candidates held back for a failing tip are folded again once the tip moved (it moves
+        only to a tree whose check passed): they land there, or a culprit among them is found."""
+        while again := [c for c, tip in result.held_back.values() if tip != result.tip]:
+            for candidate in again:
+                del result.held_back[candidate.task_id]
+                result.failed.pop(candidate.task_id, None)
+            if not result.held_back:
+                result.broken_tip = None
+            self.record(queue_log.BATCH, _ids(again),
+                        detail=f"again onto {result.tip[:12]}, which passes the check")
+            await self._place(result, again, screened=True)
+
+    async def _place(self, result: QueueResult, group: list[merge.Candidate], *,
+                     screened: bool) -> None:
+        """Fold `group` onto the tip and settle it. A candidate that conflicted in the fold is
+        failed only if the candidates folded before it all landed (then it conflicts with what
+        landed); otherwise it is folded again onto the tip that did land."""
+        kept, conflicts = await self._fold(result, group, screened=screened)
+        await self._settle(result, kept)
+        again: list[merge.Candidate] = []
+        for candidate, landing, before in conflicts:
+            if all(task_id in result.landed for task_id in before):
+                result.failed[candidate.task_id] = landing
+            else:
+                again.append(candidate)
+        if again:
+            self.record(queue_log.BATCH, _ids(again), detail=f"again onto {result.tip[:12]}: "
+                        "they conflicted with work that did not land")
+            await self._place(result, again, screened=True)
+
+    async def _fold(self, result: QueueResult, group: list[merge.Candidate], *, screened: bool,
+                    ) -> tuple[Folded, list[tuple[merge.Candidate, merge.Landing, list[str]]]]:
+        """Fold `group` onto the tip: (the candidates that folded, each with the commit it made;
+        the conflicted ones, each with the candidates folded before it). What is refused is
+        failed. `screened`: it passed the include-file and marker screens in its batch's fold
+        already."""
         _, landings = await merge.land_queue(self.repo, tip=result.tip, candidates=group,
                                              strategy=self.strategy, screened=screened)
         kept: Folded = []
+        conflicts: list[tuple[merge.Candidate, merge.Landing, list[str]]] = []
         for candidate, landing in zip(group, landings, strict=True):
             if landing.outcome == "landed":
                 kept.append((candidate, landing))
+            elif landing.outcome == "conflicted":
+                conflicts.append((candidate, landing, _ids([c for c, _ in kept])))
             else:
                 result.failed[candidate.task_id] = landing
-        return kept
+        return kept, conflicts
 
     async def _settle(self, result: QueueResult, kept: Folded) -> None:
         """`kept` is folded onto `result.tip` (each landing's commit is the tip after it)."""
@@ -88,6 +132,7 @@ class Folder:
             if not base_ok:
                 candidate = kept[0][0]
                 result.broken_tip = base_output
+                result.held_back[candidate.task_id] = (candidate, base)
                 result.failed[candidate.task_id] = merge.Landing(
                     candidate.task_id, "check_failed", None, [],
                     f"{BROKEN_TIP} {base[:12]}, without this task's change:\n{base_output}".rstrip())
@@ -108,7 +153,8 @@ class Folder:
         # journaled verdict answers without another run); otherwise the right half is re-folded.
         await self._settle(result, left)
         if result.tip != left[-1][1].commit:
-            right = await self._fold(result, [c for c, _ in right], screened=True)
+            await self._place(result, [c for c, _ in right], screened=True)
+            return
         await self._settle(result, right)
 
     async def _check(self, result: QueueResult, tip: str,
