@@ -138,3 +138,23 @@ def test_clean_defaults_to_the_latest_run_and_status_stops_showing_what_it_remov
     shown = json.loads(launcher_cli(repo, "status", report.run_id, "--json").stdout)
     assert shown["tasks"][0]["branch"] is None and shown["tasks"][0]["worktree"] is None
     assert "Kept for inspection" not in launcher_cli(repo, "status", report.run_id).stdout
+
+
+def test_a_later_landing_that_refolded_parked_work_names_no_stale_branch(repo: Path) -> None:
+    """Parked on `_integration`, then the user commits a change that conflicts with one task and
+    lands again: the queue refolds onto the new main (one task lands, one conflicts); the
+    earlier fold is not "approved work" to merge: it holds the refused task."""
+    (repo / "app.py").write_text((repo / "app.py").read_text() + "\n\ndef mine():\n    return 0\n")
+    report = run_plan(repo, [
+        {"id": "a", "script": [{"append": "app.py", "content": "\n\ndef g():\n    return 2\n"}]},
+        {"id": "c", "script": [{"write": "notes.txt", "content": "notes\n"}]},
+    ])
+    assert report.status == RunStatus.PARKED, report.message
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "user: add mine")
+
+    landed = launcher_cli(repo, "land", report.run_id, "--json")
+
+    final = json.loads(landed.stdout)
+    assert {t["id"]: t["state"] for t in final["tasks"]} == {"a": "conflicted", "c": "merged"}
+    assert "approved work is on" not in final["message"] and "git merge" not in final["message"]
+    assert (repo / "notes.txt").exists()

@@ -109,10 +109,14 @@ async def recover_landing(ctx: RunContext) -> tuple[bool, str] | None:
 
 async def unlanded_work(ctx: RunContext) -> str | None:
     """Why approved work of this run is still off the target (None when all of it is on it): an
-    integration branch holding commits the target lacks, or a landing left unfinished."""
+    integration branch holding commits the target lacks, or a landing left unfinished. Parked
+    work stays `approved` and every landing folds it again: once no task is approved, an
+    integration branch is only an earlier fold a later landing replaced, never work to merge."""
     record = ctx.journal.landing(ctx.run_id)
     if record is not None and not record["done"]:
         return "a landing was left unfinished: `launcher resume` finishes it or says what to run"
+    if not any(row.state is TaskState.APPROVED for row in ctx.journal.tasks(ctx.run_id)):
+        return None
     tip = await _tip(ctx, f"refs/heads/{ctx.target}")
     branches = await worktrees.integration_branches(ctx.repo, ctx.run_id)
     run = ctx.journal.run(ctx.run_id)
