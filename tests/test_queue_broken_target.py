@@ -63,3 +63,54 @@ def test_the_reported_conflict_matrix_covers_every_landing_pass(repo: Path) -> N
     assert {t.id: t.state for t in report.tasks} == {"p1": "merged", "p2": "conflicted", "c": "merged"}
     pairs = {(c.a, c.b, c.kind) for c in report.conflicts}
     assert ("p1", "p2", "conflict") in pairs, report.conflicts
+
+
+def _plan_file(repo: Path, run: str) -> Path:
+    plan = repo.parent / "plan.toml"
+    plan.write_text(f'{run}\n[[task]]\nid = "a"\nscript = [{{write = "a.txt", content = "a"}}]\n')
+    return plan
+
+
+def _nothing_created(repo: Path) -> None:
+    assert git(repo, "for-each-ref", "refs/heads/launcher/", "refs/launcher/") == ""
+    runs = launcher_cli(repo, "runs", "--json")
+    assert json.loads(runs.stdout) == [], runs.stdout
+
+
+def test_an_integration_check_whose_program_does_not_exist_is_refused_before_the_run(repo: Path) -> None:
+    plan = _plan_file(repo, '[run]\nintegration_check = "pyhton3-typo -m pytest -q"')
+
+    started = launcher_cli(repo, "run", str(plan), "--quiet")
+
+    assert started.returncode == 3, started.stdout + started.stderr
+    said = started.stdout + started.stderr
+    assert "pyhton3-typo" in said and "not on PATH" in said and "integration_check" in said
+    assert "fix main" not in said
+    _nothing_created(repo)
+
+
+def test_a_missing_absolute_program_in_launcher_toml_is_refused_too(repo: Path) -> None:
+    (repo / "launcher.toml").write_text('[merge]\nintegration_check = "/no/such/venv/bin/python -m pytest"\n')
+    git(repo, "add", "launcher.toml")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "config")
+
+    started = launcher_cli(repo, "run", str(_plan_file(repo, "")), "--quiet")
+
+    assert started.returncode == 3, started.stdout + started.stderr
+    said = started.stdout + started.stderr
+    assert "/no/such/venv/bin/python" in said and "launcher.toml" in said
+    _nothing_created(repo)
+
+
+def test_a_later_land_checks_the_program_too(repo: Path) -> None:
+    report = run_plan(repo, [{"id": "a", "script": [{"write": "a.txt", "content": "a"}]}], merge=False)
+    (repo / "launcher.toml").write_text('[merge]\nintegration_check = "no-such-checker-xyz"\n')
+    git(repo, "add", "launcher.toml")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "config")
+    main = git(repo, "rev-parse", "main")
+
+    landed = launcher_cli(repo, "land", report.run_id, "--quiet")
+
+    assert landed.returncode == 3, landed.stdout + landed.stderr
+    assert "no-such-checker-xyz" in landed.stdout + landed.stderr
+    assert git(repo, "rev-parse", "main") == main

@@ -35,6 +35,7 @@ from launcher.app.land.recovery import finish_earlier_landings
 from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment
 from launcher.app.run.export import MANIFEST, file_sha256
+from launcher.app.run.preflight import check_integration_program
 from launcher.app.run.shard import digest_of, parse_shard, select_shard
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
@@ -299,6 +300,7 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
                                                     "fetched far enough (actions/checkout: fetch-depth: 0)")
     bundles = [await verify_bundle(repo, d, data) for d, data in exports]
     config = load_repo_config(repo.root)
+    check_integration_program(plan, config)
     # An earlier land (or run) killed half-way left the main work tree behind its target: finish
     # that first, or nothing here would see the tree as it is.
     finished = await finish_earlier_landings(repo, config)

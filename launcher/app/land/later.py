@@ -17,6 +17,7 @@ from launcher.app.land.landing import land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment
+from launcher.app.run.preflight import check_integration_program
 from launcher.app.run.runner import driving
 from launcher.engine.orphans import journaling_observer
 from launcher.git import include
@@ -32,6 +33,7 @@ async def land_run(cwd: Path, run_id: str | None, emit: EventSink) -> RunReport:
 
 
 async def _land(ctx: RunContext) -> RunReport:
+    check_integration_program(ctx.plan, ctx.config)
     for note in await finish_earlier_landings(ctx.repo, ctx.config, this_run=ctx.run_id):
         ctx.note(None, note)  # another run's half-done landing; this run's own is recovered below
     ctx.merge = True

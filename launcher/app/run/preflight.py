@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -196,3 +198,54 @@ async def preflight(repo: GitRepo, plan: Plan, config: RepoConfig) -> None:
     await require_first_commit(repo)
     await check_agents(plan, config)
     await check_signing(repo)
+
+
+# Shell words that are not a program on PATH: the check's first word is not looked up then.
+_SHELL_WORDS = frozenset({
+    "!", "[", "[[", "(", "{", ".", ":", "alias", "bash", "builtin", "case", "cd", "command",
+    "eval", "exec", "exit", "export", "for", "function", "if", "set", "sh", "source", "test",
+    "time", "ulimit", "umask", "unset", "until", "while",
+})
+_OPERATORS = frozenset({"&&", "||", ";", "|", "&", ";;", "(", ")"})
+
+
+def _check_program(command: str) -> str | None:
+    """The program the integration check's shell command starts (its first word after any
+    `NAME=value`), when that is a name looked up on PATH or an absolute path; None when it is
+    a shell word or a repository path (a task may add that file)."""
+    try:
+        lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words = list(lexer)
+    except ValueError:  # unbalanced quotes: the shell says so itself
+        return None
+    for word in words:
+        if word in _OPERATORS or word in _SHELL_WORDS or "$" in word or "`" in word:
+            return None
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word, re.DOTALL):
+            continue
+        return word if "/" not in word or Path(word).is_absolute() else None
+    return None
+
+
+def check_integration_program(plan: Plan, config: RepoConfig) -> None:
+    """The integration check runs after every agent did its work: a program it names that does
+    not exist (a typo, a venv path that moved) would make the check fail on the target itself,
+    so that the run ended telling the user to fix a target that is fine. Refused up front."""
+    command = settings_of(plan, config).integration_check
+    program = _check_program(command) if command else None
+    if program is None:
+        return
+    found = (os.access(program, os.X_OK) and Path(program).is_file()) if os.sep in program \
+        else shutil.which(program) is not None
+    if found:
+        return
+    key = ("[run] integration_check of the plan" if plan.run.integration_check is not None
+           else "[merge] integration_check of launcher.toml")
+    what = "does not exist or is not executable" if os.sep in program else "is not on PATH"
+    raise EnvironmentProblem(
+        f"cannot start the run: the integration check `{command}` runs {program}, which {what}",
+        where=key,
+        fix=f"correct the command in {key} (or install {program}); nothing was created",
+        error_key="integration_check_missing",
+    )

@@ -19,7 +19,13 @@ from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment, pool, retry
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.run.pipeline import run_task
-from launcher.app.run.preflight import check_agent_files, check_agents, check_signing, preflight
+from launcher.app.run.preflight import (
+    check_agent_files,
+    check_agents,
+    check_integration_program,
+    check_signing,
+    preflight,
+)
 from launcher.engine.orphans import journaling_observer, reap_journaled
 from launcher.engine.scheduler import Node, run_dag
 from launcher.errors import UsageProblem
@@ -51,6 +57,7 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
     repo = await GitRepo.discover(cwd)
     config = load_repo_config(repo.root)
     await preflight(repo, plan, config)  # before anything is created: exit 3 leaves no debris
+    check_integration_program(plan, config)
     # Another run's landing left half-done is finished first: the target and the main work tree
     # this run starts from must agree.
     finished = await finish_earlier_landings(repo, config)
@@ -128,6 +135,7 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
 async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_failed: bool = False) -> RunReport:
     async with driving(cwd, run_id, emit, "resume") as ctx:
         await check_agents(ctx.plan, ctx.config)
+        check_integration_program(ctx.plan, ctx.config)
         await check_signing(ctx.repo)
         if retry_failed:
             retried = retry.tasks_to_retry(ctx)
