@@ -99,7 +99,7 @@ def test_bisection_lands_the_rest_and_sends_the_culprit_back_until_it_passes(
     assert _runs(tmp_path) == report.queue.check_runs == 5
     feedback = Path(report.artifacts) / "t3" / "grading" / "1-feedback.md"
     assert "f3.txt: BROKEN found" in feedback.read_text()
-    history = git(repo, "log", "--merges", "--format=%B", "main")
+    history = git(repo, "log", "--merges", "--first-parent", "--format=%B", "main")  # the landings
     assert all(history.count(f"Launcher-Task: t{n}\n") == 1 for n in range(1, 5))
 
 
@@ -166,7 +166,7 @@ def test_a_launcher_killed_mid_bisection_resumes_without_landing_twice(
 
     report = json.loads(resumed.stdout)
     assert [t["state"] for t in report["tasks"]] == ["merged"] * 4, resumed.stderr
-    history = git(repo, "log", "--merges", "--format=%B", "main")
+    history = git(repo, "log", "--merges", "--first-parent", "--format=%B", "main")  # the landings
     assert all(history.count(f"Launcher-Task: t{n}\n") == 1 for n in range(1, 5))
     _target_never_broken(repo)
     # The whole batch's failing verdict was journaled before the kill: never run again. Six

@@ -292,7 +292,7 @@ async def _not_landed(ctx: RunContext, task_id: str, landing: merge.Landing, tip
                        f"conflicts with {ctx.target} in {', '.join(landing.conflict_files)}; branch kept")
     elif landing.outcome == "refused":
         ctx.transition(task_id, TaskState.FAILED, f"refused at merge: {landing.details}")
-    elif send_back.return_culprit(ctx, task_id, landing):
+    elif send_back.return_culprit(ctx, task_id, landing, tip):
         return True
     else:
         head, _, output = landing.details.partition("\n")  # "integration check failed on <sha>:"

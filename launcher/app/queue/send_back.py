@@ -46,18 +46,20 @@ def _record(ctx: RunContext, task_id: str, why: str) -> None:
         log.close()
 
 
-def return_culprit(ctx: RunContext, task_id: str, landing: merge.Landing) -> bool:
-    """Send a task whose change breaks the integration check back for a revision round; False
-    when its rounds are used up (the caller fails it, as without a queue)."""
+def return_culprit(ctx: RunContext, task_id: str, landing: merge.Landing, tip: str) -> bool:
+    """Send a task whose change breaks the integration check back for a revision round on top
+    of `tip` (what landed: merged into its branch when the round is about to run, as for a
+    conflict); False when its rounds are used up (the caller fails it, as without a queue)."""
     if not _rounds_left(ctx, task_id):
         return False
     row = ctx.journal.task(ctx.run_id, task_id)
     text = ("# The integration check fails with your change\n\n"
             f"The launcher merged your branch onto `{ctx.target}` and ran the integration check "
             "there; it failed with your change alone (the other tasks' changes passed without "
-            "it). Fix your change so the check passes. Its output:\n\n"
+            "it). Fix your change so the check passes on it. Its output:\n\n"
             f"```\n{landing.details}\n```\n")
-    atomic_write_text(feedback_path(ctx, task_id, row.iteration), text)
+    atomic_write_text(feedback_path(ctx, task_id, row.iteration), text)  # until the merge is made
+    resolution.begin(ctx, task_id, tip, [], text, kind=resolution.CULPRIT)
     _record(ctx, task_id, "integration check")
     ctx.transition(task_id, TaskState.NEEDS_REVISION,
                    f"integration check failed with its change: revision round {row.iteration + 1}")

@@ -9,6 +9,10 @@ in the worktree the round runs in (a fresh one on the task's branch when there i
 same, the half-done one is dropped), so the round is never run without it. The merged record
 holds the resolution merge commit and each conflicted path (`git.resolution.Conflict`), which
 the landing uses to refuse a branch that leaves one as the merge committed it.
+
+A culprit of the integration check is sent back the same way (kind "culprit"): the check failed
+on the target with its change, so its round starts with the target merged in, where the failure
+can be reproduced and a fix that is right on the target passes the task's own checks.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from launcher.models.decoding import json_loads, read_text
 from launcher.store.files import atomic_write_json, atomic_write_text
 
 PENDING, MERGED = "pending", "merged"
+CONFLICT, CULPRIT = "conflict", "culprit"  # why the target is merged in before the round
 _DIFF_CHARS = 6000
 
 
@@ -44,12 +49,15 @@ def _latest(ctx: RunContext, task_id: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def begin(ctx: RunContext, task_id: str, tip: str, files: list[str], details: str) -> None:
-    """Journal a resolution merge to make before the task's next round (before it is sent back)."""
+def begin(ctx: RunContext, task_id: str, tip: str, files: list[str], details: str,
+          kind: str = CONFLICT) -> None:
+    """Journal a merge of `tip` to make before the task's next round (before it is sent back):
+    a conflict's resolution merge, or (`kind` culprit, `details` its feedback) the target merged
+    into a culprit's branch."""
     row = ctx.journal.task(ctx.run_id, task_id)
     atomic_write_json(_dir(ctx, task_id) / f"{row.iteration}.json", {
         "state": PENDING, "iteration": row.iteration, "tip": tip, "onto": row.head_sha or tip,
-        "files": files, "details": details,
+        "files": files, "details": details, "kind": kind,
     })
 
 
@@ -77,12 +85,18 @@ async def prepare(ctx: RunContext, task_id: str, worktree: Path) -> None:
     # journaled): nothing of an agent is in the tree yet, so it is made again from the start.
     await ctx.repo.git("merge", "--abort", cwd=worktree, check=False)
     await commits.reset_to(ctx.repo, worktree, onto)
-    task = ctx.plan.task(task_id)
-    head, conflicts = await resolution.merge_for_resolution(
-        ctx.repo, worktree, tip, ctx.target, f"Merge {ctx.target} into {row.branch} to resolve conflicts",
-        {"Launcher-Run": ctx.run_id, "Launcher-Task": task_id, "Launcher-Agent": task.agent})
     iteration = int(record["iteration"])
-    text = await _feedback(ctx, record, head, conflicts)
+    culprit = record.get("kind") == CULPRIT
+    if culprit and await ctx.repo.is_ancestor(tip, onto):  # nothing of the target to bring in
+        atomic_write_text(feedback_path(ctx, task_id, iteration), str(record.get("details") or ""))
+        atomic_write_json(_dir(ctx, task_id) / f"{iteration}.json", {**record, "state": MERGED})
+        return
+    task = ctx.plan.task(task_id)
+    why = "to run the integration check's failure" if culprit else "to resolve conflicts"
+    head, conflicts = await resolution.merge_for_resolution(
+        ctx.repo, worktree, tip, ctx.target, f"Merge {ctx.target} into {row.branch} {why}",
+        {"Launcher-Run": ctx.run_id, "Launcher-Task": task_id, "Launcher-Agent": task.agent})
+    text = await (_culprit_feedback if culprit else _feedback)(ctx, record, head, conflicts)
     atomic_write_text(feedback_path(ctx, task_id, iteration), text)
     atomic_write_json(_dir(ctx, task_id) / f"{iteration}.json", {
         **record, "state": MERGED, "merge": head, "conflicts": [c.to_json() for c in conflicts]})
@@ -115,6 +129,27 @@ async def _feedback(ctx: RunContext, record: dict[str, Any], head: str,
     lines.append(f"\nThe other side's change of those files:\n\n```diff\n"
                  f"{await _target_change(ctx, tip, str(record['onto']), files)}\n```\n")
     return "\n".join(lines)
+
+
+async def _culprit_feedback(ctx: RunContext, record: dict[str, Any], head: str,
+                            conflicts: list[resolution.Conflict]) -> str:
+    tip, onto, target = str(record["tip"]), str(record["onto"]), ctx.target
+    landed = await ctx.repo.git("log", "--no-merges", "--format=- %h %s", "-20", f"{onto}..{tip}",
+                                check=False)
+    lines = [
+        str(record.get("details") or "").rstrip() + "\n",
+        f"## Your worktree now holds `{target}`\n",
+        f"Before this round the launcher merged `{target}` ({tip[:12]}) into your branch and "
+        f"committed the result as {head[:12]} (`HEAD^1` is your branch, `HEAD^2` is `{target}`), "
+        f"so the check's failure can be reproduced here and your own checks run on what would "
+        f"land. What `{target}` has that your branch did not (newest first, at most 20):\n",
+        landed.out.strip() or "- (only merge commits)",
+    ]
+    if conflicts:
+        lines.append("\nThe merge also conflicted; each path is committed as it was left:\n")
+        lines += [f"- `{c.path}`: {c.kind(target)}; {c.how_left()}." for c in conflicts]
+        lines.append("\nResolve those too: the branch is not landed while a marker line is left.")
+    return "\n".join(lines) + "\n"
 
 
 async def _target_change(ctx: RunContext, tip: str, head: str, files: list[str]) -> str:
