@@ -307,8 +307,10 @@ async def _commits_made_by(ctx: RunContext, task_id: str) -> set[str]:
     reflogs), and their ancestors, that its start commit does not reach. The start itself (the
     branch's creation entry) and what a recycled pool worktree pointed at before are not the
     task's: a fast-forward bringing the base to another branch is the user's (or another run's)."""
-    logs = [ctx.repo.common_dir / "logs" / "refs" / "heads" / worktrees.branch_name(ctx.run_id, task_id)]
-    admin = worktrees.admin_dir(ctx.worktree_path(task_id))
+    row = ctx.journal.task(ctx.run_id, task_id)  # a `land --from` task's are its shard's
+    branch = row.branch or worktrees.branch_name(ctx.run_id, task_id)
+    logs = [ctx.repo.common_dir / "logs" / "refs" / "heads" / branch]
+    admin = worktrees.admin_dir(Path(row.worktree) if row.worktree else ctx.worktree_path(task_id))
     if admin is not None:
         logs.append(admin / "logs" / "HEAD")
     pointed: set[str] = set()
@@ -317,7 +319,7 @@ async def _commits_made_by(ctx: RunContext, task_id: str) -> set[str]:
     pointed.discard("0" * 40)
     if not pointed:
         return set()
-    start = ctx.journal.task(ctx.run_id, task_id).start_sha or ctx.base_sha
+    start = row.start_sha or ctx.base_sha
     made = await ctx.repo.git("rev-list", "--ignore-missing", *sorted(pointed), "--not", start, check=False)
     return set(made.out.split()) if made.ok else pointed
 

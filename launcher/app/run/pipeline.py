@@ -91,6 +91,9 @@ async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
     branch = worktrees.branch_name(ctx.run_id, task.id)
     if row.worktree and Path(row.worktree).is_dir() and row.start_sha:
         # Resume: the task's worktree survived; kill what the dead launcher left running there.
+        # It is where the journal says (`land --from` in the clone that ran the shard records
+        # the shard's worktree, under the shard's run id, not this run's).
+        path = Path(row.worktree)
         if row.agent_pgid:
             killed = kill_orphans(ctx.run_id, {row.agent_pgid})
             if killed:
