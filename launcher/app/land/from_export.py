@@ -213,8 +213,34 @@ async def verify_bundle(repo: GitRepo, directory: Path, data: dict[str, Any]) ->
                                   f"is not what its bundle holds ({found})")
         have = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
         if have.ok and have.out.strip() != spec["head"]:
+            if moved := await _moved_by_earlier_land(repo, branch, spec["head"], have.out.strip()):
+                raise moved
             raise _bad(directory, f"branch {branch} exists here at another commit")
     return bundle
+
+
+async def _moved_by_earlier_land(repo: GitRepo, branch: str, head: str, now: str) -> UsageProblem | None:
+    """A branch an earlier `land --from` in this clone moved past the exported head (the queue
+    sent the task back and it got a round there): said as such, with what to do, rather than
+    as an export that is not of one plan."""
+    if not (repo.root / ".launcher" / "launcher.db").is_file() or not await repo.is_ancestor(head, now):
+        return None
+    journal = open_journal(repo)
+    for run in journal.runs(limit=200):
+        row = next((r for r in journal.tasks(run.id) if r.branch == branch and r.head_sha == now), None)
+        if "from" not in run.settings or row is None:
+            continue
+        tree = f"`git worktree remove --force {row.worktree}`, " if row.worktree else ""
+        return UsageProblem(
+            f"export refused: branch {branch} is at {now[:12]}, past the exported head {head[:12]}: "
+            f"the earlier `launcher land --from` here (run {run.id}) gave task {row.task_id!r} a "
+            f"round of its own there (it ended {row.state.value})",
+            where=f"{repo.root} (branch {branch})",
+            fix="to land the exports again, run this in a fresh clone (what landed is not landed "
+                "twice; the task is retried from its exported head); or, here: keep that round's "
+                f"work if you want it (`git branch keep-{row.task_id} {branch}`), then {tree}"
+                f"`git branch -D {branch}`, and run this again")
+    return None
 
 
 async def _fetch(repo: GitRepo, exports: list[tuple[Path, dict[str, Any]]], bundles: list[Path | None]) -> None:
