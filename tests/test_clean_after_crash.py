@@ -71,7 +71,7 @@ def test_clean_after_a_crash_kills_the_agents_still_running_there(repo: Path, tm
     # (a paid CLI keeps spending, its output discarded).
     run_id, pgid = _kill_the_launcher_once_the_agent_wrote(
         repo, tmp_path, [{"write": "partial.txt", "content": "half done\n"}, {"sleep": 60}], "partial.txt")
-    assert subprocess.run(["kill", "-0", f"-{pgid}"]).returncode == 0  # the agent is still at work
+    os.killpg(pgid, 0)  # the agent is still at work (ProcessLookupError if not)
 
     cleaned = launcher_cli(repo, "clean")
     assert cleaned.returncode == 0, cleaned.stderr
