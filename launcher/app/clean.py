@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import time
 from pathlib import Path
 
 from launcher import process
 from launcher.app.context import STATE_DIR, open_journal
 from launcher.app.land.kept_branches import branches_to_keep
-from launcher.engine.orphans import reap_journaled
-from launcher.errors import GitFailed, UsageProblem
-from launcher.git import commits, warm_pool, worktrees
+from launcher.app.takeover import save_uncommitted, take_over
+from launcher.errors import UsageProblem
+from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.git.unsaved_work import kept_line, unsaved_work
 from launcher.models.config import load_repo_config
-from launcher.models.states import RunStatus
 from launcher.store.journal import Journal, run_ids_in
 from launcher.store.mutants import RUNNING, MutantStore
 from launcher.store.run_claim import Claim, RunBusy
@@ -71,16 +69,10 @@ async def _clean_claimed(repo: GitRepo, journal: Journal, root: Path, claim: Cla
     """One run's leftovers, this process holding its claim: what its dead launcher left running
     is killed first (as `resume` does), and without `force` the uncommitted work in its
     worktrees (an agent's, finished after its launcher died) is saved under a ref that is kept."""
-    rid, done = claim.run_id, []
-    if claim.previous_status in (RunStatus.RUNNING, RunStatus.INTERRUPTED) or journal.live_processes(rid):
-        pgids = {row.agent_pgid for row in journal.tasks(rid) if row.agent_pgid}
-        killed = reap_journaled(journal, rid, pgids)
-        if killed:
-            done.append(f"killed {len(killed)} orphaned process(es) of run {rid}'s dead launcher (pid "
-                        f"{', '.join(map(str, sorted(killed)))}: agents, checks, setup, graders) still "
-                        "running in the worktrees being removed")
-    if not force:
-        done += await _save_uncommitted(repo, root, journal, rid)
+    rid = claim.run_id
+    done = await take_over(repo, journal, root, claim, save=False)
+    if not force:  # a settled run's too: an edit made there by hand
+        done += await save_uncommitted(repo, root, journal, rid)
     keep = {} if force else await branches_to_keep(repo, journal, rid)
     trees = {} if force else await _trees_to_keep(repo, root / rid)  # what could not be saved
     done += await worktrees.remove_run_leftovers(repo, root, rid, keep, trees)
@@ -97,35 +89,6 @@ async def _trees_to_keep(repo: GitRepo, run_dir: Path) -> dict[Path, str]:
         if why := await unsaved_work(repo, tree):
             kept[tree] = kept_line(tree, why)
     return kept
-
-
-async def _save_uncommitted(repo: GitRepo, root: Path, journal: Journal, run_id: str) -> list[str]:
-    """The uncommitted changes in each of the run's task worktrees (an agent's, finished or cut
-    short after its launcher died; an edit made there by hand), saved as `resume` saves an
-    interrupted agent's: `refs/launcher/<run>/<task>/interrupted-<time>`, a stash commit that
-    `branches_to_keep` keeps. A plain `clean` never throws away work that is in no commit: what
-    git cannot save this way stays in its worktree, kept by `_trees_to_keep`. Scratch trees
-    (integration checks, grading) hold no task's work and are not saved."""
-    tasks = {row.task_id for row in journal.tasks(run_id)}
-    saved = []
-    for info in await worktrees.list_worktrees(repo):
-        by_branch = (info.branch or "").removeprefix(f"{worktrees.BRANCH_PREFIX}/{run_id}/")
-        task_id = by_branch if info.branch and by_branch in tasks else info.path.name
-        if info.prunable or task_id not in tasks or not (
-                info.branch == worktrees.branch_name(run_id, task_id)
-                or info.path.resolve() == (root / run_id / task_id).resolve()):
-            continue
-        if not info.path.is_dir() or not worktrees.is_populated(info.path):
-            continue  # registered and never filled: nothing of an agent's in it
-        ref = f"refs/{worktrees.BRANCH_PREFIX}/{run_id}/{task_id}/interrupted-{int(time.time())}"
-        try:
-            stash = await commits.rescue_uncommitted(repo, info.path, ref)
-        except GitFailed:
-            continue  # git cannot save it (an embedded repository without a commit): the tree is kept
-        if stash:
-            saved.append(f"saved the uncommitted work in {info.path} (task {task_id}) as {ref}; "
-                         f"`git stash apply {ref}` brings it back")
-    return saved
 
 
 async def _other_checkouts_runs(repo: GitRepo) -> dict[str, Path]:

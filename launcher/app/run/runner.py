@@ -26,7 +26,8 @@ from launcher.app.run.preflight import (
     check_signing,
     preflight,
 )
-from launcher.engine.orphans import journaling_observer, reap_journaled
+from launcher.app.takeover import reap, take_over
+from launcher.engine.orphans import journaling_observer
 from launcher.engine.scheduler import Node, run_dag
 from launcher.errors import UsageProblem
 from launcher.git import include, worktrees
@@ -122,12 +123,17 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
     try:
         run = journal.run(run_id)
         config = load_repo_config(repo.root)
-        yield RunContext(
+        ctx = RunContext(
             repo=repo, journal=journal, run_id=run.id, plan=plan_from_journal(run.plan, run.id),
             config=config, base_sha=run.base_sha, target=run.target,
             worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
             emit=emit, merge=bool(run.settings.get("merge", True)),
         )
+        # A dead launcher's agents are killed before anything is measured, graded or landed;
+        # `resume` saves an interrupted agent's work per task as it re-runs the round.
+        for line in await take_over(repo, journal, ctx.worktree_root, claim, save=command != "resume"):
+            ctx.note(None, line)
+        yield ctx
     finally:
         journal.release_run(claim)
 
@@ -151,11 +157,8 @@ async def continue_run(ctx: RunContext) -> RunReport:
     finished = await finish_earlier_landings(repo, ctx.config, this_run=run_id)  # its own: _execute
     for note in finished:
         ctx.note(None, note)
-    pgids = {row.agent_pgid for row in journal.tasks(run_id) if row.agent_pgid}
-    killed = reap_journaled(journal, run_id, pgids)
-    if killed:
-        ctx.note(None, f"killed {len(killed)} orphaned process(es) of the dead launcher "
-                       "(agents, checks, setup, graders or integration checks)")
+    for line in reap(journal, run_id):  # `driving` did; a grade's own graders are ended
+        ctx.note(None, line)
     for note in await worktrees.reconcile(repo, ctx.worktree_root):
         ctx.note(None, note)
     return await _execute(ctx)

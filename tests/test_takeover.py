@@ -1,0 +1,78 @@
+"""A command that claims a run whose launcher was killed (-9) mid-round takes it over as `resume`
+does, before it measures, grades or lands anything: the dead launcher's agents still running in
+the worktrees are killed, and their uncommitted work is saved under
+`refs/launcher/<run>/<task>/interrupted-*` (app/takeover.py, shared by resume, land, choose,
+grade and clean)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from helpers import git, launcher_cli, wait_group_gone
+
+GRADER = {"judge": {"adapter": "scripted-grader", "set_env": {"LAUNCHER_GRADER_MODE": "always_satisfied"}}}
+
+
+def _kill_the_launcher_once(repo: Path, tmp_path: Path, tasks: list[dict[str, Any]], task_id: str,
+                            wrote: str) -> tuple[str, int]:
+    """Start a run, SIGKILL its launcher (alone) once `task_id`'s agent wrote `wrote` in its
+    worktree; (the run id, that agent's process group)."""
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": tasks, "run": {"grader": "judge"}, "agents": GRADER}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), "--quiet"], cwd=repo,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "cache").glob(f"launcher/worktrees/*/*/{task_id}/{wrote}")):
+        assert time.monotonic() < deadline and launcher.poll() is None, "the agent never wrote its work"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(launcher.pid, signal.SIGKILL)
+    launcher.wait()
+    run_id, pgid = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
+        "SELECT run_id, agent_pgid FROM tasks WHERE task_id=?", (task_id,)).fetchone()
+    return run_id, pgid
+
+
+def _saved_refs(repo: Path, run_id: str, task_id: str) -> list[str]:
+    return git(repo, "for-each-ref", "--format=%(refname)", f"refs/launcher/{run_id}/{task_id}/").split()
+
+
+def test_grade_after_a_kill_mid_round_kills_the_agent_and_saves_its_uncommitted_work(
+        repo: Path, tmp_path: Path) -> None:
+    # Finding 1: `grade` re-graded and landed the committed half of the round while the orphaned
+    # agent still ran, and the worktree's removal took its uncommitted file with it.
+    script = [{"write": "one-a.txt", "content": "a\n"}, {"commit": "a"},
+              {"write": "one-b.txt", "content": "UNCOMMITTED\n"}, {"sleep": 60}]
+    run_id, pgid = _kill_the_launcher_once(repo, tmp_path, [{"id": "one", "script": script}], "one", "one-b.txt")
+    os.killpg(pgid, 0)  # the agent is still at work (ProcessLookupError if not)
+
+    graded = launcher_cli(repo, "grade", run_id, "one")
+    assert wait_group_gone(pgid) == [], "the dead launcher's agent survived `launcher grade`"
+    assert f"killed 1 orphaned process(es) of run {run_id}'s dead launcher" in graded.stdout + graded.stderr
+    (saved,) = _saved_refs(repo, run_id, "one")
+    assert saved.startswith(f"refs/launcher/{run_id}/one/interrupted-")
+    assert git(repo, "show", f"{saved}:one-b.txt") == "UNCOMMITTED\n"
+
+
+def test_land_after_a_kill_kills_the_agents_still_running(repo: Path, tmp_path: Path) -> None:
+    # Finding 2: `land` landed what was approved and left the dead launcher's other agent running.
+    tasks = [{"id": "fast", "script": [{"write": "fast.txt", "content": "f\n"}]},
+             {"id": "slow", "script": [{"write": "slow.txt", "content": "s\n"}, {"sleep": 60}]}]
+    run_id, pgid = _kill_the_launcher_once(repo, tmp_path, tasks, "slow", "slow.txt")
+    os.killpg(pgid, 0)
+
+    landed = launcher_cli(repo, "land", run_id)
+    assert wait_group_gone(pgid) == [], "the dead launcher's agent survived `launcher land`"
+    assert f"killed 1 orphaned process(es) of run {run_id}'s dead launcher" in landed.stdout + landed.stderr
+    (saved,) = _saved_refs(repo, run_id, "slow")
+    assert git(repo, "show", f"{saved}:slow.txt") == "s\n"
