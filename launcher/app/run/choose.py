@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
+
 from launcher import process
 from launcher.app.context import EventSink, RunContext
 from launcher.app.report import build_report, run_message, run_status
@@ -77,14 +79,24 @@ async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
     iteration = max([row.iteration, *recorded]) + 1
     task = ctx.plan.task(task_id)
     with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, task_id)):
-        ctx.transition(task_id, TaskState.CHECKING, f"re-measuring {head[:12]} for re-grade round {iteration}",
-                       iteration=iteration)
-        facts, failure = await remeasure(ctx, task, head, iteration)
-        if failure:
-            ctx.transition(task_id, TaskState.FAILED, f"re-grade: {failure}")
-            return _settled_report(ctx)
-        ctx.transition(task_id, TaskState.GRADING, f"re-grading round {iteration} by hand at {head[:12]}")
-        state = await grading.grade_task(ctx, task, iteration, facts)
+        try:
+            ctx.transition(task_id, TaskState.CHECKING,
+                           f"re-measuring {head[:12]} for re-grade round {iteration}", iteration=iteration)
+            facts, failure = await remeasure(ctx, task, head, iteration)
+            if failure:
+                ctx.transition(task_id, TaskState.FAILED, f"re-grade: {failure}")
+                return _settled_report(ctx)
+            ctx.transition(task_id, TaskState.GRADING, f"re-grading round {iteration} by hand at {head[:12]}")
+            state = await grading.grade_task(ctx, task, iteration, facts)
+        except BaseException:
+            # Ctrl-C or a crash mid-check or mid-grade: the task is left `checking`/`grading`, so
+            # the run is `interrupted` (not its earlier status, which the claim's release would
+            # put back): `launcher resume` finishes the round.
+            with anyio.CancelScope(shield=True):
+                ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
+                                    message=f"interrupted while re-grading {task_id}; "
+                                            f"`launcher resume {ctx.run_id}` continues")
+            raise
     if state is TaskState.APPROVED:
         await grading.approve(ctx, task_id, "rubric satisfied (re-graded)")
         if ctx.merge:
