@@ -62,15 +62,28 @@ class RunClaims(SqliteStore):
                 raise RunNotFound(f"no run {run_id!r} in {self.path}", fix="`launcher runs` lists the runs")
             status = RunStatus(row["status"])
             holder, holder_started = row["launcher_pid"], row["launcher_started"]
-            if status is RunStatus.RUNNING and held_by_other(holder, holder_started):
-                raise RunBusy(
-                    f"run {run_id} is still running (launcher pid {holder}), so `launcher {command}` "
-                    "leaves it alone", where=str(self.path),
-                    fix=f"wait for that launcher to finish (`launcher status {run_id}` shows the run), "
-                        f"or stop it (kill {holder}), then run `launcher {command}` again")
+            self._refuse_if_held(run_id, command, status, holder, holder_started)
             db.execute("UPDATE runs SET status=?, launcher_pid=?, launcher_started=? WHERE id=?",
                        (RunStatus.RUNNING.value, pid, started, run_id))
         return Claim(run_id, pid, started, status, holder, holder_started)
+
+    def check_free(self, run_id: str, command: str) -> None:
+        """Raise RunBusy, changing nothing, while another live launcher drives the run: a command
+        that records its own state first (a workflow's runner) checks before it records."""
+        row = self._db.execute("SELECT status, launcher_pid, launcher_started FROM runs WHERE id=?",
+                               (run_id,)).fetchone()
+        if row is not None:
+            self._refuse_if_held(run_id, command, RunStatus(row["status"]), row["launcher_pid"],
+                                 row["launcher_started"])
+
+    def _refuse_if_held(self, run_id: str, command: str, status: RunStatus, holder: int | None,
+                        holder_started: int | None) -> None:
+        if status is RunStatus.RUNNING and held_by_other(holder, holder_started):
+            raise RunBusy(
+                f"run {run_id} is still running (launcher pid {holder}), so `launcher {command}` "
+                "leaves it alone", where=str(self.path),
+                fix=f"wait for that launcher to finish (`launcher status {run_id}` shows the run), "
+                    f"or stop it (kill {holder}), then run `launcher {command}` again")
 
     def release_run(self, claim: Claim) -> None:
         """The command ends. A run it left `running` under its own claim (refused before it

@@ -240,7 +240,7 @@ async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool =
             state.status = WorkflowStatus.COMPLETED
             session.save(state)
             return state
-        await phase_run.begin_step(session, state, step)
+        await phase_run.begin_step(session, state, step, f"workflow next {state.id}")
     return await phase_run.run_step(session, state, step, emit)
 
 
@@ -303,14 +303,14 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
         resume_runs_a_phase(state, retry_failed=retry_failed)
         if _interrupted(state):  # a crashed runner: continue its phase's run
             step = _running_step(session, state)
-            await phase_run.begin_step(session, state, step)
+            await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")
             retry = False
         elif state.status is WorkflowStatus.PAUSED and state.paused_on:
             if parked(state):
                 return await _take_parked(session, state)
             step = phase_run.next_step(session, state)
             state.paused_on = None
-            await phase_run.begin_step(session, state, step)
+            await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")
             retry = True
         elif state.status is WorkflowStatus.PAUSED:
             state.status, state.resume_to = state.resume_to or WorkflowStatus.READY, None

@@ -50,10 +50,14 @@ def _recording(session: WorkflowSession, state: WorkflowState, step: list[Phase]
     return sink
 
 
-async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[Phase]) -> None:
-    """Record this process as the step's runner (the claim; under `session.claim`)."""
-    state.status, state.runner_pid, state.message = WorkflowStatus.RUNNING, os.getpid(), ""
+async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], command: str) -> None:
+    """Record this process as the step's runner (the claim; under `session.claim`). Refused
+    (RunBusy, naming `launcher <command>`) before anything is recorded while another live
+    launcher drives the step's run (a `launcher resume` of it): the workflow keeps its state."""
     run_id = state.phase(step[0].id).run_id
+    if run_id is not None:
+        session.journal().check_free(run_id, command)
+    state.status, state.runner_pid, state.message = WorkflowStatus.RUNNING, os.getpid(), ""
     for phase in step:
         row = state.phase(phase.id)
         row.status, row.error = PhaseStatus.RUNNING, None
