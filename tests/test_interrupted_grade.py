@@ -1,5 +1,6 @@
-"""Ctrl-C during `launcher grade` leaves the run `interrupted` (its task mid-check), not the
-status it had before the grade: `launcher resume` then finishes the re-grade's round."""
+"""Ctrl-C (or a closed terminal's SIGHUP) during `launcher grade` leaves the run `interrupted`
+(its task mid-check), not the status it had before the grade: `launcher resume` then finishes
+the re-grade's round."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers import launcher_cli
 
 GRADER = {"judge": {"adapter": "scripted-grader", "set_env": {"LAUNCHER_GRADER_MODE": "always_satisfied"}}}
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])  # Ctrl-C; the terminal closed
 def test_ctrl_c_during_a_regrade_leaves_the_run_interrupted_and_resume_finishes_it(
-        repo: Path, tmp_path: Path) -> None:
+        repo: Path, tmp_path: Path, signum: int) -> None:
     go = tmp_path / "go"
     go.touch()
     plan = tmp_path / "plan.json"
@@ -38,7 +41,7 @@ def test_ctrl_c_during_a_regrade_leaves_the_run_interrupted_and_resume_finishes_
         assert time.monotonic() < deadline and grade.poll() is None, "the re-grade never started its check"
         time.sleep(0.1)
     time.sleep(0.5)
-    os.kill(grade.pid, signal.SIGINT)
+    os.kill(grade.pid, signum)
     assert grade.wait(timeout=30) == 130
 
     shown = json.loads(launcher_cli(repo, "status", run_id, "--json").stdout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,9 @@ def effective_status(run: RunRow, landing: dict[str, Any] | None = None) -> tupl
     or `run` killed between moving the target and recording it), whatever its row says."""
     pid = run.launcher_pid
     unfinished = unfinished_landing(landing, run.id, run.target)
+    if run.status is RunStatus.RUNNING and run.prior_status is not None:
+        # Claimed by a command (alive or killed) that has changed nothing: the run's own status.
+        run = dataclasses.replace(run, status=run.prior_status)
     if run.status is RunStatus.RUNNING and holder_gone(pid, run.launcher_started):
         # Killed (SIGKILL, a crash of the machine) before it could journal that it stopped.
         gone = f"its launcher (pid {pid}) is gone without saving its state (killed?)"

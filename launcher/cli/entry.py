@@ -18,7 +18,9 @@ def _before_start(signum: int, frame: FrameType | None) -> None:
 
 
 def install_early_handlers() -> None:
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signum is signal.SIGHUP and signal.getsignal(signum) is signal.SIG_IGN:
+            continue  # started under `nohup`
         signal.signal(signum, _before_start)
 
 
@@ -28,6 +30,8 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the CLI handles Ctrl-C from here
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # cli.main installs its own
+    if signal.getsignal(signal.SIGHUP) is _before_start:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # cli.main installs its own
     try:
         cli.main()
     finally:

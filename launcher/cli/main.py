@@ -440,6 +440,10 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def main() -> None:
     atexit.register(process.kill_all_live_groups)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # The terminal closed (a dropped ssh): stop as SIGTERM does, saving state and putting the
+    # run's status back, unless started under `nohup` (SIGHUP ignored: keep running).
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _on_sigterm)
     app()
 
 

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS runs (
     landed_on TEXT,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    launcher_started INTEGER
+    launcher_started INTEGER,
+    prior_status TEXT
 );
 CREATE TABLE IF NOT EXISTS tasks (
     run_id TEXT NOT NULL,
@@ -116,6 +117,7 @@ _ADDED_COLUMNS = (
     ("landings", "main_tree", "INTEGER NOT NULL DEFAULT 0"),
     ("landings", "progress", "TEXT NOT NULL DEFAULT 'intent'"),
     ("runs", "launcher_started", "INTEGER"),
+    ("runs", "prior_status", "TEXT"),
 )
 
 NO_CHANGES = "no changes"  # message prefix of a task skipped because it changed nothing
@@ -142,6 +144,9 @@ class RunRow:
     landed_on: str | None
     created_at: float
     launcher_started: int | None = None  # the launcher's start time (with its pid: the run's claim)
+    # The run's own status while a command holds its claim and has changed nothing yet
+    # (store/run_claim.py): a `clean` killed in its claim leaves a finished run finished.
+    prior_status: RunStatus | None = None
 
     @property
     def driven_elsewhere(self) -> bool:
@@ -239,8 +244,10 @@ class Journal(RunClaims):
     def set_run(self, run_id: str, *, status: RunStatus | None = None, message: str | None = None,
                 launcher_pid: int | None = None, landed_on: str | None = None,
                 settings: dict[str, Any] | None = None) -> None:
-        """Update the run's row; `settings` are merged into the stored ones."""
+        """Update the run's row; `settings` are merged into the stored ones. The command holding
+        the run's claim now drives it: the status the claim kept aside is no longer the run's."""
         with self._tx() as db:
+            db.execute("UPDATE runs SET prior_status=NULL WHERE id=?", (run_id,))
             if settings:
                 row = db.execute("SELECT settings_json FROM runs WHERE id=?", (run_id,)).fetchone()
                 stored = {**json.loads(row[0] if row else "{}"), **settings}
@@ -266,6 +273,7 @@ class Journal(RunClaims):
             settings=json.loads(row["settings_json"]), launcher_pid=row["launcher_pid"],
             message=row["message"], landed_on=row["landed_on"], created_at=row["created_at"],
             launcher_started=row["launcher_started"],
+            prior_status=RunStatus(row["prior_status"]) if row["prior_status"] else None,
         )
 
     def runs(self, limit: int = 20) -> list[RunRow]:
@@ -287,6 +295,7 @@ class Journal(RunClaims):
                              (run_id, task_id)).fetchone()
             previous = row["state"] if row else None
             self._update(db, run_id, task_id, {**fields, "message": message}, state=state, now=now)
+            db.execute("UPDATE runs SET prior_status=NULL WHERE id=?", (run_id,))  # driven now: set_run
             db.execute(
                 "INSERT INTO transitions (run_id, task_id, from_state, to_state, message, at) VALUES (?,?,?,?,?,?)",
                 (run_id, task_id, previous, state.value, message, now),

@@ -3,7 +3,10 @@
 Every command that drives a run (`run`, `resume`, `land`, `choose`, `grade`, a workflow's
 phase, `clean` while it removes the run's trees) claims it first: in ONE write transaction it
 reads the run's status and launcher (pid and start time) and, unless another live launcher holds
-it, records itself as the run's launcher with the status `running`. Two commands started
+it, records itself as the run's launcher with the status `running`, keeping the run's own
+status in `prior_status` until the command drives the run (journals a task's transition or the
+run's row): a command killed before that (`clean`, a `choose` or `grade` refused later) leaves
+a finished run shown as it was, not `interrupted`. Two commands started
 together therefore never both pass "is anyone driving it?" (the check and the claim are one
 step under SQLite's write lock). A launcher killed with -9 keeps its claim in the journal, but
 its pid no longer names a live process of that start time, so the next command may claim it.
@@ -56,15 +59,17 @@ class RunClaims(SqliteStore):
         """Record this process as the run's launcher, or raise RunBusy naming the live one."""
         pid, started = os.getpid(), process_identity.start_time(os.getpid())
         with self._tx() as db:
-            row = db.execute("SELECT status, launcher_pid, launcher_started FROM runs WHERE id=?",
+            row = db.execute("SELECT status, launcher_pid, launcher_started, prior_status FROM runs WHERE id=?",
                              (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(f"no run {run_id!r} in {self.path}", fix="`launcher runs` lists the runs")
             status = RunStatus(row["status"])
             holder, holder_started = row["launcher_pid"], row["launcher_started"]
             self._refuse_if_held(run_id, command, status, holder, holder_started)
-            db.execute("UPDATE runs SET status=?, launcher_pid=?, launcher_started=? WHERE id=?",
-                       (RunStatus.RUNNING.value, pid, started, run_id))
+            if status is RunStatus.RUNNING and row["prior_status"]:
+                status = RunStatus(row["prior_status"])  # a dead command's claim that changed nothing
+            db.execute("UPDATE runs SET status=?, launcher_pid=?, launcher_started=?, prior_status=? WHERE id=?",
+                       (RunStatus.RUNNING.value, pid, started, status.value, run_id))
         return Claim(run_id, pid, started, status, holder, holder_started)
 
     def check_free(self, run_id: str, command: str) -> None:
@@ -91,7 +96,7 @@ class RunClaims(SqliteStore):
         back; one it settled (succeeded, interrupted, ...) is left as it is."""
         with self._tx() as db:
             db.execute(
-                "UPDATE runs SET status=?, launcher_pid=?, launcher_started=? WHERE id=? AND status=? "
-                "AND launcher_pid=? AND launcher_started IS ?",
+                "UPDATE runs SET status=?, launcher_pid=?, launcher_started=?, prior_status=NULL WHERE id=? "
+                "AND status=? AND launcher_pid=? AND launcher_started IS ?",
                 (claim.previous_status.value, claim.previous_pid, claim.previous_started, claim.run_id,
                  RunStatus.RUNNING.value, claim.pid, claim.started))
