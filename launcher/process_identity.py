@@ -3,6 +3,7 @@ kernel has since given to another process is not taken for a live launcher."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from launcher.process import pid_alive
@@ -40,3 +41,15 @@ def alive(pid: int, started: int | None) -> bool:
     if fields and fields[0] in (b"Z", b"X"):
         return False
     return started is None or start_time(pid) in (None, started)
+
+
+def is_launcher(pid: int) -> bool:
+    """Whether the process `pid` runs launcher (`launcher ...`, `python -m launcher ...`): what a
+    claim recorded without a start time (by an older launcher) is checked against, so an
+    unrelated process that got the pid is not taken for the run's launcher. True without /proc."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return not Path("/proc/self/cmdline").exists()
+    names = [Path(a.decode(errors="replace")).name for a in argv[:3]]
+    return "launcher" in names or any(a == b"-m" and b == b"launcher" for a, b in itertools.pairwise(argv))
