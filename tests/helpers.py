@@ -121,3 +121,30 @@ class PeakRss:
     @property
     def growth(self) -> int:
         return self.peak - self.baseline
+
+
+def kill_the_launcher_once_written(repo: Path, tmp_path: Path, plan: dict[str, Any], task_id: str,
+                                   wrote: str, settle: float = 0.0) -> tuple[str, int]:
+    """Start `launcher run` of `plan` (a JSON plan), SIGKILL the launcher alone once `task_id`'s
+    agent wrote `wrote` in its worktree (then `settle` seconds more); (the run id, that agent's
+    process group, which keeps running)."""
+    import json
+    import signal
+    import sqlite3
+    import time
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(path), "--quiet"], cwd=repo,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "cache").glob(f"launcher/worktrees/*/*/{task_id}/{wrote}")):
+        assert time.monotonic() < deadline and launcher.poll() is None, "the agent never wrote its work"
+        time.sleep(0.05)
+    time.sleep(settle)
+    os.kill(launcher.pid, signal.SIGKILL)
+    launcher.wait()
+    run_id, pgid = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
+        "SELECT run_id, agent_pgid FROM tasks WHERE task_id=?", (task_id,)).fetchone()
+    return str(run_id), int(pgid)

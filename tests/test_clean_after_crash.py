@@ -6,37 +6,16 @@ and uncommitted work in a task's worktree is saved under `refs/launcher/<run>/<t
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from helpers import git, launcher_cli, wait_group_gone
+from helpers import git, kill_the_launcher_once_written, launcher_cli, wait_group_gone
 
 
 def _kill_the_launcher_once_the_agent_wrote(repo: Path, tmp_path: Path, script: list[dict[str, object]],
                                             wrote: str) -> tuple[str, int]:
-    """Start a one-task run, SIGKILL its launcher (alone) once the agent wrote `wrote` in its
-    worktree; (the run id, the agent's process group)."""
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"task": [{"id": "one", "script": script}]}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), "--quiet"], cwd=repo,
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not list((tmp_path / "cache").glob(f"launcher/worktrees/*/*/one/{wrote}")):
-        assert time.monotonic() < deadline and launcher.poll() is None, "the agent never wrote its work"
-        time.sleep(0.05)
-    os.kill(launcher.pid, signal.SIGKILL)
-    launcher.wait()
-    run_id, pgid = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
-        "SELECT run_id, agent_pgid FROM tasks").fetchone()
-    return run_id, pgid
+    """A one-task run whose launcher is SIGKILLed once the agent wrote `wrote`."""
+    return kill_the_launcher_once_written(repo, tmp_path, {"task": [{"id": "one", "script": script}]}, "one", wrote)
 
 
 def _saved_refs(repo: Path, run_id: str) -> list[str]:

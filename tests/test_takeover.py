@@ -6,41 +6,20 @@ grade and clean)."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from helpers import git, launcher_cli, wait_group_gone
+from helpers import git, kill_the_launcher_once_written, launcher_cli, wait_group_gone
 
 GRADER = {"judge": {"adapter": "scripted-grader", "set_env": {"LAUNCHER_GRADER_MODE": "always_satisfied"}}}
 
 
 def _kill_the_launcher_once(repo: Path, tmp_path: Path, tasks: list[dict[str, Any]], task_id: str,
                             wrote: str) -> tuple[str, int]:
-    """Start a run, SIGKILL its launcher (alone) once `task_id`'s agent wrote `wrote` in its
-    worktree; (the run id, that agent's process group)."""
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"task": tasks, "run": {"grader": "judge"}, "agents": GRADER}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), "--quiet"], cwd=repo,
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not list((tmp_path / "cache").glob(f"launcher/worktrees/*/*/{task_id}/{wrote}")):
-        assert time.monotonic() < deadline and launcher.poll() is None, "the agent never wrote its work"
-        time.sleep(0.05)
-    time.sleep(0.3)
-    os.kill(launcher.pid, signal.SIGKILL)
-    launcher.wait()
-    run_id, pgid = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
-        "SELECT run_id, agent_pgid FROM tasks WHERE task_id=?", (task_id,)).fetchone()
-    return run_id, pgid
+    """A graded run whose launcher is SIGKILLed once `task_id`'s agent wrote `wrote`."""
+    plan = {"task": tasks, "run": {"grader": "judge"}, "agents": GRADER}
+    return kill_the_launcher_once_written(repo, tmp_path, plan, task_id, wrote, settle=0.3)
 
 
 def _saved_refs(repo: Path, run_id: str, task_id: str) -> list[str]:
