@@ -35,7 +35,9 @@ def test_ctrl_c_during_a_regrade_leaves_the_run_interrupted_and_resume_finishes_
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     grade = subprocess.Popen([sys.executable, "-m", "launcher", "grade", run_id, "a"], cwd=repo, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                             # as from a terminal: a test run under `nohup` would pass SIGHUP on ignored
+                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while json.loads(launcher_cli(repo, "status", run_id, "--json").stdout)["tasks"][0]["state"] != "checking":
         assert time.monotonic() < deadline and grade.poll() is None, "the re-grade never started its check"
