@@ -44,7 +44,7 @@ def alive(pid: int, started: int | None) -> bool:
 
 
 def is_launcher(pid: int) -> bool:
-    """Whether the process `pid` runs launcher (`launcher ...`, `python -m launcher ...`): what a
+    """Whether the process `pid` runs launcher (`launcher ...`, `python -m launcher[.cli.main] ...`): what a
     claim recorded without a start time (by an older launcher) is checked against, so an
     unrelated process that got the pid is not taken for the run's launcher. True without /proc."""
     try:
@@ -52,4 +52,5 @@ def is_launcher(pid: int) -> bool:
     except OSError:
         return not Path("/proc/self/cmdline").exists()
     names = [Path(a.decode(errors="replace")).name for a in argv[:3]]
-    return "launcher" in names or any(a == b"-m" and b == b"launcher" for a, b in itertools.pairwise(argv))
+    return "launcher" in names or any(a == b"-m" and b.split(b".")[0] == b"launcher"
+                                                       for a, b in itertools.pairwise(argv))

@@ -208,7 +208,36 @@ def test_mcp_resume_runs_detached_returns_at_once_and_refuses_a_second_resume(
 
 
 def test_runner_alive_counts_the_current_process_as_alive() -> None:
-    assert engine.runner_alive(os.getpid()) is True
+    state = engine.WorkflowState(id="w", template="t", runner_pid=os.getpid())
+    assert engine.runner_alive(state) is True
+
+
+@pytest.mark.parametrize("recorded", ["other_start", "no_start"])
+def test_a_dead_runners_pid_reused_by_another_process_is_not_taken_for_the_runner(
+        wf_repo: Path, recorded: str) -> None:  # noqa: F811
+    """The kernel gave the dead runner's pid to an unrelated process (here a live `sleep`): the
+    runner is seen dead (its phase, which had not begun a run, failed; the operator is offered a
+    retry), not "has a runner already" for ever."""
+    wid = _create(wf_repo, _scripts(wf_repo))
+    squatter = subprocess.Popen(["sleep", "60"], stdin=subprocess.DEVNULL)
+    try:
+        async def mark() -> None:
+            session = await WorkflowSession.open(wf_repo)
+            state = session.load(wid)
+            state.status, state.runner_pid = engine.WorkflowStatus.RUNNING, squatter.pid
+            state.runner_started = None if recorded == "no_start" else 1  # started at boot: not the sleep
+            state.phases[0].status = engine.PhaseStatus.RUNNING
+            session.save(state)
+
+        anyio.run(mark)
+        shown = json.loads(launcher_cli(wf_repo, "workflow", "status", wid, "--json").stdout)
+        assert shown["status"] == "paused" and shown["runner_pid"] is None, shown
+        assert f"the runner (process {squatter.pid}) exited" in shown["message"], shown
+        assert f"launcher workflow resume {wid} --retry-failed" in shown["offers"], shown
+        assert squatter.poll() is None  # nobody signalled the unrelated process
+    finally:
+        squatter.kill()
+        squatter.wait()
 
 
 # 3 -------------------------------------------------------------------------------------------

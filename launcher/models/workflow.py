@@ -191,6 +191,7 @@ class WorkflowState(BaseModel):
     pause_requested: bool = False
     resume_to: WorkflowStatus | None = None  # the status an operator's pause interrupted
     runner_pid: int | None = None
+    runner_started: int | None = None  # the runner's start time (/proc), so a reused pid is not it
     message: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from launcher import detached
+from launcher import detached, process_identity
 from launcher.app.context import EventSink
 from launcher.app.workflow import engine, planner, routing
 from launcher.app.workflow.session import WorkflowSession
@@ -198,7 +198,7 @@ def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool =
     now = session.load(state.id)
     if now.runner_pid not in (None, state.runner_pid) or now.status is not state.status:
         return now  # the runner already took over and recorded itself
-    now.runner_pid = pid
+    now.runner_pid, now.runner_started = pid, process_identity.start_time(pid)
     now.message = f"the phase runs in process {pid}; `status` shows its progress"
     session.save(now)
     return now

@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio
 
-from launcher import process
+from launcher import process, process_identity
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run.inputs import check_run_inputs
@@ -47,20 +47,18 @@ CANCEL_MARK = "cancelling"  # a file in the workflow's folder while `cancel` sto
 STOP_GRACE_S = 10.0
 
 
-def runner_alive(pid: int | None) -> bool:
+def runner_alive(state: WorkflowState) -> bool:
     """Whether the recorded runner still runs: we ourselves (this process runs the phase), or
-    another live process (a zombie does not count)."""
+    the same live process that was recorded, by pid *and* start time (a zombie, or a newer
+    process the kernel gave a dead runner's pid, does not count)."""
+    pid = state.runner_pid
     if not pid:
         return False
     if pid == os.getpid():
         return True
-    if not process.pid_alive(pid):
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    if state.runner_started is None:  # recorded by an older launcher: the pid must run launcher
+        return process_identity.alive(pid, None) and process_identity.is_launcher(pid)
+    return process_identity.alive(pid, state.runner_started)
 
 
 def _refuse(state: WorkflowState, what: str, fix: str) -> UsageProblem:
@@ -69,11 +67,11 @@ def _refuse(state: WorkflowState, what: str, fix: str) -> UsageProblem:
 
 
 def _interrupted(state: WorkflowState) -> bool:
-    return state.status is WorkflowStatus.RUNNING and not runner_alive(state.runner_pid)
+    return state.status is WorkflowStatus.RUNNING and not runner_alive(state)
 
 
 def _refuse_live_runner(state: WorkflowState) -> None:
-    if runner_alive(state.runner_pid):
+    if runner_alive(state):
         raise UsageProblem(f"workflow {state.id} has a runner already: its phase runs in process {state.runner_pid}",
                            fix=f"watch it with `launcher workflow status {state.id}`; "
                                f"`launcher workflow cancel {state.id}` stops it",
@@ -105,7 +103,7 @@ def notice_dead_runner(session: WorkflowSession, state: WorkflowState) -> Workfl
     run); before its run began (a crash while starting), its phase failed. Either way the end of
     its log says why."""
     pid = state.runner_pid
-    if not pid or runner_alive(pid):
+    if not pid or runner_alive(state):
         return state
     tail = runner_log_tail(session, state.id)
     said = f"; its log ends:\n{tail}\n" if tail else "; "
@@ -266,7 +264,7 @@ async def record_checkpoint(cwd: Path, workflow_id: str, signal_ref: str) -> Wor
 async def pause(cwd: Path, workflow_id: str) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
     state = session.load(workflow_id)
-    if state.status is WorkflowStatus.RUNNING and runner_alive(state.runner_pid):
+    if state.status is WorkflowStatus.RUNNING and runner_alive(state):
         state.pause_requested = True
         state.message = "pause requested: the workflow pauses when the running phase finishes"
     elif state.status in (WorkflowStatus.READY, WorkflowStatus.WAITING_CHECKPOINT):
@@ -371,11 +369,11 @@ async def cancel(cwd: Path, workflow_id: str) -> WorkflowState:
     # runner stopped but the workflow still `running`
     with anyio.CancelScope(shield=True):
         pid = state.runner_pid
-        if pid and pid != os.getpid() and runner_alive(pid):
+        if pid and pid != os.getpid() and runner_alive(state):
             marker = session.folder(state.id) / CANCEL_MARK
             marker.write_text(f"{time.time()}\n")
             try:
-                await _stop(pid)
+                await _stop(pid, state.runner_started)
             finally:
                 marker.unlink(missing_ok=True)
             state = session.load(workflow_id)  # what the runner saved on its way out
@@ -403,7 +401,7 @@ async def cancel(cwd: Path, workflow_id: str) -> WorkflowState:
     return state
 
 
-async def _stop(pid: int) -> None:
+async def _stop(pid: int, started: int | None) -> None:
     """SIGTERM the runner (its group, when it leads one), then SIGKILL after a grace period."""
     if process.signal_group(pid, 0):
         await process.terminate_group(pid, STOP_GRACE_S)
@@ -414,9 +412,9 @@ async def _stop(pid: int) -> None:
         except ProcessLookupError:
             return
         deadline = time.monotonic() + wait_s
-        while runner_alive(pid) and time.monotonic() < deadline:
+        while process_identity.alive(pid, started) and time.monotonic() < deadline:
             await anyio.sleep(0.05)
-        if not runner_alive(pid):
+        if not process_identity.alive(pid, started):
             return
 
 
@@ -529,7 +527,7 @@ async def listing(cwd: Path, *, everything: bool = False) -> list[WorkflowState]
 def offers(state: WorkflowState) -> list[str]:
     """What the operator can do next, as commands."""
     wid = state.id
-    if runner_alive(state.runner_pid):
+    if runner_alive(state):
         pause = [f"launcher workflow pause {wid}"] if state.status is WorkflowStatus.RUNNING else []
         return [f"launcher workflow status {wid}", *pause, f"launcher workflow cancel {wid}"]
     if _interrupted(state):

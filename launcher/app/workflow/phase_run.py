@@ -9,6 +9,7 @@ import os
 import time
 from typing import Any
 
+from launcher import process_identity
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run.runner import RunOptions, resume_run, start_run
@@ -57,7 +58,8 @@ async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[
     run_id = state.phase(step[0].id).run_id
     if run_id is not None:
         session.journal().check_free(run_id, command)
-    state.status, state.runner_pid, state.message = WorkflowStatus.RUNNING, os.getpid(), ""
+    state.status, state.message = WorkflowStatus.RUNNING, ""
+    state.runner_pid, state.runner_started = os.getpid(), process_identity.start_time(os.getpid())
     for phase in step:
         row = state.phase(phase.id)
         row.status, row.error = PhaseStatus.RUNNING, None
