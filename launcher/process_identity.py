@@ -43,6 +43,21 @@ def alive(pid: int, started: int | None) -> bool:
     return started is None or start_time(pid) in (None, started)
 
 
+def stopped(pid: int) -> bool:
+    """Whether the process is stopped (Ctrl-Z, SIGSTOP, a debugger): it holds what it holds but
+    acts on nothing, not even SIGTERM, until it is continued (SIGCONT)."""
+    fields = _stat_fields(pid)
+    return fields is not None and bool(fields) and fields[0] in (b"T", b"t")
+
+
+def stop_advice(pid: int) -> str:
+    """How to get a launcher out of the way: for a stopped one, `kill` alone does nothing."""
+    if stopped(pid):
+        return (f"it is stopped (suspended, e.g. by Ctrl-Z): continue it with `fg` in its terminal or "
+                f"`kill -CONT {pid}`, or end it with `kill {pid}; kill -CONT {pid}`")
+    return f"stop it (kill {pid})"
+
+
 def is_launcher(pid: int) -> bool:
     """Whether the process `pid` runs launcher (`launcher ...`, `python -m launcher[.cli.main] ...`): what a
     claim recorded without a start time (by an older launcher) is checked against, so an

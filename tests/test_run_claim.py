@@ -148,3 +148,33 @@ def test_a_dead_launchers_pid_reused_by_another_process_does_not_hold_the_run(re
     landed = launcher_cli(repo, "land", "--json")
     assert landed.returncode == 0, landed.stderr
     assert json.loads(landed.stdout)["tasks"][0]["state"] == "merged"
+
+
+def test_a_refusal_by_a_suspended_launcher_says_it_is_stopped_and_how_to_continue_or_end_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    # A launcher suspended with Ctrl-Z keeps its claim; `kill PID` alone does nothing to a
+    # stopped process, so the advice names `fg` / `kill -CONT`.
+    marker = tmp_path / "check-started"
+    plan = _plan(tmp_path / "plan.json", [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}],
+                 integration_check=f"touch {marker}; sleep 3")
+    assert launcher_cli(repo, "run", str(plan), "--no-merge", "--quiet").returncode == 0
+    land = _start(repo, "land", "--json")
+    _wait_for(marker.exists, "the land's integration check")
+    os.kill(land.pid, signal.SIGSTOP)
+    try:
+        _wait_for(lambda: Path(f"/proc/{land.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T",
+                  "the launcher to stop")
+        refused = launcher_cli(repo, "resume")
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        said = " ".join(refused.stderr.split())
+        assert "is stopped" in said and f"kill -CONT {land.pid}" in said, refused.stderr
+        shown = json.loads(launcher_cli(repo, "status", "--json").stdout)
+        assert shown["status"] == "running" and f"(pid {land.pid}) is stopped" in shown["message"], shown
+    finally:
+        os.kill(land.pid, signal.SIGCONT)
+    out, err = land.communicate(timeout=120)
+    assert land.returncode == 0, err
+    assert json.loads(out)["tasks"][0]["state"] == "merged"
+    running = launcher_cli(repo, "status", "--json")
+    assert json.loads(running.stdout)["status"] == "succeeded"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
+from launcher import process_identity
 from launcher.app.land.unfinished import unfinished_landing
 from launcher.app.queue import matrix
 from launcher.app.run.claims import claimed_files, disagreements
@@ -133,6 +135,9 @@ def effective_status(run: RunRow, landing: dict[str, Any] | None = None) -> tupl
         gone = f"its launcher (pid {pid}) is gone without saving its state (killed?)"
         return RunStatus.INTERRUPTED.value, (f"{gone}; {unfinished}" if unfinished
                                              else f"{gone}; `launcher resume {run.id}` continues")
+    if run.status is RunStatus.RUNNING and pid and pid != os.getpid() and process_identity.stopped(pid):
+        stopped = f"its launcher (pid {pid}) {process_identity.stop_advice(pid).removeprefix('it ')}"
+        return run.status.value, f"{run.message}; {stopped}" if run.message else stopped
     if unfinished and run.status is not RunStatus.RUNNING:
         return RunStatus.INTERRUPTED.value, unfinished + (f" (earlier: {run.message})" if run.message else "")
     return run.status.value, run.message

@@ -94,7 +94,7 @@ class RunClaims(SqliteStore):
                 f"run {run_id} is still running (launcher pid {holder}), so `launcher {command}` "
                 "leaves it alone", where=str(self.path),
                 fix=f"wait for that launcher to finish (`launcher status {run_id}` shows the run), "
-                    f"or stop it (kill {holder}), then run `launcher {command}` again")
+                    f"or {process_identity.stop_advice(holder or 0)}, then run `launcher {command}` again")
 
     def release_run(self, claim: Claim) -> None:
         """The command ends. A run it left `running` under its own claim (refused before it

@@ -74,7 +74,9 @@ def _refuse_live_runner(state: WorkflowState) -> None:
     if runner_alive(state):
         raise UsageProblem(f"workflow {state.id} has a runner already: its phase runs in process {state.runner_pid}",
                            fix=f"watch it with `launcher workflow status {state.id}`; "
-                               f"`launcher workflow cancel {state.id}` stops it",
+                               f"`launcher workflow cancel {state.id}` stops it"
+                               + (f"; {process_identity.stop_advice(state.runner_pid or 0)}"
+                                  if process_identity.stopped(state.runner_pid or 0) else ""),
                            error_key="workflow_runner_alive")
 
 
