@@ -59,3 +59,37 @@ def test_clean_after_a_crash_kills_the_agents_still_running_there(repo: Path, tm
     (saved,) = _saved_refs(repo, run_id)  # what it had written so far is kept too
     assert git(repo, "show", f"{saved}:partial.txt") == "half done\n"
     assert cleaned.stdout.strip().endswith("kept 1")  # the worktree and branch removed, the ref kept
+
+
+def test_clean_after_a_killed_land_removes_its_integration_scratch_tree_without_calling_it_kept(
+        repo: Path, tmp_path: Path) -> None:
+    # The land was SIGKILLed during its integration check: `_integration/<sha>` is the
+    # launcher's own scratch tree (a commit that exists elsewhere), not anyone's work to keep.
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    marker = tmp_path / "check-started"
+    (repo / "launcher.toml").write_text(f'[merge]\nintegration_check = "touch {marker}; sleep 30"\n')
+    git(repo, "add", "launcher.toml")
+    git(repo, "commit", "-qm", "check")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}]}))
+    assert launcher_cli(repo, "run", str(plan), "--no-merge", "--quiet").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    land = subprocess.Popen([sys.executable, "-m", "launcher", "land"], cwd=repo, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert time.monotonic() < deadline and land.poll() is None, "the integration check never started"
+        time.sleep(0.05)
+    os.kill(land.pid, signal.SIGKILL)
+    land.wait()
+    assert list((tmp_path / "cache").glob("launcher/worktrees/*/*/_integration/*"))  # left behind
+
+    cleaned = launcher_cli(repo, "clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "kept worktree" not in cleaned.stdout and "Copy what you want" not in cleaned.stdout, cleaned.stdout
+    assert not list((tmp_path / "cache").glob("launcher/worktrees/*/*/_integration"))
+    assert "integration" not in git(repo, "worktree", "list")

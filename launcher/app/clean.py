@@ -85,7 +85,10 @@ async def _trees_to_keep(repo: GitRepo, run_dir: Path) -> dict[Path, str]:
     if not run_dir.is_dir():
         return {}
     kept = {}
-    for tree in sorted(p for p in run_dir.iterdir() if p.is_dir() and not p.is_symlink()):
+    # `_integration`, `_grading`: the launcher's own scratch trees (task ids start with [a-z0-9]),
+    # checks of commits that exist elsewhere; no one's work is there to keep
+    for tree in sorted(p for p in run_dir.iterdir() if p.is_dir() and not p.is_symlink()
+                       and not p.name.startswith("_")):
         if why := await unsaved_work(repo, tree):
             kept[tree] = kept_line(tree, why)
     return kept
