@@ -9,8 +9,10 @@ the specialist's work stays on its branch either way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,9 @@ class GradingInput:
     limits: Limits
     port_base: int
     check_env: list[str] = field(default_factory=list)  # parent variables rubric checks may see
+    # Called once the verdict file is written, before anything else can go wrong (the journal
+    # records its digest there, so a launcher killed later reuses this verdict, and only this file)
+    on_verdict_written: Callable[[GradeResult], None] | None = None
 
 
 @dataclass
@@ -75,6 +80,9 @@ class GradeResult:
     tokens: dict[str, int] | None = None  # summed over every grader process of the round
     rubric_checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # criterion -> result
     failure: str | None = None  # the grader CLI's own message when it failed in a way not retried
+    # sha256 of the `<n>-verdict.json` the launcher wrote: journaled with the round, so that only
+    # a verdict file the launcher itself wrote is ever reused (an agent can write that directory)
+    verdict_sha256: str | None = None
 
 
 async def add_scratch(repo: GitRepo, path: Path, head: str) -> None:
@@ -118,8 +126,11 @@ async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:
         if result.verdict is not None:
             result.verdict = apply_deterministic(result.verdict, checks)
             result.audit = audit_line(result.verdict, ids)
-            atomic_write_json(spec.grading_dir / f"{spec.iteration}-verdict.json",
-                              result.verdict.to_contract())
+            text = json.dumps(result.verdict.to_contract(), indent=2) + "\n"
+            atomic_write_text(spec.grading_dir / f"{spec.iteration}-verdict.json", text)
+            result.verdict_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            if spec.on_verdict_written is not None:
+                spec.on_verdict_written(result)
         return result
     finally:
         await remove_scratch(repo, spec.scratch)

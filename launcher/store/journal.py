@@ -268,10 +268,17 @@ class Journal(RunClaims):
 
     # grading rounds -------------------------------------------------------------------------
     def record_round(self, run_id: str, task_id: str, iteration: int, *, verdict: str | None,
-                     audit: str | None, error_key: str | None) -> None:
+                     audit: str | None, error_key: str | None, verdict_sha256: str | None = None) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO rounds VALUES (?,?,?,?,?,?,?)",
-                       (run_id, task_id, iteration, verdict, audit, error_key, time.time()))
+            db.execute("INSERT OR REPLACE INTO rounds (run_id, task_id, iteration, verdict, audit, error_key, at, "
+                       "verdict_sha256) VALUES (?,?,?,?,?,?,?,?)",
+                       (run_id, task_id, iteration, verdict, audit, error_key, time.time(), verdict_sha256))
+
+    def verdict_digest(self, run_id: str, task_id: str, iteration: int) -> str | None:
+        """The sha256 of the verdict file the launcher wrote for this grading round, if journaled."""
+        row = self._db.execute("SELECT verdict_sha256 FROM rounds WHERE run_id=? AND task_id=? AND iteration=?",
+                               (run_id, task_id, iteration)).fetchone()
+        return row["verdict_sha256"] if row else None
 
     def rounds(self, run_id: str, task_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(

@@ -105,4 +105,5 @@ ADDED_COLUMNS = (
     ("landings", "progress", "TEXT NOT NULL DEFAULT 'intent'"),
     ("runs", "launcher_started", "INTEGER"),
     ("runs", "prior_status", "TEXT"),
+    ("rounds", "verdict_sha256", "TEXT"),
 )

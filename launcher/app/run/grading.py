@@ -138,6 +138,12 @@ async def withdrawal_reason(
     return None
 
 
+def _record_round(ctx: RunContext, task_id: str, iteration: int, result: relay.GradeResult) -> None:
+    ctx.journal.record_round(ctx.run_id, task_id, iteration,
+                             verdict=result.verdict.verdict if result.verdict else None,
+                             audit=result.audit, error_key=result.error_key, verdict_sha256=result.verdict_sha256)
+
+
 async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[str, object]) -> TaskState:
     """One grading round; returns APPROVED, NEEDS_REVISION, or the state the cap led to."""
     row = ctx.journal.task(ctx.run_id, task.id)
@@ -163,8 +169,10 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
         limits=Limits(timeout_s=config.timeout_s or ctx.plan.run.timeout_s or DEFAULT_TIMEOUT_S,
                       inactivity_s=config.inactivity_timeout_s),
         port_base=ctx.port_base(task.id), check_env=check_env_names(ctx, task),
+        on_verdict_written=lambda written: _record_round(ctx, task.id, iteration, written),
     )
-    result = (resume_point.recorded_grade(spec.grading_dir, iteration, head, ids)
+    digest = ctx.journal.verdict_digest(ctx.run_id, task.id, iteration)
+    result = (resume_point.recorded_grade(spec.grading_dir, iteration, head, ids, digest)
               or await relay.grade(ctx.repo, spec))
     for note in result.notes:
         ctx.note(task.id, note)
@@ -176,9 +184,7 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
         facts_file = artifacts / "facts.json"
         atomic_write_json(facts_file, {**read_facts(facts_file), "rubric_checks": result.rubric_checks})
     verdict = result.verdict
-    ctx.journal.record_round(ctx.run_id, task.id, iteration,
-                             verdict=verdict.verdict if verdict else None,
-                             audit=result.audit, error_key=result.error_key)
+    _record_round(ctx, task.id, iteration, result)
     if verdict is None:
         why = (f"the grader failed ({result.error_key}: {result.failure})" if result.failure else
                f"the grader gave no valid verdict {relay.MAX_INVALID_IN_A_ROW} times in a row ({result.error_key})")

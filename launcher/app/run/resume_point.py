@@ -10,6 +10,7 @@ uninterrupted run would have.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,18 +113,27 @@ def _round_result(record: dict[str, Any]) -> RoundResult:
     return RoundResult(outcome, supervised, Collected(contract, record["contract_origin"], error))
 
 
-def recorded_grade(grading_dir: Path, iteration: int, head_sha: str, ids: list[str]) -> GradeResult | None:
+def recorded_grade(grading_dir: Path, iteration: int, head_sha: str, ids: list[str],
+                   digest: str | None) -> GradeResult | None:
     """The verdict this grading round already gave on this head, if an interrupted launcher got
-    it: a grader is never asked (nor paid) twice for the same round."""
+    it: a grader is never asked (nor paid) twice for the same round. Only the file the launcher
+    itself wrote counts (`digest`, journaled with the round): the directory lies where the task's
+    agent writes its contract, and a verdict file it wrote must never stand for a grader's."""
+    if digest is None:
+        return None
     try:
         packet = (grading_dir / f"{iteration}-packet.md").read_text(encoding="utf-8")
-        text = (grading_dir / f"{iteration}-verdict.json").read_text(encoding="utf-8")
+        data = (grading_dir / f"{iteration}-verdict.json").read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError):  # unreadable: this round is graded again, never a crash
         return None
+    if hashlib.sha256(data).hexdigest() != digest:
+        return None  # not the file the launcher wrote
     if head_sha not in packet:
         return None  # graded another head: this one needs its own verdict
     try:
         verdict = parse_grader_output(text, expected_criteria=ids)
     except VerdictInvalid:
         return None
-    return GradeResult(verdict, audit_line(verdict, ids), None, 0, None, ["verdict recorded before the interruption"])
+    return GradeResult(verdict, audit_line(verdict, ids), None, 0, None, ["verdict recorded before the interruption"],
+                       verdict_sha256=digest)
