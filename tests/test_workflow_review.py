@@ -462,3 +462,30 @@ def test_mcp_answers_a_lone_surrogate_or_bytes_that_are_not_utf8_with_an_envelop
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_retries_of_a_failed_phase_within_one_second_each_keep_their_attempt(repo: Path) -> None:
+    # `launcher demo --workflow` retries in one process: the retries' labels (kept ref, usage
+    # keys, artifacts folder) were the wall-clock second, so the second retry crashed and had
+    # already overwritten the first attempt's kept ref.
+    write_files(repo, {"workflows/mini.toml": 'name = "mini"\n[[phase]]\nid = "one"\n'
+                                              '[[phase.primary]]\nrole = "dev"\nprompt = "do it"\n',
+                       "launcher.toml": '[roles]\ndefault = "scripted"\n'})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "workflow")
+    scripts = {"one-dev": [{"run": [sys.executable, "-c", "import time; open(f'f{time.time_ns()}.txt', 'w')"]},
+                           {"commit": "attempt"}, {"exit": 1}]}
+
+    async def scenario() -> engine.WorkflowState:
+        state = await engine.create(repo, "mini", {}, {"scripts": scripts})
+        state = await engine.run_next(repo, state.id, lambda _e: None)
+        for _ in range(3):
+            assert state.status.value == "paused", state.message
+            state = await engine.resume(repo, state.id, lambda _e: None, retry_failed=True)
+        return state
+
+    state = anyio.run(scenario)
+    assert state.status.value == "paused", state.message
+    kept = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/launcher").split("\n")
+    kept = [line for line in kept if "/failed-" in line]
+    assert len(kept) == 3 and len({line.split()[1] for line in kept}) == 3, kept  # three attempts, three commits

@@ -267,7 +267,8 @@ def test_kill_9_mid_phase_then_resume_repeats_no_finished_phase_or_task(wf_repo:
 
 
 def test_demo_workflow_runs_feature_development_with_a_checkpoint_and_a_retried_failure(tmp_path: Path) -> None:
-    done = launcher_cli(tmp_path, "demo", "--workflow", "--json", "--where", str(tmp_path / "demo"), timeout=60)
+    # `--where` relative to the current directory, as a user types it
+    done = launcher_cli(tmp_path, "demo", "--workflow", "--json", "--where", "demo", timeout=60)
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["status"] == "completed" and data["checkpoints"][0]["signal"] == "plan-approved"

@@ -53,6 +53,7 @@ def sample_repo_dir(where: Path | None, prefix: str, name: str = "calc-repo") ->
     if where.exists() and not where.is_dir():
         raise UsageProblem(f"--where {where} is not a directory", where="launcher demo",
                            fix="give a directory (it is created if missing), or no --where for a temp directory")
+    where = where.absolute()  # the workflow demo's agents run elsewhere and name files beside it
     for n in itertools.count(1):
         root = where / (name if n == 1 else f"{name}-{n}")
         try:

@@ -72,6 +72,11 @@ class UsageLedger(SqliteStore):
             db.execute("UPDATE usage SET key = ? || '/' || key WHERE run_id=? AND task_id=? AND key NOT LIKE '%/%'",
                        (label, run_id, task_id))
 
+    def label_used(self, run_id: str, task_id: str, label: str) -> bool:
+        """Whether `set_aside` already used `label` for this task."""
+        return self._db.execute("SELECT 1 FROM usage WHERE run_id=? AND task_id=? AND substr(key, 1, ?) = ? LIMIT 1",
+                                (run_id, task_id, len(label) + 1, f"{label}/")).fetchone() is not None
+
     def by_task(self, run_id: str) -> dict[str, dict[str, Spend]]:
         """task -> role -> spend."""
         result: dict[str, dict[str, Spend]] = {}

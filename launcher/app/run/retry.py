@@ -8,6 +8,7 @@ and its artifacts move to `.launcher/runs/<run>/_retried/<task>-<ts>/`.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 from pathlib import Path
@@ -36,14 +37,26 @@ def tasks_to_retry(ctx: RunContext) -> list[str]:
     return [t.id for t in ctx.plan.tasks if t.id in chosen]
 
 
+def _retry_stamp(ctx: RunContext, task_ids: list[str]) -> str:
+    """A label for this retry's kept ref, usage keys and artifacts, unused by any earlier retry of
+    these tasks: two retries within one second must not overwrite the first one's kept attempt."""
+    base = str(int(time.time()))
+    for n in itertools.count(1):
+        stamp = base if n == 1 else f"{base}.{n}"
+        if not any((ctx.files.run_dir / "_retried" / f"{tid}-{stamp}").exists()
+                   or ctx.usage.label_used(ctx.run_id, tid, f"retried-{stamp}") for tid in task_ids):
+            return stamp
+    raise AssertionError("unreachable")
+
+
 async def reset_for_retry(ctx: RunContext, task_ids: list[str]) -> None:
-    stamp = int(time.time())
+    stamp = _retry_stamp(ctx, task_ids)
     for task_id in task_ids:
         row = ctx.journal.task(ctx.run_id, task_id)
         if row.head_sha and row.start_sha and row.head_sha != row.start_sha:
             ref = f"refs/launcher/{ctx.run_id}/{task_id}/failed-{stamp}"
-            async with ctx.repo.lock.hold():
-                await ctx.repo.git("update-ref", ref, row.head_sha, check=False)
+            async with ctx.repo.lock.hold():  # the empty old value: never replaces a kept attempt
+                await ctx.repo.git("update-ref", ref, row.head_sha, "", check=False)
             ctx.note(task_id, f"its earlier attempt is kept as {ref}")
         if row.worktree:
             await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch,

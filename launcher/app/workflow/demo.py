@@ -46,6 +46,9 @@ def demo_scripts(marker: Path) -> dict[str, Any]:
     }
 
 
+MAX_RETRIES = 1  # the demo's one planned failure (the test service down) is retried once
+
+
 async def run_workflow_demo(emit: EventSink, say: Callable[[str], None],
                             where: Path | None = None) -> tuple[Path, WorkflowState]:
     repo = make_sample_repo(sample_repo_dir(where, "launcher-wf-demo-"))
@@ -56,11 +59,16 @@ async def run_workflow_demo(emit: EventSink, say: Callable[[str], None],
     state = await engine.create(repo, "feature-development", {"feature": "a mul() function"},
                                 {"scripts": demo_scripts(marker)})
     say(f"workflow {state.id}: feature-development in {repo}")
+    retries = 0
     while not state.status.is_final:
         if state.status.value == "waiting_checkpoint":
             say(f"checkpoint after {_last_done(state)}: answered with 'plan-approved'")
             state = await engine.record_checkpoint(repo, state.id, "plan-approved")
         elif state.status.value == "paused" and state.paused_on:
+            if retries == MAX_RETRIES:  # the retry failed too: show it paused, never loop for ever
+                say(f"phase {state.paused_on} failed again after the retry; the workflow stays paused")
+                break
+            retries += 1
             say(f"phase {state.paused_on} failed and paused the workflow; the test service is fixed, retrying")
             marker.write_text("up\n")
             state = await engine.resume(repo, state.id, emit, retry_failed=True)
