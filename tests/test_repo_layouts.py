@@ -243,3 +243,38 @@ def test_a_filter_from_the_system_config_runs_on_checkout_and_on_commit(repo: Pa
     assert (repo / "two.dat").read_text() == "data two\n"
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, env=env, capture_output=True, text=True)
     assert status.stdout == ""
+
+
+def _require_a_missing_filter(repo: Path) -> None:
+    """git-lfs configured as required, its program gone: `git status` fails in the repository."""
+    (repo / ".gitattributes").write_text("*.dat filter=lfs -text\n")
+    (repo / "x.dat").write_text("data\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "lfs")
+    git(repo, "config", "filter.lfs.process", "git-lfs-not-installed filter-process")
+    git(repo, "config", "filter.lfs.required", "true")
+    os.utime(repo / "x.dat", (1, 1))  # the index entry is re-read, so status runs the filter
+
+
+def test_a_repository_git_cannot_read_is_refused_before_the_run_is_journaled(repo: Path, tmp_path: Path) -> None:
+    _require_a_missing_filter(repo)
+    plan = write_plan(tmp_path / "plan.json", [writes("a", "a.txt")])
+    done = launcher_cli(repo, "run", str(plan))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "`git status` fails in the main work tree" in done.stderr and "git-lfs-not-installed" in done.stderr
+    assert "filter.<name>.required" in done.stderr
+    assert run_ids(repo) == [] and launcher_branches(repo) == []
+
+
+def test_a_resume_that_cannot_start_says_why_not_that_the_launcher_was_killed(repo: Path, tmp_path: Path) -> None:
+    plan = write_plan(tmp_path / "plan.json", [writes("a", "a.txt")])
+    assert launcher_cli(repo, "run", str(plan), "--no-merge").returncode == 0
+    (run_id,) = run_ids(repo)
+    with sqlite3.connect(repo / ".launcher" / "launcher.db") as db:  # as if killed while it ran
+        db.execute("UPDATE runs SET status='interrupted'")
+    _require_a_missing_filter(repo)
+    resumed = launcher_cli(repo, "resume", run_id)
+    assert resumed.returncode != 0 and "git-lfs-not-installed" in resumed.stderr, resumed.stderr
+    shown = json.loads(launcher_cli(repo, "status", run_id, "--json").stdout)
+    assert shown["status"] == "interrupted", shown
+    assert shown["message"].startswith("could not start: ") and "killed" not in shown["message"], shown["message"]

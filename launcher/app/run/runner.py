@@ -29,7 +29,7 @@ from launcher.app.run.preflight import (
 from launcher.app.takeover import reap, take_over
 from launcher.engine.orphans import journaling_observer
 from launcher.engine.scheduler import Node, run_dag
-from launcher.errors import UsageProblem
+from launcher.errors import EnvironmentProblem, GitFailed, LauncherError, UsageProblem
 from launcher.git import include, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
@@ -66,6 +66,7 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
                                       budget_usd=options.budget_usd)
     await check_agent_files(repo, plan, config, base_sha)
     await _prepare(repo)
+    snapshot = await _main_status(repo)
     target = options.into or plan.run.into or await repo.current_branch()
     if not target:
         raise UsageProblem(
@@ -92,7 +93,7 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
     for note in [*finished, *await worktrees.reconcile(repo, ctx.worktree_root)]:
         ctx.note(None, note)
     await _note_base_off_target(ctx)
-    return await _execute(ctx)
+    return await _execute(ctx, snapshot)
 
 
 async def _note_base_off_target(ctx: RunContext) -> None:
@@ -180,19 +181,49 @@ def _finished_results(journal: Journal, run_id: str) -> dict[str, bool]:
     return {row.task_id: row.succeeded for row in journal.tasks(run_id) if row.succeeded or row.state.is_final}
 
 
-async def _execute(ctx: RunContext) -> RunReport:
+async def _main_status(repo: GitRepo) -> set[str]:
+    """The main work tree's status, before the run is journaled: a repository git cannot read
+    (a filter `.gitattributes` requires whose program is not installed) is refused with nothing
+    created, not found broken by the run's first step."""
+    try:
+        return set(await repo.status_porcelain())
+    except GitFailed as exc:
+        raise EnvironmentProblem(
+            f"`git status` fails in the main work tree, so no run can start: {exc.what}", where=str(repo.root),
+            fix="make `git status` work there first (a filter that .gitattributes names and "
+                "`filter.<name>.required` demands, such as git-lfs, must be installed)") from None
+
+
+async def _execute(ctx: RunContext, snapshot: set[str] | None = None) -> RunReport:
     # The run's own children (integration checks) are journaled too; each task journals its own.
     with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, None)):
-        return await _execute_observed(ctx)
+        return await _execute_observed(ctx, snapshot)
 
 
-async def _execute_observed(ctx: RunContext) -> RunReport:
+async def _start(ctx: RunContext, snapshot: set[str] | None) -> tuple[bool, str] | None:
     ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
     # A landing the last launcher left half-done is finished first: the main work tree it was
     # updating must be whole before its state is taken for the user's (containment.start).
     recovered = await recover_landing(ctx)
-    ctx.main_snapshot = set(await ctx.repo.status_porcelain())
+    if snapshot is None or recovered is not None:  # a new run's was read before it was journaled
+        snapshot = set(await ctx.repo.status_porcelain())
+    ctx.main_snapshot = snapshot
     await containment.start(ctx)
+    return recovered
+
+
+async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunReport:
+    try:
+        recovered = await _start(ctx, snapshot)
+    except BaseException as exc:
+        # git cannot read the repository (a required filter that is not installed), Ctrl-C...:
+        # the run is journaled, so it says why it stopped instead of looking killed.
+        why = exc.what if isinstance(exc, LauncherError) else "stopped while starting"
+        with anyio.CancelScope(shield=True):
+            ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
+                                message=f"could not start: {why}; fix that, then `launcher resume {ctx.run_id}` "
+                                        f"(nothing ran; `launcher clean {ctx.run_id}` forgets it)")
+        raise
     ctx.emit(Event(ctx.run_id, None, "run", None, f"{ctx.run_id} on {ctx.target}"))
     nodes = [Node(t.id, tuple(t.depends_on)) for t in ctx.plan.tasks]
 
