@@ -278,3 +278,26 @@ def test_a_resume_that_cannot_start_says_why_not_that_the_launcher_was_killed(re
     shown = json.loads(launcher_cli(repo, "status", run_id, "--json").stdout)
     assert shown["status"] == "interrupted", shown
     assert shown["message"].startswith("could not start: ") and "killed" not in shown["message"], shown["message"]
+
+
+def test_a_remote_tracking_target_is_answered_with_a_local_branch_not_a_shadowing_one(
+        repo: Path, tmp_path: Path) -> None:
+    git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    plan = write_plan(tmp_path / "plan.json", [writes("a", "a.txt")])
+    done = launcher_cli(repo, "run", str(plan), "--into", "origin/main")
+    assert done.returncode == 2, done.stderr
+    said = " ".join(done.stderr.split())
+    assert "remote-tracking branch" in said and "--into main" in said and "git branch origin/main" not in said
+    assert run_ids(repo) == []
+
+
+@pytest.mark.parametrize("ref", ["refs/heads/launcher", "refs/launcher"])
+def test_a_ref_named_launcher_is_refused_before_the_run_not_failing_every_task(
+        repo: Path, tmp_path: Path, ref: str) -> None:
+    git(repo, "update-ref", ref, "HEAD")
+    plan = write_plan(tmp_path / "plan.json", [writes("a", "a.txt")])
+    done = launcher_cli(repo, "run", str(plan))
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = " ".join(done.stderr.split())
+    assert "blocks the launcher's own" in said and ("git branch -m launcher" in said or "update-ref -d" in said)
+    assert run_ids(repo) == []

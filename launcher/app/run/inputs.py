@@ -129,6 +129,32 @@ async def _base_commit(repo: GitRepo, base: str, key: str) -> str:
                        fix="name an existing commit or branch, e.g. HEAD or main")
 
 
+async def _missing_target_fix(repo: GitRepo, target: str) -> str:
+    """What to do about a target branch that does not exist. A remote-tracking name
+    (`origin/main`) gets its own answer: a local branch of that name would shadow it."""
+    remote = await repo.git("rev-parse", "--verify", "--quiet", f"refs/remotes/{target}^{{commit}}", check=False)
+    if remote.ok and remote.out.strip():
+        local = target.split("/", 1)[1]
+        return (f"{target!r} is a remote-tracking branch, which the launcher does not land on: land on a local "
+                f"branch (`--into {local}`; `git branch {local} {target}` creates it) and push that")
+    return f"create it first (git branch {target} <commit>) or name an existing branch"
+
+
+async def _check_namespace_free(repo: GitRepo) -> None:
+    """The launcher's branches are `launcher/<run>/<task>`: a branch named `launcher` itself
+    (git keeps refs as paths, so it blocks the whole namespace) would fail every task."""
+    for ref, kind in ((f"refs/heads/{worktrees.BRANCH_PREFIX}", "branch"), (f"refs/{worktrees.BRANCH_PREFIX}", "ref")):
+        found = await repo.git("rev-parse", "--verify", "--quiet", ref, check=False)
+        if found.ok and found.out.strip():
+            name = ref.removeprefix("refs/heads/")
+            fix = (f"rename it: `git branch -m {name} <new-name>`" if kind == "branch"
+                   else f"delete or move it: `git update-ref -d {ref}`")
+            raise UsageProblem(
+                f"your {kind} {name!r} blocks the launcher's own {kind}es under {ref}/ (git cannot have "
+                f"both), so every task would fail", where=str(repo.root), error_key="usage:namespace_taken",
+                fix=f"{fix}; nothing was created")
+
+
 async def check_run_inputs(
     repo: GitRepo, plan: Plan, config: RepoConfig, *, into: str | None, base: str | None,
     budget_usd: float | None,
@@ -150,7 +176,8 @@ async def check_run_inputs(
     if target and not await repo.branch_exists(target):
         # Found only at landing, after every agent ran, it would park the run with "moved".
         raise UsageProblem(f"branch {target!r} does not exist", where=key, error_key="usage:bad_into",
-                           fix=f"create it first (git branch {target} <commit>) or name an existing branch")
+                           fix=await _missing_target_fix(repo, target))
+    await _check_namespace_free(repo)
     current = None if target else await repo.current_branch()
     if current and not await repo.branch_exists(current) and await _has_commits(repo):
         # An orphan branch: the run would land on a branch that does not exist yet (and park).
