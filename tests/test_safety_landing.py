@@ -470,3 +470,31 @@ def test_a_run_whose_launcher_was_killed_shows_as_interrupted_not_running(repo: 
     assert shown.returncode == 130
     listed = launcher_cli(repo, "runs")
     assert "interrupted" in listed.stdout and "running" not in listed.stdout
+
+
+def test_a_target_being_rebased_in_the_main_checkout_is_not_moved_under_the_rebase(
+        repo: Path, tmp_path: Path) -> None:
+    # During a rebase HEAD is detached, yet git counts main as checked out there: moving it
+    # would make `rebase --continue` fail and `rebase --abort` drop what landed.
+    git(repo, "checkout", "-qb", "side")
+    (repo / "app.py").write_text("side\n")
+    git(repo, "commit", "-qam", "side")
+    git(repo, "checkout", "-q", "main")
+    (repo / "app.py").write_text("main\n")
+    git(repo, "commit", "-qam", "main")
+    plan = _write_plan(tmp_path / "plan.json", [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}])
+    assert launcher_cli(repo, "run", str(plan), "--no-merge", "--quiet").returncode == 0
+    main_before = git(repo, "rev-parse", "main").strip()
+    import subprocess
+    stopped = subprocess.run(["git", "rebase", "side"], cwd=repo, capture_output=True, text=True)
+    assert stopped.returncode != 0 and (repo / ".git" / "rebase-merge").is_dir()  # stopped on the conflict
+
+    landed = launcher_cli(repo, "land", "--json")
+    assert landed.returncode == 4, landed.stdout + landed.stderr
+    report = json.loads(landed.stdout)
+    assert report["status"] == "parked" and "main is being rebased in the main work tree" in report["message"]
+    assert git(repo, "rev-parse", "main").strip() == main_before
+    git(repo, "rebase", "--abort")
+    assert git(repo, "rev-parse", "HEAD").strip() == main_before
+    kept = git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/launcher/").split()
+    assert any(git(repo, "ls-tree", "--name-only", ref, "a.txt").strip() == "a.txt" for ref in kept), kept
