@@ -369,32 +369,6 @@ async def _worktree_holding(repo: GitRepo, ref: str) -> str | None:
     return None
 
 
-def _busy_with(repo: GitRepo, ref: str) -> str | None:
-    """Where `ref` is being rebased or bisected (a worktree shows a detached HEAD meanwhile, and
-    git counts the branch as checked out there): "the main work tree", a worktree's path, or None.
-    Moving it under a rebase would make its `--continue` fail and its `--abort` drop what landed."""
-    admin_dirs = [(repo.common_dir, "the main work tree")]
-    linked = repo.common_dir / "worktrees"
-    for admin in sorted(linked.iterdir()) if linked.is_dir() else []:
-        try:
-            where = str(Path(admin.joinpath("gitdir").read_text(encoding="utf-8").strip()).parent)
-        except OSError:
-            where = str(admin)
-        admin_dirs.append((admin, f"the worktree {where}"))
-    short = ref.removeprefix("refs/heads/")
-    for admin, where in admin_dirs:
-        for marker, names in (("rebase-merge/head-name", (ref,)), ("rebase-apply/head-name", (ref,)),
-                              ("BISECT_START", (short, ref))):
-            try:
-                found = (admin / marker).read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError):
-                continue
-            if found in names:
-                what = "bisected" if marker == "BISECT_START" else "rebased"
-                return f"{short} is being {what} in {where}"
-    return None
-
-
 async def advance_target(
     repo: GitRepo, *, target_branch: str, new: str, expected_old: str, integration_branch: str,
     on_step: StepSink = lambda _step, _main_tree: None, tolerated: frozenset[str] = frozenset(),
@@ -443,7 +417,7 @@ async def advance_target(
                               "If no git process is running, remove the stale lock file git names, "
                               "then merge it yourself.")
 
-        if busy := _busy_with(repo, ref):
+        if busy := target_tree.busy_with(repo, ref):
             return await park(busy, "Finish it there first (`git rebase --continue` or `--abort`; "
                                     "`git bisect reset`), then run `git merge {branch}` on "
                                     f"{target_branch}.")

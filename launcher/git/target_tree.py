@@ -241,3 +241,29 @@ async def finish_tree_update(
         f"them. Once it has no changes of yours, run `git -C {root} read-tree -m -u {old[:12]} "
         f"{new[:12]}`, or `git -C {root} reset --hard {new[:12]}` to discard every local change; "
         f"then `launcher resume` records the landing as finished."))
+
+
+def busy_with(repo: GitRepo, ref: str) -> str | None:
+    """Where `ref` is being rebased or bisected (a worktree shows a detached HEAD meanwhile, and
+    git counts the branch as checked out there): "the main work tree", a worktree's path, or None.
+    Moving it under a rebase would make its `--continue` fail and its `--abort` drop what landed."""
+    admin_dirs = [(repo.common_dir, "the main work tree")]
+    linked = repo.common_dir / "worktrees"
+    for admin in sorted(linked.iterdir()) if linked.is_dir() else []:
+        try:
+            where = str(Path(admin.joinpath("gitdir").read_text(encoding="utf-8").strip()).parent)
+        except OSError:
+            where = str(admin)
+        admin_dirs.append((admin, f"the worktree {where}"))
+    short = ref.removeprefix("refs/heads/")
+    for admin, where in admin_dirs:
+        for marker, names in (("rebase-merge/head-name", (ref,)), ("rebase-apply/head-name", (ref,)),
+                              ("BISECT_START", (short, ref))):
+            try:
+                found = (admin / marker).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if found in names:
+                what = "bisected" if marker == "BISECT_START" else "rebased"
+                return f"{short} is being {what} in {where}"
+    return None
