@@ -236,3 +236,24 @@ def test_a_git_output_longer_than_the_launcher_reads_is_an_error_not_a_cut_list(
         anyio.run(lambda: r.git("ls-files", "-z"))
     shown = anyio.run(lambda: r.git("ls-files", cut_ok=True))
     assert shown.stdout_dropped > 0
+
+
+def test_a_run_says_which_include_file_it_did_not_copy_and_why(repo: Path, tmp_path: Path) -> None:
+    # Secrets kept outside the tree behind a link: not followed (never copied), but said, so a
+    # check failing on the missing file is not a mystery.
+    import json
+
+    from helpers import launcher_cli
+    outside = write(tmp_path / "elsewhere" / "app.env", "TOKEN=1\n")
+    (repo / ".env").symlink_to(outside)
+    write(repo / ".gitignore", ".env\n")
+    write(repo / ".worktreeinclude", ".env\n")
+    git(repo, "add", ".gitignore", ".worktreeinclude")
+    git(repo, "commit", "-qm", "include")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}]}))
+    done = launcher_cli(repo, "run", str(plan), "--json")
+    assert done.returncode == 0, done.stderr
+    notes = [n["message"] for n in json.loads(done.stdout)["notes"]]
+    assert any(n.startswith(".env (matched by .worktreeinclude) is a symlink to ") and str(outside) in n
+               and "not copied" in n for n in notes), notes

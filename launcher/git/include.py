@@ -83,8 +83,25 @@ def is_safe_source(root: Path, rel: str) -> bool:
     return src.is_symlink() or src.is_file()
 
 
-async def resolve_includes(repo: GitRepo, include_file: str = ".worktreeinclude") -> list[str]:
-    """Relative POSIX paths of ignored, untracked files in the main tree matching the spec."""
+def _refusal(root: Path, rel: str, include_file: str) -> str:
+    """Why a path `include_file` matches is not copied, and what to do instead."""
+    src = root / rel
+    if src.is_symlink():
+        try:
+            where = f" to {os.readlink(src)}"
+        except OSError:
+            where = ""
+        what = f"is a symlink{where} that leads outside the repository"
+    else:
+        what = "is not a regular file inside the repository"
+    return (f"{rel} (matched by {include_file}) {what}: not copied into the worktrees; copy the file itself "
+            f"into the repository (it stays ignored), or let the task's `setup` provide it")
+
+
+async def resolve_includes(repo: GitRepo, include_file: str = ".worktreeinclude",
+                           refused: list[str] | None = None) -> list[str]:
+    """Relative POSIX paths of ignored, untracked files in the main tree matching the spec.
+    `refused` gets a line for each matching path that is not copied (a link out of the tree)."""
     include_path = repo.root / include_file
     spec = load_spec(include_path)
     if spec is None or not spec.patterns:
@@ -101,13 +118,16 @@ async def resolve_includes(repo: GitRepo, include_file: str = ".worktreeinclude"
     entries = _split_z(ignored.out)
     ignored_dirs = {e for e in entries if e.endswith("/")}
     ignored_files = {e for e in entries if not e.endswith("/")}
-    result = [
+    matched = [
         rel
         for rel in wanted
         if _under_ignored(rel, ignored_files, ignored_dirs)
         and spec.match_file(rel)  # both matchers must agree (e.g. negations under a dir)
-        and is_safe_source(repo.root, rel)
     ]
+    result = [rel for rel in matched if is_safe_source(repo.root, rel)]
+    if refused is not None:
+        refused += [_refusal(repo.root, rel, include_file) for rel in sorted(set(matched) - set(result))
+                    if not _is_forbidden(rel)]
     return sorted(set(result))
 
 

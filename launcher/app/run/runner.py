@@ -201,7 +201,10 @@ async def _execute(ctx: RunContext, snapshot: set[str] | None = None) -> RunRepo
 
 
 async def _start(ctx: RunContext, snapshot: set[str] | None) -> tuple[bool, str] | None:
-    ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file)
+    refused: list[str] = []
+    ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file, refused)
+    for line in refused:
+        ctx.note(None, line)
     # A landing the last launcher left half-done is finished first: the main work tree it was
     # updating must be whole before its state is taken for the user's (containment.start).
     recovered = await recover_landing(ctx)
