@@ -1,0 +1,40 @@
+"""Conflict markers a branch adds are refused at landing; the refusal names each file as the
+rest of the report does, whatever its name holds (spaces, non-ASCII letters)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+from conftest import git
+
+from launcher.git.markers import added_markers
+from launcher.git.repo import GitRepo
+
+
+def _markers(repo: Path, tip: str, head: str) -> list[str]:
+    async def go() -> list[str]:
+        return await added_markers(await GitRepo.discover(repo), tip, head)
+    return anyio.run(go)
+
+
+def test_marker_lines_are_named_by_the_real_path_and_line(repo: Path) -> None:
+    tip = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "héllo wörld.txt").write_text("ok\n<<<<<<< ours\nx\n=======\ny\n>>>>>>> theirs\n")
+    # an added content line that itself reads like a file header (`+++ ` in the diff)
+    (repo / "notes.md").write_text("++ not a header\n<<<<<<< HEAD\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "markers")
+    found = _markers(repo, tip, git(repo, "rev-parse", "HEAD").strip())
+    assert found == ["héllo wörld.txt:2", "héllo wörld.txt:6", "notes.md:2"]
+
+
+def test_the_users_quote_and_prefix_settings_do_not_change_the_names(repo: Path) -> None:
+    git(repo, "config", "diff.noprefix", "true")
+    git(repo, "config", "core.quotePath", "false")
+    tip = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "dir with space").mkdir()
+    (repo / "dir with space" / "ça.py").write_text(">>>>>>> theirs\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "marker")
+    assert _markers(repo, tip, git(repo, "rev-parse", "HEAD").strip()) == ["dir with space/ça.py:1"]
