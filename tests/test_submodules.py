@@ -153,3 +153,20 @@ def test_files_written_into_a_submodule_the_main_checkout_never_initialised_fail
     # Kept for the user: the worktree with the files git cannot see, the branch with the rest.
     assert writes.worktree and Path(writes.worktree, "vendor/lib/new.txt").read_text() == "agent work\n"
     assert git(plain, "diff", "--name-only", base, writes.branch).split() == ["app.txt"]
+
+
+def test_the_users_uncommitted_edit_inside_a_submodule_does_not_park_the_landing(superproject: Path) -> None:
+    # The user works on the vendored library: `git stash` here could not put it aside, and
+    # landing (read-tree) leaves the submodule's files alone, as `git merge` does.
+    (superproject / "vendor" / "lib" / "lib.txt").write_text("LIB VERSION 1, being edited\n")
+    report = run_plan(superproject, [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}])
+    assert report.status == RunStatus.SUCCEEDED, report.message
+    assert git(superproject, "show", "main:a.txt") == "a\n" and (superproject / "a.txt").exists()
+    assert (superproject / "vendor" / "lib" / "lib.txt").read_text() == "LIB VERSION 1, being edited\n"
+
+
+def test_a_park_for_local_changes_names_them(superproject: Path) -> None:
+    (superproject / "app.txt").write_text("app, edited\n")
+    report = run_plan(superproject, [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}])
+    assert report.status == RunStatus.PARKED
+    assert "the main work tree has local changes (app.txt)" in report.message, report.message

@@ -430,8 +430,11 @@ async def advance_target(
         if holder != "main":
             return await park(f"{target_branch} is checked out in the worktree {holder}",
                               "In that worktree, run `git merge --ff-only {branch}`.")
-        dirty = await repo.git("status", "--porcelain", "--untracked-files=no")
-        local = [line[3:] for line in dirty.out.splitlines() if line[3:] not in tolerated]
+        # Edits inside a submodule are the submodule's (read-tree leaves its files alone, and
+        # `git stash` here could not put them aside); a moved submodule commit still counts.
+        dirty = await repo.git("status", "--porcelain", "-z", "--untracked-files=no", "--ignore-submodules=dirty",
+                               "--no-renames")
+        local = [entry[3:] for entry in dirty.out.split("\0") if entry and entry[3:] not in tolerated]
         by_agents = {path: task for path, task in (intrusions or {}).items() if path in local}
         if by_agents:
             tasks = ", ".join(sorted(set(by_agents.values())))
@@ -441,7 +444,8 @@ async def advance_target(
                 merge_hint("Look at them and restore what you had (`git checkout -- <file>` "
                            "brings back the committed content), then run"))
         if local:
-            return await park("the main work tree has local changes",
+            named = ", ".join(local[:5]) + (f" and {len(local) - 5} more" if len(local) > 5 else "")
+            return await park(f"the main work tree has local changes ({named})",
                               merge_hint("Commit or stash them, then run"))
         if ignored := await target_tree.ignored_in_the_way(repo, expected_old, new):
             return await park(target_tree.ignored_reason(ignored), merge_hint("Move them aside, then run"))
