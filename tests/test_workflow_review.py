@@ -489,3 +489,27 @@ def test_retries_of_a_failed_phase_within_one_second_each_keep_their_attempt(rep
     kept = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/launcher").split("\n")
     kept = [line for line in kept if "/failed-" in line]
     assert len(kept) == 3 and len({line.split()[1] for line in kept}) == 3, kept  # three attempts, three commits
+
+
+def test_a_phase_whose_tasks_pass_alone_but_break_its_checks_together_does_not_succeed(repo: Path) -> None:
+    # The phase's checks are the step's integration check: the target never moves to a tree
+    # that fails them, and the phase is not recorded succeeded over it.
+    write_files(repo, {
+        "workflows/pair.toml": 'name = "pair"\n[[phase]]\nid = "build"\n'
+                               'checks = ["test ! -f a.txt || test ! -f b.txt"]\n'
+                               '[[phase.primary]]\nrole = "one"\nprompt = "a"\n'
+                               '[[phase.primary]]\nrole = "two"\nprompt = "b"\n',
+        "launcher.toml": '[roles]\ndefault = "scripted"\n'})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "workflow")
+    scripts = {"build-one": [{"write": "a.txt", "content": "a\n"}],
+               "build-two": [{"write": "b.txt", "content": "b\n"}]}
+
+    async def scenario() -> engine.WorkflowState:
+        state = await engine.create(repo, "pair", {}, {"scripts": scripts})
+        return await engine.run_next(repo, state.id, lambda _e: None)
+
+    state = anyio.run(scenario)
+    assert state.status.value == "paused" and state.phase("build").status.value == "failed", state.message
+    landed = git(repo, "ls-tree", "--name-only", "main").split()
+    assert not ("a.txt" in landed and "b.txt" in landed), landed  # main passes the phase's check

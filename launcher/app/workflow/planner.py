@@ -198,5 +198,21 @@ def step_plan(phases: list[Phase], params: dict[str, str], config: RepoConfig, a
             if script is not None:
                 task["script"] = script
             tasks.append(task)
-    return validate_plan({"run": {"max_parallel": 4, "base": target, "into": target}, "task": tasks},
+    run: dict[str, Any] = {"max_parallel": 4, "base": target, "into": target}
+    if check := step_integration_check(phases, params, config, artifacts):
+        run["integration_check"] = check
+    return validate_plan({"run": run, "task": tasks},
                          f"workflow step {'+'.join(p.id for p in phases)}", tuple(config.agents))
+
+
+def step_integration_check(phases: list[Phase], params: dict[str, str], config: RepoConfig,
+                           artifacts: list[str]) -> str | None:
+    """What the step's landed result must pass: the repository's own integration check and every
+    phase check. Each task passing them alone is not enough: two tasks can each pass and break
+    them together, and the target must never move to a tree that fails them."""
+    checks = [config.merge.integration_check or ""]
+    checks += [render(c, params, config, artifacts) for phase in phases for c in phase.checks]
+    unique = list(dict.fromkeys(c.strip() for c in checks if c.strip()))
+    if not unique:
+        return None
+    return unique[0] if len(unique) == 1 else " && ".join(f"( {c} )" for c in unique)
