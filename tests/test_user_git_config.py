@@ -1,10 +1,12 @@
 """The user's git configuration is theirs: the launcher's own git neither prints nor does what
 that config changes about git's output and behaviour (colours and diff prefixes, signature lines
-in a log, hidden untracked files, recursing into submodules, refusing unsigned merges)."""
+in a log, hidden untracked files, recursing into submodules, refusing unsigned merges), while
+the commits it writes follow commit.gpgsign exactly as the user's own `git commit` does."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -64,6 +66,70 @@ def test_stored_and_shown_diffs_are_plain_patches_whatever_the_users_diff_config
         applied = subprocess.run(["git", "apply", "--check", "-"], cwd=check_at, input=patch, text=True,
                                  capture_output=True)
         assert applied.returncode == 0, applied.stderr
+
+
+def _ssh_signing(home: Path) -> None:
+    """The user signs every commit with an SSH key, and their `git log` shows the signatures."""
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("ssh-keygen is not installed")
+    key = home / "signing-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    (home / "allowed").write_text(f"ada@example.com {(home / 'signing-key.pub').read_text()}")
+    _set("gpg.format=ssh", f"user.signingkey={key}.pub", "commit.gpgsign=true",
+         f"gpg.ssh.allowedSignersFile={home / 'allowed'}", "log.showSignature=true")
+
+
+@pytest.mark.parametrize("strategy", ["merge", "squash", "rebase"])
+def test_with_commit_gpgsign_every_commit_landed_on_the_target_is_signed(
+        repo: Path, user_config: Path, strategy: str) -> None:
+    _ssh_signing(user_config.parent)
+    base = _git(repo, "rev-parse", "main").strip()
+    report = run_plan(repo, [
+        {"id": "b", "agent": "scripted", "prompt": "b", "script": [{"write": "b.txt", "content": "b\n"}]},
+        {"id": "c", "agent": "scripted", "prompt": "c", "script": [{"write": "c.txt", "content": "c\n"}]},
+        # Starts from the launcher's merge of its two dependencies' work.
+        {"id": "d", "agent": "scripted", "prompt": "d", "depends_on": ["b", "c"],
+         "script": [{"write": "d.txt", "content": "d\n"}]},
+    ], strategy=strategy)
+    assert report.status == RunStatus.SUCCEEDED, [t.message for t in report.tasks]
+    landed = _git(repo, "log", "--no-show-signature", "--format=%G? %an %s", f"{base}..main").splitlines()
+    assert landed and all(line.startswith("G ") for line in landed), landed
+    # The replayed commits keep their author, read past the user's log.showSignature.
+    assert all(line.split(" ", 1)[1].startswith("Ada User ") for line in landed), landed
+    if strategy == "merge":
+        assert any(line.endswith("launcher: dependencies of d") for line in landed), landed
+
+
+def test_a_signer_that_stops_working_mid_run_moves_nothing_and_says_so(
+        repo: Path, user_config: Path, tmp_path: Path) -> None:
+    # The signer signs the preflight's probe and the task's own commit, then refuses a commit
+    # with two parents (the landing's merge commit) while `broken` exists.
+    signer = tmp_path / "fake-gpg"
+    broken = tmp_path / "broken"
+    signer.write_text(f"""#!/bin/sh
+payload=$(cat)
+if [ -e {broken} ] && [ "$(printf '%s\\n' "$payload" | grep -c '^parent ')" -ge 2 ]; then
+  echo "gpg: signing failed: No pinentry" >&2; exit 2
+fi
+printf '\\n[GNUPG:] SIG_CREATED D 22 8 00 0 X\\n' >&2
+printf -- '-----BEGIN PGP SIGNATURE-----\\nfake\\n-----END PGP SIGNATURE-----\\n'
+""")
+    signer.chmod(0o755)
+    _set("commit.gpgsign=true", f"gpg.program={signer}")
+    broken.touch()
+    base = _git(repo, "rev-parse", "main").strip()
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[task]]\nid = "t1"\nagent = "scripted"\nprompt = "b"\n'
+                    'script = [{write = "b.txt", content = "b\\n"}]\n')
+    env = {"GIT_CONFIG_GLOBAL": str(user_config), "GIT_CONFIG_NOSYSTEM": "1"}
+    ran = launcher_cli(repo, "run", str(plan), env=env)
+    assert ran.returncode != 0
+    assert _git(repo, "rev-parse", "main").strip() == base  # no unsigned commit, nothing moved
+    assert "could not sign the commit" in ran.stderr and "launcher land" in ran.stderr, ran.stderr
+    broken.unlink()
+    landed = launcher_cli(repo, "land", env=env)
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    assert "gpgsig " in _git(repo, "cat-file", "commit", "main")
 
 
 def test_with_submodule_recurse_the_tasks_run_and_land(tmp_path: Path, user_config: Path) -> None:
