@@ -18,7 +18,7 @@ import anyio
 from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed
-from launcher.git import markers, ref_guard, resolution, secret_guard, submodules, target_tree, worktrees
+from launcher.git import markers, ref_guard, resolution, secret_guard, signing, submodules, target_tree, worktrees
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
 
@@ -108,18 +108,9 @@ def _with_trailers(message: str, trailers: dict[str, str]) -> str:
     return body + "\n\n" + "\n".join(lines)
 
 
-async def _commit_tree(
-    repo: GitRepo, tree: str, parents: list[str], message: str, author: dict[str, str] | None = None
-) -> str:
-    args = ["commit-tree", tree, *[arg for p in parents for arg in ("-p", p)], "-m", message]
-    if author is None:
-        commit = (await repo.git(*args)).out.strip()
-    else:
-        # repo.git always uses the launcher identity; a replayed commit keeps its original author.
-        res = await process.run(["git", *args], cwd=repo.root, env={**repo.env, **author}, timeout=600)
-        if not res.ok:
-            raise _git_failed(f"`git commit-tree` failed: {res.err.strip()}", repo)
-        commit = res.out.strip()
+async def _commit_tree(repo: GitRepo, tree: str, parents: list[str], message: str,
+                       author: dict[str, str] | None = None, throwaway: bool = False) -> str:
+    commit = await signing.commit_tree(repo, tree, parents, message, author=author, throwaway=throwaway)
     _remember_tree(commit, tree)
     return commit
 
@@ -216,7 +207,8 @@ async def _squash_base(repo: GitRepo, tip: str, head: str, start: str | None) ->
         return tip
     if not await repo.is_ancestor(start, head):  # not its start after all: merge as usual
         return tip
-    return await _commit_tree(repo, await _tree_of(repo, tip), [start], "launcher: squash base")
+    return await _commit_tree(repo, await _tree_of(repo, tip), [start], "launcher: squash base",
+                              throwaway=True)
 
 
 async def _rebase(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> Landing:
@@ -231,7 +223,8 @@ async def _rebase(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> L
         name, email, date, parents, message = shown.out.split("\0", 4)
         # git 2.39 has no `merge-tree --merge-base`: a throwaway commit holding the current tree
         # on top of the original parent makes that parent the merge base, i.e. a cherry-pick.
-        ours = await _commit_tree(repo, base_tree, parents.split()[:1], "launcher: replay base")
+        ours = await _commit_tree(repo, base_tree, parents.split()[:1], "launcher: replay base",
+                                  throwaway=True)
         tree, files, info = await preflight(repo, ours, commit)
         if tree is None:
             prefix = f"replaying {commit[:12]} {message.splitlines()[0] if message else ''}: "

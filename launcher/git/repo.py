@@ -38,6 +38,29 @@ SAFE_CONFIG = (("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"))
 # run's tasks and landings are timed. No object or ref changes meaning; the user's own git
 # still does this housekeeping.
 SPEED_CONFIG = (("maintenance.auto", "false"), ("gc.auto", "0"))
+# The user's taste in what git prints, pinned to git's defaults for the launcher's own git: the
+# patches it stores and shows (diff.patch, `launcher diff`, the grader's packet) must apply with
+# `git apply` (no colour, a/ b/ prefixes, gitlinks as `Subproject commit` lines), and the output
+# it parses (status, log, show, diff) must have the shape it was written for (no signature check
+# lines in a `log --format`, untracked files listed, paths quoted as by default, UTF-8 messages).
+# The commits it writes take the user's commit.gpgsign (git/signing.py); nothing else of theirs.
+OUTPUT_CONFIG = (
+    ("color.ui", "never"), ("color.diff", "never"), ("color.status", "never"), ("color.branch", "never"),
+    ("diff.noprefix", "false"), ("diff.mnemonicPrefix", "false"), ("diff.srcPrefix", "a/"),
+    ("diff.dstPrefix", "b/"), ("diff.relative", "false"), ("diff.submodule", "short"),
+    ("diff.suppressBlankEmpty", "false"), ("log.showSignature", "false"),
+    ("status.showUntrackedFiles", "normal"), ("core.quotePath", "true"),
+    ("i18n.commitEncoding", "UTF-8"), ("i18n.logOutputEncoding", "UTF-8"),
+)
+# What makes the launcher's own checkouts and merges do more than it asked for: it checks
+# submodules out itself (git/submodules.py), merges the target into a task's branch for the
+# agent to resolve: never with the user's signature policy (the target's tip is often the
+# launcher's own landing commit), their recorded resolutions (a conflict rerere settles silently
+# is one nobody looked at) or an autostash of what the worktree holds.
+BEHAVIOUR_CONFIG = (
+    ("submodule.recurse", "false"), ("merge.verifySignatures", "false"), ("rerere.enabled", "false"),
+    ("merge.autoStash", "false"),
+)
 # diff.external and textconv drivers cannot be switched off by config, only by flags.
 _SAFE_FLAGS = {"diff": ("--no-ext-diff", "--no-textconv"), "log": ("--no-ext-diff", "--no-textconv"),
                "show": ("--no-ext-diff", "--no-textconv")}
@@ -72,11 +95,13 @@ USER_CONFIG_VARS = ("GIT_CONFIG_SYSTEM", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYST
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for git: the parent's, minus every GIT_* variable (GIT_DIR, GIT_INDEX_FILE,
     GIT_CONFIG_PARAMETERS... would point it elsewhere) but those naming the user's config files
-    (USER_CONFIG_VARS), plus safe defaults (no hooks, no fsmonitor: see SAFE_CONFIG) and no
-    automatic housekeeping (SPEED_CONFIG). The system and global config are read, as the user's
-    own git reads them: their filters (git-lfs) and safe.directory apply to the launcher's git
-    too. Replace refs (`git replace`) are not honoured: the launcher reads, restores and lands the
-    objects themselves, never what a ref under refs/replace/ (an agent's, say) swaps in."""
+    (USER_CONFIG_VARS), plus safe defaults (no hooks, no fsmonitor: see SAFE_CONFIG), no
+    automatic housekeeping (SPEED_CONFIG), git's default output (OUTPUT_CONFIG) and no recursion
+    into submodules, signature checks or rerere in its own merges (BEHAVIOUR_CONFIG). The system
+    and global config are read, as the user's own git reads them: their filters (git-lfs) and
+    safe.directory apply to the launcher's git too. Replace refs (`git replace`) are not
+    honoured: the launcher reads, restores and lands the objects themselves, never what a ref
+    under refs/replace/ (an agent's, say) swaps in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in USER_CONFIG_VARS}
     env.update(
         {
@@ -87,7 +112,7 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
             "GIT_AUTHOR_EMAIL": env.get("LAUNCHER_GIT_EMAIL", "launcher@localhost"),
             "GIT_COMMITTER_NAME": env.get("LAUNCHER_GIT_NAME", "launcher"),
             "GIT_COMMITTER_EMAIL": env.get("LAUNCHER_GIT_EMAIL", "launcher@localhost"),
-            **_config_env(SAFE_CONFIG + SPEED_CONFIG),
+            **_config_env(SAFE_CONFIG + SPEED_CONFIG + OUTPUT_CONFIG + BEHAVIOUR_CONFIG),
         }
     )
     if extra:
@@ -174,6 +199,7 @@ class GitRepo:
         self.git_dir = git_dir or common_dir
         self.lock = GitLock(common_dir / "launcher.lock")
         self.env = git_env()
+        self.signs_commits: bool | None = None  # commit.gpgsign, once read (git/signing.py)
         # (base, head) commit ids -> what the range changes: immutable, so asked once per process
         # (the collection lists it; the conflict matrix reuses it).
         self._changes: dict[tuple[str, str], list[Change]] = {}

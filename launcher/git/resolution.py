@@ -124,7 +124,10 @@ async def merge_for_resolution(repo: GitRepo, worktree: Path, tip: str, target: 
     """Merge `tip` into the worktree's branch and commit the result with every conflict left
     visible (markers, or a conflict note): (new head, the conflicted paths)."""
     await repo.git("merge", "--abort", cwd=worktree, check=False)  # a crashed attempt's leftovers
-    merged = await repo.git("merge", "--no-ff", "--no-commit", tip, cwd=worktree, check=False)
+    # The launcher's merge, not the user's: their merge.verifySignatures does not apply (the
+    # target's tip is often the launcher's own landing commit), as git/repo.py also pins.
+    merged = await repo.git("merge", "--no-ff", "--no-commit", "--no-verify-signatures", tip, cwd=worktree,
+                            check=False)
     stages = await unmerged(repo, worktree)
     if not merged.ok and not stages:
         raise GitFailed(f"`git merge {tip[:12]}` failed in {worktree}: {(merged.err or merged.out).strip()}",

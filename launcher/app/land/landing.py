@@ -251,9 +251,14 @@ async def _fold_guarded(
     async def fold() -> None:
         folded.append(await land_ready(ctx, tip, ready, None, held))
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(fold)
-        group.start_soon(guard)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(fold)
+            group.start_soon(guard)
+    except BaseExceptionGroup as failed:  # the fold's own error (git cannot sign, say), as raised
+        if len(failed.exceptions) == 1 and not isinstance(failed.exceptions[0], BaseExceptionGroup):
+            raise failed.exceptions[0] from None
+        raise
     if any(ctx.journal.task(ctx.run_id, c.task_id).state is not TaskState.APPROVED for c in ready):
         return None
     write_steps(ctx, held)

@@ -23,7 +23,7 @@ from launcher.engine.orphans import journaling_observer, kill_orphans
 from launcher.errors import LauncherError
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
-from launcher.git import commits, include, submodules, warm_pool, worktrees
+from launcher.git import commits, include, signing, submodules, warm_pool, worktrees
 from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
@@ -79,10 +79,8 @@ async def _start_point(ctx: RunContext, task: Task) -> str:
                 fix="make the dependencies touch different lines, or chain them",
             )
         tree = merged.out.split()[0]
-        made = await ctx.repo.git(
-            "commit-tree", tree, "-p", start, "-p", head, "-m", f"launcher: dependencies of {task.id}"
-        )
-        start = made.out.strip()
+        # The task's branch starts here and lands with it: signed as the user's commits are.
+        start = await signing.commit_tree(ctx.repo, tree, [start, head], f"launcher: dependencies of {task.id}")
     return start
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from launcher.app.agents_info import AgentInfo, describe_agents
 from launcher.errors import EnvironmentProblem
+from launcher.git import signing
 from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig, settings_of
 from launcher.models.plan import BUILTIN_ADAPTERS, AgentConfig, Plan
@@ -49,24 +50,21 @@ async def require_first_commit(repo: GitRepo) -> None:
     )
 
 
-_SIGNING_TIMEOUT = 60.0  # a signer that waits for a passphrase nobody types
-
-
 async def check_signing(repo: GitRepo) -> None:
     """With `commit.gpgsign` on, git signs every commit the launcher makes of an agent's work
-    (`git commit` in the task's worktree, as the user's identity): a signer that cannot sign
-    would fail every task, each only after its agent ran. One `git config` read; only when
-    signing is on, one test signature (`git commit-tree -S`: an unreferenced commit object, no
-    ref touched). Tags are not checked: the launcher makes none."""
-    on = await repo.git("config", "--type=bool", "--get", "commit.gpgsign", check=False)
-    if on.out.strip() != "true":
+    (`git commit` in the task's worktree, as the user's identity) and every commit it writes
+    itself (git/signing.py: the landing's): a signer that cannot sign would fail every task,
+    each only after its agent ran. One `git config` read; only when signing is on, one test
+    signature (`git commit-tree -S`: an unreferenced commit object, no ref touched). Tags are
+    not checked: the launcher makes none."""
+    if not await signing.signs_commits(repo):
         return
     tree = await repo.git("rev-parse", "--verify", "-q", "HEAD^{tree}", check=False)
     if not tree.ok:  # an unborn HEAD: the first commit's tree is signed alike
         tree = await repo.git("rev-list", "-n", "1", "--all", "--format=%T", "--no-commit-header",
                               check=False)
     probe = await repo.git("commit-tree", "-S", "-m", "launcher: can git sign a commit here?",
-                           tree.out.strip(), check=False, timeout=_SIGNING_TIMEOUT)
+                           tree.out.strip(), check=False, timeout=signing.SIGNING_TIMEOUT)
     if probe.ok:
         return
     said = (probe.err or probe.out).strip().splitlines()
