@@ -84,6 +84,31 @@ def test_a_pull_with_pull_rebase_over_a_local_commit_fails_no_agent(repo: Path, 
     assert_main_clean(repo)
 
 
+def test_a_pull_rebase_whose_conflict_the_user_resolved_fails_no_agent(repo: Path, tmp_path: Path) -> None:
+    # The rebased commit differs from the one it copies (the conflict's resolution): its
+    # branch's reflog says a rebase finished there, and it brings no commit of an agent.
+    other = with_upstream(repo, tmp_path)
+    (other / "app.py").write_text("upstream version\n")
+    git(other, "commit", "-qam", "upstream edit")
+    git(other, "push", "-q", "origin", "main")
+    (repo / "app.py").write_text("my version\n")
+    git(repo, "commit", "-qam", "my edit")
+    code = (f'subprocess.run(["git", {USER}, "-c", "pull.rebase=true", "pull", "-q"], cwd=MAIN)\n'
+            '(MAIN / "app.py").write_text("both versions\\n")\n'
+            'G("add", "app.py", cwd=MAIN)\n'
+            f'subprocess.run(["git", {USER}, "rebase", "--continue"], cwd=MAIN, check=True, capture_output=True,\n'
+            '               env={**os.environ, "GIT_EDITOR": "true"})\n' + WORK)
+    report = run_commands(repo, [hostile("busy", code)])
+    busy = task(report, "busy")
+    # The task started from the commit the rebase replaced: its landing may conflict (that is
+    # the rebase's doing), but its agent is not blamed, and main stays where the user put it.
+    assert busy.state != "failed" and "moved refs" not in busy.message, busy.message
+    assert subjects(repo)[:3] == ["my edit", "upstream edit", "upstream work"]
+    assert git(repo, "show", "main:app.py") == "both versions\n"
+    assert git(repo, "for-each-ref", "refs/launcher/") == ""
+    assert_main_clean(repo)
+
+
 def test_an_agent_tagging_its_own_commit_or_the_base_is_still_put_back(repo: Path, tmp_path: Path) -> None:
     # The repository has a remote and a FETCH_HEAD (a fetch before the run): neither makes an
     # agent's tag the user's.

@@ -25,7 +25,9 @@ Who made a change the launcher did not make (app/run/containment.py decides the 
   brought, is the user's unless it points at a commit made in a worktree of the run;
 - a sideways move of a branch that is its own commits rebased onto its upstream (`git pull
   --rebase`: every commit it drops has a copy in the new tip, which contains the upstream's tip:
-  `rebased_onto_upstream`), adding no commit made in a worktree of the run, is the user's;
+  `rebased_onto_upstream`), or that its reflog shows a `git rebase` of it made (one whose
+  conflicts were resolved: `rebase_finished`), adding no commit made in a worktree of the run,
+  is the user's;
 - anything else (a move backwards or sideways, a deleted ref, a new tag, replace ref or note,
   another HEAD in the main checkout) made while an agent ran is taken for that agent's.
 """
@@ -43,6 +45,8 @@ UNWATCHED = ("refs/heads/launcher/",)
 HEAD = "HEAD"  # the main checkout's HEAD: "ref: refs/heads/main" or a commit id
 _OID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _FETCHED_TAG = re.compile(r"^tag '(.+)' of ")
+_REBASE_FINISHED = re.compile(r"(?:\(finish\)|finished): (refs/\S+) onto [0-9a-f]+$")
+_REFLOG_TAIL = 64 * 1024  # bytes of a reflog read from its end
 
 # ref -> [(old, new)] moves the launcher itself made, per common git dir (see `launcher_moved`).
 _OWN_MOVES: dict[Path, list[tuple[str, str | None, str | None]]] = {}
@@ -153,6 +157,33 @@ async def rebased_onto_upstream(repo: GitRepo, change: RefChange) -> bool:
         return False
     cherry = await repo.git("cherry", change.new, change.old, check=False)
     return cherry.ok and all(line.startswith("- ") for line in cherry.out.splitlines())
+
+
+def rebase_finished(common_dir: Path, change: RefChange) -> bool:
+    """Whether the branch's reflog leads from `change.old` to `change.new` through a `git rebase`
+    (or `git pull --rebase`) of it that finished ("rebase (finish): refs/heads/main onto ...");
+    later entries (a commit after it) may follow. A branch is rebased in the checkout that has it
+    checked out: for the target, the main checkout."""
+    if change.old is None or change.new is None:
+        return False
+    try:
+        with (common_dir / "logs" / change.ref).open("rb") as log:
+            log.seek(0, 2)
+            log.seek(max(0, log.tell() - _REFLOG_TAIL))
+            lines = log.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return False
+    at, finished = change.new, False
+    for line in reversed(lines):  # <old> <new> <who> <time> <zone> TAB <message>
+        old, new, _ = [*line.split(" ", 2), "", ""][:3]
+        if new != at:
+            return False
+        match = _REBASE_FINISHED.search(line.partition("\t")[2])
+        finished = finished or bool(match and match.group(1) == change.ref)
+        at = old
+        if at == change.old:
+            return finished
+    return False
 
 
 def fetched_tags(*git_dirs: Path) -> dict[str, str]:

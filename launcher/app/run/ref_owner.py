@@ -8,7 +8,8 @@ on (git/ref_guard.py lists the rules):
 - a fast-forward (`git commit`, `git pull --ff-only`, `git merge`);
 - a tag a `git fetch` / `git pull` there brought (its FETCH_HEAD lists it), or a new tag on a
   commit an earlier rule took for the user's (`git commit` then `git tag`);
-- a branch's own commits rebased onto its upstream (`git pull` with `pull.rebase`).
+- a branch's own commits rebased onto its upstream (`git pull` with `pull.rebase`), or a
+  finished `git rebase` of it (its reflog says so; conflicts may have been resolved).
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class RefOwners:
         """A change that is not a fast-forward and is still the user's by what it holds."""
         if change.ref.startswith("refs/tags/") and change.new is not None:
             return await self._users_tag(change)
-        if await ref_guard.rebased_onto_upstream(self.ctx.repo, change):
+        repo = self.ctx.repo
+        if change.ref.startswith("refs/heads/") and (ref_guard.rebase_finished(repo.common_dir, change)
+                                                     or await ref_guard.rebased_onto_upstream(repo, change)):
             return not await self._makers_of_added(change)
         return False
 
