@@ -20,6 +20,14 @@ Who made a change the launcher did not make (app/run/containment.py decides the 
   commits it adds was made in a worktree of the run (it is in the reflog of the worktree's HEAD
   or of a task branch); otherwise it is the user's own commit while the run goes on, and left;
 - a new branch is left (an agent's `git switch -c` moves nobody's work; the run notes it);
+- a tag that a `git fetch` / `git pull` in the main checkout brought (its FETCH_HEAD lists that
+  tag with that object: `fetched_tags`), or a new tag on a commit the user's own fast-forward
+  brought, is the user's unless it points at a commit made in a worktree of the run;
+- a sideways move of a branch that is its own commits rebased onto its upstream (`git pull
+  --rebase`: every commit it drops has a copy in the new tip, which contains the upstream's tip:
+  `rebased_onto_upstream`), or that its reflog shows a `git rebase` of it made (one whose
+  conflicts were resolved: `rebase_finished`), adding no commit made in a worktree of the run,
+  is the user's;
 - anything else (a move backwards or sideways, a deleted ref, a new tag, replace ref or note,
   another HEAD in the main checkout) made while an agent ran is taken for that agent's.
 """
@@ -36,6 +44,9 @@ WATCHED = ("refs/heads/", "refs/tags/", "refs/replace/", "refs/notes/")
 UNWATCHED = ("refs/heads/launcher/",)
 HEAD = "HEAD"  # the main checkout's HEAD: "ref: refs/heads/main" or a commit id
 _OID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+_FETCHED_TAG = re.compile(r"^tag '(.+)' of ")
+_REBASE_FINISHED = re.compile(r"(?:\(finish\)|finished): (refs/\S+) onto [0-9a-f]+$")
+_REFLOG_TAIL = 64 * 1024  # bytes of a reflog read from its end
 
 # ref -> [(old, new)] moves the launcher itself made, per common git dir (see `launcher_moved`).
 _OWN_MOVES: dict[Path, list[tuple[str, str | None, str | None]]] = {}
@@ -128,6 +139,81 @@ async def is_fast_forward(repo: GitRepo, change: RefChange) -> bool:
     if change.ref == HEAD or change.old is None or change.new is None:
         return False
     return await repo.is_ancestor(change.old, change.new)
+
+
+async def rebased_onto_upstream(repo: GitRepo, change: RefChange) -> bool:
+    """Whether a branch's move is its own commits rebased onto its upstream, as `git pull
+    --rebase` (or `git rebase @{upstream}`) leaves it: the new tip contains the remote-tracking
+    branch's tip, and every commit of the old tip the new one lacks has a copy in it (same
+    patch id, `git cherry`). Nobody's work is dropped by such a move."""
+    if not change.ref.startswith("refs/heads/") or change.old is None or change.new is None:
+        return False
+    listed = await repo.git("for-each-ref", "--format=%(upstream)", change.ref, check=False)
+    upstream = listed.out.strip() if listed.ok else ""
+    if not upstream.startswith("refs/remotes/"):
+        return False
+    tip = await repo.git("rev-parse", "--verify", "-q", f"{upstream}^{{commit}}", check=False)
+    if not tip.ok or not await repo.is_ancestor(tip.out.strip(), change.new):
+        return False
+    cherry = await repo.git("cherry", change.new, change.old, check=False)
+    return cherry.ok and all(line.startswith("- ") for line in cherry.out.splitlines())
+
+
+def rebase_finished(common_dir: Path, change: RefChange) -> bool:
+    """Whether the branch's reflog leads from `change.old` to `change.new` through a `git rebase`
+    (or `git pull --rebase`) of it that finished ("rebase (finish): refs/heads/main onto ...");
+    later entries (a commit after it) may follow. A branch is rebased in the checkout that has it
+    checked out: for the target, the main checkout."""
+    if change.old is None or change.new is None:
+        return False
+    try:
+        with (common_dir / "logs" / change.ref).open("rb") as log:
+            log.seek(0, 2)
+            log.seek(max(0, log.tell() - _REFLOG_TAIL))
+            lines = log.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return False
+    at, finished = change.new, False
+    for line in reversed(lines):  # <old> <new> <who> <time> <zone> TAB <message>
+        old, new, _ = [*line.split(" ", 2), "", ""][:3]
+        if new != at:
+            return False
+        match = _REBASE_FINISHED.search(line.partition("\t")[2])
+        finished = finished or bool(match and match.group(1) == change.ref)
+        at = old
+        if at == change.old:
+            return finished
+    return False
+
+
+def fetched_tags(*git_dirs: Path) -> dict[str, str]:
+    """Tag name -> object id, as the FETCH_HEAD files of these git dirs list them: the tags the
+    last `git fetch` or `git pull` there brought (followed with the commits, or asked for).
+    FETCH_HEAD is a checkout's own file: an agent's fetch in its worktree writes its own."""
+    found: dict[str, str] = {}
+    for git_dir in dict.fromkeys(git_dirs):
+        try:
+            text = (git_dir / "FETCH_HEAD").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():  # <oid> TAB [not-for-merge] TAB tag 'v2.0' of <url>
+            oid, _, rest = line.partition("\t")
+            described = rest.partition("\t")[2]
+            if _OID.match(oid) and (name := _FETCHED_TAG.match(described)):
+                found[name.group(1)] = oid
+    return found
+
+
+async def tag_commits(repo: GitRepo) -> dict[str, tuple[str, str]]:
+    """Tag ref -> (its object id, what that object peels to: the tagged object of an annotated
+    tag, else the object itself), in one read."""
+    listed = await repo.git("for-each-ref", "--format=%(objectname) %(*objectname) %(refname)",
+                            "refs/tags/", check=False)
+    found = {}
+    for line in listed.out.splitlines():
+        oid, peeled, ref = line.split(" ", 2)
+        found[ref] = (oid, peeled or oid)
+    return found
 
 
 async def added_commits(repo: GitRepo, change: RefChange, limit: int = 10000) -> list[str]:

@@ -423,6 +423,17 @@ def _check_run_id(run_id: str) -> None:
         raise UsageProblem(f"invalid run id {run_id!r}", fix="pass a run id from `launcher runs`")
 
 
+def _saved_ref_kind(ref: str) -> str:
+    """What a ref under `refs/launcher/<run>/` holds, by the place it was saved at."""
+    if "/failed-" in ref:  # app/run/retry.py keeps a retried task's earlier attempt there
+        return "an earlier attempt, before --retry-failed"
+    if "/moved/" in ref:  # app/run/containment.py: what an agent set on a shared ref, put back
+        return "what an agent set on a shared ref, which the launcher put back"
+    if "/_deleted/" in ref:
+        return "the last commit of a branch made and deleted during the run"
+    return "an interrupted agent's partial work"
+
+
 async def remove_run_leftovers(
     repo: GitRepo, root: Path, run_id: str, keep: dict[str, str] | None = None,
     keep_trees: dict[Path, str] | None = None,
@@ -480,7 +491,5 @@ async def remove_run_leftovers(
                 removed.append(keep[ref])
                 continue
             await repo.git("update-ref", "-d", ref)
-            retried = "/failed-" in ref  # app/run/retry.py keeps a retried task's earlier attempt there
-            what = "an earlier attempt, before --retry-failed" if retried else "an interrupted agent's partial work"
-            removed.append(f"ref {ref} ({what})")
+            removed.append(f"ref {ref} ({_saved_ref_kind(ref)})")
     return removed

@@ -61,10 +61,29 @@ async def branches_to_keep(repo: GitRepo, journal: Journal, run_id: str) -> dict
             how = f"look at it with `git log {target}..{branch}`"
         kept[branch] = (f"kept branch {branch}: {commits} commit(s) not on {target} ({what}); {how}, "
                         f"or delete it with `launcher clean {run_id} --force`")
-    saved = await repo.git("for-each-ref", "--format=%(refname)", f"refs/{worktrees.BRANCH_PREFIX}/{run_id}/")
-    for ref in saved.out.split():
+    saved = await repo.git("for-each-ref", "--format=%(refname) %(objecttype)",
+                           f"refs/{worktrees.BRANCH_PREFIX}/{run_id}/")
+    for line in saved.out.splitlines():
+        ref, _, kind = line.rpartition(" ")
+        if held := _tag_or_object(ref, kind):  # its name or object is held by no other ref
+            kept[ref] = (f"kept ref {ref}: {held}; delete it with `launcher clean {run_id} --force`")
+            continue
         commits, _ = await _not_on_target(repo, ref, target_ref)
         if commits:
             kept[ref] = (f"kept ref {ref}: {commits} commit(s) not on {target} (an agent's work the "
                          f"run set aside); delete it with `launcher clean {run_id} --force`")
     return kept
+
+
+def _tag_or_object(ref: str, kind: str) -> str:
+    """What a ref the run set aside holds that commits on the target do not: a tag the ref guard
+    took out of `refs/tags/` (app/run/containment.py; it may be the user's, and an annotated
+    tag's object is held by nothing else), or an object that is no commit (a tree or blob a
+    replace ref set). "" when it holds commits only."""
+    tag = ref.partition("/moved/tags/")[2]
+    if tag:
+        return (f"tag {tag} ({'annotated' if kind == 'tag' else 'lightweight'}), taken out of refs/tags/ while "
+                f"the run's agents worked; if it is yours, put it back with `git update-ref refs/tags/{tag} {ref}`")
+    if kind != "commit":
+        return f"a {kind} object no other ref holds"
+    return ""

@@ -24,10 +24,11 @@ import anyio
 
 from launcher.app.context import STATE_DIR, RunContext
 from launcher.app.run.own_output import open_for_writing
+from launcher.app.run.ref_owner import RefOwners
 from launcher.concurrency import each
 from launcher.engine import main_restore, reaper, tree_guard
 from launcher.errors import LauncherError
-from launcher.git import guard, index_guard, ref_guard, worktrees
+from launcher.git import guard, index_guard, ref_guard
 from launcher.models.states import TaskState
 from launcher.store import own_files
 
@@ -226,7 +227,8 @@ async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRe
         seen = set(ctx.agents_seen)
         ctx.agents_seen = set(ctx.agents_running)
         blamed: dict[str, list[ref_guard.RefChange]] = {}
-        for change in found:
+        owners = RefOwners(ctx)
+        for change in found:  # sorted: branches (a user's commit, for a tag on it) before tags
             if change.old is None and change.ref.startswith("refs/heads/"):
                 # A new branch moves nobody's work (an agent's `git switch -c`, whose commits
                 # the task's branch takes over): noted, left.
@@ -243,7 +245,7 @@ async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRe
                 ctx.note(task_id, f"{change.describe()}, a branch made while the run went on: its last "
                                   f"commit is kept at {kept_at}")
                 continue
-            culprit = await _ref_culprit(ctx, change, task_id, seen)
+            culprit = await _ref_culprit(ctx, owners, change, task_id, seen)
             if culprit is None:
                 ctx.note(None, f"{ref_guard.RefChange.describe(change)}: not made by an agent of "
                                "this run, left as it is")
@@ -280,48 +282,22 @@ def _moved_by(ctx: RunContext, task_id: str | None, who: str) -> MovedRefs | Non
                      fix="an agent may only commit on its own branch, in its own worktree")
 
 
-async def _ref_culprit(ctx: RunContext, change: ref_guard.RefChange, task_id: str | None,
-                       seen: set[str]) -> str | None:
+async def _ref_culprit(ctx: RunContext, owners: RefOwners, change: ref_guard.RefChange,
+                       task_id: str | None, seen: set[str]) -> str | None:
     """Who made `change`: a task id, "" for an agent that cannot be told apart, None for the
-    user (a fast-forward adding no commit made in a worktree of the run, or any change made
-    while no agent ran)."""
-    if await ref_guard.is_fast_forward(ctx.repo, change):
-        added = set(await ref_guard.added_commits(ctx.repo, change))
-        owners = [t for t in _task_ids(ctx) if added & await _commits_made_by(ctx, t)]
-        if not owners:
+    user (by what the change holds, app/run/ref_owner.py: a fast-forward adding no commit made
+    in a worktree of the run, a fetched tag, a `git pull --rebase`; or any change made while no
+    agent ran)."""
+    makers = await owners.fast_forward_makers(change)
+    if makers is not None:
+        if not makers:
             return None
-        return task_id if task_id in owners else owners[0]
-    if not seen:
+        return task_id if task_id in makers else makers[0]
+    if not seen or await owners.is_users(change):
         return None
     since = ctx.idle_trees.round_started.get(task_id or "", 0.0)
     when = ref_guard.change_time(ctx.repo, change)
     return _writer(task_id if task_id in seen else None, _suspects(ctx, [when], (since, time.time()), among=seen))
-
-
-def _task_ids(ctx: RunContext) -> list[str]:
-    return [t.id for t in ctx.plan.tasks]
-
-
-async def _commits_made_by(ctx: RunContext, task_id: str) -> set[str]:
-    """Commits made in the task's worktree: those its HEAD or branch ever pointed at (their
-    reflogs), and their ancestors, that its start commit does not reach. The start itself (the
-    branch's creation entry) and what a recycled pool worktree pointed at before are not the
-    task's: a fast-forward bringing the base to another branch is the user's (or another run's)."""
-    row = ctx.journal.task(ctx.run_id, task_id)  # a `land --from` task's are its shard's
-    branch = row.branch or worktrees.branch_name(ctx.run_id, task_id)
-    logs = [ctx.repo.common_dir / "logs" / "refs" / "heads" / branch]
-    admin = worktrees.admin_dir(Path(row.worktree) if row.worktree else ctx.worktree_path(task_id))
-    if admin is not None:
-        logs.append(admin / "logs" / "HEAD")
-    pointed: set[str] = set()
-    for log in logs:
-        pointed |= ref_guard.reflog_commits(log)
-    pointed.discard("0" * 40)
-    if not pointed:
-        return set()
-    start = row.start_sha or ctx.base_sha
-    made = await ctx.repo.git("rev-list", "--ignore-missing", *sorted(pointed), "--not", start, check=False)
-    return set(made.out.split()) if made.ok else pointed
 
 
 async def reap(ctx: RunContext, task_id: str | None = None) -> None:
