@@ -132,7 +132,8 @@ def test_a_second_demo_in_the_same_where_gets_a_fresh_repo_beside_the_first(tmp_
     done = launcher_cli(tmp_path, "demo", "-q", "--where", "demo")
     assert done.returncode == 0, done.stderr
     fresh = tmp_path / "demo" / "calc-repo-2"
-    assert f"git -C {Path('demo') / 'calc-repo-2'} log" in done.stdout
+    # named absolutely (a relative --where is resolved once: the demo's agents run elsewhere)
+    assert f"git -C {fresh.resolve()} log" in done.stdout
     assert "def mul" in (fresh / "calc" / "core.py").read_text()
     assert sorted(p.name for p in earlier.iterdir()) == ["notes.txt"]  # never written into
 
