@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import anyio
@@ -18,14 +17,17 @@ from launcher.errors import UsageProblem
 from launcher.models.ids import task_id_problem
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
+from launcher.models.verdict import failing_in_audit
 
 
-def _last_failing(grading_dir: Path) -> list[str]:
-    verdicts = sorted(grading_dir.glob("*-verdict.json"), key=lambda p: int(p.name.split("-")[0]))
-    if not verdicts:
-        return []
-    data = json.loads(verdicts[-1].read_text(encoding="utf-8"))
-    return [r["criterion"] for r in data.get("criterion_results", []) if not r.get("pass")]
+def _last_failing(ctx: RunContext, task_id: str) -> list[str]:
+    """The criteria the task's last verdict failed, from the launcher's own round record in the
+    journal (its audit line), never from files in the grading directory, where a grader (or the
+    task's agent) may leave anything under any name."""
+    for recorded in reversed(ctx.journal.rounds(ctx.run_id, task_id)):
+        if recorded["verdict"] is not None:
+            return failing_in_audit(recorded["audit"])
+    return []
 
 
 async def choose(
@@ -46,7 +48,7 @@ async def _choose(ctx: RunContext, task_id: str, choice: grading.Choice, note: s
             f"task {task_id!r} is {row.state.value}, not escalated",
             fix="`launcher choose` decides escalated tasks only; see `launcher status`",
         )
-    failing = _last_failing(ctx.files.task_dir(task_id) / "grading")
+    failing = _last_failing(ctx, task_id)
     await grading.apply_choice(ctx, task_id, choice, note, failing)
     # Every choice carries the run on as `resume` would (landing an approval, running extra
     # rounds), so the run's status is recomputed: a choice and a later resume never disagree.
