@@ -114,6 +114,8 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             if not row.succeeded or row.state is TaskState.APPROVED:  # nothing to land is fine
                 failed_to_land.add(task_id)
             continue
+        if any(task_id in other.select_from for other in ctx.plan.tasks):
+            continue  # a best-of-N attempt lands only as its task, once the selection picked it
         spec = ctx.plan.task(task_id)
         # A best-of-N task's "dependencies" are its own attempts, settled by selection.
         deps = [] if spec.select_from else spec.depends_on

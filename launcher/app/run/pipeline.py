@@ -42,10 +42,10 @@ async def run_task(ctx: RunContext, task_id: str) -> bool:
     row = ctx.journal.task(ctx.run_id, task_id)
     if row.succeeded or row.state.is_final:
         return row.succeeded
+    if task.select_from:  # escalated too: a choice on one of its attempts may have settled it
+        return await select_best(ctx, task)
     if row.state is TaskState.ESCALATED:
         return False  # waits for `launcher choose`
-    if task.select_from:
-        return await select_best(ctx, task)
     # Every child this task starts is journaled, so a launcher killed with -9 leaves no orphan.
     with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, task_id)):
         try:
