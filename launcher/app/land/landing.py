@@ -26,7 +26,7 @@ from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
 from launcher.app.queue.revise import revise_returned
-from launcher.app.run import pool, resolution, tree_commands
+from launcher.app.run import containment, pool, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.gates.check_summary import failure_line
@@ -132,6 +132,8 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             failed_to_land.add(task_id)
             continue
         withdrawn = await approval_holds(ctx, task_id, tips)
+        if withdrawn and await containment.put_back_idle(ctx, task_id):
+            withdrawn = await approval_holds(ctx, task_id)  # its branch moved while idle: put back
         if withdrawn:
             ctx.transition(task_id, TaskState.BLOCKED, withdrawn)
             failed_to_land.add(task_id)

@@ -6,6 +6,7 @@ The grader relay slots in between checks and approval (`_decide`), without touch
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -263,12 +264,13 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         if grading.grader_name(ctx) is None:
             return await grading.approve(ctx, task.id, message)
         ctx.transition(task.id, TaskState.GRADING, f"grader round {iteration}")
+        graded_from = time.time()
         ctx.idle_trees.open_span(task.id)  # what its grader does is the task's too
         try:
-            verdict = await grading.grade_task(ctx, task, iteration, facts)
+            verdict = await grading.grade_task(
+                ctx, task, iteration, facts, after_grader=partial(containment.after_grading, ctx, task.id, graded_from))
         finally:
             ctx.idle_trees.close_span(task.id)
-        await containment.after_round(ctx, task.id, who="the grader")
         if verdict is TaskState.APPROVED:
             return await grading.approve_once(ctx, task.id, "rubric satisfied")
         if verdict is not TaskState.NEEDS_REVISION:
