@@ -144,3 +144,25 @@ def test_a_best_of_winner_approved_by_the_on_cap_policy_lands_as_approved_by_cho
     assert t1.state == "merged" and "approved by a choice at escalation" in t1.message, t1.message
     assert verdict_trailer(repo) == "approved-by-choice"
     assert t1.rubric_gate == "rubric-pending"  # its winning attempt's grader never said satisfied
+
+
+SEE_FEEDBACK = [sys.executable, "-c", (
+    "import os, pathlib\n"
+    "path = os.environ.get('LAUNCHER_FEEDBACK', '')\n"
+    "seen = 'none' if not path else 'exists' if os.path.isfile(path) else 'missing'\n"
+    "pathlib.Path('feedback-seen.txt').write_text(seen)\n")]
+
+
+def test_after_continue_on_a_grader_that_gave_no_verdict_the_agent_is_not_pointed_at_missing_fixes(
+    repo: Path
+) -> None:
+    plan = validate_plan({"run": {"grader": "judge"},
+                          "agents": {"judge": {"adapter": "scripted-grader",
+                                               "set_env": {"LAUNCHER_GRADER_MODE": "garbage"}}},
+                          "task": [{"id": "t", "script": [{"write": "t.txt", "content": "t"},
+                                                          {"run": SEE_FEEDBACK, "rounds": [2]}]}]}, "test plan")
+    report = anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+    assert task(report, "t").state == "escalated"
+    after = decide(repo, report.run_id, "t", "continue")
+    worktree = Path(task(after, "t").worktree or "")
+    assert (worktree / "feedback-seen.txt").read_text() == "none"

@@ -243,6 +243,8 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
     session_id: str | None = None
     while True:
         feedback = grading.feedback_path(ctx, task.id, iteration - 1) if iteration > 1 else None
+        if feedback is not None and not feedback.is_file():
+            feedback = None  # `choose continue` after a grader that gave no verdict: no fixes to point at
         finished = resume_point.finished_round(ctx, task.id, iteration)
         if finished is not None:  # resumed after the agent had finished: never run (or pay) it twice
             row = ctx.journal.task(ctx.run_id, task.id)
