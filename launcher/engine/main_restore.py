@@ -55,8 +55,9 @@ async def _in_index(repo: GitRepo, rel: str) -> bool:
 
 
 async def put_back(repo: GitRepo, snapshot: MainTreeSnapshot | None, listed_at_start: set[str],
-                   paths: list[str], aside_dir: Path) -> PutBack:
-    """Restore `paths` of the main checkout (caller holds the repository lock)."""
+                   paths: list[str], aside_dir: Path, writer: str = "the agent") -> PutBack:
+    """Restore `paths` of the main checkout (caller holds the repository lock); `writer` names
+    who wrote them in what is said (the agent, or the task's grader)."""
     result = PutBack()
     # Deepest first: a tracked file the agent replaced by a directory (`Makefile/inner`) has that
     # directory's files moved aside before the file is checked out again over it.
@@ -65,6 +66,7 @@ async def put_back(repo: GitRepo, snapshot: MainTreeSnapshot | None, listed_at_s
             how = await _put_back_one(repo, snapshot, listed_at_start, rel, aside_dir)
         except OSError as exc:
             how = f"left as the agent made it ({exc.strerror or exc})"
+        how = how.replace("the agent", writer)
         if how.startswith("left"):
             result.left.append(rel)
         result.described.append(f"{rel} ({how})")

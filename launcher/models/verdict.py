@@ -233,3 +233,15 @@ def audit_line(verdict: Verdict, order: list[str] | None = None) -> str:
         f"RUBRIC {verdict.rubric_version} iteration {_number(verdict.iteration)}: "
         f"{verdict.verdict} \u2014 {audit_summary(verdict, order)}"
     )
+
+
+def failing_in_audit(audit: str | None) -> list[str]:
+    """The failing criterion ids an `audit_line` lists (none for anything else). The summary
+    follows the last em dash: criterion ids hold no dash nor comma, while the grader's
+    `rubric_version` before it may hold anything."""
+    if not audit or " \u2014 " not in audit:
+        return []
+    summary = audit.rsplit(" \u2014 ", 1)[1]
+    if not summary.startswith("failed: "):
+        return []
+    return [c.strip() for c in summary.removeprefix("failed: ").split(",") if c.strip()]

@@ -26,7 +26,7 @@ from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
 from launcher.app.queue.revise import revise_returned
-from launcher.app.run import pool, resolution, tree_commands
+from launcher.app.run import containment, pool, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.gates.check_summary import failure_line
@@ -114,6 +114,8 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             if not row.succeeded or row.state is TaskState.APPROVED:  # nothing to land is fine
                 failed_to_land.add(task_id)
             continue
+        if any(task_id in other.select_from for other in ctx.plan.tasks):
+            continue  # a best-of-N attempt lands only as its task, once the selection picked it
         spec = ctx.plan.task(task_id)
         # A best-of-N task's "dependencies" are its own attempts, settled by selection.
         deps = [] if spec.select_from else spec.depends_on
@@ -130,6 +132,8 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             failed_to_land.add(task_id)
             continue
         withdrawn = await approval_holds(ctx, task_id, tips)
+        if withdrawn and await containment.put_back_idle(ctx, task_id):
+            withdrawn = await approval_holds(ctx, task_id)  # its branch moved while idle: put back
         if withdrawn:
             ctx.transition(task_id, TaskState.BLOCKED, withdrawn)
             failed_to_land.add(task_id)

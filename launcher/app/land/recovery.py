@@ -38,6 +38,9 @@ async def _contains(ctx: RunContext, where: str, commit: str) -> bool:
     return where == commit or await ctx.repo.is_ancestor(commit, where)
 
 
+BY_CHOICE = "approved by a choice at escalation (launcher choose or --on-cap), not by the grader"
+
+
 def mark_landed(ctx: RunContext, tasks: dict[str, str], where: str, how: str = "") -> None:
     """Tasks whose merge commits reached `where`. Only the target makes them `merged`: work
     parked on an integration branch stays `approved` (its branch and worktree kept), so the
@@ -49,7 +52,7 @@ def mark_landed(ctx: RunContext, tasks: dict[str, str], where: str, how: str = "
         derived = (row.contract or {}).get("source") == "derived"
         note = how + ("; the agent gave no valid contract (derived from git)" if derived else "")
         if not approved_by_grader(ctx, task_id):
-            note += "; approved by a choice at escalation (launcher choose or --on-cap), not by the grader"
+            note += f"; {BY_CHOICE}"
         if where == ctx.target:
             ctx.transition(task_id, TaskState.MERGED, f"landed on {where}{note}", merged=True,
                            merge_commit=commit)
@@ -60,7 +63,8 @@ def mark_landed(ctx: RunContext, tasks: dict[str, str], where: str, how: str = "
 
 def approved_by_grader(ctx: RunContext, task_id: str) -> bool:
     """False when the task's last grading round did not say `satisfied` (a person or the on-cap
-    policy approved it); True too when it was never graded (its checks alone approved it)."""
+    policy approved it); True too when it was never graded (its checks alone approved it). A
+    best-of-N task has its winning attempt's rounds (`best_of.select_best`)."""
     rounds = ctx.journal.rounds(ctx.run_id, task_id)
     return not rounds or rounds[-1]["verdict"] == "satisfied"
 

@@ -1,4 +1,9 @@
-"""Best-of-N: pick the winning attempt, hand its branch to the task, clean up the others."""
+"""Best-of-N: pick the winning attempt, hand its branch to the task, clean up the others.
+
+The task waits (`escalated`) while no attempt is approved and some wait for a decision at the
+iteration cap: a choice on the task (`choose.decide_for_attempts`) or on one attempt settles them, and
+the selection runs again, so exactly one attempt ever lands, as the task. The winner's grading
+rounds go with it: work approved by a choice, not by its grader, says so when it lands."""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 from pathlib import Path
 
 from launcher.app.context import RunContext
+from launcher.app.land.recovery import BY_CHOICE, approved_by_grader
 from launcher.git import worktrees
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
@@ -41,24 +47,34 @@ async def _diff_lines(ctx: RunContext, row: TaskRow) -> int:
     return total
 
 
+def best_of_task(ctx: RunContext, task_id: str) -> Task | None:
+    """The best-of-N task `task_id` is an attempt of, if any."""
+    return next((task for task in ctx.plan.tasks if task_id in task.select_from), None)
+
+
 async def select_best(ctx: RunContext, task: Task) -> bool:
-    """The winner is an approved attempt with the most passing checks; ties: the smallest diff."""
+    """The winner is an approved attempt, one its grader approved before one a choice did, with
+    the most passing checks; ties: the smallest diff. With none approved and some escalated,
+    the task is escalated too: it waits for a decision (`launcher choose`)."""
     rows = [ctx.journal.task(ctx.run_id, attempt) for attempt in task.select_from]
     scored = []
     for position, row in enumerate(rows):
         if row.state is TaskState.APPROVED:
-            scored.append((_checks_passed(ctx, row.task_id), -(await _diff_lines(ctx, row)), -position, row))
+            scored.append((approved_by_grader(ctx, row.task_id), _checks_passed(ctx, row.task_id),
+                           -(await _diff_lines(ctx, row)), -position, row))
     if not scored:
-        outcomes = "; ".join(f"{r.task_id} {r.state.value}: {r.message[:80]}" for r in rows)
-        ctx.transition(task.id, TaskState.FAILED, f"no attempt was approved ({outcomes})")
-        return False
-    checks, minus_lines, _, winner = max(scored, key=lambda item: item[:3])
+        return _nothing_approved(ctx, task, rows)
+    by_grader, checks, minus_lines, _, winner = max(scored, key=lambda item: item[:4])
+    for graded in ctx.journal.rounds(ctx.run_id, winner.task_id):  # its rounds are the task's now
+        ctx.journal.record_round(ctx.run_id, task.id, graded["iteration"], verdict=graded["verdict"],
+                                 audit=graded["audit"], error_key=graded["error_key"])
     ctx.transition(
         task.id, TaskState.APPROVED,
-        f"best of {len(rows)}: {winner.task_id} ({checks} check(s) passed, {-minus_lines} diff lines)",
+        f"best of {len(rows)}: {winner.task_id} ({checks} check(s) passed, {-minus_lines} diff lines)"
+        + ("" if by_grader else f"; {BY_CHOICE}"),
         branch=winner.branch, worktree=winner.worktree, start_sha=winner.start_sha,
         head_sha=winner.head_sha, included=winner.included, files=winner.files,
-        included_blobs=winner.included_blobs,
+        included_blobs=winner.included_blobs, iteration=winner.iteration,
         contract=winner.contract, approval_hash=winner.approval_hash,
         cost_usd=sum(r.cost_usd or 0.0 for r in rows) or None,
     )
@@ -75,3 +91,18 @@ async def select_best(ctx: RunContext, task: Task) -> bool:
         ctx.transition(row.task_id, TaskState.SKIPPED,
                        f"{BEST_OF_N} not selected ({row.state.value}); worktree and branch removed")
     return True
+
+
+def _nothing_approved(ctx: RunContext, task: Task, rows: list[TaskRow]) -> bool:
+    waiting = [r.task_id for r in rows if r.state is TaskState.ESCALATED]
+    outcomes = "; ".join(f"{r.task_id} {r.state.value}: {r.message[:80]}" for r in rows)
+    if not waiting:
+        ctx.transition(task.id, TaskState.FAILED, f"no attempt was approved ({outcomes})")
+        return False
+    message = (f"no attempt approved yet; {', '.join(waiting)} wait(s) for a decision: `launcher choose "
+               f"{ctx.run_id} {task.id} approve|continue|tech-debt|defer` decides for them all (approve: "
+               f"the best of them lands), or choose for one attempt ({outcomes})")
+    current = ctx.journal.task(ctx.run_id, task.id)
+    if current.state is not TaskState.ESCALATED or current.message != message:  # resume: said once
+        ctx.transition(task.id, TaskState.ESCALATED, message)
+    return False

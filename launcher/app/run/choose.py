@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import anyio
@@ -10,22 +9,44 @@ import anyio
 from launcher import process
 from launcher.app.context import EventSink, RunContext
 from launcher.app.report import build_report, run_message, run_status
-from launcher.app.run import grading
+from launcher.app.run import best_of, grading
 from launcher.app.run.remeasure import remeasure
 from launcher.app.run.runner import continue_run, driving
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
 from launcher.models.ids import task_id_problem
+from launcher.models.plan import Task
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
+from launcher.models.verdict import failing_in_audit
+from launcher.store.journal import BEST_OF_N
 
 
-def _last_failing(grading_dir: Path) -> list[str]:
-    verdicts = sorted(grading_dir.glob("*-verdict.json"), key=lambda p: int(p.name.split("-")[0]))
-    if not verdicts:
-        return []
-    data = json.loads(verdicts[-1].read_text(encoding="utf-8"))
-    return [r["criterion"] for r in data.get("criterion_results", []) if not r.get("pass")]
+async def decide_for_attempts(ctx: RunContext, task: Task, choice: grading.Choice, note: str) -> None:
+    """A choice on an escalated best-of-N task: approve or continue apply to each of its
+    attempts waiting at the cap (the run then grades them again or selects the best); defer or
+    tech-debt close the task unlanded (one ledger row), its waiting attempts with it, kept."""
+    waiting = [a for a in task.select_from if ctx.journal.task(ctx.run_id, a).state is TaskState.ESCALATED]
+    if choice in ("approve", "continue"):
+        for attempt in waiting:
+            await grading.apply_choice(ctx, attempt, choice, f"{note} (for {task.id})",
+                                       last_failing(ctx, attempt))
+        return
+    failing = sorted({c for attempt in waiting for c in last_failing(ctx, attempt)})
+    state = await grading.apply_choice(ctx, task.id, choice, note, failing)
+    for attempt in waiting:
+        ctx.transition(attempt, TaskState.SKIPPED,
+                       f"{BEST_OF_N} closed with {task.id} ({state.value}); worktree and branch kept")
+
+
+def last_failing(ctx: RunContext, task_id: str) -> list[str]:
+    """The criteria the task's last verdict failed, from the launcher's own round record in the
+    journal (its audit line), never from files in the grading directory, where a grader (or the
+    task's agent) may leave anything under any name."""
+    for recorded in reversed(ctx.journal.rounds(ctx.run_id, task_id)):
+        if recorded["verdict"] is not None:
+            return failing_in_audit(recorded["audit"])
+    return []
 
 
 async def choose(
@@ -43,14 +64,34 @@ async def _choose(ctx: RunContext, task_id: str, choice: grading.Choice, note: s
     row = ctx.journal.task(ctx.run_id, task_id)
     if row.state is not TaskState.ESCALATED:
         raise UsageProblem(
-            f"task {task_id!r} is {row.state.value}, not escalated",
+            f"task {task_id!r} is {row.state.value} ({row.message[:120]}), not escalated",
             fix="`launcher choose` decides escalated tasks only; see `launcher status`",
         )
-    failing = _last_failing(ctx.files.task_dir(task_id) / "grading")
-    await grading.apply_choice(ctx, task_id, choice, note, failing)
+    task = ctx.plan.task(task_id)
+    if task.select_from:
+        await decide_for_attempts(ctx, task, choice, note)
+    else:
+        _check_selection_open(ctx, task_id)
+        await grading.apply_choice(ctx, task_id, choice, note, last_failing(ctx, task_id))
     # Every choice carries the run on as `resume` would (landing an approval, running extra
     # rounds), so the run's status is recomputed: a choice and a later resume never disagree.
     return await continue_run(ctx)
+
+
+def _check_selection_open(ctx: RunContext, task_id: str) -> None:
+    """A best-of-N attempt is decided only while its task still waits to select one: an attempt
+    lands only as its task, never by itself."""
+    parent = best_of.best_of_task(ctx, task_id)
+    if parent is None:
+        return
+    state = ctx.journal.task(ctx.run_id, parent.id).state
+    if state.is_final or state.is_success:
+        raise UsageProblem(
+            f"task {task_id!r} is an attempt of the best-of-{len(parent.select_from)} task {parent.id!r}, "
+            f"which is already {state.value}: no attempt of it can land any more",
+            fix=f"see `launcher status {ctx.run_id}`; `launcher resume {ctx.run_id} --retry-failed` runs "
+                f"a failed {parent.id!r} again",
+        )
 
 
 async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunReport:

@@ -91,24 +91,67 @@ async def record_idle(ctx: RunContext, task_id: str, worktree: Path) -> None:
     await ctx.idle_trees.record(ctx.repo, task_id, worktree)
 
 
-async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str]) -> None:
+async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str], its_grader_ran: bool = False) -> None:
+    """Put back a changed idle worktree, blaming the one task active since it was recorded;
+    `its_grader_ran`: the victim's own grader ran meanwhile (the only suspect when no other
+    task's code did)."""
     record = ctx.idle_trees.records[victim]
     suspects = sorted(record.witnesses)
     await ctx.idle_trees.restore(ctx.repo, victim)
-    what = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+    what = _listed(changed)
+    if its_grader_ran and not suspects:
+        ctx.note(victim, f"its grader changed the task's worktree or branch ({what}); put back at the graded "
+                         "commit, which is what lands")
+        return
     ctx.note(victim, f"its worktree changed while its agent was not running ({what}); put back")
     if len(suspects) == 1:
         ctx.intruders.setdefault(
             suspects[0], f"wrote into the worktree of task {victim} while its agent was not running "
             f"({what}); the launcher put that worktree back",
         )
+    elif suspects:
+        ctx.note(victim, f"cannot tell which of {', '.join(suspects)} changed it")
     else:
-        ctx.note(victim, f"cannot tell which of {', '.join(suspects) or 'no task'} changed it")
+        ctx.note(victim, "no other task's agent ran while it was idle: not made by an agent of this run "
+                         "that the launcher can name")
 
 
-async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> None:
+async def after_grading(ctx: RunContext, task_id: str, since: float) -> str | None:
+    """After a grading round (started at `since`), what the grader changed outside its scratch
+    tree is put back, as after an agent round. The task's own worktree (recorded idle before
+    grading) is put back and noted: what was graded is what lands. Anything else (the main
+    checkout, the shared git dir or refs, another task's worktree) is said, the grader named,
+    for the caller to escalate the task: never blamed on its agent's next round, never left
+    for the user to take for their own local changes. None: nothing was changed."""
+    if changed := await ctx.idle_trees.changes(ctx.repo, task_id):
+        await _undo_idle_change(ctx, task_id, changed, its_grader_ran=True)
+    try:
+        await after_round(ctx, task_id, who="the grader", since=since)
+    except LauncherError as exc:
+        return exc.what
+    wrote = await main_tree_intrusions(ctx, since, time.time(), task_id, writer="the grader")
+    if wrote:
+        return f"the grader of task {task_id} wrote into the main checkout: {', '.join(wrote)}"
+    return None
+
+
+def _listed(changed: list[str]) -> str:
+    return ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+
+
+async def put_back_idle(ctx: RunContext, task_id: str) -> bool:
+    """Put the task's idle worktree back if it changed since its record (its branch moved while
+    none of its code ran); whether it had."""
+    changed = await ctx.idle_trees.changes(ctx.repo, task_id)
+    if changed:
+        await _undo_idle_change(ctx, task_id, changed)
+    return bool(changed)
+
+
+async def after_round(ctx: RunContext, task_id: str, who: str = "the agent", since: float | None = None) -> None:
     """Undo an agent's changes to the shared git dir, the shared refs and idle worktrees; fail
-    it for them (what it also wrote into the main checkout is put back first)."""
+    it for them (what it also wrote into the main checkout since `since`, by default its
+    round's start, is put back first)."""
     await reap(ctx, task_id)
     ctx.agents_seen.add(task_id)
     error: LauncherError | None = await _check_main_index(ctx, task_id, who)
@@ -133,8 +176,8 @@ async def after_round(ctx: RunContext, task_id: str, who: str = "the agent") -> 
         )
     if error is not None:
         # The task's round is not collected: what it wrote into the main checkout is put back now.
-        since = ctx.idle_trees.round_started.get(task_id, 0.0)
-        wrote = await main_tree_intrusions(ctx, since, time.time(), task_id)
+        wrote = await main_tree_intrusions(
+            ctx, ctx.idle_trees.round_started.get(task_id, 0.0) if since is None else since, time.time(), task_id)
         if wrote:
             error.what += f"; it also wrote into the main checkout: {', '.join(wrote)}"
         raise error
@@ -308,7 +351,7 @@ async def reap(ctx: RunContext, task_id: str | None = None) -> None:
 
 
 async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
-                              task_id: str | None = None) -> list[str]:
+                              task_id: str | None = None, writer: str = "the agent") -> list[str]:
     """Files of the main checkout changed in this round's window (by status, then by content).
     With `task_id`, each is put back (engine/main_restore.py) and said how, and only what this
     task alone can have written is returned (blamed on it): a file written while other tasks'
@@ -335,30 +378,32 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
     unattributed: set[str] = set()
     for rel in fresh:
         suspects = _suspects(ctx, [tree_guard.ctime_of(ctx.repo.root / rel)], (since, ended))
-        writer = _writer(task_id, suspects)
-        by_writer.setdefault(writer, []).append(rel)
-        if not writer:
+        culprit = _writer(task_id, suspects)
+        by_writer.setdefault(culprit, []).append(rel)
+        if not culprit:
             unattributed |= suspects
             ctx.note(task_id, f"{rel} was written into the main checkout while the code of tasks "
                               f"{', '.join(sorted(suspects))} ran; cannot tell which: none is blamed")
     blamed: list[str] = []
-    for writer, paths in sorted(by_writer.items()):
-        aside = ctx.files.task_dir(writer) if writer else ctx.files.run_dir
-        who = writer or f"one of {', '.join(sorted(unattributed))}"
-        described = await _put_back_main(ctx, paths, aside / INTRUSIONS_DIR, who)
-        if writer == task_id:
+    for writer_id, paths in sorted(by_writer.items()):
+        aside = ctx.files.task_dir(writer_id) if writer_id else ctx.files.run_dir
+        who = writer_id or f"one of {', '.join(sorted(unattributed))}"
+        described = await _put_back_main(ctx, paths, aside / INTRUSIONS_DIR, who,
+                                         writer if writer_id == task_id else "the agent")
+        if writer_id == task_id:
             blamed = described
-        elif writer:
-            ctx.intruders.setdefault(writer, f"wrote into the main checkout: {', '.join(described)}")
+        elif writer_id:
+            ctx.intruders.setdefault(writer_id, f"wrote into the main checkout: {', '.join(described)}")
         else:
             ctx.note(task_id, f"put back: {', '.join(described)}")
     return blamed
 
 
-async def _put_back_main(ctx: RunContext, paths: list[str], aside_dir: Path, who: str) -> list[str]:
+async def _put_back_main(ctx: RunContext, paths: list[str], aside_dir: Path, who: str,
+                         writer: str = "the agent") -> list[str]:
     async with ctx.repo.lock.hold():
         put = await main_restore.put_back(
-            ctx.repo, ctx.main_contents, {entry[3:] for entry in ctx.main_snapshot}, paths, aside_dir)
+            ctx.repo, ctx.main_contents, {entry[3:] for entry in ctx.main_snapshot}, paths, aside_dir, writer)
     ctx.main_scan = None  # taken before the files were put back
     for rel in paths:
         if rel in put.left:

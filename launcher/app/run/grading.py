@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -144,8 +145,11 @@ def _record_round(ctx: RunContext, task_id: str, iteration: int, result: relay.G
                              audit=result.audit, error_key=result.error_key, verdict_sha256=result.verdict_sha256)
 
 
-async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[str, object]) -> TaskState:
-    """One grading round; returns APPROVED, NEEDS_REVISION, or the state the cap led to."""
+async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[str, object],
+                     after_grader: Callable[[], Awaitable[str | None]] | None = None) -> TaskState:
+    """One grading round; returns APPROVED, NEEDS_REVISION, or the state the cap led to.
+    `after_grader`: checks what the grader changed outside its scratch tree, before its verdict
+    is acted on; what it says escalates the task (the grader, not the work, is at fault)."""
     row = ctx.journal.task(ctx.run_id, task.id)
     name = grader_name(ctx)
     assert name is not None
@@ -185,6 +189,14 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
         atomic_write_json(facts_file, {**read_facts(facts_file), "rubric_checks": result.rubric_checks})
     verdict = result.verdict
     _record_round(ctx, task.id, iteration, result)
+    misconduct = await after_grader() if after_grader is not None else None
+    if misconduct:
+        ctx.transition(task.id, TaskState.ESCALATED,
+                       f"{misconduct}; the launcher put it back, and the grader's verdict "
+                       f"({result.audit or result.error_key or 'none'}) is not taken: decide with "
+                       f"`launcher choose {ctx.run_id} {task.id} approve|continue|tech-debt|defer`, or "
+                       f"re-grade with `launcher grade {ctx.run_id} {task.id}`")
+        return TaskState.ESCALATED
     if verdict is None:
         why = (f"the grader failed ({result.error_key}: {result.failure})" if result.failure else
                f"the grader gave no valid verdict {relay.MAX_INVALID_IN_A_ROW} times in a row ({result.error_key})")

@@ -6,6 +6,7 @@ The grader relay slots in between checks and approval (`_decide`), without touch
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,10 @@ async def run_task(ctx: RunContext, task_id: str) -> bool:
     row = ctx.journal.task(ctx.run_id, task_id)
     if row.succeeded or row.state.is_final:
         return row.succeeded
+    if task.select_from:  # escalated too: a choice on one of its attempts may have settled it
+        return await select_best(ctx, task)
     if row.state is TaskState.ESCALATED:
         return False  # waits for `launcher choose`
-    if task.select_from:
-        return await select_best(ctx, task)
     # Every child this task starts is journaled, so a launcher killed with -9 leaves no orphan.
     with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, task_id)):
         try:
@@ -240,6 +241,8 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
     session_id: str | None = None
     while True:
         feedback = grading.feedback_path(ctx, task.id, iteration - 1) if iteration > 1 else None
+        if feedback is not None and not feedback.is_file():
+            feedback = None  # `choose continue` after a grader that gave no verdict: no fixes to point at
         finished = resume_point.finished_round(ctx, task.id, iteration)
         if finished is not None:  # resumed after the agent had finished: never run (or pay) it twice
             row = ctx.journal.task(ctx.run_id, task.id)
@@ -261,12 +264,13 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         if grading.grader_name(ctx) is None:
             return await grading.approve(ctx, task.id, message)
         ctx.transition(task.id, TaskState.GRADING, f"grader round {iteration}")
+        graded_from = time.time()
         ctx.idle_trees.open_span(task.id)  # what its grader does is the task's too
         try:
-            verdict = await grading.grade_task(ctx, task, iteration, facts)
+            verdict = await grading.grade_task(
+                ctx, task, iteration, facts, after_grader=partial(containment.after_grading, ctx, task.id, graded_from))
         finally:
             ctx.idle_trees.close_span(task.id)
-        await containment.after_round(ctx, task.id, who="the grader")
         if verdict is TaskState.APPROVED:
             return await grading.approve_once(ctx, task.id, "rubric satisfied")
         if verdict is not TaskState.NEEDS_REVISION:
