@@ -29,6 +29,7 @@ from typing import Any
 import anyio
 
 from launcher import process
+from launcher.models.decoding import json_loads, read_text
 from launcher.mutation.model import Mutant, MutantStale
 from launcher.mutation.source_text import decode_source, mutated_bytes
 
@@ -47,7 +48,7 @@ class KillClaims:
 
     @classmethod
     def load(cls, path: Path) -> KillClaims:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_loads(read_text(path))
         return cls(base_sha=str(data["base_sha"]), python=str(data["python"]), evidence=str(data["evidence"]),
                    mutants=[Mutant.model_validate(m) for m in data["mutants"]], task_id=str(data.get("task_id", "")))
 

@@ -26,6 +26,7 @@ from launcher.app.run.runner import RunOptions, start_run
 from launcher.errors import ExitCode
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
+from launcher.models.decoding import json_loads, read_text
 from launcher.models.states import TaskState
 from launcher.mutation.merge import load_run, write_run
 from launcher.mutation.model import MutantStatus
@@ -118,6 +119,22 @@ def record_kills(sweep_dir: Path, data: dict[str, Any], killed: dict[str, list[s
     return data["score"]
 
 
+def read_evidence(path: Path) -> dict[str, Any]:
+    """A task's kill evidence, read strictly: one that is missing, not JSON (a key named twice,
+    NaN) or not of the gate's shape counts as no kill, with the reason, never as a partial one."""
+    if not path.is_file():
+        return {}
+    try:
+        evidence = json_loads(read_text(path))
+    except (OSError, json.JSONDecodeError) as exc:
+        return {"accepted": False, "reason": f"its kill evidence {path} cannot be read: {exc}"}
+    killed = evidence.get("killed_by") if isinstance(evidence, dict) else None
+    if not isinstance(killed, dict) or not all(isinstance(v, list) for v in killed.values()):
+        reason = evidence.get("reason") if isinstance(evidence, dict) else None
+        return {"accepted": False, "reason": str(reason or f"its kill evidence {path} has no killed_by map")}
+    return evidence
+
+
 async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixSummary:
     repo = await GitRepo.discover(cwd)
     sweep_dir = await resolve_run(cwd, options.run)
@@ -145,7 +162,7 @@ async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixS
     summary.run_id, summary.tasks = report.run_id, len(tasks)
     for task in report.tasks:
         evidence_path = out_dir / f"{task.id}.evidence.json"
-        evidence = json.loads(evidence_path.read_text(encoding="utf-8")) if evidence_path.is_file() else {}
+        evidence = read_evidence(evidence_path)
         if task.state == TaskState.MERGED and evidence.get("accepted"):
             summary.killed.update(evidence["killed_by"])
         else:
