@@ -145,6 +145,10 @@ def test_judge_calibrate_scores_only_the_operators_labels_not_the_starters_examp
     assert done.stdout.startswith("judging the calibration set "), done.stdout + done.stderr
     assert "(1 mutants; the repository's own labels (1 labelled here, mutation/calibration-set.json))" in done.stdout
     assert "on 1 labelled survivors of" in done.stdout
+    # One genuine label: no judge can pass the chance test on it; said before any judge call
+    said = done.stdout.index("warning: this calibration set cannot show any judge better than chance")
+    assert said < done.stdout.index("calibration gate:") and "the set needs 20 more equivalent label(s)" in done.stdout
+    assert "the judge does no better than chance" not in done.stdout
 
 
 def test_a_hand_made_mix_with_the_starters_examples_is_said_to_be_one(proj: Path) -> None:
