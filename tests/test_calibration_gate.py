@@ -206,3 +206,41 @@ def test_a_mutant_listed_twice_under_another_id_is_refused_naming_both(tmp_path:
     assert f"ids 1 and 100 are the same mutant ({first['target']}:" in error["observations"]
     assert said in error["observations"]
     assert not (tmp_path / "calibration-report.json").exists()
+
+
+def _set_of(tmp_path: Path, labels: list[str]) -> tuple[Path, Path]:
+    """A calibration set with these labels, and the verdict of a judge right on every one."""
+    entries = [{"id": i, "fault": "number", "target": "m.py", "line": i, "rationale": "r", "orig": f"x = {i}",
+                "mut": f"x = {i + 1}", "status": "SURVIVED", "ground_truth": gt, "label_rationale": "read it"}
+               for i, gt in enumerate(labels, 1)]  # fmt: skip
+    cal = tmp_path / "cal.json"
+    cal.write_text(json.dumps({"contract_version": "1", "description": "d", "calibration": entries}))
+    return verdict_file(tmp_path, {e["id"]: e["ground_truth"] for e in entries}), cal
+
+
+@pytest.mark.parametrize(("labels", "needs"), [
+    (["genuine"] * 10, "the set needs 2 more equivalent label(s)"),  # a weak suite's survivors: all genuine
+    (["genuine"] * 9 + ["equivalent"], "the set needs 1 more equivalent label(s) or 11 more genuine label(s)"),
+    (["equivalent"] * 3, "it has no genuine label (3 equivalent)"),
+])  # fmt: skip
+def test_a_set_no_judge_can_pass_is_named_as_the_cause_not_the_judge(tmp_path: Path, labels: list[str],
+                                                                     needs: str) -> None:  # fmt: skip
+    """Even a judge right on every mutant cannot reach p < 0.05 in the chance test (its best is
+    1/C(n, genuine)): the gate says the set is the cause and what it needs, and never that the
+    judge does no better than chance or cannot tell the classes apart."""
+    verdict, cal = _set_of(tmp_path, labels)
+    done = gate_cli(tmp_path, "--verdict", str(verdict), "--calibration", str(cal))
+    assert done.returncode in (1, 3), done.stdout + done.stderr
+    assert "this calibration set cannot show any judge better than chance, so the gate cannot pass on it" in done.stdout
+    assert needs in done.stdout
+    assert "the judge does no better than chance" not in done.stdout
+    assert "does not tell equivalent mutants apart" not in done.stdout
+    report = json.loads((tmp_path / "calibration-report.json").read_text())
+    assert report["set_problem"] and report["set_best_p_value"] >= 0.05
+
+
+def test_a_set_a_perfect_judge_can_pass_is_not_blamed(tmp_path: Path) -> None:
+    """20 genuine and 1 equivalent: a perfect judge reaches p = 1/21 < 0.05 and passes."""
+    verdict, cal = _set_of(tmp_path, ["genuine"] * 20 + ["equivalent"])
+    result = run_gate(verdict, cal, env={})
+    assert result.exit_code is GateExit.PASSED and result.report["set_problem"] is None

@@ -145,6 +145,10 @@ def test_judge_calibrate_scores_only_the_operators_labels_not_the_starters_examp
     assert done.stdout.startswith("judging the calibration set "), done.stdout + done.stderr
     assert "(1 mutants; the repository's own labels (1 labelled here, mutation/calibration-set.json))" in done.stdout
     assert "on 1 labelled survivors of" in done.stdout
+    # One genuine label: no judge can pass the chance test on it; said before any judge call
+    said = done.stdout.index("warning: this calibration set cannot show any judge better than chance")
+    assert said < done.stdout.index("calibration gate:") and "the set needs 20 more equivalent label(s)" in done.stdout
+    assert "the judge does no better than chance" not in done.stdout
 
 
 def test_a_hand_made_mix_with_the_starters_examples_is_said_to_be_one(proj: Path) -> None:
@@ -187,3 +191,39 @@ def test_without_a_terminal_it_exits_2_with_the_hint(proj: Path) -> None:
     assert done.returncode == 2
     assert "no terminal" in done.stderr and "run `launcher mutation label` in a terminal" in done.stderr
     assert not (proj / "mutation" / "calibration-set.json").exists()
+
+
+def _one_label(mutant_id: str, line: int) -> dict[str, Any]:
+    return {"id": line, "fault": "comparison", "target": "calc/core.py", "line": line, "rationale": "r",
+            "orig": "return age >= 18", "mut": "return age > 18", "status": "SURVIVED",
+            "ground_truth": "equivalent", "label_rationale": "by hand", "mutant_id": mutant_id}  # fmt: skip
+
+
+_ONE, _TWO = json.dumps([_one_label("hand-1", 1)]), json.dumps([_one_label("hand-2", 2)])
+_HUGE = json.dumps([{**_one_label("hand-1", 1), "judge": {"confidence": 0}}])
+_HUGE = _HUGE.replace('"confidence": 0', '"confidence": 1e999')
+_NAN = _ONE.replace('"line": 1', '"line": NaN')
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    # a hand merge of two label sessions: the first list would be dropped by a lenient reader
+    (f'{{"contract_version": "1", "description": "d", "calibration": {_ONE},\n "calibration": {_TWO}}}',
+     'duplicate key "calibration" (an object names it twice) at line 2 column 2'),
+    (f'{{"contract_version": "1", "description": "d", "calibration": {_HUGE}}}',
+     "1e999 is out of range for a number at line 1"),
+    (f'{{"contract_version": "1", "calibration": {_NAN}}}', "NaN is not a JSON number at line 1"),
+    ('{"calibration": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested deeper than 64 levels"),
+])  # fmt: skip
+def test_a_set_it_cannot_read_faithfully_is_refused_and_never_rewritten(proj: Path, text: str, said: str) -> None:
+    """The strict reader the gate uses: a key named twice, a number JSON has not, a document
+    nested too deep: exit 2 naming the file and line, before any question, the file untouched
+    (a lenient read then a rewrite would drop the operator's labels, or write `NaN`)."""
+    (proj / "mutation").mkdir()
+    path = proj / "mutation" / "calibration-set.json"
+    path.write_text(text)
+    term = Terminal(proj)
+    shown = term.wait_for("nothing was written")
+    assert term.finish() == 2
+    assert "the calibration set is not valid JSON: " + said in shown, shown
+    assert "mutation/calibration-set.json:" in shown and "RecursionError" not in shown and "internal error" not in shown
+    assert path.read_text() == text

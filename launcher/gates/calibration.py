@@ -118,6 +118,44 @@ def chance_test(confusion: Mapping[str, int]) -> dict[str, Any]:
             "p_value": p_value, "alpha": CHANCE_ALPHA, "beats_chance": p_value < CHANCE_ALPHA}  # fmt: skip
 
 
+def best_p_value(genuine: int, equivalent: int) -> float:
+    """The chance-test p a judge right on every mutant reaches on a set with these labels: its
+    genuine calls are exactly the genuine mutants, a pick a random one makes with 1/C(n, genuine)
+    (with no genuine label, no judge has a genuine call to test: 1)."""
+    return 1.0 / math.comb(genuine + equivalent, genuine) if genuine else 1.0
+
+
+def _more_needed(genuine: int, equivalent: int, of_equivalent: bool) -> int:
+    """How many more labels of one class the set needs before a perfect judge can pass."""
+    more = 1
+    while best_p_value(genuine + (0 if of_equivalent else more), equivalent + (more if of_equivalent else 0)) \
+            >= CHANCE_ALPHA:
+        more += 1
+    return more
+
+
+def set_problem(genuine: int, equivalent: int) -> str | None:
+    """Why no judge can pass the gate on a set with these labels (None: a good judge can): the
+    chance test cannot reach p < CHANCE_ALPHA even for a judge right on every mutant, so failing
+    there says nothing about the judge."""
+    best = best_p_value(genuine, equivalent)
+    if best < CHANCE_ALPHA:
+        return None
+    needs = []
+    if genuine:
+        needs.append(f"{_more_needed(genuine, equivalent, True)} more equivalent label(s)")
+    if equivalent:
+        needs.append(f"{_more_needed(genuine, equivalent, False)} more genuine label(s)")
+    what = (f"with {genuine} genuine and {equivalent} equivalent label(s), even a judge right on every mutant "
+            f"reaches only p={best:.3f} in the chance test (the gate needs under {CHANCE_ALPHA:g})"
+            if genuine else f"it has no genuine label ({equivalent} equivalent): no judge's genuine call can be "
+            "shown right")  # fmt: skip
+    needed = " or ".join(needs or ["labels of both kinds"])
+    return (f"this calibration set cannot show any judge better than chance, so the gate cannot pass on it "
+            f"whatever the judge answers: {what}; the set needs {needed} (label more survivors with "
+            "`launcher mutation label`, or pass --calibration with a larger set)")
+
+
 def _p_text(p_value: float) -> str:
     return "p<0.001" if p_value < 0.001 else f"p={p_value:.3f}"
 
@@ -170,12 +208,17 @@ def gate_warnings(confusion: Mapping[str, int], total: int) -> list[str]:
     warnings = []
     chance = chance_test(confusion)
     picked = confusion["TP"] + confusion["FP"]
-    if picked and not chance["beats_chance"]:
+    genuine, equivalent = confusion["TP"] + confusion["FN"], confusion["FP"] + confusion["TN"]
+    unpassable = set_problem(genuine, equivalent)
+    if unpassable:  # the set's fault, not the judge's: said instead of blaming the judge
+        warnings.append(unpassable)
+    elif picked and not chance["beats_chance"]:
         warnings.append(f"the judge does no better than chance: {confusion['TP']} of its {picked} genuine calls are "
                         f"genuine, and a random pick of {picked} of these {total} mutants does as well with "
                         f"probability {chance['p_value']:.3f} (the gate needs under {CHANCE_ALPHA:g})")  # fmt: skip
     genuine_calls = confusion["TP"] + confusion["FP"]
-    if genuine_calls and (confusion["TN"] + confusion["FN"] == 0 or genuine_calls >= ALL_GENUINE_SHARE * total):
+    if equivalent and genuine_calls and (confusion["TN"] + confusion["FN"] == 0
+                                         or genuine_calls >= ALL_GENUINE_SHARE * total):
         warnings.append(f"the judge called {genuine_calls} of {total} labelled mutants genuine: precision equals "
                         "the share of genuine labels; the judge does not tell equivalent mutants apart")  # fmt: skip
     if total < SMALL_SET:
@@ -228,6 +271,9 @@ def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, 
         "recall_interval": recall_interval,
         "min_lower_bound": min_lower_bound,
         "chance": chance,
+        # the best chance p any judge can reach on this set; None in `set_problem`: a pass is possible
+        "set_best_p_value": best_p_value(genuine, len(truth) - genuine),
+        "set_problem": set_problem(genuine, len(truth) - genuine),
         "gate_verdict": gate.value,
         "confusion": confusion,
         "counts": {

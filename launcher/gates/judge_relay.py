@@ -14,15 +14,19 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
 from launcher.agents.regular_files import clear_path
 from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.gates.answers import JUDGE_ANSWER
+from launcher.gates.judge_guard import JudgeWatch
 from launcher.gates.relay import add_scratch, answer_text, remove_scratch
 from launcher.git.repo import GitRepo
 from launcher.models.decoding import last_json_object_or_failure
@@ -42,6 +46,8 @@ MAX_INVALID_IN_A_ROW = 3
 PACKET_NAME = "judge-packet.json"
 VERDICT_NAME = "verdict.json"
 PREVIOUS_VERDICT_NAME = "verdict.prev.json"  # an earlier verdict, moved aside when a judge run starts
+INTRUSIONS_DIR = "intrusions"  # under judge/: what a judge wrote outside its checkout, moved there
+WROTE_OUTSIDE = "judge_wrote_outside_checkout"
 
 
 def judge_prompt() -> str:
@@ -106,7 +112,11 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     calls: list[JudgeCall] = []
     if not spec.standalone:
         await add_scratch(repo, spec.scratch, spec.base_sha)
+    aside = spec.out_dir / "judge" / INTRUSIONS_DIR / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    watch: JudgeWatch | None = None
     try:
+        # What it must not change, recorded once its checkout exists (DESIGN 14, as for agents)
+        watch = await JudgeWatch.start(repo, spec.scratch)
         for number, part in enumerate(parts, 1):
             # Every call's packet sits beside its answer in judge/ (one batch too): the directory
             # a CLI that confines its reviewer to a few directories is given anyway.
@@ -117,10 +127,20 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
                                                    outcome.notes)  # fmt: skip
             outcome.calls += ran  # every process, corrective rounds included
             outcome.cost_usd = _plus(outcome.cost_usd, spent)
+            wrote = await watch.check(aside)
+            if wrote:
+                outcome.error = wrote_outside(wrote, aside)
+                outcome.notes.append(f"judge batch {number}: {WROTE_OUTSIDE}")
+                return outcome
             if answer is None:
                 outcome.error = f"batch {number}/{len(parts)}: {error}"
                 return outcome
             calls.extend(answer.verdicts)
+    except BaseException:
+        if watch is not None:  # interrupted mid-call: what the judge wrote is put back all the same
+            with anyio.CancelScope(shield=True):
+                await watch.check(aside)
+        raise
     finally:
         if spec.standalone:
             shutil.rmtree(spec.scratch, ignore_errors=True)
@@ -137,6 +157,14 @@ async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     outcome.verdict_path = spec.out_dir / VERDICT_NAME
     atomic_write_json(outcome.verdict_path, outcome.verdict.model_dump(mode="json"))
     return outcome
+
+
+def wrote_outside(wrote: list[str], aside: Path) -> str:
+    """Why the verdict of a judge that changed files outside its checkout is not used."""
+    return (f"{WROTE_OUTSIDE}: the judge changed files outside its read-only checkout ({'; '.join(wrote)}); "
+            f"what it wrote is kept in {aside}, and its verdict is not used (a judge that can rewrite the "
+            "repository, its labels or its hooks is not judging): make the judge only read the checkout and "
+            "answer, then judge again")
 
 
 def _move_aside(verdict: Path) -> Path | None:

@@ -29,6 +29,7 @@ from typing import Any
 import anyio
 
 from launcher import process
+from launcher.models.decoding import json_loads, read_text
 from launcher.mutation.model import Mutant, MutantStale
 from launcher.mutation.source_text import decode_source, mutated_bytes
 
@@ -47,7 +48,7 @@ class KillClaims:
 
     @classmethod
     def load(cls, path: Path) -> KillClaims:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_loads(read_text(path))
         return cls(base_sha=str(data["base_sha"]), python=str(data["python"]), evidence=str(data["evidence"]),
                    mutants=[Mutant.model_validate(m) for m in data["mutants"]], task_id=str(data.get("task_id", "")))
 
@@ -82,11 +83,12 @@ async def changed_files(tree: Path, base_sha: str) -> list[str]:
     return sorted({*tracked, *untracked})
 
 
-async def _pytest(python: str, tree: Path, files: list[str]) -> tuple[int, list[str], str]:
+async def _pytest(python: str, tree: Path, files: list[str],
+                  timeout_s: float = TEST_TIMEOUT_S) -> tuple[int, list[str], str]:  # fmt: skip
     """Exit code, the failing (or erroring) test ids, and the output's tail."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--no-header", *files]
-    done = await process.run(argv, cwd=tree, env=env, timeout=TEST_TIMEOUT_S)
+    done = await process.run(argv, cwd=tree, env=env, timeout=timeout_s)
     output = done.out + done.err
     return done.returncode, sorted(set(_FAILED.findall(output))), output[-2000:]
 
@@ -107,6 +109,34 @@ def _stale(tree: Path, mutants: list[Mutant]) -> str:
             return (f"{_where(mutant)} does not fit the task's code ({why}): the sweep is older than this "
                     "code; re-run `launcher mutation sweep` and `launcher mutation fix` on the new sweep")  # fmt: skip
     return ""
+
+
+async def kills(tree: Path, python: str, tests: list[str], mutants: list[Mutant],
+                timeout_s: float = TEST_TIMEOUT_S) -> dict[str, list[str]] | None:  # fmt: skip
+    """Which of `mutants` these `tests` kill, each applied alone to a scratch copy of `tree` (the
+    tree itself is never modified): mutant id -> the tests that fail with it. None: the tests do
+    not pass on the tree's own code, so nothing can be said. A mutant that does not fit the
+    tree's code is left out."""
+    with tempfile.TemporaryDirectory(prefix="launcher-kill-") as tmp:
+        scratch = Path(tmp) / "tree"
+        shutil.copytree(tree, scratch, symlinks=True, ignore=_IGNORED)
+        code, _failing, _tail = await _pytest(python, scratch, tests, timeout_s)
+        if code != 0:
+            return None
+        found: dict[str, list[str]] = {}
+        for mutant in mutants:
+            if _stale(scratch, [mutant]):
+                continue
+            path = scratch / mutant.target
+            original = path.read_bytes()
+            try:
+                path.write_bytes(mutated_bytes(path, original, mutant.apply(decode_source(original, path.name))))
+                code, failing, _tail = await _pytest(python, scratch, tests, timeout_s)
+            finally:
+                path.write_bytes(original)
+            if code != 0 and failing:
+                found[mutant.id] = failing
+        return found
 
 
 async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:

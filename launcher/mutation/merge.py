@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from launcher.errors import UsageProblem
+from launcher.models.decoding import json_loads, read_text
 from launcher.mutation import results
 from launcher.mutation.model import Mutant, MutantStatus, number_mutants
 from launcher.mutation.report_elements import PLAIN_FILE, render_elements_html
@@ -53,9 +54,12 @@ def load_run(path: Path) -> dict[str, Any]:
             fix="pass a sweep's run dir (.launcher/mutation-runs/<sweep-id>) or its mutants.json",
         )  # fmt: skip
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageProblem(f"not valid JSON: {exc}", where=str(file), fix="re-run the sweep") from exc
+        data = json_loads(read_text(file))
+    except OSError as exc:
+        raise UsageProblem(f"cannot read it: {exc}", where=str(file), fix="re-run the sweep") from None
+    except json.JSONDecodeError as exc:
+        raise UsageProblem(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                           where=f"{file}:{exc.lineno}", fix="re-run the sweep") from None
     if not isinstance(data, dict) or not isinstance(data.get("mutants"), list):
         raise UsageProblem('expected an object with a "mutants" list', where=str(file))
     try:

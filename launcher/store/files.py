@@ -62,6 +62,12 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def strict_json(data: Any) -> str:
+    """JSON text for a file people and other tools read (a calibration set): `NaN`/`Infinity`
+    are not JSON, so a float that is not finite raises `ValueError` rather than being written."""
+    return json.dumps(data, indent=2, sort_keys=False, default=str, allow_nan=False) + "\n"
+
+
 class RunFiles:
     """`.launcher/runs/<run>/<task>/{prompt.md, agent.log, contract.json, facts.json, diff.patch}`."""
 

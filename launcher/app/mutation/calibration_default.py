@@ -12,13 +12,13 @@ label proven by a killing test), shell sweeps keep the starter set.
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from launcher.app.context import STATE_DIR
 from launcher.app.mutation.reports import RUNS_DIR
+from launcher.models.decoding import json_loads, read_text
 
 OWN_SET = Path("mutation") / "calibration-set.json"
 PYTHON_PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
@@ -39,7 +39,7 @@ def starter_file() -> Path:
 def starter_entries() -> list[dict[str, Any]]:
     """The starter set's examples, as `launcher init` copies them."""
     try:
-        entries = json.loads(starter_file().read_text(encoding="utf-8"))["calibration"]
+        entries = json_loads(read_text(starter_file()))["calibration"]
     except (OSError, ValueError, KeyError, TypeError):
         return []
     return [e for e in entries if isinstance(e, dict)]
@@ -53,7 +53,7 @@ def is_starter_entry(entry: object, starter: list[dict[str, Any]] | None = None)
 def own_label_counts(text: str) -> tuple[int, int] | None:
     """(own labels, starter examples) in a calibration set's text; None: not a readable set."""
     try:
-        entries = json.loads(text)["calibration"]
+        entries = json_loads(text)["calibration"]
     except (ValueError, KeyError, TypeError):
         return None
     if not isinstance(entries, list):
@@ -76,7 +76,7 @@ def _latest_sweep_languages(root: Path) -> set[str] | None:
     sweeps = sorted(runs.glob("*/mutants.json")) if runs.is_dir() else []
     for path in reversed(sweeps):
         try:
-            files = json.loads(path.read_text(encoding="utf-8")).get("files") or {}
+            files = json_loads(read_text(path)).get("files") or {}
         except (OSError, ValueError, AttributeError):
             continue
         return {str(entry.get("language", "python")) for entry in files.values() if isinstance(entry, dict)}

@@ -19,6 +19,7 @@ from typing import Any
 from launcher.app.context import EventSink
 from launcher.app.mutation.fix_fresh import check_fresh
 from launcher.app.mutation.fix_plan import FIX_DIR, build_plan, group, load_verdict, select
+from launcher.app.mutation.fix_resettle import Resettled, resettle
 from launcher.app.mutation.reports import resolve_run, write_standard_reports
 from launcher.app.mutation.setup import configured
 from launcher.app.mutation.sweep import SweepOptions
@@ -26,6 +27,7 @@ from launcher.app.run.runner import RunOptions, start_run
 from launcher.errors import ExitCode
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
+from launcher.models.decoding import json_loads, read_text
 from launcher.models.states import TaskState
 from launcher.mutation.merge import load_run, write_run
 from launcher.mutation.model import MutantStatus
@@ -54,14 +56,21 @@ class FixSummary:
     run_id: str | None = None
     tasks: int = 0
     killed: dict[str, list[str]] = field(default_factory=dict)  # mutant id -> the new tests that kill it
+    also_killed: dict[str, list[str]] = field(default_factory=dict)  # unclaimed mutants the landed tests kill
     refused: dict[str, str] = field(default_factory=dict)  # task id -> why it did not land
     score_before: float | None = None
     score_after: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"exit_code": self.exit_code, "message": self.message, "sweep": str(self.sweep_dir or ""),
-                "run_id": self.run_id, "tasks": self.tasks, "killed": self.killed, "refused": self.refused,
+                "run_id": self.run_id, "tasks": self.tasks, "killed": self.killed, "also_killed": self.also_killed,
+                "refused": self.refused,
                 "score_before": self.score_before, "score_after": self.score_after}  # fmt: skip
+
+
+def _was(also: Resettled) -> str:
+    statuses = list(also.was.values())
+    return ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
 
 
 def _pct(value: float | None) -> str:
@@ -89,24 +98,37 @@ def _keep_summary_facts(sweep_dir: Path, data: dict[str, Any]) -> None:
 
 def _fix_line(record: dict[str, Any]) -> str:
     return (f"Mutation fix (run {record.get('run_id')}): score {_pct(record.get('score_before'))} -> "
-            f"{_pct(record.get('score_after'))}; {len(record.get('killed') or {})} survivor(s) killed by new tests\n")
+            f"{_pct(record.get('score_after'))}; {len(record.get('killed') or {})} survivor(s) killed by new tests"
+            + (f", {len(record['also_killed'])} more mutant(s) of the sweep killed by them too"
+               if record.get("also_killed") else "") + "\n")
 
 
-def record_kills(sweep_dir: Path, data: dict[str, Any], killed: dict[str, list[str]], run_id: str) -> float | None:
-    """Mark the killed mutants in the sweep and rewrite its reports (keeping the sweep's duration
-    and notes); returns the new score."""
+def record_kills(sweep_dir: Path, data: dict[str, Any], killed: dict[str, list[str]], run_id: str,
+                 also: Resettled | None = None) -> float | None:  # fmt: skip
+    """Mark the killed mutants in the sweep (the claimed ones, and `also` those of the sweep the
+    landed tests kill too) and rewrite its reports (keeping the sweep's duration and notes);
+    returns the new score."""
     before = data.get("score")
+    also = also or Resettled()
     _keep_summary_facts(sweep_dir, data)
     for entry in data["mutants"]:  # the raw entries: `entries` hands out copies
         mutant_id = str(entry["mutant"]["id"])
         if mutant_id in killed:
             entry.setdefault("result", {}).update(status=MutantStatus.KILLED.value, killed_by=killed[mutant_id],
                           note=f"killed by a test written in run {run_id} (launcher mutation fix)")  # fmt: skip
+        elif mutant_id in also.killed:
+            entry.setdefault("result", {}).update(
+                status=MutantStatus.KILLED.value, killed_by=also.killed[mutant_id],
+                note=f"{also.was.get(mutant_id, 'not killed')} in the sweep; killed by a test written in run "
+                     f"{run_id} (launcher mutation fix), run again with the landed tests")  # fmt: skip
     statuses = [str(r["status"]) for _, r in entries(data)]
     data["score"] = score(statuses)
     data["counts"] = {s.value: statuses.count(s.value) for s in MutantStatus}
     record = {"run_id": run_id, "at": datetime.now(UTC).isoformat(timespec="seconds"), "score_before": before,
-              "score_after": data["score"], "counts_after": data["counts"], "killed": killed}  # fmt: skip
+              "score_after": data["score"], "counts_after": data["counts"], "killed": killed,
+              "also_killed": also.killed, "rerun": also.tried}  # fmt: skip
+    if also.note:
+        record["note"] = also.note
     data["fix_history"] = [*(data.get("fix_history") or []), record]
     write_run(sweep_dir, data, embedded_sources(data))
     atomic_write_json(sweep_dir / FIX_FILE, data["fix_history"])
@@ -116,6 +138,22 @@ def record_kills(sweep_dir: Path, data: dict[str, Any], killed: dict[str, list[s
     with (sweep_dir / "summary.txt").open("a", encoding="utf-8") as summary:  # every fix, the rewrite dropped them
         summary.write("".join(_fix_line(r) for r in data["fix_history"]))
     return data["score"]
+
+
+def read_evidence(path: Path) -> dict[str, Any]:
+    """A task's kill evidence, read strictly: one that is missing, not JSON (a key named twice,
+    NaN) or not of the gate's shape counts as no kill, with the reason, never as a partial one."""
+    if not path.is_file():
+        return {}
+    try:
+        evidence = json_loads(read_text(path))
+    except (OSError, json.JSONDecodeError) as exc:
+        return {"accepted": False, "reason": f"its kill evidence {path} cannot be read: {exc}"}
+    killed = evidence.get("killed_by") if isinstance(evidence, dict) else None
+    if not isinstance(killed, dict) or not all(isinstance(v, list) for v in killed.values()):
+        reason = evidence.get("reason") if isinstance(evidence, dict) else None
+        return {"accepted": False, "reason": str(reason or f"its kill evidence {path} has no killed_by map")}
+    return evidence
 
 
 async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixSummary:
@@ -143,18 +181,27 @@ async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixS
                       known_agents=tuple(config.agents))  # fmt: skip
     report = await start_run(cwd, plan, RunOptions(max_parallel=options.max_parallel), emit)
     summary.run_id, summary.tasks = report.run_id, len(tasks)
+    landed_tests: set[str] = set()
     for task in report.tasks:
         evidence_path = out_dir / f"{task.id}.evidence.json"
-        evidence = json.loads(evidence_path.read_text(encoding="utf-8")) if evidence_path.is_file() else {}
+        evidence = read_evidence(evidence_path)
         if task.state == TaskState.MERGED and evidence.get("accepted"):
             summary.killed.update(evidence["killed_by"])
+            landed_tests.update(str(t) for t in evidence.get("test_files") or [] if isinstance(t, str))
         else:
             summary.refused[task.id] = str(evidence.get("reason") or task.message or task.state)
     summary.score_after = summary.score_before
+    also = Resettled()
     if summary.killed:
-        summary.score_after = record_kills(sweep_dir, data, summary.killed, report.run_id)
+        # The landed tests may kill more of the sweep than the mutants they claimed (NoCoverage ones)
+        also = await resettle(repo, data, set(summary.killed), sorted(landed_tests), python, report.run_id)
+        summary.also_killed = also.killed
+        summary.score_after = record_kills(sweep_dir, data, summary.killed, report.run_id, also)
         await write_standard_reports(cwd, sweep_dir)  # Stryker JSON and page with the sources found as `report` does
-    summary.message = (f"{len(summary.killed)} survivor(s) killed by new tests in {len(tasks)} task(s); "
-                       f"mutation score {_pct(summary.score_before)} -> {_pct(summary.score_after)}")
+    more = (f"; {len(also.killed)} more mutant(s) of the sweep ({_was(also)}) killed by the landed tests"
+            if also.killed else "")  # fmt: skip
+    summary.message = (f"{len(summary.killed)} survivor(s) killed by new tests in {len(tasks)} task(s){more}; "
+                       f"mutation score {_pct(summary.score_before)} -> {_pct(summary.score_after)}"
+                       + (f" ({also.note})" if also.note else ""))
     summary.exit_code = int(ExitCode.OK) if not summary.refused else int(ExitCode.FAILED)
     return summary

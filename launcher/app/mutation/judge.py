@@ -35,6 +35,7 @@ from launcher.gates.calibration import (
     gate_exit,
     precision_text,
     resolve_threshold,
+    set_problem,
 )
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
@@ -226,12 +227,17 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     proven = 0  # equivalents the pre-filter settled in the sweep: each a judge question not asked
     source: Path | None = None  # with --calibrate: the labelled set judged
     note = ""
+    unpassable: str | None = None  # with --calibrate: why no judge can pass the gate on the set
     if options.calibrate:
         source, why = _calibration_file(repo, options.calibration)
         labelled = load_judge_file(source, CalibrationSet)
         note = calibration_note(source, why, len(labelled.calibration))
         if say is not None:
             say(note)
+        genuine = sum(1 for s in labelled.calibration if s.ground_truth == "genuine")
+        unpassable = set_problem(genuine, len(labelled.calibration) - genuine)  # said before any paid call
+        if unpassable and say is not None:
+            say(f"warning: {unpassable}")
         survivors = [s.unlabelled() for s in labelled.calibration]
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         out_dir, label = writable_state_dir(repo) / "calibration" / stamp, f"c-{stamp}"
@@ -261,6 +267,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         0.0 if agent.adapter.startswith("scripted") else DEFAULT_CALL_USD)  # fmt: skip
     free = f"; {saved} saved by the pre-filter's {proven} proven equivalent(s)" if proven else ""
     question = f"Proceed to judge ({calls} calls, ~${calls * per_call:.2f}{free})?"
+    if options.calibrate and unpassable:
+        question = f"The gate cannot pass on this set (see the warning above). {question}"
     built_in = agent.adapter if agent.adapter in _BUILT_IN else None
     if not options.confirm:
         if ask is None:

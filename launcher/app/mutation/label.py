@@ -23,6 +23,7 @@ from launcher.app.mutation.fix_plan import load_verdict
 from launcher.app.mutation.reports import render_mutant, resolve_run
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
+from launcher.models.decoding import json_loads, read_text
 from launcher.models.judge import (
     CONTRACT_VERSION,
     JudgeCall,
@@ -33,7 +34,7 @@ from launcher.models.judge import (
 )
 from launcher.mutation.merge import load_run
 from launcher.mutation.report_stryker import embedded_sources, entries
-from launcher.store.files import atomic_write_json
+from launcher.store.files import atomic_write_text, strict_json
 
 CALIBRATION_FILE = Path("mutation") / "calibration-set.json"
 DESCRIPTION = ("Survivors of this repository's sweeps, each label confirmed by an operator with "
@@ -63,11 +64,19 @@ def read_set(path: Path) -> dict[str, Any]:
     """The calibration set as JSON (a new, empty one when the file does not exist yet)."""
     if not path.is_file():
         return {"contract_version": CONTRACT_VERSION, "description": DESCRIPTION, "calibration": []}
+    # The strict reader, as the gate's: a key named twice, NaN, 1e999 or a document nested too
+    # deep is refused, never read lossily and then rewritten without what it held.
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json_loads(read_text(path))
+    except OSError as exc:
         raise UsageProblem(f"cannot read the calibration set: {exc}", where=str(path),
-                           fix="repair the file (it is JSON) or move it aside") from None  # fmt: skip
+                           fix="repair the file (UTF-8 JSON) or move it aside; nothing was written",
+                           error_key="unreadable") from None  # fmt: skip
+    except json.JSONDecodeError as exc:
+        raise UsageProblem(f"the calibration set is not valid JSON: {exc.msg} at line {exc.lineno} column "
+                           f"{exc.colno}", where=f"{path}:{exc.lineno}",
+                           fix="repair the file (a hand merge: one \"calibration\" list) or move it aside; "
+                               "nothing was written", error_key="invalid_json") from None  # fmt: skip
     if not isinstance(data, dict) or not isinstance(data.get("calibration"), list):
         raise UsageProblem('not a calibration set (no "calibration" list)', where=str(path),
                            fix="repair the file or move it aside")  # fmt: skip
@@ -90,7 +99,7 @@ def append_label(path: Path, entry: dict[str, Any]) -> bool:
     numbers = [int(e["id"]) for e in data["calibration"] if isinstance(e, dict) and isinstance(e.get("id"), int)]
     data["calibration"].append({**entry, "id": max(numbers, default=0) + 1})
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, data)
+    atomic_write_text(path, strict_json(data))
     return True
 
 

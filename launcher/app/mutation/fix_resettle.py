@@ -1,0 +1,75 @@
+"""After `launcher mutation fix` landed tests: the sweep's other mutants those tests also kill.
+
+A task's evidence names only the mutants it claimed. The landed tests may well kill others in
+the same files: mutants of the sweep that were NoCoverage (no test ran the line then) or Survived
+and were not picked. Left as they were, the rewritten reports would say "no test executes this
+line" of a line the new tests execute, and the score "after" would be lower than a fresh sweep's.
+So every NoCoverage or Survived mutant of the files the claimed mutants are in is run again with
+the landed test files, on a detached checkout of the commit they landed on, by the kill gate's
+own runner (`gates.mutant_kill.kills`: each mutant applied alone to a scratch copy); those the
+tests kill become Killed, by those tests. A mutant that no longer fits the landed code is left as
+it was. What is not killed keeps its status (coverage is not measured again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from launcher.gates.mutant_kill import TEST_TIMEOUT_S, kills
+from launcher.gates.relay import add_scratch, remove_scratch
+from launcher.git.repo import GitRepo
+from launcher.git.worktrees import default_worktree_root
+from launcher.models.config import load_repo_config
+from launcher.mutation.model import Mutant, MutantStatus
+from launcher.mutation.report_stryker import entries
+
+MAX_RESETTLED = 500  # mutants run again at most (each is one run of the landed test files)
+RESETTLED = (MutantStatus.NO_COVERAGE.value, MutantStatus.SURVIVED.value)
+RESETTLE_TIMEOUT_S = 60.0  # one run of the landed tests with one mutant (a loop it makes: not a kill)
+
+
+@dataclass
+class Resettled:
+    killed: dict[str, list[str]] = field(default_factory=dict)  # mutant id -> the landed tests that kill it
+    was: dict[str, str] = field(default_factory=dict)  # mutant id -> its status before (NoCoverage, Survived)
+    tried: int = 0
+    note: str = ""  # why nothing could be re-settled, or what was left out
+
+
+def candidates(data: dict[str, Any], claimed: set[str]) -> list[tuple[Mutant, str]]:
+    """The NoCoverage and Survived mutants of the files the claimed mutants are in (not those)."""
+    pairs = entries(data)
+    files = {m.target for m, _ in pairs if m.id in claimed}
+    return [(m, str(r["status"])) for m, r in pairs
+            if m.target in files and m.id not in claimed and str(r["status"]) in RESETTLED]  # fmt: skip
+
+
+async def resettle(repo: GitRepo, data: dict[str, Any], claimed: set[str], tests: list[str], python: str,
+                   label: str) -> Resettled:  # fmt: skip
+    """Run the candidates against the landed `tests` at the current HEAD (the landed commit)."""
+    found = Resettled()
+    picked = candidates(data, claimed)
+    if not picked or not tests:
+        return found
+    if len(picked) > MAX_RESETTLED:
+        found.note = (f"only the first {MAX_RESETTLED} of {len(picked)} NoCoverage/Survived mutants of the fixed "
+                      "files were run against the landed tests: run `launcher mutation sweep` again for the rest")
+        picked = picked[:MAX_RESETTLED]
+    scratch = default_worktree_root(repo, load_repo_config(repo.root).worktree_root) / "fix-resettle" / label
+    await add_scratch(repo, scratch, await repo.rev_parse("HEAD"))
+    try:
+        present = [t for t in tests if (scratch / t).is_file()]
+        killed = await kills(scratch, python, present, [m for m, _ in picked],
+                             timeout_s=min(TEST_TIMEOUT_S, RESETTLE_TIMEOUT_S)) if present else None  # fmt: skip
+    finally:
+        await remove_scratch(repo, scratch)
+    found.tried = len(picked)
+    if killed is None:
+        found.note = ("the landed tests did not pass on their own at the landed commit, so the sweep's other "
+                      "mutants were not run against them: run `launcher mutation sweep` again for a true score")
+        return found
+    found.killed = killed
+    found.was = {m.id: status for m, status in picked if m.id in killed}
+    return found
+

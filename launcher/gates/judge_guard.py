@@ -1,0 +1,116 @@
+"""What keeps a judge inside its read-only checkout (DESIGN 7.4, 14), checked around its calls.
+
+The judge runs on a scratch checkout of the same repository (a linked worktree: `git rev-parse
+--git-common-dir` leads it to the main checkout and the shared git directory), so it gets the
+containment agents of a run get, from the same pieces: before its first call the shared git
+directory's hooks and config (git/guard.py), the main checkout's index (git/index_guard.py), the
+shared refs and main HEAD (git/ref_guard.py) and the main checkout's files (engine/tree_guard.py)
+are recorded; after each call whatever it changed there is put back (engine/main_restore.py: its
+versions moved aside, never deleted) and listed, and the judge's verdict is not used. Only one
+judge runs at a time and nothing else of the launcher writes there meanwhile, so what changed in
+its window is its doing, except a fast-forward of a branch by commits it did not make (the
+user's commit) and a new branch, which are left as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+from launcher.engine import main_restore, tree_guard
+from launcher.git import guard, index_guard, ref_guard, worktrees
+from launcher.git.repo import GitRepo
+from launcher.store import own_files
+from launcher.store.files import STATE_DIR_NAME
+
+
+@dataclass
+class JudgeWatch:
+    """The record taken before the judge's first call; `check` after each call."""
+
+    repo: GitRepo
+    scratch: Path
+    git_dir: guard.GitDirSnapshot
+    index: index_guard.IndexGuard
+    refs: ref_guard.RefState
+    contents: tree_guard.MainTreeSnapshot
+    status: set[str]  # `git status` entries of the main checkout before
+    own: tuple[str, ...]  # paths of the main checkout the launcher itself writes
+    started: float = field(default_factory=time.time)
+
+    @classmethod
+    async def start(cls, repo: GitRepo, scratch: Path) -> JudgeWatch:
+        own = [f"{STATE_DIR_NAME}/"]
+        with contextlib.suppress(ValueError):  # a scratch inside the checkout (a configured worktree root)
+            own.append(str(scratch.resolve().relative_to(repo.root.resolve())) + "/")
+        snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, repo.common_dir)
+        index = await anyio.to_thread.run_sync(index_guard.IndexGuard, repo.git_dir)
+        async with repo.lock.hold():
+            refs = await ref_guard.read_state(repo)
+        contents = await tree_guard.take_main_snapshot(repo, [], tuple(own))
+        status = set(await repo.status_porcelain())
+        return cls(repo, scratch, snapshot, index, refs, contents, status, tuple(own))
+
+    async def check(self, aside: Path) -> list[str]:
+        """Put back what the judge changed outside its checkout; one line per thing put back
+        (empty: nothing). `aside`: where its versions of changed files are kept."""
+        found: list[str] = []
+        async with self.repo.lock.hold():
+            undone = await anyio.to_thread.run_sync(guard.undo_tampering, self.git_dir, aside / "git-dir")
+            if undone is not None:
+                found.append(f"the shared git directory {self.repo.common_dir} ({undone[0]}): put back")
+            damage = await anyio.to_thread.run_sync(self.index.check)
+            if damage is not None:
+                found.append(f"the main checkout's git index {self.index.path} ({damage.what}): put back")
+            found += await self._refs(aside)
+        found += await self._main_checkout(aside / "main-checkout")
+        return found
+
+    async def _refs(self, aside: Path) -> list[str]:
+        now = await ref_guard.read_state(self.repo)
+        made = await self._scratch_commits()
+        judges = []
+        for change in ref_guard.changes(self.repo, self.refs, now):
+            if change.old is None and change.ref.startswith("refs/heads/"):
+                continue  # a new branch moves nobody's work
+            if await ref_guard.is_fast_forward(self.repo, change) and not (
+                    set(await ref_guard.added_commits(self.repo, change)) & made):
+                continue  # the user's own commit, made while the judge ran
+            judges.append(change)
+        if not judges:
+            self.refs = now
+            return []
+        kept = f"refs/launcher/judge/{time.strftime('%Y%m%d-%H%M%S')}"
+        problems = await ref_guard.undo(self.repo, judges, kept)
+        self.refs = await ref_guard.read_state(self.repo)
+        listed = "; ".join(change.describe() for change in judges)
+        left = f", except {', '.join(problems)}" if problems else ""
+        return [f"refs of the shared repository ({listed}): put back{left}"
+                + (f" (what it set is kept under {kept}/)" if ref_guard.keeps_any(judges) else "")]
+
+    async def _scratch_commits(self) -> set[str]:
+        admin = worktrees.admin_dir(self.scratch)
+        return ref_guard.reflog_commits(admin / "logs" / "HEAD") if admin is not None else set()
+
+    async def _main_checkout(self, aside: Path) -> list[str]:
+        changed = [entry[3:] for entry in await self.repo.status_porcelain()
+                   if entry not in self.status and len(entry) > 3 and entry[2] == " "]  # (not a rename's source)
+        changed += await anyio.to_thread.run_sync(tree_guard.changed_since, self.contents, self.started)
+        mine = [rel for rel in dict.fromkeys(changed) if not _is_own(rel, self.own)]
+        if mine:  # what another launcher process wrote there (its output files, its ledgers)
+            known = own_files.load(self.repo.root)
+            mine = [rel for rel in mine if not own_files.written_by_a_launcher(self.repo.root, rel, known)]
+        if not mine:
+            return []
+        async with self.repo.lock.hold():
+            put = await main_restore.put_back(self.repo, self.contents, {e[3:] for e in self.status}, sorted(mine),
+                                              aside)  # fmt: skip
+        return [f"the main checkout {self.repo.root}: {', '.join(put.described)}"]
+
+
+def _is_own(rel: str, own: tuple[str, ...]) -> bool:
+    return any(rel == p.rstrip("/") or (p.endswith("/") and rel.startswith(p)) for p in own)

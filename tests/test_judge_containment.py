@@ -1,0 +1,91 @@
+"""The judge stays in its read-only checkout (DESIGN 7.4, 14): what it writes into the main
+checkout (the operator's calibration set, a tracked source file) or the shared git directory (a
+hook) is put back, kept aside, and its verdict is not used; the command says what it wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import git
+from helpers import swept_project
+
+PROJECT = {
+    "calc/__init__.py": "",
+    "calc/core.py": "def is_adult(age):\n    return age >= 18\n",
+    "tests/test_core.py": "from calc.core import is_adult\n\n\ndef test_is_adult():\n"
+                          "    assert is_adult(30)\n    assert not is_adult(3)\n",
+    "mutation/calibration-set.json": json.dumps({"contract_version": "1", "description": "operator labels",
+                                                 "calibration": []}),
+}  # fmt: skip
+
+INTRUDING_JUDGE = """\
+import json, os, pathlib, subprocess, sys
+common = pathlib.Path(subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                                     capture_output=True, text=True).stdout.strip())
+main = common.parent
+if "labels" in sys.argv:
+    (main / "mutation" / "calibration-set.json").write_text('{"calibration": "flipped"}')
+    src = main / "calc" / "core.py"
+    src.write_text(src.read_text() + "# written by the judge\\n")
+if "hook" in sys.argv:
+    hook = common / "hooks" / "post-commit"
+    hook.write_text("#!/bin/sh\\necho judge hook ran\\n")
+    hook.chmod(0o755)
+packet = json.load(open(os.environ["LAUNCHER_PACKET"]))
+print(json.dumps({"contract_version": "1", "verdicts": [{"id": s["id"], "classification": "genuine",
+      "confidence": 0.9, "justification": "j"} for s in packet["survivors"]]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    base = tmp_path_factory.mktemp("judge-guard")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
+        yield swept_project(base / "proj", PROJECT, ["calc/core.py"], identity=("Ada", "ada@example.com"))
+
+
+def judge(root: Path, *modes: str) -> subprocess.CompletedProcess[str]:
+    (root / "judge.py").write_text(INTRUDING_JUDGE)
+    (root / "launcher.toml").write_text(
+        f'[agents.j]\nadapter = "command"\ncommand = {json.dumps([sys.executable, str(root / "judge.py"), *modes])}\n')
+    git(root, "add", "launcher.toml", "judge.py")
+    git(root, "commit", "-qm", "the judge")
+    return subprocess.run([sys.executable, "-m", "launcher", "mutation", "judge", "--agent", "j", "--confirm-judge"],
+                          cwd=root, text=True, capture_output=True, env=os.environ.copy(), timeout=120)  # fmt: skip
+
+
+@pytest.fixture
+def proj(swept: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    subprocess.run(["cp", "-a", str(swept), str(root)], check=True)
+    return root
+
+
+def test_a_judge_writing_the_main_checkout_and_a_hook_is_put_back_and_its_verdict_refused(proj: Path) -> None:
+    labels_before = (proj / "mutation" / "calibration-set.json").read_text()
+    done = judge(proj, "labels", "hook")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "the judge changed files outside its read-only checkout" in out and "its verdict is not used" in out
+    assert "hooks/post-commit added" in out and "calc/core.py (put back" in out
+    assert "mutation/calibration-set.json (put back" in out
+    assert git(proj, "status", "--porcelain", "--untracked-files=no") == ""
+    assert (proj / "mutation" / "calibration-set.json").read_text() == labels_before
+    assert not (proj / ".git" / "hooks" / "post-commit").exists()
+    sweep = next((proj / ".launcher" / "mutation-runs").iterdir())
+    assert not (sweep / "verdict.json").exists()  # nothing `fix` or `label` would take for a verdict
+    kept = list((sweep / "judge" / "intrusions").rglob("calibration-set.json"))
+    assert [p.read_text() for p in kept] == ['{"calibration": "flipped"}']  # nothing deleted
+
+
+def test_a_judge_that_only_reads_is_used(proj: Path) -> None:
+    done = judge(proj)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "judged 2 survivors: 2 genuine" in done.stdout
