@@ -11,6 +11,7 @@ from launcher.app.context import STATE_DIR, open_journal
 from launcher.app.land.kept_branches import branches_to_keep
 from launcher.app.takeover import save_uncommitted, take_over
 from launcher.errors import UsageProblem
+from launcher.gates.judge_lock import reap_dead_judges
 from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.git.unsaved_work import kept_line, unsaved_work
@@ -59,6 +60,8 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         finally:
             journal.release_run(claim)
     if all_runs:
+        for kind in ("mutation-runs", "calibration"):  # a killed `mutation judge`'s judge CLI
+            removed += reap_dead_judges(repo.root / STATE_DIR / kind)
         removed += await _sweep_leftovers(repo, root / "mutation")
         removed += await warm_pool.drain(repo, root)
     removed += await worktrees.reconcile(repo, root)

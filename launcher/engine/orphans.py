@@ -132,3 +132,15 @@ def reap_journaled(journal: Journal, run_id: str, agent_pgids: set[int]) -> list
     for row in live:
         journal.end_process(run_id, row["pgid"])
     return victims
+
+
+def kill_escaped(run_id: str) -> list[int]:
+    """Kill every process carrying this id that is not ours or an ancestor (what a killed
+    launcher left running outside any journal: a judge's CLI). Only called when no launcher
+    using this id is alive."""
+    victims = escaped_processes(run_id)
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _await_gone(victims, 2.0)
+    return victims

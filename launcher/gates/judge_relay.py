@@ -27,6 +27,7 @@ from launcher.agents.regular_files import clear_path
 from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.gates.answers import JUDGE_ANSWER
 from launcher.gates.judge_guard import JudgeWatch
+from launcher.gates.judge_lock import judging
 from launcher.gates.relay import add_scratch, answer_text, remove_scratch
 from launcher.git.repo import GitRepo
 from launcher.models.decoding import last_json_object_or_failure
@@ -99,6 +100,15 @@ def batches(survivors: list[dict[str, Any]], size: int) -> list[list[dict[str, A
 
 async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     spec.out_dir.mkdir(parents=True, exist_ok=True)
+    with judging(spec.out_dir, spec.label) as killed:  # one judge per sweep; a killed one's reaped
+        outcome = await _judge(repo, spec)
+    if killed:
+        outcome.notes.insert(0, f"killed {len(killed)} process(es) a killed `mutation judge` of {spec.label} "
+                                "had left running")
+    return outcome
+
+
+async def _judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     # An earlier verdict goes aside first: should this run fail, nothing (`fix`, `label`) may take
     # the old verdict for the current one.
     previous = _move_aside(spec.out_dir / VERDICT_NAME)
