@@ -195,13 +195,16 @@ def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool =
                   f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     argv = [sys.executable, "-m", "launcher.cli.main", "workflow", *action, "--quiet", "--spawned"]
     pid = detached.spawn_detached(argv, cwd=session.repo.root, env=os.environ, log_path=log_path)
-    now = session.load(state.id)
-    if now.runner_pid not in (None, state.runner_pid) or now.status is not state.status:
-        return now  # the runner already took over and recorded itself
-    now.runner_pid, now.runner_started = pid, process_identity.start_time(pid)
-    now.message = f"the phase runs in process {pid}; `status` shows its progress"
-    session.save(now)
-    return now
+    started = process_identity.start_time(pid)
+
+    def record(now: WorkflowState) -> bool:
+        if now.runner_pid not in (None, state.runner_pid) or now.status is not state.status:
+            return False  # the runner already took over and recorded itself
+        now.runner_pid, now.runner_started = pid, started
+        now.message = f"the phase runs in process {pid}; `status` shows its progress"
+        return True
+
+    return session.update(state.id, record)
 
 
 async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink, *, detach: bool) -> Any:
