@@ -26,6 +26,7 @@ from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.workflow import artifacts, phase_run
+from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.planner import check_params, check_scripts, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import RunNotFound, UsageProblem
@@ -358,6 +359,12 @@ async def _take_parked(session: WorkflowSession, state: WorkflowState) -> Workfl
     await check_parked_held(session, state)
     info = parked(state)
     assert info is not None
+    run_id, journal = str(info["run_id"]), session.journal()
+    claim = journal.claim_run(run_id, f"workflow resume {state.id}")
+    try:  # the journal records the run as landed: no report points at its integration branch any more
+        await parked_work.record_merged_by_operator(session.repo, journal, claim, state.target)
+    finally:
+        journal.release_run(claim)
     step = phase_run.next_step(session, state)
     report = build_report(session.journal(), str(info["run_id"]), session.repo.root)
     return await phase_run.finish_step(session, state, step, report, landed_by_operator=True)
@@ -471,6 +478,10 @@ async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) 
         ended.driven_elsewhere = True
         return ended  # another launcher drives it; never pull the rug from under it
     try:
+        if await parked_work.record_merged_by_operator(session.repo, journal, claim, state.target):
+            run = journal.run(run_id)  # the operator merged its parked work: it landed
+            ended.status = run.status
+            ended.landed = [t.task_id for t in journal.tasks(run_id) if t.merged]
         await _end_claimed_run(session, state, run, ended)
     finally:
         journal.release_run(claim)
