@@ -324,8 +324,9 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
             if parked(state):
                 return await _take_parked(session, state)
             step = phase_run.next_step(session, state)
-            state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")
-            retry = True
+            again = phase_run.produced_nothing(state, step)  # its run has nothing to retry: a new run
+            state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}", new_run=again)
+            retry = not again
         elif state.status is WorkflowStatus.PAUSED:
             def unpause(now: WorkflowState) -> None:
                 if now.status is not WorkflowStatus.PAUSED or now.paused_on:

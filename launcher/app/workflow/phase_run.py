@@ -53,13 +53,22 @@ def _recording(session: WorkflowSession, state: WorkflowState, step: list[Phase]
     return sink
 
 
-async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], command: str) -> WorkflowState:
+def produced_nothing(state: WorkflowState, step: list[Phase]) -> bool:
+    """Whether the step's last run ended with every task skipped (finished without a change):
+    `launcher resume --retry-failed` of that run has nothing to retry, so a retry starts a new run."""
+    tasks = [t for p in step for t in state.phase(p.id).tasks]
+    return bool(tasks) and all(t["state"] == "skipped" for t in tasks)
+
+
+async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], command: str,
+                     *, new_run: bool = False) -> WorkflowState:
     """Record this process as the step's runner (the claim; under `session.claim`). Refused
     (RunBusy, naming `launcher <command>`) before anything is recorded while another live
     launcher drives the step's run (a `launcher resume` of it): the workflow keeps its state.
     Refused too when the workflow changed since the caller decided to run (an operator's
-    `pause` came in between). Returns the state as recorded."""
-    run_id = state.phase(step[0].id).run_id
+    `pause` came in between). `new_run`: the step's earlier run is left as it ended and a new one
+    starts. Returns the state as recorded."""
+    run_id = None if new_run else state.phase(step[0].id).run_id
     if run_id is not None:
         session.journal().check_free(run_id, command)
     tip = await session.repo.rev_parse(state.target)
@@ -76,6 +85,8 @@ async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[
             row = now.phase(phase.id)
             row.status, row.error = PhaseStatus.RUNNING, None
             row.started_at = row.started_at or time.time()
+            if new_run:
+                row.run_id = None
             if run_id is None or row.start_sha is None:
                 row.start_sha = tip
 
