@@ -119,11 +119,13 @@ def _dead_runner(repo: Path, wid: str, *, status: str) -> int:
 
     async def mark() -> None:
         session = await WorkflowSession.open(repo)
-        state = session.load(wid)
-        state.runner_pid = proc.pid
-        state.status = engine.WorkflowStatus(status)
-        state.message = f"the next phase runs in process {proc.pid}; `status` shows its progress"
-        session.save(state)
+
+        def change(state: engine.WorkflowState) -> None:
+            state.runner_pid = proc.pid
+            state.status = engine.WorkflowStatus(status)
+            state.message = f"the next phase runs in process {proc.pid}; `status` shows its progress"
+
+        session.update(wid, change)
 
     anyio.run(mark)
     return proc.pid
@@ -148,10 +150,12 @@ def test_status_shows_the_log_tail_of_a_runner_that_died_mid_phase(wf_repo: Path
 
     async def running() -> None:
         session = await WorkflowSession.open(wf_repo)
-        state = session.load(wid)
-        state.phase("plan").status = engine.PhaseStatus.RUNNING
-        state.phase("plan").run_id = "r_missing"
-        session.save(state)
+
+        def change(state: engine.WorkflowState) -> None:
+            state.phase("plan").status = engine.PhaseStatus.RUNNING
+            state.phase("plan").run_id = "r_missing"
+
+        session.update(wid, change)
 
     anyio.run(running)
     _dead_runner(wf_repo, wid, status="running")
@@ -223,11 +227,13 @@ def test_a_dead_runners_pid_reused_by_another_process_is_not_taken_for_the_runne
     try:
         async def mark() -> None:
             session = await WorkflowSession.open(wf_repo)
-            state = session.load(wid)
-            state.status, state.runner_pid = engine.WorkflowStatus.RUNNING, squatter.pid
-            state.runner_started = None if recorded == "no_start" else 1  # started at boot: not the sleep
-            state.phases[0].status = engine.PhaseStatus.RUNNING
-            session.save(state)
+
+            def change(state: engine.WorkflowState) -> None:
+                state.status, state.runner_pid = engine.WorkflowStatus.RUNNING, squatter.pid
+                state.runner_started = None if recorded == "no_start" else 1  # started at boot: not the sleep
+                state.phases[0].status = engine.PhaseStatus.RUNNING
+
+            session.update(wid, change)
 
         anyio.run(mark)
         shown = json.loads(launcher_cli(wf_repo, "workflow", "status", wid, "--json").stdout)

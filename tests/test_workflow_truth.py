@@ -423,9 +423,12 @@ def test_a_cancel_whose_caller_gives_up_midway_still_ends_the_workflow(wf_repo: 
             from launcher.models.workflow import PhaseStatus, WorkflowStatus
             state = await engine.create(wf_repo, "mini", {"what": "mul"}, {})
             session = await WorkflowSession.open(wf_repo)
-            state.status, state.runner_pid = WorkflowStatus.RUNNING, runner.pid
-            state.phase("plan").status = PhaseStatus.RUNNING
-            session.save(state)
+
+            def change(now: engine.WorkflowState) -> None:
+                now.status, now.runner_pid = WorkflowStatus.RUNNING, runner.pid
+                now.phase("plan").status = PhaseStatus.RUNNING
+
+            session.update(state.id, change)
             with anyio.move_on_after(0.3):
                 await engine.cancel(wf_repo, state.id)
             after = session.load(state.id)

@@ -41,11 +41,17 @@ async def run_report(cwd: Path, run_id: str | None) -> RunReport:
 
 async def _note_parked_work_merged_by_hand(repo: GitRepo, report: RunReport) -> None:
     """A parked run whose integration branch the user has merged since: the journal does not
-    know yet (`launcher land` records it), so the message says what is true now."""
+    know yet (`launcher land` records it), so the message says what is true now. An integration
+    branch that no longer exists is not shown as where the work is."""
     branch = report.integration_branch
-    if report.status != "parked" or not branch:
+    if not branch:
         return
     held = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
+    if not held.ok:  # deleted since (a cancelled run's branches are removed): point at nothing gone
+        report.integration_branch = report.landed_on = None
+        return
+    if report.status != "parked":
+        return
     target = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{report.target}", check=False)
     if held.ok and target.ok and await target_tree.adds_nothing(repo, held.out.strip(), target.out.strip()):
         report.message = (f"the approved work parked on {branch} is on {report.target} now (merged "

@@ -96,6 +96,20 @@ class ScriptStep(Strict):
     rounds: list[Annotated[int, Field(ge=1)]] | None = None  # only on these iterations (1-based)
     attempts: list[Annotated[int, Field(ge=1)]] | None = None  # only on these process attempts
 
+    @field_validator("write", "append", "replace", "delete")
+    @classmethod
+    def _a_path(cls, path: str | None) -> str | None:
+        if path is not None and (not path.strip() or "\0" in path):
+            raise ValueError("a step's file path must be a non-empty path without a NUL character (\\u0000)")
+        return path
+
+    @field_validator("run")
+    @classmethod
+    def _an_argv(cls, argv: list[str] | None) -> list[str] | None:
+        if argv is not None and any("\0" in arg for arg in argv):
+            raise ValueError("a `run` step's arguments cannot hold a NUL character (\\u0000)")
+        return argv
+
     def action(self) -> str:
         keys = [k for k in ACTIONS if getattr(self, k) is not None]
         if len(keys) != 1:

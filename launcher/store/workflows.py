@@ -3,7 +3,9 @@ state as JSON, written in one short transaction before the step it announces is 
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from launcher.errors import RunNotFound
@@ -26,22 +28,45 @@ class WorkflowStore(SqliteStore):
     def __init__(self, path: Path) -> None:
         super().__init__(path, SCHEMA)
 
-    def save(self, state: WorkflowState) -> None:
+    def insert(self, state: WorkflowState, mirror: Callable[[WorkflowState], None]) -> None:
+        """A new workflow's first state (its id is new: nobody else writes it yet)."""
+        with self._tx() as db:
+            self._write(db, state)
+            mirror(state)
+
+    def update(self, workflow_id: str, change: Callable[[WorkflowState], bool | None],
+               mirror: Callable[[WorkflowState], None]) -> WorkflowState:
+        """Read-modify-write in one `BEGIN IMMEDIATE` transaction: the database's write lock is
+        held from reading the state until the changed state (and its mirror) is written, so two
+        writers (a runner finishing its phase, an operator's `pause`) never lose each other's
+        change. `change` works on the fresh state in memory only (never the journal: it would wait
+        on the lock this holds); it returns False when there is nothing to write, and raising in it
+        writes nothing. Returns the state as it now is."""
+        with self._tx() as db:
+            state = self._read(db, workflow_id)
+            if change(state) is not False:
+                self._write(db, state)
+                mirror(state)
+        return state
+
+    @staticmethod
+    def _write(db: sqlite3.Connection, state: WorkflowState) -> None:
         now = time.time()
         state.updated_at = now
         if not state.created_at:
             state.created_at = now
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO workflows (id, template, status, state_json, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
-                "state_json=excluded.state_json, updated_at=excluded.updated_at",
-                (state.id, state.template, state.status.value, state.model_dump_json(),
-                 state.created_at, now),
-            )
+        db.execute(
+            "INSERT INTO workflows (id, template, status, state_json, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
+            "state_json=excluded.state_json, updated_at=excluded.updated_at",
+            (state.id, state.template, state.status.value, state.model_dump_json(), state.created_at, now),
+        )
 
     def load(self, workflow_id: str) -> WorkflowState:
-        row = self._db.execute("SELECT state_json FROM workflows WHERE id=?", (workflow_id,)).fetchone()
+        return self._read(self._db, workflow_id)
+
+    def _read(self, db: sqlite3.Connection, workflow_id: str) -> WorkflowState:
+        row = db.execute("SELECT state_json FROM workflows WHERE id=?", (workflow_id,)).fetchone()
         if row is None:
             raise RunNotFound(f"no workflow {workflow_id!r} in {self.path}",
                               fix="`launcher workflow list --all` lists the workflows",

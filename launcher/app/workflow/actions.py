@@ -123,10 +123,19 @@ async def make_plan(cwd: Path, context: str, workflow: str | None, write: Path |
 def plan_target(session: WorkflowSession, cwd: Path, write: Path, *, overwrite: bool) -> Path:
     """Where `plan --write` may write: a path inside the repository's work tree, never in a git
     directory, and never over an existing file unless `overwrite` is asked for."""
+    where = str(write)
+    if "\0" in where:
+        raise UsageProblem(f"the plan's path holds a NUL character (\\u0000) at character {where.index(chr(0))}, "
+                           "which no file name can hold", where=where.replace("\0", "\\u0000"),
+                           fix="pass a file path without it, e.g. plan.json", error_key="usage:write")
     root = session.repo.root.resolve()
     given = write if write.is_absolute() else cwd / write
-    target = given.parent.resolve() / given.name  # the folder's symlinks resolved, not the file's
-    where = str(write)
+    try:  # the folder's symlinks resolved, not the file's
+        target = given.parent.resolve() / given.name
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before Python 3.13), a name too long
+        raise UsageProblem(f"the plan's folder cannot be resolved: {getattr(exc, 'strerror', None) or exc}",
+                           where=where, fix="write it to a path in an existing folder of the work tree",
+                           error_key="usage:write") from None
     if ".git" in given.parts or ".git" in target.parts or target.is_relative_to(session.repo.common_dir.resolve()):
         raise UsageProblem("the plan would be written inside the repository's git directory", where=where,
                            fix="write it to a path in the work tree, e.g. --write plan.json",
@@ -195,13 +204,16 @@ def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool =
                   f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     argv = [sys.executable, "-m", "launcher.cli.main", "workflow", *action, "--quiet", "--spawned"]
     pid = detached.spawn_detached(argv, cwd=session.repo.root, env=os.environ, log_path=log_path)
-    now = session.load(state.id)
-    if now.runner_pid not in (None, state.runner_pid) or now.status is not state.status:
-        return now  # the runner already took over and recorded itself
-    now.runner_pid, now.runner_started = pid, process_identity.start_time(pid)
-    now.message = f"the phase runs in process {pid}; `status` shows its progress"
-    session.save(now)
-    return now
+    started = process_identity.start_time(pid)
+
+    def record(now: WorkflowState) -> bool:
+        if now.runner_pid not in (None, state.runner_pid) or now.status is not state.status:
+            return False  # the runner already took over and recorded itself
+        now.runner_pid, now.runner_started = pid, started
+        now.message = f"the phase runs in process {pid}; `status` shows its progress"
+        return True
+
+    return session.update(state.id, record)
 
 
 async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink, *, detach: bool) -> Any:
@@ -227,15 +239,18 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
         return await recommend(cwd, RECOMMEND_DEFAULT if limit is None else limit)
     if action == "plan":
         write = options.get("write")
-        if write is not None and not isinstance(write, str):
-            raise UsageProblem("options.write must be a path", where="options.write", fix="pass a file path",
-                               error_key="usage:options")
+        if write is not None and (not isinstance(write, str) or not write or "\0" in write):
+            said = "holds a NUL character (\\u0000), which no file name can hold" if isinstance(write, str) \
+                and write else "must be a file path"
+            raise UsageProblem(f"the plan's path {said}", where="options.write",
+                               fix="pass a file path in the work tree, e.g. \"plan.json\"",
+                               error_key="usage:write" if isinstance(write, str) else "usage:options")
         overwrite = options.get("overwrite", False)
         if not isinstance(overwrite, bool):
             raise UsageProblem("options.overwrite must be true or false", where="options.overwrite",
                                fix="pass true to replace an existing file", error_key="usage:options")
         return await make_plan(cwd, _need(args.get("context"), "context", action), args.get("workflow"),
-                               Path(write) if write else None, overwrite=overwrite)
+                               Path(write) if write is not None else None, overwrite=overwrite)
     if action == "list":
         return [view(s) for s in await engine.listing(cwd, everything=bool(options.get("all")))]
     if action == "status":

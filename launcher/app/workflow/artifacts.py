@@ -1,5 +1,5 @@
 """A phase's artifacts in `.launcher/workflows/<id>/`, written from facts: the files git says
-the phase changed, its tasks' contracts and landed documents, and real runs of the project's
+the phase's own landed tasks changed, its tasks' contracts and landed documents, and real runs of the project's
 test command (and coverage) on the phase's landed result."""
 
 from __future__ import annotations
@@ -25,15 +25,21 @@ _PYTHON_MODULE = re.compile(r"^\s*((?:\S*/)?python[0-9.]*)\s+-m\s+(\S+)(.*)$")
 _NO_COVERAGE = "launcher: coverage.py is not importable by the test command's interpreter"
 
 
-async def changed_files(repo: GitRepo, start: str, end: str) -> list[dict[str, str]]:
-    if start == end:
+async def changed_files(repo: GitRepo, start: str, end: str, tasks: list[TaskReport]) -> list[dict[str, str]]:
+    """The files the phase's own landed tasks changed (what git recorded for each task), as the
+    target's history from `start` to `end` changed them: never a file that reached the target
+    meanwhile by other hands (the operator's commit while the phase was paused, another
+    workflow's phase landing on the same branch)."""
+    own = {path for task in tasks if task.merged for path in task.files}
+    if start == end or not own:
         return []
-    done = await repo.git("diff", "--name-status", "--no-renames", start, end, check=False)
+    done = await repo.git("diff", "--name-status", "--no-renames", "-z", start, end, check=False)
     kinds = {"A": "created", "M": "modified", "D": "deleted"}
+    fields = done.out.split("\0")
     rows = []
-    for line in done.out.splitlines():
-        status, _, path = line.partition("\t")
-        rows.append({"path": path, "change": kinds.get(status[:1], status)})
+    for status, path in zip(fields[0::2], fields[1::2], strict=False):
+        if path in own:
+            rows.append({"path": path, "change": kinds.get(status[:1], status)})
     return rows
 
 
@@ -142,7 +148,7 @@ async def write_phase_artifacts(
         name = Path(spec.path).name
         if name == "files.json" or name.endswith("-files.json"):
             atomic_write_json(target, {"phase": phase.id, "from": start, "to": landed,
-                                       "files": await changed_files(repo, start, landed)})
+                                       "files": await changed_files(repo, start, landed, tasks)})
         elif name == "results.json":
             scratch = scratch_root / f"{phase.id}-test"
             atomic_write_json(target, await test_results(repo, landed, test_command, scratch))

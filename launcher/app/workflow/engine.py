@@ -26,6 +26,7 @@ from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.workflow import artifacts, phase_run
+from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.planner import check_params, check_scripts, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import RunNotFound, UsageProblem
@@ -103,10 +104,17 @@ def parked(state: WorkflowState) -> dict[str, Any] | None:
 def notice_dead_runner(session: WorkflowSession, state: WorkflowState) -> WorkflowState:
     """A recorded runner whose process is gone: mid-run it is `interrupted` (resume continues the
     run); before its run began (a crash while starting), its phase failed. Either way the end of
-    its log says why."""
+    its log says why. Decided again on the state as it is when written (a runner recorded since
+    `state` was read is left alone)."""
+    if not state.runner_pid or runner_alive(state):
+        return state
+    return session.update(state.id, lambda now: _settle_dead_runner(session, now))
+
+
+def _settle_dead_runner(session: WorkflowSession, state: WorkflowState) -> bool:
     pid = state.runner_pid
     if not pid or runner_alive(state):
-        return state
+        return False
     tail = runner_log_tail(session, state.id)
     said = f"; its log ends:\n{tail}\n" if tail else "; "
     wid = state.id
@@ -115,27 +123,24 @@ def notice_dead_runner(session: WorkflowSession, state: WorkflowState) -> Workfl
         if any(state.phase(p.id).run_id for p in step):
             message = (f"the runner (process {pid}) stopped in the middle of phase "
                        f"{'+'.join(p.id for p in step)}{said}`launcher workflow resume {wid}` continues it")
-            if state.message != message:
-                state.message = message
-                session.save(state)
-            return state
+            if state.message == message:
+                return False
+            state.message = message
+            return True
     elif state.status is WorkflowStatus.PAUSED and state.paused_on:  # a retry that never began
         state.runner_pid = None
         state.message = (f"the runner (process {pid}) retrying phase {state.paused_on} exited before the phase "
                          f"ran{said}fix the cause, then `launcher workflow resume {wid} --retry-failed`, "
                          f"`launcher workflow next {wid} --skip` or `launcher workflow cancel {wid}`")
-        session.save(state)
-        return state
+        return True
     elif state.status is not WorkflowStatus.READY:
         state.runner_pid = None
-        session.save(state)
-        return state
+        return True
     step = _running_step(session, state) if state.status is WorkflowStatus.RUNNING else \
         phase_run.next_step(session, state)
     state.runner_pid = None
     if not step:
-        session.save(state)
-        return state
+        return True
     names = "+".join(p.id for p in step)
     error = f"the runner (process {pid}) exited before the phase's run began" + (f": {tail}" if tail else "")
     for phase in step:
@@ -150,8 +155,7 @@ def notice_dead_runner(session: WorkflowSession, state: WorkflowState) -> Workfl
     else:
         state.status = WorkflowStatus.FAILED
         state.message = f"phase {names} failed to start: the runner (process {pid}) exited{said}".rstrip("; \n")
-    session.save(state)
-    return state
+    return True
 
 
 async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str, Any]) -> WorkflowState:
@@ -176,7 +180,7 @@ async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str
         phases=[PhaseState(id=p.id, name=p.title) for p in template.phases],
         message="created; `launcher workflow next` runs the first phase",
     )
-    session.save(state)
+    session.insert(state)
     return state
 
 
@@ -229,18 +233,24 @@ async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool =
             state.runner_pid = None
         check_can_run(state, skip=skip)
         if skip:
-            assert state.paused_on is not None
-            row = state.phase(state.paused_on)
-            row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
-            state.paused_on, state.status = None, WorkflowStatus.READY
-            state.options.pop("parked", None)
-            session.save(state)
+            skipped = state.paused_on
+            assert skipped is not None
+
+            def skip_it(now: WorkflowState) -> None:
+                if now.paused_on != skipped or now.status is not WorkflowStatus.PAUSED:
+                    raise _refuse(now, f"phase {skipped} is no longer the paused one", now.message)
+                row = now.phase(skipped)
+                row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
+                now.paused_on, now.status = None, WorkflowStatus.READY
+                now.options.pop("parked", None)
+
+            state = session.update(state.id, skip_it)
         step = phase_run.next_step(session, state)
         if not step:
-            state.status = WorkflowStatus.COMPLETED
-            session.save(state)
-            return state
-        await phase_run.begin_step(session, state, step, f"workflow next {state.id}")
+            def complete(now: WorkflowState) -> None:
+                now.status = WorkflowStatus.COMPLETED
+            return session.update(state.id, complete)
+        state = await phase_run.begin_step(session, state, step, f"workflow next {state.id}")
     return await phase_run.run_step(session, state, step, emit)
 
 
@@ -248,34 +258,39 @@ async def record_checkpoint(cwd: Path, workflow_id: str, signal_ref: str) -> Wor
     if not signal_ref.strip():
         raise UsageProblem("a checkpoint needs a signal", fix="pass --signal REF (a commit, a ticket, a word)")
     session = await WorkflowSession.open(cwd)
-    state = session.load(workflow_id)
-    done = [p for p in state.phases if p.status is PhaseStatus.SUCCEEDED]
-    state.checkpoints.append({"phase": done[-1].id if done else None, "signal": signal_ref, "at": time.time()})
-    if state.status is WorkflowStatus.WAITING_CHECKPOINT:
-        state.status = WorkflowStatus.READY
-        state.message = f"checkpoint {signal_ref!r} recorded; `launcher workflow next {state.id}` runs the next phase"
-    elif state.status is WorkflowStatus.PAUSED and state.resume_to is WorkflowStatus.WAITING_CHECKPOINT:
-        state.resume_to = WorkflowStatus.READY
-        state.message = f"checkpoint {signal_ref!r} recorded; the workflow is still paused"
-    else:
-        state.message = f"checkpoint {signal_ref!r} recorded (nothing was waiting for it)"
-    session.save(state)
-    return state
+
+    def record(state: WorkflowState) -> None:
+        done = [p for p in state.phases if p.status is PhaseStatus.SUCCEEDED]
+        state.checkpoints.append({"phase": done[-1].id if done else None, "signal": signal_ref, "at": time.time()})
+        if state.status is WorkflowStatus.WAITING_CHECKPOINT:
+            state.status = WorkflowStatus.READY
+            state.message = (f"checkpoint {signal_ref!r} recorded; `launcher workflow next {state.id}` "
+                             "runs the next phase")
+        elif state.status is WorkflowStatus.PAUSED and state.resume_to is WorkflowStatus.WAITING_CHECKPOINT:
+            state.resume_to = WorkflowStatus.READY
+            state.message = f"checkpoint {signal_ref!r} recorded; the workflow is still paused"
+        else:
+            state.message = f"checkpoint {signal_ref!r} recorded (nothing was waiting for it)"
+
+    session.load(workflow_id)  # an unknown workflow is refused as such
+    return session.update(workflow_id, record)
 
 
 async def pause(cwd: Path, workflow_id: str) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
-    state = session.load(workflow_id)
-    if state.status is WorkflowStatus.RUNNING and runner_alive(state):
-        state.pause_requested = True
-        state.message = "pause requested: the workflow pauses when the running phase finishes"
-    elif state.status in (WorkflowStatus.READY, WorkflowStatus.WAITING_CHECKPOINT):
-        state.resume_to, state.status = state.status, WorkflowStatus.PAUSED
-        state.message = f"paused by the operator; `launcher workflow resume {state.id}` continues"
-    else:
-        raise _refuse(state, "it cannot be paused now", f"`launcher workflow status {state.id}`")
-    session.save(state)
-    return state
+
+    def request(state: WorkflowState) -> None:
+        if state.status is WorkflowStatus.RUNNING and runner_alive(state):
+            state.pause_requested = True
+            state.message = "pause requested: the workflow pauses when the running phase finishes"
+        elif state.status in (WorkflowStatus.READY, WorkflowStatus.WAITING_CHECKPOINT):
+            state.resume_to, state.status = state.status, WorkflowStatus.PAUSED
+            state.message = f"paused by the operator; `launcher workflow resume {state.id}` continues"
+        else:
+            raise _refuse(state, "it cannot be paused now", f"`launcher workflow status {state.id}`")
+
+    session.load(workflow_id)
+    return session.update(workflow_id, request)
 
 
 def resume_runs_a_phase(state: WorkflowState, *, retry_failed: bool = False) -> bool:
@@ -303,21 +318,23 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
         resume_runs_a_phase(state, retry_failed=retry_failed)
         if _interrupted(state):  # a crashed runner: continue its phase's run
             step = _running_step(session, state)
-            await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")
+            state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")
             retry = False
         elif state.status is WorkflowStatus.PAUSED and state.paused_on:
             if parked(state):
                 return await _take_parked(session, state)
             step = phase_run.next_step(session, state)
-            state.paused_on = None
-            await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")
-            retry = True
+            again = phase_run.produced_nothing(state, step)  # its run has nothing to retry: a new run
+            state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}", new_run=again)
+            retry = not again
         elif state.status is WorkflowStatus.PAUSED:
-            state.status, state.resume_to = state.resume_to or WorkflowStatus.READY, None
-            state.pause_requested = False
-            state.message = "resumed"
-            session.save(state)
-            return state
+            def unpause(now: WorkflowState) -> None:
+                if now.status is not WorkflowStatus.PAUSED or now.paused_on:
+                    raise _refuse(now, "there is nothing to resume", f"`launcher workflow status {now.id}`")
+                now.status, now.resume_to = now.resume_to or WorkflowStatus.READY, None
+                now.pause_requested = False
+                now.message = "resumed"
+            return session.update(state.id, unpause)
         else:
             raise _refuse(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
     return await phase_run.run_step(session, state, step, emit, retry_failed=retry)
@@ -343,10 +360,14 @@ async def _take_parked(session: WorkflowSession, state: WorkflowState) -> Workfl
     await check_parked_held(session, state)
     info = parked(state)
     assert info is not None
+    run_id, journal = str(info["run_id"]), session.journal()
+    claim = journal.claim_run(run_id, f"workflow resume {state.id}")
+    try:  # the journal records the run as landed: no report points at its integration branch any more
+        await parked_work.record_merged_by_operator(session.repo, journal, claim, state.target)
+    finally:
+        journal.release_run(claim)
     step = phase_run.next_step(session, state)
     report = build_report(session.journal(), str(info["run_id"]), session.repo.root)
-    state.paused_on = None
-    state.options.pop("parked", None)
     return await phase_run.finish_step(session, state, step, report, landed_by_operator=True)
 
 
@@ -362,40 +383,50 @@ def _running_step(session: WorkflowSession, state: WorkflowState) -> list[Any]:
 async def cancel(cwd: Path, workflow_id: str) -> WorkflowState:
     """Stop the runner (and wait until it is gone), end the unfinished phase's run so nothing of
     it lands (`launcher resume` of it lands nothing), and remove its worktrees and branches: only
-    what earlier phases landed stays."""
+    what earlier phases landed stays. Holds the claim lock throughout, so no `next`/`resume`
+    starts a runner while the workflow is being cancelled."""
     session = await WorkflowSession.open(cwd)
-    state = session.load(workflow_id)
-    if state.status.is_final:
-        raise _refuse(state, "it has already ended", "nothing to do")
+    if session.load(workflow_id).status.is_final:
+        raise _refuse(session.load(workflow_id), "it has already ended", "nothing to do")
     # shielded: a caller that gives up (an MCP client cancelling its request) must not leave the
     # runner stopped but the workflow still `running`
     with anyio.CancelScope(shield=True):
-        pid = state.runner_pid
-        if pid and pid != os.getpid() and runner_alive(state):
-            marker = session.folder(state.id) / CANCEL_MARK
-            marker.write_text(f"{time.time()}\n")
-            try:
-                await _stop(pid, state.runner_started)
-            finally:
-                marker.unlink(missing_ok=True)
-            state = session.load(workflow_id)  # what the runner saved on its way out
-        ended = [row for row in state.phases
-                 if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
-        removed: list[str] = []
-        said: list[str] = []
-        for row in ended:
-            outcome = await _end_run(session, state, str(row.run_id))
-            removed += outcome.removed
-            said.append(_credit(session, state, row, outcome))
-        for row in state.phases:
-            if row.status is PhaseStatus.RUNNING:
-                row.status, row.error, row.finished_at = PhaseStatus.FAILED, "cancelled", time.time()
-        state.status, state.runner_pid, state.paused_on = WorkflowStatus.CANCELLED, None, None
-        state.options.pop("parked", None)
-        state.message = "cancelled by the operator; what earlier phases landed stays"
-        if said:
-            state.message += "; " + "; ".join(said) + f"; {len(removed)} worktree(s)/branch(es) removed"
-        session.save(state)
+        async with session.claim(workflow_id):
+            state = session.load(workflow_id)
+            if state.status.is_final:
+                raise _refuse(state, "it has already ended", "nothing to do")
+            pid = state.runner_pid
+            if pid and pid != os.getpid() and runner_alive(state):
+                marker = session.folder(state.id) / CANCEL_MARK
+                marker.write_text(f"{time.time()}\n")
+                try:
+                    await _stop(pid, state.runner_started)
+                finally:
+                    marker.unlink(missing_ok=True)
+                state = session.load(workflow_id)  # what the runner saved on its way out
+            ended = [row for row in state.phases
+                     if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
+            removed: list[str] = []
+            said: list[str] = []
+            for row in ended:
+                outcome = await _end_run(session, state, str(row.run_id))
+                removed += outcome.removed
+                said.append(_credit(session, state, row, outcome))
+            credited = {row.id: row for row in ended}
+
+            def end(now: WorkflowState) -> None:
+                now.phases = [credited.get(row.id, row) for row in now.phases]
+                for row in now.phases:
+                    if row.status is PhaseStatus.RUNNING:
+                        row.status, row.error, row.finished_at = PhaseStatus.FAILED, "cancelled", time.time()
+                now.status, now.runner_pid, now.paused_on = WorkflowStatus.CANCELLED, None, None
+                now.pause_requested = False
+                now.options.pop("parked", None)
+                now.message = "cancelled by the operator; what earlier phases landed stays"
+                if said:
+                    now.message += "; " + "; ".join(said) + f"; {len(removed)} worktree(s)/branch(es) removed"
+
+            state = session.update(workflow_id, end)
         log = session.folder(state.id) / RUNNER_LOG
         if log.exists():
             with log.open("a", encoding="utf-8") as fh:
@@ -448,6 +479,10 @@ async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) 
         ended.driven_elsewhere = True
         return ended  # another launcher drives it; never pull the rug from under it
     try:
+        if await parked_work.record_merged_by_operator(session.repo, journal, claim, state.target):
+            run = journal.run(run_id)  # the operator merged its parked work: it landed
+            ended.status = run.status
+            ended.landed = [t.task_id for t in journal.tasks(run_id) if t.merged]
         await _end_claimed_run(session, state, run, ended)
     finally:
         journal.release_run(claim)

@@ -16,7 +16,7 @@ from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.workflow import artifacts
 from launcher.app.workflow.planner import step_plan, test_command
 from launcher.app.workflow.session import WorkflowSession
-from launcher.errors import LauncherError
+from launcher.errors import LauncherError, UsageProblem
 from launcher.models.events import Event
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus
@@ -43,30 +43,54 @@ def _recording(session: WorkflowSession, state: WorkflowState, step: list[Phase]
 
     def sink(event: Event) -> None:
         if event.run_id and any(state.phase(p.id).run_id != event.run_id for p in step):
-            for phase in step:
-                state.phase(phase.id).run_id = event.run_id
-            session.save(state)
+            def record(now: WorkflowState) -> None:
+                for phase in step:
+                    now.phase(phase.id).run_id = event.run_id
+            record(state)  # the runner's own copy, which the rest of the step reads
+            session.update(state.id, record)
         emit(event)
 
     return sink
 
 
-async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], command: str) -> None:
+def produced_nothing(state: WorkflowState, step: list[Phase]) -> bool:
+    """Whether the step's last run ended with every task skipped (finished without a change):
+    `launcher resume --retry-failed` of that run has nothing to retry, so a retry starts a new run."""
+    tasks = [t for p in step for t in state.phase(p.id).tasks]
+    return bool(tasks) and all(t["state"] == "skipped" for t in tasks)
+
+
+async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], command: str,
+                     *, new_run: bool = False) -> WorkflowState:
     """Record this process as the step's runner (the claim; under `session.claim`). Refused
     (RunBusy, naming `launcher <command>`) before anything is recorded while another live
-    launcher drives the step's run (a `launcher resume` of it): the workflow keeps its state."""
-    run_id = state.phase(step[0].id).run_id
+    launcher drives the step's run (a `launcher resume` of it): the workflow keeps its state.
+    Refused too when the workflow changed since the caller decided to run (an operator's
+    `pause` came in between). `new_run`: the step's earlier run is left as it ended and a new one
+    starts. Returns the state as recorded."""
+    run_id = None if new_run else state.phase(step[0].id).run_id
     if run_id is not None:
         session.journal().check_free(run_id, command)
-    state.status, state.message = WorkflowStatus.RUNNING, ""
-    state.runner_pid, state.runner_started = os.getpid(), process_identity.start_time(os.getpid())
-    for phase in step:
-        row = state.phase(phase.id)
-        row.status, row.error = PhaseStatus.RUNNING, None
-        row.started_at = row.started_at or time.time()
-        if run_id is None or row.start_sha is None:
-            row.start_sha = await session.repo.rev_parse(state.target)
-    session.save(state)
+    tip = await session.repo.rev_parse(state.target)
+    pid, decided_on = os.getpid(), state.status
+
+    def begin(now: WorkflowState) -> None:
+        if now.status is not decided_on:
+            raise UsageProblem(f"workflow {now.id} became {now.status.value} meanwhile: {now.message}",
+                               fix=f"`launcher workflow status {now.id}` says what it offers now",
+                               error_key=f"workflow_{now.status.value}")
+        now.status, now.message, now.paused_on = WorkflowStatus.RUNNING, "", None
+        now.runner_pid, now.runner_started = pid, process_identity.start_time(pid)
+        for phase in step:
+            row = now.phase(phase.id)
+            row.status, row.error = PhaseStatus.RUNNING, None
+            row.started_at = row.started_at or time.time()
+            if new_run:
+                row.run_id = None
+            if run_id is None or row.start_sha is None:
+                row.start_sha = tip
+
+    return session.update(state.id, begin)
 
 
 async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], emit: EventSink,
@@ -101,18 +125,23 @@ def failed_to_start(session: WorkflowSession, state: WorkflowState, step: list[P
     """The step's run could not begin (an agent missing, a check the run refused): its phases
     failed with that reason, kept in their state, their error.json and the workflow's message."""
     names = "+".join(p.id for p in step)
-    for phase in step:
-        row = state.phase(phase.id)
-        row.status, row.error, row.finished_at = PhaseStatus.FAILED, f"its run could not start: {error}", time.time()
-        row.artifacts = [artifacts.write_error(session.folder(state.id), phase, None, row.error)]
-    state.runner_pid = None
-    if state.pause_on_failure:
-        state.status, state.paused_on = WorkflowStatus.PAUSED, step[0].id
-        state.message = f"phase {names} failed to start: {error}\nfix the cause, then {choices(state.id)}"
-    else:
-        state.status, state.message = WorkflowStatus.FAILED, f"phase {names} failed to start: {error}"
-    session.save(state)
-    return state
+    reason = f"its run could not start: {error}"
+    written = {p.id: artifacts.write_error(session.folder(state.id), p, None, reason) for p in step}
+
+    def failed(now: WorkflowState) -> None:
+        for phase in step:
+            row = now.phase(phase.id)
+            row.status, row.error, row.finished_at = PhaseStatus.FAILED, reason, time.time()
+            row.artifacts = [written[phase.id]]
+        now.runner_pid = None
+        if now.pause_on_failure:
+            now.status, now.paused_on = WorkflowStatus.PAUSED, step[0].id
+            now.message = f"phase {names} failed to start: {error}\nfix the cause, then {choices(now.id)}"
+        else:
+            now.status, now.message = WorkflowStatus.FAILED, f"phase {names} failed to start: {error}"
+        _apply_requested_pause(now)
+
+    return session.update(state.id, failed)
 
 
 def task_rows(report: RunReport, phase: Phase) -> list[dict[str, Any]]:
@@ -137,15 +166,18 @@ def _produced_nothing(report: RunReport, tasks: list[dict[str, Any]], start: str
 async def finish_step(session: WorkflowSession, state: WorkflowState, step: list[Phase],
                       report: RunReport, *, landed_by_operator: bool = False) -> WorkflowState:
     """`landed_by_operator`: the run's result was parked and the operator has since merged it
-    into the target (so the phase succeeded)."""
+    into the target (so the phase succeeded). The phases' rows are worked out first (artifacts,
+    test runs: long), then written with the workflow's next status onto the state as it is now,
+    so an operator's `pause` or `checkpoint` recorded meanwhile is kept and honoured."""
     repo, folder = session.repo, session.folder(state.id)
     landed = await repo.rev_parse(state.target)
     parked_on = report.integration_branch if report.status == RunStatus.PARKED.value else None
     ok = report.status == RunStatus.SUCCEEDED.value or landed_by_operator
     command = test_command(state.params, session.config)
     nothing: list[str] = []
+    rows = {p.id: state.phase(p.id).model_copy(deep=True) for p in step}
     for phase in step:
-        row = state.phase(phase.id)
+        row = rows[phase.id]
         row.run_id = report.run_id
         row.tasks = task_rows(report, phase)
         row.notes = phase_notes(report, phase)
@@ -173,11 +205,27 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
             row.artifacts = [artifacts.write_error(folder, phase, report, row.error)]
             row.status = PhaseStatus.FAILED
         row.finished_at = time.time()
-    state.runner_pid = None
+    failed_phase = next((p.id for p in step if rows[p.id].status is PhaseStatus.FAILED), None)
+    commit = await repo.rev_parse(parked_on) if parked_on and failed_phase and not landed_by_operator else None
+
+    def finish(now: WorkflowState) -> bool:
+        if now.status.is_final:  # cancelled meanwhile: the cancel said how the run ended
+            return False
+        now.phases = [rows.get(row.id, row) for row in now.phases]
+        now.runner_pid, now.paused_on = None, None
+        now.options.pop("parked", None)
+        _decide(session, now, step, report, failed_phase, nothing, parked_on, commit)
+        _apply_requested_pause(now)
+        return True
+
+    return session.update(state.id, finish)
+
+
+def _decide(session: WorkflowSession, state: WorkflowState, step: list[Phase], report: RunReport,
+            failed_phase: str | None, nothing: list[str], parked_on: str | None, commit: str | None) -> None:
+    """The workflow's status and message once its step finished."""
     wid = state.id
-    failed_phase = next((p.id for p in step if state.phase(p.id).status is PhaseStatus.FAILED), None)
-    if parked_on and failed_phase and not landed_by_operator:
-        commit = await repo.rev_parse(parked_on)
+    if parked_on and failed_phase and commit:
         state.options["parked"] = {"phase": failed_phase, "run_id": report.run_id, "branch": parked_on,
                                    "commit": commit}
         state.status, state.paused_on = WorkflowStatus.PAUSED, failed_phase
@@ -196,11 +244,17 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
             state.status, state.message = WorkflowStatus.FAILED, what
     else:
         state.status = after_success(session, state, step)
-    if state.pause_requested and state.status in (WorkflowStatus.READY, WorkflowStatus.WAITING_CHECKPOINT):
-        state.resume_to, state.status, state.pause_requested = state.status, WorkflowStatus.PAUSED, False
-        state.message = "paused by the operator after the phase finished"
-    session.save(state)
-    return state
+
+
+def _apply_requested_pause(state: WorkflowState) -> None:
+    """An operator's `pause` asked for while the phase ran takes effect now that it ended."""
+    if not state.pause_requested:
+        return
+    if state.status in (WorkflowStatus.READY, WorkflowStatus.WAITING_CHECKPOINT):
+        state.resume_to, state.status = state.status, WorkflowStatus.PAUSED
+        state.message = (f"paused by the operator after the phase finished ({state.message}); "
+                         f"`launcher workflow resume {state.id}` continues")
+    state.pause_requested = False  # a failed phase paused (or ended) the workflow anyway
 
 
 def after_success(session: WorkflowSession, state: WorkflowState, step: list[Phase]) -> WorkflowStatus:

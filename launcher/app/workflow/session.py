@@ -4,7 +4,7 @@ store (in the journal's database) and the mirror of each state in `.launcher/wor
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,9 +55,21 @@ class WorkflowSession:
     def folder(self, workflow_id: str) -> Path:
         return state_dir(self.repo) / "workflows" / workflow_id
 
-    def save(self, state: WorkflowState) -> None:
-        """Journal first (the truth), then the mirror (atomic: never half-written)."""
-        self.store.save(state)
+    def insert(self, state: WorkflowState) -> None:
+        """A new workflow's first state: journal first (the truth), then the mirror."""
+        self.store.insert(state, self._mirror)
+
+    def update(self, workflow_id: str, change: Callable[[WorkflowState], bool | None]) -> WorkflowState:
+        """The only way to change a workflow's state: `change` applied to the state as it is
+        now, under the database's write lock, then written (journal, then mirror) before the
+        lock is released. Every writer (a runner, `pause`, `checkpoint`, `cancel`, `status`
+        noticing a dead runner) goes through here, so none overwrites another's change with a
+        stale copy. `change` returns False when there is nothing to write; it must not touch the
+        journal. Returns the state as written."""
+        return self.store.update(workflow_id, change, self._mirror)
+
+    def _mirror(self, state: WorkflowState) -> None:
+        """`.launcher/workflows/<id>/state.json`, written atomically (never half-written)."""
         atomic_write_json(self.folder(state.id) / "state.json", state.model_dump(mode="json"))
 
     def load(self, workflow_id: str) -> WorkflowState:

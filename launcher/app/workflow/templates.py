@@ -75,13 +75,15 @@ def shipped_root() -> Traversable:
 
 
 def load_templates(repo_root: Path | None) -> dict[str, WorkflowTemplate]:
-    """Every template by name: the shipped ones, then the repository's (which override)."""
+    """Every template by name: the shipped ones, then the repository's (which override a
+    shipped one of the same name; two repository files with one name are refused, naming both)."""
     templates: dict[str, WorkflowTemplate] = {}
     root = shipped_root()
     for entry, pack, shown in _toml_files(root):
         template = _parse(entry.read_text(encoding="utf-8"), f"launcher/data/workflows/{shown}", pack)
-        assert template is not None
+        assert template is not None and template.name not in templates, shown  # shipped names are unique
         templates[template.name] = template
+    own: dict[str, str] = {}  # the repository's templates by name -> the file that holds it
     if repo_root is not None and (repo_root / REPO_FOLDER).is_dir():
         folder = repo_root / REPO_FOLDER
         for path in sorted(folder.rglob("*.toml")):
@@ -95,8 +97,15 @@ def load_templates(repo_root: Path | None) -> dict[str, WorkflowTemplate]:
                                   "runs the plan routed from the task's keywords (`workflow plan`)",
                                   where=f"{shown}: name", error_key="config_invalid:workflow_template",
                                   fix="give the template another name")
-            if found is not None:
-                templates[found.name] = found
+            if found is None:
+                continue
+            if found.name in own:
+                raise ConfigError(f"two templates are named {found.name!r}: {own[found.name]} and {shown}; "
+                                  "only one of them could ever run", where=f"{shown}: name",
+                                  error_key="config_invalid:workflow_template",
+                                  fix="rename one of them (its `name = ...`), or remove the one you no longer use")
+            own[found.name] = shown
+            templates[found.name] = found
     return templates
 
 
