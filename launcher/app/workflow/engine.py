@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
-
-from launcher import process, process_identity
+from launcher import process_identity
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run.inputs import check_run_inputs
@@ -29,18 +25,14 @@ from launcher.app.workflow import artifacts, phase_run
 from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.planner import check_params, check_scripts, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
-from launcher.errors import RunNotFound, UsageProblem
-from launcher.models.states import RunStatus, TaskState
+from launcher.errors import UsageProblem
 from launcher.models.workflow import (
-    Phase,
     PhaseState,
     PhaseStatus,
     WorkflowState,
     WorkflowStatus,
     WorkflowTemplate,
 )
-from launcher.store.journal import RunRow
-from launcher.store.run_claim import RunBusy
 
 RUNNER_LOG = "runner.log"
 RUNNER_MARK = "--- launcher workflow runner: "  # the first line a detached runner's log gets
@@ -62,7 +54,7 @@ def runner_alive(state: WorkflowState) -> bool:
     return process_identity.alive(pid, state.runner_started)
 
 
-def _refuse(state: WorkflowState, what: str, fix: str) -> UsageProblem:
+def refusal(state: WorkflowState, what: str, fix: str) -> UsageProblem:
     return UsageProblem(f"workflow {state.id} is {state.status.value}: {what}", fix=fix,
                         error_key=f"workflow_{state.status.value}")
 
@@ -119,7 +111,7 @@ def _settle_dead_runner(session: WorkflowSession, state: WorkflowState) -> bool:
     said = f"; its log ends:\n{tail}\n" if tail else "; "
     wid = state.id
     if state.status is WorkflowStatus.RUNNING:
-        step = _running_step(session, state)
+        step = running_step(session, state)
         if any(state.phase(p.id).run_id for p in step):
             message = (f"the runner (process {pid}) stopped in the middle of phase "
                        f"{'+'.join(p.id for p in step)}{said}`launcher workflow resume {wid}` continues it")
@@ -136,7 +128,7 @@ def _settle_dead_runner(session: WorkflowSession, state: WorkflowState) -> bool:
     elif state.status is not WorkflowStatus.READY:
         state.runner_pid = None
         return True
-    step = _running_step(session, state) if state.status is WorkflowStatus.RUNNING else \
+    step = running_step(session, state) if state.status is WorkflowStatus.RUNNING else \
         phase_run.next_step(session, state)
     state.runner_pid = None
     if not step:
@@ -206,20 +198,20 @@ def check_can_run(state: WorkflowState, *, skip: bool = False) -> None:
     """Why `next` may not run now (raises), so a detached runner is never started for nothing."""
     _refuse_live_runner(state)
     if _interrupted(state):
-        raise _refuse(state, "its runner stopped in the middle of a phase",
+        raise refusal(state, "its runner stopped in the middle of a phase",
                       f"`launcher workflow resume {state.id}` continues that phase")
     if skip:
         if state.status is not WorkflowStatus.PAUSED or not state.paused_on:
-            raise _refuse(state, "there is no failed phase to skip", f"`launcher workflow status {state.id}`")
+            raise refusal(state, "there is no failed phase to skip", f"`launcher workflow status {state.id}`")
         return
     if state.status is WorkflowStatus.WAITING_CHECKPOINT:
-        raise _refuse(state, "the last phase waits for the operator",
+        raise refusal(state, "the last phase waits for the operator",
                       f"`launcher workflow checkpoint {state.id} --signal REF` releases the next phase")
     if state.status is WorkflowStatus.PAUSED:
         fix = state.message if state.paused_on else f"`launcher workflow resume {state.id}`"
-        raise _refuse(state, "it is paused", fix)
+        raise refusal(state, "it is paused", fix)
     if state.status.is_final:
-        raise _refuse(state, "nothing is left to run", "`launcher workflow start NAME` starts a new one")
+        raise refusal(state, "nothing is left to run", "`launcher workflow start NAME` starts a new one")
 
 
 async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool = False,
@@ -238,7 +230,7 @@ async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool =
 
             def skip_it(now: WorkflowState) -> None:
                 if now.paused_on != skipped or now.status is not WorkflowStatus.PAUSED:
-                    raise _refuse(now, f"phase {skipped} is no longer the paused one", now.message)
+                    raise refusal(now, f"phase {skipped} is no longer the paused one", now.message)
                 row = now.phase(skipped)
                 row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
                 now.paused_on, now.status = None, WorkflowStatus.READY
@@ -287,7 +279,7 @@ async def pause(cwd: Path, workflow_id: str) -> WorkflowState:
             state.resume_to, state.status = state.status, WorkflowStatus.PAUSED
             state.message = f"paused by the operator; `launcher workflow resume {state.id}` continues"
         else:
-            raise _refuse(state, "it cannot be paused now", f"`launcher workflow status {state.id}`")
+            raise refusal(state, "it cannot be paused now", f"`launcher workflow status {state.id}`")
 
     session.load(workflow_id)
     return session.update(workflow_id, request)
@@ -301,11 +293,11 @@ def resume_runs_a_phase(state: WorkflowState, *, retry_failed: bool = False) -> 
         return True
     if state.status is WorkflowStatus.PAUSED and state.paused_on:
         if not retry_failed and not parked(state):
-            raise _refuse(state, f"phase {state.paused_on} failed", state.message)
+            raise refusal(state, f"phase {state.paused_on} failed", state.message)
         return True
     if state.status is WorkflowStatus.PAUSED:
         return False
-    raise _refuse(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
+    raise refusal(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
 
 
 async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: bool = False,
@@ -317,7 +309,7 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
             state.runner_pid = None
         resume_runs_a_phase(state, retry_failed=retry_failed)
         if _interrupted(state):  # a crashed runner: continue its phase's run
-            step = _running_step(session, state)
+            step = running_step(session, state)
             state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")
             retry = False
         elif state.status is WorkflowStatus.PAUSED and state.paused_on:
@@ -330,13 +322,13 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
         elif state.status is WorkflowStatus.PAUSED:
             def unpause(now: WorkflowState) -> None:
                 if now.status is not WorkflowStatus.PAUSED or now.paused_on:
-                    raise _refuse(now, "there is nothing to resume", f"`launcher workflow status {now.id}`")
+                    raise refusal(now, "there is nothing to resume", f"`launcher workflow status {now.id}`")
                 now.status, now.resume_to = now.resume_to or WorkflowStatus.READY, None
                 now.pause_requested = False
                 now.message = "resumed"
             return session.update(state.id, unpause)
         else:
-            raise _refuse(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
+            raise refusal(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
     return await phase_run.run_step(session, state, step, emit, retry_failed=retry)
 
 
@@ -371,7 +363,7 @@ async def _take_parked(session: WorkflowSession, state: WorkflowState) -> Workfl
     return await phase_run.finish_step(session, state, step, report, landed_by_operator=True)
 
 
-def _running_step(session: WorkflowSession, state: WorkflowState) -> list[Any]:
+def running_step(session: WorkflowSession, state: WorkflowState) -> list[Any]:
     template = session.template_of(state)
     running = {p.id for p in state.phases if p.status is PhaseStatus.RUNNING}
     for step in template.steps():
@@ -381,167 +373,9 @@ def _running_step(session: WorkflowSession, state: WorkflowState) -> list[Any]:
 
 
 async def cancel(cwd: Path, workflow_id: str) -> WorkflowState:
-    """Stop the runner (and wait until it is gone), end the unfinished phase's run so nothing of
-    it lands (`launcher resume` of it lands nothing), and remove its worktrees and branches: only
-    what earlier phases landed stays. Holds the claim lock throughout, so no `next`/`resume`
-    starts a runner while the workflow is being cancelled."""
-    session = await WorkflowSession.open(cwd)
-    if session.load(workflow_id).status.is_final:
-        raise _refuse(session.load(workflow_id), "it has already ended", "nothing to do")
-    # shielded: a caller that gives up (an MCP client cancelling its request) must not leave the
-    # runner stopped but the workflow still `running`
-    with anyio.CancelScope(shield=True):
-        async with session.claim(workflow_id):
-            state = session.load(workflow_id)
-            if state.status.is_final:
-                raise _refuse(state, "it has already ended", "nothing to do")
-            pid = state.runner_pid
-            if pid and pid != os.getpid() and runner_alive(state):
-                marker = session.folder(state.id) / CANCEL_MARK
-                marker.write_text(f"{time.time()}\n")
-                try:
-                    await _stop(pid, state.runner_started)
-                finally:
-                    marker.unlink(missing_ok=True)
-                state = session.load(workflow_id)  # what the runner saved on its way out
-            ended = [row for row in state.phases
-                     if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
-            removed: list[str] = []
-            said: list[str] = []
-            for row in ended:
-                outcome = await _end_run(session, state, str(row.run_id))
-                removed += outcome.removed
-                said.append(_credit(session, state, row, outcome))
-            credited = {row.id: row for row in ended}
-
-            def end(now: WorkflowState) -> None:
-                now.phases = [credited.get(row.id, row) for row in now.phases]
-                for row in now.phases:
-                    if row.status is PhaseStatus.RUNNING:
-                        row.status, row.error, row.finished_at = PhaseStatus.FAILED, "cancelled", time.time()
-                now.status, now.runner_pid, now.paused_on = WorkflowStatus.CANCELLED, None, None
-                now.pause_requested = False
-                now.options.pop("parked", None)
-                now.message = "cancelled by the operator; what earlier phases landed stays"
-                if said:
-                    now.message += "; " + "; ".join(said) + f"; {len(removed)} worktree(s)/branch(es) removed"
-
-            state = session.update(workflow_id, end)
-        log = session.folder(state.id) / RUNNER_LOG
-        if log.exists():
-            with log.open("a", encoding="utf-8") as fh:
-                fh.write(f"--- cancelled by the operator (`launcher workflow cancel {state.id}`): {state.message}\n")
-    return state
-
-
-async def _stop(pid: int, started: int | None) -> None:
-    """SIGTERM the runner (its group, when it leads one), then SIGKILL after a grace period."""
-    if process.signal_group(pid, 0):
-        await process.terminate_group(pid, STOP_GRACE_S)
-        return
-    for sig, wait_s in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 2.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait_s
-        while process_identity.alive(pid, started) and time.monotonic() < deadline:
-            await anyio.sleep(0.05)
-        if not process_identity.alive(pid, started):
-            return
-
-
-@dataclass
-class _Ended:
-    """What cancelling a phase's run found and did."""
-    run_id: str
-    status: RunStatus | None  # the run's status before the cancel (None: no such run)
-    landed: list[str] = field(default_factory=list)  # its tasks already merged onto the target
-    removed: list[str] = field(default_factory=list)
-    driven_elsewhere: bool = False  # another live launcher drives it; left alone
-
-
-async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) -> _Ended:
-    """A cancelled phase's run. A run that already succeeded (its work is on the target) is left
-    as it is; otherwise its unfinished (and approved, unlanded) tasks are cancelled, the run
-    failed, leftover processes killed, worktrees and branches removed. Tasks that had already
-    merged stay merged, and the run's message says so."""
-    journal = session.journal()
-    try:
-        run = journal.run(run_id)
-    except RunNotFound:
-        return _Ended(run_id, None)
-    tasks = journal.tasks(run_id)
-    ended = _Ended(run_id, run.status, landed=[t.task_id for t in tasks if t.merged])
-    try:  # claimed while it is ended: a `resume` of it started now is refused (store/run_claim.py)
-        claim = journal.claim_run(run_id, "workflow cancel")
-    except RunBusy:
-        ended.driven_elsewhere = True
-        return ended  # another launcher drives it; never pull the rug from under it
-    try:
-        if await parked_work.record_merged_by_operator(session.repo, journal, claim, state.target):
-            run = journal.run(run_id)  # the operator merged its parked work: it landed
-            ended.status = run.status
-            ended.landed = [t.task_id for t in journal.tasks(run_id) if t.merged]
-        await _end_claimed_run(session, state, run, ended)
-    finally:
-        journal.release_run(claim)
-    return ended
-
-
-async def _end_claimed_run(session: WorkflowSession, state: WorkflowState, run: RunRow, ended: _Ended) -> None:
-    from launcher.app import clean
-    from launcher.engine.orphans import reap_journaled
-
-    journal, run_id = session.journal(), run.id
-    reap_journaled(journal, run_id, set())
-    if run.status is RunStatus.SUCCEEDED:  # it landed: nothing to end, only its merged trees to remove
-        ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=False)
-        return
-    note = f"cancelled with workflow {state.id}"
-    for task in journal.tasks(run_id):
-        if task.state is TaskState.APPROVED or not task.state.is_final:
-            journal.transition(run_id, task.task_id, TaskState.CANCELLED, note)
-    if ended.landed:
-        message = (f"{note} (`launcher workflow cancel`) after {', '.join(ended.landed)} had landed on "
-                   f"{run.target}; the rest of this run does not land")
-    else:
-        message = f"{note} (`launcher workflow cancel`): nothing of this run lands"
-    journal.set_run(run_id, status=RunStatus.FAILED, message=message)
-    ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=True)
-
-
-def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, ended: _Ended) -> str:
-    """The cancelled phase's row as its run really ended, and the sentence saying so."""
-    if ended.driven_elsewhere:
-        return f"the run {ended.run_id} of phase {row.id} is still driven by another launcher and was left to it"
-    if ended.status is None:
-        return f"phase {row.id}'s run {ended.run_id} was never recorded (nothing of it lands)"
-    report = build_report(session.journal(), ended.run_id, session.repo.root)
-    phase = _template_phase(session, state, row.id)
-    row.tasks = phase_run.task_rows(report, phase) if phase is not None else row.tasks
-    row.notes = phase_run.phase_notes(report, phase) if phase is not None else row.notes
-    row.finished_at = time.time()
-    if ended.status is RunStatus.SUCCEEDED:
-        row.status, row.error = PhaseStatus.SUCCEEDED, None
-        if phase is not None:
-            artifacts.clear_error(session.folder(state.id), phase)
-            row.artifacts = [a for a in row.artifacts if a != artifacts.error_path(phase)]
-        return (f"phase {row.id} had already landed on {state.target} (run {ended.run_id} succeeded: "
-                f"{', '.join(ended.landed) or 'its tasks'}); it stays, recorded as succeeded, without its artifacts")
-    if ended.landed:
-        row.status = PhaseStatus.FAILED
-        row.error = (f"cancelled after {', '.join(ended.landed)} of run {ended.run_id} had landed on "
-                     f"{state.target}; the rest was ended")
-        return (f"phase {row.id}'s run {ended.run_id} was ended: {', '.join(ended.landed)} had already landed on "
-                f"{state.target} and stay(s); the rest does not land")
-    if row.status is PhaseStatus.RUNNING:
-        row.status, row.error = PhaseStatus.FAILED, "cancelled"
-    return f"the run {ended.run_id} of phase {row.id} was ended (nothing of it lands)"
-
-
-def _template_phase(session: WorkflowSession, state: WorkflowState, phase_id: str) -> Phase | None:
-    return next((p for p in session.template_of(state).phases if p.id == phase_id), None)
+    """Stop the runner and end the unfinished phase's run (app/workflow/cancel.py)."""
+    from launcher.app.workflow.cancel import cancel_workflow  # it builds on this module
+    return await cancel_workflow(cwd, workflow_id)
 
 
 async def status(cwd: Path, workflow_id: str | None) -> WorkflowState:

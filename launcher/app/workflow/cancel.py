@@ -1,0 +1,194 @@
+"""`launcher workflow cancel`: stop the runner (and wait until it is gone), end the unfinished
+phase's run so nothing of it lands, and credit a phase whose run had already landed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+from launcher import process, process_identity
+from launcher.app.report import build_report
+from launcher.app.workflow import artifacts, phase_run
+from launcher.app.workflow import parked as parked_work
+from launcher.app.workflow.engine import (
+    CANCEL_MARK,
+    RUNNER_LOG,
+    STOP_GRACE_S,
+    refusal,
+    runner_alive,
+)
+from launcher.app.workflow.session import WorkflowSession
+from launcher.errors import RunNotFound
+from launcher.models.states import RunStatus, TaskState
+from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
+from launcher.store.journal import RunRow
+from launcher.store.run_claim import RunBusy
+
+
+async def cancel_workflow(cwd: Path, workflow_id: str) -> WorkflowState:
+    """Stop the runner (and wait until it is gone), end the unfinished phase's run so nothing of
+    it lands (`launcher resume` of it lands nothing), and remove its worktrees and branches: only
+    what earlier phases landed stays. Holds the claim lock throughout, so no `next`/`resume`
+    starts a runner while the workflow is being cancelled."""
+    session = await WorkflowSession.open(cwd)
+    if session.load(workflow_id).status.is_final:
+        raise refusal(session.load(workflow_id), "it has already ended", "nothing to do")
+    # shielded: a caller that gives up (an MCP client cancelling its request) must not leave the
+    # runner stopped but the workflow still `running`
+    with anyio.CancelScope(shield=True):
+        async with session.claim(workflow_id):
+            state = session.load(workflow_id)
+            if state.status.is_final:
+                raise refusal(state, "it has already ended", "nothing to do")
+            pid = state.runner_pid
+            if pid and pid != os.getpid() and runner_alive(state):
+                marker = session.folder(state.id) / CANCEL_MARK
+                marker.write_text(f"{time.time()}\n")
+                try:
+                    await _stop(pid, state.runner_started)
+                finally:
+                    marker.unlink(missing_ok=True)
+                state = session.load(workflow_id)  # what the runner saved on its way out
+            ended = [row for row in state.phases
+                     if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
+            removed: list[str] = []
+            said: list[str] = []
+            for row in ended:
+                outcome = await _end_run(session, state, str(row.run_id))
+                removed += outcome.removed
+                said.append(_credit(session, state, row, outcome))
+            credited = {row.id: row for row in ended}
+
+            def end(now: WorkflowState) -> None:
+                now.phases = [credited.get(row.id, row) for row in now.phases]
+                for row in now.phases:
+                    if row.status is PhaseStatus.RUNNING:
+                        row.status, row.error, row.finished_at = PhaseStatus.FAILED, "cancelled", time.time()
+                now.status, now.runner_pid, now.paused_on = WorkflowStatus.CANCELLED, None, None
+                now.pause_requested = False
+                now.options.pop("parked", None)
+                now.message = "cancelled by the operator; what earlier phases landed stays"
+                if said:
+                    now.message += "; " + "; ".join(said) + f"; {len(removed)} worktree(s)/branch(es) removed"
+
+            state = session.update(workflow_id, end)
+        log = session.folder(state.id) / RUNNER_LOG
+        if log.exists():
+            with log.open("a", encoding="utf-8") as fh:
+                fh.write(f"--- cancelled by the operator (`launcher workflow cancel {state.id}`): {state.message}\n")
+    return state
+
+
+async def _stop(pid: int, started: int | None) -> None:
+    """SIGTERM the runner (its group, when it leads one), then SIGKILL after a grace period."""
+    if process.signal_group(pid, 0):
+        await process.terminate_group(pid, STOP_GRACE_S)
+        return
+    for sig, wait_s in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 2.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while process_identity.alive(pid, started) and time.monotonic() < deadline:
+            await anyio.sleep(0.05)
+        if not process_identity.alive(pid, started):
+            return
+
+
+@dataclass
+class _Ended:
+    """What cancelling a phase's run found and did."""
+    run_id: str
+    status: RunStatus | None  # the run's status before the cancel (None: no such run)
+    landed: list[str] = field(default_factory=list)  # its tasks already merged onto the target
+    removed: list[str] = field(default_factory=list)
+    driven_elsewhere: bool = False  # another live launcher drives it; left alone
+
+
+async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) -> _Ended:
+    """A cancelled phase's run. A run that already succeeded (its work is on the target) is left
+    as it is; otherwise its unfinished (and approved, unlanded) tasks are cancelled, the run
+    failed, leftover processes killed, worktrees and branches removed. Tasks that had already
+    merged stay merged, and the run's message says so."""
+    journal = session.journal()
+    try:
+        run = journal.run(run_id)
+    except RunNotFound:
+        return _Ended(run_id, None)
+    tasks = journal.tasks(run_id)
+    ended = _Ended(run_id, run.status, landed=[t.task_id for t in tasks if t.merged])
+    try:  # claimed while it is ended: a `resume` of it started now is refused (store/run_claim.py)
+        claim = journal.claim_run(run_id, "workflow cancel")
+    except RunBusy:
+        ended.driven_elsewhere = True
+        return ended  # another launcher drives it; never pull the rug from under it
+    try:
+        if await parked_work.record_merged_by_operator(session.repo, journal, claim, state.target):
+            run = journal.run(run_id)  # the operator merged its parked work: it landed
+            ended.status = run.status
+            ended.landed = [t.task_id for t in journal.tasks(run_id) if t.merged]
+        await _end_claimed_run(session, state, run, ended)
+    finally:
+        journal.release_run(claim)
+    return ended
+
+
+async def _end_claimed_run(session: WorkflowSession, state: WorkflowState, run: RunRow, ended: _Ended) -> None:
+    from launcher.app import clean
+    from launcher.engine.orphans import reap_journaled
+
+    journal, run_id = session.journal(), run.id
+    reap_journaled(journal, run_id, set())
+    if run.status is RunStatus.SUCCEEDED:  # it landed: nothing to end, only its merged trees to remove
+        ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=False)
+        return
+    note = f"cancelled with workflow {state.id}"
+    for task in journal.tasks(run_id):
+        if task.state is TaskState.APPROVED or not task.state.is_final:
+            journal.transition(run_id, task.task_id, TaskState.CANCELLED, note)
+    if ended.landed:
+        message = (f"{note} (`launcher workflow cancel`) after {', '.join(ended.landed)} had landed on "
+                   f"{run.target}; the rest of this run does not land")
+    else:
+        message = f"{note} (`launcher workflow cancel`): nothing of this run lands"
+    journal.set_run(run_id, status=RunStatus.FAILED, message=message)
+    ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=True)
+
+
+def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, ended: _Ended) -> str:
+    """The cancelled phase's row as its run really ended, and the sentence saying so."""
+    if ended.driven_elsewhere:
+        return f"the run {ended.run_id} of phase {row.id} is still driven by another launcher and was left to it"
+    if ended.status is None:
+        return f"phase {row.id}'s run {ended.run_id} was never recorded (nothing of it lands)"
+    report = build_report(session.journal(), ended.run_id, session.repo.root)
+    phase = _template_phase(session, state, row.id)
+    row.tasks = phase_run.task_rows(report, phase) if phase is not None else row.tasks
+    row.notes = phase_run.phase_notes(report, phase) if phase is not None else row.notes
+    row.finished_at = time.time()
+    if ended.status is RunStatus.SUCCEEDED:
+        row.status, row.error = PhaseStatus.SUCCEEDED, None
+        if phase is not None:
+            artifacts.clear_error(session.folder(state.id), phase)
+            row.artifacts = [a for a in row.artifacts if a != artifacts.error_path(phase)]
+        return (f"phase {row.id} had already landed on {state.target} (run {ended.run_id} succeeded: "
+                f"{', '.join(ended.landed) or 'its tasks'}); it stays, recorded as succeeded, without its artifacts")
+    if ended.landed:
+        row.status = PhaseStatus.FAILED
+        row.error = (f"cancelled after {', '.join(ended.landed)} of run {ended.run_id} had landed on "
+                     f"{state.target}; the rest was ended")
+        return (f"phase {row.id}'s run {ended.run_id} was ended: {', '.join(ended.landed)} had already landed on "
+                f"{state.target} and stay(s); the rest does not land")
+    if row.status is PhaseStatus.RUNNING:
+        row.status, row.error = PhaseStatus.FAILED, "cancelled"
+    return f"the run {ended.run_id} of phase {row.id} was ended (nothing of it lands)"
+
+
+def _template_phase(session: WorkflowSession, state: WorkflowState, phase_id: str) -> Phase | None:
+    return next((p for p in session.template_of(state).phases if p.id == phase_id), None)
