@@ -124,6 +124,11 @@ def test_overwriting_the_main_tree_s_ignored_env_fails_the_task(repo: Path) -> N
     report = run_commands(repo, [command_task("envy", code)])
     envy = task(report, "envy")
     assert envy.state == "failed" and "main checkout" in envy.message and ".env" in envy.message
+    # put back from the content kept in memory at run start; the agent's version kept aside
+    assert (repo / ".env").read_text() == "TOKEN=real\n"
+    assert ".env (put back; the agent's version moved to" in envy.message, envy.message
+    aside = (repo / ".launcher" / "runs").glob("*/envy/intrusions/**/.env*")
+    assert [p.read_text() for p in aside] == ["TOKEN=stolen\n"]
 
 
 def test_editing_an_already_dirty_main_tree_file_fails_the_task(repo: Path) -> None:

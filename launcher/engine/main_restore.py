@@ -8,8 +8,9 @@ artifacts (`.launcher/runs/<run>/<task>/intrusions/<path>`). Then:
   those as blobs) and its mode;
 - a new file (not tracked, absent at run start) just stays moved aside (out of the index too,
   if the agent added it there);
-- anything else (an ignored file such as `.env`, whose content is not stored; a file over the
-  storing budget) is left as the agent made it, and reported as such.
+- an ignored file such as `.env` gets the content kept in memory at run start (small ones, within
+  a budget; never stored as git objects);
+- anything else (a file over those budgets) is left as the agent made it, and reported as such.
 """
 
 from __future__ import annotations
@@ -100,8 +101,16 @@ async def _put_back_one(repo: GitRepo, snapshot: MainTreeSnapshot | None, listed
         os.chmod(path, snapshot.modes.get(rel, 0o644))
         refresh(snapshot, rel)
         return _moved(repo, moved, "put back")
+    kept = snapshot.ignored.get(rel) if snapshot is not None else None
+    if kept is not None and snapshot is not None:
+        moved = _aside(repo.root, rel, aside_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(kept)
+        os.chmod(path, snapshot.modes.get(rel, 0o644))
+        refresh(snapshot, rel)
+        return _moved(repo, moved, "put back")
     if watched or rel in listed_at_start:
-        return "left as the agent made it (its earlier content was not kept: ignored or too big)"
+        return "left as the agent made it (its earlier content was not kept: too big or over the budget)"
     if await _tracked_at_head(repo, rel):
         moved = _aside(repo.root, rel, aside_dir)
         done = await repo.git("--literal-pathspecs", "checkout", "HEAD", "--", rel, check=False)

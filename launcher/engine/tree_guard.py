@@ -37,6 +37,9 @@ MAX_HASH_BYTES = 16 * 1024 * 1024
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
 MAX_KEPT_FILES = 2000
 MAX_KEPT_BYTES = 1024 * 1024
+# Ignored files (`.env`, a local config) are kept in memory only (never as git objects: they may
+# hold secrets), up to MAX_KEPT_FILES of MAX_KEPT_BYTES each and this much in all.
+MAX_KEPT_IGNORED_TOTAL = 32 * 1024 * 1024
 # Caches that tools rewrite on their own (a check importing the main tree writes bytecode):
 # changes there are not content an agent could smuggle out, and would only be false alarms.
 CACHE_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".cache",
@@ -63,6 +66,7 @@ class MainTreeSnapshot:
     skipped_dirs: list[str] = field(default_factory=list)  # ignored dirs over MAX_DIR_FILES
     blobs: dict[str, str] = field(default_factory=dict)  # dirty/untracked file -> its git blob
     modes: dict[str, int] = field(default_factory=dict)  # ... and its permission bits
+    ignored: dict[str, bytes] = field(default_factory=dict)  # ignored file -> its content (memory only)
 
 
 def _digest(path: Path) -> str:
@@ -151,7 +155,29 @@ async def take_main_snapshot(
             snapshot.files[rel] = state
             budget -= state.size if state.digest is not None else 0
     await _keep_contents(repo, snapshot, [rel for rel in dirty if rel in snapshot.files])
+    _keep_ignored(snapshot, [rel for rel in snapshot.files if rel not in set(dirty)])
     return snapshot
+
+
+def _keep_ignored(snapshot: MainTreeSnapshot, ignored: list[str]) -> None:
+    """Keep small ignored files' content in memory, so one an agent overwrites is put back."""
+    budget = MAX_KEPT_IGNORED_TOTAL
+    for rel in ignored:
+        state = snapshot.files[rel]
+        path = snapshot.root / rel
+        if (len(snapshot.ignored) >= MAX_KEPT_FILES or state.digest is None or state.size > MAX_KEPT_BYTES
+                or state.size > budget or path.is_symlink()):
+            continue
+        try:
+            data = path.read_bytes()
+            mode = path.lstat().st_mode & 0o777
+        except OSError:
+            continue
+        if hashlib.sha256(data).hexdigest() != state.digest:
+            continue  # changed while the snapshot was taken: its recorded state is not this content
+        snapshot.ignored[rel] = data
+        snapshot.modes[rel] = mode
+        budget -= len(data)
 
 
 async def _keep_contents(repo: GitRepo, snapshot: MainTreeSnapshot, dirty: list[str]) -> None:
