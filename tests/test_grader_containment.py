@@ -3,12 +3,13 @@ blamed on the task's agent, never left for the user to take for their own local 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
-from helpers import git, task
+from helpers import git, launcher_cli, task
 
 from launcher.app.run.runner import RunOptions, start_run
 from launcher.models.plan import validate_plan
@@ -80,3 +81,14 @@ def test_a_grader_that_moves_its_tasks_branch_is_named_and_the_graded_work_lands
     assert any(m.startswith("its grader changed the task's worktree or branch (HEAD moved to ") and "put back" in m
                for m in said), said
     assert not any("which of" in m for m in said), said
+
+
+def test_a_grader_run_by_launcher_grade_is_watched_as_in_a_run(repo: Path, tmp_path: Path) -> None:
+    report = graded_by(repo, tmp_path, "", "needs_revision", iteration_cap=1)
+    assert task(report, "t1").state == "escalated"
+    (tmp_path / "grader.py").write_text(DEFACE_MAIN + "VERDICT = 'satisfied'\n" + VERDICT)
+    regraded = launcher_cli(repo, "grade", report.run_id, "t1", "--json")
+    assert (repo / "app.py").read_text().startswith("def add"), "the user's file is put back"
+    shown = next(t for t in json.loads(regraded.stdout)["tasks"] if t["id"] == "t1")
+    assert shown["state"] == "escalated" and "the grader of task t1 wrote into the main checkout" in shown["message"]
+    assert "notes.md" not in git(repo, "ls-tree", "--name-only", "main")

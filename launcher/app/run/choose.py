@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -9,7 +11,7 @@ import anyio
 from launcher import process
 from launcher.app.context import EventSink, RunContext
 from launcher.app.report import build_report, run_message, run_status
-from launcher.app.run import best_of, grading
+from launcher.app.run import best_of, containment, grading
 from launcher.app.run.remeasure import remeasure
 from launcher.app.run.runner import continue_run, driving
 from launcher.engine.orphans import journaling_observer
@@ -128,7 +130,11 @@ async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
                 ctx.transition(task_id, TaskState.FAILED, f"re-grade: {failure}")
                 return _settled_report(ctx)
             ctx.transition(task_id, TaskState.GRADING, f"re-grading round {iteration} by hand at {head[:12]}")
-            state = await grading.grade_task(ctx, task, iteration, facts)
+            # What the grader must not touch, as in a run: put back after it, its task escalated
+            await containment.start(ctx)
+            graded_from = time.time()
+            state = await grading.grade_task(
+                ctx, task, iteration, facts, after_grader=partial(containment.after_grading, ctx, task_id, graded_from))
         except BaseException:
             # Ctrl-C or a crash mid-check or mid-grade: the task is left `checking`/`grading`, so
             # the run is `interrupted` (not its earlier status, which the claim's release would
