@@ -519,3 +519,25 @@ def test_a_phase_whose_tasks_pass_alone_but_break_its_checks_together_does_not_s
     assert state.status.value == "paused" and state.phase("build").status.value == "failed", state.message
     landed = git(repo, "ls-tree", "--name-only", "main").split()
     assert not ("a.txt" in landed and "b.txt" in landed), landed  # main passes the phase's check
+
+
+def test_status_shows_a_running_phases_tasks_as_they_go(wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
+    # The progress an MCP client polls: the phase's tasks and their states while it runs.
+    started, release = tmp_path / "started", tmp_path / "release"
+    wid = _create(wf_repo, _scripts(wf_repo, **{"plan-architect": [
+        *_hold(started, release), *_scripts(wf_repo)["plan-architect"]]}))
+    runner = subprocess.Popen([sys.executable, "-m", "launcher", "workflow", "next", wid, "--quiet"], cwd=wf_repo,
+                              env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        _wait_file(started)
+        during = json.loads(launcher_cli(wf_repo, "workflow", "status", wid, "--json").stdout)
+        (phase,) = [p for p in during["phases"] if p["status"] == "running"]
+        assert [(t["id"], t["state"], t["role"]) for t in phase["tasks"]] == [
+            ("plan-architect", "running", "architect")], phase
+        assert phase["tasks"][0]["agent"] == "scripted"
+        release.write_text("")
+        assert runner.wait(timeout=120) == 0
+    finally:
+        release.write_text("")
+        _kill_runner(runner.pid)

@@ -25,7 +25,7 @@ from launcher.app.workflow import artifacts, phase_run
 from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.planner import check_params, check_scripts, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
-from launcher.errors import UsageProblem
+from launcher.errors import RunNotFound, UsageProblem
 from launcher.models.workflow import (
     PhaseState,
     PhaseStatus,
@@ -379,14 +379,39 @@ async def cancel(cwd: Path, workflow_id: str) -> WorkflowState:
 
 
 async def status(cwd: Path, workflow_id: str | None) -> WorkflowState:
+    """The workflow as it is now; a running phase shows its tasks as its run's journal has them
+    (the progress an MCP client polls), not only once the phase ends."""
     session = await WorkflowSession.open(cwd)
     if workflow_id:
-        return notice_dead_runner(session, session.load(workflow_id))
+        return _with_live_tasks(session, notice_dead_runner(session, session.load(workflow_id)))
     found = session.store.all(limit=1)
     if not found:
         raise UsageProblem("there is no workflow yet", fix="start one with `launcher workflow start NAME`",
                            error_key="workflow_not_found")
-    return notice_dead_runner(session, found[0])
+    return _with_live_tasks(session, notice_dead_runner(session, found[0]))
+
+
+def _with_live_tasks(session: WorkflowSession, state: WorkflowState) -> WorkflowState:
+    """Fill a running phase's task list from its run's journal (shown only, never saved)."""
+    running = [row for row in state.phases if row.status is PhaseStatus.RUNNING and row.run_id and not row.tasks]
+    if not running:
+        return state
+    phases = {p.id: p for p in session.template_of(state).phases}
+    for row in running:
+        phase = phases.get(row.id)
+        if phase is None or row.run_id is None:
+            continue
+        roles = {phase.task_id(spec.role): spec.role for spec in phase.roles}
+        try:
+            run = session.journal().run(row.run_id)
+            tasks = session.journal().tasks(row.run_id)
+        except RunNotFound:
+            continue
+        agents = {t.get("id"): t.get("agent", "") for t in run.plan.get("task", []) if isinstance(t, dict)}
+        row.tasks = [{"id": t.task_id, "role": roles[t.task_id], "agent": agents.get(t.task_id, ""),
+                      "state": t.state.value, "merged": bool(t.merged), "message": t.message}
+                     for t in tasks if t.task_id in roles]
+    return state
 
 
 async def listing(cwd: Path, *, everything: bool = False) -> list[WorkflowState]:
