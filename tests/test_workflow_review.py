@@ -541,3 +541,14 @@ def test_status_shows_a_running_phases_tasks_as_they_go(wf_repo: Path, tmp_path:
     finally:
         release.write_text("")
         _kill_runner(runner.pid)
+
+
+def test_a_missing_parameter_says_how_to_pass_it_on_the_command_line_and_over_mcp(
+        wf_repo: Path) -> None:  # noqa: F811
+    async def scenario() -> None:
+        async with _server(wf_repo) as session:
+            got = await _call(session, {"action": "start", "workflow": "mini", "params": {}})
+            assert got.get("ok") is False and got["error_key"] == "workflow_param_missing", got
+            assert '`params: {"what": VALUE}` over MCP' in got["usage"] and "--param what=VALUE" in got["usage"]
+
+    anyio.run(scenario)

@@ -100,7 +100,8 @@ def check_params(template: WorkflowTemplate, params: dict[str, str]) -> dict[str
             filled[name] = spec.default
         if spec.required and not filled.get(name):
             raise UsageProblem(f"workflow {template.name!r} needs the parameter {name!r} ({spec.description})",
-                               fix=f"pass --param {name}=VALUE", error_key="workflow_param_missing")
+                               fix=f"pass it: `--param {name}=VALUE` on the command line, "
+                                   f"`params: {{\"{name}\": VALUE}}` over MCP", error_key="workflow_param_missing")
     return filled
 
 
