@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,25 @@ def swept_project(root: Path, files: dict[str, str], paths: list[str], *, worker
     anyio.run(run_sweep, root, SweepOptions(paths=paths, workers=workers, python=sys.executable),
               lambda _line: None)
     return root
+
+
+# A weakly tested project: its sweep leaves two survivors (`>= 18` to `> 18`, and to `>= 19`).
+ADULT_PROJECT = {
+    "calc/__init__.py": "",
+    "calc/core.py": "def is_adult(age):\n    return age >= 18\n",
+    "tests/test_core.py": "from calc.core import is_adult\n\n\ndef test_is_adult():\n"
+                          "    assert is_adult(30)\n    assert not is_adult(3)\n",
+}  # fmt: skip
+
+
+def swept_in(tmp_path_factory: Any, name: str, files: dict[str, str]) -> Iterator[Path]:
+    """For a module-scoped fixture: `files` swept once over calc/core.py in a directory of its
+    own, with its own cache, committed by an operator identity."""
+    import pytest
+    base = tmp_path_factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
+        yield swept_project(base / "proj", files, ["calc/core.py"], identity=("Ada Operator", "ada@example.com"))
 
 
 class PeakRss:

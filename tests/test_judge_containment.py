@@ -13,13 +13,10 @@ from pathlib import Path
 
 import pytest
 from conftest import git
-from helpers import swept_project
+from helpers import ADULT_PROJECT, swept_in
 
 PROJECT = {
-    "calc/__init__.py": "",
-    "calc/core.py": "def is_adult(age):\n    return age >= 18\n",
-    "tests/test_core.py": "from calc.core import is_adult\n\n\ndef test_is_adult():\n"
-                          "    assert is_adult(30)\n    assert not is_adult(3)\n",
+    **ADULT_PROJECT,
     "mutation/calibration-set.json": json.dumps({"contract_version": "1", "description": "operator labels",
                                                  "calibration": []}),
 }  # fmt: skip
@@ -45,10 +42,7 @@ print(json.dumps({"contract_version": "1", "verdicts": [{"id": s["id"], "classif
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    base = tmp_path_factory.mktemp("judge-guard")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
-        yield swept_project(base / "proj", PROJECT, ["calc/core.py"], identity=("Ada", "ada@example.com"))
+    yield from swept_in(tmp_path_factory, "judge-guard", PROJECT)
 
 
 def judge(root: Path, *modes: str) -> subprocess.CompletedProcess[str]:

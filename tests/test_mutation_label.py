@@ -14,17 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import swept_project
+from helpers import ADULT_PROJECT, swept_project
 
 from launcher.models.judge import CalibrationSet, load_judge_file
 
 SEED_SET = Path(__file__).resolve().parent.parent / "launcher" / "data" / "mutation" / "calibration-set.json"
-PROJECT = {
-    "calc/__init__.py": "",
-    "calc/core.py": "def is_adult(age):\n    return age >= 18\n",
-    "tests/test_core.py": "from calc.core import is_adult\n\n\ndef test_is_adult():\n"
-                          "    assert is_adult(30)\n    assert not is_adult(3)\n",
-}  # fmt: skip
+PROJECT = ADULT_PROJECT
 
 
 @pytest.fixture(scope="module")
