@@ -15,7 +15,6 @@ from pathlib import Path
 
 from launcher.errors import UsageProblem
 from launcher.models.decoding import read_text
-from launcher.store import own_files
 from launcher.store.files import atomic_write_text
 
 TECH_DEBT_FILE = "TECHNICAL_DEBT.md"
@@ -114,8 +113,7 @@ def add_tech_debt(
     path = repo_root / TECH_DEBT_FILE
     with _locked(repo_root):
         text = _insert_row(_ledger_text(path, TECH_DEBT_HEADER), row).rstrip("\n") + "\n"
-        atomic_write_text(path, text)
-        own_files.record(repo_root, TECH_DEBT_FILE, own_files.digest(text.encode()))  # not an agent's write
+        atomic_write_text(path, text)  # recorded as a launcher's write (store/own_files.py)
     return row
 
 
@@ -166,6 +164,5 @@ def add_lesson(repo_root: Path, lesson: str) -> bool:
         last = body.split("\n")[-1]
         separator = "" if _ITEM.match(last) or last.startswith("  ") else "\n"  # continue an existing list
         text = body + "\n" + separator + item + "\n"
-        atomic_write_text(path, text)
-        own_files.record(repo_root, LESSONS_FILE, own_files.digest(text.encode()))  # not an agent's write
+        atomic_write_text(path, text)  # recorded as a launcher's write (store/own_files.py)
     return True

@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from launcher.store import own_files
+
 STATE_DIR_NAME = ".launcher"  # the launcher's own state directory at a checkout's root
 
 
@@ -40,7 +42,10 @@ def clear_leftovers(path: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` at `path` whole; a file written into a checkout (outside its state dir) is
+    recorded first as a launcher's write (store/own_files.py), never taken for an agent's."""
     clear_leftovers(path)
+    own_files.record_write(path, data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -5,8 +5,12 @@ the same repository (a second run, `launcher lessons add`, `launcher status --js
 writes there too, and must not be taken for an agent. Each records what it writes in
 `.launcher/own-files.jsonl` (one JSON object a line, appended whole):
 
-- its output files (`launcher run --json > out.json 2> err.log`), by path: any content;
-- its ledgers (LESSONS.md, TECHNICAL_DEBT.md), by path and the SHA-256 of what it wrote: an
+- its output files (`launcher run --json > out.json 2> err.log`), and those its shell pipeline
+  writes (`launcher run 2>&1 | tee run.log`: the files its process group's peers have open for
+  writing), by path: any content;
+- every file it writes there itself (`store/files.py`'s atomic writes: LESSONS.md,
+  TECHNICAL_DEBT.md, `workflow plan --write`, `mutation label`'s calibration set, a report's
+  `--out`), by path and the SHA-256 of what it wrote, recorded before the file is replaced: an
   agent that edits the file afterwards is still caught.
 """
 
@@ -79,15 +83,89 @@ def written_by_a_launcher(repo_root: Path, rel: str, known: dict[str, set[str | 
         return False
 
 
+def _checkout_of(target: Path) -> Path | None:
+    """The work tree `target` lies in (the nearest folder holding `.git`)."""
+    return next((d for d in target.parents if (d / ".git").exists()), None)
+
+
+def record_write(target: Path, data: bytes) -> None:
+    """A launcher process is about to write `data` at `target` (`record_written`)."""
+    record_written(target, digest(data))
+
+
+def record_written(target: Path, content_digest: str) -> None:
+    """A launcher process is about to put content of this SHA-256 at `target`: when that is inside
+    a checkout (not its `.launcher/` state), say so first, so a run watching it never takes it
+    for an agent's."""
+    with contextlib.suppress(OSError, ValueError):
+        target = target.absolute()
+        if STATE_DIR in target.parts:
+            return  # the launcher's own state (its run files): never watched
+        root = _checkout_of(target)
+        if root is None:
+            return
+        rel = target.relative_to(root)
+        if rel.parts and rel.parts[0] != STATE_DIR:
+            record(root, rel.as_posix(), content_digest)
+
+
+def launcher_contents(repo_root: Path) -> frozenset[str]:
+    """Files of the checkout that hold now exactly what a launcher process wrote there (its
+    ledgers, a calibration label): a landing need not wait for the user to commit them."""
+    known = load(repo_root)
+    return frozenset(rel for rel, contents in known.items() if contents - {None}
+                     and written_by_a_launcher(repo_root, rel, {rel: contents - {None}}))
+
+
 def record_own_outputs() -> None:
-    """This process's stdout and stderr, when they are files inside a git work tree (Linux)."""
+    """This process's stdout and stderr, when they are files inside a git work tree, and, when
+    one of them is a pipe, the files the other processes of its group (the shell pipeline it
+    was started in: `| tee run.log`) have open for writing there (Linux: /proc)."""
+    piped = False
+    targets: list[Path] = []
     for fd in (1, 2):
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                continue
-            target = Path(os.readlink(f"/proc/self/fd/{fd}"))
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISFIFO(mode):
+                piped = True
+            if stat.S_ISREG(mode):
+                targets.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
         except OSError:
             continue
-        root = next((d for d in target.parents if (d / ".git").exists()), None)
-        if root is not None:
+    if piped:
+        targets += files_open_for_writing(group_peers())
+    for target in dict.fromkeys(targets):
+        root = _checkout_of(target)
+        if root is not None and target.relative_to(root).parts[:1] != (STATE_DIR,):
             record(root, str(target.relative_to(root)), None)
+
+
+def files_open_for_writing(pids: list[str]) -> list[Path]:
+    """Regular files these processes ("self" or a pid) have open for writing."""
+    found: list[Path] = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError, ValueError, StopIteration):
+                    flags = next(line.split()[1] for line in
+                                 Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().splitlines()
+                                 if line.startswith("flags:"))
+                    if int(flags, 8) & 0o3 == 0:  # O_RDONLY
+                        continue
+                    target = Path(os.readlink(fd))
+                    if target.is_absolute() and target.is_file():
+                        found.append(target)
+    return found
+
+
+def group_peers() -> list[str]:
+    """Other processes of this process's group (the shell pipeline it was started in)."""
+    group, me, peers = os.getpgrp(), os.getpid(), []
+    with contextlib.suppress(OSError):
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != me:
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    fields = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
+                    if int(fields[2]) == group:
+                        peers.append(entry.name)
+    return peers

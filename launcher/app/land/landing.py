@@ -33,6 +33,7 @@ from launcher.gates.check_summary import failure_line
 from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, worktrees
 from launcher.models.states import TaskState
+from launcher.store import own_files
 
 
 def landing_order(ctx: RunContext) -> list[str]:
@@ -279,7 +280,8 @@ async def _advance(ctx: RunContext, expected_old: str, tip: str,
     advanced = await merge.advance_target(
         ctx.repo, target_branch=ctx.target, new=tip, expected_old=expected_old,
         integration_branch=worktrees.integration_branch(ctx.run_id), on_step=journal_steps(ctx),
-        tolerated=frozenset({TECH_DEBT_FILE}),  # the launcher's own tech-debt rows, e.g. mid-run
+        # The launcher's own writes, e.g. mid-run: tech-debt rows, a `mutation label`'s label
+        tolerated=frozenset({TECH_DEBT_FILE}) | own_files.launcher_contents(ctx.repo.root),
         intrusions=ctx.intrusions_left,
     )
     where = advanced.where

@@ -20,6 +20,7 @@ from launcher.git.repo import GitRepo
 from launcher.models.export_manifest import SCHEMA
 from launcher.models.plan import Plan
 from launcher.models.states import TaskState
+from launcher.store import own_files
 
 # SCHEMA (in models.export_manifest, the model a manifest is checked against when read) 2: `plan`
 # is the whole plan (it hashes to `plan_digest`), `not_exported` is required, and a task carries
@@ -38,6 +39,7 @@ def file_sha256(path: Path) -> str:
 
 def write_atomically(path: Path, data: bytes) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    own_files.record_write(path, data)  # into a checkout a run watches: not an agent's
     with open(partial, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -61,6 +63,7 @@ async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_
         partial = out_dir / f".{BUNDLE}.{os.getpid()}.partial"
         await repo.git("bundle", "create", "--quiet", str(partial),
                        *[f"refs/heads/{row.branch}" for row in rows])
+        own_files.record_written(out_dir / BUNDLE, file_sha256(partial))
         os.replace(partial, out_dir / BUNDLE)
         bundle = {"file": BUNDLE, "sha256": file_sha256(out_dir / BUNDLE)}
     # The whole plan, not this shard's share: `land --from` checks it against its digest and
