@@ -61,3 +61,35 @@ def test_a_label_a_launcher_appends_to_the_tracked_calibration_set_stays_and_the
     assert report.status == RunStatus.SUCCEEDED, report.message
     assert "m-1" in (repo / "calibration-set.json").read_text()
     assert (repo / "w.txt").is_file()  # the landing updated the main work tree
+
+
+# --- worktrees another launcher process adds in a sparse checkout ------------------------------
+
+POOL_WARM = LAUNCHER_IN_MAIN + """
+import os, sys
+launcher_in_main("pool", "warm", "2")
+pathlib.Path("src/w.txt").write_text("w\\n")
+"""
+
+
+def test_worktrees_another_launcher_adds_in_a_sparse_checkout_are_not_the_agent_s_and_are_left(
+        tmp_path: Path) -> None:
+    # git copies the sparse checkout's per-worktree config into each new worktree's admin dir:
+    # for `launcher pool warm` (a second run, a sweep's workers) as for the run's own worktrees.
+    root = tmp_path / "sparse"
+    (root / "src").mkdir(parents=True)
+    (root / "docs").mkdir()
+    (root / "src" / "a.txt").write_text("a\n")
+    (root / "docs" / "d.txt").write_text("d\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "src and docs")
+    git(root, "sparse-checkout", "set", "src")
+    report = run_commands(root, [hostile("busy", POOL_WARM)])
+    assert task(report, "busy").state == "merged", task(report, "busy").message
+    assert "shared git directory" not in json.dumps(report.model_dump(mode="json"))
+    admin = root / ".git" / "worktrees"
+    pooled = [d for d in admin.iterdir() if (d / "gitdir").is_file()] if admin.is_dir() else []
+    assert len(pooled) == 2  # the warm pool's worktrees, with what git wrote for them
+    assert all((d / "config.worktree").read_text() == (root / ".git" / "config.worktree").read_text()
+               for d in pooled)

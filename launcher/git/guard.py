@@ -19,8 +19,9 @@ user's: it is put back as it last was readable before anything else runs git.
 
 git writes that last file itself when the launcher adds a worktree in a repository with
 per-worktree config (a sparse checkout: `core.sparseCheckout` is copied into every new
-worktree): `launcher_added_worktree` records what git wrote there as the launcher's, so only a
-later change of it is an agent's.
+worktree): `launcher_added_worktree` records what git wrote there as the launcher's, beside it
+(`worktrees/<id>/launcher-added.json`), so that every launcher process on the repository (a
+second run, `pool warm`, a sweep's workers) knows it, and only a later change of it is an agent's.
 
 The launcher itself appends to `info/exclude` while agents run (`/.launcher/`, review files:
 `launcher_excludes` announces each pattern first): those lines, appended, are never a change,
@@ -29,7 +30,9 @@ and are kept when the file is put back.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -64,21 +67,16 @@ class Entry:
     mode: int
 
 
-@dataclass(frozen=True)
-class _OwnWrite:
-    entry: Entry | None  # None: git wrote no config.worktree there
-    at: float  # time.monotonic() of the `git worktree add`
-
-
-# common git dir -> {"worktrees/<id>/config.worktree": what git wrote when the launcher added it}
-_OWN_WORKTREE_CONFIG: dict[Path, dict[str, _OwnWrite]] = {}
+# Beside each `worktrees/<id>/config.worktree`: what git wrote there when a launcher process
+# added that worktree, and when (wall clock: any process reads it).
+OWN_WORKTREE_MARK = "launcher-added.json"
 
 
 @dataclass(frozen=True)
 class GitDirSnapshot:
     common_dir: Path
     entries: dict[str, Entry]
-    taken: float = field(default_factory=time.monotonic)
+    taken: float = field(default_factory=time.time)
 
 
 class GitDirTampered(LauncherError):
@@ -102,29 +100,50 @@ def _read(path: Path) -> Entry | None:
 def launcher_added_worktree(common_dir: Path, admin: Path | None) -> None:
     """The launcher has just added a worktree whose admin dir is `admin` (`git worktree add`,
     under the repository lock): the `config.worktree` git copied there (a sparse checkout's
-    settings) is git's doing, not an agent's. A snapshot taken before takes it in as it is now
-    (`changed_paths`), so an agent's later change, or its removal, is still one."""
+    settings) is git's doing, not an agent's. It is recorded beside it for every launcher
+    process: a snapshot taken before takes it in as it is now (`changed_paths`), so an agent's
+    later change, or its removal, is still one."""
     if admin is None:
         return
     worktrees = common_dir / "worktrees"
     with contextlib.suppress(OSError):
         if admin.resolve().parent != worktrees.resolve():
             return
-    rel = f"worktrees/{admin.name}/config.worktree"
-    _OWN_WORKTREE_CONFIG.setdefault(common_dir.resolve(), {})[rel] = _OwnWrite(
-        _read(worktrees / admin.name / "config.worktree"), time.monotonic())
+        entry = _read(worktrees / admin.name / "config.worktree")
+        mark = {"at": time.time(), "link": entry.is_link if entry else None,
+                "data": base64.b64encode(entry.data).decode() if entry else None,
+                "mode": entry.mode if entry else None}
+        scratch = worktrees / admin.name / f".{OWN_WORKTREE_MARK}.{os.getpid()}"
+        scratch.write_text(json.dumps(mark))
+        os.replace(scratch, worktrees / admin.name / OWN_WORKTREE_MARK)
+
+
+def _own_write(admin: Path) -> tuple[float, Entry | None] | None:
+    """When a launcher added this worktree and what git wrote into its `config.worktree` then."""
+    try:
+        mark = json.loads((admin / OWN_WORKTREE_MARK).read_text())
+        at = float(mark["at"])
+        if mark["data"] is None:
+            return at, None
+        return at, Entry(bool(mark["link"]), base64.b64decode(mark["data"]), int(mark["mode"]))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def _take_in_own_worktree_config(snapshot: GitDirSnapshot) -> None:
-    """What git wrote into the admin dirs of worktrees the launcher added since the snapshot
-    was taken becomes part of the snapshot (a worktree since removed is no change anyway)."""
-    for rel, own in _OWN_WORKTREE_CONFIG.get(snapshot.common_dir.resolve(), {}).items():
-        if own.at < snapshot.taken or not (snapshot.common_dir / rel).parent.is_dir():
-            continue
-        if own.entry is None:
-            snapshot.entries.pop(rel, None)
-        else:
-            snapshot.entries[rel] = own.entry
+    """What git wrote into the admin dirs of worktrees a launcher process added since the
+    snapshot was taken becomes part of the snapshot (a worktree since removed is no change)."""
+    admin_root = snapshot.common_dir / "worktrees"
+    with contextlib.suppress(OSError):
+        for admin in admin_root.iterdir():
+            own = _own_write(admin) if admin.is_dir() else None
+            if own is None or own[0] < snapshot.taken:
+                continue
+            rel = f"worktrees/{admin.name}/config.worktree"
+            if own[1] is None:
+                snapshot.entries.pop(rel, None)
+            else:
+                snapshot.entries[rel] = own[1]
 
 
 def _hook_paths(common_dir: Path) -> list[str]:
