@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from helpers import git, task
 from test_containment_refs import LAUNCHER_IN_MAIN, hostile
 from test_safety_contain import run_commands
@@ -93,3 +95,96 @@ def test_worktrees_another_launcher_adds_in_a_sparse_checkout_are_not_the_agent_
     assert len(pooled) == 2  # the warm pool's worktrees, with what git wrote for them
     assert all((d / "config.worktree").read_text() == (root / ".git" / "config.worktree").read_text()
                for d in pooled)
+
+
+# --- two runs at once: one run's agent is never blamed for what the other run's agent did -------
+
+CONTRACT = ('printf \'{"contract_version":"1","task_id":"%s","status":"done","summary":"s",'
+            '"files_changed":["%s.txt"],"tests_added":[],"decisions":[],"blockers":[],'
+            '"llm_observations":"wrote a file"}\' "$1" "$1" > "$LAUNCHER_CONTRACT"\n')
+WAIT = 'i=0; while [ ! -e "{marker}" ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done\n'
+MISDEEDS = {
+    "main-checkout": 'echo evil > "$(git rev-parse --path-format=absolute --git-common-dir)/../stray.txt"\n',
+    "refs": "git branch -f feature HEAD~1 && git tag evil-tag HEAD~1\n",
+}
+
+
+def _two_runs(repo: Path, tmp_path: Path, misdeed: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run A's innocent agent works while run B's agent does `misdeed`; A's round ends first."""
+    import subprocess
+    import sys
+
+    (repo / "tools").mkdir()
+    (repo / "tools" / "inno.sh").write_text(
+        f'touch {tmp_path}/a-started\n' + WAIT.format(marker=f"{tmp_path}/b-did")
+        + 'echo ok > "$1.txt"; git add -A; git commit -qm "$1"\n' + CONTRACT)
+    (repo / "tools" / "evil.sh").write_text(
+        WAIT.format(marker=f"{tmp_path}/a-started") + MISDEEDS[misdeed] + f'touch {tmp_path}/b-did\n'
+        + 'sleep 3; echo x > "$1.txt"; git add -A; git commit -qm "$1"\n' + CONTRACT)
+    (repo / "launcher.toml").write_text(
+        '[agents.inno]\nadapter = "command"\ncommand = ["sh", "tools/inno.sh", "{task_id}"]\n'
+        '[agents.evil]\nadapter = "command"\ncommand = ["sh", "tools/evil.sh", "{task_id}"]\n')
+    (repo / "app.py").write_text("# second\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "agents")
+    git(repo, "branch", "feature")
+    reports: dict[str, Any] = {}
+    procs = {}
+    for name in ("inno", "evil"):
+        plan = tmp_path / f"{name}.toml"
+        plan.write_text(f'[[task]]\nid = "{name}"\nagent = "{name}"\nprompt = "p"\n')
+        procs[name] = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), "--json"],
+                                       cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for name, proc in procs.items():
+        out, _ = proc.communicate(timeout=120)
+        reports[name] = json.loads(out)
+    return reports["inno"], reports["evil"]
+
+
+@pytest.mark.parametrize("misdeed", sorted(MISDEEDS))
+def test_what_another_run_s_agent_does_is_not_blamed_on_this_run_s_only_running_task(
+        repo: Path, tmp_path: Path, misdeed: str) -> None:
+    a, _b = _two_runs(repo, tmp_path, misdeed)
+    inno = a["tasks"][0]
+    assert inno["state"] == "merged", inno["message"]
+    notes = " ".join(n["message"] for n in a.get("notes", []))
+    assert "cannot tell which" in notes and "of run " in notes, notes  # the other run's agent is named
+    # Put back all the same, whoever did it.
+    assert not (repo / "stray.txt").exists()
+    assert git(repo, "tag", "--list") == ""
+    assert git(repo, "log", "-1", "--format=%s", "feature").strip() == "agents"
+
+
+def test_another_run_s_agent_writing_into_an_idle_worktree_blames_no_task_of_this_run(
+        repo: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (repo / "tools").mkdir()
+    (repo / "tools" / "quick.sh").write_text('echo ok > "$1.txt"; git add -A; git commit -qm "$1"\n' + CONTRACT)
+    (repo / "tools" / "slow.sh").write_text(
+        f'sleep 1.5; touch {tmp_path}/a-started\n' + WAIT.format(marker=f"{tmp_path}/b-did")
+        + 'echo ok > "$1.txt"; git add -A; git commit -qm "$1"\n' + CONTRACT)
+    (repo / "tools" / "evil.sh").write_text(  # into the idle worktree of run A's task `quick`
+        WAIT.format(marker=f"{tmp_path}/a-started")
+        + 'tree=$(git worktree list --porcelain | sed -n "s/^worktree \\(.*\\/quick\\)$/\\1/p" | head -1)\n'
+        + 'echo evil > "$tree/evil-here.txt"\n' + f'touch {tmp_path}/b-did\n'
+        + 'sleep 3; echo x > "$1.txt"; git add -A; git commit -qm "$1"\n' + CONTRACT)
+    (repo / "launcher.toml").write_text("".join(
+        f'[agents.{name}]\nadapter = "command"\ncommand = ["sh", "tools/{name}.sh", "{{task_id}}"]\n'
+        for name in ("quick", "slow", "evil")))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "agents")
+    (tmp_path / "a.toml").write_text("".join(f'[[task]]\nid = "{n}"\nagent = "{n}"\nprompt = "p"\n'
+                                             for n in ("quick", "slow")))
+    (tmp_path / "b.toml").write_text('[[task]]\nid = "evil"\nagent = "evil"\nprompt = "p"\n')
+    procs = [subprocess.Popen([sys.executable, "-m", "launcher", "run", str(tmp_path / f"{n}.toml"), "--json"],
+                              cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for n in ("a", "b")]
+    a = json.loads(procs[0].communicate(timeout=120)[0])
+    procs[1].communicate(timeout=120)
+    states = {t["id"]: (t["state"], t["message"]) for t in a["tasks"]}
+    assert states["slow"][0] == "merged" and states["quick"][0] == "merged", states
+    notes = " ".join(n["message"] for n in a.get("notes", []))
+    assert "cannot tell which of" in notes and "of run " in notes, notes
+    assert "evil-here.txt" not in git(repo, "ls-tree", "-r", "--name-only", "main")  # put back before landing

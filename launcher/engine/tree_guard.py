@@ -250,6 +250,7 @@ class IdleTree:
     head: str
     status: frozenset[str]
     witnesses: set[str]  # tasks active (agent, checks) at any time since the record
+    recorded_at: float = field(default_factory=time.time)
 
 
 # Share of the run's wall time that checks of *other* tasks' idle trees after a round may take.

@@ -23,6 +23,7 @@ from pathlib import Path
 import anyio
 
 from launcher.app.context import STATE_DIR, RunContext
+from launcher.app.run import other_runs
 from launcher.app.run.own_output import open_for_writing
 from launcher.app.run.ref_owner import RefOwners
 from launcher.concurrency import each
@@ -97,7 +98,7 @@ async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str], it
     `its_grader_ran`: the victim's own grader ran meanwhile (the only suspect when no other
     task's code did)."""
     record = ctx.idle_trees.records[victim]
-    suspects = sorted(record.witnesses)
+    suspects = sorted(record.witnesses | other_runs.suspects(ctx, [None], (record.recorded_at, time.time())))
     await ctx.idle_trees.restore(ctx.repo, victim)
     what = _listed(changed)
     if its_grader_ran and not suspects:
@@ -105,7 +106,7 @@ async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str], it
                          "commit, which is what lands")
         return
     ctx.note(victim, f"its worktree changed while its agent was not running ({what}); put back")
-    if len(suspects) == 1:
+    if len(suspects) == 1 and not other_runs.is_other_run(suspects[0]):
         ctx.intruders.setdefault(
             suspects[0], f"wrote into the worktree of task {victim} while its agent was not running "
             f"({what}); the launcher put that worktree back",
@@ -235,17 +236,23 @@ async def _check_main_index(ctx: RunContext, task_id: str | None, who: str) -> D
 def _suspects(ctx: RunContext, times: list[float | None], window: tuple[float, float],
               among: set[str] | None = None) -> set[str]:
     """Tasks whose code ran when changes were made at `times` (ctimes; None: not known, some
-    time in `window`); `among`: the only tasks that can have made them."""
+    time in `window`); `among`: the only tasks of this run that can have made them. Other runs'
+    code that ran then on the same repository is among them too (app/run/other_runs.py)."""
     suspects: set[str] = set()
     for when in times or [None]:
         suspects |= ctx.idle_trees.suspects(when, window)
-    return suspects & among if among is not None else suspects
+    if among is not None:
+        suspects &= among
+    return suspects | other_runs.suspects(ctx, times, window)
 
 
 def _writer(task_id: str | None, suspects: set[str]) -> str:
     """Who made a change these tasks' code may have made: `task_id` if no other task's code ran
-    then, else the one other task that ran, else "" (several ran: time cannot tell them apart,
-    and blaming the one that happened to be checked first would be a false report)."""
+    then, else the one other task that ran, else "" (several ran, or another run's code did:
+    time cannot tell them apart, and blaming the one that happened to be checked first would be
+    a false report)."""
+    if any(other_runs.is_other_run(suspect) for suspect in suspects):
+        return ""
     if task_id is not None and suspects <= {task_id}:
         return task_id
     return next(iter(suspects)) if len(suspects) == 1 else ""
@@ -310,8 +317,10 @@ async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRe
             elif culprit:
                 ctx.ref_movers.setdefault(culprit, what)
             else:
+                others = other_runs.suspects(ctx, [], (ctx.idle_trees.round_started.get(task_id or "", 0.0),
+                                                       time.time()))
                 ctx.note(task_id, f"an agent {what}; cannot tell which of "
-                                  f"{', '.join(sorted(seen)) or 'no task'}")
+                                  f"{', '.join(sorted(seen | others)) or 'no task'}")
         # Read again only after an undo: a ref an agent moves after `now` was read must show up
         # at the next check, not be taken into the record unseen.
         ctx.ref_state = await ref_guard.read_state(ctx.repo) if blamed else now
