@@ -109,8 +109,10 @@ MISDEEDS = {
 }
 
 
-def _two_runs(repo: Path, tmp_path: Path, misdeed: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run A's innocent agent works while run B's agent does `misdeed`; A's round ends first."""
+def _two_runs(repo: Path, tmp_path: Path, misdeed: str,
+              elsewhere: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run A's innocent agent works while run B's agent does `misdeed`; A's round ends first.
+    `elsewhere`: run B goes in another checkout of the repository (a linked worktree)."""
     import subprocess
     import sys
 
@@ -128,23 +130,29 @@ def _two_runs(repo: Path, tmp_path: Path, misdeed: str) -> tuple[dict[str, Any],
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "agents")
     git(repo, "branch", "feature")
+    other = tmp_path / "other-checkout"
+    if elsewhere:
+        git(repo, "worktree", "add", "-q", "-b", "b-target", str(other))
     reports: dict[str, Any] = {}
     procs = {}
     for name in ("inno", "evil"):
         plan = tmp_path / f"{name}.toml"
         plan.write_text(f'[[task]]\nid = "{name}"\nagent = "{name}"\nprompt = "p"\n')
         procs[name] = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), "--json"],
-                                       cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                       cwd=other if elsewhere and name == "evil" else repo,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     for name, proc in procs.items():
         out, _ = proc.communicate(timeout=120)
         reports[name] = json.loads(out)
     return reports["inno"], reports["evil"]
 
 
-@pytest.mark.parametrize("misdeed", sorted(MISDEEDS))
+@pytest.mark.parametrize(("misdeed", "elsewhere"), [
+    ("main-checkout", False), ("refs", False), ("main-checkout", True)])
 def test_what_another_run_s_agent_does_is_not_blamed_on_this_run_s_only_running_task(
-        repo: Path, tmp_path: Path, misdeed: str) -> None:
-    a, _b = _two_runs(repo, tmp_path, misdeed)
+        repo: Path, tmp_path: Path, misdeed: str, elsewhere: bool) -> None:
+    # `elsewhere`: the other run goes in another checkout of the repository (its own journal).
+    a, _b = _two_runs(repo, tmp_path, misdeed, elsewhere)
     inno = a["tasks"][0]
     assert inno["state"] == "merged", inno["message"]
     notes = " ".join(n["message"] for n in a.get("notes", []))
