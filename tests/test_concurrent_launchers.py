@@ -102,7 +102,7 @@ def test_worktrees_another_launcher_adds_in_a_sparse_checkout_are_not_the_agent_
 CONTRACT = ('printf \'{"contract_version":"1","task_id":"%s","status":"done","summary":"s",'
             '"files_changed":["%s.txt"],"tests_added":[],"decisions":[],"blockers":[],'
             '"llm_observations":"wrote a file"}\' "$1" "$1" > "$LAUNCHER_CONTRACT"\n')
-WAIT = 'i=0; while [ ! -e "{marker}" ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done\n'
+WAIT = 'i=0; while [ ! -e "{marker}" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\n'
 MISDEEDS = {
     "main-checkout": 'echo evil > "$(git rev-parse --path-format=absolute --git-common-dir)/../stray.txt"\n',
     "refs": "git branch -f feature HEAD~1 && git tag evil-tag HEAD~1\n",
