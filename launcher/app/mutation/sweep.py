@@ -171,10 +171,10 @@ class _Sweep:
         worker 1, whose tree the coverage run uses."""
         config = load_repo_config(self.repo.root)
         self.tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
+        self.tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
         self.snapshot = await Snapshot.take(self.repo, self.base_sha, self.tree_root / SNAPSHOT_DIR)
         self.notes += self.snapshot.notes
         self.ignored_key, self.overlay = self.snapshot.ignored_key, self.snapshot.overlay
-        self.tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
         self.pycache_dir = sweep_bytecode_cache(self.tree_root / BYTECODE_DIR)
         if self.command.is_pytest:
             flags = await plugin_overrides(self.command.python, self.repo.root)
@@ -184,6 +184,7 @@ class _Sweep:
         self.first = self._generic(self.tree_root / "w1", self.overlay)
         await self.first.start_tree()  # before any mutant runs there: the sources' clean text
         self.snapshot.add_sources(self.first.root, files)
+        self.tracked = [f for f in self.tracked if os.path.lexists(self.first.root / f)]  # as the snapshot has them
         self.coverage = CoverageRun(self.repo, self.first, self.command, self.base_sha, self.overlay, self.roots,
                                     self.pycache_dir, self.options.use_cache, self.listener, self.notes,
                                     user_args=tuple(self.options.pytest_args))  # fmt: skip
