@@ -140,6 +140,7 @@ class GenericExecutor:
         command: TestCommand,
         *,
         overlay: Sequence[str] = (),
+        overlay_source: Path | None = None,
         recheck_timeouts: bool = True,
         pycache_dir: Path | None = None,
         zygote: bool = False,
@@ -151,6 +152,9 @@ class GenericExecutor:
         self.base_sha = base_sha
         self.command = command
         self.overlay = list(overlay)  # paths whose main-tree state differs from base_sha
+        # Where the overlay files are read: a sweep's snapshot of them (one state for all its
+        # workers), else the main tree.
+        self.overlay_source = overlay_source or repo.root
         self.recheck_timeouts = recheck_timeouts
         # The tree's import roots (`import_roots`) ahead of any path into the main tree.
         self.import_env = python_path(self.root, roots) if roots else {}
@@ -166,9 +170,20 @@ class GenericExecutor:
         # interpreter: the same fresh run, on the same files, without the start-up.
         self.zygote = Zygote(self.root, command.python, self.env) if zygote and command.is_pytest else None
         self._started = False
+        self.zygote_started = False
         self._lock = anyio.Lock()  # one mutant at a time per worktree
 
     async def start(self) -> None:
+        await self.start_tree()
+        if self.zygote is not None and not self.zygote_started:
+            # Now, on the unmutated tree: what it imports (pytest's plugins, maybe the project's
+            # own modules) stays loaded in every run it forks. Started later, inside a run, it
+            # would keep that run's mutant loaded for all the runs after it.
+            self.zygote_started = True
+            await self.zygote.start()
+
+    async def start_tree(self) -> None:
+        """The worktree at base_sha with the overlay copied in (no process started yet)."""
         if self._started:
             return
         if self.root.exists():
@@ -181,17 +196,12 @@ class GenericExecutor:
         if self.order_file is not None:
             self.order_file.install()
         for rel in self.overlay:
-            src, dst = self.repo.root / rel, self.root / rel
+            src, dst = self.overlay_source / rel, self.root / rel
             if src.is_file():
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
             elif dst.is_file() or dst.is_symlink():
                 dst.unlink()
-        if self.zygote is not None:
-            # Now, on the unmutated tree: what it imports (pytest's plugins, maybe the project's
-            # own modules) stays loaded in every run it forks. Started later, inside a run, it
-            # would keep that run's mutant loaded for all the runs after it.
-            await self.zygote.start()
 
     async def stop(self) -> None:
         with anyio.CancelScope(shield=True):
@@ -201,7 +211,7 @@ class GenericExecutor:
                 await worktrees.remove_worktree(self.repo, self.root)
             if self.order_file is not None:
                 self.order_file.remove()
-            self._started = False
+            self._started = self.zygote_started = False
 
     async def run_clean(self, tests: Sequence[str], timeout: float | None) -> process.Completed:
         """The test command on the unmutated tree (sanity, baseline of a custom command)."""

@@ -109,12 +109,12 @@ class CoverageRun:
         await self.first.start()
         started = time.monotonic()
         suite = since_scope.test_files(tracked)
-        tests_key = coverage_cache.tests_key(self.repo.root, suite, self._shape([]))
+        tests_key = coverage_cache.tests_key(self.first.root, suite, self._shape([]))
         selected = self._selection(measured, tracked, tests_key) if since else None
         what = f"{len(selected)} test file(s) that can reach the changed code" if selected is not None else "the suite"
         self.listener.phase(f"coverage: started ({what} under coverage.py with {self.command.python})")
         self.tests_key = tests_key
-        key = coverage_cache.coverage_key(self.repo.root, self.base_sha, self.overlay,
+        key = coverage_cache.coverage_key(self.first.overlay_source, self.base_sha, self.overlay,
                                           [*self._shape(measured), "|", *(selected or ["<all>"])])  # fmt: skip
         cov, reused = await coverage_cache.measured(
             self.cache_dir, key, self.first.root, use_cache=self.use_cache,
@@ -138,7 +138,7 @@ class CoverageRun:
         chosen = since_scope.from_map(earlier, measured) if earlier is not None and self.use_cache else None
         how = "an earlier coverage map of the same tests"
         if chosen is None:
-            chosen = since_scope.from_imports(self.repo.root, tracked, measured, self.roots)
+            chosen = since_scope.from_imports(self.first.root, tracked, measured, self.roots)
             how = "the static import graph"
         suite = since_scope.test_files(tracked)
         if not chosen or len(chosen) >= len([f for f in suite if not f.endswith(since_scope.CONFTEST)]):
@@ -152,7 +152,7 @@ class CoverageRun:
         """The whole suite's coverage, to settle a limited run's provisional verdicts."""
         started = time.monotonic()
         self.listener.phase("coverage: started (the whole suite, to confirm what the limited run did not kill)")
-        key = coverage_cache.coverage_key(self.repo.root, self.base_sha, self.overlay,
+        key = coverage_cache.coverage_key(self.first.overlay_source, self.base_sha, self.overlay,
                                           [*self._shape(measured), "|", "<all>"])  # fmt: skip
         cov, reused = await coverage_cache.measured(
             self.cache_dir, key, self.first.root, use_cache=self.use_cache,

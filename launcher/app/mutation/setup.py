@@ -70,11 +70,12 @@ async def discover(repo: GitRepo, options: SweepOptions) -> tuple[list[str], dic
     return await discover_files(repo.root, options.paths or None, since=options.since)
 
 
-async def generate(repo: GitRepo, options: SweepOptions, files: list[str], changed: dict[str, set[int]] | None
+async def generate(root: Path, options: SweepOptions, files: list[str], changed: dict[str, set[int]] | None
                    ) -> tuple[Collected, list[Mutant]]:  # fmt: skip
-    """The mutants of `discover`'s files (`--shard`, `--operators`, then `--max-mutants`)."""
+    """The mutants of `discover`'s files (`--shard`, `--operators`, then `--max-mutants`), read
+    from `root` (a sweep's snapshot of the checkout)."""
     shard = parse_shard(options.shard) if options.shard else None
-    collected = await generate_mutants(repo.root, files, changed, shard=shard, operators=options.operators,
+    collected = await generate_mutants(root, files, changed, shard=shard, operators=options.operators,
                                        include_invalid=True)  # fmt: skip
     mutants = collected.mutants[: options.max_mutants] if options.max_mutants is not None else collected.mutants
     return collected, mutants

@@ -27,6 +27,7 @@ from launcher.app.mutation.phases import FINAL_WHEN_LIMITED, CoverageRun, Scope,
 from launcher.app.mutation.prefilter import prefilter_records
 from launcher.app.mutation.progress import LineListener, SweepListener
 from launcher.app.mutation.setup import configured, custom_command_cost, discover, generate
+from launcher.app.mutation.snapshot import SNAPSHOT_DIR, Snapshot
 from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
@@ -61,7 +62,6 @@ from launcher.mutation.sweep import (
 from launcher.mutation.test_ids import in_suite_order
 from launcher.mutation.test_order import TestOrder
 from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
-from launcher.mutation.worker_files import ignored_beside_tracked, ignored_digest, included_files
 from launcher.store import mutants as store_mod
 from launcher.store.mutants import MutantStore
 
@@ -147,6 +147,7 @@ class _Sweep:
         self.pycache_dir: Path | None = None
         self.roots: list[str] = []  # import roots of the targets (a src layout's `src`)
         self.overlay: list[str] = []  # files whose main-tree state the worker trees copy
+        self.snapshot: Snapshot | None = None  # the one state of the checkout the sweep reads (`snapshot`)
         self.ignored_key = ""  # the content of the git-ignored files copied (a mutant cache-key part)
         self.classes: dict[str, str] = {}  # mutant id -> the equivalence pre-filter's class
         self.first: GenericExecutor | None = None  # worker 1 (the coverage run's tree)
@@ -170,31 +171,20 @@ class _Sweep:
         worker 1, whose tree the coverage run uses."""
         config = load_repo_config(self.repo.root)
         self.tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
-        dirty = await _git_list(self.repo, "diff", "--name-only", "-z", "--no-renames", self.base_sha)
-        dirty += await _git_list(self.repo, "ls-files", "-z", "--others", "--exclude-standard")
-        included = await included_files(self.repo)
-        if included:
-            dirty += included
-            self.notes.append(f"copied {len(included)} git-ignored file(s) named in .worktreeinclude to worker trees")
-        # Ignored files beside tracked ones (data, compiled catalogues): tests skipping without
-        # them would report survivors the project's own suite kills.
-        beside, left = await ignored_beside_tracked(self.repo, set(included))
-        if beside:
-            dirty += beside
-            self.notes.append(f"copied {len(beside)} git-ignored file(s) the main tree has beside tracked files "
-                              f"to worker trees (the tests may read them)")  # fmt: skip
-        self.notes += left
-        # A cached verdict holds for the same ignored files only (a test skipping without one).
-        self.ignored_key = ignored_digest(self.repo.root, [*included, *beside])
-        self.overlay = dirty
         self.tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        self.snapshot = await Snapshot.take(self.repo, self.base_sha, self.tree_root / SNAPSHOT_DIR)
+        self.notes += self.snapshot.notes
+        self.ignored_key, self.overlay = self.snapshot.ignored_key, self.snapshot.overlay
         self.pycache_dir = sweep_bytecode_cache(self.tree_root / BYTECODE_DIR)
         if self.command.is_pytest:
             flags = await plugin_overrides(self.command.python, self.repo.root)
             self.command = replace(self.command, extra=(*self.command.extra, *flags))
         self.roots = import_roots(files, self.repo.root)
         self.measured = [f for f in files if f.endswith(PYTHON_SUFFIXES)]
-        self.first = self._generic(self.tree_root / "w1", dirty)
+        self.first = self._generic(self.tree_root / "w1", self.overlay)
+        await self.first.start_tree()  # before any mutant runs there: the sources' clean text
+        self.snapshot.add_sources(self.first.root, files)
+        self.tracked = [f for f in self.tracked if os.path.lexists(self.first.root / f)]  # as the snapshot has them
         self.coverage = CoverageRun(self.repo, self.first, self.command, self.base_sha, self.overlay, self.roots,
                                     self.pycache_dir, self.options.use_cache, self.listener, self.notes,
                                     user_args=tuple(self.options.pytest_args))  # fmt: skip
@@ -213,13 +203,16 @@ class _Sweep:
             await self.first.stop()
         if self.pycache_dir is not None:
             shutil.rmtree(self.pycache_dir, ignore_errors=True)
+        if self.snapshot is not None:
+            self.snapshot.remove()
 
     async def execute(self, pending: list[Mutant]) -> None:
         assert self.first is not None, "open_trees first"
         workers = max(1, min(self.options.workers or os.cpu_count() or 1, len(pending)))
         generics = [self.first] + [self._generic(self.tree_root / f"w{k}", self.overlay) for k in range(2, workers + 1)]
-        fork = fork_support(self.repo.root) if self.options.use_fork and self.command.is_pytest else None
-        pool = [Worker(g, fork, self.command.python, self.repo.root, self.pycache_dir) for g in generics]
+        source = self.source_root  # the mutants' source: the snapshot, never the live main tree
+        fork = fork_support(source) if self.options.use_fork and self.command.is_pytest else None
+        pool = [Worker(g, fork, self.command.python, source, self.pycache_dir) for g in generics]
         try:
             jobs = await self._prepare(self.first, pending)
             self.listener.running(len(jobs), max(1, min(len(pool), len(jobs))))
@@ -247,10 +240,15 @@ class _Sweep:
         jobs = self._plan(again, self.scope.cov, self.scope.cov.run.wall_s)
         await dispatch(jobs, pool[: max(1, min(len(pool), len(jobs)))], self._finished)
 
+    @property
+    def source_root(self) -> Path:
+        assert self.snapshot is not None, "open_trees first"
+        return self.snapshot.root
+
     def _generic(self, tree: Path, dirty: list[str]) -> GenericExecutor:
         return GenericExecutor(self.repo, tree, self.base_sha, self.command, overlay=dirty, roots=self.roots,
-                               pycache_dir=self.pycache_dir, zygote=self.options.use_fork,
-                               order=self.order)  # fmt: skip
+                               overlay_source=self.source_root, pycache_dir=self.pycache_dir,
+                               zygote=self.options.use_fork, order=self.order)  # fmt: skip
 
     async def _prepare(self, first: GenericExecutor, pending: list[Mutant]) -> list[MutantJob]:
         """Sanity checks and baselines in worker 1's tree, then one job per mutant to run."""
@@ -283,7 +281,8 @@ class _Sweep:
     def _plan(self, pending: list[Mutant], cov: CoverageMap | None, suite_s: float) -> list[MutantJob]:
         """One job per mutant to run; the others settled statically or from the cache."""
         opts = self.options
-        digest = TestDigest(self.repo.root, [f for f in self.tracked if is_test_file(f)])
+        assert self.first is not None, "open_trees first"
+        digest = TestDigest(self.first.root, [f for f in self.tracked if is_test_file(f)])
         command_key = self.command.custom or f"pytest:{self.command.python}"
         if self.ignored_key:
             command_key += f"\0ignored:{self.ignored_key}"
@@ -361,11 +360,11 @@ def _open(store: MutantStore, repo: GitRepo, base_sha: str, options: SweepOption
     return sweep_id, False
 
 
-async def _generation(repo: GitRepo, options: SweepOptions, files: list[str], changed: dict[str, set[int]] | None,
+async def _generation(root: Path, options: SweepOptions, files: list[str], changed: dict[str, set[int]] | None,
                       listener: SweepListener) -> tuple[Collected, list[Mutant]]:  # fmt: skip
     started = time.monotonic()
     listener.phase(f"generation: started ({len(files)} file(s))")
-    collected, mutants = await generate(repo, options, files, changed)
+    collected, mutants = await generate(root, options, files, changed)
     touched = len({m.target for m in mutants})
     listener.phase(f"generation: {len(mutants)} mutants in {touched} file(s), generated in {seconds(started)}")
     return collected, mutants
@@ -396,12 +395,13 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
         sweep = _Sweep(repo, options, listener, sweep_id, base_sha, store, 0)
         try:
             await sweep.open_trees(sources)
-            collected, mutants = await overlapped(lambda: _generation(repo, options, sources, changed, listener),
+            collected, mutants = await overlapped(lambda: _generation(sweep.source_root, options, sources, changed,
+                                                                     listener),
                                                   sweep.measure_coverage)  # fmt: skip
             sweep.total = len(mutants)
             planned(out_dir, len(mutants))  # `mutation list` shows an unfinished sweep as settled/total
             sweep.notes += [f"skipped {path}: {why}" for path, why in collected.skipped.items()]
-            filtered, sweep.classes, said = await prefilter_records(repo.root, mutants, sweep.command)
+            filtered, sweep.classes, said = await prefilter_records(sweep.source_root, mutants, sweep.command)
             for line in [said] if said else []:
                 listener.phase(line)
                 sweep.notes.append(line)
