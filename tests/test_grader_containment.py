@@ -92,3 +92,15 @@ def test_a_grader_run_by_launcher_grade_is_watched_as_in_a_run(repo: Path, tmp_p
     shown = next(t for t in json.loads(regraded.stdout)["tasks"] if t["id"] == "t1")
     assert shown["state"] == "escalated" and "the grader of task t1 wrote into the main checkout" in shown["message"]
     assert "notes.md" not in git(repo, "ls-tree", "--name-only", "main")
+
+
+def test_work_whose_graders_verdict_was_refused_lands_as_approved_by_choice(repo: Path, tmp_path: Path) -> None:
+    report = graded_by(repo, tmp_path, DEFACE_MAIN, "satisfied")
+    assert task(report, "t1").state == "escalated"
+    chosen = launcher_cli(repo, "choose", report.run_id, "t1", "approve", "--note", "looked myself")
+    assert chosen.returncode == 0, chosen.stdout + chosen.stderr
+    trailer = git(repo, "log", "-1", "--format=%B", "main")
+    assert "Launcher-Verdict: approved-by-choice" in trailer, trailer
+    shown = json.loads(launcher_cli(repo, "status", report.run_id, "--json").stdout)
+    t1 = next(t for t in shown["tasks"] if t["id"] == "t1")
+    assert "not by the grader" in t1["message"] and t1["rubric_gate"] != "rubric-passed", t1

@@ -191,6 +191,10 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
     _record_round(ctx, task.id, iteration, result)
     misconduct = await after_grader() if after_grader is not None else None
     if misconduct:
+        # Its verdict does not count: not for the landing's provenance (a choice approves it, not
+        # the grader), nor for a resume (no digest: the round is graded again).
+        ctx.journal.record_round(ctx.run_id, task.id, iteration, verdict=None, audit=result.audit,
+                                 error_key="grader_wrote_outside_its_tree", verdict_sha256=None)
         ctx.transition(task.id, TaskState.ESCALATED,
                        f"{misconduct}; the launcher put it back, and the grader's verdict "
                        f"({result.audit or result.error_key or 'none'}) is not taken: decide with "
