@@ -7,7 +7,9 @@ that reports what it found."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -133,3 +135,19 @@ def test_a_set_named_outside_the_repository_is_judged_on_the_code_beside_it(tmp_
     assert done.returncode in (0, 1), done.stdout + done.stderr
     seen = probe(root)
     assert seen["labels_found"] == [] and seen["targets_here"] == 157
+
+
+def test_two_calibrations_in_one_second_each_keep_their_own_report(tmp_path: Path) -> None:
+    # Their folder and judge label carry a random part: the same UTC second used to give both one
+    # folder (the second's report over the first's) and one label (a judge lock kills whatever
+    # carries a dead judge's label, even in another repository).
+    root = project(tmp_path / "proj", own_set=True)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    argv = [sys.executable, "-m", "launcher", "mutation", "judge", "--calibrate", "--agent", "probe",
+            "--confirm-judge"]
+    runs = [subprocess.Popen(argv, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [1, 1], outs  # 75% precision: the gate fails, as above
+    reports = sorted((root / ".launcher" / "calibration").glob("*/calibration-report.json"))
+    assert len(reports) == 2, [p.parent.name for p in reports]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -239,7 +240,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         if unpassable and say is not None:
             say(f"warning: {unpassable}")
         survivors = [s.unlabelled() for s in labelled.calibration]
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        # unique, also across repositories: a judge lock kills what carries a dead judge's label
+        stamp = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         out_dir, label = writable_state_dir(repo) / "calibration" / stamp, f"c-{stamp}"
         report = ""  # the label-free copy's path, once the judge's place outside the repository is known
         base_sha = await repo.rev_parse("HEAD")
