@@ -3,13 +3,14 @@ best-of-N attempts wait for one decision on their task, and whoever approved the
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from helpers import git, task
+from helpers import git, launcher_cli, task
 
 from launcher.app.run.choose import choose
 from launcher.app.run.runner import RunOptions, start_run
@@ -166,3 +167,26 @@ def test_after_continue_on_a_grader_that_gave_no_verdict_the_agent_is_not_pointe
     after = decide(repo, report.run_id, "t", "continue")
     worktree = Path(task(after, "t").worktree or "")
     assert (worktree / "feedback-seen.txt").read_text() == "none"
+
+
+def test_a_dependent_of_an_escalated_task_waits_and_runs_once_a_choice_lands_it(
+        repo: Path, tmp_path: Path) -> None:
+    # t2 needs t1. t1 waits at the cap for a person's choice: t2 is not failed for good, it waits,
+    # and the choice that lands t1 runs it.
+    calls = tmp_path / "grader-calls"
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "run": {"grader": "judge", "iteration_cap": 1},
+        "agents": {"judge": {"adapter": "scripted-grader", "set_env": {
+            "LAUNCHER_GRADER_MODE": "always_revise,always_satisfied", "LAUNCHER_GRADER_STATE": str(calls)}}},
+        "task": [{"id": "t1", "script": [{"write": "t1.txt", "content": "1\n"}]},
+                 {"id": "t2", "depends_on": ["t1"], "script": [{"write": "t2.txt", "content": "2\n"}]}]}))
+    first = launcher_cli(repo, "run", str(plan), "--json")
+    report = json.loads(first.stdout)
+    states = {t["id"]: (t["state"], t["message"]) for t in report["tasks"]}
+    assert states["t1"][0] == "escalated", states
+    assert states["t2"][0] == "skipped" and states["t2"][1].startswith("waiting: dependency 't1' is escalated")
+    chosen = launcher_cli(repo, "choose", report["run_id"], "t1", "approve", "--json")
+    after = {t["id"]: t["state"] for t in json.loads(chosen.stdout)["tasks"]}
+    assert after == {"t1": "merged", "t2": "merged"}, chosen.stdout[-2000:]
+    assert (repo / "t2.txt").read_text() == "2\n"

@@ -18,6 +18,40 @@ from launcher.git import worktrees
 from launcher.models.states import TaskState
 
 RETRIED_STATES = frozenset({TaskState.FAILED, TaskState.TIMED_OUT, TaskState.CANCELLED, TaskState.BLOCKED})
+DEPENDENCY_SKIP = "dependency "  # the scheduler's "dependency 'x' did not succeed"
+WAITING_SKIP = "waiting: dependency "  # a dependency escalated: a person's choice may still land it
+
+
+def skip_reason(ctx: RunContext, task_id: str, reason: str) -> str:
+    """Why a task does not start: a dependency that waits at escalation is said as such (the task
+    runs once a choice lands it), not as one that "did not succeed"."""
+    if not reason.startswith(DEPENDENCY_SKIP):
+        return reason
+    rows = {row.task_id: row for row in ctx.journal.tasks(ctx.run_id)}
+    for dep in ctx.plan.task(task_id).depends_on:
+        row = rows.get(dep)
+        if row is not None and row.state is TaskState.ESCALATED:
+            return (f"{WAITING_SKIP}{dep!r} is escalated; this task runs once "
+                    f"`launcher choose {ctx.run_id} {dep} approve|continue` lands it")
+    return reason
+
+
+def reopen_waiting(ctx: RunContext) -> list[str]:
+    """Tasks skipped because of a dependency that has not finally failed (it was escalated, and
+    a choice approved it since, or it still waits): back to pending, so this pass runs them
+    once their dependencies succeed (or skips them again while one still waits)."""
+    rows = {row.task_id: row for row in ctx.journal.tasks(ctx.run_id)}
+    reopened = []
+    for task in ctx.plan.tasks:
+        row = rows.get(task.id)
+        if row is None or row.state is not TaskState.SKIPPED or not row.message.startswith(
+                (DEPENDENCY_SKIP, WAITING_SKIP)):
+            continue
+        deps = [rows.get(dep) for dep in task.depends_on]
+        if all(dep is not None and (dep.state.is_success or not dep.state.is_final) for dep in deps):
+            ctx.transition(task.id, TaskState.PENDING, "its dependencies may land now: run again")
+            reopened.append(task.id)
+    return reopened
 
 
 def tasks_to_retry(ctx: RunContext) -> list[str]:

@@ -231,9 +231,10 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
     nodes = [Node(t.id, tuple(t.depends_on)) for t in ctx.plan.tasks]
 
     async def skip(task_id: str, reason: str) -> None:
-        ctx.transition(task_id, TaskState.SKIPPED, reason)
+        ctx.transition(task_id, TaskState.SKIPPED, retry.skip_reason(ctx, task_id, reason))
 
     try:
+        retry.reopen_waiting(ctx)  # a dependency a choice approved since: its dependents run now
         await run_dag(
             nodes, partial(run_task, ctx), max_parallel=ctx.plan.run.max_parallel,
             on_skip=skip, done=_finished_results(ctx.journal, ctx.run_id),
