@@ -190,3 +190,12 @@ def test_a_dependent_of_an_escalated_task_waits_and_runs_once_a_choice_lands_it(
     after = {t["id"]: t["state"] for t in json.loads(chosen.stdout)["tasks"]}
     assert after == {"t1": "merged", "t2": "merged"}, chosen.stdout[-2000:]
     assert (repo / "t2.txt").read_text() == "2\n"
+
+
+@pytest.mark.parametrize(("policy", "state"), [("defer", "deferred"), ("tech-debt", "tech_debt")])
+def test_an_on_cap_policy_closing_every_attempt_closes_the_task_as_a_person_would(
+        repo: Path, policy: str, state: str) -> None:
+    report = best_of_two(repo, "always_revise", iteration_cap=1, on_cap=policy)
+    t1 = task(report, "t1")
+    assert t1.state == state and t1.message.startswith("not landed by choice"), t1.message
+    assert on_main(repo) == [] and report.status == "failed"

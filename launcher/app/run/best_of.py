@@ -96,6 +96,13 @@ async def select_best(ctx: RunContext, task: Task) -> bool:
 def _nothing_approved(ctx: RunContext, task: Task, rows: list[TaskRow]) -> bool:
     waiting = [r.task_id for r in rows if r.state is TaskState.ESCALATED]
     outcomes = "; ".join(f"{r.task_id} {r.state.value}: {r.message[:80]}" for r in rows)
+    closed = {r.state for r in rows}
+    if not waiting and closed <= {TaskState.TECH_DEBT, TaskState.DEFERRED}:
+        # every attempt closed by a choice at the cap (`--on-cap tech-debt|defer`): so is the task,
+        # as `launcher choose TASK tech-debt|defer` closes it, not failed
+        state = TaskState.TECH_DEBT if TaskState.TECH_DEBT in closed else TaskState.DEFERRED
+        ctx.transition(task.id, state, f"not landed by choice: every attempt is {state.value} ({outcomes})")
+        return False
     if not waiting:
         ctx.transition(task.id, TaskState.FAILED, f"no attempt was approved ({outcomes})")
         return False
