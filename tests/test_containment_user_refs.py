@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import git, launcher_cli, task
 from test_containment_refs import assert_main_clean, hostile, run_id_of, subjects
 from test_safety_contain import run_commands
@@ -151,3 +152,28 @@ def test_clean_keeps_a_tag_the_run_took_aside_until_forced(repo: Path) -> None:
     forced = launcher_cli(repo, "clean", "--all", "--force")
     assert forced.returncode == 0, forced.stderr
     assert git(repo, "for-each-ref", "refs/launcher/") == ""
+
+
+# --- what an agent can write itself excuses nothing -------------------------------------------
+
+FORWARD = 'to = G("rev-parse", "main", cwd=MAIN)\n'
+BACK = 'to = G("rev-parse", "main~1", cwd=MAIN)\n'
+
+
+@pytest.mark.parametrize("move", [FORWARD, BACK], ids=["forward", "back"])
+def test_an_agent_moving_an_existing_tag_is_put_back_whatever_fetch_head_says(
+        repo: Path, move: str) -> None:
+    # A fetch never moves an existing tag without --force, and FETCH_HEAD is a file any process
+    # may write: a moved tag is never the user's, not even one moved forward.
+    (repo / "two.txt").write_text("two\n")
+    git(repo, "add", "two.txt")
+    git(repo, "commit", "-qm", "second")
+    git(repo, "tag", "v1.0", "HEAD~1" if move == FORWARD else "HEAD")
+    released = git(repo, "rev-parse", "v1.0").strip()
+    code = (move + 'G("tag", "-f", "v1.0", to)\n'
+            '(common_dir() / "FETCH_HEAD").write_text(to + "\\t\\ttag \'v1.0\' of https://example.invalid/x\\n")\n'
+            + WORK)
+    report = run_commands(repo, [hostile("sneak", code)])
+    sneak = task(report, "sneak")
+    assert sneak.state == "failed" and "tags/v1.0 moved from" in sneak.message, sneak.message
+    assert git(repo, "rev-parse", "v1.0").strip() == released

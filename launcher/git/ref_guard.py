@@ -16,13 +16,16 @@ roll-back) are announced with `launcher_moved` under the repository lock, so a c
 under that lock never takes them for someone else's.
 
 Who made a change the launcher did not make (app/run/containment.py decides the blame):
-- a fast-forward (the old commit is an ancestor of the new one) is an agent's when one of the
+- a fast-forward of a branch (the old commit is an ancestor of the new one; a tag moved forward
+  is no fast-forward: `is_fast_forward`) is an agent's when one of the
   commits it adds was made in a worktree of the run (it is in the reflog of the worktree's HEAD
   or of a task branch); otherwise it is the user's own commit while the run goes on, and left;
 - a new branch is left (an agent's `git switch -c` moves nobody's work; the run notes it);
-- a tag that a `git fetch` / `git pull` in the main checkout brought (its FETCH_HEAD lists that
-  tag with that object: `fetched_tags`), or a new tag on a commit the user's own fast-forward
-  brought, is the user's unless it points at a commit made in a worktree of the run;
+- a new tag that a `git fetch` / `git pull` in the main checkout brought (its FETCH_HEAD lists
+  that tag with that object: `fetched_tags`), or a new tag on a commit the user's own
+  fast-forward brought, is the user's unless it points at a commit made in a worktree of the
+  run. A fetch never moves nor deletes an existing tag without `--force`: a moved or deleted tag
+  is never the user's;
 - a sideways move of a branch that is its own commits rebased onto its upstream (`git pull
   --rebase`: every commit it drops has a copy in the new tip, which contains the upstream's tip:
   `rebased_onto_upstream`), or that its reflog shows a `git rebase` of it made (one whose
@@ -136,7 +139,10 @@ def changes(repo: GitRepo, before: RefState, now: RefState) -> list[RefChange]:
 
 
 async def is_fast_forward(repo: GitRepo, change: RefChange) -> bool:
-    if change.ref == HEAD or change.old is None or change.new is None:
+    """Whether `change` moves a branch (or a note, a replace ref) forward, as a commit or a
+    `git pull --ff-only` does. Never a tag: the user's git moves no existing tag forward (a fetch
+    refuses to without `--force`), so a moved tag is no one's own commit."""
+    if change.ref == HEAD or change.ref.startswith("refs/tags/") or change.old is None or change.new is None:
         return False
     return await repo.is_ancestor(change.old, change.new)
 

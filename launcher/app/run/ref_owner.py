@@ -6,8 +6,9 @@ HEAD or branch ever pointed at (their reflogs). It is the user's, by its content
 commit is in it and it is what the user's own git does in the main checkout while a run goes
 on (git/ref_guard.py lists the rules):
 - a fast-forward (`git commit`, `git pull --ff-only`, `git merge`);
-- a tag a `git fetch` / `git pull` there brought (its FETCH_HEAD lists it), or a new tag on a
-  commit an earlier rule took for the user's (`git commit` then `git tag`);
+- a new tag a `git fetch` / `git pull` there brought (its FETCH_HEAD lists it), or a new tag on
+  a commit an earlier rule took for the user's (`git commit` then `git tag`); never a moved or
+  deleted tag (a fetch does not move one without `--force`);
 - a branch's own commits rebased onto its upstream (`git pull` with `pull.rebase`), or a
   finished `git rebase` of it (its reflog says so; conflicts may have been resolved).
 """
@@ -67,13 +68,15 @@ class RefOwners:
         if self._tags is None:
             self._tags = await ref_guard.tag_commits(self.ctx.repo)
         oid, tagged = self._tags.get(change.ref, ("", ""))
-        if oid != change.new or await self.makers({tagged}):
-            return False  # moved again since it was read (the next check judges it), or an agent's
+        if change.old is not None or oid != change.new or await self.makers({tagged}):
+            # A fetch never moves a tag without --force; moved again since it was read (the
+            # next check judges it); or an agent's commit.
+            return False
         name = change.ref.removeprefix("refs/tags/")
         repo = self.ctx.repo
-        if ref_guard.fetched_tags(repo.git_dir, repo.common_dir).get(name) == change.new:
+        if tagged in self.ctx.user_commits:
             return True
-        return change.old is None and tagged in self.ctx.user_commits
+        return ref_guard.fetched_tags(repo.git_dir, repo.common_dir).get(name) == change.new
 
 
 async def _commits_made_by(ctx: RunContext, task_id: str) -> set[str]:
