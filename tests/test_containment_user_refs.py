@@ -156,6 +156,51 @@ def test_clean_keeps_a_tag_the_run_took_aside_until_forced(repo: Path) -> None:
 
 # --- what an agent can write itself excuses nothing -------------------------------------------
 
+def with_local_commit(repo: Path, branch: str) -> str:
+    """`branch` gets one commit of the user's own (a new branch off main, or main itself)."""
+    if branch != "main":
+        git(repo, "switch", "-q", "-c", branch)
+    (repo / "mine.txt").write_text("mine\n")
+    git(repo, "add", "mine.txt")
+    git(repo, "commit", "-qm", "my local commit")
+    git(repo, "switch", "-q", "main")
+    return git(repo, "rev-parse", branch).strip()
+
+
+def fake_rebase(branch: str, to: str) -> str:
+    """Agent code: move `branch` to `to` with the reflog message a finished `git rebase` writes."""
+    return (f'to = G("rev-parse", {to!r}, cwd=MAIN)\n'
+            f'G("update-ref", "-m", "rebase (finish): refs/heads/{branch} onto " + to, "refs/heads/{branch}", to)\n')
+
+
+REWIND_FEATURE = fake_rebase("feature", "main") + WORK  # drops the user's commit: no copy anywhere
+REWIND_TO_UPSTREAM = fake_rebase("main", "origin/main") + WORK
+# A real `git pull --rebase`, then a commit of the agent's own (`git commit-tree`: in no reflog of
+# its worktree) put on top with a rebase's reflog message: it is no copy of a dropped commit.
+REBASE_PLUS_OWN = (f'G({USER}, "-c", "pull.rebase=true", "pull", "-q", cwd=MAIN)\n'
+                   'extra = subprocess.run(["git", "commit-tree", "-p", "main", "-m", "not a copy", "main^{tree}"],\n'
+                   '    cwd=MAIN, check=True, capture_output=True, text=True,\n'
+                   '    env={**os.environ, "GIT_AUTHOR_DATE": "2001-01-01T00:00:00Z"}).stdout.strip()\n'
+                   'G("update-ref", "-m", "rebase (finish): refs/heads/main onto " + extra, "refs/heads/main", extra)\n'
+                   + WORK)
+
+
+@pytest.mark.parametrize(("branch", "code"), [("feature", REWIND_FEATURE), ("main", REWIND_TO_UPSTREAM),
+                                              ("main", REBASE_PLUS_OWN)],
+                         ids=["rewind-a-branch", "rewind-to-its-upstream", "rebase-plus-a-commit"])
+def test_a_move_with_a_rebase_s_reflog_message_the_agent_wrote_is_still_put_back(
+        repo: Path, tmp_path: Path, branch: str, code: str) -> None:
+    # A reflog message is written by whoever moves the ref: it excuses no move that drops a
+    # commit without a copy, or adds a commit that is neither the upstream's nor such a copy.
+    with_upstream(repo, tmp_path)
+    mine = with_local_commit(repo, branch)
+    report = run_commands(repo, [hostile("sneak", code)])
+    sneak = task(report, "sneak")
+    assert sneak.state == "failed" and f"{branch} moved from" in sneak.message, sneak.message
+    assert git(repo, "rev-parse", branch).strip() == mine
+    assert_main_clean(repo)
+
+
 FORWARD = 'to = G("rev-parse", "main", cwd=MAIN)\n'
 BACK = 'to = G("rev-parse", "main~1", cwd=MAIN)\n'
 

@@ -27,10 +27,12 @@ Who made a change the launcher did not make (app/run/containment.py decides the 
   run. A fetch never moves nor deletes an existing tag without `--force`: a moved or deleted tag
   is never the user's;
 - a sideways move of a branch that is its own commits rebased onto its upstream (`git pull
-  --rebase`: every commit it drops has a copy in the new tip, which contains the upstream's tip:
-  `rebased_onto_upstream`), or that its reflog shows a `git rebase` of it made (one whose
-  conflicts were resolved: `rebase_finished`), adding no commit made in a worktree of the run,
-  is the user's;
+  --rebase`, `git rebase @{upstream}`: the new tip contains the upstream's tip, every commit it
+  drops has a copy in it and every commit it adds is the upstream's or such a copy:
+  `rebased_copies`) is the user's when it adds no commit made in a worktree of the run. A copy
+  has the same patch id; when the branch's reflog shows a `git rebase` of it finished
+  (`rebase_finished`, whose conflicts the user may have resolved) the same author and author
+  date do too. A rewind (it drops commits and adds no copy) is never the user's;
 - anything else (a move backwards or sideways, a deleted ref, a new tag, replace ref or note,
   another HEAD in the main checkout) made while an agent ran is taken for that agent's.
 """
@@ -45,6 +47,7 @@ from launcher.git.repo import GitRepo
 
 WATCHED = ("refs/heads/", "refs/tags/", "refs/replace/", "refs/notes/")
 UNWATCHED = ("refs/heads/launcher/",)
+REMOTES = "refs/remotes/"
 HEAD = "HEAD"  # the main checkout's HEAD: "ref: refs/heads/main" or a commit id
 _OID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _FETCHED_TAG = re.compile(r"^tag '(.+)' of ")
@@ -147,29 +150,52 @@ async def is_fast_forward(repo: GitRepo, change: RefChange) -> bool:
     return await repo.is_ancestor(change.old, change.new)
 
 
-async def rebased_onto_upstream(repo: GitRepo, change: RefChange) -> bool:
+async def rebased_copies(repo: GitRepo, change: RefChange, by_author: bool = False) -> bool:
     """Whether a branch's move is its own commits rebased onto its upstream, as `git pull
     --rebase` (or `git rebase @{upstream}`) leaves it: the new tip contains the remote-tracking
-    branch's tip, and every commit of the old tip the new one lacks has a copy in it (same
-    patch id, `git cherry`). Nobody's work is dropped by such a move."""
+    branch's tip, every commit of the old tip the new one lacks has a copy in it, and every
+    commit it adds is the upstream's or a copy of one it dropped (merges aside). A copy has the
+    same patch id (`--cherry-mark`); `by_author`: or the same author and author date (a rebase
+    keeps them when the user resolves a conflict). Nobody's work is dropped by such a move, and
+    a rewind (commits dropped, no copy added) never is one."""
     if not change.ref.startswith("refs/heads/") or change.old is None or change.new is None:
         return False
     listed = await repo.git("for-each-ref", "--format=%(upstream)", change.ref, check=False)
     upstream = listed.out.strip() if listed.ok else ""
-    if not upstream.startswith("refs/remotes/"):
+    if not upstream.startswith(REMOTES):
         return False
     tip = await repo.git("rev-parse", "--verify", "-q", f"{upstream}^{{commit}}", check=False)
     if not tip.ok or not await repo.is_ancestor(tip.out.strip(), change.new):
         return False
-    cherry = await repo.git("cherry", change.new, change.old, check=False)
-    return cherry.ok and all(line.startswith("- ") for line in cherry.out.splitlines())
+    span = f"{change.old}...{change.new}"
+    sides = await repo.git("log", "--left-right", "--no-merges", "--date=raw",
+                           "--format=%m %H %an <%ae> %ad", span, check=False)
+    same = await repo.git("rev-list", "--cherry-mark", "--no-merges", span, check=False)
+    theirs = await repo.git("rev-list", "--no-merges", change.new, f"^{change.old}", f"^{tip.out.strip()}",
+                            check=False)
+    if not (sides.ok and same.ok and theirs.ok):
+        return False
+    copied = {line[1:] for line in same.out.split() if line.startswith("=")}
+    dropped: dict[str, str] = {}
+    added: dict[str, str] = {}
+    for line in sides.out.splitlines():
+        mark, commit, author = [*line.split(" ", 2), "", ""][:3]
+        (dropped if mark == "<" else added)[commit] = author
+    ours = set(theirs.out.split())  # added, not the upstream's: each must be a copy
+
+    def has_copy(commit: str, author: str, among: set[str]) -> bool:
+        return commit in copied or (by_author and author in among)
+
+    dropped_authors, added_authors = set(dropped.values()), set(added.values())
+    return (all(has_copy(c, a, added_authors) for c, a in dropped.items())
+            and all(has_copy(c, added.get(c, ""), dropped_authors) for c in ours))
 
 
 def rebase_finished(common_dir: Path, change: RefChange) -> bool:
     """Whether the branch's reflog leads from `change.old` to `change.new` through a `git rebase`
     (or `git pull --rebase`) of it that finished ("rebase (finish): refs/heads/main onto ...");
-    later entries (a commit after it) may follow. A branch is rebased in the checkout that has it
-    checked out: for the target, the main checkout."""
+    later entries (a commit after it) may follow. Anyone moving the ref writes its reflog
+    message (`git update-ref -m`): this is never evidence alone, only with `rebased_copies`."""
     if change.old is None or change.new is None:
         return False
     try:

@@ -9,8 +9,9 @@ on (git/ref_guard.py lists the rules):
 - a new tag a `git fetch` / `git pull` there brought (its FETCH_HEAD lists it), or a new tag on
   a commit an earlier rule took for the user's (`git commit` then `git tag`); never a moved or
   deleted tag (a fetch does not move one without `--force`);
-- a branch's own commits rebased onto its upstream (`git pull` with `pull.rebase`), or a
-  finished `git rebase` of it (its reflog says so; conflicts may have been resolved).
+- a branch's own commits rebased onto its upstream (`git pull` with `pull.rebase`): its new tip
+  holds the upstream's tip and copies of the commits it drops, nothing else of its own (a copy
+  with another patch, when its reflog says a `git rebase` of it finished: a resolved conflict).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ class RefOwners:
         if change.ref.startswith("refs/tags/") and change.new is not None:
             return await self._users_tag(change)
         repo = self.ctx.repo
-        if change.ref.startswith("refs/heads/") and (ref_guard.rebase_finished(repo.common_dir, change)
-                                                     or await ref_guard.rebased_onto_upstream(repo, change)):
+        if change.ref.startswith("refs/heads/") and await ref_guard.rebased_copies(
+                repo, change, by_author=ref_guard.rebase_finished(repo.common_dir, change)):
             return not await self._makers_of_added(change)
         return False
 
