@@ -222,3 +222,35 @@ def test_an_agent_moving_an_existing_tag_is_put_back_whatever_fetch_head_says(
     sneak = task(report, "sneak")
     assert sneak.state == "failed" and "tags/v1.0 moved from" in sneak.message, sneak.message
     assert git(repo, "rev-parse", "v1.0").strip() == released
+
+
+def test_a_tag_fetched_then_another_fetch_in_the_same_round_is_still_the_user_s(
+        repo: Path, tmp_path: Path) -> None:
+    # The second fetch rewrites FETCH_HEAD without v2.0; origin/main, which moved meanwhile,
+    # brought v2.0's commit, which no ref reached before.
+    with_upstream(repo, tmp_path)
+    fork = tmp_path / "fork.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(fork))
+    git(repo, "remote", "add", "fork", str(fork))
+    code = 'G("fetch", "-q", "origin", cwd=MAIN)\nG("fetch", "-q", "fork", cwd=MAIN)\n' + WORK
+    report = run_commands(repo, [hostile("busy", code)])
+    busy = task(report, "busy")
+    assert busy.state == "merged", busy.message
+    assert git(repo, "tag", "--list").split() == ["v2.0"]
+    assert git(repo, "cat-file", "-t", "v2.0").strip() == "tag"
+    assert git(repo, "for-each-ref", "refs/launcher/") == ""
+
+
+FETCH_THEN_TAG_BASE = 'G("fetch", "-q", "--no-tags", "origin", cwd=MAIN)\nG("tag", "v-base", "main", cwd=MAIN)\n'
+NEW_REMOTE_REF_THEN_TAG = 'G("update-ref", "refs/remotes/x/y", "HEAD")\nG("tag", "v-base", "HEAD")\n'
+
+
+@pytest.mark.parametrize("code", [FETCH_THEN_TAG_BASE, NEW_REMOTE_REF_THEN_TAG],
+                         ids=["after-a-fetch", "after-a-new-remote-ref"])
+def test_an_agent_s_tag_on_a_commit_the_repository_had_is_put_back_though_a_remote_ref_moved(
+        repo: Path, tmp_path: Path, code: str) -> None:
+    with_upstream(repo, tmp_path)
+    report = run_commands(repo, [hostile("sneak", code + WORK)])
+    sneak = task(report, "sneak")
+    assert sneak.state == "failed" and "tags/v-base created" in sneak.message, sneak.message
+    assert git(repo, "tag", "--list") == ""

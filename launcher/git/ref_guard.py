@@ -21,11 +21,12 @@ Who made a change the launcher did not make (app/run/containment.py decides the 
   commits it adds was made in a worktree of the run (it is in the reflog of the worktree's HEAD
   or of a task branch); otherwise it is the user's own commit while the run goes on, and left;
 - a new branch is left (an agent's `git switch -c` moves nobody's work; the run notes it);
-- a new tag that a `git fetch` / `git pull` in the main checkout brought (its FETCH_HEAD lists
-  that tag with that object: `fetched_tags`), or a new tag on a commit the user's own
-  fast-forward brought, is the user's unless it points at a commit made in a worktree of the
-  run. A fetch never moves nor deletes an existing tag without `--force`: a moved or deleted tag
-  is never the user's;
+- a new tag that a `git fetch` / `git pull` in the main checkout brought is the user's unless
+  it points at a commit made in a worktree of the run: its FETCH_HEAD lists that tag with that
+  object (`fetched_tags`), or its commit was on no ref before and a remote-tracking ref that
+  moved meanwhile brought it (`fetched_with_remote`: a second fetch rewrites FETCH_HEAD); so is a
+  new tag on a commit the user's own fast-forward brought. A fetch never moves nor deletes an
+  existing tag without `--force`: a moved or deleted tag is never the user's;
 - a sideways move of a branch that is its own commits rebased onto its upstream (`git pull
   --rebase`, `git rebase @{upstream}`: the new tip contains the upstream's tip, every commit it
   drops has a copy in it and every commit it adds is the upstream's or such a copy:
@@ -47,7 +48,7 @@ from launcher.git.repo import GitRepo
 
 WATCHED = ("refs/heads/", "refs/tags/", "refs/replace/", "refs/notes/")
 UNWATCHED = ("refs/heads/launcher/",)
-REMOTES = "refs/remotes/"
+REMOTES = "refs/remotes/"  # read with the watched refs: evidence of a fetch (`fetched_with_remote`)
 HEAD = "HEAD"  # the main checkout's HEAD: "ref: refs/heads/main" or a commit id
 _OID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _FETCHED_TAG = re.compile(r"^tag '(.+)' of ")
@@ -67,6 +68,7 @@ def launcher_moved(common_dir: Path, ref: str, old: str | None, new: str | None)
 @dataclass
 class RefState:
     refs: dict[str, str] = field(default_factory=dict)  # watched ref -> object id
+    remotes: dict[str, str] = field(default_factory=dict)  # refs/remotes/ ref -> object id (read, not watched)
     head: str = ""  # the main checkout's HEAD file, stripped
 
 
@@ -101,11 +103,13 @@ def _short(value: str | None) -> str:
 
 
 async def read_state(repo: GitRepo) -> RefState:
-    listed = await repo.git("for-each-ref", "--format=%(refname) %(objectname)", *WATCHED)
+    listed = await repo.git("for-each-ref", "--format=%(refname) %(objectname)", *WATCHED, REMOTES)
     state = RefState()
     for line in listed.out.splitlines():
         ref, _, oid = line.rpartition(" ")
-        if ref and not ref.startswith(UNWATCHED):
+        if ref.startswith(REMOTES):
+            state.remotes[ref] = oid
+        elif ref and not ref.startswith(UNWATCHED):
             state.refs[ref] = oid
     try:
         state.head = (repo.git_dir / "HEAD").read_text(encoding="utf-8").strip()
@@ -234,6 +238,36 @@ def fetched_tags(*git_dirs: Path) -> dict[str, str]:
             if _OID.match(oid) and (name := _FETCHED_TAG.match(described)):
                 found[name.group(1)] = oid
     return found
+
+
+async def fetched_with_remote(repo: GitRepo, commit: str, before: RefState, now: RefState) -> bool:
+    """Whether `commit` was on no ref of `before` (no branch, tag or remote-tracking branch
+    reached it) and a remote-tracking branch that moved between the two reads brought it: it
+    reaches `commit` now and did not before. This is what a `git fetch` leaves, read from the
+    refs themselves, whatever later fetches write into FETCH_HEAD."""
+    brought = False
+    for ref, new in now.remotes.items():
+        old = before.remotes.get(ref)
+        if old != new and await repo.is_ancestor(commit, new):
+            brought = old is None or not await repo.is_ancestor(commit, old)
+            if brought:
+                break
+    if not brought:
+        return False
+    listed = await repo.git("for-each-ref", "--contains", commit, "--format=%(refname) %(objectname)",
+                            *WATCHED, REMOTES, check=False)
+    if not listed.ok:
+        return False
+    was = {**before.refs, **before.remotes}
+    is_now = {**now.refs, **now.remotes}
+    for line in listed.out.splitlines():
+        ref, _, oid = line.rpartition(" ")
+        if was.get(ref) == oid:
+            return False  # a ref that did not change reaches it: it was there before
+    for ref, old in was.items():
+        if is_now.get(ref) != old and await repo.is_ancestor(commit, old):
+            return False
+    return True
 
 
 async def tag_commits(repo: GitRepo) -> dict[str, tuple[str, str]]:

@@ -278,7 +278,7 @@ async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRe
         seen = set(ctx.agents_seen)
         ctx.agents_seen = set(ctx.agents_running)
         blamed: dict[str, list[ref_guard.RefChange]] = {}
-        owners = RefOwners(ctx)
+        owners = RefOwners(ctx, ctx.ref_state, now)
         for change in found:  # sorted: branches (a user's commit, for a tag on it) before tags
             if change.old is None and change.ref.startswith("refs/heads/"):
                 # A new branch moves nobody's work (an agent's `git switch -c`, whose commits

@@ -6,9 +6,10 @@ HEAD or branch ever pointed at (their reflogs). It is the user's, by its content
 commit is in it and it is what the user's own git does in the main checkout while a run goes
 on (git/ref_guard.py lists the rules):
 - a fast-forward (`git commit`, `git pull --ff-only`, `git merge`);
-- a new tag a `git fetch` / `git pull` there brought (its FETCH_HEAD lists it), or a new tag on
-  a commit an earlier rule took for the user's (`git commit` then `git tag`); never a moved or
-  deleted tag (a fetch does not move one without `--force`);
+- a new tag a `git fetch` / `git pull` there brought (its FETCH_HEAD lists it, or a
+  remote-tracking branch that moved meanwhile brought its commit, which no ref reached before),
+  or a new tag on a commit an earlier rule took for the user's (`git commit` then `git tag`);
+  never a moved or deleted tag (a fetch does not move one without `--force`);
 - a branch's own commits rebased onto its upstream (`git pull` with `pull.rebase`): its new tip
   holds the upstream's tip and copies of the commits it drops, nothing else of its own (a copy
   with another patch, when its reflog says a `git rebase` of it finished: a resolved conflict).
@@ -20,14 +21,15 @@ from pathlib import Path
 
 from launcher.app.context import RunContext
 from launcher.git import ref_guard, worktrees
-from launcher.git.ref_guard import RefChange
+from launcher.git.ref_guard import RefChange, RefState
 
 
 class RefOwners:
     """One check's answers: what each task's worktrees made, and the tags, are read once."""
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, before: RefState, now: RefState) -> None:
         self.ctx = ctx
+        self.before, self.now = before, now  # the refs read at the last check, and now
         self._made: dict[str, set[str]] = {}
         self._tags: dict[str, tuple[str, str]] | None = None
 
@@ -77,7 +79,9 @@ class RefOwners:
         repo = self.ctx.repo
         if tagged in self.ctx.user_commits:
             return True
-        return ref_guard.fetched_tags(repo.git_dir, repo.common_dir).get(name) == change.new
+        if ref_guard.fetched_tags(repo.git_dir, repo.common_dir).get(name) == change.new:
+            return True
+        return await ref_guard.fetched_with_remote(repo, tagged, self.before, self.now)
 
 
 async def _commits_made_by(ctx: RunContext, task_id: str) -> set[str]:
