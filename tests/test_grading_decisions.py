@@ -199,3 +199,6 @@ def test_an_on_cap_policy_closing_every_attempt_closes_the_task_as_a_person_woul
     t1 = task(report, "t1")
     assert t1.state == state and t1.message.startswith("not landed by choice"), t1.message
     assert on_main(repo) == [] and report.status == "failed"
+    if policy == "tech-debt":  # one row, for the task, as `choose t1 tech-debt` writes
+        rows = [line for line in (repo / "TECHNICAL_DEBT.md").read_text().splitlines() if "--on-cap" in line]
+        assert len(rows) == 1 and "`t1`" in rows[0], rows

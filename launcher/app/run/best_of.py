@@ -12,6 +12,8 @@ from pathlib import Path
 
 from launcher.app.context import RunContext
 from launcher.app.land.recovery import BY_CHOICE, approved_by_grader
+from launcher.app.run.round_record import last_failing
+from launcher.gates.ledgers import add_tech_debt
 from launcher.git import worktrees
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
@@ -101,6 +103,11 @@ def _nothing_approved(ctx: RunContext, task: Task, rows: list[TaskRow]) -> bool:
         # every attempt closed by a choice at the cap (`--on-cap tech-debt|defer`): so is the task,
         # as `launcher choose TASK tech-debt|defer` closes it, not failed
         state = TaskState.TECH_DEBT if TaskState.TECH_DEBT in closed else TaskState.DEFERRED
+        if state is TaskState.TECH_DEBT and ctx.journal.task(ctx.run_id, task.id).state is not state:
+            failing = sorted({c for r in rows for c in last_failing(ctx, r.task_id)})
+            add_tech_debt(ctx.repo.root, run_id=ctx.run_id, task_id=task.id, failing=failing,
+                          note=f"--on-cap tech-debt (all {len(rows)} attempts)")
+            ctx.reported_intrusions.add("TECHNICAL_DEBT.md")  # our own write, not an agent's
         ctx.transition(task.id, state, f"not landed by choice: every attempt is {state.value} ({outcomes})")
         return False
     if not waiting:

@@ -13,6 +13,7 @@ from launcher.app.context import EventSink, RunContext
 from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import best_of, containment, grading
 from launcher.app.run.remeasure import remeasure
+from launcher.app.run.round_record import last_failing
 from launcher.app.run.runner import continue_run, driving
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
@@ -20,7 +21,6 @@ from launcher.models.ids import task_id_problem
 from launcher.models.plan import Task
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
-from launcher.models.verdict import failing_in_audit
 from launcher.store.journal import BEST_OF_N
 
 
@@ -39,16 +39,6 @@ async def decide_for_attempts(ctx: RunContext, task: Task, choice: grading.Choic
     for attempt in waiting:
         ctx.transition(attempt, TaskState.SKIPPED,
                        f"{BEST_OF_N} closed with {task.id} ({state.value}); worktree and branch kept")
-
-
-def last_failing(ctx: RunContext, task_id: str) -> list[str]:
-    """The criteria the task's last verdict failed, from the launcher's own round record in the
-    journal (its audit line), never from files in the grading directory, where a grader (or the
-    task's agent) may leave anything under any name."""
-    for recorded in reversed(ctx.journal.rounds(ctx.run_id, task_id)):
-        if recorded["verdict"] is not None:
-            return failing_in_audit(recorded["audit"])
-    return []
 
 
 async def choose(

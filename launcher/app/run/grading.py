@@ -218,15 +218,23 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
                            f"{result.audit}; iteration cap {iteration_cap(ctx)} reached: "
                            f"`launcher choose {ctx.run_id} {task.id} approve|continue|tech-debt|defer`")
             return TaskState.ESCALATED
-        return await apply_choice(ctx, task.id, policy, f"--on-cap {policy}", verdict.failing(ids))
+        # an attempt of a best-of task: the task closes once for all its attempts (one ledger row)
+        attempt = any(task.id in t.select_from for t in ctx.plan.tasks)
+        return await apply_choice(ctx, task.id, policy, f"--on-cap {policy}", verdict.failing(ids),
+                                  ledger=not attempt)
     ctx.transition(task.id, TaskState.NEEDS_REVISION, result.audit or "needs revision",
                    iteration=iteration)
     return TaskState.NEEDS_REVISION
 
 
+def record_tech_debt(ctx: RunContext, task_id: str, failing: list[str], note: str) -> None:
+    add_tech_debt(ctx.repo.root, run_id=ctx.run_id, task_id=task_id, failing=failing, note=note)
+    ctx.reported_intrusions.add("TECHNICAL_DEBT.md")  # our own write, not an agent's
+
+
 async def apply_choice(ctx: RunContext, task_id: str, choice: Choice, note: str,
-                       failing: list[str]) -> TaskState:
-    """The seed's four answers to an escalation."""
+                       failing: list[str], *, ledger: bool = True) -> TaskState:
+    """The seed's four answers to an escalation (`ledger`: a tech-debt row for this task)."""
     row = ctx.journal.task(ctx.run_id, task_id)
     if choice == "approve":
         await approve(ctx, task_id, f"approved at escalation: {note}")
@@ -236,8 +244,8 @@ async def apply_choice(ctx: RunContext, task_id: str, choice: Choice, note: str,
         ctx.transition(task_id, TaskState.NEEDS_REVISION, f"continue: {note}")
         return TaskState.NEEDS_REVISION
     if choice == "tech-debt":
-        add_tech_debt(ctx.repo.root, run_id=ctx.run_id, task_id=task_id, failing=failing, note=note)
-        ctx.reported_intrusions.add("TECHNICAL_DEBT.md")  # our own write, not an agent's
+        if ledger:
+            record_tech_debt(ctx, task_id, failing, note)
         ctx.transition(task_id, TaskState.TECH_DEBT, f"recorded as technical debt: {note}")
         return TaskState.TECH_DEBT
     ctx.transition(task_id, TaskState.DEFERRED, f"deferred: {note}")
