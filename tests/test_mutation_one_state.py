@@ -98,6 +98,10 @@ exec {sys.executable} "$@"
     assert {m["status"] for m in report["mutants"]} == {"KILLED"}, report["mutants"]
     lines = (ADD + SUB).count("\n")
     assert all(m["line"] <= lines for m in report["mutants"])
+    # The report names what it measured beside the base commit (its score is not the commit's).
+    said = (Path(summary["out_dir"]) / "summary.txt").read_text()
+    assert f"measured the work tree as it was: {base[:12]} plus 2 uncommitted or untracked file(s)" in said
+    assert "calc/__init__.py" in said and "tests/test_sub.py" in said
     # The checkout keeps what changed meanwhile.
     assert "def mul" in (root / "calc" / "__init__.py").read_text()
     assert git(root, "log", "-1", "--format=%s").strip() == "more"

@@ -552,3 +552,45 @@ def test_a_missing_parameter_says_how_to_pass_it_on_the_command_line_and_over_mc
             assert '`params: {"what": VALUE}` over MCP' in got["usage"] and "--param what=VALUE" in got["usage"]
 
     anyio.run(scenario)
+
+
+def test_a_phase_check_ending_in_a_comment_joins_the_steps_check_without_breaking_it(tmp_path: Path) -> None:
+    from launcher.app.workflow.planner import step_integration_check
+    from launcher.models.config import RepoConfig
+    from launcher.models.workflow import Phase
+    config = RepoConfig.model_validate({"merge": {"integration_check": "true  # the repository's own"}})
+    phase = Phase.model_validate({"id": "p", "checks": ["test -d .  # a phase check"],
+                                  "primary": [{"role": "dev", "prompt": "x"}]})
+    check = step_integration_check([phase], {}, config, [])
+    assert check is not None
+    done = subprocess.run(["sh", "-c", check], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, (check, done.stderr)
+    failing = Phase.model_validate({"id": "q", "checks": ["false  # fails"],
+                                    "primary": [{"role": "dev", "prompt": "x"}]})
+    assert subprocess.run(["sh", "-c", step_integration_check([phase, failing], {}, config, []) or ""],
+                          cwd=tmp_path).returncode != 0
+
+
+def test_status_during_a_retry_shows_the_retry_s_tasks_not_the_failed_attempt_s(
+        wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
+    flag, started, release = tmp_path / "failed-once", tmp_path / "started", tmp_path / "release"
+    code = (f"import os, sys, time\nif not os.path.exists({str(flag)!r}):\n    open({str(flag)!r}, 'w').close()\n"
+            f"    sys.exit(1)\nopen({str(started)!r}, 'w').close()\n"
+            f"while not os.path.exists({str(release)!r}):\n    time.sleep(0.05)\n")
+    wid = _create(wf_repo, _scripts(wf_repo, **{"plan-architect": [
+        {"run": [sys.executable, "-c", code]}, *_scripts(wf_repo)["plan-architect"]]}))
+    first = launcher_cli(wf_repo, "workflow", "next", wid, "--json")
+    assert json.loads(first.stdout)["status"] == "paused", first.stdout[-1500:]
+    runner = subprocess.Popen([sys.executable, "-m", "launcher", "workflow", "resume", wid, "--retry-failed",
+                               "--quiet"], cwd=wf_repo, env=_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_file(started)
+        during = json.loads(launcher_cli(wf_repo, "workflow", "status", wid, "--json").stdout)
+        (phase,) = [p for p in during["phases"] if p["status"] == "running"]
+        assert [t["state"] for t in phase["tasks"]] == ["running"], phase
+        release.write_text("")
+        assert runner.wait(timeout=120) == 0
+    finally:
+        release.write_text("")
+        _kill_runner(runner.pid)

@@ -65,6 +65,10 @@ async def _overlay(repo: GitRepo, base_sha: str, notes: list[str]) -> tuple[list
         notes.append(f"copied {len(beside)} git-ignored file(s) the main tree has beside tracked files "
                      f"to worker trees (the tests may read them)")  # fmt: skip
     notes += left
+    if dirty:  # the score is of the base commit plus these, not of the commit alone
+        shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+        notes.append(f"measured the work tree as it was: {base_sha[:12]} plus {len(dirty)} uncommitted or "
+                     f"untracked file(s) ({shown})")
     return list(dict.fromkeys([*dirty, *included, *beside])), [*included, *beside]
 
 

@@ -393,7 +393,8 @@ async def status(cwd: Path, workflow_id: str | None) -> WorkflowState:
 
 def _with_live_tasks(session: WorkflowSession, state: WorkflowState) -> WorkflowState:
     """Fill a running phase's task list from its run's journal (shown only, never saved)."""
-    running = [row for row in state.phases if row.status is PhaseStatus.RUNNING and row.run_id and not row.tasks]
+    # always from the journal while it runs: a retried phase still holds its last attempt's list
+    running = [row for row in state.phases if row.status is PhaseStatus.RUNNING and row.run_id]
     if not running:
         return state
     phases = {p.id: p for p in session.template_of(state).phases}

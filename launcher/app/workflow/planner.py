@@ -216,4 +216,5 @@ def step_integration_check(phases: list[Phase], params: dict[str, str], config: 
     unique = list(dict.fromkeys(c.strip() for c in checks if c.strip()))
     if not unique:
         return None
-    return unique[0] if len(unique) == 1 else " && ".join(f"( {c} )" for c in unique)
+    # each on lines of its own: a check ending in a `# comment` must not swallow the `)`
+    return unique[0] if len(unique) == 1 else " && ".join(f"(\n{c}\n)" for c in unique)
