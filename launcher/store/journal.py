@@ -110,10 +110,21 @@ class Journal(RunClaims):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, SCHEMA + PROCESSES_SCHEMA)
+        if self._missing_columns(self._db):
+            # Checked again and added in one write transaction: launchers opening an older journal
+            # at the same moment would otherwise both add a column, and the second fail on it.
+            with self._tx() as db:
+                for table, column, declaration in self._missing_columns(db):
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+    @staticmethod
+    def _missing_columns(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
+        """The columns added since the first release that this journal lacks (none in a new one)."""
+        missing = []
         for table, column, declaration in ADDED_COLUMNS:
-            present = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            if column not in present:
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            if column not in {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}:
+                missing.append((table, column, declaration))
+        return missing
 
     # runs -----------------------------------------------------------------------------------
     def create_run(

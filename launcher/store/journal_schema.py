@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS rounds (
     audit TEXT,
     error_key TEXT,
     at REAL NOT NULL,
+    verdict_sha256 TEXT,
     PRIMARY KEY (run_id, task_id, iteration)
 );
 CREATE TABLE IF NOT EXISTS landings (
