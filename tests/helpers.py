@@ -92,6 +92,26 @@ def swept_project(root: Path, files: dict[str, str], paths: list[str], *, worker
     return root
 
 
+def with_submodule(tmp_path: Path, lib_text: str = "LIB VERSION 1\n") -> Path:
+    """`tmp_path/app`: a repository on main with one submodule `vendor/lib` (cloned, as `git
+    clone --recurse-submodules` leaves it), whose upstream is `tmp_path/lib-upstream`."""
+    from conftest import git as fixture_git
+    lib = tmp_path / "lib-upstream"
+    lib.mkdir()
+    fixture_git(lib, "init", "-q", "-b", "main")
+    (lib / "lib.txt").write_text(lib_text)
+    fixture_git(lib, "add", "-A")
+    fixture_git(lib, "commit", "-q", "-m", "lib 1")
+    root = tmp_path / "app"
+    root.mkdir()
+    fixture_git(root, "init", "-q", "-b", "main")
+    (root / "app.txt").write_text("app\n")
+    fixture_git(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
+    fixture_git(root, "add", "-A")
+    fixture_git(root, "commit", "-q", "-m", "app with a submodule")
+    return root
+
+
 # A weakly tested project: its sweep leaves two survivors (`>= 18` to `> 18`, and to `>= 19`).
 ADULT_PROJECT = {
     "calc/__init__.py": "",

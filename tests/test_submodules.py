@@ -8,33 +8,16 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from helpers import git, run_plan, task
+from helpers import git, run_plan, task, with_submodule
 
 from launcher.models.states import RunStatus, TaskState
-
-
-def _commit_all(root: Path, message: str) -> None:
-    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", message)
 
 
 @pytest.fixture
 def superproject(tmp_path: Path) -> Path:
     """A repository on main with one submodule `vendor/lib` (cloned, as `git clone
     --recurse-submodules` leaves it), whose upstream is a local repository."""
-    lib = tmp_path / "lib-upstream"
-    lib.mkdir()
-    git(lib, "init", "-q", "-b", "main")
-    (lib / "lib.txt").write_text("LIB VERSION 1\n")
-    git(lib, "add", "-A")
-    _commit_all(lib, "lib 1")
-    root = tmp_path / "app"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "app.txt").write_text("app\n")
-    git(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
-    git(root, "add", "-A")
-    _commit_all(root, "app with a submodule")
-    return root
+    return with_submodule(tmp_path)
 
 
 def _config_digest(root: Path) -> str:

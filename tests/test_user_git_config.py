@@ -12,7 +12,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from helpers import launcher_cli, run_plan, task
+from helpers import launcher_cli, run_plan, task, with_submodule
 
 from launcher.git.repo import GitRepo
 from launcher.models.states import RunStatus, TaskState
@@ -133,19 +133,7 @@ printf -- '-----BEGIN PGP SIGNATURE-----\\nfake\\n-----END PGP SIGNATURE-----\\n
 
 
 def test_with_submodule_recurse_the_tasks_run_and_land(tmp_path: Path, user_config: Path) -> None:
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    _git(lib, "init", "-q", "-b", "main")
-    (lib / "lib.txt").write_text("lib\n")
-    _git(lib, "add", "-A")
-    _git(lib, "commit", "-qm", "lib")
-    root = tmp_path / "app"
-    root.mkdir()
-    _git(root, "init", "-q", "-b", "main")
-    (root / "app.txt").write_text("app\n")
-    _git(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-qm", "app with a submodule")
+    root = with_submodule(tmp_path, "lib\n")
     _set("submodule.recurse=true")
     for n in (1, 2):  # the second run takes its worktree from the warm pool the first one left
         report = run_plan(root, [{"id": f"t{n}", "agent": "scripted", "prompt": "x",

@@ -14,6 +14,7 @@ from launcher.errors import RunNotFound
 from launcher.models.states import RunStatus, TaskState
 from launcher.store.journal_schema import ADDED_COLUMNS, PROCESSES_SCHEMA, SCHEMA
 from launcher.store.run_claim import RunClaims, held_by_other
+from launcher.store.sqlite import read_only_rows
 
 MAX_NOTES = 500  # per run: an agent looping on something noteworthy cannot grow the journal
 MAX_NOTE_CHARS = 2000
@@ -370,15 +371,4 @@ class Journal(RunClaims):
 def run_ids_in(path: Path) -> set[str]:
     """The run ids another checkout's journal records, read-only (nothing is created or migrated
     there); empty when it is missing or unreadable."""
-    if not path.is_file():
-        return set()
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return set()
-    try:
-        return {row[0] for row in db.execute("SELECT id FROM runs")}
-    except sqlite3.Error:
-        return set()
-    finally:
-        db.close()
+    return {row[0] for row in read_only_rows(path, "SELECT id FROM runs") or []}

@@ -10,33 +10,22 @@ made while another run's code ran cannot be blamed on this run's task alone
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from launcher import process_identity
+from launcher.store.sqlite import read_only_rows
 
 
 def other_runs_code(journal: Path, run_id: str, low: float, high: float) -> set[str]:
     """"task T of run R" (or "run R") for each process of a run other than `run_id` that ran at
     some time in [low, high] (wall clock). A process journaled as never ended counts while its
     run's launcher lives (one killed with -9 never marks its children ended)."""
-    if not journal.is_file():
-        return set()
-    try:
-        db = sqlite3.connect(f"{journal.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return set()
-    try:
-        rows = db.execute(
-            "SELECT p.run_id, p.task_id, p.ended, r.launcher_pid, r.launcher_started FROM processes p "
-            "LEFT JOIN runs r ON r.id = p.run_id WHERE p.run_id != ? AND p.started <= ? "
-            "AND (p.ended IS NULL OR p.ended >= ?)", (run_id, high, low)).fetchall()
-    except sqlite3.Error:
-        return set()
-    finally:
-        db.close()
+    rows = read_only_rows(
+        journal, "SELECT p.run_id, p.task_id, p.ended, r.launcher_pid, r.launcher_started FROM processes p "
+        "LEFT JOIN runs r ON r.id = p.run_id WHERE p.run_id != ? AND p.started <= ? "
+        "AND (p.ended IS NULL OR p.ended >= ?)", (run_id, high, low))
     found: set[str] = set()
-    for run, task, ended, pid, started in rows:
+    for run, task, ended, pid, started in rows or []:
         if ended is None and not (pid and process_identity.alive(int(pid), started)):
             continue
         found.add(f"task {task} of run {run}" if task else f"run {run}")

@@ -90,3 +90,20 @@ class SqliteStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def read_only_rows(path: Path, sql: str, parameters: Any = ()) -> list[Any] | None:
+    """The rows of one query on another process's database, opened read-only (nothing created
+    or migrated there); None when it is missing or SQLite cannot read it."""
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return None
+    try:
+        return db.execute(sql, parameters).fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
