@@ -16,20 +16,28 @@ import pathspec
 from launcher import process
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
-from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
-from launcher.app.run import claims, containment, grading, ignored_work, resolution, resume_point, tree_commands
+from launcher.app.context import RunContext
+from launcher.app.run import (
+    claims,
+    containment,
+    grading,
+    ignored_work,
+    provision,
+    resolution,
+    resume_point,
+    tree_commands,
+)
 from launcher.app.run.best_of import attempt_env, select_best
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
-from launcher.engine.orphans import journaling_observer, kill_orphans
+from launcher.engine.orphans import journaling_observer
 from launcher.errors import LauncherError
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
-from launcher.git import commits, include, signing, submodules, warm_pool, worktrees
+from launcher.git import commits, submodules, worktrees
 from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
 from launcher.store.files import atomic_write_json, atomic_write_text
-from launcher.store.journal import TaskRow
 from launcher.store.usage import add_outcomes
 
 _AGENT_FAILURE_STATES = {"timeout": TaskState.TIMED_OUT, "stalled": TaskState.TIMED_OUT}
@@ -50,7 +58,7 @@ async def run_task(ctx: RunContext, task_id: str) -> bool:
     # Every child this task starts is journaled, so a launcher killed with -9 leaves no orphan.
     with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, task_id)):
         try:
-            worktree = await _provision(ctx, task, row)
+            worktree = await provision.provision(ctx, task, row)
             if worktree is None:
                 return False
             await resolution.prepare(ctx, task_id, worktree)  # a conflict sent back: merge first
@@ -60,87 +68,6 @@ async def run_task(ctx: RunContext, task_id: str) -> bool:
             return False
         finally:
             ctx.idle_trees.finish(task_id)  # none of its code runs any more
-
-
-async def _start_point(ctx: RunContext, task: Task) -> str:
-    """The base commit, or the work of the task's dependencies so it builds on them."""
-    heads = []
-    for dep in task.depends_on:
-        dep_row = ctx.journal.task(ctx.run_id, dep)
-        if dep_row.head_sha and dep_row.head_sha not in heads:
-            heads.append(dep_row.head_sha)
-    if not heads:
-        return ctx.base_sha
-    start = heads[0]
-    for head in heads[1:]:
-        merged = await ctx.repo.git("merge-tree", "--write-tree", start, head, check=False)
-        if merged.returncode != 0:
-            raise LauncherError(
-                f"the work of its dependencies conflicts ({', '.join(task.depends_on)})",
-                fix="make the dependencies touch different lines, or chain them",
-            )
-        tree = merged.out.split()[0]
-        # The task's branch starts here and lands with it: signed as the user's commits are.
-        start = await signing.commit_tree(ctx.repo, tree, [start, head], f"launcher: dependencies of {task.id}")
-    return start
-
-
-async def _provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
-    path = ctx.worktree_path(task.id)
-    branch = worktrees.branch_name(ctx.run_id, task.id)
-    if row.worktree and Path(row.worktree).is_dir() and row.start_sha:
-        # Resume: the task's worktree survived; kill what the dead launcher left running there.
-        # It is where the journal says (`land --from` in the clone that ran the shard records
-        # the shard's worktree, under the shard's run id, not this run's).
-        path = Path(row.worktree)
-        if row.agent_pgid:
-            killed = kill_orphans(ctx.run_id, {row.agent_pgid})
-            if killed:
-                ctx.note(task.id, f"killed {len(killed)} orphaned agent process(es)")
-        if resume_point.finished_round(ctx, task.id, _resume_point(ctx, task, row)):
-            return path  # its agent had finished: the worktree holds that round's work as it left it
-        if resolution.pending(ctx, task.id):
-            return path  # killed while merging for a resolution round: no agent's work to save
-        ref = f"refs/launcher/{ctx.run_id}/{task.id}/interrupted-{int(time.time())}"
-        saved = await commits.rescue_uncommitted(ctx.repo, path, ref)
-        if saved:
-            ctx.note(task.id, f"saved the interrupted agent's uncommitted work as {ref}")
-        if row.state is TaskState.PROVISIONING:  # killed during setup: it never finished
-            await _check_out_submodules(ctx, task.id, path)
-            return path if await _setup(ctx, task, path) else None
-        return path
-    if row.state is TaskState.NEEDS_REVISION and row.branch and row.head_sha and row.start_sha:
-        # Sent back with no worktree here (`land --from` in a clone that did not run its shard):
-        # the round continues the task's branch, never a fresh one from the base.
-        return await _provision_on_branch(ctx, task, row, path)
-    ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
-    start = await _start_point(ctx, task)
-    if not await warm_pool.take(ctx.repo, ctx.worktree_root, path=path, branch=branch, start=start):
-        await worktrees.create_worktree(ctx.repo, path=path, branch=branch, start=start)
-    await _check_out_submodules(ctx, task.id, path)
-    copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
-    ctx.journal.update_task(
-        ctx.run_id, task.id, branch=branch, worktree=str(path), start_sha=start,
-        head_sha=start, included=copied, included_blobs=copied_blobs,
-    )
-    return path if await _setup(ctx, task, path) else None
-
-
-async def _provision_on_branch(ctx: RunContext, task: Task, row: TaskRow, path: Path) -> Path | None:
-    """A worktree on the task's existing branch at its head (its work so far); the task stays
-    sent back, its start commit unchanged, so the round's change is measured as before."""
-    assert row.branch and row.head_sha
-    if await ctx.repo.rev_parse(f"refs/heads/{row.branch}") != row.head_sha:
-        raise LauncherError(f"its branch {row.branch} is no longer at {row.head_sha[:12]}, the work it "
-                            "was sent back with", fix=f"put {row.branch} back at {row.head_sha[:12]}")
-    await worktrees.create_worktree(ctx.repo, path=path, branch=row.branch, start=row.head_sha)
-    await _check_out_submodules(ctx, task.id, path)
-    copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
-    ctx.journal.update_task(
-        ctx.run_id, task.id, worktree=str(path), included=sorted({*row.included, *copied}),
-        included_blobs={**row.included_blobs, **copied_blobs},
-    )
-    return path if await _setup(ctx, task, path) else None
 
 
 async def _back_on_branch(ctx: RunContext, task_id: str, worktree: Path,
@@ -157,40 +84,13 @@ async def _back_on_branch(ctx: RunContext, task_id: str, worktree: Path,
     return left
 
 
-async def _check_out_submodules(ctx: RunContext, task_id: str, path: Path) -> None:
-    for problem in await submodules.check_out(ctx.repo, path):
-        ctx.note(task_id, problem)
-
-
-def _setup_command(ctx: RunContext, task: Task) -> str | None:
-    return task.setup or ctx.settings.setup
-
-
-async def _setup(ctx: RunContext, task: Task, path: Path) -> bool:
-    """Run the setup command, if any, in the new worktree; False (task failed) if it fails.
-    Then record what the ready worktree holds that git ignores (`ignored_work`)."""
-    setup = _setup_command(ctx, task)
-    if setup:
-        failure = await tree_commands.run_setup(ctx, task, path, setup, _timeout(ctx, task))
-        if failure:
-            ctx.transition(task.id, TaskState.FAILED, failure)
-            return False
-    await ignored_work.record_baseline(ctx, task.id, path, filled=bool(setup or ctx.include_paths))
-    return True
-
-
-def _timeout(ctx: RunContext, task: Task) -> float:
-    agent = ctx.agent_config(task)
-    return task.timeout_s or agent.timeout_s or ctx.plan.run.timeout_s or DEFAULT_TIMEOUT_S
-
-
 def _limits(ctx: RunContext, task: Task) -> Limits:
     agent = ctx.agent_config(task)
     inactivity = (
         task.inactivity_timeout_s or agent.inactivity_timeout_s or ctx.plan.run.inactivity_timeout_s
     )
     return Limits(
-        timeout_s=_timeout(ctx, task),
+        timeout_s=provision.task_timeout(ctx, task),
         inactivity_s=inactivity,
         log_cap=int(ctx.config.log_cap_mb * 1024 * 1024),
     )
@@ -227,17 +127,10 @@ async def _agent_round(
     return result
 
 
-def _resume_point(ctx: RunContext, task: Task, row: TaskRow) -> int:
-    """The iteration to run: the next one after a revision verdict, else the current one."""
-    if row.state is TaskState.NEEDS_REVISION:
-        return row.iteration + 1
-    return max(row.iteration, 1)
-
-
 async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
     artifacts = ctx.files.task_dir(task.id)
     atomic_write_text(artifacts / "prompt.md", f"# {task.title or task.id}\n\n{task.prompt}\n")
-    iteration = _resume_point(ctx, task, ctx.journal.task(ctx.run_id, task.id))
+    iteration = resume_point.iteration_to_run(ctx.journal.task(ctx.run_id, task.id))
     session_id: str | None = None
     while True:
         feedback = grading.feedback_path(ctx, task.id, iteration - 1) if iteration > 1 else None
@@ -448,7 +341,7 @@ async def _decide(
     if task.checks:
         ctx.transition(task.id, TaskState.CHECKING, f"{len(task.checks)} check(s)")
         left = await ignored_work.made_by_agent(ctx, task.id, worktree)  # before the checks add theirs
-        results = await tree_commands.run_task_checks(ctx, task, worktree, _timeout(ctx, task))
+        results = await tree_commands.run_task_checks(ctx, task, worktree, provision.task_timeout(ctx, task))
         # The checks ran on the round's commit: what they wrote (bytecode, reports) is not the
         # agent's work, and the next round's commit would take it in (`git add -A`).
         await commits.reset_to(ctx.repo, worktree, facts["head_sha"])
@@ -472,7 +365,7 @@ async def _checks_without_ignored(
     approved only if they pass in a clean checkout of its commit too."""
     iteration = ctx.journal.task(ctx.run_id, task.id).iteration
     setup_failed, clean = await ignored_work.checks_in_clean_checkout(
-        ctx, task, head, iteration, _setup_command(ctx, task), _timeout(ctx, task))
+        ctx, task, head, iteration, provision.setup_command(ctx, task), provision.task_timeout(ctx, task))
     made = (f"its worktree holds files git ignores that the agent made ({ignored_work.shown(left)}), "
             "which do not land")
     failed = [r for r in clean if not r.ok]

@@ -23,9 +23,11 @@ from launcher.engine.collect import Collected
 from launcher.errors import ContractInvalid
 from launcher.gates.relay import GradeResult
 from launcher.models.contract import CompletionContract
+from launcher.models.states import TaskState
 from launcher.models.verdict import VerdictInvalid, audit_line, parse_grader_output
 from launcher.process import Supervised
 from launcher.store.files import atomic_write_json
+from launcher.store.journal import TaskRow
 
 ROUND_FILE_VERSION = 1
 
@@ -137,3 +139,10 @@ def recorded_grade(grading_dir: Path, iteration: int, head_sha: str, ids: list[s
         return None
     return GradeResult(verdict, audit_line(verdict, ids), None, 0, None, ["verdict recorded before the interruption"],
                        verdict_sha256=digest)
+
+
+def iteration_to_run(row: TaskRow) -> int:
+    """The iteration to run: the next one after a revision verdict, else the current one."""
+    if row.state is TaskState.NEEDS_REVISION:
+        return row.iteration + 1
+    return max(row.iteration, 1)
