@@ -25,6 +25,7 @@ from anyio.abc import ByteReceiveStream, Process
 from launcher import child_watcher, process_threads
 from launcher.capped_log import DEFAULT_LOG_CAP, DEFAULT_MAX_LINE, CappedLog, LineFeed, Tail
 from launcher.errors import SpawnFailed
+from launcher.prompt_stall import PROMPT_GRACE_S, PromptWatch
 from launcher.spawn_failure import spawn_failed
 
 _LIVE_GROUPS: set[int] = set()
@@ -320,6 +321,7 @@ class Supervised:
     pid: int
     timed_out: bool = False
     stalled: bool = False
+    stalled_on_prompt: str | None = None  # the prompt it was found waiting at (`prompt_stall`)
     stdout_tail: bytes = b""
     stderr_tail: bytes = b""
     stdout_bytes: int = 0
@@ -352,7 +354,7 @@ async def supervise(
     on_spawn: Callable[[int], None] | None = None,
     activity_probe: Callable[[], float] | None = None,
     prompt_detector: Callable[[str], str | None] | None = None,
-    prompt_grace_s: float = 3.0,
+    prompt_grace_s: float = PROMPT_GRACE_S,
     stdout_lines: Callable[[bytes], None] | None = None,
     max_line: int = DEFAULT_MAX_LINE,
 ) -> Supervised:
@@ -361,6 +363,10 @@ async def supervise(
     `activity_probe` returns the time (monotonic) of the agent's latest non-output activity
     (for example a file change); output always counts as activity. Cancelling the caller
     (Ctrl-C) kills the group before the cancellation propagates.
+
+    `prompt_detector(text)` names the unanswered prompt that `text`, the end of the stream the
+    agent printed to last, ends with: an agent found waiting at it (no output and no CPU for
+    `prompt_grace_s`, see `prompt_stall`) is killed as stalled, whatever `inactivity_s` is.
 
     `stdout_lines` is given every complete stdout line as it streams (up to `max_line` bytes;
     longer lines are skipped and noted), however much is printed: what it counts is exact while
@@ -373,7 +379,9 @@ async def supervise(
     out, err = Tail(keep_bytes), Tail(keep_bytes)
     lines = LineFeed(stdout_lines, max_line) if stdout_lines is not None else None
     last_activity = start
+    last_written = [out]  # the stream the agent printed to last
     verdict: dict[str, bool] = {"timed_out": False, "stalled": False}
+    stuck_at: list[str] = []
 
     try:
         proc = await anyio.open_process(
@@ -397,6 +405,7 @@ async def supervise(
         def take(chunk: bytes) -> None:
             nonlocal last_activity
             last_activity = time.monotonic()
+            last_written[0] = tail
             log.write(chunk)
             tail.add(chunk)
             if feed is not None:
@@ -405,6 +414,7 @@ async def supervise(
         return take
 
     async def watchdog() -> None:
+        prompts = PromptWatch(proc.pid, prompt_detector, prompt_grace_s) if prompt_detector else None
         while True:
             await anyio.sleep(0.1)
             if proc.returncode is not None:
@@ -421,10 +431,14 @@ async def supervise(
                     verdict["stalled"] = True
                     break
             # Fail fast on a CLI waiting at an interactive prompt it will never get an answer to.
-            if prompt_detector is not None and now - last_activity > prompt_grace_s:
-                tail = (bytes(out.data[-4096:]) + b"\n" + bytes(err.data[-4096:])).decode("utf-8", "replace")
-                if prompt_detector(tail):
+            if prompts is not None:
+                seen = last_activity
+                text = None
+                if prompts.needs_text(seen):
+                    text = bytes(last_written[0].data[-4096:]).decode("utf-8", "replace")
+                if (prompt := prompts.check(now, seen, text)) is not None:
                     verdict["stalled"] = True
+                    stuck_at.append(prompt)
                     break
         await terminate_group(proc.pid, grace_s)
 
@@ -452,6 +466,7 @@ async def supervise(
         pid=proc.pid,
         timed_out=verdict["timed_out"],
         stalled=verdict["stalled"],
+        stalled_on_prompt=stuck_at[0] if stuck_at else None,
         stdout_tail=bytes(out.data),
         stderr_tail=bytes(err.data),
         stdout_bytes=out.total,

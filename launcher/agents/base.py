@@ -154,6 +154,11 @@ def exit_outcome(result: Supervised) -> AgentOutcome:
     """The generic reading of a process result: timeouts, stalls, non-zero exits."""
     if result.timed_out:
         return AgentOutcome(False, "timeout", f"killed after {result.duration_s:.1f}s (wall-clock timeout)")
+    if result.stalled and result.stalled_on_prompt is not None:
+        return AgentOutcome(False, "stalled", (
+            f"killed: waiting at an interactive prompt ({result.stalled_on_prompt!r}) it cannot be "
+            "answered (stdin is closed): no output and no CPU since it was printed; run the CLI by "
+            "hand once (login, trust the folder) or pass it the flag that skips the question"))
     if result.stalled:
         return AgentOutcome(False, "stalled", "killed: no output or file change within the inactivity timeout")
     if result.returncode != 0:

@@ -19,11 +19,12 @@ from launcher.agents.base import (
     sane_outcome,
     unreadable_outcome,
 )
-from launcher.agents.cli_common import detect_prompt, remember_session
+from launcher.agents.cli_common import pending_prompt, remember_session
 from launcher.agents.regular_files import clear_path
 from launcher.engine.collect import Collected, collect_contract
 from launcher.errors import SpawnFailed
 from launcher.process import Supervised
+from launcher.prompt_stall import PROMPT_GRACE_S
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Limits:
     timeout_s: float
     inactivity_s: float | None
     grace_s: float = 5.0
+    prompt_grace_s: float = PROMPT_GRACE_S  # silence and no CPU after a pending prompt: stalled
     log_cap: int = process.DEFAULT_LOG_CAP
 
 
@@ -115,7 +117,8 @@ async def run_agent_round(
                 log_cap=limits.log_cap,
                 on_spawn=on_spawn,
                 activity_probe=file_activity_probe(request.worktree) if limits.inactivity_s else None,
-                prompt_detector=detect_prompt,
+                prompt_detector=pending_prompt,
+                prompt_grace_s=limits.prompt_grace_s,
                 stdout_lines=adapter.stdout_line if isinstance(adapter, StreamingAdapter) else None,
             )
             outcome = read_outcome(adapter, request, supervised)
