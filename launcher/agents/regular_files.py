@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import stat
@@ -75,6 +76,42 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
     """At most `limit` bytes of a regular file; NotRegular (an OSError) for anything else."""
     with os.fdopen(_open(path, os.O_RDONLY), "rb") as fh:
         return fh.read(limit)
+
+
+class TooLarge(OSError):
+    """The regular file is larger than its reader takes (it was not read)."""
+
+    def __init__(self, path: str | os.PathLike[str], size: int, limit: int) -> None:
+        super().__init__(errno.EFBIG, f"larger than the {limit} bytes read ({size} bytes)", str(path))
+        self.size = size
+
+
+def read_capped(path: str | os.PathLike[str], limit: int) -> bytes:
+    """A whole regular file of at most `limit` bytes, for a file in an agent's reach (its
+    contract, a reviewer's verdict, the launcher's records in the task's artifacts).
+
+    OSError for anything else, never a block or a huge read: FileNotFoundError when nothing is
+    there; NotRegular for a FIFO, a device, a directory or a symbolic link (never followed: one
+    to /proc/self/mem would fail its read); TooLarge beyond `limit`; an error of the read
+    itself (EIO, EACCES) as it is."""
+    with os.fdopen(_open(path, os.O_RDONLY), "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limit:
+            raise TooLarge(path, size, limit)
+        data = fh.read(limit + 1)
+    if len(data) > limit:  # grew meanwhile
+        raise TooLarge(path, len(data), limit)
+    return data
+
+
+def read_json_or_none(path: str | os.PathLike[str], limit: int = 16 * 1024 * 1024) -> Any:
+    """The JSON document of a file in an agent's reach that the launcher wrote (a round's record,
+    facts.json); None when it is missing or is not what the launcher wrote: not a regular file,
+    unreadable, over `limit`, not UTF-8, not JSON."""
+    try:
+        return json.loads(read_capped(path, limit).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
 
 
 def write_regular(path: str | os.PathLike[str], data: bytes) -> None:

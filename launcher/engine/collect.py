@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher.agents.regular_files import TooLarge, read_capped
 from launcher.errors import ContractInvalid
 from launcher.models.contract import (
     MAX_CONTRACT_BYTES,
@@ -33,15 +34,12 @@ def collect_contract(
             return Collected(check_contract(structured, task_id), "structured_output", None)
         except ContractInvalid as exc:
             first_error = exc
-    if contract_path.is_file():
-        try:
-            size = contract_path.stat().st_size
-            if size > MAX_CONTRACT_BYTES:  # never loaded: an agent could fill memory with it
-                raise contract_too_large(size)
-            text = contract_path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = _contract_file_text(contract_path)
+        if text is not None:
             return Collected(parse_contract_text(text, task_id), "contract_file", None)
-        except ContractInvalid as exc:
-            first_error = first_error or exc
+    except ContractInvalid as exc:
+        first_error = first_error or exc
     # The last object of the text; an object that does not decode (a key given twice, a NaN) is
     # reported as such, and never an object inside it taken for the answer.
     candidate, broken = last_json_object_or_failure(final_text[-256 * 1024 :])
@@ -62,3 +60,23 @@ def collect_contract(
             error_key="missing_contract",
         )
     return Collected(None, None, first_error)
+
+
+def _contract_file_text(path: Path) -> str | None:
+    """The text at $LAUNCHER_CONTRACT; None when nothing is there. Whatever the agent left there
+    that cannot be read as a regular file of at most MAX_CONTRACT_BYTES (a FIFO, a directory, a
+    symbolic link, never followed, to /proc/self/mem or anywhere else; a file it made unreadable)
+    is an invalid contract of this task, never an error of the run."""
+    try:
+        data = read_capped(path, MAX_CONTRACT_BYTES)
+    except FileNotFoundError:
+        return None
+    except TooLarge as exc:  # never loaded: an agent could fill memory with it
+        raise contract_too_large(exc.size) from None
+    except OSError as exc:
+        raise ContractInvalid(
+            f"the contract at $LAUNCHER_CONTRACT ({path}) cannot be read: {exc.strerror or exc}",
+            fix="write the completion contract JSON as a regular file at the path named by $LAUNCHER_CONTRACT",
+            error_key="contract_unreadable",
+        ) from None
+    return data.decode("utf-8", "replace")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launcher.agents.regular_files import clear_path
+from launcher.agents.regular_files import clear_path, read_capped
 from launcher.git.repo import GitRepo
 
 
@@ -29,7 +29,8 @@ class ImportAudit:
     async def outside_imports(self) -> list[str]:
         """The main checkout's files (relative paths) that the last command imported."""
         try:
-            lines = self.file.read_text(encoding="utf-8", errors="replace").splitlines()
+            # Written from the checked code's own process: a regular file only, never blocking, bounded.
+            lines = read_capped(self.file, 16 * 1024 * 1024).decode("utf-8", "replace").splitlines()
             clear_path(self.file)
         except OSError:
             return []

@@ -248,7 +248,8 @@ async def _ask(
                 raise JudgeInputInvalid(f"the judge did not finish: {result.outcome.message}",
                                         error_key=f"judge_{result.outcome.error_kind}",
                                         fix="the judge must exit 0 and answer the verdict JSON")  # fmt: skip
-            return _validated(answer_text(request.contract_path, result.outcome), ids), cost, None, attempt
+            answer = answer_text(request.contract_path, result.outcome, JudgeInputInvalid)
+            return _validated(answer, ids), cost, None, attempt
         except JudgeInputInvalid as exc:
             error = f"{exc.error_key}: {exc.what}"
             notes.append(f"judge batch {number} attempt {attempt}: {exc.error_key}")

@@ -19,9 +19,11 @@ from typing import Any
 
 from launcher.agents.base import AgentOutcome, AgentRequest
 from launcher.agents.registry import get_adapter
+from launcher.agents.regular_files import read_capped
 from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit
+from launcher.errors import LauncherError
 from launcher.gates.answers import grader_answer
 from launcher.gates.packet import build_packet
 from launcher.gates.verdict import apply_deterministic, run_rubric_checks
@@ -206,13 +208,25 @@ def _as_this_round(verdict: Verdict, spec: GradingInput, notes: list[str]) -> Ve
     return verdict.model_copy(update={"iteration": spec.iteration, "rubric_version": version})
 
 
-def answer_text(answer_path: Path, outcome: AgentOutcome) -> str:
+# A reviewer's answer file is read up to this size; a larger one is refused unread.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+
+
+def answer_text(answer_path: Path, outcome: AgentOutcome, invalid: type[LauncherError] = VerdictInvalid) -> str:
     """A reviewer's answer: the file it wrote wins, then a CLI's structured output (Claude Code's
-    `--json-schema`), then its final message."""
-    if answer_path.is_file():
-        text = answer_path.read_text(encoding="utf-8", errors="replace")
-        if text.strip():
-            return text
+    `--json-schema`), then its final message. What it left at that path that is not a regular
+    file of at most MAX_ANSWER_BYTES (a FIFO, a symbolic link, never followed, a file it made
+    unreadable) is an invalid answer (`invalid`, error key `answer_unreadable`), never a crash."""
+    try:
+        text = read_capped(answer_path, MAX_ANSWER_BYTES).decode("utf-8", "replace")
+    except FileNotFoundError:
+        text = ""
+    except OSError as exc:
+        raise invalid(f"the answer file {answer_path} cannot be read: {exc.strerror or exc}",
+                      fix="write the answer JSON as a regular file at the path named by $LAUNCHER_CONTRACT",
+                      error_key="answer_unreadable") from None  # fmt: skip
+    if text.strip():
+        return text
     if isinstance(outcome.structured_output, dict):
         return json.dumps(outcome.structured_output)
     return outcome.final_text

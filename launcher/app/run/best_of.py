@@ -7,9 +7,9 @@ rounds go with it: work approved by a choice, not by its grader, says so when it
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from launcher.agents.regular_files import read_json_or_none
 from launcher.app.context import RunContext
 from launcher.app.land.recovery import BY_CHOICE, approved_by_grader
 from launcher.app.run.round_record import last_failing
@@ -32,12 +32,13 @@ def attempt_env(ctx: RunContext, task_id: str) -> dict[str, str]:
 
 def _checks_passed(ctx: RunContext, task_id: str) -> int:
     facts = ctx.files.task_dir(task_id) / "facts.json"
-    if not facts.is_file():
+    data = read_json_or_none(facts)  # in the agent's reach: nothing unless the launcher's own JSON
+    if not isinstance(data, dict):
         return 0
-    data = json.loads(facts.read_text(encoding="utf-8"))
-    checks = sum(1 for c in data.get("checks", []) if c.get("ok"))
-    rubric = sum(1 for c in (data.get("rubric_checks") or {}).values() if c.get("ok"))
-    return checks + rubric
+    checks = data.get("checks")
+    rubric = data.get("rubric_checks")
+    results = [*(checks if isinstance(checks, list) else []), *(rubric.values() if isinstance(rubric, dict) else [])]
+    return sum(1 for c in results if isinstance(c, dict) and c.get("ok"))
 
 
 async def _diff_lines(ctx: RunContext, row: TaskRow) -> int:

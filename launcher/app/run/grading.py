@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from launcher.agents.regular_files import read_json_or_none
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.app.run import resume_point
 from launcher.app.run.tree_commands import check_env_names
@@ -37,10 +37,7 @@ def iteration_cap(ctx: RunContext) -> int:
 
 
 def read_facts(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    data = read_json_or_none(path)  # in the agent's reach: a regular file only, bounded
     return data if isinstance(data, dict) else {}
 
 

@@ -13,11 +13,11 @@ inside an ignored directory that was already there (`node_modules/`) is not seen
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import anyio
 
+from launcher.agents.regular_files import read_json_or_none
 from launcher.app.context import RunContext
 from launcher.app.run import tree_commands
 from launcher.gates import relay
@@ -54,10 +54,10 @@ def _is_cache(path: str) -> bool:
 
 async def made_by_agent(ctx: RunContext, task_id: str, tree: Path) -> list[str]:
     """Ignored files and directories the agent created (none known without a baseline)."""
-    try:
-        baseline = set(json.loads((ctx.files.task_dir(task_id) / BASELINE_FILE).read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
+    listed = read_json_or_none(ctx.files.task_dir(task_id) / BASELINE_FILE)  # in the agent's reach
+    if not isinstance(listed, list):
         return []
+    baseline = {p for p in listed if isinstance(p, str)}
     return [p for p in await _listed(ctx.repo, tree) if p not in baseline and not _is_cache(p)]
 
 

@@ -9,13 +9,13 @@ a scratch detached worktree of it (with the include files copied, as the task's 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pathspec
 
+from launcher.agents.regular_files import read_json_or_none
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.app.run import claims, tree_commands
 from launcher.gates.check_summary import failure_line
@@ -33,7 +33,8 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
     start = row.start_sha or ctx.base_sha
     artifacts = ctx.files.task_dir(task.id)
     facts_file = artifacts / "facts.json"
-    earlier = json.loads(facts_file.read_text(encoding="utf-8")) if facts_file.is_file() else {}
+    earlier = read_json_or_none(facts_file)  # in the agent's reach: {} unless the launcher's own JSON
+    earlier = earlier if isinstance(earlier, dict) else {}
     changed = await ctx.repo.changed_entries(start, head)
     real_files = sorted(c.path for c in changed)
     moved_submodules = sorted(c.path for c in changed if c.gitlink)

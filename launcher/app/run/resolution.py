@@ -20,11 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from launcher.agents.regular_files import read_json_or_none
 from launcher.app.context import RunContext
 from launcher.app.run import containment
 from launcher.app.run.grading import feedback_path
 from launcher.git import commits, resolution
-from launcher.models.decoding import json_loads, read_text
 from launcher.store.files import atomic_write_json, atomic_write_text
 
 PENDING, MERGED = "pending", "merged"
@@ -42,10 +42,7 @@ def _latest(ctx: RunContext, task_id: str) -> dict[str, Any] | None:
     numbers = sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()) if folder.is_dir() else []
     if not numbers:
         return None
-    try:
-        data = json_loads(read_text(folder / f"{numbers[-1]}.json"))
-    except (OSError, ValueError):
-        return None
+    data = read_json_or_none(folder / f"{numbers[-1]}.json")  # in the agent's reach
     return data if isinstance(data, dict) else None
 
 

@@ -11,12 +11,12 @@ uninterrupted run would have.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from launcher.agents.base import AgentOutcome
+from launcher.agents.regular_files import read_capped, read_json_or_none
 from launcher.app.context import RunContext
 from launcher.engine.agent_round import RoundResult
 from launcher.engine.collect import Collected
@@ -28,6 +28,9 @@ from launcher.models.verdict import VerdictInvalid, audit_line, parse_grader_out
 from launcher.process import Supervised
 from launcher.store.files import atomic_write_json
 from launcher.store.journal import TaskRow
+
+# The launcher's records in a task's artifacts lie in its agent's reach: read up to this size.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
 
 ROUND_FILE_VERSION = 1
 
@@ -75,7 +78,9 @@ def finished_round(ctx: RunContext, task_id: str, iteration: int) -> FinishedRou
     """The recorded result of this iteration's agent round, if the agent had finished it."""
     path = round_file(ctx, task_id, iteration)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = read_json_or_none(path)  # in the agent's reach: a regular file only, bounded
+        if not isinstance(record, dict):
+            return None
         return FinishedRound(_round_result(record), float(record["started"]), record["cost_before"])
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no round finished (or an unreadable record): the agent runs this round
@@ -124,8 +129,8 @@ def recorded_grade(grading_dir: Path, iteration: int, head_sha: str, ids: list[s
     if digest is None:
         return None
     try:
-        packet = (grading_dir / f"{iteration}-packet.md").read_text(encoding="utf-8")
-        data = (grading_dir / f"{iteration}-verdict.json").read_bytes()
+        packet = read_capped(grading_dir / f"{iteration}-packet.md", MAX_RECORD_BYTES).decode("utf-8")
+        data = read_capped(grading_dir / f"{iteration}-verdict.json", MAX_RECORD_BYTES)
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError):  # unreadable: this round is graded again, never a crash
         return None
