@@ -6,6 +6,10 @@ code is 0, `is_error` is false and `subtype` is "success". API errors come back 
 `error_max_budget_usd`, `error_during_execution` and `error_max_structured_output_retries` carry
 no `result` but an `errors` list; tool uses denied by the permission mode still end in "success"
 with a non-empty `permission_denials`; with `--json-schema` the answer is in `structured_output`.
+With verbose on (`--verbose` in `extra_args`, or `"verbose": true` in the user's
+~/.claude/settings.json, which the launcher cannot see) the CLI prints instead ONE JSON array of
+its messages (`system`/`init`, `assistant`, `user`, ...) whose last `result` message is that same
+object (anthropics/claude-code#84784): it is read from there.
 """
 
 from __future__ import annotations
@@ -124,8 +128,8 @@ class ClaudeAdapter:
         return finish_session(request, self.name, self._read(request, result), result)
 
     def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
-        data = parse_json_text(result.stdout)
-        if not isinstance(data, dict) or "subtype" not in data:
+        data = result_message(parse_json_text(result.stdout))
+        if data is None:
             outcome = exit_outcome(result)
             if outcome.ok:
                 outcome = AgentOutcome(
@@ -187,6 +191,18 @@ class ClaudeAdapter:
         outcome.message = text.strip().splitlines()[0][:200] if text.strip() else "claude finished"
         outcome.structured_output = structured
         return outcome
+
+
+def result_message(printed: object) -> dict[str, Any] | None:
+    """The `result` object of what `--output-format json` printed: the object itself, or (verbose
+    on) the last `result` message of the array of messages; None if there is none."""
+    if isinstance(printed, dict):
+        return printed if "subtype" in printed else None
+    if isinstance(printed, list):
+        for message in reversed(printed):
+            if isinstance(message, dict) and message.get("type") == "result" and "subtype" in message:
+                return message
+    return None
 
 
 def _as_list(value: object) -> list[Any]:
