@@ -8,7 +8,13 @@ Facts about the real CLI this adapter is built on (aider 0.8x):
   `--message` returns normally once litellm's exception was reported. Its own texts
   ("The API provider is not able to authenticate you. Check your API key.", the
   `litellm.AuthenticationError: ...` line, "No model specified and no API key found or
-  configured.") are therefore searched in the output whatever the exit code.
+  configured.") are therefore looked for at the start of its lines whatever the exit code.
+- aider retries a transient provider error itself (aider/exceptions.py marks RateLimitError,
+  APIConnectionError, InternalServerError, ServiceUnavailableError, Timeout... as retryable):
+  it prints the error, its description and "Retrying in N seconds...", and carries on. So only
+  an error printed AFTER the model's last answer (its `Tokens: ...` usage line, an `Applied edit
+  to` line) is the run's outcome: one before it was recovered from, as is such text in a reply
+  or a diff the model printed before its usage line.
 - Without any API key and without `--model`, recent versions start OpenRouter's browser login
   and wait for it; that run can only end at a timeout, which is reported naming that prompt.
 - With `--yes-always` aider answers yes to every question; shell commands it proposes still need
@@ -60,19 +66,22 @@ HEADLESS_FLAGS = (
     "--no-analytics",
 )
 
-# aider's own texts for provider failures (aider/exceptions.py, aider/onboarding.py).
-_API_PATTERNS = (
-    re.compile(r"litellm\.(?:AuthenticationError|PermissionDeniedError|RateLimitError|"
-               r"APIConnectionError|ServiceUnavailableError|InternalServerError|NotFoundError|"
-               r"BadRequestError|APIError|Timeout|BudgetExceededError)\b.*"),
-    re.compile(r"The API provider is not able to authenticate you\..*"),
-    re.compile(r"The API provider has rate limited you\..*"),
-    re.compile(r"The API provider's servers are down or overloaded\..*"),
-    re.compile(r"The API provider timed out without returning a response\..*"),
-    re.compile(r"The API provider has refused the request due to a safety policy.*"),
-    re.compile(r"No model specified and no API key found or configured\..*"),
-    re.compile(r"OpenRouter authentication did not complete successfully\..*"),
-)
+# aider's own texts for provider failures (aider/exceptions.py, aider/onboarding.py), each at the
+# start of a line as aider prints them: never indented code or a diff line that mentions one.
+_API_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
+    r"^litellm\.(?:AuthenticationError|PermissionDeniedError|RateLimitError|"
+    r"APIConnectionError|ServiceUnavailableError|InternalServerError|NotFoundError|"
+    r"BadRequestError|APIError|Timeout|BudgetExceededError)\b.*",
+    r"^The API provider is not able to authenticate you\..*",
+    r"^The API provider has rate limited you\..*",
+    r"^The API provider's servers are down or overloaded\..*",
+    r"^The API provider timed out without returning a response\..*",
+    r"^The API provider has refused the request due to a safety policy.*",
+    r"^No model specified and no API key found or configured\..*",
+    r"^OpenRouter authentication did not complete successfully\..*",
+))
+# What aider prints once the model has answered: an error printed before it was recovered from.
+_PROGRESS = re.compile(r"^(?:Tokens: .* sent, .* received\.|Applied edit to )", re.MULTILINE)
 _OAUTH_PROMPT = re.compile(
     r"(Login to OpenRouter or create a free account\?.*|"
     r"Authenticate with OpenRouter via browser.*|"
@@ -124,7 +133,8 @@ def _money(text: str | None) -> float | None:
 class AiderOutput:
     """What aider printed, read one stdout line at a time (every line as it streams, or the
     lines of the kept tail): usage summed over every message, the last `session` cost, its
-    reports of provider failures and the files it edited (the first EDITS_KEPT), bounded."""
+    reports of provider failures since the model last answered (those before were recovered
+    from) and the files it edited (the first EDITS_KEPT), bounded."""
 
     def __init__(self) -> None:
         self.tokens = {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0}
@@ -137,6 +147,7 @@ class AiderOutput:
         text = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw).rstrip("\r")
         match = _USAGE.match(text)
         if match:
+            self.api_lines.clear()  # the model answered: what failed before was retried
             self.usage_seen = True
             self.tokens["input"] += _count(match["sent"])
             self.tokens["output"] += _count(match["received"])
@@ -145,8 +156,10 @@ class AiderOutput:
             self.cost = _money(match["session"]) if match["session"] else self.cost
             return
         edit = _EDIT.match(text)
-        if edit and len(self.edits) < EDITS_KEPT:
-            self.edits.append(edit.group(1))
+        if edit:
+            self.api_lines.clear()
+            if len(self.edits) < EDITS_KEPT:
+                self.edits.append(edit.group(1))
         if len(self.api_lines) < API_LINES_KEPT:
             for pattern in _API_PATTERNS:
                 found = pattern.search(text)
@@ -182,11 +195,14 @@ def reply_text(stdout: str) -> str:
 
 
 def api_error(output: str, earlier: list[str] | None = None) -> str | None:
-    """aider's report of a provider failure (auth, quota, outage), in its own words (`earlier`:
-    those already found in the stdout lines read as they streamed)."""
+    """aider's report of a provider failure (auth, quota, outage) it did not recover from, in
+    its own words: one printed after the model's last answer (`_PROGRESS`), for aider retries
+    transient errors itself (`earlier`: those the stdout lines read as they streamed left)."""
+    answered = [match.end() for match in _PROGRESS.finditer(output)]
+    recent = output[answered[-1] :] if answered else output
     found: list[str] = list(earlier or [])
     for pattern in _API_PATTERNS:
-        for match in pattern.finditer(output):
+        for match in pattern.finditer(recent):
             line = match.group(0).strip()
             if line not in found:
                 found.append(line)
