@@ -30,24 +30,25 @@ Facts about the real CLI this adapter is built on (aider 0.8x):
 from __future__ import annotations
 
 import math
+import os
 import re
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, RoundLines
 from launcher.agents.cli_common import answer_instructions, cli_env, command_prefix, finish, round_prompt
 from launcher.agents.git_exclude import exclude_from_git
 from launcher.agents.packet_access import packet_inside
+from launcher.agents.provider_keys import model_provider_keys
 from launcher.process import Supervised
 
 BINARY = "aider"
 INSTALL_HINT = "python -m pip install aider-install && aider-install"
 EXCLUDE_PATTERN = ".aider*"
-# The provider keys and endpoints aider (through litellm) reads, passed on when set.
+# aider's model settings and the providers' endpoints (not secrets), passed on when set. Of the
+# provider keys aider (through litellm) reads, only the one of the agent's `model` (or the
+# parent's AIDER_MODEL) is (provider_keys); any other must be named in the agent's `env`.
 PASSTHROUGH = (
-    "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "GEMINI_API_KEY",
-    "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY", "XAI_API_KEY",
-    "AZURE_API_KEY", "AZURE_API_BASE", "AZURE_API_VERSION", "OLLAMA_API_BASE", "VERTEXAI_PROJECT",
-    "VERTEXAI_LOCATION", "GOOGLE_APPLICATION_CREDENTIALS", "AWS_REGION", "AWS_PROFILE",
-    "AIDER_MODEL", "AIDER_WEAK_MODEL", "AIDER_EDITOR_MODEL",
+    "AIDER_MODEL", "AIDER_WEAK_MODEL", "AIDER_EDITOR_MODEL", "OPENAI_API_BASE", "OPENAI_BASE_URL",
+    "AZURE_API_BASE", "AZURE_API_VERSION", "OLLAMA_API_BASE",
 )
 FINAL = (
     "aider cannot write outside the repository, so put that JSON object at the very end of your "
@@ -254,7 +255,9 @@ class AiderAdapter:
             argv += ["--model", config.model]
         argv += config.extra_args
         exclude_from_git(request.worktree, EXCLUDE_PATTERN)
-        return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH))
+        model = config.model or os.environ.get("AIDER_MODEL")
+        passthrough = (*PASSTHROUGH, *model_provider_keys(model))
+        return Invocation(argv, cli_env(request, passthrough=passthrough))
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
         stdout, stderr = result.stdout, result.stderr

@@ -41,18 +41,15 @@ from launcher.agents.cli_common import (
     round_prompt,
 )
 from launcher.agents.packet_access import packet_inside
+from launcher.agents.provider_keys import model_provider_keys
 from launcher.models.decoding import json_loads
 from launcher.process import Supervised
 
 BINARY = "opencode"
 INSTALL_HINT = "npm install -g opencode-ai"
-# opencode's own configuration and the provider keys it reads, passed on when set.
-PASSTHROUGH = (
-    "OPENCODE_CONFIG", "OPENCODE_CONFIG_DIR", "OPENCODE_CONFIG_CONTENT", "ANTHROPIC_API_KEY",
-    "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_GENERATIVE_AI_API_KEY", "OPENROUTER_API_KEY",
-    "GROQ_API_KEY", "DEEPSEEK_API_KEY", "XAI_API_KEY", "MISTRAL_API_KEY", "GITHUB_TOKEN",
-    "AWS_REGION", "AWS_PROFILE", "GOOGLE_APPLICATION_CREDENTIALS",
-)
+# opencode's own configuration, passed on when set. Of the provider keys it reads, only the one
+# of the agent's `model` is (provider_keys); any other, GITHUB_TOKEN included, must be named in `env`.
+PASSTHROUGH = ("OPENCODE_CONFIG", "OPENCODE_CONFIG_DIR", "OPENCODE_CONFIG_CONTENT")
 FINAL = (
     "End your final message with that JSON object (or write it to the file named by "
     "$LAUNCHER_CONTRACT if you are allowed to)."
@@ -245,7 +242,8 @@ class OpencodeAdapter:
         permission = _permission_json(config.permission_mode)
         if permission and "OPENCODE_PERMISSION" not in config.env:
             defaults["OPENCODE_PERMISSION"] = permission
-        return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH, defaults=defaults))
+        passthrough = (*PASSTHROUGH, *model_provider_keys(config.model))
+        return Invocation(argv, cli_env(request, passthrough=passthrough, defaults=defaults))
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
         return finish_session(request, self.name, self._read(request, result), result)

@@ -22,7 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-_ENV_PREFIXES = ("LAUNCHER_", "CLAUDE_", "IS_SANDBOX", "NO_BROWSER", "GIT_", "ANTHROPIC_", "OPENAI_", "GEMINI_")
+_ENV_PREFIXES = ("LAUNCHER_", "CLAUDE_", "IS_SANDBOX", "NO_BROWSER", "GIT_", "ANTHROPIC_", "OPENAI_", "GEMINI_",
+                 "GITHUB_", "OPENROUTER_", "GROQ_", "AWS_", "UNRELATED_")
 
 
 def record(cli: str) -> None:
