@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import errno
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from launcher import capped_log, process
 from launcher.agents.acp import DrivenAdapter
@@ -15,6 +13,7 @@ from launcher.agents.base import (
     AgentAdapter,
     AgentOutcome,
     AgentRequest,
+    Invocation,
     StreamingAdapter,
     sane_outcome,
     unreadable_outcome,
@@ -22,6 +21,7 @@ from launcher.agents.base import (
 from launcher.agents.cli_common import pending_prompt, remember_session
 from launcher.agents.regular_files import clear_path
 from launcher.engine.collect import Collected, collect_contract
+from launcher.engine.file_activity import FileActivity
 from launcher.errors import SpawnFailed
 from launcher.process import Supervised
 from launcher.prompt_stall import PROMPT_GRACE_S
@@ -32,35 +32,6 @@ class RoundResult:
     outcome: AgentOutcome
     supervised: Supervised | None
     collected: Collected
-
-
-def file_activity_probe(root: Path, every_s: float = 1.0) -> Callable[[], float]:
-    """When the agent last changed a file in its worktree (monotonic time), checked at most once
-    a second: an agent busy editing files without printing is not stalled."""
-    state = {"checked": 0.0, "latest": time.monotonic(), "newest_mtime": _newest_mtime(root)}
-
-    def probe() -> float:
-        now = time.monotonic()
-        if now - state["checked"] >= every_s:
-            state["checked"] = now
-            newest = _newest_mtime(root)
-            if newest > state["newest_mtime"]:
-                state["newest_mtime"], state["latest"] = newest, now
-        return state["latest"]
-
-    return probe
-
-
-def _newest_mtime(root: Path) -> float:
-    newest = 0.0
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d != ".git"]
-        for name in files:
-            try:
-                newest = max(newest, os.lstat(os.path.join(folder, name)).st_mtime)
-            except OSError:
-                continue
-    return newest
 
 
 @dataclass
@@ -106,21 +77,12 @@ async def run_agent_round(
             supervised = driven
             final_text = outcome.final_text
         else:
-            supervised = await process.supervise(
-                invocation.argv,
-                cwd=request.worktree,
-                env=invocation.env,
-                log_path=log_path,
-                timeout_s=limits.timeout_s,
-                inactivity_s=limits.inactivity_s,
-                grace_s=limits.grace_s,
-                log_cap=limits.log_cap,
-                on_spawn=on_spawn,
-                activity_probe=file_activity_probe(request.worktree) if limits.inactivity_s else None,
-                prompt_detector=pending_prompt,
-                prompt_grace_s=limits.prompt_grace_s,
-                stdout_lines=adapter.stdout_line if isinstance(adapter, StreamingAdapter) else None,
-            )
+            activity = FileActivity(request.worktree) if limits.inactivity_s else None
+            try:
+                supervised = await _supervise(adapter, request, invocation, limits, on_spawn, activity)
+            finally:
+                if activity is not None:
+                    activity.close()
             outcome = read_outcome(adapter, request, supervised)
             final_text = outcome.final_text or supervised.stdout
     except SpawnFailed as exc:
@@ -130,6 +92,27 @@ async def run_agent_round(
         outcome = AgentOutcome(False, "cli_missing" if missing else "spawn_failed", f"{exc.what}; {hint}")
         return _round(request, outcome, None, "")
     return _round(request, outcome, supervised, final_text)
+
+
+async def _supervise(
+    adapter: AgentAdapter, request: AgentRequest, invocation: Invocation, limits: Limits,
+    on_spawn: Callable[[int], None] | None, activity: FileActivity | None,
+) -> Supervised:
+    return await process.supervise(
+        invocation.argv,
+        cwd=request.worktree,
+        env=invocation.env,
+        log_path=request.artifacts / "agent.log",
+        timeout_s=limits.timeout_s,
+        inactivity_s=limits.inactivity_s,
+        grace_s=limits.grace_s,
+        log_cap=limits.log_cap,
+        on_spawn=on_spawn,
+        activity_probe=activity.probe if activity is not None else None,
+        prompt_detector=pending_prompt,
+        prompt_grace_s=limits.prompt_grace_s,
+        stdout_lines=adapter.stdout_line if isinstance(adapter, StreamingAdapter) else None,
+    )
 
 
 def _round(request: AgentRequest, outcome: AgentOutcome, supervised: Supervised | None, final_text: str) -> RoundResult:
