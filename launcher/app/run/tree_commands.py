@@ -16,7 +16,7 @@ from launcher.app.run.best_of import attempt_env
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit, outside_import_message
 from launcher.gates.checks import CheckResult, run_checks
-from launcher.git import merge
+from launcher.git import merge, worktrees
 from launcher.models.plan import Task
 from launcher.store.files import atomic_write_text
 
@@ -85,7 +85,7 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
     command = ctx.settings.integration_check
     if not command:
         return None
-    scratch_root = ctx.worktree_root / ctx.run_id / "_integration"
+    scratch_root = ctx.worktree_root / ctx.run_id / worktrees.INTEGRATION
 
     async def check(commit: str) -> tuple[bool, str]:
         audit = _audit(ctx, None, "integration-imports.audit")
