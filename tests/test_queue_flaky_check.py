@@ -105,10 +105,13 @@ def _branches(root: Path, names: list[str], broken: set[str]) -> list[merge.Cand
     return found
 
 
-def _queue(root: Path, candidates: list[merge.Candidate], command: str) -> tuple[QueueResult, list[str]]:
-    """Land `candidates` in one batch; (the result, the kinds of the queue steps recorded)."""
+def _queue(
+    root: Path, candidates: list[merge.Candidate], command: str, journaled: dict[str, tuple[bool, str]] | None = None
+) -> tuple[QueueResult, list[str]]:
+    """Land `candidates` in one batch; (the result, the kinds of the queue steps recorded).
+    `journaled`: verdicts by tree an earlier landing pass journaled."""
     steps: list[str] = []
-    verdicts: dict[str, tuple[bool, str]] = {}
+    verdicts: dict[str, tuple[bool, str]] = dict(journaled or {})
 
     async def go() -> QueueResult:
         repo = await GitRepo.discover(root)
@@ -174,3 +177,16 @@ def test_a_batch_whose_failure_does_not_reproduce_lands_whole(tmp_path: Path) ->
     assert result.check_runs == _calls(tmp_path) == 5  # the batch, 3 parts, the batch again
     assert steps.count("not_reproduced") == 1
     assert "did not reproduce" in result.notes[0]
+
+
+def test_a_failure_of_the_target_journaled_by_an_earlier_pass_is_run_again(tmp_path: Path) -> None:
+    # An earlier landing pass saw the check fail on main (a flake). Now t01 breaks the check:
+    # main is checked again (it passes), so t01 is its culprit, not held back for a broken main.
+    candidates = _branches(tmp_path / "repo", ["t01"], {"t01"})
+    main_tree = git(tmp_path / "repo", "rev-parse", "main^{tree}").strip()
+
+    result, steps = _queue(tmp_path / "repo", candidates, GREP_BROKEN, {main_tree: (False, "FLAKE")})
+
+    assert result.broken_tip is None and result.held_back == {}
+    assert list(result.failed) == ["t01"] and "with this task's change" in result.failed["t01"].details
+    assert result.check_runs == 2 and "culprit" in steps  # t01 on main, then main itself

@@ -66,6 +66,7 @@ class Folder:
     check: merge.IntegrationCheck | None
     record: StepSink
     verdict_of: VerdictLookup
+    ran: set[str] = field(default_factory=set, init=False)  # trees the check ran on in this pass
 
     async def land(self, result: QueueResult, candidates: list[merge.Candidate],
                    batch: int | None) -> None:
@@ -162,8 +163,9 @@ class Folder:
         if len(kept) == 1:
             # A change that fails alone is its culprit only if the tip it lands on passes: a
             # target that already fails would make every task a culprit in turn. (A tip accepted
-            # in this pass passed: its journaled verdict answers without another run.)
-            base_verdict = await self._check(result, base, [])
+            # in this pass passed: its journaled verdict answers without another run; a failure
+            # journaled by an earlier pass is run again, or one flake would hold work back for good.)
+            base_verdict = await self._check(result, base, [], earlier_fails=False)
             candidate = kept[0][0]
             if not base_verdict.ok:
                 result.broken_tip = base_verdict.output
@@ -193,14 +195,18 @@ class Folder:
         await self._settle(result, right, confirmed=confirmed, failed_in=failed_in or ids)
 
     async def _check(self, result: QueueResult, tip: str, kept: Folded, *,
-                     again: bool = False) -> Verdict:
-        """The check's verdict on `tip`'s tree: journaled, or run now (always with `again`)."""
+                     again: bool = False, earlier_fails: bool = True) -> Verdict:
+        """The check's verdict on `tip`'s tree: journaled, or run now (always with `again`;
+        without `earlier_fails`, when the journal holds a failure not seen in this pass)."""
         assert self.check is not None
         tree = (await self.repo.git("rev-parse", f"{tip}^{{tree}}")).out.strip()
         known = None if again else self.verdict_of(tree)
+        if known is not None and not (known[0] or earlier_fails or tree in self.ran):
+            known = None
         if known is not None:
             return Verdict(known[0], known[1], ran=False)
         ok, output = await self.check(tip)
+        self.ran.add(tree)
         result.check_runs += 1
         self.record(queue_log.CHECK, _ids([c for c, _ in kept]), tree=tree, ok=ok,
                     detail=output[-4000:])
