@@ -54,6 +54,7 @@ def branch_name(run_id: str, task_id: str) -> str:
 
 
 INTEGRATION = "_integration"  # task ids start with [a-z0-9], so no task branch can be named so
+GRADING = "_grading"  # under <root>/<run>/: a grading round's scratch tree of the graded commit
 LEGACY_INTEGRATION = "integration"  # the old name, which a task of that id shared
 
 

@@ -3,7 +3,9 @@ verdict by tree.
 
 A check's verdict depends only on the tree it ran on, so it is kept by tree id: a resumed
 landing (or a bisection that folds the same candidates onto the same tip again) reads the
-verdict instead of running the check twice, and replays the same decisions.
+verdict instead of running the check twice, and replays the same decisions. A failure read
+back this way steers a bisection but never convicts a task on its own (app/queue/batches.py):
+a check can fail once and pass the next time.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ BATCH = "batch"  # a batch of candidates is folded onto the tip
 CHECK = "check"  # the integration check ran on a folded tree (ok, output tail)
 BISECT = "bisect"  # a failing group is split in two
 CULPRIT = "culprit"  # one candidate alone breaks the check
+NOT_REPRODUCED = "not_reproduced"  # a group's failure: every part passed, and the whole when run again
 ACCEPTED = "accepted"  # a group whose fold passed becomes the new tip
 RETURNED = "returned"  # a task was sent back to its agent (revision or conflict resolution)
 

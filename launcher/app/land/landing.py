@@ -31,7 +31,7 @@ from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.gates.check_summary import failure_line
 from launcher.gates.ledgers import TECH_DEBT_FILE
-from launcher.git import merge, worktrees
+from launcher.git import merge, scratch, worktrees
 from launcher.models.states import TaskState
 from launcher.store import own_files
 
@@ -95,6 +95,9 @@ async def land_approved(ctx: RunContext, guard: Guard | None = None,
         if more != "nothing to land":
             reached, message = reached and more_reached, more
     unlanded = await unlanded_work(ctx) if reached else None
+    # An integration check's scratch worktree a killed launcher left (the resumed pass folds
+    # anew: new commits, other paths) is gone once the landing is.
+    await scratch.remove_scratch(ctx.repo, ctx.worktree_root / ctx.run_id, (worktrees.INTEGRATION,))
     return (False, unlanded) if unlanded else (reached, message)
 
 

@@ -11,6 +11,15 @@ itself are folded again once a later fold moved the tip to a tree that passes.
 A check's verdict is journaled by tree (`QueueLog`), so re-folding the same candidates onto
 the same tip (the second half of a split whose first half passed is the whole failing group
 again), or resuming after a crash, reads the verdict instead of running the check again.
+
+A task is named culprit only on a failing run of the check on its tree (what was accepted
+before it, plus its change) that is confirmed: run for it alone, or seen twice (its failing
+group's run and a failing part's run). A read verdict only steers the bisection. When every part
+of a failing group passed, the one failure left is the group's own run, read back for its last
+task: the check runs on that tree once more before it blames anyone, and if it passes, the
+group's failure did not reproduce (a flaky check), it is said so, and the tree lands. So a
+check that failed once never convicts the task that happened to be last in its batch, nor one
+whose revision round brings back a tree whose earlier verdict was a failure.
 """
 
 from __future__ import annotations
@@ -29,6 +38,13 @@ Folded = list[tuple[merge.Candidate, merge.Landing]]  # candidates folded in ord
 
 
 @dataclass
+class Verdict:
+    ok: bool
+    output: str
+    ran: bool  # the check ran now on this tree (not read back from the journal)
+
+
+@dataclass
 class QueueResult:
     tip: str
     landed: dict[str, str] = field(default_factory=dict)  # task -> its commit on the tip
@@ -38,6 +54,7 @@ class QueueResult:
     # Held back (not blamed) because the check failed on the tip they would land on: task ->
     # (the candidate, that tip). Folded again when the tip moves to a tree that passes.
     held_back: dict[str, tuple[merge.Candidate, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # for the user: a failure that did not reproduce
 
 
 @dataclass
@@ -49,6 +66,7 @@ class Folder:
     check: merge.IntegrationCheck | None
     record: StepSink
     verdict_of: VerdictLookup
+    ran: set[str] = field(default_factory=set, init=False)  # trees the check ran on in this pass
 
     async def land(self, result: QueueResult, candidates: list[merge.Candidate],
                    batch: int | None) -> None:
@@ -110,65 +128,89 @@ class Folder:
                 result.failed[candidate.task_id] = landing
         return kept, conflicts
 
-    async def _settle(self, result: QueueResult, kept: Folded) -> None:
-        """`kept` is folded onto `result.tip` (each landing's commit is the tip after it)."""
+    async def _settle(self, result: QueueResult, kept: Folded, *, confirmed: bool = False,
+                      failed_in: list[str] | None = None) -> None:
+        """`kept` is folded onto `result.tip` (each landing's commit is the tip after it).
+        `confirmed`: a failing run of a bigger group holding this one was seen already, so a
+        failure of this group's tree is seen twice. `failed_in`: the group whose run this one's
+        verdict is read back from (its tree is that group's), for what is said."""
         if not kept:
             return
         base = result.tip
         tip = kept[-1][1].commit or base
-        ok, output = (True, "")
+        ids = _ids([c for c, _ in kept])
+        verdict = Verdict(True, "", ran=False)
         if self.check is not None and tip != base:
-            ok, output = await self._check(result, tip, kept)
-        if ok:
+            verdict = await self._check(result, tip, kept)
+        if not verdict.ok and len(kept) == 1 and not (verdict.ran or confirmed):
+            # The only failure is a group's single run, read back here: every other part of
+            # the group passed. Run the check on this very tree again before blaming anyone.
+            verdict = await self._check(result, tip, kept, again=True)
+            if verdict.ok:
+                group = failed_in or ids
+                note = (f"the integration check failed once on {tip[:12]} (the batch {', '.join(group)}), "
+                        f"then passed on each part and on that same tree when run again: the failure did "
+                        f"not reproduce (is the check flaky?), so no task is blamed and {', '.join(ids)} "
+                        f"lands")
+                result.notes.append(note)
+                self.record(queue_log.NOT_REPRODUCED, group, detail=note)
+        if verdict.ok:
             result.tip = tip
             result.landed.update({c.task_id: landing.commit or tip for c, landing in kept})
-            self.record(queue_log.ACCEPTED, _ids([c for c, _ in kept]), detail=f"tip {tip[:12]}")
+            self.record(queue_log.ACCEPTED, ids, detail=f"tip {tip[:12]}")
             return
+        output = verdict.output
         if len(kept) == 1:
             # A change that fails alone is its culprit only if the tip it lands on passes: a
             # target that already fails would make every task a culprit in turn. (A tip accepted
-            # in this pass passed: its journaled verdict answers without another run.)
-            base_ok, base_output = await self._check(result, base, [])
-            if not base_ok:
-                candidate = kept[0][0]
-                result.broken_tip = base_output
+            # in this pass passed: its journaled verdict answers without another run; a failure
+            # journaled by an earlier pass is run again, or one flake would hold work back for good.)
+            base_verdict = await self._check(result, base, [], earlier_fails=False)
+            candidate = kept[0][0]
+            if not base_verdict.ok:
+                result.broken_tip = base_verdict.output
                 result.held_back[candidate.task_id] = (candidate, base)
                 result.failed[candidate.task_id] = merge.Landing(
                     candidate.task_id, "check_failed", None, [],
-                    f"{BROKEN_TIP} {base[:12]}, without this task's change:\n{base_output}".rstrip())
+                    f"{BROKEN_TIP} {base[:12]}, without this task's change:\n{base_verdict.output}".rstrip())
                 return
-        if len(kept) == 1:
-            candidate = kept[0][0]
             result.failed[candidate.task_id] = merge.Landing(
                 candidate.task_id, "check_failed", None, [],
-                f"integration check failed on {tip[:12]}:\n{output}".rstrip())
+                f"integration check failed on {tip[:12]} ({base[:12]} with this task's change; "
+                f"{base[:12]} without it passes):\n{output}".rstrip())
             self.record(queue_log.CULPRIT, [candidate.task_id], detail=output[-2000:])
             return
         half = len(kept) // 2
         left, right = kept[:half], kept[half:]
-        self.record(queue_log.BISECT, _ids([c for c, _ in kept]),
+        self.record(queue_log.BISECT, ids,
                     detail=f"{_ids([c for c, _ in left])} | {_ids([c for c, _ in right])}")
-        # The left half on the same tip is a prefix of this fold: its commits are reused. When
-        # it all lands, so is the right half, whose tree is the failing one again (its
-        # journaled verdict answers without another run); otherwise the right half is re-folded.
-        await self._settle(result, left)
+        # The left half on the same tip is a prefix of this fold: its commits are reused; its
+        # failure would be a second failing run. When it all lands, so is the right half, whose
+        # tree is the failing one again (its journaled verdict answers without another run, and
+        # is no more confirmed than this group's); otherwise the right half is re-folded.
+        await self._settle(result, left, confirmed=True)
         if result.tip != left[-1][1].commit:
             await self._place(result, [c for c, _ in right], screened=True)
             return
-        await self._settle(result, right)
+        await self._settle(result, right, confirmed=confirmed, failed_in=failed_in or ids)
 
-    async def _check(self, result: QueueResult, tip: str,
-                     kept: Folded) -> tuple[bool, str]:
+    async def _check(self, result: QueueResult, tip: str, kept: Folded, *,
+                     again: bool = False, earlier_fails: bool = True) -> Verdict:
+        """The check's verdict on `tip`'s tree: journaled, or run now (always with `again`;
+        without `earlier_fails`, when the journal holds a failure not seen in this pass)."""
         assert self.check is not None
         tree = (await self.repo.git("rev-parse", f"{tip}^{{tree}}")).out.strip()
-        known = self.verdict_of(tree)
+        known = None if again else self.verdict_of(tree)
+        if known is not None and not (known[0] or earlier_fails or tree in self.ran):
+            known = None
         if known is not None:
-            return known
+            return Verdict(known[0], known[1], ran=False)
         ok, output = await self.check(tip)
+        self.ran.add(tree)
         result.check_runs += 1
         self.record(queue_log.CHECK, _ids([c for c, _ in kept]), tree=tree, ok=ok,
                     detail=output[-4000:])
-        return ok, output
+        return Verdict(ok, output, ran=True)
 
 
 def _ids(candidates: list[merge.Candidate]) -> list[str]:

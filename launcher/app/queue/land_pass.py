@@ -80,6 +80,9 @@ async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
             if not wave:  # cannot happen without a cycle; land the rest as they are
                 wave = remaining
             await folder.land(result, wave, batch_size(ctx))
+            for note in result.notes:  # a failure that did not reproduce: nobody was blamed
+                ctx.note(None, note)
+            result.notes.clear()
             remaining = [c for c in remaining if c not in wave]
             for candidate in list(remaining):
                 blocker = next((d for d in _dependencies(ctx, candidate.task_id)

@@ -1,8 +1,10 @@
-"""The order the queue lands in, so that the most tasks land: branches that conflict with no
-other candidate first, then the conflicting ones, those with fewer partners first (one task
+"""The order the queue lands in, a greedy heuristic: branches that conflict with no other
+candidate first, then the conflicting ones, those with fewer conflict partners first (one task
 conflicting with two others goes after them: two land instead of one); a task never goes
 before a task it depends on, and otherwise the landing order (dependencies, then plan order)
-decides."""
+decides. The partners are counted once, before anything lands, so this does not always land
+the most tasks (0-2, 0-3, 0-4, 1-2, 1-3: it lands 4 and 1, where 2, 3, 4 would be three); a
+task that conflicts with what landed is kept (`conflicted`) or sent back, never lost."""
 
 from __future__ import annotations
 

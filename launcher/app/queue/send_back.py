@@ -53,11 +53,14 @@ def return_culprit(ctx: RunContext, task_id: str, landing: merge.Landing, tip: s
     if not _rounds_left(ctx, task_id):
         return False
     row = ctx.journal.task(ctx.run_id, task_id)
+    # What was run, as the queue found it (app/queue/batches.py): the check failed on your
+    # change merged onto what was accepted before it, and passed on that tree without it.
     text = ("# The integration check fails with your change\n\n"
-            f"The launcher merged your branch onto `{ctx.target}` and ran the integration check "
-            "there; it failed with your change alone (the other tasks' changes passed without "
-            "it). Fix your change so the check passes on it. Its output:\n\n"
-            f"```\n{landing.details}\n```\n")
+            f"The launcher merged your branch onto `{ctx.target}` (with the tasks accepted before "
+            "yours in this landing, if any) and ran the integration check on the result: it "
+            "failed there, and it passed on the same tree without your change (the first line "
+            "below names both commits). Fix your change so the check passes with it. The failing "
+            f"run's output:\n\n```\n{landing.details}\n```\n")
     atomic_write_text(feedback_path(ctx, task_id, row.iteration), text)  # until the merge is made
     resolution.begin(ctx, task_id, tip, [], text, kind=resolution.CULPRIT)
     _record(ctx, task_id, "integration check")

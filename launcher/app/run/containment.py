@@ -409,6 +409,21 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
     return blamed
 
 
+async def after_integration_check(ctx: RunContext, since: float) -> str | None:
+    """What the integration check (the merged work's code, run at landing, from `since`) wrote
+    into the main checkout is put back, as after a task's checks, the check's version set aside
+    in the run's artifacts; what it wrote and how each was put back, or None. No agent runs while
+    the queue lands, so no task is blamed here: the caller fails that check run, and bisection
+    finds the change that makes it write (or the target itself, when the check always does)."""
+    wrote = await main_tree_intrusions(ctx, since, time.time())
+    if not wrote:
+        return None
+    check = "the integration check"
+    aside = ctx.files.run_dir / INTRUSIONS_DIR / "integration-check"
+    described = await _put_back_main(ctx, wrote, aside, check, writer=check)
+    return f"{check} wrote into the main checkout: {', '.join(described)}"
+
+
 async def _put_back_main(ctx: RunContext, paths: list[str], aside_dir: Path, who: str,
                          writer: str = "the agent") -> list[str]:
     async with ctx.repo.lock.hold():

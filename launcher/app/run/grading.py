@@ -166,7 +166,7 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
         contract=row.contract or {}, facts=dict(facts),
         lessons=lessons,
         grading_dir=artifacts / "grading",
-        scratch=ctx.worktree_root / ctx.run_id / "_grading" / f"{task.id}-{iteration}",
+        scratch=ctx.worktree_root / ctx.run_id / worktrees.GRADING / f"{task.id}-{iteration}",
         limits=Limits(timeout_s=config.timeout_s or ctx.plan.run.timeout_s or DEFAULT_TIMEOUT_S,
                       inactivity_s=config.inactivity_timeout_s),
         port_base=ctx.port_base(task.id), check_env=check_env_names(ctx, task),

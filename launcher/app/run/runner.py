@@ -30,7 +30,7 @@ from launcher.app.takeover import reap, take_over
 from launcher.engine.orphans import journaling_observer
 from launcher.engine.scheduler import Node, run_dag
 from launcher.errors import EnvironmentProblem, GitFailed, LauncherError, UsageProblem
-from launcher.git import include, worktrees
+from launcher.git import include, scratch, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.events import Event
@@ -162,6 +162,9 @@ async def continue_run(ctx: RunContext) -> RunReport:
         ctx.note(None, line)
     for note in await worktrees.reconcile(repo, ctx.worktree_root):
         ctx.note(None, note)
+    for path in await scratch.remove_scratch(repo, ctx.worktree_root / run_id):
+        ctx.note(None, f"removed {path}, a scratch worktree of an integration check or grading "
+                       "the stopped launcher left")
     return await _execute(ctx)
 
 

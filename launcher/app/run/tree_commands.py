@@ -7,16 +7,18 @@ that still imported the main checkout's code fails (it verified the wrong code).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from launcher import process
 from launcher.app.context import RunContext
+from launcher.app.run import containment
 from launcher.app.run.best_of import attempt_env
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit, outside_import_message
 from launcher.gates.checks import CheckResult, run_checks
-from launcher.git import merge
+from launcher.git import merge, worktrees
 from launcher.models.plan import Task
 from launcher.store.files import atomic_write_text
 
@@ -85,7 +87,7 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
     command = ctx.settings.integration_check
     if not command:
         return None
-    scratch_root = ctx.worktree_root / ctx.run_id / "_integration"
+    scratch_root = ctx.worktree_root / ctx.run_id / worktrees.INTEGRATION
 
     async def check(commit: str) -> tuple[bool, str]:
         audit = _audit(ctx, None, "integration-imports.audit")
@@ -95,9 +97,14 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
             return command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=None,
                                pass_names=check_env_names(ctx, None), audit_file=audit.file)
 
+        started = time.time()
         ok, output = await merge.run_integration_check(
             ctx.repo, commit, command, scratch_root / commit[:12], timeout=1800, env=env
         )
+        if wrote := await containment.after_integration_check(ctx, started):
+            # Contained as a task's checks are: put back, and this run of the check fails.
+            ctx.note(None, f"{wrote}; checking {commit[:12]}, which fails for it")
+            ok, output = False, f"{output}\n[launcher] {wrote}; the check may only write in its own scratch tree"
         outside = await audit.outside_imports()
         if outside:
             what = "the integration check"
