@@ -12,9 +12,12 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
+import typer
 from helpers import git, launcher_cli
 
+from launcher.cli.calls import call
 from launcher.store.sqlite import unusable
 
 needs_root = pytest.mark.skipif(
@@ -68,6 +71,21 @@ def _with_agent(repo: Path) -> None:
 
 
 @needs_root
+def test_a_disk_that_fills_while_a_tasks_artifacts_are_written_is_said_and_resumable(small_fs: Path) -> None:
+    repo = _repo_in(small_fs)
+    _with_agent(repo)
+    stopped = launcher_cli(repo, *_task("head -c 12000000 /dev/urandom > fill.bin"))
+    assert stopped.returncode == 3, stopped.stdout + stopped.stderr
+    assert "no space left on device" in stopped.stderr and "diff.patch" in stopped.stderr
+    assert "free space" in stopped.stderr and "launcher resume" in stopped.stderr
+    assert "launcher bug" not in stopped.stderr and not (repo / ".launcher" / "internal-errors").exists()
+    subprocess.run(["mount", "-o", "remount,size=200m", str(small_fs)], check=True)
+    resumed = launcher_cli(repo, "resume", "--quiet")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (repo / "fill.bin").stat().st_size == 12000000
+
+
+@needs_root
 def test_a_full_disk_under_the_journal_is_not_called_a_damaged_journal(small_fs: Path) -> None:
     repo = _repo_in(small_fs)
     _with_agent(repo)
@@ -91,3 +109,19 @@ def test_a_journal_that_cannot_grow_says_the_disk_is_full(tmp_path: Path) -> Non
     assert problem.error_key == "disk_full" and int(problem.exit_code) == 3
     assert "the disk is full" in problem.message and "free space" in problem.message
     assert "move it aside" not in problem.message
+
+
+def test_no_space_left_anywhere_in_a_command_is_an_environment_error(capsys: pytest.CaptureFixture[str]) -> None:
+    async def writes_to_a_full_device() -> None:
+        async def one_task() -> None:
+            with open("/dev/full", "wb", buffering=0) as full:  # every write: ENOSPC
+                full.write(b"x")
+
+        async with anyio.create_task_group() as group:  # the error arrives in an ExceptionGroup
+            group.start_soon(one_task)
+
+    with pytest.raises(typer.Exit) as stopped:
+        call(writes_to_a_full_device)
+    assert stopped.value.exit_code == 3
+    said = capsys.readouterr().err
+    assert "no space left on device" in said and "free space" in said and "launcher bug" not in said

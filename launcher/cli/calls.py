@@ -23,7 +23,7 @@ from rich.markup import escape
 
 from launcher import process
 from launcher.cli.entry import drop_stdout
-from launcher.errors import ExitCode, LauncherError
+from launcher.errors import ExitCode, LauncherError, disk_problem
 from launcher.models.printable import printable
 
 T = TypeVar("T")
@@ -63,6 +63,11 @@ def call(
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise  # typer's own ways out
     except Exception as exc:  # a bug: said in our words, its traceback kept for the report
+        if (disk := disk_problem(exc)) is not None:  # a full disk is the machine, not a bug
+            if json_mode:
+                print_envelope(disk)
+            print_error(disk.message)
+            raise typer.Exit(int(disk.exit_code)) from None
         saved = save_traceback(exc)
         what = f"internal error: {type(exc).__name__}: {exc}"
         fix = (f"this is a launcher bug; please report it with the traceback saved in {saved}"
