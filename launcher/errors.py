@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import errno
 from typing import Any
 
 
@@ -119,3 +120,48 @@ class SpawnNotFound(SpawnFailed, FileNotFoundError):
 
 class SpawnNotPermitted(SpawnFailed, PermissionError):
     """EACCES/EPERM: not executable, or not allowed."""
+
+
+_DISK_ERRNOS = {
+    errno.ENOSPC: ("disk_full", "no space left on device"),
+    errno.EDQUOT: ("disk_full", "disk quota exceeded"),
+    errno.EROFS: ("read_only_file_system", "read-only file system"),
+    errno.EIO: ("disk_io_error", "input/output error"),
+}
+
+
+def _disk_oserror(exc: BaseException, seen: set[int]) -> OSError | None:
+    if id(exc) in seen:
+        return None
+    seen.add(id(exc))
+    if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+        return exc
+    inner: list[BaseException] = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []
+    inner += [e for e in (exc.__cause__, exc.__context__) if e is not None]
+    return next((found for e in inner if (found := _disk_oserror(e, seen)) is not None), None)
+
+
+def disk_problem(exc: BaseException) -> EnvironmentProblem | None:
+    """The machine's disk, not the launcher, when `exc` (or an error inside it: a task group's
+    ExceptionGroup, a cause) is an OSError saying no space is left (ENOSPC), a quota is reached
+    (EDQUOT), the file system is read-only (EROFS) or the disk failed (EIO): exit 3 with what to
+    do, never "internal error". A run it stopped is left `interrupted`: `launcher resume`
+    continues it once the cause is gone (finished agent rounds are not run again)."""
+    found = _disk_oserror(exc, set())
+    if found is None:
+        return None
+    key, what = _DISK_ERRNOS[found.errno or 0]
+    where = found.filename if isinstance(found.filename, str) else None
+    holding = f"the file system holding {where}" if where else (
+        "the file systems the launcher writes to (the checkout's .launcher/, the worktrees under "
+        "$XDG_CACHE_HOME/launcher)")
+    first = {
+        "disk_full": f"free space on {holding}",
+        "read_only_file_system": f"make {holding} writable",
+        "disk_io_error": f"check {holding} (`dmesg` shows disk errors) and free space there",
+    }[key]
+    return EnvironmentProblem(
+        f"{what} while writing{'' if where else ' a file'}", where=where, error_key=key,
+        fix=f"{first}, then run `launcher resume` (a run this stopped continues where it stopped; its "
+            "finished agent rounds are not run again) or this command again",
+    )

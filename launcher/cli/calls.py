@@ -23,7 +23,8 @@ from rich.markup import escape
 
 from launcher import process
 from launcher.cli.entry import drop_stdout
-from launcher.errors import ExitCode, LauncherError
+from launcher.errors import ExitCode, LauncherError, disk_problem
+from launcher.models.printable import printable
 
 T = TypeVar("T")
 
@@ -52,8 +53,7 @@ def call(
     except LauncherError as exc:
         if json_mode:
             print_envelope(exc)
-        # escape: user text ("[agents.<name>]", paths, plan keys) is not rich markup
-        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        print_error(exc.message)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         process.kill_all_live_groups()
@@ -63,6 +63,11 @@ def call(
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise  # typer's own ways out
     except Exception as exc:  # a bug: said in our words, its traceback kept for the report
+        if (disk := disk_problem(exc)) is not None:  # a full disk is the machine, not a bug
+            if json_mode:
+                print_envelope(disk)
+            print_error(disk.message)
+            raise typer.Exit(int(disk.exit_code)) from None
         saved = save_traceback(exc)
         what = f"internal error: {type(exc).__name__}: {exc}"
         fix = (f"this is a launcher bug; please report it with the traceback saved in {saved}"
@@ -74,8 +79,15 @@ def call(
                              ensure_ascii=False, separators=(",", ":")))
         if os.environ.get("LAUNCHER_DEBUG"):
             err_console.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
-        err_console.print(f"[bold red]error:[/] {escape(what)}\nFix: {escape(fix)}", highlight=False)
+        print_error(f"{what}\nFix: {fix}")
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def print_error(message: str) -> None:
+    """`error: MESSAGE` on stderr. The message's own line breaks stay; every other control
+    character an agent's file name or words brought is shown escaped, and nothing in it is rich
+    markup ("[agents.<name>]", paths, plan keys are user text)."""
+    err_console.print(f"[bold red]error:[/] {escape(printable(message, newlines=True))}", highlight=False)
 
 
 def command_line() -> str:

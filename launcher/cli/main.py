@@ -29,13 +29,14 @@ from launcher.app.run import plans as plans_app
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
 from launcher.cli import help_format, inspection
-from launcher.cli.calls import OutConsole, call, err_console, print_envelope
+from launcher.cli.calls import OutConsole, call, err_console, print_envelope, print_error
 from launcher.cli.entry import flush_or_drop_stdout
 from launcher.cli.lazy_commands import LazyCommands
 from launcher.cli.pool import pool_app_cli
 from launcher.cli.run_view import RecordingView, run_with_view
 from launcher.errors import ExitCode, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
+from launcher.models.printable import printable
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
 from launcher.store import own_files
@@ -168,7 +169,7 @@ def _fail_usage(what: str, example: str, json_mode: bool) -> None:
     exc = UsageProblem(what, fix=f"for example: {example}")
     if json_mode:
         print_envelope(exc)
-    err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+    print_error(exc.message)
     raise typer.Exit(int(ExitCode.USAGE))
 
 
@@ -289,7 +290,7 @@ def clean(
     integration branch) is kept unless --force."""
     removed = call(lambda: clean_app.clean(Path.cwd(), run_id, all_runs=all_runs, force=force))
     for line in removed:
-        print(line)
+        print(printable(line))  # it names files an agent left: each one line
     kept = sum(line.startswith(("kept ", "skipped ")) for line in removed)
     done = sum(line.startswith(("saved ", "killed ")) for line in removed)  # said, not removed
     print(f"cleaned: {len(removed) - kept - done} item(s)" + (f", kept {kept}" if kept else ""))

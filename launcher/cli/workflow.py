@@ -15,6 +15,7 @@ from launcher.app.workflow.session import WorkflowSession
 from launcher.cli.calls import call
 from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.errors import ExitCode, UsageProblem
+from launcher.models.printable import one_line, printable
 from launcher.models.workflow import WorkflowStatus
 from launcher.ui.view import make_view
 
@@ -34,12 +35,12 @@ def _state_text(data: dict[str, Any]) -> str:
         run = f"  run {phase['run_id']}" if phase["run_id"] else ""
         lines.append(f"  {phase['id']:<16} {phase['status']:<10}{run}")
         for task in phase["tasks"]:
-            lines.append(f"      {task['id']:<36} {task['agent']:<12} {task['state']}")
+            lines.append(f"      {task['id']:<36} {printable(task['agent']):<12} {task['state']}")
         if phase["error"]:
-            lines.append(f"      error: {phase['error']}")
-        lines += [f"      note: {note}" for note in phase.get("notes", [])]
+            lines.append(f"      error: {printable(phase['error'], newlines=True)}")
+        lines += [f"      note: {one_line(note)}" for note in phase.get("notes", [])]
     if data["message"]:
-        lines.append(data["message"])
+        lines.append(printable(data["message"], newlines=True))
     lines += [f"  next: {command}" for command in data["offers"]]
     return "\n".join(lines)
 

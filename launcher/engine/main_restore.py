@@ -10,6 +10,8 @@ artifacts (`.launcher/runs/<run>/<task>/intrusions/<path>`). Then:
   if the agent added it there);
 - an ignored file such as `.env` gets the content kept in memory at run start (small ones, within
   a budget; never stored as git objects);
+- a new special file (a FIFO, a socket: git does not list them; engine/odd_entries.py finds them)
+  is moved aside without being opened, and a new empty directory is removed;
 - anything else (a file over those budgets) is left as the agent made it, and reported as such.
 """
 
@@ -17,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from launcher.engine.odd_entries import OddEntries, empty, forget
 from launcher.engine.tree_guard import MainTreeSnapshot, refresh
 from launcher.git.repo import GitRepo
 
@@ -86,9 +90,43 @@ def _relative(path: Path, root: Path) -> str:
     return str(path)
 
 
+def _remove_empty(path: Path) -> None:
+    """An empty directory, and the empty directories in it (never one holding anything else)."""
+    for entry in path.iterdir():
+        _remove_empty(entry)
+    path.rmdir()
+
+
+def _odd_one(root: Path, rel: str, aside_dir: Path, odd: OddEntries | None) -> str | None:
+    """Put back a special file (moved aside, never opened: a FIFO would block) or an empty
+    directory (removed) that git does not see; None when `rel` is neither."""
+    path = root / rel
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode):
+        if not empty(str(path)):
+            return None
+        _remove_empty(path)
+        said = "a new empty directory, removed"
+    elif stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+        return None
+    else:
+        kind = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device node"
+        moved = _aside(root, rel, aside_dir)
+        said = f"a new {kind}, moved to {_relative(moved, root)}" if moved else f"a {kind}"
+    if odd is not None:
+        forget(odd, rel)
+    return said
+
+
 async def _put_back_one(repo: GitRepo, snapshot: MainTreeSnapshot | None, listed_at_start: set[str],
                         rel: str, aside_dir: Path) -> str:
     path = repo.root / rel
+    if rel not in listed_at_start and (odd := _odd_one(repo.root, rel, aside_dir,
+                                                       snapshot.odd if snapshot else None)) is not None:
+        return odd
     watched = snapshot is not None and rel in snapshot.files
     blob = snapshot.blobs.get(rel) if snapshot is not None else None
     if blob is not None and snapshot is not None:

@@ -9,7 +9,8 @@ an intrusion. Budget: every `.worktreeinclude` file is hashed; other ignored fil
 MAX_IGNORED_FILES, skipping an ignored directory with more than MAX_DIR_FILES files (a `.venv`,
 `node_modules`) and tool caches (CACHE_DIRS); a file over MAX_HASH_BYTES, or past
 MAX_TOTAL_BYTES, is compared by stat only. New ignored files are not looked for (builds and
-caches make them legitimately).
+caches make them legitimately). Special files and empty directories, which git never lists, are
+watched by `engine/odd_entries.py` (its snapshot is part of this one).
 
 So that an agent's change can be put back exactly, the content of dirty and untracked (not
 ignored) files is also stored as git blobs at run start (`git hash-object -w`, as `git stash`
@@ -28,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from launcher.engine.odd_entries import OddEntries, take
 from launcher.git import commits
 from launcher.git.repo import GitRepo
 
@@ -67,6 +69,7 @@ class MainTreeSnapshot:
     blobs: dict[str, str] = field(default_factory=dict)  # dirty/untracked file -> its git blob
     modes: dict[str, int] = field(default_factory=dict)  # ... and its permission bits
     ignored: dict[str, bytes] = field(default_factory=dict)  # ignored file -> its content (memory only)
+    odd: OddEntries | None = None  # special files and empty directories (engine/odd_entries.py)
 
 
 def _digest(path: Path) -> str:
@@ -146,6 +149,8 @@ async def take_main_snapshot(
                 ignored += [p for p in inside if not _excluded(p, exclude)]
         else:
             ignored.append(rel)
+    ignored_dirs = [rel for code, rel in _parse_status(raw.out) if code == "!!" and rel.endswith("/")]
+    snapshot.odd = take(repo.root, ignored_dirs + [p.rstrip("/") for p in exclude], CACHE_DIRS)
     dirty = list(watched)  # not ignored: the user's own work, kept to be put back exactly
     watched += always + [p for p in ignored if p not in set(always)][:MAX_IGNORED_FILES]
     budget = MAX_TOTAL_BYTES

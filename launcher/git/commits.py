@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.errors import GitFailed, LauncherError
+from launcher.git import submodules
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import admin_dir
 
@@ -95,7 +96,36 @@ async def stage_everything(repo: GitRepo, worktree: Path) -> list[str]:
     if not done.ok:
         raise GitFailed(f"`git add -A` failed in {worktree}: {(done.err or done.out).strip()}", where=str(worktree),
                         fix="see the git message; the agent's work is still in the worktree")
-    return nested
+    return nested + await _unstage_made_repositories(repo, worktree)
+
+
+async def _without_commit(repo: GitRepo, worktree: Path, paths: list[str]) -> list[str]:
+    found = []
+    for path in paths:
+        head = await repo.git("rev-parse", "--verify", "-q", "HEAD", cwd=worktree / path, check=False)
+        if not head.ok:
+            found.append(path)
+    return found
+
+
+async def _unstage_made_repositories(repo: GitRepo, worktree: Path) -> list[str]:
+    """Repositories with a commit that the agent made inside the worktree (`git init` then `git
+    commit` in a sub-directory): `git add -A` stages each as a gitlink, a pointer to a commit
+    that exists only inside that directory, as if it were a submodule. One is a new gitlink at a
+    path `.gitmodules` does not declare, with its own `.git`; it is taken out of the index again
+    (its files stay in the worktree) and returned, as a repository with no commit is."""
+    staged = await repo.git("diff", "--cached", "--raw", "-z", "--no-renames", "--ignore-submodules=none",
+                            "HEAD", cwd=worktree, check=False)
+    fields = staged.out.split("\0")
+    added = [path for meta, path in zip(fields[::2], fields[1::2], strict=False)
+             if meta.startswith(":000000 160000 ")]
+    if not added:
+        return []
+    declared = await submodules.declared(repo, worktree)
+    made = [path for path in added if path not in declared and os.path.lexists(worktree / path / ".git")]
+    if made:
+        await repo.git("--literal-pathspecs", "reset", "-q", "--", *made, cwd=worktree)
+    return made
 
 
 _NO_COMMIT_CHECKED_OUT = re.compile(r"^error: '(.+)/' does not have a commit checked out$", re.M)
@@ -118,14 +148,17 @@ async def commit_pending(
     NestedRepository (after committing the rest) when a repository the agent made inside the
     worktree kept some of its files out."""
     nested = await stage_everything(repo, worktree)
+    made = set(nested) - set(await _without_commit(repo, worktree, nested))
     done = await repo.git(
         "commit", "-q", "--no-verify", "-m", with_trailers(message, trailers), cwd=worktree, check=False
     )
     nothing = not done.ok and any(text in done.out + done.err for text in _NOTHING_TO_COMMIT)
     if nested and (done.ok or nothing):
         listed = ", ".join(f"{path}/" for path in nested)
+        kind = ("with commits of its own inside its worktree ({}; a nested repository, not a submodule of "
+                "this one)" if set(nested) & made else "with no commit inside its worktree ({})").format(listed)
         raise NestedRepository(
-            f"the agent made a git repository with no commit inside its worktree ({listed}): its files "
+            f"the agent made a git repository {kind}: its files "
             f"cannot be committed to the task's branch and stay uncommitted in {worktree}"
             + ("; everything else is committed on the branch" if done.ok else ""),
             where=str(worktree / nested[0]),

@@ -294,6 +294,10 @@ class GitRepo:
             with os.fdopen(fd, "wb") as out:
                 result = await self.git(*args, cwd=cwd, stdout_to=out)
             os.replace(partial, path)
+        except OSError as exc:  # no space left (ENOSPC) while writing: say which file
+            if exc.filename is None:
+                raise OSError(exc.errno, exc.strerror, str(path)) from exc
+            raise
         finally:
             Path(partial).unlink(missing_ok=True)
         return result

@@ -97,8 +97,28 @@ async def written_uninitialised(repo: GitRepo, tree: Path) -> list[str]:
     return sorted(found)
 
 
-def pointer_problem(gitlinks: list[str]) -> str | None:
-    """Why a task that changed submodule pointers cannot be approved (None if it changed none)."""
+async def made_repositories(repo: GitRepo, tree: Path, start: str, gitlinks: list[str]) -> list[str]:
+    """The gitlinks among `gitlinks` that are no submodule: new since `start` and not declared in
+    the tree's `.gitmodules`. They are repositories the agent made (`git init`, a commit inside,
+    `git add` of the directory), whose commits exist only in the worktree."""
+    if not gitlinks:
+        return []
+    before = await repo.git("--literal-pathspecs", "ls-tree", "-z", start, "--", *gitlinks, check=False)
+    was_gitlink = {entry.partition("\t")[2] for entry in before.out.split("\0") if entry.startswith("160000 ")}
+    declared_now = await declared(repo, tree)
+    return [path for path in gitlinks if path not in was_gitlink and path not in declared_now]
+
+
+def pointer_problem(gitlinks: list[str], made: list[str] | None = None) -> str | None:
+    """Why a task that changed submodule pointers cannot be approved (None if it changed none).
+    `made` (a subset): new gitlinks that are no submodule, repositories the agent made."""
+    if made:
+        listed = ", ".join(f"{path}/" for path in made)
+        return (f"committed a git repository it made inside its worktree ({listed}; `git init` in a "
+                "sub-directory: a nested repository, not a submodule of this one) as a pointer to a commit "
+                "that exists only in that directory: the task's branch cannot carry its files. Scaffold "
+                "without `git init` (the worktree is already a git repository); to keep those files, copy "
+                "them out of the kept worktree")
     if not gitlinks:
         return None
     return (f"changed the commit of submodule {', '.join(gitlinks)}: the launcher does not land "

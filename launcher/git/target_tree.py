@@ -10,6 +10,9 @@ the result on the integration branch, or says exactly what to run.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +188,99 @@ async def _half_updated(repo: GitRepo, old: str, new: str) -> bool:
     return all(now.get(p) in (before.get(p), after.get(p)) for p in candidates)
 
 
+@dataclass
+class TreeBefore:
+    """What the main work tree held, before an update, at the paths the landing adds and at
+    their parent directories: "dir", "other" or None (nothing there)."""
+
+    added: list[str]
+    kinds: dict[str, str | None]
+
+
+def _kind(path: Path) -> str | None:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    return "dir" if stat.S_ISDIR(mode) else "other"
+
+
+async def before_update(repo: GitRepo, old: str, new: str) -> TreeBefore:
+    """Taken before `read-tree -u` moves the main work tree from `old` to `new`, so that a failed
+    update can be undone (`undo_update`)."""
+    listed = _split_z((await repo.git("diff", "--name-status", "-z", "--no-renames", old, new)).out)
+    added = [path for status, path in zip(listed[::2], listed[1::2], strict=False) if status == "A"]
+    kinds: dict[str, str | None] = {}
+    for path in added:
+        kinds[path] = _kind(repo.root / path)
+        parent = Path(path).parent
+        while parent != Path(".") and parent.as_posix() not in kinds:
+            kinds[parent.as_posix()] = _kind(repo.root / parent)
+            parent = parent.parent
+    return TreeBefore(added, kinds)
+
+
+async def undo_update(repo: GitRepo, old: str, new: str, before: TreeBefore,
+                      landed_is_ours: bool = False) -> str | None:
+    """Put the main work tree back as it was before an update from `old` to `new` that failed
+    half-way (no space left, a file that could not be written): what the update wrote where
+    nothing was is removed (a truncated file, an empty one, the directories it made), and the
+    files it changed or deleted get their content at `old` back. A file that was there before is
+    never removed (git refuses to overwrite one: it is the user's), unless `landed_is_ours` and it
+    holds exactly the landed content (what a killed earlier update wrote). None when the tree is
+    as before; else what could not be put back."""
+    problems: list[str] = []
+    landed = await _blobs(repo, new, before.added) if landed_is_ours and before.added else {}
+    for path in before.added:
+        at = repo.root / path
+        now, then = _kind(at), before.kinds.get(path)
+        if now is None:
+            continue
+        ours = then is None or (then == "dir" and now != "dir")
+        if not ours and landed and now == "other" and at.is_file() and not at.is_symlink():
+            ours = (await repo.git("hash-object", "--", path, check=False)).out.strip() == landed.get(path)
+        if not ours:
+            continue
+        try:
+            if now == "dir":
+                at.rmdir()  # an added submodule's empty directory; never one holding files
+            else:
+                at.unlink()
+        except OSError as exc:
+            problems.append(f"{path}: {exc.strerror}")
+    for name, kind in sorted(before.kinds.items(), key=lambda item: item[0].count("/"), reverse=True):
+        at = repo.root / name
+        if kind != "dir" and _kind(at) == "dir":
+            with contextlib.suppress(OSError):  # not empty: something else is in it, left alone
+                at.rmdir()
+    added = set(before.added)
+    dirty = [p for p in _split_z((await repo.git("diff-files", "--name-only", "-z", check=False)).out)
+             if p not in added]
+    changed = set(_split_z((await repo.git("diff", "--name-only", "-z", "--no-renames", old, new)).out))
+    restore = sorted(p for p in dirty if p in changed)
+    for start in range(0, len(restore), _PATHS_PER_CALL):
+        done = await repo.git("--literal-pathspecs", "checkout", old, "--", *restore[start:start + _PATHS_PER_CALL],
+                              check=False)
+        if not done.ok:
+            problems.append(done.err.strip() or f"git checkout {old[:12]} failed")
+    return "; ".join(problems) or None
+
+
+def update_failed_hint(err: str, left: str | None) -> str:
+    """What to do before merging by hand after a failed update (the tree was put back)."""
+    if left is not None:
+        return "Move the files named above aside, then run"
+    if "No space left" in err or "unable to write" in err:
+        return "Free space on the main work tree's file system, then run `launcher land` or"
+    return "Move the files named above aside, then run"
+
+
+def undone(reason: str, left: str | None) -> str:
+    if left is None:
+        return reason + "; what it had written was removed, so the work tree is as before"
+    return f"{reason}; and what it had written could not all be removed ({left})"
+
+
 async def finish_tree_update(
     repo: GitRepo, *, target_branch: str, old: str, new: str, integration_branch: str,
     on_step: StepSink = _no_step,
@@ -215,14 +311,16 @@ async def finish_tree_update(
                 # A half-written update only has files at their old or new content: --reset
                 # finishes it (the two-tree form refuses files that differ from the index).
                 how_far = ["--reset", "-u", new] if half else ["-m", "-u", old, new]
+                before = await before_update(repo, old, new)
                 updated = await repo.git("read-tree", *how_far, check=False)
                 if updated.ok:
                     on_step(TREE_UPDATED, True)
                     return AdvanceResult(True, target_branch, (
                         f"{target_branch} advanced to {new[:12]}; finished updating the main work "
                         "tree after the interruption"))
-                reason = f"the main work tree could not be updated ({updated.err.strip()})"
-                how = merge_hint("Move the files named above aside, then run", target_branch)
+                left = await undo_update(repo, old, new, before, landed_is_ours=half)
+                reason = undone(f"the main work tree could not be updated ({updated.err.strip()})", left)
+                how = merge_hint(update_failed_hint(updated.err, left), target_branch)
             else:
                 reason = "files in the main work tree changed after the landing was interrupted"
                 how = merge_hint("Commit or stash them, then run", target_branch)

@@ -2,15 +2,57 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from launcher.errors import EnvironmentProblem
+from launcher.errors import EnvironmentProblem, disk_problem
 
 BUSY_TIMEOUT_S = 30
+
+
+NEARLY_FULL_BYTES = 1 << 20  # less free space than this, an I/O error while writing is the disk being full
+
+
+def _free_bytes(path: Path) -> int | None:
+    for folder in (path.parent, *path.parent.parents):
+        try:
+            return shutil.disk_usage(folder).free
+        except OSError:
+            continue
+    return None
+
+
+def _disk_problem(path: Path, exc: BaseException, reason: str) -> EnvironmentProblem | None:
+    """A full disk or a failing one is not a damaged journal: moving the journal aside would
+    lose the runs' state (a landing left half-done could no longer be finished), and freeing
+    space is the fix. SQLite says SQLITE_FULL when a write finds no room, and a bare
+    SQLITE_IOERR ("disk I/O error") when its -wal or -shm file cannot grow."""
+    if (oserror := disk_problem(exc)) is not None:  # .launcher/ could not be made: ENOSPC, EROFS...
+        return oserror
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    full = name == "SQLITE_FULL" or "disk is full" in reason
+    io_error = name.startswith("SQLITE_IOERR") or "disk I/O error" in reason
+    if not (full or io_error):
+        return None
+    free = _free_bytes(path)
+    if full or (free is not None and free < NEARLY_FULL_BYTES):
+        left = "" if free is None else f" ({free // 1024} KiB free)"
+        return EnvironmentProblem(
+            f"the disk is full: the journal could not be written ({reason}){left}", where=str(path),
+            error_key="disk_full",
+            fix=f"free space on the file system holding {path.parent}, then run the command again (`launcher "
+                "resume` continues an interrupted run). Keep the journal where it is: it is not damaged, and "
+                "it records what the launcher did (a landing left half-done is finished from it)",
+        )
+    return EnvironmentProblem(
+        f"the disk could not be read or written: {reason}", where=str(path), error_key="disk_io_error",
+        fix=f"check the file system holding {path.parent} (free space, quota, `dmesg` for I/O errors), then "
+            "run the command again. Keep the journal where it is: an I/O error does not mean it is damaged",
+    )
 
 
 def unusable(path: Path, exc: BaseException) -> EnvironmentProblem:
@@ -22,6 +64,8 @@ def unusable(path: Path, exc: BaseException) -> EnvironmentProblem:
             f"the journal is locked by another process (waited {BUSY_TIMEOUT_S}s): {reason}", where=str(path),
             fix="wait for the other launcher command to finish, then run this again", error_key="journal_busy",
         )
+    if (disk := _disk_problem(path, exc, reason)) is not None:
+        return disk
     return EnvironmentProblem(
         f"the journal cannot be used: {reason}", where=str(path), error_key="journal_unusable",
         fix=f"move it aside (mv {path} {path}.damaged, and its -wal and -shm files if any) and run "

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from launcher.models.events import Event
+from launcher.models.printable import one_line, printable
 from launcher.models.states import TaskState
 
 COLUMNS = ("task", "role", "agent", "state", "round", "elapsed", "cost", "files", "verdict")
@@ -141,8 +142,8 @@ class LiveView:
                 self._apply_state(event)
             elif event.kind in ("note", "run") and event.message:
                 label = event.task_id or ("run" if event.kind == "run" else "")
-                text = " ".join(event.message.split())
-                self.last_note = f"{label}: {text}" if label else text
+                text = one_line(event.message)
+                self.last_note = f"{printable(label)}: {text}" if label else text
 
     def stop(self) -> None:
         live, self._live = self._live, None
@@ -174,15 +175,15 @@ class LiveView:
                 )
             for row in self.rows.values():
                 table.add_row(  # Text, not str: roles and agents are user text, never markup
-                    Text(row.id),
-                    Text(row.role),
-                    Text(row.agent),
+                    Text(printable(row.id)),
+                    Text(printable(row.role)),
+                    Text(printable(row.agent)),
                     Text(row.state.value, style=STATE_STYLES.get(row.state, "")),
                     "" if row.iteration is None else str(row.iteration),
                     format_elapsed(row.elapsed(now)),
                     "" if row.cost_usd is None else f"${row.cost_usd:.2f}",
                     "" if row.files is None else str(row.files),
-                    row.verdict or "",
+                    Text(printable(row.verdict or "")),
                 )
             parts: list[RenderableType] = [table, self.progress_line()]
             if self.last_note:

@@ -7,6 +7,7 @@ import time
 from typing import TextIO
 
 from launcher.models.events import Event
+from launcher.models.printable import one_line, printable
 
 
 def clock(at: float) -> str:
@@ -30,8 +31,9 @@ def format_event(event: Event) -> str | None:
         word = event.kind
     else:
         return None
-    parts = [clock(event.at), word] if event.kind == "run" else [clock(event.at), event.task_id or "-", word]
-    message = " ".join(event.message.split())  # one event, one line
+    task = printable(event.task_id or "-")
+    parts = [clock(event.at), word] if event.kind == "run" else [clock(event.at), task, word]
+    message = one_line(event.message)  # one event, one line; an agent's file name writes no line of its own
     if message:
         parts.append(message)
     return " ".join(parts)

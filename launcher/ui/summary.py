@@ -10,6 +10,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Table
 from rich.text import Text
 
+from launcher.models.printable import one_line, printable, quote_path
 from launcher.models.report import RunReport, TaskReport
 from launcher.models.states import TaskState
 from launcher.ui.live import STATE_STYLES
@@ -31,10 +32,9 @@ def _state_style(state: str) -> str:
 
 
 def _one_line(text: str, limit: int | None = None) -> str:
-    line = " ".join(text.split())
-    if limit is not None and len(line) > limit:
-        line = line[: limit - 1] + "…"
-    return line
+    """Text from the journal (messages hold agents' file names and words): one line, control
+    characters escaped (models/printable.py)."""
+    return one_line(text, limit)
 
 
 def _where_lines(report: RunReport) -> list[str]:
@@ -71,7 +71,7 @@ class TaskRows:
     a task failed are never squeezed to nothing."""
 
     def __init__(self, report: RunReport) -> None:
-        self.title = f"run {report.run_id}"
+        self.title = f"run {printable(report.run_id)}"
         self.rows = [(task.id, _state(task.state, report.status), _state_style(task.state), task.merged,
                       len(task.files), _one_line(_message(task), 300)) for task in report.tasks]
 
@@ -119,14 +119,14 @@ def render_summary(report: RunReport) -> RenderableType:
     if report.message:
         status.append(f" - {_one_line(report.message)}")
     parts: list[RenderableType] = [table, status]
-    parts.extend(Text(line) for line in _where_lines(report))
-    parts.extend(Text(line) for line in [*_epic_lines(report), *_claim_lines(report),
-                                         *_queue_lines(report), *_spend_lines(report)])
+    parts.extend(Text(printable(line)) for line in _where_lines(report))
+    parts.extend(Text(printable(line)) for line in [*_epic_lines(report), *_claim_lines(report),
+                                                    *_queue_lines(report), *_spend_lines(report)])
     kept = _kept(report)
     if kept:
         parts.append(Text("Kept for inspection (branch, worktree):"))
-        parts.extend(Text(f"  {t.id}: {t.branch}  {t.worktree}") for t in kept)
-    parts.extend(Text(line) for line in _note_lines(report))
+        parts.extend(Text(printable(f"  {t.id}: {t.branch}  {t.worktree}")) for t in kept)
+    parts.extend(Text(printable(line)) for line in _note_lines(report))
     return Group(*parts)
 
 
@@ -149,7 +149,8 @@ SHOWN_PAIRS = 20
 def _some(paths: list[str]) -> str:
     """At most SHOWN_PATHS of them (a task may change 100,000 files; `--json` lists them all)."""
     extra = len(paths) - SHOWN_PATHS
-    return ", ".join(paths[:SHOWN_PATHS]) + (f" and {extra} more (`--json` lists them)" if extra > 0 else "")
+    shown = ", ".join(quote_path(p) for p in paths[:SHOWN_PATHS])  # as git quotes them: one line each
+    return shown + (f" and {extra} more (`--json` lists them)" if extra > 0 else "")
 
 
 def _claim_lines(report: RunReport) -> list[str]:
@@ -219,7 +220,7 @@ def markdown_summary(report: RunReport) -> str:
 def _epic_lines(report: RunReport) -> list[str]:
     lines = []
     for epic in report.epics:
-        shared = "; ".join(f"{path} ({', '.join(ids)})" for path, ids in epic.shared_files.items())
+        shared = "; ".join(f"{quote_path(path)} ({', '.join(ids)})" for path, ids in epic.shared_files.items())
         lines.append(f"epic {epic.id}: {epic.decision}" + (f"; shared files: {shared}" if shared else ""))
     return lines
 

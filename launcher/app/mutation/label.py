@@ -32,6 +32,7 @@ from launcher.models.judge import (
     load_judge_file,
     survivors_digest,
 )
+from launcher.models.printable import printable
 from launcher.mutation.merge import load_run
 from launcher.mutation.report_stryker import embedded_sources, entries
 from launcher.store.files import atomic_write_text, strict_json
@@ -116,7 +117,8 @@ async def operator(repo: GitRepo) -> str:
 def _judge_line(call: JudgeCall | None) -> str:
     if call is None:
         return "judge: not judged"
-    return f"judge: {call.classification} (confidence {call.confidence:.2f}): {call.justification}"
+    # the justification is the judge agent's words: printed escaped (models/printable.py)
+    return f"judge: {call.classification} (confidence {call.confidence:.2f}): {printable(call.justification)}"
 
 
 def _question(call: JudgeCall | None, flip_mode: bool) -> str:

@@ -10,17 +10,20 @@ from pathlib import PurePosixPath
 from typing import Any
 
 
-def _normal(path: str) -> str:
-    """`./src/a.py` and `src/a.py` are one claim."""
-    text = path.strip().replace("\\", "/")
-    return str(PurePosixPath(text)) if text else text
+def _claim(path: str) -> str:
+    """A claim as the path git would report: `./src/a.py`, `src//a.py` and `src/a.py` are one
+    claim, and `src/` names the directory `src`. Nothing else is changed: git paths are POSIX, so
+    a backslash is a character of the name (`back\\slash` is not `back/slash`), and so are
+    leading and trailing spaces."""
+    return str(PurePosixPath(path))
 
 
 def disagreements(claimed: list[str], real: list[str]) -> tuple[list[str], list[str]]:
-    """(claimed but not changed, changed but not claimed), each sorted. A claim of a directory
-    (`src/`, or `src` when files under it changed) covers the changed files under it."""
-    claims = {_normal(p) for p in claimed if isinstance(p, str) and p.strip()}
-    changed = {_normal(p) for p in real}
+    """(claimed but not changed, changed but not claimed), each sorted. The real paths are taken
+    exactly as git reported them, and reported so. A claim of a directory (`src/`, or `src` when
+    files under it changed) covers the changed files under it."""
+    claims = {_claim(p) for p in claimed if isinstance(p, str) and p}
+    changed = set(real)
     parents = {path: [str(d) for d in PurePosixPath(path).parents if str(d) != "."] for path in changed}
     dirs = {d for ds in parents.values() for d in ds}
     claimed_dirs = {claim for claim in claims - changed if claim in dirs}

@@ -27,7 +27,7 @@ from launcher.app.run import other_runs
 from launcher.app.run.own_output import open_for_writing
 from launcher.app.run.ref_owner import RefOwners
 from launcher.concurrency import each
-from launcher.engine import main_restore, reaper, tree_guard
+from launcher.engine import main_restore, odd_entries, reaper, tree_guard
 from launcher.errors import LauncherError
 from launcher.git import guard, index_guard, ref_guard
 from launcher.models.states import TaskState
@@ -376,6 +376,10 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
             found.append(entry[3:])
     if ctx.main_contents is not None:
         found += await anyio.to_thread.run_sync(tree_guard.changed_since, ctx.main_contents, since)
+        if (odd := ctx.main_contents.odd) is not None:  # a FIFO, an empty directory: git lists neither
+            made = await anyio.to_thread.run_sync(odd_entries.new_since, odd)
+            found += [rel for rel in made if (when := tree_guard.ctime_of(ctx.repo.root / rel)) is None
+                      or when >= since - 1]
     own = _own_paths(ctx) if found else ()  # what the launcher writes itself (its output files)
     fresh = sorted(p for p in set(found) if p not in ctx.reported_intrusions and not _is_own(p, own))
     if fresh:  # what another launcher process wrote there (its output files, its ledgers)

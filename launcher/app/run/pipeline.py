@@ -261,7 +261,8 @@ async def _collect_and_decide(
         "start_sha": start_sha,
         "head_sha": head,
         "files_changed": real_files,
-        "submodule_changes": sorted(c.path for c in changed if c.gitlink),
+        "submodule_changes": (gitlinks := sorted(c.path for c in changed if c.gitlink)),
+        "nested_repositories": await submodules.made_repositories(ctx.repo, worktree, start_sha, gitlinks),
         "submodule_uncommitted": await submodules.with_uncommitted_work(ctx.repo, worktree),
         "submodule_uninitialised_writes": await submodules.written_uninitialised(ctx.repo, worktree),
         "claimed_files": contract.files_changed,
@@ -325,7 +326,7 @@ async def _decide(
         return TaskState.FAILED, f"agent reports failure: {contract.summary}", []
     # Before the claims: work inside a submodule is in the worktree, where the branch cannot
     # carry it, and saying so beats "the branch changed nothing".
-    moved_submodules = (submodules.pointer_problem(facts["submodule_changes"])
+    moved_submodules = (submodules.pointer_problem(facts["submodule_changes"], facts["nested_repositories"])
                         or submodules.uncommitted_problem(facts["submodule_uncommitted"])
                         or submodules.uninitialised_problem(facts.get("submodule_uninitialised_writes", [])))
     if moved_submodules:

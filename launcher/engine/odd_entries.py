@@ -1,0 +1,149 @@
+"""What `git status` never lists in the main checkout: special files (a FIFO, a socket, a device
+node) and empty directories. An agent can make them there all the same, and a FIFO left in a
+work tree hangs whatever opens it for reading (`grep -r`, an editor's indexer, a backup).
+
+At run start every directory of the main checkout is recorded with its mtime (not the git dir,
+ignored directories, tool caches or the launcher's own paths), and the special files and empty
+directories already there. A check looks into the directories whose mtime changed, and the new
+ones, for special files and empty directories that were not there: those are intrusions, put
+back by `engine/main_restore.py` (a special file moved aside without being opened, an empty
+directory removed). Nothing is opened, only listed and stat'ed."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_DIRS = 50_000  # a tree with more directories is watched this far (a vendored tree, say)
+
+
+@dataclass
+class OddEntries:
+    root: Path
+    skip: frozenset[str]  # directories not looked into (relative, no trailing slash)
+    skip_names: frozenset[str] = frozenset()  # ... and by name, anywhere (tool caches)
+    dirs: dict[str, int] = field(default_factory=dict)  # directory -> st_mtime_ns ("" the root)
+    present: set[str] = field(default_factory=set)  # special files and empty dirs there at start
+
+
+def _rel(root: Path, path: str) -> str:
+    rel = os.path.relpath(path, root)
+    return "" if rel == "." else rel.replace(os.sep, "/")
+
+
+def _odd(entry: os.DirEntry[str]) -> str | None:
+    """'special' for a FIFO, socket or device; 'dir' for a directory; None otherwise."""
+    try:
+        mode = entry.stat(follow_symlinks=False).st_mode
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+        return None
+    return "special"
+
+
+def empty(path: str) -> bool:
+    """A directory holding nothing, or only directories that hold nothing."""
+    try:
+        with os.scandir(path) as entries:
+            return all(e.is_dir(follow_symlinks=False) and empty(e.path) for e in entries)
+    except OSError:
+        return False
+
+
+def _walk(snapshot: OddEntries) -> dict[str, list[tuple[str, str]]]:
+    """Each directory (not skipped) -> its (name, kind) entries that are special files or dirs."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    stack = [str(snapshot.root)]
+    while stack and len(found) < MAX_DIRS:
+        folder = stack.pop()
+        rel = _rel(snapshot.root, folder)
+        kids: list[tuple[str, str]] = []
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    kind = _odd(entry)
+                    if kind is None:
+                        continue
+                    child = f"{rel}/{entry.name}" if rel else entry.name
+                    if kind == "dir" and _skipped(snapshot, child, entry.name):
+                        continue
+                    kids.append((entry.name, kind))
+                    if kind == "dir":
+                        stack.append(entry.path)
+        except OSError:
+            continue
+        found[rel] = kids
+    return found
+
+
+def _skipped(snapshot: OddEntries, rel: str, name: str) -> bool:
+    return name == ".git" or name in snapshot.skip_names or rel in snapshot.skip
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.lstat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def take(root: Path, skip: list[str], skip_names: frozenset[str] = frozenset()) -> OddEntries:
+    """Record the main checkout's directories and what odd entries are there already."""
+    snapshot = OddEntries(root, frozenset(s.rstrip("/") for s in skip), skip_names)
+    for rel, kids in _walk(snapshot).items():
+        mtime = _mtime(root / rel)
+        if mtime is not None:
+            snapshot.dirs[rel] = mtime
+        for name, kind in kids:
+            child = f"{rel}/{name}" if rel else name
+            if kind == "special" or empty(str(root / child)):
+                snapshot.present.add(child)
+    return snapshot
+
+
+def new_since(snapshot: OddEntries) -> list[str]:
+    """Special files and empty directories made since the snapshot (an empty directory made
+    inside another new one is named once, by its top). A directory whose mtime did not change
+    gained no entry: one lstat each; only the changed ones, and the new directories in them, are
+    listed."""
+    found: list[str] = []
+
+    def look_into(rel: str, new: bool) -> None:
+        try:
+            with os.scandir(snapshot.root / rel if rel else snapshot.root) as entries:
+                listed = list(entries)
+        except OSError:
+            return
+        for entry in listed:
+            child = f"{rel}/{entry.name}" if rel else entry.name
+            kind = _odd(entry)
+            if kind is None or (kind == "dir" and _skipped(snapshot, child, entry.name)):
+                continue
+            if not new and (child in snapshot.present or child in snapshot.dirs):
+                continue
+            if kind == "special" or empty(entry.path):
+                found.append(child)
+            else:  # a new directory holding files (git lists those): what else is in it?
+                look_into(child, True)
+
+    for rel, mtime in list(snapshot.dirs.items()):
+        if _mtime(snapshot.root / rel) != mtime:
+            look_into(rel, False)
+    return sorted(found)
+
+
+def forget(snapshot: OddEntries, rel: str) -> None:
+    """A path put back (moved aside, removed): the directory that held it changed, by the
+    launcher; take its new mtime."""
+    parent = rel.rpartition("/")[0]
+    mtime = _mtime(snapshot.root / parent)
+    if parent in snapshot.dirs and mtime is not None:
+        snapshot.dirs[parent] = mtime
+
+
+__all__ = ["OddEntries", "empty", "forget", "new_since", "take"]
