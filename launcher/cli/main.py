@@ -28,8 +28,8 @@ from launcher.app.run import lessons as lessons_app
 from launcher.app.run import plans as plans_app
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
-from launcher.cli import help_format, inspection
-from launcher.cli.calls import OutConsole, call, err_console, print_envelope
+from launcher.cli import help_format, inspection, out_streams
+from launcher.cli.calls import OutConsole, call, err_console, print_envelope, report_internal_error
 from launcher.cli.entry import flush_or_drop_stdout
 from launcher.cli.lazy_commands import LazyCommands
 from launcher.cli.pool import pool_app_cli
@@ -444,7 +444,18 @@ def main() -> None:
     # run's status back, unless started under `nohup` (SIGHUP ignored: keep running).
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         signal.signal(signal.SIGHUP, _on_sigterm)
-    app()
+    try:
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # what is still buffered fails here, not silently at exit
+    except Exception as exc:  # outside an app call (printing, say): still exit 70, never a traceback
+        # (an app function's errors are turned into their exit codes by `call`)
+        sys.exit(report_internal_error(exc, json_mode="--json" in sys.argv[1:]))
+    except SystemExit:
+        if (failure := out_streams.unsaid_failure()) is not None:  # output lost: never a silent exit code
+            sys.exit(report_internal_error(failure, json_mode="--json" in sys.argv[1:]))
+        raise
 
 
 if __name__ == "__main__":
