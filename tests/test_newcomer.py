@@ -310,9 +310,9 @@ def test_resume_retry_failed_reruns_failed_tasks_and_what_they_held_up(repo: Pat
 def test_task_rows_of_a_run_feed_the_table_of_resume(repo: Path, tmp_path: Path) -> None:
     plan = write_plan(tmp_path / "plan.json", [{"id": "x", "role": "docs", "script": [{"exit": 1}]}])
     run_id = json.loads(launcher_cli(repo, "run", str(plan), "--json").stdout)["run_id"]
-    rows = anyio.run(inspect_app.task_rows, repo, run_id)
-    assert rows == [("x", "docs", "scripted")]
-    assert anyio.run(inspect_app.task_rows, repo, "r-20990101-000000-abcd") == []
+    assert anyio.run(inspect_app.task_rows, repo, run_id) == (run_id, [("x", "docs", "scripted")])
+    assert anyio.run(inspect_app.task_rows, repo, None) == (run_id, [("x", "docs", "scripted")])  # the latest
+    assert anyio.run(inspect_app.task_rows, repo, "r-20990101-000000-abcd") == (None, [])
 
 
 # 6. Exit codes: status succeeded at showing; a repository without a commit.

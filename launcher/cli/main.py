@@ -111,8 +111,10 @@ def _view(json_mode: bool, quiet: bool) -> RecordingView:
 _run_with_view = run_with_view
 
 
-def _tasks_of(run_id: str | None) -> list[tuple[str, str, str]]:
-    """The run's tasks (id, role, agent) for the live table of a command that continues it."""
+def _run_of(run_id: str | None) -> tuple[str | None, list[tuple[str, str, str]]]:
+    """The run a command that continues it drives (`run_id`, else the latest: resolved once, here,
+    so a Ctrl-C before its first event still names it and prints its report) and its tasks (id,
+    role, agent) for the live table."""
     return call(lambda: inspect_app.task_rows(Path.cwd(), run_id))
 
 
@@ -182,8 +184,9 @@ def resume(
 ) -> None:
     """Continue an interrupted run: done stays done, dead agents re-run, nothing lands twice."""
     view = _view(json_mode, quiet)
+    run_id, tasks = _run_of(run_id)
     report = _run_with_view(
-        view, _tasks_of(run_id),
+        view, tasks,
         lambda: resume_run(Path.cwd(), run_id, view.handle, retry_failed=retry_failed), json_mode, run_id)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
@@ -205,7 +208,8 @@ def land(
                                 json_mode, continues="launcher land")
         _finish(report, json_mode=json_mode, quiet=quiet)
         return
-    report = _run_with_view(view, _tasks_of(run_id), lambda: land_app.land_run(Path.cwd(), run_id, view.handle),
+    run_id, tasks = _run_of(run_id)
+    report = _run_with_view(view, tasks, lambda: land_app.land_run(Path.cwd(), run_id, view.handle),
                             json_mode, run_id, continues="launcher land")
     _finish(report, json_mode=json_mode, quiet=quiet)
 
@@ -363,7 +367,7 @@ def choose_cmd(
     """Decide an escalated task: approve lands it, continue allows more rounds, tech-debt or defer."""
     view = _view(json_mode, quiet)
     report = _run_with_view(
-        view, _tasks_of(run_id), lambda: choose_app.choose(Path.cwd(), run_id, task_id, choice.value,
+        view, _run_of(run_id)[1], lambda: choose_app.choose(Path.cwd(), run_id, task_id, choice.value,
                                             note or "operator decision", view.handle), json_mode, run_id)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
@@ -378,7 +382,7 @@ def grade(
     """Re-run grading by hand on a task's branch (e.g. after its approval was withdrawn)."""
     view = _view(json_mode, quiet)
     report = _run_with_view(
-        view, _tasks_of(run_id), lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle), json_mode,
+        view, _run_of(run_id)[1], lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle), json_mode,
         run_id)
     _finish(report, json_mode=json_mode, quiet=quiet)
 

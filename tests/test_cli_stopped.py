@@ -1,0 +1,58 @@
+"""What a command that drives a run says when it is stopped, or while it drives the run: the
+run it was about, and a way on that works (README, "Task states and exit codes": 130)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helpers import git, launcher_cli
+
+
+def _start(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "launcher", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.exists(), f"never reached: {path}"
+
+
+def test_ctrl_c_of_land_of_the_latest_run_reports_that_run_and_names_it(repo: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "check-started"
+    (repo / "launcher.toml").write_text(
+        f'default_agent = "scripted"\n[merge]\nintegration_check = "touch {marker}; sleep 30"\n'
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "config")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}]}))
+    done = launcher_cli(repo, "run", str(plan), "--no-merge", "--json")
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
+
+    land = _start(repo, "land", "--json")  # no RUN: the latest
+    _wait_for(marker, land)
+    os.killpg(land.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+    out, err = land.communicate(timeout=60)
+    assert land.returncode == 130, err
+    report = json.loads(out)  # the run's report, not "nothing was recorded"
+    assert (report["run_id"], report["status"]) == (run_id, "interrupted")
+    assert f"`launcher land {run_id}` continues" in err
+    assert "again to finish" not in err
