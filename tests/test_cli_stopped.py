@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -56,3 +57,38 @@ def test_ctrl_c_of_land_of_the_latest_run_reports_that_run_and_names_it(repo: Pa
     assert (report["run_id"], report["status"]) == (run_id, "interrupted")
     assert f"`launcher land {run_id}` continues" in err
     assert "again to finish" not in err
+
+
+def _agents_at_work(db: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            if (
+                db.exists()
+                and sqlite3.connect(db).execute("SELECT count(*) FROM tasks WHERE agent_pgid IS NOT NULL").fetchone()[0]
+            ):
+                return
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the demo's agents never started")
+
+
+def test_ctrl_c_of_the_demo_names_its_sample_repo_and_how_to_finish_or_remove_it(tmp_path: Path) -> None:
+    sample = tmp_path / "w" / "calc-repo"
+    demo = _start(tmp_path, "demo", "--json", "--where", "w")
+    _agents_at_work(sample / ".launcher" / "launcher.db", demo)
+    os.killpg(demo.pid, signal.SIGINT)
+    out, err = demo.communicate(timeout=60)
+    assert demo.returncode == 130, err
+    report = json.loads(out)  # the demo's run, found in its sample repo, not here
+    run_id = report["run_id"]
+    assert report["status"] == "interrupted"
+    assert "again to finish" not in err  # again would build a new sample repo, never finish this one
+    resume = f"`cd {sample.resolve()} && launcher resume {run_id}` finishes it"
+    assert resume in err
+    assert f"`cd {sample.resolve()} && launcher clean --all --force`, then delete {sample.resolve()}" in err
+
+    finished = launcher_cli(sample, "resume", run_id, "--json")  # as the line says
+    assert finished.returncode == 0 or finished.returncode == 1, finished.stderr  # 1: the demo's planned failures
+    assert json.loads(finished.stdout)["status"] in ("succeeded", "failed")

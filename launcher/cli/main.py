@@ -30,6 +30,7 @@ from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
 from launcher.cli import help_format, inspection, out_streams
 from launcher.cli.calls import OutConsole, call, err_console, print_envelope, report_internal_error
+from launcher.cli.demo_stopped import stopped_line
 from launcher.cli.entry import flush_or_drop_stdout
 from launcher.cli.lazy_commands import LazyCommands
 from launcher.cli.pool import pool_app_cli
@@ -322,20 +323,23 @@ def demo(
     if workflow and mutation:
         _fail_usage("give --workflow or --mutation, not both (they are two demos)", "launcher demo --workflow",
                     json_mode)
+    kind = "mutation" if mutation else "workflow" if workflow else "run"
+    root = call(lambda: demo_app.new_sample_dir(where, kind), json_mode=json_mode)  # named if stopped
     if mutation:
         from launcher.cli.mutation_loop import run_demo_mutation
 
-        run_demo_mutation(where, json_mode=json_mode)
+        run_demo_mutation(root, temp=where is None, json_mode=json_mode)
     if workflow:
         from launcher.cli.workflow import run_demo_workflow
 
-        run_demo_workflow(where, json_mode=json_mode, quiet=quiet)
+        run_demo_workflow(root, temp=where is None, json_mode=json_mode, quiet=quiet)
     view = _view(json_mode, quiet)
     plan = demo_app.demo_plan()
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
-    # stopped, the demo is started again (its run is in the sample repo, not here)
-    repo, report = _run_with_view(view, tasks, lambda: demo_app.run_demo(view.handle, where), json_mode,
-                                  continues=None)
+    report = _run_with_view(view, tasks, lambda: demo_app.run_demo(view.handle, root), json_mode, repo=root,
+                            said=lambda run: stopped_line(root, temp=where is None, run_id=run,
+                                                          started=run is not None))
+    repo = root  # the sample repo is made in root itself
     if json_mode:
         print(report_json(report))
         raise typer.Exit(0 if report.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else 1)
