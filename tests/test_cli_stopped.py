@@ -92,3 +92,32 @@ def test_ctrl_c_of_the_demo_names_its_sample_repo_and_how_to_finish_or_remove_it
     finished = launcher_cli(sample, "resume", run_id, "--json")  # as the line says
     assert finished.returncode == 0 or finished.returncode == 1, finished.stderr  # 1: the demo's planned failures
     assert json.loads(finished.stdout)["status"] in ("succeeded", "failed")
+
+
+def test_status_of_a_run_another_launcher_drives_names_that_launcher_not_resume(repo: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": [{"id": "slow", "script": [{"sleep": 30}]}]}))
+    db = repo / ".launcher" / "launcher.db"
+    first = _start(repo, "run", str(plan), "-q")
+    _agents_at_work(db, first)
+    os.killpg(first.pid, signal.SIGINT)
+    _out, err = first.communicate(timeout=60)
+    assert first.returncode == 130 and "`launcher resume" in err  # said while nothing drives it: true
+
+    resume = _start(repo, "resume", "-q")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and resume.poll() is None:
+            row = sqlite3.connect(db).execute("SELECT status, launcher_pid FROM runs").fetchone()
+            if row == ("running", resume.pid):
+                break
+            time.sleep(0.05)
+        shown = json.loads(launcher_cli(repo, "status", "--json").stdout)
+        assert shown["status"] == "running"
+        assert f"being driven by launcher pid {resume.pid}" in shown["message"]
+        assert "launcher resume" not in shown["message"]  # a second resume is refused (run_busy)
+        text = launcher_cli(repo, "status").stdout
+        assert f"running - being driven by launcher pid {resume.pid}" in text
+    finally:
+        os.killpg(resume.pid, signal.SIGINT)
+        resume.communicate(timeout=60)
