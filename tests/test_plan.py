@@ -223,6 +223,19 @@ def test_every_dependency_cycle_is_reported_at_once() -> None:
     assert "'f'" not in what
 
 
+def test_a_cycle_through_a_task_with_another_error_is_listed_with_that_error() -> None:
+    with pytest.raises(PlanError) as caught:
+        validate_plan({"task": [
+            {"id": "a", "depends_on": ["b"]}, {"id": "b", "depends_on": ["a"]},
+            {"id": "c", "depends_on": ["d"]}, {"id": "d", "depends_on": ["c"], "timeout_s": 0},
+        ]}, "plan.toml")
+    what = caught.value.what
+    assert "3 problems" in what
+    assert "task[3] (id 'd').timeout_s" in what
+    for cycle in ("a -> b -> a", "c -> d -> c"):  # all at once, not the second after a fix
+        assert cycle in what
+
+
 def test_tasks_tangled_in_more_than_one_cycle_are_all_named() -> None:
     with pytest.raises(PlanError) as caught:
         validate_plan({"task": [
