@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,12 @@ def test_a_long_chain_closed_into_one_cycle_is_found_without_recursion() -> None
         validate_plan({"task": tasks}, "plan.toml")
     assert caught.value.error_key == "plan_invalid:dependency_cycle"
     assert caught.value.what.startswith("dependency cycle: t0 -> t1 -> ")
+
+
+def test_a_plan_path_that_is_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "plan.toml"
+    os.mkfifo(fifo)  # nothing will ever write to it: reading would block for ever
+    with pytest.raises(PlanError) as caught:
+        load_plan(fifo)
+    assert caught.value.error_key == "plan_invalid:unreadable"
+    assert "not a regular file" in caught.value.what

@@ -6,6 +6,7 @@ turns any input, however malformed, into a `Plan` or a `PlanError` (exit 2), nev
 
 from __future__ import annotations
 
+import errno
 import json
 import tomllib
 from collections.abc import Collection
@@ -236,6 +237,8 @@ def parse_plan_text(text: str, suffix: str, source: str) -> dict[str, Any]:
 
 def load_plan(path: Path, repo_agents: Collection[str] = ()) -> Plan:
     try:
+        if path.is_fifo() or path.is_char_device() or path.is_block_device():  # would wait for a writer for ever
+            raise OSError(errno.EINVAL, "not a regular file (a named pipe or a device)")
         text = read_text(path)
     except OSError as exc:
         raise PlanError(
