@@ -148,3 +148,14 @@ def test_every_demo_makes_its_repo_in_a_new_directory_never_in_an_existing_one(t
     temp = sample_repo_dir(None, "x-")
     assert temp.name == "calc-repo" and temp.parent != where  # a temp directory of its own
     shutil.rmtree(temp.parent)
+
+
+def test_the_readmes_try_it_install_has_the_pytest_demo_mutation_runs_tests_with() -> None:
+    # README "Try it": `pip install -e .`, no extra; `launcher demo --mutation` sweeps and kills
+    # mutants with pytest in the launcher's own Python (app/mutation/demo.py: sys.executable).
+    import re
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    runtime = {re.split(r"[<>=!~ \[;]", spec, maxsplit=1)[0].lower() for spec in project["dependencies"]}
+    assert "pytest" in runtime

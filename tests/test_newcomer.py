@@ -90,8 +90,23 @@ def test_a_plan_may_name_an_agent_of_pyproject_tool_launcher(repo: Path, tmp_pat
 def test_unknown_agent_message_shows_the_agents_table_name_literally(repo: Path) -> None:
     done = launcher_cli(repo, "run", "--task", "x", "--agent", "ghost")
     assert done.returncode == 2
-    assert "unknown agent 'ghost'" in done.stderr
+    assert "--agent: unknown agent 'ghost'" in done.stderr  # the flag typed, not a task 'task-1' never written
     assert "[agents.<name>]" in done.stderr  # rich used to eat it: "name an  entry"
+
+
+def test_task_with_an_unknown_default_agent_names_default_agent_in_launcher_toml(repo: Path, tmp_path: Path) -> None:
+    (repo / "launcher.toml").write_text('default_agent = "ghost"\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "config")
+    plan = write_plan(tmp_path / "plan.json", [{"id": "a", "prompt": "p"}])
+    for args in (["--task", "do it"], [str(plan)]):  # one check, one message, for both ways
+        done = launcher_cli(repo, "run", *args, "--json")
+        assert done.returncode == 2
+        assert "launcher.toml: default_agent 'ghost' (launcher.toml) is not an agent" in done.stderr, done.stderr
+        assert "task 'task-1'.agent" not in done.stderr
+        assert "Fix: set default_agent to one of: " in done.stderr
+        assert json.loads(done.stdout)["error_key"] == "usage:no_agent"
+    assert runs_in_journal(repo) == 0
 
 
 # 2. --task without --agent: the configured default, or a usage error; never a silent no-op.
@@ -310,9 +325,9 @@ def test_resume_retry_failed_reruns_failed_tasks_and_what_they_held_up(repo: Pat
 def test_task_rows_of_a_run_feed_the_table_of_resume(repo: Path, tmp_path: Path) -> None:
     plan = write_plan(tmp_path / "plan.json", [{"id": "x", "role": "docs", "script": [{"exit": 1}]}])
     run_id = json.loads(launcher_cli(repo, "run", str(plan), "--json").stdout)["run_id"]
-    rows = anyio.run(inspect_app.task_rows, repo, run_id)
-    assert rows == [("x", "docs", "scripted")]
-    assert anyio.run(inspect_app.task_rows, repo, "r-20990101-000000-abcd") == []
+    assert anyio.run(inspect_app.task_rows, repo, run_id) == (run_id, [("x", "docs", "scripted")])
+    assert anyio.run(inspect_app.task_rows, repo, None) == (run_id, [("x", "docs", "scripted")])  # the latest
+    assert anyio.run(inspect_app.task_rows, repo, "r-20990101-000000-abcd") == (None, [])
 
 
 # 6. Exit codes: status succeeded at showing; a repository without a commit.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -223,6 +224,19 @@ def test_every_dependency_cycle_is_reported_at_once() -> None:
     assert "'f'" not in what
 
 
+def test_a_cycle_through_a_task_with_another_error_is_listed_with_that_error() -> None:
+    with pytest.raises(PlanError) as caught:
+        validate_plan({"task": [
+            {"id": "a", "depends_on": ["b"]}, {"id": "b", "depends_on": ["a"]},
+            {"id": "c", "depends_on": ["d"]}, {"id": "d", "depends_on": ["c"], "timeout_s": 0},
+        ]}, "plan.toml")
+    what = caught.value.what
+    assert "3 problems" in what
+    assert "task[3] (id 'd').timeout_s" in what
+    for cycle in ("a -> b -> a", "c -> d -> c"):  # all at once, not the second after a fix
+        assert cycle in what
+
+
 def test_tasks_tangled_in_more_than_one_cycle_are_all_named() -> None:
     with pytest.raises(PlanError) as caught:
         validate_plan({"task": [
@@ -239,3 +253,12 @@ def test_a_long_chain_closed_into_one_cycle_is_found_without_recursion() -> None
         validate_plan({"task": tasks}, "plan.toml")
     assert caught.value.error_key == "plan_invalid:dependency_cycle"
     assert caught.value.what.startswith("dependency cycle: t0 -> t1 -> ")
+
+
+def test_a_plan_path_that_is_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "plan.toml"
+    os.mkfifo(fifo)  # nothing will ever write to it: reading would block for ever
+    with pytest.raises(PlanError) as caught:
+        load_plan(fifo)
+    assert caught.value.error_key == "plan_invalid:unreadable"
+    assert "not a regular file" in caught.value.what

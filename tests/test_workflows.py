@@ -277,3 +277,5 @@ def test_demo_workflow_runs_feature_development_with_a_checkpoint_and_a_retried_
             "test/coverage.json", "review/security.md", "review/quality.md"} <= set(data["artifacts_written"])
     implement = next(p for p in data["phases"] if p["id"] == "implement")
     assert {t["id"] for t in implement["tasks"]} == {"implement-backend-expert", "implement-frontend-expert"}
+    assert not any(name.endswith(".lock") for name in data["artifacts_written"])  # what it wrote, not its lock
+    assert [p.name for p in (tmp_path / "demo").iterdir()] == ["calc-repo"]  # nothing beside its repo

@@ -163,7 +163,16 @@ def _banner_test(expected: str) -> str:
     )
 
 
-async def run_demo(emit: EventSink, where: Path | None = None) -> tuple[Path, RunReport]:
-    repo = make_sample_repo(sample_repo_dir(where, "launcher-demo-"))
-    report = await start_run(repo, demo_plan(), RunOptions(), emit)
-    return repo, report
+PREFIXES = {"run": "launcher-demo-", "workflow": "launcher-wf-demo-", "mutation": "launcher-mutation-demo-"}
+
+
+async def new_sample_dir(where: Path | None, demo: str) -> Path:
+    """The new, empty directory a demo (`run`, `workflow`, `mutation`) builds its sample repo in,
+    made before anything runs so that a stopped demo can name where it stopped."""
+    return sample_repo_dir(where, PREFIXES[demo])
+
+
+async def run_demo(emit: EventSink, root: Path) -> RunReport:
+    """The demo's run, in the sample repo made in `root` (new_sample_dir)."""
+    repo = make_sample_repo(root)
+    return await start_run(repo, demo_plan(), RunOptions(), emit)

@@ -164,16 +164,17 @@ async def task_worktree(cwd: Path, run_id: str, task_id: str) -> Path:
                        fix=f"`launcher diff {run_id} {task_id}` shows its changes")
 
 
-async def task_rows(cwd: Path, run_id: str | None) -> list[tuple[str, str, str]]:
-    """(task id, role, agent) of a run's tasks, for the live table of resume/land/choose/grade;
-    empty when there is no such run (the command itself then reports it)."""
+async def task_rows(cwd: Path, run_id: str | None) -> tuple[str | None, list[tuple[str, str, str]]]:
+    """The run a command that continues it is about (`run_id`, else the latest) and its tasks
+    (id, role, agent) for the live table of resume/land/choose/grade; (None, []) when there is
+    no such run (the command itself then reports it)."""
     try:
         repo = await GitRepo.discover(cwd)
         journal = open_journal(repo)
         run_id = run_id or journal.latest_run_id()
         if run_id is None:
-            return []
+            return None, []
         plan = Plan.model_validate(journal.run(run_id).plan)
     except (LauncherError, ValueError):
-        return []
-    return [(t.id, t.role, t.agent) for t in plan.tasks]
+        return None, []
+    return run_id, [(t.id, t.role, t.agent) for t in plan.tasks]

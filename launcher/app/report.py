@@ -135,9 +135,13 @@ def effective_status(run: RunRow, landing: dict[str, Any] | None = None) -> tupl
         gone = f"its launcher (pid {pid}) is gone without saving its state (killed?)"
         return RunStatus.INTERRUPTED.value, (f"{gone}; {unfinished}" if unfinished
                                              else f"{gone}; `launcher resume {run.id}` continues")
-    if run.status is RunStatus.RUNNING and pid and pid != os.getpid() and process_identity.stopped(pid):
-        stopped = f"its launcher (pid {pid}) {process_identity.stop_advice(pid).removeprefix('it ')}"
-        return run.status.value, f"{run.message}; {stopped}" if run.message else stopped
+    if run.status is RunStatus.RUNNING and pid and pid != os.getpid():
+        # Driven by another live launcher: that is what is true now. The row's message may be an
+        # earlier state's ("`launcher resume` continues"), advice a second launcher is refused.
+        if process_identity.stopped(pid):
+            return run.status.value, f"its launcher (pid {pid}) {process_identity.stop_advice(pid).removeprefix('it ')}"
+        return run.status.value, (f"being driven by launcher pid {pid}: another command that drives this run "
+                                  "(resume, land, choose, grade) is refused until it finishes")
     if unfinished and run.status is not RunStatus.RUNNING:
         return RunStatus.INTERRUPTED.value, unfinished + (f" (earlier: {run.message})" if run.message else "")
     return run.status.value, run.message

@@ -4,6 +4,7 @@ keeps its traceback (`LAUNCHER_DEBUG=1` also prints it)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -23,6 +24,7 @@ from rich.markup import escape
 
 from launcher import process
 from launcher.cli.entry import drop_stdout
+from launcher.cli.out_streams import OutputFailed
 from launcher.errors import ExitCode, LauncherError, disk_problem
 from launcher.models.printable import printable
 
@@ -63,24 +65,37 @@ def call(
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise  # typer's own ways out
     except Exception as exc:  # a bug: said in our words, its traceback kept for the report
-        if (disk := disk_problem(exc)) is not None:  # a full disk is the machine, not a bug
+        raise typer.Exit(report_internal_error(exc, json_mode=json_mode)) from None
+
+
+def report_internal_error(exc: BaseException, *, json_mode: bool) -> int:
+    """A launcher bug said in our words (its traceback saved for the report); the exit code (70).
+    Every way out of a command goes through here: an error while printing too (cli/main.main)."""
+    if not isinstance(exc, OutputFailed) and (disk := disk_problem(exc)) is not None:
+        # a full disk is the machine, not a bug
+        with contextlib.suppress(Exception):
             if json_mode:
                 print_envelope(disk)
             print_error(disk.message)
-            raise typer.Exit(int(disk.exit_code)) from None
-        saved = save_traceback(exc)
+        return int(disk.exit_code)
+    saved = save_traceback(exc)
+    if isinstance(exc, OutputFailed):  # not a bug: where the output goes refused it
+        exc.said = True
+        what = str(exc.strerror)
+        fix = "check where the output goes (a full disk?); `launcher status` shows what the command did"
+    else:
         what = f"internal error: {type(exc).__name__}: {exc}"
-        fix = (f"this is a launcher bug; please report it with the traceback saved in {saved}"
-               if saved else "this is a launcher bug; please report it (run again with LAUNCHER_DEBUG=1 for the "
-                             "traceback)")
+        fix = (f"this is a launcher bug; please report it with the traceback saved in {saved}" if saved else
+               "this is a launcher bug; please report it (run again with LAUNCHER_DEBUG=1 for the traceback)")
+    with contextlib.suppress(Exception):  # the streams themselves fail: the exit code still says it
         if json_mode:
             print(json.dumps({"ok": False, "error_key": "internal", "observations": what, "usage": fix,
                               "traceback_file": str(saved) if saved else None},
-                             ensure_ascii=False, separators=(",", ":")))
+                             ensure_ascii=False, separators=(",", ":")), flush=True)
         if os.environ.get("LAUNCHER_DEBUG"):
             err_console.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
         print_error(f"{what}\nFix: {fix}")
-        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+    return int(ExitCode.INTERNAL)
 
 
 def print_error(message: str) -> None:

@@ -4,6 +4,7 @@ either stops it quietly with the interrupted exit code (nothing has been done ye
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -26,6 +27,9 @@ def install_early_handlers() -> None:
 
 def main() -> None:
     install_early_handlers()
+    from launcher.cli import out_streams
+
+    out_streams.install()  # nothing printed fails on its way out (encoding, a reader gone)
     from launcher.cli import main as cli  # the slow part
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the CLI handles Ctrl-C from here
@@ -44,15 +48,13 @@ def flush_or_drop_stdout() -> None:
     (the run's: 0, 1, 4...) into 1, which says a task failed."""
     try:
         sys.stdout.flush()
-    except (BrokenPipeError, ValueError):
+    except (OSError, ValueError):  # a reader gone, or a failure already said (cli/out_streams)
         drop_stdout()
 
 
 def drop_stdout() -> None:
     """Point fd 1 at /dev/null: what is still buffered for a reader that has gone is dropped."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
+    from launcher.cli.out_streams import drop_fd
+
+    with contextlib.suppress(OSError, ValueError):
+        drop_fd(sys.stdout.fileno())

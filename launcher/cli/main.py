@@ -28,8 +28,9 @@ from launcher.app.run import lessons as lessons_app
 from launcher.app.run import plans as plans_app
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
-from launcher.cli import help_format, inspection
-from launcher.cli.calls import OutConsole, call, err_console, print_envelope, print_error
+from launcher.cli import help_format, inspection, out_streams
+from launcher.cli.calls import OutConsole, call, err_console, print_envelope, print_error, report_internal_error
+from launcher.cli.demo_stopped import stopped_line
 from launcher.cli.entry import flush_or_drop_stdout
 from launcher.cli.lazy_commands import LazyCommands
 from launcher.cli.pool import pool_app_cli
@@ -112,8 +113,10 @@ def _view(json_mode: bool, quiet: bool) -> RecordingView:
 _run_with_view = run_with_view
 
 
-def _tasks_of(run_id: str | None) -> list[tuple[str, str, str]]:
-    """The run's tasks (id, role, agent) for the live table of a command that continues it."""
+def _run_of(run_id: str | None) -> tuple[str | None, list[tuple[str, str, str]]]:
+    """The run a command that continues it drives (`run_id`, else the latest: resolved once, here,
+    so a Ctrl-C before its first event still names it and prints its report) and its tasks (id,
+    role, agent) for the live table."""
     return call(lambda: inspect_app.task_rows(Path.cwd(), run_id))
 
 
@@ -183,8 +186,9 @@ def resume(
 ) -> None:
     """Continue an interrupted run: done stays done, dead agents re-run, nothing lands twice."""
     view = _view(json_mode, quiet)
+    run_id, tasks = _run_of(run_id)
     report = _run_with_view(
-        view, _tasks_of(run_id),
+        view, tasks,
         lambda: resume_run(Path.cwd(), run_id, view.handle, retry_failed=retry_failed), json_mode, run_id)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
@@ -206,7 +210,8 @@ def land(
                                 json_mode, continues="launcher land")
         _finish(report, json_mode=json_mode, quiet=quiet)
         return
-    report = _run_with_view(view, _tasks_of(run_id), lambda: land_app.land_run(Path.cwd(), run_id, view.handle),
+    run_id, tasks = _run_of(run_id)
+    report = _run_with_view(view, tasks, lambda: land_app.land_run(Path.cwd(), run_id, view.handle),
                             json_mode, run_id, continues="launcher land")
     _finish(report, json_mode=json_mode, quiet=quiet)
 
@@ -319,20 +324,23 @@ def demo(
     if workflow and mutation:
         _fail_usage("give --workflow or --mutation, not both (they are two demos)", "launcher demo --workflow",
                     json_mode)
+    kind = "mutation" if mutation else "workflow" if workflow else "run"
+    root = call(lambda: demo_app.new_sample_dir(where, kind), json_mode=json_mode)  # named if stopped
     if mutation:
         from launcher.cli.mutation_loop import run_demo_mutation
 
-        run_demo_mutation(where, json_mode=json_mode)
+        run_demo_mutation(root, temp=where is None, json_mode=json_mode)
     if workflow:
         from launcher.cli.workflow import run_demo_workflow
 
-        run_demo_workflow(where, json_mode=json_mode, quiet=quiet)
+        run_demo_workflow(root, temp=where is None, json_mode=json_mode, quiet=quiet)
     view = _view(json_mode, quiet)
     plan = demo_app.demo_plan()
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
-    # stopped, the demo is started again (its run is in the sample repo, not here)
-    repo, report = _run_with_view(view, tasks, lambda: demo_app.run_demo(view.handle, where), json_mode,
-                                  continues=None)
+    report = _run_with_view(view, tasks, lambda: demo_app.run_demo(view.handle, root), json_mode, repo=root,
+                            said=lambda run: stopped_line(root, temp=where is None, run_id=run,
+                                                          started=run is not None))
+    repo = root  # the sample repo is made in root itself
     if json_mode:
         print(report_json(report))
         raise typer.Exit(0 if report.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else 1)
@@ -364,7 +372,7 @@ def choose_cmd(
     """Decide an escalated task: approve lands it, continue allows more rounds, tech-debt or defer."""
     view = _view(json_mode, quiet)
     report = _run_with_view(
-        view, _tasks_of(run_id), lambda: choose_app.choose(Path.cwd(), run_id, task_id, choice.value,
+        view, _run_of(run_id)[1], lambda: choose_app.choose(Path.cwd(), run_id, task_id, choice.value,
                                             note or "operator decision", view.handle), json_mode, run_id)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
@@ -379,7 +387,7 @@ def grade(
     """Re-run grading by hand on a task's branch (e.g. after its approval was withdrawn)."""
     view = _view(json_mode, quiet)
     report = _run_with_view(
-        view, _tasks_of(run_id), lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle), json_mode,
+        view, _run_of(run_id)[1], lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle), json_mode,
         run_id)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
@@ -445,7 +453,18 @@ def main() -> None:
     # run's status back, unless started under `nohup` (SIGHUP ignored: keep running).
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
         signal.signal(signal.SIGHUP, _on_sigterm)
-    app()
+    try:
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # what is still buffered fails here, not silently at exit
+    except Exception as exc:  # outside an app call (printing, say): still exit 70, never a traceback
+        # (an app function's errors are turned into their exit codes by `call`)
+        sys.exit(report_internal_error(exc, json_mode="--json" in sys.argv[1:]))
+    except SystemExit:
+        if (failure := out_streams.unsaid_failure()) is not None:  # output lost: never a silent exit code
+            sys.exit(report_internal_error(failure, json_mode="--json" in sys.argv[1:]))
+        raise
 
 
 if __name__ == "__main__":

@@ -105,14 +105,17 @@ def label(
     raise typer.Exit(int(ExitCode.OK))
 
 
-def run_demo_mutation(where: Path | None, *, json_mode: bool) -> None:
-    """`launcher demo --mutation`: a survivor, a test written for it, the mutant killed, the score up."""
+def run_demo_mutation(root: Path, *, temp: bool, json_mode: bool) -> None:
+    """`launcher demo --mutation` in the sample repo made in `root` (in a temp directory of its
+    own if `temp`): a survivor, a test written for it, the mutant killed, the score up."""
     from launcher.app.mutation.demo import run_mutation_demo
+    from launcher.cli.demo_stopped import stopped_line
 
     def say(text: str) -> None:
         print(text, file=sys.stderr if json_mode else sys.stdout, flush=True)
 
-    demo = call(lambda: run_mutation_demo(lambda _event: None, say, where), json_mode=json_mode)
+    demo = call(lambda: run_mutation_demo(lambda _event: None, say, root), json_mode=json_mode,
+                on_interrupt=lambda: stopped_line(root, temp=temp))
     if json_mode:
         print(json.dumps({"repo": str(demo.repo), "survivors": demo.survivors, "tests_written": demo.tests_written,
                           **demo.fix.as_dict()}, indent=2))  # fmt: skip

@@ -42,18 +42,22 @@ class RecordingView:
 
 def run_with_view(view: RecordingView, tasks: list[tuple[str, str, str]], body: Callable[[], Awaitable[T]],
                   json_mode: bool, run_id: str | None = None, *,
-                  continues: str | None = "launcher resume") -> T:
+                  continues: str | None = "launcher resume", repo: Path | None = None,
+                  said: Callable[[str | None], str] | None = None) -> T:
     """`body` under `call`, its events shown by `view`. On Ctrl-C the live table stops first, so
-    the "state saved" line is seen below it; with `--json` the run's report is printed too.
-    The line names `continues RUN` (the run stopped, so not whichever run is the latest); before
-    a run was recorded, or with `continues=None`, the command again."""
+    the "state saved" line is seen below it; with `--json` the run's report is printed too (the
+    run is looked up in `repo`, default: here). The line names `continues RUN` (the run stopped,
+    so not whichever run is the latest); before a run was recorded, or with `continues=None`, the
+    command again. `said`, given the run stopped (or None), writes the line instead."""
     view.start("", tasks)
 
     def interrupted() -> str | None:
         view.stop()
         stopped = view.run_id or run_id
         if json_mode:
-            print_interrupted_report(stopped)
+            print_interrupted_report(stopped, repo)
+        if said is not None:
+            return said(stopped)
         if continues is None or stopped is None:
             return None  # call's own line: the command again
         return f"interrupted: state saved; `{continues} {stopped}` continues"
@@ -64,13 +68,13 @@ def run_with_view(view: RecordingView, tasks: list[tuple[str, str, str]], body: 
         view.stop()
 
 
-def print_interrupted_report(run_id: str | None) -> None:
+def print_interrupted_report(run_id: str | None, repo: Path | None = None) -> None:
     """The journal's report of the run stopped (its status `interrupted`), on stdout; before the
     run existed, the one-line envelope saying nothing was started."""
     report = None
     if run_id is not None:
         try:
-            report = anyio.run(inspect_app.run_report, Path.cwd(), run_id)
+            report = anyio.run(inspect_app.run_report, repo or Path.cwd(), run_id)
         except (LauncherError, KeyboardInterrupt, OSError):
             report = None
     if report is not None:

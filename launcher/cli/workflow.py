@@ -269,17 +269,21 @@ def list_cmd(all_: Annotated[bool, typer.Option("--all", help="Ended ones too.")
            or "no active workflow")
 
 
-def run_demo_workflow(where: Path | None, *, json_mode: bool, quiet: bool) -> None:
-    """`launcher demo --workflow`: plain progress lines (stderr with --json), then the state."""
+def run_demo_workflow(root: Path, *, temp: bool, json_mode: bool, quiet: bool) -> None:
+    """`launcher demo --workflow` in the sample repo made in `root` (in a temp directory of its
+    own if `temp`): plain progress lines (stderr with --json), then the state."""
     from launcher.app.workflow.demo import run_workflow_demo
+    from launcher.cli.demo_stopped import stopped_line
 
     def say(line: str) -> None:
         print(line, file=sys.stderr if json_mode else sys.stdout, flush=True)
 
-    repo, state = call(lambda: run_workflow_demo(lambda event: None, say, where), json_mode=json_mode)
+    repo, state = call(lambda: run_workflow_demo(lambda event: None, say, root), json_mode=json_mode,
+                       on_interrupt=lambda: stopped_line(root, temp=temp, shows="launcher workflow list"))
     data = actions.view(state)
     folder = repo / ".launcher" / "workflows" / state.id
-    written = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    # what the workflow wrote, not the lock that claims it
+    written = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.suffix != ".lock")
     data["artifacts_written"] = written
     _print(data, json_mode, _state_text(data) + f"\nartifacts in {folder}:\n  " + "\n  ".join(written))
     raise typer.Exit(0 if state.status is WorkflowStatus.COMPLETED else 1)

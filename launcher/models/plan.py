@@ -6,6 +6,7 @@ turns any input, however malformed, into a `Plan` or a `PlanError` (exit 2), nev
 
 from __future__ import annotations
 
+import errno
 import json
 import tomllib
 from collections.abc import Collection
@@ -116,7 +117,8 @@ def _hinted(problem: Problem) -> Problem:
 
 def _cross_problems_of_the_valid_part(data: dict[str, Any], repo_agents: Collection[str] = ()) -> list[Problem]:
     """The cross-checks (agents, dependencies, cycles) of the tasks whose keys are valid, so one
-    run of `launcher run` reports those too. A task that is itself invalid still counts as known."""
+    run of `launcher run` reports those too. A task that is itself invalid still counts as known,
+    with the dependencies it names (a cycle through it is listed with its other problems)."""
     raw_tasks: list[Any] = data["task"] if isinstance(data.get("task"), list) else []
     raw_agents: dict[Any, Any] = data["agents"] if isinstance(data.get("agents"), dict) else {}
     tasks: list[Task] = []
@@ -125,7 +127,10 @@ def _cross_problems_of_the_valid_part(data: dict[str, Any], repo_agents: Collect
             tasks.append(Task.model_validate(entry))
         except (ValidationError, RecursionError, ValueError, TypeError):
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-                tasks.append(Task.model_construct(id=entry["id"], agent="scripted"))  # known, not checked
+                # known, not checked itself; its dependencies still count, so every cycle is listed
+                deps = entry.get("depends_on")
+                depends_on = [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+                tasks.append(Task.model_construct(id=entry["id"], agent="scripted", depends_on=depends_on))
     if not tasks:
         return []
     agents = {str(name): AgentConfig() for name in raw_agents}
@@ -232,6 +237,8 @@ def parse_plan_text(text: str, suffix: str, source: str) -> dict[str, Any]:
 
 def load_plan(path: Path, repo_agents: Collection[str] = ()) -> Plan:
     try:
+        if path.is_fifo() or path.is_char_device() or path.is_block_device():  # would wait for a writer for ever
+            raise OSError(errno.EINVAL, "not a regular file (a named pipe or a device)")
         text = read_text(path)
     except OSError as exc:
         raise PlanError(

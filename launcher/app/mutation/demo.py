@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.app.context import EventSink
-from launcher.app.demo import sample_repo_dir
 from launcher.app.mutation.fix import FixOptions, FixSummary, fix_survivors
 from launcher.app.mutation.sweep import SweepOptions, run_sweep
 from launcher.git.repo import git_env
@@ -47,8 +46,9 @@ def make_repo(root: Path) -> Path:
     return root
 
 
-async def run_mutation_demo(emit: EventSink, say: Callable[[str], None], where: Path | None = None) -> MutationDemo:
-    root = make_repo(sample_repo_dir(where, "launcher-mutation-demo-"))
+async def run_mutation_demo(emit: EventSink, say: Callable[[str], None], root: Path) -> MutationDemo:
+    """The mutation demo in the sample repo made in `root` (app/demo.new_sample_dir)."""
+    root = make_repo(root)
     say(f"sample repo: {root}")
     options = SweepOptions(paths=["calc/core.py"], workers=1, python=sys.executable, operators=["comparison"])
     outcome = await run_sweep(root, options, lambda _line: None)

@@ -41,7 +41,32 @@ async def plan_for_run(cwd: Path, plan_file: Path | None, prompts: list[str], ag
         return _unnamed_agents_default(load_plan(plan_file, known), config, plan_file)
     if agent is None and not config.default_agent:
         await GitRepo.discover(cwd)  # outside a repository, that is what to fix first (exit 3)
-    return plan_from_cli(prompts, agent or default_agent(config), repo_agents=known)
+    if agent is None:
+        agent = checked_default_agent(default_agent(config), config, "--task was given without --agent")
+    elif not _is_agent(agent, config):  # the flag the user typed, not a task they did not write
+        raise UsageProblem(f"unknown agent {agent!r}", where="--agent", error_key="plan_invalid:unknown_agent",
+                           fix="name an [agents.<name>] entry or a built-in adapter: "
+                               + ", ".join(_agent_names(config)))
+    return plan_from_cli(prompts, agent, repo_agents=known)
+
+
+def _agent_names(config: RepoConfig) -> list[str]:
+    return [*config.agents, *BUILTIN_ADAPTERS]
+
+
+def _is_agent(name: str, config: RepoConfig) -> bool:
+    return name in config.agents or name in BUILTIN_ADAPTERS
+
+
+def checked_default_agent(name: str, config: RepoConfig, who: str) -> str:
+    """launcher.toml's default_agent `name`, for tasks that name no agent of their own (`who`
+    says which); one that names no agent is an error about that key, not about the tasks."""
+    if not _is_agent(name, config):
+        raise UsageProblem(
+            f"default_agent {name!r} (launcher.toml) is not an agent, and {who}",
+            where="launcher.toml", error_key="usage:no_agent",
+            fix=f"set default_agent to one of: {', '.join(_agent_names(config))}")
+    return name
 
 
 def _unnamed_agents_default(plan: Plan, config: RepoConfig, plan_file: Path) -> Plan:
@@ -58,12 +83,8 @@ def _unnamed_agents_default(plan: Plan, config: RepoConfig, plan_file: Path) -> 
             where=str(plan_file), error_key="usage:no_agent",
             fix='set agent = "NAME" on each task (an [agents] name or a built-in adapter), or '
                 'default_agent = "NAME" in launcher.toml')
-    if config.default_agent not in config.agents and config.default_agent not in BUILTIN_ADAPTERS:
-        raise UsageProblem(
-            f"default_agent {config.default_agent!r} (launcher.toml) is not an agent, and task(s) "
-            f"{', '.join(t.id for t in unnamed[:5])} name no agent of their own",
-            where="launcher.toml", error_key="usage:no_agent",
-            fix=f"set default_agent to one of: {', '.join([*config.agents, *BUILTIN_ADAPTERS])}")
+    name = checked_default_agent(config.default_agent, config,
+                                 f"task(s) {', '.join(t.id for t in unnamed[:5])} name no agent of their own")
     for task in unnamed:
-        task.agent = config.default_agent
+        task.agent = name
     return plan

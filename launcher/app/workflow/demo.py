@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import EventSink
-from launcher.app.demo import make_sample_repo, sample_repo_dir
+from launcher.app.demo import make_sample_repo
 from launcher.app.workflow import engine
 from launcher.git.repo import git_env
 from launcher.models.workflow import WorkflowState
@@ -49,13 +49,14 @@ def demo_scripts(marker: Path) -> dict[str, Any]:
 MAX_RETRIES = 1  # the demo's one planned failure (the test service down) is retried once
 
 
-async def run_workflow_demo(emit: EventSink, say: Callable[[str], None],
-                            where: Path | None = None) -> tuple[Path, WorkflowState]:
-    repo = make_sample_repo(sample_repo_dir(where, "launcher-wf-demo-"))
+async def run_workflow_demo(emit: EventSink, say: Callable[[str], None], root: Path) -> tuple[Path, WorkflowState]:
+    """The workflow demo in the sample repo made in `root` (app/demo.new_sample_dir)."""
+    repo = make_sample_repo(root)
     (repo / "launcher.toml").write_text(f'[roles]\ndefault = "scripted"\n\n[workflow]\ntest_command = "{TEST_CMD}"\n')
     for argv in (["git", "add", "launcher.toml"], ["git", "commit", "-q", "-m", "launcher.toml: scripted roles"]):
         await run(argv, cwd=repo, env=git_env())
-    marker = repo.with_name(f"{repo.name}.test-service-up")  # this demo's own (beside its repo)
+    # this demo's own, in its repo's state folder (never beside it, in the user's --where)
+    marker = repo / ".launcher" / "demo-test-service-up"
     state = await engine.create(repo, "feature-development", {"feature": "a mul() function"},
                                 {"scripts": demo_scripts(marker)})
     say(f"workflow {state.id}: feature-development in {repo}")

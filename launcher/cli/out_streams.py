@@ -1,0 +1,127 @@
+"""stdout and stderr as every command prints to them: whatever is printed (a summary, a table,
+JSON, help) never fails on its way out.
+
+- A character the terminal's encoding cannot show (a path `proj é` under `PYTHONIOENCODING=ascii`
+  or a legacy locale) is written as a `\\u00e9` escape: readable in text, and still valid JSON
+  (non-ASCII only ever appears inside JSON strings). Under a C locale, where Python keeps a file
+  name's undecodable bytes as surrogates, those bytes are written back as they were.
+- A reader that has gone (`launcher --help | head -1`) makes the rest of the output go to
+  /dev/null: the command ends with its own exit code, never 1 from a broken pipe (README, "Task
+  states and exit codes").
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import sys
+from typing import Any
+
+ESCAPE = "launcher-escape"  # every character the encoding lacks as \uXXXX
+ESCAPE_KEEP_BYTES = "launcher-escape-keep-bytes"  # the same, but surrogate-escaped bytes as they were
+
+
+def _escaped(text: str) -> str:
+    out = []
+    for char in text:
+        code = ord(char)
+        if code > 0xFFFF:  # JSON's way: a surrogate pair
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
+
+
+def _escape(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    return _escaped(exc.object[exc.start : exc.end]), exc.end
+
+
+def _escape_keep_bytes(exc: UnicodeError) -> tuple[str | bytes, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    if all(0xDC80 <= ord(c) <= 0xDCFF for c in bad):  # a file name's bytes, kept by surrogateescape
+        return bytes(ord(c) - 0xDC00 for c in bad), exc.end
+    return _escaped(bad), exc.end
+
+
+codecs.register_error(ESCAPE, _escape)
+codecs.register_error(ESCAPE_KEEP_BYTES, _escape_keep_bytes)
+
+
+def drop_fd(fd: int) -> None:
+    """Point `fd` at /dev/null: what is still to be written for a reader that has gone is dropped."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+class OutputFailed(OSError):
+    """stdout or stderr refused what was printed (a full disk, a terminal gone with EIO)."""
+
+    said = False  # the command's error handler has told the user
+
+
+_failures: list[OutputFailed] = []
+
+
+def unsaid_failure() -> OutputFailed | None:
+    """An output failure something swallowed (a live view must not stop a run), not yet said."""
+    return next((f for f in _failures if not f.said), None)
+
+
+class _ReaderMayGo(io.FileIO):
+    """fd 1 or 2 for writing; when its reader has gone, the write is dropped, not an error. Any
+    other failure is raised once, as OutputFailed (the command's error handler says it and
+    exits 70), and the fd then points at /dev/null so no later flush fails again."""
+
+    def write(self, data: Any) -> int:
+        try:
+            return super().write(data)
+        except BrokenPipeError:
+            drop_fd(self.fileno())
+            return len(memoryview(data))
+        except OSError as exc:
+            fd = self.fileno()
+            drop_fd(fd)
+            name = "stdout" if fd == 1 else "stderr" if fd == 2 else f"fd {fd}"
+            failure = OutputFailed(exc.errno, f"cannot write the output to {name}: {exc.strerror}")
+            _failures.append(failure)
+            raise failure from exc
+
+
+def _safe(stream: Any, fd: int) -> Any:
+    if not isinstance(stream, io.TextIOWrapper):
+        return stream  # not the process's own stream (a test's capture): left as it is
+    try:
+        if stream.fileno() != fd:
+            return stream
+        stream.flush()
+    except (OSError, ValueError):
+        return stream
+    errors = ESCAPE_KEEP_BYTES if stream.errors == "surrogateescape" else ESCAPE
+    raw = _ReaderMayGo(fd, "wb", closefd=False)
+    buffered = io.BufferedWriter(raw)
+    return io.TextIOWrapper(
+        buffered,
+        encoding=stream.encoding,
+        errors=errors,
+        line_buffering=stream.line_buffering,
+        write_through=stream.write_through,
+    )
+
+
+def install() -> None:
+    """Make sys.stdout and sys.stderr the safe streams above (once, at the command's start)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if isinstance(getattr(buffer, "raw", None), _ReaderMayGo):
+        return  # already
+    sys.stdout = _safe(sys.stdout, 1)
+    sys.stderr = _safe(sys.stderr, 2)
