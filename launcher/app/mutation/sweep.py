@@ -44,6 +44,7 @@ from launcher.mutation.results import (
     MutantRecord,
     SweepMeta,
     counts,
+    fail_under_passes,
     score_of,
     summary_text,
     write_outputs,
@@ -437,12 +438,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
     finally:
         store.close()
     score = score_of(records)
-    # Nothing scored never passes a gate (a mistyped PATH, an operator that matched nothing), except
-    # a --since sweep of a change that touched no mutable code: there is nothing to test there.
-    nothing_changed = bool(options.since) and not records
-    passed = options.fail_under is None or nothing_changed or (
-        score is not None and score >= options.fail_under)
-    if nothing_changed and options.fail_under is not None:
-        sweep.notes.append(f"nothing to mutate since {options.since}: --fail-under passes")
+    passed, why = fail_under_passes(score, len(records), options.since, options.fail_under)
+    sweep.notes += [why] if why else []
     return SweepOutcome(sweep_id, out_dir, counts(records), score, passed, records, base_sha, resumed,
                         sweep.notes, files, summary_text(meta, records, head_only=True))  # fmt: skip
