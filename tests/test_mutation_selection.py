@@ -6,11 +6,16 @@ Killed, never Survived or NoCoverage."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from test_mutation_ux import project
 
 from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
@@ -123,11 +128,7 @@ CHILD_PROCESSES = {
     ),
     # `python -I` ignores PYTHONPATH and the environment: its coverage cannot be measured.
     "tests/test_isolated.py": (
-        "from test_cli import run\n"
-        "\n"
-        "\n"
-        "def test_isolated_child():\n"
-        '    assert run("core.isolated(10)", "-I") == "3"\n'
+        'from test_cli import run\n\n\ndef test_isolated_child():\n    assert run("core.isolated(10)", "-I") == "3"\n'
     ),
 }
 
@@ -149,3 +150,50 @@ def test_code_a_test_runs_in_a_child_process_is_covered_and_killed_by_it(tmp_pat
     assert isolated.status is MutantStatus.KILLED, (isolated.status, isolated.note)
     assert "tests/test_isolated.py::test_isolated_child" in isolated.killed_by, isolated.killed_by
 
+
+def _running(mark: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and mark.encode() in (entry / "cmdline").read_bytes():
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                found += [int(entry.name)] if state != "Z" else []
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the child subreaper is Linux's")
+def test_a_timed_out_mutant_leaves_no_process_its_test_started_in_a_session_of_its_own(tmp_path: Path) -> None:
+    # review4 mutation 05: `LIMIT = 6 -> 7` makes the test's child (started with
+    # start_new_session, as CLI and server tests do) loop forever; the run times out and is
+    # killed, and the child, out of the run's process group, must not outlive the sweep.
+    mark = f"LAUNCHER_TEST_ORPHAN_{tmp_path.name}"
+    files = {
+        "pyproject.toml": PYPROJECT,
+        "pkg/__init__.py": "",
+        "pkg/core.py": "LIMIT = 6\n\n\ndef spin():\n    i = 0\n    while i != LIMIT:\n        i += 2\n    return i\n",
+        "tests/test_spin.py": (
+            "import subprocess\n"
+            "import sys\n"
+            "\n"
+            "from pkg import core  # noqa: F401\n"
+            "\n"
+            "\n"
+            "def test_spin_in_child():\n"
+            '    argv = [sys.executable, "-c", "from pkg import core; print(core.spin())", ' + repr(mark) + "]\n"
+            "    child = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True)\n"
+            '    assert child.communicate()[0].strip() == "6"\n'
+        ),
+    }
+    root = project(tmp_path / "p", files)
+    try:
+        outcome = sweep(root, paths=["pkg/core.py"], operators=["number"], timeout_min_s=1.0, timeout_factor=2.0)
+        limit = [r for r in outcome.results if r.mutant.line == 1 and r.mutant.mut == "LIMIT = 7"]
+        assert limit and limit[0].status is MutantStatus.TIMEOUT, [(r.mutant.mut, r.status) for r in outcome.results]
+        time.sleep(0.5)
+        assert _running(mark) == [], "the timed-out runs' children still run after the sweep"
+    finally:
+        for pid in _running(mark):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

@@ -40,7 +40,7 @@ from launcher.mutation.coverage_plugin import (
 )
 from launcher.mutation.discover import read_source
 from launcher.mutation.model import Mutant
-from launcher.mutation.run_env import child_env
+from launcher.mutation.run_env import WORKER_MARKER_ENV, child_env
 from launcher.mutation.test_ids import function_id, stable_selection
 
 
@@ -237,7 +237,8 @@ async def measure(
             f"context = ${{{CONTEXT_ENV}}}\ninclude =\n    {include}\n", encoding="utf-8"
         )  # fmt: skip
         report = work / "tests.json"
-        extra = {**python_path(root, roots, str(work)), REPORT_ENV: str(report), SUBPROCESS_RC_ENV: str(child_rc)}
+        extra = {**python_path(root, roots, str(work)), REPORT_ENV: str(report), SUBPROCESS_RC_ENV: str(child_rc),
+                 WORKER_MARKER_ENV: str(root)}  # (the tree's worker kills what the run leaves behind)  # fmt: skip
         if only_tests is not None:
             extra[ONLY_ENV] = json.dumps(sorted(os.path.realpath(root / f) for f in only_tests))
             extra[SKIP_ENV] = json.dumps(sorted(os.path.realpath(root / f) for f in skip_tests))
