@@ -15,7 +15,7 @@ import hashlib
 import importlib
 import inspect
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -80,9 +80,9 @@ class Worker:
     python: str = ""
     source_root: Path | None = None  # the tree the mutants came from (the main work tree)
     pycache_dir: Path | None = None  # the sweep's bytecode cache, shared by its executors
-    # Kills what this worker's finished runs left behind (given its marker and the pids of its own
-    # live processes); the app passes the reaper (`engine/reaper.reap_marked`).
-    reap: Callable[[Mapping[str, str], Collection[int]], object] | None = None
+    # Kills what this worker's finished runs left behind, given its marker (a mapping) and the pids
+    # of its own live processes; the app passes the reaper (`engine/reaper.reap_marked`).
+    reap: Callable[..., object] | None = None
     notes: list[str] = field(default_factory=list)
     _fork: Executor | None = None
     _fork_failed: bool = False

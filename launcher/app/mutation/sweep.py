@@ -65,7 +65,6 @@ from launcher.mutation.sweep import (
 )
 from launcher.mutation.test_ids import in_suite_order
 from launcher.mutation.test_order import TestOrder
-from launcher.mutation.test_state import TestState
 from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
 from launcher.store import mutants as store_mod
 from launcher.store.mutants import MutantStore
@@ -295,7 +294,6 @@ class _Sweep:
             command_key += f"\0ignored:{self.ignored_key}"
         jobs: list[MutantJob] = []
         readers = CacheReaders(cov.root) if cov is not None else None
-        state = TestState(cov.root, cov.run.durations) if cov is not None else None
         for m in pending:
             tests: list[str] = []  # [] = the whole suite: no coverage data, or import-time code
             covering: list[str] = []  # the tests that execute the line (the report's coveredBy)
@@ -311,8 +309,6 @@ class _Sweep:
                 tests = [] if import_time else covering
                 if readers is not None and tests:  # code filling a module-level cache: its readers' tests too
                     tests = readers.observers(cov, m, tests)
-                if state is not None:  # tests that may read what the selected ones leave behind
-                    tests = state.observers(tests)
                 tests = in_suite_order(tests, cov.run.durations)  # order-dependent tests pass as in the suite
             if not m.valid:
                 self.settle(MutantRecord(m, MutantStatus.COMPILE_ERROR, "none", source="static",
