@@ -126,6 +126,31 @@ def test_fail_under_fails_when_nothing_was_mutated_and_must_be_a_percentage(tmp_
     assert any("nothing to mutate since HEAD" in n for n in json.loads(unchanged.stdout)["notes"])
 
 
+def test_the_ci_gate_on_merged_shards_passes_a_change_that_touched_no_mutable_code(tmp_path: Path) -> None:
+    # docs/github-actions-mutation.yml on a docs-only pull request: each shard sweeps `--since`
+    # the base and finds nothing to mutate; the merge step's gate passes, as a single sweep does.
+    root = project(tmp_path / "p", SMALL)
+    (root / "README.md").write_text("# calc\n\nMore docs.\n")
+    git(root, "commit", "-qam", "docs only")
+    shards = []
+    for n in (1, 2):
+        done = launcher(root, "mutation", "sweep", "--since", "HEAD~1", "--shard", f"{n}/2", "--json")
+        assert done.returncode == 0, done.stderr
+        shards.append(json.loads(done.stdout)["out_dir"])
+    gated = launcher(root, "mutation", "merge", *shards, "-o", "gated", "--fail-under", "80")
+    assert gated.returncode == 0, (gated.stdout, gated.stderr)
+    assert "mutation score n/a" in gated.stdout, gated.stdout
+    assert "nothing to mutate since HEAD~1: --fail-under passes" in gated.stdout, gated.stdout
+    # Without --since, shards that mutated nothing still fail the gate (a mistyped PATH, say).
+    empty = []
+    for n in (1, 2):
+        done = launcher(root, "mutation", "sweep", "calc", "--operators", "loop_control", "--shard", f"{n}/2",
+                        "--json")  # fmt: skip
+        empty.append(json.loads(done.stdout)["out_dir"])
+    failed = launcher(root, "mutation", "merge", *empty, "-o", "empty", "--fail-under", "80")
+    assert failed.returncode == 1 and "nothing was mutated (0 mutants)" in failed.stdout, failed.stdout
+
+
 def test_show_prints_a_patch_git_applies_when_the_context_ends_with_a_blank_line(tmp_path: Path) -> None:
     files = {
         "calc/__init__.py": "",

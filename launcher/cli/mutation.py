@@ -24,7 +24,7 @@ from launcher.cli.calls import call
 from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.cli.mutation_progress import progress_for
 from launcher.gates.calibration import GateExit, GateResult, interval_text, precision_text, run_gate
-from launcher.mutation.results import render_table
+from launcher.mutation.results import fail_under_passes, render_table
 
 
 class ReportFormat(enum.StrEnum):
@@ -140,7 +140,12 @@ def merge(
     score = json.loads((merged / "report.json").read_text(encoding="utf-8")).get("score")
     shown = f"{score:.1f}%" if isinstance(score, (int, float)) else "n/a"  # as a sweep prints it
     print(f"merged {len(dirs)} shard(s) into {merged}; mutation score {shown}")
-    if fail_under is not None and (score is None or score < fail_under):
+    run = json.loads((merged / "mutants.json").read_text(encoding="utf-8"))
+    since = (run.get("options") or {}).get("since")  # the shards agree on it (merge checks their options)
+    passed, why = fail_under_passes(score, len(run.get("mutants") or []), since, fail_under)
+    if why:
+        print(f"note: {why}")
+    if not passed:
         print(_gate_failure(score, None, fail_under))
         raise typer.Exit(1)
 

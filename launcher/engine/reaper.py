@@ -4,8 +4,8 @@ The process wrapper kills an agent's whole process group, but a descendant that 
 session is out of reach, and when its parent exits it is re-parented to init and outlives the
 run. On Linux the launcher makes itself a child subreaper (`prctl(PR_SET_CHILD_SUBREAPER)`), so
 such orphans are re-parented to the launcher instead; after each round the ones carrying this
-run's (and the task's) LAUNCHER_RUN_ID / LAUNCHER_TASK_ID are SIGKILLed and reaped. Elsewhere
-this is a no-op.
+run's (and the task's) LAUNCHER_RUN_ID / LAUNCHER_TASK_ID are SIGKILLed and reaped (a mutation
+sweep's, after each mutant, by its worker's marker: `reap_marked`). Elsewhere this is a no-op.
 
 Only pids found this way are waited for: the launcher's own children (agents, checks, git) are
 waited for by anyio, and a sweep never runs while one of the task's own processes is running.
@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -126,6 +127,27 @@ def reap_escaped(run_id: str, task_id: str | None = None) -> list[int]:
     reap_orphan_zombies()
     for _ in range(5):
         victims = _kill_and_reap(escaped(run_id, task_id))
+        if not victims:
+            break
+        killed += victims
+    return killed
+
+
+def marked(env: Mapping[str, str], keep: Collection[int] = ()) -> list[int]:
+    """Our re-parented children whose environment has all of `env` (but not the pids in `keep`:
+    our own live children carrying it too)."""
+    me = os.getpid()
+    wanted = {f"{k}={v}".encode() for k, v in env.items()}
+    return [pid for pid in _candidates() if pid not in keep and _parent_of(pid) == me and wanted <= proc_environ(pid)]
+
+
+def reap_marked(env: Mapping[str, str], keep: Collection[int] = ()) -> list[int]:
+    """SIGKILL and reap the escaped processes marked with `env` (a mutation sweep's worker: what
+    its finished test runs left behind, a `setsid` server say); returns their pids."""
+    killed: list[int] = []
+    reap_orphan_zombies()
+    for _ in range(5):
+        victims = _kill_and_reap(marked(env, keep))
         if not victims:
             break
         killed += victims

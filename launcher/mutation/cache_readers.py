@@ -6,7 +6,8 @@ value and never executes those lines, so coverage names just that first test. A 
 must also run the tests that read the state: the tests covering any function of the same file
 that refers to a name the function writes (its own lookup lines included). A function under a
 caching decorator (`functools.cache`) is read through the decorator, by callers anywhere: its
-mutants run the whole suite, as do writes to class state, whose readers cannot be told.
+mutants run the whole suite, as do writes to class state, whose readers cannot be told. The
+tests may keep state too: `test_state` adds those that may read what the selected ones leave.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import ast
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from launcher.mutation.coverage_map import CoverageMap
 from launcher.mutation.discover import read_source
 from launcher.mutation.fork_refusal import _CACHING, _MUTATORS, _bound_names, _own_nodes, _root, _targets
 from launcher.mutation.model import Mutant
 from launcher.mutation.test_ids import stable_selection
+
+if TYPE_CHECKING:
+    from launcher.mutation.test_state import TestState
 
 _Def = ast.FunctionDef | ast.AsyncFunctionDef
 WHOLE_SUITE = "*"  # a written root whose readers cannot be found
@@ -77,6 +82,7 @@ class CacheReaders:
     root: Path  # the tree the coverage map measured
     _trees: dict[str, ast.Module | None] = field(default_factory=dict)
     _readers: dict[tuple[str, int, int, int], frozenset[int] | None] = field(default_factory=dict)
+    _state: TestState | None = None
 
     def _tree(self, rel: str) -> ast.Module | None:
         if rel not in self._trees:
@@ -87,7 +93,16 @@ class CacheReaders:
         return self._trees[rel]
 
     def observers(self, cov: CoverageMap, mutant: Mutant, tests: Sequence[str]) -> list[str]:
-        """The tests to run for this mutant: `tests` ([] = the whole suite), widened by the readers."""
+        """The tests to run for this mutant: `tests` ([] = the whole suite), widened by the readers
+        of the state its code fills and by the tests that may read what the selected tests leave
+        behind (`test_state`)."""
+        if self._state is None:
+            from launcher.mutation.test_state import TestState  # (it uses `written_roots` above)
+
+            self._state = TestState(cov.root, cov.run.durations)
+        return self._state.observers(self._readers_of(cov, mutant, tests))
+
+    def _readers_of(self, cov: CoverageMap, mutant: Mutant, tests: Sequence[str]) -> list[str]:
         tree = self._tree(mutant.target) if tests and mutant.language == "python" else None
         found = _outermost_def(tree, mutant.line) if tree is not None else None
         if tree is None or found is None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from launcher.mutation.coverage_map import CoverageMap, SuiteRun
 from launcher.store.files import atomic_write_json
 
-SCHEMA = "launcher-coverage/1"
+SCHEMA = "launcher-coverage/2"  # 2: fixture setups and child processes attributed to their tests
 KEEP = 8  # maps kept per repository (newest first)
 
 
@@ -79,7 +79,8 @@ def save(directory: Path, key: str, cov: CoverageMap, *, suite: tuple[str, Seque
     data = {
         "schema": SCHEMA,
         "run": {"exit_code": run.exit_code, "durations": run.durations, "failed": run.failed, "wall_s": run.wall_s,
-                "output_tail": run.output_tail, "timed_out": run.timed_out, "first_error": run.first_error},
+                "output_tail": run.output_tail, "timed_out": run.timed_out, "first_error": run.first_error,
+                "unmeasured_children": run.unmeasured_children},
         "lines": {rel: {str(n): sorted(ctx) for n, ctx in by_line.items()} for rel, by_line in cov.lines.items()},
     }  # fmt: skip
     if suite is not None:

@@ -6,7 +6,10 @@ mutated files, the pytest node ids that executed it. Contexts are switched by a 
 plugin (`coverage.Coverage.current().switch_context(nodeid)` around each test, setup and teardown
 included), so they are exact node ids and need no mapping back. Lines run outside any test
 (imports at collection time, module bodies) get the empty context "": a mutant there is
-"import-time covered" and needs the whole suite in a fresh process.
+"import-time covered" and needs the whole suite in a fresh process. The setup of a fixture wider
+than a function counts for every test using the fixture, and the tests' Python child processes
+are measured too, under the test's context (`coverage_plugin`); a test whose child could not be
+measured is selected for every mutant.
 """
 
 from __future__ import annotations
@@ -23,85 +26,22 @@ from pathlib import Path
 
 from launcher import process
 from launcher.git.import_roots import python_path
+from launcher.mutation.coverage_plugin import (
+    CONTEXT_ENV,
+    FIXTURE_PREFIX,
+    IMPORT_CONTEXT,
+    ONLY_ENV,
+    PLUGIN,
+    PLUGIN_SOURCE,
+    REPORT_ENV,
+    SITECUSTOMIZE_SOURCE,
+    SKIP_ENV,
+    SUBPROCESS_RC_ENV,
+)
 from launcher.mutation.discover import read_source
 from launcher.mutation.model import Mutant
-from launcher.mutation.run_env import child_env
+from launcher.mutation.run_env import WORKER_MARKER_ENV, child_env
 from launcher.mutation.test_ids import function_id, stable_selection
-
-PLUGIN = "_launcher_mutation_plugin"
-REPORT_ENV = "LAUNCHER_MUTATION_TESTS"
-ONLY_ENV = "LAUNCHER_MUTATION_ONLY"  # a JSON list of test files: run only their tests (`--since`)
-SKIP_ENV = "LAUNCHER_MUTATION_SKIP"  # a JSON list of test files not to collect at all
-IMPORT_CONTEXT = ""
-PLUGIN_SOURCE = f'''
-import json, os
-import pytest
-try:
-    import coverage
-except ImportError:
-    coverage = None
-
-_tests = {{}}
-
-
-def _switch(context):
-    cov = coverage.Coverage.current() if coverage is not None else None
-    if cov is not None:
-        cov.switch_context(context)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):
-    _switch(item.nodeid)
-    try:
-        yield
-    finally:
-        _switch("")
-
-
-if int(pytest.__version__.split(".")[0]) >= 7:
-    _skip = set(json.loads(os.environ.get("{SKIP_ENV}") or "[]"))
-
-    def pytest_ignore_collect(collection_path):
-        # The suite's other test files are not even imported (collection is most of a small run).
-        if os.path.realpath(str(collection_path)) in _skip:
-            return True
-        return None
-
-
-def pytest_collection_modifyitems(session, config, items):
-    # The whole collection still runs (the project's own configuration decides what a test is);
-    # only the tests of the chosen files run.
-    only = os.environ.get("{ONLY_ENV}")
-    if not only:
-        return
-    wanted = set(json.loads(only))
-    kept, dropped = [], []
-    for item in items:
-        path = str(getattr(item, "path", None) or item.fspath)
-        (kept if os.path.realpath(path) in wanted else dropped).append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
-
-
-def pytest_runtest_logreport(report):
-    entry = _tests.setdefault(report.nodeid, {{"duration": 0.0, "failed": False}})
-    entry["duration"] += report.duration
-    entry["failed"] = entry["failed"] or bool(report.failed)
-
-
-def pytest_collectreport(report):
-    if report.failed:
-        _tests[report.nodeid or "<collection>"] = {{"duration": 0.0, "failed": True}}
-
-
-def pytest_sessionfinish(session, exitstatus):
-    path = os.environ.get("{REPORT_ENV}")
-    if path:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump({{"tests": _tests, "exitstatus": int(exitstatus)}}, fh)
-'''
 
 
 @dataclass
@@ -115,6 +55,8 @@ class SuiteRun:
     output_tail: str = ""
     timed_out: bool = False
     first_error: str = ""  # the first exception line of the whole output (not just the tail)
+    # Tests that started a child process coverage could not measure (any line may run there).
+    unmeasured_children: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -152,6 +94,8 @@ class CoverageMap:
             lo, hi = own.get(line, (line, line))
             for n in range(lo, hi + 1):
                 found |= self.contexts(mutant.target, n)
+        if self.run.unmeasured_children:  # their children may run this line: never NoCoverage
+            found |= set(self.run.unmeasured_children)
         return Selection(stable_selection(found - {IMPORT_CONTEXT}), IMPORT_CONTEXT in found)
 
     def tests_covering(self, rel: str, lines: Iterable[int]) -> set[str]:
@@ -205,31 +149,58 @@ def first_error(output: str) -> str:
     return found.group(1)[:300] if found else ""
 
 
-def _read_report(path: Path) -> tuple[dict[str, float], list[str], int | None]:
+@dataclass
+class _Report:
+    """What the plugin wrote at the end of the run (`coverage_plugin`)."""
+
+    durations: dict[str, float]
+    failed: list[str]
+    exitstatus: int | None
+    fixture_users: dict[str, list[str]] = field(default_factory=dict)
+    unmeasured: list[str] = field(default_factory=list)  # contexts whose child could not be measured
+
+    def tests_of(self, context: str) -> frozenset[str]:
+        """The node ids a coverage context stands for: a wider fixture's context means every test
+        that used the fixture (all tests, as import time, if none is known)."""
+        if not context.startswith(FIXTURE_PREFIX):
+            return frozenset({context})
+        users = self.fixture_users.get(context.removeprefix(FIXTURE_PREFIX))
+        return frozenset(users) if users else frozenset({IMPORT_CONTEXT})
+
+
+def _read_report(path: Path) -> _Report:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}, [], None
+        return _Report({}, [], None)
     tests = data.get("tests", {})
     durations = {k: float(v.get("duration", 0.0)) for k, v in tests.items()}
     failed = sorted(k for k, v in tests.items() if v.get("failed"))
-    return durations, failed, data.get("exitstatus")
+    users = {str(k): [str(t) for t in v] for k, v in (data.get("fixture_users") or {}).items()}
+    unmeasured = [str(c) for c in data.get("unmeasured_children") or []]
+    return _Report(durations, failed, data.get("exitstatus"), users, unmeasured)
 
 
-def _read_coverage(data_file: Path, root: Path) -> dict[str, dict[int, frozenset[str]]]:
+def _read_coverage(data_files: Sequence[Path], root: Path, report: _Report) -> dict[str, dict[int, frozenset[str]]]:
+    """Per file and line, the node ids (or "") that executed it, from the run's data file and its
+    child processes' files."""
     from coverage import CoverageData  # imported here: only sweeps need it
 
-    data = CoverageData(basename=str(data_file))
-    data.read()
-    result: dict[str, dict[int, frozenset[str]]] = {}
+    merged: dict[str, dict[int, set[str]]] = {}
     real_root = root.resolve()
-    for measured in data.measured_files():
-        path = Path(measured).resolve()
-        if not path.is_relative_to(real_root):
-            continue
-        rel = path.relative_to(real_root).as_posix()
-        result[rel] = {n: frozenset(ctx) for n, ctx in data.contexts_by_lineno(measured).items() if n > 0}
-    return result
+    for data_file in data_files:
+        data = CoverageData(basename=str(data_file))
+        data.read()
+        for measured in data.measured_files():
+            path = Path(measured).resolve()
+            if not path.is_relative_to(real_root):
+                continue
+            by_line = merged.setdefault(path.relative_to(real_root).as_posix(), {})
+            for n, contexts in data.contexts_by_lineno(measured).items():
+                if n > 0:
+                    for context in contexts:
+                        by_line.setdefault(n, set()).update(report.tests_of(context))
+    return {rel: {n: frozenset(c) for n, c in by_line.items()} for rel, by_line in merged.items()}
 
 
 async def measure(
@@ -256,8 +227,18 @@ async def measure(
         rc.write_text(
             f"[run]\nbranch = false\ndata_file = {work / 'data'}\ninclude =\n    {include}\n", encoding="utf-8"
         )
+        # The tests' Python child processes: measured by `sitecustomize`, under the context the
+        # plugin passes down (coverage.py expands the variable), each into a file of its own.
+        (work / "sitecustomize.py").write_text(SITECUSTOMIZE_SOURCE, encoding="utf-8")
+        (work / "children").mkdir()
+        child_rc = work / "children.coveragerc"
+        child_rc.write_text(
+            f"[run]\nbranch = false\nparallel = true\ndata_file = {work / 'children' / 'data'}\n"
+            f"context = ${{{CONTEXT_ENV}}}\ninclude =\n    {include}\n", encoding="utf-8"
+        )  # fmt: skip
         report = work / "tests.json"
-        extra = {**python_path(root, roots, str(work)), REPORT_ENV: str(report)}
+        extra = {**python_path(root, roots, str(work)), REPORT_ENV: str(report), SUBPROCESS_RC_ENV: str(child_rc),
+                 WORKER_MARKER_ENV: str(root)}  # (the tree's worker kills what the run leaves behind)  # fmt: skip
         if only_tests is not None:
             extra[ONLY_ENV] = json.dumps(sorted(os.path.realpath(root / f) for f in only_tests))
             extra[SKIP_ENV] = json.dumps(sorted(os.path.realpath(root / f) for f in skip_tests))
@@ -265,13 +246,17 @@ async def measure(
         argv = [python, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q", "-rfE",
                 "-p", "no:cacheprovider", "-p", PLUGIN, *pytest_args]  # fmt: skip
         done = await process.run(argv, cwd=root, env=env, timeout=timeout)
-        durations, failed, exitstatus = _read_report(report)
-        code = done.returncode if exitstatus is None else exitstatus
+        found = _read_report(report)
+        code = done.returncode if found.exitstatus is None else found.exitstatus
         tail = (done.out + done.err)[-4000:]
         if done.returncode not in (0, 1) and code == 0:
             code = done.returncode  # coverage itself failed after a green pytest
-        run = SuiteRun(code, durations, failed, done.duration_s, tail, done.timed_out, first_error(done.out + done.err))
-        lines = _read_coverage(work / "data", root) if (work / "data").exists() else {}
-        return CoverageMap(root, lines, run)
+        spawners = {t for c in found.unmeasured for t in found.tests_of(c)}
+        # (one started outside any test, at collection say: every test may depend on it)
+        unmeasured = sorted(found.durations if IMPORT_CONTEXT in spawners else spawners)
+        run = SuiteRun(code, found.durations, found.failed, done.duration_s, tail, done.timed_out,
+                       first_error(done.out + done.err), unmeasured)  # fmt: skip
+        data_files = [f for f in [work / "data", *sorted((work / "children").glob("data.*"))] if f.is_file()]
+        return CoverageMap(root, _read_coverage(data_files, root, found), run)
     finally:
         shutil.rmtree(work, ignore_errors=True)

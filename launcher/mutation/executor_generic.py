@@ -27,7 +27,7 @@ from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.fork_worker import EXIT_UNFINISHED
 from launcher.mutation.model import MutantStale, MutantStatus
 from launcher.mutation.narrow_stage import ran_alone
-from launcher.mutation.run_env import bytecode_files, bytecode_prefix, child_env
+from launcher.mutation.run_env import WORKER_MARKER_ENV, bytecode_files, bytecode_prefix, child_env
 from launcher.mutation.runner_crash import crash_in_mutated_file
 from launcher.mutation.source_text import mutated_bytes
 from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
@@ -156,8 +156,10 @@ class GenericExecutor:
         # workers), else the main tree.
         self.overlay_source = overlay_source or repo.root
         self.recheck_timeouts = recheck_timeouts
-        # The tree's import roots (`import_roots`) ahead of any path into the main tree.
-        self.import_env = python_path(self.root, roots) if roots else {}
+        # The tree's import roots (`import_roots`) ahead of any path into the main tree, and the
+        # marker of everything this worker starts (`reap_marked` after each mutant).
+        self.marker = {WORKER_MARKER_ENV: str(self.root)}
+        self.import_env = {**(python_path(self.root, roots) if roots else {}), **self.marker}
         self.env = child_env(self.import_env, pycache_dir=pycache_dir)  # the sweep's bytecode cache, if any
         self.pycache_dir = bytecode_prefix(self.env)  # where a mutant's .pyc must be deleted too
         # pytest runs put the likely killers first (`test_order`): the plugin must be importable

@@ -102,6 +102,18 @@ def score_of(records: Iterable[MutantRecord]) -> float | None:
     return mutation_score(r.status for r in records)
 
 
+def fail_under_passes(score: float | None, mutants: int, since: str | None, fail_under: float | None
+                      ) -> tuple[bool, str]:  # fmt: skip
+    """Whether a run (a sweep, or merged shards) passes `--fail-under`, and a note when it passes
+    only by the exception. Nothing scored never passes (a mistyped PATH, an operator that matched
+    nothing), except a `--since` run of a change that touched no mutable code: nothing to test."""
+    if fail_under is None:
+        return True, ""
+    if since and mutants == 0:
+        return True, f"nothing to mutate since {since}: --fail-under passes"
+    return score is not None and score >= fail_under, ""
+
+
 def source_label(record: MutantRecord) -> str:
     """How a verdict came, as shown: a mutant settled without running is "not run" (`static` is
     Stryker's word for code that runs at import, which is run)."""

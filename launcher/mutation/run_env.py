@@ -16,6 +16,9 @@ from launcher import process
 from launcher.git.import_roots import package_root
 from launcher.mutation.discover import PYTHON_SUFFIXES
 
+# Marks every process a sweep's worker starts (its value: the worker's tree), so what a test run
+# left behind in a session of its own is found and killed once the run is over.
+WORKER_MARKER_ENV = "LAUNCHER_MUTATION_WORKER"
 # Variables that would make a child start its own coverage or xdist machinery, or that describe us.
 _DROP_ENV = ("COV_CORE_", "COVERAGE_PROCESS_START", "COVERAGE_RCFILE", "PYTEST_CURRENT_TEST", "PYTEST_XDIST_")
 

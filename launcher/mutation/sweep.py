@@ -80,6 +80,9 @@ class Worker:
     python: str = ""
     source_root: Path | None = None  # the tree the mutants came from (the main work tree)
     pycache_dir: Path | None = None  # the sweep's bytecode cache, shared by its executors
+    # Kills what this worker's finished runs left behind, given its marker (a mapping) and the pids
+    # of its own live processes; the app passes the reaper (`engine/reaper.reap_marked`).
+    reap: Callable[..., object] | None = None
     notes: list[str] = field(default_factory=list)
     _fork: Executor | None = None
     _fork_failed: bool = False
@@ -107,9 +110,12 @@ class Worker:
         return self._fork
 
     async def run(self, job: MutantJob) -> MutantResult:
-        result = await self._run(job)
-        if needs_broader_run(result.status, job, result.executor):
-            result = await self._whole_suite(job, result)
+        try:
+            result = await self._run(job)
+            if needs_broader_run(result.status, job, result.executor):
+                result = await self._whole_suite(job, result)
+        finally:
+            await self.reap_leftovers()
         if self.generic.order is not None and result.status is MutantStatus.KILLED:
             self.generic.order.record(job.mutant, result.killed_by)  # the likely killers of its neighbours
         return result
@@ -143,6 +149,18 @@ class Worker:
             return fresh
         return result
 
+    async def reap_leftovers(self) -> None:
+        """Kill the processes this worker's runs started that outlived them: a test's child in a
+        session of its own (`setsid`, `start_new_session`), orphaned when a timed-out run was
+        killed, would loop on; the sweep is a child subreaper, so they come back to it."""
+        if self.reap is None:
+            return
+        own = {pid for pid in (self.generic.zygote.pid if self.generic.zygote else None,
+                               getattr(self._fork, "worker_pid", None)) if isinstance(pid, int)}  # fmt: skip
+        reap, marker = self.reap, self.generic.marker
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(lambda: reap(marker, own))
+
     async def stop(self) -> None:
         with anyio.CancelScope(shield=True):
             if self._fork is not None:
@@ -155,6 +173,7 @@ class Worker:
                 why = zygote.failure.splitlines()[0]
                 self.notes.append(f"zygote unavailable, new interpreters used instead: {why}")
             await self.generic.stop()
+            await self.reap_leftovers()  # (its own processes have ended: nothing is kept)
 
 
 async def dispatch(

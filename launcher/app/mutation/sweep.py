@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from launcher.app.context import STATE_DIR
 from launcher.app.mutation.history import PLANNED_FILE, planned
 from launcher.app.mutation.phases import FINAL_WHEN_LIMITED, CoverageRun, Scope, overlapped, seconds
@@ -28,6 +30,7 @@ from launcher.app.mutation.prefilter import prefilter_records
 from launcher.app.mutation.progress import LineListener, SweepListener
 from launcher.app.mutation.setup import configured, custom_command_cost, discover, generate
 from launcher.app.mutation.snapshot import SNAPSHOT_DIR, Snapshot
+from launcher.engine import reaper
 from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
@@ -44,6 +47,7 @@ from launcher.mutation.results import (
     MutantRecord,
     SweepMeta,
     counts,
+    fail_under_passes,
     score_of,
     summary_text,
     write_outputs,
@@ -201,6 +205,8 @@ class _Sweep:
     async def close(self) -> None:
         if self.first is not None:
             await self.first.stop()
+            with anyio.CancelScope(shield=True):  # the coverage run's leftovers
+                await anyio.to_thread.run_sync(reaper.reap_marked, self.first.marker)
         if self.pycache_dir is not None:
             shutil.rmtree(self.pycache_dir, ignore_errors=True)
         if self.snapshot is not None:
@@ -212,7 +218,7 @@ class _Sweep:
         generics = [self.first] + [self._generic(self.tree_root / f"w{k}", self.overlay) for k in range(2, workers + 1)]
         source = self.source_root  # the mutants' source: the snapshot, never the live main tree
         fork = fork_support(source) if self.options.use_fork and self.command.is_pytest else None
-        pool = [Worker(g, fork, self.command.python, source, self.pycache_dir) for g in generics]
+        pool = [Worker(g, fork, self.command.python, source, self.pycache_dir, reaper.reap_marked) for g in generics]
         try:
             jobs = await self._prepare(self.first, pending)
             self.listener.running(len(jobs), max(1, min(len(pool), len(jobs))))
@@ -378,6 +384,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
     listener = listener or LineListener(emit)
     repo = await GitRepo.discover(cwd)
     options = replace(options, python=resolve_python(options.python, cwd))
+    reaper.become_subreaper()  # what a test run starts in a session of its own comes back to us, to be killed
     await repo.ensure_excluded("/.launcher/")
     store = MutantStore(repo.root / STATE_DIR / "launcher.db")
     try:
@@ -437,12 +444,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
     finally:
         store.close()
     score = score_of(records)
-    # Nothing scored never passes a gate (a mistyped PATH, an operator that matched nothing), except
-    # a --since sweep of a change that touched no mutable code: there is nothing to test there.
-    nothing_changed = bool(options.since) and not records
-    passed = options.fail_under is None or nothing_changed or (
-        score is not None and score >= options.fail_under)
-    if nothing_changed and options.fail_under is not None:
-        sweep.notes.append(f"nothing to mutate since {options.since}: --fail-under passes")
+    passed, why = fail_under_passes(score, len(records), options.since, options.fail_under)
+    sweep.notes += [why] if why else []
     return SweepOutcome(sweep_id, out_dir, counts(records), score, passed, records, base_sha, resumed,
                         sweep.notes, files, summary_text(meta, records, head_only=True))  # fmt: skip
