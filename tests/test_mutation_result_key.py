@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from conftest import git, write_files
 
 from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.mutation.model import MutantStatus
+from launcher.store.mutants import MutantStore
 
 
 def sweep(root: Path, emit: Callable[[str], None] | None = None, **options: Any) -> SweepOutcome:
@@ -120,3 +122,65 @@ def test_unchanged_mutants_come_from_the_cache_and_a_test_edit_reruns_only_what_
     assert sources(edited, "mod_a.py") == {"cached"}  # test_a.py's mutants: nothing they depend on changed
     assert sources(edited, "mod_b.py") == {"run"}
     assert verdict(edited, "x - 1") == (MutantStatus.KILLED, "run")
+
+
+class Interrupt(Exception):
+    pass
+
+
+def stop_after(runs: int, status: str = "") -> Callable[[str], None]:
+    """A progress sink that interrupts the sweep (as Ctrl-C would) once `runs` mutants were run
+    (of `status`, if given)."""
+    seen: list[str] = []
+
+    def emit(line: str) -> None:
+        seen.append(line)
+        ran = [s for s in seen if not s.endswith(("(not run)", "(resumed)", "(cached)")) and status in s]
+        if len(ran) >= runs:
+            raise Interrupt
+
+    return emit
+
+
+def test_the_same_command_after_an_uncommitted_test_edit_does_not_resume_stale_verdicts(tmp_path: Path) -> None:
+    files = {"mod.py": "def f(x):\n    return x * 2\n",
+             "test_mod.py": "import mod\n\n\ndef test_f():\n    assert mod.f(3) is not None\n"}  # fmt: skip
+    for i in range(1, 9):
+        files["mod.py"] += f"\n\ndef g{i}(x):\n    return x + {i}\n"
+        files["test_mod.py"] += f"\n\ndef test_g{i}():\n    assert mod.g{i}(1) == {i + 1}\n"
+    root = project(tmp_path / "p", files)
+    options: dict[str, Any] = {"paths": ["mod.py"], "use_cache": False}
+    with pytest.raises(Interrupt):
+        sweep(root, stop_after(1, "Survived"), **options)  # once one of f's mutants survived
+    store = MutantStore(root / ".launcher" / "launcher.db")
+    (interrupted,) = store.sweeps()
+    before = store.results(interrupted.id)
+    survived = [row for row in before.values() if row.status == MutantStatus.SURVIVED.value]
+    assert survived, "the weak test_f lets f's mutants survive before the edit"
+    test = root / "test_mod.py"
+    test.write_text(test.read_text().replace("assert mod.f(3) is not None", "assert mod.f(3) == 6"))  # uncommitted
+    lines: list[str] = []
+    resumed = sweep(root, lines.append, **options)
+    assert resumed.sweep_id == interrupted.id and resumed.resumed  # the same command resumes it...
+    by_id = {r.mutant.id: r for r in resumed.results}
+    for row in survived:  # ...but no verdict from before the edit stands
+        assert (by_id[row.mutant_id].status, by_id[row.mutant_id].source) == (MutantStatus.KILLED, "run")
+    assert not [r for r in resumed.results if r.source == "resumed"]
+    assert "resumed 0" in resumed.headline
+    assert any("changed since: settled again, not reused" in note for note in resumed.notes)
+    assert resumed.score == 100.0
+
+
+def test_an_interrupted_sweep_of_unchanged_code_resumes_its_verdicts(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", TWO_MODULES)
+    options: dict[str, Any] = {"paths": ["mod_a.py", "mod_b.py"], "use_cache": False}
+    with pytest.raises(Interrupt):
+        sweep(root, stop_after(2), **options)
+    store = MutantStore(root / ".launcher" / "launcher.db")
+    (interrupted,) = store.sweeps()
+    ran = {m for m, row in store.results(interrupted.id).items() if row.cache_key}
+    assert len(ran) >= 2
+    resumed = sweep(root, **options)
+    assert resumed.sweep_id == interrupted.id
+    assert {r.mutant.id for r in resumed.results if r.source == "resumed"} == ran
+    assert not any("not reused" in note for note in resumed.notes)

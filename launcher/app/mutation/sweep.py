@@ -3,7 +3,8 @@
 Flow: repo and defaults (the source packages, pytest when the repo has tests) → mutants
 (--since, --shard, --max-mutants, --operators) → the sweep row (resumed when an unfinished
 sweep of the same base and options exists, or `--resume ID`) → worker 1's worktree: the clean
-suite under coverage (sanity 1, per-test coverage, baselines) → forced-fail and no-op probes
+suite under coverage (sanity 1, per-test coverage, baselines) → a resumed sweep's verdicts whose
+result key is still the current one → forced-fail and no-op probes
 (sanity 2, 3) → each mutant settled statically (CompileError, NoCoverage), from the cache, or
 by a worker → results stored as they come → `.launcher/mutation-runs/<sweep>/` files.
 """
@@ -306,6 +307,29 @@ class _Sweep:
             tests = in_suite_order(tests, cov.run.durations)  # order-dependent tests pass as in the suite
         return tests, covering, import_time
 
+    def resume(self, mutants: list[Mutant], previous: dict[str, store_mod.ResultRow]) -> None:
+        """A resumed sweep's earlier verdicts that still stand: those whose key is the current
+        one (nothing they depend on changed since, committed or not). The others are settled again;
+        static ones (NoCoverage, CompileError) always are, from the current coverage."""
+        cov = self.scope.cov if self.scope is not None else None
+        readers = CacheReaders(cov.root) if cov is not None else None
+        stale = 0
+        for m in mutants:
+            row = previous.get(m.id)
+            if row is None or m.id in self.records or row.cache_key is None:
+                continue
+            picked = self._selection(m, cov, readers) if m.valid else None
+            key = cache_key(m, picked[0], self._command_key(), self._digest(cov)) if picked is not None else None
+            if key != row.cache_key:
+                stale += 1
+                continue
+            self.settle(MutantRecord(m, MutantStatus(row.status), row.executor, row.duration_s, row.killed_by,
+                                     row.tests, m.import_time, "resumed", row.note, row.cache_key),
+                        store=False)  # fmt: skip
+        if stale:
+            self.notes.append(f"resumed sweep {self.sweep_id}: {stale} verdict(s) from before the interruption were "
+                              "for code, tests or configuration that changed since: settled again, not reused")
+
     def _plan(self, pending: list[Mutant], cov: CoverageMap | None, suite_s: float) -> list[MutantJob]:
         """One job per mutant to run; the others settled statically or from the cache."""
         opts = self.options
@@ -422,14 +446,8 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
                 sweep.notes.append(line)
             for record in filtered:
                 sweep.settle(record)
-            previous = store.results(sweep_id) if resumed else {}
-            for m in mutants:
-                row = previous.get(m.id)
-                if row is not None and m.id not in sweep.records:
-                    status = MutantStatus(row.status)
-                    record = MutantRecord(m, status, row.executor, row.duration_s, row.killed_by, row.tests,
-                                          m.import_time, "resumed", row.note, row.cache_key)  # fmt: skip
-                    sweep.settle(record, store=False)
+            if resumed:  # only the verdicts nothing has changed under since (`_Sweep.resume`)
+                sweep.resume(mutants, store.results(sweep_id))
             pending = [m for m in mutants if m.id not in sweep.records]
             listener.started(sweep_id, len(mutants), len(mutants) - len(pending), resumed)
             if pending:
