@@ -18,8 +18,9 @@ from launcher.mutation.discover import read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand, classify, mutated_bytes
 from launcher.mutation.model import Mutant, MutantStatus
+from launcher.mutation.result_key import TestDigest, TreeFiles, cache_key
 from launcher.mutation.run_env import bytecode_files, sweep_bytecode_cache
-from launcher.mutation.sweep import ForkSupport, TestDigest, Worker, cache_key, note_of
+from launcher.mutation.sweep import ForkSupport, Worker, note_of
 from launcher.process import Completed
 
 WEAKPKG = Path(__file__).parent / "data" / "mutation" / "weakpkg"
@@ -230,10 +231,14 @@ def test_worker_rechecks_fork_survivors_and_falls_back_when_fork_cannot_start(pk
 def test_cache_key_changes_with_the_covering_tests_content(pkg: Path) -> None:
     add = mutants_of(pkg, "calc/core.py", "arithmetic", "add")[0]
     tests = ["tests/check_core.py::test_add"]
-    key = cache_key(add, tests, "pytest", TestDigest(pkg, ["tests/check_core.py", "tests/check_loop.py"]))
-    assert key == cache_key(add, tests, "pytest", TestDigest(pkg, ["tests/check_core.py"]))
+
+    def digest(test_files: list[str]) -> TestDigest:  # the project's digest is result_key's business
+        return TestDigest(TreeFiles(pkg, test_files), test_files, "project")
+
+    key = cache_key(add, tests, "pytest", digest(["tests/check_core.py", "tests/check_loop.py"]))
+    assert key == cache_key(add, tests, "pytest", digest(["tests/check_core.py"]))
     (pkg / "tests/check_loop.py").write_text("# unrelated\n")
-    assert key == cache_key(add, tests, "pytest", TestDigest(pkg, []))
+    assert key == cache_key(add, tests, "pytest", digest([]))
     (pkg / "tests/check_core.py").write_text((pkg / "tests/check_core.py").read_text() + "\n# edited\n")
-    assert key != cache_key(add, tests, "pytest", TestDigest(pkg, []))
-    assert key != cache_key(add, tests, "other", TestDigest(pkg, []))
+    assert key != cache_key(add, tests, "pytest", digest([]))
+    assert key != cache_key(add, tests, "other", digest([]))

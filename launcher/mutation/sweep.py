@@ -11,13 +11,11 @@ executor re-checks its own timeouts in a fresh interpreter).
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib
 import inspect
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -208,42 +206,3 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     for exc in group.exceptions:
         found += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
     return found
-
-
-class TestDigest:
-    """Content hashes of the test files behind a selection (a cache-key ingredient)."""
-
-    __test__ = False
-
-    def __init__(self, root: Path, test_files: Sequence[str]) -> None:
-        self.root = root
-        self.all_files = sorted(test_files)
-        self._hashes: dict[str, str] = {}
-
-    def _hash(self, rel: str) -> str:
-        if rel not in self._hashes:
-            path = self.root / rel
-            data = path.read_bytes() if path.is_file() else b""
-            self._hashes[rel] = hashlib.sha256(data).hexdigest()
-        return self._hashes[rel]
-
-    def files_for(self, tests: Sequence[str]) -> list[str]:
-        if not tests:
-            return self.all_files
-        files: set[str] = set()
-        for test in tests:
-            rel = PurePosixPath(test.split("::", 1)[0])
-            files.add(rel.as_posix())
-            files.update((parent / "conftest.py").as_posix().removeprefix("./") for parent in rel.parents)
-        return sorted(files)
-
-    def digest(self, tests: Sequence[str]) -> str:
-        files = self.files_for(tests)
-        return hashlib.sha256("\0".join(f"{f}={self._hash(f)}" for f in files).encode()).hexdigest()
-
-
-def cache_key(mutant: Mutant, tests: Sequence[str], command: str, digest: TestDigest) -> str:
-    """Stable id, the mutated scope's hash, the command, the selected tests and their files'
-    content: any change to these re-runs the mutant."""
-    parts = [mutant.id, mutant.scope_hash, mutant.replacement, command, list(tests), digest.digest(tests)]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]

@@ -3,7 +3,8 @@
 Flow: repo and defaults (the source packages, pytest when the repo has tests) → mutants
 (--since, --shard, --max-mutants, --operators) → the sweep row (resumed when an unfinished
 sweep of the same base and options exists, or `--resume ID`) → worker 1's worktree: the clean
-suite under coverage (sanity 1, per-test coverage, baselines) → forced-fail and no-op probes
+suite under coverage (sanity 1, per-test coverage, baselines) → a resumed sweep's verdicts whose
+result key is still the current one → forced-fail and no-op probes
 (sanity 2, 3) → each mutant settled statically (CompileError, NoCoverage), from the cache, or
 by a worker → results stored as they come → `.launcher/mutation-runs/<sweep>/` files.
 """
@@ -43,6 +44,7 @@ from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
 from launcher.mutation.interpreter import resolve_python
 from launcher.mutation.model import Mutant, MutantStatus
+from launcher.mutation.result_key import TestDigest, TreeFiles, cache_key, project_digest
 from launcher.mutation.results import (
     MutantRecord,
     SweepMeta,
@@ -53,16 +55,7 @@ from launcher.mutation.results import (
     write_outputs,
 )
 from launcher.mutation.run_env import import_roots, plugin_overrides, sweep_bytecode_cache
-from launcher.mutation.sweep import (
-    BYTECODE_DIR,
-    CACHEABLE,
-    TestDigest,
-    Worker,
-    cache_key,
-    dispatch,
-    fork_support,
-    note_of,
-)
+from launcher.mutation.sweep import BYTECODE_DIR, CACHEABLE, Worker, dispatch, fork_support, note_of
 from launcher.mutation.test_ids import in_suite_order
 from launcher.mutation.test_order import TestOrder
 from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
@@ -160,6 +153,8 @@ class _Sweep:
         self.measured: list[str] = []  # the Python files under coverage
         self.tracked: list[str] = []  # the repository's files (tracked or not, never ignored)
         self.tree_root = Path()
+        self._tree_files: TreeFiles | None = None  # worker 1's files, read once (the result keys)
+        self._digests: dict[int, TestDigest] = {}  # id(coverage map) -> its result-key ingredients
         self.order = TestOrder() if self.command.is_pytest else None  # likely killers first (`test_order`)
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
@@ -284,32 +279,76 @@ class _Sweep:
             await sanity.check_probes(first, probes, opts.timeout_factor * base + opts.timeout_min_s)
         return self._plan(pending, cov, suite_s)
 
+    def _digest(self, cov: CoverageMap | None) -> TestDigest:
+        """What the verdicts planned with `cov` depend on besides the mutant (`result_key`)."""
+        assert self.first is not None, "open_trees first"
+        if self._tree_files is None:  # read while worker 1's tree is clean (no mutant written)
+            self._tree_files = TreeFiles(self.first.root, self.tracked)
+        if id(cov) not in self._digests:
+            project, skeletal = project_digest(self._tree_files, cov.test_ids if cov is not None else [])
+            test_files = [f for f in self.tracked if is_test_file(f)]
+            self._digests[id(cov)] = TestDigest(self._tree_files, test_files, project, skeletal)
+        return self._digests[id(cov)]
+
+    def _command_key(self) -> str:
+        command_key = self.command.custom or f"pytest:{self.command.python}"
+        return command_key + (f"\0ignored:{self.ignored_key}" if self.ignored_key else "")
+
+    def _selection(self, m: Mutant, cov: CoverageMap | None,
+                   readers: CacheReaders | None) -> tuple[list[str], list[str], bool] | None:  # fmt: skip
+        """(the tests to run, the tests that execute the line, import time); None: no test
+        executes the line (NoCoverage)."""
+        tests: list[str] = []  # [] = the whole suite: no coverage data, or import-time code
+        covering: list[str] = []  # the tests that execute the line (the report's coveredBy)
+        import_time = m.import_time
+        if cov is not None and m.language == "python":
+            selection = cov.select(m)
+            if not selection.covered and m.valid:
+                return None
+            import_time = import_time or selection.import_time
+            covering = list(selection.tests)
+            tests = [] if import_time else covering
+            if readers is not None and tests:  # code filling a module-level cache: its readers' tests too
+                tests = readers.observers(cov, m, tests)
+            tests = in_suite_order(tests, cov.run.durations)  # order-dependent tests pass as in the suite
+        return tests, covering, import_time
+
+    def resume(self, mutants: list[Mutant], previous: dict[str, store_mod.ResultRow]) -> None:
+        """A resumed sweep's earlier verdicts that still stand: those whose key is the current
+        one (nothing they depend on changed since, committed or not). The others are settled again;
+        static ones (NoCoverage, CompileError) always are, from the current coverage."""
+        cov = self.scope.cov if self.scope is not None else None
+        readers = CacheReaders(cov.root) if cov is not None else None
+        stale = 0
+        for m in mutants:
+            row = previous.get(m.id)
+            if row is None or m.id in self.records or row.cache_key is None:
+                continue
+            picked = self._selection(m, cov, readers) if m.valid else None
+            key = cache_key(m, picked[0], self._command_key(), self._digest(cov)) if picked is not None else None
+            if key != row.cache_key:
+                stale += 1
+                continue
+            self.settle(MutantRecord(m, MutantStatus(row.status), row.executor, row.duration_s, row.killed_by,
+                                     row.tests, m.import_time, "resumed", row.note, row.cache_key),
+                        store=False)  # fmt: skip
+        if stale:
+            self.notes.append(f"resumed sweep {self.sweep_id}: {stale} verdict(s) from before the interruption were "
+                              "for code, tests or configuration that changed since: settled again, not reused")
+
     def _plan(self, pending: list[Mutant], cov: CoverageMap | None, suite_s: float) -> list[MutantJob]:
         """One job per mutant to run; the others settled statically or from the cache."""
         opts = self.options
-        assert self.first is not None, "open_trees first"
-        digest = TestDigest(self.first.root, [f for f in self.tracked if is_test_file(f)])
-        command_key = self.command.custom or f"pytest:{self.command.python}"
-        if self.ignored_key:
-            command_key += f"\0ignored:{self.ignored_key}"
+        digest, command_key = self._digest(cov), self._command_key()
         jobs: list[MutantJob] = []
         readers = CacheReaders(cov.root) if cov is not None else None
         for m in pending:
-            tests: list[str] = []  # [] = the whole suite: no coverage data, or import-time code
-            covering: list[str] = []  # the tests that execute the line (the report's coveredBy)
-            import_time = m.import_time
-            if cov is not None and m.language == "python":
-                selection = cov.select(m)
-                if not selection.covered and m.valid:
-                    self.settle(MutantRecord(m, MutantStatus.NO_COVERAGE, "none", source="static",
-                                             note="no test executes this line"))  # fmt: skip
-                    continue
-                import_time = import_time or selection.import_time
-                covering = list(selection.tests)
-                tests = [] if import_time else covering
-                if readers is not None and tests:  # code filling a module-level cache: its readers' tests too
-                    tests = readers.observers(cov, m, tests)
-                tests = in_suite_order(tests, cov.run.durations)  # order-dependent tests pass as in the suite
+            picked = self._selection(m, cov, readers)
+            if picked is None:
+                self.settle(MutantRecord(m, MutantStatus.NO_COVERAGE, "none", source="static",
+                                         note="no test executes this line"))  # fmt: skip
+                continue
+            tests, covering, import_time = picked
             if not m.valid:
                 self.settle(MutantRecord(m, MutantStatus.COMPILE_ERROR, "none", source="static",
                                          note="the mutated source does not compile"))  # fmt: skip
@@ -414,14 +453,8 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
                 sweep.notes.append(line)
             for record in filtered:
                 sweep.settle(record)
-            previous = store.results(sweep_id) if resumed else {}
-            for m in mutants:
-                row = previous.get(m.id)
-                if row is not None and m.id not in sweep.records:
-                    status = MutantStatus(row.status)
-                    record = MutantRecord(m, status, row.executor, row.duration_s, row.killed_by, row.tests,
-                                          m.import_time, "resumed", row.note, row.cache_key)  # fmt: skip
-                    sweep.settle(record, store=False)
+            if resumed:  # only the verdicts nothing has changed under since (`_Sweep.resume`)
+                sweep.resume(mutants, store.results(sweep_id))
             pending = [m for m in mutants if m.id not in sweep.records]
             listener.started(sweep_id, len(mutants), len(mutants) - len(pending), resumed)
             if pending:
