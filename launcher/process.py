@@ -25,7 +25,6 @@ from anyio.abc import ByteReceiveStream, Process
 from launcher import child_watcher, process_threads
 from launcher.capped_log import DEFAULT_LOG_CAP, DEFAULT_MAX_LINE, CappedLog, LineFeed, Tail
 from launcher.errors import SpawnFailed
-from launcher.prompt_stall import PROMPT_GRACE_S, PromptWatch
 from launcher.spawn_failure import spawn_failed
 
 _LIVE_GROUPS: set[int] = set()
@@ -321,7 +320,7 @@ class Supervised:
     pid: int
     timed_out: bool = False
     stalled: bool = False
-    stalled_on_prompt: str | None = None  # the prompt it was found waiting at (`prompt_stall`)
+    last_stream: str = "stdout"  # the stream it printed to last ("stdout" or "stderr")
     stdout_tail: bytes = b""
     stderr_tail: bytes = b""
     stdout_bytes: int = 0
@@ -353,8 +352,6 @@ async def supervise(
     keep_bytes: int = DEFAULT_KEEP,
     on_spawn: Callable[[int], None] | None = None,
     activity_probe: Callable[[], float] | None = None,
-    prompt_detector: Callable[[str], str | None] | None = None,
-    prompt_grace_s: float = PROMPT_GRACE_S,
     stdout_lines: Callable[[bytes], None] | None = None,
     max_line: int = DEFAULT_MAX_LINE,
 ) -> Supervised:
@@ -364,9 +361,9 @@ async def supervise(
     (for example a file change); output always counts as activity. Cancelling the caller
     (Ctrl-C) kills the group before the cancellation propagates.
 
-    `prompt_detector(text)` names the unanswered prompt that `text`, the end of the stream the
-    agent printed to last, ends with: an agent found waiting at it (no output and no CPU for
-    `prompt_grace_s`, see `prompt_stall`) is killed as stalled, whatever `inactivity_s` is.
+    An agent ends only by its own exit, the wall-clock `timeout_s` or `inactivity_s` of no
+    activity: never for what it printed (a question it got EOF for may be followed by silent
+    work). `last_stream` tells which stream it printed to last, for a diagnosis of a kill.
 
     `stdout_lines` is given every complete stdout line as it streams (up to `max_line` bytes;
     longer lines are skipped and noted), however much is printed: what it counts is exact while
@@ -381,7 +378,6 @@ async def supervise(
     last_activity = start
     last_written = [out]  # the stream the agent printed to last
     verdict: dict[str, bool] = {"timed_out": False, "stalled": False}
-    stuck_at: list[str] = []
 
     try:
         proc = await anyio.open_process(
@@ -414,7 +410,6 @@ async def supervise(
         return take
 
     async def watchdog() -> None:
-        prompts = PromptWatch(proc.pid, prompt_detector, prompt_grace_s) if prompt_detector else None
         while True:
             await anyio.sleep(0.1)
             if proc.returncode is not None:
@@ -429,16 +424,6 @@ async def supervise(
                     latest = max(latest, activity_probe())
                 if now - latest > inactivity_s:
                     verdict["stalled"] = True
-                    break
-            # Fail fast on a CLI waiting at an interactive prompt it will never get an answer to.
-            if prompts is not None:
-                seen = last_activity
-                text = None
-                if prompts.needs_text(seen):
-                    text = bytes(last_written[0].data[-4096:]).decode("utf-8", "replace")
-                if (prompt := prompts.check(now, seen, text)) is not None:
-                    verdict["stalled"] = True
-                    stuck_at.append(prompt)
                     break
         await terminate_group(proc.pid, grace_s)
 
@@ -466,7 +451,7 @@ async def supervise(
         pid=proc.pid,
         timed_out=verdict["timed_out"],
         stalled=verdict["stalled"],
-        stalled_on_prompt=stuck_at[0] if stuck_at else None,
+        last_stream="stderr" if last_written[0] is err else "stdout",
         stdout_tail=bytes(out.data),
         stderr_tail=bytes(err.data),
         stdout_bytes=out.total,

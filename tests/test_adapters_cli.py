@@ -19,9 +19,10 @@ import pytest
 from launcher import process
 from launcher.agents.base import AgentAdapter, AgentOutcome, AgentRequest
 from launcher.agents.claude import ClaudeAdapter
-from launcher.agents.cli_common import contract_schema, detect_prompt, positional
+from launcher.agents.cli_common import contract_schema, positional
 from launcher.agents.codex import CodexAdapter
 from launcher.agents.gemini import GeminiAdapter
+from launcher.agents.prompts import detect_prompt
 from launcher.agents.registry import get_adapter
 from launcher.app.run.runner import RunOptions, start_run
 from launcher.errors import EnvironmentProblem
@@ -479,15 +480,12 @@ def test_run_budget_stops_new_tasks_once_reported_spend_reaches_it(repo: Path, t
     assert len(argv_log(tmp_path)) == 1  # the CLI was never started for the others
 
 
-def test_a_cli_waiting_at_a_trust_prompt_is_killed_fast_without_an_inactivity_timeout(
-    repo: Path, tmp_path: Path
-) -> None:
-    import time
-
-    agents = {"bot": {"adapter": "claude", "set_env": fake_env(tmp_path, "trust_prompt")}}
-    started = time.monotonic()
+def test_a_cli_waiting_at_a_trust_prompt_ends_at_its_timeout_naming_the_prompt(repo: Path, tmp_path: Path) -> None:
+    # No inactivity timeout: the prompt alone never ends an agent, its wall-clock timeout does.
+    agents = {"bot": {"adapter": "claude", "timeout_s": 3, "set_env": fake_env(tmp_path, "trust_prompt")}}
     report = run_with(repo, agents, [{"id": "t1", "agent": "bot", "prompt": "x"}])
-    assert time.monotonic() - started < 20  # not the 30-minute default timeout
     task = task_of(report, "t1")
     assert task.state == "timed_out"
-    assert "Do you trust the files in this folder?" in task.message
+    assert "(wall-clock timeout); its last output was an interactive prompt: 'Do you trust the files" in (
+        task.message
+    )

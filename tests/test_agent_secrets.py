@@ -64,6 +64,32 @@ def test_opencode_and_aider_get_only_the_key_of_their_models_provider(repo: Path
     }
 
 
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        *[(alias, "OPENAI_API_KEY") for alias in ("4", "4o", "4-turbo", "35turbo", "35-turbo", "3")],
+        *[(alias, "ANTHROPIC_API_KEY") for alias in ("sonnet", "haiku", "opus")],
+        *[(alias, "OPENROUTER_API_KEY") for alias in ("quasar", "optimus")],
+    ],
+)
+def test_aider_gets_the_key_of_the_provider_of_its_own_model_aliases(
+    repo: Path, tmp_path: Path, model: str, key: str
+) -> None:
+    # aider's MODEL_ALIASES: "4-turbo" is gpt-4-1106-preview, "quasar" openrouter/openrouter/quasar-alpha.
+    assert received(repo, tmp_path, {"ai": {"adapter": "aider", "model": model}}) == {"ai": {key}}
+
+
+def test_every_alias_aider_defines_names_a_provider() -> None:
+    from launcher.agents.provider_keys import provider_of
+
+    providers = {alias: provider_of(alias) for alias in (
+        "sonnet", "haiku", "opus", "4", "4o", "4-turbo", "35turbo", "35-turbo", "3", "deepseek", "flash",
+        "flash-lite", "quasar", "r1", "gemini-2.5-pro", "gemini-3-pro-preview", "gemini", "gemini-exp", "grok3",
+        "optimus")}  # fmt: skip
+    assert {alias: p for alias, p in providers.items() if p is None} == {}
+    assert (providers["grok3"], providers["r1"], providers["flash-lite"]) == ("xai", "deepseek", "gemini")
+
+
 def test_a_secret_reaches_an_agent_when_its_config_names_it(repo: Path, tmp_path: Path) -> None:
     agents: dict[str, dict[str, Any]] = {
         "oc": {"adapter": "opencode", "model": "groq/llama-3.3-70b", "env": ["GITHUB_TOKEN", "OPENAI_API_KEY"]},

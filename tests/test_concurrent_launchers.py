@@ -198,3 +198,41 @@ def test_another_run_s_agent_writing_into_an_idle_worktree_blames_no_task_of_thi
     notes = " ".join(n["message"] for n in a.get("notes", []))
     assert "cannot tell which of" in notes and "of run " in notes, notes
     assert "evil-here.txt" not in git(repo, "ls-tree", "-r", "--name-only", "main")  # put back before landing
+
+
+def test_another_run_s_agent_writing_into_the_main_checkout_during_this_run_s_integration_check(
+        repo: Path, tmp_path: Path) -> None:
+    # Run B's agent appends to the main checkout's README.md while run A's integration check
+    # runs: the check may not have written it, so that check run does not fail and A's task is
+    # no culprit. The write is put back all the same, and a note names B's task.
+    import subprocess
+    import sys
+
+    (repo / "tools").mkdir()
+    (repo / "tools" / "quick.sh").write_text('echo ok > "$1.txt"; git add -A; git commit -qm "$1"\n' + CONTRACT)
+    (repo / "tools" / "evil.sh").write_text(
+        WAIT.format(marker=f"{tmp_path}/check-started")
+        + 'echo evil >> "$(git rev-parse --path-format=absolute --git-common-dir)/../README.md"\n'
+        + f'touch {tmp_path}/b-did\n' + 'sleep 3; echo x > "$1.txt"; git add -A; git commit -qm "$1"\n' + CONTRACT)
+    (tmp_path / "check.sh").write_text(f"touch {tmp_path}/check-started\n"
+                                       + WAIT.format(marker=f"{tmp_path}/b-did") + "sleep 1\n")
+    (repo / "launcher.toml").write_text("".join(
+        f'[agents.{name}]\nadapter = "command"\ncommand = ["sh", "tools/{name}.sh", "{{task_id}}"]\n'
+        for name in ("quick", "evil")))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "agents")
+    (tmp_path / "a.toml").write_text(f'[run]\nintegration_check = "sh {tmp_path}/check.sh"\niteration_cap = 1\n'
+                                     '[[task]]\nid = "quick"\nagent = "quick"\nprompt = "p"\n')
+    (tmp_path / "b.toml").write_text('[[task]]\nid = "evil"\nagent = "evil"\nprompt = "p"\n')
+    procs = [subprocess.Popen([sys.executable, "-m", "launcher", "run", str(tmp_path / f"{n}.toml"), "--json"],
+                              cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for n in ("a", "b")]
+    a = json.loads(procs[0].communicate(timeout=120)[0])
+    procs[1].communicate(timeout=120)
+    quick = a["tasks"][0]
+    assert quick["state"] == "merged", quick["message"]
+    assert a["queue"]["culprits"] == [] and a["queue"]["check_runs"] == 1
+    notes = " ".join(n["message"] for n in a.get("notes", []))
+    assert "the main checkout changed while the integration check ran (README.md (put back" in notes, notes
+    assert "task evil of run " in notes and "the check run is not failed for it" in notes, notes
+    assert (repo / "README.md").read_text() == "# sample\n"

@@ -1,10 +1,10 @@
-"""An agent is killed as stuck at an interactive prompt only when it is waiting at one.
+"""An agent is never killed for a prompt it printed: only its own exit, the wall-clock timeout or
+the inactivity timeout end it.
 
-Its stdin is /dev/null, so a CLI that stops at a question never proceeds: it is killed before the
-inactivity timeout (none need be configured) once the question is the last thing it printed (no
-newline after it, or a menu ending in a key hint) and it has printed nothing and used no CPU for
-the prompt grace (5 s). Output that merely mentions a prompt (a model's prose, a command's output)
-and silent work after it are not a stall.
+Its stdin is /dev/null, so a program asking a question (`Overwrite? [Y/n] `) reads EOF at once and
+may go on with its default, then work without output (a download, a build in another process
+group): that agent finishes. One really stuck at a question ends at a timeout like any silent
+agent, and the reason then names the prompt its output ended with.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import anyio
 import pytest
 
 from launcher import process
-from launcher.agents.cli_common import pending_prompt
+from launcher.agents.base import exit_outcome
+from launcher.agents.prompts import pending_prompt
 from launcher.app.run.runner import RunOptions, start_run
 from launcher.models.plan import validate_plan
 from launcher.models.report import RunReport, TaskReport
@@ -85,55 +86,89 @@ def test_agents_that_mention_a_prompt_then_work_silently_are_not_killed(repo: Pa
         assert (task.state, task.message) == ("merged", "landed on main")
 
 
-def test_an_agent_waiting_at_an_unanswered_prompt_is_killed_naming_it(repo: Path, tmp_path: Path) -> None:
-    waits = script(
+def test_an_agent_that_gets_eof_at_a_prompt_then_works_quietly_finishes(repo: Path, tmp_path: Path) -> None:
+    # A setup step asks with a default, reads EOF from /dev/null and goes on; then 7 s without
+    # output: blocked on I/O ("io"), or busy in a process group of its own ("cpu", as under GNU
+    # `timeout`, `setsid` or `docker run`). No inactivity timeout is set.
+    asks = script(
         tmp_path,
-        "waits.py",
+        "asks.py",
         """
-        import sys, time
-        sys.stdout.write("Overwrite config? [y/N] ")
+        import os, subprocess, sys, time
+        sys.stdout.write("Overwrite local config? [Y/n] ")
         sys.stdout.flush()
-        time.sleep(120)
+        answer = sys.stdin.readline()  # "": EOF, take the default
+        if os.environ["LAUNCHER_TASK_ID"] == "io":
+            time.sleep(7)
+        else:
+            busy = "import time\\nt = time.monotonic()\\nwhile time.monotonic() - t < 7: pass"
+            subprocess.run([sys.executable, "-c", busy], start_new_session=True, check=True)
     """,
+        then=CONTRACT,
     )
-    agents = {"bot": {"adapter": "command", "command": waits}}
+    agents = {"bot": {"adapter": "command", "command": asks}}
+    tasks = [{"id": "io", "agent": "bot", "prompt": "x"}, {"id": "cpu", "agent": "bot", "prompt": "x"}]
+    report = run_with(repo, agents, tasks, timeout_s=60)
+    for task_id in ("io", "cpu"):
+        task = task_of(report, task_id)
+        assert (task.state, task.message) == ("merged", "landed on main")
+
+
+HANGS = """
+import sys, time
+sys.stdout.write("Overwrite config? [y/N] ")
+sys.stdout.flush()
+time.sleep(120)
+"""
+
+
+def test_an_agent_hung_at_a_prompt_ends_at_the_inactivity_timeout_naming_the_prompt(repo: Path, tmp_path: Path) -> None:
+    agents = {"bot": {"adapter": "command", "command": script(tmp_path, "hangs.py", HANGS)}}
     started = time.monotonic()
-    report = run_with(repo, agents, [{"id": "t1", "agent": "bot", "prompt": "x"}], timeout_s=120)
-    assert time.monotonic() - started < 40  # the prompt grace, not the 120 s wall clock
+    report = run_with(
+        repo, agents, [{"id": "t1", "agent": "bot", "prompt": "x"}], timeout_s=120, inactivity_timeout_s=3
+    )
+    assert time.monotonic() - started < 60  # the inactivity timeout, not the 120 s wall clock
     task = task_of(report, "t1")
     assert task.state == "timed_out"
-    assert "waiting at an interactive prompt ('Overwrite config? [y/N]')" in task.message
-    assert "stdin is closed" in task.message
+    assert "no output or file change within the inactivity timeout" in task.message
+    assert "its last output was an interactive prompt: 'Overwrite config? [y/N]'" in task.message
+    assert "stdin is /dev/null" in task.message
 
 
-def test_an_agent_busy_after_printing_a_prompt_is_not_killed(tmp_path: Path) -> None:
-    # Prints a question with no newline, then computes (uses CPU) well past the prompt grace.
-    busy = script(
+def test_an_agent_hung_at_a_prompt_ends_at_the_wall_clock_timeout_naming_the_prompt(repo: Path, tmp_path: Path) -> None:
+    agents = {"bot": {"adapter": "command", "command": script(tmp_path, "hangs.py", HANGS)}}
+    report = run_with(repo, agents, [{"id": "t1", "agent": "bot", "prompt": "x"}], timeout_s=3)
+    task = task_of(report, "t1")
+    assert task.state == "timed_out"
+    assert "(wall-clock timeout); its last output was an interactive prompt: 'Overwrite config? [y/N]'" in (
+        task.message
+    )
+
+
+def test_a_killed_agent_whose_output_ended_otherwise_is_not_said_to_wait_at_a_prompt(tmp_path: Path) -> None:
+    # It mentioned a prompt, then printed more (to stderr last): the prompt is not what it ended at.
+    talks = script(
         tmp_path,
-        "busy.py",
+        "talks.py",
         """
         import sys, time
         sys.stdout.write("Continue? (y/n) ")
         sys.stdout.flush()
-        end = time.monotonic() + 2.5
-        while time.monotonic() < end:
-            sum(range(10000))
+        sys.stderr.write("downloading...\\n")
+        sys.stderr.flush()
+        time.sleep(60)
     """,
     )
 
     async def supervise() -> process.Supervised:
         return await process.supervise(
-            busy,
-            cwd=tmp_path,
-            env=dict(os.environ),
-            log_path=tmp_path / "agent.log",
-            timeout_s=30,
-            prompt_detector=pending_prompt,
-            prompt_grace_s=0.5,
+            talks, cwd=tmp_path, env=dict(os.environ), log_path=tmp_path / "agent.log", timeout_s=2
         )
 
     result = anyio.run(supervise)
-    assert (result.returncode, result.stalled, result.stalled_on_prompt) == (0, False, None)
+    assert (result.timed_out, result.last_stream) == (True, "stderr")
+    assert exit_outcome(result).message.endswith("(wall-clock timeout)")
 
 
 @pytest.mark.parametrize(

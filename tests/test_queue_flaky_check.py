@@ -73,6 +73,21 @@ def test_a_culprits_revision_round_runs_the_check_again_on_the_same_tree(repo: P
     assert "FLAKE: network hiccup" in feedback
 
 
+def test_a_flake_blames_no_task_when_two_tasks_make_the_same_change(repo: Path, tmp_path: Path) -> None:
+    # a and b fix the same typo: the batch's tree a+b is a's tree alone. The batch's one failing
+    # run, read back for a, is the same run, not a second one: a's tree is checked again, passes,
+    # and both land on it.
+    tasks = [{"id": name, "script": [{"write": "typo.txt", "content": "fixed\n"}]} for name in "ab"]
+
+    report = run_plan(repo, tasks, integration_check=_flaky_check(tmp_path), iteration_cap=1)
+
+    assert [t.state for t in report.tasks] == ["merged", "merged"], [t.message for t in report.tasks]
+    assert report.queue.culprits == [] and report.queue.returned == []
+    assert _calls(tmp_path) == report.queue.check_runs == 2  # the batch, then that tree again
+    said = [n.message for n in report.notes]
+    assert any("did not reproduce" in m and "no task is blamed" in m for m in said), said
+
+
 # -- the queue itself, on branches made with git plumbing (no agent): runs of a check counted
 
 
@@ -190,3 +205,33 @@ def test_a_failure_of_the_target_journaled_by_an_earlier_pass_is_run_again(tmp_p
     assert result.broken_tip is None and result.held_back == {}
     assert list(result.failed) == ["t01"] and "with this task's change" in result.failed["t01"].details
     assert result.check_runs == 2 and "culprit" in steps  # t01 on main, then main itself
+
+
+def _same_change(root: Path, names: list[str]) -> list[merge.Candidate]:
+    """Branches of `names` that each make the same change (typo.txt = "fixed") on main."""
+    _branches(root, [], set())
+    base = git(root, "rev-parse", "HEAD").strip()
+    found = []
+    for name in names:
+        git(root, "checkout", "-q", "-b", name, base)
+        (root / "typo.txt").write_text("fixed\n")
+        git(root, "add", "typo.txt")
+        git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", name)
+        found.append(merge.Candidate(name, name, git(root, "rev-parse", "HEAD").strip(), f"Merge {name}"))
+    git(root, "checkout", "-q", "main")
+    return found
+
+
+def test_a_failure_an_earlier_pass_saw_on_the_batchs_own_tree_is_one_run_not_two(tmp_path: Path) -> None:
+    # An earlier landing pass saw the check fail (a flake) on the tree that t01 and t02, which
+    # make the same change, make together and each alone. That one run is read back for the
+    # batch and for its part t01: never a confirmation of itself. The tree is checked again.
+    root = tmp_path / "repo"
+    candidates = _same_change(root, ["t01", "t02"])
+    tree = git(root, "rev-parse", "t01^{tree}").strip()
+
+    result, steps = _queue(root, candidates, "true", {tree: (False, "FLAKE")})
+
+    assert sorted(result.landed) == ["t01", "t02"] and result.failed == {}
+    assert result.check_runs == 1 and "culprit" not in steps
+    assert steps.count("not_reproduced") == 1

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
+from launcher.agents.prompts import prompt_diagnosis
 from launcher.models.plan import AgentConfig, Task
 from launcher.process import Supervised
 
@@ -151,16 +152,17 @@ def agent_env(request: AgentRequest, extra: dict[str, str] | None = None) -> dic
 
 
 def exit_outcome(result: Supervised) -> AgentOutcome:
-    """The generic reading of a process result: timeouts, stalls, non-zero exits."""
+    """The generic reading of a process result: timeouts, stalls, non-zero exits. An agent killed
+    by a timeout whose output ended with an interactive prompt is told so (`prompt_diagnosis`)."""
+    killed = None
     if result.timed_out:
-        return AgentOutcome(False, "timeout", f"killed after {result.duration_s:.1f}s (wall-clock timeout)")
-    if result.stalled and result.stalled_on_prompt is not None:
-        return AgentOutcome(False, "stalled", (
-            f"killed: waiting at an interactive prompt ({result.stalled_on_prompt!r}) it cannot be "
-            "answered (stdin is closed): no output and no CPU since it was printed; run the CLI by "
-            "hand once (login, trust the folder) or pass it the flag that skips the question"))
-    if result.stalled:
-        return AgentOutcome(False, "stalled", "killed: no output or file change within the inactivity timeout")
+        killed = AgentOutcome(False, "timeout", f"killed after {result.duration_s:.1f}s (wall-clock timeout)")
+    elif result.stalled:
+        killed = AgentOutcome(False, "stalled", "killed: no output or file change within the inactivity timeout")
+    if killed is not None:
+        if (prompt := prompt_diagnosis(result)) is not None:
+            killed.message = f"{killed.message}; {prompt}"
+        return killed
     if result.returncode != 0:
         tail = _tail_from_line_start(result.stderr.strip() or result.stdout.strip(), 500)
         return AgentOutcome(False, "crashed", f"exit code {result.returncode}: {tail}".rstrip(": "))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from launcher.agents.base import (
     exit_outcome,
     finite_number,
 )
+from launcher.agents.prompts import prompt_diagnosis, recent_prompt
 from launcher.agents.regular_files import read_regular, remove_any, replace_file
 from launcher.errors import LauncherError
 from launcher.models.contract import (
@@ -295,72 +295,6 @@ def tail(text: str, limit: int = 500) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
-# Interactive prompts an agent CLI can block on when it should not (a folder-trust question, a
-# login flow, a tool approval). An agent found waiting at one is killed (`pending_prompt`,
-# launcher/prompt_stall.py); a stall with one in the last lines of the output names it.
-_PROMPTS = (
-    r"Do you trust the files in this folder\?",
-    r"Do you trust this folder\?",
-    r"trust (?:this|the) (?:folder|directory|workspace)",
-    r"Allow (?:this )?command\??",
-    r"Do you want to (?:proceed|allow|make this edit|create)[^\n]*\?",
-    r"Waiting for (?:user )?(?:approval|confirmation|authentication)[^\n]*",
-    r"Press (?:Enter|any key)[^\n]*",
-    r"\(y/n\)|\[y/N\]|\[Y/n\]",
-    r"Please visit the following URL[^\n]*",
-    r"Enter the authorization code[^\n]*",
-    r"Select (?:an option|a theme|login method)[^\n]*",
-)
-_PROMPT_RE = re.compile("|".join(f"(?:{p})" for p in _PROMPTS), re.IGNORECASE)
-# The last line of a menu drawn by a CLI waiting for a key (Claude Code's and Gemini's dialogs).
-_KEY_HINT_RE = re.compile(
-    r"(?:Enter to (?:confirm|select|continue)|Press (?:Enter|any key)|Esc to (?:exit|cancel))[^\n]*",
-    re.IGNORECASE,
-)
-
-
-# A stall names a prompt only if it is in this many last non-empty lines (a menu follows its
-# question); a prompt mentioned earlier (prose, a command's output) is not what it waits at.
-_RECENT_LINES = 5
-
-
-def detect_prompt(text: str) -> str | None:
-    """The last interactive prompt in `text`, if any."""
-    found = None
-    for match in _PROMPT_RE.finditer(text[-4096:]):
-        found = match.group(0).strip()
-    return found
-
-
-def pending_prompt(text: str) -> str | None:
-    """The prompt `text` (the end of what an agent printed) leaves waiting for an answer:
-
-    - a question on its last line with no newline after it, where a program asking one leaves
-      the cursor (`Overwrite config? [y/N] `), the prompt ending that line (the line is named); or
-    - a menu whose last line is a bare key hint (`Enter to confirm · Esc to exit`): then the
-      question in the last few lines is named.
-
-    A prompt followed by more text or a newline (a line of prose, a JSON event quoting one, a
-    command's output) is not waiting."""
-    text = text[-4096:].rstrip(" \t")
-    if not text:
-        return None
-    if not text.endswith(("\n", "\r")):
-        last = text.replace("\r", "\n").rsplit("\n", 1)[-1]
-        ends = [m for m in _PROMPT_RE.finditer(last) if not last[m.end():].strip(" \t:>?»›")]
-        return last.strip()[-200:] if ends else None  # the whole question names it best
-    lines = [line.strip() for line in text.replace("\r", "\n").split("\n") if line.strip()]
-    if lines and _KEY_HINT_RE.fullmatch(lines[-1]):
-        return recent_prompt(text) or lines[-1]
-    return None
-
-
-def recent_prompt(text: str) -> str | None:
-    """A prompt in the last few non-empty lines of `text` (a stalled agent's last output)."""
-    lines = [line for line in text[-4096:].replace("\r", "\n").split("\n") if line.strip()]
-    return detect_prompt("\n".join(lines[-_RECENT_LINES:]))
-
-
 def finish_session(request: AgentRequest, adapter: str, outcome: AgentOutcome, result: Supervised) -> AgentOutcome:
     """`finish`, then keep the session id for the next round (the CLIs that resume sessions)."""
     final = finish(outcome, result)
@@ -370,12 +304,13 @@ def finish_session(request: AgentRequest, adapter: str, outcome: AgentOutcome, r
 
 def finish(outcome: AgentOutcome, result: Supervised) -> AgentOutcome:
     """Let a wall-clock timeout or a stall override what the output said, keeping what was
-    measured (tokens, cost, session). A stall on an interactive prompt names the prompt."""
+    measured (tokens, cost, session). A kill whose output ended with an interactive prompt names
+    it (`exit_outcome`); a stall with one in the last few lines of the output names that one."""
     if not (result.timed_out or result.stalled):
         return outcome
     base = exit_outcome(result)
     message = base.message
-    if result.stalled and result.stalled_on_prompt is None:  # the inactivity timeout
+    if result.stalled and prompt_diagnosis(result) is None:  # the inactivity timeout
         prompt = recent_prompt(result.stdout) or recent_prompt(result.stderr)
         if prompt:
             message = f"stalled on an interactive prompt ({prompt!r}); {message}"

@@ -29,7 +29,32 @@ PROVIDER_VARIABLES: dict[str, tuple[str, ...]] = {
     "google-vertex": ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION"),
 }
 
-# Model names given without a provider (aider's aliases and bare names), by their first word.
+# aider's own model aliases (aider/models.py MODEL_ALIASES) -> the model each stands for, whose
+# provider is then read as for any name: `4-turbo` is OpenAI's, `quasar` OpenRouter's.
+_AIDER_ALIASES = {
+    "sonnet": "anthropic/claude-sonnet-4-20250514",
+    "haiku": "claude-3-5-haiku-20241022",
+    "opus": "claude-opus-4-20250514",
+    "4": "gpt-4-0613",
+    "4o": "gpt-4o",
+    "4-turbo": "gpt-4-1106-preview",
+    "35turbo": "gpt-3.5-turbo",
+    "35-turbo": "gpt-3.5-turbo",
+    "3": "gpt-3.5-turbo",
+    "deepseek": "deepseek/deepseek-chat",
+    "flash": "gemini/gemini-2.5-flash",
+    "flash-lite": "gemini/gemini-2.5-flash-lite",
+    "quasar": "openrouter/openrouter/quasar-alpha",
+    "r1": "deepseek/deepseek-reasoner",
+    "gemini-2.5-pro": "gemini/gemini-2.5-pro",
+    "gemini-3-pro-preview": "gemini/gemini-3-pro-preview",
+    "gemini": "gemini/gemini-3-pro-preview",
+    "gemini-exp": "gemini/gemini-2.5-pro-exp-03-25",
+    "grok3": "xai/grok-3-beta",
+    "optimus": "openrouter/openrouter/optimus-alpha",
+}
+
+# Model names given without a provider (bare names), by their first word.
 _BARE_PREFIXES = (
     (("claude", "sonnet", "haiku", "opus"), "anthropic"),
     (("gpt", "o1", "o3", "o4", "chatgpt", "4o"), "openai"),
@@ -42,10 +67,12 @@ _BARE_PREFIXES = (
 
 def provider_of(model: str | None) -> str | None:
     """The provider a model name designates (`anthropic/claude-sonnet-4` -> anthropic,
-    `sonnet` -> anthropic); None when it cannot be told."""
+    `sonnet` -> anthropic, `4-turbo` -> openai, `quasar` -> openrouter); None when it cannot be
+    told."""
     if not model or not model.strip():
         return None
     name = model.strip().lower()
+    name = _AIDER_ALIASES.get(name, name)
     if "/" in name:
         provider = name.split("/", 1)[0]
         return provider if provider in PROVIDER_VARIABLES else None

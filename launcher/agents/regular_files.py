@@ -104,6 +104,26 @@ def read_capped(path: str | os.PathLike[str], limit: int) -> bytes:
     return data
 
 
+def read_tail(path: str | os.PathLike[str], limit: int) -> tuple[bytes, int]:
+    """The last `limit` bytes of a regular file in an agent's reach (a log, shown as its tail
+    when it is big), and how many bytes before them were left out. OSError as `read_capped`."""
+    with os.fdopen(_open(path, os.O_RDONLY), "rb") as fh:
+        skipped = max(os.fstat(fh.fileno()).st_size - limit, 0)
+        fh.seek(skipped)
+        return fh.read(limit), skipped
+
+
+def read_from(path: str | os.PathLike[str], offset: int, limit: int) -> tuple[bytes, int]:
+    """At most `limit` bytes of a regular file from `offset` (from its start when it is now
+    shorter than that: it was written anew), and the offset they start at: a log followed as it
+    grows. OSError as `read_capped`."""
+    with os.fdopen(_open(path, os.O_RDONLY), "rb") as fh:
+        if offset > os.fstat(fh.fileno()).st_size:
+            offset = 0
+        fh.seek(offset)
+        return fh.read(limit), offset
+
+
 def read_json_or_none(path: str | os.PathLike[str], limit: int = 16 * 1024 * 1024) -> Any:
     """The JSON document of a file in an agent's reach that the launcher wrote (a round's record,
     facts.json); None when it is missing or is not what the launcher wrote: not a regular file,

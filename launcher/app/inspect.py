@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 
+from launcher.agents.regular_files import read_from, read_json_or_none, read_regular, read_tail
 from launcher.app.context import open_journal, state_dir
 from launcher.app.queue import matrix
 from launcher.app.report import build_report, effective_status
@@ -94,17 +94,64 @@ async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:
     return task_dir / "agent.log"
 
 
+# The task's directory is the directory of `$LAUNCHER_CONTRACT`, which its agent can write: what
+# is read there is read as a regular file only, never following a link, never blocking, bounded
+# (agents/regular_files.py). A log longer than this is shown as its tail.
+LOG_SHOWN = 4 * 1024 * 1024
+PATCH_SHOWN = 64 * 1024 * 1024
+
+
+class ArtifactUnreadable(LauncherError):
+    default_key = "artifact_unreadable"
+
+
+def _unreadable(path: Path, exc: OSError) -> ArtifactUnreadable:
+    run_id, task_id = path.parent.parent.name, path.parent.name
+    return ArtifactUnreadable(
+        f"cannot show it: {exc.strerror or exc}",
+        where=str(path),
+        fix="the task's agent can write in this directory and may have replaced the file; look at it "
+        f"with `ls -l`, or see what its branch holds: `launcher diff {run_id} {task_id}`",
+    )
+
+
+def _skipped(skipped: int, path: Path) -> str:
+    return f"[launcher: the first {skipped} bytes of {path} are not shown; its last {LOG_SHOWN} follow]\n"
+
+
+async def log_text(path: Path) -> str | None:
+    """The agent's log as `logs` prints it (its tail when it is over LOG_SHOWN); None when there
+    is none yet. ArtifactUnreadable for what is not a regular file (a FIFO, a link) or cannot be read."""
+    try:
+        data, skipped = read_tail(path, LOG_SHOWN)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    text = data.decode("utf-8", "replace")
+    return _skipped(skipped, path) + text if skipped else text
+
+
 async def follow(path: Path, write: Callable[[str], None], done: Callable[[], bool]) -> None:
-    """Print the log, then what is appended, until `done()` says the task has finished."""
-    offset = 0
+    """Print the log (its tail when it is big), then what is appended, until `done()` says the
+    task has finished. ArtifactUnreadable when the log stops being a readable regular file."""
+    offset: int | None = None
     while True:
-        if path.exists():
-            with path.open("rb") as fh:
-                fh.seek(offset)
-                chunk = fh.read()
-                offset += len(chunk)
-            if chunk:
-                write(chunk.decode("utf-8", "replace"))
+        try:
+            if offset is None:
+                chunk, skipped = read_tail(path, LOG_SHOWN)
+                offset = skipped + len(chunk)
+                if skipped:
+                    write(_skipped(skipped, path))
+            else:
+                chunk, start = read_from(path, offset, LOG_SHOWN)
+                offset = start + len(chunk)
+        except FileNotFoundError:
+            chunk = b""
+        except OSError as exc:
+            raise _unreadable(path, exc) from None
+        if chunk:
+            write(chunk.decode("utf-8", "replace"))
         if done():
             return
         await anyio.sleep(0.3)
@@ -124,11 +171,7 @@ async def _task_dir(cwd: Path, run_id: str, task_id: str) -> tuple[GitRepo, Path
 async def check_outputs(cwd: Path, run_id: str, task_id: str) -> list[dict[str, object]]:
     """The task's last measured checks (command, exit code, output), from its facts.json."""
     _, task_dir = await _task_dir(cwd, run_id, task_id)
-    facts = task_dir / "facts.json"
-    try:
-        data = json.loads(facts.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
+    data = read_json_or_none(task_dir / "facts.json")  # in the agent's reach: the launcher's JSON only
     checks = data.get("checks") if isinstance(data, dict) else None
     return [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
 
@@ -142,8 +185,17 @@ async def task_diff(cwd: Path, run_id: str, task_id: str) -> str:
         if done.ok:
             return shown_output(done, "diff")
     patch = task_dir / "diff.patch"
-    if patch.is_file():
-        return patch.read_text(encoding="utf-8", errors="replace")
+    try:
+        data = read_regular(patch, PATCH_SHOWN + 1)  # in the agent's reach: never a link, a FIFO
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise _unreadable(patch, exc) from None
+    else:
+        shown = data[:PATCH_SHOWN].decode("utf-8", "replace")
+        if len(data) > PATCH_SHOWN:
+            shown += f"\n[launcher: {patch} goes on beyond the {PATCH_SHOWN >> 20} MiB shown]\n"
+        return shown
     raise UsageProblem(f"task {task_id!r} of run {run_id} has no changes recorded yet",
                        fix=f"`launcher status {run_id}` shows where it is")
 

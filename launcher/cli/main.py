@@ -250,10 +250,11 @@ def logs(
             print(f"task {task_id} ran no checks (or has not reached them yet)")
         raise typer.Exit(0)
     if not follow:
-        if not path.exists():
+        text = call(lambda: inspect_app.log_text(path))
+        if text is None:
             err_console.print(f"no log yet at {escape(str(path))}", highlight=False)
             raise typer.Exit(1)
-        sys.stdout.write(path.read_text(encoding="utf-8", errors="replace"))
+        sys.stdout.write(text)
         sys.stdout.flush()
         inspection.print_checks(run_id, task_id)
         raise typer.Exit(0)

@@ -18,13 +18,12 @@ from launcher.agents.base import (
     sane_outcome,
     unreadable_outcome,
 )
-from launcher.agents.cli_common import pending_prompt, remember_session
+from launcher.agents.cli_common import remember_session
 from launcher.agents.regular_files import clear_path
 from launcher.engine.collect import Collected, collect_contract
 from launcher.engine.file_activity import FileActivity
 from launcher.errors import SpawnFailed
 from launcher.process import Supervised
-from launcher.prompt_stall import PROMPT_GRACE_S
 
 
 @dataclass
@@ -39,7 +38,6 @@ class Limits:
     timeout_s: float
     inactivity_s: float | None
     grace_s: float = 5.0
-    prompt_grace_s: float = PROMPT_GRACE_S  # silence and no CPU after a pending prompt: stalled
     log_cap: int = process.DEFAULT_LOG_CAP
 
 
@@ -109,8 +107,6 @@ async def _supervise(
         log_cap=limits.log_cap,
         on_spawn=on_spawn,
         activity_probe=activity.probe if activity is not None else None,
-        prompt_detector=pending_prompt,
-        prompt_grace_s=limits.prompt_grace_s,
         stdout_lines=adapter.stdout_line if isinstance(adapter, StreamingAdapter) else None,
     )
 

@@ -14,7 +14,9 @@ again), or resuming after a crash, reads the verdict instead of running the chec
 
 A task is named culprit only on a failing run of the check on its tree (what was accepted
 before it, plus its change) that is confirmed: run for it alone, or seen twice (its failing
-group's run and a failing part's run). A read verdict only steers the bisection. When every part
+group's run and a failing part's run, two distinct runs: on two different trees). A read
+verdict only steers the bisection; a verdict of the tree its failing group ran on, read back
+for a part that added nothing to it (two tasks making the same change), is that same one run. When every part
 of a failing group passed, the one failure left is the group's own run, read back for its last
 task: the check runs on that tree once more before it blames anyone, and if it passes, the
 group's failure did not reproduce (a flaky check), it is said so, and the tree lands. So a
@@ -24,7 +26,7 @@ whose revision round brings back a tree whose earlier verdict was a failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from launcher.git import merge
@@ -42,6 +44,7 @@ class Verdict:
     ok: bool
     output: str
     ran: bool  # the check ran now on this tree (not read back from the journal)
+    tree: str = ""  # the tree it is the verdict of (one journaled run per tree)
 
 
 @dataclass
@@ -128,12 +131,14 @@ class Folder:
                 result.failed[candidate.task_id] = landing
         return kept, conflicts
 
-    async def _settle(self, result: QueueResult, kept: Folded, *, confirmed: bool = False,
-                      failed_in: list[str] | None = None) -> None:
+    async def _settle(self, result: QueueResult, kept: Folded, *,
+                      failures: Mapping[str, list[str]] | None = None) -> None:
         """`kept` is folded onto `result.tip` (each landing's commit is the tip after it).
-        `confirmed`: a failing run of a bigger group holding this one was seen already, so a
-        failure of this group's tree is seen twice. `failed_in`: the group whose run this one's
-        verdict is read back from (its tree is that group's), for what is said."""
+        `failures`: the trees of the failing runs of the bigger groups holding this one, each
+        with the biggest group that failed there (for what is said). A failure of this group's
+        tree is seen twice only if another tree is among them: a verdict read back for the same
+        tree is the same run."""
+        failures = failures or {}
         if not kept:
             return
         base = result.tip
@@ -142,12 +147,13 @@ class Folder:
         verdict = Verdict(True, "", ran=False)
         if self.check is not None and tip != base:
             verdict = await self._check(result, tip, kept)
-        if not verdict.ok and len(kept) == 1 and not (verdict.ran or confirmed):
-            # The only failure is a group's single run, read back here: every other part of
-            # the group passed. Run the check on this very tree again before blaming anyone.
+        if not verdict.ok and len(kept) == 1 and not (verdict.ran or set(failures) - {verdict.tree}):
+            # The only failure is one run, read back here: every other part of the group passed,
+            # or this part added nothing to the group's tree. Run the check on this very tree
+            # again before blaming anyone.
             verdict = await self._check(result, tip, kept, again=True)
             if verdict.ok:
-                group = failed_in or ids
+                group = failures.get(verdict.tree, ids)
                 note = (f"the integration check failed once on {tip[:12]} (the batch {', '.join(group)}), "
                         f"then passed on each part and on that same tree when run again: the failure did "
                         f"not reproduce (is the check flaky?), so no task is blamed and {', '.join(ids)} "
@@ -185,14 +191,16 @@ class Folder:
         self.record(queue_log.BISECT, ids,
                     detail=f"{_ids([c for c, _ in left])} | {_ids([c for c, _ in right])}")
         # The left half on the same tip is a prefix of this fold: its commits are reused; its
-        # failure would be a second failing run. When it all lands, so is the right half, whose
-        # tree is the failing one again (its journaled verdict answers without another run, and
-        # is no more confirmed than this group's); otherwise the right half is re-folded.
-        await self._settle(result, left, confirmed=True)
+        # failure would be a second failing run if its tree is another one. When it all lands,
+        # so is the right half, whose tree is the failing one again (its journaled verdict
+        # answers without another run, and is no more confirmed than this group's); otherwise
+        # the right half is re-folded.
+        seen = {**failures, verdict.tree: failures.get(verdict.tree, ids)}
+        await self._settle(result, left, failures=seen)
         if result.tip != left[-1][1].commit:
             await self._place(result, [c for c, _ in right], screened=True)
             return
-        await self._settle(result, right, confirmed=confirmed, failed_in=failed_in or ids)
+        await self._settle(result, right, failures=seen)
 
     async def _check(self, result: QueueResult, tip: str, kept: Folded, *,
                      again: bool = False, earlier_fails: bool = True) -> Verdict:
@@ -204,13 +212,13 @@ class Folder:
         if known is not None and not (known[0] or earlier_fails or tree in self.ran):
             known = None
         if known is not None:
-            return Verdict(known[0], known[1], ran=False)
+            return Verdict(known[0], known[1], ran=False, tree=tree)
         ok, output = await self.check(tip)
         self.ran.add(tree)
         result.check_runs += 1
         self.record(queue_log.CHECK, _ids([c for c, _ in kept]), tree=tree, ok=ok,
                     detail=output[-4000:])
-        return Verdict(ok, output, ran=True)
+        return Verdict(ok, output, ran=True, tree=tree)
 
 
 def _ids(candidates: list[merge.Candidate]) -> list[str]:

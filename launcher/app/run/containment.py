@@ -416,15 +416,36 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
 async def after_integration_check(ctx: RunContext, since: float) -> str | None:
     """What the integration check (the merged work's code, run at landing, from `since`) wrote
     into the main checkout is put back, as after a task's checks, the check's version set aside
-    in the run's artifacts; what it wrote and how each was put back, or None. No agent runs while
-    the queue lands, so no task is blamed here: the caller fails that check run, and bisection
-    finds the change that makes it write (or the target itself, when the check always does)."""
-    wrote = await main_tree_intrusions(ctx, since, time.time())
+    in the run's artifacts; what it wrote and how each was put back, or None. No agent of this
+    run is blamed here: the caller fails that check run, and bisection finds the change that
+    makes it write (or the target itself, when the check always does).
+
+    A change made while other code ran too (another run's on the same repository, or a task of
+    this run) may be that code's, as after a task's round (`_suspects`): it is put back all the
+    same, but it does not fail the check run, and a note names who else ran."""
+    ended = time.time()
+    wrote = await main_tree_intrusions(ctx, since, ended)
     if not wrote:
         return None
     check = "the integration check"
+    alone: list[str] = []
+    shared: list[str] = []
+    others: set[str] = set()
+    for rel in wrote:
+        suspects = _suspects(ctx, [tree_guard.ctime_of(ctx.repo.root / rel)], (since, ended))
+        (shared if suspects else alone).append(rel)
+        others |= suspects
+    if shared:
+        who = f"one of {check} and {', '.join(sorted(others))}"
+        described = await _put_back_main(ctx, shared, ctx.files.run_dir / INTRUSIONS_DIR, who,
+                                         writer="its writer")
+        ctx.note(None, f"the main checkout changed while {check} ran ({', '.join(described)}), and the code "
+                       f"of {', '.join(sorted(others))} ran then too: cannot tell which wrote it, so the "
+                       "check run is not failed for it")
+    if not alone:
+        return None
     aside = ctx.files.run_dir / INTRUSIONS_DIR / "integration-check"
-    described = await _put_back_main(ctx, wrote, aside, check, writer=check)
+    described = await _put_back_main(ctx, alone, aside, check, writer=check)
     return f"{check} wrote into the main checkout: {', '.join(described)}"
 
 
