@@ -7,14 +7,19 @@ ignored directories, tool caches or the launcher's own paths), and the special f
 directories already there. A check looks into the directories whose mtime changed, and the new
 ones, for special files and empty directories that were not there: those are intrusions, put
 back by `engine/main_restore.py` (a special file moved aside without being opened, an empty
-directory removed). Nothing is opened, only listed and stat'ed."""
+directory removed). Nothing is opened, only listed and stat'ed. What git ignores is not looked
+for (`not_ignored`): as for files, builds and tools make such entries legitimately (a dev
+server's `app.sock`, a build's empty `out/`)."""
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from launcher.git.repo import GitRepo
 
 MAX_DIRS = 50_000  # a tree with more directories is watched this far (a vendored tree, say)
 
@@ -137,6 +142,28 @@ def new_since(snapshot: OddEntries) -> list[str]:
     return sorted(found)
 
 
+def _unquote(path: str) -> str:
+    """git C-quotes a path holding a quote, a backslash or a control character."""
+    if path.startswith('"') and path.endswith('"'):
+        return bytes(codecs.escape_decode(path[1:-1].encode())[0]).decode("utf-8", "surrogateescape")
+    return path
+
+
+async def not_ignored(repo: GitRepo, paths: list[str]) -> list[str]:
+    """Those of `paths` that git does not ignore (the .gitignore and exclude rules `git status`
+    applies to the main checkout's files). When git cannot tell, all of them."""
+    ignored: set[str] = set()
+    for start in range(0, len(paths), 1000):
+        # "./": a name like ":(glob)x" is a path, not pathspec magic (check-ignore has no
+        # --literal-pathspecs); git answers with the path as given.
+        done = await repo.git("-c", "core.quotePath=false", "check-ignore", "--",
+                              *(f"./{path}" for path in paths[start:start + 1000]), check=False)
+        if done.returncode not in (0, 1):
+            return paths
+        ignored.update(_unquote(line).removeprefix("./") for line in done.out.splitlines())
+    return [path for path in paths if path not in ignored]
+
+
 def forget(snapshot: OddEntries, rel: str) -> None:
     """A path put back (moved aside, removed): the directory that held it changed, by the
     launcher; take its new mtime."""
@@ -146,4 +173,4 @@ def forget(snapshot: OddEntries, rel: str) -> None:
         snapshot.dirs[parent] = mtime
 
 
-__all__ = ["OddEntries", "empty", "forget", "new_since", "take"]
+__all__ = ["OddEntries", "empty", "forget", "new_since", "not_ignored", "take"]
