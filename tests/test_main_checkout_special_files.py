@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import git, launcher_cli
 
 MAIN = '"$(git rev-parse --git-common-dir)/.."'
@@ -83,3 +84,16 @@ def test_a_socket_a_process_still_listens_on_is_never_moved(repo: Path) -> None:
     finally:
         server.kill()
         server.wait()
+
+
+@pytest.mark.slow
+def test_a_main_checkout_too_big_to_watch_whole_is_said_so(repo: Path) -> None:
+    # past odd_entries.MAX_DIRS directories the walk stops: the run must not claim a full watch
+    for index in range(50_001):
+        (repo / "big" / f"d{index:05d}").mkdir(parents=True)
+    _plan(repo, "echo d > d.txt")
+    done = launcher_cli(repo, "run", "plan.toml", "--quiet", timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the main checkout has more than 50,000 directories: special files" in done.stdout
+    notes = done.stdout.partition("Notes:")[2]
+    assert notes.count("more than 50,000 directories") == 1  # once for the run, not per check

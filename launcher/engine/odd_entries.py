@@ -31,6 +31,7 @@ class OddEntries:
     skip_names: frozenset[str] = frozenset()  # ... and by name, anywhere (tool caches)
     dirs: dict[str, int] = field(default_factory=dict)  # directory -> st_mtime_ns ("" the root)
     present: set[str] = field(default_factory=set)  # special files and empty dirs there at start
+    partial: bool = False  # the walk stopped at MAX_DIRS: deeper directories are not watched
 
 
 def _rel(root: Path, path: str) -> str:
@@ -61,7 +62,8 @@ def empty(path: str) -> bool:
 
 
 def _walk(snapshot: OddEntries) -> dict[str, list[tuple[str, str]]]:
-    """Each directory (not skipped) -> its (name, kind) entries that are special files or dirs."""
+    """Each directory (not skipped) -> its (name, kind) entries that are special files or dirs;
+    at most MAX_DIRS of them (`snapshot.partial` says when more were left)."""
     found: dict[str, list[tuple[str, str]]] = {}
     stack = [str(snapshot.root)]
     while stack and len(found) < MAX_DIRS:
@@ -83,6 +85,7 @@ def _walk(snapshot: OddEntries) -> dict[str, list[tuple[str, str]]]:
         except OSError:
             continue
         found[rel] = kids
+    snapshot.partial = bool(stack)
     return found
 
 
@@ -164,6 +167,15 @@ async def not_ignored(repo: GitRepo, paths: list[str]) -> list[str]:
     return [path for path in paths if path not in ignored]
 
 
+def partial_note(snapshot: OddEntries) -> str | None:
+    """What the user must know when the watch does not cover the whole main checkout."""
+    if not snapshot.partial:
+        return None
+    return (f"the main checkout has more than {MAX_DIRS:,} directories: special files (a FIFO, a socket) "
+            f"and empty directories an agent makes there are looked for only in the first {MAX_DIRS:,} "
+            "of them; in the others they are not found (changed files are, as everywhere)")
+
+
 def forget(snapshot: OddEntries, rel: str) -> None:
     """A path put back (moved aside, removed): the directory that held it changed, by the
     launcher; take its new mtime."""
@@ -173,4 +185,4 @@ def forget(snapshot: OddEntries, rel: str) -> None:
         snapshot.dirs[parent] = mtime
 
 
-__all__ = ["OddEntries", "empty", "forget", "new_since", "not_ignored", "take"]
+__all__ = ["OddEntries", "empty", "forget", "new_since", "not_ignored", "partial_note", "take"]

@@ -74,6 +74,8 @@ async def start(ctx: RunContext) -> None:
     ctx.main_contents = await tree_guard.take_main_snapshot(
         ctx.repo, ctx.include_paths, _own_paths(ctx)
     )
+    if ctx.main_contents.odd is not None and (partial := odd_entries.partial_note(ctx.main_contents.odd)):
+        ctx.note(None, partial)
 
 
 async def before_round(ctx: RunContext, task_id: str) -> None:
