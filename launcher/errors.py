@@ -136,8 +136,11 @@ def _disk_oserror(exc: BaseException, seen: set[int]) -> OSError | None:
     seen.add(id(exc))
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
         return exc
+    # Only what `exc` is made of (its members, an explicit `raise ... from` cause), never what it
+    # was raised while handling (`__context__`): a launcher bug met while handling a PTY read's
+    # normal EIO is still the launcher's bug ("internal error"), not a disk problem.
     inner: list[BaseException] = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []
-    inner += [e for e in (exc.__cause__, exc.__context__) if e is not None]
+    inner += [exc.__cause__] if exc.__cause__ is not None else []
     return next((found for e in inner if (found := _disk_oserror(e, seen)) is not None), None)
 
 

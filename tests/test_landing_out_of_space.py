@@ -44,7 +44,9 @@ def _git_failing_half_way(tmp_path: Path) -> dict[str, str]:
     wrapper.write_text(
         "#!/bin/sh\n"
         'case " $* " in *" read-tree -m -u "*)\n'
-        "  head -c 1000 /dev/zero > data/fill.bin; : > data/small.txt; mkdir -p data/made/by\n"
+        '  eval new=\\${$#}\n'
+        f'  {real} cat-file blob "$new:data/fill.bin" | head -c 1000 > data/fill.bin\n'
+        "  : > data/small.txt; mkdir -p data/made/by\n"
         "  printf ne > data/keep\n"
         '  echo "error: unable to write file data/fill.bin" >&2; exit 128;;\n'
         "esac\n"

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from helpers import git, launcher_cli
 
 MAIN = '"$(git rev-parse --git-common-dir)/.."'
@@ -47,3 +51,49 @@ def test_a_fifo_and_an_empty_directory_there_before_the_run_are_left_alone(repo:
     (task,) = json.loads(done.stdout)["tasks"]
     assert task["state"] == "merged"
     assert stat.S_ISFIFO((repo / "mine.fifo").lstat().st_mode) and (repo / "mine" / "empty").is_dir()
+
+
+def test_special_files_and_empty_directories_git_ignores_are_not_looked_for(repo: Path) -> None:
+    # README: new ignored files are not looked for (a dev server's socket, a build's out/)
+    (repo / ".gitignore").write_text("*.sock\nout/\nbuild/\n")
+    git(repo, "add", ".gitignore")
+    _plan(repo, f"echo d > d.txt; mkdir -p {MAIN}/out {MAIN}/build/cache/empty; "
+                f"for f in app.sock build/pipe; do test -p {MAIN}/$f || mkfifo {MAIN}/$f; done")
+    done = launcher_cli(repo, "run", "plan.toml", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (task,) = json.loads(done.stdout)["tasks"]
+    assert task["state"] == "merged", task["message"]
+    assert stat.S_ISFIFO((repo / "app.sock").lstat().st_mode) and (repo / "out").is_dir()
+    assert (repo / "build" / "cache" / "empty").is_dir() and stat.S_ISFIFO((repo / "build" / "pipe").lstat().st_mode)
+
+
+def test_a_socket_a_process_still_listens_on_is_never_moved(repo: Path) -> None:
+    # a server started in the main checkout while the agent runs: not ignored, so it is reported
+    # (who made it cannot be told), but moving it would cut its clients off: it stays in place
+    _plan(repo, "echo d > d.txt; sleep 5")
+    serve = ("import socket, time; time.sleep(2); s = socket.socket(socket.AF_UNIX); s.bind('app.sock'); "
+             "s.listen(); time.sleep(60)")
+    server = subprocess.Popen([sys.executable, "-c", serve], cwd=repo)
+    try:
+        done = launcher_cli(repo, "run", "plan.toml", "--json")
+        (task,) = json.loads(done.stdout)["tasks"]
+        assert "app.sock (a new socket a running process listens on, left in place" in task["message"]
+        assert stat.S_ISSOCK((repo / "app.sock").lstat().st_mode)
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(repo / "app.sock"))  # the server still answers at its path
+    finally:
+        server.kill()
+        server.wait()
+
+
+@pytest.mark.slow
+def test_a_main_checkout_too_big_to_watch_whole_is_said_so(repo: Path) -> None:
+    # past odd_entries.MAX_DIRS directories the walk stops: the run must not claim a full watch
+    for index in range(50_001):
+        (repo / "big" / f"d{index:05d}").mkdir(parents=True)
+    _plan(repo, "echo d > d.txt")
+    done = launcher_cli(repo, "run", "plan.toml", "--quiet", timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the main checkout has more than 50,000 directories: special files" in done.stdout
+    notes = done.stdout.partition("Notes:")[2]
+    assert notes.count("more than 50,000 directories") == 1  # once for the run, not per check

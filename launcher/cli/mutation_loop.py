@@ -10,10 +10,11 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from launcher.app.mutation.fix import FixOptions, fix_survivors
+from launcher.app.mutation.fix import FixOptions, FixSummary, fix_survivors
 from launcher.app.mutation.label import label_survivors
 from launcher.cli.calls import call
 from launcher.errors import ExitCode
+from launcher.models.printable import one_line
 from launcher.ui.plain import PlainView
 
 
@@ -23,6 +24,14 @@ class FixCommand(TyperCommand):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, greedy_ids(args))
+
+
+def fix_lines(summary: FixSummary) -> list[str]:
+    """What `mutation fix` prints per mutant and task, one line each: test names and refusal
+    reasons hold agents' text (file names), which never makes a line of its own."""
+    lines = [f"killed {one_line(mutant)} by {one_line(', '.join(tests))}" for mutant, tests in summary.killed.items()]
+    lines += [f"refused {one_line(task_id)}: {one_line(why)}" for task_id, why in summary.refused.items()]
+    return lines
 
 
 def greedy_ids(args: list[str]) -> list[str]:
@@ -72,10 +81,8 @@ def fix(
     if json_mode:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
-        for mutant_id, tests in summary.killed.items():
-            print(f"killed {mutant_id} by {', '.join(tests)}")
-        for task_id, why in summary.refused.items():
-            print(f"refused {task_id}: {why}")
+        for line in fix_lines(summary):
+            print(line)
         print(summary.message)
         if summary.run_id:
             print(f"run: {summary.run_id}; sweep: {summary.sweep_dir}")
@@ -124,10 +131,10 @@ def run_demo_mutation(root: Path, *, temp: bool, json_mode: bool) -> None:
             print(f"test written by the scripted test writer: {rel}\n" + "".join(f"  | {line}\n" for line in
                                                                                  text.splitlines()))  # fmt: skip
         for mutant_id, tests in demo.fix.killed.items():
-            print(f"mutant {mutant_id} killed by {', '.join(tests)} (checked by the launcher: passes on the original, "
-                  "fails on the mutant)")  # fmt: skip
+            print(f"mutant {one_line(mutant_id)} killed by {one_line(', '.join(tests))} (checked by the launcher: "
+                  "passes on the original, fails on the mutant)")  # fmt: skip
         for task_id, why in demo.fix.refused.items():
-            print(f"refused {task_id}: {why}")
+            print(f"refused {one_line(task_id)}: {one_line(why)}")
         print(demo.fix.message)
         print(f"  cd {demo.repo} && launcher mutation report    # the sweep, updated")
     raise typer.Exit(demo.fix.exit_code)

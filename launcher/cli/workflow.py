@@ -37,7 +37,8 @@ def _state_text(data: dict[str, Any]) -> str:
         for task in phase["tasks"]:
             lines.append(f"      {task['id']:<36} {printable(task['agent']):<12} {task['state']}")
         if phase["error"]:
-            lines.append(f"      error: {printable(phase['error'], newlines=True)}")
+            # one line: it quotes agents' text (file names in a park reason, a task's message)
+            lines.append(f"      error: {one_line(phase['error'])}")
         lines += [f"      note: {one_line(note)}" for note in phase.get("notes", [])]
     if data["message"]:
         lines.append(printable(data["message"], newlines=True))

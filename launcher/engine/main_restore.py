@@ -18,7 +18,9 @@ artifacts (`.launcher/runs/<run>/<task>/intrusions/<path>`). Then:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import socket
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +99,22 @@ def _remove_empty(path: Path) -> None:
     path.rmdir()
 
 
+def _listened_on(path: Path) -> bool:
+    """Whether a process still serves the UNIX socket at `path` (a dev server of the user's: moving
+    it would cut its clients off). A non-blocking connect, closed at once; refused: nobody."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    try:
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        return False
+    except OSError as exc:
+        return exc.errno in (errno.EAGAIN, errno.EPROTOTYPE)  # a full backlog; a datagram socket
+    finally:
+        probe.close()
+    return True
+
+
 def _odd_one(root: Path, rel: str, aside_dir: Path, odd: OddEntries | None) -> str | None:
     """Put back a special file (moved aside, never opened: a FIFO would block) or an empty
     directory (removed) that git does not see; None when `rel` is neither."""
@@ -114,6 +132,8 @@ def _odd_one(root: Path, rel: str, aside_dir: Path, odd: OddEntries | None) -> s
         return None
     else:
         kind = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device node"
+        if kind == "socket" and _listened_on(path):
+            return "a new socket a running process listens on, left in place (moving it would cut it off)"
         moved = _aside(root, rel, aside_dir)
         said = f"a new {kind}, moved to {_relative(moved, root)}" if moved else f"a {kind}"
     if odd is not None:

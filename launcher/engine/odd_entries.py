@@ -7,14 +7,19 @@ ignored directories, tool caches or the launcher's own paths), and the special f
 directories already there. A check looks into the directories whose mtime changed, and the new
 ones, for special files and empty directories that were not there: those are intrusions, put
 back by `engine/main_restore.py` (a special file moved aside without being opened, an empty
-directory removed). Nothing is opened, only listed and stat'ed."""
+directory removed). Nothing is opened, only listed and stat'ed. What git ignores is not looked
+for (`not_ignored`): as for files, builds and tools make such entries legitimately (a dev
+server's `app.sock`, a build's empty `out/`)."""
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from launcher.git.repo import GitRepo
 
 MAX_DIRS = 50_000  # a tree with more directories is watched this far (a vendored tree, say)
 
@@ -26,6 +31,7 @@ class OddEntries:
     skip_names: frozenset[str] = frozenset()  # ... and by name, anywhere (tool caches)
     dirs: dict[str, int] = field(default_factory=dict)  # directory -> st_mtime_ns ("" the root)
     present: set[str] = field(default_factory=set)  # special files and empty dirs there at start
+    partial: bool = False  # the walk stopped at MAX_DIRS: deeper directories are not watched
 
 
 def _rel(root: Path, path: str) -> str:
@@ -56,7 +62,8 @@ def empty(path: str) -> bool:
 
 
 def _walk(snapshot: OddEntries) -> dict[str, list[tuple[str, str]]]:
-    """Each directory (not skipped) -> its (name, kind) entries that are special files or dirs."""
+    """Each directory (not skipped) -> its (name, kind) entries that are special files or dirs;
+    at most MAX_DIRS of them (`snapshot.partial` says when more were left)."""
     found: dict[str, list[tuple[str, str]]] = {}
     stack = [str(snapshot.root)]
     while stack and len(found) < MAX_DIRS:
@@ -78,6 +85,7 @@ def _walk(snapshot: OddEntries) -> dict[str, list[tuple[str, str]]]:
         except OSError:
             continue
         found[rel] = kids
+    snapshot.partial = bool(stack)
     return found
 
 
@@ -137,6 +145,37 @@ def new_since(snapshot: OddEntries) -> list[str]:
     return sorted(found)
 
 
+def _unquote(path: str) -> str:
+    """git C-quotes a path holding a quote, a backslash or a control character."""
+    if path.startswith('"') and path.endswith('"'):
+        return bytes(codecs.escape_decode(path[1:-1].encode())[0]).decode("utf-8", "surrogateescape")
+    return path
+
+
+async def not_ignored(repo: GitRepo, paths: list[str]) -> list[str]:
+    """Those of `paths` that git does not ignore (the .gitignore and exclude rules `git status`
+    applies to the main checkout's files). When git cannot tell, all of them."""
+    ignored: set[str] = set()
+    for start in range(0, len(paths), 1000):
+        # "./": a name like ":(glob)x" is a path, not pathspec magic (check-ignore has no
+        # --literal-pathspecs); git answers with the path as given.
+        done = await repo.git("-c", "core.quotePath=false", "check-ignore", "--",
+                              *(f"./{path}" for path in paths[start:start + 1000]), check=False)
+        if done.returncode not in (0, 1):
+            return paths
+        ignored.update(_unquote(line).removeprefix("./") for line in done.out.splitlines())
+    return [path for path in paths if path not in ignored]
+
+
+def partial_note(snapshot: OddEntries) -> str | None:
+    """What the user must know when the watch does not cover the whole main checkout."""
+    if not snapshot.partial:
+        return None
+    return (f"the main checkout has more than {MAX_DIRS:,} directories: special files (a FIFO, a socket) "
+            f"and empty directories an agent makes there are looked for only in the first {MAX_DIRS:,} "
+            "of them; in the others they are not found (changed files are, as everywhere)")
+
+
 def forget(snapshot: OddEntries, rel: str) -> None:
     """A path put back (moved aside, removed): the directory that held it changed, by the
     launcher; take its new mtime."""
@@ -146,4 +185,4 @@ def forget(snapshot: OddEntries, rel: str) -> None:
         snapshot.dirs[parent] = mtime
 
 
-__all__ = ["OddEntries", "empty", "forget", "new_since", "take"]
+__all__ = ["OddEntries", "empty", "forget", "new_since", "not_ignored", "partial_note", "take"]

@@ -18,7 +18,17 @@ import anyio
 from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed
-from launcher.git import markers, ref_guard, resolution, secret_guard, signing, submodules, target_tree, worktrees
+from launcher.git import (
+    markers,
+    ref_guard,
+    resolution,
+    secret_guard,
+    signing,
+    submodules,
+    target_tree,
+    tree_undo,
+    worktrees,
+)
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
 
@@ -448,19 +458,19 @@ async def advance_target(
         # Two-tree read-tree updates index and files like a fast-forward and refuses to
         # overwrite untracked files (ignored ones were checked above); on refusal the ref goes
         # back (CAS again) and we park.
-        before = await target_tree.before_update(repo, expected_old, new)
+        before = await tree_undo.before_update(repo, expected_old, new)
         on_step(target_tree.UPDATING_TREE, True)
         updated = await repo.git("read-tree", "-m", "-u", expected_old, new, check=False)
         if not updated.ok:
             on_step(target_tree.ROLLING_BACK, True)
             # what the failed update wrote (a truncated file when the disk filled) is removed first
-            left = await target_tree.undo_update(repo, expected_old, new, before)
+            undone = await tree_undo.undo_update(repo, expected_old, new, before)
             rolled_back = await cas(new, expected_old)
             reason = f"the main work tree could not be updated ({updated.err.strip()})"
             if not rolled_back:  # someone moved it in between: leave theirs, say so
                 reason += f", and {target_branch} could not be put back to {expected_old[:12]}"
-            reason = target_tree.undone(reason, left)
-            return await park(reason, merge_hint(target_tree.update_failed_hint(updated.err, left)))
+            reason = tree_undo.said(reason, undone)
+            return await park(reason, merge_hint(tree_undo.update_failed_hint(updated.err, undone)))
         on_step(target_tree.TREE_UPDATED, True)
         done = f"{target_branch} advanced to {new[:12]}; the main work tree was updated"
         return AdvanceResult(True, target_branch, done)

@@ -10,15 +10,13 @@ the result on the integration branch, or says exactly what to run.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from launcher.git import ref_guard
+from launcher.git import ref_guard, tree_undo
 from launcher.git.repo import GitRepo
+from launcher.git.tree_undo import blobs, for_paths, split_z
 
 # Landing steps, journaled before each effect (see launcher.store.journal.landing_step).
 MOVING_REF = "moving_ref"  # the target ref is about to move (compare-and-swap)
@@ -104,19 +102,6 @@ async def main_tree_holds(repo: GitRepo, ref: str) -> bool:
     return head.ok and head.out.strip() == ref
 
 
-def _split_z(output: str) -> list[str]:
-    return [entry for entry in output.split("\0") if entry]
-
-
-async def _blobs(repo: GitRepo, tree: str, paths: list[str]) -> dict[str, str]:
-    listed = await _for_paths(repo, ("ls-tree", "-r", "-z", "--full-tree", tree), paths)
-    blobs = {}
-    for entry in _split_z(listed):
-        meta, _, path = entry.partition("\t")
-        blobs[path] = meta.split()[2]
-    return blobs
-
-
 def ignored_reason(paths: list[str]) -> str:
     shown = ", ".join(paths[:8]) + (f" and {len(paths) - 8} more" if len(paths) > 8 else "")
     return (f"the landing would overwrite or delete files of yours that git ignores in the main "
@@ -129,11 +114,11 @@ async def ignored_in_the_way(repo: GitRepo, old: str, new: str) -> list[str]:
     committed one, and removes a directory full of them for a file of that name), but they are
     the user's and exist nowhere else. An untracked file that is not ignored git refuses itself."""
     listed = await repo.git("diff", "--name-status", "-z", "--no-renames", old, new)
-    fields = _split_z(listed.out)
+    fields = split_z(listed.out)
     added = [path for status, path in zip(fields[::2], fields[1::2], strict=False) if status == "A"]
     if not added:
         return []
-    blocking = set(_split_z(await _for_paths(
+    blocking = set(split_z(await for_paths(
         repo, ("ls-files", "-z", "--others", "--ignored", "--exclude-standard"), added)))
     seen: set[Path] = set()
     for path in added:  # an ignored file where the landing needs a directory (`x` for `x/y`)
@@ -146,139 +131,34 @@ async def ignored_in_the_way(repo: GitRepo, old: str, new: str) -> list[str]:
                 break
             parent = parent.parent
     if blocking:  # a tracked file where a directory goes: the landing deletes it, as git would
-        blocking -= set(_split_z(await _for_paths(
+        blocking -= set(split_z(await for_paths(
             repo, ("ls-tree", "-r", "-z", "--name-only", "--full-tree", old), sorted(blocking))))
     added_set = set(added)
     same = [p for p in sorted(blocking)
             if p in added_set and (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
     if same:  # already holding exactly what lands: nothing is lost
-        hashed = (await _for_paths(repo, ("hash-object",), same)).split()
-        landing = await _blobs(repo, new, same)
+        hashed = (await for_paths(repo, ("hash-object",), same)).split()
+        landing = await blobs(repo, new, same)
         blocking -= {p for p, oid in zip(same, hashed, strict=False) if landing.get(p) == oid}
     return sorted(blocking)
-
-
-_PATHS_PER_CALL = 1000  # a command line holds only so much (a landing may add 100,000 files)
-
-
-async def _for_paths(repo: GitRepo, args: tuple[str, ...], paths: list[str]) -> str:
-    """`git <args> -- <paths>`, a batch of paths at a time, the outputs joined (literal paths)."""
-    out = []
-    for start in range(0, len(paths), _PATHS_PER_CALL):
-        done = await repo.git("--literal-pathspecs", *args, "--", *paths[start:start + _PATHS_PER_CALL])
-        out.append(done.out)
-    return "".join(out) if args[0] != "hash-object" else "\n".join(out)
 
 
 async def _half_updated(repo: GitRepo, old: str, new: str) -> bool:
     """Whether the main work tree (index at `old`) is what a killed `read-tree -m -u old new`
     leaves: only files the landing changes differ, each at its old or its new content."""
-    changed = set(_split_z((await repo.git("diff", "--name-only", "-z", "--no-renames", old, new)).out))
-    dirty = set(_split_z((await repo.git("diff-files", "--name-only", "-z")).out))
+    changed = set(split_z((await repo.git("diff", "--name-only", "-z", "--no-renames", old, new)).out))
+    dirty = set(split_z((await repo.git("diff-files", "--name-only", "-z")).out))
     if not changed or not dirty <= changed:
         return False
-    written = await _for_paths(repo, ("ls-files", "-z", "--others"), sorted(changed))
-    candidates = sorted(dirty | (set(_split_z(written)) & changed))
+    written = await for_paths(repo, ("ls-files", "-z", "--others"), sorted(changed))
+    candidates = sorted(dirty | (set(split_z(written)) & changed))
     if not candidates:
         return False
-    before, after = await _blobs(repo, old, candidates), await _blobs(repo, new, candidates)
+    before, after = await blobs(repo, old, candidates), await blobs(repo, new, candidates)
     present = [p for p in candidates if (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
-    hashed = (await _for_paths(repo, ("hash-object",), present)).split() if present else []
+    hashed = (await for_paths(repo, ("hash-object",), present)).split() if present else []
     now = dict(zip(present, hashed, strict=False))
     return all(now.get(p) in (before.get(p), after.get(p)) for p in candidates)
-
-
-@dataclass
-class TreeBefore:
-    """What the main work tree held, before an update, at the paths the landing adds and at
-    their parent directories: "dir", "other" or None (nothing there)."""
-
-    added: list[str]
-    kinds: dict[str, str | None]
-
-
-def _kind(path: Path) -> str | None:
-    try:
-        mode = os.lstat(path).st_mode
-    except OSError:
-        return None
-    return "dir" if stat.S_ISDIR(mode) else "other"
-
-
-async def before_update(repo: GitRepo, old: str, new: str) -> TreeBefore:
-    """Taken before `read-tree -u` moves the main work tree from `old` to `new`, so that a failed
-    update can be undone (`undo_update`)."""
-    listed = _split_z((await repo.git("diff", "--name-status", "-z", "--no-renames", old, new)).out)
-    added = [path for status, path in zip(listed[::2], listed[1::2], strict=False) if status == "A"]
-    kinds: dict[str, str | None] = {}
-    for path in added:
-        kinds[path] = _kind(repo.root / path)
-        parent = Path(path).parent
-        while parent != Path(".") and parent.as_posix() not in kinds:
-            kinds[parent.as_posix()] = _kind(repo.root / parent)
-            parent = parent.parent
-    return TreeBefore(added, kinds)
-
-
-async def undo_update(repo: GitRepo, old: str, new: str, before: TreeBefore,
-                      landed_is_ours: bool = False) -> str | None:
-    """Put the main work tree back as it was before an update from `old` to `new` that failed
-    half-way (no space left, a file that could not be written): what the update wrote where
-    nothing was is removed (a truncated file, an empty one, the directories it made), and the
-    files it changed or deleted get their content at `old` back. A file that was there before is
-    never removed (git refuses to overwrite one: it is the user's), unless `landed_is_ours` and it
-    holds exactly the landed content (what a killed earlier update wrote). None when the tree is
-    as before; else what could not be put back."""
-    problems: list[str] = []
-    landed = await _blobs(repo, new, before.added) if landed_is_ours and before.added else {}
-    for path in before.added:
-        at = repo.root / path
-        now, then = _kind(at), before.kinds.get(path)
-        if now is None:
-            continue
-        ours = then is None or (then == "dir" and now != "dir")
-        if not ours and landed and now == "other" and at.is_file() and not at.is_symlink():
-            ours = (await repo.git("hash-object", "--", path, check=False)).out.strip() == landed.get(path)
-        if not ours:
-            continue
-        try:
-            if now == "dir":
-                at.rmdir()  # an added submodule's empty directory; never one holding files
-            else:
-                at.unlink()
-        except OSError as exc:
-            problems.append(f"{path}: {exc.strerror}")
-    for name, kind in sorted(before.kinds.items(), key=lambda item: item[0].count("/"), reverse=True):
-        at = repo.root / name
-        if kind != "dir" and _kind(at) == "dir":
-            with contextlib.suppress(OSError):  # not empty: something else is in it, left alone
-                at.rmdir()
-    added = set(before.added)
-    dirty = [p for p in _split_z((await repo.git("diff-files", "--name-only", "-z", check=False)).out)
-             if p not in added]
-    changed = set(_split_z((await repo.git("diff", "--name-only", "-z", "--no-renames", old, new)).out))
-    restore = sorted(p for p in dirty if p in changed)
-    for start in range(0, len(restore), _PATHS_PER_CALL):
-        done = await repo.git("--literal-pathspecs", "checkout", old, "--", *restore[start:start + _PATHS_PER_CALL],
-                              check=False)
-        if not done.ok:
-            problems.append(done.err.strip() or f"git checkout {old[:12]} failed")
-    return "; ".join(problems) or None
-
-
-def update_failed_hint(err: str, left: str | None) -> str:
-    """What to do before merging by hand after a failed update (the tree was put back)."""
-    if left is not None:
-        return "Move the files named above aside, then run"
-    if "No space left" in err or "unable to write" in err:
-        return "Free space on the main work tree's file system, then run `launcher land` or"
-    return "Move the files named above aside, then run"
-
-
-def undone(reason: str, left: str | None) -> str:
-    if left is None:
-        return reason + "; what it had written was removed, so the work tree is as before"
-    return f"{reason}; and what it had written could not all be removed ({left})"
 
 
 async def finish_tree_update(
@@ -311,16 +191,16 @@ async def finish_tree_update(
                 # A half-written update only has files at their old or new content: --reset
                 # finishes it (the two-tree form refuses files that differ from the index).
                 how_far = ["--reset", "-u", new] if half else ["-m", "-u", old, new]
-                before = await before_update(repo, old, new)
+                before = await tree_undo.before_update(repo, old, new, landed_is_ours=half)
                 updated = await repo.git("read-tree", *how_far, check=False)
                 if updated.ok:
                     on_step(TREE_UPDATED, True)
                     return AdvanceResult(True, target_branch, (
                         f"{target_branch} advanced to {new[:12]}; finished updating the main work "
                         "tree after the interruption"))
-                left = await undo_update(repo, old, new, before, landed_is_ours=half)
-                reason = undone(f"the main work tree could not be updated ({updated.err.strip()})", left)
-                how = merge_hint(update_failed_hint(updated.err, left), target_branch)
+                undone = await tree_undo.undo_update(repo, old, new, before)
+                reason = tree_undo.said(f"the main work tree could not be updated ({updated.err.strip()})", undone)
+                how = merge_hint(tree_undo.update_failed_hint(updated.err, undone), target_branch)
             else:
                 reason = "files in the main work tree changed after the landing was interrupted"
                 how = merge_hint("Commit or stash them, then run", target_branch)

@@ -74,6 +74,8 @@ async def start(ctx: RunContext) -> None:
     ctx.main_contents = await tree_guard.take_main_snapshot(
         ctx.repo, ctx.include_paths, _own_paths(ctx)
     )
+    if ctx.main_contents.odd is not None and (partial := odd_entries.partial_note(ctx.main_contents.odd)):
+        ctx.note(None, partial)
 
 
 async def before_round(ctx: RunContext, task_id: str) -> None:
@@ -377,7 +379,7 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
     if ctx.main_contents is not None:
         found += await anyio.to_thread.run_sync(tree_guard.changed_since, ctx.main_contents, since)
         if (odd := ctx.main_contents.odd) is not None:  # a FIFO, an empty directory: git lists neither
-            made = await anyio.to_thread.run_sync(odd_entries.new_since, odd)
+            made = await odd_entries.not_ignored(ctx.repo, await anyio.to_thread.run_sync(odd_entries.new_since, odd))
             found += [rel for rel in made if (when := tree_guard.ctime_of(ctx.repo.root / rel)) is None
                       or when >= since - 1]
     own = _own_paths(ctx) if found else ()  # what the launcher writes itself (its output files)
