@@ -22,9 +22,9 @@ import pytest
 
 from launcher.agents.acp import AcpAdapter
 from launcher.agents.base import AgentOutcome, AgentRequest
-from launcher.agents.regular_files import NotRegular, read_regular, write_regular
 from launcher.models.plan import AgentConfig, Task
 from launcher.process import Supervised
+from launcher.regular_files import NotRegular, read_regular, write_regular
 
 FAKES = Path(__file__).parent / "fakes"
 ACP_AGENT = [sys.executable, str(FAKES / "fake_acp_agent.py")]

@@ -21,11 +21,11 @@ import pytest
 from helpers import git, launcher_cli
 
 from launcher.agents.base import AgentOutcome
-from launcher.agents.regular_files import read_json_or_none
 from launcher.engine.collect import collect_contract
 from launcher.gates.relay import answer_text
 from launcher.models.contract import MAX_CONTRACT_BYTES
 from launcher.models.verdict import VerdictInvalid
+from launcher.regular_files import read_json_or_none
 
 AGENT = """\
 #!/bin/bash

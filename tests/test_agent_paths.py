@@ -18,9 +18,9 @@ from helpers import git, launcher_cli
 
 from launcher.agents.base import AgentOutcome, AgentRequest
 from launcher.agents.cli_common import remember_session, resume_session
-from launcher.agents.regular_files import clear_path
 from launcher.models.config import AgentConfig
 from launcher.models.plan import Task
+from launcher.regular_files import clear_path
 
 DIR_AT_CONTRACT = (
     '[agents.dirbot]\nadapter = "command"\n'

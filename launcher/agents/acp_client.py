@@ -20,7 +20,7 @@ from launcher.agents.acp_rpc import (
     _obj,
 )
 from launcher.agents.base import AgentRequest, finite_number
-from launcher.agents.regular_files import NotRegular, read_regular, write_regular
+from launcher.regular_files import NotRegular, read_regular, write_regular
 
 ALLOW_MODES = frozenset({"allow", "acceptEdits", "bypassPermissions"})
 READ_CAP = 16 * 1024 * 1024  # bytes served by one fs/read_text_file

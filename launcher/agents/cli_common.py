@@ -24,7 +24,6 @@ from launcher.agents.base import (
     finite_number,
 )
 from launcher.agents.prompts import prompt_diagnosis, recent_prompt
-from launcher.agents.regular_files import read_regular, remove_any, replace_file
 from launcher.errors import LauncherError
 from launcher.models.contract import (
     CONTRACT_STATUSES,
@@ -34,6 +33,7 @@ from launcher.models.contract import (
 )
 from launcher.models.decoding import json_loads
 from launcher.process import Supervised
+from launcher.regular_files import read_regular, remove_any, replace_file
 
 # Parent variables every CLI adapter passes on besides base.ENV_ALLOWLIST: proxies and the CA
 # bundle Node reads, without which a CLI behind a corporate proxy cannot reach its API at all.

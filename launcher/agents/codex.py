@@ -29,9 +29,9 @@ from launcher.agents.cli_common import (
     write_schema,
 )
 from launcher.agents.packet_access import packet_inside
-from launcher.agents.regular_files import read_regular, remove_any
 from launcher.models.decoding import json_loads
 from launcher.process import Supervised
+from launcher.regular_files import read_regular, remove_any
 
 DEFAULT_SANDBOX = "workspace-write"
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from launcher.git import guard
 from launcher.git.repo import add_exclude_line
+from launcher.regular_files import read_regular
+
+_SMALL = 64 * 1024  # a `.git` file or `commondir`: one line
 
 
 def exclude_from_git(worktree: Path, pattern: str) -> None:
@@ -22,7 +25,7 @@ def exclude_from_git(worktree: Path, pattern: str) -> None:
         if dot_git.is_dir():
             common = dot_git
         else:
-            text = dot_git.read_text(encoding="utf-8").strip()
+            text = read_regular(dot_git, _SMALL).decode("utf-8").strip()  # the agent's: no FIFO/link
             if not text.startswith("gitdir:"):
                 return
             gitdir = Path(text.split(":", 1)[1].strip())
@@ -31,7 +34,7 @@ def exclude_from_git(worktree: Path, pattern: str) -> None:
             commondir = gitdir / "commondir"
             common = gitdir
             if commondir.is_file():
-                rel = Path(commondir.read_text(encoding="utf-8").strip())
+                rel = Path(read_regular(commondir, _SMALL).decode("utf-8").strip())
                 common = rel if rel.is_absolute() else (gitdir / rel).resolve()
         add_exclude_line(common / "info" / "exclude", pattern)
     except (OSError, UnicodeDecodeError):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from launcher.agents.base import AgentRequest
 from launcher.agents.git_exclude import exclude_from_git
-from launcher.agents.regular_files import read_regular, remove_any
+from launcher.regular_files import read_regular, remove_any
 
 IN_TREE_DIR = ".launcher-review"
 INLINE_OPEN = "<launcher-packet path="

@@ -10,8 +10,8 @@ import json
 import sys
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, agent_env, exit_outcome
-from launcher.agents.regular_files import replace_file
 from launcher.process import Supervised
+from launcher.regular_files import replace_file
 
 
 class ScriptedAdapter:

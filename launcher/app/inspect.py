@@ -8,7 +8,6 @@ from pathlib import Path
 
 import anyio
 
-from launcher.agents.regular_files import read_from, read_json_or_none, read_regular, read_tail
 from launcher.app.context import open_journal, state_dir
 from launcher.app.queue import matrix
 from launcher.app.report import build_report, effective_status
@@ -20,6 +19,7 @@ from launcher.models.ids import task_id_problem
 from launcher.models.plan import Plan
 from launcher.models.report import RunReport
 from launcher.models.states import TaskState
+from launcher.regular_files import read_from, read_json_or_none, read_regular, read_tail
 from launcher.store.files import RunFiles
 from launcher.store.journal import Journal
 
@@ -96,7 +96,7 @@ async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:
 
 # The task's directory is the directory of `$LAUNCHER_CONTRACT`, which its agent can write: what
 # is read there is read as a regular file only, never following a link, never blocking, bounded
-# (agents/regular_files.py). A log longer than this is shown as its tail.
+# (launcher/regular_files.py). A log longer than this is shown as its tail.
 LOG_SHOWN = 4 * 1024 * 1024
 PATCH_SHOWN = 64 * 1024 * 1024
 

@@ -19,11 +19,11 @@ from launcher.agents.base import (
     unreadable_outcome,
 )
 from launcher.agents.cli_common import remember_session
-from launcher.agents.regular_files import clear_path
 from launcher.engine.collect import Collected, collect_contract
 from launcher.engine.file_activity import FileActivity
 from launcher.errors import SpawnFailed
 from launcher.process import Supervised
+from launcher.regular_files import clear_path
 
 
 @dataclass

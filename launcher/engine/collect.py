@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from launcher.agents.regular_files import TooLarge, read_capped
 from launcher.errors import ContractInvalid
 from launcher.models.contract import (
     MAX_CONTRACT_BYTES,
@@ -16,6 +15,7 @@ from launcher.models.contract import (
     parse_contract_text,
 )
 from launcher.models.decoding import last_json_object_or_failure
+from launcher.regular_files import TooLarge, read_capped
 
 
 @dataclass

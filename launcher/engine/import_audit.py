@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launcher.agents.regular_files import clear_path, read_capped
 from launcher.git.repo import GitRepo
+from launcher.regular_files import clear_path, read_capped
 
 
 class ImportAudit:

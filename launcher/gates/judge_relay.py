@@ -23,7 +23,6 @@ import anyio
 
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
-from launcher.agents.regular_files import clear_path
 from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.gates.answers import JUDGE_ANSWER
 from launcher.gates.judge_guard import JudgeWatch
@@ -41,6 +40,7 @@ from launcher.models.judge import (
     survivors_digest,
 )
 from launcher.models.plan import AgentConfig, Task
+from launcher.regular_files import clear_path
 from launcher.store.files import atomic_write_json
 
 MAX_INVALID_IN_A_ROW = 3

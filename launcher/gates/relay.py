@@ -19,7 +19,6 @@ from typing import Any
 
 from launcher.agents.base import AgentOutcome, AgentRequest
 from launcher.agents.registry import get_adapter
-from launcher.agents.regular_files import read_capped
 from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit
@@ -32,6 +31,7 @@ from launcher.git.repo import GitRepo
 from launcher.models.plan import AgentConfig, Task
 from launcher.models.rubric import Rubric, all_criteria, composed_version
 from launcher.models.verdict import Verdict, VerdictInvalid, audit_line, claimed_task_id, parse_grader_output
+from launcher.regular_files import read_capped
 from launcher.store.files import atomic_write_json, atomic_write_text
 
 MAX_INVALID_IN_A_ROW = 3

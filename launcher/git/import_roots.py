@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from launcher.models.decoding import read_text, toml_loads
+from launcher.models.decoding import toml_loads
+from launcher.regular_files import read_regular
 
 
 def package_root(rel: str, root: Path) -> str | None:
@@ -40,11 +41,15 @@ def _holds_python(directory: Path) -> bool:
     return False
 
 
+_PYPROJECT_LIMIT = 4 * 1024 * 1024
+
+
 def _declared_roots(tree: Path) -> list[str]:
     """The package directories pyproject.toml declares (setuptools `package-dir`, `find.where`)."""
     try:
-        data = toml_loads(read_text(tree / "pyproject.toml"))
-    except (OSError, ValueError):  # TOMLDecodeError is a ValueError
+        # The worktree is the agent's: a FIFO or a link to a device there must not hang us.
+        data = toml_loads(read_regular(tree / "pyproject.toml", _PYPROJECT_LIMIT).decode("utf-8"))
+    except (OSError, ValueError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
         return []
     setuptools: Any = data.get("tool", {}).get("setuptools", {})
     if not isinstance(setuptools, dict):

@@ -19,6 +19,7 @@ from launcher.concurrency import each
 from launcher.errors import GitFailed, UsageProblem
 from launcher.git import guard
 from launcher.git.repo import GitRepo
+from launcher.regular_files import read_regular
 
 BRANCH_PREFIX = "launcher"
 _REMOVE_PARALLEL = 4  # worktrees removed at once (see `remove_worktrees`)
@@ -249,8 +250,9 @@ async def _lock_cmd(repo: GitRepo, args: list[str], benign: str) -> None:
 def admin_dir(path: Path) -> Path | None:
     """The worktree's administrative directory (`.git/worktrees/<name>`), from its `.git` file."""
     try:
-        text = (path / ".git").read_text(encoding="utf-8")
-    except OSError:
+        # The worktree is an agent's: its `.git` may be a FIFO or a link to a device.
+        text = read_regular(path / ".git", 64 * 1024).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
     if not text.startswith("gitdir:"):
         return None

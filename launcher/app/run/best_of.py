@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launcher.agents.regular_files import read_json_or_none
 from launcher.app.context import RunContext
 from launcher.app.land.recovery import BY_CHOICE, approved_by_grader
 from launcher.app.run.round_record import last_failing
@@ -17,6 +16,7 @@ from launcher.gates.ledgers import add_tech_debt
 from launcher.git import worktrees
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
+from launcher.regular_files import read_json_or_none
 from launcher.store.journal import BEST_OF_N, TaskRow
 
 

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from launcher.agents.regular_files import read_json_or_none
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.app.run import resume_point
 from launcher.app.run.tree_commands import check_env_names
@@ -22,6 +21,7 @@ from launcher.git.repo import Change, GitRepo, shown_output
 from launcher.models.plan import Task
 from launcher.models.rubric import all_criteria
 from launcher.models.states import TaskState
+from launcher.regular_files import read_json_or_none
 from launcher.store.files import atomic_write_json, atomic_write_text
 from launcher.store.journal import NO_CHANGES, TaskRow
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import anyio
 
-from launcher.agents.regular_files import read_json_or_none
 from launcher.app.context import RunContext
 from launcher.app.run import tree_commands
 from launcher.gates import relay
@@ -25,6 +24,7 @@ from launcher.gates.checks import CheckResult
 from launcher.git import include
 from launcher.git.repo import GitRepo
 from launcher.models.plan import Task
+from launcher.regular_files import read_json_or_none
 from launcher.store.files import atomic_write_json
 
 BASELINE_FILE = "ignored-at-start.json"

@@ -15,7 +15,6 @@ from typing import Any
 import anyio
 import pathspec
 
-from launcher.agents.regular_files import read_json_or_none
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.app.run import claims, tree_commands
 from launcher.gates.check_summary import failure_line
@@ -23,6 +22,7 @@ from launcher.gates.checks import CheckResult
 from launcher.gates.relay import add_scratch, remove_scratch
 from launcher.git import commits, include, submodules
 from launcher.models.plan import Task
+from launcher.regular_files import read_json_or_none
 from launcher.store.files import atomic_write_json
 
 

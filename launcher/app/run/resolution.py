@@ -20,11 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from launcher.agents.regular_files import read_json_or_none
 from launcher.app.context import RunContext
 from launcher.app.run import containment
 from launcher.app.run.grading import feedback_path
 from launcher.git import commits, resolution
+from launcher.regular_files import read_json_or_none
 from launcher.store.files import atomic_write_json, atomic_write_text
 
 PENDING, MERGED = "pending", "merged"

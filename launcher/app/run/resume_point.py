@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from launcher.agents.base import AgentOutcome
-from launcher.agents.regular_files import read_capped, read_json_or_none
 from launcher.app.context import RunContext
 from launcher.engine.agent_round import RoundResult
 from launcher.engine.collect import Collected
@@ -26,6 +25,7 @@ from launcher.models.contract import CompletionContract
 from launcher.models.states import TaskState
 from launcher.models.verdict import VerdictInvalid, audit_line, parse_grader_output
 from launcher.process import Supervised
+from launcher.regular_files import read_capped, read_json_or_none
 from launcher.store.files import atomic_write_json
 from launcher.store.journal import TaskRow
 
