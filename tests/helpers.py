@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -188,3 +189,13 @@ def kill_the_launcher_once_written(repo: Path, tmp_path: Path, plan: dict[str, A
     run_id, pgid = sqlite3.connect(repo / ".launcher" / "launcher.db").execute(
         "SELECT run_id, agent_pgid FROM tasks WHERE task_id=?", (task_id,)).fetchone()
     return str(run_id), int(pgid)
+
+
+def commit_shell_plan(repo: Path, script: str, task_id: str = "t") -> None:
+    """Commit `plan.toml`: one task whose agent is the shell `script` (its prompt as `$1`)."""
+    (repo / "plan.toml").write_text(
+        '[agents.sh]\nadapter = "command"\ncommand = ["sh", "-c", ' + json.dumps(script) + ', "{prompt}"]\n'
+        f'[[task]]\nid = "{task_id}"\nagent = "sh"\nprompt = "x"\n'
+    )
+    git(repo, "add", "plan.toml")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "plan")

@@ -5,30 +5,22 @@ are kept, and the park message says what was left."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
 from pathlib import Path
 
-from helpers import git, launcher_cli
+from helpers import commit_shell_plan, git, launcher_cli
 
 LEDGER = "# Technical debt\n\n| Date | Run | Task | Criteria failing | Note |\n|---|---|---|---|---|\n"
 ROW = "| 2026-01-01 | r-x | t | c1 | UNCOMMITTED ROW |\n"
 
 
-def _plan(repo: Path, script: str) -> None:
-    (repo / "plan.toml").write_text(
-        '[agents.sh]\nadapter = "command"\ncommand = ["sh", "-c", ' + json.dumps(script) + ', "{prompt}"]\n'
-        '[[task]]\nid = "t"\nagent = "sh"\nprompt = "x"\n'
-    )
-    git(repo, "add", "-A")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "plan")
-
 
 def test_a_refused_landing_keeps_the_uncommitted_rows_of_the_debt_ledger(repo: Path) -> None:
     (repo / "TECHNICAL_DEBT.md").write_text(LEDGER)
-    _plan(repo, "echo '- agent line' >> TECHNICAL_DEBT.md")
+    git(repo, "add", "TECHNICAL_DEBT.md")  # committed with the plan
+    commit_shell_plan(repo, "echo '- agent line' >> TECHNICAL_DEBT.md")
     with (repo / "TECHNICAL_DEBT.md").open("a") as ledger:
         ledger.write(ROW)  # as `launcher choose RUN TASK tech-debt` leaves it: not committed
     head = git(repo, "rev-parse", "main")
@@ -41,7 +33,7 @@ def test_a_refused_landing_keeps_the_uncommitted_rows_of_the_debt_ledger(repo: P
 
 
 def test_a_file_the_user_saves_where_the_landing_adds_one_is_kept(repo: Path, tmp_path: Path) -> None:
-    _plan(repo, "echo agent > new.txt")
+    commit_shell_plan(repo, "echo agent > new.txt")
     real = shutil.which("git")
     assert real
     wrapper = tmp_path / "bin" / "git"

@@ -14,22 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import git, launcher_cli
+from helpers import commit_shell_plan, git, launcher_cli
 
 MAIN = '"$(git rev-parse --git-common-dir)/.."'
 
 
-def _plan(repo: Path, script: str) -> None:
-    (repo / "plan.toml").write_text(
-        '[agents.sh]\nadapter = "command"\ncommand = ["sh", "-c", ' + json.dumps(script) + ', "{prompt}"]\n'
-        '[[task]]\nid = "t"\nagent = "sh"\nprompt = "x"\n'
-    )
-    git(repo, "add", "plan.toml")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "plan")
-
 
 def test_a_fifo_and_an_empty_directory_made_in_the_main_checkout_are_put_back(repo: Path) -> None:
-    _plan(repo, f"echo d > d.txt; mkfifo {MAIN}/evil.fifo; mkdir -p {MAIN}/made/empty")
+    commit_shell_plan(repo, f"echo d > d.txt; mkfifo {MAIN}/evil.fifo; mkdir -p {MAIN}/made/empty")
     done = launcher_cli(repo, "run", "plan.toml", "--json")
     assert done.returncode == 1, done.stdout + done.stderr
     (task,) = json.loads(done.stdout)["tasks"]
@@ -45,7 +37,7 @@ def test_a_fifo_and_an_empty_directory_made_in_the_main_checkout_are_put_back(re
 def test_a_fifo_and_an_empty_directory_there_before_the_run_are_left_alone(repo: Path) -> None:
     os.mkfifo(repo / "mine.fifo")
     (repo / "mine" / "empty").mkdir(parents=True)
-    _plan(repo, "echo d > d.txt")
+    commit_shell_plan(repo, "echo d > d.txt")
     done = launcher_cli(repo, "run", "plan.toml", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     (task,) = json.loads(done.stdout)["tasks"]
@@ -57,7 +49,7 @@ def test_special_files_and_empty_directories_git_ignores_are_not_looked_for(repo
     # README: new ignored files are not looked for (a dev server's socket, a build's out/)
     (repo / ".gitignore").write_text("*.sock\nout/\nbuild/\n")
     git(repo, "add", ".gitignore")
-    _plan(repo, f"echo d > d.txt; mkdir -p {MAIN}/out {MAIN}/build/cache/empty; "
+    commit_shell_plan(repo, f"echo d > d.txt; mkdir -p {MAIN}/out {MAIN}/build/cache/empty; "
                 f"for f in app.sock build/pipe; do test -p {MAIN}/$f || mkfifo {MAIN}/$f; done")
     done = launcher_cli(repo, "run", "plan.toml", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -70,7 +62,7 @@ def test_special_files_and_empty_directories_git_ignores_are_not_looked_for(repo
 def test_a_socket_a_process_still_listens_on_is_never_moved(repo: Path) -> None:
     # a server started in the main checkout while the agent runs: not ignored, so it is reported
     # (who made it cannot be told), but moving it would cut its clients off: it stays in place
-    _plan(repo, "echo d > d.txt; sleep 5")
+    commit_shell_plan(repo, "echo d > d.txt; sleep 5")
     serve = ("import socket, time; time.sleep(2); s = socket.socket(socket.AF_UNIX); s.bind('app.sock'); "
              "s.listen(); time.sleep(60)")
     server = subprocess.Popen([sys.executable, "-c", serve], cwd=repo)
@@ -91,7 +83,7 @@ def test_a_main_checkout_too_big_to_watch_whole_is_said_so(repo: Path) -> None:
     # past odd_entries.MAX_DIRS directories the walk stops: the run must not claim a full watch
     for index in range(50_001):
         (repo / "big" / f"d{index:05d}").mkdir(parents=True)
-    _plan(repo, "echo d > d.txt")
+    commit_shell_plan(repo, "echo d > d.txt")
     done = launcher_cli(repo, "run", "plan.toml", "--quiet", timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "the main checkout has more than 50,000 directories: special files" in done.stdout
