@@ -184,3 +184,25 @@ def test_an_interrupted_sweep_of_unchanged_code_resumes_its_verdicts(tmp_path: P
     assert resumed.sweep_id == interrupted.id
     assert {r.mutant.id for r in resumed.results if r.source == "resumed"} == ran
     assert not any("not reused" in note for note in resumed.notes)
+
+
+def test_a_sweep_resumed_over_code_edited_since_counts_only_the_mutants_that_exist(tmp_path: Path) -> None:
+    files = {"mod.py": "", "test_mod.py": "import mod\n"}
+    for i in range(1, 9):
+        files["mod.py"] += f"\n\ndef g{i}(x):\n    return x + {i}\n"
+        files["test_mod.py"] += f"\n\ndef test_g{i}():\n    assert mod.g{i}(1) is not None\n"  # weak: survivors
+    root = project(tmp_path / "p", files)
+    options: dict[str, Any] = {"paths": ["mod.py"], "use_cache": False}
+    with pytest.raises(Interrupt):
+        sweep(root, stop_after(3), **options)
+    store = MutantStore(root / ".launcher" / "launcher.db")
+    (interrupted,) = store.sweeps()
+    assert len(store.results(interrupted.id)) >= 3
+    source = root / "mod.py"  # uncommitted: the same command resumes; g1..g4 are gone
+    source.write_text("".join(f"\n\ndef g{i}(x):\n    return x + {i}\n" for i in range(5, 9)))
+    (root / "test_mod.py").write_text("import mod\n" + "".join(
+        f"\n\ndef test_g{i}():\n    assert mod.g{i}(1) is not None\n" for i in range(5, 9)))
+    resumed = sweep(root, **options)
+    assert resumed.sweep_id == interrupted.id
+    counted = sum(store.status_counts(interrupted.id).values())
+    assert counted == len(resumed.results), "`mutation list` would count mutants that no longer exist"

@@ -175,6 +175,15 @@ class MutantStore(SqliteStore):
             for r in rows
         }
 
+    def keep_only(self, sweep_id: str, mutant_ids: set[str]) -> int:
+        """Drop the sweep's rows of mutants that no longer exist (a sweep resumed over code edited
+        since: their verdicts would count in its score); how many were dropped."""
+        with self._tx() as db:
+            rows = db.execute("SELECT mutant_id FROM mutation_results WHERE sweep_id=?", (sweep_id,)).fetchall()
+            gone = [(sweep_id, r["mutant_id"]) for r in rows if r["mutant_id"] not in mutant_ids]
+            db.executemany("DELETE FROM mutation_results WHERE sweep_id=? AND mutant_id=?", gone)
+        return len(gone)
+
     def status_counts(self, sweep_id: str) -> dict[str, int]:
         """How many of the sweep's mutants settled, by status."""
         rows = self._db.execute("SELECT status, COUNT(*) AS n FROM mutation_results WHERE sweep_id=? GROUP BY status",

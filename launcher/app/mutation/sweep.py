@@ -454,6 +454,10 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
             for record in filtered:
                 sweep.settle(record)
             if resumed:  # only the verdicts nothing has changed under since (`_Sweep.resume`)
+                gone = store.keep_only(sweep_id, {m.id for m in mutants})
+                if gone:
+                    sweep.notes.append(f"resumed sweep {sweep_id}: {gone} mutant(s) from before the interruption "
+                                       "no longer exist in the code: dropped from its results")
                 sweep.resume(mutants, store.results(sweep_id))
             pending = [m for m in mutants if m.id not in sweep.records]
             listener.started(sweep_id, len(mutants), len(mutants) - len(pending), resumed)
