@@ -109,7 +109,8 @@ def test_landing_rechecks_an_approval_without_diffing_the_same_commits_again(
     report = run_plan(repo, [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}])
     assert task(report, "a").state == "merged"
     calls = [line.split() for line in log.read_text().splitlines()]
-    change_set_diffs = [call for call in calls if call[:1] == ["diff"] and "--raw" in call]
+    change_set_diffs = [call for call in calls  # not the staging check (`diff --cached`, index vs HEAD)
+                        if call[:1] == ["diff"] and "--raw" in call and "--cached" not in call]
     assert len(change_set_diffs) == 1  # at approval; landing's re-check reuses it
 
 

@@ -144,9 +144,6 @@ def _odd_one(root: Path, rel: str, aside_dir: Path, odd: OddEntries | None) -> s
 async def _put_back_one(repo: GitRepo, snapshot: MainTreeSnapshot | None, listed_at_start: set[str],
                         rel: str, aside_dir: Path) -> str:
     path = repo.root / rel
-    if rel not in listed_at_start and (odd := _odd_one(repo.root, rel, aside_dir,
-                                                       snapshot.odd if snapshot else None)) is not None:
-        return odd
     watched = snapshot is not None and rel in snapshot.files
     blob = snapshot.blobs.get(rel) if snapshot is not None else None
     if blob is not None and snapshot is not None:
@@ -175,6 +172,10 @@ async def _put_back_one(repo: GitRepo, snapshot: MainTreeSnapshot | None, listed
         if not done.ok:
             return f"left as the agent made it ({done.err.strip()})"
         return _moved(repo, moved, "put back")
+    # Only now a special file or an empty directory: a path that held a file at run start
+    # (README.md made a directory, emptied once its files were moved aside) got that file back above.
+    if (odd := _odd_one(repo.root, rel, aside_dir, snapshot.odd if snapshot else None)) is not None:
+        return odd
     if await _in_index(repo, rel):
         await repo.git("--literal-pathspecs", "rm", "-q", "--cached", "--", rel, check=False)
     moved = _aside(repo.root, rel, aside_dir)
