@@ -140,10 +140,11 @@ def _two_runs(repo: Path, tmp_path: Path, misdeed: str,
         plan.write_text(f'[[task]]\nid = "{name}"\nagent = "{name}"\nprompt = "p"\n')
         procs[name] = subprocess.Popen([sys.executable, "-m", "launcher", "run", str(plan), "--json"],
                                        cwd=other if elsewhere and name == "evil" else repo,
-                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for name, proc in procs.items():
-        out, _ = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120)
         reports[name] = json.loads(out)
+        assert "tasks" in reports[name], (name, reports[name], err[-3000:])  # an envelope: show why
     return reports["inno"], reports["evil"]
 
 
