@@ -190,11 +190,12 @@ def test_another_run_s_agent_writing_into_an_idle_worktree_blames_no_task_of_thi
                                              for n in ("quick", "slow")))
     (tmp_path / "b.toml").write_text('[[task]]\nid = "evil"\nagent = "evil"\nprompt = "p"\n')
     procs = [subprocess.Popen([sys.executable, "-m", "launcher", "run", str(tmp_path / f"{n}.toml"), "--json"],
-                              cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                              cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for n in ("a", "b")]
-    a = json.loads(procs[0].communicate(timeout=120)[0])
+    out, err = procs[0].communicate(timeout=120)
     procs[1].communicate(timeout=120)
-    assert "tasks" in a, a  # an error envelope instead of a report: show it
+    a = json.loads(out)
+    assert "tasks" in a, (a, err[-3000:])  # an error envelope instead of a report: show why
     states = {t["id"]: (t["state"], t["message"]) for t in a["tasks"]}
     assert states["slow"][0] == "merged" and states["quick"][0] == "merged", states
     notes = " ".join(n["message"] for n in a.get("notes", []))
@@ -227,10 +228,12 @@ def test_another_run_s_agent_writing_into_the_main_checkout_during_this_run_s_in
                                      '[[task]]\nid = "quick"\nagent = "quick"\nprompt = "p"\n')
     (tmp_path / "b.toml").write_text('[[task]]\nid = "evil"\nagent = "evil"\nprompt = "p"\n')
     procs = [subprocess.Popen([sys.executable, "-m", "launcher", "run", str(tmp_path / f"{n}.toml"), "--json"],
-                              cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                              cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for n in ("a", "b")]
-    a = json.loads(procs[0].communicate(timeout=120)[0])
+    out, err = procs[0].communicate(timeout=120)
     procs[1].communicate(timeout=120)
+    a = json.loads(out)
+    assert "tasks" in a, (a, err[-3000:])  # an error envelope instead of a report: show why
     quick = a["tasks"][0]
     assert quick["state"] == "merged", quick["message"]
     assert a["queue"]["culprits"] == [] and a["queue"]["check_runs"] == 1

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,26 @@ class _Connection(sqlite3.Connection):
             raise unusable(self.store_path, exc) from exc
 
 
+@contextmanager
+def _opening(directory: Path) -> Iterator[None]:
+    """Launchers opening one journal are serialised (an flock on its directory, released when
+    closed) until it is in WAL mode with its tables: two processes creating it at once could
+    deadlock in SQLite, one holding the shared lock of a WAL connection while the other waits
+    for the exclusive lock that writes the new file's header, until the busy timeout ran out.
+    A file system without flock (some network mounts) opens it unserialised, as before."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        with suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class SqliteStore:
     """The journal and the mutant store share one database file (`.launcher/launcher.db`):
     WAL lets readers (`launcher status`) run beside the one writer; `BEGIN IMMEDIATE` takes the
@@ -106,6 +128,13 @@ class SqliteStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise unusable(path, exc) from exc
+        with _opening(path.parent):
+            self._open(path, schema)
+
+    def _open(self, path: Path, schema: str) -> None:
+        try:
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False,
                                  factory=_Connection)  # fmt: skip
         except (OSError, sqlite3.DatabaseError) as exc:
