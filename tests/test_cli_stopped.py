@@ -121,3 +121,30 @@ def test_status_of_a_run_another_launcher_drives_names_that_launcher_not_resume(
     finally:
         os.killpg(resume.pid, signal.SIGINT)
         resume.communicate(timeout=60)
+
+
+def test_ctrl_c_just_after_the_run_is_journaled_reports_that_run_as_interrupted(repo: Path, tmp_path: Path) -> None:
+    # The signal comes while the run starts, once it is journaled and before its first task:
+    # a `git` first on PATH signals the launcher at the run's first `git worktree list`.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    done_marker = tmp_path / "signalled"
+    real_git = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True).stdout.strip()
+    (bin_dir / "git").write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1 $2" = "worktree list" ] && [ ! -e {done_marker} ]; then\n'
+        f"  touch {done_marker}; kill -INT $PPID; sleep 0.3\n"
+        f'fi\nexec {real_git} "$@"\n')
+    (bin_dir / "git").chmod(0o755)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}]}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    done = subprocess.run([sys.executable, "-m", "launcher", "run", str(plan), "--json", "--quiet"], cwd=repo,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done_marker.exists(), "the run never listed its worktrees"
+    assert done.returncode == 130, done.stderr
+    (run_id,) = sqlite3.connect(repo / ".launcher" / "launcher.db").execute("SELECT id FROM runs").fetchone()
+    report = json.loads(done.stdout)  # the run's report, not "interrupted before a run was recorded"
+    assert (report["run_id"], report["status"]) == (run_id, "interrupted")
+    assert f"`launcher resume {run_id}` continues" in done.stderr

@@ -167,6 +167,30 @@ def test_an_integration_check_orphaned_by_a_crash_is_reaped_on_resume(repo: Path
     assert (repo / "t.txt").read_text() == "t\n"
 
 
+
+def test_resume_keeps_the_launcher_toml_the_run_started_with(repo: Path, tmp_path: Path) -> None:
+    # The repository's integration check (launcher.toml) rejects the task's change; the launcher
+    # is killed during that check, and the user weakens the check before `resume`. The run keeps
+    # the check it started with, as it keeps its plan: the rejected change never lands.
+    trap = tmp_path / "trap"
+    check = f"if [ ! -e {trap} ]; then touch {trap}; kill -9 $PPID; fi; ! grep -qs BAD t.txt"
+    (repo / "launcher.toml").write_text(f"[merge]\nintegration_check = {json.dumps(check)}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a strict check")
+    plan = _plan(tmp_path / "plan.json", [{"id": "t", "script": [{"write": "t.txt", "content": "BAD\n"}]}],
+                 run={"iteration_cap": 1})
+    run_id = _run_until_killed(repo, plan)
+    (repo / "launcher.toml").write_text('[merge]\nintegration_check = "true"\n')
+    git(repo, "commit", "-qam", "a weaker check")
+
+    report = resume(repo, run_id)
+    assert task(report, "t").state != "merged", task(report, "t").message
+    assert not (repo / "t.txt").exists() and "BAD" not in git(repo, "log", "--format=%s", "main")
+    assert report.status != RunStatus.SUCCEEDED
+    notes = " ".join(n.message for n in report.notes)
+    assert "launcher.toml changed since this run started" in notes, notes
+
+
 # Part 7: an approval is never laundered ---------------------------------------------------------
 
 def _no_merge_run(repo: Path, tmp_path: Path, tasks: list[dict[str, Any]], grader_mode: str = "rule") -> dict[str, Any]:

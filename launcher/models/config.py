@@ -176,3 +176,25 @@ def grader_problem(plan: Plan, config: RepoConfig) -> Problem | None:
     return Problem(key, f"unknown grader agent {name!r}", "config_invalid:unknown_grader",
                    (f"{hint} " if hint else "") + "name an [agents.<name>] entry (plan or launcher.toml) "
                    "or a built-in adapter such as scripted-grader")
+
+
+def config_of_run(settings: dict[str, Any], root: Path) -> tuple[RepoConfig, str | None]:
+    """The launcher.toml a run started with (the journal keeps it, as it keeps the plan), and a
+    note when the file in the checkout says otherwise now: a run under way keeps its agents,
+    integration check and grader, so an edit (a weakened check) never applies to work the run's
+    own settings were judging. A run journaled before the config was kept reads today's file."""
+    stored = settings.get("config")
+    if not isinstance(stored, dict):
+        return load_repo_config(root), None
+    try:
+        config = RepoConfig.model_validate(stored)
+    except ValidationError:  # written by another launcher version: today's file is all there is
+        return load_repo_config(root), None
+    try:
+        now = load_repo_config(root)
+    except ConfigError:
+        now = None
+    if now == config:
+        return config, None
+    return config, ("launcher.toml changed since this run started; the run keeps the settings it started "
+                    "with (agents, integration check, grading): start a new run to use the new ones")

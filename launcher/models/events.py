@@ -13,7 +13,7 @@ from launcher.models.states import TaskState
 class Event:
     run_id: str
     task_id: str | None
-    kind: str  # "state" | "output" | "note" | "run"
+    kind: str  # "state" | "output" | "note" | "run" | "recorded" (the run is journaled; not shown)
     state: TaskState | None = None
     message: str = ""
     data: dict[str, Any] = field(default_factory=dict)

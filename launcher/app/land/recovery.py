@@ -13,7 +13,7 @@ from launcher.app.context import RunContext, open_journal, state_dir
 from launcher.errors import UsageProblem
 from launcher.git import target_tree, worktrees
 from launcher.git.repo import GitRepo
-from launcher.models.config import RepoConfig
+from launcher.models.config import RepoConfig, config_of_run
 from launcher.models.plan import plan_from_journal
 from launcher.models.states import RunStatus, TaskState
 from launcher.store.journal import Journal
@@ -173,6 +173,7 @@ async def finish_earlier_landings(repo: GitRepo, config: RepoConfig, *, this_run
 async def _finish_landing_of(repo: GitRepo, config: RepoConfig, journal: Journal, claim: Claim) -> str | None:
     run_id = claim.run_id
     run = journal.run(run_id)
+    config = config_of_run(run.settings, repo.root)[0] if "config" in run.settings else config
     ctx = RunContext(
         repo=repo, journal=journal, run_id=run_id, plan=plan_from_journal(run.plan, run_id),
         config=config, base_sha=run.base_sha, target=run.target,

@@ -32,7 +32,7 @@ from launcher.engine.scheduler import Node, run_dag
 from launcher.errors import EnvironmentProblem, GitFailed, LauncherError, UsageProblem
 from launcher.git import include, scratch, worktrees
 from launcher.git.repo import GitRepo
-from launcher.models.config import load_repo_config
+from launcher.models.config import config_of_run, load_repo_config
 from launcher.models.events import Event
 from launcher.models.ids import new_run_id
 from launcher.models.plan import Plan, plan_from_journal
@@ -82,17 +82,23 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
     journal.create_run(
         run_id, repo=str(repo.root), base_sha=base_sha, target=target,
         plan=plan.model_dump(mode="json", by_alias=True),
-        settings={"merge": options.merge}, task_ids=[t.id for t in plan.tasks],
-        launcher_pid=os.getpid(),
+        settings={"merge": options.merge, "config": config.model_dump(mode="json")},
+        task_ids=[t.id for t in plan.tasks], launcher_pid=os.getpid(),
     )
+    # The view learns the run's id now: a Ctrl-C from here on reports this run (`resume` it).
+    emit(Event(run_id, None, "recorded"))
     ctx = RunContext(
         repo=repo, journal=journal, run_id=run_id, plan=plan, config=config, base_sha=base_sha,
         target=target, worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
         emit=emit, merge=options.merge,
     )
-    for note in [*finished, *await worktrees.reconcile(repo, ctx.worktree_root)]:
-        ctx.note(None, note)
-    await _note_base_off_target(ctx)
+    try:
+        for note in [*finished, *await worktrees.reconcile(repo, ctx.worktree_root)]:
+            ctx.note(None, note)
+        await _note_base_off_target(ctx)
+    except BaseException as exc:
+        _not_started(ctx, exc)
+        raise
     return await _execute(ctx, snapshot)
 
 
@@ -123,7 +129,7 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
     claim = journal.claim_run(run_id, command)
     try:
         run = journal.run(run_id)
-        config = load_repo_config(repo.root)
+        config, changed = config_of_run(run.settings, repo.root)
         ctx = RunContext(
             repo=repo, journal=journal, run_id=run.id, plan=plan_from_journal(run.plan, run.id),
             config=config, base_sha=run.base_sha, target=run.target,
@@ -134,6 +140,8 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
         # `resume` saves an interrupted agent's work per task as it re-runs the round.
         for line in await take_over(repo, journal, ctx.worktree_root, claim, save=command != "resume"):
             ctx.note(None, line)
+        if changed:
+            ctx.note(None, changed)
         yield ctx
     finally:
         journal.release_run(claim)
@@ -218,17 +226,20 @@ async def _start(ctx: RunContext, snapshot: set[str] | None) -> tuple[bool, str]
     return recovered
 
 
+def _not_started(ctx: RunContext, exc: BaseException) -> None:
+    """git cannot read the repository (a required filter that is not installed), Ctrl-C...: the
+    run is journaled, so it says why it stopped instead of looking killed (or still running)."""
+    why = exc.what if isinstance(exc, LauncherError) else "stopped while starting"
+    ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
+                        message=f"could not start: {why}; fix that, then `launcher resume {ctx.run_id}` "
+                                f"(nothing ran; `launcher clean {ctx.run_id}` forgets it)")
+
+
 async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunReport:
     try:
         recovered = await _start(ctx, snapshot)
     except BaseException as exc:
-        # git cannot read the repository (a required filter that is not installed), Ctrl-C...:
-        # the run is journaled, so it says why it stopped instead of looking killed.
-        why = exc.what if isinstance(exc, LauncherError) else "stopped while starting"
-        with anyio.CancelScope(shield=True):
-            ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
-                                message=f"could not start: {why}; fix that, then `launcher resume {ctx.run_id}` "
-                                        f"(nothing ran; `launcher clean {ctx.run_id}` forgets it)")
+        _not_started(ctx, exc)
         raise
     ctx.emit(Event(ctx.run_id, None, "run", None, f"{ctx.run_id} on {ctx.target}"))
     nodes = [Node(t.id, tuple(t.depends_on)) for t in ctx.plan.tasks]
