@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers import git, launcher_cli
 
 
@@ -148,3 +149,71 @@ def test_ctrl_c_just_after_the_run_is_journaled_reports_that_run_as_interrupted(
     report = json.loads(done.stdout)  # the run's report, not "interrupted before a run was recorded"
     assert (report["run_id"], report["status"]) == (run_id, "interrupted")
     assert f"`launcher resume {run_id}` continues" in done.stderr
+
+
+SIGNAL_WHILE_BUILDING = """
+import os, signal, sys
+import typer.main
+build = typer.main.get_command
+which = getattr(signal, sys.argv[1])
+def signalled(app):
+    os.kill(os.getpid(), which)  # arrives while typer builds the commands
+    return build(app)
+typer.main.get_command = signalled
+sys.argv = ["launcher", "status"]
+from launcher.cli.entry import main
+main()
+"""
+
+
+def test_a_signal_while_the_cli_builds_its_commands_says_nothing_was_done(repo: Path) -> None:
+    for name in ("SIGTERM", "SIGINT"):
+        done = subprocess.run([sys.executable, "-c", SIGNAL_WHILE_BUILDING, name], cwd=repo,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 130, (name, done.returncode, done.stderr)
+        assert "Traceback" not in done.stderr, done.stderr
+        assert "nothing was done" in done.stderr, done.stderr
+
+
+SIGTERM_IN_A_TASK = """
+import contextlib, os, signal, sys, traceback
+import launcher.git.repo as repo_module
+take = repo_module.file_lock
+fired = []
+@contextlib.asynccontextmanager
+async def signalled(path):
+    if not fired and any(frame.name == "add_scratch" for frame in traceback.extract_stack()):
+        fired.append(1)
+        os.kill(os.getpid(), signal.SIGTERM)  # while a task of the run's task group takes the lock
+    async with take(path):
+        yield
+repo_module.file_lock = signalled
+sys.argv = ["launcher", "run", sys.argv[1], "--quiet"]
+from launcher.cli.entry import main
+main()
+"""
+
+
+def test_sigterm_while_a_task_runs_its_own_code_stops_the_run_without_a_traceback(repo: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"run": {"grader": "scripted-grader"},
+                                "task": [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}]}))
+    done = subprocess.run([sys.executable, "-c", SIGTERM_IN_A_TASK, str(plan)], cwd=repo,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr and "unhandled exception" not in done.stderr, done.stderr
+    assert "interrupted: state saved; `launcher resume r-" in done.stderr, done.stderr
+
+
+def test_an_interrupted_run_whose_report_cannot_be_read_is_still_named(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # A second Ctrl-C while the report is read: the run exists, so the envelope names it and
+    # never says that no run was recorded.
+    from launcher.cli.run_view import print_interrupted_report
+
+    git(tmp_path, "init", "-q")
+    print_interrupted_report("r-20261206-000000-abcd", tmp_path)
+    envelope = json.loads(capsys.readouterr().out)
+    assert envelope["run_id"] == "r-20261206-000000-abcd" and envelope["error_key"] == "interrupted"
+    assert "before a run was recorded" not in envelope["observations"]
+    assert "launcher status r-20261206-000000-abcd" in envelope["usage"]

@@ -30,6 +30,10 @@ from launcher.models.printable import printable
 
 T = TypeVar("T")
 
+# Whether this process has begun an app call: a Ctrl-C outside one (cli/main.main) came before
+# the command did anything, or after its work was done (while its result was printed).
+began = False
+
 
 class OutConsole(Console):
     """stdout's console: when its reader has gone (`launcher run plan | head -1`), the rest is
@@ -50,6 +54,8 @@ def call(
     `on_interrupt` runs first on Ctrl-C (a live view stops, so the line stays seen) and may
     return what to say instead of the default: the command again (`rerun_hint`). Only the
     commands that drive a run say that `launcher resume` continues (cli/run_view.py)."""
+    global began
+    began = True
     try:
         return anyio.run(fn)
     except LauncherError as exc:

@@ -28,7 +28,7 @@ from launcher.app.run import lessons as lessons_app
 from launcher.app.run import plans as plans_app
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
-from launcher.cli import help_format, inspection, out_streams
+from launcher.cli import calls, help_format, inspection, out_streams
 from launcher.cli.calls import OutConsole, call, err_console, print_envelope, print_error, report_internal_error
 from launcher.cli.demo_stopped import stopped_line
 from launcher.cli.entry import flush_or_drop_stdout
@@ -444,7 +444,11 @@ def agents(json_mode: JsonOpt = False) -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    """SIGTERM and SIGHUP stop the command as Ctrl-C does, by being one: inside the event loop,
+    asyncio's own SIGINT handler cancels the command's task, where raising KeyboardInterrupt
+    here would land in whatever task runs and escape its task group as an exception group,
+    printed as a traceback at the loop's shutdown."""
+    signal.raise_signal(signal.SIGINT)
 
 
 def main() -> None:
@@ -457,6 +461,11 @@ def main() -> None:
     try:
         try:
             app()
+        except KeyboardInterrupt:  # outside an app call: while typer builds the commands, or prints
+            sys.stderr.write("launcher: interrupted while printing the result; the command's work is done "
+                             "(`launcher status` shows a run's state)\n" if calls.began else
+                             "launcher: interrupted before the command began its work; nothing was done\n")
+            sys.exit(ExitCode.INTERRUPTED)
         finally:
             sys.stdout.flush()  # what is still buffered fails here, not silently at exit
     except Exception as exc:  # outside an app call (printing, say): still exit 70, never a traceback

@@ -69,8 +69,9 @@ def run_with_view(view: RecordingView, tasks: list[tuple[str, str, str]], body: 
 
 
 def print_interrupted_report(run_id: str | None, repo: Path | None = None) -> None:
-    """The journal's report of the run stopped (its status `interrupted`), on stdout; before the
-    run existed, the one-line envelope saying nothing was started."""
+    """The journal's report of the run stopped (its status `interrupted`), on stdout; when it
+    cannot be read, an envelope naming the run; before the run existed, one saying nothing was
+    started."""
     report = None
     if run_id is not None:
         try:
@@ -79,6 +80,12 @@ def print_interrupted_report(run_id: str | None, repo: Path | None = None) -> No
             report = None
     if report is not None:
         print(report_json(report), flush=True)
+        return
+    if run_id is not None:  # recorded, but its report could not be read (a second Ctrl-C, say)
+        print(json.dumps({"ok": False, "error_key": "interrupted", "run_id": run_id,
+                          "observations": f"run {run_id} was interrupted; its report could not be read now",
+                          "usage": f"`launcher status {run_id}` shows it"},
+                         separators=(",", ":")), flush=True)
         return
     print(json.dumps({"ok": False, "error_key": "interrupted",
                       "observations": "interrupted before a run was recorded: nothing to report",
