@@ -1,4 +1,5 @@
-"""A grader's verdict is its own answer: no other process of the run can write it.
+"""A grader's verdict is its own answer: no other process of the run can write it, and it is
+read as `launcher gate grade-record` reads it.
 
 Each grader attempt answers into a private directory of its own (not under the repository's
 `.launcher/`), read only once that attempt and what escaped it are gone; the task's code run by
@@ -193,3 +194,31 @@ open("t2.txt", "w").write("t2\n")
     assert [r["verdict"] for r in t1["rounds"]] == ["needs_revision"], t1
     assert not t1["merged"], t1
     assert "notes.md" not in git(repo, "ls-tree", "--name-only", "main")
+
+
+def test_a_verdict_that_is_not_utf8_is_invalid_as_the_validator_says_and_gets_a_corrective_respawn(
+    repo: Path, tmp_path: Path
+) -> None:
+    # Attempt 1 writes a "satisfied" verdict with bytes that are not UTF-8 in a justification;
+    # attempt 2 answers needs_revision.
+    report = run_graded(
+        repo,
+        tmp_path,
+        r"""
+if os.environ["LAUNCHER_ATTEMPT"] == "1":
+    data = json.dumps(verdict(True, "BAD")).encode().replace(b"BAD", b"\xff\xfe bad")
+    open(os.environ["LAUNCHER_CONTRACT"], "wb").write(data)
+    open(os.path.join(os.path.dirname(__file__), "answer-1.json"), "wb").write(data)  # for the validator
+    sys.exit(0)
+"""
+        + HONEST,
+        ONE_TASK,
+    )
+    t1 = shown(report, "t1")
+    assert [r["verdict"] for r in t1["rounds"]] == ["needs_revision"], t1
+    assert not t1["merged"] and "notes.md" not in git(repo, "ls-tree", "--name-only", "main")
+    assert "grader attempt 1: answer_unreadable" in notes(report)
+    hint = json.loads((repo / ".launcher" / "runs" / report["run_id"] / "t1" / "grading" / "1-hint-1.json").read_text())
+    assert hint["error_key"] == "answer_unreadable" and "is not UTF-8 text (byte " in hint["observations"], hint
+    gate = launcher_cli(repo, "gate", "grade-record", "--file", str(tmp_path / "answer-1.json"))
+    assert gate.returncode == 1 and "not UTF-8 text" in gate.stdout, gate.stdout

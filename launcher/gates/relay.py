@@ -238,15 +238,22 @@ def answer_text(answer_path: Path, outcome: AgentOutcome, invalid: type[Launcher
     """A reviewer's answer: the file it wrote wins, then a CLI's structured output (Claude Code's
     `--json-schema`), then its final message. What it left at that path that is not a regular
     file of at most MAX_ANSWER_BYTES (a FIFO, a symbolic link, never followed, a file it made
-    unreadable) is an invalid answer (`invalid`, error key `answer_unreadable`), never a crash."""
+    unreadable) is an invalid answer (`invalid`, error key `answer_unreadable`), never a crash;
+    so is one that is not UTF-8 text (as `launcher gate grade-record` refuses it), never read
+    with its bad bytes replaced."""
+    fix = "write the answer JSON as a regular file of UTF-8 text at the path named by $LAUNCHER_CONTRACT"
     try:
-        text = read_capped(answer_path, MAX_ANSWER_BYTES).decode("utf-8", "replace")
+        data = read_capped(answer_path, MAX_ANSWER_BYTES)
     except FileNotFoundError:
-        text = ""
+        data = b""
     except OSError as exc:
         raise invalid(f"the answer file {answer_path} cannot be read: {exc.strerror or exc}",
-                      fix="write the answer JSON as a regular file at the path named by $LAUNCHER_CONTRACT",
-                      error_key="answer_unreadable") from None  # fmt: skip
+                      fix=fix, error_key="answer_unreadable") from None  # fmt: skip
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise invalid(f"the answer file {answer_path} is not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x})",
+                      fix=fix, error_key="answer_unreadable") from None  # fmt: skip
     if text.strip():
         return text
     if isinstance(outcome.structured_output, dict):
