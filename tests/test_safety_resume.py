@@ -258,6 +258,23 @@ def test_a_regrade_reruns_the_checks_and_a_failing_one_fails_the_task(repo: Path
     assert (repo / "app.py").read_text() == original
 
 
+def test_a_run_whose_approval_was_withdrawn_is_not_shown_as_succeeded(repo: Path, tmp_path: Path) -> None:
+    report = _no_merge_run(repo, tmp_path, [{"id": "t", "script": [{"write": "t.txt", "content": "t\n"}]}],
+                           grader_mode="always_satisfied")
+    _commit_on_branch(report, "t", {"sneaky.txt": "added after approval\n"})
+
+    shown = json.loads(launcher_cli(repo, "status", report["run_id"], "--json").stdout)
+    assert shown["status"] == "failed", shown
+    assert f"approval withdrawn: t (changed after approval; re-grade with `launcher grade {report['run_id']} TASK`)" \
+        in shown["message"]
+    plain = launcher_cli(repo, "status", report["run_id"])
+    assert plain.returncode == 0 and "failed" in plain.stdout and "succeeded" not in plain.stdout, plain.stdout
+    assert launcher_cli(repo, "status", report["run_id"], "--exit-status").returncode == 1
+    # what `launcher land` then does agrees: nothing of it lands, exit 1
+    landed = launcher_cli(repo, "land", report["run_id"], "--json")
+    assert landed.returncode == 1 and json.loads(landed.stdout)["status"] == "failed"
+
+
 def test_land_lands_a_no_merge_run_through_the_usual_path(repo: Path, tmp_path: Path) -> None:
     report = _no_merge_run(repo, tmp_path, [{"id": "t", "script": [{"write": "t.txt", "content": "t\n"}]}],
                            grader_mode="always_satisfied")

@@ -18,7 +18,7 @@ from launcher.git.repo import GitRepo, shown_output
 from launcher.models.ids import task_id_problem
 from launcher.models.plan import Plan
 from launcher.models.report import RunReport
-from launcher.models.states import TaskState
+from launcher.models.states import RunStatus, TaskState
 from launcher.regular_files import read_from, read_json_or_none, read_regular, read_tail
 from launcher.store.files import RunFiles
 from launcher.store.journal import Journal
@@ -59,11 +59,21 @@ async def _note_parked_work_merged_by_hand(repo: GitRepo, report: RunReport) -> 
 
 
 async def mark_withdrawn_approvals(repo: GitRepo, journal: Journal, report: RunReport) -> None:
-    """An approved task whose branch changed since says so: its approval no longer holds."""
+    """An approved task whose branch changed since says so: its approval no longer holds. Nor
+    does the run's success: that work will not land (`launcher land` blocks it), so a run that
+    `succeeded` (or is `parked`) is `failed`, exit 1, and its message names those tasks."""
+    withdrawn = []
     for task in report.tasks:
         if task.state == TaskState.APPROVED.value:
             row = journal.task(report.run_id, task.id)
             task.approval_withdrawn = await withdrawal_reason(repo, row, report.base_sha)
+            if task.approval_withdrawn:
+                withdrawn.append(task.id)
+    if withdrawn and report.status in (RunStatus.SUCCEEDED.value, RunStatus.PARKED.value):
+        report.status = RunStatus.FAILED.value
+        said = (f"approval withdrawn: {', '.join(withdrawn)} (changed after approval; re-grade with "
+                f"`launcher grade {report.run_id} TASK`)")
+        report.message = f"{report.message}; {said}" if report.message else said
 
 
 async def list_runs(cwd: Path, limit: int = 20) -> list[RunReport]:

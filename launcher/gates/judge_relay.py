@@ -24,10 +24,11 @@ import anyio
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
 from launcher.engine.agent_round import Limits, run_agent_round
+from launcher.engine.answer_dir import private_answer_path
 from launcher.gates.answers import JUDGE_ANSWER
 from launcher.gates.judge_guard import JudgeWatch
 from launcher.gates.judge_lock import judging
-from launcher.gates.relay import add_scratch, answer_text, remove_scratch
+from launcher.gates.relay import add_scratch, answer_text, reap_escaped, remove_scratch
 from launcher.git.repo import GitRepo
 from launcher.models.decoding import last_json_object_or_failure
 from launcher.models.judge import (
@@ -128,8 +129,8 @@ async def _judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
         # What it must not change, recorded once its checkout exists (DESIGN 14, as for agents)
         watch = await JudgeWatch.start(repo, spec.scratch)
         for number, part in enumerate(parts, 1):
-            # Every call's packet sits beside its answer in judge/ (one batch too): the directory
-            # a CLI that confines its reviewer to a few directories is given anyway.
+            # Every call's packet is its own file in judge/ (one batch too); its answer goes to a
+            # directory of its own (`_ask`). A CLI confined to a few directories is given both.
             part_path = spec.work / f"packet-{number}.json"
             part_path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(part_path, _packet(part, spec.report))
@@ -232,13 +233,20 @@ async def _ask(
     cost: float | None = None
     error: str | None = None
     for attempt in range(1, MAX_INVALID_IN_A_ROW + 1):
-        request = AgentRequest(
-            run_id=spec.label, task=task, agent_name=spec.agent_name, config=spec.config, worktree=spec.scratch,
-            artifacts=work, base_sha=spec.base_sha, iteration=number,
-            contract_path=work / f"verdict-{number}.agent.json", feedback_path=hint, port_base=0,
-            attempt=attempt, packet_path=packet_path, answer=JUDGE_ANSWER,
-        )  # fmt: skip
-        result = await run_agent_round(adapter, request, limits=spec.limits)
+        # Its answer goes to a directory of its own, read once its processes (and what escaped
+        # them) are gone: never a file another process could know of (engine/answer_dir.py).
+        with private_answer_path(f"verdict-{number}.agent.json") as answer_path:
+            request = AgentRequest(
+                run_id=spec.label, task=task, agent_name=spec.agent_name, config=spec.config, worktree=spec.scratch,
+                artifacts=work, base_sha=spec.base_sha, iteration=number, contract_path=answer_path,
+                feedback_path=hint, port_base=0, attempt=attempt, packet_path=packet_path, answer=JUDGE_ANSWER,
+            )  # fmt: skip
+            result = await run_agent_round(adapter, request, limits=spec.limits)
+            notes += await reap_escaped(spec.label, task.id, f"judge batch {number} attempt {attempt}")
+            try:
+                answer: str | JudgeInputInvalid = answer_text(answer_path, result.outcome, JudgeInputInvalid)
+            except JudgeInputInvalid as exc:
+                answer = exc
         cost = _plus(cost, result.outcome.cost_usd)
         if result.outcome.error_kind in ("cli_missing", "spawn_failed"):  # the same again: not retried
             notes.append(f"judge batch {number} attempt {attempt}: judge_{result.outcome.error_kind} (not retried)")
@@ -248,7 +256,8 @@ async def _ask(
                 raise JudgeInputInvalid(f"the judge did not finish: {result.outcome.message}",
                                         error_key=f"judge_{result.outcome.error_kind}",
                                         fix="the judge must exit 0 and answer the verdict JSON")  # fmt: skip
-            answer = answer_text(request.contract_path, result.outcome, JudgeInputInvalid)
+            if isinstance(answer, JudgeInputInvalid):
+                raise answer
             return _validated(answer, ids), cost, None, attempt
         except JudgeInputInvalid as exc:
             error = f"{exc.error_key}: {exc.what}"

@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from launcher.agents.base import AgentOutcome, AgentRequest
 from launcher.agents.registry import get_adapter
+from launcher.engine import reaper
 from launcher.engine.agent_round import Limits, run_agent_round
+from launcher.engine.answer_dir import private_answer_path
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit
 from launcher.errors import LauncherError
@@ -115,6 +119,7 @@ async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:
                           pass_names=spec.check_env, audit_file=audit.file)
         env["LAUNCHER_BASE_SHA"] = spec.start_sha
         checks = await run_rubric_checks(criteria, spec.scratch, env, spec.limits.timeout_s, audit)
+        notes = await reap_escaped(spec.run_id, spec.task.id, "the rubric checks")  # the task's code ran
         facts = {**spec.facts, "rubric_checks": {cid: r.as_dict() for cid, r in checks.items()}}
         packet = build_packet(
             task_record=_task_record(spec), prompt=spec.task.prompt, diff=spec.diff,
@@ -124,6 +129,7 @@ async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:
         packet_path = spec.grading_dir / f"{spec.iteration}-packet.md"
         atomic_write_text(packet_path, packet)
         result = await _ask_grader(spec, packet_path, ids)
+        result.notes[:0] = notes
         result.rubric_checks = facts["rubric_checks"]
         if result.verdict is not None:
             result.verdict = apply_deterministic(result.verdict, checks)
@@ -157,15 +163,22 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
     hint: Path | None = None
     notes: list[str] = []
     for attempt in range(1, MAX_INVALID_IN_A_ROW + 1):
-        request = AgentRequest(
-            run_id=spec.run_id, task=grader_task, agent_name=spec.grader_name,
-            config=spec.grader_config, worktree=spec.scratch, artifacts=spec.grading_dir,
-            base_sha=spec.start_sha, iteration=spec.iteration,
-            contract_path=spec.grading_dir / f"{spec.iteration}-verdict.agent.json",
-            feedback_path=hint, port_base=spec.port_base, attempt=attempt,
-            packet_path=packet_path, answer=grader_answer(spec.iteration),
-        )
-        round_result = await run_agent_round(adapter, request, limits=spec.limits)
+        # Each attempt answers into a directory of its own, read once this attempt's processes
+        # (and what escaped them) are gone: never a file another process of the run could know.
+        with private_answer_path(f"{spec.iteration}-verdict.agent.json") as answer_path:
+            request = AgentRequest(
+                run_id=spec.run_id, task=grader_task, agent_name=spec.grader_name,
+                config=spec.grader_config, worktree=spec.scratch, artifacts=spec.grading_dir,
+                base_sha=spec.start_sha, iteration=spec.iteration, contract_path=answer_path,
+                feedback_path=hint, port_base=spec.port_base, attempt=attempt,
+                packet_path=packet_path, answer=grader_answer(spec.iteration),
+            )
+            round_result = await run_agent_round(adapter, request, limits=spec.limits)
+            notes += await reap_escaped(spec.run_id, spec.task.id, f"grader attempt {attempt}")
+            try:
+                answer: str | VerdictInvalid = answer_text(answer_path, round_result.outcome)
+            except VerdictInvalid as exc:
+                answer = exc
         outcome = round_result.outcome
         cost += outcome.cost_usd or 0.0
         for kind, count in (outcome.tokens or {}).items():
@@ -183,8 +196,9 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
                     error_key=f"grader_{outcome.error_kind}",
                     fix="the grader must exit 0 and print the verdict JSON",
                 )
-            text = answer_text(request.contract_path, outcome)
-            verdict = parse_grader_output(text, expected_criteria=ids)
+            if isinstance(answer, VerdictInvalid):
+                raise answer
+            verdict = parse_grader_output(answer, expected_criteria=ids)
             claimed_task_id(verdict, spec.task.id)  # task_id_mismatch, task_id_not_string
             return GradeResult(_as_this_round(verdict, spec, notes), None, None, attempt, cost or None,
                                notes, tokens or None)
@@ -194,6 +208,14 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
             hint = spec.grading_dir / f"{spec.iteration}-hint-{attempt}.json"
             atomic_write_json(hint, exc.envelope())
     return GradeResult(None, None, error_key, MAX_INVALID_IN_A_ROW, cost or None, notes, tokens or None)
+
+
+async def reap_escaped(run_id: str, task_id: str, after: str) -> list[str]:
+    """Kill what escaped its process group (a `setsid` daemon) among the task's processes, once
+    `after` (its rubric checks, a grader attempt) is over: before an answer is read, before the
+    next attempt starts. The note saying so, if any were."""
+    killed = await anyio.to_thread.run_sync(reaper.reap_escaped, run_id, task_id)
+    return [f"killed {len(killed)} process(es) that escaped their process group after {after}"] if killed else []
 
 
 def _as_this_round(verdict: Verdict, spec: GradingInput, notes: list[str]) -> Verdict:
@@ -216,15 +238,22 @@ def answer_text(answer_path: Path, outcome: AgentOutcome, invalid: type[Launcher
     """A reviewer's answer: the file it wrote wins, then a CLI's structured output (Claude Code's
     `--json-schema`), then its final message. What it left at that path that is not a regular
     file of at most MAX_ANSWER_BYTES (a FIFO, a symbolic link, never followed, a file it made
-    unreadable) is an invalid answer (`invalid`, error key `answer_unreadable`), never a crash."""
+    unreadable) is an invalid answer (`invalid`, error key `answer_unreadable`), never a crash;
+    so is one that is not UTF-8 text (as `launcher gate grade-record` refuses it), never read
+    with its bad bytes replaced."""
+    fix = "write the answer JSON as a regular file of UTF-8 text at the path named by $LAUNCHER_CONTRACT"
     try:
-        text = read_capped(answer_path, MAX_ANSWER_BYTES).decode("utf-8", "replace")
+        data = read_capped(answer_path, MAX_ANSWER_BYTES)
     except FileNotFoundError:
-        text = ""
+        data = b""
     except OSError as exc:
         raise invalid(f"the answer file {answer_path} cannot be read: {exc.strerror or exc}",
-                      fix="write the answer JSON as a regular file at the path named by $LAUNCHER_CONTRACT",
-                      error_key="answer_unreadable") from None  # fmt: skip
+                      fix=fix, error_key="answer_unreadable") from None  # fmt: skip
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise invalid(f"the answer file {answer_path} is not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x})",
+                      fix=fix, error_key="answer_unreadable") from None  # fmt: skip
     if text.strip():
         return text
     if isinstance(outcome.structured_output, dict):
