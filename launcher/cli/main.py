@@ -462,8 +462,8 @@ def main() -> None:
         try:
             app()
         except KeyboardInterrupt:  # outside an app call: while typer builds the commands, or prints
-            sys.stderr.write("launcher: interrupted while printing the result; the command's work is done "
-                             "(`launcher status` shows a run's state)\n" if calls.began else
+            sys.stderr.write("launcher: interrupted again (or while printing its result); what the command "
+                             "did is saved: `launcher status` shows a run's state\n" if calls.began else
                              "launcher: interrupted before the command began its work; nothing was done\n")
             sys.exit(ExitCode.INTERRUPTED)
         finally:
