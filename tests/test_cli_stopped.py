@@ -217,3 +217,20 @@ def test_an_interrupted_run_whose_report_cannot_be_read_is_still_named(tmp_path:
     assert envelope["run_id"] == "r-20261206-000000-abcd" and envelope["error_key"] == "interrupted"
     assert "before a run was recorded" not in envelope["observations"]
     assert "launcher status r-20261206-000000-abcd" in envelope["usage"]
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.05, 0.2, 0.4, 0.6, 0.8])
+def test_a_second_sigterm_still_ends_in_the_interrupted_exit_code(repo: Path, tmp_path: Path, gap: float) -> None:
+    started = tmp_path / "agent-started"
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[task]]\nid = "t1"\nagent = "bot"\nprompt = "p"\n[agents.bot]\nadapter = "command"\n'
+                    f'command = ["sh", "-c", "touch {started}; sleep 30"]\n')
+    proc = _start(repo, "run", str(plan), "--json")
+    _wait_for(started, proc)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(gap)
+    proc.send_signal(signal.SIGTERM)  # while the first one's report is read, printed, or at exit
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "Traceback" not in err, err
+    assert json.loads(out)["run_id"].startswith("r-")

@@ -40,6 +40,11 @@ def main() -> None:
         cli.main()
     finally:
         flush_or_drop_stdout()
+        # The command has ended and its exit code is decided: a signal while the interpreter
+        # tears down (which puts the default handlers back) must not turn it into "killed by".
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, signal.SIG_IGN)
 
 
 def flush_or_drop_stdout() -> None:
