@@ -6,6 +6,7 @@ while landing gets its revision round on its exported work, with the check's out
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -242,6 +243,53 @@ def test_a_truncated_bundle_with_a_matching_checksum_leaves_no_branch_fetched(
     landed = _land(final, exports)
     assert landed.returncode == 2, landed.stdout + landed.stderr
     assert "Traceback" not in landed.stderr
+    _assert_nothing_happened(final, before)
+
+
+def _fifo_manifest(out: Path, outside: Path) -> None:
+    (out / MANIFEST).unlink()
+    os.mkfifo(out / MANIFEST)
+
+
+def _manifest_linked_to_dev_zero(out: Path, outside: Path) -> None:
+    (out / MANIFEST).unlink()
+    (out / MANIFEST).symlink_to("/dev/zero")
+
+
+def _huge_manifest(out: Path, outside: Path) -> None:
+    with open(out / MANIFEST, "r+b") as handle:  # sparse: big, but costs no disk
+        handle.truncate(65 * 1024 * 1024)
+
+
+def _bundle_linked_outside(out: Path, outside: Path) -> None:
+    """The very bundle, with its checksum, but as a link to a file outside the export."""
+    outside.mkdir()
+    (out / "branches.bundle").rename(outside / "branches.bundle")
+    (out / "branches.bundle").symlink_to(outside / "branches.bundle")
+
+
+def _fifo_bundle(out: Path, outside: Path) -> None:
+    (out / "branches.bundle").unlink()
+    os.mkfifo(out / "branches.bundle")
+
+
+@pytest.mark.parametrize(("damage", "said"), [
+    (_fifo_manifest, "launcher-export.json is a FIFO, not a regular file"),
+    (_manifest_linked_to_dev_zero, "launcher-export.json is a symbolic link, which is not followed"),
+    (_huge_manifest, "launcher-export.json is larger than the 67108864 bytes read"),
+    (_bundle_linked_outside, "bundle branches.bundle is a symbolic link, which is not followed"),
+    (_fifo_bundle, "bundle branches.bundle is a FIFO, not a regular file"),
+])
+def test_an_export_file_that_is_no_regular_file_or_huge_is_refused_without_being_read(
+        damage: Any, said: str, shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    remote, exports = shards
+    final = _clone(remote, tmp_path / "final")
+    before = git(final, "rev-parse", "main")
+    damage(exports[2], tmp_path / "outside")
+    landed = _land(final, exports)  # (a FIFO opened for reading would wait here for ever)
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    assert f"export refused: {said}" in landed.stderr
+    assert str(exports[2]) in landed.stderr
     _assert_nothing_happened(final, before)
 
 
