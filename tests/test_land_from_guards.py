@@ -293,6 +293,41 @@ def test_an_export_file_that_is_no_regular_file_or_huge_is_refused_without_being
     _assert_nothing_happened(final, before)
 
 
+def test_a_bundle_whose_branch_has_unrelated_history_is_refused_and_nothing_is_left_behind(
+        shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    """The branch replaced by an orphan commit of the same tree (so its approval hash still
+    matches), the bundle rebuilt and its head and checksum updated in the manifest."""
+    from launcher.app.run.export import file_sha256
+
+    remote, exports = shards
+    forge = _clone(remote, tmp_path / "forge")
+    bundle = exports[2] / "branches.bundle"
+    git(forge, "fetch", "-q", str(bundle), "refs/heads/*:refs/heads/*")
+    manifest = json.loads((exports[2] / MANIFEST).read_text())
+    branch = manifest["tasks"][0]["branch"]
+    orphan = git(forge, "commit-tree", "-m", "unrelated", f"{branch}^{{tree}}").strip()
+    git(forge, "update-ref", f"refs/heads/{branch}", orphan)
+    git(forge, "bundle", "create", "-q", str(bundle), f"refs/heads/{branch}")
+
+    def forged(data: dict[str, Any]) -> None:
+        data["tasks"][0]["head"] = orphan
+        data["bundle"]["sha256"] = file_sha256(bundle)
+
+    _edit(exports[2], forged)
+    final = _clone(remote, tmp_path / "final")
+    before = git(final, "rev-parse", "main")
+    landed = _land(final, exports)
+
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    assert f"export refused: task {manifest['tasks'][0]['id']!r}: its exported head {orphan[:12]}" in landed.stderr
+    assert "unrelated or rewritten history" in landed.stderr
+    assert "re-run that job" in landed.stderr
+    _assert_nothing_happened(final, before)
+    assert not (final / ".launcher" / "launcher.db").exists()  # no run journaled
+    status = launcher_cli(final, "status")
+    assert "merge-tree" not in status.stderr and "unrelated histories" not in status.stderr
+
+
 # --- defect 4: a culprit found while landing is revised from its exported work --------------
 
 def test_a_culprit_found_by_land_from_is_revised_from_its_exported_head_with_the_feedback(

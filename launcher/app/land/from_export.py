@@ -305,10 +305,24 @@ async def _fetch(repo: GitRepo, exports: list[tuple[Path, dict[str, Any]]], bund
                 if spec["start"] is not None and not await _is_commit(repo, spec["start"]):
                     raise _bad(directory, f"task {spec['id']!r}: its start {spec['start'][:12]} is not a "
                                           "commit of this repository, nor of its bundle")
+                await _check_descends(repo, directory, data, spec)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await _unfetch(repo, created)
         raise
+
+
+async def _check_descends(repo: GitRepo, directory: Path, data: dict[str, Any], spec: dict[str, Any]) -> None:
+    """A task's exported head contains the commit its shard started it from (the export's base,
+    or its dependency's head): a branch of unrelated history (rewritten, or replaced in the
+    bundle) could only fail later, in the middle of the landing, with git's words."""
+    for what, commit in (("its start", spec["start"]), ("the export's base commit", data["base_sha"])):
+        if commit is not None and not await repo.is_ancestor(commit, spec["head"]):
+            raise _bad(directory, (
+                f"task {spec['id']!r}: its exported head {spec['head'][:12]} ({spec['branch']}) does not "
+                f"contain {what} {commit[:12]}: the branch in the bundle has unrelated or rewritten "
+                "history, so it is not the work shard " + f"{data['shard']} approved"),
+                fix=f"pass shard {data['shard']}'s export as its job wrote it, or re-run that job")
 
 
 async def _check_target(repo: GitRepo, target: str, directories: list[Path]) -> None:
