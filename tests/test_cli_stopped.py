@@ -121,3 +121,30 @@ def test_status_of_a_run_another_launcher_drives_names_that_launcher_not_resume(
     finally:
         os.killpg(resume.pid, signal.SIGINT)
         resume.communicate(timeout=60)
+
+
+def test_a_shard_run_stopped_and_resumed_writes_the_export_it_was_asked_for(repo: Path, tmp_path: Path) -> None:
+    started = tmp_path / "agent-started"  # the agent's first process sleeps; the resumed one does not
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": [{"id": "a", "script": [
+        {"run": ["sh", "-c", f'[ -e "{started}" ] || {{ touch "{started}"; sleep 60; }}']},
+        {"write": "a.txt", "content": "a\n"}]}]}))
+    out = tmp_path / "export"
+    shard = _start(repo, "run", str(plan), "--shard", "1/1", "--no-merge", "--export", str(out), "--json")
+    _wait_for(started, shard)
+    os.killpg(shard.pid, signal.SIGINT)
+    _, err = shard.communicate(timeout=60)
+    assert shard.returncode == 130, err
+    assert not (out / "launcher-export.json").exists()
+    run_id = err.split("`launcher resume ")[1].split("`")[0]
+
+    resumed = launcher_cli(repo, "resume", run_id, "--json")  # what the interruption said to do
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"exported 1 approved task(s) to {out}" in resumed.stderr
+    manifest = json.loads((out / "launcher-export.json").read_text())
+    assert (manifest["run_id"], manifest["shard"]) == (run_id, "1/1")
+    assert [t["id"] for t in manifest["tasks"]] == ["a"]
+    assert (out / "branches.bundle").is_file()
+    again = launcher_cli(repo, "resume", run_id, "--json")  # written once: a second resume leaves it
+    assert "exported" not in again.stderr

@@ -157,7 +157,9 @@ def run(
         plan = call(lambda: sharded(plan, shard), json_mode=json_mode)
     view = _view(json_mode, quiet)
     options = RunOptions(max_parallel=max_parallel, budget_usd=budget_usd, merge=not no_merge,
-                         into=into, base=base)
+                         into=into, base=base,
+                         export=None if export is None else export_app.export_request(
+                             export, shard or "1/1", full_plan))
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
     report = _run_with_view(view, tasks, lambda: start_run(Path.cwd(), plan, options, view.handle), json_mode)
     if export is not None:
@@ -190,6 +192,11 @@ def resume(
     report = _run_with_view(
         view, tasks,
         lambda: resume_run(Path.cwd(), run_id, view.handle, retry_failed=retry_failed), json_mode, run_id)
+    # A shard run (`run --shard I/N --no-merge --export DIR`) that was interrupted: its export now.
+    exported = call(lambda: export_app.export_requested(Path.cwd(), report.run_id), json_mode=json_mode)
+    if exported is not None:
+        err_console.print(f"exported {len(exported[1]['tasks'])} approved task(s) to {escape(str(exported[0]))}",
+                          highlight=False)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
