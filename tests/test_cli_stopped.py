@@ -148,3 +148,39 @@ def test_a_shard_run_stopped_and_resumed_writes_the_export_it_was_asked_for(repo
     assert (out / "branches.bundle").is_file()
     again = launcher_cli(repo, "resume", run_id, "--json")  # written once: a second resume leaves it
     assert "exported" not in again.stderr
+
+
+def test_ctrl_c_of_land_from_during_a_resolution_round_names_a_command_that_finishes_it(
+        repo: Path, tmp_path: Path) -> None:
+    (repo / "shared.txt").write_text("line1\nline2\nline3\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "shared")
+    in_round = tmp_path / "round-started"  # beta's resolution round sleeps in its first process only
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"run": {"on_conflict": "agent"}, "task": [
+        {"id": "alpha", "script": [{"replace": "shared.txt", "old": "line2", "new": "line2 by alpha"}]},
+        {"id": "beta", "script": [
+            {"replace": "shared.txt", "old": "line2", "new": "line2 by beta", "rounds": [1]},
+            {"run": ["sh", "-c", f'[ -e "{in_round}" ] || {{ touch "{in_round}"; sleep 60; }}'], "rounds": [2]},
+            {"write": "shared.txt", "content": "line1\nline2 by both\nline3\n", "rounds": [2]}]},
+    ]}))
+    out = tmp_path / "export"
+    done = launcher_cli(repo, "run", str(plan), "--shard", "1/1", "--no-merge", "--export", str(out), "--quiet")
+    assert (out / "launcher-export.json").exists(), done.stdout + done.stderr
+    final = tmp_path / "final"
+    git(tmp_path, "clone", "-q", str(repo), str(final))
+
+    land = _start(final, "land", "--from", str(out))
+    _wait_for(in_round, land)
+    os.killpg(land.pid, signal.SIGINT)
+    _, err = land.communicate(timeout=60)
+    assert land.returncode == 130, err
+    line = next(text for text in err.splitlines() if text.startswith("interrupted: state saved;"))
+    command = line.split("`")[1].split()
+
+    continued = launcher_cli(final, *command[1:], "--json")  # exactly what the line says
+
+    assert continued.returncode == 0, continued.stdout + continued.stderr
+    report = json.loads(continued.stdout)
+    assert {t["id"]: t["state"] for t in report["tasks"]} == {"alpha": "merged", "beta": "merged"}
+    assert git(final, "show", "main:shared.txt") == "line1\nline2 by both\nline3\n"

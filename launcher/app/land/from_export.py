@@ -32,6 +32,7 @@ from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.land.origin import landed_origins, origin_of
 from launcher.app.land.recovery import finish_earlier_landings
+from launcher.app.land.unfinished import land_continues
 from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment
 from launcher.app.run.export import MANIFEST
@@ -438,8 +439,9 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
             await containment.reap(ctx)
         except BaseException:
             with anyio.CancelScope(shield=True):
+                again = land_continues(((r.task_id, r.state) for r in journal.tasks(run_id)), run_id)
                 journal.set_run(run_id, status=RunStatus.INTERRUPTED,
-                                message=f"interrupted while landing; `launcher land {run_id}` continues")
+                                message=f"interrupted while landing; `{again}` continues")
                 await containment.reap(ctx)
             raise
     rows = journal.tasks(run_id)
