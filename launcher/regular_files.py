@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -102,6 +103,23 @@ def read_capped(path: str | os.PathLike[str], limit: int) -> bytes:
     if len(data) > limit:  # grew meanwhile
         raise TooLarge(path, len(data), limit)
     return data
+
+
+def sha256_capped(path: str | os.PathLike[str], limit: int) -> str:
+    """The SHA-256 (hex) of a whole regular file of at most `limit` bytes, read in blocks (a big
+    file is never held in memory). OSError as `read_capped`."""
+    digest = hashlib.sha256()
+    with os.fdopen(_open(path, os.O_RDONLY), "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limit:
+            raise TooLarge(path, size, limit)
+        read = 0
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            read += len(block)
+            if read > limit:  # grew meanwhile
+                raise TooLarge(path, read, limit)
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_tail(path: str | os.PathLike[str], limit: int) -> tuple[bytes, int]:

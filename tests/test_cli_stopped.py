@@ -234,3 +234,66 @@ def test_a_second_sigterm_still_ends_in_the_interrupted_exit_code(repo: Path, tm
     assert proc.returncode == 130, (proc.returncode, err)
     assert "Traceback" not in err, err
     assert json.loads(out)["run_id"].startswith("r-")
+
+
+def test_a_shard_run_stopped_and_resumed_writes_the_export_it_was_asked_for(repo: Path, tmp_path: Path) -> None:
+    started = tmp_path / "agent-started"  # the agent's first process sleeps; the resumed one does not
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": [{"id": "a", "script": [
+        {"run": ["sh", "-c", f'[ -e "{started}" ] || {{ touch "{started}"; sleep 60; }}']},
+        {"write": "a.txt", "content": "a\n"}]}]}))
+    out = tmp_path / "export"
+    shard = _start(repo, "run", str(plan), "--shard", "1/1", "--no-merge", "--export", str(out), "--json")
+    _wait_for(started, shard)
+    os.killpg(shard.pid, signal.SIGINT)
+    _, err = shard.communicate(timeout=60)
+    assert shard.returncode == 130, err
+    assert not (out / "launcher-export.json").exists()
+    run_id = err.split("`launcher resume ")[1].split("`")[0]
+
+    resumed = launcher_cli(repo, "resume", run_id, "--json")  # what the interruption said to do
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"exported 1 approved task(s) to {out}" in resumed.stderr
+    manifest = json.loads((out / "launcher-export.json").read_text())
+    assert (manifest["run_id"], manifest["shard"]) == (run_id, "1/1")
+    assert [t["id"] for t in manifest["tasks"]] == ["a"]
+    assert (out / "branches.bundle").is_file()
+    again = launcher_cli(repo, "resume", run_id, "--json")  # written once: a second resume leaves it
+    assert "exported" not in again.stderr
+
+
+def test_ctrl_c_of_land_from_during_a_resolution_round_names_a_command_that_finishes_it(
+        repo: Path, tmp_path: Path) -> None:
+    (repo / "shared.txt").write_text("line1\nline2\nline3\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "shared")
+    in_round = tmp_path / "round-started"  # beta's resolution round sleeps in its first process only
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"run": {"on_conflict": "agent"}, "task": [
+        {"id": "alpha", "script": [{"replace": "shared.txt", "old": "line2", "new": "line2 by alpha"}]},
+        {"id": "beta", "script": [
+            {"replace": "shared.txt", "old": "line2", "new": "line2 by beta", "rounds": [1]},
+            {"run": ["sh", "-c", f'[ -e "{in_round}" ] || {{ touch "{in_round}"; sleep 60; }}'], "rounds": [2]},
+            {"write": "shared.txt", "content": "line1\nline2 by both\nline3\n", "rounds": [2]}]},
+    ]}))
+    out = tmp_path / "export"
+    done = launcher_cli(repo, "run", str(plan), "--shard", "1/1", "--no-merge", "--export", str(out), "--quiet")
+    assert (out / "launcher-export.json").exists(), done.stdout + done.stderr
+    final = tmp_path / "final"
+    git(tmp_path, "clone", "-q", str(repo), str(final))
+
+    land = _start(final, "land", "--from", str(out))
+    _wait_for(in_round, land)
+    os.killpg(land.pid, signal.SIGINT)
+    _, err = land.communicate(timeout=60)
+    assert land.returncode == 130, err
+    line = next(text for text in err.splitlines() if text.startswith("interrupted: state saved;"))
+    command = line.split("`")[1].split()
+
+    continued = launcher_cli(final, *command[1:], "--json")  # exactly what the line says
+
+    assert continued.returncode == 0, continued.stdout + continued.stderr
+    report = json.loads(continued.stdout)
+    assert {t["id"]: t["state"] for t in report["tasks"]} == {"alpha": "merged", "beta": "merged"}
+    assert git(final, "show", "main:shared.txt") == "line1\nline2 by both\nline3\n"

@@ -35,8 +35,9 @@ def _clone(remote: Path, where: Path) -> Path:
     return where
 
 
-def _shard_exports(base: Path, plan: dict[str, Any], *, branch: str | None = None) -> tuple[Path, list[Path]]:
-    """A bare remote (main, and `branch` if given) and the exports of two shard jobs of `plan`."""
+def _shard_exports(base: Path, plan: dict[str, Any], *, branch: str | None = None,
+                   shards: int = 2) -> tuple[Path, list[Path]]:
+    """A bare remote (main, and `branch` if given) and the exports of `shards` shard jobs of `plan`."""
     origin = base / "origin"
     origin.mkdir(parents=True)
     git(origin, "init", "-q", "-b", "main")
@@ -51,13 +52,13 @@ def _shard_exports(base: Path, plan: dict[str, Any], *, branch: str | None = Non
     remote = base / "remote.git"
     git(base, "clone", "-q", "--bare", str(origin), str(remote))
     exports = []
-    for index in (1, 2):
+    for index in range(1, shards + 1):
         job = _clone(remote, base / f"job{index}")
         if branch:
             git(job, "branch", "-q", branch, f"origin/{branch}")
         (job / "plan.json").write_text(json.dumps(plan))
         out = base / f"export{index}"
-        done = launcher_cli(job, "run", "plan.json", "--shard", f"{index}/2", "--no-merge",
+        done = launcher_cli(job, "run", "plan.json", "--shard", f"{index}/{shards}", "--no-merge",
                             "--export", str(out), "--quiet", env={"XDG_CACHE_HOME": str(base / "cache")})
         assert (out / MANIFEST).exists(), done.stdout + done.stderr
         exports.append(out)
@@ -99,6 +100,41 @@ def test_the_final_job_run_again_after_its_push_lands_nothing_twice(strategy: st
     assert git(again, "rev-parse", "main") == git(again, "rev-parse", "origin/main")  # nothing new
     assert not (again / "alpha.txt").exists()  # the revert stands
     assert (again / "shared.txt").read_text() == "line1\nLINE2-human\nline3\n"
+
+
+# `spoof` is an agent that knows its run id (LAUNCHER_RUN_ID) and its sibling `other`'s id (the
+# plan), and writes into its own commit message the line a landing commit of `other` would carry.
+SPOOFED_ORIGIN = [
+    {"id": "first", "script": [{"replace": "shared.txt", "old": "line2", "new": "LINE2-first"}]},
+    {"id": "other", "script": [{"replace": "shared.txt", "old": "line2", "new": "LINE2-other"}]},
+    {"id": "spoof", "script": [{"write": "spoof.txt", "content": "x\n"}, {"run": [
+        "sh", "-c", 'git add -A && git commit -qm "innocent change\n\nLauncher-Origin: $LAUNCHER_RUN_ID/other"']},
+        {"write": "spoof2.txt", "content": "y\n"}, {"commit": "and another"}]},  # (rebased: not the last)
+]
+
+
+@pytest.mark.parametrize("strategy", ["merge", "rebase"])
+def test_an_origin_line_in_an_agents_commit_does_not_make_a_task_that_never_landed_merged(
+        strategy: str, tmp_path: Path) -> None:
+    remote, exports = _shard_exports(tmp_path, {"run": {"strategy": strategy}, "task": SPOOFED_ORIGIN},
+                                     shards=1)
+    first = _clone(remote, tmp_path / "final")
+    landed = _land(first, exports, "--json")
+    tasks = _tasks(landed.stdout)
+    assert tasks["first"][0] == "merged" and tasks["spoof"][0] == "merged", tasks
+    assert tasks["other"][0] != "merged", tasks  # it conflicts with first: not on main
+    git(first, "push", "-q", "origin", "main")
+
+    again = _clone(remote, tmp_path / "final-again")  # the CI re-run's fresh checkout
+    relanded = _land(again, exports, "--json")
+
+    tasks = _tasks(relanded.stdout)
+    assert tasks["first"][1].startswith("already landed on main by "), tasks
+    assert tasks["spoof"][1].startswith("already landed on main by "), tasks
+    state, message = tasks["other"]
+    assert state != "merged" and "already landed" not in message, tasks
+    assert relanded.returncode != 0
+    assert (again / "shared.txt").read_text() == "line1\nLINE2-first\nline3\n"
 
 
 def _killing_git(where: Path) -> Path:

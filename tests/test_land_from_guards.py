@@ -6,6 +6,7 @@ while landing gets its revision round on its exported work, with the check's out
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -243,6 +244,88 @@ def test_a_truncated_bundle_with_a_matching_checksum_leaves_no_branch_fetched(
     assert landed.returncode == 2, landed.stdout + landed.stderr
     assert "Traceback" not in landed.stderr
     _assert_nothing_happened(final, before)
+
+
+def _fifo_manifest(out: Path, outside: Path) -> None:
+    (out / MANIFEST).unlink()
+    os.mkfifo(out / MANIFEST)
+
+
+def _manifest_linked_to_dev_zero(out: Path, outside: Path) -> None:
+    (out / MANIFEST).unlink()
+    (out / MANIFEST).symlink_to("/dev/zero")
+
+
+def _huge_manifest(out: Path, outside: Path) -> None:
+    with open(out / MANIFEST, "r+b") as handle:  # sparse: big, but costs no disk
+        handle.truncate(65 * 1024 * 1024)
+
+
+def _bundle_linked_outside(out: Path, outside: Path) -> None:
+    """The very bundle, with its checksum, but as a link to a file outside the export."""
+    outside.mkdir()
+    (out / "branches.bundle").rename(outside / "branches.bundle")
+    (out / "branches.bundle").symlink_to(outside / "branches.bundle")
+
+
+def _fifo_bundle(out: Path, outside: Path) -> None:
+    (out / "branches.bundle").unlink()
+    os.mkfifo(out / "branches.bundle")
+
+
+@pytest.mark.parametrize(("damage", "said"), [
+    (_fifo_manifest, "launcher-export.json is a FIFO, not a regular file"),
+    (_manifest_linked_to_dev_zero, "launcher-export.json is a symbolic link, which is not followed"),
+    (_huge_manifest, "launcher-export.json is larger than the 67108864 bytes read"),
+    (_bundle_linked_outside, "bundle branches.bundle is a symbolic link, which is not followed"),
+    (_fifo_bundle, "bundle branches.bundle is a FIFO, not a regular file"),
+])
+def test_an_export_file_that_is_no_regular_file_or_huge_is_refused_without_being_read(
+        damage: Any, said: str, shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    remote, exports = shards
+    final = _clone(remote, tmp_path / "final")
+    before = git(final, "rev-parse", "main")
+    damage(exports[2], tmp_path / "outside")
+    landed = _land(final, exports)  # (a FIFO opened for reading would wait here for ever)
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    assert f"export refused: {said}" in landed.stderr
+    assert str(exports[2]) in landed.stderr
+    _assert_nothing_happened(final, before)
+
+
+def test_a_bundle_whose_branch_has_unrelated_history_is_refused_and_nothing_is_left_behind(
+        shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    """The branch replaced by an orphan commit of the same tree (so its approval hash still
+    matches), the bundle rebuilt and its head and checksum updated in the manifest."""
+    from launcher.app.run.export import file_sha256
+
+    remote, exports = shards
+    forge = _clone(remote, tmp_path / "forge")
+    bundle = exports[2] / "branches.bundle"
+    git(forge, "fetch", "-q", str(bundle), "refs/heads/*:refs/heads/*")
+    manifest = json.loads((exports[2] / MANIFEST).read_text())
+    branch = manifest["tasks"][0]["branch"]
+    orphan = git(forge, "commit-tree", "-m", "unrelated", f"{branch}^{{tree}}").strip()
+    git(forge, "update-ref", f"refs/heads/{branch}", orphan)
+    git(forge, "bundle", "create", "-q", str(bundle), f"refs/heads/{branch}")
+
+    def forged(data: dict[str, Any]) -> None:
+        data["tasks"][0]["head"] = orphan
+        data["bundle"]["sha256"] = file_sha256(bundle)
+
+    _edit(exports[2], forged)
+    final = _clone(remote, tmp_path / "final")
+    before = git(final, "rev-parse", "main")
+    landed = _land(final, exports)
+
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    assert f"export refused: task {manifest['tasks'][0]['id']!r}: its exported head {orphan[:12]}" in landed.stderr
+    assert "unrelated or rewritten history" in landed.stderr
+    assert "re-run that job" in landed.stderr
+    _assert_nothing_happened(final, before)
+    assert not (final / ".launcher" / "launcher.db").exists()  # no run journaled
+    status = launcher_cli(final, "status")
+    assert "merge-tree" not in status.stderr and "unrelated histories" not in status.stderr
 
 
 # --- defect 4: a culprit found while landing is revised from its exported work --------------

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import typer
 from rich.markup import escape
 
@@ -35,7 +36,7 @@ from launcher.cli.entry import flush_or_drop_stdout
 from launcher.cli.lazy_commands import LazyCommands
 from launcher.cli.pool import pool_app_cli
 from launcher.cli.run_view import RecordingView, run_with_view
-from launcher.errors import ExitCode, UsageProblem
+from launcher.errors import ExitCode, LauncherError, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
 from launcher.models.printable import printable
 from launcher.models.report import RunReport
@@ -157,7 +158,9 @@ def run(
         plan = call(lambda: sharded(plan, shard), json_mode=json_mode)
     view = _view(json_mode, quiet)
     options = RunOptions(max_parallel=max_parallel, budget_usd=budget_usd, merge=not no_merge,
-                         into=into, base=base)
+                         into=into, base=base,
+                         export=None if export is None else export_app.export_request(
+                             export, shard or "1/1", full_plan))
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
     report = _run_with_view(view, tasks, lambda: start_run(Path.cwd(), plan, options, view.handle), json_mode)
     if export is not None:
@@ -190,6 +193,11 @@ def resume(
     report = _run_with_view(
         view, tasks,
         lambda: resume_run(Path.cwd(), run_id, view.handle, retry_failed=retry_failed), json_mode, run_id)
+    # A shard run (`run --shard I/N --no-merge --export DIR`) that was interrupted: its export now.
+    exported = call(lambda: export_app.export_requested(Path.cwd(), report.run_id), json_mode=json_mode)
+    if exported is not None:
+        err_console.print(f"exported {len(exported[1]['tasks'])} approved task(s) to {escape(str(exported[0]))}",
+                          highlight=False)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 
@@ -207,13 +215,21 @@ def land(
         if run_id:
             _fail_usage("give a run id or --from, not both", "launcher land --from out-1 --from out-2", json_mode)
         report = _run_with_view(view, [], lambda: land_from_app.land_from(Path.cwd(), from_dirs, view.handle),
-                                json_mode, continues="launcher land")
+                                json_mode, continues=_land_continues)
         _finish(report, json_mode=json_mode, quiet=quiet)
         return
     run_id, tasks = _run_of(run_id)
     report = _run_with_view(view, tasks, lambda: land_app.land_run(Path.cwd(), run_id, view.handle),
-                            json_mode, run_id, continues="launcher land")
+                            json_mode, run_id, continues=_land_continues)
     _finish(report, json_mode=json_mode, quiet=quiet)
+
+
+def _land_continues(run_id: str) -> str:
+    """`launcher land RUN`, or `launcher resume RUN` when a task's round was cut short."""
+    try:
+        return anyio.run(land_app.continuation, Path.cwd(), run_id)
+    except (LauncherError, KeyboardInterrupt, OSError):
+        return f"launcher resume {run_id}"  # finishes a land whatever it stopped in
 
 
 @app.command()

@@ -42,12 +42,13 @@ class RecordingView:
 
 def run_with_view(view: RecordingView, tasks: list[tuple[str, str, str]], body: Callable[[], Awaitable[T]],
                   json_mode: bool, run_id: str | None = None, *,
-                  continues: str | None = "launcher resume", repo: Path | None = None,
+                  continues: str | Callable[[str], str] | None = "launcher resume", repo: Path | None = None,
                   said: Callable[[str | None], str] | None = None) -> T:
     """`body` under `call`, its events shown by `view`. On Ctrl-C the live table stops first, so
     the "state saved" line is seen below it; with `--json` the run's report is printed too (the
     run is looked up in `repo`, default: here). The line names `continues RUN` (the run stopped,
-    so not whichever run is the latest); before a run was recorded, or with `continues=None`, the
+    so not whichever run is the latest), or `continues(RUN)` when it is a function; before a run
+    was recorded, or with `continues=None`, the
     command again. `said`, given the run stopped (or None), writes the line instead."""
     view.start("", tasks)
 
@@ -60,6 +61,8 @@ def run_with_view(view: RecordingView, tasks: list[tuple[str, str, str]], body: 
             return said(stopped)
         if continues is None or stopped is None:
             return None  # call's own line: the command again
+        if callable(continues):  # the command depends on where the run stopped
+            return f"interrupted: state saved; `{continues(stopped)}` continues"
         return f"interrupted: state saved; `{continues} {stopped}` continues"
 
     try:

@@ -12,6 +12,19 @@ from launcher.git import submodules
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import admin_dir
 
+# The trailers `land --from` writes into a landing commit and reads back from the target's history
+# (app/land/origin.py): only the launcher may write them.
+ORIGIN = "Launcher-Origin"
+ORIGIN_HEAD = "Launcher-Origin-Head"
+_RESERVED_LINE = re.compile(r"^[ \t]*launcher-origin(?:-head)?[ \t]*:.*(?:\n|$)", re.IGNORECASE | re.MULTILINE)
+
+
+def reserved_lines_dropped(message: str) -> str:
+    """An agent's commit message, replayed onto the target by the rebase strategy, without any
+    `Launcher-Origin`/`Launcher-Origin-Head` line: what the agent wrote is not made to look like
+    the launcher's record that a task landed."""
+    return _RESERVED_LINE.sub("", message)
+
 
 def with_trailers(message: str, trailers: dict[str, str]) -> str:
     lines = "\n".join(f"{key}: {value}" for key, value in trailers.items())

@@ -19,6 +19,7 @@ from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed
 from launcher.git import (
+    commits,
     markers,
     ref_guard,
     resolution,
@@ -247,6 +248,7 @@ async def _rebase(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> L
     new = tip
     for n, (message, author, tree) in enumerate(steps):
         last = n == len(steps) - 1
+        message = commits.reserved_lines_dropped(message)  # the agent's text: see app/land/origin.py
         text = _with_trailers(message, candidate.trailers) if last else message.strip()
         new = await _commit_tree(repo, tree, [new], text or "(no message)", author)
     detail = f"rebased {len(steps)} commit(s) of {candidate.branch}"

@@ -32,9 +32,10 @@ from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.land.origin import landed_origins, origin_of
 from launcher.app.land.recovery import finish_earlier_landings
+from launcher.app.land.unfinished import land_continues
 from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment
-from launcher.app.run.export import MANIFEST, file_sha256
+from launcher.app.run.export import MANIFEST
 from launcher.app.run.preflight import check_integration_program
 from launcher.app.run.shard import digest_of, parse_shard, select_shard
 from launcher.engine.orphans import journaling_observer
@@ -42,13 +43,14 @@ from launcher.errors import UsageProblem
 from launcher.git import include, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
-from launcher.models.decoding import json_loads, read_text
+from launcher.models.decoding import json_loads
 from launcher.models.export_manifest import SCHEMA, ExportManifest
 from launcher.models.ids import new_run_id
 from launcher.models.plan import Plan, plan_from_journal
 from launcher.models.problems import problems_of, raise_problems
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
+from launcher.regular_files import NotRegular, TooLarge, read_capped, sha256_capped
 from launcher.store.journal import BEST_OF_N, NO_CHANGES
 
 _FIX = "use the directories written by `launcher run --shard I/N --no-merge --export DIR` of one plan"
@@ -56,6 +58,21 @@ _FIX = "use the directories written by `launcher run --shard I/N --no-merge --ex
 
 def _bad(where: Path, what: str, fix: str = _FIX) -> UsageProblem:
     return UsageProblem(f"export refused: {what}", where=str(where), fix=fix)
+
+
+# Bounds on what is read of an export (a CI artifact: anyone who could write it could make a
+# manifest a FIFO, a link to /dev/zero, or huge). Far beyond what a shard writes.
+MANIFEST_LIMIT = 64 * 1024 * 1024
+BUNDLE_LIMIT = 16 * 1024 * 1024 * 1024
+
+
+def _not_taken(exc: OSError) -> str:
+    """Why a file of an export is not read: `a FIFO, not a regular file`, `larger than ...`."""
+    if isinstance(exc, NotRegular) and exc.kind == "a symbolic link":
+        return "a symbolic link, which is not followed (an export holds the files themselves)"
+    if isinstance(exc, NotRegular):
+        return f"{exc.kind}, not a regular file"
+    return str(exc.strerror)  # TooLarge: `larger than the N bytes read (M bytes)`
 
 
 def _location(data: dict[str, Any]) -> Callable[[tuple[Any, ...]], str]:
@@ -80,9 +97,15 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     refused here, naming the field, before anything is fetched or journaled."""
     path = directory / MANIFEST
     try:
-        data = json_loads(read_text(path))
+        # A downloaded artifact, as untrusted as an agent's files: a FIFO, a link (to /dev/zero,
+        # to a huge file) or a huge file is refused, never waited on or read whole.
+        data = json_loads(read_capped(path, MANIFEST_LIMIT).decode("utf-8"))
     except FileNotFoundError:
         raise _bad(directory, f"no {MANIFEST} (the export is missing or incomplete)") from None
+    except (NotRegular, TooLarge) as exc:
+        raise _bad(directory, f"{MANIFEST} is {_not_taken(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise _bad(directory, f"{MANIFEST} is not UTF-8 text (byte {exc.start})") from None
     except (OSError, ValueError) as exc:
         raise _bad(directory, f"{MANIFEST} is not readable JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
@@ -189,9 +212,17 @@ async def verify_bundle(repo: GitRepo, directory: Path, data: dict[str, Any]) ->
     if not data["tasks"]:
         return None
     bundle = directory / str(data["bundle"].get("file", ""))
-    if not bundle.is_file() or bundle.parent != directory:
+    if bundle.parent != directory or not bundle.name:
         raise _bad(directory, f"bundle {bundle.name!r} is missing")
-    if file_sha256(bundle) != data["bundle"].get("sha256"):
+    try:
+        checksum = sha256_capped(bundle, BUNDLE_LIMIT)  # a regular file, no link followed, bounded
+    except FileNotFoundError:
+        raise _bad(directory, f"bundle {bundle.name!r} is missing") from None
+    except (NotRegular, TooLarge) as exc:
+        raise _bad(directory, f"bundle {bundle.name} is {_not_taken(exc)}") from None
+    except OSError as exc:
+        raise _bad(directory, f"bundle {bundle.name} is not readable ({exc.strerror or exc})") from None
+    if checksum != data["bundle"].get("sha256"):
         raise _bad(directory, f"bundle {bundle.name} does not match its checksum (damaged or replaced)")
     verified = await repo.git("bundle", "verify", "--quiet", str(bundle), check=False)
     if not verified.ok:
@@ -275,10 +306,24 @@ async def _fetch(repo: GitRepo, exports: list[tuple[Path, dict[str, Any]]], bund
                 if spec["start"] is not None and not await _is_commit(repo, spec["start"]):
                     raise _bad(directory, f"task {spec['id']!r}: its start {spec['start'][:12]} is not a "
                                           "commit of this repository, nor of its bundle")
+                await _check_descends(repo, directory, data, spec)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await _unfetch(repo, created)
         raise
+
+
+async def _check_descends(repo: GitRepo, directory: Path, data: dict[str, Any], spec: dict[str, Any]) -> None:
+    """A task's exported head contains the commit its shard started it from (the export's base,
+    or its dependency's head): a branch of unrelated history (rewritten, or replaced in the
+    bundle) could only fail later, in the middle of the landing, with git's words."""
+    for what, commit in (("its start", spec["start"]), ("the export's base commit", data["base_sha"])):
+        if commit is not None and not await repo.is_ancestor(commit, spec["head"]):
+            raise _bad(directory, (
+                f"task {spec['id']!r}: its exported head {spec['head'][:12]} ({spec['branch']}) does not "
+                f"contain {what} {commit[:12]}: the branch in the bundle has unrelated or rewritten "
+                "history, so it is not the work shard " + f"{data['shard']} approved"),
+                fix=f"pass shard {data['shard']}'s export as its job wrote it, or re-run that job")
 
 
 async def _check_target(repo: GitRepo, target: str, directories: list[Path]) -> None:
@@ -394,8 +439,9 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
             await containment.reap(ctx)
         except BaseException:
             with anyio.CancelScope(shield=True):
+                again = land_continues(((r.task_id, r.state) for r in journal.tasks(run_id)), run_id)
                 journal.set_run(run_id, status=RunStatus.INTERRUPTED,
-                                message=f"interrupted while landing; `launcher land {run_id}` continues")
+                                message=f"interrupted while landing; `{again}` continues")
                 await containment.reap(ctx)
             raise
     rows = journal.tasks(run_id)

@@ -12,15 +12,17 @@ from pathlib import Path
 import anyio
 
 from launcher import process
-from launcher.app.context import EventSink, RunContext
+from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
+from launcher.app.land.unfinished import land_continues
 from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment
 from launcher.app.run.preflight import check_integration_program
 from launcher.app.run.runner import driving
 from launcher.engine.orphans import journaling_observer
 from launcher.git import include
+from launcher.git.repo import GitRepo
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus
 
@@ -53,11 +55,19 @@ async def _land(ctx: RunContext) -> RunReport:
             await containment.reap(ctx)
         except BaseException:
             with anyio.CancelScope(shield=True):
+                rows = ctx.journal.tasks(ctx.run_id)
+                again = land_continues(((r.task_id, r.state) for r in rows), ctx.run_id)
                 ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
-                                    message="interrupted while landing; `launcher land` continues")
+                                    message=f"interrupted while landing; `{again}` continues")
                 await containment.reap(ctx)
             raise
     rows = ctx.journal.tasks(ctx.run_id)
     status = run_status(rows, merge=True, reached_target=reached_target)
     ctx.journal.set_run(ctx.run_id, status=status, message=run_message(rows, message))
     return build_report(ctx.journal, ctx.run_id, ctx.repo.root)
+
+
+async def continuation(cwd: Path, run_id: str) -> str:
+    """What continues the stopped `land` of `run_id` (`unfinished.land_continues`)."""
+    journal = open_journal(await GitRepo.discover(cwd))
+    return land_continues(((r.task_id, r.state) for r in journal.tasks(run_id)), run_id)

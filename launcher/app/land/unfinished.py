@@ -5,9 +5,11 @@ does, run by `launcher resume RUN` or `launcher land RUN`, or another run's
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from launcher.git import target_tree
+from launcher.models.states import TaskState
 
 
 def _where_it_stopped(record: dict[str, Any], target: str) -> str:
@@ -33,3 +35,12 @@ def unfinished_landing(record: dict[str, Any] | None, run_id: str, target: str) 
     return (f"its landing into {target} was left unfinished ({_where_it_stopped(record, target)}); "
             f"`launcher resume {run_id}` (or `launcher land {run_id}`) finishes it, or says what to "
             "do if it cannot")
+
+
+def land_continues(states: Iterable[tuple[str, TaskState]], run_id: str) -> str:
+    """The command that continues a `land` (of a run, or `--from` exports) that was stopped:
+    `launcher land RUN` lands approved work only, so when a task's agent round was cut short (a
+    conflict or a culprit of the integration check sent back, left `running`) only `launcher
+    resume RUN` (which drives it, then lands: a land records the run as landing) finishes it."""
+    cut = [task_id for task_id, state in states if not state.is_final and state is not TaskState.APPROVED]
+    return f"launcher resume {run_id}" if cut else f"launcher land {run_id}"

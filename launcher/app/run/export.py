@@ -18,8 +18,9 @@ from launcher.app.run.shard import digest_of
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.models.export_manifest import SCHEMA
-from launcher.models.plan import Plan
+from launcher.models.plan import Plan, plan_from_journal
 from launcher.models.states import TaskState
+from launcher.regular_files import read_json_or_none
 from launcher.store import own_files
 
 # SCHEMA (in models.export_manifest, the model a manifest is checked against when read) 2: `plan`
@@ -84,3 +85,25 @@ async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_
     }
     write_atomically(out_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
     return manifest
+
+
+def export_request(out_dir: Path, shard: str, full_plan: Plan) -> dict[str, Any]:
+    """What `run --export` records in the run's settings: where, which shard, the whole plan."""
+    return {"dir": str(out_dir.absolute()), "shard": shard,
+            "plan": full_plan.model_dump(mode="json", by_alias=True)}
+
+
+async def export_requested(cwd: Path, run_id: str) -> tuple[Path, dict[str, Any]] | None:
+    """A resumed `run --shard I/N --no-merge --export DIR` writes the export the interrupted run
+    did not: (DIR, the manifest written), or None when the run asked for none or DIR already
+    holds this run's export. DIR holding another run's export is refused (UsageProblem)."""
+    repo = await GitRepo.discover(cwd)
+    request = open_journal(repo).run(run_id).settings.get("export")
+    if not isinstance(request, dict):
+        return None
+    out_dir = Path(str(request["dir"]))
+    written = read_json_or_none(out_dir / MANIFEST, 64 * 1024 * 1024)
+    if isinstance(written, dict) and written.get("run_id") == run_id:
+        return None
+    full_plan = plan_from_journal(request["plan"], f"{run_id}'s export request")
+    return out_dir, await export_run(cwd, run_id, out_dir, shard=str(request["shard"]), full_plan=full_plan)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -48,6 +49,9 @@ class RunOptions:
     merge: bool = True
     into: str | None = None
     base: str | None = None
+    # `run --shard I/N --no-merge --export DIR`: recorded in the run's settings, so that a resume
+    # of it writes the export too (app/run/export.py `export_requested`).
+    export: dict[str, Any] | None = None
 
 
 async def _prepare(repo: GitRepo) -> None:
@@ -82,7 +86,8 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
     journal.create_run(
         run_id, repo=str(repo.root), base_sha=base_sha, target=target,
         plan=plan.model_dump(mode="json", by_alias=True),
-        settings={"merge": options.merge, "config": config.model_dump(mode="json")},
+        settings={"merge": options.merge, "config": config.model_dump(mode="json"),
+                  **({"export": options.export} if options.export else {})},
         task_ids=[t.id for t in plan.tasks], launcher_pid=os.getpid(),
     )
     # The view learns the run's id now: a Ctrl-C from here on reports this run (`resume` it).
