@@ -25,8 +25,8 @@ from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
 from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.gates.answers import JUDGE_ANSWER
-from launcher.gates.judge_guard import JudgeWatch
-from launcher.gates.judge_lock import judging
+from launcher.gates.judge_guard import JudgeWatch, RunDirWatch
+from launcher.gates.judge_lock import LOCK_NAME, judging
 from launcher.gates.relay import add_scratch, answer_text, remove_scratch
 from launcher.git.repo import GitRepo
 from launcher.models.decoding import last_json_object_or_failure
@@ -126,7 +126,9 @@ async def _judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     watch: JudgeWatch | None = None
     try:
         # What it must not change, recorded once its checkout exists (DESIGN 14, as for agents)
-        watch = await JudgeWatch.start(repo, spec.scratch)
+        # and the run's own directory, where only the launcher writes the verdict
+        run_dir = RunDirWatch.start(spec.out_dir, frozenset({"judge", LOCK_NAME, "fix"}))  # fix: `mutation fix`
+        watch = await JudgeWatch.start(repo, spec.scratch, run_dir)
         for number, part in enumerate(parts, 1):
             # Every call's packet sits beside its answer in judge/ (one batch too): the directory
             # a CLI that confines its reviewer to a few directories is given anyway.
