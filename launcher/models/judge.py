@@ -158,6 +158,13 @@ def survivors_digest(survivors: Iterable[Mapping[str, Any]]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def labels_digest(labelled: Iterable[LabelledSurvivor]) -> str:
+    """The sha256 of a calibration set's labels (each id with its ground truth): what the gate
+    scores a verdict against, recorded with it so that labels changed afterwards are seen."""
+    pairs = sorted((s.id, s.ground_truth) for s in labelled)
+    return hashlib.sha256(json.dumps(pairs, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
 class Judged(BaseModel):
     """What a verdict the launcher wrote judged (its `judged` field; absent in other tools' verdicts):
     a sweep's survivors or a calibration set, and the digest of the survivors as sent."""
@@ -170,6 +177,8 @@ class Judged(BaseModel):
     sweep: str | None = None
     run_dir: str | None = None
     calibration_file: str | None = None
+    # with a calibration subject: the labels the verdict is scored against (absent before it was recorded)
+    labels_sha256: str | None = Field(default=None, min_length=64, max_length=64)
 
     def describe(self) -> str:
         if self.subject == "calibration":
