@@ -222,3 +222,36 @@ def test_a_set_it_cannot_read_faithfully_is_refused_and_never_rewritten(proj: Pa
     assert "the calibration set is not valid JSON: " + said in shown, shown
     assert "mutation/calibration-set.json:" in shown and "RecursionError" not in shown and "internal error" not in shown
     assert path.read_text() == text
+
+
+LABEL_ONE = """\
+import sys, time
+from pathlib import Path
+from launcher.app.mutation.label import append_label
+path, mutant, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))  # every session answers at the same instant
+entry = {"fault": "comparison", "target": "calc/core.py", "line": 2, "rationale": "r", "orig": "a < b",
+         "mut": f"a <= b  # {mutant}", "status": "SURVIVED", "ground_truth": "genuine", "label_rationale": "x",
+         "mutant_id": mutant}
+print("written" if append_label(path, entry) else "already there")
+"""
+
+
+def test_labels_written_by_sessions_at_once_are_all_kept_each_with_its_own_id(tmp_path: Path) -> None:
+    path = tmp_path / "mutation" / "calibration-set.json"
+    path.parent.mkdir()
+    earlier = [{"id": i, "fault": "comparison", "target": "old.py", "line": i, "rationale": "r", "orig": f"a{i} < b",
+                "mut": f"a{i} <= b", "status": "SURVIVED", "ground_truth": "genuine" if i % 2 else "equivalent",
+                "label_rationale": "x", "mutant_id": f"old{i}"} for i in range(1, 20001)]  # a wide write window
+    for attempt in range(3):
+        path.write_text(json.dumps({"contract_version": "1", "description": "d", "calibration": earlier}))
+        start = time.time() + 3.0
+        sessions = [subprocess.Popen([sys.executable, "-c", LABEL_ONE, str(path), f"new{attempt}-{n}", str(start)],
+                                     stdout=subprocess.PIPE, text=True) for n in range(4)]  # fmt: skip
+        said = [s.communicate(timeout=120)[0].strip() for s in sessions]
+        assert said == ["written"] * 4
+        entries = json.loads(path.read_text())["calibration"]
+        new = sorted(e["mutant_id"] for e in entries if e["mutant_id"].startswith("new"))
+        assert new == [f"new{attempt}-{n}" for n in range(4)], f"attempt {attempt}: labels said written are lost"
+        assert sorted(e["id"] for e in entries) == list(range(1, 20005))  # no id given twice
+        load_judge_file(path, CalibrationSet)  # the gate takes the set

@@ -11,8 +11,11 @@ instead: accept or flip each call. Nobody at a terminal: exit 2 with the hint.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,23 +87,38 @@ def read_set(path: Path) -> dict[str, Any]:
     return data
 
 
-def append_label(path: Path, entry: dict[str, Any]) -> bool:
-    """Append one labelled survivor (re-reading the file first); False if its mutant is there."""
-    data = read_set(path)
-    starter = starter_entries()
-    if any(is_starter_entry(e, starter) for e in data["calibration"]):
-        # The starter's examples are fictional mutants nobody here confirmed: the first real label
-        # replaces them, so the set holds only the operator's labels.
-        data["calibration"] = [e for e in data["calibration"] if not is_starter_entry(e, starter)]
-        if not data["calibration"]:
-            data["description"] = DESCRIPTION
-    known = {str(e.get("mutant_id")) for e in data["calibration"] if isinstance(e, dict) and e.get("mutant_id")}
-    if entry["mutant_id"] in known:
-        return False
-    numbers = [int(e["id"]) for e in data["calibration"] if isinstance(e, dict) and isinstance(e.get("id"), int)]
-    data["calibration"].append({**entry, "id": max(numbers, default=0) + 1})
+@contextlib.contextmanager
+def set_lock(path: Path) -> Iterator[None]:
+    """Label writers serialised across processes (two `mutation label` sessions at once): an
+    exclusive flock on the set's directory itself, so no lock file is left in the checkout."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, strict_json(data))
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def append_label(path: Path, entry: dict[str, Any]) -> bool:
+    """Append one labelled survivor; False if its mutant is there. The read, the check, the next
+    id and the write all happen under the set's lock: another session's label, written since this
+    one started, is read and kept, never overwritten."""
+    with set_lock(path):
+        data = read_set(path)
+        starter = starter_entries()
+        if any(is_starter_entry(e, starter) for e in data["calibration"]):
+            # The starter's examples are fictional mutants nobody here confirmed: the first real label
+            # replaces them, so the set holds only the operator's labels.
+            data["calibration"] = [e for e in data["calibration"] if not is_starter_entry(e, starter)]
+            if not data["calibration"]:
+                data["description"] = DESCRIPTION
+        known = {str(e.get("mutant_id")) for e in data["calibration"] if isinstance(e, dict) and e.get("mutant_id")}
+        if entry["mutant_id"] in known:
+            return False
+        numbers = [int(e["id"]) for e in data["calibration"] if isinstance(e, dict) and isinstance(e.get("id"), int)]
+        data["calibration"].append({**entry, "id": max(numbers, default=0) + 1})
+        atomic_write_text(path, strict_json(data))
     return True
 
 
