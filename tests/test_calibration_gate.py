@@ -244,3 +244,17 @@ def test_a_set_a_perfect_judge_can_pass_is_not_blamed(tmp_path: Path) -> None:
     verdict, cal = _set_of(tmp_path, ["genuine"] * 20 + ["equivalent"])
     result = run_gate(verdict, cal, env={})
     assert result.exit_code is GateExit.PASSED and result.report["set_problem"] is None
+
+
+def test_a_fifo_or_a_device_as_either_file_is_refused_at_once_with_exit_2(tmp_path: Path) -> None:
+    """Opening a FIFO waits for a writer, for ever: it is refused as not a regular file, never read."""
+    fifo = tmp_path / "calibration-set.json"
+    os.mkfifo(fifo)
+    verdict = verdict_file(tmp_path, truth())
+    for args in (["--calibration", str(fifo), "--verdict", str(verdict)],
+                 ["--calibration", str(SHIPPED), "--verdict", str(fifo)],
+                 ["--calibration", "/dev/zero", "--verdict", str(verdict)]):  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "launcher", "mutation", "gate", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=20)  # fmt: skip
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "cannot read it (not a regular file: it is a" in done.stderr and "Traceback" not in done.stderr

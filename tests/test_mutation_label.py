@@ -6,6 +6,7 @@ import json
 import os
 import select
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -255,3 +256,19 @@ def test_labels_written_by_sessions_at_once_are_all_kept_each_with_its_own_id(tm
         assert new == [f"new{attempt}-{n}" for n in range(4)], f"attempt {attempt}: labels said written are lost"
         assert sorted(e["id"] for e in entries) == list(range(1, 20005))  # no id given twice
         load_judge_file(path, CalibrationSet)  # the gate takes the set
+
+
+def test_a_fifo_at_the_calibration_set_is_refused_by_label_and_judge_calibrate_never_waited_on(proj: Path) -> None:
+    (proj / "mutation").mkdir()
+    fifo = proj / "mutation" / "calibration-set.json"
+    os.mkfifo(fifo)
+    term = Terminal(proj)
+    shown = term.wait_for("nothing was written")
+    assert term.finish() == 2
+    assert "cannot read the calibration set: not a regular file: it is a FIFO" in shown, shown
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # refused, not replaced by a new set
+    judged = subprocess.run([sys.executable, "-m", "launcher", "mutation", "judge", "--calibrate", "--agent",
+                             "scripted-judge", "--confirm-judge"], cwd=proj, capture_output=True, text=True,
+                            timeout=30)  # fmt: skip
+    assert judged.returncode == 2, judged.stdout + judged.stderr
+    assert f"{fifo}: cannot read it (not a regular file: it is a FIFO)" in judged.stderr

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import tomllib
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
+
+from launcher.regular_files import NotRegular, TooLarge, read_capped
 
 MAX_DEPTH = 64
 MAX_VALUES = 1_000_000  # YAML aliases can make a small file expand to billions of values
@@ -342,5 +345,28 @@ def read_text(path: Any) -> str:
     reader needs only one handler."""
     try:
         return str(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise OSError(f"not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x})") from None
+
+
+INPUT_LIMIT = 64 * 1024 * 1024  # an input file named by the user (a calibration set, a verdict)
+
+
+def read_input_text(path: str | os.PathLike[str], limit: int = INPUT_LIMIT) -> str:
+    """The UTF-8 text of an input file the user names (or keeps in the checkout), read without
+    ever blocking: a symbolic link is followed to its target (the user's own link), but only a
+    regular file is opened, never a FIFO (whose `open()` waits for a writer for ever), a device
+    or a directory, and at most `limit` bytes. One `OSError` for every failure, its message
+    saying what (`FileNotFoundError` when nothing is there)."""
+    real = os.path.realpath(path)
+    try:
+        data = read_capped(real, limit)
+    except NotRegular as exc:
+        raise OSError(f"not a regular file: it is {exc.kind}") from None
+    except TooLarge as exc:
+        raise OSError(f"it is {exc.size} bytes, over the size limit of {limit // (1024 * 1024)} MiB "
+                                 "the launcher reads in such a file") from None  # fmt: skip
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise OSError(f"not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x})") from None

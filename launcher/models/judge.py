@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from launcher.errors import UsageProblem
-from launcher.models.decoding import json_loads, read_text
+from launcher.models.decoding import json_loads, read_input_text
 from launcher.models.problems import describe
 
 CONTRACT_VERSION: Literal["1"] = "1"
@@ -223,9 +223,10 @@ def _json_path(loc: tuple[int | str, ...]) -> str:
 def load_judge_file(path: Path, model: type[M]) -> M:
     """Read and validate one judge file; every failure is a `JudgeInputInvalid` saying where."""
     try:
-        text = read_text(path)
+        text = read_input_text(path)  # never blocks on a FIFO; a size cap
     except OSError as exc:
-        raise JudgeInputInvalid(f"cannot read it ({exc})", where=str(path), fix="pass an existing UTF-8 JSON file",
+        raise JudgeInputInvalid(f"cannot read it ({exc})", where=str(path),
+                                fix="pass an existing regular UTF-8 JSON file",
                                 error_key="unreadable") from None  # fmt: skip
     return parse_judge_text(text, model, where=str(path))
 

@@ -26,7 +26,7 @@ from launcher.app.mutation.fix_plan import load_verdict
 from launcher.app.mutation.reports import render_mutant, resolve_run
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
-from launcher.models.decoding import json_loads, read_text
+from launcher.models.decoding import json_loads, read_input_text
 from launcher.models.judge import (
     CONTRACT_VERSION,
     JudgeCall,
@@ -66,12 +66,13 @@ class LabelSummary:
 
 def read_set(path: Path) -> dict[str, Any]:
     """The calibration set as JSON (a new, empty one when the file does not exist yet)."""
-    if not path.is_file():
-        return {"contract_version": CONTRACT_VERSION, "description": DESCRIPTION, "calibration": []}
     # The strict reader, as the gate's: a key named twice, NaN, 1e999 or a document nested too
-    # deep is refused, never read lossily and then rewritten without what it held.
+    # deep is refused, never read lossily and then rewritten without what it held; a FIFO, a
+    # device or a directory is refused too (never opened, so never waited on), not replaced.
     try:
-        data = json_loads(read_text(path))
+        data = json_loads(read_input_text(path))
+    except FileNotFoundError:
+        return {"contract_version": CONTRACT_VERSION, "description": DESCRIPTION, "calibration": []}
     except OSError as exc:
         raise UsageProblem(f"cannot read the calibration set: {exc}", where=str(path),
                            fix="repair the file (UTF-8 JSON) or move it aside; nothing was written",
