@@ -272,3 +272,22 @@ def test_a_fifo_at_the_calibration_set_is_refused_by_label_and_judge_calibrate_n
                             timeout=30)  # fmt: skip
     assert judged.returncode == 2, judged.stdout + judged.stderr
     assert f"{fifo}: cannot read it (not a regular file: it is a FIFO)" in judged.stderr
+
+
+def test_mutants_a_seed_format_set_already_labels_are_not_asked_again(proj: Path) -> None:
+    """The seed's format (a survivors.jsonl line + ground_truth + label_rationale, no `mutant_id`),
+    written by hand or by another tool: its mutants are there, by the gate's notion of the same
+    mutant (file, line, change), so they are neither asked nor appended a second time."""
+    lines = (sweep_dir(proj) / "survivors.jsonl").read_text().splitlines()
+    seed = [{**json.loads(line), "ground_truth": "genuine", "label_rationale": "by hand"} for line in lines[:1]]
+    (proj / "mutation").mkdir()
+    path = proj / "mutation" / "calibration-set.json"
+    path.write_text(json.dumps({"contract_version": "1", "description": "by hand", "calibration": seed}))
+    term = Terminal(proj)
+    shown = term.answer("[g]enuine / [e]quivalent / [s]kip / [q]uit? ", "e")  # only the other survivor is asked
+    assert "[1/2]" not in shown and "[2/2]" in shown and seed[0]["mut"] not in shown
+    term.answer("rationale (optional, Enter for none): ", "")
+    assert "1 label(s) written" in term.wait_for("1 already labelled")
+    assert term.finish() == 0
+    entries = labels(proj)  # a set the gate takes: no mutant listed twice
+    assert [e["ground_truth"] for e in entries] == ["genuine", "equivalent"] and entries[0] == {**seed[0]}

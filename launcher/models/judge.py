@@ -74,6 +74,37 @@ def _unique_ids(items: list[Any], key: str) -> None:
         seen.add(item.id)
 
 
+def _mutant_key(entry: Mapping[str, Any]) -> str:
+    """A mutant's place and change (file, line, code before and after), as the gate compares them."""
+    return json.dumps([entry.get(k) for k in ("target", "line", "orig", "mut")], default=str)
+
+
+class LabelledMutants:
+    """Which mutants a calibration set already labels, by the gate's notion of "the same mutant"
+    (`CalibrationSet.repeated_mutant`): the same stable `mutant_id`, or the same file, line and
+    code change unless both entries carry different `mutant_id`s. An entry in the seed's format
+    (no `mutant_id`: written by hand or by another tool) counts too."""
+
+    def __init__(self, entries: Iterable[Any]) -> None:
+        self.ids: set[str] = set()
+        self.places: dict[str, list[str | None]] = {}
+        for entry in entries:
+            if isinstance(entry, dict):
+                mutant_id = entry.get("mutant_id")
+                if mutant_id:
+                    self.ids.add(str(mutant_id))
+                self.places.setdefault(_mutant_key(entry), []).append(str(mutant_id) if mutant_id else None)
+
+    def __contains__(self, entry: object) -> bool:
+        if not isinstance(entry, Mapping):
+            return False
+        mutant_id = str(entry["mutant_id"]) if entry.get("mutant_id") else None
+        if mutant_id is not None and mutant_id in self.ids:
+            return True
+        others = self.places.get(_mutant_key(entry), [])
+        return any(not (mutant_id and other and other != mutant_id) for other in others)
+
+
 class CalibrationSet(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 

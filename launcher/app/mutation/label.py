@@ -31,6 +31,7 @@ from launcher.models.judge import (
     CONTRACT_VERSION,
     JudgeCall,
     JudgeVerdict,
+    LabelledMutants,
     judged_of,
     load_judge_file,
     survivors_digest,
@@ -114,8 +115,7 @@ def append_label(path: Path, entry: dict[str, Any]) -> bool:
             data["calibration"] = [e for e in data["calibration"] if not is_starter_entry(e, starter)]
             if not data["calibration"]:
                 data["description"] = DESCRIPTION
-        known = {str(e.get("mutant_id")) for e in data["calibration"] if isinstance(e, dict) and e.get("mutant_id")}
-        if entry["mutant_id"] in known:
+        if entry in LabelledMutants(data["calibration"]):  # (labelled meanwhile by another session)
             return False
         numbers = [int(e["id"]) for e in data["calibration"] if isinstance(e, dict) and isinstance(e.get("id"), int)]
         data["calibration"].append({**entry, "id": max(numbers, default=0) + 1})
@@ -123,8 +123,8 @@ def append_label(path: Path, entry: dict[str, Any]) -> bool:
     return True
 
 
-def labelled_ids(path: Path) -> set[str]:
-    return {str(e.get("mutant_id")) for e in read_set(path)["calibration"] if isinstance(e, dict)}
+def labelled_mutants(path: Path) -> LabelledMutants:
+    return LabelledMutants(read_set(path)["calibration"])
 
 
 async def operator(repo: GitRepo) -> str:
@@ -214,9 +214,9 @@ async def label_survivors(cwd: Path, run: str | None, from_verdict: Path | None,
     if from_verdict is not None:
         survivors = [(m, r) for m, r in survivors if m.index in calls]
     summary = LabelSummary(repo.root / CALIBRATION_FILE)
-    who, sources, done = await operator(repo), embedded_sources(data), labelled_ids(summary.calibration)
+    who, sources, done = await operator(repo), embedded_sources(data), labelled_mutants(summary.calibration)
     for number, (mutant, result) in enumerate(survivors, 1):
-        if mutant.id in done:
+        if {**mutant.to_survivor(), "mutant_id": mutant.id} in done:
             summary.already += 1
             continue
         call = calls.get(mutant.index)
