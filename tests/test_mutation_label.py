@@ -291,3 +291,33 @@ def test_mutants_a_seed_format_set_already_labels_are_not_asked_again(proj: Path
     assert term.finish() == 0
     entries = labels(proj)  # a set the gate takes: no mutant listed twice
     assert [e["ground_truth"] for e in entries] == ["genuine", "equivalent"] and entries[0] == {**seed[0]}
+
+
+def test_a_symlinked_set_keeps_its_link_and_the_set_keeps_its_mode(proj: Path) -> None:
+    shared = proj / "shared" / "labels.json"
+    shared.parent.mkdir()
+    shared.write_text(json.dumps({"contract_version": "1", "description": "shared labels", "calibration": []}))
+    shared.chmod(0o640)
+    (proj / "mutation").mkdir()
+    link = proj / "mutation" / "calibration-set.json"
+    link.symlink_to(Path("..") / "shared" / "labels.json")
+    term = Terminal(proj)
+    term.answer("[g]enuine / [e]quivalent / [s]kip / [q]uit? ", "g")
+    term.answer("rationale (optional, Enter for none): ", "")
+    term.wait_for("labelled genuine")
+    term.answer("[q]uit? ", "q")
+    assert term.finish() == 0
+    assert link.is_symlink() and link.resolve() == shared.resolve()  # the link is kept, its target updated
+    assert [e["ground_truth"] for e in json.loads(shared.read_text())["calibration"]] == ["genuine"]
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o640
+
+    link.unlink()  # a new set: a new file's mode, not a temporary file's 0600
+    term = Terminal(proj)
+    term.answer("[g]enuine / [e]quivalent / [s]kip / [q]uit? ", "e")
+    term.answer("rationale (optional, Enter for none): ", "")
+    term.wait_for("labelled equivalent")
+    term.answer("[q]uit? ", "q")
+    assert term.finish() == 0
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(link.stat().st_mode) == 0o666 & ~umask

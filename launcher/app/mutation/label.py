@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,6 +107,7 @@ def append_label(path: Path, entry: dict[str, Any]) -> bool:
     """Append one labelled survivor; False if its mutant is there. The read, the check, the next
     id and the write all happen under the set's lock: another session's label, written since this
     one started, is read and kept, never overwritten."""
+    path = Path(os.path.realpath(path))  # a symlinked set: its target is updated, the link kept
     with set_lock(path):
         data = read_set(path)
         starter = starter_entries()
@@ -119,8 +121,18 @@ def append_label(path: Path, entry: dict[str, Any]) -> bool:
             return False
         numbers = [int(e["id"]) for e in data["calibration"] if isinstance(e, dict) and isinstance(e.get("id"), int)]
         data["calibration"].append({**entry, "id": max(numbers, default=0) + 1})
-        atomic_write_text(path, strict_json(data))
+        atomic_write_text(path, strict_json(data), _mode(path))
     return True
+
+
+def _mode(path: Path) -> int:
+    """The set's permissions, kept when it is rewritten; a new set gets a new file's (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def labelled_mutants(path: Path) -> LabelledMutants:
