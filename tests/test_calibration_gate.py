@@ -258,3 +258,14 @@ def test_a_fifo_or_a_device_as_either_file_is_refused_at_once_with_exit_2(tmp_pa
                               capture_output=True, text=True, timeout=20)  # fmt: skip
         assert done.returncode == 2, done.stdout + done.stderr
         assert "cannot read it (not a regular file: it is a" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_set_over_the_value_limit_is_refused_as_too_large_not_as_invalid_json(tmp_path: Path) -> None:
+    data = labelled()
+    data["calibration"][0]["notes"] = [0] * 1_000_001
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(data))
+    done = gate_cli(tmp_path, "--verdict", str(verdict_file(tmp_path, truth())), "--calibration", str(big))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "too large: it holds more than 1000000 values" in done.stderr and "size limit" in done.stderr
+    assert "not JSON" not in done.stderr and "split it" in done.stderr

@@ -321,3 +321,15 @@ def test_a_symlinked_set_keeps_its_link_and_the_set_keeps_its_mode(proj: Path) -
     umask = os.umask(0o022)
     os.umask(umask)
     assert stat.S_IMODE(link.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_set_over_the_value_limit_is_said_to_be_too_large_and_left_as_it_is(proj: Path) -> None:
+    (proj / "mutation").mkdir()
+    path = proj / "mutation" / "calibration-set.json"
+    text = json.dumps({"contract_version": "1", "description": "d", "calibration": [{"notes": [0] * 1_000_001}]})
+    path.write_text(text)
+    term = Terminal(proj)
+    shown = term.wait_for("nothing was written")
+    assert term.finish() == 2
+    assert "the calibration set is too large: it holds more than 1000000 values" in shown and "size limit" in shown
+    assert "not valid JSON" not in shown and path.read_text() == text

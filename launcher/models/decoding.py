@@ -26,6 +26,7 @@ from launcher.regular_files import NotRegular, TooLarge, read_capped
 MAX_DEPTH = 64
 MAX_VALUES = 1_000_000  # YAML aliases can make a small file expand to billions of values
 TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+TOO_MANY_VALUES = f"more than {MAX_VALUES} values"  # a size limit, not a syntax error: `size_limit_problem`
 
 
 def _unencodable(text: str) -> bool:
@@ -46,7 +47,7 @@ def structure_problem(value: Any, *, yaml_aliases: bool = False) -> str | None:
         item, depth = stack.pop()
         seen += 1
         if seen > MAX_VALUES:
-            return f"more than {MAX_VALUES} values" + (" (YAML aliases expanding?)" if yaml_aliases else "")
+            return TOO_MANY_VALUES + (" (YAML aliases expanding?)" if yaml_aliases else "")
         if isinstance(item, str):
             if _unencodable(item):
                 return "text contains an unpaired surrogate (\\ud800-\\udfff)"
@@ -370,3 +371,12 @@ def read_input_text(path: str | os.PathLike[str], limit: int = INPUT_LIMIT) -> s
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise OSError(f"not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x})") from None
+
+
+def size_limit_problem(exc: json.JSONDecodeError) -> str | None:
+    """What to say when a JSON document was refused for its size, not its syntax (None: it was
+    not): a file that holds more than MAX_VALUES values is not "not valid JSON"."""
+    if not exc.msg.startswith(TOO_MANY_VALUES):
+        return None
+    return (f"too large: it holds {TOO_MANY_VALUES} (numbers, strings, keys, lists, objects), over the size "
+            "limit of one document the launcher reads")

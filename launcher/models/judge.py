@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from launcher.errors import UsageProblem
-from launcher.models.decoding import json_loads, read_input_text
+from launcher.models.decoding import json_loads, read_input_text, size_limit_problem
 from launcher.models.problems import describe
 
 CONTRACT_VERSION: Literal["1"] = "1"
@@ -270,6 +270,12 @@ def parse_judge_text(text: str, model: type[M], *, where: str) -> M:
     try:
         data = json_loads(text)
     except json.JSONDecodeError as exc:
+        too_large = size_limit_problem(exc)
+        if too_large:
+            raise JudgeInputInvalid(too_large, where=where, error_key="too_large",
+                                    fix="split it: a calibration set of fewer labels (about 75,000 at most; "
+                                        "keep the rest in another file and score it with --calibration FILE)",
+                                    ) from None  # fmt: skip
         raise JudgeInputInvalid(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where=where,
                                 fix=fix, error_key="invalid_json") from None  # fmt: skip
     if not isinstance(data, dict):

@@ -27,7 +27,7 @@ from launcher.app.mutation.fix_plan import load_verdict
 from launcher.app.mutation.reports import render_mutant, resolve_run
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
-from launcher.models.decoding import json_loads, read_input_text
+from launcher.models.decoding import json_loads, read_input_text, size_limit_problem
 from launcher.models.judge import (
     CONTRACT_VERSION,
     JudgeCall,
@@ -80,6 +80,12 @@ def read_set(path: Path) -> dict[str, Any]:
                            fix="repair the file (UTF-8 JSON) or move it aside; nothing was written",
                            error_key="unreadable") from None  # fmt: skip
     except json.JSONDecodeError as exc:
+        too_large = size_limit_problem(exc)
+        if too_large:
+            raise UsageProblem(f"the calibration set is {too_large}", where=str(path), error_key="too_large",
+                               fix="move some labels to another file (score it with `launcher mutation judge "
+                                   "--calibrate --calibration FILE`), then label again; nothing was written",
+                               ) from None  # fmt: skip
         raise UsageProblem(f"the calibration set is not valid JSON: {exc.msg} at line {exc.lineno} column "
                            f"{exc.colno}", where=f"{path}:{exc.lineno}",
                            fix="repair the file (a hand merge: one \"calibration\" list) or move it aside; "
