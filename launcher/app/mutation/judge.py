@@ -299,8 +299,9 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         batch_size=batch, judged=judged,
     )  # fmt: skip
     if labelled is not None and source is not None:
-        # The answer key stays out of the judge's reach (DESIGN 7.4): a scratch of its own holding
-        # the code without any labelled set, its files outside the repository's .launcher/.
+        # The answer key is not handed to the judge (DESIGN 7.4): a scratch of its own holding the
+        # code without any labelled set, its files outside the repository's .launcher/. (Not a
+        # sandbox: a command judge runs as the user and could still open the repository's files.)
         spec.work_dir = scratch.with_name(f"{label}-work")
         spec.work_dir.mkdir(parents=True, exist_ok=True)
         label_free = spec.work_dir / calibration_code.LABEL_FREE_NAME

@@ -4,9 +4,11 @@ Each survivor is shown as `launcher mutation show` shows it (the diff with conte
 that cover it) plus the judge's call when there is one; the answer (genuine, equivalent, skip,
 quit; then an optional rationale) is appended at once, atomically, to the repository's
 calibration set (`mutation/calibration-set.json`, the seed's format), attributed to the
-operator's git identity and the sweep, keyed by the mutant's stable id so nothing is labelled
-twice. Quitting loses nothing already answered. `--from-verdict V` walks a judge's verdicts
-instead: accept or flip each call. Nobody at a terminal: exit 2 with the hint.
+operator's git identity and the sweep, never twice for one mutant (the gate's notion of the
+same mutant: its stable id, or its file, line and change, so a seed-format entry counts too).
+Concurrent sessions are serialised by an flock on the set's directory; a symlinked set's target
+is written and the file's mode kept. Quitting loses nothing already answered. `--from-verdict V`
+walks a judge's verdicts instead: accept or flip each call. Nobody at a terminal: exit 2 with the hint.
 """
 
 from __future__ import annotations
