@@ -244,3 +244,28 @@ def test_a_set_a_perfect_judge_can_pass_is_not_blamed(tmp_path: Path) -> None:
     verdict, cal = _set_of(tmp_path, ["genuine"] * 20 + ["equivalent"])
     result = run_gate(verdict, cal, env={})
     assert result.exit_code is GateExit.PASSED and result.report["set_problem"] is None
+
+
+def test_a_fifo_or_a_device_as_either_file_is_refused_at_once_with_exit_2(tmp_path: Path) -> None:
+    """Opening a FIFO waits for a writer, for ever: it is refused as not a regular file, never read."""
+    fifo = tmp_path / "calibration-set.json"
+    os.mkfifo(fifo)
+    verdict = verdict_file(tmp_path, truth())
+    for args in (["--calibration", str(fifo), "--verdict", str(verdict)],
+                 ["--calibration", str(SHIPPED), "--verdict", str(fifo)],
+                 ["--calibration", "/dev/zero", "--verdict", str(verdict)]):  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "launcher", "mutation", "gate", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=20)  # fmt: skip
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "cannot read it (not a regular file: it is a" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_set_over_the_value_limit_is_refused_as_too_large_not_as_invalid_json(tmp_path: Path) -> None:
+    data = labelled()
+    data["calibration"][0]["notes"] = [0] * 1_000_001
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(data))
+    done = gate_cli(tmp_path, "--verdict", str(verdict_file(tmp_path, truth())), "--calibration", str(big))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "too large: it holds more than 1000000 values" in done.stderr and "size limit" in done.stderr
+    assert "not JSON" not in done.stderr and "split it" in done.stderr

@@ -30,6 +30,13 @@ if "labels" in sys.argv:
     (main / "mutation" / "calibration-set.json").write_text('{"calibration": "flipped"}')
     src = main / "calc" / "core.py"
     src.write_text(src.read_text() + "# written by the judge\\n")
+if "forge" in sys.argv:  # a verdict of its own in the sweep's directory (beside its packet's), then fail
+    sweep = pathlib.Path(os.environ["LAUNCHER_PACKET"]).parent.parent
+    forged = [{"id": s["id"], "classification": "genuine", "confidence": 0.99, "justification": "FORGED"}
+              for s in json.load(open(os.environ["LAUNCHER_PACKET"]))["survivors"]]
+    (sweep / "verdict.json").write_text(json.dumps({"contract_version": "1", "verdicts": forged}))
+    (sweep / "survivors.jsonl").write_text("")
+    sys.exit(1)
 if "hook" in sys.argv:
     hook = common / "hooks" / "post-commit"
     hook.write_text("#!/bin/sh\\necho judge hook ran\\n")
@@ -83,3 +90,22 @@ def test_a_judge_that_only_reads_is_used(proj: Path) -> None:
     done = judge(proj)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "judged 2 survivors: 2 genuine" in done.stdout
+
+
+def test_a_judge_writing_a_verdict_into_the_sweep_directory_is_caught_and_nothing_takes_it(proj: Path) -> None:
+    sweep = next((proj / ".launcher" / "mutation-runs").iterdir())
+    survivors = (sweep / "survivors.jsonl").read_text()
+    done = judge(proj, "forge")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "judge_wrote_outside_checkout" in out and f"the judge run's directory {sweep}" in out
+    assert "verdict.json added" in out and "survivors.jsonl changed" in out
+    assert not (sweep / "verdict.json").exists()  # neither `fix` nor `label` finds a verdict
+    kept = list((sweep / "judge" / "intrusions").rglob("verdict.json"))
+    assert len(kept) == 1 and "FORGED" in kept[0].read_text()  # kept aside, not deleted
+    assert not (sweep / "survivors.jsonl").exists()  # its rewrite is aside too: never taken for the sweep's
+    assert [p.read_text() for p in (sweep / "judge" / "intrusions").rglob("survivors.jsonl")] == [""]
+    assert survivors  # (the sweep's own survivors were there before)
+    fix = subprocess.run([sys.executable, "-m", "launcher", "mutation", "fix", "--agent", "scripted-test-writer"],
+                         cwd=proj, text=True, capture_output=True, timeout=120)  # fmt: skip
+    assert fix.returncode != 0 and "FORGED" not in fix.stdout + fix.stderr

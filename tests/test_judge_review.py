@@ -161,6 +161,30 @@ def test_the_gate_refuses_a_verdict_judged_on_another_set_even_with_the_same_ids
     assert scored.returncode in (0, 1), scored.stdout + scored.stderr
 
 
+def test_the_gate_refuses_a_verdict_against_the_same_set_relabelled_after_the_judge_answered(
+    proj: Path, tmp_path: Path
+) -> None:
+    labels = tmp_path / "labels.json"
+    shutil.copy(STARTER, labels)
+    calibrated = judge(proj, calibrate=True, calibration=labels)
+    assert calibrated.verdict_path is not None and calibrated.exit_code in (0, 1)
+    calls = {c["id"]: c["classification"] for c in json.loads(calibrated.verdict_path.read_text())["verdicts"]}
+    relabelled = json.loads(labels.read_text())
+    for entry in relabelled["calibration"]:  # labels changed afterwards, to agree with the judge
+        entry["ground_truth"] = calls[entry["id"]]
+    for target in (tmp_path / "copy.json", labels):  # a relabelled copy, or the judged file edited in place
+        target.write_text(json.dumps(relabelled))
+        refused = launcher_cli(proj, "mutation", "gate", "--verdict", str(calibrated.verdict_path),
+                               "--calibration", str(target), "--report", str(tmp_path / "r.json"))  # fmt: skip
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "with other labels" in refused.stderr and "calibration gate: pass" not in refused.stdout
+        assert not (tmp_path / "r.json").exists()
+    labels.write_text(STARTER.read_text())  # the labels as judged: scored again
+    same = launcher_cli(proj, "mutation", "gate", "--verdict", str(calibrated.verdict_path),
+                        "--calibration", str(labels), "--report", str(tmp_path / "r.json"))  # fmt: skip
+    assert same.returncode == calibrated.exit_code and "calibration gate:" in same.stdout, same.stderr
+
+
 # 3. a judge that cannot tell the classes apart fails (no better than chance); a tiny set warns
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import select
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -222,3 +223,113 @@ def test_a_set_it_cannot_read_faithfully_is_refused_and_never_rewritten(proj: Pa
     assert "the calibration set is not valid JSON: " + said in shown, shown
     assert "mutation/calibration-set.json:" in shown and "RecursionError" not in shown and "internal error" not in shown
     assert path.read_text() == text
+
+
+LABEL_ONE = """\
+import sys, time
+from pathlib import Path
+from launcher.app.mutation.label import append_label
+path, mutant, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))  # every session answers at the same instant
+entry = {"fault": "comparison", "target": "calc/core.py", "line": 2, "rationale": "r", "orig": "a < b",
+         "mut": f"a <= b  # {mutant}", "status": "SURVIVED", "ground_truth": "genuine", "label_rationale": "x",
+         "mutant_id": mutant}
+print("written" if append_label(path, entry) else "already there")
+"""
+
+
+def test_labels_written_by_sessions_at_once_are_all_kept_each_with_its_own_id(tmp_path: Path) -> None:
+    path = tmp_path / "mutation" / "calibration-set.json"
+    path.parent.mkdir()
+    earlier = [{"id": i, "fault": "comparison", "target": "old.py", "line": i, "rationale": "r", "orig": f"a{i} < b",
+                "mut": f"a{i} <= b", "status": "SURVIVED", "ground_truth": "genuine" if i % 2 else "equivalent",
+                "label_rationale": "x", "mutant_id": f"old{i}"} for i in range(1, 20001)]  # a wide write window
+    for attempt in range(3):
+        path.write_text(json.dumps({"contract_version": "1", "description": "d", "calibration": earlier}))
+        start = time.time() + 3.0
+        sessions = [subprocess.Popen([sys.executable, "-c", LABEL_ONE, str(path), f"new{attempt}-{n}", str(start)],
+                                     stdout=subprocess.PIPE, text=True) for n in range(4)]  # fmt: skip
+        said = [s.communicate(timeout=120)[0].strip() for s in sessions]
+        assert said == ["written"] * 4
+        entries = json.loads(path.read_text())["calibration"]
+        new = sorted(e["mutant_id"] for e in entries if e["mutant_id"].startswith("new"))
+        assert new == [f"new{attempt}-{n}" for n in range(4)], f"attempt {attempt}: labels said written are lost"
+        assert sorted(e["id"] for e in entries) == list(range(1, 20005))  # no id given twice
+        load_judge_file(path, CalibrationSet)  # the gate takes the set
+
+
+def test_a_fifo_at_the_calibration_set_is_refused_by_label_and_judge_calibrate_never_waited_on(proj: Path) -> None:
+    (proj / "mutation").mkdir()
+    fifo = proj / "mutation" / "calibration-set.json"
+    os.mkfifo(fifo)
+    term = Terminal(proj)
+    shown = term.wait_for("nothing was written")
+    assert term.finish() == 2
+    assert "cannot read the calibration set: not a regular file: it is a FIFO" in shown, shown
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # refused, not replaced by a new set
+    judged = subprocess.run([sys.executable, "-m", "launcher", "mutation", "judge", "--calibrate", "--agent",
+                             "scripted-judge", "--confirm-judge"], cwd=proj, capture_output=True, text=True,
+                            timeout=30)  # fmt: skip
+    assert judged.returncode == 2, judged.stdout + judged.stderr
+    assert f"{fifo}: cannot read it (not a regular file: it is a FIFO)" in judged.stderr
+
+
+def test_mutants_a_seed_format_set_already_labels_are_not_asked_again(proj: Path) -> None:
+    """The seed's format (a survivors.jsonl line + ground_truth + label_rationale, no `mutant_id`),
+    written by hand or by another tool: its mutants are there, by the gate's notion of the same
+    mutant (file, line, change), so they are neither asked nor appended a second time."""
+    lines = (sweep_dir(proj) / "survivors.jsonl").read_text().splitlines()
+    seed = [{**json.loads(line), "ground_truth": "genuine", "label_rationale": "by hand"} for line in lines[:1]]
+    (proj / "mutation").mkdir()
+    path = proj / "mutation" / "calibration-set.json"
+    path.write_text(json.dumps({"contract_version": "1", "description": "by hand", "calibration": seed}))
+    term = Terminal(proj)
+    shown = term.answer("[g]enuine / [e]quivalent / [s]kip / [q]uit? ", "e")  # only the other survivor is asked
+    assert "[1/2]" not in shown and "[2/2]" in shown and seed[0]["mut"] not in shown
+    term.answer("rationale (optional, Enter for none): ", "")
+    assert "1 label(s) written" in term.wait_for("1 already labelled")
+    assert term.finish() == 0
+    entries = labels(proj)  # a set the gate takes: no mutant listed twice
+    assert [e["ground_truth"] for e in entries] == ["genuine", "equivalent"] and entries[0] == {**seed[0]}
+
+
+def test_a_symlinked_set_keeps_its_link_and_the_set_keeps_its_mode(proj: Path) -> None:
+    shared = proj / "shared" / "labels.json"
+    shared.parent.mkdir()
+    shared.write_text(json.dumps({"contract_version": "1", "description": "shared labels", "calibration": []}))
+    shared.chmod(0o640)
+    (proj / "mutation").mkdir()
+    link = proj / "mutation" / "calibration-set.json"
+    link.symlink_to(Path("..") / "shared" / "labels.json")
+    term = Terminal(proj)
+    term.answer("[g]enuine / [e]quivalent / [s]kip / [q]uit? ", "g")
+    term.answer("rationale (optional, Enter for none): ", "")
+    term.wait_for("labelled genuine")
+    term.answer("[q]uit? ", "q")
+    assert term.finish() == 0
+    assert link.is_symlink() and link.resolve() == shared.resolve()  # the link is kept, its target updated
+    assert [e["ground_truth"] for e in json.loads(shared.read_text())["calibration"]] == ["genuine"]
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o640
+
+    link.unlink()  # a new set: a new file's mode, not a temporary file's 0600
+    term = Terminal(proj)
+    term.answer("[g]enuine / [e]quivalent / [s]kip / [q]uit? ", "e")
+    term.answer("rationale (optional, Enter for none): ", "")
+    term.wait_for("labelled equivalent")
+    term.answer("[q]uit? ", "q")
+    assert term.finish() == 0
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(link.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_set_over_the_value_limit_is_said_to_be_too_large_and_left_as_it_is(proj: Path) -> None:
+    (proj / "mutation").mkdir()
+    path = proj / "mutation" / "calibration-set.json"
+    text = json.dumps({"contract_version": "1", "description": "d", "calibration": [{"notes": [0] * 1_000_001}]})
+    path.write_text(text)
+    term = Terminal(proj)
+    shown = term.wait_for("nothing was written")
+    assert term.finish() == 2
+    assert "the calibration set is too large: it holds more than 1000000 values" in shown and "size limit" in shown
+    assert "not valid JSON" not in shown and path.read_text() == text

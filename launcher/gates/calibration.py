@@ -31,6 +31,7 @@ from launcher.models.judge import (
     JudgeVerdict,
     id_set_problem,
     judged_of,
+    labels_digest,
     load_judge_file,
     survivors_digest,
 )
@@ -315,6 +316,14 @@ def check_subject(verdict: JudgeVerdict, labelled: CalibrationSet, where: str) -
             f"sha256 differs, whatever the ids)", where=where, error_key="id_sets_differ",
             fix="score a verdict against the set it was judged on: `launcher mutation judge --calibrate "
                 "--calibration C` judges C and gates in one step",
+        )  # fmt: skip
+    if judged.labels_sha256 is not None and labels_digest(labelled.calibration) != judged.labels_sha256:
+        raise JudgeInputInvalid(
+            f"the verdict judged {judged.describe()} with other labels: the same mutants, but their ground truth "
+            "is not what it was when the judge answered (the labels' sha256 differs); a verdict is scored only "
+            "against the labels it was judged on", where=where, error_key="labels_differ",
+            fix="score the verdict against the set as it was judged, or judge the set as it is now: "
+                "`launcher mutation judge --calibrate --calibration C`",
         )  # fmt: skip
 
 

@@ -10,11 +10,18 @@ versions moved aside, never deleted) and listed, and the judge's verdict is not 
 judge runs at a time and nothing else of the launcher writes there meanwhile, so what changed in
 its window is its doing, except a fast-forward of a branch by commits it did not make (the
 user's commit) and a new branch, which are left as they are.
+
+The judge run's own directory (a sweep's, or a calibration run's under `.launcher/`) is outside
+those watches, yet `label` and `fix` take its `verdict.json` for the judge's call: its entries are
+recorded too, and whatever the judge adds or changes there (a `verdict.json` of its own making, a
+rewritten `survivors.jsonl`) is moved aside, so that only the launcher writes the verdict.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +47,11 @@ class JudgeWatch:
     contents: tree_guard.MainTreeSnapshot
     status: set[str]  # `git status` entries of the main checkout before
     own: tuple[str, ...]  # paths of the main checkout the launcher itself writes
+    run_dir: RunDirWatch | None = None  # the judge run's own directory under .launcher/
     started: float = field(default_factory=time.time)
 
     @classmethod
-    async def start(cls, repo: GitRepo, scratch: Path) -> JudgeWatch:
+    async def start(cls, repo: GitRepo, scratch: Path, run_dir: RunDirWatch | None = None) -> JudgeWatch:
         own = [f"{STATE_DIR_NAME}/"]
         with contextlib.suppress(ValueError):  # a scratch inside the checkout (a configured worktree root)
             own.append(str(scratch.resolve().relative_to(repo.root.resolve())) + "/")
@@ -53,7 +61,7 @@ class JudgeWatch:
             refs = await ref_guard.read_state(repo)
         contents = await tree_guard.take_main_snapshot(repo, [], tuple(own))
         status = set(await repo.status_porcelain())
-        return cls(repo, scratch, snapshot, index, refs, contents, status, tuple(own))
+        return cls(repo, scratch, snapshot, index, refs, contents, status, tuple(own), run_dir)
 
     async def check(self, aside: Path) -> list[str]:
         """Put back what the judge changed outside its checkout; one line per thing put back
@@ -68,6 +76,8 @@ class JudgeWatch:
                 found.append(f"the main checkout's git index {self.index.path} ({damage.what}): put back")
             found += await self._refs(aside)
         found += await self._main_checkout(aside / "main-checkout")
+        if self.run_dir is not None:
+            found += await anyio.to_thread.run_sync(self.run_dir.check, aside / "run-dir")
         return found
 
     async def _refs(self, aside: Path) -> list[str]:
@@ -114,3 +124,53 @@ class JudgeWatch:
 
 def _is_own(rel: str, own: tuple[str, ...]) -> bool:
     return any(rel == p.rstrip("/") or (p.endswith("/") and rel.startswith(p)) for p in own)
+
+
+Entry = tuple[int, int, int, int]  # mode, inode, size, mtime (ns) of a directory entry, not followed
+
+
+@dataclass
+class RunDirWatch:
+    """The top-level entries of the judge run's directory, but for the names the launcher writes
+    there while the judge runs (its work directory, its lock, a concurrent `fix`'s directory)."""
+
+    root: Path
+    skip: frozenset[str]
+    before: dict[str, Entry] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, root: Path, skip: frozenset[str]) -> RunDirWatch:
+        watch = cls(root, skip)
+        watch.before = watch._entries()
+        return watch
+
+    def _entries(self) -> dict[str, Entry]:
+        found: dict[str, Entry] = {}
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.root) as listing:
+            for item in listing:
+                if item.name in self.skip:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    st = item.stat(follow_symlinks=False)
+                    found[item.name] = (st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns)
+        return found
+
+    def check(self, aside: Path) -> list[str]:
+        """Move what the judge added or changed in the run's directory to `aside`; one line saying
+        so (empty: nothing changed)."""
+        now = self._entries()
+        added = sorted(name for name in now if name not in self.before)
+        changed = sorted(name for name in now if name in self.before and now[name] != self.before[name])
+        removed = sorted(name for name in self.before if name not in now)
+        if not (added or changed or removed):
+            return []
+        aside.mkdir(parents=True, exist_ok=True)
+        for name in added + changed:
+            with contextlib.suppress(FileNotFoundError):
+                shutil.move(str(self.root / name), str(aside / name))
+        self.before = self._entries()
+        what = [f"{name} added" for name in added] + [f"{name} changed" for name in changed]
+        what += [f"{name} deleted" for name in removed]
+        again = " (sweep again for a sweep's own files)" if changed or removed else ""
+        return [f"the judge run's directory {self.root} ({', '.join(what)}): its versions moved aside, "
+                f"not used{again}"]  # fmt: skip

@@ -26,8 +26,8 @@ from launcher.agents.registry import get_adapter
 from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.engine.answer_dir import private_answer_path
 from launcher.gates.answers import JUDGE_ANSWER
-from launcher.gates.judge_guard import JudgeWatch
-from launcher.gates.judge_lock import judging
+from launcher.gates.judge_guard import JudgeWatch, RunDirWatch
+from launcher.gates.judge_lock import LOCK_NAME, judging
 from launcher.gates.relay import add_scratch, answer_text, reap_escaped, remove_scratch
 from launcher.git.repo import GitRepo
 from launcher.models.decoding import last_json_object_or_failure
@@ -127,7 +127,9 @@ async def _judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     watch: JudgeWatch | None = None
     try:
         # What it must not change, recorded once its checkout exists (DESIGN 14, as for agents)
-        watch = await JudgeWatch.start(repo, spec.scratch)
+        # and the run's own directory, where only the launcher writes the verdict
+        run_dir = RunDirWatch.start(spec.out_dir, frozenset({"judge", LOCK_NAME, "fix"}))  # fix: `mutation fix`
+        watch = await JudgeWatch.start(repo, spec.scratch, run_dir)
         for number, part in enumerate(parts, 1):
             # Every call's packet is its own file in judge/ (one batch too); its answer goes to a
             # directory of its own (`_ask`). A CLI confined to a few directories is given both.

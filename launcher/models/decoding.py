@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import tomllib
 from collections.abc import Iterator
@@ -20,9 +21,12 @@ from typing import Any
 
 import yaml
 
+from launcher.regular_files import NotRegular, TooLarge, read_capped
+
 MAX_DEPTH = 64
 MAX_VALUES = 1_000_000  # YAML aliases can make a small file expand to billions of values
 TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+TOO_MANY_VALUES = f"more than {MAX_VALUES} values"  # a size limit, not a syntax error: `size_limit_problem`
 
 
 def _unencodable(text: str) -> bool:
@@ -43,7 +47,7 @@ def structure_problem(value: Any, *, yaml_aliases: bool = False) -> str | None:
         item, depth = stack.pop()
         seen += 1
         if seen > MAX_VALUES:
-            return f"more than {MAX_VALUES} values" + (" (YAML aliases expanding?)" if yaml_aliases else "")
+            return TOO_MANY_VALUES + (" (YAML aliases expanding?)" if yaml_aliases else "")
         if isinstance(item, str):
             if _unencodable(item):
                 return "text contains an unpaired surrogate (\\ud800-\\udfff)"
@@ -344,3 +348,35 @@ def read_text(path: Any) -> str:
         return str(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise OSError(f"not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x})") from None
+
+
+INPUT_LIMIT = 64 * 1024 * 1024  # an input file named by the user (a calibration set, a verdict)
+
+
+def read_input_text(path: str | os.PathLike[str], limit: int = INPUT_LIMIT) -> str:
+    """The UTF-8 text of an input file the user names (or keeps in the checkout), read without
+    ever blocking: a symbolic link is followed to its target (the user's own link), but only a
+    regular file is opened, never a FIFO (whose `open()` waits for a writer for ever), a device
+    or a directory, and at most `limit` bytes. One `OSError` for every failure, its message
+    saying what (`FileNotFoundError` when nothing is there)."""
+    real = os.path.realpath(path)
+    try:
+        data = read_capped(real, limit)
+    except NotRegular as exc:
+        raise OSError(f"not a regular file: it is {exc.kind}") from None
+    except TooLarge as exc:
+        raise OSError(f"it is {exc.size} bytes, over the size limit of {limit // (1024 * 1024)} MiB "
+                                 "the launcher reads in such a file") from None  # fmt: skip
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise OSError(f"not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x})") from None
+
+
+def size_limit_problem(exc: json.JSONDecodeError) -> str | None:
+    """What to say when a JSON document was refused for its size, not its syntax (None: it was
+    not): a file that holds more than MAX_VALUES values is not "not valid JSON"."""
+    if not exc.msg.startswith(TOO_MANY_VALUES):
+        return None
+    return (f"too large: it holds {TOO_MANY_VALUES} (numbers, strings, keys, lists, objects), over the size "
+            "limit of one document the launcher reads")

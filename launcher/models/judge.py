@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from launcher.errors import UsageProblem
-from launcher.models.decoding import json_loads, read_text
+from launcher.models.decoding import json_loads, read_input_text, size_limit_problem
 from launcher.models.problems import describe
 
 CONTRACT_VERSION: Literal["1"] = "1"
@@ -72,6 +72,37 @@ def _unique_ids(items: list[Any], key: str) -> None:
         if item.id in seen:
             raise ValueError(f"id {item.id} appears twice in {key}")
         seen.add(item.id)
+
+
+def _mutant_key(entry: Mapping[str, Any]) -> str:
+    """A mutant's place and change (file, line, code before and after), as the gate compares them."""
+    return json.dumps([entry.get(k) for k in ("target", "line", "orig", "mut")], default=str)
+
+
+class LabelledMutants:
+    """Which mutants a calibration set already labels, by the gate's notion of "the same mutant"
+    (`CalibrationSet.repeated_mutant`): the same stable `mutant_id`, or the same file, line and
+    code change unless both entries carry different `mutant_id`s. An entry in the seed's format
+    (no `mutant_id`: written by hand or by another tool) counts too."""
+
+    def __init__(self, entries: Iterable[Any]) -> None:
+        self.ids: set[str] = set()
+        self.places: dict[str, list[str | None]] = {}
+        for entry in entries:
+            if isinstance(entry, dict):
+                mutant_id = entry.get("mutant_id")
+                if mutant_id:
+                    self.ids.add(str(mutant_id))
+                self.places.setdefault(_mutant_key(entry), []).append(str(mutant_id) if mutant_id else None)
+
+    def __contains__(self, entry: object) -> bool:
+        if not isinstance(entry, Mapping):
+            return False
+        mutant_id = str(entry["mutant_id"]) if entry.get("mutant_id") else None
+        if mutant_id is not None and mutant_id in self.ids:
+            return True
+        others = self.places.get(_mutant_key(entry), [])
+        return any(not (mutant_id and other and other != mutant_id) for other in others)
 
 
 class CalibrationSet(BaseModel):
@@ -158,6 +189,13 @@ def survivors_digest(survivors: Iterable[Mapping[str, Any]]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def labels_digest(labelled: Iterable[LabelledSurvivor]) -> str:
+    """The sha256 of a calibration set's labels (each id with its ground truth): what the gate
+    scores a verdict against, recorded with it so that labels changed afterwards are seen."""
+    pairs = sorted((s.id, s.ground_truth) for s in labelled)
+    return hashlib.sha256(json.dumps(pairs, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
 class Judged(BaseModel):
     """What a verdict the launcher wrote judged (its `judged` field; absent in other tools' verdicts):
     a sweep's survivors or a calibration set, and the digest of the survivors as sent."""
@@ -170,6 +208,8 @@ class Judged(BaseModel):
     sweep: str | None = None
     run_dir: str | None = None
     calibration_file: str | None = None
+    # with a calibration subject: the labels the verdict is scored against (absent before it was recorded)
+    labels_sha256: str | None = Field(default=None, min_length=64, max_length=64)
 
     def describe(self) -> str:
         if self.subject == "calibration":
@@ -214,9 +254,10 @@ def _json_path(loc: tuple[int | str, ...]) -> str:
 def load_judge_file(path: Path, model: type[M]) -> M:
     """Read and validate one judge file; every failure is a `JudgeInputInvalid` saying where."""
     try:
-        text = read_text(path)
+        text = read_input_text(path)  # never blocks on a FIFO; a size cap
     except OSError as exc:
-        raise JudgeInputInvalid(f"cannot read it ({exc})", where=str(path), fix="pass an existing UTF-8 JSON file",
+        raise JudgeInputInvalid(f"cannot read it ({exc})", where=str(path),
+                                fix="pass an existing regular UTF-8 JSON file",
                                 error_key="unreadable") from None  # fmt: skip
     return parse_judge_text(text, model, where=str(path))
 
@@ -229,6 +270,12 @@ def parse_judge_text(text: str, model: type[M], *, where: str) -> M:
     try:
         data = json_loads(text)
     except json.JSONDecodeError as exc:
+        too_large = size_limit_problem(exc)
+        if too_large:
+            raise JudgeInputInvalid(too_large, where=where, error_key="too_large",
+                                    fix="split it: a calibration set of fewer labels (about 75,000 at most; "
+                                        "keep the rest in another file and score it with --calibration FILE)",
+                                    ) from None  # fmt: skip
         raise JudgeInputInvalid(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", where=where,
                                 fix=fix, error_key="invalid_json") from None  # fmt: skip
     if not isinstance(data, dict):

@@ -41,14 +41,17 @@ def clear_leftovers(path: Path) -> None:
             shutil.rmtree(path)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
     """Write `data` at `path` whole; a file written into a checkout (outside its state dir) is
-    recorded first as a launcher's write (store/own_files.py), never taken for an agent's."""
+    recorded first as a launcher's write (store/own_files.py), never taken for an agent's.
+    `mode`: the file's permissions (None: the temporary file's 0600)."""
     clear_leftovers(path)
     own_files.record_write(path, data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -59,8 +62,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

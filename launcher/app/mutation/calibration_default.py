@@ -18,7 +18,7 @@ from typing import Any
 
 from launcher.app.context import STATE_DIR
 from launcher.app.mutation.reports import RUNS_DIR
-from launcher.models.decoding import json_loads, read_text
+from launcher.models.decoding import json_loads, read_input_text, read_text
 
 OWN_SET = Path("mutation") / "calibration-set.json"
 PYTHON_PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
@@ -64,10 +64,14 @@ def own_label_counts(text: str) -> tuple[int, int] | None:
 
 
 def _read(path: Path) -> str | None:
+    """The file's text; None when nothing is there; "" when something is there that cannot be read
+    (a FIFO, a directory, not UTF-8): it is then judged as it is, and its error names it."""
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
+        return read_input_text(path)  # never blocks on a FIFO
+    except FileNotFoundError:
         return None
+    except OSError:
+        return ""
 
 
 def _latest_sweep_languages(root: Path) -> set[str] | None:

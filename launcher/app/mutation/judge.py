@@ -42,7 +42,14 @@ from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import RepoConfig, load_repo_config
 from launcher.models.decoding import json_loads, read_text
-from launcher.models.judge import CalibrationSet, JudgeInputInvalid, Survivor, load_judge_file, parse_judge_text
+from launcher.models.judge import (
+    CalibrationSet,
+    JudgeInputInvalid,
+    Survivor,
+    labels_digest,
+    load_judge_file,
+    parse_judge_text,
+)
 from launcher.models.plan import BUILTIN_ADAPTERS, AgentConfig
 from launcher.store.files import atomic_write_json
 
@@ -245,7 +252,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         out_dir, label = writable_state_dir(repo) / "calibration" / stamp, f"c-{stamp}"
         report = ""  # the label-free copy's path, once the judge's place outside the repository is known
         base_sha = await repo.rev_parse("HEAD")
-        judged: dict[str, Any] = {"subject": "calibration", "calibration_file": str(source.resolve())}
+        judged: dict[str, Any] = {"subject": "calibration", "calibration_file": str(source.resolve()),
+                                  "labels_sha256": labels_digest(labelled.calibration)}  # fmt: skip
     else:
         out_dir = await resolve_run(cwd, options.run)
         survivors = _sweep_survivors(out_dir)
@@ -291,8 +299,9 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         batch_size=batch, judged=judged,
     )  # fmt: skip
     if labelled is not None and source is not None:
-        # The answer key stays out of the judge's reach (DESIGN 7.4): a scratch of its own holding
-        # the code without any labelled set, its files outside the repository's .launcher/.
+        # The answer key is not handed to the judge (DESIGN 7.4): a scratch of its own holding the
+        # code without any labelled set, its files outside the repository's .launcher/. (Not a
+        # sandbox: a command judge runs as the user and could still open the repository's files.)
         spec.work_dir = scratch.with_name(f"{label}-work")
         spec.work_dir.mkdir(parents=True, exist_ok=True)
         label_free = spec.work_dir / calibration_code.LABEL_FREE_NAME

@@ -4,15 +4,21 @@ Each survivor is shown as `launcher mutation show` shows it (the diff with conte
 that cover it) plus the judge's call when there is one; the answer (genuine, equivalent, skip,
 quit; then an optional rationale) is appended at once, atomically, to the repository's
 calibration set (`mutation/calibration-set.json`, the seed's format), attributed to the
-operator's git identity and the sweep, keyed by the mutant's stable id so nothing is labelled
-twice. Quitting loses nothing already answered. `--from-verdict V` walks a judge's verdicts
-instead: accept or flip each call. Nobody at a terminal: exit 2 with the hint.
+operator's git identity and the sweep, never twice for one mutant (the gate's notion of the
+same mutant: its stable id, or its file, line and change, so a seed-format entry counts too).
+Concurrent sessions are serialised by an flock on the set's directory; a symlinked set's target
+is written and the file's mode kept. Quitting loses nothing already answered. `--from-verdict V`
+walks a judge's verdicts instead: accept or flip each call. Nobody at a terminal: exit 2 with the hint.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
-from collections.abc import Callable
+import os
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,11 +29,12 @@ from launcher.app.mutation.fix_plan import load_verdict
 from launcher.app.mutation.reports import render_mutant, resolve_run
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
-from launcher.models.decoding import json_loads, read_text
+from launcher.models.decoding import json_loads, read_input_text, size_limit_problem
 from launcher.models.judge import (
     CONTRACT_VERSION,
     JudgeCall,
     JudgeVerdict,
+    LabelledMutants,
     judged_of,
     load_judge_file,
     survivors_digest,
@@ -63,17 +70,24 @@ class LabelSummary:
 
 def read_set(path: Path) -> dict[str, Any]:
     """The calibration set as JSON (a new, empty one when the file does not exist yet)."""
-    if not path.is_file():
-        return {"contract_version": CONTRACT_VERSION, "description": DESCRIPTION, "calibration": []}
     # The strict reader, as the gate's: a key named twice, NaN, 1e999 or a document nested too
-    # deep is refused, never read lossily and then rewritten without what it held.
+    # deep is refused, never read lossily and then rewritten without what it held; a FIFO, a
+    # device or a directory is refused too (never opened, so never waited on), not replaced.
     try:
-        data = json_loads(read_text(path))
+        data = json_loads(read_input_text(path))
+    except FileNotFoundError:
+        return {"contract_version": CONTRACT_VERSION, "description": DESCRIPTION, "calibration": []}
     except OSError as exc:
         raise UsageProblem(f"cannot read the calibration set: {exc}", where=str(path),
                            fix="repair the file (UTF-8 JSON) or move it aside; nothing was written",
                            error_key="unreadable") from None  # fmt: skip
     except json.JSONDecodeError as exc:
+        too_large = size_limit_problem(exc)
+        if too_large:
+            raise UsageProblem(f"the calibration set is {too_large}", where=str(path), error_key="too_large",
+                               fix="move some labels to another file (score it with `launcher mutation judge "
+                                   "--calibrate --calibration FILE`), then label again; nothing was written",
+                               ) from None  # fmt: skip
         raise UsageProblem(f"the calibration set is not valid JSON: {exc.msg} at line {exc.lineno} column "
                            f"{exc.colno}", where=f"{path}:{exc.lineno}",
                            fix="repair the file (a hand merge: one \"calibration\" list) or move it aside; "
@@ -84,28 +98,53 @@ def read_set(path: Path) -> dict[str, Any]:
     return data
 
 
-def append_label(path: Path, entry: dict[str, Any]) -> bool:
-    """Append one labelled survivor (re-reading the file first); False if its mutant is there."""
-    data = read_set(path)
-    starter = starter_entries()
-    if any(is_starter_entry(e, starter) for e in data["calibration"]):
-        # The starter's examples are fictional mutants nobody here confirmed: the first real label
-        # replaces them, so the set holds only the operator's labels.
-        data["calibration"] = [e for e in data["calibration"] if not is_starter_entry(e, starter)]
-        if not data["calibration"]:
-            data["description"] = DESCRIPTION
-    known = {str(e.get("mutant_id")) for e in data["calibration"] if isinstance(e, dict) and e.get("mutant_id")}
-    if entry["mutant_id"] in known:
-        return False
-    numbers = [int(e["id"]) for e in data["calibration"] if isinstance(e, dict) and isinstance(e.get("id"), int)]
-    data["calibration"].append({**entry, "id": max(numbers, default=0) + 1})
+@contextlib.contextmanager
+def set_lock(path: Path) -> Iterator[None]:
+    """Label writers serialised across processes (two `mutation label` sessions at once): an
+    exclusive flock on the set's directory itself, so no lock file is left in the checkout."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, strict_json(data))
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def append_label(path: Path, entry: dict[str, Any]) -> bool:
+    """Append one labelled survivor; False if its mutant is there. The read, the check, the next
+    id and the write all happen under the set's lock: another session's label, written since this
+    one started, is read and kept, never overwritten."""
+    path = Path(os.path.realpath(path))  # a symlinked set: its target is updated, the link kept
+    with set_lock(path):
+        data = read_set(path)
+        starter = starter_entries()
+        if any(is_starter_entry(e, starter) for e in data["calibration"]):
+            # The starter's examples are fictional mutants nobody here confirmed: the first real label
+            # replaces them, so the set holds only the operator's labels.
+            data["calibration"] = [e for e in data["calibration"] if not is_starter_entry(e, starter)]
+            if not data["calibration"]:
+                data["description"] = DESCRIPTION
+        if entry in LabelledMutants(data["calibration"]):  # (labelled meanwhile by another session)
+            return False
+        numbers = [int(e["id"]) for e in data["calibration"] if isinstance(e, dict) and isinstance(e.get("id"), int)]
+        data["calibration"].append({**entry, "id": max(numbers, default=0) + 1})
+        atomic_write_text(path, strict_json(data), _mode(path))
     return True
 
 
-def labelled_ids(path: Path) -> set[str]:
-    return {str(e.get("mutant_id")) for e in read_set(path)["calibration"] if isinstance(e, dict)}
+def _mode(path: Path) -> int:
+    """The set's permissions, kept when it is rewritten; a new set gets a new file's (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def labelled_mutants(path: Path) -> LabelledMutants:
+    return LabelledMutants(read_set(path)["calibration"])
 
 
 async def operator(repo: GitRepo) -> str:
@@ -195,9 +234,9 @@ async def label_survivors(cwd: Path, run: str | None, from_verdict: Path | None,
     if from_verdict is not None:
         survivors = [(m, r) for m, r in survivors if m.index in calls]
     summary = LabelSummary(repo.root / CALIBRATION_FILE)
-    who, sources, done = await operator(repo), embedded_sources(data), labelled_ids(summary.calibration)
+    who, sources, done = await operator(repo), embedded_sources(data), labelled_mutants(summary.calibration)
     for number, (mutant, result) in enumerate(survivors, 1):
-        if mutant.id in done:
+        if {**mutant.to_survivor(), "mutant_id": mutant.id} in done:
             summary.already += 1
             continue
         call = calls.get(mutant.index)
