@@ -279,7 +279,7 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
                     return view(spawn_runner(session, state, resume=True, retry_failed=retry))
         return view(await engine.resume(cwd, wid, emit, retry_failed=retry))
     if action == "cancel":
-        return view(await engine.cancel(cwd, wid))
+        return view(await engine.cancel(cwd, wid, force=bool(options.get("force"))))
     raise AssertionError(action)  # every name in ACTIONS is handled above
 
 

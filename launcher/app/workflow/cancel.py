@@ -31,11 +31,13 @@ from launcher.store.journal import RunRow
 from launcher.store.run_claim import Claim, RunBusy
 
 
-async def cancel_workflow(cwd: Path, workflow_id: str) -> WorkflowState:
+async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -> WorkflowState:
     """Stop the runner (and wait until it is gone), end the unfinished phase's run so nothing of
     it lands (`launcher resume` of it lands nothing), and remove its worktrees and branches: only
-    what earlier phases landed stays. Holds the claim lock throughout, so no `next`/`resume`
-    starts a runner while the workflow is being cancelled."""
+    what earlier phases landed stays. As `launcher clean` does, a branch or ref holding agents'
+    commits the target does not reach (approved or parked work, a failed task's commits, an
+    earlier attempt) is kept and named unless `force`. Holds the claim lock throughout, so no
+    `next`/`resume` starts a runner while the workflow is being cancelled."""
     session = await WorkflowSession.open(cwd)
     if session.load(workflow_id).status.is_final:
         raise refusal(session.load(workflow_id), "it has already ended", "nothing to do")
@@ -60,10 +62,12 @@ async def cancel_workflow(cwd: Path, workflow_id: str) -> WorkflowState:
             removed: list[str] = []
             said: list[str] = []
             for row in ended:
-                outcome = await _end_run(session, state, str(row.run_id))
+                outcome = await _end_run(session, state, str(row.run_id), force=force)
                 removed += outcome.removed
                 said.append(_credit(session, state, row, outcome))
             credited = {row.id: row for row in ended}
+            kept = [line for line in removed if line.startswith("kept ")]
+            gone = [line for line in removed if not line.startswith("kept ")]
 
             def end(now: WorkflowState) -> None:
                 now.phases = [credited.get(row.id, row) for row in now.phases]
@@ -75,7 +79,9 @@ async def cancel_workflow(cwd: Path, workflow_id: str) -> WorkflowState:
                 now.options.pop("parked", None)
                 now.message = "cancelled by the operator; what earlier phases landed stays"
                 if said:
-                    now.message += "; " + "; ".join(said) + f"; {len(removed)} worktree(s)/branch(es) removed"
+                    now.message += "; " + "; ".join(said) + f"; {len(gone)} worktree(s)/branch(es) removed"
+                if kept:
+                    now.message += "; " + "; ".join(kept)
 
             state = session.update(workflow_id, end)
         log = session.folder(state.id) / RUNNER_LOG
@@ -114,7 +120,7 @@ class _Ended:
     landing_unfinished: bool = False  # that landing could not be finished here: the run is left to resume
 
 
-async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) -> _Ended:
+async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str, *, force: bool) -> _Ended:
     """A cancelled phase's run. A run that already succeeded (its work is on the target) is left
     as it is; otherwise its unfinished (and approved, unlanded) tasks are cancelled, the run
     failed, leftover processes killed, worktrees and branches removed. Tasks that had already
@@ -139,7 +145,7 @@ async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) 
         await _finish_landing(session, claim, ended)
         if ended.landing_unfinished:
             return ended  # its target holds work the main work tree lacks: never cleaned under it
-        await _end_claimed_run(session, state, run, ended)
+        await _end_claimed_run(session, state, run, ended, force=force)
     finally:
         journal.release_run(claim)
     return ended
@@ -175,7 +181,8 @@ async def _finish_landing(session: WorkflowSession, claim: Claim, ended: _Ended)
         ended.status = RunStatus.SUCCEEDED
 
 
-async def _end_claimed_run(session: WorkflowSession, state: WorkflowState, run: RunRow, ended: _Ended) -> None:
+async def _end_claimed_run(session: WorkflowSession, state: WorkflowState, run: RunRow, ended: _Ended, *,
+                           force: bool) -> None:
     from launcher.app import clean
     from launcher.engine.orphans import reap_journaled
 
@@ -194,7 +201,8 @@ async def _end_claimed_run(session: WorkflowSession, state: WorkflowState, run: 
     else:
         message = f"{note} (`launcher workflow cancel`): nothing of this run lands"
     journal.set_run(run_id, status=RunStatus.FAILED, message=message)
-    ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=True)
+    # agents' commits the target does not reach are kept (and named) unless --force: DESIGN 14
+    ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=force)
 
 
 def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, ended: _Ended) -> str:

@@ -372,10 +372,11 @@ def running_step(session: WorkflowSession, state: WorkflowState) -> list[Any]:
     return phase_run.next_step(session, state)
 
 
-async def cancel(cwd: Path, workflow_id: str) -> WorkflowState:
-    """Stop the runner and end the unfinished phase's run (app/workflow/cancel.py)."""
+async def cancel(cwd: Path, workflow_id: str, *, force: bool = False) -> WorkflowState:
+    """Stop the runner and end the unfinished phase's run (app/workflow/cancel.py); agents'
+    commits the target does not reach are kept unless `force`."""
     from launcher.app.workflow.cancel import cancel_workflow  # it builds on this module
-    return await cancel_workflow(cwd, workflow_id)
+    return await cancel_workflow(cwd, workflow_id, force=force)
 
 
 async def status(cwd: Path, workflow_id: str | None) -> WorkflowState:
