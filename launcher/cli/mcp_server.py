@@ -39,8 +39,9 @@ TOOL_DESCRIPTION = (
     "(workflow, plan, start); workflowId: wf_... (status, next, checkpoint, pause, resume, cancel); "
     "signal: the checkpoint's reference; limit: recommend's count (1-50, default 5); "
     "params: the template's parameters (start); "
-    "options: {skip, retry_failed, all, write (a new file in the work tree), overwrite, scripts (for scripted "
-    "agents)}. "
+    "options (only those of the action; booleans are JSON true/false): next {skip}, resume {retry_failed}, "
+    "list {all}, cancel {force}, plan {write (a new file in the work tree), overwrite}, "
+    "start {scripts (for scripted agents)}. "
     "start, next and resume return at once (the phase runs in a background process); poll status."
 )
 

@@ -57,6 +57,37 @@ def check_args(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The options each action takes, and their JSON types: anything else is refused, never read as
+# its truthiness ("false" is a non-empty string) nor silently ignored (a misspelt key).
+_BOOL, _PATH, _ANY = "true or false", "a file path", "any"
+OPTIONS: dict[str, dict[str, str]] = {
+    "plan": {"write": _PATH, "overwrite": _BOOL},
+    "list": {"all": _BOOL},
+    "start": {"scripts": _ANY},
+    "next": {"skip": _BOOL},
+    "resume": {"retry_failed": _BOOL},
+    "cancel": {"force": _BOOL},
+}
+
+
+def check_options(action: str, options: dict[str, Any]) -> None:
+    """Refuse (usage:options) an option the action does not take, and a boolean option that is
+    not a JSON boolean."""
+    known = OPTIONS.get(action, {})
+    for key, value in options.items():
+        kind = known.get(key)
+        if kind is None:
+            takes = f"its options are: {', '.join(known)}" if known else "it takes no options"
+            raise UsageProblem(f"not an option of action {action!r} ({takes})",
+                               where=f"options.{key}",
+                               fix=f"drop options.{key}" + (f", or use one of: {', '.join(known)}" if known else ""),
+                               error_key="usage:options")
+        if kind == _BOOL and not isinstance(value, bool):
+            raise UsageProblem(f"must be true or false (a JSON boolean), not {value!r}",
+                               where=f"options.{key}", fix=f"pass {key}: true or {key}: false, without quotes",
+                               error_key="usage:options")
+
+
 def _refuse_invalid_text(where: str, value: Any) -> None:
     if isinstance(value, str) and INVALID_TEXT_MARK in value:
         raise UsageProblem(f"{where} is not valid Unicode text: it holds a lone UTF-16 surrogate (such as "
@@ -224,6 +255,7 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
         raise UsageProblem(f"unknown action {action!r}", fix=f"one of: {', '.join(ACTIONS)}",
                            error_key="usage:action")
     options: dict[str, Any] = args["options"]
+    check_options(action, options)
     wid = args.get("workflowId")
     if action == "workflows":
         return await templates_list(cwd)
@@ -245,14 +277,11 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
             raise UsageProblem(f"the plan's path {said}", where="options.write",
                                fix="pass a file path in the work tree, e.g. \"plan.json\"",
                                error_key="usage:write" if isinstance(write, str) else "usage:options")
-        overwrite = options.get("overwrite", False)
-        if not isinstance(overwrite, bool):
-            raise UsageProblem("options.overwrite must be true or false", where="options.overwrite",
-                               fix="pass true to replace an existing file", error_key="usage:options")
+        overwrite = options.get("overwrite", False)  # a boolean: check_options
         return await make_plan(cwd, _need(args.get("context"), "context", action), args.get("workflow"),
                                Path(write) if write is not None else None, overwrite=overwrite)
     if action == "list":
-        return [view(s) for s in await engine.listing(cwd, everything=bool(options.get("all")))]
+        return [view(s) for s in await engine.listing(cwd, everything=options.get("all", False))]
     if action == "status":
         return view(await engine.status(cwd, wid))
     if action == "start":
@@ -262,13 +291,13 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
         return await _go(cwd, state.id, emit, detach=detach)
     wid = _need(wid, "workflowId", action)
     if action == "next":
-        return await _go(cwd, wid, emit, detach=detach, skip=bool(options.get("skip")))
+        return await _go(cwd, wid, emit, detach=detach, skip=options.get("skip", False))
     if action == "checkpoint":
         return view(await engine.record_checkpoint(cwd, wid, _need(args.get("signal"), "signal", action)))
     if action == "pause":
         return view(await engine.pause(cwd, wid))
     if action == "resume":
-        retry = bool(options.get("retry_failed"))
+        retry = options.get("retry_failed", False)
         if detach:
             session = await WorkflowSession.open(cwd)
             async with session.claim(wid):  # checked and the runner recorded before another may look
@@ -279,7 +308,7 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
                     return view(spawn_runner(session, state, resume=True, retry_failed=retry))
         return view(await engine.resume(cwd, wid, emit, retry_failed=retry))
     if action == "cancel":
-        return view(await engine.cancel(cwd, wid, force=bool(options.get("force"))))
+        return view(await engine.cancel(cwd, wid, force=options.get("force", False)))
     raise AssertionError(action)  # every name in ACTIONS is handled above
 
 
