@@ -1,10 +1,12 @@
-"""The MCP tool `orchestrator` acts only on arguments it understood: an option of the wrong JSON
-type (`"false"` for false) or one the action does not take (a misspelt `retryFailed`) is refused
-with the structured envelope naming the known options, and nothing runs. Real repositories, the
-real `launcher mcp` server over stdio through the official SDK client."""
+"""The MCP tool `orchestrator`: a refusal is a tool result flagged `isError` that carries the
+structured envelope (as text and as structured content); and it acts only on arguments it
+understood: an option of the wrong JSON type (`"false"` for false) or one the action does not
+take (a misspelt `retryFailed`) is refused with the envelope naming the known options, and
+nothing runs. Real repositories, the real `launcher mcp` server over stdio, the official SDK."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +57,40 @@ def test_a_text_false_for_skip_is_refused_and_the_failed_phase_is_not_skipped(
     assert after["status"] == "paused" and after["paused_on"] == "build"
     assert [p["status"] for p in after["phases"]] == [p["status"] for p in before["phases"]]
     assert after["runner_pid"] == before["runner_pid"]
+
+
+def test_a_refused_call_is_an_error_result_carrying_the_envelope_and_a_done_one_is_not(
+    wf_repo: Path,  # noqa: F811
+) -> None:
+    results: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        async with _server(wf_repo) as session:
+            for name, arguments in {
+                "unknown workflow": {"action": "status", "workflowId": "wf_000000000000"},
+                "unknown action": {"action": "dance"},
+                "missing parameter": {"action": "start", "workflow": "mini"},
+                "done": {"action": "analyze", "context": "add an api endpoint"},
+            }.items():
+                results[name] = await session.call_tool("orchestrator", arguments)
+
+    anyio.run(scenario)
+    for name, key in (("unknown workflow", "workflow_not_found"), ("unknown action", "usage:action"),
+                      ("missing parameter", "workflow_param_missing")):
+        result = results[name]
+        envelope = json.loads(result.content[0].text)  # the text stays the envelope's JSON
+        assert _is_error(result) is True, (name, result)
+        assert envelope["ok"] is False and envelope["error_key"] == key, (name, envelope)
+        assert _structured(result) == envelope  # and a client can branch on it without parsing text
+    done = results["done"]
+    assert _is_error(done) is False
+    assert json.loads(done.content[0].text)["ok"] is True and _structured(done)["ok"] is True
+
+
+def _is_error(result: Any) -> Any:
+    return getattr(result, "is_error", None) if hasattr(result, "is_error") else result.isError  # mcp 2.x, 1.x
+
+
+def _structured(result: Any) -> Any:
+    return getattr(result, "structured_content", None) if hasattr(result, "structured_content") \
+        else result.structuredContent
