@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from launcher import detached, process_identity
-from launcher.app.context import EventSink
+from launcher.app.context import EventSink, state_dir
 from launcher.app.workflow import engine, planner, routing
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import UsageProblem
+from launcher.git import worktrees
 from launcher.models.workflow import WorkflowState, WorkflowStatus
 
 ACTIONS = ("workflows", "workflow", "analyze", "suggest", "recommend", "plan", "start", "status", "next",
@@ -175,6 +176,11 @@ def plan_target(session: WorkflowSession, cwd: Path, write: Path, *, overwrite: 
         raise UsageProblem(f"the plan would be written outside the repository ({root})", where=where,
                            fix="write it to a path in the work tree, e.g. --write plan.json",
                            error_key="usage:write")
+    if held := _launcher_state_holding(session, given, target):
+        raise UsageProblem(f"the plan would be written inside the launcher's own state ({held}: its journal, "
+                           "runs' records, workflows' state and worktrees), which is not the work tree's content",
+                           where=where, fix="write it to a path in the work tree, e.g. --write plan.json",
+                           error_key="usage:write")
     if os.path.lexists(target):
         if not overwrite:
             raise UsageProblem("the file exists; the plan does not overwrite it", where=where,
@@ -184,6 +190,17 @@ def plan_target(session: WorkflowSession, cwd: Path, write: Path, *, overwrite: 
             raise UsageProblem("not a regular file; the plan replaces only a regular file", where=where,
                                fix="choose a new file name", error_key="usage:write")
     return target
+
+
+def _launcher_state_holding(session: WorkflowSession, given: Path, target: Path) -> Path | None:
+    """The launcher's state folder (`.launcher/`, the worktree root when it lies in the
+    repository) that holds the plan's path, named as given or with its symlinks resolved."""
+    folders = [state_dir(session.repo), worktrees.default_worktree_root(session.repo, session.config.worktree_root)]
+    for folder in folders:
+        for form in (folder.absolute(), folder.resolve()):
+            if given.absolute().is_relative_to(form) or target.is_relative_to(form):
+                return folder
+    return None
 
 
 def _agent_notes(session: WorkflowSession) -> list[str]:
