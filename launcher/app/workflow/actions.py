@@ -322,6 +322,7 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
                 if engine.resume_runs_a_phase(state, retry_failed=retry):
                     if engine.parked(state):
                         await engine.check_parked_held(session, state)  # refused here, not in the runner
+                    engine.check_step_free(session, state)  # so is a run another launcher drives
                     return view(spawn_runner(session, state, resume=True, retry_failed=retry))
         return view(await engine.resume(cwd, wid, emit, retry_failed=retry))
     if action == "cancel":
