@@ -141,7 +141,9 @@ def test_a_template_that_is_not_utf8_is_named_by_the_cli_and_over_mcp(
     assert "workflows/x.toml: cannot read it: not UTF-8 text (byte 11 is 0xe9)" in done.stderr
     assert "Fix: save it as UTF-8" in done.stderr and "Traceback" not in done.stderr
     monkeypatch.chdir(repo)
-    envelope = json.loads(anyio.run(orchestrator, "suggest", "add a login page"))
+    result = anyio.run(orchestrator, "suggest", "add a login page")
+    envelope = json.loads(result.content[0].text)  # type: ignore[union-attr]
+    assert getattr(result, "is_error", getattr(result, "isError", None)) is True
     assert envelope["error_key"] == "config_invalid:workflow_template", envelope
     assert envelope["observations"].startswith("workflows/x.toml: cannot read it")
 

@@ -49,9 +49,23 @@ def test_cancel_after_the_operator_merged_a_parked_phase_records_it_landed(wf_re
     assert git(wf_repo, "show", "main:docs/plan.md").startswith("# Plan")
 
 
-def test_cancel_of_a_parked_phase_never_merged_points_at_no_deleted_branch(wf_repo: Path) -> None:  # noqa: F811
+def test_cancel_of_a_parked_phase_keeps_its_approved_work_and_names_it(wf_repo: Path) -> None:  # noqa: F811
     wid, run_id, branch = _park(wf_repo)
+    work = git(wf_repo, "rev-parse", branch).strip()
     done = launcher_cli(wf_repo, "workflow", "cancel", wid, "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["status"] == "cancelled" and data["phases"][0]["status"] == "failed", data
+    # no agent commit is deleted without --force: the parked, approved work stays on its branch
+    assert git(wf_repo, "rev-parse", branch).strip() == work
+    assert f"kept branch {branch}" in data["message"] and "approved work of plan-architect" in data["message"]
+    assert f"`launcher clean {run_id} --force`" in data["message"], data["message"]
+    assert git(wf_repo, "show", f"{branch}:docs/plan.md").startswith("# Plan")
+
+
+def test_cancel_force_of_a_parked_phase_never_merged_points_at_no_deleted_branch(wf_repo: Path) -> None:  # noqa: F811
+    wid, run_id, branch = _park(wf_repo)
+    done = launcher_cli(wf_repo, "workflow", "cancel", wid, "--force", "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["phases"][0]["status"] == "failed" and "nothing of it lands" in data["message"], data

@@ -56,3 +56,34 @@ def test_a_scripted_step_whose_file_path_holds_a_nul_is_refused_at_start(wf_repo
         else:
             raise AssertionError(f"{step} was accepted")
     assert anyio.run(engine.listing, wf_repo) == []
+
+
+def test_plan_write_refuses_the_launchers_own_state_and_leaves_the_journal_whole(wf_repo: Path) -> None:  # noqa: F811
+    made = launcher_cli(wf_repo, "workflow", "start", "mini", "--param", "what=mul", "--no-run", "--json",
+                        "--scripts", str(_write_scripts(wf_repo)))
+    wid = json.loads(made.stdout)["id"]
+    journal = (wf_repo / ".launcher" / "launcher.db").read_bytes()
+    state = wf_repo / ".launcher" / "workflows" / wid / "state.json"
+    for path in (".launcher/launcher.db", f".launcher/workflows/{wid}/state.json", ".launcher/plan.json"):
+        done = launcher_cli(wf_repo, "workflow", "plan", "add an api endpoint", "--write", path, "--overwrite")
+        assert done.returncode == 2, (path, done.stdout, done.stderr)
+        assert "inside the launcher's own state" in done.stderr, done.stderr
+
+    async def scenario() -> dict[str, str]:
+        async with _server(wf_repo) as session:
+            options = {"write": "./.launcher/../.launcher/launcher.db", "overwrite": True}
+            return await _call(session, {"action": "plan", "context": "add an api endpoint", "options": options})
+
+    refused = anyio.run(scenario)
+    assert refused["ok"] is False and refused["error_key"] == "usage:write", refused
+    assert not (wf_repo / ".launcher" / "plan.json").exists()
+    assert json.loads(state.read_text())["id"] == wid
+    assert (wf_repo / ".launcher" / "launcher.db").read_bytes()[:16] == journal[:16] == b"SQLite format 3\0"
+    shown = launcher_cli(wf_repo, "workflow", "status", wid)
+    assert shown.returncode == 0 and "ready" in shown.stdout, shown.stderr
+
+
+def _write_scripts(repo: Path) -> Path:
+    path = repo.parent / "scripts.json"
+    path.write_text(json.dumps(_scripts(repo)))
+    return path

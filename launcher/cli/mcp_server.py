@@ -1,5 +1,6 @@
 """`launcher mcp`: the workflow actions as one MCP tool, `orchestrator`, served over stdio with
-the official `mcp` SDK. Results are JSON text; errors are the structured envelope. `start`,
+the official `mcp` SDK. Results are JSON (text and structured content); refusals are the
+structured envelope in a result flagged `isError`. `start`,
 `next` and `resume` return at once: the phase runs in a detached `launcher workflow next|resume`
 process whose progress is in the journal (read it with `status`), so it survives the client's session."""
 
@@ -10,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any
 
+from mcp.types import CallToolResult
 from pydantic import WithJsonSchema
 
 from launcher import detached
@@ -39,16 +41,26 @@ TOOL_DESCRIPTION = (
     "(workflow, plan, start); workflowId: wf_... (status, next, checkpoint, pause, resume, cancel); "
     "signal: the checkpoint's reference; limit: recommend's count (1-50, default 5); "
     "params: the template's parameters (start); "
-    "options: {skip, retry_failed, all, write (a new file in the work tree), overwrite, scripts (for scripted "
-    "agents)}. "
+    "options (only those of the action; booleans are JSON true/false): next {skip}, resume {retry_failed}, "
+    "list {all}, cancel {force}, plan {write (a new file in the work tree), overwrite}, "
+    "start {scripts (for scripted agents)}. "
     "start, next and resume return at once (the phase runs in a background process); poll status."
 )
+
+
+def _reply(data: dict[str, Any], *, error: bool) -> CallToolResult:
+    """The tool's result: the JSON as text (what a model reads) and as structured content (what a
+    client branches on), flagged `isError` for a refusal (the MCP spec: errors in tool execution
+    are results with isError set), so no client takes a refused action for a done one."""
+    text = json.dumps(data, default=str)
+    return CallToolResult.model_validate({"content": [{"type": "text", "text": text}],
+                                          "structuredContent": json.loads(text), "isError": error})
 
 
 async def orchestrator(
     action: _Action = None, context: _Text = None, workflow: _Text = None, workflowId: _Text = None,
     signal: _Text = None, limit: _Limit = None, params: _Params = None, options: _Options = None,
-) -> str:
+) -> CallToolResult:
     args = {"context": context, "workflow": workflow, "workflowId": workflowId, "signal": signal, "limit": limit,
             "params": params, "options": options}
     try:
@@ -58,12 +70,12 @@ async def orchestrator(
                                        error_key="missing:action")
         result = await actions.dispatch(Path.cwd(), action, args, lambda event: None, detach=True)
     except LauncherError as exc:
-        return json.dumps(exc.envelope())
+        return _reply(exc.envelope(), error=True)
     except Exception as exc:  # a bug: still the envelope, never the SDK's bare error text
         _log.exception("orchestrator %r failed", action)
-        return json.dumps({"ok": False, "error_key": "internal", "observations": f"{type(exc).__name__}: {exc}",
-                           "usage": "this is a launcher bug; the server log has the traceback"})
-    return json.dumps({"ok": True, "action": action, "result": result}, default=str)
+        return _reply({"ok": False, "error_key": "internal", "observations": f"{type(exc).__name__}: {exc}",
+                       "usage": "this is a launcher bug; the server log has the traceback"}, error=True)
+    return _reply({"ok": True, "action": action, "result": result}, error=False)
 
 
 def serve() -> None:

@@ -255,9 +255,13 @@ def resume_cmd(
 
 
 @workflow_app.command("cancel")
-def cancel_cmd(workflow_id: WidArg, json_mode: JsonOpt = False) -> None:
-    """Cancel a workflow (what earlier phases landed stays)."""
-    data = actions.view(call(lambda: engine.cancel(Path.cwd(), workflow_id), json_mode=json_mode))
+def cancel_cmd(workflow_id: WidArg, json_mode: JsonOpt = False,
+               force: Annotated[bool, typer.Option(
+                   "--force", help="Also delete branches and refs holding agents' commits the target "
+                                   "does not reach (kept and named otherwise, as `launcher clean` does).")] = False,
+               ) -> None:
+    """Cancel a workflow (what earlier phases landed stays; unlanded agent commits are kept)."""
+    data = actions.view(call(lambda: engine.cancel(Path.cwd(), workflow_id, force=force), json_mode=json_mode))
     _print(data, json_mode, _state_text(data))
 
 

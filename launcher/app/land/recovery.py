@@ -170,7 +170,10 @@ async def finish_earlier_landings(repo: GitRepo, config: RepoConfig, *, this_run
     return notes
 
 
-async def _finish_landing_of(repo: GitRepo, config: RepoConfig, journal: Journal, claim: Claim) -> str | None:
+async def recover_claimed_landing(repo: GitRepo, config: RepoConfig, journal: Journal,
+                                  claim: Claim) -> tuple[bool, str] | None:
+    """`recover_landing` for a run this process has claimed but does not drive (no RunContext
+    of its own): another run's launcher, or `launcher workflow cancel` ending a phase's run."""
     run_id = claim.run_id
     run = journal.run(run_id)
     config = config_of_run(run.settings, repo.root)[0] if "config" in run.settings else config
@@ -180,7 +183,13 @@ async def _finish_landing_of(repo: GitRepo, config: RepoConfig, journal: Journal
         worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
         emit=lambda _event: None, merge=bool(run.settings.get("merge", True)),
     )
-    recovered = await recover_landing(ctx)
+    return await recover_landing(ctx)
+
+
+async def _finish_landing_of(repo: GitRepo, config: RepoConfig, journal: Journal, claim: Claim) -> str | None:
+    run_id = claim.run_id
+    run = journal.run(run_id)
+    recovered = await recover_claimed_landing(repo, config, journal, claim)
     if recovered is None:  # nothing of it moved: nothing is half-done
         return None
     record = journal.landing(run_id)

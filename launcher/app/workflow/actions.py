@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from launcher import detached, process_identity
-from launcher.app.context import EventSink
+from launcher.app.context import EventSink, state_dir
 from launcher.app.workflow import engine, planner, routing
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import UsageProblem
+from launcher.git import worktrees
 from launcher.models.workflow import WorkflowState, WorkflowStatus
 
 ACTIONS = ("workflows", "workflow", "analyze", "suggest", "recommend", "plan", "start", "status", "next",
@@ -55,6 +56,37 @@ def check_args(args: dict[str, Any]) -> dict[str, Any]:
             raise UsageProblem(f"params.{key} must be text, not {type(value).__name__}",
                                fix="pass each parameter as a string", error_key="usage:params")
     return out
+
+
+# The options each action takes, and their JSON types: anything else is refused, never read as
+# its truthiness ("false" is a non-empty string) nor silently ignored (a misspelt key).
+_BOOL, _PATH, _ANY = "true or false", "a file path", "any"
+OPTIONS: dict[str, dict[str, str]] = {
+    "plan": {"write": _PATH, "overwrite": _BOOL},
+    "list": {"all": _BOOL},
+    "start": {"scripts": _ANY},
+    "next": {"skip": _BOOL},
+    "resume": {"retry_failed": _BOOL},
+    "cancel": {"force": _BOOL},
+}
+
+
+def check_options(action: str, options: dict[str, Any]) -> None:
+    """Refuse (usage:options) an option the action does not take, and a boolean option that is
+    not a JSON boolean."""
+    known = OPTIONS.get(action, {})
+    for key, value in options.items():
+        kind = known.get(key)
+        if kind is None:
+            takes = f"its options are: {', '.join(known)}" if known else "it takes no options"
+            raise UsageProblem(f"not an option of action {action!r} ({takes})",
+                               where=f"options.{key}",
+                               fix=f"drop options.{key}" + (f", or use one of: {', '.join(known)}" if known else ""),
+                               error_key="usage:options")
+        if kind == _BOOL and not isinstance(value, bool):
+            raise UsageProblem(f"must be true or false (a JSON boolean), not {value!r}",
+                               where=f"options.{key}", fix=f"pass {key}: true or {key}: false, without quotes",
+                               error_key="usage:options")
 
 
 def _refuse_invalid_text(where: str, value: Any) -> None:
@@ -144,6 +176,11 @@ def plan_target(session: WorkflowSession, cwd: Path, write: Path, *, overwrite: 
         raise UsageProblem(f"the plan would be written outside the repository ({root})", where=where,
                            fix="write it to a path in the work tree, e.g. --write plan.json",
                            error_key="usage:write")
+    if held := _launcher_state_holding(session, given, target):
+        raise UsageProblem(f"the plan would be written inside the launcher's own state ({held}: its journal, "
+                           "runs' records, workflows' state and worktrees), which is not the work tree's content",
+                           where=where, fix="write it to a path in the work tree, e.g. --write plan.json",
+                           error_key="usage:write")
     if os.path.lexists(target):
         if not overwrite:
             raise UsageProblem("the file exists; the plan does not overwrite it", where=where,
@@ -153,6 +190,17 @@ def plan_target(session: WorkflowSession, cwd: Path, write: Path, *, overwrite: 
             raise UsageProblem("not a regular file; the plan replaces only a regular file", where=where,
                                fix="choose a new file name", error_key="usage:write")
     return target
+
+
+def _launcher_state_holding(session: WorkflowSession, given: Path, target: Path) -> Path | None:
+    """The launcher's state folder (`.launcher/`, the worktree root when it lies in the
+    repository) that holds the plan's path, named as given or with its symlinks resolved."""
+    folders = [state_dir(session.repo), worktrees.default_worktree_root(session.repo, session.config.worktree_root)]
+    for folder in folders:
+        for form in (folder.absolute(), folder.resolve()):
+            if given.absolute().is_relative_to(form) or target.is_relative_to(form):
+                return folder
+    return None
 
 
 def _agent_notes(session: WorkflowSession) -> list[str]:
@@ -224,6 +272,7 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
         raise UsageProblem(f"unknown action {action!r}", fix=f"one of: {', '.join(ACTIONS)}",
                            error_key="usage:action")
     options: dict[str, Any] = args["options"]
+    check_options(action, options)
     wid = args.get("workflowId")
     if action == "workflows":
         return await templates_list(cwd)
@@ -245,14 +294,11 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
             raise UsageProblem(f"the plan's path {said}", where="options.write",
                                fix="pass a file path in the work tree, e.g. \"plan.json\"",
                                error_key="usage:write" if isinstance(write, str) else "usage:options")
-        overwrite = options.get("overwrite", False)
-        if not isinstance(overwrite, bool):
-            raise UsageProblem("options.overwrite must be true or false", where="options.overwrite",
-                               fix="pass true to replace an existing file", error_key="usage:options")
+        overwrite = options.get("overwrite", False)  # a boolean: check_options
         return await make_plan(cwd, _need(args.get("context"), "context", action), args.get("workflow"),
                                Path(write) if write is not None else None, overwrite=overwrite)
     if action == "list":
-        return [view(s) for s in await engine.listing(cwd, everything=bool(options.get("all")))]
+        return [view(s) for s in await engine.listing(cwd, everything=options.get("all", False))]
     if action == "status":
         return view(await engine.status(cwd, wid))
     if action == "start":
@@ -262,13 +308,13 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
         return await _go(cwd, state.id, emit, detach=detach)
     wid = _need(wid, "workflowId", action)
     if action == "next":
-        return await _go(cwd, wid, emit, detach=detach, skip=bool(options.get("skip")))
+        return await _go(cwd, wid, emit, detach=detach, skip=options.get("skip", False))
     if action == "checkpoint":
         return view(await engine.record_checkpoint(cwd, wid, _need(args.get("signal"), "signal", action)))
     if action == "pause":
         return view(await engine.pause(cwd, wid))
     if action == "resume":
-        retry = bool(options.get("retry_failed"))
+        retry = options.get("retry_failed", False)
         if detach:
             session = await WorkflowSession.open(cwd)
             async with session.claim(wid):  # checked and the runner recorded before another may look
@@ -276,10 +322,11 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
                 if engine.resume_runs_a_phase(state, retry_failed=retry):
                     if engine.parked(state):
                         await engine.check_parked_held(session, state)  # refused here, not in the runner
+                    engine.check_step_free(session, state)  # so is a run another launcher drives
                     return view(spawn_runner(session, state, resume=True, retry_failed=retry))
         return view(await engine.resume(cwd, wid, emit, retry_failed=retry))
     if action == "cancel":
-        return view(await engine.cancel(cwd, wid))
+        return view(await engine.cancel(cwd, wid, force=options.get("force", False)))
     raise AssertionError(action)  # every name in ACTIONS is handled above
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 
 from launcher import process, process_identity
+from launcher.app.land import recovery
 from launcher.app.report import build_report
 from launcher.app.workflow import artifacts, phase_run
 from launcher.app.workflow import parked as parked_work
@@ -27,14 +28,16 @@ from launcher.errors import RunNotFound
 from launcher.models.states import RunStatus, TaskState
 from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
 from launcher.store.journal import RunRow
-from launcher.store.run_claim import RunBusy
+from launcher.store.run_claim import Claim, RunBusy
 
 
-async def cancel_workflow(cwd: Path, workflow_id: str) -> WorkflowState:
+async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -> WorkflowState:
     """Stop the runner (and wait until it is gone), end the unfinished phase's run so nothing of
     it lands (`launcher resume` of it lands nothing), and remove its worktrees and branches: only
-    what earlier phases landed stays. Holds the claim lock throughout, so no `next`/`resume`
-    starts a runner while the workflow is being cancelled."""
+    what earlier phases landed stays. As `launcher clean` does, a branch or ref holding agents'
+    commits the target does not reach (approved or parked work, a failed task's commits, an
+    earlier attempt) is kept and named unless `force`. Holds the claim lock throughout, so no
+    `next`/`resume` starts a runner while the workflow is being cancelled."""
     session = await WorkflowSession.open(cwd)
     if session.load(workflow_id).status.is_final:
         raise refusal(session.load(workflow_id), "it has already ended", "nothing to do")
@@ -59,10 +62,12 @@ async def cancel_workflow(cwd: Path, workflow_id: str) -> WorkflowState:
             removed: list[str] = []
             said: list[str] = []
             for row in ended:
-                outcome = await _end_run(session, state, str(row.run_id))
+                outcome = await _end_run(session, state, str(row.run_id), force=force)
                 removed += outcome.removed
                 said.append(_credit(session, state, row, outcome))
             credited = {row.id: row for row in ended}
+            kept = [line for line in removed if line.startswith("kept ")]
+            gone = [line for line in removed if not line.startswith("kept ")]
 
             def end(now: WorkflowState) -> None:
                 now.phases = [credited.get(row.id, row) for row in now.phases]
@@ -74,7 +79,9 @@ async def cancel_workflow(cwd: Path, workflow_id: str) -> WorkflowState:
                 now.options.pop("parked", None)
                 now.message = "cancelled by the operator; what earlier phases landed stays"
                 if said:
-                    now.message += "; " + "; ".join(said) + f"; {len(removed)} worktree(s)/branch(es) removed"
+                    now.message += "; " + "; ".join(said) + f"; {len(gone)} worktree(s)/branch(es) removed"
+                if kept:
+                    now.message += "; " + "; ".join(kept)
 
             state = session.update(workflow_id, end)
         log = session.folder(state.id) / RUNNER_LOG
@@ -109,9 +116,11 @@ class _Ended:
     landed: list[str] = field(default_factory=list)  # its tasks already merged onto the target
     removed: list[str] = field(default_factory=list)
     driven_elsewhere: bool = False  # another live launcher drives it; left alone
+    landing: str | None = None  # what finishing the landing the stopped runner left half-done said
+    landing_unfinished: bool = False  # that landing could not be finished here: the run is left to resume
 
 
-async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) -> _Ended:
+async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str, *, force: bool) -> _Ended:
     """A cancelled phase's run. A run that already succeeded (its work is on the target) is left
     as it is; otherwise its unfinished (and approved, unlanded) tasks are cancelled, the run
     failed, leftover processes killed, worktrees and branches removed. Tasks that had already
@@ -133,19 +142,53 @@ async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str) 
             run = journal.run(run_id)  # the operator merged its parked work: it landed
             ended.status = run.status
             ended.landed = [t.task_id for t in journal.tasks(run_id) if t.merged]
-        await _end_claimed_run(session, state, run, ended)
+        await _finish_landing(session, claim, ended)
+        if ended.landing_unfinished:
+            return ended  # its target holds work the main work tree lacks: never cleaned under it
+        await _end_claimed_run(session, state, run, ended, force=force)
     finally:
         journal.release_run(claim)
     return ended
 
 
-async def _end_claimed_run(session: WorkflowSession, state: WorkflowState, run: RunRow, ended: _Ended) -> None:
+async def _finish_landing(session: WorkflowSession, claim: Claim, ended: _Ended) -> None:
+    """Finish the landing the stopped runner left half-done (killed, or stopped by this cancel,
+    after its target ref moved), as `launcher resume` would: the target already holds the phase's
+    merge, so its tasks are recorded as merged and the main work tree is brought forward, never
+    left behind the target with staged changes that undo the landing. A run all of whose tasks
+    landed so has succeeded. When the landing cannot be finished here, the run is left
+    interrupted, its trees kept, and the message says what to run."""
+    journal, run_id = session.journal(), claim.run_id
+    record = journal.landing(run_id)
+    if record is None or record["done"]:
+        return
+    recovered = await recovery.recover_claimed_landing(session.repo, session.config, journal, claim)
+    tasks = journal.tasks(run_id)
+    ended.landed = [t.task_id for t in tasks if t.merged]
+    if recovered is None:  # nothing of it had moved: nothing lands
+        return
+    ended.landing = recovered[1]
+    record = journal.landing(run_id)
+    run = journal.run(run_id)
+    if record is not None and not record["done"]:
+        ended.landing_unfinished = True
+        journal.set_run(run_id, status=RunStatus.INTERRUPTED,
+                        message=f"{recovered[1]}; `launcher resume {run_id}` settles the rest of the run")
+        return
+    if tasks and all(t.merged for t in tasks):
+        journal.set_run(run_id, status=RunStatus.SUCCEEDED,
+                        message=f"landed on {run.target}: {recovered[1]} (finished by `launcher workflow cancel`)")
+        ended.status = RunStatus.SUCCEEDED
+
+
+async def _end_claimed_run(session: WorkflowSession, state: WorkflowState, run: RunRow, ended: _Ended, *,
+                           force: bool) -> None:
     from launcher.app import clean
     from launcher.engine.orphans import reap_journaled
 
     journal, run_id = session.journal(), run.id
     reap_journaled(journal, run_id, set())
-    if run.status is RunStatus.SUCCEEDED:  # it landed: nothing to end, only its merged trees to remove
+    if ended.status is RunStatus.SUCCEEDED:  # it landed: nothing to end, only its merged trees to remove
         ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=False)
         return
     note = f"cancelled with workflow {state.id}"
@@ -158,7 +201,8 @@ async def _end_claimed_run(session: WorkflowSession, state: WorkflowState, run: 
     else:
         message = f"{note} (`launcher workflow cancel`): nothing of this run lands"
     journal.set_run(run_id, status=RunStatus.FAILED, message=message)
-    ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=True)
+    # agents' commits the target does not reach are kept (and named) unless --force: DESIGN 14
+    ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=force)
 
 
 def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, ended: _Ended) -> str:
@@ -167,10 +211,16 @@ def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, end
         return f"the run {ended.run_id} of phase {row.id} is still driven by another launcher and was left to it"
     if ended.status is None:
         return f"phase {row.id}'s run {ended.run_id} was never recorded (nothing of it lands)"
-    report = build_report(session.journal(), ended.run_id, session.repo.root)
-    phase = _template_phase(session, state, row.id)
-    row.tasks = phase_run.task_rows(report, phase) if phase is not None else row.tasks
-    row.notes = phase_run.phase_notes(report, phase) if phase is not None else row.notes
+    if ended.landing_unfinished:
+        _record_tasks(session, state, row, ended)
+        row.status, row.finished_at = PhaseStatus.FAILED, time.time()
+        row.error = (f"cancelled while run {ended.run_id} was landing; {', '.join(ended.landed) or 'its work'} "
+                     f"reached {state.target} but the landing could not be finished: {ended.landing}")
+        return (f"phase {row.id}'s run {ended.run_id} was landing: {', '.join(ended.landed) or 'its work'} "
+                f"reached {state.target}, but the landing could not be finished ({ended.landing}); the run "
+                f"is kept: `launcher resume {ended.run_id}` finishes it")
+    landing = f" (its half-done landing was finished: {ended.landing})" if ended.landing else ""
+    phase = _record_tasks(session, state, row, ended)
     row.finished_at = time.time()
     if ended.status is RunStatus.SUCCEEDED:
         row.status, row.error = PhaseStatus.SUCCEEDED, None
@@ -178,16 +228,26 @@ def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, end
             artifacts.clear_error(session.folder(state.id), phase)
             row.artifacts = [a for a in row.artifacts if a != artifacts.error_path(phase)]
         return (f"phase {row.id} had already landed on {state.target} (run {ended.run_id} succeeded: "
-                f"{', '.join(ended.landed) or 'its tasks'}); it stays, recorded as succeeded, without its artifacts")
+                f"{', '.join(ended.landed) or 'its tasks'}){landing}; it stays, recorded as succeeded, "
+                "without its artifacts")
     if ended.landed:
         row.status = PhaseStatus.FAILED
         row.error = (f"cancelled after {', '.join(ended.landed)} of run {ended.run_id} had landed on "
                      f"{state.target}; the rest was ended")
         return (f"phase {row.id}'s run {ended.run_id} was ended: {', '.join(ended.landed)} had already landed on "
-                f"{state.target} and stay(s); the rest does not land")
+                f"{state.target} and stay(s){landing}; the rest does not land")
     if row.status is PhaseStatus.RUNNING:
         row.status, row.error = PhaseStatus.FAILED, "cancelled"
     return f"the run {ended.run_id} of phase {row.id} was ended (nothing of it lands)"
+
+
+def _record_tasks(session: WorkflowSession, state: WorkflowState, row: PhaseState, ended: _Ended) -> Phase | None:
+    """The phase row's tasks and notes as the run's report has them now."""
+    report = build_report(session.journal(), ended.run_id, session.repo.root)
+    phase = _template_phase(session, state, row.id)
+    row.tasks = phase_run.task_rows(report, phase) if phase is not None else row.tasks
+    row.notes = phase_run.phase_notes(report, phase) if phase is not None else row.notes
+    return phase
 
 
 def _template_phase(session: WorkflowSession, state: WorkflowState, phase_id: str) -> Phase | None:

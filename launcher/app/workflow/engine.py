@@ -300,6 +300,23 @@ def resume_runs_a_phase(state: WorkflowState, *, retry_failed: bool = False) -> 
     raise refusal(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
 
 
+def check_step_free(session: WorkflowSession, state: WorkflowState) -> None:
+    """Raise RunBusy, changing nothing, while another live launcher (a `launcher resume RUN`)
+    drives the run that `resume` would continue: a detached runner would be refused the same way
+    (`phase_run.begin_step`) after its caller had been told the phase runs."""
+    if _interrupted(state):
+        step = running_step(session, state)
+    elif state.status is WorkflowStatus.PAUSED and state.paused_on and not parked(state):
+        step = phase_run.next_step(session, state)
+        if phase_run.produced_nothing(state, step):
+            return  # a new run starts
+    else:
+        return
+    run_id = state.phase(step[0].id).run_id
+    if run_id is not None:
+        session.journal().check_free(run_id, f"workflow resume {state.id}")
+
+
 async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: bool = False,
                  spawned: bool = False) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
@@ -372,10 +389,11 @@ def running_step(session: WorkflowSession, state: WorkflowState) -> list[Any]:
     return phase_run.next_step(session, state)
 
 
-async def cancel(cwd: Path, workflow_id: str) -> WorkflowState:
-    """Stop the runner and end the unfinished phase's run (app/workflow/cancel.py)."""
+async def cancel(cwd: Path, workflow_id: str, *, force: bool = False) -> WorkflowState:
+    """Stop the runner and end the unfinished phase's run (app/workflow/cancel.py); agents'
+    commits the target does not reach are kept unless `force`."""
     from launcher.app.workflow.cancel import cancel_workflow  # it builds on this module
-    return await cancel_workflow(cwd, workflow_id)
+    return await cancel_workflow(cwd, workflow_id, force=force)
 
 
 async def status(cwd: Path, workflow_id: str | None) -> WorkflowState:
