@@ -5,7 +5,8 @@ Everything is checked before anything moves: each manifest's every field
 plan digest; that all come from the same plan and base; that every shard of the split is there
 and accounts for each of its tasks (exported, or listed as not exported); each bundle's
 checksum, `git bundle verify`, and that it holds each task's branch at the manifest's head; that
-the target is a local branch here. Another run's landing left half-done is finished first. A
+the target is a local branch here, not behind the remote branch it tracks (`land.trusted`).
+Another run's landing left half-done is finished first. A
 task already on the target (its landing commit's `Launcher-Origin` trailer, from an earlier land
 of the same export) is reported merged and not landed again. Then the bundles are fetched into
 their branches (a fetch that fails, or a task's start commit still missing, deletes what this
@@ -32,6 +33,7 @@ from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.land.origin import landed_origins, origin_of
 from launcher.app.land.recovery import finish_earlier_landings
+from launcher.app.land.trusted import check_target_current
 from launcher.app.land.unfinished import land_continues
 from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment
@@ -365,6 +367,7 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
     plan = whole_plan(exports)
     check_complete(exports, plan)
     await _check_target(repo, exports[0][1]["target"], [d for d, _ in exports])
+    await check_target_current(repo, exports[0][1]["target"])
     if not await _is_commit(repo, exports[0][1]["base_sha"]):
         raise _bad(exports[0][0], f"its base commit {exports[0][1]['base_sha'][:12]} is not in this "
                                   "repository", fix="land in a clone of the repository the shards ran in, "
