@@ -269,11 +269,16 @@ def test_a_rerun_of_the_land_job_lands_onto_the_targets_current_tip_and_lands_no
     assert git(rerun, "rev-parse", "main").strip() == workflow_commit  # nothing landed
     assert git(rerun, "branch", "--list", "launcher/*") == ""
 
-    # The shipped workflow's land job first checks the target out at its current tip.
+    # The shipped workflow's land job first checks the target out at its current tip (keeping
+    # the plan file as the shard jobs ran it, for --plan).
+    (rerun / "plan.json").write_text(json.dumps({"task": ALPHA_DELTA}))
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
     step = subprocess.run(["bash", "-e", "-c", _workflow_step("Check out the target branch at its current tip")],
-                          cwd=rerun, env={**_git_env(), "TARGET": "main"}, capture_output=True, text=True)
+                          cwd=rerun, env={**_git_env(), "TARGET": "main", "PLAN": "plan.json",
+                                          "RUNNER_TEMP": str(runner_temp)}, capture_output=True, text=True)
     assert step.returncode == 0, step.stderr
-    relanded = _land(rerun, exports, "--json")
+    relanded = _land(rerun, exports, "--json", "--plan", str(runner_temp / "shards-plan" / "plan.json"))
 
     assert relanded.returncode == 0, relanded.stdout + relanded.stderr
     assert all(state == "merged" and message.startswith("already landed on main by ")
