@@ -7,7 +7,8 @@
   the main work tree, it (or a new `run`) first finishes that landing: the work tree is never
   left behind its target with the landed files staged as deleted;
 - a target branch the clone has only as a remote-tracking branch is refused up front, saying
-  how to create it.
+  how to create it; one behind its remote-tracking branch (a CI re-run's checkout of the
+  workflow's original commit) is refused too, and the shipped workflow checks out the tip.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,10 @@ def _shard_exports(base: Path, plan: dict[str, Any], *, branch: str | None = Non
         assert (out / MANIFEST).exists(), done.stdout + done.stderr
         exports.append(out)
     return remote, exports
+
+
+def _git_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
 
 def _land(final: Path, exports: list[Path], *extra: str, env: dict[str, str] | None = None) -> Any:
@@ -233,3 +239,48 @@ def test_a_target_the_final_clone_has_only_as_a_remote_branch_is_refused_up_fron
     landed = _land(final, exports, "--quiet")
     assert landed.returncode == 0, landed.stdout + landed.stderr
     assert git(final, "show", "release:alpha.txt") == "a\n"
+
+
+def _workflow_step(name: str) -> str:
+    import yaml
+
+    workflow = yaml.safe_load((Path(__file__).resolve().parent.parent / "docs" / "github-actions-run.yml").read_text())
+    steps = workflow["jobs"]["land"]["steps"]
+    return str(next(step["run"] for step in steps if step.get("name") == name))
+
+
+def test_a_rerun_of_the_land_job_lands_onto_the_targets_current_tip_and_lands_nothing_twice(
+        tmp_path: Path) -> None:
+    remote, exports = _shard_exports(tmp_path, {"task": ALPHA_DELTA})
+    workflow_commit = git(remote, "rev-parse", "main").strip()
+    first = _clone(remote, tmp_path / "final")
+    assert _land(first, exports, "--quiet").returncode == 0
+    git(first, "push", "-q", "origin", "main")
+    # GitHub's "Re-run jobs": the job keeps the workflow's commit, and actions/checkout puts the
+    # branch there although it has moved since (the push above).
+    rerun = _clone(remote, tmp_path / "rerun")
+    git(rerun, "checkout", "-q", "-B", "main", workflow_commit)
+
+    refused = _land(rerun, exports)
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "branch 'main', which the exports land into, is behind origin/main (" in refused.stderr
+    assert "git checkout -B main origin/main" in refused.stderr
+    assert git(rerun, "rev-parse", "main").strip() == workflow_commit  # nothing landed
+    assert git(rerun, "branch", "--list", "launcher/*") == ""
+
+    # The shipped workflow's land job first checks the target out at its current tip (keeping
+    # the plan file as the shard jobs ran it, for --plan).
+    (rerun / "plan.json").write_text(json.dumps({"task": ALPHA_DELTA}))
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    step = subprocess.run(["bash", "-e", "-c", _workflow_step("Check out the target branch at its current tip")],
+                          cwd=rerun, env={**_git_env(), "TARGET": "main", "PLAN": "plan.json",
+                                          "RUNNER_TEMP": str(runner_temp)}, capture_output=True, text=True)
+    assert step.returncode == 0, step.stderr
+    relanded = _land(rerun, exports, "--json", "--plan", str(runner_temp / "shards-plan" / "plan.json"))
+
+    assert relanded.returncode == 0, relanded.stdout + relanded.stderr
+    assert all(state == "merged" and message.startswith("already landed on main by ")
+               for state, message in _tasks(relanded.stdout).values()), relanded.stdout
+    assert git(rerun, "rev-parse", "main") == git(remote, "rev-parse", "main")  # the push has nothing to send

@@ -38,3 +38,17 @@ def test_the_users_quote_and_prefix_settings_do_not_change_the_names(repo: Path)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "marker")
     assert _markers(repo, tip, git(repo, "rev-parse", "HEAD").strip()) == ["dir with space/ça.py:1"]
+
+
+def test_markers_are_as_long_as_the_paths_conflict_marker_size(repo: Path) -> None:
+    (repo / ".gitattributes").write_text("*.md conflict-marker-size=10\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "long markers for Markdown")
+    tip = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "doc.md").write_text("<<<<<<<<<< HEAD\nx\n==========\ny\n>>>>>>>>>>\n")
+    # in a file of the default size, a longer run of `<` is text, as it is to git
+    (repo / "notes.txt").write_text("<<<<<<<<<< not a marker here\n<<<<<<< HEAD\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "markers")
+    found = _markers(repo, tip, git(repo, "rev-parse", "HEAD").strip())
+    assert found == ["doc.md:1", "doc.md:5", "notes.txt:2"]

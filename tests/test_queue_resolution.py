@@ -173,3 +173,51 @@ def test_land_from_gives_a_conflict_between_shards_its_resolution_round(tmp_path
     assert report["queue"]["returned"] == ["beta"] and landed.returncode == 0
     assert (final / "shared.txt").read_text() == "line1\nline2 by alpha and beta\nline3\n"
     assert git(final, "status", "--porcelain") == ""
+
+
+def _with_long_markers(repo: Path) -> None:
+    """doc.md gets 10-character conflict markers, as Markdown files whose `=======` underlines
+    would read as markers often set."""
+    (repo / ".gitattributes").write_text("doc.md conflict-marker-size=10\n")
+    (repo / "doc.md").write_text("title\nbase line\nend\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "doc.md with long conflict markers")
+
+
+def _doc_conflict(second_round: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
+    seen = tmp_path / "seen.md"
+    return [
+        {"id": "one", "script": [{"replace": "doc.md", "old": "base line", "new": "ONE"}]},
+        {"id": "two", "script": [{"replace": "doc.md", "old": "base line", "new": "TWO", "rounds": [1]},
+                                 {"run": ["sh", "-c", f"cp doc.md {seen}"], "rounds": [2]},
+                                 second_round]},
+    ]
+
+
+def test_a_text_conflict_under_a_longer_conflict_marker_size_keeps_gits_markers(
+        repo: Path, tmp_path: Path) -> None:
+    _with_long_markers(repo)
+    resolve = _write("doc.md", "title\nONE and TWO\nend\n", rounds=[2])
+
+    report = run_plan(repo, _doc_conflict(resolve, tmp_path), on_conflict="agent")
+
+    # The round got git's own markers with both sides' lines, not a note calling it binary.
+    seen = (tmp_path / "seen.md").read_text()
+    assert seen.startswith("title\n<<<<<<<<<< ") and "\nTWO\n==========\nONE\n>>>>>>>>>> " in seen, seen
+    feedback = (Path(report.artifacts) / "two" / "grading" / "1-feedback.md").read_text()
+    assert "`doc.md`: changed on both sides; committed with git's conflict markers in it" in feedback
+    assert "binary" not in feedback
+    assert [t.state for t in report.tasks] == ["merged", "merged"], [t.message for t in report.tasks]
+    assert git(repo, "show", "main:doc.md") == "title\nONE and TWO\nend\n"
+
+
+def test_longer_conflict_markers_left_in_such_a_file_are_refused_at_landing(
+        repo: Path, tmp_path: Path) -> None:
+    _with_long_markers(repo)
+    leave = {"run": ["sh", "-c", "echo '# looked at it' >> doc.md"], "rounds": [2]}
+
+    report = run_plan(repo, _doc_conflict(leave, tmp_path), on_conflict="agent", iteration_cap=2)
+
+    two = task(report, "two")
+    assert two.state == "failed" and "adds conflict markers at doc.md:2, doc.md:6" in two.message, two.message
+    assert git(repo, "show", "main:doc.md") == "title\nONE\nend\n"

@@ -227,6 +227,21 @@ def test_the_shipped_github_actions_workflow_parses_and_runs_shards_then_lands()
     installs = [[step["run"] for step in job["steps"] if step.get("name") == "Install the agent CLIs"]
                 for job in (shard_job, land_job)]
     assert installs[0] and installs[0] == installs[1]
+    # The land job lands onto the target's current tip (a re-run keeps the workflow's commit),
+    # after the checkout and before the land.
+    names = [step.get("name", step.get("uses", "")) for step in land_job["steps"]]
+    tip = names.index("Check out the target branch at its current tip")
+    assert names.index("actions/checkout@v4") < tip < names.index("Land every shard's approved work")
+    assert 'git checkout -B "$TARGET" "origin/$TARGET"' in land_job["steps"][tip]["run"]
+    assert workflow["env"]["TARGET"] == "${{ github.ref_name }}"
+    # The land checks the exports' plan against the plan file the shard jobs ran (kept from the
+    # workflow's commit before the target was checked out), not against the exports' own copy.
+    assert 'cp "$PLAN" "$RUNNER_TEMP/shards-plan/"' in land_job["steps"][tip]["run"]
+    assert '--plan "$RUNNER_TEMP/shards-plan/$(basename "$PLAN")"' in land_script
+    # A shard job that did not succeed fails the workflow, whatever its export says of its tasks.
+    last = land_job["steps"][-1]
+    assert last["if"] == "${{ !cancelled() && needs.shard.result != 'success' }}"
+    assert last["run"].rstrip().endswith("exit 1")
 
 
 def test_a_clone_that_ran_a_shard_can_land_it_and_its_worktree_is_cleaned(repo: Path, tmp_path: Path) -> None:

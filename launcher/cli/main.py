@@ -206,15 +206,22 @@ def land(
     run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
     from_dirs: Annotated[list[Path] | None, typer.Option(
         "--from", help="An export of `run --shard I/N --no-merge --export DIR` (repeatable).")] = None,
+    plan_file: Annotated[Path | None, typer.Option(
+        "--plan", help="With --from: the plan file the shard jobs ran; exports whose plan differs are "
+                       "refused (without it, an export's plan digest only detects damage).")] = None,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Land a run's approved tasks now (e.g. after --no-merge), through the same guard as a run."""
     view = _view(json_mode, quiet)
+    if plan_file is not None and not from_dirs:
+        _fail_usage("--plan goes with --from (the plan the exports' shard jobs ran)",
+                    "launcher land --from out-1 --from out-2 --plan plan.toml", json_mode)
     if from_dirs:
         if run_id:
             _fail_usage("give a run id or --from, not both", "launcher land --from out-1 --from out-2", json_mode)
-        report = _run_with_view(view, [], lambda: land_from_app.land_from(Path.cwd(), from_dirs, view.handle),
+        report = _run_with_view(view, [], lambda: land_from_app.land_from(Path.cwd(), from_dirs, view.handle,
+                                                                          plan_file),
                                 json_mode, continues=_land_continues)
         _finish(report, json_mode=json_mode, quiet=quiet)
         return

@@ -1,15 +1,49 @@
 """Conflict markers a branch would land: an unresolved `<<<<<<< ` or `>>>>>>> ` line that the
 branch adds to a text file refuses its landing (a resolution round that left one is not done).
 
+A marker is as long as git makes it for that path: 7 characters, or the path's
+`conflict-marker-size` attribute (Markdown and reST files often set a longer one, since their
+text has `=======` underlines). Both lengths count, so neither git's markers nor a conflict
+note's (always 7) slip through.
+
 Only lines the branch adds count (binary files have no lines in a diff), so a file that
 already held such a line at the fork, a test fixture say, does not block anything.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from launcher.git.repo import GitRepo
 
-_MARKERS = ("<<<<<<< ", ">>>>>>> ")
+DEFAULT_SIZE = 7
+_ATTR_BATCH = 200  # paths per `git check-attr` (argv stays far below any limit)
+
+
+async def marker_sizes(repo: GitRepo, paths: list[str], cwd: Path | None = None) -> dict[str, int]:
+    """path -> the length of the conflict markers git writes there: the `conflict-marker-size`
+    attribute as `git check-attr` sees it from `cwd` (a worktree; the repository's checkout by
+    default), else 7, as git itself reads it (a value that is not a positive number is 7)."""
+    sizes = dict.fromkeys(paths, DEFAULT_SIZE)
+    for start in range(0, len(paths), _ATTR_BATCH):
+        batch = paths[start:start + _ATTR_BATCH]
+        listed = await repo.git("check-attr", "-z", "conflict-marker-size", "--",
+                                *batch, cwd=cwd, check=False)
+        if not listed.ok:
+            continue  # a bare repository, say: git's default is all it would use
+        fields = listed.out.split("\0")
+        for index in range(0, len(fields) - 2, 3):
+            path, value = fields[index], fields[index + 2]
+            digits = value[:len(value) - len(value.lstrip("0123456789"))]
+            if path in sizes and digits and int(digits) > 0:
+                sizes[path] = int(digits)
+    return sizes
+
+
+def is_marker(line: str, size: int) -> bool:
+    """Whether `line` (without its newline) opens or closes a conflict of `size`-character
+    markers: exactly `size` `<` or `>`, then a space (and the side's name) or nothing."""
+    return any(line.startswith(char * size) and (len(line) == size or line[size] == " ") for char in "<>")
 
 
 def header_path(raw: str) -> str:
@@ -29,7 +63,9 @@ async def added_markers(repo: GitRepo, tip: str, head: str, limit: int = 10) -> 
     diff = await repo.git(*options, f"{tip}...{head}", check=False)
     if not diff.ok:  # no common ancestor: everything head has is what it adds
         diff = await repo.git(*options, tip, head, check=False)
-    found: list[str] = []
+    # Lines that could be markers (they start with `<` or `>`), judged once each path's marker
+    # size is known: most diffs have none, and then no attribute is looked up.
+    suspects: list[tuple[str, int, str]] = []
     path, line, in_header = "", 0, False
     for text in diff.out.splitlines():
         if text.startswith("diff --git "):
@@ -42,9 +78,12 @@ async def added_markers(repo: GitRepo, tip: str, head: str, limit: int = 10) -> 
             added = text.split(" ")[2]
             line = int(added[1:].split(",")[0])
         elif not in_header and text.startswith("+"):
-            if text[1:].startswith(_MARKERS) or text[1:].rstrip("\n") in ("<<<<<<<", ">>>>>>>"):
-                found.append(f"{path}:{line}")
-                if len(found) >= limit:
-                    break
+            if text[1:2] in ("<", ">"):
+                suspects.append((path, line, text[1:].rstrip("\n")))
             line += 1
-    return found
+    if not suspects:
+        return []
+    sizes = await marker_sizes(repo, sorted({suspect[0] for suspect in suspects}))
+    found = [f"{path}:{line}" for path, line, text in suspects
+             if is_marker(text, DEFAULT_SIZE) or is_marker(text, sizes[path])]
+    return found[:limit]

@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from launcher.errors import GitFailed
-from launcher.git import commits
+from launcher.git import commits, markers
 from launcher.git.repo import GitRepo
-
-_MARKER = b"<<<<<<< "
 
 
 @dataclass
@@ -99,17 +97,30 @@ async def unmerged(repo: GitRepo, worktree: Path) -> dict[str, dict[int, str]]:
     return found
 
 
-def _mark(worktree: Path, path: str, stages: dict[int, str], target: str) -> Conflict:
-    """How a conflicted path is left: git's markers, else a conflict note where a regular file
-    (or nothing) is, else as git left it (a directory, a symlink, a submodule)."""
+def _has_markers(content: bytes, size: int) -> bool:
+    """Whether git wrote conflict markers of `size` characters (the path's
+    `conflict-marker-size`, 7 by default) into `content`."""
+    marker = b"<" * size + b" "
+    at = content.find(marker)
+    while at != -1:
+        # exactly `size`: a line that starts there, not a longer run of `<` ending there
+        if at == 0 or content[at - 1:at] == b"\n":
+            return True
+        at = content.find(marker, at + 1)
+    return False
+
+
+def _mark(worktree: Path, path: str, stages: dict[int, str], target: str, size: int) -> Conflict:
+    """How a conflicted path is left: git's markers (`size` characters long), else a conflict
+    note where a regular file (or nothing) is, else as git left it (a directory, a symlink, a
+    submodule)."""
     conflict = Conflict(path, stages.get(1), stages.get(2), stages.get(3), "as is")
     file = worktree / path
     gitlink = any(entry.split()[0] == "160000" for entry in stages.values())
     if gitlink or file.is_symlink() or file.is_dir() or not file.parent.is_dir():
         return conflict
     if file.is_file():
-        content = file.read_bytes()
-        if content.startswith(_MARKER) or b"\n" + _MARKER in content:
+        if _has_markers(file.read_bytes(), size):
             conflict.left = "markers"
             return conflict
     elif file.exists():
@@ -132,7 +143,8 @@ async def merge_for_resolution(repo: GitRepo, worktree: Path, tip: str, target: 
     if not merged.ok and not stages:
         raise GitFailed(f"`git merge {tip[:12]}` failed in {worktree}: {(merged.err or merged.out).strip()}",
                         where=str(worktree), fix="look at the worktree; the task's branch is unchanged")
-    conflicts = [_mark(worktree, path, stages[path], target) for path in sorted(stages)]
+    sizes = await markers.marker_sizes(repo, sorted(stages), cwd=worktree)
+    conflicts = [_mark(worktree, path, stages[path], target, sizes[path]) for path in sorted(stages)]
     await commits.commit_pending(repo, worktree, message, trailers)
     return await commits.head_of(repo, worktree), conflicts
 

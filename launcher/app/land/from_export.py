@@ -5,7 +5,8 @@ Everything is checked before anything moves: each manifest's every field
 plan digest; that all come from the same plan and base; that every shard of the split is there
 and accounts for each of its tasks (exported, or listed as not exported); each bundle's
 checksum, `git bundle verify`, and that it holds each task's branch at the manifest's head; that
-the target is a local branch here. Another run's landing left half-done is finished first. A
+the target is a local branch here, not behind the remote branch it tracks (`land.trusted`).
+Another run's landing left half-done is finished first. A
 task already on the target (its landing commit's `Launcher-Origin` trailer, from an earlier land
 of the same export) is reported merged and not landed again. Then the bundles are fetched into
 their branches (a fetch that fails, or a task's start commit still missing, deletes what this
@@ -32,6 +33,7 @@ from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.land.origin import landed_origins, origin_of
 from launcher.app.land.recovery import finish_earlier_landings
+from launcher.app.land.trusted import check_plan_given, check_target_current
 from launcher.app.land.unfinished import land_continues
 from launcher.app.report import build_report, run_message, run_status
 from launcher.app.run import containment
@@ -189,16 +191,19 @@ def check_complete(exports: list[tuple[Path, dict[str, Any]]], plan: Plan) -> No
             raise _bad(directory, f"task {both[0]!r} is both exported and listed as not exported")
 
 
-def not_exported_state(shard: str, run_id: str, reason: str) -> tuple[TaskState, str]:
+def not_exported_state(shard: str, run_id: str, reason: str, attempt: bool) -> tuple[TaskState, str]:
     """How a task the shard did not export is reported by the land: a task that succeeded
-    with nothing to land (no changes, a settled best-of-N attempt) as it was; any other keeps
-    its final state, or fails, with the shard's reason."""
+    with nothing to land (no changes; a settled best-of-N attempt, only for a task the plan
+    makes an `attempt`) as it was; any other keeps its final state, or fails, with the shard's
+    reason. The reason is the shard's word (no digest covers it): what it does not say exactly
+    the launcher's words for success fails the land."""
     state_text, _, message = reason.partition(": ")
     try:
         state: TaskState | None = TaskState(state_text)
     except ValueError:
         state = None
-    if state is TaskState.SKIPPED and message.startswith((NO_CHANGES, BEST_OF_N)):
+    if state is TaskState.SKIPPED and (message.startswith(NO_CHANGES + ":")
+                                       or (attempt and message.startswith(BEST_OF_N + " "))):
         return state, message
     if state is None or not state.is_final or state is TaskState.MERGED:
         state = TaskState.FAILED
@@ -358,13 +363,17 @@ def whole_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:
     return plan_from_journal(data["plan"], f"{data['run_id']} (export {directory})")
 
 
-async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunReport:
+async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_file: Path | None = None) -> RunReport:
+    """`plan_file`: the plan the shard jobs ran, which the exports' plan must be (`--plan`)."""
     repo = await GitRepo.discover(cwd)
     exports = [(d.absolute(), read_manifest(d.absolute())) for d in directories]
     check_together(exports)
+    if plan_file is not None:
+        await check_plan_given(cwd, plan_file, exports[0][1]["plan"], exports[0][0])
     plan = whole_plan(exports)
     check_complete(exports, plan)
     await _check_target(repo, exports[0][1]["target"], [d for d, _ in exports])
+    await check_target_current(repo, exports[0][1]["target"])
     if not await _is_commit(repo, exports[0][1]["base_sha"]):
         raise _bad(exports[0][0], f"its base commit {exports[0][1]['base_sha'][:12]} is not in this "
                                   "repository", fix="land in a clone of the repository the shards ran in, "
@@ -398,6 +407,7 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
     )
     # A clone that ran a shard itself still has that task's worktree: landing cleans it up too.
     held = {info.branch: str(info.path) for info in await worktrees.list_worktrees(repo) if info.branch}
+    attempts = {attempt for task in plan.tasks for attempt in task.select_from}
     for directory, data in exports:
         for spec in data["tasks"]:
             commit = already(data, spec)
@@ -420,7 +430,7 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink) -> RunR
                 files=spec["files"], included=spec["included"], included_blobs=spec["included_blobs"],
             )
         for task_id, reason in data["not_exported"].items():
-            state, message = not_exported_state(data["shard"], data["run_id"], reason)
+            state, message = not_exported_state(data["shard"], data["run_id"], reason, task_id in attempts)
             journal.transition(run_id, task_id, state, message)
     ctx = RunContext(
         repo=repo, journal=journal, run_id=run_id, plan=plan, config=config, base_sha=first["base_sha"],
