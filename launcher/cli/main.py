@@ -6,10 +6,9 @@ import atexit
 import enum
 import json
 import os
-import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import typer
@@ -29,7 +28,7 @@ from launcher.app.run import lessons as lessons_app
 from launcher.app.run import plans as plans_app
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
-from launcher.cli import calls, help_format, inspection, out_streams
+from launcher.cli import calls, help_format, inspection, out_streams, stop_signals
 from launcher.cli.calls import OutConsole, call, err_console, print_envelope, print_error, report_internal_error
 from launcher.cli.demo_stopped import stopped_line
 from launcher.cli.entry import flush_or_drop_stdout
@@ -466,21 +465,9 @@ def agents(json_mode: JsonOpt = False) -> None:
         print(f"{r.name:<16} {r.adapter:<16} {status}{'  ' + r.note if r.note else ''}")
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    """SIGTERM and SIGHUP stop the command as Ctrl-C does, by being one: inside the event loop,
-    asyncio's own SIGINT handler cancels the command's task, where raising KeyboardInterrupt
-    here would land in whatever task runs and escape its task group as an exception group,
-    printed as a traceback at the loop's shutdown."""
-    signal.raise_signal(signal.SIGINT)
-
-
 def main() -> None:
     atexit.register(process.kill_all_live_groups)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    # The terminal closed (a dropped ssh): stop as SIGTERM does, saving state and putting the
-    # run's status back, unless started under `nohup` (SIGHUP ignored: keep running).
-    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
-        signal.signal(signal.SIGHUP, _on_sigterm)
+    stop_signals.install()
     try:
         try:
             app()
