@@ -324,7 +324,8 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
         state = session.load(workflow_id)
         if spawned and state.runner_pid == os.getpid():
             state.runner_pid = None
-        resume_runs_a_phase(state, retry_failed=retry_failed)
+        resume_runs_a_phase(state, retry_failed=retry_failed)  # refused while a runner lives
+        artifacts.reap_left_behind(session.journal(), state.id)  # a killed runner's test command
         if _interrupted(state):  # a crashed runner: continue its phase's run
             step = running_step(session, state)
             state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")

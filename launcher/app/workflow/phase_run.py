@@ -194,7 +194,8 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
             row.status = PhaseStatus.FAILED
         elif ok:
             row.artifacts = await artifacts.write_phase_artifacts(
-                repo, folder, phase, report, row.start_sha or landed, landed, command, session.scratch_root(state.id))
+                repo, folder, phase, report, row.start_sha or landed, landed, command, session.scratch_root(state.id),
+                session.journal(), state.id)
             row.status, row.error = PhaseStatus.SUCCEEDED, None
             artifacts.clear_error(folder, phase)
         else:
