@@ -227,12 +227,17 @@ async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool =
         if skip:
             skipped = state.paused_on
             assert skipped is not None
+            # the paused phase's step: phases run side by side are skipped together, or the same
+            # step (with its other failed phase) would be run, and fail, again
+            group = [p.id for step in session.template_of(state).steps() if skipped in {p.id for p in step}
+                     for p in step]
 
             def skip_it(now: WorkflowState) -> None:
                 if now.paused_on != skipped or now.status is not WorkflowStatus.PAUSED:
                     raise refusal(now, f"phase {skipped} is no longer the paused one", now.message)
-                row = now.phase(skipped)
-                row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
+                for row in (now.phase(pid) for pid in group or [skipped]):
+                    if row.id == skipped or row.status not in (PhaseStatus.SUCCEEDED, PhaseStatus.SKIPPED):
+                        row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
                 now.paused_on, now.status = None, WorkflowStatus.READY
                 now.options.pop("parked", None)
 
