@@ -20,12 +20,13 @@ from typing import Any
 from launcher import process_identity
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
+from launcher.app.run import preflight
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.workflow import artifacts, phase_run
 from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.planner import check_params, check_scripts, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
-from launcher.errors import RunNotFound, UsageProblem
+from launcher.errors import EnvironmentProblem, RunNotFound, UsageProblem
 from launcher.models.workflow import (
     PhaseState,
     PhaseStatus,
@@ -180,12 +181,25 @@ async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, par
                        scripts: dict[str, Any], target: str, folder: Path) -> None:
     """Every step's run plan built and checked as `launcher run` checks it (task ids, agents,
     prompts that must fit in one argument, rubrics, the target), with every earlier phase's
-    artifacts named in `{artifacts}`: what would stop a phase from starting is refused now, at
-    `start`, before a workflow exists that could never go on."""
+    artifacts named in `{artifacts}`, and its environment preflight (app/run/preflight.py: a
+    first commit, every agent's CLI on PATH, a repository program an agent command names
+    committed, a signer that signs, the check's program found; exit 3): what would stop a phase
+    from starting is refused now, at `start`, before a workflow exists that could never go on."""
+    repo, config = session.repo, session.config
+    await preflight.require_first_commit(repo)
+    await preflight.check_signing(repo)
     earlier: list[str] = []
     for step in template.steps():
-        plan = step_plan(step, params, session.config, earlier, scripts, target)
-        await check_run_inputs(session.repo, plan, session.config, into=target, base=target, budget_usd=None)
+        plan = step_plan(step, params, config, earlier, scripts, target)
+        try:
+            await preflight.check_agents(plan, config)
+            preflight.check_integration_program(plan, config)
+            base_sha = await check_run_inputs(repo, plan, config, into=target, base=target, budget_usd=None)
+            await preflight.check_agent_files(repo, plan, config, base_sha)
+        except EnvironmentProblem as exc:
+            raise EnvironmentProblem(f"phase {'+'.join(p.id for p in step)}: {exc.what}", where=exc.where,
+                                     fix=(exc.fix or "").replace("nothing was created", "no workflow was created"),
+                                     error_key=exc.error_key) from None
         earlier += [str(folder / a.path) for phase in step for a in phase.artifacts]
 
 
