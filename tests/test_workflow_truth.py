@@ -275,12 +275,13 @@ def test_start_refuses_a_prompt_its_agent_cannot_take_and_nothing_is_created(wf_
 
 
 def test_a_phase_whose_run_cannot_start_keeps_the_reason_in_its_status(wf_repo: Path) -> None:  # noqa: F811
+    made = launcher_cli(wf_repo, "workflow", "start", "mini", "--param", "what=mul", "--no-run", "--json")
+    wid = json.loads(made.stdout)["id"]
+    # after `start` checked the agents, the configuration changes under the workflow
     write_files(wf_repo, {"launcher.toml": '[agents.bot]\nadapter = "command"\n'
                                            'command = ["no-such-agent-cli-here", "{prompt}"]\n'
                                            '[roles]\ndefault = "bot"\n'})
     git(wf_repo, "commit", "-q", "-am", "an agent whose program is missing")
-    made = launcher_cli(wf_repo, "workflow", "start", "mini", "--param", "what=mul", "--no-run", "--json")
-    wid = json.loads(made.stdout)["id"]
     ran = launcher_cli(wf_repo, "workflow", "next", wid, "--json", "--quiet")
     assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr
     shown = json.loads(launcher_cli(wf_repo, "workflow", "status", wid, "--json").stdout)

@@ -12,12 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from launcher import process
 from launcher.engine.command_env import command_env
+from launcher.engine.orphans import journaling_observer, reap_journaled
 from launcher.git import merge
 from launcher.git.repo import GitRepo
 from launcher.models.report import RunReport, TaskReport
 from launcher.models.workflow import ArtifactSpec, Phase
 from launcher.store.files import atomic_write_json, atomic_write_text
+from launcher.store.journal import Journal
 
 TEST_TIMEOUT_S = 1800.0
 # `python -m MODULE ...`, the interpreter as the command names it (`python3`, `.venv/bin/python`)
@@ -56,19 +59,22 @@ def _parse_counts(output: str) -> dict[str, int]:
     return counts
 
 
-def _env(repo: GitRepo) -> Callable[[Path], dict[str, str]]:
+def _env(repo: GitRepo, owner: str) -> Callable[[Path], dict[str, str]]:
+    """The command's environment; LAUNCHER_RUN_ID is the workflow's id (`owner`), by which a
+    later `workflow resume`/`cancel` finds what a killed runner left running (orphans.py)."""
     def make(tree: Path) -> dict[str, str]:
-        return command_env(tree, main_root=repo.root, run_id="workflow", task_id=None, pass_names=[])
+        return command_env(tree, main_root=repo.root, run_id=owner, task_id=None, pass_names=[])
     return make
 
 
-async def test_results(repo: GitRepo, commit: str, command: str, scratch: Path) -> dict[str, Any]:
-    ok, output = await merge.run_integration_check(repo, commit, command, scratch, TEST_TIMEOUT_S, env=_env(repo))
+async def test_results(repo: GitRepo, commit: str, command: str, scratch: Path, owner: str) -> dict[str, Any]:
+    ok, output = await merge.run_integration_check(repo, commit, command, scratch, TEST_TIMEOUT_S,
+                                                   env=_env(repo, owner))
     return {"command": command, "commit": commit, "passed": ok, "counts": _parse_counts(output),
             "output_tail": output[-4000:]}
 
 
-async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Path) -> dict[str, Any]:
+async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Path, owner: str) -> dict[str, Any]:
     """Coverage of the test command when it is `python -m MODULE ...`: the same command under
     coverage.py, run by the same interpreter (the project's, as the command names it, with its
     packages; never the launcher's own); otherwise, or when that interpreter has no coverage.py,
@@ -86,7 +92,8 @@ async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Pa
                    f"status=$?; {py} -m coverage json -q --data-file={data_q} -o {report_q} "
                    "--omit='*/site-packages/*'"
                    "; exit $status")
-        ok, output = await merge.run_integration_check(repo, commit, wrapped, scratch, TEST_TIMEOUT_S, env=_env(repo))
+        ok, output = await merge.run_integration_check(repo, commit, wrapped, scratch, TEST_TIMEOUT_S,
+                                                       env=_env(repo, owner))
         if _NO_COVERAGE in output:
             return {"measured": False, "command": command,
                     "reason": f"coverage.py is not installed for `{python}`, the test command's interpreter "
@@ -138,9 +145,21 @@ async def _documents(repo: GitRepo, commit: str, task: TaskReport) -> dict[str, 
 
 async def write_phase_artifacts(
     repo: GitRepo, folder: Path, phase: Phase, report: RunReport, start: str, landed: str,
-    test_command: str, scratch_root: Path,
+    test_command: str, scratch_root: Path, journal: Journal, workflow_id: str,
 ) -> list[str]:
-    """Every artifact the template names for this phase; returns their paths (relative)."""
+    """Every artifact the template names for this phase; returns their paths (relative). The test
+    and coverage commands are journaled under the workflow's id as they start (and marked ended
+    when reaped), so what a killed runner left running is found and killed by the workflow's
+    next `resume` or its `cancel` (`reap_left_behind`)."""
+    with process.observing_spawns(journaling_observer(journal, workflow_id, None)):
+        return await _write_artifacts(repo, folder, phase, report, start, landed, test_command, scratch_root,
+                                      workflow_id)
+
+
+async def _write_artifacts(
+    repo: GitRepo, folder: Path, phase: Phase, report: RunReport, start: str, landed: str,
+    test_command: str, scratch_root: Path, workflow_id: str,
+) -> list[str]:
     tasks = [t for t in report.tasks if t.id in phase.task_ids()]
     written: list[str] = []
     for spec in phase.artifacts:
@@ -151,10 +170,10 @@ async def write_phase_artifacts(
                                        "files": await changed_files(repo, start, landed, tasks)})
         elif name == "results.json":
             scratch = scratch_root / f"{phase.id}-test"
-            atomic_write_json(target, await test_results(repo, landed, test_command, scratch))
+            atomic_write_json(target, await test_results(repo, landed, test_command, scratch, workflow_id))
         elif name == "coverage.json":
             scratch = scratch_root / f"{phase.id}-cov"
-            atomic_write_json(target, await coverage_results(repo, landed, test_command, scratch))
+            atomic_write_json(target, await coverage_results(repo, landed, test_command, scratch, workflow_id))
         elif name == "log.md":
             atomic_write_text(target, _log(phase, report, start, landed))
         else:
@@ -206,3 +225,10 @@ def write_error(folder: Path, phase: Phase, report: RunReport | None, error: str
     atomic_write_json(folder / path, {"phase": phase.id, "error": error,
                                       "run_id": report.run_id if report else None, "tasks": tasks})
     return path
+
+
+def reap_left_behind(journal: Journal, workflow_id: str) -> list[int]:
+    """Kill the test and coverage commands a runner that died (kill -9) while writing a phase's
+    artifacts left running; returns their pids. Only called under the workflow's claim with no
+    live runner, so nothing of a live writer is touched."""
+    return reap_journaled(journal, workflow_id, set())

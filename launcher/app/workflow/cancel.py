@@ -57,6 +57,8 @@ async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -
                 finally:
                     marker.unlink(missing_ok=True)
                 state = session.load(workflow_id)  # what the runner saved on its way out
+            if not runner_alive(state):  # what a runner killed while testing a phase left running
+                artifacts.reap_left_behind(session.journal(), state.id)
             ended = [row for row in state.phases
                      if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
             removed: list[str] = []

@@ -20,12 +20,13 @@ from typing import Any
 from launcher import process_identity
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
+from launcher.app.run import preflight
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.workflow import artifacts, phase_run
 from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.planner import check_params, check_scripts, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
-from launcher.errors import RunNotFound, UsageProblem
+from launcher.errors import EnvironmentProblem, RunNotFound, UsageProblem
 from launcher.models.workflow import (
     PhaseState,
     PhaseStatus,
@@ -180,12 +181,25 @@ async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, par
                        scripts: dict[str, Any], target: str, folder: Path) -> None:
     """Every step's run plan built and checked as `launcher run` checks it (task ids, agents,
     prompts that must fit in one argument, rubrics, the target), with every earlier phase's
-    artifacts named in `{artifacts}`: what would stop a phase from starting is refused now, at
-    `start`, before a workflow exists that could never go on."""
+    artifacts named in `{artifacts}`, and its environment preflight (app/run/preflight.py: a
+    first commit, every agent's CLI on PATH, a repository program an agent command names
+    committed, a signer that signs, the check's program found; exit 3): what would stop a phase
+    from starting is refused now, at `start`, before a workflow exists that could never go on."""
+    repo, config = session.repo, session.config
+    await preflight.require_first_commit(repo)
+    await preflight.check_signing(repo)
     earlier: list[str] = []
     for step in template.steps():
-        plan = step_plan(step, params, session.config, earlier, scripts, target)
-        await check_run_inputs(session.repo, plan, session.config, into=target, base=target, budget_usd=None)
+        plan = step_plan(step, params, config, earlier, scripts, target)
+        try:
+            await preflight.check_agents(plan, config)
+            preflight.check_integration_program(plan, config)
+            base_sha = await check_run_inputs(repo, plan, config, into=target, base=target, budget_usd=None)
+            await preflight.check_agent_files(repo, plan, config, base_sha)
+        except EnvironmentProblem as exc:
+            raise EnvironmentProblem(f"phase {'+'.join(p.id for p in step)}: {exc.what}", where=exc.where,
+                                     fix=(exc.fix or "").replace("nothing was created", "no workflow was created"),
+                                     error_key=exc.error_key) from None
         earlier += [str(folder / a.path) for phase in step for a in phase.artifacts]
 
 
@@ -227,12 +241,17 @@ async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool =
         if skip:
             skipped = state.paused_on
             assert skipped is not None
+            # the paused phase's step: phases run side by side are skipped together, or the same
+            # step (with its other failed phase) would be run, and fail, again
+            group = [p.id for step in session.template_of(state).steps() if skipped in {p.id for p in step}
+                     for p in step]
 
             def skip_it(now: WorkflowState) -> None:
                 if now.paused_on != skipped or now.status is not WorkflowStatus.PAUSED:
                     raise refusal(now, f"phase {skipped} is no longer the paused one", now.message)
-                row = now.phase(skipped)
-                row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
+                for row in (now.phase(pid) for pid in group or [skipped]):
+                    if row.id == skipped or row.status not in (PhaseStatus.SUCCEEDED, PhaseStatus.SKIPPED):
+                        row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
                 now.paused_on, now.status = None, WorkflowStatus.READY
                 now.options.pop("parked", None)
 
@@ -324,7 +343,8 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
         state = session.load(workflow_id)
         if spawned and state.runner_pid == os.getpid():
             state.runner_pid = None
-        resume_runs_a_phase(state, retry_failed=retry_failed)
+        resume_runs_a_phase(state, retry_failed=retry_failed)  # refused while a runner lives
+        artifacts.reap_left_behind(session.journal(), state.id)  # a killed runner's test command
         if _interrupted(state):  # a crashed runner: continue its phase's run
             step = running_step(session, state)
             state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")

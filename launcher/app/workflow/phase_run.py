@@ -20,7 +20,7 @@ from launcher.errors import LauncherError, UsageProblem
 from launcher.models.events import Event
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus
-from launcher.models.workflow import Phase, PhaseStatus, WorkflowState, WorkflowStatus
+from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
 
 
 def next_step(session: WorkflowSession, state: WorkflowState) -> list[Phase]:
@@ -158,6 +158,29 @@ def phase_notes(report: RunReport, phase: Phase) -> list[str]:
     return [(f"{n.task}: " if n.task else "") + n.message for n in report.notes if n.task is None or n.task in ids]
 
 
+_NOT_FAILED = ("merged", "skipped", "approved")
+
+
+def _landed_beside_a_failure(report: RunReport, step: list[Phase]) -> set[str]:
+    """In a failed run of phases run side by side (`parallel_with`), the phases whose own tasks
+    all landed on the target while another phase's task failed: those succeeded (their work is
+    on the target); only the others failed. When no phase's own task failed (the run failed as a
+    whole), none is set apart."""
+    own = {p.id: task_rows(report, p) for p in step}
+    if not any(t["state"] not in _NOT_FAILED for tasks in own.values() for t in tasks):
+        return set()
+    return {pid for pid, tasks in own.items()
+            if any(t["merged"] for t in tasks) and all(t["merged"] or t["state"] == "skipped" for t in tasks)}
+
+
+def _blamed(step: list[Phase], rows: dict[str, PhaseState]) -> str | None:
+    """The failed phase the workflow pauses on: one whose own task failed, else the first failed."""
+    failed = [p.id for p in step if rows[p.id].status is PhaseStatus.FAILED]
+    own_failure = [pid for pid in failed if any(t["state"] not in _NOT_FAILED for t in rows[pid].tasks)]
+    chosen = own_failure or failed
+    return chosen[0] if chosen else None
+
+
 def _produced_nothing(report: RunReport, tasks: list[dict[str, Any]], start: str | None, landed: str) -> bool:
     """Every task of the step finished without a change, and the target did not move."""
     return bool(tasks) and all(t["state"] == "skipped" for t in tasks) and start == landed
@@ -176,6 +199,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
     command = test_command(state.params, session.config)
     nothing: list[str] = []
     rows = {p.id: state.phase(p.id).model_copy(deep=True) for p in step}
+    landed_alone = set() if ok or parked_on else _landed_beside_a_failure(report, step)
     for phase in step:
         row = rows[phase.id]
         row.run_id = report.run_id
@@ -192,20 +216,21 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
                          f"({', '.join(t['id'] for t in row.tasks)})")
             row.artifacts = [artifacts.write_error(folder, phase, report, row.error)]
             row.status = PhaseStatus.FAILED
-        elif ok:
+        elif ok or phase.id in landed_alone:
             row.artifacts = await artifacts.write_phase_artifacts(
-                repo, folder, phase, report, row.start_sha or landed, landed, command, session.scratch_root(state.id))
+                repo, folder, phase, report, row.start_sha or landed, landed, command, session.scratch_root(state.id),
+                session.journal(), state.id)
             row.status, row.error = PhaseStatus.SUCCEEDED, None
             artifacts.clear_error(folder, phase)
         else:
             failed = [f"{t['id']} {t['state']}" for t in row.tasks
-                      if t["state"] not in ("merged", "skipped", "approved") and not parked_on]
+                      if t["state"] not in _NOT_FAILED and not parked_on]
             row.error = f"run {report.run_id} {report.status}" + (f": {', '.join(failed)}" if failed else "") \
                 + (f"; {report.message}" if report.message else "")
             row.artifacts = [artifacts.write_error(folder, phase, report, row.error)]
             row.status = PhaseStatus.FAILED
         row.finished_at = time.time()
-    failed_phase = next((p.id for p in step if rows[p.id].status is PhaseStatus.FAILED), None)
+    failed_phase = _blamed(step, rows)
     commit = await repo.rev_parse(parked_on) if parked_on and failed_phase and not landed_by_operator else None
 
     def finish(now: WorkflowState) -> bool:
