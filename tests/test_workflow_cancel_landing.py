@@ -6,27 +6,12 @@ target holds it; the workflow and `launcher status` agree. Real repositories, th
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import stat
 from pathlib import Path
 
 from tests.conftest import git
 from tests.helpers import launcher_cli
+from tests.test_killed_land_status import _git_killing_the_launcher_at_the_tree_update
 from tests.test_workflows import _create, _scripts, wf_repo  # noqa: F401  (the fixture)
-
-
-def _git_killing_its_caller_at_the_tree_update(tmp_path: Path) -> dict[str, str]:
-    """A `git` that SIGKILLs the launcher about to bring the main work tree to the target's new
-    tip (`read-tree -m -u`): the target ref has moved, the tree has not."""
-    real = shutil.which("git")
-    assert real
-    bin_dir = tmp_path / "killer-bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "git"
-    wrapper.write_text(f'#!/bin/sh\ncase "$*" in "read-tree -m -u"*) kill -9 $PPID; exit 1;; esac\nexec {real} "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
 
 def test_cancel_after_the_runner_died_mid_landing_finishes_it_and_says_the_phase_landed(
@@ -34,7 +19,7 @@ def test_cancel_after_the_runner_died_mid_landing_finishes_it_and_says_the_phase
 ) -> None:
     wid = _create(wf_repo, _scripts(wf_repo))
     killed = launcher_cli(wf_repo, "workflow", "next", wid, "--quiet",
-                          env=_git_killing_its_caller_at_the_tree_update(tmp_path))
+                          env=_git_killing_the_launcher_at_the_tree_update(tmp_path))
     assert killed.returncode == -9, killed.stderr
     assert git(wf_repo, "show", "main:docs/plan.md").startswith("# Plan")  # the target holds the phase
     assert git(wf_repo, "status", "--porcelain", "--untracked-files=no") != ""  # the tree is behind it
