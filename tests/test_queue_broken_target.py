@@ -102,15 +102,22 @@ def test_a_missing_absolute_program_in_launcher_toml_is_refused_too(repo: Path) 
     _nothing_created(repo)
 
 
-def test_a_later_land_checks_the_program_too(repo: Path) -> None:
-    report = run_plan(repo, [{"id": "a", "script": [{"write": "a.txt", "content": "a"}]}], merge=False)
-    (repo / "launcher.toml").write_text('[merge]\nintegration_check = "no-such-checker-xyz"\n')
+def test_a_later_land_checks_the_program_too(repo: Path, tmp_path: Path) -> None:
+    # The run's integration check (its launcher.toml, journaled with the run) names a program
+    # that is gone by the time of `land`: refused as `run` refuses it, nothing lands.
+    checker = tmp_path / "venv-gone" / "checker"
+    checker.parent.mkdir()
+    checker.write_text("#!/bin/sh\nexit 0\n")
+    checker.chmod(0o755)
+    (repo / "launcher.toml").write_text(f'[merge]\nintegration_check = "{checker}"\n')
     git(repo, "add", "launcher.toml")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "config")
+    report = run_plan(repo, [{"id": "a", "script": [{"write": "a.txt", "content": "a"}]}], merge=False)
+    checker.unlink()
     main = git(repo, "rev-parse", "main")
 
     landed = launcher_cli(repo, "land", report.run_id, "--quiet")
 
     assert landed.returncode == 3, landed.stdout + landed.stderr
-    assert "no-such-checker-xyz" in landed.stdout + landed.stderr
+    assert str(checker) in landed.stdout + landed.stderr
     assert git(repo, "rev-parse", "main") == main
