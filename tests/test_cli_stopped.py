@@ -230,7 +230,11 @@ def test_a_second_sigterm_still_ends_in_the_interrupted_exit_code(repo: Path, tm
     proc.send_signal(signal.SIGTERM)
     time.sleep(gap)
     proc.send_signal(signal.SIGTERM)  # while the first one's report is read, printed, or at exit
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # never left spinning behind the test
+        raise
     assert proc.returncode == 130, (proc.returncode, err)
     assert "Traceback" not in err, err
     assert json.loads(out)["run_id"].startswith("r-")
