@@ -301,3 +301,35 @@ def test_ctrl_c_of_land_from_during_a_resolution_round_names_a_command_that_fini
     report = json.loads(continued.stdout)
     assert {t["id"]: t["state"] for t in report["tasks"]} == {"alpha": "merged", "beta": "merged"}
     assert git(final, "show", "main:shared.txt") == "line1\nline2 by both\nline3\n"
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.3])
+def test_a_second_ctrl_c_does_not_cut_short_the_stop_of_an_agent_that_ignores_sigterm(
+        repo: Path, tmp_path: Path, gap: float) -> None:
+    # Pressing Ctrl-C twice is common. The second one used to interrupt the stop itself: the
+    # agent that ignores SIGTERM never got its SIGKILL, and the launcher waited for it to end.
+    started = tmp_path / "agent-pid"
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[task]]\nid = "t1"\nagent = "bot"\nprompt = "p"\n[agents.bot]\nadapter = "command"\n'
+                    f"command = [\"sh\", \"-c\", \"trap '' TERM INT; echo $$ > {started}.tmp; "
+                    f"mv {started}.tmp {started}; sleep 120\"]\n")
+    proc = _start(repo, "run", str(plan), "--json")
+    _wait_for(started, proc)
+    agent_pid = int(started.read_text())
+    began = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+    time.sleep(gap)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        os.kill(agent_pid, signal.SIGKILL)
+        raise
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert time.monotonic() - began < 30, "the agent was waited for instead of killed"
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "already stopping" in err, err
+    assert json.loads(out)["run_id"].startswith("r-")
+    with pytest.raises(ProcessLookupError):
+        os.kill(agent_pid, 0)  # SIGKILLed after its grace, not left behind

@@ -16,13 +16,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-import anyio
 import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from launcher import process
+from launcher.cli import stop_signals
 from launcher.cli.entry import drop_stdout
 from launcher.cli.out_streams import OutputFailed
 from launcher.errors import ExitCode, LauncherError, disk_problem
@@ -57,7 +57,7 @@ def call(
     global began
     began = True
     try:
-        return anyio.run(fn)
+        return stop_signals.run(fn)
     except LauncherError as exc:
         if json_mode:
             print_envelope(exc)

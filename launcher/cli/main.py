@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import anyio
 import typer
 from rich.markup import escape
 
@@ -233,7 +232,7 @@ def land(
 def _land_continues(run_id: str) -> str:
     """`launcher land RUN`, or `launcher resume RUN` when a task's round was cut short."""
     try:
-        return anyio.run(land_app.continuation, Path.cwd(), run_id)
+        return stop_signals.run(lambda: land_app.continuation(Path.cwd(), run_id))
     except (LauncherError, KeyboardInterrupt, OSError):
         return f"launcher resume {run_id}"  # finishes a land whatever it stopped in
 

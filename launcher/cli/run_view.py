@@ -9,9 +9,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-import anyio
-
 from launcher.app import inspect as inspect_app
+from launcher.cli import stop_signals
 from launcher.cli.calls import call
 from launcher.errors import LauncherError
 from launcher.models.events import Event
@@ -78,7 +77,7 @@ def print_interrupted_report(run_id: str | None, repo: Path | None = None) -> No
     report = None
     if run_id is not None:
         try:
-            report = anyio.run(inspect_app.run_report, repo or Path.cwd(), run_id)
+            report = stop_signals.run(lambda: inspect_app.run_report(repo or Path.cwd(), run_id))
         except (LauncherError, KeyboardInterrupt, OSError):
             report = None
     if report is not None:

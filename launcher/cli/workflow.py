@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import anyio
 import typer
 
 from launcher.app.workflow import actions, engine
 from launcher.app.workflow.session import WorkflowSession
+from launcher.cli import stop_signals
 from launcher.cli.calls import call
 from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.errors import ExitCode, UsageProblem
@@ -143,7 +143,7 @@ def _cancelling(wid: str) -> bool:
         return (session.folder(wid) / engine.CANCEL_MARK).exists()
 
     try:
-        return anyio.run(find)
+        return stop_signals.run(find)
     except Exception:  # only chooses the wording of the exit line
         return False
 
