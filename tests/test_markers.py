@@ -52,3 +52,41 @@ def test_markers_are_as_long_as_the_paths_conflict_marker_size(repo: Path) -> No
     git(repo, "commit", "-qm", "markers")
     found = _markers(repo, tip, git(repo, "rev-parse", "HEAD").strip())
     assert found == ["doc.md:1", "doc.md:5", "notes.txt:2"]
+
+
+def _branch(repo: Path, files: dict[str, str]) -> tuple[str, str]:
+    """(main's tip, the head of a branch off it committing `files`), main checked out again: the
+    main work tree holds the target's `.gitattributes`, not the branch's."""
+    tip = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "topic")
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "topic")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "main")
+    return tip, head
+
+
+def test_a_branch_that_sets_a_longer_marker_size_cannot_slip_such_markers_past_the_check(repo: Path) -> None:
+    tip, head = _branch(repo, {".gitattributes": "doc.md conflict-marker-size=10\n",
+                               "doc.md": "<<<<<<<<<< HEAD\nx\n==========\ny\n>>>>>>>>>> theirs\n"})
+    assert _markers(repo, tip, head) == ["doc.md:1", "doc.md:5"]
+
+
+def test_in_a_file_whose_landed_marker_size_is_longer_seven_angle_brackets_are_text(repo: Path) -> None:
+    """The size the landed tree gives the path is the one that counts (git writes no other there;
+    the launcher's own conflict note uses it too): a branch documenting git's 7-character markers
+    in such a file is not refused."""
+    tip, head = _branch(repo, {".gitattributes": "doc.md conflict-marker-size=10\n",
+                               "doc.md": "git writes:\n<<<<<<< HEAD\nours\n>>>>>>> theirs\n"})
+    assert _markers(repo, tip, head) == []
+
+
+def test_the_targets_attributes_count_when_the_branch_does_not_change_them(repo: Path) -> None:
+    (repo / ".gitattributes").write_text("doc.md conflict-marker-size=10\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "long markers for doc.md")
+    tip, head = _branch(repo, {"doc.md": "<<<<<<<<<< HEAD\n", "other.txt": "<<<<<<< HEAD\n"})
+    (repo / ".gitattributes").write_text("")  # the main work tree's own edit is not what lands
+    assert _markers(repo, tip, head) == ["doc.md:1", "other.txt:1"]

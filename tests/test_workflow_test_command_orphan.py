@@ -121,3 +121,21 @@ def test_cancel_after_the_runner_died_in_the_test_command_kills_the_dead_runners
         (tmp_path / "hold").unlink(missing_ok=True)
         if _alive(first):
             os.kill(first, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("how", [(), ("--all",)], ids=["clean", "clean --all"])
+def test_clean_after_the_runner_died_in_the_test_command_kills_the_dead_runners_copy(
+    slow_test_repo: Path, tmp_path: Path, how: tuple[str, ...]
+) -> None:
+    """As `clean` reaps what a dead run's launcher left running: `clean` of the phase's run (the
+    latest) and `clean --all` kill the dead runner's test command, and say so."""
+    wid, first = _runner_killed_while_testing(slow_test_repo, tmp_path)
+    try:
+        done = launcher_cli(slow_test_repo, "clean", *how, timeout=90)
+        assert done.returncode == 0, done.stderr
+        assert not _alive(first), "the killed runner's test command is still running after clean"
+        assert f"workflow {wid}'s dead runner" in done.stdout + done.stderr, done.stdout + done.stderr
+    finally:
+        (tmp_path / "hold").unlink(missing_ok=True)
+        if _alive(first):
+            os.kill(first, signal.SIGKILL)

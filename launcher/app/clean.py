@@ -35,6 +35,11 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
                                "no run records (sweep worktrees, the warm pool)")
         run_ids = [journal.run(run_id).id]
     removed: list[str] = []
+    # Imported here: the workflow engine is not needed by every command importing this module
+    # (and imports it itself, for `workflow cancel`).
+    from launcher.app.workflow.leftovers import reap_dead_runners
+
+    removed += await reap_dead_runners(repo.root, None if all_runs else set(run_ids))
     known = {r.id: r for r in journal.runs(10_000)}
     elsewhere = await _other_checkouts_runs(repo) if all_runs else {}
     for rid in run_ids:

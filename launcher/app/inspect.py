@@ -9,6 +9,8 @@ from pathlib import Path
 import anyio
 
 from launcher.app.context import open_journal, state_dir
+from launcher.app.land import recovery
+from launcher.app.land.unfinished import on_target_unrecorded
 from launcher.app.queue import matrix
 from launcher.app.report import build_report, effective_status
 from launcher.app.run.grading import withdrawal_reason
@@ -32,11 +34,25 @@ async def run_report(cwd: Path, run_id: str | None) -> RunReport:
         raise RunNotFound("there are no runs yet", fix="start one with `launcher run PLAN`")
     report = build_report(journal, run_id, repo.root)
     await mark_withdrawn_approvals(repo, journal, report)
+    await _note_tasks_of_unfinished_landing(repo, journal, report)
     await _note_parked_work_merged_by_hand(repo, report)
     now = await matrix.live(repo, journal.tasks(run_id), report.base_sha)
     if now is not None:  # work waits to land or is at work: the matrix as it stands now
         report.conflicts = now
     return report
+
+
+async def _note_tasks_of_unfinished_landing(repo: GitRepo, journal: Journal, report: RunReport) -> None:
+    """The approved tasks of a landing its launcher left half-done, once the target holds their
+    merge commits (the ref moved before the launcher was killed): the journal still says
+    `approved`, not merged, and git says they are on the target. Both are shown, and how to
+    finish it; `merged` stays false (not recorded, and the main work tree may be behind)."""
+    record = journal.landing(report.run_id)
+    if record is None or record["done"] or not await recovery.landing_reached_target(repo, record, report.target):
+        return
+    for task in report.tasks:
+        if task.id in record["tasks"] and not task.merged and task.state == TaskState.APPROVED.value:
+            task.landing_unfinished = on_target_unrecorded(record, task.id, report.run_id, report.target)
 
 
 async def _note_parked_work_merged_by_hand(repo: GitRepo, report: RunReport) -> None:

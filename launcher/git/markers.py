@@ -3,8 +3,11 @@ branch adds to a text file refuses its landing (a resolution round that left one
 
 A marker is as long as git makes it for that path: 7 characters, or the path's
 `conflict-marker-size` attribute (Markdown and reST files often set a longer one, since their
-text has `=======` underlines). Both lengths count, so neither git's markers nor a conflict
-note's (always 7) slip through.
+text has `=======` underlines), as the tree being landed (the merge of the branch into the
+target) sets it, not the main work tree's checkout: a branch that sets a longer size cannot slip
+such markers past the check, and one that sets it to write about 7-character markers is not
+refused for that text. The launcher's own conflict note uses the path's size too
+(`git.resolution`).
 
 Only lines the branch adds count (binary files have no lines in a diff), so a file that
 already held such a line at the fork, a test fixture say, does not block anything.
@@ -12,6 +15,7 @@ already held such a line at the fork, a test fixture say, does not block anythin
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from launcher.git.repo import GitRepo
@@ -20,15 +24,28 @@ DEFAULT_SIZE = 7
 _ATTR_BATCH = 200  # paths per `git check-attr` (argv stays far below any limit)
 
 
-async def marker_sizes(repo: GitRepo, paths: list[str], cwd: Path | None = None) -> dict[str, int]:
+async def marker_sizes(repo: GitRepo, paths: list[str], cwd: Path | None = None,
+                       tree: str | None = None) -> dict[str, int]:
     """path -> the length of the conflict markers git writes there: the `conflict-marker-size`
     attribute as `git check-attr` sees it from `cwd` (a worktree; the repository's checkout by
-    default), else 7, as git itself reads it (a value that is not a positive number is 7)."""
+    default), or as `tree` (a commit or tree) sets it, else 7, as git itself reads it (a value
+    that is not a positive number is 7)."""
+    if tree is None:
+        return await _sizes(repo, paths, cwd, None)
+    with tempfile.TemporaryDirectory(prefix="launcher-attrs-") as scratch:
+        index = Path(scratch) / "index"  # the tree's `.gitattributes` files, read from the index alone
+        if not (await repo.git("read-tree", tree, index_file=index, check=False)).ok:
+            return dict.fromkeys(paths, DEFAULT_SIZE)
+        return await _sizes(repo, paths, None, index)
+
+
+async def _sizes(repo: GitRepo, paths: list[str], cwd: Path | None, index_file: Path | None) -> dict[str, int]:
     sizes = dict.fromkeys(paths, DEFAULT_SIZE)
+    cached = ("--cached",) if index_file is not None else ()
     for start in range(0, len(paths), _ATTR_BATCH):
         batch = paths[start:start + _ATTR_BATCH]
-        listed = await repo.git("check-attr", "-z", "conflict-marker-size", "--",
-                                *batch, cwd=cwd, check=False)
+        listed = await repo.git("check-attr", *cached, "-z", "conflict-marker-size", "--",
+                                *batch, cwd=cwd, check=False, index_file=index_file)
         if not listed.ok:
             continue  # a bare repository, say: git's default is all it would use
         fields = listed.out.split("\0")
@@ -83,7 +100,17 @@ async def added_markers(repo: GitRepo, tip: str, head: str, limit: int = 10) -> 
             line += 1
     if not suspects:
         return []
-    sizes = await marker_sizes(repo, sorted({suspect[0] for suspect in suspects}))
-    found = [f"{path}:{line}" for path, line, text in suspects
-             if is_marker(text, DEFAULT_SIZE) or is_marker(text, sizes[path])]
+    landed = await _landed_tree(repo, tip, head)
+    sizes = await marker_sizes(repo, sorted({suspect[0] for suspect in suspects}), tree=landed)
+    found = [f"{path}:{line}" for path, line, text in suspects if is_marker(text, sizes[path])]
     return found[:limit]
+
+
+async def _landed_tree(repo: GitRepo, tip: str, head: str) -> str:
+    """The tree landing `head` on `tip` makes (their merge), whose attributes apply to what
+    lands; `head`'s own when git cannot merge them here (no common history, say)."""
+    if await repo.is_ancestor(tip, head):
+        return head
+    merged = await repo.git("merge-tree", "--write-tree", "--no-messages", tip, head, check=False)
+    tree = merged.out.split()[:1]
+    return tree[0] if merged.returncode in (0, 1) and tree else head

@@ -448,12 +448,13 @@ async def advance_target(
                 f"could not put back ({', '.join(sorted(by_agents))})",
                 merge_hint("Look at them and restore what you had (`git checkout -- <file>` "
                            "brings back the committed content), then run"))
-        if local:
-            named = ", ".join(local[:5]) + (f" and {len(local) - 5} more" if len(local) > 5 else "")
-            return await park(f"the main work tree has local changes ({named})",
-                              merge_hint("Commit or stash them, then run"))
-        if ignored := await target_tree.ignored_in_the_way(repo, expected_old, new):
-            return await park(target_tree.ignored_reason(ignored), merge_hint("Move them aside, then run"))
+        # Local changes, or ignored files it would overwrite: parked, naming every file that keeps
+        # the advised merge from working (untracked ones in the way too). Untracked files alone
+        # git's read-tree refuses below, naming them.
+        if local or await target_tree.ignored_in_the_way(repo, expected_old, new):
+            blocked = await target_tree.files_in_the_way(repo, expected_old, new, local, target_branch)
+            if blocked is not None:
+                return await park(*blocked)
         on_step(target_tree.MOVING_REF, True)
         if not await cas(expected_old, new):
             return await park_unmoved()

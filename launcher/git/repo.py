@@ -255,14 +255,18 @@ class GitRepo:
         timeout: float | None = 600,
         cut_ok: bool = False,
         stdout_to: BinaryIO | None = None,
+        index_file: Path | None = None,
     ) -> process.Completed:
         """Run git; retry transient `*.lock` contention instead of surfacing it. An output longer
         than the launcher keeps (64 MiB) raises GitOutputTooLarge unless `cut_ok` (shown to a
-        person or a grader, marked as cut; never parsed); `stdout_to` takes all of it instead."""
+        person or a grader, marked as cut; never parsed); `stdout_to` takes all of it instead.
+        `index_file`: a scratch index of the launcher's own (GIT_INDEX_FILE) instead of the
+        checkout's, which this never touches."""
         argv = ["git", *args[:1], *_SAFE_FLAGS.get(args[0] if args else "", ()), *args[1:]]
+        env = self.env if index_file is None else {**self.env, "GIT_INDEX_FILE": str(index_file)}
         delay = 0.05
         for attempt in range(_LOCK_RETRIES + 1):
-            result = await process.run(argv, cwd=cwd or self.root, env=self.env, timeout=timeout,
+            result = await process.run(argv, cwd=cwd or self.root, env=env, timeout=timeout,
                                        max_output=self.max_output, stdout_to=stdout_to)
             if result.ok or not _LOCK_CONTENTION.search(result.err) or attempt == _LOCK_RETRIES:
                 break

@@ -73,15 +73,17 @@ class Conflict:
         return "; ".join(sides)
 
 
-def _note(conflict: Conflict, target: str) -> bytes:
+def _note(conflict: Conflict, target: str, size: int = markers.DEFAULT_SIZE) -> bytes:
+    """The conflict note, its markers as long as git's for the path (`size`): the landing's
+    marker check counts that length there (`git.markers`)."""
     def side(entry: str | None) -> str:
         return f"blob {entry.split()[1]} (mode {entry.split()[0]})" if entry else "no file at this path"
-    return (f"<<<<<<< launcher: unresolved merge conflict in {conflict.path} "
+    return (f"{'<' * size} launcher: unresolved merge conflict in {conflict.path} "
             f"({conflict.kind(target)})\n"
             f"your branch: {side(conflict.ours)}\n"
-            "=======\n"
+            f"{'=' * size}\n"
             f"{target}: {side(conflict.theirs)}\n"
-            ">>>>>>> replace this file with the resolution: one side's version, both combined, "
+            f"{'>' * size} replace this file with the resolution: one side's version, both combined, "
             "or no file\n").encode()
 
 
@@ -126,7 +128,7 @@ def _mark(worktree: Path, path: str, stages: dict[int, str], target: str, size: 
     elif file.exists():
         return conflict
     conflict.left = "note"
-    file.write_bytes(_note(conflict, target))
+    file.write_bytes(_note(conflict, target, size))
     return conflict
 
 

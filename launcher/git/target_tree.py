@@ -102,26 +102,39 @@ async def main_tree_holds(repo: GitRepo, ref: str) -> bool:
     return head.ok and head.out.strip() == ref
 
 
+def _shown(paths: list[str]) -> str:
+    return ", ".join(paths[:8]) + (f" and {len(paths) - 8} more" if len(paths) > 8 else "")
+
+
 def ignored_reason(paths: list[str]) -> str:
-    shown = ", ".join(paths[:8]) + (f" and {len(paths) - 8} more" if len(paths) > 8 else "")
     return (f"the landing would overwrite or delete files of yours that git ignores in the main "
-            f"work tree ({shown})")
+            f"work tree ({_shown(paths)})")
 
 
 async def ignored_in_the_way(repo: GitRepo, old: str, new: str) -> list[str]:
     """Ignored files of the main work tree that moving it from `old` to `new` would overwrite or
     delete: git takes ignored files for expendable (`read-tree -m -u` replaces `local.cfg` with a
     committed one, and removes a directory full of them for a file of that name), but they are
-    the user's and exist nowhere else. An untracked file that is not ignored git refuses itself."""
+    the user's and exist nowhere else."""
+    return await _others_in_the_way(repo, old, new, ignored=True)
+
+
+async def untracked_in_the_way(repo: GitRepo, old: str, new: str) -> list[str]:
+    """Untracked files (not ignored) of the main work tree where moving it from `old` to `new`
+    adds a file (or needs a directory): git refuses such an update, and so a `git merge`."""
+    return await _others_in_the_way(repo, old, new, ignored=False)
+
+
+async def _others_in_the_way(repo: GitRepo, old: str, new: str, *, ignored: bool) -> list[str]:
     listed = await repo.git("diff", "--name-status", "-z", "--no-renames", old, new)
     fields = split_z(listed.out)
     added = [path for status, path in zip(fields[::2], fields[1::2], strict=False) if status == "A"]
     if not added:
         return []
-    blocking = set(split_z(await for_paths(
-        repo, ("ls-files", "-z", "--others", "--ignored", "--exclude-standard"), added)))
+    which = ("--others", "--ignored", "--exclude-standard") if ignored else ("--others", "--exclude-standard")
+    blocking = set(split_z(await for_paths(repo, ("ls-files", "-z", *which), added)))
     seen: set[Path] = set()
-    for path in added:  # an ignored file where the landing needs a directory (`x` for `x/y`)
+    for path in added:  # a file of theirs where the landing needs a directory (`x` for `x/y`)
         parent = Path(path).parent
         while parent != Path(".") and parent not in seen:
             seen.add(parent)
@@ -133,6 +146,8 @@ async def ignored_in_the_way(repo: GitRepo, old: str, new: str) -> list[str]:
     if blocking:  # a tracked file where a directory goes: the landing deletes it, as git would
         blocking -= set(split_z(await for_paths(
             repo, ("ls-tree", "-r", "-z", "--name-only", "--full-tree", old), sorted(blocking))))
+    if not ignored:  # git refuses an untracked file whatever it holds
+        return sorted(blocking - set(await ignored_in_the_way(repo, old, new)))
     added_set = set(added)
     same = [p for p in sorted(blocking)
             if p in added_set and (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
@@ -141,6 +156,32 @@ async def ignored_in_the_way(repo: GitRepo, old: str, new: str) -> list[str]:
         landing = await blobs(repo, new, same)
         blocking -= {p for p, oid in zip(same, hashed, strict=False) if landing.get(p) == oid}
     return sorted(blocking)
+
+
+async def files_in_the_way(repo: GitRepo, old: str, new: str, changed: list[str],
+                           target_branch: str, lead: str = "") -> tuple[str, str] | None:
+    """(reason, how) of a result parked because of the user's files in the main work tree: every
+    file that keeps `git merge --ff-only` of it from working (`changed`: tracked files with local
+    changes; untracked and ignored files where it adds files), and what to do with them so that
+    it works. A commit would not do (the target would no longer fast-forward): a stash does.
+    None when no file is in the way."""
+    ignored = await ignored_in_the_way(repo, old, new)
+    untracked = await untracked_in_the_way(repo, old, new)
+    if not (changed or ignored or untracked):
+        return None
+    said = [lead] if lead else []
+    steps = []
+    if changed:
+        said.append(f"the main work tree has local changes ({_shown(changed)})")
+        steps.append("stash those changes (`git stash`, and `git stash pop` after the merge)")
+    if untracked:
+        said.append(f"untracked files of yours are where the landing adds files ({_shown(untracked)})")
+    if ignored:
+        said.append(ignored_reason(ignored))
+    if untracked or ignored:
+        steps.append(f"move {_shown(sorted(untracked + ignored))} out of the work tree")
+    first = " and ".join(steps)
+    return "; ".join(said), merge_hint(first[:1].upper() + first[1:] + ", then run", target_branch)
 
 
 async def _half_updated(repo: GitRepo, old: str, new: str) -> bool:
@@ -183,10 +224,7 @@ async def finish_tree_update(
             # Index at the old tip: the update never ran, or was killed before writing the index.
             half = await _half_updated(repo, old, new)
             ignored = await ignored_in_the_way(repo, old, new)
-            if ignored:
-                reason = ignored_reason(ignored)
-                how = merge_hint("Move them aside, then run", target_branch)
-            elif half or await _succeeds(repo, "diff-files", "--quiet"):
+            if not ignored and (half or await _succeeds(repo, "diff-files", "--quiet")):
                 on_step(UPDATING_TREE, True)
                 # A half-written update only has files at their old or new content: --reset
                 # finishes it (the two-tree form refuses files that differ from the index).
@@ -202,8 +240,10 @@ async def finish_tree_update(
                 reason = tree_undo.said(f"the main work tree could not be updated ({updated.err.strip()})", undone)
                 how = merge_hint(tree_undo.update_failed_hint(updated.err, undone), target_branch)
             else:
-                reason = "files in the main work tree changed after the landing was interrupted"
-                how = merge_hint("Commit or stash them, then run", target_branch)
+                changed = [] if half else split_z((await repo.git("diff-files", "--name-only", "-z")).out)
+                lead = "files in the main work tree changed after the landing was interrupted"
+                reason, how = await files_in_the_way(repo, old, new, changed, target_branch, lead) or (
+                    lead, merge_hint("Move them aside, then run", target_branch))
             # Put the ref back, so HEAD matches index and files again, and keep the result.
             on_step(ROLLING_BACK, True)
             if await _succeeds(repo, "update-ref", "-m", "launcher: roll back", ref, old, new):

@@ -47,6 +47,9 @@ class TaskReport(BaseModel):
     # Set (by `status`) on an approved task whose branch changed after its approval: it will
     # not land until it is re-graded at the new head.
     approval_withdrawn: str | None = None
+    # Set (by `status`) on a task whose merge commit the target already holds while the landing
+    # that put it there was left unfinished (a killed launcher): not `merged` until it is finished.
+    landing_unfinished: str | None = None
     usage: dict[str, UsageReport] = Field(default_factory=empty_usage)  # by role
     # Where the completion contract and the real diff disagree (claimed vs changed files).
     claimed_not_changed: list[str] = Field(default_factory=list)

@@ -72,14 +72,15 @@ class TaskRows:
 
     def __init__(self, report: RunReport) -> None:
         self.title = f"run {printable(report.run_id)}"
-        self.rows = [(task.id, _state(task.state, report.status), _state_style(task.state), task.merged,
+        self.rows = [(task.id, _state(task.state, report.status), _state_style(task.state), _merged(task),
                       len(task.files), _one_line(_message(task), 300)) for task in report.tasks]
 
     def fits(self, width: int) -> bool:
         longest = [max([len(header), *(len(str(row[i])) for row in self.rows)])
                    for i, header in ((0, "task"), (1, "state"), (4, "files"))]
         message = min(MIN_MESSAGE_WIDTH, max([len("message"), *(len(row[5]) for row in self.rows)]))
-        return sum(longest) + len("merged") + message + _TABLE_FRAME <= width
+        merged = max([len("merged"), *(len(row[3]) for row in self.rows)])
+        return sum(longest) + merged + message + _TABLE_FRAME <= width
 
     def table(self) -> Table:
         table = Table(title=Text(self.title), title_justify="left")
@@ -90,7 +91,7 @@ class TaskRows:
         table.add_column("message", overflow="fold", min_width=MIN_MESSAGE_WIDTH)
         for task_id, state, style, merged, files, message in self.rows:
             table.add_row(  # Text, not str: a message is user text, never rich markup
-                Text(task_id), Text(state, style=style), "yes" if merged else "no", str(files), Text(message))
+                Text(task_id), Text(state, style=style), merged, str(files), Text(message))
         return table
 
     def lines(self) -> list[Text]:
@@ -98,7 +99,8 @@ class TaskRows:
         for task_id, state, style, merged, files, message in self.rows:
             line = Text(f"{task_id}: ")
             line.append(state, style=style)
-            line.append(f" ({'merged' if merged else 'not merged'}, {files} file{'' if files == 1 else 's'})")
+            said = {"yes": "merged", "no": "not merged"}.get(merged, "on the target, landing unfinished")
+            line.append(f" ({said}, {files} file{'' if files == 1 else 's'})")
             if message:
                 line.append(f" - {message}")
             out.append(line)
@@ -167,9 +169,16 @@ def _claim_lines(report: RunReport) -> list[str]:
     return lines
 
 
+def _merged(task: TaskReport) -> str:
+    """yes, no, or `unfinished`: on the target, but its landing was left half-done (not yet
+    recorded, the main work tree perhaps behind), which is neither."""
+    return "yes" if task.merged else "unfinished" if task.landing_unfinished else "no"
+
+
 def _message(task: TaskReport) -> str:
-    """A withdrawn approval outranks the message of the approval it withdrew."""
-    return task.approval_withdrawn or task.message
+    """A withdrawn approval outranks the message of the approval it withdrew; a landing left
+    unfinished with the task on the target outranks the journaled `approved` message."""
+    return task.approval_withdrawn or task.landing_unfinished or task.message
 
 
 def _md_cell(text: str) -> str:
@@ -184,7 +193,7 @@ def _md_row(task: TaskReport) -> str:
         f"`{task.id}`",
         _md_cell(task.state),
         f"`{_md_cell(task.branch)}`" if task.branch else "",
-        "yes" if task.merged else "no",
+        _merged(task),
         str(len(task.files)),
         cost,
         _md_cell(_one_line(_message(task), 200)),

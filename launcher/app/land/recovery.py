@@ -9,6 +9,8 @@ work tree, or park, or say what to run), or the result was parked on an integrat
 
 from __future__ import annotations
 
+from typing import Any
+
 from launcher.app.context import RunContext, open_journal, state_dir
 from launcher.errors import UsageProblem
 from launcher.git import target_tree, worktrees
@@ -28,14 +30,29 @@ def journal_steps(ctx: RunContext) -> target_tree.StepSink:
 
 
 async def _tip(ctx: RunContext, ref: str) -> str:
-    found = await ctx.repo.git("rev-parse", "--verify", "--quiet", ref, check=False)
+    return await _tip_in(ctx.repo, ref)
+
+
+async def _tip_in(repo: GitRepo, ref: str) -> str:
+    found = await repo.git("rev-parse", "--verify", "--quiet", ref, check=False)
     return found.out.strip() if found.ok else ""
 
 
 async def _contains(ctx: RunContext, where: str, commit: str) -> bool:
+    return await _holds(ctx.repo, where, commit)
+
+
+async def _holds(repo: GitRepo, where: str, commit: str) -> bool:
     if not where:
         return False
-    return where == commit or await ctx.repo.is_ancestor(commit, where)
+    return where == commit or await repo.is_ancestor(commit, where)
+
+
+async def landing_reached_target(repo: GitRepo, record: dict[str, Any], target: str) -> bool:
+    """Whether the target branch already holds the result of a journaled landing (its ref
+    moved, or the user's commits were made on top of it), however far the rest of that landing
+    got: what `recover_landing` goes by, and what `status` says of a landing left unfinished."""
+    return await _holds(repo, await _tip_in(repo, f"refs/heads/{target}"), record["new_tip"])
 
 
 BY_CHOICE = "approved by a choice at escalation (launcher choose or --on-cap), not by the grader"
@@ -90,7 +107,7 @@ async def recover_landing(ctx: RunContext) -> tuple[bool, str] | None:
     if record is None or record["done"]:
         return None
     new, old = record["new_tip"], record["expected_old"]
-    if await _contains(ctx, await _tip(ctx, f"refs/heads/{ctx.target}"), new):
+    if await landing_reached_target(ctx.repo, record, ctx.target):
         result = target_tree.AdvanceResult(True, ctx.target, f"{ctx.target} is at {new[:12]}")
         if record["main_tree"]:
             result = await target_tree.finish_tree_update(

@@ -37,6 +37,22 @@ def unfinished_landing(record: dict[str, Any] | None, run_id: str, target: str) 
             "do if it cannot")
 
 
+def on_target_unrecorded(record: dict[str, Any], task_id: str, run_id: str, target: str) -> str:
+    """What `status` says of a task whose merge commit the target already holds (its landing's
+    ref moved) while that landing is not finished: on the target, not recorded as landed, and,
+    unless the main work tree followed, not in it either (so not `merged`)."""
+    commit = str(record["tasks"].get(task_id, record["new_tip"]))[:12]
+    if not record["main_tree"]:
+        tree = ""
+    elif record["progress"] == target_tree.TREE_UPDATED:
+        tree = "; the main work tree followed"
+    else:
+        tree = ("; the main work tree was not brought to it (`git status` shows staged changes that "
+                "undo it: do not commit them)")
+    return (f"on {target} (merge {commit}) but not recorded as landed: its landing was left "
+            f"unfinished{tree}; `launcher resume {run_id}` (or `launcher land {run_id}`) finishes it")
+
+
 def land_continues(states: Iterable[tuple[str, TaskState]], run_id: str) -> str:
     """The command that continues a `land` (of a run, or `--from` exports) that was stopped:
     `launcher land RUN` lands approved work only, so when a task's agent round was cut short (a

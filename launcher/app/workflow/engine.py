@@ -405,7 +405,7 @@ def running_step(session: WorkflowSession, state: WorkflowState) -> list[Any]:
     running = {p.id for p in state.phases if p.status is PhaseStatus.RUNNING}
     for step in template.steps():
         if running.intersection(p.id for p in step):
-            return step
+            return phase_run.unfinished(state, step)
     return phase_run.next_step(session, state)
 
 

@@ -22,13 +22,23 @@ from launcher.models.report import RunReport
 from launcher.models.states import RunStatus
 from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
 
+_DONE = (PhaseStatus.SUCCEEDED, PhaseStatus.SKIPPED)
+
+
+def unfinished(state: WorkflowState, step: list[Phase]) -> list[Phase]:
+    """The phases of a step not yet succeeded or skipped: of phases run side by side
+    (`parallel_with`), the one that succeeded while the other failed is not run again (nor
+    recorded `running`, nor its artifacts written again) when the failed one is retried."""
+    return [p for p in step if state.phase(p.id).status not in _DONE]
+
 
 def next_step(session: WorkflowSession, state: WorkflowState) -> list[Phase]:
-    """The first step with a phase not yet succeeded or skipped (empty when all are done)."""
+    """The unfinished phases of the first step with a phase not yet succeeded or skipped (empty
+    when all are done)."""
     template = session.template_of(state)
     for step in template.steps():
-        if any(state.phase(p.id).status not in (PhaseStatus.SUCCEEDED, PhaseStatus.SKIPPED) for p in step):
-            return step
+        if left := unfinished(state, step):
+            return left
     return []
 
 
@@ -286,8 +296,11 @@ def after_success(session: WorkflowSession, state: WorkflowState, step: list[Pha
     if not next_step(session, state):
         state.message = "every phase finished"
         return WorkflowStatus.COMPLETED
-    if any(p.checkpoint for p in step):
-        names = ", ".join(p.id for p in step if p.checkpoint)
+    # the whole step: a phase of it that succeeded before the others were retried counts too
+    whole = next((group for group in session.template_of(state).steps()
+                  if {p.id for p in step} <= {p.id for p in group}), step)
+    if any(p.checkpoint for p in whole):
+        names = ", ".join(p.id for p in whole if p.checkpoint)
         state.message = (f"phase {names} waits for the operator: `launcher workflow checkpoint {state.id} "
                          "--signal REF` releases the next phase")
         return WorkflowStatus.WAITING_CHECKPOINT
