@@ -79,3 +79,33 @@ def test_check_output_is_read_only_from_the_launcher_s_own_facts(repo: Path, tmp
 
     assert checks.returncode == 0 and "task t ran no checks" in checks.stdout
     assert shown.returncode == 0 and "hello from the agent" in shown.stdout
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_logs_prints_the_agent_log_then_the_checks_output_followed_or_not(
+    repo: Path, tmp_path: Path, follow: bool
+) -> None:
+    run_id, _ = _run(repo, tmp_path)
+
+    shown = launcher_cli(repo, "logs", run_id, "t", *(["-f"] if follow else []), timeout=30)
+
+    assert shown.returncode == 0, shown.stderr
+    assert "hello from the agent" in shown.stdout
+    assert "--- check: echo the check said this; false  (FAILED, exit 1)" in shown.stdout
+    assert shown.stdout.index("hello from the agent") < shown.stdout.index("the check said this")
+
+
+def test_land_or_resume_of_a_mistyped_run_id_is_refused_not_the_latest_run(repo: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": [{"id": "t", "script": [{"write": "t.txt", "content": "t"}]}]}))
+    assert launcher_cli(repo, "run", str(plan), "--no-merge", "--json").returncode == 0
+    before = (repo / ".git" / "refs" / "heads" / "main").read_text()
+
+    for command in ("land", "resume"):
+        refused = launcher_cli(repo, command, "r-typo", "--json", timeout=60)
+
+        assert refused.returncode == 2, (command, refused.stdout, refused.stderr)
+        assert json.loads(refused.stdout)["error_key"] == "run_not_found"
+        assert "no run 'r-typo'" in refused.stderr
+    assert (repo / ".git" / "refs" / "heads" / "main").read_text() == before  # nothing landed
+    assert not (repo / "t.txt").exists()

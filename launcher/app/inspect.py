@@ -244,8 +244,9 @@ async def task_worktree(cwd: Path, run_id: str, task_id: str) -> Path:
 
 async def task_rows(cwd: Path, run_id: str | None) -> tuple[str | None, list[tuple[str, str, str]]]:
     """The run a command that continues it is about (`run_id`, else the latest) and its tasks
-    (id, role, agent) for the live table of resume/land/choose/grade; (None, []) when there is
-    no such run (the command itself then reports it)."""
+    (id, role, agent) for the live table of resume/land/choose/grade; (run_id, []) when there is
+    no such run (the command itself then reports it: a mistyped id never falls back to the
+    latest run)."""
     try:
         repo = await GitRepo.discover(cwd)
         journal = open_journal(repo)
@@ -254,5 +255,5 @@ async def task_rows(cwd: Path, run_id: str | None) -> tuple[str | None, list[tup
             return None, []
         plan = Plan.model_validate(journal.run(run_id).plan)
     except (LauncherError, ValueError):
-        return None, []
+        return run_id, []
     return run_id, [(t.id, t.role, t.agent) for t in plan.tasks]

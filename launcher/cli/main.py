@@ -286,6 +286,7 @@ def logs(
 
     call(lambda: inspect_app.follow(path, write, lambda: _task_final(run_id, task_id)),
          on_interrupt=lambda: f"stopped following the log of {task_id} (the run goes on as it was)")
+    inspection.print_checks(run_id, task_id)  # the task ended: its checks ran, as plain `logs` shows
 
 
 def _task_final(run_id: str, task_id: str) -> bool:
