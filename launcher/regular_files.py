@@ -3,7 +3,7 @@ ever blocking: only a regular file is opened, never a FIFO, a device, a socket o
 `open()` of a FIFO waits for a writer, for ever if none comes); the last path component is never
 followed as a symbolic link; reads are bounded.
 
-The launcher's own files in a task's artifacts (the directory of `$LAUNCHER_CONTRACT`, which the
+The launcher's own files in a task's artifacts (`.launcher/runs/<run>/<task>/`, which the
 agent can write: a session id, a schema, a CLI's `-o` file) are replaced, never opened in place
 (`replace_file`), and removed whatever an agent made of them (`remove_any`): a FIFO, a symbolic
 link or a directory there can neither block nor crash the launcher.

@@ -1,11 +1,11 @@
 """An agent cannot block or crash the launcher through the launcher's files in its artifacts.
 
-A task's artifacts directory is the directory of `$LAUNCHER_CONTRACT`: the agent can write there
-(Claude Code is even granted it with `--add-dir`). The launcher keeps its own files in it too: a
-CLI's session id (`claude.session`), the answer's schema, Codex's `-o` file, the agent's log. An
-agent that puts a FIFO or a directory at one of those names used to hang the launcher's event
-loop in `open()` (Ctrl-C included) or crash the run with a traceback on every resume. Those files
-are now replaced atomically or removed whatever they are, and read only as regular files.
+A task's artifacts directory (`.launcher/runs/<run>/<task>/`) is in its agent's reach: the agent
+can write there (Claude Code is even granted it with `--add-dir`, for its feedback). The launcher
+keeps its own files in it too: a CLI's session id (`claude.session`), the answer's schema, Codex's
+`-o` file, the agent's log. An agent that puts a FIFO or a directory at one of those names used to
+hang the launcher's event loop in `open()` (Ctrl-C included) or crash the run with a traceback on
+every resume. Those files are now replaced atomically or removed whatever they are, and read only as regular files.
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ CONTRACT = {"contract_version": "1", "status": "done", "summary": "s", "files_ch
 # A Claude Code CLI printing Claude's real `--output-format json` result, which also replaces the
 # launcher's session file in its artifacts by a FIFO.
 FIFO_CLAUDE = """\
-import json, os, uuid
+import json, os, subprocess, uuid
 open("work.txt", "w").write("x\\n")
-art = os.path.dirname(os.environ["LAUNCHER_CONTRACT"])
+common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                        capture_output=True, text=True).stdout.strip()
+art = os.path.join(os.path.dirname(common), ".launcher", "runs", os.environ["LAUNCHER_RUN_ID"],
+                   os.environ["LAUNCHER_TASK_ID"])
 session = os.path.join(art, "claude.session")
 if os.path.lexists(session):
     os.remove(session)

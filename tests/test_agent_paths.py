@@ -31,6 +31,12 @@ DIR_AT_CONTRACT = (
     'script = [{write = "fine.txt", content = "ok"}]\n'
 )
 
+# The task's artifacts (`.launcher/runs/<run>/<task>/`), as its agent can find them: in the
+# repository's state, no longer the directory of its `$LAUNCHER_CONTRACT` (a private one). A
+# shell snippet inside a TOML string: `d` names the directory.
+ARTIFACTS_SH = ('d=\\"$(git rev-parse --path-format=absolute --git-common-dir)/../.launcher/runs/'
+                '$LAUNCHER_RUN_ID/$LAUNCHER_TASK_ID\\"; ')
+
 
 def _commit_plan(repo: Path, text: str) -> None:
     (repo / "plan.toml").write_text(text)
@@ -116,10 +122,10 @@ def test_a_directory_or_a_fifo_in_place_of_the_agent_log_is_removed_and_the_run_
     # A FIFO there blocked the launcher in open() for ever (every task with it); a directory
     # crashed the round. Both are the agent's leftovers in the task's artifacts: removed.
     _commit_plan(repo, '[agents.logdir]\nadapter = "command"\n'
-                       'command = ["sh", "-c", "echo y > y.txt; d=$(dirname \\"$LAUNCHER_CONTRACT\\"); '
+                       'command = ["sh", "-c", "echo y > y.txt; ' + ARTIFACTS_SH +
                        'rm -f \\"$d/agent.log\\"; mkdir \\"$d/agent.log\\"", "{prompt}"]\n'
                        '[agents.logfifo]\nadapter = "command"\n'
-                       'command = ["sh", "-c", "echo z > z.txt; d=$(dirname \\"$LAUNCHER_CONTRACT\\"); '
+                       'command = ["sh", "-c", "echo z > z.txt; ' + ARTIFACTS_SH +
                        'rm -f \\"$d/agent.log\\"; mkfifo \\"$d/agent.log\\"", "{prompt}"]\n'
                        '[[task]]\nid = "log-dir"\nagent = "logdir"\nprompt = "x"\n'
                        '[[task]]\nid = "log-fifo"\nagent = "logfifo"\nprompt = "x"\n'
@@ -133,10 +139,10 @@ def test_a_directory_or_a_fifo_in_place_of_the_agent_log_is_removed_and_the_run_
 
 
 def test_what_an_agent_leaves_at_the_launcher_s_own_artifact_paths_never_crashes_the_run(repo: Path) -> None:
-    # The agent can write in its task's artifacts (its contract goes there): directories at
+    # The agent can write in its task's artifacts (in the repository's .launcher/): directories at
     # facts.json, diff.patch and rounds/1.json, and a file where rounds/ goes, crashed the run.
     _commit_plan(repo, '[agents.litter]\nadapter = "command"\n'
-                       'command = ["sh", "-c", "echo a > a.txt; d=$(dirname \\"$LAUNCHER_CONTRACT\\"); '
+                       'command = ["sh", "-c", "echo a > a.txt; ' + ARTIFACTS_SH +
                        'mkdir -p \\"$d/facts.json/x\\" \\"$d/diff.patch/y\\"; echo no > \\"$d/rounds\\"", "{prompt}"]\n'
                        '[[task]]\nid = "litter"\nagent = "litter"\nprompt = "x"\n')
     done = launcher_cli(repo, "run", "plan.toml", "--json")

@@ -1,5 +1,5 @@
-"""`launcher logs` reads the task's directory, which its agent can write (the directory of
-`$LAUNCHER_CONTRACT`): what it left there is read only as a regular file, never following a
+"""`launcher logs` reads the task's directory, which its agent can write (in the repository's
+`.launcher/`): what it left there is read only as a regular file, never following a
 link, never blocking, bounded. A FIFO or a link left as `agent.log` is said, not followed (a FIFO
 would block `logs` for ever, a link to /proc/self/mem crash it); a big log is shown as its tail;
 a `facts.json` that is no longer the launcher's is no check output."""

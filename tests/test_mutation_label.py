@@ -333,3 +333,40 @@ def test_a_set_over_the_value_limit_is_said_to_be_too_large_and_left_as_it_is(pr
     assert term.finish() == 2
     assert "the calibration set is too large: it holds more than 1000000 values" in shown and "size limit" in shown
     assert "not valid JSON" not in shown and path.read_text() == text
+
+
+_VERDICT = {"contract_version": "1", "calibration": {"precision": None, "recall": None},
+            "verdicts": [{"id": 1, "classification": "genuine", "confidence": 0.9, "justification": "j"}]}
+
+
+@pytest.mark.parametrize(("change", "key", "where"), [
+    ({"contract_version": "2"}, "invalid:literal_error", "$.contract_version"),
+    ({"calibration": [{**_one_label("hand-1", 1), "id": "1"}]}, "invalid:int_type", "$.calibration[0].id"),
+    ({"calibration": [_one_label("hand-1", 1), {**_one_label("hand-2", 2), "id": 1}]}, "invalid:value_error", "$"),
+])  # fmt: skip
+def test_a_set_the_gate_would_refuse_is_refused_with_the_gates_error_before_any_question(
+    proj: Path, change: dict[str, Any], key: str, where: str
+) -> None:
+    """Labels appended to a set `launcher mutation gate` refuses would be lost with it: `label`
+    reads the set as the gate does and refuses it with the gate's own error (what, where, how to
+    fix), exit 2, before any question; the file is left byte for byte."""
+    (proj / "mutation").mkdir()
+    path = proj / "mutation" / "calibration-set.json"
+    text = json.dumps({"contract_version": "1", "description": "by hand", "calibration": [_one_label("hand-1", 1)],
+                       **change}, indent=1) + "\n"  # fmt: skip
+    path.write_text(text)
+    verdict = proj / "verdict.json"
+    verdict.write_text(json.dumps(_VERDICT))
+    gate = subprocess.run([sys.executable, "-m", "launcher", "mutation", "gate", "--verdict", str(verdict),
+                           "--calibration", str(path), "--json"], cwd=proj, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert gate.returncode == 2, gate.stdout + gate.stderr
+    refused = json.loads(gate.stdout)
+    assert refused["error_key"] == key and f"{path} {where}: " in refused["observations"], refused
+    term = Terminal(proj)
+    shown = term.wait_for("nothing was asked nor written")
+    assert term.finish() == 2
+    assert "[g]enuine" not in shown and "internal error" not in shown
+    assert refused["observations"] in shown.replace("\r\n", "\n"), shown
+    assert refused["usage"] in shown.replace("\r\n", "\n"), shown
+    assert path.read_text() == text

@@ -103,8 +103,9 @@ class ClaudeAdapter:
                 f"also write it to the file named by $LAUNCHER_CONTRACT ({request.contract_path})."
             ),
         )
-        # The contract file lives in the task's artifacts, a reviewer's packet in the run's state:
-        # both outside the worktree, so both directories are added (Read is denied elsewhere).
+        # The contract file lives in a private directory of the attempt, a reviewer's packet and
+        # the feedback in the run's state: all outside the worktree, so their directories are
+        # added (Read is denied elsewhere).
         for folder in outside_dirs(request):
             argv += ["--add-dir", str(folder)]
         argv += [

@@ -116,7 +116,7 @@ class ArtifactUnwritable(LauncherError):
 def write_schema(request: AgentRequest, schema: Mapping[str, Any]) -> Path:
     """Write the schema into the task's artifacts (kept for inspection) and return its path.
 
-    The agent can write there (it is the directory of `$LAUNCHER_CONTRACT`): whatever it left at
+    The agent can write there (the run's state, in its repository's `.launcher/`): whatever it left at
     that name (a FIFO, a link, a directory) is replaced, never opened (`replace_file`)."""
     request.artifacts.mkdir(parents=True, exist_ok=True)
     path = request.artifacts / "contract.schema.json"

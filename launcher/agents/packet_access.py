@@ -28,11 +28,14 @@ INLINE_OPEN = "<launcher-packet path="
 
 
 def outside_dirs(request: AgentRequest) -> list[Path]:
-    """The directories outside the worktree a reviewer must reach: its answer's and its packet's
-    (one entry when they are the same), in that order."""
+    """The directories outside the worktree an agent or a reviewer must reach: its answer's, its
+    packet's and its feedback's (one entry when they are the same), in that order. An answer
+    lies in a private directory of its attempt, the feedback in the task's artifacts."""
     wanted = [request.contract_path.parent]
     if request.packet_path is not None:
         wanted.append(request.packet_path.parent)
+    if request.feedback_path is not None:
+        wanted.append(request.feedback_path.parent)
     found: list[Path] = []
     for folder in wanted:
         if not _inside(folder, request.worktree) and folder not in found:

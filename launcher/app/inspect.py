@@ -120,7 +120,7 @@ async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:
     return task_dir / "agent.log"
 
 
-# The task's directory is the directory of `$LAUNCHER_CONTRACT`, which its agent can write: what
+# The task's directory (`.launcher/runs/<run>/<task>/`) is in its agent's reach: what
 # is read there is read as a regular file only, never following a link, never blocking, bounded
 # (launcher/regular_files.py). A log longer than this is shown as its tail.
 LOG_SHOWN = 4 * 1024 * 1024

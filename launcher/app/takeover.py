@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from launcher.app.run.contract_dir import remove_leftovers
 from launcher.engine.orphans import reap_journaled
 from launcher.errors import GitFailed
 from launcher.git import commits, worktrees
@@ -37,6 +38,7 @@ async def take_over(repo: GitRepo, journal: Journal, root: Path, claim: Claim, *
         return []
     rid, done = claim.run_id, []
     done += reap(journal, rid)
+    done += remove_leftovers(journal, rid)  # its agents are gone: no attempt writes there any more
     if save:
         done += await save_uncommitted(repo, root, journal, rid)
     return done

@@ -434,9 +434,13 @@ app.add_typer(gate_app, name="gate")
 def grade_record_cmd(
     file: Annotated[Path | None, typer.Option("--file", help="Verdict file (default: stdin).")] = None,
     task_id: Annotated[str | None, typer.Option("--task-id", help="Task the verdict is for (echoed).")] = None,
+    criteria: Annotated[str | None, typer.Option(
+        "--criteria", help="The applied rubrics' criterion ids, comma-separated (C1,C2,...): a verdict "
+        "missing one (criterion_missing:<ID>) or answering another (criterion_unknown:<ID>) is invalid, "
+        "as in a run.")] = None,
 ) -> None:
     """Validate a grader verdict: prints the envelope as one JSON line; exit 0 valid, 1 invalid."""
-    code, envelope = grade_record_from(file, task_id=task_id)
+    code, envelope = grade_record_from(file, task_id=task_id, criteria=criteria)
     print(envelope_line(envelope))
     raise typer.Exit(code)
 

@@ -1,4 +1,4 @@
-"""Where one reviewer process (a grader attempt, a judge call) writes its answer.
+"""Where one reviewer process (a grader attempt, a judge call) or agent attempt writes its answer.
 
 The launcher reads back a file a reviewer wrote (`$LAUNCHER_CONTRACT`) and takes it for that
 reviewer's answer. A path in the run's state (`.launcher/runs/<run>/<task>/grading/`) would be
@@ -16,10 +16,13 @@ It does not stand against code running as the same user that looks for the attem
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from launcher.regular_files import remove_any
 
 PREFIX = "launcher-answer-"
 
@@ -32,3 +35,26 @@ def private_answer_path(name: str) -> Iterator[Path]:
         yield folder / name
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# An agent's completion contract: the same kind of directory, journaled while its attempt runs
+# (a launcher killed meanwhile leaves it; the command that takes the run over removes it).
+CONTRACT_PREFIX = "launcher-contract-"
+
+
+def new_private_dir(prefix: str) -> Path:
+    """A fresh directory of the launcher's own, mode 0700, at a random name outside the repository."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def remove_private_dir(path: str | Path | None, prefix: str) -> bool:
+    """Remove a directory `new_private_dir(prefix)` made, with what is in it; True if one went.
+    A path recorded elsewhere (the journal) is removed only when it still is such a directory:
+    a real directory (never a symbolic link) named with `prefix`."""
+    if not path:
+        return False
+    folder = Path(path)
+    if not folder.name.startswith(prefix) or folder.is_symlink() or not folder.is_dir():
+        return False
+    remove_any(folder)
+    return not os.path.lexists(folder)

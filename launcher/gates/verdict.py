@@ -201,11 +201,29 @@ def read_grade_input(file: Path | None, stdin: TextIO | None = None) -> str:
                              fix="pipe the grader's JSON in as UTF-8 text", error_key="file_unreadable") from None
 
 
-def grade_record_from(file: Path | None, stdin: TextIO | None = None,
-                      task_id: str | None = None) -> tuple[int, dict[str, Any]]:
-    """The whole command: read the input, validate, return (exit code, envelope to print)."""
+def grade_record_from(file: Path | None, stdin: TextIO | None = None, task_id: str | None = None,
+                      criteria: str | None = None) -> tuple[int, dict[str, Any]]:
+    """The whole command: read the input, validate, return (exit code, envelope to print).
+    `criteria` (`--criteria C1,C2,...`): the applied rubrics' criterion ids, checked as a run
+    checks them (`criterion_missing:<ID>`, `criterion_unknown:<ID>`)."""
     try:
+        expected = criteria_option(criteria)
         text = read_grade_input(file, stdin)
     except VerdictInvalid as exc:
         return 1, error_envelope(exc, task_id)
-    return grade_record(text, task_id=task_id)
+    return grade_record(text, expected_criteria=expected, task_id=task_id)
+
+
+def criteria_option(value: str | None) -> list[str] | None:
+    """The ids of `--criteria C1,C2,...`, in order; None without the option."""
+    if value is None:
+        return None
+    ids = [part.strip() for part in value.split(",")]
+    if not all(ids) or len(set(ids)) != len(ids):
+        raise VerdictInvalid(
+            f"--criteria {value!r} is not a list of distinct criterion ids",
+            fix="launcher gate grade-record --criteria C1,C2,C3 (the criterion ids of the applied "
+                "rubrics, as the grading packet lists them, separated by commas)",
+            error_key="criteria_invalid",
+        )
+    return ids

@@ -6,14 +6,18 @@ required_fixes, iteration, rubric_version), `verdict_invalid_enum`, `criterion_r
 `criterion_results_item_invalid:<item_not_object|missing_or_bad_criterion|missing_or_bad_pass|
 missing_or_bad_justification>`, `required_fixes_not_array`, `iteration_not_number`,
 `rubric_version_not_string`, `rubric_version_empty`; then ours: `verdict_inconsistent` (satisfied
-with a failing criterion) and `criterion_missing:<ID>` (a criterion of the applied rubrics that
-the verdict does not answer).
+with a failing criterion), `criterion_missing:<ID>` (a criterion of the applied rubrics that
+the verdict does not answer) and `criterion_unknown:<ID>` (a criterion the verdict answers that
+is not in the applied rubrics; an id that is not a plain one is shown JSON-quoted). The last two
+are checked only when the applied rubrics are known (a run's grading; `launcher gate
+grade-record --criteria`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -159,7 +163,24 @@ def check_verdict(data: object, *, expected_criteria: list[str] | None = None) -
             if cid not in answered:
                 raise _fail(f"criterion_missing:{cid}", f"the verdict has no result for criterion {cid}",
                             "give one criterion_results item per criterion: " + ", ".join(expected_criteria))
+        applied = set(expected_criteria)
+        for result in verdict.criterion_results:
+            if result.criterion not in applied:
+                shown = _shown_id(result.criterion)
+                raise _fail(f"criterion_unknown:{shown}",
+                            f"the verdict answers criterion {shown}, which is not in the applied rubrics",
+                            "give one criterion_results item per criterion of the applied rubrics, and no "
+                            "other: " + ", ".join(expected_criteria))
     return verdict
+
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _shown_id(cid: str) -> str:
+    """A criterion id the grader wrote, fit for an error key: as written when it is a plain id,
+    else JSON-quoted (ASCII, control characters escaped) and cut to 66 characters."""
+    return cid if _PLAIN_ID.fullmatch(cid) else json.dumps(cid)[:66]
 
 
 def claimed_task_id(verdict: Verdict, expected: str | None) -> str | None:

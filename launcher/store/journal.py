@@ -25,7 +25,7 @@ BEST_OF_N = "best-of-N:"  # message prefix of an attempt settled by its task's s
 _TASK_COLUMNS = {
     "branch", "worktree", "start_sha", "head_sha", "merged", "merge_commit", "cost_usd",
     "duration_s", "iteration", "agent_pgid", "round_base", "approval_hash", "included_json",
-    "included_blobs_json", "files_json", "contract_json", "message",
+    "included_blobs_json", "files_json", "contract_json", "message", "contract_dir",
 }
 
 
@@ -76,6 +76,7 @@ class TaskRow:
     files: list[str]
     contract: dict[str, Any] | None
     message: str
+    contract_dir: str | None = None  # the private directory of its agent attempt under way
 
     @property
     def succeeded(self) -> bool:
@@ -270,6 +271,7 @@ class Journal(RunClaims):
             agent_pgid=row["agent_pgid"], round_base=row["round_base"],
             approval_hash=row["approval_hash"],
             included=included, included_blobs=included_blobs, files=files, contract=contract, message=message.strip(),
+            contract_dir=row["contract_dir"],
         )
 
     def history(self, run_id: str, task_id: str) -> list[tuple[str | None, str, str, float]]:

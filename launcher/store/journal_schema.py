@@ -107,4 +107,7 @@ ADDED_COLUMNS = (
     ("runs", "launcher_started", "INTEGER"),
     ("runs", "prior_status", "TEXT"),
     ("rounds", "verdict_sha256", "TEXT"),
+    # The private directory of the agent attempt under way (its `$LAUNCHER_CONTRACT`): removed
+    # once its contract is collected, else by the command that takes over after a crash.
+    ("tasks", "contract_dir", "TEXT"),
 )

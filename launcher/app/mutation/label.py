@@ -32,11 +32,14 @@ from launcher.git.repo import GitRepo
 from launcher.models.decoding import json_loads, read_input_text, size_limit_problem
 from launcher.models.judge import (
     CONTRACT_VERSION,
+    CalibrationSet,
     JudgeCall,
+    JudgeInputInvalid,
     JudgeVerdict,
     LabelledMutants,
     judged_of,
     load_judge_file,
+    parse_judge_text,
     survivors_digest,
 )
 from launcher.models.printable import printable
@@ -95,7 +98,22 @@ def read_set(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("calibration"), list):
         raise UsageProblem('not a calibration set (no "calibration" list)', where=str(path),
                            fix="repair the file or move it aside")  # fmt: skip
+    _check_as_the_gate(data, path)
     return data
+
+
+def _check_as_the_gate(data: dict[str, Any], path: Path) -> None:
+    """Refuse a set `launcher mutation gate` would refuse (a contract_version other than "1", an id
+    that is not an integer, an id or a mutant given twice, ...), with the gate's own error: labels
+    appended to it would be lost on a set no gate reads. An empty list is fine: the label fills it."""
+    try:
+        parse_judge_text(json.dumps(data), CalibrationSet, where=str(path))
+    except JudgeInputInvalid as exc:
+        if exc.error_key == "invalid:too_short" and exc.where == f"{path} $.calibration" and not data["calibration"]:
+            return
+        raise JudgeInputInvalid(exc.what, where=exc.where, error_key=exc.error_key,
+                                fix=f"{exc.fix}; repair the set so that `launcher mutation gate` reads it, then "
+                                    "label again (nothing was asked nor written)") from None  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ from launcher.app.context import RunContext
 from launcher.app.run import (
     claims,
     containment,
+    contract_dir,
     grading,
     ignored_work,
     provision,
@@ -105,24 +106,27 @@ async def _agent_round(
     if numbered:
         config = config.model_copy(update={"set_env": {**config.set_env, **numbered}})
     artifacts = ctx.files.task_dir(task.id)
-    request = AgentRequest(
-        run_id=ctx.run_id, task=task, agent_name=task.agent, config=config, worktree=worktree,
-        artifacts=artifacts, base_sha=ctx.base_sha, iteration=iteration,
-        contract_path=artifacts / "contract.agent.json", feedback_path=feedback,
-        port_base=ctx.port_base(task.id), attempt=attempt, session_id=session_id,
-    )
 
     def spawned(pid: int) -> None:
         ctx.journal.update_task(ctx.run_id, task.id, agent_pgid=pid)
 
     adapter = get_adapter(config.adapter)
     await containment.before_round(ctx, task.id)
-    await worktrees.lock_worktree(ctx.repo, worktree, f"launcher run {ctx.run_id}: agent running")
-    try:
-        result = await run_agent_round(adapter, request, limits=_limits(ctx, task), on_spawn=spawned)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await worktrees.unlock_worktree(ctx.repo, worktree)
+    # Its contract goes to a private directory of this attempt, never a path another process of
+    # the run could guess (contract_dir.py); collected before the directory goes.
+    with contract_dir.attempt_contract(ctx.journal, ctx.run_id, task.id, artifacts) as contract_path:
+        request = AgentRequest(
+            run_id=ctx.run_id, task=task, agent_name=task.agent, config=config, worktree=worktree,
+            artifacts=artifacts, base_sha=ctx.base_sha, iteration=iteration,
+            contract_path=contract_path, feedback_path=feedback,
+            port_base=ctx.port_base(task.id), attempt=attempt, session_id=session_id,
+        )
+        await worktrees.lock_worktree(ctx.repo, worktree, f"launcher run {ctx.run_id}: agent running")
+        try:
+            result = await run_agent_round(adapter, request, limits=_limits(ctx, task), on_spawn=spawned)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await worktrees.unlock_worktree(ctx.repo, worktree)
     await containment.after_round(ctx, task.id)  # before the launcher's own git touches it
     return result
 
