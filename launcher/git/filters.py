@@ -212,13 +212,14 @@ def _converted_only(disk: bytes, blob: bytes, encoding: str) -> bool:
 
 async def unfiltered_mismatches(repo: GitRepo, root: Path, blobs: dict[str, str],
                                 env: dict[str, str]) -> list[Mismatch]:
-    """Paths under `root` whose file is not the bytes of its blob in `blobs` (nor those bytes
-    with CRLF line ends), unless a filter configured at run start applies to them."""
+    """Paths under `root` whose regular file is not the bytes of its blob in `blobs` (nor those
+    bytes after git's own conversions), unless a filter configured at run start applies to them."""
     paths = sorted(blobs)
     differ = []
     for start in range(0, len(paths), _BATCH):
+        # Only files git wrote through a filter: a path not on disk (outside a sparse checkout's
+        # cone) or not a regular file is not one.
         batch = [p for p in paths[start:start + _BATCH] if (root / p).is_file() and not (root / p).is_symlink()]
-        differ += [p for p in paths[start:start + _BATCH] if p not in batch]  # gone or not a file
         if not batch:
             continue
         done = await repo.git("hash-object", "--no-filters", "--", *batch, cwd=root)
