@@ -66,7 +66,7 @@ def _driver(key: str) -> tuple[str, str] | None:
     """`filter.<name>.<var>` -> (name, var); names may hold dots, git's keys are lower case."""
     if not key.lower().startswith("filter.") or key.count(".") < 2:
         return None
-    name, _, var = key[len("filter."):].rpartition(".")
+    name, _, var = key[len("filter.") :].rpartition(".")
     return name, var.lower()
 
 
@@ -105,7 +105,8 @@ def _driver_pairs(name: str, known: dict[str, str] | None) -> list[tuple[str, st
     if known is None:
         return [(f"filter.{name}.{var}", "false" if var == "required" else "") for var in _VARS]
     return [(f"filter.{name}.{var}", value) for var, value in known.items()] + (
-        [] if "required" in known else [(f"filter.{name}.required", "false")])
+        [] if "required" in known else [(f"filter.{name}.required", "false")]
+    )
 
 
 def _with_pairs(env: dict[str, str], pairs: list[tuple[str, str]], base: int | None = None) -> dict[str, str]:
@@ -162,7 +163,8 @@ async def pinned_env(repo: GitRepo) -> dict[str, str]:
                 "have when the run started: the launcher does not let its git run it",
                 where=str(repo.common_dir / "config"),
                 fix=f"remove it (`git config --unset filter.{name}.process`, also in the global config) "
-                    "and run the task again; the run's notes name the task whose round changed the git config")
+                "and run the task again; the run's notes name the task whose round changed the git config",
+            )
     pairs = []
     for name in sorted(names):
         pairs += _driver_pairs(name, None)
@@ -210,8 +212,9 @@ def _converted_only(disk: bytes, blob: bytes, encoding: str) -> bool:
     return disk == _IDENT.sub(b"$Id$", blob.replace(b"\r\n", b"\n"))
 
 
-async def unfiltered_mismatches(repo: GitRepo, root: Path, blobs: dict[str, str],
-                                env: dict[str, str]) -> list[Mismatch]:
+async def unfiltered_mismatches(
+    repo: GitRepo, root: Path, blobs: dict[str, str], env: dict[str, str]
+) -> list[Mismatch]:
     """Paths under `root` whose regular file is not the bytes of its blob in `blobs` (nor those
     bytes after git's own conversions), unless a filter configured at run start applies to them."""
     paths = sorted(blobs)
@@ -219,7 +222,7 @@ async def unfiltered_mismatches(repo: GitRepo, root: Path, blobs: dict[str, str]
     for start in range(0, len(paths), _BATCH):
         # Only files git wrote through a filter: a path not on disk (outside a sparse checkout's
         # cone) or not a regular file is not one.
-        batch = [p for p in paths[start:start + _BATCH] if (root / p).is_file() and not (root / p).is_symlink()]
+        batch = [p for p in paths[start : start + _BATCH] if (root / p).is_file() and not (root / p).is_symlink()]
         if not batch:
             continue
         done = await repo.git("hash-object", "--no-filters", "--", *batch, cwd=root)
@@ -252,13 +255,23 @@ async def unfiltered_mismatches(repo: GitRepo, root: Path, blobs: dict[str, str]
     return found
 
 
-async def _filter_attributes(repo: GitRepo, root: Path, paths: list[str],
-                             env: dict[str, str]) -> dict[str, tuple[str, str]]:
+async def _filter_attributes(
+    repo: GitRepo, root: Path, paths: list[str], env: dict[str, str]
+) -> dict[str, tuple[str, str]]:
     """Each path's `filter` and `working-tree-encoding` attributes ("" when not set to a value)."""
     found: dict[str, tuple[str, str]] = {}
     for start in range(0, len(paths), _BATCH):
-        done = await repo.git("check-attr", "-z", "filter", "working-tree-encoding", "--",
-                              *paths[start:start + _BATCH], cwd=root, check=False, env=env)
+        done = await repo.git(
+            "check-attr",
+            "-z",
+            "filter",
+            "working-tree-encoding",
+            "--",
+            *paths[start : start + _BATCH],
+            cwd=root,
+            check=False,
+            env=env,
+        )
         fields = done.out.split("\0")
         for path, attr, value in zip(fields[::3], fields[1::3], fields[2::3], strict=False):
             given = "" if value in ("unspecified", "unset", "set") else value
@@ -294,6 +307,8 @@ async def rewrite_unfiltered(repo: GitRepo, old: str, new: str, env: dict[str, s
             continue  # not the launcher's to remove: named below
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content.stdout)
-    return (f"; a content filter not configured when the run started changed {described(wrong)} while the "
-            "main work tree was updated: the launcher wrote the landed content there again (remove that "
-            "filter from the git config and .git/info/attributes)")
+    return (
+        f"; a content filter not configured when the run started changed {described(wrong)} while the "
+        "main work tree was updated: the launcher wrote the landed content there again (remove that "
+        "filter from the git config and .git/info/attributes)"
+    )
