@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.errors import GitFailed, LauncherError
-from launcher.git import submodules
+from launcher.git import filters, submodules
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import admin_dir
 
@@ -90,7 +90,7 @@ async def take_in_skipped_files(repo: GitRepo, worktree: Path) -> list[str]:
     return present
 
 
-async def stage_everything(repo: GitRepo, worktree: Path) -> list[str]:
+async def stage_everything(repo: GitRepo, worktree: Path, env: dict[str, str] | None = None) -> list[str]:
     """`git add -A` of everything the agent left (ignored files stay out), also at paths a sparse
     checkout leaves out (`--sparse`; edits of skip-worktree files: `take_in_skipped_files`).
 
@@ -101,7 +101,7 @@ async def stage_everything(repo: GitRepo, worktree: Path) -> list[str]:
     nested: list[str] = []
     for _ in range(_NESTED_ROUNDS):
         excluded = [f":(exclude,literal){path}" for path in nested]
-        done = await repo.git("add", "-A", "--sparse", "--", ".", *excluded, cwd=worktree, check=False)
+        done = await repo.git("add", "-A", "--sparse", "--", ".", *excluded, cwd=worktree, check=False, env=env)
         found = [p for p in _NO_COMMIT_CHECKED_OUT.findall(done.err) if p not in nested]
         if done.ok or not found:
             break
@@ -148,6 +148,8 @@ _NESTED_ROUNDS = 5  # git names every such repository at once; a few rounds for 
 class NestedRepository(LauncherError):
     default_key = "nested_repository"
 
+FilterTampered = filters.FilterTampered
+
 
 # What `git commit` says (LC_ALL=C) when it has nothing to commit: the tree is clean, or the only
 # changes are ones `git add` does not stage (content inside a submodule, reported separately).
@@ -159,12 +161,21 @@ async def commit_pending(
 ) -> bool:
     """Commit everything the agent left uncommitted (ignored files stay out); True if it did.
     NestedRepository (after committing the rest) when a repository the agent made inside the
-    worktree kept some of its files out."""
-    nested = await stage_everything(repo, worktree)
+    worktree kept some of its files out.
+
+    git's content filters are the run start's (git/filters.py): a filter another task's code
+    configured meanwhile is switched off, and should it still have run (set again between the
+    launcher's read of the config and git's), the commit is checked against the files on disk
+    and discarded (FilterTampered), the work left uncommitted in the worktree."""
+    before = await head_or_none(repo, worktree)
+    env = await filters.pinned_env(repo)
+    nested = await stage_everything(repo, worktree, env)
     made = set(nested) - set(await _without_commit(repo, worktree, nested))
     done = await repo.git(
-        "commit", "-q", "--no-verify", "-m", with_trailers(message, trailers), cwd=worktree, check=False
+        "commit", "-q", "--no-verify", "-m", with_trailers(message, trailers), cwd=worktree, check=False, env=env
     )
+    if done.ok:
+        await _verify_commit(repo, worktree, before, env)
     nothing = not done.ok and any(text in done.out + done.err for text in _NOTHING_TO_COMMIT)
     if nested and (done.ok or nothing):
         listed = ", ".join(f"{path}/" for path in nested)
@@ -187,13 +198,40 @@ async def commit_pending(
     )
 
 
+async def _verify_commit(repo: GitRepo, worktree: Path, before: str | None, env: dict[str, str]) -> None:
+    """Every file the launcher's commit took in holds the bytes on disk (but where a filter the
+    run started with applies): else the commit is undone (the branch put back, the index read
+    from it again, the files left as they are) and FilterTampered says which files and filter."""
+    after = await head_of(repo, worktree)
+    wrong = await filters.unfiltered_mismatches(
+        repo, worktree, await filters.written_blobs(repo, before, after, cwd=worktree), env)
+    if not wrong:
+        return
+    async with repo.lock.hold():
+        if before is None:
+            await repo.git("update-ref", "-d", "HEAD", after, cwd=worktree)
+            await repo.git("read-tree", "--empty", cwd=worktree)
+        else:
+            await repo.git("update-ref", "-m", "launcher: commit discarded", "HEAD", before, after, cwd=worktree)
+            await repo.git("read-tree", before, cwd=worktree)  # no -u, no refresh: no filter runs
+    raise FilterTampered(
+        f"the launcher's commit of the agent's work was discarded: git's content filter changed what "
+        f"it committed for {filters.described(wrong)}, a filter that was not configured when the run "
+        f"started (another task's code set it in the shared git config or attributes while this work "
+        f"was committed). Nothing was landed; the work is still uncommitted in {worktree}",
+        where=str(worktree),
+        fix="remove that filter (`git config --unset` its keys, its line in .git/info/attributes) and "
+            "run the task again; the run's notes name the task whose round changed the git config")
+
+
 async def rescue_uncommitted(repo: GitRepo, worktree: Path, ref: str) -> str | None:
     """Save a dead agent's uncommitted work under `ref`, then clean the tree for a re-run.
 
     Nothing is lost: the work stays reachable from `ref` (and is listed in the journal).
     """
-    await stage_everything(repo, worktree)
-    stash = (await repo.git("stash", "create", "launcher: interrupted work", cwd=worktree)).out.strip()
+    env = await filters.pinned_env(repo)  # the run start's content filters only
+    await stage_everything(repo, worktree, env)
+    stash = (await repo.git("stash", "create", "launcher: interrupted work", cwd=worktree, env=env)).out.strip()
     if not stash:
         return None
     async with repo.lock.hold():

@@ -20,6 +20,7 @@ from launcher.concurrency import each
 from launcher.errors import GitFailed
 from launcher.git import (
     commits,
+    filters,
     markers,
     ref_guard,
     resolution,
@@ -437,8 +438,9 @@ async def advance_target(
                               "In that worktree, run `git merge --ff-only {branch}`.")
         # Edits inside a submodule are the submodule's (read-tree leaves its files alone, and
         # `git stash` here could not put them aside); a moved submodule commit still counts.
+        pinned = await filters.pinned_env(repo)  # the run start's content filters only (git/filters.py)
         dirty = await repo.git("status", "--porcelain", "-z", "--untracked-files=no", "--ignore-submodules=dirty",
-                               "--no-renames")
+                               "--no-renames", env=pinned)
         local = [entry[3:] for entry in dirty.out.split("\0") if entry and entry[3:] not in tolerated]
         by_agents = {path: task for path, task in (intrusions or {}).items() if path in local}
         if by_agents:
@@ -463,7 +465,7 @@ async def advance_target(
         # back (CAS again) and we park.
         before = await tree_undo.before_update(repo, expected_old, new)
         on_step(target_tree.UPDATING_TREE, True)
-        updated = await repo.git("read-tree", "-m", "-u", expected_old, new, check=False)
+        updated = await repo.git("read-tree", "-m", "-u", expected_old, new, check=False, env=pinned)
         if not updated.ok:
             on_step(target_tree.ROLLING_BACK, True)
             # what the failed update wrote (a truncated file when the disk filled) is removed first
@@ -476,4 +478,5 @@ async def advance_target(
             return await park(reason, merge_hint(tree_undo.update_failed_hint(updated.err, undone)))
         on_step(target_tree.TREE_UPDATED, True)
         done = f"{target_branch} advanced to {new[:12]}; the main work tree was updated"
+        done += await filters.rewrite_unfiltered(repo, expected_old, new, pinned)
         return AdvanceResult(True, target_branch, done)

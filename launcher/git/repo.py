@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import anyio
 
@@ -23,6 +23,9 @@ from launcher.concurrency import file_lock
 from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge
 from launcher.git import guard
 from launcher.store.files import clear_leftovers
+
+if TYPE_CHECKING:
+    from launcher.git.filters import FilterPin
 
 MIN_GIT = (2, 38)  # `git merge-tree --write-tree`
 # Another git process holds an index/ref lock file: transient, retried. A ref that moved under
@@ -200,6 +203,8 @@ class GitRepo:
         self.lock = GitLock(common_dir / "launcher.lock")
         self.env = git_env()
         self.signs_commits: bool | None = None  # commit.gpgsign, once read (git/signing.py)
+        # The content filters configured when the run (or command) started (git/filters.py).
+        self.filter_pin: FilterPin | None = None
         # (base, head) commit ids -> what the range changes: immutable, so asked once per process
         # (the collection lists it; the conflict matrix reuses it).
         self._changes: dict[tuple[str, str], list[Change]] = {}
@@ -256,17 +261,20 @@ class GitRepo:
         cut_ok: bool = False,
         stdout_to: BinaryIO | None = None,
         index_file: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> process.Completed:
         """Run git; retry transient `*.lock` contention instead of surfacing it. An output longer
         than the launcher keeps (64 MiB) raises GitOutputTooLarge unless `cut_ok` (shown to a
         person or a grader, marked as cut; never parsed); `stdout_to` takes all of it instead.
         `index_file`: a scratch index of the launcher's own (GIT_INDEX_FILE) instead of the
-        checkout's, which this never touches."""
+        checkout's, which this never touches. `env`: the whole environment for this one command
+        instead of `self.env` (the content filters pinned to the run start's: git/filters.py)."""
         argv = ["git", *args[:1], *_SAFE_FLAGS.get(args[0] if args else "", ()), *args[1:]]
-        env = self.env if index_file is None else {**self.env, "GIT_INDEX_FILE": str(index_file)}
+        base_env = env or self.env
+        run_env = base_env if index_file is None else {**base_env, "GIT_INDEX_FILE": str(index_file)}
         delay = 0.05
         for attempt in range(_LOCK_RETRIES + 1):
-            result = await process.run(argv, cwd=cwd or self.root, env=env, timeout=timeout,
+            result = await process.run(argv, cwd=cwd or self.root, env=run_env, timeout=timeout,
                                        max_output=self.max_output, stdout_to=stdout_to)
             if result.ok or not _LOCK_CONTENTION.search(result.err) or attempt == _LOCK_RETRIES:
                 break

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from launcher.git import ref_guard, tree_undo
+from launcher.git import filters, ref_guard, tree_undo
 from launcher.git.repo import GitRepo
 from launcher.git.tree_undo import blobs, for_paths, split_z
 
@@ -230,12 +230,13 @@ async def finish_tree_update(
                 # finishes it (the two-tree form refuses files that differ from the index).
                 how_far = ["--reset", "-u", new] if half else ["-m", "-u", old, new]
                 before = await tree_undo.before_update(repo, old, new, landed_is_ours=half)
-                updated = await repo.git("read-tree", *how_far, check=False)
+                pinned = await filters.pinned_env(repo)  # the run start's content filters only
+                updated = await repo.git("read-tree", *how_far, check=False, env=pinned)
                 if updated.ok:
                     on_step(TREE_UPDATED, True)
                     return AdvanceResult(True, target_branch, (
                         f"{target_branch} advanced to {new[:12]}; finished updating the main work "
-                        "tree after the interruption"))
+                        "tree after the interruption" + await filters.rewrite_unfiltered(repo, old, new, pinned)))
                 undone = await tree_undo.undo_update(repo, old, new, before)
                 reason = tree_undo.said(f"the main work tree could not be updated ({updated.err.strip()})", undone)
                 how = merge_hint(tree_undo.update_failed_hint(updated.err, undone), target_branch)

@@ -29,7 +29,7 @@ from launcher.app.run.ref_owner import RefOwners
 from launcher.concurrency import each
 from launcher.engine import main_restore, odd_entries, reaper, tree_guard
 from launcher.errors import LauncherError
-from launcher.git import guard, index_guard, ref_guard
+from launcher.git import filters, guard, index_guard, ref_guard
 from launcher.models.states import TaskState
 from launcher.store import own_files
 
@@ -67,6 +67,7 @@ async def start(ctx: RunContext) -> None:
     reaper.become_subreaper()  # orphaned descendants come back to us, to be reaped
     own_files.record_own_outputs()  # again: a `| tee run.log` may have opened its file late
     ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir)
+    await filters.pin(ctx.repo)  # the content filters the launcher's own git may run
     ctx.main_index = await anyio.to_thread.run_sync(index_guard.IndexGuard, ctx.repo.git_dir)
     async with ctx.repo.lock.hold():
         ctx.ref_state = await ref_guard.read_state(ctx.repo)
