@@ -24,6 +24,8 @@ import anyio
 
 from launcher.app.context import STATE_DIR, RunContext
 from launcher.app.run import other_runs
+from launcher.app.run.idle_change import IdleWorkLost, idle_head_ref, lost_message
+from launcher.app.run.idle_change import undo_idle_change as _undo_idle_change
 from launcher.app.run.own_output import open_for_writing
 from launcher.app.run.ref_owner import RefOwners
 from launcher.concurrency import each
@@ -81,8 +83,9 @@ async def start(ctx: RunContext) -> None:
 async def before_round(ctx: RunContext, task_id: str) -> None:
     """The task's worktree must be as its last round left it; from now on it is active."""
     changed = await ctx.idle_trees.changes(ctx.repo, task_id)
-    if changed:
-        await _undo_idle_change(ctx, task_id, changed)
+    if changed and not await _undo_idle_change(ctx, task_id, changed):
+        raise IdleWorkLost(lost_message(ctx, task_id, changed), where=f"task {task_id}",
+                           fix="run the task again (`launcher run` with a new run)")
     await _check_refs(ctx, None, "the agent")  # refs as recorded before this round
     ctx.idle_trees.activate(task_id)
     ctx.agents_running.add(task_id)
@@ -92,32 +95,7 @@ async def before_round(ctx: RunContext, task_id: str) -> None:
 async def record_idle(ctx: RunContext, task_id: str, worktree: Path) -> None:
     """The task's round is committed and checked: until its next round, its tree must not change."""
     await reap(ctx, task_id)  # what its checks left running
-    await ctx.idle_trees.record(ctx.repo, task_id, worktree)
-
-
-async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str], its_grader_ran: bool = False) -> None:
-    """Put back a changed idle worktree, blaming the one task active since it was recorded;
-    `its_grader_ran`: the victim's own grader ran meanwhile (the only suspect when no other
-    task's code did)."""
-    record = ctx.idle_trees.records[victim]
-    suspects = sorted(record.witnesses | other_runs.suspects(ctx, [None], (record.recorded_at, time.time())))
-    await ctx.idle_trees.restore(ctx.repo, victim)
-    what = _listed(changed)
-    if its_grader_ran and not suspects:
-        ctx.note(victim, f"its grader changed the task's worktree or branch ({what}); put back at the graded "
-                         "commit, which is what lands")
-        return
-    ctx.note(victim, f"its worktree changed while its agent was not running ({what}); put back")
-    if len(suspects) == 1 and not other_runs.is_other_run(suspects[0]):
-        ctx.intruders.setdefault(
-            suspects[0], f"wrote into the worktree of task {victim} while its agent was not running "
-            f"({what}); the launcher put that worktree back",
-        )
-    elif suspects:
-        ctx.note(victim, f"cannot tell which of {', '.join(suspects)} changed it")
-    else:
-        ctx.note(victim, "no other task's agent ran while it was idle: not made by an agent of this run "
-                         "that the launcher can name")
+    await ctx.idle_trees.record(ctx.repo, task_id, worktree, idle_head_ref(ctx.run_id, task_id))
 
 
 async def after_grading(ctx: RunContext, task_id: str, since: float) -> str | None:
