@@ -98,3 +98,20 @@ def test_a_sibling_that_moves_an_idle_worktree_fails_and_the_run_ends_with_its_r
     assert "/ta]" not in git(repo, "worktree", "list")  # ta's worktree and branch went, as merged
     assert "/ta" not in git(repo, "branch", "--list", "launcher/*")
 
+
+def test_cleanup_of_merged_work_leaves_a_branch_checked_out_at_another_path(repo: Path, tmp_path: Path) -> None:
+    import anyio
+
+    from launcher.git import worktrees
+    from launcher.git.repo import GitRepo
+
+    planned, moved = tmp_path / "wt" / "t", tmp_path / "elsewhere"
+    git(repo, "worktree", "add", "-q", "-b", "launcher/r/t", str(planned))
+    git(repo, "worktree", "move", str(planned), str(moved))
+
+    async def cleanup() -> dict[str, Path]:
+        return await worktrees.remove_worktrees(await GitRepo.discover(repo), [(planned, "launcher/r/t")])
+
+    left = anyio.run(cleanup)  # no `git branch -D` error: "checked out at ..."
+    assert left == {"launcher/r/t": moved}
+    assert moved.is_dir() and "launcher/r/t" in git(repo, "branch", "--list", "launcher/*")

@@ -322,7 +322,10 @@ async def cleanup_merged(ctx: RunContext) -> None:
         if row.state is TaskState.MERGED and (row.worktree or row.branch)
     ]
     await pool.recycle(ctx, doomed)  # with `[run] warm_pool`: kept for the next run, not deleted
-    await worktrees.remove_worktrees(ctx.repo, doomed)
+    left = await worktrees.remove_worktrees(ctx.repo, doomed)
+    for branch, where in sorted(left.items()):
+        ctx.note(None, f"branch {branch} (merged) is kept: it is checked out in a worktree at {where}, which "
+                       "the launcher did not put there; `launcher clean` removes both")
     # The commits merged tasks kept in case their branch was deleted are on the target now.
     kept = {idle_change.idle_head_ref(ctx.run_id, row.task_id) for row in ctx.journal.tasks(ctx.run_id)
             if row.state is TaskState.MERGED}
