@@ -31,7 +31,7 @@ from launcher.app.run.ref_owner import RefOwners
 from launcher.concurrency import each
 from launcher.engine import main_restore, odd_entries, reaper, tree_guard
 from launcher.errors import LauncherError
-from launcher.git import guard, index_guard, ref_guard
+from launcher.git import guard, index_entries, index_guard, ref_guard
 from launcher.models.states import TaskState
 from launcher.store import own_files
 
@@ -70,6 +70,8 @@ async def start(ctx: RunContext) -> None:
     own_files.record_own_outputs()  # again: a `| tee run.log` may have opened its file late
     ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir)
     ctx.main_index = await anyio.to_thread.run_sync(index_guard.IndexGuard, ctx.repo.git_dir)
+    ctx.main_staged = index_entries.StagedEntries(await index_entries.read(ctx.repo),
+                                                  index_entries.index_stat(ctx.main_index.path))
     async with ctx.repo.lock.hold():
         ctx.ref_state = await ref_guard.read_state(ctx.repo)
     ctx.refs_at_start = frozenset(ctx.ref_state.refs)
@@ -197,12 +199,44 @@ async def _check_main_index(ctx: RunContext, task_id: str | None, who: str) -> D
     async with ctx.repo.lock.hold():
         damage = await anyio.to_thread.run_sync(ctx.main_index.check)
     if damage is None:
-        return None
+        return await _check_staged(ctx, task_id, who, since)
     index = f"the main checkout's git index ({ctx.main_index.path})"
     what = (f"deleted {index}" if damage.what == "deleted" else f"overwrote {index} with {damage.what}")
     what += (": git saw every file of the main checkout as deleted and untracked; the launcher put "
              "the index back as it was")
     writer = _writer(task_id, _suspects(ctx, [damage.when], (since, time.time())))
+    if writer and writer == task_id:
+        return DamagedIndex(f"{who} of task {task_id} {what}", where=str(ctx.repo.root),
+                            fix="an agent must not touch the main checkout's git files; nothing of "
+                                "yours was lost, there is nothing to commit")
+    if writer:
+        ctx.intruders.setdefault(writer, what)
+    ctx.note(task_id, f"an agent {what}" + ("" if writer else "; cannot tell which"))
+    return None
+
+
+async def _check_staged(ctx: RunContext, task_id: str | None, who: str, since: float) -> DamagedIndex | None:
+    """Put back entries of the main checkout's index that hold content neither its HEAD nor its
+    work tree has (an agent's `GIT_INDEX_FILE=<common>/index git update-index`; git/index_entries.py);
+    blamed as `_check_main_index` blames, by the index file's ctime."""
+    staged, index = ctx.main_staged, ctx.main_index
+    if staged is None or index is None:
+        return None
+    async with ctx.repo.lock.hold():
+        seen = index_entries.index_stat(index.path)
+        if seen is None or seen == staged.seen:
+            return None
+        now = await index_entries.read(ctx.repo)
+        found = await index_entries.foreign(ctx.repo, staged.entries, now)
+        if found:
+            await index_entries.put_back(ctx.repo, staged.entries, found)
+            now = await index_entries.read(ctx.repo)
+        staged.entries, staged.seen = now, index_entries.index_stat(index.path)
+    if not found:
+        return None
+    what = (f"staged {_listed(found)} in the main checkout's git index ({index.path}), content that is "
+            "neither in its HEAD commit nor in its work tree; the launcher put those index entries back")
+    writer = _writer(task_id, _suspects(ctx, [seen[3] / 1e9], (since, time.time())))
     if writer and writer == task_id:
         return DamagedIndex(f"{who} of task {task_id} {what}", where=str(ctx.repo.root),
                             fix="an agent must not touch the main checkout's git files; nothing of "
