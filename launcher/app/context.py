@@ -13,6 +13,7 @@ import anyio
 
 from launcher.engine.tree_guard import IdleTrees, MainTreeSnapshot
 from launcher.git.guard import GitDirSnapshot
+from launcher.git.index_entries import StagedEntries
 from launcher.git.index_guard import IndexGuard
 from launcher.git.ref_guard import RefState
 from launcher.git.repo import GitRepo
@@ -70,6 +71,7 @@ class RunContext:
     # the main checkout's dirty/untracked/ignored files by content, and idle worktrees.
     git_dir_snapshot: GitDirSnapshot | None = None
     main_index: IndexGuard | None = None  # the main checkout's index, last seen readable
+    main_staged: StagedEntries | None = None  # ... and its entries (git/index_entries.py)
     main_contents: MainTreeSnapshot | None = None
     idle_trees: IdleTrees = field(default_factory=IdleTrees)
     intruders: dict[str, str] = field(default_factory=dict)  # task -> what it wrote where

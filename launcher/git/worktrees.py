@@ -323,11 +323,13 @@ async def _remove_locked(repo: GitRepo, path: Path) -> bool:
     return removed
 
 
-async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]]) -> None:
+async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]]) -> dict[str, Path]:
     """Remove many worktrees (locked ones too) and their branches under one lock hold, with one
-    `git worktree list` and one `git branch -D`: landing cleans up a whole run at once."""
+    `git worktree list` and one `git branch -D`: landing cleans up a whole run at once. A branch
+    checked out in a worktree at another path than the one given (`git worktree move`d there by
+    someone else) is left with that worktree: returned, branch -> where it is checked out."""
     if not items:
-        return
+        return {}
     async with repo.lock.hold():
         registered = {info.path.resolve(): info for info in await list_worktrees(repo)}
         broken: list[Path] = []
@@ -351,10 +353,15 @@ async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]]) 
         for tree in broken:
             await forget(repo, tree)
         wanted = {branch for _path, branch in items if branch}
+        removed = {tree.resolve() for tree in trees}
+        elsewhere = {info.branch: info.path for info in await list_worktrees(repo)
+                     if info.branch and info.branch in wanted and info.path.resolve() not in removed
+                     and info.path.exists()}
         existing = await repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/launcher/")
-        doomed = sorted(wanted & set(existing.out.split()))
+        doomed = sorted(wanted & set(existing.out.split()) - set(elsewhere))
         if doomed:
             await repo.git("branch", "-D", *doomed)
+    return elsewhere
 
 
 async def remove_worktree(
@@ -434,6 +441,8 @@ def _saved_ref_kind(ref: str) -> str:
         return "what an agent set on a shared ref, which the launcher put back"
     if "/_deleted/" in ref:
         return "the last commit of a branch made and deleted during the run"
+    if ref.endswith("/idle-head"):  # app/run/containment.py: an idle task's recorded commit
+        return "the commit a task's worktree was last recorded at"
     return "an interrupted agent's partial work"
 
 

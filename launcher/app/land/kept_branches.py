@@ -68,11 +68,22 @@ async def branches_to_keep(repo: GitRepo, journal: Journal, run_id: str) -> dict
         if held := _tag_or_object(ref, kind):  # its name or object is held by no other ref
             kept[ref] = (f"kept ref {ref}: {held}; delete it with `launcher clean {run_id} --force`")
             continue
+        if ref.endswith("/idle-head") and await _held_by_kept_branch(repo, run_id, ref, kept):
+            continue  # an idle task's recorded commit (app/run/containment.py), still on its branch
         commits, _ = await _not_on_target(repo, ref, target_ref)
         if commits:
             kept[ref] = (f"kept ref {ref}: {commits} commit(s) not on {target} (an agent's work the "
                          f"run set aside); delete it with `launcher clean {run_id} --force`")
     return kept
+
+
+async def _held_by_kept_branch(repo: GitRepo, run_id: str, ref: str, kept: dict[str, str]) -> bool:
+    """Whether the task branch beside `refs/launcher/<run>/<task>/idle-head` stays and holds it."""
+    branch = worktrees.branch_name(run_id, ref.split("/")[-2])
+    if branch not in kept:
+        return False
+    held = await repo.git("merge-base", "--is-ancestor", ref, f"refs/heads/{branch}", check=False)
+    return held.ok
 
 
 def _tag_or_object(ref: str, kind: str) -> str:

@@ -26,7 +26,7 @@ from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
 from launcher.app.queue.revise import revise_returned
-from launcher.app.run import containment, pool, resolution, tree_commands
+from launcher.app.run import containment, idle_change, pool, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.gates.check_summary import failure_line
@@ -322,4 +322,14 @@ async def cleanup_merged(ctx: RunContext) -> None:
         if row.state is TaskState.MERGED and (row.worktree or row.branch)
     ]
     await pool.recycle(ctx, doomed)  # with `[run] warm_pool`: kept for the next run, not deleted
-    await worktrees.remove_worktrees(ctx.repo, doomed)
+    left = await worktrees.remove_worktrees(ctx.repo, doomed)
+    for branch, where in sorted(left.items()):
+        ctx.note(None, f"branch {branch} (merged) is kept: it is checked out in a worktree at {where}, which "
+                       "the launcher did not put there; `launcher clean` removes both")
+    # The commits merged tasks kept in case their branch was deleted are on the target now.
+    kept = {idle_change.idle_head_ref(ctx.run_id, row.task_id) for row in ctx.journal.tasks(ctx.run_id)
+            if row.state is TaskState.MERGED}
+    async with ctx.repo.lock.hold():
+        listed = await ctx.repo.git("for-each-ref", "--format=%(refname)", f"refs/launcher/{ctx.run_id}/")
+        for ref in sorted(kept & set(listed.out.split())):
+            await ctx.repo.git("update-ref", "-d", ref, check=False)

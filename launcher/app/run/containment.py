@@ -24,12 +24,14 @@ import anyio
 
 from launcher.app.context import STATE_DIR, RunContext
 from launcher.app.run import other_runs
+from launcher.app.run.idle_change import IdleWorkLost, idle_head_ref, lost_message
+from launcher.app.run.idle_change import undo_idle_change as _undo_idle_change
 from launcher.app.run.own_output import open_for_writing
 from launcher.app.run.ref_owner import RefOwners
 from launcher.concurrency import each
 from launcher.engine import main_restore, odd_entries, reaper, tree_guard
 from launcher.errors import LauncherError
-from launcher.git import filters, guard, index_guard, ref_guard
+from launcher.git import filters, guard, index_entries, index_guard, ref_guard
 from launcher.models.states import TaskState
 from launcher.store import own_files
 
@@ -69,6 +71,8 @@ async def start(ctx: RunContext) -> None:
     ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir)
     await filters.pin(ctx.repo)  # the content filters the launcher's own git may run
     ctx.main_index = await anyio.to_thread.run_sync(index_guard.IndexGuard, ctx.repo.git_dir)
+    ctx.main_staged = index_entries.StagedEntries(await index_entries.read(ctx.repo),
+                                                  index_entries.index_stat(ctx.main_index.path))
     async with ctx.repo.lock.hold():
         ctx.ref_state = await ref_guard.read_state(ctx.repo)
     ctx.refs_at_start = frozenset(ctx.ref_state.refs)
@@ -82,8 +86,9 @@ async def start(ctx: RunContext) -> None:
 async def before_round(ctx: RunContext, task_id: str) -> None:
     """The task's worktree must be as its last round left it; from now on it is active."""
     changed = await ctx.idle_trees.changes(ctx.repo, task_id)
-    if changed:
-        await _undo_idle_change(ctx, task_id, changed)
+    if changed and not await _undo_idle_change(ctx, task_id, changed):
+        raise IdleWorkLost(lost_message(ctx, task_id, changed), where=f"task {task_id}",
+                           fix="run the task again (`launcher run` with a new run)")
     await _check_refs(ctx, None, "the agent")  # refs as recorded before this round
     ctx.idle_trees.activate(task_id)
     ctx.agents_running.add(task_id)
@@ -93,32 +98,7 @@ async def before_round(ctx: RunContext, task_id: str) -> None:
 async def record_idle(ctx: RunContext, task_id: str, worktree: Path) -> None:
     """The task's round is committed and checked: until its next round, its tree must not change."""
     await reap(ctx, task_id)  # what its checks left running
-    await ctx.idle_trees.record(ctx.repo, task_id, worktree)
-
-
-async def _undo_idle_change(ctx: RunContext, victim: str, changed: list[str], its_grader_ran: bool = False) -> None:
-    """Put back a changed idle worktree, blaming the one task active since it was recorded;
-    `its_grader_ran`: the victim's own grader ran meanwhile (the only suspect when no other
-    task's code did)."""
-    record = ctx.idle_trees.records[victim]
-    suspects = sorted(record.witnesses | other_runs.suspects(ctx, [None], (record.recorded_at, time.time())))
-    await ctx.idle_trees.restore(ctx.repo, victim)
-    what = _listed(changed)
-    if its_grader_ran and not suspects:
-        ctx.note(victim, f"its grader changed the task's worktree or branch ({what}); put back at the graded "
-                         "commit, which is what lands")
-        return
-    ctx.note(victim, f"its worktree changed while its agent was not running ({what}); put back")
-    if len(suspects) == 1 and not other_runs.is_other_run(suspects[0]):
-        ctx.intruders.setdefault(
-            suspects[0], f"wrote into the worktree of task {victim} while its agent was not running "
-            f"({what}); the launcher put that worktree back",
-        )
-    elif suspects:
-        ctx.note(victim, f"cannot tell which of {', '.join(suspects)} changed it")
-    else:
-        ctx.note(victim, "no other task's agent ran while it was idle: not made by an agent of this run "
-                         "that the launcher can name")
+    await ctx.idle_trees.record(ctx.repo, task_id, worktree, idle_head_ref(ctx.run_id, task_id))
 
 
 async def after_grading(ctx: RunContext, task_id: str, since: float) -> str | None:
@@ -220,12 +200,44 @@ async def _check_main_index(ctx: RunContext, task_id: str | None, who: str) -> D
     async with ctx.repo.lock.hold():
         damage = await anyio.to_thread.run_sync(ctx.main_index.check)
     if damage is None:
-        return None
+        return await _check_staged(ctx, task_id, who, since)
     index = f"the main checkout's git index ({ctx.main_index.path})"
     what = (f"deleted {index}" if damage.what == "deleted" else f"overwrote {index} with {damage.what}")
     what += (": git saw every file of the main checkout as deleted and untracked; the launcher put "
              "the index back as it was")
     writer = _writer(task_id, _suspects(ctx, [damage.when], (since, time.time())))
+    if writer and writer == task_id:
+        return DamagedIndex(f"{who} of task {task_id} {what}", where=str(ctx.repo.root),
+                            fix="an agent must not touch the main checkout's git files; nothing of "
+                                "yours was lost, there is nothing to commit")
+    if writer:
+        ctx.intruders.setdefault(writer, what)
+    ctx.note(task_id, f"an agent {what}" + ("" if writer else "; cannot tell which"))
+    return None
+
+
+async def _check_staged(ctx: RunContext, task_id: str | None, who: str, since: float) -> DamagedIndex | None:
+    """Put back entries of the main checkout's index that hold content neither its HEAD nor its
+    work tree has (an agent's `GIT_INDEX_FILE=<common>/index git update-index`; git/index_entries.py);
+    blamed as `_check_main_index` blames, by the index file's ctime."""
+    staged, index = ctx.main_staged, ctx.main_index
+    if staged is None or index is None:
+        return None
+    async with ctx.repo.lock.hold():
+        seen = index_entries.index_stat(index.path)
+        if seen is None or seen == staged.seen:
+            return None
+        now = await index_entries.read(ctx.repo)
+        found = await index_entries.foreign(ctx.repo, staged.entries, now)
+        if found:
+            await index_entries.put_back(ctx.repo, staged.entries, found)
+            now = await index_entries.read(ctx.repo)
+        staged.entries, staged.seen = now, index_entries.index_stat(index.path)
+    if not found:
+        return None
+    what = (f"staged {_listed(found)} in the main checkout's git index ({index.path}), content that is "
+            "neither in its HEAD commit nor in its work tree; the launcher put those index entries back")
+    writer = _writer(task_id, _suspects(ctx, [seen[3] / 1e9], (since, time.time())))
     if writer and writer == task_id:
         return DamagedIndex(f"{who} of task {task_id} {what}", where=str(ctx.repo.root),
                             fix="an agent must not touch the main checkout's git files; nothing of "

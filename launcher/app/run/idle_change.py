@@ -1,0 +1,75 @@
+"""An idle task's worktree changed by another task's code: put back and blamed, or its loss said.
+
+engine/tree_guard.py finds the change (`IdleTrees.changes`) and puts the tree back
+(`IdleTrees.restore`: files, HEAD, branch, the worktree itself at its path); here the writer is
+named: the one task whose code ran while the tree was idle fails (`ctx.intruders`). When the
+tree's branch and recorded commit are both gone, the idle task fails itself, its work lost:
+never reported approved or merged for commits that do not exist.
+"""
+
+from __future__ import annotations
+
+import time
+
+from launcher.app.context import RunContext
+from launcher.app.run import other_runs
+from launcher.engine import tree_guard
+from launcher.errors import LauncherError
+from launcher.models.states import TaskState
+
+
+class IdleWorkLost(LauncherError):
+    default_key = "idle_work_lost"
+
+
+def idle_head_ref(run_id: str, task_id: str) -> str:
+    """Where an idle task's recorded commit is also kept (engine/tree_guard.py `IdleTrees.record`)."""
+    return f"refs/launcher/{run_id}/{task_id}/idle-head"
+
+
+def _listed(changed: list[str]) -> str:
+    return ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+
+
+async def undo_idle_change(ctx: RunContext, victim: str, changed: list[str], its_grader_ran: bool = False) -> bool:
+    """Put back a changed idle worktree, blaming the one task active since it was recorded;
+    `its_grader_ran`: the victim's own grader ran meanwhile (the only suspect when no other
+    task's code did). False: it could not be put back (its worktree or branch was deleted and
+    its commit with it): the victim has failed, its work lost."""
+    record = ctx.idle_trees.records[victim]
+    suspects = sorted(record.witnesses | other_runs.suspects(ctx, [None], (record.recorded_at, time.time())))
+    what = _listed(changed)
+    try:
+        await ctx.idle_trees.restore(ctx.repo, victim)
+    except tree_guard.IdleWorkLost:
+        del ctx.idle_trees.records[victim]
+        ctx.transition(victim, TaskState.FAILED, lost_message(ctx, victim, changed))
+        _blame_idle_writer(ctx, victim, what, suspects, "the task's work is lost")
+        return False
+    if its_grader_ran and not suspects:
+        ctx.note(victim, f"its grader changed the task's worktree or branch ({what}); put back at the graded "
+                         "commit, which is what lands")
+        return True
+    ctx.note(victim, f"its worktree changed while its agent was not running ({what}); put back")
+    _blame_idle_writer(ctx, victim, what, suspects, "the launcher put that worktree back")
+    return True
+
+
+def lost_message(ctx: RunContext, victim: str, changed: list[str]) -> str:
+    row = ctx.journal.task(ctx.run_id, victim)
+    return (f"its worktree or branch was deleted while its agent was not running ({_listed(changed)}), and "
+            f"its commit {(row.head_sha or '')[:12]} with it (pruned): the task's work is lost")
+
+
+def _blame_idle_writer(ctx: RunContext, victim: str, what: str, suspects: list[str], outcome: str) -> None:
+    """Fail the one task that was active while `victim` was idle (`ctx.intruders`), or say why none is."""
+    if len(suspects) == 1 and not other_runs.is_other_run(suspects[0]):
+        ctx.intruders.setdefault(
+            suspects[0], f"wrote into the worktree of task {victim} while its agent was not running "
+            f"({what}); {outcome}",
+        )
+    elif suspects:
+        ctx.note(victim, f"cannot tell which of {', '.join(suspects)} changed it")
+    else:
+        ctx.note(victim, "no other task's agent ran while it was idle: not made by an agent of this run "
+                         "that the launcher can name")
