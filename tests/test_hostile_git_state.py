@@ -1,0 +1,142 @@
+"""Code the launcher runs outside an agent round (a task's checks, the integration check), and
+what an agent leaves in the main checkout's git dir, never survive in the user's repository:
+the shared git dir and the refs are put back, and the task whose code alone did it fails.
+Hostile `command` agents (bash scripts committed in the repository) against real repositories,
+the launcher run as the user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from helpers import git, launcher_cli
+
+CONTRACT = """
+contract() {
+  python3 - "$@" <<'PY'
+import json, os, sys
+json.dump({"contract_version": "1", "task_id": os.environ["LAUNCHER_TASK_ID"], "status": "done",
+  "summary": "did it", "files_changed": sys.argv[1:], "tests_added": [], "decisions": [],
+  "blockers": [], "llm_observations": "hostile test agent"}, open(os.environ["LAUNCHER_CONTRACT"], "w"))
+PY
+}
+"""
+
+# What a task's check (or the integration check) does from its tree: a filter, an attribute
+# that applies it everywhere, and a hook, all in the shared git dir.
+TAMPER = """common=$(git rev-parse --git-common-dir)
+git config filter.evil.smudge "sh -c 'echo SMUDGE $PWD >> {marker}; cat'"
+git config filter.evil.clean "sh -c 'echo CLEAN $PWD >> {marker}; cat'"
+echo '* filter=evil' >> "$common/info/attributes"
+printf '#!/bin/sh\\necho HOOK >> {marker}\\n' > "$common/hooks/post-checkout"
+chmod +x "$common/hooks/post-checkout"
+"""
+
+
+def make_repo(root: Path, agents: dict[str, str], plan: str, extra: dict[str, str] | None = None) -> Path:
+    """A repository whose agent `bot` runs the committed `agents/<task_id>.sh`."""
+    (root / "agents").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "u@example.com")
+    git(root, "config", "user.name", "user")
+    (root / "a.txt").write_text("base\n")
+    (root / "launcher.toml").write_text(
+        'default_agent = "bot"\n[agents.bot]\nadapter = "command"\ncommand = ["bash", "agents/{task_id}.sh"]\n'
+    )
+    (root / "agents" / "contract.sh").write_text(CONTRACT)
+    for task_id, script in agents.items():
+        (root / "agents" / f"{task_id}.sh").write_text(". agents/contract.sh\n" + script)
+    for rel, text in (extra or {}).items():
+        (root / rel).write_text(text)
+    (root / "plan.toml").write_text(plan)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    return root
+
+
+def run(root: Path) -> tuple[int, dict[str, Any]]:
+    done = launcher_cli(root, "run", "plan.toml", "--json", timeout=240)
+    return done.returncode, json.loads(done.stdout)
+
+
+def states(report: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {t["id"]: (t["state"], t["message"]) for t in report["tasks"]}
+
+
+def assert_git_dir_clean(root: Path) -> None:
+    config = subprocess.run(
+        ["git", "config", "--get-regexp", "^filter\\."], cwd=root, capture_output=True, text=True
+    ).stdout
+    assert config == "", config
+    assert not (root / ".git" / "hooks" / "post-checkout").exists()
+    attributes = root / ".git" / "info" / "attributes"
+    assert not attributes.exists() or "filter=evil" not in attributes.read_text()
+
+
+# --- 01: a task's checks plant a filter, an attribute and a hook ----------------------------
+
+
+def test_a_check_that_plants_a_filter_and_hook_fails_its_task_and_is_put_back(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    agent = (
+        f"echo new > b.txt\ncat > check.sh <<'C'\n{TAMPER.format(marker=marker)}exit 0\nC\ncontract b.txt check.sh\n"
+    )
+    root = make_repo(
+        tmp_path / "repo", {"t1": agent}, '[[task]]\nid = "t1"\nprompt = "x"\nchecks = ["bash check.sh"]\n'
+    )
+    rc, report = run(root)
+    state, message = states(report)["t1"]
+    assert state == "failed", message
+    assert "the checks of task t1 changed the repository's shared git directory" in message, message
+    assert "hooks/post-checkout added" in message and "info/attributes added" in message, message
+    assert rc == 1 and report["status"] == "failed"
+    assert_git_dir_clean(root)
+    ran = marker.read_text() if marker.exists() else ""
+    assert f"SMUDGE {root}\n" not in ran, "the launcher ran the check's filter in the main checkout"
+    assert git(root, "log", "-1", "--format=%s", "main").strip() == "base"
+
+
+def test_an_integration_check_that_plants_a_filter_is_put_back_and_fails_the_one_task_batch(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    agent = (
+        f"cat > check.sh <<'C'\n{TAMPER.format(marker=marker)}exit 0\nC\necho new > b.txt\ncontract b.txt check.sh\n"
+    )
+    plan = '[run]\nintegration_check = "bash check.sh"\n[[task]]\nid = "t1"\nprompt = "x"\n'
+    root = make_repo(tmp_path / "repo", {"t1": agent}, plan, {"check.sh": "exit 0\n"})
+    rc, report = run(root)
+    state, message = states(report)["t1"]
+    assert state == "failed", message
+    assert "the integration check changed the repository's shared git directory" in message, message
+    assert rc == 1
+    assert_git_dir_clean(root)
+    ran = marker.read_text() if marker.exists() else ""
+    assert f"SMUDGE {root}\n" not in ran, "the launcher ran the check's filter in the main checkout"
+
+
+# --- 02: a task's checks move and delete refs -------------------------------------------------
+
+
+def test_refs_moved_by_a_check_are_put_back_kept_and_fail_the_task(tmp_path: Path) -> None:
+    check = "git update-ref refs/heads/feature main~1\ngit update-ref refs/heads/main main~1\ngit tag -d v1\nexit 0\n"
+    agent = f"echo new > b.txt\ncat > check.sh <<'C'\n{check}C\ncontract b.txt check.sh\n"
+    root = make_repo(
+        tmp_path / "repo", {"t1": agent}, '[[task]]\nid = "t1"\nprompt = "x"\nchecks = ["bash check.sh"]\n'
+    )
+    (root / "c.txt").write_text("second\n")
+    git(root, "add", "c.txt")
+    git(root, "commit", "-qm", "second")
+    git(root, "tag", "v1")
+    git(root, "branch", "feature")
+    before = {ref: git(root, "rev-parse", ref).strip() for ref in ("main", "feature", "v1")}
+    rc, report = run(root)
+    state, message = states(report)["t1"]
+    assert state == "failed", message
+    assert "the checks of task t1 moved refs of the shared repository" in message, message
+    assert rc == 1 and report["status"] == "failed"
+    assert "main was not moved" not in json.dumps(report)
+    assert {ref: git(root, "rev-parse", ref).strip() for ref in before} == before
+    kept = git(root, "for-each-ref", "--format=%(refname)", f"refs/launcher/{report['run_id']}/t1/moved/")
+    assert "moved/heads/main" in kept and "moved/heads/feature" in kept, kept
+    assert git(root, "status", "--porcelain") == ""
