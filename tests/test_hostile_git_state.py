@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers import git, launcher_cli
 
 CONTRACT = """
@@ -140,3 +141,66 @@ def test_refs_moved_by_a_check_are_put_back_kept_and_fail_the_task(tmp_path: Pat
     kept = git(root, "for-each-ref", "--format=%(refname)", f"refs/launcher/{report['run_id']}/t1/moved/")
     assert "moved/heads/main" in kept and "moved/heads/feature" in kept, kept
     assert git(root, "status", "--porcelain") == ""
+
+
+# --- 05, 10, 09: an agent leaves the main checkout mid-operation, or cuts its history ---------
+
+# An unreviewed commit of the agent's (tree: EVIL.txt) on top of main, for the fakes below.
+EVIL_COMMIT = """common=$(git rev-parse --git-common-dir)
+tree=$(printf '100644 blob %s\\tEVIL.txt\\n' "$(echo evil | git hash-object -w --stdin)" | git mktree)
+evil=$(git commit-tree -p main -m "unreviewed agent commit" "$tree")
+"""
+MERGE_HEAD = (
+    EVIL_COMMIT
+    + """echo "$evil" > "$common/MERGE_HEAD"
+echo "Merge evil" > "$common/MERGE_MSG"
+: > "$common/MERGE_MODE"
+"""
+)
+REBASE_MERGE = (
+    EVIL_COMMIT
+    + """mkdir -p "$common/rebase-merge"
+echo refs/heads/main > "$common/rebase-merge/head-name"
+echo "$evil" > "$common/rebase-merge/orig-head"
+git rev-parse main > "$common/rebase-merge/onto"
+: > "$common/rebase-merge/interactive"
+: > "$common/rebase-merge/git-rebase-todo"
+echo 1 > "$common/rebase-merge/msgnum"; echo 1 > "$common/rebase-merge/end"
+"""
+)
+SHALLOW = """git rev-parse main > "$(git rev-parse --git-common-dir)/shallow"
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "said", "left"),
+    [
+        (MERGE_HEAD, "MERGE_HEAD added", "MERGE_HEAD"),
+        (REBASE_MERGE, "rebase-merge/ added", "rebase-merge"),
+        (SHALLOW, "shallow added", "shallow"),
+    ],
+    ids=["merge-head", "fake-rebase", "shallow"],
+)
+def test_an_agent_leaving_the_main_checkout_mid_operation_or_shallow_fails_and_is_put_back(
+    tmp_path: Path, script: str, said: str, left: str
+) -> None:
+    agent = script + "echo new > b.txt\ncontract b.txt\n"
+    root = make_repo(tmp_path / "repo", {"t1": agent}, '[[task]]\nid = "t1"\nprompt = "x"\n')
+    for n in (1, 2):  # some history a `shallow` file would hide
+        (root / "a.txt").write_text(f"history {n}\n")
+        git(root, "commit", "-qam", f"user history {n}")
+    commits = git(root, "rev-list", "--count", "main").strip()
+    rc, report = run(root)
+    state, message = states(report)["t1"]
+    assert state == "failed", message
+    assert f"the agent of task t1 changed the repository's shared git directory ({said}" in message, message
+    assert rc == 1 and report["status"] == "failed"
+    assert not (root / ".git" / left).exists()
+    status = git(root, "status")
+    assert "merging" not in status and "rebase" not in status, status
+    assert "being rebased" not in json.dumps(report)
+    assert git(root, "rev-list", "--count", "main").strip() == commits
+    (root / "c.txt").write_text("the user's next commit\n")
+    git(root, "add", "c.txt")
+    git(root, "commit", "-qm", "user's next commit")
+    assert "unreviewed agent commit" not in git(root, "log", "--format=%s", "main")

@@ -66,7 +66,7 @@ async def start(ctx: RunContext) -> None:
     """Snapshot what agents must not change; called when a run starts or resumes."""
     reaper.become_subreaper()  # orphaned descendants come back to us, to be reaped
     own_files.record_own_outputs()  # again: a `| tee run.log` may have opened its file late
-    ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir)
+    ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir, ctx.repo.git_dir)
     ctx.main_index = await anyio.to_thread.run_sync(index_guard.IndexGuard, ctx.repo.git_dir)
     async with ctx.repo.lock.hold():
         ctx.ref_state = await ref_guard.read_state(ctx.repo)
