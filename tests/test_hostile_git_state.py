@@ -6,8 +6,12 @@ the launcher run as the user runs it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +208,45 @@ def test_an_agent_leaving_the_main_checkout_mid_operation_or_shallow_fails_and_i
     git(root, "add", "c.txt")
     git(root, "commit", "-qm", "user's next commit")
     assert "unreviewed agent commit" not in git(root, "log", "--format=%s", "main")
+
+
+# --- 08: a daemon with a cleared environment escapes its group -----------------------------
+
+
+def test_a_setsid_daemon_with_a_cleared_environment_is_killed_and_another_tasks_work_is_not(
+    tmp_path: Path,
+) -> None:
+    pidfile = tmp_path / "daemon.pid"
+    daemon = tmp_path / "daemon.sh"  # $1: the shared git dir
+    daemon.write_text(
+        f"echo $$ > {pidfile}\nsleep 2\n"
+        'printf \'#!/bin/sh\\necho HOOK\\n\' > "$1/hooks/post-merge"; chmod +x "$1/hooks/post-merge"\n'
+        "exec sleep 60\n"
+    )
+    t1 = (
+        'common=$(cd "$(git rev-parse --git-common-dir)" && pwd)\n'
+        f'setsid env -i PATH=/usr/bin:/bin /bin/sh {daemon} "$common" </dev/null >/dev/null 2>&1 &\n'
+        "echo new > b.txt\ncontract b.txt\n"
+    )
+    # t2's agent outlives t1's round; a child of its own it orphans stays in its process group
+    # (re-parented to the launcher meanwhile) and finishes its work.
+    t2 = (
+        "bash -c '( sleep 3; echo late > t2.txt ) & exit'\nwhile [ ! -f t2.txt ]; do sleep 0.1; done\ncontract t2.txt\n"
+    )
+    plan = '[run]\nmax_parallel = 2\n[[task]]\nid = "t1"\nprompt = "x"\n[[task]]\nid = "t2"\nprompt = "y"\n'
+    root = make_repo(tmp_path / "repo", {"t1": t1, "t2": t2}, plan)
+    try:
+        rc, report = run(root)
+        assert pidfile.exists()
+        pid = int(pidfile.read_text())
+        alive = Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+        assert not alive, f"the agent's setsid daemon {pid} outlived the run"
+        time.sleep(2.5)  # when it would have planted its hook
+        assert not (root / ".git" / "hooks" / "post-merge").exists()
+        assert rc == 0, report
+        assert {t: s for t, (s, _m) in states(report).items()} == {"t1": "merged", "t2": "merged"}
+        assert git(root, "show", "main:t2.txt") == "late\n"
+    finally:
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
