@@ -15,7 +15,7 @@ a replace ref does: those are watched by ref_guard.py), `shallow` (each commit l
 read as having no parent: the history past it is hidden, and `git gc` drops it) and
 `objects/info/alternates` (object stores borrowed from elsewhere: what every git command reads),
 the main checkout's operation in progress (`MERGE_HEAD`, `MERGE_MSG`, `MERGE_MODE`,
-`CHERRY_PICK_HEAD`, `REVERT_HEAD`, `AUTO_MERGE`, `BISECT_*`, and every file of `sequencer/`,
+`CHERRY_PICK_HEAD`, `REVERT_HEAD`, `BISECT_*`, and every file of `sequencer/`,
 `rebase-merge/`, `rebase-apply/`: an agent's MERGE_HEAD makes the user's next commit a merge of
 the agent's commit, its fake `rebase-merge/` makes the landing park and tell the user to `git
 rebase --abort` onto it; of the primary checkout, and of the launcher's own checkout when it is a
@@ -57,7 +57,9 @@ _SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE, "info/
                  "objects/info/alternates", HEAD)
 # A checkout's operation in progress, in its git dir: single files, files named with a prefix,
 # and directories (every file in them).
-_IN_PROGRESS_FILES = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "CHERRY_PICK_HEAD", "REVERT_HEAD", "AUTO_MERGE")
+# (Not AUTO_MERGE: git leaves it after a rebase that finished, a `git pull --rebase` of the user's
+# during the run, and it only names a tree: no git command acts on it.)
+_IN_PROGRESS_FILES = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "CHERRY_PICK_HEAD", "REVERT_HEAD")
 _IN_PROGRESS_PREFIX = "BISECT_"
 _IN_PROGRESS_DIRS = ("sequencer", "rebase-merge", "rebase-apply")
 # Patterns the launcher appends to info/exclude itself. Those every launcher process may add (its
