@@ -8,6 +8,7 @@ of the group. Groups still alive are tracked so that an interrupted launcher kil
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import subprocess
@@ -122,6 +123,24 @@ def _group_has_live_member(pgid: int) -> bool | None:
         if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] not in (b"Z", b"X"):
             return True
     return False
+
+
+def tracked_groups() -> set[int]:
+    """The groups started here and not ended yet (each led by the child that was started)."""
+    return set(_LIVE_GROUPS)
+
+
+def own_children() -> set[int] | None:
+    """The children this process started and has not collected yet: every `subprocess.Popen`
+    (asyncio's too) not yet waited for, and the groups tracked here. None while one is being
+    started (its pid is not known yet): then no other child can be told apart from it."""
+    own = tracked_groups()
+    for found in gc.get_objects():
+        if isinstance(found, subprocess.Popen) and found.returncode is None:
+            if found.pid is None:
+                return None
+            own.add(found.pid)
+    return own
 
 
 def track_group(pgid: int) -> None:

@@ -5,10 +5,15 @@ session is out of reach, and when its parent exits it is re-parented to init and
 run. On Linux the launcher makes itself a child subreaper (`prctl(PR_SET_CHILD_SUBREAPER)`), so
 such orphans are re-parented to the launcher instead; after each round the ones carrying this
 run's (and the task's) LAUNCHER_RUN_ID / LAUNCHER_TASK_ID are SIGKILLed and reaped (a mutation
-sweep's, after each mutant, by its worker's marker: `reap_marked`). Elsewhere this is a no-op.
+sweep's, after each mutant, by its worker's marker: `reap_marked`). Only the launcher's own
+descendants are ever re-parented to it, so a child of the launcher that it did not start itself
+came from one of its process trees even when it carries none of these variables (a `setsid env
+-i` daemon): it is killed too, after any task's round and at the run's end. Elsewhere this is
+a no-op.
 
 Only pids found this way are waited for: the launcher's own children (agents, checks, git) are
-waited for by anyio, and a sweep never runs while one of the task's own processes is running.
+waited for by anyio, never killed here (`process.own_children`), nor is a process still in the
+group of one of them (killed with its group).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import sys
 import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
+
+from launcher import process
 
 PR_SET_CHILD_SUBREAPER = 36
 _REAP_WAIT_S = 2.0
@@ -75,16 +82,43 @@ def proc_environ(pid: int) -> set[bytes]:
 
 
 def escaped(run_id: str, task_id: str | None = None) -> list[int]:
-    """Our re-parented children carrying this run's (and task's) variables."""
+    """Our re-parented children carrying this run's (and task's) variables, and those carrying
+    no variable of this run at all (an environment cleared or rewritten): never one another task
+    of the run is marked with (it is that task's, reaped after its round), nor one of the
+    launcher's own children or a process in one of their groups."""
     me = os.getpid()
-    wanted = {f"LAUNCHER_RUN_ID={run_id}".encode()}
-    if task_id is not None:
-        wanted.add(f"LAUNCHER_TASK_ID={task_id}".encode())
+    run = f"LAUNCHER_RUN_ID={run_id}".encode()
+    wanted = {run} | ({f"LAUNCHER_TASK_ID={task_id}".encode()} if task_id is not None else set())
     # The run-wide sweep (the run's end) reads every process: the kernel's list of children
     # may miss one that changes parent while it is read. A task's sweep after each round
     # reads the list; what it missed, the next sweep or the run-wide one finds.
-    candidates = _candidates(every=task_id is None)
-    return [pid for pid in candidates if _parent_of(pid) == me and wanted <= proc_environ(pid)]
+    tracked = process.tracked_groups()  # the launcher's own (and their groups): never candidates
+    ours = [(pid, stat) for pid in _candidates(every=task_id is None)
+            if (stat := proc_stat(pid)) is not None and stat[1] == me and pid not in tracked
+            and stat[2] not in tracked]
+    marked, unmarked = [], []
+    for pid, stat in ours:
+        environ = proc_environ(pid)
+        if wanted <= environ:
+            marked.append((pid, stat))
+        elif run not in environ:
+            unmarked.append((pid, stat))
+    if not marked and not unmarked:
+        return []
+    own = _own_children()
+    if own is None:  # a child is being started: only what carries the task's variables is surely not it
+        return [pid for pid, _stat in marked]
+    return [pid for pid, stat in [*marked, *unmarked] if pid not in own and stat[2] not in own]
+
+
+def _own_children(tries: int = 5) -> set[int] | None:
+    """`process.own_children`, asked again while a child is being started (a few milliseconds)."""
+    for _ in range(tries):
+        own = process.own_children()
+        if own is not None:
+            return own
+        time.sleep(0.02)
+    return None
 
 
 def _candidates(every: bool = False) -> list[int]:

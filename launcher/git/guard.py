@@ -11,7 +11,15 @@ are put back and the task is failed.
 Watched: `hooks/` (every file, recursively; symlinks by target), `config`, `config.worktree`,
 `info/attributes`, `info/exclude` (a pattern there hides what an agent writes into the main
 checkout from `git status`), `info/grafts` (it rewrites the history every git command reads, as
-a replace ref does: those are watched by ref_guard.py), each linked worktree's
+a replace ref does: those are watched by ref_guard.py), `shallow` (each commit listed there is
+read as having no parent: the history past it is hidden, and `git gc` drops it) and
+`objects/info/alternates` (object stores borrowed from elsewhere: what every git command reads),
+the main checkout's operation in progress (`MERGE_HEAD`, `MERGE_MSG`, `MERGE_MODE`,
+`CHERRY_PICK_HEAD`, `REVERT_HEAD`, `BISECT_*`, and every file of `sequencer/`,
+`rebase-merge/`, `rebase-apply/`: an agent's MERGE_HEAD makes the user's next commit a merge of
+the agent's commit, its fake `rebase-merge/` makes the landing park and tell the user to `git
+rebase --abort` onto it; of the primary checkout, and of the launcher's own checkout when it is a
+linked worktree), each linked worktree's
 `worktrees/<id>/config.worktree`, and the `HEAD` file: a branch switched to or a commit detached
 at is ref_guard.py's to judge (the snapshot takes it in), but a HEAD git cannot read (garbage,
 deleted) makes the whole repository "not a git repository", for the launcher's git and the
@@ -45,7 +53,15 @@ from launcher.errors import LauncherError
 EXCLUDE = "info/exclude"
 HEAD = "HEAD"
 _READABLE_HEAD = re.compile(rb"^(?:ref: refs/\S+|[0-9a-f]{40}(?:[0-9a-f]{24})?)\s*$")
-_SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE, "info/grafts", HEAD)
+_SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE, "info/grafts", "shallow",
+                 "objects/info/alternates", HEAD)
+# A checkout's operation in progress, in its git dir: single files, files named with a prefix,
+# and directories (every file in them).
+# (Not AUTO_MERGE: git leaves it after a rebase that finished, a `git pull --rebase` of the user's
+# during the run, and it only names a tree: no git command acts on it.)
+_IN_PROGRESS_FILES = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "CHERRY_PICK_HEAD", "REVERT_HEAD")
+_IN_PROGRESS_PREFIX = "BISECT_"
+_IN_PROGRESS_DIRS = ("sequencer", "rebase-merge", "rebase-apply")
 # Patterns the launcher appends to info/exclude itself. Those every launcher process may add (its
 # state dir, a reviewer's packet copy, Aider's files) are known up front: another launcher
 # process (a second run, a review) adding one is not an agent's change of the shared git dir.
@@ -77,6 +93,9 @@ class GitDirSnapshot:
     common_dir: Path
     entries: dict[str, Entry]
     taken: float = field(default_factory=time.time)
+    # The git dirs (relative to `common_dir`, "" for itself) whose operation in progress is
+    # watched: the primary checkout's, and the launcher's own checkout's when it is linked.
+    checkouts: tuple[str, ...] = ("",)
 
 
 class GitDirTampered(LauncherError):
@@ -146,36 +165,58 @@ def _take_in_own_worktree_config(snapshot: GitDirSnapshot) -> None:
                 snapshot.entries[rel] = own[1]
 
 
-def _hook_paths(common_dir: Path) -> list[str]:
-    hooks = common_dir / "hooks"
-    if hooks.is_symlink() or not hooks.is_dir():
-        return ["hooks"] if hooks.is_symlink() or hooks.exists() else []
+def _tree_paths(common_dir: Path, rel: str) -> list[str]:
+    """Every file under the directory `rel` (symlinks by target), or `rel` itself if it is not one."""
+    top = common_dir / rel
+    if top.is_symlink() or not top.is_dir():
+        return [rel] if top.is_symlink() or top.exists() else []
     found = []
-    for folder, dirs, files in os.walk(hooks):
+    for folder, dirs, files in os.walk(top):
         for name in [*files, *(d for d in dirs if os.path.islink(os.path.join(folder, d)))]:
             found.append(os.path.relpath(os.path.join(folder, name), common_dir))
     return found
 
 
-def _watched(common_dir: Path) -> list[str]:
-    paths = [*_SINGLE_FILES, *_hook_paths(common_dir)]
+def _in_progress_paths(common_dir: Path, checkout: str) -> list[str]:
+    """The files of a checkout's operation in progress (`checkout`: its git dir, relative)."""
+    prefix = f"{checkout}/" if checkout else ""
+    paths = [prefix + name for name in _IN_PROGRESS_FILES]
+    with contextlib.suppress(OSError):
+        paths += [prefix + name for name in os.listdir(common_dir / checkout) if name.startswith(_IN_PROGRESS_PREFIX)]
+    for folder in _IN_PROGRESS_DIRS:
+        paths += _tree_paths(common_dir, prefix + folder)
+    return paths
+
+
+def _watched(common_dir: Path, checkouts: tuple[str, ...]) -> list[str]:
+    paths = [*_SINGLE_FILES, *_tree_paths(common_dir, "hooks")]
+    for checkout in checkouts:
+        paths += _in_progress_paths(common_dir, checkout)
     admin = common_dir / "worktrees"
     if admin.is_dir():
         paths += [f"worktrees/{d.name}/config.worktree" for d in admin.iterdir() if d.is_dir()]
     return paths
 
 
-def _current(common_dir: Path) -> dict[str, Entry]:
+def _current(common_dir: Path, checkouts: tuple[str, ...] = ("",)) -> dict[str, Entry]:
     entries = {}
-    for rel in _watched(common_dir):
+    for rel in _watched(common_dir, checkouts):
         entry = _read(common_dir / rel)
         if entry is not None:
             entries[rel] = entry
     return entries
 
 
-def take_snapshot(common_dir: Path) -> GitDirSnapshot:
-    return GitDirSnapshot(common_dir, _current(common_dir))
+def take_snapshot(common_dir: Path, git_dir: Path | None = None) -> GitDirSnapshot:
+    """The watched files as they are now; `git_dir`: the launcher's own checkout's git dir (its
+    operation in progress is watched too when it is a linked worktree's)."""
+    checkouts: tuple[str, ...] = ("",)
+    if git_dir is not None:
+        with contextlib.suppress(ValueError, OSError):
+            rel = git_dir.resolve().relative_to(common_dir.resolve()).as_posix()
+            if rel not in ("", "."):
+                checkouts += (rel,)
+    return GitDirSnapshot(common_dir, _current(common_dir, checkouts), checkouts=checkouts)
 
 
 def _vanished_worktree(snapshot: GitDirSnapshot, rel: str) -> bool:
@@ -213,7 +254,7 @@ def changed_paths(snapshot: GitDirSnapshot) -> dict[str, str]:
     The launcher's own info/exclude lines are taken into the snapshot (so a restore keeps them),
     and so is a HEAD git can read (a switch of the main checkout's branch is ref_guard's)."""
     _take_in_own_worktree_config(snapshot)
-    now = _current(snapshot.common_dir)
+    now = _current(snapshot.common_dir, snapshot.checkouts)
     if readable_head(now.get(HEAD)):
         snapshot.entries[HEAD] = now[HEAD]
     wanted = _wanted_exclude(snapshot.entries.get(EXCLUDE), now.get(EXCLUDE))
@@ -255,6 +296,22 @@ def restore(snapshot: GitDirSnapshot, changed: dict[str, str]) -> None:
         scratch.write_bytes(entry.data)
         os.chmod(scratch, entry.mode)
         os.replace(scratch, path)
+    _prune_in_progress(snapshot)
+
+
+def _prune_in_progress(snapshot: GitDirSnapshot) -> None:
+    """An in-progress directory (`rebase-merge/`...) the snapshot did not have goes whole once its
+    files are: git takes an empty one for an operation in progress too."""
+    for checkout in snapshot.checkouts:
+        for folder in _IN_PROGRESS_DIRS:
+            rel = f"{checkout}/{folder}" if checkout else folder
+            top = snapshot.common_dir / rel
+            if top.is_symlink() or not top.is_dir() or any(
+                    key == rel or key.startswith(f"{rel}/") for key in snapshot.entries):
+                continue
+            if not _tree_paths(snapshot.common_dir, rel):  # files only an agent added: put back above
+                with contextlib.suppress(OSError):
+                    shutil.rmtree(top)
 
 
 def change_times(snapshot: GitDirSnapshot, changed: dict[str, str]) -> list[float | None]:
@@ -287,7 +344,25 @@ def undo_tampering(snapshot: GitDirSnapshot, aside: Path | None = None) -> tuple
     restore(snapshot, changed)
     where = f"; what it was is kept in {aside}" if aside is not None and any(
         how != "deleted" for how in changed.values()) else ""
-    return ", ".join(_described(rel, how) for rel, how in changed.items()) + where, times
+    listed = ", ".join(_described(rel, how) for rel, how in _grouped(changed).items())
+    if any(how == "added" and _in_progress(rel) for rel, how in changed.items()):
+        listed += " (git took the checkout for one in the middle of a merge, rebase or bisect)"
+    return listed + where, times
+
+
+def _in_progress(rel: str) -> bool:
+    return any(part in _IN_PROGRESS_FILES or part in _IN_PROGRESS_DIRS or part.startswith(_IN_PROGRESS_PREFIX)
+               for part in rel.split("/"))
+
+
+def _grouped(changed: dict[str, str]) -> dict[str, str]:
+    """The changes as said: the files an in-progress directory (`rebase-merge/`) gained, as one."""
+    said: dict[str, str] = {}
+    for rel, how in changed.items():
+        parts = rel.split("/")
+        cut = next((i for i, part in enumerate(parts[:-1]) if part in _IN_PROGRESS_DIRS), None)
+        said.setdefault("/".join(parts[: cut + 1]) + "/" if cut is not None and how == "added" else rel, how)
+    return said
 
 
 def _described(rel: str, how: str) -> str:

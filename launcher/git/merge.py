@@ -379,15 +379,21 @@ async def advance_target(
     repo: GitRepo, *, target_branch: str, new: str, expected_old: str, integration_branch: str,
     on_step: StepSink = lambda _step, _main_tree: None, tolerated: frozenset[str] = frozenset(),
     intrusions: dict[str, str] | None = None,
+    settle: Callable[[], Awaitable[None]] | None = None,
 ) -> AdvanceResult:
     """Move `target_branch` from `expected_old` to `new` only if safe; else park it on the
     integration branch and say how to bring it in. `on_step` journals each step before it runs.
+    `settle` runs first, under the repository lock: it puts back what the launcher's own git
+    must not meet (an agent's hook, filter or attribute, its fake rebase in progress, a ref it
+    moved) before anything here reads or writes the repository.
     `tolerated`: paths whose local changes do not block the update (the launcher's own ledger
     rows); read-tree still refuses to overwrite them if the landing changes them.
     `intrusions`: main-checkout paths an agent changed that could not be put back (path -> task):
     a park they cause names the task, and never tells the user to commit them."""
     ref = f"refs/heads/{target_branch}"
     async with repo.lock.hold():
+        if settle is not None:
+            await settle()
         if new == expected_old:
             return AdvanceResult(False, target_branch, "nothing to land")
 

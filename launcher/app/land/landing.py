@@ -8,6 +8,7 @@ finished or reported on resume (`landing_recovery`) and nothing lands twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
 from launcher.app.queue.revise import revise_returned
-from launcher.app.run import containment, idle_change, pool, resolution, tree_commands
+from launcher.app.run import containment, git_watch, idle_change, pool, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.gates.check_summary import failure_line
@@ -105,6 +106,7 @@ RACES = 3  # landing passes made again when the target moved under one (then it 
 
 
 async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = RACES) -> tuple[bool, str]:
+    await git_watch.settle(ctx, "before the landing's merges")  # they read its attributes and config
     expected_old = await _target_tip(ctx)
     check = tree_commands.integration_check(ctx)
     failed_to_land: set[str] = set()
@@ -286,6 +288,7 @@ async def _advance(ctx: RunContext, expected_old: str, tip: str,
         # The launcher's own writes, e.g. mid-run: tech-debt rows, a `mutation label`'s label
         tolerated=frozenset({TECH_DEBT_FILE}) | own_files.launcher_contents(ctx.repo.root),
         intrusions=ctx.intrusions_left,
+        settle=partial(git_watch.settle, ctx, "before landing", locked=True),
     )
     where = advanced.where
     if not (advanced.raced and refold_on_race):

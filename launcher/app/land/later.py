@@ -17,7 +17,7 @@ from launcher.app.land.landing import land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.land.unfinished import land_continues
 from launcher.app.report import build_report, run_message, run_status
-from launcher.app.run import containment
+from launcher.app.run import containment, git_watch
 from launcher.app.run.preflight import check_integration_program
 from launcher.app.run.runner import driving
 from launcher.engine.orphans import journaling_observer
@@ -53,6 +53,7 @@ async def _land(ctx: RunContext) -> RunReport:
         try:
             reached_target, message = await land_approved(ctx, recovered=recovered)
             await containment.reap(ctx)
+            await git_watch.settle(ctx, "at the landing's end")
         except BaseException:
             with anyio.CancelScope(shield=True):
                 rows = ctx.journal.tasks(ctx.run_id)

@@ -68,7 +68,7 @@ async def start(ctx: RunContext) -> None:
     """Snapshot what agents must not change; called when a run starts or resumes."""
     reaper.become_subreaper()  # orphaned descendants come back to us, to be reaped
     own_files.record_own_outputs()  # again: a `| tee run.log` may have opened its file late
-    ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir)
+    ctx.git_dir_snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, ctx.repo.common_dir, ctx.repo.git_dir)
     await filters.pin(ctx.repo)  # the content filters the launcher's own git may run
     ctx.main_index = await anyio.to_thread.run_sync(index_guard.IndexGuard, ctx.repo.git_dir)
     ctx.main_staged = index_entries.StagedEntries(await index_entries.read(ctx.repo),
@@ -168,6 +168,17 @@ async def after_round(ctx: RunContext, task_id: str, who: str = "the agent", sin
         raise error
 
 
+async def put_back_git_dir(ctx: RunContext, locked: bool = False) -> tuple[str, list[float | None]] | None:
+    """Put the shared git dir back as the run's snapshot has it, what was there set aside in the
+    run's artifacts (`guard.undo_tampering`); `locked`: the caller holds the repository lock."""
+    snapshot = ctx.git_dir_snapshot
+    if snapshot is None:
+        return None
+    async with contextlib.nullcontext() if locked else ctx.repo.lock.hold():
+        aside = ctx.files.run_dir / INTRUSIONS_DIR / "git-dir" / time.strftime("%H%M%S")
+        return await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside)
+
+
 async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None:
     """Put the shared git dir back; blame the task if its code alone ran when the changes were
     made, else the one other task that ran then (`_writer`)."""
@@ -175,9 +186,7 @@ async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None
     if snapshot is None:
         return
     since = ctx.idle_trees.round_started.get(task_id, 0.0)
-    async with ctx.repo.lock.hold():
-        aside = ctx.files.run_dir / INTRUSIONS_DIR / "git-dir" / time.strftime("%H%M%S")
-        undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside)
+    undone = await put_back_git_dir(ctx)
     if undone is None:
         return
     listed, times = undone
@@ -273,7 +282,16 @@ def _writer(task_id: str | None, suspects: set[str]) -> str:
     return next(iter(suspects)) if len(suspects) == 1 else ""
 
 
-async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRefs | None:
+async def check_refs(ctx: RunContext, task_id: str | None, who: str, *, ran: frozenset[str] = frozenset(),
+                     locked: bool = False) -> MovedRefs | None:
+    """`_check_refs` for code run outside an agent round: `ran`, the tasks whose code ran since
+    the last check (besides agents: a batch's integration check); `locked`: the caller holds
+    the repository lock (the landing's)."""
+    ctx.agents_seen |= ran
+    return await _check_refs(ctx, task_id, who, locked=locked)
+
+
+async def _check_refs(ctx: RunContext, task_id: str | None, who: str, locked: bool = False) -> MovedRefs | None:
     """Put back the watched refs that changed since the last check and were not the launcher's
     own moves nor the user's own commits (git/ref_guard.py); the error for `task_id` when the
     change is its agent's, others are failed through `ctx.intruders`."""
@@ -281,7 +299,7 @@ async def _check_refs(ctx: RunContext, task_id: str | None, who: str) -> MovedRe
         return None
     error = None
     requested = time.monotonic()
-    async with ctx.repo.lock.hold():
+    async with contextlib.nullcontext() if locked else ctx.repo.lock.hold():
         if ctx.ref_read_started > requested:
             # A check whose read began after this one was asked for has already run: it saw
             # every change made before, and blamed it (`ctx.ref_movers`). Many agents ending

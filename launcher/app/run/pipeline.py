@@ -21,6 +21,7 @@ from launcher.app.run import (
     claims,
     containment,
     contract_dir,
+    git_watch,
     grading,
     ignored_work,
     provision,
@@ -290,7 +291,16 @@ async def _collect_and_decide(
         "duration_s": facts["duration_s"], "iteration": iteration,
     }
     ctx.transition(task.id, TaskState.COLLECTED, contract.summary[:200], **fields)
-    state, message, checks = await _decide(ctx, task, worktree, contract, facts, outcome.error_kind)
+    if task.checks:  # they run the task's code: watched as its agent round is
+        git_watch.checks_start(ctx, task.id)
+    try:
+        state, message, checks = await _decide(ctx, task, worktree, contract, facts, outcome.error_kind)
+    except BaseException:
+        ctx.agents_running.discard(task.id)
+        raise
+    if task.checks and (tampered := await git_watch.after_checks(ctx, task.id)) is not None:
+        state, message = TaskState.FAILED, (
+            tampered.message if state is TaskState.APPROVED else f"{message}; {tampered.what}")
     if checks and (wrote := await containment.main_tree_intrusions(ctx, started, time.time(), task.id)):
         # The checks ran the task's code: what that wrote outside its worktree is its doing too.
         facts["main_tree_intrusions"] = [*intrusions, *wrote]

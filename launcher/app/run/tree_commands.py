@@ -13,7 +13,7 @@ from pathlib import Path
 
 from launcher import process
 from launcher.app.context import RunContext
-from launcher.app.run import containment
+from launcher.app.run import containment, git_watch
 from launcher.app.run.best_of import attempt_env
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit, outside_import_message
@@ -105,6 +105,9 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
             # Contained as a task's checks are: put back, and this run of the check fails.
             ctx.note(None, f"{wrote}; checking {commit[:12]}, which fails for it")
             ok, output = False, f"{output}\n[launcher] {wrote}; the check may only write in its own scratch tree"
+        if tampered := await git_watch.after_integration_check(ctx, started, commit):
+            ctx.note(None, f"{tampered}; checking {commit[:12]}, which fails for it")
+            ok, output = False, f"{output}\n[launcher] {tampered}; the check may only write in its own scratch tree"
         outside = await audit.outside_imports()
         if outside:
             what = "the integration check"
