@@ -1,0 +1,62 @@
+"""Real users' git setups the launcher must cope with, or refuse saying what to do: a signing
+policy that cannot sign here, a repository git refuses, GIT_DIR in the environment, a tag named
+like a branch, a commit-message cleanup that treats `#` as a comment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from helpers import launcher_cli
+
+
+@pytest.fixture
+def user_home(tmp_path: Path) -> Path:
+    """A private HOME whose ~/.gitconfig is the user's global config (no system config)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Ada User\n\temail = ada@example.com\n")
+    return home
+
+
+def _user_env(home: Path, **more: str) -> dict[str, str]:
+    return {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "XDG_CONFIG_HOME": str(home / ".config"), **more}
+
+
+def _user_git(home: Path, cwd: Path, *args: str) -> str:
+    """The user's own git: their ~/.gitconfig, none of the launcher's pins."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(_user_env(home))
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def test_the_demo_builds_its_sample_repository_whatever_the_users_signing_and_eol_policy(
+        tmp_path: Path, user_home: Path) -> None:
+    # Signing that cannot work here (no key at hand, gpg.program unavailable), and an EOL policy
+    # that refuses LF files: the sample repository is the launcher's own, not the user's.
+    with (user_home / ".gitconfig").open("a") as config:
+        config.write("[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = false\n"
+                     "[core]\n\tautocrlf = true\n\tsafecrlf = true\n")
+    done = launcher_cli(tmp_path, "demo", "--where", str(tmp_path / "w"), "--quiet",
+                        env=_user_env(user_home), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "internal error" not in done.stderr
+    sample = tmp_path / "w" / "calc-repo"
+    log = _user_git(user_home, sample, "log", "--format=%s", "main")
+    assert "calc: initial commit" in log and len(log.splitlines()) > 1  # the demo's work landed
+
+
+def test_a_git_config_the_demo_cannot_build_with_is_named_and_leaves_nothing_half_made(
+        tmp_path: Path, user_home: Path) -> None:
+    with (user_home / ".gitconfig").open("a") as config:
+        config.write("[core]\n\tsharedRepository = bogus\n")
+    for flag in ((), ("--workflow",), ("--mutation",)):
+        where = tmp_path / f"w{''.join(flag)}"
+        done = launcher_cli(tmp_path, "demo", *flag, "--where", str(where), env=_user_env(user_home))
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert "`git init -q -b main` failed" in done.stderr
+        assert "bad boolean config value 'bogus' for 'core.sharedrepository'" in done.stderr
+        assert "internal error" not in done.stderr and "Fix: " in done.stderr
+        assert list(where.iterdir()) == []  # no half-made sample repository left behind
