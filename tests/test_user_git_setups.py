@@ -60,3 +60,34 @@ def test_a_git_config_the_demo_cannot_build_with_is_named_and_leaves_nothing_hal
         assert "bad boolean config value 'bogus' for 'core.sharedrepository'" in done.stderr
         assert "internal error" not in done.stderr and "Fix: " in done.stderr
         assert list(where.iterdir()) == []  # no half-made sample repository left behind
+
+
+def _repo_with_agents(home: Path, root: Path) -> Path:
+    """A repository whose launcher.toml defines the agent `bot` and makes it the default."""
+    root.mkdir()
+    _user_git(home, root, "init", "-q", "-b", "main")
+    (root / "launcher.toml").write_text('default_agent = "bot"\n\n[agents.bot]\nadapter = "command"\n'
+                                        'command = ["sh", "-c", "echo new > new.txt"]\n')
+    (root / "README").write_text("hi\n")
+    _user_git(home, root, "add", "-A")
+    _user_git(home, root, "commit", "-q", "-m", "init")
+    (root / "plan.toml").write_text('[[task]]\nid = "t1"\nprompt = "x"\n')
+    (root / "named.toml").write_text('[[task]]\nid = "t1"\nprompt = "x"\nagent = "bot"\n')
+    return root
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving the repository to another user needs root")
+def test_a_repository_git_refuses_is_reported_before_the_plan_is_checked_against_its_agents(
+        tmp_path: Path, user_home: Path) -> None:
+    repo = _repo_with_agents(user_home, tmp_path / "repo")
+    os.chown(repo, 65534, -1)  # a shared volume, a container mount: git refuses "dubious ownership"
+    try:
+        for argv in (("run", "plan.toml"), ("run", "named.toml"), ("run", "--task", "x"), ("agents",)):
+            done = launcher_cli(repo, *argv, env=_user_env(user_home))
+            assert done.returncode == 3, (argv, done.stdout + done.stderr)
+            assert "dubious ownership" in done.stderr, (argv, done.stderr)
+            assert f"git config --global --add safe.directory {repo}" in done.stderr
+            assert "unknown agent" not in done.stderr and "default_agent" not in done.stderr
+    finally:
+        os.chown(repo, os.geteuid(), -1)
+    assert not (repo / ".launcher").exists()  # nothing was created

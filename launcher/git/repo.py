@@ -145,13 +145,20 @@ class Change:
     blob: str  # its object at the range's end (all zeros: deleted)
 
 
+class NoRepositoryHere(EnvironmentProblem):
+    """There is no git repository at or above the directory: the one case a command that also
+    works outside a repository (a plan checked against built-in agents only, `launcher agents`)
+    may carry on. git refusing a repository that is there (dubious ownership, an unreadable git
+    dir) is a plain EnvironmentProblem, reported before anything else."""
+
+
 def _not_usable(start: Path, err: str) -> EnvironmentProblem:
     """Why git cannot give the launcher a work tree at `start`, in git's own words when it is not
     simply "no repository here" (dubious ownership, a bare repository, an unreadable git dir)."""
     lines = [line.strip() for line in err.strip().splitlines() if line.strip()]
     reason = lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else ""
     if not reason or "not a git repository" in reason:
-        return EnvironmentProblem(
+        return NoRepositoryHere(
             f"{start} is not inside a git work tree",
             fix="run the launcher inside a git repository (or `git init` one)",
         )
