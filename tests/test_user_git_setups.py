@@ -91,3 +91,17 @@ def test_a_repository_git_refuses_is_reported_before_the_plan_is_checked_against
     finally:
         os.chown(repo, os.geteuid(), -1)
     assert not (repo / ".launcher").exists()  # nothing was created
+
+
+def test_git_dir_in_the_environment_is_named_as_not_used_never_answered_with_git_init(
+        tmp_path: Path, user_home: Path) -> None:
+    # The "bare dotfiles repository" layout: the user's git works in `tree` through GIT_DIR.
+    bare, tree = tmp_path / "dot.git", tmp_path / "tree"
+    _user_git(user_home, tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    tree.mkdir()
+    env = _user_env(user_home, GIT_DIR=str(bare), GIT_WORK_TREE=str(tree))
+    done = launcher_cli(tree, "run", "--task", "x", "--agent", "scripted", env=env)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert f"your environment sets GIT_DIR={bare}, GIT_WORK_TREE={tree}" in done.stderr
+    assert "which the launcher does not use" in done.stderr and "git worktree add" in done.stderr
+    assert "git init" not in done.stderr and not (tree / ".git").exists()

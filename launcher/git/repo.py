@@ -152,12 +152,28 @@ class NoRepositoryHere(EnvironmentProblem):
     dir) is a plain EnvironmentProblem, reported before anything else."""
 
 
+# Variables that make the user's own git use a repository elsewhere (the "bare dotfiles
+# repository" layout): the launcher's git drops them (git_env), so it does not see that repository.
+REPOSITORY_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")
+
+
 def _not_usable(start: Path, err: str) -> EnvironmentProblem:
     """Why git cannot give the launcher a work tree at `start`, in git's own words when it is not
     simply "no repository here" (dubious ownership, a bare repository, an unreadable git dir)."""
     lines = [line.strip() for line in err.strip().splitlines() if line.strip()]
     reason = lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else ""
     if not reason or "not a git repository" in reason:
+        named = [f"{var}={os.environ[var]}" for var in REPOSITORY_VARS if os.environ.get(var)]
+        if named:  # the user's git works here through them; `git init` would make a second repository
+            return EnvironmentProblem(
+                f"{start} is not inside a git work tree of its own: your environment sets {', '.join(named)}, "
+                "which the launcher does not use (its git ignores every GIT_* variable but the config "
+                "files', so that nothing points it elsewhere)",
+                fix="run the launcher in a work tree with its own .git: a clone, or a linked worktree of that "
+                    "repository (`git worktree add DIR BRANCH` there). A new repository made here would be a "
+                    "second one in this tree, not the one your git uses",
+                error_key="git_dir_in_environment",
+            )
         return NoRepositoryHere(
             f"{start} is not inside a git work tree",
             fix="run the launcher inside a git repository (or `git init` one)",
