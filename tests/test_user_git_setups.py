@@ -4,6 +4,7 @@ like a branch, a commit-message cleanup that treats `#` as a comment."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -105,3 +106,33 @@ def test_git_dir_in_the_environment_is_named_as_not_used_never_answered_with_git
     assert f"your environment sets GIT_DIR={bare}, GIT_WORK_TREE={tree}" in done.stderr
     assert "which the launcher does not use" in done.stderr and "git worktree add" in done.stderr
     assert "git init" not in done.stderr and not (tree / ".git").exists()
+
+
+def test_a_tag_named_like_the_branch_neither_hides_the_branch_nor_replaces_it_as_the_base(
+        tmp_path: Path, user_home: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _user_git(user_home, repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("v1\n")
+    _user_git(user_home, repo, "add", "-A")
+    _user_git(user_home, repo, "commit", "-q", "-m", "v1")
+    _user_git(user_home, repo, "tag", "main")  # an old tag called like the branch (release/v2 do this)
+    (repo / "README").write_text("v2\n")
+    _user_git(user_home, repo, "commit", "-q", "-am", "v2")
+    tag = _user_git(user_home, repo, "rev-parse", "refs/tags/main").strip()
+    for n in (1, 2):
+        (tmp_path / f"plan{n}.toml").write_text(
+            f'[[task]]\nid = "t{n}"\nagent = "ed"\nprompt = "x"\n\n[agents.ed]\nadapter = "command"\n'
+            f'command = ["sh", "-c", "echo {n} > new{n}.txt"]\n')
+    env = _user_env(user_home)
+    landed = launcher_cli(repo, "run", str(tmp_path / "plan1.toml"), "--quiet", env=env)
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    assert "heads/main" not in landed.stdout + landed.stderr
+    assert (repo / "new1.txt").read_text() == "1\n"  # landed on branch main, checked out here
+    tip = _user_git(user_home, repo, "rev-parse", "refs/heads/main").strip()
+    based = launcher_cli(repo, "run", str(tmp_path / "plan2.toml"), "--base", "main", "--into", "main",
+                         "--no-merge", "--quiet", env=env)
+    assert based.returncode == 0, based.stdout + based.stderr
+    facts = next((repo / ".launcher" / "runs").glob("*/t2/facts.json"))
+    base = json.loads(facts.read_text())["base_sha"]
+    assert base == tip != tag  # the branch `main` the work lands on, not the tag's old commit

@@ -203,6 +203,8 @@ def shown_output(done: process.Completed, what: str) -> str:
 
 
 _FULL_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# What `commit_of` never looks up as refs/heads/<rev>: an object id, HEAD and its kin, a full ref.
+_NOT_A_BRANCH = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64}|[A-Z_]*HEAD)(?![^~^@:])|refs/|-")
 _CHANGES_KEPT = 512
 
 
@@ -338,14 +340,29 @@ class GitRepo:
         return result
 
     async def rev_parse(self, rev: str, cwd: Path | None = None) -> str:
-        result = await self.git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=cwd, check=False)
-        if not result.ok:
+        found = await self.commit_of(rev, cwd=cwd)
+        if found is None:
             raise GitFailed(f"{rev!r} is not a commit", where=str(self.root), fix="pass an existing commit or branch")
-        return result.out.strip()
+        return found
+
+    async def commit_of(self, rev: str, cwd: Path | None = None) -> str | None:
+        """The commit `rev` names, or None. A name is a branch first, as for `git switch`: with a
+        tag `main` beside branch `main`, git's rev-parse takes the tag, the launcher the branch
+        it lands on (and starts tasks from). Other names and expressions (a tag, HEAD~2,
+        origin/main, an object id) as git resolves them."""
+        for candidate in ([] if _NOT_A_BRANCH.match(rev) else [f"refs/heads/{rev}"]) + [rev]:
+            result = await self.git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", cwd=cwd,
+                                    check=False)
+            if result.ok and result.out.strip():
+                return result.out.strip()
+        return None
 
     async def current_branch(self) -> str | None:
-        result = await self.git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-        return result.out.strip() if result.ok else None
+        """The branch checked out here (None on a detached HEAD). Read as a full ref: git's
+        `--short` would say `heads/main` when a tag `main` exists."""
+        result = await self.git("symbolic-ref", "--quiet", "HEAD", check=False)
+        ref = result.out.strip() if result.ok else ""
+        return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
     async def is_ancestor(self, commit: str, of: str) -> bool:
         result = await self.git("merge-base", "--is-ancestor", commit, of, check=False)
