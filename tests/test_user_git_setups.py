@@ -136,3 +136,24 @@ def test_a_tag_named_like_the_branch_neither_hides_the_branch_nor_replaces_it_as
     facts = next((repo / ".launcher" / "runs").glob("*/t2/facts.json"))
     base = json.loads(facts.read_text())["base_sha"]
     assert base == tip != tag  # the branch `main` the work lands on, not the tag's old commit
+
+
+@pytest.mark.parametrize("strategy", ["rebase", "merge"])
+def test_a_task_title_starting_with_hash_is_the_subject_of_its_commit_whatever_commit_cleanup(
+        tmp_path: Path, user_home: Path, strategy: str) -> None:
+    with (user_home / ".gitconfig").open("a") as config:
+        config.write("[commit]\n\tcleanup = strip\n")  # `#` lines are comments to the user's own git
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _user_git(user_home, repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("hi\n")
+    _user_git(user_home, repo, "add", "-A")
+    _user_git(user_home, repo, "commit", "-q", "-m", "init")
+    (tmp_path / "plan.toml").write_text(
+        f'[run]\nstrategy = "{strategy}"\n\n[[task]]\nid = "t1"\ntitle = "#42 fix the login"\nagent = "ed"\n'
+        'prompt = "x"\n\n[agents.ed]\nadapter = "command"\ncommand = ["sh", "-c", "echo fixed > login.txt"]\n')
+    done = launcher_cli(repo, "run", str(tmp_path / "plan.toml"), "--quiet", env=_user_env(user_home))
+    assert done.returncode == 0, done.stdout + done.stderr
+    subjects = _user_git(user_home, repo, "log", "--format=%s", "main").splitlines()
+    assert "#42 fix the login (launcher task t1)" in subjects, subjects
+    assert not any(subject.startswith("Launcher-Run:") for subject in subjects), subjects

@@ -123,7 +123,7 @@ def init_sample_repo(root: Path, message: str) -> None:
     for key, value in SAMPLE_CONFIG:
         sample_git(root, "config", key, value)
     sample_git(root, "add", "-A")
-    sample_git(root, "commit", "-q", "--cleanup=verbatim", "-m", message)
+    sample_git(root, "commit", "-q", "-m", message)
 
 
 def _remove_sample(root: Path) -> None:

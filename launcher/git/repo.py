@@ -59,10 +59,12 @@ OUTPUT_CONFIG = (
 # submodules out itself (git/submodules.py), merges the target into a task's branch for the
 # agent to resolve: never with the user's signature policy (the target's tip is often the
 # launcher's own landing commit), their recorded resolutions (a conflict rerere settles silently
-# is one nobody looked at) or an autostash of what the worktree holds.
+# is one nobody looked at) or an autostash of what the worktree holds. The messages it commits
+# are kept as written (git's own default for `commit -m`): a user's commit.cleanup=strip would
+# drop a task title starting with `#` ("#42 fix the login") as a comment line.
 BEHAVIOUR_CONFIG = (
     ("submodule.recurse", "false"), ("merge.verifySignatures", "false"), ("rerere.enabled", "false"),
-    ("merge.autoStash", "false"),
+    ("merge.autoStash", "false"), ("commit.cleanup", "whitespace"),
 )
 # diff.external and textconv drivers cannot be switched off by config, only by flags.
 _SAFE_FLAGS = {"diff": ("--no-ext-diff", "--no-textconv"), "log": ("--no-ext-diff", "--no-textconv"),
@@ -100,7 +102,8 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     GIT_CONFIG_PARAMETERS... would point it elsewhere) but those naming the user's config files
     (USER_CONFIG_VARS), plus safe defaults (no hooks, no fsmonitor: see SAFE_CONFIG), no
     automatic housekeeping (SPEED_CONFIG), git's default output (OUTPUT_CONFIG) and no recursion
-    into submodules, signature checks or rerere in its own merges (BEHAVIOUR_CONFIG). The system
+    into submodules, signature checks or rerere in its own merges, and its commit messages as
+    written whatever the user's commit.cleanup (BEHAVIOUR_CONFIG). The system
     and global config are read, as the user's own git reads them: their filters (git-lfs) and
     safe.directory apply to the launcher's git too. Replace refs (`git replace`) are not
     honoured: the launcher reads, restores and lands the objects themselves, never what a ref
