@@ -15,8 +15,7 @@ import anyio
 
 from launcher import process
 from launcher.agents.base import ENV_ALLOWLIST
-from launcher.errors import LauncherError
-from launcher.git.repo import GitRepo
+from launcher.git.repo import GitRepo, NoRepositoryHere
 from launcher.models.config import load_repo_config
 from launcher.models.plan import AgentConfig
 
@@ -178,6 +177,6 @@ async def agents_here(cwd: Path) -> list[AgentInfo]:
     """Built-in adapters plus the agents configured in this repository (if we are in one)."""
     try:
         repo = await GitRepo.discover(cwd)
-    except LauncherError:
+    except NoRepositoryHere:  # a repository git refuses is reported, never listed without its agents
         return await describe_agents()
     return await describe_agents(load_repo_config(repo.root).agents)

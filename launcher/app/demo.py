@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from launcher.app.context import EventSink
 from launcher.app.run.runner import RunOptions, start_run
-from launcher.errors import UsageProblem
+from launcher.errors import EnvironmentProblem, UsageProblem
 from launcher.git.repo import git_env
 from launcher.models.plan import Plan, validate_plan
 from launcher.models.report import RunReport
@@ -79,11 +81,56 @@ def make_sample_repo(root: Path) -> Path:
     (root / ".gitignore").write_text(".env\n__pycache__/\n")
     (root / ".env").write_text("API_TOKEN=demo-secret\n")
     (root / ".worktreeinclude").write_text(".env\n")
-    env = git_env()
-    for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
-                 ["git", "commit", "-q", "-m", "calc: initial commit"]):
-        subprocess.run(argv, cwd=root, env=env, check=True, capture_output=True)
+    init_sample_repo(root, "calc: initial commit")
     return root
+
+
+# A demo's sample repository is the launcher's own throw-away repository, not one of the user's:
+# their policy for their own commits (commit.gpgsign, with a key that may not be at hand;
+# core.safecrlf refusing the sample's LF files under core.autocrlf) is switched off in its local
+# config, for the demo's run too. Any other git failure there is an EnvironmentProblem naming
+# the command and git's message, and the half-made directory is removed.
+SAMPLE_CONFIG = (("commit.gpgsign", "false"), ("core.safecrlf", "false"))
+
+
+def sample_git(root: Path, *args: str) -> None:
+    """`git args` in the demo's sample repository `root`; a failure removes `root` (the demo made
+    it, new and empty: nothing of the user's is in it) and says which command failed and why."""
+    argv = ["git", *args]
+    try:
+        done = subprocess.run(argv, cwd=root, env=git_env(), capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        _remove_sample(root)
+        raise EnvironmentProblem("git is not installed", fix="install git 2.38 or newer") from None
+    if done.returncode == 0:
+        return
+    _remove_sample(root)
+    said = "; ".join(line.strip() for line in (done.stderr or done.stdout).strip().splitlines()[:4])
+    raise EnvironmentProblem(
+        f"`{' '.join(argv)}` failed while the demo built its sample repository: "
+        f"{said or f'exit {done.returncode}'} (the half-made sample directory {root} was removed)",
+        where="launcher demo",
+        fix="the same git command fails in any new repository with your git config (~/.gitconfig): fix what "
+            "git's message names (`git config --global --list` shows your settings), then run the demo again",
+        error_key="demo_git_failed",
+    )
+
+
+def init_sample_repo(root: Path, message: str) -> None:
+    """`git init` a demo's sample repository in `root` (branch main, SAMPLE_CONFIG) and commit
+    everything in it with `message`."""
+    sample_git(root, "init", "-q", "-b", "main")
+    for key, value in SAMPLE_CONFIG:
+        sample_git(root, "config", key, value)
+    sample_git(root, "add", "-A")
+    sample_git(root, "commit", "-q", "-m", message)
+
+
+def _remove_sample(root: Path) -> None:
+    shutil.rmtree(root, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the temp directory `sample_repo_dir` made for it, if empty
+        if root.parent.name.startswith(tuple(PREFIXES.values())):
+            root.parent.rmdir()
 
 
 def demo_plan() -> Plan:

@@ -59,10 +59,12 @@ OUTPUT_CONFIG = (
 # submodules out itself (git/submodules.py), merges the target into a task's branch for the
 # agent to resolve: never with the user's signature policy (the target's tip is often the
 # launcher's own landing commit), their recorded resolutions (a conflict rerere settles silently
-# is one nobody looked at) or an autostash of what the worktree holds.
+# is one nobody looked at) or an autostash of what the worktree holds. The messages it commits
+# are kept as written (git's own default for `commit -m`): a user's commit.cleanup=strip would
+# drop a task title starting with `#` ("#42 fix the login") as a comment line.
 BEHAVIOUR_CONFIG = (
     ("submodule.recurse", "false"), ("merge.verifySignatures", "false"), ("rerere.enabled", "false"),
-    ("merge.autoStash", "false"),
+    ("merge.autoStash", "false"), ("commit.cleanup", "whitespace"),
 )
 # diff.external and textconv drivers cannot be switched off by config, only by flags.
 _SAFE_FLAGS = {"diff": ("--no-ext-diff", "--no-textconv"), "log": ("--no-ext-diff", "--no-textconv"),
@@ -100,7 +102,8 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     GIT_CONFIG_PARAMETERS... would point it elsewhere) but those naming the user's config files
     (USER_CONFIG_VARS), plus safe defaults (no hooks, no fsmonitor: see SAFE_CONFIG), no
     automatic housekeeping (SPEED_CONFIG), git's default output (OUTPUT_CONFIG) and no recursion
-    into submodules, signature checks or rerere in its own merges (BEHAVIOUR_CONFIG). The system
+    into submodules, signature checks or rerere in its own merges, and its commit messages as
+    written whatever the user's commit.cleanup (BEHAVIOUR_CONFIG). The system
     and global config are read, as the user's own git reads them: their filters (git-lfs) and
     safe.directory apply to the launcher's git too. Replace refs (`git replace`) are not
     honoured: the launcher reads, restores and lands the objects themselves, never what a ref
@@ -145,13 +148,36 @@ class Change:
     blob: str  # its object at the range's end (all zeros: deleted)
 
 
+class NoRepositoryHere(EnvironmentProblem):
+    """There is no git repository at or above the directory: the one case a command that also
+    works outside a repository (a plan checked against built-in agents only, `launcher agents`)
+    may carry on. git refusing a repository that is there (dubious ownership, an unreadable git
+    dir) is a plain EnvironmentProblem, reported before anything else."""
+
+
+# Variables that make the user's own git use a repository elsewhere (the "bare dotfiles
+# repository" layout): the launcher's git drops them (git_env), so it does not see that repository.
+REPOSITORY_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR")
+
+
 def _not_usable(start: Path, err: str) -> EnvironmentProblem:
     """Why git cannot give the launcher a work tree at `start`, in git's own words when it is not
     simply "no repository here" (dubious ownership, a bare repository, an unreadable git dir)."""
     lines = [line.strip() for line in err.strip().splitlines() if line.strip()]
     reason = lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else ""
     if not reason or "not a git repository" in reason:
-        return EnvironmentProblem(
+        named = [f"{var}={os.environ[var]}" for var in REPOSITORY_VARS if os.environ.get(var)]
+        if named:  # the user's git works here through them; `git init` would make a second repository
+            return EnvironmentProblem(
+                f"{start} is not inside a git work tree of its own: your environment sets {', '.join(named)}, "
+                "which the launcher does not use (its git ignores every GIT_* variable but the config "
+                "files', so that nothing points it elsewhere)",
+                fix="run the launcher in a work tree with its own .git: a clone, or a linked worktree of that "
+                    "repository (`git worktree add DIR BRANCH` there). A new repository made here would be a "
+                    "second one in this tree, not the one your git uses",
+                error_key="git_dir_in_environment",
+            )
+        return NoRepositoryHere(
             f"{start} is not inside a git work tree",
             fix="run the launcher inside a git repository (or `git init` one)",
         )
@@ -180,6 +206,8 @@ def shown_output(done: process.Completed, what: str) -> str:
 
 
 _FULL_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# What `commit_of` never looks up as refs/heads/<rev>: an object id, HEAD and its kin, a full ref.
+_NOT_A_BRANCH = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64}|[A-Z_]*HEAD)(?![^~^@:])|refs/|-")
 _CHANGES_KEPT = 512
 
 
@@ -315,14 +343,29 @@ class GitRepo:
         return result
 
     async def rev_parse(self, rev: str, cwd: Path | None = None) -> str:
-        result = await self.git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=cwd, check=False)
-        if not result.ok:
+        found = await self.commit_of(rev, cwd=cwd)
+        if found is None:
             raise GitFailed(f"{rev!r} is not a commit", where=str(self.root), fix="pass an existing commit or branch")
-        return result.out.strip()
+        return found
+
+    async def commit_of(self, rev: str, cwd: Path | None = None) -> str | None:
+        """The commit `rev` names, or None. A name is a branch first, as for `git switch`: with a
+        tag `main` beside branch `main`, git's rev-parse takes the tag, the launcher the branch
+        it lands on (and starts tasks from). Other names and expressions (a tag, HEAD~2,
+        origin/main, an object id) as git resolves them."""
+        for candidate in ([] if _NOT_A_BRANCH.match(rev) else [f"refs/heads/{rev}"]) + [rev]:
+            result = await self.git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", cwd=cwd,
+                                    check=False)
+            if result.ok and result.out.strip():
+                return result.out.strip()
+        return None
 
     async def current_branch(self) -> str | None:
-        result = await self.git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
-        return result.out.strip() if result.ok else None
+        """The branch checked out here (None on a detached HEAD). Read as a full ref: git's
+        `--short` would say `heads/main` when a tag `main` exists."""
+        result = await self.git("symbolic-ref", "--quiet", "HEAD", check=False)
+        ref = result.out.strip() if result.ok else ""
+        return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
     async def is_ancestor(self, commit: str, of: str) -> bool:
         result = await self.git("merge-base", "--is-ancestor", commit, of, check=False)

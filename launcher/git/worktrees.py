@@ -357,7 +357,7 @@ async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]]) 
         elsewhere = {info.branch: info.path for info in await list_worktrees(repo)
                      if info.branch and info.branch in wanted and info.path.resolve() not in removed
                      and info.path.exists()}
-        existing = await repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/launcher/")
+        existing = await repo.git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/launcher/")
         doomed = sorted(wanted & set(existing.out.split()) - set(elsewhere))
         if doomed:
             await repo.git("branch", "-D", *doomed)

@@ -336,7 +336,7 @@ async def _check_target(repo: GitRepo, target: str, directories: list[Path]) -> 
     only the branch it checked out, and landing onto a missing one would park everything."""
     if await repo.branch_exists(target):
         return
-    remotes = await repo.git("for-each-ref", "--format=%(refname:short)", f"refs/remotes/*/{target}",
+    remotes = await repo.git("for-each-ref", "--format=%(refname:lstrip=2)", f"refs/remotes/*/{target}",
                              check=False)
     tracking = remotes.out.split()
     fix = (f"create it from the remote's: `git branch {target} {tracking[0]}`" if tracking else

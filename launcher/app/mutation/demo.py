@@ -7,16 +7,15 @@ and the sweep's score goes up.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.app.context import EventSink
+from launcher.app.demo import init_sample_repo
 from launcher.app.mutation.fix import FixOptions, FixSummary, fix_survivors
 from launcher.app.mutation.sweep import SweepOptions, run_sweep
-from launcher.git.repo import git_env
 
 FILES = {
     "calc/__init__.py": "",
@@ -39,10 +38,7 @@ def make_repo(root: Path) -> Path:
     for rel, text in FILES.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")
-    env = git_env()
-    for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
-                 ["git", "commit", "-q", "-m", "calc: is_adult, tested far from its boundary"]):  # fmt: skip
-        subprocess.run(argv, cwd=root, env=env, check=True, capture_output=True)
+    init_sample_repo(root, "calc: is_adult, tested far from its boundary")
     return root
 
 

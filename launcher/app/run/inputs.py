@@ -104,15 +104,15 @@ async def _has_commits(repo: GitRepo) -> bool:
 
 async def _a_branch_with_commits(repo: GitRepo) -> str:
     """A branch to name in an example: main or master when they exist, else the first one."""
-    listed = await repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/", check=False)
+    listed = await repo.git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/", check=False)
     names = [name for name in listed.out.split() if not name.startswith("launcher/")]
     return next((n for n in ("main", "master") if n in names), names[0] if names else "main")
 
 
 async def _base_commit(repo: GitRepo, base: str, key: str) -> str:
-    result = await repo.git("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", check=False)
-    if result.ok and not base.startswith("-"):
-        return result.out.strip()
+    found = None if base.startswith("-") else await repo.commit_of(base)  # a branch first (GitRepo.commit_of)
+    if found is not None:
+        return found
     head = await repo.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
     if not head.ok:
         branch = await repo.current_branch()

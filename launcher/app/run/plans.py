@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from launcher.errors import EnvironmentProblem, UsageProblem
-from launcher.git.repo import GitRepo
+from launcher.errors import UsageProblem
+from launcher.git.repo import GitRepo, NoRepositoryHere
 from launcher.models.config import RepoConfig, load_repo_config
 from launcher.models.plan import BUILTIN_ADAPTERS, Plan, load_plan, plan_from_cli
 
 
 async def repo_config_here(cwd: Path) -> RepoConfig:
     """This repository's config; the defaults outside a repository (the run itself then
-    reports that, exit 3, after the plan's own problems)."""
+    reports that, exit 3, after the plan's own problems). A repository git refuses (dubious
+    ownership, say) is reported here, first: its launcher.toml exists but cannot be read, and
+    the plan checked against no agents would blame the plan."""
     try:
         repo = await GitRepo.discover(cwd)
-    except EnvironmentProblem:
+    except NoRepositoryHere:
         return RepoConfig()
     return load_repo_config(repo.root)
 

@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import EventSink
-from launcher.app.demo import make_sample_repo
+from launcher.app.demo import make_sample_repo, sample_git
 from launcher.app.workflow import engine
-from launcher.git.repo import git_env
 from launcher.models.workflow import WorkflowState
-from launcher.process import run
 
 TEST_CMD = "python3 -m unittest discover -s tests -t . -q"
 MUL_TEST = ("import unittest\n\nfrom calc.core import mul\n\n\nclass MulTest(unittest.TestCase):\n"
@@ -53,8 +51,8 @@ async def run_workflow_demo(emit: EventSink, say: Callable[[str], None], root: P
     """The workflow demo in the sample repo made in `root` (app/demo.new_sample_dir)."""
     repo = make_sample_repo(root)
     (repo / "launcher.toml").write_text(f'[roles]\ndefault = "scripted"\n\n[workflow]\ntest_command = "{TEST_CMD}"\n')
-    for argv in (["git", "add", "launcher.toml"], ["git", "commit", "-q", "-m", "launcher.toml: scripted roles"]):
-        await run(argv, cwd=repo, env=git_env())
+    sample_git(repo, "add", "launcher.toml")
+    sample_git(repo, "commit", "-q", "-m", "launcher.toml: scripted roles")
     # this demo's own, in its repo's state folder (never beside it, in the user's --where)
     marker = repo / ".launcher" / "demo-test-service-up"
     state = await engine.create(repo, "feature-development", {"feature": "a mul() function"},
