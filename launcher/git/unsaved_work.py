@@ -27,8 +27,10 @@ async def unsaved_work(repo: GitRepo, tree: Path) -> str | None:
             return None
         return (f"its git metadata is gone (no {admin or tree / '.git'}), so git cannot tell what "
                 f"in it is committed; it holds {', '.join(files)}")
+    # `--ignore-submodules=none`: a submodule's edits count even where `.gitmodules` (or the
+    # user's config) tells `git status` to hide them.
     status = await repo.git("-C", str(tree), "status", "--porcelain", "-z", "--untracked-files=normal",
-                            check=False)
+                            "--ignore-submodules=none", check=False)
     if not status.ok:
         return f"git cannot read it ({status.err.strip()})"
     paths = [entry[3:] for entry in status.out.split("\0") if len(entry) > 3]

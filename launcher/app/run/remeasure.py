@@ -83,7 +83,7 @@ async def _worktree_at(ctx: RunContext, worktree: str | None, head: str) -> Path
         return None
     path = Path(worktree)
     at = await ctx.repo.git("rev-parse", "HEAD", cwd=path, check=False)
-    dirty = await ctx.repo.git("status", "--porcelain", cwd=path, check=False)
+    dirty = await ctx.repo.git("status", "--porcelain", "--ignore-submodules=none", cwd=path, check=False)
     if not at.ok or at.out.strip() != head or not dirty.ok or dirty.out.strip():
         return None
     return path
