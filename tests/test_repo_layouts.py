@@ -261,9 +261,45 @@ def test_a_repository_git_cannot_read_is_refused_before_the_run_is_journaled(rep
     plan = write_plan(tmp_path / "plan.json", [writes("a", "a.txt")])
     done = launcher_cli(repo, "run", str(plan))
     assert done.returncode == 3, done.stdout + done.stderr
-    assert "`git status` fails in the main work tree" in done.stderr and "git-lfs-not-installed" in done.stderr
-    assert "filter.<name>.required" in done.stderr
+    said = " ".join(done.stderr.split())
+    assert "tracked files (x.dat) use the content filter `lfs`" in said, said
+    assert "its program `git-lfs-not-installed` is not installed" in said, said
     assert run_ids(repo) == [] and launcher_branches(repo) == []
+
+
+def test_a_missing_filter_program_is_refused_even_where_git_status_never_runs_it(
+        repo: Path, tmp_path: Path) -> None:
+    # A clone made some time ago: the files are older than the index, so `git status` trusts
+    # their stat data and never starts the filter; each task's checkout would.
+    _require_a_missing_filter(repo)
+    os.utime(repo / "x.dat", (1, 1))
+    os.utime(repo / ".gitattributes", (1, 1))
+    git(repo, "config", "filter.lfs.required", "false")  # the process program alone breaks a checkout
+    git(repo, "-c", "filter.lfs.process=cat", "update-index", "-q", "--really-refresh")
+    git(repo, "status", "--porcelain")  # works for the user
+    plan = write_plan(tmp_path / "plan.json", [writes("a", "a.txt")])
+    done = launcher_cli(repo, "run", str(plan))
+    assert done.returncode == 3, done.stdout + done.stderr
+    said = " ".join(done.stderr.split())
+    assert "tracked files (x.dat) use the content filter `lfs`" in said, said
+    assert f"`git config --file {repo / '.git' / 'config'} --remove-section filter.lfs`" in said, said
+    assert run_ids(repo) == [] and launcher_branches(repo) == []
+    # As advised: without the filter's config the files are checked out as stored, and the run goes on.
+    git(repo, "config", "--remove-section", "filter.lfs")
+    done = launcher_cli(repo, "run", str(plan), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (repo / "a.txt").is_file()
+
+
+def test_a_filter_no_tracked_file_uses_is_no_reason_to_refuse_a_run(repo: Path, tmp_path: Path) -> None:
+    (repo / ".gitattributes").write_text("*.psd filter=lfs -text\n")  # no .psd file in the repository
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "lfs patterns")
+    git(repo, "config", "filter.lfs.process", "git-lfs-not-installed filter-process")
+    git(repo, "config", "filter.lfs.required", "true")
+    plan = write_plan(tmp_path / "plan.json", [writes("a", "a.txt")])
+    done = launcher_cli(repo, "run", str(plan), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_a_resume_that_cannot_start_says_why_not_that_the_launcher_was_killed(repo: Path, tmp_path: Path) -> None:

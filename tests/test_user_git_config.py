@@ -68,6 +68,44 @@ def test_stored_and_shown_diffs_are_plain_patches_whatever_the_users_diff_config
         assert applied.returncode == 0, applied.stderr
 
 
+@pytest.mark.parametrize("config", [("diff.context=0", "diff.interHunkContext=9"),
+                                    ("diff.renames=copies", "diff.noprefix=true", "diff.external=false"),
+                                    ("diff.mnemonicPrefix=true", "color.diff=always", "diff.relative=true")])
+def test_patches_of_edits_and_binary_changes_apply_whatever_the_users_diff_config(
+        repo: Path, user_config: Path, config: tuple[str, ...]) -> None:
+    (repo / "nums").write_text("".join(f"{n}\n" for n in range(1, 31)))
+    (repo / "b.dat").write_bytes(b"\x00\x01old binary\x00")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "numbers and a binary file")
+    base = _git(repo, "rev-parse", "main").strip()
+    _set(*config)
+    edit = "sed -i 's/^5$/five/; s/^20$/twenty/' nums && printf '\\000\\002new binary\\000' > b.dat"
+    report = run_plan(repo, [{"id": "t1", "agent": "scripted", "prompt": "edit",
+                              "script": [{"run": ["sh", "-c", edit]},
+                                         {"contract": {"files_changed": ["b.dat", "nums"]}}]}],
+                      merge=False, grader="scripted-grader")
+    t1 = task(report, "t1")
+    assert t1.branch and t1.state == TaskState.APPROVED, t1.message
+    stored = (Path(report.artifacts) / "t1" / "diff.patch").read_text()
+    shown = launcher_cli(repo, "diff", report.run_id, "t1", env={"GIT_CONFIG_GLOBAL": str(user_config)})
+    assert shown.returncode == 0, shown.stderr
+    # Both are whole patches of git's default shape: three lines of context, a/ b/ paths, the
+    # binary file as data; applied to the base they give the task's files exactly.
+    for index, patch in enumerate((stored, shown.stdout)):
+        assert "@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+five\n" in patch, patch
+        assert "diff --git a/b.dat b/b.dat" in patch and "GIT binary patch" in patch
+        check_at = repo.parent / f"at-base-{index}"
+        _git(repo, "worktree", "add", "-q", "--detach", str(check_at), base)
+        applied = subprocess.run(["git", "apply", "-"], cwd=check_at, input=patch.encode(), capture_output=True)
+        assert applied.returncode == 0, applied.stderr
+        for name in ("nums", "b.dat"):
+            assert (check_at / name).read_bytes() == subprocess.run(
+                ["git", "show", f"{t1.branch}:{name}"], cwd=repo, capture_output=True, check=True).stdout
+    # The grader reads the same hunks, with their context.
+    packet = (Path(report.artifacts) / "t1" / "grading" / "1-packet.md").read_text()
+    assert "\x1b[" not in packet and "@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+five\n" in packet, packet
+
+
 def _ssh_signing(home: Path) -> None:
     """The user signs every commit with an SSH key, and their `git log` shows the signatures."""
     if shutil.which("ssh-keygen") is None:

@@ -15,7 +15,7 @@ from launcher.app.queue import matrix
 from launcher.app.report import build_report, effective_status
 from launcher.app.run.grading import withdrawal_reason
 from launcher.errors import LauncherError, RunNotFound, UsageProblem
-from launcher.git import target_tree
+from launcher.git import patches, target_tree
 from launcher.git.repo import GitRepo, shown_output
 from launcher.models.ids import task_id_problem
 from launcher.models.plan import Plan
@@ -207,7 +207,7 @@ async def task_diff(cwd: Path, run_id: str, task_id: str) -> str:
     repo, task_dir = await _task_dir(cwd, run_id, task_id)
     row = open_journal(repo).task(run_id, task_id)
     if row.start_sha and row.head_sha:
-        done = await repo.git("diff", row.start_sha, row.head_sha, check=False, cut_ok=True)
+        done = await patches.patch(repo, row.start_sha, row.head_sha, check=False)
         if done.ok:
             return shown_output(done, "diff")
     patch = task_dir / "diff.patch"

@@ -20,6 +20,8 @@ from pathlib import Path
 from launcher.git.repo import GitRepo
 
 _NAMED = 8  # files named in a message; the rest are counted
+_TIPS_LOOKED_AT = 200  # newest entries of a submodule's HEAD reflog looked at (`commits_only_here`)
+_CHECKED = 50  # commits looked up one by one in the main clone (`commits_only_here`)
 
 
 async def declared(repo: GitRepo, tree: Path) -> dict[str, str]:
@@ -77,6 +79,51 @@ async def with_uncommitted_work(repo: GitRepo, tree: Path) -> list[str]:
                 (fields[2][2] == "M" or fields[2][3] == "U"):
             dirty.append(fields[-1])
     return sorted(dirty)
+
+
+async def commits_only_here(repo: GitRepo, tree: Path) -> dict[str, list[str]]:
+    """Submodule path -> the commits of that submodule, as checked out in the worktree `tree`,
+    that the main checkout's clone of it (`<git dir>/modules/<name>`) does not have: commits an
+    agent made inside it. They live only in the worktree's own submodule git dir
+    (`<git dir>/worktrees/<id>/modules/<name>`) and go with the worktree. Looked at: the
+    submodule's HEAD and its HEAD reflog, its local branches and tags, and the commit the
+    worktree's HEAD records for it (remote-tracking refs are copies of the main clone's)."""
+    found: dict[str, list[str]] = {}
+    for path, name in (await declared(repo, tree)).items():
+        sub = tree / path
+        if not os.path.lexists(sub / ".git"):
+            continue  # not checked out in this worktree: nothing of its own there
+        listed = await repo.git("-C", str(sub), "for-each-ref", "--format=%(objectname)", "refs/heads",
+                                "refs/tags", check=False)
+        walked = await repo.git("-C", str(sub), "log", "-g", "--format=%H", "-n", str(_TIPS_LOOKED_AT),
+                                "HEAD", check=False)
+        head = await repo.git("-C", str(sub), "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+        recorded = await repo.git("-C", str(tree), "--literal-pathspecs", "ls-tree", "-z", "HEAD", "--", path,
+                                  check=False)
+        pointer = [entry.split()[2] for entry in recorded.out.split("\0") if entry.startswith("160000 ")]
+        if pointer and not (await repo.git("-C", str(sub), "cat-file", "-e", f"{pointer[0]}^{{commit}}",
+                                           check=False)).ok:
+            pointer = []  # a commit this clone never had either: nothing of the agent's
+        present = list(dict.fromkeys([*head.out.split(), *walked.out.split(), *listed.out.split(), *pointer]))
+        if not present:
+            continue
+        # Not reachable from the main clone's branches as the worktree's clone copied them: few,
+        # the agent's. Each is then looked up in the main clone (it may have it on no branch).
+        # Beyond _CHECKED, counted as missing: keeping a worktree is the safe mistake.
+        fresh = await repo.git("-C", str(sub), "rev-list", "--topo-order", *present, "--not", "--remotes",
+                               check=False)
+        if not fresh.ok:
+            found[path] = present
+            continue
+        clone = _local_clone(repo, name)
+        missing: list[str] = []
+        for index, commit in enumerate(fresh.out.split()):
+            if clone is None or index >= _CHECKED or not (
+                    await repo.git(f"--git-dir={clone}", "cat-file", "-e", f"{commit}^{{commit}}", check=False)).ok:
+                missing.append(commit)
+        if missing:
+            found[path] = missing
+    return found
 
 
 async def written_uninitialised(repo: GitRepo, tree: Path) -> list[str]:

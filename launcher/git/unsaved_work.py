@@ -3,8 +3,11 @@
 The launcher commits an agent's work after each round, so a kept worktree is normally clean. Not
 when the commit could not be made: the agent ran `git init` in a sub-directory (git refuses to
 add an embedded repository without a commit), or it removed the worktree's git metadata
-(`.git/worktrees/<id>`), after which git no longer knows the directory at all. Such a tree is
-kept by a plain clean and named with how to save its work; `--force` removes it.
+(`.git/worktrees/<id>`), after which git no longer knows the directory at all. Nor can a
+branch carry what an agent did inside a submodule: its uncommitted edits there (looked at even
+when `.gitmodules` says `ignore = dirty|all`), and its commits there, which exist only in the
+worktree's own submodule git dir (`.git/worktrees/<id>/modules/<name>`). Such a tree is kept by a
+plain clean and named with how to save its work; `--force` removes it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from launcher.git import submodules
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import admin_dir
 
@@ -27,15 +31,27 @@ async def unsaved_work(repo: GitRepo, tree: Path) -> str | None:
             return None
         return (f"its git metadata is gone (no {admin or tree / '.git'}), so git cannot tell what "
                 f"in it is committed; it holds {', '.join(files)}")
+    # `--ignore-submodules=none`: a submodule's edits count even where `.gitmodules` (or the
+    # user's config) tells `git status` to hide them.
     status = await repo.git("-C", str(tree), "status", "--porcelain", "-z", "--untracked-files=normal",
-                            check=False)
+                            "--ignore-submodules=none", check=False)
     if not status.ok:
         return f"git cannot read it ({status.err.strip()})"
-    paths = [entry[3:] for entry in status.out.split("\0") if len(entry) > 3]
-    if not paths:
-        return None
-    more = f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else ""
-    return f"it holds uncommitted work: {', '.join(paths[:SHOWN])}{more}"
+    why = []
+    if paths := [entry[3:] for entry in status.out.split("\0") if len(entry) > 3]:
+        more = f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else ""
+        why.append(f"it holds uncommitted work: {', '.join(paths[:SHOWN])}{more}")
+    for path, commits in (await submodules.commits_only_here(repo, tree)).items():
+        why.append(_submodule_commits(repo, tree, path, commits))
+    return "; ".join(why) or None
+
+
+def _submodule_commits(repo: GitRepo, tree: Path, path: str, commits: list[str]) -> str:
+    named = ", ".join(commit[:12] for commit in commits[:SHOWN])
+    more = f" and {len(commits) - SHOWN} more" if len(commits) > SHOWN else ""
+    return (f"its submodule {path} holds {len(commits)} commit(s) that exist only there ({named}{more}), "
+            f"not in your checkout's {path}: `git -C {tree / path} push {repo.root / path} "
+            f"{commits[0]}:refs/heads/NAME` saves the newest as branch NAME of your {path}")
 
 
 def _some_files(tree: Path) -> list[str]:

@@ -16,7 +16,7 @@ from launcher.gates import relay
 from launcher.gates.ledgers import add_tech_debt, lessons_for_grader
 from launcher.gates.rubric import compose
 from launcher.gates.verdict import feedback_markdown
-from launcher.git import worktrees
+from launcher.git import patches, worktrees
 from launcher.git.repo import Change, GitRepo, shown_output
 from launcher.models.plan import Task
 from launcher.models.rubric import all_criteria
@@ -162,7 +162,7 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
     spec = relay.GradingInput(
         run_id=ctx.run_id, task=task, grader_name=name, grader_config=config, rubrics=rubrics,
         iteration=iteration, head_sha=head, start_sha=start_sha,
-        diff=shown_output(await ctx.repo.git("diff", start_sha, head, cut_ok=True), "diff"),
+        diff=shown_output(await patches.patch(ctx.repo, start_sha, head, binary=False), "diff"),
         contract=row.contract or {}, facts=dict(facts),
         lessons=lessons,
         grading_dir=artifacts / "grading",

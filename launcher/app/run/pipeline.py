@@ -35,7 +35,7 @@ from launcher.engine.orphans import journaling_observer
 from launcher.errors import LauncherError
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
-from launcher.git import commits, submodules, worktrees
+from launcher.git import commits, patches, submodules, worktrees
 from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
@@ -284,7 +284,7 @@ async def _collect_and_decide(
         "stdout_bytes": supervised.stdout_bytes if supervised else 0,
     }
     atomic_write_json(artifacts / "contract.json", contract.model_dump(mode="json"))
-    await ctx.repo.git_to_file(artifacts / "diff.patch", "diff", "--binary", start_sha, head)
+    await patches.patch_to_file(ctx.repo, artifacts / "diff.patch", start_sha, head)
     fields: dict[str, Any] = {
         "head_sha": head, "files": real_files, "contract": contract.model_dump(mode="json"),
         "cost_usd": _record_spend(ctx, task.id, iteration, outcome.cost_usd, outcome.tokens),

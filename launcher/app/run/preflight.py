@@ -19,7 +19,7 @@ from pathlib import Path
 
 from launcher.app.agents_info import AgentInfo, describe_agents
 from launcher.errors import EnvironmentProblem
-from launcher.git import signing
+from launcher.git import filter_drivers, signing
 from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig, settings_of
 from launcher.models.plan import BUILTIN_ADAPTERS, AgentConfig, Plan
@@ -196,6 +196,21 @@ async def preflight(repo: GitRepo, plan: Plan, config: RepoConfig) -> None:
     await require_first_commit(repo)
     await check_agents(plan, config)
     await check_signing(repo)
+    await check_filters(repo)
+
+
+async def check_filters(repo: GitRepo) -> None:
+    """A content filter that tracked files use and git cannot run (git-lfs's, its program not
+    installed): git would fail each task's checkout, after the run was journaled. `git status`
+    in the main checkout does not show it (it runs a filter only for a file whose stat data
+    changed), so the drivers are checked themselves (git/filter_drivers.py)."""
+    broken = await filter_drivers.broken_filters(repo)
+    if not broken:
+        return
+    raise EnvironmentProblem(
+        "; ".join(b.sentence() for b in broken), where=str(repo.root), fix="; ".join(b.fix() for b in broken),
+        error_key="filter_missing",
+    )
 
 
 # Shell words that are not a program on PATH: the check's first word is not looked up then.

@@ -20,7 +20,7 @@ from launcher.app.run import claims, tree_commands
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.gates.relay import add_scratch, remove_scratch
-from launcher.git import commits, include, submodules
+from launcher.git import commits, include, patches, submodules
 from launcher.models.plan import Task
 from launcher.regular_files import read_json_or_none
 from launcher.store.files import atomic_write_json
@@ -51,7 +51,7 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
         "claimed_not_changed": claims.disagreements(claimed, real_files)[0],
         "changed_not_claimed": claims.disagreements(claimed, real_files)[1],
     }
-    await ctx.repo.git_to_file(artifacts / "diff.patch", "diff", "--binary", start, head)
+    await patches.patch_to_file(ctx.repo, artifacts / "diff.patch", start, head)
     ctx.journal.update_task(ctx.run_id, task.id, head_sha=head, files=real_files)
     problem = (claims.empty_claim_failure(claimed, real_files) or _outside_scope(task, real_files)
                or submodules.pointer_problem(moved_submodules))
@@ -83,7 +83,7 @@ async def _worktree_at(ctx: RunContext, worktree: str | None, head: str) -> Path
         return None
     path = Path(worktree)
     at = await ctx.repo.git("rev-parse", "HEAD", cwd=path, check=False)
-    dirty = await ctx.repo.git("status", "--porcelain", cwd=path, check=False)
+    dirty = await ctx.repo.git("status", "--porcelain", "--ignore-submodules=none", cwd=path, check=False)
     if not at.ok or at.out.strip() != head or not dirty.ok or dirty.out.strip():
         return None
     return path

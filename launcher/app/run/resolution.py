@@ -23,7 +23,7 @@ from typing import Any
 from launcher.app.context import RunContext
 from launcher.app.run import containment
 from launcher.app.run.grading import feedback_path
-from launcher.git import commits, resolution
+from launcher.git import commits, patches, resolution
 from launcher.regular_files import read_json_or_none
 from launcher.store.files import atomic_write_json, atomic_write_text
 
@@ -153,7 +153,6 @@ async def _target_change(ctx: RunContext, tip: str, head: str, files: list[str])
     fork = await ctx.repo.git("merge-base", tip, head, check=False)
     if not fork.ok or not files:
         return "(not available)"
-    diff = await ctx.repo.git("diff", "--no-color", "--no-ext-diff", fork.out.strip(), tip, "--",
-                              *[f":(literal){f}" for f in files], check=False)
+    diff = await patches.patch(ctx.repo, fork.out.strip(), tip, binary=False, paths=files, check=False)
     text = diff.out.strip() or "(no textual change)"
     return text if len(text) <= _DIFF_CHARS else text[:_DIFF_CHARS] + "\n[... cut]"
