@@ -329,6 +329,11 @@ class IdleTrees:
         self.active.discard(task_id)
         self.close_span(task_id)
 
+    def forget(self, task_id: str) -> None:
+        """The launcher itself removes the task's worktree (merged, nothing changed, a best-of-N
+        attempt not chosen): no longer a tree to guard, so its absence blames no one."""
+        self.records.pop(task_id, None)
+
     def suspects(self, at: float | None, window: tuple[float, float]) -> set[str]:
         """Tasks whose code was running when a file got the ctime `at` (None: when it is not
         known, at any time in `window`)."""

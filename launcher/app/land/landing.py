@@ -319,11 +319,11 @@ async def _not_landed(ctx: RunContext, task_id: str, landing: merge.Landing, tip
 
 async def cleanup_merged(ctx: RunContext) -> None:
     """Merged work is in history now: its worktree and branch go (all at once)."""
-    doomed = [
-        (Path(row.worktree) if row.worktree else ctx.worktree_path(row.task_id), row.branch)
-        for row in ctx.journal.tasks(ctx.run_id)
-        if row.state is TaskState.MERGED and (row.worktree or row.branch)
-    ]
+    merged = [row for row in ctx.journal.tasks(ctx.run_id)
+              if row.state is TaskState.MERGED and (row.worktree or row.branch)]
+    for row in merged:
+        ctx.idle_trees.forget(row.task_id)  # removed by the launcher, not by another task
+    doomed = [(Path(row.worktree) if row.worktree else ctx.worktree_path(row.task_id), row.branch) for row in merged]
     await pool.recycle(ctx, doomed)  # with `[run] warm_pool`: kept for the next run, not deleted
     left = await worktrees.remove_worktrees(ctx.repo, doomed)
     for branch, where in sorted(left.items()):

@@ -85,6 +85,7 @@ async def select_best(ctx: RunContext, task: Task) -> bool:
         if row is winner:
             ctx.transition(row.task_id, TaskState.SKIPPED, f"{BEST_OF_N} selected; lands as {task.id}")
             continue
+        ctx.idle_trees.forget(row.task_id)
         if row.worktree and Path(row.worktree).exists():
             await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch,
                                             delete_branch=True)

@@ -79,6 +79,7 @@ async def approve(ctx: RunContext, task_id: str, message: str) -> bool:
     row = ctx.journal.task(ctx.run_id, task_id)
     start_sha = row.start_sha or ctx.base_sha
     if row.head_sha == start_sha:
+        ctx.idle_trees.forget(task_id)
         if row.worktree:
             await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch,
                                             delete_branch=True)
