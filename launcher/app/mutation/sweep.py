@@ -117,12 +117,23 @@ class SweepOutcome:
         return EXIT_UNCLASSIFIED if any(r.status in UNCLASSIFIED for r in self.results) else 0
 
 
-def _has_tests(root: Path) -> bool:
-    markers = ("tests", "test", "conftest.py", "pytest.ini")
-    if any((root / m).exists() for m in markers) or any(root.glob("test_*.py")):
+_TEST_FILES = (":(glob)**/test_*.py", ":(glob)**/*_test.py", ":(glob)**/conftest.py")  # pytest's defaults
+_PYTEST_SECTIONS = (("pyproject.toml", "[tool.pytest"), ("setup.cfg", "[tool:pytest]"), ("tox.ini", "[pytest]"))
+
+
+async def _has_tests(repo: GitRepo) -> bool:
+    """Whether pytest would find tests here: a test file (or conftest.py) anywhere in the tracked
+    tree (tests inside the package, as toolz and isodate keep them), a `tests`/`test` directory,
+    or a pytest configuration section (pytest.ini, pyproject.toml, setup.cfg, tox.ini)."""
+    root = repo.root
+    if any((root / m).exists() for m in ("tests", "test", "pytest.ini")):
         return True
-    pyproject = root / "pyproject.toml"
-    return pyproject.is_file() and "[tool.pytest" in pyproject.read_text(encoding="utf-8", errors="replace")
+    for name, section in _PYTEST_SECTIONS:
+        path = root / name
+        if path.is_file() and section in path.read_text(encoding="utf-8", errors="replace"):
+            return True
+    listed = await repo.git("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *_TEST_FILES)
+    return bool(listed.out.strip("\0"))
 
 
 async def _git_list(repo: GitRepo, *args: str) -> list[str]:
@@ -430,9 +441,10 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
         if options.resume:
             options = _resume_options(store, options)
         options = configured(repo.root, options)
-        if options.test_cmd is None and not _has_tests(repo.root):
+        if options.test_cmd is None and not await _has_tests(repo):
             raise UsageProblem("found no tests to run", where=str(repo.root),
-                               fix="add a tests/ directory, or pass --test-cmd CMD")  # fmt: skip
+                               fix="add tests pytest finds (test_*.py files, a tests/ directory), "
+                                   "or pass --test-cmd CMD")  # fmt: skip
         base_sha = await repo.rev_parse("HEAD")
         sources, changed = await discover(repo, options)  # bad options fail here, before anything is written
         sweep_id, resumed = _open(store, repo, base_sha, options)
