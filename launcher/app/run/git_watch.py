@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 
 from launcher.app.context import RunContext
-from launcher.app.run import containment
+from launcher.app.run import blame, containment, ref_watch
 from launcher.errors import LauncherError
 from launcher.git import guard
 
@@ -41,7 +41,7 @@ async def after_checks(ctx: RunContext, task_id: str) -> LauncherError | None:
         error = exc
     finally:
         ctx.agents_running.discard(task_id)
-    moved = await containment.check_refs(ctx, task_id, "the checks")
+    moved = await ref_watch.check_refs(ctx, task_id, "the checks")
     return error or moved
 
 
@@ -77,7 +77,7 @@ async def after_integration_check(ctx: RunContext, since: float, commit: str) ->
     said: list[str] = []
     if undone is not None:
         listed, times = undone
-        others = containment._suspects(ctx, times, (since, time.time()))
+        others = blame.suspects(ctx, times, (since, time.time()))
         what = f"the integration check changed the repository's shared git directory ({listed}); put back"
         if alone is not None and not others:
             said.append(what)
@@ -87,7 +87,7 @@ async def after_integration_check(ctx: RunContext, since: float, commit: str) ->
                 f"{what}; it ran the code of {', '.join(sorted(batch | others)) or 'no task'}: "
                 "cannot tell whose, none is failed for it",
             )
-    moved = await containment.check_refs(ctx, alone, "the integration check", ran=batch)
+    moved = await ref_watch.check_refs(ctx, alone, "the integration check", ran=batch)
     if moved is not None:
         said.append(moved.what)
     if not said:
@@ -103,11 +103,11 @@ async def settle(ctx: RunContext, when: str, locked: bool = False) -> None:
     undone = await containment.put_back_git_dir(ctx, locked=locked)
     if undone is not None:
         listed, times = undone
-        ran = containment._suspects(ctx, times, (0.0, time.time()))
+        ran = blame.suspects(ctx, times, (0.0, time.time()))
         who = f" (the code of {', '.join(sorted(ran))} ran when it was made)" if ran else ""
         ctx.note(
             None,
             f"the repository's shared git directory changed outside every agent round and "
             f"check ({listed}){who}; the launcher put it back {when}",
         )
-    await containment.check_refs(ctx, None, "an agent", locked=locked)
+    await ref_watch.check_refs(ctx, None, "an agent", locked=locked)

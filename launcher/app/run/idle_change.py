@@ -73,3 +73,18 @@ def _blame_idle_writer(ctx: RunContext, victim: str, what: str, suspects: list[s
     else:
         ctx.note(victim, "no other task's agent ran while it was idle: not made by an agent of this run "
                          "that the launcher can name")
+
+
+async def drop_redundant_keep_refs(ctx: RunContext) -> None:
+    """At the run's end no agent runs: a keep ref whose task branch still holds its commit (a
+    conflicted or failed task's kept branch) protects nothing any more, and goes."""
+    listed = await ctx.repo.git("for-each-ref", "--format=%(refname)", f"refs/launcher/{ctx.run_id}/")
+    refs = {ref for ref in listed.out.split() if ref.endswith("/idle-head")}
+    for row in ctx.journal.tasks(ctx.run_id):
+        ref = idle_head_ref(ctx.run_id, row.task_id)
+        if ref not in refs or not row.branch:
+            continue
+        held = await ctx.repo.git("merge-base", "--is-ancestor", ref, f"refs/heads/{row.branch}", check=False)
+        if held.ok:
+            async with ctx.repo.lock.hold():
+                await ctx.repo.git("update-ref", "-d", ref, check=False)

@@ -17,7 +17,7 @@ from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import cleanup_merged, land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.report import build_report, run_message, run_status
-from launcher.app.run import containment, git_watch, pool, retry
+from launcher.app.run import containment, git_watch, idle_change, pool, retry
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.run.pipeline import run_task
 from launcher.app.run.preflight import (
@@ -271,6 +271,7 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
                 reached_target, message = recovered
         await containment.reap(ctx)
         await git_watch.settle(ctx, "at the run's end")  # what an escaped process changed late
+        await idle_change.drop_redundant_keep_refs(ctx)
         if ctx.plan.run.warm_pool:  # ready for the next run, at the target's new tip
             await pool.refill(ctx)
         rows = ctx.journal.tasks(ctx.run_id)

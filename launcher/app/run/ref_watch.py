@@ -1,0 +1,126 @@
+"""The repository's refs around task code (app/run/containment.py calls it after each agent
+round; app/run/git_watch.py after checks, integration checks, before landing and at run end):
+what moved that the launcher did not move and the user did not make is put back with a
+compare-and-swap, kept under refs/launcher/<run>/<task>/moved/, and blamed when time can tell."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from launcher.app.context import RunContext
+from launcher.app.run import other_runs
+from launcher.app.run.blame import suspects as _suspects
+from launcher.app.run.blame import writer as _writer
+from launcher.app.run.ref_owner import RefOwners
+from launcher.errors import LauncherError
+from launcher.git import ref_guard
+
+
+class MovedRefs(LauncherError):
+    default_key = "moved_shared_refs"
+
+
+
+async def check_refs(ctx: RunContext, task_id: str | None, who: str, *, ran: frozenset[str] = frozenset(),
+                     locked: bool = False) -> MovedRefs | None:
+    """`put_back_refs` for code run outside an agent round: `ran`, the tasks whose code ran since
+    the last check (besides agents: a batch's integration check); `locked`: the caller holds
+    the repository lock (the landing's)."""
+    ctx.agents_seen |= ran
+    return await put_back_refs(ctx, task_id, who, locked=locked)
+
+
+async def put_back_refs(ctx: RunContext, task_id: str | None, who: str, locked: bool = False) -> MovedRefs | None:
+    """Put back the watched refs that changed since the last check and were not the launcher's
+    own moves nor the user's own commits (git/ref_guard.py); the error for `task_id` when the
+    change is its agent's, others are failed through `ctx.intruders`."""
+    if ctx.ref_state is None:
+        return None
+    error = None
+    requested = time.monotonic()
+    async with contextlib.nullcontext() if locked else ctx.repo.lock.hold():
+        if ctx.ref_read_started > requested:
+            # A check whose read began after this one was asked for has already run: it saw
+            # every change made before, and blamed it (`ctx.ref_movers`). Many agents ending
+            # at once share a few reads, whatever the number of refs.
+            return _moved_by(ctx, task_id, who)
+        ctx.ref_read_started = time.monotonic()
+        now = await ref_guard.read_state(ctx.repo)
+        found = ref_guard.changes(ctx.repo, ctx.ref_state, now)
+        seen = set(ctx.agents_seen)
+        ctx.agents_seen = set(ctx.agents_running)
+        blamed: dict[str, list[ref_guard.RefChange]] = {}
+        owners = RefOwners(ctx, ctx.ref_state, now)
+        for change in found:  # sorted: branches (a user's commit, for a tag on it) before tags
+            if change.old is None and change.ref.startswith("refs/heads/"):
+                # A new branch moves nobody's work (an agent's `git switch -c`, whose commits
+                # the task's branch takes over): noted, left.
+                ctx.note(task_id, f"{change.describe()} while agents ran: left as it is")
+                continue
+            if change.new is None and change.ref.startswith("refs/heads/") and change.ref not in ctx.refs_at_start:
+                # A branch made during the run and deleted again (an agent's throwaway `helper`
+                # branch, merged and dropped): it held nobody's work from before the run. Its
+                # last commit is kept, so nothing is lost whoever deleted it.
+                assert change.old is not None
+                kept_at = f"refs/launcher/{ctx.run_id}/_deleted/{change.ref.removeprefix('refs/')}"
+                await ctx.repo.git("update-ref", "-m", "launcher: kept a deleted branch", kept_at, change.old,
+                                   check=False)
+                ctx.note(task_id, f"{change.describe()}, a branch made while the run went on: its last "
+                                  f"commit is kept at {kept_at}")
+                continue
+            culprit = await _ref_culprit(ctx, owners, change, task_id, seen)
+            if culprit is None:
+                ctx.note(None, f"{ref_guard.RefChange.describe(change)}: not made by an agent of "
+                               "this run, left as it is")
+            else:
+                blamed.setdefault(culprit, []).append(change)
+        for culprit, changes in sorted(blamed.items()):
+            kept = f"refs/launcher/{ctx.run_id}/{culprit or '_unknown'}/moved"
+            problems = await ref_guard.undo(ctx.repo, changes, kept)
+            listed = "; ".join(change.describe() for change in changes)
+            what = (f"moved refs of the shared repository ({listed}); the launcher put them back"
+                    + (f", except {', '.join(problems)}" if problems else "")
+                    + (f" (what it set is kept under {kept}/)" if ref_guard.keeps_any(changes) else ""))
+            if culprit == task_id:
+                error = MovedRefs(
+                    f"{who} of task {task_id} {what}", where=str(ctx.repo.common_dir),
+                    fix="an agent may only commit on its own branch, in its own worktree",
+                )
+            elif culprit:
+                ctx.ref_movers.setdefault(culprit, what)
+            else:
+                others = other_runs.suspects(ctx, [], (ctx.idle_trees.round_started.get(task_id or "", 0.0),
+                                                       time.time()))
+                ctx.note(task_id, f"an agent {what}; cannot tell which of "
+                                  f"{', '.join(sorted(seen | others)) or 'no task'}")
+        # Read again only after an undo: a ref an agent moves after `now` was read must show up
+        # at the next check, not be taken into the record unseen.
+        ctx.ref_state = await ref_guard.read_state(ctx.repo) if blamed else now
+    return error or _moved_by(ctx, task_id, who)
+
+
+def _moved_by(ctx: RunContext, task_id: str | None, who: str) -> MovedRefs | None:
+    """The error for `task_id` when an earlier check blamed its agent for moving refs."""
+    if task_id is None or task_id not in ctx.ref_movers:
+        return None
+    return MovedRefs(f"{who} of task {task_id} {ctx.ref_movers.pop(task_id)}", where=str(ctx.repo.common_dir),
+                     fix="an agent may only commit on its own branch, in its own worktree")
+
+
+async def _ref_culprit(ctx: RunContext, owners: RefOwners, change: ref_guard.RefChange,
+                       task_id: str | None, seen: set[str]) -> str | None:
+    """Who made `change`: a task id, "" for an agent that cannot be told apart, None for the
+    user (by what the change holds, app/run/ref_owner.py: a fast-forward adding no commit made
+    in a worktree of the run, a fetched tag, a `git pull --rebase`; or any change made while no
+    agent ran)."""
+    makers = await owners.fast_forward_makers(change)
+    if makers is not None:
+        if not makers:
+            return None
+        return task_id if task_id in makers else makers[0]
+    if not seen or await owners.is_users(change):
+        return None
+    since = ctx.idle_trees.round_started.get(task_id or "", 0.0)
+    when = ref_guard.change_time(ctx.repo, change)
+    return _writer(task_id if task_id in seen else None, _suspects(ctx, [when], (since, time.time()), among=seen))
