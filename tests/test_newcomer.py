@@ -453,3 +453,16 @@ def test_the_state_dir_made_by_any_first_command_is_never_committed_by_git_add_a
     staged = git(repo, "diff", "--cached", "--name-only").split()
     assert "LESSONS.md" in staged and "launcher.toml" in staged
     assert not [path for path in staged if path.startswith(".launcher/")], staged
+
+
+def test_best_of_attempts_of_a_task_that_names_no_agent_run_the_default_agent(repo: Path, tmp_path: Path) -> None:
+    with_bot(repo)
+    plan = write_plan(tmp_path / "plan.json", [{"id": "t", "prompt": "p", "attempts": 2}])
+
+    done = launcher_cli(repo, "run", str(plan), "--json", timeout=180)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    tasks = {t["id"]: t for t in json.loads(done.stdout)["tasks"]}
+    attempts = [t for tid, t in tasks.items() if tid != "t"]
+    assert len(attempts) == 2 and all(t["agent"] == "bot" for t in attempts), attempts  # not "scripted"
+    assert tasks["t"]["state"] == "merged", tasks["t"]

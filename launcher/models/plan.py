@@ -188,11 +188,11 @@ def expand_attempts(plan: Plan, source: str, repo_agents: Collection[str] = ()) 
             if problem:
                 raise PlanError(problem, where=f"{source}: task {task.id!r}.attempts",
                                 fix="use a shorter task id for a best-of-N task")
-            agent = task.attempt_agents[k % len(task.attempt_agents)] if task.attempt_agents else task.agent
-            expanded.append(task.model_copy(update={
-                "id": aid, "agent": agent, "attempts": 1, "attempt_agents": [],
-                "title": f"{task.title or task.id} (attempt {k + 1})",
-            }))
+            update: dict[str, Any] = {"id": aid, "attempts": 1, "attempt_agents": [],
+                                      "title": f"{task.title or task.id} (attempt {k + 1})"}
+            if task.attempt_agents:  # else the task's own agent, or (none named) default_agent later
+                update["agent"] = task.attempt_agents[k % len(task.attempt_agents)]
+            expanded.append(task.model_copy(update=update))
         expanded.append(task.model_copy(update={"depends_on": ids, "select_from": ids}))
     if len(expanded) == len(plan.tasks):
         return plan
