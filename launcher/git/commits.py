@@ -202,11 +202,11 @@ async def _verify_commit(repo: GitRepo, worktree: Path, before: str | None, env:
     """Every file the launcher's commit took in holds the bytes on disk (but where a filter the
     run started with applies): else the commit is undone (the branch put back, the index read
     from it again, the files left as they are) and FilterTampered says which files and filter."""
-    after = await head_of(repo, worktree)
-    wrong = await filters.unfiltered_mismatches(
-        repo, worktree, await filters.written_blobs(repo, before, after, cwd=worktree), env)
+    wrong = await filters.unfiltered_mismatches(  # "HEAD": no rev-parse in the usual case
+        repo, worktree, await filters.written_blobs(repo, before, "HEAD", cwd=worktree), env)
     if not wrong:
         return
+    after = await head_of(repo, worktree)
     async with repo.lock.hold():
         if before is None:
             await repo.git("update-ref", "-d", "HEAD", after, cwd=worktree)
