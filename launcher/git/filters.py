@@ -18,8 +18,10 @@ landing's update of the main work tree):
   own is not caught here, hence:
 - `unfiltered_mismatches` compares what was written with the bytes on disk (`git hash-object
   --no-filters`, one process per 200 files): a path no run-start filter applies to must hold
-  the same bytes, or only end-of-line conversions of them. The caller discards a commit that
-  fails this (commits.py) or puts the files back (merge.py).
+  the same bytes, or only git's own conversions of them (end of line, `ident`,
+  `working-tree-encoding` under any name git's iconv takes: git/text_encodings.py). The caller
+  discards a commit that fails this (commits.py) or writes the files again as git checks them
+  out (merge.py).
 """
 
 from __future__ import annotations
