@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 from helpers import git, launcher_cli, run_plan, task, with_submodule
 
+from launcher.git import submodules
+from launcher.git.repo import GitRepo
+from launcher.git.unsaved_work import unsaved_work
 from launcher.models.states import TaskState
 
 
@@ -97,3 +101,70 @@ def test_uncommitted_submodule_edits_survive_a_plain_clean_despite_ignore_dirty(
     forced = launcher_cli(superproject, "clean", "--all", "--force")
     assert forced.returncode == 0, forced.stderr
     assert not tree.exists()
+
+
+def _move_submodule_far_ahead(superproject: Path, commits: int = 60) -> str:
+    """The usual way to update a submodule: upstream gains `commits` commits, the user checks
+    out the fetched one inside it and commits the pointer. The clone's own branch `main` stays
+    where it was cloned: every new commit is only on its remote-tracking ref and detached HEAD."""
+    upstream = superproject.parent / "lib-upstream"
+    for number in range(commits):
+        (upstream / "lib.txt").write_text(f"LIB VERSION {number + 2}\n")
+        git(upstream, "-c", "user.name=u", "-c", "user.email=u@u", "commit", "-qam", f"lib {number + 2}")
+    lib = superproject / "vendor" / "lib"
+    git(lib, "fetch", "-q", "origin")
+    git(lib, "checkout", "-q", "origin/main")
+    git(superproject, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "lib moved on")
+    return git(lib, "rev-parse", "HEAD").strip()
+
+
+def test_a_submodule_far_past_its_clones_branch_holds_nothing_only_there(superproject: Path) -> None:
+    _move_submodule_far_ahead(superproject)
+    report = run_plan(superproject, [{
+        "id": "edits-app", "agent": "scripted", "prompt": "edit the app",
+        "script": [{"write": "app.txt", "content": "app 2\n"},
+                   {"contract": {"files_changed": ["app.txt"]}}],
+        "checks": ["false"],
+    }])
+    failed = task(report, "edits-app")
+    assert failed.state == TaskState.FAILED and failed.worktree
+    tree = Path(failed.worktree)
+
+    cleaned = launcher_cli(superproject, "clean", "--all")
+
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "exist only there" not in cleaned.stdout and "kept worktree" not in cleaned.stdout, cleaned.stdout
+    assert not tree.exists()
+
+
+def test_commits_on_top_of_a_far_moved_submodule_are_counted_exactly_and_a_cut_short_check_says_so(
+    superproject: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _move_submodule_far_ahead(superproject)
+    commit = "git -c user.name=a -c user.email=a@a commit -qam"
+    report = run_plan(superproject, [{
+        "id": "bumps-lib", "agent": "scripted", "prompt": "change the library",
+        "script": [{"run": ["sh", "-c", f"cd vendor/lib && echo A > lib.txt && {commit} A && "
+                           f"echo B > lib.txt && {commit} B"]},
+                   {"contract": {"files_changed": ["vendor/lib"]}}],
+    }])
+    bumped = task(report, "bumps-lib")
+    assert bumped.state == TaskState.FAILED and bumped.worktree
+    tree = Path(bumped.worktree)
+    newest = git(tree / "vendor/lib", "rev-parse", "HEAD").strip()
+
+    cleaned = launcher_cli(superproject, "clean", "--all")
+
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert f"its submodule vendor/lib holds 2 commit(s) that exist only there ({newest[:12]}, " in cleaned.stdout
+    assert tree.is_dir()
+
+    # A check that had to stop early keeps the tree too, claiming no number.
+    monkeypatch.setattr(submodules, "_CANDIDATES", 1)
+
+    async def why() -> str | None:
+        return await unsaved_work(await GitRepo.discover(superproject), tree)
+
+    said = anyio.run(why) or ""
+    assert "could not check whether its submodule vendor/lib holds commits that exist only there" in said, said
+    assert "it stopped after looking up 1 of its commits" in said and "commit(s)" not in said

@@ -18,8 +18,10 @@ landing's update of the main work tree):
   own is not caught here, hence:
 - `unfiltered_mismatches` compares what was written with the bytes on disk (`git hash-object
   --no-filters`, one process per 200 files): a path no run-start filter applies to must hold
-  the same bytes, or only end-of-line conversions of them. The caller discards a commit that
-  fails this (commits.py) or puts the files back (merge.py).
+  the same bytes, or only git's own conversions of them (end of line, `ident`,
+  `working-tree-encoding` under any name git's iconv takes: git/text_encodings.py). The caller
+  discards a commit that fails this (commits.py) or writes the files again as git checks them
+  out (merge.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.errors import LauncherError
+from launcher.git import text_encodings
 from launcher.git.repo import GitRepo
 
 _VARS = ("clean", "smudge", "process", "required")
@@ -200,16 +203,23 @@ async def written_blobs(repo: GitRepo, old: str | None, new: str, cwd: Path | No
 _IDENT = re.compile(rb"\$Id:[^$\n]*\$")
 
 
-def _converted_only(disk: bytes, blob: bytes, encoding: str) -> bool:
+def _normalised(content: bytes) -> bytes:
+    """Content with git's end-of-line and `ident` conversions undone (LF line ends, `$Id$`)."""
+    return _IDENT.sub(b"$Id$", content.replace(b"\r\n", b"\n"))
+
+
+def _converted_only(disk: bytes, blob: bytes, encoding: str) -> bool | None:
     """Whether the file is its blob after git's own conversions alone: CRLF line ends (autocrlf,
-    `text`/`eol`), an expanded `$Id$` (`ident`), another `working-tree-encoding`."""
+    `text`/`eol`), an expanded `$Id$` (`ident`), another `working-tree-encoding` (any name git's
+    iconv takes: git/text_encodings.py). None when that encoding is one Python cannot read."""
+    readings = [disk]
     if encoding:
-        try:
-            disk = disk.decode(encoding).encode("utf-8")
-        except (LookupError, UnicodeError):
-            return False
-    disk = _IDENT.sub(b"$Id$", disk.replace(b"\r\n", b"\n"))
-    return disk == _IDENT.sub(b"$Id$", blob.replace(b"\r\n", b"\n"))
+        found = text_encodings.as_git_stores(disk, encoding)
+        if found is None:
+            return None
+        readings = found
+    want = _normalised(blob)
+    return any(_normalised(reading) == want for reading in readings)
 
 
 async def unfiltered_mismatches(
@@ -242,7 +252,12 @@ async def unfiltered_mismatches(
             disk = None
         if disk is not None:
             blob = await repo.git("cat-file", "blob", blobs[path], cwd=root, check=False)
-            if blob.ok and _converted_only(disk, blob.stdout, encoding):
+            same = _converted_only(disk, blob.stdout, encoding) if blob.ok else False
+            # An encoding Python cannot read (an iconv name it does not know, bytes its codec
+            # refuses) on a path no filter attribute names: the difference can be git's own
+            # conversion, so it is not taken for a filter's work (conservative: the commit is
+            # not discarded, the user's file not rewritten, on that ground alone).
+            if same or (same is None and not name):
                 continue
         command = ""
         if name:
@@ -294,21 +309,50 @@ def described(mismatches: list[Mismatch]) -> str:
 async def rewrite_unfiltered(repo: GitRepo, old: str, new: str, env: dict[str, str]) -> str:
     """After the landing's `read-tree -u` from `old` to `new` in the main work tree: a file whose
     bytes are not its landed blob's (a smudge filter configured since the run started ran, set
-    again between the launcher's read of the config and git's) is written again from the blob.
-    Returns what to add to the landing's message ("" when every file is as landed)."""
+    again between the launcher's read of the config and git's) is written again as git checks it
+    out with the run start's filters (`checkout_bytes`). Returns what to add to the landing's
+    message ("" when every file is as landed). The caller holds the repository lock."""
     blobs = await written_blobs(repo, old, new)
     wrong = await unfiltered_mismatches(repo, repo.root, blobs, env)
     if not wrong:
         return ""
+    written = []
     for mismatch in wrong:
         target = repo.root / mismatch.path
-        content = await repo.git("cat-file", "blob", blobs[mismatch.path])
         if target.is_symlink() or target.is_dir():
             continue  # not the launcher's to remove: named below
+        content = await checkout_bytes(repo, mismatch.path, blobs[mismatch.path], mismatch.filter, env)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content.stdout)
+        target.write_bytes(content)
+        written.append(mismatch.path)
+    if written:  # the index's file sizes are the filter's output's: else `git status` shows them modified
+        foreign = sorted({m.filter for m in wrong if m.filter})
+        off = [pair for name in foreign for pair in _driver_pairs(name, None)]
+        for start in range(0, len(written), _BATCH):
+            await repo.git(
+                "update-index",
+                "-q",
+                "--refresh",
+                "--",
+                *written[start : start + _BATCH],
+                check=False,
+                env=_with_pairs(env, off),
+            )
     return (
         f"; a content filter not configured when the run started changed {described(wrong)} while the "
         "main work tree was updated: the launcher wrote the landed content there again (remove that "
         "filter from the git config and .git/info/attributes)"
     )
+
+
+async def checkout_bytes(repo: GitRepo, path: str, blob: str, foreign: str, env: dict[str, str]) -> bytes:
+    """The bytes `git checkout` writes for `blob` at `path` with the run start's filters: git's own
+    conversions (end of line, `ident`, `working-tree-encoding`) made by git itself, the filter
+    driver `foreign` (not a run-start one; "" for none) switched off besides those `env` already
+    switches off. The blob's bytes when git cannot convert it (as its checkout writes them then)."""
+    pinned = repo.filter_pin
+    off = _driver_pairs(foreign, None) if foreign and (pinned is None or foreign not in pinned.drivers) else []
+    done = await repo.git("cat-file", "--filters", f"--path={path}", blob, check=False, env=_with_pairs(env, off))
+    if done.ok:
+        return done.stdout
+    return (await repo.git("cat-file", "blob", blob)).stdout

@@ -15,13 +15,15 @@ keeping its branch (`pointer_problem`).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.git.repo import GitRepo
 
 _NAMED = 8  # files named in a message; the rest are counted
 _TIPS_LOOKED_AT = 200  # newest entries of a submodule's HEAD reflog looked at (`commits_only_here`)
-_CHECKED = 50  # commits looked up one by one in the main clone (`commits_only_here`)
+_CANDIDATES = 5000  # commits of a worktree's submodule looked up in the main clone (`commits_only_here`)
+_IDS = 500  # commit ids per `git rev-list --no-walk` command line
 
 
 async def declared(repo: GitRepo, tree: Path) -> dict[str, str]:
@@ -81,14 +83,37 @@ async def with_uncommitted_work(repo: GitRepo, tree: Path) -> list[str]:
     return sorted(dirty)
 
 
-async def commits_only_here(repo: GitRepo, tree: Path) -> dict[str, list[str]]:
+@dataclass(frozen=True)
+class OnlyHere:
+    """What a worktree's submodule holds that the main checkout's clone of it does not."""
+
+    commits: list[str]  # commits that clone does not have, newest first
+    unchecked: str = ""  # why the check could not look at every commit ("" when it did)
+
+
+async def _existing(repo: GitRepo, where: list[str], commits: list[str]) -> set[str] | None:
+    """The commits among `commits` (full ids) that the repository `where` (`-C dir` or
+    `--git-dir=dir`) has; None when git cannot tell. `--ignore-missing` drops the others."""
+    found: set[str] = set()
+    for start in range(0, len(commits), _IDS):
+        done = await repo.git(*where, "rev-list", "--no-walk", "--ignore-missing", *commits[start : start + _IDS],
+                              check=False)
+        if not done.ok:
+            return None
+        found.update(done.out.split())
+    return found
+
+
+async def commits_only_here(repo: GitRepo, tree: Path) -> dict[str, OnlyHere]:
     """Submodule path -> the commits of that submodule, as checked out in the worktree `tree`,
     that the main checkout's clone of it (`<git dir>/modules/<name>`) does not have: commits an
     agent made inside it. They live only in the worktree's own submodule git dir
     (`<git dir>/worktrees/<id>/modules/<name>`) and go with the worktree. Looked at: the
     submodule's HEAD and its HEAD reflog, its local branches and tags, and the commit the
-    worktree's HEAD records for it (remote-tracking refs are copies of the main clone's)."""
-    found: dict[str, list[str]] = {}
+    worktree's HEAD records for it, with their history. Exact: each commit is looked up in the
+    main clone, but for the history of a tip the main clone has (a repository holds a commit's
+    ancestors); past _CANDIDATES commits to look up, `unchecked` says the check stopped there."""
+    found: dict[str, OnlyHere] = {}
     for path, name in (await declared(repo, tree)).items():
         sub = tree / path
         if not os.path.lexists(sub / ".git"):
@@ -101,28 +126,37 @@ async def commits_only_here(repo: GitRepo, tree: Path) -> dict[str, list[str]]:
         recorded = await repo.git("-C", str(tree), "--literal-pathspecs", "ls-tree", "-z", "HEAD", "--", path,
                                   check=False)
         pointer = [entry.split()[2] for entry in recorded.out.split("\0") if entry.startswith("160000 ")]
-        if pointer and not (await repo.git("-C", str(sub), "cat-file", "-e", f"{pointer[0]}^{{commit}}",
-                                           check=False)).ok:
-            pointer = []  # a commit this clone never had either: nothing of the agent's
         present = list(dict.fromkeys([*head.out.split(), *walked.out.split(), *listed.out.split(), *pointer]))
-        if not present:
+        # The tips as commits of this clone (tags peeled; one it never had, such as a recorded
+        # pointer it did not fetch, is nothing of the agent's).
+        tips = await _existing(repo, ["-C", str(sub)], present) if present else set()
+        if tips is None:
+            found[path] = OnlyHere([], "git could not read its commits")
             continue
-        # Not reachable from the main clone's branches as the worktree's clone copied them: few,
-        # the agent's. Each is then looked up in the main clone (it may have it on no branch).
-        # Beyond _CHECKED, counted as missing: keeping a worktree is the safe mistake.
-        fresh = await repo.git("-C", str(sub), "rev-list", "--topo-order", *present, "--not", "--remotes",
-                               check=False)
-        if not fresh.ok:
-            found[path] = present
+        if not tips:
             continue
         clone = _local_clone(repo, name)
-        missing: list[str] = []
-        for index, commit in enumerate(fresh.out.split()):
-            if clone is None or index >= _CHECKED or not (
-                    await repo.git(f"--git-dir={clone}", "cat-file", "-e", f"{commit}^{{commit}}", check=False)).ok:
-                missing.append(commit)
-        if missing:
-            found[path] = missing
+        # Tips the main clone has hold nothing of the agent's, nor does their history: what is
+        # left is what the agent committed on top (few), each then looked up in the main clone
+        # (it may have it on no branch). Remote-tracking refs are copies of the main clone's.
+        shared = (await _existing(repo, [f"--git-dir={clone}"], sorted(tips)) if clone else set()) or set()
+        fresh = await repo.git("-C", str(sub), "rev-list", "--topo-order", f"--max-count={_CANDIDATES + 1}",
+                               *sorted(tips), "--not", "--remotes", *sorted(shared), check=False)
+        if not fresh.ok:
+            found[path] = OnlyHere([], "git could not list its commits")
+            continue
+        candidates = fresh.out.split()
+        unchecked = ""
+        if len(candidates) > _CANDIDATES:
+            candidates = candidates[:_CANDIDATES]
+            unchecked = f"it stopped after looking up {_CANDIDATES} of its commits"
+        have = await _existing(repo, [f"--git-dir={clone}"], candidates) if clone and candidates else set()
+        if have is None:
+            found[path] = OnlyHere([], "git could not read your checkout's clone of it")
+            continue
+        missing = [commit for commit in candidates if commit not in have]
+        if missing or unchecked:
+            found[path] = OnlyHere(missing, unchecked)
     return found
 
 

@@ -41,17 +41,26 @@ async def unsaved_work(repo: GitRepo, tree: Path) -> str | None:
     if paths := [entry[3:] for entry in status.out.split("\0") if len(entry) > 3]:
         more = f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else ""
         why.append(f"it holds uncommitted work: {', '.join(paths[:SHOWN])}{more}")
-    for path, commits in (await submodules.commits_only_here(repo, tree)).items():
-        why.append(_submodule_commits(repo, tree, path, commits))
+    for path, only in (await submodules.commits_only_here(repo, tree)).items():
+        why.append(_submodule_commits(repo, tree, path, only))
     return "; ".join(why) or None
 
 
-def _submodule_commits(repo: GitRepo, tree: Path, path: str, commits: list[str]) -> str:
+def _submodule_commits(repo: GitRepo, tree: Path, path: str, only: submodules.OnlyHere) -> str:
+    commits = only.commits
     named = ", ".join(commit[:12] for commit in commits[:SHOWN])
     more = f" and {len(commits) - SHOWN} more" if len(commits) > SHOWN else ""
-    return (f"its submodule {path} holds {len(commits)} commit(s) that exist only there ({named}{more}), "
-            f"not in your checkout's {path}: `git -C {tree / path} push {repo.root / path} "
-            f"{commits[0]}:refs/heads/NAME` saves the newest as branch NAME of your {path}")
+    save = (f"`git -C {tree / path} push {repo.root / path} {commits[0]}:refs/heads/NAME` saves the newest "
+            f"as branch NAME of your {path}") if commits else ""
+    if not only.unchecked:
+        return (f"its submodule {path} holds {len(commits)} commit(s) that exist only there ({named}{more}), "
+                f"not in your checkout's {path}: {save}")
+    # Cut short: no count is claimed, only what was seen.
+    seen = (f"; of those it looked at, {named}{more} exist only there, not in your checkout's {path}: {save}"
+            if commits else "")
+    return (f"the launcher could not check whether its submodule {path} holds commits that exist only "
+            f"there ({only.unchecked}){seen}; `git -C {tree / path} log --oneline "
+            f"--not --remotes` lists the commits on none of your checkout's branches of {path}")
 
 
 def _some_files(tree: Path) -> list[str]:
