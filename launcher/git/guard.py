@@ -31,6 +31,10 @@ worktree): `launcher_added_worktree` records what git wrote there as the launche
 (`worktrees/<id>/launcher-added.json`), so that every launcher process on the repository (a
 second run, `pool warm`, a sweep's workers) knows it, and only a later change of it is an agent's.
 
+A config change that only sets branches' upstreams (`branch.<name>.remote`/`.merge`..., what
+`git branch feature origin/main` writes: compared by git/config_keys.py, taken in with
+`take_in`) is the user's, never an agent's.
+
 The launcher itself appends to `info/exclude` while agents run (`/.launcher/`, review files:
 `launcher_excludes` announces each pattern first): those lines, appended, are never a change,
 and are kept when the file is put back.
@@ -241,6 +245,19 @@ def _wanted_exclude(before: Entry | None, now: Entry | None) -> Entry | None:
         data += b"\n"
     mode = before.mode if before is not None else now.mode if now is not None else 0o644
     return Entry(False, data + b"".join(line + b"\n" for line in added), mode)
+
+
+def current(snapshot: GitDirSnapshot, rel: str) -> Entry | None:
+    """A watched file as it is now."""
+    return _read(snapshot.common_dir / rel)
+
+
+def take_in(snapshot: GitDirSnapshot, rel: str, entry: Entry | None) -> None:
+    """A change found to be no threat (a branch's upstream in the config) becomes the snapshot's."""
+    if entry is None:
+        snapshot.entries.pop(rel, None)
+    else:
+        snapshot.entries[rel] = entry
 
 
 def readable_head(entry: Entry | None) -> bool:

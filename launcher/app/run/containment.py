@@ -23,6 +23,7 @@ from pathlib import Path
 import anyio
 
 from launcher.app.context import STATE_DIR, RunContext
+from launcher.app.run import user_git
 from launcher.app.run.blame import suspects as _suspects
 from launcher.app.run.blame import writer as _writer
 from launcher.app.run.idle_change import IdleWorkLost, idle_head_ref, lost_message
@@ -172,8 +173,12 @@ async def put_back_git_dir(ctx: RunContext, locked: bool = False) -> tuple[str, 
     if snapshot is None:
         return None
     async with contextlib.nullcontext() if locked else ctx.repo.lock.hold():
+        branch_keys = await user_git.take_in_branch_config(ctx)  # a new branch's upstream is no change
         aside = ctx.files.run_dir / INTRUSIONS_DIR / "git-dir" / time.strftime("%H%M%S")
-        return await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside)
+        undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside)
+        if branch_keys is not None:
+            await user_git.keep_branch_keys(ctx, branch_keys)
+    return undone
 
 
 async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None:
