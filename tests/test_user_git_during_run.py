@@ -74,6 +74,45 @@ def with_remote(repo: Path, tmp_path: Path) -> None:
     git(repo, "fetch", "-q", "origin")
 
 
+def test_a_round_ending_while_the_user_s_pull_rebase_is_in_a_post_checkout_hook_fails_no_one(
+    repo: Path, tmp_path: Path
+) -> None:
+    in_hook = tmp_path / "in-hook"
+    plan_with_agent(repo, f"while [ ! -f {in_hook} ]; do sleep 0.05; done; echo one > t1.txt")
+    with_remote(repo, tmp_path)
+    git(repo, "branch", "-q", "--set-upstream-to=origin/main", "main")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(tmp_path / "remote.git"), str(other))
+    (other / "remote.md").write_text("remote\n")
+    git(other, "add", "remote.md")
+    git(other, *USER, "commit", "-qm", "remote work")
+    git(other, "push", "-q", "origin", "main")
+    (repo / "mine.md").write_text("mine\n")
+    git(repo, "add", "mine.md")
+    git(repo, *USER, "commit", "-qm", "my local commit")
+    # The user's slow post-checkout hook (a ctags regeneration): git runs it inside the rebase,
+    # with .git/rebase-merge/ there and HEAD detached at the upstream.
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\ntouch {in_hook}\nsleep 3\n")
+    hook.chmod(0o755)
+
+    run = start_run(repo)
+    wait_for(repo / ".launcher" / "runs")
+    time.sleep(1)
+    pull = users_git(repo, "pull", "--rebase", "origin", "main")
+    report = finished(run)
+
+    assert pull.returncode == 0, pull.stdout + pull.stderr
+    assert git(repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+    assert not (repo / ".git" / "rebase-merge").exists()
+    log = git(repo, "log", "--format=%s", "main").splitlines()
+    assert "remote work" in log and "my local commit" in log
+    t1 = the_task(report)
+    assert (t1["state"], t1["merged"]) == ("merged", True), t1["message"]
+    assert (repo / "t1.txt").read_text() == "one\n"
+    assert git(repo, "status", "--porcelain") == ""
+
+
 def test_a_branch_made_from_a_remote_tracking_branch_during_a_round_keeps_its_upstream(
     repo: Path, tmp_path: Path
 ) -> None:

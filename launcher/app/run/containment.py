@@ -32,6 +32,7 @@ from launcher.app.run.own_output import open_for_writing
 from launcher.app.run.ref_watch import put_back_refs
 from launcher.concurrency import each
 from launcher.engine import main_restore, odd_entries, reaper, tree_guard
+from launcher.engine.live_git import LiveGit
 from launcher.errors import LauncherError
 from launcher.git import filters, guard, index_entries, index_guard, ref_guard
 from launcher.models.states import TaskState
@@ -172,12 +173,20 @@ async def put_back_git_dir(ctx: RunContext, locked: bool = False) -> tuple[str, 
     snapshot = ctx.git_dir_snapshot
     if snapshot is None:
         return None
+    live: list[LiveGit] = []
+
+    def users_git_live() -> bool:  # their `git pull --rebase` owns the rebase-merge/ it shows
+        live.extend(user_git.find_users_git(ctx))
+        return bool(live)
+
     async with contextlib.nullcontext() if locked else ctx.repo.lock.hold():
         branch_keys = await user_git.take_in_branch_config(ctx)  # a new branch's upstream is no change
         aside = ctx.files.run_dir / INTRUSIONS_DIR / "git-dir" / time.strftime("%H%M%S")
-        undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside)
+        undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside, users_git_live)
         if branch_keys is not None:
             await user_git.keep_branch_keys(ctx, branch_keys)
+    if live:
+        user_git.note_left(ctx, live, "the operation in progress in the main checkout")
     return undone
 
 
