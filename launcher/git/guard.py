@@ -31,6 +31,12 @@ worktree): `launcher_added_worktree` records what git wrote there as the launche
 (`worktrees/<id>/launcher-added.json`), so that every launcher process on the repository (a
 second run, `pool warm`, a sweep's workers) knows it, and only a later change of it is an agent's.
 
+Two changes are the user's, never an agent's: a config change that only sets branches' upstreams
+(`branch.<name>.remote`/`.merge`..., what `git branch feature origin/main` writes: compared by
+git/config_keys.py, taken in with `take_in`), and the operation in progress of a git process of
+the user's still at work in the checkout (their `git pull --rebase`: `undo_tampering` leaves it
+while `users_git_live` says so, and looks again at the next check).
+
 The launcher itself appends to `info/exclude` while agents run (`/.launcher/`, review files:
 `launcher_excludes` announces each pattern first): those lines, appended, are never a change,
 and are kept when the file is put back.
@@ -45,6 +51,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -243,6 +250,19 @@ def _wanted_exclude(before: Entry | None, now: Entry | None) -> Entry | None:
     return Entry(False, data + b"".join(line + b"\n" for line in added), mode)
 
 
+def current(snapshot: GitDirSnapshot, rel: str) -> Entry | None:
+    """A watched file as it is now."""
+    return _read(snapshot.common_dir / rel)
+
+
+def take_in(snapshot: GitDirSnapshot, rel: str, entry: Entry | None) -> None:
+    """A change found to be no threat (a branch's upstream in the config) becomes the snapshot's."""
+    if entry is None:
+        snapshot.entries.pop(rel, None)
+    else:
+        snapshot.entries[rel] = entry
+
+
 def readable_head(entry: Entry | None) -> bool:
     """Whether git can read this HEAD: a symbolic ref to a ref under refs/, or a commit id (or,
     as old gits wrote it, a symbolic link)."""
@@ -279,8 +299,9 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def restore(snapshot: GitDirSnapshot, changed: dict[str, str]) -> None:
-    """Put back changed and deleted files, remove added ones (written atomically)."""
+def restore(snapshot: GitDirSnapshot, changed: dict[str, str], prune: bool = True) -> None:
+    """Put back changed and deleted files, remove added ones (written atomically); `prune`: an
+    in-progress directory left empty goes too (not while a live git of the user's works in it)."""
     for rel in changed:
         path = snapshot.common_dir / rel
         with contextlib.suppress(FileNotFoundError):
@@ -296,7 +317,8 @@ def restore(snapshot: GitDirSnapshot, changed: dict[str, str]) -> None:
         scratch.write_bytes(entry.data)
         os.chmod(scratch, entry.mode)
         os.replace(scratch, path)
-    _prune_in_progress(snapshot)
+    if prune:
+        _prune_in_progress(snapshot)
 
 
 def _prune_in_progress(snapshot: GitDirSnapshot) -> None:
@@ -326,11 +348,26 @@ def change_times(snapshot: GitDirSnapshot, changed: dict[str, str]) -> list[floa
     return times
 
 
-def undo_tampering(snapshot: GitDirSnapshot, aside: Path | None = None) -> tuple[str, list[float | None]] | None:
+def in_progress_present(snapshot: GitDirSnapshot) -> bool:
+    """Whether a watched checkout shows an operation in progress now (a merge, rebase, bisect...)."""
+    return any(rel not in snapshot.entries for checkout in snapshot.checkouts
+               for rel in _in_progress_paths(snapshot.common_dir, checkout)
+               if (snapshot.common_dir / rel).exists())
+
+
+def undo_tampering(snapshot: GitDirSnapshot, aside: Path | None = None,
+                   users_git_live: Callable[[], bool] | None = None) -> tuple[str, list[float | None]] | None:
     """Undo every change to the watched files; None if there was none, else a description and
     when each change was made (`change_times`). `aside`: where the changed and added files are
-    copied first (a user's `git config` made during a run is set aside there, never lost)."""
+    copied first (a user's `git config` made during a run is set aside there, never lost).
+    `users_git_live`: asked when the operation-in-progress state changed; True (a git process of
+    the user's is at work in the checkout: its `git pull --rebase`) leaves that state as it is,
+    neither put back nor reported, for the next check to look at again."""
     changed = changed_paths(snapshot)
+    live = False
+    if users_git_live is not None and any(_in_progress(rel) for rel in changed) and users_git_live():
+        changed = {rel: how for rel, how in changed.items() if not _in_progress(rel)}
+        live = True
     if not changed:
         return None
     times = change_times(snapshot, changed)
@@ -341,7 +378,7 @@ def undo_tampering(snapshot: GitDirSnapshot, aside: Path | None = None) -> tuple
                 with contextlib.suppress(OSError):
                     (aside / rel).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(source, aside / rel, follow_symlinks=False)
-    restore(snapshot, changed)
+    restore(snapshot, changed, prune=not live)
     where = f"; what it was is kept in {aside}" if aside is not None and any(
         how != "deleted" for how in changed.values()) else ""
     listed = ", ".join(_described(rel, how) for rel, how in _grouped(changed).items())

@@ -23,6 +23,7 @@ from pathlib import Path
 import anyio
 
 from launcher.app.context import STATE_DIR, RunContext
+from launcher.app.run import user_git
 from launcher.app.run.blame import suspects as _suspects
 from launcher.app.run.blame import writer as _writer
 from launcher.app.run.idle_change import IdleWorkLost, idle_head_ref, lost_message
@@ -31,6 +32,7 @@ from launcher.app.run.own_output import open_for_writing
 from launcher.app.run.ref_watch import put_back_refs
 from launcher.concurrency import each
 from launcher.engine import main_restore, odd_entries, reaper, tree_guard
+from launcher.engine.live_git import LiveGit
 from launcher.errors import LauncherError
 from launcher.git import filters, guard, index_entries, index_guard, ref_guard
 from launcher.models.states import TaskState
@@ -171,9 +173,21 @@ async def put_back_git_dir(ctx: RunContext, locked: bool = False) -> tuple[str, 
     snapshot = ctx.git_dir_snapshot
     if snapshot is None:
         return None
+    live: list[LiveGit] = []
+
+    def users_git_live() -> bool:  # their `git pull --rebase` owns the rebase-merge/ it shows
+        live.extend(user_git.find_users_git(ctx))
+        return bool(live)
+
     async with contextlib.nullcontext() if locked else ctx.repo.lock.hold():
+        branch_keys = await user_git.take_in_branch_config(ctx)  # a new branch's upstream is no change
         aside = ctx.files.run_dir / INTRUSIONS_DIR / "git-dir" / time.strftime("%H%M%S")
-        return await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside)
+        undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside, users_git_live)
+        if branch_keys is not None:
+            await user_git.keep_branch_keys(ctx, branch_keys)
+    if live:
+        user_git.note_left(ctx, live, "the operation in progress in the main checkout")
+    return undone
 
 
 async def _undo_git_dir_changes(ctx: RunContext, task_id: str, who: str) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 
 from launcher.app.context import RunContext
-from launcher.app.run import blame, containment, ref_watch
+from launcher.app.run import blame, containment, ref_watch, user_git
 from launcher.errors import LauncherError
 from launcher.git import guard
 
@@ -99,7 +99,9 @@ async def settle(ctx: RunContext, when: str, locked: bool = False) -> None:
     """Put the shared git dir and refs back `when` no task's code runs (before a landing, at the
     run's end): a change found now was made after the last round or check ended (a process that
     escaped them, or the user), so it is said in a note, not blamed. `locked`: the caller holds
-    the repository lock (the landing's, right before it moves the target)."""
+    the repository lock (the landing's, right before it moves the target). A `git pull --rebase`
+    of the user's still at work in the main checkout is waited for first (app/run/user_git.py)."""
+    await user_git.wait_for_users_git(ctx)
     undone = await containment.put_back_git_dir(ctx, locked=locked)
     if undone is not None:
         listed, times = undone

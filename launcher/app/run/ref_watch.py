@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import time
 
+import anyio
+
 from launcher.app.context import RunContext
-from launcher.app.run import other_runs
+from launcher.app.run import other_runs, user_git
 from launcher.app.run.blame import suspects as _suspects
 from launcher.app.run.blame import writer as _writer
 from launcher.app.run.ref_owner import RefOwners
@@ -48,6 +50,10 @@ async def put_back_refs(ctx: RunContext, task_id: str | None, who: str, locked: 
         ctx.ref_read_started = time.monotonic()
         now = await ref_guard.read_state(ctx.repo)
         found = ref_guard.changes(ctx.repo, ctx.ref_state, now)
+        head_then = ctx.ref_state.head
+        deferred = await _users_head(ctx, found)
+        if deferred:  # HEAD as their live `git pull --rebase` detached it: looked at next time
+            found = [change for change in found if change.ref != ref_guard.HEAD]
         seen = set(ctx.agents_seen)
         ctx.agents_seen = set(ctx.agents_running)
         blamed: dict[str, list[ref_guard.RefChange]] = {}
@@ -97,7 +103,20 @@ async def put_back_refs(ctx: RunContext, task_id: str | None, who: str, locked: 
         # Read again only after an undo: a ref an agent moves after `now` was read must show up
         # at the next check, not be taken into the record unseen.
         ctx.ref_state = await ref_guard.read_state(ctx.repo) if blamed else now
+        if deferred:
+            ctx.ref_state.head = head_then
     return error or _moved_by(ctx, task_id, who)
+
+
+async def _users_head(ctx: RunContext, found: list[ref_guard.RefChange]) -> bool:
+    """Whether the main checkout's HEAD changed while a git of the user's is at work there (their
+    rebase detaches it until it finishes): then it is neither put back nor blamed now."""
+    if not any(change.ref == ref_guard.HEAD for change in found):
+        return False
+    live = await anyio.to_thread.run_sync(user_git.find_users_git, ctx)
+    if live:
+        user_git.note_left(ctx, live, "the main checkout's HEAD")
+    return bool(live)
 
 
 def _moved_by(ctx: RunContext, task_id: str | None, who: str) -> MovedRefs | None:
