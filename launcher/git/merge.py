@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -380,6 +381,7 @@ async def advance_target(
     on_step: StepSink = lambda _step, _main_tree: None, tolerated: frozenset[str] = frozenset(),
     intrusions: dict[str, str] | None = None,
     settle: Callable[[], Awaitable[None]] | None = None,
+    unseen_staged: Callable[[], frozenset[str]] = frozenset,
 ) -> AdvanceResult:
     """Move `target_branch` from `expected_old` to `new` only if safe; else park it on the
     integration branch and say how to bring it in. `on_step` journals each step before it runs.
@@ -389,7 +391,10 @@ async def advance_target(
     `tolerated`: paths whose local changes do not block the update (the launcher's own ledger
     rows); read-tree still refuses to overwrite them if the landing changes them.
     `intrusions`: main-checkout paths an agent changed that could not be put back (path -> task):
-    a park they cause names the task, and never tells the user to commit them."""
+    a park they cause names the task, and never tells the user to commit them.
+    `unseen_staged`: main-index paths staged during the run with content in neither HEAD nor the
+    work tree that might be the user's (git/index_entries.py `unsure`), asked for after `settle`:
+    a park they cause names them and says to look at them before committing them."""
     ref = f"refs/heads/{target_branch}"
     async with repo.lock.hold():
         if settle is not None:
@@ -456,6 +461,14 @@ async def advance_target(
                 f"could not put back ({', '.join(sorted(by_agents))})",
                 merge_hint("Look at them and restore what you had (`git checkout -- <file>` "
                            "brings back the committed content), then run"))
+        if unseen := sorted(set(unseen_staged()) & set(local)):
+            return await park(
+                f"the main checkout's git index holds content staged during the run for {', '.join(unseen)} "
+                "that is in neither its HEAD commit nor its work tree (your own partial `git add -p`, "
+                "or an agent's staging)",
+                merge_hint(f"Look at it (`git diff --cached -- {shlex.join(unseen)}`) before you commit it; "
+                           f"`git restore --staged -- {shlex.join(unseen)}` drops it. Stash your local changes "
+                           "(`git stash`, and `git stash pop --index` after the merge), then run"))
         # Local changes, or ignored files it would overwrite: parked, naming every file that keeps
         # the advised merge from working (untracked ones in the way too). Untracked files alone
         # git's read-tree refuses below, naming them.

@@ -288,6 +288,7 @@ async def _advance(ctx: RunContext, expected_old: str, tip: str,
         # The launcher's own writes, e.g. mid-run: tech-debt rows, a `mutation label`'s label
         tolerated=frozenset({TECH_DEBT_FILE}) | own_files.launcher_contents(ctx.repo.root),
         intrusions=ctx.intrusions_left,
+        unseen_staged=ctx.main_staged.still_unsure if ctx.main_staged else frozenset,
         settle=partial(git_watch.settle, ctx, "before landing", locked=True),
     )
     where = advanced.where

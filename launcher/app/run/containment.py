@@ -17,6 +17,7 @@ a main-checkout write while several agents run (it is blamed on the first round 
 from __future__ import annotations
 
 import contextlib
+import shlex
 import time
 from pathlib import Path
 
@@ -239,7 +240,8 @@ async def _check_main_index(ctx: RunContext, task_id: str | None, who: str) -> D
 async def _check_staged(ctx: RunContext, task_id: str | None, who: str, since: float) -> DamagedIndex | None:
     """Put back entries of the main checkout's index that hold content neither its HEAD nor its
     work tree has (an agent's `GIT_INDEX_FILE=<common>/index git update-index`; git/index_entries.py);
-    blamed as `_check_main_index` blames, by the index file's ctime."""
+    blamed as `_check_main_index` blames, by the index file's ctime. Entries that could be the
+    user's own staging (`index_entries.Judged.unsure`) are left, noted once, and named by a park."""
     staged, index = ctx.main_staged, ctx.main_index
     if staged is None or index is None:
         return None
@@ -248,11 +250,19 @@ async def _check_staged(ctx: RunContext, task_id: str | None, who: str, since: f
         if seen is None or seen == staged.seen:
             return None
         now = await index_entries.read(ctx.repo)
-        found = await index_entries.foreign(ctx.repo, staged.entries, now)
+        judged = await index_entries.judge(ctx.repo, staged.entries, now)
+        found = judged.foreign
         if found:
             await index_entries.put_back(ctx.repo, staged.entries, found)
             now = await index_entries.read(ctx.repo)
         staged.entries, staged.seen = now, index_entries.index_stat(index.path)
+        fresh = [path for path in judged.unsure if staged.unsure.get(path) != now.get(path)]
+        staged.unsure.update((path, now[path]) for path in judged.unsure if path in now)
+    if fresh:
+        ctx.note(None, f"{_listed(fresh)} staged in the main checkout's git index during the run holds content "
+                 "that is in neither its HEAD commit nor its work tree (your own partial `git add -p`, or an "
+                 f"agent's staging): left as it is; look at it (`git diff --cached -- {shlex.join(fresh[:8])}`) "
+                 f"before you commit it, `git restore --staged -- {shlex.join(fresh[:8])}` drops it")
     if not found:
         return None
     what = (f"staged {_listed(found)} in the main checkout's git index ({index.path}), content that is "
