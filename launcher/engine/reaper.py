@@ -13,7 +13,11 @@ a no-op.
 
 Only pids found this way are waited for: the launcher's own children (agents, checks, git) are
 waited for by anyio, never killed here (`process.own_children`), nor is a process still in the
-group of one of them (killed with its group).
+group of one of them (killed with its group). The list of own children is read after the
+candidates: a candidate is killed only if it is, after that read, still the same live process
+(its start time), so an own child that exited and was collected in between (or whose pid was
+taken again) is not; a zombie is already dead, never killed nor counted; and only the processes
+the signal reached are reported as killed.
 """
 
 from __future__ import annotations
@@ -54,6 +58,29 @@ def proc_stat(pid: int) -> tuple[bytes, int, int] | None:
     return (fields[0], int(fields[1]), int(fields[2])) if len(fields) > 2 else None
 
 
+def _start_time(pid: int) -> bytes | None:
+    """The process's start time (clock ticks since boot: /proc/<pid>/stat field 22)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _live(pid: int) -> tuple[bytes, int] | None:
+    """(start time, parent pid) of a process that is not a zombie, else None."""
+    stat, started = proc_stat(pid), _start_time(pid)
+    return None if stat is None or started is None or stat[0] == b"Z" else (started, stat[1])
+
+
+def _still_the_same(seen: dict[int, bytes]) -> list[int]:
+    """Those of `seen` (pid -> start time when found) that are still that same live process and
+    our child: not exited, collected and its pid reused in between."""
+    me = os.getpid()
+    return [pid for pid, started in seen.items() if _live(pid) == (started, me)]
+
+
 def _parent_of(pid: int) -> int | None:
     stat = proc_stat(pid)
     return stat[1] if stat else None
@@ -62,13 +89,16 @@ def _parent_of(pid: int) -> int | None:
 def reap_orphan_zombies() -> int:
     """Collect exited orphans re-parented to us (a subreaper must, or they stay zombies).
 
-    Only zombies that are not their group's leader: every process the launcher spawns itself
-    leads its own group and is waited for by anyio, never here."""
-    candidates = _candidates()
+    Zombies that are not their group's leader: every process the launcher spawns itself leads
+    its own group and is waited for by anyio, never here; and leaders (an exited `setsid`
+    daemon) that are not among the launcher's own children, read after the zombies were: an
+    own child that exits meanwhile is listed then, or already collected (gone)."""
     me, reaped = os.getpid(), 0
-    for pid in candidates:
-        stat = proc_stat(pid)
-        if stat and stat[0] == b"Z" and stat[1] == me and stat[2] != pid:
+    zombies = [(pid, stat) for pid in _candidates() if (stat := proc_stat(pid)) and stat[0] == b"Z" and stat[1] == me]
+    leaders = [pid for pid, stat in zombies if stat[2] == pid]
+    own = _own_children() if leaders else set()
+    for pid, stat in zombies:
+        if stat[2] != pid or (own is not None and pid not in own):
             with contextlib.suppress(ChildProcessError):
                 reaped += bool(os.waitpid(pid, os.WNOHANG)[0])
     return reaped
@@ -94,21 +124,24 @@ def escaped(run_id: str, task_id: str | None = None) -> list[int]:
     # reads the list; what it missed, the next sweep or the run-wide one finds.
     tracked = process.tracked_groups()  # the launcher's own (and their groups): never candidates
     ours = [(pid, stat) for pid in _candidates(every=task_id is None)
-            if (stat := proc_stat(pid)) is not None and stat[1] == me and pid not in tracked
-            and stat[2] not in tracked]
+            if (stat := proc_stat(pid)) is not None and stat[1] == me and stat[0] != b"Z"
+            and pid not in tracked and stat[2] not in tracked]
     marked, unmarked = [], []
     for pid, stat in ours:
         environ = proc_environ(pid)
         if wanted <= environ:
             marked.append((pid, stat))
         elif run not in environ:
-            unmarked.append((pid, stat))
-    if not marked and not unmarked:
+            unmarked.append((pid, stat))  # also an own child that exited meanwhile (no environ left)
+    seen = {pid: started for pid, _stat in [*marked, *unmarked] if (started := _start_time(pid)) is not None}
+    if not seen:
         return []
-    own = _own_children()
+    own = _own_children()  # read after the candidates: see the module's docstring
     if own is None:  # a child is being started: only what carries the task's variables is surely not it
-        return [pid for pid, _stat in marked]
-    return [pid for pid, stat in [*marked, *unmarked] if pid not in own and stat[2] not in own]
+        picked = [pid for pid, _stat in marked]
+    else:
+        picked = [pid for pid, stat in [*marked, *unmarked] if pid not in own and stat[2] not in own]
+    return _still_the_same({pid: seen[pid] for pid in picked if pid in seen})
 
 
 def _own_children(tries: int = 5) -> set[int] | None:
@@ -172,7 +205,9 @@ def marked(env: Mapping[str, str], keep: Collection[int] = ()) -> list[int]:
     our own live children carrying it too)."""
     me = os.getpid()
     wanted = {f"{k}={v}".encode() for k, v in env.items()}
-    return [pid for pid in _candidates() if pid not in keep and _parent_of(pid) == me and wanted <= proc_environ(pid)]
+    seen = {pid: live[0] for pid in _candidates() if pid not in keep and (live := _live(pid)) is not None
+            and live[1] == me and wanted <= proc_environ(pid)}
+    return _still_the_same(seen)
 
 
 def reap_marked(env: Mapping[str, str], keep: Collection[int] = ()) -> list[int]:
@@ -189,11 +224,14 @@ def reap_marked(env: Mapping[str, str], keep: Collection[int] = ()) -> list[int]
 
 
 def _kill_and_reap(victims: list[int]) -> list[int]:
+    """SIGKILL and reap `victims`; those the signal reached (not those already gone)."""
+    killed = []
     for pid in victims:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
     deadline = time.monotonic() + _REAP_WAIT_S
-    pending = set(victims)
+    pending = set(killed)
     while pending and time.monotonic() < deadline:
         for pid in list(pending):
             try:
@@ -204,4 +242,4 @@ def _kill_and_reap(victims: list[int]) -> list[int]:
                 pending.discard(pid)
         if pending:
             time.sleep(0.01)
-    return victims
+    return killed
