@@ -55,7 +55,8 @@ pathlib.Path("w.txt").write_text("w\\n")
 def test_a_label_a_launcher_appends_to_the_tracked_calibration_set_stays_and_the_run_lands(repo: Path) -> None:
     # `launcher mutation label` answers a survivor while a run's agent works: the label goes into
     # the tracked calibration set. It is the user's, kept as written; the run still lands around it.
-    (repo / "calibration-set.json").write_text(json.dumps({"contract_version": "1", "description": "labels", "calibration": []}))
+    (repo / "calibration-set.json").write_text(
+        json.dumps({"contract_version": "1", "description": "labels", "calibration": []}))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "calibration set")
     report = run_commands(repo, [hostile("busy", LABEL)])
