@@ -327,7 +327,8 @@ def test_task_rows_of_a_run_feed_the_table_of_resume(repo: Path, tmp_path: Path)
     run_id = json.loads(launcher_cli(repo, "run", str(plan), "--json").stdout)["run_id"]
     assert anyio.run(inspect_app.task_rows, repo, run_id) == (run_id, [("x", "docs", "scripted")])
     assert anyio.run(inspect_app.task_rows, repo, None) == (run_id, [("x", "docs", "scripted")])  # the latest
-    assert anyio.run(inspect_app.task_rows, repo, "r-20990101-000000-abcd") == (None, [])
+    # A mistyped id stays the id asked for (resume/land then say it does not exist), never the latest.
+    assert anyio.run(inspect_app.task_rows, repo, "r-20990101-000000-abcd") == ("r-20990101-000000-abcd", [])
 
 
 # 6. Exit codes: status succeeded at showing; a repository without a commit.

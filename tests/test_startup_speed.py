@@ -91,12 +91,14 @@ def test_an_idle_trees_state_is_one_git_process_with_the_same_entries_as_porcela
     expected_entries = frozenset(e for e in git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all")
                                  .split("\0") if e)
     expected_head = git(repo, "rev-parse", "HEAD").strip()
+    expected_branch = git(repo, "symbolic-ref", "--short", "HEAD").strip()
     log = _counting_git(tmp_path, monkeypatch)
 
-    async def state() -> tuple[str, frozenset[str]]:
+    async def state() -> tuple[str, str | None, frozenset[str]]:
         return await tree_state(GitRepo(repo, repo / ".git"), repo)
 
-    head, entries = anyio.run(state)
+    head, branch, entries = anyio.run(state)
+    assert branch == expected_branch
     assert (head, entries) == (expected_head, expected_entries)
     assert len(expected_entries) == 4
     assert len(log.read_text().splitlines()) == 1

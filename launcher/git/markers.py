@@ -109,8 +109,7 @@ async def added_markers(repo: GitRepo, tip: str, head: str, limit: int = 10) -> 
 async def _landed_tree(repo: GitRepo, tip: str, head: str) -> str:
     """The tree landing `head` on `tip` makes (their merge), whose attributes apply to what
     lands; `head`'s own when git cannot merge them here (no common history, say)."""
-    if await repo.is_ancestor(tip, head):
-        return head
+    # When `head` already contains `tip`, the merge is `head`'s own tree: no ancestry question.
     merged = await repo.git("merge-tree", "--write-tree", "--no-messages", tip, head, check=False)
     tree = merged.out.split()[:1]
     return tree[0] if merged.returncode in (0, 1) and tree else head

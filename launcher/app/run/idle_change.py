@@ -76,15 +76,14 @@ def _blame_idle_writer(ctx: RunContext, victim: str, what: str, suspects: list[s
 
 
 async def drop_redundant_keep_refs(ctx: RunContext) -> None:
-    """At the run's end no agent runs: a keep ref whose task branch still holds its commit (a
-    conflicted or failed task's kept branch) protects nothing any more, and goes."""
-    listed = await ctx.repo.git("for-each-ref", "--format=%(refname)", f"refs/launcher/{ctx.run_id}/")
-    refs = {ref for ref in listed.out.split() if ref.endswith("/idle-head")}
+    """At the run's end no agent runs: a keep ref at the very commit its task branch points at (a
+    conflicted or failed task's kept branch) protects nothing any more, and goes. One listing of
+    both, no ancestry questions; a keep ref its branch moved past stays for `launcher clean`."""
+    listed = await ctx.repo.git("for-each-ref", "--format=%(refname) %(objectname)",
+                                f"refs/launcher/{ctx.run_id}/", f"refs/heads/launcher/{ctx.run_id}/")
+    at = dict(line.rsplit(" ", 1) for line in listed.out.splitlines() if " " in line)
     for row in ctx.journal.tasks(ctx.run_id):
         ref = idle_head_ref(ctx.run_id, row.task_id)
-        if ref not in refs or not row.branch:
-            continue
-        held = await ctx.repo.git("merge-base", "--is-ancestor", ref, f"refs/heads/{row.branch}", check=False)
-        if held.ok:
+        if row.branch and ref in at and at.get(f"refs/heads/{row.branch}") == at[ref]:
             async with ctx.repo.lock.hold():
-                await ctx.repo.git("update-ref", "-d", ref, check=False)
+                await ctx.repo.git("update-ref", "-d", ref, at[ref], check=False)
