@@ -226,15 +226,7 @@ async def _check_main_index(ctx: RunContext, task_id: str | None, who: str) -> D
     what = (f"deleted {index}" if damage.what == "deleted" else f"overwrote {index} with {damage.what}")
     what += (": git saw every file of the main checkout as deleted and untracked; the launcher put "
              "the index back as it was")
-    writer = _writer(task_id, _suspects(ctx, [damage.when], (since, time.time())))
-    if writer and writer == task_id:
-        return DamagedIndex(f"{who} of task {task_id} {what}", where=str(ctx.repo.root),
-                            fix="an agent must not touch the main checkout's git files; nothing of "
-                                "yours was lost, there is nothing to commit")
-    if writer:
-        ctx.intruders.setdefault(writer, what)
-    ctx.note(task_id, f"an agent {what}" + ("" if writer else "; cannot tell which"))
-    return None
+    return _index_blamed(ctx, task_id, who, what, damage.when, since)
 
 
 async def _check_staged(ctx: RunContext, task_id: str | None, who: str, since: float) -> DamagedIndex | None:
@@ -267,7 +259,14 @@ async def _check_staged(ctx: RunContext, task_id: str | None, who: str, since: f
         return None
     what = (f"staged {_listed(found)} in the main checkout's git index ({index.path}), content that is "
             "neither in its HEAD commit nor in its work tree; the launcher put those index entries back")
-    writer = _writer(task_id, _suspects(ctx, [seen[3] / 1e9], (since, time.time())))
+    return _index_blamed(ctx, task_id, who, what, seen[3] / 1e9, since)
+
+
+def _index_blamed(ctx: RunContext, task_id: str | None, who: str, what: str, when: float | None,
+                  since: float) -> DamagedIndex | None:
+    """The error for `task_id` when its code alone ran when the main index was changed at `when`;
+    another task found to be the writer fails through `ctx.intruders`; else a note."""
+    writer = _writer(task_id, _suspects(ctx, [when], (since, time.time())))
     if writer and writer == task_id:
         return DamagedIndex(f"{who} of task {task_id} {what}", where=str(ctx.repo.root),
                             fix="an agent must not touch the main checkout's git files; nothing of "
