@@ -28,15 +28,20 @@ def _git_killing_the_launcher_at_the_tree_update(tmp_path: Path) -> dict[str, st
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
 
 
-def test_status_after_a_land_killed_between_the_ref_and_the_tree_says_so_and_how_to_finish(
-    repo: Path, tmp_path: Path
-) -> None:
+def _land_killed_at_the_tree_update(repo: Path, tmp_path: Path) -> None:
+    """Two approved tasks of a --no-merge run; `land` killed after main moved, before the tree."""
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"task": [
         {"id": f"n{n}", "script": [{"write": f"n{n}.txt", "content": f"{n}\n"}]} for n in range(2)]}))
     assert launcher_cli(repo, "run", str(plan), "--no-merge", "--quiet").returncode == 0
     killed = launcher_cli(repo, "land", "--quiet", env=_git_killing_the_launcher_at_the_tree_update(tmp_path))
     assert killed.returncode == -9, killed.stderr
+
+
+def test_status_after_a_land_killed_between_the_ref_and_the_tree_says_so_and_how_to_finish(
+    repo: Path, tmp_path: Path
+) -> None:
+    _land_killed_at_the_tree_update(repo, tmp_path)
     assert git(repo, "status", "--porcelain", "--untracked-files=no").split() == ["D", "n0.txt", "D", "n1.txt"]
     run_id = sqlite3.connect(repo / ".launcher" / "launcher.db").execute("SELECT id FROM runs").fetchone()[0]
     tip = git(repo, "rev-parse", "main").strip()
@@ -69,12 +74,7 @@ def test_status_shows_the_tasks_of_a_half_done_landing_on_the_target_but_not_mer
     """The target already holds their merge commits (git says so) while the landing is not
     recorded and the main work tree is behind: each task says both, and how to finish it;
     `merged` (on the target and in the work tree) is not claimed until it is finished."""
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"task": [
-        {"id": f"n{n}", "script": [{"write": f"n{n}.txt", "content": f"{n}\n"}]} for n in range(2)]}))
-    assert launcher_cli(repo, "run", str(plan), "--no-merge", "--quiet").returncode == 0
-    killed = launcher_cli(repo, "land", "--quiet", env=_git_killing_the_launcher_at_the_tree_update(tmp_path))
-    assert killed.returncode == -9, killed.stderr
+    _land_killed_at_the_tree_update(repo, tmp_path)
     run_id = sqlite3.connect(repo / ".launcher" / "launcher.db").execute("SELECT id FROM runs").fetchone()[0]
     assert git(repo, "show", "main:n0.txt") == "0\n" and git(repo, "show", "main:n1.txt") == "1\n"
 
