@@ -193,9 +193,41 @@ async def _move(repo: GitRepo, tree: Path, dest: Path) -> bool:
 
 
 async def pristine(repo: GitRepo, tree: Path) -> bool:
-    """The worktree is exactly its HEAD: nothing staged, changed, untracked or ignored."""
+    """The worktree is exactly its HEAD: nothing staged, changed, untracked or ignored, and no
+    index entry `git status` passes over (assume-unchanged, or skip-worktree that no sparse
+    checkout explains): an edit of such a file would be invisible to the next task's commit."""
     status = await repo.git(*_STATUS, cwd=tree, check=False)
-    return status.ok and not status.out
+    if not status.ok or status.out:
+        return False
+    flagged = await _flagged_entries(repo, tree)
+    return flagged is not None and not flagged
+
+
+async def _is_sparse(repo: GitRepo, tree: Path) -> bool:
+    done = await repo.git("config", "--type=bool", "--get", "core.sparseCheckout", cwd=tree, check=False)
+    return done.out.strip() == "true"
+
+
+async def _flagged_entries(repo: GitRepo, tree: Path) -> list[str] | None:
+    """Index entries whose file `git status` and `git add` pass over: assume-unchanged ones
+    (a lower-case tag in `git ls-files -v`) and skip-worktree ones (`S`), except those a
+    sparse checkout explains (outside its cone: not on disk). None when git cannot list them."""
+    listed = await repo.git("ls-files", "-v", "-z", cwd=tree, check=False)
+    if not listed.ok:
+        return None
+    flagged: list[str] = []
+    sparse: bool | None = None
+    for entry in listed.out.split("\0"):
+        tag, path = entry[:1], entry[2:]
+        if not tag or tag == "H":
+            continue
+        if tag == "S":
+            if sparse is None:
+                sparse = await _is_sparse(repo, tree)
+            if sparse and not os.path.lexists(tree / path):
+                continue
+        flagged.append(path)
+    return flagged
 
 
 async def take(repo: GitRepo, worktree_root: Path, *, path: Path, branch: str, start: str) -> bool:
@@ -272,7 +304,16 @@ async def recycle(repo: GitRepo, worktree_root: Path, trees: list[Path], tip: st
 
 
 async def _reset_for_pool(repo: GitRepo, tree: Path, tip: str) -> bool:
-    """Detach a finished task's worktree at `tip` and remove everything untracked or ignored."""
+    """Detach a finished task's worktree at `tip` and remove everything untracked or ignored.
+    Index flags its agent set (assume-unchanged, skip-worktree) are cleared first: a checkout
+    keeps them, and they would hide the next task's edit of that file from its commit."""
+    flagged = await _flagged_entries(repo, tree)
+    if flagged is None:
+        return False
+    for flag in ("--no-assume-unchanged", "--no-skip-worktree"):  # one flag per call: git takes only the first
+        for start in range(0, len(flagged), 500):  # a bounded argv per call
+            if not (await repo.git("update-index", flag, "--", *flagged[start:start + 500], cwd=tree, check=False)).ok:
+                return False
     checkout = await repo.git("checkout", "--quiet", "--force", "--detach", tip, cwd=tree, check=False)
     if not checkout.ok:
         return False

@@ -1,0 +1,88 @@
+"""Warm pool: nothing a previous task (or a stray process) left in a worktree reaches the next
+task that takes it from the pool. Index flags, special files, a stale `index.lock` and the
+sparse-checkout state are what `git status` and `git clean -ffdx` do not see."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+from helpers import git, launcher_cli, task
+
+from launcher.app.run.runner import RunOptions, start_run
+from launcher.git import warm_pool, worktrees
+from launcher.git.repo import GitRepo
+from launcher.models.plan import validate_plan
+from launcher.models.report import RunReport
+from launcher.models.states import RunStatus, TaskState
+
+
+def run_shell(repo: Path, script: str, task_id: str, **run: Any) -> RunReport:
+    """One task whose agent is the shell `script`, run in this process."""
+    plan = validate_plan({"run": run, "agents": {"sh": {"adapter": "command", "command": ["sh", "-c", script]}},
+                          "task": [{"id": task_id, "agent": "sh", "prompt": "x"}]}, "test plan")
+    return anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+
+
+def pool_trees(repo: Path) -> list[Path]:
+    listing = git(repo, "worktree", "list", "--porcelain")
+    return [Path(line.split(" ", 1)[1]) for line in listing.splitlines()
+            if line.startswith("worktree ") and "/_pool/" in line]
+
+
+def committed(repo: Path, rev_path: str) -> str:
+    return git(repo, "show", rev_path)
+
+
+
+def recycle(repo: Path, tree: Path) -> list[Path]:
+    """Put a finished task's worktree back in the pool, as a run with `[run] warm_pool` does."""
+    async def go() -> list[Path]:
+        found = await GitRepo.discover(repo)
+        root = worktrees.default_worktree_root(found, None)
+        return await warm_pool.recycle(found, root, [tree], git(repo, "rev-parse", "main").strip(), 1)
+    return anyio.run(go)
+
+
+# What the agent finds: index entries not plainly cached (`git ls-files -v` tags other than H).
+SEES_FLAGS = "git ls-files -v | grep -v '^H ' > {record}; echo NEW-WORK > README.md"
+
+
+def test_a_recycled_worktree_keeps_no_index_flag_of_the_task_that_used_it(repo: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "finished-task"
+    git(repo, "worktree", "add", "-q", "--detach", str(tree), "main")
+    (tree / "README.md").write_text("hidden edit\n")
+    git(tree, "update-index", "--assume-unchanged", "README.md")
+    git(tree, "update-index", "--skip-worktree", "app.py")
+    assert recycle(repo, tree) == [tree]
+    [pooled] = pool_trees(repo)
+    assert git(pooled, "ls-files", "-v").splitlines() == ["H .gitignore", "H README.md", "H app.py"]
+    assert (pooled / "README.md").read_text() == "# sample\n"
+
+    record = tmp_path / "seen.txt"
+    report = run_shell(repo, SEES_FLAGS.format(record=record), "t")
+    assert report.status == RunStatus.SUCCEEDED, task(report, "t").message
+    assert task(report, "t").state == TaskState.MERGED
+    assert record.read_text() == ""
+    assert committed(repo, "main:README.md") == "NEW-WORK\n"
+
+
+def test_a_pool_worktree_with_an_index_flag_set_by_hand_is_never_handed_out(repo: Path, tmp_path: Path) -> None:
+    assert launcher_cli(repo, "pool", "warm", "1").returncode == 0
+    [pooled] = pool_trees(repo)
+    git(pooled, "update-index", "--assume-unchanged", "README.md")
+    inode = pooled.stat().st_ino
+    record = tmp_path / "seen.txt"
+    report = run_shell(repo, SEES_FLAGS.format(record=record) + "; stat -c %i . >> " + str(record), "t")
+    assert report.status == RunStatus.SUCCEEDED, task(report, "t").message
+    assert record.read_text().split() != [str(inode)]  # a fresh worktree, not the pool's
+    assert record.read_text().strip().isdigit()  # and with no flag in its index
+    assert committed(repo, "main:README.md") == "NEW-WORK\n"
+
+
+def test_an_agent_that_marks_its_edited_file_assume_unchanged_still_has_the_edit_committed(repo: Path) -> None:
+    report = run_shell(repo, "echo edited > README.md; git update-index --assume-unchanged README.md; "
+                       "echo more >> app.py", "t")
+    assert report.status == RunStatus.SUCCEEDED, task(report, "t").message
+    assert committed(repo, "main:README.md") == "edited\n"
