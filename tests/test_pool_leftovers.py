@@ -4,12 +4,14 @@ sparse-checkout state are what `git status` and `git clean -ffdx` do not see."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import anyio
 from helpers import git, launcher_cli, task
 
+from launcher.app.run import pool
 from launcher.app.run.runner import RunOptions, start_run
 from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo
@@ -41,7 +43,8 @@ def recycle(repo: Path, tree: Path) -> list[Path]:
     async def go() -> list[Path]:
         found = await GitRepo.discover(repo)
         root = worktrees.default_worktree_root(found, None)
-        return await warm_pool.recycle(found, root, [tree], git(repo, "rev-parse", "main").strip(), 1)
+        tip = git(repo, "rev-parse", "main").strip()
+        return await warm_pool.recycle(found, root, [tree], tip, 1, pool.special_files)
     return anyio.run(go)
 
 
@@ -86,3 +89,43 @@ def test_an_agent_that_marks_its_edited_file_assume_unchanged_still_has_the_edit
                        "echo more >> app.py", "t")
     assert report.status == RunStatus.SUCCEEDED, task(report, "t").message
     assert committed(repo, "main:README.md") == "edited\n"
+
+
+# A dev server's socket and a FIFO, left behind in the worktree.
+LEAVES_SPECIAL_FILES = ("mkfifo left.fifo; "
+                        "python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"app.sock\")'; "
+                        "echo one >> app.py")
+
+
+def test_a_fifo_and_a_socket_a_task_left_do_not_reach_the_next_task_that_takes_its_worktree(
+        repo: Path, tmp_path: Path) -> None:
+    first = run_shell(repo, LEAVES_SPECIAL_FILES, "one", warm_pool=1)
+    assert first.status == RunStatus.SUCCEEDED, task(first, "one").message
+    [recycled] = pool_trees(repo)
+    assert sorted(entry.name for entry in recycled.iterdir()) == [".git", ".gitignore", "README.md", "app.py"]
+
+    record = tmp_path / "seen.txt"
+    second = run_shell(repo, f"ls -A > {record}; echo two > two.txt", "two")
+    assert second.status == RunStatus.SUCCEEDED, task(second, "two").message
+    assert not {"left.fifo", "app.sock"} & set(record.read_text().split())
+
+
+def test_a_pool_worktree_holding_a_fifo_is_never_handed_out(repo: Path, tmp_path: Path) -> None:
+    assert launcher_cli(repo, "pool", "warm", "1").returncode == 0
+    [pooled] = pool_trees(repo)
+    os.mkfifo(pooled / "left.fifo")
+    record = tmp_path / "seen.txt"
+    report = run_shell(repo, f"ls -A > {record}; echo two > two.txt", "t")
+    assert report.status == RunStatus.SUCCEEDED, task(report, "t").message
+    assert "left.fifo" not in record.read_text().split()
+
+
+def test_a_pool_worktree_with_a_stale_index_lock_is_never_handed_out(repo: Path) -> None:
+    assert launcher_cli(repo, "pool", "warm", "1").returncode == 0
+    [pooled] = pool_trees(repo)
+    Path(git(pooled, "rev-parse", "--absolute-git-dir").strip(), "index.lock").touch()  # a git process died there
+    report = run_shell(repo, "echo work > README.md", "t")
+    assert report.status == RunStatus.SUCCEEDED, task(report, "t").message
+    assert task(report, "t").state == TaskState.MERGED
+    assert committed(repo, "main:README.md") == "work\n"
+    assert not pooled.exists() and pool_trees(repo) == []  # removed, and not replaced: no warm_pool set
