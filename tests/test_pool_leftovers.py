@@ -129,3 +129,48 @@ def test_a_pool_worktree_with_a_stale_index_lock_is_never_handed_out(repo: Path)
     assert task(report, "t").state == TaskState.MERGED
     assert committed(repo, "main:README.md") == "work\n"
     assert not pooled.exists() and pool_trees(repo) == []  # removed, and not replaced: no warm_pool set
+
+
+def sparse_repo(repo: Path) -> None:
+    (repo / "src").mkdir()
+    (repo / "src" / "s.txt").write_text("s\n")
+    (repo / "docs").mkdir()
+    (repo / "docs" / "d.md").write_text("d\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "src and docs")
+
+
+SEES_DOCS = ("if [ -e docs/d.md ]; then echo full; else echo sparse; fi > {record}; "
+             "stat -c %i . >> {record}; echo x >> src/s.txt")
+
+
+def test_a_task_gets_the_main_checkouts_current_sparse_state_not_the_one_the_pool_was_warmed_with(
+        repo: Path, tmp_path: Path) -> None:
+    sparse_repo(repo)
+    git(repo, "sparse-checkout", "set", "--cone", "src")
+    assert launcher_cli(repo, "pool", "warm", "1").returncode == 0
+    git(repo, "sparse-checkout", "disable")  # main is full again
+    record = tmp_path / "seen-full.txt"
+    report = run_shell(repo, SEES_DOCS.format(record=record), "full")
+    assert report.status == RunStatus.SUCCEEDED, task(report, "full").message
+    assert record.read_text().split()[0] == "full"
+
+    assert launcher_cli(repo, "clean", "--all", "--force").returncode == 0
+    assert launcher_cli(repo, "pool", "warm", "1").returncode == 0  # warmed full
+    git(repo, "sparse-checkout", "set", "--cone", "src")
+    record = tmp_path / "seen-sparse.txt"
+    report = run_shell(repo, SEES_DOCS.format(record=record), "sparse")
+    assert report.status == RunStatus.SUCCEEDED, task(report, "sparse").message
+    assert record.read_text().split()[0] == "sparse"
+
+
+def test_a_pool_worktree_warmed_with_the_main_checkouts_cone_is_taken(repo: Path, tmp_path: Path) -> None:
+    sparse_repo(repo)
+    git(repo, "sparse-checkout", "set", "--cone", "src")
+    assert launcher_cli(repo, "pool", "warm", "1").returncode == 0
+    [pooled] = pool_trees(repo)
+    inode = pooled.stat().st_ino
+    record = tmp_path / "seen.txt"
+    report = run_shell(repo, SEES_DOCS.format(record=record), "t")
+    assert report.status == RunStatus.SUCCEEDED, task(report, "t").message
+    assert record.read_text().split() == ["sparse", str(inode)]

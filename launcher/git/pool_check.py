@@ -7,6 +7,11 @@ would pass over its edit of that file too), special files (a FIFO, a socket) are
 and a stale `index.lock` or an operation in progress (`MERGE_HEAD`, `rebase-merge/`) lives in
 the worktree's admin directory. Each is looked for here; finding one means the worktree was
 touched, and it is removed, never handed out (`warm_pool.take`).
+
+A task's worktree inherits the main checkout's sparse-checkout state, as git copies it into a
+worktree it adds (`core.sparseCheckout`, `core.sparseCheckoutCone`, the patterns). A pool
+worktree has the state of when it was warmed: one whose state is not the main checkout's now is
+removed too, and the task gets a fresh worktree (`git worktree add`, which copies the current).
 """
 
 from __future__ import annotations
@@ -114,3 +119,30 @@ async def _flagged_entries(repo: GitRepo, tree: Path) -> list[str] | None:
                 continue
         flagged.append(path)
     return flagged
+
+
+_SPARSE_KEYS = r"^core\.sparsecheckout(cone)?$"
+
+
+async def _sparse_state(repo: GitRepo, tree: Path, git_dir: Path | None) -> tuple[str, str, bytes | None] | None:
+    """(core.sparseCheckout, core.sparseCheckoutCone, the patterns when sparse) as `tree` reads
+    them; None when they cannot be read."""
+    done = await repo.git("config", "-z", "--type=bool", "--get-regexp", _SPARSE_KEYS, cwd=tree, check=False)
+    if done.returncode not in (0, 1) or git_dir is None:
+        return None
+    values = dict(entry.partition("\n")[::2] for entry in done.out.split("\0") if entry)
+    enabled = values.get("core.sparsecheckout", "")
+    try:
+        patterns = (git_dir / "info" / "sparse-checkout").read_bytes() if enabled == "true" else None
+    except FileNotFoundError:
+        patterns = b""
+    except OSError:
+        return None
+    return enabled, values.get("core.sparsecheckoutcone", ""), patterns
+
+
+async def sparse_as_main(repo: GitRepo, tree: Path) -> bool:
+    """The worktree's sparse-checkout state is the main checkout's (what `git worktree add` run
+    there now would give it: the launcher adds its worktrees from `repo.root`)."""
+    mine = await _sparse_state(repo, tree, worktrees.admin_dir(tree))
+    return mine is not None and mine == await _sparse_state(repo, repo.root, repo.git_dir)

@@ -206,7 +206,8 @@ async def take(repo: GitRepo, worktree_root: Path, *, path: Path, branch: str, s
         if not await _take_one(repo, worktree_root, path, start_sha):
             return False
     # Checked outside the lock (the worktree is ours alone now), so takes check in parallel.
-    if await pool_check.pristine(repo, path, special_files) and await _detach_at(repo, path, start_sha):
+    if (await pool_check.pristine(repo, path, special_files) and await pool_check.sparse_as_main(repo, path)
+            and await _detach_at(repo, path, start_sha)):
         async with repo.lock.hold():
             # The empty old value: only if no such branch exists (a resumed task's goes the usual way).
             created = await repo.git("update-ref", f"refs/heads/{branch}", start_sha, "", check=False)
