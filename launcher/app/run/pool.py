@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from launcher.app.context import RunContext
+from launcher.app.run.inputs import _base_commit
 from launcher.engine import odd_entries
 from launcher.errors import LauncherError
 from launcher.git import warm_pool, worktrees
@@ -24,10 +25,13 @@ def special_files(tree: Path) -> list[str]:
 
 
 async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], int]:
-    """Top the pool up to `count`; return the new worktrees and how many are ready now."""
+    """Top the pool up to `count`; return the new worktrees and how many are ready now. A
+    `base` that is not a commit is a usage error, a repository with no commit an environment
+    one, as for `launcher run --base`."""
     repo = await GitRepo.discover(cwd)
+    sha = await _base_commit(repo, base, "--base")
     root = worktrees.default_worktree_root(repo, load_repo_config(repo.root).worktree_root)
-    created = await warm_pool.warm(repo, root, count, base)
+    created = await warm_pool.warm(repo, root, count, sha)
     return created, len(await warm_pool.ready(repo, root))
 
 
