@@ -57,42 +57,33 @@ async def head_or_none(repo: GitRepo, worktree: Path) -> str | None:
     return done.out.strip() if done.ok and done.out.strip() else None
 
 
-def _index_file(worktree: Path) -> Path:
-    admin = admin_dir(worktree)
-    return (admin if admin is not None else worktree / ".git") / "index"
-
-
-def _may_skip_worktree(worktree: Path) -> bool:
-    """Whether the worktree's index can hold skip-worktree entries: only a version 3 or 4 index
-    has the extended flags that bit lives in (git writes version 2 when no entry needs them),
-    so the common case costs one read of the index's header and no git process."""
-    try:
-        with _index_file(worktree).open("rb") as fh:
-            header = fh.read(8)
-    except OSError:
-        return True  # unknown: ask git
-    return not (header[:4] == b"DIRC" and int.from_bytes(header[4:8], "big") == 2)
-
-
 async def take_in_skipped_files(repo: GitRepo, worktree: Path) -> list[str]:
-    """Files on disk at skip-worktree paths (a sparse checkout's paths outside its cone): `git add
-    -A` passes over them, so what an agent wrote there would be left out of its commit and lost
-    with the worktree. Their skip-worktree bit is cleared (as newer git does when it reads the
-    index), so they are committed like any other file; a path not on disk stays skipped, not
-    deleted. Returns the paths taken in."""
-    if not _may_skip_worktree(worktree):
-        return []
-    listed = await repo.git("ls-files", "-t", "-z", cwd=worktree)
-    present = [entry[2:] for entry in listed.out.split("\0")
-               if entry.startswith("S ") and os.path.lexists(worktree / entry[2:])]
-    for start in range(0, len(present), 500):  # a bounded argv per call
-        await repo.git("update-index", "--no-skip-worktree", "--", *present[start:start + 500], cwd=worktree)
-    return present
+    """Files `git add -A` would pass over although they may hold the agent's work: those on disk
+    at skip-worktree paths (a sparse checkout's paths outside its cone), and every path marked
+    assume-unchanged (`git update-index --assume-unchanged`, which an agent or a tool can set:
+    git then never looks at the file again). What an agent wrote there would be left out of its
+    commit, the task reported done without it, and lost with the worktree. The bits are cleared
+    (skip-worktree as newer git does when it reads the index), so those files are committed like
+    any other; a skip-worktree path not on disk stays skipped, not deleted. Returns the paths."""
+    listed = await repo.git("ls-files", "-v", "-z", cwd=worktree)
+    assumed: list[str] = []
+    present: list[str] = []
+    for entry in listed.out.split("\0"):
+        tag, path = entry[:1], entry[2:]
+        if tag.islower():
+            assumed.append(path)
+        if tag in ("S", "s") and os.path.lexists(worktree / path):
+            present.append(path)
+    for flag, paths in (("--no-assume-unchanged", assumed), ("--no-skip-worktree", present)):
+        for start in range(0, len(paths), 500):  # a bounded argv per call
+            await repo.git("update-index", flag, "--", *paths[start:start + 500], cwd=worktree)
+    return sorted(set(assumed) | set(present))
 
 
 async def stage_everything(repo: GitRepo, worktree: Path, env: dict[str, str] | None = None) -> list[str]:
     """`git add -A` of everything the agent left (ignored files stay out), also at paths a sparse
-    checkout leaves out (`--sparse`; edits of skip-worktree files: `take_in_skipped_files`).
+    checkout leaves out (`--sparse`; edits of skip-worktree and assume-unchanged files:
+    `take_in_skipped_files`).
 
     A git repository with no commit that the agent made inside the worktree (`git init` of a
     scaffold) makes `git add -A` refuse everything; the rest is staged without it, and its

@@ -5,8 +5,10 @@ so that a run *takes* one instead of paying for a `git worktree add` (a full che
 Taking one costs no checkout: the tree already is the base, so the task's branch is created at
 the base (`update-ref`, refusing an existing branch) and the worktree's HEAD pointed at it
 (`symbolic-ref`). What makes that safe is the check in between: a pool worktree is handed out
-only if `git status` (every tracked file's stat, untracked *and* ignored files) finds nothing;
-one that was touched is removed, never reset and reused, and the task gets a fresh worktree. A
+only if `git status` (every tracked file's stat, untracked *and* ignored files) finds nothing,
+and nothing `git status` does not see is there either (index flags, special files, a git lock
+or an operation in progress: `git/pool_check.py`); one that was touched is removed, never reset
+and reused, and the task gets a fresh worktree. A
 HEAD or index that moved cannot hide from that check, and the file contents cannot hide from
 it either, which a stored HEAD + index checksum alone would miss (an edit in place leaves both
 as they were). The check runs after the worktree has left the pool (under the repository
@@ -16,7 +18,8 @@ A pool worktree is taken only for a brand-new branch: an existing branch (a resu
 goes the usual way, so no work is ever reset.
 
 With `[run] warm_pool = N`, the worktrees of merged tasks go back to the pool (checked out at
-the target's new tip and cleaned; checked when taken, like any other) instead of being deleted: on a disk
+the target's new tip and cleaned, index flags and special files included; checked when taken,
+like any other) instead of being deleted: on a disk
 that has written them out, deleting thousands of files costs seconds per worktree (ext4 with
 `discard` trims every freed block), and the next run would only create them again.
 """
@@ -35,14 +38,12 @@ import anyio
 from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed
-from launcher.git import worktrees
+from launcher.git import pool_check, worktrees
+from launcher.git.pool_check import SpecialFiles
 from launcher.git.repo import GitRepo
 
 POOL_DIR = "_pool"  # under the worktree root, next to the per-run directories
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-# Everything git can see besides a clean checkout of HEAD: staged or unstaged changes, untracked
-# files, ignored files (one left in a pool worktree would reach the next task's agent).
-_STATUS = ("status", "--porcelain", "-z", "--untracked-files=all", "--ignored", "--ignore-submodules=none")
 _RESET_PARALLEL = 4  # worktrees reset for the pool at once (git waits on the disk as much as on the CPU)
 
 
@@ -192,13 +193,8 @@ async def _move(repo: GitRepo, tree: Path, dest: Path) -> bool:
     return True
 
 
-async def pristine(repo: GitRepo, tree: Path) -> bool:
-    """The worktree is exactly its HEAD: nothing staged, changed, untracked or ignored."""
-    status = await repo.git(*_STATUS, cwd=tree, check=False)
-    return status.ok and not status.out
-
-
-async def take(repo: GitRepo, worktree_root: Path, *, path: Path, branch: str, start: str) -> bool:
+async def take(repo: GitRepo, worktree_root: Path, *, path: Path, branch: str, start: str,
+               special_files: SpecialFiles) -> bool:
     """Turn a pool worktree into `path` on a new `branch` at `start`; False if there is none
     to take (or the branch already exists, or the worktree taken was not pristine: it is then
     removed), and the caller creates the worktree as usual."""
@@ -210,7 +206,8 @@ async def take(repo: GitRepo, worktree_root: Path, *, path: Path, branch: str, s
         if not await _take_one(repo, worktree_root, path, start_sha):
             return False
     # Checked outside the lock (the worktree is ours alone now), so takes check in parallel.
-    if await pristine(repo, path) and await _detach_at(repo, path, start_sha):
+    if (await pool_check.pristine(repo, path, special_files) and await pool_check.sparse_as_main(repo, path)
+            and await _detach_at(repo, path, start_sha)):
         async with repo.lock.hold():
             # The empty old value: only if no such branch exists (a resumed task's goes the usual way).
             created = await repo.git("update-ref", f"refs/heads/{branch}", start_sha, "", check=False)
@@ -248,7 +245,8 @@ async def _detach_at(repo: GitRepo, tree: Path, sha: str) -> bool:
     return (await repo.git("checkout", "--quiet", "--detach", sha, cwd=tree, check=False)).ok
 
 
-async def recycle(repo: GitRepo, worktree_root: Path, trees: list[Path], tip: str, room: int) -> list[Path]:
+async def recycle(repo: GitRepo, worktree_root: Path, trees: list[Path], tip: str, room: int,
+                  special_files: SpecialFiles) -> list[Path]:
     """Put up to `room` of `trees` (worktrees whose work has landed) back in the pool, detached
     at `tip` and pristine; return the ones that went back. The rest stay for removal; their
     branches are the caller's to delete."""
@@ -256,7 +254,7 @@ async def recycle(repo: GitRepo, worktree_root: Path, trees: list[Path], tip: st
     reset: list[Path] = []
 
     async def reset_one(tree: Path) -> None:
-        if await _reset_for_pool(repo, tree, tip):
+        if await _reset_for_pool(repo, tree, tip, special_files):
             reset.append(tree)
 
     await each(candidates, reset_one, _RESET_PARALLEL)
@@ -271,13 +269,20 @@ async def recycle(repo: GitRepo, worktree_root: Path, trees: list[Path], tip: st
     return returned
 
 
-async def _reset_for_pool(repo: GitRepo, tree: Path, tip: str) -> bool:
-    """Detach a finished task's worktree at `tip` and remove everything untracked or ignored."""
+async def _reset_for_pool(repo: GitRepo, tree: Path, tip: str, special_files: SpecialFiles) -> bool:
+    """Detach a finished task's worktree at `tip` and remove everything untracked or ignored.
+    What a checkout and `git clean -ffdx` leave goes too: index flags its agent set (assume-
+    unchanged, skip-worktree: they would hide the next task's edit of that file from its commit)
+    and special files (a FIFO, a dev server's socket). One with a git lock or an operation in
+    progress in its admin dir is not recycled."""
+    if pool_check.busy(tree) or not await pool_check.clear_index_flags(repo, tree):
+        return False
     checkout = await repo.git("checkout", "--quiet", "--force", "--detach", tip, cwd=tree, check=False)
-    if not checkout.ok:
+    if not checkout.ok or pool_check.busy(tree):
         return False
     cleaned = await repo.git("clean", "-ffdxq", cwd=tree, check=False)
-    return cleaned.ok  # whoever takes it checks that it is pristine (`take`), so no check here
+    # whoever takes it checks that it is pristine (`take`), so no full check here
+    return cleaned.ok and await pool_check.remove_special_files(tree, special_files)
 
 
 async def drain(repo: GitRepo, worktree_root: Path) -> list[str]:

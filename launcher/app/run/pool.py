@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from launcher.app.context import RunContext
+from launcher.app.run.inputs import _base_commit
+from launcher.engine import odd_entries
 from launcher.errors import LauncherError
 from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 
 
+def special_files(tree: Path) -> list[str]:
+    """The FIFOs, sockets and device nodes in a worktree (`.git` entries aside), found by the
+    walk that looks for them in the main checkout: git never lists them, and `git clean -ffdx`
+    leaves them, so a pool worktree is checked for them apart (`git/pool_check.py`). Only
+    listed and stat'ed, never opened; a tree of more than `odd_entries.MAX_DIRS` directories is
+    looked into that far."""
+    found = odd_entries.take(tree, [])
+    return sorted(rel for rel in found.present if not os.path.isdir(tree / rel))  # not its empty dirs
+
+
 async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], int]:
-    """Top the pool up to `count`; return the new worktrees and how many are ready now."""
+    """Top the pool up to `count`; return the new worktrees and how many are ready now. A
+    `base` that is not a commit is a usage error, a repository with no commit an environment
+    one, as for `launcher run --base`."""
     repo = await GitRepo.discover(cwd)
+    sha = await _base_commit(repo, base, "--base")
     root = worktrees.default_worktree_root(repo, load_repo_config(repo.root).worktree_root)
-    created = await warm_pool.warm(repo, root, count, base)
+    created = await warm_pool.warm(repo, root, count, sha)
     return created, len(await warm_pool.ready(repo, root))
 
 
@@ -42,7 +58,8 @@ async def recycle(ctx: RunContext, doomed: list[tuple[Path, str | None]]) -> Non
         return
     try:
         tip = await ctx.repo.rev_parse(ctx.target)
-        returned = await warm_pool.recycle(ctx.repo, ctx.worktree_root, [path for path, _ in doomed], tip, room)
+        returned = await warm_pool.recycle(ctx.repo, ctx.worktree_root, [path for path, _ in doomed], tip, room,
+                                           special_files)
     except LauncherError as exc:
         ctx.note(None, f"merged worktrees not returned to the warm pool: {exc}")
         return

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
-from launcher.app.run import ignored_work, resolution, resume_point, tree_commands
+from launcher.app.run import ignored_work, pool, resolution, resume_point, tree_commands
 from launcher.engine.orphans import kill_orphans
 from launcher.errors import LauncherError
 from launcher.git import commits, include, signing, submodules, warm_pool, worktrees
@@ -69,7 +69,8 @@ async def provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
         return await _provision_on_branch(ctx, task, row, path)
     ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
     start = await _start_point(ctx, task)
-    if not await warm_pool.take(ctx.repo, ctx.worktree_root, path=path, branch=branch, start=start):
+    if not await warm_pool.take(ctx.repo, ctx.worktree_root, path=path, branch=branch, start=start,
+                                special_files=pool.special_files):
         await worktrees.create_worktree(ctx.repo, path=path, branch=branch, start=start)
     await _check_out_submodules(ctx, task.id, path)
     copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
