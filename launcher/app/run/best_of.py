@@ -86,6 +86,9 @@ async def select_best(ctx: RunContext, task: Task) -> bool:
             ctx.transition(row.task_id, TaskState.SKIPPED, f"{BEST_OF_N} selected; lands as {task.id}")
             continue
         ctx.idle_trees.forget(row.task_id)
+        if not row.start_sha and not row.branch:  # never started (the run budget was reached)
+            ctx.transition(row.task_id, TaskState.SKIPPED, f"{BEST_OF_N} not selected; {row.message}")
+            continue
         if row.worktree and Path(row.worktree).exists():
             await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch,
                                             delete_branch=True)
@@ -111,6 +114,12 @@ def _nothing_approved(ctx: RunContext, task: Task, rows: list[TaskRow]) -> bool:
                           note=f"--on-cap tech-debt (all {len(rows)} attempts)")
             ctx.reported_intrusions.add("TECHNICAL_DEBT.md")  # our own write, not an agent's
         ctx.transition(task.id, state, f"not landed by choice: every attempt is {state.value} ({outcomes})")
+        return False
+    if all(r.state is TaskState.SKIPPED and not r.succeeded and not r.start_sha for r in rows):
+        # none of its attempts started (the run budget was reached, a dependency did not succeed
+        # or waits at escalation): nor did the task, for the same reason; a dependency a choice
+        # lands later reopens it with its attempts (retry.reopen_waiting)
+        ctx.transition(task.id, TaskState.SKIPPED, rows[0].message)
         return False
     if not waiting:
         ctx.transition(task.id, TaskState.FAILED, f"no attempt was approved ({outcomes})")

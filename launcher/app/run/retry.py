@@ -50,6 +50,7 @@ def reopen_waiting(ctx: RunContext) -> list[str]:
         deps = [rows.get(dep) for dep in task.depends_on]
         if all(dep is not None and (dep.state.is_success or not dep.state.is_final) for dep in deps):
             ctx.transition(task.id, TaskState.PENDING, "its dependencies may land now: run again")
+            rows[task.id] = ctx.journal.task(ctx.run_id, task.id)  # a best-of task after its attempts
             reopened.append(task.id)
     return reopened
 

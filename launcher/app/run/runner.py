@@ -181,10 +181,12 @@ async def continue_run(ctx: RunContext) -> RunReport:
     return await _execute(ctx)
 
 
-def _over_budget(ctx: RunContext, _task_id: str) -> str | None:
-    """Once reported spend reaches the run budget, no new task starts."""
+def _over_budget(ctx: RunContext, task_id: str) -> str | None:
+    """Once reported spend reaches the run budget, no new task starts. A best-of-N task's
+    selection is no new start: it runs no agent and costs nothing, it picks among attempts that
+    ran (and were paid for) before the budget was reached, so their approved work still lands."""
     budget = ctx.plan.run.budget_usd
-    if budget is None:
+    if budget is None or ctx.plan.task(task_id).select_from:
         return None
     spent = ctx.usage.run_cost(ctx.run_id)  # not the task rows: a best-of task repeats its attempts'
     if spent >= budget:

@@ -1,0 +1,110 @@
+"""What becomes of a best-of-N task's attempts: the budget never strands an approved attempt, a
+losing attempt's commits stay reachable, and the ledger holds one row per decision."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from helpers import launcher_cli, task
+
+from launcher.app.run.runner import RunOptions, start_run
+from launcher.models.plan import validate_plan
+from launcher.models.report import RunReport
+
+FAKES = Path(__file__).parent / "fakes"
+
+
+@pytest.fixture
+def fake_claude(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """The faithful fake of Claude Code first on PATH; each run reports $0.0421."""
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ.get('PATH', '')}")
+    return {"FAKE_MODE": "success", "FAKE_ARGV_LOG": str(tmp_path / "argv.jsonl")}
+
+
+def run(repo: Path, plan: dict[str, Any], **options: Any) -> RunReport:
+    return anyio.run(start_run, repo, validate_plan(plan, "test plan"), RunOptions(**options), lambda _e: None)
+
+
+def argv_count(tmp_path: Path) -> int:
+    log = tmp_path / "argv.jsonl"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_an_attempt_approved_before_the_budget_ran_out_lands_as_its_task(
+    repo: Path, tmp_path: Path, fake_claude: dict[str, str]
+) -> None:
+    # Attempt 1 runs ($0.0421) and is approved; the $0.04 budget then stops attempts 2 and 3.
+    # Selecting among the attempts that ran starts no agent: it is not refused by the budget.
+    report = run(
+        repo,
+        {
+            "run": {"max_parallel": 1},
+            "agents": {"claude": {"adapter": "claude", "set_env": fake_claude}},
+            "task": [{"id": "t", "agent": "claude", "attempts": 3, "prompt": "work"}],
+        },
+        budget_usd=0.04,
+    )
+    t = task(report, "t")
+    assert t.state == "merged" and t.merged, t.message
+    assert "not started" not in t.message
+    assert (repo / "claude_t.attempt-1.txt").exists()
+    assert argv_count(tmp_path) == 1  # no attempt started past the budget
+    for k in (2, 3):
+        skipped = task(report, f"t.attempt-{k}")
+        assert skipped.state == "skipped" and "not started: run budget $0.04 reached" in skipped.message
+
+
+def test_a_best_of_task_none_of_whose_attempts_started_is_skipped_for_the_budget(
+    repo: Path, tmp_path: Path, fake_claude: dict[str, str]
+) -> None:
+    report = run(
+        repo,
+        {
+            "agents": {"claude": {"adapter": "claude", "set_env": fake_claude}},
+            "task": [{"id": "t", "agent": "claude", "attempts": 2, "prompt": "work"}],
+        },
+        budget_usd=0,
+    )
+    t = task(report, "t")
+    assert t.state == "skipped" and t.message.startswith("not started: run budget $0.00 reached"), t.message
+    assert argv_count(tmp_path) == 0
+
+
+def test_a_best_of_task_waiting_on_an_escalated_dependency_runs_and_lands_once_a_choice_lands_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    # t needs x; x waits at the cap, so none of t's attempts starts and t waits too (not failed).
+    calls = tmp_path / "grader-calls"
+    plan = tmp_path / "plan.json"
+    plan.write_text(
+        json.dumps(
+            {
+                "run": {"grader": "judge", "iteration_cap": 1},
+                "agents": {
+                    "judge": {
+                        "adapter": "scripted-grader",
+                        "set_env": {
+                            "LAUNCHER_GRADER_MODE": "always_revise,always_satisfied",
+                            "LAUNCHER_GRADER_STATE": str(calls),
+                        },
+                    }
+                },
+                "task": [
+                    {"id": "x", "script": [{"write": "x.txt", "content": "x\n"}]},
+                    {"id": "t", "attempts": 2, "depends_on": ["x"], "script": [{"write": "t.txt", "content": "t\n"}]},
+                ],
+            }
+        )
+    )
+    first = json.loads(launcher_cli(repo, "run", str(plan), "--json").stdout)
+    t = next(row for row in first["tasks"] if row["id"] == "t")
+    assert t["state"] == "skipped" and t["message"].startswith("waiting: dependency 'x' is escalated"), t
+    chosen = launcher_cli(repo, "choose", first["run_id"], "x", "approve", "--json")
+    after = {row["id"]: row["state"] for row in json.loads(chosen.stdout)["tasks"]}
+    assert after["x"] == "merged" and after["t"] == "merged", chosen.stdout[-2000:]
+    assert (repo / "t.txt").read_text() == "t\n"
