@@ -26,7 +26,7 @@ def fake_claude(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, st
     return {"FAKE_MODE": "success", "FAKE_ARGV_LOG": str(tmp_path / "argv.jsonl")}
 
 
-def run(repo: Path, plan: dict[str, Any], **options: Any) -> RunReport:
+def run_plan_dict(repo: Path, plan: dict[str, Any], **options: Any) -> RunReport:
     return anyio.run(start_run, repo, validate_plan(plan, "test plan"), RunOptions(**options), lambda _e: None)
 
 
@@ -40,7 +40,7 @@ def test_an_attempt_approved_before_the_budget_ran_out_lands_as_its_task(
 ) -> None:
     # Attempt 1 runs ($0.0421) and is approved; the $0.04 budget then stops attempts 2 and 3.
     # Selecting among the attempts that ran starts no agent: it is not refused by the budget.
-    report = run(
+    report = run_plan_dict(
         repo,
         {
             "run": {"max_parallel": 1},
@@ -62,7 +62,7 @@ def test_an_attempt_approved_before_the_budget_ran_out_lands_as_its_task(
 def test_a_best_of_task_none_of_whose_attempts_started_is_skipped_for_the_budget(
     repo: Path, tmp_path: Path, fake_claude: dict[str, str]
 ) -> None:
-    report = run(
+    report = run_plan_dict(
         repo,
         {
             "agents": {"claude": {"adapter": "claude", "set_env": fake_claude}},
@@ -108,3 +108,41 @@ def test_a_best_of_task_waiting_on_an_escalated_dependency_runs_and_lands_once_a
     after = {row["id"]: row["state"] for row in json.loads(chosen.stdout)["tasks"]}
     assert after["x"] == "merged" and after["t"] == "merged", chosen.stdout[-2000:]
     assert (repo / "t.txt").read_text() == "t\n"
+
+
+def escalating_best_of_two(repo: Path, **run: Any) -> RunReport:
+    """A best-of-2 task whose attempts both wait at the iteration cap (the grader never agrees)."""
+    return run_plan_dict(
+        repo,
+        {
+            "run": {"grader": "judge", "iteration_cap": 1, **run},
+            "agents": {"judge": {"adapter": "scripted-grader", "set_env": {"LAUNCHER_GRADER_MODE": "always_revise"}}},
+            "task": [{"id": "t", "attempts": 2, "script": [{"write": "t.txt", "content": "t\n"}]}],
+        },
+    )
+
+
+def ledger_rows(repo: Path) -> list[str]:
+    return [line for line in (repo / "TECHNICAL_DEBT.md").read_text().splitlines() if line.startswith("| 2")]
+
+
+def test_a_tech_debt_choice_on_each_attempt_writes_one_row_per_choice_and_none_claims_on_cap(repo: Path) -> None:
+    report = escalating_best_of_two(repo)
+    assert task(report, "t").state == "escalated"
+    launcher_cli(repo, "choose", report.run_id, "t.attempt-1", "tech-debt", "--note", "first")
+    after = json.loads(
+        launcher_cli(repo, "choose", report.run_id, "t.attempt-2", "tech-debt", "--note", "second", "--json").stdout
+    )
+    assert next(row for row in after["tasks"] if row["id"] == "t")["state"] == "tech_debt"
+    rows = ledger_rows(repo)
+    assert len(rows) == 2, rows
+    assert "`t.attempt-1`" in rows[0] and rows[0].endswith("| first |")
+    assert "`t.attempt-2`" in rows[1] and rows[1].endswith("| second |")
+    assert not any("--on-cap" in row for row in rows)
+
+
+def test_on_cap_tech_debt_on_every_attempt_is_one_row_for_the_task(repo: Path) -> None:
+    report = escalating_best_of_two(repo, on_cap="tech-debt")
+    assert task(report, "t").state == "tech_debt"
+    rows = ledger_rows(repo)
+    assert len(rows) == 1 and "`t`" in rows[0] and "--on-cap tech-debt (all 2 attempts)" in rows[0], rows

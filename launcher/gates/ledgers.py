@@ -104,6 +104,21 @@ def _insert_row(text: str, row: str) -> str:
     return "\n".join(lines)
 
 
+def _rows_of(text: str, run_id: str, task_id: str) -> int:
+    """How many rows of the ledger's text are for this run's task."""
+    cells = (f"`{run_id}`", f"`{task_id}`")
+    return sum(1 for line in text.split("\n") if line.lstrip().startswith("|")
+               and tuple(part.strip() for part in line.split("|")[2:4]) == cells)
+
+
+def tech_debt_rows(repo_root: Path, run_id: str, task_id: str) -> int:
+    """The rows TECHNICAL_DEBT.md holds for this run's task (0 without a readable ledger)."""
+    try:
+        return _rows_of(read_text(repo_root / TECH_DEBT_FILE), run_id, task_id)
+    except OSError:
+        return 0
+
+
 def add_tech_debt(
     repo_root: Path, *, run_id: str, task_id: str, failing: Sequence[str], note: str,
     date: dt.date | None = None,

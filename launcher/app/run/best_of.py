@@ -11,8 +11,8 @@ from pathlib import Path
 
 from launcher.app.context import RunContext
 from launcher.app.land.recovery import BY_CHOICE, approved_by_grader
+from launcher.app.run import tech_debt
 from launcher.app.run.round_record import last_failing
-from launcher.gates.ledgers import add_tech_debt
 from launcher.git import worktrees
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
@@ -108,11 +108,14 @@ def _nothing_approved(ctx: RunContext, task: Task, rows: list[TaskRow]) -> bool:
         # every attempt closed by a choice at the cap (`--on-cap tech-debt|defer`): so is the task,
         # as `launcher choose TASK tech-debt|defer` closes it, not failed
         state = TaskState.TECH_DEBT if TaskState.TECH_DEBT in closed else TaskState.DEFERRED
-        if state is TaskState.TECH_DEBT and ctx.journal.task(ctx.run_id, task.id).state is not state:
-            failing = sorted({c for r in rows for c in last_failing(ctx, r.task_id)})
-            add_tech_debt(ctx.repo.root, run_id=ctx.run_id, task_id=task.id, failing=failing,
-                          note=f"--on-cap tech-debt (all {len(rows)} attempts)")
-            ctx.reported_intrusions.add("TECHNICAL_DEBT.md")  # our own write, not an agent's
+        # One row per decision: an attempt a person closed with `choose ATTEMPT tech-debt` has its
+        # own row; the attempts `--on-cap tech-debt` closed are recorded once, as their task.
+        by_policy = [r.task_id for r in rows
+                     if r.state is TaskState.TECH_DEBT and not tech_debt.has_row(ctx, r.task_id)]
+        if by_policy and ctx.journal.task(ctx.run_id, task.id).state is not state:
+            failing = sorted({c for attempt in by_policy for c in last_failing(ctx, attempt)})
+            which = f"all {len(rows)} attempts" if len(by_policy) == len(rows) else ", ".join(by_policy)
+            tech_debt.record_tech_debt(ctx, task.id, failing, f"--on-cap tech-debt ({which})")
         ctx.transition(task.id, state, f"not landed by choice: every attempt is {state.value} ({outcomes})")
         return False
     if all(r.state is TaskState.SKIPPED and not r.succeeded and not r.start_sha for r in rows):
