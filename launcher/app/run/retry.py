@@ -16,6 +16,7 @@ from pathlib import Path
 from launcher.app.context import RunContext
 from launcher.git import worktrees
 from launcher.models.states import TaskState
+from launcher.store.journal import TaskRow
 
 RETRIED_STATES = frozenset({TaskState.FAILED, TaskState.TIMED_OUT, TaskState.CANCELLED, TaskState.BLOCKED})
 DEPENDENCY_SKIP = "dependency "  # the scheduler's "dependency 'x' did not succeed"
@@ -39,7 +40,9 @@ def skip_reason(ctx: RunContext, task_id: str, reason: str) -> str:
 def reopen_waiting(ctx: RunContext) -> list[str]:
     """Tasks skipped because of a dependency that has not finally failed (it was escalated, and
     a choice approved it since, or it still waits): back to pending, so this pass runs them
-    once their dependencies succeed (or skips them again while one still waits)."""
+    once their dependencies succeed (or skips them again while one still waits). A task that
+    waited for an escalated dependency a choice closed since (defer, tech-debt) no longer
+    waits: its skip says the dependency did not succeed, as for one that failed."""
     rows = {row.task_id: row for row in ctx.journal.tasks(ctx.run_id)}
     reopened = []
     for task in ctx.plan.tasks:
@@ -52,7 +55,21 @@ def reopen_waiting(ctx: RunContext) -> list[str]:
             ctx.transition(task.id, TaskState.PENDING, "its dependencies may land now: run again")
             rows[task.id] = ctx.journal.task(ctx.run_id, task.id)  # a best-of task after its attempts
             reopened.append(task.id)
+        elif row.message.startswith(WAITING_SKIP):
+            ctx.transition(task.id, TaskState.SKIPPED, _no_longer_waiting(task.select_from, deps))
+            rows[task.id] = ctx.journal.task(ctx.run_id, task.id)
     return reopened
+
+
+def _no_longer_waiting(attempts: list[str], deps: list[TaskRow | None]) -> str:
+    """Why a task that waited for an escalated dependency is skipped once that dependency is
+    closed: a best-of task's attempts say it (their skips were re-said first, in plan order)."""
+    closed = [dep for dep in deps if dep is not None and dep.state.is_final and not dep.state.is_success]
+    if attempts and closed:
+        return closed[0].message
+    if not closed:
+        return "a dependency did not succeed"
+    return f"{DEPENDENCY_SKIP}{closed[0].task_id!r} did not succeed (it is {closed[0].state.value})"
 
 
 def tasks_to_retry(ctx: RunContext) -> list[str]:

@@ -1,0 +1,83 @@
+"""What follows a person's choice on an escalated task (`launcher choose`): the tasks that waited
+for it say what became of it, the ledger holds one row per decision even across a crash, and an
+epic held back by the escalated task lands once it is approved."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import launcher_cli
+
+REVISE = {"judge": {"adapter": "scripted-grader", "set_env": {"LAUNCHER_GRADER_MODE": "always_revise"}}}
+
+
+def write(name: str) -> list[dict[str, str]]:
+    return [{"write": name, "content": f"{name}\n"}]
+
+
+def run_cli(
+    repo: Path, tmp_path: Path, tasks: list[dict[str, Any]], agents: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    plan = tmp_path / "plan.json"
+    plan.write_text(
+        json.dumps({"run": {"grader": "judge", "iteration_cap": 1}, "agents": agents or REVISE, "task": tasks})
+    )
+    return dict(json.loads(launcher_cli(repo, "run", str(plan), "--json").stdout))
+
+
+def tasks_of(report: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {t["id"]: (t["state"], t["message"]) for t in report["tasks"]}
+
+
+def status(repo: Path, run_id: str) -> dict[str, tuple[str, str]]:
+    return tasks_of(json.loads(launcher_cli(repo, "status", run_id, "--json").stdout))
+
+
+@pytest.mark.parametrize(("choice", "state"), [("defer", "deferred"), ("tech-debt", "tech_debt")])
+def test_a_dependent_no_longer_waits_for_a_dependency_a_choice_closed(
+    repo: Path, tmp_path: Path, choice: str, state: str
+) -> None:
+    report = run_cli(
+        repo,
+        tmp_path,
+        [
+            {"id": "a", "script": write("a.txt")},
+            {"id": "b", "depends_on": ["a"], "script": write("b.txt")},
+            {"id": "c", "depends_on": ["b"], "script": write("c.txt")},
+        ],
+    )
+    assert tasks_of(report)["b"][1].startswith("waiting: dependency 'a' is escalated")
+    launcher_cli(repo, "choose", report["run_id"], "a", choice, "--note", "not now")
+    launcher_cli(repo, "resume", report["run_id"])
+    after = status(repo, report["run_id"])
+    assert after["a"][0] == state
+    # Not "waiting ... `launcher choose RUN a approve|continue`": that choice is refused now.
+    assert after["b"] == ("skipped", f"dependency 'a' did not succeed (it is {state})"), after["b"]
+    assert after["c"] == ("skipped", "dependency 'b' did not succeed"), after["c"]
+
+
+def test_a_chain_waiting_on_an_escalated_task_runs_whole_once_a_choice_approves_it(repo: Path, tmp_path: Path) -> None:
+    calls = tmp_path / "grader-calls"
+    judge = {
+        "judge": {
+            "adapter": "scripted-grader",
+            "set_env": {"LAUNCHER_GRADER_MODE": "always_revise,always_satisfied", "LAUNCHER_GRADER_STATE": str(calls)},
+        }
+    }
+    report = run_cli(
+        repo,
+        tmp_path,
+        [
+            {"id": "a", "script": write("a.txt")},
+            {"id": "b", "depends_on": ["a"], "script": write("b.txt")},
+            {"id": "c", "depends_on": ["b"], "script": write("c.txt")},
+        ],
+        judge,
+    )
+    assert tasks_of(report)["c"][0] == "skipped"
+    chosen = json.loads(launcher_cli(repo, "choose", report["run_id"], "a", "approve", "--json").stdout)
+    assert {k: v[0] for k, v in tasks_of(chosen).items()} == {"a": "merged", "b": "merged", "c": "merged"}
+    assert (repo / "c.txt").read_text() == "c.txt\n"
