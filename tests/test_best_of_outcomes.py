@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from helpers import launcher_cli, task
+from helpers import git, launcher_cli, task
 
 from launcher.app.run.runner import RunOptions, start_run
 from launcher.models.plan import validate_plan
@@ -146,3 +147,37 @@ def test_on_cap_tech_debt_on_every_attempt_is_one_row_for_the_task(repo: Path) -
     assert task(report, "t").state == "tech_debt"
     rows = ledger_rows(repo)
     assert len(rows) == 1 and "`t`" in rows[0] and "--on-cap tech-debt (all 2 attempts)" in rows[0], rows
+
+
+def test_a_losing_attempts_commits_stay_reachable_until_clean_force(repo: Path, tmp_path: Path) -> None:
+    # Attempt 1's work fails the task's check, attempt 2's passes: attempt 2 lands, and attempt
+    # 1's branch goes, but not its agent's commit (README Safety: none is deleted without --force).
+    write = [
+        sys.executable,
+        "-c",
+        (
+            "import os, pathlib\n"
+            "k = os.environ['LAUNCHER_BEST_OF_ATTEMPT']\n"
+            "pathlib.Path('a.txt').write_text('good\\n' if k == '2' else 'long bad work\\n')\n"
+        ),
+    ]
+    plan = tmp_path / "plan.json"
+    plan.write_text(
+        json.dumps({"task": [{"id": "t", "attempts": 2, "script": [{"run": write}], "checks": ["grep -q good a.txt"]}]})
+    )
+    report = json.loads(launcher_cli(repo, "run", str(plan), "--json").stdout)
+    run_id = report["run_id"]
+    states = {row["id"]: (row["state"], row["message"]) for row in report["tasks"]}
+    assert states["t"][0] == "merged" and (repo / "a.txt").read_text() == "good\n"
+    kept = f"refs/launcher/{run_id}/t.attempt-1/not-selected"
+    assert states["t.attempt-1"][0] == "skipped" and f"its commits kept as {kept}" in states["t.attempt-1"][1]
+    facts = json.loads((repo / ".launcher" / "runs" / run_id / "t.attempt-1" / "facts.json").read_text())
+    loser = facts["head_sha"]
+    assert git(repo, "show", f"{loser}:a.txt") == "long bad work\n"
+    assert git(repo, "for-each-ref", "--contains", loser, "--format=%(refname)").split() == [kept]
+
+    cleaned = launcher_cli(repo, "clean", run_id)
+    assert f"kept ref {kept}" in cleaned.stdout + cleaned.stderr
+    assert git(repo, "rev-parse", kept).strip() == loser
+    launcher_cli(repo, "clean", run_id, "--force")
+    assert git(repo, "for-each-ref", f"refs/launcher/{run_id}/").strip() == ""

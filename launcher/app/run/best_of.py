@@ -19,6 +19,8 @@ from launcher.models.states import TaskState
 from launcher.regular_files import read_json_or_none
 from launcher.store.journal import BEST_OF_N, TaskRow
 
+NOT_SELECTED = "not-selected"  # the ref name under which a losing attempt's commits are kept
+
 
 def attempt_env(ctx: RunContext, task_id: str) -> dict[str, str]:
     """A best-of-N attempt's number and N, so an agent can tell the attempts apart
@@ -89,15 +91,35 @@ async def select_best(ctx: RunContext, task: Task) -> bool:
         if not row.start_sha and not row.branch:  # never started (the run budget was reached)
             ctx.transition(row.task_id, TaskState.SKIPPED, f"{BEST_OF_N} not selected; {row.message}")
             continue
+        kept = await _keep_commits(ctx, row)  # None: they could not be kept, so its branch stays
         if row.worktree and Path(row.worktree).exists():
             await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch,
-                                            delete_branch=True)
+                                            delete_branch=kept is not None)
         elif row.branch:
             await worktrees.remove_worktree(ctx.repo, ctx.worktree_path(row.task_id),
-                                            branch=row.branch, delete_branch=True)
-        ctx.transition(row.task_id, TaskState.SKIPPED,
-                       f"{BEST_OF_N} not selected ({row.state.value}); worktree and branch removed")
+                                            branch=row.branch, delete_branch=kept is not None)
+        what = ("worktree and branch removed" if kept == "" else
+                f"worktree and branch removed, its commits kept as {kept}" if kept else
+                f"worktree removed, branch {row.branch} kept (its commits could not be kept elsewhere)")
+        ctx.transition(row.task_id, TaskState.SKIPPED, f"{BEST_OF_N} not selected ({row.state.value}); {what}")
     return True
+
+
+async def _keep_commits(ctx: RunContext, row: TaskRow) -> str | None:
+    """A losing attempt's commits are an agent's work: kept under
+    `refs/launcher/<run>/<attempt>/not-selected` (`launcher clean` keeps that ref until
+    `--force`) before its branch goes. Returns that ref, "" when the attempt committed nothing,
+    or None when they could not be kept there (its branch must then stay)."""
+    tip = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}^{{commit}}",
+                             check=False) if row.branch else None
+    head = tip.out.strip() if tip is not None and tip.ok else row.head_sha
+    if not head or head == row.start_sha:
+        return ""
+    ref = f"refs/launcher/{ctx.run_id}/{row.task_id}/{NOT_SELECTED}"
+    async with ctx.repo.lock.hold():  # the empty old value: never replaces what a ref holds already
+        await ctx.repo.git("update-ref", ref, head, "", check=False)
+        held = await ctx.repo.git("rev-parse", "--verify", "--quiet", ref, check=False)
+    return ref if held.out.strip() == head else None
 
 
 def _nothing_approved(ctx: RunContext, task: Task, rows: list[TaskRow]) -> bool:
