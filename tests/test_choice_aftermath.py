@@ -4,7 +4,14 @@ epic held back by the escalated task lands once it is approved."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +88,51 @@ def test_a_chain_waiting_on_an_escalated_task_runs_whole_once_a_choice_approves_
     chosen = json.loads(launcher_cli(repo, "choose", report["run_id"], "a", "approve", "--json").stdout)
     assert {k: v[0] for k, v in tasks_of(chosen).items()} == {"a": "merged", "b": "merged", "c": "merged"}
     assert (repo / "c.txt").read_text() == "c.txt\n"
+
+
+def _waits_for_a_flock(pid: int) -> bool:
+    """/proc/locks lists a blocked waiter as `N: -> FLOCK ... PID ...`."""
+    waiters = (line.split() for line in Path("/proc/locks").read_text().splitlines())
+    return any(parts[1:3] == ["->", "FLOCK"] and parts[5] == str(pid) for parts in waiters if len(parts) > 5)
+
+
+def test_a_tech_debt_choice_killed_before_it_was_journaled_is_one_ledger_row_when_made_again(
+    repo: Path, tmp_path: Path
+) -> None:
+    report = run_cli(repo, tmp_path, [{"id": "a", "script": write("a.txt")}])
+    run_id = report["run_id"]
+    assert tasks_of(report)["a"][0] == "escalated"
+    # Kill `choose` right after it wrote the TECHNICAL_DEBT.md row, before its journal row: the
+    # ledger's lock is held until it waits for it, then the journal's until it is killed.
+    ledger_lock = os.open(repo, os.O_RDONLY)
+    fcntl.flock(ledger_lock, fcntl.LOCK_EX)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    chooser = subprocess.Popen(
+        [sys.executable, "-m", "launcher", "choose", run_id, "a", "tech-debt", "--note", "first", "--quiet"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not _waits_for_a_flock(chooser.pid):
+        assert time.monotonic() < deadline and chooser.poll() is None, "choose never reached the ledger"
+        time.sleep(0.05)
+    db = sqlite3.connect(repo / ".launcher" / "launcher.db", timeout=30, isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    os.close(ledger_lock)
+    while "`a`" not in ((repo / "TECHNICAL_DEBT.md").read_text() if (repo / "TECHNICAL_DEBT.md").exists() else ""):
+        assert time.monotonic() < deadline, "choose never wrote its row"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    chooser.send_signal(signal.SIGKILL)
+    chooser.wait()
+    db.execute("ROLLBACK")
+    db.close()
+    assert status(repo, run_id)["a"][0] == "escalated"  # the decision was not journaled
+
+    again = launcher_cli(repo, "choose", run_id, "a", "tech-debt", "--note", "second", "--json")
+    assert tasks_of(json.loads(again.stdout))["a"][0] == "tech_debt", again.stdout[-2000:]
+    rows = [line for line in (repo / "TECHNICAL_DEBT.md").read_text().splitlines() if "`a`" in line]
+    assert len(rows) == 1 and rows[0].endswith("| first |"), rows
+    assert "already has the row for this decision" in again.stdout

@@ -21,5 +21,12 @@ def has_row(ctx: RunContext, task_id: str) -> bool:
 
 
 def record_tech_debt(ctx: RunContext, task_id: str, failing: list[str], note: str) -> None:
-    add_tech_debt(ctx.repo.root, run_id=ctx.run_id, task_id=task_id, failing=failing, note=note)
+    """The row for a decision about to be journaled (the row first: a crash in between leaves the
+    task escalated, so the decision is made again). A row the ledger already holds beyond the
+    decisions journaled is that decision's, written before the crash: it is not written twice."""
     ctx.reported_intrusions.add(TECH_DEBT_FILE)  # our own write, not an agent's
+    row = add_tech_debt(ctx.repo.root, run_id=ctx.run_id, task_id=task_id, failing=failing, note=note,
+                        rows_before=decisions(ctx, task_id))
+    if row is None:
+        ctx.note(task_id, f"{TECH_DEBT_FILE} already has the row for this decision (written by a launcher "
+                          "stopped before it recorded the decision): not written again")
