@@ -136,3 +136,24 @@ def test_a_tech_debt_choice_killed_before_it_was_journaled_is_one_ledger_row_whe
     rows = [line for line in (repo / "TECHNICAL_DEBT.md").read_text().splitlines() if "`a`" in line]
     assert len(rows) == 1 and rows[0].endswith("| first |"), rows
     assert "already has the row for this decision" in again.stdout
+
+
+def test_approving_the_escalated_member_of_an_epic_lands_the_whole_epic(repo: Path, tmp_path: Path) -> None:
+    # Epic e = {x, y}: x is approved; y changes code with no test, so it waits at the cap, and the
+    # landing holds x back ("its epic 'e' is blocked"). Approving y lands both, in one choice.
+    rule = {"judge": {"adapter": "scripted-grader", "set_env": {"LAUNCHER_GRADER_MODE": "rule"}}}
+    report = run_cli(
+        repo,
+        tmp_path,
+        [{"id": "x", "epic": "e", "script": write("x.txt")}, {"id": "y", "epic": "e", "script": write("src/y.py")}],
+        rule,
+    )
+    first = tasks_of(report)
+    assert first["y"][0] == "escalated"
+    assert first["x"] == ("skipped", "not landed: its epic 'e' is blocked (task 'y' is escalated); branch kept")
+    chosen = launcher_cli(repo, "choose", report["run_id"], "y", "approve", "--note", "ship it", "--json")
+    assert chosen.returncode == 0, chosen.stdout[-2000:] + chosen.stderr
+    after = json.loads(chosen.stdout)
+    assert {k: v[0] for k, v in tasks_of(after).items()} == {"x": "merged", "y": "merged"}
+    assert after["status"] == "succeeded"
+    assert (repo / "x.txt").exists() and (repo / "src" / "y.py").exists()

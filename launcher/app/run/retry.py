@@ -132,14 +132,15 @@ async def reset_for_retry(ctx: RunContext, task_ids: list[str]) -> None:
 HELD_AT_LANDING = "not landed:"  # a skip the landing decided (its epic, its dependency): work kept
 
 
-def restore_held_back(ctx: RunContext, retried: list[str]) -> list[str]:
+def restore_held_back(ctx: RunContext) -> list[str]:
     """Approved tasks the landing held back (their epic was blocked, a dependency did not land)
     are approved again, not re-run: their branches were kept, and the next landing decides
-    anew with the retried tasks' results. Without this, an epic whose blocked task is retried
-    could never land (its other tasks would stay skipped, blocking it in turn)."""
+    anew with the blocking tasks' new results (a choice approved one, a retry ran it again).
+    Without this, an epic whose blocked task is approved or retried could never land (its
+    other tasks would stay skipped, blocking it in turn)."""
     restored = []
     for row in ctx.journal.tasks(ctx.run_id):
-        if (row.task_id not in retried and row.state is TaskState.SKIPPED
+        if (row.state is TaskState.SKIPPED
                 and row.message.startswith(HELD_AT_LANDING)
                 and row.branch and row.head_sha and row.approval_hash):
             ctx.transition(row.task_id, TaskState.APPROVED,
