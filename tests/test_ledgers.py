@@ -14,6 +14,7 @@ from launcher.gates.ledgers import (
     add_tech_debt,
     existing_lessons,
     normalize_lesson,
+    tech_debt_rows,
 )
 
 DAY = dt.date(2025, 3, 14)
@@ -48,6 +49,19 @@ def test_tech_debt_table_is_added_to_a_file_without_one(tmp_path: Path) -> None:
     text = (tmp_path / "TECHNICAL_DEBT.md").read_text()
     assert text.startswith("# Debt\n\nOur own notes.\n\n| Date | Run |")
     assert text.endswith("| 2025-03-14 | `r-9` | `ui` | F1 | n |\n")
+
+
+def test_a_decision_whose_row_is_already_there_is_not_written_twice(tmp_path: Path) -> None:
+    # `rows_before`: the rows earlier (journaled) decisions of this run's task account for.
+    assert add_tech_debt(tmp_path, run_id="r-1", task_id="a", failing=[], note="first", rows_before=0, date=DAY)
+    add_tech_debt(tmp_path, run_id="r-1", task_id="b", failing=[], note="other task", date=DAY)
+    assert add_tech_debt(tmp_path, run_id="r-1", task_id="a", failing=[], note="again", rows_before=0) is None
+    assert add_tech_debt(tmp_path, run_id="r-2", task_id="a", failing=[], note="other run", rows_before=0)
+    assert add_tech_debt(tmp_path, run_id="r-1", task_id="a", failing=[], note="retried", rows_before=1)
+    assert tech_debt_rows(tmp_path, "r-1", "a") == 2 and tech_debt_rows(tmp_path, "r-1", "b") == 1
+    notes = [line.split("|")[5].strip() for line in (tmp_path / "TECHNICAL_DEBT.md").read_text().splitlines()
+             if line.startswith("| 2")]
+    assert notes == ["first", "other task", "other run", "retried"]
 
 
 def test_normalised_lesson_ignores_case_whitespace_and_punctuation() -> None:

@@ -104,15 +104,37 @@ def _insert_row(text: str, row: str) -> str:
     return "\n".join(lines)
 
 
+def _rows_of(text: str, run_id: str, task_id: str) -> int:
+    """How many rows of the ledger's text are for this run's task."""
+    cells = (f"`{run_id}`", f"`{task_id}`")
+    return sum(1 for line in text.split("\n") if line.lstrip().startswith("|")
+               and tuple(part.strip() for part in line.split("|")[2:4]) == cells)
+
+
+def tech_debt_rows(repo_root: Path, run_id: str, task_id: str) -> int:
+    """The rows TECHNICAL_DEBT.md holds for this run's task (0 without a readable ledger)."""
+    try:
+        return _rows_of(read_text(repo_root / TECH_DEBT_FILE), run_id, task_id)
+    except OSError:
+        return 0
+
+
 def add_tech_debt(
     repo_root: Path, *, run_id: str, task_id: str, failing: Sequence[str], note: str,
-    date: dt.date | None = None,
-) -> str:
-    """Append one row to TECHNICAL_DEBT.md (created with its header table if missing); returns it."""
+    date: dt.date | None = None, rows_before: int | None = None,
+) -> str | None:
+    """Append one row to TECHNICAL_DEBT.md (created with its header table if missing); returns it.
+
+    `rows_before`: how many rows of this run's task earlier decisions account for. A row beyond
+    them is this decision's, written by a launcher stopped before it journaled the decision:
+    nothing is appended again (None)."""
     row = tech_debt_row(date=date or dt.date.today(), run_id=run_id, task_id=task_id, failing=failing, note=note)
     path = repo_root / TECH_DEBT_FILE
     with _locked(repo_root):
-        text = _insert_row(_ledger_text(path, TECH_DEBT_HEADER), row).rstrip("\n") + "\n"
+        text = _ledger_text(path, TECH_DEBT_HEADER)
+        if rows_before is not None and _rows_of(text, run_id, task_id) > rows_before:
+            return None
+        text = _insert_row(text, row).rstrip("\n") + "\n"
         atomic_write_text(path, text)  # recorded as a launcher's write (store/own_files.py)
     return row
 

@@ -441,6 +441,8 @@ def _saved_ref_kind(ref: str) -> str:
         return "what an agent set on a shared ref, which the launcher put back"
     if "/_deleted/" in ref:
         return "the last commit of a branch made and deleted during the run"
+    if ref.endswith("/not-selected"):  # app/run/best_of.py: an attempt another one beat
+        return "a best-of-N attempt that was not selected"
     if ref.endswith("/idle-head"):  # app/run/containment.py: an idle task's recorded commit
         return "the commit a task's worktree was last recorded at"
     return "an interrupted agent's partial work"

@@ -11,13 +11,15 @@ from pathlib import Path
 
 from launcher.app.context import RunContext
 from launcher.app.land.recovery import BY_CHOICE, approved_by_grader
+from launcher.app.run import tech_debt
 from launcher.app.run.round_record import last_failing
-from launcher.gates.ledgers import add_tech_debt
 from launcher.git import worktrees
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
 from launcher.regular_files import read_json_or_none
 from launcher.store.journal import BEST_OF_N, TaskRow
+
+NOT_SELECTED = "not-selected"  # the ref name under which a losing attempt's commits are kept
 
 
 def attempt_env(ctx: RunContext, task_id: str) -> dict[str, str]:
@@ -86,15 +88,38 @@ async def select_best(ctx: RunContext, task: Task) -> bool:
             ctx.transition(row.task_id, TaskState.SKIPPED, f"{BEST_OF_N} selected; lands as {task.id}")
             continue
         ctx.idle_trees.forget(row.task_id)
+        if not row.start_sha and not row.branch:  # never started (the run budget was reached)
+            ctx.transition(row.task_id, TaskState.SKIPPED, f"{BEST_OF_N} not selected; {row.message}")
+            continue
+        kept = await _keep_commits(ctx, row)  # None: they could not be kept, so its branch stays
         if row.worktree and Path(row.worktree).exists():
             await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch,
-                                            delete_branch=True)
+                                            delete_branch=kept is not None)
         elif row.branch:
             await worktrees.remove_worktree(ctx.repo, ctx.worktree_path(row.task_id),
-                                            branch=row.branch, delete_branch=True)
-        ctx.transition(row.task_id, TaskState.SKIPPED,
-                       f"{BEST_OF_N} not selected ({row.state.value}); worktree and branch removed")
+                                            branch=row.branch, delete_branch=kept is not None)
+        what = ("worktree and branch removed" if kept == "" else
+                f"worktree and branch removed, its commits kept as {kept}" if kept else
+                f"worktree removed, branch {row.branch} kept (its commits could not be kept elsewhere)")
+        ctx.transition(row.task_id, TaskState.SKIPPED, f"{BEST_OF_N} not selected ({row.state.value}); {what}")
     return True
+
+
+async def _keep_commits(ctx: RunContext, row: TaskRow) -> str | None:
+    """A losing attempt's commits are an agent's work: kept under
+    `refs/launcher/<run>/<attempt>/not-selected` (`launcher clean` keeps that ref until
+    `--force`) before its branch goes. Returns that ref, "" when the attempt committed nothing,
+    or None when they could not be kept there (its branch must then stay)."""
+    tip = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}^{{commit}}",
+                             check=False) if row.branch else None
+    head = tip.out.strip() if tip is not None and tip.ok else row.head_sha
+    if not head or head == row.start_sha:
+        return ""
+    ref = f"refs/launcher/{ctx.run_id}/{row.task_id}/{NOT_SELECTED}"
+    async with ctx.repo.lock.hold():  # the empty old value: never replaces what a ref holds already
+        await ctx.repo.git("update-ref", ref, head, "", check=False)
+        held = await ctx.repo.git("rev-parse", "--verify", "--quiet", ref, check=False)
+    return ref if held.out.strip() == head else None
 
 
 def _nothing_approved(ctx: RunContext, task: Task, rows: list[TaskRow]) -> bool:
@@ -105,12 +130,21 @@ def _nothing_approved(ctx: RunContext, task: Task, rows: list[TaskRow]) -> bool:
         # every attempt closed by a choice at the cap (`--on-cap tech-debt|defer`): so is the task,
         # as `launcher choose TASK tech-debt|defer` closes it, not failed
         state = TaskState.TECH_DEBT if TaskState.TECH_DEBT in closed else TaskState.DEFERRED
-        if state is TaskState.TECH_DEBT and ctx.journal.task(ctx.run_id, task.id).state is not state:
-            failing = sorted({c for r in rows for c in last_failing(ctx, r.task_id)})
-            add_tech_debt(ctx.repo.root, run_id=ctx.run_id, task_id=task.id, failing=failing,
-                          note=f"--on-cap tech-debt (all {len(rows)} attempts)")
-            ctx.reported_intrusions.add("TECHNICAL_DEBT.md")  # our own write, not an agent's
+        # One row per decision: an attempt a person closed with `choose ATTEMPT tech-debt` has its
+        # own row; the attempts `--on-cap tech-debt` closed are recorded once, as their task.
+        by_policy = [r.task_id for r in rows
+                     if r.state is TaskState.TECH_DEBT and not tech_debt.has_row(ctx, r.task_id)]
+        if by_policy and ctx.journal.task(ctx.run_id, task.id).state is not state:
+            failing = sorted({c for attempt in by_policy for c in last_failing(ctx, attempt)})
+            which = f"all {len(rows)} attempts" if len(by_policy) == len(rows) else ", ".join(by_policy)
+            tech_debt.record_tech_debt(ctx, task.id, failing, f"--on-cap tech-debt ({which})")
         ctx.transition(task.id, state, f"not landed by choice: every attempt is {state.value} ({outcomes})")
+        return False
+    if all(r.state is TaskState.SKIPPED and not r.succeeded and not r.start_sha for r in rows):
+        # none of its attempts started (the run budget was reached, a dependency did not succeed
+        # or waits at escalation): nor did the task, for the same reason; a dependency a choice
+        # lands later reopens it with its attempts (retry.reopen_waiting)
+        ctx.transition(task.id, TaskState.SKIPPED, rows[0].message)
         return False
     if not waiting:
         ctx.transition(task.id, TaskState.FAILED, f"no attempt was approved ({outcomes})")

@@ -10,10 +10,11 @@ from typing import Any, Literal
 
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.app.run import resume_point
+from launcher.app.run.tech_debt import record_tech_debt
 from launcher.app.run.tree_commands import check_env_names
 from launcher.engine.agent_round import Limits
 from launcher.gates import relay
-from launcher.gates.ledgers import add_tech_debt, lessons_for_grader
+from launcher.gates.ledgers import lessons_for_grader
 from launcher.gates.rubric import compose
 from launcher.gates.verdict import feedback_markdown
 from launcher.git import patches, worktrees
@@ -223,11 +224,6 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
     ctx.transition(task.id, TaskState.NEEDS_REVISION, result.audit or "needs revision",
                    iteration=iteration)
     return TaskState.NEEDS_REVISION
-
-
-def record_tech_debt(ctx: RunContext, task_id: str, failing: list[str], note: str) -> None:
-    add_tech_debt(ctx.repo.root, run_id=ctx.run_id, task_id=task_id, failing=failing, note=note)
-    ctx.reported_intrusions.add("TECHNICAL_DEBT.md")  # our own write, not an agent's
 
 
 async def apply_choice(ctx: RunContext, task_id: str, choice: Choice, note: str,

@@ -16,6 +16,7 @@ from pathlib import Path
 from launcher.app.context import RunContext
 from launcher.git import worktrees
 from launcher.models.states import TaskState
+from launcher.store.journal import TaskRow
 
 RETRIED_STATES = frozenset({TaskState.FAILED, TaskState.TIMED_OUT, TaskState.CANCELLED, TaskState.BLOCKED})
 DEPENDENCY_SKIP = "dependency "  # the scheduler's "dependency 'x' did not succeed"
@@ -39,7 +40,9 @@ def skip_reason(ctx: RunContext, task_id: str, reason: str) -> str:
 def reopen_waiting(ctx: RunContext) -> list[str]:
     """Tasks skipped because of a dependency that has not finally failed (it was escalated, and
     a choice approved it since, or it still waits): back to pending, so this pass runs them
-    once their dependencies succeed (or skips them again while one still waits)."""
+    once their dependencies succeed (or skips them again while one still waits). A task that
+    waited for an escalated dependency a choice closed since (defer, tech-debt) no longer
+    waits: its skip says the dependency did not succeed, as for one that failed."""
     rows = {row.task_id: row for row in ctx.journal.tasks(ctx.run_id)}
     reopened = []
     for task in ctx.plan.tasks:
@@ -50,8 +53,23 @@ def reopen_waiting(ctx: RunContext) -> list[str]:
         deps = [rows.get(dep) for dep in task.depends_on]
         if all(dep is not None and (dep.state.is_success or not dep.state.is_final) for dep in deps):
             ctx.transition(task.id, TaskState.PENDING, "its dependencies may land now: run again")
+            rows[task.id] = ctx.journal.task(ctx.run_id, task.id)  # a best-of task after its attempts
             reopened.append(task.id)
+        elif row.message.startswith(WAITING_SKIP):
+            ctx.transition(task.id, TaskState.SKIPPED, _no_longer_waiting(task.select_from, deps))
+            rows[task.id] = ctx.journal.task(ctx.run_id, task.id)
     return reopened
+
+
+def _no_longer_waiting(attempts: list[str], deps: list[TaskRow | None]) -> str:
+    """Why a task that waited for an escalated dependency is skipped once that dependency is
+    closed: a best-of task's attempts say it (their skips were re-said first, in plan order)."""
+    closed = [dep for dep in deps if dep is not None and dep.state.is_final and not dep.state.is_success]
+    if attempts and closed:
+        return closed[0].message
+    if not closed:
+        return "a dependency did not succeed"
+    return f"{DEPENDENCY_SKIP}{closed[0].task_id!r} did not succeed (it is {closed[0].state.value})"
 
 
 def tasks_to_retry(ctx: RunContext) -> list[str]:
@@ -114,14 +132,15 @@ async def reset_for_retry(ctx: RunContext, task_ids: list[str]) -> None:
 HELD_AT_LANDING = "not landed:"  # a skip the landing decided (its epic, its dependency): work kept
 
 
-def restore_held_back(ctx: RunContext, retried: list[str]) -> list[str]:
+def restore_held_back(ctx: RunContext) -> list[str]:
     """Approved tasks the landing held back (their epic was blocked, a dependency did not land)
     are approved again, not re-run: their branches were kept, and the next landing decides
-    anew with the retried tasks' results. Without this, an epic whose blocked task is retried
-    could never land (its other tasks would stay skipped, blocking it in turn)."""
+    anew with the blocking tasks' new results (a choice approved one, a retry ran it again).
+    Without this, an epic whose blocked task is approved or retried could never land (its
+    other tasks would stay skipped, blocking it in turn)."""
     restored = []
     for row in ctx.journal.tasks(ctx.run_id):
-        if (row.task_id not in retried and row.state is TaskState.SKIPPED
+        if (row.state is TaskState.SKIPPED
                 and row.message.startswith(HELD_AT_LANDING)
                 and row.branch and row.head_sha and row.approval_hash):
             ctx.transition(row.task_id, TaskState.APPROVED,

@@ -160,7 +160,6 @@ async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_fa
         if retry_failed:
             retried = retry.tasks_to_retry(ctx)
             await retry.reset_for_retry(ctx, retried)
-            retry.restore_held_back(ctx, retried)
         return await continue_run(ctx)
 
 
@@ -178,13 +177,19 @@ async def continue_run(ctx: RunContext) -> RunReport:
     for path in await scratch.remove_scratch(repo, ctx.worktree_root / run_id):
         ctx.note(None, f"removed {path}, a scratch worktree of an integration check or grading "
                        "the stopped launcher left")
+    # What the last landing held back (its epic was blocked, a dependency did not land) is
+    # approved again, and this landing decides anew: a choice that approved the blocking task,
+    # or a retry of it, lands the whole epic (its members no longer block each other).
+    retry.restore_held_back(ctx)
     return await _execute(ctx)
 
 
-def _over_budget(ctx: RunContext, _task_id: str) -> str | None:
-    """Once reported spend reaches the run budget, no new task starts."""
+def _over_budget(ctx: RunContext, task_id: str) -> str | None:
+    """Once reported spend reaches the run budget, no new task starts. A best-of-N task's
+    selection is no new start: it runs no agent and costs nothing, it picks among attempts that
+    ran (and were paid for) before the budget was reached, so their approved work still lands."""
     budget = ctx.plan.run.budget_usd
-    if budget is None:
+    if budget is None or ctx.plan.task(task_id).select_from:
         return None
     spent = ctx.usage.run_cost(ctx.run_id)  # not the task rows: a best-of task repeats its attempts'
     if spent >= budget:
