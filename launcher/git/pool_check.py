@@ -143,6 +143,12 @@ async def _sparse_state(repo: GitRepo, tree: Path, git_dir: Path | None) -> tupl
 
 async def sparse_as_main(repo: GitRepo, tree: Path) -> bool:
     """The worktree's sparse-checkout state is the main checkout's (what `git worktree add` run
-    there now would give it: the launcher adds its worktrees from `repo.root`)."""
-    mine = await _sparse_state(repo, tree, worktrees.admin_dir(tree))
+    there now would give it: the launcher adds its worktrees from `repo.root`). Neither git dir
+    having a worktree config nor patterns of its own, both read the same (shared) config: equal,
+    with no git process (the usual, non-sparse case: one check per take)."""
+    admin = worktrees.admin_dir(tree)
+    own = ("config.worktree", "info/sparse-checkout")
+    if admin is not None and not any(os.path.lexists(where / name) for where in (admin, repo.git_dir) for name in own):
+        return True
+    mine = await _sparse_state(repo, tree, admin)
     return mine is not None and mine == await _sparse_state(repo, repo.root, repo.git_dir)
