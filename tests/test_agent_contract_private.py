@@ -61,6 +61,21 @@ def _left(tmp_path: Path) -> list[str]:
     return sorted(p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith(CONTRACT_PREFIX))
 
 
+def _run_killed(repo: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`launcher run plan.toml` in its own session, with the private temporary directory (the
+    plan's agent or check kills the launcher with SIGKILL)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | _private_env(tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "launcher", "run", "plan.toml", "-q"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
+
+
 def _tasks(stdout: str) -> dict[str, dict[str, Any]]:
     return {t["id"]: t for t in json.loads(stdout)["tasks"]}
 
@@ -153,16 +168,7 @@ json.dump({_contract("t", "the account given before the crash", ["a.txt"])!r},
     )
     check = f"if [ ! -e {trap} ]; then touch {trap}; kill -9 $PPID; sleep 5; fi; true"
     _commit_plan(repo, agent + f'[[task]]\nid = "t"\nagent = "answers"\nprompt = "p"\nchecks = [{json.dumps(check)}]\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | _private_env(tmp_path)
-    killed = subprocess.run(
-        [sys.executable, "-m", "launcher", "run", "plan.toml", "-q"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        start_new_session=True,
-    )
+    killed = _run_killed(repo, tmp_path)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert trap.exists()
     again = launcher_cli(repo, "resume", "--json", env=_private_env(tmp_path))
@@ -193,16 +199,7 @@ if not os.path.exists({str(trap)!r}):
 """,
     )
     _commit_plan(repo, agent + '[[task]]\nid = "t"\nagent = "dies"\nprompt = "p"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | _private_env(tmp_path)
-    killed = subprocess.run(
-        [sys.executable, "-m", "launcher", "run", "plan.toml", "-q"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        start_new_session=True,
-    )
+    killed = _run_killed(repo, tmp_path)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     (left,) = _left(tmp_path)
     assert stat.S_IMODE(os.stat(tmp_path / "tmp" / left).st_mode) == 0o700
@@ -216,16 +213,7 @@ if not os.path.exists({str(trap)!r}):
 def test_clean_removes_the_private_directory_a_killed_launcher_left(repo: Path, tmp_path: Path) -> None:
     agent = _agent(tmp_path, "dies", "os.kill(os.getppid(), 9)\n")
     _commit_plan(repo, agent + '[[task]]\nid = "t"\nagent = "dies"\nprompt = "p"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | _private_env(tmp_path)
-    killed = subprocess.run(
-        [sys.executable, "-m", "launcher", "run", "plan.toml", "-q"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        start_new_session=True,
-    )
+    killed = _run_killed(repo, tmp_path)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert len(_left(tmp_path)) == 1
     cleaned = launcher_cli(repo, "clean", env=_private_env(tmp_path))
