@@ -89,3 +89,30 @@ def test_a_run_whose_agents_start_no_background_process_says_nothing_was_killed(
         assert "escaped their process group" not in json.dumps(report["notes"]), (attempt, report["notes"])
         git(repo, "rm", "-q", "t1.txt", "t2.txt", "t3.txt", "t4.txt")
         git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "again")
+
+
+@linux_subreaper
+def test_an_own_exited_child_the_launcher_tracks_is_left_for_its_waiter_without_listing_every_object(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The launcher's own child (its group tracked by the process wrapper) exited and is not
+    # collected yet: a zombie the reaper must leave to its waiter (else Popen.wait would report
+    # exit 0 for whatever it was); known as own from the tracked groups alone, with no look at
+    # every Python object (`own_children`, milliseconds per call with 32 tasks running).
+    from launcher import process
+
+    child = subprocess.Popen(["sh", "-c", "exit 7"], start_new_session=True)
+    process.track_group(child.pid)
+    try:
+        deadline = time.monotonic() + 5
+        while reaper.proc_stat(child.pid) is not None and reaper.proc_stat(child.pid)[0] != b"Z":  # type: ignore[index]
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+        def no_object_scan(tries: int = 5) -> set[int] | None:
+            raise AssertionError("the own children were listed for a tracked zombie")
+
+        monkeypatch.setattr(reaper, "_own_children", no_object_scan)
+        assert reaper.reap_orphan_zombies() == 0
+        assert child.wait(timeout=5) == 7  # its own status, collected by its waiter
+    finally:
+        process.untrack_group(child.pid)

@@ -40,9 +40,15 @@ def _rel(root: Path, path: str) -> str:
 
 
 def _odd(entry: os.DirEntry[str]) -> str | None:
-    """'special' for a FIFO, socket or device; 'dir' for a directory; None otherwise."""
+    """'special' for a FIFO, socket or device; 'dir' for a directory; None otherwise. The
+    directory entry's own type answers (no system call); a file system that does not report
+    types is asked with an lstat, as `os.DirEntry` does then."""
     try:
-        mode = entry.stat(follow_symlinks=False).st_mode
+        if entry.is_dir(follow_symlinks=False):
+            return "dir"
+        if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+            return None
+        mode = entry.stat(follow_symlinks=False).st_mode  # gone meanwhile: OSError
     except OSError:
         return None
     if stat.S_ISDIR(mode):
@@ -112,6 +118,32 @@ def take(root: Path, skip: list[str], skip_names: frozenset[str] = frozenset()) 
             if kind == "special" or empty(str(root / child)):
                 snapshot.present.add(child)
     return snapshot
+
+
+def special_files(root: Path) -> list[str]:
+    """The special files anywhere under `root` (not in `.git` directories), relative to it and
+    sorted; at most MAX_DIRS directories are looked into. No empty-directory test, no mtime: a
+    pool worktree's check (`app/run/pool.py`) needs only these, for each take and each recycle."""
+    found: list[str] = []
+    stack: list[tuple[str, str]] = [(str(root), "")]
+    looked = 0
+    while stack and looked < MAX_DIRS:
+        folder, rel = stack.pop()
+        looked += 1
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    kind = _odd(entry)
+                    if kind is None or (kind == "dir" and entry.name == ".git"):
+                        continue
+                    child = f"{rel}/{entry.name}" if rel else entry.name
+                    if kind == "special":
+                        found.append(child)
+                    else:
+                        stack.append((entry.path, child))
+        except OSError:
+            continue
+    return sorted(found)
 
 
 def new_since(snapshot: OddEntries) -> list[str]:
@@ -185,4 +217,4 @@ def forget(snapshot: OddEntries, rel: str) -> None:
         snapshot.dirs[parent] = mtime
 
 
-__all__ = ["OddEntries", "empty", "forget", "new_since", "not_ignored", "partial_note", "take"]
+__all__ = ["OddEntries", "empty", "forget", "new_since", "not_ignored", "partial_note", "special_files", "take"]

@@ -95,6 +95,10 @@ def reap_orphan_zombies() -> int:
     own child that exits meanwhile is listed then, or already collected (gone)."""
     me, reaped = os.getpid(), 0
     zombies = [(pid, stat) for pid in _candidates() if (stat := proc_stat(pid)) and stat[0] == b"Z" and stat[1] == me]
+    # A tracked group's leader, read after the zombies, is an own child exited and not collected
+    # yet (most zombies here): passed over before the costly list of own children is read.
+    tracked = process.tracked_groups()
+    zombies = [(pid, stat) for pid, stat in zombies if pid not in tracked]
     leaders = [pid for pid, stat in zombies if stat[2] == pid]
     own = _own_children() if leaders else set()
     for pid, stat in zombies:
@@ -122,10 +126,12 @@ def escaped(run_id: str, task_id: str | None = None) -> list[int]:
     # The run-wide sweep (the run's end) reads every process: the kernel's list of children
     # may miss one that changes parent while it is read. A task's sweep after each round
     # reads the list; what it missed, the next sweep or the run-wide one finds.
-    tracked = process.tracked_groups()  # the launcher's own (and their groups): never candidates
-    ours = [(pid, stat) for pid in _candidates(every=task_id is None)
-            if (stat := proc_stat(pid)) is not None and stat[1] == me and stat[0] != b"Z"
-            and pid not in tracked and stat[2] not in tracked]
+    found = [(pid, stat) for pid in _candidates(every=task_id is None)
+             if (stat := proc_stat(pid)) is not None and stat[1] == me and stat[0] != b"Z"]
+    # The launcher's own (and their groups), read after the candidates so that one started in
+    # between is among them: never candidates.
+    tracked = process.tracked_groups()
+    ours = [(pid, stat) for pid, stat in found if pid not in tracked and stat[2] not in tracked]
     marked, unmarked = [], []
     for pid, stat in ours:
         environ = proc_environ(pid)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.errors import GitFailed, LauncherError
-from launcher.git import filters, submodules
+from launcher.git import filters, index_flags, submodules
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import admin_dir
 
@@ -66,6 +66,8 @@ async def take_in_skipped_files(repo: GitRepo, worktree: Path) -> list[str]:
     (skip-worktree as newer git does when it reads the index), so those files are committed like
     any other; a skip-worktree path not on disk stays skipped, not deleted. Returns the paths."""
     listed = await repo.git("ls-files", "-v", "-z", cwd=worktree)
+    if index_flags.all_plain(listed.out):
+        return []
     assumed: list[str] = []
     present: list[str] = []
     for entry in listed.out.split("\0"):

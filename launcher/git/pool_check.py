@@ -22,7 +22,7 @@ from pathlib import Path
 
 import anyio
 
-from launcher.git import worktrees
+from launcher.git import index_flags, worktrees
 from launcher.git.repo import GitRepo
 
 # Special files (FIFOs, sockets, device nodes) anywhere in a worktree, as paths relative to it:
@@ -106,6 +106,8 @@ async def _flagged_entries(repo: GitRepo, tree: Path) -> list[str] | None:
     listed = await repo.git("ls-files", "-v", "-z", cwd=tree, check=False)
     if not listed.ok:
         return None
+    if index_flags.all_plain(listed.out):
+        return []
     flagged: list[str] = []
     sparse: bool | None = None
     for entry in listed.out.split("\0"):

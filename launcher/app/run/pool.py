@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from launcher.app.context import RunContext
@@ -20,8 +19,7 @@ def special_files(tree: Path) -> list[str]:
     leaves them, so a pool worktree is checked for them apart (`git/pool_check.py`). Only
     listed and stat'ed, never opened; a tree of more than `odd_entries.MAX_DIRS` directories is
     looked into that far."""
-    found = odd_entries.take(tree, [])
-    return sorted(rel for rel in found.present if not os.path.isdir(tree / rel))  # not its empty dirs
+    return odd_entries.special_files(tree)
 
 
 async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], int]:
