@@ -261,10 +261,12 @@ async def run(
     max_output: int = 64 * 1024 * 1024,
     grace_s: float = 2.0,
     stdout_to: BinaryIO | None = None,
+    stdin_from: Path | None = None,
 ) -> Completed:
     """Run a short command to completion, keeping the last `max_output` bytes of each stream
     (`stdout_dropped` says how much of stdout's start went), or writing all of stdout to
-    `stdout_to`.
+    `stdout_to`. stdin is closed, or the file `stdin_from` (a command's input written first:
+    `git update-ref --stdin`), never a pipe to the launcher.
 
     The child is started and read in worker threads (`process_threads`), so the event loop never
     waits for a child to start; everything else (journal, timeout, kill) happens here."""
@@ -289,7 +291,7 @@ async def run(
         # A limiter of its own per call: anyio's default one (40 threads for the whole process)
         # would make a quick `git status` wait behind 40 long-running checks.
         try:
-            await anyio.to_thread.run_sync(process_threads.spawn, argv, cwd, env, started,
+            await anyio.to_thread.run_sync(process_threads.spawn, argv, cwd, env, started, stdin_from,
                                            limiter=anyio.CapacityLimiter(1))
         except (OSError, ValueError) as exc:  # exec refused it (E2BIG, ENOENT...) or a NUL byte
             raise spawn_failed(exc, argv, cwd=cwd, env=env) from exc

@@ -24,14 +24,16 @@ _POLL_S = 0.05  # how often a reader looks at the leader (exited?) and the stop 
 
 def spawn(
     argv: Sequence[str], cwd: Path | str | None, env: Mapping[str, str] | None,
-    started: Callable[[subprocess.Popen[bytes]], None],
+    started: Callable[[subprocess.Popen[bytes]], None], stdin_from: Path | None = None,
 ) -> None:
-    """Start `argv` in its own session with stdin closed; `started` gets it at once (so that a
-    caller cancelled meanwhile still finds the child to kill)."""
-    proc = subprocess.Popen(
-        list(argv), cwd=cwd, env=dict(env) if env is not None else None,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )
+    """Start `argv` in its own session with stdin closed (or reading the file `stdin_from`);
+    `started` gets it at once (so that a caller cancelled meanwhile still finds the child to kill)."""
+    with contextlib.ExitStack() as stack:
+        stdin = stack.enter_context(stdin_from.open("rb")) if stdin_from is not None else subprocess.DEVNULL
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(env) if env is not None else None,
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
     started(proc)
 
 

@@ -27,6 +27,7 @@ landing's update of the main work tree):
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import re
 import shutil
@@ -174,6 +175,25 @@ async def pinned_env(repo: GitRepo) -> dict[str, str]:
     return _with_pairs(repo.env, pairs)
 
 
+_HASHED_HERE = 64 * 1024 * 1024  # a larger file is hashed by `git hash-object`, not read into memory
+
+
+def raw_blob_id(path: Path, like: str) -> str | None:
+    """`git hash-object --no-filters` of a file, computed here (no git process per commit): the
+    object id of its bytes as a blob, in the hash `like` (an object id of the repository) is in.
+    None when the file is larger than this reads, or cannot be read (git answers then)."""
+    algorithm = {40: "sha1", 64: "sha256"}.get(len(like))
+    try:
+        if algorithm is None or path.stat().st_size > _HASHED_HERE:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.new(algorithm, b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class Mismatch:
     """A path whose written content is not the bytes on disk, and the filter attribute that
@@ -235,8 +255,12 @@ async def unfiltered_mismatches(
         batch = [p for p in paths[start : start + _BATCH] if (root / p).is_file() and not (root / p).is_symlink()]
         if not batch:
             continue
-        done = await repo.git("hash-object", "--no-filters", "--", *batch, cwd=root)
-        differ += [p for p, sha in zip(batch, done.out.split(), strict=False) if sha != blobs[p]]
+        hashed = {p: raw_blob_id(root / p, blobs[p]) for p in batch}
+        asked = [p for p in batch if hashed[p] is None]  # too large to read here: git hashes it
+        if asked:
+            done = await repo.git("hash-object", "--no-filters", "--", *asked, cwd=root)
+            hashed.update(zip(asked, done.out.split(), strict=False))
+        differ += [p for p in batch if hashed.get(p) != blobs[p]]
     if not differ:
         return []
     attrs = await _filter_attributes(repo, root, differ, env)

@@ -290,20 +290,22 @@ class GitRepo:
         stdout_to: BinaryIO | None = None,
         index_file: Path | None = None,
         env: dict[str, str] | None = None,
+        stdin_from: Path | None = None,
     ) -> process.Completed:
         """Run git; retry transient `*.lock` contention instead of surfacing it. An output longer
         than the launcher keeps (64 MiB) raises GitOutputTooLarge unless `cut_ok` (shown to a
         person or a grader, marked as cut; never parsed); `stdout_to` takes all of it instead.
         `index_file`: a scratch index of the launcher's own (GIT_INDEX_FILE) instead of the
         checkout's, which this never touches. `env`: the whole environment for this one command
-        instead of `self.env` (the content filters pinned to the run start's: git/filters.py)."""
+        instead of `self.env` (the content filters pinned to the run start's: git/filters.py).
+        `stdin_from`: a file git reads as its input (`update-ref --stdin`)."""
         argv = ["git", *args[:1], *_SAFE_FLAGS.get(args[0] if args else "", ()), *args[1:]]
         base_env = env or self.env
         run_env = base_env if index_file is None else {**base_env, "GIT_INDEX_FILE": str(index_file)}
         delay = 0.05
         for attempt in range(_LOCK_RETRIES + 1):
             result = await process.run(argv, cwd=cwd or self.root, env=run_env, timeout=timeout,
-                                       max_output=self.max_output, stdout_to=stdout_to)
+                                       max_output=self.max_output, stdout_to=stdout_to, stdin_from=stdin_from)
             if result.ok or not _LOCK_CONTENTION.search(result.err) or attempt == _LOCK_RETRIES:
                 break
             await anyio.sleep(delay)

@@ -32,7 +32,7 @@ from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.gates.check_summary import failure_line
 from launcher.gates.ledgers import TECH_DEBT_FILE
-from launcher.git import merge, scratch, worktrees
+from launcher.git import merge, ref_updates, scratch, worktrees
 from launcher.models.states import TaskState
 from launcher.store import own_files
 
@@ -335,5 +335,4 @@ async def cleanup_merged(ctx: RunContext) -> None:
             if row.state is TaskState.MERGED}
     async with ctx.repo.lock.hold():
         listed = await ctx.repo.git("for-each-ref", "--format=%(refname)", f"refs/launcher/{ctx.run_id}/")
-        for ref in sorted(kept & set(listed.out.split())):
-            await ctx.repo.git("update-ref", "-d", ref, check=False)
+        await ref_updates.delete_refs(ctx.repo, sorted(kept & set(listed.out.split())))
