@@ -13,7 +13,7 @@ from helpers import git, launcher_cli, task
 
 from launcher.app.run import pool
 from launcher.app.run.runner import RunOptions, start_run
-from launcher.git import warm_pool, worktrees
+from launcher.git import pool_check, warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.plan import validate_plan
 from launcher.models.report import RunReport
@@ -174,3 +174,38 @@ def test_a_pool_worktree_warmed_with_the_main_checkouts_cone_is_taken(repo: Path
     report = run_shell(repo, SEES_DOCS.format(record=record), "t")
     assert report.status == RunStatus.SUCCEEDED, task(report, "t").message
     assert record.read_text().split() == ["sparse", str(inode)]
+
+
+def test_a_flag_set_in_a_stamped_pool_worktree_is_found_and_one_left_unchanged_is_taken_without_listing(
+        repo: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    # `pool warm` stamps each index it leaves pristine; the take lists the index flags only when
+    # the index is not that one any more (a flag set since rewrote it).
+    assert launcher_cli(repo, "pool", "warm", "2").returncode == 0
+    flagged, _untouched = pool_trees(repo)
+    git(flagged, "update-index", "--skip-worktree", "README.md")
+    listed: list[Path] = []
+    real = pool_check._flagged_entries
+
+    async def counting(found: GitRepo, tree: Path) -> list[str] | None:
+        listed.append(tree)
+        return await real(found, tree)
+
+    monkeypatch.setattr(pool_check, "_flagged_entries", counting)
+    record = tmp_path / "seen.txt"
+    for n in (1, 2):
+        script = f"git ls-files -v | grep -v '^H ' > {record}; echo NEW-WORK-{n} > README.md; stat -c %i . >> {record}"
+        report = run_shell(repo, script, f"t{n}")
+        assert report.status == RunStatus.SUCCEEDED, task(report, f"t{n}").message
+        assert record.read_text().split()[0].isdigit()  # no flag seen: only the inode
+    assert committed(repo, "main:README.md") == "NEW-WORK-2\n"
+    assert flagged not in [p for p in pool_trees(repo)]  # found flagged at its take, and removed
+    assert len(listed) == 1  # the untouched one's take listed nothing; the other's listed and refused
+
+
+def test_an_index_without_a_checksum_is_never_taken_for_the_stamped_one(tmp_path: Path) -> None:
+    # `index.skipHash` (git 2.40+) writes zeros where the checksum goes: no identity, no stamp.
+    (tmp_path / "index").write_bytes(b"DIRC" + bytes(60) + bytes(20))
+    assert pool_check._index_identity(tmp_path) is None
+    (tmp_path / "index").write_bytes(b"DIRC" + bytes(60) + b"\x01" * 20)
+    tail = bytes(12) + b"\x01" * 20
+    assert pool_check._index_identity(tmp_path) == f"84 {tail.hex()}"
