@@ -90,6 +90,12 @@ async def stage_everything(repo: GitRepo, worktree: Path, env: dict[str, str] | 
     A git repository with no commit that the agent made inside the worktree (`git init` of a
     scaffold) makes `git add -A` refuse everything; the rest is staged without it, and its
     paths are returned (its files stay in the worktree, uncommitted)."""
+    return (await _stage(repo, worktree, env))[0]
+
+
+async def _stage(repo: GitRepo, worktree: Path, env: dict[str, str] | None) -> tuple[list[str], dict[str, str] | None]:
+    """`stage_everything`, and the regular files staged (path -> blob, what a commit of the index
+    takes in: `filters.written_blobs`), None when that is not known from the listing."""
     await take_in_skipped_files(repo, worktree)
     nested: list[str] = []
     for _ in range(_NESTED_ROUNDS):
@@ -102,7 +108,8 @@ async def stage_everything(repo: GitRepo, worktree: Path, env: dict[str, str] | 
     if not done.ok:
         raise GitFailed(f"`git add -A` failed in {worktree}: {(done.err or done.out).strip()}", where=str(worktree),
                         fix="see the git message; the agent's work is still in the worktree")
-    return nested + await _unstage_made_repositories(repo, worktree)
+    made, staged = await _unstage_made_repositories(repo, worktree)
+    return nested + made, staged
 
 
 async def _without_commit(repo: GitRepo, worktree: Path, paths: list[str]) -> list[str]:
@@ -114,24 +121,26 @@ async def _without_commit(repo: GitRepo, worktree: Path, paths: list[str]) -> li
     return found
 
 
-async def _unstage_made_repositories(repo: GitRepo, worktree: Path) -> list[str]:
+async def _unstage_made_repositories(repo: GitRepo, worktree: Path) -> tuple[list[str], dict[str, str] | None]:
     """Repositories with a commit that the agent made inside the worktree (`git init` then `git
     commit` in a sub-directory): `git add -A` stages each as a gitlink, a pointer to a commit
     that exists only inside that directory, as if it were a submodule. One is a new gitlink at a
     path `.gitmodules` does not declare, with its own `.git`; it is taken out of the index again
-    (its files stay in the worktree) and returned, as a repository with no commit is."""
-    staged = await repo.git("diff", "--cached", "--raw", "-z", "--no-renames", "--ignore-submodules=none",
-                            "HEAD", cwd=worktree, check=False)
+    (its files stay in the worktree) and returned, as a repository with no commit is. Also the
+    staged regular files (path -> blob; None when not known: no HEAD, or an entry taken out)."""
+    staged = await repo.git("diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev",
+                            "--ignore-submodules=none", "HEAD", cwd=worktree, check=False)
     fields = staged.out.split("\0")
+    blobs = filters.blobs_of_raw_diff(staged.out) if staged.ok else None
     added = [path for meta, path in zip(fields[::2], fields[1::2], strict=False)
              if meta.startswith(":000000 160000 ")]
     if not added:
-        return []
+        return [], blobs
     declared = await submodules.declared(repo, worktree)
     made = [path for path in added if path not in declared and os.path.lexists(worktree / path / ".git")]
     if made:
         await repo.git("--literal-pathspecs", "reset", "-q", "--", *made, cwd=worktree)
-    return made
+    return made, blobs if not made else None
 
 
 _NO_COMMIT_CHECKED_OUT = re.compile(r"^error: '(.+)/' does not have a commit checked out$", re.M)
@@ -162,13 +171,13 @@ async def commit_pending(
     and discarded (FilterTampered), the work left uncommitted in the worktree."""
     before = await head_or_none(repo, worktree)
     env = await filters.pinned_env(repo)
-    nested = await stage_everything(repo, worktree, env)
+    nested, staged = await _stage(repo, worktree, env)
     made = set(nested) - set(await _without_commit(repo, worktree, nested))
     done = await repo.git(
         "commit", "-q", "--no-verify", "-m", with_trailers(message, trailers), cwd=worktree, check=False, env=env
     )
-    if done.ok:
-        await _verify_commit(repo, worktree, before, env)
+    if done.ok:  # hooks never run (core.hooksPath): the commit's tree is the index just listed
+        await _verify_commit(repo, worktree, before, env, staged if before is not None else None)
     nothing = not done.ok and any(text in done.out + done.err for text in _NOTHING_TO_COMMIT)
     if nested and (done.ok or nothing):
         listed = ", ".join(f"{path}/" for path in nested)
@@ -191,12 +200,14 @@ async def commit_pending(
     )
 
 
-async def _verify_commit(repo: GitRepo, worktree: Path, before: str | None, env: dict[str, str]) -> None:
+async def _verify_commit(repo: GitRepo, worktree: Path, before: str | None, env: dict[str, str],
+                         staged: dict[str, str] | None = None) -> None:
     """Every file the launcher's commit took in holds the bytes on disk (but where a filter the
     run started with applies): else the commit is undone (the branch put back, the index read
-    from it again, the files left as they are) and FilterTampered says which files and filter."""
-    wrong = await filters.unfiltered_mismatches(  # "HEAD": no rev-parse in the usual case
-        repo, worktree, await filters.written_blobs(repo, before, "HEAD", cwd=worktree), env)
+    from it again, the files left as they are) and FilterTampered says which files and filter.
+    `staged`: what the commit took in, when the listing of the index before it says so."""
+    written = staged if staged is not None else await filters.written_blobs(repo, before, "HEAD", cwd=worktree)
+    wrong = await filters.unfiltered_mismatches(repo, worktree, written, env)
     if not wrong:
         return
     after = await head_of(repo, worktree)

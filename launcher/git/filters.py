@@ -211,7 +211,12 @@ async def written_blobs(repo: GitRepo, old: str | None, new: str, cwd: Path | No
         rows = [(meta, path) for meta, _, path in (e.partition("\t") for e in listed.out.split("\0") if e)]
         return {path: meta.split(" ")[2] for meta, path in rows if meta.split(" ")[0] in _BLOB_MODES}
     listed = await repo.git("diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", old, new, cwd=cwd)
-    fields = listed.out.split("\0")
+    return blobs_of_raw_diff(listed.out)
+
+
+def blobs_of_raw_diff(listed: str) -> dict[str, str]:
+    """The regular files a `--raw -z --no-renames --no-abbrev` diff adds or changes: path -> blob."""
+    fields = listed.split("\0")
     found = {}
     for meta, path in zip(fields[::2], fields[1::2], strict=False):
         parts = meta.lstrip(":").split(" ")
