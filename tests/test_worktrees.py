@@ -14,6 +14,7 @@ from conftest import git
 
 from launcher.errors import GitFailed, UsageProblem
 from launcher.git.repo import GitRepo
+from launcher.git.run_leftovers import remove_run_leftovers
 from launcher.git.worktrees import (
     WorktreeInfo,
     branch_has_changes,
@@ -25,7 +26,6 @@ from launcher.git.worktrees import (
     list_worktrees,
     lock_worktree,
     reconcile,
-    remove_run_leftovers,
     remove_worktree,
     unlock_worktree,
 )

@@ -13,7 +13,7 @@ from launcher.app.run.contract_dir import remove_leftovers
 from launcher.app.takeover import save_uncommitted, take_over
 from launcher.errors import UsageProblem
 from launcher.gates.judge_lock import reap_dead_judges
-from launcher.git import warm_pool, worktrees
+from launcher.git import run_leftovers, warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.git.unsaved_work import kept_line, unsaved_work
 from launcher.models.config import load_repo_config
@@ -52,7 +52,7 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         if run is None:  # branches and trees no journal row records
             keep = {} if force else await branches_to_keep(repo, journal, rid)
             trees = {} if force else await _trees_to_keep(repo, root / rid)
-            removed += await worktrees.remove_run_leftovers(repo, root, rid, keep, trees)
+            removed += await run_leftovers.remove_run_leftovers(repo, root, rid, keep, trees)
             continue
         try:  # claimed while its trees go: a `resume` or `land` started now is refused
             claim = journal.claim_run(rid, "clean")
@@ -85,7 +85,7 @@ async def _clean_claimed(repo: GitRepo, journal: Journal, root: Path, claim: Cla
         done += await save_uncommitted(repo, root, journal, rid)
     keep = {} if force else await branches_to_keep(repo, journal, rid)
     trees = {} if force else await _trees_to_keep(repo, root / rid)  # what could not be saved
-    done += await worktrees.remove_run_leftovers(repo, root, rid, keep, trees)
+    done += await run_leftovers.remove_run_leftovers(repo, root, rid, keep, trees)
     await _forget_removed(repo, journal, rid)
     return done
 

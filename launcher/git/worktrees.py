@@ -16,7 +16,7 @@ from pathlib import Path
 
 from launcher import process
 from launcher.concurrency import each
-from launcher.errors import GitFailed, UsageProblem
+from launcher.errors import GitFailed
 from launcher.git import guard
 from launcher.git.repo import GitRepo
 from launcher.regular_files import read_regular
@@ -75,12 +75,12 @@ async def integration_branches(repo: GitRepo, run_id: str) -> list[str]:
     return sorted(found, key=lambda b: (len(b), b))
 
 
-def _same_path(a: Path, b: Path) -> bool:
+def same_path(a: Path, b: Path) -> bool:
     # Resolve both sides: git records the path as given, which may go through a symlink.
     return a.resolve() == b.resolve()
 
 
-def _is_under(path: Path, root: Path) -> bool:
+def is_under(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(root.resolve())
 
 
@@ -134,7 +134,7 @@ async def add(repo: GitRepo, *options: str, path: Path, start: str, check: bool 
 
 async def _find(repo: GitRepo, path: Path) -> WorktreeInfo | None:
     for info in await list_worktrees(repo):
-        if _same_path(info.path, path):
+        if same_path(info.path, path):
             return info
     return None
 
@@ -170,7 +170,7 @@ async def _register(repo: GitRepo, path: Path, branch: str, start: str) -> None:
         # A warm-pool worktree (they are detached) moved here by a take that was cut short:
         # its check may not have run, so it goes and the task gets a fresh one. Nothing of the
         # task's is in it: this runs only before the task's agent ever started.
-        await _remove_locked(repo, path)
+        await remove_locked(repo, path)
         existing = None
     if existing is not None:
         if existing.branch == branch:
@@ -292,7 +292,7 @@ async def unlock_worktree(repo: GitRepo, path: Path) -> None:
     (admin / "locked").unlink(missing_ok=True)
 
 
-async def _delete_branch_locked(repo: GitRepo, branch: str) -> bool:
+async def delete_branch_locked(repo: GitRepo, branch: str) -> bool:
     """`git branch -D`; False if the branch did not exist."""
     if not await repo.branch_exists(branch):
         return False
@@ -300,7 +300,7 @@ async def _delete_branch_locked(repo: GitRepo, branch: str) -> bool:
     return True
 
 
-async def _remove_locked(repo: GitRepo, path: Path) -> bool:
+async def remove_locked(repo: GitRepo, path: Path) -> bool:
     """Remove the worktree at `path` (registered or not); True if anything was removed."""
     info = await _find(repo, path)
     removed = False
@@ -373,9 +373,9 @@ async def remove_worktree(
         info = await _find(repo, path)
         if delete_branch and branch is None and info is not None:
             branch = info.branch
-        await _remove_locked(repo, path)
+        await remove_locked(repo, path)
         if delete_branch and branch:
-            await _delete_branch_locked(repo, branch)
+            await delete_branch_locked(repo, branch)
 
 
 async def branch_has_changes(repo: GitRepo, branch: str, base_sha: str) -> bool:
@@ -405,12 +405,12 @@ async def reconcile(repo: GitRepo, root: Path) -> list[str]:
         before = await list_worktrees(repo)
         for info in before:
             gone = not info.path.exists()
-            if gone and info.locked and _is_under(info.path, root):
+            if gone and info.locked and is_under(info.path, root):
                 # `git worktree prune` skips locked entries; ours are locked while an agent
                 # runs, so a crash followed by `rm -rf` would otherwise stick forever.
                 await _lock_cmd(repo, ["unlock", str(info.path)], "not locked")
                 notes.append(f"unlocked {info.path} (its directory vanished)")
-            if gone and _is_under(info.path, root):
+            if gone and is_under(info.path, root):
                 await forget(repo, info.path)
         after = {str(i.path) for i in await list_worktrees(repo)}
     for info in before:
@@ -426,84 +426,3 @@ async def list_launcher_branches(repo: GitRepo, run_id: str | None = None) -> li
     return sorted(
         line.removeprefix("refs/heads/") for line in result.out.splitlines() if line.strip()
     )
-
-
-def _check_run_id(run_id: str) -> None:
-    if not run_id or "/" in run_id or run_id in {".", ".."} or any(c in run_id for c in "*?["):
-        raise UsageProblem(f"invalid run id {run_id!r}", fix="pass a run id from `launcher runs`")
-
-
-def _saved_ref_kind(ref: str) -> str:
-    """What a ref under `refs/launcher/<run>/` holds, by the place it was saved at."""
-    if "/failed-" in ref:  # app/run/retry.py keeps a retried task's earlier attempt there
-        return "an earlier attempt, before --retry-failed"
-    if "/moved/" in ref:  # app/run/containment.py: what an agent set on a shared ref, put back
-        return "what an agent set on a shared ref, which the launcher put back"
-    if "/_deleted/" in ref:
-        return "the last commit of a branch made and deleted during the run"
-    if ref.endswith("/not-selected"):  # app/run/best_of.py: an attempt another one beat
-        return "a best-of-N attempt that was not selected"
-    if ref.endswith("/idle-head"):  # app/run/containment.py: an idle task's recorded commit
-        return "the commit a task's worktree was last recorded at"
-    return "an interrupted agent's partial work"
-
-
-async def remove_run_leftovers(
-    repo: GitRepo, root: Path, run_id: str, keep: dict[str, str] | None = None,
-    keep_trees: dict[Path, str] | None = None,
-) -> list[str]:
-    """Remove every worktree under `root/run_id`, every `launcher/<run_id>/*` branch and every
-    `refs/launcher/<run_id>/` ref except those in `keep` (branch name or full ref -> the line
-    saying why it stays) and the worktrees in `keep_trees` (path -> that line; their branches
-    stay with them)."""
-    keep = dict(keep or {})
-    kept_trees = {path.resolve(): line for path, line in (keep_trees or {}).items()}
-    _check_run_id(run_id)
-    run_dir = root / run_id
-    prefix = f"{BRANCH_PREFIX}/{run_id}/"
-    removed: list[str] = []
-    async with repo.lock.hold():
-        infos = await list_worktrees(repo)
-        # The checkout the launcher runs in (the repository's main work tree or a linked one)
-        # and the repository's main work tree (listed first; a bare repository's own entry) are
-        # never removed.
-        main = next((info for info in infos if _same_path(info.path, repo.root)), None)
-        for info in infos[1:]:
-            if info is main:
-                continue
-            # Also a worktree elsewhere holding one of the run's branches: it blocks deletion.
-            ours = _is_under(info.path, run_dir) or (info.branch or "").startswith(prefix)
-            if ours and info.path.resolve() in kept_trees:
-                if info.branch:
-                    keep.setdefault(info.branch, f"kept branch {info.branch}: checked out in a kept worktree")
-                continue
-            if ours and await _remove_locked(repo, info.path):
-                removed.append(f"worktree {info.path}")
-            if ours:
-                await forget(repo, info.path)
-        removed += list(kept_trees.values())
-        if run_dir.is_dir() and not kept_trees:
-            shutil.rmtree(run_dir, ignore_errors=True)  # unregistered leftovers of the run
-            removed.append(f"directory {run_dir}")
-        elif run_dir.is_dir():
-            for child in sorted(run_dir.iterdir()):
-                if child.resolve() not in kept_trees:
-                    shutil.rmtree(child, ignore_errors=True)
-                    removed.append(f"directory {child}")
-        for branch in await list_launcher_branches(repo, run_id):
-            if main is not None and main.branch == branch:
-                removed.append(f"kept branch {branch}: checked out in the main work tree")
-                continue
-            if branch in keep:
-                removed.append(keep[branch])
-                continue
-            if await _delete_branch_locked(repo, branch):
-                removed.append(f"branch {branch}")
-        saved = await repo.git("for-each-ref", "--format=%(refname)", f"refs/{BRANCH_PREFIX}/{run_id}/")
-        for ref in saved.out.split():
-            if ref in keep:
-                removed.append(keep[ref])
-                continue
-            await repo.git("update-ref", "-d", ref)
-            removed.append(f"ref {ref} ({_saved_ref_kind(ref)})")
-    return removed
