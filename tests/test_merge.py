@@ -10,13 +10,13 @@ import pytest
 from conftest import git
 
 from launcher.errors import GitFailed
+from launcher.git.integration_check import run_integration_check
 from launcher.git.merge import (
     Candidate,
     advance_target,
     land_queue,
     merge_commit,
     preflight,
-    run_integration_check,
 )
 from launcher.git.repo import GitRepo
 

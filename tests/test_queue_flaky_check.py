@@ -16,6 +16,7 @@ from helpers import run_plan, task
 
 from launcher.app.queue.batches import Folder, QueueResult
 from launcher.git import merge
+from launcher.git.integration_check import run_integration_check
 from launcher.git.repo import GitRepo
 
 
@@ -132,7 +133,7 @@ def _queue(
         repo = await GitRepo.discover(root)
 
         async def check(commit: str) -> tuple[bool, str]:
-            return await merge.run_integration_check(repo, commit, command, root.parent / "scratch" / commit[:12], 60)
+            return await run_integration_check(repo, commit, command, root.parent / "scratch" / commit[:12], 60)
 
         def record(kind: str, tasks: list[str], **fields: object) -> None:
             steps.append(kind)

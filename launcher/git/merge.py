@@ -5,18 +5,13 @@ and written with `git commit-tree`, so nothing here touches a ref or a work tree
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import shutil
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import anyio
-
-from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed
 from launcher.git import (
@@ -27,10 +22,8 @@ from launcher.git import (
     resolution,
     secret_guard,
     signing,
-    submodules,
     target_tree,
     tree_undo,
-    worktrees,
 )
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
@@ -40,7 +33,6 @@ Outcome = Literal["landed", "conflicted", "refused", "check_failed"]
 IntegrationCheck = Callable[[str], Awaitable[tuple[bool, str]]]
 
 _OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
-_TAIL_CHARS = 4000
 _SCREEN_PARALLEL = 4  # candidates screened at once before a fold
 
 
@@ -324,41 +316,6 @@ async def _screen(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> L
                 f"{candidate.branch} leaves its merge conflict unresolved in {', '.join(left)}: "
                 f"still exactly as the resolution merge {merged[:12]} left it"))
     return None
-
-
-async def run_integration_check(
-    repo: GitRepo, commit: str, command: str, scratch: Path, timeout: float,
-    env: Callable[[Path], Mapping[str, str]] | None = None,
-) -> tuple[bool, str]:
-    """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail). `env` makes
-    the command's whole environment from the checked-out scratch tree (the run passes
-    `engine.command_env`, which looks at the tree's layout); without it the command gets only
-    PATH and HOME: it runs merged agent code and must not see our secrets."""
-    scratch.parent.mkdir(parents=True, exist_ok=True)
-    async with repo.lock.hold():
-        if scratch.exists():  # left by a launcher killed while checking this commit: start afresh
-            await repo.git("worktree", "remove", "--force", "--force", str(scratch), check=False)
-            shutil.rmtree(scratch, ignore_errors=True)
-            await worktrees.forget(repo, scratch)
-        await worktrees.add(repo, "--detach", "--force", path=scratch, start=commit)
-    try:
-        missing = await submodules.check_out(repo, scratch)
-        if env is not None:
-            run_env = dict(env(scratch))
-        else:
-            run_env = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
-        res = await process.run_command(["/bin/sh", "-c", command], cwd=scratch, env=run_env, timeout=timeout)
-    finally:
-        with anyio.CancelScope(shield=True):  # never leave the scratch worktree behind
-            async with repo.lock.hold():
-                await repo.git("worktree", "remove", "--force", str(scratch), check=False)
-                if scratch.exists():
-                    shutil.rmtree(scratch, ignore_errors=True)
-                await worktrees.forget(repo, scratch)
-    output = "".join(f"[launcher: {line}]\n" for line in missing) + (res.out + res.err)[-_TAIL_CHARS:]
-    if res.timed_out:
-        output += f"\n[launcher: integration check timed out after {timeout:g}s]"
-    return res.ok, output
 
 
 async def _worktree_holding(repo: GitRepo, ref: str) -> str | None:

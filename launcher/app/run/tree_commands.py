@@ -18,7 +18,8 @@ from launcher.app.run.best_of import attempt_env
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit, outside_import_message
 from launcher.gates.checks import CheckResult, run_checks
-from launcher.git import merge, worktrees
+from launcher.git import worktrees
+from launcher.git.integration_check import run_integration_check
 from launcher.models.plan import Task
 from launcher.store.files import atomic_write_text
 
@@ -98,7 +99,7 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
                                pass_names=check_env_names(ctx, None), audit_file=audit.file)
 
         started = time.time()
-        ok, output = await merge.run_integration_check(
+        ok, output = await run_integration_check(
             ctx.repo, commit, command, scratch_root / commit[:12], timeout=1800, env=env
         )
         if wrote := await containment.after_integration_check(ctx, started):

@@ -15,7 +15,7 @@ from typing import Any
 from launcher import process
 from launcher.engine.command_env import command_env
 from launcher.engine.orphans import journaling_observer, reap_journaled
-from launcher.git import merge
+from launcher.git.integration_check import run_integration_check
 from launcher.git.repo import GitRepo
 from launcher.models.report import RunReport, TaskReport
 from launcher.models.workflow import ArtifactSpec, Phase
@@ -68,7 +68,7 @@ def _env(repo: GitRepo, owner: str) -> Callable[[Path], dict[str, str]]:
 
 
 async def test_results(repo: GitRepo, commit: str, command: str, scratch: Path, owner: str) -> dict[str, Any]:
-    ok, output = await merge.run_integration_check(repo, commit, command, scratch, TEST_TIMEOUT_S,
+    ok, output = await run_integration_check(repo, commit, command, scratch, TEST_TIMEOUT_S,
                                                    env=_env(repo, owner))
     return {"command": command, "commit": commit, "passed": ok, "counts": _parse_counts(output),
             "output_tail": output[-4000:]}
@@ -92,7 +92,7 @@ async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Pa
                    f"status=$?; {py} -m coverage json -q --data-file={data_q} -o {report_q} "
                    "--omit='*/site-packages/*'"
                    "; exit $status")
-        ok, output = await merge.run_integration_check(repo, commit, wrapped, scratch, TEST_TIMEOUT_S,
+        ok, output = await run_integration_check(repo, commit, wrapped, scratch, TEST_TIMEOUT_S,
                                                        env=_env(repo, owner))
         if _NO_COVERAGE in output:
             return {"measured": False, "command": command,
