@@ -25,6 +25,13 @@ def run_plan(repo: Path, tasks: list[dict[str, Any]], *, merge: bool = True,
     return anyio.run(start_run, repo, plan, RunOptions(merge=merge), sink)
 
 
+def run_shell(repo: Path, script: str, task_id: str, **run: Any) -> RunReport:
+    """One task whose agent is the shell `script`, run in this process."""
+    plan = validate_plan({"run": run, "agents": {"sh": {"adapter": "command", "command": ["sh", "-c", script]}},
+                          "task": [{"id": task_id, "agent": "sh", "prompt": "x"}]}, "test plan")
+    return anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+
+
 def resume(repo: Path, run_id: str) -> RunReport:
     return anyio.run(resume_run, repo, run_id, lambda _e: None)
 

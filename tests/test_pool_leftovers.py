@@ -9,22 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from helpers import git, launcher_cli, task
+from helpers import git, launcher_cli, run_shell, task
 
 from launcher.app.run import pool
-from launcher.app.run.runner import RunOptions, start_run
 from launcher.git import pool_check, warm_pool, worktrees
 from launcher.git.repo import GitRepo
-from launcher.models.plan import validate_plan
-from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
-
-
-def run_shell(repo: Path, script: str, task_id: str, **run: Any) -> RunReport:
-    """One task whose agent is the shell `script`, run in this process."""
-    plan = validate_plan({"run": run, "agents": {"sh": {"adapter": "command", "command": ["sh", "-c", script]}},
-                          "task": [{"id": task_id, "agent": "sh", "prompt": "x"}]}, "test plan")
-    return anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
 
 
 def pool_trees(repo: Path) -> list[Path]:

@@ -322,6 +322,17 @@ def _record_spend(ctx: RunContext, task_id: str, iteration: int, cost: float | N
     return ctx.usage.task_cost(ctx.run_id, task_id)
 
 
+def _derived_failure(contract: CompletionContract, facts: dict[str, Any]) -> str:
+    """Why a task whose agent gave no contract failed, in facts the launcher saw (never "the
+    agent reports": it reported nothing)."""
+    code = facts.get("exit_code")
+    what = (f"exited with code {code}" if code not in (0, None)
+            else "changed no file" if not facts.get("files_changed") else "ended without a result")
+    why = "; ".join(contract.blockers) or "no contract"
+    return (f"the agent {what} and gave no completion contract ({why}); the launcher derived the "
+            "outcome from git and the exit code")
+
+
 async def _decide(
     ctx: RunContext, task: Task, worktree: Path, contract: CompletionContract,
     facts: dict[str, Any], error_kind: str | None,
@@ -336,6 +347,8 @@ async def _decide(
         return state, f"agent {error_kind}: {facts['outcome']['message']}", []
     if contract.status in ("blocked", "needs_input"):
         return TaskState.BLOCKED, f"agent reports {contract.status}: {'; '.join(contract.blockers)}", []
+    if contract.status == "failed" and contract.source == "derived":  # the agent said nothing itself
+        return TaskState.FAILED, _derived_failure(contract, facts), []
     if contract.status == "failed":
         return TaskState.FAILED, f"agent reports failure: {contract.summary}", []
     # Before the claims: work inside a submodule is in the worktree, where the branch cannot
