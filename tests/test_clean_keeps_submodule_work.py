@@ -168,3 +168,24 @@ def test_commits_on_top_of_a_far_moved_submodule_are_counted_exactly_and_a_cut_s
     said = anyio.run(why) or ""
     assert "could not check whether its submodule vendor/lib holds commits that exist only there" in said, said
     assert "it stopped after looking up 1 of its commits" in said and "commit(s)" not in said
+
+
+def test_a_retry_never_removes_a_failed_tasks_commits_inside_a_submodule(superproject: Path) -> None:
+    report = run_plan(superproject, [{
+        "id": "bumps-lib", "agent": "scripted", "prompt": "change the library",
+        "script": [{"run": ["sh", "-c", "cd vendor/lib && echo 'LIB VERSION 2' > lib.txt && "
+                           "git -c user.name=a -c user.email=a@a commit -qam 'lib 2'"]},
+                   {"contract": {"files_changed": ["vendor/lib"]}}],
+    }])
+    bumped = task(report, "bumps-lib")
+    assert bumped.state == TaskState.FAILED and bumped.worktree
+    tree = Path(bumped.worktree)
+    pointer = git(superproject, "ls-tree", bumped.branch or "", "vendor/lib").split()[2]
+
+    retried = launcher_cli(superproject, "resume", report.run_id, "--retry-failed", "--json", "--quiet")
+
+    assert retried.returncode != 0  # the task is still failed: it was not run again
+    assert tree.is_dir() and (tree / "vendor/lib/lib.txt").read_text() == "LIB VERSION 2\n"
+    assert _commit_exists(tree / "vendor/lib", pointer)
+    assert f"not retried: its worktree {tree} has work no commit holds: its submodule vendor/lib holds 1 " \
+           f"commit(s) that exist only there ({pointer[:12]})" in retried.stdout, retried.stdout

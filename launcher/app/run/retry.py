@@ -15,6 +15,7 @@ from pathlib import Path
 
 from launcher.app.context import RunContext
 from launcher.git import worktrees
+from launcher.git.unsaved_work import unsaved_work
 from launcher.models.states import TaskState
 from launcher.store.journal import TaskRow
 
@@ -101,10 +102,21 @@ def _retry_stamp(ctx: RunContext, task_ids: list[str]) -> str:
     raise AssertionError("unreachable")
 
 
-async def reset_for_retry(ctx: RunContext, task_ids: list[str]) -> None:
+async def reset_for_retry(ctx: RunContext, task_ids: list[str]) -> list[str]:
+    """Reset `task_ids` to run again from scratch; returns those that were. A task whose worktree
+    holds work no commit holds (commits or edits inside a submodule, files git could not add)
+    is not retried: its worktree would be removed, and that work with it. It stays as it was,
+    the worktree named with how to save the work (its dependents are skipped again)."""
     stamp = _retry_stamp(ctx, task_ids)
+    reset: list[str] = []
     for task_id in task_ids:
         row = ctx.journal.task(ctx.run_id, task_id)
+        if row.worktree and Path(row.worktree).is_dir() and (why := await unsaved_work(ctx.repo, Path(row.worktree))):
+            ctx.note(task_id, f"not retried: its worktree {row.worktree} has work no commit holds: {why}. Copy "
+                              f"what you want from it elsewhere, remove it (`git worktree remove --force "
+                              f"{row.worktree}`), then `launcher resume {ctx.run_id} --retry-failed` retries it")
+            continue
+        reset.append(task_id)
         if row.head_sha and row.start_sha and row.head_sha != row.start_sha:
             ref = f"refs/launcher/{ctx.run_id}/{task_id}/failed-{stamp}"
             async with ctx.repo.lock.hold():  # the empty old value: never replaces a kept attempt
@@ -127,6 +139,7 @@ async def reset_for_retry(ctx: RunContext, task_ids: list[str]) -> None:
             branch=None, worktree=None, start_sha=None, head_sha=None, iteration=0, round_base=0,
             agent_pgid=None, approval_hash=None, files=[], contract=None, merged=0, merge_commit=None,
         )
+    return reset
 
 
 HELD_AT_LANDING = "not landed:"  # a skip the landing decided (its epic, its dependency): work kept
