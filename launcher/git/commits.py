@@ -57,6 +57,20 @@ async def head_or_none(repo: GitRepo, worktree: Path) -> str | None:
     return done.out.strip() if done.ok and done.out.strip() else None
 
 
+def loose_head(repo: GitRepo, worktree: Path) -> str | None:
+    """The commit id a worktree's HEAD names, read from its files without a git process: its
+    branch's loose ref (`loose_tip`), or the id a detached HEAD holds. None when git must be
+    asked (a packed ref, another ref store, a HEAD or ref it cannot read)."""
+    admin = admin_dir(worktree)
+    try:
+        head = (admin / "HEAD").read_text(encoding="ascii").strip() if admin is not None else ""
+    except (OSError, UnicodeDecodeError):
+        return None
+    if head.startswith("ref: refs/heads/"):
+        return loose_tip(repo, head.removeprefix("ref: refs/heads/"))
+    return head if len(head) in (40, 64) and all(c in "0123456789abcdef" for c in head) else None
+
+
 async def take_in_skipped_files(repo: GitRepo, worktree: Path) -> list[str]:
     """Files `git add -A` would pass over although they may hold the agent's work: those on disk
     at skip-worktree paths (a sparse checkout's paths outside its cone), and every path marked
@@ -169,7 +183,7 @@ async def commit_pending(
     configured meanwhile is switched off, and should it still have run (set again between the
     launcher's read of the config and git's), the commit is checked against the files on disk
     and discarded (FilterTampered), the work left uncommitted in the worktree."""
-    before = await head_or_none(repo, worktree)
+    before = loose_head(repo, worktree) or await head_or_none(repo, worktree)
     env = await filters.pinned_env(repo)
     nested, staged = await _stage(repo, worktree, env)
     made = set(nested) - set(await _without_commit(repo, worktree, nested))
