@@ -14,6 +14,7 @@ from helpers import git, launcher_cli, run_plan, task, with_submodule
 from launcher.git import submodules
 from launcher.git.repo import GitRepo
 from launcher.git.unsaved_work import unsaved_work
+from launcher.models.report import RunReport
 from launcher.models.states import TaskState
 
 
@@ -31,13 +32,18 @@ def _commit_exists(git_dir: Path, commit: str) -> bool:
     return True
 
 
-def test_commits_an_agent_made_inside_a_submodule_survive_a_plain_clean(superproject: Path) -> None:
-    report = run_plan(superproject, [{
+def _commit_inside_the_submodule(superproject: Path) -> RunReport:
+    """A task whose agent commits inside `vendor/lib`: it fails (the branch cannot carry it)."""
+    return run_plan(superproject, [{
         "id": "bumps-lib", "agent": "scripted", "prompt": "change the library",
         "script": [{"run": ["sh", "-c", "cd vendor/lib && echo 'LIB VERSION 2' > lib.txt && "
                            "git -c user.name=a -c user.email=a@a commit -qam 'lib 2'"]},
                    {"contract": {"files_changed": ["vendor/lib"]}}],
     }])
+
+
+def test_commits_an_agent_made_inside_a_submodule_survive_a_plain_clean(superproject: Path) -> None:
+    report = _commit_inside_the_submodule(superproject)
     bumped = task(report, "bumps-lib")
     assert bumped.state == TaskState.FAILED and bumped.worktree and bumped.branch
     tree = Path(bumped.worktree)
@@ -171,12 +177,7 @@ def test_commits_on_top_of_a_far_moved_submodule_are_counted_exactly_and_a_cut_s
 
 
 def test_a_retry_never_removes_a_failed_tasks_commits_inside_a_submodule(superproject: Path) -> None:
-    report = run_plan(superproject, [{
-        "id": "bumps-lib", "agent": "scripted", "prompt": "change the library",
-        "script": [{"run": ["sh", "-c", "cd vendor/lib && echo 'LIB VERSION 2' > lib.txt && "
-                           "git -c user.name=a -c user.email=a@a commit -qam 'lib 2'"]},
-                   {"contract": {"files_changed": ["vendor/lib"]}}],
-    }])
+    report = _commit_inside_the_submodule(superproject)
     bumped = task(report, "bumps-lib")
     assert bumped.state == TaskState.FAILED and bumped.worktree
     tree = Path(bumped.worktree)
