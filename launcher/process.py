@@ -125,6 +125,22 @@ def _group_has_live_member(pgid: int) -> bool | None:
     return False
 
 
+async def open_tracked(argv: list[str], *, cwd: Path | str | None, env: Mapping[str, str],
+                       stdin: int | None = subprocess.DEVNULL, stderr: Any = subprocess.PIPE) -> Process:
+    """`anyio.open_process` of a long-running child in its own session, its group registered (killed
+    with the launcher, never taken for an orphan by the reaper) before anything else runs."""
+    with process_threads.starting():
+        proc = await anyio.open_process(argv, cwd=cwd, env=dict(env), stdin=stdin, stdout=subprocess.PIPE,
+                                        stderr=stderr, start_new_session=True)
+        _LIVE_GROUPS.add(proc.pid)
+    return proc
+
+
+def children_starting() -> bool:
+    """A child is being started whose group is not registered yet (`tracked_groups`)."""
+    return process_threads.children_starting()
+
+
 def tracked_groups() -> set[int]:
     """The groups started here and not ended yet (each led by the child that was started)."""
     return set(_LIVE_GROUPS)
@@ -401,22 +417,13 @@ async def supervise(
     verdict: dict[str, bool] = {"timed_out": False, "stalled": False}
 
     try:
-        proc = await anyio.open_process(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc = await open_tracked(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL)
     except (OSError, ValueError) as exc:  # exec refused it (E2BIG, ENOENT...) or a NUL byte
         log.close()
         raise spawn_failed(exc, argv, cwd=cwd, env=env) from exc
     except BaseException:
         log.close()
         raise
-    _LIVE_GROUPS.add(proc.pid)
 
     def sink(tail: Tail, feed: LineFeed | None = None) -> Callable[[bytes], None]:
         def take(chunk: bytes) -> None:

@@ -16,10 +16,34 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 _POLL_S = 0.05  # how often a reader looks at the leader (exited?) and the stop flag
+
+# Children being started: from before the fork until their group is registered as the launcher's
+# own (`process.tracked_groups`). In between, a child runs (its exec done) unknown to the reaper,
+# which waits for the count to fall before it takes a child it does not know for an orphan.
+_STARTING = 0
+_STARTING_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def starting() -> Iterator[None]:
+    """Around starting a child and registering its group (also across an `await`)."""
+    global _STARTING
+    with _STARTING_LOCK:
+        _STARTING += 1
+    try:
+        yield
+    finally:
+        with _STARTING_LOCK:
+            _STARTING -= 1
+
+
+def children_starting() -> bool:
+    """A child is being started whose group is not registered yet."""
+    return _STARTING > 0
 
 
 def spawn(
@@ -28,13 +52,13 @@ def spawn(
 ) -> None:
     """Start `argv` in its own session with stdin closed (or reading the file `stdin_from`);
     `started` gets it at once (so that a caller cancelled meanwhile still finds the child to kill)."""
-    with contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack, starting():
         stdin = stack.enter_context(stdin_from.open("rb")) if stdin_from is not None else subprocess.DEVNULL
         proc = subprocess.Popen(
             list(argv), cwd=cwd, env=dict(env) if env is not None else None,
             stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
-    started(proc)
+        started(proc)
 
 
 def collect(

@@ -116,3 +116,39 @@ def test_an_own_exited_child_the_launcher_tracks_is_left_for_its_waiter_without_
         assert child.wait(timeout=5) == 7  # its own status, collected by its waiter
     finally:
         process.untrack_group(child.pid)
+
+
+@linux_subreaper
+def test_a_child_being_started_is_waited_for_not_looked_up_among_every_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A child runs (its exec done) before its starter registers its group: the reaper, seeing a
+    # child it does not know while one is being started, reads the groups again shortly, and
+    # neither kills it nor falls back to looking at every Python object.
+    import threading
+
+    from launcher import process, process_threads
+
+    if not reaper.become_subreaper():
+        pytest.skip("no child subreaper here")
+    registered = threading.Event()
+    with process_threads.starting():
+        child = subprocess.Popen(["sleep", "5"], start_new_session=True)
+
+        def register_soon() -> None:
+            time.sleep(0.03)
+            process.track_group(child.pid)
+            registered.set()
+
+        threading.Thread(target=register_soon).start()
+
+        def no_object_scan(tries: int = 5) -> set[int] | None:
+            raise AssertionError("every object was looked at for a child being started")
+
+        monkeypatch.setattr(reaper, "_own_children", no_object_scan)
+        try:
+            assert reaper.escaped("r-test-starting") == []
+            assert registered.is_set()
+            assert child.poll() is None  # alive: never killed
+        finally:
+            process.untrack_group(child.pid)
+            child.kill()
+            child.wait()

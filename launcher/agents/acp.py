@@ -177,22 +177,14 @@ class AcpAdapter:
         start = time.monotonic()
         log = CappedLog(request.artifacts / "agent.log", limits.log_cap)
         try:
-            proc = await anyio.open_process(
-                invocation.argv,
-                cwd=request.worktree,
-                env=invocation.env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
+            proc = await process.open_tracked(list(invocation.argv), cwd=request.worktree, env=invocation.env,
+                                              stdin=subprocess.PIPE)  # killed with the launcher, whatever happens
         except (OSError, ValueError) as exc:  # exec refused it (ENOENT, EACCES...) or a NUL byte
             log.close()
             raise spawn_failed(exc, invocation.argv, cwd=request.worktree, env=invocation.env) from exc
         except BaseException:
             log.close()
             raise
-        process._LIVE_GROUPS.add(proc.pid)  # killed with the launcher, whatever happens
         last_activity = start
         verdict = {"timed_out": False, "stalled": False}
         waiting: list[str] = []  # what the agent owed us when the watchdog fired

@@ -97,8 +97,7 @@ def reap_orphan_zombies() -> int:
     zombies = [(pid, stat) for pid in _candidates() if (stat := proc_stat(pid)) and stat[0] == b"Z" and stat[1] == me]
     # A tracked group's leader, read after the zombies, is an own child exited and not collected
     # yet (most zombies here): passed over before the costly list of own children is read.
-    tracked = process.tracked_groups()
-    zombies = [(pid, stat) for pid, stat in zombies if pid not in tracked]
+    zombies = _not_tracked(zombies, groups=False)
     leaders = [pid for pid, stat in zombies if stat[2] == pid]
     own = _own_children() if leaders else set()
     for pid, stat in zombies:
@@ -106,6 +105,26 @@ def reap_orphan_zombies() -> int:
             with contextlib.suppress(ChildProcessError):
                 reaped += bool(os.waitpid(pid, os.WNOHANG)[0])
     return reaped
+
+
+_STARTING_WAIT_S = 0.02
+_STARTING_TRIES = 5
+
+
+def _not_tracked(found: list[tuple[int, tuple[bytes, int, int]]], groups: bool = True
+                 ) -> list[tuple[int, tuple[bytes, int, int]]]:
+    """Those of `found` (pid, stat) that are not the launcher's own children by its tracked groups
+    (nor, with `groups`, in one of those groups), read after `found` was. While a child is being
+    started, one not tracked yet may be it (run, or even exited, before its starter registered it):
+    the groups are read again a few times, briefly, before the rest are left to the caller (who
+    then asks `process.own_children`, a look at every Python object)."""
+    for attempt in range(_STARTING_TRIES):
+        tracked = process.tracked_groups()
+        found = [(pid, stat) for pid, stat in found if pid not in tracked and not (groups and stat[2] in tracked)]
+        if not found or not process.children_starting() or attempt == _STARTING_TRIES - 1:
+            break
+        time.sleep(_STARTING_WAIT_S)
+    return found
 
 
 def proc_environ(pid: int) -> set[bytes]:
@@ -130,8 +149,7 @@ def escaped(run_id: str, task_id: str | None = None) -> list[int]:
              if (stat := proc_stat(pid)) is not None and stat[1] == me and stat[0] != b"Z"]
     # The launcher's own (and their groups), read after the candidates so that one started in
     # between is among them: never candidates.
-    tracked = process.tracked_groups()
-    ours = [(pid, stat) for pid, stat in found if pid not in tracked and stat[2] not in tracked]
+    ours = _not_tracked(found)
     marked, unmarked = [], []
     for pid, stat in ours:
         environ = proc_environ(pid)

@@ -65,16 +65,8 @@ class WorkerClient:
         """Launch the worker and send `hello` (init or preload); its first answer, or an error
         message when it exited or did not answer in time (the worker is killed then)."""
         with self.log_path.open("ab") as log:
-            proc = await anyio.open_process(
-                [self.python, "-c", BOOTSTRAP, str(WORKER_SCRIPT)],
-                cwd=self.root,
-                env=self.env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                start_new_session=True,
-            )
-        process.track_group(proc.pid)
+            proc = await process.open_tracked([self.python, "-c", BOOTSTRAP, str(WORKER_SCRIPT)], cwd=self.root,
+                                              env=self.env, stdin=subprocess.PIPE, stderr=log)
         assert proc.stdout is not None
         self._proc, self._reader = proc, BufferedByteReceiveStream(proc.stdout)
         try:
