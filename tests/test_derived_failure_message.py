@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import run_shell, task
+from helpers import run_shell, task, with_submodule
 
 from launcher.models.states import TaskState
 
@@ -24,3 +24,12 @@ def test_an_agent_that_exits_non_zero_without_a_contract_is_named_by_its_exit_co
     assert found.state == TaskState.FAILED
     assert "agent reports" not in found.message
     assert "exit" in found.message and "3" in found.message, found.message
+
+
+def test_an_agent_that_only_edits_inside_a_submodule_is_not_said_to_have_changed_no_file(tmp_path: Path) -> None:
+    superproject = with_submodule(tmp_path)
+    report = run_shell(superproject, "echo EDIT >> vendor/lib/lib.txt", "sub")
+    found = task(report, "sub")
+    assert found.state == TaskState.FAILED
+    assert "changed no file" not in found.message
+    assert "vendor/lib" in found.message, found.message

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import anyio
 from helpers import git, launcher_cli, run_shell, task
 
 from launcher.app.run import pool
-from launcher.git import pool_check, warm_pool, worktrees
+from launcher.git import warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.states import RunStatus, TaskState
 
@@ -166,36 +165,18 @@ def test_a_pool_worktree_warmed_with_the_main_checkouts_cone_is_taken(repo: Path
     assert record.read_text().split() == ["sparse", str(inode)]
 
 
-def test_a_flag_set_in_a_stamped_pool_worktree_is_found_and_one_left_unchanged_is_taken_without_listing(
-        repo: Path, tmp_path: Path, monkeypatch: Any) -> None:
-    # `pool warm` stamps each index it leaves pristine; the take lists the index flags only when
-    # the index is not that one any more (a flag set since rewrote it).
-    assert launcher_cli(repo, "pool", "warm", "2").returncode == 0
-    flagged, _untouched = pool_trees(repo)
-    git(flagged, "update-index", "--skip-worktree", "README.md")
-    listed: list[Path] = []
-    real = pool_check._flagged_entries
-
-    async def counting(found: GitRepo, tree: Path) -> list[str] | None:
-        listed.append(tree)
-        return await real(found, tree)
-
-    monkeypatch.setattr(pool_check, "_flagged_entries", counting)
-    record = tmp_path / "seen.txt"
-    for n in (1, 2):
-        script = f"git ls-files -v | grep -v '^H ' > {record}; echo NEW-WORK-{n} > README.md; stat -c %i . >> {record}"
-        report = run_shell(repo, script, f"t{n}")
-        assert report.status == RunStatus.SUCCEEDED, task(report, f"t{n}").message
-        assert record.read_text().split()[0].isdigit()  # no flag seen: only the inode
-    assert committed(repo, "main:README.md") == "NEW-WORK-2\n"
-    assert flagged not in [p for p in pool_trees(repo)]  # found flagged at its take, and removed
-    assert len(listed) == 1  # the untouched one's take listed nothing; the other's listed and refused
-
-
-def test_an_index_without_a_checksum_is_never_taken_for_the_stamped_one(tmp_path: Path) -> None:
-    # `index.skipHash` (git 2.40+) writes zeros where the checksum goes: no identity, no stamp.
-    (tmp_path / "index").write_bytes(b"DIRC" + bytes(60) + bytes(20))
-    assert pool_check._index_identity(tmp_path) is None
-    (tmp_path / "index").write_bytes(b"DIRC" + bytes(60) + b"\x01" * 20)
-    tail = bytes(12) + b"\x01" * 20
-    assert pool_check._index_identity(tmp_path) == f"84 {tail.hex()}"
+def test_a_hidden_edit_under_a_flag_in_a_pool_worktree_never_reaches_the_next_tasks_commit(repo: Path) -> None:
+    # Another task's agent edits a file in an idle pool worktree, hides the edit with
+    # assume-unchanged and leaves a file claiming the index is as the pool left it: the take
+    # trusts no such claim, lists the flags itself and refuses the worktree.
+    assert launcher_cli(repo, "pool", "warm", "1").returncode == 0
+    [pooled] = pool_trees(repo)
+    with (pooled / "README.md").open("a") as readme:
+        readme.write("PLANTED\n")
+    git(pooled, "update-index", "--assume-unchanged", "README.md")
+    admin = Path(git(pooled, "rev-parse", "--absolute-git-dir").strip())
+    (admin / "launcher-pool-stamp").write_text("forged")
+    report = run_shell(repo, "echo mine > mine.txt", "t")
+    assert report.status == RunStatus.SUCCEEDED, task(report, "t").message
+    assert committed(repo, "main:README.md") == "# sample\n"
+    assert "PLANTED" not in git(repo, "log", "-p", "main")

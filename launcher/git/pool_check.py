@@ -16,7 +16,6 @@ removed too, and the task gets a fresh worktree (`git worktree add`, which copie
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -45,73 +44,23 @@ async def pristine(repo: GitRepo, tree: Path, special_files: SpecialFiles) -> bo
     """The worktree is exactly its HEAD: no git lock or operation in progress in its admin dir;
     nothing staged, changed, untracked or ignored; no index entry `git status` passes over
     (assume-unchanged, or skip-worktree that no sparse checkout explains: an edit of such a
-    file would be invisible to the next task's commit); no special file.
-
-    The index flags are listed (`git ls-files -v`) only when the index is not byte for byte the
-    one the pool left it with, flags cleared (`stamp`): setting a flag rewrites the index."""
+    file would be invisible to the next task's commit); no special file. Each take lists the
+    flags itself: anything a stamp left beside the index could be forged by an agent."""
     if busy(tree):
         return False
-    unchanged = _stamped(tree)  # before `git status`, which may write the index (a refresh)
     status = await repo.git(*_STATUS, cwd=tree, check=False)
     if not status.ok or status.out:
         return False
-    if not unchanged:
-        flagged = await _flagged_entries(repo, tree)
-        if flagged is None or flagged:
-            return False
+    flagged = await _flagged_entries(repo, tree)
+    if flagged is None or flagged:
+        return False
     return not await anyio.to_thread.run_sync(special_files, tree)
 
 
-_STAMP = "launcher-pool-stamp"  # in the worktree's admin dir: its index as the pool left it
-
-
-def _index_identity(admin: Path) -> str | None:
-    """The index file's size and trailing checksum (git's hash of all of its content), or None
-    when it has none (`index.skipHash` writes zeros) or cannot be read."""
-    try:
-        with (admin / "index").open("rb") as index:
-            size = index.seek(0, os.SEEK_END)
-            index.seek(max(0, size - 32))
-            tail = index.read(32)
-    except OSError:
-        return None
-    if len(tail) < 32 or not tail[-20:].strip(b"\0"):
-        return None
-    return f"{size} {tail.hex()}"
-
-
-async def stamp(repo: GitRepo, tree: Path) -> bool:
-    """Record the index of a pool worktree just made pristine, so that the take that finds it
-    unchanged lists no flags (`pristine`). False when it holds a flag (`clear_index_flags`);
-    True otherwise, stamped or not (an index with no checksum, one that changed meanwhile: the
-    take then lists the flags)."""
-    admin = worktrees.admin_dir(tree)
-    if admin is None:
-        return True
-    with contextlib.suppress(OSError):
-        (admin / _STAMP).unlink()
-    identity = _index_identity(admin)
-    flagged = await _flagged_entries(repo, tree)
-    if flagged:
-        return False
-    if identity is not None and flagged == [] and _index_identity(admin) == identity:
-        with contextlib.suppress(OSError):
-            (admin / _STAMP).write_text(identity, encoding="utf-8")
-    return True
-
-
-def _stamped(tree: Path) -> bool:
-    """The index is the one `stamp` recorded; the stamp is used up (a task's worktree now)."""
-    admin = worktrees.admin_dir(tree)
-    if admin is None:
-        return False
-    try:
-        recorded = (admin / _STAMP).read_text(encoding="utf-8")
-        (admin / _STAMP).unlink()
-    except OSError:
-        return False
-    identity = _index_identity(admin)
-    return identity is not None and identity == recorded
+async def holds_no_flags(repo: GitRepo, tree: Path) -> bool:
+    """No index entry of the worktree carries a flag `git status` passes over (None from git:
+    not known, taken as none here; whoever takes the worktree lists them again)."""
+    return not await _flagged_entries(repo, tree)
 
 
 def busy(tree: Path) -> str | None:

@@ -116,13 +116,7 @@ async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD
             await _discard_unfilled(repo, registered)
         raise
     await _settle_indexes(repo, registered)
-    await each(registered, lambda tree: _stamp_if_there(repo, tree), _RESET_PARALLEL)
     return registered
-
-
-async def _stamp_if_there(repo: GitRepo, tree: Path) -> None:
-    with contextlib.suppress(OSError, GitFailed):  # gone: taken by a run, or removed by `clean --all`
-        await pool_check.stamp(repo, tree)
 
 
 def _filled_by(tree: Path) -> int | None:
@@ -281,7 +275,7 @@ async def _reset_for_pool(repo: GitRepo, tree: Path, tip: str, special_files: Sp
     unchanged, skip-worktree: they would hide the next task's edit of that file from its commit;
     a checkout passes over their files, so it is made again once they are cleared) and special
     files (a FIFO, a dev server's socket). One with a git lock or an operation in progress in its
-    admin dir is not recycled. The index it ends with is stamped (`pool_check.stamp`)."""
+    admin dir is not recycled."""
     for cleared in (False, True):
         if pool_check.busy(tree):
             return False
@@ -293,7 +287,7 @@ async def _reset_for_pool(repo: GitRepo, tree: Path, tip: str, special_files: Sp
         if not await pool_check.remove_special_files(tree, special_files):
             return False
         # whoever takes it checks that it is pristine (`take`), so no full check here
-        if await pool_check.stamp(repo, tree) or cleared:
+        if await pool_check.holds_no_flags(repo, tree) or cleared:
             return True
         if not await pool_check.clear_index_flags(repo, tree):
             return False

@@ -347,17 +347,18 @@ async def _decide(
         return state, f"agent {error_kind}: {facts['outcome']['message']}", []
     if contract.status in ("blocked", "needs_input"):
         return TaskState.BLOCKED, f"agent reports {contract.status}: {'; '.join(contract.blockers)}", []
-    if contract.status == "failed" and contract.source == "derived":  # the agent said nothing itself
-        return TaskState.FAILED, _derived_failure(contract, facts), []
-    if contract.status == "failed":
+    if contract.status == "failed" and contract.source == "agent":
         return TaskState.FAILED, f"agent reports failure: {contract.summary}", []
-    # Before the claims: work inside a submodule is in the worktree, where the branch cannot
-    # carry it, and saying so beats "the branch changed nothing".
+    # Before the claims (and before a failure the launcher derived from "no file changed"): work
+    # inside a submodule is in the worktree, where the branch cannot carry it, and saying so
+    # beats "the branch changed nothing".
     moved_submodules = (submodules.pointer_problem(facts["submodule_changes"], facts["nested_repositories"])
                         or submodules.uncommitted_problem(facts["submodule_uncommitted"])
                         or submodules.uninitialised_problem(facts.get("submodule_uninitialised_writes", [])))
     if moved_submodules:
         return TaskState.FAILED, moved_submodules, []
+    if contract.status == "failed":  # derived: the agent said nothing itself
+        return TaskState.FAILED, _derived_failure(contract, facts), []
     empty_claim = claims.empty_claim_failure(contract.files_changed, facts["files_changed"])
     if empty_claim:
         return TaskState.FAILED, empty_claim, []
