@@ -280,8 +280,8 @@ async def unfiltered_mismatches(
         except OSError:
             disk = None
         if disk is not None:
-            blob = await repo.git("cat-file", "blob", blobs[path], cwd=root, check=False)
-            same = _converted_only(disk, blob.stdout, encoding) if blob.ok else False
+            blob = await _whole_output(repo, "cat-file", "blob", blobs[path], cwd=root)
+            same = _converted_only(disk, blob, encoding) if blob is not None else False
             # An encoding Python cannot read (an iconv name it does not know, bytes its codec
             # refuses) on a path no filter attribute names: the difference can be git's own
             # conversion, so it is not taken for a filter's work (conservative: the commit is
@@ -381,7 +381,23 @@ async def checkout_bytes(repo: GitRepo, path: str, blob: str, foreign: str, env:
     switches off. The blob's bytes when git cannot convert it (as its checkout writes them then)."""
     pinned = repo.filter_pin
     off = _driver_pairs(foreign, None) if foreign and (pinned is None or foreign not in pinned.drivers) else []
-    done = await repo.git("cat-file", "--filters", f"--path={path}", blob, check=False, env=_with_pairs(env, off))
-    if done.ok:
-        return done.stdout
-    return (await repo.git("cat-file", "blob", blob)).stdout
+    done = await _whole_output(repo, "cat-file", "--filters", f"--path={path}", blob, env=_with_pairs(env, off))
+    if done is not None:
+        return done
+    found = await _whole_output(repo, "cat-file", "blob", blob)
+    if found is None:
+        raise LauncherError(f"git cannot read the landed blob {blob} of {path}", where=path,
+                            fix="run `git fsck` in the repository; the landing itself is done")
+    return found
+
+
+async def _whole_output(repo: GitRepo, *args: str, cwd: Path | None = None,
+                        env: dict[str, str] | None = None) -> bytes | None:
+    """All of a git command's output (a blob larger than the launcher keeps in a pipe's tail,
+    64 MiB, too: written to a temporary file first), or None when git failed."""
+    with tempfile.TemporaryFile() as out:
+        done = await repo.git(*args, cwd=cwd, check=False, env=env, stdout_to=out)
+        if not done.ok:
+            return None
+        out.seek(0)
+        return out.read()

@@ -16,6 +16,7 @@ already held such a line at the fork, a test fixture say, does not block anythin
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from launcher.git.repo import GitRepo
@@ -77,14 +78,30 @@ async def added_markers(repo: GitRepo, tip: str, head: str, limit: int = 10) -> 
     """`path:line` of each conflict-marker line `head` adds since its fork from `tip`."""
     # `tip...head` diffs from the fork (their merge base): one git process, not two.
     options = ("diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", "--src-prefix=a/", "--dst-prefix=b/")
-    diff = await repo.git(*options, f"{tip}...{head}", check=False)
-    if not diff.ok:  # no common ancestor: everything head has is what it adds
-        diff = await repo.git(*options, tip, head, check=False)
-    # Lines that could be markers (they start with `<` or `>`), judged once each path's marker
-    # size is known: most diffs have none, and then no attribute is looked up.
+    # Read from a file, not a pipe's capped tail: a change of any size is screened whole.
+    with tempfile.TemporaryFile() as diff:
+        done = await repo.git(*options, f"{tip}...{head}", check=False, stdout_to=diff)
+        if not done.ok:  # no common ancestor: everything head has is what it adds
+            diff.seek(0)
+            diff.truncate()
+            await repo.git(*options, tip, head, check=False, stdout_to=diff)
+        diff.seek(0)
+        suspects = _suspects(line.decode("utf-8", "replace").rstrip("\r\n") for line in diff)
+    if not suspects:
+        return []
+    landed = await _landed_tree(repo, tip, head)
+    sizes = await marker_sizes(repo, sorted({suspect[0] for suspect in suspects}), tree=landed)
+    found = [f"{path}:{line}" for path, line, text in suspects if is_marker(text, sizes[path])]
+    return found[:limit]
+
+
+def _suspects(lines: Iterable[str]) -> list[tuple[str, int, str]]:
+    """Lines of a `-U0` diff that could be markers (they start with `<` or `>`), with their path
+    and line number, judged once each path's marker size is known: most diffs have none, and
+    then no attribute is looked up."""
     suspects: list[tuple[str, int, str]] = []
     path, line, in_header = "", 0, False
-    for text in diff.out.splitlines():
+    for text in lines:
         if text.startswith("diff --git "):
             in_header = True  # until the first hunk: `+++ ` there is the file, not an added line
         elif in_header and text.startswith("+++ "):
@@ -98,12 +115,7 @@ async def added_markers(repo: GitRepo, tip: str, head: str, limit: int = 10) -> 
             if text[1:2] in ("<", ">"):
                 suspects.append((path, line, text[1:].rstrip("\n")))
             line += 1
-    if not suspects:
-        return []
-    landed = await _landed_tree(repo, tip, head)
-    sizes = await marker_sizes(repo, sorted({suspect[0] for suspect in suspects}), tree=landed)
-    found = [f"{path}:{line}" for path, line, text in suspects if is_marker(text, sizes[path])]
-    return found[:limit]
+    return suspects
 
 
 async def _landed_tree(repo: GitRepo, tip: str, head: str) -> str:
