@@ -180,3 +180,15 @@ def test_a_hidden_edit_under_a_flag_in_a_pool_worktree_never_reaches_the_next_ta
     assert report.status == RunStatus.SUCCEEDED, task(report, "t").message
     assert committed(repo, "main:README.md") == "# sample\n"
     assert "PLANTED" not in git(repo, "log", "-p", "main")
+
+
+def test_a_fifo_and_files_under_a_dot_git_directory_a_task_left_do_not_reach_the_next_task(
+        repo: Path, tmp_path: Path) -> None:
+    # git never lists nor cleans a path through a directory named `.git`: recycling removes it.
+    left = "mkdir -p sub/.git; mkfifo sub/.git/ff; echo left > sub/.git/payload; echo one >> app.py"
+    first = run_shell(repo, left, "one", warm_pool=1)
+    assert first.status == RunStatus.SUCCEEDED, task(first, "one").message
+    record = tmp_path / "seen.txt"
+    second = run_shell(repo, f"ls -A sub > {record} 2>&1; echo two > two.txt", "two")
+    assert second.status == RunStatus.SUCCEEDED, task(second, "two").message
+    assert ".git" not in record.read_text()

@@ -152,3 +152,35 @@ def test_a_child_being_started_is_waited_for_not_looked_up_among_every_object(mo
             process.untrack_group(child.pid)
             child.kill()
             child.wait()
+
+
+@linux_subreaper
+def test_two_tasks_sweeping_at_once_count_each_escaped_daemon_once() -> None:
+    # Daemons with a cleared environment belong to no task: both tasks' sweeps, run at once (one
+    # thread each, as after two rounds that end together), may take them; each is killed and
+    # counted once in all.
+    import threading
+
+    if not reaper.become_subreaper():
+        pytest.skip("no child subreaper here")
+    n = 6
+    for _ in range(5):
+        spawner = subprocess.Popen(
+            ["sh", "-c", " ".join(["setsid env -i sleep 1000 </dev/null >/dev/null 2>&1 &"] * n) + " sleep 0.2"],
+            start_new_session=True)
+        spawner.wait()
+        time.sleep(0.1)
+        killed: dict[str, list[int]] = {}
+        barrier = threading.Barrier(2)
+
+        def sweep(task_id: str, barrier: threading.Barrier, killed: dict[str, list[int]]) -> None:
+            barrier.wait()
+            killed[task_id] = reaper.reap_escaped("r-test-two-sweeps", task_id)
+
+        threads = [threading.Thread(target=sweep, args=(t, barrier, killed)) for t in ("ta", "tb")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not set(killed["ta"]) & set(killed["tb"])
+        assert len(killed["ta"]) + len(killed["tb"]) == n

@@ -1,6 +1,7 @@
 """The walk that finds special files in a pool worktree (`odd_entries.special_files`): every FIFO
-and socket at any depth, also one named `.git`, never what is inside a `.git` directory (git's
-own), and nothing for regular files, symlinks (also to a FIFO) or empty directories."""
+and socket at any depth, also one named `.git`, every directory named `.git` below the top (git
+never cleans one), and nothing for regular files, symlinks (also to a FIFO), empty directories
+or a submodule's `.git` file."""
 
 from __future__ import annotations
 
@@ -19,12 +20,16 @@ def test_special_files_at_any_depth_are_found_and_nothing_else(tmp_path: Path) -
     os.mkfifo(tmp_path / "a" / "b" / "c" / "deep fifo")
     os.mkfifo(tmp_path / "a" / ".git")  # a FIFO named like git's link file: still a FIFO
     (tmp_path / "sub" / ".git").mkdir(parents=True)
-    os.mkfifo(tmp_path / "sub" / ".git" / "inside")  # a nested repository's git dir: not looked into
+    os.mkfifo(tmp_path / "sub" / ".git" / "inside")  # under a `.git` directory: named by that directory
+    (tmp_path / "mod").mkdir()
+    (tmp_path / "mod" / ".git").write_text("gitdir: ../.git/modules/mod\n")  # a submodule's link file
     (tmp_path / "link").symlink_to(tmp_path / "top.fifo")
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(str(tmp_path / "a" / "b" / "dev.sock"))
         found = odd_entries.special_files(tmp_path)
-    assert found == ["a/.git", "a/b/c/deep fifo", "a/b/dev.sock", "top.fifo"]
+    # git never lists nor cleans anything under a `.git` directory: it is named, so that recycling
+    # removes it and a take refuses it
+    assert found == ["a/.git", "a/b/c/deep fifo", "a/b/dev.sock", "sub/.git", "top.fifo"]
 
 
 def test_a_tree_of_regular_files_has_none(tmp_path: Path) -> None:

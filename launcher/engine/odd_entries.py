@@ -121,9 +121,11 @@ def take(root: Path, skip: list[str], skip_names: frozenset[str] = frozenset()) 
 
 
 def special_files(root: Path) -> list[str]:
-    """The special files anywhere under `root` (not in `.git` directories), relative to it and
-    sorted; at most MAX_DIRS directories are looked into. No empty-directory test, no mtime: a
-    pool worktree's check (`app/run/pool.py`) needs only these, for each take and each recycle."""
+    """The special files anywhere under `root`, and the directories named `.git` below it (git
+    never lists nor cleans a path through one, so what is in it would outlive `git clean -ffdx`;
+    a worktree's own `.git` and a submodule's are files), relative to it and sorted; at most
+    MAX_DIRS directories are looked into. No empty-directory test, no mtime: a pool worktree's
+    check (`app/run/pool.py`) needs only these, for each take and each recycle."""
     found: list[str] = []
     stack: list[tuple[str, str]] = [(str(root), "")]
     looked = 0
@@ -134,10 +136,10 @@ def special_files(root: Path) -> list[str]:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     kind = _odd(entry)
-                    if kind is None or (kind == "dir" and entry.name == ".git"):
+                    if kind is None:
                         continue
                     child = f"{rel}/{entry.name}" if rel else entry.name
-                    if kind == "special":
+                    if kind == "special" or entry.name == ".git":
                         found.append(child)
                     else:
                         stack.append((entry.path, child))

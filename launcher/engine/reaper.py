@@ -27,6 +27,7 @@ import ctypes
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -211,16 +212,22 @@ def _children() -> list[int] | None:
     return found
 
 
+# One sweep at a time: two tasks' sweeps (threads) would both take the same unmarked daemon, both
+# signal it and both count it, and the later one could signal whatever process took its pid.
+_SWEEP = threading.Lock()
+
+
 def reap_escaped(run_id: str, task_id: str | None = None) -> list[int]:
     """SIGKILL and reap the run's (or task's) escaped processes; returns their pids. Repeats:
     a killed daemon's own children are re-parented to us in turn."""
     killed: list[int] = []
-    reap_orphan_zombies()
-    for _ in range(5):
-        victims = _kill_and_reap(escaped(run_id, task_id))
-        if not victims:
-            break
-        killed += victims
+    with _SWEEP:
+        reap_orphan_zombies()
+        for _ in range(5):
+            victims = _kill_and_reap(escaped(run_id, task_id))
+            if not victims:
+                break
+            killed += victims
     return killed
 
 
@@ -238,12 +245,13 @@ def reap_marked(env: Mapping[str, str], keep: Collection[int] = ()) -> list[int]
     """SIGKILL and reap the escaped processes marked with `env` (a mutation sweep's worker: what
     its finished test runs left behind, a `setsid` server say); returns their pids."""
     killed: list[int] = []
-    reap_orphan_zombies()
-    for _ in range(5):
-        victims = _kill_and_reap(marked(env, keep))
-        if not victims:
-            break
-        killed += victims
+    with _SWEEP:
+        reap_orphan_zombies()
+        for _ in range(5):
+            victims = _kill_and_reap(marked(env, keep))
+            if not victims:
+                break
+            killed += victims
     return killed
 
 

@@ -17,6 +17,7 @@ removed too, and the task gets a fresh worktree (`git worktree add`, which copie
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,11 +88,16 @@ async def clear_index_flags(repo: GitRepo, tree: Path) -> bool:
 
 async def remove_special_files(tree: Path, special_files: SpecialFiles) -> bool:
     """Remove every special file in the worktree (unlinked, never opened: a FIFO's reader would
-    wait); False if one could not be removed."""
+    wait) and every stray `.git` directory `special_files` names (with what is in it, links not
+    followed); False if one could not be removed."""
     def remove() -> bool:
         for rel in special_files(tree):
+            path = tree / rel
             try:
-                os.unlink(tree / rel)
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
             except FileNotFoundError:
                 continue
             except OSError:
