@@ -31,7 +31,15 @@ from pydantic import ValidationError
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
-from launcher.app.land.origin import landed_origins, origin_of
+from launcher.app.land.origin import (
+    Earlier,
+    already_message,
+    built_on_redone,
+    earlier_landing,
+    landed_origins,
+    origin_of,
+    plan_task_of,
+)
 from launcher.app.land.recovery import finish_earlier_landings
 from launcher.app.land.trusted import check_plan_given, check_target_current
 from launcher.app.land.unfinished import land_continues
@@ -385,14 +393,22 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     # that first, or nothing here would see the tree as it is.
     finished = await finish_earlier_landings(repo, config)
     first = exports[0][1]
-    # This final job ran before (a CI re-run after its push): what it landed is not landed again.
+    # This final job ran before (a CI re-run after its push), or a shard job ran again after it
+    # (a new run of the same plan's tasks): what it landed is not landed again.
     landed = await landed_origins(repo, first["base_sha"], first["target"])
+    earlier = {(data["run_id"], spec["id"]): found for _, data in exports for spec in data["tasks"]
+               if (found := earlier_landing(landed, data, spec))}
 
-    def already(data: dict[str, Any], spec: dict[str, Any]) -> str | None:
-        return landed.get(origin_of(data["run_id"], spec["id"]))
+    def already(data: dict[str, Any], spec: dict[str, Any]) -> Earlier | None:
+        return earlier.get((data["run_id"], spec["id"]))
 
     await _fetch(repo, [(d, {**data, "tasks": [t for t in data["tasks"] if not already(data, t)]})
                         for d, data in exports], bundles)
+    # A task built on a second version of a task whose first version landed would land it twice.
+    redone = [(spec, found) for _, data in exports for spec in data["tasks"]
+              if (found := already(data, spec)) and found.origin != origin_of(data["run_id"], spec["id"])]
+    refused = {(data["run_id"], spec["id"]): why for _, data in exports for spec in data["tasks"]
+               if redone and not already(data, spec) and (why := await built_on_redone(repo, redone, spec))}
     await repo.ensure_excluded("/.launcher/")  # as a run does: the journal is not an agent's write
     run_id = new_run_id()
     journal = open_journal(repo)
@@ -401,7 +417,8 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
         plan=plan.model_dump(mode="json", by_alias=True),
         settings={"merge": True, "from": [str(d) for d, _ in exports],
                   # Written into each landing commit's trailers (app/land/origin.py).
-                  "origins": {spec["id"]: {"origin": origin_of(data["run_id"], spec["id"]), "head": spec["head"]}
+                  "origins": {spec["id"]: {"origin": origin_of(data["run_id"], spec["id"]), "head": spec["head"],
+                                           "plan": plan_task_of(data["plan_digest"], spec["id"])}
                               for _, data in exports for spec in data["tasks"]}},
         task_ids=[t.id for t in plan.tasks], launcher_pid=os.getpid(),
     )
@@ -410,14 +427,19 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     attempts = {attempt for task in plan.tasks for attempt in task.select_from}
     for directory, data in exports:
         for spec in data["tasks"]:
-            commit = already(data, spec)
-            if commit:
+            found = already(data, spec)
+            if found:
+                own = found.origin == origin_of(data["run_id"], spec["id"])
                 journal.transition(
-                    run_id, spec["id"], TaskState.MERGED,
-                    f"already landed on {first['target']} by {commit[:12]} (an earlier land of shard "
-                    f"{data['shard']}'s export, run {data['run_id']}); not landed again",
-                    head_sha=spec["head"], merged=True, merge_commit=commit, contract=spec["contract"],
-                    files=spec["files"], iteration=spec["iteration"], round_base=spec["round_base"])
+                    run_id, spec["id"], TaskState.MERGED, already_message(first["target"], found, data, spec),
+                    **({"head_sha": spec["head"]} if own else {}), merged=True, merge_commit=found.commit,
+                    contract=spec["contract"], files=spec["files"], iteration=spec["iteration"],
+                    round_base=spec["round_base"])
+                continue
+            if why := refused.get((data["run_id"], spec["id"])):
+                journal.transition(run_id, spec["id"], TaskState.FAILED, why, branch=spec["branch"],
+                                   worktree=held.get(spec["branch"]), head_sha=spec["head"],
+                                   start_sha=spec["start"] or first["base_sha"])
                 continue
             journal.transition(
                 run_id, spec["id"], TaskState.APPROVED,
