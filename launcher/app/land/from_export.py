@@ -41,6 +41,7 @@ from launcher.app.land.origin import (
     plan_task_of,
 )
 from launcher.app.land.recovery import finish_earlier_landings
+from launcher.app.land.shard_runs import record_landed_in_shard_runs
 from launcher.app.land.trusted import check_plan_given, check_target_current
 from launcher.app.land.unfinished import land_continues
 from launcher.app.report import build_report, run_message, run_status
@@ -479,4 +480,8 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     rows = journal.tasks(run_id)
     status = run_status(rows, merge=True, reached_target=reached_target)
     journal.set_run(run_id, status=status, message=run_message(rows, message))
+    # A clone that ran a shard itself: that shard run's tasks landed now say so there too.
+    await record_landed_in_shard_runs(repo, journal, run_id, first["target"], [
+        (data["run_id"], spec["id"], spec["head"]) for _, data in exports for spec in data["tasks"]
+        if (found := already(data, spec)) is None or found.origin == origin_of(data["run_id"], spec["id"])])
     return build_report(journal, run_id, repo.root)
