@@ -429,8 +429,11 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     for directory, data in exports:
         for spec in data["tasks"]:
             found = already(data, spec)
+            own = found is None or found.origin == origin_of(data["run_id"], spec["id"])
+            for graded in spec["rounds"] if own else []:  # its shard's grading rounds, as it reported them
+                journal.record_round(run_id, spec["id"], graded["iteration"], verdict=graded["verdict"],
+                                     audit=graded["audit"], error_key=graded["error_key"])
             if found:
-                own = found.origin == origin_of(data["run_id"], spec["id"])
                 journal.transition(
                     run_id, spec["id"], TaskState.MERGED, already_message(first["target"], found, data, spec),
                     **({"head_sha": spec["head"]} if own else {}), merged=True, merge_commit=found.commit,

@@ -67,6 +67,10 @@ def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan) -> tup
             "approval_hash": row.approval_hash, "contract": row.contract, "files": row.files,
             "included": row.included, "included_blobs": row.included_blobs,
             "iteration": row.iteration, "round_base": row.round_base,
+            # Its grading rounds: the land's report says how it was graded (`rubric_gate`), and
+            # its landing commit whether a grader or a person approved it (`Launcher-Verdict`).
+            "rounds": [{key: graded[key] for key in ("iteration", "verdict", "audit", "error_key")}
+                       for graded in journal.rounds(run_id, row.task_id)],
         } for row in rows],
         "not_exported": {row.task_id: f"{row.state.value}: {row.message}"[:300]
                          for row in every if row not in rows},
