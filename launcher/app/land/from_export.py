@@ -107,6 +107,11 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest, every field checked (`models.export_manifest`): a damaged or edited one is
     refused here, naming the field, before anything is fetched or journaled."""
     path = directory / MANIFEST
+    if directory.exists() and not directory.is_dir():
+        named = f"its manifest {MANIFEST}, not" if directory.name == MANIFEST else "a file, not"
+        raise _bad(directory, f"--from names {named} an export directory",
+                   fix=f"pass the directory the export was written to: --from {directory.parent}"
+                   if directory.name == MANIFEST else _FIX)
     try:
         # A downloaded artifact, as untrusted as an agent's files: a FIFO, a link (to /dev/zero,
         # to a huge file) or a huge file is refused, never waited on or read whole.
@@ -117,7 +122,9 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise _bad(directory, f"{MANIFEST} is {_not_taken(exc)}") from None
     except UnicodeDecodeError as exc:
         raise _bad(directory, f"{MANIFEST} is not UTF-8 text (byte {exc.start})") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise _bad(directory, f"{MANIFEST} is not readable ({exc.strerror or exc})") from None
+    except ValueError as exc:
         raise _bad(directory, f"{MANIFEST} is not readable JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
