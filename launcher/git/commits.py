@@ -16,13 +16,14 @@ from launcher.git.worktrees import admin_dir
 # (app/land/origin.py): only the launcher may write them.
 ORIGIN = "Launcher-Origin"
 ORIGIN_HEAD = "Launcher-Origin-Head"
-_RESERVED_LINE = re.compile(r"^[ \t]*launcher-origin(?:-head)?[ \t]*:.*(?:\n|$)", re.IGNORECASE | re.MULTILINE)
+ORIGIN_PLAN = "Launcher-Origin-Plan"
+_RESERVED_LINE = re.compile(r"^[ \t]*launcher-origin(?:-head|-plan)?[ \t]*:.*(?:\n|$)", re.IGNORECASE | re.MULTILINE)
 
 
 def reserved_lines_dropped(message: str) -> str:
     """An agent's commit message, replayed onto the target by the rebase strategy, without any
-    `Launcher-Origin`/`Launcher-Origin-Head` line: what the agent wrote is not made to look like
-    the launcher's record that a task landed."""
+    `Launcher-Origin`/`Launcher-Origin-Head`/`Launcher-Origin-Plan` line: what the agent wrote
+    is not made to look like the launcher's record that a task landed."""
     return _RESERVED_LINE.sub("", message)
 
 

@@ -76,6 +76,15 @@ class ExportBundle(_Strict):
     sha256: Digest
 
 
+class ExportedRound(_Strict):
+    """A grading round of the task in its shard, as its journal recorded it."""
+
+    iteration: int = Field(ge=1)
+    verdict: str | None = None
+    audit: str | None = None
+    error_key: str | None = None
+
+
 class ExportedTask(_Strict):
     id: TaskId
     branch: BranchName
@@ -88,6 +97,7 @@ class ExportedTask(_Strict):
     included_blobs: dict[str, str] = Field(default_factory=dict)  # blob id -> path
     iteration: int = Field(default=1, ge=1)
     round_base: int = Field(default=0, ge=0)
+    rounds: list[ExportedRound] = Field(default_factory=list)  # absent from an older launcher's export
 
 
 class ExportManifest(_Strict):

@@ -31,8 +31,17 @@ from pydantic import ValidationError
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
-from launcher.app.land.origin import landed_origins, origin_of
+from launcher.app.land.origin import (
+    Earlier,
+    already_message,
+    built_on_redone,
+    earlier_landing,
+    landed_origins,
+    origin_of,
+    plan_task_of,
+)
 from launcher.app.land.recovery import finish_earlier_landings
+from launcher.app.land.shard_runs import record_landed_in_shard_runs
 from launcher.app.land.trusted import check_plan_given, check_target_current
 from launcher.app.land.unfinished import land_continues
 from launcher.app.report import build_report, run_message, run_status
@@ -98,6 +107,11 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest, every field checked (`models.export_manifest`): a damaged or edited one is
     refused here, naming the field, before anything is fetched or journaled."""
     path = directory / MANIFEST
+    if directory.exists() and not directory.is_dir():
+        named = f"its manifest {MANIFEST}, not" if directory.name == MANIFEST else "a file, not"
+        raise _bad(directory, f"--from names {named} an export directory",
+                   fix=f"pass the directory the export was written to: --from {directory.parent}"
+                   if directory.name == MANIFEST else _FIX)
     try:
         # A downloaded artifact, as untrusted as an agent's files: a FIFO, a link (to /dev/zero,
         # to a huge file) or a huge file is refused, never waited on or read whole.
@@ -108,7 +122,9 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise _bad(directory, f"{MANIFEST} is {_not_taken(exc)}") from None
     except UnicodeDecodeError as exc:
         raise _bad(directory, f"{MANIFEST} is not UTF-8 text (byte {exc.start})") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise _bad(directory, f"{MANIFEST} is not readable ({exc.strerror or exc})") from None
+    except ValueError as exc:
         raise _bad(directory, f"{MANIFEST} is not readable JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
@@ -385,14 +401,22 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     # that first, or nothing here would see the tree as it is.
     finished = await finish_earlier_landings(repo, config)
     first = exports[0][1]
-    # This final job ran before (a CI re-run after its push): what it landed is not landed again.
+    # This final job ran before (a CI re-run after its push), or a shard job ran again after it
+    # (a new run of the same plan's tasks): what it landed is not landed again.
     landed = await landed_origins(repo, first["base_sha"], first["target"])
+    earlier = {(data["run_id"], spec["id"]): found for _, data in exports for spec in data["tasks"]
+               if (found := earlier_landing(landed, data, spec))}
 
-    def already(data: dict[str, Any], spec: dict[str, Any]) -> str | None:
-        return landed.get(origin_of(data["run_id"], spec["id"]))
+    def already(data: dict[str, Any], spec: dict[str, Any]) -> Earlier | None:
+        return earlier.get((data["run_id"], spec["id"]))
 
     await _fetch(repo, [(d, {**data, "tasks": [t for t in data["tasks"] if not already(data, t)]})
                         for d, data in exports], bundles)
+    # A task built on a second version of a task whose first version landed would land it twice.
+    redone = [(spec, found) for _, data in exports for spec in data["tasks"]
+              if (found := already(data, spec)) and found.origin != origin_of(data["run_id"], spec["id"])]
+    refused = {(data["run_id"], spec["id"]): why for _, data in exports for spec in data["tasks"]
+               if redone and not already(data, spec) and (why := await built_on_redone(repo, redone, spec))}
     await repo.ensure_excluded("/.launcher/")  # as a run does: the journal is not an agent's write
     run_id = new_run_id()
     journal = open_journal(repo)
@@ -401,7 +425,8 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
         plan=plan.model_dump(mode="json", by_alias=True),
         settings={"merge": True, "from": [str(d) for d, _ in exports],
                   # Written into each landing commit's trailers (app/land/origin.py).
-                  "origins": {spec["id"]: {"origin": origin_of(data["run_id"], spec["id"]), "head": spec["head"]}
+                  "origins": {spec["id"]: {"origin": origin_of(data["run_id"], spec["id"]), "head": spec["head"],
+                                           "plan": plan_task_of(data["plan_digest"], spec["id"])}
                               for _, data in exports for spec in data["tasks"]}},
         task_ids=[t.id for t in plan.tasks], launcher_pid=os.getpid(),
     )
@@ -410,14 +435,22 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     attempts = {attempt for task in plan.tasks for attempt in task.select_from}
     for directory, data in exports:
         for spec in data["tasks"]:
-            commit = already(data, spec)
-            if commit:
+            found = already(data, spec)
+            own = found is None or found.origin == origin_of(data["run_id"], spec["id"])
+            for graded in spec["rounds"] if own else []:  # its shard's grading rounds, as it reported them
+                journal.record_round(run_id, spec["id"], graded["iteration"], verdict=graded["verdict"],
+                                     audit=graded["audit"], error_key=graded["error_key"])
+            if found:
                 journal.transition(
-                    run_id, spec["id"], TaskState.MERGED,
-                    f"already landed on {first['target']} by {commit[:12]} (an earlier land of shard "
-                    f"{data['shard']}'s export, run {data['run_id']}); not landed again",
-                    head_sha=spec["head"], merged=True, merge_commit=commit, contract=spec["contract"],
-                    files=spec["files"], iteration=spec["iteration"], round_base=spec["round_base"])
+                    run_id, spec["id"], TaskState.MERGED, already_message(first["target"], found, data, spec),
+                    **({"head_sha": spec["head"]} if own else {}), merged=True, merge_commit=found.commit,
+                    contract=spec["contract"], files=spec["files"], iteration=spec["iteration"],
+                    round_base=spec["round_base"])
+                continue
+            if why := refused.get((data["run_id"], spec["id"])):
+                journal.transition(run_id, spec["id"], TaskState.FAILED, why, branch=spec["branch"],
+                                   worktree=held.get(spec["branch"]), head_sha=spec["head"],
+                                   start_sha=spec["start"] or first["base_sha"])
                 continue
             journal.transition(
                 run_id, spec["id"], TaskState.APPROVED,
@@ -457,4 +490,8 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     rows = journal.tasks(run_id)
     status = run_status(rows, merge=True, reached_target=reached_target)
     journal.set_run(run_id, status=status, message=run_message(rows, message))
+    # A clone that ran a shard itself: that shard run's tasks landed now say so there too.
+    await record_landed_in_shard_runs(repo, journal, run_id, first["target"], [
+        (data["run_id"], spec["id"], spec["head"]) for _, data in exports for spec in data["tasks"]
+        if (found := already(data, spec)) is None or found.origin == origin_of(data["run_id"], spec["id"])])
     return build_report(journal, run_id, repo.root)

@@ -5,24 +5,45 @@ commit's `Launcher-Run` trailer names the land, not the export. `Launcher-Origin
 id>/<task id>` (and `Launcher-Origin-Head: <exported head>`) tie it back to the export, so a
 final job run again (a CI re-run after the push succeeded) finds the task already landed on the
 target (even when someone reverted it there since) instead of landing it a second time.
+`Launcher-Origin-Plan: <plan digest>/<task id>` ties it to the plan's task whichever shard run
+did it: a shard job run again (a new run id: "Re-run failed jobs") exports the plan's tasks anew,
+and a task of that plan already on the target is not landed a second time either.
 
 Only lines the launcher wrote are believed: an agent's commit message is the agent's text, and an
 agent knows its run id and its siblings' task ids, so a `Launcher-Origin` line in it could claim
 that a sibling that never landed is on the target. The landing commits are on the target's
 first-parent chain (an agent's own commits come in through a merge's second parent), and the
-rebase strategy, which replays an agent's commits onto that chain, drops these two lines from
-the messages it replays (`reserved_lines_dropped`): so only the landing commits carry them.
+rebase strategy, which replays an agent's commits onto that chain, drops these lines from the
+messages it replays (`reserved_lines_dropped`): so only the landing commits carry them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from launcher.app.context import RunContext
-from launcher.git.commits import ORIGIN, ORIGIN_HEAD
+from launcher.git.commits import ORIGIN, ORIGIN_HEAD, ORIGIN_PLAN
 from launcher.git.repo import GitRepo
 
 
 def origin_of(export_run_id: str, task_id: str) -> str:
     return f"{export_run_id}/{task_id}"
+
+
+def plan_task_of(plan_digest: str, task_id: str) -> str:
+    """The plan's task, whichever shard run did it: `<plan digest>/<task id>`."""
+    return f"{plan_digest}/{task_id}"
+
+
+@dataclass(frozen=True)
+class Landed:
+    """What the target's first-parent chain says `land --from` landed since the export's base."""
+
+    # `<shard run id>/<task id>` -> the landing commit
+    origins: dict[str, str] = field(default_factory=dict)
+    # `<plan digest>/<task id>` -> (the landing commit, the `<shard run id>/<task id>` it landed)
+    plan_tasks: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def origin_trailers(ctx: RunContext, task_id: str) -> dict[str, str]:
@@ -31,23 +52,85 @@ def origin_trailers(ctx: RunContext, task_id: str) -> dict[str, str]:
     origin = ctx.journal.run(ctx.run_id).settings.get("origins", {}).get(task_id)
     if not isinstance(origin, dict):
         return {}
-    return {ORIGIN: str(origin.get("origin", "")), ORIGIN_HEAD: str(origin.get("head", ""))}
+    trailers = {ORIGIN: str(origin.get("origin", "")), ORIGIN_HEAD: str(origin.get("head", ""))}
+    if origin.get("plan"):  # absent in a run an older launcher journaled
+        trailers[ORIGIN_PLAN] = str(origin["plan"])
+    return trailers
 
 
-async def landed_origins(repo: GitRepo, base: str, target: str) -> dict[str, str]:
-    """origin -> the landing commit on `target` (after `base`, where any landing of the export
-    is) whose trailers say it landed that exported task. Only the first-parent chain is read:
-    the commits a landing merged in are an agent's, and what their messages say is not believed."""
+async def landed_origins(repo: GitRepo, base: str, target: str) -> Landed:
+    """The landing commits on `target` (after `base`, where any landing of the export is) whose
+    trailers say they landed an exported task, by origin and by plan task. Only the first-parent
+    chain is read: the commits a landing merged in are an agent's, and what their messages say is
+    not believed."""
     listed = await repo.git(
         "log", "--no-show-signature", "--first-parent", f"--grep={ORIGIN}: ", "-F",
-        f"--format=%H%x00%(trailers:key={ORIGIN},valueonly,separator=%x01)%x00",
+        f"--format=%H%x00%(trailers:key={ORIGIN},valueonly,separator=%x01)%x00"
+        f"%(trailers:key={ORIGIN_PLAN},valueonly,separator=%x01)%x00",
         f"{base}..refs/heads/{target}", "--", check=False)
-    found: dict[str, str] = {}
+    found = Landed()
     if not listed.ok:
         return found
     fields = listed.out.split("\0")
-    for commit, values in zip(fields[0::2], fields[1::2], strict=False):
-        for value in values.split("\x01"):
-            if value.strip():
-                found.setdefault(value.strip(), commit.strip())  # newest first: the latest landing
+    for commit, origins, plans in zip(fields[0::3], fields[1::3], fields[2::3], strict=False):
+        commit = commit.strip()
+        by_task: dict[str, str] = {}
+        for value in _values(origins):
+            found.origins.setdefault(value, commit)  # newest first: the latest landing
+            by_task.setdefault(value.rpartition("/")[2], value)
+        for value in _values(plans):
+            origin = by_task.get(value.rpartition("/")[2])
+            if origin is not None:  # a plan task this commit landed from a named export
+                found.plan_tasks.setdefault(value, (commit, origin))
     return found
+
+
+def _values(listed: str) -> list[str]:
+    return [value.strip() for value in listed.split("\x01") if value.strip()]
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """An earlier landing of an exported task: its landing commit, and the `<shard run id>/<task
+    id>` it landed (this export's own, or another shard run's of the same plan task)."""
+
+    commit: str
+    origin: str
+
+
+def earlier_landing(landed: Landed, data: dict[str, Any], spec: dict[str, Any]) -> Earlier | None:
+    """The landing on the target of this export's task `spec`, or of the same plan's task from
+    another run of its shard (a CI job run again after the land job landed its first run's)."""
+    own = origin_of(data["run_id"], spec["id"])
+    if own in landed.origins:
+        return Earlier(landed.origins[own], own)
+    hit = landed.plan_tasks.get(plan_task_of(data["plan_digest"], spec["id"]))
+    return Earlier(*hit) if hit else None
+
+
+def already_message(target: str, earlier: Earlier, data: dict[str, Any], spec: dict[str, Any]) -> str:
+    """Why an exported task is reported merged and not landed again."""
+    if earlier.origin == origin_of(data["run_id"], spec["id"]):
+        return (f"already landed on {target} by {earlier.commit[:12]} (an earlier land of shard "
+                f"{data['shard']}'s export, run {data['run_id']}); not landed again")
+    return (f"already landed on {target} by {earlier.commit[:12]} (an earlier land of this plan's task "
+            f"{spec['id']!r} from run {earlier.origin.rpartition('/')[0]}'s export); not landed again: "
+            f"shard {data['shard']}'s run {data['run_id']} did it a second time (head {spec['head'][:12]}), "
+            "and that version is left out")
+
+
+async def built_on_redone(repo: GitRepo, redone: list[tuple[dict[str, Any], Earlier]],
+                          spec: dict[str, Any]) -> str | None:
+    """Why an exported task built on a task its shard did a second time, while the first version
+    landed already, is not landed: its branch holds that second version too, so landing it would
+    land the plan's task twice. None when it holds no such task's work."""
+    for other, earlier in redone:
+        if other is spec or not await repo.is_ancestor(other["head"], spec["head"]):
+            continue
+        return (f"not landed: its exported work is built on task {other['id']!r} as its shard's run did it "
+                f"a second time (head {other['head'][:12]}), but task {other['id']!r} of this plan already "
+                f"landed by {earlier.commit[:12]} (from run {earlier.origin.rpartition('/')[0]}'s export): "
+                f"landing it would land {other['id']!r} a second time. To land only its own commits, "
+                f"`git cherry-pick {other['head'][:12]}..{spec['head'][:12]}` onto the target (its branch "
+                f"{spec['branch']} is kept), or run task {spec['id']!r} again on the target")
+    return None

@@ -22,6 +22,7 @@ from launcher.models.plan import Plan, plan_from_journal
 from launcher.models.states import TaskState
 from launcher.regular_files import read_json_or_none
 from launcher.store import own_files
+from launcher.store.journal import Journal, TaskRow
 
 # SCHEMA (in models.export_manifest, the model a manifest is checked against when read) 2: `plan`
 # is the whole plan (it hashes to `plan_digest`), `not_exported` is required, and a task carries
@@ -48,42 +49,72 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
-async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_plan: Plan) -> dict[str, Any]:
-    """Export the run's approved tasks to `out_dir`; return the manifest written."""
-    repo = await GitRepo.discover(cwd)
-    journal = open_journal(repo)
+def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan) -> tuple[list[TaskRow], dict[str, Any]]:
+    """(the approved tasks the bundle holds, the manifest without its `bundle`): what the run's
+    journal says now."""
     run = journal.run(run_id)
-    rows = [row for row in journal.tasks(run_id)
-            if row.state is TaskState.APPROVED and row.branch and row.head_sha]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if out_dir.joinpath(MANIFEST).exists():
-        raise UsageProblem(f"{out_dir} already holds an export", where=str(out_dir),
-                           fix="export each shard to its own empty directory")
-    bundle: dict[str, Any] | None = None
-    if rows:
-        partial = out_dir / f".{BUNDLE}.{os.getpid()}.partial"
-        await repo.git("bundle", "create", "--quiet", str(partial),
-                       *[f"refs/heads/{row.branch}" for row in rows])
-        own_files.record_written(out_dir / BUNDLE, file_sha256(partial))
-        os.replace(partial, out_dir / BUNDLE)
-        bundle = {"file": BUNDLE, "sha256": file_sha256(out_dir / BUNDLE)}
+    every = journal.tasks(run_id)
+    rows = [row for row in every if row.state is TaskState.APPROVED and row.branch and row.head_sha]
     # The whole plan, not this shard's share: `land --from` checks it against its digest and
     # needs every task of it to know that no shard's work is missing.
     plan = full_plan.model_dump(mode="json", by_alias=True)
     manifest = {
         "schema": SCHEMA, "run_id": run_id, "shard": shard, "plan_digest": digest_of(plan),
         "plan_order": [t.id for t in full_plan.tasks],
-        "base_sha": run.base_sha, "target": run.target, "plan": plan, "bundle": bundle,
+        "base_sha": run.base_sha, "target": run.target, "plan": plan, "bundle": None,
         "tasks": [{
             "id": row.task_id, "branch": row.branch, "head": row.head_sha, "start": row.start_sha,
             "approval_hash": row.approval_hash, "contract": row.contract, "files": row.files,
             "included": row.included, "included_blobs": row.included_blobs,
             "iteration": row.iteration, "round_base": row.round_base,
+            # Its grading rounds: the land's report says how it was graded (`rubric_gate`), and
+            # its landing commit whether a grader or a person approved it (`Launcher-Verdict`).
+            "rounds": [{key: graded[key] for key in ("iteration", "verdict", "audit", "error_key")}
+                       for graded in journal.rounds(run_id, row.task_id)],
         } for row in rows],
         "not_exported": {row.task_id: f"{row.state.value}: {row.message}"[:300]
-                         for row in journal.tasks(run_id) if row not in rows},
+                         for row in every if row not in rows},
     }
+    return rows, manifest
+
+
+def _same_export(written: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether the manifest in DIR already says what the run's journal says now (its bundle
+    aside: the bundle follows from the tasks' branches and heads)."""
+    now = json.loads(json.dumps(now))  # as it reads back from the file
+    return {k: v for k, v in written.items() if k != "bundle"} == {k: v for k, v in now.items() if k != "bundle"}
+
+
+async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_plan: Plan,
+                     rewrite: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Export the run's approved tasks to `out_dir`; return the manifest written.
+
+    `rewrite`: the manifest of this run already in `out_dir`, which no longer says what the run
+    ended with (a resumed run's tasks changed since): replaced by one that does. The new bundle
+    goes to a name of its own, the manifest is replaced in one rename, and only then is the old
+    bundle deleted: the manifest present in DIR always describes a complete export."""
+    repo = await GitRepo.discover(cwd)
+    journal = open_journal(repo)
+    rows, manifest = _describe(journal, run_id, shard, full_plan)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if rewrite is None and out_dir.joinpath(MANIFEST).exists():
+        raise UsageProblem(f"{out_dir} already holds an export", where=str(out_dir),
+                           fix="export each shard to its own empty directory")
+    if rows:
+        partial = out_dir / f".{BUNDLE}.{os.getpid()}.partial"
+        await repo.git("bundle", "create", "--quiet", str(partial),
+                       *[f"refs/heads/{row.branch}" for row in rows])
+        checksum = file_sha256(partial)
+        name = BUNDLE if rewrite is None else f"branches-{checksum[:16]}.bundle"
+        own_files.record_written(out_dir / name, checksum)
+        os.replace(partial, out_dir / name)
+        manifest["bundle"] = {"file": name, "sha256": file_sha256(out_dir / name)}
     write_atomically(out_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
+    old_bundle = (rewrite or {}).get("bundle")
+    old_name = old_bundle.get("file") if isinstance(old_bundle, dict) else None
+    new_name = manifest["bundle"]["file"] if manifest["bundle"] else None
+    if isinstance(old_name, str) and old_name != new_name and Path(old_name).name == old_name:
+        out_dir.joinpath(old_name).unlink(missing_ok=True)  # no manifest names it any more
     return manifest
 
 
@@ -95,15 +126,22 @@ def export_request(out_dir: Path, shard: str, full_plan: Plan) -> dict[str, Any]
 
 async def export_requested(cwd: Path, run_id: str) -> tuple[Path, dict[str, Any]] | None:
     """A resumed `run --shard I/N --no-merge --export DIR` writes the export the interrupted run
-    did not: (DIR, the manifest written), or None when the run asked for none or DIR already
-    holds this run's export. DIR holding another run's export is refused (UsageProblem)."""
+    did not, or rewrites the one it wrote when the run's tasks ended otherwise since (`resume
+    --retry-failed` approved a task the export lists as failed): (DIR, the manifest written), or
+    None when the run asked for none or DIR already says what the run ended with. DIR holding
+    another run's export is refused (UsageProblem)."""
     repo = await GitRepo.discover(cwd)
-    request = open_journal(repo).run(run_id).settings.get("export")
+    journal = open_journal(repo)
+    request = journal.run(run_id).settings.get("export")
     if not isinstance(request, dict):
         return None
     out_dir = Path(str(request["dir"]))
-    written = read_json_or_none(out_dir / MANIFEST, 64 * 1024 * 1024)
-    if isinstance(written, dict) and written.get("run_id") == run_id:
-        return None
     full_plan = plan_from_journal(request["plan"], f"{run_id}'s export request")
-    return out_dir, await export_run(cwd, run_id, out_dir, shard=str(request["shard"]), full_plan=full_plan)
+    shard = str(request["shard"])
+    written = read_json_or_none(out_dir / MANIFEST, 64 * 1024 * 1024)
+    own = isinstance(written, dict) and written.get("run_id") == run_id
+    if own and isinstance(written, dict):
+        if _same_export(written, _describe(journal, run_id, shard, full_plan)[1]):
+            return None
+        return out_dir, await export_run(cwd, run_id, out_dir, shard=shard, full_plan=full_plan, rewrite=written)
+    return out_dir, await export_run(cwd, run_id, out_dir, shard=shard, full_plan=full_plan)
