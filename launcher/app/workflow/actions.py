@@ -6,7 +6,6 @@ journal, so the caller (an MCP server answering at once) may even exit while the
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from launcher.app.workflow import engine, planner, routing
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import UsageProblem
 from launcher.git import worktrees
+from launcher.launcher_child import launcher_module_argv
 from launcher.models.workflow import WorkflowState, WorkflowStatus
 
 ACTIONS = ("workflows", "workflow", "analyze", "suggest", "recommend", "plan", "start", "status", "next",
@@ -250,7 +250,7 @@ def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool =
     with log_path.open("a", encoding="utf-8") as log:  # the tail `status` shows starts after this line
         log.write(f"{engine.RUNNER_MARK}`launcher workflow {' '.join(action)}` at "
                   f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-    argv = [sys.executable, "-m", "launcher.cli.main", "workflow", *action, "--quiet", "--spawned"]
+    argv = launcher_module_argv("launcher.cli.main", "workflow", *action, "--quiet", "--spawned")
     pid = detached.spawn_detached(argv, cwd=session.repo.root, env=os.environ, log_path=log_path)
     started = process_identity.start_time(pid)
 
