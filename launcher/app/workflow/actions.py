@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,32 @@ ACTIONS = ("workflows", "workflow", "analyze", "suggest", "recommend", "plan", "
            "checkpoint", "pause", "resume", "cancel", "list")
 RECOMMEND_DEFAULT, RECOMMEND_MAX = 5, 50
 _TEXT_ARGS = ("action", "context", "workflow", "workflowId", "signal")
+ARGUMENTS = (*_TEXT_ARGS, "limit", "params", "options")  # the MCP tool's, every one checked
 # A Unicode noncharacter (reserved for a program's internal use): the MCP server's reader puts it
 # where the client sent a lone surrogate or bytes that are not UTF-8 (cli/mcp_stdin.py).
 INVALID_TEXT_MARK = "\ufdd0"
 
 
+def check_argument_names(names: Iterable[str]) -> None:
+    """Refuse (usage:arguments) an argument the tool does not take: dropped, a misspelt
+    `workflow_id` would leave `status` to answer for the latest workflow, not the one asked for."""
+    unknown = [name for name in names if name not in ARGUMENTS]
+    if not unknown:
+        return
+    hints = [f"{name} -> {known}" for name in unknown for known in ARGUMENTS
+             if name.replace("_", "").lower() == known.lower() or (name == "id" and known == "workflowId")]
+    raise UsageProblem(f"not an argument of the orchestrator tool: {', '.join(map(repr, unknown))} (its arguments "
+                       f"are: {', '.join(ARGUMENTS)}); nothing was done",
+                       where=f"arguments.{unknown[0]}",
+                       fix=(f"rename {', '.join(hints)}" if hints else f"drop {', '.join(unknown)}")
+                           + "; a workflow's id is workflowId, an action's options go in options",
+                       error_key="usage:arguments")  # fmt: skip
+
+
 def check_args(args: dict[str, Any]) -> dict[str, Any]:
     """The tool's arguments as typed values, or a usage error naming the argument (the MCP
     client may send anything)."""
+    check_argument_names(args)
     out = dict(args)
     for name, value in args.items():
         _refuse_invalid_text(name, value)
