@@ -78,13 +78,37 @@ async def orchestrator(
     return _reply({"ok": True, "action": action, "result": result}, error=False)
 
 
+def _closed(tool: Any) -> Any:
+    """The orchestrator tool's listing with `additionalProperties: false` in its input schema."""
+    field = "input_schema" if "input_schema" in type(tool).model_fields else "inputSchema"  # mcp 2.x, 1.x
+    schema = getattr(tool, field, None)
+    if getattr(tool, "name", None) != "orchestrator" or not isinstance(schema, dict):
+        return tool
+    return tool.model_copy(update={field: {**schema, "additionalProperties": False}})
+
+
 def serve() -> None:
     try:
         from mcp.server.mcpserver import MCPServer as Server  # mcp >= 2
     except ImportError:  # mcp 1.x
         from mcp.server.fastmcp import FastMCP as Server  # type: ignore[no-redef,attr-defined,unused-ignore]
+
+    class _Server(Server):  # type: ignore[misc,valid-type,unused-ignore]
+        async def call_tool(self, name: str, arguments: dict[str, Any], *rest: Any, **kwargs: Any) -> Any:
+            """The SDK's argument model drops keys the tool does not declare: refuse them first."""
+            if name == "orchestrator" and isinstance(arguments, dict):
+                try:
+                    actions.check_argument_names(arguments)
+                except UsageProblem as exc:
+                    return _reply(exc.envelope(), error=True)
+            return await super().call_tool(name, arguments, *rest, **kwargs)
+
+        async def list_tools(self, *args: Any, **kwargs: Any) -> Any:
+            """The orchestrator's input schema says so too: no other argument."""
+            return [_closed(tool) for tool in await super().list_tools(*args, **kwargs)]
+
     detached.reap_detached_promptly()
     mcp_stdin.install()
-    server = Server("launcher")
+    server = _Server("launcher")
     server.tool(name="orchestrator", description=TOOL_DESCRIPTION)(orchestrator)
     server.run("stdio")

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from launcher.errors import ConfigError, UsageProblem
 from launcher.gates.mutant_kill import KillClaims
+from launcher.launcher_child import launcher_check_argv, launcher_module_argv
 from launcher.models.judge import JudgeCall, JudgeVerdict, load_judge_file
 from launcher.models.plan import BUILTIN_ADAPTERS, AgentConfig, Plan, RunSettings, Task
 from launcher.mutation.model import Mutant
@@ -135,7 +135,7 @@ def prompt(task: FixTask, data: dict[str, Any], sources: dict[str, str]) -> str:
 def writer_agent() -> AgentConfig:
     """The built-in scripted test writer, a command agent run with this Python."""
     return AgentConfig(adapter="command",
-                       command=[sys.executable, "-m", "launcher.agents.scripted_test_writer", "{prompt}"])  # fmt: skip
+                       command=launcher_module_argv("launcher.agents.scripted_test_writer", "{prompt}"))  # fmt: skip
 
 
 def check_agent(agent: str, known_agents: tuple[str, ...]) -> None:
@@ -160,7 +160,7 @@ def build_plan(tasks: list[FixTask], data: dict[str, Any], *, agent: str, base_s
                             mutants=[t.mutant for t in task.targets], task_id=task.task_id)  # fmt: skip
         claims_path = out_dir / f"{task.task_id}.claims.json"
         atomic_write_json(claims_path, claims.as_dict())
-        check = shlex.join([sys.executable, "-m", "launcher.gates.mutant_kill", str(claims_path)])
+        check = shlex.join(launcher_check_argv("launcher.gates.mutant_kill", str(claims_path)))
         first = task.targets[0].mutant
         plan_tasks.append(Task(id=task.task_id, title=f"kill {len(task.targets)} mutant(s) of {first.function}",
                                role="tests", agent=agent, prompt=prompt(task, data, {}), scope=scope(data),

@@ -6,8 +6,8 @@ journal, so the caller (an MCP server answering at once) may even exit while the
 from __future__ import annotations
 
 import os
-import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +17,39 @@ from launcher.app.workflow import engine, planner, routing
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import UsageProblem
 from launcher.git import worktrees
+from launcher.launcher_child import launcher_module_argv
 from launcher.models.workflow import WorkflowState, WorkflowStatus
 
 ACTIONS = ("workflows", "workflow", "analyze", "suggest", "recommend", "plan", "start", "status", "next",
            "checkpoint", "pause", "resume", "cancel", "list")
 RECOMMEND_DEFAULT, RECOMMEND_MAX = 5, 50
 _TEXT_ARGS = ("action", "context", "workflow", "workflowId", "signal")
+ARGUMENTS = (*_TEXT_ARGS, "limit", "params", "options")  # the MCP tool's, every one checked
 # A Unicode noncharacter (reserved for a program's internal use): the MCP server's reader puts it
 # where the client sent a lone surrogate or bytes that are not UTF-8 (cli/mcp_stdin.py).
 INVALID_TEXT_MARK = "\ufdd0"
 
 
+def check_argument_names(names: Iterable[str]) -> None:
+    """Refuse (usage:arguments) an argument the tool does not take: dropped, a misspelt
+    `workflow_id` would leave `status` to answer for the latest workflow, not the one asked for."""
+    unknown = [name for name in names if name not in ARGUMENTS]
+    if not unknown:
+        return
+    hints = [f"{name} -> {known}" for name in unknown for known in ARGUMENTS
+             if name.replace("_", "").lower() == known.lower() or (name == "id" and known == "workflowId")]
+    raise UsageProblem(f"not an argument of the orchestrator tool: {', '.join(map(repr, unknown))} (its arguments "
+                       f"are: {', '.join(ARGUMENTS)}); nothing was done",
+                       where=f"arguments.{unknown[0]}",
+                       fix=(f"rename {', '.join(hints)}" if hints else f"drop {', '.join(unknown)}")
+                           + "; a workflow's id is workflowId, an action's options go in options",
+                       error_key="usage:arguments")  # fmt: skip
+
+
 def check_args(args: dict[str, Any]) -> dict[str, Any]:
     """The tool's arguments as typed values, or a usage error naming the argument (the MCP
     client may send anything)."""
+    check_argument_names(args)
     out = dict(args)
     for name, value in args.items():
         _refuse_invalid_text(name, value)
@@ -250,7 +269,7 @@ def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool =
     with log_path.open("a", encoding="utf-8") as log:  # the tail `status` shows starts after this line
         log.write(f"{engine.RUNNER_MARK}`launcher workflow {' '.join(action)}` at "
                   f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-    argv = [sys.executable, "-m", "launcher.cli.main", "workflow", *action, "--quiet", "--spawned"]
+    argv = launcher_module_argv("launcher.cli.main", "workflow", *action, "--quiet", "--spawned")
     pid = detached.spawn_detached(argv, cwd=session.repo.root, env=os.environ, log_path=log_path)
     started = process_identity.start_time(pid)
 

@@ -271,6 +271,10 @@ async def record_checkpoint(cwd: Path, workflow_id: str, signal_ref: str) -> Wor
     session = await WorkflowSession.open(cwd)
 
     def record(state: WorkflowState) -> None:
+        running = [p.id for p in state.phases if p.status is PhaseStatus.RUNNING]
+        if state.status is WorkflowStatus.RUNNING and running:
+            phase_run.record_checkpoint_while_running(session, state, running, signal_ref)
+            return
         done = [p for p in state.phases if p.status is PhaseStatus.SUCCEEDED]
         state.checkpoints.append({"phase": done[-1].id if done else None, "signal": signal_ref, "at": time.time()})
         if state.status is WorkflowStatus.WAITING_CHECKPOINT:

@@ -250,6 +250,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
         now.runner_pid, now.paused_on = None, None
         now.options.pop("parked", None)
         _decide(session, now, step, report, failed_phase, nothing, parked_on, commit)
+        _settle_checkpoints(now, step)
         _apply_requested_pause(now)
         return True
 
@@ -292,6 +293,30 @@ def _apply_requested_pause(state: WorkflowState) -> None:
     state.pause_requested = False  # a failed phase paused (or ended) the workflow anyway
 
 
+def record_checkpoint_while_running(session: WorkflowSession, state: WorkflowState, running: list[str],
+                                    signal_ref: str) -> None:
+    """A checkpoint given while its phase runs is kept for it (`pending`): once the phase succeeds
+    the workflow goes on without waiting for another (phase_run.after_success)."""
+    gated = [p.id for p in session.template_of(state).phases if p.checkpoint and p.id in running]
+    phase = (gated or running)[0]
+    state.checkpoints.append({"phase": phase, "signal": signal_ref, "at": time.time(), "pending": True})
+    if gated:
+        state.message = (f"checkpoint {signal_ref!r} recorded for phase {phase}, which is running: when it "
+                         "succeeds the workflow does not wait for another")
+    else:
+        state.message = (f"checkpoint {signal_ref!r} recorded (phase {', '.join(running)} is running and "
+                         "has no checkpoint: nothing waits for it)")
+
+
+def _settle_checkpoints(state: WorkflowState, step: list[Phase]) -> None:
+    """The checkpoints given while the step ran were honoured (after_success) or, the step having
+    failed, are not carried over to a retry: its new work is not what the operator approved."""
+    ids = {p.id for p in step}
+    for entry in state.checkpoints:
+        if entry.get("pending") and entry.get("phase") in ids:
+            entry["pending"] = False
+
+
 def after_success(session: WorkflowSession, state: WorkflowState, step: list[Phase]) -> WorkflowStatus:
     if not next_step(session, state):
         state.message = "every phase finished"
@@ -300,7 +325,13 @@ def after_success(session: WorkflowSession, state: WorkflowState, step: list[Pha
     whole = next((group for group in session.template_of(state).steps()
                   if {p.id for p in step} <= {p.id for p in group}), step)
     if any(p.checkpoint for p in whole):
-        names = ", ".join(p.id for p in whole if p.checkpoint)
+        gated = [p.id for p in whole if p.checkpoint]
+        names = ", ".join(gated)
+        given = [c for c in state.checkpoints if c.get("pending") and c.get("phase") in gated]
+        if given:
+            state.message = (f"phase {names} finished; checkpoint {given[-1]['signal']!r}, given while it ran, "
+                             "releases the next phase (`launcher workflow next`)")
+            return WorkflowStatus.READY
         state.message = (f"phase {names} waits for the operator: `launcher workflow checkpoint {state.id} "
                          "--signal REF` releases the next phase")
         return WorkflowStatus.WAITING_CHECKPOINT
