@@ -77,7 +77,8 @@ def _detached_phase(repo: Path, cli: list[str], env: dict[str, str]) -> dict[str
         shown = subprocess.run([*cli, "workflow", "status", wid, "--json"], cwd=repo, env=env, capture_output=True,
                                text=True, timeout=60)  # fmt: skip
         state: dict[str, Any] = json.loads(shown.stdout)
-        if state["done"] or state["status"] != "running" or time.time() > deadline:
+        # "ready" until the detached runner has taken the phase over (a slow start, under load)
+        if state["done"] or state["status"] not in ("running", "ready") or time.time() > deadline:
             return state
         time.sleep(0.3)
 
