@@ -67,6 +67,17 @@ def empty(path: str) -> bool:
         return False
 
 
+def _odd_children(folder: str, rel: str) -> list[tuple[os.DirEntry[str], str, str]] | None:
+    """A directory's entries that are special files or directories: (entry, kind, its path from
+    the root, `rel` being the directory's); None when the directory cannot be listed."""
+    try:
+        with os.scandir(folder) as entries:
+            return [(entry, kind, f"{rel}/{entry.name}" if rel else entry.name)
+                    for entry in entries if (kind := _odd(entry)) is not None]
+    except OSError:
+        return None
+
+
 def _walk(snapshot: OddEntries) -> dict[str, list[tuple[str, str]]]:
     """Each directory (not skipped) -> its (name, kind) entries that are special files or dirs;
     at most MAX_DIRS of them (`snapshot.partial` says when more were left)."""
@@ -75,21 +86,16 @@ def _walk(snapshot: OddEntries) -> dict[str, list[tuple[str, str]]]:
     while stack and len(found) < MAX_DIRS:
         folder = stack.pop()
         rel = _rel(snapshot.root, folder)
-        kids: list[tuple[str, str]] = []
-        try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    kind = _odd(entry)
-                    if kind is None:
-                        continue
-                    child = f"{rel}/{entry.name}" if rel else entry.name
-                    if kind == "dir" and _skipped(snapshot, child, entry.name):
-                        continue
-                    kids.append((entry.name, kind))
-                    if kind == "dir":
-                        stack.append(entry.path)
-        except OSError:
+        listed = _odd_children(folder, rel)
+        if listed is None:
             continue
+        kids: list[tuple[str, str]] = []
+        for entry, kind, child in listed:
+            if kind == "dir" and _skipped(snapshot, child, entry.name):
+                continue
+            kids.append((entry.name, kind))
+            if kind == "dir":
+                stack.append(entry.path)
         found[rel] = kids
     snapshot.partial = bool(stack)
     return found
@@ -132,19 +138,11 @@ def special_files(root: Path) -> list[str]:
     while stack and looked < MAX_DIRS:
         folder, rel = stack.pop()
         looked += 1
-        try:
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    kind = _odd(entry)
-                    if kind is None:
-                        continue
-                    child = f"{rel}/{entry.name}" if rel else entry.name
-                    if kind == "special" or entry.name == ".git":
-                        found.append(child)
-                    else:
-                        stack.append((entry.path, child))
-        except OSError:
-            continue
+        for entry, kind, child in _odd_children(folder, rel) or []:
+            if kind == "special" or entry.name == ".git":
+                found.append(child)
+            else:
+                stack.append((entry.path, child))
     return sorted(found)
 
 

@@ -29,7 +29,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from launcher import process
@@ -220,11 +220,17 @@ _SWEEP = threading.Lock()
 def reap_escaped(run_id: str, task_id: str | None = None) -> list[int]:
     """SIGKILL and reap the run's (or task's) escaped processes; returns their pids. Repeats:
     a killed daemon's own children are re-parented to us in turn."""
+    return _sweep(lambda: escaped(run_id, task_id))
+
+
+def _sweep(find: Callable[[], list[int]]) -> list[int]:
+    """Collect orphan zombies, then kill and reap what `find` names until it names nothing (a
+    killed daemon's children are re-parented to us in turn); one sweep at a time."""
     killed: list[int] = []
     with _SWEEP:
         reap_orphan_zombies()
         for _ in range(5):
-            victims = _kill_and_reap(escaped(run_id, task_id))
+            victims = _kill_and_reap(find())
             if not victims:
                 break
             killed += victims
@@ -244,15 +250,7 @@ def marked(env: Mapping[str, str], keep: Collection[int] = ()) -> list[int]:
 def reap_marked(env: Mapping[str, str], keep: Collection[int] = ()) -> list[int]:
     """SIGKILL and reap the escaped processes marked with `env` (a mutation sweep's worker: what
     its finished test runs left behind, a `setsid` server say); returns their pids."""
-    killed: list[int] = []
-    with _SWEEP:
-        reap_orphan_zombies()
-        for _ in range(5):
-            victims = _kill_and_reap(marked(env, keep))
-            if not victims:
-                break
-            killed += victims
-    return killed
+    return _sweep(lambda: marked(env, keep))
 
 
 def _kill_and_reap(victims: list[int]) -> list[int]:
