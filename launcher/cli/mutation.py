@@ -19,7 +19,7 @@ from launcher.app.mutation.history import list_sweeps
 from launcher.app.mutation.judge import JudgeOptions, judge_survivors
 from launcher.app.mutation.setup import split_args
 from launcher.app.mutation.sweep import SweepOptions, run_sweep
-from launcher.cli import mutation_loop
+from launcher.cli import mutation_loop, questions
 from launcher.cli.calls import call
 from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.cli.mutation_progress import progress_for
@@ -230,7 +230,7 @@ def judge(
     """Have a judge agent classify survivors as genuine or equivalent (asks before the paid call)."""
     options = JudgeOptions(run=run, agent=agent, confirm=confirm_judge, batch_size=batch_size, calibrate=calibrate,
                            calibration=calibration, threshold=threshold, min_lower_bound=min_lower_bound)  # fmt: skip
-    ask = (lambda question: typer.confirm(question, default=False)) if sys.stdin.isatty() and not json_mode else None
+    ask = questions.confirm if sys.stdin.isatty() and not json_mode else None  # Ctrl-C at it: exit 130
 
     def say(text: str) -> None:  # what is judged, before the call (stderr under --json)
         print(text, file=sys.stderr if json_mode else sys.stdout, flush=True)

@@ -11,8 +11,9 @@ import typer
 from typer.core import TyperCommand
 
 from launcher.app.mutation.fix import FixOptions, FixSummary, fix_survivors
-from launcher.app.mutation.label import label_survivors
+from launcher.app.mutation.label import CALIBRATION_FILE, label_survivors
 from launcher.cli.calls import call
+from launcher.cli.questions import ask_line
 from launcher.errors import ExitCode
 from launcher.models.printable import one_line
 from launcher.ui.plain import PlainView
@@ -90,10 +91,18 @@ def fix(
 
 
 def _ask(question: str) -> str:
+    """One question at the terminal; Ctrl-C while it waits stops at once (exit 130), the pending
+    answer unwritten: the walk runs inside the event loop, where `input()` alone would hold
+    asyncio's Ctrl-C until every question was answered (cli/questions.py)."""
     try:
-        return input(question)
+        return ask_line(question)
     except EOFError:  # Ctrl-D: quit, keeping what was written
         return "q"
+
+
+def label_interrupted() -> str:
+    return (f"interrupted: the labels answered before Ctrl-C are kept in {CALIBRATION_FILE}, the question "
+            "pending was not written; run `launcher mutation label` again to label the rest")
 
 
 def label(
@@ -107,7 +116,7 @@ def label(
     def say(text: str) -> None:
         print(text, flush=True)
 
-    summary = call(lambda: label_survivors(Path.cwd(), run, from_verdict, ask, say))
+    summary = call(lambda: label_survivors(Path.cwd(), run, from_verdict, ask, say), on_interrupt=label_interrupted)
     print(summary.message)
     raise typer.Exit(int(ExitCode.OK))
 

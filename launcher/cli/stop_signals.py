@@ -73,6 +73,40 @@ def run(fn: Callable[[], Awaitable[T]]) -> T:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def interruptible(read: Callable[[], T]) -> T:
+    """A question put to the operator from inside the event loop (`read`: `input()`, a confirm).
+    The read blocks the loop's thread, so asyncio's Ctrl-C (a cancellation of the command's task)
+    would land only once the operator had answered every question: here a Ctrl-C (or a SIGTERM
+    or SIGHUP, taken as one) while it waits stops the command at once, as KeyboardInterrupt (exit
+    130), nothing of the pending answer used; one that came between two questions stops it before
+    the next is asked. A `read` that turns KeyboardInterrupt into its own error (click's Abort) is
+    still stopped as Ctrl-C. A signal delivered to another thread of the process does not
+    interrupt the read in this one: `read` must return to Python now and then (cli/questions.py
+    polls) for the handler to run."""
+    if _stopping:
+        raise KeyboardInterrupt
+    previous = signal.getsignal(signal.SIGINT)
+    interrupted = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+        if callable(previous):  # the command's own stop: its task cancelled, a second Ctrl-C only told
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    try:
+        return read()
+    except BaseException:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if signal.getsignal(signal.SIGINT) is stop:
+            signal.signal(signal.SIGINT, previous)
+
+
 def install() -> None:
     signal.signal(signal.SIGTERM, _as_ctrl_c)
     # The terminal closed (a dropped ssh): stop as SIGTERM does, saving state and putting the

@@ -41,6 +41,7 @@ from launcher.models.judge import (
     survivors_digest,
 )
 from launcher.models.plan import AgentConfig, Task
+from launcher.models.printable import one_line
 from launcher.regular_files import clear_path
 from launcher.store.files import atomic_write_json
 
@@ -234,6 +235,7 @@ async def _ask(
     hint: Path | None = None
     cost: float | None = None
     error: str | None = None
+    last: JudgeInputInvalid | None = None
     for attempt in range(1, MAX_INVALID_IN_A_ROW + 1):
         # Its answer goes to a directory of its own, read once its processes (and what escaped
         # them) are gone: never a file another process could know of (engine/answer_dir.py).
@@ -262,11 +264,31 @@ async def _ask(
                 raise answer
             return _validated(answer, ids), cost, None, attempt
         except JudgeInputInvalid as exc:
-            error = f"{exc.error_key}: {exc.what}"
-            notes.append(f"judge batch {number} attempt {attempt}: {exc.error_key}")
+            last, error = exc, _what_and_where(exc)
+            notes.append(f"judge batch {number} attempt {attempt}: {exc.error_key}")  # (its place: hint file)
             hint = work / f"hint-{number}-{attempt}.json"
             atomic_write_json(hint, exc.envelope())
-    return None, cost, f"no valid verdict {MAX_INVALID_IN_A_ROW} times in a row ({error})", MAX_INVALID_IN_A_ROW
+    return None, cost, _given_up(spec, error, last, hint), MAX_INVALID_IN_A_ROW
+
+
+def _what_and_where(exc: JudgeInputInvalid) -> str:
+    """`judge answer $.verdicts[0].confidence: required key is missing (invalid:missing)`: the
+    place at fault (the JSON path in the judge's answer), what is wrong there, and its error key.
+    The judge's words (a value it gave) are shown on one line, escaped."""
+    return one_line(f"{exc.where}: {exc.what} ({exc.error_key})" if exc.where else f"{exc.what} ({exc.error_key})")
+
+
+def _given_up(spec: JudgeInput, error: str | None, last: JudgeInputInvalid | None, hint: Path | None) -> str:
+    """Why a batch has no verdict after its corrective rounds: the last error with its place,
+    how to fix the judge, and where its answers (agent.log) and the last error sent to it (the
+    hint file) are kept once it is done (out_dir/judge)."""
+    record = spec.out_dir / "judge"
+    fix = f"fix the judge ({one_line(last.fix)}), then judge again" if last is not None and last.fix else (
+        "fix the judge, then judge again")  # fmt: skip
+    kept = f"its answers are in {record / 'agent.log'}"
+    if hint is not None:
+        kept += f", the last error it was sent in {record / hint.name}"
+    return f"no valid verdict {MAX_INVALID_IN_A_ROW} times in a row, the last: {error}; {fix}; {kept}"
 
 
 def _validated(text: str, ids: list[int]) -> JudgeVerdict:

@@ -158,7 +158,7 @@ def read_evidence(path: Path) -> dict[str, Any]:
 
 async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixSummary:
     repo = await GitRepo.discover(cwd)
-    sweep_dir = await resolve_run(cwd, options.run)
+    sweep_dir = await resolve_run(cwd, options.run, latest_for="launcher mutation fix")
     data = load_run(sweep_dir)
     targets = select(data, load_verdict(sweep_dir), ids=options.ids, all_unjudged=options.all_unjudged,
                      where=str(sweep_dir))  # fmt: skip

@@ -255,7 +255,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         judged: dict[str, Any] = {"subject": "calibration", "calibration_file": str(source.resolve()),
                                   "labels_sha256": labels_digest(labelled.calibration)}  # fmt: skip
     else:
-        out_dir = await resolve_run(cwd, options.run)
+        out_dir = await resolve_run(cwd, options.run, latest_for="launcher mutation judge")
         survivors = _sweep_survivors(out_dir)
         sweep_report = _sweep_report(out_dir)
         report, label = str(out_dir / "report.json"), out_dir.name

@@ -239,7 +239,7 @@ async def label_survivors(cwd: Path, run: str | None, from_verdict: Path | None,
                            fix="run `launcher mutation label` in a terminal (stdin a TTY)",
                            error_key="no_terminal")  # fmt: skip
     repo = await GitRepo.discover(cwd)
-    sweep_dir = await resolve_run(cwd, run)
+    sweep_dir = await resolve_run(cwd, run, latest_for="launcher mutation label")
     data = load_run(sweep_dir)
     survivors = [(m, r) for m, r in entries(data) if r.get("status") == "Survived"]
     if from_verdict is not None:

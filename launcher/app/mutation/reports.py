@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import difflib
 import re
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from launcher.app.context import writable_state_dir
+from launcher.app.mutation.history import SweepListing, list_sweeps
+from launcher.app.mutation.progress import resume_command
 from launcher.errors import LauncherError, RunNotFound, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.mutation.merge import (
@@ -28,6 +31,7 @@ from launcher.mutation.merge import (
 )
 from launcher.mutation.model import Mutant
 from launcher.mutation.report_stryker import embedded_sources, entries, load_sources, repo_of
+from launcher.store import mutants as store_mod
 from launcher.store.files import atomic_write_text
 
 ReportFormat = Literal["text", "json", "stryker", "html"]
@@ -57,8 +61,12 @@ def _run_dirs(root: Path) -> list[Path]:
     return sorted((d for d in root.iterdir() if (d / MUTANTS_FILE).is_file()), key=_when, reverse=True)
 
 
-async def resolve_run(cwd: Path, run: str | Path | None) -> Path:
-    """The run dir for a name, a path, or (None) the latest sweep."""
+async def resolve_run(cwd: Path, run: str | Path | None, *, latest_for: str | None = None) -> Path:
+    """The run dir for a name, a path, or (None) the latest sweep. A sweep that has not finished
+    (interrupted, running, failed: no mutants.json yet) is said to be unfinished, with what
+    finishes it, never said not to exist. `latest_for` (the command, for its hint): with no RUN,
+    a newer sweep that can still finish (interrupted, running) is refused rather than the older
+    finished one silently taken for "the latest" (`mutation judge`, `label`, `fix` act on it)."""
     if run is not None:
         path = Path(run) if Path(run).is_absolute() else cwd / run
         if (path / MUTANTS_FILE).is_file():
@@ -66,17 +74,75 @@ async def resolve_run(cwd: Path, run: str | Path | None) -> Path:
         if path.is_file() and path.name == MUTANTS_FILE:
             return path.parent
     root = await runs_root(cwd)
+    unfinished = await _unfinished_sweeps(cwd)
     if run is None:
         found = _run_dirs(root)
         if not found:
+            if unfinished:
+                raise _unfinished_problem(unfinished[0], root, "no sweep has finished yet: ")
             raise RunNotFound(
                 "there are no mutation sweeps yet", where=str(root), fix="run one with `launcher mutation sweep`"
             )
+        newer = [s for s in unfinished if s.status in (store_mod.INTERRUPTED, store_mod.RUNNING)
+                 and _sweep_key(s.sweep_id) > _when(found[0])]  # fmt: skip
+        if latest_for is not None and newer:
+            raise _newer_unfinished(newer[0], found[0], root, latest_for)
         return found[0]
     if (root / str(run) / MUTANTS_FILE).is_file():
         return root / str(run)
-    known = ", ".join(d.name for d in _run_dirs(root)[:5]) or "none yet"
-    raise RunNotFound(f"no mutation run {str(run)!r}", where=str(root), fix=f"pass a run dir or one of: {known}")
+    name = Path(str(run)).name  # its id, or the path of its dir
+    pending = next((s for s in unfinished if s.sweep_id == name), None)
+    if pending is not None:
+        raise _unfinished_problem(pending, root)
+    known = ", ".join(d.name for d in _run_dirs(root)[:5])
+    if not known and unfinished:
+        known = f"none has finished yet (unfinished: {', '.join(s.sweep_id for s in unfinished[:5])})"
+    raise RunNotFound(f"no mutation run {str(run)!r}", where=str(root),
+                      fix=f"pass a run dir or one of: {known or 'none yet'} (`launcher mutation list` lists "
+                          "them)")  # fmt: skip
+
+
+async def _unfinished_sweeps(cwd: Path) -> list[SweepListing]:
+    """The sweeps the repository's store knows that have not finished, newest first (none when
+    there is no store, or it cannot be read: then only finished run dirs are known, as before)."""
+    try:
+        listings = await list_sweeps(cwd, limit=1000)
+    except (LauncherError, OSError, sqlite3.Error):
+        return []
+    return [s for s in listings if s.status != store_mod.DONE]
+
+
+def _sweep_key(sweep_id: str) -> tuple[str, str]:
+    """A sweep id's place in `_when`'s order (`m-20250101-120000-ab12`); one without a time stamp
+    counts as newer than any run dir (it is asked about rather than passed over)."""
+    found = _STAMP.search(sweep_id)
+    return (found.group(1) + found.group(2), sweep_id) if found else ("99999999999999", sweep_id)
+
+
+def _finish(sweep: SweepListing) -> str:
+    """What finishes an unfinished sweep, as `launcher mutation list` says it."""
+    if sweep.status == store_mod.INTERRUPTED:
+        return f"finish it with `{resume_command(sweep.sweep_id)}`"
+    if sweep.status == store_mod.RUNNING:
+        return "wait for it to finish (`launcher mutation list` shows it)"
+    return "it stopped on an error: fix that error, then sweep again (`launcher mutation sweep`)"
+
+
+def _unfinished_problem(sweep: SweepListing, root: Path, lead: str = "") -> RunNotFound:
+    return RunNotFound(
+        f"{lead}sweep {sweep.sweep_id} is {sweep.status} ({sweep.progress} mutants settled), so it has no "
+        f"survivors yet (no {MUTANTS_FILE})", where=str(root / sweep.sweep_id),
+        fix=f"{_finish(sweep)}, then run this again", error_key="sweep_unfinished",
+    )  # fmt: skip
+
+
+def _newer_unfinished(sweep: SweepListing, finished: Path, root: Path, command: str) -> RunNotFound:
+    return RunNotFound(
+        f"the latest sweep, {sweep.sweep_id}, is {sweep.status} ({sweep.progress} mutants settled); the latest "
+        f"finished one, {finished.name}, is older", where=str(root / sweep.sweep_id),
+        fix=f"{_finish(sweep)}, then run this again; or name the older one: `{command} {finished.name}`",
+        error_key="sweep_unfinished",
+    )  # fmt: skip
 
 
 async def _sources(cwd: Path, data: dict[str, Any]) -> dict[str, str]:
