@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import stat
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 from helpers import ADULT_PROJECT, swept_project
+from pty_terminal import LauncherTerminal
 
 from launcher.models.judge import CalibrationSet, load_judge_file
 
@@ -40,43 +40,14 @@ def proj(swept: Path, tmp_path: Path) -> Path:
     return root
 
 
-class Terminal:
+class Terminal(LauncherTerminal):
     """`launcher mutation label ...` with a pty as its terminal; answers typed when asked."""
 
     def __init__(self, cwd: Path, *args: str) -> None:
-        master, slave = os.openpty()
-        self.master, self.seen = master, ""
-        self.proc = subprocess.Popen([sys.executable, "-m", "launcher", "mutation", "label", *args], cwd=cwd,
-                                     stdin=slave, stdout=slave, stderr=slave, env=os.environ.copy(),
-                                     start_new_session=True)  # fmt: skip
-        os.close(slave)
+        super().__init__(cwd, "mutation", "label", *args)
 
     def wait_for(self, text: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while text not in self.seen:
-            ready, _, _ = select.select([self.master], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise AssertionError(f"{text!r} never appeared; the terminal shows:\n{self.seen}")
-            try:
-                chunk = os.read(self.master, 4096)
-            except OSError:  # the child closed the terminal
-                chunk = b""
-            if not chunk:
-                raise AssertionError(f"{text!r} never appeared before the end; the terminal shows:\n{self.seen}")
-            self.seen += chunk.decode(errors="replace")
-        found = self.seen
-        self.seen = self.seen[self.seen.index(text) + len(text):]
-        return found
-
-    def answer(self, question: str, reply: str) -> str:
-        shown = self.wait_for(question)
-        os.write(self.master, reply.encode() + b"\n")
-        return shown
-
-    def finish(self) -> int:
-        code = self.proc.wait(timeout=30)
-        os.close(self.master)
-        return code
+        return super().wait_for(text, timeout)
 
 
 def labels(root: Path) -> list[dict[str, Any]]:
