@@ -329,7 +329,8 @@ def test_a_second_ctrl_c_does_not_cut_short_the_stop_of_an_agent_that_ignores_si
     assert proc.returncode == 130, (proc.returncode, err)
     assert time.monotonic() - began < 30, "the agent was waited for instead of killed"
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-    assert "already stopping" in err, err
+    if gap:  # two SIGINTs sent back to back may reach the process as one (signals do not queue)
+        assert "already stopping" in err, err
     assert json.loads(out)["run_id"].startswith("r-")
     with pytest.raises(ProcessLookupError):
         os.kill(agent_pid, 0)  # SIGKILLed after its grace, not left behind
