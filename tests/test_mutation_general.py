@@ -5,28 +5,10 @@ small generated project and swept for real."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import anyio
-from conftest import git, write_files
+from test_mutation_verdicts import make_repo, sweep
 
-from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.mutation.model import MutantStatus
-
-
-def make_repo(root: Path, files: dict[str, str]) -> Path:
-    write_files(root, files)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "project")
-    return root
-
-
-def sweep(root: Path, **options: Any) -> SweepOutcome:
-    options.setdefault("workers", 1)
-    options.setdefault("use_cache", False)
-    return anyio.run(run_sweep, root, SweepOptions(**options), lambda _line: None)
-
 
 # semver's __main__.py: with `==` turned into `!=`, importing the module runs the command line,
 # which exits: pytest reports the SystemExit as an INTERNALERROR (exit 3), and the whole suite

@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 from conftest import git, write_files
+from test_mutation_verdicts import make_repo
 
 from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.mutation import discover
@@ -66,13 +67,6 @@ class Recorder:
     def first(self, prefix: str) -> int:
         return next(i for i, line in enumerate(self.phases) if line.startswith(prefix))
 
-
-def make_repo(root: Path, files: dict[str, str]) -> Path:
-    write_files(root, files)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "project")
-    return root
 
 
 def sweep(root: Path, listener: Recorder | None = None, **options: Any) -> SweepOutcome:
