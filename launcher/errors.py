@@ -14,6 +14,9 @@ class ExitCode(enum.IntEnum):
     ENVIRONMENT = 3  # not a git repo, git too old, agent CLI missing
     PARKED = 4  # landed on the integration branch, not on the target: see the message
     INTERNAL = 70  # a launcher bug (sysexits' EX_SOFTWARE): the message names the saved traceback
+    # The run has not ended yet (`status --exit-status` while a launcher drives it): no outcome
+    # to report, ask again later (sysexits' EX_TEMPFAIL). Never 0: 0 says everything landed.
+    NOT_FINISHED = 75
     INTERRUPTED = 130
 
 

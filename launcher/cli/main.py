@@ -90,6 +90,8 @@ def _exit_code(report: RunReport) -> int:
         return int(ExitCode.INTERRUPTED)
     if report.status == RunStatus.PARKED:
         return int(ExitCode.PARKED)
+    if report.status == RunStatus.RUNNING:  # no outcome yet: never 0, which says it all landed
+        return int(ExitCode.NOT_FINISHED)
     return int(ExitCode.FAILED)
 
 
@@ -243,7 +245,8 @@ def status(
     json_mode: JsonOpt = False,
     all_runs: Annotated[bool, typer.Option("--all", help="List recent runs (as `launcher runs`).")] = False,
     exit_status: Annotated[bool, typer.Option(
-        "--exit-status", help="Exit with the run's code (1 failed, 4 parked, 130 interrupted).")] = False,
+        "--exit-status", help="Exit with the run's code (0 succeeded, 1 failed, 4 parked, 130 interrupted; "
+                              "75 still running: not finished yet, ask again later).")] = False,
 ) -> None:
     """Show a run's tasks and states (journal and git only); exit 0, or the run's code with --exit-status."""
     if all_runs:
@@ -254,7 +257,7 @@ def status(
         print(report_json(report))
     else:
         OutConsole().print(render_summary(report), soft_wrap=True)
-    raise typer.Exit(_exit_code(report) if exit_status and report.status != RunStatus.RUNNING else 0)
+    raise typer.Exit(_exit_code(report) if exit_status else 0)
 
 
 @app.command()
