@@ -95,7 +95,19 @@ def _exit_code(report: RunReport) -> int:
     return int(ExitCode.FAILED)
 
 
+def _export_as_it_ended(report: RunReport, json_mode: bool) -> None:
+    """A shard run (`run --shard I/N --no-merge --export DIR`): its export written, or written
+    again, to say what the run ended with. Every command that ends driving a run comes here (`run`,
+    `resume`, `land`, `choose`, `grade`): a choice that approved an escalated task, a re-grade
+    that approved a new head, a land, a retry... never leave DIR stale for `land --from`."""
+    exported = call(lambda: export_app.export_requested(Path.cwd(), report.run_id), json_mode=json_mode)
+    if exported is not None:
+        err_console.print(f"exported {len(exported[1]['tasks'])} approved task(s) to {escape(str(exported[0]))}",
+                          highlight=False)
+
+
 def _finish(report: RunReport, *, json_mode: bool, quiet: bool) -> None:
+    _export_as_it_ended(report, json_mode)
     try:
         if json_mode:
             print(report_json(report), flush=True)
@@ -163,12 +175,7 @@ def run(
                              export, shard or "1/1", full_plan))
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
     report = _run_with_view(view, tasks, lambda: start_run(Path.cwd(), plan, options, view.handle), json_mode)
-    if export is not None:
-        manifest = call(lambda: export_app.export_run(Path.cwd(), report.run_id, export, shard=shard or "1/1",
-                                                      full_plan=full_plan), json_mode=json_mode)
-        err_console.print(f"exported {len(manifest['tasks'])} approved task(s) to {escape(str(export))}",
-                          highlight=False)
-    _finish(report, json_mode=json_mode, quiet=quiet)
+    _finish(report, json_mode=json_mode, quiet=quiet)  # writes the export the run recorded it asks for
 
 
 def _fail_usage(what: str, example: str, json_mode: bool) -> None:
@@ -193,11 +200,6 @@ def resume(
     report = _run_with_view(
         view, tasks,
         lambda: resume_run(Path.cwd(), run_id, view.handle, retry_failed=retry_failed), json_mode, run_id)
-    # A shard run (`run --shard I/N --no-merge --export DIR`) that was interrupted: its export now.
-    exported = call(lambda: export_app.export_requested(Path.cwd(), report.run_id), json_mode=json_mode)
-    if exported is not None:
-        err_console.print(f"exported {len(exported[1]['tasks'])} approved task(s) to {escape(str(exported[0]))}",
-                          highlight=False)
     _finish(report, json_mode=json_mode, quiet=quiet)
 
 

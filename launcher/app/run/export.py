@@ -125,9 +125,12 @@ def export_request(out_dir: Path, shard: str, full_plan: Plan) -> dict[str, Any]
 
 
 async def export_requested(cwd: Path, run_id: str) -> tuple[Path, dict[str, Any]] | None:
-    """A resumed `run --shard I/N --no-merge --export DIR` writes the export the interrupted run
-    did not, or rewrites the one it wrote when the run's tasks ended otherwise since (`resume
-    --retry-failed` approved a task the export lists as failed): (DIR, the manifest written), or
+    """A `run --shard I/N --no-merge --export DIR` writes its export when it ends, and so does
+    every command that carries the run on after it (`resume`, `choose`, `grade`, `land RUN`): the
+    export the interrupted run did not write, or the one it wrote rewritten when the run's tasks
+    ended otherwise since (`resume --retry-failed` or `choose ... approve` approved a task the
+    export lists as failed or escalated, `grade` approved a newer head, `land` landed it here):
+    (DIR, the manifest written), or
     None when the run asked for none or DIR already says what the run ended with. DIR holding
     another run's export is refused (UsageProblem)."""
     repo = await GitRepo.discover(cwd)
