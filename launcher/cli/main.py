@@ -412,7 +412,9 @@ def grade(
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Re-run grading by hand on a task's branch (e.g. after its approval was withdrawn)."""
+    """Re-run grading by hand on a task's branch (e.g. after its approval was withdrawn); in a run
+    without a grader, re-measure an approved task's branch and approve it again if its checks,
+    claims and scope hold."""
     view = _view(json_mode, quiet)
     report = _run_with_view(
         view, _run_of(run_id)[1], lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle), json_mode,

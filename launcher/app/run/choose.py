@@ -89,7 +89,9 @@ def _check_selection_open(ctx: RunContext, task_id: str) -> None:
 async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunReport:
     """Re-grade by hand at the task branch's current head: everything is re-measured there
     (files, diff, claims, scope, checks; rubric checks in the relay), in a new grading round
-    that keeps the earlier rounds' packets and verdicts."""
+    that keeps the earlier rounds' packets and verdicts. A run without a grader (it keeps the
+    settings it started with) approved on contract and checks: its approved task whose branch
+    changed is re-measured and approved again on that bar; one it never approved is refused."""
     problem = task_id_problem(task_id)
     if problem:
         raise UsageProblem(problem, fix="pass a task id as shown by `launcher status`")
@@ -98,14 +100,22 @@ async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunR
 
 
 async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
-    if grading.grader_name(ctx) is None:
-        raise UsageProblem("no grader is configured",
-                           fix="set [grading] grader in launcher.toml or [run] grader in the plan")
     row = ctx.journal.task(ctx.run_id, task_id)
     if not row.branch or not row.head_sha:
         raise UsageProblem(f"task {task_id!r} has no branch to grade", fix="run it first")
     if row.state is TaskState.MERGED:
         raise UsageProblem(f"task {task_id!r} has already landed", fix="nothing to re-grade")
+    graded = grading.grader_name(ctx) is not None
+    if not graded and not row.approval_hash:
+        # Without a grader the run approves on the agent's contract and the task's checks: a task
+        # it never approved (its agent failed, a check failed) is not approved on checks alone.
+        raise UsageProblem(
+            f"run {ctx.run_id} has no grader, and task {task_id!r} was never approved in it "
+            f"({row.state.value}): without a grader, `launcher grade` only re-measures work the run "
+            "approved whose branch changed since (the run keeps the settings it started with: a "
+            "grader set in launcher.toml now does not apply to it)",
+            fix=f"`launcher resume {ctx.run_id} --retry-failed` runs the task again from scratch; "
+                "or start a new run with a grader")
     tip = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
     head = tip.out.strip() if tip.ok else row.head_sha
     recorded = [r["iteration"] for r in ctx.journal.rounds(ctx.run_id, task_id)]
@@ -119,6 +129,8 @@ async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
             if failure:
                 ctx.transition(task_id, TaskState.FAILED, f"re-grade: {failure}")
                 return _settled_report(ctx)
+            if not graded:
+                return await _reapproved_ungraded(ctx, task_id, head)
             ctx.transition(task_id, TaskState.GRADING, f"re-grading round {iteration} by hand at {head[:12]}")
             # What the grader must not touch, as in a run: put back after it, its task escalated
             await containment.start(ctx)
@@ -144,6 +156,17 @@ async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
                    f"{ctx.run_id}` gives its agent the next round, or fix the branch and re-grade")
         ctx.journal.set_run(ctx.run_id, status=RunStatus.FAILED, message=message)
         return build_report(ctx.journal, ctx.run_id, ctx.repo.root)
+    return _settled_report(ctx)
+
+
+async def _reapproved_ungraded(ctx: RunContext, task_id: str, head: str) -> RunReport:
+    """A run without a grader approved the task on its contract and checks: re-measured at its
+    branch's new head (files, claims, scope, the task's checks all hold there), it is approved
+    again on that same bar, bound to the new change set, and says so; then the run carries on."""
+    await grading.approve(ctx, task_id, f"re-measured at {head[:12]}: its checks, claims and scope hold "
+                                        "(this run has no grader: approved as the run approves)")
+    if ctx.merge:
+        return await continue_run(ctx)
     return _settled_report(ctx)
 
 
