@@ -73,6 +73,8 @@ def test_choose_approve_on_a_shard_run_rewrites_its_export_and_the_final_job_lan
     exported, not_exported = _export(out)
     assert set(exported) == {"code", "dep"} and not_exported == {}, (exported, not_exported)
     assert len(list(out.glob("*.bundle"))) == 1  # the old export's bundle (none) or a stale one: gone
+    # docs/github-actions-run.yml uploads DIR with include-hidden-files: false: nothing hidden in it
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
 
     code, states, final = _land_from(tmp_path, repo, out)
     assert code == 0 and states == {"code": "merged", "dep": "merged"}, states
