@@ -1,32 +1,69 @@
 """The integration check: the user's command run on a merge result (or any commit) in a throwaway
 detached worktree of it, `<root>/<run>/_integration/<commit>`, removed whatever happens; what it
 printed (its tail) and whether it passed come back. It runs merged agent code, so it gets the
-environment the caller builds for it, or only PATH and HOME."""
+environment the caller builds for it, or only PATH and HOME.
+
+What the check left in the shared repository besides its scratch tree is looked at before that
+tree goes (`CheckTrace`): the commits made in it (a ref the check moved to one of them is the
+check's doing, never the user's)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 
 from launcher import process
-from launcher.git import submodules, worktrees
+from launcher.git import ref_guard, submodules, worktrees
 from launcher.git.repo import GitRepo
 
 _TAIL_CHARS = 4000
+_MADE_LIMIT = 1000  # commits made in the scratch tree that are listed (a check makes a few)
+
+
+@dataclass
+class CheckTrace:
+    """What one run of the check left in the shared repository (filled by `run_integration_check`)."""
+
+    made: set[str] = field(default_factory=set)  # commits made (or checked out) in its scratch tree
+
+
+async def _made_in(repo: GitRepo, admin: str | None, commit: str) -> set[str]:
+    """Commits the scratch tree's HEAD pointed at that `commit` does not reach (its reflog, and
+    HEAD itself): what the check committed (or checked out) there."""
+    if admin is None:
+        return set()
+    pointed = ref_guard.reflog_commits(repo.common_dir / "worktrees" / admin / "logs" / "HEAD")
+    with contextlib.suppress(OSError, UnicodeDecodeError):  # its HEAD file, whatever became of its `.git`
+        head = (repo.common_dir / "worktrees" / admin / "HEAD").read_text(encoding="utf-8").strip()
+        if head.startswith("ref: "):
+            found = await repo.git("rev-parse", "--verify", "--quiet", f"{head[5:]}^{{commit}}", check=False)
+            head = found.out.strip() if found.ok else ""
+        if head:
+            pointed.add(head)
+    pointed -= {commit, "0" * 40}
+    if not pointed:
+        return set()
+    listed = await repo.git("rev-list", f"--max-count={_MADE_LIMIT}", "--ignore-missing", *sorted(pointed),
+                            "--not", commit, check=False)
+    return set(listed.out.split()) if listed.ok else pointed
 
 
 async def run_integration_check(
     repo: GitRepo, commit: str, command: str, scratch: Path, timeout: float,
-    env: Callable[[Path], Mapping[str, str]] | None = None,
+    env: Callable[[Path], Mapping[str, str]] | None = None, trace: CheckTrace | None = None,
 ) -> tuple[bool, str]:
     """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail). `env` makes
     the command's whole environment from the checked-out scratch tree (the run passes
     `engine.command_env`, which looks at the tree's layout); without it the command gets only
-    PATH and HOME: it runs merged agent code and must not see our secrets."""
+    PATH and HOME: it runs merged agent code and must not see our secrets. `trace` gets what it
+    left in the shared repository."""
+    trace = trace if trace is not None else CheckTrace()
     scratch.parent.mkdir(parents=True, exist_ok=True)
     async with repo.lock.hold():
         if scratch.exists():  # left by a launcher killed while checking this commit: start afresh
@@ -34,6 +71,7 @@ async def run_integration_check(
             shutil.rmtree(scratch, ignore_errors=True)
             await worktrees.forget(repo, scratch)
         await worktrees.add(repo, "--detach", "--force", path=scratch, start=commit)
+    own_admin = admin.name if (admin := worktrees.admin_dir(scratch)) is not None else None
     try:
         missing = await submodules.check_out(repo, scratch)
         if env is not None:
@@ -44,6 +82,7 @@ async def run_integration_check(
     finally:
         with anyio.CancelScope(shield=True):  # never leave the scratch worktree behind
             async with repo.lock.hold():
+                trace.made = await _made_in(repo, own_admin, commit)
                 await repo.git("worktree", "remove", "--force", str(scratch), check=False)
                 if scratch.exists():
                     shutil.rmtree(scratch, ignore_errors=True)
