@@ -104,6 +104,8 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         ok, output = await run_integration_check(
             ctx.repo, commit, command, scratch_root / commit[:12], timeout=1800, env=env, trace=trace
         )
+        if worktrees_said := trace.worktrees_said():
+            ctx.note(None, f"{worktrees_said}; checking {commit[:12]}")
         if moved := await ref_watch.put_back_check_moves(ctx, own | trace.made):
             # Put back before the main checkout and the other refs are judged (a moved target
             # makes the main checkout look changed, and its batch look empty).
