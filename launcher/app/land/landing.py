@@ -83,8 +83,8 @@ async def land_approved(ctx: RunContext, guard: Guard | None = None,
         # The interrupted pass journaled only what it landed: approved tasks it could not land
         # (a conflict, a culprit) were never marked, so they get a pass of their own now.
         more_reached, more = await _land(ctx)
-        if more != "nothing to land":
-            reached, message = reached and more_reached, more
+        if more != "nothing to land":  # it folded all approved work again: its outcome is the landing's
+            reached, message = more_reached, more
     else:
         reached, message = await _land(ctx, guard)
     while returned := [r.task_id for r in ctx.journal.tasks(ctx.run_id)
@@ -94,7 +94,9 @@ async def land_approved(ctx: RunContext, guard: Guard | None = None,
             break  # no round made progress: never loop
         more_reached, more = await _land(ctx)
         if more != "nothing to land":
-            reached, message = reached and more_reached, more
+            # Each pass folds all approved work, parked work too: a pass that lands it all
+            # clears an earlier pass's park (the outcome says where the work is now).
+            reached, message = more_reached, more
     unlanded = await unlanded_work(ctx) if reached else None
     # An integration check's scratch worktree a killed launcher left (the resumed pass folds
     # anew: new commits, other paths) is gone once the landing is.
@@ -171,12 +173,15 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
     reached, message, raced = True, "nothing to land", False
     if landed:
         reached, message, raced = await _advance(ctx, expected_old, tip, landed, races_left > 0)
+    # A round sent back starts from what is on the target: the fold when it landed, else (it
+    # was parked, or the target moved under it) the target as it is, never unlanded work.
+    on_target = tip if reached else await _target_tip(ctx)
     waiting: set[str] = set()
     for task_id, landing in result.failed.items():
         if landing.details.startswith(BROKEN_TIP):  # not its fault: it stays approved
             ctx.transition(task_id, TaskState.APPROVED, landing.details.splitlines()[0]
                            + f" `launcher land` lands it once {ctx.target} passes the check")
-        elif await _not_landed(ctx, task_id, landing, tip):
+        elif await _not_landed(ctx, task_id, landing, on_target):
             waiting.add(task_id)
     held_back = {t for t, landing in result.failed.items() if landing.details.startswith(BROKEN_TIP)}
     for task_id, blocker in skipped.items():

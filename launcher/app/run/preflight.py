@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -214,12 +215,14 @@ async def check_filters(repo: GitRepo) -> None:
 
 
 # Shell words that are not a program on PATH: the check's first word is not looked up then.
+# (A fast path only: any other word the shell itself knows is asked of it, `_shell_knows`.)
 _SHELL_WORDS = frozenset({
     "!", "[", "[[", "(", "{", ".", ":", "alias", "bash", "builtin", "case", "cd", "command",
     "eval", "exec", "exit", "export", "for", "function", "if", "set", "sh", "source", "test",
     "time", "ulimit", "umask", "unset", "until", "while",
 })
 _OPERATORS = frozenset({"&&", "||", ";", "|", "&", ";;", "(", ")"})
+_CHECK_SHELL = "/bin/sh"  # what runs the integration check (git/integration_check.py)
 
 
 def _check_program(command: str) -> str | None:
@@ -241,16 +244,40 @@ def _check_program(command: str) -> str | None:
     return None
 
 
+def _defines_function(command: str, name: str) -> bool:
+    """Whether the command defines a shell function `name` (`name() {...}`, `function name`):
+    then it runs that function, not a program."""
+    word = re.escape(name)
+    return re.search(rf"(?:^|[\s;&|(){{}}]){word}\s*\(\s*\)|(?:^|[\s;&|(){{}}])function\s+{word}(?:[\s(]|$)",
+                     command) is not None
+
+
+def _shell_knows(name: str) -> bool:
+    """Whether the shell that runs the check finds `name` itself (a builtin such as `trap` or
+    `readonly`, a keyword, or a program on PATH): it is asked (`command -v`). True when it
+    cannot be asked: a valid check refused is worse than a failure the check's output explains.
+    (A short synchronous call: the callers are synchronous, and it runs only for a first word
+    that is not on PATH.)"""
+    try:
+        done = subprocess.run([_CHECK_SHELL, "-c", 'command -v -- "$1" >/dev/null 2>&1', "sh", name],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return True
+    return done.returncode not in (1, 127)  # 0: found; 1 or 127: not found; else: in doubt
+
+
 def check_integration_program(plan: Plan, config: RepoConfig) -> None:
     """The integration check runs after every agent did its work: a program it names that does
     not exist (a typo, a venv path that moved) would make the check fail on the target itself,
     so that the run ended telling the user to fix a target that is fine. Refused up front."""
     command = settings_of(plan, config).integration_check
     program = _check_program(command) if command else None
-    if program is None:
+    if program is None or command is None:
         return
+    # Not on PATH: a function the command defines, or a word of the shell's own (`trap`,
+    # `readonly`, `wait`...) is no missing program; when in doubt, the check runs.
     found = (os.access(program, os.X_OK) and Path(program).is_file()) if os.sep in program \
-        else shutil.which(program) is not None
+        else shutil.which(program) is not None or _defines_function(command, program) or _shell_knows(program)
     if found:
         return
     key = ("[run] integration_check of the plan" if plan.run.integration_check is not None

@@ -1,11 +1,17 @@
 """The repository's refs around task code (app/run/containment.py calls it after each agent
 round; app/run/git_watch.py after checks, integration checks, before landing and at run end):
 what moved that the launcher did not move and the user did not make is put back with a
-compare-and-swap, kept under refs/launcher/<run>/<task>/moved/, and blamed when time can tell."""
+compare-and-swap, kept under refs/launcher/<run>/<task>/moved/, and blamed when time can tell.
+
+A ref that the integration check moved to commits only the launcher's own check had (the merge
+result it checks, not landed yet, or what it committed in its scratch tree) is put back right
+after that check run (`put_back_check_moves`), before anything else looks at the refs: it is
+never taken for the user's commit, nor for an agent's move."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 
 import anyio
@@ -16,11 +22,69 @@ from launcher.app.run.blame import suspects as _suspects
 from launcher.app.run.blame import writer as _writer
 from launcher.app.run.ref_owner import RefOwners
 from launcher.errors import LauncherError
-from launcher.git import ref_guard
+from launcher.git import ref_guard, worktrees
 
 
 class MovedRefs(LauncherError):
     default_key = "moved_shared_refs"
+
+
+_OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_OWN_LIMIT = 1000  # unlanded commits of a merge result that are listed (one or a few per task)
+
+
+async def unlanded_commits(ctx: RunContext, commit: str) -> set[str]:
+    """The commits of `commit` (a merge result about to be checked) that no ref reaches: the
+    landing's own, made in memory and on no branch yet. Read before the check runs."""
+    listed = await ctx.repo.git("rev-list", f"--max-count={_OWN_LIMIT}", commit, "--not", "--all", check=False)
+    return set(listed.out.split()) if listed.ok else set()
+
+
+async def _brings(ctx: RunContext, change: ref_guard.RefChange, own: set[str]) -> list[str]:
+    """The commits of `own` that `change` makes a ref (or the main checkout's HEAD) reach."""
+    new = change.new
+    if new is None or not _OID.fullmatch(new):
+        return []
+    old = change.old if change.old is not None and _OID.fullmatch(change.old) else None
+    found = []
+    for commit in sorted(own):
+        if await ctx.repo.is_ancestor(commit, new) and not (old and await ctx.repo.is_ancestor(commit, old)):
+            found.append(commit)
+    return found
+
+
+async def put_back_check_moves(ctx: RunContext, own: set[str]) -> str | None:
+    """Put back, right after an integration check ran, every ref (and the main checkout's HEAD)
+    that now reaches one of `own`: the merge result it checked, not landed, and what it
+    committed in its scratch tree. Only the check had those commits, so such a move is the
+    check's (a `git update-ref refs/heads/main HEAD` in it), never the user's own commit; left,
+    it would land unchecked work, and the landing would land the same merge once more. What the
+    check set is kept under refs/launcher/<run>/_integration/moved/. Returns what was put back
+    (None: nothing); the other changes are left to `put_back_refs`, which judges them as usual."""
+    if ctx.ref_state is None or not own:
+        return None
+    async with ctx.repo.lock.hold():
+        now = await ref_guard.read_state(ctx.repo)
+        before = ctx.ref_state
+        found = [ref_guard.RefChange(ref, before.refs.get(ref), now.refs.get(ref))
+                 for ref in sorted(before.refs.keys() | now.refs.keys())
+                 if before.refs.get(ref) != now.refs.get(ref)]
+        if before.head != now.head:
+            found.append(ref_guard.RefChange(ref_guard.HEAD, before.head or None, now.head or None))
+        checks = [change for change in found if await _brings(ctx, change, own)]
+        if not checks:
+            return None
+        moved = {change.ref for change in checks}
+        # The main checkout switched to a branch the check made there goes back first.
+        checks[:0] = [change for change in found if change.ref == ref_guard.HEAD and change not in checks
+                      and (change.new or "").removeprefix("ref: ") in moved]
+        kept = f"refs/launcher/{ctx.run_id}/{worktrees.INTEGRATION}/moved"
+        problems = await ref_guard.undo(ctx.repo, checks, kept)
+    listed = "; ".join(change.describe() for change in checks)
+    return (f"moved refs of the shared repository to commits only the launcher's check had: the "
+            f"merge result it checked, not landed, or its own commits ({listed}); the launcher put them back"
+            + (f", except {', '.join(problems)}" if problems else "")
+            + (f" (what it set is kept under {kept}/)" if ref_guard.keeps_any(checks) else ""))
 
 
 

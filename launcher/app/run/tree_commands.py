@@ -13,13 +13,13 @@ from pathlib import Path
 
 from launcher import process
 from launcher.app.context import RunContext
-from launcher.app.run import containment, git_watch
+from launcher.app.run import containment, git_watch, ref_watch
 from launcher.app.run.best_of import attempt_env
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit, outside_import_message
 from launcher.gates.checks import CheckResult, run_checks
 from launcher.git import worktrees
-from launcher.git.integration_check import run_integration_check
+from launcher.git.integration_check import CheckTrace, run_integration_check
 from launcher.models.plan import Task
 from launcher.store.files import atomic_write_text
 
@@ -99,9 +99,17 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
                                pass_names=check_env_names(ctx, None), audit_file=audit.file)
 
         started = time.time()
+        own = await ref_watch.unlanded_commits(ctx, commit)  # before: its scratch tree reaches them
+        trace = CheckTrace()
         ok, output = await run_integration_check(
-            ctx.repo, commit, command, scratch_root / commit[:12], timeout=1800, env=env
+            ctx.repo, commit, command, scratch_root / commit[:12], timeout=1800, env=env, trace=trace
         )
+        if worktrees_said := trace.worktrees_said():
+            ctx.note(None, f"{worktrees_said}; checking {commit[:12]}")
+        if moved := await ref_watch.put_back_check_moves(ctx, own | trace.made):
+            # Put back before the main checkout and the other refs are judged (a moved target
+            # makes the main checkout look changed, and its batch look empty).
+            ok, output = await _check_moved_refs(ctx, commit, moved, ok, output)
         if wrote := await containment.after_integration_check(ctx, started):
             # Contained as a task's checks are: put back, and this run of the check fails.
             ctx.note(None, f"{wrote}; checking {commit[:12]}, which fails for it")
@@ -116,3 +124,18 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         return ok, output
 
     return check
+
+
+async def _check_moved_refs(ctx: RunContext, commit: str, moved: str, ok: bool, output: str) -> tuple[bool, str]:
+    """The check moved refs to the launcher's own commits (put back already): as for any change
+    of the shared repository an integration check makes, that run fails when its batch is one
+    task (nothing else ran in it); otherwise it is noted, failing none."""
+    batch = await git_watch.batch_of(ctx, commit)  # the target is back where it was: its batch
+    what = f"the integration check {moved}"
+    if len(batch) != 1:
+        ctx.note(None, f"{what}; it ran the code of {', '.join(sorted(batch)) or 'no task'} "
+                       f"(checking {commit[:12]}): cannot tell whose, none is failed for it")
+        return ok, output
+    ctx.note(None, f"{what} (task {next(iter(batch))}'s code alone ran in it); checking {commit[:12]}, "
+                   "which fails for it")
+    return False, f"{output}\n[launcher] {what}; the check may only write in its own scratch tree"
