@@ -185,11 +185,13 @@ async def _register(repo: GitRepo, path: Path, branch: str, start: str) -> None:
     start_sha = await repo.rev_parse(start)
     if await repo.branch_exists(branch):
         # Reuse a branch left at the start commit; never reset one that has work on it.
-        if await repo.rev_parse(branch) != start_sha:
+        if (tip := await repo.rev_parse(branch)) != start_sha:
             raise GitFailed(
-                f"branch {branch} already exists and is not at {start}",
+                f"branch {branch} already exists at {tip[:12]}, not at {start[:12]}: it may hold an "
+                "agent's work, which the launcher never resets or deletes",
                 where=str(repo.root),
-                fix=f"delete it (`git branch -D {branch}`) or run `launcher clean`",
+                fix=f"keep its commits under another name (`git branch -m {branch} kept/{branch}`), "
+                    "then run this again",
             )
         await add(repo, *options, path=path, start=branch)
     else:
