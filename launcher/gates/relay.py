@@ -179,6 +179,8 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
             )
             round_result = await run_agent_round(adapter, request, limits=spec.limits)
             notes += await reap_escaped(spec.run_id, spec.task.id, f"grader attempt {attempt}")
+            if round_result.supervised is not None:  # a stdout line too long to read, a capped log
+                notes += [f"grader attempt {attempt}: {line}" for line in round_result.supervised.notes]
             try:
                 answer: str | VerdictInvalid = answer_text(answer_path, round_result.outcome)
             except VerdictInvalid as exc:

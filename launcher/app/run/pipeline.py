@@ -144,6 +144,8 @@ async def _agent_round(
             with anyio.CancelScope(shield=True):
                 await worktrees.unlock_worktree(ctx.repo, worktree)
     await containment.after_round(ctx, task.id)  # before the launcher's own git touches it
+    for line in result.supervised.notes if result.supervised else []:  # a line too long to read...
+        ctx.note(task.id, f"agent {task.agent} round {iteration}: {line}")
     return result
 
 
@@ -297,6 +299,7 @@ async def _collect_and_decide(
                                              if head != start_sha else "and it committed nothing there")),
         "log_truncated": bool(supervised and supervised.log_truncated),
         "stdout_bytes": supervised.stdout_bytes if supervised else 0,
+        "process_notes": list(supervised.notes) if supervised else [],
     }
     atomic_write_json(artifacts / "contract.json", contract.model_dump(mode="json"))
     try:
