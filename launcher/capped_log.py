@@ -1,4 +1,4 @@
-"""Bounded output: the last bytes of a stream, a log file that keeps its head and tail, and the
+"""Bounded output: the last bytes of a stream (or its first and last), a log file that keeps its head and tail, and the
 lines of a stream handed to a reader as they come."""
 
 from __future__ import annotations
@@ -28,6 +28,50 @@ class Tail:
         self.data += chunk
         if len(self.data) > self.limit:
             del self.data[: len(self.data) - self.limit]
+
+
+class HeadTail:
+    """Keeps the first `head` and the last `tail` bytes of a stream, whatever its size: the
+    output of a user's command (a check, setup, the integration check), held in memory until
+    it ends, never more than `head + tail` bytes. `data` marks what was elided."""
+
+    def __init__(self, head: int, tail: int) -> None:
+        self.head = bytearray()
+        self.head_limit = head
+        self._tail = Tail(tail)
+        self.total = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self._tail.add(chunk)
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.head) - len(self._tail.data)
+
+    @property
+    def data(self) -> bytes:
+        if not self.dropped:
+            return bytes(self.head + self._tail.data)
+        marker = f"\n[launcher: {self.dropped} bytes elided from the middle of this output]\n".encode()
+        return bytes(self.head) + marker + bytes(self._tail.data)
+
+
+# What is kept of each stream of a user's command (check, setup, integration check): its start
+# and its end, the middle elided; callers show a few thousand characters of the end at most, so a
+# check that prints gigabytes costs the launcher no more memory than one that prints a line.
+COMMAND_KEEP = 1024 * 1024
+COMMAND_KEEP_HEAD = 256 * 1024
+
+
+def kept_stream(limit: int, head: int = 0) -> Tail | HeadTail:
+    """The last `limit` bytes of a stream, or with `head` its first `head` and last `limit - head`."""
+    return HeadTail(head, limit - head) if head > 0 else Tail(limit)
 
 
 class CappedLog:

@@ -24,7 +24,17 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process
 
 from launcher import child_watcher, process_threads
-from launcher.capped_log import DEFAULT_LOG_CAP, DEFAULT_MAX_LINE, CappedLog, LineFeed, Tail
+from launcher.capped_log import (
+    COMMAND_KEEP,
+    COMMAND_KEEP_HEAD,
+    DEFAULT_LOG_CAP,
+    DEFAULT_MAX_LINE,
+    CappedLog,
+    HeadTail,
+    LineFeed,
+    Tail,
+    kept_stream,
+)
 from launcher.errors import SpawnFailed
 from launcher.spawn_failure import spawn_failed
 
@@ -278,16 +288,19 @@ async def run(
     grace_s: float = 2.0,
     stdout_to: BinaryIO | None = None,
     stdin_from: Path | None = None,
+    keep_head: int = 0,
 ) -> Completed:
     """Run a short command to completion, keeping the last `max_output` bytes of each stream
     (`stdout_dropped` says how much of stdout's start went), or writing all of stdout to
-    `stdout_to`. stdin is closed, or the file `stdin_from` (a command's input written first:
-    `git update-ref --stdin`), never a pipe to the launcher.
+    `stdout_to`. With `keep_head`, that many of the `max_output` bytes kept are the stream's
+    start instead, and the middle is elided with a marker. stdin is closed, or the file
+    `stdin_from` (a command's input written first: `git update-ref --stdin`), never a pipe to
+    the launcher.
 
     The child is started and read in worker threads (`process_threads`), so the event loop never
     waits for a child to start; everything else (journal, timeout, kill) happens here."""
     start = time.monotonic()
-    out, err = Tail(max_output), Tail(max_output)
+    out, err = kept_stream(max_output, keep_head), kept_stream(max_output, keep_head)
 
     def on_stdout(chunk: bytes) -> None:
         if stdout_to is not None:
@@ -326,14 +339,18 @@ async def run(
                 _notify_ended(observer, holder[0].pid)
     proc = holder[0]
     rc = proc.returncode if proc.returncode is not None else -9
+    dropped = out.dropped if isinstance(out, HeadTail) else out.total - len(out.data)
     return Completed(list(argv), rc, bytes(out.data), bytes(err.data), time.monotonic() - start, timed_out,
-                     out.total - len(out.data))
+                     dropped)
 
 
 async def run_command(argv: Sequence[str], **options: Any) -> Completed:
     """`run` for the user's own commands (checks, setup, the integration check): one that cannot
     be started (E2BIG, no /bin/sh, its directory gone) is a failed command, exit 127 with the
-    reason on stderr, as a shell reports a program it cannot find; never an error of the run."""
+    reason on stderr, as a shell reports a program it cannot find; never an error of the run.
+    Of each stream the first and last bytes are kept (`COMMAND_KEEP` in all), never all of it."""
+    options.setdefault("max_output", COMMAND_KEEP)
+    options.setdefault("keep_head", min(COMMAND_KEEP_HEAD, options["max_output"] // 4))
     try:
         return await run(argv, **options)
     except SpawnFailed as exc:

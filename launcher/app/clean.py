@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 from pathlib import Path
 
 from launcher import process
@@ -150,13 +149,16 @@ async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path) -> list[str]:
                 removed.append(f"skipped sweep {sweep_dir.name}: still running")
                 continue
             trees = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name != BYTECODE_DIR)
-            await worktrees.remove_worktrees(repo, [(tree, None) for tree in trees])
+            left: list[str] = []
+            await worktrees.remove_worktrees(repo, [(tree, None) for tree in trees], left)
             for tree in trees:  # a directory git no longer knows: ours, under the launcher's cache
-                shutil.rmtree(tree, ignore_errors=True)
-            removed += [f"removed sweep worktree {tree}" for tree in trees]
+                if tree.exists() and (problem := worktrees.remove_dir(tree)) is not None:
+                    left.append(problem)
+            removed += [f"removed sweep worktree {tree}" for tree in trees if not tree.exists()]
+            removed += sorted(set(left))  # never said removed: what is left, and how to remove it
             if (sweep_dir / BYTECODE_DIR).is_dir():
-                shutil.rmtree(sweep_dir / BYTECODE_DIR, ignore_errors=True)
-                removed.append(f"removed sweep bytecode cache {sweep_dir / BYTECODE_DIR}")
+                problem = worktrees.remove_dir(sweep_dir / BYTECODE_DIR)
+                removed.append(problem or f"removed sweep bytecode cache {sweep_dir / BYTECODE_DIR}")
             for leftover in (sweep_dir, sweeps_root):
                 with contextlib.suppress(OSError):
                     leftover.rmdir()

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import anyio
+
 from launcher import capped_log, process
 from launcher.agents.acp import DrivenAdapter
 from launcher.agents.base import (
@@ -19,6 +21,7 @@ from launcher.agents.base import (
     unreadable_outcome,
 )
 from launcher.agents.cli_common import remember_session
+from launcher.engine import reaper
 from launcher.engine.collect import Collected, collect_contract
 from launcher.engine.file_activity import FileActivity
 from launcher.errors import SpawnFailed
@@ -48,7 +51,24 @@ async def run_agent_round(
     limits: Limits,
     on_spawn: Callable[[int], None] | None = None,
 ) -> RoundResult:
-    """Spawn the agent (or let a driven adapter converse with it) and collect its contract."""
+    """Spawn the agent (or let a driven adapter converse with it) and collect its contract.
+
+    Whatever ends the round (its end, Ctrl-C, an error), its processes that escaped their group
+    (a `setsid` daemon) never outlive the launcher: the launcher is their subreaper, and a round
+    that does not return is followed by a sweep of them here (a round that returns is swept by
+    its caller, which says so: after each agent round, each grader or judge attempt)."""
+    reaper.become_subreaper()  # every command that runs a round: orphans come back to us
+    try:
+        return await _run_round(adapter, request, limits, on_spawn)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(reaper.reap_escaped, request.run_id, request.task.id)
+        raise
+
+
+async def _run_round(
+    adapter: AgentAdapter, request: AgentRequest, limits: Limits, on_spawn: Callable[[int], None] | None,
+) -> RoundResult:
     # A contract left from an earlier attempt must never be mistaken for this one's. What an
     # agent put there (a directory too) is removed; if it cannot be, this round fails, never the run.
     try:

@@ -31,6 +31,16 @@ class CheckResult:
         return f"timed out after {self.duration_s:.0f} s and was killed" if self.timed_out else f"exit {self.exit_code}"
 
 
+_TAIL_CHARS = 4000
+
+
+def output_tail(done: process.Completed, chars: int = _TAIL_CHARS) -> str:
+    """The last `chars` characters of a command's stdout then stderr, decoded from their last
+    bytes only (at most 4 per character): never the whole output turned into text."""
+    size = chars * 4
+    return (done.stdout[-size:].decode("utf-8", "replace") + done.stderr[-size:].decode("utf-8", "replace"))[-chars:]
+
+
 async def run_checks(
     commands: list[str], *, cwd: Path, env: Mapping[str, str], timeout_s: float,
     audit: ImportAudit | None = None,
@@ -45,7 +55,7 @@ async def run_checks(
         # Checks are the repository owner's own commands (like CI steps), so a shell is fine
         # here; agent prompts never reach a shell.
         done = await process.run_command(["/bin/sh", "-c", command], cwd=cwd, env=env, timeout=timeout_s)
-        output = (done.out + done.err)[-4000:]
+        output = output_tail(done)
         outside = await audit.outside_imports() if audit is not None else []
         if outside and audit is not None:
             output += "\n[launcher] " + outside_import_message(outside, audit.repo.root)

@@ -247,6 +247,8 @@ async def _ask(
             )  # fmt: skip
             result = await run_agent_round(adapter, request, limits=spec.limits)
             notes += await reap_escaped(spec.label, task.id, f"judge batch {number} attempt {attempt}")
+            if result.supervised is not None:  # a stdout line too long to read, a capped log
+                notes += [f"judge batch {number} attempt {attempt}: {line}" for line in result.supervised.notes]
             try:
                 answer: str | JudgeInputInvalid = answer_text(answer_path, result.outcome, JudgeInputInvalid)
             except JudgeInputInvalid as exc:

@@ -118,8 +118,12 @@ async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:
         env = command_env(spec.scratch, main_root=repo.root, run_id=spec.run_id, task_id=spec.task.id,
                           pass_names=spec.check_env, audit_file=audit.file)
         env["LAUNCHER_BASE_SHA"] = spec.start_sha
-        checks = await run_rubric_checks(criteria, spec.scratch, env, spec.limits.timeout_s, audit)
-        notes = await reap_escaped(spec.run_id, spec.task.id, "the rubric checks")  # the task's code ran
+        notes: list[str] = []
+        try:
+            checks = await run_rubric_checks(criteria, spec.scratch, env, spec.limits.timeout_s, audit)
+        finally:  # the task's code ran: what it left running goes, however the checks ended
+            with anyio.CancelScope(shield=True):
+                notes += await reap_escaped(spec.run_id, spec.task.id, "the rubric checks")
         facts = {**spec.facts, "rubric_checks": {cid: r.as_dict() for cid, r in checks.items()}}
         packet = build_packet(
             task_record=_task_record(spec), prompt=spec.task.prompt, diff=spec.diff,
@@ -175,6 +179,8 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
             )
             round_result = await run_agent_round(adapter, request, limits=spec.limits)
             notes += await reap_escaped(spec.run_id, spec.task.id, f"grader attempt {attempt}")
+            if round_result.supervised is not None:  # a stdout line too long to read, a capped log
+                notes += [f"grader attempt {attempt}: {line}" for line in round_result.supervised.notes]
             try:
                 answer: str | VerdictInvalid = answer_text(answer_path, round_result.outcome)
             except VerdictInvalid as exc:

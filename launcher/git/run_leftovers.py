@@ -5,7 +5,6 @@ its worktrees under `<root>/<run>/`, its `launcher/<run>/*` branches and the ref
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from launcher.errors import UsageProblem
@@ -17,6 +16,7 @@ from launcher.git.worktrees import (
     is_under,
     list_launcher_branches,
     list_worktrees,
+    remove_dir,
     remove_locked,
     same_path,
 )
@@ -71,19 +71,23 @@ async def remove_run_leftovers(
                 if info.branch:
                     keep.setdefault(info.branch, f"kept branch {info.branch}: checked out in a kept worktree")
                 continue
-            if ours and await remove_locked(repo, info.path):
+            left: list[str] = []
+            if ours and await remove_locked(repo, info.path, left):
                 removed.append(f"worktree {info.path}")
+            removed += left  # what could not be deleted: said, with how, and found again next time
             if ours:
                 await forget(repo, info.path)
         removed += list(kept_trees.values())
-        if run_dir.is_dir() and not kept_trees:
-            shutil.rmtree(run_dir, ignore_errors=True)  # unregistered leftovers of the run
-            removed.append(f"directory {run_dir}")
+        if run_dir.is_dir() and not kept_trees and (problem := remove_dir(run_dir)) is None:
+            removed.append(f"directory {run_dir}")  # unregistered leftovers of the run
         elif run_dir.is_dir():
+            # What could not be deleted is said, each tree once, never as removed.
             for child in sorted(run_dir.iterdir()):
                 if child.resolve() not in kept_trees:
-                    shutil.rmtree(child, ignore_errors=True)
-                    removed.append(f"directory {child}")
+                    if (problem := remove_dir(child)) is None:
+                        removed.append(f"directory {child}")
+                    elif not any(line.startswith(f"kept {child}: ") for line in removed):
+                        removed.append(problem)
         for branch in await list_launcher_branches(repo, run_id):
             if main is not None and main.branch == branch:
                 removed.append(f"kept branch {branch}: checked out in the main work tree")

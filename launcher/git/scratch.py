@@ -7,7 +7,6 @@ work (a checkout of a commit that exists elsewhere)."""
 from __future__ import annotations
 
 import contextlib
-import shutil
 from pathlib import Path
 
 from launcher.git import worktrees
@@ -24,11 +23,12 @@ async def remove_scratch(repo: GitRepo, run_dir: Path, kinds: tuple[str, ...] = 
     for info in await worktrees.list_worktrees(repo):
         if any(info.path.resolve().is_relative_to(d) for d in dirs):
             await worktrees.remove_worktree(repo, info.path)
-            removed.append(str(info.path))
+            if not info.path.exists():
+                removed.append(str(info.path))
     for d in (d for d in dirs if d.is_dir()):
         for child in sorted(d.iterdir()):  # a directory git no longer lists
-            shutil.rmtree(child, ignore_errors=True)
-            removed.append(str(child))
+            if worktrees.remove_dir(child) is None:  # else said by `launcher clean` (run_leftovers)
+                removed.append(str(child))
         with contextlib.suppress(OSError):
             d.rmdir()
     return removed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,11 +186,13 @@ async def _register(repo: GitRepo, path: Path, branch: str, start: str) -> None:
     start_sha = await repo.rev_parse(start)
     if await repo.branch_exists(branch):
         # Reuse a branch left at the start commit; never reset one that has work on it.
-        if await repo.rev_parse(branch) != start_sha:
+        if (tip := await repo.rev_parse(branch)) != start_sha:
             raise GitFailed(
-                f"branch {branch} already exists and is not at {start}",
+                f"branch {branch} already exists at {tip[:12]}, not at {start[:12]}: it may hold an "
+                "agent's work, which the launcher never resets or deletes",
                 where=str(repo.root),
-                fix=f"delete it (`git branch -D {branch}`) or run `launcher clean`",
+                fix=f"keep its commits under another name (`git branch -m {branch} kept/{branch}`), "
+                    "then run this again",
             )
         await add(repo, *options, path=path, start=branch)
     else:
@@ -300,34 +303,68 @@ async def delete_branch_locked(repo: GitRepo, branch: str) -> bool:
     return True
 
 
-async def remove_locked(repo: GitRepo, path: Path) -> bool:
-    """Remove the worktree at `path` (registered or not); True if anything was removed."""
+def remove_dir(path: Path) -> str | None:
+    """Delete a directory tree of the launcher's (a worktree's files, a run's directory). None
+    once it is gone; else the line saying what is left, where, and how to remove it: a file an
+    agent made immutable (`chattr +i`) or a directory it made read-only cannot be deleted, and
+    that is never reported as removed."""
+    failed: list[tuple[str, str]] = []
+
+    def note(_func: object, where: str, exc_info: tuple[type[BaseException], BaseException, object]) -> None:
+        exc = exc_info[1]
+        failed.append((where, exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)))
+
+    shutil.rmtree(path, onerror=note)
+    if not os.path.lexists(path):
+        return None
+    return left_line(path, failed)
+
+
+def left_line(path: Path, failed: list[tuple[str, str]]) -> str:
+    """`kept PATH: could not remove it (...)`, with the commands that remove it."""
+    where, why = failed[0] if failed else (str(path), "still there")
+    more = f", and {len(failed) - 1} more" if len(failed) > 1 else ""
+    quoted = shlex.quote(str(path))
+    return (f"kept {path}: could not remove it ({where}: {why}{more}); remove what blocks it (an immutable "
+            f"file: `chattr -R -i {quoted}`; a read-only directory: `chmod -R u+w {quoted}`), then "
+            f"`rm -rf {quoted}` (or `launcher clean` again)")
+
+
+async def remove_locked(repo: GitRepo, path: Path, left: list[str] | None = None) -> bool:
+    """Remove the worktree at `path` (registered or not); True if anything was removed. What
+    cannot be deleted is not: it stays on disk, False is returned and `left` gets the line
+    saying so (`remove_dir`); a later `launcher clean` finds it under the run's directory."""
     info = await _find(repo, path)
     removed = False
+    problem: str | None = None
     if info is not None:
         if info.locked:
             await _lock_cmd(repo, ["unlock", str(info.path)], "not locked")
         result = await repo.git(
             "worktree", "remove", "--force", "--force", str(info.path), check=False
         )
-        removed = True
         if not result.ok:
             # A broken directory (e.g. its `.git` file deleted): remove it by hand, then prune.
-            shutil.rmtree(info.path, ignore_errors=True)
+            problem = remove_dir(info.path) if info.path.exists() else None
             await forget(repo, info.path)
+        removed = problem is None
     elif path.is_dir() and (path / ".git").is_file():
-        shutil.rmtree(path, ignore_errors=True)  # not registered: nothing to forget
-        removed = True
+        problem = remove_dir(path)  # not registered: nothing to forget
+        removed = problem is None
+    if problem is not None and left is not None:
+        left.append(problem)
     with contextlib.suppress(OSError):  # the run directory, once its last task is gone
         path.parent.rmdir()
     return removed
 
 
-async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]]) -> dict[str, Path]:
+async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]],
+                           left: list[str] | None = None) -> dict[str, Path]:
     """Remove many worktrees (locked ones too) and their branches under one lock hold, with one
     `git worktree list` and one `git branch -D`: landing cleans up a whole run at once. A branch
     checked out in a worktree at another path than the one given (`git worktree move`d there by
-    someone else) is left with that worktree: returned, branch -> where it is checked out."""
+    someone else) is left with that worktree: returned, branch -> where it is checked out. A
+    tree that cannot be deleted stays on disk, `left` getting the line saying so (`remove_dir`)."""
     if not items:
         return {}
     async with repo.lock.hold():
@@ -346,7 +383,8 @@ async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]]) 
                  if (info := registered.get(path.absolute().resolve())) is not None]
         await each(trees, remove, _REMOVE_PARALLEL)
         for tree in broken:  # e.g. its `.git` file deleted: remove it by hand, then prune
-            shutil.rmtree(tree, ignore_errors=True)
+            if tree.exists() and (problem := remove_dir(tree)) is not None and left is not None:
+                left.append(problem)
         for path, _branch in items:
             with contextlib.suppress(OSError):  # the run directory, once its last task is gone
                 path.absolute().parent.rmdir()

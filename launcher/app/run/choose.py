@@ -15,6 +15,7 @@ from launcher.app.run import best_of, containment, grading
 from launcher.app.run.remeasure import remeasure
 from launcher.app.run.round_record import last_failing
 from launcher.app.run.runner import continue_run, driving
+from launcher.engine import reaper
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
 from launcher.models.ids import task_id_problem
@@ -121,6 +122,7 @@ async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
     recorded = [r["iteration"] for r in ctx.journal.rounds(ctx.run_id, task_id)]
     iteration = max([row.iteration, *recorded]) + 1
     task = ctx.plan.task(task_id)
+    reaper.become_subreaper()  # what its checks leave running (`setsid`) comes back to us, to be killed
     with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, task_id)):
         try:
             ctx.transition(task_id, TaskState.CHECKING,
@@ -145,6 +147,7 @@ async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
                 ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
                                     message=f"interrupted while re-grading {task_id}; "
                                             f"`launcher resume {ctx.run_id}` continues")
+                await containment.reap(ctx)  # as a run's end does: no escaped process outlives it
             raise
     if state is TaskState.APPROVED:
         await grading.approve(ctx, task_id, "rubric satisfied (re-graded)")

@@ -30,9 +30,10 @@ from launcher.app.run import (
     tree_commands,
 )
 from launcher.app.run.best_of import attempt_env, select_best
+from launcher.engine import branch_facts
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
 from launcher.engine.orphans import journaling_observer
-from launcher.errors import LauncherError
+from launcher.errors import GitFailed, LauncherError
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.git import commits, patches, submodules, worktrees
@@ -66,10 +67,24 @@ async def run_task(ctx: RunContext, task_id: str) -> bool:
             await resolution.prepare(ctx, task_id, worktree)  # a conflict sent back: merge first
             return await _develop(ctx, task, worktree)
         except LauncherError as exc:
-            ctx.transition(task_id, TaskState.FAILED, exc.message)
+            await _fail(ctx, task_id, TaskState.FAILED, exc.message)
             return False
         finally:
             ctx.idle_trees.finish(task_id)  # none of its code runs any more
+
+
+async def _fail(ctx: RunContext, task_id: str, state: TaskState, message: str) -> None:
+    """A task ends in a failure state. When it failed after its agent committed (its work
+    collected or not), its row names the branch's real head and the files it changed: the
+    report and `status` never describe its start as its work."""
+    row = ctx.journal.task(ctx.run_id, task_id)
+    moved = await branch_facts.branch_facts(ctx.repo, row.branch, row.start_sha or ctx.base_sha, row.head_sha)
+    fields: dict[str, Any] = {}
+    if moved is not None:
+        fields["head_sha"] = moved.head
+        if moved.files is not None:
+            fields["files"] = moved.files
+    ctx.transition(task_id, state, message, **fields)
 
 
 async def _back_on_branch(ctx: RunContext, task_id: str, worktree: Path,
@@ -129,6 +144,8 @@ async def _agent_round(
             with anyio.CancelScope(shield=True):
                 await worktrees.unlock_worktree(ctx.repo, worktree)
     await containment.after_round(ctx, task.id)  # before the launcher's own git touches it
+    for line in result.supervised.notes if result.supervised else []:  # a line too long to read...
+        ctx.note(task.id, f"agent {task.agent} round {iteration}: {line}")
     return result
 
 
@@ -157,7 +174,7 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         if state is TaskState.APPROVED:
             await containment.record_idle(ctx, task.id, worktree)
         if state is not TaskState.APPROVED:
-            ctx.transition(task.id, state, message)
+            await _fail(ctx, task.id, state, message)
             return False
         if grading.grader_name(ctx) is None:
             return await grading.approve(ctx, task.id, message)
@@ -282,9 +299,16 @@ async def _collect_and_decide(
                                              if head != start_sha else "and it committed nothing there")),
         "log_truncated": bool(supervised and supervised.log_truncated),
         "stdout_bytes": supervised.stdout_bytes if supervised else 0,
+        "process_notes": list(supervised.notes) if supervised else [],
     }
     atomic_write_json(artifacts / "contract.json", contract.model_dump(mode="json"))
-    await patches.patch_to_file(ctx.repo, artifacts / "diff.patch", start_sha, head)
+    try:
+        await patches.patch_to_file(ctx.repo, artifacts / "diff.patch", start_sha, head)
+    except GitFailed as exc:  # a file git cannot diff (2 GiB or more): said so, head and files kept
+        ctx.journal.update_task(ctx.run_id, task.id, head_sha=head, files=real_files)
+        raise await branch_facts.patch_failure(
+            ctx.repo, exc, changed, row.branch, head, artifacts / "diff.patch",
+            f"launcher resume {ctx.run_id} --retry-failed") from None
     fields: dict[str, Any] = {
         "head_sha": head, "files": real_files, "contract": contract.model_dump(mode="json"),
         "cost_usd": _record_spend(ctx, task.id, iteration, outcome.cost_usd, outcome.tokens),

@@ -67,6 +67,10 @@ async def provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
         # Sent back with no worktree here (`land --from` in a clone that did not run its shard):
         # the round continues the task's branch, never a fresh one from the base.
         return await _provision_on_branch(ctx, task, row, path)
+    if row.branch and row.start_sha and await ctx.repo.branch_exists(row.branch):
+        # Its worktree is gone (`launcher clean` after Ctrl-C or a crash) and its branch, which
+        # holds what its agent committed, stays: the task continues there, never from scratch.
+        return await _reprovision_on_branch(ctx, task, row, path)
     ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
     start = await _start_point(ctx, task)
     if not await warm_pool.take(ctx.repo, ctx.worktree_root, path=path, branch=branch, start=start,
@@ -89,6 +93,36 @@ async def _provision_on_branch(ctx: RunContext, task: Task, row: TaskRow, path: 
         raise LauncherError(f"its branch {row.branch} is no longer at {row.head_sha[:12]}, the work it "
                             "was sent back with", fix=f"put {row.branch} back at {row.head_sha[:12]}")
     await worktrees.create_worktree(ctx.repo, path=path, branch=row.branch, start=row.head_sha)
+    await _check_out_submodules(ctx, task.id, path)
+    copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
+    ctx.journal.update_task(
+        ctx.run_id, task.id, worktree=str(path), included=sorted({*row.included, *copied}),
+        included_blobs={**row.included_blobs, **copied_blobs},
+    )
+    return path if await _setup(ctx, task, path) else None
+
+
+async def _reprovision_on_branch(ctx: RunContext, task: Task, row: TaskRow, path: Path) -> Path | None:
+    """A new worktree on the task's surviving branch at its tip, for a task whose worktree was
+    removed after its launcher stopped: its state, rounds and start commit stay as journaled, so
+    a finished round is collected (or graded) again, never re-run. A branch that no longer holds
+    the commit the run recorded is refused, its commits left as they are."""
+    assert row.branch and row.start_sha
+    if row.agent_pgid and (killed := kill_orphans(ctx.run_id, {row.agent_pgid})):
+        ctx.note(task.id, f"killed {len(killed)} orphaned agent process(es)")
+    tip = await ctx.repo.rev_parse(f"refs/heads/{row.branch}")
+    recorded = row.head_sha or row.start_sha
+    if not await ctx.repo.is_ancestor(recorded, tip):
+        raise LauncherError(
+            f"its worktree is gone and its branch {row.branch} ({tip[:12]}) no longer contains the "
+            f"commit the run recorded for it ({recorded[:12]}); the launcher does not guess which is the "
+            "task's work, and leaves the branch as it is",
+            where=str(ctx.repo.root),
+            fix=f"keep what the branch holds (`git branch keep-{task.id} {row.branch}`), put the branch back "
+                f"(`git branch -f {row.branch} {recorded}`), then `launcher resume {ctx.run_id}`")
+    await worktrees.create_worktree(ctx.repo, path=path, branch=row.branch, start=tip)
+    ctx.note(task.id, f"its worktree was removed; re-created at {path} on its branch {row.branch} ({tip[:12]}), "
+                      "which holds its work")
     await _check_out_submodules(ctx, task.id, path)
     copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
     ctx.journal.update_task(
