@@ -27,7 +27,7 @@ class MergeConfig(Strict):
     integration_check: str | None = None
     # The merge queue (README "Merge queue"): candidates folded per integration check (None:
     # all that are ready), and what a conflicting task gets ("agent": a resolution round).
-    batch: int | None = Field(default=None, ge=1)
+    batch: Annotated[int, Field(ge=1, le=10_000)] | None = None  # as a plan's [run] batch
     on_conflict: Literal["agent", "keep"] = "keep"
 
 
