@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from launcher.engine.import_audit import ImportAudit
 from launcher.gates.checks import CheckResult, run_checks
-from launcher.models.decoding import read_text
+from launcher.models.decoding import INPUT_LIMIT
 from launcher.models.rubric import Criterion
 from launcher.models.verdict import (
     CriterionResult,
@@ -174,8 +175,31 @@ def envelope_line(envelope: dict[str, Any]) -> str:
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
+VERDICT_LIMIT = INPUT_LIMIT  # bytes read of a verdict (as of every input file the user names: 64 MiB)
+
+
+def _capped(stream: BinaryIO, what: str, usage: str) -> bytes:
+    """At most VERDICT_LIMIT bytes of `stream`: one more is a verdict too large (`file_too_large`),
+    never read on into memory (`--file /dev/zero`, a grader stuck printing into `--file <(...)`)."""
+    data = stream.read(VERDICT_LIMIT + 1)
+    if len(data) > VERDICT_LIMIT:
+        raise VerdictInvalid(
+            f"{what} holds more than {VERDICT_LIMIT // (1024 * 1024)} MiB, the most the launcher reads of a verdict "
+            "(nothing more was read)", fix=usage, error_key="file_too_large")
+    return data
+
+
+def _utf8(raw: bytes, what: str, usage: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise VerdictInvalid(f"{what} is not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})",
+                             fix=usage, error_key="file_unreadable") from None
+
+
 def read_grade_input(file: Path | None, stdin: TextIO | None = None) -> str:
-    """The verdict text from `--file F`, else stdin (refusing a terminal, which would hang)."""
+    """The verdict text from `--file F`, else stdin (refusing a terminal, which would hang); at
+    most VERDICT_LIMIT bytes of either."""
     if file is not None:
         usage = "launcher gate grade-record --file <readable path>"
         if file.is_dir():
@@ -183,22 +207,25 @@ def read_grade_input(file: Path | None, stdin: TextIO | None = None) -> str:
         if not file.exists():
             raise VerdictInvalid(f"verdict file does not exist: {file}", fix=usage, error_key="file_not_found")
         try:  # a regular file, or a pipe: --file <(grader ...), --file /dev/stdin
-            return read_text(file)
+            with file.open("rb") as opened:
+                raw = _capped(opened, f"the verdict file {file}", usage)
         except OSError as exc:
             raise VerdictInvalid(f"could not read verdict file {file}: {exc.strerror or exc}", fix=usage,
                                  error_key="file_unreadable") from None
+        return _utf8(raw, f"the verdict file {file}", usage)
     stream = stdin if stdin is not None else sys.stdin
     if stream.isatty():
         raise VerdictInvalid(
             "no --file given and stdin is a terminal",
             fix="pipe the grader's JSON in, or pass --file <path>", error_key="no_input",
         )
-    raw = stream.buffer.read() if hasattr(stream, "buffer") else stream.read().encode("utf-8", "surrogateescape")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise VerdictInvalid(f"stdin is not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x})",
-                             fix="pipe the grader's JSON in as UTF-8 text", error_key="file_unreadable") from None
+    usage = "pipe the grader's JSON in as UTF-8 text"
+    if hasattr(stream, "buffer"):
+        raw = _capped(stream.buffer, "stdin", usage)
+    else:  # a text stream (tests, an embedding caller)
+        text = stream.read(VERDICT_LIMIT + 1)
+        raw = _capped(io.BytesIO(text.encode("utf-8", "surrogateescape")), "stdin", usage)
+    return _utf8(raw, "stdin", usage)
 
 
 def grade_record_from(file: Path | None, stdin: TextIO | None = None, task_id: str | None = None,

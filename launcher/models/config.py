@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import Field, ValidationError
 
 from launcher.errors import ConfigError
-from launcher.models.decoding import read_text, toml_loads
+from launcher.models.decoding import read_document, toml_loads
 from launcher.models.plan_schema import BUILTIN_ADAPTERS, AgentConfig, Iterations, Plan, RunSettings, Strict
 from launcher.models.problems import Problem, did_you_mean, problems_of, raise_problems
 
@@ -27,7 +27,7 @@ class MergeConfig(Strict):
     integration_check: str | None = None
     # The merge queue (README "Merge queue"): candidates folded per integration check (None:
     # all that are ready), and what a conflicting task gets ("agent": a resolution round).
-    batch: int | None = Field(default=None, ge=1)
+    batch: Annotated[int, Field(ge=1, le=10_000)] | None = None  # as a plan's [run] batch
     on_conflict: Literal["agent", "keep"] = "keep"
 
 
@@ -106,7 +106,7 @@ def load_repo_config(root: Path) -> RepoConfig:
             raise ConfigError(f"{path.name} is {what}", where=str(path), error_key="config_invalid:unreadable",
                               fix=f"make {path.name} a regular file, or move it aside")  # fmt: skip
         try:
-            data: Any = toml_loads(read_text(path))
+            data: Any = toml_loads(read_document(path))
         except OSError as exc:
             raise ConfigError(f"cannot read it: {exc.strerror or exc}", where=str(path),
                               fix="save it as UTF-8 text", error_key="config_invalid:unreadable") from None

@@ -350,6 +350,19 @@ def read_text(path: Any) -> str:
         raise OSError(f"not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x})") from None
 
 
+BOM = "\ufeff"  # a UTF-8 byte-order mark, as Notepad and some editors start a file with
+
+
+def read_document(path: Any) -> str:
+    """`read_text` of a file the user writes by hand in an editor (a plan in TOML, YAML or JSON,
+    launcher.toml or pyproject.toml, a workflow template, a rubric), the byte-order mark it may
+    start with dropped: the file is read as the editor shows it. Files a program writes (an
+    export's manifest, a verdict, a calibration set) and files the launcher rewrites whole (the
+    ledgers) are read as they are."""
+    text = read_text(path)
+    return text[1:] if text.startswith(BOM) else text
+
+
 INPUT_LIMIT = 64 * 1024 * 1024  # an input file named by the user (a calibration set, a verdict)
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from launcher.models.bounds import Round, RoundCount
 from launcher.models.ids import is_run_id, task_id_problem
 from launcher.models.refname import branch_name_problem
 
@@ -79,7 +80,7 @@ class ExportBundle(_Strict):
 class ExportedRound(_Strict):
     """A grading round of the task in its shard, as its journal recorded it."""
 
-    iteration: int = Field(ge=1)
+    iteration: Round
     verdict: str | None = None
     audit: str | None = None
     error_key: str | None = None
@@ -95,8 +96,8 @@ class ExportedTask(_Strict):
     files: list[str] = Field(default_factory=list)
     included: list[str] = Field(default_factory=list)
     included_blobs: dict[str, str] = Field(default_factory=dict)  # blob id -> path
-    iteration: int = Field(default=1, ge=1)
-    round_base: int = Field(default=0, ge=0)
+    iteration: Round = 1
+    round_base: RoundCount = 0
     rounds: list[ExportedRound] = Field(default_factory=list)  # absent from an older launcher's export
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from launcher.errors import UsageProblem
+from launcher.models.bounds import Index
 from launcher.models.decoding import json_loads, read_input_text, size_limit_problem
 from launcher.models.problems import describe
 
@@ -34,10 +35,10 @@ class Survivor(BaseModel):
 
     model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
-    id: int
+    id: Index
     fault: str
     target: str
-    line: int
+    line: Index
     rationale: str
     orig: str
     mut: str
@@ -148,7 +149,7 @@ class CalibrationSet(BaseModel):
 class JudgeCall(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
-    id: int
+    id: Index
     classification: Classification
     confidence: float = Field(ge=0.0, le=1.0)
     justification: str
@@ -204,7 +205,7 @@ class Judged(BaseModel):
 
     subject: Literal["sweep", "calibration"]
     survivors_sha256: str = Field(min_length=64, max_length=64)
-    survivors: int | None = None
+    survivors: Index | None = None
     sweep: str | None = None
     run_dir: str | None = None
     calibration_file: str | None = None

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from launcher.errors import PlanError
 from launcher.models.config import RepoConfig
-from launcher.models.decoding import json_loads, read_text, toml_loads, yaml_load
+from launcher.models.decoding import json_loads, read_document, toml_loads, yaml_load
 from launcher.models.ids import task_id_problem
 from launcher.models.plan_checks import check_plan, find_cycle, plan_problems
 from launcher.models.plan_schema import (
@@ -239,7 +239,7 @@ def load_plan(path: Path, repo_agents: Collection[str] = ()) -> Plan:
     try:
         if path.is_fifo() or path.is_char_device() or path.is_block_device():  # would wait for a writer for ever
             raise OSError(errno.EINVAL, "not a regular file (a named pipe or a device)")
-        text = read_text(path)
+        text = read_document(path)
     except OSError as exc:
         raise PlanError(
             f"cannot read the plan: {exc.strerror or exc}", where=str(path),

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from launcher.models.bounds import Round
 from launcher.models.ids import task_id_problem
 from launcher.models.refname import branch_name_problem
 
@@ -93,8 +94,8 @@ class ScriptStep(Strict):
     contract: dict[str, Any] | None = None  # fields merged into the written contract
     no_contract: bool | None = None  # write no contract at all
     raw_contract: str | None = None  # write this exact text as the contract
-    rounds: list[Annotated[int, Field(ge=1)]] | None = None  # only on these iterations (1-based)
-    attempts: list[Annotated[int, Field(ge=1)]] | None = None  # only on these process attempts
+    rounds: list[Round] | None = None  # only on these iterations (1-based)
+    attempts: list[Round] | None = None  # only on these process attempts
 
     @field_validator("write", "append", "replace", "delete")
     @classmethod

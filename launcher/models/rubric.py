@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from launcher.errors import UsageProblem
-from launcher.models.decoding import read_text, yaml_load
+from launcher.models.decoding import read_document, yaml_load
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CRITERION_RE = re.compile(r"^###\s+(?P<id>[A-Za-z][A-Za-z0-9_-]{0,31})\.\s+(?P<title>\S.*?)\s*$")
@@ -267,7 +267,7 @@ def parse_rubric(text: str, source: str) -> Rubric:
 
 def load_rubric(path: Path) -> Rubric:
     try:
-        text = read_text(path)
+        text = read_document(path)
     except OSError as exc:
         raise RubricError(f"cannot read the rubric: {exc}", file=str(path), line=None,
                           fix="check the file exists and is UTF-8 text", error_key="rubric_unreadable") from None

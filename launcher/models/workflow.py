@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from launcher.models.bounds import Pid, Stored
 from launcher.models.plan import Strict
 
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,29}")
@@ -190,8 +191,8 @@ class WorkflowState(BaseModel):
     paused_on: str | None = None  # the failed phase a paused workflow offers retry/skip/cancel for
     pause_requested: bool = False
     resume_to: WorkflowStatus | None = None  # the status an operator's pause interrupted
-    runner_pid: int | None = None
-    runner_started: int | None = None  # the runner's start time (/proc), so a reused pid is not it
+    runner_pid: Pid | None = None
+    runner_started: Stored | None = None  # the runner's start time (/proc), so a reused pid is not it
     message: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0

@@ -12,9 +12,10 @@ from typing import Any
 from launcher import process_identity
 from launcher.errors import RunNotFound
 from launcher.models.states import RunStatus, TaskState
+from launcher.store import rows as col
 from launcher.store.journal_schema import ADDED_COLUMNS, PROCESSES_SCHEMA, SCHEMA
 from launcher.store.run_claim import RunClaims, held_by_other
-from launcher.store.sqlite import read_only_rows
+from launcher.store.sqlite import damaged, read_only_rows
 
 MAX_NOTES = 500  # per run: an agent looping on something noteworthy cannot grow the journal
 MAX_NOTE_CHARS = 2000
@@ -161,7 +162,9 @@ class Journal(RunClaims):
             db.execute("UPDATE runs SET prior_status=NULL WHERE id=?", (run_id,))
             if settings:
                 row = db.execute("SELECT settings_json FROM runs WHERE id=?", (run_id,)).fetchone()
-                stored = {**json.loads(row[0] if row else "{}"), **settings}
+                with self.decoding(f"run {run_id}"):
+                    earlier = col.json_of(row, "settings_json", dict) if row else {}
+                stored = {**earlier, **settings}
                 db.execute("UPDATE runs SET settings_json=? WHERE id=?", (json.dumps(stored), run_id))
             if status is not None:
                 db.execute("UPDATE runs SET status=?, updated_at=? WHERE id=?", (status.value, time.time(), run_id))
@@ -178,14 +181,26 @@ class Journal(RunClaims):
             raise RunNotFound(
                 f"no run {run_id!r} in {self.path}", fix="`launcher runs` lists the runs"
             )
-        return RunRow(
-            id=row["id"], repo=row["repo"], base_sha=row["base_sha"], target=row["target"],
-            status=RunStatus(row["status"]), plan=json.loads(row["plan_json"]),
-            settings=json.loads(row["settings_json"]), launcher_pid=row["launcher_pid"],
-            message=row["message"], landed_on=row["landed_on"], created_at=row["created_at"],
-            launcher_started=row["launcher_started"],
-            prior_status=RunStatus(row["prior_status"]) if row["prior_status"] else None,
-        )
+        with self.decoding(f"run {run_id}"):
+            return RunRow(
+                id=col.text(row, "id"), repo=col.text(row, "repo"), base_sha=col.text(row, "base_sha"),
+                target=col.text(row, "target"), status=col.member(row, "status", RunStatus),
+                plan=col.json_of(row, "plan_json", dict), settings=col.json_of(row, "settings_json", dict),
+                launcher_pid=col.optional_integer(row, "launcher_pid"), message=col.text(row, "message"),
+                landed_on=col.optional_text(row, "landed_on"), created_at=col.number(row, "created_at"),
+                launcher_started=col.optional_integer(row, "launcher_started"),
+                prior_status=col.optional_member(row, "prior_status", RunStatus),
+            )
+
+    def _plan_task_ids(self, run_id: str) -> list[str] | None:
+        """The task ids of the run's journaled plan (None: no such run); a row for each was
+        written with the run, in one transaction."""
+        row = self._db.execute("SELECT plan_json FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        with self.decoding(f"run {run_id}"):
+            tasks = col.json_of(row, "plan_json", dict).get("task", [])
+            return [str(task["id"]) for task in tasks]
 
     def runs(self, limit: int = 20) -> list[RunRow]:
         ids = [r["id"] for r in self._db.execute(
@@ -237,48 +252,67 @@ class Journal(RunClaims):
 
     def task_count(self, run_id: str) -> int:
         (count,) = self._db.execute("SELECT COUNT(*) FROM tasks WHERE run_id=?", (run_id,)).fetchone()
+        if not count:
+            self._rows_lost(run_id)
         return int(count)
+
+    def _rows_lost(self, run_id: str) -> None:
+        """Raise the damage error when the run's plan has tasks, none of which has a row."""
+        if planned := self._plan_task_ids(run_id):  # a row for each was written with the run
+            raise damaged(self.path, f"run {run_id}: its {len(planned)} task(s) ({', '.join(planned[:5])}"
+                                     f"{', ...' if len(planned) > 5 else ''}) have no rows in the tasks table")
 
     def tasks(self, run_id: str) -> list[TaskRow]:
         rows = self._db.execute(
             "SELECT * FROM tasks WHERE run_id=? ORDER BY position", (run_id,)).fetchall()
+        if not rows:
+            self._rows_lost(run_id)
         return [self._task(row) for row in rows]
 
     def task(self, run_id: str, task_id: str) -> TaskRow:
         row = self._db.execute("SELECT * FROM tasks WHERE run_id=? AND task_id=?",
                                (run_id, task_id)).fetchone()
         if row is None:
+            if task_id in (self._plan_task_ids(run_id) or []):  # its plan has it: its row was lost
+                raise damaged(self.path, f"run {run_id}: task {task_id!r} of its plan has no row in the tasks table")
             raise RunNotFound(f"run {run_id!r} has no task {task_id!r}",
                               fix=f"`launcher status {run_id}` lists its tasks")
         return self._task(row)
 
+    def _task(self, row: sqlite3.Row) -> TaskRow:
+        with self.decoding(f"task {row['task_id']!r} of run {row['run_id']}"):
+            return self._task_row(row)
+
     @staticmethod
-    def _task(row: sqlite3.Row) -> TaskRow:
-        damaged: list[str] = []
-        contract = _json_column(row, "contract_json", dict, None, damaged)
-        included = _json_column(row, "included_json", list, [], damaged, str)
-        included_blobs = _json_column(row, "included_blobs_json", dict, {}, damaged, str)
-        files = _json_column(row, "files_json", list, [], damaged, str)
-        message = row["message"] or ""
-        if damaged:  # written by an older launcher from unchecked input: shown, never a traceback
-            message += f" (journal: {', '.join(damaged)} of this task damaged, ignored)"
+    def _task_row(row: sqlite3.Row) -> TaskRow:
+        unusable: list[str] = []
+        contract = _json_column(row, "contract_json", dict, None, unusable)
+        included = _json_column(row, "included_json", list, [], unusable, str)
+        included_blobs = _json_column(row, "included_blobs_json", dict, {}, unusable, str)
+        files = _json_column(row, "files_json", list, [], unusable, str)
+        message = col.optional_text(row, "message") or ""
+        if unusable:  # written by an older launcher from unchecked input: shown, never a traceback
+            message += f" (journal: {', '.join(unusable)} of this task damaged, ignored)"
         return TaskRow(
-            run_id=row["run_id"], task_id=row["task_id"], position=row["position"],
-            state=TaskState(row["state"]), branch=row["branch"], worktree=row["worktree"],
-            start_sha=row["start_sha"], head_sha=row["head_sha"], merged=bool(row["merged"]),
-            merge_commit=row["merge_commit"], cost_usd=row["cost_usd"],
-            duration_s=row["duration_s"], iteration=row["iteration"],
-            agent_pgid=row["agent_pgid"], round_base=row["round_base"],
-            approval_hash=row["approval_hash"],
+            run_id=col.text(row, "run_id"), task_id=col.text(row, "task_id"), position=col.integer(row, "position"),
+            state=col.member(row, "state", TaskState), branch=col.optional_text(row, "branch"),
+            worktree=col.optional_text(row, "worktree"), start_sha=col.optional_text(row, "start_sha"),
+            head_sha=col.optional_text(row, "head_sha"), merged=bool(col.integer(row, "merged")),
+            merge_commit=col.optional_text(row, "merge_commit"), cost_usd=col.optional_number(row, "cost_usd"),
+            duration_s=col.optional_number(row, "duration_s"), iteration=col.integer(row, "iteration"),
+            agent_pgid=col.optional_integer(row, "agent_pgid"), round_base=col.integer(row, "round_base"),
+            approval_hash=col.optional_text(row, "approval_hash"),
             included=included, included_blobs=included_blobs, files=files, contract=contract, message=message.strip(),
-            contract_dir=row["contract_dir"],
+            contract_dir=col.optional_text(row, "contract_dir"),
         )
 
     def history(self, run_id: str, task_id: str) -> list[tuple[str | None, str, str, float]]:
         rows = self._db.execute(
             "SELECT from_state, to_state, message, at FROM transitions WHERE run_id=? AND task_id=? ORDER BY id",
             (run_id, task_id)).fetchall()
-        return [(r["from_state"], r["to_state"], r["message"], r["at"]) for r in rows]
+        with self.decoding(f"a transition of task {task_id!r} of run {run_id}"):
+            return [(col.optional_text(r, "from_state"), col.text(r, "to_state"), col.optional_text(r, "message") or "",
+                     col.number(r, "at")) for r in rows]
 
     # grading rounds -------------------------------------------------------------------------
     def record_round(self, run_id: str, task_id: str, iteration: int, *, verdict: str | None,
@@ -298,7 +332,10 @@ class Journal(RunClaims):
         rows = self._db.execute(
             "SELECT iteration, verdict, audit, error_key FROM rounds WHERE run_id=? AND task_id=? ORDER BY iteration",
             (run_id, task_id)).fetchall()
-        return [dict(r) for r in rows]
+        with self.decoding(f"a grading round of task {task_id!r} of run {run_id}"):
+            return [{"iteration": col.integer(r, "iteration"), "verdict": col.optional_text(r, "verdict"),
+                     "audit": col.optional_text(r, "audit"), "error_key": col.optional_text(r, "error_key")}
+                    for r in rows]
 
     # landing --------------------------------------------------------------------------------
     def record_landing(self, run_id: str, *, target: str, expected_old: str, new_tip: str,
@@ -324,8 +361,12 @@ class Journal(RunClaims):
         if row is None:
             return None
         data = dict(row)
-        data["tasks"] = json.loads(data.pop("tasks_json"))
-        data["main_tree"] = bool(data["main_tree"])
+        with self.decoding(f"the landing of run {run_id}"):
+            data["tasks"] = col.json_of(row, "tasks_json", dict)
+            del data["tasks_json"]
+            data["main_tree"] = bool(col.integer(row, "main_tree"))
+            for key in ("target", "expected_old", "new_tip", "progress"):
+                data[key] = col.text(row, key)
         return data
 
     def unfinished_landings(self) -> list[str]:
@@ -348,7 +389,9 @@ class Journal(RunClaims):
     def notes(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT task_id, at, message FROM notes WHERE run_id=? ORDER BY at, rowid",
                                 (run_id,)).fetchall()
-        return [dict(r) for r in rows]
+        with self.decoding(f"a note of run {run_id}"):
+            return [{"task_id": col.optional_text(r, "task_id"), "at": col.number(r, "at"),
+                     "message": col.text(r, "message")} for r in rows]
 
     # processes ------------------------------------------------------------------------------
     def record_process(self, run_id: str, task_id: str | None, pgid: int, kind: str,
@@ -367,7 +410,10 @@ class Journal(RunClaims):
         rows = self._db.execute(
             "SELECT task_id, pgid, kind, argv_head, started FROM processes "
             "WHERE run_id=? AND ended IS NULL ORDER BY started", (run_id,)).fetchall()
-        return [dict(r) for r in rows]
+        with self.decoding(f"a process of run {run_id}"):
+            return [{"task_id": col.optional_text(r, "task_id"), "pgid": col.integer(r, "pgid"),
+                     "kind": col.text(r, "kind"), "argv_head": col.text(r, "argv_head"),
+                     "started": col.number(r, "started")} for r in rows]
 
 
 def run_ids_in(path: Path) -> set[str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from launcher.errors import RunNotFound
 from launcher.process import pid_alive
+from launcher.store import rows as col
 from launcher.store.sqlite import SqliteStore
 
 SCHEMA = """
@@ -115,11 +116,13 @@ class MutantStore(SqliteStore):
         if row is None:
             fix = "`launcher mutation sweep` starts one"
             raise RunNotFound(f"no mutation sweep {sweep_id!r} in {self.path}", fix=fix)
-        return SweepRow(
-            id=row["id"], repo=row["repo"], base_sha=row["base_sha"], options_key=row["options_key"],
-            options=json.loads(row["options_json"]), status=row["status"], pid=row["pid"],
-            out_dir=row["out_dir"], created_at=row["created_at"],
-        )  # fmt: skip
+        with self.decoding(f"mutation sweep {sweep_id}"):
+            return SweepRow(
+                id=col.text(row, "id"), repo=col.text(row, "repo"), base_sha=col.text(row, "base_sha"),
+                options_key=col.text(row, "options_key"), options=col.json_of(row, "options_json", dict),
+                status=col.text(row, "status"), pid=col.optional_integer(row, "pid"),
+                out_dir=col.optional_text(row, "out_dir"), created_at=col.number(row, "created_at"),
+            )  # fmt: skip
 
     def sweeps(self, limit: int = 20) -> list[SweepRow]:
         rows = self._db.execute("SELECT id FROM mutation_sweeps ORDER BY created_at DESC LIMIT ?", (limit,))
@@ -166,14 +169,16 @@ class MutantStore(SqliteStore):
 
     def results(self, sweep_id: str) -> dict[str, ResultRow]:
         rows = self._db.execute("SELECT * FROM mutation_results WHERE sweep_id=?", (sweep_id,)).fetchall()
-        return {
-            r["mutant_id"]: ResultRow(
-                mutant_id=r["mutant_id"], status=r["status"], executor=r["executor"], duration_s=r["duration_s"],
-                killed_by=json.loads(r["killed_by_json"]), tests=json.loads(r["tests_json"]),
-                cache_key=r["cache_key"], source=r["source"], note=r["note"],
-            )
-            for r in rows
-        }
+        with self.decoding(f"the results of mutation sweep {sweep_id}"):
+            return {
+                col.text(r, "mutant_id"): ResultRow(
+                    mutant_id=col.text(r, "mutant_id"), status=col.text(r, "status"), executor=col.text(r, "executor"),
+                    duration_s=col.number(r, "duration_s"), killed_by=col.json_of(r, "killed_by_json", list),
+                    tests=col.json_of(r, "tests_json", list), cache_key=col.optional_text(r, "cache_key"),
+                    source=col.text(r, "source"), note=col.text(r, "note"),
+                )
+                for r in rows
+            }
 
     def keep_only(self, sweep_id: str, mutant_ids: set[str]) -> int:
         """Drop the sweep's rows of mutants that no longer exist (a sweep resumed over code edited
@@ -194,7 +199,9 @@ class MutantStore(SqliteStore):
         r = self._db.execute("SELECT * FROM mutation_cache WHERE cache_key=?", (cache_key,)).fetchone()
         if r is None:
             return None
-        return ResultRow(
-            mutant_id=r["mutant_id"], status=r["status"], executor=r["executor"], duration_s=r["duration_s"],
-            killed_by=json.loads(r["killed_by_json"]), cache_key=cache_key, source="cached",
-        )  # fmt: skip
+        with self.decoding(f"the cached result {cache_key}"):
+            return ResultRow(
+                mutant_id=col.text(r, "mutant_id"), status=col.text(r, "status"), executor=col.text(r, "executor"),
+                duration_s=col.number(r, "duration_s"), killed_by=col.json_of(r, "killed_by_json", list),
+                cache_key=cache_key, source="cached",
+            )  # fmt: skip

@@ -14,6 +14,7 @@ import json
 import time
 from typing import Any
 
+from launcher.store import rows as col
 from launcher.store.sqlite import SqliteStore
 
 SCHEMA = """
@@ -64,9 +65,10 @@ class QueueLog(SqliteStore):
         rows = self._db.execute(
             "SELECT kind, tasks_json, tree, ok, detail, at FROM queue_steps WHERE run_id=? "
             "ORDER BY seq", (run_id,)).fetchall()
-        return [{"kind": r["kind"], "tasks": json.loads(r["tasks_json"]), "tree": r["tree"],
-                 "ok": None if r["ok"] is None else bool(r["ok"]), "detail": r["detail"],
-                 "at": r["at"]} for r in rows]
+        with self.decoding(f"the merge queue's steps of run {run_id}"):
+            return [{"kind": col.text(r, "kind"), "tasks": col.json_of(r, "tasks_json", list),
+                     "tree": col.optional_text(r, "tree"), "ok": None if r["ok"] is None else bool(r["ok"]),
+                     "detail": col.text(r, "detail"), "at": col.number(r, "at")} for r in rows]
 
     def count(self, run_id: str, kind: str) -> int:
         row = self._db.execute("SELECT COUNT(*) AS n FROM queue_steps WHERE run_id=? AND kind=?",

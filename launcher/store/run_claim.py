@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from launcher import process_identity
 from launcher.errors import RunNotFound, UsageProblem
 from launcher.models.states import RunStatus
+from launcher.store import rows as col
 from launcher.store.sqlite import SqliteStore
 
 
@@ -69,11 +70,14 @@ class RunClaims(SqliteStore):
                              (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(f"no run {run_id!r} in {self.path}", fix="`launcher runs` lists the runs")
-            status = RunStatus(row["status"])
-            holder, holder_started = row["launcher_pid"], row["launcher_started"]
+            with self.decoding(f"run {run_id}"):
+                status = col.member(row, "status", RunStatus)
+                holder, holder_started = col.optional_integer(row, "launcher_pid"), col.optional_integer(
+                    row, "launcher_started")
+                prior = col.optional_member(row, "prior_status", RunStatus)
             self._refuse_if_held(run_id, command, status, holder, holder_started)
-            if status is RunStatus.RUNNING and row["prior_status"]:
-                status = RunStatus(row["prior_status"])  # a dead command's claim that changed nothing
+            if status is RunStatus.RUNNING and prior is not None:
+                status = prior  # a dead command's claim that changed nothing
             db.execute("UPDATE runs SET status=?, launcher_pid=?, launcher_started=?, prior_status=? WHERE id=?",
                        (RunStatus.RUNNING.value, pid, started, status.value, run_id))
         return Claim(run_id, pid, started, status, holder, holder_started)
@@ -84,8 +88,11 @@ class RunClaims(SqliteStore):
         row = self._db.execute("SELECT status, launcher_pid, launcher_started FROM runs WHERE id=?",
                                (run_id,)).fetchone()
         if row is not None:
-            self._refuse_if_held(run_id, command, RunStatus(row["status"]), row["launcher_pid"],
-                                 row["launcher_started"])
+            with self.decoding(f"run {run_id}"):
+                status = col.member(row, "status", RunStatus)
+                holder, started = col.optional_integer(row, "launcher_pid"), col.optional_integer(
+                    row, "launcher_started")
+            self._refuse_if_held(run_id, command, status, holder, started)
 
     def _refuse_if_held(self, run_id: str, command: str, status: RunStatus, holder: int | None,
                         holder_started: int | None) -> None:

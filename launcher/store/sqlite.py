@@ -68,12 +68,22 @@ def unusable(path: Path, exc: BaseException) -> EnvironmentProblem:
         )
     if (disk := _disk_problem(path, exc, reason)) is not None:
         return disk
-    return EnvironmentProblem(
-        f"the journal cannot be used: {reason}", where=str(path), error_key="journal_unusable",
-        fix=f"move it aside (mv {path} {path}.damaged, and its -wal and -shm files if any) and run "
+    return EnvironmentProblem(f"the journal cannot be used: {reason}", where=str(path),
+                              error_key="journal_unusable", fix=_move_aside(path))
+
+
+def _move_aside(path: Path) -> str:
+    return (f"move it aside (mv {path} {path}.damaged, and its -wal and -shm files if any) and run "
             "again: a new journal is started. Nothing was deleted; the moved file keeps the old runs' "
-            "records, and their worktrees and branches stay where they are",
-    )
+            "records, and their worktrees and branches stay where they are")
+
+
+def damaged(path: Path, what: str) -> EnvironmentProblem:
+    """The error for a journal SQLite reads but whose rows are not what the launcher writes (a
+    value of the wrong type, a state no launcher has, JSON that does not decode, rows missing):
+    the same one as for a file SQLite cannot use, naming the row."""
+    return EnvironmentProblem(f"the journal is damaged: {what}", where=str(path), error_key="journal_unusable",
+                              fix=_move_aside(path))
 
 
 class _Connection(sqlite3.Connection):
@@ -153,6 +163,17 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
+
+    @contextmanager
+    def decoding(self, what: str) -> Iterator[None]:
+        """Where a row becomes a model (`what`: `run r-...`, `task t1 of run r-...`): a value the
+        launcher never writes (`store.rows.RowDamaged`, a failed enum, JSON or model check) is
+        the journal being damaged (exit 3, move it aside), not a launcher bug."""
+        try:
+            yield
+        except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise damaged(self.path, f"{what}: {reason}") from exc
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from launcher.store import rows as col
 from launcher.store.sqlite import SqliteStore
 
 SCHEMA = """
@@ -84,8 +85,9 @@ class UsageLedger(SqliteStore):
             "SELECT task_id, role, cost_usd, tokens_json FROM usage WHERE run_id=? ORDER BY at",
             (run_id,)).fetchall()
         for row in rows:
-            spend = result.setdefault(row["task_id"], {}).setdefault(row["role"], Spend())
-            spend.add(row["cost_usd"], json.loads(row["tokens_json"]))
+            with self.decoding(f"the usage of task {row['task_id']!r} of run {run_id}"):
+                spend = result.setdefault(col.text(row, "task_id"), {}).setdefault(col.text(row, "role"), Spend())
+                spend.add(col.optional_number(row, "cost_usd"), col.json_of(row, "tokens_json", dict))
         return result
 
     def task_cost(self, run_id: str, task_id: str) -> float | None:

@@ -8,8 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from launcher.errors import RunNotFound
 from launcher.models.workflow import WorkflowState
+from launcher.store import rows as col
 from launcher.store.sqlite import SqliteStore
 
 SCHEMA = """
@@ -71,9 +74,18 @@ class WorkflowStore(SqliteStore):
             raise RunNotFound(f"no workflow {workflow_id!r} in {self.path}",
                               fix="`launcher workflow list --all` lists the workflows",
                               error_key="workflow_not_found")
-        return WorkflowState.model_validate_json(row["state_json"])
+        return self._state(row, workflow_id)
 
     def all(self, limit: int = 100) -> list[WorkflowState]:
         rows = self._db.execute(
-            "SELECT state_json FROM workflows ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
-        return [WorkflowState.model_validate_json(r["state_json"]) for r in rows]
+            "SELECT id, state_json FROM workflows ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+        return [self._state(r, r["id"]) for r in rows]
+
+    def _state(self, row: sqlite3.Row, workflow_id: str) -> WorkflowState:
+        with self.decoding(f"workflow {workflow_id}"):
+            try:
+                return WorkflowState.model_validate_json(col.text(row, "state_json"))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or "state_json"
+                raise col.RowDamaged(f"its state {where}: {first['msg']}") from None

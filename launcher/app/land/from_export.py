@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,8 @@ def _bad(where: Path, what: str, fix: str = _FIX) -> UsageProblem:
 # manifest a FIFO, a link to /dev/zero, or huge). Far beyond what a shard writes.
 MANIFEST_LIMIT = 64 * 1024 * 1024
 BUNDLE_LIMIT = 16 * 1024 * 1024 * 1024
+MAX_SHARDS = 10_000  # shards of one plan (a CI matrix has at most a few hundred jobs)
+MISSING_LISTED = 10  # missing shards named one by one; the rest are counted
 
 
 def _not_taken(exc: OSError) -> str:
@@ -139,6 +142,9 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         index, count = parse_shard(manifest.shard)
     except UsageProblem:
         raise _bad(directory, f"its shard {manifest.shard!r} is not I/N") from None
+    if count > MAX_SHARDS:
+        raise _bad(directory, f"its shard {manifest.shard[:40]!r} splits the plan into more than {MAX_SHARDS} "
+                              "shards, which no land takes (the manifest was edited or is damaged)")
     checked = manifest.model_dump(mode="json", by_alias=True)
     checked["shard"] = f"{index}/{count}"
     if digest_of(checked["plan"]) != checked["plan_digest"]:
@@ -180,12 +186,15 @@ def check_complete(exports: list[tuple[Path, dict[str, Any]]], plan: Plan) -> No
                                   f"({', '.join(str(n) for n in sorted(counts))})")
     count = counts.pop()
     present = {parse_shard(data["shard"])[0] for _, data in exports}
-    missing = [f"{index}/{count}" for index in range(1, count + 1) if index not in present]
-    if missing:
+    if len(present) < count:
         where = ", ".join(str(d) for d, _ in exports)
+        missing = [f"{index}/{count}" for index in islice(
+            (index for index in range(1, count + 1) if index not in present), MISSING_LISTED)]
+        left = count - len(present) - len(missing)
+        named = ", ".join(missing) + (f" and {left} more" if left else "")
         raise UsageProblem(
-            f"export refused: shard {', '.join(missing)} is missing (the plan was split into {count} "
-            f"shards; only {len(present)} were given)", where=where,
+            f"export refused: shard {named} {'is' if count - len(present) == 1 else 'are'} missing (the plan was "
+            f"split into {count} shards; only {len(present)} were given)", where=where,
             fix=f"pass every shard's export directory, one --from each ({count} in all); if a job "
                 "failed before exporting, re-run it")
     for directory, data in exports:

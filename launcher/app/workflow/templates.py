@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from launcher.errors import ConfigError, UsageProblem
-from launcher.models.decoding import read_text, toml_loads
+from launcher.models.decoding import read_document, toml_loads
 from launcher.models.workflow import WorkflowTemplate
 
 REPO_FOLDER = "workflows"
@@ -62,7 +62,7 @@ def _template_text(path: Path, shown: str) -> str:
         raise ConfigError("not a regular file", where=shown, error_key="config_invalid:workflow_template",
                           fix=f"remove it or rename it so it does not end in .toml ({REPO_FOLDER}/ holds templates)")
     try:
-        return read_text(path)
+        return read_document(path)
     except OSError as exc:
         raise ConfigError(f"cannot read it: {exc.strerror or exc}", where=shown,
                           error_key="config_invalid:workflow_template",
