@@ -62,3 +62,24 @@ def test_clean_says_which_worktree_it_could_not_remove_and_finds_it_again(
     subprocess.run(["chmod", "-R", "u+w", str(tree)], capture_output=True, check=False)
     last = launcher_cli(repo, "clean", "--all", "--force")
     assert not tree.exists() and "could not remove" not in last.stdout, last.stdout
+
+
+def test_landing_says_which_merged_worktree_it_could_not_remove(repo: Path, tmp_path: Path, undeletable: Path) -> None:
+    """The landing's clean-up of a merged task: its work is on the target, its directory could
+    not be deleted, and the run's notes say so (with how to remove it) instead of nothing."""
+    (repo / "launcher.toml").write_text(f'worktree_root = "{undeletable}"\n')
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "agents": {"sh": {"adapter": "command", "command": ["sh", "-c", _STUCK]}},
+        "task": [{"id": "stuck", "agent": "sh", "prompt": "x"}],
+    }))  # fmt: skip
+    done = launcher_cli(repo, "run", str(plan), "--json")
+    report = json.loads(done.stdout)
+    run_id = report["run_id"]
+    tree = undeletable / run_id / "stuck"
+    if not tree.exists():
+        pytest.skip("this user could delete the agent's read-only files")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [t["merged"] for t in report["tasks"]] == [True]
+    notes = [n["message"] for n in report["notes"]]
+    assert any(n.startswith(f"kept {tree}: could not remove it") and f"`rm -rf {tree}`" in n for n in notes), notes

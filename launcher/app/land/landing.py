@@ -331,7 +331,10 @@ async def cleanup_merged(ctx: RunContext) -> None:
         ctx.idle_trees.forget(row.task_id)  # removed by the launcher, not by another task
     doomed = [(Path(row.worktree) if row.worktree else ctx.worktree_path(row.task_id), row.branch) for row in merged]
     await pool.recycle(ctx, doomed)  # with `[run] warm_pool`: kept for the next run, not deleted
-    left = await worktrees.remove_worktrees(ctx.repo, doomed)
+    undeleted: list[str] = []
+    left = await worktrees.remove_worktrees(ctx.repo, doomed, undeleted)
+    for line in undeleted:  # the work is on the target; the directory could not be deleted
+        ctx.note(None, line)
     for branch, where in sorted(left.items()):
         ctx.note(None, f"branch {branch} (merged) is kept: it is checked out in a worktree at {where}, which "
                        "the launcher did not put there; `launcher clean` removes both")
