@@ -10,8 +10,12 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import anyio
 import pytest
-from helpers import git, launcher_cli
+
+from launcher.app.workflow import engine
+from tests.helpers import git, launcher_cli
+from tests.test_workflows import wf_repo  # noqa: F401  (the fixture)
 
 PLAN = '[[task]]\nid = "t1"\nagent = "scripted"\nprompt = "p"\nscript = [{ write = "x.txt", content = "x\\n" }]\n'
 
@@ -73,3 +77,30 @@ def test_every_command_says_the_journal_is_damaged_and_how_to_go_on(
     journal.rename(journal.with_name("launcher.db.damaged"))
     again = launcher_cli(repo, "runs")
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+WORKFLOW_DAMAGE = {
+    "state not a workflow's": ("UPDATE workflows SET state_json='{\"id\": 1}'", "its state id: Input should be"),
+    "kept template not a template": (
+        "UPDATE workflows SET state_json=json_set(state_json, '$.options.template', json('{\"x\": 1}'))",
+        "its state options.template.",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(WORKFLOW_DAMAGE))
+def test_a_damaged_workflow_row_is_said_as_a_damaged_journal(damage: str, wf_repo: Path) -> None:  # noqa: F811
+    wid = anyio.run(engine.create, wf_repo, "mini", {"what": "mul"}, {}).id
+    journal = wf_repo / ".launcher" / "launcher.db"
+    statement, named = WORKFLOW_DAMAGE[damage]
+    with sqlite3.connect(journal) as db:
+        db.execute(statement)
+    db.close()
+
+    for command in (["workflow", "status", wid], ["workflow", "list"], ["workflow", "next", wid]):
+        done = launcher_cli(wf_repo, *command)
+        said = done.stdout + done.stderr
+        assert done.returncode == 3, f"{command}: {said}"
+        assert "internal error" not in said
+        assert f"the journal is damaged: workflow {wid}: {named}" in done.stderr, said
+        assert f"mv {journal} {journal}.damaged" in done.stderr

@@ -444,22 +444,33 @@ def test_a_cancel_whose_caller_gives_up_midway_still_ends_the_workflow(wf_repo: 
 
 # 13 ------------------------------------------------------------------------------------------
 
-def test_an_unexpected_exception_is_one_internal_error_naming_its_saved_traceback(wf_repo: Path) -> None:  # noqa: F811
+# A launcher bug, planted in the launcher process (sitecustomize runs before the command): a
+# damaged journal row is no longer one (it is said as a damaged journal, exit 3).
+PLANTED_BUG = """
+import launcher.store.workflows as workflows
+
+def _planted_bug(self, workflow_id):
+    raise ValueError("planted launcher bug")
+
+workflows.WorkflowStore.load = _planted_bug
+"""
+
+
+def test_an_unexpected_exception_is_one_internal_error_naming_its_saved_traceback(
+        wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
     wid = anyio.run(engine.create, wf_repo, "mini", {"what": "mul"}, {}).id
-    db = sqlite3.connect(wf_repo / ".launcher" / "launcher.db")
-    with db:  # a state row no version of the launcher wrote: reading it is a launcher bug here
-        db.execute("UPDATE workflows SET state_json=? WHERE id=?", ('{"id": 1}', wid))
-    db.close()
-    done = launcher_cli(wf_repo, "workflow", "status", wid)
+    (tmp_path / "sitecustomize.py").write_text(PLANTED_BUG)
+    bug = {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    done = launcher_cli(wf_repo, "workflow", "status", wid, env=bug)
     assert done.returncode == 70 and "Traceback" not in done.stderr and "╭" not in done.stderr, done.stderr
-    assert "internal error: ValidationError" in done.stderr and "launcher bug" in done.stderr
+    assert "internal error: ValueError: planted launcher bug" in done.stderr and "launcher bug" in done.stderr
     saved = sorted((wf_repo / ".launcher" / "internal-errors").iterdir())
     assert len(saved) == 1 and str(saved[0]) in done.stderr
-    assert "Traceback" in saved[0].read_text() and "model_validate_json" in saved[0].read_text()
-    as_json = launcher_cli(wf_repo, "workflow", "status", wid, "--json")
+    assert "Traceback" in saved[0].read_text() and "_planted_bug" in saved[0].read_text()
+    as_json = launcher_cli(wf_repo, "workflow", "status", wid, "--json", env=bug)
     envelope = json.loads(as_json.stdout)
     assert as_json.returncode == 70 and envelope["ok"] is False and envelope["error_key"] == "internal"
-    debug = launcher_cli(wf_repo, "workflow", "status", wid, env={"LAUNCHER_DEBUG": "1"})
+    debug = launcher_cli(wf_repo, "workflow", "status", wid, env={**bug, "LAUNCHER_DEBUG": "1"})
     assert debug.returncode == 70 and "Traceback" in debug.stderr
 
 

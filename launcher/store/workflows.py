@@ -7,13 +7,16 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from launcher.errors import RunNotFound
-from launcher.models.workflow import WorkflowState
+from launcher.models.workflow import WorkflowState, WorkflowTemplate
 from launcher.store import rows as col
 from launcher.store.sqlite import SqliteStore
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflows (
@@ -83,9 +86,18 @@ class WorkflowStore(SqliteStore):
 
     def _state(self, row: sqlite3.Row, workflow_id: str) -> WorkflowState:
         with self.decoding(f"workflow {workflow_id}"):
-            try:
-                return WorkflowState.model_validate_json(col.text(row, "state_json"))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(part) for part in first["loc"]) or "state_json"
-                raise col.RowDamaged(f"its state {where}: {first['msg']}") from None
+            state = _checked(WorkflowState.model_validate_json, col.text(row, "state_json"), "")
+            for key in ("template", "custom_template"):  # kept at start (app/workflow/session.py)
+                if isinstance(stored := state.options.get(key), dict):
+                    _checked(WorkflowTemplate.model_validate, stored, f"options.{key}.")
+        return state
+
+
+def _checked(validate: Callable[[Any], T], value: Any, prefix: str) -> T:
+    """`validate(value)`; its first problem, if any, as a damaged row naming the key."""
+    try:
+        return validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = prefix + ".".join(str(part) for part in first["loc"])
+        raise col.RowDamaged(f"its state {where.rstrip('.') or 'state_json'}: {first['msg']}") from None
