@@ -11,10 +11,11 @@ from pydantic import Field, ValidationError
 
 from launcher.errors import ConfigError
 from launcher.models.decoding import read_document, toml_loads
-from launcher.models.plan_schema import BUILTIN_ADAPTERS, AgentConfig, Iterations, Plan, RunSettings, Strict
+from launcher.models.plan_schema import BUILTIN_ADAPTERS, AgentConfig, Iterations, Plan, RunSettings, Seconds, Strict
 from launcher.models.problems import Problem, did_you_mean, problems_of, raise_problems
 
 CONFIG_FIX = "see README, 'Repository config'"
+DEFAULT_CHECK_TIMEOUT_S = 1800.0  # one run of the integration check
 
 
 class GradingConfig(Strict):
@@ -29,6 +30,9 @@ class MergeConfig(Strict):
     # all that are ready), and what a conflicting task gets ("agent": a resolution round).
     batch: Annotated[int, Field(ge=1, le=10_000)] | None = None  # as a plan's [run] batch
     on_conflict: Literal["agent", "keep"] = "keep"
+    # How long one run of the integration check may take; over it, that run fails (and its
+    # batch is bisected as for any failure).
+    integration_check_timeout_s: Seconds = DEFAULT_CHECK_TIMEOUT_S
 
 
 class MutationConfig(Strict):
@@ -143,6 +147,7 @@ class Settings:
 
     strategy: Strategy
     integration_check: str | None
+    integration_check_timeout_s: float
     batch: int | None
     on_conflict: Literal["agent", "keep"]
     iteration_cap: int
@@ -157,6 +162,7 @@ def settings_of(plan: Plan, config: RepoConfig) -> Settings:
     return Settings(
         strategy=pick(run.strategy, config.merge.strategy),
         integration_check=pick(run.integration_check, config.merge.integration_check) or None,
+        integration_check_timeout_s=pick(run.integration_check_timeout_s, config.merge.integration_check_timeout_s),
         batch=pick(run.batch, config.merge.batch),
         on_conflict=pick(run.on_conflict, config.merge.on_conflict),
         iteration_cap=pick(run.iteration_cap, config.grading.iteration_cap),

@@ -166,6 +166,7 @@ class RunSettings(Strict):
     # (`models.config.settings_of`, the one place that resolves plan > config > default).
     strategy: Literal["merge", "squash", "rebase"] | None = None
     integration_check: str | None = None
+    integration_check_timeout_s: Seconds | None = None  # overrides [merge] integration_check_timeout_s
     batch: Annotated[int, Field(ge=1, le=10_000)] | None = None  # overrides [merge] batch of launcher.toml
     on_conflict: Literal["agent", "keep"] | None = None  # overrides [merge] on_conflict
     setup: str | None = None

@@ -102,7 +102,8 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         own = await ref_watch.unlanded_commits(ctx, commit)  # before: its scratch tree reaches them
         trace = CheckTrace()
         ok, output = await run_integration_check(
-            ctx.repo, commit, command, scratch_root / commit[:12], timeout=1800, env=env, trace=trace
+            ctx.repo, commit, command, scratch_root / commit[:12],
+            timeout=ctx.settings.integration_check_timeout_s, env=env, trace=trace,
         )
         if worktrees_said := trace.worktrees_said():
             ctx.note(None, f"{worktrees_said}; checking {commit[:12]}")
