@@ -4,6 +4,7 @@ check output `launcher logs --checks` prints."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ import typer
 
 from launcher.app import inspect as inspect_app
 from launcher.cli.calls import call
+from launcher.models.states import RunStatus, TaskState
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable list on stdout.")]
 
@@ -65,3 +67,22 @@ def register(app: typer.Typer) -> None:
     app.command()(runs)
     app.command()(diff)
     app.command()(path)
+
+
+def task_final(run_id: str, task_id: str) -> bool:
+    """Whether `logs --follow` may stop: the task ended, waits for the operator, or no launcher
+    writes its log any more."""
+    from launcher.store.journal import Journal
+
+    root = Path.cwd()
+    for candidate in (root, *root.parents):
+        db = candidate / ".launcher" / "launcher.db"
+        if db.exists():
+            journal = Journal(db)
+            state = journal.task(run_id, task_id).state
+            # Escalated waits for `launcher choose`; a run no launcher drives writes no more log.
+            waiting = state in (TaskState.APPROVED, TaskState.ESCALATED)
+            run = journal.run(run_id)
+            mine = run.status is RunStatus.RUNNING and run.launcher_pid == os.getpid()
+            return state.is_final or waiting or not (run.driven_elsewhere or mine)
+    return True

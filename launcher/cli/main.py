@@ -38,7 +38,7 @@ from launcher.errors import ExitCode, LauncherError, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
 from launcher.models.printable import printable
 from launcher.models.report import RunReport
-from launcher.models.states import RunStatus, TaskState
+from launcher.models.states import RunStatus
 from launcher.store import own_files
 from launcher.ui.summary import append_github_summary, render_summary, report_json
 from launcher.ui.view import make_view
@@ -289,26 +289,9 @@ def logs(
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    call(lambda: inspect_app.follow(path, write, lambda: _task_final(run_id, task_id)),
+    call(lambda: inspect_app.follow(path, write, lambda: inspection.task_final(run_id, task_id)),
          on_interrupt=lambda: f"stopped following the log of {task_id} (the run goes on as it was)")
     inspection.print_checks(run_id, task_id)  # the task ended: its checks ran, as plain `logs` shows
-
-
-def _task_final(run_id: str, task_id: str) -> bool:
-    from launcher.store.journal import Journal
-
-    root = Path.cwd()
-    for candidate in (root, *root.parents):
-        db = candidate / ".launcher" / "launcher.db"
-        if db.exists():
-            journal = Journal(db)
-            state = journal.task(run_id, task_id).state
-            # Escalated waits for `launcher choose`; a run no launcher drives writes no more log.
-            waiting = state in (TaskState.APPROVED, TaskState.ESCALATED)
-            run = journal.run(run_id)
-            mine = run.status is RunStatus.RUNNING and run.launcher_pid == os.getpid()
-            return state.is_final or waiting or not (run.driven_elsewhere or mine)
-    return True
 
 
 @app.command()
