@@ -58,3 +58,17 @@ def test_pool_warm_with_the_default_worktree_root_unwritable_is_an_environment_p
     said = done.stdout + done.stderr
     assert done.returncode == 3, said  # not an internal error, nor "run `launcher resume`"
     assert "export XDG_CACHE_HOME=" in said and "resume" not in said, said
+
+
+def test_a_cache_directory_that_cannot_hold_the_port_registry_is_refused_before_anything_is_made(
+    repo: Path, tmp_path: Path
+) -> None:
+    # worktree_root elsewhere and writable: the ports every task claims still live in the cache.
+    (repo / "launcher.toml").write_text(f'worktree_root = "{tmp_path / "wt"}"\n')
+    cache = tmp_path / "cachefile"
+    cache.write_text("")
+    done = launcher_cli(repo, "run", "--task", "write a.txt", "--agent", "scripted", env={"XDG_CACHE_HOME": str(cache)})
+    said = done.stdout + done.stderr
+    assert done.returncode == 3, said
+    assert "port registry" in said and "export XDG_CACHE_HOME=" in said and "resume" not in said, said
+    assert git(repo, "branch", "--list", "launcher/*") == "" and not (tmp_path / "wt").exists()

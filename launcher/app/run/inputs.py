@@ -24,6 +24,7 @@ from launcher.models.plan import Plan
 from launcher.models.problems import Problem, raise_problems
 from launcher.models.refname import branch_name_problem
 from launcher.models.rubric import RubricError
+from launcher.store import ports
 
 
 def _worktree_root_problem(root: Path) -> str | None:
@@ -65,6 +66,23 @@ def worktree_root_error(repo: GitRepo, configured: str | None) -> LauncherError 
         where=named, error_key="worktree_root_unwritable",
         fix=f"make {root.parents[2]} a directory you can write to, or point XDG_CACHE_HOME at one "
             "(`export XDG_CACHE_HOME=/path/you/can/write`), or set worktree_root in launcher.toml",
+    )
+
+
+def _ports_error() -> EnvironmentProblem | None:
+    """The port registry every task claims its ports in lives in the cache directory too, also
+    when worktree_root is set elsewhere: one that cannot be written would stop the run at its
+    first task, worktrees and branches made, with a task shown running whose agent never ran."""
+    where = ports.registry_path()
+    unusable = _worktree_root_problem(where.parent)
+    if unusable is None:
+        return None
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    return EnvironmentProblem(
+        f"the port registry {where} cannot be written: {unusable}",
+        where="XDG_CACHE_HOME" if cache and os.path.isabs(cache) else "HOME", error_key="port_registry_unwritable",
+        fix=f"make {where.parents[1]} a directory you can write to, or point XDG_CACHE_HOME at one "
+            "(`export XDG_CACHE_HOME=/path/you/can/write`)",
     )
 
 
@@ -214,6 +232,6 @@ async def check_run_inputs(
     if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd >= 0):
         raise UsageProblem(f"{budget_usd} is not a budget", where="--budget-usd",
                            fix="pass a finite amount of USD, 0 or more", error_key="usage:bad_budget")
-    if (unusable := worktree_root_error(repo, config.worktree_root)) is not None:
+    if (unusable := worktree_root_error(repo, config.worktree_root) or _ports_error()) is not None:
         raise unusable
     return await _base_commit(repo, base or plan.run.base, "--base" if base else "run.base")
