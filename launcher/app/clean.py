@@ -25,7 +25,8 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
     """What was removed (and kept: approved work not on the target survives unless `force`)."""
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
-    root = worktrees.default_worktree_root(repo, load_repo_config(repo.root).worktree_root)
+    configured = load_repo_config(repo.root).worktree_root
+    root = worktrees.default_worktree_root(repo, configured)
     if all_runs:
         run_ids = sorted({r.id for r in journal.runs(10_000)} | await _branch_runs(repo))
     else:  # a named run, else the latest, as `status` and `resume` do
@@ -70,6 +71,10 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         removed += await _sweep_leftovers(repo, root / "mutation")
         removed += await warm_pool.drain(repo, root)
     removed += await worktrees.reconcile(repo, root)
+    if not configured:  # the repository's own `<repo>-<hash8>/` under the cache, left empty
+        async with repo.lock.hold():  # a run creates its directory there under the lock
+            with contextlib.suppress(OSError):
+                root.rmdir()
     return removed
 
 

@@ -82,6 +82,7 @@ class RunContext:
     ref_read_started: float = 0.0  # monotonic start of the ref check's last read (containment.py)
     ref_movers: dict[str, str] = field(default_factory=dict)  # task -> the refs its agent moved
     user_commits: set[str] = field(default_factory=set)  # brought by the user's own ref moves (ref_owner.py)
+    reflog_sizes: dict[str, dict[Path, int]] = field(default_factory=dict)  # task -> its reflogs kept (ref_owner.py)
     agents_running: set[str] = field(default_factory=set)
     agents_seen: set[str] = field(default_factory=set)
     intrusions_left: dict[str, str] = field(default_factory=dict)  # main-checkout path -> task

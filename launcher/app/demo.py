@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import shlex
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from launcher.app.context import EventSink
 from launcher.app.run.runner import RunOptions, start_run
-from launcher.errors import EnvironmentProblem, UsageProblem
-from launcher.git.repo import git_env
+from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem
+from launcher.git.repo import GitRepo, git_env
+from launcher.git.worktrees import default_worktree_root
 from launcher.models.plan import Plan, validate_plan
 from launcher.models.report import RunReport
 
@@ -221,5 +225,36 @@ async def new_sample_dir(where: Path | None, demo: str) -> Path:
 
 async def run_demo(emit: EventSink, root: Path) -> RunReport:
     """The demo's run, in the sample repo made in `root` (new_sample_dir)."""
+    return await in_sample(root, lambda: _sample_run(emit, root))
+
+
+async def _sample_run(emit: EventSink, root: Path) -> RunReport:
     repo = make_sample_repo(root)
     return await start_run(repo, demo_plan(), RunOptions(), emit)
+
+
+T = TypeVar("T")
+
+
+async def in_sample(root: Path, body: Callable[[], Awaitable[T]]) -> T:
+    """`body`, a demo working in its new sample repository `root`. When it stops on an error
+    (a refusal before its run starts: worktrees that cannot be made under a read-only cache
+    directory, say), nothing of the user's is in `root`: when nothing was made for it outside
+    `root` either (no worktree under its worktree root), the half-made sample is removed,
+    else it is kept; the error says which, and where."""
+    try:
+        return await body()
+    except LauncherError as exc:
+        exc.what += _sample_left(root)
+        raise
+
+
+def _sample_left(root: Path) -> str:
+    outside = default_worktree_root(GitRepo(root, root / ".git"), None)
+    with contextlib.suppress(OSError):
+        if outside.exists():
+            quoted = shlex.quote(str(root))
+            return (f"; the demo's sample repository {root} is kept: remove it with "
+                    f"`cd {quoted} && launcher clean --all --force`, then delete it")
+    _remove_sample(root)
+    return f"; the demo's half-made sample repository {root} was removed"

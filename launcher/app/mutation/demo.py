@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.app.context import EventSink
-from launcher.app.demo import init_sample_repo
+from launcher.app.demo import in_sample, init_sample_repo
 from launcher.app.mutation.fix import FixOptions, FixSummary, fix_survivors
 from launcher.app.mutation.sweep import SweepOptions, run_sweep
 
@@ -43,7 +43,12 @@ def make_repo(root: Path) -> Path:
 
 
 async def run_mutation_demo(emit: EventSink, say: Callable[[str], None], root: Path) -> MutationDemo:
-    """The mutation demo in the sample repo made in `root` (app/demo.new_sample_dir)."""
+    """The mutation demo in the sample repo made in `root` (app/demo.new_sample_dir); an error
+    removes or names the sample (`in_sample`)."""
+    return await in_sample(root, lambda: _mutation_demo(emit, say, root))
+
+
+async def _mutation_demo(emit: EventSink, say: Callable[[str], None], root: Path) -> MutationDemo:
     root = make_repo(root)
     say(f"sample repo: {root}")
     options = SweepOptions(paths=["calc/core.py"], workers=1, python=sys.executable, operators=["comparison"])

@@ -30,6 +30,7 @@ from launcher.app.run.blame import writer as _writer
 from launcher.app.run.idle_change import IdleWorkLost, idle_head_ref, lost_message
 from launcher.app.run.idle_change import undo_idle_change as _undo_idle_change
 from launcher.app.run.own_output import open_for_writing
+from launcher.app.run.ref_owner import keep_reflogs
 from launcher.app.run.ref_watch import put_back_refs
 from launcher.concurrency import each
 from launcher.engine import main_restore, odd_entries, reaper, tree_guard
@@ -90,6 +91,7 @@ async def before_round(ctx: RunContext, task_id: str) -> None:
         raise IdleWorkLost(lost_message(ctx, task_id, changed), where=f"task {task_id}",
                            fix="run the task again (`launcher run` with a new run)")
     await put_back_refs(ctx, None, "the agent")  # refs as recorded before this round
+    keep_reflogs(ctx, task_id)  # what it commits is recorded whatever core.logAllRefUpdates says
     ctx.idle_trees.activate(task_id)
     ctx.agents_running.add(task_id)
     ctx.agents_seen.add(task_id)

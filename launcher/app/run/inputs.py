@@ -15,7 +15,7 @@ from pathlib import Path
 from launcher.agents.cli_common import PROMPT_LIMIT_BYTES
 from launcher.agents.registry import prompt_as_argument
 from launcher.app.run.preflight import agents_used
-from launcher.errors import ConfigError, EnvironmentProblem, PlanError, UsageProblem
+from launcher.errors import ConfigError, EnvironmentProblem, LauncherError, PlanError, UsageProblem
 from launcher.gates.rubric import compose, find_rubric
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
@@ -24,6 +24,7 @@ from launcher.models.plan import Plan
 from launcher.models.problems import Problem, raise_problems
 from launcher.models.refname import branch_name_problem
 from launcher.models.rubric import RubricError
+from launcher.store import ports
 
 
 def _worktree_root_problem(root: Path) -> str | None:
@@ -42,6 +43,47 @@ def _worktree_root_problem(root: Path) -> str | None:
     except OSError as exc:
         return f"{probe} does not take new directories ({exc.strerror or exc})"
     return None
+
+
+def worktree_root_error(repo: GitRepo, configured: str | None) -> LauncherError | None:
+    """Why the repository's worktrees cannot be made where they go (None: they can). A
+    `worktree_root` set in launcher.toml is the user's setting (exit 2, fix it there); the default
+    one lives in the user's cache directory, `$XDG_CACHE_HOME` or `~/.cache`, which is the
+    machine's environment (exit 3: a read-only HOME, a file in the way), and the fix names it."""
+    root = worktrees.default_worktree_root(repo, configured)
+    unusable = _worktree_root_problem(root)
+    if unusable is None:
+        return None
+    what = f"worktrees cannot be created under {root}: {unusable}"
+    if configured:
+        return ConfigError(what, where="worktree_root", error_key="config_invalid:worktree_root",
+                           fix="set worktree_root in launcher.toml to a writable directory (or remove it)")
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    named = "XDG_CACHE_HOME" if cache and os.path.isabs(cache) else "HOME"
+    return EnvironmentProblem(
+        f"{what}; it is the default worktree root, in your cache directory {root.parents[2]} "
+        f"({'$XDG_CACHE_HOME' if named == 'XDG_CACHE_HOME' else '~/.cache: XDG_CACHE_HOME is not set'})",
+        where=named, error_key="worktree_root_unwritable",
+        fix=f"make {root.parents[2]} a directory you can write to, or point XDG_CACHE_HOME at one "
+            "(`export XDG_CACHE_HOME=/path/you/can/write`), or set worktree_root in launcher.toml",
+    )
+
+
+def _ports_error() -> EnvironmentProblem | None:
+    """The port registry every task claims its ports in lives in the cache directory too, also
+    when worktree_root is set elsewhere: one that cannot be written would stop the run at its
+    first task, worktrees and branches made, with a task shown running whose agent never ran."""
+    where = ports.registry_path()
+    unusable = _worktree_root_problem(where.parent)
+    if unusable is None:
+        return None
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    return EnvironmentProblem(
+        f"the port registry {where} cannot be written: {unusable}",
+        where="XDG_CACHE_HOME" if cache and os.path.isabs(cache) else "HOME", error_key="port_registry_unwritable",
+        fix=f"make {where.parents[1]} a directory you can write to, or point XDG_CACHE_HOME at one "
+            "(`export XDG_CACHE_HOME=/path/you/can/write`)",
+    )
 
 
 def rubric_problems(repo_root: Path, plan: Plan, *, graded: bool) -> list[Problem]:
@@ -190,10 +232,6 @@ async def check_run_inputs(
     if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd >= 0):
         raise UsageProblem(f"{budget_usd} is not a budget", where="--budget-usd",
                            fix="pass a finite amount of USD, 0 or more", error_key="usage:bad_budget")
-    root = worktrees.default_worktree_root(repo, config.worktree_root)
-    unusable = _worktree_root_problem(root)
-    if unusable:
-        raise ConfigError(f"worktrees cannot be created under {root}: {unusable}", where="worktree_root",
-                          fix="set worktree_root in launcher.toml to a writable directory (or remove it)",
-                          error_key="config_invalid:worktree_root")
+    if (unusable := worktree_root_error(repo, config.worktree_root) or _ports_error()) is not None:
+        raise unusable
     return await _base_commit(repo, base or plan.run.base, "--base" if base else "run.base")

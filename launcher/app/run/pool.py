@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from launcher.app.context import RunContext
-from launcher.app.run.inputs import _base_commit
+from launcher.app.run.inputs import _base_commit, worktree_root_error
 from launcher.engine import odd_entries
 from launcher.errors import LauncherError
 from launcher.git import warm_pool, worktrees
@@ -28,7 +28,10 @@ async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], i
     one, as for `launcher run --base`."""
     repo = await GitRepo.discover(cwd)
     sha = await _base_commit(repo, base, "--base")
-    root = worktrees.default_worktree_root(repo, load_repo_config(repo.root).worktree_root)
+    configured = load_repo_config(repo.root).worktree_root
+    if (unusable := worktree_root_error(repo, configured)) is not None:
+        raise unusable  # as `launcher run` says it: a read-only cache directory is exit 3, named
+    root = worktrees.default_worktree_root(repo, configured)
     created = await warm_pool.warm(repo, root, count, sha)
     return created, len(await warm_pool.ready(repo, root))
 

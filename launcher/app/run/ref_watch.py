@@ -20,7 +20,7 @@ from launcher.app.context import RunContext
 from launcher.app.run import other_runs, user_git
 from launcher.app.run.blame import suspects as _suspects
 from launcher.app.run.blame import writer as _writer
-from launcher.app.run.ref_owner import RefOwners
+from launcher.app.run.ref_owner import RefOwners, damaged_reflogs
 from launcher.errors import LauncherError
 from launcher.git import ref_guard, worktrees
 
@@ -121,7 +121,7 @@ async def put_back_refs(ctx: RunContext, task_id: str | None, who: str, locked: 
         seen = set(ctx.agents_seen)
         ctx.agents_seen = set(ctx.agents_running)
         blamed: dict[str, list[ref_guard.RefChange]] = {}
-        owners = RefOwners(ctx, ctx.ref_state, now)
+        owners = RefOwners(ctx, ctx.ref_state, now, seen)
         for change in found:  # sorted: branches (a user's commit, for a tag on it) before tags
             if change.old is None and change.ref.startswith("refs/heads/"):
                 # A new branch moves nobody's work (an agent's `git switch -c`, whose commits
@@ -198,12 +198,24 @@ async def _ref_culprit(ctx: RunContext, owners: RefOwners, change: ref_guard.Ref
     in a worktree of the run, a fetched tag, a `git pull --rebase`; or any change made while no
     agent ran)."""
     makers = await owners.fast_forward_makers(change)
-    if makers is not None:
-        if not makers:
-            return None
+    if makers:
         return task_id if task_id in makers else makers[0]
-    if not seen or await owners.is_users(change):
+    if not seen:
+        return None
+    among = seen
+    if unproven := owners.unproven():
+        # A reflog of a task whose code ran was deleted or cut short: the commits it made are
+        # unknown, so nothing proves this change the user's. It is put back and kept.
+        if makers is not None or await owners.is_users(change):
+            among = set(unproven)
+            for task in unproven:
+                if task not in owners.noted:
+                    owners.noted.add(task)
+                    ctx.note(task, f"{change.describe()} while its code ran, and its reflogs "
+                                   f"({', '.join(map(str, damaged_reflogs(ctx, task)))}) were deleted or cut short: "
+                                   "the commits it made cannot be told from yours, so the change is taken for its")
+    elif makers is not None or await owners.is_users(change):
         return None
     since = ctx.idle_trees.round_started.get(task_id or "", 0.0)
     when = ref_guard.change_time(ctx.repo, change)
-    return _writer(task_id if task_id in seen else None, _suspects(ctx, [when], (since, time.time()), among=seen))
+    return _writer(task_id if task_id in among else None, _suspects(ctx, [when], (since, time.time()), among=among))

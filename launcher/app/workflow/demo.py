@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import EventSink
-from launcher.app.demo import make_sample_repo, sample_git
+from launcher.app.demo import in_sample, make_sample_repo, sample_git
 from launcher.app.workflow import engine
 from launcher.models.workflow import WorkflowState
 
@@ -48,7 +48,12 @@ MAX_RETRIES = 1  # the demo's one planned failure (the test service down) is ret
 
 
 async def run_workflow_demo(emit: EventSink, say: Callable[[str], None], root: Path) -> tuple[Path, WorkflowState]:
-    """The workflow demo in the sample repo made in `root` (app/demo.new_sample_dir)."""
+    """The workflow demo in the sample repo made in `root` (app/demo.new_sample_dir); an error
+    removes or names the sample (`in_sample`)."""
+    return await in_sample(root, lambda: _workflow_demo(emit, say, root))
+
+
+async def _workflow_demo(emit: EventSink, say: Callable[[str], None], root: Path) -> tuple[Path, WorkflowState]:
     repo = make_sample_repo(root)
     (repo / "launcher.toml").write_text(f'[roles]\ndefault = "scripted"\n\n[workflow]\ntest_command = "{TEST_CMD}"\n')
     sample_git(repo, "add", "launcher.toml")

@@ -1,0 +1,74 @@
+"""A cache directory the launcher cannot write to (a read-only HOME, a file where
+`$XDG_CACHE_HOME` points) is the machine's environment: exit 3, with a fix naming
+XDG_CACHE_HOME and the directory, never "set worktree_root in launcher.toml" alone. A demo that
+stops on it removes the sample repository it had just made, and says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import git, launcher_cli
+
+
+@pytest.mark.parametrize("kind", [[], ["--workflow"], ["--mutation"]], ids=["run", "workflow", "mutation"])
+def test_a_demo_under_an_unwritable_cache_exits_3_names_the_cache_and_leaves_no_sample(
+    tmp_path: Path, kind: list[str]
+) -> None:
+    cache = tmp_path / "cachefile"
+    cache.write_text("")  # stands for a read-only ~/.cache
+    where = tmp_path / "w"
+    done = launcher_cli(
+        tmp_path, "demo", *kind, "--quiet", "--where", str(where), env={"XDG_CACHE_HOME": str(cache)}, timeout=300
+    )
+    said = done.stdout + done.stderr
+    assert done.returncode == 3, said
+    assert "XDG_CACHE_HOME" in said and str(cache) in said, said
+    assert "internal error" not in said
+    sample = where / "calc-repo"
+    assert not sample.exists(), said
+    assert f"the demo's half-made sample repository {sample} was removed" in said, said
+
+
+def test_run_with_the_default_worktree_root_unwritable_is_an_environment_problem(repo: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cachefile"
+    cache.write_text("")
+    done = launcher_cli(repo, "run", "--task", "write a.txt", "--agent", "scripted", env={"XDG_CACHE_HOME": str(cache)})
+    said = done.stdout + done.stderr
+    assert done.returncode == 3, said
+    assert "default worktree root" in said and "export XDG_CACHE_HOME=" in said, said
+    assert git(repo, "branch", "--list", "launcher/*") == ""  # nothing was created
+
+
+def test_run_with_a_configured_worktree_root_unwritable_is_still_a_config_error(repo: Path, tmp_path: Path) -> None:
+    (repo / "launcher.toml").write_text(f'worktree_root = "{tmp_path / "file" / "wt"}"\n')
+    (tmp_path / "file").write_text("")
+    done = launcher_cli(repo, "run", "--task", "write a.txt", "--agent", "scripted")
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert "set worktree_root in launcher.toml" in said, said
+
+
+def test_pool_warm_with_the_default_worktree_root_unwritable_is_an_environment_problem(
+    repo: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cachefile"
+    cache.write_text("")
+    done = launcher_cli(repo, "pool", "warm", "1", env={"XDG_CACHE_HOME": str(cache)})
+    said = done.stdout + done.stderr
+    assert done.returncode == 3, said  # not an internal error, nor "run `launcher resume`"
+    assert "export XDG_CACHE_HOME=" in said and "resume" not in said, said
+
+
+def test_a_cache_directory_that_cannot_hold_the_port_registry_is_refused_before_anything_is_made(
+    repo: Path, tmp_path: Path
+) -> None:
+    # worktree_root elsewhere and writable: the ports every task claims still live in the cache.
+    (repo / "launcher.toml").write_text(f'worktree_root = "{tmp_path / "wt"}"\n')
+    cache = tmp_path / "cachefile"
+    cache.write_text("")
+    done = launcher_cli(repo, "run", "--task", "write a.txt", "--agent", "scripted", env={"XDG_CACHE_HOME": str(cache)})
+    said = done.stdout + done.stderr
+    assert done.returncode == 3, said
+    assert "port registry" in said and "export XDG_CACHE_HOME=" in said and "resume" not in said, said
+    assert git(repo, "branch", "--list", "launcher/*") == "" and not (tmp_path / "wt").exists()
