@@ -37,6 +37,15 @@ if "forge" in sys.argv:  # a verdict of its own in the sweep's directory (beside
     (sweep / "verdict.json").write_text(json.dumps({"contract_version": "1", "verdicts": forged}))
     (sweep / "survivors.jsonl").write_text("")
     sys.exit(1)
+if "ffmain" in sys.argv:  # a commit on main's tip in its own checkout, main moved there, HEAD back
+    def g(*args):
+        return subprocess.run(["git", "-c", "user.name=j", "-c", "user.email=j@example.com", *args],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    here = g("rev-parse", "HEAD")
+    g("checkout", "-q", "--detach", "main")
+    g("commit", "-q", "--allow-empty", "-m", "JUDGE-COMMIT")
+    g("update-ref", "refs/heads/main", "HEAD")
+    g("checkout", "-q", "--detach", here)
 if "hook" in sys.argv:
     hook = common / "hooks" / "post-commit"
     hook.write_text("#!/bin/sh\\necho judge hook ran\\n")
@@ -84,6 +93,19 @@ def test_a_judge_writing_the_main_checkout_and_a_hook_is_put_back_and_its_verdic
     assert not (sweep / "verdict.json").exists()  # nothing `fix` or `label` would take for a verdict
     kept = list((sweep / "judge" / "intrusions").rglob("calibration-set.json"))
     assert [p.read_text() for p in kept] == ['{"calibration": "flipped"}']  # nothing deleted
+
+
+@pytest.mark.parametrize("reflogs", ["default", "off"])
+def test_a_judge_fast_forwarding_main_to_its_own_commit_is_put_back(proj: Path, reflogs: str) -> None:
+    """Not taken for the operator's commit, also with `core.logAllRefUpdates=false`: the launcher
+    keeps the judge checkout's reflog itself, which says the commit was made there."""
+    if reflogs == "off":
+        git(proj, "config", "core.logAllRefUpdates", "false")
+    done = judge(proj, "ffmain")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "refs of the shared repository" in out and "put back" in out, out
+    assert "JUDGE-COMMIT" not in git(proj, "log", "--format=%s", "main")
 
 
 def test_a_judge_that_only_reads_is_used(proj: Path) -> None:

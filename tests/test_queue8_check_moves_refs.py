@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import git, run_plan
 
 from launcher.models.report import RunReport
 
 MOVES_MAIN = "git commit -q --allow-empty -m CHECK-COMMIT && git update-ref refs/heads/main HEAD; true"
+# Commits on the target's tip (not on the fold it was given), fast-forwards main there, and
+# goes back: only its scratch tree's reflog says the commit was made there.
+MOVES_MAIN_AND_HIDES = (
+    "f=$(git rev-parse HEAD); git checkout -q --detach main && git commit -q --allow-empty -m CHECK-COMMIT"
+    " && git update-ref refs/heads/main HEAD && git checkout -q --detach $f; true"
+)
 TASKS = [
     {"id": "t1", "script": [{"write": "f_t1.txt", "content": "t1\n"}]},
     {"id": "t2", "script": [{"write": "f_t2.txt", "content": "t2\n"}]},
@@ -33,10 +40,18 @@ def _report_agrees_with_git(repo: Path, report: RunReport) -> None:
     assert git(repo, "status", "--porcelain") == ""
 
 
-def test_a_check_that_moves_the_target_in_a_batch_of_one_fails_that_run_and_nothing_lands_twice(repo: Path) -> None:
+@pytest.mark.parametrize(("check", "reflogs"), [(MOVES_MAIN, "default"), (MOVES_MAIN_AND_HIDES, "default"),
+                                                (MOVES_MAIN_AND_HIDES, "off")])
+def test_a_check_that_moves_the_target_in_a_batch_of_one_fails_that_run_and_nothing_lands_twice(
+    repo: Path, check: str, reflogs: str
+) -> None:
+    """Also with `core.logAllRefUpdates=false` (git keeps no reflog): the launcher keeps the
+    scratch tree's own, so what the check committed there is still known to be the check's."""
+    if reflogs == "off":
+        git(repo, "config", "core.logAllRefUpdates", "false")
     base = git(repo, "rev-parse", "main").strip()
 
-    report = run_plan(repo, TASKS, integration_check=MOVES_MAIN, batch=1, iteration_cap=1)
+    report = run_plan(repo, TASKS, integration_check=check, batch=1, iteration_cap=1)
 
     _report_agrees_with_git(repo, report)
     assert git(repo, "rev-parse", "main").strip() == base  # nothing unchecked stayed on main

@@ -55,6 +55,8 @@ class JudgeWatch:
         own = [f"{STATE_DIR_NAME}/"]
         with contextlib.suppress(ValueError):  # a scratch inside the checkout (a configured worktree root)
             own.append(str(scratch.resolve().relative_to(repo.root.resolve())) + "/")
+        if (admin := worktrees.admin_dir(scratch)) is not None:  # its commits known even with reflogs off
+            ref_guard.keep_reflog(admin / "logs" / "HEAD")
         snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, repo.common_dir)
         index = await anyio.to_thread.run_sync(index_guard.IndexGuard, repo.git_dir)
         async with repo.lock.hold():

@@ -123,6 +123,8 @@ async def run_integration_check(
         registered = _registrations(repo)
     own_admin = next((name for name, path in registered.items()
                       if path is not None and worktrees.same_path(path, scratch)), None)
+    if own_admin is not None:  # what the check commits there is known even with reflogs off
+        ref_guard.keep_reflog(repo.common_dir / "worktrees" / own_admin / "logs" / "HEAD")
     try:
         missing = await submodules.check_out(repo, scratch)
         if env is not None:

@@ -288,6 +288,20 @@ async def added_commits(repo: GitRepo, change: RefChange, limit: int = 10000) ->
     return listed.out.split()
 
 
+def keep_reflog(log: Path) -> int | None:
+    """Make sure git keeps the reflog `log` (a worktree's `logs/HEAD`, a branch's), whatever the
+    user's `core.logAllRefUpdates`: with it false git creates no reflog, but appends to one that
+    exists, whatever config the process moving the ref has. Returns its size now (None: it
+    cannot be kept there). Appending nothing never truncates a reflog: no lock is needed."""
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab"):
+            pass
+        return log.stat().st_size
+    except OSError:
+        return None
+
+
 def reflog_commits(log: Path) -> set[str]:
     """The commits a reflog file says its ref pointed at."""
     try:

@@ -120,13 +120,9 @@ def keep_reflogs(ctx: RunContext, task_id: str) -> None:
     no lock is needed (git itself opens a reflog with O_APPEND)."""
     sizes: dict[Path, int] = {}
     for log in _reflogs(ctx, task_id):
-        try:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            with log.open("ab"):
-                pass
-            sizes[log] = log.stat().st_size
-        except OSError:
-            continue  # no reflog can be kept there: the branch or worktree is gone (found elsewhere)
+        # None: no reflog can be kept there (the branch or worktree is gone: found elsewhere)
+        if (size := ref_guard.keep_reflog(log)) is not None:
+            sizes[log] = size
     ctx.reflog_sizes[task_id] = sizes
 
 
