@@ -16,19 +16,13 @@ import json
 import re
 from typing import Any
 
+from launcher.models.markdown import cell, code, code_paths, fence, item
 from launcher.models.rubric import Rubric, all_criteria, composed_version
 from launcher.models.verdict import PACKET_HEADER, REQUIRED_KEYS, packet_marker
 
 DIFF_BUDGET = 200_000  # characters of diff shown in total
 FILE_BUDGET = 40_000  # characters of one file's diff
 _DIFF_FILE = re.compile(r"^diff --git a/(.*?) b/(.*)$", re.MULTILINE)
-
-
-def _fence(text: str, lang: str = "") -> str:
-    """A code fence longer than any backtick run inside `text`, so quoted content cannot close it."""
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{lang}\n{text.rstrip(chr(10))}\n{ticks}"
 
 
 def split_diff(diff: str) -> list[tuple[str, str]]:
@@ -51,18 +45,19 @@ def truncate_diff(diff: str, budget: int = DIFF_BUDGET, per_file: int = FILE_BUD
     omitted: list[str] = []
     for path, text in split_diff(diff):
         if used >= budget:
-            omitted.append(path or "(unnamed)")
+            omitted.append(path or "(unnamed)")  # as git's diff header quotes it
             continue
         cap = min(per_file, budget - used)
         if len(text) > cap:
             lines = text[:cap].rsplit("\n", 1)[0]
             cut = text.count("\n") - lines.count("\n")
-            notes.append(f"{path}: diff cut after {len(lines)} of {len(text)} characters ({cut} lines not shown)")
+            notes.append(f"{item(path)}: diff cut after {len(lines)} of {len(text)} characters ({cut} lines not shown)")
             text = lines + f"\n[launcher: {cut} more lines of this file's diff not shown]\n"
         shown.append(text)
         used += len(text)
     if omitted:
-        notes.append(f"{len(omitted)} more file(s) not shown (diff budget {budget} characters): " + ", ".join(omitted))
+        notes.append(f"{len(omitted)} more file(s) not shown (diff budget {budget} characters): "
+                     + ", ".join(item(p) for p in omitted))
     return "".join(shown), notes
 
 
@@ -72,7 +67,7 @@ def _task_record(task_record: dict[str, Any]) -> str:
         if value in (None, "", [], {}):
             continue
         shown = value if isinstance(value, str) else json.dumps(value, default=str)
-        lines.append(f"- **{key}**: {shown}")
+        lines.append(f"- **{key}**: {item(shown)}")
     return "\n".join(lines) or "(no task record)"
 
 
@@ -83,9 +78,9 @@ def _facts_summary(facts: dict[str, Any]) -> str:
     if checks or rubric_checks:
         lines += ["| check | criterion | result |", "|---|---|---|"]
         for check in checks:
-            lines.append(f"| `{check.get('command')}` | | {_check_result(check)} |")
+            lines.append(f"| {_command(check)} | | {_check_result(check)} |")
         for cid, check in rubric_checks.items():
-            lines.append(f"| `{check.get('command')}` | {cid} | {_check_result(check)} |")
+            lines.append(f"| {_command(check)} | {cell(item(str(cid)))} | {_check_result(check)} |")
         lines.append("")
     else:
         lines += ["No checks were configured for this task.", ""]
@@ -110,10 +105,16 @@ def _check_result(check: dict[str, Any]) -> str:
     return "timed out" if check.get("timed_out") else f"FAIL (exit {check.get('exit_code')})"
 
 
+def _command(check: dict[str, Any]) -> str:
+    return cell(code(str(check.get("command"))))
+
+
 def _paths(paths: Any) -> str:
-    if not paths:
-        return "none"
-    return ", ".join(f"`{p}`" for p in paths)
+    """Names an agent made (a file it added, a contract's claim): each quoted as git quotes it, in
+    a code span it cannot close, so no name writes a line of its own among the facts."""
+    if not isinstance(paths, list | tuple):
+        return code(json.dumps(paths, default=str)) if paths else "none"
+    return code_paths(paths)
 
 
 def _verdict_contract(rubrics: list[Rubric], iteration: int) -> str:
@@ -143,7 +144,7 @@ def _verdict_contract(rubrics: list[Rubric], iteration: int) -> str:
         rules.append(f"Decided by the launcher's checks (see the facts): {', '.join(checked)}. Report them as "
                      "the facts say; your answer for them is replaced by the check's result.")
     intro = f"An example of the shape ({len(shown)} of the {len(ids)} criteria shown; answer all of them):"
-    return "\n".join(f"{i}. {rule}" for i, rule in enumerate(rules, 1)) + f"\n\n{intro}\n\n" + _fence(
+    return "\n".join(f"{i}. {rule}" for i, rule in enumerate(rules, 1)) + f"\n\n{intro}\n\n" + fence(
         json.dumps(example, indent=2, ensure_ascii=False), "json"
     )
 
@@ -163,19 +164,19 @@ def build_packet(
     if not all_criteria(rubrics):
         raise ValueError("a grading packet needs at least one rubric criterion")
     shown_diff, diff_notes = truncate_diff(diff)
-    diff_part = _fence(shown_diff, "diff") if shown_diff.strip() else "(the branch changes no file)"
+    diff_part = fence(shown_diff, "diff") if shown_diff.strip() else "(the branch changes no file)"
     if diff_notes:
         diff_part = "The diff is too large to show whole; what was left out:\n\n" + "\n".join(
             f"- {n}" for n in diff_notes
         ) + "\n\n" + diff_part
     rubric_part = "\n\n".join(r.to_markdown() for r in rubrics)
-    facts_part = _facts_summary(facts) + "\n\n" + _fence(json.dumps(facts, indent=2, default=str), "json")
+    facts_part = _facts_summary(facts) + "\n\n" + fence(json.dumps(facts, indent=2, default=str), "json")
     sections: list[tuple[str, str, str | None]] = [  # (title, body, marker name)
         ("1. Task record", _task_record(task_record), None),
-        ("2. Spec (the task's prompt)", _fence(prompt or "(empty prompt)", "markdown"), None),
+        ("2. Spec (the task's prompt)", fence(prompt or "(empty prompt)", "markdown"), None),
         ("3. Diff (the task's branch against its start commit)", diff_part, None),
-        ("4. Completion contract", _fence(json.dumps(contract, indent=2, ensure_ascii=False), "json"), None),
-        ("5. LESSONS.md", _fence(lessons, "markdown") if lessons and lessons.strip() else "(the repository has none)",
+        ("4. Completion contract", fence(json.dumps(contract, indent=2, ensure_ascii=False), "json"), None),
+        ("5. LESSONS.md", fence(lessons, "markdown") if lessons and lessons.strip() else "(the repository has none)",
          None),
         ("6. Rubrics", rubric_part, "rubrics"),
         ("7. Launcher facts (measured by the launcher, not claimed by the agent)", facts_part, "facts"),

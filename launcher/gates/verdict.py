@@ -12,6 +12,7 @@ from typing import Any, BinaryIO, TextIO
 
 from launcher.engine.import_audit import ImportAudit
 from launcher.gates.checks import CheckResult, run_checks
+from launcher.models import markdown as md
 from launcher.models.decoding import INPUT_LIMIT
 from launcher.models.rubric import Criterion
 from launcher.models.verdict import (
@@ -41,13 +42,13 @@ async def run_rubric_checks(
 
 def _check_justification(result: CheckResult) -> str:
     if result.ok:
-        return f"launcher check passed: `{result.command}`"
+        return f"launcher check passed: {md.code(result.command)}"
     if result.outside_imports and not result.timed_out:
         where = ", ".join(result.outside_imports[:3])
-        return f"launcher check imported {where} from the main checkout, not the worktree: `{result.command}`"
+        return f"launcher check imported {where} from the main checkout, not the worktree: {md.code(result.command)}"
     how = "timed out" if result.timed_out else f"exited {result.exit_code}"
     tail = result.output_tail.strip().splitlines()[-1:] or [""]
-    return f"launcher check {how}: `{result.command}` {tail[0]}".strip()
+    return f"launcher check {how}: {md.code(result.command)} {md.item(tail[0])}".strip()
 
 
 def _decided(cid: str, result: CheckResult) -> CriterionResult:
@@ -87,7 +88,7 @@ def apply_deterministic(verdict: Verdict, results: Mapping[str, CheckResult]) ->
     fixes = [f for f in verdict.required_fixes if not (_fix_refs(f) and _fix_refs(f) <= overruled)]
     for cid, result in results.items():
         if not result.ok:
-            fix = f"make the check `{result.command}` pass ({_check_justification(result)}) ({cid})"
+            fix = f"make the check {md.code(result.command)} pass ({_check_justification(result)}) ({cid})"
             if fix not in fixes:
                 fixes.append(fix)
     failing = [i.criterion for i in items if not i.passed]
@@ -104,20 +105,21 @@ def apply_deterministic(verdict: Verdict, results: Mapping[str, CheckResult]) ->
 
 
 def feedback_markdown(verdict: Verdict, criteria: Sequence[Criterion] = ()) -> str:
-    """What a specialist's revision round reads from $LAUNCHER_FEEDBACK."""
+    """What a specialist's revision round reads from $LAUNCHER_FEEDBACK. The grader's text (its
+    fixes, its justifications) is shown one line per item: it cannot add a section of its own."""
     titles = {c.id: c.title for c in criteria}
     order = [c.id for c in criteria] or None
     lines = [
         f"# Revision requested (grading iteration {verdict.iteration})", "",
-        f"The grader answered `{verdict.verdict}` against rubric {verdict.rubric_version}.", "",
+        f"The grader answered {md.code(verdict.verdict)} against rubric {md.item(verdict.rubric_version)}.", "",
         "## Required fixes", "",
     ]
-    lines += [f"- {fix}" for fix in verdict.required_fixes] or ["- (the grader listed none; see below)"]
+    lines += [f"- {md.item(fix)}" for fix in verdict.required_fixes] or ["- (the grader listed none; see below)"]
     lines += ["", "## Failing criteria", ""]
     by_id = {r.criterion: r for r in verdict.criterion_results}
     for cid in verdict.failing(order):
-        title = f" {titles[cid]}" if cid in titles else ""
-        lines.append(f"- **{cid}.**{title} — {by_id[cid].justification}")
+        title = f" {md.item(titles[cid])}" if cid in titles else ""
+        lines.append(f"- **{md.item(cid)}.**{title} — {md.item(by_id[cid].justification)}")
     lines += ["", "Fix these in the same worktree, then return an updated completion contract."]
     return "\n".join(lines) + "\n"
 

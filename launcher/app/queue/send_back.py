@@ -17,6 +17,7 @@ from launcher.app.context import RunContext
 from launcher.app.run import resolution
 from launcher.app.run.grading import feedback_path, iteration_cap
 from launcher.git import merge
+from launcher.models.markdown import fence
 from launcher.models.states import TaskState
 from launcher.store import queue_log
 from launcher.store.files import atomic_write_text
@@ -60,7 +61,7 @@ def return_culprit(ctx: RunContext, task_id: str, landing: merge.Landing, tip: s
             "yours in this landing, if any) and ran the integration check on the result: it "
             "failed there, and it passed on the same tree without your change (the first line "
             "below names both commits). Fix your change so the check passes with it. The failing "
-            f"run's output:\n\n```\n{landing.details}\n```\n")
+            f"run's output:\n\n{fence(landing.details)}\n")  # the check's output: it cannot close the fence
     atomic_write_text(feedback_path(ctx, task_id, row.iteration), text)  # until the merge is made
     resolution.begin(ctx, task_id, tip, [], text, kind=resolution.CULPRIT)
     _record(ctx, task_id, "integration check")

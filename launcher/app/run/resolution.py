@@ -24,6 +24,7 @@ from launcher.app.context import RunContext
 from launcher.app.run import containment
 from launcher.app.run.grading import feedback_path
 from launcher.git import commits, patches, resolution
+from launcher.models.markdown import code_path, fence, item
 from launcher.regular_files import read_json_or_none
 from launcher.store.files import atomic_write_json, atomic_write_text
 
@@ -113,7 +114,7 @@ async def _feedback(ctx: RunContext, record: dict[str, Any], head: str,
         f"branch, its second `HEAD^2` is `{target}`). Each conflicted path and how it was left:\n",
     ]
     for c in conflicts:
-        lines.append(f"- `{c.path}`: {c.kind(target)}; {c.how_left()}. {c.restore_hint(target)}.")
+        lines.append(f"- {code_path(c.path)}: {c.kind(target)}; {c.how_left()}. {c.restore_hint(target)}.")
     if not conflicts:
         lines.append("- (the merge left no unmerged path this time)")
     lines.append(
@@ -122,17 +123,21 @@ async def _feedback(ctx: RunContext, record: dict[str, Any], head: str,
         "combined, or no file), and remove a copy git moved aside (a name ending in `~...`). "
         "The branch is not landed while a marker line is left, or while a conflicted path is "
         "still exactly as this merge committed it.\n")
-    lines.append(str(record.get("details") or ""))
-    lines.append(f"\nThe other side's change of those files:\n\n```diff\n"
-                 f"{await _target_change(ctx, tip, str(record['onto']), files)}\n```\n")
+    details = str(record.get("details") or "").strip()
+    if details:  # names files and commit subjects as they are: quoted, never read as structure
+        lines.append(f"What the landing found (each side's latest commits, git's messages):\n\n{fence(details)}\n")
+    change = await _target_change(ctx, tip, str(record["onto"]), files)
+    lines.append(f"\nThe other side's change of those files:\n\n{fence(change, 'diff')}\n")
     return "\n".join(lines)
 
 
 async def _culprit_feedback(ctx: RunContext, record: dict[str, Any], head: str,
                             conflicts: list[resolution.Conflict]) -> str:
     tip, onto, target = str(record["tip"]), str(record["onto"]), ctx.target
-    landed = await ctx.repo.git("log", "--no-merges", "--format=- %h %s", "-20", f"{onto}..{tip}",
+    landed = await ctx.repo.git("log", "--no-merges", "--format=%h %s", "-20", f"{onto}..{tip}",
                                 check=False)
+    # A subject is the commit's author's text (a CR in it would end the line): one line each.
+    commits_landed = "\n".join(f"- {item(line)}" for line in landed.out.strip().split("\n") if line)
     lines = [
         str(record.get("details") or "").rstrip() + "\n",
         f"## Your worktree now holds `{target}`\n",
@@ -140,11 +145,11 @@ async def _culprit_feedback(ctx: RunContext, record: dict[str, Any], head: str,
         f"committed the result as {head[:12]} (`HEAD^1` is your branch, `HEAD^2` is `{target}`), "
         f"so the check's failure can be reproduced here and your own checks run on what would "
         f"land. What `{target}` has that your branch did not (newest first, at most 20):\n",
-        landed.out.strip() or "- (only merge commits)",
+        commits_landed or "- (only merge commits)",
     ]
     if conflicts:
         lines.append("\nThe merge also conflicted; each path is committed as it was left:\n")
-        lines += [f"- `{c.path}`: {c.kind(target)}; {c.how_left()}." for c in conflicts]
+        lines += [f"- {code_path(c.path)}: {c.kind(target)}; {c.how_left()}." for c in conflicts]
         lines.append("\nResolve those too: the branch is not landed while a marker line is left.")
     return "\n".join(lines) + "\n"
 
