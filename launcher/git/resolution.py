@@ -11,6 +11,7 @@ any marker line it adds (`git.markers`)."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 from launcher.errors import GitFailed
 from launcher.git import commits, markers
 from launcher.git.repo import GitRepo
+from launcher.models.markdown import code
+from launcher.models.printable import printable
 
 
 @dataclass
@@ -64,13 +67,51 @@ class Conflict:
         return "committed as git left it (no markers could be written there)"
 
     def restore_hint(self, target: str) -> str:
+        """How to put back either side's version, as shell commands run at the worktree's top."""
         sides = []
         for name, entry in (("your branch's version", self.ours), (f"{target}'s version", self.theirs)):
-            if entry:
-                sides.append(f"{name}: `git cat-file -p {entry.split()[1]} > '{self.path}'`")
-            else:
-                sides.append(f"{name}: no file (`git rm '{self.path}'`)")
+            command = code(restore_command(self.path, entry))
+            sides.append(f"{name}: {command}" if entry else f"{name}: no file ({command})")
         return "; ".join(sides)
+
+
+def restore_command(path: str, entry: str | None) -> str:
+    """A POSIX shell command that makes `path` hold one side's version: `entry` (`mode oid`) as
+    git stores it, so a symlink comes back as the link (never written through it), an executable
+    keeps its bit, a file replaces a directory; None: no file there. The name is quoted for the
+    shell and follows `--` (a leading `-`, a quote, a space are part of it), and is taken
+    literally (a `*` is no pattern). Run from the top of the worktree."""
+    word, setup = _shell_path(path)
+    if entry is None:
+        command = f"git --literal-pathspecs rm -q -f --ignore-unmatch -- {word}"
+    else:
+        mode, oid = entry.split()[:2]
+        info = f'"{mode},{oid},$p"' if setup else shlex.quote(f"{mode},{oid},{path}")
+        command = (f"git update-index --add --replace --cacheinfo {info} && "
+                   f"git checkout-index -f -- {word}")
+    return f"{setup} && {command}" if setup else command
+
+
+def _shell_path(path: str) -> tuple[str, str]:
+    """(the word that names `path` in a shell command, the setup it needs first). A name with a
+    control character (a newline, an ESC) or a byte that is not UTF-8 cannot be written on one
+    line in POSIX quotes: it is built with `printf` into `$p` (a `/` kept after it, so command
+    substitution cannot drop a trailing newline of the name)."""
+    if printable(path) == path:
+        return shlex.quote(path), ""
+    form = []
+    for char in path:
+        if char == "%":
+            form.append("%%")
+        elif char == "\\":
+            form.append("\\\\")
+        elif printable(char) != char:  # as octal bytes (a surrogate-escaped byte is that byte)
+            raw = ord(char) - 0xDC00 if 0xDC80 <= ord(char) <= 0xDCFF else None
+            data = bytes([raw]) if raw is not None else char.encode("utf-8", "surrogatepass")
+            form.append("".join(f"\\{byte:03o}" for byte in data))
+        else:
+            form.append(char)
+    return '"$p"', f"p=$(printf -- {shlex.quote(''.join(form) + '/')}) && p=${{p%/}}"
 
 
 def _note(conflict: Conflict, target: str, size: int = markers.DEFAULT_SIZE) -> bytes:

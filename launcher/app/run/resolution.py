@@ -111,7 +111,8 @@ async def _feedback(ctx: RunContext, record: dict[str, Any], head: str,
         "# Resolve a merge conflict\n",
         f"Your branch conflicts with `{target}`. The launcher merged `{target}` ({tip[:12]}) into "
         f"your branch and committed the result as {head[:12]} (its first parent `HEAD^1` is your "
-        f"branch, its second `HEAD^2` is `{target}`). Each conflicted path and how it was left:\n",
+        f"branch, its second `HEAD^2` is `{target}`). Each conflicted path, how it was left, and "
+        "the command that puts back either side's version (run it at the top of your worktree):\n",
     ]
     for c in conflicts:
         lines.append(f"- {code_path(c.path)}: {c.kind(target)}; {c.how_left()}. {c.restore_hint(target)}.")
