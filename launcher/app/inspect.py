@@ -9,21 +9,16 @@ from pathlib import Path
 import anyio
 
 from launcher.app.context import open_journal, state_dir
-from launcher.app.land import recovery
-from launcher.app.land.unfinished import on_target_unrecorded
-from launcher.app.queue import matrix
 from launcher.app.report import build_report, effective_status
-from launcher.app.run.grading import withdrawal_reason
+from launcher.app.report_now import current_report
 from launcher.errors import LauncherError, RunNotFound, UsageProblem
-from launcher.git import patches, target_tree
+from launcher.git import patches
 from launcher.git.repo import GitRepo, shown_output
 from launcher.models.ids import task_id_problem
 from launcher.models.plan import Plan
 from launcher.models.report import RunReport
-from launcher.models.states import RunStatus, TaskState
 from launcher.regular_files import read_from, read_json_or_none, read_regular, read_tail
 from launcher.store.files import RunFiles
-from launcher.store.journal import Journal
 
 
 async def run_report(cwd: Path, run_id: str | None) -> RunReport:
@@ -32,64 +27,7 @@ async def run_report(cwd: Path, run_id: str | None) -> RunReport:
     run_id = run_id or journal.latest_run_id()
     if run_id is None:
         raise RunNotFound("there are no runs yet", fix="start one with `launcher run PLAN`")
-    report = build_report(journal, run_id, repo.root)
-    await mark_withdrawn_approvals(repo, journal, report)
-    await _note_tasks_of_unfinished_landing(repo, journal, report)
-    await _note_parked_work_merged_by_hand(repo, report)
-    now = await matrix.live(repo, journal.tasks(run_id), report.base_sha)
-    if now is not None:  # work waits to land or is at work: the matrix as it stands now
-        report.conflicts = now
-    return report
-
-
-async def _note_tasks_of_unfinished_landing(repo: GitRepo, journal: Journal, report: RunReport) -> None:
-    """The approved tasks of a landing its launcher left half-done, once the target holds their
-    merge commits (the ref moved before the launcher was killed): the journal still says
-    `approved`, not merged, and git says they are on the target. Both are shown, and how to
-    finish it; `merged` stays false (not recorded, and the main work tree may be behind)."""
-    record = journal.landing(report.run_id)
-    if record is None or record["done"] or not await recovery.landing_reached_target(repo, record, report.target):
-        return
-    for task in report.tasks:
-        if task.id in record["tasks"] and not task.merged and task.state == TaskState.APPROVED.value:
-            task.landing_unfinished = on_target_unrecorded(record, task.id, report.run_id, report.target)
-
-
-async def _note_parked_work_merged_by_hand(repo: GitRepo, report: RunReport) -> None:
-    """A parked run whose integration branch the user has merged since: the journal does not
-    know yet (`launcher land` records it), so the message says what is true now. An integration
-    branch that no longer exists is not shown as where the work is."""
-    branch = report.integration_branch
-    if not branch:
-        return
-    held = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
-    if not held.ok:  # deleted since (a cancelled run's branches are removed): point at nothing gone
-        report.integration_branch = report.landed_on = None
-        return
-    if report.status != "parked":
-        return
-    target = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{report.target}", check=False)
-    if held.ok and target.ok and await target_tree.adds_nothing(repo, held.out.strip(), target.out.strip()):
-        report.message = (f"the approved work parked on {branch} is on {report.target} now (merged "
-                          f"since); `launcher land {report.run_id}` records it as landed")
-
-
-async def mark_withdrawn_approvals(repo: GitRepo, journal: Journal, report: RunReport) -> None:
-    """An approved task whose branch changed since says so: its approval no longer holds. Nor
-    does the run's success: that work will not land (`launcher land` blocks it), so a run that
-    `succeeded` (or is `parked`) is `failed`, exit 1, and its message names those tasks."""
-    withdrawn = []
-    for task in report.tasks:
-        if task.state == TaskState.APPROVED.value:
-            row = journal.task(report.run_id, task.id)
-            task.approval_withdrawn = await withdrawal_reason(repo, row, report.base_sha)
-            if task.approval_withdrawn:
-                withdrawn.append(task.id)
-    if withdrawn and report.status in (RunStatus.SUCCEEDED.value, RunStatus.PARKED.value):
-        report.status = RunStatus.FAILED.value
-        said = (f"approval withdrawn: {', '.join(withdrawn)} (changed after approval; re-grade with "
-                f"`launcher grade {report.run_id} TASK`)")
-        report.message = f"{report.message}; {said}" if report.message else said
+    return await current_report(repo, journal, run_id)
 
 
 async def list_runs(cwd: Path, limit: int = 20) -> list[RunReport]:

@@ -51,7 +51,8 @@ from launcher.app.land.recovery import finish_earlier_landings
 from launcher.app.land.shard_runs import record_landed_in_shard_runs
 from launcher.app.land.trusted import check_plan_given, check_target_current
 from launcher.app.land.unfinished import land_continues
-from launcher.app.report import build_report, run_message, run_status
+from launcher.app.report import run_message, run_status
+from launcher.app.report_now import current_report
 from launcher.app.run import containment
 from launcher.app.run.preflight import check_integration_program
 from launcher.engine.orphans import journaling_observer
@@ -327,4 +328,4 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     await record_landed_in_shard_runs(repo, journal, run_id, first["target"], [
         (data["run_id"], spec["id"], spec["head"]) for _, data in exports for spec in data["tasks"]
         if (found := already(data, spec)) is None or found.origin == origin_of(data["run_id"], spec["id"])])
-    return build_report(journal, run_id, repo.root)
+    return await current_report(repo, journal, run_id)

@@ -16,7 +16,8 @@ from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.land.unfinished import land_continues
-from launcher.app.report import build_report, run_message, run_status
+from launcher.app.report import run_message, run_status
+from launcher.app.report_now import current_report
 from launcher.app.run import containment, git_watch
 from launcher.app.run.preflight import check_integration_program
 from launcher.app.run.runner import driving
@@ -65,7 +66,7 @@ async def _land(ctx: RunContext) -> RunReport:
     rows = ctx.journal.tasks(ctx.run_id)
     status = run_status(rows, merge=True, reached_target=reached_target)
     ctx.journal.set_run(ctx.run_id, status=status, message=run_message(rows, message))
-    return build_report(ctx.journal, ctx.run_id, ctx.repo.root)
+    return await current_report(ctx.repo, ctx.journal, ctx.run_id)
 
 
 async def continuation(cwd: Path, run_id: str) -> str:

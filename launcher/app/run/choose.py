@@ -10,7 +10,8 @@ import anyio
 
 from launcher import process
 from launcher.app.context import EventSink, RunContext
-from launcher.app.report import build_report, run_message, run_status
+from launcher.app.report import run_message, run_status
+from launcher.app.report_now import current_report
 from launcher.app.run import best_of, containment, grading
 from launcher.app.run.remeasure import remeasure
 from launcher.app.run.round_record import last_failing
@@ -130,7 +131,7 @@ async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
             facts, failure = await remeasure(ctx, task, head, iteration)
             if failure:
                 ctx.transition(task_id, TaskState.FAILED, f"re-grade: {failure}")
-                return _settled_report(ctx)
+                return await _settled_report(ctx)
             if not graded:
                 return await _reapproved_ungraded(ctx, task_id, head)
             ctx.transition(task_id, TaskState.GRADING, f"re-grading round {iteration} by hand at {head[:12]}")
@@ -158,8 +159,8 @@ async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
         message = (f"re-graded {task_id}: needs revision (fixes in its feedback); `launcher resume "
                    f"{ctx.run_id}` gives its agent the next round, or fix the branch and re-grade")
         ctx.journal.set_run(ctx.run_id, status=RunStatus.FAILED, message=message)
-        return build_report(ctx.journal, ctx.run_id, ctx.repo.root)
-    return _settled_report(ctx)
+        return await current_report(ctx.repo, ctx.journal, ctx.run_id)
+    return await _settled_report(ctx)
 
 
 async def _reapproved_ungraded(ctx: RunContext, task_id: str, head: str) -> RunReport:
@@ -170,11 +171,11 @@ async def _reapproved_ungraded(ctx: RunContext, task_id: str, head: str) -> RunR
                                         "(this run has no grader: approved as the run approves)")
     if ctx.merge:
         return await continue_run(ctx)
-    return _settled_report(ctx)
+    return await _settled_report(ctx)
 
 
-def _settled_report(ctx: RunContext) -> RunReport:
+async def _settled_report(ctx: RunContext) -> RunReport:
     """The run's status follows the re-graded task (a failed re-grade is no success)."""
     rows = ctx.journal.tasks(ctx.run_id)
     ctx.journal.set_run(ctx.run_id, status=run_status(rows, merge=ctx.merge), message=run_message(rows, "") or None)
-    return build_report(ctx.journal, ctx.run_id, ctx.repo.root)
+    return await current_report(ctx.repo, ctx.journal, ctx.run_id)

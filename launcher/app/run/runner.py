@@ -16,7 +16,8 @@ from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import cleanup_merged, land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
-from launcher.app.report import build_report, run_message, run_status
+from launcher.app.report import run_message, run_status
+from launcher.app.report_now import current_report
 from launcher.app.run import containment, git_watch, idle_change, pool, retry
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.run.pipeline import run_task
@@ -290,4 +291,4 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
                                 message="state saved; `launcher resume` continues")
             await containment.reap(ctx)
         raise
-    return build_report(ctx.journal, ctx.run_id, ctx.repo.root)
+    return await current_report(ctx.repo, ctx.journal, ctx.run_id)

@@ -1,0 +1,80 @@
+"""The run report as it stands now, the one `run`, `resume`, `land`, `grade` and `status` print:
+the journal's (`app/report.py`), with what git says now. Approved work whose branch changed since
+loses its approval; a landing left half-done with the target moved says so; parked work merged
+by hand since says so; and while work waits to land or is at work, the conflict matrix is
+computed afresh (approved branches pairwise, predictions for work in progress), as no landing
+pass journaled one for it (`run --no-merge`, a parked run)."""
+
+from __future__ import annotations
+
+from launcher.app.land import recovery
+from launcher.app.land.unfinished import on_target_unrecorded
+from launcher.app.queue import matrix
+from launcher.app.report import build_report
+from launcher.app.run.grading import withdrawal_reason
+from launcher.git import target_tree
+from launcher.git.repo import GitRepo
+from launcher.models.report import RunReport
+from launcher.models.states import RunStatus, TaskState
+from launcher.store.journal import Journal
+
+
+async def current_report(repo: GitRepo, journal: Journal, run_id: str) -> RunReport:
+    report = build_report(journal, run_id, repo.root)
+    await mark_withdrawn_approvals(repo, journal, report)
+    await _note_tasks_of_unfinished_landing(repo, journal, report)
+    await _note_parked_work_merged_by_hand(repo, report)
+    now = await matrix.live(repo, journal.tasks(run_id), report.base_sha)
+    if now is not None:  # work waits to land or is at work: the matrix as it stands now
+        report.conflicts = now
+    return report
+
+
+async def _note_tasks_of_unfinished_landing(repo: GitRepo, journal: Journal, report: RunReport) -> None:
+    """The approved tasks of a landing its launcher left half-done, once the target holds their
+    merge commits (the ref moved before the launcher was killed): the journal still says
+    `approved`, not merged, and git says they are on the target. Both are shown, and how to
+    finish it; `merged` stays false (not recorded, and the main work tree may be behind)."""
+    record = journal.landing(report.run_id)
+    if record is None or record["done"] or not await recovery.landing_reached_target(repo, record, report.target):
+        return
+    for task in report.tasks:
+        if task.id in record["tasks"] and not task.merged and task.state == TaskState.APPROVED.value:
+            task.landing_unfinished = on_target_unrecorded(record, task.id, report.run_id, report.target)
+
+
+async def _note_parked_work_merged_by_hand(repo: GitRepo, report: RunReport) -> None:
+    """A parked run whose integration branch the user has merged since: the journal does not
+    know yet (`launcher land` records it), so the message says what is true now. An integration
+    branch that no longer exists is not shown as where the work is."""
+    branch = report.integration_branch
+    if not branch:
+        return
+    held = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
+    if not held.ok:  # deleted since (a cancelled run's branches are removed): point at nothing gone
+        report.integration_branch = report.landed_on = None
+        return
+    if report.status != "parked":
+        return
+    target = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{report.target}", check=False)
+    if held.ok and target.ok and await target_tree.adds_nothing(repo, held.out.strip(), target.out.strip()):
+        report.message = (f"the approved work parked on {branch} is on {report.target} now (merged "
+                          f"since); `launcher land {report.run_id}` records it as landed")
+
+
+async def mark_withdrawn_approvals(repo: GitRepo, journal: Journal, report: RunReport) -> None:
+    """An approved task whose branch changed since says so: its approval no longer holds. Nor
+    does the run's success: that work will not land (`launcher land` blocks it), so a run that
+    `succeeded` (or is `parked`) is `failed`, exit 1, and its message names those tasks."""
+    withdrawn = []
+    for task in report.tasks:
+        if task.state == TaskState.APPROVED.value:
+            row = journal.task(report.run_id, task.id)
+            task.approval_withdrawn = await withdrawal_reason(repo, row, report.base_sha)
+            if task.approval_withdrawn:
+                withdrawn.append(task.id)
+    if withdrawn and report.status in (RunStatus.SUCCEEDED.value, RunStatus.PARKED.value):
+        report.status = RunStatus.FAILED.value
+        said = (f"approval withdrawn: {', '.join(withdrawn)} (changed after approval; re-grade with "
+                f"`launcher grade {report.run_id} TASK`)")
+        report.message = f"{report.message}; {said}" if report.message else said
