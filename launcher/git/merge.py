@@ -426,13 +426,13 @@ async def advance_target(
                 merge_hint(f"Look at it (`git diff --cached -- {shlex.join(unseen)}`) before you commit it; "
                            f"`git restore --staged -- {shlex.join(unseen)}` drops it. Stash your local changes "
                            "(`git stash`, and `git stash pop --index` after the merge), then run"))
-        # Local changes, or ignored files it would overwrite: parked, naming every file that keeps
-        # the advised merge from working (untracked ones in the way too). Untracked files alone
-        # git's read-tree refuses below, naming them.
-        if local or await target_tree.ignored_in_the_way(repo, expected_old, new):
-            blocked = await target_tree.files_in_the_way(repo, expected_old, new, local, target_branch)
-            if blocked is not None:
-                return await park(*blocked)
+        # Local changes, ignored files it would overwrite, untracked files in the way (where it
+        # adds a file, or in a directory it replaces by a file or a symlink, which git's read-tree
+        # would refuse without naming them): parked, naming every file that keeps the advised
+        # merge from working.
+        blocked = await target_tree.files_in_the_way(repo, expected_old, new, local, target_branch)
+        if blocked is not None:
+            return await park(*blocked)
         on_step(target_tree.MOVING_REF, True)
         if not await cas(expected_old, new):
             return await park_unmoved()

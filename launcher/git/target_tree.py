@@ -16,7 +16,7 @@ from pathlib import Path
 
 from launcher.git import filters, ref_guard, tree_undo
 from launcher.git.repo import GitRepo
-from launcher.git.tree_undo import blobs, for_paths, split_z
+from launcher.git.tree_undo import blobs, for_paths, split_z, tree_entries
 
 # Landing steps, journaled before each effect (see launcher.store.journal.landing_step).
 MOVING_REF = "moving_ref"  # the target ref is about to move (compare-and-swap)
@@ -119,13 +119,26 @@ async def ignored_in_the_way(repo: GitRepo, old: str, new: str) -> list[str]:
     return await _others_in_the_way(repo, old, new, ignored=True)
 
 
-async def untracked_in_the_way(repo: GitRepo, old: str, new: str) -> list[str]:
+async def untracked_in_the_way(repo: GitRepo, old: str, new: str, ignored: list[str] | None = None) -> list[str]:
     """Untracked files (not ignored) of the main work tree where moving it from `old` to `new`
-    adds a file (or needs a directory): git refuses such an update, and so a `git merge`."""
-    return await _others_in_the_way(repo, old, new, ignored=False)
+    adds a file (or needs a directory), or inside a directory it replaces by a file or a symlink:
+    git refuses such an update, and so a `git merge`. `ignored`: `ignored_in_the_way`, if known."""
+    return await _others_in_the_way(repo, old, new, ignored=False, known_ignored=ignored)
 
 
-async def _others_in_the_way(repo: GitRepo, old: str, new: str, *, ignored: bool) -> list[str]:
+async def replaced_directories(repo: GitRepo, new: str, paths: list[str]) -> dict[str, str]:
+    """The directories holding any of `paths` that `new` has as a file or a symlink instead:
+    directory -> "a file" | "a symlink" (the user's files in them are why the landing stops)."""
+    parents = sorted({parent.as_posix() for path in paths for parent in Path(path).parents if parent != Path(".")})
+    if not parents:
+        return {}
+    entries = await tree_entries(repo, new, parents)
+    return {path: "a symlink" if mode == "120000" else "a file" for path, (mode, _oid) in entries.items()
+            if path in parents and mode != "160000"}
+
+
+async def _others_in_the_way(repo: GitRepo, old: str, new: str, *, ignored: bool,
+                             known_ignored: list[str] | None = None) -> list[str]:
     listed = await repo.git("diff", "--name-status", "-z", "--no-renames", old, new)
     fields = split_z(listed.out)
     added = [path for status, path in zip(fields[::2], fields[1::2], strict=False) if status == "A"]
@@ -147,7 +160,9 @@ async def _others_in_the_way(repo: GitRepo, old: str, new: str, *, ignored: bool
         blocking -= set(split_z(await for_paths(
             repo, ("ls-tree", "-r", "-z", "--name-only", "--full-tree", old), sorted(blocking))))
     if not ignored:  # git refuses an untracked file whatever it holds
-        return sorted(blocking - set(await ignored_in_the_way(repo, old, new)))
+        if known_ignored is None:
+            known_ignored = await ignored_in_the_way(repo, old, new)
+        return sorted(blocking - set(known_ignored))
     added_set = set(added)
     same = [p for p in sorted(blocking)
             if p in added_set and (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
@@ -158,6 +173,16 @@ async def _others_in_the_way(repo: GitRepo, old: str, new: str, *, ignored: bool
     return sorted(blocking)
 
 
+def _replaced_said(replaced: dict[str, str]) -> str:
+    """"the landing replaces the directory d by a file ...", naming each (the first 8)."""
+    each = [f"{directory} by {what}" for directory, what in replaced.items()]
+    if len(each) == 1:
+        return f"the landing replaces the directory {each[0]} (your files in it would be lost)"
+    more = len(each) - 8
+    listed = (", ".join(each[:-1]) + f" and {each[-1]}") if more <= 0 else (", ".join(each[:8]) + f" and {more} more")
+    return f"the landing replaces the directories {listed} (your files in them would be lost)"
+
+
 async def files_in_the_way(repo: GitRepo, old: str, new: str, changed: list[str],
                            target_branch: str, lead: str = "") -> tuple[str, str] | None:
     """(reason, how) of a result parked because of the user's files in the main work tree: every
@@ -166,7 +191,7 @@ async def files_in_the_way(repo: GitRepo, old: str, new: str, changed: list[str]
     it works. A commit would not do (the target would no longer fast-forward): a stash does.
     None when no file is in the way."""
     ignored = await ignored_in_the_way(repo, old, new)
-    untracked = await untracked_in_the_way(repo, old, new)
+    untracked = await untracked_in_the_way(repo, old, new, ignored)
     if not (changed or ignored or untracked):
         return None
     said = [lead] if lead else []
@@ -178,6 +203,8 @@ async def files_in_the_way(repo: GitRepo, old: str, new: str, changed: list[str]
         said.append(f"untracked files of yours are where the landing adds files ({_shown(untracked)})")
     if ignored:
         said.append(ignored_reason(ignored))
+    if replaced := await replaced_directories(repo, new, untracked + ignored):
+        said.append(_replaced_said(replaced))
     if untracked or ignored:
         steps.append(f"move {_shown(sorted(untracked + ignored))} out of the work tree")
     first = " and ".join(steps)
@@ -224,7 +251,9 @@ async def finish_tree_update(
             # Index at the old tip: the update never ran, or was killed before writing the index.
             half = await _half_updated(repo, old, new)
             ignored = await ignored_in_the_way(repo, old, new)
-            if not ignored and (half or await _succeeds(repo, "diff-files", "--quiet")):
+            # (a half-done update wrote some of the added files itself: --reset finishes it)
+            untracked = [] if half else await untracked_in_the_way(repo, old, new, ignored)
+            if not ignored and not untracked and (half or await _succeeds(repo, "diff-files", "--quiet")):
                 on_step(UPDATING_TREE, True)
                 # A half-written update only has files at their old or new content: --reset
                 # finishes it (the two-tree form refuses files that differ from the index).
