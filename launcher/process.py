@@ -9,6 +9,7 @@ of the group. Groups still alive are tracked so that an interrupted launcher kil
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import threading
@@ -122,6 +123,16 @@ class Completed:
 
     @property
     def out(self) -> str:
+        """stdout as Python decodes a file name (`os.fsdecode`: the file system encoding, a byte it
+        cannot decode kept as a lone surrogate U+DC80-U+DCFF), so that a path git printed is the
+        same bytes again when it is handed back to git or to the file system (`os.fsencode`),
+        whatever the name's bytes and the locale. Text for people (a message, a patch) is `text`."""
+        return os.fsdecode(self.stdout)
+
+    @property
+    def text(self) -> str:
+        """stdout as text to show or to store (a command's output, a patch, a commit message): UTF-8,
+        a byte that is not UTF-8 shown as U+FFFD. Never a path to hand back to git: that is `out`."""
         return self.stdout.decode("utf-8", "replace")
 
     @property

@@ -140,7 +140,7 @@ async def _culprit_feedback(ctx: RunContext, record: dict[str, Any], head: str,
         f"committed the result as {head[:12]} (`HEAD^1` is your branch, `HEAD^2` is `{target}`), "
         f"so the check's failure can be reproduced here and your own checks run on what would "
         f"land. What `{target}` has that your branch did not (newest first, at most 20):\n",
-        landed.out.strip() or "- (only merge commits)",
+        landed.text.strip() or "- (only merge commits)",
     ]
     if conflicts:
         lines.append("\nThe merge also conflicted; each path is committed as it was left:\n")
@@ -154,5 +154,5 @@ async def _target_change(ctx: RunContext, tip: str, head: str, files: list[str])
     if not fork.ok or not files:
         return "(not available)"
     diff = await patches.patch(ctx.repo, fork.out.strip(), tip, binary=False, paths=files, check=False)
-    text = diff.out.strip() or "(no textual change)"
+    text = diff.text.strip() or "(no textual change)"
     return text if len(text) <= _DIFF_CHARS else text[:_DIFF_CHARS] + "\n[... cut]"
