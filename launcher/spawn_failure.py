@@ -43,11 +43,15 @@ def _unencodable(exc: UnicodeEncodeError, argv: Sequence[str], cwd: Path | str |
         if any(bad and bad in value for value in values):
             where = name
             break
-    detail = (f"{where} holds {shown}, which the locale's encoding ({encoding}) cannot encode, and exec "
-              "takes bytes in that encoding")
-    fix = ("run the launcher under a locale that can encode it: a UTF-8 one (`LC_ALL=C.UTF-8`, or "
-           "`PYTHONUTF8=1`), which encodes every character; or take the character out of what the command "
-           "is given (a task's prompt, a setting, a file or directory name)")
+    detail = (
+        f"{where} holds {shown}, which the locale's encoding ({encoding}) cannot encode, and exec "
+        "takes bytes in that encoding"
+    )
+    fix = (
+        "run the launcher under a locale that can encode it: a UTF-8 one (`LC_ALL=C.UTF-8`, or "
+        "`PYTHONUTF8=1`), which encodes every character; or take the character out of what the command "
+        "is given (a task's prompt, a setting, a file or directory name)"
+    )
     return detail, fix
 
 
