@@ -2,13 +2,13 @@
 
 Every child runs in its own session (so its whole process group can be signalled), with stdin
 closed, output bounded, a wall-clock and an inactivity timeout, and SIGTERM → grace → SIGKILL
-of the group. Groups still alive are tracked so that an interrupted launcher kills them all.
+of the group. Groups still alive are tracked so that an interrupted launcher kills them all
+(`launcher.process_groups`: signalling, liveness and that set; its names are re-exported here).
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import signal
 import subprocess
@@ -36,9 +36,26 @@ from launcher.capped_log import (
     kept_stream,
 )
 from launcher.errors import SpawnFailed
+from launcher.process_groups import (  # re-exported: callers know them as `process.…`
+    _LIVE_GROUPS,
+    children_starting,
+    group_alive,
+    kill_all_live_groups,
+    own_children,
+    pid_alive,
+    signal_group,
+    terminate_group,
+    track_group,
+    tracked_groups,
+    untrack_group,
+)
 from launcher.spawn_failure import spawn_failed
 
-_LIVE_GROUPS: set[int] = set()
+__all__ = [
+    "DEFAULT_KEEP", "DRAIN_AFTER_EXIT_S", "Completed", "SpawnObserver", "Supervised", "children_starting",
+    "group_alive", "kill_all_live_groups", "observing_spawns", "open_tracked", "own_children", "pid_alive", "run",
+    "run_command", "signal_group", "supervise", "terminate_group", "track_group", "tracked_groups", "untrack_group",
+]
 
 
 @dataclass(frozen=True)
@@ -79,60 +96,6 @@ DEFAULT_KEEP = 2 * 1024 * 1024
 # Once the leader has exited and its group is killed, the pipes normally reach EOF at once; only
 # a process that left the group (setsid, a daemon) can still hold them. Stop reading after this.
 DRAIN_AFTER_EXIT_S = 2.0
-_KILL_WAIT_S = 1.0
-
-
-def signal_group(pgid: int, sig: int) -> bool:
-    """Send `sig` to a process group; False if it no longer exists."""
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process exists (one we may not signal counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether any process of the group still runs. Zombies do not count: a killed process stays
-    a zombie until its parent (often an init that reaps lazily, or none at all) collects it, and
-    it can neither run nor hold a pipe open."""
-    if not signal_group(pgid, 0):
-        return False
-    live = _group_has_live_member(pgid)
-    return True if live is None else live
-
-
-def _group_has_live_member(pgid: int) -> bool | None:
-    """Linux: whether a non-zombie process has process group `pgid`; None if /proc cannot tell."""
-    try:
-        if os.readlink("/proc/self") != str(os.getpid()):  # /proc of another pid namespace
-            return None
-        entries = os.listdir("/proc")
-    except OSError:
-        return None
-    for name in entries:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue  # exited meanwhile
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == str(pgid).encode() and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
 
 
 async def open_tracked(argv: list[str], *, cwd: Path | str | None, env: Mapping[str, str],
@@ -144,68 +107,6 @@ async def open_tracked(argv: list[str], *, cwd: Path | str | None, env: Mapping[
                                         stderr=stderr, start_new_session=True)
         _LIVE_GROUPS.add(proc.pid)
     return proc
-
-
-def children_starting() -> bool:
-    """A child is being started whose group is not registered yet (`tracked_groups`)."""
-    return process_threads.children_starting()
-
-
-def tracked_groups() -> set[int]:
-    """The groups started here and not ended yet (each led by the child that was started)."""
-    return set(_LIVE_GROUPS)
-
-
-def own_children() -> set[int] | None:
-    """The children this process started and has not collected yet: every `subprocess.Popen`
-    (asyncio's too) not yet waited for, and the groups tracked here. None while one is being
-    started (its pid is not known yet): then no other child can be told apart from it."""
-    own = tracked_groups()
-    for found in gc.get_objects():
-        if isinstance(found, subprocess.Popen) and found.returncode is None:
-            if found.pid is None:
-                return None
-            own.add(found.pid)
-    return own
-
-
-def track_group(pgid: int) -> None:
-    """Register a group started outside `run`/`supervise` (a long-lived worker and its forks), so
-    that an interrupted launcher kills it too."""
-    _LIVE_GROUPS.add(pgid)
-
-
-def untrack_group(pgid: int) -> None:
-    _LIVE_GROUPS.discard(pgid)
-
-
-def kill_all_live_groups() -> None:
-    """Last resort on interpreter exit or a fatal signal: nothing we started may outlive us."""
-    for pgid in list(_LIVE_GROUPS):
-        signal_group(pgid, signal.SIGKILL)
-    _LIVE_GROUPS.clear()
-
-
-async def terminate_group(pgid: int, grace_s: float) -> None:
-    """SIGTERM the group, wait up to `grace_s` for it to vanish, then SIGKILL it.
-
-    Returns once no process of the group runs any more (or, for a process stuck in the kernel
-    that even SIGKILL cannot end at once, after a bounded wait)."""
-    if not signal_group(pgid, signal.SIGTERM):
-        return
-    if await _wait_group_gone(pgid, grace_s):
-        return
-    signal_group(pgid, signal.SIGKILL)
-    await _wait_group_gone(pgid, _KILL_WAIT_S)
-
-
-async def _wait_group_gone(pgid: int, limit_s: float) -> bool:
-    deadline = time.monotonic() + limit_s
-    while group_alive(pgid):
-        if time.monotonic() >= deadline:
-            return False
-        await anyio.sleep(0.02)
-    return True
 
 
 @dataclass
@@ -222,6 +123,16 @@ class Completed:
 
     @property
     def out(self) -> str:
+        """stdout as Python decodes a file name (`os.fsdecode`: the file system encoding, a byte it
+        cannot decode kept as a lone surrogate U+DC80-U+DCFF), so that a path git printed is the
+        same bytes again when it is handed back to git or to the file system (`os.fsencode`),
+        whatever the name's bytes and the locale. Text for people (a message, a patch) is `text`."""
+        return os.fsdecode(self.stdout)
+
+    @property
+    def text(self) -> str:
+        """stdout as text to show or to store (a command's output, a patch, a commit message): UTF-8,
+        a byte that is not UTF-8 shown as U+FFFD. Never a path to hand back to git: that is `out`."""
         return self.stdout.decode("utf-8", "replace")
 
     @property

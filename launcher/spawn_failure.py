@@ -3,7 +3,9 @@
 Starting a child fails before it runs when exec refuses it: the command line is too long
 (E2BIG: Linux takes at most MAX_ARG_STRLEN bytes in one argument, and ARG_MAX for all of them
 with the environment), the program or its working directory does not exist (ENOENT), it is not
-executable (EACCES) or not a program (ENOEXEC: a script without a `#!` line). Each becomes one
+executable (EACCES) or not a program (ENOEXEC: a script without a `#!` line); or before exec, when
+an argument, the environment or the working directory holds a NUL character or a character the
+locale's encoding cannot encode (exec takes bytes: `os.fsencode`). Each becomes one
 error naming the program and what to do, so a caller fails that one task instead of the run.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import errno as errnos
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -27,6 +30,31 @@ def _sizes(argv: Sequence[str], env: Mapping[str, str] | None) -> tuple[int, int
     return total, max(args, default=0)
 
 
+def _unencodable(exc: UnicodeEncodeError, argv: Sequence[str], cwd: Path | str | None,
+                 env: Mapping[str, str] | None) -> tuple[str, str]:  # fmt: skip
+    """(detail, fix) for a text exec cannot be given: a character the locale's encoding lacks."""
+    encoding = sys.getfilesystemencoding()
+    bad = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else ""
+    shown = ", ".join(f"{char!r} (U+{ord(char):04X})" for char in dict.fromkeys(bad)) or "a character"
+    where = "an argument"
+    for name, values in (("its working directory", [str(cwd)] if cwd is not None else []),
+                         ("an environment value", [f"{k}={v}" for k, v in (env or {}).items()]),
+                         ("an argument", [str(a) for a in argv])):  # fmt: skip
+        if any(bad and bad in value for value in values):
+            where = name
+            break
+    detail = (
+        f"{where} holds {shown}, which the locale's encoding ({encoding}) cannot encode, and exec "
+        "takes bytes in that encoding"
+    )
+    fix = (
+        "run the launcher under a locale that can encode it: a UTF-8 one (`LC_ALL=C.UTF-8`, or "
+        "`PYTHONUTF8=1`), which encodes every character; or take the character out of what the command "
+        "is given (a task's prompt, a setting, a file or directory name)"
+    )
+    return detail, fix
+
+
 def spawn_failed(exc: OSError | ValueError, argv: Sequence[str], *, cwd: Path | str | None = None,
                  env: Mapping[str, str] | None = None) -> SpawnFailed:  # fmt: skip
     """The error for a child that exec (or Popen's own checks) refused."""
@@ -35,9 +63,14 @@ def spawn_failed(exc: OSError | ValueError, argv: Sequence[str], *, cwd: Path | 
     strerror = exc.strerror if isinstance(exc, OSError) else str(exc)
     filename = exc.filename if isinstance(exc, OSError) else None
     fix = "install it, or correct the command (an absolute path, or a program on PATH)"
-    if isinstance(exc, ValueError):
+    if isinstance(exc, UnicodeEncodeError):
+        detail, fix = _unencodable(exc, argv, cwd, env)
+    elif isinstance(exc, ValueError) and "null" in str(exc).lower():
         detail = f"{exc} (an argument or environment value holds a NUL character, which exec cannot pass)"
         fix = "remove the NUL character (\\u0000) from what the command is given (a task's prompt, a setting)"
+    elif isinstance(exc, ValueError):
+        detail = str(exc)
+        fix = "this is a launcher bug if the command is the launcher's own; please report it"
     elif code == errnos.E2BIG:
         total, longest = _sizes(argv, env)
         detail = (f"its command line is too long for the system (E2BIG): {len(argv)} arguments and the "

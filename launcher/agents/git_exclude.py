@@ -8,6 +8,7 @@ files a `.gitignore` names).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from launcher.git import guard
@@ -25,7 +26,7 @@ def exclude_from_git(worktree: Path, pattern: str) -> None:
         if dot_git.is_dir():
             common = dot_git
         else:
-            text = read_regular(dot_git, _SMALL).decode("utf-8").strip()  # the agent's: no FIFO/link
+            text = os.fsdecode(read_regular(dot_git, _SMALL)).strip()  # the agent's: no FIFO/link
             if not text.startswith("gitdir:"):
                 return
             gitdir = Path(text.split(":", 1)[1].strip())
@@ -34,7 +35,7 @@ def exclude_from_git(worktree: Path, pattern: str) -> None:
             commondir = gitdir / "commondir"
             common = gitdir
             if commondir.is_file():
-                rel = Path(read_regular(commondir, _SMALL).decode("utf-8").strip())
+                rel = Path(os.fsdecode(read_regular(commondir, _SMALL)).strip())
                 common = rel if rel.is_absolute() else (gitdir / rel).resolve()
         add_exclude_line(common / "info" / "exclude", pattern)
     except (OSError, UnicodeDecodeError):

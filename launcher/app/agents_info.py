@@ -92,7 +92,7 @@ async def _version(info: AgentInfo, search_path: str | None, timeout_s: float) -
     if done.timed_out:
         info.note = f"`{info.binary} --version` did not answer within {timeout_s:g}s"
         return
-    lines = [_ANSI.sub("", line).strip() for line in (done.out or done.err).splitlines()]
+    lines = [_ANSI.sub("", line).strip() for line in (done.text or done.err).splitlines()]
     first = next((line for line in lines if line), "")
     if done.returncode != 0:
         info.note = f"`{info.binary} --version` failed (exit {done.returncode}): {first[:200]}".rstrip(": ")

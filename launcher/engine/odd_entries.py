@@ -180,7 +180,7 @@ def new_since(snapshot: OddEntries) -> list[str]:
 def _unquote(path: str) -> str:
     """git C-quotes a path holding a quote, a backslash or a control character."""
     if path.startswith('"') and path.endswith('"'):
-        return bytes(codecs.escape_decode(path[1:-1].encode())[0]).decode("utf-8", "surrogateescape")
+        return os.fsdecode(bytes(codecs.escape_decode(os.fsencode(path[1:-1]))[0]))
     return path
 
 

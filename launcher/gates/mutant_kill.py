@@ -89,7 +89,7 @@ async def _pytest(python: str, tree: Path, files: list[str],
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--no-header", *files]
     done = await process.run(argv, cwd=tree, env=env, timeout=timeout_s)
-    output = done.out + done.err
+    output = done.text + done.err
     return done.returncode, sorted(set(_FAILED.findall(output))), output[-2000:]
 
 

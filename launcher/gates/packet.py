@@ -182,7 +182,7 @@ def build_packet(
         ("7. Launcher facts (measured by the launcher, not claimed by the agent)", facts_part, "facts"),
         ("8. Verdict contract", _verdict_contract(rubrics, iteration), None),
     ]
-    nonce = hashlib.sha256("\0".join(body for _, body, _ in sections).encode()).hexdigest()[:16]
+    nonce = hashlib.sha256("\0".join(body for _, body, _ in sections).encode("utf-8", "surrogatepass")).hexdigest()[:16]
     header = {
         "nonce": nonce, "iteration": iteration, "rubric_version": composed_version(rubrics),
         "criteria": [c.id for c in all_criteria(rubrics)],

@@ -121,7 +121,7 @@ async def _stage(repo: GitRepo, worktree: Path, env: dict[str, str] | None) -> t
             break
         nested += found
     if not done.ok:
-        raise GitFailed(f"`git add -A` failed in {worktree}: {(done.err or done.out).strip()}", where=str(worktree),
+        raise GitFailed(f"`git add -A` failed in {worktree}: {(done.err or done.text).strip()}", where=str(worktree),
                         fix="see the git message; the agent's work is still in the worktree")
     made, staged = await _unstage_made_repositories(repo, worktree)
     return nested + made, staged
@@ -193,7 +193,7 @@ async def commit_pending(
     )
     if done.ok:  # hooks never run (core.hooksPath): the commit's tree is the index just listed
         await _verify_commit(repo, worktree, before, env, staged if before is not None else None)
-    nothing = not done.ok and any(text in done.out + done.err for text in _NOTHING_TO_COMMIT)
+    nothing = not done.ok and any(text in done.text + done.err for text in _NOTHING_TO_COMMIT)
     if nested and (done.ok or nothing):
         listed = ", ".join(f"{path}/" for path in nested)
         kind = ("with commits of its own inside its worktree ({}; a nested repository, not a submodule of "
@@ -210,7 +210,7 @@ async def commit_pending(
     if nothing:
         return False
     raise GitFailed(
-        f"`git commit` failed in {worktree}: {(done.err or done.out).strip()}", where=str(worktree),
+        f"`git commit` failed in {worktree}: {(done.err or done.text).strip()}", where=str(worktree),
         fix="see the git message; the agent's work is still in the worktree",
     )
 

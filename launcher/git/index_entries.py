@@ -90,7 +90,7 @@ def _work_tree_bytes(path: Path, mode: str) -> bytes | None:
     None when they cannot be compared (a directory, a symlink where a file is staged, too large)."""
     try:
         if mode == "120000":
-            return os.readlink(path).encode("utf-8", "surrogateescape") if path.is_symlink() else None
+            return os.fsencode(os.readlink(path)) if path.is_symlink() else None
         if not os.path.lexists(path):
             return b""
         if path.is_symlink() or not path.is_file() or path.stat().st_size > _MAX_HASHED:

@@ -142,7 +142,7 @@ async def run_integration_check(
                 if scratch.exists():
                     shutil.rmtree(scratch, ignore_errors=True)
                 await worktrees.forget(repo, scratch)
-    output = "".join(f"[launcher: {line}]\n" for line in missing) + (res.out + res.err)[-_TAIL_CHARS:]
+    output = "".join(f"[launcher: {line}]\n" for line in missing) + (res.text + res.err)[-_TAIL_CHARS:]
     if res.timed_out:
         output += f"\n[launcher: integration check timed out after {timeout:g}s]"
     return res.ok, output

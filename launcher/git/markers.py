@@ -15,6 +15,8 @@ already held such a line at the fork, a test fixture say, does not block anythin
 
 from __future__ import annotations
 
+import codecs
+import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -69,8 +71,9 @@ def header_path(raw: str) -> str:
     special or (core.quotePath) non-ASCII bytes, and ends one holding a space with a tab."""
     raw = raw.rstrip("\t")
     if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-        # octal escapes are bytes of the UTF-8 name; what is not escaped is already text
-        raw = raw[1:-1].encode("utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8", "replace")
+        # octal escapes are the name's bytes: kept as Python keeps a file name (os.fsdecode), so
+        # that the path handed back to git (check-attr) is the same file
+        raw = os.fsdecode(codecs.escape_decode(os.fsencode(raw[1:-1]))[0])
     return raw[2:] if raw.startswith("b/") else raw
 
 
@@ -86,7 +89,7 @@ async def added_markers(repo: GitRepo, tip: str, head: str, limit: int = 10) -> 
             diff.truncate()
             await repo.git(*options, tip, head, check=False, stdout_to=diff)
         diff.seek(0)
-        suspects = _suspects(line.decode("utf-8", "replace").rstrip("\r\n") for line in diff)
+        suspects = _suspects(os.fsdecode(line).rstrip("\r\n") for line in diff)  # names as git's bytes
     if not suspects:
         return []
     landed = await _landed_tree(repo, tip, head)

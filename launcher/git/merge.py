@@ -145,9 +145,9 @@ async def _side(repo: GitRepo, base: str, commit: str, files: list[str]) -> str:
     """Short description of one side: its latest commits since the fork touching `files`."""
     res = await repo.git("log", "--no-merges", "-3", "--format=%h %s", f"{base}..{commit}",
                          "--", *files, check=False)
-    if not res.out.strip():
+    if not res.text.strip():
         res = await repo.git("log", "-1", "--format=%h %s", commit)
-    return "; ".join(res.out.strip().splitlines())
+    return "; ".join(res.text.strip().splitlines())
 
 
 async def _conflict_details(

@@ -84,7 +84,7 @@ def add_exclude_line(exclude: Path, pattern: str) -> None:
     git takes any bytes there, and a line in another encoding is the user's, never an error."""
     exclude.parent.mkdir(parents=True, exist_ok=True)
     existing = exclude.read_bytes() if exclude.exists() else b""
-    line = pattern.encode()
+    line = os.fsencode(pattern)  # a path's bytes, as git reads them
     if line in existing.splitlines():
         return
     with exclude.open("ab") as fh:
@@ -200,9 +200,9 @@ def shown_output(done: process.Completed, what: str) -> str:
     """A command's output to show a person or a grader (never to parse), with a first line
     saying so when its start was too long to keep."""
     if not done.stdout_dropped:
-        return done.out
+        return done.text
     return (f"[launcher: the first {done.stdout_dropped >> 20} MiB of this {what} are not shown: it is "
-            f"longer than the launcher reads]\n{done.out}")
+            f"longer than the launcher reads]\n{done.text}")
 
 
 _FULL_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -319,7 +319,7 @@ class GitRepo:
             )
         if check and not result.ok:
             raise GitFailed(
-                f"`git {' '.join(args)}` failed: {result.err.strip() or result.out.strip()}",
+                f"`git {' '.join(args)}` failed: {result.err.strip() or result.text.strip()}",
                 where=str(cwd or self.root),
                 fix="see the git message above; `launcher clean` removes leftovers of a run",
             )

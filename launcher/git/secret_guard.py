@@ -211,7 +211,7 @@ async def _line_leaks(repo: GitRepo, tip: str, changed: dict[str, set[str]],
             match = _GREP_HIT.fullmatch(record)
             if match is None:
                 continue
-            commit, path = match[1].decode(), match[2].decode("utf-8", "surrogateescape")
+            commit, path = match[1].decode(), os.fsdecode(match[2])
             if path not in changed.get(commit, ()):
                 continue
             secret = next((line for line in secrets if line in match[4]), None)

@@ -40,7 +40,7 @@ async def commit_tree(repo: GitRepo, tree: str, parents: list[str], message: str
                              timeout=SIGNING_TIMEOUT if sign else 600)
     if done.ok:
         return done.out.strip()
-    said = (done.err or done.out).strip()
+    said = (done.err or done.text).strip()
     if sign:
         why = "; ".join(said.splitlines()[:3]) or ("timed out" if done.timed_out else f"exit {done.returncode}")
         raise EnvironmentProblem(

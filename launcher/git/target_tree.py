@@ -10,6 +10,7 @@ the result on the integration branch, or says exactly what to run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,7 +300,7 @@ def busy_with(repo: GitRepo, ref: str) -> str | None:
     linked = repo.common_dir / "worktrees"
     for admin in sorted(linked.iterdir()) if linked.is_dir() else []:
         try:
-            where = str(Path(admin.joinpath("gitdir").read_text(encoding="utf-8").strip()).parent)
+            where = str(Path(os.fsdecode(admin.joinpath("gitdir").read_bytes()).strip()).parent)
         except OSError:
             where = str(admin)
         admin_dirs.append((admin, f"the worktree {where}"))

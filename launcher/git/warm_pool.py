@@ -189,7 +189,7 @@ async def _move(repo: GitRepo, tree: Path, dest: Path) -> bool:
         os.rename(tree, dest)  # fails if dest exists and is not an empty directory
     except OSError:
         return False
-    (admin / "gitdir").write_text(f"{(dest / '.git').resolve()}\n", encoding="utf-8")
+    (admin / "gitdir").write_bytes(os.fsencode(f"{(dest / '.git').resolve()}\n"))  # the path's own bytes
     return True
 
 

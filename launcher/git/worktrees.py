@@ -254,8 +254,8 @@ def admin_dir(path: Path) -> Path | None:
     """The worktree's administrative directory (`.git/worktrees/<name>`), from its `.git` file."""
     try:
         # The worktree is an agent's: its `.git` may be a FIFO or a link to a device.
-        text = read_regular(path / ".git", 64 * 1024).decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = os.fsdecode(read_regular(path / ".git", 64 * 1024))  # a path: its bytes as they are
+    except OSError:
         return None
     if not text.startswith("gitdir:"):
         return None

@@ -11,6 +11,7 @@ launcher wrote. `--json` keeps the exact strings (JSON escapes them itself).
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 
 _NAMED = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r"}
@@ -31,7 +32,11 @@ def _escaped(char: str) -> str:
         return f"\\{code - 0xDC00:03o}"
     if code < 0x80:
         return f"\\{code:03o}"
-    return "".join(f"\\{byte:03o}" for byte in char.encode("utf-8", "surrogatepass"))
+    try:  # the bytes the file system has for it (under a latin-1 locale, U+0098 is the byte 0x98)
+        data = char.encode(sys.getfilesystemencoding(), "surrogateescape")
+    except UnicodeEncodeError:
+        data = char.encode("utf-8", "surrogatepass")
+    return "".join(f"\\{byte:03o}" for byte in data)
 
 
 def printable(text: str, *, newlines: bool = False) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def coverage_key(source_root: Path, base_sha: str, overlay: Sequence[str], parts
     for rel in sorted(set(overlay)):
         path = source_root / rel
         data = path.read_bytes() if path.is_file() else b"<absent>"
-        digest.update(f"\0{rel}\0".encode() + hashlib.sha256(data).digest())
+        digest.update(os.fsencode(f"\0{rel}\0") + hashlib.sha256(data).digest())
     return digest.hexdigest()[:32]
 
 

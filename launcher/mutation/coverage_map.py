@@ -248,14 +248,14 @@ async def measure(
         done = await process.run(argv, cwd=root, env=env, timeout=timeout)
         found = _read_report(report)
         code = done.returncode if found.exitstatus is None else found.exitstatus
-        tail = (done.out + done.err)[-4000:]
+        tail = (done.text + done.err)[-4000:]
         if done.returncode not in (0, 1) and code == 0:
             code = done.returncode  # coverage itself failed after a green pytest
         spawners = {t for c in found.unmeasured for t in found.tests_of(c)}
         # (one started outside any test, at collection say: every test may depend on it)
         unmeasured = sorted(found.durations if IMPORT_CONTEXT in spawners else spawners)
         run = SuiteRun(code, found.durations, found.failed, done.duration_s, tail, done.timed_out,
-                       first_error(done.out + done.err), unmeasured)  # fmt: skip
+                       first_error(done.text + done.err), unmeasured)  # fmt: skip
         data_files = [f for f in [work / "data", *sorted((work / "children").glob("data.*"))] if f.is_file()]
         return CoverageMap(root, _read_coverage(data_files, root, found), run)
     finally:

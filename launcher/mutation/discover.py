@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import functools
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Collection, Iterable, Sequence
@@ -118,8 +119,8 @@ def _under(rel: str, spec: str) -> bool:
 def _unquote(path: str) -> str:
     """git C-quotes unusual paths ("a\\tb.py", octal escapes for bytes)."""
     if path.startswith('"') and path.endswith('"'):
-        raw = codecs.escape_decode(path[1:-1].encode())[0]
-        return bytes(raw).decode("utf-8", "surrogateescape")
+        raw = codecs.escape_decode(os.fsencode(path[1:-1]))[0]
+        return os.fsdecode(bytes(raw))
     return path
 
 

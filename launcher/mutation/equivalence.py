@@ -113,7 +113,7 @@ async def prefilter(root: Path, mutants: Sequence[Mutant], python: str, env: Map
         tail = said.strip().splitlines()[-1:] or ["no output"]
         return {}, f"equivalence pre-filter skipped: the probe failed under {python} ({tail[0]})"
     try:
-        answer = json.loads((done.out.strip().splitlines() or [""])[-1])  # the last line: a sitecustomize may talk
+        answer = json.loads((done.text.strip().splitlines() or [""])[-1])  # the last line: a sitecustomize may talk
     except json.JSONDecodeError:
         return {}, "equivalence pre-filter skipped: the probe's answer is not JSON"
     found = classify(mutants, answer)

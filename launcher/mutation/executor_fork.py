@@ -262,7 +262,7 @@ class ForkExecutor:
             done = await self.zygote.run_mutant(self._spec(job.mutant), self._args(job.tests), limit)
         if done is None:
             done, failed = await self._run_interpreter(job)
-        tail = (done.out + done.err)[-TAIL * 4 :]
+        tail = (done.text + done.err)[-TAIL * 4 :]
         joined = "; ".join(filter(None, [note, "fresh interpreter"]))
         if not done.timed_out and done.returncode == fork_worker.EXIT_COMPILE:
             return _Outcome(MutantStatus.COMPILE_ERROR, [], joined, tail)

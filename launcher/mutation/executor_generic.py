@@ -107,8 +107,8 @@ def classify(
                                          "finished (the mutant ended it, e.g. os._exit(0))")
     if command.custom is not None:
         return MutantStatus.KILLED, [], f"test command exit {rc}"
-    output = done.out + done.err
-    killed_by = list(dict.fromkeys(_SUMMARY.findall(done.out)))
+    output = done.text + done.err
+    killed_by = list(dict.fromkeys(_SUMMARY.findall(done.text)))
     if rc == 1:
         return MutantStatus.KILLED, killed_by, ""
     if rc == 2:
@@ -237,7 +237,7 @@ class GenericExecutor:
         tests, limit = list(job.tests), job.timeout_s
         done = await self._run_command(tests, limit, path)
         for wider in wider_selections(tests) if self.command.is_pytest else []:
-            if done.returncode != 4 or not unresolved(done.out + done.err):
+            if done.returncode != 4 or not unresolved(done.text + done.err):
                 break
             tests, limit = wider, max(limit, job.suite_timeout_s)
             done = await self._run_command(tests, limit, path)
@@ -269,10 +269,10 @@ class GenericExecutor:
         A killer that ran alone needs no check only when the whole suite also runs it first: any
         other test may depend on what earlier tests leave behind (semver's docs doctests do)."""
         assert self.order is not None and self.order_file is not None
-        killers = _SUMMARY.findall(done.out)
+        killers = _SUMMARY.findall(done.text)
         if done.returncode != 1 or not killers or "::" not in killers[0]:
             return False
-        if ran_alone(done.out) and self.order.first_in_suite(killers[0]):
+        if ran_alone(done.text) and self.order.first_in_suite(killers[0]):
             return False
         killer = killers[0]
         if self.order.disabled:
@@ -345,4 +345,4 @@ class GenericExecutor:
             note = "timed out twice (re-checked in a fresh process)"
         if tests != job.tests:  # pytest could not resolve the selection (see `_run_selection`)
             note = "; ".join(filter(None, [note, widened_note(tests)]))
-        return result(status, killed_by, note, (done.out + done.err)[-2000:])
+        return result(status, killed_by, note, (done.text + done.err)[-2000:])

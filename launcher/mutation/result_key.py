@@ -47,7 +47,7 @@ class TreeFiles:
             return self._text[rel]
         path = self.root / rel
         if path.is_symlink():
-            data = b"symlink:" + os.readlink(path).encode()
+            data = b"symlink:" + os.fsencode(os.readlink(path))
         else:
             data = path.read_bytes() if path.is_file() else b""
         if rel.endswith(".py"):
@@ -124,7 +124,7 @@ def project_digest(tree: TreeFiles, test_ids: Iterable[str]) -> tuple[str, froze
             if skeleton is not None:
                 part = "skeleton:" + hashlib.sha256(skeleton.encode()).hexdigest()
                 skeletal.add(rel)
-        digest.update(f"\0{rel}\0{part}".encode())
+        digest.update(os.fsencode(f"\0{rel}\0{part}"))
     return digest.hexdigest(), frozenset(skeletal)
 
 

@@ -162,7 +162,7 @@ def check_command(done: process.Completed, command: str, where: str, tree: Path 
             fix = (_WORKER_TREE.format(tree=tree) + f"; {fix}"
                    + (f"; {_ABSOLUTE}" if done.returncode in (126, 127) else ""))  # fmt: skip
         raise SanityFailed(
-            f"the test command {command!r} {why} on the clean tree:\n{(done.out + done.err)[-1500:]}",
+            f"the test command {command!r} {why} on the clean tree:\n{(done.text + done.err)[-1500:]}",
             where=where, fix=fix, error_key="mutation_sanity:clean_suite_failed",
         )  # fmt: skip
 

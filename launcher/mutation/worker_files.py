@@ -13,6 +13,7 @@ are named.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path, PurePosixPath
 
 from launcher.git.include import is_safe_source, resolve_includes
@@ -89,7 +90,7 @@ def ignored_digest(root: Path, files: list[str]) -> str:
     for rel in sorted(set(files)):
         path = root / rel
         data = path.read_bytes() if path.is_file() else b"<absent>"
-        digest.update(f"\0{rel}\0".encode() + hashlib.sha256(data).digest())
+        digest.update(os.fsencode(f"\0{rel}\0") + hashlib.sha256(data).digest())
     return digest.hexdigest()[:32]
 
 

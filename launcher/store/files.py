@@ -63,7 +63,9 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
 
 
 def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"), mode)
+    """`text` as UTF-8; a file name's bytes that `os.fsdecode` kept as surrogates (not valid in
+    the locale's encoding) are written as those bytes, never an error."""
+    atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"), mode)
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

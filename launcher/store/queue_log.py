@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from launcher.store import rows as col
-from launcher.store.sqlite import SqliteStore
+from launcher.store.sqlite import SqliteStore, unbound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_steps (
@@ -59,7 +59,7 @@ class QueueLog(SqliteStore):
         row = self._db.execute(
             "SELECT ok, detail FROM queue_steps WHERE run_id=? AND kind=? AND tree=? "
             "ORDER BY seq DESC LIMIT 1", (run_id, CHECK, tree)).fetchone()
-        return None if row is None else (bool(row["ok"]), row["detail"])
+        return None if row is None else (bool(row["ok"]), unbound(row["detail"]))
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(

@@ -15,6 +15,8 @@ import json
 import sqlite3
 from typing import Any, TypeVar
 
+from launcher.store.sqlite import unbound
+
 E = TypeVar("E", bound=enum.Enum)
 
 
@@ -28,7 +30,7 @@ def _shown(value: object) -> str:
 
 
 def _value(row: sqlite3.Row, column: str, kinds: tuple[type, ...], words: str, null: bool) -> Any:
-    value = row[column]
+    value = unbound(row[column]) if str in kinds else row[column]  # text that held a name's odd bytes
     if value is None and null:
         return None
     if not isinstance(value, kinds):

@@ -86,15 +86,48 @@ def damaged(path: Path, what: str) -> EnvironmentProblem:
                               fix=_move_aside(path))
 
 
+def bindable(value: Any) -> Any:
+    """`value` as SQLite can keep it. SQLite text is UTF-8, and a string holding a file name's
+    bytes that the locale's encoding cannot decode (`os.fsdecode` keeps each as a lone surrogate,
+    U+DC80-U+DCFF) is not: such a string is kept as a BLOB, its UTF-8 with the surrogates passed
+    through, which `store.rows.text` reads back as the very same string. Any other value as it is."""
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass")
+    return value
+
+
+def _bindable_all(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        return {key: bindable(value) for key, value in parameters.items()}
+    if isinstance(parameters, (list, tuple)):
+        return tuple(bindable(value) for value in parameters)
+    return parameters
+
+
+def unbound(value: Any) -> Any:
+    """What `bindable` kept, as it was given: a BLOB it made from a string is that string again.
+    A BLOB that is not one (a damaged row) stays bytes, for the caller's check to refuse."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            return value
+    return value
+
+
 class _Connection(sqlite3.Connection):
     """A connection whose statements fail with `unusable` when the file itself is the problem.
-    An IntegrityError or ProgrammingError is the launcher's own and stays what it is."""
+    An IntegrityError or ProgrammingError is the launcher's own and stays what it is. Every
+    parameter goes through `bindable`: a file name's undecodable bytes never fail a write."""
 
     store_path: Path = Path()
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
-            return super().execute(sql, parameters)
+            return super().execute(sql, _bindable_all(parameters))
         except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
             raise
         except sqlite3.DatabaseError as exc:

@@ -3,6 +3,7 @@ state as JSON, written in one short transaction before the step it announces is 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -28,6 +29,13 @@ CREATE TABLE IF NOT EXISTS workflows (
     updated_at REAL NOT NULL
 );
 """
+
+
+
+def _state_json(state: WorkflowState) -> str:
+    """The state as JSON text: `json.dumps` writes a file name's undecodable bytes (lone
+    surrogates) as `\\udcXX` escapes, where pydantic's own JSON would refuse them."""
+    return json.dumps(state.model_dump(mode="json"))
 
 
 class WorkflowStore(SqliteStore):
@@ -65,7 +73,7 @@ class WorkflowStore(SqliteStore):
             "INSERT INTO workflows (id, template, status, state_json, created_at, updated_at) "
             "VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status, "
             "state_json=excluded.state_json, updated_at=excluded.updated_at",
-            (state.id, state.template, state.status.value, state.model_dump_json(), state.created_at, now),
+            (state.id, state.template, state.status.value, _state_json(state), state.created_at, now),
         )
 
     def load(self, workflow_id: str) -> WorkflowState:

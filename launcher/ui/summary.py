@@ -266,7 +266,7 @@ def append_github_summary(report: RunReport, env: Mapping[str, str]) -> bool:
     if not path:
         return False
     try:
-        with open(path, "a", encoding="utf-8") as handle:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as handle:  # a name's odd bytes: \udcXX
             handle.write(markdown_summary(report) + "\n")
     except OSError:
         return False  # a summary is a courtesy: never fail the run for it
@@ -274,7 +274,10 @@ def append_github_summary(report: RunReport, env: Mapping[str, str]) -> bool:
 
 
 def report_json(report: RunReport) -> str:
-    """The `--json` document: field order follows the model, indent 2."""
+    """The `--json` document: field order follows the model, indent 2. ASCII only: every other
+    character is a `\\uXXXX` escape, and a file name's byte the locale's encoding cannot decode
+    (kept as `os.fsdecode` keeps it, a lone surrogate) is `\\udcXX` (XX: the byte, 80-ff), so the
+    document is valid JSON whatever the names and `os.fsencode(name)` gives each name's bytes."""
     return json.dumps(report.model_dump(mode="json"), indent=2)
 
 

@@ -102,7 +102,7 @@ class Snapshot:
         head = await repo.rev_parse("HEAD")
         if head != base_sha:
             shutil.rmtree(root, ignore_errors=True)
-            subject = (await repo.git("log", "-1", "--format=%s", head, check=False)).out.strip()
+            subject = (await repo.git("log", "-1", "--format=%s", head, check=False)).text.strip()
             raise CheckoutChanged(
                 f"HEAD moved from {base_sha[:12]} to {head[:12]} ({subject or 'a new commit'}) while the sweep "
                 f"read the checkout (a landing or a commit); its mutants, coverage and score would mix the two "

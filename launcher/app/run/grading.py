@@ -69,7 +69,7 @@ def remember_change_set(repo: GitRepo, start: str, head: str, changes: list[Chan
     """The change-set hash of `changes` (`repo.changed_entries(start, head)`), kept for the
     approval and the landing's re-check: the round's collection already listed them."""
     entries = sorted(f"{change.path} {change.blob}" for change in changes)
-    digest = hashlib.sha256("\n".join(entries).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join(entries).encode("utf-8", "surrogatepass")).hexdigest()  # a name's odd bytes too
     if _COMMIT_ID.fullmatch(start) and _COMMIT_ID.fullmatch(head):
         _HASHES[(str(repo.common_dir), start, head)] = digest
     return digest

@@ -11,6 +11,7 @@ it back and notes it, as when several of its own tasks ran). Read only when a ch
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def _checkouts(common_dir: Path) -> list[Path]:
     with contextlib.suppress(OSError):
         for admin in (common_dir / "worktrees").iterdir():
             with contextlib.suppress(OSError):
-                found.append(Path((admin / "gitdir").read_text(encoding="utf-8").strip()).parent)
+                found.append(Path(os.fsdecode((admin / "gitdir").read_bytes()).strip()).parent)
     return found
 
 

@@ -138,7 +138,7 @@ async def _culprit_feedback(ctx: RunContext, record: dict[str, Any], head: str,
     landed = await ctx.repo.git("log", "--no-merges", "--format=%h %s", "-20", f"{onto}..{tip}",
                                 check=False)
     # A subject is the commit's author's text (a CR in it would end the line): one line each.
-    commits_landed = "\n".join(f"- {item(line)}" for line in landed.out.strip().split("\n") if line)
+    commits_landed = "\n".join(f"- {item(line)}" for line in landed.text.strip().split("\n") if line)
     lines = [
         str(record.get("details") or "").rstrip() + "\n",
         f"## Your worktree now holds `{target}`\n",
@@ -160,5 +160,5 @@ async def _target_change(ctx: RunContext, tip: str, head: str, files: list[str])
     if not fork.ok or not files:
         return "(not available)"
     diff = await patches.patch(ctx.repo, fork.out.strip(), tip, binary=False, paths=files, check=False)
-    text = diff.out.strip() or "(no textual change)"
+    text = diff.text.strip() or "(no textual change)"
     return text if len(text) <= _DIFF_CHARS else text[:_DIFF_CHARS] + "\n[... cut]"

@@ -129,7 +129,8 @@ def recorded_grade(grading_dir: Path, iteration: int, head_sha: str, ids: list[s
     if digest is None:
         return None
     try:
-        packet = read_capped(grading_dir / f"{iteration}-packet.md", MAX_RECORD_BYTES).decode("utf-8")
+        packet = read_capped(grading_dir / f"{iteration}-packet.md", MAX_RECORD_BYTES).decode(
+            "utf-8", "surrogateescape")  # a file name's bytes as the packet holds them
         data = read_capped(grading_dir / f"{iteration}-verdict.json", MAX_RECORD_BYTES)
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError):  # unreadable: this round is graded again, never a crash

@@ -55,13 +55,13 @@ async def run_setup(ctx: RunContext, task: Task, tree: Path, command: str, timeo
     env.update(task_variables(ctx, task))
     done = await process.run_command(["/bin/sh", "-c", command], cwd=tree, env=env, timeout=timeout)
     log = ctx.files.task_dir(task.id) / "setup.log"
-    atomic_write_text(log, f"$ {command}\n{done.out}{done.err}")
+    atomic_write_text(log, f"$ {command}\n{done.text}{done.err}")
     outside = await audit.outside_imports()
     if outside:
         ctx.note(task.id, outside_import_message(outside, ctx.repo.root, "the setup command"))
     if not done.ok:
         how = f"timed out after {timeout:g}s" if done.timed_out else f"exit {done.returncode}"
-        tail = "\n".join((done.out + done.err).strip().splitlines()[-10:])
+        tail = "\n".join((done.text + done.err).strip().splitlines()[-10:])
         return f"setup command failed ({command!r}, {how}; full output in {log}): {tail[-800:]}"
     left = await ctx.repo.git("status", "--porcelain", "--untracked-files=all", cwd=tree, check=False)
     paths = [line[3:] for line in left.out.splitlines() if line.strip()]

@@ -139,7 +139,7 @@ async def _documents(repo: GitRepo, commit: str, task: TaskReport) -> dict[str, 
         if path.endswith(".md"):
             shown = await repo.git("show", f"{commit}:{path}", check=False)
             if shown.ok:
-                docs[path] = shown.out[:20000]
+                docs[path] = shown.text[:20000]
     return docs
 
 
