@@ -215,3 +215,13 @@ def test_a_prompt_the_locale_cannot_encode_is_said_so_not_called_a_nul_character
     said = done.stdout.decode("ascii", "replace") + done.stderr.decode("ascii", "replace")
     assert "NUL character" not in said
     assert "cannot encode" in said and "U+2603" in said and "UTF-8" in said, said
+
+
+def test_an_error_envelope_naming_a_non_utf8_file_is_valid_json(repo: Path, locale: Locale) -> None:
+    """`--json` errors are ASCII JSON too: a name's undecodable byte is `\\udcXX`, never raw."""
+    name = os.fsdecode(b"caf\xe9.toml")
+    ran = launcher(repo, locale, "run", name, "--json")
+    assert ran.returncode == 2, ran.stderr
+    envelope = ran.report()  # bytes: json.loads needs valid UTF-8
+    assert envelope["ok"] is False
+    assert "caf\udce9.toml" in envelope["observations"] or "café.toml" in envelope["observations"], envelope

@@ -97,7 +97,7 @@ def report_internal_error(exc: BaseException, *, json_mode: bool) -> int:
         if json_mode:
             print(json.dumps({"ok": False, "error_key": "internal", "observations": what, "usage": fix,
                               "traceback_file": str(saved) if saved else None},
-                             ensure_ascii=False, separators=(",", ":")), flush=True)
+                             ensure_ascii=True, separators=(",", ":")), flush=True)
         if os.environ.get("LAUNCHER_DEBUG"):
             err_console.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
         print_error(f"{what}\nFix: {fix}")
@@ -124,7 +124,7 @@ def rerun_hint() -> str:
 
 def print_envelope(exc: LauncherError) -> None:
     """The error's envelope (DESIGN 7.1) on stdout, one line: what `--json` prints for an error."""
-    print(json.dumps(exc.envelope(), ensure_ascii=False, separators=(",", ":")), flush=True)
+    print(json.dumps(exc.envelope(), ensure_ascii=True, separators=(",", ":")), flush=True)
 
 
 def save_traceback(exc: BaseException) -> Path | None:
