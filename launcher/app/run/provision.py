@@ -93,13 +93,7 @@ async def _provision_on_branch(ctx: RunContext, task: Task, row: TaskRow, path: 
         raise LauncherError(f"its branch {row.branch} is no longer at {row.head_sha[:12]}, the work it "
                             "was sent back with", fix=f"put {row.branch} back at {row.head_sha[:12]}")
     await worktrees.create_worktree(ctx.repo, path=path, branch=row.branch, start=row.head_sha)
-    await _check_out_submodules(ctx, task.id, path)
-    copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
-    ctx.journal.update_task(
-        ctx.run_id, task.id, worktree=str(path), included=sorted({*row.included, *copied}),
-        included_blobs={**row.included_blobs, **copied_blobs},
-    )
-    return path if await _setup(ctx, task, path) else None
+    return await _fill_again(ctx, task, row, path)
 
 
 async def _reprovision_on_branch(ctx: RunContext, task: Task, row: TaskRow, path: Path) -> Path | None:
@@ -123,6 +117,12 @@ async def _reprovision_on_branch(ctx: RunContext, task: Task, row: TaskRow, path
     await worktrees.create_worktree(ctx.repo, path=path, branch=row.branch, start=tip)
     ctx.note(task.id, f"its worktree was removed; re-created at {path} on its branch {row.branch} ({tip[:12]}), "
                       "which holds its work")
+    return await _fill_again(ctx, task, row, path)
+
+
+async def _fill_again(ctx: RunContext, task: Task, row: TaskRow, path: Path) -> Path | None:
+    """A worktree made again for a journaled task: its submodules, the include files (added to
+    what it had), its setup."""
     await _check_out_submodules(ctx, task.id, path)
     copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
     ctx.journal.update_task(
