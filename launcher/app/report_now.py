@@ -7,6 +7,8 @@ pass journaled one for it (`run --no-merge`, a parked run)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from launcher.app.land import recovery
 from launcher.app.land.unfinished import on_target_unrecorded
 from launcher.app.queue import matrix
@@ -22,12 +24,28 @@ from launcher.store.journal import Journal
 async def current_report(repo: GitRepo, journal: Journal, run_id: str) -> RunReport:
     report = build_report(journal, run_id, repo.root)
     await mark_withdrawn_approvals(repo, journal, report)
+    await _forget_gone_places(repo, report)
     await _note_tasks_of_unfinished_landing(repo, journal, report)
     await _note_parked_work_merged_by_hand(repo, report)
     now = await matrix.live(repo, journal.tasks(run_id), report.base_sha)
     if now is not None:  # work waits to land or is at work: the matrix as it stands now
         report.conflicts = now
     return report
+
+
+async def _forget_gone_places(repo: GitRepo, report: RunReport) -> None:
+    """A task's branch or worktree deleted since the journal recorded it is not shown as kept:
+    the report names only what is there now (one listing of the branches)."""
+    waiting = [task for task in report.tasks if not task.merged and (task.branch or task.worktree)]
+    if not waiting:
+        return
+    listed = await repo.git("for-each-ref", "--format=%(refname)", "refs/heads/", check=False)
+    branches = {ref.removeprefix("refs/heads/") for ref in listed.out.splitlines()} if listed.ok else None
+    for task in waiting:
+        if task.branch and branches is not None and task.branch not in branches:
+            task.branch = None
+        if task.worktree and not Path(task.worktree).is_dir():
+            task.worktree = None
 
 
 async def _note_tasks_of_unfinished_landing(repo: GitRepo, journal: Journal, report: RunReport) -> None:
@@ -75,6 +93,9 @@ async def mark_withdrawn_approvals(repo: GitRepo, journal: Journal, report: RunR
                 withdrawn.append(task.id)
     if withdrawn and report.status in (RunStatus.SUCCEEDED.value, RunStatus.PARKED.value):
         report.status = RunStatus.FAILED.value
-        said = (f"approval withdrawn: {', '.join(withdrawn)} (changed after approval; re-grade with "
-                f"`launcher grade {report.run_id} TASK`)")
+        reasons = [task.approval_withdrawn or "" for task in report.tasks if task.id in withdrawn]
+        how = ("changed after approval; re-grade with `launcher grade {run} TASK`"
+               if all("changed after approval" in r for r in reasons)
+               else "its branch changed or was deleted after approval; `launcher status {run}` says how to go on")
+        said = f"approval withdrawn: {', '.join(withdrawn)} ({how.format(run=report.run_id)})"
         report.message = f"{report.message}; {said}" if report.message else said

@@ -122,11 +122,12 @@ async def withdrawal_reason(
     """Why an approved task's approval no longer covers its branch (None: it still does)."""
     if not row.approval_hash or not row.branch or not row.head_sha:
         return None
-    if tips is not None:
-        current = tips.get(row.branch, row.head_sha)
-    else:
+    current = tips.get(row.branch) if tips is not None else None
+    if current is None:  # not listed (a `land --from` branch of another run's name), or gone
         tip = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
-        current = tip.out.strip() if tip.ok else row.head_sha
+        if not tip.ok:
+            return await _branch_gone(repo, row)
+        current = tip.out.strip()
     digest = await _change_set_hash(repo, row.start_sha or base_sha, current)
     if current != row.head_sha:
         return (f"approval withdrawn: {row.branch} changed after approval "
@@ -136,6 +137,16 @@ async def withdrawal_reason(
                 f"changes at {current[:12]} (the journal or an export was edited); re-grade it "
                 "with `launcher grade`, or re-run the shard that exported it")
     return None
+
+
+async def _branch_gone(repo: GitRepo, row: TaskRow) -> str:
+    """The approved branch was deleted: nothing of it can land, whatever the journal recorded."""
+    assert row.branch and row.head_sha
+    held = await repo.git("cat-file", "-e", f"{row.head_sha}^{{commit}}", check=False)
+    fix = (f"put it back with `git branch {row.branch} {row.head_sha}`, then `launcher grade {row.run_id} "
+           f"{row.task_id}` approves it again" if held.ok
+           else "its approved commit is gone too: run the task again (`launcher resume --retry-failed`)")
+    return f"approval withdrawn: its branch {row.branch} no longer exists (deleted after approval); {fix}"
 
 
 def _record_round(ctx: RunContext, task_id: str, iteration: int, result: relay.GradeResult) -> None:
