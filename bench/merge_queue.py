@@ -28,6 +28,7 @@ from bench_env import bench_env
 from launcher.app.queue.batches import Folder, QueueResult
 from launcher.app.queue.order import queue_order
 from launcher.git import conflict_matrix, merge
+from launcher.git.integration_check import run_integration_check
 from launcher.git.repo import GitRepo
 
 CHECK = "! grep -rq BROKEN --include=*.txt ."  # + `sleep S` with --check-seconds S
@@ -80,7 +81,7 @@ async def _checker(repo: GitRepo, scratch: Path, runs: list[int]) -> merge.Integ
 
     async def check(commit: str) -> tuple[bool, str]:
         runs[0] += 1
-        return await merge.run_integration_check(repo, commit, command, scratch / commit[:12], 600)
+        return await run_integration_check(repo, commit, command, scratch / commit[:12], 600)
 
     return check
 
