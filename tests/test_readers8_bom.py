@@ -25,7 +25,8 @@ PLANS = {
 }
 
 
-def _repo(tmp_path: Path) -> Path:
+def plain_repo(tmp_path: Path) -> Path:
+    """A repository on main with one file and a git identity of its own."""
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
@@ -53,14 +54,14 @@ def _runs(repo: Path, plan: str) -> None:
 
 @pytest.mark.parametrize("name", list(PLANS))
 def test_a_plan_saved_with_a_byte_order_mark_runs(name: str, tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+    repo = plain_repo(tmp_path)
     _commit(repo, name, PLANS[name])
     _runs(repo, name)
 
 
 @pytest.mark.parametrize("name", ["launcher.toml", "pyproject.toml"])
 def test_a_repository_config_saved_with_a_byte_order_mark_is_read(name: str, tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+    repo = plain_repo(tmp_path)
     table = "[tool.launcher]\n" if name == "pyproject.toml" else ""
     # Read, not skipped: its default agent is the one a task without `agent` gets.
     _commit(repo, name, f'{table}default_agent = "scripted"\n')
@@ -69,7 +70,7 @@ def test_a_repository_config_saved_with_a_byte_order_mark_is_read(name: str, tmp
 
 
 def test_a_workflow_template_saved_with_a_byte_order_mark_is_listed(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+    repo = plain_repo(tmp_path)
     shipped = (SHIPPED / "workflows" / "security-audit.toml").read_text(encoding="utf-8")
     _commit(repo, "workflows/bom-audit.toml", shipped.replace('name = "security-audit"', 'name = "bom-audit"', 1))
 
@@ -82,7 +83,7 @@ def test_a_workflow_template_saved_with_a_byte_order_mark_is_listed(tmp_path: Pa
 
 
 def test_a_rubric_saved_with_a_byte_order_mark_grades(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+    repo = plain_repo(tmp_path)
     _commit(
         repo,
         "rubrics/backend.md",

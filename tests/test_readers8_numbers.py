@@ -20,6 +20,7 @@ from helpers import git, launcher_cli
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from test_land_from_final_job import _clone, _shard_exports
+from test_readers8_bom import plain_repo
 
 import launcher.models
 
@@ -70,20 +71,8 @@ def test_land_from_refuses_a_huge_number_in_a_manifest_before_fetching_or_journa
     assert not (final / ".launcher" / "launcher.db").exists()  # no run journaled
 
 
-def _repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.name", "t")
-    git(repo, "config", "user.email", "t@t")
-    (repo / "a.txt").write_text("a\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "init")
-    return repo
-
-
 def test_a_huge_merge_batch_in_launcher_toml_is_refused_naming_it(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+    repo = plain_repo(tmp_path)
     (repo / "launcher.toml").write_text(f"[merge]\nbatch = {HUGE}\n")
     (repo / "plan.toml").write_text(
         '[[task]]\nid = "t1"\nagent = "scripted"\nprompt = "p"\nscript = [{ write = "x.txt", content = "x\\n" }]\n'
@@ -97,7 +86,7 @@ def test_a_huge_merge_batch_in_launcher_toml_is_refused_naming_it(tmp_path: Path
 
 
 def test_a_huge_round_in_a_scripted_step_is_refused_naming_it(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
+    repo = plain_repo(tmp_path)
     (repo / "plan.toml").write_text(
         '[[task]]\nid = "t1"\nagent = "scripted"\nprompt = "p"\n'
         f'script = [{{ write = "x.txt", content = "x\\n", rounds = [{HUGE}] }}]\n'
