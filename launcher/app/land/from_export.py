@@ -34,8 +34,8 @@ from launcher.app.land.manifests import (
     check_complete,
     check_together,
     not_exported_state,
-    not_taken,
     read_manifest,
+    reading,
     whole_plan,
 )
 from launcher.app.land.origin import (
@@ -63,7 +63,7 @@ from launcher.models.config import load_repo_config
 from launcher.models.ids import new_run_id
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
-from launcher.regular_files import NotRegular, TooLarge, sha256_capped
+from launcher.regular_files import sha256_capped
 
 
 async def verify_bundle(repo: GitRepo, directory: Path, data: dict[str, Any]) -> Path | None:
@@ -75,14 +75,8 @@ async def verify_bundle(repo: GitRepo, directory: Path, data: dict[str, Any]) ->
     bundle = directory / str(data["bundle"].get("file", ""))
     if bundle.parent != directory or not bundle.name:
         raise bad_export(directory, f"bundle {bundle.name!r} is missing")
-    try:
+    with reading(directory, f"bundle {bundle.name}", f"bundle {bundle.name!r} is missing"):
         checksum = sha256_capped(bundle, BUNDLE_LIMIT)  # a regular file, no link followed, bounded
-    except FileNotFoundError:
-        raise bad_export(directory, f"bundle {bundle.name!r} is missing") from None
-    except (NotRegular, TooLarge) as exc:
-        raise bad_export(directory, f"bundle {bundle.name} is {not_taken(exc)}") from None
-    except OSError as exc:
-        raise bad_export(directory, f"bundle {bundle.name} is not readable ({exc.strerror or exc})") from None
     if checksum != data["bundle"].get("sha256"):
         raise bad_export(directory, f"bundle {bundle.name} does not match its checksum (damaged or replaced)")
     verified = await repo.git("bundle", "verify", "--quiet", str(bundle), check=False)

@@ -5,7 +5,8 @@ task its shard did not export lands as."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from itertools import islice
 from pathlib import Path
@@ -65,6 +66,20 @@ def _location(data: dict[str, Any]) -> Callable[[tuple[Any, ...]], str]:
     return location
 
 
+@contextmanager
+def reading(directory: Path, name: str, missing: str) -> Iterator[None]:
+    """Reading one file of an export (its manifest, a bundle): what keeps it from being read is
+    said as a problem of that export, `missing` when it is not there."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise bad_export(directory, missing) from None
+    except (NotRegular, TooLarge) as exc:
+        raise bad_export(directory, f"{name} is {not_taken(exc)}") from None
+    except OSError as exc:
+        raise bad_export(directory, f"{name} is not readable ({exc.strerror or exc})") from None
+
+
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest, every field checked (`models.export_manifest`): a damaged or edited one is
     refused here, naming the field, before anything is fetched or journaled."""
@@ -74,18 +89,14 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise bad_export(directory, f"--from names {named} an export directory",
                    fix=f"pass the directory the export was written to: --from {directory.parent}"
                    if directory.name == MANIFEST else _FIX)
+    # A downloaded artifact, as untrusted as an agent's files: a FIFO, a link (to /dev/zero,
+    # to a huge file) or a huge file is refused, never waited on or read whole.
+    with reading(directory, MANIFEST, f"no {MANIFEST} (the export is missing or incomplete)"):
+        raw = read_capped(path, MANIFEST_LIMIT)
     try:
-        # A downloaded artifact, as untrusted as an agent's files: a FIFO, a link (to /dev/zero,
-        # to a huge file) or a huge file is refused, never waited on or read whole.
-        data = json_loads(read_capped(path, MANIFEST_LIMIT).decode("utf-8"))
-    except FileNotFoundError:
-        raise bad_export(directory, f"no {MANIFEST} (the export is missing or incomplete)") from None
-    except (NotRegular, TooLarge) as exc:
-        raise bad_export(directory, f"{MANIFEST} is {not_taken(exc)}") from None
+        data = json_loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise bad_export(directory, f"{MANIFEST} is not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise bad_export(directory, f"{MANIFEST} is not readable ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise bad_export(directory, f"{MANIFEST} is not readable JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
