@@ -2,12 +2,12 @@
 commit the result, so the agent's next round starts from the conflict (and a resumed launcher,
 which saves and cleans uncommitted work, cannot lose it).
 
-Not every conflict leaves marker lines: a modify/delete, a binary file, a file/directory or a
-rename conflict leaves one side's version (or git's moved copy) as if it were the resolution.
-So each conflicted path is recorded with what each side has (`Conflict`), a regular file git
-could not mark is replaced by a conflict note that has marker lines, and the landing refuses the
-branch while any conflicted path is still as this merge left it (`still_unresolved`), besides
-any marker line it adds (`git.markers`)."""
+Not every conflict leaves marker lines: a modify/delete, a binary file, a symlink, a
+file/directory or a rename conflict leaves one side's version (or git's moved copy) as if it were
+the resolution. So each conflicted path is recorded with what each side has (`Conflict`), a
+regular file or symlink git could not mark is replaced by a conflict note that has marker
+lines, and the landing refuses the branch while any conflicted path is still as this merge left
+it (`still_unresolved`), besides any marker line it adds (`git.markers`)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,8 @@ class Conflict:
                 return f"submodule {both}"
             if self.ours.split()[0] != self.theirs.split()[0]:
                 return f"{both}, with different file modes"
+            if self.ours.split()[0] == "120000":
+                return f"symlink {both}"
             return both if self.left == "markers" else f"{both}, not mergeable line by line (binary?)"
         if self.ours:
             return (f"deleted on {target}, changed on your branch" if self.base else
@@ -155,14 +157,20 @@ def _has_markers(content: bytes, size: int) -> bool:
 
 def _mark(worktree: Path, path: str, stages: dict[int, str], target: str, size: int) -> Conflict:
     """How a conflicted path is left: git's markers (`size` characters long), else a conflict
-    note where a regular file (or nothing) is, else as git left it (a directory, a symlink, a
+    note where a regular file, a symlink (or nothing) is, else as git left it (a directory, a
     submodule)."""
     conflict = Conflict(path, stages.get(1), stages.get(2), stages.get(3), "as is")
     file = worktree / path
     gitlink = any(entry.split()[0] == "160000" for entry in stages.values())
-    if gitlink or file.is_symlink() or file.is_dir() or not file.parent.is_dir():
+    if gitlink or file.is_dir() or not file.parent.is_dir() or file.parent.is_symlink():
         return conflict
-    if file.is_file():
+    if file.is_symlink():
+        # git leaves this branch's link as if it were the resolution; left there, an agent that
+        # keeps its own side could never land (the path unchanged since this merge): the note
+        # replaces the link itself (unlinked first, never written through), so either side's
+        # restore command resolves it.
+        file.unlink()
+    elif file.is_file():
         if _has_markers(file.read_bytes(), size):
             conflict.left = "markers"
             return conflict
