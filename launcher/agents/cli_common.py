@@ -290,6 +290,16 @@ def as_float(value: object) -> float | None:
     return finite_number(value)
 
 
+# A note an adapter adds to its round is at most this long (it quotes what the CLI printed).
+NOTE_LIMIT = 600
+
+
+def note_on(result: Supervised, text: str) -> None:
+    """Add a note to the round (the task's notes, `launcher status`, the facts the grader reads):
+    something the CLI did that does not fail the round but that the user should know."""
+    result.notes.append(text if len(text) <= NOTE_LIMIT else text[:NOTE_LIMIT] + "…")
+
+
 def tail(text: str, limit: int = 500) -> str:
     text = text.strip()
     return text if len(text) <= limit else "…" + text[-limit:]

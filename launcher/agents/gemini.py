@@ -6,10 +6,16 @@ failure it prints `{"session_id"?, "error": {"type", "message", "code"}}` on std
 non-zero (the code is the error's: 41 auth, 42 input, 44 sandbox, 52 config, 53 turn limit, 54
 tool, 130 cancelled, 1 for an API failure). Log lines may come before the JSON. Gemini reports no
 cost. The contract comes from $LAUNCHER_CONTRACT or the last JSON object of the response.
+A 429 or 5xx the CLI retries itself is logged on stderr with the failed request's body
+(`Attempt N failed with status 503. Retrying with backoff... ApiError: {"error": {...}}`,
+packages/core/src/utils/retry.ts), also in runs that then succeed: an error object on stderr is
+the CLI's failure only when the process did not end with its result (a non-zero exit, or no
+result object on stdout); in a run that recovered it is a note on the task.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, exit_outcome
@@ -18,6 +24,7 @@ from launcher.agents.cli_common import (
     cli_env,
     command_prefix,
     finish_session,
+    note_on,
     parse_json_text,
     positional,
     round_prompt,
@@ -96,7 +103,11 @@ class GeminiAdapter:
     def _read(self, result: Supervised) -> AgentOutcome:
         data = parse_json_text(result.stdout)
         data = data if isinstance(data, dict) else {}
-        problem = _error_object(result.stderr) or (data if isinstance(data.get("error"), dict) else None)
+        finished = result.returncode == 0 and _is_result(data)
+        # What the CLI printed on stderr is its failure only when it did not finish with its
+        # result: a run that retried an API error and recovered logged that error there too.
+        logged = _error_object(result.stderr)
+        problem = (data if isinstance(data.get("error"), dict) else None) or (None if finished else logged)
         session = clean_session_id((problem or {}).get("session_id")) or clean_session_id(data.get("session_id"))
         raw_response = data.get("response")
         response = raw_response if isinstance(raw_response, str) else ""
@@ -125,7 +136,36 @@ class GeminiAdapter:
             return outcome
         outcome.ok = True
         outcome.message = "gemini finished"
+        recovered = _recovered_note(result.stderr, logged)
+        if recovered:
+            note_on(result, recovered)
         return outcome
+
+
+def _is_result(data: dict[str, Any]) -> bool:
+    """Whether stdout held the CLI's final result object `{session_id, response, stats}`."""
+    if isinstance(data.get("error"), dict):
+        return False
+    return isinstance(data.get("response"), str) or isinstance(data.get("stats"), dict)
+
+
+_RETRY_LINE = re.compile(r"^Attempt \d+ failed\b.*$", re.MULTILINE)
+NOTE_QUOTE = 240  # characters of the CLI's own line quoted in a note
+
+
+def _recovered_note(stderr: str, logged: dict[str, Any] | None) -> str | None:
+    """The note of a run that finished with its result after API errors it retried itself."""
+    retries = _RETRY_LINE.findall(stderr)
+    if retries:
+        first = retries[0].strip()
+        quoted = first if len(first) <= NOTE_QUOTE else first[:NOTE_QUOTE] + "…"
+        return (f"gemini retried {len(retries)} failed API request(s) and recovered "
+                f"(it exited 0 with its result); first: {quoted!r}")
+    if logged is not None:
+        error = logged["error"]
+        message = str(error.get("message") or error.get("type") or error)[:NOTE_QUOTE]
+        return f"gemini printed an API error on stderr but exited 0 with its result: {message!r}"
+    return None
 
 
 def _error_object(stderr: str) -> dict[str, Any] | None:
