@@ -5,7 +5,12 @@ code is 0, `is_error` is false and `subtype` is "success". API errors come back 
 "success" with `is_error: true` and exit 1 (the API's message in `result`); `error_max_turns`,
 `error_max_budget_usd`, `error_during_execution` and `error_max_structured_output_retries` carry
 no `result` but an `errors` list; tool uses denied by the permission mode still end in "success"
-with a non-empty `permission_denials`; with `--json-schema` the answer is in `structured_output`.
+with a non-empty `permission_denials` (`{tool_name, tool_use_id, tool_input}`); with
+`--json-schema` the answer is in `structured_output`. A denied file write (Write, Edit, MultiEdit,
+NotebookEdit) fails the round: the work it claims was not made. A denied tool that writes no file
+(Bash under acceptEdits, WebFetch, Read, ...) does not: the agent went on without it, and the
+launcher's checks and the grader judge the work; the denial is a note on the task. A denial the
+adapter cannot classify (an MCP tool, an unknown name, an entry of another shape) stays fatal.
 With verbose on (`--verbose` in `extra_args`, or `"verbose": true` in the user's
 ~/.claude/settings.json, which the launcher cannot see) the CLI prints instead ONE JSON array of
 its messages (`system`/`init`, `assistant`, `user`, ...) whose last `result` message is that same
@@ -29,6 +34,7 @@ from launcher.agents.cli_common import (
     command_prefix,
     finish_session,
     int_fields,
+    note_on,
     parse_json_text,
     positional,
     resume_session,
@@ -51,6 +57,20 @@ PASSTHROUGH = (
     "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "ANTHROPIC_VERTEX_PROJECT_ID",
     "CLOUD_ML_REGION", "AWS_REGION", "AWS_PROFILE",
 )
+
+# Claude Code's built-in tools that write files (code.claude.com/docs/en/tools-reference; "Edit
+# rules apply to all built-in tools that edit files"): a denied one means work was not made.
+WRITE_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit"})
+# Built-in tools that write no file: a denied one is a note, the agent went on without it. Bash
+# can write through the shell, but what it left is what the launcher commits and checks.
+OTHER_TOOLS = frozenset({
+    "Agent", "Task", "AskUserQuestion", "Bash", "BashOutput", "KillShell", "KillBash", "PowerShell",
+    "Glob", "Grep", "LS", "Read", "NotebookRead", "WebFetch", "WebSearch", "TodoWrite", "TodoRead",
+    "ExitPlanMode", "EnterPlanMode", "Skill", "SlashCommand", "ToolSearch", "LSP", "Monitor",
+    "ListMcpResourcesTool", "ReadMcpResourceTool",
+})
+DENIALS_SHOWN = 5
+DENIAL_QUOTE = 120  # characters of a denied call's input quoted (five fit in one note)
 
 _SUBTYPE_KINDS = {
     "error_max_turns": "max_turns",
@@ -171,21 +191,34 @@ class ClaudeAdapter:
             outcome.message = f"exit code {result.returncode}: {tail(result.stderr) or text}"
             return outcome
         denials = _as_list(data.get("permission_denials"))
+        mode = request.config.permission_mode or DEFAULT_PERMISSION_MODE
         if denials:
+            outcome.extra["permission_denials"] = denials
+        fatal = [d for d in denials if not _writes_no_file(d)]
+        if fatal:
             outcome.error_kind = "permission_denied"
             outcome.message = (
-                f"claude was denied {len(denials)} tool use(s) by permission mode "
-                f"{request.config.permission_mode or DEFAULT_PERMISSION_MODE}: "
-                + "; ".join(_describe_denial(d) for d in denials[:5])
+                f"claude was denied {len(fatal)} tool use(s) by permission mode {mode}: "
+                + "; ".join(_describe_denial(d) for d in fatal[:DENIALS_SHOWN])
+                + " (a denied file write, or a tool that may write: the work it reports may be missing; "
+                "allow it in the agent's permission_mode or Claude Code's permission settings)"
             )
-            outcome.extra["permission_denials"] = denials
             return outcome
+        shown = "; ".join(_describe_denial(d, quote=True) for d in denials[:DENIALS_SHOWN])
+        if len(denials) > DENIALS_SHOWN:
+            shown += f" and {len(denials) - DENIALS_SHOWN} more"
+        if denials:
+            note_on(result, (
+                f"claude was denied {len(denials)} tool use(s) that write no file by permission mode "
+                f"{mode}: {shown}; the agent went on without them"
+            ))
         structured = data.get("structured_output")
         if structured is None and self._schema_requested and not request.contract_path.is_file():
             outcome.error_kind = "no_structured_output"
             outcome.message = (
                 "claude returned no structured_output although --json-schema was given, and wrote no "
                 "contract to $LAUNCHER_CONTRACT" + (f"; its final message: {tail(text, 300)}" if text else "")
+                + (f" (it was denied: {shown})" if denials else "")
             )
             return outcome
         outcome.ok = True
@@ -226,13 +259,25 @@ def _subtype_message(subtype: str, data: dict[str, Any]) -> str:
     return f"claude ended with {subtype}"
 
 
-def _describe_denial(denial: object) -> str:
+def _writes_no_file(denial: object) -> bool:
+    """Whether a `permission_denials` entry names a built-in tool known to write no file."""
+    tool = denial.get("tool_name") if isinstance(denial, dict) else None
+    return isinstance(tool, str) and tool in OTHER_TOOLS
+
+
+def _describe_denial(denial: object, *, quote: bool = False) -> str:
+    """The denied tool and what it was called with, bounded (and quoted: `quote`)."""
     if not isinstance(denial, dict):
-        return str(denial)
-    tool = str(denial.get("tool_name") or "tool")
+        return _bounded(str(denial), quote)
+    tool = str(denial.get("tool_name") or "tool")[:80]
     data = denial.get("tool_input")
     if isinstance(data, dict):
-        for key in ("file_path", "notebook_path", "path", "command", "url", "pattern"):
+        for key in ("file_path", "notebook_path", "path", "command", "url", "query", "pattern"):
             if isinstance(data.get(key), str):
-                return f"{tool} {data[key][:160]}"
+                return f"{tool} {_bounded(data[key], quote)}"
     return tool
+
+
+def _bounded(text: str, quote: bool) -> str:
+    cut = text if len(text) <= DENIAL_QUOTE else text[:DENIAL_QUOTE] + "…"
+    return repr(cut) if quote else cut

@@ -291,7 +291,7 @@ def as_float(value: object) -> float | None:
 
 
 # A note an adapter adds to its round is at most this long (it quotes what the CLI printed).
-NOTE_LIMIT = 600
+NOTE_LIMIT = 1000
 
 
 def note_on(result: Supervised, text: str) -> None:
