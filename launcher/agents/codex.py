@@ -3,9 +3,10 @@
 What the real CLI does (DESIGN 6): JSONL events on stdout — `thread.started` (the thread id,
 which `codex exec resume` takes), `turn.started`, `item.started|updated|completed` (items of type
 agent_message, reasoning, command_execution, file_change, mcp_tool_call, error, ...), then
-`turn.completed` (usage; Codex reports no cost) or `turn.failed` (error.message). A top-level
-`error` event is fatal unless it is a "Reconnecting..." notice. The final agent_message, which
-`--output-schema` constrains to the contract, is also written to the `-o` file.
+`turn.completed` (usage: the thread's running total, see codex_usage; Codex reports no cost) or
+`turn.failed` (error.message). A top-level `error` event is fatal unless it is a
+"Reconnecting..." notice. The final agent_message, which `--output-schema` constrains to the
+contract, is also written to the `-o` file.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from launcher.agents.cli_common import (
     cli_env,
     command_prefix,
     finish_session,
+    note_on,
     positional,
     resume_session,
     round_prompt,
     tail,
     write_schema,
 )
+from launcher.agents.codex_usage import process_spend
 from launcher.agents.packet_access import packet_inside
 from launcher.models.decoding import json_loads
 from launcher.process import Supervised
@@ -51,7 +54,7 @@ class CodexEvents:
     Bounded whatever the stream's length: counts, the last message, the first FILES_KEPT paths."""
 
     thread_id: str | None = None
-    tokens: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, int] = field(default_factory=dict)  # the thread's running total, last reported
     final: str | None = None
     failed: str | None = None
     fatal: str | None = None
@@ -79,10 +82,11 @@ class CodexEvents:
         elif kind == "turn.completed":
             self.completed = True
             usage = _obj(event.get("usage"))
-            for key in _TOKEN_KEYS:
-                value = usage.get(key)
-                if isinstance(value, int) and not isinstance(value, bool):
-                    self.tokens[key] = self.tokens.get(key, 0) + value
+            # The thread's total so far (never the turn's own): the last one reported counts.
+            total = {k: v for k in _TOKEN_KEYS
+                     if isinstance(v := usage.get(k), int) and not isinstance(v, bool)}  # fmt: skip
+            if total:
+                self.tokens = total
         elif kind == "turn.failed":
             self.failed = str(_obj(event.get("error")).get("message") or "turn failed")
         elif kind == "error":
@@ -181,12 +185,16 @@ class CodexAdapter:
         if last_message is not None and last_message.strip():
             final = last_message
         failed, fatal = seen.failed, seen.fatal
+        thread = seen.thread_id or self._resumed
+        spend = process_spend(request, thread, self._resumed, seen.tokens)
+        if spend.note:
+            note_on(result, spend.note)
         outcome = AgentOutcome(
             ok=False,
             final_text=final or "",
-            tokens=dict(seen.tokens) or None,
+            tokens=spend.tokens or None,  # this process's own spend, not the thread's total
             cost_usd=None,  # Codex reports tokens, not money
-            session_id=seen.thread_id or self._resumed,
+            session_id=thread,
             extra={"files_reported": seen.files, "commands_failed": seen.commands_failed},
         )
         if failed is not None or fatal is not None:

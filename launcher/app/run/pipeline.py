@@ -217,7 +217,8 @@ async def _run_round(
         result = await _agent_round(
             ctx, task, worktree, iteration, 2, correction, result.outcome.session_id
         )
-        # A resumed CLI reports its own process's spend, not the session's: the round paid both.
+        # Every adapter reports its own process's spend, not the session's (codex's thread totals
+        # are made a process's by its adapter, agents/codex_usage.py): the round paid both.
         spent = add_outcomes((first.cost_usd, first.tokens), (result.outcome.cost_usd, result.outcome.tokens))
         result.outcome.cost_usd, result.outcome.tokens = spent.cost_usd, spent.tokens or None
     resume_point.save_round(ctx, task.id, iteration, result, started)
