@@ -122,9 +122,19 @@ async def _stage(repo: GitRepo, worktree: Path, env: dict[str, str] | None) -> t
         nested += found
     if not done.ok:
         raise GitFailed(f"`git add -A` failed in {worktree}: {(done.err or done.text).strip()}", where=str(worktree),
-                        fix="see the git message; the agent's work is still in the worktree")
+                        fix=_stage_fix(done.err))
     made, staged = await _unstage_made_repositories(repo, worktree)
     return nested + made, staged
+
+
+def _stage_fix(err: str) -> str:
+    """The way out of a refused `git add -A`; the agent's work stays in the worktree either way."""
+    if "would be replaced by" in err:  # core.safecrlf=true: the line ends git would convert
+        return ("core.safecrlf=true refuses the line endings the agent wrote (core.autocrlf or a "
+                "`.gitattributes` eol rule would change them on checkout): set "
+                "`git config core.safecrlf warn` in the repository, or have the agent write the line "
+                "endings the rule asks for; the agent's work is still in the worktree")
+    return "see the git message; the agent's work is still in the worktree"
 
 
 async def _without_commit(repo: GitRepo, worktree: Path, paths: list[str]) -> list[str]:
