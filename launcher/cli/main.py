@@ -308,7 +308,7 @@ def clean(
     for line in removed:
         print(printable(line))  # it names files an agent left: each one line
     kept = sum(line.startswith(("kept ", "skipped ")) for line in removed)
-    done = sum(line.startswith(("saved ", "killed ")) for line in removed)  # said, not removed
+    done = sum(line.startswith(("saved ", "killed ", "withdrawn ")) for line in removed)  # said, not removed
     print(f"cleaned: {len(removed) - kept - done} item(s)" + (f", kept {kept}" if kept else ""))
 
 
