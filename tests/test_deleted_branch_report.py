@@ -61,3 +61,52 @@ def test_a_deleted_approved_branch_is_not_reported_kept_and_lands_once_put_back(
     assert regraded.returncode == 0, regraded.stdout + regraded.stderr
     assert _tasks(json.loads(regraded.stdout))["t2"]["merged"] is True
     assert "two.txt" in git(repo, "ls-tree", "--name-only", "main").split()
+
+
+def test_clean_force_of_approved_unlanded_work_withdraws_its_approval_and_says_the_way_back(
+        repo: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text(PLAN)
+    done = launcher_cli(repo, "run", str(plan), "--no-merge", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
+    t2 = _tasks(json.loads(done.stdout))["t2"]
+    head = git(repo, "rev-parse", t2["branch"]).strip()
+    way_back = f"`git branch {t2['branch']} {head}`"
+
+    cleaned = launcher_cli(repo, "clean", "--force")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert f"withdrawn approval of t2: its approved branch {t2['branch']} was deleted" in cleaned.stdout
+    assert way_back in cleaned.stdout and f"`launcher grade {run_id} t2`" in cleaned.stdout
+
+    status = launcher_cli(repo, "status", run_id, "--json", "--exit-status")
+    report = json.loads(status.stdout)
+    assert status.returncode == 1 and report["status"] == "failed"
+    assert _tasks(report)["t2"]["branch"] is None  # not shown as kept
+    assert way_back in _tasks(report)["t2"]["approval_withdrawn"]
+
+    landed = launcher_cli(repo, "land", run_id, "--json")
+    tasks = _tasks(json.loads(landed.stdout))
+    assert landed.returncode == 1
+    assert tasks["t2"]["state"] == "blocked" and way_back in tasks["t2"]["message"]
+
+    git(repo, "branch", t2["branch"], head)  # the way back it gave
+    regraded = launcher_cli(repo, "grade", run_id, "t2", "--json")
+    tasks = _tasks(json.loads(regraded.stdout))
+    assert tasks["t2"]["merged"] is True  # t1, deleted too and not put back, stays blocked
+    assert (regraded.returncode, tasks["t1"]["state"]) == (1, "blocked")
+    assert "two.txt" in git(repo, "ls-tree", "--name-only", "main").split()
+
+
+def test_clean_of_approved_work_merged_by_hand_keeps_it_approved(repo: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text(PLAN)
+    done = launcher_cli(repo, "run", str(plan), "--no-merge", "--json")
+    run_id = json.loads(done.stdout)["run_id"]
+    for task in json.loads(done.stdout)["tasks"]:
+        git(repo, "merge", "-q", "--no-edit", task["branch"])
+
+    cleaned = launcher_cli(repo, "clean", "--force")
+    assert "withdrawn" not in cleaned.stdout
+    status = launcher_cli(repo, "status", run_id, "--json", "--exit-status")
+    assert status.returncode == 0 and json.loads(status.stdout)["status"] == "succeeded"

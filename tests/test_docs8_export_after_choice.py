@@ -122,3 +122,31 @@ def test_land_run_on_a_shard_run_leaves_no_export_offering_what_landed_here(tmp_
     # as `launcher resume` would have written it: resuming now finds nothing to change
     resumed = launcher_cli(repo, "resume", _run_id(repo), "--quiet")
     assert resumed.returncode == 0 and "exported" not in resumed.stderr, resumed.stderr
+
+
+def test_a_choice_made_while_the_export_directory_holds_another_runs_export_is_reported_not_refused(
+        tmp_path: Path) -> None:
+    repo = _repo_with_plan(tmp_path / "shard", {
+        "run": {"grader": "scripted-grader", "iteration_cap": 1},
+        "task": [{"id": "code", "agent": "scripted", "prompt": "p",
+                  "script": [{"write": "src/x.py", "content": "X = 1\n"}]}]})
+    out = tmp_path / "export"
+    shard = ("run", "plan.json", "--shard", "1/1", "--no-merge", "--export", str(out), "--quiet")
+    assert launcher_cli(repo, *shard).returncode == 1  # `code` escalated at the cap
+    first = _run_id(repo)
+    for leftover in out.iterdir():
+        leftover.unlink()
+    out.rmdir()
+    assert launcher_cli(repo, *shard).returncode == 1  # another run's export now fills DIR
+
+    chosen = launcher_cli(repo, "choose", first, "code", "approve", "--note", "ok", "--json")
+    report = json.loads(chosen.stdout)  # the choice's report, with the run's exit code
+    assert chosen.returncode == 0 and report["status"] == "succeeded", chosen.stdout + chosen.stderr
+    assert f"warning: the run's export was not written: {out} already holds an export" in chosen.stderr
+    assert any(f"`launcher resume {first}` writes it" in note["message"] for note in report["notes"])
+    assert json.loads((out / MANIFEST).read_text())["run_id"] != first  # the other run's, untouched
+
+    (out / MANIFEST).rename(tmp_path / "other-export.json")  # the way out the warning gives
+    resumed = launcher_cli(repo, "resume", first, "--quiet")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert _export(out)[0].keys() == {"code"}

@@ -5,6 +5,7 @@ stops on it removes the sample repository it had just made, and says so."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,37 @@ def test_a_cache_directory_that_cannot_hold_the_port_registry_is_refused_before_
     assert done.returncode == 3, said
     assert "port registry" in said and "export XDG_CACHE_HOME=" in said and "resume" not in said, said
     assert git(repo, "branch", "--list", "launcher/*") == "" and not (tmp_path / "wt").exists()
+
+
+ESCALATING = """
+[run]
+grader = "scripted-grader"
+iteration_cap = 1
+[[task]]
+id = "t1"
+agent = "scripted"
+prompt = "p"
+script = [{ write = "b.py", content = "y = 2\\n" }]
+"""
+
+
+def test_every_command_that_carries_a_run_on_refuses_a_cache_without_room_for_the_port_registry(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "launcher.toml").write_text(f'worktree_root = "{tmp_path / "wt"}"\n')
+    (repo / "plan.toml").write_text(ESCALATING)
+    ran = launcher_cli(repo, "run", "plan.toml", "--no-merge", "--json")
+    run_id = json.loads(ran.stdout)["run_id"]
+    assert json.loads(ran.stdout)["tasks"][0]["state"] == "escalated", ran.stdout
+    cache = tmp_path / "cachefile"
+    cache.write_text("")
+    for command in (["resume", run_id, "--retry-failed"], ["choose", run_id, "t1", "continue", "--note", "go on"],
+                    ["grade", run_id, "t1"], ["land", run_id]):
+        done = launcher_cli(repo, *command, "--json", env={"XDG_CACHE_HOME": str(cache)})
+        envelope = json.loads(done.stdout)
+        assert done.returncode == 3, (command, done.stdout + done.stderr)
+        assert envelope["error_key"] == "port_registry_unwritable" and "XDG_CACHE_HOME" in envelope["observations"]
+        status = json.loads(launcher_cli(repo, "status", run_id, "--json").stdout)
+        assert status["tasks"][0]["state"] == "escalated", command  # nothing was done
+    chosen = launcher_cli(repo, "choose", run_id, "t1", "approve", "--note", "ok", "--json")
+    assert chosen.returncode == 0 and json.loads(chosen.stdout)["status"] == "succeeded", chosen.stdout

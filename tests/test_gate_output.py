@@ -117,3 +117,39 @@ def test_mutation_gate_json_is_one_line_for_a_result_and_for_bad_input(tmp_path:
                    str(SHIPPED), "--json")
     assert bad.returncode == 2
     assert _one_line(bad.stdout)["ok"] is False
+
+
+def _ascii_line(stdout: bytes) -> dict[str, Any]:
+    """The line a JSON parser reads: ASCII JSON, whatever bytes the names held."""
+    assert stdout.isascii() and stdout.count(b"\n") == 1, stdout
+    parsed: dict[str, Any] = json.loads(stdout)
+    return parsed
+
+
+def _raw(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=cwd, input=stdin,
+                          capture_output=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")})
+
+
+def test_a_task_id_holding_a_byte_that_is_not_utf8_is_written_escaped_in_the_json_line(tmp_path: Path) -> None:
+    named = tmp_path / "named.json"  # a grader's own JSON may escape such a character
+    named.write_text('{"task_id": "t\\udce9", "verdict": "satisfied"}')
+    from_file = _raw(tmp_path, "gate", "grade-record", "--file", str(named))
+    assert _ascii_line(from_file.stdout)["task_id"] == "t\udce9"
+    argument = _raw(tmp_path, "gate", "grade-record", "--task-id", "t\udce9",  # the raw byte 0xe9
+                    stdin=b'{"verdict": "satisfied"}')
+    assert _ascii_line(argument.stdout)["task_id"] == "t\udce9"
+
+
+def test_mutation_gate_json_names_a_file_whose_name_is_not_utf8_as_ascii_json(tmp_path: Path) -> None:
+    labelled = json.loads(SHIPPED.read_text())
+    verdict = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), b"verdict-\xe9.json")))
+    verdict.write_text(json.dumps({
+        "contract_version": "1", "calibration": {"precision": None, "recall": None},
+        "verdicts": [{"id": e["id"], "classification": e["ground_truth"], "confidence": 0.9,
+                      "justification": "read it"} for e in labelled["calibration"]],
+    }))
+    passed = _raw(tmp_path, "mutation", "gate", "--verdict", str(verdict), "--calibration", str(SHIPPED), "--json")
+    assert passed.returncode == 0, passed.stderr
+    assert _ascii_line(passed.stdout)["verdict_file"] == str(verdict)

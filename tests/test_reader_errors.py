@@ -150,7 +150,8 @@ def test_every_plan_problem_is_reported_at_once_in_our_words_with_suggestions(tm
     assert "3 problems" in err.what
     assert "run.max_paralel: unknown key (did you mean `max_parallel`?)" in err.what
     assert "task[0] (id 'a').timout_s: unknown key (did you mean `timeout_s`?)" in err.what
-    assert "run.merge: must be true or false, not 'yes'" in err.what
+    assert "run.merge: unknown key (a plan does not decide whether its run lands: `launcher run PLAN --no-merge`" \
+        in err.what
     assert "Extra inputs" not in err.message and "Input should" not in err.message
 
 
@@ -381,3 +382,22 @@ def test_a_crashed_agents_message_starts_at_a_line_not_mid_word() -> None:
     outcome = exit_outcome(Supervised(returncode=1, duration_s=0.1, pid=1, stderr_tail=trace.encode()))
     tail = outcome.message.split(": ", 1)[1]
     assert tail.startswith("  File") and tail.endswith("ValueError: boom")
+
+
+def test_a_plan_cannot_turn_landing_off_it_is_told_to_use_no_merge(repo: Path) -> None:
+    (repo / "plan.toml").write_text('[run]\nmerge = false\n\n[[task]]\nid = "a"\nagent = "scripted"\nprompt = "p"\n'
+                                    'script = [{ write = "b.txt", content = "b\\n" }]\n')
+    before = git(repo, "rev-parse", "main")
+    refused = launcher_cli(repo, "run", "plan.toml", "--json")
+    envelope = json.loads(refused.stdout)
+    assert refused.returncode == 2 and envelope["error_key"] == "plan_invalid:extra_forbidden", refused.stdout
+    assert "run.merge: unknown key" in envelope["observations"] and "--no-merge" in envelope["usage"]
+    assert git(repo, "rev-parse", "main") == before and git(repo, "branch", "--list", "launcher/*") == ""
+
+
+def test_a_plan_journaled_with_its_merge_setting_still_reads_back() -> None:
+    from launcher.models.plan import plan_from_journal
+
+    journaled = validate_plan({"task": [{"id": "a"}]}, "p").model_dump(mode="json", by_alias=True)
+    assert journaled["run"]["merge"] is True  # as every launcher journaled (and exported) it
+    assert plan_from_journal({**journaled, "run": {**journaled["run"], "merge": False}}, "r1").tasks[0].id == "a"

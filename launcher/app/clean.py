@@ -12,11 +12,12 @@ from launcher.app.run.contract_dir import remove_leftovers
 from launcher.app.takeover import save_uncommitted, take_over
 from launcher.errors import UsageProblem
 from launcher.gates.judge_lock import reap_dead_judges
-from launcher.git import run_leftovers, warm_pool, worktrees
+from launcher.git import run_leftovers, target_tree, warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.git.unsaved_work import kept_line, unsaved_work
 from launcher.models.config import load_repo_config
-from launcher.store.journal import Journal, run_ids_in
+from launcher.models.states import TaskState
+from launcher.store.journal import Journal, TaskRow, run_ids_in
 from launcher.store.mutants import RUNNING, MutantStore
 from launcher.store.run_claim import Claim, RunBusy
 
@@ -90,7 +91,7 @@ async def _clean_claimed(repo: GitRepo, journal: Journal, root: Path, claim: Cla
     keep = {} if force else await branches_to_keep(repo, journal, rid)
     trees = {} if force else await _trees_to_keep(repo, root / rid)  # what could not be saved
     done += await run_leftovers.remove_run_leftovers(repo, root, rid, keep, trees)
-    await _forget_removed(repo, journal, rid)
+    done += await _forget_removed(repo, journal, rid)
     return done
 
 
@@ -121,17 +122,48 @@ async def _other_checkouts_runs(repo: GitRepo) -> dict[str, Path]:
     return found
 
 
-async def _forget_removed(repo: GitRepo, journal: Journal, run_id: str) -> None:
+async def _forget_removed(repo: GitRepo, journal: Journal, run_id: str) -> list[str]:
     """The journal no longer names a branch or worktree that is gone: `status` would show them
-    as kept for inspection."""
+    as kept for inspection. Except the branch of approved work not on the target (`--force`
+    deleted it): its name stays, so `status` and `land` withdraw the approval naming the gone
+    branch and its way back (app/run/grading.py); the returned lines say so now."""
+    said: list[str] = []
+    target = await _target_ref(repo, journal, run_id)
     for row in journal.tasks(run_id):
         gone: dict[str, None] = {}
         if row.worktree and not Path(row.worktree).exists():
             gone["worktree"] = None
         if row.branch and not await repo.branch_exists(row.branch):
-            gone["branch"] = None
+            if await _approved_unlanded(repo, row, target):
+                said.append(_withdrawn_line(row))
+            else:
+                gone["branch"] = None
         if gone:
             journal.update_task(run_id, row.task_id, **gone)
+    return said
+
+
+async def _target_ref(repo: GitRepo, journal: Journal, run_id: str) -> str | None:
+    target = journal.run(run_id).target
+    found = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{target}", check=False) if target else None
+    return f"refs/heads/{target}" if found is not None and found.ok else None
+
+
+async def _approved_unlanded(repo: GitRepo, row: TaskRow, target: str | None) -> bool:
+    """An approved task whose approved commit the target does not hold (merged by hand, its
+    branch deleted by a plain `clean`, it does): its work can no longer land."""
+    if row.state is not TaskState.APPROVED or row.merged or not row.approval_hash or not row.head_sha:
+        return False
+    held = await repo.git("cat-file", "-e", f"{row.head_sha}^{{commit}}", check=False)
+    if not held.ok or target is None:
+        return True
+    return not await target_tree.adds_nothing(repo, row.head_sha, target)
+
+
+def _withdrawn_line(row: TaskRow) -> str:
+    return (f"withdrawn approval of {row.task_id}: its approved branch {row.branch} was deleted before it "
+            f"landed; `git branch {row.branch} {row.head_sha}` puts it back (while git keeps that commit), "
+            f"then `launcher grade {row.run_id} {row.task_id}` approves it again")
 
 
 async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path) -> list[str]:

@@ -7,6 +7,7 @@ import enum
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +38,7 @@ from launcher.cli.run_view import RecordingView, run_with_view
 from launcher.errors import ExitCode, LauncherError, UsageProblem
 from launcher.gates.verdict import envelope_line, grade_record_from
 from launcher.models.printable import printable
-from launcher.models.report import RunReport
+from launcher.models.report import NoteReport, RunReport
 from launcher.models.states import RunStatus
 from launcher.store import own_files
 from launcher.ui.summary import append_github_summary, render_summary, report_json
@@ -100,7 +101,10 @@ def _export_as_it_ended(report: RunReport, json_mode: bool) -> None:
     again, to say what the run ended with. Every command that ends driving a run comes here (`run`,
     `resume`, `land`, `choose`, `grade`): a choice that approved an escalated task, a re-grade
     that approved a new head, a land, a retry... never leave DIR stale for `land --from`."""
-    exported = call(lambda: export_app.export_requested(Path.cwd(), report.run_id), json_mode=json_mode)
+    exported, problem = call(lambda: export_app.export_as_ended(Path.cwd(), report.run_id), json_mode=json_mode)
+    if problem is not None:  # the command's work is done: said beside its report, its exit code the run's
+        report.notes.append(NoteReport(at=time.time(), message=problem))
+        err_console.print(f"[bold yellow]warning:[/] {escape(printable(problem))}", highlight=False)
     if exported is not None:
         err_console.print(f"exported {len(exported[1]['tasks'])} approved task(s) to {escape(str(exported[0]))}",
                           highlight=False)
@@ -308,7 +312,7 @@ def clean(
     for line in removed:
         print(printable(line))  # it names files an agent left: each one line
     kept = sum(line.startswith(("kept ", "skipped ")) for line in removed)
-    done = sum(line.startswith(("saved ", "killed ")) for line in removed)  # said, not removed
+    done = sum(line.startswith(("saved ", "killed ", "withdrawn ")) for line in removed)  # said, not removed
     print(f"cleaned: {len(removed) - kept - done} item(s)" + (f", kept {kept}" if kept else ""))
 
 

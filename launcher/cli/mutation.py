@@ -197,7 +197,7 @@ def gate(
     result = call(body, json_mode=json_mode)
     report = result.report
     if json_mode:  # one line, as the seed's gate scripts print and other orchestrators parse
-        print(json.dumps(report, ensure_ascii=False, separators=(",", ":")))
+        print(json.dumps(report, separators=(",", ":")))  # ASCII JSON: valid whatever a name holds
     else:
         def pct(value: float | None) -> str:
             return "undefined" if value is None else f"{100 * value:.1f}%"

@@ -15,6 +15,7 @@ from launcher.cli import stop_signals
 from launcher.cli.calls import call
 from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.errors import ExitCode, UsageProblem
+from launcher.models.decoding import read_text
 from launcher.models.printable import one_line, printable
 from launcher.models.workflow import WorkflowStatus
 from launcher.ui.view import make_view
@@ -128,7 +129,7 @@ def _params(raw: list[str]) -> dict[str, str]:
 
 def _scripts(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))  # at most 64 MiB, never a FIFO
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(f"{path}: {exc}") from None
     if not isinstance(data, dict):

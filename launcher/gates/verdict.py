@@ -173,8 +173,10 @@ def _task_id_in(text: str) -> str | None:
 
 
 def envelope_line(envelope: dict[str, Any]) -> str:
-    """One JSON line, as the seed's scripts print and other orchestrators parse."""
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+    """One JSON line, as the seed's scripts print and other orchestrators parse: ASCII JSON (as
+    every `--json` envelope), valid whatever the names hold; a byte a name's encoding could not
+    decode is written `\\udcXX`, never raw (a line that is not UTF-8 is no JSON)."""
+    return json.dumps(envelope, separators=(",", ":"))
 
 
 VERDICT_LIMIT = INPUT_LIMIT  # bytes read of a verdict (as of every input file the user names: 64 MiB)

@@ -22,6 +22,7 @@ import pathspec
 from launcher.errors import UsageProblem
 from launcher.git import cow_copy
 from launcher.git.repo import GitRepo
+from launcher.models.decoding import read_document
 
 # Never copied, whatever the include file says: git's own data and the launcher's journal.
 _FORBIDDEN_TOP = frozenset({".git", ".launcher"})
@@ -32,8 +33,10 @@ def load_spec(path: Path) -> pathspec.GitIgnoreSpec | None:
     if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO: a read would wait forever
         raise UsageProblem(f"{path.name} is not a regular file", where=str(path),
                            fix=f"make {path.name} a regular file, or move it aside")
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+    if path.is_dir():
+        return None
+    try:  # as the editor shows it (a byte-order mark dropped, as git does), at most 64 MiB
+        text = read_document(path, errors="replace")
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
     except OSError as exc:  # unreadable: the files it names would silently not be copied

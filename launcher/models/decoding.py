@@ -341,32 +341,31 @@ def yaml_load(text: str) -> Any:
     return value
 
 
+INPUT_LIMIT = 64 * 1024 * 1024  # a file the user writes or names (a plan, a rubric, a calibration set, a verdict)
+
+
 def read_text(path: Any) -> str:
-    """A file's text as UTF-8; `UnicodeDecodeError` becomes an `OSError` naming the byte, so a
-    reader needs only one handler."""
-    try:
-        return str(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise OSError(f"not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x})") from None
+    """A file's text as UTF-8, as `read_input_text` reads it: a regular file of at most 64 MiB
+    (a bigger one, a FIFO or a device is an `OSError` saying so, never read); `UnicodeDecodeError`
+    becomes an `OSError` naming the byte, so a reader needs only one handler."""
+    return read_input_text(path)
 
 
 BOM = "\ufeff"  # a UTF-8 byte-order mark, as Notepad and some editors start a file with
 
 
-def read_document(path: Any) -> str:
+def read_document(path: Any, errors: str = "strict") -> str:
     """`read_text` of a file the user writes by hand in an editor (a plan in TOML, YAML or JSON,
-    launcher.toml or pyproject.toml, a workflow template, a rubric), the byte-order mark it may
-    start with dropped: the file is read as the editor shows it. Files a program writes (an
-    export's manifest, a verdict, a calibration set) and files the launcher rewrites whole (the
-    ledgers) are read as they are."""
-    text = read_text(path)
+    launcher.toml or pyproject.toml, a workflow template, a rubric, `.worktreeinclude`), the
+    byte-order mark it may start with dropped: the file is read as the editor shows it. Files a
+    program writes (an export's manifest, a verdict, a calibration set) and files the launcher
+    rewrites whole (the ledgers) are read as they are. `errors="replace"`: bytes that are not
+    UTF-8 are read as U+FFFD instead of refused."""
+    text = read_input_text(path, errors=errors)
     return text[1:] if text.startswith(BOM) else text
 
 
-INPUT_LIMIT = 64 * 1024 * 1024  # an input file named by the user (a calibration set, a verdict)
-
-
-def read_input_text(path: str | os.PathLike[str], limit: int = INPUT_LIMIT) -> str:
+def read_input_text(path: str | os.PathLike[str], limit: int = INPUT_LIMIT, errors: str = "strict") -> str:
     """The UTF-8 text of an input file the user names (or keeps in the checkout), read without
     ever blocking: a symbolic link is followed to its target (the user's own link), but only a
     regular file is opened, never a FIFO (whose `open()` waits for a writer for ever), a device
@@ -381,7 +380,7 @@ def read_input_text(path: str | os.PathLike[str], limit: int = INPUT_LIMIT) -> s
         raise OSError(f"it is {exc.size} bytes, over the size limit of {limit // (1024 * 1024)} MiB "
                                  "the launcher reads in such a file") from None  # fmt: skip
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8", errors)
     except UnicodeDecodeError as exc:
         raise OSError(f"not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x})") from None
 

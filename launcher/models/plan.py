@@ -48,12 +48,19 @@ TOP_HINTS = {
 }
 
 
+# [run] keys of the schema a plan may not set (the journal's plans hold them): key -> the fix.
+_NOT_A_PLAN_KEY = {
+    "merge": "a plan does not decide whether its run lands: `launcher run PLAN --no-merge` keeps the "
+             "approved work on its branches, and `launcher land RUN` lands it later",
+}
+
+
 def _launcher_toml_hints() -> dict[str, str]:
     """Where a key of launcher.toml written in a plan belongs: launcher.toml (every run's
     defaults), or, for this plan only, the [run] key that overrides it (`[grading] grader` is
     `[run] grader` in a plan, `[merge] strategy` is `[run] strategy`). A run setting written at
     the plan's top level goes in its [run] table."""
-    run_keys = list(RunSettings.model_fields)
+    run_keys = [key for key in RunSettings.model_fields if key not in _NOT_A_PLAN_KEY]
     hints: dict[str, str] = {}
     for name, field in RepoConfig.model_fields.items():
         if name in Plan.model_fields or name in ("tasks", "task"):
@@ -96,9 +103,14 @@ def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
 
 
 def _launcher_only_keys(data: dict[str, Any]) -> list[Problem]:
-    """Keys the launcher sets itself: a user plan that sets them would break best-of-N."""
+    """Keys the launcher sets itself: a user plan that sets them would break best-of-N, or be
+    ignored (`[run] merge`: the run would land all the same)."""
     tasks = data.get("task")
     problems = []
+    run = data.get("run")
+    for key, fix in _NOT_A_PLAN_KEY.items():
+        if isinstance(run, dict) and key in run:
+            problems.append(Problem(f"run.{key}", "unknown key", "plan_invalid:extra_forbidden", fix))
     for index, entry in enumerate(tasks if isinstance(tasks, list) else []):
         if isinstance(entry, dict) and entry.get("select_from"):
             problems.append(Problem(
@@ -109,6 +121,8 @@ def _launcher_only_keys(data: dict[str, Any]) -> list[Problem]:
 
 
 def _hinted(problem: Problem) -> Problem:
+    if problem.fix in {f"did you mean `{key}`?" for key in _NOT_A_PLAN_KEY}:  # not a key to write
+        return Problem(problem.where, problem.what, problem.error_key)
     if problem.where == "task" and problem.error_key.endswith(("list_type", "dict_type", "model_type")):
         return Problem(problem.where, problem.what, problem.error_key,
                        "write each task as an array of tables: [[task]] (double brackets), one per task")
@@ -154,7 +168,8 @@ def validate_plan(data: Any, source: str, repo_agents: Collection[str] = ()) -> 
     try:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
-        problems += problems_of(exc, Plan, lambda loc: _location(loc, data), "plan_invalid", TOP_HINTS)
+        problems += [p for p in problems_of(exc, Plan, lambda loc: _location(loc, data), "plan_invalid", TOP_HINTS)
+                     if p.where not in {f"run.{key}" for key in _NOT_A_PLAN_KEY}]  # said above
         problems += _cross_problems_of_the_valid_part(data, repo_agents)
     except (RecursionError, ValueError, TypeError) as exc:  # a value too deep or odd to validate
         problems.append(Problem("", f"cannot be validated ({exc.__class__.__name__})", "plan_invalid:unusable"))

@@ -161,6 +161,9 @@ class RunSettings(Strict):
     base: str = "HEAD"
     into: str | None = None
     max_parallel: int = Field(default=4, ge=1, le=256)
+    # Never set by a plan (models/plan.py refuses `[run] merge`: `launcher run --no-merge` decides
+    # whether a run lands); kept so the plans earlier launchers journaled and exported, which
+    # hold it, read back with the same digest.
     merge: bool = True
     # None = not set here: [merge] of launcher.toml, then the default, decides
     # (`models.config.settings_of`, the one place that resolves plan > config > default).

@@ -15,7 +15,7 @@ from typing import Any
 
 from launcher.app.context import open_journal
 from launcher.app.run.shard import digest_of
-from launcher.errors import UsageProblem
+from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.models.export_manifest import SCHEMA
 from launcher.models.plan import Plan, plan_from_journal
@@ -148,3 +148,18 @@ async def export_requested(cwd: Path, run_id: str) -> tuple[Path, dict[str, Any]
             return None
         return out_dir, await export_run(cwd, run_id, out_dir, shard=shard, full_plan=full_plan, rewrite=written)
     return out_dir, await export_run(cwd, run_id, out_dir, shard=shard, full_plan=full_plan)
+
+
+async def export_as_ended(cwd: Path, run_id: str) -> tuple[tuple[Path, dict[str, Any]] | None, str | None]:
+    """`export_requested` at the end of a command that drove the run: what it wrote, or why it
+    could not write it. By then the command's work is done (a choice journaled, a task landed):
+    a DIR taken by another run's export since, or one that cannot be written, is said beside the
+    run's report, never in its place (an exit 2 would say the command was refused)."""
+    try:
+        return await export_requested(cwd, run_id), None
+    except (LauncherError, OSError) as exc:
+        why = exc.what if isinstance(exc, LauncherError) else f"{exc.strerror or exc}"
+        where = exc.where if isinstance(exc, LauncherError) else exc.filename
+        said = f"{where}: {why}" if where and not why.startswith(str(where)) else why
+        return None, (f"the run's export was not written: {said} (the report says what the run ended with); "
+                      f"move that directory's contents away, or fix it, then `launcher resume {run_id}` writes it")

@@ -86,6 +86,14 @@ def _ports_error() -> EnvironmentProblem | None:
     )
 
 
+def cache_problem(repo: GitRepo, configured_root: str | None) -> LauncherError | None:
+    """Why a command that may start agents, graders or a task's commands (`run`, `resume`,
+    `land`, `choose`, `grade`, `land --from`, a workflow's phase) cannot: the worktree root or
+    the port registry (in the cache directory) cannot be written. Checked before anything is
+    made or killed: found at the first task, it would be an internal error half-way."""
+    return worktree_root_error(repo, configured_root) or _ports_error()
+
+
 def rubric_problems(repo_root: Path, plan: Plan, *, graded: bool) -> list[Problem]:
     """Every rubric a task names must exist (a name, never a path); with a grader, each task's
     rubrics are composed as grading will (files parsed, one role overlay, no duplicate criterion).
@@ -232,6 +240,6 @@ async def check_run_inputs(
     if budget_usd is not None and not (math.isfinite(budget_usd) and budget_usd >= 0):
         raise UsageProblem(f"{budget_usd} is not a budget", where="--budget-usd",
                            fix="pass a finite amount of USD, 0 or more", error_key="usage:bad_budget")
-    if (unusable := worktree_root_error(repo, config.worktree_root) or _ports_error()) is not None:
+    if (unusable := cache_problem(repo, config.worktree_root)) is not None:
         raise unusable
     return await _base_commit(repo, base or plan.run.base, "--base" if base else "run.base")

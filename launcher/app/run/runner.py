@@ -19,7 +19,7 @@ from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.report import run_message, run_status
 from launcher.app.report_now import current_report
 from launcher.app.run import containment, git_watch, idle_change, pool, retry
-from launcher.app.run.inputs import check_run_inputs
+from launcher.app.run.inputs import cache_problem, check_run_inputs
 from launcher.app.run.pipeline import run_task
 from launcher.app.run.preflight import (
     check_agent_files,
@@ -136,6 +136,8 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
     try:
         run = journal.run(run_id)
         config, changed = config_of_run(run.settings, repo.root)
+        if (unusable := cache_problem(repo, config.worktree_root)) is not None:
+            raise unusable  # before a dead launcher's agents are killed or anything is made
         ctx = RunContext(
             repo=repo, journal=journal, run_id=run.id, plan=plan_from_journal(run.plan, run.id),
             config=config, base_sha=run.base_sha, target=run.target,
