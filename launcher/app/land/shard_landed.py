@@ -112,3 +112,21 @@ async def landed_by_shard_run(repo: GitRepo, journal: Journal, shard_run: str, t
         return None
     return row.merge_commit if await repo.is_ancestor(row.merge_commit, tip) else None
 
+
+async def not_exported_landed(
+    repo: GitRepo, journal: Journal, shard_run: str, task_id: str, target: str, reason: str
+) -> tuple[TaskState, str, str] | None:
+    """A task its shard did not export because it landed already (`launcher land RUN` of the shard
+    run in this clone, which writes the export again): reported merged when this clone's journal
+    records that landing and it is on the target; None otherwise (the reason alone, the
+    shard's word, is not believed)."""
+    if not reason.startswith(f"{TaskState.MERGED.value}:"):
+        return None
+    tip = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{target}", check=False)
+    if not tip.ok or not (commit := await landed_by_shard_run(repo, journal, shard_run, task_id, tip.out.strip())):
+        return None
+    return (
+        TaskState.MERGED,
+        (f"already landed on {target} by {commit[:12]} (`launcher land {shard_run}` in this clone); not landed again"),
+        commit,
+    )
