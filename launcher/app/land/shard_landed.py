@@ -96,7 +96,7 @@ class OnTarget:
             return Already(
                 self.tip,
                 f"already on {target}: its work (head {head[:12]}) is in {target}'s history "
-                f"({self.tip[:12]}), put there by another land; not landed again",
+                f"({self.tip[:12]}), put there by another land or by hand; not landed again",
             )
         return None
 
