@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shlex
 import stat
 import tempfile
 import time
@@ -309,12 +311,23 @@ def _named(paths: list[str]) -> str:
     return ", ".join(paths[:8]) + (f" and {len(paths) - 8} more" if len(paths) > 8 else "")
 
 
+# git's words for a lock file another git process holds, or one a killed git left behind.
+_LOCK_EXISTS = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+
+
 def update_failed_hint(err: str, undone: Undone) -> str:
-    """What to do before merging by hand after a failed update."""
+    """What to do before merging by hand after a failed update (a sentence the merge command
+    ends): a stale lock file git names is removed, not "moved aside" (its git is not running)."""
     if undone.problems or undone.left:
         return "Move the files named above aside, then run"
     if "No space left" in err or "unable to write" in err:
         return "Free space on the main work tree's file system, then run `launcher land` or"
+    if locked := _LOCK_EXISTS.search(err):
+        return (
+            f"Make sure no git process is running in this repository (an editor opened by `git commit`, "
+            f"say); the lock file is then stale, left by a git that was killed: remove it "
+            f"(`rm {shlex.quote(locked[1])}`), then run `launcher land` or"
+        )
     return "Move the files named above aside, then run"
 
 

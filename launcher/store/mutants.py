@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from launcher.errors import RunNotFound
+from launcher import process_identity
+from launcher.errors import RunNotFound, UsageProblem
 from launcher.process import pid_alive
 from launcher.store import rows as col
 from launcher.store.sqlite import SqliteStore
@@ -95,6 +96,18 @@ class ResultRow:
     note: str = ""
 
 
+class SweepBusy(UsageProblem):
+    """Another live launcher runs the sweep (exit 2)."""
+
+    default_key = "sweep_busy"
+
+
+def _runs_launcher(pid: int) -> bool:
+    """Whether `pid` is a live launcher (the sweep's row keeps no start time: a pid another
+    program got since does not hold the sweep)."""
+    return process_identity.alive(pid, None) and process_identity.is_launcher(pid)
+
+
 class MutantStore(SqliteStore):
     """One connection; each write is its own short transaction."""
 
@@ -141,6 +154,26 @@ class MutantStore(SqliteStore):
             if row["status"] == INTERRUPTED or pid is None or (pid != os.getpid() and not pid_alive(pid)):
                 return str(row["id"])
         return None
+
+    def claim_sweep(self, sweep_id: str) -> None:
+        """Mark the sweep running by this process, in one transaction with the check that no other
+        live launcher runs it: two launchers continuing one sweep would share its trees (each
+        undoing the other's mutants). Raises SweepBusy naming that launcher, changing nothing."""
+        with self._tx() as db:
+            row = db.execute("SELECT status, pid FROM mutation_sweeps WHERE id=?", (sweep_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(f"no mutation sweep {sweep_id!r} in {self.path}",
+                                  fix="`launcher mutation sweep` starts one")  # fmt: skip
+            pid = row["pid"]
+            if row["status"] == RUNNING and isinstance(pid, int) and pid != os.getpid() and _runs_launcher(pid):
+                raise SweepBusy(
+                    f"mutation sweep {sweep_id} is already running in launcher pid {pid}: a second launcher would "
+                    "run its mutants in the same trees", where=str(self.path),
+                    fix=f"wait for that launcher to finish (`launcher mutation list` shows the sweep), or "
+                        f"{process_identity.stop_advice(pid)}, then run `launcher mutation sweep --resume {sweep_id}` "
+                        "if it is still unfinished")  # fmt: skip
+            db.execute("UPDATE mutation_sweeps SET status=?, pid=?, updated_at=? WHERE id=?",
+                       (RUNNING, os.getpid(), time.time(), sweep_id))  # fmt: skip
 
     def set_sweep(self, sweep_id: str, *, status: str | None = None, out_dir: str | None = None) -> None:
         with self._tx() as db:

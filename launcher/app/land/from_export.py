@@ -48,6 +48,7 @@ from launcher.app.land.origin import (
     plan_task_of,
 )
 from launcher.app.land.recovery import finish_earlier_landings
+from launcher.app.land.shard_landed import not_exported_landed
 from launcher.app.land.shard_runs import record_landed_in_shard_runs
 from launcher.app.land.trusted import check_plan_given, check_target_current
 from launcher.app.land.unfinished import land_continues
@@ -294,6 +295,9 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
                 files=spec["files"], included=spec["included"], included_blobs=spec["included_blobs"],
             )
         for task_id, reason in data["not_exported"].items():
+            if merged := await not_exported_landed(repo, journal, data["run_id"], task_id, first["target"], reason):
+                journal.transition(run_id, task_id, merged[0], merged[1], merged=True, merge_commit=merged[2])
+                continue
             state, message = not_exported_state(data["shard"], data["run_id"], reason, task_id in attempts)
             journal.transition(run_id, task_id, state, message)
     ctx = RunContext(

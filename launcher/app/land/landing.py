@@ -23,6 +23,7 @@ from launcher.app.land.recovery import (
     recover_landing,
     unlanded_work,
 )
+from launcher.app.land.shard_landed import OnTarget
 from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
@@ -116,6 +117,7 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
     held = blocked_epics(ctx.journal.tasks(ctx.run_id), members)
     ready: list[merge.Candidate] = []
     tips = await branch_tips(ctx.repo, f"{worktrees.BRANCH_PREFIX}/{ctx.run_id}/")
+    shard_tasks, landed_elsewhere = OnTarget.of(ctx, expected_old), False
     for task_id in landing_order(ctx):
         row = ctx.journal.task(ctx.run_id, task_id)
         if row.state is not TaskState.APPROVED or not row.branch or not row.head_sha:
@@ -124,6 +126,13 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             continue
         if any(task_id in other.select_from for other in ctx.plan.tasks):
             continue  # a best-of-N attempt lands only as its task, once the selection picked it
+        # Another land of the same shard's task may have put it on the target since this run
+        # was approved (two `land --from` at once, `land RUN` beside one): decided against the
+        # tip this pass's swap expects, so what lands after it makes the swap fail and the pass again.
+        if shard_tasks is not None and (found := await shard_tasks.find(row)):
+            ctx.transition(task_id, TaskState.MERGED, found.message, merged=True, merge_commit=found.commit)
+            landed_elsewhere = True
+            continue
         spec = ctx.plan.task(task_id)
         # A best-of-N task's "dependencies" are its own attempts, settled by selection.
         deps = [] if spec.select_from else spec.depends_on
@@ -156,6 +165,8 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
             resolution=resolution.left_conflicted(ctx, task_id), start=row.start_sha,
         ))
+    if landed_elsewhere:
+        await cleanup_merged(ctx)  # its worktree (a clone that ran the shard) and branch, if still here
     if guard is not None and (check is not None or not ready):
         await guard()  # an integration check dwarfs the guard: no need to overlap them
         guard = None

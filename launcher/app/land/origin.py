@@ -58,16 +58,16 @@ def origin_trailers(ctx: RunContext, task_id: str) -> dict[str, str]:
     return trailers
 
 
-async def landed_origins(repo: GitRepo, base: str, target: str) -> Landed:
+async def landed_origins(repo: GitRepo, base: str, target: str, tip: str | None = None) -> Landed:
     """The landing commits on `target` (after `base`, where any landing of the export is) whose
     trailers say they landed an exported task, by origin and by plan task. Only the first-parent
     chain is read: the commits a landing merged in are an agent's, and what their messages say is
-    not believed."""
+    not believed. `tip`: read from that commit of the target (a landing pass's), not its branch."""
     listed = await repo.git(
         "log", "--no-show-signature", "--first-parent", f"--grep={ORIGIN}: ", "-F",
         f"--format=%H%x00%(trailers:key={ORIGIN},valueonly,separator=%x01)%x00"
         f"%(trailers:key={ORIGIN_PLAN},valueonly,separator=%x01)%x00",
-        f"{base}..refs/heads/{target}", "--", check=False)
+        f"{base}..{tip or f'refs/heads/{target}'}", "--", check=False)
     found = Landed()
     if not listed.ok:
         return found

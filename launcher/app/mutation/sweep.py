@@ -407,11 +407,14 @@ def _resume_options(store: MutantStore, options: SweepOptions) -> SweepOptions:
 
 
 def _open(store: MutantStore, repo: GitRepo, base_sha: str, options: SweepOptions) -> tuple[str, bool]:
-    """The sweep to write into: the one asked for, an unfinished one of the same key, or new."""
+    """The sweep to write into: the one asked for, an unfinished one of the same key, or new. A
+    sweep continued is claimed (refused while another live launcher runs it: SweepBusy)."""
     if options.resume:
+        store.claim_sweep(options.resume)
         return options.resume, True
     found = store.find_resumable(repo=str(repo.root), base_sha=base_sha, options_key=options.key())
     if found is not None:
+        store.claim_sweep(found)  # two plain sweeps after a crash: the second is refused
         return found, True
     sweep_id = store_mod.new_sweep_id()
     store.create_sweep(sweep_id, repo=str(repo.root), base_sha=base_sha, options_key=options.key(),

@@ -49,6 +49,9 @@ async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -
             if state.status.is_final:
                 raise refusal(state, "it has already ended", "nothing to do")
             pid = state.runner_pid
+            # A phase's run another launcher drives (the user's `launcher resume RUN`, `land`,
+            # `choose`, `grade`) goes on and may land: refused before anything is stopped.
+            _refuse_if_driven(session, state, pid if runner_alive(state) else None)
             if pid and pid != os.getpid() and runner_alive(state):
                 marker = session.folder(state.id) / CANCEL_MARK
                 marker.write_text(f"{time.time()}\n")
@@ -59,14 +62,21 @@ async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -
                 state = session.load(workflow_id)  # what the runner saved on its way out
             if not runner_alive(state):  # what a runner killed while testing a phase left running
                 artifacts.reap_left_behind(session.journal(), state.id)
-            ended = [row for row in state.phases
-                     if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
+            ended = _ended_phases(state)
+            # Every run claimed before any is ended: one another launcher took meanwhile refuses
+            # the cancel whole (the runner is stopped; the workflow is as it left it).
+            claims = _claim_all(session, state, [str(row.run_id) for row in ended])
             removed: list[str] = []
             said: list[str] = []
-            for row in ended:
-                outcome = await _end_run(session, state, str(row.run_id), force=force)
-                removed += outcome.removed
-                said.append(_credit(session, state, row, outcome))
+            try:
+                for row in ended:
+                    claim = claims.pop(str(row.run_id), None)
+                    outcome = await _end_run(session, state, str(row.run_id), claim, force=force)
+                    removed += outcome.removed
+                    said.append(_credit(session, state, row, outcome))
+            finally:
+                for claim in claims.values():  # not reached: an earlier one failed
+                    session.journal().release_run(claim)
             credited = {row.id: row for row in ended}
             kept = [line for line in removed if line.startswith("kept ")]
             gone = [line for line in removed if not line.startswith("kept ")]
@@ -93,6 +103,50 @@ async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -
     return state
 
 
+def _ended_phases(state: WorkflowState) -> list[PhaseState]:
+    """The phases whose runs a cancel ends: those running, and the one it is paused on."""
+    return [row for row in state.phases
+            if row.run_id and (row.status is PhaseStatus.RUNNING or row.id == state.paused_on)]
+
+
+def _refuse_if_driven(session: WorkflowSession, state: WorkflowState, runner: int | None) -> None:
+    """Raise RunBusy, changing nothing, while a launcher other than the workflow's live `runner`
+    drives a phase's run: ended under it, the run would go on and land what the workflow then
+    records as cancelled."""
+    journal = session.journal()
+    for row in _ended_phases(state):
+        try:
+            run = journal.run(str(row.run_id))
+        except RunNotFound:
+            continue
+        holder = run.launcher_pid
+        if run.driven_elsewhere and holder is not None and holder != runner:
+            raise RunBusy(
+                f"phase {row.id}'s run {run.id} is driven by another launcher (pid {holder}: a `launcher resume`, "
+                f"`land`, `choose` or `grade` of it), which may still land it, so `launcher workflow cancel "
+                f"{state.id}` changes nothing", where=str(journal.path),
+                fix=f"wait for that launcher to finish (`launcher status {run.id}` shows the run), or "
+                    f"{process_identity.stop_advice(holder)}, then run `launcher workflow cancel {state.id}` again")
+
+
+def _claim_all(session: WorkflowSession, state: WorkflowState, run_ids: list[str]) -> dict[str, Claim]:
+    """Claim each phase run the cancel ends (a run never recorded has none); when one is driven by
+    another launcher, release those taken and raise its RunBusy."""
+    journal = session.journal()
+    claims: dict[str, Claim] = {}
+    try:
+        for run_id in run_ids:
+            try:
+                claims[run_id] = journal.claim_run(run_id, f"workflow cancel {state.id}")
+            except RunNotFound:
+                continue
+    except RunBusy:
+        for claim in claims.values():
+            journal.release_run(claim)
+        raise
+    return claims
+
+
 async def _stop(pid: int, started: int | None) -> None:
     """SIGTERM the runner (its group, when it leads one), then SIGKILL after a grace period."""
     if process.signal_group(pid, 0):
@@ -117,28 +171,23 @@ class _Ended:
     status: RunStatus | None  # the run's status before the cancel (None: no such run)
     landed: list[str] = field(default_factory=list)  # its tasks already merged onto the target
     removed: list[str] = field(default_factory=list)
-    driven_elsewhere: bool = False  # another live launcher drives it; left alone
     landing: str | None = None  # what finishing the landing the stopped runner left half-done said
     landing_unfinished: bool = False  # that landing could not be finished here: the run is left to resume
 
 
-async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str, *, force: bool) -> _Ended:
-    """A cancelled phase's run. A run that already succeeded (its work is on the target) is left
-    as it is; otherwise its unfinished (and approved, unlanded) tasks are cancelled, the run
-    failed, leftover processes killed, worktrees and branches removed. Tasks that had already
-    merged stay merged, and the run's message says so."""
+async def _end_run(session: WorkflowSession, state: WorkflowState, run_id: str, claim: Claim | None, *,
+                   force: bool) -> _Ended:
+    """A cancelled phase's run, claimed (`claim`; None: never recorded). A run that already
+    succeeded (its work is on the target) is left as it is; otherwise its unfinished (and
+    approved, unlanded) tasks are cancelled, the run failed, leftover processes killed, worktrees
+    and branches removed. Tasks that had already merged stay merged, and the run's message says so."""
     journal = session.journal()
-    try:
-        run = journal.run(run_id)
-    except RunNotFound:
+    if claim is None:
         return _Ended(run_id, None)
+    run = journal.run(run_id)
     tasks = journal.tasks(run_id)
-    ended = _Ended(run_id, run.status, landed=[t.task_id for t in tasks if t.merged])
-    try:  # claimed while it is ended: a `resume` of it started now is refused (store/run_claim.py)
-        claim = journal.claim_run(run_id, "workflow cancel")
-    except RunBusy:
-        ended.driven_elsewhere = True
-        return ended  # another launcher drives it; never pull the rug from under it
+    # its status before the claim (a `resume` of it started now is refused: store/run_claim.py)
+    ended = _Ended(run_id, claim.previous_status, landed=[t.task_id for t in tasks if t.merged])
     try:
         if await parked_work.record_merged_by_operator(session.repo, journal, claim, state.target):
             run = journal.run(run_id)  # the operator merged its parked work: it landed
@@ -209,8 +258,6 @@ async def _end_claimed_run(session: WorkflowSession, state: WorkflowState, run: 
 
 def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, ended: _Ended) -> str:
     """The cancelled phase's row as its run really ended, and the sentence saying so."""
-    if ended.driven_elsewhere:
-        return f"the run {ended.run_id} of phase {row.id} is still driven by another launcher and was left to it"
     if ended.status is None:
         return f"phase {row.id}'s run {ended.run_id} was never recorded (nothing of it lands)"
     if ended.landing_unfinished:

@@ -191,9 +191,11 @@ def _blamed(step: list[Phase], rows: dict[str, PhaseState]) -> str | None:
     return chosen[0] if chosen else None
 
 
-def _produced_nothing(report: RunReport, tasks: list[dict[str, Any]], start: str | None, landed: str) -> bool:
-    """Every task of the step finished without a change, and the target did not move."""
-    return bool(tasks) and all(t["state"] == "skipped" for t in tasks) and start == landed
+def _produced_nothing(tasks: list[dict[str, Any]]) -> bool:
+    """Every task of the phase finished without a change, and none of them landed anything. Its
+    own tasks decide, never the target's tip: another run (or the user) landing on the target
+    meanwhile is not this phase's work (its run notes "not made by an agent of this run")."""
+    return bool(tasks) and all(t["state"] == "skipped" and not t["merged"] for t in tasks)
 
 
 async def finish_step(session: WorkflowSession, state: WorkflowState, step: list[Phase],
@@ -220,7 +222,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
                 if task["state"] in ("merged", "approved"):
                     task["state"], task["merged"] = f"parked on {parked_on}", False
         row.landed_sha = landed
-        if ok and _produced_nothing(report, row.tasks, row.start_sha, landed):
+        if ok and _produced_nothing(row.tasks):
             nothing.append(phase.id)
             row.error = (f"run {report.run_id} produced nothing: every task finished without changing a file "
                          f"({', '.join(t['id'] for t in row.tasks)})")
