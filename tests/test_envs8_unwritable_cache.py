@@ -1,7 +1,8 @@
 """A cache directory the launcher cannot write to (a read-only HOME, a file where
 `$XDG_CACHE_HOME` points) is the machine's environment: exit 3, with a fix naming
 XDG_CACHE_HOME and the directory, never "set worktree_root in launcher.toml" alone. A demo that
-stops on it removes the sample repository it had just made, and says so."""
+stops on it removes the sample repository it had just made, and says so. A landing that sends
+nothing back to an agent needs no port registry, so it is not refused for one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from pathlib import Path
 
 import pytest
 from helpers import git, launcher_cli
+
+from launcher.errors import EnvironmentProblem
+from launcher.store import ports
 
 
 @pytest.mark.parametrize("kind", [[], ["--workflow"], ["--mutation"]], ids=["run", "workflow", "mutation"])
@@ -98,7 +102,7 @@ def test_every_command_that_carries_a_run_on_refuses_a_cache_without_room_for_th
     cache = tmp_path / "cachefile"
     cache.write_text("")
     for command in (["resume", run_id, "--retry-failed"], ["choose", run_id, "t1", "continue", "--note", "go on"],
-                    ["grade", run_id, "t1"], ["land", run_id]):
+                    ["grade", run_id, "t1"]):
         done = launcher_cli(repo, *command, "--json", env={"XDG_CACHE_HOME": str(cache)})
         envelope = json.loads(done.stdout)
         assert done.returncode == 3, (command, done.stdout + done.stderr)
@@ -107,3 +111,27 @@ def test_every_command_that_carries_a_run_on_refuses_a_cache_without_room_for_th
         assert status["tasks"][0]["state"] == "escalated", command  # nothing was done
     chosen = launcher_cli(repo, "choose", run_id, "t1", "approve", "--note", "ok", "--json")
     assert chosen.returncode == 0 and json.loads(chosen.stdout)["status"] == "succeeded", chosen.stdout
+
+
+def test_a_landing_that_sends_nothing_back_needs_no_port_registry(repo: Path, tmp_path: Path) -> None:
+    # A plain land starts no agent: a cache without room for the port registry does not stop it.
+    (repo / "launcher.toml").write_text(f'worktree_root = "{tmp_path / "wt"}"\n')
+    (repo / "plan.toml").write_text(ESCALATING.replace('grader = "scripted-grader"\n', ""))
+    ran = launcher_cli(repo, "run", "plan.toml", "--no-merge", "--json")
+    run_id = json.loads(ran.stdout)["run_id"]
+    assert json.loads(ran.stdout)["tasks"][0]["state"] == "approved", ran.stdout
+    cache = tmp_path / "cachefile"
+    cache.write_text("")
+    landed = launcher_cli(repo, "land", run_id, "--json", env={"XDG_CACHE_HOME": str(cache)})
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    assert json.loads(landed.stdout)["tasks"][0]["merged"] is True
+    assert git(repo, "log", "-1", "--format=%s", "main").startswith("Merge")
+
+
+def test_a_port_claim_in_an_unwritable_cache_is_a_clear_environment_problem(tmp_path: Path) -> None:
+    blocked = tmp_path / "cachefile"
+    blocked.write_text("")
+    with pytest.raises(EnvironmentProblem) as caught:
+        ports.claim_block("r-1", "t1", path=blocked / "launcher" / "ports.json")
+    assert caught.value.error_key == "port_registry_unwritable"
+    assert "export XDG_CACHE_HOME=" in caught.value.fix and "launcher resume" in caught.value.fix

@@ -71,9 +71,28 @@ def _free_block(claims: dict[str, dict[str, Any]]) -> int | None:
     return next((b for b in blocks if dead(claims[str(b)])), None)
 
 
+def unwritable(path: Path, why: str, *, then: str = "") -> EnvironmentProblem:
+    """The registry at `path` cannot be written (`why`): the fix names the cache directory
+    (and `then`, what to run after it)."""
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    return EnvironmentProblem(
+        f"the port registry {path} cannot be written: {why}",
+        where="XDG_CACHE_HOME" if cache and os.path.isabs(cache) else "HOME", error_key="port_registry_unwritable",
+        fix=f"make {path.parents[1]} a directory you can write to, or point XDG_CACHE_HOME at one "
+            f"(`export XDG_CACHE_HOME=/path/you/can/write`){then}",
+    )
+
+
 def claim_block(run_id: str, task_id: str, *, path: Path | None = None) -> int:
     """The first port of the block this task holds (the one it held before, on resume)."""
     path = path or registry_path()
+    try:
+        return _claim(path, run_id, task_id)
+    except OSError as exc:  # checked up front where a command surely needs it; here a clear error
+        raise unwritable(path, exc.strerror or str(exc), then=", then `launcher resume`") from None
+
+
+def _claim(path: Path, run_id: str, task_id: str) -> int:
     me = os.getpid()
     with _locked(path):
         claims = _read(path)

@@ -227,8 +227,8 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     bundles = [await verify_bundle(repo, d, data) for d, data in exports]
     config = load_repo_config(repo.root)
     check_integration_program(plan, config)
-    if (unusable := cache_problem(repo, config.worktree_root)) is not None:
-        raise unusable  # a culprit's or conflict's agent round would need them half-way
+    if (unusable := cache_problem(repo, config.worktree_root, ports_needed=False)) is not None:
+        raise unusable  # a culprit's or conflict's agent round would need it half-way
     # An earlier land (or run) killed half-way left the main work tree behind its target: finish
     # that first, or nothing here would see the tree as it is.
     finished = await finish_earlier_landings(repo, config)

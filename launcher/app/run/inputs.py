@@ -75,23 +75,17 @@ def _ports_error() -> EnvironmentProblem | None:
     first task, worktrees and branches made, with a task shown running whose agent never ran."""
     where = ports.registry_path()
     unusable = _worktree_root_problem(where.parent)
-    if unusable is None:
-        return None
-    cache = os.environ.get("XDG_CACHE_HOME", "")
-    return EnvironmentProblem(
-        f"the port registry {where} cannot be written: {unusable}",
-        where="XDG_CACHE_HOME" if cache and os.path.isabs(cache) else "HOME", error_key="port_registry_unwritable",
-        fix=f"make {where.parents[1]} a directory you can write to, or point XDG_CACHE_HOME at one "
-            "(`export XDG_CACHE_HOME=/path/you/can/write`)",
-    )
+    return None if unusable is None else ports.unwritable(where, unusable)
 
 
-def cache_problem(repo: GitRepo, configured_root: str | None) -> LauncherError | None:
+def cache_problem(repo: GitRepo, configured_root: str | None, *, ports_needed: bool = True) -> LauncherError | None:
     """Why a command that may start agents, graders or a task's commands (`run`, `resume`,
     `land`, `choose`, `grade`, `land --from`, a workflow's phase) cannot: the worktree root or
     the port registry (in the cache directory) cannot be written. Checked before anything is
-    made or killed: found at the first task, it would be an internal error half-way."""
-    return worktree_root_error(repo, configured_root) or _ports_error()
+    made or killed. A landing (`ports_needed=False`) needs the registry only if it sends work
+    back to an agent: it is not refused for it up front (a round that needs it then stops with
+    the same clear error, `launcher resume` goes on once it is fixed)."""
+    return worktree_root_error(repo, configured_root) or (_ports_error() if ports_needed else None)
 
 
 def rubric_problems(repo_root: Path, plan: Plan, *, graded: bool) -> list[Problem]:

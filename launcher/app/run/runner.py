@@ -136,7 +136,7 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
     try:
         run = journal.run(run_id)
         config, changed = config_of_run(run.settings, repo.root)
-        if (unusable := cache_problem(repo, config.worktree_root)) is not None:
+        if (unusable := cache_problem(repo, config.worktree_root, ports_needed=command != "land")) is not None:
             raise unusable  # before a dead launcher's agents are killed or anything is made
         ctx = RunContext(
             repo=repo, journal=journal, run_id=run.id, plan=plan_from_journal(run.plan, run.id),
