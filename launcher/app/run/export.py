@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from launcher.app.context import open_journal
 from launcher.app.run.shard import digest_of
@@ -19,7 +22,7 @@ from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.models.export_manifest import SCHEMA
 from launcher.models.plan import Plan, plan_from_journal
-from launcher.models.states import TaskState
+from launcher.models.states import RunStatus, TaskState
 from launcher.regular_files import read_json_or_none
 from launcher.store import own_files
 from launcher.store.journal import Journal, TaskRow
@@ -146,8 +149,39 @@ async def export_requested(cwd: Path, run_id: str) -> tuple[Path, dict[str, Any]
     if own and isinstance(written, dict):
         if _same_export(written, _describe(journal, run_id, shard, full_plan)[1]):
             return None
-        return out_dir, await export_run(cwd, run_id, out_dir, shard=shard, full_plan=full_plan, rewrite=written)
-    return out_dir, await export_run(cwd, run_id, out_dir, shard=shard, full_plan=full_plan)
+        rewrite: dict[str, Any] | None = written
+    else:
+        rewrite = None
+    manifest = await _while_exporting(journal, run_id, out_dir, lambda: export_run(
+        cwd, run_id, out_dir, shard=shard, full_plan=full_plan, rewrite=rewrite))
+    return out_dir, manifest
+
+
+async def _while_exporting(journal: Journal, run_id: str, out_dir: Path,
+                           write: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """The export written under the run's claim, the run `running` meanwhile: a launcher
+    stopped while it writes (Ctrl-C, SIGTERM: journaled; SIGKILL: its claim's launcher is gone)
+    leaves the run `interrupted`, never `succeeded` without the export it asked for, and
+    `launcher resume RUN` writes it. Written (or refused: DIR another run's, a write error), the
+    run's status and message are what they were."""
+    claim = journal.claim_run(run_id, "resume")  # another live launcher of the run is refused
+    message = journal.run(run_id).message
+    unwritten = f"its export to {out_dir} was not written; `launcher resume {run_id}` writes it"
+    try:
+        journal.set_run(run_id, message=unwritten)  # driven now: a -9 leaves it `interrupted`
+        manifest = await write()
+    except Exception:
+        journal.set_run(run_id, status=claim.previous_status, message=message)
+        raise
+    except BaseException:  # Ctrl-C, SIGTERM: the state saved says what is missing
+        with anyio.CancelScope(shield=True):
+            journal.set_run(run_id, status=RunStatus.INTERRUPTED, message=unwritten)
+        raise
+    else:
+        journal.set_run(run_id, status=claim.previous_status, message=message)
+    finally:
+        journal.release_run(claim)
+    return manifest
 
 
 async def export_as_ended(cwd: Path, run_id: str) -> tuple[tuple[Path, dict[str, Any]] | None, str | None]:
