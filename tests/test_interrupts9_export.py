@@ -3,6 +3,8 @@
 - Ctrl-C names `launcher resume RUN` (never `launcher run ...` again: a new run, every agent
   again), `--json` prints the run's report, and the run is `interrupted` (`status --exit-status`
   130), never `succeeded` (0) without the export it asked for; the resume writes it;
+- killed with -9, the run shows `interrupted` too, and the half-written bundle the writer left in
+  DIR is removed by the next export (`resume`) or by `launcher clean RUN`: CI never uploads it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import launcher_cli
+from helpers import git, launcher_cli
 
 MANIFEST = "launcher-export.json"
 
@@ -98,3 +100,37 @@ def test_ctrl_c_while_the_export_is_written_names_resume_and_the_run_is_not_succ
     assert [t["id"] for t in json.loads((out / MANIFEST).read_text())["tasks"]] == ["a"]
     assert launcher_cli(repo, "status", run_id, "--exit-status").returncode == 0
     assert len(json.loads(launcher_cli(repo, "runs", "--json").stdout)) == 1  # no second run
+
+
+def _killed_while_bundling(repo: Path, tmp_path: Path, out: Path) -> str:
+    proc, _ = _start_shard_run(repo, tmp_path, out)
+    os.kill(proc.pid, signal.SIGKILL)  # the launcher only: its git goes on writing the bundle
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 30
+    while not any(p.name.endswith(".partial") for p in out.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert [p.name for p in out.iterdir() if p.name.endswith(".partial")], list(out.iterdir())
+    return _run_id(repo)
+
+
+def test_a_launcher_killed_while_bundling_leaves_the_run_interrupted_and_resume_removes_the_partial_bundle(
+    repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "exp"
+    run_id = _killed_while_bundling(repo, tmp_path, out)
+    assert launcher_cli(repo, "status", run_id, "--exit-status").returncode == 130
+
+    resumed = launcher_cli(repo, "resume", run_id, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["branches.bundle", MANIFEST]  # nothing half-written
+    git(repo, "bundle", "verify", str(out / "branches.bundle"))
+
+
+def test_clean_of_the_run_removes_the_half_written_bundle_a_killed_export_left(repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    run_id = _killed_while_bundling(repo, tmp_path, out)
+    cleaned = launcher_cli(repo, "clean", run_id, "--force")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "half-written" in cleaned.stdout
+    assert [p.name for p in out.iterdir()] == []

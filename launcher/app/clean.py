@@ -9,6 +9,7 @@ from launcher import process
 from launcher.app.context import STATE_DIR, open_journal
 from launcher.app.land.kept_branches import branches_to_keep
 from launcher.app.run.contract_dir import remove_leftovers
+from launcher.app.run.export import remove_run_partials
 from launcher.app.takeover import save_uncommitted, take_over
 from launcher.errors import UsageProblem
 from launcher.gates.judge_lock import reap_dead_judges
@@ -85,6 +86,7 @@ async def _clean_claimed(repo: GitRepo, journal: Journal, root: Path, claim: Cla
     worktrees (an agent's, finished after its launcher died) is saved under a ref that is kept."""
     rid = claim.run_id
     done = await take_over(repo, journal, root, claim, save=False)
+    done += remove_run_partials(journal, rid)  # a killed shard export's half-written bundle
     done += remove_leftovers(journal, rid)  # an agent attempt's private contract directory
     if not force:  # a settled run's too: an edit made there by hand
         done += await save_uncommitted(repo, root, journal, rid)
