@@ -126,3 +126,41 @@ def test_a_second_judge_of_the_same_sweep_is_refused_while_one_runs(proj: Path, 
         (tmp_path / "hang").unlink()
     _out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
+
+
+def _judge_checkouts(proj: Path) -> list[str]:
+    listed = subprocess.run(["git", "worktree", "list", "--porcelain"], cwd=proj, text=True, capture_output=True)
+    return [line for line in listed.stdout.splitlines() if line.startswith("worktree ") and "/judge/" in line]
+
+
+def test_clean_all_force_removes_the_checkout_a_killed_judge_left_and_counts_it(proj: Path, tmp_path: Path) -> None:
+    orphan = _orphan_of_a_killed_judge(proj, tmp_path)
+    try:
+        assert _judge_checkouts(proj)  # the judge's read-only checkout of the sweep's base
+        cleaned = subprocess.run([sys.executable, "-m", "launcher", "clean", "--all", "--force"], cwd=proj,
+                                 text=True, capture_output=True, timeout=120)
+        assert cleaned.returncode == 0, cleaned.stderr
+        assert "the checkout of a killed judge of" in cleaned.stdout
+        assert "cleaned: 1 item(s)" in cleaned.stdout  # the checkout; the killed process is said, not counted
+        assert _judge_checkouts(proj) == []
+        assert list((tmp_path / "cache" / "launcher" / "worktrees").iterdir()) == []  # the repository's, gone
+    finally:
+        if _alive(orphan):
+            os.kill(orphan, signal.SIGKILL)
+
+
+def test_clean_all_leaves_the_checkout_of_a_judge_that_is_running(proj: Path, tmp_path: Path) -> None:
+    (tmp_path / "hang").touch()
+    judge = _start_judge(proj)
+    try:
+        _judge_pid(tmp_path)
+        cleaned = subprocess.run([sys.executable, "-m", "launcher", "clean", "--all"], cwd=proj, text=True,
+                                 capture_output=True, timeout=120)
+        assert cleaned.returncode == 0, cleaned.stderr
+        assert "a judge of" in cleaned.stdout and "is running" in cleaned.stdout
+        assert _judge_checkouts(proj)
+    finally:
+        (tmp_path / "hang").unlink()
+    _out, err = judge.communicate(timeout=120)
+    assert judge.returncode == 0, err
+    assert _judge_checkouts(proj) == []

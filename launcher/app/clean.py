@@ -8,7 +8,9 @@ from pathlib import Path
 from launcher import process
 from launcher.app.context import STATE_DIR, open_journal
 from launcher.app.land.kept_branches import branches_to_keep
+from launcher.app.mutation.judge_leftovers import remove_judge_leftovers
 from launcher.app.run.contract_dir import remove_leftovers
+from launcher.app.run.export import remove_run_partials
 from launcher.app.takeover import save_uncommitted, take_over
 from launcher.errors import UsageProblem
 from launcher.gates.judge_lock import reap_dead_judges
@@ -70,6 +72,7 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         for kind in ("mutation-runs", "calibration"):  # a killed `mutation judge`'s judge CLI
             removed += reap_dead_judges(repo.root / STATE_DIR / kind)
         removed += await _sweep_leftovers(repo, root / "mutation")
+        removed += await remove_judge_leftovers(repo, root)  # a killed judge's checkout
         removed += await warm_pool.drain(repo, root)
     removed += await worktrees.reconcile(repo, root)
     if not configured:  # the repository's own `<repo>-<hash8>/` under the cache, left empty
@@ -85,6 +88,7 @@ async def _clean_claimed(repo: GitRepo, journal: Journal, root: Path, claim: Cla
     worktrees (an agent's, finished after its launcher died) is saved under a ref that is kept."""
     rid = claim.run_id
     done = await take_over(repo, journal, root, claim, save=False)
+    done += remove_run_partials(journal, rid)  # a killed shard export's half-written bundle
     done += remove_leftovers(journal, rid)  # an agent attempt's private contract directory
     if not force:  # a settled run's too: an edit made there by hand
         done += await save_uncommitted(repo, root, journal, rid)

@@ -33,6 +33,10 @@ T = TypeVar("T")
 # Whether this process has begun an app call: a Ctrl-C outside one (cli/main.main) came before
 # the command did anything, or after its work was done (while its result was printed).
 began = False
+# What a Ctrl-C in a later call says once the command has driven a run (set by
+# cli/run_view.run_with_view): the work that follows the run's end (a shard run's export) is the
+# run's, and `launcher resume RUN` finishes it, not the command again (a new run).
+after_run: Callable[[], str | None] | None = None
 
 
 class OutConsole(Console):
@@ -65,7 +69,8 @@ def call(
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         process.kill_all_live_groups()
-        hint = on_interrupt() if on_interrupt is not None else None
+        said = on_interrupt or after_run
+        hint = said() if said is not None else None
         err_console.print(hint or rerun_hint(), highlight=False, markup=False)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):

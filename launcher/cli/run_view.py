@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from launcher.app import inspect as inspect_app
-from launcher.cli import stop_signals
+from launcher.cli import calls, stop_signals
 from launcher.cli.calls import call
 from launcher.errors import LauncherError
 from launcher.models.events import Event
+from launcher.models.report import RunReport
 from launcher.ui.summary import report_json
 from launcher.ui.view import RunView
 
@@ -65,9 +66,22 @@ def run_with_view(view: RecordingView, tasks: list[tuple[str, str, str]], body: 
         return f"interrupted: state saved; `{continues} {stopped}` continues"
 
     try:
-        return call(body, json_mode=json_mode, on_interrupt=interrupted)
+        result = call(body, json_mode=json_mode, on_interrupt=interrupted)
     finally:
         view.stop()
+    ended = view.run_id or run_id or (result.run_id if isinstance(result, RunReport) else None)
+    if ended is not None:
+        calls.after_run = lambda: _after_run_interrupted(ended, json_mode, repo)
+    return result
+
+
+def _after_run_interrupted(run_id: str, json_mode: bool, repo: Path | None) -> str:
+    """Ctrl-C once the run has ended, while the command writes what follows from it (a shard
+    run's export, app/run/export.py): the run is journaled `interrupted` and resuming it finishes
+    that work; a new `launcher run` would run every agent again."""
+    if json_mode:
+        print_interrupted_report(run_id, repo)
+    return f"interrupted: state saved; `launcher resume {run_id}` continues (and writes the run's export)"
 
 
 def print_interrupted_report(run_id: str | None, repo: Path | None = None) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from launcher.engine.orphans import kill_escaped
@@ -70,3 +71,34 @@ def reap_dead_judges(root: Path) -> list[str]:
         finally:
             os.close(fd)
     return done
+
+
+@dataclass
+class Judges:
+    """The judges of a repository's sweeps and calibration sets, as `judges_held` found them."""
+
+    idle: dict[str, Path] = field(default_factory=dict)  # label -> its out_dir; nobody judges it now
+    busy: set[str] = field(default_factory=set)  # labels a live judge command holds
+
+
+@contextlib.contextmanager
+def judges_held(roots: list[Path]) -> Iterator[Judges]:
+    """Every judge lock under `roots`: those nobody holds are held by this process for the body's
+    time (no judge of them starts meanwhile), and their labels given with their out_dirs; the
+    labels of the judges running now are given as busy (a lock held elsewhere is only read)."""
+    judges, held = Judges(), []
+    try:
+        for root in roots:
+            for path in sorted(root.glob(f"**/{LOCK_NAME}")) if root.is_dir() else []:
+                fd = _try_lock(path)
+                if fd is None:
+                    with contextlib.suppress(OSError):
+                        judges.busy.add(path.read_text(encoding="utf-8", errors="replace").strip())
+                    continue
+                held.append(fd)
+                if label := os.pread(fd, 512, 0).decode("utf-8", "replace").strip():
+                    judges.idle[label] = path.parent
+        yield judges
+    finally:
+        for fd in held:
+            os.close(fd)

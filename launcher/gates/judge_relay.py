@@ -161,7 +161,7 @@ async def _judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
         else:
             await remove_scratch(repo, spec.scratch)
         if spec.work_dir is not None:
-            _keep_work(spec.work_dir, spec.out_dir / "judge")
+            keep_work(spec.work_dir, spec.out_dir / "judge")
     verdict: dict[str, Any] = {"contract_version": CONTRACT_VERSION, "verdicts": [c.model_dump(mode="json")
                                                                                     for c in calls]}
     if spec.judged is not None:
@@ -189,7 +189,7 @@ def _move_aside(verdict: Path) -> Path | None:
     return previous
 
 
-def _keep_work(work: Path, record: Path) -> None:
+def keep_work(work: Path, record: Path) -> None:
     """The judge's files, moved from where it ran to the run's record (out_dir/judge)."""
     if not work.is_dir():
         return

@@ -62,6 +62,7 @@ from launcher.errors import UsageProblem
 from launcher.git import include, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
+from launcher.models.events import Event
 from launcher.models.ids import new_run_id
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
@@ -250,6 +251,10 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     refused = {(data["run_id"], spec["id"]): why for _, data in exports for spec in data["tasks"]
                if redone and not already(data, spec) and (why := await built_on_redone(repo, redone, spec))}
     await repo.ensure_excluded("/.launcher/")  # as a run does: the journal is not an agent's write
+    # A clone that ran a shard itself still has that task's worktree: landing cleans it up too.
+    # (Read before the run is journaled: from there on to the landing's guard, no await, so a
+    # Ctrl-C finds the run whole, each task recorded.)
+    held = {info.branch: str(info.path) for info in await worktrees.list_worktrees(repo) if info.branch}
     run_id = new_run_id()
     journal = open_journal(repo)
     journal.create_run(
@@ -262,8 +267,6 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
                               for _, data in exports for spec in data["tasks"]}},
         task_ids=[t.id for t in plan.tasks], launcher_pid=os.getpid(),
     )
-    # A clone that ran a shard itself still has that task's worktree: landing cleans it up too.
-    held = {info.branch: str(info.path) for info in await worktrees.list_worktrees(repo) if info.branch}
     attempts = {attempt for task in plan.tasks for attempt in task.select_from}
     for directory, data in exports:
         for spec in data["tasks"]:
@@ -305,14 +308,18 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
         target=first["target"], worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),
         emit=emit, merge=True,
     )
+    # The run is named from here on: a Ctrl-C says `launcher land RUN` (or `resume RUN`) continues
+    # it and prints its report, never "nothing was recorded, start it again" (a second run).
+    emit(Event(run_id, None, "recorded"))
+    ctx.emit(Event(run_id, None, "run", None, f"{run_id} on {first['target']}"))
     for note in finished:
         ctx.note(None, note)
-    # A culprit of the integration check gets an agent round here: guarded as in a run.
-    ctx.include_paths = await include.resolve_includes(repo, config.include_file)
-    ctx.main_snapshot = set(await repo.status_porcelain())
-    await containment.start(ctx)
     with process.observing_spawns(journaling_observer(journal, run_id, None)):
         try:
+            # A culprit of the integration check gets an agent round here: guarded as in a run.
+            ctx.include_paths = await include.resolve_includes(repo, config.include_file)
+            ctx.main_snapshot = set(await repo.status_porcelain())
+            await containment.start(ctx)
             reached_target, message = await land_approved(ctx)
             await containment.reap(ctx)
         except BaseException:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.context import EventSink
+from launcher.app.mutation.fix_earlier import read_evidence, remembering_run, unrecorded_kills
 from launcher.app.mutation.fix_fresh import check_fresh
 from launcher.app.mutation.fix_plan import FIX_DIR, build_plan, group, load_verdict, select
 from launcher.app.mutation.fix_resettle import Resettled, resettle
@@ -27,7 +28,6 @@ from launcher.app.run.runner import RunOptions, start_run
 from launcher.errors import ExitCode
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
-from launcher.models.decoding import json_loads, read_text
 from launcher.models.states import TaskState
 from launcher.mutation.merge import load_run, write_run
 from launcher.mutation.model import MutantStatus
@@ -60,11 +60,13 @@ class FixSummary:
     refused: dict[str, str] = field(default_factory=dict)  # task id -> why it did not land
     score_before: float | None = None
     score_after: float | None = None
+    # earlier fix run -> the mutants its landed tests kill, recorded now (that fix was stopped first)
+    recorded: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"exit_code": self.exit_code, "message": self.message, "sweep": str(self.sweep_dir or ""),
                 "run_id": self.run_id, "tasks": self.tasks, "killed": self.killed, "also_killed": self.also_killed,
-                "refused": self.refused,
+                "refused": self.refused, "recorded_earlier": self.recorded,
                 "score_before": self.score_before, "score_after": self.score_after}  # fmt: skip
 
 
@@ -140,46 +142,61 @@ def record_kills(sweep_dir: Path, data: dict[str, Any], killed: dict[str, list[s
     return data["score"]
 
 
-def read_evidence(path: Path) -> dict[str, Any]:
-    """A task's kill evidence, read strictly: one that is missing, not JSON (a key named twice,
-    NaN) or not of the gate's shape counts as no kill, with the reason, never as a partial one."""
-    if not path.is_file():
-        return {}
-    try:
-        evidence = json_loads(read_text(path))
-    except (OSError, json.JSONDecodeError) as exc:
-        return {"accepted": False, "reason": f"its kill evidence {path} cannot be read: {exc}"}
-    killed = evidence.get("killed_by") if isinstance(evidence, dict) else None
-    if not isinstance(killed, dict) or not all(isinstance(v, list) for v in killed.values()):
-        reason = evidence.get("reason") if isinstance(evidence, dict) else None
-        return {"accepted": False, "reason": str(reason or f"its kill evidence {path} has no killed_by map")}
-    return evidence
+def _landed_tests(evidence: dict[str, Any]) -> list[str]:
+    return [str(t) for t in evidence.get("test_files") or [] if isinstance(t, str)]
+
+
+async def _record_earlier(cwd: Path, repo: GitRepo, sweep_dir: Path, data: dict[str, Any], python: str,
+                          summary: FixSummary) -> None:  # fmt: skip
+    """The kills of an earlier fix of this sweep that was stopped after its run landed tests and
+    before it recorded them (app/mutation/fix_earlier.py): the landed tests are checked against
+    the sweep's other mutants now, and the kills recorded, before any new task is planned."""
+    for earlier in await unrecorded_kills(cwd, sweep_dir / FIX_DIR, data, _landed_tests):
+        also = await resettle(repo, data, set(earlier.killed), sorted(earlier.tests), python, earlier.run_id)
+        record_kills(sweep_dir, data, earlier.killed, earlier.run_id, also)
+        summary.recorded[earlier.run_id] = {**earlier.killed, **also.killed}
+    if summary.recorded:
+        await write_standard_reports(cwd, sweep_dir)
+
+
+def _recorded_line(summary: FixSummary) -> str:
+    runs = ", ".join(summary.recorded)
+    count = sum(len(killed) for killed in summary.recorded.values())
+    return (f"recorded {count} mutant(s) killed by the tests run {runs} landed (that fix was stopped before "
+            "it recorded them)")
 
 
 async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixSummary:
     repo = await GitRepo.discover(cwd)
     sweep_dir = await resolve_run(cwd, options.run, latest_for="launcher mutation fix")
     data = load_run(sweep_dir)
+    summary = FixSummary(int(ExitCode.OK), "", sweep_dir, score_before=data.get("score"))
+    python = configured(repo.root, SweepOptions(python=options.python)).python or "python3"
+    await _record_earlier(cwd, repo, sweep_dir, data, python, summary)
+    recorded = f"{_recorded_line(summary)}; " if summary.recorded else ""
     targets = select(data, load_verdict(sweep_dir), ids=options.ids, all_unjudged=options.all_unjudged,
                      where=str(sweep_dir))  # fmt: skip
-    summary = FixSummary(int(ExitCode.OK), "", sweep_dir, score_before=data.get("score"))
     if not targets:
         has_survivors = any(r.get("status") == "Survived" for _, r in entries(data))
         summary.message = ("no survivor to write a test for" if has_survivors else
                            f"sweep {sweep_dir.name} has no survivors: there is nothing to judge or to write a test "
                            "for")  # fmt: skip
-        summary.score_after = summary.score_before
+        summary.score_after = data.get("score")
+        if summary.recorded:
+            summary.message = (f"{recorded}mutation score {_pct(summary.score_before)} -> "
+                               f"{_pct(summary.score_after)}; {summary.message}")
         return summary
     tasks = group(targets, options.max_tasks)
     config = load_repo_config(repo.root)
-    python = configured(repo.root, SweepOptions(python=options.python)).python or "python3"
     base_sha = await repo.rev_parse("HEAD")
     # Before any task or agent: the picked mutants' positions must fit the code the tasks start from.
     await check_fresh(repo, base_sha, data, [t for task in tasks for t in task.targets], sweep_dir)
     out_dir = sweep_dir / FIX_DIR / datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     plan = build_plan(tasks, data, agent=options.agent, base_sha=base_sha, python=python, out_dir=out_dir,
                       known_agents=tuple(config.agents))  # fmt: skip
-    report = await start_run(cwd, plan, RunOptions(max_parallel=options.max_parallel), emit)
+    # Its run named in out_dir once journaled: a fix stopped after landing is recorded by the next.
+    report = await start_run(cwd, plan, RunOptions(max_parallel=options.max_parallel),
+                             remembering_run(out_dir, emit))
     summary.run_id, summary.tasks = report.run_id, len(tasks)
     landed_tests: set[str] = set()
     for task in report.tasks:
@@ -187,10 +204,10 @@ async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixS
         evidence = read_evidence(evidence_path)
         if task.state == TaskState.MERGED and evidence.get("accepted"):
             summary.killed.update(evidence["killed_by"])
-            landed_tests.update(str(t) for t in evidence.get("test_files") or [] if isinstance(t, str))
+            landed_tests.update(_landed_tests(evidence))
         else:
             summary.refused[task.id] = str(evidence.get("reason") or task.message or task.state)
-    summary.score_after = summary.score_before
+    summary.score_after = data.get("score")
     also = Resettled()
     if summary.killed:
         # The landed tests may kill more of the sweep than the mutants they claimed (NoCoverage ones)
@@ -200,7 +217,8 @@ async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixS
         await write_standard_reports(cwd, sweep_dir)  # Stryker JSON and page with the sources found as `report` does
     more = (f"; {len(also.killed)} more mutant(s) of the sweep ({_was(also)}) killed by the landed tests"
             if also.killed else "")  # fmt: skip
-    summary.message = (f"{len(summary.killed)} survivor(s) killed by new tests in {len(tasks)} task(s){more}; "
+    summary.message = (f"{recorded}{len(summary.killed)} survivor(s) killed by new tests in {len(tasks)} "
+                       f"task(s){more}; "
                        f"mutation score {_pct(summary.score_before)} -> {_pct(summary.score_after)}"
                        + (f" ({also.note})" if also.note else ""))
     summary.exit_code = int(ExitCode.OK) if not summary.refused else int(ExitCode.FAILED)

@@ -25,6 +25,11 @@ from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
 from launcher.store.journal import BEST_OF_N
 
+# The run's settings key naming, per task, the round a `launcher grade` re-measures and grades:
+# that round has no agent, and `launcher resume` finishes it as a re-grade.
+_REGRADES = "regrades"
+_REGRADING = frozenset({TaskState.CHECKING, TaskState.GRADING})
+
 
 async def decide_for_attempts(ctx: RunContext, task: Task, choice: grading.Choice, note: str) -> None:
     """A choice on an escalated best-of-N task: approve or continue apply to each of its
@@ -55,6 +60,10 @@ async def choose(
 
 
 async def _choose(ctx: RunContext, task_id: str, choice: grading.Choice, note: str) -> RunReport:
+    if (pending := regrade_pending(ctx)) is not None:  # carrying the run on would run its agent
+        raise UsageProblem(
+            f"run {ctx.run_id} has an unfinished re-grade of task {pending[0]!r} (a `launcher grade` was "
+            "stopped)", fix=f"finish it with `launcher resume {ctx.run_id}`, then choose")
     row = ctx.journal.task(ctx.run_id, task_id)
     if row.state is not TaskState.ESCALATED:
         raise UsageProblem(
@@ -118,11 +127,51 @@ async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
             "grader set in launcher.toml now does not apply to it)",
             fix=f"`launcher resume {ctx.run_id} --retry-failed` runs the task again from scratch; "
                 "or start a new run with a grader")
-    tip = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
-    head = tip.out.strip() if tip.ok else row.head_sha
     recorded = [r["iteration"] for r in ctx.journal.rounds(ctx.run_id, task_id)]
     iteration = max([row.iteration, *recorded]) + 1
+    return await _regrade_round(ctx, task_id, iteration, graded)
+
+
+async def finish_regrade(ctx: RunContext) -> RunReport | None:
+    """`launcher resume` of a run whose `launcher grade` was stopped (Ctrl-C, SIGTERM, -9) while
+    it re-measured or graded: that re-grade is finished, in the same round, at the branch's
+    head, as the grade would have (an approval carries the run on), never an agent round nobody
+    asked for (the round has no agent result: the pipeline would take it for an agent round cut
+    short). None: no re-grade was stopped."""
+    pending = regrade_pending(ctx)
+    if pending is None:
+        return None
+    task_id, iteration = pending
+    ctx.note(task_id, f"finishing the re-grade (round {iteration}) that `launcher grade` left unfinished")
+    ctx.journal.set_run(ctx.run_id, message="")  # "interrupted while re-grading" no longer holds
+    return await _regrade_round(ctx, task_id, iteration, grading.grader_name(ctx) is not None)
+
+
+def regrade_pending(ctx: RunContext) -> tuple[str, int] | None:
+    """(task, round) of a re-grade a stopped `launcher grade` left mid-check or mid-grade."""
+    marks = ctx.journal.run(ctx.run_id).settings.get(_REGRADES)
+    for task_id, iteration in (marks.items() if isinstance(marks, dict) else []):
+        row = next((r for r in ctx.journal.tasks(ctx.run_id) if r.task_id == task_id), None)
+        if row is not None and row.state in _REGRADING and row.iteration == iteration:
+            return task_id, iteration
+    return None
+
+
+def _mark_regrade(ctx: RunContext, task_id: str, iteration: int) -> None:
+    """Journaled before the re-grade's round begins: the round is a re-grade, not an agent's."""
+    marks = ctx.journal.run(ctx.run_id).settings.get(_REGRADES)
+    marks = {k: v for k, v in marks.items() if k != task_id} if isinstance(marks, dict) else {}
+    ctx.journal.set_run(ctx.run_id, settings={_REGRADES: {**marks, task_id: iteration}})
+
+
+async def _regrade_round(ctx: RunContext, task_id: str, iteration: int, graded: bool) -> RunReport:
+    row = ctx.journal.task(ctx.run_id, task_id)
+    if not row.branch or not row.head_sha:
+        raise UsageProblem(f"task {task_id!r} has no branch to grade", fix="run it first")
+    tip = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
+    head = tip.out.strip() if tip.ok else row.head_sha
     task = ctx.plan.task(task_id)
+    _mark_regrade(ctx, task_id, iteration)
     reaper.become_subreaper()  # what its checks leave running (`setsid`) comes back to us, to be killed
     with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, task_id)):
         try:
@@ -143,11 +192,11 @@ async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
         except BaseException:
             # Ctrl-C or a crash mid-check or mid-grade: the task is left `checking`/`grading`, so
             # the run is `interrupted` (not its earlier status, which the claim's release would
-            # put back): `launcher resume` finishes the round.
+            # put back): `launcher resume` finishes the re-grade (`finish_regrade`).
             with anyio.CancelScope(shield=True):
                 ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
                                     message=f"interrupted while re-grading {task_id}; "
-                                            f"`launcher resume {ctx.run_id}` continues")
+                                            f"`launcher resume {ctx.run_id}` finishes the re-grade")
                 await containment.reap(ctx)  # as a run's end does: no escaped process outlives it
             raise
     if state is TaskState.APPROVED:

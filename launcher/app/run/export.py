@@ -10,16 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
+
+from launcher import process_identity
 from launcher.app.context import open_journal
 from launcher.app.run.shard import digest_of
 from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.models.export_manifest import SCHEMA
 from launcher.models.plan import Plan, plan_from_journal
-from launcher.models.states import TaskState
+from launcher.models.states import RunStatus, TaskState
 from launcher.regular_files import read_json_or_none
 from launcher.store import own_files
 from launcher.store.journal import Journal, TaskRow
@@ -29,6 +34,10 @@ from launcher.store.journal import Journal, TaskRow
 # its `iteration` and `round_base` (a revision round while landing counts on).
 MANIFEST = "launcher-export.json"
 BUNDLE = "branches.bundle"
+# What a writer names its file before renaming it into place (`.branches.bundle.<pid>.partial`,
+# git's own `.lock` of it, `.launcher-export.json.<pid>.partial`): left behind by a writer killed
+# with -9, removed by the next export of the run (and by `clean` of the run).
+_PARTIAL = re.compile(r"\.(?:branches\.bundle|launcher-export\.json)\.(\d+)\.partial(?:\.lock)?")
 
 
 def file_sha256(path: Path) -> str:
@@ -85,6 +94,36 @@ def _same_export(written: dict[str, Any], now: dict[str, Any]) -> bool:
     return {k: v for k, v in written.items() if k != "bundle"} == {k: v for k, v in now.items() if k != "bundle"}
 
 
+def remove_partials(out_dir: Path) -> list[Path]:
+    """The half-written files a killed export left in `out_dir` (their writer's pid is not a live
+    process), removed: the directory never holds a half-written export (CI would upload it)."""
+    removed = []
+    try:
+        names = [entry.name for entry in os.scandir(out_dir)]
+    except OSError:
+        return []  # not made yet, or not a directory: nothing of ours in it
+    for name in names:
+        found = _PARTIAL.fullmatch(name)
+        if found is None or process_identity.alive(int(found.group(1)), None):
+            continue  # another file, or a live writer's (this process's own included)
+        path = out_dir / name
+        if path.is_symlink() or not path.is_file():
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def remove_run_partials(journal: Journal, run_id: str) -> list[str]:
+    """For `launcher clean RUN`: the half-written files a killed export of the run left in the
+    directory it exports to, removed; one line each."""
+    request = journal.run(run_id).settings.get("export")
+    if not isinstance(request, dict) or not isinstance(request.get("dir"), str):
+        return []
+    return [f"removed {path}, a half-written export file a killed launcher left"
+            for path in remove_partials(Path(request["dir"]))]
+
+
 async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_plan: Plan,
                      rewrite: dict[str, Any] | None = None) -> dict[str, Any]:
     """Export the run's approved tasks to `out_dir`; return the manifest written.
@@ -97,6 +136,7 @@ async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_
     journal = open_journal(repo)
     rows, manifest = _describe(journal, run_id, shard, full_plan)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_partials(out_dir)
     if rewrite is None and out_dir.joinpath(MANIFEST).exists():
         raise UsageProblem(f"{out_dir} already holds an export", where=str(out_dir),
                            fix="export each shard to its own empty directory")
@@ -141,13 +181,45 @@ async def export_requested(cwd: Path, run_id: str) -> tuple[Path, dict[str, Any]
     out_dir = Path(str(request["dir"]))
     full_plan = plan_from_journal(request["plan"], f"{run_id}'s export request")
     shard = str(request["shard"])
+    remove_partials(out_dir)  # a killed export's, even when the manifest says what the run ended with
     written = read_json_or_none(out_dir / MANIFEST, 64 * 1024 * 1024)
     own = isinstance(written, dict) and written.get("run_id") == run_id
     if own and isinstance(written, dict):
         if _same_export(written, _describe(journal, run_id, shard, full_plan)[1]):
             return None
-        return out_dir, await export_run(cwd, run_id, out_dir, shard=shard, full_plan=full_plan, rewrite=written)
-    return out_dir, await export_run(cwd, run_id, out_dir, shard=shard, full_plan=full_plan)
+        rewrite: dict[str, Any] | None = written
+    else:
+        rewrite = None
+    manifest = await _while_exporting(journal, run_id, out_dir, lambda: export_run(
+        cwd, run_id, out_dir, shard=shard, full_plan=full_plan, rewrite=rewrite))
+    return out_dir, manifest
+
+
+async def _while_exporting(journal: Journal, run_id: str, out_dir: Path,
+                           write: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """The export written under the run's claim, the run `running` meanwhile: a launcher
+    stopped while it writes (Ctrl-C, SIGTERM: journaled; SIGKILL: its claim's launcher is gone)
+    leaves the run `interrupted`, never `succeeded` without the export it asked for, and
+    `launcher resume RUN` writes it. Written (or refused: DIR another run's, a write error), the
+    run's status and message are what they were."""
+    claim = journal.claim_run(run_id, "resume")  # another live launcher of the run is refused
+    message = journal.run(run_id).message
+    unwritten = f"its export to {out_dir} was not written; `launcher resume {run_id}` writes it"
+    try:
+        journal.set_run(run_id, message=unwritten)  # driven now: a -9 leaves it `interrupted`
+        manifest = await write()
+    except Exception:
+        journal.set_run(run_id, status=claim.previous_status, message=message)
+        raise
+    except BaseException:  # Ctrl-C, SIGTERM: the state saved says what is missing
+        with anyio.CancelScope(shield=True):
+            journal.set_run(run_id, status=RunStatus.INTERRUPTED, message=unwritten)
+        raise
+    else:
+        journal.set_run(run_id, status=claim.previous_status, message=message)
+    finally:
+        journal.release_run(claim)
+    return manifest
 
 
 async def export_as_ended(cwd: Path, run_id: str) -> tuple[tuple[Path, dict[str, Any]] | None, str | None]:

@@ -160,9 +160,19 @@ async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_fa
         await check_agents(ctx.plan, ctx.config)
         check_integration_program(ctx.plan, ctx.config)
         await check_signing(ctx.repo)
+        # Imported here: `grade` (app/run/choose.py) carries a run on with this module's continue_run.
+        from launcher.app.run.choose import finish_regrade, regrade_pending
+
+        if retry_failed and (pending := regrade_pending(ctx)) is not None:
+            raise UsageProblem(
+                f"a `launcher grade` of task {pending[0]!r} was stopped before it finished its re-grade",
+                fix=f"finish it first with `launcher resume {ctx.run_id}`, then `launcher resume {ctx.run_id} "
+                    "--retry-failed`")
         if retry_failed:
             retried = retry.tasks_to_retry(ctx)
             await retry.reset_for_retry(ctx, retried)
+        if (regraded := await finish_regrade(ctx)) is not None:
+            return regraded  # the grade's own end: an approval carried the run on, as `grade` does
         return await continue_run(ctx)
 
 
