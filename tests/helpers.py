@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,27 @@ def launcher_cli(cwd: Path, *args: str, timeout: float = 120,
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def start_launcher(cwd: Path, *args: str, env: dict[str, str] | None = None,
+                   stderr_to_stdout: bool = False) -> subprocess.Popen[str]:
+    """`launcher ARGS` started in the background, in its own session (so a test can send the
+    whole group a Ctrl-C, as a terminal does)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    full_env.update(env or {})
+    return subprocess.Popen([sys.executable, "-m", "launcher", *args], cwd=cwd, env=full_env,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT if stderr_to_stdout else subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def wait_for_file(marker: Path, proc: subprocess.Popen[str], timeout: float = 90) -> None:
+    """Until `marker` exists (the launcher reached the moment a test stops it at); fails with the
+    launcher's output if it ended first or never got there."""
+    deadline = time.monotonic() + timeout
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), f"{marker.name} never appeared: {proc.communicate(timeout=30)}"
 
 
 def group_members(pgid: int) -> list[int]:

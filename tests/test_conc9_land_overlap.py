@@ -6,14 +6,12 @@ job again lands nothing twice, a task already on the target is reported `merged`
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from helpers import git, launcher_cli
+from helpers import git, launcher_cli, start_launcher
 
 # The first landing's integration check says it started, then takes 4 s; any later one takes
 # 6 s: a second land started meanwhile folds onto the old tip and loses the swap to the first.
@@ -50,26 +48,14 @@ def _shard(repo: Path, tmp_path: Path) -> tuple[Path, str]:
     return export, json.loads(done.stdout)["run_id"]
 
 
-def _start(cwd: Path, *args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "launcher", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def _overlapping(cwd: Path, marks: Path, first: list[str], second: list[str]) -> list[tuple[int, dict[str, Any]]]:
     """`first` started, and `second` once the first's integration check runs; both reports."""
-    one = _start(cwd, *first, "--json")
+    one = start_launcher(cwd, *first, "--json")
     deadline = time.monotonic() + 60
     while not (marks / "started").exists() and one.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert (marks / "started").exists(), one.communicate()
-    two = _start(cwd, *second, "--json")
+    two = start_launcher(cwd, *second, "--json")
     reports = []
     for proc in (one, two):
         out, err = proc.communicate(timeout=180)

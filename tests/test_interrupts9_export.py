@@ -14,11 +14,10 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from helpers import git, launcher_cli
+from helpers import git, launcher_cli, start_launcher, wait_for_file
 
 MANIFEST = "launcher-export.json"
 
@@ -42,32 +41,9 @@ def _start_shard_run(repo: Path, tmp_path: Path, out: Path, *extra: str) -> tupl
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"task": [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}]}))
     env, marker = _slow_bundle_git(tmp_path)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "launcher",
-            "run",
-            str(plan),
-            "--quiet",
-            "--shard",
-            "1/1",
-            "--no-merge",
-            "--export",
-            str(out),
-            *extra,
-        ],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 90
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), f"the export never started: {proc.communicate(timeout=30)}"
+    proc = start_launcher(repo, "run", str(plan), "--quiet", "--shard", "1/1", "--no-merge", "--export", str(out),
+                          *extra, env=env)
+    wait_for_file(marker, proc)
     time.sleep(0.3)
     return proc, marker
 

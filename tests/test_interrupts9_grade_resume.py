@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from helpers import git, launcher_cli
+from helpers import git, launcher_cli, start_launcher, wait_for_file
 
 BOT = """#!/bin/sh
 echo "round $LAUNCHER_ITERATION" >> "$AGENT_ROUNDS"
@@ -50,20 +48,8 @@ def test_resume_after_a_stopped_grade_finishes_the_regrade_of_the_users_head_wit
     users_head = git(worktree, "rev-parse", "HEAD").strip()
 
     slow.touch()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    grade = subprocess.Popen(
-        [sys.executable, "-m", "launcher", "grade", run_id, "a", "--quiet"],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 90
-    while not started.exists() and grade.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert started.exists(), grade.communicate(timeout=30)
+    grade = start_launcher(repo, "grade", run_id, "a", "--quiet", stderr_to_stdout=True)
+    wait_for_file(started, grade)
     time.sleep(0.3)
     if signum == signal.SIGINT:
         os.killpg(grade.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
@@ -110,20 +96,8 @@ def test_choose_on_a_run_with_a_stopped_regrade_is_refused_naming_resume(repo: P
     assert done.returncode == 0, done.stdout + done.stderr
     run_id = json.loads(done.stdout)["run_id"]
     go.unlink()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    grade = subprocess.Popen(
-        [sys.executable, "-m", "launcher", "grade", run_id, "a", "--quiet"],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 90
-    while not started.exists() and grade.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert started.exists(), grade.communicate(timeout=30)
+    grade = start_launcher(repo, "grade", run_id, "a", "--quiet", stderr_to_stdout=True)
+    wait_for_file(started, grade)
     os.killpg(grade.pid, signal.SIGINT)
     grade.communicate(timeout=60)
     go.touch()

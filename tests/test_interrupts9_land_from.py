@@ -10,12 +10,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from helpers import git, launcher_cli
+from helpers import git, launcher_cli, start_launcher, wait_for_file
 
 
 def _exported_and_cloned(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
@@ -52,20 +49,8 @@ def _land_from_stopped(final: Path, out: Path, slow: Path, started: Path) -> tup
     """`land --from DIR --json` stopped by Ctrl-C in its integration check: (its stdout, its
     stderr, the run it journaled)."""
     slow.touch()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "launcher", "land", "--from", str(out), "--json"],
-        cwd=final,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 90
-    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert started.exists(), proc.communicate(timeout=30)
+    proc = start_launcher(final, "land", "--from", str(out), "--json")
+    wait_for_file(started, proc)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
     stdout, stderr = proc.communicate(timeout=60)
     slow.unlink()
