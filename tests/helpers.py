@@ -13,9 +13,10 @@ from typing import Any
 
 import anyio
 
+from launcher.agents.base import AgentRequest
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.models.events import Event
-from launcher.models.plan import validate_plan
+from launcher.models.plan import AgentConfig, Task, validate_plan
 from launcher.models.report import RunReport, TaskReport
 
 
@@ -39,6 +40,19 @@ def resume(repo: Path, run_id: str) -> RunReport:
 
 def task(report: RunReport, task_id: str) -> TaskReport:
     return next(t for t in report.tasks if t.id == task_id)
+
+
+def make_request(tmp_path: Path, adapter: str, **config: Any) -> AgentRequest:
+    """One round's request to `adapter` (its config keys given), in fresh wt/ and artifacts/ dirs."""
+    worktree, artifacts = tmp_path / "wt", tmp_path / "artifacts"
+    worktree.mkdir(exist_ok=True)
+    artifacts.mkdir(exist_ok=True)
+    return AgentRequest(
+        run_id="r-20250101-000000-abcd", task=Task(id="t1", prompt="Add a greeting"), agent_name=adapter,
+        config=AgentConfig.model_validate({"adapter": adapter, **config}), worktree=worktree,
+        artifacts=artifacts, base_sha="0" * 40, iteration=1, contract_path=artifacts / "contract.agent.json",
+        feedback_path=None, port_base=20000,
+    )
 
 
 def git(cwd: Path, *args: str) -> str:

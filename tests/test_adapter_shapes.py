@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 import pytest
+from helpers import make_request
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +30,7 @@ from launcher.agents.gemini import GeminiAdapter
 from launcher.agents.opencode import OpencodeAdapter
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.engine.agent_round import Limits, run_agent_round
-from launcher.models.plan import AgentConfig, Task, validate_plan
+from launcher.models.plan import validate_plan
 from launcher.models.report import RunReport, TaskReport
 from launcher.process import Supervised
 
@@ -60,18 +61,6 @@ def run_with(repo: Path, agents: dict[str, dict[str, Any]], tasks: list[dict[str
 
 def task_of(report: RunReport, task_id: str) -> TaskReport:
     return next(t for t in report.tasks if t.id == task_id)
-
-
-def make_request(tmp_path: Path, adapter: str, **config: Any) -> AgentRequest:
-    worktree, artifacts = tmp_path / "wt", tmp_path / "artifacts"
-    worktree.mkdir(exist_ok=True)
-    artifacts.mkdir(exist_ok=True)
-    return AgentRequest(
-        run_id="r-20250101-000000-abcd", task=Task(id="t1", prompt="Add a greeting"), agent_name=adapter,
-        config=AgentConfig.model_validate({"adapter": adapter, **config}), worktree=worktree,
-        artifacts=artifacts, base_sha="0" * 40, iteration=1, contract_path=artifacts / "contract.agent.json",
-        feedback_path=None, port_base=20000,
-    )
 
 
 # --- real runs: the fakes print fields of unexpected types -----------------------------------------

@@ -18,11 +18,11 @@ from typing import Any
 
 import anyio
 import pytest
+from helpers import make_request
 
-from launcher.agents.base import AgentRequest
 from launcher.agents.claude import ClaudeAdapter
 from launcher.app.run.runner import RunOptions, start_run
-from launcher.models.plan import AgentConfig, Task, validate_plan
+from launcher.models.plan import validate_plan
 from launcher.models.report import RunReport
 from launcher.process import Supervised
 
@@ -71,22 +71,6 @@ def test_a_denied_file_write_still_fails_the_task(repo: Path) -> None:
 # --- the reading of one result object ---------------------------------------------------------------
 
 
-def _request(tmp_path: Path) -> AgentRequest:
-    return AgentRequest(
-        run_id="r",
-        task=Task(id="t1"),
-        agent_name="cc",
-        config=AgentConfig(adapter="claude"),
-        worktree=tmp_path,
-        artifacts=tmp_path,
-        base_sha="0" * 40,
-        iteration=1,
-        contract_path=tmp_path / "c.json",
-        feedback_path=None,
-        port_base=20000,
-    )
-
-
 def _finished(denials: list[Any]) -> Supervised:
     """The result object of a run that made its edits and returned a valid contract."""
     contract = {
@@ -132,7 +116,7 @@ def _denial(tool: str, **tool_input: str) -> dict[str, Any]:
 )
 def test_a_denied_write_or_unclassified_tool_fails_the_round(tmp_path: Path, denial: Any) -> None:
     supervised = _finished([_denial("Bash", command="npm test"), denial])
-    outcome = ClaudeAdapter().outcome(_request(tmp_path), supervised)
+    outcome = ClaudeAdapter().outcome(make_request(tmp_path, "claude"), supervised)
     assert not outcome.ok and outcome.error_kind == "permission_denied"
     assert outcome.message.startswith("claude was denied 1 tool use(s) by permission mode acceptEdits: ")
     assert "Bash" not in outcome.message  # the denial that fails it is named, not the harmless one
@@ -149,7 +133,7 @@ def test_a_denied_write_or_unclassified_tool_fails_the_round(tmp_path: Path, den
 )
 def test_a_denied_tool_that_writes_no_file_is_a_note(tmp_path: Path, denial: dict[str, Any], named: str) -> None:
     supervised = _finished([denial])
-    outcome = ClaudeAdapter().outcome(_request(tmp_path), supervised)
+    outcome = ClaudeAdapter().outcome(make_request(tmp_path, "claude"), supervised)
     assert outcome.ok, outcome.message
     assert outcome.structured_output["task_id"] == "t1"
     assert outcome.extra["permission_denials"] == [denial]  # the facts the grader reads keep them
@@ -162,7 +146,7 @@ def test_a_denied_tool_that_writes_no_file_is_a_note(tmp_path: Path, denial: dic
 def test_the_note_quotes_a_long_input_bounded(tmp_path: Path) -> None:
     command = "echo '" + "x" * 5000 + "'\nrm -rf /"
     supervised = _finished([_denial("Bash", command=command)] * 9)
-    outcome = ClaudeAdapter().outcome(_request(tmp_path), supervised)
+    outcome = ClaudeAdapter().outcome(make_request(tmp_path, "claude"), supervised)
     assert outcome.ok, outcome.message
     (note,) = supervised.notes
     assert len(note) < 1200 and "\n" not in note  # quoted: a newline in the input cannot forge a line

@@ -16,11 +16,11 @@ from typing import Any
 
 import anyio
 import pytest
+from helpers import make_request
 
-from launcher.agents.base import AgentRequest
 from launcher.agents.gemini import GeminiAdapter
 from launcher.app.run.runner import RunOptions, start_run
-from launcher.models.plan import AgentConfig, Task, validate_plan
+from launcher.models.plan import validate_plan
 from launcher.models.report import RunReport
 from launcher.process import Supervised
 
@@ -62,22 +62,6 @@ def test_a_run_that_ended_on_its_error_still_fails_with_the_clis_own_message(rep
     assert t1.message.startswith("agent api_error: [API Error: You have exhausted your capacity")
 
 
-def _request(tmp_path: Path) -> AgentRequest:
-    return AgentRequest(
-        run_id="r",
-        task=Task(id="t1"),
-        agent_name="gm",
-        config=AgentConfig(adapter="gemini"),
-        worktree=tmp_path,
-        artifacts=tmp_path,
-        base_sha="0" * 40,
-        iteration=1,
-        contract_path=tmp_path / "c.json",
-        feedback_path=None,
-        port_base=20000,
-    )
-
-
 def _printed(stdout: str, stderr: str, returncode: int) -> Supervised:
     return Supervised(
         returncode=returncode, duration_s=1.0, pid=1, stdout_tail=stdout.encode(), stderr_tail=stderr.encode()
@@ -101,7 +85,7 @@ def test_an_error_on_stderr_fails_the_round_only_without_a_final_result(
     tmp_path: Path, stdout: str, returncode: int, ok: bool, kind: str | None
 ) -> None:
     supervised = _printed(stdout, RETRY_WARNING, returncode)
-    outcome = GeminiAdapter().outcome(_request(tmp_path), supervised)
+    outcome = GeminiAdapter().outcome(make_request(tmp_path, "gemini"), supervised)
     assert (outcome.ok, outcome.error_kind) == (ok, kind), outcome.message
     if ok:
         assert len(supervised.notes) == 1 and "status 503" in supervised.notes[0]
