@@ -150,8 +150,8 @@ def test_every_plan_problem_is_reported_at_once_in_our_words_with_suggestions(tm
     assert "3 problems" in err.what
     assert "run.max_paralel: unknown key (did you mean `max_parallel`?)" in err.what
     assert "task[0] (id 'a').timout_s: unknown key (did you mean `timeout_s`?)" in err.what
-    assert "run.merge: unknown key (a plan does not decide whether its run lands: `launcher run PLAN --no-merge`" \
-        in err.what
+    assert ("run.merge: not a plan setting (merge = 'yes' would be ignored) (a plan does not decide whether its "
+            "run lands: `launcher run PLAN --no-merge`") in err.what
     assert "Extra inputs" not in err.message and "Input should" not in err.message
 
 
@@ -391,8 +391,18 @@ def test_a_plan_cannot_turn_landing_off_it_is_told_to_use_no_merge(repo: Path) -
     refused = launcher_cli(repo, "run", "plan.toml", "--json")
     envelope = json.loads(refused.stdout)
     assert refused.returncode == 2 and envelope["error_key"] == "plan_invalid:extra_forbidden", refused.stdout
-    assert "run.merge: unknown key" in envelope["observations"] and "--no-merge" in envelope["usage"]
+    assert "run.merge: not a plan setting (merge = False would be ignored)" in envelope["observations"]
+    assert "--no-merge" in envelope["usage"]
     assert git(repo, "rev-parse", "main") == before and git(repo, "branch", "--list", "launcher/*") == ""
+
+
+def test_a_plan_dumped_by_the_launcher_runs_its_merge_true_is_what_a_run_does_anyway(repo: Path) -> None:
+    dumped = validate_plan({"task": [{"id": "a", "agent": "scripted", "prompt": "p",
+                                      "script": [{"write": "b.txt", "content": "b\n"}]}]}, "p")
+    (repo / "plan.json").write_text(json.dumps(dumped.model_dump(mode="json", by_alias=True, exclude_none=True)))
+    done = launcher_cli(repo, "run", "plan.json", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["tasks"][0]["merged"] is True
 
 
 def test_a_plan_journaled_with_its_merge_setting_still_reads_back() -> None:

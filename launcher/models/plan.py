@@ -48,7 +48,8 @@ TOP_HINTS = {
 }
 
 
-# [run] keys of the schema a plan may not set (the journal's plans hold them): key -> the fix.
+# [run] keys of the schema a plan may not set to anything but what the run does anyway (the
+# journal's and a dumped plan's hold them: `merge = true`): key -> the fix.
 _NOT_A_PLAN_KEY = {
     "merge": "a plan does not decide whether its run lands: `launcher run PLAN --no-merge` keeps the "
              "approved work on its branches, and `launcher land RUN` lands it later",
@@ -109,8 +110,9 @@ def _launcher_only_keys(data: dict[str, Any]) -> list[Problem]:
     problems = []
     run = data.get("run")
     for key, fix in _NOT_A_PLAN_KEY.items():
-        if isinstance(run, dict) and key in run:
-            problems.append(Problem(f"run.{key}", "unknown key", "plan_invalid:extra_forbidden", fix))
+        if isinstance(run, dict) and key in run and run[key] is not RunSettings.model_fields[key].default:
+            problems.append(Problem(f"run.{key}", f"not a plan setting ({key} = {run[key]!r} would be ignored)",
+                                    "plan_invalid:extra_forbidden", fix))
     for index, entry in enumerate(tasks if isinstance(tasks, list) else []):
         if isinstance(entry, dict) and entry.get("select_from"):
             problems.append(Problem(
