@@ -28,14 +28,18 @@ def _tasks(report: dict) -> dict[str, dict]:  # type: ignore[type-arg]
     return {t["id"]: t for t in report["tasks"]}
 
 
-def test_a_deleted_approved_branch_is_not_reported_kept_and_lands_once_put_back(repo: Path, tmp_path: Path) -> None:
+def _approved_t2(repo: Path, tmp_path: Path) -> tuple[str, dict, str]:  # type: ignore[type-arg]
+    """A `--no-merge` run of PLAN: (its id, task t2's report, t2's approved head)."""
     plan = tmp_path / "plan.toml"
     plan.write_text(PLAN)
     done = launcher_cli(repo, "run", str(plan), "--no-merge", "--json")
     assert done.returncode == 0, done.stdout + done.stderr
-    run_id = json.loads(done.stdout)["run_id"]
     t2 = _tasks(json.loads(done.stdout))["t2"]
-    head = git(repo, "rev-parse", t2["branch"]).strip()
+    return json.loads(done.stdout)["run_id"], t2, git(repo, "rev-parse", t2["branch"]).strip()
+
+
+def test_a_deleted_approved_branch_is_not_reported_kept_and_lands_once_put_back(repo: Path, tmp_path: Path) -> None:
+    run_id, t2, head = _approved_t2(repo, tmp_path)
     git(repo, "worktree", "remove", "--force", t2["worktree"])
     git(repo, "branch", "-D", t2["branch"])
 
@@ -65,13 +69,7 @@ def test_a_deleted_approved_branch_is_not_reported_kept_and_lands_once_put_back(
 
 def test_clean_force_of_approved_unlanded_work_withdraws_its_approval_and_says_the_way_back(
         repo: Path, tmp_path: Path) -> None:
-    plan = tmp_path / "plan.toml"
-    plan.write_text(PLAN)
-    done = launcher_cli(repo, "run", str(plan), "--no-merge", "--json")
-    assert done.returncode == 0, done.stdout + done.stderr
-    run_id = json.loads(done.stdout)["run_id"]
-    t2 = _tasks(json.loads(done.stdout))["t2"]
-    head = git(repo, "rev-parse", t2["branch"]).strip()
+    run_id, t2, head = _approved_t2(repo, tmp_path)
     way_back = f"`git branch {t2['branch']} {head}`"
 
     cleaned = launcher_cli(repo, "clean", "--force")

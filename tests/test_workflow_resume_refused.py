@@ -12,16 +12,11 @@ from pathlib import Path
 
 from launcher import process_identity
 from tests.helpers import launcher_cli
-from tests.test_workflows import _gate, _next, _scripts, _through_build, wf_repo  # noqa: F401
+from tests.test_workflows import _paused_at_build, wf_repo  # noqa: F401
 
 
 def test_a_refused_workflow_resume_leaves_the_paused_workflow_as_it_was(wf_repo: Path, tmp_path: Path) -> None:  # noqa: F811
-    wid = _through_build(wf_repo, _scripts(wf_repo, **{"build-frontend": _gate(tmp_path / "fixed")}))
-    state_file = wf_repo / ".launcher" / "workflows" / wid / "state.json"
-    paused = _next(wf_repo, wid)
-    assert paused.paused_on == "build"
-    run_id = paused.phase("build").run_id
-    before = state_file.read_text()
+    wid, state_file, run_id, before = _paused_at_build(wf_repo, tmp_path)
 
     # Another launcher drives the phase's run now (as a `launcher resume RUN` started by hand).
     holder = subprocess.Popen(["sleep", "60"])

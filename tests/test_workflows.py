@@ -178,6 +178,16 @@ def _through_build(repo: Path, scripts: dict[str, Any]) -> str:
     return wid
 
 
+def _paused_at_build(repo: Path, tmp_path: Path) -> tuple[str, Path, str, str]:
+    """A workflow whose build phase failed and paused: (its id, its state file, the phase's run,
+    the state file's text then)."""
+    wid = _through_build(repo, _scripts(repo, **{"build-frontend": _gate(tmp_path / "fixed")}))
+    state_file = repo / ".launcher" / "workflows" / wid / "state.json"
+    paused = _next(repo, wid)
+    assert paused.paused_on == "build"
+    return wid, state_file, paused.phase("build").run_id, state_file.read_text()
+
+
 def test_a_failed_phase_pauses_saves_its_error_and_retry_runs_it_again(wf_repo: Path, tmp_path: Path) -> None:
     marker = tmp_path / "fixed"
     wid = _through_build(wf_repo, _scripts(wf_repo, **{"build-frontend": _gate(marker)}))
