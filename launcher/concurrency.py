@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -135,9 +136,16 @@ async def file_lock(path: Path, notify: Notify | None = None) -> AsyncIterator[N
         os.close(fd)
 
 
+@functools.lru_cache(maxsize=8)
+def _started(pid: int) -> int | None:
+    """A process's start time, read once: a lock is taken many times per task (keyed by pid, so
+    a forked child reads its own)."""
+    return process_identity.start_time(pid)
+
+
 def _record_holder(fd: int) -> None:
     """Write this process into the lock file it now holds (best effort: a read-only file is fine)."""
-    started = process_identity.start_time(os.getpid())
+    started = _started(os.getpid())
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {started if started is not None else '-'}\n".encode(), 0)
