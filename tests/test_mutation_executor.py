@@ -165,8 +165,13 @@ def test_classify_maps_pytest_exit_codes() -> None:
     summary = "FAILED tests/t.py::test_a - assert 1 == 2\nERROR tests/t.py::test_b\n"
     killed = (MutantStatus.KILLED, ["tests/t.py::test_a", "tests/t.py::test_b"])
     assert classify(done(1, summary), pytest_cmd)[:2] == killed
-    assert classify(done(2), pytest_cmd)[0] is MutantStatus.KILLED
-    assert classify(done(-11), pytest_cmd)[0] is MutantStatus.KILLED
+    collection = "ERROR tests/t.py\n!!!!!!!! Interrupted: 1 error during collection !!!!!!!!\n1 error in 0.1s\n"
+    assert classify(done(2, collection), pytest_cmd)[0] is MutantStatus.KILLED
+    # Exit 2 is also pytest's KeyboardInterrupt, and a signal may come from outside: no verdict.
+    interrupted = "\n!!!!!!!!!! KeyboardInterrupt !!!!!!!!!!\n/x/t.py:4: KeyboardInterrupt\nno tests ran in 2.5s\n"
+    assert classify(done(2, interrupted), pytest_cmd)[0] is MutantStatus.RUNTIME_ERROR
+    assert classify(done(2), pytest_cmd)[0] is MutantStatus.RUNTIME_ERROR
+    assert classify(done(-11), pytest_cmd)[0] is MutantStatus.RUNTIME_ERROR
     assert classify(done(4), pytest_cmd)[0] is MutantStatus.RUNTIME_ERROR
     assert classify(done(5), pytest_cmd)[0] is MutantStatus.RUNTIME_ERROR
     assert classify(done(0), pytest_cmd)[0] is MutantStatus.SURVIVED

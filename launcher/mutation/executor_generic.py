@@ -27,6 +27,7 @@ from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.fork_worker import EXIT_UNFINISHED
 from launcher.mutation.model import MutantStale, MutantStatus
 from launcher.mutation.narrow_stage import ran_alone
+from launcher.mutation.no_verdict import no_verdict
 from launcher.mutation.run_env import WORKER_MARKER_ENV, bytecode_files, bytecode_prefix, child_env
 from launcher.mutation.runner_crash import crash_in_mutated_file
 from launcher.mutation.source_text import mutated_bytes
@@ -80,6 +81,9 @@ def drop_bytecode(path: Path, pycache_dir: Path | None = None) -> None:
 _NO_COLLECTORS = "found no collectors for"
 _CONFTEST_BROKEN = "while loading conftest"  # pytest: "ImportError while loading conftest '...'"
 _ERROR_LINE = re.compile(r"^E\s+(\S.*)$", re.MULTILINE)
+# pytest's exit 2 is also a KeyboardInterrupt's (`no_verdict`): a kill only with these.
+_COLLECTION_ERRORS = re.compile(r"Interrupted: \d+ errors? during collection")
+_PYTEST_EXIT = re.compile(r"^!+ (_pytest\.outcomes\.Exit: .*?) !+\s*$", re.MULTILINE)
 
 
 def _first_error(text: str) -> str:
@@ -96,7 +100,9 @@ def classify(
     the code fail to import -- a test module that no longer collects, selected tests whose module
     is gone, a conftest that no longer loads -- is Killed, as with a custom test command, whose
     non-zero exit is a kill: the suite detected it. RuntimeError is left for the runner itself
-    failing (a usage or internal error), which says nothing about the mutant."""
+    failing (a usage or internal error), and for a run that was stopped from outside or could
+    not start (`no_verdict`: a signal, a KeyboardInterrupt, exit 126/127 of a custom command),
+    none of which says anything about the mutant."""
     if done.timed_out:
         return MutantStatus.TIMEOUT, [], "exceeded the time limit"
     rc = done.returncode
@@ -105,15 +111,20 @@ def classify(
     if rc == EXIT_UNFINISHED:
         return MutantStatus.KILLED, [], ("the test process exited with status 0 before its tests "
                                          "finished (the mutant ended it, e.g. os._exit(0))")
+    if (why := no_verdict(done, shell=command.custom is not None)) is not None:
+        return MutantStatus.RUNTIME_ERROR, [], why  # stopped from outside, or never ran: not the tests' doing
     if command.custom is not None:
         return MutantStatus.KILLED, [], f"test command exit {rc}"
     output = done.text + done.err
     killed_by = list(dict.fromkeys(_SUMMARY.findall(done.text)))
     if rc == 1:
         return MutantStatus.KILLED, killed_by, ""
-    if rc == 2:
+    if rc == 2 and _COLLECTION_ERRORS.search(output):
         # Collection errors: the mutant broke importing a test module; the suite detects it.
         return MutantStatus.KILLED, killed_by, f"breaks import: errors during collection{_first_error(output)}"
+    if rc == 2 and (stopped := _PYTEST_EXIT.search(output)):
+        # A test or conftest ended the run (`pytest.exit`), which it did not on the clean tree.
+        return MutantStatus.KILLED, killed_by, f"a test stopped the run: {stopped.group(1)[:200]}"
     if rc == 4 and _NO_COLLECTORS in output:
         # Node ids were given and their module no longer imports (the mutant broke an import-time
         # path): pytest calls that a usage error, but the suite would fail to collect it.
@@ -122,8 +133,6 @@ def classify(
     if rc == 4 and _CONFTEST_BROKEN in output:
         # A conftest imports the mutated code and it raised: no test can run, the suite fails.
         return MutantStatus.KILLED, killed_by, f"breaks import: a conftest no longer loads{_first_error(output)}"
-    if rc < 0:
-        return MutantStatus.KILLED, killed_by, f"the test process died of signal {-rc}"
     if rc == 3 and (crash := crash_in_mutated_file(output, target)):
         return MutantStatus.KILLED, killed_by, f"crashes pytest: {crash}"
     return MutantStatus.RUNTIME_ERROR, killed_by, f"pytest exit {rc}: the runner itself failed"

@@ -163,7 +163,8 @@ def run_items(session: Any, items: list[Any], result_path: str) -> int:
                 break
         if session.testsfailed:
             exitstatus = 1  # ExitCode.TESTS_FAILED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a SIGINT: pytest's own banner says so (`no_verdict`), never a kill
+        print("\n!!!!!!!!!!!!!!!!!!!! KeyboardInterrupt !!!!!!!!!!!!!!!!!!!!", flush=True)
         exitstatus = 2  # ExitCode.INTERRUPTED
     _write_failed(result_path, recorder)
     return exitstatus

@@ -5,7 +5,8 @@ the same files: mutants of the sweep that were NoCoverage (no test ran the line 
 and were not picked. Left as they were, the rewritten reports would say "no test executes this
 line" of a line the new tests execute, and the score "after" would be lower than a fresh sweep's.
 So every NoCoverage or Survived mutant of the files the claimed mutants are in is run again with
-the landed test files, on a detached checkout of the commit they landed on, by the kill gate's
+the landed test files, on a detached checkout of the commit they landed on (the run's journaled
+landing: never the main checkout's HEAD, which the user may have moved since), by the kill gate's
 own runner (`gates.mutant_kill.kills`: each mutant applied alone to a scratch copy); those the
 tests kill become Killed, by those tests. A mutant that no longer fits the landed code is left as
 it was. What is not killed keeps its status (coverage is not measured again).
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from launcher.app.context import open_journal
 from launcher.gates.mutant_kill import TEST_TIMEOUT_S, kills
 from launcher.gates.relay import add_scratch, remove_scratch
 from launcher.git.repo import GitRepo
@@ -45,19 +47,37 @@ def candidates(data: dict[str, Any], claimed: set[str]) -> list[tuple[Mutant, st
             if m.target in files and m.id not in claimed and str(r["status"]) in RESETTLED]  # fmt: skip
 
 
+async def landed_commit(repo: GitRepo, run_id: str) -> str | None:
+    """The commit run `run_id` landed its tasks on (its last finished landing), if it still exists."""
+    journal = open_journal(repo)
+    try:
+        record = journal.landing(run_id)
+    finally:
+        journal.close()
+    if record is None or not record.get("done"):
+        return None
+    return await repo.commit_of(str(record["new_tip"]))  # None: pruned since (its branch deleted)
+
+
 async def resettle(repo: GitRepo, data: dict[str, Any], claimed: set[str], tests: list[str], python: str,
-                   label: str) -> Resettled:  # fmt: skip
-    """Run the candidates against the landed `tests` at the current HEAD (the landed commit)."""
+                   run_id: str) -> Resettled:  # fmt: skip
+    """Run the candidates against the landed `tests` on the commit run `run_id` landed them on."""
     found = Resettled()
     picked = candidates(data, claimed)
     if not picked or not tests:
+        return found
+    landed = await landed_commit(repo, run_id)
+    if landed is None:
+        found.note = (f"the commit run {run_id} landed its tests on is not recorded (or no longer exists), so the "
+                      "sweep's other mutants were not run against them: run `launcher mutation sweep` again for a "
+                      "true score")  # fmt: skip
         return found
     if len(picked) > MAX_RESETTLED:
         found.note = (f"only the first {MAX_RESETTLED} of {len(picked)} NoCoverage/Survived mutants of the fixed "
                       "files were run against the landed tests: run `launcher mutation sweep` again for the rest")
         picked = picked[:MAX_RESETTLED]
-    scratch = default_worktree_root(repo, load_repo_config(repo.root).worktree_root) / "fix-resettle" / label
-    await add_scratch(repo, scratch, await repo.rev_parse("HEAD"))
+    scratch = default_worktree_root(repo, load_repo_config(repo.root).worktree_root) / "fix-resettle" / run_id
+    await add_scratch(repo, scratch, landed)
     try:
         present = [t for t in tests if (scratch / t).is_file()]
         killed = await kills(scratch, python, present, [m for m, _ in picked],

@@ -1,0 +1,75 @@
+"""The sweep's other mutants are run against the tests a `launcher mutation fix` landed on the
+commit the fix's run landed them on, whatever the main checkout holds by then: a fix stopped
+(Ctrl-C) after its run landed the tests, then the user checked out another branch, then
+`launcher mutation fix SWEEP` again records what those tests kill, measured on the landed tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import git, launcher_cli, swept_project
+
+PROJECT = {
+    "calc/__init__.py": "",
+    # Tests only for "A" and "F": the `>= 80` branch survives, its `return "B"` has no coverage.
+    "calc/core.py": 'def grade(score):\n    if score >= 90:\n        return "A"\n    elif score >= 80:\n'
+    '        return "B"\n    return "F"\n',
+    "tests/test_core.py": 'from calc.core import grade\n\n\ndef test_grade():\n    assert grade(95) == "A"\n'
+    '    assert grade(10) == "F"\n',
+}
+
+
+def _statuses(sweep: Path) -> dict[str, str]:
+    data = json.loads((sweep / "mutants.json").read_text())
+    return {e["mutant"]["id"]: e["result"]["status"] for e in data["mutants"]}
+
+
+def test_kills_recorded_later_are_measured_on_the_landed_commit_not_on_what_is_checked_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    root = swept_project(tmp_path / "proj", PROJECT, ["calc/core.py"], identity=("t", "t@t"))
+    (sweep,) = list((root / ".launcher" / "mutation-runs").iterdir())
+    before = _statuses(sweep)
+    no_coverage = {m for m, s in before.items() if s == "NoCoverage"}
+    assert no_coverage
+    swept_commit = git(root, "rev-parse", "HEAD").strip()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    fix = subprocess.Popen([sys.executable, "-m", "launcher", "mutation", "fix", sweep.name, "--all",
+                            "--python", sys.executable], cwd=root, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not list(cache.glob("launcher/worktrees/*/fix-resettle/*")) and fix.poll() is None:
+        assert time.monotonic() < deadline, "the fix never ran the sweep's mutants against the landed tests"
+        time.sleep(0.02)
+    os.killpg(fix.pid, signal.SIGINT)  # Ctrl-C once the run landed the tests
+    _, err = fix.communicate(timeout=60)
+    assert fix.returncode == 130, err
+    landed = git(root, "rev-parse", "main").strip()
+    assert landed != swept_commit and list((root / "tests").glob("test_kill_*.py"))
+
+    # The user goes on with other work: a branch from before the fix is checked out now.
+    git(root, "checkout", "-q", "-b", "other-work", swept_commit)
+    assert not list((root / "tests").glob("test_kill_*.py"))
+
+    again = launcher_cli(
+        root, "mutation", "fix", sweep.name, "--all", "--python", sys.executable, "--json", timeout=300
+    )
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    (recorded,) = summary["recorded_earlier"].values()
+    assert no_coverage <= set(recorded)  # the landed tests run `return "B"`, on the commit they landed on
+    after = _statuses(sweep)
+    assert "NoCoverage" not in after.values() and "Survived" not in after.values()
+    (entry,) = json.loads((sweep / "fix.json").read_text())
+    assert "note" not in entry, entry["note"]  # nothing said about tests that "did not pass"
+    assert git(root, "rev-parse", "HEAD").strip() == swept_commit  # the checkout was left alone
