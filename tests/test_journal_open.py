@@ -1,6 +1,7 @@
 """Opening the journal: launchers started together on a repository (two runs, a run and a
-`status`) each open it, and a journal an older launcher wrote gets the columns added since,
-whoever adds them first."""
+`status`) each open it, and a journal an older launcher wrote gets the columns added since at
+the first write, whoever writes first (a command that only reads it leaves it as it is:
+tests/test_fix10_wf_journal_upgrade.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ go = Path(sys.argv[2])
 (go.parent / f"ready-{sys.argv[3]}").touch()
 while not go.exists():  # spinning, not sleeping: they all open within microseconds
     pass
-Journal(Path(sys.argv[1]))
+Journal(Path(sys.argv[1])).end_process("no-such-run", 0)  # a write: the one that may migrate
 """
 
 
@@ -48,7 +49,7 @@ def test_launchers_opening_a_new_journal_together_all_succeed(tmp_path: Path) ->
         assert [d.returncode for d in done] == [0] * len(done), [d.stderr[-500:] for d in done if d.returncode]
 
 
-def test_an_older_journal_gets_the_new_columns_even_when_several_open_it_at_once(tmp_path: Path) -> None:
+def test_an_older_journal_gets_the_new_columns_even_when_several_write_to_it_at_once(tmp_path: Path) -> None:
     db = tmp_path / "launcher.db"
     with sqlite3.connect(db) as old:  # a rounds table as launchers before verdict_sha256 wrote it
         old.execute("CREATE TABLE rounds (run_id TEXT NOT NULL, task_id TEXT NOT NULL, iteration INTEGER NOT NULL, "

@@ -30,8 +30,31 @@ def _print(data: Any, json_mode: bool, text: str | None = None) -> None:
     print(json.dumps(data, indent=2, default=str) if json_mode or text is None else text)
 
 
+def _shown_status(data: dict[str, Any]) -> str:
+    """The workflow's status as `workflow status` and `workflow list` both show it: a `running`
+    workflow whose runner stopped mid-phase (`interrupted`: nothing runs it) says so."""
+    return f"{data['status']}  (interrupted)" if data["interrupted"] else str(data["status"])
+
+
+def _where(data: dict[str, Any]) -> str:
+    """The phase(s) a workflow is at, for `workflow list`: those running, else the one it is
+    paused on (empty when neither)."""
+    running = [p["id"] for p in data["phases"] if p["status"] == "running"]
+    phases = running or ([data["paused_on"]] if data.get("paused_on") else [])
+    return f"phase {', '.join(phases)}" if phases else ""
+
+
+def _list_line(data: dict[str, Any]) -> str:
+    line = f"{data['id']}  {data['template']:<26} {_shown_status(data)}"
+    parts = [_where(data)]
+    if data["interrupted"]:  # nothing runs it: say how it goes on
+        parts.append(f"`launcher workflow resume {data['id']}` continues it")
+    where = "; ".join(part for part in parts if part)
+    return f"{line}  {where}" if where else line
+
+
 def _state_text(data: dict[str, Any]) -> str:
-    lines = [f"{data['id']}  {data['template']}  {data['status']}" + ("  (interrupted)" if data["interrupted"] else "")]
+    lines = [f"{data['id']}  {data['template']}  {_shown_status(data)}"]
     for phase in data["phases"]:
         run = f"  run {phase['run_id']}" if phase["run_id"] else ""
         lines.append(f"  {phase['id']:<16} {phase['status']:<10}{run}")
@@ -271,8 +294,7 @@ def list_cmd(all_: Annotated[bool, typer.Option("--all", help="Ended ones too.")
              json_mode: JsonOpt = False) -> None:
     """Active workflows."""
     rows = [actions.view(s) for s in call(lambda: engine.listing(Path.cwd(), everything=all_), json_mode=json_mode)]
-    _print(rows, json_mode, "\n".join(f"{r['id']}  {r['template']:<26} {r['status']}" for r in rows)
-           or "no active workflow")
+    _print(rows, json_mode, "\n".join(_list_line(r) for r in rows) or "no active workflow")
 
 
 def run_demo_workflow(root: Path, *, temp: bool, json_mode: bool, quiet: bool) -> None:
@@ -285,7 +307,7 @@ def run_demo_workflow(root: Path, *, temp: bool, json_mode: bool, quiet: bool) -
         print(line, file=sys.stderr if json_mode else sys.stdout, flush=True)
 
     repo, state = call(lambda: run_workflow_demo(lambda event: None, say, root), json_mode=json_mode,
-                       on_interrupt=lambda: stopped_line(root, temp=temp, shows="launcher workflow list"))
+                       on_interrupt=lambda: stopped_line(root, temp=temp, shows="launcher workflow status"))
     data = actions.view(state)
     folder = repo / ".launcher" / "workflows" / state.id
     # what the workflow wrote, not the lock that claims it

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,10 @@ from typing import Any
 from launcher import process_identity
 from launcher.errors import RunNotFound
 from launcher.models.states import RunStatus, TaskState
+from launcher.store import journal_schema
 from launcher.store import rows as col
-from launcher.store.journal_schema import ADDED_COLUMNS, PROCESSES_SCHEMA, SCHEMA
-from launcher.store.run_claim import RunClaims, held_by_other
+from launcher.store.journal_schema import PROCESSES_SCHEMA, SCHEMA
+from launcher.store.run_claim import RunBusy, RunClaims, held_by_other
 from launcher.store.sqlite import damaged, read_only_rows
 
 MAX_NOTES = 500  # per run: an agent looping on something noteworthy cannot grow the journal
@@ -109,25 +112,60 @@ def _json_column(row: sqlite3.Row, column: str, kind: type, default: Any, damage
 
 
 class Journal(RunClaims):
-    """One connection per process; short write transactions keep SQLite's single writer happy."""
+    """One connection per process; short write transactions keep SQLite's single writer happy.
+    A journal an older launcher wrote is brought up to this version's layout at this process's
+    first write, never by a command that only reads it (journal_schema.py), and never while a
+    live launcher other than this one drives a run in it (`_migrate`)."""
 
     def __init__(self, path: Path) -> None:
+        self._older = False  # an older launcher's journal, read through TEMP shadows until a write
         super().__init__(path, SCHEMA + PROCESSES_SCHEMA)
-        if self._missing_columns(self._db):
-            # Checked again and added in one write transaction: launchers opening an older journal
-            # at the same moment would otherwise both add a column, and the second fail on it.
-            with self._tx() as db:
-                for table, column, declaration in self._missing_columns(db):
-                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
-    @staticmethod
-    def _missing_columns(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
-        """The columns added since the first release that this journal lacks (none in a new one)."""
-        missing = []
-        for table, column, declaration in ADDED_COLUMNS:
-            if column not in {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}:
-                missing.append((table, column, declaration))
-        return missing
+    def _create_schema(self, schema: str) -> None:
+        found = journal_schema.layout(self._db)
+        if not found.older:  # a new journal, or one this version already brought up to date
+            super()._create_schema(schema)
+            if journal_schema.layout(self._db).missing_columns:  # a new one: those SCHEMA lacks
+                with super()._tx() as db:
+                    journal_schema.migrate(db)
+            return
+        journal_schema.shadow(self._db, found)
+        self._older = True
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self._older:
+            self._migrate()
+        with super()._tx() as db:
+            yield db
+
+    def _migrate(self) -> None:
+        """Add what this version's journal has and the file lacks, in one write transaction
+        (checked again there: launchers migrating at the same moment do not both add a column).
+        Refused, changing nothing, while another live launcher drives a run here: that is an
+        older launcher (a current one would have migrated it), which writes rows by position and
+        would fail on the wider tables at its next write."""
+        with super()._tx() as db:
+            if journal_schema.layout(db).older:
+                self._refuse_if_driven(db)
+            journal_schema.unshadow(db)
+            journal_schema.migrate(db)
+        self._older = False
+
+    def _refuse_if_driven(self, db: sqlite3.Connection) -> None:
+        rows = db.execute("SELECT id, launcher_pid, launcher_started FROM runs WHERE status=?",
+                          (RunStatus.RUNNING.value,)).fetchall()
+        for row in rows:
+            pid, started = row["launcher_pid"], row["launcher_started"]
+            if not isinstance(pid, int) or not held_by_other(pid, started if isinstance(started, int) else None):
+                continue
+            raise RunBusy(
+                f"this journal was written by an older launcher, which still drives run {row['id']} (pid {pid}); "
+                "this launcher would add the columns it needs to the journal, and that older launcher would then "
+                "fail at its next write, so this command stopped before writing to the journal", where=str(self.path),
+                fix=f"let run {row['id']} finish (`launcher status {row['id']}` shows it), or "
+                    f"{process_identity.stop_advice(pid)} and continue the run with this launcher "
+                    f"(`launcher resume {row['id']}`); then run this command again")
 
     # runs -----------------------------------------------------------------------------------
     def create_run(

@@ -189,10 +189,14 @@ class SqliteStore:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(schema)
+            self._create_schema(schema)
         except BaseException:
             self._db.close()
             raise
+
+    def _create_schema(self, schema: str) -> None:
+        """The store's tables, made where missing (serialised with other openers)."""
+        self._db.executescript(schema)
 
     def close(self) -> None:
         self._db.close()

@@ -239,7 +239,7 @@ async def _end_claimed_run(session: WorkflowSession, state: WorkflowState, run: 
 
     journal, run_id = session.journal(), run.id
     reap_journaled(journal, run_id, set())
-    if ended.status is RunStatus.SUCCEEDED:  # it landed: nothing to end, only its merged trees to remove
+    if ended.status is RunStatus.SUCCEEDED:  # it ended (what it landed is on the target): only its trees to remove
         ended.removed = await clean.clean(session.repo.root, run_id, all_runs=False, force=False)
         return
     note = f"cancelled with workflow {state.id}"
@@ -271,6 +271,14 @@ def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, end
     landing = f" (its half-done landing was finished: {ended.landing})" if ended.landing else ""
     phase = _record_tasks(session, state, row, ended)
     row.finished_at = time.time()
+    if ended.status is RunStatus.SUCCEEDED and phase_run.produced_nothing(row.tasks):
+        # its run succeeded with nothing to land: the phase's own tasks decide, and none landed
+        row.status = PhaseStatus.FAILED
+        if not row.error or row.error == "cancelled":
+            row.error = (f"cancelled; run {ended.run_id} produced nothing: every task finished without "
+                         f"changing a file ({', '.join(t['id'] for t in row.tasks)})")
+        return (f"phase {row.id}'s run {ended.run_id} produced nothing (every task finished without a change): "
+                f"nothing of it landed on {state.target}; the phase stays failed")
     if ended.status is RunStatus.SUCCEEDED:
         row.status, row.error = PhaseStatus.SUCCEEDED, None
         if phase is not None:

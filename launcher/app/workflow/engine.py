@@ -331,7 +331,7 @@ def check_step_free(session: WorkflowSession, state: WorkflowState) -> None:
         step = running_step(session, state)
     elif state.status is WorkflowStatus.PAUSED and state.paused_on and not parked(state):
         step = phase_run.next_step(session, state)
-        if phase_run.produced_nothing(state, step):
+        if phase_run.step_produced_nothing(state, step):
             return  # a new run starts
     else:
         return
@@ -357,7 +357,7 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
             if parked(state):
                 return await _take_parked(session, state)
             step = phase_run.next_step(session, state)
-            again = phase_run.produced_nothing(state, step)  # its run has nothing to retry: a new run
+            again = phase_run.step_produced_nothing(state, step)  # its run has nothing to retry: a new run
             state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}", new_run=again)
             retry = not again
         elif state.status is WorkflowStatus.PAUSED:

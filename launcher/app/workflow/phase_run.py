@@ -63,11 +63,10 @@ def _recording(session: WorkflowSession, state: WorkflowState, step: list[Phase]
     return sink
 
 
-def produced_nothing(state: WorkflowState, step: list[Phase]) -> bool:
+def step_produced_nothing(state: WorkflowState, step: list[Phase]) -> bool:
     """Whether the step's last run ended with every task skipped (finished without a change):
     `launcher resume --retry-failed` of that run has nothing to retry, so a retry starts a new run."""
-    tasks = [t for p in step for t in state.phase(p.id).tasks]
-    return bool(tasks) and all(t["state"] == "skipped" for t in tasks)
+    return produced_nothing([t for p in step for t in state.phase(p.id).tasks])
 
 
 async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], command: str,
@@ -191,10 +190,13 @@ def _blamed(step: list[Phase], rows: dict[str, PhaseState]) -> str | None:
     return chosen[0] if chosen else None
 
 
-def _produced_nothing(tasks: list[dict[str, Any]]) -> bool:
-    """Every task of the phase finished without a change, and none of them landed anything. Its
-    own tasks decide, never the target's tip: another run (or the user) landing on the target
-    meanwhile is not this phase's work (its run notes "not made by an agent of this run")."""
+def produced_nothing(tasks: list[dict[str, Any]]) -> bool:
+    """Every task of the phase (its rows, `task_rows`) finished without a change, and none of them
+    landed anything. Its own tasks decide, never the target's tip (another run, or the user,
+    landing on the target meanwhile is not this phase's work: its run notes "not made by an agent
+    of this run") nor its run's status (a run all of whose tasks were skipped succeeded: it had
+    nothing to land). The one test of "this phase landed nothing" in a succeeded run: finishing
+    a step and cancelling a workflow both ask it."""
     return bool(tasks) and all(t["state"] == "skipped" and not t["merged"] for t in tasks)
 
 
@@ -222,7 +224,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
                 if task["state"] in ("merged", "approved"):
                     task["state"], task["merged"] = f"parked on {parked_on}", False
         row.landed_sha = landed
-        if ok and _produced_nothing(row.tasks):
+        if ok and produced_nothing(row.tasks):
             nothing.append(phase.id)
             row.error = (f"run {report.run_id} produced nothing: every task finished without changing a file "
                          f"({', '.join(t['id'] for t in row.tasks)})")
