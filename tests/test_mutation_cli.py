@@ -79,7 +79,8 @@ def test_clean_all_removes_worktrees_of_a_killed_sweep_but_not_of_a_running_one(
     workers_root = default_worktree_root(anyio.run(GitRepo.discover, root), None) / "mutation"
     trees: dict[str, Path] = {}
     for sweep_id, pid in (("m-killed", dead_pid), ("m-live", os.getpid())):
-        store.create_sweep(sweep_id, repo=str(root), base_sha="x", options_key="k", options={})
+        store.create_sweep(lambda sweep_id=sweep_id: sweep_id, repo=str(root), base_sha="x", options_key="k",
+                           options={})
         store._db.execute("UPDATE mutation_sweeps SET pid=? WHERE id=?", (pid, sweep_id))
         trees[sweep_id] = workers_root / sweep_id / "w1"  # where a sweep puts its worker trees
         git(root, "worktree", "add", "--detach", "-q", str(trees[sweep_id]), "HEAD")

@@ -242,7 +242,7 @@ def test_probes_catch_a_blind_or_a_flaky_test_command(tmp_path: Path, command: s
 
 def test_store_resumes_only_sweeps_whose_process_is_gone(tmp_path: Path) -> None:
     store = MutantStore(tmp_path / "launcher.db")
-    store.create_sweep("m-1", repo="r", base_sha="b", options_key="k", options={})
+    store.create_sweep(lambda: "m-1", repo="r", base_sha="b", options_key="k", options={})
     assert store.find_resumable(repo="r", base_sha="b", options_key="k") is None  # ours, still running
     dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout.strip()
     store._db.execute("UPDATE mutation_sweeps SET pid=? WHERE id='m-1'", (int(dead),))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ from launcher.store import journal_schema
 from launcher.store import rows as col
 from launcher.store.journal_schema import PROCESSES_SCHEMA, SCHEMA
 from launcher.store.run_claim import RunBusy, RunClaims, held_by_other
-from launcher.store.sqlite import damaged, read_only_rows
+from launcher.store.sqlite import damaged, free_id, read_only_rows
 
 MAX_NOTES = 500  # per run: an agent looping on something noteworthy cannot grow the journal
 MAX_NOTE_CHARS = 2000
@@ -169,11 +169,15 @@ class Journal(RunClaims):
 
     # runs -----------------------------------------------------------------------------------
     def create_run(
-        self, run_id: str, *, repo: str, base_sha: str, target: str, plan: dict[str, Any],
+        self, draw_id: Callable[[], str], *, repo: str, base_sha: str, target: str, plan: dict[str, Any],
         settings: dict[str, Any], task_ids: list[str], launcher_pid: int,
-    ) -> None:
+    ) -> str:
+        """Journal a new run under an id `draw_id` gives that no run holds (two runs started in one
+        second can draw the same id: the second draws again); returns the id."""
         now = time.time()
         with self._tx() as db:  # claimed by its launcher from the start (store/run_claim.py)
+            run_id = free_id(draw_id, lambda candidate: db.execute(
+                "SELECT 1 FROM runs WHERE id=?", (candidate,)).fetchone() is not None)
             db.execute(
                 "INSERT INTO runs (id, repo, base_sha, target, status, plan_json, settings_json, launcher_pid,"
                 " message, landed_on, created_at, updated_at, launcher_started) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -190,6 +194,7 @@ class Journal(RunClaims):
                     "INSERT INTO transitions (run_id, task_id, from_state, to_state, at) VALUES (?,?,?,?,?)",
                     (run_id, task_id, None, TaskState.PENDING.value, now),
                 )
+        return run_id
 
     def set_run(self, run_id: str, *, status: RunStatus | None = None, message: str | None = None,
                 launcher_pid: int | None = None, landed_on: str | None = None,

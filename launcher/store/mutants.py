@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from launcher import process_identity
 from launcher.errors import RunNotFound, UsageProblem
 from launcher.process import pid_alive
 from launcher.store import rows as col
-from launcher.store.sqlite import SqliteStore
+from launcher.store.sqlite import SqliteStore, free_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mutation_sweeps (
@@ -115,14 +116,18 @@ class MutantStore(SqliteStore):
         super().__init__(path, SCHEMA)
 
     # sweeps ---------------------------------------------------------------------------------
-    def create_sweep(self, sweep_id: str, *, repo: str, base_sha: str, options_key: str,
-                     options: dict[str, Any]) -> None:  # fmt: skip
+    def create_sweep(self, draw_id: Callable[[], str], *, repo: str, base_sha: str, options_key: str,
+                     options: dict[str, Any]) -> str:  # fmt: skip
+        """Record a new sweep under an id `draw_id` gives that no sweep holds; returns the id."""
         now = time.time()
         with self._tx() as db:
+            sweep_id = free_id(draw_id, lambda candidate: db.execute(
+                "SELECT 1 FROM mutation_sweeps WHERE id=?", (candidate,)).fetchone() is not None)
             db.execute(
                 "INSERT INTO mutation_sweeps VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (sweep_id, repo, base_sha, options_key, json.dumps(options), RUNNING, os.getpid(), None, now, now),
             )
+        return sweep_id
 
     def sweep(self, sweep_id: str) -> SweepRow:
         row = self._db.execute("SELECT * FROM mutation_sweeps WHERE id=?", (sweep_id,)).fetchone()

@@ -6,7 +6,7 @@ import fcntl
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,17 @@ class SqliteStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def free_id(draw: Callable[[], str], taken: Callable[[str], bool], *, draws: int = 32) -> str:
+    """An id from `draw` that `taken` says no row holds (ids carry a few random characters, so two
+    records made in one second can draw the same one: draw again). Call it inside the write
+    transaction that inserts the id, so no other writer takes it in between."""
+    for _ in range(draws):
+        candidate = draw()
+        if not taken(candidate):
+            return candidate
+    raise RuntimeError(f"{draws} ids drawn in a row were all taken (the last: {candidate!r})")
 
 
 def read_only_rows(path: Path, sql: str, parameters: Any = ()) -> list[Any] | None:

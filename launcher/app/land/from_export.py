@@ -255,10 +255,9 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     # (Read before the run is journaled: from there on to the landing's guard, no await, so a
     # Ctrl-C finds the run whole, each task recorded.)
     held = {info.branch: str(info.path) for info in await worktrees.list_worktrees(repo) if info.branch}
-    run_id = new_run_id()
     journal = open_journal(repo)
-    journal.create_run(
-        run_id, repo=str(repo.root), base_sha=first["base_sha"], target=first["target"],
+    run_id = journal.create_run(
+        new_run_id, repo=str(repo.root), base_sha=first["base_sha"], target=first["target"],
         plan=plan.model_dump(mode="json", by_alias=True),
         settings={"merge": True, "from": [str(d) for d, _ in exports],
                   # Written into each landing commit's trailers (app/land/origin.py).

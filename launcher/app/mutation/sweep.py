@@ -416,9 +416,8 @@ def _open(store: MutantStore, repo: GitRepo, base_sha: str, options: SweepOption
     if found is not None:
         store.claim_sweep(found)  # two plain sweeps after a crash: the second is refused
         return found, True
-    sweep_id = store_mod.new_sweep_id()
-    store.create_sweep(sweep_id, repo=str(repo.root), base_sha=base_sha, options_key=options.key(),
-                       options=asdict(options))  # fmt: skip
+    sweep_id = store.create_sweep(store_mod.new_sweep_id, repo=str(repo.root), base_sha=base_sha,
+                                  options_key=options.key(), options=asdict(options))
     return sweep_id, False
 
 

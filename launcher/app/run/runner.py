@@ -82,10 +82,9 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
         plan.run.max_parallel = options.max_parallel
     if options.budget_usd is not None:
         plan.run.budget_usd = options.budget_usd
-    run_id = new_run_id()
     journal = open_journal(repo)
-    journal.create_run(
-        run_id, repo=str(repo.root), base_sha=base_sha, target=target,
+    run_id = journal.create_run(
+        new_run_id, repo=str(repo.root), base_sha=base_sha, target=target,
         plan=plan.model_dump(mode="json", by_alias=True),
         settings={"merge": options.merge, "config": config.model_dump(mode="json"),
                   **({"export": options.export} if options.export else {})},
