@@ -133,6 +133,10 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             ctx.transition(task_id, TaskState.MERGED, found.message, merged=True, merge_commit=found.commit)
             landed_elsewhere = True
             continue
+        if shard_tasks is not None and (why := await shard_tasks.refusal(row)):
+            ctx.transition(task_id, TaskState.FAILED, f"{why}; branch kept")
+            failed_to_land.add(task_id)
+            continue
         spec = ctx.plan.task(task_id)
         # A best-of-N task's "dependencies" are its own attempts, settled by selection.
         deps = [] if spec.select_from else spec.depends_on
