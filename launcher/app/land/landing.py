@@ -81,6 +81,10 @@ async def land_approved(ctx: RunContext, guard: Guard | None = None,
             await guard()
         await cleanup_merged(ctx)
         reached, message = recovered
+        if (record := ctx.journal.landing(ctx.run_id)) is not None and not record["done"]:
+            # The main work tree is still behind the target (the recovery says what to run): a
+            # further pass would fold onto it, and its tasks are not recorded as landed yet.
+            return reached, message
         # The interrupted pass journaled only what it landed: approved tasks it could not land
         # (a conflict, a culprit) were never marked, so they get a pass of their own now.
         more_reached, more = await _land(ctx)
