@@ -19,6 +19,7 @@ from launcher.models.plan import Plan
 from launcher.models.report import RunReport
 from launcher.regular_files import read_from, read_json_or_none, read_regular, read_tail
 from launcher.store.files import RunFiles
+from launcher.store.journal import RunRow
 
 
 async def run_report(cwd: Path, run_id: str | None) -> RunReport:
@@ -53,8 +54,17 @@ async def run_lines(cwd: Path, limit: int = 20) -> list[RunLine]:
     journal = open_journal(repo)
     runs = journal.runs(limit)
     tips = await branch_tips(repo, f"{worktrees.BRANCH_PREFIX}/") if runs else None
-    return [RunLine(run.id, await status_now(repo, journal, run, tips), journal.task_count(run.id), run.target)
-            for run in runs]
+    statuses: dict[str, str] = {}
+    limiter = anyio.CapacityLimiter(8)  # a few git processes at once, not one per run
+
+    async def one(run: RunRow) -> None:
+        async with limiter:
+            statuses[run.id] = await status_now(repo, journal, run, tips)
+
+    async with anyio.create_task_group() as group:
+        for run in runs:
+            group.start_soon(one, run)
+    return [RunLine(run.id, statuses[run.id], journal.task_count(run.id), run.target) for run in runs]
 
 
 async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:
