@@ -9,16 +9,17 @@ from pathlib import Path
 import anyio
 
 from launcher.app.context import open_journal, state_dir
-from launcher.app.report import build_report, effective_status
-from launcher.app.report_now import current_report
+from launcher.app.report_now import current_report, status_now
+from launcher.app.run.grading import branch_tips
 from launcher.errors import LauncherError, RunNotFound, UsageProblem
-from launcher.git import patches
+from launcher.git import patches, worktrees
 from launcher.git.repo import GitRepo, shown_output
 from launcher.models.ids import task_id_problem
 from launcher.models.plan import Plan
 from launcher.models.report import RunReport
 from launcher.regular_files import read_from, read_json_or_none, read_regular, read_tail
 from launcher.store.files import RunFiles
+from launcher.store.journal import RunRow
 
 
 async def run_report(cwd: Path, run_id: str | None) -> RunReport:
@@ -31,9 +32,10 @@ async def run_report(cwd: Path, run_id: str | None) -> RunReport:
 
 
 async def list_runs(cwd: Path, limit: int = 20) -> list[RunReport]:
+    """`runs --json`: each run's report as `status --json` prints it (`current_report`)."""
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
-    return [build_report(journal, run.id, repo.root) for run in journal.runs(limit)]
+    return [await current_report(repo, journal, run.id) for run in journal.runs(limit)]
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,24 @@ class RunLine:
 
 
 async def run_lines(cwd: Path, limit: int = 20) -> list[RunLine]:
-    """One line per latest run, from the runs table alone (a full report per run would read
-    every task's contract to print its count)."""
+    """One line per latest run, its status the one `status` shows (`status_now`), without a full
+    report per run (which would read every task's contract to print its count): the launcher's
+    branches are listed once, and git is asked only about a succeeded or parked run's approvals."""
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
-    return [RunLine(run.id, effective_status(run, journal.landing(run.id))[0], journal.task_count(run.id), run.target)
-            for run in journal.runs(limit)]
+    runs = journal.runs(limit)
+    tips = await branch_tips(repo, f"{worktrees.BRANCH_PREFIX}/") if runs else None
+    statuses: dict[str, str] = {}
+    limiter = anyio.CapacityLimiter(8)  # a few git processes at once, not one per run
+
+    async def one(run: RunRow) -> None:
+        async with limiter:
+            statuses[run.id] = await status_now(repo, journal, run, tips)
+
+    async with anyio.create_task_group() as group:
+        for run in runs:
+            group.start_soon(one, run)
+    return [RunLine(run.id, statuses[run.id], journal.task_count(run.id), run.target) for run in runs]
 
 
 async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:

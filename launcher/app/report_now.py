@@ -12,13 +12,13 @@ from pathlib import Path
 from launcher.app.land import recovery
 from launcher.app.land.unfinished import on_target_unrecorded
 from launcher.app.queue import matrix
-from launcher.app.report import build_report
+from launcher.app.report import build_report, effective_status
 from launcher.app.run.grading import withdrawal_reason
 from launcher.git import target_tree
 from launcher.git.repo import GitRepo
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus, TaskState
-from launcher.store.journal import Journal
+from launcher.store.journal import Journal, RunRow, TaskRow
 
 
 async def current_report(repo: GitRepo, journal: Journal, run_id: str) -> RunReport:
@@ -80,22 +80,50 @@ async def _note_parked_work_merged_by_hand(repo: GitRepo, report: RunReport) -> 
                           f"since); `launcher land {report.run_id}` records it as landed")
 
 
+async def withdrawn_approvals(repo: GitRepo, rows: list[TaskRow], base_sha: str,
+                              tips: dict[str, str] | None = None) -> dict[str, str]:
+    """Each approved task whose approval no longer holds (its branch changed or was deleted
+    since) -> why. `tips`: the branches' commits, listed once by the caller (`branch_tips`)."""
+    withdrawn = {}
+    for row in rows:
+        if row.state is TaskState.APPROVED and (why := await withdrawal_reason(repo, row, base_sha, tips)):
+            withdrawn[row.task_id] = why
+    return withdrawn
+
+
+def status_with_withdrawals(status: str, withdrawn: dict[str, str]) -> str:
+    """A run that `succeeded` (or is `parked`) with approvals withdrawn since is `failed`: that
+    work will not land (`launcher land` blocks it)."""
+    if withdrawn and status in (RunStatus.SUCCEEDED.value, RunStatus.PARKED.value):
+        return RunStatus.FAILED.value
+    return status
+
+
+async def status_now(repo: GitRepo, journal: Journal, run: RunRow, tips: dict[str, str] | None = None) -> str:
+    """The status `current_report` gives `run` (what `status` prints), read without building its
+    report: `launcher runs` prints it for each run. Git is asked only about the approved tasks
+    of a run that `succeeded` or is `parked` (the only status their withdrawal changes)."""
+    status = effective_status(run, journal.landing(run.id))[0]
+    if status not in (RunStatus.SUCCEEDED.value, RunStatus.PARKED.value):
+        return status
+    return status_with_withdrawals(status, await withdrawn_approvals(repo, journal.tasks(run.id), run.base_sha, tips))
+
+
 async def mark_withdrawn_approvals(repo: GitRepo, journal: Journal, report: RunReport) -> None:
     """An approved task whose branch changed since says so: its approval no longer holds. Nor
     does the run's success: that work will not land (`launcher land` blocks it), so a run that
     `succeeded` (or is `parked`) is `failed`, exit 1, and its message names those tasks."""
-    withdrawn = []
+    withdrawn = await withdrawn_approvals(repo, journal.tasks(report.run_id), report.base_sha)
     for task in report.tasks:
         if task.state == TaskState.APPROVED.value:
-            row = journal.task(report.run_id, task.id)
-            task.approval_withdrawn = await withdrawal_reason(repo, row, report.base_sha)
-            if task.approval_withdrawn:
-                withdrawn.append(task.id)
-    if withdrawn and report.status in (RunStatus.SUCCEEDED.value, RunStatus.PARKED.value):
-        report.status = RunStatus.FAILED.value
+            task.approval_withdrawn = withdrawn.get(task.id)
+    status = status_with_withdrawals(report.status, withdrawn)
+    if status != report.status:
+        report.status = status
         reasons = [task.approval_withdrawn or "" for task in report.tasks if task.id in withdrawn]
         how = ("changed after approval; re-grade with `launcher grade {run} TASK`"
                if all("changed after approval" in r for r in reasons)
                else "its branch changed or was deleted after approval; `launcher status {run}` says how to go on")
-        said = f"approval withdrawn: {', '.join(withdrawn)} ({how.format(run=report.run_id)})"
+        said = f"approval withdrawn: {', '.join(t.id for t in report.tasks if t.id in withdrawn)} " \
+               f"({how.format(run=report.run_id)})"
         report.message = f"{report.message}; {said}" if report.message else said

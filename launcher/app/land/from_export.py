@@ -46,6 +46,7 @@ from launcher.app.land.origin import (
     landed_origins,
     origin_of,
     plan_task_of,
+    regraded_since,
 )
 from launcher.app.land.recovery import finish_earlier_landings
 from launcher.app.land.shard_landed import not_exported_landed
@@ -250,6 +251,11 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
               if (found := already(data, spec)) and found.origin != origin_of(data["run_id"], spec["id"])]
     refused = {(data["run_id"], spec["id"]): why for _, data in exports for spec in data["tasks"]
                if redone and not already(data, spec) and (why := await built_on_redone(repo, redone, spec))}
+    # A task an earlier land put on the target at another head (re-graded since): what its new
+    # head adds lands, unless that head is not built on the landed one.
+    refused.update({(data["run_id"], spec["id"]): why for _, data in exports for spec in data["tasks"]
+                    if not already(data, spec) and (why := await regraded_since(
+                        repo, landed, origin_of(data["run_id"], spec["id"]), spec["head"], first["target"]))})
     await repo.ensure_excluded("/.launcher/")  # as a run does: the journal is not an agent's write
     # A clone that ran a shard itself still has that task's worktree: landing cleans it up too.
     # (Read before the run is journaled: from there on to the landing's guard, no await, so a

@@ -81,6 +81,10 @@ async def land_approved(ctx: RunContext, guard: Guard | None = None,
             await guard()
         await cleanup_merged(ctx)
         reached, message = recovered
+        if (record := ctx.journal.landing(ctx.run_id)) is not None and not record["done"]:
+            # The main work tree is still behind the target (the recovery says what to run): a
+            # further pass would fold onto it, and its tasks are not recorded as landed yet.
+            return reached, message
         # The interrupted pass journaled only what it landed: approved tasks it could not land
         # (a conflict, a culprit) were never marked, so they get a pass of their own now.
         more_reached, more = await _land(ctx)
@@ -132,6 +136,10 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         if shard_tasks is not None and (found := await shard_tasks.find(row)):
             ctx.transition(task_id, TaskState.MERGED, found.message, merged=True, merge_commit=found.commit)
             landed_elsewhere = True
+            continue
+        if shard_tasks is not None and (why := await shard_tasks.refusal(row)):
+            ctx.transition(task_id, TaskState.FAILED, f"{why}; branch kept")
+            failed_to_land.add(task_id)
             continue
         spec = ctx.plan.task(task_id)
         # A best-of-N task's "dependencies" are its own attempts, settled by selection.

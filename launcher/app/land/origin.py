@@ -44,6 +44,18 @@ class Landed:
     origins: dict[str, str] = field(default_factory=dict)
     # `<plan digest>/<task id>` -> (the landing commit, the `<shard run id>/<task id>` it landed)
     plan_tasks: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # `<shard run id>/<task id>` -> the exported head its latest landing landed (its
+    # `Launcher-Origin-Head`); absent when that commit does not name one per origin
+    heads: dict[str, str] = field(default_factory=dict)
+
+    def landing_of(self, origin: str, head: str) -> str | None:
+        """The latest landing commit of `origin`, when it landed that very `head` (or does not
+        say which head it landed); None when the origin never landed, or landed another head."""
+        commit = self.origins.get(origin)
+        if commit is None:
+            return None
+        landed_head = self.heads.get(origin)
+        return commit if landed_head is None or landed_head == head else None
 
 
 def origin_trailers(ctx: RunContext, task_id: str) -> dict[str, str]:
@@ -66,16 +78,20 @@ async def landed_origins(repo: GitRepo, base: str, target: str, tip: str | None 
     listed = await repo.git(
         "log", "--no-show-signature", "--first-parent", f"--grep={ORIGIN}: ", "-F",
         f"--format=%H%x00%(trailers:key={ORIGIN},valueonly,separator=%x01)%x00"
-        f"%(trailers:key={ORIGIN_PLAN},valueonly,separator=%x01)%x00",
+        f"%(trailers:key={ORIGIN_PLAN},valueonly,separator=%x01)%x00"
+        f"%(trailers:key={ORIGIN_HEAD},valueonly,separator=%x01)%x00",
         f"{base}..{tip or f'refs/heads/{target}'}", "--", check=False)
     found = Landed()
     if not listed.ok:
         return found
     fields = listed.out.split("\0")
-    for commit, origins, plans in zip(fields[0::3], fields[1::3], fields[2::3], strict=False):
+    for commit, origins, plans, heads in zip(fields[0::4], fields[1::4], fields[2::4], fields[3::4], strict=False):
         commit = commit.strip()
         by_task: dict[str, str] = {}
-        for value in _values(origins):
+        named, landed_heads = _values(origins), _values(heads)
+        for index, value in enumerate(named):
+            if value not in found.origins and len(landed_heads) == len(named):
+                found.heads[value] = landed_heads[index]  # the head this (latest) landing landed
             found.origins.setdefault(value, commit)  # newest first: the latest landing
             by_task.setdefault(value.rpartition("/")[2], value)
         for value in _values(plans):
@@ -102,10 +118,30 @@ def earlier_landing(landed: Landed, data: dict[str, Any], spec: dict[str, Any]) 
     """The landing on the target of this export's task `spec`, or of the same plan's task from
     another run of its shard (a CI job run again after the land job landed its first run's)."""
     own = origin_of(data["run_id"], spec["id"])
+    if (commit := landed.landing_of(own, spec["head"])) is not None:
+        return Earlier(commit, own)
     if own in landed.origins:
-        return Earlier(landed.origins[own], own)
+        return None  # landed at another head: `grade` approved a newer one since (`regraded_since`)
     hit = landed.plan_tasks.get(plan_task_of(data["plan_digest"], spec["id"]))
     return Earlier(*hit) if hit else None
+
+
+async def regraded_since(repo: GitRepo, landed: Landed, origin: str, head: str, target: str) -> str | None:
+    """Why a task whose earlier landing landed another head of it than `head` (its shard's `grade`
+    approved a newer head since, and wrote the export again) is not landed; None when it is not
+    such a task, or when `head` is built on the head that landed: then what it adds lands now,
+    and only that (the rest is on the target already)."""
+    landed_head = landed.heads.get(origin)
+    if origin not in landed.origins or landed_head is None or landed_head == head:
+        return None
+    if await repo.is_ancestor(landed_head, head):
+        return None
+    commit = landed.origins[origin]
+    return (f"not landed: an earlier land put this task on {target} at head {landed_head[:12]} (by "
+            f"{commit[:12]}), and it is now approved at {head[:12]}, which does not contain that head "
+            "(its branch was rewritten since): landing it would land the task a second time, in "
+            f"another version. To bring in what changed, `git diff {landed_head[:12]} {head[:12]}` and "
+            f"commit that onto {target}, or run the task again on {target}")
 
 
 def already_message(target: str, earlier: Earlier, data: dict[str, Any], spec: dict[str, Any]) -> str:

@@ -114,10 +114,14 @@ async def recover_landing(ctx: RunContext) -> tuple[bool, str] | None:
                 ctx.repo, target_branch=ctx.target, old=old, new=new,
                 integration_branch=worktrees.integration_branch(ctx.run_id),
                 on_step=journal_steps(ctx))
-        _mark_merged(ctx, record["tasks"], result.where)
         if result.moved or result.where != ctx.target:  # on the target, or parked: consistent
+            _mark_merged(ctx, record["tasks"], result.where)
             ctx.journal.finish_landing(ctx.run_id)
-        return result.moved, f"landing recovered from the journal: {result.message}"
+            return result.moved, f"landing recovered from the journal: {result.message}"
+        # The target holds the merge but the main work tree could not be brought to it (changed
+        # since): not merged yet. The tasks stay approved and the landing unfinished, which
+        # `status` shows as `merged: unfinished` (`landing_unfinished`) until this finishes it.
+        return False, f"landing left unfinished: {result.message}"
     parked = await _parked_on(ctx, record)
     if parked is None:
         return None

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from launcher.app.context import RunContext
-from launcher.app.land.origin import Landed, landed_origins
+from launcher.app.land.origin import Landed, landed_origins, regraded_since
 from launcher.git.repo import GitRepo
 from launcher.models.states import TaskState
 from launcher.store.journal import Journal, TaskRow
@@ -69,13 +69,18 @@ class OnTarget:
             return None
         origin = str(imported["origin"]) if imported else f"{ctx.run_id}/{row.task_id}"
         shard_run = origin.rpartition("/")[0]
+        # The head its landing commit names (`Launcher-Origin-Head`) is the exported one: this
+        # run's, or (a shard run) the head its task is approved at now.
+        head = str(imported.get("head") or "") if imported else (row.head_sha or "")
         landed = await self.landed()
-        if commit := landed.origins.get(origin):
+        if commit := landed.landing_of(origin, head):
             return Already(
                 commit,
                 f"already landed on {target} by {commit[:12]} (a `launcher land --from` of "
                 f"run {shard_run}'s export, which landed it first); not landed again",
             )
+        if origin in landed.origins:  # it landed at another head: what this one adds lands now
+            return None
         plan_task = str(imported.get("plan") or "") if imported else ""
         if plan_task and (hit := landed.plan_tasks.get(plan_task)):
             commit, other = hit
@@ -91,7 +96,6 @@ class OnTarget:
                 f"already landed on {target} by {commit[:12]} (`launcher land {shard_run}` "
                 "in this clone); not landed again",
             )
-        head = str(imported.get("head") or "") if imported else (row.head_sha or "")
         if head and head != row.start_sha and await ctx.repo.is_ancestor(head, self.tip):
             return Already(
                 self.tip,
@@ -99,6 +103,17 @@ class OnTarget:
                 f"({self.tip[:12]}), put there by another land or by hand; not landed again",
             )
         return None
+
+    async def refusal(self, row: TaskRow) -> str | None:
+        """Why the approved task `row`, which an earlier land put on the target at another head
+        (its shard run's `grade` approved a newer one since), is not landed: its head is not
+        built on the landed one. None: it lands (or `find` found it on the target)."""
+        imported = self.origins.get(row.task_id)
+        if imported is not None and not isinstance(imported, dict):
+            return None
+        origin = str(imported["origin"]) if imported else f"{self.ctx.run_id}/{row.task_id}"
+        head = str(imported.get("head") or "") if imported else (row.head_sha or "")
+        return await regraded_since(self.ctx.repo, await self.landed(), origin, head, self.ctx.target)
 
 
 async def landed_by_shard_run(repo: GitRepo, journal: Journal, shard_run: str, task_id: str, tip: str) -> str | None:
