@@ -127,8 +127,9 @@ def load_repo_config(root: Path) -> RepoConfig:
         try:
             return RepoConfig.model_validate(data)
         except ValidationError as exc:
-            raise_problems(problems_of(exc, RepoConfig, _where, "config_invalid", _plan_key_hints()), str(path),
-                           ConfigError, CONFIG_FIX)
+            problems = problems_of(exc, RepoConfig, _where, "config_invalid", _plan_key_hints(),
+                                   top="[tool.launcher]" if in_pyproject else "")
+            raise_problems(problems, str(path), ConfigError, CONFIG_FIX)
     return RepoConfig()
 
 
