@@ -15,6 +15,7 @@ from pathlib import Path
 
 from launcher.agents.cli_common import PROMPT_LIMIT_BYTES
 from launcher.agents.registry import prompt_as_argument
+from launcher.app.run import root_in_checkout
 from launcher.app.run.preflight import agents_used
 from launcher.errors import ConfigError, EnvironmentProblem, LauncherError, PlanError, UsageProblem
 from launcher.gates.rubric import compose, find_rubric
@@ -247,4 +248,6 @@ async def check_run_inputs(
                            fix="pass a finite amount of USD, 0 or more", error_key="usage:bad_budget")
     if (unusable := cache_problem(repo, config.worktree_root)) is not None:
         raise unusable
+    if (inside := await root_in_checkout.root_problem(repo, config.worktree_root)) is not None:
+        raise inside
     return await _base_commit(repo, base or plan.run.base, "--base" if base else "run.base")
