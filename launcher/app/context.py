@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 
+from launcher.app.own_worktree import launcher_worktree_problem
 from launcher.engine.tree_guard import IdleTrees, MainTreeSnapshot
 from launcher.git.guard import GitDirSnapshot
 from launcher.git.index_entries import StagedEntries
@@ -41,7 +42,11 @@ def state_dir(repo: GitRepo) -> Path:
 def writable_state_dir(repo: GitRepo) -> Path:
     """The launcher's state dir, kept out of git: every command that writes there (and so may
     create it: a first `launcher runs` or `status` creates the journal) adds `/.launcher/` to
-    info/exclude first, so a `git add -A` never commits it."""
+    info/exclude first, so a `git add -A` never commits it. In one of the launcher's own
+    worktrees (a task's: `cd "$(launcher path RUN TASK)"`), it is refused with the main
+    checkout named, and nothing is created there."""
+    if (problem := launcher_worktree_problem(repo)) is not None:
+        raise problem
     repo.exclude(STATE_EXCLUDE)
     return repo.root / STATE_DIR
 

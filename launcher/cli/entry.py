@@ -1,6 +1,6 @@
 """The `launcher` command's entry point. Importing the CLI takes a few tenths of a second, and a
 Ctrl-C or SIGTERM in that time used to end in an import traceback: until the CLI is loaded,
-either stops it quietly with the interrupted exit code (nothing has been done yet)."""
+either stops it with one line on stderr and the interrupted exit code (nothing has been done yet)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ from launcher.errors import ExitCode
 
 
 def _before_start(signum: int, frame: FrameType | None) -> None:
-    sys.stderr.write(f"launcher: stopped by {signal.Signals(signum).name} while starting; nothing was done\n")
+    # Straight to fd 2: os._exit flushes no buffer, and the signal may have come in the middle
+    # of a write to sys.stderr (writing to it again here would raise "reentrant call").
+    message = f"launcher: stopped by {signal.Signals(signum).name} while starting; nothing was done\n"
+    with contextlib.suppress(OSError):
+        os.write(2, message.encode())
     os._exit(ExitCode.INTERRUPTED)
 
 

@@ -108,9 +108,12 @@ def _safe(stream: Any, fd: int) -> Any:
         return stream
     errors = ESCAPE_KEEP_BYTES if stream.errors == "surrogateescape" else ESCAPE
     raw = _ReaderMayGo(fd, "wb", closefd=False)
-    buffered = io.BufferedWriter(raw)
+    # As buffered as the stream it replaces: Python's stderr has no buffer under its text layer
+    # (each write goes out at once), so neither does this one; a line written just before an
+    # os._exit (entry.py, a Ctrl-C while starting) or a crash is never left in a buffer.
+    unbuffered = not isinstance(getattr(stream, "buffer", None), io.BufferedWriter)
     return io.TextIOWrapper(
-        buffered,
+        raw if unbuffered else io.BufferedWriter(raw),
         encoding=stream.encoding,
         errors=errors,
         line_buffering=stream.line_buffering,

@@ -100,6 +100,13 @@ def _section(data: dict[str, Any], path: Path) -> Any:
     return tool.get("launcher")
 
 
+def config_file(root: Path) -> str:
+    """The file `load_repo_config` reads the settings from, as an error names it."""
+    if (root / "launcher.toml").exists() or not (root / "pyproject.toml").exists():
+        return str(root / "launcher.toml")
+    return f"{root / 'pyproject.toml'} [tool.launcher]"
+
+
 def load_repo_config(root: Path) -> RepoConfig:
     """Read launcher.toml (preferred) or pyproject's [tool.launcher]; defaults if neither."""
     for path, in_pyproject in ((root / "launcher.toml", False), (root / "pyproject.toml", True)):
@@ -127,8 +134,9 @@ def load_repo_config(root: Path) -> RepoConfig:
         try:
             return RepoConfig.model_validate(data)
         except ValidationError as exc:
-            raise_problems(problems_of(exc, RepoConfig, _where, "config_invalid", _plan_key_hints()), str(path),
-                           ConfigError, CONFIG_FIX)
+            problems = problems_of(exc, RepoConfig, _where, "config_invalid", _plan_key_hints(),
+                                   top="[tool.launcher]" if in_pyproject else "")
+            raise_problems(problems, str(path), ConfigError, CONFIG_FIX)
     return RepoConfig()
 
 
@@ -174,14 +182,15 @@ def settings_of(plan: Plan, config: RepoConfig) -> Settings:
 def grader_problem(plan: Plan, config: RepoConfig) -> Problem | None:
     """An unknown grader, found before any agent runs (and is paid for), not after."""
     name = settings_of(plan, config).grader
-    key = "run.grader" if plan.run.grader is not None else "grading.grader"
-    known = [*plan.agents, *config.agents, *BUILTIN_ADAPTERS]
+    key = "run.grader" if plan.run.grader is not None else "grading.grader"  # the plan's, else launcher.toml's
+    known = list(dict.fromkeys([*plan.agents, *config.agents, *BUILTIN_ADAPTERS]))
     if name is None or name in known:
         return None
     hint = did_you_mean(name, known)
     return Problem(key, f"unknown grader agent {name!r}", "config_invalid:unknown_grader",
                    (f"{hint} " if hint else "") + "name an [agents.<name>] entry (plan or launcher.toml) "
-                   "or a built-in adapter such as scripted-grader")
+                   f"or a built-in adapter such as scripted-grader (known: {', '.join(known)}); "
+                   "see README, 'Grading'")
 
 
 def config_of_run(settings: dict[str, Any], root: Path) -> tuple[RepoConfig, str | None]:

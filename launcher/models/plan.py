@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import tomllib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ __all__ = [
     "plan_from_cli", "plan_from_journal", "validate_plan",
 ]
 PLAN_FIX = "see README, 'Plan format'"
+MoreChecks = Callable[[Plan], list[Problem]]
 # Unknown top-level keys a user plausibly meant as one of ours.
 TOP_HINTS = {
     "tasks": "write each task as [[task]] (singular), not [[tasks]]",
@@ -131,9 +132,12 @@ def _hinted(problem: Problem) -> Problem:
     return problem
 
 
-def _cross_problems_of_the_valid_part(data: dict[str, Any], repo_agents: Collection[str] = ()) -> list[Problem]:
-    """The cross-checks (agents, dependencies, cycles) of the tasks whose keys are valid, so one
-    run of `launcher run` reports those too. A task that is itself invalid still counts as known,
+def _cross_problems_of_the_valid_part(
+    data: dict[str, Any], repo_agents: Collection[str] = (), more: MoreChecks | None = None,
+) -> list[Problem]:
+    """The cross-checks (agents, dependencies, cycles, the caller's `more`) of the tasks whose
+    keys are valid, and of the [run] table when it is valid, so one run of `launcher run`
+    reports those too. A task that is itself invalid still counts as known,
     with the dependencies it names (a cycle through it is listed with its other problems)."""
     raw_tasks: list[Any] = data["task"] if isinstance(data.get("task"), list) else []
     raw_agents: dict[Any, Any] = data["agents"] if isinstance(data.get("agents"), dict) else {}
@@ -150,13 +154,19 @@ def _cross_problems_of_the_valid_part(data: dict[str, Any], repo_agents: Collect
     if not tasks:
         return []
     agents = {str(name): AgentConfig() for name in raw_agents}
-    partial = Plan.model_construct(run=RunSettings(), agents=agents, tasks=tasks)
-    return plan_problems(partial, repo_agents)
+    try:
+        run = RunSettings.model_validate(data.get("run", {}))
+    except (ValidationError, RecursionError, ValueError, TypeError):
+        run = RunSettings()  # its problems are listed; the checks of [run]'s values wait for it
+    partial = Plan.model_construct(run=run, agents=agents, tasks=tasks)
+    return plan_problems(partial, repo_agents) + (more(partial) if more else [])
 
 
-def validate_plan(data: Any, source: str, repo_agents: Collection[str] = ()) -> Plan:
+def validate_plan(data: Any, source: str, repo_agents: Collection[str] = (), more: MoreChecks | None = None) -> Plan:
     """Build and cross-check a plan; every problem names the task and the key, all at once.
-    `repo_agents`: the agents the repository configures, which tasks may name too."""
+    `repo_agents`: the agents the repository configures, which tasks may name too; `more`: the
+    caller's checks of the plan against the repository (its grader, its rubrics), whose problems
+    are listed with the plan's own."""
     if not isinstance(data, dict):
         raise PlanError("the plan must be a table/object at the top level", where=source,
                         fix=PLAN_FIX, error_key="plan_invalid:not_a_table")
@@ -172,14 +182,14 @@ def validate_plan(data: Any, source: str, repo_agents: Collection[str] = ()) -> 
     except ValidationError as exc:
         problems += [p for p in problems_of(exc, Plan, lambda loc: _location(loc, data), "plan_invalid", TOP_HINTS)
                      if p.where not in {f"run.{key}" for key in _NOT_A_PLAN_KEY}]  # said above
-        problems += _cross_problems_of_the_valid_part(data, repo_agents)
+        problems += _cross_problems_of_the_valid_part(data, repo_agents, more)
     except (RecursionError, ValueError, TypeError) as exc:  # a value too deep or odd to validate
         problems.append(Problem("", f"cannot be validated ({exc.__class__.__name__})", "plan_invalid:unusable"))
     problems = [_hinted(p) for p in problems]
     if problems:
         raise_problems(problems, source, PlanError, f"correct {'these keys' if len(problems) > 1 else 'that key'}"
                        f" ({PLAN_FIX})")
-    check_plan(plan, source, repo_agents)
+    check_plan(plan, source, repo_agents, more)
     return expand_attempts(plan, source, repo_agents)
 
 
@@ -252,7 +262,7 @@ def parse_plan_text(text: str, suffix: str, source: str) -> dict[str, Any]:
     )
 
 
-def load_plan(path: Path, repo_agents: Collection[str] = ()) -> Plan:
+def load_plan(path: Path, repo_agents: Collection[str] = (), more: MoreChecks | None = None) -> Plan:
     try:
         if path.is_fifo() or path.is_char_device() or path.is_block_device():  # would wait for a writer for ever
             raise OSError(errno.EINVAL, "not a regular file (a named pipe or a device)")
@@ -262,7 +272,7 @@ def load_plan(path: Path, repo_agents: Collection[str] = ()) -> Plan:
             f"cannot read the plan: {exc.strerror or exc}", where=str(path),
             fix="check the path, and save the plan as UTF-8 text", error_key="plan_invalid:unreadable",
         ) from None
-    return validate_plan(parse_plan_text(text, path.suffix.lower(), str(path)), str(path), repo_agents)
+    return validate_plan(parse_plan_text(text, path.suffix.lower(), str(path)), str(path), repo_agents, more)
 
 
 def plan_from_cli(

@@ -5,7 +5,7 @@ Every problem is collected and reported at once (one `PlanError`), each naming t
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from launcher.errors import PlanError
 from launcher.models.plan_schema import BUILTIN_ADAPTERS, Plan
@@ -59,8 +59,10 @@ def plan_problems(plan: Plan, repo_agents: Collection[str] = ()) -> list[Problem
     return problems
 
 
-def check_plan(plan: Plan, source: str, repo_agents: Collection[str] = ()) -> None:
-    problems = plan_problems(plan, repo_agents)
+def check_plan(plan: Plan, source: str, repo_agents: Collection[str] = (),
+               more: Callable[[Plan], list[Problem]] | None = None) -> None:
+    """`more`: the caller's own checks of the plan (its grader, its rubrics), reported with these."""
+    problems = plan_problems(plan, repo_agents) + (more(plan) if more else [])
     if problems:
         raise_problems(problems, source, PlanError, "see README, 'Plan format'")
 

@@ -69,6 +69,47 @@ def known_keys(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
     return []
 
 
+def _header(loc: Sequence[str | int], top: str = "") -> str:
+    """The TOML header of the table at `loc`: [mutation], [agents.bot], [[task]]; under `top`
+    ("[tool.launcher]"), [tool.launcher.mutation]."""
+    prefix = f"{top.strip('[]')}." if top else ""
+    if loc and isinstance(loc[-1], int):
+        return f"[[{prefix}{'.'.join(str(p) for p in loc[:-1])}]]"
+    return f"[{prefix}{'.'.join(str(p) for p in loc)}]"
+
+
+def _tables(model: type[BaseModel]) -> list[tuple[str | int, ...]]:
+    """Where the top-level tables of `model` are: ("grading",), ("task", 0), ("agents", "<name>")."""
+    found: list[tuple[str | int, ...]] = []
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        for loc in ((key,), (key, 0), (key, "<name>")):
+            if known_keys(model, loc):
+                found.append(loc)
+                break
+    return found
+
+
+def misplaced_key_hint(model: type[BaseModel], loc: Sequence[str | int], top: str = "") -> str | None:
+    """The fix for an unknown key that is a known key of another place: a top-level key written
+    below a table's header (TOML puts it in that table: `setup = ...` appended after [mutation]
+    is `mutation.setup`), or a key of another table. `top`: the table that is the top level
+    (`[tool.launcher]` of a pyproject.toml); empty for a file's own top level."""
+    if len(loc) < 2 or not isinstance(loc[-1], str):
+        return None
+    key, table = loc[-1], loc[:-1]
+    if key in known_keys(model, ()):
+        where = (f"directly under {top}, above the first [table] header below it" if top
+                 else "above the first [table] header of the file")
+        return (f"`{key}` is a top-level key, not a key of {_header(table, top)}: TOML puts every key written "
+                f"below a [table] header into that table; move it {where}")
+    others = [other for other in _tables(model) if other[0] != table[0] and key in known_keys(model, other)]
+    if others:
+        listed = " or ".join(_header(other, top) for other in others)
+        return f"`{key}` is a key of {listed}, not of {_header(table, top)}"
+    return None
+
+
 def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
     found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean `{found[0]}`?" if found else None
@@ -117,7 +158,7 @@ def _words(error: dict[str, Any]) -> str:
 
 def describe(
     error: dict[str, Any], model: type[BaseModel], location: Callable[[tuple[Any, ...]], str],
-    key_prefix: str, top_hints: dict[str, str] | None = None,
+    key_prefix: str, top_hints: dict[str, str] | None = None, top: str = "",
 ) -> Problem:
     """One pydantic error as a Problem: where, what (our words), a suggestion for unknown keys."""
     loc = tuple(error["loc"])
@@ -126,16 +167,16 @@ def describe(
     if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
         if len(loc) == 1 and top_hints and loc[0] in top_hints:
             fix = top_hints[loc[0]]
-        else:
-            fix = did_you_mean(loc[-1], known_keys(model, loc[:-1]))
+        else:  # spelt right but in the wrong place, else misspelt
+            fix = misplaced_key_hint(model, loc, top) or did_you_mean(loc[-1], known_keys(model, loc[:-1]))
     return Problem(location(loc), what, f"{key_prefix}:{error['type']}", fix)
 
 
 def problems_of(
     exc: ValidationError, model: type[BaseModel], location: Callable[[tuple[Any, ...]], str],
-    key_prefix: str, top_hints: dict[str, str] | None = None,
+    key_prefix: str, top_hints: dict[str, str] | None = None, top: str = "",
 ) -> list[Problem]:
-    return [describe(dict(e), model, location, key_prefix, top_hints) for e in exc.errors()]
+    return [describe(dict(e), model, location, key_prefix, top_hints, top) for e in exc.errors()]
 
 
 def raise_problems(

@@ -1,13 +1,19 @@
 """Claimed versus real: what a completion contract says it changed against what git measured.
 
 Every disagreement is reported (facts.json, the run report, `launcher status`); a contract that
-claims changes when the branch holds none fails its task, since the claimed work is nowhere.
+claims changes when the branch holds none fails its task, and the failure says why: the claimed
+files already held that content at the task's start, or the claimed work is nowhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import PurePosixPath
 from typing import Any
+
+from launcher.errors import GitFailed
+from launcher.git import tree_undo
+from launcher.git.repo import GitRepo
 
 
 def _claim(path: str) -> str:
@@ -36,12 +42,43 @@ def claimed_files(contract: dict[str, Any] | None) -> list[str]:
     return [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
 
 
-def empty_claim_failure(claimed: list[str], real: list[str]) -> str | None:
-    """Why a task whose contract claims changes but whose branch has none fails (else None)."""
+def _listed(paths: list[str]) -> str:
+    return ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+
+
+def empty_claim_failure(claimed: list[str], real: list[str], at_start: Collection[str] = (),
+                        start: str = "") -> str | None:
+    """Why a task whose contract claims changes but whose branch has none fails (else None).
+    `at_start`: the paths the task's start commit `start` holds among the claims (see
+    `held_at_start`): a claim of one of those is true work that was already there (the example
+    plan run twice writes hello.txt with the content it landed the first time), not work lost."""
     claims, _ = disagreements(claimed, real)
     if real or not claims:
         return None
-    shown = ", ".join(claims[:5]) + (f" and {len(claims) - 5} more" if len(claims) > 5 else "")
-    return (f"the contract claims {len(claims)} changed file(s) ({shown}) but the branch changed "
-            "nothing: the claimed work is not in the worktree (written outside it, or to ignored "
-            "files?)")
+    there = [c for c in claims if c in at_start or any(p.startswith(f"{c}/") for p in at_start)]
+    lost = [c for c in claims if c not in there]
+    head = (f"the contract claims {len(claims)} changed file(s) ({_listed(claims)}) but the branch changed "
+            "nothing")
+    said = []
+    if there:
+        said.append(f"{_listed(there)} already {'holds' if len(there) == 1 else 'hold'} that content at the "
+                    f"commit the task started from ({start[:12]}), so the task had nothing to change (if that "
+                    "work is what it was for, it is done: drop the task from the plan; else give it a change "
+                    "the base lacks)")
+    if lost:
+        said.append(f"{'the claimed work' if not there else _listed(lost)} is not in the worktree (written "
+                    "outside it, or to ignored files?)")
+    return f"{head}: {'; '.join(said)}"
+
+
+async def held_at_start(repo: GitRepo, claimed: list[str], real: list[str], start: str) -> list[str]:
+    """The files of the task's start commit that its claims name (a claimed file, or the files of
+    a claimed directory), when the branch changed nothing (else there is nothing to explain)."""
+    claims, _ = disagreements(claimed, real)
+    inside = [c for c in claims if not c.startswith("/") and ".." not in PurePosixPath(c).parts and c != "."]
+    if real or not inside:
+        return []
+    try:
+        return sorted(await tree_undo.tree_entries(repo, start, inside))
+    except GitFailed:  # a claim git cannot take as a path: the failure says what it would have said
+        return []

@@ -10,16 +10,18 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from launcher.agents.cli_common import PROMPT_LIMIT_BYTES
 from launcher.agents.registry import prompt_as_argument
+from launcher.app.run import root_in_checkout
 from launcher.app.run.preflight import agents_used
 from launcher.errors import ConfigError, EnvironmentProblem, LauncherError, PlanError, UsageProblem
 from launcher.gates.rubric import compose, find_rubric
 from launcher.git import worktrees
 from launcher.git.repo import GitRepo
-from launcher.models.config import RepoConfig, grader_problem, settings_of
+from launcher.models.config import RepoConfig, config_file, grader_problem, settings_of
 from launcher.models.plan import Plan
 from launcher.models.problems import Problem, raise_problems
 from launcher.models.refname import branch_name_problem
@@ -199,18 +201,28 @@ async def _check_namespace_free(repo: GitRepo) -> None:
                 fix=f"{fix}; nothing was created")
 
 
+def grading_problems(repo_root: Path, plan: Plan, config: RepoConfig) -> list[Problem]:
+    """The plan's grader and rubrics, checked against the repository: listed with the plan's
+    other problems when it is loaded from a file (app/run/plans.py), all at once."""
+    problem = grader_problem(plan, config)
+    if problem and plan.run.grader is None:  # launcher.toml's [grading] grader: say so
+        problem = replace(problem, where=f"{problem.where} (in {Path(config_file(repo_root)).name})")
+    return ([problem] if problem else []) + rubric_problems(
+        repo_root, plan, graded=bool(settings_of(plan, config).grader))
+
+
 async def check_run_inputs(
     repo: GitRepo, plan: Plan, config: RepoConfig, *, into: str | None, base: str | None,
-    budget_usd: float | None,
+    budget_usd: float | None, source: str = "the plan",
 ) -> str:
-    """Check what would fail only mid-run; return the base commit's sha."""
-    problem = grader_problem(plan, config)
-    if problem:
-        raise_problems([problem], "plan / launcher.toml", ConfigError, "see README, 'Grading'")
-    problems = prompt_problems(plan, config)
-    problems += rubric_problems(repo.root, plan, graded=bool(settings_of(plan, config).grader))
+    """Check what would fail only mid-run; return the base commit's sha. `source`: where the
+    plan came from, named in its problems (a plan file's were said when it was loaded)."""
+    problems = prompt_problems(plan, config) + grading_problems(repo.root, plan, config)
+    grader = grader_problem(plan, config)
+    if grader and plan.run.grader is None and len(problems) == 1:  # launcher.toml's alone: named as such
+        raise_problems([grader], config_file(repo.root), ConfigError, "nothing was created and no agent ran")
     if problems:
-        raise_problems(problems, "plan", PlanError, "nothing was created and no agent ran")
+        raise_problems(problems, source, PlanError, "nothing was created and no agent ran")
     if into is not None:
         bad = branch_name_problem(into)
         if bad:
@@ -236,4 +248,6 @@ async def check_run_inputs(
                            fix="pass a finite amount of USD, 0 or more", error_key="usage:bad_budget")
     if (unusable := cache_problem(repo, config.worktree_root)) is not None:
         raise unusable
+    if (inside := await root_in_checkout.root_problem(repo, config.worktree_root)) is not None:
+        raise inside
     return await _base_commit(repo, base or plan.run.base, "--base" if base else "run.base")

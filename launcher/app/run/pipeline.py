@@ -384,7 +384,9 @@ async def _decide(
         return TaskState.FAILED, moved_submodules, []
     if contract.status == "failed":  # derived: the agent said nothing itself
         return TaskState.FAILED, _derived_failure(contract, facts), []
-    empty_claim = claims.empty_claim_failure(contract.files_changed, facts["files_changed"])
+    start = facts["start_sha"]
+    at_start = await claims.held_at_start(ctx.repo, contract.files_changed, facts["files_changed"], start)
+    empty_claim = claims.empty_claim_failure(contract.files_changed, facts["files_changed"], at_start, start)
     if empty_claim:
         return TaskState.FAILED, empty_claim, []
     if task.scope:

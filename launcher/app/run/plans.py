@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from launcher.app.run.inputs import grading_problems
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo, NoRepositoryHere
 from launcher.models.config import RepoConfig, load_repo_config
@@ -16,11 +17,15 @@ async def repo_config_here(cwd: Path) -> RepoConfig:
     reports that, exit 3, after the plan's own problems). A repository git refuses (dubious
     ownership, say) is reported here, first: its launcher.toml exists but cannot be read, and
     the plan checked against no agents would blame the plan."""
+    root = await _repo_root_here(cwd)
+    return RepoConfig() if root is None else load_repo_config(root)
+
+
+async def _repo_root_here(cwd: Path) -> Path | None:
     try:
-        repo = await GitRepo.discover(cwd)
+        return (await GitRepo.discover(cwd)).root
     except NoRepositoryHere:
-        return RepoConfig()
-    return load_repo_config(repo.root)
+        return None
 
 
 def default_agent(config: RepoConfig) -> str:
@@ -40,7 +45,11 @@ async def plan_for_run(cwd: Path, plan_file: Path | None, prompts: list[str], ag
     config = await repo_config_here(cwd)
     known = tuple(config.agents)
     if plan_file is not None:
-        return _unnamed_agents_default(load_plan(plan_file, known), config, plan_file)
+        root = await _repo_root_here(cwd)
+        # its grader and rubrics (which a run checks before anything is created) listed with
+        # the plan's own problems, under the plan file's name
+        more = None if root is None else (lambda plan: grading_problems(root, plan, config))
+        return _unnamed_agents_default(load_plan(plan_file, known, more), config, plan_file)
     if agent is None and not config.default_agent:
         await GitRepo.discover(cwd)  # outside a repository, that is what to fix first (exit 3)
     if agent is None:

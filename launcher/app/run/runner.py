@@ -18,7 +18,7 @@ from launcher.app.land.landing import cleanup_merged, land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.report import run_message, run_status
 from launcher.app.report_now import current_report
-from launcher.app.run import containment, git_watch, idle_change, pool, retry
+from launcher.app.run import containment, git_watch, idle_change, pool, retry, root_in_checkout
 from launcher.app.run.inputs import cache_problem, check_run_inputs
 from launcher.app.run.pipeline import run_task
 from launcher.app.run.preflight import (
@@ -34,7 +34,7 @@ from launcher.engine.scheduler import Node, run_dag
 from launcher.errors import EnvironmentProblem, GitFailed, LauncherError, UsageProblem
 from launcher.git import include, scratch, worktrees
 from launcher.git.repo import GitRepo
-from launcher.models.config import config_of_run, load_repo_config
+from launcher.models.config import RepoConfig, config_of_run, load_repo_config
 from launcher.models.events import Event
 from launcher.models.ids import new_run_id
 from launcher.models.plan import Plan, plan_from_journal
@@ -55,8 +55,9 @@ class RunOptions:
     export: dict[str, Any] | None = None
 
 
-async def _prepare(repo: GitRepo) -> None:
+async def _prepare(repo: GitRepo, config: RepoConfig) -> None:
     await repo.ensure_excluded("/.launcher/")
+    await root_in_checkout.keep_out_of_git(repo, config.worktree_root)
 
 
 async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink) -> RunReport:
@@ -70,7 +71,7 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
     base_sha = await check_run_inputs(repo, plan, config, into=options.into, base=options.base,
                                       budget_usd=options.budget_usd)
     await check_agent_files(repo, plan, config, base_sha)
-    await _prepare(repo)
+    await _prepare(repo, config)
     snapshot = await _main_status(repo)
     target = options.into or plan.run.into or await repo.current_branch()
     if not target:
@@ -137,6 +138,8 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
         config, changed = config_of_run(run.settings, repo.root)
         if (unusable := cache_problem(repo, config.worktree_root, ports_needed=command != "land")) is not None:
             raise unusable  # before a dead launcher's agents are killed or anything is made
+        # A run started by a launcher that did not exclude its worktree root yet: excluded now.
+        await root_in_checkout.keep_out_of_git(repo, config.worktree_root)
         ctx = RunContext(
             repo=repo, journal=journal, run_id=run.id, plan=plan_from_journal(run.plan, run.id),
             config=config, base_sha=run.base_sha, target=run.target,
