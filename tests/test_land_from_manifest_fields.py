@@ -74,6 +74,31 @@ def test_a_tampered_task_field_is_refused_before_anything_is_fetched_or_journale
     assert runs.returncode == 0 and "r-" not in runs.stdout  # no run journaled
 
 
+@pytest.mark.parametrize(("schema", "named"), [
+    ("launcher-export/1", "written by an older launcher (format launcher-export/1"),
+    ("launcher-export/99", "written by a newer launcher (format launcher-export/99"),
+    ("something-else/2", "schema is 'something-else/2'"),
+])
+def test_an_export_of_another_launcher_version_is_refused_naming_the_version(
+        schema: str, named: str, two_shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    remote, exports = two_shards
+    copies = [tmp_path / out.name for out in exports]
+    for out, copy in zip(exports, copies, strict=True):
+        shutil.copytree(out, copy)
+    data = json.loads((copies[0] / MANIFEST).read_text())
+    data["schema"] = schema
+    (copies[0] / MANIFEST).write_text(json.dumps(data))
+    final = _clone(remote, tmp_path / "final")
+
+    landed = launcher_cli(final, "land", *[a for out in copies for a in ("--from", str(out))])
+
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    assert named in landed.stderr
+    version_problem = "older" in named or "newer" in named
+    assert ("land it with the launcher version that wrote it" in landed.stderr) == version_problem
+    assert _launcher_refs(final) == ""
+
+
 def test_runs_and_status_show_a_journal_row_damaged_by_an_older_launcher(
         two_shards: tuple[Path, list[Path]], tmp_path: Path) -> None:
     remote, exports = two_shards

@@ -32,6 +32,20 @@ def bad_export(where: Path, what: str, fix: str = _FIX) -> UsageProblem:
     return UsageProblem(f"export refused: {what}", where=str(where), fix=fix)
 
 
+def _schema_refused(directory: Path, found: object) -> UsageProblem:
+    """An export of another launcher version names the version problem and both ways out; any
+    other schema value is not an export this launcher wrote."""
+    prefix, _, version = str(found).partition("/")
+    if prefix != SCHEMA.partition("/")[0] or not version.isdigit():
+        return bad_export(directory, f"schema is {found!r}, expected {SCHEMA!r}")
+    own = int(SCHEMA.partition("/")[2])
+    which = "an older" if int(version) < own else "a newer"
+    return bad_export(
+        directory, f"it was written by {which} launcher (format {found}; this launcher reads {SCHEMA})",
+        fix="land it with the launcher version that wrote it, or run that shard job again with this one "
+            "(`launcher run PLAN --shard I/N --no-merge --export DIR`) and land its new export")
+
+
 # Bounds on what is read of an export (a CI artifact: anyone who could write it could make a
 # manifest a FIFO, a link to /dev/zero, or huge). Far beyond what a shard writes.
 MANIFEST_LIMIT = 64 * 1024 * 1024
@@ -101,7 +115,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise bad_export(directory, f"{MANIFEST} is not readable JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
-        raise bad_export(directory, f"schema is {found!r}, expected {SCHEMA!r}")
+        raise _schema_refused(directory, found)
     try:
         manifest = ExportManifest.model_validate(data)
     except ValidationError as exc:
