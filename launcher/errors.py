@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import enum
 import errno
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -125,36 +129,81 @@ class SpawnNotPermitted(SpawnFailed, PermissionError):
     """EACCES/EPERM: not executable, or not allowed."""
 
 
+class OutOfSpace(OSError):
+    """A program the launcher ran (git) stopped because the disk was full, a quota was reached or
+    the file system is read-only: the machine, as when the launcher's own write gets ENOSPC, and
+    handled the same way (`disk_problem`: exit 3, free space, `launcher resume`). An OSError with
+    that errno, naming the full file system (`filename`) when it is known; deliberately NOT a
+    LauncherError: no `except LauncherError` fails a task or refuses one step for it (a finished
+    agent's work that could not be committed is committed by `resume` once there is room). It
+    stops the command, and a run it drove is left `interrupted`."""
+
+    def __init__(self, code: int, said: str, filename: str | None) -> None:
+        super().__init__(code, os.strerror(code), filename)
+        self.said = said  # what ran out of space, in the program's own words
+
+
 _DISK_ERRNOS = {
     errno.ENOSPC: ("disk_full", "no space left on device"),
     errno.EDQUOT: ("disk_full", "disk quota exceeded"),
     errno.EROFS: ("read_only_file_system", "read-only file system"),
     errno.EIO: ("disk_io_error", "input/output error"),
 }
+# Less free space than this on a file system, and a write that failed for want of space (or
+# that does not say why) is taken to have failed there.
+NEARLY_FULL_BYTES = 1 << 20
+RESUME_HINT = ("`launcher resume` (a run this stopped continues where it stopped; its finished agent "
+               "rounds are not run again) or this command again")
 
 
-def _disk_oserror(exc: BaseException, seen: set[int]) -> OSError | None:
+def _found(exc: BaseException, seen: set[int], wanted: Callable[[BaseException], bool]) -> BaseException | None:
     if id(exc) in seen:
         return None
     seen.add(id(exc))
-    if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+    if wanted(exc):
         return exc
     # Only what `exc` is made of (its members, an explicit `raise ... from` cause), never what it
     # was raised while handling (`__context__`): a launcher bug met while handling a PTY read's
     # normal EIO is still the launcher's bug ("internal error"), not a disk problem.
     inner: list[BaseException] = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []
     inner += [exc.__cause__] if exc.__cause__ is not None else []
-    return next((found for e in inner if (found := _disk_oserror(e, seen)) is not None), None)
+    return next((found for e in inner if (found := _found(e, seen, wanted)) is not None), None)
+
+
+def free_bytes(path: Path) -> int | None:
+    """The bytes an unprivileged write can still take on the file system holding `path` (its
+    nearest existing folder), or None when that cannot be read."""
+    for folder in (path, *path.parents):
+        try:
+            found = os.statvfs(folder)
+        except OSError:
+            continue
+        return found.f_bavail * found.f_frsize
+    return None
+
+
+def fullest(paths: list[Path]) -> tuple[Path, int] | None:
+    """Of these places, the one on the file system with the least room, when it has less than
+    NEARLY_FULL_BYTES left: where a write that found no space most likely failed."""
+    measured = [(path, free) for path in dict.fromkeys(paths) if (free := free_bytes(path)) is not None]
+    full = sorted((item for item in measured if item[1] < NEARLY_FULL_BYTES), key=lambda item: item[1])
+    return full[0] if full else None
+
+
+def temp_dir() -> Path:
+    """The temporary directory Python's `tempfile` uses ($TMPDIR, else /tmp...)."""
+    return Path(tempfile.gettempdir())
 
 
 def disk_problem(exc: BaseException) -> EnvironmentProblem | None:
     """The machine's disk, not the launcher, when `exc` (or an error inside it: a task group's
     ExceptionGroup, a cause) is an OSError saying no space is left (ENOSPC), a quota is reached
-    (EDQUOT), the file system is read-only (EROFS) or the disk failed (EIO): exit 3 with what to
-    do, never "internal error". A run it stopped is left `interrupted`: `launcher resume`
-    continues it once the cause is gone (finished agent rounds are not run again)."""
-    found = _disk_oserror(exc, set())
-    if found is None:
+    (EDQUOT), the file system is read-only (EROFS) or the disk failed (EIO), or git saying so
+    (OutOfSpace): exit 3 with what to do, never "internal error". A run it stopped is left
+    `interrupted`: `launcher resume` continues it once the cause is gone (finished agent rounds
+    are not run again)."""
+    found = _found(exc, set(), lambda e: isinstance(e, OSError) and e.errno in _DISK_ERRNOS)
+    if not isinstance(found, OSError):
         return None
     key, what = _DISK_ERRNOS[found.errno or 0]
     where = found.filename if isinstance(found.filename, str) else None
@@ -166,8 +215,5 @@ def disk_problem(exc: BaseException) -> EnvironmentProblem | None:
         "read_only_file_system": f"make {holding} writable",
         "disk_io_error": f"check {holding} (`dmesg` shows disk errors) and free space there",
     }[key]
-    return EnvironmentProblem(
-        f"{what} while writing{'' if where else ' a file'}", where=where, error_key=key,
-        fix=f"{first}, then run `launcher resume` (a run this stopped continues where it stopped; its "
-            "finished agent rounds are not run again) or this command again",
-    )
+    said = found.said if isinstance(found, OutOfSpace) else f"{what} while writing{'' if where else ' a file'}"
+    return EnvironmentProblem(said, where=where or None, error_key=key, fix=f"{first}, then run {RESUME_HINT}")
