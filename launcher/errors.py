@@ -195,6 +195,40 @@ def temp_dir() -> Path:
     return Path(tempfile.gettempdir())
 
 
+def _launcher_places() -> list[tuple[str, Path]]:
+    """The file systems the launcher writes to, by what it keeps there: the checkout's state,
+    the worktrees (their default place), the temporary directory."""
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(cache) if cache and os.path.isabs(cache) else Path.home() / ".cache"
+    try:
+        here = Path.cwd()
+    except OSError:
+        here = None
+    state = next((d / ".launcher" for d in (here, *here.parents) if (d / ".launcher").is_dir()), here) \
+        if here is not None else None
+    places = [("the checkout's .launcher/", state)] if state is not None else []
+    places += [("the worktrees under $XDG_CACHE_HOME/launcher", base / "launcher"),
+               ("the temporary directory, $TMPDIR", temp_dir())]
+    return places
+
+
+def _where_full(found: OSError, key: str) -> tuple[str, str]:
+    """(where, the file system to act on) for a write the disk refused: the file it names; else,
+    for want of space, the one of the launcher's places that is (nearly) full; else all of them."""
+    if isinstance(found.filename, str):
+        return found.filename, f"the file system holding {found.filename}"
+    try:
+        places = _launcher_places()
+    except (OSError, RuntimeError, KeyError):  # no home directory to name
+        places = []
+    at = fullest([path for _label, path in places]) if key == "disk_full" else None
+    if at is not None:
+        label = next(label for label, path in places if path == at[0])
+        return str(at[0]), f"the file system holding {at[0]} ({label}; {at[1] // 1024} KiB free)"
+    named = [f"{label}: {path}" for label, path in places]
+    return "", "the file systems the launcher writes to" + (f" ({'; '.join(named)})" if named else "")
+
+
 def disk_problem(exc: BaseException) -> EnvironmentProblem | None:
     """The machine's disk, not the launcher, when `exc` (or an error inside it: a task group's
     ExceptionGroup, a cause) is an OSError saying no space is left (ENOSPC), a quota is reached
@@ -206,14 +240,16 @@ def disk_problem(exc: BaseException) -> EnvironmentProblem | None:
     if not isinstance(found, OSError):
         return None
     key, what = _DISK_ERRNOS[found.errno or 0]
-    where = found.filename if isinstance(found.filename, str) else None
-    holding = f"the file system holding {where}" if where else (
-        "the file systems the launcher writes to (the checkout's .launcher/, the worktrees under "
-        "$XDG_CACHE_HOME/launcher)")
+    where, holding = _where_full(found, key)
     first = {
         "disk_full": f"free space on {holding}",
         "read_only_file_system": f"make {holding} writable",
         "disk_io_error": f"check {holding} (`dmesg` shows disk errors) and free space there",
     }[key]
-    said = found.said if isinstance(found, OutOfSpace) else f"{what} while writing{'' if where else ' a file'}"
+    if isinstance(found, OutOfSpace):
+        said = found.said
+    elif isinstance(found.filename, str):
+        said = f"{what} while writing"
+    else:  # the file has no name (a temporary file): the place that is full, else the places
+        said = f"{what} while writing there" if where else f"{what} while writing a file"
     return EnvironmentProblem(said, where=where or None, error_key=key, fix=f"{first}, then run {RESUME_HINT}")
