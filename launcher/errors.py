@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import errno
 import os
+import resource
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -143,12 +144,28 @@ class OutOfSpace(OSError):
         self.said = said  # what ran out of space, in the program's own words
 
 
+class LimitReached(OSError):
+    """A limit of the machine, not a bug and not a missing program: too many open files (EMFILE:
+    this process's `ulimit -n`; ENFILE: the system's), no more processes or threads for this user
+    (EAGAIN from fork: `ulimit -u`), no memory for a new process (ENOMEM). Raised where a child is
+    started, in place of a SpawnFailed ("install it"); an OSError with that errno, deliberately
+    NOT a LauncherError, so that no task fails for it: it stops the command (`limit_problem`:
+    exit 3, which limit and how to raise it) and a run it drove is left `interrupted`."""
+
+    def __init__(self, code: int, said: str) -> None:
+        super().__init__(code, os.strerror(code))
+        self.said = said
+
+
 _DISK_ERRNOS = {
     errno.ENOSPC: ("disk_full", "no space left on device"),
     errno.EDQUOT: ("disk_full", "disk quota exceeded"),
     errno.EROFS: ("read_only_file_system", "read-only file system"),
     errno.EIO: ("disk_io_error", "input/output error"),
 }
+_LIMIT_ERRNOS = {errno.EMFILE, errno.ENFILE}  # an OSError with these is a limit wherever it comes from
+# CPython's words when a thread cannot be started (pthread_create: EAGAIN under `ulimit -u`).
+_NO_THREAD = "can't start new thread"
 # Less free space than this on a file system, and a write that failed for want of space (or
 # that does not say why) is taken to have failed there.
 NEARLY_FULL_BYTES = 1 << 20
@@ -253,3 +270,64 @@ def disk_problem(exc: BaseException) -> EnvironmentProblem | None:
     else:  # the file has no name (a temporary file): the place that is full, else the places
         said = f"{what} while writing there" if where else f"{what} while writing a file"
     return EnvironmentProblem(said, where=where or None, error_key=key, fix=f"{first}, then run {RESUME_HINT}")
+
+
+def _limit(exc: BaseException) -> bool:
+    if isinstance(exc, LimitReached):
+        return True
+    if isinstance(exc, OSError) and exc.errno in _LIMIT_ERRNOS:
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).startswith(_NO_THREAD)
+
+
+def _soft_limit(which: int) -> tuple[str, str]:
+    """(the limit now, a command that raises it) for `ulimit -n` (RLIMIT_NOFILE) or `-u`."""
+    flag = "-n" if which == resource.RLIMIT_NOFILE else "-u"
+    try:
+        soft = resource.getrlimit(which)[0]
+    except (OSError, ValueError):
+        return "not known", f"`ulimit {flag} 4096`"
+    if soft == resource.RLIM_INFINITY:
+        return "unlimited", f"`ulimit {flag}`"
+    return str(soft), f"`ulimit {flag} {max(4096, 4 * soft)}`"
+
+
+def limit_problem(exc: BaseException) -> EnvironmentProblem | None:
+    """A limit of the machine, not a bug, when `exc` (or an error inside it) is one: too many open
+    files (EMFILE, ENFILE), a process or thread that could not be started (EAGAIN: the limit on
+    processes, which counts threads; ENOMEM): exit 3 naming the limit and how to raise it, never
+    "internal error", never a failed task."""
+    found = _found(exc, set(), _limit)
+    if found is None:
+        return None
+    code = found.errno if isinstance(found, OSError) else errno.EAGAIN
+    said = found.said if isinstance(found, LimitReached) else str(found)
+    fewer = "or run fewer tasks at once (`--max-parallel N`, or max_parallel under [run] in the plan)"
+    if code == errno.EMFILE:
+        now, raise_it = _soft_limit(resource.RLIMIT_NOFILE)
+        return EnvironmentProblem(
+            f"too many open files: the launcher reached its limit on open files (`ulimit -n` is {now}): {said}",
+            error_key="open_files_limit",
+            fix=f"raise it in the shell that starts the launcher ({raise_it}) {fewer}, then run {RESUME_HINT}")
+    if code == errno.ENFILE:
+        return EnvironmentProblem(
+            f"too many open files in the system (its open-file table is full): {said}", error_key="open_files_limit",
+            fix=f"end programs holding many files, or raise the system's limit (`sysctl fs.file-max`), {fewer}, "
+                f"then run {RESUME_HINT}")
+    if code == errno.ENOMEM:
+        return EnvironmentProblem(
+            f"not enough memory to start a process: {said}", error_key="out_of_memory",
+            fix=f"free memory (end other programs), {fewer}, then run {RESUME_HINT}")
+    now, raise_it = _soft_limit(resource.RLIMIT_NPROC)
+    return EnvironmentProblem(
+        f"the launcher could not start a new process or thread: the limit on processes for this user was "
+        f"reached (`ulimit -u` is {now}; threads count too): {said}",
+        error_key="process_limit",
+        fix=f"raise it in the shell that starts the launcher ({raise_it}), end other processes of this user, "
+            f"{fewer}, then run {RESUME_HINT}")
+
+
+def environment_problem(exc: BaseException) -> EnvironmentProblem | None:
+    """The machine, not the launcher: a disk problem (`disk_problem`) or a limit reached
+    (`limit_problem`), said as exit 3 with what to do; None for anything else."""
+    return disk_problem(exc) or limit_problem(exc)

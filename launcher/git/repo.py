@@ -20,7 +20,7 @@ import anyio
 
 from launcher import process
 from launcher.concurrency import file_lock
-from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge, OutOfSpace
+from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge, LimitReached, OutOfSpace
 from launcher.git import guard
 from launcher.git.full_disk import out_of_space
 from launcher.store.files import clear_leftovers
@@ -349,7 +349,7 @@ class GitRepo:
                 result = await self.git(*args, cwd=cwd, stdout_to=out)
             os.replace(partial, path)
         except OSError as exc:  # no space left (ENOSPC) while writing: say which file
-            if exc.filename is None and not isinstance(exc, OutOfSpace):
+            if exc.filename is None and not isinstance(exc, (OutOfSpace, LimitReached)):
                 raise OSError(exc.errno, exc.strerror, str(path)) from exc
             raise
         finally:
