@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import enum
 import errno
+import os
+import resource
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -125,49 +130,204 @@ class SpawnNotPermitted(SpawnFailed, PermissionError):
     """EACCES/EPERM: not executable, or not allowed."""
 
 
+class OutOfSpace(OSError):
+    """A program the launcher ran (git) stopped because the disk was full, a quota was reached or
+    the file system is read-only: the machine, as when the launcher's own write gets ENOSPC, and
+    handled the same way (`disk_problem`: exit 3, free space, `launcher resume`). An OSError with
+    that errno, naming the full file system (`filename`) when it is known; deliberately NOT a
+    LauncherError: no `except LauncherError` fails a task or refuses one step for it (a finished
+    agent's work that could not be committed is committed by `resume` once there is room). It
+    stops the command, and a run it drove is left `interrupted`."""
+
+    def __init__(self, code: int, said: str, filename: str | None) -> None:
+        super().__init__(code, os.strerror(code), filename)
+        self.said = said  # what ran out of space, in the program's own words
+
+
+class LimitReached(OSError):
+    """A limit of the machine, not a bug and not a missing program: too many open files (EMFILE:
+    this process's `ulimit -n`; ENFILE: the system's), no more processes or threads for this user
+    (EAGAIN from fork: `ulimit -u`), no memory for a new process (ENOMEM). Raised where a child is
+    started, in place of a SpawnFailed ("install it"); an OSError with that errno, deliberately
+    NOT a LauncherError, so that no task fails for it: it stops the command (`limit_problem`:
+    exit 3, which limit and how to raise it) and a run it drove is left `interrupted`."""
+
+    def __init__(self, code: int, said: str) -> None:
+        super().__init__(code, os.strerror(code))
+        self.said = said
+
+
 _DISK_ERRNOS = {
     errno.ENOSPC: ("disk_full", "no space left on device"),
     errno.EDQUOT: ("disk_full", "disk quota exceeded"),
     errno.EROFS: ("read_only_file_system", "read-only file system"),
     errno.EIO: ("disk_io_error", "input/output error"),
 }
+_LIMIT_ERRNOS = {errno.EMFILE, errno.ENFILE}  # an OSError with these is a limit wherever it comes from
+# CPython's words when a thread cannot be started (pthread_create: EAGAIN under `ulimit -u`).
+_NO_THREAD = "can't start new thread"
+# Less free space than this on a file system, and a write that failed for want of space (or
+# that does not say why) is taken to have failed there.
+NEARLY_FULL_BYTES = 1 << 20
+RESUME_HINT = ("`launcher resume` (a run this stopped continues where it stopped; its finished agent "
+               "rounds are not run again) or this command again")
 
 
-def _disk_oserror(exc: BaseException, seen: set[int]) -> OSError | None:
+def _found(exc: BaseException, seen: set[int], wanted: Callable[[BaseException], bool]) -> BaseException | None:
     if id(exc) in seen:
         return None
     seen.add(id(exc))
-    if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+    if wanted(exc):
         return exc
     # Only what `exc` is made of (its members, an explicit `raise ... from` cause), never what it
     # was raised while handling (`__context__`): a launcher bug met while handling a PTY read's
     # normal EIO is still the launcher's bug ("internal error"), not a disk problem.
     inner: list[BaseException] = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []
     inner += [exc.__cause__] if exc.__cause__ is not None else []
-    return next((found for e in inner if (found := _disk_oserror(e, seen)) is not None), None)
+    return next((found for e in inner if (found := _found(e, seen, wanted)) is not None), None)
+
+
+def free_bytes(path: Path) -> int | None:
+    """The bytes an unprivileged write can still take on the file system holding `path` (its
+    nearest existing folder), or None when that cannot be read."""
+    for folder in (path, *path.parents):
+        try:
+            found = os.statvfs(folder)
+        except OSError:
+            continue
+        return found.f_bavail * found.f_frsize
+    return None
+
+
+def fullest(paths: list[Path]) -> tuple[Path, int] | None:
+    """Of these places, the one on the file system with the least room, when it has less than
+    NEARLY_FULL_BYTES left: where a write that found no space most likely failed."""
+    measured = [(path, free) for path in dict.fromkeys(paths) if (free := free_bytes(path)) is not None]
+    full = sorted((item for item in measured if item[1] < NEARLY_FULL_BYTES), key=lambda item: item[1])
+    return full[0] if full else None
+
+
+def temp_dir() -> Path:
+    """The temporary directory Python's `tempfile` uses ($TMPDIR, else /tmp...)."""
+    return Path(tempfile.gettempdir())
+
+
+def _launcher_places() -> list[tuple[str, Path]]:
+    """The file systems the launcher writes to, by what it keeps there: the checkout's state,
+    the worktrees (their default place), the temporary directory."""
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(cache) if cache and os.path.isabs(cache) else Path.home() / ".cache"
+    try:
+        here = Path.cwd()
+    except OSError:
+        here = None
+    state = next((d / ".launcher" for d in (here, *here.parents) if (d / ".launcher").is_dir()), here) \
+        if here is not None else None
+    places = [("the checkout's .launcher/", state)] if state is not None else []
+    places += [("the worktrees under $XDG_CACHE_HOME/launcher", base / "launcher"),
+               ("the temporary directory, $TMPDIR", temp_dir())]
+    return places
+
+
+def _where_full(found: OSError, key: str) -> tuple[str, str]:
+    """(where, the file system to act on) for a write the disk refused: the file it names; else,
+    for want of space, the one of the launcher's places that is (nearly) full; else all of them."""
+    if isinstance(found.filename, str):
+        return found.filename, f"the file system holding {found.filename}"
+    try:
+        places = _launcher_places()
+    except (OSError, RuntimeError, KeyError):  # no home directory to name
+        places = []
+    at = fullest([path for _label, path in places]) if key == "disk_full" else None
+    if at is not None:
+        label = next(label for label, path in places if path == at[0])
+        return str(at[0]), f"the file system holding {at[0]} ({label}; {at[1] // 1024} KiB free)"
+    named = [f"{label}: {path}" for label, path in places]
+    return "", "the file systems the launcher writes to" + (f" ({'; '.join(named)})" if named else "")
 
 
 def disk_problem(exc: BaseException) -> EnvironmentProblem | None:
     """The machine's disk, not the launcher, when `exc` (or an error inside it: a task group's
     ExceptionGroup, a cause) is an OSError saying no space is left (ENOSPC), a quota is reached
-    (EDQUOT), the file system is read-only (EROFS) or the disk failed (EIO): exit 3 with what to
-    do, never "internal error". A run it stopped is left `interrupted`: `launcher resume`
-    continues it once the cause is gone (finished agent rounds are not run again)."""
-    found = _disk_oserror(exc, set())
-    if found is None:
+    (EDQUOT), the file system is read-only (EROFS) or the disk failed (EIO), or git saying so
+    (OutOfSpace): exit 3 with what to do, never "internal error". A run it stopped is left
+    `interrupted`: `launcher resume` continues it once the cause is gone (finished agent rounds
+    are not run again)."""
+    found = _found(exc, set(), lambda e: isinstance(e, OSError) and e.errno in _DISK_ERRNOS)
+    if not isinstance(found, OSError):
         return None
     key, what = _DISK_ERRNOS[found.errno or 0]
-    where = found.filename if isinstance(found.filename, str) else None
-    holding = f"the file system holding {where}" if where else (
-        "the file systems the launcher writes to (the checkout's .launcher/, the worktrees under "
-        "$XDG_CACHE_HOME/launcher)")
+    where, holding = _where_full(found, key)
     first = {
         "disk_full": f"free space on {holding}",
         "read_only_file_system": f"make {holding} writable",
         "disk_io_error": f"check {holding} (`dmesg` shows disk errors) and free space there",
     }[key]
+    if isinstance(found, OutOfSpace):
+        said = found.said
+    elif isinstance(found.filename, str):
+        said = f"{what} while writing"
+    else:  # the file has no name (a temporary file): the place that is full, else the places
+        said = f"{what} while writing there" if where else f"{what} while writing a file"
+    return EnvironmentProblem(said, where=where or None, error_key=key, fix=f"{first}, then run {RESUME_HINT}")
+
+
+def _limit(exc: BaseException) -> bool:
+    if isinstance(exc, LimitReached):
+        return True
+    if isinstance(exc, OSError) and exc.errno in _LIMIT_ERRNOS:
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).startswith(_NO_THREAD)
+
+
+def _soft_limit(which: int) -> tuple[str, str]:
+    """(the limit now, a command that raises it) for `ulimit -n` (RLIMIT_NOFILE) or `-u`."""
+    flag = "-n" if which == resource.RLIMIT_NOFILE else "-u"
+    try:
+        soft = resource.getrlimit(which)[0]
+    except (OSError, ValueError):
+        return "not known", f"`ulimit {flag} 4096`"
+    if soft == resource.RLIM_INFINITY:
+        return "unlimited", f"`ulimit {flag}`"
+    return str(soft), f"`ulimit {flag} {max(4096, 4 * soft)}`"
+
+
+def limit_problem(exc: BaseException) -> EnvironmentProblem | None:
+    """A limit of the machine, not a bug, when `exc` (or an error inside it) is one: too many open
+    files (EMFILE, ENFILE), a process or thread that could not be started (EAGAIN: the limit on
+    processes, which counts threads; ENOMEM): exit 3 naming the limit and how to raise it, never
+    "internal error", never a failed task."""
+    found = _found(exc, set(), _limit)
+    if found is None:
+        return None
+    code = found.errno if isinstance(found, OSError) else errno.EAGAIN
+    said = found.said if isinstance(found, LimitReached) else str(found)
+    fewer = "or run fewer tasks at once (`--max-parallel N`, or max_parallel under [run] in the plan)"
+    if code == errno.EMFILE:
+        now, raise_it = _soft_limit(resource.RLIMIT_NOFILE)
+        return EnvironmentProblem(
+            f"too many open files: the launcher reached its limit on open files (`ulimit -n` is {now}): {said}",
+            error_key="open_files_limit",
+            fix=f"raise it in the shell that starts the launcher ({raise_it}) {fewer}, then run {RESUME_HINT}")
+    if code == errno.ENFILE:
+        return EnvironmentProblem(
+            f"too many open files in the system (its open-file table is full): {said}", error_key="open_files_limit",
+            fix=f"end programs holding many files, or raise the system's limit (`sysctl fs.file-max`), {fewer}, "
+                f"then run {RESUME_HINT}")
+    if code == errno.ENOMEM:
+        return EnvironmentProblem(
+            f"not enough memory to start a process: {said}", error_key="out_of_memory",
+            fix=f"free memory (end other programs), {fewer}, then run {RESUME_HINT}")
+    now, raise_it = _soft_limit(resource.RLIMIT_NPROC)
     return EnvironmentProblem(
-        f"{what} while writing{'' if where else ' a file'}", where=where, error_key=key,
-        fix=f"{first}, then run `launcher resume` (a run this stopped continues where it stopped; its "
-            "finished agent rounds are not run again) or this command again",
-    )
+        f"the launcher could not start a new process or thread: the limit on processes for this user was "
+        f"reached (`ulimit -u` is {now}; threads count too): {said}",
+        error_key="process_limit",
+        fix=f"raise it in the shell that starts the launcher ({raise_it}), end other processes of this user, "
+            f"{fewer}, then run {RESUME_HINT}")
+
+
+def environment_problem(exc: BaseException) -> EnvironmentProblem | None:
+    """The machine, not the launcher: a disk problem (`disk_problem`) or a limit reached
+    (`limit_problem`), said as exit 3 with what to do; None for anything else."""
+    return disk_problem(exc) or limit_problem(exc)

@@ -7,6 +7,11 @@ executable (EACCES) or not a program (ENOEXEC: a script without a `#!` line); or
 an argument, the environment or the working directory holds a NUL character or a character the
 locale's encoding cannot encode (exec takes bytes: `os.fsencode`). Each becomes one
 error naming the program and what to do, so a caller fails that one task instead of the run.
+
+A child that cannot be started because the machine ran out of something (open files: EMFILE,
+ENFILE; processes: EAGAIN; memory: ENOMEM) is neither: not the command's fault, so no task fails
+for it and nothing says "install it". That is a `LimitReached`, which stops the command (exit 3,
+naming the limit) and leaves a run it drove to `launcher resume`.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from launcher.errors import SpawnFailed, SpawnNotFound, SpawnNotPermitted
+from launcher.errors import LimitReached, SpawnFailed, SpawnNotFound, SpawnNotPermitted
 
+# The machine's limits, not the command's fault (`LimitReached`).
+_LIMIT_ERRNOS = (errnos.EMFILE, errnos.ENFILE, errnos.EAGAIN, errnos.ENOMEM)
 MAX_ARG_STRLEN = 128 * 1024  # Linux: one argument, its final NUL included (32 pages of 4 KiB)
 
 
@@ -56,10 +63,13 @@ def _unencodable(exc: UnicodeEncodeError, argv: Sequence[str], cwd: Path | str |
 
 
 def spawn_failed(exc: OSError | ValueError, argv: Sequence[str], *, cwd: Path | str | None = None,
-                 env: Mapping[str, str] | None = None) -> SpawnFailed:  # fmt: skip
-    """The error for a child that exec (or Popen's own checks) refused."""
+                 env: Mapping[str, str] | None = None) -> SpawnFailed | LimitReached:  # fmt: skip
+    """The error for a child that exec (or Popen's own checks) refused; a LimitReached when the
+    machine had no file descriptor, process or memory left to start it."""
     program = str(argv[0]) if argv else "?"
     code = exc.errno if isinstance(exc, OSError) else None
+    if isinstance(exc, OSError) and exc.errno in _LIMIT_ERRNOS:
+        return LimitReached(exc.errno, f"cannot start {program!r}: {exc.strerror or exc}")
     strerror = exc.strerror if isinstance(exc, OSError) else str(exc)
     filename = exc.filename if isinstance(exc, OSError) else None
     fix = "install it, or correct the command (an absolute path, or a program on PATH)"

@@ -25,7 +25,7 @@ from launcher import process
 from launcher.cli import stop_signals
 from launcher.cli.entry import drop_stdout
 from launcher.cli.out_streams import OutputFailed
-from launcher.errors import ExitCode, LauncherError, disk_problem
+from launcher.errors import ExitCode, LauncherError, environment_problem
 from launcher.models.printable import printable
 
 T = TypeVar("T")
@@ -82,13 +82,13 @@ def call(
 def report_internal_error(exc: BaseException, *, json_mode: bool) -> int:
     """A launcher bug said in our words (its traceback saved for the report); the exit code (70).
     Every way out of a command goes through here: an error while printing too (cli/main.main)."""
-    if not isinstance(exc, OutputFailed) and (disk := disk_problem(exc)) is not None:
-        # a full disk is the machine, not a bug
+    if not isinstance(exc, OutputFailed) and (machine := environment_problem(exc)) is not None:
+        # a full disk, too many open files, no process left: the machine, not a bug (exit 3)
         with contextlib.suppress(Exception):
             if json_mode:
-                print_envelope(disk)
-            print_error(disk.message)
-        return int(disk.exit_code)
+                print_envelope(machine)
+            print_error(machine.message)
+        return int(machine.exit_code)
     saved = save_traceback(exc)
     if isinstance(exc, OutputFailed):  # not a bug: where the output goes refused it
         exc.said = True

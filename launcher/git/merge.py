@@ -441,7 +441,8 @@ async def advance_target(
         # back (CAS again) and we park.
         before = await tree_undo.before_update(repo, expected_old, new)
         on_step(target_tree.UPDATING_TREE, True)
-        updated = await repo.git("read-tree", "-m", "-u", expected_old, new, check=False, env=pinned)
+        updated = await repo.git("read-tree", "-m", "-u", expected_old, new, check=False, env=pinned,
+                                 full_disk_ok=True)  # a full disk too: undone, put back, parked below
         if not updated.ok:
             on_step(target_tree.ROLLING_BACK, True)
             # what the failed update wrote (a truncated file when the disk filled) is removed first

@@ -20,8 +20,9 @@ import anyio
 
 from launcher import process
 from launcher.concurrency import file_lock
-from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge
+from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge, LimitReached, OutOfSpace
 from launcher.git import guard
+from launcher.git.full_disk import out_of_space
 from launcher.store.files import clear_leftovers
 
 if TYPE_CHECKING:
@@ -291,6 +292,7 @@ class GitRepo:
         index_file: Path | None = None,
         env: dict[str, str] | None = None,
         stdin_from: Path | None = None,
+        full_disk_ok: bool = False,
     ) -> process.Completed:
         """Run git; retry transient `*.lock` contention instead of surfacing it. An output longer
         than the launcher keeps (64 MiB) raises GitOutputTooLarge unless `cut_ok` (shown to a
@@ -298,7 +300,14 @@ class GitRepo:
         `index_file`: a scratch index of the launcher's own (GIT_INDEX_FILE) instead of the
         checkout's, which this never touches. `env`: the whole environment for this one command
         instead of `self.env` (the content filters pinned to the run start's: git/filters.py).
-        `stdin_from`: a file git reads as its input (`update-ref --stdin`)."""
+        `stdin_from`: a file git reads as its input (`update-ref --stdin`).
+
+        git failing because it could not write for want of space (a full disk, a quota, a
+        read-only file system) raises OutOfSpace, `check` or not: that is the machine, never an
+        answer nor a task's failure; the command stops with exit 3 ("free space, then `launcher
+        resume`") and a run it drove is left interrupted, its work kept. `full_disk_ok`: the
+        caller handles that failure itself (the landing's update of the main work tree undoes
+        what git half-wrote, puts the target back and parks)."""
         argv = ["git", *args[:1], *_SAFE_FLAGS.get(args[0] if args else "", ()), *args[1:]]
         base_env = env or self.env
         run_env = base_env if index_file is None else {**base_env, "GIT_INDEX_FILE": str(index_file)}
@@ -310,6 +319,9 @@ class GitRepo:
                 break
             await anyio.sleep(delay)
             delay = min(delay * 2, 1.0)
+        if not full_disk_ok and (full := out_of_space(result, args, cwd or self.root,
+                                                      (self.git_dir, self.common_dir / "objects"))):
+            raise full
         if result.stdout_dropped and not cut_ok:
             raise GitOutputTooLarge(
                 f"`git {' '.join(args)[:200]}` printed {(len(result.stdout) + result.stdout_dropped) >> 20} MiB, "
@@ -337,7 +349,7 @@ class GitRepo:
                 result = await self.git(*args, cwd=cwd, stdout_to=out)
             os.replace(partial, path)
         except OSError as exc:  # no space left (ENOSPC) while writing: say which file
-            if exc.filename is None:
+            if exc.filename is None and not isinstance(exc, (OutOfSpace, LimitReached)):
                 raise OSError(exc.errno, exc.strerror, str(path)) from exc
             raise
         finally:

@@ -11,7 +11,6 @@ not written and nothing moves: an error says so, never an unsigned commit in its
 
 from __future__ import annotations
 
-from launcher import process
 from launcher.errors import EnvironmentProblem, GitFailed
 from launcher.git.repo import GitRepo
 
@@ -36,8 +35,9 @@ async def commit_tree(repo: GitRepo, tree: str, parents: list[str], message: str
     args = ["commit-tree", *(["-S"] if sign else []), tree,
             *[arg for parent in parents for arg in ("-p", parent)], "-m", message]
     # repo.git always uses the user's identity; a replayed commit keeps its original author.
-    done = await process.run(["git", *args], cwd=repo.root, env={**repo.env, **(author or {})},
-                             timeout=SIGNING_TIMEOUT if sign else 600)
+    # (through repo.git: git running out of space is a full disk, never "check the commits")
+    done = await repo.git(*args, env={**repo.env, **(author or {})}, check=False,
+                          timeout=SIGNING_TIMEOUT if sign else 600)
     if done.ok:
         return done.out.strip()
     said = (done.err or done.text).strip()

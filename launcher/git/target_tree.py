@@ -261,7 +261,8 @@ async def finish_tree_update(
                 how_far = ["--reset", "-u", new] if half else ["-m", "-u", old, new]
                 before = await tree_undo.before_update(repo, old, new, landed_is_ours=half)
                 pinned = await filters.pinned_env(repo)  # the run start's content filters only
-                updated = await repo.git("read-tree", *how_far, check=False, env=pinned)
+                updated = await repo.git("read-tree", *how_far, check=False, env=pinned,
+                                         full_disk_ok=True)  # a full disk too: undone and parked below
                 if updated.ok:
                     on_step(TREE_UPDATED, True)
                     return AdvanceResult(True, target_branch, (

@@ -84,8 +84,17 @@ def written_by_a_launcher(repo_root: Path, rel: str, known: dict[str, set[str | 
 
 
 def _checkout_of(target: Path) -> Path | None:
-    """The work tree `target` lies in (the nearest folder holding `.git`)."""
-    return next((d for d in target.parents if (d / ".git").exists()), None)
+    """The work tree `target` lies in (the nearest folder holding `.git`). None also when a folder
+    on the way cannot be searched (another user's log directory, mode 0700: `runuser -u ci --
+    launcher run > /var/log/ci/run.log`): this process cannot look in there, so neither can a run
+    of it watch that file; it is not inside a checkout the launcher guards."""
+    for folder in target.parents:
+        try:
+            if (folder / ".git").exists():
+                return folder
+        except OSError:  # EACCES: Path.exists() lets it through
+            return None
+    return None
 
 
 def record_write(target: Path, data: bytes) -> None:
@@ -135,9 +144,10 @@ def record_own_outputs() -> None:
     if piped:
         targets += files_open_for_writing(group_peers())
     for target in dict.fromkeys(targets):
-        root = _checkout_of(target)
-        if root is not None and target.relative_to(root).parts[:1] != (STATE_DIR,):
-            record(root, str(target.relative_to(root)), None)
+        with contextlib.suppress(OSError, ValueError):  # best effort, as `record_written`: never a crash
+            root = _checkout_of(target)
+            if root is not None and target.relative_to(root).parts[:1] != (STATE_DIR,):
+                record(root, str(target.relative_to(root)), None)
 
 
 def files_open_for_writing(pids: list[str]) -> list[Path]:
