@@ -12,6 +12,7 @@ from launcher.app.mutation.judge_leftovers import remove_judge_leftovers
 from launcher.app.run.contract_dir import remove_leftovers
 from launcher.app.run.export import remove_run_partials
 from launcher.app.takeover import save_uncommitted, take_over
+from launcher.engine.tree_guard import drop_ended_snapshots
 from launcher.errors import UsageProblem
 from launcher.gates.judge_lock import reap_dead_judges
 from launcher.git import run_leftovers, target_tree, warm_pool, worktrees
@@ -75,6 +76,7 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         removed += await remove_judge_leftovers(repo, root)  # a killed judge's checkout
         removed += await warm_pool.drain(repo, root)
     removed += await worktrees.reconcile(repo, root)
+    removed += await drop_ended_snapshots(repo)  # a killed launcher's copy of the main checkout's files
     if not configured:  # the repository's own `<repo>-<hash8>/` under the cache, left empty
         async with repo.lock.hold():  # a run creates its directory there under the lock
             with contextlib.suppress(OSError):
