@@ -16,17 +16,17 @@ from helpers import git, launcher_cli
 AGENT = """
 import json, os, pathlib, subprocess, sys, time
 tid, prompt = os.environ["LAUNCHER_TASK_ID"], sys.argv[1]
-changed = [f"{tid}.txt"]
+changed = [f"out-{os.environ['LAUNCHER_RUN_ID']}-{tid}.txt"]
 if prompt == "conflict":
     pathlib.Path("shared.txt").write_text(f"{tid} {time.time()}\\n")
     changed = ["shared.txt"]
 elif prompt == "leave":
     subprocess.run(["git", "switch", "-q", "--orphan", f"elsewhere-{tid}"], check=True)
-    pathlib.Path(f"{tid}.txt").write_text("x\\n")
+    pathlib.Path(changed[0]).write_text("x\\n")
     subprocess.run(["git", "add", "-A"], check=True)
     subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@a", "commit", "-qm", "elsewhere"], check=True)
 else:
-    pathlib.Path(f"{tid}.txt").write_text("x\\n")
+    pathlib.Path(changed[0]).write_text("x\\n")
 pathlib.Path(os.environ["LAUNCHER_CONTRACT"]).write_text(json.dumps({
     "contract_version": "1", "task_id": tid, "status": "done", "summary": "s", "files_changed": changed,
     "tests_added": [], "decisions": [], "blockers": [], "llm_observations": "a test agent"}))

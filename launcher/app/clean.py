@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher import process
+from launcher.app import clean_artifacts
 from launcher.app.context import STATE_DIR, open_journal
 from launcher.app.land.kept_branches import branches_to_keep
 from launcher.app.mutation.judge_leftovers import remove_judge_leftovers
@@ -26,8 +27,10 @@ from launcher.store.mutants import RUNNING, MutantStore
 from launcher.store.run_claim import Claim, RunBusy
 
 
-async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = False) -> list[str]:
-    """What was removed (and kept: approved work not on the target survives unless `force`)."""
+async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = False,
+                older_than: float | None = None) -> list[str]:
+    """What was removed (and kept: approved work not on the target survives unless `force`).
+    `older_than` (days): also the artifacts of settled runs that old (app/clean_artifacts.py)."""
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
     configured = load_repo_config(repo.root).worktree_root
@@ -56,6 +59,8 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         if held is not None and run is not None and not _needs_visit(journal, run, held):
             if run.settings.get("export"):  # a killed export's files: not git's
                 removed += remove_run_partials(journal, rid)
+            if older_than is not None:  # it holds nothing in git: `held` says so
+                removed += await _trim_if_old(repo, journal, root, run, older_than, None)
             continue
         if run is None and rid in elsewhere:
             removed.append(f"skipped {rid}: a run of the checkout {elsewhere[rid]} "
@@ -75,6 +80,8 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
             continue
         try:
             removed += await _clean_claimed(repo, journal, root, claim, force=force)
+            if older_than is not None:
+                removed += await _trim_if_old(repo, journal, root, run, older_than, claim)
         finally:
             journal.release_run(claim)
     if all_runs:
@@ -107,6 +114,35 @@ async def _clean_claimed(repo: GitRepo, journal: Journal, root: Path, claim: Cla
     done += await run_leftovers.remove_run_leftovers(repo, root, rid, keep, trees)
     done += await _forget_removed(repo, journal, rid)
     return done
+
+
+async def _trim_if_old(repo: GitRepo, journal: Journal, root: Path, run: RunRow, older_than: float,
+                       claim: Claim | None) -> list[str]:
+    """`--older-than`: the run's artifacts, when they are that old and the run is settled and
+    holds nothing any more (app/clean_artifacts.py). `claim`: the caller's, after its clean
+    (None: the run held nothing to clean; it is claimed here before its folder goes)."""
+    folder = clean_artifacts.old_folder(repo.root, run, older_than)
+    if folder is None:
+        return []
+    if claim is not None:  # what the clean just kept is still there
+        prefix = worktrees.BRANCH_PREFIX
+        listed = await repo.git("for-each-ref", "--count=1", "--format=%(refname)",
+                                f"refs/heads/{prefix}/{run.id}/", f"refs/{prefix}/{run.id}/")
+        if listed.out.strip() or (root / run.id).is_dir():
+            return [clean_artifacts.kept_line(run.id, folder, "the run still holds branches, refs or worktrees "
+                                              f"(`launcher clean {run.id} --force` removes them)")]
+        why = clean_artifacts.why_kept(journal, run.id, claim.previous_status, folder)
+        return [clean_artifacts.kept_line(run.id, folder, why) if why else clean_artifacts.trim(folder, run.id)]
+    if why := clean_artifacts.why_kept(journal, run.id, run.status, folder):  # read only: no claim needed
+        return [clean_artifacts.kept_line(run.id, folder, why)]
+    try:
+        mine = journal.claim_run(run.id, "clean")
+    except RunBusy:
+        return [f"skipped {run.id}: still running (launcher pid {journal.run(run.id).launcher_pid})"]
+    try:
+        return await _trim_if_old(repo, journal, root, run, older_than, mine)
+    finally:
+        journal.release_run(mine)
 
 
 async def _trees_to_keep(repo: GitRepo, run_dir: Path) -> dict[Path, str]:

@@ -24,6 +24,8 @@ from launcher.store.journal import Journal, RunRow, TaskRow
 
 async def current_report(repo: GitRepo, journal: Journal, run_id: str) -> RunReport:
     report = build_report(journal, run_id, repo.root)
+    if report.artifacts and not Path(report.artifacts).is_dir():  # removed (`clean --older-than`), or not yet made
+        report.artifacts = ""
     await mark_withdrawn_approvals(repo, journal, report)
     await _forget_gone_places(repo, report)
     await _note_tasks_of_unfinished_landing(repo, journal, report)
