@@ -3,35 +3,41 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from launcher import process
+from launcher.app import clean_artifacts
 from launcher.app.context import STATE_DIR, open_journal
 from launcher.app.land.kept_branches import branches_to_keep
 from launcher.app.mutation.judge_leftovers import remove_judge_leftovers
 from launcher.app.run.contract_dir import remove_leftovers
 from launcher.app.run.export import remove_run_partials
 from launcher.app.takeover import save_uncommitted, take_over
+from launcher.engine.tree_guard import drop_ended_snapshots
 from launcher.errors import UsageProblem
 from launcher.gates.judge_lock import reap_dead_judges
 from launcher.git import run_leftovers, target_tree, warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.git.unsaved_work import kept_line, unsaved_work
 from launcher.models.config import load_repo_config
-from launcher.models.states import TaskState
-from launcher.store.journal import Journal, TaskRow, run_ids_in
+from launcher.models.states import RunStatus, TaskState
+from launcher.store.journal import Journal, RunRow, TaskRow, run_ids_in
 from launcher.store.mutants import RUNNING, MutantStore
 from launcher.store.run_claim import Claim, RunBusy
 
 
-async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = False) -> list[str]:
-    """What was removed (and kept: approved work not on the target survives unless `force`)."""
+async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = False,
+                older_than: float | None = None) -> list[str]:
+    """What was removed (and kept: approved work not on the target survives unless `force`).
+    `older_than` (days): also the artifacts of settled runs that old (app/clean_artifacts.py)."""
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
     configured = load_repo_config(repo.root).worktree_root
     root = worktrees.default_worktree_root(repo, configured)
-    if all_runs:
-        run_ids = sorted({r.id for r in journal.runs(10_000)} | await _branch_runs(repo))
+    held = await _held(repo, root) if all_runs else None
+    if held is not None:
+        run_ids: list[str] = []  # once the dead workflow runners are reaped, below
     else:  # a named run, else the latest, as `status` and `resume` do
         run_id = run_id or journal.latest_run_id()
         if run_id is None:
@@ -44,10 +50,18 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
     from launcher.app.workflow.leftovers import reap_dead_runners
 
     removed += await reap_dead_runners(repo.root, None if all_runs else set(run_ids))
-    known = {r.id: r for r in journal.runs(10_000)}
-    elsewhere = await _other_checkouts_runs(repo) if all_runs else {}
+    known = {r.id: r for r in journal.runs(ALL)} if held is not None else {rid: journal.run(rid) for rid in run_ids}
+    elsewhere = _other_checkouts_runs(repo, held.trees) if held is not None else {}
+    if held is not None:
+        run_ids = sorted(set(known) | held.branch_runs)
     for rid in run_ids:
         run = known.get(rid)
+        if held is not None and run is not None and not _needs_visit(journal, run, held):
+            if run.settings.get("export"):  # a killed export's files: not git's
+                removed += remove_run_partials(journal, rid)
+            if older_than is not None:  # it holds nothing in git: `held` says so
+                removed += await _trim_if_old(repo, journal, root, run, older_than, None)
+            continue
         if run is None and rid in elsewhere:
             removed.append(f"skipped {rid}: a run of the checkout {elsewhere[rid]} "
                            "(`launcher clean` there removes it)")
@@ -66,6 +80,8 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
             continue
         try:
             removed += await _clean_claimed(repo, journal, root, claim, force=force)
+            if older_than is not None:
+                removed += await _trim_if_old(repo, journal, root, run, older_than, claim)
         finally:
             journal.release_run(claim)
     if all_runs:
@@ -75,6 +91,7 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         removed += await remove_judge_leftovers(repo, root)  # a killed judge's checkout
         removed += await warm_pool.drain(repo, root)
     removed += await worktrees.reconcile(repo, root)
+    removed += await drop_ended_snapshots(repo)  # a killed launcher's copy of the main checkout's files
     if not configured:  # the repository's own `<repo>-<hash8>/` under the cache, left empty
         async with repo.lock.hold():  # a run creates its directory there under the lock
             with contextlib.suppress(OSError):
@@ -99,6 +116,35 @@ async def _clean_claimed(repo: GitRepo, journal: Journal, root: Path, claim: Cla
     return done
 
 
+async def _trim_if_old(repo: GitRepo, journal: Journal, root: Path, run: RunRow, older_than: float,
+                       claim: Claim | None) -> list[str]:
+    """`--older-than`: the run's artifacts, when they are that old and the run is settled and
+    holds nothing any more (app/clean_artifacts.py). `claim`: the caller's, after its clean
+    (None: the run held nothing to clean; it is claimed here before its folder goes)."""
+    folder = clean_artifacts.old_folder(repo.root, run, older_than)
+    if folder is None:
+        return []
+    if claim is not None:  # what the clean just kept is still there
+        prefix = worktrees.BRANCH_PREFIX
+        listed = await repo.git("for-each-ref", "--count=1", "--format=%(refname)",
+                                f"refs/heads/{prefix}/{run.id}/", f"refs/{prefix}/{run.id}/")
+        if listed.out.strip() or (root / run.id).is_dir():
+            return [clean_artifacts.kept_line(run.id, folder, "the run still holds branches, refs or worktrees "
+                                              f"(`launcher clean {run.id} --force` removes them)")]
+        why = clean_artifacts.why_kept(journal, run.id, claim.previous_status, folder)
+        return [clean_artifacts.kept_line(run.id, folder, why) if why else clean_artifacts.trim(folder, run.id)]
+    if why := clean_artifacts.why_kept(journal, run.id, run.status, folder):  # read only: no claim needed
+        return [clean_artifacts.kept_line(run.id, folder, why)]
+    try:
+        mine = journal.claim_run(run.id, "clean")
+    except RunBusy:
+        return [f"skipped {run.id}: still running (launcher pid {journal.run(run.id).launcher_pid})"]
+    try:
+        return await _trim_if_old(repo, journal, root, run, older_than, mine)
+    finally:
+        journal.release_run(mine)
+
+
 async def _trees_to_keep(repo: GitRepo, run_dir: Path) -> dict[Path, str]:
     """The run's worktrees holding work no commit holds (git/unsaved_work.py): path -> why kept."""
     if not run_dir.is_dir():
@@ -113,12 +159,12 @@ async def _trees_to_keep(repo: GitRepo, run_dir: Path) -> dict[Path, str]:
     return kept
 
 
-async def _other_checkouts_runs(repo: GitRepo) -> dict[str, Path]:
+def _other_checkouts_runs(repo: GitRepo, listed: list[worktrees.WorktreeInfo]) -> dict[str, Path]:
     """Run id -> the other checkout (worktree) of this repository whose journal records it. Each
     checkout keeps its own `.launcher/`, while branches are shared: `clean --all` here leaves the
     branches and worktrees of another checkout's runs (one may be running now) alone."""
     found: dict[str, Path] = {}
-    for info in await worktrees.list_worktrees(repo):
+    for info in listed:
         if info.bare or info.path.resolve() == repo.root.resolve():
             continue
         for rid in run_ids_in(info.path / STATE_DIR / "launcher.db"):
@@ -209,5 +255,58 @@ async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path) -> list[str]:
     return removed
 
 
-async def _branch_runs(repo: GitRepo) -> set[str]:
-    return {b.split("/")[1] for b in await worktrees.list_launcher_branches(repo) if b.count("/") >= 2}
+# `journal.runs(ALL)`: every run the journal records (SQLite reads a negative LIMIT as none).
+ALL = -1
+
+
+@dataclass(frozen=True)
+class _Held:
+    """What runs hold in the repository and under the worktree root, read once by `clean --all`
+    (one `for-each-ref`, one `worktree list`, one directory listing), so that a run holding
+    nothing costs no git process: `clean --all` visits the runs that hold something, and its
+    time does not grow with the number of runs ever made."""
+
+    runs: set[str]  # run ids holding a branch, a saved ref, a worktree or a directory
+    branch_runs: set[str]  # run ids of the `launcher/<run>/*` branches (recorded or not)
+    branches: set[str]  # the `launcher/*` branches (short names)
+    trees: list[worktrees.WorktreeInfo]
+
+
+async def _held(repo: GitRepo, root: Path) -> _Held:
+    prefix = worktrees.BRANCH_PREFIX
+    listed = await repo.git("for-each-ref", "--format=%(refname)", f"refs/heads/{prefix}/", f"refs/{prefix}/")
+    branches = {ref.removeprefix("refs/heads/") for ref in listed.out.split() if ref.startswith("refs/heads/")}
+    branch_runs = {name.split("/")[1] for name in branches if name.count("/") >= 2}
+    saved = {ref.split("/")[2] for ref in listed.out.split()
+             if ref.startswith(f"refs/{prefix}/") and ref.count("/") >= 3}
+    trees = await worktrees.list_worktrees(repo)
+    runs = branch_runs | saved
+    for info in trees:
+        if info.branch and info.branch.startswith(f"{prefix}/") and info.branch.count("/") >= 2:
+            runs.add(info.branch.split("/")[1])
+        with contextlib.suppress(ValueError, OSError):
+            runs.add(info.path.resolve().relative_to(root.resolve()).parts[0])
+    with contextlib.suppress(OSError):
+        runs.update(entry.name for entry in root.iterdir())
+    return _Held(runs, branch_runs, branches, trees)
+
+
+def _needs_visit(journal: Journal, run: RunRow, held: _Held) -> bool:
+    """Whether `clean --all` has anything to do for a recorded run: it holds a branch, ref,
+    worktree or directory; it may be running (or its dead launcher left processes to kill); or
+    its journal names a place to forget (a worktree, a branch that is gone) or an agent
+    attempt's private contract directory. A gone branch of approved work that never landed is
+    no such place: its name stays on purpose (`_forget_removed`)."""
+    if run.id in held.runs or run.status is RunStatus.RUNNING or journal.live_processes(run.id):
+        return True
+    return any(_names_something(row, held.branches) for row in journal.tasks(run.id))
+
+
+def _names_something(row: TaskRow, branches: set[str]) -> bool:
+    if row.contract_dir is not None or row.worktree:
+        return True
+    if not row.branch:
+        return False
+    kept_name = (row.state is TaskState.APPROVED and not row.merged and bool(row.approval_hash)
+                 and bool(row.head_sha))
+    return row.branch in branches or not kept_name

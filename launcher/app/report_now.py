@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from launcher.app import kept_claims
 from launcher.app.land import recovery
 from launcher.app.land.unfinished import on_target_unrecorded
 from launcher.app.queue import matrix
@@ -16,13 +17,15 @@ from launcher.app.report import build_report, effective_status
 from launcher.app.run.grading import withdrawal_reason
 from launcher.git import target_tree
 from launcher.git.repo import GitRepo
-from launcher.models.report import RunReport
+from launcher.models.report import RunReport, TaskReport
 from launcher.models.states import RunStatus, TaskState
 from launcher.store.journal import Journal, RunRow, TaskRow
 
 
 async def current_report(repo: GitRepo, journal: Journal, run_id: str) -> RunReport:
     report = build_report(journal, run_id, repo.root)
+    if report.artifacts and not Path(report.artifacts).is_dir():  # removed (`clean --older-than`), or not yet made
+        report.artifacts = ""
     await mark_withdrawn_approvals(repo, journal, report)
     await _forget_gone_places(repo, report)
     await _note_tasks_of_unfinished_landing(repo, journal, report)
@@ -35,17 +38,38 @@ async def current_report(repo: GitRepo, journal: Journal, run_id: str) -> RunRep
 
 async def _forget_gone_places(repo: GitRepo, report: RunReport) -> None:
     """A task's branch or worktree deleted since the journal recorded it is not shown as kept:
-    the report names only what is there now (one listing of the branches)."""
+    the report names only what is there now (one listing of the branches), and neither do the
+    tasks' messages and the notes ("...; branch kept", "its commits are kept at REF":
+    app/kept_claims.py)."""
     waiting = [task for task in report.tasks if not task.merged and (task.branch or task.worktree)]
-    if not waiting:
+    claims = [text for text in [t.message for t in report.tasks] + [n.message for n in report.notes]
+              if kept_claims.mentions_kept(text)]
+    if not waiting and not claims:
         return
-    listed = await repo.git("for-each-ref", "--format=%(refname)", "refs/heads/", check=False)
-    branches = {ref.removeprefix("refs/heads/") for ref in listed.out.splitlines()} if listed.ok else None
+    own_refs = f"refs/launcher/{report.run_id}/"
+    listed = await repo.git("for-each-ref", "--format=%(refname)", "refs/heads/",
+                            *([own_refs] if claims else []), check=False)
+    refs = listed.out.splitlines() if listed.ok else None
+    branches = {ref.removeprefix("refs/heads/") for ref in refs if ref.startswith("refs/heads/")} if refs else None
     for task in waiting:
         if task.branch and branches is not None and task.branch not in branches:
             task.branch = None
         if task.worktree and not Path(task.worktree).is_dir():
             task.worktree = None
+    if not claims:
+        return
+    saved = [ref for ref in refs if ref.startswith(own_refs)] if refs is not None else None
+
+    def places(task: TaskReport | None) -> kept_claims.Places:
+        return kept_claims.Places(has_branch=task is None or task.branch is not None,
+                                  has_worktree=task is None or task.worktree is not None,
+                                  branches=branches, refs=saved, ref_prefix=own_refs)
+
+    by_id = {task.id: task for task in report.tasks}
+    for task in report.tasks:
+        task.message = kept_claims.true_now(task.message, places(task))
+    for note in report.notes:
+        note.message = kept_claims.true_now(note.message, places(by_id.get(note.task or "")))
 
 
 async def _note_tasks_of_unfinished_landing(repo: GitRepo, journal: Journal, report: RunReport) -> None:

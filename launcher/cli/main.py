@@ -304,11 +304,17 @@ def clean(
     all_runs: Annotated[bool, typer.Option("--all", help="All runs' leftovers and dead sweeps' trees.")] = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Also delete branches and refs holding commits that are not on the target.")] = False,
+    older_than: Annotated[float | None, typer.Option(
+        "--older-than", min=0, metavar="DAYS",
+        help="Also remove the artifacts (.launcher/runs/RUN/: logs, contracts, round records) of settled runs "
+             "untouched for DAYS days: every task landed or ended with no work kept, nothing left in git. "
+             "Journal rows stay.")] = None,
 ) -> None:
     """Remove the worktrees a run kept, and its branches and refs whose commits are all on the
     target; one holding other commits (approved work, a failed or conflicted task's commits, an
     integration branch) is kept unless --force."""
-    removed = call(lambda: clean_app.clean(Path.cwd(), run_id, all_runs=all_runs, force=force))
+    removed = call(lambda: clean_app.clean(Path.cwd(), run_id, all_runs=all_runs, force=force,
+                                           older_than=older_than))
     for line in removed:
         print(printable(line))  # it names files an agent left: each one line
     kept = sum(line.startswith(("kept ", "skipped ")) for line in removed)

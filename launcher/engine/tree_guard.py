@@ -14,7 +14,12 @@ watched by `engine/odd_entries.py` (its snapshot is part of this one).
 
 So that an agent's change can be put back exactly, the content of dirty and untracked (not
 ignored) files is also stored as git blobs at run start (`git hash-object -w`, as `git stash`
-does; unreachable, pruned by gc), up to MAX_KEPT_FILES files of at most MAX_KEPT_BYTES each.
+does), up to MAX_KEPT_FILES files of at most MAX_KEPT_BYTES each. As `git stash` does, a ref
+keeps them reachable, so that a `git gc --prune=now` the user runs meanwhile cannot delete them:
+a tree of those blobs at `refs/launcher/_main-snapshot/<pid>-<start>/<tree>`, named after the
+launcher process that holds the snapshot (in memory: only that process can use it). It stays
+while that process runs; once it has ended, the next snapshot taken (a run, a resume) and
+`launcher clean` delete it (`drop_ended_snapshots`).
 
 Idle worktrees. A task's worktree is recorded (HEAD, its branch, status) when its round is
 collected and checked; until its next round it must stay exactly so (`IdleTrees`): its directory
@@ -29,12 +34,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from launcher import process_identity
 from launcher.engine.odd_entries import OddEntries, take
-from launcher.git import commits, worktrees
+from launcher.git import commits, ref_updates, worktrees
 from launcher.git.repo import GitRepo
 
 MAX_IGNORED_FILES = 5000
@@ -50,6 +57,8 @@ MAX_KEPT_IGNORED_TOTAL = 32 * 1024 * 1024
 # changes there are not content an agent could smuggle out, and would only be false alarms.
 CACHE_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".cache",
                         ".tox", ".nox", ".hypothesis"})
+# Where the stored blobs are kept reachable, per launcher process (`_keep_reachable`).
+SNAPSHOT_REFS = "refs/launcher/_main-snapshot/"
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,7 @@ class MainTreeSnapshot:
     modes: dict[str, int] = field(default_factory=dict)  # ... and its permission bits
     ignored: dict[str, bytes] = field(default_factory=dict)  # ignored file -> its content (memory only)
     odd: OddEntries | None = None  # special files and empty directories (engine/odd_entries.py)
+    keep_ref: str | None = None  # the ref that keeps `blobs` reachable (None: no blobs, or not kept)
 
 
 def _digest(path: Path) -> str:
@@ -211,6 +221,63 @@ async def _keep_contents(repo: GitRepo, snapshot: MainTreeSnapshot, dirty: list[
             snapshot.blobs[rel] = oid
             with contextlib.suppress(OSError):
                 snapshot.modes[rel] = (repo.root / rel).lstat().st_mode & 0o777
+    await _keep_reachable(repo, snapshot)
+
+
+def _owner(pid: int) -> str:
+    """A launcher process as a ref name part: its pid and start time (0: not known)."""
+    started = process_identity.start_time(pid)
+    return f"{pid}-{started if started is not None else 0}"
+
+
+def _owner_ended(ref: str) -> bool:
+    """Whether the process named in a `SNAPSHOT_REFS` ref has ended (a name not of ours: False)."""
+    pid, _, started = ref.removeprefix(SNAPSHOT_REFS).partition("/")[0].partition("-")
+    if not (pid.isdigit() and started.isdigit()):
+        return False
+    return not process_identity.alive(int(pid), int(started) or None)
+
+
+async def _keep_reachable(repo: GitRepo, snapshot: MainTreeSnapshot) -> None:
+    """Point a ref of this process at a tree holding the stored blobs: unreachable, a `git gc
+    --prune=now` run meanwhile would delete them, and with them the user's only copy of a
+    file an agent overwrites. Refs of ended processes go at the same time. Without the ref
+    (git refused the tree: a blob already gone), the blobs stay as they were: unprotected."""
+    oids = sorted(set(snapshot.blobs.values()))
+    if not oids:
+        return
+    fd, listing = tempfile.mkstemp(prefix="launcher-mktree-")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as entries:  # `git ls-tree` lines; mktree sorts them
+            entries.writelines(f"100644 blob {oid}\t{number}\n" for number, oid in enumerate(oids))
+        tree = await repo.git("mktree", stdin_from=Path(listing), check=False)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(listing)
+    if not tree.ok or not tree.out.strip():
+        return
+    ref = f"{SNAPSHOT_REFS}{_owner(os.getpid())}/{tree.out.strip()}"
+    async with repo.lock.hold():
+        if (await repo.git("update-ref", ref, tree.out.strip(), check=False)).ok:  # refs/launcher/: no reflog
+            snapshot.keep_ref = ref
+        await _drop_ended(repo)
+
+
+async def _drop_ended(repo: GitRepo) -> list[str]:
+    """Delete the snapshot refs of launcher processes that have ended; the caller holds the lock."""
+    listed = await repo.git("for-each-ref", "--format=%(refname)", SNAPSHOT_REFS, check=False)
+    ended = [ref for ref in listed.out.split() if _owner_ended(ref)]
+    left = await ref_updates.delete_refs(repo, ended)
+    return [ref for ref in ended if ref not in left]
+
+
+async def drop_ended_snapshots(repo: GitRepo) -> list[str]:
+    """`launcher clean`: the snapshot refs of ended launcher processes (one killed before it
+    could be followed by another run) go; the lines say what each was."""
+    async with repo.lock.hold():
+        dropped = await _drop_ended(repo)
+    return [f"ref {ref} (a copy of the main checkout's uncommitted files, taken when an ended "
+            "launcher process started)" for ref in dropped]
 
 
 def changed_since(snapshot: MainTreeSnapshot, since: float) -> list[str]:
