@@ -10,6 +10,7 @@ nothing else may reach. No ref holding commits the target does not reach is dele
 
 from __future__ import annotations
 
+from launcher.errors import RunNotFound
 from launcher.git import target_tree, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.states import TaskState
@@ -37,8 +38,10 @@ async def _not_on_target(repo: GitRepo, ref: str, target_ref: str | None) -> tup
 
 async def branches_to_keep(repo: GitRepo, journal: Journal, run_id: str) -> dict[str, str]:
     """Branch name -> the line `clean` prints for keeping it."""
-    known = {r.id: r for r in journal.runs(10_000)}
-    run = known.get(run_id)
+    try:  # one row, not the whole history: clean --all asks this for every run that holds something
+        run: RunRow | None = journal.run(run_id)
+    except RunNotFound:
+        run = None
     rows = {row.branch: row for row in journal.tasks(run_id) if row.branch} if run else {}
     target_ref = await _target_ref(repo, run)
     target = target_ref.removeprefix("refs/heads/") if target_ref else "the target"
