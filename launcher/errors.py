@@ -147,12 +147,14 @@ def _disk_oserror(exc: BaseException, seen: set[int]) -> OSError | None:
     return next((found for e in inner if (found := _disk_oserror(e, seen)) is not None), None)
 
 
-def disk_problem(exc: BaseException) -> EnvironmentProblem | None:
+def disk_problem(exc: BaseException, *, then: str | None = None) -> EnvironmentProblem | None:
     """The machine's disk, not the launcher, when `exc` (or an error inside it: a task group's
     ExceptionGroup, a cause) is an OSError saying no space is left (ENOSPC), a quota is reached
     (EDQUOT), the file system is read-only (EROFS) or the disk failed (EIO): exit 3 with what to
     do, never "internal error". A run it stopped is left `interrupted`: `launcher resume`
-    continues it once the cause is gone (finished agent rounds are not run again)."""
+    continues it once the cause is gone (finished agent rounds are not run again). `then`: what
+    to run once space is freed, for a command whose work `launcher resume` does not continue
+    (a mutation sweep's `--resume ID`)."""
     found = _disk_oserror(exc, set())
     if found is None:
         return None
@@ -168,6 +170,7 @@ def disk_problem(exc: BaseException) -> EnvironmentProblem | None:
     }[key]
     return EnvironmentProblem(
         f"{what} while writing{'' if where else ' a file'}", where=where, error_key=key,
-        fix=f"{first}, then run `launcher resume` (a run this stopped continues where it stopped; its "
+        fix=f"{first}, then {then}" if then else
+            f"{first}, then run `launcher resume` (a run this stopped continues where it stopped; its "
             "finished agent rounds are not run again) or this command again",
     )

@@ -25,12 +25,13 @@ from typing import Any
 import anyio
 
 from launcher.app.context import STATE_DIR
-from launcher.app.mutation.history import PLANNED_FILE, planned
+from launcher.app.mutation.history import planned
 from launcher.app.mutation.phases import FINAL_WHEN_LIMITED, CoverageRun, Scope, overlapped, seconds
 from launcher.app.mutation.prefilter import prefilter_records
 from launcher.app.mutation.progress import LineListener, SweepListener
 from launcher.app.mutation.setup import configured, custom_command_cost, discover, generate
 from launcher.app.mutation.snapshot import SNAPSHOT_DIR, Snapshot
+from launcher.app.mutation.sweep_end import finish, stopped_by_disk
 from launcher.app.run.inputs import worktree_root_error
 from launcher.engine import reaper
 from launcher.errors import LauncherError, UsageProblem
@@ -53,7 +54,6 @@ from launcher.mutation.results import (
     fail_under_passes,
     score_of,
     summary_text,
-    write_outputs,
 )
 from launcher.mutation.run_env import import_roots, plugin_overrides, sweep_bytecode_cache
 from launcher.mutation.sweep import BYTECODE_DIR, CACHEABLE, Worker, dispatch, fork_support, note_of
@@ -484,8 +484,10 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
         except LauncherError:
             store.set_sweep(sweep_id, status=store_mod.FAILED)
             raise
-        except BaseException:
+        except BaseException as exc:
             store.set_sweep(sweep_id, status=store_mod.INTERRUPTED)
+            if isinstance(exc, Exception) and (disk := stopped_by_disk(exc, sweep_id)) is not None:
+                raise disk from exc
             raise
         finally:
             await sweep.close()
@@ -493,9 +495,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
         sweep.notes += unclassified_notes(records)
         meta = SweepMeta(sweep_id, base_sha, repo.root, options.test_cmd, time.monotonic() - started, sweep.notes,
                          options.shaping(), options.shard)  # fmt: skip
-        files = write_outputs(out_dir, meta, records, sweep.durations)
-        store.set_sweep(sweep_id, status=store_mod.DONE)
-        (out_dir / PLANNED_FILE).unlink(missing_ok=True)  # only an unfinished sweep needs its total
+        files = await finish(store, repo.root, out_dir, meta, records, sweep.durations)  # then `done`
     finally:
         store.close()
     score = score_of(records)
