@@ -246,13 +246,14 @@ def _where_full(found: OSError, key: str) -> tuple[str, str]:
     return "", "the file systems the launcher writes to" + (f" ({'; '.join(named)})" if named else "")
 
 
-def disk_problem(exc: BaseException) -> EnvironmentProblem | None:
+def disk_problem(exc: BaseException, *, then: str | None = None) -> EnvironmentProblem | None:
     """The machine's disk, not the launcher, when `exc` (or an error inside it: a task group's
     ExceptionGroup, a cause) is an OSError saying no space is left (ENOSPC), a quota is reached
     (EDQUOT), the file system is read-only (EROFS) or the disk failed (EIO), or git saying so
     (OutOfSpace): exit 3 with what to do, never "internal error". A run it stopped is left
     `interrupted`: `launcher resume` continues it once the cause is gone (finished agent rounds
-    are not run again)."""
+    are not run again). `then`: what to run once space is freed, for a command whose work
+    `launcher resume` does not continue (a mutation sweep's `--resume ID`)."""
     found = _found(exc, set(), lambda e: isinstance(e, OSError) and e.errno in _DISK_ERRNOS)
     if not isinstance(found, OSError):
         return None
@@ -269,7 +270,8 @@ def disk_problem(exc: BaseException) -> EnvironmentProblem | None:
         said = f"{what} while writing"
     else:  # the file has no name (a temporary file): the place that is full, else the places
         said = f"{what} while writing there" if where else f"{what} while writing a file"
-    return EnvironmentProblem(said, where=where or None, error_key=key, fix=f"{first}, then run {RESUME_HINT}")
+    return EnvironmentProblem(said, where=where or None, error_key=key,
+                              fix=f"{first}, then {then}" if then else f"{first}, then run {RESUME_HINT}")
 
 
 def _limit(exc: BaseException) -> bool:
@@ -327,7 +329,7 @@ def limit_problem(exc: BaseException) -> EnvironmentProblem | None:
             f"{fewer}, then run {RESUME_HINT}")
 
 
-def environment_problem(exc: BaseException) -> EnvironmentProblem | None:
-    """The machine, not the launcher: a disk problem (`disk_problem`) or a limit reached
-    (`limit_problem`), said as exit 3 with what to do; None for anything else."""
-    return disk_problem(exc) or limit_problem(exc)
+def environment_problem(exc: BaseException, *, then: str | None = None) -> EnvironmentProblem | None:
+    """The machine, not the launcher: a disk problem (`disk_problem`; `then` as there) or a limit
+    reached (`limit_problem`), said as exit 3 with what to do; None for anything else."""
+    return disk_problem(exc, then=then) or limit_problem(exc)

@@ -88,7 +88,9 @@ def test_no_coverage_mutants_never_run(full: tuple[Path, SweepOutcome, list[str]
 def test_report_files_survivors_and_mutants_json(full: tuple[Path, SweepOutcome, list[str]]) -> None:
     _, outcome, _ = full
     names = sorted(p.name for p in outcome.out_dir.iterdir())
-    assert names == ["mutants.json", "report.json", "summary.txt", "survivors.jsonl"]
+    # The whole set the README lists, written before the sweep is `done` (not by the command after it).
+    assert names == ["mutants.json", "mutation-report-plain.html", "mutation-report.html", "mutation-report.json",
+                     "report.json", "summary.txt", "survivors.jsonl"]
     survivors = [json.loads(line) for line in (outcome.out_dir / "survivors.jsonl").read_text().splitlines()]
     assert [tuple(s) for s in survivors] == [SURVIVOR_KEYS] * 4
     assert {s["status"] for s in survivors} == {"SURVIVED"}

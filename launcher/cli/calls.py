@@ -52,12 +52,15 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def call(
     fn: Callable[[], Awaitable[T]], *, json_mode: bool = False,
-    on_interrupt: Callable[[], str | None] | None = None,
+    on_interrupt: Callable[[], str | None] | None = None, on_disk_full: Callable[[], str] | None = None,
 ) -> T:
     """Run an app coroutine; turn our errors into their exit codes with a clear message.
     `on_interrupt` runs first on Ctrl-C (a live view stops, so the line stays seen) and may
     return what to say instead of the default: the command again (`rerun_hint`). Only the
-    commands that drive a run say that `launcher resume` continues (cli/run_view.py)."""
+    commands that drive a run say that `launcher resume` continues (cli/run_view.py).
+    `on_disk_full`: what to run once space is freed after a full disk stopped the command (a
+    mutation command: the command again, or a sweep's `--resume ID`), for a command whose work
+    `launcher resume` does not continue; None: the run pipeline's wording (errors.disk_problem)."""
     global began
     began = True
     try:
@@ -76,13 +79,15 @@ def call(
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise  # typer's own ways out
     except Exception as exc:  # a bug: said in our words, its traceback kept for the report
-        raise typer.Exit(report_internal_error(exc, json_mode=json_mode)) from None
+        then = on_disk_full() if on_disk_full is not None else None
+        raise typer.Exit(report_internal_error(exc, json_mode=json_mode, then=then)) from None
 
 
-def report_internal_error(exc: BaseException, *, json_mode: bool) -> int:
+def report_internal_error(exc: BaseException, *, json_mode: bool, then: str | None = None) -> int:
     """A launcher bug said in our words (its traceback saved for the report); the exit code (70).
-    Every way out of a command goes through here: an error while printing too (cli/main.main)."""
-    if not isinstance(exc, OutputFailed) and (machine := environment_problem(exc)) is not None:
+    Every way out of a command goes through here: an error while printing too (cli/main.main).
+    `then`: what to run once a full disk has space again (None: `launcher resume` or the command)."""
+    if not isinstance(exc, OutputFailed) and (machine := environment_problem(exc, then=then)) is not None:
         # a full disk, too many open files, no process left: the machine, not a bug (exit 3)
         with contextlib.suppress(Exception):
             if json_mode:

@@ -20,7 +20,7 @@ from launcher.app.mutation.judge import JudgeOptions, judge_survivors
 from launcher.app.mutation.setup import split_args
 from launcher.app.mutation.sweep import SweepOptions, run_sweep
 from launcher.cli import mutation_loop, questions
-from launcher.cli.calls import call
+from launcher.cli.calls import call, command_line
 from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.cli.mutation_progress import progress_for
 from launcher.gates.calibration import GateExit, GateResult, interval_text, precision_text, run_gate
@@ -35,6 +35,13 @@ class ReportFormat(enum.StrEnum):
 
 
 mutation_app = typer.Typer(help=LAZY_GROUPS["mutation"].help, no_args_is_help=True)
+
+
+def again() -> str:
+    """What a mutation command stopped by a full disk says to run once space is freed: itself
+    (`launcher resume` continues runs, never a mutation command's work; a sweep that has its id
+    names its own `--resume ID`, app/mutation/sweep_end.py)."""
+    return f"run `{command_line()}` again"
 
 
 @mutation_app.command()
@@ -79,11 +86,9 @@ def sweep(
     progress = progress_for(Console(stderr=True, soft_wrap=True))
     try:
         outcome = call(lambda: run_sweep(Path.cwd(), options, progress.say, progress),
-                       json_mode=json_mode, on_interrupt=progress.interrupted)  # fmt: skip
+                       json_mode=json_mode, on_interrupt=progress.interrupted, on_disk_full=again)  # fmt: skip
     finally:
         progress.close()
-    # The standard report and its page, beside the seed files.
-    call(lambda: mutation_reports.write_standard_reports(Path.cwd(), outcome.out_dir))
     summary = {"sweep_id": outcome.sweep_id, "out_dir": str(outcome.out_dir), "counts": outcome.counts,
                "score": outcome.score, "passed_fail_under": outcome.passed_fail_under,
                "base_sha": outcome.base_sha, "notes": outcome.notes}
@@ -109,7 +114,7 @@ def list_(
     json_mode: Annotated[bool, typer.Option("--json", help="Machine-readable list on stdout.")] = False,
 ) -> None:
     """The repository's sweeps, newest first: status, score, and how to continue an unfinished one."""
-    found = call(lambda: list_sweeps(Path.cwd(), limit), json_mode=json_mode)
+    found = call(lambda: list_sweeps(Path.cwd(), limit), json_mode=json_mode, on_disk_full=again)
     if json_mode:
         print(json.dumps([s.as_dict() for s in found], indent=2))
         return
@@ -136,7 +141,7 @@ def merge(
         min=0.0, max=100.0, help="Exit 1 under this mutation score (%, 0-100).")] = None,
 ) -> None:
     """Join shard results into one run (equal to the unsharded sweep)."""
-    merged = call(lambda: mutation_reports.merge(Path.cwd(), dirs, out))
+    merged = call(lambda: mutation_reports.merge(Path.cwd(), dirs, out), on_disk_full=again)
     score = json.loads((merged / "report.json").read_text(encoding="utf-8")).get("score")
     shown = f"{score:.1f}%" if isinstance(score, (int, float)) else "n/a"  # as a sweep prints it
     print(f"merged {len(dirs)} shard(s) into {merged}; mutation score {shown}")
@@ -167,13 +172,14 @@ def report(
     out: Annotated[Path | None, typer.Option("-o", "--out")] = None,
 ) -> None:
     """Print or write a sweep's report."""
-    sys.stdout.write(call(lambda: mutation_reports.report(Path.cwd(), run, fmt.value, out)).rstrip() + "\n")
+    written = call(lambda: mutation_reports.report(Path.cwd(), run, fmt.value, out), on_disk_full=again)
+    sys.stdout.write(written.rstrip() + "\n")
 
 
 @mutation_app.command()
 def show(mutant_id: Annotated[str, typer.Argument(help="A mutant's stable id.")]) -> None:
     """Show one mutant as a diff of its file."""
-    text = call(lambda: mutation_reports.show(Path.cwd(), mutant_id))
+    text = call(lambda: mutation_reports.show(Path.cwd(), mutant_id), on_disk_full=again)
     # Not rstrip(): a diff's last context line may be a blank line (" \n"), and `git apply` needs it.
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -194,7 +200,7 @@ def gate(
         return run_gate(verdict, calibration, threshold=threshold, report_path=report_path,
                         min_lower_bound=min_lower_bound)
 
-    result = call(body, json_mode=json_mode)
+    result = call(body, json_mode=json_mode, on_disk_full=again)
     report = result.report
     if json_mode:  # one line, as the seed's gate scripts print and other orchestrators parse
         print(json.dumps(report, separators=(",", ":")))  # ASCII JSON: valid whatever a name holds
@@ -235,7 +241,7 @@ def judge(
     def say(text: str) -> None:  # what is judged, before the call (stderr under --json)
         print(text, file=sys.stderr if json_mode else sys.stdout, flush=True)
 
-    summary = call(lambda: judge_survivors(Path.cwd(), options, ask, say), json_mode=json_mode)
+    summary = call(lambda: judge_survivors(Path.cwd(), options, ask, say), json_mode=json_mode, on_disk_full=again)
     if json_mode:
         print(json.dumps(summary.as_dict(), indent=2))
     else:

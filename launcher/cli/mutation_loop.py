@@ -12,7 +12,7 @@ from typer.core import TyperCommand
 
 from launcher.app.mutation.fix import FixOptions, FixSummary, fix_survivors
 from launcher.app.mutation.label import CALIBRATION_FILE, label_survivors
-from launcher.cli.calls import call
+from launcher.cli.calls import call, command_line
 from launcher.cli.questions import ask_line
 from launcher.errors import ExitCode
 from launcher.models.printable import one_line
@@ -116,7 +116,8 @@ def label(
     def say(text: str) -> None:
         print(text, flush=True)
 
-    summary = call(lambda: label_survivors(Path.cwd(), run, from_verdict, ask, say), on_interrupt=label_interrupted)
+    summary = call(lambda: label_survivors(Path.cwd(), run, from_verdict, ask, say), on_interrupt=label_interrupted,
+                   on_disk_full=lambda: f"run `{command_line()}` again (the labels answered so far are kept)")
     print(summary.message)
     raise typer.Exit(int(ExitCode.OK))
 

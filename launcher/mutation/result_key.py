@@ -128,6 +128,16 @@ def project_digest(tree: TreeFiles, test_ids: Iterable[str]) -> tuple[str, froze
     return digest.hexdigest(), frozenset(skeletal)
 
 
+def state_digest(tree: TreeFiles, command: str) -> str:
+    """Every file of the state in full and the test command: what all of a sweep's result keys are
+    computed from besides each mutant and its selected tests. A key that differs while this is
+    the same was made by another launcher version (or for another selection of tests)."""
+    digest = hashlib.sha256(os.fsencode(command))
+    for rel in tree.files:
+        digest.update(os.fsencode(f"\0{rel}\0{tree.hash(rel)}"))
+    return digest.hexdigest()
+
+
 def _named_elsewhere(tree: TreeFiles, modules: Iterable[str]) -> set[str]:
     """The modules whose name another file mentions (an import of a test module's helpers, a
     plugin by name): their whole content counts for every mutant."""

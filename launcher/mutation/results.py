@@ -43,7 +43,7 @@ from rich.text import Text
 
 from launcher.mutation.discover import read_source
 from launcher.mutation.model import Mutant, MutantStatus, mutation_score
-from launcher.store.files import atomic_write_json, atomic_write_text
+from launcher.store.files import atomic_write_text
 from launcher.store.mutants import ResultRow
 
 SCHEMA = "launcher-mutants/1"
@@ -205,17 +205,33 @@ def _mutants_file(
     }  # fmt: skip
 
 
+def _json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"  # as atomic_write_json writes it
+
+
+def seed_contents(
+    meta: SweepMeta, records: Sequence[MutantRecord], durations: dict[str, float] | None = None
+) -> dict[str, str]:
+    """The text of the four files by name, `mutants.json` last: a run dir holding it is taken for
+    a finished sweep's (`mutation report`), so it is written once every other report is."""
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    survivors = [r.mutant.to_survivor("SURVIVED") for r in records if r.status is MutantStatus.SURVIVED]
+    return {
+        "report.json": _json_text(_report(meta, records)),
+        "summary.txt": summary_text(meta, records),
+        "survivors.jsonl": "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in survivors),
+        "mutants.json": _json_text(_mutants_file(meta, records, durations or {}, created)),
+    }
+
+
 def write_outputs(
     out_dir: Path, meta: SweepMeta, records: Sequence[MutantRecord], durations: dict[str, float] | None = None
 ) -> list[Path]:
     """Write the four files atomically; returns their paths."""
-    created = datetime.now(UTC).isoformat(timespec="seconds")
-    paths = [out_dir / n for n in ("report.json", "summary.txt", "survivors.jsonl", "mutants.json")]
-    atomic_write_json(paths[0], _report(meta, records))
-    atomic_write_text(paths[1], summary_text(meta, records))
-    survivors = [r.mutant.to_survivor("SURVIVED") for r in records if r.status is MutantStatus.SURVIVED]
-    atomic_write_text(paths[2], "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in survivors))
-    atomic_write_json(paths[3], _mutants_file(meta, records, durations or {}, created))
+    paths = []
+    for name, text in seed_contents(meta, records, durations).items():
+        atomic_write_text(out_dir / name, text)
+        paths.append(out_dir / name)
     return paths
 
 

@@ -57,8 +57,10 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a write's ENOSPC names no file: this one
+            exc.filename = str(path)
         raise
 
 

@@ -95,6 +95,7 @@ class ResultRow:
     cache_key: str | None = None
     source: str = "run"  # "run" | "cached" | "static"
     note: str = ""
+    at: float = 0.0  # when it was stored (a resumed sweep tells which attempt keyed it)
 
 
 class SweepBusy(UsageProblem):
@@ -213,7 +214,7 @@ class MutantStore(SqliteStore):
                     mutant_id=col.text(r, "mutant_id"), status=col.text(r, "status"), executor=col.text(r, "executor"),
                     duration_s=col.number(r, "duration_s"), killed_by=col.json_of(r, "killed_by_json", list),
                     tests=col.json_of(r, "tests_json", list), cache_key=col.optional_text(r, "cache_key"),
-                    source=col.text(r, "source"), note=col.text(r, "note"),
+                    source=col.text(r, "source"), note=col.text(r, "note"), at=col.number(r, "at"),
                 )
                 for r in rows
             }

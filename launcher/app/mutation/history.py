@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from launcher.app.context import STATE_DIR
 from launcher.app.mutation.progress import resume_command
@@ -52,9 +53,19 @@ PLANNED_FILE = "planned.json"
 
 
 def planned(out_dir: Path, total: int) -> None:
-    """Record how many mutants a sweep has, once generated (an interrupted sweep's listing)."""
+    """Record how many mutants a sweep has, once generated (an interrupted sweep's listing); what
+    else the file keeps (the key bases of its attempts, `key_basis`) stays."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out_dir / PLANNED_FILE, {"total": total})
+    atomic_write_json(out_dir / PLANNED_FILE, {**planned_data(out_dir), "total": total})
+
+
+def planned_data(out_dir: Path) -> dict[str, Any]:
+    """An unfinished sweep's planned.json ({} when there is none, or it cannot be read)."""
+    try:
+        data = json.loads((out_dir / PLANNED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _total(out_dir: str | None) -> int | None:

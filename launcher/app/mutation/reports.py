@@ -11,6 +11,7 @@ import difflib
 import re
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -19,6 +20,7 @@ from launcher.app.mutation.history import SweepListing, list_sweeps
 from launcher.app.mutation.progress import resume_command
 from launcher.errors import LauncherError, RunNotFound, UsageProblem
 from launcher.git.repo import GitRepo
+from launcher.models.decoding import json_loads
 from launcher.mutation.merge import (
     HTML_FILE,
     MUTANTS_FILE,
@@ -31,6 +33,7 @@ from launcher.mutation.merge import (
 )
 from launcher.mutation.model import Mutant
 from launcher.mutation.report_stryker import embedded_sources, entries, load_sources, repo_of
+from launcher.mutation.results import MutantRecord, SweepMeta, seed_contents
 from launcher.store import mutants as store_mod
 from launcher.store.files import atomic_write_text
 
@@ -163,6 +166,21 @@ async def _sources(cwd: Path, data: dict[str, Any]) -> dict[str, str]:
 async def write_standard_reports(cwd: Path, run_dir: Path) -> tuple[Path, Path]:
     """The Stryker JSON and its HTML page beside a run's seed files (one read of the run)."""
     return await _write_standard(cwd, run_dir, load_run(run_dir))
+
+
+async def write_sweep_reports(cwd: Path, out_dir: Path, meta: SweepMeta, records: Sequence[MutantRecord],
+                              durations: dict[str, float]) -> list[Path]:  # fmt: skip
+    """A sweep's whole report set (README, Mutation sweeps): the seed files, the Stryker JSON and
+    its two HTML pages, and `mutants.json` last: a run dir holding it is a finished sweep's to
+    `mutation report`, `judge`, `label` and `fix`, so it appears only once every other file is
+    there. An error (a full disk) leaves it unwritten; the caller says what writes the rest."""
+    contents = seed_contents(meta, records, durations)
+    last = contents.pop(MUTANTS_FILE)
+    for name, text in contents.items():
+        atomic_write_text(out_dir / name, text)
+    stryker, page = await _write_standard(cwd, out_dir, json_loads(last))
+    atomic_write_text(out_dir / MUTANTS_FILE, last)
+    return [*(out_dir / name for name in contents), out_dir / MUTANTS_FILE, stryker, page]
 
 
 async def _write_standard(cwd: Path, run_dir: Path, data: dict[str, Any]) -> tuple[Path, Path]:

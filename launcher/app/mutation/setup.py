@@ -25,6 +25,25 @@ if TYPE_CHECKING:
     from launcher.app.mutation.sweep import SweepOptions
 
 
+_TEST_FILES = (":(glob)**/test_*.py", ":(glob)**/*_test.py", ":(glob)**/conftest.py")  # pytest's defaults
+_PYTEST_SECTIONS = (("pyproject.toml", "[tool.pytest"), ("setup.cfg", "[tool:pytest]"), ("tox.ini", "[pytest]"))
+
+
+async def has_tests(repo: GitRepo) -> bool:
+    """Whether pytest would find tests here: a test file (or conftest.py) anywhere in the tracked
+    tree (tests inside the package, as toolz and isodate keep them), a `tests`/`test` directory,
+    or a pytest configuration section (pytest.ini, pyproject.toml, setup.cfg, tox.ini)."""
+    root = repo.root
+    if any((root / m).exists() for m in ("tests", "test", "pytest.ini")):
+        return True
+    for name, section in _PYTEST_SECTIONS:
+        path = root / name
+        if path.is_file() and section in path.read_text(encoding="utf-8", errors="replace"):
+            return True
+    listed = await repo.git("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *_TEST_FILES)
+    return bool(listed.out.strip("\0"))
+
+
 def split_args(text: str | None) -> list[str]:
     """`--pytest-args "-m 'not slow' --deselect t.py::x"` as an argument list (shell quoting)."""
     if not text:

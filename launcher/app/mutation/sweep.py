@@ -24,13 +24,16 @@ from typing import Any
 
 import anyio
 
+from launcher import __version__
 from launcher.app.context import STATE_DIR
-from launcher.app.mutation.history import PLANNED_FILE, planned
+from launcher.app.mutation.history import planned
+from launcher.app.mutation.key_basis import KeyBasis, read_bases, record_basis, stale_notes
 from launcher.app.mutation.phases import FINAL_WHEN_LIMITED, CoverageRun, Scope, overlapped, seconds
 from launcher.app.mutation.prefilter import prefilter_records
 from launcher.app.mutation.progress import LineListener, SweepListener
-from launcher.app.mutation.setup import configured, custom_command_cost, discover, generate
+from launcher.app.mutation.setup import configured, custom_command_cost, discover, generate, has_tests
 from launcher.app.mutation.snapshot import SNAPSHOT_DIR, Snapshot
+from launcher.app.mutation.sweep_end import finish, stopped_by_disk
 from launcher.app.run.inputs import worktree_root_error
 from launcher.engine import reaper
 from launcher.errors import LauncherError, UsageProblem
@@ -45,7 +48,7 @@ from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
 from launcher.mutation.interpreter import resolve_python
 from launcher.mutation.model import Mutant, MutantStatus
-from launcher.mutation.result_key import TestDigest, TreeFiles, cache_key, project_digest
+from launcher.mutation.result_key import SCHEMA, TestDigest, TreeFiles, cache_key, project_digest, state_digest
 from launcher.mutation.results import (
     MutantRecord,
     SweepMeta,
@@ -53,7 +56,6 @@ from launcher.mutation.results import (
     fail_under_passes,
     score_of,
     summary_text,
-    write_outputs,
 )
 from launcher.mutation.run_env import import_roots, plugin_overrides, sweep_bytecode_cache
 from launcher.mutation.sweep import BYTECODE_DIR, CACHEABLE, Worker, dispatch, fork_support, note_of
@@ -118,25 +120,6 @@ class SweepOutcome:
         return EXIT_UNCLASSIFIED if any(r.status in UNCLASSIFIED for r in self.results) else 0
 
 
-_TEST_FILES = (":(glob)**/test_*.py", ":(glob)**/*_test.py", ":(glob)**/conftest.py")  # pytest's defaults
-_PYTEST_SECTIONS = (("pyproject.toml", "[tool.pytest"), ("setup.cfg", "[tool:pytest]"), ("tox.ini", "[pytest]"))
-
-
-async def _has_tests(repo: GitRepo) -> bool:
-    """Whether pytest would find tests here: a test file (or conftest.py) anywhere in the tracked
-    tree (tests inside the package, as toolz and isodate keep them), a `tests`/`test` directory,
-    or a pytest configuration section (pytest.ini, pyproject.toml, setup.cfg, tox.ini)."""
-    root = repo.root
-    if any((root / m).exists() for m in ("tests", "test", "pytest.ini")):
-        return True
-    for name, section in _PYTEST_SECTIONS:
-        path = root / name
-        if path.is_file() and section in path.read_text(encoding="utf-8", errors="replace"):
-            return True
-    listed = await repo.git("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *_TEST_FILES)
-    return bool(listed.out.strip("\0"))
-
-
 async def _git_list(repo: GitRepo, *args: str) -> list[str]:
     return [p for p in (await repo.git(*args)).out.split("\0") if p]
 
@@ -168,6 +151,7 @@ class _Sweep:
         self._tree_files: TreeFiles | None = None  # worker 1's files, read once (the result keys)
         self._digests: dict[int, TestDigest] = {}  # id(coverage map) -> its result-key ingredients
         self.order = TestOrder() if self.command.is_pytest else None  # likely killers first (`test_order`)
+        self.began = time.time()  # this attempt's verdicts are stored after it (`key_basis`)
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
         record.equivalence = record.equivalence or self.classes.get(record.mutant.id, "")
@@ -295,14 +279,21 @@ class _Sweep:
 
     def _digest(self, cov: CoverageMap | None) -> TestDigest:
         """What the verdicts planned with `cov` depend on besides the mutant (`result_key`)."""
+        if id(cov) not in self._digests:
+            project, skeletal = project_digest(self._tree(), cov.test_ids if cov is not None else [])
+            test_files = [f for f in self.tracked if is_test_file(f)]
+            self._digests[id(cov)] = TestDigest(self._tree(), test_files, project, skeletal)
+        return self._digests[id(cov)]
+
+    def _tree(self) -> TreeFiles:
         assert self.first is not None, "open_trees first"
         if self._tree_files is None:  # read while worker 1's tree is clean (no mutant written)
             self._tree_files = TreeFiles(self.first.root, self.tracked)
-        if id(cov) not in self._digests:
-            project, skeletal = project_digest(self._tree_files, cov.test_ids if cov is not None else [])
-            test_files = [f for f in self.tracked if is_test_file(f)]
-            self._digests[id(cov)] = TestDigest(self._tree_files, test_files, project, skeletal)
-        return self._digests[id(cov)]
+        return self._tree_files
+
+    def basis(self) -> KeyBasis:
+        """What this attempt keys its verdicts on (recorded, so a later resume can say why one is stale)."""
+        return KeyBasis(self.began, SCHEMA, __version__, state_digest(self._tree(), self._command_key()))
 
     def _command_key(self) -> str:
         command_key = self.command.custom or f"pytest:{self.command.python}"
@@ -327,13 +318,14 @@ class _Sweep:
             tests = in_suite_order(tests, cov.run.durations)  # order-dependent tests pass as in the suite
         return tests, covering, import_time
 
-    def resume(self, mutants: list[Mutant], previous: dict[str, store_mod.ResultRow]) -> None:
+    def resume(self, mutants: list[Mutant], previous: dict[str, store_mod.ResultRow], bases: list[KeyBasis]) -> None:
         """A resumed sweep's earlier verdicts that still stand: those whose key is the current
-        one (nothing they depend on changed since, committed or not). The others are settled again;
-        static ones (NoCoverage, CompileError) always are, from the current coverage."""
+        one (nothing they depend on changed since, committed or not, nor the launcher's keying).
+        The others are settled again, a note saying why (`bases`: the earlier attempts'); static
+        ones (NoCoverage, CompileError) always are, from the current coverage."""
         cov = self.scope.cov if self.scope is not None else None
         readers = CacheReaders(cov.root) if cov is not None else None
-        stale = 0
+        stale: list[float] = []
         for m in mutants:
             row = previous.get(m.id)
             if row is None or m.id in self.records or row.cache_key is None:
@@ -341,14 +333,12 @@ class _Sweep:
             picked = self._selection(m, cov, readers) if m.valid else None
             key = cache_key(m, picked[0], self._command_key(), self._digest(cov)) if picked is not None else None
             if key != row.cache_key:
-                stale += 1
+                stale.append(row.at)
                 continue
             self.settle(MutantRecord(m, MutantStatus(row.status), row.executor, row.duration_s, row.killed_by,
                                      row.tests, m.import_time, "resumed", row.note, row.cache_key),
                         store=False)  # fmt: skip
-        if stale:
-            self.notes.append(f"resumed sweep {self.sweep_id}: {stale} verdict(s) from before the interruption were "
-                              "for code, tests or configuration that changed since: settled again, not reused")
+        self.notes += stale_notes(self.sweep_id, stale, bases, self.basis()) if stale else []
 
     def _plan(self, pending: list[Mutant], cov: CoverageMap | None, suite_s: float) -> list[MutantJob]:
         """One job per mutant to run; the others settled statically or from the cache."""
@@ -446,7 +436,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
         if options.resume:
             options = _resume_options(store, options)
         options = configured(repo.root, options)
-        if options.test_cmd is None and not await _has_tests(repo):
+        if options.test_cmd is None and not await has_tests(repo):
             raise UsageProblem("found no tests to run", where=str(repo.root),
                                fix="add tests pytest finds (test_*.py files, a tests/ directory), "
                                    "or pass --test-cmd CMD")  # fmt: skip
@@ -475,7 +465,8 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
                 if gone:
                     sweep.notes.append(f"resumed sweep {sweep_id}: {gone} mutant(s) from before the interruption "
                                        "no longer exist in the code: dropped from its results")
-                sweep.resume(mutants, store.results(sweep_id))
+                sweep.resume(mutants, store.results(sweep_id), read_bases(out_dir))
+            record_basis(out_dir, sweep.basis())  # before this attempt stores a keyed verdict
             pending = [m for m in mutants if m.id not in sweep.records]
             listener.started(sweep_id, len(mutants), len(mutants) - len(pending), resumed)
             if pending:
@@ -483,8 +474,10 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
         except LauncherError:
             store.set_sweep(sweep_id, status=store_mod.FAILED)
             raise
-        except BaseException:
+        except BaseException as exc:
             store.set_sweep(sweep_id, status=store_mod.INTERRUPTED)
+            if isinstance(exc, Exception) and (disk := stopped_by_disk(exc, sweep_id)) is not None:
+                raise disk from exc
             raise
         finally:
             await sweep.close()
@@ -492,9 +485,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
         sweep.notes += unclassified_notes(records)
         meta = SweepMeta(sweep_id, base_sha, repo.root, options.test_cmd, time.monotonic() - started, sweep.notes,
                          options.shaping(), options.shard)  # fmt: skip
-        files = write_outputs(out_dir, meta, records, sweep.durations)
-        store.set_sweep(sweep_id, status=store_mod.DONE)
-        (out_dir / PLANNED_FILE).unlink(missing_ok=True)  # only an unfinished sweep needs its total
+        files = await finish(store, repo.root, out_dir, meta, records, sweep.durations)  # then `done`
     finally:
         store.close()
     score = score_of(records)
