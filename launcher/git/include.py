@@ -20,7 +20,7 @@ import anyio
 import pathspec
 
 from launcher.errors import UsageProblem
-from launcher.git import cow_copy
+from launcher.git import cow_copy, path_lists
 from launcher.git.repo import GitRepo
 from launcher.models.decoding import read_document
 
@@ -183,8 +183,8 @@ async def copy_and_fingerprint(
     files = [rel for rel in copied if not (dest_root / rel).is_symlink()]
     blobs: dict[str, str] = {}
     for filters in ([], ["--no-filters"]):
-        if files:
-            hashed = await repo.git("hash-object", *filters, "--", *files, cwd=dest_root)
+        if files:  # any number of files (a whole `node_modules`): read from stdin, never argv
+            hashed = await path_lists.hash_paths(repo, files, *filters, cwd=dest_root)
             for rel, oid in zip(files, hashed.out.split(), strict=False):
                 blobs.setdefault(oid, rel)
     return copied, blobs
