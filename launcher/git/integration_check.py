@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,12 +106,15 @@ async def _remove_registered(repo: GitRepo, added: dict[str, Path | None], own_a
 async def run_integration_check(
     repo: GitRepo, commit: str, command: str, scratch: Path, timeout: float,
     env: Callable[[Path], Mapping[str, str]] | None = None, trace: CheckTrace | None = None,
+    prepare: Callable[[Path], Awaitable[None]] | None = None,
 ) -> tuple[bool, str]:
     """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail). `env` makes
     the command's whole environment from the checked-out scratch tree (the run passes
     `engine.command_env`, which looks at the tree's layout); without it the command gets only
     PATH and HOME: it runs merged agent code and must not see our secrets. `trace` gets what it
-    left in the shared repository (the worktrees it registered are removed either way)."""
+    left in the shared repository (the worktrees it registered are removed either way).
+    `prepare` sets the checked-out tree up as a task's worktree is before the command runs (the
+    run copies the `.worktreeinclude` files in: a `node_modules`); all of it goes with the tree."""
     trace = trace if trace is not None else CheckTrace()
     scratch.parent.mkdir(parents=True, exist_ok=True)
     async with repo.lock.hold():
@@ -127,6 +130,8 @@ async def run_integration_check(
         ref_guard.keep_reflog(repo.common_dir / "worktrees" / own_admin / "logs" / "HEAD")
     try:
         missing = await submodules.check_out(repo, scratch)
+        if prepare is not None:
+            await prepare(scratch)
         if env is not None:
             run_env = dict(env(scratch))
         else:
