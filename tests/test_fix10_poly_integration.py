@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from helpers import git, task
+from helpers import git, launcher_cli, task
 
 from launcher.app.run.runner import RunOptions, start_run
 from launcher.models.plan import validate_plan
@@ -60,3 +60,22 @@ def test_what_the_integration_check_commits_in_its_tree_never_lands(repo: Path) 
     assert ever_committed(repo, "node_modules") == ""
     assert not (repo / "node_modules/leftpad/built.txt").exists()
     assert git(repo, "ls-files", "node_modules") == ""
+
+
+BREAKS_MAIN = ("if [ -e bad.txt ]; then echo 'running the suite'; echo '  ● app › boots'; echo;"
+               " echo '    Expected: 200'; echo '    Received: 500'; echo 'Ran all test suites.'; exit 3; fi")
+
+
+def test_a_culprit_of_the_integration_check_shows_its_output_in_logs_checks(repo: Path) -> None:
+    plan = validate_plan({"run": {"integration_check": BREAKS_MAIN, "iteration_cap": 1},
+                          "agents": {"sh": {"adapter": "command", "command": ["sh", "-c", "echo x > bad.txt"]}},
+                          "task": [{"id": "breaker", "agent": "sh", "prompt": "x"}]}, "test plan")
+    report = anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+    t = task(report, "breaker")
+    assert not t.merged
+    assert t.message.endswith("● app › boots: Expected: 200; Received: 500"), t.message
+    shown = launcher_cli(repo, "logs", report.run_id, "breaker", "--checks")
+    assert shown.returncode == 0, shown.stderr
+    assert "ran no checks" not in shown.stdout
+    assert "integration check on" in shown.stdout and "(FAILED, exit 3)" in shown.stdout, shown.stdout
+    assert "running the suite" in shown.stdout and "Received: 500" in shown.stdout

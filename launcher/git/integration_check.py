@@ -35,6 +35,9 @@ class CheckTrace:
     made: set[str] = field(default_factory=set)  # commits made (or checked out) in its scratch tree
     removed: list[Path] = field(default_factory=list)  # worktrees it registered: removed
     left: list[Path] = field(default_factory=list)  # worktrees it registered that have changes: left
+    exit_code: int | None = None  # how the command ended (None: it did not run)
+    duration_s: float = 0.0
+    timed_out: bool = False
 
     def worktrees_said(self) -> str | None:
         """The sentence for the worktrees the check registered (None: it registered none)."""
@@ -147,6 +150,7 @@ async def run_integration_check(
                 if scratch.exists():
                     shutil.rmtree(scratch, ignore_errors=True)
                 await worktrees.forget(repo, scratch)
+    trace.exit_code, trace.duration_s, trace.timed_out = res.returncode, round(res.duration_s, 3), res.timed_out
     output = "".join(f"[launcher: {line}]\n" for line in missing) + (res.text + res.err)[-_TAIL_CHARS:]
     if res.timed_out:
         output += f"\n[launcher: integration check timed out after {timeout:g}s]"

@@ -15,7 +15,7 @@ import anyio
 
 from launcher import process
 from launcher.app.context import RunContext
-from launcher.app.run import containment, git_watch, ref_watch
+from launcher.app.run import containment, git_watch, integration_output, ref_watch
 from launcher.app.run.best_of import attempt_env
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit, outside_import_message
@@ -127,7 +127,8 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         outside = await audit.outside_imports()
         if outside:
             what = "the integration check"
-            return False, f"{output}\n[launcher] {outside_import_message(outside, ctx.repo.root, what)}"
+            ok, output = False, f"{output}\n[launcher] {outside_import_message(outside, ctx.repo.root, what)}"
+        integration_output.save_run(ctx, commit, command, ok, output, trace)  # for `logs --checks`
         return ok, output
 
     return check
