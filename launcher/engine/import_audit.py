@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from launcher.git import path_lists
 from launcher.git.repo import GitRepo
 from launcher.regular_files import clear_path, read_capped
 
@@ -44,10 +45,10 @@ class ImportAudit:
         found.discard("")
         if not found:
             return []
-        # (Paths come from module files, so no newline in them; `-z` works only with --stdin.)
-        ignored = await self.repo.git("-c", "core.quotePath=false", "check-ignore", "--", *sorted(found),
-                                      check=False)
-        return sorted(found - set(ignored.out.splitlines()))
+        # Any number of modules: the paths go through stdin (`-z`), never on the command line.
+        ignored = await path_lists.git_reading(self.repo, "check-ignore", "--stdin", "-z", lines=sorted(found),
+                                               nul=True, check=False)
+        return sorted(found - set(ignored.out.split("\0")))
 
 
 def outside_import_message(files: list[str], main_root: Path, what: str = "the check") -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.errors import GitFailed, LauncherError
-from launcher.git import filters, index_flags, submodules
+from launcher.git import filters, index_flags, path_lists, submodules
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import admin_dir
 
@@ -163,8 +163,8 @@ async def _unstage_made_repositories(repo: GitRepo, worktree: Path) -> tuple[lis
         return [], blobs
     declared = await submodules.declared(repo, worktree)
     made = [path for path in added if path not in declared and os.path.lexists(worktree / path / ".git")]
-    if made:
-        await repo.git("--literal-pathspecs", "reset", "-q", "--", *made, cwd=worktree)
+    for batch in path_lists.batches(made):
+        await repo.git("--literal-pathspecs", "reset", "-q", "--", *batch, cwd=worktree)
     return made, blobs if not made else None
 
 

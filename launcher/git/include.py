@@ -14,13 +14,14 @@ unmatched inside a big ignored directory ever reaches Python.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path, PurePosixPath
 
 import anyio
 import pathspec
 
 from launcher.errors import UsageProblem
-from launcher.git import cow_copy
+from launcher.git import cow_copy, path_lists
 from launcher.git.repo import GitRepo
 from launcher.models.decoding import read_document
 
@@ -64,26 +65,60 @@ def _under_ignored(rel: str, files: set[str], dirs: set[str]) -> bool:
     return any("/".join(parts[:i]) + "/" in dirs for i in range(1, len(parts)))
 
 
+class _Sources:
+    """The safety check of `is_safe_source` for many paths under one root, each directory
+    resolved once (a `node_modules` holds tens of thousands of files in a few thousand
+    directories): one `lstat` a regular file, a `realpath` a symlink."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = os.fspath(root)
+        self.real = os.path.realpath(root, strict=True)  # OSError when the root is gone
+        self.parents: dict[str, bool] = {}
+
+    def inside(self, real: str) -> bool:
+        return real == self.real or real.startswith(self.real.rstrip(os.sep) + os.sep)
+
+    def check(self, rel: str) -> os.stat_result | None:
+        """`lstat` of `root/rel` when it is a safe source (see `is_safe_source`), else None."""
+        if _is_forbidden(rel):
+            return None
+        parent = rel.rpartition("/")[0]
+        parent_ok = self.parents.get(parent)
+        if parent_ok is None:
+            try:
+                parent_ok = self.inside(os.path.realpath(os.path.join(self.root, parent)))
+            except (OSError, ValueError):
+                parent_ok = False
+            self.parents[parent] = parent_ok
+        if not parent_ok:  # the link itself must sit inside the root too (its parents are real directories)
+            return None
+        src = os.path.join(self.root, rel)
+        try:
+            info = os.lstat(src)
+            if stat.S_ISLNK(info.st_mode):
+                return info if self.inside(os.path.realpath(src)) else None
+        except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop on older Pythons
+            return None
+        # A regular file resolves to its parent's real path and its own name: inside the root.
+        return info if stat.S_ISREG(info.st_mode) else None
+
+
+def safe_sources(root: Path, paths: list[str]) -> list[str]:
+    """The `paths` that `is_safe_source` keeps, checked a directory at a time."""
+    try:
+        sources = _Sources(root)
+    except (OSError, ValueError):
+        return []
+    return [rel for rel in paths if sources.check(rel) is not None]
+
+
 def is_safe_source(root: Path, rel: str) -> bool:
     """A regular file or symlink at `root/rel` that resolves inside `root`.
 
     Resolving checks both a symlink's target and every parent component, so neither a link
     pointing out of the repository nor a parent directory swapped for such a link passes.
     """
-    if _is_forbidden(rel):
-        return False
-    src = root / rel
-    try:
-        root_real = root.resolve(strict=True)
-        real = src.resolve()
-    except (OSError, RuntimeError):  # RuntimeError: a symlink loop on older Pythons
-        return False
-    if not real.is_relative_to(root_real):
-        return False
-    # The link itself must sit inside the root too (its parents are real directories).
-    if not src.parent.resolve().is_relative_to(root_real):
-        return False
-    return src.is_symlink() or src.is_file()
+    return bool(safe_sources(root, [rel]))
 
 
 def _refusal(root: Path, rel: str, include_file: str) -> str:
@@ -127,14 +162,14 @@ async def resolve_includes(repo: GitRepo, include_file: str = ".worktreeinclude"
         if _under_ignored(rel, ignored_files, ignored_dirs)
         and spec.match_file(rel)  # both matchers must agree (e.g. negations under a dir)
     ]
-    result = [rel for rel in matched if is_safe_source(repo.root, rel)]
+    result = safe_sources(repo.root, matched)
     if refused is not None:
         refused += [_refusal(repo.root, rel, include_file) for rel in sorted(set(matched) - set(result))
                     if not _is_forbidden(rel)]
     return sorted(set(result))
 
 
-def _copy_symlink(src: Path, dest: Path, src_root: Path, dest_root: Path) -> None:
+def _copy_symlink(src: str, dest: str, src_real: str, dest_root: Path) -> None:
     """Recreate a link that points inside the repo as a relative link inside the worktree.
 
     An absolute target would still point into the main work tree; rewrite it to the
@@ -142,9 +177,60 @@ def _copy_symlink(src: Path, dest: Path, src_root: Path, dest_root: Path) -> Non
     """
     target = os.readlink(src)
     if os.path.isabs(target):
-        rel_target = src.resolve().relative_to(src_root.resolve())
-        target = os.path.relpath(dest_root / rel_target, dest.parent)
+        rel_target = os.path.relpath(os.path.realpath(src), src_real)
+        target = os.path.relpath(os.path.join(dest_root, rel_target), os.path.dirname(dest))
     os.symlink(target, dest)
+
+
+def _dest_dir(dest_root: Path, dest_real: str, parent: str) -> bool:
+    """Make the worktree's directory `parent` (relative); False when it is or would be reached
+    through a link out of the worktree (a tracked symlinked directory), or a file is in the way."""
+    where = os.path.join(dest_root, parent)
+
+    def inside() -> bool:
+        real = os.path.realpath(where)
+        return real == dest_real or real.startswith(dest_real.rstrip(os.sep) + os.sep)
+
+    try:  # checked before anything is made (never a directory outside) and after
+        if not inside():
+            return False
+        os.makedirs(where, exist_ok=True)
+        return inside()
+    except (OSError, ValueError):
+        return False
+
+
+def _copy_all(src_root: Path, dest_root: Path, paths: list[str]) -> tuple[list[str], list[str]]:
+    """`copy_includes`, and which of the copied paths are regular files (not links)."""
+    copied: list[str] = []
+    files: list[str] = []
+    try:
+        sources = _Sources(src_root)
+    except (OSError, ValueError):
+        return copied, files
+    dest_real = os.path.realpath(dest_root)
+    dirs: dict[str, bool] = {}  # parent (relative) -> made, inside the worktree
+    for rel in paths:
+        info = sources.check(rel)
+        if info is None:
+            continue
+        parent = rel.rpartition("/")[0]
+        made = dirs.get(parent)
+        if made is None:
+            made = dirs[parent] = _dest_dir(dest_root, dest_real, parent)
+        if not made:
+            continue
+        src, dest = os.path.join(src_root, rel), os.path.join(dest_root, rel)
+        try:
+            if stat.S_ISLNK(info.st_mode):
+                _copy_symlink(src, dest, sources.real, dest_root)
+            else:
+                cow_copy.copy_file(src, dest, info)  # copy-on-write where the file system allows
+                files.append(rel)
+        except FileExistsError:  # tracked at the start commit (or a link there): left alone
+            continue
+        copied.append(rel)
+    return copied, files
 
 
 def copy_includes(src_root: Path, dest_root: Path, paths: list[str]) -> list[str]:
@@ -153,24 +239,7 @@ def copy_includes(src_root: Path, dest_root: Path, paths: list[str]) -> list[str
     Each source is re-checked here: the list was computed once per run and may be stale.
     A path that already exists in the worktree (tracked at the start commit) is left alone.
     """
-    copied: list[str] = []
-    dest_real = dest_root.resolve()
-    for rel in paths:
-        if not is_safe_source(src_root, rel):
-            continue
-        src, dest = src_root / rel, dest_root / rel
-        if dest.exists() or dest.is_symlink():
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        # A tracked symlinked directory in the worktree must not redirect the copy outside.
-        if not dest.parent.resolve().is_relative_to(dest_real):
-            continue
-        if src.is_symlink():
-            _copy_symlink(src, dest, src_root, dest_root)
-        else:
-            cow_copy.copy_file(src, dest)  # copy-on-write where the file system allows
-        copied.append(rel)
-    return copied
+    return _copy_all(src_root, dest_root, paths)[0]
 
 
 async def copy_and_fingerprint(
@@ -179,12 +248,11 @@ async def copy_and_fingerprint(
     """Copy the include files into a worktree; return what was copied and the object id of each
     copied file's content (-> its path), as `git add` would store it (filters applied) and as
     is, so that content landing under any other name is recognised (`git.secret_guard`)."""
-    copied = await anyio.to_thread.run_sync(copy_includes, repo.root, dest_root, paths)
-    files = [rel for rel in copied if not (dest_root / rel).is_symlink()]
+    copied, files = await anyio.to_thread.run_sync(_copy_all, repo.root, dest_root, paths)
     blobs: dict[str, str] = {}
     for filters in ([], ["--no-filters"]):
-        if files:
-            hashed = await repo.git("hash-object", *filters, "--", *files, cwd=dest_root)
+        if files:  # any number of files (a whole `node_modules`): read from stdin, never argv
+            hashed = await path_lists.hash_paths(repo, files, *filters, cwd=dest_root)
             for rel, oid in zip(files, hashed.out.split(), strict=False):
                 blobs.setdefault(oid, rel)
     return copied, blobs

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from launcher.errors import LauncherError
-from launcher.git import filters
+from launcher.git import filters, path_lists
 from launcher.git.repo import GitRepo
 
 Entries = dict[str, str]  # path -> "mode oid stage" (several, `;`-joined, for a conflicted path)
@@ -175,15 +175,12 @@ async def judge(repo: GitRepo, before: Entries, now: Entries) -> Judged:
 
 async def put_back(repo: GitRepo, before: Entries, paths: list[str]) -> None:
     """Set the entries of `paths` as they were in `before` (caller holds the repository lock)."""
-    args: list[str] = []
-    removed: list[str] = []
+    records: list[str] = []  # `--index-info` lines: any number of paths, read from stdin
     for path in paths:
         if path in before:
             mode, oid, _stage = before[path].split(" ")
-            args += ["--cacheinfo", mode, oid, path]
+            records.append(f"{mode} {oid} 0\t{path}")  # as `--cacheinfo`: stage 0
         else:
-            removed.append(path)
-    if args:
-        await repo.git("update-index", "--add", *args)
-    if removed:
-        await repo.git("update-index", "--force-remove", "--", *removed)
+            records.append(f"0 {'0' * 40}\t{path}")  # mode 0: the entry is removed
+    if records:
+        await path_lists.git_reading(repo, "update-index", "-z", "--index-info", lines=records, nul=True)

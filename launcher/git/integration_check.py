@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,9 @@ class CheckTrace:
     made: set[str] = field(default_factory=set)  # commits made (or checked out) in its scratch tree
     removed: list[Path] = field(default_factory=list)  # worktrees it registered: removed
     left: list[Path] = field(default_factory=list)  # worktrees it registered that have changes: left
+    exit_code: int | None = None  # how the command ended (None: it did not run)
+    duration_s: float = 0.0
+    timed_out: bool = False
 
     def worktrees_said(self) -> str | None:
         """The sentence for the worktrees the check registered (None: it registered none)."""
@@ -106,12 +109,15 @@ async def _remove_registered(repo: GitRepo, added: dict[str, Path | None], own_a
 async def run_integration_check(
     repo: GitRepo, commit: str, command: str, scratch: Path, timeout: float,
     env: Callable[[Path], Mapping[str, str]] | None = None, trace: CheckTrace | None = None,
+    prepare: Callable[[Path], Awaitable[None]] | None = None,
 ) -> tuple[bool, str]:
     """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail). `env` makes
     the command's whole environment from the checked-out scratch tree (the run passes
     `engine.command_env`, which looks at the tree's layout); without it the command gets only
     PATH and HOME: it runs merged agent code and must not see our secrets. `trace` gets what it
-    left in the shared repository (the worktrees it registered are removed either way)."""
+    left in the shared repository (the worktrees it registered are removed either way).
+    `prepare` sets the checked-out tree up as a task's worktree is before the command runs (the
+    run copies the `.worktreeinclude` files in: a `node_modules`); all of it goes with the tree."""
     trace = trace if trace is not None else CheckTrace()
     scratch.parent.mkdir(parents=True, exist_ok=True)
     async with repo.lock.hold():
@@ -127,6 +133,8 @@ async def run_integration_check(
         ref_guard.keep_reflog(repo.common_dir / "worktrees" / own_admin / "logs" / "HEAD")
     try:
         missing = await submodules.check_out(repo, scratch)
+        if prepare is not None:
+            await prepare(scratch)
         if env is not None:
             run_env = dict(env(scratch))
         else:
@@ -142,6 +150,7 @@ async def run_integration_check(
                 if scratch.exists():
                     shutil.rmtree(scratch, ignore_errors=True)
                 await worktrees.forget(repo, scratch)
+    trace.exit_code, trace.duration_s, trace.timed_out = res.returncode, round(res.duration_s, 3), res.timed_out
     output = "".join(f"[launcher: {line}]\n" for line in missing) + (res.text + res.err)[-_TAIL_CHARS:]
     if res.timed_out:
         output += f"\n[launcher: integration check timed out after {timeout:g}s]"

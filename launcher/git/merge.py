@@ -18,6 +18,7 @@ from launcher.git import (
     commits,
     filters,
     markers,
+    path_lists,
     ref_guard,
     resolution,
     secret_guard,
@@ -143,10 +144,17 @@ async def _tree_of(repo: GitRepo, commit: str) -> str:
 
 async def _side(repo: GitRepo, base: str, commit: str, files: list[str]) -> str:
     """Short description of one side: its latest commits since the fork touching `files`."""
-    res = await repo.git("log", "--no-merges", "-3", "--format=%h %s", f"{base}..{commit}",
-                         "--", *files, check=False)
-    if not res.text.strip():
-        res = await repo.git("log", "-1", "--format=%h %s", commit)
+    found: list[tuple[int, str]] = []  # (commit time, "%h %s"), the latest 3 of each batch of paths
+    for batch in path_lists.batches(files) if files else [[]]:  # any number of conflicted files: never one argv
+        res = await repo.git("log", "--no-merges", "-3", "--format=%ct %h %s", f"{base}..{commit}",
+                             "--", *batch, check=False)
+        for line in res.text.splitlines():
+            stamp, _, rest = line.partition(" ")
+            if stamp.isdigit() and rest not in (seen for _t, seen in found):
+                found.append((int(stamp), rest))
+    if found:
+        return "; ".join(line for _t, line in sorted(found, key=lambda item: -item[0])[:3])
+    res = await repo.git("log", "-1", "--format=%h %s", commit)
     return "; ".join(res.text.strip().splitlines())
 
 

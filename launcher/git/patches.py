@@ -12,9 +12,11 @@ line of defence, not the only one.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from launcher import process
+from launcher.git import path_lists
 from launcher.git.repo import GitRepo
 
 # git's defaults, whatever the user's config says.
@@ -41,8 +43,14 @@ async def patch(repo: GitRepo, base: str, head: str, *, binary: bool = True,
                 paths: list[str] | None = None, check: bool = True) -> process.Completed:
     """The patch from `base` to `head` (only `paths` when given), to show: an output longer than
     the launcher keeps is cut at its start (`shown_output` says so)."""
-    return await repo.git("diff", *options(binary=binary), base, head, *_paths(paths or []),
-                          check=check, cut_ok=True)
+    if not paths or len(paths) <= path_lists.PATHS_PER_CALL:
+        return await repo.git("diff", *options(binary=binary), base, head, *_paths(paths or []),
+                              check=check, cut_ok=True)
+    parts = [await repo.git("diff", *options(binary=binary), base, head, *_paths(batch), check=check, cut_ok=True)
+             for batch in path_lists.batches(sorted(paths))]  # any number of paths: never one argv
+    failed = next((part for part in parts if not part.ok), parts[-1])
+    return dataclasses.replace(failed, stdout=b"".join(part.stdout for part in parts),
+                               stdout_dropped=sum(part.stdout_dropped for part in parts))
 
 
 async def patch_to_file(repo: GitRepo, path: Path, base: str, head: str) -> process.Completed:

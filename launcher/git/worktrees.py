@@ -18,7 +18,7 @@ from pathlib import Path
 from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed
-from launcher.git import guard
+from launcher.git import guard, path_lists
 from launcher.git.repo import GitRepo
 from launcher.regular_files import read_regular
 
@@ -397,8 +397,8 @@ async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]],
                      and info.path.exists()}
         existing = await repo.git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/launcher/")
         doomed = sorted(wanted & set(existing.out.split()) - set(elsewhere))
-        if doomed:
-            await repo.git("branch", "-D", *doomed)
+        for batch in path_lists.batches(doomed):  # a run of thousands of tasks: never one argv
+            await repo.git("branch", "-D", *batch)
     return elsewhere
 
 

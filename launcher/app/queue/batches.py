@@ -58,6 +58,7 @@ class QueueResult:
     # (the candidate, that tip). Folded again when the tip moves to a tree that passes.
     held_back: dict[str, tuple[merge.Candidate, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # for the user: a failure that did not reproduce
+    culprit_tips: dict[str, str] = field(default_factory=dict)  # culprit -> the commit the check failed on
 
 
 @dataclass
@@ -184,6 +185,7 @@ class Folder:
                 candidate.task_id, "check_failed", None, [],
                 f"integration check failed on {tip[:12]} ({base[:12]} with this task's change; "
                 f"{base[:12]} without it passes):\n{output}".rstrip())
+            result.culprit_tips[candidate.task_id] = tip
             self.record(queue_log.CULPRIT, [candidate.task_id], detail=output[-2000:])
             return
         half = len(kept) // 2

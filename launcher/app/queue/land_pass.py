@@ -13,6 +13,7 @@ from launcher.app.queue.batches import Folder, QueueResult
 from launcher.app.queue.matrix import MATRIX
 from launcher.app.queue.order import queue_order
 from launcher.app.queue.send_back import batch_size
+from launcher.app.run import integration_output
 from launcher.git import conflict_matrix, merge
 from launcher.store import queue_log
 
@@ -90,6 +91,11 @@ async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
                 if blocker:
                     skipped[candidate.task_id] = blocker
                     remaining.remove(candidate)
+        if held is None:  # a fold that may be thrown away is not told yet
+            for task_id, failed_on in result.culprit_tips.items():
+                landing = result.failed.get(task_id)
+                if landing is not None and landing.outcome == "check_failed":
+                    integration_output.record_culprit(ctx, task_id, failed_on, landing.details)
         return result, skipped
     finally:
         log.close()

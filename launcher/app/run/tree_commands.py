@@ -11,14 +11,16 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import anyio
+
 from launcher import process
 from launcher.app.context import RunContext
-from launcher.app.run import containment, git_watch, ref_watch
+from launcher.app.run import containment, git_watch, integration_output, ref_watch
 from launcher.app.run.best_of import attempt_env
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit, outside_import_message
 from launcher.gates.checks import CheckResult, run_checks
-from launcher.git import worktrees
+from launcher.git import include, worktrees
 from launcher.git.integration_check import CheckTrace, run_integration_check
 from launcher.models.plan import Task
 from launcher.store.files import atomic_write_text
@@ -84,7 +86,8 @@ async def run_task_checks(ctx: RunContext, task: Task, tree: Path, timeout: floa
 
 def integration_check(ctx: RunContext) -> IntegrationCheck | None:
     """The integration check of the landing (None without one): the run's command on a scratch
-    tree of each merge result, audited like a task's checks."""
+    tree of each merge result, with the `.worktreeinclude` files a task's worktree gets (copied
+    in, removed with the tree: never committed), audited like a task's checks."""
     command = ctx.settings.integration_check
     if not command:
         return None
@@ -98,12 +101,15 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
             return command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=None,
                                pass_names=check_env_names(ctx, None), audit_file=audit.file)
 
+        async def with_includes(tree: Path) -> None:  # as a task's worktree and its checks get them
+            await anyio.to_thread.run_sync(include.copy_includes, ctx.repo.root, tree, ctx.include_paths)
+
         started = time.time()
         own = await ref_watch.unlanded_commits(ctx, commit)  # before: its scratch tree reaches them
         trace = CheckTrace()
         ok, output = await run_integration_check(
             ctx.repo, commit, command, scratch_root / commit[:12],
-            timeout=ctx.settings.integration_check_timeout_s, env=env, trace=trace,
+            timeout=ctx.settings.integration_check_timeout_s, env=env, trace=trace, prepare=with_includes,
         )
         if worktrees_said := trace.worktrees_said():
             ctx.note(None, f"{worktrees_said}; checking {commit[:12]}")
@@ -121,7 +127,8 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         outside = await audit.outside_imports()
         if outside:
             what = "the integration check"
-            return False, f"{output}\n[launcher] {outside_import_message(outside, ctx.repo.root, what)}"
+            ok, output = False, f"{output}\n[launcher] {outside_import_message(outside, ctx.repo.root, what)}"
+        integration_output.save_run(ctx, commit, command, ok, output, trace)  # for `logs --checks`
         return ok, output
 
     return check
