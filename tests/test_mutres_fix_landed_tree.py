@@ -15,20 +15,7 @@ from pathlib import Path
 
 import pytest
 from helpers import git, launcher_cli, swept_project
-
-PROJECT = {
-    "calc/__init__.py": "",
-    # Tests only for "A" and "F": the `>= 80` branch survives, its `return "B"` has no coverage.
-    "calc/core.py": 'def grade(score):\n    if score >= 90:\n        return "A"\n    elif score >= 80:\n'
-    '        return "B"\n    return "F"\n',
-    "tests/test_core.py": 'from calc.core import grade\n\n\ndef test_grade():\n    assert grade(95) == "A"\n'
-    '    assert grade(10) == "F"\n',
-}
-
-
-def _statuses(sweep: Path) -> dict[str, str]:
-    data = json.loads((sweep / "mutants.json").read_text())
-    return {e["mutant"]["id"]: e["result"]["status"] for e in data["mutants"]}
+from test_interrupts9_mutation_fix import PROJECT, _statuses
 
 
 def test_kills_recorded_later_are_measured_on_the_landed_commit_not_on_what_is_checked_out(

@@ -87,23 +87,29 @@ def _sweep(root: Path, listener: Any = None, **options: Any) -> SweepOutcome:
     return anyio.run(run_sweep, root, opts, lambda _line: None, listener)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL, signal.SIGTERM], ids=lambda s: s.name)
-def test_a_pytest_run_stopped_by_a_signal_from_outside_is_no_verdict_and_not_cached(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sig: signal.Signals
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+def _sweep_stopped_from_outside(tmp_path: Path, sig: signal.Signals, **options: Any) -> SweepOutcome:
+    """A sweep whose mutant's test process gets `sig` from outside the launcher while it runs."""
     outside = tmp_path / "outside"
     outside.mkdir()
     root = _project(tmp_path, outside)
     stopper = Outside(outside, sig)
     stopper.start()
     try:
-        first = _sweep(root)
+        outcome = _sweep(root, **options)
     finally:
         stopper.done.set()
         stopper.join()
-
     assert stopper.sent >= 1, "the mutant's tests never ran"
+    return outcome
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_pytest_run_stopped_by_a_signal_from_outside_is_no_verdict_and_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sig: signal.Signals
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = _sweep_stopped_from_outside(tmp_path, sig)
+
     (record,) = first.results
     assert record.status is MutantStatus.RUNTIME_ERROR, (record.status, record.note)
     said = "interrupted (KeyboardInterrupt" if sig == signal.SIGINT else f"killed by {sig.name}"
@@ -111,8 +117,8 @@ def test_a_pytest_run_stopped_by_a_signal_from_outside_is_no_verdict_and_not_cac
     assert first.exit_code == 3  # unclassified: left out of the score, and said
     assert any("unclassified (RuntimeError)" in note for note in first.notes)
 
-    (outside / "quiet").touch()  # the interference is over: the same sweep again
-    again = _sweep(root)
+    (tmp_path / "outside" / "quiet").touch()  # the interference is over: the same sweep again
+    again = _sweep(tmp_path / "proj")
     (record,) = again.results
     assert record.status is MutantStatus.SURVIVED, record.note  # its true verdict: nothing was cached
     assert again.exit_code == 0
@@ -169,18 +175,9 @@ def test_a_custom_test_command_killed_from_outside_is_no_verdict(
 ) -> None:
     """The OOM killer's SIGKILL: status -9 when the shell exec'd pytest, 137 when it waited."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    root = _project(tmp_path, outside)
-    stopper = Outside(outside, signal.SIGKILL)
-    stopper.start()
-    try:
-        first = _sweep(root, test_cmd=shape.format(f"{sys.executable} -m pytest -q -p no:cacheprovider tests"))
-    finally:
-        stopper.done.set()
-        stopper.join()
+    first = _sweep_stopped_from_outside(
+        tmp_path, signal.SIGKILL, test_cmd=shape.format(f"{sys.executable} -m pytest -q -p no:cacheprovider tests"))
 
-    assert stopper.sent >= 1, "the mutant's tests never ran"
     (record,) = first.results
     assert record.status is MutantStatus.RUNTIME_ERROR, (record.status, record.note)
     assert "killed by SIGKILL" in record.note
