@@ -37,6 +37,10 @@ def test_settled_runs_lose_their_artifacts_and_keep_their_journal_rows(repo: Pat
     report = status_json(repo, ids[0])
     assert report["status"] == "succeeded" and report["artifacts"] == ""  # no folder named that is gone
     assert {t["state"] for t in report["tasks"]} == {"merged"}
+    task_id = report["tasks"][0]["id"]
+    log = launcher_cli(repo, "logs", ids[0], task_id)
+    assert log.returncode == 1 and "has no artifacts here any more" in log.stderr, log.stderr
+    assert "launcher clean" in log.stderr and "no log yet" not in log.stderr
 
 
 def test_runs_whose_work_may_still_be_wanted_keep_their_artifacts_and_say_why(repo: Path) -> None:

@@ -282,7 +282,11 @@ def logs(
     if not follow:
         text = call(lambda: inspect_app.log_text(path))
         if text is None:
-            err_console.print(f"no log yet at {escape(str(path))}", highlight=False)
+            run_dir = path.parent.parent
+            said = (f"no log yet at {path}" if run_dir.is_dir() else
+                    f"run {run_id} has no artifacts here any more ({run_dir} is gone): `launcher clean "
+                    "--older-than DAYS` removes a settled run's; its journal rows stay (`launcher status`)")
+            err_console.print(escape(said), highlight=False)
             raise typer.Exit(1)
         sys.stdout.write(text)
         sys.stdout.flush()
