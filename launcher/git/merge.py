@@ -457,9 +457,16 @@ async def advance_target(
             undone = await tree_undo.undo_update(repo, expected_old, new, before)
             rolled_back = await cas(new, expected_old)
             reason = f"the main work tree could not be updated ({updated.err.strip()})"
-            if not rolled_back:  # someone moved it in between: leave theirs, say so
-                reason += f", and {target_branch} could not be put back to {expected_old[:12]}"
+            if not rolled_back:
+                reason += f", and {target_branch} could not be put back to {expected_old[:12]} ({refused})"
             reason = tree_undo.said(reason, undone)
+            if not rolled_back and await target_tree.tree_behind_target(repo, ref, new):
+                # The target holds the landed work (the put-back failed too: a full disk has no room
+                # for its lock file): nothing to park, and the journal keeps saying the tree must
+                # catch up, so `resume`/`land` brings it there once the cause is gone.
+                return target_tree.left_behind(repo, target_branch=target_branch, old=expected_old, new=new,
+                                               why=reason, update_err=updated.err, on_step=on_step)
+            # Put back (or someone moved it in between: theirs is left, and said): kept aside.
             return await park(reason, merge_hint(tree_undo.update_failed_hint(updated.err, undone)))
         on_step(target_tree.TREE_UPDATED, True)
         done = f"{target_branch} advanced to {new[:12]}; the main work tree was updated"

@@ -38,6 +38,10 @@ class AdvanceResult:
     # Parked only because the target moved under the landing (another run landed, the user
     # committed): the same work folded onto the new tip may well land.
     raced: bool = False
+    # The target holds the landed work but the main work tree could not follow, nor the target
+    # be put back: the landing stays unfinished (its journal still says the tree must catch up)
+    # and its tasks are not `merged` until `launcher resume`/`land` brings the tree to it.
+    tree_behind: bool = False
 
 
 def _no_step(_step: str, _main_tree: bool) -> None:
@@ -87,11 +91,51 @@ async def park(
     """Keep `new` on the integration branch (caller holds the repository lock). `how` says what
     the user should do; it names the branch actually used as `{branch}`."""
     branch = await free_integration_branch(repo, integration_branch, new)
-    on_step(PARKING, False)
+    # Parking says the main work tree need not follow the target: true only while the target
+    # does not hold `new` with the tree behind it (else resume must still bring the tree there).
+    on_step(PARKING, await tree_behind_target(repo, f"refs/heads/{target_branch}", new))
     await repo.git("update-ref", "-m", "launcher: integration result", f"refs/heads/{branch}", new)
     return AdvanceResult(False, branch, (
         f"{reason}; {target_branch} was not moved and the result is on {branch} ({new[:12]}). "
         + how.replace("{branch}", branch)))
+
+
+async def tree_behind_target(repo: GitRepo, ref: str, new: str) -> bool:
+    """Whether `ref` holds `new` while the main work tree, which has it checked out, is not at
+    it: what a landing must not forget (the journal's `main_tree`) until the tree has caught up."""
+    tip = await _tip(repo, ref)
+    if not tip or not (tip == new or await repo.is_ancestor(new, tip)):
+        return False
+    if not await main_tree_holds(repo, ref):
+        return False
+    return not await _succeeds(repo, "diff-index", "--cached", "--quiet", tip, "--")
+
+
+def git_words(err: str) -> str:
+    """The first line of git's message, without its `fatal:`/`error:`."""
+    first = (err.strip().splitlines() or ["update-ref failed"])[0]
+    return first.removeprefix("fatal: ").removeprefix("error: ")
+
+
+def left_behind(repo: GitRepo, *, target_branch: str, old: str, new: str, why: str,
+                update_err: str, on_step: StepSink) -> AdvanceResult:
+    """The target holds `new` (the landing moved it) but the main work tree could not follow
+    and the target could not be put back (`why`: both failures, in git's words): nothing is
+    parked, the landing stays unfinished (journaled as the tree still to update), and the
+    message says what to fix and what to run."""
+    on_step(UPDATING_TREE, True)
+    if "No space left" in update_err or "unable to write" in update_err or "Out of diskspace" in update_err:
+        first = f"Free space on the file system holding {repo.root} and its .git"
+    elif "File exists" in update_err or ".lock" in update_err:
+        first = ("If no git process is running in this repository, remove the stale lock file git "
+                 "names")
+    else:
+        first = "Fix what git says"
+    return AdvanceResult(False, target_branch, (
+        f"{why}. {target_branch} is at {new[:12]} but the main work tree {repo.root} is still at "
+        f"{old[:12]}, so `git status` there shows staged changes that revert the landed work: do "
+        f"not commit them. {first}, then run `launcher resume` (or `launcher land`): it brings the "
+        f"main work tree to {target_branch} and records the landing"), tree_behind=True)
 
 
 def merge_hint(first: str, target_branch: str) -> str:
@@ -254,6 +298,7 @@ async def finish_tree_update(
             ignored = await ignored_in_the_way(repo, old, new)
             # (a half-done update wrote some of the added files itself: --reset finishes it)
             untracked = [] if half else await untracked_in_the_way(repo, old, new, ignored)
+            update_err, refused, undone = "", "", tree_undo.Undone()  # when the update itself failed
             if not ignored and not untracked and (half or await _succeeds(repo, "diff-files", "--quiet")):
                 on_step(UPDATING_TREE, True)
                 # A half-written update only has files at their old or new content: --reset
@@ -268,8 +313,10 @@ async def finish_tree_update(
                     return AdvanceResult(True, target_branch, (
                         f"{target_branch} advanced to {new[:12]}; finished updating the main work "
                         "tree after the interruption" + await filters.rewrite_unfiltered(repo, old, new, pinned)))
+                update_err = updated.err
                 undone = await tree_undo.undo_update(repo, old, new, before)
-                reason = tree_undo.said(f"the main work tree could not be updated ({updated.err.strip()})", undone)
+                refused = f"the main work tree could not be updated ({updated.err.strip()})"
+                reason = tree_undo.said(refused, undone)
                 how = merge_hint(tree_undo.update_failed_hint(updated.err, undone), target_branch)
             else:
                 changed = [] if half else split_z((await repo.git("diff-files", "--name-only", "-z")).out)
@@ -278,13 +325,18 @@ async def finish_tree_update(
                     lead, merge_hint("Move them aside, then run", target_branch))
             # Put the ref back, so HEAD matches index and files again, and keep the result.
             on_step(ROLLING_BACK, True)
-            if await _succeeds(repo, "update-ref", "-m", "launcher: roll back", ref, old, new):
+            rolled = await repo.git("update-ref", "-m", "launcher: roll back", ref, old, new, check=False)
+            if rolled.ok:
                 ref_guard.launcher_moved(repo.common_dir, ref, new, old)
                 return await park(repo, target_branch=target_branch,
                                   integration_branch=integration_branch, new=new,
                                   reason=reason, how=how, on_step=on_step)
+            if update_err and await tree_behind_target(repo, ref, new):  # a full disk, say
+                why = f"{refused}, and {target_branch} could not be put back to {old[:12]} ({git_words(rolled.err)})"
+                return left_behind(repo, target_branch=target_branch, old=old, new=new, update_err=update_err,
+                                   why=tree_undo.said(why, undone), on_step=on_step)
     root = repo.root
-    return AdvanceResult(False, target_branch, (
+    return AdvanceResult(False, target_branch, tree_behind=True, message=(
         f"{target_branch} was moved to {new[:12]} but the main work tree {root} was not updated "
         f"(the landing was interrupted) and it has changed since, so the launcher leaves it alone. "
         f"`git status` there may show staged changes that revert the landed work: do not commit "

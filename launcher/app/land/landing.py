@@ -315,6 +315,11 @@ async def _advance(ctx: RunContext, expected_old: str, tip: str,
         unseen_staged=ctx.main_staged.still_unsure if ctx.main_staged else frozenset,
         settle=partial(git_watch.settle, ctx, "before landing", locked=True),
     )
+    if advanced.tree_behind:
+        # On the target but not in the main work tree (its update failed, and so did putting the
+        # target back): not `merged` yet, and the landing stays unfinished, its journal saying
+        # the tree must catch up, so `resume`/`land` finishes it (recovery.recover_landing).
+        return False, advanced.message, False
     where = advanced.where
     if not (advanced.raced and refold_on_race):
         mark_landed(ctx, landed, where)

@@ -7,6 +7,7 @@ so a manifest present in DIR always describes a complete export.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ import anyio
 from launcher import process_identity
 from launcher.app.context import open_journal
 from launcher.app.run.shard import digest_of
-from launcher.errors import LauncherError, UsageProblem
+from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem, disk_problem, fullest
 from launcher.git.repo import GitRepo
 from launcher.models.export_manifest import SCHEMA
 from launcher.models.plan import Plan, plan_from_journal
@@ -51,11 +52,18 @@ def file_sha256(path: Path) -> str:
 def write_atomically(path: Path, data: bytes) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     own_files.record_write(path, data)  # into a checkout a run watches: not an agent's
-    with open(partial, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
+    try:
+        with open(partial, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    except BaseException as exc:  # a full disk, say: no half-written file is left behind
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a write's ENOSPC: say which file
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
 
 
 def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan) -> tuple[list[TaskRow], dict[str, Any]]:
@@ -114,6 +122,16 @@ def remove_partials(out_dir: Path) -> list[Path]:
     return removed
 
 
+def _remove_own_partials(out_dir: Path) -> None:
+    """This process's half-written files in `out_dir` (its export failed or was stopped)."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(out_dir):
+            found = _PARTIAL.fullmatch(entry.name)
+            if found is not None and int(found.group(1)) == os.getpid() and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
 def remove_run_partials(journal: Journal, run_id: str) -> list[str]:
     """For `launcher clean RUN`: the half-written files a killed export of the run left in the
     directory it exports to, removed; one line each."""
@@ -140,18 +158,27 @@ async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_
     if rewrite is None and out_dir.joinpath(MANIFEST).exists():
         raise UsageProblem(f"{out_dir} already holds an export", where=str(out_dir),
                            fix="export each shard to its own empty directory")
-    if rows:
-        partial = out_dir / f".{BUNDLE}.{os.getpid()}.partial"
-        await repo.git("bundle", "create", "--quiet", str(partial),
-                       *[f"refs/heads/{row.branch}" for row in rows])
-        checksum = file_sha256(partial)
-        name = BUNDLE if rewrite is None else f"branches-{checksum[:16]}.bundle"
-        own_files.record_written(out_dir / name, checksum)
-        os.replace(partial, out_dir / name)
-        manifest["bundle"] = {"file": name, "sha256": file_sha256(out_dir / name)}
-    write_atomically(out_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
     old_bundle = (rewrite or {}).get("bundle")
     old_name = old_bundle.get("file") if isinstance(old_bundle, dict) else None
+    placed: Path | None = None  # the bundle renamed into place, until a manifest names it
+    try:
+        if rows:
+            partial = out_dir / f".{BUNDLE}.{os.getpid()}.partial"
+            await repo.git("bundle", "create", "--quiet", str(partial),
+                           *[f"refs/heads/{row.branch}" for row in rows])
+            checksum = file_sha256(partial)
+            name = BUNDLE if rewrite is None else f"branches-{checksum[:16]}.bundle"
+            own_files.record_written(out_dir / name, checksum)
+            os.replace(partial, out_dir / name)
+            placed = None if name == old_name else out_dir / name
+            manifest["bundle"] = {"file": name, "sha256": file_sha256(out_dir / name)}
+        write_atomically(out_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
+    except BaseException:  # a full disk, Ctrl-C: nothing half-written, no bundle no manifest names
+        _remove_own_partials(out_dir)
+        if placed is not None:
+            with contextlib.suppress(OSError):
+                placed.unlink(missing_ok=True)
+        raise
     new_name = manifest["bundle"]["file"] if manifest["bundle"] else None
     if isinstance(old_name, str) and old_name != new_name and Path(old_name).name == old_name:
         out_dir.joinpath(old_name).unlink(missing_ok=True)  # no manifest names it any more
@@ -208,9 +235,15 @@ async def _while_exporting(journal: Journal, run_id: str, out_dir: Path,
     try:
         journal.set_run(run_id, message=unwritten)  # driven now: a -9 leaves it `interrupted`
         manifest = await write()
-    except Exception:
-        journal.set_run(run_id, status=claim.previous_status, message=message)
-        raise
+    except Exception as exc:
+        if (full := _no_room(exc, out_dir, run_id)) is None:
+            journal.set_run(run_id, status=claim.previous_status, message=message)
+            raise
+        # No room for it (a full disk, a quota, a read-only file system): the run did not make
+        # what it was asked for, so it is not `succeeded`; as when stopped, `resume` writes it.
+        journal.set_run(run_id, status=RunStatus.INTERRUPTED,
+                        message=f"its export to {out_dir} was not written ({full.what}): {full.fix}")
+        raise full from exc
     except BaseException:  # Ctrl-C, SIGTERM: the state saved says what is missing
         with anyio.CancelScope(shield=True):
             journal.set_run(run_id, status=RunStatus.INTERRUPTED, message=unwritten)
@@ -222,16 +255,58 @@ async def _while_exporting(journal: Journal, run_id: str, out_dir: Path,
     return manifest
 
 
+_FIRST_STEP = {
+    "disk_full": "free space on the file system holding {where}",
+    "read_only_file_system": "make the file system holding {where} writable",
+    "disk_io_error": "check the file system holding {where} (`dmesg` shows disk errors) and free space there",
+}
+
+
+_ROOM_SEEN = re.compile(r" \(\d+ KiB free there\)")
+
+
+def _no_room(exc: BaseException, out_dir: Path, run_id: str) -> EnvironmentProblem | None:
+    """The error for an export that found no room to be written (None for any other failure):
+    where (DIR, unless the place the error names is the fuller one) and what to do."""
+    disk = disk_problem(exc)
+    if disk is None:
+        return None
+    named = [Path(disk.where)] if disk.where else []
+    at = fullest([out_dir, *named])
+    where = at[0] if at is not None else out_dir
+    free = f" ({at[1] // 1024} KiB free)" if at is not None and disk.error_key == "disk_full" else ""
+    first = _FIRST_STEP.get(disk.error_key, _FIRST_STEP["disk_full"]).format(where=f"{where}{free}")
+    # git's words stay; the room it saw is of another place than DIR, which the fix names
+    what = _ROOM_SEEN.sub("", disk.what) if str(where) != disk.where else disk.what
+    if what.endswith(" while writing") and disk.where:  # the launcher's own write: which file
+        what += f" {disk.where}"
+    return EnvironmentProblem(
+        f"the run's export was not written: {what}", where=str(out_dir), error_key=disk.error_key,
+        fix=f"{first}, then run `launcher resume {run_id}`: it writes the export (the run is "
+            "`interrupted` until then; no agent runs again)")
+
+
 async def export_as_ended(cwd: Path, run_id: str) -> tuple[tuple[Path, dict[str, Any]] | None, str | None]:
     """`export_requested` at the end of a command that drove the run: what it wrote, or why it
     could not write it. By then the command's work is done (a choice journaled, a task landed):
     a DIR taken by another run's export since, or one that cannot be written, is said beside the
-    run's report, never in its place (an exit 2 would say the command was refused)."""
+    run's report, never in its place (an exit 2 would say the command was refused). No room to
+    write it (a full disk, a quota) is raised (exit 3): the run, left `interrupted`, did not make
+    what it was asked for, and `launcher resume RUN` writes it once there is room."""
     try:
         return await export_requested(cwd, run_id), None
+    except EnvironmentProblem as exc:
+        if exc.error_key in _FIRST_STEP:  # no room for it: the run is left to resume (exit 3)
+            raise
+        return None, _warning(exc, run_id)
     except (LauncherError, OSError) as exc:
-        why = exc.what if isinstance(exc, LauncherError) else f"{exc.strerror or exc}"
-        where = exc.where if isinstance(exc, LauncherError) else exc.filename
-        said = f"{where}: {why}" if where and not why.startswith(str(where)) else why
-        return None, (f"the run's export was not written: {said} (the report says what the run ended with); "
-                      f"move that directory's contents away, or fix it, then `launcher resume {run_id}` writes it")
+        return None, _warning(exc, run_id)
+
+
+def _warning(exc: LauncherError | OSError, run_id: str) -> str:
+    """What a command that drove the run says beside its report when the export was refused."""
+    why = exc.what if isinstance(exc, LauncherError) else f"{exc.strerror or exc}"
+    where = exc.where if isinstance(exc, LauncherError) else exc.filename
+    said = f"{where}: {why}" if where and not why.startswith(str(where)) else why
+    return (f"the run's export was not written: {said} (the report says what the run ended with); "
+            f"move that directory's contents away, or fix it, then `launcher resume {run_id}` writes it")
