@@ -271,6 +271,16 @@ async def _drop_ended(repo: GitRepo) -> list[str]:
     return [ref for ref in ended if ref not in left]
 
 
+async def release(repo: GitRepo, snapshot: MainTreeSnapshot | None) -> None:
+    """The run that took `snapshot` is over (its last look at the main checkout done): the ref
+    that kept its blobs reachable goes now, not at the next run or `launcher clean`."""
+    if snapshot is None or snapshot.keep_ref is None:
+        return
+    async with repo.lock.hold():
+        if not await ref_updates.delete_refs(repo, [snapshot.keep_ref]):
+            snapshot.keep_ref = None
+
+
 async def drop_ended_snapshots(repo: GitRepo) -> list[str]:
     """`launcher clean`: the snapshot refs of ended launcher processes (one killed before it
     could be followed by another run) go; the lines say what each was."""

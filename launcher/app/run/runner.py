@@ -29,6 +29,7 @@ from launcher.app.run.preflight import (
     preflight,
 )
 from launcher.app.takeover import reap, take_over
+from launcher.engine import tree_guard
 from launcher.engine.orphans import journaling_observer
 from launcher.engine.scheduler import Node, run_dag
 from launcher.errors import EnvironmentProblem, GitFailed, LauncherError, UsageProblem
@@ -291,6 +292,7 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
                 reached_target, message = recovered
         await containment.reap(ctx)
         await git_watch.settle(ctx, "at the run's end")  # what an escaped process changed late
+        await tree_guard.release(ctx.repo, ctx.main_contents)  # the main checkout is not watched any more
         await idle_change.drop_redundant_keep_refs(ctx)
         if ctx.plan.run.warm_pool:  # ready for the next run, at the target's new tip
             await pool.refill(ctx)
