@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import git, launcher_cli
+import pytest
+from helpers import git, launcher_cli, swept_project
 
 _PLAN = '[[task]]\nid = "t1"\nagent = "scripted"\nprompt = "x"\nscript = [{ write = "a.txt", content = "a\\n" }]\n'
 
@@ -95,3 +96,14 @@ def test_worktrees_committed_by_an_earlier_launcher_get_the_way_out(repo: Path) 
     assert "holds files git tracks (wt/r-1/t1)" in done.stderr
     assert "`git rm -r --cached -- wt` and a commit" in done.stderr
     _nothing_created(repo)
+
+
+def test_a_mutation_sweep_keeps_a_root_in_the_checkout_out_of_git_too(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    from test_interrupts9_mutation_fix import PROJECT
+
+    root = swept_project(tmp_path / "proj", {**PROJECT, "launcher.toml": 'worktree_root = "wt"\n'},
+                         ["calc/core.py"])
+    assert "/wt/" in (root / ".git" / "info" / "exclude").read_text().splitlines()
+    assert git(root, "status", "--porcelain", "--untracked-files=all") == ""

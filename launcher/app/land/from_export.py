@@ -56,7 +56,7 @@ from launcher.app.land.unfinished import land_continues
 from launcher.app.report import run_message, run_status
 from launcher.app.report_now import current_report
 from launcher.app.run import containment
-from launcher.app.run.inputs import cache_problem
+from launcher.app.run.inputs import cache_problem, prepare_worktree_root
 from launcher.app.run.preflight import check_integration_program
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
@@ -231,6 +231,7 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     check_integration_program(plan, config)
     if (unusable := cache_problem(repo, config.worktree_root, ports_needed=False)) is not None:
         raise unusable  # a culprit's or conflict's agent round would need it half-way
+    await prepare_worktree_root(repo, config.worktree_root)
     # An earlier land (or run) killed half-way left the main work tree behind its target: finish
     # that first, or nothing here would see the tree as it is.
     finished = await finish_earlier_landings(repo, config)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from launcher.app.context import open_journal
+from launcher.app.run.inputs import prepare_worktree_root
 from launcher.gates.mutant_kill import TEST_TIMEOUT_S, kills
 from launcher.gates.relay import add_scratch, remove_scratch
 from launcher.git.repo import GitRepo
@@ -76,7 +77,9 @@ async def resettle(repo: GitRepo, data: dict[str, Any], claimed: set[str], tests
         found.note = (f"only the first {MAX_RESETTLED} of {len(picked)} NoCoverage/Survived mutants of the fixed "
                       "files were run against the landed tests: run `launcher mutation sweep` again for the rest")
         picked = picked[:MAX_RESETTLED]
-    scratch = default_worktree_root(repo, load_repo_config(repo.root).worktree_root) / "fix-resettle" / run_id
+    configured = load_repo_config(repo.root).worktree_root
+    await prepare_worktree_root(repo, configured)
+    scratch = default_worktree_root(repo, configured) / "fix-resettle" / run_id
     await add_scratch(repo, scratch, landed)
     try:
         present = [t for t in tests if (scratch / t).is_file()]

@@ -25,6 +25,7 @@ from launcher.app.context import DEFAULT_TIMEOUT_S, writable_state_dir
 from launcher.app.mutation import calibration_code
 from launcher.app.mutation.calibration_default import choose_calibration_set, python_set_file
 from launcher.app.mutation.reports import resolve_run
+from launcher.app.run.inputs import prepare_worktree_root
 from launcher.app.run.preflight import AUTH_HINTS, uncommitted_programs
 from launcher.engine.agent_round import Limits
 from launcher.errors import ConfigError, EnvironmentProblem, ExitCode, UsageProblem
@@ -291,6 +292,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         if not ask(question):
             return JudgeSummary(int(ExitCode.FAILED), "declined: the judge was not called", out_dir, len(survivors),
                                 prefiltered=proven, calls_saved=saved)  # fmt: skip
+    await prepare_worktree_root(repo, config.worktree_root)
     scratch = default_worktree_root(repo, config.worktree_root) / "judge" / label
     spec = judge_relay.JudgeInput(
         label=label, agent_name=name, config=agent, survivors=survivors, report=report, out_dir=out_dir,

@@ -34,7 +34,7 @@ from launcher.app.mutation.progress import LineListener, SweepListener
 from launcher.app.mutation.setup import configured, custom_command_cost, discover, generate, has_tests
 from launcher.app.mutation.snapshot import SNAPSHOT_DIR, Snapshot
 from launcher.app.mutation.sweep_end import finish, stopped_by_disk
-from launcher.app.run.inputs import worktree_root_error
+from launcher.app.run.inputs import prepare_worktree_root
 from launcher.engine import reaper
 from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
@@ -165,8 +165,7 @@ class _Sweep:
         """What every worker shares (the overlay, bytecode cache, pytest flags, import roots) and
         worker 1, whose tree the coverage run uses."""
         config = load_repo_config(self.repo.root)
-        if (unusable := worktree_root_error(self.repo, config.worktree_root)) is not None:
-            raise unusable  # a read-only cache directory: said, with its fix, before a tree is made
+        await prepare_worktree_root(self.repo, config.worktree_root)
         self.tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
         self.tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
         self.snapshot = await Snapshot.take(self.repo, self.base_sha, self.tree_root / SNAPSHOT_DIR)

@@ -71,6 +71,17 @@ def worktree_root_error(repo: GitRepo, configured: str | None) -> LauncherError 
     )
 
 
+async def prepare_worktree_root(repo: GitRepo, configured: str | None) -> None:
+    """Before a command makes a tree under the worktree root (a pool's, a sweep's, a judge's):
+    refused as a run refuses it (`worktree_root_error`, `root_in_checkout.root_problem`), and a
+    root inside the checkout kept out of git, as a run keeps it."""
+    if (unusable := worktree_root_error(repo, configured)) is not None:
+        raise unusable  # a read-only cache directory: said, with its fix, before a tree is made
+    if (inside := await root_in_checkout.root_problem(repo, configured)) is not None:
+        raise inside
+    await root_in_checkout.keep_out_of_git(repo, configured)
+
+
 def _ports_error() -> EnvironmentProblem | None:
     """The port registry every task claims its ports in lives in the cache directory too, also
     when worktree_root is set elsewhere: one that cannot be written would stop the run at its

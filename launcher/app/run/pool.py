@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from launcher.app.context import RunContext
-from launcher.app.run import root_in_checkout
-from launcher.app.run.inputs import _base_commit, worktree_root_error
+from launcher.app.run.inputs import _base_commit, prepare_worktree_root
 from launcher.engine import odd_entries
 from launcher.errors import LauncherError
 from launcher.git import warm_pool, worktrees
@@ -30,11 +29,7 @@ async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], i
     repo = await GitRepo.discover(cwd)
     sha = await _base_commit(repo, base, "--base")
     configured = load_repo_config(repo.root).worktree_root
-    if (unusable := worktree_root_error(repo, configured)) is not None:
-        raise unusable  # as `launcher run` says it: a read-only cache directory is exit 3, named
-    if (inside := await root_in_checkout.root_problem(repo, configured)) is not None:
-        raise inside
-    await root_in_checkout.keep_out_of_git(repo, configured)
+    await prepare_worktree_root(repo, configured)  # as `launcher run` checks it
     root = worktrees.default_worktree_root(repo, configured)
     created = await warm_pool.warm(repo, root, count, sha)
     return created, len(await warm_pool.ready(repo, root))
