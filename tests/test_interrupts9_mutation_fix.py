@@ -32,14 +32,18 @@ def _statuses(sweep: Path) -> dict[str, str]:
     return {e["mutant"]["id"]: e["result"]["status"] for e in data["mutants"]}
 
 
+def swept_calc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, dict[str, str]]:
+    """PROJECT swept once (cache in tmp_path/cache): its root, the sweep's folder, each mutant's status."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = swept_project(tmp_path / "proj", PROJECT, ["calc/core.py"], identity=("t", "t@t"))
+    (sweep,) = list((root / ".launcher" / "mutation-runs").iterdir())
+    return root, sweep, _statuses(sweep)
+
+
 def test_fix_again_after_a_ctrl_c_once_tests_landed_records_their_kills_and_writes_no_test_twice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    root = swept_project(tmp_path / "proj", PROJECT, ["calc/core.py"], identity=("t", "t@t"))
-    (sweep,) = list((root / ".launcher" / "mutation-runs").iterdir())
-    before = _statuses(sweep)
+    root, sweep, before = swept_calc(tmp_path, monkeypatch)
     survived = {m for m, s in before.items() if s == "Survived"}
     assert survived and "NoCoverage" in before.values()
 
@@ -48,7 +52,7 @@ def test_fix_again_after_a_ctrl_c_once_tests_landed_records_their_kills_and_writ
                             "--python", sys.executable], cwd=root, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 180
-    while not list(cache.glob("launcher/worktrees/*/fix-resettle/*")) and fix.poll() is None:
+    while not list((tmp_path / "cache").glob("launcher/worktrees/*/fix-resettle/*")) and fix.poll() is None:
         assert time.monotonic() < deadline, "the fix never ran the sweep's mutants against the landed tests"
         time.sleep(0.02)
     os.killpg(fix.pid, signal.SIGINT)  # Ctrl-C while the landed tests are checked against the sweep

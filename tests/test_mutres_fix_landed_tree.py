@@ -14,18 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import git, launcher_cli, swept_project
-from test_interrupts9_mutation_fix import PROJECT, _statuses
+from helpers import git, launcher_cli
+from test_interrupts9_mutation_fix import _statuses, swept_calc
 
 
 def test_kills_recorded_later_are_measured_on_the_landed_commit_not_on_what_is_checked_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    root = swept_project(tmp_path / "proj", PROJECT, ["calc/core.py"], identity=("t", "t@t"))
-    (sweep,) = list((root / ".launcher" / "mutation-runs").iterdir())
-    before = _statuses(sweep)
+    root, sweep, before = swept_calc(tmp_path, monkeypatch)
     no_coverage = {m for m, s in before.items() if s == "NoCoverage"}
     assert no_coverage
     swept_commit = git(root, "rev-parse", "HEAD").strip()
@@ -35,7 +31,7 @@ def test_kills_recorded_later_are_measured_on_the_landed_commit_not_on_what_is_c
                             "--python", sys.executable], cwd=root, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 180
-    while not list(cache.glob("launcher/worktrees/*/fix-resettle/*")) and fix.poll() is None:
+    while not list((tmp_path / "cache").glob("launcher/worktrees/*/fix-resettle/*")) and fix.poll() is None:
         assert time.monotonic() < deadline, "the fix never ran the sweep's mutants against the landed tests"
         time.sleep(0.02)
     os.killpg(fix.pid, signal.SIGINT)  # Ctrl-C once the run landed the tests

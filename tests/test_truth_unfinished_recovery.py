@@ -7,28 +7,19 @@ and in the work tree. Once the work tree is settled, `resume` records them as la
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import stat
 from pathlib import Path
 from typing import Any
 
 from helpers import git, launcher_cli
+from test_killed_land_status import _git_killing_the_launcher_at_the_tree_update
 
 
 def _killed_at_the_tree_update(repo: Path, tmp_path: Path) -> str:
     """`run` of one task writing a.txt, killed (SIGKILL) right before `read-tree -m -u`: main has
     moved, the main work tree has not. Returns the run's id."""
-    real = shutil.which("git")
-    assert real
-    bin_dir = tmp_path / "killer-bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "git"
-    wrapper.write_text(f'#!/bin/sh\ncase "$*" in "read-tree -m -u"*) kill -9 $PPID; exit 1;; esac\nexec {real} "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"task": [{"id": "a", "script": [{"write": "a.txt", "content": "A\n"}]}]}))
-    killed = launcher_cli(repo, "run", str(plan), "--quiet", env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    killed = launcher_cli(repo, "run", str(plan), "--quiet", env=_git_killing_the_launcher_at_the_tree_update(tmp_path))
     assert killed.returncode == -9, killed.stderr
     assert git(repo, "show", "main:a.txt") == "A\n" and not (repo / "a.txt").exists()
     runs = json.loads(launcher_cli(repo, "runs", "--json").stdout)
