@@ -329,6 +329,19 @@ def limit_problem(exc: BaseException) -> EnvironmentProblem | None:
             f"{fewer}, then run {RESUME_HINT}")
 
 
+def launcher_error_in(exc: BaseException) -> LauncherError | None:
+    """The launcher's own error a task group wrapped (an ExceptionGroup whose every leaf is one,
+    say a damaged journal found by one of several concurrent reads): said as itself, not as
+    "internal error". None when anything else is in the group."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return None
+    matched, rest = exc.split(LauncherError)
+    found: BaseException | None = matched
+    while isinstance(found, BaseExceptionGroup) and rest is None:
+        found = found.exceptions[0]
+    return found if isinstance(found, LauncherError) and rest is None else None
+
+
 def environment_problem(exc: BaseException, *, then: str | None = None) -> EnvironmentProblem | None:
     """The machine, not the launcher: a disk problem (`disk_problem`; `then` as there) or a limit
     reached (`limit_problem`), said as exit 3 with what to do; None for anything else."""

@@ -25,7 +25,7 @@ from launcher import process
 from launcher.cli import stop_signals
 from launcher.cli.entry import drop_stdout
 from launcher.cli.out_streams import OutputFailed
-from launcher.errors import ExitCode, LauncherError, environment_problem
+from launcher.errors import ExitCode, LauncherError, environment_problem, launcher_error_in
 from launcher.models.printable import printable
 
 T = TypeVar("T")
@@ -79,6 +79,11 @@ def call(
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise  # typer's own ways out
     except Exception as exc:  # a bug: said in our words, its traceback kept for the report
+        if (ours := launcher_error_in(exc)) is not None:  # our error, from inside a task group
+            if json_mode:
+                print_envelope(ours)
+            print_error(ours.message)
+            raise typer.Exit(int(ours.exit_code)) from None
         then = on_disk_full() if on_disk_full is not None else None
         raise typer.Exit(report_internal_error(exc, json_mode=json_mode, then=then)) from None
 

@@ -17,7 +17,7 @@ from pydantic import WithJsonSchema
 from launcher import detached
 from launcher.app.workflow import actions
 from launcher.cli import mcp_stdin
-from launcher.errors import LauncherError, UsageProblem, environment_problem
+from launcher.errors import LauncherError, UsageProblem, environment_problem, launcher_error_in
 
 _log = logging.getLogger("launcher.mcp")
 
@@ -72,8 +72,8 @@ async def orchestrator(
     except LauncherError as exc:
         return _reply(exc.envelope(), error=True)
     except Exception as exc:  # a bug: still the envelope, never the SDK's bare error text
-        if (machine := environment_problem(exc)) is not None:  # a full disk, a ulimit: not a bug
-            return _reply(machine.envelope(), error=True)
+        if (known := launcher_error_in(exc) or environment_problem(exc)) is not None:  # ours, a full disk, a ulimit
+            return _reply(known.envelope(), error=True)
         _log.exception("orchestrator %r failed", action)
         return _reply({"ok": False, "error_key": "internal", "observations": f"{type(exc).__name__}: {exc}",
                        "usage": "this is a launcher bug; the server log has the traceback"}, error=True)
