@@ -40,13 +40,9 @@ def swept_calc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
     return root, sweep, _statuses(sweep)
 
 
-def test_fix_again_after_a_ctrl_c_once_tests_landed_records_their_kills_and_writes_no_test_twice(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root, sweep, before = swept_calc(tmp_path, monkeypatch)
-    survived = {m for m, s in before.items() if s == "Survived"}
-    assert survived and "NoCoverage" in before.values()
-
+def fix_stopped_once_its_tests_landed(root: Path, sweep: Path, tmp_path: Path) -> None:
+    """`launcher mutation fix SWEEP --all`, stopped with Ctrl-C once its run landed the tests (while
+    they are checked against the sweep)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     fix = subprocess.Popen([sys.executable, "-m", "launcher", "mutation", "fix", sweep.name, "--all",
                             "--python", sys.executable], cwd=root, env=env, stdout=subprocess.PIPE,
@@ -55,9 +51,19 @@ def test_fix_again_after_a_ctrl_c_once_tests_landed_records_their_kills_and_writ
     while not list((tmp_path / "cache").glob("launcher/worktrees/*/fix-resettle/*")) and fix.poll() is None:
         assert time.monotonic() < deadline, "the fix never ran the sweep's mutants against the landed tests"
         time.sleep(0.02)
-    os.killpg(fix.pid, signal.SIGINT)  # Ctrl-C while the landed tests are checked against the sweep
+    os.killpg(fix.pid, signal.SIGINT)
     _, err = fix.communicate(timeout=60)
     assert fix.returncode == 130, err
+
+
+def test_fix_again_after_a_ctrl_c_once_tests_landed_records_their_kills_and_writes_no_test_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, sweep, before = swept_calc(tmp_path, monkeypatch)
+    survived = {m for m, s in before.items() if s == "Survived"}
+    assert survived and "NoCoverage" in before.values()
+
+    fix_stopped_once_its_tests_landed(root, sweep, tmp_path)
     assert list((root / "tests").glob("test_kill_*.py")), "the new tests are on main"
     assert _statuses(sweep) == before  # nothing recorded yet
 

@@ -6,16 +6,12 @@ commit the fix's run landed them on, whatever the main checkout holds by then: a
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from helpers import git, launcher_cli
-from test_interrupts9_mutation_fix import _statuses, swept_calc
+from test_interrupts9_mutation_fix import _statuses, fix_stopped_once_its_tests_landed, swept_calc
 
 
 def test_kills_recorded_later_are_measured_on_the_landed_commit_not_on_what_is_checked_out(
@@ -26,17 +22,7 @@ def test_kills_recorded_later_are_measured_on_the_landed_commit_not_on_what_is_c
     assert no_coverage
     swept_commit = git(root, "rev-parse", "HEAD").strip()
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    fix = subprocess.Popen([sys.executable, "-m", "launcher", "mutation", "fix", sweep.name, "--all",
-                            "--python", sys.executable], cwd=root, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 180
-    while not list((tmp_path / "cache").glob("launcher/worktrees/*/fix-resettle/*")) and fix.poll() is None:
-        assert time.monotonic() < deadline, "the fix never ran the sweep's mutants against the landed tests"
-        time.sleep(0.02)
-    os.killpg(fix.pid, signal.SIGINT)  # Ctrl-C once the run landed the tests
-    _, err = fix.communicate(timeout=60)
-    assert fix.returncode == 130, err
+    fix_stopped_once_its_tests_landed(root, sweep, tmp_path)
     landed = git(root, "rev-parse", "main").strip()
     assert landed != swept_commit and list((root / "tests").glob("test_kill_*.py"))
 
