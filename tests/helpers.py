@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -242,3 +243,18 @@ def commit_shell_plan(repo: Path, script: str, task_id: str = "t") -> None:
     )
     git(repo, "add", "plan.toml")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "plan")
+
+
+def git_on_path(tmp_path: Path, prelude: str, folder: str = "git-bin") -> dict[str, str]:
+    """An env whose `git` is a shell script that runs `prelude` and then execs the real git.
+
+    The prelude sees the arguments (`$*`, `$1`...) and `$REAL_GIT`: tests use it to make one git
+    step fail as a full disk does, or to kill the launcher at that step."""
+    real = shutil.which("git")
+    assert real, "git must be installed"
+    bin_dir = tmp_path / folder
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(f"#!/bin/sh\nREAL_GIT={real}\n{prelude}\nexec \"$REAL_GIT\" \"$@\"\n")
+    wrapper.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}

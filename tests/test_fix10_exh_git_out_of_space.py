@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import errno
 import json
-import os
-import shutil
-import stat
 from pathlib import Path
 
-from helpers import git, launcher_cli
+from helpers import git, git_on_path, launcher_cli
 
 from launcher import process
 from launcher.errors import OutOfSpace, disk_problem
@@ -24,20 +21,9 @@ ENOSPC_LINE = "fatal: unable to write loose object file: No space left on device
 def _git_out_of_space(tmp_path: Path, subcommand: str, flag: Path) -> dict[str, str]:
     """PATH whose git fails `git SUBCOMMAND` as git does on a full disk while `flag` exists
     (the disk is full); once it is removed (space freed) it is the real git again."""
-    real = shutil.which("git")
-    assert real
-    bin_dir = tmp_path / "full-bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "git"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        f'if [ -e {flag} ]; then case " $* " in *" {subcommand} "*)\n'
-        f'  echo "{ENOSPC_LINE}" >&2; exit 128;;\n'
-        "esac; fi\n"
-        f'exec {real} "$@"\n'
-    )
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    return git_on_path(tmp_path, f'if [ -e {flag} ]; then case " $* " in *" {subcommand} "*)\n'
+                                 f'  echo "{ENOSPC_LINE}" >&2; exit 128;;\n'
+                                 "esac; fi")
 
 
 def _plan(repo: Path, rounds: Path) -> None:

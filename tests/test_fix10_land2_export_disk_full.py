@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import launcher_cli
+from helpers import git_on_path, launcher_cli
 
 MANIFEST = "launcher-export.json"
 
@@ -23,20 +23,11 @@ MANIFEST = "launcher-export.json"
 def _bundle_finds_no_room(tmp_path: Path, flag: Path) -> dict[str, str]:
     """PATH whose `git bundle create` writes part of its file, then fails as git does on a full
     disk, while `flag` exists; once it is removed (space freed) it is the real git."""
-    real = shutil.which("git")
-    assert real
-    bin_dir = tmp_path / "full-bin"
-    bin_dir.mkdir()
-    (bin_dir / "git").write_text(
-        "#!/bin/sh\n"
-        f'if [ -e {flag} ]; then case " $* " in *" bundle create "*)\n'
-        '  printf "# v2 git bundle" > "$4"\n'
-        "  echo \"fatal: sha1 file '<stdout>' write error. Out of diskspace\" >&2\n"
-        '  echo "error: pack-objects died" >&2; exit 128;;\n'
-        "esac; fi\n"
-        f'exec {real} "$@"\n')
-    (bin_dir / "git").chmod(0o755)
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    return git_on_path(tmp_path, f'if [ -e {flag} ]; then case " $* " in *" bundle create "*)\n'
+                                 '  printf "# v2 git bundle" > "$4"\n'
+                                 "  echo \"fatal: sha1 file '<stdout>' write error. Out of diskspace\" >&2\n"
+                                 '  echo "error: pack-objects died" >&2; exit 128;;\n'
+                                 "esac; fi")
 
 
 def _shard_run(repo: Path, tmp_path: Path, out: Path, env: dict[str, str] | None = None

@@ -9,38 +9,26 @@ then records the tasks as landed. Never `succeeded` with the landed file missing
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import git, launcher_cli
+from helpers import git, git_on_path, launcher_cli
 
 
 def _disk_fills_at_the_tree_update(tmp_path: Path, refs: str = "*") -> tuple[dict[str, str], Path]:
     """A PATH whose git fails the next `read-tree -m -u` as a full disk does, after which every
     `update-ref` (of `refs`, a shell pattern) fails too (no room for a lock file) until the
     returned file is removed."""
-    real = shutil.which("git")
-    assert real
-    bin_dir = tmp_path / "full-disk-bin"
-    bin_dir.mkdir()
     arm, full = tmp_path / "arm", tmp_path / "full"
     arm.touch()
-    wrapper = bin_dir / "git"
-    wrapper.write_text(
-        "#!/bin/sh\n"
+    return git_on_path(tmp_path, folder="full-disk-bin", prelude=(
         'case "$*" in\n'
         f'  "read-tree -m -u"*) if [ -e {arm} ]; then rm -f {arm}; : > {full}; '
         "echo \"fatal: sha1 file '.git/index.lock' write error. Out of diskspace\" >&2; exit 128; fi;;\n"
         f'  "update-ref "{refs}) if [ -e {full} ]; then '
         "echo \"fatal: update_ref failed: couldn't write '.git/refs/heads/main.lock'\" >&2; exit 128; fi;;\n"
-        "esac\n"
-        f'exec {real} "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, full
+        "esac")), full
 
 
 def _approved_run(repo: Path, tmp_path: Path) -> str:
@@ -94,14 +82,8 @@ def test_resume_finishing_a_killed_landing_on_a_full_disk_keeps_it_unfinished_un
     repo: Path, tmp_path: Path
 ) -> None:
     run_id = _approved_run(repo, tmp_path)
-    real = shutil.which("git")
-    killer = tmp_path / "killer-bin"
-    killer.mkdir()
-    (killer / "git").write_text(
-        f'#!/bin/sh\ncase "$*" in "read-tree -m -u"*) kill -9 $PPID; exit 1;; esac\nexec {real} "$@"\n')
-    (killer / "git").chmod(0o755)
-    killed = launcher_cli(repo, "land", run_id, "--quiet",
-                          env={"PATH": f"{killer}{os.pathsep}{os.environ['PATH']}"})
+    killer = git_on_path(tmp_path, 'case "$*" in "read-tree -m -u"*) kill -9 $PPID; exit 1;; esac', "killer-bin")
+    killed = launcher_cli(repo, "land", run_id, "--quiet", env=killer)
     assert killed.returncode == -9, killed.stderr
     assert git(repo, "show", "main:a.txt") == "A\n" and not (repo / "a.txt").exists()
     full_disk, full = _disk_fills_at_the_tree_update(tmp_path)

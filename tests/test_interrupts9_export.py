@@ -11,30 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-from helpers import git, launcher_cli, start_launcher, wait_for_file
+from helpers import git, git_on_path, launcher_cli, start_launcher, wait_for_file
 
 MANIFEST = "launcher-export.json"
 
 
 def _slow_bundle_git(tmp_path: Path) -> tuple[dict[str, str], Path]:
     """An environment whose `git bundle create` says it started (the marker), then takes 3 s."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     marker = tmp_path / "bundling"
-    real_git = shutil.which("git")
-    (bin_dir / "git").write_text(
-        f'#!/bin/sh\ncase " $* " in *" bundle create "*) touch {marker}; sleep 3;; esac\nexec {real_git} "$@"\n'
-    )
-    (bin_dir / "git").chmod(0o755)
+    slow = git_on_path(tmp_path, f'case " $* " in *" bundle create "*) touch {marker}; sleep 3;; esac')
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env["PATH"] = f"{bin_dir}:{env['PATH']}"
-    return env, marker
+    return {**env, **slow}, marker
 
 
 def _start_shard_run(repo: Path, tmp_path: Path, out: Path, *extra: str) -> tuple[subprocess.Popen[str], Path]:

@@ -6,26 +6,16 @@ changes that undo the landed work."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
-import stat
 from pathlib import Path
 
-from helpers import git, launcher_cli
+from helpers import git, git_on_path, launcher_cli
 
 
 def _git_killing_the_launcher_at_the_tree_update(tmp_path: Path) -> dict[str, str]:
     """A `git` that SIGKILLs the launcher when it is about to bring the main work tree to the
     target's new tip (`read-tree -m -u`): the target ref has moved, the tree has not."""
-    real = shutil.which("git")
-    assert real
-    bin_dir = tmp_path / "killer-bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "git"
-    wrapper.write_text(f'#!/bin/sh\ncase "$*" in "read-tree -m -u"*) kill -9 $PPID; exit 1;; esac\nexec {real} "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    return git_on_path(tmp_path, 'case "$*" in "read-tree -m -u"*) kill -9 $PPID; exit 1;; esac')
 
 
 def _land_killed_at_the_tree_update(repo: Path, tmp_path: Path) -> None:

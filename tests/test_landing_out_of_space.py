@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import git, launcher_cli
+from helpers import git, git_on_path, launcher_cli
 
 FILL = (
     "head -c 6000000 /dev/urandom > data/fill.bin; echo small > data/small.txt; echo new > data/keep; "
@@ -36,24 +35,13 @@ def _git_failing_half_way(tmp_path: Path) -> dict[str, str]:
     """PATH whose `git read-tree -m -u` does what git does when the disk fills while it writes:
     a new file truncated, another empty, a new directory, a changed file half-written; then it
     fails as git does."""
-    real = shutil.which("git")
-    assert real
-    bin_dir = tmp_path / "full-disk-bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "git"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        'case " $* " in *" read-tree -m -u "*)\n'
-        '  eval new=\\${$#}\n'
-        f'  {real} cat-file blob "$new:data/fill.bin" | head -c 1000 > data/fill.bin\n'
-        "  : > data/small.txt; mkdir -p data/made/by\n"
-        "  printf ne > data/keep\n"
-        '  echo "error: unable to write file data/fill.bin" >&2; exit 128;;\n'
-        "esac\n"
-        f'exec {real} "$@"\n'
-    )
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    return git_on_path(tmp_path, 'case " $* " in *" read-tree -m -u "*)\n'
+                                 '  eval new=\\${$#}\n'
+                                 '  "$REAL_GIT" cat-file blob "$new:data/fill.bin" | head -c 1000 > data/fill.bin\n'
+                                 "  : > data/small.txt; mkdir -p data/made/by\n"
+                                 "  printf ne > data/keep\n"
+                                 '  echo "error: unable to write file data/fill.bin" >&2; exit 128;;\n'
+                                 "esac")
 
 
 def _assert_as_before(repo: Path, head: str) -> None:

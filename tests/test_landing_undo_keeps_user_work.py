@@ -5,12 +5,9 @@ are kept, and the park message says what was left."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
 from pathlib import Path
 
-from helpers import commit_shell_plan, git, launcher_cli
+from helpers import commit_shell_plan, git, git_on_path, launcher_cli
 
 LEDGER = "# Technical debt\n\n| Date | Run | Task | Criteria failing | Note |\n|---|---|---|---|---|\n"
 ROW = "| 2026-01-01 | r-x | t | c1 | UNCOMMITTED ROW |\n"
@@ -34,17 +31,8 @@ def test_a_refused_landing_keeps_the_uncommitted_rows_of_the_debt_ledger(repo: P
 
 def test_a_file_the_user_saves_where_the_landing_adds_one_is_kept(repo: Path, tmp_path: Path) -> None:
     commit_shell_plan(repo, "echo agent > new.txt")
-    real = shutil.which("git")
-    assert real
-    wrapper = tmp_path / "bin" / "git"
-    wrapper.parent.mkdir()
-    wrapper.write_text(  # the user saves new.txt just as the landing updates the main work tree
-        "#!/bin/sh\n"
-        f'if [ "$PWD" = "{repo}" ] && [ "$1 $2 $3" = "read-tree -m -u" ]; then echo USER-WORK > new.txt; fi\n'
-        f'exec {real} "$@"\n'
-    )
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    env = {"PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
+    saves = f'[ "$PWD" = "{repo}" ] && [ "$1 $2 $3" = "read-tree -m -u" ] && echo USER-WORK > new.txt'
+    env = git_on_path(tmp_path, saves)  # the user saves new.txt just as the landing updates the main work tree
     parked = launcher_cli(repo, "run", "plan.toml", "--quiet", env=env)
     assert parked.returncode == 4, parked.stdout + parked.stderr
     assert "would be overwritten" in parked.stdout

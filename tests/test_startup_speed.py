@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -15,7 +13,7 @@ import pytest
 from launcher.engine.tree_guard import tree_state
 from launcher.git.repo import GitRepo
 from tests.conftest import git, write_files
-from tests.helpers import launcher_cli, run_plan, task
+from tests.helpers import git_on_path, launcher_cli, run_plan, task
 
 HEAVY = ("launcher.mutation", "launcher.app.workflow", "launcher.app.mutation.sweep", "libcst", "mcp")
 
@@ -69,13 +67,7 @@ def test_the_launchers_git_leaves_housekeeping_to_the_users_git(repo: Path) -> N
 def _counting_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A `git` first on PATH that logs each call, then runs the real one."""
     log = tmp_path / f"git-calls-{uuid.uuid4().hex}.log"
-    bin_dir = tmp_path / "counting-bin"
-    bin_dir.mkdir()
-    real = shutil.which("git")
-    wrapper = bin_dir / "git"
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PATH", git_on_path(tmp_path, f'echo "$*" >> "{log}"', "counting-bin")["PATH"])
     return log
 
 
