@@ -2,9 +2,16 @@
 
 `git worktree add` leaves a submodule's directory empty, so an agent, its checks or the
 integration check would build against nothing. Each submodule that the main checkout has cloned
-(`<git dir>/modules/<name>`) is checked out in the worktree from that local clone: no network,
-objects hard-linked, at the commit the tree records. One the main checkout never initialised
-stays empty there too, as it is in the user's own checkout.
+is checked out in the worktree from that local clone: no network, objects hard-linked, at the
+commit the tree records. The clone is the one the main checkout's submodule uses (its `.git`: a
+directory of its own, or a file naming `<git dir>/modules/<name>`), else `<git dir>/modules/<name>`;
+nested submodules the same way, level by level, from the clones under their parent's clone. One
+the main checkout never initialised stays empty there too, as it is in the user's own checkout.
+
+A submodule is what git takes for one: a `.gitmodules` entry whose path the tree's index holds
+as a gitlink (mode 160000). An entry whose path holds ordinary tracked files (a dependency that
+was a submodule and is now vendored, `.gitmodules` left behind) is no submodule: git ignores it,
+and so does the launcher.
 
 A task may not change which commit a submodule points at: that commit may exist only in the
 task's worktree (gone once the worktree is removed), and landing the pointer would leave the main
@@ -24,10 +31,12 @@ _NAMED = 8  # files named in a message; the rest are counted
 _TIPS_LOOKED_AT = 200  # newest entries of a submodule's HEAD reflog looked at (`commits_only_here`)
 _CANDIDATES = 5000  # commits of a worktree's submodule looked up in the main clone (`commits_only_here`)
 _IDS = 500  # commit ids per `git rev-list --no-walk` command line
+_NESTING = 16  # levels of nested submodules checked out (`check_out`)
 
 
 async def declared(repo: GitRepo, tree: Path) -> dict[str, str]:
-    """Submodule path -> name, from the tree's `.gitmodules` (empty without one)."""
+    """Submodule path -> name: the entries of the tree's `.gitmodules` whose path is a gitlink in
+    the tree's index, as git decides (empty without a `.gitmodules`)."""
     if not (tree / ".gitmodules").is_file():
         return {}
     listed = await repo.git("config", "-z", "--file", str(tree / ".gitmodules"), "--get-regexp",
@@ -37,32 +46,77 @@ async def declared(repo: GitRepo, tree: Path) -> dict[str, str]:
         key, _, path = entry.partition("\n")
         if key.startswith("submodule.") and key.endswith(".path") and path:
             found[path.strip("/")] = key[len("submodule."):-len(".path")]
-    return found
+    if not found:
+        return {}
+    # The index entries at (and, for a folder, under) those paths: a gitlink is one line.
+    staged = await repo.git("--literal-pathspecs", "ls-files", "-s", "-z", "--", *found, cwd=tree, check=False)
+    links = {entry.partition("\t")[2] for entry in staged.out.split("\0") if entry.startswith("160000 ")}
+    return {path: name for path, name in found.items() if path in links}
 
 
-def _local_clone(repo: GitRepo, name: str) -> Path | None:
-    clone = repo.common_dir / "modules" / name
-    return clone if (clone / "HEAD").is_file() and (clone / "objects").is_dir() else None
+def _repository(git_dir: Path) -> Path | None:
+    return git_dir if (git_dir / "HEAD").is_file() and (git_dir / "objects").is_dir() else None
+
+
+def _own_git_dir(checkout: Path) -> Path | None:
+    """The repository a checked-out submodule directory uses: its `.git` directory (not absorbed
+    into the superproject's git dir), or the directory its `.git` file names."""
+    dot_git = checkout / ".git"
+    if dot_git.is_dir() and not dot_git.is_symlink():
+        return _repository(dot_git)
+    try:
+        line = dot_git.read_text(errors="replace").strip() if dot_git.is_file() else ""
+    except OSError:
+        return None
+    if not line.startswith("gitdir:"):
+        return None
+    return _repository((checkout / line[len("gitdir:"):].strip()).resolve())
+
+
+def _local_clone(repo: GitRepo, name: str, path: str, modules: Path | None = None,
+                 checkout: Path | None = None) -> Path | None:
+    """The main checkout's clone of submodule `name` at `path`: the one its directory there uses,
+    else `<modules>/<name>` (default: the common git dir's `modules`; a nested submodule's are
+    under its parent's clone). `checkout` is the directory `path` is relative to (the main work
+    tree by default)."""
+    return (_own_git_dir((checkout or repo.root) / path)
+            or _repository((modules or repo.common_dir / "modules") / name))
 
 
 async def check_out(repo: GitRepo, tree: Path) -> list[str]:
     """Check out, in the worktree `tree`, every submodule the main checkout has cloned, from that
-    clone. Returns one line per submodule that could not be checked out (it stays empty)."""
-    modules = await declared(repo, tree)
-    local = {path: clone for path, name in modules.items() if (clone := _local_clone(repo, name))}
+    clone, and inside each the nested submodules the main checkout has cloned too. Returns one
+    line per submodule that could not be checked out (it stays empty)."""
+    return await _check_out_level(repo, tree, "", repo.common_dir / "modules", repo.root, _NESTING)
+
+
+async def _check_out_level(repo: GitRepo, tree: Path, prefix: str, modules: Path, checkout: Path,
+                           depth: int) -> list[str]:
+    """The submodules of the repository checked out at `tree` (`prefix`: its path in the
+    worktree, for messages), from the main checkout's clones: `checkout` is the same
+    repository's directory in the main checkout, `modules` its git dir's `modules`."""
+    found = await declared(repo, tree)
+    local = {path: clone for path, name in found.items()
+             if (clone := _local_clone(repo, name, path, modules, checkout))}
     if not local:
         return []
     # The URL is given for this command only: `submodule init` would write it into the shared
     # config (which the run guards against changes), and the configured URL may be a remote.
-    urls = [arg for path, clone in local.items() for arg in ("-c", f"submodule.{modules[path]}.url={clone}")]
+    urls = [arg for path, clone in local.items() for arg in ("-c", f"submodule.{found[path]}.url={clone}")]
     done = await repo.git("-c", "protocol.file.allow=always", *urls, "submodule", "update",
                           "--checkout", "--", *local, cwd=tree, check=False)
-    if done.ok:
-        return []
-    why = (done.err.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-    empty = [path for path in local if not (tree / path).is_dir() or not any((tree / path).iterdir())]
-    empty = empty or list(local)
-    return [f"submodule {path} was not checked out ({why})" for path in empty]
+    problems = []
+    if not done.ok:
+        why = (done.err.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        empty = [path for path in local if not (tree / path).is_dir() or not any((tree / path).iterdir())]
+        problems = [f"submodule {prefix}{path} was not checked out ({why})" for path in empty or local]
+    if depth <= 1:
+        return problems
+    for path, clone in local.items():
+        if os.path.lexists(tree / path / ".git"):  # checked out: its own submodules next
+            problems += await _check_out_level(repo, tree / path, f"{prefix}{path}/", clone / "modules",
+                                               checkout / path, depth - 1)
+    return problems
 
 
 async def with_uncommitted_work(repo: GitRepo, tree: Path) -> list[str]:
@@ -135,7 +189,7 @@ async def commits_only_here(repo: GitRepo, tree: Path) -> dict[str, OnlyHere]:
             continue
         if not tips:
             continue
-        clone = _local_clone(repo, name)
+        clone = _local_clone(repo, name, path)
         # Tips the main clone has hold nothing of the agent's, nor does their history: what is
         # left is what the agent committed on top (few), each then looked up in the main clone
         # (it may have it on no branch). Remote-tracking refs are copies of the main clone's.
@@ -162,19 +216,28 @@ async def commits_only_here(repo: GitRepo, tree: Path) -> dict[str, OnlyHere]:
 
 async def written_uninitialised(repo: GitRepo, tree: Path) -> list[str]:
     """Files in `tree` inside the directory of a submodule that is not checked out there (the
-    main checkout never initialised it, so it has no `.git`): git sees nothing in such a
-    directory, so `git status` lists nothing and `git add -A` takes nothing. Work written there
-    would be lost with the worktree; the task must fail instead (`uninitialised_problem`)."""
+    main checkout never initialised it, so it has no `.git`), at any level of nesting: git sees
+    nothing in such a directory, so `git status` lists nothing and `git add -A` takes nothing.
+    Work written there would be lost with the worktree; the task must fail instead
+    (`uninitialised_problem`)."""
     found: list[str] = []
-    for path in await declared(repo, tree):
-        folder = tree / path
-        if not folder.is_dir() or folder.is_symlink() or os.path.lexists(folder / ".git"):
-            continue
-        for where, dirs, files in os.walk(folder):
-            dirs.sort()
-            rel = Path(where).relative_to(tree).as_posix()
-            found += [f"{rel}/{name}" for name in sorted(files)]
-            found += [f"{rel}/{name}" for name in dirs if os.path.islink(os.path.join(where, name))]
+    levels, depth = [tree], _NESTING
+    while levels and depth:
+        inner = []
+        for level in levels:
+            for path in await declared(repo, level):
+                folder = level / path
+                if not folder.is_dir() or folder.is_symlink():
+                    continue
+                if os.path.lexists(folder / ".git"):
+                    inner.append(folder)  # checked out: its own submodules may not be
+                    continue
+                for where, dirs, files in os.walk(folder):
+                    dirs.sort()
+                    rel = Path(where).relative_to(tree).as_posix()
+                    found += [f"{rel}/{name}" for name in sorted(files)]
+                    found += [f"{rel}/{name}" for name in dirs if os.path.islink(os.path.join(where, name))]
+        levels, depth = inner, depth - 1
     return sorted(found)
 
 
