@@ -21,6 +21,7 @@ from launcher import process
 from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem
 from launcher.git.repo import git_env
 from launcher.mutation import python_ops, shell_ops
+from launcher.mutation.missing_path import missing_path
 from launcher.mutation.model import Mutant, check_operators, number_mutants
 from launcher.mutation.source_text import PYTHON_SUFFIXES, decode_source
 
@@ -85,7 +86,7 @@ async def source_files(root: Path, paths: Sequence[str] | None = None) -> list[s
     for raw in wanted:
         full = (root / raw).resolve()
         if not full.exists():
-            raise UsageProblem(f"no such path: {raw}", where="PATHS", fix="pass files or directories in the repo")
+            raise await missing_path(root, raw, full)  # not on disk: outside a sparse-checkout?
         if not full.is_relative_to(root.resolve()):
             raise UsageProblem(f"{raw} is outside the repository {root}", where="PATHS")
         rel = full.relative_to(root.resolve()).as_posix()
