@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import git, run_plan, task, with_submodule
+from helpers import git, launcher_cli, run_plan, task, with_submodule
 
 from launcher.models.states import RunStatus, TaskState
 
@@ -51,7 +51,8 @@ def test_a_gitmodules_entry_left_over_a_vendored_folder_is_no_submodule(tmp_path
     assert git(root, "show", "main:vendor/lib/lib.txt") == "LIB VERSION 1, patched\n"
 
 
-def test_a_submodule_whose_repository_is_in_its_own_folder_is_checked_out_in_the_worktree(tmp_path: Path) -> None:
+def _own_folder_submodule(tmp_path: Path) -> Path:
+    """`app` with submodule `lib` whose repository is `lib/.git`, a directory (not absorbed)."""
     lib = _repository(tmp_path / "lib-upstream", {"lib.txt": "LIB 1\n"})
     root = _repository(tmp_path / "app", {"app.txt": "app\n"})
     git(root, "clone", "-q", str(lib), "lib")  # cloned in place first: "Adding existing repo at 'lib'"
@@ -59,6 +60,11 @@ def test_a_submodule_whose_repository_is_in_its_own_folder_is_checked_out_in_the
     git(root, "commit", "-q", "-m", "lib")
     assert (root / "lib" / ".git").is_dir()  # not absorbed into .git/modules
     assert not (root / ".git" / "modules").exists()
+    return root
+
+
+def test_a_submodule_whose_repository_is_in_its_own_folder_is_checked_out_in_the_worktree(tmp_path: Path) -> None:
+    root = _own_folder_submodule(tmp_path)
 
     report = run_plan(root, [{
         "id": "reads-lib", "agent": "scripted", "prompt": "copy the library's version",
@@ -69,6 +75,26 @@ def test_a_submodule_whose_repository_is_in_its_own_folder_is_checked_out_in_the
     assert report.status == RunStatus.SUCCEEDED, task(report, "reads-lib").message
     assert git(root, "show", "main:seen.txt") == "LIB 1\n"
     assert (root / "lib" / ".git").is_dir()  # the user's layout is left as it was
+
+
+def test_commits_an_agent_made_in_such_a_submodule_fail_the_task_and_a_plain_clean_keeps_them(
+        tmp_path: Path) -> None:
+    root = _own_folder_submodule(tmp_path)
+    report = run_plan(root, [{
+        "id": "bumps-lib", "agent": "scripted", "prompt": "change the library",
+        "script": [{"run": ["sh", "-c", "cd lib && echo 'LIB 2' > lib.txt && "
+                           "git -c user.name=a -c user.email=a@a commit -qam 'lib 2'"]}],
+    }])
+    bumped = task(report, "bumps-lib")
+    assert bumped.state == TaskState.FAILED and bumped.worktree
+    assert "changed the commit of submodule lib" in bumped.message
+    commit = git(Path(bumped.worktree, "lib"), "rev-parse", "HEAD").strip()
+
+    cleaned = launcher_cli(root, "clean", "--all")
+
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert f"its submodule lib holds 1 commit(s) that exist only there ({commit[:12]})" in cleaned.stdout
+    assert Path(bumped.worktree, "lib", "lib.txt").read_text() == "LIB 2\n"
 
 
 def _nested(tmp_path: Path, *, recursive: bool) -> Path:

@@ -62,7 +62,7 @@ def _own_git_dir(checkout: Path) -> Path | None:
     """The repository a checked-out submodule directory uses: its `.git` directory (not absorbed
     into the superproject's git dir), or the directory its `.git` file names."""
     dot_git = checkout / ".git"
-    if dot_git.is_dir() and not dot_git.is_symlink():
+    if dot_git.is_dir():
         return _repository(dot_git)
     try:
         line = dot_git.read_text(errors="replace").strip() if dot_git.is_file() else ""
@@ -160,7 +160,8 @@ async def _existing(repo: GitRepo, where: list[str], commits: list[str]) -> set[
 
 async def commits_only_here(repo: GitRepo, tree: Path) -> dict[str, OnlyHere]:
     """Submodule path -> the commits of that submodule, as checked out in the worktree `tree`,
-    that the main checkout's clone of it (`<git dir>/modules/<name>`) does not have: commits an
+    that the main checkout's clone of it (the repository its directory there uses, else
+    `<git dir>/modules/<name>`) does not have: commits an
     agent made inside it. They live only in the worktree's own submodule git dir
     (`<git dir>/worktrees/<id>/modules/<name>`) and go with the worktree. Looked at: the
     submodule's HEAD and its HEAD reflog, its local branches and tags, and the commit the
