@@ -141,7 +141,7 @@ async def _as_text(repo: GitRepo, span: list[str], changes: list[FileChange]) ->
     old content, yet merged line by line by git, markers and all."""
     shown = [change for change in changes if change.binary]
     binary = await blob_heads.binary(repo, [change.blob for change in shown])
-    text = [change for change in shown if change.blob and change.blob not in binary]
+    text = [change for change in shown if change.blob.strip("0") and change.blob not in binary]  # not deleted
     wanted = {change.path for change in text}
     again: dict[str, FileChange] = {}
     for start in range(0, len(text), _TEXT_BATCH):
