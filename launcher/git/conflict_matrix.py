@@ -65,7 +65,8 @@ def _from(changes: list[tuple[str, bool]]) -> BranchChanges:
 
 async def _changes(repo: GitRepo, base: str, head: str) -> BranchChanges | None:
     """None when git cannot say (no common history): that branch is merged with every other."""
-    diff = await repo.git("diff", "--name-status", "--no-renames", "-z", f"{base}...{head}", check=False)
+    diff = await repo.git("diff", "--name-status", "--no-renames", "--ignore-submodules=none", "-z",
+                          f"{base}...{head}", check=False)
     if not diff.ok:
         return None
     tokens = diff.out.split("\0")
@@ -118,9 +119,11 @@ async def pairwise(repo: GitRepo, heads: dict[str, str], base: str | None = None
 
 
 async def touched_files(repo: GitRepo, worktree: Path, start: str) -> list[str]:
-    """What a task has changed so far: committed since `start`, plus what is not yet committed."""
+    """What a task has changed so far: committed since `start`, plus what is not yet committed.
+    A rename touches both paths (its source is deleted: an edit of it elsewhere conflicts)."""
     found: set[str] = set()
-    committed = await repo.git("diff", "--name-only", "-z", start, "HEAD", cwd=worktree, check=False)
+    committed = await repo.git("diff", "--name-only", "-z", "--no-renames", "--ignore-submodules=none",
+                               start, "HEAD", cwd=worktree, check=False)
     found.update(p for p in committed.out.split("\0") if p)
     pending = await repo.git("status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all",
                              cwd=worktree, check=False)

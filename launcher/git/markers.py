@@ -7,24 +7,41 @@ text has `=======` underlines), as the tree being landed (the merge of the branc
 target) sets it, not the main work tree's checkout: a branch that sets a longer size cannot slip
 such markers past the check, and one that sets it to write about 7-character markers is not
 refused for that text. The launcher's own conflict note uses the path's size too
-(`git.resolution`).
+(`git.resolution`). A file meant to hold 7-character marker lines (a test fixture of conflicts)
+lands once `.gitattributes` gives it a longer `conflict-marker-size`.
 
-Only lines the branch adds count (binary files have no lines in a diff), so a file that
-already held such a line at the fork, a test fixture say, does not block anything.
+Only lines the branch really adds count, so a file that already held such a line at the fork, a
+test fixture say, does not block anything, nor does moving it: a renamed file's unchanged lines,
+a line the same change removes from that file (moved within it, its CRLF made LF) and a file
+that is a copy of one the fork held are not added lines.
+
+A text file is screened whatever `.gitattributes` says of its diff: `*.lock -diff` (or a diff
+driver that calls it binary) makes git print "Binary files differ", yet git's merge writes
+markers into such a file, so it is diffed again with `--text`. A binary file is exempt: one whose
+new content has a NUL byte in its first 8000 bytes (git's own test, and git's merge never writes
+markers into such a file).
 """
 
 from __future__ import annotations
 
-import codecs
+import mmap
 import os
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 
+from launcher.git import blob_heads, marker_diff
+from launcher.git.marker_diff import FileChange
+from launcher.git.marker_diff import header_path as header_path
 from launcher.git.repo import GitRepo
 
 DEFAULT_SIZE = 7
 _ATTR_BATCH = 200  # paths per `git check-attr` (argv stays far below any limit)
+_TEXT_BATCH = 100  # files per `git diff --text` (a rename names two paths)
+# git's default shape spelled out (the environment pins it too: git/repo.py OUTPUT_CONFIG), with
+# renames found (a moved file adds no line) and each file's new object named in full.
+_DIFF = ("diff", "-U0", "--inter-hunk-context=0", "--no-color", "--no-ext-diff", "--no-textconv",
+         "--find-renames", "--full-index", "--no-relative", "--ignore-submodules=none",
+         "--src-prefix=a/", "--dst-prefix=b/")
 
 
 async def marker_sizes(repo: GitRepo, paths: list[str], cwd: Path | None = None,
@@ -44,20 +61,31 @@ async def marker_sizes(repo: GitRepo, paths: list[str], cwd: Path | None = None,
 
 async def _sizes(repo: GitRepo, paths: list[str], cwd: Path | None, index_file: Path | None) -> dict[str, int]:
     sizes = dict.fromkeys(paths, DEFAULT_SIZE)
+    for path, value in (await attribute(repo, paths, "conflict-marker-size", cwd, index_file)).items():
+        digits = value[:len(value) - len(value.lstrip("0123456789"))]
+        if digits and int(digits) > 0:
+            sizes[path] = int(digits)
+    return sizes
+
+
+async def attribute(repo: GitRepo, paths: list[str], name: str, cwd: Path | None = None,
+                    index_file: Path | None = None) -> dict[str, str]:
+    """path -> its attribute `name` as `git check-attr` says it from `cwd` (or from `index_file`
+    alone): `unspecified`, `set`, `unset` or its value. A path git cannot say it for (a bare
+    repository) is left out."""
+    found: dict[str, str] = {}
     cached = ("--cached",) if index_file is not None else ()
     for start in range(0, len(paths), _ATTR_BATCH):
         batch = paths[start:start + _ATTR_BATCH]
-        listed = await repo.git("check-attr", *cached, "-z", "conflict-marker-size", "--",
-                                *batch, cwd=cwd, check=False, index_file=index_file)
+        listed = await repo.git("check-attr", *cached, "-z", name, "--", *batch, cwd=cwd, check=False,
+                                index_file=index_file)
         if not listed.ok:
-            continue  # a bare repository, say: git's default is all it would use
+            continue
         fields = listed.out.split("\0")
         for index in range(0, len(fields) - 2, 3):
-            path, value = fields[index], fields[index + 2]
-            digits = value[:len(value) - len(value.lstrip("0123456789"))]
-            if path in sizes and digits and int(digits) > 0:
-                sizes[path] = int(digits)
-    return sizes
+            if fields[index] in batch:
+                found[fields[index]] = fields[index + 2]
+    return found
 
 
 def is_marker(line: str, size: int) -> bool:
@@ -66,59 +94,87 @@ def is_marker(line: str, size: int) -> bool:
     return any(line.startswith(char * size) and (len(line) == size or line[size] == " ") for char in "<>")
 
 
-def header_path(raw: str) -> str:
-    """The path of a `+++ ` header as the rest of the report names it: git C-quotes a name with
-    special or (core.quotePath) non-ASCII bytes, and ends one holding a space with a tab."""
-    raw = raw.rstrip("\t")
-    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-        # octal escapes are the name's bytes: kept as Python keeps a file name (os.fsdecode), so
-        # that the path handed back to git (check-attr) is the same file
-        raw = os.fsdecode(codecs.escape_decode(os.fsencode(raw[1:-1]))[0])
-    return raw[2:] if raw.startswith("b/") else raw
-
-
 async def added_markers(repo: GitRepo, tip: str, head: str, limit: int = 10) -> list[str]:
     """`path:line` of each conflict-marker line `head` adds since its fork from `tip`."""
     # `tip...head` diffs from the fork (their merge base): one git process, not two.
-    options = ("diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", "--src-prefix=a/", "--dst-prefix=b/")
-    # Read from a file, not a pipe's capped tail: a change of any size is screened whole.
-    with tempfile.TemporaryFile() as diff:
-        done = await repo.git(*options, f"{tip}...{head}", check=False, stdout_to=diff)
-        if not done.ok:  # no common ancestor: everything head has is what it adds
-            diff.seek(0)
-            diff.truncate()
-            await repo.git(*options, tip, head, check=False, stdout_to=diff)
-        diff.seek(0)
-        suspects = _suspects(os.fsdecode(line).rstrip("\r\n") for line in diff)  # names as git's bytes
+    span = [f"{tip}...{head}"]
+    changes = await _changes(repo, span)
+    if changes is None:  # no common ancestor: everything head has is what it adds
+        span = [tip, head]
+        changes = await _changes(repo, span) or []
+    changes = await _as_text(repo, span, changes)
+    suspects = [(change, line, text) for change in changes for line, text in change.new_lines()]
     if not suspects:
         return []
     landed = await _landed_tree(repo, tip, head)
-    sizes = await marker_sizes(repo, sorted({suspect[0] for suspect in suspects}), tree=landed)
-    found = [f"{path}:{line}" for path, line, text in suspects if is_marker(text, sizes[path])]
-    return found[:limit]
+    sizes = await marker_sizes(repo, sorted({change.path for change, _, _ in suspects}), tree=landed)
+    found = [(change, line) for change, line, text in suspects if is_marker(text, sizes[change.path])]
+    if not found:
+        return []
+    exempt = await _exempt(repo, tip, head, {change.blob for change, _ in found})
+    return [f"{change.path}:{line}" for change, line in found if change.blob not in exempt][:limit]
 
 
-def _suspects(lines: Iterable[str]) -> list[tuple[str, int, str]]:
-    """Lines of a `-U0` diff that could be markers (they start with `<` or `>`), with their path
-    and line number, judged once each path's marker size is known: most diffs have none, and
-    then no attribute is looked up."""
-    suspects: list[tuple[str, int, str]] = []
-    path, line, in_header = "", 0, False
-    for text in lines:
-        if text.startswith("diff --git "):
-            in_header = True  # until the first hunk: `+++ ` there is the file, not an added line
-        elif in_header and text.startswith("+++ "):
-            path = header_path(text[4:])
-        elif text.startswith("@@ "):
-            in_header = False
-            # @@ -a,b +c,d @@: the added lines start at c
-            added = text.split(" ")[2]
-            line = int(added[1:].split(",")[0])
-        elif not in_header and text.startswith("+"):
-            if text[1:2] in ("<", ">"):
-                suspects.append((path, line, text[1:].rstrip("\n")))
-            line += 1
-    return suspects
+def refusal(branch: str, left: list[str]) -> str:
+    """The landing's refusal of a branch that adds the marker lines `left` (`path:line`)."""
+    return (f"{branch} adds conflict markers at {', '.join(left)}; resolve them and commit (a file meant "
+            "to hold such lines, a test fixture say, lands once .gitattributes gives it a longer "
+            "`conflict-marker-size`, e.g. `tests/fixtures/*.txt conflict-marker-size=32`)")
+
+
+async def _changes(repo: GitRepo, span: list[str], *options: str,
+                   paths: list[str] | None = None) -> list[FileChange] | None:
+    """The files of the diff of `span` (only `paths`, when given); None when git cannot diff it."""
+    pathspecs = ["--", *(f":(literal){path}" for path in paths)] if paths else []
+    # Read from a file, not a pipe's capped tail: a change of any size is screened whole.
+    with tempfile.TemporaryFile() as diff:
+        done = await repo.git(*_DIFF, *options, *span, *pathspecs, check=False, stdout_to=diff)
+        if not done.ok:
+            return None
+        diff.seek(0)
+        return marker_diff.parse(os.fsdecode(line).rstrip("\r\n") for line in diff)  # names as git's bytes
+
+
+async def _as_text(repo: GitRepo, span: list[str], changes: list[FileChange]) -> list[FileChange]:
+    """`changes` with each file git showed as binary whose new content is text diffed again as
+    text: binary to git's diff for its `diff` attribute (`-diff`, a driver that says binary) or its
+    old content, yet merged line by line by git, markers and all."""
+    shown = [change for change in changes if change.binary]
+    binary = await blob_heads.binary(repo, [change.blob for change in shown])
+    text = [change for change in shown if change.blob.strip("0") and change.blob not in binary]  # not deleted
+    wanted = {change.path for change in text}
+    again: dict[str, FileChange] = {}
+    for start in range(0, len(text), _TEXT_BATCH):
+        batch = text[start:start + _TEXT_BATCH]
+        paths = sorted({path for change in batch for path in (change.path, change.old_path)})
+        for change in await _changes(repo, span, "--text", paths=paths) or []:
+            again[change.path] = change
+    return [again.get(change.path, change) if change.path in wanted else change for change in changes]
+
+
+async def _exempt(repo: GitRepo, tip: str, head: str, blobs: set[str]) -> set[str]:
+    """The `blobs` (new versions of files with marker lines) whose lines are no added markers:
+    binary content (git's merge never writes markers into it), or a whole file the fork already
+    held (a fixture copied as it is)."""
+    exempt = await blob_heads.binary(repo, blobs)
+    rest = {blob for blob in blobs - exempt if blob}
+    if rest:
+        exempt |= await _held_at_fork(repo, tip, head, rest)
+    return exempt
+
+
+async def _held_at_fork(repo: GitRepo, tip: str, head: str, blobs: set[str]) -> set[str]:
+    """The `blobs` that are a file of the tree the branch's diff starts from: its fork from `tip`
+    (`tip` itself without a common ancestor)."""
+    fork = await repo.git("merge-base", tip, head, check=False)
+    start = fork.out.split()[0] if fork.ok and fork.out.split() else tip
+    with tempfile.TemporaryFile() as listing:
+        done = await repo.git("ls-tree", "-r", "-z", "--full-tree", start, check=False, stdout_to=listing)
+        if not done.ok or listing.seek(0, os.SEEK_END) == 0:
+            return set()
+        with mmap.mmap(listing.fileno(), 0, access=mmap.ACCESS_READ) as tree:
+            # each entry is `<mode> blob <oid>\t<path>\0`
+            return {blob for blob in blobs if tree.find(f" blob {blob}\t".encode()) != -1}
 
 
 async def _landed_tree(repo: GitRepo, tip: str, head: str) -> str:

@@ -313,17 +313,17 @@ async def _screen(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> L
         return Landing(candidate.task_id, "refused", None, [], (
             f"{candidate.branch} commits files that .worktreeinclude copied into its worktree "
             f"(they must not be committed): {'; '.join(leak.describe() for leak in leaks)}"))
-    # A head the target already contains adds no lines (its diff from the fork is empty).
-    if left := await markers.added_markers(repo, tip, head):
-        return Landing(candidate.task_id, "refused", None, [], (
-            f"{candidate.branch} adds conflict markers at {', '.join(left)}; resolve them and commit"))
+    # Both refusals are named when both apply (a conflict note left as it is has marker lines).
+    reasons, unresolved = [], []
     if candidate.resolution is not None:
         merged, paths = candidate.resolution
-        if left := await resolution.still_unresolved(repo, merged, head, paths):
-            return Landing(candidate.task_id, "refused", None, left, (
-                f"{candidate.branch} leaves its merge conflict unresolved in {', '.join(left)}: "
-                f"still exactly as the resolution merge {merged[:12]} left it"))
-    return None
+        if unresolved := await resolution.still_unresolved(repo, merged, head, paths):
+            reasons.append(f"{candidate.branch} leaves its merge conflict unresolved in {', '.join(unresolved)}: "
+                           f"still exactly as the resolution merge {merged[:12]} left it")
+    # A head the target already contains adds no lines (its diff from the fork is empty).
+    if left := await markers.added_markers(repo, tip, head):
+        reasons.append(markers.refusal("it also" if reasons else candidate.branch, left))
+    return Landing(candidate.task_id, "refused", None, unresolved, "; ".join(reasons)) if reasons else None
 
 
 async def _worktree_holding(repo: GitRepo, ref: str) -> str | None:

@@ -47,11 +47,21 @@ SPEED_CONFIG = (("maintenance.auto", "false"), ("gc.auto", "0"))
 # `git apply` (no colour, a/ b/ prefixes, gitlinks as `Subproject commit` lines), and the output
 # it parses (status, log, show, diff) must have the shape it was written for (no signature check
 # lines in a `log --format`, untracked files listed, paths quoted as by default, UTF-8 messages).
+# A diff's hunks and file pairs are git's default too: its context (`diff.context`, and
+# `diff.interHunkContext`, which would join `-U0` hunks with unchanged lines between them, so a
+# line count of `+` lines goes wrong), its rename detection (`diff.renames`; also the default of
+# merge.renames, so the launcher's merges detect renames as git's do by default) and its file
+# order (`diff.orderFile`: an empty order file keeps git's). Not diff.renameLimit nor
+# diff.algorithm: the launcher's merges take their defaults from them (git's own are different
+# there), and neither changes how a diff reads, only which lines it pairs.
+# (diff.external and textconv are switched off by flags: _SAFE_FLAGS.)
 # The commits it writes take the user's commit.gpgsign (git/signing.py); nothing else of theirs.
 OUTPUT_CONFIG = (
     ("color.ui", "never"), ("color.diff", "never"), ("color.status", "never"), ("color.branch", "never"),
     ("diff.noprefix", "false"), ("diff.mnemonicPrefix", "false"), ("diff.srcPrefix", "a/"),
     ("diff.dstPrefix", "b/"), ("diff.relative", "false"), ("diff.submodule", "short"),
+    ("diff.context", "3"), ("diff.interHunkContext", "0"), ("diff.renames", "true"),
+    ("diff.orderFile", "/dev/null"),
     ("diff.suppressBlankEmpty", "false"), ("log.showSignature", "false"),
     ("status.showUntrackedFiles", "normal"), ("core.quotePath", "true"),
     ("i18n.commitEncoding", "UTF-8"), ("i18n.logOutputEncoding", "UTF-8"),

@@ -7,7 +7,9 @@ file/directory or a rename conflict leaves one side's version (or git's moved co
 the resolution. So each conflicted path is recorded with what each side has (`Conflict`), a
 regular file or symlink git could not mark is replaced by a conflict note that has marker
 lines, and the landing refuses the branch while any conflicted path is still as this merge left
-it (`still_unresolved`), besides any marker line it adds (`git.markers`)."""
+it (`still_unresolved`), besides any marker line it adds (`git.markers`). Whether git marked a
+path is judged as git's merge decides it (`merged_line_by_line`), never from the file's bytes
+alone: a binary file that happens to hold a `<<<<<<< ` line is this branch's version, unmarked."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.errors import GitFailed
-from launcher.git import commits, markers
+from launcher.git import blob_heads, commits, markers
 from launcher.git.repo import GitRepo
 from launcher.models.markdown import code
 from launcher.models.printable import printable
@@ -52,7 +54,8 @@ class Conflict:
                 return f"{both}, with different file modes"
             if self.ours.split()[0] == "120000":
                 return f"symlink {both}"
-            return both if self.left == "markers" else f"{both}, not mergeable line by line (binary?)"
+            return both if self.left == "markers" else (
+                f"{both}, not mergeable line by line (a binary file, or a `merge` attribute that says so)")
         if self.ours:
             return (f"deleted on {target}, changed on your branch" if self.base else
                     "only your branch has a file here (git moved it: a file/directory or rename conflict)")
@@ -155,10 +158,30 @@ def _has_markers(content: bytes, size: int) -> bool:
     return False
 
 
-def _mark(worktree: Path, path: str, stages: dict[int, str], target: str, size: int) -> Conflict:
-    """How a conflicted path is left: git's markers (`size` characters long), else a conflict
-    note where a regular file, a symlink (or nothing) is, else as git left it (a directory, a
-    submodule)."""
+async def merged_line_by_line(repo: GitRepo, worktree: Path, stages: dict[str, dict[int, str]]) -> set[str]:
+    """The conflicted paths git merged line by line, the only ones it writes markers into: both
+    sides hold a regular file, the path's `merge` attribute is not `-merge` or `merge=binary`
+    (`binary` sets it so), and no version (the base, either side) is binary by content (a NUL in
+    its first 8000 bytes). Into any other git writes no marker: it says "Cannot merge binary
+    files" and leaves this branch's version, whatever bytes that holds."""
+    regular = ("100644", "100755")
+    both = {path: entries for path, entries in stages.items()
+            if all(side in entries and entries[side].split()[0] in regular for side in (2, 3))}
+    if not both:
+        return set()
+    binary = await blob_heads.binary(repo, [entry.split()[1] for entries in both.values()
+                                             for entry in entries.values()])
+    merge = await markers.attribute(repo, sorted(both), "merge", cwd=worktree)
+    return {path for path, entries in both.items()
+            if merge.get(path) not in ("unset", "binary")
+            and not any(entry.split()[1] in binary for entry in entries.values())}
+
+
+def _mark(worktree: Path, path: str, stages: dict[int, str], target: str, size: int, as_text: bool) -> Conflict:
+    """How a conflicted path is left: git's markers (`size` characters long) where git merged it
+    line by line (`as_text`) and wrote them, else a conflict note where a regular file, a symlink
+    (or nothing) is, else as git left it (a directory, a submodule). A binary file is never taken
+    for marked, whatever marker-like bytes it holds: it is this branch's version only."""
     conflict = Conflict(path, stages.get(1), stages.get(2), stages.get(3), "as is")
     file = worktree / path
     gitlink = any(entry.split()[0] == "160000" for entry in stages.values())
@@ -171,7 +194,7 @@ def _mark(worktree: Path, path: str, stages: dict[int, str], target: str, size: 
         # restore command resolves it.
         file.unlink()
     elif file.is_file():
-        if _has_markers(file.read_bytes(), size):
+        if as_text and _has_markers(file.read_bytes(), size):
             conflict.left = "markers"
             return conflict
     elif file.exists():
@@ -195,7 +218,9 @@ async def merge_for_resolution(repo: GitRepo, worktree: Path, tip: str, target: 
         raise GitFailed(f"`git merge {tip[:12]}` failed in {worktree}: {(merged.err or merged.out).strip()}",
                         where=str(worktree), fix="look at the worktree; the task's branch is unchanged")
     sizes = await markers.marker_sizes(repo, sorted(stages), cwd=worktree)
-    conflicts = [_mark(worktree, path, stages[path], target, sizes[path]) for path in sorted(stages)]
+    as_text = await merged_line_by_line(repo, worktree, stages)
+    conflicts = [_mark(worktree, path, stages[path], target, sizes[path], path in as_text)
+                 for path in sorted(stages)]
     await commits.commit_pending(repo, worktree, message, trailers)
     return await commits.head_of(repo, worktree), conflicts
 
