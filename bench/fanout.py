@@ -43,11 +43,13 @@ from fanout_common import (
     AGENT_SCRIPT,
     BenchError,
     Measure,
+    clear,
     fresh_copy,
     git_env,
     make_template,
     settle,
     task_ids,
+    verify_no_trees_left,
     verify_repo,
 )
 from fanout_raw import RAW_SCRIPT, run_raw
@@ -200,11 +202,13 @@ def journal_phases(repo: Path, started: float, ended: float) -> dict[str, float]
 
 def run_launcher(template: Path, work: Path, n: int, mode: str, driver: Path, label: str, sample_rss: bool,
                  warm: int = 0) -> Measure:
-    repo = fresh_copy(template, work / f"{label}-repo")
-    plan = work / f"{label}-plan.toml"
+    repo, plan, cache = work / f"{label}-repo", work / f"{label}-plan.toml", work / f"{label}-cache"
+    stdout_path, stderr_path = work / f"{label}.out", work / f"{label}.err"
+    clear(repo, plan, cache, stdout_path, stderr_path)  # each pass starts clean (`--n 1,1`)
+    fresh_copy(template, repo)
     write_plan(plan, n, warm)
     env = git_env()
-    env["XDG_CACHE_HOME"] = str(work / f"{label}-cache")
+    env["XDG_CACHE_HOME"] = str(cache)
     env["PYTHONUNBUFFERED"] = "1"
     if warm:  # untimed: the pool is filled ahead of time (`launcher pool warm N`, or by the last run)
         warmed = subprocess.run([sys.executable, "-m", "launcher", "pool", "warm", str(warm)], cwd=repo, env=env,
@@ -212,7 +216,6 @@ def run_launcher(template: Path, work: Path, n: int, mode: str, driver: Path, la
         if warmed.returncode != 0:
             raise BenchError(f"launcher pool warm {warm} exited {warmed.returncode}: {warmed.stderr[-2000:]}")
         settle()  # a pool is warmed ahead of time: its files are on disk, not in dirty pages
-    stdout_path, stderr_path = work / f"{label}.out", work / f"{label}.err"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         started_wall = time.time()
         started = time.perf_counter()
@@ -240,11 +243,11 @@ def run_launcher(template: Path, work: Path, n: int, mode: str, driver: Path, la
     try:
         verify_report(stdout, n)
         verify_repo(repo, n, "launcher/*", pool=warm)
+        verify_no_trees_left(cache / "launcher" / "worktrees", "the launcher", pool=warm)
     except BenchError as exc:
         raise BenchError(f"launcher run ({label}, N={n}): {exc}\n--- stderr ---\n{stderr[-4000:]}") from None
     phases = journal_phases(repo, started_wall, ended_wall)
-    shutil.rmtree(repo, ignore_errors=True)
-    shutil.rmtree(work / f"{label}-cache", ignore_errors=True)
+    clear(repo, plan, cache, stdout_path, stderr_path)
     return Measure(seconds, phases, peak)
 
 
