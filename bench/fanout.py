@@ -7,9 +7,13 @@ For every N it builds a plan of N trivial `command` agents (each writes `out/<ta
 and a valid completion contract), runs `launcher run plan.toml --max-parallel N --json
 --quiet` on a fresh clone of a generated repository and times it end to end: process start,
 provisioning, agents, collection, commits, landing on `main`, clean-up, process exit. The
-reference is a bash script that does the same git work with raw git commands, `xargs -P N`
-in parallel, on another fresh clone. It then runs the launcher once more at `--rss-n` tasks
-and samples the launcher process's own peak RSS (VmHWM) every 50 ms.
+reference (bench/fanout_raw.py, whose docstring lists each step) is a bash script that does the
+launcher's git work the way the launcher does it (each worktree registered with `--no-checkout`
+under a lock and checked out outside it), with raw git commands, `xargs -P N` in parallel, on
+another fresh clone. Both runs are checked afterwards: the tasks' files on main and nothing else
+changed, N merge commits, no task branch, no worktree registered and no worktree file left on
+disk (deleting them is part of the timed run). It then runs the launcher once more at `--rss-n`
+tasks and samples the launcher process's own peak RSS (VmHWM) every 50 ms.
 
 With --warm, each round also times the launcher with a warm pool: the plan sets `[run]
 warm_pool = N`, the pool is filled (and flushed to disk, as a pool warmed earlier would be)
