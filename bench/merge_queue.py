@@ -274,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         if broken != broken_in(roots[1], two):
             raise RuntimeError("the two repositories differ")  # make_repo is deterministic
         c = len(plan.conflicting)
-        print(f"{args.branches} branches: {len(broken)} break the check ({_names(broken)}), {c} rewrite the same "
-              f"line ({'one lands, ' + str(c - 1) + ' conflict' if c else 'none'}), "
+        same_line = {0: "none rewrites the same line", 1: "1 rewrites shared.txt (nothing conflicts with it)"}.get(
+            c, f"{c} rewrite the same line (one lands, {c - 1} conflict)")
+        print(f"{args.branches} branches: {len(broken)} break the check ({_names(broken)}), {same_line}, "
               f"{args.branches - c - len(broken)} clean; batch {args.batch or 'all'}, check +{args.check_seconds:g}s")
         first = anyio.run(one_by_one, roots[0], one)
         queue = anyio.run(queued, roots[1], two, args.batch)
