@@ -7,9 +7,13 @@ For every N it builds a plan of N trivial `command` agents (each writes `out/<ta
 and a valid completion contract), runs `launcher run plan.toml --max-parallel N --json
 --quiet` on a fresh clone of a generated repository and times it end to end: process start,
 provisioning, agents, collection, commits, landing on `main`, clean-up, process exit. The
-reference is a bash script that does the same git work with raw git commands, `xargs -P N`
-in parallel, on another fresh clone. It then runs the launcher once more at `--rss-n` tasks
-and samples the launcher process's own peak RSS (VmHWM) every 50 ms.
+reference (bench/fanout_raw.py, whose docstring lists each step) is a bash script that does the
+launcher's git work the way the launcher does it (each worktree registered with `--no-checkout`
+under a lock and checked out outside it), with raw git commands, `xargs -P N` in parallel, on
+another fresh clone. Both runs are checked afterwards: the tasks' files on main and nothing else
+changed, N merge commits, no task branch, no worktree registered and no worktree file left on
+disk (deleting them is part of the timed run). It then runs the launcher once more at `--rss-n`
+tasks and samples the launcher process's own peak RSS (VmHWM) every 50 ms.
 
 With --warm, each round also times the launcher with a warm pool: the plan sets `[run]
 warm_pool = N`, the pool is filled (and flushed to disk, as a pool warmed earlier would be)
@@ -43,11 +47,13 @@ from fanout_common import (
     AGENT_SCRIPT,
     BenchError,
     Measure,
+    clear,
     fresh_copy,
     git_env,
     make_template,
     settle,
     task_ids,
+    verify_no_trees_left,
     verify_repo,
 )
 from fanout_raw import RAW_SCRIPT, run_raw
@@ -200,11 +206,13 @@ def journal_phases(repo: Path, started: float, ended: float) -> dict[str, float]
 
 def run_launcher(template: Path, work: Path, n: int, mode: str, driver: Path, label: str, sample_rss: bool,
                  warm: int = 0) -> Measure:
-    repo = fresh_copy(template, work / f"{label}-repo")
-    plan = work / f"{label}-plan.toml"
+    repo, plan, cache = work / f"{label}-repo", work / f"{label}-plan.toml", work / f"{label}-cache"
+    stdout_path, stderr_path = work / f"{label}.out", work / f"{label}.err"
+    clear(repo, plan, cache, stdout_path, stderr_path)  # each pass starts clean (`--n 1,1`)
+    fresh_copy(template, repo)
     write_plan(plan, n, warm)
     env = git_env()
-    env["XDG_CACHE_HOME"] = str(work / f"{label}-cache")
+    env["XDG_CACHE_HOME"] = str(cache)
     env["PYTHONUNBUFFERED"] = "1"
     if warm:  # untimed: the pool is filled ahead of time (`launcher pool warm N`, or by the last run)
         warmed = subprocess.run([sys.executable, "-m", "launcher", "pool", "warm", str(warm)], cwd=repo, env=env,
@@ -212,7 +220,6 @@ def run_launcher(template: Path, work: Path, n: int, mode: str, driver: Path, la
         if warmed.returncode != 0:
             raise BenchError(f"launcher pool warm {warm} exited {warmed.returncode}: {warmed.stderr[-2000:]}")
         settle()  # a pool is warmed ahead of time: its files are on disk, not in dirty pages
-    stdout_path, stderr_path = work / f"{label}.out", work / f"{label}.err"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         started_wall = time.time()
         started = time.perf_counter()
@@ -240,11 +247,11 @@ def run_launcher(template: Path, work: Path, n: int, mode: str, driver: Path, la
     try:
         verify_report(stdout, n)
         verify_repo(repo, n, "launcher/*", pool=warm)
+        verify_no_trees_left(cache / "launcher" / "worktrees", "the launcher", pool=warm)
     except BenchError as exc:
         raise BenchError(f"launcher run ({label}, N={n}): {exc}\n--- stderr ---\n{stderr[-4000:]}") from None
     phases = journal_phases(repo, started_wall, ended_wall)
-    shutil.rmtree(repo, ignore_errors=True)
-    shutil.rmtree(work / f"{label}-cache", ignore_errors=True)
+    clear(repo, plan, cache, stdout_path, stderr_path)
     return Measure(seconds, phases, peak)
 
 

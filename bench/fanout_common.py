@@ -4,6 +4,7 @@ the state a run leaves behind."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -82,6 +83,19 @@ def settle() -> None:
     time.sleep(0.5)
 
 
+def clear(*paths: Path) -> None:
+    """Remove what an earlier pass with the same label left (`--n 1,1`, a failed run): each
+    pass starts clean."""
+    for path in paths:
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+        except OSError as exc:
+            raise BenchError(f"cannot remove {path}, which an earlier pass left: {exc}") from None
+
+
 def task_ids(n: int) -> list[str]:
     return [f"t{i:03d}" for i in range(n)]
 
@@ -111,6 +125,34 @@ def verify_repo(repo: Path, n: int, branch_glob: str, pool: int = 0) -> None:
     merges = git(repo, "rev-list", "--merges", "--count", "main").strip()
     if int(merges) != n:
         raise BenchError(f"main has {merges} merge commit(s), expected {n}")
+    first = git(repo, "rev-list", "--max-parents=0", "main").split()[0]
+    changed = set(git(repo, "diff", "--name-only", "--no-renames", first, "main").split())
+    if changed != {f"out/{t}.txt" for t in task_ids(n)}:
+        extra = sorted(changed - {f"out/{t}.txt" for t in task_ids(n)})
+        raise BenchError(f"main changes {len(extra)} file(s) no task wrote, e.g. {extra[:3]}")
     for tid in task_ids(n):
         if not (repo / "out" / f"{tid}.txt").is_file():
             raise BenchError(f"out/{tid}.txt is on main but not in the main work tree")
+
+
+def verify_no_trees_left(root: Path, who: str, pool: int = 0) -> None:
+    """No file is left under `root`, where the run put its worktrees, but in a warm pool of
+    `pool` trees (a `_pool` directory, the launcher's layout). `git worktree list` showing none
+    is not enough: the directories (thousands of files each) must be deleted inside the timed
+    run, not by the benchmark's untimed clean-up afterwards. (Empty directories cost nothing.)"""
+    left: list[Path] = []
+    pools: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        if "_pool" in dirnames:
+            pools.append(here / "_pool")
+            dirnames.remove("_pool")
+        left += [here / name for name in filenames]
+        left += [here / name for name in dirnames if (here / name).is_symlink()]
+    if left:
+        where = sorted({"/".join(p.relative_to(root).parts[:2]) for p in left})
+        raise BenchError(f"{who} left {len(left)} file(s) under {root} when it exited (worktrees unregistered "
+                         f"but not deleted?): in {', '.join(where[:5])}{' ...' if len(where) > 5 else ''}")
+    trees = [tree for folder in pools for tree in folder.iterdir()]
+    if len(trees) != pool:
+        raise BenchError(f"{who} left {len(trees)} pool worktree(s) under {root}, expected {pool}")

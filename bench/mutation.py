@@ -13,8 +13,11 @@ unclassified mutant of each tool (from its first round) is checked, plus a seede
 of its killed mutants.
 
 Targets, on every project: the launcher agrees with ground truth on >= 99% of the checked
-mutants; its wall time <= mutmut's. Exit status: 0 all targets met, 1 a run failed, 2 a target
-missed.
+mutants; its wall time <= mutmut's, and its wall time per mutant <= mutmut's (the two tools make
+different mutants of the same files: the counts are printed beside both ratios); it makes at
+least half as many mutants as mutmut, or the project's entry states why not (`fewer_mutants`).
+Exit status: 0 all targets met, 1 a run failed (a tool that reports no mutants at all has
+failed: nothing was measured), 2 a target missed.
 
 See bench/README.md.
 """

@@ -31,6 +31,10 @@ class Project:
     pythonpath: tuple[str, ...] = ()  # put first on PYTHONPATH by ground truth (a src layout)
     extra_packages: tuple[str, ...] = ()  # installed in the project's venv besides mutmut and pytest
     quirks: str = ""
+    # Why the launcher makes fewer than `mutation_report.MUTANT_SHARE_FLOOR` of mutmut's mutants on
+    # this project, when it does: a cause checked on the two tools' mutant lists, never a guess.
+    # Empty: such a run misses the mutant-count target.
+    fewer_mutants: str = ""
 
     @property
     def label(self) -> str:

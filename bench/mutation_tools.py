@@ -157,6 +157,9 @@ def run_mutmut(base: Path, work: Path, venv_python: Path, workers: int, tag: str
     must(run([str(venv_python), str(helper), "results", str(results)], repo, 600), "mutmut results helper")
     for name, r in json.loads(results.read_text(encoding="utf-8")).items():
         tool.entries.append(Entry(name, r["status"], r["path"], note=f"exit code {r['exit_code']}"))
+    if not tool.entries:
+        tool.error = f"mutmut run reported no mutants (see {work / f'mutmut{tag}.log'}): nothing was measured"
+        return tool
     stats = run([str(mutmut), "export-cicd-stats"], repo, 600)
     stats_file = repo / "mutants" / "mutmut-cicd-stats.json"
     if stats.returncode == 0 and stats_file.is_file():
@@ -213,6 +216,10 @@ def run_launcher(base: Path, work: Path, label: str, args: list[str], launcher_s
         status = _LAUNCHER_SEED.get(m["status"], m["status"])
         tool.entries.append(Entry(m["mutant_id"], status, m["target"], m["line"], m["fault"], m["executor"], m["note"]))
     tool.notes += [f"launcher note: {n}" for n in summary.get("notes", [])]
+    if not tool.entries:
+        tool.error = (f"launcher sweep reported no mutants of {len(files)} file(s) ({' '.join(files[:5])}"
+                      f"{' ...' if len(files) > 5 else ''}): nothing was measured; its report is {out_dir}")
+        return tool
     seconds: Counter[str] = Counter()
     runs: Counter[str] = Counter()
     for m in tool.data.get("mutants", []):

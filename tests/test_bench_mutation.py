@@ -117,7 +117,8 @@ def test_weighted_agreement_counts_every_undetected_and_scales_the_killed_sample
 def test_apply_errors_are_left_out_of_the_agreement_and_rounds_keep_their_minimum() -> None:
     assert Check(checked=10, agree=8, apply_errors=["x: no"]).pct == pytest.approx(100 * 8 / 9)
     result = ProjectResult(PROJECTS["toolz"])
-    mutmut_run, launcher_run = ToolRun("mutmut 3.8.1"), ToolRun("launcher (fast)")
+    mutants = [Entry(f"m{i}", "Killed", "m.py") for i in range(10)]
+    mutmut_run, launcher_run = ToolRun("mutmut 3.8.1", list(mutants)), ToolRun("launcher (fast)", list(mutants))
     result.tools = [(mutmut_run, None), (launcher_run, Check(checked=200, agree=199))]
     result.walls = {"mutmut 3.8.1": [100.0, 90.0], "launcher (fast)": [50.0, 60.0]}
     assert result.wall_ratio() == pytest.approx(50.0 / 90.0)
