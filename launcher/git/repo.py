@@ -23,6 +23,7 @@ from launcher.concurrency import file_lock
 from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge, LimitReached, OutOfSpace
 from launcher.git import guard
 from launcher.git.full_disk import out_of_space
+from launcher.git.git_vars import without_git_vars
 from launcher.store.files import clear_leftovers
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     safe.directory apply to the launcher's git too. Replace refs (`git replace`) are not
     honoured: the launcher reads, restores and lands the objects themselves, never what a ref
     under refs/replace/ (an agent's, say) swaps in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in USER_CONFIG_VARS}
+    env = without_git_vars(os.environ, keep=USER_CONFIG_VARS)
     env.update(
         {
             "GIT_TERMINAL_PROMPT": "0",
