@@ -1,6 +1,7 @@
 """A launcher started with GIT_DIR, GIT_INDEX_FILE... in its environment (a git hook running a
 sweep, a dotfiles setup) never hands them to the project's code: a sweep's test runs and `mutation
-fix`'s kill check get no GIT_* variable, as `launcher run`'s checks and agents do not (one rule,
+fix`'s kill check get no GIT_* variable but the names of the user's config files (their git
+identity may be there), `launcher run`'s checks and agents none at all (one rule,
 git/git_vars.py), so a test's scratch repository never writes the user's branch or index."""
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from launcher.engine.command_env import command_env
 from launcher.gates import mutant_kill
 from launcher.mutation.run_env import child_env
 
-HOOK_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_GLOBAL",
-             "GIT_OBJECT_DIRECTORY")
+HOOK_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_PARAMETERS", "GIT_OBJECT_DIRECTORY")
 
 SCRATCH_REPO_TEST = '''import os, subprocess, tempfile
 
@@ -36,7 +36,8 @@ def test_makes_a_scratch_repo():
 def _project(root: Path) -> Path:
     write_files(root, {
         "src/calc.py": "def add(a, b):\n    return a + b\n",
-        "tests/test_calc.py": "import sys, os\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'src'))\n"
+        "tests/test_calc.py": "import sys, os\n"
+                              "sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'src'))\n"
                               "from calc import add\n\ndef test_add():\n    assert add(2, 3) == 5\n",
         "tests/test_git.py": SCRATCH_REPO_TEST,
     })
@@ -58,15 +59,17 @@ def test_a_sweep_started_from_a_hook_runs_the_tests_without_the_hooks_git_variab
     assert (root / ".git" / "index").read_bytes() == index
 
 
-def test_every_test_run_environment_drops_git_variables_like_a_runs_checks(
+def test_a_sweeps_test_runs_keep_only_the_config_file_names_and_a_runs_checks_no_git_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in HOOK_VARS:
         monkeypatch.setenv(name, str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
     monkeypatch.setenv("DATABASE_URL", "kept")  # a sweep's tests still get the rest of ours
     sweep = child_env({"EXTRA": "1"})
-    check = command_env(tmp_path, main_root=tmp_path, run_id="r", task_id=None, pass_names=list(HOOK_VARS))
-    assert not [k for k in sweep if k.startswith("GIT_")], sweep
+    check = command_env(tmp_path, main_root=tmp_path, run_id="r", task_id=None,
+                        pass_names=[*HOOK_VARS, "GIT_CONFIG_GLOBAL"])
+    assert [k for k in sweep if k.startswith("GIT_")] == ["GIT_CONFIG_GLOBAL"], sweep
     assert not [k for k in check if k.startswith("GIT_")], check
     assert sweep["DATABASE_URL"] == "kept" and sweep["EXTRA"] == "1"
 

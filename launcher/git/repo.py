@@ -23,7 +23,7 @@ from launcher.concurrency import file_lock
 from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge, LimitReached, OutOfSpace
 from launcher.git import guard
 from launcher.git.full_disk import out_of_space
-from launcher.git.git_vars import without_git_vars
+from launcher.git.git_vars import USER_CONFIG_VARS, without_git_vars
 from launcher.store.files import clear_leftovers
 
 if TYPE_CHECKING:
@@ -91,12 +91,6 @@ def add_exclude_line(exclude: Path, pattern: str) -> None:
         return
     with exclude.open("ab") as fh:
         fh.write((b"\n" if existing and not existing.endswith(b"\n") else b"") + line + b"\n")
-
-
-# The user's choice of config files: which files their own git reads. Passed through so the
-# launcher's git reads the same system and global config (filters such as git-lfs's, installed
-# with `git lfs install --system`; safe.directory; identity) and not another.
-USER_CONFIG_VARS = ("GIT_CONFIG_SYSTEM", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")
 
 
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
