@@ -17,6 +17,7 @@ from launcher.errors import GitFailed
 from launcher.git import (
     commits,
     filters,
+    history,
     markers,
     path_lists,
     ref_guard,
@@ -66,7 +67,18 @@ class Landing:
     details: str = ""
 
 
+class UnrelatedHistories(GitFailed):
+    """The two commits share no history: git refuses to merge them (`merge_commit` refuses the
+    task with `history.unrelated_said`)."""
+
+    default_key = "unrelated_histories"
+
+
 def _git_failed(what: str, repo: GitRepo) -> GitFailed:
+    if "refusing to merge unrelated histories" in what:
+        return UnrelatedHistories(what, where=str(repo.root), fix=(
+            "the two commits share no history (an orphan branch, a target replaced since, or a shallow "
+            f"clone that stops before their common commit: {history.DEEPEN})"))
     fix = "check that both commits exist in this repository"
     return GitFailed(what, where=str(repo.root), fix=fix)
 
@@ -187,6 +199,14 @@ async def merge_commit(
     refusal = None if screened else await _screen(repo, tip, head, candidate)
     if refusal is not None:
         return refusal
+    try:
+        return await _merged(repo, tip, head, candidate, strategy)
+    except UnrelatedHistories:  # the target replaced during the run: that task cannot land, said
+        return Landing(candidate.task_id, "refused", None, [],
+                       await history.unrelated_said(repo, candidate.branch, tip))
+
+
+async def _merged(repo: GitRepo, tip: str, head: str, candidate: Candidate, strategy: Strategy) -> Landing:
     if strategy == "rebase" and await repo.is_ancestor(head, tip):
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
     if strategy == "rebase":
