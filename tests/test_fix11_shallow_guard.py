@@ -114,3 +114,24 @@ def test_an_agents_filtered_fetch_keeps_the_promisor_keys_the_missing_blobs_need
     assert git(repo, "config", "remote.origin.promisor").strip() == "true"
     assert git(repo, "config", "remote.origin.partialclonefilter").strip() == "blob:none"
     _whole(repo, "origin/main")
+
+
+def test_an_agents_unshallow_fetch_is_kept_but_a_deleted_shallow_file_is_put_back(tmp_path: Path) -> None:
+    _src, origin = _upstream(tmp_path)
+    repo = tmp_path / "repo"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{origin}", str(repo))
+    listed = (repo / ".git" / "shallow").read_text()
+    delete = ["sh", "-c", 'rm "$(git rev-parse --git-common-dir)/shallow"']
+
+    report = run_plan(repo, [{"id": "rm", "agent": "scripted", "prompt": "x", "script": [{"run": delete}]}])
+
+    assert task(report, "rm").state == "failed", task(report, "rm").message
+    assert "shallow deleted" in task(report, "rm").message
+    assert (repo / ".git" / "shallow").read_text() == listed  # main's parent is not here: listed again
+    _whole(repo, "main")
+
+    report = run_plan(repo, [_fetch_task("deep", "--unshallow", "origin")])
+
+    assert task(report, "deep").state == "merged", task(report, "deep").message
+    assert not (repo / ".git" / "shallow").exists()
+    _whole(repo, "main")
