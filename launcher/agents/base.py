@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from launcher.agents.prompts import prompt_diagnosis
+from launcher.git.git_vars import without_git_vars
 from launcher.models.plan import AgentConfig, Task
 from launcher.process import Supervised
 
@@ -127,9 +128,8 @@ def agent_env(request: AgentRequest, extra: dict[str, str] | None = None) -> dic
     parent = os.environ
     env = {k: parent[k] for k in ENV_ALLOWLIST if k in parent}
     env.update({k: v for k, v in parent.items() if k.startswith("LC_")})
-    for name in request.config.env:
-        if name in parent and not name.startswith("GIT_"):
-            env[name] = parent[name]
+    env.update({name: parent[name] for name in request.config.env if name in parent})
+    env = without_git_vars(env)
     env.update(request.config.set_env)
     env.update(
         {

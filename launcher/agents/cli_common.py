@@ -25,6 +25,7 @@ from launcher.agents.base import (
 )
 from launcher.agents.prompts import prompt_diagnosis, recent_prompt
 from launcher.errors import LauncherError
+from launcher.git.git_vars import without_git_vars
 from launcher.models.contract import (
     CONTRACT_STATUSES,
     REQUIRED_KEYS,
@@ -171,7 +172,7 @@ def cli_env(
     for name, value in (defaults or {}).items():
         if name not in request.config.set_env and name not in named:
             env[name] = value
-    return {k: v for k, v in env.items() if not k.startswith("GIT_")}
+    return without_git_vars(env)
 
 
 # --- sessions ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from launcher.agents.base import ENV_ALLOWLIST
+from launcher.git.git_vars import without_git_vars
 from launcher.git.import_roots import python_path, tree_import_roots
 
 AUDIT_DIR = Path(__file__).resolve().parent.parent / "data" / "import_audit"
@@ -34,7 +35,7 @@ def command_env(
     env = {k: parent[k] for k in ENV_ALLOWLIST if k in parent}
     env.update({k: v for k, v in parent.items() if k.startswith("LC_")})
     env.update({k: parent[k] for k in pass_names if k in parent})
-    env = {k: v for k, v in env.items() if not k.startswith("GIT_")}
+    env = without_git_vars(env)
     env.update({"LAUNCHER_RUN_ID": run_id, "LAUNCHER_WORKTREE": str(tree)})
     if task_id is not None:
         env["LAUNCHER_TASK_ID"] = task_id

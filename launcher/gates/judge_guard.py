@@ -29,7 +29,7 @@ from pathlib import Path
 import anyio
 
 from launcher.engine import main_restore, tree_guard
-from launcher.git import guard, index_guard, ref_guard, worktrees
+from launcher.git import config_keys, guard, index_guard, ref_guard, shallow_file, worktrees
 from launcher.git.repo import GitRepo
 from launcher.store import own_files
 from launcher.store.files import STATE_DIR_NAME
@@ -70,7 +70,12 @@ class JudgeWatch:
         (empty: nothing). `aside`: where its versions of changed files are kept."""
         found: list[str] = []
         async with self.repo.lock.hold():
+            # What git itself wrote for a fetch (a shallow tip, a promisor remote's keys) stays.
+            keys = await config_keys.take_in(self.repo, self.git_dir)
+            await shallow_file.judge_shallow(self.repo, self.git_dir)
             undone = await anyio.to_thread.run_sync(guard.undo_tampering, self.git_dir, aside / "git-dir")
+            if keys is not None:
+                await config_keys.keep_after(self.repo, self.git_dir, keys)
             if undone is not None:
                 found.append(f"the shared git directory {self.repo.common_dir} ({undone[0]}): put back")
             damage = await anyio.to_thread.run_sync(self.index.check)

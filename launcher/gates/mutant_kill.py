@@ -29,6 +29,8 @@ from typing import Any
 import anyio
 
 from launcher import process
+from launcher.git.git_vars import USER_CONFIG_VARS, without_git_vars
+from launcher.git.repo import git_env
 from launcher.models.decoding import json_loads, read_text
 from launcher.mutation.model import Mutant, MutantStale
 from launcher.mutation.source_text import decode_source, mutated_bytes
@@ -70,7 +72,7 @@ class KillVerdict:
 
 
 async def _git_lines(tree: Path, *args: str) -> list[str]:
-    done = await process.run(["git", *args], cwd=tree, timeout=60)
+    done = await process.run(["git", *args], cwd=tree, env=git_env(), timeout=60)
     if not done.ok:
         raise RuntimeError(f"git {' '.join(args)} failed: {done.err.strip()}")
     return [line for line in done.out.splitlines() if line.strip()]
@@ -86,7 +88,8 @@ async def changed_files(tree: Path, base_sha: str) -> list[str]:
 async def _pytest(python: str, tree: Path, files: list[str],
                   timeout_s: float = TEST_TIMEOUT_S) -> tuple[int, list[str], str]:  # fmt: skip
     """Exit code, the failing (or erroring) test ids, and the output's tail."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # The sweep's test environment (git/git_vars.py): never the GIT_DIR of another repository.
+    env = {**without_git_vars(os.environ, keep=USER_CONFIG_VARS), "PYTHONDONTWRITEBYTECODE": "1"}
     argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--no-header", *files]
     done = await process.run(argv, cwd=tree, env=env, timeout=timeout_s)
     output = done.text + done.err

@@ -12,7 +12,10 @@ Watched: `hooks/` (every file, recursively; symlinks by target), `config`, `conf
 `info/attributes`, `info/exclude` (a pattern there hides what an agent writes into the main
 checkout from `git status`), `info/grafts` (it rewrites the history every git command reads, as
 a replace ref does: those are watched by ref_guard.py), `shallow` (each commit listed there is
-read as having no parent: the history past it is hidden, and `git gc` drops it) and
+read as having no parent: the history past it is hidden, and `git gc` drops it; but a line git
+wrote for a commit whose parents it did not fetch keeps the repository whole, and is never
+dropped: git/shallow_file.py judges each change first, and an unjudged one is left for the next
+check) and
 `objects/info/alternates` (object stores borrowed from elsewhere: what every git command reads),
 the main checkout's operation in progress (`MERGE_HEAD`, `MERGE_MSG`, `MERGE_MODE`,
 `CHERRY_PICK_HEAD`, `REVERT_HEAD`, `BISECT_*`, and every file of `sequencer/`,
@@ -59,8 +62,9 @@ from launcher.errors import LauncherError
 
 EXCLUDE = "info/exclude"
 HEAD = "HEAD"
+SHALLOW = "shallow"
 _READABLE_HEAD = re.compile(rb"^(?:ref: refs/\S+|[0-9a-f]{40}(?:[0-9a-f]{24})?)\s*$")
-_SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE, "info/grafts", "shallow",
+_SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE, "info/grafts", SHALLOW,
                  "objects/info/alternates", HEAD)
 # A checkout's operation in progress, in its git dir: single files, files named with a prefix,
 # and directories (every file in them).
@@ -103,6 +107,9 @@ class GitDirSnapshot:
     # The git dirs (relative to `common_dir`, "" for itself) whose operation in progress is
     # watched: the primary checkout's, and the launcher's own checkout's when it is linked.
     checkouts: tuple[str, ...] = ("",)
+    # Files whose change must be judged with git before it is put back (`shallow`): the
+    # content that was judged, and what it is to be put back as (`judge`).
+    judged: dict[str, tuple[Entry | None, Entry | None]] = field(default_factory=dict)
 
 
 class GitDirTampered(LauncherError):
@@ -263,6 +270,25 @@ def take_in(snapshot: GitDirSnapshot, rel: str, entry: Entry | None) -> None:
         snapshot.entries[rel] = entry
 
 
+def judge(snapshot: GitDirSnapshot, rel: str, seen: Entry | None, wanted: Entry | None) -> None:
+    """`rel`, found as `seen`, is to be as `wanted` (git/shallow_file.py): the next comparison
+    takes `wanted` for the snapshot's if the file is still as `seen`."""
+    snapshot.judged[rel] = (seen, wanted)
+
+
+def _take_in_judged(snapshot: GitDirSnapshot, now: dict[str, Entry]) -> set[str]:
+    """Judged files still as judged get their wanted content as the snapshot's; the paths that
+    changed and were not judged (or changed again since) are returned, to be left for now."""
+    unjudged = set()
+    for rel in (SHALLOW,):
+        judged = snapshot.judged.pop(rel, None)
+        if judged is not None and judged[0] == now.get(rel):
+            take_in(snapshot, rel, judged[1])
+        elif now.get(rel) != snapshot.entries.get(rel):
+            unjudged.add(rel)
+    return unjudged
+
+
 def readable_head(entry: Entry | None) -> bool:
     """Whether git can read this HEAD: a symbolic ref to a ref under refs/, or a commit id (or,
     as old gits wrote it, a symbolic link)."""
@@ -272,9 +298,15 @@ def readable_head(entry: Entry | None) -> bool:
 def changed_paths(snapshot: GitDirSnapshot) -> dict[str, str]:
     """Watched paths that differ from the snapshot, each with "added", "changed" or "deleted".
     The launcher's own info/exclude lines are taken into the snapshot (so a restore keeps them),
-    and so is a HEAD git can read (a switch of the main checkout's branch is ref_guard's)."""
+    and so is a HEAD git can read (a switch of the main checkout's branch is ref_guard's). A
+    change of `shallow` that was not judged is left out (`_take_in_judged`)."""
     _take_in_own_worktree_config(snapshot)
     now = _current(snapshot.common_dir, snapshot.checkouts)
+    for rel in _take_in_judged(snapshot, now):
+        if rel in snapshot.entries:
+            now[rel] = snapshot.entries[rel]
+        else:
+            now.pop(rel, None)
     if readable_head(now.get(HEAD)):
         snapshot.entries[HEAD] = now[HEAD]
     wanted = _wanted_exclude(snapshot.entries.get(EXCLUDE), now.get(EXCLUDE))

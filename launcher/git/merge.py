@@ -9,7 +9,6 @@ import re
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from launcher.concurrency import each
@@ -17,6 +16,7 @@ from launcher.errors import GitFailed
 from launcher.git import (
     commits,
     filters,
+    history,
     markers,
     path_lists,
     ref_guard,
@@ -25,6 +25,7 @@ from launcher.git import (
     signing,
     target_tree,
     tree_undo,
+    worktrees,
 )
 from launcher.git.repo import GitRepo
 from launcher.git.target_tree import AdvanceResult, StepSink
@@ -66,7 +67,18 @@ class Landing:
     details: str = ""
 
 
+class UnrelatedHistories(GitFailed):
+    """The two commits share no history: git refuses to merge them (`merge_commit` refuses the
+    task with `history.unrelated_said`)."""
+
+    default_key = "unrelated_histories"
+
+
 def _git_failed(what: str, repo: GitRepo) -> GitFailed:
+    if "refusing to merge unrelated histories" in what:
+        return UnrelatedHistories(what, where=str(repo.root), fix=(
+            "the two commits share no history (an orphan branch, a target replaced since, or a shallow "
+            f"clone that stops before their common commit: {history.DEEPEN})"))
     fix = "check that both commits exist in this repository"
     return GitFailed(what, where=str(repo.root), fix=fix)
 
@@ -187,6 +199,14 @@ async def merge_commit(
     refusal = None if screened else await _screen(repo, tip, head, candidate)
     if refusal is not None:
         return refusal
+    try:
+        return await _merged(repo, tip, head, candidate, strategy)
+    except UnrelatedHistories:  # the target replaced during the run: that task cannot land, said
+        return Landing(candidate.task_id, "refused", None, [],
+                       await history.unrelated_said(repo, candidate.branch, tip))
+
+
+async def _merged(repo: GitRepo, tip: str, head: str, candidate: Candidate, strategy: Strategy) -> Landing:
     if strategy == "rebase" and await repo.is_ancestor(head, tip):
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
     if strategy == "rebase":
@@ -327,17 +347,14 @@ async def _screen(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> L
 
 
 async def _worktree_holding(repo: GitRepo, ref: str) -> str | None:
-    """'main' if the main work tree has `ref` checked out, a linked worktree's path, or None."""
+    """'main' if the main work tree has `ref` checked out, another checkout that has (as said to
+    the user: `WorktreeInfo.said`), or None."""
     head = await repo.git("symbolic-ref", "--quiet", "HEAD", check=False)
     if head.ok and head.out.strip() == ref:
         return "main"
-    listed = await repo.git("worktree", "list", "--porcelain", "-z")
-    path = ""
-    for entry in listed.out.split("\0"):
-        if entry.startswith("worktree "):
-            path = entry[len("worktree "):]
-        elif entry == f"branch {ref}" and Path(path).resolve() != repo.root.resolve():
-            return path
+    for info in await worktrees.list_worktrees(repo):
+        if f"refs/heads/{info.branch}" == ref and not worktrees.same_path(info.path, repo.root):
+            return info.said()
     return None
 
 
@@ -410,8 +427,8 @@ async def advance_target(
                 return AdvanceResult(True, target_branch, f"{target_branch} advanced to {new[:12]}")
             return await park_unmoved()
         if holder != "main":
-            return await park(f"{target_branch} is checked out in the worktree {holder}",
-                              "In that worktree, run `git merge --ff-only {branch}`.")
+            return await park(f"{target_branch} is checked out in {holder}",
+                              "In that work tree, run `git merge --ff-only {branch}`.")
         # Edits inside a submodule are the submodule's (read-tree leaves its files alone, and
         # `git stash` here could not put them aside); a moved submodule commit still counts.
         pinned = await filters.pinned_env(repo)  # the run start's content filters only (git/filters.py)

@@ -23,6 +23,7 @@ from launcher.concurrency import file_lock
 from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge, LimitReached, OutOfSpace
 from launcher.git import guard
 from launcher.git.full_disk import out_of_space
+from launcher.git.git_vars import USER_CONFIG_VARS, without_git_vars
 from launcher.store.files import clear_leftovers
 
 if TYPE_CHECKING:
@@ -102,12 +103,6 @@ def add_exclude_line(exclude: Path, pattern: str) -> None:
         fh.write((b"\n" if existing and not existing.endswith(b"\n") else b"") + line + b"\n")
 
 
-# The user's choice of config files: which files their own git reads. Passed through so the
-# launcher's git reads the same system and global config (filters such as git-lfs's, installed
-# with `git lfs install --system`; safe.directory; identity) and not another.
-USER_CONFIG_VARS = ("GIT_CONFIG_SYSTEM", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")
-
-
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for git: the parent's, minus every GIT_* variable (GIT_DIR, GIT_INDEX_FILE,
     GIT_CONFIG_PARAMETERS... would point it elsewhere) but those naming the user's config files
@@ -119,7 +114,7 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     safe.directory apply to the launcher's git too. Replace refs (`git replace`) are not
     honoured: the launcher reads, restores and lands the objects themselves, never what a ref
     under refs/replace/ (an agent's, say) swaps in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in USER_CONFIG_VARS}
+    env = without_git_vars(os.environ, keep=USER_CONFIG_VARS)
     env.update(
         {
             "GIT_TERMINAL_PROMPT": "0",

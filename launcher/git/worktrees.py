@@ -36,6 +36,14 @@ class WorktreeInfo:
     detached: bool
     lock_reason: str | None = None
     bare: bool = False
+    unrecorded: bool = False  # a --separate-git-dir main work tree seen from elsewhere: `path` is its git dir
+
+    def said(self) -> str:
+        """The checkout as a user can find it."""
+        if self.unrecorded:
+            return ("the repository's main work tree (a --separate-git-dir repository: git does not record "
+                    f"where that work tree is; it is the directory whose .git file points at {self.path})")
+        return f"the worktree {self.path}"
 
 
 def default_worktree_root(repo: GitRepo, configured: str | None) -> Path:
@@ -120,7 +128,15 @@ def _parse_porcelain(output: str) -> list[WorktreeInfo]:
 
 async def list_worktrees(repo: GitRepo) -> list[WorktreeInfo]:
     result = await repo.git("worktree", "list", "--porcelain", "-z")
-    return _parse_porcelain(result.out)
+    infos = _parse_porcelain(result.out)
+    if infos and not infos[0].bare and same_path(infos[0].path, repo.common_dir):
+        # A --separate-git-dir repository: git lists its git dir as the main work tree, whose place
+        # it does not record. Known here only when the launcher runs in it (`show-toplevel`).
+        if same_path(repo.git_dir, repo.common_dir):
+            infos[0].path = repo.root
+        else:
+            infos[0].unrecorded = True
+    return infos
 
 
 async def add(repo: GitRepo, *options: str, path: Path, start: str, check: bool = True) -> process.Completed:
@@ -359,7 +375,7 @@ async def remove_locked(repo: GitRepo, path: Path, left: list[str] | None = None
 
 
 async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]],
-                           left: list[str] | None = None) -> dict[str, Path]:
+                           left: list[str] | None = None) -> dict[str, str]:
     """Remove many worktrees (locked ones too) and their branches under one lock hold, with one
     `git worktree list` and one `git branch -D`: landing cleans up a whole run at once. A branch
     checked out in a worktree at another path than the one given (`git worktree move`d there by
@@ -392,7 +408,7 @@ async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]],
             await forget(repo, tree)
         wanted = {branch for _path, branch in items if branch}
         removed = {tree.resolve() for tree in trees}
-        elsewhere = {info.branch: info.path for info in await list_worktrees(repo)
+        elsewhere = {info.branch: info.said() for info in await list_worktrees(repo)
                      if info.branch and info.branch in wanted and info.path.resolve() not in removed
                      and info.path.exists()}
         existing = await repo.git("for-each-ref", "--format=%(refname:lstrip=2)", "refs/heads/launcher/")

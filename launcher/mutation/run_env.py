@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from launcher import process
+from launcher.git.git_vars import USER_CONFIG_VARS, without_git_vars
 from launcher.git.import_roots import package_root
 from launcher.mutation.discover import PYTHON_SUFFIXES
 
@@ -25,14 +26,18 @@ _DROP_ENV = ("COV_CORE_", "COVERAGE_PROCESS_START", "COVERAGE_RCFILE", "PYTEST_C
 
 def child_env(extra: Mapping[str, str] | None = None, *, pycache_dir: Path | None = None) -> dict[str, str]:
     """The environment of every test run: ours, minus what would start coverage or xdist
-    machinery in the child (pytest-cov's variables) or describe the launcher's own test.
+    machinery in the child (pytest-cov's variables) or describe the launcher's own test, and
+    minus every GIT_* variable but the config files' names (git/git_vars.py: as for `launcher
+    run`'s checks, a test's git must see the tree it runs in, never the repository a hook's
+    GIT_DIR names).
 
     With `pycache_dir` (a sweep's bytecode cache, used where the user's environment says
     PYTHONDONTWRITEBYTECODE), bytecode is written and read there: each run of a sweep is a new
     test process, and without a cache every one recompiles pytest and re-rewrites the asserts of
     every test module (twice the cost of running toolz's whole suite). Runners that put a mutant
     on disk delete its .pyc (`bytecode_files`, wherever `bytecode_prefix` says it goes)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_ENV)}
+    env = {k: v for k, v in without_git_vars(os.environ, keep=USER_CONFIG_VARS).items()
+           if not k.startswith(_DROP_ENV)}
     if pycache_dir is not None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(pycache_dir)

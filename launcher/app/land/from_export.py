@@ -60,7 +60,7 @@ from launcher.app.run.inputs import cache_problem, prepare_worktree_root
 from launcher.app.run.preflight import check_integration_program
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem
-from launcher.git import include, worktrees
+from launcher.git import history, include, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.events import Event
@@ -200,6 +200,28 @@ async def _check_target(repo: GitRepo, target: str, directories: list[Path]) -> 
         where=", ".join(map(str, directories)), error_key="usage:bad_into", fix=f"{fix}, then land again")
 
 
+async def _check_target_reaches_base(repo: GitRepo, target: str, base_sha: str, directories: list[Path]) -> None:
+    """The target's history reaches the exports' base (a shallow clone's may stop before it,
+    though the base is here on another branch), or at least shares history with it: else every
+    landing would fail half-way, with git's "unrelated histories", after a run was journaled."""
+    where = f"{repo.root} (landing {', '.join(map(str, directories))})"
+    nothing = "nothing was fetched or landed"
+    if await history.is_shallow(repo):
+        if await repo.is_ancestor(base_sha, target):
+            return
+        raise UsageProblem(
+            f"{history.shallow_said(repo)}: its history of {target} stops before the exports' base commit "
+            f"{base_sha[:12]}, so the landing cannot see what {target} changed since the shards ran",
+            where=where, error_key="usage:shallow_clone", fix=f"{history.DEEPEN}, then land again; {nothing}")
+    if not await history.share_history(repo, base_sha, target):
+        raise UsageProblem(
+            f"branch {target!r} shares no history with the exports' base commit {base_sha[:12]} (rewritten, or "
+            "replaced by an unrelated branch?): no task built on the base could land there",
+            where=where, error_key="usage:bad_into",
+            fix=f"land in a clone whose {target} grew from the commit the shards started from, or run the "
+                f"shards again on {target}; {nothing}")
+
+
 async def _is_commit(repo: GitRepo, sha: str) -> bool:
     return (await repo.git("cat-file", "-e", f"{sha}^{{commit}}", check=False)).ok
 
@@ -226,6 +248,8 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
         raise bad_export(exports[0][0], f"its base commit {exports[0][1]['base_sha'][:12]} is not in this "
                                   "repository", fix="land in a clone of the repository the shards ran in, "
                                                     "fetched far enough (actions/checkout: fetch-depth: 0)")
+    await _check_target_reaches_base(repo, exports[0][1]["target"], exports[0][1]["base_sha"],
+                                     [d for d, _ in exports])
     bundles = [await verify_bundle(repo, d, data) for d, data in exports]
     config = load_repo_config(repo.root)
     check_integration_program(plan, config)

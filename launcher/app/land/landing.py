@@ -360,7 +360,7 @@ async def cleanup_merged(ctx: RunContext) -> None:
     for line in undeleted:  # the work is on the target; the directory could not be deleted
         ctx.note(None, line)
     for branch, where in sorted(left.items()):
-        ctx.note(None, f"branch {branch} (merged) is kept: it is checked out in a worktree at {where}, which "
+        ctx.note(None, f"branch {branch} (merged) is kept: it is checked out in {where}, which "
                        "the launcher did not put there; `launcher clean` removes both")
     # The commits merged tasks kept in case their branch was deleted are on the target now.
     kept = {idle_change.idle_head_ref(ctx.run_id, row.task_id) for row in ctx.journal.tasks(ctx.run_id)

@@ -36,7 +36,7 @@ from launcher.concurrency import each
 from launcher.engine import main_restore, odd_entries, reaper, tree_guard
 from launcher.engine.live_git import LiveGit
 from launcher.errors import LauncherError
-from launcher.git import filters, guard, index_entries, index_guard, ref_guard
+from launcher.git import filters, guard, index_entries, index_guard, ref_guard, shallow_file
 from launcher.models.states import TaskState
 from launcher.store import own_files
 
@@ -184,6 +184,7 @@ async def put_back_git_dir(ctx: RunContext, locked: bool = False) -> tuple[str, 
 
     async with contextlib.nullcontext() if locked else ctx.repo.lock.hold():
         branch_keys = await user_git.take_in_branch_config(ctx)  # a new branch's upstream is no change
+        await shallow_file.judge_shallow(ctx.repo, snapshot)  # what git wrote for a fetch stays
         aside = ctx.files.run_dir / INTRUSIONS_DIR / "git-dir" / time.strftime("%H%M%S")
         undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside, users_git_live)
         if branch_keys is not None:

@@ -19,7 +19,7 @@ from launcher.app.run import root_in_checkout
 from launcher.app.run.preflight import agents_used
 from launcher.errors import ConfigError, EnvironmentProblem, LauncherError, PlanError, UsageProblem
 from launcher.gates.rubric import compose, find_rubric
-from launcher.git import worktrees
+from launcher.git import history, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig, config_file, grader_problem, settings_of
 from launcher.models.plan import Plan
@@ -261,4 +261,27 @@ async def check_run_inputs(
         raise unusable
     if (inside := await root_in_checkout.root_problem(repo, config.worktree_root)) is not None:
         raise inside
-    return await _base_commit(repo, base or plan.run.base, "--base" if base else "run.base")
+    base_key = "--base" if base else "run.base"
+    base_sha = await _base_commit(repo, base or plan.run.base, base_key)
+    if target or (current and await repo.branch_exists(current)):
+        await _check_shares_history(repo, base_sha, target or str(current), key if target else base_key)
+    return base_sha
+
+
+async def _check_shares_history(repo: GitRepo, base_sha: str, target: str, key: str) -> None:
+    """Work built on the base can only land on a target that shares history with it: an orphan
+    branch (gh-pages), or any other branch in a shallow clone that fetched only each branch's
+    tip, would fail every landing after every agent ran."""
+    if await history.share_history(repo, base_sha, target):
+        return
+    if await history.is_shallow(repo):
+        raise UsageProblem(
+            f"branch {target!r} shares no history with the base {base_sha[:12]} here: "
+            f"{history.shallow_said(repo)} and does not reach their common commit, so no task could land there",
+            where=key, error_key="usage:bad_into",
+            fix=f"{history.DEEPEN}, then run again; nothing was created and no agent ran")
+    raise UsageProblem(
+        f"branch {target!r} shares no history with the base {base_sha[:12]} (an orphan branch, such as "
+        "gh-pages?): no task built on the base could land there", where=key, error_key="usage:bad_into",
+        fix=f"pass --into a branch that grew from the base, or --base a commit of {target}; nothing was "
+            "created and no agent ran")

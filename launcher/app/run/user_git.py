@@ -7,7 +7,8 @@
   and blamed as before: an agent's plant never has a live git of the user's behind it).
   Before a landing, and at the run's end, the launcher waits for it a while (`wait_for_users_git`).
 - A config change that only sets a branch's upstream (git/config_keys.py) is the user's `git
-  branch feature origin/main`: taken into the snapshot, never put back or blamed.
+  branch feature origin/main`: taken into the snapshot, never put back or blamed (as are the
+  promisor keys a filtered fetch wrote, which the repository needs once it has their pack).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from launcher.app.context import STATE_DIR, RunContext
 from launcher.engine import live_git
 from launcher.git import config_keys, guard
 
-CONFIG = "config"
 USERS_GIT_WAIT_S = 120.0  # how long a landing (or the run's end) waits for the user's git to finish
 _POLL_S = 0.2
 _NOTED: set[tuple[str, int]] = set()  # (run, pid) already said
@@ -77,30 +77,16 @@ def _locked(ctx: RunContext) -> bool:
 
 
 async def take_in_branch_config(ctx: RunContext) -> tuple[config_keys.Listing, config_keys.Listing] | None:
-    """If the shared config's bytes changed: a change of branch upstreams alone is taken into the
-    snapshot (None); a change of other keys too returns both listings, for `keep_branch_keys`
-    once the config is put back. Caller holds the repository lock."""
+    """If the shared config's bytes changed: a change of branch upstreams (or of a promisor
+    remote's keys a filtered fetch wrote) alone is taken into the snapshot (None); a change of
+    other keys too returns both listings, for `keep_branch_keys` once the config is put back.
+    Caller holds the repository lock."""
     snapshot = ctx.git_dir_snapshot
-    if snapshot is None:
-        return None
-    then, now = snapshot.entries.get(CONFIG), guard.current(snapshot, CONFIG)
-    if then is None or now is None or then == now or then.is_link or now.is_link or then.mode != now.mode:
-        return None
-    before = await config_keys.listing(ctx.repo, then.data)
-    after = await config_keys.listing(ctx.repo, now.data)
-    if before is None or after is None:
-        return None
-    if config_keys.branch_only(before, after):
-        guard.take_in(snapshot, CONFIG, now)
-        return None
-    return before, after
+    return None if snapshot is None else await config_keys.take_in(ctx.repo, snapshot)
 
 
 async def keep_branch_keys(ctx: RunContext, listings: tuple[config_keys.Listing, config_keys.Listing]) -> None:
-    """The config was put back: the branch upstreams set meanwhile are written into it again, and
-    the result is the snapshot's. Caller holds the repository lock."""
-    snapshot = ctx.git_dir_snapshot
-    if snapshot is None or guard.current(snapshot, CONFIG) != snapshot.entries.get(CONFIG):
-        return  # not put back (changed again meanwhile): the next check looks at it
-    await config_keys.keep_branch_keys(ctx.repo, snapshot.common_dir / CONFIG, *listings)
-    guard.take_in(snapshot, CONFIG, guard.current(snapshot, CONFIG))
+    """The config was put back: the branch upstreams (and promisor keys) set meanwhile are
+    written into it again, and the result is the snapshot's. Caller holds the repository lock."""
+    if ctx.git_dir_snapshot is not None:
+        await config_keys.keep_after(ctx.repo, ctx.git_dir_snapshot, listings)
