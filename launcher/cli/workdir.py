@@ -47,15 +47,15 @@ def removed_problem(*, server: bool = False, hint: str | None = None,
         return None
     name = _name(hint)
     folder = f"folder {name}" if name else "folder"
-    how = ("a `git worktree remove` of the linked worktree it was in, or `launcher clean` / `launcher workflow "
-           "cancel` of a task's worktree")
+    how = ("e.g. by `git worktree remove` of a linked worktree, or `launcher clean` / `launcher workflow cancel` of "
+           "a task's worktree")
     if server:
-        what = (f"the MCP server's {folder} no longer exists: it was removed while `launcher mcp` ran in it ({how}), "
-                "so the server cannot reach its repository")
+        what = (f"the MCP server's {folder} no longer exists: it was removed ({how}), so the server cannot reach its "
+                "repository")
         fix = ("restart `launcher mcp` in the repository's main checkout (the working directory the MCP client "
                "starts it in: its configuration, or the folder the client was opened in)")
     else:
-        what = f"the current {folder} no longer exists: it was removed after the shell went into it ({how})"
+        what = f"the current {folder} no longer exists: it was removed ({how})"
         fix = "cd into the repository's main checkout (an existing folder) and run the command again"
         if name:
             fix += f": `cd {shlex.quote(os.path.dirname(name) or '/')}` leaves the removed folder"
