@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from launcher import process
-from launcher.cli import stop_signals
+from launcher.cli import stop_signals, workdir
 from launcher.cli.entry import drop_stdout
 from launcher.cli.out_streams import OutputFailed
 from launcher.errors import ExitCode, LauncherError, environment_problem, launcher_error_in
@@ -92,8 +92,10 @@ def report_internal_error(exc: BaseException, *, json_mode: bool, then: str | No
     """A launcher bug said in our words (its traceback saved for the report); the exit code (70).
     Every way out of a command goes through here: an error while printing too (cli/main.main).
     `then`: what to run once a full disk has space again (None: `launcher resume` or the command)."""
-    if not isinstance(exc, OutputFailed) and (machine := environment_problem(exc, then=then)) is not None:
-        # a full disk, too many open files, no process left: the machine, not a bug (exit 3)
+    if not isinstance(exc, OutputFailed) and (
+            (machine := environment_problem(exc, then=then) or workdir.removed_problem(nothing_done=False))
+            is not None):
+        # a full disk, too many open files, no process left, the folder removed: the machine, not a bug (exit 3)
         with contextlib.suppress(Exception):
             if json_mode:
                 print_envelope(machine)
@@ -147,8 +149,12 @@ def save_traceback(exc: BaseException) -> Path | None:
     folder); None when nowhere takes it."""
     text = "".join(traceback.format_exception(exc))
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
-    here = Path.cwd()
-    state = next((d / ".launcher" for d in (here, *here.parents) if (d / ".launcher").is_dir()), None)
+    try:
+        here: Path | None = Path.cwd()
+    except OSError:  # the folder we ran in was removed: the temp folder keeps it
+        here = None
+    state = next((d / ".launcher" for d in (here, *here.parents) if (d / ".launcher").is_dir()), None) if here \
+        else None
     for folder in ([state / "internal-errors"] if state else []) + [Path(tempfile.gettempdir()) / "launcher-errors"]:
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -6,41 +6,35 @@ process whose progress is in the journal (read it with `status`), so it survives
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import signal as os_signal  # `signal` is also one of the tool's arguments
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
+from typing import Any
 
 from mcp.types import CallToolResult
-from pydantic import WithJsonSchema
 
 from launcher import detached
-from launcher.app.workflow import actions
-from launcher.cli import mcp_stdin
-from launcher.errors import LauncherError, UsageProblem, environment_problem, launcher_error_in
+from launcher.app.workflow import actions, tool_args
+from launcher.cli import mcp_stdin, stop_signals, workdir
+from launcher.errors import ExitCode, LauncherError, UsageProblem, environment_problem, launcher_error_in
 
 _log = logging.getLogger("launcher.mcp")
+# The folder the server was started in (`serve`): named when it has been removed since.
+_started_in: str | None = None
 
-
-# Each argument reaches us as sent (the SDK would answer a wrong type with its own bare text); we
-# check it and answer with our envelope. The schema still shows clients the real JSON types.
-_OR_NULL = {"type": "null"}
-_Action = Annotated[Any, WithJsonSchema({"type": "string", "enum": list(actions.ACTIONS),
-                                          "description": "required"})]
-_Text = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "string"}, _OR_NULL], "default": None})]
-_Limit = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": actions.RECOMMEND_MAX},
-                                                  _OR_NULL], "default": None})]
-_Params = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "object", "additionalProperties": {"type": "string"}},
-                                                   _OR_NULL], "default": None})]
-_Options = Annotated[Any, WithJsonSchema({"anyOf": [{"type": "object"}, _OR_NULL], "default": None})]
 
 TOOL_DESCRIPTION = (
     "Multi-phase workflows of parallel specialist agents on this git repository. action is one of: "
-    + ", ".join(actions.ACTIONS)
+    + ", ".join(tool_args.ACTIONS)
     + ". context: a task description (analyze, suggest, plan); workflow: a template name "
     "(workflow, plan, start); workflowId: wf_... (status, next, checkpoint, pause, resume, cancel); "
     "signal: the checkpoint's reference; limit: recommend's count (1-50, default 5); "
-    "params: the template's parameters (start); "
+    "params: the template's parameters, as text (start); "
+    f"text arguments and parameter values hold at most {tool_args.TEXT_MAX:,} characters; "
     "options (only those of the action; booleans are JSON true/false): next {skip}, resume {retry_failed}, "
     "list {all}, cancel {force}, plan {write (a new file in the work tree), overwrite}, "
     "start {scripts (for scripted agents)}. "
@@ -57,22 +51,25 @@ def _reply(data: dict[str, Any], *, error: bool) -> CallToolResult:
                                           "structuredContent": json.loads(text), "isError": error})
 
 
+# Each argument reaches us as sent (typed Any: the SDK would answer a wrong type with its own bare
+# text); `actions.dispatch` checks them with the model whose JSON Schema the tool advertises
+# (tool_args.ToolArguments, `_closed`), and answers with our envelope.
 async def orchestrator(
-    action: _Action = None, context: _Text = None, workflow: _Text = None, workflowId: _Text = None,
-    signal: _Text = None, limit: _Limit = None, params: _Params = None, options: _Options = None,
+    action: Any = None, context: Any = None, workflow: Any = None, workflowId: Any = None,
+    signal: Any = None, limit: Any = None, params: Any = None, options: Any = None,
 ) -> CallToolResult:
     args = {"context": context, "workflow": workflow, "workflowId": workflowId, "signal": signal, "limit": limit,
             "params": params, "options": options}
     try:
-        if action is None:
-            raise UsageProblem("the argument action is missing",
-                                       fix=f"pass action, one of: {', '.join(actions.ACTIONS)}",
-                                       error_key="missing:action")
-        result = await actions.dispatch(Path.cwd(), action, args, lambda event: None, detach=True)
+        if (gone := workdir.removed_problem(server=True, hint=_started_in)) is not None:
+            raise gone  # the server's folder was removed (a worktree): every call says so
+        result = await actions.dispatch(Path(os.getcwd()), action, args, lambda event: None, detach=True)
     except LauncherError as exc:
         return _reply(exc.envelope(), error=True)
     except Exception as exc:  # a bug: still the envelope, never the SDK's bare error text
-        if (known := launcher_error_in(exc) or environment_problem(exc)) is not None:  # ours, a full disk, a ulimit
+        known = launcher_error_in(exc) or environment_problem(exc) \
+            or workdir.removed_problem(server=True, hint=_started_in, nothing_done=False)  # removed during the call
+        if known is not None:  # ours, a full disk, a ulimit, the folder gone
             return _reply(known.envelope(), error=True)
         _log.exception("orchestrator %r failed", action)
         return _reply({"ok": False, "error_key": "internal", "observations": f"{type(exc).__name__}: {exc}",
@@ -81,12 +78,12 @@ async def orchestrator(
 
 
 def _closed(tool: Any) -> Any:
-    """The orchestrator tool's listing with `additionalProperties: false` in its input schema."""
+    """The orchestrator tool's listing with the input schema of the model that checks its
+    arguments (tool_args.ToolArguments: `action` required, no other argument, each of its type)."""
     field = "input_schema" if "input_schema" in type(tool).model_fields else "inputSchema"  # mcp 2.x, 1.x
-    schema = getattr(tool, field, None)
-    if getattr(tool, "name", None) != "orchestrator" or not isinstance(schema, dict):
+    if getattr(tool, "name", None) != "orchestrator":
         return tool
-    return tool.model_copy(update={field: {**schema, "additionalProperties": False}})
+    return tool.model_copy(update={field: tool_args.input_schema()})
 
 
 def serve() -> None:
@@ -100,7 +97,7 @@ def serve() -> None:
             """The SDK's argument model drops keys the tool does not declare: refuse them first."""
             if name == "orchestrator" and isinstance(arguments, dict):
                 try:
-                    actions.check_argument_names(arguments)
+                    tool_args.check_argument_names(arguments)
                 except UsageProblem as exc:
                     return _reply(exc.envelope(), error=True)
             return await super().call_tool(name, arguments, *rest, **kwargs)
@@ -109,8 +106,41 @@ def serve() -> None:
             """The orchestrator's input schema says so too: no other argument."""
             return [_closed(tool) for tool in await super().list_tools(*args, **kwargs)]
 
+    global _started_in
+    with contextlib.suppress(OSError):
+        _started_in = os.getcwd()
     detached.reap_detached_promptly()
     mcp_stdin.install()
     server = _Server("launcher")
     server.tool(name="orchestrator", description=TOOL_DESCRIPTION)(orchestrator)
-    server.run("stdio")
+    _serve_until_stopped(server)
+
+
+_STOPPED = (b"launcher mcp: stopped by a signal; a workflow phase it started goes on in its own process "
+            b"(`launcher workflow status` shows it)\n")
+
+
+def _serve_until_stopped(server: Any) -> None:
+    """`server.run("stdio")`, stopped by Ctrl-C, SIGTERM or SIGHUP (cli/stop_signals.py takes
+    the last two as a Ctrl-C) even while the client keeps stdin open: the signal ends the input
+    (mcp_stdin.stop: the SDK's reader thread, blocked in a read, returns) and cancels the
+    serving, so the process exits (130) at once, as it does when the client closes stdin. Calls
+    in flight are cancelled; a shielded one (`cancel`) finishes first. The phases that `start`,
+    `next` and `resume` started run in their own processes and go on."""
+    async def serving() -> None:
+        loop_stop = os_signal.getsignal(os_signal.SIGINT)  # the event loop's: cancels the serving (only once)
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            mcp_stdin.stop()
+            if callable(loop_stop):
+                loop_stop(signum, frame)
+
+        os_signal.signal(os_signal.SIGINT, stop)
+        await server.run_stdio_async()
+
+    try:
+        stop_signals.run(serving)
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError):
+            os.write(2, _STOPPED)
+        raise SystemExit(int(ExitCode.INTERRUPTED)) from None

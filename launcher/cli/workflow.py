@@ -161,10 +161,11 @@ def _scripts(path: Path) -> dict[str, Any]:
 
 
 def _cancelling(wid: str) -> bool:
-    """Whether `launcher workflow cancel` is stopping this workflow's runner (its marker file)."""
+    """Whether `launcher workflow cancel` is stopping this workflow's runner (a live cancel's marker)."""
     async def find() -> bool:
-        session = await WorkflowSession.open(Path.cwd())
-        return (session.folder(wid) / engine.CANCEL_MARK).exists()
+        from launcher.app.workflow.cancel import cancel_running
+
+        return cancel_running(await WorkflowSession.open(Path.cwd()), wid)
 
     try:
         return stop_signals.run(find)

@@ -7,120 +7,27 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from launcher import detached, process_identity
 from launcher.app.context import EventSink, state_dir
 from launcher.app.workflow import engine, planner, routing
 from launcher.app.workflow.session import WorkflowSession
+from launcher.app.workflow.tool_args import (
+    RECOMMEND_DEFAULT,
+    RECOMMEND_MAX,
+    check_args,
+    check_context,
+    check_options,
+    check_plan_path,
+)
 from launcher.errors import UsageProblem
 from launcher.git import worktrees
 from launcher.launcher_child import launcher_module_argv
 from launcher.models.workflow import WorkflowState, WorkflowStatus
-
-ACTIONS = ("workflows", "workflow", "analyze", "suggest", "recommend", "plan", "start", "status", "next",
-           "checkpoint", "pause", "resume", "cancel", "list")
-RECOMMEND_DEFAULT, RECOMMEND_MAX = 5, 50
-_TEXT_ARGS = ("action", "context", "workflow", "workflowId", "signal")
-ARGUMENTS = (*_TEXT_ARGS, "limit", "params", "options")  # the MCP tool's, every one checked
-# A Unicode noncharacter (reserved for a program's internal use): the MCP server's reader puts it
-# where the client sent a lone surrogate or bytes that are not UTF-8 (cli/mcp_stdin.py).
-INVALID_TEXT_MARK = "\ufdd0"
-
-
-def check_argument_names(names: Iterable[str]) -> None:
-    """Refuse (usage:arguments) an argument the tool does not take: dropped, a misspelt
-    `workflow_id` would leave `status` to answer for the latest workflow, not the one asked for."""
-    unknown = [name for name in names if name not in ARGUMENTS]
-    if not unknown:
-        return
-    hints = [f"{name} -> {known}" for name in unknown for known in ARGUMENTS
-             if name.replace("_", "").lower() == known.lower() or (name == "id" and known == "workflowId")]
-    raise UsageProblem(f"not an argument of the orchestrator tool: {', '.join(map(repr, unknown))} (its arguments "
-                       f"are: {', '.join(ARGUMENTS)}); nothing was done",
-                       where=f"arguments.{unknown[0]}",
-                       fix=(f"rename {', '.join(hints)}" if hints else f"drop {', '.join(unknown)}")
-                           + "; a workflow's id is workflowId, an action's options go in options",
-                       error_key="usage:arguments")  # fmt: skip
-
-
-def check_args(args: dict[str, Any]) -> dict[str, Any]:
-    """The tool's arguments as typed values, or a usage error naming the argument (the MCP
-    client may send anything)."""
-    check_argument_names(args)
-    out = dict(args)
-    for name, value in args.items():
-        _refuse_invalid_text(name, value)
-    for name in _TEXT_ARGS:
-        value = out.get(name)
-        if value is not None and not isinstance(value, str):
-            raise UsageProblem(f"{name} must be a string, not {type(value).__name__}",
-                               fix=f"pass {name} as text" + (f" (one of: {', '.join(ACTIONS)})" if name == "action"
-                                                             else ""), error_key=f"usage:{name}")
-    limit = out.get("limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-        raise UsageProblem(f"limit must be a whole number, not {limit!r}",
-                           fix=f"use 1 to {RECOMMEND_MAX}", error_key="usage:limit")
-    for name in ("params", "options"):
-        value = out.get(name)
-        if value is None:
-            out[name] = {}
-        elif not isinstance(value, dict):
-            raise UsageProblem(f"{name} must be an object, not {type(value).__name__}",
-                               fix=f"pass {name} as {{\"key\": value, ...}}", error_key=f"usage:{name}")
-    for key, value in out["params"].items():
-        if isinstance(value, dict | list) or value is None:
-            raise UsageProblem(f"params.{key} must be text, not {type(value).__name__}",
-                               fix="pass each parameter as a string", error_key="usage:params")
-    return out
-
-
-# The options each action takes, and their JSON types: anything else is refused, never read as
-# its truthiness ("false" is a non-empty string) nor silently ignored (a misspelt key).
-_BOOL, _PATH, _ANY = "true or false", "a file path", "any"
-OPTIONS: dict[str, dict[str, str]] = {
-    "plan": {"write": _PATH, "overwrite": _BOOL},
-    "list": {"all": _BOOL},
-    "start": {"scripts": _ANY},
-    "next": {"skip": _BOOL},
-    "resume": {"retry_failed": _BOOL},
-    "cancel": {"force": _BOOL},
-}
-
-
-def check_options(action: str, options: dict[str, Any]) -> None:
-    """Refuse (usage:options) an option the action does not take, and a boolean option that is
-    not a JSON boolean."""
-    known = OPTIONS.get(action, {})
-    for key, value in options.items():
-        kind = known.get(key)
-        if kind is None:
-            takes = f"its options are: {', '.join(known)}" if known else "it takes no options"
-            raise UsageProblem(f"not an option of action {action!r} ({takes})",
-                               where=f"options.{key}",
-                               fix=f"drop options.{key}" + (f", or use one of: {', '.join(known)}" if known else ""),
-                               error_key="usage:options")
-        if kind == _BOOL and not isinstance(value, bool):
-            raise UsageProblem(f"must be true or false (a JSON boolean), not {value!r}",
-                               where=f"options.{key}", fix=f"pass {key}: true or {key}: false, without quotes",
-                               error_key="usage:options")
-
-
-def _refuse_invalid_text(where: str, value: Any) -> None:
-    if isinstance(value, str) and INVALID_TEXT_MARK in value:
-        raise UsageProblem(f"{where} is not valid Unicode text: it holds a lone UTF-16 surrogate (such as "
-                           f"\\udce9) or bytes that are not UTF-8, at character {value.index(INVALID_TEXT_MARK)}",
-                           fix=f"send {where} as valid Unicode (encode the text as UTF-8 before escaping it)",
-                           error_key=f"usage:{where.split('.')[0]}")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_invalid_text(f"{where}.{key}", key)
-            _refuse_invalid_text(f"{where}.{key}", item)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_invalid_text(f"{where}[{index}]", item)
 
 
 def _need(value: Any, what: str, action: str) -> Any:
@@ -148,13 +55,16 @@ async def template_show(cwd: Path, name: str) -> dict[str, Any]:
 
 async def make_plan(cwd: Path, context: str, workflow: str | None, write: Path | None,
                     *, overwrite: bool = False) -> dict[str, Any]:
+    check_context(context)
     session = await WorkflowSession.open(cwd)
-    template, ranked = planner.choose_template(context, session.templates(), workflow)
+    # the routing analysis is CPU work: off the event loop, so the MCP server answers other calls meanwhile
+    template, ranked = await anyio.to_thread.run_sync(planner.choose_template, context, session.templates(), workflow)
     main_param = next(iter(template.parameters), "task")
     params = {main_param: context}
     run_plan = planner.whole_run_plan(template, params, session.config)
+    analysis = await anyio.to_thread.run_sync(routing.analyze, context)
     result = {"workflow": template.name, "custom": template.name == "custom",
-              "analysis": routing.analyze(context).as_dict(), "suggestions": ranked[:5],
+              "analysis": analysis.as_dict(), "suggestions": ranked[:5],
               "phases": planner.describe(template, params, session.config), "run_plan": run_plan,
               "start": f"launcher workflow start {template.name} --param {main_param}=...",
               "notes": _agent_notes(session)}
@@ -286,10 +196,7 @@ def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool =
 async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink, *, detach: bool) -> Any:
     """One action by name (the MCP tool's entry); `detach` runs start/next/resume in the background."""
     detached.reap_detached()
-    args = check_args({**args, "action": action})
-    if action not in ACTIONS:
-        raise UsageProblem(f"unknown action {action!r}", fix=f"one of: {', '.join(ACTIONS)}",
-                           error_key="usage:action")
+    args = check_args({**args, "action": action})  # the tool's input schema: tool_args.ToolArguments
     options: dict[str, Any] = args["options"]
     check_options(action, options)
     wid = args.get("workflowId")
@@ -297,22 +204,20 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
         return await templates_list(cwd)
     if action == "workflow":
         return await template_show(cwd, _need(args.get("workflow"), "workflow", action))
-    if action == "analyze":
-        return routing.analyze(_need(args.get("context"), "context", action)).as_dict()
+    if action == "analyze":  # CPU work, off the event loop (so is `plan`'s): other calls are answered meanwhile
+        context = _need(args.get("context"), "context", action)
+        return (await anyio.to_thread.run_sync(routing.analyze, context)).as_dict()
     if action == "suggest":
         session = await WorkflowSession.open(cwd)
-        return routing.suggest(_need(args.get("context"), "context", action), session.templates())
+        return await anyio.to_thread.run_sync(routing.suggest, _need(args.get("context"), "context", action),
+                                              session.templates())
     if action == "recommend":
         limit = args.get("limit")
         return await recommend(cwd, RECOMMEND_DEFAULT if limit is None else limit)
     if action == "plan":
         write = options.get("write")
-        if write is not None and (not isinstance(write, str) or not write or "\0" in write):
-            said = "holds a NUL character (\\u0000), which no file name can hold" if isinstance(write, str) \
-                and write else "must be a file path"
-            raise UsageProblem(f"the plan's path {said}", where="options.write",
-                               fix="pass a file path in the work tree, e.g. \"plan.json\"",
-                               error_key="usage:write" if isinstance(write, str) else "usage:options")
+        if write is not None:
+            check_plan_path(write)
         overwrite = options.get("overwrite", False)  # a boolean: check_options
         return await make_plan(cwd, _need(args.get("context"), "context", action), args.get("workflow"),
                                Path(write) if write is not None else None, overwrite=overwrite)
@@ -321,8 +226,7 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
     if action == "status":
         return view(await engine.status(cwd, wid))
     if action == "start":
-        state = await engine.create(cwd, _need(args.get("workflow"), "workflow", action),
-                                    {k: str(v) for k, v in args["params"].items()},
+        state = await engine.create(cwd, _need(args.get("workflow"), "workflow", action), args["params"],
                                     {"scripts": options.get("scripts")})
         return await _go(cwd, state.id, emit, detach=detach)
     wid = _need(wid, "workflowId", action)

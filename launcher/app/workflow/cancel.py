@@ -54,7 +54,7 @@ async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -
             _refuse_if_driven(session, state, pid if runner_alive(state) else None)
             if pid and pid != os.getpid() and runner_alive(state):
                 marker = session.folder(state.id) / CANCEL_MARK
-                marker.write_text(f"{time.time()}\n")
+                marker.write_text(f"{os.getpid()} {process_identity.start_time(os.getpid())}\n")  # cancel_running
                 try:
                     await _stop(pid, state.runner_started)
                 finally:
@@ -101,6 +101,18 @@ async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -
             with log.open("a", encoding="utf-8") as fh:
                 fh.write(f"--- cancelled by the operator (`launcher workflow cancel {state.id}`): {state.message}\n")
     return state
+
+
+def cancel_running(session: WorkflowSession, workflow_id: str) -> bool:
+    """Whether a `launcher workflow cancel` is stopping the workflow's runner now: its marker is
+    there and the cancel that wrote it (pid and start time) still runs. A cancel killed before
+    it removed its marker (SIGKILL) left a stale one, which says nothing: the interrupted phase
+    is then said to be resumable, as it is."""
+    try:
+        pid, started = (session.folder(workflow_id) / CANCEL_MARK).read_text(encoding="utf-8").split()
+        return process_identity.alive(int(pid), None if started == "None" else int(started))
+    except (OSError, ValueError):  # no marker, or one an older launcher wrote (a time): not a live cancel's
+        return False
 
 
 def _ended_phases(state: WorkflowState) -> list[PhaseState]:

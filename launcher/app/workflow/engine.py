@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from launcher import process_identity
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
@@ -193,7 +195,7 @@ async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, par
         plan = step_plan(step, params, config, earlier, scripts, target)
         try:
             await preflight.check_agents(plan, config)
-            preflight.check_integration_program(plan, config)
+            await anyio.to_thread.run_sync(preflight.check_integration_program, plan, config)  # may ask a shell
             base_sha = await check_run_inputs(repo, plan, config, into=target, base=target, budget_usd=None)
             await preflight.check_agent_files(repo, plan, config, base_sha)
         except EnvironmentProblem as exc:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher.app.context import open_journal, state_dir
+from launcher.app.own_worktree import launcher_worktree_problem
 from launcher.app.workflow.templates import get_template, load_templates
 from launcher.concurrency import file_lock
 from launcher.errors import RunNotFound
@@ -33,7 +34,13 @@ class WorkflowSession:
 
     @classmethod
     async def open(cls, cwd: Path) -> WorkflowSession:
+        """The session of the repository `cwd` is in. In one of the launcher's own worktrees (a
+        task's: an agent calling the MCP tool from its worktree), every action is refused with
+        the main checkout named, as every command that keeps state there is (app/context.py
+        `writable_state_dir`): no workflow state is created there, and none is read from there."""
         repo = await GitRepo.discover(cwd)
+        if (problem := launcher_worktree_problem(repo)) is not None:
+            raise problem
         await repo.ensure_excluded("/.launcher/")
         return cls(repo, load_repo_config(repo.root), WorkflowStore(state_dir(repo) / "launcher.db"))
 
