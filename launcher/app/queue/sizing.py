@@ -12,8 +12,8 @@ one when they are common. The size follows what the pass has seen:
   fewest expected check runs per settled candidate at the culprit rate seen: the higher of the
   rate over the whole pass and the rate over the last candidates (each candidate settled
   weighs 0.85 times the one after it), both with a prior of half a culprit in 8 candidates.
-  1 is landing one by one: so are culprits that come in a row (a target that breaks once it
-  holds enough of the work);
+  Size 1 is landing one by one; culprits that come in a row (a target that breaks once it
+  holds enough of the work) soon bring the size down to it;
 - a batch whose worst case (ceil(log2 size) runs more than the candidates it settles) could take
   the pass past `allowance` + the candidates settled so far is not tried: a smaller one is.
   With a check that gives the same verdict on the same tree, a pass therefore never runs more
