@@ -94,8 +94,8 @@ def test_bisection_lands_the_rest_and_sends_the_culprit_back_until_it_passes(
     _target_never_broken(repo)
     assert report.queue.culprits == ["t3"] and report.queue.returned == ["t3"]
     assert report.queue.bisections >= 1
-    # whole batch (fails), t1+t2 (passes), t3 alone (fails), t4 on t1+t2 (passes), t3 revised:
-    # the right half t3+t4 on t1+t2 is the failing tree again, answered from the journal.
+    # whole batch (fails), t1+t2 (passes), t1+t2+t3 (fails: t3 is the culprit, t1+t2 land),
+    # t4 folded again onto t1+t2 (passes), t3 revised.
     assert _runs(tmp_path) == report.queue.check_runs == 5
     feedback = Path(report.artifacts) / "t3" / "grading" / "1-feedback.md"
     assert "f3.txt: BROKEN found" in feedback.read_text()
@@ -160,7 +160,7 @@ def test_a_launcher_killed_mid_bisection_resumes_without_landing_twice(
     assert git(repo, "rev-parse", "main") == git(repo, "rev-parse", "main@{0}")
     run_id = json.loads(launcher_cli(repo, "status", "--json").stdout)["run_id"]
     before = [s["kind"] for s in _steps(repo, run_id)]
-    assert before.count("check") == 1 and "bisect" in before  # it died checking the left half
+    assert before.count("check") == 1 and "bisect" in before  # it died on the search's first probe
 
     resumed = launcher_cli(repo, "resume", run_id, "--json")
 

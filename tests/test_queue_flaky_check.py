@@ -49,7 +49,7 @@ def test_a_check_that_fails_once_blames_no_task_and_the_batch_lands(repo: Path, 
 
     assert [t.state for t in report.tasks] == ["merged"] * 3, [t.message for t in report.tasks]
     assert report.queue.culprits == [] and report.queue.returned == []
-    # a+b+c fails (the flake); a passes; b passes; c, the last, would only be blamed by the
+    # a+b+c fails (the flake); a passes; a+b passes; c, the last, would only be blamed by the
     # batch's one run: that same tree is checked once more, and passes.
     assert _calls(tmp_path) == report.queue.check_runs == 4
     said = [n.message for n in report.notes]
@@ -161,9 +161,10 @@ def test_bisection_finds_three_culprits_of_32_in_log2_check_runs(tmp_path: Path)
     assert sorted(result.failed) == sorted(broken)
     assert all(result.failed[t].outcome == "check_failed" for t in broken)
     assert sorted(result.landed) == sorted(set(NAMES) - broken)
-    # The whole batch, then about log2(32) = 5 runs down to each culprit, a run for each
-    # re-folded rest, and one more for the culprit found last of its failing group (its only
-    # failing run was the group's, see below): 19 runs, where landing one by one runs 32.
+    # The whole batch and log2(32) = 5 runs of the binary search down to t05 (t00..t04 land);
+    # the rest folded again onto that tip: its run and 5 more down to t15; then batches of 8
+    # (the culprit rate seen): t16..t23 passes, t24..t31 fails and 3 runs find t25, t26..t29
+    # and t30..t31 pass: 19 runs, where landing one by one runs 32.
     assert result.check_runs == steps.count("check") == 19
     assert result.notes == [] and "not_reproduced" not in steps
 
@@ -175,7 +176,7 @@ def test_a_culprit_last_in_its_batch_is_confirmed_by_one_more_run(tmp_path: Path
     result, steps = _queue(tmp_path / "repo", candidates, GREP_BROKEN)
 
     assert list(result.failed) == ["t07"] and sorted(result.landed) == names[:7]
-    # t00..t07 fails; t00..t03, t04..t05, t06 pass; t07's tree is the batch's: run again, fails.
+    # t00..t07 fails; t00..t03, t00..t05, t00..t06 pass; t07's tree is the batch's: run again, fails.
     assert result.check_runs == 5
     assert "culprit" in steps and result.notes == []
     assert result.failed["t07"].details.startswith("integration check failed on ")
@@ -190,7 +191,7 @@ def test_a_batch_whose_failure_does_not_reproduce_lands_whole(tmp_path: Path) ->
     result, steps = _queue(tmp_path / "repo", candidates, command)
 
     assert sorted(result.landed) == names and result.failed == {}
-    assert result.check_runs == _calls(tmp_path) == 5  # the batch, 3 parts, the batch again
+    assert result.check_runs == _calls(tmp_path) == 5  # the batch, 3 prefixes, the batch again
     assert steps.count("not_reproduced") == 1
     assert "did not reproduce" in result.notes[0]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -286,19 +286,23 @@ async def land_queue(
     candidates: list[Candidate],
     strategy: Strategy,
     integration_check: IntegrationCheck | None = None,
-    screened: bool = False,
+    screened: bool | Collection[str] = False,
 ) -> tuple[str, list[Landing]]:
-    """Fold candidates onto `tip` in order; one that cannot land is skipped, the rest go on."""
+    """Fold candidates onto `tip` in order; one that cannot land is skipped, the rest go on.
+    `screened`: True, or the ids of the candidates that already passed the include-file and
+    marker screens onto an ancestor of `tip` (see `merge_commit`)."""
     tip = tip if _is_sha(tip) else await repo.rev_parse(tip)
     landings: list[Landing] = []
-    prescreened = not screened and len(candidates) > 1  # (one alone is screened in merge_commit)
-    refused = await _prescreen(repo, tip, candidates) if prescreened else {}
+    done = {c.task_id for c in candidates} if screened is True else set() if screened is False else set(screened)
+    unscreened = [c for c in candidates if c.task_id not in done]
+    prescreened = len(unscreened) > 1  # (one alone is screened in merge_commit)
+    refused = await _prescreen(repo, tip, unscreened) if prescreened else {}
     for candidate in candidates:
         if candidate.task_id in refused:
             landings.append(refused[candidate.task_id])
             continue
         landing = await merge_commit(repo, tip=tip, candidate=candidate, strategy=strategy,
-                                     screened=screened or prescreened)
+                                     screened=prescreened or candidate.task_id in done)
         if landing.outcome == "landed" and landing.commit and landing.commit != tip:
             if integration_check is not None:
                 ok, output = await integration_check(landing.commit)
