@@ -47,9 +47,9 @@ def _on_a_read_only_mount(folder: Path, cwd: Path, *commands: list[str]) -> list
     """`launcher ARGS` for each of `commands`, run in `cwd` while `folder` is mounted read-only."""
     prefix = _unshare()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    script = f'mount -o bind,ro "$1" "$1" && cd "$2" && exec "$3" -c "$4" "$5"'
-    done = subprocess.run([*prefix, "sh", "-c", script, "sh", str(folder), str(cwd), sys.executable, DRIVER,
-                           json.dumps(list(commands))], capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    script = 'mount -o bind,ro "$1" "$1" && cd "$2" && exec "$3" -c "$4" "$5"'
+    argv = [*prefix, "sh", "-c", script, "sh", str(folder), str(cwd), sys.executable, DRIVER, json.dumps(commands)]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
     if done.returncode != 0 and "mount" in done.stderr:
         pytest.skip(f"cannot mount read-only here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
