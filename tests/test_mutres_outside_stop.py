@@ -3,9 +3,12 @@ says nothing about the mutant: it is never recorded Killed (nor Survived), never
 verdict, and the sweep says so (RuntimeError with the reason, exit status 3). The same sweep run
 again once the interference is over gives the mutants' true verdicts.
 
-The outside world is played by this test: it sends a signal to the test process running the
-mutant (as the OOM killer, or a CI runner or service manager stopping every process, would), or
-takes away the interpreter a custom test command names (a virtualenv being recreated)."""
+The outside world is played by this test: from the moment the mutants start running, it sends a
+signal to every test process (as the OOM killer on a machine out of memory, or a CI runner or
+service manager stopping every process, would), so the unmutated tree's run that checks whose
+doing the death was dies too; or it takes away the interpreter a custom test command names (a
+virtualenv being recreated). A death the unmutated tree does not share and the mutant repeats is
+the mutant's own (tests/test_fix11_mutation_deaths.py)."""
 
 from __future__ import annotations
 
@@ -28,8 +31,9 @@ from launcher.mutation.model import MutantStatus
 
 
 def _test_module(outside: Path) -> str:
-    # Under the mutant (`a - b`: add(2, 3) is -1) the test says its pid and waits, until the
-    # outside world is quiet. Its assertion is weak: without interference the mutant survives.
+    # Under the mutant (`a - b`: add(2, 3) is -1), or on any tree once the outside world is noisy,
+    # the test says its pid and waits, until the outside world is quiet. Its assertion is weak:
+    # without interference the mutant survives.
     return f"""import os, signal, time
 from pathlib import Path
 
@@ -39,7 +43,7 @@ OUTSIDE = Path({str(outside)!r})
 
 
 def test_add():
-    if add(2, 3) != 5 and not (OUTSIDE / "quiet").exists():
+    if (add(2, 3) != 5 or (OUTSIDE / "noisy").exists()) and not (OUTSIDE / "quiet").exists():
         signal.signal(signal.SIGINT, signal.default_int_handler)  # interruptible, as in a terminal
         said = OUTSIDE / f".{{os.getpid()}}"
         said.write_text(str(os.getpid()))
@@ -87,15 +91,27 @@ def _sweep(root: Path, listener: Any = None, **options: Any) -> SweepOutcome:
     return anyio.run(run_sweep, root, opts, lambda _line: None, listener)
 
 
+class _Noisy(LineListener):
+    """When the mutants start running (the clean run and the sanity probes passed), every test
+    process is stopped from outside, the mutant's and the unmutated tree's alike."""
+
+    def __init__(self, outside: Path) -> None:
+        super().__init__(lambda _line: None)
+        self.outside = outside
+
+    def running(self, jobs: int, workers: int) -> None:
+        (self.outside / "noisy").touch()
+
+
 def _sweep_stopped_from_outside(tmp_path: Path, sig: signal.Signals, **options: Any) -> SweepOutcome:
-    """A sweep whose mutant's test process gets `sig` from outside the launcher while it runs."""
+    """A sweep whose test processes get `sig` from outside the launcher while its mutants run."""
     outside = tmp_path / "outside"
     outside.mkdir()
     root = _project(tmp_path, outside)
     stopper = Outside(outside, sig)
     stopper.start()
     try:
-        outcome = _sweep(root, **options)
+        outcome = _sweep(root, _Noisy(outside), **options)
     finally:
         stopper.done.set()
         stopper.join()

@@ -3,20 +3,33 @@ or scratch tree), so that a command run there (`cd "$(launcher path RUN TASK)" &
 status`) names the main checkout, where the runs' journal is, instead of opening (and creating)
 an empty journal of its own in the task's worktree.
 
-Known from files alone (no git call): a linked worktree (its git dir is not the common one) on a
-branch `launcher/<run>/<...>`, or one that lies under the launcher's worktree root.
+Known from files alone (no git call), by what the launcher owns, never by a folder the user
+chose: a linked worktree (its git dir is not the common one) whose admin dir holds the mark
+every `git worktree add` of the launcher leaves (`guard.OWN_WORKTREE_MARK`), or that is on a
+branch `launcher/<run>/<...>`. A worktree an older launcher made before that mark existed is
+told by where the launcher alone puts trees: its own cache folder (`$XDG_CACHE_HOME/launcher/
+worktrees/`), or, under a configured `worktree_root` (which may well be the folder where the user
+keeps their own worktrees), a folder of the launcher's layout directly below it (a run's
+`r-YYYYMMDD-HHMMSS-xxxx/`, a workflow's `wf_<hex>/`, `_pool/`, `mutation/`, `judge/`,
+`fix-resettle/`). The user's own `git worktree add <worktree_root>/hotfix` is none of these.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 
 from launcher.errors import ConfigError, UsageProblem
-from launcher.git import worktrees
+from launcher.git import guard, warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
+
+# The folders the launcher makes directly under a worktree root (`launcher/app/...`): a run's, a
+# workflow's scratch trees, the warm pool, a sweep's workers, judges, a fix's re-settling.
+_OWN_FOLDER = re.compile(r"r-\d{8}-\d{6}-[0-9a-f]{4}|wf_[0-9a-f]+|" + re.escape(warm_pool.POOL_DIR)
+                         + r"|mutation|judge|fix-resettle")  # fmt: skip
 
 
 def _branch(repo: GitRepo) -> str | None:
@@ -40,7 +53,13 @@ def _is_under(path: Path, root: Path) -> bool:
     return top in real.parents
 
 
-def _under_worktree_root(repo: GitRepo, main: Path | None) -> bool:
+def _marked(repo: GitRepo) -> bool:
+    """The launcher's `git worktree add` left its mark in this worktree's admin dir."""
+    return (repo.git_dir / guard.OWN_WORKTREE_MARK).is_file()
+
+
+def _in_launcher_layout(repo: GitRepo, main: Path | None) -> bool:
+    """Where only the launcher puts trees (an older launcher's, made before the mark)."""
     cache_roots = worktrees.default_worktree_root(repo, None).parent  # <cache>/launcher/worktrees
     if _is_under(repo.root, cache_roots):
         return True
@@ -52,7 +71,12 @@ def _under_worktree_root(repo: GitRepo, main: Path | None) -> bool:
         return False
     if configured is None:
         return False
-    return _is_under(repo.root, worktrees.default_worktree_root(GitRepo(main, repo.common_dir), configured))
+    root = Path(os.path.realpath(worktrees.default_worktree_root(GitRepo(main, repo.common_dir), configured)))
+    real = Path(os.path.realpath(repo.root))
+    if root not in real.parents:
+        return False
+    below = real.relative_to(root).parts
+    return len(below) >= 2 and _OWN_FOLDER.fullmatch(below[0]) is not None
 
 
 def launcher_worktree_problem(repo: GitRepo) -> UsageProblem | None:
@@ -66,7 +90,7 @@ def launcher_worktree_problem(repo: GitRepo) -> UsageProblem | None:
     branch = _branch(repo)
     ours = branch is not None and branch.startswith(f"{worktrees.BRANCH_PREFIX}/") and branch.count("/") >= 2
     main = _main_checkout(repo)
-    if not ours and not _under_worktree_root(repo, main):
+    if not ours and not _marked(repo) and not _in_launcher_layout(repo, main):
         return None
     parts = branch.split("/") if ours and branch else []
     whose = f"task {parts[2]!r} of run {parts[1]}" if len(parts) == 3 and not parts[2].startswith("_") else None

@@ -17,9 +17,10 @@ ignored) files is also stored as git blobs at run start (`git hash-object -w`, a
 does), up to MAX_KEPT_FILES files of at most MAX_KEPT_BYTES each. As `git stash` does, a ref
 keeps them reachable, so that a `git gc --prune=now` the user runs meanwhile cannot delete them:
 a tree of those blobs at `refs/launcher/_main-snapshot/<pid>-<start>/<tree>`, named after the
-launcher process that holds the snapshot (in memory: only that process can use it). It stays
-while that process runs; once it has ended, the next snapshot taken (a run, a resume) and
-`launcher clean` delete it (`drop_ended_snapshots`).
+launcher process that holds the snapshot (in memory: only that process can use it). It goes
+when the command that took it ends, however it ends (`release`, from `containment.release_main`);
+one left by a launcher killed outright goes at the next snapshot taken (a run, a resume, a land)
+or at `launcher clean` (`drop_ended_snapshots`).
 
 Idle worktrees. A task's worktree is recorded (HEAD, its branch, status) when its round is
 collected and checked; until its next round it must stay exactly so (`IdleTrees`): its directory
@@ -272,8 +273,8 @@ async def _drop_ended(repo: GitRepo) -> list[str]:
 
 
 async def release(repo: GitRepo, snapshot: MainTreeSnapshot | None) -> None:
-    """The run that took `snapshot` is over (its last look at the main checkout done): the ref
-    that kept its blobs reachable goes now, not at the next run or `launcher clean`."""
+    """The command that took `snapshot` is over (its last look at the main checkout done): the
+    ref that kept its blobs reachable goes now, not at the next run or `launcher clean`."""
     if snapshot is None or snapshot.keep_ref is None:
         return
     async with repo.lock.hold():

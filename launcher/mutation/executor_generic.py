@@ -27,7 +27,15 @@ from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.fork_worker import EXIT_UNFINISHED
 from launcher.mutation.model import MutantStale, MutantStatus
 from launcher.mutation.narrow_stage import ran_alone
-from launcher.mutation.no_verdict import no_verdict
+from launcher.mutation.no_verdict import (
+    Death,
+    clean_failed,
+    death,
+    no_verdict,
+    not_reproduced,
+    own_doing,
+    reproduced,
+)
 from launcher.mutation.run_env import WORKER_MARKER_ENV, bytecode_files, bytecode_prefix, child_env
 from launcher.mutation.runner_crash import crash_in_mutated_file
 from launcher.mutation.source_text import mutated_bytes
@@ -57,6 +65,10 @@ class TestCommand:
     @property
     def is_pytest(self) -> bool:
         return self.custom is None
+
+    @property
+    def is_custom(self) -> bool:
+        return self.custom is not None
 
     def argv(self, tests: Sequence[str]) -> list[str]:
         if self.custom is not None:
@@ -100,9 +112,9 @@ def classify(
     the code fail to import -- a test module that no longer collects, selected tests whose module
     is gone, a conftest that no longer loads -- is Killed, as with a custom test command, whose
     non-zero exit is a kill: the suite detected it. RuntimeError is left for the runner itself
-    failing (a usage or internal error), and for a run that was stopped from outside or could
-    not start (`no_verdict`: a signal, a KeyboardInterrupt, exit 126/127 of a custom command),
-    none of which says anything about the mutant."""
+    failing (a usage or internal error), and for a run that died (`no_verdict`: a signal, a
+    KeyboardInterrupt, exit 126/127 of a custom command), which alone says nothing about the
+    mutant (`GenericExecutor._whose_death` finds out whose doing it was)."""
     if done.timed_out:
         return MutantStatus.TIMEOUT, [], "exceeded the time limit"
     rc = done.returncode
@@ -111,8 +123,8 @@ def classify(
     if rc == EXIT_UNFINISHED:
         return MutantStatus.KILLED, [], ("the test process exited with status 0 before its tests "
                                          "finished (the mutant ended it, e.g. os._exit(0))")
-    if (why := no_verdict(done, shell=command.custom is not None)) is not None:
-        return MutantStatus.RUNTIME_ERROR, [], why  # stopped from outside, or never ran: not the tests' doing
+    if (why := no_verdict(done, shell=command.is_custom)) is not None:
+        return MutantStatus.RUNTIME_ERROR, [], why  # the mutant's doing or the world's: not known from one run
     if command.custom is not None:
         return MutantStatus.KILLED, [], f"test command exit {rc}"
     output = done.text + done.err
@@ -314,6 +326,25 @@ class GenericExecutor:
             return None, False
         return done, False
 
+    async def _whose_death(
+        self, first: Death, job: MutantJob, tests: list[str], limit: float, path: Path, original: bytes, text: str
+    ) -> tuple[process.Completed, MutantStatus, list[str], str]:
+        """A run that died (`no_verdict.death`): the unmutated tree runs the same tests, then the
+        mutant runs again. The clean tree failing too is the world's doing (no verdict); the same
+        death again is the mutant's (Killed); another end is the re-run's own verdict, if any."""
+        shell = self.command.is_custom
+        if self.order_file is not None:
+            self.order_file.write([])
+        clean = await self._run_command(tests, limit)
+        if not clean.ok:
+            return clean, MutantStatus.RUNTIME_ERROR, [], clean_failed(first, clean, shell=shell)
+        again, _, _ = await self._attempt(replace(job, tests=tests, timeout_s=limit), path, original, text, [])
+        if reproduced(first, again, shell=shell):
+            return again, MutantStatus.KILLED, [], own_doing(first)
+        status, killed_by, note = classify(again, self.command, job.mutant.target)
+        verdict = status is not MutantStatus.RUNTIME_ERROR
+        return again, status, killed_by, not_reproduced(first, again, note, verdict=verdict, shell=shell)
+
     async def run(self, job: MutantJob) -> MutantResult:
         mutant = job.mutant
         started = time.monotonic()
@@ -347,11 +378,13 @@ class GenericExecutor:
                 # kill into a timeout: an ordered run's timeout is decided in pytest's order.
                 if priority and (done.timed_out or await self._order_artefact(done, tests, limit, priority)):
                     done, tests, limit = await self._attempt(job, path, original, text, [])
-        status, killed_by, note = classify(done, self.command, mutant.target)
+            status, killed_by, note = classify(done, self.command, mutant.target)
+            if status is MutantStatus.TIMEOUT and self.recheck_timeouts:
+                note = "timed out twice (re-checked in a fresh process)"
+            if status is MutantStatus.RUNTIME_ERROR and (died := death(done, shell=self.command.is_custom)):
+                done, status, killed_by, note = await self._whose_death(died, job, tests, limit, path, original, text)
         if narrow and self.order is not None:  # (whether its narrow files killed it: `NarrowStage`)
             self.order.narrow.record(mutant.target, narrow, killed_by if status is MutantStatus.KILLED else [])
-        if status is MutantStatus.TIMEOUT and self.recheck_timeouts:
-            note = "timed out twice (re-checked in a fresh process)"
         if tests != job.tests:  # pytest could not resolve the selection (see `_run_selection`)
             note = "; ".join(filter(None, [note, widened_note(tests)]))
         return result(status, killed_by, note, (done.text + done.err)[-2000:])

@@ -125,7 +125,9 @@ class Worker:
             error = runner_error(again.output_tail)
             why = f"{note_of(first) or 'the runner failed'}; re-run with the whole suite: {error}"
         else:
-            why = f"{first.executor} run failed ({runner_error(first.output_tail)}); re-run with the whole suite"
+            said = note_of(first) or runner_error(first.output_tail)
+            why = "; ".join(filter(None, [f"{first.executor} run failed ({said}); re-run with the whole suite",
+                                          note_of(again)]))  # fmt: skip
         again.output_tail = NOTE + why + "\n" + again.output_tail
         again.duration_s += first.duration_s
         return again

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -14,6 +16,7 @@ from typing import Any
 from launcher.errors import EnvironmentProblem, disk_problem
 
 BUSY_TIMEOUT_S = 30
+_CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \(")
 
 
 NEARLY_FULL_BYTES = 1 << 20  # less free space than this, an I/O error while writing is the disk being full
@@ -57,15 +60,54 @@ def _disk_problem(path: Path, exc: BaseException, reason: str) -> EnvironmentPro
     )
 
 
+def read_only_place(path: Path) -> str | None:
+    """Why the database at `path` cannot be written where it is (SQLite also writes its -wal and
+    -shm files beside it): its file system is mounted read-only, or the file or its folder is
+    read-only for this user; None when neither is."""
+    with suppress(OSError):
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return f"the file system holding {path.parent} is mounted read-only"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is read-only for this user"
+    if path.parent.is_dir() and not os.access(path.parent, os.W_OK):
+        return f"its folder {path.parent} is read-only for this user"
+    return None
+
+
+def read_only(path: Path, reason: str, why: str | None = None) -> EnvironmentProblem:
+    """The error for a journal that cannot be written because of where it is: it is not damaged,
+    and moving it aside would only hide every run from the commands that read it."""
+    why = why or read_only_place(path) or "it was opened read-only"
+    return EnvironmentProblem(
+        f"the journal cannot be written: {why} ({reason}); it is not damaged", where=str(path),
+        error_key="journal_read_only",
+        fix=f"make it writable (remount the file system holding {path.parent} read-write, or give this user write "
+            "access to the file and its folder, where SQLite also writes its -wal and -shm files), then run the "
+            "command again. Keep the journal where it is; commands that only read it (status, runs, logs, diff, "
+            "path) work on it as it is",
+    )
+
+
 def unusable(path: Path, exc: BaseException) -> EnvironmentProblem:
     """The error for a database file SQLite cannot use: damaged, not a database, a directory,
-    unreadable, or held locked by another process. Nothing is deleted: the user moves it aside."""
+    unreadable, held locked by another process, or where it cannot be written (a read-only file
+    system, file or folder). Nothing is deleted: the user moves a damaged one aside."""
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in reason:
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in reason:
         return EnvironmentProblem(
             f"the journal is locked by another process (waited {BUSY_TIMEOUT_S}s): {reason}", where=str(path),
             fix="wait for the other launcher command to finish, then run this again", error_key="journal_busy",
         )
+    if name.startswith("SQLITE_READONLY") or "readonly database" in reason:
+        return read_only(path, reason)
+    # Opening a WAL journal writes (its -shm file, the header's mode): where that cannot be done,
+    # SQLite says it cannot open the file, or an I/O error.
+    cannot_open = name.startswith(("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PERM", "SQLITE_AUTH")) or any(
+        said in reason for said in ("unable to open", "disk I/O error"))
+    if (isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)) or (
+            cannot_open and read_only_place(path) is not None):  # fmt: skip
+        return read_only(path, reason)
     if (disk := _disk_problem(path, exc, reason)) is not None:
         return disk
     return EnvironmentProblem(f"the journal cannot be used: {reason}", where=str(path),
@@ -169,12 +211,18 @@ class SqliteStore:
 
     def __init__(self, path: Path, schema: str) -> None:
         self.path = path
+        self.read_only: str | None = None  # why this connection only reads (`_open_read_only`)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise unusable(path, exc) from exc
         with _opening(path.parent):
-            self._open(path, schema)
+            try:
+                self._open(path, schema)
+            except EnvironmentProblem as problem:
+                if problem.error_key != "journal_read_only" or not path.is_file():
+                    raise
+                self._open_read_only(path, schema, problem)
 
     def _open(self, path: Path, schema: str) -> None:
         try:
@@ -194,9 +242,60 @@ class SqliteStore:
             self._db.close()
             raise
 
+    def _open_read_only(self, path: Path, schema: str, problem: EnvironmentProblem) -> None:
+        """A journal where it cannot be written (a read-only mount, file or folder), opened to
+        read: `mode=ro`, else, when SQLite cannot make the -shm file a WAL reader needs there,
+        `immutable=1` (no locks, no -shm), unless a -wal file holds writes not yet in the file
+        (which only a reader with a -shm sees). A write then fails with `read_only`'s error."""
+        why = read_only_place(path) or "it cannot be written"
+        wal = path.with_name(path.name + "-wal")
+        pending = wal.exists() and wal.stat().st_size > 0
+        for query in ("mode=ro", "immutable=1"):
+            if query == "immutable=1" and pending:
+                break
+            try:
+                db = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=BUSY_TIMEOUT_S,
+                                     isolation_level=None, check_same_thread=False, factory=_Connection)  # fmt: skip
+            except (OSError, sqlite3.DatabaseError):
+                continue
+            assert isinstance(db, _Connection)
+            try:  # SQLite opens lazily: a first read says whether it can
+                sqlite3.Connection.execute(db, "SELECT count(*) FROM main.sqlite_master").fetchone()
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                if unusable(path, exc).error_key == "journal_read_only":
+                    continue  # this way cannot read it there: the next one may
+                raise unusable(path, exc) from exc  # a damaged file, wherever it is
+            db.store_path = path
+            self._db = db
+            self._db.row_factory = sqlite3.Row
+            self.read_only = why
+            try:
+                self._create_schema(schema)
+            except BaseException:
+                self._db.close()
+                raise
+            return
+        if pending:
+            raise EnvironmentProblem(
+                f"the journal cannot be read where it is: {why}, and its {wal.name} file holds writes not yet in "
+                f"{path.name}, which SQLite reads only through a -shm file it cannot make there; it is not damaged",
+                where=str(path), error_key="journal_read_only",
+                fix=f"make {path.parent} writable (remount its file system read-write, or give this user write "
+                    "access to it) and run the command again; keep the journal and its -wal file where they are")
+        raise problem
+
     def _create_schema(self, schema: str) -> None:
-        """The store's tables, made where missing (serialised with other openers)."""
-        self._db.executescript(schema)
+        """The store's tables, made where missing (serialised with other openers). Read-only,
+        a missing table is an empty TEMP one of this connection's (nothing is written)."""
+        if self.read_only is None:
+            self._db.executescript(schema)
+            return
+        present = {str(row[0]) for row in self._db.execute("SELECT name FROM main.sqlite_master WHERE type='table'")}
+        for statement in schema.split(";"):
+            found = _CREATE_TABLE.match(statement.strip())
+            if found and found.group(1) not in present:
+                self._db.execute(statement.strip().replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
 
     def close(self) -> None:
         self._db.close()

@@ -359,6 +359,8 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
                                 message=f"interrupted while landing; `{again}` continues")
                 await containment.reap(ctx)
             raise
+        finally:
+            await containment.release_main(ctx)  # the main checkout's snapshot ref goes with the landing
     rows = journal.tasks(run_id)
     status = run_status(rows, merge=True, reached_target=reached_target)
     journal.set_run(run_id, status=status, message=run_message(rows, message))

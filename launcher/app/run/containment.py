@@ -77,11 +77,25 @@ async def start(ctx: RunContext) -> None:
     async with ctx.repo.lock.hold():
         ctx.ref_state = await ref_guard.read_state(ctx.repo)
     ctx.refs_at_start = frozenset(ctx.ref_state.refs)
+    earlier = ctx.main_contents  # a `grade` whose approval carries the run on takes it again
     ctx.main_contents = await tree_guard.take_main_snapshot(
         ctx.repo, ctx.include_paths, _own_paths(ctx)
     )
+    await tree_guard.release(ctx.repo, earlier)  # (its blobs were kept until the new ref held them)
     if ctx.main_contents.odd is not None and (partial := odd_entries.partial_note(ctx.main_contents.odd)):
         ctx.note(None, partial)
+
+
+async def release_main(ctx: RunContext | None) -> None:
+    """The command that took the main checkout's snapshot ends, however it ends (done, Ctrl-C,
+    an error): the ref keeping its copies of the user's uncommitted files goes with it
+    (`tree_guard.release`). Called from a `finally`: a failure to delete it is not raised over
+    the command's own outcome; the ref, named after this ended process, then goes at the next
+    snapshot or `launcher clean`."""
+    if ctx is None or ctx.main_contents is None:
+        return
+    with anyio.CancelScope(shield=True), contextlib.suppress(OSError, LauncherError):
+        await tree_guard.release(ctx.repo, ctx.main_contents)
 
 
 async def before_round(ctx: RunContext, task_id: str) -> None:

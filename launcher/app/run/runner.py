@@ -134,6 +134,7 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
     if run_id is None:
         raise UsageProblem("there is no run yet", fix="start one with `launcher run PLAN`")
     claim = journal.claim_run(run_id, command)
+    ctx: RunContext | None = None
     try:
         run = journal.run(run_id)
         config, changed = config_of_run(run.settings, repo.root)
@@ -155,6 +156,7 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
             ctx.note(None, changed)
         yield ctx
     finally:
+        await containment.release_main(ctx)  # land, choose, grade took it too: it goes with the command
         journal.release_run(claim)
 
 
@@ -234,7 +236,10 @@ async def _main_status(repo: GitRepo) -> set[str]:
 async def _execute(ctx: RunContext, snapshot: set[str] | None = None) -> RunReport:
     # The run's own children (integration checks) are journaled too; each task journals its own.
     with process.observing_spawns(journaling_observer(ctx.journal, ctx.run_id, None)):
-        return await _execute_observed(ctx, snapshot)
+        try:
+            return await _execute_observed(ctx, snapshot)
+        finally:
+            await containment.release_main(ctx)  # done, stopped or failed: the snapshot's ref goes
 
 
 async def _start(ctx: RunContext, snapshot: set[str] | None) -> tuple[bool, str] | None:
