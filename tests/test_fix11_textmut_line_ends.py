@@ -18,6 +18,7 @@ from helpers import launcher_cli
 
 from launcher.app.mutation.sweep import SweepOptions, run_sweep
 from launcher.mutation.discover import Collected, collect_mutants
+from launcher.mutation.equivalence import _eligible
 from launcher.mutation.model import Mutant
 from launcher.mutation.report_html import orig_and_mut, render_html
 from launcher.mutation.report_stryker import to_stryker
@@ -69,7 +70,8 @@ def test_classic_mac_line_ends_throughout_are_mutated_not_a_launcher_crash(tmp_p
 @pytest.mark.parametrize("use_fork", [True, False], ids=["fork", "generic"])
 def test_a_stray_cr_does_not_hide_a_survivor_behind_a_false_score(tmp_path: Path, use_fork: bool) -> None:
     root = _repo(tmp_path / "p", MODULE.format(end="\r"))
-    options = SweepOptions(paths=["pkg/mod.py"], workers=1, python=sys.executable, use_cache=False, use_fork=use_fork)
+    options = SweepOptions(paths=["pkg/mod.py"], workers=1, python=sys.executable, use_cache=False, use_fork=use_fork,
+                           timeout_min_s=60.0)  # a survivor, never a Timeout of a loaded machine
     outcome = anyio.run(run_sweep, root, options, lambda line: None)
     counts = {k: v for k, v in outcome.counts.items() if v}
     assert counts == {"Killed": 5, "Survived": 2}, counts  # as for the LF file: g's result is never checked
@@ -114,3 +116,18 @@ def test_a_file_libcst_cannot_reproduce_is_refused_by_line_not_mutated_at_wrong_
     collected = _collect(root, "pkg/mod.py")
     assert collected.mutants == []
     assert "pkg/mod.py:3" in collected.skipped["pkg/mod.py"] and "libcst" in collected.skipped["pkg/mod.py"]
+
+
+@pytest.mark.parametrize("ending", ["LF", "CR", "CRLF"])
+def test_a_mutant_that_joins_lines_is_never_proven_equivalent_whatever_the_line_ends(
+    tmp_path: Path, ending: str
+) -> None:
+    # The pre-filter compares code without line tables: only a mutant that moves no later line may
+    # be settled by it. Joining a two-line return value into `None` moves them, with a CR as with LF.
+    end = ENDINGS[ending]
+    root = _repo(tmp_path / "p", f"def f(a):{end}    return (a +{end}            1){end}{end}def g():{end}    pass\n")
+    joined = next(m for m in _collect(root, "pkg/mod.py").mutants if m.fault == "return_value")
+    assert joined.replaced == f"a +{end}            1"
+    assert not _eligible(joined)
+    one_line = next(m for m in _collect(root, "pkg/mod.py").mutants if m.fault == "arithmetic")
+    assert _eligible(one_line)
