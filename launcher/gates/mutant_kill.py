@@ -28,7 +28,7 @@ from typing import Any
 
 import anyio
 
-from launcher import process
+from launcher import process, tree_paths
 from launcher.git.git_vars import USER_CONFIG_VARS, without_git_vars
 from launcher.git.repo import git_env
 from launcher.models.decoding import json_loads, read_text
@@ -71,17 +71,18 @@ class KillVerdict:
                 "killed_by": self.killed_by}  # fmt: skip
 
 
-async def _git_lines(tree: Path, *args: str) -> list[str]:
+async def _git_names(tree: Path, *args: str) -> list[str]:
+    """The file names a git listing gives with `-z`: exactly as named (quoting, if any, undone)."""
     done = await process.run(["git", *args], cwd=tree, env=git_env(), timeout=60)
     if not done.ok:
         raise RuntimeError(f"git {' '.join(args)} failed: {done.err.strip()}")
-    return [line for line in done.out.splitlines() if line.strip()]
+    return [name for name in done.out.split("\0") if name]
 
 
 async def changed_files(tree: Path, base_sha: str) -> list[str]:
     """Files that differ from the base: committed, staged or not, and new untracked ones."""
-    tracked = await _git_lines(tree, "-c", "core.quotepath=off", "diff", "--name-only", base_sha)
-    untracked = await _git_lines(tree, "-c", "core.quotepath=off", "ls-files", "--others", "--exclude-standard")
+    tracked = await _git_names(tree, "diff", "--name-only", "-z", "--no-renames", base_sha, "--")
+    untracked = await _git_names(tree, "ls-files", "-z", "--others", "--exclude-standard")
     return sorted({*tracked, *untracked})
 
 
@@ -142,11 +143,19 @@ async def kills(tree: Path, python: str, tests: list[str], mutants: list[Mutant]
         return found
 
 
+def _present(tree: Path, rel: str) -> bool:
+    """Whether the tree still has `rel` (reached as git reaches it: any path git can list)."""
+    try:
+        return tree_paths.lstat(tree, rel) is not None
+    except OSError:
+        return True  # there, but not readable: a change all the same
+
+
 async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:
     """Check one worktree against its claims; the tree itself is never modified."""
     if not claims.mutants:
         return KillVerdict(False, "the task claims no mutant")
-    changed = [f for f in await changed_files(tree, claims.base_sha) if (tree / f).exists()]
+    changed = [f for f in await changed_files(tree, claims.base_sha) if _present(tree, f)]
     targets = {m.target for m in claims.mutants}
     touched = sorted(set(changed) & targets)
     if touched:

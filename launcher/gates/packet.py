@@ -16,7 +16,8 @@ import json
 import re
 from typing import Any
 
-from launcher.models.markdown import cell, code, code_paths, fence, item
+from launcher.models.markdown import cell, code, code_path, code_paths, fence, item
+from launcher.models.printable import normalisation_twins, quote_path_bytes, twins_note
 from launcher.models.rubric import Rubric, all_criteria, composed_version
 from launcher.models.verdict import PACKET_HEADER, REQUIRED_KEYS, packet_marker
 
@@ -90,13 +91,24 @@ def _facts_summary(facts: dict[str, Any]) -> str:
         lines.append(f"- Files really changed (git): {_paths(real)}")
     if claimed is not None:
         lines.append(f"- Files the contract claims: {_paths(claimed)}")
+    twins = _twins(facts)
     for key, label in (("claimed_not_changed", "Claimed but not changed"),
                        ("changed_not_claimed", "Changed but not claimed"),
                        ("main_tree_intrusions", "Written into the main checkout"),
                        ("included", "Copied from .worktreeinclude (must not be committed)")):
         if key in facts:
-            lines.append(f"- {label}: {_paths(facts[key])}")
+            lines.append(f"- {label}: {_paths(facts[key], twins)}")
+    if twins:
+        lines.append(f"- {item(twins_note(twins))}")
     return "\n".join(lines)
+
+
+def _twins(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """Claims and changed files whose names print alike (`normalisation_twins`)."""
+    claimed, changed = facts.get("claimed_not_changed"), facts.get("changed_not_claimed")
+    if not isinstance(claimed, list) or not isinstance(changed, list):
+        return []
+    return normalisation_twins([str(p) for p in claimed], [str(p) for p in changed])
 
 
 def _check_result(check: dict[str, Any]) -> str:
@@ -109,12 +121,16 @@ def _command(check: dict[str, Any]) -> str:
     return cell(code(str(check.get("command"))))
 
 
-def _paths(paths: Any) -> str:
+def _paths(paths: Any, twins: list[tuple[str, str]] | None = None) -> str:
     """Names an agent made (a file it added, a contract's claim): each quoted as git quotes it, in
-    a code span it cannot close, so no name writes a line of its own among the facts."""
+    a code span it cannot close, so no name writes a line of its own among the facts; a name of
+    `twins` spelled byte by byte, as it differs from its twin."""
     if not isinstance(paths, list | tuple):
         return code(json.dumps(paths, default=str)) if paths else "none"
-    return code_paths(paths)
+    by_bytes = {name for pair in twins or () for name in pair}
+    if not by_bytes.intersection(str(p) for p in paths):
+        return code_paths(paths)
+    return ", ".join(code(quote_path_bytes(str(p))) if str(p) in by_bytes else code_path(str(p)) for p in paths)
 
 
 def _verdict_contract(rubrics: list[Rubric], iteration: int) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from launcher import tree_paths
 from launcher.errors import GitFailed, LauncherError
 from launcher.git import filters, index_flags, path_lists, submodules
 from launcher.git.repo import GitRepo
@@ -72,6 +72,15 @@ def loose_head(repo: GitRepo, worktree: Path) -> str | None:
     return head if len(head) in (40, 64) and all(c in "0123456789abcdef" for c in head) else None
 
 
+def _on_disk(worktree: Path, rel: str) -> bool:
+    """Whether anything is at `rel` in the worktree (reached as git reaches it, so a path git
+    handles is never taken for absent because its absolute path is too long)."""
+    try:
+        return tree_paths.lstat(worktree, rel) is not None
+    except OSError:
+        return True  # something is there that cannot be looked at: git will say what it is
+
+
 async def take_in_skipped_files(repo: GitRepo, worktree: Path) -> list[str]:
     """Files `git add -A` would pass over although they may hold the agent's work: those on disk
     at skip-worktree paths (a sparse checkout's paths outside its cone), and every path marked
@@ -89,7 +98,7 @@ async def take_in_skipped_files(repo: GitRepo, worktree: Path) -> list[str]:
         tag, path = entry[:1], entry[2:]
         if tag.islower():
             assumed.append(path)
-        if tag in ("S", "s") and os.path.lexists(worktree / path):
+        if tag in ("S", "s") and _on_disk(worktree, path):
             present.append(path)
     for flag, paths in (("--no-assume-unchanged", assumed), ("--no-skip-worktree", present)):
         for start in range(0, len(paths), 500):  # a bounded argv per call
@@ -162,7 +171,7 @@ async def _unstage_made_repositories(repo: GitRepo, worktree: Path) -> tuple[lis
     if not added:
         return [], blobs
     declared = await submodules.declared(repo, worktree)
-    made = [path for path in added if path not in declared and os.path.lexists(worktree / path / ".git")]
+    made = [path for path in added if path not in declared and _on_disk(worktree, f"{path}/.git")]
     for batch in path_lists.batches(made):
         await repo.git("--literal-pathspecs", "reset", "-q", "--", *batch, cwd=worktree)
     return made, blobs if not made else None

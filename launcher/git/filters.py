@@ -35,6 +35,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from launcher import tree_paths
 from launcher.errors import LauncherError
 from launcher.git import text_encodings
 from launcher.git.repo import GitRepo
@@ -257,7 +258,7 @@ async def unfiltered_mismatches(
     for start in range(0, len(paths), _BATCH):
         # Only files git wrote through a filter: a path not on disk (outside a sparse checkout's
         # cone) or not a regular file is not one.
-        batch = [p for p in paths[start : start + _BATCH] if (root / p).is_file() and not (root / p).is_symlink()]
+        batch = [p for p in paths[start : start + _BATCH] if tree_paths.is_regular(root, p)]
         if not batch:
             continue
         hashed = {p: raw_blob_id(root / p, blobs[p]) for p in batch}
@@ -276,7 +277,7 @@ async def unfiltered_mismatches(
         if pinned is not None and name in pinned.drivers:
             continue  # a run-start filter (git-lfs): its output is not the file's bytes
         try:
-            disk = (root / path).read_bytes()
+            disk = tree_paths.read_bytes(root, path)
         except OSError:
             disk = None
         if disk is not None:

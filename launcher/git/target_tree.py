@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from launcher import tree_paths
 from launcher.git import filters, ref_guard, tree_undo
 from launcher.git.repo import GitRepo
 from launcher.git.tree_undo import blobs, for_paths, split_z, tree_entries
@@ -210,7 +211,7 @@ async def _others_in_the_way(repo: GitRepo, old: str, new: str, *, ignored: bool
         return sorted(blocking - set(known_ignored))
     added_set = set(added)
     same = [p for p in sorted(blocking)
-            if p in added_set and (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
+            if p in added_set and tree_paths.is_regular(repo.root, p)]
     if same:  # already holding exactly what lands: nothing is lost
         hashed = (await for_paths(repo, ("hash-object",), same)).split()
         landing = await blobs(repo, new, same)
@@ -268,7 +269,7 @@ async def _half_updated(repo: GitRepo, old: str, new: str) -> bool:
     if not candidates:
         return False
     before, after = await blobs(repo, old, candidates), await blobs(repo, new, candidates)
-    present = [p for p in candidates if (repo.root / p).is_file() and not (repo.root / p).is_symlink()]
+    present = [p for p in candidates if tree_paths.is_regular(repo.root, p)]
     hashed = (await for_paths(repo, ("hash-object",), present)).split() if present else []
     now = dict(zip(present, hashed, strict=False))
     return all(now.get(p) in (before.get(p), after.get(p)) for p in candidates)

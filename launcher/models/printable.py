@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import unicodedata
+from collections.abc import Iterable
 
 _NAMED = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r"}
 # Characters that reorder what a terminal shows (Trojan Source): shown escaped too.
@@ -57,6 +58,37 @@ def quote_path(path: str) -> str:
     return f'"{inner}"'
 
 
+def quote_path_bytes(path: str) -> str:
+    """A path as git prints it by default (`core.quotePath=true`): in double quotes, with every
+    byte outside printable ASCII written as an octal escape (`"caf\\303\\251.txt"`), so two names
+    that print alike but are spelled with other bytes are told apart."""
+    inner = "".join("\\" + char if char in '"\\' else char if " " <= char < "\x7f" else _escaped(char) for char in path)
+    return f'"{inner}"'
+
+
+def _form(name: str) -> str:
+    return next((form for form in ("NFC", "NFD") if unicodedata.is_normalized(form, name)), "mixed")
+
+
+def normalisation_twins(claimed: Iterable[str], changed: Iterable[str]) -> list[tuple[str, str]]:
+    """(claimed, changed) pairs of different names that are the same text once Unicode-normalised:
+    `café` typed as models and most keyboards write it (U+00E9, NFC) and `café` as macOS names a
+    file (e + U+0301, NFD). They print alike, but git keeps a file name as bytes and a Linux file
+    system holds both as two files, so one is not the other."""
+    by_text: dict[str, list[str]] = {}
+    for name in changed:
+        by_text.setdefault(unicodedata.normalize("NFC", name), []).append(name)
+    return [(a, b) for a in claimed for b in by_text.get(unicodedata.normalize("NFC", a), []) if a != b]
+
+
+def twins_note(pairs: Iterable[tuple[str, str]]) -> str:
+    """What to say of `normalisation_twins`: both names as git spells their bytes, and the fix."""
+    said = "; ".join(f"{quote_path_bytes(a)} (claimed, {_form(a)}) and {quote_path_bytes(b)} (changed, {_form(b)})"
+                     for a, b in pairs)  # fmt: skip
+    return (f"{said} differ only in Unicode normalisation: git keeps file names as bytes, so they are two "
+            "names (claim a file as git lists it)")
+
+
 def one_line(text: str, limit: int | None = None) -> str:
     """Free text on one line: runs of white space (line breaks included) become one space, every
     other control character is escaped; cut to `limit` characters with an ellipsis."""
@@ -66,4 +98,4 @@ def one_line(text: str, limit: int | None = None) -> str:
     return line
 
 
-__all__ = ["one_line", "printable", "quote_path"]
+__all__ = ["normalisation_twins", "one_line", "printable", "quote_path", "quote_path_bytes", "twins_note"]

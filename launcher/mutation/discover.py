@@ -5,10 +5,8 @@ git runs through `launcher.process.run`, like every other child process of the l
 
 from __future__ import annotations
 
-import codecs
 import functools
 import hashlib
-import os
 import re
 import shutil
 from collections.abc import Collection, Iterable, Sequence
@@ -20,7 +18,7 @@ import anyio
 from launcher import process
 from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem
 from launcher.git.repo import git_env
-from launcher.mutation import python_ops, shell_ops
+from launcher.mutation import diff_lines, python_ops, shell_ops
 from launcher.mutation.missing_path import missing_path
 from launcher.mutation.model import Mutant, check_operators, number_mutants
 from launcher.mutation.source_text import PYTHON_SUFFIXES, decode_source
@@ -28,7 +26,6 @@ from launcher.mutation.source_text import PYTHON_SUFFIXES, decode_source
 SHELL_SUFFIXES = (".sh",)
 _NOT_PACKAGES = {"tests", "test", "testing", "docs", "doc", "examples", "build", "dist"}
 _NOT_SOURCES = {"conftest.py", "setup.py", "noxfile.py", "fabfile.py"}
-_HUNK = re.compile(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@")
 
 
 async def _git(root: Path, *args: str) -> process.Completed:
@@ -117,39 +114,30 @@ def _under(rel: str, spec: str) -> bool:
     return spec == "." or rel == spec or rel.startswith(spec.rstrip("/") + "/")
 
 
-def _unquote(path: str) -> str:
-    """git C-quotes unusual paths ("a\\tb.py", octal escapes for bytes)."""
-    if path.startswith('"') and path.endswith('"'):
-        raw = codecs.escape_decode(os.fsencode(path[1:-1]))[0]
-        return os.fsdecode(bytes(raw))
-    return path
-
-
 async def changed_lines(root: Path, ref: str) -> dict[str, set[int]]:
     """Lines of the work tree added or changed since `ref` (committed or not), per repo-relative
-    path; untracked files count as wholly changed. Pure deletions mark no line."""
-    done = await _git(root, "diff", "-U0", "--no-color", "--no-ext-diff", "--no-prefix", ref, "--")
+    source file, numbered as its mutants number them (`diff_lines`); untracked files count as
+    wholly changed. Pure deletions mark no line."""
+    suffixes = [f"*{suffix}" for suffix in PYTHON_SUFFIXES + SHELL_SUFFIXES]
+    # --text and --no-textconv: a `-diff` or `diff=<driver>` attribute must not hide a file's lines.
+    done = await _git(root, "diff", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--text",
+                      "--no-prefix", ref, "--", *suffixes)  # fmt: skip
     if not done.ok:
         raise UsageProblem(
             f"git cannot diff against {ref!r}: {done.err.strip()}",
             where="--since",
             fix="pass a branch, tag or commit this clone has (in CI, fetch it: actions/checkout fetch-depth: 0)",
         )
-    changed: dict[str, set[int]] = {}
-    current: set[int] | None = None
-    for line in done.out.splitlines():
-        if line.startswith("+++ "):
-            target = line[4:]
-            current = None if target == "/dev/null" else changed.setdefault(_unquote(target), set())
-        elif current is not None and (m := _HUNK.match(line)):
-            start, count = int(m.group(1)), int(m.group(2) or 1)
-            current.update(range(start, start + count))
-    others = await _git(root, "ls-files", "-z", "--others", "--exclude-standard")
-    for rel in filter(None, others.out.split("\0")):
-        path = root / rel
-        if path.is_file():
-            data = path.read_bytes()
-            changed[rel] = set(range(1, data.count(b"\n") + (not data.endswith(b"\n")) + 1))
+    changed = diff_lines.added_lines(done.out)
+    others = await _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", *suffixes)
+    untracked = set(filter(None, others.out.split("\0")))
+    for rel in sorted(untracked | set(changed)):
+        try:
+            data = (root / rel).read_bytes()
+        except OSError:
+            continue  # (gone meanwhile, or not a file: it gives no mutant either)
+        lines = diff_lines.whole_file(data) if rel in untracked else changed[rel]
+        changed[rel] = diff_lines.renumber(data, lines, "python" if rel.endswith(PYTHON_SUFFIXES) else "shell")
     return changed
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from launcher import process
 from launcher.mutation.discover import read_source
-from launcher.mutation.model import Mutant
+from launcher.mutation.model import LINE_END, Mutant
 
 PROBE = Path(__file__).with_name("equivalence_probe.py")
 EQUIVALENT = "equivalent"  # compiles to the original's code: proven equivalent
@@ -44,7 +44,10 @@ class Finding:
 
 
 def _eligible(m: Mutant) -> bool:
-    return m.language == "python" and m.valid and m.replaced.count("\n") == m.replacement.count("\n")
+    """A valid Python mutant that moves no later line (line tables are not compared; a test may
+    read them): as many line ends, by Python's count (a lone CR is one), before and after."""
+    ends = LINE_END["python"]
+    return m.language == "python" and m.valid and len(ends.findall(m.replaced)) == len(ends.findall(m.replacement))
 
 
 def _request(root: Path, mutants: Sequence[Mutant], levels: Sequence[int]) -> dict[str, Any]:

@@ -19,6 +19,11 @@ from launcher.mutation.ids import stable_id
 PRAGMA = re.compile(r"#.*\bpragma:\s*no\s+mutate\b")  # a line that must not be mutated
 SURVIVOR_KEYS = ("id", "fault", "target", "line", "rationale", "orig", "mut", "status")
 ScopeKind = Literal["function", "class", "module", "script"]
+Language = Literal["python", "shell"]
+# Where a line ends, for each language's own reader. Python (its tokenizer, so `ast`, tracebacks,
+# coverage.py and libcst) ends one at `\r\n`, a lone `\r` or `\n`; bash only at `\n` (a `\r`
+# is a character of the line). git numbers lines by `\n` alone (see `diff_lines`).
+LINE_END: dict[Language, re.Pattern[str]] = {"python": re.compile(r"\r\n|\r|\n"), "shell": re.compile(r"\n")}
 
 
 class MutantStatus(enum.StrEnum):
@@ -64,15 +69,16 @@ class MutantStale(ValueError):
 class Mutant(BaseModel):
     """One mutation of one source file.
 
-    Positions: `line`/`end_line` are 1-based; `col`/`end_col` are 1-based, end exclusive (as in the
-    Stryker schema). `start`/`end` are character offsets into the original source: replacing
-    `source[start:end]` (which equals `replaced`) by `replacement` gives the mutated source.
+    Positions: `line`/`end_line` are 1-based, numbered as the language numbers lines (`LINE_END`);
+    `col`/`end_col` are 1-based characters, end exclusive (as in the Stryker schema). `start`/`end`
+    are character offsets into the original source: replacing `source[start:end]` (which equals
+    `replaced`) by `replacement` gives the mutated source.
     """
 
     id: str
     index: int = 0  # numeric id for the seed's survivor format; assigned per sweep
     fault: str
-    language: Literal["python", "shell"] = "python"
+    language: Language = "python"
     target: str  # repo-relative path, forward slashes
     line: int
     col: int
@@ -125,24 +131,34 @@ def number_mutants(mutants: Iterable[Mutant]) -> list[Mutant]:
     return [m.model_copy(update={"index": i}) for i, m in enumerate(ordered, 1)]
 
 
-def line_starts(source: str) -> list[int]:
-    """Offset of each line's first character (index 0 is line 1)."""
-    return [0, *(m.end() for m in re.finditer("\n", source))]
+def line_starts(source: str, language: Language = "python") -> list[int]:
+    """Offset of each line's first character (index 0 is line 1), lines numbered as the language
+    itself numbers them (`LINE_END`), so that a mutant's line is the one its tracebacks, coverage
+    and `ast` name."""
+    return [0, *(m.end() for m in LINE_END[language].finditer(source))]
 
 
-def excerpt(source: str, starts: list[int], start: int, end: int, replacement: str) -> tuple[str, str]:
-    """The whole lines touched by `source[start:end]`, before and after replacing it."""
+def split_lines(text: str, language: Language = "python") -> list[str]:
+    """The lines of `text` without their line ends (as `line_starts` numbers them)."""
+    return LINE_END[language].split(text)
+
+
+def excerpt(
+    source: str, starts: list[int], start: int, end: int, replacement: str, language: Language = "python"
+) -> tuple[str, str]:
+    """The whole lines touched by `source[start:end]`, before and after replacing it (line ends
+    written `\n`)."""
     first = position(starts, start)[0]
     last = position(starts, max(start, end - 1))[0]
     lo = starts[first - 1]
-    hi = starts[last] - 1 if last < len(starts) else len(source)
+    hi = starts[last] if last < len(starts) else len(source)
     before = source[lo:hi]
     after = source[lo:start] + replacement + source[end:hi]
-    return _tidy(before), _tidy(after)
+    return _tidy(before, language), _tidy(after, language)
 
 
-def _tidy(text: str) -> str:
-    return textwrap.dedent(text.rstrip("\r\n").replace("\r\n", "\n")).strip()
+def _tidy(text: str, language: Language) -> str:
+    return textwrap.dedent("\n".join(split_lines(text, language))).strip()
 
 
 def position(starts: list[int], offset: int) -> tuple[int, int]:
@@ -192,12 +208,13 @@ def build_mutant(
     replacement: str,
     rationale: str,
     *,
-    language: Literal["python", "shell"],
+    language: Language,
     valid: bool = True,
 ) -> Mutant:
+    """`starts`: the source's `line_starts` for `language`."""
     start, end = span
     (line, col), (end_line, end_col) = position(starts, start), position(starts, end)
-    orig, mut = excerpt(source, starts, start, end, replacement)
+    orig, mut = excerpt(source, starts, start, end, replacement, language)
     return Mutant(
         id=stable_id(rel, scope.qualname, scope.hash, fault, ordinal),
         fault=fault,

@@ -1,9 +1,11 @@
 """Python mutation operators on libcst's syntax tree (DESIGN 11).
 
 A visitor walks the module once and records *sites*: a character span of the original source and
-its replacement. Spans come from libcst's PositionProvider, so applying a mutant is one string
-splice and never re-renders the tree. Each site is numbered per (enclosing scope, operator), which
-with the scope's normalized-source hash gives the stable id.
+its replacement. Spans are character offsets counted by libcst's own code generation (`_CharSpans`),
+so applying a mutant is one string splice and never re-renders the tree; lines and columns are then
+derived from the offsets with Python's own line ends (`model.line_starts`). libcst's line/column
+positions are not used: its columns are wrong on lines after a form feed. Each site is numbered per
+(enclosing scope, operator), which with the scope's normalized-source hash gives the stable id.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst import Module
+from libcst.metadata import BaseMetadataProvider, CodeSpan, MetadataWrapper
+from libcst.metadata.span_provider import SpanProvidingCodegenState
 
 from launcher.errors import UsageProblem
 from launcher.mutation.ids import python_scope_hash
@@ -30,6 +34,7 @@ from launcher.mutation.model import (
     check_operators,
     line_starts,
     position,
+    split_lines,
 )
 
 OPERATORS = (
@@ -73,8 +78,20 @@ class _Site:
     chunk: tuple[int, int]  # offsets of the smallest top-level unit to compile for a syntax check
 
 
+class _CharSpans(BaseMetadataProvider[CodeSpan]):
+    """Each node's span in characters of the code libcst writes for the module (its own
+    ByteSpanPositionProvider counts UTF-8 bytes): offsets into the source, as long as that code is
+    the source (`generate_mutants` checks)."""
+
+    def _gen_impl(self, module: Module) -> None:
+        state = SpanProvidingCodegenState(
+            default_indent=module.default_indent, default_newline=module.default_newline, provider=self, get_length=len
+        )
+        module._codegen(state)
+
+
 class _Collector(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (PositionProvider,)
+    METADATA_DEPENDENCIES = (_CharSpans,)
 
     def __init__(self, module: cst.Module, source: str, operators: frozenset[str]) -> None:
         super().__init__()
@@ -91,11 +108,11 @@ class _Collector(cst.CSTVisitor):
     # -- positions and bookkeeping
 
     def _span(self, node: cst.CSTNode) -> tuple[int, int]:
-        rng = self.get_metadata(PositionProvider, node)
-        return (
-            self.starts[rng.start.line - 1] + rng.start.column,
-            self.starts[rng.end.line - 1] + rng.end.column,
-        )
+        span = self.get_metadata(_CharSpans, node)
+        return span.start, span.start + span.length
+
+    def _line(self, offset: int) -> int:
+        return position(self.starts, offset)[0]
 
     def _add(self, fault: str, span: tuple[int, int], replacement: str, rationale: str) -> None:
         if fault not in self.operators:
@@ -113,6 +130,8 @@ class _Collector(cst.CSTVisitor):
         if new is not None:
             span = self._span(op)
             old = self.source[span[0] : span[1]]
+            if not old.strip():  # offsets that miss the operator: never a silent CompileError
+                raise AssertionError(f"{type(op).__name__} at offset {span[0]} spans {old!r} in the source")
             self._add(fault, span, new, f"{old} replaced by {new}: do the tests pin this operator down?")
 
     def _push(self, node: cst.CSTNode, name: str, kind: ScopeKind) -> None:
@@ -128,11 +147,12 @@ class _Collector(cst.CSTVisitor):
         self.seen[(qualname, digest)] += 1
         if self.seen[(qualname, digest)] > 1:
             qualname = f"{qualname}#{self.seen[(qualname, digest)]}"
-        rng = self.get_metadata(PositionProvider, node)
+        start, end = self._span(node)
+        first, last = self._line(start), self._line(end)
         if kind == "function" and self.outer_function is None:
             # From the start of its line, so its indentation comes along.
-            self.outer_function = (self.starts[rng.start.line - 1], self._span(node)[1])
-        self.scopes.append(Scope(qualname, kind, digest, (rng.start.line, rng.end.line)))
+            self.outer_function = (self.starts[first - 1], end)
+        self.scopes.append(Scope(qualname, kind, digest, (first, last)))
 
     # -- scopes: a def's decorators and defaults run in the enclosing scope, only its body is its own
 
@@ -221,6 +241,13 @@ class _Collector(cst.CSTVisitor):
         self._add("loop_control", self._span(node), "break", "continue replaced by break")
 
 
+def _first_difference(source: str, written: str) -> int:
+    """The line of `source` where `written` first differs from it."""
+    differing = (i for i, (a, b) in enumerate(zip(source, written, strict=False)) if a != b)
+    at = next(differing, min(len(source), len(written)))
+    return position(line_starts(source), at)[0]
+
+
 def _compiles(source: str, filename: str) -> bool:
     try:
         compile(source, filename, "exec", dont_inherit=True)
@@ -273,10 +300,18 @@ def generate_mutants(
             where=f"{rel}:{exc.raw_line}",
             fix="leave this file out of the mutation paths (or upgrade libcst for newer syntax)",
         ) from exc
+    written = module.code  # what the spans index; libcst drops a lone `\r` ending the file, nothing else may differ
+    if not (source.startswith(written) and not source[len(written) :].strip()):
+        line = _first_difference(source, written)
+        raise UsageProblem(
+            "libcst does not reproduce this file exactly (it drops a form feed at the start of a line, "
+            "for one), so its mutants' positions would be wrong",
+            where=f"{rel}:{line}", fix="remove the form feed (or other character) there, or leave this file out",
+        )  # fmt: skip
     collector = _Collector(module, source, ops)
     MetadataWrapper(module, unsafe_skip_copy=True).visit(collector)
     starts = collector.starts
-    lines = source.split("\n")
+    lines = split_lines(source)
     pragma = {i + 1 for i, text in enumerate(lines) if "pragma" in text and PRAGMA.search(text)}
     mutants: list[Mutant] = []
     for site in sorted(collector.sites, key=lambda s: (s.start, s.end)):

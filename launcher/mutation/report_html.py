@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
+from launcher.mutation.report_coords import char_index, viewer_lines
 from launcher.mutation.report_stryker import STATUSES, THRESHOLDS, score
 
 # Most notable first: a line shows the first of these among the mutants touching it.
@@ -82,18 +83,15 @@ def _score_cell(value: float | None, thresholds: Mapping[str, int]) -> str:
     return f'<td class="num score-{level}">{value:.1f}%</td>'
 
 
-def _lines(source: str) -> list[str]:
-    return [line.rstrip("\r") for line in source.split("\n")] if source else []
-
-
 def orig_and_mut(lines: list[str], mutant: Mapping[str, Any]) -> tuple[str, str]:
-    """The whole lines a mutant touches, before and after it."""
+    """The whole lines a mutant touches, before and after it (report positions: `report_coords`)."""
     start, end = mutant["location"]["start"], mutant["location"]["end"]
     if not lines or end["line"] > len(lines):
         return "", str(mutant.get("replacement", ""))
     first, last = lines[start["line"] - 1], lines[end["line"] - 1]
     orig = "\n".join(lines[start["line"] - 1 : end["line"]])
-    mut = first[: start["column"] - 1] + str(mutant.get("replacement", "")) + last[end["column"] - 1 :]
+    replacement = str(mutant.get("replacement", ""))
+    mut = first[: char_index(first, start["column"])] + replacement + last[char_index(last, end["column"]) :]
     return orig, mut
 
 
@@ -107,8 +105,8 @@ def _marked_line(text: str, number: int, mutants: list[Mapping[str, Any]]) -> st
     spans: list[tuple[int, int, str]] = []
     for m in mutants:
         start, end = m["location"]["start"], m["location"]["end"]
-        lo = start["column"] - 1 if start["line"] == number else 0
-        hi = end["column"] - 1 if end["line"] == number else len(text)
+        lo = char_index(text, start["column"]) if start["line"] == number else 0
+        hi = char_index(text, end["column"]) if end["line"] == number else len(text)
         lo, hi = max(0, min(lo, len(text))), max(0, min(hi, len(text)))
         if hi > lo:
             spans.append((lo, hi, m["status"]))
@@ -142,7 +140,7 @@ def _mutant_details(m: Mapping[str, Any], lines: list[str]) -> str:
 
 
 def _file_section(number: int, path: str, file: Mapping[str, Any]) -> str:
-    lines = _lines(str(file.get("source", "")))
+    lines = viewer_lines(str(file.get("source", "")))
     mutants = list(file.get("mutants", []))
     parts = [f'<section id="f{number}"><h2>{escape(path)}</h2>']
     if not lines:
@@ -210,7 +208,7 @@ def render_html(report: Mapping[str, Any], *, title: str = "Mutation testing rep
         table += [f'<td class="num">{counts[s] or ""}</td>' for s in shown]
         table.append(f'<td class="num">{sum(counts.values())}</td></tr>')
         sections.append(_file_section(number, path, file))
-        lines = _lines(str(file.get("source", "")))
+        lines = viewer_lines(str(file.get("source", "")))
         survivors += [_survivor_row(path, m, lines) for m in file.get("mutants", []) if m["status"] in UNDETECTED]
     table.append("</table>")
     surv = ['<h2 id="survivors">Survivors</h2>']

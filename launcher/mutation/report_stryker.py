@@ -16,6 +16,7 @@ from typing import Any
 from launcher import __version__, process
 from launcher.git.repo import git_env
 from launcher.mutation.model import Mutant, MutantStatus, mutation_score
+from launcher.mutation.report_coords import ViewerText
 
 SCHEMA_VERSION = "2"
 THRESHOLDS = {"high": 80, "low": 60}
@@ -108,17 +109,25 @@ def _tests_completed(result: Mapping[str, Any], suite_size: int, import_time: bo
     return None  # a bailing run stops at the first failure: unknown
 
 
-def stryker_mutant(mutant: Mutant, result: Mapping[str, Any], suite_size: int = 0) -> dict[str, Any]:
+def _location(mutant: Mutant, text: ViewerText | None) -> dict[str, dict[str, int]]:
+    """Where the viewer shows the mutant: from its offsets in the embedded source (`report_coords`),
+    else (no source, or not the one it was made from) its own line and column."""
+    if text is not None and text.source[mutant.start : mutant.end] == mutant.replaced:
+        return {"start": text.location(mutant.start), "end": text.location(mutant.end)}
+    return {"start": {"line": mutant.line, "column": max(1, mutant.col)},
+            "end": {"line": mutant.end_line, "column": max(1, mutant.end_col)}}  # fmt: skip
+
+
+def stryker_mutant(
+    mutant: Mutant, result: Mapping[str, Any], suite_size: int = 0, text: ViewerText | None = None
+) -> dict[str, Any]:
     import_time = bool(result.get("import_time", mutant.import_time))
     out: dict[str, Any] = {
         "id": mutant.id,
         "mutatorName": mutant.fault,
         "replacement": mutant.replacement,
         "description": mutant.rationale,
-        "location": {
-            "start": {"line": mutant.line, "column": max(1, mutant.col)},
-            "end": {"line": mutant.end_line, "column": max(1, mutant.end_col)},
-        },
+        "location": _location(mutant, text),
         "status": result["status"],
         "statusReason": _status_reason(mutant, result),
         "static": import_time,
@@ -183,11 +192,12 @@ def to_stryker(
     pairs = entries(data)
     suite_size = len(tests_of(data))
     files: dict[str, Any] = {}
+    texts = {rel: ViewerText(text) for rel, text in sources.items() if text}
     for mutant, result in sorted(pairs, key=lambda p: (p[0].target, p[0].index, p[0].id)):
         file = files.setdefault(
             mutant.target, {"language": mutant.language, "source": sources.get(mutant.target, ""), "mutants": []}
         )
-        file["mutants"].append(stryker_mutant(mutant, result, suite_size))
+        file["mutants"].append(stryker_mutant(mutant, result, suite_size, texts.get(mutant.target)))
     config = {k: data[k] for k in _CONFIG_KEYS if k in data}
     report: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,

@@ -24,7 +24,7 @@ from launcher.mutation import interpreter
 from launcher.mutation.coverage_map import IMPORT_CONTEXT, CoverageMap, SuiteRun
 from launcher.mutation.discover import PYTHON_SUFFIXES, SHELL_SUFFIXES, read_source
 from launcher.mutation.executor import Executor, MutantJob
-from launcher.mutation.model import Mutant, MutantStatus, excerpt, line_starts, position
+from launcher.mutation.model import Language, Mutant, MutantStatus, excerpt, line_starts, position
 from launcher.mutation.test_ids import in_suite_order, stable_selection
 
 FORCED_FAIL = 'raise AssertionError("launcher forced fail")'
@@ -168,11 +168,12 @@ def check_command(done: process.Completed, command: str, where: str, tree: Path 
 
 
 def _insertion(rel: str, source: str, offset: int, text: str, kind: str) -> Mutant:
-    starts = line_starts(source)
+    language: Language = "shell" if rel.endswith(SHELL_SUFFIXES) else "python"
+    starts = line_starts(source, language)
     line, col = position(starts, offset) if source else (1, 1)
-    orig, mut = excerpt(source, starts, offset, offset, text) if source else ("", text.strip())
+    orig, mut = excerpt(source, starts, offset, offset, text, language) if source else ("", text.strip())
     return Mutant(
-        id=f"sanity-{kind}", fault=f"sanity_{kind}", language="shell" if rel.endswith(SHELL_SUFFIXES) else "python",
+        id=f"sanity-{kind}", fault=f"sanity_{kind}", language=language,
         target=rel, line=line, col=col, end_line=line, end_col=col, function="<sanity>",
         scope_kind="function", scope_hash="", scope_lines=(line, line), rationale=f"sanity check: {kind}",
         orig=orig, mut=mut, start=offset, end=offset, replaced="", replacement=text,

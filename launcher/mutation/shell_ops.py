@@ -142,7 +142,7 @@ def generate_mutants(path: Path, source: str, rel: str, operators: Collection[st
         hashed = shell_scope_hash(line.text if line.heredoc else line.code for line in own)
         kind: ScopeKind = "script" if name == "<script>" else "function"
         scopes[name] = Scope(name, kind, hashed, (own[0].number, own[-1].number))
-    starts = line_starts(source)
+    starts = line_starts(source, "shell")
     mutants: list[Mutant] = []
     for line in lines:
         if line.skip:

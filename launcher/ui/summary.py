@@ -10,7 +10,14 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Table
 from rich.text import Text
 
-from launcher.models.printable import one_line, printable, quote_path
+from launcher.models.printable import (
+    normalisation_twins,
+    one_line,
+    printable,
+    quote_path,
+    quote_path_bytes,
+    twins_note,
+)
 from launcher.models.report import RunReport, TaskReport
 from launcher.models.states import TaskState
 from launcher.ui.live import STATE_STYLES
@@ -148,22 +155,29 @@ SHOWN_PATHS = 10
 SHOWN_PAIRS = 20
 
 
-def _some(paths: list[str]) -> str:
-    """At most SHOWN_PATHS of them (a task may change 100,000 files; `--json` lists them all)."""
+def _some(paths: list[str], by_bytes: frozenset[str] = frozenset()) -> str:
+    """At most SHOWN_PATHS of them (a task may change 100,000 files; `--json` lists them all); those
+    in `by_bytes` spelled byte by byte (`quote_path_bytes`)."""
     extra = len(paths) - SHOWN_PATHS
-    shown = ", ".join(quote_path(p) for p in paths[:SHOWN_PATHS])  # as git quotes them: one line each
+    # as git quotes them: one line each
+    shown = ", ".join(quote_path_bytes(p) if p in by_bytes else quote_path(p) for p in paths[:SHOWN_PATHS])
     return shown + (f" and {extra} more (`--json` lists them)" if extra > 0 else "")
 
 
 def _claim_lines(report: RunReport) -> list[str]:
-    """Every disagreement between a contract's claimed files and the branch's real diff."""
+    """Every disagreement between a contract's claimed files and the branch's real diff. A claim
+    and a changed file whose names print alike (Unicode normalisation) are spelled by their bytes."""
     lines = []
     for t in report.tasks:
         parts = []
+        twins = normalisation_twins(t.claimed_not_changed, t.changed_not_claimed)
+        by_bytes = frozenset(name for pair in twins for name in pair)
         if t.claimed_not_changed:
-            parts.append(f"claimed but not changed: {_some(t.claimed_not_changed)}")
+            parts.append(f"claimed but not changed: {_some(t.claimed_not_changed, by_bytes)}")
         if t.changed_not_claimed:
-            parts.append(f"changed but not claimed: {_some(t.changed_not_claimed)}")
+            parts.append(f"changed but not claimed: {_some(t.changed_not_claimed, by_bytes)}")
+        if twins:
+            parts.append(twins_note(twins))
         if parts:
             lines.append(f"{t.id}: contract and diff disagree; " + "; ".join(parts))
     return lines

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from launcher import tree_paths
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.app.run import ignored_work, pool, resolution, resume_point, tree_commands
 from launcher.engine.orphans import kill_orphans
@@ -77,7 +78,7 @@ async def provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
                                 special_files=pool.special_files):
         await worktrees.create_worktree(ctx.repo, path=path, branch=branch, start=start)
     await _check_out_submodules(ctx, task.id, path)
-    copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
+    copied, copied_blobs = await _copy_includes(ctx, task.id, path)
     ctx.journal.update_task(
         ctx.run_id, task.id, branch=branch, worktree=str(path), start_sha=start,
         head_sha=start, included=copied, included_blobs=copied_blobs,
@@ -124,12 +125,23 @@ async def _fill_again(ctx: RunContext, task: Task, row: TaskRow, path: Path) -> 
     """A worktree made again for a journaled task: its submodules, the include files (added to
     what it had), its setup."""
     await _check_out_submodules(ctx, task.id, path)
-    copied, copied_blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
+    copied, copied_blobs = await _copy_includes(ctx, task.id, path)
     ctx.journal.update_task(
         ctx.run_id, task.id, worktree=str(path), included=sorted({*row.included, *copied}),
         included_blobs={**row.included_blobs, **copied_blobs},
     )
     return path if await _setup(ctx, task, path) else None
+
+
+async def _copy_includes(ctx: RunContext, task_id: str, path: Path) -> tuple[list[str], dict[str, str]]:
+    """The include files copied into the worktree; those whose path there is too long for the
+    system to take are named in a note (never left out silently)."""
+    copied, blobs = await include.copy_and_fingerprint(ctx.repo, path, ctx.include_paths)
+    done = set(copied)
+    left = [rel for rel in ctx.include_paths if rel not in done and tree_paths.too_long(path, rel)]
+    if left:
+        ctx.note(task_id, tree_paths.too_long_note(path, left, "of .worktreeinclude were not copied"))
+    return copied, blobs
 
 
 async def _check_out_submodules(ctx: RunContext, task_id: str, path: Path) -> None:
