@@ -109,9 +109,9 @@ def test_cleanup_of_merged_work_leaves_a_branch_checked_out_at_another_path(repo
     git(repo, "worktree", "add", "-q", "-b", "launcher/r/t", str(planned))
     git(repo, "worktree", "move", str(planned), str(moved))
 
-    async def cleanup() -> dict[str, Path]:
+    async def cleanup() -> dict[str, str]:
         return await worktrees.remove_worktrees(await GitRepo.discover(repo), [(planned, "launcher/r/t")])
 
     left = anyio.run(cleanup)  # no `git branch -D` error: "checked out at ..."
-    assert left == {"launcher/r/t": moved}
+    assert left == {"launcher/r/t": f"the worktree {moved}"}  # named as a user finds it
     assert moved.is_dir() and "launcher/r/t" in git(repo, "branch", "--list", "launcher/*")

@@ -395,18 +395,18 @@ def test_checks_of_other_idle_trees_stay_within_their_time_budget(
     import anyio
 
     from launcher.app.run.runner import RunOptions, start_run
-    from launcher.engine import tree_guard
+    from launcher.engine import idle_trees
     from launcher.models.plan import validate_plan
 
     checked: list[Path] = []
-    real = tree_guard.tree_state
+    real = idle_trees.tree_state
 
     async def counting(repo_: object, worktree: Path) -> tuple[str, frozenset[str]]:
         checked.append(worktree)
         return await real(repo_, worktree)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tree_guard, "tree_state", counting)
-    monkeypatch.setattr(tree_guard, "CROSS_CHECK_SHARE", 0.0)
+    monkeypatch.setattr(idle_trees, "tree_state", counting)
+    monkeypatch.setattr(idle_trees, "CROSS_CHECK_SHARE", 0.0)
     tasks = [{"id": f"t{i}", "script": [{"write": f"f{i}.txt", "content": f"{i}\n"}]} for i in range(6)]
     report = anyio.run(start_run, repo, validate_plan({"task": tasks}, "plan"), RunOptions(), lambda _e: None)
     assert report.status == "succeeded", [t.message for t in report.tasks]
@@ -416,9 +416,9 @@ def test_checks_of_other_idle_trees_stay_within_their_time_budget(
 def test_a_write_into_an_idle_worktree_is_caught_even_with_no_time_for_checks_after_rounds(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from launcher.engine import tree_guard
+    from launcher.engine import idle_trees
 
-    monkeypatch.setattr(tree_guard, "CROSS_CHECK_SHARE", 0.0)
+    monkeypatch.setattr(idle_trees, "CROSS_CHECK_SHARE", 0.0)
     test_a_write_into_an_idle_worktree_is_undone_and_fails_the_writer(repo, tmp_path)
 
 
@@ -451,9 +451,9 @@ def test_a_write_found_only_before_landing_fails_the_writer_and_its_fold_is_neve
     # task, that fold is thrown away and made again without it.
     import sqlite3
 
-    from launcher.engine import tree_guard
+    from launcher.engine import idle_trees
 
-    monkeypatch.setattr(tree_guard, "CROSS_CHECK_SHARE", 0.0)  # nothing is found after a round
+    monkeypatch.setattr(idle_trees, "CROSS_CHECK_SHARE", 0.0)  # nothing is found after a round
     db = repo / ".launcher" / "launcher.db"
     tasks = [command_task("a", LATE_STOWAWAY.format(db=str(db))),
              command_task("b", "pathlib.Path('b.txt').write_text('b')")]

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from launcher.engine.tree_guard import tree_state
+from launcher.engine.idle_trees import tree_state
 from launcher.git.repo import GitRepo
 from tests.conftest import git, write_files
 from tests.helpers import git_on_path, launcher_cli, run_plan, task
@@ -117,5 +117,8 @@ def test_landing_finds_added_conflict_markers_without_a_separate_merge_base(
     assert task(report, "a").state == "merged"
     assert task(report, "m").state != "merged" and "conflict markers at m.txt:1" in task(report, "m").message
     calls = [line.split() for line in log.read_text().splitlines()]
-    # The fork comes from `diff tip...head`; ancestry is asked only of a merge that changes nothing.
-    assert [call for call in calls if call[:1] == ["merge-base"]] == []
+    # The fork comes from `diff tip...head`; ancestry is asked once before the run (does the target
+    # share history with the base?) and, for a branch whose diff adds marker lines, once to tell a
+    # copy of a file the fork held from an added one: never for every landing.
+    merge_bases = [call[1:] for call in calls if call[:1] == ["merge-base"]]
+    assert len(merge_bases) == 2 and merge_bases[0][1:] == ["main"], merge_bases

@@ -12,7 +12,8 @@ from typing import Any
 import anyio
 
 from launcher.app.own_worktree import launcher_worktree_problem
-from launcher.engine.tree_guard import IdleTrees, MainTreeSnapshot
+from launcher.engine.idle_trees import IdleTrees
+from launcher.engine.tree_guard import MainTreeSnapshot
 from launcher.git.guard import GitDirSnapshot
 from launcher.git.index_entries import StagedEntries
 from launcher.git.index_guard import IndexGuard

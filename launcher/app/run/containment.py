@@ -6,7 +6,7 @@ agent round: git-dir changes are undone and fail the task; main-checkout changes
 window are intrusions of that task; an idle worktree of another task that changed is put back,
 and when only one task was active since it was recorded, that task is failed for it. Those
 checks of other tasks' trees after a round stay within a share of the run's time
-(`tree_guard.CROSS_CHECK_SHARE`); the checks before a tree's own next round and before landing
+(`idle_trees.CROSS_CHECK_SHARE`); the checks before a tree's own next round and before landing
 always run, so every change is still found. A failure is
 a `LauncherError`, which `run_task` turns into the failed state.
 

@@ -1,6 +1,6 @@
 """An idle task's worktree changed by another task's code: put back and blamed, or its loss said.
 
-engine/tree_guard.py finds the change (`IdleTrees.changes`) and puts the tree back
+engine/idle_trees.py finds the change (`IdleTrees.changes`) and puts the tree back
 (`IdleTrees.restore`: files, HEAD, branch, the worktree itself at its path); here the writer is
 named: the one task whose code ran while the tree was idle fails (`ctx.intruders`). When the
 tree's branch and recorded commit are both gone, the idle task fails itself, its work lost:
@@ -13,7 +13,7 @@ import time
 
 from launcher.app.context import RunContext
 from launcher.app.run import other_runs
-from launcher.engine import tree_guard
+from launcher.engine import idle_trees
 from launcher.errors import LauncherError
 from launcher.models.states import TaskState
 
@@ -23,7 +23,7 @@ class IdleWorkLost(LauncherError):
 
 
 def idle_head_ref(run_id: str, task_id: str) -> str:
-    """Where an idle task's recorded commit is also kept (engine/tree_guard.py `IdleTrees.record`)."""
+    """Where an idle task's recorded commit is also kept (engine/idle_trees.py `IdleTrees.record`)."""
     return f"refs/launcher/{run_id}/{task_id}/idle-head"
 
 
@@ -41,7 +41,7 @@ async def undo_idle_change(ctx: RunContext, victim: str, changed: list[str], its
     what = _listed(changed)
     try:
         await ctx.idle_trees.restore(ctx.repo, victim)
-    except tree_guard.IdleWorkLost:
+    except idle_trees.IdleWorkLost:
         del ctx.idle_trees.records[victim]
         ctx.transition(victim, TaskState.FAILED, lost_message(ctx, victim, changed))
         _blame_idle_writer(ctx, victim, what, suspects, "the task's work is lost")

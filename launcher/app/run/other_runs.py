@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from launcher.app.context import STATE_DIR, RunContext
-from launcher.engine.tree_guard import CTIME_SLACK_S
+from launcher.engine.idle_trees import CTIME_SLACK_S
 from launcher.store.live_code import other_runs_code
 
 _JOURNALS_TTL_S = 30.0  # the other checkouts' journals are looked for again after this long
