@@ -387,8 +387,7 @@ async def _decide(
     if contract.status == "failed":  # derived: the agent said nothing itself
         return TaskState.FAILED, _derived_failure(contract, facts), []
     start = facts["start_sha"]
-    at_start = await claims.held_at_start(ctx.repo, contract.files_changed, facts["files_changed"], start)
-    empty_claim = claims.empty_claim_failure(contract.files_changed, facts["files_changed"], at_start, start)
+    empty_claim = await claims.empty_claim(ctx.repo, contract.files_changed, facts["files_changed"], start)
     if empty_claim:
         return TaskState.FAILED, empty_claim, []
     if task.scope:
