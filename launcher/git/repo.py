@@ -202,7 +202,9 @@ def shown_output(done: process.Completed, what: str) -> str:
     saying so when its start was too long to keep."""
     if not done.stdout_dropped:
         return done.text
-    return (f"[launcher: the first {done.stdout_dropped >> 20} MiB of this {what} are not shown: it is "
+    dropped = done.stdout_dropped
+    size = f"{dropped / (1 << 20):.1f} MiB" if dropped >= 1 << 20 else f"{max(1, dropped >> 10)} KiB"
+    return (f"[launcher: the first {size} ({dropped} bytes) of this {what} are not shown: it is "
             f"longer than the launcher reads]\n{done.text}")
 
 
