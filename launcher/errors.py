@@ -102,6 +102,13 @@ class GitOutputTooLarge(GitFailed):
     default_key = "git_output_too_large"
 
 
+class GitTimedOut(GitFailed):
+    """A git command ran past its time limit and was stopped (git/time_limit.py): no answer, never
+    read as one (a "no" from `merge-base --is-ancestor`, say), and said as such."""
+
+    default_key = "git_timed_out"
+
+
 class RunNotFound(UsageProblem):
     default_key = "run_not_found"
 

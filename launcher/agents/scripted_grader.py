@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path, PurePosixPath
@@ -91,7 +92,14 @@ def facts_of(packet: str) -> dict[str, Any]:
 
 
 def changed_files(packet: str) -> list[str]:
-    files = facts_of(packet).get("files_changed")
+    facts = facts_of(packet)
+    files = facts.get("files_changed")
+    cut = facts.get("lists_cut")
+    if isinstance(cut, dict) and "files_changed" in cut:  # the packet shows the first ones: ask git
+        whole = subprocess.run(["git", "diff", "--name-only", "-z", str(facts.get("start_sha")),
+                                str(facts.get("head_sha"))], capture_output=True, check=False)
+        if whole.returncode == 0:
+            return [os.fsdecode(name) for name in whole.stdout.split(b"\0") if name]
     if isinstance(files, list):
         return [str(f) for f in files]
     return sorted(set(_DIFF_FILE.findall(packet)))

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 
 from launcher.app.context import open_journal, state_dir
 from launcher.app.report_now import current_report, status_now
 from launcher.app.run.grading import branch_tips
-from launcher.errors import LauncherError, RunNotFound, UsageProblem
+from launcher.errors import GitFailed, LauncherError, RunNotFound, UsageProblem
 from launcher.git import patches, worktrees
-from launcher.git.repo import GitRepo, shown_output
+from launcher.git.repo import GitRepo
 from launcher.models.ids import task_id_problem
 from launcher.models.plan import Plan
 from launcher.models.report import RunReport
-from launcher.regular_files import read_from, read_json_or_none, read_regular, read_tail
+from launcher.regular_files import copy_regular, read_from, read_json_or_none, read_tail
 from launcher.store.files import RunFiles
 from launcher.store.journal import RunRow
 
@@ -76,7 +77,6 @@ async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:
 # is read there is read as a regular file only, never following a link, never blocking, bounded
 # (launcher/regular_files.py). A log longer than this is shown as its tail.
 LOG_SHOWN = 4 * 1024 * 1024
-PATCH_SHOWN = 64 * 1024 * 1024
 
 
 class ArtifactUnreadable(LauncherError):
@@ -154,28 +154,37 @@ async def check_outputs(cwd: Path, run_id: str, task_id: str) -> list[dict[str, 
     return [c for c in checks if isinstance(c, dict)] if isinstance(checks, list) else []
 
 
-async def task_diff(cwd: Path, run_id: str, task_id: str) -> str:
-    """What the task changed: its branch's diff against where it started."""
+async def write_task_diff(cwd: Path, run_id: str, task_id: str, out: BinaryIO) -> None:
+    """What the task changed, its branch's diff against where it started, written whole to `out`:
+    streamed from git as it prints it (never held in memory, never cut: a 50 MB binary's patch
+    is a patch `git apply` takes). When git no longer has the task's commits (removed by a clean
+    and a gc), the task's diff.patch, written at its collection, is copied whole instead."""
     repo, task_dir = await _task_dir(cwd, run_id, task_id)
     row = open_journal(repo).task(run_id, task_id)
-    if row.start_sha and row.head_sha:
-        done = await patches.patch(repo, row.start_sha, row.head_sha, check=False)
-        if done.ok:
-            return shown_output(done, "diff")
+    if row.start_sha and row.head_sha and all([await _has_commit(repo, row.start_sha),
+                                               await _has_commit(repo, row.head_sha)]):
+        try:
+            await repo.git("diff", *patches.options(), row.start_sha, row.head_sha, stdout_to=out)
+        except GitFailed as exc:  # what was printed already is not a whole patch: never exit 0 on it
+            raise GitFailed(f"{exc.what}; the output printed before it is not a whole patch", where=exc.where,
+                            fix=f"see git's message; the task's diff.patch ({task_dir / 'diff.patch'}) holds its "
+                                "patch as collected", error_key=exc.error_key) from None
+        return
     patch = task_dir / "diff.patch"
     try:
-        data = read_regular(patch, PATCH_SHOWN + 1)  # in the agent's reach: never a link, a FIFO
+        copy_regular(patch, out)  # in the agent's reach: never a link, a FIFO
     except FileNotFoundError:
         pass
     except OSError as exc:
         raise _unreadable(patch, exc) from None
     else:
-        shown = data[:PATCH_SHOWN].decode("utf-8", "replace")
-        if len(data) > PATCH_SHOWN:
-            shown += f"\n[launcher: {patch} goes on beyond the {PATCH_SHOWN >> 20} MiB shown]\n"
-        return shown
+        return
     raise UsageProblem(f"task {task_id!r} of run {run_id} has no changes recorded yet",
                        fix=f"`launcher status {run_id}` shows where it is")
+
+
+async def _has_commit(repo: GitRepo, sha: str) -> bool:
+    return (await repo.git("cat-file", "-e", f"{sha}^{{commit}}", check=False)).ok
 
 
 async def task_worktree(cwd: Path, run_id: str, task_id: str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from launcher.app import kept_claims
+from launcher.app.context import state_dir
 from launcher.app.land import recovery
 from launcher.app.land.unfinished import on_target_unrecorded
 from launcher.app.queue import matrix
@@ -19,6 +20,7 @@ from launcher.git import target_tree
 from launcher.git.repo import GitRepo
 from launcher.models.report import RunReport, TaskReport
 from launcher.models.states import RunStatus, TaskState
+from launcher.store.files import RunFiles
 from launcher.store.journal import Journal, RunRow, TaskRow
 
 
@@ -30,7 +32,9 @@ async def current_report(repo: GitRepo, journal: Journal, run_id: str) -> RunRep
     await _forget_gone_places(repo, report)
     await _note_tasks_of_unfinished_landing(repo, journal, report)
     await _note_parked_work_merged_by_hand(repo, report)
-    now = await matrix.live(repo, journal.tasks(run_id), report.base_sha)
+    # The running trees of a run a live launcher drives: what it recorded (app/queue/touched.py).
+    now = await matrix.live(repo, journal.tasks(run_id), report.base_sha, RunFiles(state_dir(repo), run_id).run_dir,
+                            journal.run(run_id).driven_elsewhere)
     if now is not None:  # work waits to land or is at work: the matrix as it stands now
         report.conflicts = now
     return report

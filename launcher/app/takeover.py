@@ -15,7 +15,7 @@ from pathlib import Path
 
 from launcher.app.run.contract_dir import remove_leftovers
 from launcher.engine.orphans import reap_journaled
-from launcher.errors import GitFailed
+from launcher.errors import GitFailed, GitTimedOut
 from launcher.git import commits, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.states import RunStatus
@@ -74,6 +74,8 @@ async def save_uncommitted(repo: GitRepo, root: Path, journal: Journal, run_id: 
         ref = f"refs/{worktrees.BRANCH_PREFIX}/{run_id}/{task_id}/interrupted-{int(time.time())}"
         try:
             stash = await commits.rescue_uncommitted(repo, info.path, ref)
+        except GitTimedOut:
+            raise  # git was stopped at its time limit: the work is not saved, and the tree must stay as it is
         except GitFailed:
             continue  # git cannot save it (an embedded repository without a commit): the tree is kept
         if stash:

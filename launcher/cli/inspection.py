@@ -39,8 +39,9 @@ def diff(
     task_id: Annotated[str, typer.Argument()],
 ) -> None:
     """Print what a task changed (its branch against where it started), as a patch."""
-    text = call(lambda: inspect_app.task_diff(Path.cwd(), run_id, task_id))
-    sys.stdout.write(text)
+    sys.stdout.flush()
+    call(lambda: inspect_app.write_task_diff(Path.cwd(), run_id, task_id, sys.stdout.buffer))
+    sys.stdout.buffer.flush()
 
 
 def path(

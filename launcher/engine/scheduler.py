@@ -23,6 +23,7 @@ async def run_dag(
     refuse_start: Callable[[str], str | None] = lambda _id: None,
     done: dict[str, bool] | None = None,
     wait_only: frozenset[str] = frozenset(),
+    alongside: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, bool]:
     """Run `work(id)` for every node once its dependencies succeeded.
 
@@ -31,6 +32,7 @@ async def run_dag(
     `on_skip(id, reason)` instead.
     `done` pre-seeds results of nodes finished earlier (resume). Nodes in `wait_only` start
     once their dependencies finished, whatever the outcome (best-of-N selection).
+    `alongside`: a coroutine run while nodes run (a watcher), cancelled once the last is done.
     """
     results: dict[str, bool] = dict(done or {})
     finished = {node.id: anyio.Event() for node in nodes}
@@ -59,8 +61,21 @@ async def run_dag(
             results.setdefault(node.id, False)
             finished[node.id].set()
 
+    async def watch(job: Callable[[], Awaitable[None]]) -> None:
+        async def run_job() -> None:
+            await job()
+
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as inner:
+                inner.start_soon(run_job)
+                for event in finished.values():
+                    await event.wait()
+                scope.cancel()
+
     async with anyio.create_task_group() as tg:
         for node in nodes:
             if node.id not in results:
                 tg.start_soon(one, node)
+        if alongside is not None and not all(event.is_set() for event in finished.values()):
+            tg.start_soon(watch, alongside)
     return results

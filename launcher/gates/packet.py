@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
-from launcher.models.markdown import cell, code, code_path, code_paths, fence, item
+from launcher.gates.packet_bounds import LIST_SHOWN, bounded, cuts_said, paths_shown, spread
+from launcher.models.markdown import cell, code, code_path, fence, item
 from launcher.models.printable import normalisation_twins, quote_path_bytes, twins_note
 from launcher.models.rubric import Rubric, all_criteria, composed_version
 from launcher.models.verdict import PACKET_HEADER, REQUIRED_KEYS, packet_marker
@@ -27,11 +29,14 @@ _DIFF_FILE = re.compile(r"^diff --git a/(.*?) b/(.*)$", re.MULTILINE)
 
 
 def split_diff(diff: str) -> list[tuple[str, str]]:
-    """(path, text) per file of a `git diff` output."""
+    """(path, text) per file of a `git diff` output; what comes before the first file (the note
+    that the start of a too-long diff is not shown, the end of a file cut there) as a part of its
+    own, never dropped."""
     starts = list(_DIFF_FILE.finditer(diff))
     if not starts:
         return [("", diff)] if diff.strip() else []
-    parts = []
+    leading = diff[: starts[0].start()]
+    parts = [("", leading)] if leading.strip() else []
     for index, match in enumerate(starts):
         end = starts[index + 1].start() if index + 1 < len(starts) else len(diff)
         parts.append((match.group(2), diff[match.start() : end]))
@@ -56,9 +61,11 @@ def truncate_diff(diff: str, budget: int = DIFF_BUDGET, per_file: int = FILE_BUD
             text = lines + f"\n[launcher: {cut} more lines of this file's diff not shown]\n"
         shown.append(text)
         used += len(text)
-    if omitted:
+    if omitted:  # named up to LIST_SHOWN, then counted by folder: a codemod leaves out 5,000
         notes.append(f"{len(omitted)} more file(s) not shown (diff budget {budget} characters): "
-                     + ", ".join(item(p) for p in omitted))
+                     + (", ".join(item(p) for p in omitted) if len(omitted) <= LIST_SHOWN else
+                        ", ".join(item(p) for p in omitted[:LIST_SHOWN])
+                        + f" and {len(omitted) - LIST_SHOWN:,} more ({spread(omitted)})"))
     return "".join(shown), notes
 
 
@@ -123,14 +130,17 @@ def _command(check: dict[str, Any]) -> str:
 
 def _paths(paths: Any, twins: list[tuple[str, str]] | None = None) -> str:
     """Names an agent made (a file it added, a contract's claim): each quoted as git quotes it, in
-    a code span it cannot close, so no name writes a line of its own among the facts; a name of
-    `twins` spelled byte by byte, as it differs from its twin."""
+    a code span it cannot close, so no name writes a line of its own among the facts; at most
+    LIST_SHOWN of them, then how many more and in which folders (packet_bounds.paths_shown); a
+    name of `twins` spelled byte by byte, as it differs from its twin."""
     if not isinstance(paths, list | tuple):
         return code(json.dumps(paths, default=str)) if paths else "none"
     by_bytes = {name for pair in twins or () for name in pair}
     if not by_bytes.intersection(str(p) for p in paths):
-        return code_paths(paths)
-    return ", ".join(code(quote_path_bytes(str(p))) if str(p) in by_bytes else code_path(str(p)) for p in paths)
+        return paths_shown(paths)
+    said = ", ".join(code(quote_path_bytes(str(p))) if str(p) in by_bytes else code_path(str(p))
+                     for p in paths[:LIST_SHOWN])
+    return said + (f" and {len(paths) - LIST_SHOWN} more" if len(paths) > LIST_SHOWN else "")
 
 
 def _verdict_contract(rubrics: list[Rubric], iteration: int) -> str:
@@ -165,6 +175,48 @@ def _verdict_contract(rubrics: list[Rubric], iteration: int) -> str:
     )
 
 
+def _in_tree(task_record: dict[str, Any], git_args: str) -> str | None:
+    """A git command that shows the whole of a cut part, in the grader's working directory (a
+    checkout of the task's head)."""
+    start, head = task_record.get("start_sha"), task_record.get("head_sha")
+    if not start or not head:
+        return None
+    return f"`git {git_args} {start} {head}` in your working directory (it holds the task's head)"
+
+
+def _artifact(artifacts: Path | None, name: str) -> str:
+    return f"the launcher's {code(str(artifacts / name))}" if artifacts else f"the task's {name}"
+
+
+def _contract_part(contract: dict[str, Any], task_record: dict[str, Any], artifacts: Path | None) -> str:
+    cuts: dict[str, str] = {}
+    shown = bounded(contract, cuts)
+    body = fence(json.dumps(shown, indent=2, ensure_ascii=False), "json")
+    if not cuts:
+        return body
+    return (f"The contract is long: it is shown cut ({cuts_said(cuts)}). The whole contract: "
+            f"{_artifact(artifacts, 'contract.json')}.\n\n{body}")
+
+
+def _facts_part(facts: dict[str, Any], task_record: dict[str, Any], artifacts: Path | None) -> str:
+    cuts: dict[str, str] = {}
+    shown = bounded(facts, cuts)
+    if cuts:  # a reader of the JSON (the scripted grader) knows the lists are not whole
+        shown["lists_cut"] = {key: len(facts[key]) for key in cuts if isinstance(facts.get(key), list)}
+    part = _facts_summary(facts) + "\n\n" + fence(json.dumps(shown, indent=2, default=str), "json")
+    if cuts:
+        git = _in_tree(task_record, "diff --name-only")
+        part += (f"\n\nCut in the JSON above: {cuts_said(cuts)}. The whole lists: {_artifact(artifacts, 'facts.json')}"
+                 + (f"; the files really changed also: {git}" if git else "") + ".")
+    return part
+
+
+def _contents(titles: list[str], lines: list[int]) -> list[str]:
+    return ["Sections of this packet (line numbers in this file; answer with the verdict contract of the "
+            "last one, judging every criterion of the rubrics):", "",
+            *(f"- {title}: line {line}" for title, line in zip(titles, lines, strict=True))]
+
+
 def build_packet(
     *,
     task_record: dict[str, Any],
@@ -175,27 +227,34 @@ def build_packet(
     rubrics: list[Rubric],
     facts: dict[str, Any],
     iteration: int = 1,
+    artifacts: Path | None = None,
 ) -> str:
-    """Render the grading packet (Markdown)."""
+    """Render the grading packet (Markdown). Bounded whatever the size of the change: the diff to
+    DIFF_BUDGET, every long list and text of the contract and facts by packet_bounds, each cut
+    said with where the whole is (`artifacts`: the task's folder of contract.json, facts.json and
+    diff.patch). A list of the sections with their line numbers follows the title, so a reader
+    that sees the first lines only (a CLI's file reader) knows where the rubrics and the verdict
+    contract are."""
     if not all_criteria(rubrics):
         raise ValueError("a grading packet needs at least one rubric criterion")
     shown_diff, diff_notes = truncate_diff(diff)
     diff_part = fence(shown_diff, "diff") if shown_diff.strip() else "(the branch changes no file)"
     if diff_notes:
+        whole = " or ".join(filter(None, [_in_tree(task_record, "diff"), _artifact(artifacts, "diff.patch")]))
         diff_part = "The diff is too large to show whole; what was left out:\n\n" + "\n".join(
             f"- {n}" for n in diff_notes
-        ) + "\n\n" + diff_part
+        ) + f"\n\nThe whole diff: {whole}.\n\n" + diff_part
     rubric_part = "\n\n".join(r.to_markdown() for r in rubrics)
-    facts_part = _facts_summary(facts) + "\n\n" + fence(json.dumps(facts, indent=2, default=str), "json")
     sections: list[tuple[str, str, str | None]] = [  # (title, body, marker name)
         ("1. Task record", _task_record(task_record), None),
         ("2. Spec (the task's prompt)", fence(prompt or "(empty prompt)", "markdown"), None),
         ("3. Diff (the task's branch against its start commit)", diff_part, None),
-        ("4. Completion contract", fence(json.dumps(contract, indent=2, ensure_ascii=False), "json"), None),
+        ("4. Completion contract", _contract_part(contract, task_record, artifacts), None),
         ("5. LESSONS.md", fence(lessons, "markdown") if lessons and lessons.strip() else "(the repository has none)",
          None),
         ("6. Rubrics", rubric_part, "rubrics"),
-        ("7. Launcher facts (measured by the launcher, not claimed by the agent)", facts_part, "facts"),
+        ("7. Launcher facts (measured by the launcher, not claimed by the agent)",
+         _facts_part(facts, task_record, artifacts), "facts"),
         ("8. Verdict contract", _verdict_contract(rubrics, iteration), None),
     ]
     nonce = hashlib.sha256("\0".join(body for _, body, _ in sections).encode("utf-8", "surrogatepass")).hexdigest()[:16]
@@ -205,9 +264,14 @@ def build_packet(
     }
     header_json = json.dumps(header).replace(">", "\\u003e")  # a `-->` in a value cannot end the comment
     task_id = task_record.get("task_id") or task_record.get("id", "?")
-    out = [f"{PACKET_HEADER}{header_json} -->", "", f"# Grading packet: task {task_id}"]
+    body_lines: list[str] = []
+    starts: list[int] = []  # each section's heading, as a line index into body_lines
     for title, body, marker in sections:
         if marker:
             body = f"{packet_marker(marker, nonce, 'begin')}\n\n{body}\n\n{packet_marker(marker, nonce, 'end')}"
-        out += ["", f"# {title}", "", body]  # sections are H1: rubrics are H2, criteria H3
-    return "\n".join(out) + "\n"
+        starts.append(len(body_lines) + 1)
+        body_lines += ["", f"# {title}", "", *body.split("\n")]  # sections are H1: rubrics are H2, criteria H3
+    head = [f"{PACKET_HEADER}{header_json} -->", "", f"# Grading packet: task {task_id}", ""]
+    first = len(head) + len(_contents([t for t, _, _ in sections], starts)) + 1  # line number of body_lines[0]
+    contents = _contents([t for t, _, _ in sections], [first + index for index in starts])
+    return "\n".join(head + contents + body_lines) + "\n"

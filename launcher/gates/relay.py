@@ -128,7 +128,7 @@ async def grade(repo: GitRepo, spec: GradingInput) -> GradeResult:
         packet = build_packet(
             task_record=_task_record(spec), prompt=spec.task.prompt, diff=spec.diff,
             contract=spec.contract, lessons=spec.lessons, rubrics=spec.rubrics, facts=facts,
-            iteration=spec.iteration,
+            iteration=spec.iteration, artifacts=spec.grading_dir.parent,  # the task's: contract.json, diff.patch
         )
         packet_path = spec.grading_dir / f"{spec.iteration}-packet.md"
         atomic_write_text(packet_path, packet)

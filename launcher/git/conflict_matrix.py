@@ -120,13 +120,14 @@ async def pairwise(repo: GitRepo, heads: dict[str, str], base: str | None = None
 
 async def touched_files(repo: GitRepo, worktree: Path, start: str) -> list[str]:
     """What a task has changed so far: committed since `start`, plus what is not yet committed.
-    A rename touches both paths (its source is deleted: an edit of it elsewhere conflicts)."""
+    A rename touches both paths (its source is deleted: an edit of it elsewhere conflicts).
+    Without git's optional locks: the index of a tree an agent works in is never locked by it."""
     found: set[str] = set()
     committed = await repo.git("diff", "--name-only", "-z", "--no-renames", "--ignore-submodules=none",
                                start, "HEAD", cwd=worktree, check=False)
     found.update(p for p in committed.out.split("\0") if p)
-    pending = await repo.git("status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all",
-                             cwd=worktree, check=False)
+    pending = await repo.git("--no-optional-locks", "status", "--porcelain=v1", "-z", "--no-renames",
+                             "--untracked-files=all", cwd=worktree, check=False)
     found.update(entry[3:] for entry in pending.out.split("\0") if len(entry) > 3)
     return sorted(found)
 

@@ -21,7 +21,7 @@ import anyio
 from launcher import process
 from launcher.concurrency import file_lock
 from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge, LimitReached, OutOfSpace
-from launcher.git import guard
+from launcher.git import guard, time_limit
 from launcher.git.full_disk import out_of_space
 from launcher.git.git_vars import USER_CONFIG_VARS, without_git_vars
 from launcher.store.files import clear_leftovers
@@ -207,7 +207,9 @@ def shown_output(done: process.Completed, what: str) -> str:
     saying so when its start was too long to keep."""
     if not done.stdout_dropped:
         return done.text
-    return (f"[launcher: the first {done.stdout_dropped >> 20} MiB of this {what} are not shown: it is "
+    dropped = done.stdout_dropped
+    size = f"{dropped / (1 << 20):.1f} MiB" if dropped >= 1 << 20 else f"{max(1, dropped >> 10)} KiB"
+    return (f"[launcher: the first {size} ({dropped} bytes) of this {what} are not shown: it is "
             f"longer than the launcher reads]\n{done.text}")
 
 
@@ -236,6 +238,9 @@ class GitRepo:
         self.git_dir = git_dir or common_dir
         self.lock = GitLock(common_dir / "launcher.lock")
         self.env = git_env()
+        # How long one git command may run (git/time_limit.py): LAUNCHER_GIT_TIMEOUT, else grown
+        # with the size of the index (None: no limit).
+        self.timeout = time_limit.repository_limit(self.git_dir)
         self.signs_commits: bool | None = None  # commit.gpgsign, once read (git/signing.py)
         # The content filters configured when the run (or command) started (git/filters.py).
         self.filter_pin: FilterPin | None = None
@@ -291,13 +296,14 @@ class GitRepo:
         *args: str,
         cwd: Path | None = None,
         check: bool = True,
-        timeout: float | None = 600,
+        timeout: float | None = None,
         cut_ok: bool = False,
         stdout_to: BinaryIO | None = None,
         index_file: Path | None = None,
         env: dict[str, str] | None = None,
         stdin_from: Path | None = None,
         full_disk_ok: bool = False,
+        timed_out_ok: bool = False,
     ) -> process.Completed:
         """Run git; retry transient `*.lock` contention instead of surfacing it. An output longer
         than the launcher keeps (64 MiB) raises GitOutputTooLarge unless `cut_ok` (shown to a
@@ -312,18 +318,28 @@ class GitRepo:
         answer nor a task's failure; the command stops with exit 3 ("free space, then `launcher
         resume`") and a run it drove is left interrupted, its work kept. `full_disk_ok`: the
         caller handles that failure itself (the landing's update of the main work tree undoes
-        what git half-wrote, puts the target back and parks)."""
+        what git half-wrote, puts the target back and parks).
+
+        `timeout`: seconds for this command; None, the repository's limit (`self.timeout`:
+        LAUNCHER_GIT_TIMEOUT, else 600 s grown with the index, git/time_limit.py). A git stopped
+        at its limit is no answer: GitTimedOut, `check` or not, naming the limit and how to raise
+        it; `timed_out_ok` (with `check=False`): the caller handles that itself (`result.timed_out`, worded by
+        `time_limit.stopped_words`), as the landing's update of the main work tree does."""
+        own_limit = timeout is not None
+        limit = timeout if own_limit else self.timeout
         argv = ["git", *args[:1], *_SAFE_FLAGS.get(args[0] if args else "", ()), *args[1:]]
         base_env = env or self.env
         run_env = base_env if index_file is None else {**base_env, "GIT_INDEX_FILE": str(index_file)}
         delay = 0.05
         for attempt in range(_LOCK_RETRIES + 1):
-            result = await process.run(argv, cwd=cwd or self.root, env=run_env, timeout=timeout,
+            result = await process.run(argv, cwd=cwd or self.root, env=run_env, timeout=limit,
                                        max_output=self.max_output, stdout_to=stdout_to, stdin_from=stdin_from)
             if result.ok or not _LOCK_CONTENTION.search(result.err) or attempt == _LOCK_RETRIES:
                 break
             await anyio.sleep(delay)
             delay = min(delay * 2, 1.0)
+        if result.timed_out and (check or not timed_out_ok):
+            raise time_limit.timed_out(args, result, own_limit, str(cwd or self.root))
         if not full_disk_ok and (full := out_of_space(result, args, cwd or self.root,
                                                       (self.git_dir, self.common_dir / "objects"))):
             raise full

@@ -36,13 +36,16 @@ async def commit_tree(repo: GitRepo, tree: str, parents: list[str], message: str
             *[arg for parent in parents for arg in ("-p", parent)], "-m", message]
     # repo.git always uses the user's identity; a replayed commit keeps its original author.
     # (through repo.git: git running out of space is a full disk, never "check the commits")
+    # A signer past SIGNING_TIMEOUT is said below; an unsigned commit-tree past the repository's
+    # git time limit is GitTimedOut (repo.git).
     done = await repo.git(*args, env={**repo.env, **(author or {})}, check=False,
-                          timeout=SIGNING_TIMEOUT if sign else 600)
+                          timeout=SIGNING_TIMEOUT if sign else None, timed_out_ok=sign)
     if done.ok:
         return done.out.strip()
     said = (done.err or done.text).strip()
     if sign:
-        why = "; ".join(said.splitlines()[:3]) or ("timed out" if done.timed_out else f"exit {done.returncode}")
+        why = (f"the signer did not answer within {SIGNING_TIMEOUT:g} s" if done.timed_out
+               else "; ".join(said.splitlines()[:3]) or f"exit {done.returncode}")
         raise EnvironmentProblem(
             f"commit.gpgsign is on, but git could not sign the commit the launcher was writing "
             f"({message.splitlines()[0][:80]!r}): {why}; it was not written and no branch moved",

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from launcher import tree_paths
-from launcher.git import filters, ref_guard, tree_undo
+from launcher import process, tree_paths
+from launcher.git import filters, ref_guard, time_limit, tree_undo
 from launcher.git.repo import GitRepo
 from launcher.git.tree_undo import blobs, for_paths, split_z, tree_entries
 
@@ -130,6 +130,8 @@ def left_behind(repo: GitRepo, *, target_branch: str, old: str, new: str, why: s
     elif "File exists" in update_err or ".lock" in update_err:
         first = ("If no git process is running in this repository, remove the stale lock file git "
                  "names")
+    elif time_limit.VARIABLE in update_err:  # git was stopped at the time limit (and said nothing)
+        first = f"Raise the launcher's git time limit ({time_limit.VARIABLE}=SECONDS in the environment; 0: none)"
     else:
         first = "Fix what git says"
     return AdvanceResult(False, target_branch, (
@@ -257,6 +259,14 @@ async def files_in_the_way(repo: GitRepo, old: str, new: str, changed: list[str]
     return "; ".join(said), merge_hint(first[:1].upper() + first[1:] + ", then run", target_branch)
 
 
+def update_words(updated: process.Completed) -> str:
+    """Why the main work tree's `read-tree -u` failed: git's words, or that it was stopped at the
+    launcher's git time limit (then git said nothing)."""
+    if updated.timed_out:
+        return time_limit.stopped_words(updated.argv[1:], updated)
+    return updated.err.strip() or f"exit {updated.returncode}"
+
+
 async def _half_updated(repo: GitRepo, old: str, new: str) -> bool:
     """Whether the main work tree (index at `old`) is what a killed `read-tree -m -u old new`
     leaves: only files the landing changes differ, each at its old or its new content."""
@@ -307,18 +317,18 @@ async def finish_tree_update(
                 how_far = ["--reset", "-u", new] if half else ["-m", "-u", old, new]
                 before = await tree_undo.before_update(repo, old, new, landed_is_ours=half)
                 pinned = await filters.pinned_env(repo)  # the run start's content filters only
-                updated = await repo.git("read-tree", *how_far, check=False, env=pinned,
-                                         full_disk_ok=True)  # a full disk too: undone and parked below
+                updated = await repo.git("read-tree", *how_far, check=False, env=pinned, full_disk_ok=True,
+                                         timed_out_ok=True)  # a full disk or the time limit too: undone, parked
                 if updated.ok:
                     on_step(TREE_UPDATED, True)
                     return AdvanceResult(True, target_branch, (
                         f"{target_branch} advanced to {new[:12]}; finished updating the main work "
                         "tree after the interruption" + await filters.rewrite_unfiltered(repo, old, new, pinned)))
-                update_err = updated.err
+                update_err = update_words(updated)
                 undone = await tree_undo.undo_update(repo, old, new, before)
-                refused = f"the main work tree could not be updated ({updated.err.strip()})"
+                refused = f"the main work tree could not be updated ({update_err})"
                 reason = tree_undo.said(refused, undone)
-                how = merge_hint(tree_undo.update_failed_hint(updated.err, undone), target_branch)
+                how = merge_hint(tree_undo.update_failed_hint(update_err, undone), target_branch)
             else:
                 changed = [] if half else split_z((await repo.git("diff-files", "--name-only", "-z")).out)
                 lead = "files in the main work tree changed after the landing was interrupted"

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from launcher.git import time_limit
 from launcher.git.repo import GitRepo
 
 _PATHS_PER_CALL = 1000  # a command line holds only so much (a landing may add 100,000 files)
@@ -322,6 +323,9 @@ def update_failed_hint(err: str, undone: Undone) -> str:
         return "Move the files named above aside, then run"
     if "No space left" in err or "unable to write" in err:
         return "Free space on the main work tree's file system, then run `launcher land` or"
+    if time_limit.VARIABLE in err:  # stopped at the launcher's git time limit
+        return (f"Raise the launcher's git time limit ({time_limit.VARIABLE}=SECONDS in the environment; 0: "
+                "none) and run `launcher land`, or")
     if locked := _LOCK_EXISTS.search(err):
         return (
             f"Make sure no git process is running in this repository (an editor opened by `git commit`, "

@@ -18,12 +18,12 @@ from pathlib import Path
 from launcher import process
 from launcher.concurrency import each
 from launcher.errors import GitFailed
-from launcher.git import guard, path_lists
+from launcher.git import guard, path_lists, tree_trash
 from launcher.git.repo import GitRepo
 from launcher.regular_files import read_regular
 
 BRANCH_PREFIX = "launcher"
-_REMOVE_PARALLEL = 4  # worktrees removed at once (see `remove_worktrees`)
+_REMOVE_PARALLEL = 8  # worktrees git removes at once (see `remove_worktrees`)
 
 
 @dataclass
@@ -380,21 +380,26 @@ async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]],
     `git worktree list` and one `git branch -D`: landing cleans up a whole run at once. A branch
     checked out in a worktree at another path than the one given (`git worktree move`d there by
     someone else) is left with that worktree: returned, branch -> where it is checked out. A
-    tree that cannot be deleted stays on disk, `left` getting the line saying so (`remove_dir`)."""
+    tree that cannot be deleted stays on disk, `left` getting the line saying so (`remove_dir`).
+    Deleting thousands of files per tree is the cost: each tree is moved aside under the lock
+    and its files deleted after it, many at once (git/tree_trash.py), before this returns."""
     if not items:
         return {}
+    moved: list[Path] = []
     async with repo.lock.hold():
         registered = {info.path.resolve(): info for info in await list_worktrees(repo)}
         broken: list[Path] = []
 
         async def remove(tree: Path) -> None:
+            # Moved aside, git only drops its registration (and `.git/worktrees/<name>`); a tree
+            # that cannot be moved is deleted by git here, as its own directory only.
+            trash = tree_trash.move_aside(tree)
             done = await repo.git("worktree", "remove", "--force", "--force", str(tree), check=False)
+            if trash is not None:
+                moved.append(trash)
             if not done.ok:
                 broken.append(tree)
 
-        # Each removal deletes only its own directory and its own `.git/worktrees/<name>`, and
-        # the lock keeps every other mutation out meanwhile: deleting thousands of files per
-        # tree is the cost, so several run at once.
         trees = [info.path for path, _branch in items
                  if (info := registered.get(path.absolute().resolve())) is not None]
         await each(trees, remove, _REMOVE_PARALLEL)
@@ -415,6 +420,12 @@ async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]],
         doomed = sorted(wanted & set(existing.out.split()) - set(elsewhere))
         for batch in path_lists.batches(doomed):  # a run of thousands of tasks: never one argv
             await repo.git("branch", "-D", *batch)
+    undeleted = await tree_trash.delete_all(moved, remove_dir)
+    if left is not None:
+        left += undeleted
+    for path, _branch in items:
+        with contextlib.suppress(OSError):  # the run directory, once its last task is gone
+            path.absolute().parent.rmdir()
     return elsewhere
 
 

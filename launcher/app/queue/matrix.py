@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from launcher.app.queue import touched as touched_now
 from launcher.git import conflict_matrix
 from launcher.git.repo import GitRepo
 from launcher.models.report import ConflictReport, QueueReport
@@ -51,18 +52,18 @@ def recorded(journal_path: Path, run_id: str) -> tuple[list[ConflictReport], Que
     return conflicts, queue
 
 
-async def live(repo: GitRepo, rows: list[TaskRow], base_sha: str) -> list[ConflictReport] | None:
-    """The matrix now (None when no work is waiting to land or at work: keep the recorded one)."""
+async def live(repo: GitRepo, rows: list[TaskRow], base_sha: str, run_dir: Path | None = None,
+               watched: bool = False) -> list[ConflictReport] | None:
+    """The matrix now (None when no work is waiting to land or at work: keep the recorded one).
+    A task at work counts what it has touched so far (`touched.at_work`: from the journal and,
+    when `watched` by a live launcher, its records in `run_dir`, else a look at the running trees)."""
     approved = {r.task_id: r.head_sha for r in rows if r.state is TaskState.APPROVED and r.head_sha}
     at_work = [r for r in rows if r.state in _AT_WORK and r.worktree and Path(r.worktree).is_dir()]
     if not approved and not at_work:
         return None
     pairs = await conflict_matrix.pairwise(repo, approved, base_sha)
     touched = {r.task_id: r.files for r in rows if r.task_id in approved}
-    for row in at_work:
-        assert row.worktree is not None
-        touched[row.task_id] = await conflict_matrix.touched_files(
-            repo, Path(row.worktree), row.start_sha or base_sha)
+    touched.update(await touched_now.at_work(repo, at_work, base_sha, run_dir, watched))
     working = {r.task_id for r in at_work}
     guesses = [p for p in conflict_matrix.predicted(touched, pairs) if p.a in working or p.b in working]
     return _reports(pairs + guesses)

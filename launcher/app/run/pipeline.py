@@ -33,7 +33,7 @@ from launcher.app.run.best_of import attempt_env, select_best
 from launcher.engine import branch_facts
 from launcher.engine.agent_round import Limits, RoundResult, run_agent_round
 from launcher.engine.orphans import journaling_observer
-from launcher.errors import GitFailed, LauncherError
+from launcher.errors import GitFailed, GitTimedOut, LauncherError
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.git import commits, patches, submodules, worktrees
@@ -306,6 +306,8 @@ async def _collect_and_decide(
     try:
         await patches.patch_to_file(ctx.repo, artifacts / "diff.patch", start_sha, head)
     except GitFailed as exc:  # a file git cannot diff (2 GiB or more): said so, head and files kept
+        if isinstance(exc, GitTimedOut):
+            raise  # git was stopped at its time limit: said as such, not as a file too large to diff
         ctx.journal.update_task(ctx.run_id, task.id, head_sha=head, files=real_files)
         raise await branch_facts.patch_failure(
             ctx.repo, exc, changed, row.branch, head, artifacts / "diff.patch",
@@ -385,8 +387,7 @@ async def _decide(
     if contract.status == "failed":  # derived: the agent said nothing itself
         return TaskState.FAILED, _derived_failure(contract, facts), []
     start = facts["start_sha"]
-    at_start = await claims.held_at_start(ctx.repo, contract.files_changed, facts["files_changed"], start)
-    empty_claim = claims.empty_claim_failure(contract.files_changed, facts["files_changed"], at_start, start)
+    empty_claim = await claims.empty_claim(ctx.repo, contract.files_changed, facts["files_changed"], start)
     if empty_claim:
         return TaskState.FAILED, empty_claim, []
     if task.scope:

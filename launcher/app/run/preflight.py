@@ -65,11 +65,13 @@ async def check_signing(repo: GitRepo) -> None:
         tree = await repo.git("rev-list", "-n", "1", "--all", "--format=%T", "--no-commit-header",
                               check=False)
     probe = await repo.git("commit-tree", "-S", "-m", "launcher: can git sign a commit here?",
-                           tree.out.strip(), check=False, timeout=signing.SIGNING_TIMEOUT)
+                           tree.out.strip(), check=False, timeout=signing.SIGNING_TIMEOUT, timed_out_ok=True)
     if probe.ok:
         return
     said = (probe.err or probe.out).strip().splitlines()
     why = "; ".join(said[:3]) if said else f"exit {probe.returncode}"
+    if probe.timed_out:  # a signer waiting for a passphrase nobody types
+        why = f"the signer did not answer within {signing.SIGNING_TIMEOUT:g} s"
     email = repo.env.get("GIT_COMMITTER_EMAIL", "")
     raise EnvironmentProblem(
         f"commit.gpgsign is on, but git cannot sign a commit in this repository ({why}); the "

@@ -53,8 +53,7 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
     }
     await patches.patch_to_file(ctx.repo, artifacts / "diff.patch", start, head)
     ctx.journal.update_task(ctx.run_id, task.id, head_sha=head, files=real_files)
-    at_start = await claims.held_at_start(ctx.repo, claimed, real_files, start)
-    problem = (claims.empty_claim_failure(claimed, real_files, at_start, start) or _outside_scope(task, real_files)
+    problem = (await claims.empty_claim(ctx.repo, claimed, real_files, start) or _outside_scope(task, real_files)
                or submodules.pointer_problem(moved_submodules))
     if head != start and not await ctx.repo.is_ancestor(start, head):
         problem = commits.rewound_past_start(start, head)

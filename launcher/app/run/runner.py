@@ -16,6 +16,7 @@ from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
 from launcher.app.land.landing import cleanup_merged, land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
+from launcher.app.queue import touched
 from launcher.app.report import run_message, run_status
 from launcher.app.report_now import current_report
 from launcher.app.run import containment, git_watch, idle_change, pool, retry, root_in_checkout
@@ -285,6 +286,9 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
             on_skip=skip, done=_finished_results(ctx.journal, ctx.run_id),
             refuse_start=partial(_over_budget, ctx),
             wait_only=frozenset(t.id for t in ctx.plan.tasks if t.select_from),
+            # what running tasks touch, recorded for `status` (its conflict predictions)
+            alongside=partial(touched.record_running, ctx.repo, ctx.journal, ctx.run_id, ctx.files.run_dir,
+                              ctx.base_sha),
         )
         message, reached_target = "", True
         if ctx.merge:  # the approved worktrees are checked while the landing is computed

@@ -1,0 +1,62 @@
+"""Removing many worktrees fast: moved aside under the lock, their files deleted outside it.
+
+Deleting a worktree's files is the cost of removing it (thousands of files each; on a disk with
+`discard`, each deletion waits on the device), not git's bookkeeping. So `remove_worktrees`
+renames each tree into `<its folder>/_removing/` (one rename, on the same file system), drops
+its registration (`git worktree remove` of a path that is gone: git's own bookkeeping only),
+and deletes the moved files after releasing the repository lock, many trees at once, before it
+returns: nothing is reported removed before its files are gone. A launcher killed meanwhile
+leaves `_removing/` under the run's directory (a leading `_`, which no task id has), which
+`launcher clean` removes with the run's other leftovers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from launcher import process
+from launcher.concurrency import each
+
+TRASH = "_removing"
+DELETE_PARALLEL = 16  # trees whose files are deleted at once (I/O latency, not CPU, is the cost)
+
+
+def move_aside(tree: Path) -> Path | None:
+    """Rename `tree` into `<its folder>/_removing/` under a free name; None when it cannot be
+    moved (another file system, a busy mount point, no permission): then git removes it."""
+    trash_dir = tree.parent / TRASH
+    try:
+        trash_dir.mkdir(exist_ok=True)
+        for n in range(1000):
+            target = trash_dir / (tree.name if n == 0 else f"{tree.name}-{n}")
+            if not os.path.lexists(target):
+                os.rename(tree, target)
+                return target
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        trash_dir.rmdir()  # made for nothing
+    return None
+
+
+async def delete_all(moved: list[Path], remove_dir: Callable[[Path], str | None]) -> list[str]:
+    """Delete the moved trees (`rm -rf`, DELETE_PARALLEL at once), then what is left of one by
+    `remove_dir`, whose line says what could not be deleted and how to remove it (an immutable
+    file an agent made). Returns those lines; empty `_removing/` folders are removed."""
+    left: list[str] = []
+
+    async def delete(trash: Path) -> None:
+        with contextlib.suppress(OSError):  # no `rm` to start: remove_dir below deletes it all
+            await process.run(["rm", "-rf", "--", str(trash)], timeout=None,
+                              env={"PATH": os.environ.get("PATH") or "/usr/bin:/bin", "LC_ALL": "C"})
+        if os.path.lexists(trash) and (problem := remove_dir(trash)) is not None:
+            left.append(problem)
+
+    await each(moved, delete, DELETE_PARALLEL)
+    for trash_dir in {trash.parent for trash in moved}:
+        with contextlib.suppress(OSError):
+            trash_dir.rmdir()
+    return left
