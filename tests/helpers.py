@@ -258,3 +258,16 @@ def git_on_path(tmp_path: Path, prelude: str, folder: str = "git-bin") -> dict[s
     wrapper.write_text(f"#!/bin/sh\nREAL_GIT={real}\n{prelude}\nexec \"$REAL_GIT\" \"$@\"\n")
     wrapper.chmod(0o755)
     return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def failed_task_worktree(repo: Path) -> tuple[str, Path]:
+    """A run whose one task fails its check, and that task's worktree (kept for inspection)."""
+    (repo / "p.toml").write_text('[[task]]\nid = "t1"\nagent = "scripted"\nprompt = "x"\n'
+                                 'script = [{ write = "a.txt", content = "a\\n" }]\nchecks = ["false"]\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "plan")
+    assert launcher_cli(repo, "run", "p.toml", "--quiet").returncode == 1
+    run_id = json.loads(launcher_cli(repo, "runs", "--json").stdout)[0]["run_id"]
+    worktree = Path(launcher_cli(repo, "path", run_id, "t1").stdout.strip())
+    assert worktree.is_dir()
+    return run_id, worktree

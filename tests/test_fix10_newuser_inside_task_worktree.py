@@ -5,28 +5,13 @@ linked worktree of the user's own still keeps its own journal (README, "Where th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from helpers import git, launcher_cli
-
-_PLAN = ('[[task]]\nid = "t1"\nagent = "scripted"\nprompt = "x"\n'
-         'script = [{ write = "a.txt", content = "a\\n" }]\nchecks = ["false"]\n')
-
-
-def _failed_run(repo: Path) -> tuple[str, Path]:
-    (repo / "p.toml").write_text(_PLAN)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "plan")
-    assert launcher_cli(repo, "run", "p.toml", "--quiet").returncode == 1
-    run_id = json.loads(launcher_cli(repo, "runs", "--json").stdout)[0]["run_id"]
-    worktree = Path(launcher_cli(repo, "path", run_id, "t1").stdout.strip())
-    assert worktree.is_dir()
-    return run_id, worktree
+from helpers import failed_task_worktree, git, launcher_cli
 
 
 def test_status_and_logs_in_a_task_worktree_name_the_main_checkout(repo: Path) -> None:
-    run_id, worktree = _failed_run(repo)
+    run_id, worktree = failed_task_worktree(repo)
 
     for args in (["status"], ["logs", run_id, "t1"], ["runs"]):
         done = launcher_cli(worktree, *args)
@@ -45,7 +30,7 @@ def test_status_and_logs_in_a_task_worktree_name_the_main_checkout(repo: Path) -
 
 
 def test_a_subdirectory_of_a_task_worktree_is_recognised_too(repo: Path) -> None:
-    _run_id, worktree = _failed_run(repo)
+    _run_id, worktree = failed_task_worktree(repo)
     (worktree / "sub").mkdir()
 
     done = launcher_cli(worktree / "sub", "status")

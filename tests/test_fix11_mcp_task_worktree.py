@@ -12,31 +12,16 @@ from typing import Any
 
 import anyio
 import pytest
-from helpers import git, launcher_cli
+from helpers import failed_task_worktree, git, launcher_cli
 
 from tests.test_workflow_review import _server
 from tests.test_workflows import wf_repo  # noqa: F401  (the fixture)
 
 pytest.importorskip("mcp")
 
-_PLAN = ('[[task]]\nid = "t1"\nagent = "scripted"\nprompt = "x"\n'
-         'script = [{ write = "a.txt", content = "a\\n" }]\nchecks = ["false"]\n')
-
-
-def _task_worktree(repo: Path) -> tuple[str, Path]:
-    """A failed task's worktree, which the launcher keeps for inspection."""
-    (repo / "p.toml").write_text(_PLAN)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "plan")
-    assert launcher_cli(repo, "run", "p.toml", "--quiet").returncode == 1
-    run_id = json.loads(launcher_cli(repo, "runs", "--json").stdout)[0]["run_id"]
-    worktree = Path(launcher_cli(repo, "path", run_id, "t1").stdout.strip())
-    assert worktree.is_dir()
-    return run_id, worktree
-
 
 def test_mcp_start_in_a_task_worktree_is_refused_naming_the_main_checkout(wf_repo: Path) -> None:  # noqa: F811
-    _run_id, worktree = _task_worktree(wf_repo)
+    _run_id, worktree = failed_task_worktree(wf_repo)
     got: dict[str, Any] = {}
 
     async def scenario() -> None:
@@ -61,7 +46,7 @@ def test_mcp_start_in_a_task_worktree_is_refused_naming_the_main_checkout(wf_rep
 
 
 def test_cli_workflow_start_in_a_task_worktree_is_refused_and_creates_nothing_there(wf_repo: Path) -> None:  # noqa: F811
-    _run_id, worktree = _task_worktree(wf_repo)
+    _run_id, worktree = failed_task_worktree(wf_repo)
 
     started = launcher_cli(worktree, "workflow", "start", "mini", "--param", "what=inner", "--no-run", "--json")
     listed = launcher_cli(worktree, "workflow", "list")
