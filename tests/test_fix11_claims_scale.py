@@ -36,7 +36,7 @@ def test_the_files_at_start_are_read_once_however_many_files_are_claimed() -> No
     paths = [f"services/svc{i % 20:02d}/mod{i // 20 % 10}/file_{i:05d}.py" for i in range(3000)]
     at_start = CountedFiles(paths)
     CountedFiles.reads = 0
-    said = claims.empty_claim_failure(paths + ["services/svc00", "gone.txt"], [], at_start, "0" * 40)
+    said = claims.empty_claim_failure([*paths, "services/svc00", "gone.txt"], [], at_start, "0" * 40)
     assert CountedFiles.reads <= 2  # was one read (or two) per claim: 6,000
     assert said is not None
     assert "already hold that content" in said and "gone.txt is not in the worktree" in said
