@@ -102,7 +102,8 @@ async def add_scratch(repo: GitRepo, path: Path, head: str) -> None:
 
 async def remove_scratch(repo: GitRepo, path: Path) -> None:
     async with repo.lock.hold():
-        done = await repo.git("worktree", "remove", "--force", "--force", str(path), check=False)
+        # (git stopped at its time limit too: the files are deleted below)
+        done = await repo.git("worktree", "remove", "--force", "--force", str(path), check=False, timed_out_ok=True)
         if not done.ok:
             shutil.rmtree(path, ignore_errors=True)
             await worktrees.forget(repo, path)

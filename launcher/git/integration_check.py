@@ -99,7 +99,7 @@ async def _remove_registered(repo: GitRepo, added: dict[str, Path | None], own_a
             continue
         ours = worktrees.is_under(path.absolute(), own_area)
         force = ("--force", "--force") if ours else ()
-        done = await repo.git("worktree", "remove", *force, str(path), check=False)
+        done = await repo.git("worktree", "remove", *force, str(path), check=False, timed_out_ok=True)
         if not done.ok and ours:
             shutil.rmtree(path, ignore_errors=True)
             shutil.rmtree(admin, ignore_errors=True)
@@ -122,7 +122,7 @@ async def run_integration_check(
     scratch.parent.mkdir(parents=True, exist_ok=True)
     async with repo.lock.hold():
         if scratch.exists():  # left by a launcher killed while checking this commit: start afresh
-            await repo.git("worktree", "remove", "--force", "--force", str(scratch), check=False)
+            await repo.git("worktree", "remove", "--force", "--force", str(scratch), check=False, timed_out_ok=True)
             shutil.rmtree(scratch, ignore_errors=True)
             await worktrees.forget(repo, scratch)
         await worktrees.add(repo, "--detach", "--force", path=scratch, start=commit)
@@ -146,7 +146,7 @@ async def run_integration_check(
                 added = {name: path for name, path in _registrations(repo).items() if name not in registered}
                 await _remove_registered(repo, added, scratch.parent.parent, trace)
                 trace.made = await _made_in(repo, own_admin, commit)
-                await repo.git("worktree", "remove", "--force", str(scratch), check=False)
+                await repo.git("worktree", "remove", "--force", str(scratch), check=False, timed_out_ok=True)
                 if scratch.exists():
                     shutil.rmtree(scratch, ignore_errors=True)
                 await worktrees.forget(repo, scratch)

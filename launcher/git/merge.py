@@ -470,14 +470,16 @@ async def advance_target(
         # back (CAS again) and we park.
         before = await tree_undo.before_update(repo, expected_old, new)
         on_step(target_tree.UPDATING_TREE, True)
+        # A full disk or git's time limit too: what it wrote is undone, the target put back, parked below.
         updated = await repo.git("read-tree", "-m", "-u", expected_old, new, check=False, env=pinned,
-                                 full_disk_ok=True, timed_out_ok=True)  # a full disk or the time limit too:
-        if not updated.ok:                                                 # undone, put back, parked below
+                                 full_disk_ok=True, timed_out_ok=True)
+        if not updated.ok:
             on_step(target_tree.ROLLING_BACK, True)
             # what the failed update wrote (a truncated file when the disk filled) is removed first
             undone = await tree_undo.undo_update(repo, expected_old, new, before)
             rolled_back = await cas(new, expected_old)
-            reason = f"the main work tree could not be updated ({target_tree.update_words(updated)})"
+            update_err = target_tree.update_words(repo, updated)  # git's words, or the time limit it hit
+            reason = f"the main work tree could not be updated ({update_err})"
             if not rolled_back:
                 reason += f", and {target_branch} could not be put back to {expected_old[:12]} ({refused})"
             reason = tree_undo.said(reason, undone)
@@ -486,11 +488,9 @@ async def advance_target(
                 # for its lock file): nothing to park, and the journal keeps saying the tree must
                 # catch up, so `resume`/`land` brings it there once the cause is gone.
                 return target_tree.left_behind(repo, target_branch=target_branch, old=expected_old, new=new,
-                                               why=reason, update_err=target_tree.update_words(updated),
-                                               on_step=on_step)
+                                               why=reason, update_err=update_err, on_step=on_step)
             # Put back (or someone moved it in between: theirs is left, and said): kept aside.
-            return await park(reason, merge_hint(tree_undo.update_failed_hint(target_tree.update_words(updated),
-                                                                              undone)))
+            return await park(reason, merge_hint(tree_undo.update_failed_hint(update_err, undone)))
         on_step(target_tree.TREE_UPDATED, True)
         done = f"{target_branch} advanced to {new[:12]}; the main work tree was updated"
         done += await filters.rewrite_unfiltered(repo, expected_old, new, pinned)

@@ -339,7 +339,7 @@ class GitRepo:
             await anyio.sleep(delay)
             delay = min(delay * 2, 1.0)
         if result.timed_out and (check or not timed_out_ok):
-            raise time_limit.timed_out(args, result, own_limit, str(cwd or self.root))
+            raise time_limit.timed_out(args, limit, own_limit, str(cwd or self.root))
         if not full_disk_ok and (full := out_of_space(result, args, cwd or self.root,
                                                       (self.git_dir, self.common_dir / "objects"))):
             raise full

@@ -259,11 +259,11 @@ async def files_in_the_way(repo: GitRepo, old: str, new: str, changed: list[str]
     return "; ".join(said), merge_hint(first[:1].upper() + first[1:] + ", then run", target_branch)
 
 
-def update_words(updated: process.Completed) -> str:
+def update_words(repo: GitRepo, updated: process.Completed) -> str:
     """Why the main work tree's `read-tree -u` failed: git's words, or that it was stopped at the
     launcher's git time limit (then git said nothing)."""
     if updated.timed_out:
-        return time_limit.stopped_words(updated.argv[1:], updated)
+        return time_limit.stopped_words(updated.argv[1:], repo.timeout)
     return updated.err.strip() or f"exit {updated.returncode}"
 
 
@@ -324,7 +324,7 @@ async def finish_tree_update(
                     return AdvanceResult(True, target_branch, (
                         f"{target_branch} advanced to {new[:12]}; finished updating the main work "
                         "tree after the interruption" + await filters.rewrite_unfiltered(repo, old, new, pinned)))
-                update_err = update_words(updated)
+                update_err = update_words(repo, updated)
                 undone = await tree_undo.undo_update(repo, old, new, before)
                 refused = f"the main work tree could not be updated ({update_err})"
                 reason = tree_undo.said(refused, undone)

@@ -18,7 +18,6 @@ import math
 import os
 from pathlib import Path
 
-from launcher import process
 from launcher.errors import ConfigError, GitTimedOut
 
 VARIABLE = "LAUNCHER_GIT_TIMEOUT"
@@ -26,8 +25,8 @@ BASE_S = 600.0
 PER_INDEX_MIB_S = 100.0
 HOW_TO_RAISE = (f"if git is working, only slowly (a big checkout, a slow or busy disk), raise the limit: set "
                 f"{VARIABLE}=SECONDS (0: no limit) in the environment of the launcher command and run it again "
-                "(for a run: `launcher resume RUN`); if git hangs, see what it waits for (a lock, a filter or "
-                "credential helper)")
+                "(for a run: `launcher resume RUN`, with `--retry-failed` for the tasks that failed of it); if git "
+                "hangs, see what it waits for (a lock, a filter or credential helper)")
 
 
 def from_environment() -> tuple[bool, float | None]:
@@ -70,14 +69,14 @@ def how_set(own_limit: bool) -> str:
             f"of the repository's index; {VARIABLE} sets it")
 
 
-def stopped_words(args: tuple[str, ...] | list[str], done: process.Completed, own_limit: bool = False) -> str:
-    """What a git stopped at its time limit did, in a sentence: "`git read-tree ...` was stopped
-    after 600 s (...)"."""
+def stopped_words(args: tuple[str, ...] | list[str], limit: float | None, own_limit: bool = False) -> str:
+    """What a git stopped at its time limit did, in a sentence: "`git read-tree ...` timed out:
+    it was stopped after 600 s (...)"."""
     shown = " ".join(args)
     shown = shown if len(shown) <= 200 else shown[:200] + "..."
-    return f"`git {shown}` was stopped after {done.duration_s:.0f} s ({how_set(own_limit)})"
+    return f"`git {shown}` timed out: it was stopped after {limit or 0:.0f} s ({how_set(own_limit)})"
 
 
-def timed_out(args: tuple[str, ...] | list[str], done: process.Completed, own_limit: bool, where: str) -> GitTimedOut:
-    return GitTimedOut(stopped_words(args, done, own_limit), where=where,
+def timed_out(args: tuple[str, ...] | list[str], limit: float | None, own_limit: bool, where: str) -> GitTimedOut:
+    return GitTimedOut(stopped_words(args, limit, own_limit), where=where,
                        fix="see why it took that long" if own_limit else HOW_TO_RAISE)

@@ -134,7 +134,8 @@ async def _remove_abandoned(repo: GitRepo, worktree_root: Path) -> None:
         if (pid is None or pid == os.getpid() or process.pid_alive(pid) or worktrees.is_populated(tree)
                 or _registered_head(repo, tree) is None):
             continue
-        if not (await repo.git("worktree", "remove", "--force", "--force", str(tree), check=False)).ok:
+        if not (await repo.git("worktree", "remove", "--force", "--force", str(tree), check=False,
+                               timed_out_ok=True)).ok:  # (stopped at its time limit too: deleted by hand)
             shutil.rmtree(tree, ignore_errors=True)
             await worktrees.forget(repo, tree)
 

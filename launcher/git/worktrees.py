@@ -356,8 +356,8 @@ async def remove_locked(repo: GitRepo, path: Path, left: list[str] | None = None
     if info is not None:
         if info.locked:
             await _lock_cmd(repo, ["unlock", str(info.path)], "not locked")
-        result = await repo.git(
-            "worktree", "remove", "--force", "--force", str(info.path), check=False
+        result = await repo.git(  # (stopped at its time limit too: deleted by hand below)
+            "worktree", "remove", "--force", "--force", str(info.path), check=False, timed_out_ok=True
         )
         if not result.ok:
             # A broken directory (e.g. its `.git` file deleted): remove it by hand, then prune.
@@ -394,7 +394,8 @@ async def remove_worktrees(repo: GitRepo, items: list[tuple[Path, str | None]],
             # Moved aside, git only drops its registration (and `.git/worktrees/<name>`); a tree
             # that cannot be moved is deleted by git here, as its own directory only.
             trash = tree_trash.move_aside(tree)
-            done = await repo.git("worktree", "remove", "--force", "--force", str(tree), check=False)
+            done = await repo.git("worktree", "remove", "--force", "--force", str(tree), check=False,
+                                  timed_out_ok=True)  # (stopped at its time limit too: deleted by hand below)
             if trash is not None:
                 moved.append(trash)
             if not done.ok:

@@ -312,6 +312,15 @@ class Journal(RunClaims):
             self._rows_lost(run_id)
         return [self._task(row) for row in rows]
 
+    def running_trees(self, run_id: str) -> list[tuple[str, str, str | None, int]]:
+        """(task, worktree, start commit, round) of the run's running tasks: read every second
+        while a run goes (app/queue/touched.py), so without their contracts and file lists."""
+        rows = self._db.execute("SELECT task_id, worktree, start_sha, iteration FROM tasks WHERE run_id=? AND state=? "
+                                "AND worktree IS NOT NULL ORDER BY position", (run_id, TaskState.RUNNING.value))
+        with self.decoding(f"the running tasks of run {run_id}"):
+            return [(col.text(r, "task_id"), col.text(r, "worktree"), col.optional_text(r, "start_sha"),
+                     col.integer(r, "iteration")) for r in rows.fetchall()]
+
     def task(self, run_id: str, task_id: str) -> TaskRow:
         row = self._db.execute("SELECT * FROM tasks WHERE run_id=? AND task_id=?",
                                (run_id, task_id)).fetchone()

@@ -54,33 +54,31 @@ async def record_running(repo: GitRepo, journal: Journal, run_id: str, run_dir: 
     written: dict[str, dict[str, Any]] = {}
     while True:
         now = time.monotonic()
-        candidates: list[tuple[float, TaskRow, tuple[str, str, int]]] = []
-        for row in _running(journal.tasks(run_id)):
-            assert row.worktree is not None
-            key = (row.task_id, row.worktree, row.iteration)
+        due: list[tuple[float, tuple[str, str, int], str | None]] = []
+        for task_id, worktree, start_sha, iteration in journal.running_trees(run_id):
+            key = (task_id, worktree, iteration)
             first = seen.setdefault(key, now)
             if key not in looked and now - first >= FIRST_AFTER_S:
-                candidates.append((-1.0, row, key))  # never looked at: first
+                due.append((-1.0, key, start_sha))  # never looked at: first
             elif key in looked and now - looked[key] >= EVERY_MIN_S:
-                candidates.append((looked[key], row, key))
-        if not candidates:
+                due.append((looked[key], key, start_sha))
+        if not due:
             await anyio.sleep(POLL_S)
             continue
-        _, row, key = min(candidates, key=lambda item: item[0])
-        assert row.worktree is not None
+        _, key, start_sha = min(due, key=lambda item: item[0])
+        task_id, worktree, iteration = key
         began = time.monotonic()
         try:
-            files = await conflict_matrix.touched_files(repo, Path(row.worktree), row.start_sha or base_sha)
+            files = await conflict_matrix.touched_files(repo, Path(worktree), start_sha or base_sha)
         except LauncherError:
             files = None  # the tree went meanwhile (the round ended): the next look, or none
         took = time.monotonic() - began
         looked[key] = time.monotonic()
-        record = {**me, "worktree": row.worktree, "start_sha": row.start_sha, "iteration": row.iteration,
-                  "files": files}
-        if files is not None and written.get(row.task_id) != record:
+        record = {**me, "worktree": worktree, "start_sha": start_sha, "iteration": iteration, "files": files}
+        if files is not None and written.get(task_id) != record:
             try:
-                atomic_write_json(run_dir / row.task_id / RECORD, record)
-                written[row.task_id] = record
+                atomic_write_json(run_dir / task_id / RECORD, record)
+                written[task_id] = record
             except OSError:
                 pass  # a prediction is not worth failing the run for (a full disk stops it elsewhere)
         await anyio.sleep(max(POLL_S / 10, took * (1 / RECORD_SHARE - 1)))
