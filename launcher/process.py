@@ -44,17 +44,21 @@ from launcher.process_groups import (  # re-exported: callers know them as `proc
     own_children,
     pid_alive,
     signal_group,
+    starts_in_flight,
     terminate_group,
     track_group,
     tracked_groups,
     untrack_group,
+    wait_for_starts,
 )
 from launcher.spawn_failure import spawn_failed
 
 __all__ = [
     "DEFAULT_KEEP", "DRAIN_AFTER_EXIT_S", "Completed", "SpawnObserver", "Supervised", "children_starting",
     "group_alive", "kill_all_live_groups", "observing_spawns", "open_tracked", "own_children", "pid_alive", "run",
-    "run_command", "signal_group", "supervise", "terminate_group", "track_group", "tracked_groups", "untrack_group",
+    "run_command", "signal_group", "starts_in_flight",
+    "supervise", "terminate_group", "track_group", "tracked_groups", "untrack_group",
+    "wait_for_starts",
 ]
 
 

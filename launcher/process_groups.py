@@ -79,6 +79,16 @@ def children_starting() -> bool:
     return process_threads.children_starting()
 
 
+def starts_in_flight() -> frozenset[int]:
+    """The starts under way now (`process_threads.starts_in_flight`)."""
+    return process_threads.starts_in_flight()
+
+
+def wait_for_starts(tokens: frozenset[int], timeout: float) -> bool:
+    """Wait for those starts to register their children (`process_threads.wait_for_starts`)."""
+    return process_threads.wait_for_starts(tokens, timeout)
+
+
 def tracked_groups() -> set[int]:
     """The groups started here and not ended yet (each led by the child that was started)."""
     return set(_LIVE_GROUPS)

@@ -10,6 +10,7 @@ command is started, and its pipes read, in a worker thread; `process.run` keeps 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import selectors
 import signal
@@ -23,27 +24,51 @@ _POLL_S = 0.05  # how often a reader looks at the leader (exited?) and the stop 
 
 # Children being started: from before the fork until their group is registered as the launcher's
 # own (`process.tracked_groups`). In between, a child runs (its exec done) unknown to the reaper,
-# which waits for the count to fall before it takes a child it does not know for an orphan.
-_STARTING = 0
-_STARTING_LOCK = threading.Lock()
+# which waits for the starts under way when it looked (`wait_for_starts`) before it takes a child
+# it does not know for an orphan. Each start has a token of its own: in a busy run some child is
+# always starting, so waiting for "none starting" would wait for nothing but time.
+_IN_FLIGHT: set[int] = set()
+_FLIGHT = threading.Condition()
+_TOKENS = itertools.count()
 
 
 @contextlib.contextmanager
 def starting() -> Iterator[None]:
     """Around starting a child and registering its group (also across an `await`)."""
-    global _STARTING
-    with _STARTING_LOCK:
-        _STARTING += 1
+    token = next(_TOKENS)
+    with _FLIGHT:
+        _IN_FLIGHT.add(token)
     try:
         yield
     finally:
-        with _STARTING_LOCK:
-            _STARTING -= 1
+        with _FLIGHT:
+            _IN_FLIGHT.discard(token)
+            _FLIGHT.notify_all()
 
 
 def children_starting() -> bool:
     """A child is being started whose group is not registered yet."""
-    return _STARTING > 0
+    return bool(_IN_FLIGHT)
+
+
+def starts_in_flight() -> frozenset[int]:
+    """The starts under way now (their tokens): every child forked before this call whose group
+    is not registered yet belongs to one of them."""
+    with _FLIGHT:
+        return frozenset(_IN_FLIGHT)
+
+
+def wait_for_starts(tokens: frozenset[int], timeout: float) -> bool:
+    """Wait until each of `tokens` has registered its child (or failed to start one); starts
+    begun later are not waited for. False when `timeout` passed first."""
+    deadline = time.monotonic() + timeout
+    with _FLIGHT:
+        while tokens & _IN_FLIGHT:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            _FLIGHT.wait(left)
+    return True
 
 
 def spawn(

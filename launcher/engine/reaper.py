@@ -108,24 +108,21 @@ def reap_orphan_zombies() -> int:
     return reaped
 
 
-_STARTING_WAIT_S = 0.02
-_STARTING_TRIES = 5
+_STARTING_WAIT_S = 0.1  # for the starts under way to register their children (milliseconds, normally)
 
 
 def _not_tracked(found: list[tuple[int, tuple[bytes, int, int]]], groups: bool = True
                  ) -> list[tuple[int, tuple[bytes, int, int]]]:
     """Those of `found` (pid, stat) that are not the launcher's own children by its tracked groups
-    (nor, with `groups`, in one of those groups), read after `found` was. While a child is being
-    started, one not tracked yet may be it (run, or even exited, before its starter registered it):
-    the groups are read again a few times, briefly, before the rest are left to the caller (who
-    then asks `process.own_children`, a look at every Python object)."""
-    for attempt in range(_STARTING_TRIES):
-        tracked = process.tracked_groups()
-        found = [(pid, stat) for pid, stat in found if pid not in tracked and not (groups and stat[2] in tracked)]
-        if not found or not process.children_starting() or attempt == _STARTING_TRIES - 1:
-            break
-        time.sleep(_STARTING_WAIT_S)
-    return found
+    (nor, with `groups`, in one of those groups), read after `found` was. A child started by the
+    launcher and not tracked yet was forked by a start under way now: those starts (only those,
+    not the ones begun later) are waited for first, briefly; if one takes longer, the rest are
+    left to the caller (who then asks `process.own_children`, a look at every Python object)."""
+    pending = process.starts_in_flight()
+    if found and pending:
+        process.wait_for_starts(pending, _STARTING_WAIT_S)
+    tracked = process.tracked_groups()
+    return [(pid, stat) for pid, stat in found if pid not in tracked and not (groups and stat[2] in tracked)]
 
 
 def proc_environ(pid: int) -> set[bytes]:
