@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +165,9 @@ async def write_task_diff(cwd: Path, run_id: str, task_id: str, out: BinaryIO) -
     if row.start_sha and row.head_sha and all([await _has_commit(repo, row.start_sha),
                                                await _has_commit(repo, row.head_sha)]):
         try:
-            await repo.git("diff", *patches.options(), row.start_sha, row.head_sha, stdout_to=out)
+            # No time limit: git waits on the reader (`| less` left open), which is not a hang.
+            await repo.git("diff", *patches.options(), row.start_sha, row.head_sha, stdout_to=out,
+                           timeout=math.inf)
         except GitFailed as exc:  # what was printed already is not a whole patch: never exit 0 on it
             raise GitFailed(f"{exc.what}; the output printed before it is not a whole patch", where=exc.where,
                             fix=f"see git's message; the task's diff.patch ({task_dir / 'diff.patch'}) holds its "

@@ -74,7 +74,12 @@ def stopped_words(args: tuple[str, ...] | list[str], limit: float | None, own_li
     it was stopped after 600 s (...)"."""
     shown = " ".join(args)
     shown = shown if len(shown) <= 200 else shown[:200] + "..."
-    return f"`git {shown}` timed out: it was stopped after {limit or 0:.0f} s ({how_set(own_limit)})"
+    return f"`git {shown}` timed out: it was stopped after {seconds_words(limit or 0)} s ({how_set(own_limit)})"
+
+
+def seconds_words(limit: float) -> str:
+    """A limit as a person reads it: whole seconds, but a limit under 10 s as set (0.25, not 0)."""
+    return f"{limit:.0f}" if limit >= 10 else f"{limit:.3g}"
 
 
 def timed_out(args: tuple[str, ...] | list[str], limit: float | None, own_limit: bool, where: str) -> GitTimedOut:
