@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -123,15 +124,25 @@ def collect(
                     key.data(chunk)
                 else:
                     selector.unregister(key.fileobj)
-        while proc.poll() is None:  # both pipes closed: the leader is exiting (or closed them)
-            if stop.is_set():
-                return False
-            if deadline is not None and time.monotonic() >= deadline:
-                return True
-            try:
-                proc.wait(_POLL_S)
-            except subprocess.TimeoutExpired:
-                continue
+        exit_fd = _exit_fd(proc.pid)
+        try:
+            while proc.poll() is None:  # both pipes closed: the leader is exiting (or closed them)
+                if stop.is_set():
+                    return False
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    return True
+                wait = _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - now))
+                if exit_fd is not None:  # readable once it has exited: no sleep-and-poll latency
+                    select.select([exit_fd], [], [], wait)
+                    continue
+                try:
+                    proc.wait(wait)
+                except subprocess.TimeoutExpired:
+                    continue
+        finally:
+            if exit_fd is not None:
+                os.close(exit_fd)
         _kill_group(proc.pid)
         return False
     finally:
@@ -139,6 +150,15 @@ def collect(
         for pipe, _sink in pipes:
             if pipe is not None:
                 pipe.close()
+
+
+def _exit_fd(pid: int) -> int | None:
+    """A pidfd of the child (Linux 5.3+), readable once it has exited; None where there is none
+    (then its exit is polled, which costs a millisecond or two per short command)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _kill_group(pgid: int) -> None:
