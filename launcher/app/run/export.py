@@ -26,6 +26,7 @@ from launcher.git.repo import GitRepo
 from launcher.models.export_manifest import SCHEMA
 from launcher.models.plan import Plan, plan_from_journal
 from launcher.models.states import RunStatus, TaskState
+from launcher.private_files import open_private
 from launcher.regular_files import read_json_or_none
 from launcher.store import own_files
 from launcher.store.journal import Journal, TaskRow
@@ -53,7 +54,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     own_files.record_write(path, data)  # into a checkout a run watches: not an agent's
     try:
-        with open(partial, "wb") as handle:
+        with os.fdopen(open_private(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
