@@ -37,7 +37,8 @@ def test_a_failing_agents_printed_key_is_masked_in_the_manifest_summary_log_and_
     done, summary, export = _failing_shard(repo, tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     manifest = json.loads((export / "launcher-export.json").read_text())
-    assert manifest["not_exported"]["t"] == "failed: agent crashed: exit code 1: auth failed for key ***(OPENAI_API_KEY)"
+    assert manifest["not_exported"]["t"] == \
+        "failed: agent crashed: exit code 1: auth failed for key ***(OPENAI_API_KEY)"
     assert KEY not in (export / "launcher-export.json").read_text()
     assert KEY not in summary.read_text()
     assert KEY not in done.stdout + done.stderr  # the CI log
