@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from launcher.private_files import make_private_dirs, open_private
+
 DEFAULT_LOG_CAP = 8 * 1024 * 1024
 # The longest stdout line a reader is given (an agent CLI's JSON event); a longer one is skipped.
 DEFAULT_MAX_LINE = 8 * 1024 * 1024
@@ -82,7 +84,7 @@ class CappedLog:
     """
 
     def __init__(self, path: Path, cap: int = DEFAULT_LOG_CAP) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         self.path = path
         self.tail_cap = max(cap // 4, 1)
         self.head_cap = cap - self.tail_cap
@@ -133,7 +135,7 @@ def open_log(path: Path) -> BinaryIO:
         elif not stat.S_ISREG(info.st_mode):
             path.unlink(missing_ok=True)
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    return os.fdopen(os.open(path, flags, 0o644), "ab")
+    return os.fdopen(open_private(path, flags), "ab")  # agent output: private (private_files.py)
 
 
 class LineFeed:

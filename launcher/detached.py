@@ -8,13 +8,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from launcher.private_files import open_private_append
+
 
 def spawn_detached(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log_path: Path) -> int:
     """Start a long-lived launcher process that outlives its caller (a workflow phase started
     from the MCP server): its own session, stdin from /dev/null, output to `log_path`. Its
     progress and its pid are in the journal; the caller does not wait for it."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    with open_private_append(log_path) as log:  # the runner's output, agents' included: private
         child = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     with _DETACHED_LOCK:

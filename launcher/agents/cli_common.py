@@ -33,6 +33,7 @@ from launcher.models.contract import (
     last_json_object,
 )
 from launcher.models.decoding import json_loads
+from launcher.private_files import make_private_dirs
 from launcher.process import Supervised
 from launcher.regular_files import read_regular, remove_any, replace_file
 
@@ -119,7 +120,7 @@ def write_schema(request: AgentRequest, schema: Mapping[str, Any]) -> Path:
 
     The agent can write there (the run's state, in its repository's `.launcher/`): whatever it left at
     that name (a FIFO, a link, a directory) is replaced, never opened (`replace_file`)."""
-    request.artifacts.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(request.artifacts)
     path = request.artifacts / "contract.schema.json"
     try:
         replace_file(path, (json.dumps(schema, indent=1) + "\n").encode("utf-8"))

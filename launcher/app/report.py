@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from launcher import process_identity
+from launcher.agents.passed_env import plan_secrets
 from launcher.app.land.unfinished import unfinished_landing
 from launcher.app.queue import matrix
 from launcher.app.run.claims import claimed_files, disagreements
 from launcher.app.run.epics import epic_members
+from launcher.models.redact import mask, mask_data
 from launcher.models.report import (
     EpicReport,
     NoteReport,
@@ -151,6 +153,7 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
     run = journal.run(run_id)
     plan_tasks = {t["id"]: t for t in run.plan.get("task", [])}
     spend = _spend(journal, run_id)
+    secrets = plan_secrets(run.plan)  # agent and check output is reported with these masked
     tasks = []
     for row in journal.tasks(run_id):
         spec = plan_tasks.get(row.task_id, {})
@@ -163,7 +166,7 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
                 agent=spec.get("agent", ""), state=row.state.value, branch=row.branch,
                 worktree=row.worktree, head_sha=row.head_sha, merged=row.merged,
                 cost_usd=_dollars(row.cost_usd), duration_s=row.duration_s, files=row.files,
-                message=row.message, contract=row.contract, rounds=rounds,
+                message=mask(row.message, secrets), contract=mask_data(row.contract, secrets), rounds=rounds,
                 qa_gate=qa_gate_label(row.state),
                 rubric_gate=rubric_label(rounds[-1].verdict if rounds else None),
                 usage=_usage(spend.get(row.task_id, {})),
@@ -180,9 +183,10 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
     return RunReport(
         run_id=run_id, status=status, repo=run.repo, base_sha=run.base_sha,
         target=run.target, integration_branch=landed_on if parked else None,
-        landed_on=landed_on, message=message,
+        landed_on=landed_on, message=mask(message, secrets),
         artifacts=str(repo_root / ".launcher" / "runs" / run_id), tasks=tasks,
         epics=epic_reports(tasks, epic_members(list(plan_tasks.values()))),
         usage=_run_usage(spend), conflicts=conflicts, queue=queue,
-        notes=[NoteReport(task=n["task_id"], at=n["at"], message=n["message"]) for n in journal.notes(run_id)],
+        notes=[NoteReport(task=n["task_id"], at=n["at"], message=mask(n["message"], secrets))
+               for n in journal.notes(run_id)],
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import anyio
@@ -21,10 +21,12 @@ from launcher.agents.base import (
     unreadable_outcome,
 )
 from launcher.agents.cli_common import remember_session
+from launcher.agents.passed_env import round_secrets
 from launcher.engine import reaper
 from launcher.engine.collect import Collected, collect_contract
 from launcher.engine.file_activity import FileActivity
 from launcher.errors import SpawnFailed
+from launcher.models.redact import mask
 from launcher.process import Supervised
 from launcher.regular_files import clear_path
 
@@ -91,7 +93,7 @@ async def _run_round(
             # ACP: the adapter converses with its process; its stdout is the JSON-RPC transcript.
             outcome, driven = await _drive(adapter, request, limits, on_spawn)
             if driven is None:
-                return _round(request, outcome, None, "")
+                return _round(request, _masked(outcome, invocation.env), None, "")
             supervised = driven
             final_text = outcome.final_text
         else:
@@ -109,7 +111,15 @@ async def _run_round(
         hint = (getattr(adapter, "install_hint", "") if missing else "") or exc.fix or ""
         outcome = AgentOutcome(False, "cli_missing" if missing else "spawn_failed", f"{exc.what}; {hint}")
         return _round(request, outcome, None, "")
-    return _round(request, outcome, supervised, final_text)
+    return _round(request, _masked(outcome, invocation.env), supervised, final_text)
+
+
+def _masked(outcome: AgentOutcome, env: Mapping[str, str]) -> AgentOutcome:
+    """The outcome with the values the agent got from the launcher's environment (its `env`
+    names, its CLI's keys) masked in its message (a failing agent's stderr tail, reported in the
+    journal, the summary, `--json` and the export manifest)."""
+    outcome.message = mask(outcome.message, round_secrets(env))
+    return outcome
 
 
 async def _supervise(

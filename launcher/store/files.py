@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from launcher.private_files import make_private_dirs
 from launcher.store import own_files
 
 STATE_DIR_NAME = ".launcher"  # the launcher's own state directory at a checkout's root
@@ -47,7 +48,10 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
     `mode`: the file's permissions (None: the temporary file's 0600)."""
     clear_leftovers(path)
     own_files.record_write(path, data)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:  # a private file (0600): the folders made for it are private too
+        make_private_dirs(path.parent, narrow_existing=False)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         if mode is not None:
@@ -88,7 +92,7 @@ class RunFiles:
 
     def task_dir(self, task_id: str) -> Path:
         path = self.run_dir / task_id
-        path.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path)  # agent output and task data: private (private_files.py)
         return path
 
     def log_path(self, task_id: str) -> Path:

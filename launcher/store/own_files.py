@@ -23,6 +23,8 @@ import os
 import stat
 from pathlib import Path
 
+from launcher.private_files import open_private
+
 REGISTRY = "own-files.jsonl"
 STATE_DIR = ".launcher"
 _KEEP = 400  # entries kept when the file is rewritten (oldest dropped)
@@ -39,7 +41,7 @@ def record(repo_root: Path, rel: str, content_digest: str | None) -> None:
     with contextlib.suppress(OSError):  # best effort: at worst a write is taken for an agent's
         # Never creates `.launcher/` (that is for the commands that exclude it from git first):
         # without it no run has watched this checkout, so nobody needs to know.
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, line.encode())  # one write: appends of several processes never interleave
         finally:
@@ -51,7 +53,9 @@ def record(repo_root: Path, rel: str, content_digest: str | None) -> None:
 def _trim(path: Path) -> None:
     lines = path.read_bytes().splitlines(keepends=True)[-_KEEP // 2:]
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_bytes(b"".join(lines))
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(b"".join(lines))
     os.replace(tmp, path)
 
 

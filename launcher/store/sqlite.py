@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.errors import EnvironmentProblem, disk_problem
+from launcher.private_files import make_private_dirs, narrow, open_private
 
 BUSY_TIMEOUT_S = 30
 _CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \(")
@@ -204,6 +205,17 @@ def _opening(directory: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _make_private(path: Path) -> None:
+    """The journal holds agent output (a failure's stderr tail) and task data: created 0600
+    before SQLite opens it (SQLite gives its `-wal`/`-shm` files the database file's mode), one
+    an earlier launcher made 0644 narrowed with its `-wal`/`-shm`. Best effort: a journal that
+    cannot be created or changed here is left to the open, which says why."""
+    with suppress(OSError):
+        os.close(open_private(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW))
+    for suffix in ("-wal", "-shm"):
+        narrow(path.with_name(path.name + suffix))
+
+
 class SqliteStore:
     """The journal and the mutant store share one database file (`.launcher/launcher.db`):
     WAL lets readers (`launcher status`) run beside the one writer; `BEGIN IMMEDIATE` takes the
@@ -213,10 +225,11 @@ class SqliteStore:
         self.path = path
         self.read_only: str | None = None  # why this connection only reads (`_open_read_only`)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(path.parent)
         except OSError as exc:
             raise unusable(path, exc) from exc
         with _opening(path.parent):
+            _make_private(path)
             try:
                 self._open(path, schema)
             except EnvironmentProblem as problem:

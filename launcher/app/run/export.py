@@ -19,13 +19,16 @@ from typing import Any
 import anyio
 
 from launcher import process_identity
+from launcher.agents.passed_env import plan_secrets
 from launcher.app.context import open_journal
 from launcher.app.run.shard import digest_of
 from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem, disk_problem, fullest
 from launcher.git.repo import GitRepo
 from launcher.models.export_manifest import SCHEMA
 from launcher.models.plan import Plan, plan_from_journal
+from launcher.models.redact import mask
 from launcher.models.states import RunStatus, TaskState
+from launcher.private_files import open_private
 from launcher.regular_files import read_json_or_none
 from launcher.store import own_files
 from launcher.store.journal import Journal, TaskRow
@@ -53,7 +56,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     own_files.record_write(path, data)  # into a checkout a run watches: not an agent's
     try:
-        with open(partial, "wb") as handle:
+        with os.fdopen(open_private(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -75,6 +78,7 @@ def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan) -> tup
     # The whole plan, not this shard's share: `land --from` checks it against its digest and
     # needs every task of it to know that no shard's work is missing.
     plan = full_plan.model_dump(mode="json", by_alias=True)
+    secrets = plan_secrets(plan)  # what agents and checks got: masked in their output (a CI artifact)
     manifest = {
         "schema": SCHEMA, "run_id": run_id, "shard": shard, "plan_digest": digest_of(plan),
         "plan_order": [t.id for t in full_plan.tasks],
@@ -89,7 +93,7 @@ def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan) -> tup
             "rounds": [{key: graded[key] for key in ("iteration", "verdict", "audit", "error_key")}
                        for graded in journal.rounds(run_id, row.task_id)],
         } for row in rows],
-        "not_exported": {row.task_id: f"{row.state.value}: {row.message}"[:300]
+        "not_exported": {row.task_id: mask(f"{row.state.value}: {row.message}", secrets)[:300]
                          for row in every if row not in rows},
     }
     return rows, manifest

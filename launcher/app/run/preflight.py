@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from launcher.app.agents_info import AgentInfo, describe_agents
+from launcher.app.run.shared_credentials import check_shared_credentials
 from launcher.errors import EnvironmentProblem
 from launcher.git import filter_drivers, signing
 from launcher.git.repo import GitRepo
@@ -199,6 +200,7 @@ async def preflight(repo: GitRepo, plan: Plan, config: RepoConfig) -> None:
     await require_first_commit(repo)
     await check_agents(plan, config)
     await check_signing(repo)
+    await check_shared_credentials(repo)
     await check_filters(repo)
 
 

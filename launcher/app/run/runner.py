@@ -29,6 +29,7 @@ from launcher.app.run.preflight import (
     check_signing,
     preflight,
 )
+from launcher.app.run.shared_credentials import check_shared_credentials
 from launcher.app.takeover import reap, take_over
 from launcher.engine import tree_guard
 from launcher.engine.orphans import journaling_observer
@@ -166,6 +167,7 @@ async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_fa
         await check_agents(ctx.plan, ctx.config)
         check_integration_program(ctx.plan, ctx.config)
         await check_signing(ctx.repo)
+        await check_shared_credentials(ctx.repo)
         # Imported here: `grade` (app/run/choose.py) carries a run on with this module's continue_run.
         from launcher.app.run.choose import finish_regrade, regrade_pending
 

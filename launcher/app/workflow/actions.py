@@ -28,6 +28,7 @@ from launcher.errors import UsageProblem
 from launcher.git import worktrees
 from launcher.launcher_child import launcher_module_argv
 from launcher.models.workflow import WorkflowState, WorkflowStatus
+from launcher.private_files import open_private_append
 
 
 def _need(value: Any, what: str, action: str) -> Any:
@@ -175,8 +176,7 @@ def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool =
     action = ["resume", state.id, *(["--retry-failed"] if retry_failed else [])] if resume else \
         ["next", state.id, *(["--skip"] if skip else [])]
     log_path = session.folder(state.id) / engine.RUNNER_LOG
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("a", encoding="utf-8") as log:  # the tail `status` shows starts after this line
+    with open_private_append(log_path, text=True) as log:  # the tail `status` shows starts after this line
         log.write(f"{engine.RUNNER_MARK}`launcher workflow {' '.join(action)}` at "
                   f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     argv = launcher_module_argv("launcher.cli.main", "workflow", *action, "--quiet", "--spawned")

@@ -24,6 +24,7 @@ from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run import preflight
 from launcher.app.run.inputs import check_run_inputs
+from launcher.app.run.shared_credentials import check_shared_credentials
 from launcher.app.workflow import artifacts, phase_run
 from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.planner import check_params, check_scripts, custom_template, step_plan
@@ -190,6 +191,7 @@ async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, par
     repo, config = session.repo, session.config
     await preflight.require_first_commit(repo)
     await preflight.check_signing(repo)
+    await check_shared_credentials(repo)
     earlier: list[str] = []
     for step in template.steps():
         plan = step_plan(step, params, config, earlier, scripts, target)

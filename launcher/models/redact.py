@@ -1,0 +1,67 @@
+"""Masking the values of the variables the launcher passes to agents and checks.
+
+An agent given a key through its `env` (or a check through `check_env`) may print it while it
+fails (a misconfigured wrapper, a chatty CLI): that output becomes a failure message, which the
+journal, `--json`, the step summary, the CI log and the export manifest (a CI artifact) carry.
+Every place that reports agent or check output masks those values first, as CI systems do for
+their logs: each value of at least MIN_SECRET_CHARS characters becomes `***(NAME)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MIN_SECRET_CHARS = 8  # shorter values (`1`, `true`, a region) are not masked: they are everywhere
+
+
+def secret_values(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """value -> name of each of `names` set in `environ` to a value long enough to mask."""
+    found: dict[str, str] = {}
+    for name in names:
+        value = environ.get(name)
+        if value is not None and len(value.strip()) >= MIN_SECRET_CHARS:
+            found.setdefault(value, name)
+            if value.strip() != value:
+                found.setdefault(value.strip(), name)
+    return found
+
+
+def mask(text: str, secrets: Mapping[str, str]) -> str:
+    """`text` with every value of `secrets` (value -> name) replaced by `***(NAME)`, the
+    longest first (a value that contains another is masked whole)."""
+    if not text or not secrets:
+        return text
+    for value in sorted(secrets, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, f"***({secrets[value]})")
+    return text
+
+
+def mask_data(data: Any, secrets: Mapping[str, str]) -> Any:
+    """`mask` applied to every string in JSON-like data (dicts, lists, strings)."""
+    if not secrets:
+        return data
+    if isinstance(data, str):
+        return mask(data, secrets)
+    if isinstance(data, dict):
+        return {key: mask_data(value, secrets) for key, value in data.items()}
+    if isinstance(data, list):
+        return [mask_data(value, secrets) for value in data]
+    return data
+
+
+def plan_passed_names(plan: Any) -> set[str]:
+    """The names a plan (its journaled or exported JSON form) passes through from the launcher's
+    environment: every agent's `env` and every `check_env`, wherever they are set."""
+    names: set[str] = set()
+    if isinstance(plan, dict):
+        for key, value in plan.items():
+            if key in ("env", "check_env") and isinstance(value, list):
+                names.update(name for name in value if isinstance(name, str))
+            else:
+                names |= plan_passed_names(value)
+    elif isinstance(plan, list):
+        for value in plan:
+            names |= plan_passed_names(value)
+    return names
