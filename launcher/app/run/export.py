@@ -144,27 +144,6 @@ def remove_run_partials(journal: Journal, run_id: str) -> list[str]:
             for path in remove_partials(Path(request["dir"]))]
 
 
-EXPORT_REFUSED = "refused at export:"
-
-
-async def refuse_leaking(repo: GitRepo, journal: Journal, run_id: str) -> list[str]:
-    """Every approved task whose branch commits a file `.worktreeinclude` copied into its
-    worktree is failed, with the landing's refusal (the file and line named, never the secret),
-    before any branch is bundled: the bundle is uploaded as a CI artifact, a route out of the
-    machine. (An approval screens the branch the same way; this catches one approved without
-    that screen, by an earlier launcher.) The ids of the tasks failed."""
-    run = journal.run(run_id)
-    refused = []
-    for row in journal.tasks(run_id):
-        if row.state is not TaskState.APPROVED:
-            continue
-        if (why := await include_screen.refusal(repo, row, run.target, run.base_sha)) is not None:
-            journal.transition(run_id, row.task_id, TaskState.FAILED,
-                               f"{EXPORT_REFUSED} {why}; not exported, branch kept")
-            refused.append(row.task_id)
-    return refused
-
-
 async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_plan: Plan,
                      rewrite: dict[str, Any] | None = None) -> dict[str, Any]:
     """Export the run's approved tasks to `out_dir`; return the manifest written.
@@ -175,7 +154,8 @@ async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_
     bundle deleted: the manifest present in DIR always describes a complete export."""
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
-    await refuse_leaking(repo, journal, run_id)
+    # Before any branch is bundled: the bundle is uploaded as a CI artifact, a route out of the machine.
+    await include_screen.refuse_leaking(repo, journal, run_id, "refused at export")
     rows, manifest = _describe(journal, run_id, shard, full_plan)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_partials(out_dir)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from launcher.git import secret_guard
 from launcher.git.repo import GitRepo
-from launcher.store.journal import TaskRow
+from launcher.models.states import TaskState
+from launcher.store.journal import Journal, TaskRow
 
 
 async def refusal(repo: GitRepo, row: TaskRow, target: str, base_sha: str) -> str | None:
@@ -20,3 +21,18 @@ async def refusal(repo: GitRepo, row: TaskRow, target: str, base_sha: str) -> st
     tip = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{target}^{{commit}}", check=False)
     onto = tip.out.strip() if tip.ok and tip.out.strip() else start
     return await secret_guard.refusal(repo, onto, row.head_sha, row.branch, row.included, row.included_blobs)
+
+
+async def refuse_leaking(repo: GitRepo, journal: Journal, run_id: str, when: str) -> list[str]:
+    """Every approved task of the run whose branch commits a copied include file is failed with
+    the landing's refusal, `when` saying where ("refused at export"): one approved without the
+    screen an approval makes now (by an earlier launcher) is never reported approved, nor
+    exported. The ids of the tasks failed."""
+    run = journal.run(run_id)
+    refused = []
+    for row in journal.tasks(run_id):
+        if row.state is TaskState.APPROVED and (
+                why := await refusal(repo, row, run.target, run.base_sha)) is not None:
+            journal.transition(run_id, row.task_id, TaskState.FAILED, f"{when}: {why}; branch kept")
+            refused.append(row.task_id)
+    return refused
