@@ -86,7 +86,8 @@ def test_the_kill_check_reads_its_own_tree_and_runs_its_tests_without_the_launch
     monkeypatch.setenv("GIT_WORK_TREE", str(other))
 
     assert anyio.run(mutant_kill.changed_files, tree, base) == ["tests/test_more.py"]
-    rc, failed, output = anyio.run(mutant_kill._pytest, sys.executable, tree, ["tests/test_git.py"])
+    rc, failed, output = anyio.run(mutant_kill._pytest, sys.executable, tree, ["tests/test_git.py"],
+                                   mutant_kill.check_env)
     assert (rc, failed) == (0, []), output
     assert git(other, "log", "--format=%s", "main") == "init\n"
     assert "GIT_DIR" in os.environ  # the launcher's own environment is left as it was

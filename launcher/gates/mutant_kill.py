@@ -22,6 +22,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,11 +87,21 @@ async def changed_files(tree: Path, base_sha: str) -> list[str]:
     return sorted({*tracked, *untracked})
 
 
-async def _pytest(python: str, tree: Path, files: list[str],
+EnvOf = Callable[[Path], Mapping[str, str]]  # the environment of the tests run in a tree
+
+
+def check_env(_tree: Path) -> Mapping[str, str]:
+    """The environment of the tests when this module runs as a task's check: its own, which is
+    already the allowlisted one the launcher gives a task's checks (engine/command_env.py)."""
+    return os.environ
+
+
+async def _pytest(python: str, tree: Path, files: list[str], env_of: EnvOf,
                   timeout_s: float = TEST_TIMEOUT_S) -> tuple[int, list[str], str]:  # fmt: skip
-    """Exit code, the failing (or erroring) test ids, and the output's tail."""
+    """Exit code, the failing (or erroring) test ids, and the output's tail. The tests are the
+    agent's: they run with `env_of(tree)`, never the launcher's whole environment."""
     # The sweep's test environment (git/git_vars.py): never the GIT_DIR of another repository.
-    env = {**without_git_vars(os.environ, keep=USER_CONFIG_VARS), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**without_git_vars(env_of(tree), keep=USER_CONFIG_VARS), "PYTHONDONTWRITEBYTECODE": "1"}
     argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "--no-header", *files]
     done = await process.run(argv, cwd=tree, env=env, timeout=timeout_s)
     output = done.text + done.err
@@ -115,16 +126,17 @@ def _stale(tree: Path, mutants: list[Mutant]) -> str:
     return ""
 
 
-async def kills(tree: Path, python: str, tests: list[str], mutants: list[Mutant],
+async def kills(tree: Path, python: str, tests: list[str], mutants: list[Mutant], *, env_of: EnvOf,
                 timeout_s: float = TEST_TIMEOUT_S) -> dict[str, list[str]] | None:  # fmt: skip
     """Which of `mutants` these `tests` kill, each applied alone to a scratch copy of `tree` (the
     tree itself is never modified): mutant id -> the tests that fail with it. None: the tests do
     not pass on the tree's own code, so nothing can be said. A mutant that does not fit the
-    tree's code is left out."""
+    tree's code is left out. `env_of(copy)`: the tests' environment in the copy they run in
+    (from the launcher's process: the allowlisted one its task checks get)."""
     with tempfile.TemporaryDirectory(prefix="launcher-kill-") as tmp:
         scratch = Path(tmp) / "tree"
         shutil.copytree(tree, scratch, symlinks=True, ignore=_IGNORED)
-        code, _failing, _tail = await _pytest(python, scratch, tests, timeout_s)
+        code, _failing, _tail = await _pytest(python, scratch, tests, env_of, timeout_s)
         if code != 0:
             return None
         found: dict[str, list[str]] = {}
@@ -135,7 +147,7 @@ async def kills(tree: Path, python: str, tests: list[str], mutants: list[Mutant]
             original = path.read_bytes()
             try:
                 path.write_bytes(mutated_bytes(path, original, mutant.apply(decode_source(original, path.name))))
-                code, failing, _tail = await _pytest(python, scratch, tests, timeout_s)
+                code, failing, _tail = await _pytest(python, scratch, tests, env_of, timeout_s)
             finally:
                 path.write_bytes(original)
             if code != 0 and failing:
@@ -170,7 +182,7 @@ async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:
     with tempfile.TemporaryDirectory(prefix="launcher-kill-") as tmp:
         scratch = Path(tmp) / "tree"
         shutil.copytree(tree, scratch, symlinks=True, ignore=_IGNORED)
-        code, failing, tail = await _pytest(claims.python, scratch, tests)
+        code, failing, tail = await _pytest(claims.python, scratch, tests, check_env)
         if code == 5:
             return KillVerdict(False, f"the changed test files collect no test ({', '.join(tests)})", tests)
         if code != 0:
@@ -183,7 +195,7 @@ async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:
             original = path.read_bytes()
             try:
                 path.write_bytes(mutated_bytes(path, original, mutant.apply(decode_source(original, path.name))))
-                code, failing, _tail = await _pytest(claims.python, scratch, tests)
+                code, failing, _tail = await _pytest(claims.python, scratch, tests, check_env)
             finally:
                 path.write_bytes(original)
             if code == 0 or not failing:

@@ -332,11 +332,9 @@ async def _prescreen(repo: GitRepo, tip: str, candidates: list[Candidate]) -> di
 
 async def _screen(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> Landing | None:
     """The refusal of a candidate that commits an include-copied file or adds conflict markers."""
-    leaks = await secret_guard.find_leaks(repo, tip, head, candidate.forbidden_paths, candidate.forbidden_blobs)
-    if leaks:
-        return Landing(candidate.task_id, "refused", None, [], (
-            f"{candidate.branch} commits files that .worktreeinclude copied into its worktree "
-            f"(they must not be committed): {'; '.join(leak.describe() for leak in leaks)}"))
+    if (leaked := await secret_guard.refusal(repo, tip, head, candidate.branch, candidate.forbidden_paths,
+                                             candidate.forbidden_blobs)) is not None:
+        return Landing(candidate.task_id, "refused", None, [], leaked)
     # Both refusals are named when both apply (a conflict note left as it is has marker lines).
     reasons, unresolved = [], []
     if candidate.resolution is not None:

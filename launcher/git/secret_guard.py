@@ -152,6 +152,18 @@ async def find_leaks(
     return list(unique.values())
 
 
+async def refusal(repo: GitRepo, tip: str, head: str, branch: str, paths: list[str],
+                  blobs: dict[str, str]) -> str | None:
+    """Why `branch` (at `head`) may not leave the machine when `tip` is what it would land on,
+    naming each file and line, never the secret; None when it commits no copied include file.
+    A landing refuses with it, and so does an approval and an export (`run --export`'s bundle
+    is a route out of the machine too)."""
+    leaks = await find_leaks(repo, tip, head, paths, blobs)
+    if not leaks:
+        return None
+    return (f"{branch} commits files that .worktreeinclude copied into its worktree "
+            f"(they must not be committed): {'; '.join(leak.describe() for leak in leaks)}")
+
 
 def _read_small_text(path: Path) -> bytes | None:
     """A regular file's bytes if it is at most LINE_FILE_MAX bytes and has no NUL (text), else None.

@@ -14,16 +14,20 @@ it was. What is not killed keeps its status (coverage is not measured again).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from launcher.app.context import open_journal
 from launcher.app.run.inputs import prepare_worktree_root
+from launcher.engine.command_env import command_env
 from launcher.gates.mutant_kill import TEST_TIMEOUT_S, kills
 from launcher.gates.relay import add_scratch, remove_scratch
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import load_repo_config
+from launcher.models.plan import plan_from_journal
 from launcher.mutation.model import Mutant, MutantStatus
 from launcher.mutation.report_stryker import entries
 
@@ -60,6 +64,24 @@ async def landed_commit(repo: GitRepo, run_id: str) -> str | None:
     return await repo.commit_of(str(record["new_tip"]))  # None: pruned since (its branch deleted)
 
 
+def tests_env(repo: GitRepo, run_id: str) -> Callable[[Path], dict[str, str]]:
+    """The environment the landed tests run with here, as they did as the tasks' check (the
+    agent wrote them: DESIGN §14): the allowlisted one (`engine.command_env`) with the variables
+    the run's plan names in `check_env`, for the tree they run in; never the launcher's own
+    (GITHUB_TOKEN, cloud keys)."""
+    journal = open_journal(repo)
+    try:
+        plan = plan_from_journal(journal.run(run_id).plan, f"run {run_id}")
+    finally:
+        journal.close()
+    names = list(dict.fromkeys([*plan.run.check_env, *(name for task in plan.tasks for name in task.check_env)]))
+
+    def env_of(tree: Path) -> dict[str, str]:
+        return command_env(tree, main_root=repo.root, run_id=run_id, task_id=None, pass_names=names)
+
+    return env_of
+
+
 async def resettle(repo: GitRepo, data: dict[str, Any], claimed: set[str], tests: list[str], python: str,
                    run_id: str) -> Resettled:  # fmt: skip
     """Run the candidates against the landed `tests` on the commit run `run_id` landed them on."""
@@ -77,13 +99,14 @@ async def resettle(repo: GitRepo, data: dict[str, Any], claimed: set[str], tests
         found.note = (f"only the first {MAX_RESETTLED} of {len(picked)} NoCoverage/Survived mutants of the fixed "
                       "files were run against the landed tests: run `launcher mutation sweep` again for the rest")
         picked = picked[:MAX_RESETTLED]
+    env_of = tests_env(repo, run_id)
     configured = load_repo_config(repo.root).worktree_root
     await prepare_worktree_root(repo, configured)
     scratch = default_worktree_root(repo, configured) / "fix-resettle" / run_id
     await add_scratch(repo, scratch, landed)
     try:
         present = [t for t in tests if (scratch / t).is_file()]
-        killed = await kills(scratch, python, present, [m for m, _ in picked],
+        killed = await kills(scratch, python, present, [m for m, _ in picked], env_of=env_of,
                              timeout_s=min(TEST_TIMEOUT_S, RESETTLE_TIMEOUT_S)) if present else None  # fmt: skip
     finally:
         await remove_scratch(repo, scratch)

@@ -21,6 +21,8 @@ import anyio
 from launcher import process_identity
 from launcher.agents.passed_env import plan_secrets
 from launcher.app.context import open_journal
+from launcher.app.report import run_status
+from launcher.app.run import include_screen
 from launcher.app.run.shard import digest_of
 from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem, disk_problem, fullest
 from launcher.git.repo import GitRepo
@@ -156,6 +158,8 @@ async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_
     bundle deleted: the manifest present in DIR always describes a complete export."""
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
+    # Before any branch is bundled: the bundle is uploaded as a CI artifact, a route out of the machine.
+    await include_screen.refuse_leaking(repo, journal, run_id, "refused at export")
     rows, manifest = _describe(journal, run_id, shard, full_plan)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_partials(out_dir)
@@ -253,7 +257,10 @@ async def _while_exporting(journal: Journal, run_id: str, out_dir: Path,
             journal.set_run(run_id, status=RunStatus.INTERRUPTED, message=unwritten)
         raise
     else:
-        journal.set_run(run_id, status=claim.previous_status, message=message)
+        status = claim.previous_status
+        if status is RunStatus.SUCCEEDED:  # a task refused at export: the run did not succeed
+            status = run_status(journal.tasks(run_id), merge=False)
+        journal.set_run(run_id, status=status, message=message)
     finally:
         journal.release_run(claim)
     return manifest

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
-from launcher.app.run import resume_point
+from launcher.app.run import include_screen, resume_point
 from launcher.app.run.tech_debt import record_tech_debt
 from launcher.app.run.tree_commands import check_env_names
 from launcher.engine.agent_round import Limits
@@ -76,7 +76,8 @@ def remember_change_set(repo: GitRepo, start: str, head: str, changes: list[Chan
 
 
 async def approve(ctx: RunContext, task_id: str, message: str) -> bool:
-    """Bind the approval to the change set; a task that changed nothing is cleaned up instead."""
+    """Bind the approval to the change set; a task that changed nothing is cleaned up instead,
+    and one whose branch commits a copied include file fails (False), as its landing would."""
     row = ctx.journal.task(ctx.run_id, task_id)
     start_sha = row.start_sha or ctx.base_sha
     if row.head_sha == start_sha:
@@ -86,6 +87,10 @@ async def approve(ctx: RunContext, task_id: str, message: str) -> bool:
                                             delete_branch=True)
         ctx.transition(task_id, TaskState.SKIPPED, f"{NO_CHANGES}: worktree and branch removed")
         return True
+    if (refused := await include_screen.refusal(ctx.repo, row, ctx.target, ctx.base_sha)) is not None:
+        # The landing would refuse it (and an export must not carry it): not approved at all.
+        ctx.transition(task_id, TaskState.FAILED, f"refused at approval: {refused}; branch kept")
+        return False
     digest = await change_set_hash(ctx, start_sha, row.head_sha or start_sha)
     ctx.transition(task_id, TaskState.APPROVED, message, approval_hash=digest)
     return True
@@ -242,8 +247,8 @@ async def apply_choice(ctx: RunContext, task_id: str, choice: Choice, note: str,
     """The seed's four answers to an escalation (`ledger`: a tech-debt row for this task)."""
     row = ctx.journal.task(ctx.run_id, task_id)
     if choice == "approve":
-        await approve(ctx, task_id, f"approved at escalation: {note}")
-        return TaskState.APPROVED
+        approved = await approve(ctx, task_id, f"approved at escalation: {note}")
+        return TaskState.APPROVED if approved else TaskState.FAILED
     if choice == "continue":
         ctx.journal.update_task(ctx.run_id, task_id, round_base=row.iteration)
         ctx.transition(task_id, TaskState.NEEDS_REVISION, f"continue: {note}")

@@ -19,7 +19,7 @@ from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.queue import touched
 from launcher.app.report import run_message, run_status
 from launcher.app.report_now import current_report
-from launcher.app.run import containment, git_watch, idle_change, pool, retry, root_in_checkout
+from launcher.app.run import containment, git_watch, idle_change, include_screen, pool, retry, root_in_checkout
 from launcher.app.run.inputs import cache_problem, check_run_inputs
 from launcher.app.run.pipeline import run_task
 from launcher.app.run.preflight import (
@@ -298,6 +298,8 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
                                                            recovered)
         else:
             await containment.before_landing(ctx)
+            # what the landing would refuse is not left `approved` (nor exported)
+            await include_screen.refuse_leaking(ctx.repo, ctx.journal, ctx.run_id, "refused at the run's end")
             await cleanup_merged(ctx)
             if recovered is not None:
                 reached_target, message = recovered
