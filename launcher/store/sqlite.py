@@ -209,11 +209,15 @@ def _make_private(path: Path) -> None:
     """The journal holds agent output (a failure's stderr tail) and task data: created 0600
     before SQLite opens it (SQLite gives its `-wal`/`-shm` files the database file's mode), one
     an earlier launcher made 0644 narrowed with its `-wal`/`-shm`. Best effort: a journal that
-    cannot be created or changed here is left to the open, which says why."""
-    with suppress(OSError):
-        os.close(open_private(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW))
-    for suffix in ("-wal", "-shm"):
-        narrow(path.with_name(path.name + suffix))
+    cannot be created or changed here is left to the open, which says why.
+
+    A journal already there is never opened here, only chmod-ed: closing any descriptor of the
+    database file drops the POSIX locks every SQLite connection of this process holds on it
+    (another journal object, another thread), and the writers that then overlap corrupt it."""
+    with suppress(OSError):  # O_EXCL: only a file this call creates, which no connection holds
+        os.close(open_private(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW))
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        narrow(path.with_name(name))
 
 
 class SqliteStore:
