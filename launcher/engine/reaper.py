@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from launcher import process
@@ -137,33 +138,48 @@ def escaped(run_id: str, task_id: str | None = None) -> list[int]:
     no variable of this run at all (an environment cleared or rewritten): never one another task
     of the run is marked with (it is that task's, reaped after its round), nor one of the
     launcher's own children or a process in one of their groups."""
+    return _escaped(run_id, [task_id] if task_id is not None else None).get(task_id, [])
+
+
+def _escaped(run_id: str, task_ids: list[str] | None) -> dict[str | None, list[int]]:
+    """`escaped` for several tasks of a run at once (None: the whole run): each task's marked
+    processes, and the unmarked ones under the first task."""
     me = os.getpid()
     run = f"LAUNCHER_RUN_ID={run_id}".encode()
-    wanted = {run} | ({f"LAUNCHER_TASK_ID={task_id}".encode()} if task_id is not None else set())
+    marks = {None: run} if task_ids is None else {t: f"LAUNCHER_TASK_ID={t}".encode() for t in task_ids}
+    first = next(iter(marks))
     # The run-wide sweep (the run's end) reads every process: the kernel's list of children
     # may miss one that changes parent while it is read. A task's sweep after each round
     # reads the list; what it missed, the next sweep or the run-wide one finds.
-    found = [(pid, stat) for pid in _candidates(every=task_id is None)
+    found = [(pid, stat) for pid in _candidates(every=task_ids is None)
              if (stat := proc_stat(pid)) is not None and stat[1] == me and stat[0] != b"Z"]
     # The launcher's own (and their groups), read after the candidates so that one started in
     # between is among them: never candidates.
     ours = _not_tracked(found)
-    marked, unmarked = [], []
+    marked: list[tuple[str | None, int, tuple[bytes, int, int]]] = []
+    unmarked = []
     for pid, stat in ours:
         environ = proc_environ(pid)
-        if wanted <= environ:
-            marked.append((pid, stat))
-        elif run not in environ:
-            unmarked.append((pid, stat))  # also an own child that exited meanwhile (no environ left)
-    seen = {pid: started for pid, _stat in [*marked, *unmarked] if (started := _start_time(pid)) is not None}
+        if run in environ:
+            owners = [t for t, mark in marks.items() if mark in environ]
+            if owners:  # (one marked with another task only is that task's, reaped after its round)
+                marked.append((owners[0], pid, stat))
+        else:
+            unmarked.append((first, pid, stat))  # also an own child that exited meanwhile (no environ left)
+    seen = {pid: started for _t, pid, _stat in [*marked, *unmarked] if (started := _start_time(pid)) is not None}
     if not seen:
-        return []
+        return {}
     own = _own_children()  # read after the candidates: see the module's docstring
     if own is None:  # a child is being started: only what carries the task's variables is surely not it
-        picked = [pid for pid, _stat in marked]
+        picked = marked
     else:
-        picked = [pid for pid, stat in [*marked, *unmarked] if pid not in own and stat[2] not in own]
-    return _still_the_same({pid: seen[pid] for pid in picked if pid in seen})
+        picked = [(t, pid, stat) for t, pid, stat in [*marked, *unmarked] if pid not in own and stat[2] not in own]
+    alive = set(_still_the_same({pid: seen[pid] for _t, pid, _stat in picked if pid in seen}))
+    found_by: dict[str | None, list[int]] = {}
+    for owner, pid, _stat in picked:
+        if pid in alive:
+            found_by.setdefault(owner, []).append(pid)
+    return found_by
 
 
 def _own_children(tries: int = 5) -> set[int] | None:
@@ -216,8 +232,55 @@ _SWEEP = threading.Lock()
 
 def reap_escaped(run_id: str, task_id: str | None = None) -> list[int]:
     """SIGKILL and reap the run's (or task's) escaped processes; returns their pids. Repeats:
-    a killed daemon's own children are re-parented to us in turn."""
-    return _sweep(lambda: escaped(run_id, task_id))
+    a killed daemon's own children are re-parented to us in turn.
+
+    Sweeps are one at a time, and when many tasks' rounds end together (a fan-out) each waited
+    for every sweep before it. So the tasks' requests that arrive while a sweep runs are served
+    together by the next one: it starts after each of them was made (it sees what their rounds
+    left) and reports to each task what carried its variables (the unmarked to the first)."""
+    if task_id is None:
+        return _sweep(lambda: escaped(run_id, None))
+    with _WAITING_LOCK:
+        batch = _WAITING.setdefault(run_id, _Batch())
+        batch.requests.setdefault(task_id, [])
+    with _SWEEP:
+        with _WAITING_LOCK:
+            if _WAITING.get(run_id) is batch:
+                del _WAITING[run_id]  # served now: later requests wait for the next sweep
+        if not batch.served:
+            _serve(run_id, batch)
+    if batch.error is not None:
+        raise batch.error
+    return batch.requests[task_id]
+
+
+@dataclass
+class _Batch:
+    requests: dict[str, list[int]] = field(default_factory=dict)  # task -> pids killed for it
+    served: bool = False
+    error: BaseException | None = None  # what stopped the sweep, raised to every request it served
+
+
+_WAITING: dict[str, _Batch] = {}  # run -> the requests the next sweep serves
+_WAITING_LOCK = threading.Lock()
+
+
+def _serve(run_id: str, batch: _Batch) -> None:
+    """One sweep for every request of `batch` (the caller holds `_SWEEP`)."""
+    try:
+        reap_orphan_zombies()
+        for _ in range(5):
+            found = _escaped(run_id, list(batch.requests))
+            killed = set(_kill_and_reap([pid for pids in found.values() for pid in pids]))
+            if not killed:
+                break
+            for task_id, pids in found.items():
+                if task_id is not None:
+                    batch.requests[task_id] += [pid for pid in pids if pid in killed]
+    except Exception as exc:
+        batch.error = exc
+    finally:
+        batch.served = True
 
 
 def _sweep(find: Callable[[], list[int]]) -> list[int]:
