@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS runs (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     launcher_started INTEGER,
-    prior_status TEXT
+    prior_status TEXT,
+    exit_code INTEGER
 );
 CREATE TABLE IF NOT EXISTS tasks (
     run_id TEXT NOT NULL,
@@ -120,6 +121,8 @@ ADDED_COLUMNS = (
     # The private directory of the agent attempt under way (its `$LAUNCHER_CONTRACT`): removed
     # once its contract is collected, else by the command that takes over after a crash.
     ("tasks", "contract_dir", "TEXT"),
+    # The exit code of the error that stopped an `interrupted` run (NULL: Ctrl-C or a signal, 130).
+    ("runs", "exit_code", "INTEGER"),
 )
 
 
