@@ -97,7 +97,7 @@ def _json_column(row: sqlite3.Row, column: str, kind: type, default: Any, damage
     """A JSON column's value if it is a `kind` (of `item`s), else `default`, its name noted in
     `damaged`: a row written from input nobody checked (a hand-edited export, an older launcher)
     must not make every later `status` or `runs` fail."""
-    text = row[column]
+    text = col.cell(row, column)
     if text is None or text == "":
         return default
     try:

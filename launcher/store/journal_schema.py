@@ -112,6 +112,10 @@ CREATE INDEX IF NOT EXISTS notes_run ON notes (run_id, at);
 # Columns added after the first release: a journal written by an older launcher gets them at its
 # first write by this one (`migrate`); read before that through `shadow`.
 ADDED_COLUMNS = (
+    # The grader relay's (added without being listed here: a first-release journal lacked them and
+    # every command refused it as "damaged", "No item with that key").
+    ("tasks", "round_base", "INTEGER NOT NULL DEFAULT 0"),
+    ("tasks", "approval_hash", "TEXT"),
     ("tasks", "included_blobs_json", "TEXT NOT NULL DEFAULT '{}'"),
     ("landings", "main_tree", "INTEGER NOT NULL DEFAULT 0"),
     ("landings", "progress", "TEXT NOT NULL DEFAULT 'intent'"),
