@@ -75,3 +75,16 @@ def test_the_dry_run_lists_the_skipped_file(repo: Path) -> None:
     assert done.returncode == 0, done.stderr
     skipped = json.loads(done.stdout)["skipped"]
     assert list(skipped) == [SHOWN]
+
+
+def test_a_change_only_to_such_a_file_does_not_pass_the_score_gate_as_nothing_to_mutate(repo: Path) -> None:
+    # `--since` passes `--fail-under` when a change touched no mutable code; a change to a file
+    # skipped for its name touched code that was not tested: the gate does not pass.
+    with (repo / LATIN1_NAME).open("ab") as fh:
+        fh.write(b"\n\ndef mul(a, b):\n    return a * b\n")
+    done = launcher_cli(repo, "mutation", "sweep", "--workers", "1", "--python", sys.executable, "--no-cache",
+                        "--since", "HEAD", "--fail-under", "50", timeout=300)  # fmt: skip
+    said = done.stdout + done.stderr
+    assert done.returncode == 1, said
+    assert "nothing to mutate since HEAD" not in said
+    assert f"skipped {SHOWN}" in said

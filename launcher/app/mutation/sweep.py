@@ -489,7 +489,8 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
     finally:
         store.close()
     score = score_of(records)
-    passed, why = fail_under_passes(score, len(records), options.since, options.fail_under)
+    # a change to a file skipped for its name was not tested: not "nothing to mutate since"
+    passed, why = fail_under_passes(score, len(records), None if unnamed else options.since, options.fail_under)
     sweep.notes += [why] if why else []
     return SweepOutcome(sweep_id, out_dir, counts(records), score, passed, records, base_sha, resumed,
                         sweep.notes, files, summary_text(meta, records, head_only=True))  # fmt: skip
