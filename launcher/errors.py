@@ -349,6 +349,33 @@ def launcher_error_in(exc: BaseException) -> LauncherError | None:
     return found if isinstance(found, LauncherError) and rest is None else None
 
 
+def stop_cause(exc: BaseException) -> tuple[int, str] | None:
+    """The exit code a command ends with when `exc` stops it, and what it says (as cli/calls.call
+    says it): the launcher's own error's code, 3 for the machine's (a full disk), 70 for a bug.
+    None for Ctrl-C, a signal or a cancellation: interrupted (130). A run stopped so records it,
+    and `status --exit-status` exits as the command did."""
+    ours = exc if isinstance(exc, LauncherError) else launcher_error_in(exc)
+    if ours is not None:
+        return int(ours.exit_code), f"{ours.where}: {ours.what}" if ours.where else ours.what
+    if not isinstance(exc, Exception):  # KeyboardInterrupt (the stop signals), a cancellation
+        return None
+    machine = environment_problem(exc)
+    if machine is not None:
+        return int(machine.exit_code), machine.what
+    return int(ExitCode.INTERNAL), f"internal error: {type(exc).__name__}: {exc}"
+
+
+def stopped_by_error(exc: BaseException, then: str) -> tuple[int | None, str | None]:
+    """A run's exit code and message when `exc` stopped it: (None, None) for Ctrl-C or a signal
+    (the caller's own words), else the error's code and "stopped by an error (exit N): what;
+    fix that, then `then`"."""
+    cause = stop_cause(exc)
+    if cause is None:
+        return None, None
+    code, what = cause
+    return code, f"stopped by an error (exit {code}): {what}; fix that, then {then}"
+
+
 def environment_problem(exc: BaseException, *, then: str | None = None) -> EnvironmentProblem | None:
     """The machine, not the launcher: a disk problem (`disk_problem`; `then` as there) or a limit
     reached (`limit_problem`), said as exit 3 with what to do; None for anything else."""

@@ -180,10 +180,12 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
     landed_on = run.landed_on
     parked = landed_on is not None and landed_on != run.target
     status, message = effective_status(run, journal.landing(run_id))
+    own = run.prior_status if run.status is RunStatus.RUNNING and run.prior_status is not None else run.status
+    error_code = run.exit_code if status == RunStatus.INTERRUPTED.value and own is RunStatus.INTERRUPTED else None
     return RunReport(
         run_id=run_id, status=status, repo=run.repo, base_sha=run.base_sha,
         target=run.target, integration_branch=landed_on if parked else None,
-        landed_on=landed_on, message=mask(message, secrets),
+        landed_on=landed_on, message=mask(message, secrets), error_exit_code=error_code,
         artifacts=str(repo_root / ".launcher" / "runs" / run_id), tasks=tasks,
         epics=epic_reports(tasks, epic_members(list(plan_tasks.values()))),
         usage=_run_usage(spend), conflicts=conflicts, queue=queue,

@@ -87,8 +87,8 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain lines, no l
 def _exit_code(report: RunReport) -> int:
     if report.status == RunStatus.SUCCEEDED:
         return int(ExitCode.OK)
-    if report.status == RunStatus.INTERRUPTED:
-        return int(ExitCode.INTERRUPTED)
+    if report.status == RunStatus.INTERRUPTED:  # by a signal (130), else as its command exited
+        return report.error_exit_code or int(ExitCode.INTERRUPTED)
     if report.status == RunStatus.PARKED:
         return int(ExitCode.PARKED)
     if report.status == RunStatus.RUNNING:  # no outcome yet: never 0, which says it all landed
@@ -251,8 +251,8 @@ def status(
     json_mode: JsonOpt = False,
     all_runs: Annotated[bool, typer.Option("--all", help="List recent runs (as `launcher runs`).")] = False,
     exit_status: Annotated[bool, typer.Option(
-        "--exit-status", help="Exit with the run's code (0 succeeded, 1 failed, 4 parked, 130 interrupted; "
-                              "75 still running: not finished yet, ask again later).")] = False,
+        "--exit-status", help="Exit with the run's code (0 succeeded, 1 failed, 4 parked, 130 interrupted, or the "
+                              "code of the error that stopped it; 75 still running: ask again later).")] = False,
 ) -> None:
     """Show a run's tasks and states (journal and git only); exit 0, or the run's code with --exit-status."""
     if all_runs:

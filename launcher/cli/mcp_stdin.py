@@ -28,7 +28,9 @@ _LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 def clean_line(line: bytes) -> bytes:
     """`line` itself unless it holds a surrogate escape or bytes that are not UTF-8; then the same
     JSON with each character Unicode cannot hold replaced by the mark (a line that is not JSON
-    is left for the SDK to answer)."""
+    is left for the SDK to answer). Only strings change: numbers stay as written (`1e400` is not
+    turned into `Infinity`, which is not JSON, nor `0.10000000000000001` into `0.1`), and an
+    object keeps its keys in order, repeated ones included, for the SDK to judge as sent."""
     try:
         line.decode("utf-8")
     except UnicodeDecodeError:
@@ -37,20 +39,33 @@ def clean_line(line: bytes) -> bytes:
         if not _LONE_SURROGATE_ESCAPE.search(line):
             return line
     try:
-        data = json.loads(line.decode("utf-8", "surrogateescape"))
+        data = json.loads(line.decode("utf-8", "surrogateescape"), parse_float=_Number, parse_int=_Number,
+                          parse_constant=_Number, object_pairs_hook=_Pairs)  # fmt: skip
     except ValueError:
         return line
-    return json.dumps(_marked(data), ensure_ascii=False).encode("utf-8") + b"\n"
+    return _marked(data).encode("utf-8") + b"\n"
 
 
-def _marked(value: Any) -> Any:
+class _Number(str):
+    """A JSON number (or a `NaN`/`Infinity` a lenient parser took) as the client wrote it."""
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object's members in the order sent."""
+
+
+def _marked(value: Any) -> str:
+    """`value` (as `clean_line` parses it) written back as JSON, its strings marked."""
+    if isinstance(value, _Number):
+        return str(value)
     if isinstance(value, str):
-        return "".join(INVALID_TEXT_MARK if "\ud800" <= ch <= "\udfff" else ch for ch in value)
-    if isinstance(value, dict):
-        return {_marked(k): _marked(v) for k, v in value.items()}
+        text = "".join(INVALID_TEXT_MARK if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+        return json.dumps(text, ensure_ascii=False)
+    if isinstance(value, _Pairs):
+        return "{" + ", ".join(f"{_marked(key)}: {_marked(item)}" for key, item in value) + "}"
     if isinstance(value, list):
-        return [_marked(v) for v in value]
-    return value
+        return "[" + ", ".join(_marked(item) for item in value) + "]"
+    return json.dumps(value)  # true, false, null
 
 
 class _LineSource(Protocol):

@@ -158,8 +158,9 @@ async def _side(repo: GitRepo, base: str, commit: str, files: list[str]) -> str:
     """Short description of one side: its latest commits since the fork touching `files`."""
     found: list[tuple[int, str]] = []  # (commit time, "%h %s"), the latest 3 of each batch of paths
     for batch in path_lists.batches(files) if files else [[]]:  # any number of conflicted files: never one argv
-        res = await repo.git("log", "--no-merges", "-3", "--format=%ct %h %s", f"{base}..{commit}",
-                             "--", *batch, check=False)
+        # --literal-pathspecs: a file named `*` or `[ab].txt` is that file, not a pattern matching others
+        res = await repo.git("--literal-pathspecs", "log", "--no-merges", "-3", "--format=%ct %h %s",
+                             f"{base}..{commit}", "--", *batch, check=False)
         for line in res.text.splitlines():
             stamp, _, rest = line.partition(" ")
             if stamp.isdigit() and rest not in (seen for _t, seen in found):

@@ -103,7 +103,7 @@ async def _check_out_level(repo: GitRepo, tree: Path, prefix: str, modules: Path
     # The URL is given for this command only: `submodule init` would write it into the shared
     # config (which the run guards against changes), and the configured URL may be a remote.
     urls = [arg for path, clone in local.items() for arg in ("-c", f"submodule.{found[path]}.url={clone}")]
-    done = await repo.git("-c", "protocol.file.allow=always", *urls, "submodule", "update",
+    done = await repo.git("--literal-pathspecs", "-c", "protocol.file.allow=always", *urls, "submodule", "update",
                           "--checkout", "--", *local, cwd=tree, check=False)
     problems = []
     if not done.ok:
@@ -125,7 +125,8 @@ async def with_uncommitted_work(repo: GitRepo, tree: Path) -> list[str]:
     paths = list(await declared(repo, tree))
     if not paths:
         return []
-    status = await repo.git("status", "--porcelain=v2", "-z", "--ignore-submodules=none", "--", *paths,
+    status = await repo.git("--literal-pathspecs", "status", "--porcelain=v2", "-z", "--ignore-submodules=none",
+                            "--", *paths,
                             cwd=tree, check=False)
     dirty = []
     for entry in status.out.split("\0"):

@@ -101,6 +101,9 @@ class RunReport(BaseModel):
     integration_branch: str | None = None
     landed_on: str | None = None
     message: str = ""
+    # `interrupted` by an error, not a signal: the exit code its command ended with (the one
+    # `status --exit-status` exits with); null otherwise
+    error_exit_code: int | None = None
     artifacts: str = ""
     tasks: list[TaskReport] = Field(default_factory=list)
     epics: list[EpicReport] = Field(default_factory=list)

@@ -18,6 +18,7 @@ import anyio
 from launcher import process
 from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem
 from launcher.git.repo import git_env
+from launcher.models.printable import quote_path_bytes
 from launcher.mutation import diff_lines, python_ops, shell_ops
 from launcher.mutation.missing_path import missing_path
 from launcher.mutation.model import Mutant, check_operators, number_mutants
@@ -81,6 +82,13 @@ async def source_files(root: Path, paths: Sequence[str] | None = None) -> list[s
     explicit: set[str] = set()
     specs: list[str] = []
     for raw in wanted:
+        if paths and not _utf8(raw):  # (a default path: its files are skipped with a note)
+            raise UsageProblem(
+                f"the path {quote_path_bytes(raw)} is not UTF-8: the sweep's journal and reports hold UTF-8 "
+                "names only", where="PATHS",
+                fix="rename it to a UTF-8 name (git mv) to mutate it, or pass the folder around it (the file is "
+                    "then skipped with a note)",
+            )  # fmt: skip
         full = (root / raw).resolve()
         if not full.exists():
             raise await missing_path(root, raw, full)  # not on disk: outside a sparse-checkout?
@@ -195,15 +203,43 @@ class Collected:
     skipped: dict[str, str] = field(default_factory=dict)  # file -> why it gave no mutants
 
 
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unnamed_files(files: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+    """`files` split into those whose names are UTF-8 and the others (file -> why skipped, the
+    name written as git writes its bytes). A name that is not UTF-8 (os.fsdecode's surrogates)
+    cannot be stored in the journal, the coverage data or the JSON reports, which all hold UTF-8
+    text: such a file is skipped with a note naming it, never a crash or a silent gap."""
+    kept: list[str] = []
+    skipped: dict[str, str] = {}
+    for rel in files:
+        if not _utf8(rel):
+            skipped[quote_path_bytes(rel)] = (
+                "its name is not UTF-8, and the sweep's journal and reports hold UTF-8 names only: "
+                "not mutated (rename it to a UTF-8 name, e.g. git mv, to mutate it)"
+            )
+            continue
+        kept.append(rel)
+    return kept, skipped
+
+
 async def discover_files(
     root: Path, paths: Sequence[str] | None = None, *, since: str | None = None
-) -> tuple[list[str], dict[str, set[int]] | None]:
-    """The files to mutate and, with `since`, the lines changed since that ref (fast: git only)."""
+) -> tuple[list[str], dict[str, set[int]] | None, dict[str, str]]:
+    """The files to mutate, with `since` the lines changed since that ref (fast: git only), and
+    the files left out (file -> why: `unnamed_files`)."""
     files = await source_files(root, paths)
     changed = await changed_lines(root, since) if since else None
     if changed is not None:
         files = [f for f in files if changed.get(f)]
-    return files, changed
+    files, skipped = unnamed_files(files)
+    return files, changed, skipped
 
 
 async def generate_mutants(
@@ -256,6 +292,8 @@ async def collect_mutants(
     """Discover files, generate their mutants, apply --since and --shard, number them (the seed
     survivor `id`). A file that cannot be parsed is reported in `skipped`, not fatal."""
     check_operators(operators, tuple(dict.fromkeys(python_ops.OPERATORS + shell_ops.OPERATORS)))
-    files, changed = await discover_files(root, paths, since=since)
-    return await generate_mutants(root, files, changed, shard=shard, operators=operators,
-                                  include_invalid=include_invalid)  # fmt: skip
+    files, changed, skipped = await discover_files(root, paths, since=since)
+    collected = await generate_mutants(root, files, changed, shard=shard, operators=operators,
+                                       include_invalid=include_invalid)  # fmt: skip
+    collected.skipped = {**skipped, **collected.skipped}
+    return collected

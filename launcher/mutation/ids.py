@@ -14,7 +14,9 @@ def stable_id(target: str, scope: str, scope_hash: str, fault: str, ordinal: int
     ordinal among that operator's sites in the scope. Nothing here depends on line numbers, so
     code moving around, or edits to other functions, leave the id alone."""
     key = "\0".join((target, scope, scope_hash, fault, str(ordinal), str(variant)))
-    return hashlib.sha256(key.encode()).hexdigest()[:ID_LENGTH]
+    # surrogateescape: a file name that is not UTF-8 (os.fsdecode's lone surrogates) hashes as
+    # its own bytes; every UTF-8 name encodes exactly as before, so no existing id changes
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:ID_LENGTH]
 
 
 def text_hash(text: str) -> str:

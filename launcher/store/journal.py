@@ -50,6 +50,8 @@ class RunRow:
     # The run's own status while a command holds its claim and has changed nothing yet
     # (store/run_claim.py): a `clean` killed in its claim leaves a finished run finished.
     prior_status: RunStatus | None = None
+    # An `interrupted` run stopped by an error, not a signal: the code its command exited with
+    exit_code: int | None = None
 
     @property
     def driven_elsewhere(self) -> bool:
@@ -95,7 +97,7 @@ def _json_column(row: sqlite3.Row, column: str, kind: type, default: Any, damage
     """A JSON column's value if it is a `kind` (of `item`s), else `default`, its name noted in
     `damaged`: a row written from input nobody checked (a hand-edited export, an older launcher)
     must not make every later `status` or `runs` fail."""
-    text = row[column]
+    text = col.cell(row, column)
     if text is None or text == "":
         return default
     try:
@@ -198,9 +200,11 @@ class Journal(RunClaims):
 
     def set_run(self, run_id: str, *, status: RunStatus | None = None, message: str | None = None,
                 launcher_pid: int | None = None, landed_on: str | None = None,
-                settings: dict[str, Any] | None = None) -> None:
+                settings: dict[str, Any] | None = None, exit_code: int | None = None) -> None:
         """Update the run's row; `settings` are merged into the stored ones. The command holding
-        the run's claim now drives it: the status the claim kept aside is no longer the run's."""
+        the run's claim now drives it: the status the claim kept aside is no longer the run's.
+        `exit_code` goes with `status`: the code of the error that stopped the run (errors.stop_cause),
+        None for any other status change (an `interrupted` run without one was stopped by a signal)."""
         with self._tx() as db:
             db.execute("UPDATE runs SET prior_status=NULL WHERE id=?", (run_id,))
             if settings:
@@ -210,7 +214,8 @@ class Journal(RunClaims):
                 stored = {**earlier, **settings}
                 db.execute("UPDATE runs SET settings_json=? WHERE id=?", (json.dumps(stored), run_id))
             if status is not None:
-                db.execute("UPDATE runs SET status=?, updated_at=? WHERE id=?", (status.value, time.time(), run_id))
+                db.execute("UPDATE runs SET status=?, exit_code=?, updated_at=? WHERE id=?",
+                           (status.value, exit_code, time.time(), run_id))
             if message is not None:
                 db.execute("UPDATE runs SET message=? WHERE id=?", (message, run_id))
             if launcher_pid is not None:
@@ -233,6 +238,7 @@ class Journal(RunClaims):
                 landed_on=col.optional_text(row, "landed_on"), created_at=col.number(row, "created_at"),
                 launcher_started=col.optional_integer(row, "launcher_started"),
                 prior_status=col.optional_member(row, "prior_status", RunStatus),
+                exit_code=col.optional_integer(row, "exit_code"),
             )
 
     def _plan_task_ids(self, run_id: str) -> list[str] | None:

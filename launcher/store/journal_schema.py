@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS runs (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     launcher_started INTEGER,
-    prior_status TEXT
+    prior_status TEXT,
+    exit_code INTEGER
 );
 CREATE TABLE IF NOT EXISTS tasks (
     run_id TEXT NOT NULL,
@@ -111,6 +112,10 @@ CREATE INDEX IF NOT EXISTS notes_run ON notes (run_id, at);
 # Columns added after the first release: a journal written by an older launcher gets them at its
 # first write by this one (`migrate`); read before that through `shadow`.
 ADDED_COLUMNS = (
+    # The grader relay's (added without being listed here: a first-release journal lacked them and
+    # every command refused it as "damaged", "No item with that key").
+    ("tasks", "round_base", "INTEGER NOT NULL DEFAULT 0"),
+    ("tasks", "approval_hash", "TEXT"),
     ("tasks", "included_blobs_json", "TEXT NOT NULL DEFAULT '{}'"),
     ("landings", "main_tree", "INTEGER NOT NULL DEFAULT 0"),
     ("landings", "progress", "TEXT NOT NULL DEFAULT 'intent'"),
@@ -120,6 +125,8 @@ ADDED_COLUMNS = (
     # The private directory of the agent attempt under way (its `$LAUNCHER_CONTRACT`): removed
     # once its contract is collected, else by the command that takes over after a crash.
     ("tasks", "contract_dir", "TEXT"),
+    # The exit code of the error that stopped an `interrupted` run (NULL: Ctrl-C or a signal, 130).
+    ("runs", "exit_code", "INTEGER"),
 )
 
 

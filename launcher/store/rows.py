@@ -15,7 +15,7 @@ import json
 import sqlite3
 from typing import Any, TypeVar
 
-from launcher.store.sqlite import unbound
+from launcher.store.sqlite import ColumnMissing, unbound
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -29,8 +29,17 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def cell(row: sqlite3.Row, column: str) -> Any:
+    """The row's value of `column`; a column the table lacks is another launcher version's layout
+    (`ColumnMissing`: said as that, not as damage)."""
+    try:
+        return row[column]
+    except IndexError:  # sqlite3.Row: "No item with that key"
+        raise ColumnMissing(column) from None
+
+
 def _value(row: sqlite3.Row, column: str, kinds: tuple[type, ...], words: str, null: bool) -> Any:
-    value = unbound(row[column]) if str in kinds else row[column]  # text that held a name's odd bytes
+    value = unbound(cell(row, column)) if str in kinds else cell(row, column)  # text that held a name's odd bytes
     if value is None and null:
         return None
     if not isinstance(value, kinds):
@@ -66,7 +75,7 @@ def optional_number(row: sqlite3.Row, column: str) -> float | None:
 
 
 def member(row: sqlite3.Row, column: str, kind: type[E]) -> E:
-    value = row[column]
+    value = cell(row, column)
     try:
         return kind(value)
     except ValueError:
@@ -75,12 +84,12 @@ def member(row: sqlite3.Row, column: str, kind: type[E]) -> E:
 
 
 def optional_member(row: sqlite3.Row, column: str, kind: type[E]) -> E | None:
-    return None if row[column] is None or row[column] == "" else member(row, column, kind)
+    return None if cell(row, column) is None or row[column] == "" else member(row, column, kind)
 
 
 def json_of(row: sqlite3.Row, column: str, kind: type) -> Any:
     """A JSON column's value, which must decode to a `kind` (dict, list)."""
-    raw = row[column]
+    raw = cell(row, column)
     if not isinstance(raw, str):
         raise RowDamaged(f"{column} is {_shown(raw)}, not JSON text")
     try:

@@ -121,6 +121,24 @@ def _move_aside(path: Path) -> str:
             "records, and their worktrees and branches stay where they are")
 
 
+class ColumnMissing(KeyError):
+    """A row has no such column: the table was made by a launcher version with another layout."""
+
+    def __init__(self, column: str) -> None:
+        super().__init__(column)
+        self.column = column
+
+
+def other_layout(path: Path, what: str, column: str) -> EnvironmentProblem:
+    """The error for a journal whose tables lack a column this version reads (and does not know
+    to add: journal_schema.ADDED_COLUMNS adds the ones it knows): not damage, another version."""
+    return EnvironmentProblem(
+        f"the journal was written by a launcher version whose layout this one does not know: {what} has no "
+        f"column {column!r}", where=str(path), error_key="journal_other_version",
+        fix="run the launcher version that wrote it (a newer one?); or, to start a new journal with this one, "
+            + _move_aside(path))  # fmt: skip
+
+
 def damaged(path: Path, what: str) -> EnvironmentProblem:
     """The error for a journal SQLite reads but whose rows are not what the launcher writes (a
     value of the wrong type, a state no launcher has, JSON that does not decode, rows missing):
@@ -324,6 +342,8 @@ class SqliteStore:
         the journal being damaged (exit 3, move it aside), not a launcher bug."""
         try:
             yield
+        except ColumnMissing as exc:
+            raise other_layout(self.path, what, exc.column) from exc
         except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise damaged(self.path, f"{what}: {reason}") from exc

@@ -59,7 +59,7 @@ from launcher.app.run import containment
 from launcher.app.run.inputs import cache_problem, prepare_worktree_root
 from launcher.app.run.preflight import check_integration_program
 from launcher.engine.orphans import journaling_observer
-from launcher.errors import UsageProblem
+from launcher.errors import UsageProblem, stopped_by_error
 from launcher.git import history, include, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
@@ -352,11 +352,12 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
             await containment.start(ctx)
             reached_target, message = await land_approved(ctx)
             await containment.reap(ctx)
-        except BaseException:
+        except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 again = land_continues(((r.task_id, r.state) for r in journal.tasks(run_id)), run_id)
-                journal.set_run(run_id, status=RunStatus.INTERRUPTED,
-                                message=f"interrupted while landing; `{again}` continues")
+                code, said = stopped_by_error(exc, f"`{again}` continues the landing")
+                journal.set_run(run_id, status=RunStatus.INTERRUPTED, exit_code=code,
+                                message=said or f"interrupted while landing; `{again}` continues")
                 await containment.reap(ctx)
             raise
         finally:

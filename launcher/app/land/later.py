@@ -22,6 +22,7 @@ from launcher.app.run import containment, git_watch
 from launcher.app.run.preflight import check_integration_program
 from launcher.app.run.runner import driving
 from launcher.engine.orphans import journaling_observer
+from launcher.errors import stopped_by_error
 from launcher.git import include
 from launcher.git.repo import GitRepo
 from launcher.models.report import RunReport
@@ -55,12 +56,13 @@ async def _land(ctx: RunContext) -> RunReport:
             reached_target, message = await land_approved(ctx, recovered=recovered)
             await containment.reap(ctx)
             await git_watch.settle(ctx, "at the landing's end")
-        except BaseException:
+        except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 rows = ctx.journal.tasks(ctx.run_id)
                 again = land_continues(((r.task_id, r.state) for r in rows), ctx.run_id)
-                ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
-                                    message=f"interrupted while landing; `{again}` continues")
+                code, said = stopped_by_error(exc, f"`{again}` continues the landing")
+                ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED, exit_code=code,
+                                    message=said or f"interrupted while landing; `{again}` continues")
                 await containment.reap(ctx)
             raise
     rows = ctx.journal.tasks(ctx.run_id)

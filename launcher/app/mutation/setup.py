@@ -80,9 +80,10 @@ async def collect(repo: GitRepo, options: SweepOptions) -> tuple[Collected, list
     return collected, mutants
 
 
-async def discover(repo: GitRepo, options: SweepOptions) -> tuple[list[str], dict[str, set[int]] | None]:
-    """The files a sweep mutates and `--since`'s changed lines; bad options fail here, before
-    anything is written."""
+async def discover(repo: GitRepo, options: SweepOptions
+                   ) -> tuple[list[str], dict[str, set[int]] | None, dict[str, str]]:  # fmt: skip
+    """The files a sweep mutates, `--since`'s changed lines and the files left out (file -> why);
+    bad options fail here, before anything is written."""
     if options.shard:
         parse_shard(options.shard)
     check_operators(options.operators, tuple(dict.fromkeys(python_ops.OPERATORS + shell_ops.OPERATORS)))

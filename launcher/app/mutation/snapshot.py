@@ -24,6 +24,7 @@ from pathlib import Path
 
 from launcher.errors import LauncherError
 from launcher.git.repo import GitRepo
+from launcher.models.printable import quote_path
 from launcher.mutation.worker_files import ignored_beside_tracked, ignored_digest, included_files
 
 SNAPSHOT_DIR = "snapshot"  # beside the worker trees w1..wN
@@ -66,7 +67,7 @@ async def _overlay(repo: GitRepo, base_sha: str, notes: list[str]) -> tuple[list
                      f"to worker trees (the tests may read them)")  # fmt: skip
     notes += left
     if dirty:  # the score is of the base commit plus these, not of the commit alone
-        shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+        shown = ", ".join(map(quote_path, dirty[:10])) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
         notes.append(f"measured the work tree as it was: {base_sha[:12]} plus {len(dirty)} uncommitted or "
                      f"untracked file(s) ({shown})")
     return list(dict.fromkeys([*dirty, *included, *beside])), [*included, *beside]

@@ -440,7 +440,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
                                fix="add tests pytest finds (test_*.py files, a tests/ directory), "
                                    "or pass --test-cmd CMD")  # fmt: skip
         base_sha = await repo.rev_parse("HEAD")
-        sources, changed = await discover(repo, options)  # bad options fail here, before anything is written
+        sources, changed, unnamed = await discover(repo, options)  # bad options fail here, before anything is written
         sweep_id, resumed = _open(store, repo, base_sha, options)
         out_dir = repo.root / STATE_DIR / "mutation-runs" / sweep_id
         store.set_sweep(sweep_id, status=store_mod.RUNNING, out_dir=str(out_dir))
@@ -452,7 +452,8 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
                                                   sweep.measure_coverage)  # fmt: skip
             sweep.total = len(mutants)
             planned(out_dir, len(mutants))  # `mutation list` shows an unfinished sweep as settled/total
-            sweep.notes += [f"skipped {path}: {why}" for path, why in collected.skipped.items()]
+            skipped = {**unnamed, **collected.skipped}
+            sweep.notes += [f"skipped {path}: {why}" for path, why in skipped.items()]
             filtered, sweep.classes, said = await prefilter_records(sweep.source_root, mutants, sweep.command)
             for line in [said] if said else []:
                 listener.phase(line)
@@ -488,7 +489,8 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
     finally:
         store.close()
     score = score_of(records)
-    passed, why = fail_under_passes(score, len(records), options.since, options.fail_under)
+    # a change to a file skipped for its name was not tested: not "nothing to mutate since"
+    passed, why = fail_under_passes(score, len(records), None if unnamed else options.since, options.fail_under)
     sweep.notes += [why] if why else []
     return SweepOutcome(sweep_id, out_dir, counts(records), score, passed, records, base_sha, resumed,
                         sweep.notes, files, summary_text(meta, records, head_only=True))  # fmt: skip

@@ -18,7 +18,7 @@ from launcher.app.run.round_record import last_failing
 from launcher.app.run.runner import continue_run, driving
 from launcher.engine import reaper
 from launcher.engine.orphans import journaling_observer
-from launcher.errors import UsageProblem
+from launcher.errors import UsageProblem, stopped_by_error
 from launcher.models.ids import task_id_problem
 from launcher.models.plan import Task
 from launcher.models.report import RunReport
@@ -189,14 +189,15 @@ async def _regrade_round(ctx: RunContext, task_id: str, iteration: int, graded: 
             graded_from = time.time()
             state = await grading.grade_task(
                 ctx, task, iteration, facts, after_grader=partial(containment.after_grading, ctx, task_id, graded_from))
-        except BaseException:
+        except BaseException as exc:
             # Ctrl-C or a crash mid-check or mid-grade: the task is left `checking`/`grading`, so
             # the run is `interrupted` (not its earlier status, which the claim's release would
             # put back): `launcher resume` finishes the re-grade (`finish_regrade`).
             with anyio.CancelScope(shield=True):
-                ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
-                                    message=f"interrupted while re-grading {task_id}; "
-                                            f"`launcher resume {ctx.run_id}` finishes the re-grade")
+                finish = f"`launcher resume {ctx.run_id}` finishes the re-grade"
+                code, said = stopped_by_error(exc, finish)
+                ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED, exit_code=code,
+                                    message=said or f"interrupted while re-grading {task_id}; {finish}")
                 await containment.reap(ctx)  # as a run's end does: no escaped process outlives it
             raise
     if state is TaskState.APPROVED:

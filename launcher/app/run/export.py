@@ -249,7 +249,7 @@ async def _while_exporting(journal: Journal, run_id: str, out_dir: Path,
             raise
         # No room for it (a full disk, a quota, a read-only file system): the run did not make
         # what it was asked for, so it is not `succeeded`; as when stopped, `resume` writes it.
-        journal.set_run(run_id, status=RunStatus.INTERRUPTED,
+        journal.set_run(run_id, status=RunStatus.INTERRUPTED, exit_code=int(full.exit_code),
                         message=f"its export to {out_dir} was not written ({full.what}): {full.fix}")
         raise full from exc
     except BaseException:  # Ctrl-C, SIGTERM: the state saved says what is missing

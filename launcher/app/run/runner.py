@@ -34,7 +34,7 @@ from launcher.app.takeover import reap, take_over
 from launcher.engine import tree_guard
 from launcher.engine.orphans import journaling_observer
 from launcher.engine.scheduler import Node, run_dag
-from launcher.errors import EnvironmentProblem, GitFailed, LauncherError, UsageProblem
+from launcher.errors import EnvironmentProblem, GitFailed, LauncherError, UsageProblem, stop_cause, stopped_by_error
 from launcher.git import include, scratch, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig, config_of_run, load_repo_config
@@ -264,7 +264,8 @@ def _not_started(ctx: RunContext, exc: BaseException) -> None:
     """git cannot read the repository (a required filter that is not installed), Ctrl-C...: the
     run is journaled, so it says why it stopped instead of looking killed (or still running)."""
     why = exc.what if isinstance(exc, LauncherError) else "stopped while starting"
-    ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
+    cause = stop_cause(exc)  # the command's exit code, unless a signal stopped it
+    ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED, exit_code=cause[0] if cause else None,
                         message=f"could not start: {why}; fix that, then `launcher resume {ctx.run_id}` "
                                 f"(nothing ran; `launcher clean {ctx.run_id}` forgets it)")
 
@@ -312,12 +313,14 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
         rows = ctx.journal.tasks(ctx.run_id)
         status = run_status(rows, merge=ctx.merge, reached_target=reached_target)
         ctx.journal.set_run(ctx.run_id, status=status, message=run_message(rows, message))
-    except BaseException:
+    except BaseException as exc:
         # Ctrl-C or a crash: children are already killed by the process wrapper; keep the
-        # journal truthful so `launcher resume` continues from here.
+        # journal truthful so `launcher resume` continues from here. An error is recorded as
+        # one, with the code its command exits with (`status --exit-status` exits with it too).
         with anyio.CancelScope(shield=True):
-            ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED,
-                                message="state saved; `launcher resume` continues")
+            code, said = stopped_by_error(exc, f"`launcher resume {ctx.run_id}` continues (state saved)")
+            ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED, exit_code=code,
+                                message=said or "state saved; `launcher resume` continues")
             await containment.reap(ctx)
         raise
     return await current_report(ctx.repo, ctx.journal, ctx.run_id)

@@ -55,7 +55,8 @@ async def _check_main_tree_follows(repo: GitRepo, target: str, rows: list[TaskRo
         paths.update(split_z(changed.out))
     if not paths:
         return
-    staged = await repo.git("diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD", "--", *sorted(paths))
+    staged = await repo.git("--literal-pathspecs", "diff", "--cached", "--name-only", "-z", "--no-renames", "HEAD",
+                            "--", *sorted(paths))  # (a file named `*` is that file, not every staged one)
     behind = sorted(split_z(staged.out))
     if behind:
         shown = " ".join(behind[:8]) + (f" (and {len(behind) - 8} more)" if len(behind) > 8 else "")
