@@ -271,3 +271,29 @@ def failed_task_worktree(repo: Path) -> tuple[str, Path]:
     worktree = Path(launcher_cli(repo, "path", run_id, "t1").stdout.strip())
     assert worktree.is_dir()
     return run_id, worktree
+
+
+# A process that orphans a `setsid` sleeper and exits (printing its pid): the sleeper is
+# re-parented to the nearest subreaper, as an agent's escaped daemon is.
+ORPHAN_MAKER = (
+    "import os\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.setsid()\n"
+    "    null = os.open(os.devnull, os.O_RDWR)\n"
+    "    for fd in (0, 1, 2):\n"
+    "        os.dup2(null, fd)\n"
+    "    os.execv('/bin/sleep', ['sleep', '30'])\n"
+    "print(pid, flush=True)\n"
+)
+
+
+def linux_children_listed() -> Any:
+    """Skip unless the kernel keeps each process's list of children (CONFIG_PROC_CHILDREN)."""
+    import pytest
+
+    from launcher.engine import reaper
+
+    return pytest.mark.skipif(not sys.platform.startswith("linux") or reaper._children() is None,
+                              reason="the kernel keeps no list of children here (Linux CONFIG_PROC_CHILDREN)")
+

@@ -9,25 +9,11 @@ import sys
 import time
 
 import pytest
+from helpers import ORPHAN_MAKER, linux_children_listed
 
 from launcher.engine import reaper
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux") or reaper._children() is None,
-    reason="the kernel keeps no list of children here (Linux CONFIG_PROC_CHILDREN)",
-)
-
-ORPHAN_MAKER = (
-    "import os, sys, time\n"
-    "pid = os.fork()\n"
-    "if pid == 0:\n"
-    "    os.setsid()\n"
-    "    null = os.open(os.devnull, os.O_RDWR)\n"
-    "    for fd in (0, 1, 2):\n"
-    "        os.dup2(null, fd)\n"
-    "    os.execv('/bin/sleep', ['sleep', '30'])\n"
-    "print(pid, flush=True)\n"  # this parent exits at once, orphaning the sleeper
-)
+pytestmark = linux_children_listed()
 
 
 def test_a_direct_child_is_listed() -> None:
