@@ -1,5 +1,5 @@
-"""Looking into runs after the fact: `launcher runs`, `launcher diff`, `launcher path`, and the
-check output `launcher logs --checks` prints."""
+"""Looking into runs after the fact: `launcher runs`, `launcher diff`, `launcher path`, and when
+`launcher logs --follow` may stop (`launcher logs` itself: cli/logs_cmd.py)."""
 
 from __future__ import annotations
 
@@ -50,18 +50,6 @@ def path(
 ) -> None:
     """Print a task's worktree, to open it: cd "$(launcher path RUN TASK)"."""
     print(call(lambda: inspect_app.task_worktree(Path.cwd(), run_id, task_id)))
-
-
-def print_checks(run_id: str, task_id: str) -> int:
-    """Every check of the task's last measurement with its output; the count printed."""
-    checks = call(lambda: inspect_app.check_outputs(Path.cwd(), run_id, task_id))
-    for check in checks:
-        verdict = "passed" if check.get("ok") else "FAILED"
-        timed_out = ", timed out" if check.get("timed_out") else ""
-        print(f"--- check: {check.get('command')}  ({verdict}, exit {check.get('exit_code')}{timed_out})")
-        output = str(check.get("output_tail") or "")
-        sys.stdout.write(output if output.endswith("\n") or not output else output + "\n")
-    return len(checks)
 
 
 def register(app: typer.Typer) -> None:

@@ -28,7 +28,7 @@ from launcher.app.run import lessons as lessons_app
 from launcher.app.run import plans as plans_app
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
-from launcher.cli import calls, help_format, inspection, out_streams, stop_signals
+from launcher.cli import calls, help_format, inspection, logs_cmd, out_streams, stop_signals
 from launcher.cli.calls import OutConsole, call, err_console, print_envelope, print_error, report_internal_error
 from launcher.cli.demo_stopped import stopped_line
 from launcher.cli.entry import flush_or_drop_stdout
@@ -266,40 +266,7 @@ def status(
     raise typer.Exit(_exit_code(report) if exit_status else 0)
 
 
-@app.command()
-def logs(
-    run_id: Annotated[str, typer.Argument()],
-    task_id: Annotated[str, typer.Argument()],
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing as it grows.")] = False,
-    checks: Annotated[bool, typer.Option("--checks", help="Print the task's check output instead.")] = False,
-) -> None:
-    """Print a task's agent log, then its checks' output (--checks: only the checks)."""
-    path = call(lambda: inspect_app.log_path(Path.cwd(), run_id, task_id))
-    if checks:
-        if not inspection.print_checks(run_id, task_id):
-            print(f"task {task_id} ran no checks (or has not reached them yet)")
-        raise typer.Exit(0)
-    if not follow:
-        text = call(lambda: inspect_app.log_text(path))
-        if text is None:
-            run_dir = path.parent.parent
-            said = (f"no log yet at {path}" if run_dir.is_dir() else
-                    f"run {run_id} has no artifacts here any more ({run_dir} is gone): `launcher clean "
-                    "--older-than DAYS` removes a settled run's; its journal rows stay (`launcher status`)")
-            err_console.print(escape(said), highlight=False)
-            raise typer.Exit(1)
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        inspection.print_checks(run_id, task_id)
-        raise typer.Exit(0)
-
-    def write(text: str) -> None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-    call(lambda: inspect_app.follow(path, write, lambda: inspection.task_final(run_id, task_id)),
-         on_interrupt=lambda: f"stopped following the log of {task_id} (the run goes on as it was)")
-    inspection.print_checks(run_id, task_id)  # the task ended: its checks ran, as plain `logs` shows
+app.command()(logs_cmd.logs)  # cli/logs_cmd.py
 
 
 @app.command()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import select
 import sys
 from typing import Any
 
@@ -70,6 +71,25 @@ class OutputFailed(OSError):
 
 
 _failures: list[OutputFailed] = []
+_gone: set[int] = set()  # fds whose reader has gone (their output now goes to /dev/null)
+
+
+def reader_gone(fd: int) -> bool:
+    """Whether `fd`'s reader has gone: a write found the pipe broken, or (while nothing is
+    written) the fd reports an error or hang-up (a pipe whose reader closed it, a terminal gone)."""
+    if fd in _gone:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(fd, 0)  # no event asked: only errors and hang-ups are reported
+        events = poller.poll(0)
+    except (OSError, ValueError, AttributeError):  # no poll() on this platform
+        return False
+    if any(revents & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, revents in events):
+        _gone.add(fd)
+        drop_fd(fd)
+        return True
+    return False
 
 
 def unsaid_failure() -> OutputFailed | None:
@@ -86,6 +106,7 @@ class _ReaderMayGo(io.FileIO):
         try:
             return super().write(data)
         except BrokenPipeError:
+            _gone.add(self.fileno())
             drop_fd(self.fileno())
             return len(memoryview(data))
         except OSError as exc:

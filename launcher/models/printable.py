@@ -40,13 +40,15 @@ def _escaped(char: str) -> str:
     return "".join(f"\\{byte:03o}" for byte in data)
 
 
-def printable(text: str, *, newlines: bool = False) -> str:
+def printable(text: str, *, newlines: bool = False, tabs: bool = False) -> str:
     """`text` with every control character escaped (`\\n`, `\\033`), so that it prints as
     written: no line of its own, no terminal escape sequence. `newlines=True` keeps line breaks
-    (a multi-line message the launcher wrote, such as an error and its fix)."""
+    (a multi-line message the launcher wrote, such as an error and its fix); `tabs=True` keeps
+    tabs (a log shown as it was written: neither moves the cursor back over another line)."""
     if not any(_unsafe(char) for char in text):
         return text
-    return "".join(char if (newlines and char == "\n") or not _unsafe(char) else _escaped(char) for char in text)
+    kept = ("\n" if newlines else "") + ("\t" if tabs else "")
+    return "".join(char if char in kept or not _unsafe(char) else _escaped(char) for char in text)
 
 
 def quote_path(path: str) -> str:

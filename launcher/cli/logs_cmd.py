@@ -1,0 +1,104 @@
+"""`launcher logs RUN TASK [-f] [--checks]`: a task's agent log, then its checks' output.
+
+What it prints was written by the agent and its code (the checks run the agent's tests). On a
+terminal that text is shown with its control characters escaped (`\\033[1A`, as
+models/printable.py does for every other agent text; tabs and line breaks are kept), so it can
+neither move the cursor nor erase, retitle or write the clipboard; the launcher's own lines
+(`--- check: CMD  (FAILED, exit 1)`) are shown in bold, a style the escaped text cannot take. To
+a pipe or a file (`launcher logs RUN TASK > f`) the log goes as its exact bytes.
+
+`logs -f` has no work but printing: once its reader has gone (`logs -f RUN TASK | grep -m1
+READY`), it stops at once, exit 0, as `tail -f` does and as `launcher status | head` exits."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from launcher.app import inspect as inspect_app
+from launcher.cli import inspection, out_streams
+from launcher.cli.calls import call, err_console
+from launcher.models.printable import printable
+
+_BOLD, _PLAIN = "\x1b[1m", "\x1b[0m"
+
+
+def _on_terminal() -> bool:
+    try:
+        return bool(sys.stdout.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def shown(text: str, terminal: bool) -> str:
+    """Agent or check output as printed: escaped on a terminal (tabs and line breaks kept, a
+    CRLF line end taken as a line break), its exact text elsewhere."""
+    if not terminal:
+        return text
+    return printable(text.replace("\r\n", "\n"), newlines=True, tabs=True)
+
+
+def own_line(line: str, terminal: bool) -> str:
+    """A line the launcher writes among agent output: bold on a terminal that shows styles."""
+    if terminal and os.environ.get("TERM") not in ("dumb", "unknown"):
+        return f"{_BOLD}{line}{_PLAIN}"
+    return line
+
+
+def print_checks(run_id: str, task_id: str) -> int:
+    """Every check of the task's last measurement with its output; the count printed."""
+    checks = call(lambda: inspect_app.check_outputs(Path.cwd(), run_id, task_id))
+    terminal = _on_terminal()
+    for check in checks:
+        verdict = "passed" if check.get("ok") else "FAILED"
+        timed_out = ", timed out" if check.get("timed_out") else ""
+        command = printable(str(check.get("command")))  # one line, whatever the plan holds
+        print(own_line(f"--- check: {command}  ({verdict}, exit {check.get('exit_code')}{timed_out})", terminal))
+        output = shown(str(check.get("output_tail") or ""), terminal)
+        sys.stdout.write(output if output.endswith("\n") or not output else output + "\n")
+    return len(checks)
+
+
+def logs(
+    run_id: Annotated[str, typer.Argument()],
+    task_id: Annotated[str, typer.Argument()],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing as it grows.")] = False,
+    checks: Annotated[bool, typer.Option("--checks", help="Print the task's check output instead.")] = False,
+) -> None:
+    """Print a task's agent log, then its checks' output (--checks: only the checks)."""
+    path = call(lambda: inspect_app.log_path(Path.cwd(), run_id, task_id))
+    terminal = _on_terminal()
+    if checks:
+        if not print_checks(run_id, task_id):
+            print(f"task {task_id} ran no checks (or has not reached them yet)")
+        raise typer.Exit(0)
+    if not follow:
+        text = call(lambda: inspect_app.log_text(path))
+        if text is None:
+            run_dir = path.parent.parent
+            said = (f"no log yet at {path}" if run_dir.is_dir() else
+                    f"run {run_id} has no artifacts here any more ({run_dir} is gone): `launcher clean "
+                    "--older-than DAYS` removes a settled run's; its journal rows stay (`launcher status`)")
+            err_console.print(escape(said), highlight=False)
+            raise typer.Exit(1)
+        sys.stdout.write(shown(text, terminal))
+        sys.stdout.flush()
+        print_checks(run_id, task_id)
+        raise typer.Exit(0)
+
+    def write(text: str) -> None:
+        sys.stdout.write(shown(text, terminal))
+        sys.stdout.flush()
+
+    def done() -> bool:  # the task ended, or no one reads any more
+        return out_streams.reader_gone(1) or inspection.task_final(run_id, task_id)
+
+    call(lambda: inspect_app.follow(path, write, done),
+         on_interrupt=lambda: f"stopped following the log of {task_id} (the run goes on as it was)")
+    if not out_streams.reader_gone(1):
+        print_checks(run_id, task_id)  # the task ended: its checks ran, as plain `logs` shows
