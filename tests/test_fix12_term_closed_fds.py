@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from launcher.ui.view import SilentView, make_view
 from tests.helpers import commit_shell_plan, git
 
 AGENT = ('echo "$1" > t.txt; printf \'%s\' \'{"contract_version":"1","task_id":"t","status":"done",'
@@ -72,12 +73,19 @@ def test_json_run_with_stderr_closed_prints_only_the_report_on_stdout(repo: Path
     assert landed(repo)
 
 
-def test_demo_workflow_json_with_stderr_closed_prints_only_the_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("demo", ["--workflow", "--mutation"])
+def test_a_demo_json_with_stderr_closed_prints_only_the_report(tmp_path: Path, demo: str) -> None:
     where = tmp_path / "demo"
     where.mkdir()
-    done = launcher_with(tmp_path, "2>&-", "demo", "--workflow", "--json", "--where", str(where))
+    done = launcher_with(tmp_path, "2>&-", "demo", demo, "--json", "--where", str(where))
     assert done.returncode == 0
-    assert isinstance(json.loads(done.stdout), dict)  # "workflow wf_...: ..." is not in front of it
+    assert isinstance(json.loads(done.stdout), dict)  # "workflow wf_...", "sample repo: ..." not in front of it
+
+
+def test_json_progress_without_a_stderr_is_silent_never_on_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An embedding caller whose sys.stderr is None (Python's own state for a closed fd 2).
+    monkeypatch.setattr(sys, "stderr", None)
+    assert isinstance(make_view(json_mode=True, quiet=False), SilentView)
 
 
 def test_a_closed_stdin_is_no_input_and_never_a_terminal(repo: Path) -> None:
