@@ -21,7 +21,7 @@ import errno
 import io
 import os
 import sys
-from typing import Any
+from typing import Any, cast
 
 ESCAPE = "launcher-escape"  # every character the encoding lacks as \uXXXX
 ESCAPE_KEEP_BYTES = "launcher-escape-keep-bytes"  # the same, but surrogate-escaped bytes as they were
@@ -164,9 +164,11 @@ def _stream_on(fd: int) -> io.TextIOWrapper:
         raw: io.RawIOBase = io.FileIO(fd, "rb" if fd == 0 else "wb", closefd=False)
     except (OSError, ValueError):
         raw = _Nowhere()
-    buffered = io.BufferedReader(raw) if fd == 0 else raw if fd == 2 else io.BufferedWriter(raw)
-    return io.TextIOWrapper(buffered, encoding="utf-8", errors="backslashreplace" if fd == 2 else "strict",
-                            write_through=fd == 2)  # fmt: skip
+    if fd == 0:
+        return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8")
+    if fd == 1:
+        return io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8")
+    return io.TextIOWrapper(cast(Any, raw), encoding="utf-8", errors="backslashreplace", write_through=True)
 
 
 def reopen_closed() -> None:
