@@ -19,7 +19,7 @@ from mcp.types import CallToolResult
 
 from launcher import detached
 from launcher.app.workflow import actions, tool_args
-from launcher.cli import mcp_stdin, stop_signals, workdir
+from launcher.cli import mcp_stdin, out_streams, stop_signals, workdir
 from launcher.errors import ExitCode, LauncherError, UsageProblem, environment_problem, launcher_error_in
 
 _log = logging.getLogger("launcher.mcp")
@@ -86,7 +86,26 @@ def _closed(tool: Any) -> Any:
     return tool.model_copy(update={field: tool_args.input_schema()})
 
 
+def stdio_closed() -> UsageProblem | None:
+    """The refusal when the command was started with stdin or stdout closed (`launcher mcp <&-`):
+    the server speaks MCP over both, so it could only end at once, with nothing said."""
+    closed = sorted(out_streams.closed_at_start() & {0, 1})
+    if not closed:
+        return None
+    names = " and ".join("stdin" if fd == 0 else "stdout" for fd in closed)
+    return UsageProblem(f"`launcher mcp` speaks MCP over stdin and stdout, and its {names} "
+                        f"{'is' if len(closed) == 1 else 'are'} closed: there is no client to serve",
+                        fix="start it from an MCP client, which connects to its stdin and stdout (the client's "
+                            'server entry: "command": "launcher", "args": ["mcp"])',
+                        error_key="stdio_closed")  # fmt: skip
+
+
 def serve() -> None:
+    if (closed := stdio_closed()) is not None:
+        from launcher.cli.calls import print_error
+
+        print_error(closed.message)
+        raise SystemExit(int(closed.exit_code))
     try:
         from mcp.server.mcpserver import MCPServer as Server  # mcp >= 2
     except ImportError:  # mcp 1.x

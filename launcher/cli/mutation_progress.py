@@ -109,4 +109,7 @@ class BarProgress(_Common):
 
 
 def progress_for(console: Console) -> PlainProgress | BarProgress:
-    return BarProgress(console) if console.is_terminal else PlainProgress(console)
+    """The bar on a terminal that redraws in place; plain lines elsewhere, a dumb terminal
+    (TERM=dumb) included, where the bar would show nothing until the sweep has ended."""
+    redraws = console.is_terminal and not console.is_dumb_terminal
+    return BarProgress(console) if redraws else PlainProgress(console)

@@ -8,16 +8,21 @@ JSON, help) never fails on its way out.
 - A reader that has gone (`launcher --help | head -1`) makes the rest of the output go to
   /dev/null: the command ends with its own exit code, never 1 from a broken pipe (README, "Task
   states and exit codes").
+- A standard descriptor the command was started without (`launcher run plan.toml >&-`, `2>&-`,
+  `<&-`: a cron line, a supervisor) is opened on /dev/null first (`reopen_closed`): what would go
+  to a closed stdout or stderr is dropped, a closed stdin reads as empty (never a terminal), and
+  progress meant for stderr never falls back to stdout.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import io
 import os
 import select
 import sys
-from typing import Any
+from typing import Any, cast
 
 ESCAPE = "launcher-escape"  # every character the encoding lacks as \uXXXX
 ESCAPE_KEEP_BYTES = "launcher-escape-keep-bytes"  # the same, but surrogate-escaped bytes as they were
@@ -142,8 +147,80 @@ def _safe(stream: Any, fd: int) -> Any:
     )
 
 
+_closed_at_start: set[int] = set()
+
+
+def closed_at_start() -> frozenset[int]:
+    """Which of fds 0, 1, 2 the command was started without (`reopen_closed` put /dev/null there)."""
+    return frozenset(_closed_at_start)
+
+
+def _is_closed(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError as exc:
+        return exc.errno == errno.EBADF
+    return False
+
+
+class _Nowhere(io.RawIOBase):
+    """Reads nothing and takes every write: a standard stream when not even /dev/null opens."""
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return 0
+
+    def write(self, data: Any) -> int:
+        return len(memoryview(data))
+
+
+def _stream_on(fd: int) -> io.TextIOWrapper:
+    """A text stream on fd 0, 1 or 2 as Python makes one (stderr: no buffer, every write at once)."""
+    try:
+        raw: io.RawIOBase = io.FileIO(fd, "rb" if fd == 0 else "wb", closefd=False)
+    except (OSError, ValueError):
+        raw = _Nowhere()
+    if fd == 0:
+        return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8")
+    if fd == 1:
+        return io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8")
+    return io.TextIOWrapper(cast(Any, raw), encoding="utf-8", errors="backslashreplace", write_through=True)
+
+
+def reopen_closed() -> None:
+    """Open /dev/null onto each of fds 0, 1, 2 that the command was started without, and give
+    Python (which made that stream None) a stream on it. Besides every print and read working,
+    the next file the launcher opens (a log, a packet) can no longer become fd 1 or 2 and get
+    every later line, its children's included."""
+    for fd in (0, 1, 2):
+        if not _is_closed(fd):
+            continue
+        try:
+            null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass  # no /dev/null: the stream below takes and gives nothing
+        _closed_at_start.add(fd)
+    if sys.stdin is None:
+        sys.stdin = _stream_on(0)
+    if sys.stdout is None:
+        sys.stdout = _stream_on(1)
+    if sys.stderr is None:
+        sys.stderr = _stream_on(2)
+
+
 def install() -> None:
-    """Make sys.stdout and sys.stderr the safe streams above (once, at the command's start)."""
+    """Make sys.stdout and sys.stderr the safe streams above (once, at the command's start),
+    after `reopen_closed`."""
+    reopen_closed()
     buffer = getattr(sys.stdout, "buffer", None)
     if isinstance(getattr(buffer, "raw", None), _ReaderMayGo):
         return  # already
