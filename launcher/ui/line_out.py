@@ -11,7 +11,8 @@ output must never hold it up).
 
 The thread writes with `os.write` to the stream's descriptor, not through the stream: a write
 stuck in the stream's buffer would hold its lock, and Python's own flush of stdout at exit would
-then wait on that lock for ever.
+then wait on that lock for ever. Only a write that failed (which returns at once) is handed to the
+stream, so that its own handling applies (a reader gone, a full disk said by the command).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class LineWriter:
 
     def __init__(self, stream: TextIO, fd: int, capacity: int = CAPACITY) -> None:
         self._fd = fd
+        self._stream = stream
         self._encoding = getattr(stream, "encoding", None) or "utf-8"
         errors = getattr(stream, "errors", None) or "strict"
         try:
@@ -112,6 +114,14 @@ class LineWriter:
                     self._gone = True
                 self._cond.notify_all()
 
+    def _tell_the_stream(self, data: bytes) -> None:
+        """Hand what failed to the stream itself, once: its own handling of a failed output then
+        applies (the process's stdout drops the rest when its reader has gone, and records any
+        other failure so that the command says so); a failed write returns at once."""
+        with contextlib.suppress(Exception):
+            self._stream.write(data.decode(self._encoding, "replace"))
+            self._stream.flush()
+
     def _write(self, data: bytes) -> bool:
         view = memoryview(data)
         while view:
@@ -120,6 +130,7 @@ class LineWriter:
             except InterruptedError:
                 continue
             except OSError:  # the reader has gone, or the output failed: the run goes on without it
+                self._tell_the_stream(bytes(view))
                 return False
             view = view[written:]
         return True
