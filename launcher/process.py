@@ -280,6 +280,14 @@ async def _end_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
     _LIVE_GROUPS.discard(proc.pid)
 
 
+# The agents' watchdog looks every _TICK_S. A gap between two of its looks longer than
+# _SUSPENDED_GAP_S means the launcher did not run meanwhile (its agents did): it then judges
+# nothing for _SETTLE_S, and an agent's inactivity is counted from the resume.
+_TICK_S = 0.1
+_SUSPENDED_GAP_S = 1.0
+_SETTLE_S = 0.5
+
+
 @dataclass
 class Supervised:
     """What happened to a long-running agent process."""
@@ -370,16 +378,32 @@ async def supervise(
         return take
 
     async def watchdog() -> None:
+        resumed_at = start  # the inactivity window starts no sooner than the launcher last ran again
+        settle_until = 0.0
+        previous = time.monotonic()
         while True:
-            await anyio.sleep(0.1)
+            await anyio.sleep(_TICK_S)
             if proc.returncode is not None:
                 return  # it finished on its own; only its leftover output is being read
             now = time.monotonic()
+            if now - previous > _SUSPENDED_GAP_S:
+                # The launcher itself did not run (Ctrl-Z then `fg`, the machine asleep, the loop
+                # held up): the agent, in a session of its own, worked on meanwhile. That time is
+                # not the agent's inactivity: its window restarts now, and nothing is judged until
+                # the loop has read the output piled up in the pipes, seen an exit that happened
+                # meanwhile, and walked the files again.
+                resumed_at = now
+                settle_until = now + _SETTLE_S
+            previous = now
+            if now < settle_until:
+                if activity_probe is not None:
+                    activity_probe()  # starts a fresh walk
+                continue
             if timeout_s is not None and now - start > timeout_s:
                 verdict["timed_out"] = True
                 break
             if inactivity_s is not None:
-                latest = last_activity
+                latest = max(last_activity, resumed_at)
                 if activity_probe is not None:
                     latest = max(latest, activity_probe())
                 if now - latest > inactivity_s:

@@ -107,14 +107,17 @@ def collect(
             now = time.monotonic()
             if stop.is_set():
                 return False
-            if deadline is not None and now >= deadline:
-                return True
+            # The child's exit first, the deadline after: a child that finished while this
+            # thread did not run (the launcher suspended by Ctrl-Z, the machine asleep) is judged
+            # by its exit status and what it printed, never taken for one that ran out of time.
             if exited_at is None and proc.poll() is not None:
                 exited_at = now
                 _kill_group(proc.pid)
             if exited_at is not None and now - exited_at >= drain_after_exit_s:
                 break
-            wait = _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - now))
+            if exited_at is None and deadline is not None and now >= deadline:
+                return True
+            wait = _POLL_S if deadline is None or exited_at is not None else max(0.0, min(_POLL_S, deadline - now))
             for key, _events in selector.select(wait):
                 try:
                     chunk = os.read(key.fd, 65536)
@@ -130,7 +133,7 @@ def collect(
                 if stop.is_set():
                     return False
                 now = time.monotonic()
-                if deadline is not None and now >= deadline:
+                if deadline is not None and now >= deadline and proc.poll() is None:
                     return True
                 wait = _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - now))
                 if exit_fd is not None:  # readable once it has exited: no sleep-and-poll latency

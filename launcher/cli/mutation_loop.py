@@ -78,7 +78,12 @@ def fix(
                          raw.replace(",", " ").split()], all_unjudged=all_unjudged, python=python,
                          max_parallel=max_parallel)  # fmt: skip
     view = PlainView(sys.stderr)
-    summary = call(lambda: fix_survivors(Path.cwd(), options, view.handle), json_mode=json_mode)
+    try:
+        summary = call(lambda: fix_survivors(Path.cwd(), options, view.handle), json_mode=json_mode)
+    except BaseException:
+        view.abandon()  # stopped or failed: a reader that does not read must not hold the exit up
+        raise
+    view.stop()  # its lines written out (a writer thread's), before the summary
     if json_mode:
         print(json.dumps(summary.as_dict(), indent=2))
     else:

@@ -39,6 +39,21 @@ class RecordingView:
     def stop(self) -> None:
         self.view.stop()
 
+    def abandon(self) -> None:
+        """Stop showing the run because the command is being stopped: a view whose output is
+        stuck (a reader that does not read) must not hold the stop up."""
+        abandon_view(self.view)
+
+
+def abandon_view(view: RunView) -> None:
+    """`view.abandon()` where the view has one (plain lines: what its reader has not taken soon is
+    dropped), else `view.stop()`."""
+    abandon = getattr(view, "abandon", None)
+    if callable(abandon):
+        abandon()
+    else:
+        view.stop()
+
 
 def run_with_view(view: RecordingView, tasks: list[tuple[str, str, str]], body: Callable[[], Awaitable[T]],
                   json_mode: bool, run_id: str | None = None, *,
@@ -53,7 +68,7 @@ def run_with_view(view: RecordingView, tasks: list[tuple[str, str, str]], body: 
     view.start("", tasks)
 
     def interrupted() -> str | None:
-        view.stop()
+        view.abandon()
         stopped = view.run_id or run_id
         if json_mode:
             print_interrupted_report(stopped, repo)

@@ -14,6 +14,7 @@ from launcher.app.workflow.session import WorkflowSession
 from launcher.cli import stop_signals
 from launcher.cli.calls import call
 from launcher.cli.lazy_commands import LAZY_GROUPS
+from launcher.cli.run_view import abandon_view
 from launcher.errors import ExitCode, UsageProblem
 from launcher.models.decoding import read_text
 from launcher.models.printable import one_line, printable
@@ -186,7 +187,7 @@ def _run_phase(wid: str, body: str, json_mode: bool, quiet: bool, **kw: Any) -> 
     view.start(wid, call(tasks, json_mode=json_mode))
     try:
         def interrupted() -> str:
-            view.stop()
+            abandon_view(view)
             if _cancelling(wid):
                 return (f"stopped: workflow {wid} is being cancelled (`launcher workflow cancel`); "
                         "this phase is not continued")

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from launcher.models.events import Event
 from launcher.models.printable import one_line, printable
+from launcher.ui.line_out import LineWriter, stream_fd
 
 
 def clock(at: float) -> str:
@@ -40,10 +41,17 @@ def format_event(event: Event) -> str | None:
 
 
 class PlainView:
-    """Writes and flushes one line per transition or note."""
+    """Writes and flushes one line per transition or note.
+
+    On a stream with a file descriptor (the process's stdout or stderr) the lines are written by a
+    thread of their own (`LineWriter`): a reader that does not read never holds up the caller (the
+    event loop). `stop()` writes out what is queued; `abandon()` (a stop signal) waits for it only
+    briefly."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
+        self._writer: LineWriter | None = None
+        self._stopped = False
 
     @property
     def stream(self) -> TextIO:
@@ -54,7 +62,14 @@ class PlainView:
 
     def handle(self, event: Event) -> None:
         line = format_event(event)
-        if line is None:
+        if line is None or self._stopped:
+            return
+        if self._writer is None:
+            fd = stream_fd(self.stream)
+            if fd is not None:
+                self._writer = LineWriter(self.stream, fd)
+        if self._writer is not None:
+            self._writer.write_line(line)
             return
         stream = self.stream
         try:
@@ -64,7 +79,17 @@ class PlainView:
             pass  # a closed pipe must not bring the run down
 
     def stop(self) -> None:
-        return None
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._writer is not None:
+            self._writer.close()
+
+    def abandon(self) -> None:
+        """The command is being stopped: what its reader has not taken within a second is dropped."""
+        self._stopped = True
+        if self._writer is not None:
+            self._writer.abandon()
 
 
 __all__ = ["PlainView", "clock", "format_event"]
