@@ -39,6 +39,7 @@ from launcher.errors import LauncherError
 from launcher.git import filters, guard, index_entries, index_guard, ref_guard, shallow_file
 from launcher.models.states import TaskState
 from launcher.store import own_files
+from launcher.store.files import unused_path, utc_stamp
 
 _CHECK_PARALLEL = 4  # idle trees checked at once before landing
 INTRUSIONS_DIR = "intrusions"  # under the task's artifacts: its files moved out of the main checkout
@@ -199,7 +200,7 @@ async def put_back_git_dir(ctx: RunContext, locked: bool = False) -> tuple[str, 
     async with contextlib.nullcontext() if locked else ctx.repo.lock.hold():
         branch_keys = await user_git.take_in_branch_config(ctx)  # a new branch's upstream is no change
         await shallow_file.judge_shallow(ctx.repo, snapshot)  # what git wrote for a fetch stays
-        aside = ctx.files.run_dir / INTRUSIONS_DIR / "git-dir" / time.strftime("%H%M%S")
+        aside = unused_path(ctx.files.run_dir / INTRUSIONS_DIR / "git-dir", utc_stamp())  # never another's
         undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside, users_git_live)
         if branch_keys is not None:
             await user_git.keep_branch_keys(ctx, branch_keys)

@@ -37,6 +37,7 @@ from launcher.errors import GitFailed, GitTimedOut, LauncherError
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.git import commits, patches, submodules, worktrees
+from launcher.git.ref_updates import unused_ref
 from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
@@ -93,7 +94,7 @@ async def _back_on_branch(ctx: RunContext, task_id: str, worktree: Path,
     task's branch, carrying its commits when they build on it."""
     if not branch:
         return None
-    save = f"refs/launcher/{ctx.run_id}/{task_id}/left-branch-{int(time.time())}"
+    save = await unused_ref(ctx.repo, f"refs/launcher/{ctx.run_id}/{task_id}/left-branch-{int(time.time())}")
     left = await commits.return_to_branch(ctx.repo, worktree, branch, save)
     if left is not None and left.carried:
         ctx.note(task_id, f"the agent switched to {left.where}; its commits ({left.head[:12]}) "
