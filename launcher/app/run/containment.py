@@ -302,15 +302,16 @@ async def reap(ctx: RunContext, task_id: str | None = None) -> None:
         ctx.note(task_id, f"killed {len(killed)} process(es) that escaped their process group")
 
 
-async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
-                              task_id: str | None = None, writer: str = "the agent") -> list[str]:
+async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task_id: str | None = None,
+                              writer: str = "the agent", scan_after: float | None = None) -> list[str]:
     """Files of the main checkout changed in this round's window (by status, then by content).
     With `task_id`, each is put back (engine/main_restore.py) and said how, and only what this
     task alone can have written is returned (blamed on it): a file written while other tasks'
     code ran too is blamed on none of them (a note says so) and set aside for the run, and one
-    written while only another task ran is that task's (`ctx.intruders`)."""
+    written while only another task ran is that task's (`ctx.intruders`). `scan_after`: the
+    `time.monotonic()` at `ended` (default: now), the main checkout's status is taken after."""
     found = []
-    for entry in await ctx.main_status(not_before=ended):
+    for entry in await ctx.main_status(not_before=time.monotonic() if scan_after is None else scan_after):
         if entry in ctx.main_snapshot:
             continue
         when = tree_guard.ctime_of(ctx.repo.root / entry[3:])  # ctime: cannot be back-dated
