@@ -23,6 +23,7 @@ from pathlib import Path
 
 import anyio
 
+from launcher import wall_clock
 from launcher.app.context import STATE_DIR, RunContext
 from launcher.app.run import user_git
 from launcher.app.run.blame import suspects as _suspects
@@ -311,6 +312,7 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task
     written while only another task ran is that task's (`ctx.intruders`). `scan_after`: the
     `time.monotonic()` at `ended` (default: now), the main checkout's status is taken after."""
     found = []
+    since = wall_clock.window_start(since)  # a clock stepped back since: written after, stamped before
     for entry in await ctx.main_status(not_before=time.monotonic() if scan_after is None else scan_after):
         if entry in ctx.main_snapshot:
             continue

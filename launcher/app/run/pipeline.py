@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pathspec
 
-from launcher import process
+from launcher import process, wall_clock
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
 from launcher.app.context import RunContext
@@ -190,7 +190,7 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         if grading.grader_name(ctx) is None:
             return await grading.approve(ctx, task.id, message)
         ctx.transition(task.id, TaskState.GRADING, f"grader round {iteration}")
-        graded_from = time.time()
+        graded_from = wall_clock.stamp()
         ctx.idle_trees.open_span(task.id)  # what its grader does is the task's too
         try:
             verdict = await grading.grade_task(
@@ -213,7 +213,7 @@ async def _run_round(
     artifacts = ctx.files.task_dir(task.id)
     ctx.transition(task.id, TaskState.RUNNING, f"agent {task.agent} round {iteration}",
                    iteration=iteration)
-    started, began = time.time(), time.monotonic()
+    started, began = wall_clock.stamp(), time.monotonic()  # (the change windows', a clock step widens)
     result = await _agent_round(ctx, task, worktree, iteration, 1, feedback, session_id)
     # A corrective round only helps an agent that ran fine but answered badly; re-running a
     # CLI that hit an API error, a budget or a turn limit would fail (and bill) the same way.
