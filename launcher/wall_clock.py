@@ -12,8 +12,12 @@ leaves it as it was).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 _KEPT = 4096  # the latest stamps remembered (a run takes a few per task round)
 _offsets: dict[float, float] = {}  # stamp -> wall - monotonic when it was taken
@@ -39,3 +43,25 @@ def window_start(since: float) -> float:
     if then is None:
         return since
     return min(since, since + (time.time() - time.monotonic()) - then)
+
+
+_lags: dict[str, float] = {}
+
+
+def file_system_lag(directory: Path) -> float:
+    """How far the clock stamping files in `directory` lags this machine's (seconds, 0 when it
+    does not): a network file system stamps ctimes by its server's clock, a coarse one (FAT)
+    rounds them down. A window's start moved back by it still holds the writes made in it. Taken
+    once per directory and process, by a probe file created and removed at once (`directory`: a
+    folder of the launcher's own, on the file system of the checkout it watches)."""
+    key = str(directory)
+    if key not in _lags:
+        with contextlib.suppress(OSError):  # (no folder yet: 0, asked again next time)
+            before = time.time()
+            fd, name = tempfile.mkstemp(prefix=".launcher-clock-", dir=directory)
+            try:
+                _lags[key] = max(0.0, before - os.fstat(fd).st_ctime)
+            finally:
+                os.close(fd)
+                os.unlink(name)
+    return _lags.get(key, 0.0)

@@ -312,7 +312,8 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task
     written while only another task ran is that task's (`ctx.intruders`). `scan_after`: the
     `time.monotonic()` at `ended` (default: now), the main checkout's status is taken after."""
     found = []
-    since = wall_clock.window_start(since)  # a clock stepped back since: written after, stamped before
+    # A clock stepped back since, a file system whose clock lags: written after, stamped before
+    since = wall_clock.window_start(since) - wall_clock.file_system_lag(ctx.files.run_dir)
     for entry in await ctx.main_status(not_before=time.monotonic() if scan_after is None else scan_after):
         if entry in ctx.main_snapshot:
             continue
