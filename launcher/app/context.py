@@ -71,7 +71,7 @@ class RunContext:
     main_snapshot: set[str] = field(default_factory=set)
     reported_intrusions: set[str] = field(default_factory=set)
     merge: bool = True
-    main_scan: tuple[float, list[str]] | None = None  # (time, `git status` of the main tree)
+    main_scan: tuple[float, list[str]] | None = None  # (time.monotonic(), `git status` of the main tree)
     scan_lock: anyio.Lock = field(default_factory=anyio.Lock)
     # What agents must not change (app/run/containment.py): the shared git dir's hooks and config,
     # the main checkout's dirty/untracked/ignored files by content, and idle worktrees.
@@ -95,11 +95,13 @@ class RunContext:
     ports: dict[str, int] = field(default_factory=dict)  # task -> first port of its claimed block
 
     async def main_status(self, not_before: float) -> list[str]:
-        """The main tree's status, taken at or after `not_before`; agents that finish together
-        share one scan instead of each walking the whole tree."""
+        """The main tree's status, taken at or after `not_before` (a `time.monotonic()` value:
+        keyed on the wall clock, a scan taken before the clock stepped back counted as taken after
+        every later round, for as long as the step, and nothing written meanwhile was seen);
+        agents that finish together share one scan instead of each walking the whole tree."""
         async with self.scan_lock:
             if self.main_scan is None or self.main_scan[0] < not_before:
-                taken = time.time()
+                taken = time.monotonic()
                 self.main_scan = (taken, await self.repo.status_porcelain())
             return self.main_scan[1]
 

@@ -17,6 +17,7 @@ from launcher.app.run.contract_dir import remove_leftovers
 from launcher.engine.orphans import reap_journaled
 from launcher.errors import GitFailed, GitTimedOut
 from launcher.git import commits, worktrees
+from launcher.git.ref_updates import unused_ref
 from launcher.git.repo import GitRepo
 from launcher.models.states import RunStatus
 from launcher.store.journal import Journal
@@ -71,7 +72,8 @@ async def save_uncommitted(repo: GitRepo, root: Path, journal: Journal, run_id: 
             continue
         if not info.path.is_dir() or not worktrees.is_populated(info.path):
             continue  # registered and never filled: nothing of an agent's in it
-        ref = f"refs/{worktrees.BRANCH_PREFIX}/{run_id}/{task_id}/interrupted-{int(time.time())}"
+        ref = await unused_ref(
+            repo, f"refs/{worktrees.BRANCH_PREFIX}/{run_id}/{task_id}/interrupted-{int(time.time())}")
         try:
             stash = await commits.rescue_uncommitted(repo, info.path, ref)
         except GitTimedOut:

@@ -6,6 +6,11 @@ under node_modules takes a good part of a second to walk), one walk at a time pe
 at most MAX_SCAN_ENTRIES entries (the rest of a larger tree is not looked at), and the next walk
 starts no sooner than SCAN_EVERY_S, nor than ten times the last walk's duration after it (so
 walking uses at most about a tenth of a core per agent). The probe itself only reads the result.
+
+A change is any change of the walk's fingerprint (each file's path, mtime, ctime and size), never
+only a newer newest mtime: a file dated in the future (copied in with its stored times, clock skew,
+`touch -d`) or the wall clock stepped back made every later edit look older, and an agent
+editing files every second was killed as stalled. The ctime is the kernel's: nothing sets it back.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SCAN_EVERY_S = 1.0
@@ -28,7 +34,7 @@ class FileActivity:
         self.max_entries = max_entries
         self.latest = time.monotonic()
         self.scans = 0  # walks finished (the first is the baseline)
-        self._newest: float | None = None
+        self._seen: tuple[int, int] | None = None  # the last whole walk's fingerprint
         self._lock = threading.Lock()
         self._running = False
         self._next = 0.0
@@ -49,24 +55,25 @@ class FileActivity:
 
     def _scan(self) -> None:
         started = time.monotonic()
+        seen: tuple[int, int] | None = None
         try:
-            newest = newest_mtime(self.root, self.max_entries, self._closed)
+            seen = fingerprint(self.root, self.max_entries, self._closed)
         finally:
             took = time.monotonic() - started
             with self._lock:
-                if self._newest is not None and newest > self._newest:
-                    self.latest = time.monotonic()
-                if self._newest is None or newest > self._newest:
-                    self._newest = newest
+                if seen is not None and not self._closed.is_set():  # (a walk cut short says nothing)
+                    if self._seen is not None and seen != self._seen:
+                        self.latest = time.monotonic()
+                    self._seen = seen
                 self.scans += 1
                 self._running = False
                 self._next = time.monotonic() + max(self.every_s, 10 * took)
 
 
-def newest_mtime(root: Path, max_entries: int = MAX_SCAN_ENTRIES, stop: threading.Event | None = None) -> float:
-    """The newest modification time of a file under `root` (`.git` left out, links not followed),
-    looking at no more than `max_entries` entries."""
-    newest, seen = 0.0, 0
+def _files(root: Path, max_entries: int, stop: threading.Event | None) -> Iterator[tuple[str, os.stat_result]]:
+    """Each file under `root` with its `lstat` (`.git` left out, links not followed), looking at
+    no more than `max_entries` entries."""
+    seen = 0
     folders = [str(root)]
     while folders and seen < max_entries:
         if stop is not None and stop.is_set():
@@ -82,9 +89,27 @@ def newest_mtime(root: Path, max_entries: int = MAX_SCAN_ENTRIES, stop: threadin
                             if entry.name != ".git":
                                 folders.append(entry.path)
                             continue
-                        newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
+                        found = entry.stat(follow_symlinks=False)
                     except OSError:
                         continue
+                    yield entry.path, found
         except OSError:
             continue
-    return newest
+
+
+def fingerprint(root: Path, max_entries: int = MAX_SCAN_ENTRIES,
+                stop: threading.Event | None = None) -> tuple[int, int]:
+    """The files under `root` (as `_files` walks them) as (their count, a sum of each one's
+    (path, mtime, ctime, size) hash): any file written, added, removed or re-dated changes it,
+    whatever its times say, in whatever order the walk meets them."""
+    count = total = 0
+    for path, found in _files(root, max_entries, stop):
+        count += 1
+        total = (total + hash((path, found.st_mtime_ns, found.st_ctime_ns, found.st_size))) & 0xFFFF_FFFF_FFFF_FFFF
+    return count, total
+
+
+def newest_mtime(root: Path, max_entries: int = MAX_SCAN_ENTRIES, stop: threading.Event | None = None) -> float:
+    """The newest modification time of a file under `root` (`.git` left out, links not followed),
+    looking at no more than `max_entries` entries."""
+    return max((found.st_mtime for _, found in _files(root, max_entries, stop)), default=0.0)

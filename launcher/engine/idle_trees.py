@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from launcher import wall_clock
 from launcher.git import commits, worktrees
 from launcher.git.repo import GitRepo
 
@@ -73,7 +74,7 @@ class IdleTrees:
         """The task's agent is about to run: its tree is no longer idle, and it witnesses others."""
         self.records.pop(task_id, None)
         self.active.add(task_id)
-        self.round_started[task_id] = time.time()
+        self.round_started[task_id] = wall_clock.stamp()  # a window start (a clock step widens it)
         self.open_span(task_id)
         for record in self.records.values():
             record.witnesses.add(task_id)

@@ -32,7 +32,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from launcher import process_identity
+from launcher import process_identity, wall_clock
 from launcher.engine.odd_entries import OddEntries, take
 from launcher.git import ref_updates
 from launcher.git.repo import GitRepo
@@ -287,6 +287,7 @@ def changed_since(snapshot: MainTreeSnapshot, since: float) -> list[str]:
     """Watched files whose content changed, deleted or replaced, with a ctime at or after `since`
     (deleted files count too); the snapshot takes on unchanged files' new stat."""
     found = []
+    since = wall_clock.window_start(since)  # a clock stepped back since: written after, stamped before
     for rel, before in snapshot.files.items():
         path = snapshot.root / rel
         try:

@@ -22,17 +22,18 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 
+from launcher import wall_clock
 from launcher.engine import main_restore, tree_guard
 from launcher.git import config_keys, guard, index_guard, ref_guard, shallow_file, worktrees
+from launcher.git.ref_updates import unused_ref
 from launcher.git.repo import GitRepo
 from launcher.store import own_files
-from launcher.store.files import STATE_DIR_NAME
+from launcher.store.files import STATE_DIR_NAME, utc_stamp
 
 
 @dataclass
@@ -48,7 +49,7 @@ class JudgeWatch:
     status: set[str]  # `git status` entries of the main checkout before
     own: tuple[str, ...]  # paths of the main checkout the launcher itself writes
     run_dir: RunDirWatch | None = None  # the judge run's own directory under .launcher/
-    started: float = field(default_factory=time.time)
+    started: float = field(default_factory=wall_clock.stamp)
 
     @classmethod
     async def start(cls, repo: GitRepo, scratch: Path, run_dir: RunDirWatch | None = None) -> JudgeWatch:
@@ -101,7 +102,7 @@ class JudgeWatch:
         if not judges:
             self.refs = now
             return []
-        kept = f"refs/launcher/judge/{time.strftime('%Y%m%d-%H%M%S')}"
+        kept = await unused_ref(self.repo, f"refs/launcher/judge/{utc_stamp()}")  # never an earlier call's
         problems = await ref_guard.undo(self.repo, judges, kept)
         self.refs = await ref_guard.read_state(self.repo)
         listed = "; ".join(change.describe() for change in judges)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from launcher.models.judge import (
 from launcher.models.plan import AgentConfig, Task
 from launcher.models.printable import one_line
 from launcher.regular_files import clear_path
-from launcher.store.files import atomic_write_json
+from launcher.store.files import atomic_write_json, unused_path, utc_stamp
 
 MAX_INVALID_IN_A_ROW = 3
 PACKET_NAME = "judge-packet.json"
@@ -124,7 +123,7 @@ async def _judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
     calls: list[JudgeCall] = []
     if not spec.standalone:
         await add_scratch(repo, spec.scratch, spec.base_sha)
-    aside = spec.out_dir / "judge" / INTRUSIONS_DIR / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    aside = unused_path(spec.out_dir / "judge" / INTRUSIONS_DIR, utc_stamp())  # never an earlier call's
     watch: JudgeWatch | None = None
     try:
         # What it must not change, recorded once its checkout exists (DESIGN 14, as for agents)

@@ -30,3 +30,16 @@ async def delete_refs(repo: GitRepo, refs: list[str]) -> list[str]:
             with contextlib.suppress(OSError):
                 os.unlink(name)
     return [ref for ref in refs if not (await repo.git("update-ref", "-d", ref, check=False)).ok]
+
+
+async def unused_ref(repo: GitRepo, name: str) -> str:
+    """`name`, or `name.2`, `name.3`, ...: the first that is neither a ref nor a prefix of refs.
+    For refs named by the second (a kept attempt, an interrupted agent's work): a second save in
+    the same second (or after the clock stepped back) must not overwrite the first, which
+    `refs/launcher/` keeps no reflog for."""
+    taken = set((await repo.git("for-each-ref", "--format=%(refname)", name.rpartition("/")[0])).out.split())
+    n = 1
+    while (candidate := name if n == 1 else f"{name}.{n}") in taken or any(
+            ref.startswith(candidate + "/") for ref in taken):
+        n += 1
+    return candidate

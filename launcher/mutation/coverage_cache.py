@@ -5,7 +5,10 @@ touch, so the key covers all of them: the base commit, the content of each file 
 state differs from it (uncommitted changes, untracked files, `.worktreeinclude` copies), the
 interpreter, the pytest flags, the import roots and the measured files. A local re-run (the same
 `--since` sweep again, a sweep resumed on another day) then skips the suite's coverage run; any
-edit anywhere runs it again. Only a passing run is kept; the newest few maps are.
+edit anywhere runs it again. Only a passing run is kept; the few maps used last are, by the
+cache's own record of the order it saved and loaded them in (RECENT_FILE), never by the files'
+mtimes: maps dated in the future (written while the clock ran ahead, a CI cache restored with a
+fast runner's times) outranked every map saved since, each deleted by the save that wrote it.
 
 A whole-suite map also records the key of the tests alone (`tests_key`): a later `--since` sweep
 of other code with the very same tests asks it which tests executed the changed files
@@ -14,6 +17,7 @@ of other code with the very same tests asks it which tests executed the changed 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,10 +25,38 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from launcher.mutation.coverage_map import CoverageMap, SuiteRun
-from launcher.store.files import atomic_write_json
+from launcher.store.files import atomic_write_json, atomic_write_text
 
 SCHEMA = "launcher-coverage/2"  # 2: fixture setups and child processes attributed to their tests
-KEEP = 8  # maps kept per repository (newest first)
+KEEP = 8  # maps kept per repository (those used last)
+RECENT_FILE = "coverage-recent.txt"  # the maps' keys, the one saved or loaded last first
+
+
+def _recent(directory: Path) -> list[Path]:
+    """The cached maps, the one used last first: those RECENT_FILE lists in its order, then any it
+    does not (a record lost to a concurrent save, an older launcher's maps) by their mtime."""
+    try:
+        keys = (directory / RECENT_FILE).read_text(encoding="utf-8").split()
+    except (OSError, ValueError):
+        keys = []
+    found = {p.stem.removeprefix("coverage-"): p for p in directory.glob("coverage-*.json")}
+    listed = [found.pop(key) for key in dict.fromkeys(keys) if key in found]
+
+    def mtime(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    return listed + sorted(found.values(), key=mtime, reverse=True)
+
+
+def _used(directory: Path, key: str, keep: Sequence[Path] | None = None) -> None:
+    """Record `key` as the map used last (`keep`: the maps left, in order, after a prune)."""
+    rest = [p.stem.removeprefix("coverage-") for p in (_recent(directory) if keep is None else keep)]
+    keys = [key, *(k for k in rest if k != key)]
+    with contextlib.suppress(OSError):  # a cache: without its record, the order falls back to mtimes
+        atomic_write_text(directory / RECENT_FILE, "".join(f"{k}\n" for k in keys))
 
 
 def coverage_key(source_root: Path, base_sha: str, overlay: Sequence[str], parts: Sequence[str]) -> str:
@@ -44,9 +76,8 @@ def tests_key(test_root: Path, test_files: Sequence[str], parts: Sequence[str]) 
 
 
 def for_tests(directory: Path, key: str, tree: Path, files: Sequence[str]) -> CoverageMap | None:
-    """The newest whole-suite map measured with the tests of `key` and measuring all of `files`."""
-    maps = sorted(directory.glob("coverage-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for path in maps:
+    """The whole-suite map used last measured with the tests of `key` and measuring all of `files`."""
+    for path in _recent(directory):
         try:
             head = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -67,12 +98,13 @@ def load(directory: Path, key: str, tree: Path) -> CoverageMap | None:
         lines = {rel: {int(n): frozenset(ctx) for n, ctx in by_line.items()} for rel, by_line in data["lines"].items()}
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    path.touch()  # recently used: kept longest
+    _used(directory, key)  # recently used: kept longest
     return CoverageMap(tree, lines, run)
 
 
 def save(directory: Path, key: str, cov: CoverageMap, *, suite: tuple[str, Sequence[str]] | None = None) -> None:
-    """Keep a passing run's map under `key`, dropping all but the newest KEEP maps. `suite`: the
+    """Keep a passing run's map under `key`, dropping all but the KEEP maps used last (never this
+    one, whatever the other maps' mtimes say). `suite`: the
     tests key and measured files of a whole-suite run (`for_tests` finds it by them)."""
     if not cov.run.ok:
         return
@@ -86,10 +118,12 @@ def save(directory: Path, key: str, cov: CoverageMap, *, suite: tuple[str, Seque
     }  # fmt: skip
     if suite is not None:
         data["tests_key"], data["measured"] = suite[0], sorted(suite[1])
-    atomic_write_json(directory / f"coverage-{key}.json", data)
-    maps = sorted(directory.glob("coverage-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    saved = directory / f"coverage-{key}.json"
+    atomic_write_json(saved, data)
+    maps = [saved, *(p for p in _recent(directory) if p != saved)]
     for old in maps[KEEP:]:
         old.unlink(missing_ok=True)
+    _used(directory, key, maps[:KEEP])
 
 
 async def measured(

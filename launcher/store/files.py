@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +99,20 @@ class RunFiles:
 
     def log_path(self, task_id: str) -> Path:
         return self.task_dir(task_id) / "agent.log"
+
+
+def unused_path(parent: Path, name: str) -> Path:
+    """`parent / name`, or `name-2`, `name-3`, ... : the first that does not exist. For a folder
+    named by the second (a set-aside copy): two saves in one second, on the same time of another
+    day or after the clock stepped back never share one, the later overwriting the earlier. The
+    caller creates it before another save could look (under the lock that serialises them)."""
+    for n in itertools.count(1):
+        candidate = parent / (name if n == 1 else f"{name}-{n}")
+        if not os.path.lexists(candidate):
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def utc_stamp() -> str:
+    """The time now as UTC `YYYYMMDD-HHMMSS`, for a name (with `unused_path`, never shared)."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime())

@@ -252,12 +252,15 @@ class Journal(RunClaims):
             return [str(task["id"]) for task in tasks]
 
     def runs(self, limit: int = 20) -> list[RunRow]:
+        """The latest `limit` runs, the one started last first. "Latest" is the journal's insertion
+        order (rowid), never `created_at`: a wall clock stepped back (NTP correcting a fast clock)
+        would make an older run look newer, and `land`/`status`/`clean` act on the wrong one."""
         ids = [r["id"] for r in self._db.execute(
-            "SELECT id FROM runs ORDER BY created_at DESC LIMIT ?", (limit,))]
+            "SELECT id FROM runs ORDER BY rowid DESC LIMIT ?", (limit,))]
         return [self.run(i) for i in ids]
 
     def latest_run_id(self) -> str | None:
-        row = self._db.execute("SELECT id FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()
+        row = self._db.execute("SELECT id FROM runs ORDER BY rowid DESC LIMIT 1").fetchone()  # see `runs`
         return row["id"] if row else None
 
     # tasks ----------------------------------------------------------------------------------
@@ -429,7 +432,7 @@ class Journal(RunClaims):
 
     def unfinished_landings(self) -> list[str]:
         """Runs whose journaled landing was never marked finished, oldest first."""
-        rows = self._db.execute("SELECT run_id FROM landings WHERE done=0 ORDER BY at").fetchall()
+        rows = self._db.execute("SELECT run_id FROM landings WHERE done=0 ORDER BY rowid").fetchall()
         return [row["run_id"] for row in rows]
 
     def finish_landing(self, run_id: str) -> None:
@@ -445,7 +448,7 @@ class Journal(RunClaims):
                            (run_id, task_id, time.time(), message[:MAX_NOTE_CHARS]))
 
     def notes(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT task_id, at, message FROM notes WHERE run_id=? ORDER BY at, rowid",
+        rows = self._db.execute("SELECT task_id, at, message FROM notes WHERE run_id=? ORDER BY rowid",
                                 (run_id,)).fetchall()
         with self.decoding(f"a note of run {run_id}"):
             return [{"task_id": col.optional_text(r, "task_id"), "at": col.number(r, "at"),

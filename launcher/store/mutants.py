@@ -144,7 +144,7 @@ class MutantStore(SqliteStore):
             )  # fmt: skip
 
     def sweeps(self, limit: int = 20) -> list[SweepRow]:
-        rows = self._db.execute("SELECT id FROM mutation_sweeps ORDER BY created_at DESC LIMIT ?", (limit,))
+        rows = self._db.execute("SELECT id FROM mutation_sweeps ORDER BY rowid DESC LIMIT ?", (limit,))
         return [self.sweep(r["id"]) for r in rows.fetchall()]
 
     def find_resumable(self, *, repo: str, base_sha: str, options_key: str) -> str | None:
@@ -152,7 +152,7 @@ class MutantStore(SqliteStore):
         running by a process that no longer exists (killed without a chance to say so)."""
         rows = self._db.execute(
             "SELECT id, status, pid FROM mutation_sweeps WHERE repo=? AND base_sha=? AND options_key=? "
-            "AND status IN (?, ?) ORDER BY created_at DESC",
+            "AND status IN (?, ?) ORDER BY rowid DESC",  # insertion order: a clock step never reorders
             (repo, base_sha, options_key, RUNNING, INTERRUPTED),
         ).fetchall()
         for row in rows:

@@ -89,7 +89,7 @@ class WorkflowStore(SqliteStore):
 
     def all(self, limit: int = 100) -> list[WorkflowState]:
         rows = self._db.execute(
-            "SELECT id, state_json FROM workflows ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+            "SELECT id, state_json FROM workflows ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
         return [self._state(r, r["id"]) for r in rows]
 
     def _state(self, row: sqlite3.Row, workflow_id: str) -> WorkflowState:

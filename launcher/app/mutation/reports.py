@@ -57,11 +57,27 @@ def _when(run_dir: Path) -> tuple[str, str]:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(mtime)), run_dir.name
 
 
-def _run_dirs(root: Path) -> list[Path]:
-    """Run dirs holding a mutants.json, newest first."""
+def _run_dirs(root: Path, started: Sequence[str] = ()) -> list[Path]:
+    """Run dirs holding a mutants.json, newest first. `started`: the sweep ids the store knows,
+    the one started last first (its insertion order); those dirs take the places of the store's
+    sweeps in that order, never the order of their time stamps (a clock stepped back stamps a
+    later sweep earlier). Dirs the store does not know keep their place by their stamp."""
     if not root.is_dir():
         return []
-    return sorted((d for d in root.iterdir() if (d / MUTANTS_FILE).is_file()), key=_when, reverse=True)
+    dirs = sorted((d for d in root.iterdir() if (d / MUTANTS_FILE).is_file()), key=_when, reverse=True)
+    rank = {sweep_id: i for i, sweep_id in enumerate(started)}
+    slots = [i for i, d in enumerate(dirs) if d.name in rank]
+    for slot, run_dir in zip(slots, sorted((dirs[i] for i in slots), key=lambda d: rank[d.name]), strict=True):
+        dirs[slot] = run_dir
+    return dirs
+
+
+def _started_after(sweep: SweepListing, finished: Path, started: Sequence[str]) -> bool:
+    """Whether the sweep was started after the finished run dir's: by the store's order when it
+    knows both, else by their time stamps."""
+    if sweep.sweep_id in started and finished.name in started:
+        return started.index(sweep.sweep_id) < started.index(finished.name)
+    return _sweep_key(sweep.sweep_id) > _when(finished)
 
 
 async def resolve_run(cwd: Path, run: str | Path | None, *, latest_for: str | None = None) -> Path:
@@ -77,9 +93,11 @@ async def resolve_run(cwd: Path, run: str | Path | None, *, latest_for: str | No
         if path.is_file() and path.name == MUTANTS_FILE:
             return path.parent
     root = await runs_root(cwd)
-    unfinished = await _unfinished_sweeps(cwd)
+    sweeps = await _sweeps(cwd)
+    started = [s.sweep_id for s in sweeps]
+    unfinished = [s for s in sweeps if s.status != store_mod.DONE]
     if run is None:
-        found = _run_dirs(root)
+        found = _run_dirs(root, started)
         if not found:
             if unfinished:
                 raise _unfinished_problem(unfinished[0], root, "no sweep has finished yet: ")
@@ -87,7 +105,7 @@ async def resolve_run(cwd: Path, run: str | Path | None, *, latest_for: str | No
                 "there are no mutation sweeps yet", where=str(root), fix="run one with `launcher mutation sweep`"
             )
         newer = [s for s in unfinished if s.status in (store_mod.INTERRUPTED, store_mod.RUNNING)
-                 and _sweep_key(s.sweep_id) > _when(found[0])]  # fmt: skip
+                 and _started_after(s, found[0], started)]  # fmt: skip
         if latest_for is not None and newer:
             raise _newer_unfinished(newer[0], found[0], root, latest_for)
         return found[0]
@@ -97,7 +115,7 @@ async def resolve_run(cwd: Path, run: str | Path | None, *, latest_for: str | No
     pending = next((s for s in unfinished if s.sweep_id == name), None)
     if pending is not None:
         raise _unfinished_problem(pending, root)
-    known = ", ".join(d.name for d in _run_dirs(root)[:5])
+    known = ", ".join(d.name for d in _run_dirs(root, started)[:5])
     if not known and unfinished:
         known = f"none has finished yet (unfinished: {', '.join(s.sweep_id for s in unfinished[:5])})"
     raise RunNotFound(f"no mutation run {str(run)!r}", where=str(root),
@@ -105,14 +123,13 @@ async def resolve_run(cwd: Path, run: str | Path | None, *, latest_for: str | No
                           "them)")  # fmt: skip
 
 
-async def _unfinished_sweeps(cwd: Path) -> list[SweepListing]:
-    """The sweeps the repository's store knows that have not finished, newest first (none when
-    there is no store, or it cannot be read: then only finished run dirs are known, as before)."""
+async def _sweeps(cwd: Path) -> list[SweepListing]:
+    """The sweeps the repository's store knows, the one started last first (none when there is
+    no store, or it cannot be read: then only finished run dirs are known, by their stamps)."""
     try:
-        listings = await list_sweeps(cwd, limit=1000)
+        return await list_sweeps(cwd, limit=1000)
     except (LauncherError, OSError, sqlite3.Error):
         return []
-    return [s for s in listings if s.status != store_mod.DONE]
 
 
 def _sweep_key(sweep_id: str) -> tuple[str, str]:
@@ -231,7 +248,7 @@ async def show(cwd: Path, mutant_id: str, run: str | None = None) -> str:
     if run is not None or numeric:
         dirs = [await resolve_run(cwd, run)]
     else:
-        dirs = _run_dirs(await runs_root(cwd))
+        dirs = _run_dirs(await runs_root(cwd), [s.sweep_id for s in await _sweeps(cwd)])
         if not dirs:
             raise RunNotFound("there are no mutation sweeps yet", fix="run one with `launcher mutation sweep`")
     for run_dir in dirs:

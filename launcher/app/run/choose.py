@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 
 import anyio
 
-from launcher import process
+from launcher import process, wall_clock
 from launcher.app.context import EventSink, RunContext
 from launcher.app.report import run_message, run_status
 from launcher.app.report_now import current_report
@@ -186,7 +185,7 @@ async def _regrade_round(ctx: RunContext, task_id: str, iteration: int, graded: 
             ctx.transition(task_id, TaskState.GRADING, f"re-grading round {iteration} by hand at {head[:12]}")
             # What the grader must not touch, as in a run: put back after it, its task escalated
             await containment.start(ctx)
-            graded_from = time.time()
+            graded_from = wall_clock.stamp()
             state = await grading.grade_task(
                 ctx, task, iteration, facts, after_grader=partial(containment.after_grading, ctx, task_id, graded_from))
         except BaseException as exc:

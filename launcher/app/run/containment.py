@@ -23,6 +23,7 @@ from pathlib import Path
 
 import anyio
 
+from launcher import wall_clock
 from launcher.app.context import STATE_DIR, RunContext
 from launcher.app.run import user_git
 from launcher.app.run.blame import suspects as _suspects
@@ -39,6 +40,7 @@ from launcher.errors import LauncherError
 from launcher.git import filters, guard, index_entries, index_guard, ref_guard, shallow_file
 from launcher.models.states import TaskState
 from launcher.store import own_files
+from launcher.store.files import unused_path, utc_stamp
 
 _CHECK_PARALLEL = 4  # idle trees checked at once before landing
 INTRUSIONS_DIR = "intrusions"  # under the task's artifacts: its files moved out of the main checkout
@@ -199,7 +201,7 @@ async def put_back_git_dir(ctx: RunContext, locked: bool = False) -> tuple[str, 
     async with contextlib.nullcontext() if locked else ctx.repo.lock.hold():
         branch_keys = await user_git.take_in_branch_config(ctx)  # a new branch's upstream is no change
         await shallow_file.judge_shallow(ctx.repo, snapshot)  # what git wrote for a fetch stays
-        aside = ctx.files.run_dir / INTRUSIONS_DIR / "git-dir" / time.strftime("%H%M%S")
+        aside = unused_path(ctx.files.run_dir / INTRUSIONS_DIR / "git-dir", utc_stamp())  # never another's
         undone = await anyio.to_thread.run_sync(guard.undo_tampering, snapshot, aside, users_git_live)
         if branch_keys is not None:
             await user_git.keep_branch_keys(ctx, branch_keys)
@@ -301,15 +303,18 @@ async def reap(ctx: RunContext, task_id: str | None = None) -> None:
         ctx.note(task_id, f"killed {len(killed)} process(es) that escaped their process group")
 
 
-async def main_tree_intrusions(ctx: RunContext, since: float, ended: float,
-                              task_id: str | None = None, writer: str = "the agent") -> list[str]:
+async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task_id: str | None = None,
+                              writer: str = "the agent", scan_after: float | None = None) -> list[str]:
     """Files of the main checkout changed in this round's window (by status, then by content).
     With `task_id`, each is put back (engine/main_restore.py) and said how, and only what this
     task alone can have written is returned (blamed on it): a file written while other tasks'
     code ran too is blamed on none of them (a note says so) and set aside for the run, and one
-    written while only another task ran is that task's (`ctx.intruders`)."""
+    written while only another task ran is that task's (`ctx.intruders`). `scan_after`: the
+    `time.monotonic()` at `ended` (default: now), the main checkout's status is taken after."""
     found = []
-    for entry in await ctx.main_status(not_before=ended):
+    # A clock stepped back since, a file system whose clock lags: written after, stamped before
+    since = wall_clock.window_start(since) - wall_clock.file_system_lag(ctx.files.run_dir)
+    for entry in await ctx.main_status(not_before=time.monotonic() if scan_after is None else scan_after):
         if entry in ctx.main_snapshot:
             continue
         when = tree_guard.ctime_of(ctx.repo.root / entry[3:])  # ctime: cannot be back-dated

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pathspec
 
-from launcher import process
+from launcher import process, wall_clock
 from launcher.agents.base import AgentRequest
 from launcher.agents.registry import get_adapter
 from launcher.app.context import RunContext
@@ -37,6 +37,7 @@ from launcher.errors import GitFailed, GitTimedOut, LauncherError
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.git import commits, patches, submodules, worktrees
+from launcher.git.ref_updates import unused_ref
 from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
@@ -93,12 +94,21 @@ async def _back_on_branch(ctx: RunContext, task_id: str, worktree: Path,
     task's branch, carrying its commits when they build on it."""
     if not branch:
         return None
-    save = f"refs/launcher/{ctx.run_id}/{task_id}/left-branch-{int(time.time())}"
+    save = await unused_ref(ctx.repo, f"refs/launcher/{ctx.run_id}/{task_id}/left-branch-{int(time.time())}")
     left = await commits.return_to_branch(ctx.repo, worktree, branch, save)
     if left is not None and left.carried:
         ctx.note(task_id, f"the agent switched to {left.where}; its commits ({left.head[:12]}) "
                           "were put on the task's branch")
     return left
+
+
+def _elapsed(started: float, began: float | None) -> float:
+    """Seconds since the round began: by the monotonic clock, which no clock step moves (the wall
+    clock stepped back by NTP made it negative); a round begun by an earlier launcher process
+    only has its wall-clock start, never said to have taken less than nothing."""
+    if began is not None:
+        return round(time.monotonic() - began, 3)
+    return round(max(0.0, time.time() - started), 3)
 
 
 def _limits(ctx: RunContext, task: Task) -> Limits:
@@ -166,11 +176,12 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
                 # tree was left by its checks (bytecode, reports), never the agent's work.
                 await commits.reset_to(ctx.repo, worktree, row.head_sha)
             resume_point.resume_collection(ctx, task.id, iteration, finished)
-            result, started = finished.result, finished.started
+            result, started, began = finished.result, finished.started, None
         else:
-            result, started = await _run_round(ctx, task, worktree, iteration, feedback, session_id)
+            result, started, began = await _run_round(ctx, task, worktree, iteration, feedback, session_id)
         session_id = result.outcome.session_id or session_id
-        state, message, facts = await _collect_and_decide(ctx, task, worktree, result, started, iteration)
+        state, message, facts = await _collect_and_decide(ctx, task, worktree, result, (started, began),
+                                                          iteration)  # fmt: skip
         if state is TaskState.APPROVED:
             await containment.record_idle(ctx, task.id, worktree)
         if state is not TaskState.APPROVED:
@@ -179,7 +190,7 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
         if grading.grader_name(ctx) is None:
             return await grading.approve(ctx, task.id, message)
         ctx.transition(task.id, TaskState.GRADING, f"grader round {iteration}")
-        graded_from = time.time()
+        graded_from = wall_clock.stamp()
         ctx.idle_trees.open_span(task.id)  # what its grader does is the task's too
         try:
             verdict = await grading.grade_task(
@@ -196,12 +207,13 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
 async def _run_round(
     ctx: RunContext, task: Task, worktree: Path, iteration: int, feedback: Path | None,
     session_id: str | None,
-) -> tuple[RoundResult, float]:
-    """One agent round (plus its corrective attempt), recorded as finished before it is used."""
+) -> tuple[RoundResult, float, float]:
+    """One agent round (plus its corrective attempt), recorded as finished before it is used;
+    with when it started, by the wall clock (the change windows) and `time.monotonic()`."""
     artifacts = ctx.files.task_dir(task.id)
     ctx.transition(task.id, TaskState.RUNNING, f"agent {task.agent} round {iteration}",
                    iteration=iteration)
-    started = time.time()
+    started, began = wall_clock.stamp(), time.monotonic()  # (the change windows', a clock step widens)
     result = await _agent_round(ctx, task, worktree, iteration, 1, feedback, session_id)
     # A corrective round only helps an agent that ran fine but answered badly; re-running a
     # CLI that hit an API error, a budget or a turn limit would fail (and bill) the same way.
@@ -222,14 +234,18 @@ async def _run_round(
         spent = add_outcomes((first.cost_usd, first.tokens), (result.outcome.cost_usd, result.outcome.tokens))
         result.outcome.cost_usd, result.outcome.tokens = spent.cost_usd, spent.tokens or None
     resume_point.save_round(ctx, task.id, iteration, result, started)
-    return result, started
+    return result, started, began
 
 
 async def _collect_and_decide(
-    ctx: RunContext, task: Task, worktree: Path, result: RoundResult, started: float, iteration: int
+    ctx: RunContext, task: Task, worktree: Path, result: RoundResult, start: tuple[float, float | None],
+    iteration: int,
 ) -> tuple[TaskState, str, dict[str, Any]]:
-    """Commit, measure and check one round; APPROVED here means "ready for grading"."""
+    """Commit, measure and check one round; APPROVED here means "ready for grading". `start`: when
+    the round started, by the wall clock and by `time.monotonic()` (None: in an earlier process)."""
+    started, began = start
     ended = time.time()  # the agent has exited: any main-tree scan from now on would see its writes
+    scanned_after = time.monotonic()  # (the shared status scan's key: a clock step never reuses a stale one)
     artifacts = ctx.files.task_dir(task.id)
     row = ctx.journal.task(ctx.run_id, task.id)
     if not (worktree / ".git").exists():  # deleted by its agent: no git can run there any more
@@ -271,10 +287,10 @@ async def _collect_and_decide(
             task.id, exit_code=supervised.returncode if supervised else None, files=real_files,
             reason=reason.splitlines()[0] if reason else "no contract",
         )
-    intrusions = await containment.main_tree_intrusions(ctx, started, ended, task.id)
+    intrusions = await containment.main_tree_intrusions(ctx, started, ended, task.id, scan_after=scanned_after)
     facts: dict[str, Any] = {
         "exit_code": supervised.returncode if supervised else None,
-        "duration_s": round(time.time() - started, 3),
+        "duration_s": _elapsed(started, began),
         "outcome": {"ok": outcome.ok, "error_kind": outcome.error_kind, "message": outcome.message,
                     **({"extra": outcome.extra} if outcome.extra else {})},
         "cost_usd": outcome.cost_usd,

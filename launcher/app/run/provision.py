@@ -12,6 +12,7 @@ from launcher.app.run import ignored_work, pool, resolution, resume_point, tree_
 from launcher.engine.orphans import kill_orphans
 from launcher.errors import LauncherError
 from launcher.git import commits, include, signing, submodules, warm_pool, worktrees
+from launcher.git.ref_updates import unused_ref
 from launcher.models.plan import Task
 from launcher.models.states import TaskState
 from launcher.store.journal import TaskRow
@@ -56,7 +57,7 @@ async def provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
             return path  # its agent had finished: the worktree holds that round's work as it left it
         if resolution.pending(ctx, task.id):
             return path  # killed while merging for a resolution round: no agent's work to save
-        ref = f"refs/launcher/{ctx.run_id}/{task.id}/interrupted-{int(time.time())}"
+        ref = await unused_ref(ctx.repo, f"refs/launcher/{ctx.run_id}/{task.id}/interrupted-{int(time.time())}")
         saved = await commits.rescue_uncommitted(ctx.repo, path, ref)
         if saved:
             ctx.note(task.id, f"saved the interrupted agent's uncommitted work as {ref}")

@@ -7,13 +7,12 @@ that still imported the main checkout's code fails (it verified the wrong code).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
 
-from launcher import process
+from launcher import process, wall_clock
 from launcher.app.context import RunContext
 from launcher.app.run import containment, git_watch, integration_output, ref_watch
 from launcher.app.run.best_of import attempt_env
@@ -104,7 +103,7 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         async def with_includes(tree: Path) -> None:  # as a task's worktree and its checks get them
             await anyio.to_thread.run_sync(include.copy_includes, ctx.repo.root, tree, ctx.include_paths)
 
-        started = time.time()
+        started = wall_clock.stamp()
         own = await ref_watch.unlanded_commits(ctx, commit)  # before: its scratch tree reaches them
         trace = CheckTrace()
         ok, output = await run_integration_check(
