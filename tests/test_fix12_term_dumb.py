@@ -46,16 +46,10 @@ def run_on_a_terminal(repo: Path, term: str) -> tuple[str, str, int]:
                 time.sleep(1.5)  # the agent works 4 s: a redraw at 4 a second has had its chance
                 while_working = shown + _read_now(master)
                 shown = while_working
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if not ready:
-                if proc.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
+            chunk = _read_chunk(master, 0.2)
+            if chunk is None:
                 break
-            if not chunk:
+            if not chunk and proc.poll() is not None:
                 break
             shown += chunk
         code = proc.wait(timeout=30)
@@ -67,15 +61,19 @@ def run_on_a_terminal(repo: Path, term: str) -> tuple[str, str, int]:
     return (while_working or b"").decode(errors="replace"), shown.decode(errors="replace"), code
 
 
+def _read_chunk(master: int, wait: float) -> bytes | None:
+    """What the terminal has within `wait` (b"": nothing yet); None once it is closed."""
+    if not select.select([master], [], [], wait)[0]:
+        return b""
+    try:
+        return os.read(master, 65536) or None
+    except OSError:
+        return None
+
+
 def _read_now(master: int) -> bytes:
     got = b""
-    while select.select([master], [], [], 0.1)[0]:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
+    while chunk := _read_chunk(master, 0.1):
         got += chunk
     return got
 
