@@ -100,6 +100,9 @@ def reap_orphan_zombies() -> int:
     # A tracked group's leader, read after the zombies, is an own child exited and not collected
     # yet (most zombies here): passed over before the costly list of own children is read.
     zombies = _not_tracked(zombies, groups=False)
+    # A leader gone since (collected by whoever started it: an own child, untracked once
+    # collected) is no orphan of ours; only those still zombies need the costly list.
+    zombies = [(pid, stat) for pid, stat in zombies if stat[2] != pid or _still_zombie(pid, me)]
     leaders = [pid for pid, stat in zombies if stat[2] == pid]
     own = _own_children() if leaders else set()
     for pid, stat in zombies:
@@ -107,6 +110,11 @@ def reap_orphan_zombies() -> int:
             with contextlib.suppress(ChildProcessError):
                 reaped += bool(os.waitpid(pid, os.WNOHANG)[0])
     return reaped
+
+
+def _still_zombie(pid: int, parent: int) -> bool:
+    stat = proc_stat(pid)
+    return stat is not None and stat[0] == b"Z" and stat[1] == parent
 
 
 _STARTING_WAIT_S = 0.1  # for the starts under way to register their children (milliseconds, normally)
