@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 
+from launcher.agents.passed_env import plan_secrets
 from launcher.app.own_worktree import launcher_worktree_problem
 from launcher.engine.idle_trees import IdleTrees
 from launcher.engine.tree_guard import MainTreeSnapshot
@@ -53,7 +54,8 @@ def writable_state_dir(repo: GitRepo) -> Path:
 
 
 def open_journal(repo: GitRepo) -> Journal:
-    return Journal(writable_state_dir(repo) / "launcher.db")
+    """The repository's journal, which keeps what a run passed to its agents and checks masked."""
+    return Journal(writable_state_dir(repo) / "launcher.db", passed=plan_secrets)
 
 
 @dataclass
@@ -136,8 +138,10 @@ class RunContext:
         return self.ports[task_id]
 
     def transition(self, task_id: str, state: TaskState, message: str = "", **fields: Any) -> None:
-        """Journal first, then tell the UI: the row is the source of truth."""
+        """Journal first, then tell the UI: the row is the source of truth. Both get the message
+        with what the run passed to its agents and checks masked (a check's output tail)."""
         self.journal.transition(self.run_id, task_id, state, message, **fields)
+        message = self.journal.masked(self.run_id, message)
         data = {k: v for k, v in fields.items() if k in ("iteration", "cost_usd", "files")}
         self.emit(Event(self.run_id, task_id, "state", state, message, data))
 
@@ -145,4 +149,5 @@ class RunContext:
         """Tell the user; `keep`: also in the run's report (what is not recorded elsewhere)."""
         if keep:
             self.journal.add_note(self.run_id, task_id, message)
+        message = self.journal.masked(self.run_id, message)
         self.emit(Event(self.run_id, task_id, "note", None, message))

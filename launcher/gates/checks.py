@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from launcher import process
+from launcher.agents.passed_env import round_secrets
 from launcher.engine.import_audit import ImportAudit, outside_import_message
+from launcher.models.redact import mask
 
 
 @dataclass
@@ -47,15 +49,16 @@ async def run_checks(
 ) -> list[CheckResult]:
     """Run every check (even after a failure, so the report shows them all). With `audit` (its
     file named in `env`, see `engine.command_env`), a check that imported code from the main
-    checkout fails, whatever its exit code: it verified the wrong code."""
-    results = []
+    checkout fails, whatever its exit code: it verified the wrong code. What `env` took from the
+    launcher's environment (`check_env`) is masked in the output kept (`models.redact`)."""
+    results, secrets = [], round_secrets(env)
     for command in commands:
         if audit is not None:
             audit.reset()
         # Checks are the repository owner's own commands (like CI steps), so a shell is fine
         # here; agent prompts never reach a shell.
         done = await process.run_command(["/bin/sh", "-c", command], cwd=cwd, env=env, timeout=timeout_s)
-        output = output_tail(done)
+        output = mask(output_tail(done), secrets)
         outside = await audit.outside_imports() if audit is not None else []
         if outside and audit is not None:
             output += "\n[launcher] " + outside_import_message(outside, audit.repo.root)

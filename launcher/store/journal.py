@@ -16,6 +16,7 @@ from launcher.errors import RunNotFound
 from launcher.models.states import RunStatus, TaskState
 from launcher.store import journal_schema
 from launcher.store import rows as col
+from launcher.store.journal_masks import Passed, RunMasks
 from launcher.store.journal_schema import PROCESSES_SCHEMA, SCHEMA
 from launcher.store.run_claim import RunBusy, RunClaims, held_by_other
 from launcher.store.sqlite import damaged, free_id, read_only_rows
@@ -117,11 +118,18 @@ class Journal(RunClaims):
     """One connection per process; short write transactions keep SQLite's single writer happy.
     A journal an older launcher wrote is brought up to this version's layout at this process's
     first write, never by a command that only reads it (journal_schema.py), and never while a
-    live launcher other than this one drives a run in it (`_migrate`)."""
+    live launcher other than this one drives a run in it (`_migrate`). With `passed` (see
+    journal_masks.py), the values a run passes to its agents and checks are masked in the text
+    it keeps (messages, contracts, notes, audits)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, passed: Passed | None = None) -> None:
         self._older = False  # an older launcher's journal, read through TEMP shadows until a write
+        self._masks = RunMasks(passed)
         super().__init__(path, SCHEMA + PROCESSES_SCHEMA)
+
+    def masked(self, run_id: str, text: str) -> str:
+        """`text` as the journal would keep it for `run_id` (what the run passed masked)."""
+        return self._masks.text(self._db, run_id, text) or text
 
     def _create_schema(self, schema: str) -> None:
         found = journal_schema.layout(self._db)
@@ -217,7 +225,7 @@ class Journal(RunClaims):
                 db.execute("UPDATE runs SET status=?, exit_code=?, updated_at=? WHERE id=?",
                            (status.value, exit_code, time.time(), run_id))
             if message is not None:
-                db.execute("UPDATE runs SET message=? WHERE id=?", (message, run_id))
+                db.execute("UPDATE runs SET message=? WHERE id=?", (self._masks.text(db, run_id, message), run_id))
             if launcher_pid is not None:
                 db.execute("UPDATE runs SET launcher_pid=? WHERE id=?", (launcher_pid, run_id))
             if landed_on is not None:
@@ -272,6 +280,7 @@ class Journal(RunClaims):
             row = db.execute("SELECT state FROM tasks WHERE run_id=? AND task_id=?",
                              (run_id, task_id)).fetchone()
             previous = row["state"] if row else None
+            message, fields = self.masked(run_id, message), self._masks.fields(db, run_id, fields)
             self._update(db, run_id, task_id, {**fields, "message": message}, state=state, now=now)
             db.execute("UPDATE runs SET prior_status=NULL WHERE id=?", (run_id,))  # driven now: set_run
             db.execute(
@@ -281,7 +290,7 @@ class Journal(RunClaims):
 
     def update_task(self, run_id: str, task_id: str, **fields: Any) -> None:
         with self._tx() as db:
-            self._update(db, run_id, task_id, fields, state=None, now=time.time())
+            self._update(db, run_id, task_id, self._masks.fields(db, run_id, fields), state=None, now=time.time())
 
     @staticmethod
     def _update(db: sqlite3.Connection, run_id: str, task_id: str, fields: dict[str, Any],
@@ -381,7 +390,8 @@ class Journal(RunClaims):
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO rounds (run_id, task_id, iteration, verdict, audit, error_key, at, "
                        "verdict_sha256) VALUES (?,?,?,?,?,?,?,?)",
-                       (run_id, task_id, iteration, verdict, audit, error_key, time.time(), verdict_sha256))
+                       (run_id, task_id, iteration, verdict, self._masks.text(db, run_id, audit), error_key,
+                        time.time(), verdict_sha256))
 
     def verdict_digest(self, run_id: str, task_id: str, iteration: int) -> str | None:
         """The sha256 of the verdict file the launcher wrote for this grading round, if journaled."""
@@ -445,7 +455,7 @@ class Journal(RunClaims):
             (count,) = db.execute("SELECT COUNT(*) FROM notes WHERE run_id=?", (run_id,)).fetchone()
             if count < MAX_NOTES:
                 db.execute("INSERT INTO notes VALUES (?,?,?,?)",
-                           (run_id, task_id, time.time(), message[:MAX_NOTE_CHARS]))
+                           (run_id, task_id, time.time(), self.masked(run_id, message)[:MAX_NOTE_CHARS]))
 
     def notes(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT task_id, at, message FROM notes WHERE run_id=? ORDER BY rowid",

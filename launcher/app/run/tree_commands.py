@@ -56,13 +56,15 @@ async def run_setup(ctx: RunContext, task: Task, tree: Path, command: str, timeo
     env.update(task_variables(ctx, task))
     done = await process.run_command(["/bin/sh", "-c", command], cwd=tree, env=env, timeout=timeout)
     log = ctx.files.task_dir(task.id) / "setup.log"
-    atomic_write_text(log, f"$ {command}\n{done.text}{done.err}")
+    # What the run passes (its `check_env`) masked in the output kept and reported (models/redact.py)
+    text, err = ctx.journal.masked(ctx.run_id, done.text), ctx.journal.masked(ctx.run_id, done.err)
+    atomic_write_text(log, f"$ {command}\n{text}{err}")
     outside = await audit.outside_imports()
     if outside:
         ctx.note(task.id, outside_import_message(outside, ctx.repo.root, "the setup command"))
     if not done.ok:
         how = f"timed out after {timeout:g}s" if done.timed_out else f"exit {done.returncode}"
-        tail = "\n".join((done.text + done.err).strip().splitlines()[-10:])
+        tail = "\n".join((text + err).strip().splitlines()[-10:])
         return f"setup command failed ({command!r}, {how}; full output in {log}): {tail[-800:]}"
     left = await ctx.repo.git("status", "--porcelain", "--untracked-files=all", cwd=tree, check=False)
     paths = [line[3:] for line in left.out.splitlines() if line.strip()]
@@ -127,6 +129,7 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         if outside:
             what = "the integration check"
             ok, output = False, f"{output}\n[launcher] {outside_import_message(outside, ctx.repo.root, what)}"
+        output = ctx.journal.masked(ctx.run_id, output)  # what the run passes (check_env) masked
         integration_output.save_run(ctx, commit, command, ok, output, trace)  # for `logs --checks`
         return ok, output
 
