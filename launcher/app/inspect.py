@@ -74,6 +74,14 @@ async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:
     return task_dir / "agent.log"
 
 
+async def log_masker(cwd: Path, run_id: str) -> Callable[[str], str]:
+    """What `logs` applies to the agent's and checks' text it prints: the values the run passes
+    to its agents and checks that this launcher's environment holds, masked (models/redact.py;
+    the agent's log is its raw transcript, kept as written)."""
+    journal = open_journal(await GitRepo.discover(cwd))
+    return lambda text: journal.masked(run_id, text)
+
+
 # The task's directory (`.launcher/runs/<run>/<task>/`) is in its agent's reach: what
 # is read there is read as a regular file only, never following a link, never blocking, bounded
 # (launcher/regular_files.py). A log longer than this is shown as its tail.

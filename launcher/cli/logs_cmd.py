@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -50,7 +51,7 @@ def own_line(line: str, terminal: bool) -> str:
     return line
 
 
-def print_checks(run_id: str, task_id: str) -> int:
+def print_checks(run_id: str, task_id: str, masked: Callable[[str], str]) -> int:
     """Every check of the task's last measurement with its output; the count printed."""
     checks = call(lambda: inspect_app.check_outputs(Path.cwd(), run_id, task_id))
     terminal = _on_terminal()
@@ -59,7 +60,7 @@ def print_checks(run_id: str, task_id: str) -> int:
         timed_out = ", timed out" if check.get("timed_out") else ""
         command = printable(str(check.get("command")))  # one line, whatever the plan holds
         print(own_line(f"--- check: {command}  ({verdict}, exit {check.get('exit_code')}{timed_out})", terminal))
-        output = shown(str(check.get("output_tail") or ""), terminal)
+        output = shown(masked(str(check.get("output_tail") or "")), terminal)
         sys.stdout.write(output if output.endswith("\n") or not output else output + "\n")
     return len(checks)
 
@@ -72,9 +73,10 @@ def logs(
 ) -> None:
     """Print a task's agent log, then its checks' output (--checks: only the checks)."""
     path = call(lambda: inspect_app.log_path(Path.cwd(), run_id, task_id))
+    masked = call(lambda: inspect_app.log_masker(Path.cwd(), run_id))  # what the run passed: never shown
     terminal = _on_terminal()
     if checks:
-        if not print_checks(run_id, task_id):
+        if not print_checks(run_id, task_id, masked):
             print(f"task {task_id} ran no checks (or has not reached them yet)")
         raise typer.Exit(0)
     if not follow:
@@ -86,13 +88,13 @@ def logs(
                     "--older-than DAYS` removes a settled run's; its journal rows stay (`launcher status`)")
             err_console.print(escape(said), highlight=False)
             raise typer.Exit(1)
-        sys.stdout.write(shown(text, terminal))
+        sys.stdout.write(shown(masked(text), terminal))
         sys.stdout.flush()
-        print_checks(run_id, task_id)
+        print_checks(run_id, task_id, masked)
         raise typer.Exit(0)
 
     def write(text: str) -> None:
-        sys.stdout.write(shown(text, terminal))
+        sys.stdout.write(shown(masked(text), terminal))
         sys.stdout.flush()
 
     def done() -> bool:  # the task ended, or no one reads any more
@@ -101,4 +103,4 @@ def logs(
     call(lambda: inspect_app.follow(path, write, done),
          on_interrupt=lambda: f"stopped following the log of {task_id} (the run goes on as it was)")
     if not out_streams.reader_gone(1):
-        print_checks(run_id, task_id)  # the task ended: its checks ran, as plain `logs` shows
+        print_checks(run_id, task_id, masked)  # the task ended: its checks ran, as plain `logs` shows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +130,10 @@ class Journal(RunClaims):
     def masked(self, run_id: str, text: str) -> str:
         """`text` as the journal would keep it for `run_id` (what the run passed masked)."""
         return self._masks.text(self._db, run_id, text) or text
+
+    def passed_values(self, run_id: str) -> Mapping[str, str]:
+        """value -> name of what `run_id` passes to its agents and checks (to mask elsewhere)."""
+        return self._masks.of(self._db, run_id)
 
     def _create_schema(self, schema: str) -> None:
         found = journal_schema.layout(self._db)

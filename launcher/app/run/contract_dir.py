@@ -13,7 +13,7 @@ read back) and the directory removed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from launcher.engine.answer_dir import CONTRACT_PREFIX, new_private_dir, remove_private_dir
@@ -34,7 +34,8 @@ def attempt_contract(journal: Journal, run_id: str, task_id: str, artifacts: Pat
     try:
         journal.update_task(run_id, task_id, contract_dir=str(folder))
         yield folder / CONTRACT_NAME
-        _keep_for_the_record(folder / CONTRACT_NAME, artifacts / CONTRACT_NAME)
+        _keep_for_the_record(folder / CONTRACT_NAME, artifacts / CONTRACT_NAME,
+                             lambda text: journal.masked(run_id, text))
     finally:
         remove_private_dir(folder, CONTRACT_PREFIX)
         journal.update_task(run_id, task_id, contract_dir=None)
@@ -60,9 +61,10 @@ def remove_leftovers(journal: Journal, run_id: str) -> list[str]:
     ]
 
 
-def _keep_for_the_record(contract: Path, record: Path) -> None:
+def _keep_for_the_record(contract: Path, record: Path, masked: Callable[[str], str]) -> None:
     """A copy of what the agent wrote (a regular file only, bounded), else no record: what an
-    earlier attempt's record said never stands for this one's."""
+    earlier attempt's record said never stands for this one's. The values the run passed to its
+    agent are masked in it (`masked`), as in the journal."""
     try:
         data: bytes | None = read_capped(contract, MAX_CONTRACT_BYTES)
     except OSError:
@@ -71,4 +73,4 @@ def _keep_for_the_record(contract: Path, record: Path) -> None:
         if data is None:
             remove_any(record)
         else:
-            replace_file(record, data)
+            replace_file(record, masked(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))

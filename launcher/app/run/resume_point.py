@@ -22,6 +22,7 @@ from launcher.engine.collect import Collected
 from launcher.errors import ContractInvalid
 from launcher.gates.relay import GradeResult
 from launcher.models.contract import CompletionContract
+from launcher.models.redact import mask_data
 from launcher.models.states import TaskState
 from launcher.models.verdict import VerdictInvalid, audit_line, parse_grader_output
 from launcher.process import Supervised
@@ -71,7 +72,8 @@ def save_round(ctx: RunContext, task_id: str, iteration: int, result: RoundResul
         "contract_origin": collected.origin,
         "contract_error": collected.error.envelope() if collected.error else None,
     }
-    atomic_write_json(round_file(ctx, task_id, iteration), record)
+    # What the run passed to its agents masked, as in the journal (the resumed round reads it back so)
+    atomic_write_json(round_file(ctx, task_id, iteration), mask_data(record, ctx.journal.passed_values(ctx.run_id)))
 
 
 def finished_round(ctx: RunContext, task_id: str, iteration: int) -> FinishedRound | None:
