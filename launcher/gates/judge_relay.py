@@ -21,6 +21,7 @@ from typing import Any
 import anyio
 
 from launcher.agents.base import AgentRequest
+from launcher.agents.passed_env import plan_secrets
 from launcher.agents.registry import get_adapter
 from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.engine.answer_dir import private_answer_path
@@ -41,6 +42,7 @@ from launcher.models.judge import (
 )
 from launcher.models.plan import AgentConfig, Task
 from launcher.models.printable import one_line
+from launcher.models.redact import mask
 from launcher.regular_files import clear_path
 from launcher.store.files import atomic_write_json, unused_path, utc_stamp
 
@@ -235,6 +237,9 @@ async def _ask(
     cost: float | None = None
     error: str | None = None
     last: JudgeInputInvalid | None = None
+    # What it got from the launcher's environment (its `env`, its CLI's keys): masked in its answer,
+    # whose justifications go to verdict.json, the sweep's report and the errors printed.
+    secrets = plan_secrets({"agents": {spec.agent_name: spec.config.model_dump(mode="json")}})
     for attempt in range(1, MAX_INVALID_IN_A_ROW + 1):
         # Its answer goes to a directory of its own, read once its processes (and what escaped
         # them) are gone: never a file another process could know of (engine/answer_dir.py).
@@ -249,7 +254,8 @@ async def _ask(
             if result.supervised is not None:  # a stdout line too long to read, a capped log
                 notes += [f"judge batch {number} attempt {attempt}: {line}" for line in result.supervised.notes]
             try:
-                answer: str | JudgeInputInvalid = answer_text(answer_path, result.outcome, JudgeInputInvalid)
+                answer: str | JudgeInputInvalid = mask(answer_text(answer_path, result.outcome, JudgeInputInvalid),
+                                                       secrets)
             except JudgeInputInvalid as exc:
                 answer = exc
         cost = _plus(cost, result.outcome.cost_usd)

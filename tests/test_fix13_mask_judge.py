@@ -1,0 +1,68 @@
+"""A mutation judge's answer is kept with the values it was passed masked.
+
+A judge agent given JUDGE_TOKEN through its `env` that echoed it into a justification had it
+written verbatim to the sweep's verdict.json (read by `mutation fix`, `label`, the report), and an
+invalid answer quoting it went into the error `mutation judge` prints. Its answer is now masked
+(`***(JUDGE_TOKEN)`) before it is validated and kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from launcher.engine.agent_round import Limits
+from launcher.gates import judge_relay
+from launcher.git.repo import GitRepo
+from launcher.models.plan import AgentConfig
+
+TOKEN = "judge-tok-FAKE-55aa77"
+MARK = "***(JUDGE_TOKEN)"
+
+
+def run_judge(repo: Path, answer: str) -> judge_relay.JudgeOutcome:
+    script = f"printf '%s' \"{answer}\" > \"$LAUNCHER_CONTRACT\""
+    config = AgentConfig.model_validate({"adapter": "command", "command": ["sh", "-c", script],
+                                         "env": ["JUDGE_TOKEN"]})
+
+    async def go() -> judge_relay.JudgeOutcome:
+        git_repo = await GitRepo.discover(repo)
+        spec = judge_relay.JudgeInput(
+            label="m-20260101-000000-abcd", agent_name="judge", config=config,
+            survivors=[{"id": 1, "fault": "boundary", "target": "app.py", "line": 2, "rationale": "r",
+                        "orig": "a + b", "mut": "a - b", "status": "SURVIVED"}],
+            report="report.json", out_dir=repo.parent / "sweep", scratch=repo.parent / "scratch" / "judge",
+            base_sha=await git_repo.rev_parse("HEAD"), limits=Limits(timeout_s=60, inactivity_s=None, grace_s=0.5),
+        )
+        return await judge_relay.judge(git_repo, spec)
+
+    return anyio.run(go)
+
+
+def sweep_bytes(repo: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted((repo.parent / "sweep").rglob("*"))
+                    if p.is_file() and p.name != "agent.log")  # the judge's raw transcript
+
+
+def test_a_judges_echoed_token_is_masked_in_the_verdict_it_keeps(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUDGE_TOKEN", TOKEN)
+    answer = ('{\\"contract_version\\":\\"1\\",\\"verdicts\\":[{\\"id\\":1,\\"classification\\":\\"genuine\\",'
+              '\\"confidence\\":0.9,\\"justification\\":\\"checked with $JUDGE_TOKEN\\"}]}')
+    outcome = run_judge(repo, answer)
+    assert outcome.verdict is not None, outcome.error
+    assert outcome.verdict.verdicts[0].justification == f"checked with {MARK}"
+    assert outcome.verdict_path is not None and MARK in outcome.verdict_path.read_text()
+    assert TOKEN.encode() not in sweep_bytes(repo)
+
+
+def test_an_invalid_answer_quoting_the_token_is_masked_in_the_error(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUDGE_TOKEN", TOKEN)
+    answer = ('{\\"contract_version\\":\\"1\\",\\"verdicts\\":[{\\"id\\":1,\\"classification\\":\\"$JUDGE_TOKEN\\",'
+              '\\"confidence\\":0.9,\\"justification\\":\\"j\\"}]}')
+    outcome = run_judge(repo, answer)
+    assert outcome.verdict is None and outcome.error is not None
+    assert TOKEN not in outcome.error and TOKEN not in " ".join(outcome.notes)
+    assert TOKEN.encode() not in sweep_bytes(repo)  # the hint files sent back to it, too
