@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 
 from launcher.agents.base import AgentOutcome, AgentRequest
+from launcher.agents.passed_env import plan_secrets
 from launcher.agents.registry import get_adapter
 from launcher.engine import reaper
 from launcher.engine.agent_round import Limits, run_agent_round
@@ -33,6 +34,7 @@ from launcher.gates.verdict import apply_deterministic, run_rubric_checks
 from launcher.git import submodules, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.plan import AgentConfig, Task
+from launcher.models.redact import mask
 from launcher.models.rubric import Rubric, all_criteria, composed_version
 from launcher.models.verdict import Verdict, VerdictInvalid, audit_line, claimed_task_id, parse_grader_output
 from launcher.regular_files import read_capped
@@ -167,6 +169,9 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
     tokens: dict[str, int] = {}
     hint: Path | None = None
     notes: list[str] = []
+    # What it got from the launcher's environment (its `env`, its CLI's keys): masked in its answer,
+    # whose justifications go to the verdict file, the journal, the report and the agent's feedback.
+    secrets = plan_secrets({"agents": {spec.grader_name: spec.grader_config.model_dump(mode="json")}})
     for attempt in range(1, MAX_INVALID_IN_A_ROW + 1):
         # Each attempt answers into a directory of its own, read once this attempt's processes
         # (and what escaped them) are gone: never a file another process of the run could know.
@@ -183,7 +188,7 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
             if round_result.supervised is not None:  # a stdout line too long to read, a capped log
                 notes += [f"grader attempt {attempt}: {line}" for line in round_result.supervised.notes]
             try:
-                answer: str | VerdictInvalid = answer_text(answer_path, round_result.outcome)
+                answer: str | VerdictInvalid = mask(answer_text(answer_path, round_result.outcome), secrets)
             except VerdictInvalid as exc:
                 answer = exc
         outcome = round_result.outcome
