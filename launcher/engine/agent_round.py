@@ -26,7 +26,7 @@ from launcher.engine import reaper
 from launcher.engine.collect import Collected, collect_contract
 from launcher.engine.file_activity import FileActivity
 from launcher.errors import SpawnFailed
-from launcher.models.redact import mask
+from launcher.models.redact import mask, mask_bytes
 from launcher.process import Supervised
 from launcher.regular_files import clear_path
 
@@ -103,6 +103,7 @@ async def _run_round(
             finally:
                 if activity is not None:
                     activity.close()
+            _mask_output(supervised, invocation.env)  # before any tail of it is cut for a message
             outcome = read_outcome(adapter, request, supervised)
             final_text = outcome.final_text or supervised.stdout
     except SpawnFailed as exc:
@@ -112,6 +113,16 @@ async def _run_round(
         outcome = AgentOutcome(False, "cli_missing" if missing else "spawn_failed", f"{exc.what}; {hint}")
         return _round(request, outcome, None, "")
     return _round(request, _masked(outcome, invocation.env), supervised, final_text)
+
+
+def _mask_output(supervised: Supervised, env: Mapping[str, str]) -> None:
+    """What the agent printed, with what it got from the launcher's environment masked before the
+    adapter reads it: a failure message is the last few hundred characters of it, and a value cut
+    at that edge would no longer be found whole (its other characters reported as they are)."""
+    secrets = round_secrets(env)
+    if secrets:
+        supervised.stdout_tail = mask_bytes(supervised.stdout_tail, secrets)
+        supervised.stderr_tail = mask_bytes(supervised.stderr_tail, secrets)
 
 
 def _masked(outcome: AgentOutcome, env: Mapping[str, str]) -> AgentOutcome:

@@ -36,11 +36,15 @@ class CheckResult:
 _TAIL_CHARS = 4000
 
 
-def output_tail(done: process.Completed, chars: int = _TAIL_CHARS) -> str:
+def output_tail(done: process.Completed, chars: int = _TAIL_CHARS, secrets: Mapping[str, str] | None = None) -> str:
     """The last `chars` characters of a command's stdout then stderr, decoded from their last
-    bytes only (at most 4 per character): never the whole output turned into text."""
+    bytes only (at most 4 per character): never the whole output turned into text. `secrets`
+    (value -> name) are masked before the tail is cut, so a value at its edge is never half shown."""
     size = chars * 4
-    return (done.stdout[-size:].decode("utf-8", "replace") + done.stderr[-size:].decode("utf-8", "replace"))[-chars:]
+    out, err = done.stdout[-size:].decode("utf-8", "replace"), done.stderr[-size:].decode("utf-8", "replace")
+    if secrets:
+        out, err = mask(out, secrets), mask(err, secrets)
+    return (out + err)[-chars:]
 
 
 async def run_checks(
@@ -58,7 +62,7 @@ async def run_checks(
         # Checks are the repository owner's own commands (like CI steps), so a shell is fine
         # here; agent prompts never reach a shell.
         done = await process.run_command(["/bin/sh", "-c", command], cwd=cwd, env=env, timeout=timeout_s)
-        output = mask(output_tail(done), secrets)
+        output = output_tail(done, secrets=secrets)
         outside = await audit.outside_imports() if audit is not None else []
         if outside and audit is not None:
             output += "\n[launcher] " + outside_import_message(outside, audit.repo.root)

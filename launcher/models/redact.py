@@ -38,6 +38,13 @@ def mask(text: str, secrets: Mapping[str, str]) -> str:
     return text
 
 
+def mask_bytes(data: bytes, secrets: Mapping[str, str]) -> bytes:
+    """`mask` on a process's raw output (bytes that are not UTF-8 kept as they are)."""
+    if not data or not secrets:
+        return data
+    return mask(data.decode("utf-8", "surrogateescape"), secrets).encode("utf-8", "surrogateescape")
+
+
 def mask_data(data: Any, secrets: Mapping[str, str]) -> Any:
     """`mask` applied to every string in JSON-like data (dicts, lists, strings)."""
     if not secrets:
