@@ -7,7 +7,8 @@ before the window's start, and was taken for an older change (the user's): an ag
 the main checkout stayed there, unreported. `stamp()` takes a window's start and remembers how
 the wall clock then stood against the monotonic clock; `window_start()` gives that start as the
 wall clock reads it now: earlier by any step back made since (never later: a forward step
-leaves it as it was).
+leaves it as it was). `boot_clock()`/`elapsed()`: how long ago an instant another process
+recorded was, unmoved by a step (`clean --older-than`).
 """
 
 from __future__ import annotations
@@ -65,3 +66,32 @@ def file_system_lag(directory: Path) -> float:
                 os.close(fd)
                 os.unlink(name)
     return _lags.get(key, 0.0)
+
+
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+_boot: list[str | None] = []  # this boot's id, read once
+
+
+def boot_clock() -> tuple[str | None, float | None]:
+    """This boot's id and the seconds since it (CLOCK_BOOTTIME: it counts a suspend and never
+    steps), recorded beside a `time.time()` so that another process of the same boot can tell
+    how long ago that was whatever the wall clock did meanwhile; (None, None) where there is none."""
+    if not _boot:
+        try:
+            _boot.append(_BOOT_ID.read_text().strip() or None)
+        except OSError:
+            _boot.append(None)
+    clock = getattr(time, "CLOCK_BOOTTIME", None)
+    if _boot[0] is None or clock is None:
+        return None, None
+    return _boot[0], time.clock_gettime(clock)
+
+
+def elapsed(wall: float, boot: str | None, since_boot: float | None) -> float:
+    """Seconds since the instant recorded as `wall` (its `time.time()`) and `boot`, `since_boot`
+    (its `boot_clock()`): by the boot clock when that was in this boot (a step of the wall clock
+    since, NTP or a VM restored, does not change it), else by the wall clock (after a reboot)."""
+    now_boot, now_since = boot_clock()
+    if boot is not None and since_boot is not None and boot == now_boot and now_since is not None:
+        return now_since - since_boot
+    return time.time() - wall

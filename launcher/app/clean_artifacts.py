@@ -6,7 +6,10 @@ run is settled, nothing needs them but a person reading them: `launcher logs`, a
 resume` (which reads its round records) only for a run it can still continue. So a run's folder
 goes when all of these hold, and otherwise stays, with the reason said:
 
-- its last activity (its start, or the newest file in its folder) is more than DAYS days ago;
+- it ended (its status last changed, as the journal recorded it) more than DAYS days ago, by
+  the boot clock when it ended in this boot: a step of the wall clock since (NTP, a VM restored)
+  neither makes a run that just ended look old nor an old one young (files' times are not asked:
+  the wall clock stamps them);
 - it `succeeded` or `failed` (not running, interrupted, parked), and no landing of it is left
   unfinished;
 - each of its tasks is merged, or ended without work to keep (failed, timed out, conflicted,
@@ -24,9 +27,9 @@ exporting later runs reads them); the report no longer names the folder once it 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
+from launcher import wall_clock
 from launcher.app.context import STATE_DIR
 from launcher.git.worktrees import remove_dir
 from launcher.models.states import RunStatus, TaskState
@@ -44,21 +47,13 @@ def run_folder(repo_root: Path, run_id: str) -> Path:
     return repo_root / STATE_DIR / "runs" / run_id
 
 
-def old_folder(repo_root: Path, run: RunRow, older_than_days: float, now: float | None = None) -> Path | None:
-    """The run's folder when it is there and its last activity is more than `older_than_days` ago."""
+def old_folder(repo_root: Path, run: RunRow, older_than_days: float) -> Path | None:
+    """The run's folder when it is there and the run ended more than `older_than_days` ago."""
     folder = run_folder(repo_root, run.id)
     if not folder.is_dir() or folder.is_symlink():
         return None
-    cutoff = (now if now is not None else time.time()) - older_than_days * DAY_S
-    if run.created_at > cutoff:
+    if wall_clock.elapsed(run.updated_at, run.updated_boot, run.updated_since_boot) < older_than_days * DAY_S:
         return None
-    for place, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            try:
-                if os.lstat(os.path.join(place, name)).st_mtime > cutoff:
-                    return None
-            except OSError:
-                continue
     return folder
 
 

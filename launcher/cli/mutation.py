@@ -23,6 +23,7 @@ from launcher.cli import mutation_loop, questions
 from launcher.cli.calls import call, command_line
 from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.cli.mutation_progress import progress_for
+from launcher.cli.say_out import said_to
 from launcher.gates.calibration import GateExit, GateResult, interval_text, precision_text, run_gate
 from launcher.mutation.results import fail_under_passes, render_table
 
@@ -238,10 +239,10 @@ def judge(
                            calibration=calibration, threshold=threshold, min_lower_bound=min_lower_bound)  # fmt: skip
     ask = questions.confirm if sys.stdin.isatty() and not json_mode else None  # Ctrl-C at it: exit 130
 
-    def say(text: str) -> None:  # what is judged, before the call (stderr under --json)
-        print(text, file=sys.stderr if json_mode else sys.stdout, flush=True)
-
-    summary = call(lambda: judge_survivors(Path.cwd(), options, ask, say), json_mode=json_mode, on_disk_full=again)
+    # what is judged, before the call (stderr under --json); never blocks the event loop
+    with said_to(sys.stderr if json_mode else sys.stdout) as say:
+        summary = call(lambda: judge_survivors(Path.cwd(), options, say.asking(ask), say), json_mode=json_mode,
+                       on_disk_full=again)
     if json_mode:
         print(json.dumps(summary.as_dict(), indent=2))
     else:

@@ -14,6 +14,7 @@ from launcher.app.mutation.fix import FixOptions, FixSummary, fix_survivors
 from launcher.app.mutation.label import CALIBRATION_FILE, label_survivors
 from launcher.cli.calls import call, command_line
 from launcher.cli.questions import ask_line
+from launcher.cli.say_out import said_to
 from launcher.errors import ExitCode
 from launcher.models.printable import one_line
 from launcher.ui.plain import PlainView
@@ -118,11 +119,10 @@ def label(
     """Confirm survivors' labels at the terminal; each answer goes to mutation/calibration-set.json at once."""
     ask = _ask if sys.stdin.isatty() else None
 
-    def say(text: str) -> None:
-        print(text, flush=True)
-
-    summary = call(lambda: label_survivors(Path.cwd(), run, from_verdict, ask, say), on_interrupt=label_interrupted,
-                   on_disk_full=lambda: f"run `{command_line()}` again (the labels answered so far are kept)")
+    with said_to(sys.stdout) as say:  # never blocks the event loop
+        summary = call(lambda: label_survivors(Path.cwd(), run, from_verdict, say.asking(ask), say),
+                       on_interrupt=label_interrupted,
+                       on_disk_full=lambda: f"run `{command_line()}` again (the labels answered so far are kept)")
     print(summary.message)
     raise typer.Exit(int(ExitCode.OK))
 
@@ -133,11 +133,9 @@ def run_demo_mutation(root: Path, *, temp: bool, json_mode: bool) -> None:
     from launcher.app.mutation.demo import run_mutation_demo
     from launcher.cli.demo_stopped import stopped_line
 
-    def say(text: str) -> None:
-        print(text, file=sys.stderr if json_mode else sys.stdout, flush=True)
-
-    demo = call(lambda: run_mutation_demo(lambda _event: None, say, root), json_mode=json_mode,
-                on_interrupt=lambda: stopped_line(root, temp=temp))
+    with said_to(sys.stderr if json_mode else sys.stdout) as say:  # never blocks the event loop
+        demo = call(lambda: run_mutation_demo(lambda _event: None, say, root), json_mode=json_mode,
+                    on_interrupt=lambda: stopped_line(root, temp=temp))
     if json_mode:
         print(json.dumps({"repo": str(demo.repo), "survivors": demo.survivors, "tests_written": demo.tests_written,
                           **demo.fix.as_dict()}, indent=2))  # fmt: skip

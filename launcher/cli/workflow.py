@@ -304,12 +304,11 @@ def run_demo_workflow(root: Path, *, temp: bool, json_mode: bool, quiet: bool) -
     own if `temp`): plain progress lines (stderr with --json), then the state."""
     from launcher.app.workflow.demo import run_workflow_demo
     from launcher.cli.demo_stopped import stopped_line
+    from launcher.cli.say_out import said_to
 
-    def say(line: str) -> None:
-        print(line, file=sys.stderr if json_mode else sys.stdout, flush=True)
-
-    repo, state = call(lambda: run_workflow_demo(lambda event: None, say, root), json_mode=json_mode,
-                       on_interrupt=lambda: stopped_line(root, temp=temp, shows="launcher workflow status"))
+    with said_to(sys.stderr if json_mode else sys.stdout) as say:  # never blocks the event loop
+        repo, state = call(lambda: run_workflow_demo(lambda event: None, say, root), json_mode=json_mode,
+                           on_interrupt=lambda: stopped_line(root, temp=temp, shows="launcher workflow status"))
     data = actions.view(state)
     folder = repo / ".launcher" / "workflows" / state.id
     # what the workflow wrote, not the lock that claims it

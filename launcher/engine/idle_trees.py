@@ -46,6 +46,32 @@ CTIME_SLACK_S = 1.0
 
 
 @dataclass
+class Span:
+    """When a task's code ran, on the monotonic clock, and how the wall clock stood against it
+    (wall - monotonic) at the span's ends and whenever it was looked at while open. A write made
+    in the span has a ctime between its start plus the lowest offset and its end plus the
+    highest: a step of the wall clock meanwhile (NTP, a VM restored) widens it, never moves it
+    past the writes made in it (a step back used to make a task's own writes look older than its
+    span, and blame whichever task ran at that earlier time)."""
+
+    start: float  # time.monotonic()
+    end: float | None  # None: still running
+    low: float  # the lowest and highest wall - monotonic offset seen
+    high: float
+
+    def see(self, offset: float) -> None:
+        self.low, self.high = min(self.low, offset), max(self.high, offset)
+
+    def wall(self) -> tuple[float, float | None]:
+        """The ctimes the span's writes may have: (earliest, latest; None: no bound yet)."""
+        return self.start + self.low, None if self.end is None else self.end + self.high
+
+
+def _offset() -> float:
+    return time.time() - time.monotonic()
+
+
+@dataclass
 class IdleTrees:
     """Worktrees whose agent is not running, and which tasks were active meanwhile."""
 
@@ -54,9 +80,9 @@ class IdleTrees:
     round_started: dict[str, float] = field(default_factory=dict)  # wall clock, per task
     started: float = field(default_factory=time.monotonic)
     cross_check_s: float = 0.0  # time spent checking other tasks' trees after rounds
-    # When each task's code ran (its agent, then its checks): wall-clock spans, the last one
-    # open while it runs. Who may have written a file is whoever ran when its ctime says.
-    spans: dict[str, list[tuple[float, float | None]]] = field(default_factory=dict)
+    # When each task's code ran (its agent, then its checks), the last span open while it runs.
+    # Who may have written a file is whoever ran when its ctime says.
+    spans: dict[str, list[Span]] = field(default_factory=dict)
 
     def may_cross_check(self) -> bool:
         """Whether a check of another task's idle tree after a round fits the time budget."""
@@ -82,13 +108,15 @@ class IdleTrees:
     def open_span(self, task_id: str) -> None:
         """The task's code (or its grader) starts running."""
         spans = self.spans.setdefault(task_id, [])
-        if not spans or spans[-1][1] is not None:  # opened again while running: one span
-            spans.append((time.time(), None))
+        if not spans or spans[-1].end is not None:  # opened again while running: one span
+            offset = _offset()
+            spans.append(Span(time.monotonic(), None, offset, offset))
 
     def close_span(self, task_id: str) -> None:
         spans = self.spans.get(task_id)
-        if spans and spans[-1][1] is None:
-            spans[-1] = (spans[-1][0], time.time())
+        if spans and spans[-1].end is None:
+            spans[-1].see(_offset())
+            spans[-1].end = time.monotonic()
 
     def finish(self, task_id: str) -> None:
         """The task's pipeline ended (approved, failed, or waiting): none of its code runs now."""
@@ -102,11 +130,21 @@ class IdleTrees:
 
     def suspects(self, at: float | None, window: tuple[float, float]) -> set[str]:
         """Tasks whose code was running when a file got the ctime `at` (None: when it is not
-        known, at any time in `window`)."""
+        known, at any time in `window`). A span's ctimes take in any step of the wall clock
+        made while it ran (`Span`): a step makes blame name more tasks (so, none), never the
+        wrong one alone."""
         low, high = (at, at) if at is not None else window
-        return {task_id for task_id, spans in self.spans.items()
-                if any(start - CTIME_SLACK_S <= high and (end is None or low <= end)
-                       for start, end in spans)}
+        now = _offset()
+        found = set()
+        for task_id, spans in self.spans.items():
+            for span in spans:
+                if span.end is None:
+                    span.see(now)  # a step while it still runs
+                start, end = span.wall()
+                if start - CTIME_SLACK_S <= high and (end is None or low <= end):
+                    found.add(task_id)
+                    break
+        return found
 
     async def record(self, repo: GitRepo, task_id: str, worktree: Path, keep_ref: str | None = None) -> None:
         """Record the task's idle tree; `keep_ref` (a ref no agent is meant to know) is set to

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from launcher import process_identity
+from launcher import process_identity, wall_clock
 from launcher.errors import RunNotFound
 from launcher.models.states import RunStatus, TaskState
 from launcher.store import journal_schema
@@ -53,6 +53,10 @@ class RunRow:
     prior_status: RunStatus | None = None
     # An `interrupted` run stopped by an error, not a signal: the code its command exited with
     exit_code: int | None = None
+    # Its last status change (its end, once settled): the wall clock, and the boot clock's reading
+    updated_at: float = 0.0
+    updated_boot: str | None = None
+    updated_since_boot: float | None = None
 
     @property
     def driven_elsewhere(self) -> bool:
@@ -188,16 +192,17 @@ class Journal(RunClaims):
     ) -> str:
         """Journal a new run under an id `draw_id` gives that no run holds (two runs started in one
         second can draw the same id: the second draws again); returns the id."""
-        now = time.time()
+        now, (boot, since_boot) = time.time(), wall_clock.boot_clock()
         with self._tx() as db:  # claimed by its launcher from the start (store/run_claim.py)
             run_id = free_id(draw_id, lambda candidate: db.execute(
                 "SELECT 1 FROM runs WHERE id=?", (candidate,)).fetchone() is not None)
             db.execute(
                 "INSERT INTO runs (id, repo, base_sha, target, status, plan_json, settings_json, launcher_pid,"
-                " message, landed_on, created_at, updated_at, launcher_started) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " message, landed_on, created_at, updated_at, launcher_started, updated_boot, updated_since_boot)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, repo, base_sha, target, RunStatus.RUNNING.value, json.dumps(plan),
                  json.dumps(settings), launcher_pid, "", None, now, now,
-                 process_identity.start_time(launcher_pid)),
+                 process_identity.start_time(launcher_pid), boot, since_boot),
             )
             for position, task_id in enumerate(task_ids):
                 db.execute(
@@ -226,8 +231,9 @@ class Journal(RunClaims):
                 stored = {**earlier, **settings}
                 db.execute("UPDATE runs SET settings_json=? WHERE id=?", (json.dumps(stored), run_id))
             if status is not None:
-                db.execute("UPDATE runs SET status=?, exit_code=?, updated_at=? WHERE id=?",
-                           (status.value, exit_code, time.time(), run_id))
+                db.execute("UPDATE runs SET status=?, exit_code=?, updated_at=?, updated_boot=?, "
+                           "updated_since_boot=? WHERE id=?",
+                           (status.value, exit_code, time.time(), *wall_clock.boot_clock(), run_id))
             if message is not None:
                 db.execute("UPDATE runs SET message=? WHERE id=?", (self._masks.text(db, run_id, message), run_id))
             if launcher_pid is not None:
@@ -250,7 +256,9 @@ class Journal(RunClaims):
                 landed_on=col.optional_text(row, "landed_on"), created_at=col.number(row, "created_at"),
                 launcher_started=col.optional_integer(row, "launcher_started"),
                 prior_status=col.optional_member(row, "prior_status", RunStatus),
-                exit_code=col.optional_integer(row, "exit_code"),
+                exit_code=col.optional_integer(row, "exit_code"), updated_at=col.number(row, "updated_at"),
+                updated_boot=col.optional_text(row, "updated_boot"),
+                updated_since_boot=col.optional_number(row, "updated_since_boot"),
             )
 
     def _plan_task_ids(self, run_id: str) -> list[str] | None:

@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS runs (
     updated_at REAL NOT NULL,
     launcher_started INTEGER,
     prior_status TEXT,
-    exit_code INTEGER
+    exit_code INTEGER,
+    updated_boot TEXT,
+    updated_since_boot REAL
 );
 CREATE TABLE IF NOT EXISTS tasks (
     run_id TEXT NOT NULL,
@@ -127,6 +129,10 @@ ADDED_COLUMNS = (
     ("tasks", "contract_dir", "TEXT"),
     # The exit code of the error that stopped an `interrupted` run (NULL: Ctrl-C or a signal, 130).
     ("runs", "exit_code", "INTEGER"),
+    # `updated_at` as the boot clock read it (wall_clock.boot_clock): how long ago a run ended,
+    # whatever steps the wall clock made since (`clean --older-than`).
+    ("runs", "updated_boot", "TEXT"),
+    ("runs", "updated_since_boot", "REAL"),
 )
 
 

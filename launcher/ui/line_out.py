@@ -83,6 +83,12 @@ class LineWriter:
                 return  # abandoned: a writer still stuck in a write is not waited for
         self._thread.join()
 
+    def drain(self) -> None:
+        """Wait until what is queued has been written (before a question asked at the terminal:
+        it comes after what was said)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._gone or (not self._queue and not self._busy))
+
     def abandon(self, grace_s: float = 1.0) -> None:
         """Stop queueing; give the queued lines `grace_s` to go out, and drop what is left."""
         with self._cond:

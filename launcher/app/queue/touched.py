@@ -14,8 +14,10 @@ committed: the journal's files are theirs, no look needed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,45 +45,75 @@ def _running(rows: list[TaskRow]) -> list[TaskRow]:
     return [r for r in rows if r.state is TaskState.RUNNING and r.worktree and Path(r.worktree).is_dir()]
 
 
-async def record_running(repo: GitRepo, journal: Journal, run_id: str, run_dir: Path, base_sha: str) -> None:
+async def record_running(repo: GitRepo, journal: Journal, run_id: str, run_dir: Path, base_sha: str,
+                         note: Callable[[str], None] = lambda _message: None) -> None:
     """Keep each running task's `touched.json` current until cancelled (the run's end): one tree
     looked at a time, a tree running for FIRST_AFTER_S not looked at yet first, then the one
     looked at longest ago (not again within EVERY_MIN_S), and after each look a pause that
-    keeps the looks to RECORD_SHARE of the time."""
+    keeps the looks to RECORD_SHARE of the time.
+
+    Advisory: an error here (a busy journal, a tree deleted under the look, an odd file name)
+    never ends the run it runs alongside. The first one is told through `note`; the recorder
+    keeps going (the next look may well succeed) and says nothing more."""
     me = {"pid": os.getpid(), "started": process_identity.start_time(os.getpid())}
-    seen: dict[tuple[str, str, int], float] = {}  # (task, worktree, round) -> when first seen running
-    looked: dict[tuple[str, str, int], float] = {}  # -> when last looked at
-    written: dict[str, dict[str, Any]] = {}
+    state = _Recorder(repo, journal, run_id, run_dir, base_sha, me)
+    told = False
     while True:
+        try:
+            pause = await state.look_once()
+        except Exception as exc:  # cancellation is not an Exception: the run's end still stops it
+            if not told:
+                told = True
+                with contextlib.suppress(Exception):  # telling is advisory too
+                    note(f"`status` conflict predictions may be stale for run {run_id}: recording what "
+                         f"running tasks touched failed ({type(exc).__name__}: {exc}); the run is not "
+                         "affected, the recorder keeps trying")
+            pause = POLL_S
+        await anyio.sleep(pause)
+
+
+class _Recorder:
+    """What `record_running` remembers between looks."""
+
+    def __init__(self, repo: GitRepo, journal: Journal, run_id: str, run_dir: Path, base_sha: str,
+                 me: dict[str, Any]) -> None:
+        self.repo, self.journal, self.run_id, self.run_dir, self.base_sha, self.me = (
+            repo, journal, run_id, run_dir, base_sha, me)
+        self.seen: dict[tuple[str, str, int], float] = {}  # (task, worktree, round) -> first seen running
+        self.looked: dict[tuple[str, str, int], float] = {}  # -> when last looked at
+        self.written: dict[str, dict[str, Any]] = {}
+
+    async def look_once(self) -> float:
+        """Look at the tree most due, if any, record what it touched; the pause before the next."""
         now = time.monotonic()
         due: list[tuple[float, tuple[str, str, int], str | None]] = []
-        for task_id, worktree, start_sha, iteration in journal.running_trees(run_id):
+        for task_id, worktree, start_sha, iteration in self.journal.running_trees(self.run_id):
             key = (task_id, worktree, iteration)
-            first = seen.setdefault(key, now)
-            if key not in looked and now - first >= FIRST_AFTER_S:
+            first = self.seen.setdefault(key, now)
+            if key not in self.looked and now - first >= FIRST_AFTER_S:
                 due.append((-1.0, key, start_sha))  # never looked at: first
-            elif key in looked and now - looked[key] >= EVERY_MIN_S:
-                due.append((looked[key], key, start_sha))
+            elif key in self.looked and now - self.looked[key] >= EVERY_MIN_S:
+                due.append((self.looked[key], key, start_sha))
         if not due:
-            await anyio.sleep(POLL_S)
-            continue
+            return POLL_S
         _, key, start_sha = min(due, key=lambda item: item[0])
         task_id, worktree, iteration = key
         began = time.monotonic()
+        self.looked[key] = began  # an error in the look does not make it the most due again at once
         try:
-            files = await conflict_matrix.touched_files(repo, Path(worktree), start_sha or base_sha)
+            files = await conflict_matrix.touched_files(self.repo, Path(worktree), start_sha or self.base_sha)
         except LauncherError:
             files = None  # the tree went meanwhile (the round ended): the next look, or none
         took = time.monotonic() - began
-        looked[key] = time.monotonic()
-        record = {**me, "worktree": worktree, "start_sha": start_sha, "iteration": iteration, "files": files}
-        if files is not None and written.get(task_id) != record:
+        self.looked[key] = time.monotonic()
+        record = {**self.me, "worktree": worktree, "start_sha": start_sha, "iteration": iteration, "files": files}
+        if files is not None and self.written.get(task_id) != record:
             try:
-                atomic_write_json(run_dir / task_id / RECORD, record)
-                written[task_id] = record
+                atomic_write_json(self.run_dir / task_id / RECORD, record)
+                self.written[task_id] = record
             except OSError:
                 pass  # a prediction is not worth failing the run for (a full disk stops it elsewhere)
-        await anyio.sleep(max(POLL_S / 10, took * (1 / RECORD_SHARE - 1)))
+        return max(POLL_S / 10, took * (1 / RECORD_SHARE - 1))
 
 
 def _recorded(run_dir: Path, row: TaskRow) -> list[str] | None:

@@ -291,7 +291,7 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
             wait_only=frozenset(t.id for t in ctx.plan.tasks if t.select_from),
             # what running tasks touch, recorded for `status` (its conflict predictions)
             alongside=partial(touched.record_running, ctx.repo, ctx.journal, ctx.run_id, ctx.files.run_dir,
-                              ctx.base_sha),
+                              ctx.base_sha, partial(ctx.note, None, keep=False)),
         )
         message, reached_target = "", True
         if ctx.merge:  # the approved worktrees are checked while the landing is computed
