@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import select
 import selectors
@@ -137,7 +138,7 @@ def collect(
                     return True
                 wait = _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - now))
                 if exit_fd is not None:  # readable once it has exited: no sleep-and-poll latency
-                    select.select([exit_fd], [], [], wait)
+                    wait_readable(exit_fd, wait)
                     continue
                 try:
                     proc.wait(wait)
@@ -153,6 +154,15 @@ def collect(
         for pipe, _sink in pipes:
             if pipe is not None:
                 pipe.close()
+
+
+def wait_readable(fd: int, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for `fd` to be readable (or closed, in error). poll(), never
+    select(): select() refuses a descriptor >= FD_SETSIZE (1024), which a launcher holding many
+    files (a big run's pipes, logs and pidfds, under a raised open-file limit) hands out."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0, math.ceil(timeout * 1000))))
 
 
 def _exit_fd(pid: int) -> int | None:
