@@ -27,6 +27,7 @@ from launcher.cli.entry import drop_stdout
 from launcher.cli.out_streams import OutputFailed
 from launcher.errors import ExitCode, LauncherError, environment_problem, launcher_error_in
 from launcher.models.printable import printable
+from launcher.ui.line_out import write_text_bounded
 
 T = TypeVar("T")
 
@@ -46,6 +47,8 @@ class OutConsole(Console):
     def on_broken_pipe(self) -> None:
         self.quiet = True
         drop_stdout()
+# How long a stopped command's last line waits for a stderr reader that takes none of it.
+LAST_LINE_GRACE_S = 2.0
 # soft_wrap: an error message is one greppable line, never broken at the terminal width
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -74,7 +77,10 @@ def call(
         process.kill_all_live_groups()
         said = on_interrupt or after_run
         hint = said() if said is not None else None
-        err_console.print(hint or rerun_hint(), highlight=False, markup=False)
+        # Bounded: a stderr whose reader does not read (`2>&1 | less` left open, a log shipper
+        # under back-pressure) must not keep a stopped command alive; the line is then dropped
+        # (the exit code says it: interrupted, the state saved).
+        write_text_bounded(sys.stderr, (hint or rerun_hint()) + "\n", LAST_LINE_GRACE_S)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise  # typer's own ways out

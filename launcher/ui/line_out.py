@@ -136,4 +136,52 @@ class LineWriter:
         return True
 
 
-__all__ = ["CAPACITY", "LineWriter", "stream_fd"]
+def write_bounded(fd: int, data: bytes, grace_s: float = 2.0) -> bool:
+    """Write `data` to `fd` from a thread of its own, waiting while it goes out but giving up once
+    `grace_s` passes with no byte taken (a reader that does not read): a command's last line on its
+    way out (a stop, an error) must never keep the process alive. True when all of it was written
+    (or the reader had gone: nothing to wait for); with `grace_s` 0, only starts the write."""
+    written = [0]
+    done = threading.Event()
+
+    def write() -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                try:
+                    n = os.write(fd, view)
+                except InterruptedError:
+                    continue
+                view = view[n:]
+                written[0] += n
+        except OSError:  # the reader has gone, the descriptor closed: nothing to wait for
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=write, name="launcher-last-line", daemon=True).start()
+    if grace_s <= 0:
+        return done.is_set()
+    seen = 0
+    while not done.wait(grace_s):
+        if written[0] == seen:
+            return False  # dropped: the thread stays blocked in its write until the process exits
+        seen = written[0]
+    return True
+
+
+def write_text_bounded(stream: TextIO, text: str, grace_s: float = 2.0) -> bool:
+    """`text` to `stream` as `write_bounded` writes (in the stream's encoding, to its descriptor,
+    never through its buffer, whose lock a stuck write would hold until the interpreter's exit);
+    an in-memory stream (a test's capture) is written directly."""
+    fd = stream_fd(stream)
+    if fd is None:
+        with contextlib.suppress(Exception):
+            stream.write(text)
+            stream.flush()
+        return True
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    return write_bounded(fd, text.encode(encoding, "replace"), grace_s)
+
+
+__all__ = ["CAPACITY", "LineWriter", "stream_fd", "write_bounded", "write_text_bounded"]
