@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher.ui.line_out import write_bounded, write_text_bounded
+from launcher.bounded_write import write_bounded
+from launcher.ui.line_out import write_text_bounded
 from tests.helpers import git, launcher_cli
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="a one-page pipe (F_SETPIPE_SZ)")

@@ -80,7 +80,7 @@ def call(
         # Bounded: a stderr whose reader does not read (`2>&1 | less` left open, a log shipper
         # under back-pressure) must not keep a stopped command alive; the line is then dropped
         # (the exit code says it: interrupted, the state saved).
-        write_text_bounded(sys.stderr, (hint or rerun_hint()) + "\n", LAST_LINE_GRACE_S)
+        say_last((hint or rerun_hint()) + "\n")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise  # typer's own ways out
@@ -92,6 +92,12 @@ def call(
             raise typer.Exit(int(ours.exit_code)) from None
         then = on_disk_full() if on_disk_full is not None else None
         raise typer.Exit(report_internal_error(exc, json_mode=json_mode, then=then)) from None
+
+
+def say_last(text: str) -> None:
+    """A stopped command's last words on stderr, given `LAST_LINE_GRACE_S` without progress by its
+    reader, then dropped: a stderr nobody reads must not keep the process alive after a stop."""
+    write_text_bounded(sys.stderr, text, LAST_LINE_GRACE_S)
 
 
 def report_internal_error(exc: BaseException, *, json_mode: bool, then: str | None = None) -> int:

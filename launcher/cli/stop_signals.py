@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from launcher.ui.line_out import write_bounded
+from launcher.bounded_write import write_bounded
 
 T = TypeVar("T")
 

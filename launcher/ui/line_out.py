@@ -24,6 +24,8 @@ import threading
 from collections import deque
 from typing import TextIO
 
+from launcher.bounded_write import write_bounded
+
 CAPACITY = 2000
 
 
@@ -38,6 +40,9 @@ def stream_fd(stream: TextIO) -> int | None:
 
 class LineWriter:
     """Queues lines for `fd` (the descriptor of `stream`, whose encoding is used)."""
+
+    # Where the lines dropped for a slow reader can be seen, said in the note that counts them.
+    shows_all = "`launcher status` shows every task"
 
     def __init__(self, stream: TextIO, fd: int, capacity: int = CAPACITY) -> None:
         self._fd = fd
@@ -106,7 +111,7 @@ class LineWriter:
                 self._busy = True
             if dropped:
                 lines += (f"launcher: {dropped} progress line(s) not shown: the output's reader was too slow "
-                          "(`launcher status` shows every task)\n")
+                          f"({self.shows_all})\n")
             ok = self._write(lines.encode(self._encoding, self._errors))
             with self._cond:
                 self._busy = False
@@ -134,40 +139,6 @@ class LineWriter:
                 return False
             view = view[written:]
         return True
-
-
-def write_bounded(fd: int, data: bytes, grace_s: float = 2.0) -> bool:
-    """Write `data` to `fd` from a thread of its own, waiting while it goes out but giving up once
-    `grace_s` passes with no byte taken (a reader that does not read): a command's last line on its
-    way out (a stop, an error) must never keep the process alive. True when all of it was written
-    (or the reader had gone: nothing to wait for); with `grace_s` 0, only starts the write."""
-    written = [0]
-    done = threading.Event()
-
-    def write() -> None:
-        view = memoryview(data)
-        try:
-            while view:
-                try:
-                    n = os.write(fd, view)
-                except InterruptedError:
-                    continue
-                view = view[n:]
-                written[0] += n
-        except OSError:  # the reader has gone, the descriptor closed: nothing to wait for
-            pass
-        finally:
-            done.set()
-
-    threading.Thread(target=write, name="launcher-last-line", daemon=True).start()
-    if grace_s <= 0:
-        return done.is_set()
-    seen = 0
-    while not done.wait(grace_s):
-        if written[0] == seen:
-            return False  # dropped: the thread stays blocked in its write until the process exits
-        seen = written[0]
-    return True
 
 
 def write_text_bounded(stream: TextIO, text: str, grace_s: float = 2.0) -> bool:
