@@ -90,12 +90,15 @@ def spawn(
 
 def collect(
     proc: subprocess.Popen[bytes], on_stdout: Callable[[bytes], None], on_stderr: Callable[[bytes], None],
-    deadline: float | None, stop: threading.Event, drain_after_exit_s: float,
+    deadline: float | None, stop: threading.Event, drain_after_exit_s: float, idle_s: float | None = None,
 ) -> bool:
     """Feed both pipes to their sinks until both close, then reap the leader. Once the leader has
     exited, what is left of its group is killed (an orphan would hold the pipes open) and reading
     stops `drain_after_exit_s` later at most. Returns True when `deadline` passed first; returns
-    early when `stop` is set (the caller was cancelled). Closes the pipes in every case."""
+    early when `stop` is set (the caller was cancelled). Closes the pipes in every case. With
+    `idle_s`, each chunk read moves `deadline` to `idle_s` after its sink returned: the limit is
+    then on the child's silence while it is read, never on the time a sink waits for a slow reader
+    of its own (the child, meanwhile blocked on a full pipe, is not stuck)."""
     selector = selectors.DefaultSelector()
     pipes = [(proc.stdout, on_stdout), (proc.stderr, on_stderr)]
     try:
@@ -126,6 +129,8 @@ def collect(
                     continue
                 if chunk:
                     key.data(chunk)
+                    if idle_s is not None:
+                        deadline = time.monotonic() + idle_s
                 else:
                     selector.unregister(key.fileobj)
         exit_fd = _exit_fd(proc.pid)
