@@ -9,6 +9,7 @@ form prints every mutant with the ETA.
 from __future__ import annotations
 
 import time
+from typing import TextIO, cast
 
 from rich.console import Console
 from rich.control import strip_control_codes
@@ -88,11 +89,12 @@ class PlainProgress(_Common):
         if self._stopped:
             return
         if self._writer is None:
-            fd = stream_fd(self.console.file)
+            stream = cast(TextIO, self.console.file)
+            fd = stream_fd(stream)
             if fd is None:  # an in-memory stream (a test's capture) never blocks
                 super().say(text)
                 return
-            self._writer = _SweepLines(self.console.file, fd)
+            self._writer = _SweepLines(stream, fd)
         self._writer.write_line(strip_control_codes(text))
 
     def interrupted(self) -> str:
