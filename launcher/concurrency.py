@@ -15,6 +15,7 @@ from typing import TypeVar
 import anyio
 
 from launcher import process_identity
+from launcher.bounded_write import write_bounded
 
 T = TypeVar("T")
 
@@ -42,9 +43,10 @@ _LOOK_EVERY_S = 1.0
 
 
 def _say(text: str) -> None:
-    """A note on stderr (stdout may be a JSON document): the wait is still going on."""
-    with contextlib.suppress(OSError):
-        os.write(2, f"launcher: {text}\n".encode(errors="replace"))
+    """A note on stderr (stdout may be a JSON document): the wait is still going on. Written by a
+    thread of its own: a stderr whose reader does not read never holds up the event loop (and with
+    it a Ctrl-C or SIGTERM)."""
+    write_bounded(2, f"launcher: {text}\n".encode(errors="replace"), grace_s=0)
 
 
 Notify = Callable[[str], None]

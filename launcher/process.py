@@ -204,13 +204,16 @@ async def run(
     stdout_to: BinaryIO | None = None,
     stdin_from: Path | None = None,
     keep_head: int = 0,
+    idle: bool = False,
 ) -> Completed:
     """Run a short command to completion, keeping the last `max_output` bytes of each stream
     (`stdout_dropped` says how much of stdout's start went), or writing all of stdout to
     `stdout_to`. With `keep_head`, that many of the `max_output` bytes kept are the stream's
     start instead, and the middle is elided with a marker. stdin is closed, or the file
     `stdin_from` (a command's input written first: `git update-ref --stdin`), never a pipe to
-    the launcher.
+    the launcher. With `idle`, `timeout` is a limit on the child's silence instead of its wall time:
+    it counts from the start and from each output read, never the time a write to a slow `stdout_to`
+    (`launcher diff | less` left open) took.
 
     The child is started and read in worker threads (`process_threads`), so the event loop never
     waits for a child to start; everything else (journal, timeout, kill) happens here."""
@@ -244,7 +247,7 @@ async def run(
         deadline = None if timeout is None else start + timeout
         timed_out = await anyio.to_thread.run_sync(
             process_threads.collect, proc, on_stdout, err.add, deadline, stop, DRAIN_AFTER_EXIT_S,
-            abandon_on_cancel=True, limiter=anyio.CapacityLimiter(1),
+            timeout if idle else None, abandon_on_cancel=True, limiter=anyio.CapacityLimiter(1),
         )
     finally:
         stop.set()  # a reader abandoned by a cancellation stops within its poll interval

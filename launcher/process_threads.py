@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import select
 import selectors
@@ -89,12 +90,15 @@ def spawn(
 
 def collect(
     proc: subprocess.Popen[bytes], on_stdout: Callable[[bytes], None], on_stderr: Callable[[bytes], None],
-    deadline: float | None, stop: threading.Event, drain_after_exit_s: float,
+    deadline: float | None, stop: threading.Event, drain_after_exit_s: float, idle_s: float | None = None,
 ) -> bool:
     """Feed both pipes to their sinks until both close, then reap the leader. Once the leader has
     exited, what is left of its group is killed (an orphan would hold the pipes open) and reading
     stops `drain_after_exit_s` later at most. Returns True when `deadline` passed first; returns
-    early when `stop` is set (the caller was cancelled). Closes the pipes in every case."""
+    early when `stop` is set (the caller was cancelled). Closes the pipes in every case. With
+    `idle_s`, each chunk read moves `deadline` to `idle_s` after its sink returned: the limit is
+    then on the child's silence while it is read, never on the time a sink waits for a slow reader
+    of its own (the child, meanwhile blocked on a full pipe, is not stuck)."""
     selector = selectors.DefaultSelector()
     pipes = [(proc.stdout, on_stdout), (proc.stderr, on_stderr)]
     try:
@@ -125,6 +129,8 @@ def collect(
                     continue
                 if chunk:
                     key.data(chunk)
+                    if idle_s is not None:
+                        deadline = time.monotonic() + idle_s
                 else:
                     selector.unregister(key.fileobj)
         exit_fd = _exit_fd(proc.pid)
@@ -137,7 +143,7 @@ def collect(
                     return True
                 wait = _POLL_S if deadline is None else max(0.0, min(_POLL_S, deadline - now))
                 if exit_fd is not None:  # readable once it has exited: no sleep-and-poll latency
-                    select.select([exit_fd], [], [], wait)
+                    wait_readable(exit_fd, wait)
                     continue
                 try:
                     proc.wait(wait)
@@ -153,6 +159,15 @@ def collect(
         for pipe, _sink in pipes:
             if pipe is not None:
                 pipe.close()
+
+
+def wait_readable(fd: int, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for `fd` to be readable (or closed, in error). poll(), never
+    select(): select() refuses a descriptor >= FD_SETSIZE (1024), which a launcher holding many
+    files (a big run's pipes, logs and pidfds, under a raised open-file limit) hands out."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0, math.ceil(timeout * 1000))))
 
 
 def _exit_fd(pid: int) -> int | None:

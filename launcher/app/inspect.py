@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ import anyio
 from launcher.app.context import open_journal, state_dir
 from launcher.app.report_now import current_report, status_now
 from launcher.app.run.grading import branch_tips
-from launcher.errors import GitFailed, LauncherError, RunNotFound, UsageProblem
+from launcher.errors import GitFailed, GitTimedOut, LauncherError, RunNotFound, UsageProblem
 from launcher.git import patches, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.ids import task_id_problem
@@ -173,13 +172,15 @@ async def write_task_diff(cwd: Path, run_id: str, task_id: str, out: BinaryIO) -
     if row.start_sha and row.head_sha and all([await _has_commit(repo, row.start_sha),
                                                await _has_commit(repo, row.head_sha)]):
         try:
-            # No time limit: git waits on the reader (`| less` left open), which is not a hang.
-            await repo.git("diff", *patches.options(), row.start_sha, row.head_sha, stdout_to=out,
-                           timeout=math.inf)
+            # A limit on git's silence only: git waiting on the reader (`| less` left open) is not
+            # a hang, a git that prints nothing while it is read (a stalled fetch, NFS) is.
+            await repo.git("diff", *patches.options(), row.start_sha, row.head_sha, stdout_to=out, idle=True)
         except GitFailed as exc:  # what was printed already is not a whole patch: never exit 0 on it
-            raise GitFailed(f"{exc.what}; the output printed before it is not a whole patch", where=exc.where,
-                            fix=f"see git's message; the task's diff.patch ({task_dir / 'diff.patch'}) holds its "
-                                "patch as collected", error_key=exc.error_key) from None
+            first = exc.fix if isinstance(exc, GitTimedOut) else "see git's message"  # the limit: how to raise it
+            raise (GitTimedOut if isinstance(exc, GitTimedOut) else GitFailed)(
+                f"{exc.what}; the output printed before it is not a whole patch", where=exc.where,
+                fix=f"{first}; the task's diff.patch ({task_dir / 'diff.patch'}) holds its patch as collected",
+                error_key=exc.error_key) from None
         return
     patch = task_dir / "diff.patch"
     try:

@@ -27,6 +27,7 @@ from launcher.cli.entry import drop_stdout
 from launcher.cli.out_streams import OutputFailed
 from launcher.errors import ExitCode, LauncherError, environment_problem, launcher_error_in
 from launcher.models.printable import printable
+from launcher.ui.line_out import write_text_bounded
 
 T = TypeVar("T")
 
@@ -46,6 +47,8 @@ class OutConsole(Console):
     def on_broken_pipe(self) -> None:
         self.quiet = True
         drop_stdout()
+# How long a stopped command's last line waits for a stderr reader that takes none of it.
+LAST_LINE_GRACE_S = 2.0
 # soft_wrap: an error message is one greppable line, never broken at the terminal width
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -74,7 +77,10 @@ def call(
         process.kill_all_live_groups()
         said = on_interrupt or after_run
         hint = said() if said is not None else None
-        err_console.print(hint or rerun_hint(), highlight=False, markup=False)
+        # Bounded: a stderr whose reader does not read (`2>&1 | less` left open, a log shipper
+        # under back-pressure) must not keep a stopped command alive; the line is then dropped
+        # (the exit code says it: interrupted, the state saved).
+        say_last((hint or rerun_hint()) + "\n")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise  # typer's own ways out
@@ -86,6 +92,12 @@ def call(
             raise typer.Exit(int(ours.exit_code)) from None
         then = on_disk_full() if on_disk_full is not None else None
         raise typer.Exit(report_internal_error(exc, json_mode=json_mode, then=then)) from None
+
+
+def say_last(text: str) -> None:
+    """A stopped command's last words on stderr, given `LAST_LINE_GRACE_S` without progress by its
+    reader, then dropped: a stderr nobody reads must not keep the process alive after a stop."""
+    write_text_bounded(sys.stderr, text, LAST_LINE_GRACE_S)
 
 
 def report_internal_error(exc: BaseException, *, json_mode: bool, then: str | None = None) -> int:

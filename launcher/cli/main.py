@@ -447,9 +447,9 @@ def main() -> None:
         try:
             app()
         except KeyboardInterrupt:  # outside an app call: while typer builds the commands, or prints
-            sys.stderr.write("launcher: interrupted again (or while printing its result); what the command "
-                             "did is saved: `launcher status` shows a run's state\n" if calls.began else
-                             "launcher: interrupted before the command began its work; nothing was done\n")
+            calls.say_last("launcher: interrupted again (or while printing its result); what the command "
+                           "did is saved: `launcher status` shows a run's state\n" if calls.began else
+                           "launcher: interrupted before the command began its work; nothing was done\n")
             sys.exit(ExitCode.INTERRUPTED)
         finally:
             sys.stdout.flush()  # what is still buffered fails here, not silently at exit

@@ -19,6 +19,7 @@ from mcp.types import CallToolResult
 
 from launcher import detached
 from launcher.app.workflow import actions, tool_args
+from launcher.bounded_write import write_bounded
 from launcher.cli import mcp_stdin, out_streams, stop_signals, workdir
 from launcher.errors import ExitCode, LauncherError, UsageProblem, environment_problem, launcher_error_in
 
@@ -160,6 +161,5 @@ def _serve_until_stopped(server: Any) -> None:
     try:
         stop_signals.run(serving)
     except KeyboardInterrupt:
-        with contextlib.suppress(OSError):
-            os.write(2, _STOPPED)
+        write_bounded(2, _STOPPED)  # a client that does not read its stderr must not keep us alive
         raise SystemExit(int(ExitCode.INTERRUPTED)) from None

@@ -9,8 +9,10 @@ form prints every mutant with the ETA.
 from __future__ import annotations
 
 import time
+from typing import TextIO, cast
 
 from rich.console import Console
+from rich.control import strip_control_codes
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,6 +26,7 @@ from rich.progress import (
 from launcher.app.mutation.progress import resume_command
 from launcher.app.mutation.setup import duration_text
 from launcher.mutation.results import MutantRecord, progress_line
+from launcher.ui.line_out import LineWriter, stream_fd
 
 
 class _Common:
@@ -65,8 +68,45 @@ class _Common:
         return None
 
 
+class _SweepLines(LineWriter):
+    shows_all = "`launcher mutation report` lists every mutant"
+
+
 class PlainProgress(_Common):
-    """One line per phase and per mutant, the ETA at the end of each mutant's line."""
+    """One line per phase and per mutant, the ETA at the end of each mutant's line.
+
+    On a stream with a file descriptor (the process's stderr) the lines are written by a thread of
+    their own (`LineWriter`), never on the sweep's event loop: a reader that does not read (`2>&1 |
+    less` not scrolled, a log shipper under back-pressure) never holds up the sweep, nor a Ctrl-C or
+    SIGTERM. `close()` writes out what is queued; a stop (`interrupted`) waits for it only briefly."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(console)
+        self._writer: LineWriter | None = None
+        self._stopped = False
+
+    def say(self, text: str) -> None:
+        if self._stopped:
+            return
+        if self._writer is None:
+            stream = cast(TextIO, self.console.file)
+            fd = stream_fd(stream)
+            if fd is None:  # an in-memory stream (a test's capture) never blocks
+                super().say(text)
+                return
+            self._writer = _SweepLines(stream, fd)
+        self._writer.write_line(strip_control_codes(text))
+
+    def interrupted(self) -> str:
+        self._stopped = True
+        if self._writer is not None:
+            self._writer.abandon()
+        return super().interrupted()
+
+    def close(self) -> None:
+        self._stopped = True
+        if self._writer is not None:
+            self._writer.close()
 
     def settled(self, done: int, total: int, record: MutantRecord) -> None:
         if record.source == "run":

@@ -6,13 +6,14 @@ launcher then waited for that agent to end of its own accord, however long it ra
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import Any, TypeVar
 
 import anyio
+
+from launcher.bounded_write import write_bounded
 
 T = TypeVar("T")
 
@@ -40,7 +41,9 @@ def _already_stopping(signum: int, frame: FrameType | None) -> None:
     global _noticed
     if not _noticed:
         _noticed = True
-        os.write(2, _STOPPING_NOTICE)  # not sys.stderr: the handler may run inside one of its writes
+        # Not sys.stderr: the handler may run inside one of its writes. From a thread: a stderr
+        # whose reader does not read must not hold up the stop this notice is about.
+        write_bounded(2, _STOPPING_NOTICE, grace_s=0.2)
 
 
 def _first_only(runner_handler: Callable[[int, FrameType | None], Any]) -> Callable[[int, FrameType | None], None]:

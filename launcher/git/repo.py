@@ -304,6 +304,7 @@ class GitRepo:
         stdin_from: Path | None = None,
         full_disk_ok: bool = False,
         timed_out_ok: bool = False,
+        idle: bool = False,
     ) -> process.Completed:
         """Run git; retry transient `*.lock` contention instead of surfacing it. An output longer
         than the launcher keeps (64 MiB) raises GitOutputTooLarge unless `cut_ok` (shown to a
@@ -324,7 +325,9 @@ class GitRepo:
         LAUNCHER_GIT_TIMEOUT, else 600 s grown with the index, git/time_limit.py). A git stopped
         at its limit is no answer: GitTimedOut, `check` or not, naming the limit and how to raise
         it; `timed_out_ok` (with `check=False`): the caller handles that itself (`result.timed_out`, worded by
-        `time_limit.stopped_words`), as the landing's update of the main work tree does."""
+        `time_limit.stopped_words`), as the landing's update of the main work tree does. `idle`: the
+        limit is on git's silence, not its wall time (process.run): a git streaming to a slow reader
+        of `stdout_to` (`launcher diff | less` left open) is waiting on it, not stuck."""
         own_limit = timeout is not None
         limit = timeout if own_limit else self.timeout
         argv = ["git", *args[:1], *_SAFE_FLAGS.get(args[0] if args else "", ()), *args[1:]]
@@ -332,14 +335,14 @@ class GitRepo:
         run_env = base_env if index_file is None else {**base_env, "GIT_INDEX_FILE": str(index_file)}
         delay = 0.05
         for attempt in range(_LOCK_RETRIES + 1):
-            result = await process.run(argv, cwd=cwd or self.root, env=run_env, timeout=limit,
+            result = await process.run(argv, cwd=cwd or self.root, env=run_env, timeout=limit, idle=idle,
                                        max_output=self.max_output, stdout_to=stdout_to, stdin_from=stdin_from)
             if result.ok or not _LOCK_CONTENTION.search(result.err) or attempt == _LOCK_RETRIES:
                 break
             await anyio.sleep(delay)
             delay = min(delay * 2, 1.0)
         if result.timed_out and (check or not timed_out_ok):
-            raise time_limit.timed_out(args, limit, own_limit, str(cwd or self.root))
+            raise time_limit.timed_out(args, limit, own_limit, str(cwd or self.root), idle=idle)
         if not full_disk_ok and (full := out_of_space(result, args, cwd or self.root,
                                                       (self.git_dir, self.common_dir / "objects"))):
             raise full

@@ -69,12 +69,16 @@ def how_set(own_limit: bool) -> str:
             f"of the repository's index; {VARIABLE} sets it")
 
 
-def stopped_words(args: tuple[str, ...] | list[str], limit: float | None, own_limit: bool = False) -> str:
+def stopped_words(args: tuple[str, ...] | list[str], limit: float | None, own_limit: bool = False,
+                  idle: bool = False) -> str:
     """What a git stopped at its time limit did, in a sentence: "`git read-tree ...` timed out:
-    it was stopped after 600 s (...)"."""
+    it was stopped after 600 s (...)"; with `idle` (a limit on its silence), "... it printed
+    nothing for 600 s ..."."""
     shown = " ".join(args)
     shown = shown if len(shown) <= 200 else shown[:200] + "..."
-    return f"`git {shown}` timed out: it was stopped after {seconds_words(limit or 0)} s ({how_set(own_limit)})"
+    how_long = f"printed nothing for {seconds_words(limit or 0)} s and was stopped" if idle else \
+        f"was stopped after {seconds_words(limit or 0)} s"
+    return f"`git {shown}` timed out: it {how_long} ({how_set(own_limit)})"
 
 
 def seconds_words(limit: float) -> str:
@@ -82,6 +86,7 @@ def seconds_words(limit: float) -> str:
     return f"{limit:.0f}" if limit >= 10 else f"{limit:.3g}"
 
 
-def timed_out(args: tuple[str, ...] | list[str], limit: float | None, own_limit: bool, where: str) -> GitTimedOut:
-    return GitTimedOut(stopped_words(args, limit, own_limit), where=where,
+def timed_out(args: tuple[str, ...] | list[str], limit: float | None, own_limit: bool, where: str,
+              idle: bool = False) -> GitTimedOut:
+    return GitTimedOut(stopped_words(args, limit, own_limit, idle), where=where,
                        fix="see why it took that long" if own_limit else HOW_TO_RAISE)

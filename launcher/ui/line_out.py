@@ -24,6 +24,8 @@ import threading
 from collections import deque
 from typing import TextIO
 
+from launcher.bounded_write import write_bounded
+
 CAPACITY = 2000
 
 
@@ -38,6 +40,9 @@ def stream_fd(stream: TextIO) -> int | None:
 
 class LineWriter:
     """Queues lines for `fd` (the descriptor of `stream`, whose encoding is used)."""
+
+    # Where the lines dropped for a slow reader can be seen, said in the note that counts them.
+    shows_all = "`launcher status` shows every task"
 
     def __init__(self, stream: TextIO, fd: int, capacity: int = CAPACITY) -> None:
         self._fd = fd
@@ -112,7 +117,7 @@ class LineWriter:
                 self._busy = True
             if dropped:
                 lines += (f"launcher: {dropped} progress line(s) not shown: the output's reader was too slow "
-                          "(`launcher status` shows every task)\n")
+                          f"({self.shows_all})\n")
             ok = self._write(lines.encode(self._encoding, self._errors))
             with self._cond:
                 self._busy = False
@@ -142,4 +147,18 @@ class LineWriter:
         return True
 
 
-__all__ = ["CAPACITY", "LineWriter", "stream_fd"]
+def write_text_bounded(stream: TextIO, text: str, grace_s: float = 2.0) -> bool:
+    """`text` to `stream` as `write_bounded` writes (in the stream's encoding, to its descriptor,
+    never through its buffer, whose lock a stuck write would hold until the interpreter's exit);
+    an in-memory stream (a test's capture) is written directly."""
+    fd = stream_fd(stream)
+    if fd is None:
+        with contextlib.suppress(Exception):
+            stream.write(text)
+            stream.flush()
+        return True
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    return write_bounded(fd, text.encode(encoding, "replace"), grace_s)
+
+
+__all__ = ["CAPACITY", "LineWriter", "stream_fd", "write_bounded", "write_text_bounded"]
