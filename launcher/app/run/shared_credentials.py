@@ -57,7 +57,7 @@ def holds_credential(key: str, value: str | None) -> bool:
     if name == "proxy" and _PROXY_PASSWORD.match(text):
         return True
     if name == "extraheader":
-        header, colon, rest = text.partition(":")
+        header, colon, _ = text.partition(":")
         return bool((colon and _HEADER_NAME.search(header)) or _HEADER_VALUE.search(text))
     if name == "helper" and key.lower().startswith("credential"):
         return bool(_HELPER_PASSWORD.search(text))
