@@ -12,9 +12,12 @@ import base64
 import json
 from pathlib import Path
 
+import anyio
 import pytest
 from conftest import git, write_files
 from helpers import launcher_cli
+
+from tests.test_workflows import wf_repo  # noqa: F401  (the fixture)
 
 TOKEN = "ghs_FAKEtoken1234567890"
 HEADER = "AUTHORIZATION: basic " + base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
@@ -128,3 +131,28 @@ def test_without_a_credential_the_same_commands_run_as_before(repo: Path, tmp_pa
 
     assert "credential" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_workflows_next_step_asked_over_mcp_is_refused_to_the_caller_not_left_to_its_runner(
+    wf_repo: Path,  # noqa: F811
+) -> None:
+    pytest.importorskip("mcp")
+    from tests.test_workflow_review import _server  # needs mcp
+
+    started = launcher_cli(wf_repo, "workflow", "start", "mini", "--param", "what=x", "--no-run", "--json")
+    assert started.returncode == 0, started.stdout + started.stderr
+    wid = json.loads(started.stdout)["workflowId"]
+    _leak(wf_repo)
+    got: dict[str, object] = {}
+
+    async def scenario() -> None:
+        async with _server(wf_repo) as session:
+            got["next"] = await session.call_tool("orchestrator", {"action": "next", "workflowId": wid})
+
+    anyio.run(scenario)
+    result = got["next"]
+    envelope = json.loads(result.content[0].text)  # type: ignore[attr-defined]
+    assert envelope["error_key"] == "shared_git_credentials", envelope
+    assert f"{KEY} (.git/config)" in envelope["observations"] and TOKEN not in json.dumps(envelope)
+    shown = json.loads(launcher_cli(wf_repo, "workflow", "status", wid, "--json").stdout)
+    assert all(p["status"] == "pending" for p in shown["phases"]), shown  # no runner started a phase
