@@ -63,6 +63,7 @@ LEGITIMATE = [
     ("credential.helper", "!f() { echo username=x-access-token; echo \"password=$GH_TOKEN\"; }; f"),
     ("remote.origin.url", "https://glenn-smith@gitlab.example/OWNER/REPO"),
     ("user.name", "ghp_ is how a token starts"),
+    ("alias.token", "!git config --get-regexp token"),  # a command named token
 ]
 
 

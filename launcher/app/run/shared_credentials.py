@@ -61,7 +61,8 @@ def holds_credential(key: str, value: str | None) -> bool:
         return bool((colon and _HEADER_NAME.search(header)) or _HEADER_VALUE.search(text))
     if name == "helper" and key.lower().startswith("credential"):
         return bool(_HELPER_PASSWORD.search(text))
-    return name in _SECRET_NAMES and bool(text.strip())
+    # `alias.token` is a command's name, not a setting holding one
+    return name in _SECRET_NAMES and bool(text.strip()) and not key.lower().startswith("alias.")
 
 
 def redacted(key: str) -> str:
