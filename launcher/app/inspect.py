@@ -105,22 +105,25 @@ def _skipped(skipped: int, path: Path) -> str:
     return f"[launcher: the first {skipped} bytes of {path} are not shown; its last {LOG_SHOWN} follow]\n"
 
 
-async def log_text(path: Path) -> str | None:
-    """The agent's log as `logs` prints it (its tail when it is over LOG_SHOWN); None when there
-    is none yet. ArtifactUnreadable for what is not a regular file (a FIFO, a link) or cannot be read."""
+async def log_bytes(path: Path) -> bytes | None:
+    """The agent's log as `logs` prints it, its exact bytes (its tail when it is over LOG_SHOWN,
+    after a line saying so); None when there is none yet. ArtifactUnreadable for what is not a
+    regular file (a FIFO, a link) or cannot be read. Decoding, if any, is the printer's: a pipe
+    or a file gets these bytes unchanged."""
     try:
         data, skipped = read_tail(path, LOG_SHOWN)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise _unreadable(path, exc) from None
-    text = data.decode("utf-8", "replace")
-    return _skipped(skipped, path) + text if skipped else text
+    return _skipped(skipped, path).encode() + data if skipped else data
 
 
-async def follow(path: Path, write: Callable[[str], None], done: Callable[[], bool]) -> None:
+async def follow(path: Path, write: Callable[[bytes], None], done: Callable[[], bool]) -> None:
     """Print the log (its tail when it is big), then what is appended, until `done()` says the
-    task has finished. ArtifactUnreadable when the log stops being a readable regular file."""
+    task has finished. `write` gets the bytes as read: a character the agent wrote in two
+    pieces may arrive split over two calls (the printer decodes incrementally, or not at all).
+    ArtifactUnreadable when the log stops being a readable regular file."""
     offset: int | None = None
     while True:
         try:
@@ -128,7 +131,7 @@ async def follow(path: Path, write: Callable[[str], None], done: Callable[[], bo
                 chunk, skipped = read_tail(path, LOG_SHOWN)
                 offset = skipped + len(chunk)
                 if skipped:
-                    write(_skipped(skipped, path))
+                    write(_skipped(skipped, path).encode())
             else:
                 chunk, start = read_from(path, offset, LOG_SHOWN)
                 offset = start + len(chunk)
@@ -137,7 +140,7 @@ async def follow(path: Path, write: Callable[[str], None], done: Callable[[], bo
         except OSError as exc:
             raise _unreadable(path, exc) from None
         if chunk:
-            write(chunk.decode("utf-8", "replace"))
+            write(chunk)
         if done():
             return
         await anyio.sleep(0.3)

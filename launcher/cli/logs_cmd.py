@@ -5,13 +5,16 @@ terminal that text is shown with its control characters escaped (`\\033[1A`, as
 models/printable.py does for every other agent text; tabs and line breaks are kept), so it can
 neither move the cursor nor erase, retitle or write the clipboard; the launcher's own lines
 (`--- check: CMD  (FAILED, exit 1)`) are shown in bold, a style the escaped text cannot take. To
-a pipe or a file (`launcher logs RUN TASK > f`) the log goes as its exact bytes.
+a pipe or a file (`launcher logs RUN TASK > f`, `-f` too) the log goes as its exact bytes (a
+byte that is no UTF-8, a character the agent wrote in two pieces, are passed on unchanged); on a
+terminal the log is decoded as it comes, a character split between two reads shown whole.
 
 `logs -f` has no work but printing: once its reader has gone (`logs -f RUN TASK | grep -m1
 READY`), it stops at once, exit 0, as `tail -f` does and as `launcher status | head` exits."""
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 from collections.abc import Callable
@@ -51,6 +54,41 @@ def own_line(line: str, terminal: bool) -> str:
     return line
 
 
+class LogPrinter:
+    """Prints the agent log's bytes as they come, the values the run passes masked (`masked`):
+    otherwise unchanged to a pipe or a file (bytes that are not UTF-8, a character split between
+    two reads, pass as they are); on a terminal decoded incrementally (a UTF-8 character split
+    between two reads, a CRLF between them, is decoded whole) and escaped (`shown`)."""
+
+    def __init__(self, terminal: bool, masked: Callable[[str], str]) -> None:
+        self.terminal = terminal
+        self.masked = masked
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._held = ""  # a CR at a read's end: the start of a CRLF, or not
+
+    def write(self, data: bytes) -> None:
+        out = getattr(sys.stdout, "buffer", None)
+        if not self.terminal and out is not None:
+            sys.stdout.flush()  # what was printed before goes first
+            out.write(self.masked(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
+            out.flush()
+            return
+        text = self._held + self._decoder.decode(data)
+        self._held = "\r" if text.endswith("\r") else ""
+        self._print(text.removesuffix("\r"))
+
+    def end(self) -> None:
+        """What is still held (an unfinished character: U+FFFD, as a whole read would show it)."""
+        if self.terminal or getattr(sys.stdout, "buffer", None) is None:
+            text, self._held = self._held + self._decoder.decode(b"", final=True), ""
+            self._print(text)
+
+    def _print(self, text: str) -> None:
+        if text:
+            sys.stdout.write(shown(self.masked(text), self.terminal))
+            sys.stdout.flush()
+
+
 def print_checks(run_id: str, task_id: str, masked: Callable[[str], str]) -> int:
     """Every check of the task's last measurement with its output; the count printed."""
     checks = call(lambda: inspect_app.check_outputs(Path.cwd(), run_id, task_id))
@@ -79,28 +117,26 @@ def logs(
         if not print_checks(run_id, task_id, masked):
             print(f"task {task_id} ran no checks (or has not reached them yet)")
         raise typer.Exit(0)
+    printer = LogPrinter(terminal, masked)
     if not follow:
-        text = call(lambda: inspect_app.log_text(path))
-        if text is None:
+        data = call(lambda: inspect_app.log_bytes(path))
+        if data is None:
             run_dir = path.parent.parent
             said = (f"no log yet at {path}" if run_dir.is_dir() else
                     f"run {run_id} has no artifacts here any more ({run_dir} is gone): `launcher clean "
                     "--older-than DAYS` removes a settled run's; its journal rows stay (`launcher status`)")
             err_console.print(escape(said), highlight=False)
             raise typer.Exit(1)
-        sys.stdout.write(shown(masked(text), terminal))
-        sys.stdout.flush()
+        printer.write(data)
+        printer.end()
         print_checks(run_id, task_id, masked)
         raise typer.Exit(0)
-
-    def write(text: str) -> None:
-        sys.stdout.write(shown(masked(text), terminal))
-        sys.stdout.flush()
 
     def done() -> bool:  # the task ended, or no one reads any more
         return out_streams.reader_gone(1) or inspection.task_final(run_id, task_id)
 
-    call(lambda: inspect_app.follow(path, write, done),
+    call(lambda: inspect_app.follow(path, printer.write, done),
          on_interrupt=lambda: f"stopped following the log of {task_id} (the run goes on as it was)")
     if not out_streams.reader_gone(1):
+        printer.end()
         print_checks(run_id, task_id, masked)  # the task ended: its checks ran, as plain `logs` shows

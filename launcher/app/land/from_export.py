@@ -58,6 +58,7 @@ from launcher.app.report_now import current_report
 from launcher.app.run import containment
 from launcher.app.run.inputs import cache_problem, prepare_worktree_root
 from launcher.app.run.preflight import check_integration_program
+from launcher.app.run.shared_credentials import check_shared_credentials
 from launcher.engine.orphans import journaling_observer
 from launcher.errors import UsageProblem, stopped_by_error
 from launcher.git import history, include, worktrees
@@ -255,6 +256,7 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     check_integration_program(plan, config)
     if (unusable := cache_problem(repo, config.worktree_root, ports_needed=False)) is not None:
         raise unusable  # a culprit's or conflict's agent round would need it half-way
+    await check_shared_credentials(repo)  # the integration check and a culprit's round read the config
     await prepare_worktree_root(repo, config.worktree_root)
     # An earlier land (or run) killed half-way left the main work tree behind its target: finish
     # that first, or nothing here would see the tree as it is.

@@ -27,6 +27,7 @@ from launcher.app.mutation.calibration_default import choose_calibration_set, py
 from launcher.app.mutation.reports import resolve_run
 from launcher.app.run.inputs import prepare_worktree_root
 from launcher.app.run.preflight import AUTH_HINTS, uncommitted_programs
+from launcher.app.run.shared_credentials import check_shared_credentials
 from launcher.engine.agent_round import Limits
 from launcher.errors import ConfigError, EnvironmentProblem, ExitCode, UsageProblem
 from launcher.gates import judge_relay
@@ -274,6 +275,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     name, agent = _judge_agent(config, options.agent)
     await _check_cli(name, agent)  # before the cost question: no retry installs a missing CLI
     await _check_program(repo, name, agent, base_sha, options.calibrate)
+    await check_shared_credentials(repo)  # the judge works in a checkout that reads the repository's config
     per_call = agent.budget_usd if agent.budget_usd is not None else (
         0.0 if agent.adapter.startswith("scripted") else DEFAULT_CALL_USD)  # fmt: skip
     free = f"; {saved} saved by the pre-filter's {proven} proven equivalent(s)" if proven else ""

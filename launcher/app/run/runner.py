@@ -142,6 +142,10 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
         config, changed = config_of_run(run.settings, repo.root)
         if (unusable := cache_problem(repo, config.worktree_root, ports_needed=command != "land")) is not None:
             raise unusable  # before a dead launcher's agents are killed or anything is made
+        # Every command that drives a run may run agents, checks or graders (choose's extra
+        # rounds, grade's checks, land's integration check and sent-back rounds): never with a
+        # credential in the configuration they all read, as `run` refuses (preflight.py).
+        await check_shared_credentials(repo)
         # A run started by a launcher that did not exclude its worktree root yet: excluded now.
         await root_in_checkout.keep_out_of_git(repo, config.worktree_root)
         ctx = RunContext(
@@ -167,7 +171,6 @@ async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_fa
         await check_agents(ctx.plan, ctx.config)
         check_integration_program(ctx.plan, ctx.config)
         await check_signing(ctx.repo)
-        await check_shared_credentials(ctx.repo)
         # Imported here: `grade` (app/run/choose.py) carries a run on with this module's continue_run.
         from launcher.app.run.choose import finish_regrade, regrade_pending
 

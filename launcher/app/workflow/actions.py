@@ -14,6 +14,7 @@ import anyio
 
 from launcher import detached, process_identity
 from launcher.app.context import EventSink, state_dir
+from launcher.app.run.shared_credentials import check_shared_credentials
 from launcher.app.workflow import engine, planner, routing
 from launcher.app.workflow.session import WorkflowSession
 from launcher.app.workflow.tool_args import (
@@ -246,6 +247,7 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
                     if engine.parked(state):
                         await engine.check_parked_held(session, state)  # refused here, not in the runner
                     engine.check_step_free(session, state)  # so is a run another launcher drives
+                    await check_shared_credentials(session.repo)
                     return view(spawn_runner(session, state, resume=True, retry_failed=retry))
         return view(await engine.resume(cwd, wid, emit, retry_failed=retry))
     if action == "cancel":
@@ -259,6 +261,7 @@ async def _go(cwd: Path, wid: str, emit: EventSink, *, detach: bool, skip: bool 
         async with session.claim(wid):  # checked and the runner recorded before another may look
             state = engine.notice_dead_runner(session, session.load(wid))
             engine.check_can_run(state, skip=skip)
+            await check_shared_credentials(session.repo)  # refused to the caller, not in the runner
             return view(spawn_runner(session, state, skip=skip))
     return view(await engine.run_next(cwd, wid, emit, skip=skip))
 
