@@ -253,7 +253,10 @@ def test_path_of_a_landed_task_says_where_its_work_went(repo: Path, tmp_path: Pa
 
 # 5. Ctrl-C in the live view says what happened; resume --retry-failed.
 
-def _run_in_pty(repo: Path, args: list[str], interrupt_after_s: float) -> tuple[str, int]:
+def _run_in_pty(repo: Path, args: list[str], interrupt_after_s: float, until: bytes | None = None
+                ) -> tuple[str, int]:
+    """The launcher on a terminal, interrupted `interrupt_after_s` after it started (after it
+    printed `until`, when given: a loaded machine may take longer to start its run)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     pid, fd = pty.fork()
     if pid == 0:  # the child: the launcher on a terminal, as a user runs it
@@ -261,10 +264,10 @@ def _run_in_pty(repo: Path, args: list[str], interrupt_after_s: float) -> tuple[
         os.execvpe(sys.executable, [sys.executable, "-m", "launcher", *args], env)
     out = b""
 
-    def read_for(seconds: float) -> None:
+    def read_for(seconds: float, marker: bytes | None = None) -> None:
         nonlocal out
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (marker is None or marker not in out):
             ready, _, _ = select.select([fd], [], [], 0.1)
             if ready:
                 try:
@@ -275,6 +278,8 @@ def _run_in_pty(repo: Path, args: list[str], interrupt_after_s: float) -> tuple[
                     return
                 out += chunk
 
+    if until is not None:
+        read_for(60, until)
     read_for(interrupt_after_s)
     os.kill(pid, signal.SIGINT)
     read_for(15)
@@ -285,7 +290,7 @@ def _run_in_pty(repo: Path, args: list[str], interrupt_after_s: float) -> tuple[
 
 def test_ctrl_c_in_the_live_view_says_state_saved(repo: Path, tmp_path: Path) -> None:
     plan = write_plan(tmp_path / "plan.json", [{"id": "slow", "role": "backend", "script": [{"sleep": 30}]}])
-    out, code = _run_in_pty(repo, ["run", str(plan)], interrupt_after_s=2.5)
+    out, code = _run_in_pty(repo, ["run", str(plan)], interrupt_after_s=1.0, until=b"0 of 1 done")
     assert code == 130
     assert "launcher run" in out  # the live table was shown
     found = re.search(r"interrupted: state saved; `launcher resume (\S+)` continues", out)
