@@ -91,7 +91,7 @@ async def changed_files(tree: Path, base_sha: str) -> list[str]:
 EnvOf = Callable[[Path], Mapping[str, str]]  # the environment of the tests run in a tree
 
 
-def check_env(worktree: Path) -> EnvOf:
+def copy_env(worktree: Path) -> EnvOf:
     """The environment of the tests when this module runs as a task's check in `worktree`: its
     own, which is already the allowlisted one the launcher gives a task's checks
     (engine/command_env.py), made for the copy the tests run in. That environment puts the
@@ -112,6 +112,11 @@ def check_env(worktree: Path) -> EnvOf:
         return env
 
     return env_of
+
+
+def check_env(tree: Path) -> Mapping[str, str]:
+    """The tests' environment in `tree` (a copy of the worktree this check runs in, or itself)."""
+    return copy_env(Path.cwd())(tree)
 
 
 async def _pytest(python: str, tree: Path, files: list[str], env_of: EnvOf,
@@ -197,7 +202,7 @@ async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:
     stale = _stale(tree, claims.mutants)
     if stale:
         return KillVerdict(False, stale, tests)
-    env_of = check_env(tree)
+    env_of = copy_env(tree)
     with tempfile.TemporaryDirectory(prefix="launcher-kill-") as tmp:
         scratch = Path(tmp) / "tree"
         shutil.copytree(tree, scratch, symlinks=True, ignore=_IGNORED)
