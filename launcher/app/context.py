@@ -14,6 +14,7 @@ import anyio
 from launcher.agents.passed_env import plan_secrets
 from launcher.app.own_worktree import launcher_worktree_problem
 from launcher.engine.idle_trees import IdleTrees
+from launcher.engine.site_installs import SiteGuard
 from launcher.engine.tree_guard import MainTreeSnapshot
 from launcher.git.guard import GitDirSnapshot
 from launcher.git.index_entries import StagedEntries
@@ -95,6 +96,8 @@ class RunContext:
     agents_seen: set[str] = field(default_factory=set)
     intrusions_left: dict[str, str] = field(default_factory=dict)  # main-checkout path -> task
     ports: dict[str, int] = field(default_factory=dict)  # task -> first port of its claimed block
+    # The shared Python environments' editable installs before the first setup (engine/site_installs.py).
+    site_guard: SiteGuard = field(default_factory=SiteGuard)
 
     async def main_status(self, not_before: float) -> list[str]:
         """The main tree's status, taken at or after `not_before` (a `time.monotonic()` value:

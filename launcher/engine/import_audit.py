@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from launcher.git import path_lists
+from launcher.git.import_roots import package_root, tree_import_roots
 from launcher.git.repo import GitRepo
 from launcher.regular_files import clear_path, read_capped
 
@@ -51,11 +52,31 @@ class ImportAudit:
         return sorted(found - set(ignored.out.split("\0")))
 
 
+def _unknown_roots(files: list[str], main_root: Path) -> list[str]:
+    """The package directories (`lib`) the files were imported from that are not import roots the
+    launcher knows for the project (`git.import_roots`): nothing put the tree's copy first."""
+    known = set(tree_import_roots(main_root))
+    roots = (package_root(f, main_root) for f in files)
+    return sorted({r for r in roots if r is not None and r not in known})
+
+
 def outside_import_message(files: list[str], main_root: Path, what: str = "the check") -> str:
     """What went wrong, where, and the fix, for a command that imported the main checkout."""
     shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    said = (f"{what} imported {shown} from the main checkout {main_root}, not from its worktree: it ran "
+            "the main checkout's code instead of the worktree's.")  # fmt: skip
+    unknown = _unknown_roots(files, main_root)
+    if unknown:
+        root = unknown[0]
+        return (
+            f"{said} The package directory {', '.join(unknown)}/ is not an import root the launcher found in the "
+            "project's packaging configuration (it reads pyproject.toml's [tool.setuptools], [tool.poetry], "
+            "[tool.hatch], [tool.pdm] and setup.cfg's [options]; otherwise it takes src/), so an install of the main "
+            "checkout (`pip install -e .`) was imported instead. Fix: declare it (pyproject.toml "
+            f"`[tool.setuptools] package-dir = {{\"\" = \"{root}\"}}` or setup.cfg `[options] package_dir = ={root}`), "
+            f"or put it first on the command's PYTHONPATH (`PYTHONPATH={root}:$PYTHONPATH <command>`)."
+        )
     return (
-        f"{what} imported {shown} from the main checkout {main_root}, not from its worktree: it ran "
-        "the main checkout's code instead of the worktree's. Fix: import the code under test from the worktree (no "
-        "sys.path or PYTHONPATH entry into the main checkout; no python -I or -E)."
+        f"{said} Fix: import the code under test from the worktree (no sys.path or PYTHONPATH entry into the main "
+        "checkout; no python -I or -E)."
     )

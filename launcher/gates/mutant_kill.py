@@ -31,6 +31,7 @@ import anyio
 
 from launcher import process, tree_paths
 from launcher.git.git_vars import USER_CONFIG_VARS, without_git_vars
+from launcher.git.import_roots import mapped_into
 from launcher.git.repo import git_env
 from launcher.models.decoding import json_loads, read_text
 from launcher.mutation.model import Mutant, MutantStale
@@ -90,10 +91,32 @@ async def changed_files(tree: Path, base_sha: str) -> list[str]:
 EnvOf = Callable[[Path], Mapping[str, str]]  # the environment of the tests run in a tree
 
 
-def check_env(_tree: Path) -> Mapping[str, str]:
-    """The environment of the tests when this module runs as a task's check: its own, which is
-    already the allowlisted one the launcher gives a task's checks (engine/command_env.py)."""
-    return os.environ
+def copy_env(worktree: Path) -> EnvOf:
+    """The environment of the tests when this module runs as a task's check in `worktree`: its
+    own, which is already the allowlisted one the launcher gives a task's checks
+    (engine/command_env.py), made for the copy the tests run in. That environment puts the
+    worktree's import roots (`src/`, ...) first on PYTHONPATH: left as they are, the copy's tests
+    would import the worktree's unmutated code and every mutant would seem to survive. So each
+    PYTHONPATH entry into the worktree is moved to the same place in the copy."""
+    bases = list(dict.fromkeys(p for p in (worktree, Path(os.environ.get("LAUNCHER_WORKTREE") or worktree))))
+
+    def env_of(copy: Path) -> Mapping[str, str]:
+        entries = os.environ.get("PYTHONPATH", "")
+        for base in bases:
+            entries = os.pathsep.join(mapped_into(copy, e, base) for e in entries.split(os.pathsep))
+        env = dict(os.environ)
+        if entries:
+            env["PYTHONPATH"] = entries
+        if "LAUNCHER_WORKTREE" in env:
+            env["LAUNCHER_WORKTREE"] = str(copy)
+        return env
+
+    return env_of
+
+
+def check_env(tree: Path) -> Mapping[str, str]:
+    """The tests' environment in `tree` (a copy of the worktree this check runs in, or itself)."""
+    return copy_env(Path.cwd())(tree)
 
 
 async def _pytest(python: str, tree: Path, files: list[str], env_of: EnvOf,
@@ -179,10 +202,11 @@ async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:
     stale = _stale(tree, claims.mutants)
     if stale:
         return KillVerdict(False, stale, tests)
+    env_of = copy_env(tree)
     with tempfile.TemporaryDirectory(prefix="launcher-kill-") as tmp:
         scratch = Path(tmp) / "tree"
         shutil.copytree(tree, scratch, symlinks=True, ignore=_IGNORED)
-        code, failing, tail = await _pytest(claims.python, scratch, tests, check_env)
+        code, failing, tail = await _pytest(claims.python, scratch, tests, env_of)
         if code == 5:
             return KillVerdict(False, f"the changed test files collect no test ({', '.join(tests)})", tests)
         if code != 0:
@@ -195,7 +219,7 @@ async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:
             original = path.read_bytes()
             try:
                 path.write_bytes(mutated_bytes(path, original, mutant.apply(decode_source(original, path.name))))
-                code, failing, _tail = await _pytest(claims.python, scratch, tests, check_env)
+                code, failing, _tail = await _pytest(claims.python, scratch, tests, env_of)
             finally:
                 path.write_bytes(original)
             if code == 0 or not failing:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
 
-from launcher.models.decoding import toml_loads
-from launcher.regular_files import read_regular
+from launcher.git.package_dirs import declared_roots
 
 
 def package_root(rel: str, root: Path) -> str | None:
@@ -41,33 +39,14 @@ def _holds_python(directory: Path) -> bool:
     return False
 
 
-_PYPROJECT_LIMIT = 4 * 1024 * 1024
-
-
 def _declared_roots(tree: Path) -> list[str]:
-    """The package directories pyproject.toml declares (setuptools `package-dir`, `find.where`)."""
-    try:
-        # The worktree is the agent's: a FIFO or a link to a device there must not hang us.
-        data = toml_loads(read_regular(tree / "pyproject.toml", _PYPROJECT_LIMIT).decode("utf-8"))
-    except (OSError, ValueError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
-        return []
-    setuptools: Any = data.get("tool", {}).get("setuptools", {})
-    if not isinstance(setuptools, dict):
-        return []
-    found: list[str] = []
-    package_dir = setuptools.get("package-dir")
-    if isinstance(package_dir, dict) and isinstance(package_dir.get(""), str):
-        found.append(package_dir[""])
-    packages = setuptools.get("packages")
-    where = packages.get("find", {}).get("where") if isinstance(packages, dict) else None
-    if isinstance(where, list):
-        found.extend(w for w in where if isinstance(w, str))
-    return found
+    """The package directories the packaging configuration declares (git/package_dirs.py)."""
+    return declared_roots(tree)
 
 
 def tree_import_roots(tree: Path) -> list[str]:
     """The worktree's import roots, relative to it, most specific first: a src layout's `src`
-    (or what pyproject.toml declares), then the tree itself ("." ) for a flat layout."""
+    (or what pyproject.toml or setup.cfg declares), then the tree itself ("." ) for a flat layout."""
     roots: list[str] = []
     for rel in [*_declared_roots(tree), "src"]:
         clean = PurePosixPath(rel).as_posix()

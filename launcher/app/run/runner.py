@@ -30,6 +30,7 @@ from launcher.app.run.preflight import (
     preflight,
 )
 from launcher.app.run.shared_credentials import check_shared_credentials
+from launcher.app.run.tree_commands import settle_site_installs
 from launcher.app.takeover import reap, take_over
 from launcher.engine import tree_guard
 from launcher.engine.orphans import journaling_observer
@@ -308,6 +309,7 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
             if recovered is not None:
                 reached_target, message = recovered
         await containment.reap(ctx)
+        await settle_site_installs(ctx)
         await git_watch.settle(ctx, "at the run's end")  # what an escaped process changed late
         await tree_guard.release(ctx.repo, ctx.main_contents)  # the main checkout is not watched any more
         await idle_change.drop_redundant_keep_refs(ctx)
@@ -325,5 +327,6 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
             ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED, exit_code=code,
                                 message=said or "state saved; `launcher resume` continues")
             await containment.reap(ctx)
+            await settle_site_installs(ctx)
         raise
     return await current_report(ctx.repo, ctx.journal, ctx.run_id)

@@ -16,6 +16,7 @@ from launcher import process, wall_clock
 from launcher.app.context import RunContext
 from launcher.app.run import containment, git_watch, integration_output, ref_watch
 from launcher.app.run.best_of import attempt_env
+from launcher.engine import site_installs
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit, outside_import_message
 from launcher.gates.checks import CheckResult, run_checks
@@ -54,7 +55,10 @@ async def run_setup(ctx: RunContext, task: Task, tree: Path, command: str, timeo
     env = command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=task.id,
                       pass_names=check_env_names(ctx, task), audit_file=audit.file)
     env.update(task_variables(ctx, task))
+    await ctx.site_guard.before_setup(ctx.worktree_root, env)
     done = await process.run_command(["/bin/sh", "-c", command], cwd=tree, env=env, timeout=timeout)
+    if restored := await ctx.site_guard.settle(remove_new=False):
+        ctx.note(task.id, site_installs.note(restored, f"the setup command ({command!r})"))
     log = ctx.files.task_dir(task.id) / "setup.log"
     # What the run passes (its `check_env`) masked in the output kept and reported (models/redact.py)
     text, err = ctx.journal.masked(ctx.run_id, done.text), ctx.journal.masked(ctx.run_id, done.err)
@@ -74,6 +78,13 @@ async def run_setup(ctx: RunContext, task: Task, tree: Path, command: str, timeo
                 "committed as the agent's work. Ignore them (.gitignore or .git/info/exclude), or "
                 "have setup write only ignored files")
     return None
+
+
+async def settle_site_installs(ctx: RunContext) -> None:
+    """At the run's end (or stop): no shared Python environment keeps an install from a launcher
+    worktree, not even one that was not there before the run (engine/site_installs.py)."""
+    if restored := await ctx.site_guard.settle(remove_new=True):
+        ctx.note(None, site_installs.note(restored, "a setup command"))
 
 
 async def run_task_checks(ctx: RunContext, task: Task, tree: Path, timeout: float) -> list[CheckResult]:
