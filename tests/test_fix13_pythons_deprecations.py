@@ -1,7 +1,8 @@
 """The launcher runs on every Python from 3.11 on without leaning on an API that a newer Python
-deprecated for removal: importing any of its modules, and clearing a directory tree, raise no
-DeprecationWarning even when warnings are errors (on 3.12+ `importlib.abc.Traversable` and
-`shutil.rmtree(onerror=...)` did; the first is gone in 3.14)."""
+deprecated for removal: importing any of its modules raises no DeprecationWarning even when
+warnings are errors (on 3.12+ `importlib.abc.Traversable` did; it is gone in 3.14), and clearing
+a directory tree (`shutil.rmtree` with `onexc` from 3.12 on, `onerror` before) works and warns
+of nothing."""
 
 from __future__ import annotations
 
