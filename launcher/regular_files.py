@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -192,7 +193,10 @@ def clear_path(path: str | os.PathLike[str]) -> None:
         else:
             func(name)
 
-    shutil.rmtree(path, onerror=writable_and_retry)
+    if sys.version_info >= (3, 12):  # `onerror` is deprecated from 3.12 on; `onexc` is its successor
+        shutil.rmtree(path, onexc=writable_and_retry)
+    else:
+        shutil.rmtree(path, onerror=writable_and_retry)
 
 
 def remove_any(path: str | os.PathLike[str]) -> None:

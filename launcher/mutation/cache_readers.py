@@ -22,6 +22,7 @@ from launcher.mutation.coverage_map import CoverageMap
 from launcher.mutation.discover import read_source
 from launcher.mutation.fork_refusal import _CACHING, _MUTATORS, _bound_names, _own_nodes, _root, _targets
 from launcher.mutation.model import Mutant
+from launcher.mutation.source_text import parse_quietly
 from launcher.mutation.test_ids import stable_selection
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class CacheReaders:
     def _tree(self, rel: str) -> ast.Module | None:
         if rel not in self._trees:
             try:
-                self._trees[rel] = ast.parse(read_source(self.root / rel))
+                self._trees[rel] = parse_quietly(read_source(self.root / rel))
             except (OSError, SyntaxError, ValueError):
                 self._trees[rel] = None
         return self._trees[rel]

@@ -41,6 +41,7 @@ from launcher.mutation.coverage_plugin import (
 from launcher.mutation.discover import read_source
 from launcher.mutation.model import Mutant
 from launcher.mutation.run_env import WORKER_MARKER_ENV, child_env
+from launcher.mutation.source_text import parse_quietly
 from launcher.mutation.test_ids import function_id, stable_selection
 
 
@@ -123,7 +124,7 @@ def statement_lines(source: str) -> dict[int, tuple[int, int]]:
     """Line -> (first, last) line of the innermost statement owning it. A compound statement owns
     its header (decorators to the line before its body), not its body."""
     try:
-        tree = ast.parse(source)
+        tree = parse_quietly(source)
     except SyntaxError:
         return {}
     owners: dict[int, tuple[int, int]] = {}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from launcher.mutation import fork_worker
 from launcher.mutation.model import Mutant
+from launcher.mutation.source_text import parse_quietly
 
 _PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod", "property"})
 _PROPERTY_PARTS = frozenset({"setter", "getter", "deleter"})
@@ -52,7 +53,7 @@ def _index(path: Path) -> _Index | None:
     if cached is not None and cached[0] == key:
         return cached[1]
     try:
-        tree = ast.parse(fork_worker.read_source(str(path)))
+        tree = parse_quietly(fork_worker.read_source(str(path)))
     except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
         index = None
     else:

@@ -6,6 +6,8 @@ import ast
 import hashlib
 from collections.abc import Iterable
 
+from launcher.mutation.source_text import parse_quietly
+
 ID_LENGTH = 12
 
 
@@ -41,7 +43,7 @@ def python_scope_hash(code: str, kind: str) -> str:
     """Hash of a function's (or class's, module's) code, insensitive to comments, blank lines,
     formatting and position: the code as ast.unparse renders it. Classes and modules leave out
     the bodies of their functions, which are scopes of their own."""
-    tree = ast.parse(code)
+    tree = parse_quietly(code)
     if kind != "function":
         tree = _Stub(tree.body[0] if kind == "class" else tree).visit(tree)
     return text_hash(ast.unparse(tree))

@@ -36,6 +36,7 @@ from launcher.mutation.model import (
     position,
     split_lines,
 )
+from launcher.mutation.source_text import compiles_quietly
 
 OPERATORS = (
     "arithmetic",
@@ -250,7 +251,7 @@ def _first_difference(source: str, written: str) -> int:
 
 def _compiles(source: str, filename: str) -> bool:
     try:
-        compile(source, filename, "exec", dont_inherit=True)
+        compiles_quietly(source, filename)
     except (SyntaxError, ValueError):
         return False
     return True
@@ -284,7 +285,7 @@ def generate_mutants(
     """
     ops = check_operators(operators, OPERATORS)
     try:
-        compile(source, str(path), "exec", dont_inherit=True)
+        compiles_quietly(source, str(path))
     except (SyntaxError, ValueError) as exc:
         where = f"{rel}:{exc.lineno}" if isinstance(exc, SyntaxError) else rel
         raise UsageProblem(

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from launcher.mutation.model import Mutant
+from launcher.mutation.source_text import parse_quietly
 
 SCHEMA = "launcher-result-key/2"  # bump when what a key covers changes: older entries then miss
 _NOT_STRIPPED = ("conftest.py", "__init__.py")
@@ -81,7 +82,7 @@ def _skeleton(source: bytes, tests: set[tuple[str, ...]]) -> str | None:
     """The module without its collected test functions and test methods; None when that is not
     safe to say (it does not parse, or its remaining code names a test it left out)."""
     try:
-        tree = ast.parse(source)
+        tree = parse_quietly(source)
     except (SyntaxError, ValueError):
         return None
     functions = {names[0] for names in tests if len(names) == 1}

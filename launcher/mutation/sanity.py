@@ -25,6 +25,7 @@ from launcher.mutation.coverage_map import IMPORT_CONTEXT, CoverageMap, SuiteRun
 from launcher.mutation.discover import PYTHON_SUFFIXES, SHELL_SUFFIXES, read_source
 from launcher.mutation.executor import Executor, MutantJob
 from launcher.mutation.model import Language, Mutant, MutantStatus, excerpt, line_starts, position
+from launcher.mutation.source_text import parse_quietly
 from launcher.mutation.test_ids import in_suite_order, stable_selection
 
 FORCED_FAIL = 'raise AssertionError("launcher forced fail")'
@@ -194,7 +195,7 @@ def covered_probes(cov: CoverageMap, files: Sequence[str]) -> Probes | None:
             continue
         source = read_source(cov.root / rel)
         try:
-            tree = ast.parse(source)
+            tree = parse_quietly(source)
         except SyntaxError:
             continue
         starts = line_starts(source)
@@ -228,7 +229,7 @@ def import_probes(root: Path, files: Sequence[str]) -> Probes | None:
             return Probes(_insertion(rel, source, offset, "exit 97\n", "forced_fail"),
                           _insertion(rel, source, offset, ":\n", "noop"), [])  # fmt: skip
         try:
-            tree = ast.parse(source)
+            tree = parse_quietly(source)
         except SyntaxError:
             continue
         body = [

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from launcher.mutation.coverage_map import CoverageMap
 from launcher.mutation.discover import PYTHON_SUFFIXES, is_test_file
+from launcher.mutation.source_text import parse_quietly
 
 CONFTEST = "conftest.py"
 
@@ -67,7 +68,7 @@ def _absolute(node: ast.ImportFrom, package: str) -> str:
 def _parse(root: Path, rel: str, names: list[str]) -> _Module:
     module = _Module()
     try:
-        tree = ast.parse((root / rel).read_bytes())
+        tree = parse_quietly((root / rel).read_bytes())
     except (OSError, SyntaxError, ValueError):
         return module
     own = names[0] if names else ""

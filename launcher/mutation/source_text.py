@@ -6,9 +6,11 @@ and applies mutants with these, as the generic executor does.
 
 from __future__ import annotations
 
+import ast
 import codecs
 import io
 import tokenize
+import warnings
 from pathlib import Path, PurePosixPath
 
 PYTHON_SUFFIXES = (".py",)
@@ -34,3 +36,22 @@ def mutated_bytes(path: Path, original: bytes, text: str) -> bytes:
     if original.startswith(codecs.BOM_UTF8) and not data.startswith(codecs.BOM_UTF8):
         data = codecs.BOM_UTF8 + data
     return data
+
+
+def parse_quietly(source: str | bytes, filename: str = "<unknown>") -> ast.Module:
+    """`ast.parse`, without the compiler's warnings about the project's code on stderr (from
+    Python 3.12 on an invalid escape like `"\\d"` is a SyntaxWarning, printed by default, once per
+    parse: once per mutant); SyntaxError is raised as usual."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ast.parse(source, filename)
+
+
+def compiles_quietly(source: str, filename: str) -> None:
+    """Compile `source` as a module to see that it does (SyntaxError or ValueError if not),
+    without the compiler's warnings on stderr (`parse_quietly`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        compile(source, filename, "exec", dont_inherit=True)

@@ -32,6 +32,7 @@ from launcher.mutation.coverage_map import CoverageMap
 from launcher.mutation.discover import read_source
 from launcher.mutation.model import Mutant
 from launcher.mutation.narrow_stage import NarrowStage
+from launcher.mutation.source_text import parse_quietly
 from launcher.mutation.test_ids import stable_test_id
 
 PLUGIN_NAME = "_launcher_test_order"  # the module name the plugin is copied to, loaded with `-p`
@@ -151,7 +152,7 @@ class TestOrder:
     def _tree(self, rel: str) -> ast.Module | None:
         if rel not in self._trees and self._cov is not None:
             try:
-                self._trees[rel] = ast.parse(read_source(self._cov.root / rel))
+                self._trees[rel] = parse_quietly(read_source(self._cov.root / rel))
             except (OSError, SyntaxError, ValueError):
                 self._trees[rel] = None
         return self._trees.get(rel)

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from launcher.mutation.cache_readers import written_roots
 from launcher.mutation.discover import read_source
+from launcher.mutation.source_text import parse_quietly
 from launcher.mutation.test_ids import stable_selection
 
 CONFTEST = "conftest.py"
@@ -28,7 +29,7 @@ CONFTEST = "conftest.py"
 def writes_state(source: str) -> bool:
     """Whether a module has a function (or method) writing state that outlives its calls."""
     try:
-        tree = ast.parse(source)
+        tree = parse_quietly(source)
     except SyntaxError:
         return True  # cannot tell: assume it may
     return any(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from importlib import resources
-from importlib.abc import Traversable
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from pydantic import ValidationError
