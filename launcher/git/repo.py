@@ -90,6 +90,11 @@ OUTPUT_CONFIG = (
 BEHAVIOUR_CONFIG = (
     ("submodule.recurse", "false"), ("merge.verifySignatures", "false"), ("rerere.enabled", "false"),
     ("merge.autoStash", "false"), ("commit.cleanup", "whitespace"),
+    # git 2.48+: a user's worktree.useRelativePaths would make the launcher's `git worktree add`
+    # write relative paths and turn on `extensions.relativeWorktrees` in the shared config (a
+    # change of it taken for an agent's, put back, and a repository older gits refuse). Its
+    # worktrees live in its cache, named by absolute paths; older gits ignore the key.
+    ("worktree.useRelativePaths", "false"),
 )
 # diff.external and textconv drivers cannot be switched off by config, only by flags.
 _SAFE_FLAGS = {"diff": ("--no-ext-diff", "--no-textconv"), "log": ("--no-ext-diff", "--no-textconv"),
