@@ -97,12 +97,19 @@ def make_sample_repo(root: Path) -> Path:
 SAMPLE_CONFIG = (("commit.gpgsign", "false"), ("core.safecrlf", "false"))
 
 
+# The sample repository keeps its refs as files whatever the user's init.defaultRefFormat (or
+# feature.experimental, or a git 3.0) says: the launcher refuses reftable (git/ref_format.py).
+# Older gits ignore the variable.
+SAMPLE_ENV = {"GIT_DEFAULT_REF_FORMAT": "files"}
+
+
 def sample_git(root: Path, *args: str) -> None:
     """`git args` in the demo's sample repository `root`; a failure removes `root` (the demo made
     it, new and empty: nothing of the user's is in it) and says which command failed and why."""
     argv = ["git", *args]
     try:
-        done = subprocess.run(argv, cwd=root, env=git_env(), capture_output=True, text=True, check=False)
+        done = subprocess.run(argv, cwd=root, env=git_env(SAMPLE_ENV), capture_output=True, text=True,
+                              check=False)
     except FileNotFoundError:
         _remove_sample(root)
         raise EnvironmentProblem("git is not installed", fix="install git 2.38 or newer") from None

@@ -22,6 +22,7 @@ import anyio
 
 from launcher import process
 from launcher.git import guard, ref_guard, submodules, worktrees
+from launcher.git.registered import registered_worktree
 from launcher.git.repo import GitRepo
 
 _TAIL_CHARS = 4000
@@ -56,11 +57,7 @@ def _registrations(repo: GitRepo) -> dict[str, Path | None]:
     found: dict[str, Path | None] = {}
     with contextlib.suppress(OSError):
         for admin in (repo.common_dir / "worktrees").iterdir():
-            gitdir: Path | None = None
-            with contextlib.suppress(OSError, UnicodeDecodeError):
-                text = (admin / "gitdir").read_text(encoding="utf-8").strip()
-                gitdir = Path(text).parent if text else None
-            found[admin.name] = gitdir
+            found[admin.name] = registered_worktree(admin)
     return found
 
 

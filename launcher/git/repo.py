@@ -24,6 +24,7 @@ from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge, Li
 from launcher.git import guard, time_limit
 from launcher.git.full_disk import out_of_space
 from launcher.git.git_vars import USER_CONFIG_VARS, without_git_vars
+from launcher.git.ref_format import refuse_reftable
 from launcher.store.files import clear_leftovers
 
 if TYPE_CHECKING:
@@ -37,7 +38,19 @@ _LOCK_RETRIES = 8
 # Config that makes git run a command, forced off for the launcher's own git: an agent can write
 # a hook or set these in the shared git dir, and the launcher's git runs with its whole
 # environment. (Changes to the config itself are undone after each agent round: git/guard.py.)
-SAFE_CONFIG = (("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"))
+# git 2.54 and later also run hooks named in the config (`hook.<name>.command` with
+# `hook.<name>.event`: the user's global config, or an agent's in the shared one), whatever
+# core.hooksPath says: each event is switched off by `hook.<event>.enabled` (older gits ignore it).
+HOOK_EVENTS = (
+    "applypatch-msg", "pre-applypatch", "post-applypatch", "pre-commit", "pre-merge-commit",
+    "prepare-commit-msg", "commit-msg", "post-commit", "pre-rebase", "post-checkout", "post-merge",
+    "pre-push", "pre-receive", "update", "proc-receive", "post-receive", "post-update",
+    "reference-transaction", "push-to-checkout", "pre-auto-gc", "post-rewrite", "sendemail-validate",
+    "fsmonitor-watchman", "p4-changelist", "p4-prepare-changelist", "p4-post-changelist",
+    "p4-pre-submit", "post-index-change",
+)
+SAFE_CONFIG = (("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"),
+               *((f"hook.{event}.enabled", "false") for event in HOOK_EVENTS))
 # Housekeeping the launcher's own git skips: after each commit, merge or update-ref git would
 # spawn `git maintenance run --auto` (and possibly gc), one more process per branch while a
 # run's tasks and landings are timed. No object or ref changes meaning; the user's own git
@@ -77,6 +90,11 @@ OUTPUT_CONFIG = (
 BEHAVIOUR_CONFIG = (
     ("submodule.recurse", "false"), ("merge.verifySignatures", "false"), ("rerere.enabled", "false"),
     ("merge.autoStash", "false"), ("commit.cleanup", "whitespace"),
+    # git 2.48+: a user's worktree.useRelativePaths would make the launcher's `git worktree add`
+    # write relative paths and turn on `extensions.relativeWorktrees` in the shared config (a
+    # change of it taken for an agent's, put back, and a repository older gits refuse). Its
+    # worktrees live in its cache, named by absolute paths; older gits ignore the key.
+    ("worktree.useRelativePaths", "false"),
 )
 # diff.external and textconv drivers cannot be switched off by config, only by flags.
 _SAFE_FLAGS = {"diff": ("--no-ext-diff", "--no-textconv"), "log": ("--no-ext-diff", "--no-textconv"),
@@ -272,6 +290,7 @@ class GitRepo:
         common_dir = Path(common)
         if not common_dir.is_absolute():
             common_dir = start / common_dir
+        refuse_reftable(common_dir, Path(top))
         repo = cls(Path(top).resolve(), common_dir.resolve(), Path(git_dir).resolve())
         await repo._use_user_identity()
         return repo

@@ -10,13 +10,13 @@ the result on the integration branch, or says exactly what to run.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from launcher import process, tree_paths
 from launcher.git import filters, ref_guard, time_limit, tree_undo
+from launcher.git.registered import registered_worktree
 from launcher.git.repo import GitRepo
 from launcher.git.tree_undo import blobs, for_paths, split_z, tree_entries
 
@@ -363,10 +363,7 @@ def busy_with(repo: GitRepo, ref: str) -> str | None:
     admin_dirs = [(repo.common_dir, "the main work tree")]
     linked = repo.common_dir / "worktrees"
     for admin in sorted(linked.iterdir()) if linked.is_dir() else []:
-        try:
-            where = str(Path(os.fsdecode(admin.joinpath("gitdir").read_bytes()).strip()).parent)
-        except OSError:
-            where = str(admin)
+        where = str(registered_worktree(admin) or admin)
         admin_dirs.append((admin, f"the worktree {where}"))
     short = ref.removeprefix("refs/heads/")
     for admin, where in admin_dirs:

@@ -40,6 +40,7 @@ from launcher.concurrency import each
 from launcher.errors import GitFailed
 from launcher.git import pool_check, worktrees
 from launcher.git.pool_check import SpecialFiles
+from launcher.git.registered import registered_dot_git
 from launcher.git.repo import GitRepo
 
 POOL_DIR = "_pool"  # under the worktree root, next to the per-run directories
@@ -62,10 +63,10 @@ def _registered_head(repo: GitRepo, tree: Path) -> str | None:
         return None
     try:
         head = (admin / "HEAD").read_text(encoding="utf-8").strip()
-        registered = Path((admin / "gitdir").read_text(encoding="utf-8").strip())
     except OSError:
         return None
-    return head if registered.resolve() == (tree / ".git").resolve() else None
+    registered = registered_dot_git(admin)
+    return head if registered is not None and registered.resolve() == (tree / ".git").resolve() else None
 
 
 def _pool_trees(worktree_root: Path) -> list[Path]:

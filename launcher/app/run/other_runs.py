@@ -11,12 +11,12 @@ it back and notes it, as when several of its own tasks ran). Read only when a ch
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from pathlib import Path
 
 from launcher.app.context import STATE_DIR, RunContext
 from launcher.engine.idle_trees import CTIME_SLACK_S
+from launcher.git.registered import registered_worktree
 from launcher.store.live_code import other_runs_code
 
 _JOURNALS_TTL_S = 30.0  # the other checkouts' journals are looked for again after this long
@@ -33,8 +33,8 @@ def _checkouts(common_dir: Path) -> list[Path]:
     found = [common_dir.parent] if common_dir.name == ".git" else []
     with contextlib.suppress(OSError):
         for admin in (common_dir / "worktrees").iterdir():
-            with contextlib.suppress(OSError):
-                found.append(Path(os.fsdecode((admin / "gitdir").read_bytes()).strip()).parent)
+            if (registered := registered_worktree(admin)) is not None:
+                found.append(registered)
     return found
 
 
