@@ -254,9 +254,8 @@ def status(
                               "code of the error that stopped it; 75 still running: ask again later).")] = False,
 ) -> None:
     """Show a run's tasks and states (journal and git only); exit 0, or the run's code with --exit-status."""
-    if all_runs:
-        inspection.runs(json_mode=json_mode)
-        raise typer.Exit(0)
+    if all_runs:  # the runs list, exit 0; RUN or --exit-status beside it: exit 2
+        inspection.status_all(run_id, exit_status, json_mode)
     report = call(lambda: inspect_app.run_report(Path.cwd(), run_id), json_mode=json_mode)
     if json_mode:
         print(report_json(report))
