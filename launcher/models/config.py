@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError
 
 from launcher.errors import ConfigError
 from launcher.models.decoding import read_document, toml_loads
+from launcher.models.plan_checks import command_problems
 from launcher.models.plan_schema import BUILTIN_ADAPTERS, AgentConfig, Iterations, Plan, RunSettings, Seconds, Strict
 from launcher.models.problems import Problem, did_you_mean, problems_of, raise_problems
 
@@ -164,11 +165,15 @@ def load_repo_config(root: Path) -> RepoConfig:
             raise ConfigError("[tool.launcher] must be a table", where=f"{path}: tool.launcher",
                               fix=CONFIG_FIX, error_key="config_invalid:not_a_table")
         try:
-            return RepoConfig.model_validate(data)
+            config = RepoConfig.model_validate(data)
         except ValidationError as exc:
             problems = problems_of(exc, RepoConfig, _where, "config_invalid", _plan_key_hints(),
                                    top="[tool.launcher]" if in_pyproject else "")
             raise_problems(problems, str(path), ConfigError, CONFIG_FIX)
+        if problems := command_problems(config.agents, "config_invalid"):
+            raise_problems(problems, f"{path} [tool.launcher]" if in_pyproject else str(path), ConfigError,
+                           CONFIG_FIX)
+        return config
     return RepoConfig()
 
 
