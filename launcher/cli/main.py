@@ -401,7 +401,7 @@ def grade_record_cmd(
         "missing one (criterion_missing:<ID>) or answering another (criterion_unknown:<ID>) is invalid, "
         "as in a run.")] = None,
 ) -> None:
-    """Validate a grader verdict: prints the envelope as one JSON line; exit 0 valid, 1 invalid."""
+    """Validate a grader verdict: prints the envelope as one JSON line; exit 0 valid, 1 invalid, 2 usage."""
     code, envelope = grade_record_from(file, task_id=task_id, criteria=criteria)
     print(envelope_line(envelope))
     raise typer.Exit(code)
