@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from helpers import launcher_cli
 
 VALID = {"verdict": "satisfied", "required_fixes": [], "iteration": 1, "rubric_version": "1",

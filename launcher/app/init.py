@@ -112,10 +112,11 @@ PYPROJECT_NOTE = ("not written: launcher.toml (pyproject.toml's [tool.launcher] 
 
 def next_steps(in_pyproject: bool = False) -> list[str]:
     """What to do after `launcher init`, in order (printed by the command)."""
-    first = ["  1. Define your agent in [tool.launcher] of pyproject.toml ([tool.launcher.agents.<name>] and",
-             "     default_agent), or use an agent CLI (`launcher agents` lists what is installed)."] if in_pyproject else [
-             "  1. Edit [agents.bot] in launcher.toml: the program that does a task ({prompt} is its text),",
-             "     or use an agent CLI (`launcher agents` lists what is installed)."]
+    first = (["  1. Define your agent in [tool.launcher] of pyproject.toml ([tool.launcher.agents.<name>] and",
+              "     default_agent), or use an agent CLI (`launcher agents` lists what is installed)."]
+             if in_pyproject else
+             ["  1. Edit [agents.bot] in launcher.toml: the program that does a task ({prompt} is its text),",
+              "     or use an agent CLI (`launcher agents` lists what is installed)."])
     return [
         "Next:",
         *first,

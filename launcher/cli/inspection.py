@@ -40,7 +40,8 @@ def status_all(run_id: str | None, exit_status: bool, json_mode: bool) -> None:
     (exit 2): the list would drop them, and exit 0 for a failed or unknown run."""
     if run_id or exit_status:
         given = ", ".join(w for w, on in ((run_id or "", bool(run_id)), ("--exit-status", exit_status)) if on)
-        exc = UsageProblem(f"`status --all` lists the recent runs: it takes neither a run id nor --exit-status (given: {given})",
+        exc = UsageProblem("`status --all` lists the recent runs: it takes neither a run id nor --exit-status "
+                           f"(given: {given})",
                            fix="`launcher status RUN --exit-status` for one run's code, "
                                "or `launcher status --all` for the list", error_key="usage:status_all")
         if json_mode:
