@@ -97,7 +97,7 @@ def test_grade_record_with_criteria_also_reports_a_missing_one(repo: Path, tmp_p
     assert gate.returncode == 1 and json.loads(gate.stdout)["error_key"] == "criterion_missing:C2"
     bad = launcher_cli(repo, "gate", "grade-record", "--file", str(answer), "--criteria", "C1,,C1")
     envelope = json.loads(bad.stdout)
-    assert bad.returncode == 1 and envelope["error_key"] == "criteria_invalid", envelope
+    assert bad.returncode == 2 and envelope["error_key"] == "usage:criteria", envelope  # the caller's mistake
     assert "--criteria C1,C2,C3" in envelope["usage"]
 
 

@@ -31,13 +31,14 @@ from launcher.agents.cli_common import (
     tail,
 )
 from launcher.agents.packet_access import packet_for_workspace
+from launcher.models.agent_keys import PERMISSION_MODES
 from launcher.models.contract import last_json_object
 from launcher.process import Supervised
 
 DEFAULT_APPROVAL_MODE = "yolo"
 # Bytes of a reviewer's packet quoted in the `-p` prompt; Linux caps one argv element at 128 KiB.
 INLINE_LIMIT = 96_000
-APPROVAL_MODES = ("default", "auto_edit", "yolo")
+APPROVAL_MODES = PERMISSION_MODES["gemini"] or ()  # another value is refused when the plan is read
 
 # Parent variables Gemini CLI reads for authentication and configuration.
 PASSTHROUGH = (

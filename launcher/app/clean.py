@@ -31,6 +31,10 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
                 older_than: float | None = None) -> list[str]:
     """What was removed (and kept: approved work not on the target survives unless `force`).
     `older_than` (days): also the artifacts of settled runs that old (app/clean_artifacts.py)."""
+    if run_id and all_runs:  # --all would drop RUN, and --force delete every run's kept work
+        raise UsageProblem(f"give a run id or --all, not both (--all cleans every run, not only {run_id})",
+                           fix=f"`launcher clean {run_id}` for that run, or `launcher clean --all` for every run",
+                           error_key="usage:run_and_all")
     repo = await GitRepo.discover(cwd)
     journal = open_journal(repo)
     configured = load_repo_config(repo.root).worktree_root

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from launcher.gates.rubric import shipped_rubrics_dir
 from launcher.git.repo import GitRepo
+from launcher.models.config import pyproject_configures
 from launcher.store.files import atomic_write_text
 
 LAUNCHER_TOML = '''# launcher repository defaults (see the README, "Repository config")
@@ -68,14 +70,23 @@ def _write(path: Path, text: str, mode: int) -> None:
     path.chmod(mode)
 
 
-async def init_repo(cwd: Path) -> list[str]:
+@dataclass
+class InitResult:
+    written: list[str]
+    # [tool.launcher] of pyproject.toml configures the repository: no launcher.toml was written
+    # (it would hide that table; the launcher refuses to read either while both exist)
+    in_pyproject: bool = False
+
+
+async def init_repo(cwd: Path) -> InitResult:
     repo = await GitRepo.discover(cwd)
     mode = 0o666 & ~_umask()
-    written = []
+    written: list[str] = []
+    in_pyproject = not (repo.root / "launcher.toml").exists() and pyproject_configures(repo.root)
     for name, text in (("launcher.toml", LAUNCHER_TOML), (".worktreeinclude", WORKTREEINCLUDE),
                        ("plan.example.toml", PLAN)):
         path = repo.root / name
-        if path.exists():
+        if path.exists() or (name == "launcher.toml" and in_pyproject):
             continue
         _write(path, text, mode)
         written.append(name)
@@ -92,15 +103,23 @@ async def init_repo(cwd: Path) -> list[str]:
         if not target.exists():
             _write(target, (shipped_mutation / name).read_text(encoding="utf-8"), mode)
             written.append(f"mutation/{name}")
-    return written
+    return InitResult(written, in_pyproject)
 
 
-def next_steps() -> list[str]:
+PYPROJECT_NOTE = ("not written: launcher.toml (pyproject.toml's [tool.launcher] configures the launcher here; "
+                  "a launcher.toml beside it would hide it, so the launcher refuses to run with both)")
+
+
+def next_steps(in_pyproject: bool = False) -> list[str]:
     """What to do after `launcher init`, in order (printed by the command)."""
+    first = (["  1. Define your agent in [tool.launcher] of pyproject.toml ([tool.launcher.agents.<name>] and",
+              "     default_agent), or use an agent CLI (`launcher agents` lists what is installed)."]
+             if in_pyproject else
+             ["  1. Edit [agents.bot] in launcher.toml: the program that does a task ({prompt} is its text),",
+              "     or use an agent CLI (`launcher agents` lists what is installed)."])
     return [
         "Next:",
-        "  1. Edit [agents.bot] in launcher.toml: the program that does a task ({prompt} is its text),",
-        "     or use an agent CLI (`launcher agents` lists what is installed).",
+        *first,
         "  2. Commit the starter files and your agent's script: agents work in worktrees made from commits.",
         "       git add -A && git commit -m \"launcher: starter config\"",
         "  3. Run the example plan, or tasks of your own with default_agent:",

@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from launcher.app import inspect as inspect_app
-from launcher.cli.calls import call
+from launcher.cli.calls import call, print_envelope, print_error
+from launcher.errors import ExitCode, UsageProblem
 from launcher.models.states import RunStatus, TaskState
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable list on stdout.")]
@@ -32,6 +33,23 @@ def runs(
         print("no runs yet: start one with `launcher run PLAN`")
     for r in lines:
         print(f"{r.run_id}  {r.status:<11}  {r.tasks} task(s)  -> {r.target}")
+
+
+def status_all(run_id: str | None, exit_status: bool, json_mode: bool) -> None:
+    """`launcher status --all`: the runs list, exit 0. A RUN or --exit-status beside it is refused
+    (exit 2): the list would drop them, and exit 0 for a failed or unknown run."""
+    if run_id or exit_status:
+        given = ", ".join(w for w, on in ((run_id or "", bool(run_id)), ("--exit-status", exit_status)) if on)
+        exc = UsageProblem("`status --all` lists the recent runs: it takes neither a run id nor --exit-status "
+                           f"(given: {given})",
+                           fix="`launcher status RUN --exit-status` for one run's code, "
+                               "or `launcher status --all` for the list", error_key="usage:status_all")
+        if json_mode:
+            print_envelope(exc)
+        print_error(exc.message)
+        raise typer.Exit(int(ExitCode.USAGE))
+    runs(json_mode=json_mode)
+    raise typer.Exit(0)
 
 
 def diff(

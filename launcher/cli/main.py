@@ -18,7 +18,6 @@ from launcher import __version__, process
 from launcher.app import agents_info
 from launcher.app import clean as clean_app
 from launcher.app import demo as demo_app
-from launcher.app import init as init_app
 from launcher.app import inspect as inspect_app
 from launcher.app.land import from_export as land_from_app
 from launcher.app.land import later as land_app
@@ -28,7 +27,7 @@ from launcher.app.run import lessons as lessons_app
 from launcher.app.run import plans as plans_app
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
-from launcher.cli import calls, help_format, inspection, logs_cmd, out_streams, stop_signals
+from launcher.cli import calls, help_format, init_cmd, inspection, logs_cmd, out_streams, stop_signals
 from launcher.cli.calls import OutConsole, call, err_console, print_envelope, print_error, report_internal_error
 from launcher.cli.demo_stopped import stopped_line
 from launcher.cli.entry import flush_or_drop_stdout
@@ -255,9 +254,8 @@ def status(
                               "code of the error that stopped it; 75 still running: ask again later).")] = False,
 ) -> None:
     """Show a run's tasks and states (journal and git only); exit 0, or the run's code with --exit-status."""
-    if all_runs:
-        inspection.runs(json_mode=json_mode)
-        raise typer.Exit(0)
+    if all_runs:  # the runs list, exit 0; RUN or --exit-status beside it: exit 2
+        inspection.status_all(run_id, exit_status, json_mode)
     report = call(lambda: inspect_app.run_report(Path.cwd(), run_id), json_mode=json_mode)
     if json_mode:
         print(report_json(report))
@@ -293,14 +291,7 @@ def clean(
     print(f"cleaned: {len(removed) - kept - done} item(s)" + (f", kept {kept}" if kept else ""))
 
 
-@app.command()
-def init() -> None:
-    """Write launcher.toml, .worktreeinclude, plan.example.toml, rubrics/ and mutation/ (never overwrites)."""
-    written = call(lambda: init_app.init_repo(Path.cwd()))
-    for name in written:
-        print(f"wrote {name}")
-    print(f"{len(written)} file(s) written" if written else "nothing to do: the starter files already exist")
-    print("\n".join(init_app.next_steps()))
+app.command()(init_cmd.init)  # cli/init_cmd.py
 
 
 @app.command()
@@ -410,7 +401,7 @@ def grade_record_cmd(
         "missing one (criterion_missing:<ID>) or answering another (criterion_unknown:<ID>) is invalid, "
         "as in a run.")] = None,
 ) -> None:
-    """Validate a grader verdict: prints the envelope as one JSON line; exit 0 valid, 1 invalid."""
+    """Validate a grader verdict: prints the envelope as one JSON line; exit 0 valid, 1 invalid, 2 usage."""
     code, envelope = grade_record_from(file, task_id=task_id, criteria=criteria)
     print(envelope_line(envelope))
     raise typer.Exit(code)

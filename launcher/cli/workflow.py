@@ -204,6 +204,10 @@ def _run_phase(wid: str, body: str, json_mode: bool, quiet: bool, **kw: Any) -> 
     return actions.view(state)
 
 
+async def _refuse(problem: UsageProblem) -> None:
+    raise problem
+
+
 @workflow_app.command("start")
 def start_cmd(
     name: Annotated[str, typer.Argument(help="Template name (`launcher workflow workflows`).")],
@@ -216,6 +220,12 @@ def start_cmd(
 ) -> None:
     """Create a workflow (id wf_<hex>) and run its first phase."""
     options = {"scripts": _scripts(scripts)} if scripts else {}
+    if no_run and detach:  # before anything is created: --detach runs the phase --no-run says not to run
+        call(lambda: _refuse(UsageProblem("--no-run and --detach exclude each other: --no-run only creates the "
+                                          "workflow, --detach runs its first phase in the background",
+                                          fix=f"launcher workflow start {name} --no-run (then `launcher workflow "
+                                              "next ID`), or --detach alone", error_key="usage:no_run_detach")),
+             json_mode=json_mode)
     state = call(lambda: engine.create(Path.cwd(), name, _params(param or []), options), json_mode=json_mode)
     if no_run or detach:
         data = actions.view(state)

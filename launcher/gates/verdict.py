@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from launcher.engine.import_audit import ImportAudit
+from launcher.errors import ExitCode, LauncherError, UsageProblem
 from launcher.gates.checks import CheckResult, run_checks
 from launcher.models import markdown as md
 from launcher.models.decoding import INPUT_LIMIT
@@ -153,7 +154,7 @@ def grade_record(text: str, *, expected_criteria: list[str] | None = None,
 GRADE_RECORD = "grade-record"
 
 
-def error_envelope(exc: VerdictInvalid, task_id: str | None) -> dict[str, Any]:
+def error_envelope(exc: LauncherError, task_id: str | None) -> dict[str, Any]:
     """The seed's failure line: `{"ok":false,"subcommand":"grade-record","task_id":...,
     "status":"error","error_key":...,"observations":...,"usage":...}`."""
     inner = exc.envelope()
@@ -237,8 +238,11 @@ def grade_record_from(file: Path | None, stdin: TextIO | None = None, task_id: s
     """The whole command: read the input, validate, return (exit code, envelope to print).
     `criteria` (`--criteria C1,C2,...`): the applied rubrics' criterion ids, checked as a run
     checks them (`criterion_missing:<ID>`, `criterion_unknown:<ID>`)."""
-    try:
+    try:  # the caller's own mistake (exit 2), checked before the verdict is read
         expected = criteria_option(criteria)
+    except UsageProblem as exc:
+        return int(ExitCode.USAGE), error_envelope(exc, task_id)
+    try:
         text = read_grade_input(file, stdin)
     except VerdictInvalid as exc:
         return 1, error_envelope(exc, task_id)
@@ -251,10 +255,10 @@ def criteria_option(value: str | None) -> list[str] | None:
         return None
     ids = [part.strip() for part in value.split(",")]
     if not all(ids) or len(set(ids)) != len(ids):
-        raise VerdictInvalid(
+        raise UsageProblem(
             f"--criteria {value!r} is not a list of distinct criterion ids",
             fix="launcher gate grade-record --criteria C1,C2,C3 (the criterion ids of the applied "
                 "rubrics, as the grading packet lists them, separated by commas)",
-            error_key="criteria_invalid",
+            error_key="usage:criteria",
         )
     return ids

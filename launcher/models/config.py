@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from pydantic import Field, ValidationError
 
 from launcher.errors import ConfigError
 from launcher.models.decoding import read_document, toml_loads
+from launcher.models.plan_checks import command_problems
 from launcher.models.plan_schema import BUILTIN_ADAPTERS, AgentConfig, Iterations, Plan, RunSettings, Seconds, Strict
 from launcher.models.problems import Problem, did_you_mean, problems_of, raise_problems
 
@@ -107,36 +109,71 @@ def config_file(root: Path) -> str:
     return f"{root / 'pyproject.toml'} [tool.launcher]"
 
 
+BOTH_CONFIGS_FIX = ("keep one: move the settings of [tool.launcher] into launcher.toml and delete that table "
+                    "from pyproject.toml, or delete launcher.toml")
+
+
+def _read_config(path: Path, in_pyproject: bool) -> Any:
+    """The settings `path` holds (None: a pyproject.toml without [tool.launcher])."""
+    if not path.is_file():  # a directory, or a FIFO a read would wait on: never silently skipped
+        what = "a directory" if path.is_dir() else "not a regular file"
+        raise ConfigError(f"{path.name} is {what}", where=str(path), error_key="config_invalid:unreadable",
+                          fix=f"make {path.name} a regular file, or move it aside")  # fmt: skip
+    try:
+        data: Any = toml_loads(read_document(path))
+    except OSError as exc:
+        raise ConfigError(f"cannot read it: {exc.strerror or exc}", where=str(path),
+                          fix="save it as UTF-8 text", error_key="config_invalid:unreadable") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", where=str(path), fix="fix the syntax",
+                          error_key="config_invalid:syntax") from None
+    return _section(data, path) if in_pyproject else data
+
+
+def pyproject_configures(root: Path) -> bool:
+    """Whether pyproject.toml holds a `[tool.launcher]` table (or one that is not a table): then a
+    launcher.toml beside it would hide it. An unreadable pyproject.toml says so by its text."""
+    path = root / "pyproject.toml"
+    if not path.exists():
+        return False
+    try:
+        return _read_config(path, True) is not None
+    except ConfigError:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+        return re.search(r'^\s*\[+\s*"?tool"?\s*\.\s*"?launcher\b', text, re.MULTILINE) is not None
+
+
 def load_repo_config(root: Path) -> RepoConfig:
-    """Read launcher.toml (preferred) or pyproject's [tool.launcher]; defaults if neither."""
-    for path, in_pyproject in ((root / "launcher.toml", False), (root / "pyproject.toml", True)):
+    """Read launcher.toml or pyproject's [tool.launcher]; defaults if neither. Both holding settings is
+    an error: one would silently hide the other (its integration check, its agents...)."""
+    toml_path, pyproject = root / "launcher.toml", root / "pyproject.toml"
+    if toml_path.exists() and pyproject_configures(root):
+        raise ConfigError("launcher.toml and [tool.launcher] in pyproject.toml both configure the launcher; "
+                          "neither is read while both do (one would silently hide the other's settings)",
+                          where=f"{toml_path} and {pyproject} [tool.launcher]", fix=BOTH_CONFIGS_FIX,
+                          error_key="config_invalid:two_configs")
+    for path, in_pyproject in ((toml_path, False), (pyproject, True)):
         if not path.exists():
             continue
-        if not path.is_file():  # a directory, or a FIFO a read would wait on: never silently skipped
-            what = "a directory" if path.is_dir() else "not a regular file"
-            raise ConfigError(f"{path.name} is {what}", where=str(path), error_key="config_invalid:unreadable",
-                              fix=f"make {path.name} a regular file, or move it aside")  # fmt: skip
-        try:
-            data: Any = toml_loads(read_document(path))
-        except OSError as exc:
-            raise ConfigError(f"cannot read it: {exc.strerror or exc}", where=str(path),
-                              fix="save it as UTF-8 text", error_key="config_invalid:unreadable") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"invalid TOML: {exc}", where=str(path), fix="fix the syntax",
-                              error_key="config_invalid:syntax") from None
-        if in_pyproject:
-            data = _section(data, path)
-            if data is None:
-                continue
+        data = _read_config(path, in_pyproject)
+        if data is None:
+            continue
         if not isinstance(data, dict):
             raise ConfigError("[tool.launcher] must be a table", where=f"{path}: tool.launcher",
                               fix=CONFIG_FIX, error_key="config_invalid:not_a_table")
         try:
-            return RepoConfig.model_validate(data)
+            config = RepoConfig.model_validate(data)
         except ValidationError as exc:
             problems = problems_of(exc, RepoConfig, _where, "config_invalid", _plan_key_hints(),
                                    top="[tool.launcher]" if in_pyproject else "")
             raise_problems(problems, str(path), ConfigError, CONFIG_FIX)
+        if problems := command_problems(config.agents, "config_invalid"):
+            raise_problems(problems, f"{path} [tool.launcher]" if in_pyproject else str(path), ConfigError,
+                           CONFIG_FIX)
+        return config
     return RepoConfig()
 
 

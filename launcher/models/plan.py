@@ -153,13 +153,22 @@ def _cross_problems_of_the_valid_part(
                 tasks.append(Task.model_construct(id=entry["id"], agent="scripted", depends_on=depends_on))
     if not tasks:
         return []
-    agents = {str(name): AgentConfig() for name in raw_agents}
+    agents = {str(name): _agent_or_placeholder(entry) for name, entry in raw_agents.items()}
     try:
         run = RunSettings.model_validate(data.get("run", {}))
     except (ValidationError, RecursionError, ValueError, TypeError):
         run = RunSettings()  # its problems are listed; the checks of [run]'s values wait for it
     partial = Plan.model_construct(run=run, agents=agents, tasks=tasks)
     return plan_problems(partial, repo_agents) + (more(partial) if more else [])
+
+
+def _agent_or_placeholder(entry: Any) -> AgentConfig:
+    """A valid [agents.*] entry as it is (its cross-checks listed too), else a name only: its own
+    problems are listed already."""
+    try:
+        return AgentConfig.model_validate(entry)
+    except (ValidationError, RecursionError, ValueError, TypeError):
+        return AgentConfig.model_construct(adapter="scripted")
 
 
 def validate_plan(data: Any, source: str, repo_agents: Collection[str] = (), more: MoreChecks | None = None) -> Plan:

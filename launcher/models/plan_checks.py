@@ -5,18 +5,41 @@ Every problem is collected and reported at once (one `PlanError`), each naming t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from launcher.errors import PlanError
-from launcher.models.plan_schema import BUILTIN_ADAPTERS, Plan
+from launcher.models.plan_schema import BUILTIN_ADAPTERS, AgentConfig, Plan, Task
 from launcher.models.problems import Problem, did_you_mean, raise_problems
+
+# Adapters that run the program an [agents.<name>] entry names: never usable by their bare name.
+NEEDS_COMMAND = ("command", "acp")
+RUNNABLE_BY_NAME = tuple(a for a in BUILTIN_ADAPTERS if a not in NEEDS_COMMAND)
+_COMMAND_EXAMPLE = {"command": 'command = ["python3", "tools/bot.py", "{prompt}"]',
+                    "acp": 'command = ["your-agent", "--acp"]'}
 
 
 def _agent_fix(name: str, plan: Plan, repo_agents: Collection[str]) -> str:
     known = [*plan.agents, *repo_agents, *BUILTIN_ADAPTERS]
     hint = did_you_mean(name, known)
-    choices = "name an [agents.<name>] entry or a built-in adapter: " + ", ".join(BUILTIN_ADAPTERS)
+    choices = "name an [agents.<name>] entry or a built-in adapter: " + ", ".join(RUNNABLE_BY_NAME)
     return f"{hint} {choices}" if hint else choices
+
+
+def command_problems(agents: Mapping[str, AgentConfig], key: str = "plan_invalid") -> list[Problem]:
+    """A `command` or `acp` agent without its program: a plan (or config) error, not a missing CLI."""
+    return [Problem(f"agents.{name}.command", f"the {agent.adapter} adapter runs the program `command` names, "
+                    f"and agents.{name} has no command", f"{key}:missing_command",
+                    f"add {_COMMAND_EXAMPLE[agent.adapter]}")
+            for name, agent in agents.items() if agent.adapter in NEEDS_COMMAND and agent.command is None]
+
+
+def _bare_adapter_problems(task: Task, defined: Collection[str]) -> list[Problem]:
+    """A task naming the `command` or `acp` adapter itself, which has no program to run."""
+    return [Problem(f"task {task.id!r}.{field}", f"{name!r} is an adapter that needs a command, not an agent",
+                    "plan_invalid:missing_command",
+                    f'define [agents.<name>] with adapter = "{name}" and {_COMMAND_EXAMPLE[name]}, and name it')
+            for field, names in (("agent", [task.agent]), ("attempt_agents", task.attempt_agents))
+            for name in dict.fromkeys(names) if name in NEEDS_COMMAND and name not in defined]
 
 
 def plan_problems(plan: Plan, repo_agents: Collection[str] = ()) -> list[Problem]:
@@ -25,7 +48,7 @@ def plan_problems(plan: Plan, repo_agents: Collection[str] = ()) -> list[Problem
     known_agents = {*plan.agents, *repo_agents, *BUILTIN_ADAPTERS}
     if not plan.tasks:
         return [Problem("", "the plan has no tasks", "plan_invalid:no_tasks", "add at least one [[task]]")]
-    problems: list[Problem] = []
+    problems: list[Problem] = command_problems(plan.agents)
     seen: set[str] = set()
     for task in plan.tasks:
         if task.id in seen:
@@ -48,6 +71,7 @@ def plan_problems(plan: Plan, repo_agents: Collection[str] = ()) -> list[Problem
         if task.agent not in known_agents:
             problems.append(Problem(f"task {task.id!r}.agent", f"unknown agent {task.agent!r}",
                                     "plan_invalid:unknown_agent", _agent_fix(task.agent, plan, repo_agents)))
+        problems += _bare_adapter_problems(task, {*plan.agents, *repo_agents})
     graph = {t.id: t.depends_on for t in plan.tasks}
     for knot in tangled_groups(graph):  # every cycle's tasks at once, one problem per knot
         cycle = cycle_through(knot, graph)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from launcher.models.agent_keys import permission_mode_problem
 from launcher.models.bounds import Round
 from launcher.models.ids import task_id_problem
 from launcher.models.refname import branch_name_problem
@@ -59,6 +60,14 @@ class AgentConfig(Strict):
     budget_usd: Dollars | None = None
     timeout_s: Seconds | None = None
     inactivity_timeout_s: Seconds | None = None
+
+    @field_validator("permission_mode")
+    @classmethod
+    def _known_mode(cls, mode: str | None, info: ValidationInfo) -> str | None:
+        adapter = info.data.get("adapter")
+        if mode is not None and isinstance(adapter, str) and (problem := permission_mode_problem(adapter, mode)):
+            raise ValueError(problem)
+        return mode
 
     @field_validator("command")
     @classmethod

@@ -34,6 +34,7 @@ from launcher.app.mutation.progress import LineListener, SweepListener
 from launcher.app.mutation.setup import configured, custom_command_cost, discover, generate, has_tests
 from launcher.app.mutation.snapshot import SNAPSHOT_DIR, Snapshot
 from launcher.app.mutation.sweep_end import finish, stopped_by_disk
+from launcher.app.mutation.sweep_resume import refuse_other_options
 from launcher.app.run.inputs import prepare_worktree_root
 from launcher.engine import reaper
 from launcher.errors import LauncherError, UsageProblem
@@ -389,6 +390,7 @@ def _resume_options(store: MutantStore, options: SweepOptions) -> SweepOptions:
         fix = "run without --resume for a new sweep (unchanged mutants come from the cache)"
         raise UsageProblem(f"sweep {row.id} already finished", where="--resume", fix=fix)
     known = {k: v for k, v in row.options.items() if k in SweepOptions.__dataclass_fields__}
+    refuse_other_options(row.id, asdict(options), asdict(SweepOptions()), known)  # never dropped silently
     # The interpreter may change too (a first try with the wrong one is the likeliest failure).
     python = options.python or known.get("python")
     return SweepOptions(**{**known, "resume": row.id, "workers": options.workers or known.get("workers", 0),

@@ -10,6 +10,7 @@ from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo, NoRepositoryHere
 from launcher.models.config import RepoConfig, load_repo_config
 from launcher.models.plan import BUILTIN_ADAPTERS, Plan, load_plan, plan_from_cli
+from launcher.models.plan_checks import RUNNABLE_BY_NAME
 
 
 async def repo_config_here(cwd: Path) -> RepoConfig:
@@ -32,7 +33,7 @@ def default_agent(config: RepoConfig) -> str:
     """The agent for `--task` prompts when `--agent` is not given."""
     if config.default_agent:
         return config.default_agent
-    names = [*config.agents, *(a for a in BUILTIN_ADAPTERS if not a.startswith("scripted"))]
+    names = [*config.agents, *(a for a in RUNNABLE_BY_NAME if not a.startswith("scripted"))]
     raise UsageProblem(
         "--task needs an agent to run its prompts, and this repository configures no default_agent",
         fix=f"pass --agent NAME (one of: {', '.join(names)}), or set default_agent = \"NAME\" "
@@ -62,7 +63,7 @@ async def plan_for_run(cwd: Path, plan_file: Path | None, prompts: list[str], ag
 
 
 def _agent_names(config: RepoConfig) -> list[str]:
-    return [*config.agents, *BUILTIN_ADAPTERS]
+    return [*config.agents, *RUNNABLE_BY_NAME]
 
 
 def _is_agent(name: str, config: RepoConfig) -> bool:

@@ -20,6 +20,7 @@ from launcher.app.queue import touched
 from launcher.app.report import run_message, run_status
 from launcher.app.report_now import current_report
 from launcher.app.run import containment, git_watch, idle_change, include_screen, pool, retry, root_in_checkout
+from launcher.app.run.agent_limits import unenforced_limits
 from launcher.app.run.inputs import cache_problem, check_run_inputs
 from launcher.app.run.pipeline import run_task
 from launcher.app.run.preflight import (
@@ -103,7 +104,8 @@ async def start_run(cwd: Path, plan: Plan, options: RunOptions, emit: EventSink)
         emit=emit, merge=options.merge,
     )
     try:
-        for note in [*finished, *await worktrees.reconcile(repo, ctx.worktree_root)]:
+        for note in [*finished, *await worktrees.reconcile(repo, ctx.worktree_root),
+                     *unenforced_limits(plan, config)]:
             ctx.note(None, note)
         await _note_base_off_target(ctx)
     except BaseException as exc:
