@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -297,3 +298,20 @@ def linux_children_listed() -> Any:
     return pytest.mark.skipif(not sys.platform.startswith("linux") or reaper._children() is None,
                               reason="the kernel keeps no list of children here (Linux CONFIG_PROC_CHILDREN)")
 
+
+
+_F_SETPIPE_SZ = 1031  # Linux
+
+
+def full_pipe() -> tuple[int, int]:
+    """A one-page pipe (read end, write end) already full: a reader that reads nothing now."""
+    r, w = os.pipe()
+    fcntl.fcntl(w, _F_SETPIPE_SZ, 4096)
+    os.set_blocking(w, False)
+    try:
+        while True:
+            os.write(w, b"." * 512)
+    except BlockingIOError:
+        pass
+    os.set_blocking(w, True)
+    return r, w

@@ -7,7 +7,6 @@ are written whole once it reads again."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -18,13 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import full_pipe
 
 from launcher.ui.line_out import LineWriter
 from tests.helpers import git, launcher_cli
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="a one-page pipe (F_SETPIPE_SZ)")
 
-_F_SETPIPE_SZ = 1031
 _AGENT = """
 import json, os, pathlib, sys, time
 marks = pathlib.Path(os.environ["MARKS"])
@@ -51,19 +50,6 @@ def _plan(repo: Path, marks: Path, steps: int) -> None:
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "plan")
 
 
-def _full_pipe() -> tuple[int, int]:
-    """A one-page pipe already full: a reader that reads nothing now."""
-    r, w = os.pipe()
-    fcntl.fcntl(w, _F_SETPIPE_SZ, 4096)
-    os.set_blocking(w, False)
-    try:
-        while True:
-            os.write(w, b"." * 4096)
-    except BlockingIOError:
-        pass
-    os.set_blocking(w, True)
-    return r, w
-
 
 def _start(repo: Path, stdout: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -89,7 +75,7 @@ def test_an_agent_works_and_lands_while_stdout_s_reader_reads_nothing(repo: Path
     marks = tmp_path / "marks"
     marks.mkdir()
     _plan(repo, marks, steps=16)  # 4 s of silent work; 2 s without a change would be a stall
-    r, w = _full_pipe()
+    r, w = full_pipe()
     launcher = _start(repo, w)
     os.close(w)
     try:
@@ -118,7 +104,7 @@ def test_sigterm_stops_the_run_and_its_agents_while_stdout_s_reader_reads_nothin
     marks = tmp_path / "marks"
     marks.mkdir()
     _plan(repo, marks, steps=240)  # a 60 s round
-    r, w = _full_pipe()
+    r, w = full_pipe()
     launcher = _start(repo, w)
     os.close(w)
     agent_alive, started, agent = True, False, None
@@ -147,7 +133,7 @@ def test_sigterm_stops_the_run_and_its_agents_while_stdout_s_reader_reads_nothin
 
 
 def test_lines_a_slow_reader_has_no_room_for_are_dropped_counted_and_said(tmp_path: Path) -> None:
-    r, w = _full_pipe()
+    r, w = full_pipe()
     stream = open(w, "w", closefd=False)  # noqa: SIM115 - the writer writes to its descriptor
     writer = LineWriter(stream, w, capacity=3)
     started = time.monotonic()

@@ -7,7 +7,6 @@ given a bounded wait for the reader, then dropped."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -21,25 +20,11 @@ import pytest
 
 from launcher.bounded_write import write_bounded
 from launcher.ui.line_out import write_text_bounded
-from tests.helpers import git, launcher_cli
+from tests.helpers import full_pipe, git, launcher_cli
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="a one-page pipe (F_SETPIPE_SZ)")
 
-_F_SETPIPE_SZ = 1031
 
-
-def _full_pipe() -> tuple[int, int]:
-    """A one-page pipe already full: a reader that reads nothing now."""
-    r, w = os.pipe()
-    fcntl.fcntl(w, _F_SETPIPE_SZ, 4096)
-    os.set_blocking(w, False)
-    try:
-        while True:
-            os.write(w, b"." * 512)
-    except BlockingIOError:
-        pass
-    os.set_blocking(w, True)
-    return r, w
 
 
 def _read_all(fd: int) -> bytes:
@@ -58,7 +43,7 @@ def test_sigterm_ends_a_json_run_whose_stderr_reader_reads_nothing(repo: Path, t
         '[[task]]\nid = "t"\nagent = "bot"\nprompt = "p"\n')
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "plan")
-    r, w = _full_pipe()
+    r, w = full_pipe()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     with (tmp_path / "report.json").open("wb") as out:
         launcher = subprocess.Popen([sys.executable, "-m", "launcher", "run", "plan.toml", "--no-merge", "--json"],
@@ -93,7 +78,7 @@ def test_sigterm_ends_a_json_run_whose_stderr_reader_reads_nothing(repo: Path, t
 
 
 def test_a_last_line_waits_for_a_slow_reader_and_is_dropped_for_one_that_reads_nothing() -> None:
-    r, w = _full_pipe()
+    r, w = full_pipe()
     try:
         started = time.monotonic()
         assert write_bounded(w, b"stopped\n", grace_s=0.3) is False  # nothing taken: dropped
@@ -101,7 +86,7 @@ def test_a_last_line_waits_for_a_slow_reader_and_is_dropped_for_one_that_reads_n
     finally:
         os.close(r)  # the abandoned write ends (EPIPE) with its reader
         os.close(w)
-    r, w = _full_pipe()
+    r, w = full_pipe()
     try:
         # A reader that reads, however slowly, gets all of it: the wait is for no progress only.
         got: list[bytes] = []

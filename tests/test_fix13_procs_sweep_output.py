@@ -5,7 +5,6 @@ command at once (exit 130), its results kept."""
 
 from __future__ import annotations
 
-import fcntl
 import io
 import os
 import signal
@@ -20,30 +19,16 @@ from conftest import write_files
 from rich.console import Console
 
 from launcher.cli.mutation_progress import PlainProgress
-from tests.helpers import git
+from tests.helpers import full_pipe, git
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="a one-page pipe (F_SETPIPE_SZ)")
 
-_F_SETPIPE_SZ = 1031
 # Sixty functions, one tested: many mutants settled at once (no test covers them), a line each.
 _FILES = {
     "app.py": "".join(f"def f{i}(a, b):\n    return a + b * {i} - (a > b)\n\n" for i in range(60)),
     "tests/test_app.py": "import app\n\n\ndef test_some():\n    assert app.f1(2, 1) == 2\n",
 }
 
-
-def _full_pipe() -> tuple[int, int]:
-    """A one-page pipe already full: a reader that reads nothing now."""
-    r, w = os.pipe()
-    fcntl.fcntl(w, _F_SETPIPE_SZ, 4096)
-    os.set_blocking(w, False)
-    try:
-        while True:
-            os.write(w, b"." * 512)
-    except BlockingIOError:
-        pass
-    os.set_blocking(w, True)
-    return r, w
 
 
 def _sweep(db_file: Path) -> tuple[str, int] | None:
@@ -64,7 +49,7 @@ def test_a_sweep_runs_to_its_end_and_stops_on_sigterm_while_stderr_s_reader_read
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "weakly tested")
-    r, w = _full_pipe()
+    r, w = full_pipe()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     with (tmp_path / "stdout").open("wb") as out:
@@ -103,7 +88,7 @@ def test_plain_progress_writes_out_its_lines_at_close_and_drops_them_on_a_stop(t
         progress.say("phase: measuring the suite\r")  # no control character reaches the log
         progress.close()
     assert path.read_text() == "phase: measuring the suite\n"
-    r, w = _full_pipe()
+    r, w = full_pipe()
     try:
         with open(w, "w", closefd=False) as stream:
             progress = PlainProgress(Console(file=stream, soft_wrap=True))
