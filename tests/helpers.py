@@ -315,3 +315,15 @@ def full_pipe() -> tuple[int, int]:
         pass
     os.set_blocking(w, True)
     return r, w
+
+
+def run_one_command_agent(repo: Path, tmp_path: Path, script: str) -> subprocess.CompletedProcess[str]:
+    """`launcher run --no-merge --quiet` of a one-task plan whose agent is the shell `script`."""
+    agent = tmp_path / "agent.sh"
+    agent.write_text(f"#!/bin/sh\n{script}\n")
+    agent.chmod(0o755)
+    plan = tmp_path / "plan.toml"
+    plan.write_text(f'[agents.bot]\nadapter = "command"\ncommand = ["{agent}"]\n\n'
+                    '[[task]]\nid = "t"\nagent = "bot"\nprompt = "p"\n')
+    return subprocess.run([sys.executable, "-m", "launcher", "run", str(plan), "--no-merge", "--quiet"],
+                          cwd=repo, capture_output=True, text=True, timeout=120)

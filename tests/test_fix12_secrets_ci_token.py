@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from helpers import git
+from helpers import git, run_one_command_agent
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 WORKFLOWS = ["github-actions-run.yml", "github-actions-mutation.yml"]
@@ -72,14 +71,7 @@ def test_the_push_step_sends_the_token_as_the_header_for_its_own_git_only(tmp_pa
 
 
 def _run(repo: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    agent = tmp_path / "agent.sh"
-    agent.write_text("#!/bin/sh\ngit config --get-regexp 'http\\..*extraheader' > seen.txt\nexit 1\n")
-    agent.chmod(0o755)
-    plan = tmp_path / "plan.toml"
-    plan.write_text(f'[agents.bot]\nadapter = "command"\ncommand = ["{agent}"]\n\n'
-                    '[[task]]\nid = "t"\nagent = "bot"\nprompt = "p"\n')
-    return subprocess.run([sys.executable, "-m", "launcher", "run", str(plan), "--no-merge", "--quiet"],
-                          cwd=repo, capture_output=True, text=True, timeout=120)
+    return run_one_command_agent(repo, tmp_path, "git config --get-regexp 'http\\..*extraheader' > seen.txt\nexit 1")
 
 
 def test_a_run_is_refused_while_the_shared_git_config_holds_checkouts_token(repo: Path, tmp_path: Path) -> None:

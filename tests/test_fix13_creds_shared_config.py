@@ -12,12 +12,12 @@ before."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import anyio
 import pytest
 from conftest import git
+from helpers import run_one_command_agent
 
 from launcher.app.run.shared_credentials import check_shared_credentials
 from launcher.errors import EnvironmentProblem
@@ -112,14 +112,7 @@ def test_a_credential_in_an_included_file_is_refused_naming_that_file(repo: Path
 
 
 def _run(repo: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    agent = tmp_path / "agent.sh"
-    agent.write_text(f"#!/bin/sh\ngit config --list > {tmp_path / 'seen.txt'}\nexit 1\n")
-    agent.chmod(0o755)
-    plan = tmp_path / "plan.toml"
-    plan.write_text(f'[agents.bot]\nadapter = "command"\ncommand = ["{agent}"]\n\n'
-                    '[[task]]\nid = "t"\nagent = "bot"\nprompt = "p"\n')
-    return subprocess.run([sys.executable, "-m", "launcher", "run", str(plan), "--no-merge", "--quiet"],
-                          cwd=repo, capture_output=True, text=True, timeout=120)
+    return run_one_command_agent(repo, tmp_path, f"git config --list > {tmp_path / 'seen.txt'}\nexit 1")
 
 
 def test_a_run_with_the_insteadof_recipes_token_is_refused_before_any_agent_reads_it(
