@@ -13,7 +13,7 @@ from launcher.app.land.unfinished import unfinished_landing
 from launcher.app.queue import matrix
 from launcher.app.run.claims import claimed_files, disagreements
 from launcher.app.run.epics import epic_members
-from launcher.models.redact import mask, mask_data
+from launcher.models.redact import mask, mask_contract
 from launcher.models.report import (
     EpicReport,
     NoteReport,
@@ -166,7 +166,7 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
                 agent=spec.get("agent", ""), state=row.state.value, branch=row.branch,
                 worktree=row.worktree, head_sha=row.head_sha, merged=row.merged,
                 cost_usd=_dollars(row.cost_usd), duration_s=row.duration_s, files=row.files,
-                message=mask(row.message, secrets), contract=mask_data(row.contract, secrets), rounds=rounds,
+                message=mask(row.message, secrets), contract=mask_contract(row.contract, secrets), rounds=rounds,
                 qa_gate=qa_gate_label(row.state),
                 rubric_gate=rubric_label(rounds[-1].verdict if rounds else None),
                 usage=_usage(spend.get(row.task_id, {})),

@@ -9,6 +9,7 @@ their logs: each value of at least MIN_SECRET_CHARS characters becomes `***(NAME
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,14 +29,50 @@ def secret_values(names: Iterable[str], environ: Mapping[str, str]) -> dict[str,
 
 
 def mask(text: str, secrets: Mapping[str, str]) -> str:
-    """`text` with every value of `secrets` (value -> name) replaced by `***(NAME)`, the
-    longest first (a value that contains another is masked whole)."""
+    """`text` with every value of `secrets` (value -> name) replaced by `***(NAME)`.
+
+    Each value is matched as it is and as JSON text holds it (`\\"`, `\\\\`, `\\uXXXX`: an agent's
+    JSON-lines log, a contract file, a grader's answer). Every occurrence of every value is found
+    in the original text first and the union of what they cover is masked: a value that contains
+    another is masked whole, and two values that overlap (`...1234` and `1234...`) leave no part of
+    either shown (`***(A)***(B)`)."""
     if not text or not secrets:
         return text
-    for value in sorted(secrets, key=len, reverse=True):
-        if value in text:
-            text = text.replace(value, f"***({secrets[value]})")
-    return text
+    spans: list[tuple[int, int, str]] = []
+    for form, name in _forms(secrets).items():
+        at = text.find(form)
+        while at >= 0:
+            spans.append((at, at + len(form), name))
+            at = text.find(form, at + 1)
+    if not spans:
+        return text
+    spans.sort(key=lambda span: (span[0], -span[1]))
+    out: list[str] = []
+    shown = 0  # text[:shown] is in `out` (masked or not)
+    last_name = ""
+    for start, end, name in spans:
+        if end <= shown:
+            continue  # inside what is masked already
+        if start >= shown:
+            out.append(text[shown:start])
+        elif name == last_name:  # the same value again, overlapping itself: one mask
+            shown = end
+            continue
+        out.append(f"***({name})")
+        shown, last_name = end, name
+    out.append(text[shown:])
+    return "".join(out)
+
+
+def _forms(secrets: Mapping[str, str]) -> dict[str, str]:
+    """Each value (-> its name) as written and as a JSON string holds it (escaped quotes and
+    backslashes, control and non-ASCII characters as `\\uXXXX` or as they are)."""
+    forms: dict[str, str] = {}
+    for value, name in secrets.items():
+        forms.setdefault(value, name)
+        for ascii_only in (True, False):
+            forms.setdefault(json.dumps(value, ensure_ascii=ascii_only)[1:-1], name)
+    return forms
 
 
 def mask_bytes(data: bytes, secrets: Mapping[str, str]) -> bytes:
@@ -56,6 +93,22 @@ def mask_data(data: Any, secrets: Mapping[str, str]) -> Any:
     if isinstance(data, list):
         return [mask_data(value, secrets) for value in data]
     return data
+
+
+# What the launcher compares or acts on in a completion contract (models/contract.py): the files it
+# claims (checked against the diff), its task, status and origin. Never masked: a value there is a
+# file name or an id, and the real one is beside it anyway (the diff, the plan).
+CONTRACT_DATA_KEYS = frozenset({"contract_version", "task_id", "status", "files_changed", "tests_added", "source"})
+
+
+def mask_contract(contract: Any, secrets: Mapping[str, str]) -> Any:
+    """A completion contract (its JSON form) with the agent's prose masked (summary, decisions,
+    blockers, observations, any key of its own), its data kept as it is (CONTRACT_DATA_KEYS):
+    a masked file name would make an honest claim disagree with the diff."""
+    if not secrets or not isinstance(contract, dict):
+        return mask_data(contract, secrets)
+    return {key: value if key in CONTRACT_DATA_KEYS else mask_data(value, secrets)
+            for key, value in contract.items()}
 
 
 def plan_passed_names(plan: Any) -> set[str]:

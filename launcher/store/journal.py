@@ -124,7 +124,8 @@ class Journal(RunClaims):
     first write, never by a command that only reads it (journal_schema.py), and never while a
     live launcher other than this one drives a run in it (`_migrate`). With `passed` (see
     journal_masks.py), the values a run passes to its agents and checks are masked in the text
-    it keeps (messages, contracts, notes, audits)."""
+    it keeps for people (messages, a contract's prose, notes), never in what the launcher reads
+    back as data (a contract's files and ids, an audit line's criterion ids: journal_masks.py)."""
 
     def __init__(self, path: Path, passed: Passed | None = None) -> None:
         self._older = False  # an older launcher's journal, read through TEMP shadows until a write
@@ -399,10 +400,12 @@ class Journal(RunClaims):
     # grading rounds -------------------------------------------------------------------------
     def record_round(self, run_id: str, task_id: str, iteration: int, *, verdict: str | None,
                      audit: str | None, error_key: str | None, verdict_sha256: str | None = None) -> None:
+        # `audit` is the launcher's line (rubric version, verdict, the failing criteria's ids, read
+        # back by `failing_in_audit`): no agent's words, never masked.
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO rounds (run_id, task_id, iteration, verdict, audit, error_key, at, "
                        "verdict_sha256) VALUES (?,?,?,?,?,?,?,?)",
-                       (run_id, task_id, iteration, verdict, self._masks.text(db, run_id, audit), error_key,
+                       (run_id, task_id, iteration, verdict, audit, error_key,
                         time.time(), verdict_sha256))
 
     def verdict_digest(self, run_id: str, task_id: str, iteration: int) -> str | None:

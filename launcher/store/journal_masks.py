@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from launcher.models.redact import mask, mask_data
+from launcher.models.redact import mask, mask_contract
 
 Passed = Callable[[Any], Mapping[str, str]]  # the run's plan and config (JSON) -> value -> name
 
@@ -42,12 +42,18 @@ class RunMasks:
         return mask(text, self.of(db, run_id)) if text else text
 
     def fields(self, db: sqlite3.Connection, run_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """A task's fields with the agent's text in them masked: its message and contract."""
+        """A task's fields with the agent's text in them masked: its message and its contract's
+        prose. Never what the launcher compares or acts on: the contract's files and ids
+        (`mask_contract`), the task's files, branch, commits."""
         secrets = self.of(db, run_id)
         if not secrets:
             return fields
-        return {key: mask_data(value, secrets) if key in ("message", "contract") else value
-                for key, value in fields.items()}
+        masked = dict(fields)
+        if isinstance(masked.get("message"), str):
+            masked["message"] = mask(masked["message"], secrets)
+        if "contract" in masked:
+            masked["contract"] = mask_contract(masked["contract"], secrets)
+        return masked
 
 
 def _loaded(text: Any) -> Any:

@@ -28,7 +28,7 @@ from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem, dis
 from launcher.git.repo import GitRepo
 from launcher.models.export_manifest import SCHEMA
 from launcher.models.plan import Plan, plan_from_journal
-from launcher.models.redact import mask, mask_data
+from launcher.models.redact import mask, mask_contract
 from launcher.models.states import RunStatus, TaskState
 from launcher.private_files import open_private
 from launcher.regular_files import read_json_or_none
@@ -89,12 +89,13 @@ def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan) -> tup
         "base_sha": run.base_sha, "target": run.target, "plan": plan, "bundle": None,
         "tasks": [{
             "id": row.task_id, "branch": row.branch, "head": row.head_sha, "start": row.start_sha,
-            "approval_hash": row.approval_hash, "contract": mask_data(row.contract, secrets), "files": row.files,
+            "approval_hash": row.approval_hash, "contract": mask_contract(row.contract, secrets), "files": row.files,
             "included": row.included, "included_blobs": row.included_blobs,
             "iteration": row.iteration, "round_base": row.round_base,
             # Its grading rounds: the land's report says how it was graded (`rubric_gate`), and
             # its landing commit whether a grader or a person approved it (`Launcher-Verdict`).
-            "rounds": [{key: mask_data(graded[key], secrets) for key in ("iteration", "verdict", "audit", "error_key")}
+            # (the launcher's own words and the rubric's ids, read back by `land --from`: not masked)
+            "rounds": [{key: graded[key] for key in ("iteration", "verdict", "audit", "error_key")}
                        for graded in journal.rounds(run_id, row.task_id)],
         } for row in rows],
         "not_exported": {row.task_id: mask(f"{row.state.value}: {row.message}", secrets)[:300]

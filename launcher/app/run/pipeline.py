@@ -40,7 +40,7 @@ from launcher.git import commits, patches, submodules, worktrees
 from launcher.git.ref_updates import unused_ref
 from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
-from launcher.models.redact import mask_data
+from launcher.models.redact import mask_contract
 from launcher.models.states import TaskState
 from launcher.store.files import atomic_write_json, atomic_write_text
 from launcher.store.usage import add_outcomes
@@ -319,8 +319,8 @@ async def _collect_and_decide(
         "stdout_bytes": supervised.stdout_bytes if supervised else 0,
         "process_notes": list(supervised.notes) if supervised else [],
     }
-    atomic_write_json(artifacts / "contract.json",  # what the run passed masked, as in the journal
-                      mask_data(contract.model_dump(mode="json"), ctx.journal.passed_values(ctx.run_id)))
+    atomic_write_json(artifacts / "contract.json",  # what the run passed masked in its prose, as in the journal
+                      mask_contract(contract.model_dump(mode="json"), ctx.journal.passed_values(ctx.run_id)))
     try:
         await patches.patch_to_file(ctx.repo, artifacts / "diff.patch", start_sha, head)
     except GitFailed as exc:  # a file git cannot diff (2 GiB or more): said so, head and files kept

@@ -22,7 +22,7 @@ from launcher.engine.collect import Collected
 from launcher.errors import ContractInvalid
 from launcher.gates.relay import GradeResult
 from launcher.models.contract import CompletionContract
-from launcher.models.redact import mask_data
+from launcher.models.redact import mask, mask_contract, mask_data
 from launcher.models.states import TaskState
 from launcher.models.verdict import VerdictInvalid, audit_line, parse_grader_output
 from launcher.process import Supervised
@@ -52,15 +52,19 @@ def save_round(ctx: RunContext, task_id: str, iteration: int, result: RoundResul
     with the task's spend before the round, so collection counts the round's cost once."""
     outcome, supervised, collected = result.outcome, result.supervised, result.collected
     row = ctx.journal.task(ctx.run_id, task_id)
+    # What the run passed to its agents masked, as in the journal, in what is text for people (the
+    # agent's message, its contract's prose, the contract error): never in what a resumed round
+    # reads back as data (the contract's files and task id, the session id).
+    secrets = ctx.journal.passed_values(ctx.run_id)
     record: dict[str, Any] = {
         "version": ROUND_FILE_VERSION,
         "iteration": iteration,
         "started": started,
         "cost_before": row.cost_usd,
         "outcome": {
-            "ok": outcome.ok, "error_kind": outcome.error_kind, "message": outcome.message,
+            "ok": outcome.ok, "error_kind": outcome.error_kind, "message": mask(outcome.message, secrets),
             "tokens": outcome.tokens, "cost_usd": outcome.cost_usd,
-            "session_id": outcome.session_id, "extra": outcome.extra,
+            "session_id": outcome.session_id, "extra": mask_data(outcome.extra, secrets),
         },
         "supervised": None if supervised is None else {
             "returncode": supervised.returncode, "duration_s": supervised.duration_s,
@@ -68,12 +72,11 @@ def save_round(ctx: RunContext, task_id: str, iteration: int, result: RoundResul
             "stalled": supervised.stalled, "stdout_bytes": supervised.stdout_bytes,
             "stderr_bytes": supervised.stderr_bytes, "log_truncated": supervised.log_truncated,
         },
-        "contract": collected.contract.model_dump(mode="json") if collected.contract else None,
+        "contract": mask_contract(collected.contract.model_dump(mode="json"), secrets) if collected.contract else None,
         "contract_origin": collected.origin,
-        "contract_error": collected.error.envelope() if collected.error else None,
+        "contract_error": mask_data(collected.error.envelope(), secrets) if collected.error else None,
     }
-    # What the run passed to its agents masked, as in the journal (the resumed round reads it back so)
-    atomic_write_json(round_file(ctx, task_id, iteration), mask_data(record, ctx.journal.passed_values(ctx.run_id)))
+    atomic_write_json(round_file(ctx, task_id, iteration), record)
 
 
 def finished_round(ctx: RunContext, task_id: str, iteration: int) -> FinishedRound | None:
