@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+from launcher.models.redact import cut_reach, mask_bytes_window
 from launcher.private_files import make_private_dirs, open_private
 
 DEFAULT_LOG_CAP = 8 * 1024 * 1024
@@ -35,12 +36,22 @@ class Tail:
 class HeadTail:
     """Keeps the first `head` and the last `tail` bytes of a stream, whatever its size: the
     output of a user's command (a check, setup, the integration check), held in memory until
-    it ends, never more than `head + tail` bytes. `data` marks what was elided."""
+    it ends, never more than `head + tail` bytes (and a few more, below). `data` marks what was
+    elided.
 
-    def __init__(self, head: int, tail: int) -> None:
+    Output masked after it ends (models/redact.py) would show a value that the elision cut
+    through as two pieces that match nothing: with `secrets` (value -> name), `data` masks the
+    head and the tail before the middle goes, each with `cut_reach` bytes beyond its edge kept
+    to see a value the edge cuts through, which is shown as its mask."""
+
+    def __init__(self, head: int, tail: int, secrets: Mapping[str, str] | None = None) -> None:
         self.head = bytearray()
         self.head_limit = head
-        self._tail = Tail(tail)
+        self.secrets = secrets or {}
+        self._reach = cut_reach(self.secrets) if self.secrets else 0
+        self._ahead = bytearray()  # the first `_reach` bytes after the head
+        self._tail_limit = tail
+        self._tail = Tail(tail + self._reach)
         self.total = 0
 
     def add(self, chunk: bytes) -> None:
@@ -50,18 +61,36 @@ class HeadTail:
             self.head += chunk[:room]
             chunk = chunk[room:]
         if chunk:
+            if len(self._ahead) < self._reach:
+                self._ahead += chunk[: self._reach - len(self._ahead)]
             self._tail.add(chunk)
+
+    def _shown_tail(self) -> int:
+        return min(len(self._tail.data), self._tail_limit)
 
     @property
     def dropped(self) -> int:
-        return self.total - len(self.head) - len(self._tail.data)
+        return self.total - len(self.head) - self._shown_tail()
 
     @property
     def data(self) -> bytes:
+        head, tail = bytes(self.head), bytes(self._tail.data)
         if not self.dropped:
-            return bytes(self.head + self._tail.data)
-        marker = f"\n[launcher: {self.dropped} bytes elided from the middle of this output]\n".encode()
-        return bytes(self.head) + marker + bytes(self._tail.data)
+            return head + tail
+        shown = self._shown_tail()
+        if self.secrets:
+            head, _, head_end = mask_bytes_window(head + bytes(self._ahead), self.secrets, 0, len(head))
+            # what is before the tail shown: the rest of the stream after the head, or the bytes
+            # of it the tail keeps beyond its limit (`_reach` of them)
+            behind = bytes(self.head) if self.total - len(self.head) == len(tail) else b""
+            context = behind + tail
+            masked = mask_bytes_window(context, self.secrets, len(context) - shown, len(context))
+            tail = masked[0]
+            dropped = self.total - head_end - (len(context) - masked[1])
+        else:
+            tail, dropped = tail[len(tail) - shown:], self.dropped
+        marker = f"\n[launcher: {dropped} bytes elided from the middle of this output]\n".encode()
+        return head + marker + tail
 
 
 # What is kept of each stream of a user's command (check, setup, integration check): its start
@@ -71,9 +100,10 @@ COMMAND_KEEP = 1024 * 1024
 COMMAND_KEEP_HEAD = 256 * 1024
 
 
-def kept_stream(limit: int, head: int = 0) -> Tail | HeadTail:
-    """The last `limit` bytes of a stream, or with `head` its first `head` and last `limit - head`."""
-    return HeadTail(head, limit - head) if head > 0 else Tail(limit)
+def kept_stream(limit: int, head: int = 0, secrets: Mapping[str, str] | None = None) -> Tail | HeadTail:
+    """The last `limit` bytes of a stream, or with `head` its first `head` and last `limit - head`
+    (`secrets`: masked in what is kept, see HeadTail)."""
+    return HeadTail(head, limit - head, secrets) if head > 0 else Tail(limit)
 
 
 class CappedLog:

@@ -205,11 +205,13 @@ async def run(
     stdin_from: Path | None = None,
     keep_head: int = 0,
     idle: bool = False,
+    secrets: Mapping[str, str] | None = None,
 ) -> Completed:
     """Run a short command to completion, keeping the last `max_output` bytes of each stream
     (`stdout_dropped` says how much of stdout's start went), or writing all of stdout to
     `stdout_to`. With `keep_head`, that many of the `max_output` bytes kept are the stream's
-    start instead, and the middle is elided with a marker. stdin is closed, or the file
+    start instead, and the middle is elided with a marker (`secrets` masked in what is kept before
+    the middle goes: capped_log.HeadTail, for output masked later). stdin is closed, or the file
     `stdin_from` (a command's input written first: `git update-ref --stdin`), never a pipe to
     the launcher. With `idle`, `timeout` is a limit on the child's silence instead of its wall time:
     it counts from the start and from each output read, never the time a write to a slow `stdout_to`
@@ -218,7 +220,7 @@ async def run(
     The child is started and read in worker threads (`process_threads`), so the event loop never
     waits for a child to start; everything else (journal, timeout, kill) happens here."""
     start = time.monotonic()
-    out, err = kept_stream(max_output, keep_head), kept_stream(max_output, keep_head)
+    out, err = kept_stream(max_output, keep_head, secrets), kept_stream(max_output, keep_head, secrets)
 
     def on_stdout(chunk: bytes) -> None:
         if stdout_to is not None:

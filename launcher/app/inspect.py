@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -17,6 +17,7 @@ from launcher.git import patches, worktrees
 from launcher.git.repo import GitRepo
 from launcher.models.ids import task_id_problem
 from launcher.models.plan import Plan
+from launcher.models.redact import cut_reach, mask_bytes_window
 from launcher.models.report import RunReport
 from launcher.regular_files import copy_regular, read_from, read_json_or_none, read_tail
 from launcher.store.files import RunFiles
@@ -101,22 +102,34 @@ def _unreadable(path: Path, exc: OSError) -> ArtifactUnreadable:
     )
 
 
-def _skipped(skipped: int, path: Path) -> str:
-    return f"[launcher: the first {skipped} bytes of {path} are not shown; its last {LOG_SHOWN} follow]\n"
+def _skipped(skipped: int, path: Path, shown: int = LOG_SHOWN) -> str:
+    return f"[launcher: the first {skipped} bytes of {path} are not shown; its last {shown} follow]\n"
 
 
-async def log_bytes(path: Path) -> bytes | None:
+async def log_secrets(cwd: Path, run_id: str) -> Mapping[str, str]:
+    """What `log_masker` masks (value -> name), for `log_bytes` to mask a log's tail across its cut."""
+    return open_journal(await GitRepo.discover(cwd)).passed_values(run_id)
+
+
+async def log_bytes(path: Path, secrets: Mapping[str, str] | None = None) -> bytes | None:
     """The agent's log as `logs` prints it, its exact bytes (its tail when it is over LOG_SHOWN,
     after a line saying so); None when there is none yet. ArtifactUnreadable for what is not a
-    regular file (a FIFO, a link) or cannot be read. Decoding, if any, is the printer's: a pipe
-    or a file gets these bytes unchanged."""
+    regular file (a FIFO, a link) or cannot be read. Decoding is the printer's, and masking: a
+    pipe or a file gets these bytes unchanged, but for a tail. A tail is cut from the log with
+    `secrets` (`log_secrets`) masked first, read from a little before its cut (`cut_reach`): a
+    value the cut goes through is shown as its mask, never its end unmasked."""
+    reach = cut_reach(secrets) if secrets else 0
     try:
-        data, skipped = read_tail(path, LOG_SHOWN)
+        data, skipped = read_tail(path, LOG_SHOWN + reach)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise _unreadable(path, exc) from None
-    return _skipped(skipped, path).encode() + data if skipped else data
+    cut = max(len(data) - LOG_SHOWN, 0)  # the bytes before it are read to be masked, not shown
+    if not skipped and not cut:
+        return data
+    tail, start, _ = mask_bytes_window(data, secrets or {}, cut, len(data))
+    return _skipped(skipped + start, path, len(data) - start).encode() + tail
 
 
 async def follow(path: Path, write: Callable[[bytes], None], done: Callable[[], bool]) -> None:

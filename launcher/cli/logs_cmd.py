@@ -119,7 +119,8 @@ def logs(
         raise typer.Exit(0)
     printer = LogPrinter(terminal, masked)
     if not follow:
-        data = call(lambda: inspect_app.log_bytes(path))
+        secrets = call(lambda: inspect_app.log_secrets(Path.cwd(), run_id))  # masked across a tail's cut
+        data = call(lambda: inspect_app.log_bytes(path, secrets))
         if data is None:
             run_dir = path.parent.parent
             said = (f"no log yet at {path}" if run_dir.is_dir() else

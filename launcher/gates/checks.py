@@ -61,7 +61,8 @@ async def run_checks(
             audit.reset()
         # Checks are the repository owner's own commands (like CI steps), so a shell is fine
         # here; agent prompts never reach a shell.
-        done = await process.run_command(["/bin/sh", "-c", command], cwd=cwd, env=env, timeout=timeout_s)
+        done = await process.run_command(["/bin/sh", "-c", command], cwd=cwd, env=env, timeout=timeout_s,
+                                         secrets=secrets)  # masked across an elided middle too
         output = output_tail(done, secrets=secrets)
         outside = await audit.outside_imports() if audit is not None else []
         if outside and audit is not None:

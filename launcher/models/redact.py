@@ -38,30 +38,74 @@ def mask(text: str, secrets: Mapping[str, str]) -> str:
     either shown (`***(A)***(B)`)."""
     if not text or not secrets:
         return text
+    return mask_window(text, secrets, 0, len(text))
+
+
+def mask_window(text: str, secrets: Mapping[str, str], start: int, end: int) -> str:
+    """`text[start:end]` masked as part of the whole `text`: a value that the window's edge cuts
+    through is still found (in `text`) and shown as its mask, never in part. Text about to be cut
+    is masked so, with `cut_reach` characters of it kept on the far side of each cut."""
+    out: list[str] = []
+    shown = start  # text[start:shown] is in `out`
+    for first, last, masked in _masked_regions(text, secrets):
+        if last <= start or first >= end:
+            continue
+        if first > shown:
+            out.append(text[shown:first])
+        out.append(masked)
+        shown = last
+    if shown < end:
+        out.append(text[shown:end])
+    return "".join(out)
+
+
+def _masked_regions(text: str, secrets: Mapping[str, str]) -> list[tuple[int, int, str]]:
+    """The stretches of `text` that hold a value (overlapping matches joined), with what each is
+    shown as: `***(NAME)`, one per value a stretch holds (`***(A)***(B)`)."""
     spans: list[tuple[int, int, str]] = []
     for form, name in _forms(secrets).items():
         at = text.find(form)
         while at >= 0:
             spans.append((at, at + len(form), name))
             at = text.find(form, at + 1)
-    if not spans:
-        return text
     spans.sort(key=lambda span: (span[0], -span[1]))
-    out: list[str] = []
-    shown = 0  # text[:shown] is in `out` (masked or not)
-    last_name = ""
-    for start, end, name in spans:
-        if end <= shown:
-            continue  # inside what is masked already
-        if start >= shown:
-            out.append(text[shown:start])
-        elif name == last_name:  # the same value again, overlapping itself: one mask
-            shown = end
-            continue
-        out.append(f"***({name})")
-        shown, last_name = end, name
-    out.append(text[shown:])
-    return "".join(out)
+    regions: list[tuple[int, int, str]] = []
+    names: list[str] = []
+    for first, last, name in spans:
+        if regions and first < regions[-1][1]:  # overlaps the stretch before
+            if last <= regions[-1][1]:
+                continue  # inside it: masked already
+            if name != names[-1]:  # the same value overlapping itself is one mask
+                names.append(name)
+            regions[-1] = (regions[-1][0], last, "")
+        else:
+            regions.append((first, last, ""))
+            names = [name]
+        regions[-1] = (regions[-1][0], regions[-1][1], "".join(f"***({n})" for n in names))
+    return regions
+
+
+def mask_bytes_window(data: bytes, secrets: Mapping[str, str], start: int, end: int) -> tuple[bytes, int, int]:
+    """`mask_window` on a process's raw bytes: `data[start:end]` masked as part of `data`. The
+    window's edges move inward to whole UTF-8 characters; returned with the masked bytes."""
+    start = _char_start(data, start, forward=True)
+    end = max(_char_start(data, end, forward=False), start)
+    if not secrets:
+        return data[start:end], start, end
+    text = data.decode("utf-8", "surrogateescape")
+    first = len(data[:start].decode("utf-8", "surrogateescape"))
+    last = first + len(data[start:end].decode("utf-8", "surrogateescape"))
+    return mask_window(text, secrets, first, last).encode("utf-8", "surrogateescape"), start, end
+
+
+def _char_start(data: bytes, at: int, *, forward: bool) -> int:
+    """`at`, or the nearest offset past it (`forward`) or before it that starts a UTF-8 character."""
+    at = min(max(at, 0), len(data))
+    for _ in range(3):
+        if at in (0, len(data)) or data[at] & 0xC0 != 0x80:
+            break
+        at += 1 if forward else -1
+    return at
 
 
 def _forms(secrets: Mapping[str, str]) -> dict[str, str]:
@@ -73,6 +117,12 @@ def _forms(secrets: Mapping[str, str]) -> dict[str, str]:
         for ascii_only in (True, False):
             forms.setdefault(json.dumps(value, ensure_ascii=ascii_only)[1:-1], name)
     return forms
+
+
+def cut_reach(secrets: Mapping[str, str]) -> int:
+    """How many bytes of a value (in any form `mask` matches, UTF-8) can lie beyond a cut made
+    in text before it is masked: the longest form's length less one (0: nothing to mask)."""
+    return max((len(form.encode("utf-8", "surrogateescape")) for form in _forms(secrets)), default=1) - 1
 
 
 def mask_bytes(data: bytes, secrets: Mapping[str, str]) -> bytes:

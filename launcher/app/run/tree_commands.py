@@ -56,7 +56,10 @@ async def run_setup(ctx: RunContext, task: Task, tree: Path, command: str, timeo
                       pass_names=check_env_names(ctx, task), audit_file=audit.file)
     env.update(task_variables(ctx, task))
     await ctx.site_guard.before_setup(ctx.worktree_root, env)
-    done = await process.run_command(["/bin/sh", "-c", command], cwd=tree, env=env, timeout=timeout)
+    # What the run passes (its `check_env`) masked in the output kept, before a long output's
+    # middle is elided (a value the elision cut through is masked whole: capped_log.HeadTail)
+    secrets = ctx.journal.passed_values(ctx.run_id)
+    done = await process.run_command(["/bin/sh", "-c", command], cwd=tree, env=env, timeout=timeout, secrets=secrets)
     if restored := await ctx.site_guard.settle(remove_new=False):
         ctx.note(task.id, site_installs.note(restored, f"the setup command ({command!r})"))
     log = ctx.files.task_dir(task.id) / "setup.log"
