@@ -1,14 +1,17 @@
-"""Editable installs a task's setup command makes from its worktree into a shared environment.
+"""Editable installs a command run in a launcher worktree makes from it into a shared environment.
 
-`setup = "pip install -e ."` run in a task's worktree re-installs the project editable from that
+`pip install -e .` run in a task's worktree (its setup, a check, a rubric `check:`, the
+integration check, an agent) re-installs the project editable from that
 worktree into the environment the user's `pip` belongs to (their venv, shared by every task and by
 the main checkout): its `.pth` / `__editable__` finder now point into the worktree, which the
 launcher removes once the task is done. The user's own checkout then no longer imports its own
-package. So before the first setup the launcher keeps a copy of those environments' editable
-installs (the `.pth`, `.egg-link` and `__editable__*` files, and each editable distribution's
-`.dist-info`), and after each setup puts back every install that now points into a launcher
-worktree: the one that was there before is restored; one that was not there before is removed at
-the run's end (the task's own checks may need its metadata until then).
+package. So before the run's first command the launcher keeps a copy of those environments'
+editable installs (the `.pth`, `.egg-link` and `__editable__*` files, each editable
+distribution's `.dist-info` and every file its RECORD lists: `engine.site_state`), in the run's
+directory, where a launcher killed mid-command leaves it for `resume`; after each such command it
+puts back every install that now points into one of the run's worktrees: the one that was there
+before is restored (or, when it cannot be whole, removed with a note saying so); one that was not
+there before is removed at the run's end (the task's own checks may need its metadata until then).
 """
 
 from __future__ import annotations
@@ -25,87 +28,20 @@ from urllib.parse import quote
 import anyio
 
 from launcher import process
+from launcher.engine.site_state import (
+    Dist,
+    SiteState,
+    dist_key,
+    names,
+    pointer,
+    read_dist,
+    read_small,
+    site_file,
+)
+from launcher.store.files import atomic_write_text
 
-_SMALL = 1024 * 1024  # larger files are no install pointer
 _SITE_DIRS = ("import json, site, sysconfig; p = sysconfig.get_paths(); "
               "print(json.dumps([p['purelib'], p['platlib'], site.getusersitepackages()]))")  # fmt: skip
-
-
-def _pointer(name: str) -> bool:
-    return name.endswith((".pth", ".egg-link")) or name.startswith("__editable__")
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > _SMALL:
-            return None
-        return path.read_bytes()
-    except OSError:
-        return None
-
-
-def _key(dist_info: str) -> str:
-    """The distribution's normalized name: `My_Pkg-0.1.dist-info` -> `my-pkg`."""
-    return dist_info.split("-", 1)[0].lower().replace("_", "-").replace(".", "-")
-
-
-@dataclass
-class Dist:
-    dirname: str
-    files: dict[str, bytes]  # the .dist-info's files (relative to it)
-    editable: bool
-    url: str = ""
-
-    def record(self) -> list[str]:
-        """The files its RECORD lists right in the site directory (its `.pth`, its finder)."""
-        text = self.files.get("RECORD", b"").decode("utf-8", "replace")
-        names = (line.split(",", 1)[0] for line in text.splitlines())
-        return [n for n in names if n and "/" not in n and "\\" not in n and n != ".."]
-
-
-def _dist(path: Path, *, contents: bool) -> Dist | None:
-    raw = _read(path / "direct_url.json") or b"{}"
-    try:
-        direct = json.loads(raw)
-    except ValueError:
-        direct = {}
-    direct = direct if isinstance(direct, dict) else {}
-    editable = bool(isinstance(direct.get("dir_info"), dict) and direct["dir_info"].get("editable"))
-    files: dict[str, bytes] = {}
-    if editable or contents:
-        try:
-            for entry in path.iterdir():
-                if (data := _read(entry)) is not None:
-                    files[entry.name] = data
-        except OSError:
-            return None
-    return Dist(path.name, files, editable, str(direct.get("url", "")))
-
-
-@dataclass
-class SiteState:
-    """One site directory's install pointers and editable distributions, as they were."""
-
-    files: dict[str, bytes] = field(default_factory=dict)
-    dists: dict[str, Dist] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, site: Path, needles: tuple[str, ...]) -> SiteState:
-        """What is there now, leaving out what already points into a launcher worktree."""
-        state = cls()
-        for entry in sorted(site.iterdir()):
-            if entry.name.endswith(".dist-info") and entry.is_dir():
-                dist = _dist(entry, contents=False)
-                if dist is not None and not _names(dist.files.get("direct_url.json", b""), needles):
-                    state.dists[_key(entry.name)] = dist
-            elif _pointer(entry.name) and (data := _read(entry)) is not None and not _names(data, needles):
-                state.files[entry.name] = data
-        return state
-
-
-def _names(data: bytes, needles: tuple[str, ...]) -> bool:
-    text = data.decode("utf-8", "replace")
-    return any(n in text for n in needles)
 
 
 def _remove(path: Path) -> None:
@@ -115,53 +51,88 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _write_back(site: Path, old: Dist) -> list[str]:
+    """Recreate `old` (its `.dist-info` and every file of it kept): the files not as they were."""
+    (site / old.dirname).mkdir(exist_ok=True)
+    for rel, data in old.files.items():
+        (site / old.dirname / rel).write_bytes(data)
+    for rel, data in old.kept.items():
+        where = site_file(site, rel)
+        if where is None:
+            continue
+        new = not where.exists()
+        where.parent.mkdir(parents=True, exist_ok=True)
+        where.write_bytes(data)
+        if new and data.startswith(b"#!"):  # a console script
+            where.chmod(0o755)
+    return old.missing(site)
+
+
+def _put_back(site: Path, old: Dist, name: str, url: str) -> str:
+    if not old.editable:
+        return (f"removed the editable install of {name} (from {url}); the regular install of "
+                f"{old.dirname.removesuffix('.dist-info')} that was there before cannot be put back: reinstall it")
+    was = old.dirname.removesuffix(".dist-info")
+    missing = _write_back(site, old)
+    if not missing:
+        return f"put back the editable install of {was} from {old.url} in place of {name} (from {url})"
+    # Never half an install (a `.pth` importing a loader that is not there breaks every start)
+    for rel in old.top_level():
+        _remove(site / rel)
+    _remove(site / old.dirname)
+    return (f"removed the editable install of {name} (from {url}); the editable install of {was} from {old.url} "
+            f"that was there before could not be put back, as {', '.join(missing)} could not be kept (too large "
+            f"or not a regular file): reinstall it (`pip install -e` of that checkout)")
+
+
+def _unknown(what: str) -> str:
+    return (f"{what}; it already pointed into this run's worktrees when the launcher first looked (a launcher "
+            "stopped before it kept what was installed there), so what was there before is not known: reinstall "
+            "your own (`pip install -e` of your checkout) if you had one")
+
+
 def restore(site: Path, before: SiteState, needles: tuple[str, ...], *, remove_new: bool) -> list[str]:
-    """Put back every install in `site` that points into a launcher worktree (`needles`): what
+    """Put back every install in `site` that points into the run's worktrees (`needles`): what
     was there before, or nothing (only with `remove_new`). What was done, one line each."""
     done: list[str] = []
     handled: set[str] = set()
     for entry in sorted(site.iterdir()):
         if not (entry.name.endswith(".dist-info") and entry.is_dir()):
             continue
-        dist = _dist(entry, contents=True)
-        if dist is None or not _names(dist.files.get("direct_url.json", b""), needles):
+        # Only its direct_url.json is read: the rest only of one pointing into a worktree
+        found = read_dist(entry, contents=False)
+        if found is None or not names(found.files.get("direct_url.json", b""), needles):
             continue
-        old = before.dists.get(_key(entry.name))
+        key = dist_key(entry.name)
+        old = before.dists.get(key)
         if old is None and not remove_new:
             continue
-        for name in dist.record():
+        dist = read_dist(entry, contents=True) or found
+        for name in dist.top_level():
             handled.add(name)
             _remove(site / name)
         _remove(entry)
         name = entry.name.removesuffix(".dist-info")
-        if old is None:
-            done.append(f"removed the editable install of {name} (from {dist.url}), not installed there before")
-        elif not old.editable:
-            done.append(f"removed the editable install of {name} (from {dist.url}); the regular install of "
-                        f"{old.dirname.removesuffix('.dist-info')} that was there before cannot be put back: "
-                        "reinstall it")  # fmt: skip
+        if old is not None:
+            handled.update(old.top_level())
+            done.append(_put_back(site, old, name, dist.url))
+        elif key in before.unknown:
+            done.append(_unknown(f"removed the editable install of {name} (from {dist.url})"))
         else:
-            (site / old.dirname).mkdir(exist_ok=True)
-            for rel, data in old.files.items():
-                (site / old.dirname / rel).write_bytes(data)
-            for rel in old.record():
-                handled.add(rel)
-                if rel in before.files:
-                    (site / rel).write_bytes(before.files[rel])
-            done.append(f"put back the editable install of {old.dirname.removesuffix('.dist-info')} from {old.url} "
-                        f"in place of {name} (from {dist.url})")  # fmt: skip
+            done.append(f"removed the editable install of {name} (from {dist.url}), not installed there before")
     for entry in sorted(site.iterdir()):
-        if entry.name in handled or not _pointer(entry.name):
+        if entry.name in handled or not pointer(entry.name):
             continue
-        pointer = _read(entry)
-        if pointer is None or not _names(pointer, needles):
+        data = read_small(entry)
+        if data is None or not names(data, needles):
             continue
         if entry.name in before.files:
             entry.write_bytes(before.files[entry.name])
             done.append(f"put back {entry.name} as it was (it pointed into a launcher worktree)")
         elif remove_new:
             entry.unlink(missing_ok=True)
-            done.append(f"removed {entry.name} (it pointed into a launcher worktree)")
+            what = f"removed {entry.name} (it pointed into a launcher worktree)"
+            done.append(_unknown(what) if entry.name in before.unknown else what)
     return done
 
 
@@ -171,7 +142,7 @@ async def _site_dirs(env: Mapping[str, str]) -> list[Path]:
     path = env.get("PATH", os.defpath)
     pythons = [p for p in (shutil.which("python3", path=path), shutil.which("python", path=path)) if p]
     pip = shutil.which("pip", path=path)
-    if pip and (head := _read(Path(pip))) is not None and head.startswith(b"#!"):
+    if pip and (head := read_small(Path(pip))) is not None and head.startswith(b"#!"):
         words = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").split()
         if len(words) > 1 and Path(words[0]).name == "env":  # `#!/usr/bin/env python3`
             words = [shutil.which(words[1], path=path) or ""]
@@ -194,23 +165,52 @@ async def _site_dirs(env: Mapping[str, str]) -> list[Path]:
 
 @dataclass
 class SiteGuard:
-    """The shared environments' editable installs, as they were before the run's first setup."""
+    """The shared environments' editable installs, as they were before the run's first command
+    in a worktree; kept in `record` (the run's directory) before any such command runs."""
 
-    worktree_root: Path | None = None
+    root: Path | None = None  # the folder of the run's worktrees
+    record: Path | None = None
     before: dict[Path, SiteState] = field(default_factory=dict)
     seen_paths: set[str] = field(default_factory=set)
+    loaded: bool = False
     lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     def needles(self) -> tuple[str, ...]:
-        if self.worktree_root is None:
+        if self.root is None:
             return ()
-        roots = {os.path.join(str(r), "") for r in (self.worktree_root.absolute(), self.worktree_root.resolve())}
+        roots = {os.path.join(str(r), "") for r in (self.root.absolute(), self.root.resolve())}
         return tuple(sorted({*roots, *(quote(r) for r in roots)}))
 
-    async def before_setup(self, worktree_root: Path, env: Mapping[str, str]) -> None:
-        """Keep a copy of the environments `env`'s pip writes to (once per PATH)."""
+    def bind(self, root: Path, record: Path) -> bool:
+        """Use the run's worktree folder and record; True when a record kept by an earlier
+        launcher of the run was loaded (what it ran may have re-pointed an install since)."""
+        self.root, self.record = root, record
+        if self.loaded:
+            return False
+        self.loaded = True
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        try:
+            self.before = {Path(site): SiteState.from_json(state) for site, state in data["sites"].items()}
+            self.seen_paths = {str(p) for p in data.get("paths", [])}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            self.before, self.seen_paths = {}, set()
+            return False
+        return bool(self.before)
+
+    def _save(self) -> None:
+        if self.record is None:
+            return
+        data = {"paths": sorted(self.seen_paths), "sites": {str(s): st.as_json() for s, st in self.before.items()}}
+        self.record.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.record, json.dumps(data))
+
+    async def snapshot(self, env: Mapping[str, str]) -> None:
+        """Keep a copy of the environments `env`'s pip writes to (once per PATH), in the record
+        before this returns (so before the command that may install runs)."""
         async with self.lock:
-            self.worktree_root = worktree_root
             path = env.get("PATH", os.defpath)
             if path in self.seen_paths:
                 return
@@ -218,9 +218,10 @@ class SiteGuard:
             for site in await _site_dirs(env):
                 if site not in self.before:
                     self.before[site] = await anyio.to_thread.run_sync(SiteState.read, site, self.needles())
+            await anyio.to_thread.run_sync(self._save)
 
     async def settle(self, *, remove_new: bool) -> list[str]:
-        """Put back what setup commands re-pointed into launcher worktrees: `site: what` lines."""
+        """Put back what commands re-pointed into the run's worktrees: `site: what` lines."""
         async with self.lock:
             lines: list[str] = []
             for site, state in self.before.items():
@@ -233,9 +234,9 @@ class SiteGuard:
             return lines
 
 
-def note(lines: list[str], what: str) -> str:
-    """The user's note for `lines` (SiteGuard.settle) after `what`."""
+def note(lines: list[str], what: str, *, who: str = "A setup command") -> str:
+    """The user's note for `lines` (SiteGuard.settle) after `what`; `who` should not install."""
     return (f"{what} installed the project into a shared Python environment from a launcher worktree, which is "
-            f"removed once its task is done; the launcher restored that environment: {'; '.join(lines)}. A setup "
-            "command should not install the project itself into a shared environment: the checks already import "
-            "the worktree's code (its import roots come first on PYTHONPATH).")
+            f"removed once its task is done; what the launcher did about it: {'; '.join(lines)}. {who} should not "
+            "install the project itself into a shared environment: the checks already import the worktree's code "
+            "(its import roots come first on PYTHONPATH).")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.app.run import include_screen, resume_point
 from launcher.app.run.tech_debt import record_tech_debt
-from launcher.app.run.tree_commands import check_env_names
+from launcher.app.run.tree_commands import check_env_names, guarding_installs, run_env
 from launcher.engine.agent_round import Limits
 from launcher.gates import relay
 from launcher.gates.ledgers import lessons_for_grader
@@ -191,8 +191,10 @@ async def grade_task(ctx: RunContext, task: Task, iteration: int, facts: dict[st
         on_verdict_written=lambda written: _record_round(ctx, task.id, iteration, written),
     )
     digest = ctx.journal.verdict_digest(ctx.run_id, task.id, iteration)
-    result = (resume_point.recorded_grade(spec.grading_dir, iteration, head, ids, digest)
-              or await relay.grade(ctx.repo, spec))
+    result = resume_point.recorded_grade(spec.grading_dir, iteration, head, ids, digest)
+    if result is None:  # its rubric `check:` commands and its grader run in a worktree of the task's code
+        async with guarding_installs(ctx, task.id, f"grading round {iteration} of task {task.id}", run_env(ctx, task)):
+            result = await relay.grade(ctx.repo, spec)
     for note in result.notes:
         ctx.note(task.id, note)
     if result.attempts:  # 0: a verdict recorded before an interruption, booked back then

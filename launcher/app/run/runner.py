@@ -31,7 +31,7 @@ from launcher.app.run.preflight import (
     preflight,
 )
 from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.app.run.tree_commands import settle_site_installs
+from launcher.app.run.tree_commands import guard_site_installs, settle_site_installs
 from launcher.app.takeover import reap, take_over
 from launcher.engine import tree_guard
 from launcher.engine.orphans import journaling_observer
@@ -163,6 +163,8 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
             ctx.note(None, line)
         if changed:
             ctx.note(None, changed)
+        # What the dead launcher's commands re-pointed into the run's worktrees goes back now
+        await guard_site_installs(ctx)
         yield ctx
     finally:
         await containment.release_main(ctx)  # land, choose, grade took it too: it goes with the command
@@ -252,6 +254,7 @@ async def _execute(ctx: RunContext, snapshot: set[str] | None = None) -> RunRepo
 
 
 async def _start(ctx: RunContext, snapshot: set[str] | None) -> tuple[bool, str] | None:
+    await guard_site_installs(ctx)  # before anything runs in a worktree: kept in the run's directory
     refused: list[str] = []
     ctx.include_paths = await include.resolve_includes(ctx.repo, ctx.config.include_file, refused)
     for line in refused:

@@ -7,7 +7,8 @@ that still imported the main checkout's code fails (it verified the wrong code).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -26,6 +27,7 @@ from launcher.models.plan import Task
 from launcher.store.files import atomic_write_text
 
 IntegrationCheck = Callable[[str], Awaitable[tuple[bool, str]]]
+SITE_RECORD = "site-installs.json"  # the run's SiteGuard record (engine/site_installs.py)
 
 
 def check_env_names(ctx: RunContext, task: Task | None) -> list[str]:
@@ -55,13 +57,12 @@ async def run_setup(ctx: RunContext, task: Task, tree: Path, command: str, timeo
     env = command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=task.id,
                       pass_names=check_env_names(ctx, task), audit_file=audit.file)
     env.update(task_variables(ctx, task))
-    await ctx.site_guard.before_setup(ctx.worktree_root, env)
     # What the run passes (its `check_env`) masked in the output kept, before a long output's
     # middle is elided (a value the elision cut through is masked whole: capped_log.HeadTail)
     secrets = ctx.journal.passed_values(ctx.run_id)
-    done = await process.run_command(["/bin/sh", "-c", command], cwd=tree, env=env, timeout=timeout, secrets=secrets)
-    if restored := await ctx.site_guard.settle(remove_new=False):
-        ctx.note(task.id, site_installs.note(restored, f"the setup command ({command!r})"))
+    async with guarding_installs(ctx, task.id, f"the setup command ({command!r})", env):
+        done = await process.run_command(["/bin/sh", "-c", command], cwd=tree, env=env, timeout=timeout,
+                                         secrets=secrets)
     log = ctx.files.task_dir(task.id) / "setup.log"
     # What the run passes (its `check_env`) masked in the output kept and reported (models/redact.py)
     text, err = ctx.journal.masked(ctx.run_id, done.text), ctx.journal.masked(ctx.run_id, done.err)
@@ -83,11 +84,46 @@ async def run_setup(ctx: RunContext, task: Task, tree: Path, command: str, timeo
     return None
 
 
+async def guard_site_installs(ctx: RunContext) -> None:
+    """Before the command's first command in a worktree: the shared Python environments'
+    editable installs are kept in the run's directory (engine/site_installs.py). One an earlier
+    launcher of the run kept is used instead (what it ran since may have re-pointed them), and
+    what they were is put back now: that launcher may have been stopped before it could."""
+    loaded = ctx.site_guard.bind(ctx.worktree_root / ctx.run_id, ctx.files.run_dir / SITE_RECORD)
+    if loaded and (restored := await ctx.site_guard.settle(remove_new=False)):
+        ctx.note(None, site_installs.note(restored, "a command the stopped launcher ran in a worktree",
+                                          who="A command run in a worktree"))
+    await ctx.site_guard.snapshot(run_env(ctx, None))
+
+
+def run_env(ctx: RunContext, task: Task | None) -> dict[str, str]:
+    """What a command of the run (of `task`) in a worktree gets, as far as its PATH goes."""
+    return command_env(ctx.repo.root, main_root=ctx.repo.root, run_id=ctx.run_id,
+                       task_id=task.id if task else None, pass_names=check_env_names(ctx, task))
+
+
+@asynccontextmanager
+async def guarding_installs(ctx: RunContext, task_id: str | None, what: str,
+                            env: Mapping[str, str]) -> AsyncIterator[None]:
+    """Around a command run in a worktree that may `pip install -e .` (a setup, a check, the
+    integration check, a grading): what it re-pointed into the worktree is put back after it."""
+    await guard_site_installs(ctx)
+    await ctx.site_guard.snapshot(env)  # its PATH may reach another environment
+    try:
+        yield
+    finally:
+        with anyio.CancelScope(shield=True):
+            if restored := await ctx.site_guard.settle(remove_new=False):
+                who = "A setup command" if what.startswith("the setup") else "A command run in a worktree"
+                ctx.note(task_id, site_installs.note(restored, what, who=who))
+
+
 async def settle_site_installs(ctx: RunContext) -> None:
-    """At the run's end (or stop): no shared Python environment keeps an install from a launcher
-    worktree, not even one that was not there before the run (engine/site_installs.py)."""
+    """At the run's end (or stop): no shared Python environment keeps an install from one of the
+    run's worktrees, not even one that was not there before the run (engine/site_installs.py)."""
     if restored := await ctx.site_guard.settle(remove_new=True):
-        ctx.note(None, site_installs.note(restored, "a setup command"))
+        ctx.note(None, site_installs.note(restored, "a command run in a launcher worktree",
+                                          who="A command run in a worktree"))
 
 
 async def run_task_checks(ctx: RunContext, task: Task, tree: Path, timeout: float) -> list[CheckResult]:
@@ -96,7 +132,8 @@ async def run_task_checks(ctx: RunContext, task: Task, tree: Path, timeout: floa
     env = command_env(tree, main_root=ctx.repo.root, run_id=ctx.run_id, task_id=task.id,
                       pass_names=check_env_names(ctx, task), audit_file=audit.file)
     env.update(task_variables(ctx, task))
-    return await run_checks(task.checks, cwd=tree, env=env, timeout_s=timeout, audit=audit)
+    async with guarding_installs(ctx, task.id, f"a check of task {task.id}", env):
+        return await run_checks(task.checks, cwd=tree, env=env, timeout_s=timeout, audit=audit)
 
 
 def integration_check(ctx: RunContext) -> IntegrationCheck | None:
@@ -122,10 +159,12 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         started = wall_clock.stamp()
         own = await ref_watch.unlanded_commits(ctx, commit)  # before: its scratch tree reaches them
         trace = CheckTrace()
-        ok, output = await run_integration_check(
-            ctx.repo, commit, command, scratch_root / commit[:12],
-            timeout=ctx.settings.integration_check_timeout_s, env=env, trace=trace, prepare=with_includes,
-        )
+        what = f"the integration check (checking {commit[:12]})"
+        async with guarding_installs(ctx, None, what, env(ctx.repo.root)):
+            ok, output = await run_integration_check(
+                ctx.repo, commit, command, scratch_root / commit[:12],
+                timeout=ctx.settings.integration_check_timeout_s, env=env, trace=trace, prepare=with_includes,
+            )
         if worktrees_said := trace.worktrees_said():
             ctx.note(None, f"{worktrees_said}; checking {commit[:12]}")
         if moved := await ref_watch.put_back_check_moves(ctx, own | trace.made):
