@@ -4,6 +4,10 @@
   and reaches the program (Gemini CLI's read-only `--approval-mode plan` was refused); a value
   the adapter cannot enforce is refused naming what it accepts (codex's approval policies:
   `codex exec` never asks, the mode is its sandbox).
+- The shared git configuration is refused for a credential in a place that carries one, never
+  for a name: a helper that asks a password manager with backticks, a tracked branch called
+  `glrt-runner-...`, a sticky-session header run; a key shown masked names its section and how to
+  list it.
 - An `[agents.<name>]` table that leaves out `adapter` is a command agent; one named after a
   built-in adapter with no command (`[agents.claude] model = "opus"`) is told to add
   `adapter = "claude"`, not to give it a `python3 tools/bot.py` command.
@@ -14,9 +18,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import anyio
 import pytest
-from helpers import launcher_cli
+from helpers import git, launcher_cli, run_one_command_agent
 
+from launcher.app.run.shared_credentials import check_shared_credentials
+from launcher.errors import EnvironmentProblem
+from launcher.git.repo import GitRepo
 from launcher.models.plan_schema import AgentConfig
 
 TASK = '[[task]]\nid = "t1"\nagent = "{agent}"\nprompt = "x"\n'
@@ -156,3 +164,92 @@ def test_an_explicit_command_adapter_without_command_still_names_both_problems(r
     assert done.returncode == 2, done.stdout + done.stderr
     assert "agents.bot.command" in done.stderr and "has no command" in done.stderr
     assert "agents.bot.permission_mode" in done.stderr and "has no permission modes" in done.stderr
+
+
+# -- the shared git configuration ---------------------------------------------------------------
+
+BACKTICK_HELPER = ('!f() { test "$1" = get && echo username=me && '
+                   "echo password=`pass show git.example.com`; }; f")
+BRANCH = "glrt-runner-registration-rework"
+
+NOT_CREDENTIALS = [
+    ("credential.https://git.example.com.helper", BACKTICK_HELPER),
+    ("credential.helper", "!f() { echo username=me; printf 'password=%s\\n' \"$GIT_PASSWORD\"; }; f"),
+    ("credential.helper", '!f() { echo username=me; echo password="$(pass show git)"; }; f'),
+    (f"branch.{BRANCH}.remote", "origin"),
+    (f"branch.{BRANCH}.merge", f"refs/heads/{BRANCH}"),
+    ("branch.glpat-abcdefghijklmnop.description", "glpat-abcdefghijklmnop: the token rotation work"),
+    (f"remote.{BRANCH}.url", f"https://gitlab.example/group/{BRANCH}.git"),
+    (f"remote.{BRANCH}.fetch", f"+refs/heads/*:refs/remotes/{BRANCH}/*"),
+    ("alias.glpat-abcdefghijklmn", "log --oneline"),
+    ("http.extraheader", "X-Session-Affinity: node-3"),
+    ("http.extraheader", "X-Monkey-Patch: on"),
+    ("http.https://gitlab.example/glrt-abcdefghijklmnop/.sslVerify", "true"),
+]
+
+STILL_CREDENTIALS = [
+    ("credential.helper", '!f() { echo username=me; echo password="hunter2hunter2"; }; f'),
+    ("credential.helper", "!f() { echo username=me; echo password=ghp_abcdefghijklmnop; }; f"),
+    ("http.extraheader", "X-Session-Token: 0123456789abcdef"),
+    ("http.extraheader", "X-Goog-Api-Key: 0123456789abcdef"),
+    ("http.extraheader", "X-Trace: ghp_abcdefghijklmnop"),
+    ("remote.origin.url", "https://gitlab.example/o/r.git?private_token=glpat-abcdefghijklmnop"),
+    ("remote.origin.url", "ghp_abcdefghijklmnop@github.com:OWNER/REPO.git"),
+    ("github.pat", "ghp_abcdefghijklmnop"),
+]
+
+
+def _check(repo: Path) -> EnvironmentProblem | None:
+    async def body() -> EnvironmentProblem | None:
+        try:
+            await check_shared_credentials(await GitRepo.discover(repo))
+        except EnvironmentProblem as exc:
+            return exc
+        return None
+
+    return anyio.run(body)
+
+
+@pytest.mark.parametrize(("key", "value"), NOT_CREDENTIALS)
+def test_a_name_a_computed_password_or_an_ordinary_header_is_no_credential(repo: Path, key: str, value: str) -> None:
+    git(repo, "config", "--local", key, value)
+
+    refused = _check(repo)
+
+    assert refused is None, refused.message if refused else ""
+
+
+@pytest.mark.parametrize(("key", "value"), STILL_CREDENTIALS)
+def test_a_secret_in_a_place_that_carries_one_is_still_refused(repo: Path, key: str, value: str) -> None:
+    git(repo, "config", "--local", key, value)
+
+    refused = _check(repo)
+
+    assert refused is not None, f"{key}={value} was not refused"
+    for secret in ("hunter2", "0123456789abcdef", "ghp_abcdef", "glpat-abcdef"):
+        assert secret not in refused.message
+
+
+def test_a_key_shown_masked_names_its_section_and_how_to_list_it(repo: Path) -> None:
+    git(repo, "config", "--local", "url.https://x-access-token:ghs_FAKEtoken1234567890@github.com/.insteadOf",
+        "https://github.com/")
+
+    refused = _check(repo)
+
+    assert refused is not None
+    assert "url.https://***@github.com/.insteadof (.git/config)" in refused.message
+    assert '[url "..."] section' in refused.message
+    assert "`git config --show-origin --get-regexp '^url[.]'`" in refused.message
+    assert "ghs_FAKE" not in refused.message
+
+
+def test_a_run_with_a_backtick_helper_and_a_glrt_branch_runs_its_agent(repo: Path, tmp_path: Path) -> None:
+    git(repo, "config", "--local", "credential.https://git.example.com.helper", BACKTICK_HELPER)
+    git(repo, "config", "--local", f"branch.{BRANCH}.remote", "origin")
+    git(repo, "config", "--local", f"branch.{BRANCH}.merge", f"refs/heads/{BRANCH}")
+    git(repo, "config", "--local", "http.extraheader", "X-Session-Affinity: node-3")
+
+    done = run_one_command_agent(repo, tmp_path, f"touch {tmp_path / 'ran'}\nexit 1")
+
+    assert "holds a credential" not in done.stderr, done.stderr
+    assert (tmp_path / "ran").exists()  # the agent ran
