@@ -39,6 +39,7 @@ DEFAULT_APPROVAL_MODE = "yolo"
 # Bytes of a reviewer's packet quoted in the `-p` prompt; Linux caps one argv element at 128 KiB.
 INLINE_LIMIT = 96_000
 APPROVAL_MODES = PERMISSION_MODES["gemini"] or ()  # another value is refused when the plan is read
+# (passed verbatim: `--approval-mode plan` is Gemini CLI's read-only Plan Mode)
 
 # Parent variables Gemini CLI reads for authentication and configuration.
 PASSTHROUGH = (

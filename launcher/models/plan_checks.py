@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 
 from launcher.errors import PlanError
+from launcher.models.agent_keys import permission_mode_problem
 from launcher.models.plan_schema import BUILTIN_ADAPTERS, AgentConfig, Plan, Task
 from launcher.models.problems import Problem, did_you_mean, raise_problems
 
 # Adapters that run the program an [agents.<name>] entry names: never usable by their bare name.
 NEEDS_COMMAND = ("command", "acp")
 RUNNABLE_BY_NAME = tuple(a for a in BUILTIN_ADAPTERS if a not in NEEDS_COMMAND)
+CLI_ADAPTERS = ("claude", "codex", "gemini", "aider", "opencode", "acp")
 _COMMAND_EXAMPLE = {"command": 'command = ["python3", "tools/bot.py", "{prompt}"]',
                     "acp": 'command = ["your-agent", "--acp"]'}
 
@@ -26,11 +28,38 @@ def _agent_fix(name: str, plan: Plan, repo_agents: Collection[str]) -> str:
 
 
 def command_problems(agents: Mapping[str, AgentConfig], key: str = "plan_invalid") -> list[Problem]:
-    """A `command` or `acp` agent without its program: a plan (or config) error, not a missing CLI."""
-    return [Problem(f"agents.{name}.command", f"the {agent.adapter} adapter runs the program `command` names, "
-                    f"and agents.{name} has no command", f"{key}:missing_command",
-                    f"add {_COMMAND_EXAMPLE[agent.adapter]}")
-            for name, agent in agents.items() if agent.adapter in NEEDS_COMMAND and agent.command is None]
+    """A `command` or `acp` agent without its program: a plan (or config) error, not a missing CLI.
+    An entry that sets no `adapter` is a command agent by default: one named after a built-in
+    adapter (`[agents.claude] model = "opus"`) is told to add that adapter, not a command."""
+    problems = []
+    for name, agent in agents.items():
+        if agent.adapter not in NEEDS_COMMAND or agent.command is not None:
+            continue
+        if "adapter" not in agent.model_fields_set:
+            problems.append(_no_adapter_problem(name, key))
+            continue
+        problems.append(Problem(f"agents.{name}.command", f"the {agent.adapter} adapter runs the program "
+                                f"`command` names, and agents.{name} has no command", f"{key}:missing_command",
+                                f"add {_COMMAND_EXAMPLE[agent.adapter]}"))
+        mode = agent.permission_mode  # not checked with the schema while the command was missing
+        if mode is not None and (problem := permission_mode_problem(agent.adapter, mode)):
+            problems.append(Problem(f"agents.{name}.permission_mode", problem, key))
+    return problems
+
+
+def _no_adapter_problem(name: str, key: str) -> Problem:
+    """An entry with neither `adapter` nor `command`: which adapter its name suggests, if any."""
+    named = [a for a in RUNNABLE_BY_NAME if a in name.lower()]
+    what = (f"agents.{name} sets no adapter, so it is a command agent (the default), which runs the program "
+            "`command` names, and it has no command")
+    if named:
+        adapter = max(named, key=len)  # "scripted-grader" before "scripted"
+        fix = (f'add adapter = "{adapter}" to run the built-in {adapter} adapter (or, for a program of your '
+               f"own, {_COMMAND_EXAMPLE['command']})")
+    else:
+        fix = (f"add adapter = \"<name>\" naming the agent's CLI ({', '.join(CLI_ADAPTERS)}), or, for a program "
+               f"of your own, {_COMMAND_EXAMPLE['command']}")
+    return Problem(f"agents.{name}.adapter", what, f"{key}:missing_adapter", fix)
 
 
 def _bare_adapter_problems(task: Task, defined: Collection[str]) -> list[Problem]:

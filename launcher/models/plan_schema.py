@@ -65,6 +65,10 @@ class AgentConfig(Strict):
     @classmethod
     def _known_mode(cls, mode: str | None, info: ValidationInfo) -> str | None:
         adapter = info.data.get("adapter")
+        if adapter == "command" and info.data.get("command") is None:
+            # No program and maybe no adapter given (`[agents.claude] permission_mode = ...`): the
+            # entry's check (plan_checks.command_problems) says which key is missing, by its name.
+            return mode
         if mode is not None and isinstance(adapter, str) and (problem := permission_mode_problem(adapter, mode)):
             raise ValueError(problem)
         return mode
