@@ -81,7 +81,7 @@ _SUBTYPE_KINDS = {
 }
 
 
-_NOT_LOGGED_IN = re.compile(r"(not logged in|please run /login|invalid api key)", re.IGNORECASE)
+_NOT_LOGGED_IN = re.compile(r"(not logged in|please run /login)", re.IGNORECASE)
 
 
 class ClaudeAdapter:
