@@ -354,17 +354,18 @@ async def supervise(
     (Ctrl-C) kills the group before the cancellation propagates.
 
     An agent ends only by its own exit, the wall-clock `timeout_s`, `inactivity_s` of no
-    activity or its adapter's `give_up`: never for one line it printed (a question it got EOF
-    for may be followed by silent work). `last_stream` tells which stream it printed to last, for a diagnosis of a kill.
+    activity or its adapter's `give_up` (a state its CLI is known never to leave headless): never
+    for a prompt it printed (a question it got EOF for may be followed by silent work).
+    `last_stream` tells which stream it printed to last, for a diagnosis of a kill.
 
     `stdout_lines` is given every complete stdout line as it streams (up to `max_line` bytes;
     longer lines are skipped and noted), however much is printed: what it counts is exact while
     only the last `keep_bytes` are kept. If it raises, it is called no more and the error is in
     `reader_error`; the process is supervised to its end all the same. `stderr_lines` is the
     same for stderr (its errors are not kept). `give_up` is asked every tick, for an agent whose
-    CLI said it cannot go on but waits anyway (it retries a network it cannot reach forever): the
-    reason it returns ends the group and is `gave_up` (never only for what a line said: the adapter
-    decides, from what its readers saw, e.g. a bounded number and duration of retries).
+    CLI said it cannot go on but waits anyway (a browser login, a network it retries forever):
+    the reason it returns ends the group and is `gave_up` (the adapter decides from what its
+    readers saw, e.g. a bounded number and duration of retries).
     """
     child_watcher.install()
     start = time.monotonic()
