@@ -293,6 +293,14 @@ _SUSPENDED_GAP_S = 1.0
 _SETTLE_S = 0.5
 
 
+def _asked(give_up: Callable[[], str | None]) -> str | None:
+    """What an adapter's `give_up` says; its own failure never ends (nor breaks) the supervision."""
+    try:
+        return give_up()
+    except Exception:
+        return None
+
+
 @dataclass
 class Supervised:
     """What happened to a long-running agent process."""
@@ -311,6 +319,8 @@ class Supervised:
     notes: list[str] = field(default_factory=list)
     # What the `stdout_lines` reader raised (it was called no more after it), if it did.
     reader_error: str | None = None
+    # Why it was ended early: what `give_up` returned (its CLI said it cannot go on, e.g. it retries forever).
+    gave_up: str | None = None
 
     @property
     def stdout(self) -> str:
@@ -336,6 +346,8 @@ async def supervise(
     activity_probe: Callable[[], float] | None = None,
     stdout_lines: Callable[[bytes], None] | None = None,
     max_line: int = DEFAULT_MAX_LINE,
+    stderr_lines: Callable[[bytes], None] | None = None,
+    give_up: Callable[[], str | None] | None = None,
 ) -> Supervised:
     """Run an agent: stream its output into a capped log, enforce both timeouts, kill its group.
 
@@ -343,23 +355,30 @@ async def supervise(
     (for example a file change); output always counts as activity. Cancelling the caller
     (Ctrl-C) kills the group before the cancellation propagates.
 
-    An agent ends only by its own exit, the wall-clock `timeout_s` or `inactivity_s` of no
-    activity: never for what it printed (a question it got EOF for may be followed by silent
-    work). `last_stream` tells which stream it printed to last, for a diagnosis of a kill.
+    An agent ends only by its own exit, the wall-clock `timeout_s`, `inactivity_s` of no
+    activity or its adapter's `give_up` (a state its CLI is known never to leave headless): never
+    for a prompt it printed (a question it got EOF for may be followed by silent work).
+    `last_stream` tells which stream it printed to last, for a diagnosis of a kill.
 
     `stdout_lines` is given every complete stdout line as it streams (up to `max_line` bytes;
     longer lines are skipped and noted), however much is printed: what it counts is exact while
     only the last `keep_bytes` are kept. If it raises, it is called no more and the error is in
-    `reader_error`; the process is supervised to its end all the same.
+    `reader_error`; the process is supervised to its end all the same. `stderr_lines` is the
+    same for stderr (its errors are not kept). `give_up` is asked every tick, for an agent whose
+    CLI said it cannot go on but waits anyway (a browser login, a network it retries forever):
+    the reason it returns ends the group and is `gave_up` (the adapter decides from what its
+    readers saw, e.g. a bounded number and duration of retries).
     """
     child_watcher.install()
     start = time.monotonic()
     log = CappedLog(log_path, log_cap)
     out, err = Tail(keep_bytes), Tail(keep_bytes)
     lines = LineFeed(stdout_lines, max_line) if stdout_lines is not None else None
+    err_lines = LineFeed(stderr_lines, max_line) if stderr_lines is not None else None
     last_activity = start
     last_written = [out]  # the stream the agent printed to last
     verdict: dict[str, bool] = {"timed_out": False, "stalled": False}
+    gave_up: list[str] = []
 
     try:
         proc = await open_tracked(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL)
@@ -414,6 +433,9 @@ async def supervise(
                 if now - latest > inactivity_s:
                     verdict["stalled"] = True
                     break
+            if give_up is not None and (reason := _asked(give_up)):
+                gave_up.append(reason)
+                break
         await terminate_group(proc.pid, grace_s)
 
     drained = True
@@ -424,7 +446,7 @@ async def supervise(
             on_spawn(proc.pid)
         async with anyio.create_task_group() as tg:
             tg.start_soon(watchdog)
-            drained = await _pump_until_exit(proc, sink(out, lines), sink(err))
+            drained = await _pump_until_exit(proc, sink(out, lines), sink(err, err_lines))
             tg.cancel_scope.cancel()
     finally:
         try:
@@ -446,7 +468,10 @@ async def supervise(
         stdout_bytes=out.total,
         stderr_bytes=err.total,
         log_truncated=log.truncated,
+        gave_up=gave_up[0] if gave_up else None,
     )
+    if err_lines is not None:
+        err_lines.close()
     if lines is not None:
         lines.close()
         if lines.error is not None:

@@ -509,9 +509,9 @@ def test_describe_agents_reports_versions_and_install_hints(tmp_path: Path) -> N
         "noacp": AgentConfig(adapter="acp"),
     }
     rows = {row.name: row for row in anyio.run(partial(describe_agents, configs, search_path=search))}
-    assert rows["aider"].found and rows["aider"].version == "aider 0.86.1"
+    assert rows["aider"].found and rows["aider"].version == "aider 0.86.2"
     assert rows["aider"].path == str(bin_dir / "aider") and rows["aider"].install_hint is None
-    assert rows["opencode"].found and rows["opencode"].version == "1.0.85"
+    assert rows["opencode"].found and rows["opencode"].version == "1.18.33"
     assert not rows["claude"].found
     assert rows["claude"].install_hint == "npm install -g @anthropic-ai/claude-code"
     assert rows["codex"].install_hint == "npm install -g @openai/codex"

@@ -1,7 +1,7 @@
 """The `acp` adapter: drive any Agent Client Protocol agent over stdio.
 
 The agent is a subprocess (its argv is the agent config's `command`, e.g.
-`["gemini", "--experimental-acp"]`) speaking JSON-RPC 2.0 as newline-delimited JSON on its stdin
+`["gemini", "--acp"]`) speaking JSON-RPC 2.0 as newline-delimited JSON on its stdin
 and stdout (ACP protocol version 1). The launcher is the *client*:
 
 1. `initialize` with `protocolVersion: 1` and the client capabilities
@@ -79,7 +79,7 @@ from launcher.spawn_failure import spawn_failed
 PROTOCOL_VERSION = 1
 INSTALL_HINT = (
     'set command = [...] in [agents.<name>] with adapter = "acp" to an ACP agent, '
-    'e.g. ["gemini", "--experimental-acp"]'
+    'e.g. ["gemini", "--acp"] (gemini before --acp: "--experimental-acp")'
 )
 INLINE_LIMIT = 1024 * 1024  # bytes of a reviewer's packet quoted in the prompt
 
@@ -152,7 +152,7 @@ class AcpAdapter:
             raise ConfigError(
                 f"agent {request.agent_name!r} uses the acp adapter but has no command",
                 where=f"agents.{request.agent_name}.command",
-                fix='set command = ["gemini", "--experimental-acp"] (any agent that speaks ACP on stdio)',
+                fix='set command = ["gemini", "--acp"] (any agent that speaks ACP on stdio)',
             )
         return Invocation([*command, *request.config.extra_args], cli_env(request))
 

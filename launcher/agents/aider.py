@@ -15,8 +15,13 @@ Facts about the real CLI this adapter is built on (aider 0.8x):
   an error printed AFTER the model's last answer (its `Tokens: ...` usage line, an `Applied edit
   to` line) is the run's outcome: one before it was recovered from, as is such text in a reply
   or a diff the model printed before its usage line.
-- Without any API key and without `--model`, recent versions start OpenRouter's browser login
-  and wait for it; that run can only end at a timeout, which is reported naming that prompt.
+- Without any API key and without `--model`, recent versions print "No LLM model was specified
+  and no API keys were provided." and start OpenRouter's browser login: `--yes-always` answers
+  its question silently, then 0.86 prints "Please open this URL in your browser to connect Aider
+  with OpenRouter:" and "Waiting up to 5 minutes for you to finish in the browser..." (older ones:
+  "Please open the following URL in your web browser to authorize Aider with OpenRouter"). A
+  headless run can never finish that login: the round ends as soon as it is seen (`give_up`),
+  reported naming the prompt and the fix (a key and a model).
 - With `--yes-always` aider answers yes to every question; shell commands it proposes still need
   an explicit yes, so it never runs them here. Usage lines look like
   `Tokens: 2.4k sent, 1.1k cache hit, 102 received. Cost: $0.0087 message, $0.0087 session.`
@@ -83,10 +88,15 @@ _API_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
 ))
 # What aider prints once the model has answered: an error printed before it was recovered from.
 _PROGRESS = re.compile(r"^(?:Tokens: .* sent, .* received\.|Applied edit to )", re.MULTILINE)
+# aider's browser login (aider/onboarding.py), 0.86's wording first, then older ones.
 _OAUTH_PROMPT = re.compile(
-    r"(Login to OpenRouter or create a free account\?.*|"
+    r"^(Please open this URL in your browser to connect Aider with OpenRouter.*|"
+    r"Waiting up to \d+ minutes for you to finish in the browser.*|"
+    r"Login to OpenRouter or create a free account\?.*|"
     r"Authenticate with OpenRouter via browser.*|"
-    r"Please open the following URL in your web browser to authorize Aider with OpenRouter.*)"
+    r"Please open the following URL in your web browser to authorize Aider with OpenRouter.*|"
+    r"No LLM model was specified and no API keys were provided.*)",
+    re.MULTILINE,
 )
 _MISSING_ENV = re.compile(r"Missing these environment variables:\s*\n((?:\s*-\s*\S+\s*\n?)+)")
 
@@ -143,6 +153,7 @@ class AiderOutput:
         self.usage_seen = False
         self.api_lines: list[str] = []
         self.edits: list[str] = []
+        self.login: str | None = None  # its OpenRouter browser login's first line, before any answer
 
     def line(self, raw: bytes | str) -> None:
         text = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw).rstrip("\r")
@@ -156,6 +167,8 @@ class AiderOutput:
             self.tokens["cache_write"] += _count(match["cache_write"])
             self.cost = _money(match["session"]) if match["session"] else self.cost
             return
+        if self.login is None and not self.usage_seen and (login := _OAUTH_PROMPT.match(text)):
+            self.login = login.group(0).strip()
         edit = _EDIT.match(text)
         if edit:
             self.api_lines.clear()
@@ -216,6 +229,13 @@ def api_error(output: str, earlier: list[str] | None = None) -> str | None:
     return " | ".join(found)[:1500]
 
 
+def _login_prompt(output: str) -> str | None:
+    """The line of aider's browser login that names it best: the URL prompt, else any other."""
+    found = [m.group(0).strip() for m in _OAUTH_PROMPT.finditer(output)]
+    urls = [line for line in found if "URL" in line]
+    return (urls or found)[0] if found else None
+
+
 def _tail_lines(text: str, n: int = 15) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return "\n".join(lines[-n:])
@@ -233,6 +253,11 @@ class AiderAdapter:
         """Every stdout line as it streams (base.StreamingAdapter): the usage of every message
         is summed however long the output grows."""
         self._lines.feed(line)
+
+    def give_up(self) -> str | None:
+        """aider started OpenRouter's browser login (base.GivingUpAdapter): no headless run can
+        finish it, so the round ends now instead of at a timeout (the wait is 5 minutes)."""
+        return self._lines.peek().login
 
     def invocation(self, request: AgentRequest) -> Invocation:
         self._lines.fresh()
@@ -264,13 +289,13 @@ class AiderAdapter:
         output = stdout + "\n" + stderr
         seen = self._lines.read(lambda: read_output(stdout))
         tokens, cost = seen.usage()
-        if result.timed_out or result.stalled:
-            prompt = _OAUTH_PROMPT.search(output)
+        if result.timed_out or result.stalled or result.gave_up:
+            prompt = _login_prompt(output)
             if prompt:
                 return AgentOutcome(
                     False, "api_error",
                     f"aider found no API key and waited at OpenRouter's browser login "
-                    f"({prompt.group(0).strip()!r}); set your provider's key (e.g. "
+                    f"({prompt!r}); set your provider's key (e.g. "
                     f"ANTHROPIC_API_KEY) in the launcher's environment and model = \"...\" in "
                     f"[agents.{request.agent_name}]",
                     tokens=tokens, cost_usd=cost,

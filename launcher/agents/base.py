@@ -92,6 +92,23 @@ class StreamingAdapter(Protocol):
     def stdout_line(self, line: bytes) -> None: ...
 
 
+@runtime_checkable
+class StderrStreamingAdapter(Protocol):
+    """An adapter that reads its CLI's stderr line by line while it streams (a CLI that logs its
+    retries there), as `StreamingAdapter` does its stdout."""
+
+    def stderr_line(self, line: bytes) -> None: ...
+
+
+@runtime_checkable
+class GivingUpAdapter(Protocol):
+    """An adapter that can tell, from what its CLI printed so far, that the CLI cannot go on but
+    would wait anyway (a browser login, a network it retries forever): `give_up` is asked every
+    tick of the supervision and returns why the round ends now, or None to go on."""
+
+    def give_up(self) -> str | None: ...
+
+
 class LineReader(Protocol):
     def line(self, raw: bytes | str) -> None: ...
 
@@ -114,6 +131,10 @@ class RoundLines(Generic[R]):
     def feed(self, line: bytes) -> None:
         self._fed = True
         self._reader.line(line)
+
+    def peek(self) -> R:
+        """What the lines fed so far said (while the round runs)."""
+        return self._reader
 
     def read(self, fallback: Callable[[], R]) -> R:
         return self._reader if self._fed else fallback()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from typing import Any
 
@@ -78,6 +79,9 @@ _SUBTYPE_KINDS = {
     "error_max_structured_output_retries": "no_structured_output",
     "error_during_execution": "api_error",
 }
+
+
+_NOT_LOGGED_IN = re.compile(r"(not logged in|please run /login)", re.IGNORECASE)
 
 
 class ClaudeAdapter:
@@ -185,6 +189,12 @@ class ClaudeAdapter:
         if is_error:
             outcome.error_kind = "api_error"
             outcome.message = text or "; ".join(errors) or f"claude reported an error (exit {result.returncode})"
+            if _NOT_LOGGED_IN.search(outcome.message):
+                # "Not logged in · Please run /login": a slash command of its interactive session.
+                outcome.message += (
+                    f"; run `claude` once on this machine to log in, or name ANTHROPIC_API_KEY in "
+                    f"env = [...] of [agents.{request.agent_name}]"
+                )
             return outcome
         if result.returncode != 0:
             outcome.error_kind = "crashed"

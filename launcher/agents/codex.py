@@ -7,11 +7,20 @@ agent_message, reasoning, command_execution, file_change, mcp_tool_call, error, 
 `turn.failed` (error.message). A top-level `error` event is fatal unless it is a
 "Reconnecting..." notice. The final agent_message, which `--output-schema` constrains to the
 contract, is also written to the `-o` file.
+
+When its API cannot be reached, codex (0.171) never gives up: after "Reconnecting... 2/5 (...)"
+to "5/5" and a fallback from WebSockets to HTTPS it prints `{"type":"error","message":
+"Reconnecting... waiting for network (Connection failed: error sending request)"}` forever (at
+about 10, 19, 32, 55, 98 s, then every 63 s), so neither timeout would end it before the wall
+clock. A run of RECONNECTS_GIVE_UP such notices in a row, spanning RECONNECT_SPAN_S or more, with
+no other event between them, ends the round as `api_error` naming the last one (`give_up`); a
+round killed by a timeout or a stall during such a run names it too.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +51,11 @@ SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 # Parent variables Codex reads for authentication and configuration.
 PASSTHROUGH = ("OPENAI_API_KEY", "CODEX_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORGANIZATION", "CODEX_HOME")
 
+# Reconnect notices in a row (no other event between them) and the seconds they must span before
+# the round gives up: a short outage (a few notices, under a minute) is waited out; an
+# unreachable API ends the round after about 100 s with real codex, not after `timeout_s`.
+RECONNECTS_GIVE_UP = 5
+RECONNECT_SPAN_S = 60.0
 _TOKEN_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
 LAST_MESSAGE_CAP = 4 * 1024 * 1024  # bytes of the -o file read (the answer is one JSON object)
 FILES_KEPT = 1000  # paths of file_change items kept for the report
@@ -62,6 +76,9 @@ class CodexEvents:
     files: list[str] = field(default_factory=list)
     commands_failed: int = 0
     events: int = 0
+    reconnect: str | None = None  # the last "Reconnecting..." notice of the current run of them
+    reconnects: int = 0  # notices in that run (any other event ends it)
+    reconnect_since: float | None = None  # when the run's first notice was read (monotonic)
 
     def line(self, raw: bytes | str) -> None:
         text = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw).strip()
@@ -75,8 +92,27 @@ class CodexEvents:
             self.events += 1
             self._event(event)
 
+    def network_trouble(self) -> str | None:
+        """The run of reconnect notices still going on, as a cause for a message, or None."""
+        if not self.reconnect:
+            return None
+        return f"codex cannot reach its API: {self.reconnect} ({self.reconnects} reconnect notice(s) in a row)"
+
+    def hopeless(self, now: float) -> bool:
+        """RECONNECTS_GIVE_UP notices in a row, spanning RECONNECT_SPAN_S (lines read as they streamed)."""
+        return (self.reconnects >= RECONNECTS_GIVE_UP and self.reconnect_since is not None
+                and now - self.reconnect_since >= RECONNECT_SPAN_S)
+
     def _event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
+        message = str(event.get("message") or "") if kind == "error" else ""
+        if message.startswith("Reconnecting"):
+            if not self.reconnects:
+                self.reconnect_since = time.monotonic()
+            self.reconnects += 1
+            self.reconnect = message[:500]
+            return
+        self.reconnect, self.reconnects, self.reconnect_since = None, 0, None
         if kind == "thread.started":
             self.thread_id = clean_session_id(event.get("thread_id")) or self.thread_id
         elif kind == "turn.completed":
@@ -90,9 +126,7 @@ class CodexEvents:
         elif kind == "turn.failed":
             self.failed = str(_obj(event.get("error")).get("message") or "turn failed")
         elif kind == "error":
-            message = str(event.get("message") or "")
-            if not message.startswith("Reconnecting"):
-                self.fatal = message or "error"
+            self.fatal = message or "error"
         elif kind == "item.completed":
             item = _obj(event.get("item"))
             item_type = item.get("type")
@@ -121,6 +155,11 @@ class CodexAdapter:
         """Every stdout line as it streams (base.StreamingAdapter): the thread id of the first
         event is kept however long the stream grows."""
         self._lines.feed(line)
+
+    def give_up(self) -> str | None:
+        """codex retries an API it cannot reach forever (base.GivingUpAdapter): see the module's doc."""
+        seen = self._lines.peek()
+        return seen.network_trouble() if seen.hopeless(time.monotonic()) else None
 
     def last_message_path(self, request: AgentRequest) -> Path:
         return request.artifacts / "codex-last-message.txt"
@@ -172,7 +211,11 @@ class CodexAdapter:
         return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH))
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
-        return finish_session(request, self.name, self._read(request, result), result)
+        outcome = finish_session(request, self.name, self._read(request, result), result)
+        trouble = self._lines.read(lambda: parse_events(result.stdout)).network_trouble()
+        if trouble and (result.timed_out or result.stalled):
+            outcome.message = f"{outcome.message}; {trouble}: check the network or proxy (HTTPS_PROXY)"
+        return outcome
 
     def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
         seen = self._lines.read(lambda: parse_events(result.stdout))
@@ -185,6 +228,8 @@ class CodexAdapter:
         if last_message is not None and last_message.strip():
             final = last_message
         failed, fatal = seen.failed, seen.fatal
+        if result.gave_up:  # its reconnects went on without end (give_up)
+            failed = f"{result.gave_up}; ended by the launcher: check the network or proxy (HTTPS_PROXY)"
         thread = seen.thread_id or self._resumed
         spend = process_spend(request, thread, self._resumed, seen.tokens)
         if spend.note:

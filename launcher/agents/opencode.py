@@ -18,6 +18,11 @@ Facts about the real CLI (`packages/opencode/src/cli/cmd/run.ts`):
   (a prompt starting with `-` is never taken for an option).
 - Anything on stdout that is not a JSON event (a warning, a stack trace) is ignored, never fatal.
 
+- The cause of most failures is only in opencode's log (see opencode_log): `--print-logs
+  --log-level ERROR` puts its ERROR lines on stderr (agent.log), where an `UnknownError` event's
+  cause is found by its `ref`, and where an API it cannot reach shows as connection errors
+  retried forever, a run of which ends the round (`give_up`) or names the cause of a kill.
+
 `OPENCODE_DISABLE_AUTOUPDATE=1` stops its background update check. `permission_mode = "allow"`
 (or `bypassPermissions`) allows edit, bash and webfetch through `OPENCODE_PERMISSION`;
 `acceptEdits` allows edits only; otherwise opencode's own configuration applies.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +46,7 @@ from launcher.agents.cli_common import (
     resume_session,
     round_prompt,
 )
+from launcher.agents.opencode_log import LOG_DIR, LOG_FLAGS, OpencodeLog, parse_log
 from launcher.agents.packet_access import packet_inside
 from launcher.agents.provider_keys import model_provider_keys
 from launcher.models.decoding import json_loads
@@ -84,6 +91,7 @@ class OpencodeEvents:
     tools: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=TOOLS_KEPT))
     tool_calls: int = 0
     last_error: tuple[str, str] | None = None  # (name, message)
+    last_error_ref: str | None = None  # its `data.ref`: the line of opencode's log with the cause
     denials: list[str] = field(default_factory=list)
     denial_count: int = 0
     cost: float = 0.0
@@ -158,6 +166,8 @@ class OpencodeEvents:
                 self.last_reason = part["reason"]
         elif kind == "error":
             self.last_error = _error_fields(event.get("error"))
+            ref = _obj(_obj(event.get("error")).get("data")).get("ref")
+            self.last_error_ref = ref if isinstance(ref, str) else None
 
     def _text(self, message_id: str | None, text: str) -> None:
         if message_id is None or message_id != self._message_id:
@@ -218,18 +228,34 @@ class OpencodeAdapter:
 
     def __init__(self) -> None:
         self._lines = RoundLines(OpencodeEvents)
+        self._log = RoundLines(OpencodeLog)
 
     def stdout_line(self, line: bytes) -> None:
         """Every stdout line as it streams (base.StreamingAdapter): every step's cost and
         tokens are summed however long the stream grows."""
+        before = self._lines.peek().events
         self._lines.feed(line)
+        if self._lines.peek().events != before:
+            self._log.peek().progress()
+
+    def stderr_line(self, line: bytes) -> None:
+        """Every line of its log as it streams (base.StderrStreamingAdapter)."""
+        self._log.feed(line)
+
+    def give_up(self) -> str | None:
+        """opencode retries an API it cannot reach forever, printing no event (base.GivingUpAdapter)."""
+        log = self._log.peek()
+        return log.network_trouble() if log.hopeless(time.monotonic()) else None
 
     def invocation(self, request: AgentRequest) -> Invocation:
         self._lines.fresh()
+        self._log.fresh()
         request = packet_inside(request)  # `run` mode auto-rejects external_directory reads
         config = request.config
         resumed = resume_session(request, self.name)
         argv = [*command_prefix(request, BINARY), "run", "--format", "json"]
+        if not any(arg.split("=")[0] in ("--print-logs", "--log-level") for arg in config.extra_args):
+            argv += LOG_FLAGS
         if config.model:
             argv += ["--model", config.model]
         if resumed:
@@ -246,10 +272,19 @@ class OpencodeAdapter:
         return Invocation(argv, cli_env(request, passthrough=passthrough, defaults=defaults))
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
-        return finish_session(request, self.name, self._read(request, result), result)
+        outcome = finish_session(request, self.name, self._read(request, result), result)
+        if result.timed_out or result.stalled:
+            log = self._log.read(lambda: parse_log(result.stderr))
+            trouble = log.network_trouble()
+            if trouble:
+                outcome.message += f"; {trouble}: check the network or proxy (HTTPS_PROXY)"
+            elif (cause := log.cause_of(None)) is not None:
+                outcome.message += f"; opencode's log: {cause}"
+        return outcome
 
     def _read(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
         seen = self._lines.read(lambda: parse_events(result.stdout))
+        log = self._log.read(lambda: parse_log(result.stderr))
         common: dict[str, Any] = {
             "final_text": seen.final_text,
             "tokens": dict(seen.tokens) if seen.steps or seen.cost_seen else None,
@@ -258,11 +293,21 @@ class OpencodeAdapter:
             "extra": {"tools": list(seen.tools), "tool_calls": seen.tool_calls,
                       "permission_denials": seen.denials, "non_json_lines": seen.noise},
         }
+        if result.gave_up:  # its connection errors went on without end (give_up)
+            return AgentOutcome(
+                False, "api_error",
+                f"{result.gave_up}; ended by the launcher: check the network or proxy (HTTPS_PROXY)", **common,
+            )
         error = seen.last_error
         error_text = f"{error[0]}: {error[1]}".strip(": ") if error else ""
+        if error is not None and error[0] == "UnknownError":
+            # "Unexpected server error. Check server logs for details.": the cause is in its log.
+            cause = log.cause_of(seen.last_error_ref)
+            error_text += f" (opencode's log: {cause})" if cause else f" (opencode's log is in {LOG_DIR})"
         is_api = error is not None and (error[0] in _API_ERROR_NAMES or bool(_API_TEXT.search(error_text)))
         if error is not None and (is_api or not seen.denials):
-            return AgentOutcome(False, "api_error" if is_api else "crashed", f"opencode {error_text}", **common)
+            hint = _model_hint(error_text, request) if is_api else ""
+            return AgentOutcome(False, "api_error" if is_api else "crashed", f"opencode {error_text}{hint}", **common)
         if seen.denials:
             return AgentOutcome(
                 False, "permission_denied",
@@ -285,6 +330,19 @@ class OpencodeAdapter:
                 **common,
             )
         return AgentOutcome(True, message=f"opencode finished ({seen.steps} step(s))", **common)
+
+
+_MODEL_NOT_FOUND = re.compile(r"ProviderModelNotFoundError|model not found", re.IGNORECASE)
+
+
+def _model_hint(error_text: str, request: AgentRequest) -> str:
+    """How to fix an unknown model: opencode says so too when its provider has no key."""
+    if not _MODEL_NOT_FOUND.search(error_text):
+        return ""
+    return (f"; opencode knows no such model, or its provider has no API key: check model = "
+            f"{request.config.model or '(none)'!r} in [agents.{request.agent_name}] (`opencode models` "
+            f"lists them) and set the provider's key (e.g. ANTHROPIC_API_KEY) in the launcher's "
+            f"environment, or run `opencode auth login`")
 
 
 def _permission_json(mode: str | None) -> str | None:

@@ -42,7 +42,8 @@ _BY_BINARY = {spec.binary: spec for spec in CLIS}
 COMMAND_HINT = 'add [agents.<name>] with adapter = "command" and command = ["program", "{prompt}"]'
 ACP_HINT = (
     'add [agents.<name>] with adapter = "acp" and command = [...] naming an agent that speaks '
-    'the Agent Client Protocol on stdio, e.g. ["gemini", "--experimental-acp"]'
+    'the Agent Client Protocol on stdio, e.g. ["gemini", "--acp"] (gemini before --acp: '
+    '"--experimental-acp")'
 )
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 

@@ -15,7 +15,9 @@ from launcher.agents.base import (
     AgentAdapter,
     AgentOutcome,
     AgentRequest,
+    GivingUpAdapter,
     Invocation,
+    StderrStreamingAdapter,
     StreamingAdapter,
     sane_outcome,
     unreadable_outcome,
@@ -149,6 +151,8 @@ async def _supervise(
         on_spawn=on_spawn,
         activity_probe=activity.probe if activity is not None else None,
         stdout_lines=adapter.stdout_line if isinstance(adapter, StreamingAdapter) else None,
+        stderr_lines=adapter.stderr_line if isinstance(adapter, StderrStreamingAdapter) else None,
+        give_up=adapter.give_up if isinstance(adapter, GivingUpAdapter) else None,
     )
 
 
