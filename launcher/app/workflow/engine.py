@@ -27,7 +27,7 @@ from launcher.app.run.inputs import check_run_inputs
 from launcher.app.run.shared_credentials import check_shared_credentials
 from launcher.app.workflow import artifacts, phase_run
 from launcher.app.workflow import parked as parked_work
-from launcher.app.workflow.planner import check_params, check_scripts, custom_template, step_plan
+from launcher.app.workflow.planner import check_params, check_scripts, check_test_command, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import EnvironmentProblem, RunNotFound, UsageProblem
 from launcher.models.workflow import (
@@ -169,6 +169,7 @@ async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str
         raise UsageProblem("the main work tree has a detached HEAD, so a workflow has no branch to land on",
                            fix="check out a branch first")
     workflow_id = f"wf_{secrets.token_hex(6)}"
+    check_test_command(filled, session.config)
     await _check_steps(session, template, filled, options["scripts"], target, session.folder(workflow_id))
     state = WorkflowState(
         id=workflow_id, template=template.name, params=filled, options=options, target=target,

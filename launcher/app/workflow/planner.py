@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from launcher.app.workflow.routing import SUGGEST_THRESHOLD, analyze, suggest
-from launcher.errors import UsageProblem
+from launcher.errors import ConfigError, UsageProblem
 from launcher.models.config import RepoConfig
 from launcher.models.plan import Plan, ScriptStep, validate_plan
 from launcher.models.workflow import Phase, RoleSpec, WorkflowTemplate
@@ -30,6 +30,20 @@ def resolve_agent(config: RepoConfig, role: str) -> str:
 
 def test_command(params: dict[str, str], config: RepoConfig) -> str:
     return params.get("test_command") or config.workflow.test_command or DEFAULT_TEST_COMMAND
+
+
+def check_test_command(params: dict[str, str], config: RepoConfig) -> None:
+    """The test command (a phase's checks, `test/results.json`) is run by a shell: a NUL in it,
+    which no command can carry, is refused at `start`, naming where it came from."""
+    command = test_command(params, config)
+    if "\0" not in command:
+        return
+    from_param = bool(params.get("test_command"))
+    where = "--param test_command (MCP params.test_command)" if from_param else "[workflow] test_command of launcher.toml"
+    error = UsageProblem if from_param else ConfigError
+    raise error(f"the test command {command.replace(chr(0), '<NUL>')!r} holds a NUL character (\\u0000), which no "
+                "command can carry", where=where, error_key="plan_invalid:check_nul",
+                fix="remove it from the test command; no workflow was created")
 
 
 def render(text: str, params: dict[str, str], config: RepoConfig, artifacts: list[str]) -> str:
