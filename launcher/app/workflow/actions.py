@@ -52,6 +52,8 @@ async def template_show(cwd: Path, name: str) -> dict[str, Any]:
     data = template.model_dump(mode="json", by_alias=False, exclude={"phases"})
     data["source"] = template.source
     data["phases"] = planner.describe(template, {}, session.config)
+    if (problem := planner.role_problem(session.config, session.templates())) is not None:
+        data["notes"] = [str(problem)]  # shown, not refused: this view is where roles are looked up
     return data
 
 
@@ -61,6 +63,7 @@ async def make_plan(cwd: Path, context: str, workflow: str | None, write: Path |
     session = await WorkflowSession.open(cwd)
     # the routing analysis is CPU work: off the event loop, so the MCP server answers other calls meanwhile
     template, ranked = await anyio.to_thread.run_sync(planner.choose_template, context, session.templates(), workflow)
+    planner.check_roles(session.config, session.templates())
     main_param = next(iter(template.parameters), "task")
     params = {main_param: context}
     run_plan = planner.whole_run_plan(template, params, session.config)

@@ -27,7 +27,14 @@ from launcher.app.run.inputs import check_run_inputs
 from launcher.app.run.shared_credentials import check_shared_credentials
 from launcher.app.workflow import artifacts, phase_run
 from launcher.app.workflow import parked as parked_work
-from launcher.app.workflow.planner import check_params, check_scripts, check_test_command, custom_template, step_plan
+from launcher.app.workflow.planner import (
+    check_params,
+    check_roles,
+    check_scripts,
+    check_test_command,
+    custom_template,
+    step_plan,
+)
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import EnvironmentProblem, RunNotFound, UsageProblem
 from launcher.models.workflow import (
@@ -157,6 +164,7 @@ def _settle_dead_runner(session: WorkflowSession, state: WorkflowState) -> bool:
 async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str, Any]) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
     templates = session.templates()  # read first: a repository template with a reserved name is refused
+    check_roles(session.config, templates)
     if name == "custom":
         template = custom_template(params.get("task", ""))
     else:
