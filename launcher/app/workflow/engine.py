@@ -251,6 +251,7 @@ async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool =
         if spawned and state.runner_pid == os.getpid():
             state.runner_pid = None
         check_can_run(state, skip=skip)
+        await check_shared_credentials(session.repo)  # refused (exit 3) changing nothing, as MCP `next` is
         if skip:
             skipped = state.paused_on
             assert skipped is not None
@@ -360,7 +361,8 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
         state = session.load(workflow_id)
         if spawned and state.runner_pid == os.getpid():
             state.runner_pid = None
-        resume_runs_a_phase(state, retry_failed=retry_failed)  # refused while a runner lives
+        if resume_runs_a_phase(state, retry_failed=retry_failed):  # refused while a runner lives
+            await check_shared_credentials(session.repo)  # refused (exit 3) changing nothing, as over MCP
         artifacts.reap_left_behind(session.journal(), state.id)  # a killed runner's test command
         if _interrupted(state):  # a crashed runner: continue its phase's run
             step = running_step(session, state)
