@@ -25,16 +25,9 @@ from launcher.app.report import build_report
 from launcher.app.run import preflight
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.app.workflow import artifacts, phase_run
+from launcher.app.workflow import artifacts, handoff, phase_run
 from launcher.app.workflow import parked as parked_work
-from launcher.app.workflow.planner import (
-    check_params,
-    check_roles,
-    check_scripts,
-    check_test_command,
-    custom_template,
-    step_plan,
-)
+from launcher.app.workflow.planner import check_params, check_scripts, check_settings, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import EnvironmentProblem, RunNotFound, UsageProblem
 from launcher.models.workflow import (
@@ -164,7 +157,6 @@ def _settle_dead_runner(session: WorkflowSession, state: WorkflowState) -> bool:
 async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str, Any]) -> WorkflowState:
     session = await WorkflowSession.open(cwd)
     templates = session.templates()  # read first: a repository template with a reserved name is refused
-    check_roles(session.config, templates)
     if name == "custom":
         template = custom_template(params.get("task", ""))
     else:
@@ -177,7 +169,7 @@ async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str
         raise UsageProblem("the main work tree has a detached HEAD, so a workflow has no branch to land on",
                            fix="check out a branch first")
     workflow_id = f"wf_{secrets.token_hex(6)}"
-    check_test_command(filled, session.config)
+    check_settings(session.config, templates, filled)
     await _check_steps(session, template, filled, options["scripts"], target, session.folder(workflow_id))
     state = WorkflowState(
         id=workflow_id, template=template.name, params=filled, options=options, target=target,
@@ -203,7 +195,8 @@ async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, par
     await check_shared_credentials(repo)
     earlier: list[str] = []
     for step in template.steps():
-        plan = step_plan(step, params, config, earlier, scripts, target)
+        plan = step_plan(step, params, config, handoff.in_tree(earlier), scripts, target,
+                         setup=handoff.setup_command(folder, earlier, config.setup))
         try:
             await preflight.check_agents(plan, config)
             await anyio.to_thread.run_sync(preflight.check_integration_program, plan, config)  # may ask a shell
@@ -213,7 +206,7 @@ async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, par
             raise EnvironmentProblem(f"phase {'+'.join(p.id for p in step)}: {exc.what}", where=exc.where,
                                      fix=(exc.fix or "").replace("nothing was created", "no workflow was created"),
                                      error_key=exc.error_key) from None
-        earlier += [str(folder / a.path) for phase in step for a in phase.artifacts]
+        earlier += [a.path for phase in step for a in phase.artifacts]
 
 
 def _unknown(session: WorkflowSession, name: str) -> Any:

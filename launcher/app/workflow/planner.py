@@ -57,6 +57,13 @@ def check_roles(config: RepoConfig, templates: dict[str, WorkflowTemplate]) -> N
         raise problem
 
 
+def check_settings(config: RepoConfig, templates: dict[str, WorkflowTemplate], params: dict[str, str]) -> None:
+    """At `start`: launcher.toml's `[roles]` (`check_roles`) and the test command
+    (`check_test_command`), refused before a workflow exists."""
+    check_roles(config, templates)
+    check_test_command(params, config)
+
+
 def test_command(params: dict[str, str], config: RepoConfig) -> str:
     return params.get("test_command") or config.workflow.test_command or DEFAULT_TEST_COMMAND
 
@@ -234,8 +241,10 @@ def whole_run_plan(template: WorkflowTemplate, params: dict[str, str], config: R
 
 
 def step_plan(phases: list[Phase], params: dict[str, str], config: RepoConfig, artifacts: list[str],
-              scripts: dict[str, Any], target: str) -> Plan:
-    """The plan of one step's run: its phases' tasks, scripted steps where the options give them."""
+              scripts: dict[str, Any], target: str, *, setup: str | None = None) -> Plan:
+    """The plan of one step's run: its phases' tasks, scripted steps where the options give them.
+    `artifacts`: the earlier artifacts as its agents find them; `setup`: the run's setup, which
+    puts them there (app/workflow/handoff.py)."""
     tasks: list[dict[str, Any]] = []
     for phase in phases:
         for task in phase_tasks(phase, params, config, artifacts, []):
@@ -244,6 +253,8 @@ def step_plan(phases: list[Phase], params: dict[str, str], config: RepoConfig, a
                 task["script"] = script
             tasks.append(task)
     run: dict[str, Any] = {"max_parallel": 4, "base": target, "into": target}
+    if setup is not None:
+        run["setup"] = setup
     if check := step_integration_check(phases, params, config, artifacts):
         run["integration_check"] = check
     return validate_plan({"run": run, "task": tasks},
