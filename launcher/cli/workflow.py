@@ -93,6 +93,7 @@ def workflow_cmd(name: Annotated[str, typer.Argument()], json_mode: JsonOpt = Fa
         flags = (" [checkpoint]" if p["checkpoint"] else "") + (f" [parallel with {', '.join(p['parallel_with'])}]"
                                                                  if p["parallel_with"] else "")
         lines.append(f"  {p['step']}. {p['name']}{flags}: {groups}")
+    lines += [f"note: {one_line(note)}" for note in data.get("notes", [])]
     _print(data, json_mode, "\n".join(lines))
 
 

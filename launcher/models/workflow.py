@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from pathlib import PurePosixPath
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -13,6 +14,9 @@ from launcher.models.plan import Strict
 
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,29}")
 _ARTIFACT = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.(md|json|txt)")
+# What the workflow's folder (`.launcher/workflows/<id>/`) holds beside the artifacts: an artifact
+# of one of these names would overwrite it (or be overwritten by it). `<phase>/error.json` too.
+RESERVED_ARTIFACTS = frozenset({"state.json", "runner.log", "claim.lock", "cancelling"})
 
 
 class Parameter(Strict):
@@ -62,6 +66,15 @@ class Phase(Strict):
     def _artifact_strings(cls, value: Any) -> Any:
         if isinstance(value, list):
             return [{"path": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("checks")
+    @classmethod
+    def _checks_runnable(cls, value: list[str]) -> list[str]:
+        for index, check in enumerate(value):
+            if "\0" in check:
+                raise ValueError(f"check {index} holds a NUL character (\\u0000), which no command can carry; "
+                                 "remove it")
         return value
 
     @field_validator("id")
@@ -126,7 +139,35 @@ class WorkflowTemplate(Strict):
                                      f"same task id as {made[task]} (a task id is PHASE-ROLE); rename a phase or "
                                      "a role")
                 made[task] = f"phase {phase.id!r} role {spec.role!r}"
+        self._artifacts_apart(ids)
         return self
+
+    def _artifacts_apart(self, ids: list[str]) -> None:
+        """Each artifact a file of its own in the workflow's folder: not one the workflow keeps
+        there itself (its state, a phase's error record), not one another phase (or the same
+        phase twice) writes too, and a `role` naming a role of its phase (else it documents
+        nothing). Raised with `phase.N.artifacts.M` (the loader names the file)."""
+        reserved = RESERVED_ARTIFACTS | {f"{pid}/error.json" for pid in ids}
+        written: dict[str, str] = {}  # artifact path -> where it was first named
+        for number, phase in enumerate(self.phases):
+            roles = [spec.role for spec in phase.roles]
+            for index, spec in enumerate(phase.artifacts):
+                where = f"phase.{number}.artifacts.{index}"
+                if spec.path in reserved:
+                    raise ValueError(f"{where}: phase {phase.id!r}: artifact {spec.path!r} is a file the workflow "
+                                     "keeps in its folder itself (its state, runner log or a phase's error "
+                                     "record), which it would overwrite; give the artifact another name "
+                                     f"(e.g. {phase.id}/{spec.path.replace('/', '-')})")
+                if spec.path in written:
+                    raise ValueError(f"{where}: phase {phase.id!r}: artifact {spec.path!r} is already written by "
+                                     f"{written[spec.path]}: one would replace the other; give each phase's "
+                                     f"artifact its own path (e.g. {phase.id}/{PurePosixPath(spec.path).name})")
+                written[spec.path] = f"phase {phase.id!r} ({where})"
+                if spec.role is not None and spec.role not in roles:
+                    raise ValueError(f"{where}: phase {phase.id!r}: artifact {spec.path!r} is written from role "
+                                     f"{spec.role!r}, which is not a role of this phase (its roles: "
+                                     f"{', '.join(roles)}); name one of them, or drop `role` to document "
+                                     "every task of the phase")
 
     def steps(self) -> list[list[Phase]]:
         """Phases grouped into steps: a phase joins the step before it when either names the

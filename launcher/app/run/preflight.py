@@ -20,7 +20,7 @@ from pathlib import Path
 
 from launcher.app.agents_info import AgentInfo, describe_agents
 from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.errors import EnvironmentProblem
+from launcher.errors import ConfigError, EnvironmentProblem, PlanError
 from launcher.git import filter_drivers, signing
 from launcher.git.repo import GitRepo
 from launcher.models.config import RepoConfig, settings_of
@@ -265,7 +265,7 @@ def _shell_knows(name: str) -> bool:
     try:
         done = subprocess.run([_CHECK_SHELL, "-c", 'command -v -- "$1" >/dev/null 2>&1', "sh", name],
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, ValueError, subprocess.SubprocessError):  # ValueError: a NUL in the name
         return True
     return done.returncode not in (1, 127)  # 0: found; 1 or 127: not found; else: in doubt
 
@@ -275,6 +275,14 @@ def check_integration_program(plan: Plan, config: RepoConfig) -> None:
     not exist (a typo, a venv path that moved) would make the check fail on the target itself,
     so that the run ended telling the user to fix a target that is fine. Refused up front."""
     command = settings_of(plan, config).integration_check
+    key = ("[run] integration_check of the plan" if plan.run.integration_check is not None
+           else "[merge] integration_check of launcher.toml")
+    if command is not None and "\0" in command:  # no command line (nor `sh -c`) can carry it
+        shown = command.replace("\0", "\\u0000")
+        error = PlanError if plan.run.integration_check is not None else ConfigError
+        raise error(f"the integration check `{shown}` holds a NUL character (\\u0000), which no command "
+                        "can carry", where=key, error_key="plan_invalid:check_nul",
+                        fix=f"remove it from {key}; nothing was created")
     program = _check_program(command) if command else None
     if program is None or command is None:
         return
@@ -284,8 +292,6 @@ def check_integration_program(plan: Plan, config: RepoConfig) -> None:
         else shutil.which(program) is not None or _defines_function(command, program) or _shell_knows(program)
     if found:
         return
-    key = ("[run] integration_check of the plan" if plan.run.integration_check is not None
-           else "[merge] integration_check of launcher.toml")
     what = "does not exist or is not executable" if os.sep in program else "is not on PATH"
     raise EnvironmentProblem(
         f"cannot start the run: the integration check `{command}` runs {program}, which {what}",

@@ -15,7 +15,7 @@ import anyio
 from launcher import detached, process_identity
 from launcher.app.context import EventSink, state_dir
 from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.app.workflow import engine, planner, routing
+from launcher.app.workflow import engine, handoff, planner, routing
 from launcher.app.workflow.session import WorkflowSession
 from launcher.app.workflow.tool_args import (
     RECOMMEND_DEFAULT,
@@ -52,6 +52,8 @@ async def template_show(cwd: Path, name: str) -> dict[str, Any]:
     data = template.model_dump(mode="json", by_alias=False, exclude={"phases"})
     data["source"] = template.source
     data["phases"] = planner.describe(template, {}, session.config)
+    if (problem := planner.role_problem(session.config, session.templates())) is not None:
+        data["notes"] = [str(problem)]  # shown, not refused: this view is where roles are looked up
     return data
 
 
@@ -61,6 +63,7 @@ async def make_plan(cwd: Path, context: str, workflow: str | None, write: Path |
     session = await WorkflowSession.open(cwd)
     # the routing analysis is CPU work: off the event loop, so the MCP server answers other calls meanwhile
     template, ranked = await anyio.to_thread.run_sync(planner.choose_template, context, session.templates(), workflow)
+    planner.check_roles(session.config, session.templates())
     main_param = next(iter(template.parameters), "task")
     params = {main_param: context}
     run_plan = planner.whole_run_plan(template, params, session.config)
@@ -248,6 +251,7 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
                         await engine.check_parked_held(session, state)  # refused here, not in the runner
                     engine.check_step_free(session, state)  # so is a run another launcher drives
                     await check_shared_credentials(session.repo)
+                    handoff.check_present(session, state)  # the phase's inputs, before a runner is spawned
                     return view(spawn_runner(session, state, resume=True, retry_failed=retry))
         return view(await engine.resume(cwd, wid, emit, retry_failed=retry))
     if action == "cancel":
@@ -262,6 +266,7 @@ async def _go(cwd: Path, wid: str, emit: EventSink, *, detach: bool, skip: bool 
             state = engine.notice_dead_runner(session, session.load(wid))
             engine.check_can_run(state, skip=skip)
             await check_shared_credentials(session.repo)  # refused to the caller, not in the runner
+            handoff.check_present(session, state)  # so is a phase whose earlier artifacts are gone
             return view(spawn_runner(session, state, skip=skip))
     return view(await engine.run_next(cwd, wid, emit, skip=skip))
 

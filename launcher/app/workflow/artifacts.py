@@ -88,7 +88,9 @@ async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Pa
         data, report = Path(tmp) / ".coverage", Path(tmp) / "coverage.json"
         py, data_q, report_q = shlex.quote(python), shlex.quote(str(data)), shlex.quote(str(report))
         probe = f"{py} -c 'import coverage' 2>/dev/null || {{ echo {shlex.quote(_NO_COVERAGE)}; exit 97; }}; "
-        wrapped = (f"{probe}{py} -m coverage run --data-file={data_q} -m {module}{rest}; "
+        # the test command's arguments end their own line: a trailing `# comment` of the test
+        # command must not swallow the report step (nor the exit status)
+        wrapped = (f"{probe}{py} -m coverage run --data-file={data_q} -m {module}{rest}\n"
                    f"status=$?; {py} -m coverage json -q --data-file={data_q} -o {report_q} "
                    "--omit='*/site-packages/*'"
                    "; exit $status")

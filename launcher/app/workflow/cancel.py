@@ -25,6 +25,7 @@ from launcher.app.workflow.engine import (
 )
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import RunNotFound
+from launcher.models.config import config_of_run
 from launcher.models.states import RunStatus, TaskState
 from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
 from launcher.store.journal import RunRow
@@ -225,7 +226,9 @@ async def _finish_landing(session: WorkflowSession, claim: Claim, ended: _Ended)
     record = journal.landing(run_id)
     if record is None or record["done"]:
         return
-    recovered = await recovery.recover_claimed_landing(session.repo, session.config, journal, claim)
+    # the run's own launcher.toml (journaled with it): cancelling never depends on today's file parsing
+    config, _ = config_of_run(journal.run(run_id).settings, session.repo.root)
+    recovered = await recovery.recover_claimed_landing(session.repo, config, journal, claim)
     tasks = journal.tasks(run_id)
     ended.landed = [t.task_id for t in tasks if t.merged]
     if recovered is None:  # nothing of it had moved: nothing lands

@@ -25,9 +25,9 @@ from launcher.app.report import build_report
 from launcher.app.run import preflight
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.app.workflow import artifacts, phase_run
+from launcher.app.workflow import artifacts, handoff, phase_run
 from launcher.app.workflow import parked as parked_work
-from launcher.app.workflow.planner import check_params, check_scripts, custom_template, step_plan
+from launcher.app.workflow.planner import check_params, check_scripts, check_settings, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import EnvironmentProblem, RunNotFound, UsageProblem
 from launcher.models.workflow import (
@@ -169,6 +169,7 @@ async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str
         raise UsageProblem("the main work tree has a detached HEAD, so a workflow has no branch to land on",
                            fix="check out a branch first")
     workflow_id = f"wf_{secrets.token_hex(6)}"
+    check_settings(session.config, templates, filled)
     await _check_steps(session, template, filled, options["scripts"], target, session.folder(workflow_id))
     state = WorkflowState(
         id=workflow_id, template=template.name, params=filled, options=options, target=target,
@@ -194,7 +195,8 @@ async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, par
     await check_shared_credentials(repo)
     earlier: list[str] = []
     for step in template.steps():
-        plan = step_plan(step, params, config, earlier, scripts, target)
+        plan = step_plan(step, params, config, handoff.in_tree(earlier), scripts, target,
+                         setup=handoff.setup_command(folder, earlier, config.setup))
         try:
             await preflight.check_agents(plan, config)
             await anyio.to_thread.run_sync(preflight.check_integration_program, plan, config)  # may ask a shell
@@ -204,7 +206,7 @@ async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, par
             raise EnvironmentProblem(f"phase {'+'.join(p.id for p in step)}: {exc.what}", where=exc.where,
                                      fix=(exc.fix or "").replace("nothing was created", "no workflow was created"),
                                      error_key=exc.error_key) from None
-        earlier += [str(folder / a.path) for phase in step for a in phase.artifacts]
+        earlier += [a.path for phase in step for a in phase.artifacts]
 
 
 def _unknown(session: WorkflowSession, name: str) -> Any:
@@ -242,6 +244,7 @@ async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool =
         if spawned and state.runner_pid == os.getpid():
             state.runner_pid = None
         check_can_run(state, skip=skip)
+        await check_shared_credentials(session.repo)  # refused (exit 3) changing nothing, as MCP `next` is
         if skip:
             skipped = state.paused_on
             assert skipped is not None
@@ -351,7 +354,8 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
         state = session.load(workflow_id)
         if spawned and state.runner_pid == os.getpid():
             state.runner_pid = None
-        resume_runs_a_phase(state, retry_failed=retry_failed)  # refused while a runner lives
+        if resume_runs_a_phase(state, retry_failed=retry_failed):  # refused while a runner lives
+            await check_shared_credentials(session.repo)  # refused (exit 3) changing nothing, as over MCP
         artifacts.reap_left_behind(session.journal(), state.id)  # a killed runner's test command
         if _interrupted(state):  # a crashed runner: continue its phase's run
             step = running_step(session, state)

@@ -13,11 +13,12 @@ from launcher import process_identity
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run.runner import RunOptions, resume_run, start_run
-from launcher.app.workflow import artifacts
+from launcher.app.workflow import artifacts, handoff
 from launcher.app.workflow.planner import step_plan, test_command
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import LauncherError, UsageProblem
 from launcher.models.events import Event
+from launcher.models.plan import Plan
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus
 from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
@@ -42,9 +43,15 @@ def next_step(session: WorkflowSession, state: WorkflowState) -> list[Phase]:
     return []
 
 
-def earlier_artifacts(session: WorkflowSession, state: WorkflowState) -> list[str]:
-    folder = session.folder(state.id)
-    return [str(folder / a) for p in state.phases if p.status is PhaseStatus.SUCCEEDED for a in p.artifacts]
+async def handed_plan(session: WorkflowSession, state: WorkflowState, step: list[Phase]) -> Plan:
+    """The step's run plan, its prompts naming the earlier phases' artifacts where its agents can
+    read them: copied into each worktree by the run's setup (app/workflow/handoff.py)."""
+    paths = [path for _, path in handoff.earlier(state)]
+    if paths:
+        await session.repo.ensure_excluded(f"/{handoff.IN_TREE_DIR}/")  # the copies: never committed
+    setup = handoff.setup_command(session.folder(state.id), paths, session.config.setup)
+    return step_plan(step, state.params, session.config, handoff.in_tree(paths), state.options.get("scripts", {}),
+                     state.target, setup=setup)
 
 
 def _recording(session: WorkflowSession, state: WorkflowState, step: list[Phase], emit: EventSink) -> EventSink:
@@ -80,6 +87,7 @@ async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[
     run_id = None if new_run else state.phase(step[0].id).run_id
     if run_id is not None:
         session.journal().check_free(run_id, command)
+    handoff.check_present(session, state)  # a phase never runs without the inputs its prompt names
     tip = await session.repo.rev_parse(state.target)
     pid, decided_on = os.getpid(), state.status
 
@@ -111,8 +119,7 @@ async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Ph
     journal_run = session.store_run_status(run_id) if run_id else None
     if run_id is None:
         try:
-            plan = step_plan(step, state.params, session.config, earlier_artifacts(session, state),
-                             state.options.get("scripts", {}), state.target)
+            plan = await handed_plan(session, state, step)
             report = await start_run(repo.root, plan, RunOptions(into=state.target, base=state.target), sink)
         except LauncherError as exc:
             if state.phase(step[0].id).run_id is not None:

@@ -8,10 +8,11 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from launcher.app.workflow.routing import SUGGEST_THRESHOLD, analyze, suggest
-from launcher.errors import UsageProblem
+from launcher.app.workflow.routing import DOMAINS, SUGGEST_THRESHOLD, analyze, suggest
+from launcher.errors import ConfigError, UsageProblem
 from launcher.models.config import RepoConfig
 from launcher.models.plan import Plan, ScriptStep, validate_plan
+from launcher.models.problems import did_you_mean
 from launcher.models.workflow import Phase, RoleSpec, WorkflowTemplate
 
 FALLBACK_AGENT = "claude"  # when launcher.toml names no [roles] default and no default_agent
@@ -28,8 +29,58 @@ def resolve_agent(config: RepoConfig, role: str) -> str:
     return config.roles.get(role) or config.roles.get("default") or config.default_agent or FALLBACK_AGENT
 
 
+def known_roles(templates: dict[str, WorkflowTemplate]) -> set[str]:
+    """Every role a workflow may give a task: the templates', and those a custom plan routes to."""
+    routed = {role for _, roles in DOMAINS.values() for role in roles} | {"general-expert", "code-review-expert"}
+    return {spec.role for t in templates.values() for p in t.phases for spec in p.roles} | routed
+
+
+def role_problem(config: RepoConfig, templates: dict[str, WorkflowTemplate]) -> ConfigError | None:
+    """A `[roles]` key of launcher.toml that names no role (a misspelt `backend_expert`) would be
+    ignored, its role running on the default agent: the error naming the closest role."""
+    known = known_roles(templates) | {"default"}
+    for key in config.roles:
+        if key in known:
+            continue
+        hint = did_you_mean(key, sorted(known)) or did_you_mean(key.lower().replace("_", "-"), sorted(known))
+        return ConfigError(f"[roles] names {key!r}, which is no role of any workflow template (nor `default`), "
+                          "so it would map nothing and its role would run on the default agent",
+                          where=f"[roles] {key} of launcher.toml", error_key="config_invalid:unknown_role",
+                          fix=(f"{hint} " if hint else "") + "roles are lowercase with '-' (e.g. backend-expert); "
+                              "`launcher workflow workflows` and `launcher workflow NAME` show them")
+    return None
+
+
+def check_roles(config: RepoConfig, templates: dict[str, WorkflowTemplate]) -> None:
+    """Refused where a workflow or its plan is made (`start`, `plan`): `role_problem`."""
+    if (problem := role_problem(config, templates)) is not None:
+        raise problem
+
+
+def check_settings(config: RepoConfig, templates: dict[str, WorkflowTemplate], params: dict[str, str]) -> None:
+    """At `start`: launcher.toml's `[roles]` (`check_roles`) and the test command
+    (`check_test_command`), refused before a workflow exists."""
+    check_roles(config, templates)
+    check_test_command(params, config)
+
+
 def test_command(params: dict[str, str], config: RepoConfig) -> str:
     return params.get("test_command") or config.workflow.test_command or DEFAULT_TEST_COMMAND
+
+
+def check_test_command(params: dict[str, str], config: RepoConfig) -> None:
+    """The test command (a phase's checks, `test/results.json`) is run by a shell: a NUL in it,
+    which no command can carry, is refused at `start`, naming where it came from."""
+    command = test_command(params, config)
+    if "\0" not in command:
+        return
+    from_param = bool(params.get("test_command"))
+    where = ("--param test_command (MCP params.test_command)" if from_param
+             else "[workflow] test_command of launcher.toml")
+    error = UsageProblem if from_param else ConfigError
+    raise error(f"the test command {command.replace(chr(0), '<NUL>')!r} holds a NUL character (\\u0000), which no "
+                "command can carry", where=where, error_key="plan_invalid:check_nul",
+                fix="remove it from the test command; no workflow was created")
 
 
 def render(text: str, params: dict[str, str], config: RepoConfig, artifacts: list[str]) -> str:
@@ -190,8 +241,10 @@ def whole_run_plan(template: WorkflowTemplate, params: dict[str, str], config: R
 
 
 def step_plan(phases: list[Phase], params: dict[str, str], config: RepoConfig, artifacts: list[str],
-              scripts: dict[str, Any], target: str) -> Plan:
-    """The plan of one step's run: its phases' tasks, scripted steps where the options give them."""
+              scripts: dict[str, Any], target: str, *, setup: str | None = None) -> Plan:
+    """The plan of one step's run: its phases' tasks, scripted steps where the options give them.
+    `artifacts`: the earlier artifacts as its agents find them; `setup`: the run's setup, which
+    puts them there (app/workflow/handoff.py)."""
     tasks: list[dict[str, Any]] = []
     for phase in phases:
         for task in phase_tasks(phase, params, config, artifacts, []):
@@ -200,6 +253,8 @@ def step_plan(phases: list[Phase], params: dict[str, str], config: RepoConfig, a
                 task["script"] = script
             tasks.append(task)
     run: dict[str, Any] = {"max_parallel": 4, "base": target, "into": target}
+    if setup is not None:
+        run["setup"] = setup
     if check := step_integration_check(phases, params, config, artifacts):
         run["integration_check"] = check
     return validate_plan({"run": run, "task": tasks},

@@ -28,9 +28,18 @@ CLAIM_LOCK = "claim.lock"
 @dataclass
 class WorkflowSession:
     repo: GitRepo
-    config: RepoConfig
     store: WorkflowStore
     _journal: Journal | None = None
+    _config: RepoConfig | None = None
+
+    @property
+    def config(self) -> RepoConfig:
+        """launcher.toml, read when an action first needs it (`start`, `next`, `resume`, `plan`):
+        watching a workflow (`status`, `list`) and cancelling it never read it, so a launcher.toml
+        mid-edit (or one a phase's agent landed) that does not parse never blocks them."""
+        if self._config is None:
+            self._config = load_repo_config(self.repo.root)
+        return self._config
 
     @classmethod
     async def open(cls, cwd: Path) -> WorkflowSession:
@@ -42,7 +51,7 @@ class WorkflowSession:
         if (problem := launcher_worktree_problem(repo)) is not None:
             raise problem
         await repo.ensure_excluded("/.launcher/")
-        return cls(repo, load_repo_config(repo.root), WorkflowStore(state_dir(repo) / "launcher.db"))
+        return cls(repo, WorkflowStore(state_dir(repo) / "launcher.db"))
 
     def journal(self) -> Journal:
         if self._journal is None:

@@ -39,8 +39,8 @@ def _parse(text: str, where: str, pack: str | None, *, only_templates: bool = Fa
         raise ConfigError(f"invalid TOML: {exc}", where=where,
                           fix="fix the syntax" + (f" (a TOML file in {REPO_FOLDER}/ with [[phase]] is a workflow "
                                                   "template)" if only_templates else "")) from None
-    if only_templates and "phase" not in data:
-        return None  # not a workflow template (no phases): someone else's TOML
+    if only_templates and not is_template(data):
+        return None  # not a workflow template (no [[phase]] tables): someone else's TOML
     if pack and "category" not in data:
         data["category"] = pack
     try:
@@ -53,6 +53,14 @@ def _parse(text: str, where: str, pack: str | None, *, only_templates: bool = Fa
                           fix="see README, 'Workflows' (template format)") from None
     template.source = where
     return template
+
+
+def is_template(data: dict[str, object]) -> bool:
+    """A repository TOML file is a workflow template when it has `[[phase]]` tables (README):
+    a `phase` that is a non-empty list of tables. An application's `phase = "beta"`, or a
+    `[phase]` table of its own, is not one."""
+    phases = data.get("phase")
+    return isinstance(phases, list) and bool(phases) and all(isinstance(item, dict) for item in phases)
 
 
 def _template_text(path: Path, shown: str) -> str:

@@ -159,6 +159,37 @@ def check_options(action: str, options: dict[str, Any]) -> None:
             raise UsageProblem(f"must be true or false (a JSON boolean), not {value!r}",
                                where=f"options.{key}", fix=f"pass {key}: true or {key}: false, without quotes",
                                error_key="usage:options")
+        if key == "scripts":
+            check_scripts_confined(value)
+
+
+_SCRIPT_PATHS = ("write", "append", "replace", "delete")
+
+
+def check_scripts_confined(scripts: Any) -> None:
+    """`start`'s options.scripts through the tool: the scripted agent's steps stay in its
+    worktree. An MCP client drives workflows; it must not run commands (`run` steps) nor write,
+    read or delete files outside the worktree (an absolute path, a `..`) through them. (On the
+    command line `--scripts` is the operator's own file, taken as it is.) Their shape is checked
+    at `start` (planner.check_scripts)."""
+    if not isinstance(scripts, dict):
+        return
+    for key, steps in scripts.items():
+        for number, step in enumerate(steps if isinstance(steps, list) else []):
+            if not isinstance(step, dict):
+                continue
+            where = f"options.scripts[{key!r}][{number}]"
+            if "run" in step:
+                raise UsageProblem("a `run` step runs a command, which the MCP tool does not let a client do",
+                                   where=where, error_key="workflow_scripts_invalid",
+                                   fix="drop the `run` step; steps through MCP may write, append, replace or "
+                                       "delete files in the task's worktree (and say, commit, contract, ...)")
+            for name in _SCRIPT_PATHS:
+                path = step.get(name)
+                if isinstance(path, str) and (path.startswith("/") or ".." in path.split("/")):
+                    raise UsageProblem(f"the {name} path {path!r} leads outside the task's worktree",
+                                       where=f"{where}.{name}", error_key="workflow_scripts_invalid",
+                                       fix="use a path relative to the worktree, without `..` (e.g. docs/plan.md)")
 
 
 def check_plan_path(write: Any) -> None:
