@@ -105,8 +105,8 @@ def test_logs_follow_masks_a_value_the_agent_wrote_in_two_pieces(repo: Path, tmp
 
 
 def test_the_integration_checks_output_is_masked_before_its_tail_is_cut(repo: Path, tmp_path: Path) -> None:
-    # The value ends 5 characters into the last 4000 (the tail's edge): none of it may show.
-    command = f"printf '%s' \"$DB_PASSWORD\"; head -c {4000 - 5} /dev/zero | tr '\\0' x"
+    # The value ends 10 characters into the last 4000 (the tail's edge): none of it may show.
+    command = f"printf '%s' \"$DB_PASSWORD\"; head -c {4000 - 10} /dev/zero | tr '\\0' x"
 
     async def check() -> tuple[bool, str]:
         git_repo = await GitRepo.discover(repo)
@@ -118,5 +118,5 @@ def test_the_integration_checks_output_is_masked_before_its_tail_is_cut(repo: Pa
 
     ok, output = anyio.run(check)
     assert ok
-    assert "7a1c93" not in output  # its end was shown: "...c93xxxx"
-    assert output.endswith("x" * (4000 - 5))
+    assert "7a1c93" not in output  # its end was shown: "AKE-7a1c93xxx..."
+    assert output.endswith("x" * (4000 - 10))
