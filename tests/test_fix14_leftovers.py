@@ -13,19 +13,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import anyio
+import pytest
 
 from launcher.app import inspect as inspect_app
 from launcher.git.integration_check import run_integration_check
 from launcher.git.repo import GitRepo
 from launcher.models.redact import StreamMask, mask
-from tests.helpers import git
+from tests.helpers import full_pipe, git, launcher_cli
 
 SECRET = "db-pass-FAKE-7a1c93"
 MARK = "***(DB_PASSWORD)"
@@ -120,3 +124,48 @@ def test_the_integration_checks_output_is_masked_before_its_tail_is_cut(repo: Pa
     assert ok
     assert "7a1c93" not in output  # its end was shown: "AKE-7a1c93xxx..."
     assert output.endswith("x" * (4000 - 10))
+
+
+# --- a stopped run whose stdout's reader reads nothing still ends ---------------------------------
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a one-page pipe (F_SETPIPE_SZ)")
+def test_sigterm_ends_a_json_run_whose_stdout_reader_reads_nothing(repo: Path, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (repo / "plan.toml").write_text(
+        '[agents.bot]\nadapter = "command"\n'
+        f'command = ["sh", "-c", "echo $$ > {marks}/agent.pid; sleep 300"]\n'
+        '[[task]]\nid = "t"\nagent = "bot"\nprompt = "p"\n')
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "plan")
+    r, w = full_pipe()  # `launcher run --json plan | consumer` whose consumer is stuck
+    with (tmp_path / "stderr.txt").open("wb") as err:
+        launcher = subprocess.Popen([sys.executable, "-m", "launcher", "run", "plan.toml", "--no-merge", "--json"],
+                                    cwd=repo, env=_env(secret=False), stdout=w, stderr=err, start_new_session=True)
+    os.close(w)
+    pid_file = marks / "agent.pid"
+    agent: int | None = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (pid_file.exists() and pid_file.read_text().strip()):
+            time.sleep(0.1)
+        agent = int(pid_file.read_text())
+        time.sleep(1)
+        launcher.send_signal(signal.SIGTERM)  # a CI cancel; still nobody reads stdout
+        try:
+            rc: int | None = launcher.wait(30)
+        except subprocess.TimeoutExpired:
+            rc = None
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
+        if agent is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(agent), signal.SIGKILL)
+        os.close(r)
+    assert rc == 130, "the launcher stayed alive after SIGTERM, blocked writing its report to stdout"
+    assert "interrupted: state saved" in (tmp_path / "stderr.txt").read_text()
+    status = json.loads(launcher_cli(repo, "status", "--json").stdout)
+    assert status["status"] == "interrupted"  # the journal says it, whatever became of the report

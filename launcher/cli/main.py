@@ -438,6 +438,7 @@ def main() -> None:
         try:
             app()
         except KeyboardInterrupt:  # outside an app call: while typer builds the commands, or prints
+            out_streams.bound(1, calls.LAST_LINE_GRACE_S)  # the last flush: a stuck reader waits no more
             calls.say_last("launcher: interrupted again (or while printing its result); what the command "
                            "did is saved: `launcher status` shows a run's state\n" if calls.began else
                            "launcher: interrupted before the command began its work; nothing was done\n")
