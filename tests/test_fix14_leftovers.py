@@ -169,3 +169,28 @@ def test_sigterm_ends_a_json_run_whose_stdout_reader_reads_nothing(repo: Path, t
     assert "interrupted: state saved" in (tmp_path / "stderr.txt").read_text()
     status = json.loads(launcher_cli(repo, "status", "--json").stdout)
     assert status["status"] == "interrupted"  # the journal says it, whatever became of the report
+
+
+# --- workflows listed outside a repository ------------------------------------------------------
+
+
+def test_the_shipped_workflows_are_listed_and_shown_outside_any_repository(tmp_path: Path, repo: Path) -> None:
+    nowhere = tmp_path / "not-a-repo"
+    nowhere.mkdir()
+    listed = launcher_cli(nowhere, "workflow", "workflows", "--json")
+    assert listed.returncode == 0, listed.stderr
+    names = {row["name"] for row in json.loads(listed.stdout)}
+    assert "feature-development" in names  # the shipped ones
+    shown = launcher_cli(nowhere, "workflow", "workflow", "feature-development")
+    assert shown.returncode == 0, shown.stderr
+    assert "feature-development:" in shown.stdout
+    assert not list(nowhere.iterdir())  # nothing written where there is no repository
+    # Inside one, its own `workflows/` are listed with them.
+    (repo / "workflows").mkdir()
+    shipped = Path(inspect_app.__file__).parent.parent / "data" / "workflows" / "feature-development.toml"
+    (repo / "workflows" / "mine.toml").write_text(
+        shipped.read_text().replace('name = "feature-development"', 'name = "mine"', 1))
+    inside = launcher_cli(repo, "workflow", "workflows", "--json")
+    assert inside.returncode == 0, inside.stderr
+    rows = {row["name"]: row for row in json.loads(inside.stdout)}
+    assert "mine" in rows and names <= set(rows)
