@@ -12,11 +12,12 @@ import os
 import threading
 
 
-def write_bounded(fd: int, data: bytes, grace_s: float = 2.0) -> bool:
+def write_bounded(fd: int, data: bytes, grace_s: float = 2.0, failed: list[OSError] | None = None) -> bool:
     """Write `data` to `fd` from a thread of its own, waiting while it goes out but giving up once
     `grace_s` passes with no byte taken (a reader that does not read): a command's last line on its
     way out (a stop, an error) must never keep the process alive. True when all of it was written
-    (or the reader had gone: nothing to wait for); with `grace_s` 0, only starts the write."""
+    (or the reader had gone: nothing to wait for; the error is added to `failed` when given); with
+    `grace_s` 0, only starts the write."""
     written = [0]
     done = threading.Event()
 
@@ -30,8 +31,9 @@ def write_bounded(fd: int, data: bytes, grace_s: float = 2.0) -> bool:
                     continue
                 view = view[n:]
                 written[0] += n
-        except OSError:  # the reader has gone, the descriptor closed: nothing to wait for
-            pass
+        except OSError as exc:  # the reader has gone, the descriptor closed: nothing to wait for
+            if failed is not None:
+                failed.append(exc)
         finally:
             done.set()
 

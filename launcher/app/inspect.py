@@ -74,12 +74,11 @@ async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:
     return task_dir / "agent.log"
 
 
-async def log_masker(cwd: Path, run_id: str) -> Callable[[str], str]:
-    """What `logs` applies to the agent's and checks' text it prints: the values the run passes
-    to its agents and checks that this launcher's environment holds, masked (models/redact.py;
+async def log_secrets(cwd: Path, run_id: str) -> Mapping[str, str]:
+    """What `logs` masks in the agent's and checks' text it prints (value -> name): the values the
+    run passes to its agents and checks that this launcher's environment holds (models/redact.py;
     the agent's log is its raw transcript, kept as written)."""
-    journal = open_journal(await GitRepo.discover(cwd))
-    return lambda text: journal.masked(run_id, text)
+    return dict(open_journal(await GitRepo.discover(cwd)).passed_values(run_id))
 
 
 # The task's directory (`.launcher/runs/<run>/<task>/`) is in its agent's reach: what
@@ -106,11 +105,6 @@ def _skipped(skipped: int, path: Path, shown: int = LOG_SHOWN) -> str:
     return f"[launcher: the first {skipped} bytes of {path} are not shown; its last {shown} follow]\n"
 
 
-async def log_secrets(cwd: Path, run_id: str) -> Mapping[str, str]:
-    """What `log_masker` masks (value -> name), for `log_bytes` to mask a log's tail across its cut."""
-    return open_journal(await GitRepo.discover(cwd)).passed_values(run_id)
-
-
 async def log_bytes(path: Path, secrets: Mapping[str, str] | None = None) -> bytes | None:
     """The agent's log as `logs` prints it, its exact bytes (its tail when it is over LOG_SHOWN,
     after a line saying so); None when there is none yet. ArtifactUnreadable for what is not a
@@ -134,10 +128,13 @@ async def log_bytes(path: Path, secrets: Mapping[str, str] | None = None) -> byt
 
 async def follow(path: Path, write: Callable[[bytes], None], done: Callable[[], bool]) -> None:
     """Print the log (its tail when it is big), then what is appended, until `done()` says the
-    task has finished. `write` gets the bytes as read: a character the agent wrote in two
-    pieces may arrive split over two calls (the printer decodes incrementally, or not at all).
-    ArtifactUnreadable when the log stops being a readable regular file."""
+    task has finished, and then what was appended before it said so (a last read: the agent's
+    last words, written between two polls, are shown too). `write` gets the bytes as read: a
+    character the agent wrote in two pieces may arrive split over two calls (the printer decodes
+    incrementally, or not at all; and masks across them). ArtifactUnreadable when the log stops
+    being a readable regular file."""
     offset: int | None = None
+    ended = False
     while True:
         try:
             if offset is None:
@@ -154,9 +151,11 @@ async def follow(path: Path, write: Callable[[bytes], None], done: Callable[[], 
             raise _unreadable(path, exc) from None
         if chunk:
             write(chunk)
-        if done():
+        if ended:
             return
-        await anyio.sleep(0.3)
+        ended = done()  # once it has: one more read, of what came since this one
+        if not ended:
+            await anyio.sleep(0.3)
 
 
 async def _task_dir(cwd: Path, run_id: str, task_id: str) -> tuple[GitRepo, Path]:

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from launcher import process
-from launcher.cli import stop_signals, workdir
+from launcher.cli import out_streams, stop_signals, workdir
 from launcher.cli.entry import drop_stdout
 from launcher.cli.out_streams import OutputFailed
 from launcher.errors import ExitCode, LauncherError, environment_problem, launcher_error_in
@@ -75,6 +75,7 @@ def call(
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         process.kill_all_live_groups()
+        out_streams.bound(1, LAST_LINE_GRACE_S)  # a `--json` report, the last flush: never stuck on a reader
         said = on_interrupt or after_run
         hint = said() if said is not None else None
         # Bounded: a stderr whose reader does not read (`2>&1 | less` left open, a log shipper

@@ -17,7 +17,7 @@ from __future__ import annotations
 import codecs
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +28,7 @@ from launcher.app import inspect as inspect_app
 from launcher.cli import inspection, out_streams
 from launcher.cli.calls import call, err_console
 from launcher.models.printable import printable
+from launcher.models.redact import StreamMask, mask
 
 _BOLD, _PLAIN = "\x1b[1m", "\x1b[0m"
 
@@ -55,37 +56,41 @@ def own_line(line: str, terminal: bool) -> str:
 
 
 class LogPrinter:
-    """Prints the agent log's bytes as they come, the values the run passes masked (`masked`):
-    otherwise unchanged to a pipe or a file (bytes that are not UTF-8, a character split between
-    two reads, pass as they are); on a terminal decoded incrementally (a UTF-8 character split
-    between two reads, a CRLF between them, is decoded whole) and escaped (`shown`)."""
+    """Prints the agent log's bytes as they come, the values the run passes masked (`secrets`,
+    value -> name; a value split between two reads masked whole, models/redact.StreamMask holding
+    back the end a value may be starting in until the next read or `end()`): otherwise unchanged
+    to a pipe or a file (bytes that are not UTF-8, a character split between two reads, pass as
+    they are); on a terminal decoded incrementally (a UTF-8 character split between two reads, a
+    CRLF between them, is decoded whole) and escaped (`shown`)."""
 
-    def __init__(self, terminal: bool, masked: Callable[[str], str]) -> None:
+    def __init__(self, terminal: bool, secrets: Mapping[str, str]) -> None:
         self.terminal = terminal
-        self.masked = masked
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._mask = StreamMask(secrets)
+        self._raw = not terminal and getattr(sys.stdout, "buffer", None) is not None
+        # To a pipe: bytes that are not UTF-8 kept as they are (surrogateescape, both ways).
+        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape" if self._raw else "replace")
         self._held = ""  # a CR at a read's end: the start of a CRLF, or not
 
     def write(self, data: bytes) -> None:
-        out = getattr(sys.stdout, "buffer", None)
-        if not self.terminal and out is not None:
-            sys.stdout.flush()  # what was printed before goes first
-            out.write(self.masked(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
-            out.flush()
-            return
-        text = self._held + self._decoder.decode(data)
-        self._held = "\r" if text.endswith("\r") else ""
-        self._print(text.removesuffix("\r"))
+        self._out(self._mask.feed(self._decoder.decode(data)))
 
     def end(self) -> None:
-        """What is still held (an unfinished character: U+FFFD, as a whole read would show it)."""
-        if self.terminal or getattr(sys.stdout, "buffer", None) is None:
-            text, self._held = self._held + self._decoder.decode(b"", final=True), ""
-            self._print(text)
+        """What is still held: the end a value may have been starting in, an unfinished character
+        (to a terminal U+FFFD, as a whole read would show it; to a pipe its bytes)."""
+        self._out(self._mask.feed(self._decoder.decode(b"", final=True)) + self._mask.end(), final=True)
 
-    def _print(self, text: str) -> None:
+    def _out(self, text: str, final: bool = False) -> None:
+        if self._raw:
+            if text:
+                sys.stdout.flush()  # what was printed before goes first
+                sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
+                sys.stdout.buffer.flush()
+            return
+        text = self._held + text
+        self._held = "\r" if text.endswith("\r") and not final else ""
+        text = text.removesuffix(self._held)
         if text:
-            sys.stdout.write(shown(self.masked(text), self.terminal))
+            sys.stdout.write(shown(text, self.terminal))
             sys.stdout.flush()
 
 
@@ -111,15 +116,18 @@ def logs(
 ) -> None:
     """Print a task's agent log, then its checks' output (--checks: only the checks)."""
     path = call(lambda: inspect_app.log_path(Path.cwd(), run_id, task_id))
-    masked = call(lambda: inspect_app.log_masker(Path.cwd(), run_id))  # what the run passed: never shown
+    secrets = call(lambda: inspect_app.log_secrets(Path.cwd(), run_id))  # what the run passed: never shown
+
+    def masked(text: str) -> str:
+        return mask(text, secrets)
+
     terminal = _on_terminal()
     if checks:
         if not print_checks(run_id, task_id, masked):
             print(f"task {task_id} ran no checks (or has not reached them yet)")
         raise typer.Exit(0)
-    printer = LogPrinter(terminal, masked)
+    printer = LogPrinter(terminal, secrets)
     if not follow:
-        secrets = call(lambda: inspect_app.log_secrets(Path.cwd(), run_id))  # masked across a tail's cut
         data = call(lambda: inspect_app.log_bytes(path, secrets))
         if data is None:
             run_dir = path.parent.parent

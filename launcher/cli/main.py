@@ -5,9 +5,7 @@ from __future__ import annotations
 import atexit
 import enum
 import json
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -27,21 +25,18 @@ from launcher.app.run import lessons as lessons_app
 from launcher.app.run import plans as plans_app
 from launcher.app.run.runner import RunOptions, resume_run, start_run
 from launcher.app.run.shard import sharded
-from launcher.cli import calls, help_format, init_cmd, inspection, logs_cmd, out_streams, stop_signals
-from launcher.cli.calls import OutConsole, call, err_console, print_envelope, print_error, report_internal_error
+from launcher.cli import calls, help_format, init_cmd, inspection, logs_cmd, out_streams, run_end, stop_signals
+from launcher.cli.calls import OutConsole, call, report_internal_error
 from launcher.cli.demo_stopped import stopped_line
-from launcher.cli.entry import flush_or_drop_stdout
 from launcher.cli.lazy_commands import LazyCommands
 from launcher.cli.pool import pool_app_cli
-from launcher.cli.run_view import RecordingView, run_with_view
-from launcher.errors import ExitCode, LauncherError, UsageProblem
+from launcher.cli.run_view import run_with_view
+from launcher.errors import ExitCode, LauncherError
 from launcher.gates.verdict import envelope_line, grade_record_from
 from launcher.models.printable import printable
-from launcher.models.report import NoteReport, RunReport
 from launcher.models.states import RunStatus
 from launcher.store import own_files
-from launcher.ui.summary import append_github_summary, render_summary, report_json
-from launcher.ui.view import make_view
+from launcher.ui.summary import render_summary, report_json
 
 app = typer.Typer(
     cls=LazyCommands,  # `mutation` and `workflow` load only when invoked
@@ -83,57 +78,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readabl
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Plain lines, no live table.")]
 
 
-def _exit_code(report: RunReport) -> int:
-    if report.status == RunStatus.SUCCEEDED:
-        return int(ExitCode.OK)
-    if report.status == RunStatus.INTERRUPTED:  # by a signal (130), else as its command exited
-        return report.error_exit_code or int(ExitCode.INTERRUPTED)
-    if report.status == RunStatus.PARKED:
-        return int(ExitCode.PARKED)
-    if report.status == RunStatus.RUNNING:  # no outcome yet: never 0, which says it all landed
-        return int(ExitCode.NOT_FINISHED)
-    return int(ExitCode.FAILED)
-
-
-def _export_as_it_ended(report: RunReport, json_mode: bool) -> None:
-    """A shard run (`run --shard I/N --no-merge --export DIR`): its export written, or written
-    again, to say what the run ended with. Every command that ends driving a run comes here (`run`,
-    `resume`, `land`, `choose`, `grade`): a choice that approved an escalated task, a re-grade
-    that approved a new head, a land, a retry... never leave DIR stale for `land --from`."""
-    exported, problem = call(lambda: export_app.export_as_ended(Path.cwd(), report.run_id), json_mode=json_mode)
-    if problem is not None:  # the command's work is done: said beside its report, its exit code the run's
-        report.notes.append(NoteReport(at=time.time(), message=problem))
-        err_console.print(f"[bold yellow]warning:[/] {escape(printable(problem))}", highlight=False)
-    if exported is not None:
-        err_console.print(f"exported {len(exported[1]['tasks'])} approved task(s) to {escape(str(exported[0]))}",
-                          highlight=False)
-
-
-def _finish(report: RunReport, *, json_mode: bool, quiet: bool) -> None:
-    _export_as_it_ended(report, json_mode)
-    try:
-        if json_mode:
-            print(report_json(report), flush=True)
-        else:
-            OutConsole().print(render_summary(report), soft_wrap=True)
-    except BrokenPipeError:  # `| head -1` has read what it wanted: the exit code stays the run's
-        flush_or_drop_stdout()
-    append_github_summary(report, os.environ)
-    raise typer.Exit(_exit_code(report))
-
-
-def _view(json_mode: bool, quiet: bool) -> RecordingView:
-    return RecordingView(make_view(json_mode=json_mode, quiet=quiet))
-
-
 _run_with_view = run_with_view
-
-
-def _run_of(run_id: str | None) -> tuple[str | None, list[tuple[str, str, str]]]:
-    """The run a command that continues it drives (`run_id`, else the latest: resolved once, here,
-    so a Ctrl-C before its first event still names it and prints its report) and its tasks (id,
-    role, agent) for the live table."""
-    return call(lambda: inspect_app.task_rows(Path.cwd(), run_id))
 
 
 @app.command()
@@ -157,36 +102,28 @@ def run(
 ) -> None:
     """Run a plan: one worktree and agent per task, then land approved branches."""
     if export is not None and not no_merge:
-        _fail_usage("--export needs --no-merge (a final job lands the exports)",
+        run_end.fail_usage("--export needs --no-merge (a final job lands the exports)",
                     "launcher run plan.toml --shard 1/4 --no-merge --export out/", json_mode)
     if export is not None and (export / export_app.MANIFEST).exists():  # before any work, not after
-        _fail_usage(f"{export} already holds an export", "--export an empty directory per shard", json_mode)
+        run_end.fail_usage(f"{export} already holds an export", "--export an empty directory per shard", json_mode)
     if plan_file is None and not task:
-        _fail_usage("give a plan file or at least one --task", "launcher run plan.toml", json_mode)
+        run_end.fail_usage("give a plan file or at least one --task", "launcher run plan.toml", json_mode)
     if plan_file is not None and task:
-        _fail_usage("give a plan file or --task, not both", "launcher run plan.toml", json_mode)
+        run_end.fail_usage("give a plan file or --task, not both", "launcher run plan.toml", json_mode)
     plan = call(lambda: plans_app.plan_for_run(Path.cwd(), plan_file, task or [], agent), json_mode=json_mode)
     if on_cap is not None:
         plan.run.on_cap = on_cap.value
     full_plan = plan
     if shard is not None:
         plan = call(lambda: sharded(plan, shard), json_mode=json_mode)
-    view = _view(json_mode, quiet)
+    view = run_end.view(json_mode, quiet)
     options = RunOptions(max_parallel=max_parallel, budget_usd=budget_usd, merge=not no_merge,
                          into=into, base=base,
                          export=None if export is None else export_app.export_request(
                              export, shard or "1/1", full_plan))
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
     report = _run_with_view(view, tasks, lambda: start_run(Path.cwd(), plan, options, view.handle), json_mode)
-    _finish(report, json_mode=json_mode, quiet=quiet)  # writes the export the run recorded it asks for
-
-
-def _fail_usage(what: str, example: str, json_mode: bool) -> None:
-    exc = UsageProblem(what, fix=f"for example: {example}")
-    if json_mode:
-        print_envelope(exc)
-    print_error(exc.message)
-    raise typer.Exit(int(ExitCode.USAGE))
+    run_end.finish(report, json_mode=json_mode, quiet=quiet)  # writes the export the run recorded it asks for
 
 
 @app.command()
@@ -198,12 +135,12 @@ def resume(
     quiet: QuietOpt = False,
 ) -> None:
     """Continue an interrupted run: done stays done, dead agents re-run, nothing lands twice."""
-    view = _view(json_mode, quiet)
-    run_id, tasks = _run_of(run_id)
+    view = run_end.view(json_mode, quiet)
+    run_id, tasks = run_end.run_of(run_id)
     report = _run_with_view(
         view, tasks,
         lambda: resume_run(Path.cwd(), run_id, view.handle, retry_failed=retry_failed), json_mode, run_id)
-    _finish(report, json_mode=json_mode, quiet=quiet)
+    run_end.finish(report, json_mode=json_mode, quiet=quiet)
 
 
 @app.command()
@@ -218,22 +155,23 @@ def land(
     quiet: QuietOpt = False,
 ) -> None:
     """Land a run's approved tasks now (e.g. after --no-merge), through the same guard as a run."""
-    view = _view(json_mode, quiet)
+    view = run_end.view(json_mode, quiet)
     if plan_file is not None and not from_dirs:
-        _fail_usage("--plan goes with --from (the plan the exports' shard jobs ran)",
+        run_end.fail_usage("--plan goes with --from (the plan the exports' shard jobs ran)",
                     "launcher land --from out-1 --from out-2 --plan plan.toml", json_mode)
     if from_dirs:
         if run_id:
-            _fail_usage("give a run id or --from, not both", "launcher land --from out-1 --from out-2", json_mode)
+            run_end.fail_usage("give a run id or --from, not both", "launcher land --from out-1 --from out-2",
+                               json_mode)
         report = _run_with_view(view, [], lambda: land_from_app.land_from(Path.cwd(), from_dirs, view.handle,
                                                                           plan_file),
                                 json_mode, continues=_land_continues)
-        _finish(report, json_mode=json_mode, quiet=quiet)
+        run_end.finish(report, json_mode=json_mode, quiet=quiet)
         return
-    run_id, tasks = _run_of(run_id)
+    run_id, tasks = run_end.run_of(run_id)
     report = _run_with_view(view, tasks, lambda: land_app.land_run(Path.cwd(), run_id, view.handle),
                             json_mode, run_id, continues=_land_continues)
-    _finish(report, json_mode=json_mode, quiet=quiet)
+    run_end.finish(report, json_mode=json_mode, quiet=quiet)
 
 
 def _land_continues(run_id: str) -> str:
@@ -261,7 +199,7 @@ def status(
         print(report_json(report))
     else:
         OutConsole().print(render_summary(report), soft_wrap=True)
-    raise typer.Exit(_exit_code(report) if exit_status else 0)
+    raise typer.Exit(run_end.exit_code(report) if exit_status else 0)
 
 
 app.command()(logs_cmd.logs)  # cli/logs_cmd.py
@@ -305,7 +243,7 @@ def demo(
 ) -> None:
     """Build a sample repo and run five scripted agents through the whole pipeline."""
     if workflow and mutation:
-        _fail_usage("give --workflow or --mutation, not both (they are two demos)", "launcher demo --workflow",
+        run_end.fail_usage("give --workflow or --mutation, not both (they are two demos)", "launcher demo --workflow",
                     json_mode)
     kind = "mutation" if mutation else "workflow" if workflow else "run"
     root = call(lambda: demo_app.new_sample_dir(where, kind), json_mode=json_mode)  # named if stopped
@@ -317,7 +255,7 @@ def demo(
         from launcher.cli.workflow import run_demo_workflow
 
         run_demo_workflow(root, temp=where is None, json_mode=json_mode, quiet=quiet)
-    view = _view(json_mode, quiet)
+    view = run_end.view(json_mode, quiet)
     plan = demo_app.demo_plan()
     tasks = [(t.id, t.role, t.agent) for t in plan.tasks]
     report = _run_with_view(view, tasks, lambda: demo_app.run_demo(view.handle, root), json_mode, repo=root,
@@ -353,11 +291,11 @@ def choose_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Decide an escalated task: approve lands it, continue allows more rounds, tech-debt or defer."""
-    view = _view(json_mode, quiet)
+    view = run_end.view(json_mode, quiet)
     report = _run_with_view(
-        view, _run_of(run_id)[1], lambda: choose_app.choose(Path.cwd(), run_id, task_id, choice.value,
+        view, run_end.run_of(run_id)[1], lambda: choose_app.choose(Path.cwd(), run_id, task_id, choice.value,
                                             note or "operator decision", view.handle), json_mode, run_id)
-    _finish(report, json_mode=json_mode, quiet=quiet)
+    run_end.finish(report, json_mode=json_mode, quiet=quiet)
 
 
 @app.command()
@@ -370,11 +308,11 @@ def grade(
     """Re-run grading by hand on a task's branch (e.g. after its approval was withdrawn); in a run
     without a grader, re-measure an approved task's branch and approve it again if its checks,
     claims and scope hold."""
-    view = _view(json_mode, quiet)
+    view = run_end.view(json_mode, quiet)
     report = _run_with_view(
-        view, _run_of(run_id)[1], lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle), json_mode,
-        run_id)
-    _finish(report, json_mode=json_mode, quiet=quiet)
+        view, run_end.run_of(run_id)[1], lambda: choose_app.regrade(Path.cwd(), run_id, task_id, view.handle),
+        json_mode, run_id)
+    run_end.finish(report, json_mode=json_mode, quiet=quiet)
 
 
 inspection.register(app)
@@ -438,6 +376,7 @@ def main() -> None:
         try:
             app()
         except KeyboardInterrupt:  # outside an app call: while typer builds the commands, or prints
+            out_streams.bound(1, calls.LAST_LINE_GRACE_S)  # the last flush: a stuck reader waits no more
             calls.say_last("launcher: interrupted again (or while printing its result); what the command "
                            "did is saved: `launcher status` shows a run's state\n" if calls.began else
                            "launcher: interrupted before the command began its work; nothing was done\n")

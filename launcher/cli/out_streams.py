@@ -12,6 +12,9 @@ JSON, help) never fails on its way out.
   `<&-`: a cron line, a supervisor) is opened on /dev/null first (`reopen_closed`): what would go
   to a closed stdout or stderr is dropped, a closed stdin reads as empty (never a terminal), and
   progress meant for stderr never falls back to stdout.
+- A command that is stopping (`bound`, cli/calls.py) gives a reader that takes nothing a bounded
+  wait for what it still writes (its `--json` report, the final flush), then drops it: a stuck
+  reader never keeps a stopped command alive.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import os
 import select
 import sys
 from typing import Any, cast
+
+from launcher.bounded_write import write_bounded
 
 ESCAPE = "launcher-escape"  # every character the encoding lacks as \uXXXX
 ESCAPE_KEEP_BYTES = "launcher-escape-keep-bytes"  # the same, but surrogate-escaped bytes as they were
@@ -102,25 +107,51 @@ def unsaid_failure() -> OutputFailed | None:
     return next((f for f in _failures if not f.said), None)
 
 
+_bounded: dict[int, float] = {}  # fd -> how long a write waits for a reader that takes nothing
+
+
+def bound(fd: int, grace_s: float) -> None:
+    """From now on, a write to `fd` (1 or 2, once `install`ed) waits at most `grace_s` without its
+    reader taking a byte; what is left is then dropped, and so is all that follows (the fd points at
+    /dev/null). For a command that is stopping: its last output (a `--json` report, the final flush
+    of stdout) must never keep it alive for a reader that does not read (a pipe nobody reads)."""
+    _bounded[fd] = grace_s
+
+
 class _ReaderMayGo(io.FileIO):
     """fd 1 or 2 for writing; when its reader has gone, the write is dropped, not an error. Any
     other failure is raised once, as OutputFailed (the command's error handler says it and
-    exits 70), and the fd then points at /dev/null so no later flush fails again."""
+    exits 70), and the fd then points at /dev/null so no later flush fails again. Once `bound`,
+    a write its reader does not take in time is dropped as one to a reader gone."""
 
     def write(self, data: Any) -> int:
+        fd = self.fileno()
         try:
+            if fd in _bounded and fd not in _gone:
+                return self._write_bounded(fd, bytes(data), _bounded[fd])
             return super().write(data)
         except BrokenPipeError:
-            _gone.add(self.fileno())
-            drop_fd(self.fileno())
+            _gone.add(fd)
+            drop_fd(fd)
             return len(memoryview(data))
         except OSError as exc:
-            fd = self.fileno()
             drop_fd(fd)
             name = "stdout" if fd == 1 else "stderr" if fd == 2 else f"fd {fd}"
             failure = OutputFailed(exc.errno, f"cannot write the output to {name}: {exc.strerror}")
             _failures.append(failure)
             raise failure from exc
+
+    @staticmethod
+    def _write_bounded(fd: int, data: bytes, grace_s: float) -> int:
+        failed: list[OSError] = []
+        if write_bounded(fd, data, grace_s, failed) and not failed:
+            return len(data)
+        if failed:
+            raise failed[0]  # as an unbounded write would have failed
+        # Not taken in time: dropped (the thread stuck in its write ends with the process).
+        _gone.add(fd)
+        drop_fd(fd)
+        return len(data)
 
 
 def _safe(stream: Any, fd: int) -> Any:

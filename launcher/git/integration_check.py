@@ -24,6 +24,7 @@ from launcher import process
 from launcher.git import guard, ref_guard, submodules, worktrees
 from launcher.git.registered import registered_worktree
 from launcher.git.repo import GitRepo
+from launcher.models.redact import mask
 
 _TAIL_CHARS = 4000
 _MADE_LIMIT = 1000  # commits made in the scratch tree that are listed (a check makes a few)
@@ -106,7 +107,7 @@ async def _remove_registered(repo: GitRepo, added: dict[str, Path | None], own_a
 async def run_integration_check(
     repo: GitRepo, commit: str, command: str, scratch: Path, timeout: float,
     env: Callable[[Path], Mapping[str, str]] | None = None, trace: CheckTrace | None = None,
-    prepare: Callable[[Path], Awaitable[None]] | None = None,
+    prepare: Callable[[Path], Awaitable[None]] | None = None, secrets: Mapping[str, str] | None = None,
 ) -> tuple[bool, str]:
     """Run `command` in a throwaway detached worktree of `commit`: (ok, output tail). `env` makes
     the command's whole environment from the checked-out scratch tree (the run passes
@@ -114,7 +115,9 @@ async def run_integration_check(
     PATH and HOME: it runs merged agent code and must not see our secrets. `trace` gets what it
     left in the shared repository (the worktrees it registered are removed either way).
     `prepare` sets the checked-out tree up as a task's worktree is before the command runs (the
-    run copies the `.worktreeinclude` files in: a `node_modules`); all of it goes with the tree."""
+    run copies the `.worktreeinclude` files in: a `node_modules`); all of it goes with the tree.
+    `secrets` (value -> name, what the run passes through `check_env`) are masked in the output
+    before its tail is cut, so a value at the tail's edge is never half shown."""
     trace = trace if trace is not None else CheckTrace()
     scratch.parent.mkdir(parents=True, exist_ok=True)
     async with repo.lock.hold():
@@ -148,7 +151,8 @@ async def run_integration_check(
                     shutil.rmtree(scratch, ignore_errors=True)
                 await worktrees.forget(repo, scratch)
     trace.exit_code, trace.duration_s, trace.timed_out = res.returncode, round(res.duration_s, 3), res.timed_out
-    output = "".join(f"[launcher: {line}]\n" for line in missing) + (res.text + res.err)[-_TAIL_CHARS:]
+    printed = mask(res.text + res.err, secrets) if secrets else res.text + res.err  # bounded (COMMAND_KEEP)
+    output = "".join(f"[launcher: {line}]\n" for line in missing) + printed[-_TAIL_CHARS:]
     if res.timed_out:
         output += f"\n[launcher: integration check timed out after {timeout:g}s]"
     return res.ok, output

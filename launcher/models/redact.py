@@ -175,3 +175,42 @@ def plan_passed_names(plan: Any) -> set[str]:
         for value in plan:
             names |= plan_passed_names(value)
     return names
+
+
+class StreamMask:
+    """`mask` on text that comes in pieces (a log followed as it grows): a value split between two
+    pieces is masked whole. Of what it is fed, the end a value may still be starting in (up to the
+    longest value's length less one character) is held back until the next piece, or `end()`."""
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        self._secrets = {value: name for value, name in secrets.items() if value}
+        self._hold = max(map(len, self._secrets), default=1) - 1
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        """What of `held + text` can be shown now, masked."""
+        if not self._secrets:
+            return text
+        text = self._held + text
+        cut = _safe_cut(text, len(text) - self._hold, self._secrets)
+        self._held = text[cut:]
+        return mask(text[:cut], self._secrets)
+
+    def end(self) -> str:
+        """What is still held, masked: the text has ended."""
+        text, self._held = self._held, ""
+        return mask(text, self._secrets)
+
+
+def _safe_cut(text: str, cut: int, secrets: Mapping[str, str]) -> int:
+    """`cut` (at least 0), moved back to the start of any value of `secrets` in `text` that it
+    would split, until it splits none: the text before it is masked as the whole text would be."""
+    cut = max(cut, 0)
+    moved = True
+    while moved and cut > 0:
+        moved = False
+        for value in secrets:
+            start = text.find(value, max(cut - len(value) + 1, 0))
+            if 0 <= start < cut < start + len(value):
+                cut, moved = start, True
+    return cut

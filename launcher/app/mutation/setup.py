@@ -22,7 +22,7 @@ from launcher.mutation.discover import Collected, collect_mutants, discover_file
 from launcher.mutation.model import Mutant, check_operators
 
 if TYPE_CHECKING:
-    from launcher.app.mutation.sweep import SweepOptions
+    from launcher.app.mutation.sweep_options import SweepOptions
 
 
 _TEST_FILES = (":(glob)**/test_*.py", ":(glob)**/*_test.py", ":(glob)**/conftest.py")  # pytest's defaults

@@ -1,7 +1,7 @@
 """`launcher mutation sweep`: discover, check, measure, mutate in parallel, store, report.
 
 Flow: repo and defaults (the source packages, pytest when the repo has tests) → mutants
-(--since, --shard, --max-mutants, --operators) → the sweep row (resumed when an unfinished
+(--since, --shard, --max-mutants, --operators) → the sweep row (sweep_options.py: resumed when an unfinished
 sweep of the same base and options exists, or `--resume ID`) → worker 1's worktree: the clean
 suite under coverage (sanity 1, per-test coverage, baselines) → a resumed sweep's verdicts whose
 result key is still the current one → forced-fail and no-op probes
@@ -11,16 +11,13 @@ by a worker → results stored as they come → `.launcher/mutation-runs/<sweep>
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import anyio
 
@@ -34,7 +31,7 @@ from launcher.app.mutation.progress import LineListener, SweepListener
 from launcher.app.mutation.setup import configured, custom_command_cost, discover, generate, has_tests
 from launcher.app.mutation.snapshot import SNAPSHOT_DIR, Snapshot
 from launcher.app.mutation.sweep_end import finish, stopped_by_disk
-from launcher.app.mutation.sweep_resume import refuse_other_options
+from launcher.app.mutation.sweep_options import SweepOptions, SweepOutcome, open_sweep, resume_options
 from launcher.app.run.inputs import prepare_worktree_root
 from launcher.engine import reaper
 from launcher.errors import LauncherError, UsageProblem
@@ -62,63 +59,9 @@ from launcher.mutation.run_env import import_roots, plugin_overrides, sweep_byte
 from launcher.mutation.sweep import BYTECODE_DIR, CACHEABLE, Worker, dispatch, fork_support, note_of
 from launcher.mutation.test_ids import in_suite_order
 from launcher.mutation.test_order import TestOrder
-from launcher.mutation.unclassified import EXIT_UNCLASSIFIED, UNCLASSIFIED, unclassified_notes
+from launcher.mutation.unclassified import unclassified_notes
 from launcher.store import mutants as store_mod
 from launcher.store.mutants import MutantStore
-
-_SHAPING = ("paths", "test_cmd", "pytest_args", "since", "shard", "max_mutants", "operators", "timeout_factor",
-            "timeout_min_s")
-
-
-@dataclass
-class SweepOptions:
-    paths: list[str] = field(default_factory=list)  # [] = the repo's packages
-    test_cmd: str | None = None  # None = pytest (with per-test selection)
-    workers: int = 0  # 0 = one per CPU
-    since: str | None = None
-    shard: str | None = None  # "I/N"
-    max_mutants: int | None = None
-    operators: list[str] | None = None
-    timeout_factor: float = 3.0
-    fail_under: float | None = None
-    resume: str | None = None  # a sweep id
-    timeout_min_s: float = 5.0  # added to every limit: process start-up is not in the baseline
-    use_cache: bool = True
-    use_fork: bool = True
-    python: str | None = None  # the interpreter running pytest (default: the project's, `interpreter`)
-    pytest_args: list[str] = field(default_factory=list)  # extra pytest arguments (selection kept)
-
-    def shaping(self) -> dict[str, Any]:
-        """The options that shape a sweep's results (not workers, the gate, the cache...)."""
-        shaping = {k: v for k, v in asdict(self).items() if k in _SHAPING}
-        shaping["paths"], shaping["operators"] = sorted(self.paths), sorted(self.operators or [])
-        return shaping
-
-    def key(self) -> str:
-        """The same key (and base commit) means the same sweep: an unfinished one is resumed."""
-        return hashlib.sha256(json.dumps(self.shaping(), sort_keys=True).encode()).hexdigest()[:16]
-
-
-@dataclass
-class SweepOutcome:
-    sweep_id: str
-    out_dir: Path
-    counts: dict[str, int]
-    score: float | None
-    passed_fail_under: bool
-    results: list[MutantRecord]
-    base_sha: str = ""
-    resumed: bool = False
-    notes: list[str] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-    headline: str = ""  # the totals of summary.txt
-
-    @property
-    def exit_code(self) -> int:
-        if not self.passed_fail_under:
-            return 1
-        # Mutants the runner could not classify are out of the score: it cannot be trusted.
-        return EXIT_UNCLASSIFIED if any(r.status in UNCLASSIFIED for r in self.results) else 0
 
 
 async def _git_list(repo: GitRepo, *args: str) -> list[str]:
@@ -382,36 +325,6 @@ class _Sweep:
                                  tests, import_time, "run", note_of(result), key))  # fmt: skip
 
 
-def _resume_options(store: MutantStore, options: SweepOptions) -> SweepOptions:
-    """`--resume ID` continues that sweep with its own options (workers and the gate may change)."""
-    assert options.resume is not None
-    row = store.sweep(options.resume)
-    if row.status == store_mod.DONE:
-        fix = "run without --resume for a new sweep (unchanged mutants come from the cache)"
-        raise UsageProblem(f"sweep {row.id} already finished", where="--resume", fix=fix)
-    known = {k: v for k, v in row.options.items() if k in SweepOptions.__dataclass_fields__}
-    refuse_other_options(row.id, asdict(options), asdict(SweepOptions()), known)  # never dropped silently
-    # The interpreter may change too (a first try with the wrong one is the likeliest failure).
-    python = options.python or known.get("python")
-    return SweepOptions(**{**known, "resume": row.id, "workers": options.workers or known.get("workers", 0),
-                           "fail_under": options.fail_under, "python": python})  # fmt: skip
-
-
-def _open(store: MutantStore, repo: GitRepo, base_sha: str, options: SweepOptions) -> tuple[str, bool]:
-    """The sweep to write into: the one asked for, an unfinished one of the same key, or new. A
-    sweep continued is claimed (refused while another live launcher runs it: SweepBusy)."""
-    if options.resume:
-        store.claim_sweep(options.resume)
-        return options.resume, True
-    found = store.find_resumable(repo=str(repo.root), base_sha=base_sha, options_key=options.key())
-    if found is not None:
-        store.claim_sweep(found)  # two plain sweeps after a crash: the second is refused
-        return found, True
-    sweep_id = store.create_sweep(store_mod.new_sweep_id, repo=str(repo.root), base_sha=base_sha,
-                                  options_key=options.key(), options=asdict(options))
-    return sweep_id, False
-
-
 async def _generation(root: Path, options: SweepOptions, files: list[str], changed: dict[str, set[int]] | None,
                       listener: SweepListener) -> tuple[Collected, list[Mutant]]:  # fmt: skip
     started = time.monotonic()
@@ -435,7 +348,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
     store = MutantStore(repo.root / STATE_DIR / "launcher.db")
     try:
         if options.resume:
-            options = _resume_options(store, options)
+            options = resume_options(store, options)
         options = configured(repo.root, options)
         if options.test_cmd is None and not await has_tests(repo):
             raise UsageProblem("found no tests to run", where=str(repo.root),
@@ -443,7 +356,7 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
                                    "or pass --test-cmd CMD")  # fmt: skip
         base_sha = await repo.rev_parse("HEAD")
         sources, changed, unnamed = await discover(repo, options)  # bad options fail here, before anything is written
-        sweep_id, resumed = _open(store, repo, base_sha, options)
+        sweep_id, resumed = open_sweep(store, repo, base_sha, options)
         out_dir = repo.root / STATE_DIR / "mutation-runs" / sweep_id
         store.set_sweep(sweep_id, status=store_mod.RUNNING, out_dir=str(out_dir))
         sweep = _Sweep(repo, options, listener, sweep_id, base_sha, store, 0)
@@ -496,3 +409,6 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
     sweep.notes += [why] if why else []
     return SweepOutcome(sweep_id, out_dir, counts(records), score, passed, records, base_sha, resumed,
                         sweep.notes, files, summary_text(meta, records, head_only=True))  # fmt: skip
+
+
+__all__ = ["SweepOptions", "SweepOutcome", "run_sweep"]

@@ -164,6 +164,7 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
             ok, output = await run_integration_check(
                 ctx.repo, commit, command, scratch_root / commit[:12],
                 timeout=ctx.settings.integration_check_timeout_s, env=env, trace=trace, prepare=with_includes,
+                secrets=ctx.journal.passed_values(ctx.run_id),  # masked before its tail is cut
             )
         if worktrees_said := trace.worktrees_said():
             ctx.note(None, f"{worktrees_said}; checking {commit[:12]}")

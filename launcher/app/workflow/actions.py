@@ -17,6 +17,7 @@ from launcher.app.context import EventSink, state_dir
 from launcher.app.run.shared_credentials import check_shared_credentials
 from launcher.app.workflow import engine, handoff, planner, routing
 from launcher.app.workflow.session import WorkflowSession
+from launcher.app.workflow.templates import load_templates, unknown_template
 from launcher.app.workflow.tool_args import (
     RECOMMEND_DEFAULT,
     RECOMMEND_MAX,
@@ -27,8 +28,10 @@ from launcher.app.workflow.tool_args import (
 )
 from launcher.errors import UsageProblem
 from launcher.git import worktrees
+from launcher.git.repo import NoRepositoryHere
 from launcher.launcher_child import launcher_module_argv
-from launcher.models.workflow import WorkflowState, WorkflowStatus
+from launcher.models.config import RepoConfig
+from launcher.models.workflow import WorkflowState, WorkflowStatus, WorkflowTemplate
 from launcher.private_files import open_private_append
 
 
@@ -38,21 +41,32 @@ def _need(value: Any, what: str, action: str) -> Any:
     return value
 
 
+async def _templates_here(cwd: Path) -> tuple[dict[str, WorkflowTemplate], RepoConfig]:
+    """The templates `cwd` sees, with the config that shapes their phases: inside a repository its
+    session's (the shipped ones and the repository's `workflows/`), outside any the shipped ones
+    with the default config (listing or showing a template needs no repository)."""
+    try:
+        session = await WorkflowSession.open(cwd)
+    except NoRepositoryHere:
+        return load_templates(None), RepoConfig()
+    return session.templates(), session.config
+
+
 async def templates_list(cwd: Path) -> list[dict[str, Any]]:
-    session = await WorkflowSession.open(cwd)
+    templates, _ = await _templates_here(cwd)
     return [{"name": t.name, "category": t.category, "description": t.description,
              "phases": [p.id for p in t.phases], "parameters": list(t.parameters), "source": t.source}
-            for t in sorted(session.templates().values(),
+            for t in sorted(templates.values(),
                             key=lambda t: (t.category != "development", t.category, t.name))]
 
 
 async def template_show(cwd: Path, name: str) -> dict[str, Any]:
-    session = await WorkflowSession.open(cwd)
-    template = session.templates().get(name) or engine._unknown(session, name)
+    templates, config = await _templates_here(cwd)
+    template = templates.get(name) or unknown_template(templates, name)
     data = template.model_dump(mode="json", by_alias=False, exclude={"phases"})
     data["source"] = template.source
-    data["phases"] = planner.describe(template, {}, session.config)
-    if (problem := planner.role_problem(session.config, session.templates())) is not None:
+    data["phases"] = planner.describe(template, {}, config)
+    if (problem := planner.role_problem(config, templates)) is not None:
         data["notes"] = [str(problem)]  # shown, not refused: this view is where roles are looked up
     return data
 

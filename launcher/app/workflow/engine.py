@@ -29,6 +29,7 @@ from launcher.app.workflow import artifacts, handoff, phase_run
 from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.planner import check_params, check_scripts, check_settings, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
+from launcher.app.workflow.templates import unknown_template
 from launcher.errors import EnvironmentProblem, RunNotFound, UsageProblem
 from launcher.models.workflow import (
     PhaseState,
@@ -160,7 +161,7 @@ async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str
     if name == "custom":
         template = custom_template(params.get("task", ""))
     else:
-        template = templates.get(name) or _unknown(session, name)
+        template = templates.get(name) or unknown_template(templates, name)
     filled = check_params(template, params)
     options = {**options, "scripts": check_scripts(template, options.get("scripts")),
                "template": template.model_dump(mode="json", by_alias=True)}  # fixed at start
@@ -207,11 +208,6 @@ async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, par
                                      fix=(exc.fix or "").replace("nothing was created", "no workflow was created"),
                                      error_key=exc.error_key) from None
         earlier += [a.path for phase in step for a in phase.artifacts]
-
-
-def _unknown(session: WorkflowSession, name: str) -> Any:
-    raise UsageProblem(f"no workflow template {name!r}", fix=f"one of: {', '.join(sorted(session.templates()))}",
-                       error_key="workflow_unknown")
 
 
 def check_can_run(state: WorkflowState, *, skip: bool = False) -> None:

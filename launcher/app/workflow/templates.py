@@ -6,9 +6,11 @@ folder that happens to be called `workflows/`) is not one and is left alone."""
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import NoReturn
 
 from pydantic import ValidationError
 
@@ -119,8 +121,11 @@ def load_templates(repo_root: Path | None) -> dict[str, WorkflowTemplate]:
 
 def get_template(repo_root: Path | None, name: str) -> WorkflowTemplate:
     templates = load_templates(repo_root)
-    if name not in templates:
-        raise UsageProblem(f"no workflow template {name!r}",
-                           fix=f"one of: {', '.join(sorted(templates))} (`launcher workflow workflows`)",
-                           error_key="workflow_unknown")
-    return templates[name]
+    return templates.get(name) or unknown_template(templates, name)
+
+
+def unknown_template(templates: Mapping[str, WorkflowTemplate], name: str) -> NoReturn:
+    """`name` is none of `templates`: refused, naming them."""
+    raise UsageProblem(f"no workflow template {name!r}",
+                       fix=f"one of: {', '.join(sorted(templates))} (`launcher workflow workflows`)",
+                       error_key="workflow_unknown")
