@@ -145,3 +145,15 @@ def test_a_value_that_is_an_ordinary_word_never_masks_the_files_a_contract_claim
     assert round_record["contract"]["files_changed"] == ["config/production.yml"]
     assert round_record["contract"]["summary"] == "tuned the ***(DEPLOY_ENV) config"
     assert json.loads((artifacts / "contract.json").read_text())["files_changed"] == ["config/production.yml"]
+
+
+def test_a_followed_log_masks_a_json_escaped_value_split_between_reads() -> None:
+    from launcher.models.redact import StreamMask
+
+    value = 'Tr0ub4dor&3"horse\\staple'
+    escaped = json.dumps(value)[1:-1]
+    line = '{"output": "connecting with ' + escaped + '"}\n'
+    for split in range(1, len(line)):
+        stream = StreamMask({value: "DB_PASSWORD"})
+        shown = stream.feed(line[:split]) + stream.feed(line[split:]) + stream.end()
+        assert shown == '{"output": "connecting with ***(DB_PASSWORD)"}\n', split

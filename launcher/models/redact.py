@@ -184,7 +184,8 @@ class StreamMask:
 
     def __init__(self, secrets: Mapping[str, str]) -> None:
         self._secrets = {value: name for value, name in secrets.items() if value}
-        self._hold = max(map(len, self._secrets), default=1) - 1
+        self._forms = _forms(self._secrets)  # every form `mask` matches (JSON-escaped too)
+        self._hold = max(map(len, self._forms), default=1) - 1
         self._held = ""
 
     def feed(self, text: str) -> str:
@@ -192,7 +193,7 @@ class StreamMask:
         if not self._secrets:
             return text
         text = self._held + text
-        cut = _safe_cut(text, len(text) - self._hold, self._secrets)
+        cut = _safe_cut(text, len(text) - self._hold, self._forms)
         self._held = text[cut:]
         return mask(text[:cut], self._secrets)
 
