@@ -200,3 +200,38 @@ def test_a_judges_invalid_answer_is_refused_for_itself_and_its_error_masked(
     assert "***(JUDGE_MODE)-ish" in outcome.error and JUDGE_VALUE not in outcome.error
     hints = list((repo.parent / "sweep" / "judge").glob("hint-*.json"))
     assert hints and all(JUDGE_VALUE not in h.read_text() for h in hints)
+
+
+# -- an export's manifest, read back by `land --from` ------------------------------------------
+
+def test_an_exported_reason_keeps_the_tasks_state_readable_whatever_value_the_run_passed(
+        repo: Path, tmp_path: Path) -> None:
+    # `not_exported` says "<state>: <message>", and `land --from` reads the state back from it: a
+    # passed value that is a state's name (RELEASE_STAGE=deferred) must not mask it there, or the
+    # land reports a deferred task as failed. The message after it is masked as people read it.
+    git(repo, "config", "user.name", "t")
+    git(repo, "config", "user.email", "t@t")
+    answer = tmp_path / "answer.json"
+    answer.write_text(json.dumps({"verdict": "needs_revision", "iteration": 1, "rubric_version": "default@1",
+                                  "required_fixes": ["more"], "criterion_results": criteria("no", failing="C1")[:7]}))
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[run]\ngrader = "rev"\niteration_cap = 1\non_cap = "defer"\ncheck_env = ["RELEASE_STAGE"]\n\n'
+                    '[agents.bot]\nadapter = "command"\n'
+                    'command = ["sh", "-c", "echo more >> app.py && git add -A && git commit -qm work"]\n\n'
+                    f'[agents.rev]\nadapter = "command"\n'
+                    f'command = ["sh", "-c", "cat {answer} > $LAUNCHER_CONTRACT"]\n\n'
+                    '[[task]]\nid = "t"\nagent = "bot"\nprompt = "p"\n')
+    out = tmp_path / "export"
+    env = {**os.environ, "RELEASE_STAGE": "deferred"}
+    done = subprocess.run([sys.executable, "-m", "launcher", "run", str(plan), "--shard", "1/1", "--no-merge",
+                           "--export", str(out)], cwd=repo, env=env, capture_output=True, text=True, timeout=180)
+    manifest = next(out.rglob("launcher-export.json"), None)
+    assert manifest is not None, done.stdout + done.stderr
+    data = json.loads(manifest.read_text())
+    reason = data["not_exported"]["t"]
+    assert reason.startswith("deferred: ") and "***(RELEASE_STAGE)" in reason
+
+    from launcher.app.land.manifests import not_exported_state
+    from launcher.models.states import TaskState
+    state, _ = not_exported_state(data["shard"], data["run_id"], reason, False)
+    assert state is TaskState.DEFERRED
