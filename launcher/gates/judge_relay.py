@@ -25,6 +25,7 @@ from launcher.agents.passed_env import plan_secrets
 from launcher.agents.registry import get_adapter
 from launcher.engine.agent_round import Limits, run_agent_round
 from launcher.engine.answer_dir import private_answer_path
+from launcher.gates.answer_masks import masked_error, masked_judge_verdict
 from launcher.gates.answers import JUDGE_ANSWER
 from launcher.gates.judge_guard import JudgeWatch, RunDirWatch
 from launcher.gates.judge_lock import LOCK_NAME, judging
@@ -42,7 +43,6 @@ from launcher.models.judge import (
 )
 from launcher.models.plan import AgentConfig, Task
 from launcher.models.printable import one_line
-from launcher.models.redact import mask
 from launcher.regular_files import clear_path
 from launcher.store.files import atomic_write_json, unused_path, utc_stamp
 
@@ -237,8 +237,9 @@ async def _ask(
     cost: float | None = None
     error: str | None = None
     last: JudgeInputInvalid | None = None
-    # What it got from the launcher's environment (its `env`, its CLI's keys): masked in its answer,
-    # whose justifications go to verdict.json, the sweep's report and the errors printed.
+    # What it got from the launcher's environment (its `env`, its CLI's keys): masked in its answer's
+    # justifications (verdict.json, the sweep's report) and the errors quoting it (printed, the hint
+    # files), once the answer is validated as it wrote it (answer_masks.py).
     secrets = plan_secrets({"agents": {spec.agent_name: spec.config.model_dump(mode="json")}})
     for attempt in range(1, MAX_INVALID_IN_A_ROW + 1):
         # Its answer goes to a directory of its own, read once its processes (and what escaped
@@ -254,8 +255,7 @@ async def _ask(
             if result.supervised is not None:  # a stdout line too long to read, a capped log
                 notes += [f"judge batch {number} attempt {attempt}: {line}" for line in result.supervised.notes]
             try:
-                answer: str | JudgeInputInvalid = mask(answer_text(answer_path, result.outcome, JudgeInputInvalid),
-                                                       secrets)
+                answer: str | JudgeInputInvalid = answer_text(answer_path, result.outcome, JudgeInputInvalid)
             except JudgeInputInvalid as exc:
                 answer = exc
         cost = _plus(cost, result.outcome.cost_usd)
@@ -269,12 +269,13 @@ async def _ask(
                                         fix="the judge must exit 0 and answer the verdict JSON")  # fmt: skip
             if isinstance(answer, JudgeInputInvalid):
                 raise answer
-            return _validated(answer, ids), cost, None, attempt
-        except JudgeInputInvalid as exc:
-            last, error = exc, _what_and_where(exc)
-            notes.append(f"judge batch {number} attempt {attempt}: {exc.error_key}")  # (its place: hint file)
+            return masked_judge_verdict(_validated(answer, ids), secrets), cost, None, attempt
+        except JudgeInputInvalid as raised:
+            invalid = masked_error(raised, secrets)
+            last, error = invalid, _what_and_where(invalid)
+            notes.append(f"judge batch {number} attempt {attempt}: {invalid.error_key}")  # (its place: hint file)
             hint = work / f"hint-{number}-{attempt}.json"
-            atomic_write_json(hint, exc.envelope())
+            atomic_write_json(hint, invalid.envelope())
     return None, cost, _given_up(spec, error, last, hint), MAX_INVALID_IN_A_ROW
 
 

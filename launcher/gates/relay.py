@@ -28,6 +28,7 @@ from launcher.engine.answer_dir import private_answer_path
 from launcher.engine.command_env import command_env
 from launcher.engine.import_audit import ImportAudit
 from launcher.errors import LauncherError
+from launcher.gates.answer_masks import masked_error, masked_verdict
 from launcher.gates.answers import grader_answer
 from launcher.gates.packet import build_packet
 from launcher.gates.verdict import apply_deterministic, run_rubric_checks
@@ -169,8 +170,9 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
     tokens: dict[str, int] = {}
     hint: Path | None = None
     notes: list[str] = []
-    # What it got from the launcher's environment (its `env`, its CLI's keys): masked in its answer,
-    # whose justifications go to the verdict file, the journal, the report and the agent's feedback.
+    # What it got from the launcher's environment (its `env`, its CLI's keys): masked in its answer's
+    # prose (justifications, fixes: the verdict file, the journal, the report, the agent's feedback)
+    # and in the errors quoting it, once the answer is validated as it wrote it (answer_masks.py).
     secrets = plan_secrets({"agents": {spec.grader_name: spec.grader_config.model_dump(mode="json")}})
     for attempt in range(1, MAX_INVALID_IN_A_ROW + 1):
         # Each attempt answers into a directory of its own, read once this attempt's processes
@@ -188,7 +190,7 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
             if round_result.supervised is not None:  # a stdout line too long to read, a capped log
                 notes += [f"grader attempt {attempt}: {line}" for line in round_result.supervised.notes]
             try:
-                answer: str | VerdictInvalid = mask(answer_text(answer_path, round_result.outcome), secrets)
+                answer: str | VerdictInvalid = answer_text(answer_path, round_result.outcome)
             except VerdictInvalid as exc:
                 answer = exc
         outcome = round_result.outcome
@@ -212,13 +214,14 @@ async def _ask_grader(spec: GradingInput, packet_path: Path, ids: list[str]) -> 
                 raise answer
             verdict = parse_grader_output(answer, expected_criteria=ids)
             claimed_task_id(verdict, spec.task.id)  # task_id_mismatch, task_id_not_string
-            return GradeResult(_as_this_round(verdict, spec, notes), None, None, attempt, cost or None,
-                               notes, tokens or None)
-        except VerdictInvalid as exc:
-            error_key = exc.error_key
-            notes.append(f"grader attempt {attempt}: {exc.error_key}")
+            verdict = _as_this_round(masked_verdict(verdict, secrets), spec, notes, secrets)
+            return GradeResult(verdict, None, None, attempt, cost or None, notes, tokens or None)
+        except VerdictInvalid as raised:
+            invalid = masked_error(raised, secrets)
+            error_key = invalid.error_key
+            notes.append(f"grader attempt {attempt}: {invalid.error_key}")
             hint = spec.grading_dir / f"{spec.iteration}-hint-{attempt}.json"
-            atomic_write_json(hint, exc.envelope())
+            atomic_write_json(hint, invalid.envelope())
     return GradeResult(None, None, error_key, MAX_INVALID_IN_A_ROW, cost or None, notes, tokens or None)
 
 
@@ -230,15 +233,15 @@ async def reap_escaped(run_id: str, task_id: str, after: str) -> list[str]:
     return [f"killed {len(killed)} process(es) that escaped their process group after {after}"] if killed else []
 
 
-def _as_this_round(verdict: Verdict, spec: GradingInput, notes: list[str]) -> Verdict:
+def _as_this_round(verdict: Verdict, spec: GradingInput, notes: list[str], secrets: dict[str, str]) -> Verdict:
     """The verdict as the record of this round: the iteration and rubric version are the
     launcher's (the audit line must not repeat a grader's stale or wrong numbers); a grader that
-    said otherwise is noted."""
+    said otherwise is noted (what it said masked)."""
     version = composed_version(spec.rubrics)
     claimed = (str(verdict.iteration).strip(), str(verdict.rubric_version).replace(" ", ""))
     if claimed != (str(spec.iteration), version):
-        notes.append(f"the grader answered for iteration {verdict.iteration} of rubric "
-                     f"{verdict.rubric_version}; recorded as iteration {spec.iteration} of {version}")
+        notes.append(mask(f"the grader answered for iteration {verdict.iteration} of rubric "
+                          f"{verdict.rubric_version}; recorded as iteration {spec.iteration} of {version}", secrets))
     return verdict.model_copy(update={"iteration": spec.iteration, "rubric_version": version})
 
 

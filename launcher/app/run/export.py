@@ -98,7 +98,8 @@ def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan) -> tup
             "rounds": [{key: graded[key] for key in ("iteration", "verdict", "audit", "error_key")}
                        for graded in journal.rounds(run_id, row.task_id)],
         } for row in rows],
-        "not_exported": {row.task_id: mask(f"{row.state.value}: {row.message}", secrets)[:300]
+        # "<state>: <message>": `land --from` reads the state back (never masked), the message is for people
+        "not_exported": {row.task_id: f"{row.state.value}: {mask(row.message, secrets)}"[:300]
                          for row in every if row not in rows},
     }
     return rows, manifest
