@@ -51,8 +51,8 @@ def runner_alive(state: WorkflowState) -> bool:
     pid = state.runner_pid
     if not pid:
         return False
-    if state.runner_started is None:  # recorded by an older launcher: the pid must run launcher
-        return process_identity.alive(pid, None) and process_identity.is_launcher(pid)
+    if state.runner_started is None:  # no start time (an older launcher, no /proc): the pid must run launcher
+        return pid == os.getpid() or (process_identity.alive(pid, None) and process_identity.is_launcher(pid))
     return process_identity.alive(pid, state.runner_started)
 
 
