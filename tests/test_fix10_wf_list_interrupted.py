@@ -38,9 +38,9 @@ def test_list_shows_a_workflow_whose_runner_was_killed_mid_phase_as_interrupted_
     line = listed.stdout.strip()
     assert line.startswith(wid) and "running  (interrupted)" in line, line
     assert "phase plan" in line and f"`launcher workflow resume {wid}` continues it" in line, line
-    # the JSON of both carries the same flag beside the status
+    # the JSON of both says `interrupted` as its status (a client's poll ends on it), with the flag
     rows = json.loads(launcher_cli(wf_repo, "workflow", "list", "--json").stdout)
-    assert [(r["id"], r["status"], r["interrupted"]) for r in rows] == [(wid, "running", True)]
+    assert [(r["id"], r["status"], r["interrupted"]) for r in rows] == [(wid, "interrupted", True)]
 
 
 def test_list_of_a_workflow_paused_on_a_phase_names_that_phase_and_a_ready_one_only_its_status(

@@ -39,7 +39,12 @@ TOOL_DESCRIPTION = (
     "options (only those of the action; booleans are JSON true/false): next {skip}, resume {retry_failed}, "
     "list {all}, cancel {force}, plan {write (a new file in the work tree), overwrite}, "
     "start {scripts (for scripted agents)}. "
-    "start, next and resume return at once (the phase runs in a background process); poll status."
+    "start, next and resume return at once (the phase runs in a background process); poll status "
+    "while its result's status is running or ready and done is false. done: true once the workflow "
+    "ended (completed, failed, cancelled). Any other status needs you: paused (message and offers say "
+    "why: retry, skip, cancel), waiting_checkpoint (checkpoint releases the next phase), interrupted "
+    "(interrupted: true; its background runner died mid-phase: resume continues it, cancel ends it). "
+    "offers lists the commands that apply now."
 )
 
 

@@ -34,7 +34,7 @@ def _print(data: Any, json_mode: bool, text: str | None = None) -> None:
 def _shown_status(data: dict[str, Any]) -> str:
     """The workflow's status as `workflow status` and `workflow list` both show it: a `running`
     workflow whose runner stopped mid-phase (`interrupted`: nothing runs it) says so."""
-    return f"{data['status']}  (interrupted)" if data["interrupted"] else str(data["status"])
+    return "running  (interrupted)" if data["interrupted"] else str(data["status"])
 
 
 def _where(data: dict[str, Any]) -> str:

@@ -287,6 +287,8 @@ async def _go(cwd: Path, wid: str, emit: EventSink, *, detach: bool, skip: bool 
 
 def view(state: WorkflowState) -> dict[str, Any]:
     data = engine.state_view(state)
+    if data["interrupted"]:  # its runner died mid-phase: nothing runs it, so a client's poll ends here
+        data["status"] = "interrupted"  # (the state keeps `running`: `resume` continues the phase)
     data["workflowId"] = state.id
     data["done"] = state.status in (WorkflowStatus.COMPLETED, WorkflowStatus.CANCELLED, WorkflowStatus.FAILED)
     return data

@@ -123,6 +123,17 @@ def _task_section(task: TaskReport, documents: dict[str, str]) -> str:
     for key, title in (("decisions", "Decisions"), ("blockers", "Blockers")):
         if contract.get(key):
             lines += [f"{title}:", *[f"- {item}" for item in contract[key]], ""]
+    if "approved" in contract or contract.get("qa_status"):  # DESIGN 7.1's QA verdict
+        approved = contract.get("approved")
+        verdict = "approved" if approved is True else "rejected" if approved is False else "not stated"
+        lines += [f"Verdict: {verdict}" + (f" (qa_status: {contract['qa_status']})" if contract.get("qa_status")
+                                           else ""), ""]
+    for key, title in (("must_fix", "Must fix"), ("issues_found", "Issues found")):
+        items = contract.get(key)
+        if isinstance(items, list) and items:
+            lines += [f"{title}:", *[f"- {item}" for item in items], ""]
+        elif isinstance(items, str) and items.strip():
+            lines += [f"{title}: {items}", ""]
     if contract.get("llm_observations"):
         lines += ["Observations: " + str(contract["llm_observations"]), ""]
     if task.files:

@@ -25,7 +25,7 @@ from launcher.app.report import build_report
 from launcher.app.run import preflight
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.app.workflow import artifacts, handoff, phase_run
+from launcher.app.workflow import artifacts, handoff, integrity, phase_run
 from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.planner import check_params, check_scripts, check_settings, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
@@ -48,14 +48,12 @@ STOP_GRACE_S = 10.0
 def runner_alive(state: WorkflowState) -> bool:
     """Whether the recorded runner still runs: we ourselves (this process runs the phase), or
     the same live process that was recorded, by pid *and* start time (a zombie, or a newer
-    process the kernel gave a dead runner's pid, does not count)."""
+    process the kernel gave a dead runner's pid, does not count: not even this one)."""
     pid = state.runner_pid
     if not pid:
         return False
-    if pid == os.getpid():
-        return True
-    if state.runner_started is None:  # recorded by an older launcher: the pid must run launcher
-        return process_identity.alive(pid, None) and process_identity.is_launcher(pid)
+    if state.runner_started is None:  # no start time (an older launcher, no /proc): the pid must run launcher
+        return pid == os.getpid() or (process_identity.alive(pid, None) and process_identity.is_launcher(pid))
     return process_identity.alive(pid, state.runner_started)
 
 
@@ -257,12 +255,15 @@ async def run_next(cwd: Path, workflow_id: str, emit: EventSink, *, skip: bool =
                         row.status, row.finished_at = PhaseStatus.SKIPPED, time.time()
                 now.paused_on, now.status = None, WorkflowStatus.READY
                 now.options.pop("parked", None)
+                now.message = f"phase {skipped} skipped; `launcher workflow next {now.id}` runs the next phase"
 
             state = session.update(state.id, skip_it)
+        if lost := await integrity.lost_work(session.repo, state):  # before a phase starts, or it completes
+            return session.update(state.id, lambda now: integrity.pause_for_lost(now, lost))
         step = phase_run.next_step(session, state)
         if not step:
             def complete(now: WorkflowState) -> None:
-                now.status = WorkflowStatus.COMPLETED
+                now.status, now.message = WorkflowStatus.COMPLETED, integrity.completion_message(now)
             return session.update(state.id, complete)
         state = await phase_run.begin_step(session, state, step, f"workflow next {state.id}")
     return await phase_run.run_step(session, state, step, emit)
@@ -274,6 +275,8 @@ async def record_checkpoint(cwd: Path, workflow_id: str, signal_ref: str) -> Wor
     session = await WorkflowSession.open(cwd)
 
     def record(state: WorkflowState) -> None:
+        if (refused := integrity.checkpoint_refusal(state)) is not None:
+            raise refused  # its message (why it ended or paused, what was kept) stays
         running = [p.id for p in state.phases if p.status is PhaseStatus.RUNNING]
         if state.status is WorkflowStatus.RUNNING and running:
             phase_run.record_checkpoint_while_running(session, state, running, signal_ref)
@@ -287,8 +290,9 @@ async def record_checkpoint(cwd: Path, workflow_id: str, signal_ref: str) -> Wor
         elif state.status is WorkflowStatus.PAUSED and state.resume_to is WorkflowStatus.WAITING_CHECKPOINT:
             state.resume_to = WorkflowStatus.READY
             state.message = f"checkpoint {signal_ref!r} recorded; the workflow is still paused"
-        else:
-            state.message = f"checkpoint {signal_ref!r} recorded (nothing was waiting for it)"
+        else:  # an operator's pause stays said
+            state.message = f"checkpoint {signal_ref!r} recorded (nothing was waiting for it)" + \
+                integrity.still_paused(state)
 
     session.load(workflow_id)  # an unknown workflow is refused as such
     return session.update(workflow_id, record)
@@ -334,7 +338,7 @@ def check_step_free(session: WorkflowSession, state: WorkflowState) -> None:
         step = running_step(session, state)
     elif state.status is WorkflowStatus.PAUSED and state.paused_on and not parked(state):
         step = phase_run.next_step(session, state)
-        if phase_run.step_produced_nothing(state, step):
+        if phase_run.retry_starts_new_run(state, step):
             return  # a new run starts
     else:
         return
@@ -361,7 +365,7 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
             if parked(state):
                 return await _take_parked(session, state)
             step = phase_run.next_step(session, state)
-            again = phase_run.step_produced_nothing(state, step)  # its run has nothing to retry: a new run
+            again = phase_run.retry_starts_new_run(state, step)  # its run has nothing to retry: a new run
             state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}", new_run=again)
             retry = not again
         elif state.status is WorkflowStatus.PAUSED:

@@ -13,7 +13,7 @@ from launcher import process_identity
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run.runner import RunOptions, resume_run, start_run
-from launcher.app.workflow import artifacts, handoff
+from launcher.app.workflow import artifacts, handoff, integrity
 from launcher.app.workflow.planner import step_plan, test_command
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import LauncherError, UsageProblem
@@ -76,6 +76,25 @@ def step_produced_nothing(state: WorkflowState, step: list[Phase]) -> bool:
     return produced_nothing([t for p in step for t in state.phase(p.id).tasks])
 
 
+def retry_starts_new_run(state: WorkflowState, step: list[Phase]) -> bool:
+    """Whether a retry of the failed step starts a new run (`launcher resume --retry-failed` of its
+    last run would change nothing): it produced nothing, a reviewer rejected its work (the run
+    itself succeeded), or a task of it conflicted with what landed (the run retries failed,
+    timed-out, cancelled and blocked tasks only)."""
+    tasks = [t for p in step for t in state.phase(p.id).tasks]
+    return produced_nothing(tasks) or any(t.get("approved") is False or t.get("state") == "conflicted"
+                                          for t in tasks)
+
+
+def _kept_landed(state: WorkflowState, step: list[Phase]) -> set[str]:
+    """A retry of a step whose task conflicted: its tasks that landed are not run again (their
+    work is on the target, which the new run starts from); only the others run."""
+    tasks = [t for p in step for t in state.phase(p.id).tasks]
+    if not any(t.get("state") == "conflicted" for t in tasks):
+        return set()
+    return {str(t["id"]) for t in tasks if t.get("merged")}
+
+
 async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[Phase], command: str,
                      *, new_run: bool = False) -> WorkflowState:
     """Record this process as the step's runner (the claim; under `session.claim`). Refused
@@ -87,9 +106,10 @@ async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[
     run_id = None if new_run else state.phase(step[0].id).run_id
     if run_id is not None:
         session.journal().check_free(run_id, command)
+    tip = await integrity.check_target(session.repo, state)  # renamed or deleted: refused, naming the workflow
     handoff.check_present(session, state)  # a phase never runs without the inputs its prompt names
-    tip = await session.repo.rev_parse(state.target)
     pid, decided_on = os.getpid(), state.status
+    keep_start = new_run and bool(_kept_landed(state, step))  # files.json still spans the landed tasks
 
     def begin(now: WorkflowState) -> None:
         if now.status is not decided_on:
@@ -102,9 +122,13 @@ async def begin_step(session: WorkflowSession, state: WorkflowState, step: list[
             row = now.phase(phase.id)
             row.status, row.error = PhaseStatus.RUNNING, None
             row.started_at = row.started_at or time.time()
+            if keep_start:  # the landed tasks not run again: their reports stay those of this run
+                for task in row.tasks:
+                    if task.get("merged"):
+                        task.setdefault("run", row.run_id)
             if new_run:
                 row.run_id = None
-            if run_id is None or row.start_sha is None:
+            if row.start_sha is None or (run_id is None and not keep_start):
                 row.start_sha = tip
 
     return session.update(state.id, begin)
@@ -120,6 +144,10 @@ async def run_step(session: WorkflowSession, state: WorkflowState, step: list[Ph
     if run_id is None:
         try:
             plan = await handed_plan(session, state, step)
+            if landed := _kept_landed(state, step):
+                plan = plan.model_copy(update={"tasks": [
+                    t.model_copy(update={"depends_on": [d for d in t.depends_on if d not in landed]})
+                    for t in plan.tasks if t.id not in landed]})
             report = await start_run(repo.root, plan, RunOptions(into=state.target, base=state.target), sink)
         except LauncherError as exc:
             if state.phase(step[0].id).run_id is not None:
@@ -158,6 +186,27 @@ def failed_to_start(session: WorkflowSession, state: WorkflowState, step: list[P
         _apply_requested_pause(now)
 
     return session.update(state.id, failed)
+
+
+def _with_kept_landed(session: WorkflowSession, state: WorkflowState, step: list[Phase],
+                      report: RunReport) -> RunReport:
+    """The step's report with the tasks a partial retry did not run again (they had landed in an
+    earlier run of the step: `_kept_landed`), as that run reported them: the phase's rows,
+    files.json and documents cover every task of the phase."""
+    have = {t.id for t in report.tasks}
+    runs: dict[str, set[str]] = {}
+    for phase in step:
+        for task in state.phase(phase.id).tasks:
+            if task.get("merged") and task.get("run") and task["id"] not in have:
+                runs.setdefault(str(task["run"]), set()).add(str(task["id"]))
+    kept = []
+    for run_id, ids in runs.items():
+        try:
+            earlier = build_report(session.journal(), run_id, session.repo.root)
+        except LauncherError:
+            continue
+        kept += [t for t in earlier.tasks if t.id in ids]
+    return report.model_copy(update={"tasks": kept + list(report.tasks)}) if kept else report
 
 
 def task_rows(report: RunReport, phase: Phase) -> list[dict[str, Any]]:
@@ -215,6 +264,9 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
     so an operator's `pause` or `checkpoint` recorded meanwhile is kept and honoured."""
     repo, folder = session.repo, session.folder(state.id)
     landed = await repo.rev_parse(state.target)
+    fresh = {t.id for t in report.tasks}
+    report = _with_kept_landed(session, state, step, report)
+    lost = await integrity.lost_work(repo, state)  # earlier phases' work the target lost meanwhile
     parked_on = report.integration_branch if report.status == RunStatus.PARKED.value else None
     ok = report.status == RunStatus.SUCCEEDED.value or landed_by_operator
     command = test_command(state.params, session.config)
@@ -224,13 +276,21 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
     for phase in step:
         row = rows[phase.id]
         row.run_id = report.run_id
+        runs = {t["id"]: t["run"] for t in row.tasks if t.get("run")}
         row.tasks = task_rows(report, phase)
+        for task in row.tasks:  # a landed task a partial retry did not run: the run that has its report
+            if task["id"] not in fresh and task["id"] in runs:
+                task["run"] = runs[task["id"]]
         row.notes = phase_notes(report, phase)
         if parked_on and not landed_by_operator:  # approved, on the integration branch, not the target
             for task in row.tasks:
                 if task["state"] in ("merged", "approved"):
                     task["state"], task["merged"] = f"parked on {parked_on}", False
         row.landed_sha = landed
+        rejected = integrity.rejections(report, phase) if ok else {}
+        for task in row.tasks:
+            if task["id"] in rejected:
+                task.update(rejected[task["id"]])
         if ok and produced_nothing(row.tasks):
             nothing.append(phase.id)
             row.error = (f"run {report.run_id} produced nothing: every task finished without changing a file "
@@ -243,6 +303,9 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
                 session.journal(), state.id)
             row.status, row.error = PhaseStatus.SUCCEEDED, None
             artifacts.clear_error(folder, phase)
+            if rejected:  # its review documents are written (with the verdict), but it did not pass
+                row.status, row.error = PhaseStatus.FAILED, integrity.rejection_error(report.run_id, rejected)
+                row.artifacts.append(artifacts.write_error(folder, phase, report, row.error))
         else:
             failed = [f"{t['id']} {t['state']}" for t in row.tasks
                       if t["state"] not in _NOT_FAILED and not parked_on]
@@ -261,6 +324,8 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
         now.runner_pid, now.paused_on = None, None
         now.options.pop("parked", None)
         _decide(session, now, step, report, failed_phase, nothing, parked_on, commit)
+        if lost and now.status is WorkflowStatus.COMPLETED:  # not "completed" without that work
+            integrity.pause_for_lost(now, lost)
         _settle_checkpoints(now, step)
         _apply_requested_pause(now)
         return True
@@ -282,8 +347,10 @@ def _decide(session: WorkflowSession, state: WorkflowState, step: list[Phase], r
                          f"`launcher workflow resume {wid}` records the phase and goes on; or skip "
                          f"(`launcher workflow next {wid} --skip`) or cancel (`launcher workflow cancel {wid}`)")
     elif failed_phase:
+        error = state.phase(failed_phase).error or ""
         what = (f"phase {failed_phase} produced nothing (every agent finished without a change)"
-                if failed_phase in nothing else f"phase {failed_phase} failed")
+                if failed_phase in nothing else f"phase {failed_phase} failed"
+                + (f": {error}" if error.startswith(integrity.REJECTED) else ""))
         if state.pause_on_failure:
             state.status, state.paused_on = WorkflowStatus.PAUSED, failed_phase
             state.message = f"{what}; {choices(wid)}"
@@ -330,7 +397,7 @@ def _settle_checkpoints(state: WorkflowState, step: list[Phase]) -> None:
 
 def after_success(session: WorkflowSession, state: WorkflowState, step: list[Phase]) -> WorkflowStatus:
     if not next_step(session, state):
-        state.message = "every phase finished"
+        state.message = integrity.completion_message(state)
         return WorkflowStatus.COMPLETED
     # the whole step: a phase of it that succeeded before the others were retried counts too
     whole = next((group for group in session.template_of(state).steps()

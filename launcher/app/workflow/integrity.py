@@ -1,0 +1,127 @@
+"""What a workflow's state says, checked against git and against itself before it is said: the
+target branch still exists, every succeeded phase's landed work is still on it, a completed
+workflow names the phases it skipped, a reviewer's rejection fails its phase, and a checkpoint
+never overwrites why a workflow ended or paused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from launcher.errors import UsageProblem
+from launcher.git.repo import GitRepo
+from launcher.models.report import RunReport
+from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
+
+REJECTED = "the review rejected the work"  # the start of a rejected phase's error
+
+
+async def check_target(repo: GitRepo, state: WorkflowState) -> str:
+    """The target branch's tip; refused (exit 2, naming the workflow and a way on) when the
+    branch the workflow lands on was renamed or deleted since it started."""
+    found = await repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{state.target}^{{commit}}", check=False)
+    if found.ok and found.out.strip():
+        return found.out.strip()
+    landed = [p.landed_sha for p in state.phases if p.status is PhaseStatus.SUCCEEDED and p.landed_sha]
+    commit = landed[-1] if landed else state.base_sha
+    raise UsageProblem(
+        f"workflow {state.id}'s target branch {state.target} no longer exists (renamed or deleted since the "
+        "workflow started), so no phase can start from it or land on it",
+        where=str(repo.root),
+        fix=f"recreate it (`git branch {state.target} {commit[:12]}`, the last commit the workflow knows it at, "
+            f"or rename the branch back), then run the command again; or cancel the workflow "
+            f"(`launcher workflow cancel {state.id}`)",
+        error_key="workflow_target_missing")
+
+
+async def lost_work(repo: GitRepo, state: WorkflowState) -> list[PhaseState]:
+    """The succeeded phases whose landed commit the target no longer holds (a `git reset --hard`,
+    a force-push or `update-ref` took it away)."""
+    await check_target(repo, state)
+    lost = []
+    for row in state.phases:
+        if row.status is PhaseStatus.SUCCEEDED and row.landed_sha:
+            held = await repo.git("merge-base", "--is-ancestor", row.landed_sha, f"refs/heads/{state.target}",
+                                  check=False)
+            if not held.ok:
+                lost.append(row)
+    return lost
+
+
+def lost_message(state: WorkflowState, lost: list[PhaseState]) -> str:
+    named = ", ".join(f"{row.id} ({(row.landed_sha or '')[:12]})" for row in lost)
+    merges = " and ".join(f"`git merge {(row.landed_sha or '')[:12]}`" for row in lost)
+    return (f"paused: {state.target} no longer holds what phase {named} landed (the branch was reset or "
+            f"force-updated since), so the workflow cannot go on from it nor say it completed; put it back "
+            f"({merges} on {state.target}), then `launcher workflow resume {state.id}`; or cancel the workflow "
+            f"(`launcher workflow cancel {state.id}`)")
+
+
+def pause_for_lost(state: WorkflowState, lost: list[PhaseState]) -> None:
+    """Pause (as an operator's pause: `resume` then `next` checks again) naming the lost work."""
+    state.status, state.resume_to, state.paused_on = WorkflowStatus.PAUSED, WorkflowStatus.READY, None
+    state.runner_pid = None
+    state.message = lost_message(state, lost)
+
+
+def completion_message(state: WorkflowState) -> str:
+    skipped = [row.id for row in state.phases if row.status is PhaseStatus.SKIPPED]
+    if skipped:
+        return f"every phase finished; skipped: {', '.join(skipped)} (its work is not on {state.target})"
+    return "every phase finished"
+
+
+def still_paused(state: WorkflowState) -> str:
+    if state.status is not WorkflowStatus.PAUSED:
+        return ""
+    return f"; the workflow is still paused: `launcher workflow resume {state.id}` continues"
+
+
+def checkpoint_refusal(state: WorkflowState) -> UsageProblem | None:
+    """Why a checkpoint may not be recorded now (nothing changed): the workflow ended, or it is
+    paused on a failed or parked phase, whose message (why, and the way on) must stay."""
+    if state.status.is_final:
+        what, fix = "it has already ended", f"`launcher workflow status {state.id}`; start a new one with " \
+            "`launcher workflow start NAME`"
+    elif state.status is WorkflowStatus.PAUSED and state.paused_on:
+        what, fix = f"it is paused on phase {state.paused_on}, which a checkpoint does not release", state.message
+    else:
+        return None
+    return UsageProblem(f"workflow {state.id} is {state.status.value}: {what}", fix=fix,
+                        error_key=f"workflow_{state.status.value}")
+
+
+def _items(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(item) for item in value if str(item).strip()]
+    return [str(value)] if isinstance(value, str) and value.strip() else []
+
+
+def verdict(contract: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A QA contract's rejection (DESIGN 7.1: `approved`, `qa_status`, `must_fix`,
+    `issues_found`): `approved: false`, a `qa_status` that rejects, or a non-empty `must_fix`
+    list. None when the contract approves or says nothing of it."""
+    contract = contract or {}
+    status = str(contract.get("qa_status") or "").strip().lower()
+    must_fix = _items(contract.get("must_fix"))
+    if contract.get("approved") is False or status in ("rejected", "failed", "changes_requested") or must_fix:
+        return {"approved": False, "qa_status": status or None, "must_fix": must_fix,
+                "issues_found": _items(contract.get("issues_found"))}
+    return None
+
+
+def rejections(report: RunReport, phase: Phase) -> dict[str, dict[str, Any]]:
+    """The phase's own tasks whose contract rejects the work, by task id."""
+    ids = phase.task_ids()
+    found = {}
+    for task in report.tasks:
+        if task.id in ids and (said := verdict(task.contract)) is not None:
+            found[task.id] = said
+    return found
+
+
+def rejection_error(run_id: str, found: dict[str, dict[str, Any]]) -> str:
+    parts = []
+    for task_id, said in found.items():
+        items = said["must_fix"] or said["issues_found"]
+        parts.append(f"{task_id}: " + ("must fix: " + "; ".join(items) if items else "approved: false"))
+    return f"{REJECTED} (run {run_id}): " + " | ".join(parts)
