@@ -15,7 +15,7 @@ import anyio
 from launcher import detached, process_identity
 from launcher.app.context import EventSink, state_dir
 from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.app.workflow import engine, handoff, planner, routing
+from launcher.app.workflow import engine, handoff, offers, planner, routing
 from launcher.app.workflow.session import WorkflowSession
 from launcher.app.workflow.templates import load_templates, unknown_template
 from launcher.app.workflow.tool_args import (
@@ -167,7 +167,7 @@ async def recommend(cwd: Path, limit: int) -> list[dict[str, Any]]:
     for state in session.store.all():
         if state.status.is_final:
             continue
-        for command in engine.offers(state)[:1]:
+        for command in offers.offers(state)[:1]:
             out.append({"action": command, "workflow_id": state.id,
                         "why": f"{state.template} is {state.status.value}: {state.message}"})
     root = session.repo.root
@@ -286,7 +286,7 @@ async def _go(cwd: Path, wid: str, emit: EventSink, *, detach: bool, skip: bool 
 
 
 def view(state: WorkflowState) -> dict[str, Any]:
-    data = engine.state_view(state)
+    data = offers.state_view(state)
     if data["interrupted"]:  # its runner died mid-phase: nothing runs it, so a client's poll ends here
         data["status"] = "interrupted"  # (the state keeps `running`: `resume` continues the phase)
     data["workflowId"] = state.id

@@ -62,7 +62,8 @@ def refusal(state: WorkflowState, what: str, fix: str) -> UsageProblem:
                         error_key=f"workflow_{state.status.value}")
 
 
-def _interrupted(state: WorkflowState) -> bool:
+def interrupted(state: WorkflowState) -> bool:
+    """Running, its runner dead: `resume` continues its phase."""
     return state.status is WorkflowStatus.RUNNING and not runner_alive(state)
 
 
@@ -211,7 +212,7 @@ async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, par
 def check_can_run(state: WorkflowState, *, skip: bool = False) -> None:
     """Why `next` may not run now (raises), so a detached runner is never started for nothing."""
     _refuse_live_runner(state)
-    if _interrupted(state):
+    if interrupted(state):
         raise refusal(state, "its runner stopped in the middle of a phase",
                       f"`launcher workflow resume {state.id}` continues that phase")
     if skip:
@@ -319,7 +320,7 @@ def resume_runs_a_phase(state: WorkflowState, *, retry_failed: bool = False) -> 
     """Whether `resume` runs (or finishes) a phase, which a detached runner should do; raises
     when it may not resume now: a live runner, a failed phase without --retry-failed, nothing."""
     _refuse_live_runner(state)
-    if _interrupted(state):
+    if interrupted(state):
         return True
     if state.status is WorkflowStatus.PAUSED and state.paused_on:
         if not retry_failed and not parked(state):
@@ -334,7 +335,7 @@ def check_step_free(session: WorkflowSession, state: WorkflowState) -> None:
     """Raise RunBusy, changing nothing, while another live launcher (a `launcher resume RUN`)
     drives the run that `resume` would continue: a detached runner would be refused the same way
     (`phase_run.begin_step`) after its caller had been told the phase runs."""
-    if _interrupted(state):
+    if interrupted(state):
         step = running_step(session, state)
     elif state.status is WorkflowStatus.PAUSED and state.paused_on and not parked(state):
         step = phase_run.next_step(session, state)
@@ -357,7 +358,7 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
         if resume_runs_a_phase(state, retry_failed=retry_failed):  # refused while a runner lives
             await check_shared_credentials(session.repo)  # refused (exit 3) changing nothing, as over MCP
         artifacts.reap_left_behind(session.journal(), state.id)  # a killed runner's test command
-        if _interrupted(state):  # a crashed runner: continue its phase's run
+        if interrupted(state):  # a crashed runner: continue its phase's run
             step = running_step(session, state)
             state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")
             retry = False
@@ -469,35 +470,3 @@ async def listing(cwd: Path, *, everything: bool = False) -> list[WorkflowState]
     session = await WorkflowSession.open(cwd)
     states = [notice_dead_runner(session, s) for s in session.store.all()]
     return [s for s in states if everything or not s.status.is_final]
-
-
-def offers(state: WorkflowState) -> list[str]:
-    """What the operator can do next, as commands."""
-    wid = state.id
-    if runner_alive(state):
-        pause = [f"launcher workflow pause {wid}"] if state.status is WorkflowStatus.RUNNING else []
-        return [f"launcher workflow status {wid}", *pause, f"launcher workflow cancel {wid}"]
-    if _interrupted(state):
-        return [f"launcher workflow resume {wid}", f"launcher workflow cancel {wid}"]
-    info = parked(state)
-    if info:
-        return [f"git merge --ff-only {info['branch']}", f"launcher workflow resume {wid}",
-                f"launcher workflow next {wid} --skip", f"launcher workflow cancel {wid}"]
-    if state.status is WorkflowStatus.PAUSED and state.paused_on:
-        return [f"launcher workflow resume {wid} --retry-failed", f"launcher workflow next {wid} --skip",
-                f"launcher workflow cancel {wid}"]
-    return {
-        WorkflowStatus.READY: [f"launcher workflow next {wid}", f"launcher workflow pause {wid}"],
-        WorkflowStatus.WAITING_CHECKPOINT: [f"launcher workflow checkpoint {wid} --signal REF"],
-        WorkflowStatus.PAUSED: [f"launcher workflow resume {wid}", f"launcher workflow cancel {wid}"],
-        WorkflowStatus.RUNNING: [f"launcher workflow status {wid}", f"launcher workflow pause {wid}"],
-    }.get(state.status, [])
-
-
-def state_view(state: WorkflowState, folder: Path | None = None) -> dict[str, Any]:
-    data = state.model_dump(mode="json", exclude={"options"})
-    data["interrupted"] = _interrupted(state)
-    data["offers"] = offers(state)
-    if folder is not None:
-        data["folder"] = str(folder)
-    return data
