@@ -35,7 +35,7 @@ from launcher.gates.check_summary import failure_line
 from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, ref_updates, scratch, worktrees
 from launcher.models.states import TaskState
-from launcher.store import own_files
+from launcher.store import own_files, queue_log
 
 
 def landing_order(ctx: RunContext) -> list[str]:
@@ -189,9 +189,16 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         result, skipped = await land_ready(ctx, expected_old, ready, check)
     result, skipped, pulled = await _whole_epics(ctx, expected_old, ready, check, members, result, skipped)
     tip, landed = result.tip, {t: result.landed[t] for t in landing_order(ctx) if t in result.landed}
+    if races_left > 0 and await _target_tip(ctx) != expected_old:
+        # The target moved while the fold was checked (a teammate's commit, another run): what
+        # the pass found (a culprit, a conflict, a tip that fails) was judged against a tip that
+        # is no longer the target's. Nothing of it is settled: fold again onto the new tip.
+        return await _refold(ctx, races_left, result)
     reached, message, raced = True, "nothing to land", False
     if landed:
         reached, message, raced = await _advance(ctx, expected_old, tip, landed, races_left > 0)
+    if raced and races_left > 0:  # moved between the look above and the compare-and-swap
+        return await _refold(ctx, races_left, result)
     # A round sent back starts from what is on the target: the fold when it landed, else (it
     # was parked, or the target moved under it) the target as it is, never unlanded work.
     on_target = tip if reached else await _target_tip(ctx)
@@ -220,12 +227,17 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         return False, (f"the integration check fails on {ctx.target} ({expected_old[:12]}) itself, "
                        f"so no task was blamed for it and the tasks it held back stay approved: fix "
                        f"{ctx.target}, then run `launcher land`. Its output:\n{result.broken_tip[-1500:]}")
-    if raced and races_left > 0:
-        # Another run landed, or the user committed, between the fold and the compare-and-swap:
-        # fold the (parked, still approved) work again onto the new tip, check and land it.
-        ctx.note(None, f"{ctx.target} moved while landing: folding the approved work onto its new tip")
-        return await _land(ctx, races_left=races_left - 1)
     return reached, message
+
+
+async def _refold(ctx: RunContext, races_left: int, result: QueueResult) -> tuple[bool, str]:
+    """Another run landed, or the user committed, while the pass folded and checked: fold the
+    (still approved) work again onto the new tip, check and land it; culprits and conflicts are
+    settled only by a pass whose tip is still the target's (this pass's culprits are withdrawn)."""
+    if stale := sorted(t for t, landing in result.failed.items() if t in result.culprit_tips):
+        write_steps(ctx, [(queue_log.WITHDRAWN, stale, {"detail": f"judged while {ctx.target} moved"})])
+    ctx.note(None, f"{ctx.target} moved while landing: folding the approved work onto its new tip")
+    return await _land(ctx, races_left=races_left - 1)
 
 
 async def _whole_epics(
