@@ -69,3 +69,24 @@ def test_a_task_is_judged_on_the_target_it_lands_on_when_the_target_moves_during
     assert task(report, "t1").state == "merged", task(report, "t1").message
     assert report.queue.culprits == []
     assert git(repo, "show", "main:f1.txt") == "1\n" and git(repo, "show", "main:fix.txt") == "fix\n"
+
+
+def test_the_users_edit_in_the_main_checkout_during_the_check_stays_and_blames_no_task(
+        repo: Path, tmp_path: Path) -> None:
+    # The check passes; while it runs, the user's editor saves app.py in the main checkout.
+    check = _gated_check(tmp_path, "false")
+    edited = (repo / "app.py").read_text() + "# my unsaved work\n" if (repo / "app.py").exists() else "mine\n"
+
+    def user_saves() -> None:
+        (repo / "app.py").write_text(edited)
+
+    with _meanwhile(tmp_path, user_saves):
+        report = run_plan(repo, [{"id": "t1", "script": [{"write": "f1.txt", "content": "1\n"}]}],
+                          integration_check=check, iteration_cap=1)
+
+    assert (repo / "app.py").read_text() == edited  # never moved out of the user's checkout
+    assert report.queue.culprits == []
+    # Not blamed: approved, its landing parked on the user's local change (as documented).
+    assert task(report, "t1").state == "approved", task(report, "t1").message
+    assert report.status == "parked" and "app.py" in report.message
+    assert (tmp_path / "count").read_text().strip() == "2"  # run again on the same tree
