@@ -12,7 +12,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import anyio
 from helpers import git, run_plan, task
+
+from launcher.app.run.runner import RunOptions, start_run
+from launcher.models.plan import validate_plan
 
 
 def _gated_check(tmp: Path, condition: str) -> str:
@@ -90,3 +94,50 @@ def test_the_users_edit_in_the_main_checkout_during_the_check_stays_and_blames_n
     assert task(report, "t1").state == "approved", task(report, "t1").message
     assert report.status == "parked" and "app.py" in report.message
     assert (tmp_path / "count").read_text().strip() == "2"  # run again on the same tree
+
+
+NO_BROKEN = "sh -c '! grep -rq BROKEN --include=*.txt .'"
+
+
+def test_rebase_lands_a_dependents_own_commit_after_its_dependencys_revision_round(repo: Path) -> None:
+    # t1 breaks the check in round 1 and fixes f1.txt in round 2; t2 (started from t1's round-1
+    # head) only adds f2.txt: it never conflicts in t1's file.
+    report = run_plan(repo, [
+        {"id": "t1", "script": [{"write": "f1.txt", "content": "BROKEN\n", "rounds": [1]},
+                                {"write": "f1.txt", "content": "fixed\n", "rounds": [2]}]},
+        {"id": "t2", "depends_on": ["t1"], "script": [{"write": "f2.txt", "content": "2\n"}]},
+    ], strategy="rebase", integration_check=NO_BROKEN)
+
+    assert {t.id: t.state for t in report.tasks} == {"t1": "merged", "t2": "merged"}, \
+        [t.message for t in report.tasks]
+    assert report.queue.culprits == ["t1"]
+    assert git(repo, "show", "main:f1.txt") == "fixed\n" and git(repo, "show", "main:f2.txt") == "2\n"
+    assert git(repo, "rev-list", "--merges", "main") == ""  # rebase: linear history
+
+
+def test_rebase_lands_a_culprits_resolution_of_its_conflict_with_the_target(repo: Path, tmp_path: Path) -> None:
+    # t1 and t2 both rewrite README.md; t1 also breaks the check. t2 lands, t1's revision round
+    # gets main merged in, resolves README.md (both lines) and fixes f1.txt.
+    agent = tmp_path / "agent.sh"
+    agent.write_text(
+        "#!/bin/sh\n"
+        'case "$LAUNCHER_TASK_ID" in\n'
+        "  t2) printf '# from t2\\n' > README.md ;;\n"
+        '  t1) if [ "$LAUNCHER_ITERATION" = 1 ]; then printf \'# from t1\\n\' > README.md; '
+        "printf 'BROKEN\\n' > f1.txt\n"
+        "      else sed -i -e '/^<<<<<<< /d' -e '/^=======$/d' -e '/^>>>>>>> /d' README.md; "
+        "printf 'fixed\\n' > f1.txt; fi ;;\n"
+        "esac\n")
+    agent.chmod(0o755)
+    plan = validate_plan({"run": {"strategy": "rebase", "integration_check": NO_BROKEN},
+                          "agents": {"a": {"adapter": "command", "command": [str(agent)]}},
+                          "task": [{"id": "t1", "agent": "a", "prompt": "x"},
+                                   {"id": "t2", "agent": "a", "prompt": "x"}]}, "test plan")
+    report = anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+
+    assert {t.id: t.state for t in report.tasks} == {"t1": "merged", "t2": "merged"}, \
+        [t.message for t in report.tasks]
+    readme = git(repo, "show", "main:README.md")
+    assert "# from t1" in readme and "# from t2" in readme and "<<<<<<<" not in readme
+    assert git(repo, "show", "main:f1.txt") == "fixed\n"
+    assert git(repo, "rev-list", "--merges", "main") == ""  # landed as one commit: still linear
