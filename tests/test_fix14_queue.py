@@ -141,3 +141,18 @@ def test_rebase_lands_a_culprits_resolution_of_its_conflict_with_the_target(repo
     assert "# from t1" in readme and "# from t2" in readme and "<<<<<<<" not in readme
     assert git(repo, "show", "main:f1.txt") == "fixed\n"
     assert git(repo, "rev-list", "--merges", "main") == ""  # landed as one commit: still linear
+
+
+def test_a_check_that_prunes_the_repository_cannot_delete_the_fold_it_judges(repo: Path) -> None:
+    # The checked code runs `git gc --prune=now` in its scratch tree (the object store is shared):
+    # while bisection checks t1+t2, the fold's later commits are in no branch.
+    report = run_plan(repo, [
+        *({"id": f"t{n}", "script": [{"write": f"f{n}.txt", "content": f"{n}\n"}]} for n in (1, 2, 3)),
+        {"id": "t4", "script": [{"write": "f4.txt", "content": "BROKEN\n", "rounds": [1]},
+                                {"write": "f4.txt", "content": "ok\n", "rounds": [2]}]},
+    ], integration_check="git gc -q --prune=now; ! grep -rq BROKEN --include=*.txt .")
+
+    assert report.status == "succeeded", report.message
+    assert {t.state for t in report.tasks} == {"merged"}
+    assert report.queue.culprits == ["t4"] and report.queue.bisections > 0
+    assert git(repo, "for-each-ref", "refs/launcher/") == ""  # the fold's ref is gone with it
