@@ -156,3 +156,47 @@ def test_a_check_that_prunes_the_repository_cannot_delete_the_fold_it_judges(rep
     assert {t.state for t in report.tasks} == {"merged"}
     assert report.queue.culprits == ["t4"] and report.queue.bisections > 0
     assert git(repo, "for-each-ref", "refs/launcher/") == ""  # the fold's ref is gone with it
+
+
+def _best_of_two(repo: Path, tmp_path: Path, first: str, **run: object) -> object:
+    """t1, best of 2 (both approved): attempt 1 runs the shell `first` (the smaller diff: it is
+    selected), attempt 2 writes f1.txt = fine and f1b.txt."""
+    agent = tmp_path / "attempt.sh"
+    agent.write_text("#!/bin/sh\n"
+                     f'if [ "$LAUNCHER_BEST_OF_ATTEMPT" = 1 ]; then {first}\n'
+                     "else printf 'fine\\n' > f1.txt; printf 'more\\n' > f1b.txt; fi\n")
+    agent.chmod(0o755)
+    plan = validate_plan({"run": run, "agents": {"a": {"adapter": "command", "command": [str(agent)]}},
+                          "task": [{"id": "t1", "agent": "a", "prompt": "x", "attempts": 2}]}, "test plan")
+    return anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+
+
+def test_a_best_of_task_whose_selected_attempt_breaks_the_check_lands_its_next_approved_attempt(
+        repo: Path, tmp_path: Path) -> None:
+    report = _best_of_two(repo, tmp_path, "printf 'BROKEN\\n' > f1.txt", integration_check=NO_BROKEN)
+
+    assert task(report, "t1").state == "merged", task(report, "t1").message  # type: ignore[arg-type]
+    assert git(repo, "show", "main:f1.txt") == "fine\n"
+    assert "t1.attempt-1 did not land (breaks the integration check)" in \
+        task(report, "t1.attempt-2").message  # type: ignore[arg-type]
+    kept = git(repo, "for-each-ref", "--format=%(refname)", "refs/launcher/")
+    assert "t1.attempt-1/not-selected" in kept  # the attempt that did not land: its commits kept
+
+
+def test_a_best_of_task_whose_selected_attempt_conflicts_lands_its_next_approved_attempt(
+        repo: Path, tmp_path: Path) -> None:
+    # Attempt 1 rewrites README.md; a teammate commits another README.md to main while the
+    # landing checks, so the fold made again onto the new main conflicts for attempt 1.
+    def teammate_commits() -> None:
+        (repo / "README.md").write_text("theirs\n")
+        git(repo, "commit", "-q", "-am", "theirs")
+
+    with _meanwhile(tmp_path, teammate_commits):
+        report = _best_of_two(repo, tmp_path, "printf 'mine\\n' > README.md",
+                              integration_check=_gated_check(tmp_path, "false"), on_conflict="agent")
+
+    assert task(report, "t1").state == "merged", task(report, "t1").message  # type: ignore[arg-type]
+    assert "t1.attempt-1 did not land (conflicts with main in README.md)" in \
+        task(report, "t1.attempt-2").message  # type: ignore[arg-type]
+    assert git(repo, "show", "main:f1.txt") == "fine\n"
+    assert git(repo, "show", "main:README.md") == "theirs\n"

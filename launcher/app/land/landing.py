@@ -28,7 +28,7 @@ from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
 from launcher.app.queue.revise import revise_returned
-from launcher.app.run import containment, git_watch, idle_change, pool, resolution, tree_commands
+from launcher.app.run import best_of, containment, git_watch, idle_change, pool, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.gates.check_summary import failure_line
@@ -209,6 +209,8 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
                            + f" `launcher land` lands it once {ctx.target} passes the check")
         elif await _not_landed(ctx, task_id, landing, on_target):
             waiting.add(task_id)
+    # A best-of-N task that takes its next approved attempt instead is approved again: a further pass.
+    switched = {t for t in waiting if ctx.journal.task(ctx.run_id, t).state is TaskState.APPROVED}
     held_back = {t for t, landing in result.failed.items() if landing.details.startswith(BROKEN_TIP)}
     for task_id, blocker in skipped.items():
         if blocker in held_back:
@@ -218,7 +220,8 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             continue
         if blocker in waiting:  # its dependency is back with its agent: the next pass decides
             waiting.add(task_id)
-            ctx.note(task_id, f"waits for its dependency {blocker!r}, sent back to its agent")
+            ctx.note(task_id, f"waits for its dependency {blocker!r}, " + (
+                "which lands another of its attempts" if blocker in switched else "sent back to its agent"))
             continue
         ctx.transition(task_id, TaskState.SKIPPED,
                        f"not landed: its dependency {blocker!r} did not land; branch kept")
@@ -227,6 +230,10 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         return False, (f"the integration check fails on {ctx.target} ({expected_old[:12]}) itself, "
                        f"so no task was blamed for it and the tasks it held back stay approved: fix "
                        f"{ctx.target}, then run `launcher land`. Its output:\n{result.broken_tip[-1500:]}")
+    if switched:
+        more_reached, more = await _land(ctx, races_left=races_left)
+        if more != "nothing to land":
+            return more_reached, more
     return reached, message
 
 
@@ -347,15 +354,20 @@ async def _not_landed(ctx: RunContext, task_id: str, landing: merge.Landing, tip
     if landing.outcome == "conflicted":
         if await send_back.return_conflict(ctx, task_id, landing, tip):
             return True
+        if send_back.on_conflict(ctx) == "agent" and await best_of.runner_up(
+                ctx, task_id, f"conflicts with {ctx.target} in {', '.join(landing.conflict_files)}"):
+            return True  # a best-of-N task (no rounds of its own): its next approved attempt
         ctx.transition(task_id, TaskState.CONFLICTED,
                        f"conflicts with {ctx.target} in {', '.join(landing.conflict_files)}; branch kept")
     elif landing.outcome == "refused":
         ctx.transition(task_id, TaskState.FAILED, f"refused at merge: {landing.details}")
     elif send_back.return_culprit(ctx, task_id, landing, tip):
         return True
+    elif await best_of.runner_up(ctx, task_id, "breaks the integration check"):
+        return True  # a best-of-N task (no rounds of its own): its next approved attempt
     else:
         head, _, output = landing.details.partition("\n")  # "integration check failed on <sha>:"
-        ctx.transition(task_id, TaskState.FAILED, f"{head} {failure_line(output, 300)}".strip())
+        ctx.transition(task_id, TaskState.FAILED, f"{head} {failure_line(output, 300) or '(no output)'}")
     return False
 
 
