@@ -15,10 +15,10 @@ from launcher.concurrency import each
 from launcher.errors import GitFailed
 from launcher.git import (
     commits,
+    conflict_sides,
     filters,
     history,
     markers,
-    path_lists,
     ref_guard,
     resolution,
     secret_guard,
@@ -154,36 +154,6 @@ async def _tree_of(repo: GitRepo, commit: str) -> str:
     return tree
 
 
-async def _side(repo: GitRepo, base: str, commit: str, files: list[str]) -> str:
-    """Short description of one side: its latest commits since the fork touching `files`."""
-    found: list[tuple[int, str]] = []  # (commit time, "%h %s"), the latest 3 of each batch of paths
-    for batch in path_lists.batches(files) if files else [[]]:  # any number of conflicted files: never one argv
-        # --literal-pathspecs: a file named `*` or `[ab].txt` is that file, not a pattern matching others
-        res = await repo.git("--literal-pathspecs", "log", "--no-merges", "-3", "--format=%ct %h %s",
-                             f"{base}..{commit}", "--", *batch, check=False)
-        for line in res.text.splitlines():
-            stamp, _, rest = line.partition(" ")
-            if stamp.isdigit() and rest not in (seen for _t, seen in found):
-                found.append((int(stamp), rest))
-    if found:
-        return "; ".join(line for _t, line in sorted(found, key=lambda item: -item[0])[:3])
-    res = await repo.git("log", "-1", "--format=%h %s", commit)
-    return "; ".join(res.text.strip().splitlines())
-
-
-async def _conflict_details(
-    repo: GitRepo, tip: str, candidate: Candidate, files: list[str], info: str, prefix: str = ""
-) -> str:
-    found = await repo.git("merge-base", tip, candidate.head, check=False)
-    base = found.out.strip() or tip
-    return (
-        f"{prefix}conflict in {', '.join(files) or '(no file named)'}\n"
-        f"  target side: {await _side(repo, base, tip, files)}\n"
-        f"  task side ({candidate.branch}): {await _side(repo, base, candidate.head, files)}\n"
-        f"{info}"
-    ).rstrip()
-
-
 def _is_sha(value: str) -> bool:
     """A full object id needs no `rev-parse` round trip (one git process less per landing)."""
     return len(value) == 40 and all(c in "0123456789abcdef" for c in value)
@@ -211,11 +181,18 @@ async def _merged(repo: GitRepo, tip: str, head: str, candidate: Candidate, stra
     if strategy == "rebase" and await repo.is_ancestor(head, tip):
         return Landing(candidate.task_id, "landed", tip, [], "already contained in the target")
     if strategy == "rebase":
-        return await _rebase(repo, tip, head, candidate)
+        own = await _own_start(repo, tip, head, candidate.start)
+        merges = await repo.git("rev-list", "--merges", "-1", f"{own}..{head}")
+        if not merges.out.strip():
+            return await _rebase(repo, tip, head, candidate, own)
+        # Its branch holds a merge (the target merged in for a revision round, its conflicts
+        # resolved there): a replay would drop that resolution and conflict again. Its merged
+        # change lands as one commit on the tip instead, as a squash would.
+        strategy = "squash"
     ours = await _squash_base(repo, tip, head, candidate.start) if strategy == "squash" else tip
     tree, files, info = await preflight(repo, ours, head)
     if tree is None:
-        details = await _conflict_details(repo, tip, candidate, files, info)
+        details = await conflict_sides.details(repo, tip, candidate, files, info)
         return Landing(candidate.task_id, "conflicted", None, files, details)
     # Only a merge that changes nothing can be of a head the target already contains: the
     # ancestry question (one more git process) is asked only then.
@@ -237,18 +214,28 @@ async def _squash_base(repo: GitRepo, tip: str, head: str, start: str | None) ->
     change meets its own squashed copy: a throwaway commit holding the tip's tree on top of
     `start` makes it so (git 2.39 has no `merge-tree --merge-base`), i.e. a cherry-pick of
     start..head."""
-    if not start or start in (head, tip) or await repo.is_ancestor(start, tip):
+    if await _own_start(repo, tip, head, start) == tip:
         return tip
-    if not await repo.is_ancestor(start, head):  # not its start after all: merge as usual
-        return tip
+    assert start is not None
     return await _commit_tree(repo, await _tree_of(repo, tip), [start], "launcher: squash base",
                               throwaway=True)
 
 
-async def _rebase(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> Landing:
-    # tip..head (like `git rebase`): commits the target already has are not replayed; merge
-    # commits are dropped, as plain `git rebase` does.
-    listed = await repo.git("rev-list", "--reverse", "--no-merges", f"{tip}..{head}")
+async def _own_start(repo: GitRepo, tip: str, head: str, start: str | None) -> str:
+    """Where the task's own commits begin: `start` when the task started from a commit the tip
+    does not contain (a dependency's head, landed squashed or rebased: its content is on the
+    tip, its commits are not), else `tip` itself."""
+    if not start or start in (head, tip) or await repo.is_ancestor(start, tip):
+        return tip
+    if not await repo.is_ancestor(start, head):  # not its start after all
+        return tip
+    return start
+
+
+async def _rebase(repo: GitRepo, tip: str, head: str, candidate: Candidate, own: str) -> Landing:
+    # own..head (like `git rebase --onto tip own`): commits the target already has, and a
+    # dependency's commits it holds as rebased copies, are not replayed.
+    listed = await repo.git("rev-list", "--reverse", "--no-merges", f"{own}..{head}")
     base_tree = await _tree_of(repo, tip)
     steps: list[tuple[str, dict[str, str], str]] = []
     for commit in listed.out.split():
@@ -262,7 +249,7 @@ async def _rebase(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> L
         tree, files, info = await preflight(repo, ours, commit)
         if tree is None:
             prefix = f"replaying {commit[:12]} {message.splitlines()[0] if message else ''}: "
-            details = await _conflict_details(repo, tip, candidate, files, info, prefix)
+            details = await conflict_sides.details(repo, tip, candidate, files, info, prefix)
             return Landing(candidate.task_id, "conflicted", None, files, details)
         if tree != base_tree:  # a commit that became empty is dropped, as `git rebase` does
             author = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date}

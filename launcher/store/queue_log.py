@@ -39,6 +39,7 @@ CULPRIT = "culprit"  # one candidate alone breaks the check
 NOT_REPRODUCED = "not_reproduced"  # a group's failure: every part passed, and the whole when run again
 ACCEPTED = "accepted"  # a group whose fold passed becomes the new tip
 RETURNED = "returned"  # a task was sent back to its agent (revision or conflict resolution)
+WITHDRAWN = "withdrawn"  # culprits of a pass judged on a tip the target left: not culprits
 
 
 class QueueLog(SqliteStore):

@@ -28,14 +28,14 @@ from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, write_steps
 from launcher.app.queue.revise import revise_returned
-from launcher.app.run import containment, git_watch, idle_change, pool, resolution, tree_commands
+from launcher.app.run import best_of, containment, git_watch, idle_change, pool, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.gates.check_summary import failure_line
 from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, ref_updates, scratch, worktrees
 from launcher.models.states import TaskState
-from launcher.store import own_files
+from launcher.store import own_files, queue_log
 
 
 def landing_order(ctx: RunContext) -> list[str]:
@@ -189,9 +189,16 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         result, skipped = await land_ready(ctx, expected_old, ready, check)
     result, skipped, pulled = await _whole_epics(ctx, expected_old, ready, check, members, result, skipped)
     tip, landed = result.tip, {t: result.landed[t] for t in landing_order(ctx) if t in result.landed}
+    if races_left > 0 and await _target_tip(ctx) != expected_old:
+        # The target moved while the fold was checked (a teammate's commit, another run): what
+        # the pass found (a culprit, a conflict, a tip that fails) was judged against a tip that
+        # is no longer the target's. Nothing of it is settled: fold again onto the new tip.
+        return await _refold(ctx, races_left, result)
     reached, message, raced = True, "nothing to land", False
     if landed:
         reached, message, raced = await _advance(ctx, expected_old, tip, landed, races_left > 0)
+    if raced and races_left > 0:  # moved between the look above and the compare-and-swap
+        return await _refold(ctx, races_left, result)
     # A round sent back starts from what is on the target: the fold when it landed, else (it
     # was parked, or the target moved under it) the target as it is, never unlanded work.
     on_target = tip if reached else await _target_tip(ctx)
@@ -202,6 +209,8 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
                            + f" `launcher land` lands it once {ctx.target} passes the check")
         elif await _not_landed(ctx, task_id, landing, on_target):
             waiting.add(task_id)
+    # A best-of-N task that takes its next approved attempt instead is approved again: a further pass.
+    switched = {t for t in waiting if ctx.journal.task(ctx.run_id, t).state is TaskState.APPROVED}
     held_back = {t for t, landing in result.failed.items() if landing.details.startswith(BROKEN_TIP)}
     for task_id, blocker in skipped.items():
         if blocker in held_back:
@@ -211,7 +220,8 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             continue
         if blocker in waiting:  # its dependency is back with its agent: the next pass decides
             waiting.add(task_id)
-            ctx.note(task_id, f"waits for its dependency {blocker!r}, sent back to its agent")
+            ctx.note(task_id, f"waits for its dependency {blocker!r}, " + (
+                "which lands another of its attempts" if blocker in switched else "sent back to its agent"))
             continue
         ctx.transition(task_id, TaskState.SKIPPED,
                        f"not landed: its dependency {blocker!r} did not land; branch kept")
@@ -220,12 +230,21 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         return False, (f"the integration check fails on {ctx.target} ({expected_old[:12]}) itself, "
                        f"so no task was blamed for it and the tasks it held back stay approved: fix "
                        f"{ctx.target}, then run `launcher land`. Its output:\n{result.broken_tip[-1500:]}")
-    if raced and races_left > 0:
-        # Another run landed, or the user committed, between the fold and the compare-and-swap:
-        # fold the (parked, still approved) work again onto the new tip, check and land it.
-        ctx.note(None, f"{ctx.target} moved while landing: folding the approved work onto its new tip")
-        return await _land(ctx, races_left=races_left - 1)
+    if switched:
+        more_reached, more = await _land(ctx, races_left=races_left)
+        if more != "nothing to land":
+            return more_reached, more
     return reached, message
+
+
+async def _refold(ctx: RunContext, races_left: int, result: QueueResult) -> tuple[bool, str]:
+    """Another run landed, or the user committed, while the pass folded and checked: fold the
+    (still approved) work again onto the new tip, check and land it; culprits and conflicts are
+    settled only by a pass whose tip is still the target's (this pass's culprits are withdrawn)."""
+    if stale := sorted(t for t, landing in result.failed.items() if t in result.culprit_tips):
+        write_steps(ctx, [(queue_log.WITHDRAWN, stale, {"detail": f"judged while {ctx.target} moved"})])
+    ctx.note(None, f"{ctx.target} moved while landing: folding the approved work onto its new tip")
+    return await _land(ctx, races_left=races_left - 1)
 
 
 async def _whole_epics(
@@ -335,15 +354,20 @@ async def _not_landed(ctx: RunContext, task_id: str, landing: merge.Landing, tip
     if landing.outcome == "conflicted":
         if await send_back.return_conflict(ctx, task_id, landing, tip):
             return True
+        if send_back.on_conflict(ctx) == "agent" and await best_of.runner_up(
+                ctx, task_id, f"conflicts with {ctx.target} in {', '.join(landing.conflict_files)}"):
+            return True  # a best-of-N task (no rounds of its own): its next approved attempt
         ctx.transition(task_id, TaskState.CONFLICTED,
                        f"conflicts with {ctx.target} in {', '.join(landing.conflict_files)}; branch kept")
     elif landing.outcome == "refused":
         ctx.transition(task_id, TaskState.FAILED, f"refused at merge: {landing.details}")
     elif send_back.return_culprit(ctx, task_id, landing, tip):
         return True
+    elif await best_of.runner_up(ctx, task_id, "breaks the integration check"):
+        return True  # a best-of-N task (no rounds of its own): its next approved attempt
     else:
         head, _, output = landing.details.partition("\n")  # "integration check failed on <sha>:"
-        ctx.transition(task_id, TaskState.FAILED, f"{head} {failure_line(output, 300)}".strip())
+        ctx.transition(task_id, TaskState.FAILED, f"{head} {failure_line(output, 300) or '(no output)'}")
     return False
 
 

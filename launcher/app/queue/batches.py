@@ -79,6 +79,9 @@ class Folder:
     check: merge.IntegrationCheck | None
     record: StepSink
     verdict_of: VerdictLookup
+    # A ref kept at the fold's last commit while its checks run (None: none): the fold's commits
+    # are in no branch, and a check that runs `git gc --prune=now` would delete them.
+    pin_ref: str | None = None
     ran: set[str] = field(default_factory=set, init=False)  # trees the check ran on in this pass
     counted: set[str] = field(default_factory=set, init=False)  # trees whose verdict the sizer counted
     screened: set[str] = field(default_factory=set, init=False)  # tasks past the fold's screens
@@ -170,6 +173,9 @@ class Folder:
         for _, landing in kept:
             tips.append(landing.commit or tips[-1])
         whole = len(kept)
+        if self.check is not None and self.pin_ref:  # each tip is an ancestor of the last
+            async with self.repo.lock.hold():
+                await self.repo.git("update-ref", "--no-deref", self.pin_ref, tips[-1])
         verdict = await self._verdict(result, tips, kept, whole)
         if verdict.ok:
             self._accept(result, kept, tips, whole)

@@ -14,7 +14,7 @@ from launcher.app.queue.matrix import MATRIX
 from launcher.app.queue.order import queue_order
 from launcher.app.queue.send_back import batch_size
 from launcher.app.run import integration_output
-from launcher.git import conflict_matrix, merge
+from launcher.git import conflict_matrix, merge, ref_updates, worktrees
 from launcher.store import queue_log
 
 
@@ -65,7 +65,8 @@ async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
             log.record(ctx.run_id, kind, tasks, **fields)  # type: ignore[arg-type]
 
         folder = Folder(repo=ctx.repo, strategy=ctx.settings.strategy, check=check, record=record,
-                        verdict_of=lambda tree: log.check_verdict(ctx.run_id, tree))
+                        verdict_of=lambda tree: log.check_verdict(ctx.run_id, tree),
+                        pin_ref=fold_ref(ctx.run_id))
         by_id = {c.task_id: c for c in ready}
         pairs = await conflict_matrix.pairwise(ctx.repo, {c.task_id: c.head for c in ready}, tip,
                                                _listed_changes(ctx, ready, tip))
@@ -99,3 +100,11 @@ async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
         return result, skipped
     finally:
         log.close()
+        if check is not None:  # the fold's result is the caller's now (no check runs until it lands)
+            async with ctx.repo.lock.hold():
+                await ref_updates.delete_refs(ctx.repo, [fold_ref(ctx.run_id)])
+
+
+def fold_ref(run_id: str) -> str:
+    """The ref that keeps a fold's commits while its checks run (no task is named `_integration`)."""
+    return f"refs/launcher/{run_id}/{worktrees.INTEGRATION}/fold"

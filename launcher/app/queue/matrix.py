@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from launcher.app.queue import touched as touched_now
 from launcher.git import conflict_matrix
@@ -46,10 +47,20 @@ def recorded(journal_path: Path, run_id: str) -> tuple[list[ConflictReport], Que
         check_runs=sum(s["kind"] == queue_log.CHECK for s in steps),
         bisections=sum(s["kind"] == queue_log.BISECT for s in steps),
         # Each task once, in the order first found (a culprit of two rounds is one culprit).
-        culprits=list(dict.fromkeys(t for s in steps if s["kind"] == queue_log.CULPRIT for t in s["tasks"])),
+        culprits=_culprits(steps),
         returned=list(dict.fromkeys(t for s in steps if s["kind"] == queue_log.RETURNED for t in s["tasks"])),
     )
     return conflicts, queue
+
+
+def _culprits(steps: list[dict[str, Any]]) -> list[str]:
+    """Each task once, in the order first found (a culprit of two rounds is one culprit); a
+    verdict withdrawn because the target moved under its pass does not count."""
+    found: dict[str, int] = {}
+    for step in steps:
+        for task_id in step["tasks"] if step["kind"] in (queue_log.CULPRIT, queue_log.WITHDRAWN) else ():
+            found[task_id] = found.get(task_id, 0) + (1 if step["kind"] == queue_log.CULPRIT else -1)
+    return [task_id for task_id, count in found.items() if count > 0]
 
 
 async def live(repo: GitRepo, rows: list[TaskRow], base_sha: str, run_dir: Path | None = None,

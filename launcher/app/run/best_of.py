@@ -156,3 +156,69 @@ def _nothing_approved(ctx: RunContext, task: Task, rows: list[TaskRow]) -> bool:
     if current.state is not TaskState.ESCALATED or current.message != message:  # resume: said once
         ctx.transition(task.id, TaskState.ESCALATED, message)
     return False
+
+
+async def runner_up(ctx: RunContext, task_id: str, why: str) -> str | None:
+    """The best-of-N task `task_id` has no rounds of its own: when its selected attempt cannot
+    land (`why`: it breaks the integration check, or conflicts with the target), the next best
+    approved attempt (by the selection's order) lands as the task instead, its branch brought
+    back from the ref its commits were kept under; the attempt that did not land is kept so in
+    turn. Returns what was done, or None when no approved attempt is left (the caller fails or
+    keeps the task, as before)."""
+    task = ctx.plan.task(task_id)
+    if not task.select_from:
+        return None
+    current = ctx.journal.task(ctx.run_id, task_id)
+    rows = [ctx.journal.task(ctx.run_id, attempt) for attempt in task.select_from]
+    spare = f"{BEST_OF_N} not selected ({TaskState.APPROVED.value})"
+    scored = [((approved_by_grader(ctx, row.task_id), _checks_passed(ctx, row.task_id),
+                -(await _diff_lines(ctx, row)), -position), row)
+              for position, row in enumerate(rows)
+              if row.state is TaskState.SKIPPED and row.message.startswith(spare)
+              and row.branch and row.head_sha and row.head_sha != current.head_sha]
+    for _, winner in sorted(scored, key=lambda item: item[0], reverse=True):
+        if await _branch_back(ctx, winner):
+            break
+    else:
+        return None
+    loser = next((r for r in rows if r.branch == current.branch), None)
+    if loser is not None:
+        kept = await _keep_commits(ctx, ctx.journal.task(ctx.run_id, loser.task_id))
+        await worktrees.remove_worktree(ctx.repo, Path(loser.worktree or ctx.worktree_path(loser.task_id)),
+                                        branch=loser.branch, delete_branch=kept is not None)
+        ctx.idle_trees.forget(loser.task_id)
+        where = f"its commits kept as {kept}" if kept else f"branch {loser.branch} kept"
+        ctx.transition(loser.task_id, TaskState.SKIPPED,
+                       f"{BEST_OF_N} selected, then not landed: {why}; {where}")
+    for graded in ctx.journal.rounds(ctx.run_id, winner.task_id):  # its rounds are the task's now
+        ctx.journal.record_round(ctx.run_id, task.id, graded["iteration"], verdict=graded["verdict"],
+                                 audit=graded["audit"], error_key=graded["error_key"])
+    said = (f"best of {len(rows)}: {loser.task_id if loser else 'the selected attempt'} {why}; the next "
+            f"approved attempt, {winner.task_id}, lands instead")
+    ctx.transition(task.id, TaskState.APPROVED, said + ("" if approved_by_grader(ctx, winner.task_id)
+                                                        else f"; {BY_CHOICE}"),
+                   branch=winner.branch, worktree=None, start_sha=winner.start_sha,
+                   head_sha=winner.head_sha, included=winner.included, files=winner.files,
+                   included_blobs=winner.included_blobs, iteration=winner.iteration,
+                   contract=winner.contract, approval_hash=winner.approval_hash)
+    first = loser.task_id if loser else "the selected attempt"
+    ctx.transition(winner.task_id, TaskState.SKIPPED,
+                   f"{BEST_OF_N} selected once {first} did not land ({why}); lands as {task.id}")
+    return said
+
+
+async def _branch_back(ctx: RunContext, row: TaskRow) -> bool:
+    """`row`'s branch at its approved head again, from the ref its commits were kept under."""
+    assert row.branch and row.head_sha
+    ref = f"refs/launcher/{ctx.run_id}/{row.task_id}/{NOT_SELECTED}"
+    async with ctx.repo.lock.hold():
+        kept = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+        branch = await ctx.repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{row.branch}", check=False)
+        if branch.ok:  # kept because its commits could not be kept elsewhere
+            return branch.out.strip() == row.head_sha
+        if kept.out.strip() != row.head_sha:
+            return False
+        made = await ctx.repo.git("update-ref", f"refs/heads/{row.branch}", row.head_sha, "", check=False)
+        if made.ok:
+            await ctx.repo.git("update-ref", "-d", ref, row.head_sha, check=False)
+        return made.ok

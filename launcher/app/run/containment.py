@@ -360,6 +360,12 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task
 
 
 async def after_integration_check(ctx: RunContext, since: float) -> str | None:
+    """`integration_check_writes`, each put back at once (see `put_back_check_writes`)."""
+    wrote = await integration_check_writes(ctx, since)
+    return await put_back_check_writes(ctx, wrote) if wrote else None
+
+
+async def integration_check_writes(ctx: RunContext, since: float) -> list[str]:
     """What the integration check (the merged work's code, run at landing, from `since`) wrote
     into the main checkout is put back, as after a task's checks, the check's version set aside
     in the run's artifacts; what it wrote and how each was put back, or None. No agent of this
@@ -368,11 +374,12 @@ async def after_integration_check(ctx: RunContext, since: float) -> str | None:
 
     A change made while other code ran too (another run's on the same repository, or a task of
     this run) may be that code's, as after a task's round (`_suspects`): it is put back all the
-    same, but it does not fail the check run, and a note names who else ran."""
+    same, but it does not fail the check run, and a note names who else ran. Returns what the
+    check alone can have written, not put back yet."""
     ended = time.time()
     wrote = await main_tree_intrusions(ctx, since, ended)
     if not wrote:
-        return None
+        return []
     check = "the integration check"
     alone: list[str] = []
     shared: list[str] = []
@@ -388,10 +395,15 @@ async def after_integration_check(ctx: RunContext, since: float) -> str | None:
         ctx.note(None, f"the main checkout changed while {check} ran ({', '.join(described)}), and the code "
                        f"of {', '.join(sorted(others))} ran then too: cannot tell which wrote it, so the "
                        "check run is not failed for it")
-    if not alone:
-        return None
+    return alone
+
+
+async def put_back_check_writes(ctx: RunContext, paths: list[str]) -> str:
+    """Put back what the integration check wrote into the main checkout (its version set aside
+    in the run's artifacts); what it wrote and how each was put back."""
+    check = "the integration check"
     aside = ctx.files.run_dir / INTRUSIONS_DIR / "integration-check"
-    described = await _put_back_main(ctx, alone, aside, check, writer=check)
+    described = await _put_back_main(ctx, paths, aside, check, writer=check)
     return f"{check} wrote into the main checkout: {', '.join(described)}"
 
 

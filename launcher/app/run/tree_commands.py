@@ -146,6 +146,28 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
     scratch_root = ctx.worktree_root / ctx.run_id / worktrees.INTEGRATION
 
     async def check(commit: str) -> tuple[bool, str]:
+        ok, output, wrote = await run(commit, None)
+        if not wrote:
+            return ok, output
+        # Something changed in the main checkout while the check ran in its scratch tree: the
+        # check's doing, or the user's (an editor saving)? Run it again on the same tree: what
+        # it writes again is its own (put back, and that run fails); what it leaves alone was
+        # not its doing, and stays where it is.
+        seen = {rel: _stamp(ctx.repo.root / rel) for rel in wrote}
+        ctx.reported_intrusions.difference_update(wrote)
+        ok, output, _ = await run(commit, seen)
+        if left := sorted(rel for rel in wrote if _stamp(ctx.repo.root / rel) == seen[rel]):
+            ctx.reported_intrusions.update(left)
+            ctx.note(None, f"{', '.join(left)} changed in the main checkout while the integration check "
+                           f"ran on {commit[:12]}, and not when it ran again on the same tree: taken for "
+                           "your edit and left in place, no task is blamed for it (do not edit the main "
+                           "checkout while a landing checks)")
+        return ok, output
+
+    async def run(commit: str, seen: dict[str, tuple[int, int] | None] | None) -> tuple[bool, str, list[str]]:
+        """One run of the check; with `seen` (a run again), what it wrote into the main checkout
+        again (changed since `seen`), or newly, is put back and fails it; without, what it wrote
+        is returned, left in place."""
         audit = _audit(ctx, None, "integration-imports.audit")
         audit.reset()
 
@@ -172,10 +194,16 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
             # Put back before the main checkout and the other refs are judged (a moved target
             # makes the main checkout look changed, and its batch look empty).
             ok, output = await _check_moved_refs(ctx, commit, moved, ok, output)
-        if wrote := await containment.after_integration_check(ctx, started):
-            # Contained as a task's checks are: put back, and this run of the check fails.
-            ctx.note(None, f"{wrote}; checking {commit[:12]}, which fails for it")
-            ok, output = False, f"{output}\n[launcher] {wrote}; the check may only write in its own scratch tree"
+        wrote = await containment.integration_check_writes(ctx, started)
+        if seen is not None:
+            ctx.reported_intrusions.update(rel for rel in wrote if rel in seen)
+            wrote = [rel for rel in wrote if rel not in seen or _stamp(ctx.repo.root / rel) != seen[rel]]
+            if wrote:
+                # Contained as a task's checks are: put back, and this run of the check fails.
+                said = await containment.put_back_check_writes(ctx, wrote)
+                ctx.note(None, f"{said}; checking {commit[:12]} (written again when run again), which fails for it")
+                ok, output = False, f"{output}\n[launcher] {said}; the check may only write in its own scratch tree"
+                wrote = []
         if tampered := await git_watch.after_integration_check(ctx, started, commit):
             ctx.note(None, f"{tampered}; checking {commit[:12]}, which fails for it")
             ok, output = False, f"{output}\n[launcher] {tampered}; the check may only write in its own scratch tree"
@@ -185,9 +213,18 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
             ok, output = False, f"{output}\n[launcher] {outside_import_message(outside, ctx.repo.root, what)}"
         output = ctx.journal.masked(ctx.run_id, output)  # what the run passes (check_env) masked
         integration_output.save_run(ctx, commit, command, ok, output, trace)  # for `logs --checks`
-        return ok, output
+        return ok, output, wrote
 
     return check
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """When `path` last changed (ctime, mtime; None: not there): a write since changes it."""
+    try:
+        found = path.lstat()
+    except OSError:
+        return None
+    return found.st_ctime_ns, found.st_mtime_ns
 
 
 async def _check_moved_refs(ctx: RunContext, commit: str, moved: str, ok: bool, output: str) -> tuple[bool, str]:
