@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -327,3 +329,36 @@ def run_one_command_agent(repo: Path, tmp_path: Path, script: str) -> subprocess
                     '[[task]]\nid = "t"\nagent = "bot"\nprompt = "p"\n')
     return subprocess.run([sys.executable, "-m", "launcher", "run", str(plan), "--no-merge", "--quiet"],
                           cwd=repo, capture_output=True, text=True, timeout=120)
+
+
+def sigterm_once_agent_runs(repo: Path, env: dict[str, str], pid_file: Path, *, stdout: Any, stderr: Any,
+                            read_end: int, wait_s: float) -> int | None:
+    """`launcher run plan.toml --no-merge --json` in `repo`, sent SIGTERM a second after its agent
+    wrote its pid to `pid_file`: its exit code, None if it was still alive `wait_s` later (then
+    killed). The write end of a stuck pipe given as `stdout`/`stderr` is closed here once the
+    launcher has it, `read_end` at the end; the agent's group is killed whatever happened."""
+    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "run", "plan.toml", "--no-merge", "--json"],
+                                cwd=repo, env=env, stdout=stdout, stderr=stderr, start_new_session=True)
+    for end in (stdout, stderr):
+        if isinstance(end, int):
+            os.close(end)
+    agent: int | None = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (pid_file.exists() and pid_file.read_text().strip()):
+            time.sleep(0.1)
+        agent = int(pid_file.read_text())
+        time.sleep(1)
+        launcher.send_signal(signal.SIGTERM)  # a CI cancel; still nobody reads the stuck pipe
+        try:
+            return launcher.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            return None
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
+        if agent is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(agent), signal.SIGKILL)
+        os.close(read_end)

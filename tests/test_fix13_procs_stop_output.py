@@ -6,11 +6,8 @@ given a bounded wait for the reader, then dropped."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -20,7 +17,7 @@ import pytest
 
 from launcher.bounded_write import write_bounded
 from launcher.ui.line_out import write_text_bounded
-from tests.helpers import full_pipe, git, launcher_cli
+from tests.helpers import full_pipe, git, launcher_cli, sigterm_once_agent_runs
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="a one-page pipe (F_SETPIPE_SZ)")
 
@@ -46,30 +43,7 @@ def test_sigterm_ends_a_json_run_whose_stderr_reader_reads_nothing(repo: Path, t
     r, w = full_pipe()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     with (tmp_path / "report.json").open("wb") as out:
-        launcher = subprocess.Popen([sys.executable, "-m", "launcher", "run", "plan.toml", "--no-merge", "--json"],
-                                    cwd=repo, env=env, stdout=out, stderr=w, start_new_session=True)
-    os.close(w)
-    pid_file = marks / "agent.pid"
-    agent: int | None = None
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (pid_file.exists() and pid_file.read_text().strip()):
-            time.sleep(0.1)
-        agent = int(pid_file.read_text())
-        time.sleep(1)
-        launcher.send_signal(signal.SIGTERM)  # a CI cancel; still nobody reads stderr
-        try:
-            rc: int | None = launcher.wait(20)
-        except subprocess.TimeoutExpired:
-            rc = None
-    finally:
-        if launcher.poll() is None:
-            os.killpg(launcher.pid, signal.SIGKILL)
-            launcher.wait()
-        if agent is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(os.getpgid(agent), signal.SIGKILL)
-        os.close(r)
+        rc = sigterm_once_agent_runs(repo, env, marks / "agent.pid", stdout=out, stderr=w, read_end=r, wait_s=20)
     assert rc == 130, "the launcher stayed alive after SIGTERM, blocked on its last line to stderr"
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["status"] == "interrupted"

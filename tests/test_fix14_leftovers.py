@@ -13,10 +13,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,7 +27,7 @@ from launcher.app import inspect as inspect_app
 from launcher.git.integration_check import run_integration_check
 from launcher.git.repo import GitRepo
 from launcher.models.redact import StreamMask, mask
-from tests.helpers import full_pipe, git, launcher_cli
+from tests.helpers import full_pipe, git, launcher_cli, sigterm_once_agent_runs
 
 SECRET = "db-pass-FAKE-7a1c93"
 MARK = "***(DB_PASSWORD)"
@@ -141,30 +139,8 @@ def test_sigterm_ends_a_json_run_whose_stdout_reader_reads_nothing(repo: Path, t
     git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "plan")
     r, w = full_pipe()  # `launcher run --json plan | consumer` whose consumer is stuck
     with (tmp_path / "stderr.txt").open("wb") as err:
-        launcher = subprocess.Popen([sys.executable, "-m", "launcher", "run", "plan.toml", "--no-merge", "--json"],
-                                    cwd=repo, env=_env(secret=False), stdout=w, stderr=err, start_new_session=True)
-    os.close(w)
-    pid_file = marks / "agent.pid"
-    agent: int | None = None
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (pid_file.exists() and pid_file.read_text().strip()):
-            time.sleep(0.1)
-        agent = int(pid_file.read_text())
-        time.sleep(1)
-        launcher.send_signal(signal.SIGTERM)  # a CI cancel; still nobody reads stdout
-        try:
-            rc: int | None = launcher.wait(30)
-        except subprocess.TimeoutExpired:
-            rc = None
-    finally:
-        if launcher.poll() is None:
-            os.killpg(launcher.pid, signal.SIGKILL)
-            launcher.wait()
-        if agent is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(os.getpgid(agent), signal.SIGKILL)
-        os.close(r)
+        rc = sigterm_once_agent_runs(repo, _env(secret=False), marks / "agent.pid", stdout=w, stderr=err,
+                                     read_end=r, wait_s=30)
     assert rc == 130, "the launcher stayed alive after SIGTERM, blocked writing its report to stdout"
     assert "interrupted: state saved" in (tmp_path / "stderr.txt").read_text()
     status = json.loads(launcher_cli(repo, "status", "--json").stdout)
