@@ -13,7 +13,6 @@ The project is built by a tiny in-tree PEP 660 backend (what setuptools does for
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,56 +20,16 @@ from pathlib import Path
 
 import pytest
 from conftest import git
+from editable_project import IMPORT, INSTALL, PYPROJECT, backend, make_venv, user_env
 
-BACKEND = '''
-import base64, hashlib, os, zipfile
-
-DIST = "pkg-0.1"
-
-
-def _line(name, data):
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
-
-
-def get_requires_for_build_editable(config_settings=None):
-    return []
-
-
-def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
-    files = {
-        f"__editable__.{DIST}.pth": (os.path.abspath("src") + "\\n").encode(),
-        f"{DIST}.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: pkg\\nVersion: 0.1\\n",
-        f"{DIST}.dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
-    }
-    name = f"{DIST}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as whl:
-        for path, data in files.items():
-            whl.writestr(path, data)
-        record = [_line(p, d) for p, d in files.items()] + [f"{DIST}.dist-info/RECORD,,"]
-        whl.writestr(f"{DIST}.dist-info/RECORD", "\\n".join(record) + "\\n")
-    return name
-
-
-build_wheel = build_editable
-'''
-PYPROJECT = '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_backend"]\n'
-INSTALL = "pip install -q --no-index --no-build-isolation -e ."
-IMPORT = "import pkg; print(pkg.__file__)"
+BACKEND = backend('''
+        f"__editable__.{DIST}.pth": (src + "\\n").encode(),''')
 
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The user's shared venv (one for the module: making one takes a while)."""
-    where = tmp_path_factory.mktemp("user-venv") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True, timeout=300)
-    yield where
-
-
-def _user_env(venv: Path, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")}
-    return {**env, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-            "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "HOME": str(home)}  # fmt: skip
+    yield make_venv(tmp_path_factory.mktemp("user-venv") / "venv")
 
 
 def _project(root: Path) -> Path:
@@ -109,7 +68,7 @@ def _site(venv: Path) -> Path:
 def test_the_users_editable_install_is_put_back_after_the_setup_reinstalled_it_from_a_worktree(
     venv: Path, tmp_path: Path
 ) -> None:
-    env = _user_env(venv, tmp_path / "home")
+    env = user_env(venv, tmp_path / "home")
     repo = _project(tmp_path / "repo")
     _sh("pip uninstall -q -y pkg", repo, env)
     assert _sh(INSTALL, repo, env).returncode == 0
@@ -132,7 +91,7 @@ def test_the_users_editable_install_is_put_back_after_the_setup_reinstalled_it_f
 def test_an_install_from_a_worktree_that_was_not_there_before_is_removed_at_the_runs_end(
     venv: Path, tmp_path: Path
 ) -> None:
-    env = _user_env(venv, tmp_path / "home")
+    env = user_env(venv, tmp_path / "home")
     repo = _project(tmp_path / "repo")
     _sh("pip uninstall -q -y pkg", repo, env)
 

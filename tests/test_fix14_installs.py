@@ -24,48 +24,16 @@ from pathlib import Path
 import anyio
 import pytest
 from conftest import git
+from editable_project import IMPORT, INSTALL, PYPROJECT, backend, make_venv, user_env
 
 from launcher.engine.site_installs import SiteGuard, restore
 from launcher.engine.site_state import SiteState
 
 # Installs like meson-python: `pkg-editable.pth` imports `_pkg_editable_loader`, which puts src/ on sys.path.
-BACKEND = '''
-import base64, hashlib, os, zipfile
-
-DIST = "pkg-0.1"
-
-
-def _line(name, data):
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
-
-
-def get_requires_for_build_editable(config_settings=None):
-    return []
-
-
-def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
-    src = os.path.abspath("src")
-    files = {
+BACKEND = backend('''
         "pkg-editable.pth": b"import _pkg_editable_loader\\n",
-        "_pkg_editable_loader.py": f"import sys\\nsys.path.insert(0, {src!r})\\n".encode(),
-        f"{DIST}.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: pkg\\nVersion: 0.1\\n",
-        f"{DIST}.dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
-    }
-    name = f"{DIST}-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as whl:
-        for path, data in files.items():
-            whl.writestr(path, data)
-        record = [_line(p, d) for p, d in files.items()] + [f"{DIST}.dist-info/RECORD,,"]
-        whl.writestr(f"{DIST}.dist-info/RECORD", "\\n".join(record) + "\\n")
-    return name
+        "_pkg_editable_loader.py": f"import sys\\nsys.path.insert(0, {src!r})\\n".encode(),''')
 
-
-build_wheel = build_editable
-'''
-PYPROJECT = '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["_backend"]\n'
-INSTALL = "pip install -q --no-index --no-build-isolation -e ."
-IMPORT = "import pkg; print(pkg.__file__)"
 TASK = '[[task]]\nid = "doc"\nagent = "scripted"\nprompt = "add a note"\n'
 SCRIPT = 'script = [{ append = "NOTES.md", content = "note\\n" }]\n'
 
@@ -73,15 +41,7 @@ SCRIPT = 'script = [{ append = "NOTES.md", content = "note\\n" }]\n'
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The user's shared venv (one for the module: making one takes a while)."""
-    where = tmp_path_factory.mktemp("user-venv") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True, timeout=300)
-    yield where
-
-
-def _user_env(venv: Path, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")}
-    return {**env, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-            "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "HOME": str(home)}  # fmt: skip
+    yield make_venv(tmp_path_factory.mktemp("user-venv") / "venv")
 
 
 def _project(root: Path, plan: str) -> Path:
@@ -124,7 +84,7 @@ def _imports(where: Path, env: dict[str, str]) -> tuple[str, str]:
 
 
 def test_a_check_that_installs_the_project_leaves_the_users_install_as_it_was(venv: Path, tmp_path: Path) -> None:
-    env = _user_env(venv, tmp_path / "home")
+    env = user_env(venv, tmp_path / "home")
     repo = _project(tmp_path / "repo", TASK + f'checks = ["{INSTALL} && python -c \'import pkg\'"]\n' + SCRIPT)
     _installed_by_user(repo, env, tmp_path)
 
@@ -140,7 +100,7 @@ def test_a_check_that_installs_the_project_leaves_the_users_install_as_it_was(ve
 def test_the_integration_check_that_installs_the_project_leaves_the_users_install_as_it_was(
     venv: Path, tmp_path: Path
 ) -> None:
-    env = _user_env(venv, tmp_path / "home")
+    env = user_env(venv, tmp_path / "home")
     repo = _project(tmp_path / "repo", f'[run]\nintegration_check = "{INSTALL}"\n' + TASK + SCRIPT)
     _installed_by_user(repo, env, tmp_path)
 
@@ -152,7 +112,7 @@ def test_the_integration_check_that_installs_the_project_leaves_the_users_instal
 
 
 def test_an_install_whose_pth_imports_a_loader_module_is_put_back_with_its_loader(venv: Path, tmp_path: Path) -> None:
-    env = _user_env(venv, tmp_path / "home")
+    env = user_env(venv, tmp_path / "home")
     repo = _project(tmp_path / "repo", TASK + f'setup = "{INSTALL}"\n' + SCRIPT)
     _installed_by_user(repo, env, tmp_path)
 
@@ -168,7 +128,7 @@ def test_an_install_whose_pth_imports_a_loader_module_is_put_back_with_its_loade
 def test_resume_after_a_launcher_killed_during_a_setup_that_installed_puts_the_users_install_back(
     venv: Path, tmp_path: Path
 ) -> None:
-    env = _user_env(venv, tmp_path / "home")
+    env = user_env(venv, tmp_path / "home")
     marker = tmp_path / "installed"
     setup = f"{INSTALL} && if [ ! -e {marker} ]; then touch {marker}; sleep 60; fi"
     repo = _project(tmp_path / "repo", TASK + f'setup = "{setup}"\n' + SCRIPT)
