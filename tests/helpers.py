@@ -19,6 +19,11 @@ import anyio
 
 from launcher.agents.base import AgentRequest
 from launcher.app.run.runner import RunOptions, resume_run, start_run
+from launcher.app.run.shared_credentials import check_shared_credentials
+from launcher.engine.agent_round import Limits
+from launcher.errors import EnvironmentProblem
+from launcher.gates import judge_relay
+from launcher.git.repo import GitRepo
 from launcher.models.events import Event
 from launcher.models.plan import AgentConfig, Task, validate_plan
 from launcher.models.report import RunReport, TaskReport
@@ -362,3 +367,31 @@ def sigterm_once_agent_runs(repo: Path, env: dict[str, str], pid_file: Path, *, 
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(os.getpgid(agent), signal.SIGKILL)
         os.close(read_end)
+
+
+def shared_credentials_problem(repo: Path) -> EnvironmentProblem | None:
+    """The refusal `check_shared_credentials` gives for `repo`'s git configuration, if any."""
+    async def body() -> EnvironmentProblem | None:
+        try:
+            await check_shared_credentials(await GitRepo.discover(repo))
+        except EnvironmentProblem as exc:
+            return exc
+        return None
+
+    return anyio.run(body)
+
+
+def judge_one_survivor(repo: Path, config: AgentConfig) -> judge_relay.JudgeOutcome:
+    """`judge_relay.judge` with the judge agent `config`, asked about one surviving mutant."""
+    async def go() -> judge_relay.JudgeOutcome:
+        git_repo = await GitRepo.discover(repo)
+        spec = judge_relay.JudgeInput(
+            label="m-20260101-000000-abcd", agent_name="judge", config=config,
+            survivors=[{"id": 1, "fault": "boundary", "target": "app.py", "line": 2, "rationale": "r",
+                        "orig": "a + b", "mut": "a - b", "status": "SURVIVED"}],
+            report="report.json", out_dir=repo.parent / "sweep", scratch=repo.parent / "scratch" / "judge",
+            base_sha=await git_repo.rev_parse("HEAD"), limits=Limits(timeout_s=60, inactivity_s=None, grace_s=0.5),
+        )
+        return await judge_relay.judge(git_repo, spec)
+
+    return anyio.run(go)

@@ -14,14 +14,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import anyio
 import pytest
 from conftest import git
-from helpers import run_one_command_agent
-
-from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.errors import EnvironmentProblem
-from launcher.git.repo import GitRepo
+from helpers import run_one_command_agent, shared_credentials_problem
 
 TOKEN = "ghs_FAKEtoken1234567890"
 
@@ -67,15 +62,7 @@ LEGITIMATE = [
 ]
 
 
-def _check(repo: Path) -> EnvironmentProblem | None:
-    async def body() -> EnvironmentProblem | None:
-        try:
-            await check_shared_credentials(await GitRepo.discover(repo))
-        except EnvironmentProblem as exc:
-            return exc
-        return None
-
-    return anyio.run(body)
+_check = shared_credentials_problem
 
 
 @pytest.mark.parametrize(("key", "value", "named"), HOLDING)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import anyio
 import pytest
+from helpers import judge_one_survivor
 
-from launcher.engine.agent_round import Limits
 from launcher.gates import judge_relay
-from launcher.git.repo import GitRepo
 from launcher.models.plan import AgentConfig
 
 TOKEN = "judge-tok-FAKE-55aa77"
@@ -26,18 +24,7 @@ def run_judge(repo: Path, answer: str) -> judge_relay.JudgeOutcome:
     config = AgentConfig.model_validate({"adapter": "command", "command": ["sh", "-c", script],
                                          "env": ["JUDGE_TOKEN"]})
 
-    async def go() -> judge_relay.JudgeOutcome:
-        git_repo = await GitRepo.discover(repo)
-        spec = judge_relay.JudgeInput(
-            label="m-20260101-000000-abcd", agent_name="judge", config=config,
-            survivors=[{"id": 1, "fault": "boundary", "target": "app.py", "line": 2, "rationale": "r",
-                        "orig": "a + b", "mut": "a - b", "status": "SURVIVED"}],
-            report="report.json", out_dir=repo.parent / "sweep", scratch=repo.parent / "scratch" / "judge",
-            base_sha=await git_repo.rev_parse("HEAD"), limits=Limits(timeout_s=60, inactivity_s=None, grace_s=0.5),
-        )
-        return await judge_relay.judge(git_repo, spec)
-
-    return anyio.run(go)
+    return judge_one_survivor(repo, config)
 
 
 def sweep_bytes(repo: Path) -> bytes:

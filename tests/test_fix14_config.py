@@ -18,13 +18,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import anyio
 import pytest
-from helpers import git, launcher_cli, run_one_command_agent
+from helpers import git, launcher_cli, run_one_command_agent, shared_credentials_problem
 
-from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.errors import EnvironmentProblem
-from launcher.git.repo import GitRepo
 from launcher.models.plan_schema import AgentConfig
 
 TASK = '[[task]]\nid = "t1"\nagent = "{agent}"\nprompt = "x"\n'
@@ -199,15 +195,7 @@ STILL_CREDENTIALS = [
 ]
 
 
-def _check(repo: Path) -> EnvironmentProblem | None:
-    async def body() -> EnvironmentProblem | None:
-        try:
-            await check_shared_credentials(await GitRepo.discover(repo))
-        except EnvironmentProblem as exc:
-            return exc
-        return None
-
-    return anyio.run(body)
+_check = shared_credentials_problem
 
 
 @pytest.mark.parametrize(("key", "value"), NOT_CREDENTIALS)

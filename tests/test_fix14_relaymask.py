@@ -18,14 +18,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import anyio
 import pytest
 
-from launcher.engine.agent_round import Limits
 from launcher.gates import judge_relay
-from launcher.git.repo import GitRepo
 from launcher.models.plan import AgentConfig
 from tests.conftest import git
+from tests.helpers import judge_one_survivor
 
 VALUE = "production"  # DEPLOY_ENV: 10 characters, masked wherever people read it
 MARK = "***(DEPLOY_ENV)"
@@ -163,18 +161,7 @@ def run_judge(repo: Path, answer: dict[str, object]) -> judge_relay.JudgeOutcome
     config = AgentConfig.model_validate({"adapter": "command", "env": ["JUDGE_MODE"],
                                          "command": ["sh", "-c", f'cat {answer_file} > "$LAUNCHER_CONTRACT"']})
 
-    async def go() -> judge_relay.JudgeOutcome:
-        git_repo = await GitRepo.discover(repo)
-        spec = judge_relay.JudgeInput(
-            label="m-20260101-000000-abcd", agent_name="judge", config=config,
-            survivors=[{"id": 1, "fault": "boundary", "target": "app.py", "line": 2, "rationale": "r",
-                        "orig": "a + b", "mut": "a - b", "status": "SURVIVED"}],
-            report="report.json", out_dir=repo.parent / "sweep", scratch=repo.parent / "scratch" / "judge",
-            base_sha=await git_repo.rev_parse("HEAD"), limits=Limits(timeout_s=60, inactivity_s=None, grace_s=0.5),
-        )
-        return await judge_relay.judge(git_repo, spec)
-
-    return anyio.run(go)
+    return judge_one_survivor(repo, config)
 
 
 def test_a_judge_passed_a_value_equal_to_a_classification_gets_its_valid_answer_taken(
