@@ -179,7 +179,9 @@ class SiteGuard:
         if self.root is None:
             return ()
         roots = {os.path.join(str(r), "") for r in (self.root.absolute(), self.root.resolve())}
-        return tuple(sorted({*roots, *(quote(r) for r in roots)}))
+        # A path that is not UTF-8 (a legacy locale's surrogates) is quoted as its raw bytes, as pip
+        # writes it in direct_url.json.
+        return tuple(sorted({*roots, *(quote(r, errors="surrogateescape") for r in roots)}))
 
     def bind(self, root: Path, record: Path) -> bool:
         """Use the run's worktree folder and record; True when a record kept by an earlier
@@ -204,8 +206,7 @@ class SiteGuard:
         if self.record is None:
             return
         data = {"paths": sorted(self.seen_paths), "sites": {str(s): st.as_json() for s, st in self.before.items()}}
-        self.record.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.record, json.dumps(data))
+        atomic_write_text(self.record, json.dumps(data))  # its folders made private (0700) as the run's are
 
     async def snapshot(self, env: Mapping[str, str]) -> None:
         """Keep a copy of the environments `env`'s pip writes to (once per PATH), in the record
