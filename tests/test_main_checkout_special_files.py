@@ -59,12 +59,17 @@ def test_special_files_and_empty_directories_git_ignores_are_not_looked_for(repo
     assert (repo / "build" / "cache" / "empty").is_dir() and stat.S_ISFIFO((repo / "build" / "pipe").lstat().st_mode)
 
 
-def test_a_socket_a_process_still_listens_on_is_never_moved(repo: Path) -> None:
+def test_a_socket_a_process_still_listens_on_is_never_moved(repo: Path, tmp_path: Path) -> None:
     # a server started in the main checkout while the agent runs: not ignored, so it is reported
-    # (who made it cannot be told), but moving it would cut its clients off: it stays in place
-    commit_shell_plan(repo, "echo d > d.txt; sleep 5")
-    serve = ("import socket, time; time.sleep(2); s = socket.socket(socket.AF_UNIX); s.bind('app.sock'); "
-             "s.listen(); time.sleep(60)")
+    # (who made it cannot be told), but moving it would cut its clients off: it stays in place.
+    # The server binds once the agent has started and the agent ends once it is bound: no race
+    # with the launcher's start (a fixed 2 s lost it on a loaded machine: the socket came first)
+    started = tmp_path / "agent-started"
+    commit_shell_plan(repo, f"echo d > d.txt; touch '{started}'; i=0; "
+                            f"while [ ! -S {MAIN}/app.sock ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done")
+    serve = ("import os, socket, time\n"
+             f"while not os.path.exists({str(started)!r}):\n    time.sleep(0.05)\n"
+             "s = socket.socket(socket.AF_UNIX)\ns.bind('app.sock')\ns.listen()\ntime.sleep(60)\n")
     server = subprocess.Popen([sys.executable, "-c", serve], cwd=repo)
     try:
         done = launcher_cli(repo, "run", "plan.toml", "--json")
