@@ -16,8 +16,9 @@ def git(cwd: Path, *args: str) -> str:
     env.update(
         GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t"
     )
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    return subprocess.run(  # no detached `git maintenance` left behind: see helpers.NO_HOUSEKEEPING
+        ["git", "-c", "maintenance.auto=false", "-c", "gc.auto=0", *args],
+        cwd=cwd, env=env, check=True, capture_output=True, text=True,
     ).stdout
 
 

@@ -36,3 +36,38 @@ def test_python_on_path_in_a_test_is_this_python_with_this_pythons_packages() ->
     prefix, version = ran.stdout.split()
     assert os.path.samefile(prefix, sys.prefix)
     assert version == f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+CHILDREN_AFTER_A_COMMIT = """
+import ctypes, os, sys, time
+sys.path.insert(0, sys.argv[1])
+from helpers import git
+assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER, as the reaper tests make theirs
+root = sys.argv[2]
+git(root, "init", "-q", "-b", "main")
+open(os.path.join(root, "a.txt"), "w").write("a\\n")
+git(root, "add", "-A")
+git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a")
+time.sleep(1)  # a detached `git maintenance run --auto` has been re-parented to us by now
+me = str(os.getpid())
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    if stat[1] == me:
+        print(pid, stat[0])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child subreapers are Linux's")
+def test_a_commit_made_by_the_tests_git_leaves_no_process_to_a_subreaper_test_process(tmp_path: Path) -> None:
+    # git 2.46+ ends a commit with a detached `git maintenance run --auto`: re-parented to a test
+    # process that is a child subreaper, it stayed a zombie there and failed a later reaper test
+    # (test_an_own_exited_child_the_launcher_tracks_... on git 2.55). git 2.39 never detached one.
+    (tmp_path / "r").mkdir()
+    tests = Path(__file__).parent
+    ran = subprocess.run([sys.executable, "-c", CHILDREN_AFTER_A_COMMIT, str(tests), str(tmp_path / "r")],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "", f"processes left to the test process by the tests' git: {ran.stdout}"
