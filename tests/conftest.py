@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,9 @@ def git(cwd: Path, *args: str) -> str:
     env.update(
         GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t"
     )
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    return subprocess.run(  # no detached `git maintenance` left behind: see helpers.NO_HOUSEKEEPING
+        ["git", "-c", "maintenance.auto=false", "-c", "gc.auto=0", *args],
+        cwd=cwd, env=env, check=True, capture_output=True, text=True,
     ).stdout
 
 
@@ -45,6 +47,20 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("GIT_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def _suite_python_is_the_project_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from a virtualenv (`.venv313/bin/python -m pytest`, activated or not), the suite is
+    the project whose tests the sweeps, checks and workflow phases run: `python` there is this
+    interpreter, as activating the virtualenv would make it. Without this, an unactivated run
+    swept with whatever `python` PATH found first (another version, without coverage)."""
+    if sys.prefix == sys.base_prefix:
+        return
+    monkeypatch.setenv("VIRTUAL_ENV", sys.prefix)
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
 @pytest.fixture

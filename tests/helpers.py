@@ -64,9 +64,16 @@ def make_request(tmp_path: Path, adapter: str, **config: Any) -> AgentRequest:
     )
 
 
+# The tests' own git leaves no process behind: git 2.46+ ends a commit with a detached `git
+# maintenance run --auto`, which a test process that became a child subreaper (the reaper tests,
+# an in-process run) inherits and never collects, a zombie the next reaper test trips over. The
+# launcher's own git does the same (launcher/git/repo.py SPEED_CONFIG).
+NO_HOUSEKEEPING = ("-c", "maintenance.auto=false", "-c", "gc.auto=0")
+
+
 def git(cwd: Path, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True,
+    return subprocess.run(["git", *NO_HOUSEKEEPING, *args], cwd=cwd, env=env, check=True, capture_output=True,
                           text=True).stdout
 
 
