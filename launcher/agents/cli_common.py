@@ -57,7 +57,8 @@ _DESCRIPTIONS = {
     "task_id": "the id of this task, exactly",
     "status": "done when the task is complete; blocked / needs_input when it cannot go on; failed otherwise",
     "summary": "one paragraph: what you did",
-    "files_changed": "paths (relative to the repository root) of every file you changed",
+    "files_changed": "paths (relative to the repository root) of every file this task changed, "
+                     "in this round and in any earlier round of it",
     "tests_added": "tests you added, e.g. tests/test_x.py::test_y",
     "decisions": "one line per trade-off you made",
     "blockers": "what stops you; empty when done",
@@ -230,7 +231,8 @@ def contract_instructions(request: AgentRequest, *, final: str) -> str:
         f"object with the keys {', '.join(REQUIRED_KEYS)}. {final}\n"
         f"Contract rules: contract_version \"1\"; task_id {request.task.id!r}; status one of "
         f"{'|'.join(CONTRACT_STATUSES)}; files_changed, tests_added, decisions and blockers arrays of "
-        "strings; llm_observations non-empty text."
+        "strings (files_changed: every file this task changed, its earlier rounds' included); "
+        "llm_observations non-empty text."
     )
 
 

@@ -41,6 +41,23 @@ class ScriptInvalid(Exception):
     """A script file that is not a list of valid steps (the agent exits 2)."""
 
 
+_FILE_STEPS = ("write", "append", "replace", "delete")
+
+
+def earlier_rounds_files(steps: list[dict[str, Any]], iteration: int, attempt: int) -> list[str]:
+    """The files this attempt's script edits in rounds before `iteration` only (steps without
+    `rounds` run in every round, so this one's edits already name them)."""
+    found: list[str] = []
+    for step in steps:
+        rounds = step.get("rounds")
+        if rounds is None or iteration in rounds or not any(r < iteration for r in rounds):
+            continue
+        if "attempts" in step and attempt not in step["attempts"]:
+            continue
+        found += [step[key] for key in _FILE_STEPS if key in step]
+    return found
+
+
 def main(script_path: str) -> int:
     try:
         steps = load_steps(script_path)
@@ -110,6 +127,10 @@ def main(script_path: str) -> int:
             raw = step["raw_contract"]
         elif "exit" in step:
             return int(step["exit"])
+    # The contract speaks for the whole task (its branch's changes), so a revision round also
+    # claims what its earlier rounds wrote: a claim of this round's files alone would be a
+    # "changed but not claimed" for every file an earlier round changed.
+    claimed = sorted(set(touched + earlier_rounds_files(steps, iteration, attempt)))
     if raw is not None:
         contract_path.write_text(raw, encoding="utf-8")
     elif write_contract:
@@ -118,7 +139,7 @@ def main(script_path: str) -> int:
             "task_id": task_id,
             "status": "done",
             "summary": f"Scripted agent applied {len(touched)} edit(s) for {task_id}.",
-            "files_changed": sorted(set(touched)),
+            "files_changed": claimed,
             "tests_added": [],
             "decisions": ["Applied the declared edits verbatim."],
             "blockers": [],
