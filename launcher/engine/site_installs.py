@@ -138,7 +138,7 @@ def restore(site: Path, before: SiteState, needles: tuple[str, ...], *, remove_n
 
 async def _site_dirs(env: Mapping[str, str]) -> list[Path]:
     """The writable site directories of the Pythons a command with `env` reaches as `python`,
-    `python3` or `pip`: where its `pip install` writes."""
+    `python3` or `pip`: where its `pip install` writes (also one not there yet that it may make)."""
     path = env.get("PATH", os.defpath)
     pythons = [p for p in (shutil.which("python3", path=path), shutil.which("python", path=path)) if p]
     pip = shutil.which("pip", path=path)
@@ -158,9 +158,20 @@ async def _site_dirs(env: Mapping[str, str]) -> list[Path]:
             dirs = []
         for raw in dirs if isinstance(dirs, list) else []:
             site = Path(str(raw))
-            if site.is_dir() and os.access(site, os.W_OK) and site.resolve() not in {s.resolve() for s in found}:
+            if _writable(site) and site.resolve() not in {s.resolve() for s in found}:
                 found.append(site)
     return found
+
+
+def _writable(site: Path) -> bool:
+    """Whether a `pip install` may write there: a site directory that is not there yet (a user
+    site, made by pip's first `--user` install) counts when it could be made."""
+    if site.is_dir():
+        return os.access(site, os.W_OK)
+    parent = site.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return site.is_absolute() and not site.exists() and parent.is_dir() and os.access(parent, os.W_OK)
 
 
 @dataclass
@@ -217,8 +228,9 @@ class SiteGuard:
                 return
             self.seen_paths.add(path)
             for site in await _site_dirs(env):
-                if site not in self.before:
-                    self.before[site] = await anyio.to_thread.run_sync(SiteState.read, site, self.needles())
+                if site not in self.before:  # one not there yet had nothing installed in it
+                    self.before[site] = (await anyio.to_thread.run_sync(SiteState.read, site, self.needles())
+                                         if site.is_dir() else SiteState())
             await anyio.to_thread.run_sync(self._save)
 
     async def settle(self, *, remove_new: bool) -> list[str]:
@@ -226,6 +238,8 @@ class SiteGuard:
         async with self.lock:
             lines: list[str] = []
             for site, state in self.before.items():
+                if not site.is_dir():  # not made since (a user site no install made yet)
+                    continue
                 try:
                     did = await anyio.to_thread.run_sync(
                         partial(restore, site, state, self.needles(), remove_new=remove_new))
