@@ -186,10 +186,12 @@ class SiteGuard:
     loaded: bool = False
     lock: anyio.Lock = field(default_factory=anyio.Lock)
 
-    def needles(self) -> tuple[str, ...]:
+    def needles(self, *, every_run: bool = False) -> tuple[str, ...]:
+        """What an install pointing into the run's worktrees names (`every_run`: any run's)."""
         if self.root is None:
             return ()
-        roots = {os.path.join(str(r), "") for r in (self.root.absolute(), self.root.resolve())}
+        root = self.root.parent if every_run else self.root
+        roots = {os.path.join(str(r), "") for r in (root.absolute(), root.resolve())}
         # A path that is not UTF-8 (a legacy locale's surrogates) is quoted as its raw bytes, as pip
         # writes it in direct_url.json.
         return tuple(sorted({*roots, *(quote(r, errors="surrogateescape") for r in roots)}))
@@ -229,9 +231,38 @@ class SiteGuard:
             self.seen_paths.add(path)
             for site in await _site_dirs(env):
                 if site not in self.before:  # one not there yet had nothing installed in it
-                    self.before[site] = (await anyio.to_thread.run_sync(SiteState.read, site, self.needles())
-                                         if site.is_dir() else SiteState())
+                    # An install pointing into another run's worktree (its command running now) is
+                    # no "before": that run's record says what was there before it, else unknown.
+                    state = (await anyio.to_thread.run_sync(SiteState.read, site, self.needles(every_run=True))
+                             if site.is_dir() else SiteState())
+                    self.before[site] = await anyio.to_thread.run_sync(self._other_runs, site, state)
             await anyio.to_thread.run_sync(self._save)
+
+    def _other_runs(self, site: Path, state: SiteState) -> SiteState:
+        """`state` with what pointed into a worktree taken from the record of another run of the
+        repository that covers `site` (what was there before that run re-pointed it)."""
+        if not state.unknown or self.record is None:
+            return state
+        for record in sorted(self.record.parent.parent.glob(f"*/{self.record.name}")):
+            if record == self.record:
+                continue
+            try:
+                sites = json.loads(record.read_text(encoding="utf-8"))["sites"]
+                theirs = next((SiteState.from_json(v) for k, v in sites.items()
+                               if Path(k).resolve() == site.resolve()), None)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+            if theirs is None:
+                continue
+            for key in sorted(state.unknown):
+                if key in theirs.unknown:
+                    continue
+                state.unknown.discard(key)  # there before that run, as it kept it (or nothing)
+                if key in theirs.dists:
+                    state.dists[key] = theirs.dists[key]
+                elif key in theirs.files:
+                    state.files[key] = theirs.files[key]
+        return state
 
     async def settle(self, *, remove_new: bool) -> list[str]:
         """Put back what commands re-pointed into the run's worktrees: `site: what` lines."""
