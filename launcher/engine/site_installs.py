@@ -138,7 +138,7 @@ def restore(site: Path, before: SiteState, needles: tuple[str, ...], *, remove_n
 
 async def _site_dirs(env: Mapping[str, str]) -> list[Path]:
     """The writable site directories of the Pythons a command with `env` reaches as `python`,
-    `python3` or `pip`: where its `pip install` writes."""
+    `python3` or `pip`: where its `pip install` writes (also one not there yet that it may make)."""
     path = env.get("PATH", os.defpath)
     pythons = [p for p in (shutil.which("python3", path=path), shutil.which("python", path=path)) if p]
     pip = shutil.which("pip", path=path)
@@ -158,9 +158,20 @@ async def _site_dirs(env: Mapping[str, str]) -> list[Path]:
             dirs = []
         for raw in dirs if isinstance(dirs, list) else []:
             site = Path(str(raw))
-            if site.is_dir() and os.access(site, os.W_OK) and site.resolve() not in {s.resolve() for s in found}:
+            if _writable(site) and site.resolve() not in {s.resolve() for s in found}:
                 found.append(site)
     return found
+
+
+def _writable(site: Path) -> bool:
+    """Whether a `pip install` may write there: a site directory that is not there yet (a user
+    site, made by pip's first `--user` install) counts when it could be made."""
+    if site.is_dir():
+        return os.access(site, os.W_OK)
+    parent = site.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return site.is_absolute() and not site.exists() and parent.is_dir() and os.access(parent, os.W_OK)
 
 
 @dataclass
@@ -175,10 +186,12 @@ class SiteGuard:
     loaded: bool = False
     lock: anyio.Lock = field(default_factory=anyio.Lock)
 
-    def needles(self) -> tuple[str, ...]:
+    def needles(self, *, every_run: bool = False) -> tuple[str, ...]:
+        """What an install pointing into the run's worktrees names (`every_run`: any run's)."""
         if self.root is None:
             return ()
-        roots = {os.path.join(str(r), "") for r in (self.root.absolute(), self.root.resolve())}
+        root = self.root.parent if every_run else self.root
+        roots = {os.path.join(str(r), "") for r in (root.absolute(), root.resolve())}
         # A path that is not UTF-8 (a legacy locale's surrogates) is quoted as its raw bytes, as pip
         # writes it in direct_url.json.
         return tuple(sorted({*roots, *(quote(r, errors="surrogateescape") for r in roots)}))
@@ -217,15 +230,47 @@ class SiteGuard:
                 return
             self.seen_paths.add(path)
             for site in await _site_dirs(env):
-                if site not in self.before:
-                    self.before[site] = await anyio.to_thread.run_sync(SiteState.read, site, self.needles())
+                if site not in self.before:  # one not there yet had nothing installed in it
+                    # An install pointing into another run's worktree (its command running now) is
+                    # no "before": that run's record says what was there before it, else unknown.
+                    state = (await anyio.to_thread.run_sync(SiteState.read, site, self.needles(every_run=True))
+                             if site.is_dir() else SiteState())
+                    self.before[site] = await anyio.to_thread.run_sync(self._other_runs, site, state)
             await anyio.to_thread.run_sync(self._save)
+
+    def _other_runs(self, site: Path, state: SiteState) -> SiteState:
+        """`state` with what pointed into a worktree taken from the record of another run of the
+        repository that covers `site` (what was there before that run re-pointed it)."""
+        if not state.unknown or self.record is None:
+            return state
+        for record in sorted(self.record.parent.parent.glob(f"*/{self.record.name}")):
+            if record == self.record:
+                continue
+            try:
+                sites = json.loads(record.read_text(encoding="utf-8"))["sites"]
+                theirs = next((SiteState.from_json(v) for k, v in sites.items()
+                               if Path(k).resolve() == site.resolve()), None)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+            if theirs is None:
+                continue
+            for key in sorted(state.unknown):
+                if key in theirs.unknown:
+                    continue
+                state.unknown.discard(key)  # there before that run, as it kept it (or nothing)
+                if key in theirs.dists:
+                    state.dists[key] = theirs.dists[key]
+                elif key in theirs.files:
+                    state.files[key] = theirs.files[key]
+        return state
 
     async def settle(self, *, remove_new: bool) -> list[str]:
         """Put back what commands re-pointed into the run's worktrees: `site: what` lines."""
         async with self.lock:
             lines: list[str] = []
             for site, state in self.before.items():
+                if not site.is_dir():  # not made since (a user site no install made yet)
+                    continue
                 try:
                     did = await anyio.to_thread.run_sync(
                         partial(restore, site, state, self.needles(), remove_new=remove_new))

@@ -18,7 +18,7 @@ from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.land.unfinished import land_continues
 from launcher.app.report import run_message, run_status
 from launcher.app.report_now import current_report
-from launcher.app.run import containment, git_watch
+from launcher.app.run import containment, git_watch, tree_commands
 from launcher.app.run.preflight import check_integration_program
 from launcher.app.run.runner import driving
 from launcher.engine.orphans import journaling_observer
@@ -55,6 +55,7 @@ async def _land(ctx: RunContext) -> RunReport:
         try:
             reached_target, message = await land_approved(ctx, recovered=recovered)
             await containment.reap(ctx)
+            await tree_commands.settle_site_installs(ctx)  # what its checks installed from its trees
             await git_watch.settle(ctx, "at the landing's end")
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
@@ -64,6 +65,7 @@ async def _land(ctx: RunContext) -> RunReport:
                 ctx.journal.set_run(ctx.run_id, status=RunStatus.INTERRUPTED, exit_code=code,
                                     message=said or f"interrupted while landing; `{again}` continues")
                 await containment.reap(ctx)
+                await tree_commands.settle_site_installs(ctx)
             raise
     rows = ctx.journal.tasks(ctx.run_id)
     status = run_status(rows, merge=True, reached_target=reached_target)

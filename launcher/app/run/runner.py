@@ -167,6 +167,9 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
         await guard_site_installs(ctx)
         yield ctx
     finally:
+        if ctx is not None:  # land, choose, grade: no install from one of the run's trees outlives them
+            with anyio.CancelScope(shield=True):
+                await settle_site_installs(ctx)
         await containment.release_main(ctx)  # land, choose, grade took it too: it goes with the command
         journal.release_run(claim)
 

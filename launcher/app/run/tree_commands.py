@@ -156,12 +156,22 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         seen = {rel: _stamp(ctx.repo.root / rel) for rel in wrote}
         ctx.reported_intrusions.difference_update(wrote)
         ok, output, _ = await run(commit, seen)
-        if left := sorted(rel for rel in wrote if _stamp(ctx.repo.root / rel) == seen[rel]):
+        left = sorted(rel for rel in wrote if _stamp(ctx.repo.root / rel) == seen[rel])
+        # A deletion cannot be made twice (nor told apart from the user's by a run again): the file
+        # is put back, no task blamed; one changed is the user's save, its earlier version kept.
+        if gone := [rel for rel in left if seen[rel] is None]:
+            how = (await containment.put_back_check_writes(ctx, gone)).partition(": ")[2]
+            ctx.note(None, f"{', '.join(gone)} deleted from the main checkout while the integration check ran on "
+                           f"{commit[:12]}; running it again cannot tell whether it or you deleted it (a file "
+                           f"cannot be deleted twice): {how}, no task is blamed for it (delete it again if that "
+                           "was you)")
+        if left := [rel for rel in left if seen[rel] is not None]:
             ctx.reported_intrusions.update(left)
+            kept = await _keep_earlier(ctx, left, ctx.files.run_dir / containment.INTRUSIONS_DIR / "before-check")
             ctx.note(None, f"{', '.join(left)} changed in the main checkout while the integration check "
                            f"ran on {commit[:12]}, and not when it ran again on the same tree: taken for "
                            "your edit and left in place, no task is blamed for it (do not edit the main "
-                           "checkout while a landing checks)")
+                           f"checkout while a landing checks){kept}")
         return ok, output
 
     async def run(commit: str, seen: dict[str, tuple[int, int] | None] | None) -> tuple[bool, str, list[str]]:
@@ -216,6 +226,28 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         return ok, output, wrote
 
     return check
+
+
+async def _keep_earlier(ctx: RunContext, paths: list[str], aside: Path) -> str:
+    """Copy into `aside` the version the launcher kept of each of `paths` (uncommitted, untracked
+    or ignored, at the run's start) that differs from the file now: what is said about it."""
+    snapshot, kept = ctx.main_contents, []
+    if snapshot is None:
+        return ""
+    for rel in paths:
+        data = snapshot.ignored.get(rel)
+        if (blob := snapshot.blobs.get(rel)) is not None:
+            done = await ctx.repo.git("cat-file", "blob", blob, check=False)
+            data = done.stdout if done.ok else None
+        try:
+            if data is None or (ctx.repo.root / rel).read_bytes() == data:
+                continue
+            (aside / rel).parent.mkdir(parents=True, exist_ok=True)
+            (aside / rel).write_bytes(data)
+        except OSError:
+            continue
+        kept.append(f"{rel} as it was at the run's start in {aside / rel}")
+    return f"; kept: {', '.join(kept)}" if kept else ""
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
