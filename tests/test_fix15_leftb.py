@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
+import pytest
 from helpers import run_plan
 
 from launcher import process_identity
 from launcher.app.report import effective_status
+from launcher.models.report import TaskReport
 from launcher.store.journal import Journal
 from launcher.store.run_claim import held_by_other, holder_gone
 
@@ -45,3 +48,54 @@ def test_this_process_own_live_claim_is_neither_gone_nor_another_launchers(repo:
     assert not holder_gone(claim.pid, claim.started) and not held_by_other(claim.pid, claim.started)
     run = Journal(repo / ".launcher" / "launcher.db").run(run_id)
     assert effective_status(run)[0] == "running"
+
+
+# --- 4. agents: opencode's log lines on stderr are not progress -------------------------------
+
+_OPENCODE_RETRYING = r'''#!/usr/bin/env python3
+import sys, time
+n = 0
+while True:  # opencode stuck retrying: an ERROR line of its log on stderr, never an event on stdout
+    n += 1
+    print(f'timestamp=2026-12-07T05:51:39.703Z level=ERROR service=llm message="stream error" '
+          f'error="AI_APICallError: rate limited, retrying ({n})"', file=sys.stderr, flush=True)
+    time.sleep(0.3)
+'''
+
+_OPENCODE_WORKING = r'''#!/usr/bin/env python3
+import json, sys, time
+def event(kind, **part):
+    print(json.dumps({"type": kind, "timestamp": 0, "sessionID": "ses_1", "part": part}), flush=True)
+for n in range(12):  # 3.6 s of steady progress on stdout, nothing on stderr, no file change
+    event("text", text=f"thinking {n}", messageID="m1")
+    time.sleep(0.3)
+event("text", text="done", messageID="m1")
+'''
+
+
+def _opencode_run(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> tuple[TaskReport, float]:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "opencode").write_text(script)
+    (bindir / "opencode").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    began = time.monotonic()
+    report = run_plan(repo, [{"id": "t", "agent": "opencode", "prompt": "x", "timeout_s": 60}],
+                      merge=False, inactivity_timeout_s=2)
+    return report.tasks[0], time.monotonic() - began
+
+
+def test_opencode_printing_only_error_log_lines_is_found_inactive(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task, took = _opencode_run(repo, tmp_path, monkeypatch, _OPENCODE_RETRYING)
+    assert task.state == "timed_out", task.message
+    assert "inactivity timeout" in task.message and "rate limited, retrying" in task.message
+    assert took < 30  # not the 60 s wall-clock timeout
+
+
+def test_opencode_printing_events_on_stdout_is_active(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task, _ = _opencode_run(repo, tmp_path, monkeypatch, _OPENCODE_WORKING)
+    assert task.state != "timed_out" and "inactivity" not in (task.message or ""), task.message

@@ -18,6 +18,7 @@ from launcher.agents.base import (
     GivingUpAdapter,
     Invocation,
     StderrStreamingAdapter,
+    stderr_is_activity,
     StreamingAdapter,
     sane_outcome,
     unreadable_outcome,
@@ -153,6 +154,7 @@ async def _supervise(
         stdout_lines=adapter.stdout_line if isinstance(adapter, StreamingAdapter) else None,
         stderr_lines=adapter.stderr_line if isinstance(adapter, StderrStreamingAdapter) else None,
         give_up=adapter.give_up if isinstance(adapter, GivingUpAdapter) else None,
+        stderr_is_activity=stderr_is_activity(adapter),
     )
 
 
