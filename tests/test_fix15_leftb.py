@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from helpers import run_plan
+from helpers import git, launcher_cli, run_plan
 
 from launcher import process_identity
 from launcher.app.report import effective_status
 from launcher.models.report import TaskReport
+from launcher.store import queue_log
 from launcher.store.journal import Journal
 from launcher.store.run_claim import held_by_other, holder_gone
 
@@ -99,3 +101,44 @@ def test_opencode_printing_events_on_stdout_is_active(
 ) -> None:
     task, _ = _opencode_run(repo, tmp_path, monkeypatch, _OPENCODE_WORKING)
     assert task.state != "timed_out" and "inactivity" not in (task.message or ""), task.message
+
+
+# --- 3. queue: a withdrawn culprit verdict does not stay in facts.json --------------------------
+
+def _check_that_moves_the_target_once(tmp_path: Path) -> Path:
+    """An integration check whose first run lands a teammate's fix on `trunk` (the target moves
+    under the pass); it fails on bad.txt unless that fix is in the tree."""
+    mark, check = tmp_path / "moved", tmp_path / "check.sh"
+    check.write_text(f"""set -e
+if [ ! -f {mark} ]; then
+  touch {mark}
+  blob=$(echo fixed | git hash-object -w --stdin)
+  tree=$( (git ls-tree trunk; printf '100644 blob %s\\tfixed.txt\\n' "$blob") | git mktree)
+  git update-ref refs/heads/trunk "$(git -c user.name=x -c user.email=x@x commit-tree "$tree" -p trunk -m fix)"
+fi
+if [ -f bad.txt ] && [ ! -f fixed.txt ]; then echo "BROKEN by bad.txt"; exit 1; fi
+""")
+    return check
+
+
+def test_a_culprit_judged_while_the_target_moved_is_not_blamed_in_its_facts(repo: Path, tmp_path: Path) -> None:
+    git(repo, "branch", "trunk")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "run": {"into": "trunk", "integration_check": f"sh {_check_that_moves_the_target_once(tmp_path)}"},
+        "task": [{"id": "good", "script": [{"write": "good.txt", "content": "g\n"}]},
+                 {"id": "bad", "script": [{"write": "bad.txt", "content": "b\n"}]}]}))
+    done = launcher_cli(repo, "run", str(plan), "--json")
+    report = json.loads(done.stdout)
+    assert {t["id"]: t["state"] for t in report["tasks"]} == {"good": "merged", "bad": "merged"}, done.stderr
+    assert (tmp_path / "moved").exists()  # the pass that blamed `bad` was overtaken by the target
+    log = queue_log.QueueLog(repo / ".launcher" / "launcher.db")
+    try:
+        kinds = [step["kind"] for step in log.steps(report["run_id"])]
+    finally:
+        log.close()
+    assert queue_log.CULPRIT in kinds and queue_log.WITHDRAWN in kinds
+    (facts_file,) = (repo / ".launcher" / "runs").glob("*/bad/facts.json")
+    facts = json.loads(facts_file.read_text())
+    assert "checks" in facts
+    assert not [c for c in facts["checks"] if "integration check on" in str(c.get("command"))], facts["checks"]

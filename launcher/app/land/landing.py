@@ -26,7 +26,7 @@ from launcher.app.land.recovery import (
 from launcher.app.land.shard_landed import OnTarget
 from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
-from launcher.app.queue.land_pass import Step, land_ready, write_steps
+from launcher.app.queue.land_pass import Step, land_ready, withdraw_culprits, write_steps
 from launcher.app.queue.revise import revise_returned
 from launcher.app.run import best_of, containment, git_watch, idle_change, pool, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
@@ -35,7 +35,7 @@ from launcher.gates.check_summary import failure_line
 from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, ref_updates, scratch, worktrees
 from launcher.models.states import TaskState
-from launcher.store import own_files, queue_log
+from launcher.store import own_files
 
 
 def landing_order(ctx: RunContext) -> list[str]:
@@ -241,8 +241,7 @@ async def _refold(ctx: RunContext, races_left: int, result: QueueResult) -> tupl
     """Another run landed, or the user committed, while the pass folded and checked: fold the
     (still approved) work again onto the new tip, check and land it; culprits and conflicts are
     settled only by a pass whose tip is still the target's (this pass's culprits are withdrawn)."""
-    if stale := sorted(t for t, landing in result.failed.items() if t in result.culprit_tips):
-        write_steps(ctx, [(queue_log.WITHDRAWN, stale, {"detail": f"judged while {ctx.target} moved"})])
+    withdraw_culprits(ctx, result, f"judged while {ctx.target} moved")
     ctx.note(None, f"{ctx.target} moved while landing: folding the approved work onto its new tip")
     return await _land(ctx, races_left=races_left - 1)
 

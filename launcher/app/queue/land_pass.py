@@ -50,6 +50,17 @@ def write_steps(ctx: RunContext, steps: list[Step]) -> None:
         log.close()
 
 
+def withdraw_culprits(ctx: RunContext, result: QueueResult, why: str) -> None:
+    """The pass's culprits were judged against a tip that is no longer the target's: journal
+    their verdicts withdrawn, and take the failing check run back out of their facts.json."""
+    stale = sorted(t for t in result.failed if t in result.culprit_tips)
+    if not stale:
+        return
+    write_steps(ctx, [(queue_log.WITHDRAWN, stale, {"detail": why})])
+    for task_id in stale:
+        integration_output.withdraw_culprit(ctx, task_id, result.culprit_tips[task_id])
+
+
 async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
                      check: merge.IntegrationCheck | None,
                      held: list[Step] | None = None) -> tuple[QueueResult, dict[str, str]]:
