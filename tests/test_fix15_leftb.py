@@ -18,7 +18,6 @@ from launcher.store import queue_log
 from launcher.store.journal import Journal
 from launcher.store.run_claim import held_by_other, holder_gone
 
-
 # --- 2. run claims: a dead launcher's pid now given to this process ----------------------------
 
 def _claimed_by_a_dead_launcher_with_our_pid(repo: Path) -> str:
@@ -45,7 +44,8 @@ def test_a_claim_naming_this_process_pid_with_another_start_time_is_a_dead_launc
 
 def test_this_process_own_live_claim_is_neither_gone_nor_another_launchers(repo: Path) -> None:
     run_id = _claimed_by_a_dead_launcher_with_our_pid(repo)
-    claim = Journal(repo / ".launcher" / "launcher.db").claim_run(run_id, "resume")  # the dead claim is taken over, not refused
+    # The dead claim is taken over, not refused.
+    claim = Journal(repo / ".launcher" / "launcher.db").claim_run(run_id, "resume")
     assert claim.pid == os.getpid() and claim.started == process_identity.start_time(os.getpid())
     assert not holder_gone(claim.pid, claim.started) and not held_by_other(claim.pid, claim.started)
     run = Journal(repo / ".launcher" / "launcher.db").run(run_id)
@@ -142,3 +142,35 @@ def test_a_culprit_judged_while_the_target_moved_is_not_blamed_in_its_facts(repo
     facts = json.loads(facts_file.read_text())
     assert "checks" in facts
     assert not [c for c in facts["checks"] if "integration check on" in str(c.get("command"))], facts["checks"]
+
+
+def test_a_fold_whose_commits_are_pruned_during_its_checks_is_folded_again(repo: Path, tmp_path: Path) -> None:
+    # The first check of a bisection step deletes refs/launcher/<run>/_integration/fold (the pin
+    # of the fold's commits) and prunes: the later commits of the fold are gone.
+    git(repo, "branch", "trunk")
+    mark, check = tmp_path / "pruned", tmp_path / "check.sh"
+    check.write_text(f"""
+if [ ! -f bad.txt ] && [ ! -f {mark} ]; then
+  touch {mark}
+  git for-each-ref --format='%(refname)' refs/launcher/ | grep '/_integration/fold$' | xargs -n1 git update-ref -d
+  git reflog expire --expire=now --all
+  git -c gc.auto=0 gc --prune=now -q
+fi
+if [ -f bad.txt ]; then echo "BROKEN by bad.txt"; exit 1; fi
+""")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "run": {"into": "trunk", "integration_check": f"sh {check}"},
+        "task": [{"id": n, "script": [{"write": f"{n}.txt", "content": f"{n}\n"}]} for n in ("a", "b")]
+                + [{"id": "c", "script": [{"write": "bad.txt", "content": "c\n"}]},
+                   {"id": "d", "script": [{"write": "d.txt", "content": "d\n"}]}]}))
+    done = launcher_cli(repo, "run", str(plan), "--json")
+    assert mark.exists(), done.stderr
+    assert "Traceback" not in done.stderr
+    assert "of the landing's fold is gone" in done.stderr and "folding the approved work again" in done.stderr
+    report = json.loads(done.stdout)
+    states = {t["id"]: t["state"] for t in report["tasks"]}
+    assert states["a"] == states["b"] == states["d"] == "merged", (states, done.stderr[-2000:])
+    assert states["c"] != "merged"
+    landed = git(repo, "ls-tree", "--name-only", "trunk").split()
+    assert {"a.txt", "b.txt", "d.txt"} <= set(landed) and "bad.txt" not in landed

@@ -18,9 +18,9 @@ from launcher.agents.base import (
     GivingUpAdapter,
     Invocation,
     StderrStreamingAdapter,
-    stderr_is_activity,
     StreamingAdapter,
     sane_outcome,
+    stderr_is_activity,
     unreadable_outcome,
 )
 from launcher.agents.cli_common import remember_session

@@ -31,6 +31,7 @@ from launcher.app.queue.revise import revise_returned
 from launcher.app.run import best_of, containment, git_watch, idle_change, pool, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
+from launcher.errors import FoldLost
 from launcher.gates.check_summary import failure_line
 from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, ref_updates, scratch, worktrees
@@ -180,14 +181,20 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         guard = None
     if not ready:
         return True, "nothing to land"
-    if guard is not None:
-        folded = await _fold_guarded(ctx, expected_old, ready, guard)
-        if folded is None:  # the guard failed a task of this fold: fold what is still approved
-            return await _land(ctx)
-        result, skipped = folded
-    else:
-        result, skipped = await land_ready(ctx, expected_old, ready, check)
-    result, skipped, pulled = await _whole_epics(ctx, expected_old, ready, check, members, result, skipped)
+    try:
+        if guard is not None:
+            folded = await _fold_guarded(ctx, expected_old, ready, guard)
+            if folded is None:  # the guard failed a task of this fold: fold what is still approved
+                return await _land(ctx)
+            result, skipped = folded
+        else:
+            result, skipped = await land_ready(ctx, expected_old, ready, check)
+        result, skipped, pulled = await _whole_epics(ctx, expected_old, ready, check, members, result, skipped)
+    except FoldLost as lost:  # its commits were pruned while its checks ran: fold anew
+        if races_left <= 0:
+            raise
+        ctx.note(None, f"{lost.what}: folding the approved work again")
+        return await _land(ctx, races_left=races_left - 1)
     tip, landed = result.tip, {t: result.landed[t] for t in landing_order(ctx) if t in result.landed}
     if races_left > 0 and await _target_tip(ctx) != expected_old:
         # The target moved while the fold was checked (a teammate's commit, another run): what
