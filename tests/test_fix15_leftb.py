@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sqlite3
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers import git, launcher_cli, run_plan
+from conftest import write_files
+from helpers import git, launcher_cli, run_plan, start_launcher, wait_for_file
 
 from launcher import process_identity
 from launcher.app.report import effective_status
@@ -174,3 +179,80 @@ if [ -f bad.txt ]; then echo "BROKEN by bad.txt"; exit 1; fi
     assert states["c"] != "merged"
     landed = git(repo, "ls-tree", "--name-only", "trunk").split()
     assert {"a.txt", "b.txt", "d.txt"} <= set(landed) and "bad.txt" not in landed
+
+
+# --- 1. workflows -----------------------------------------------------------------------------
+
+PAIR = '''name = "pair"
+[[phase]]
+id = "build"
+artifacts = ["build/files.json"]
+[[phase.primary]]
+role = "a"
+prompt = "change add"
+[[phase.primary]]
+role = "b"
+prompt = "change add too"
+'''
+
+TWO = '''name = "two"
+[[phase]]
+id = "build"
+artifacts = ["build/files.json"]
+[[phase.primary]]
+role = "a"
+prompt = "build"
+[[phase]]
+id = "after"
+artifacts = ["after/log.md"]
+[[phase.primary]]
+role = "x"
+prompt = "go on from {artifacts}"
+'''
+
+
+@pytest.fixture
+def wf(repo: Path) -> Path:
+    write_files(repo, {"workflows/pair.toml": PAIR, "workflows/two.toml": TWO,
+                       "launcher.toml": '[roles]\ndefault = "scripted"\n'})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "workflows")
+    return repo
+
+
+def _wf(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    quiet = ["--quiet"] if args[0] in ("start", "next", "resume") else []
+    done = launcher_cli(repo, "workflow", *args, "--json", *quiet)
+    return done.returncode, json.loads(done.stdout)
+
+
+def _start(repo: Path, name: str, scripts: dict[str, Any]) -> dict[str, Any]:
+    path = repo.parent / f"scripts-{name}.json"
+    path.write_text(json.dumps(scripts))
+    return _wf(repo, "start", name, "--scripts", str(path))[1]
+
+
+def test_cancel_during_a_partial_retry_keeps_the_task_that_landed_in_the_earlier_run(wf: Path, tmp_path: Path) -> None:
+    armed, started, release = tmp_path / "armed", tmp_path / "started", tmp_path / "release"
+    wait = (f"import os, time\nif os.path.exists({str(armed)!r}):\n    open({str(started)!r}, 'w').close()\n"
+            f"    [time.sleep(0.1) for _ in range(600) if not os.path.exists({str(release)!r})]")
+    first = _start(wf, "pair", {
+        "build-a": [{"replace": "app.py", "old": "a + b", "new": "a + b + 0"}],
+        "build-b": [{"run": [sys.executable, "-c", wait]}, {"replace": "app.py", "old": "a - b", "new": "0 + a - b"},
+                    {"replace": "app.py", "old": "a + b", "new": "b + a"}]})
+    tasks = {t["id"]: t["state"] for t in first["phases"][0]["tasks"]}
+    assert first["status"] == "paused" and tasks == {"build-a": "merged", "build-b": "conflicted"}, first
+    armed.touch()  # the retry of build-b waits, so the cancel comes while it runs
+    runner = start_launcher(wf, "workflow", "resume", first["id"], "--retry-failed", "--quiet")
+    try:
+        wait_for_file(started, runner)
+        code, cancelled = _wf(wf, "cancel", first["id"])
+    finally:
+        release.touch()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(runner.pid, signal.SIGKILL)
+        runner.communicate()
+    assert code == 0 and cancelled["status"] == "cancelled", cancelled
+    rows = {t["id"]: (t["state"], t["merged"]) for t in cancelled["phases"][0]["tasks"]}
+    assert rows == {"build-a": ("merged", True), "build-b": ("cancelled", False)}, rows
+    assert "a + b + 0" in (wf / "app.py").read_text()  # build-a's work stays on the target
