@@ -256,3 +256,27 @@ def test_cancel_during_a_partial_retry_keeps_the_task_that_landed_in_the_earlier
     rows = {t["id"]: (t["state"], t["merged"]) for t in cancelled["phases"][0]["tasks"]}
     assert rows == {"build-a": ("merged", True), "build-b": ("cancelled", False)}, rows
     assert "a + b + 0" in (wf / "app.py").read_text()  # build-a's work stays on the target
+
+
+def test_retrying_a_failed_phase_is_refused_while_an_earlier_phase_work_is_off_the_target(
+        wf: Path, tmp_path: Path) -> None:
+    failing = tmp_path / "after-fails"
+    failing.touch()
+    state = _start(wf, "two", {
+        "build-a": [{"write": "a.txt", "content": "1\n"}],
+        "after-x": [{"run": [sys.executable, "-c", f"import os, sys; sys.exit(3 if os.path.exists({str(failing)!r}) "
+                                                   "else 0)"]}, {"write": "x.txt", "content": "1\n"}]})
+    _, state = _wf(wf, "next", state["id"])
+    assert state["status"] == "paused" and state["paused_on"] == "after", state
+    landed = state["phases"][0]["landed_sha"]
+    git(wf, "reset", "-q", "--hard", state["base_sha"])  # build's work leaves the target
+    failing.unlink()
+    code, refused = _wf(wf, "resume", state["id"], "--retry-failed")
+    assert code == 2 and refused["error_key"] == "workflow_lost_work", refused
+    assert "phase build" in refused["observations"] and f"git merge {landed[:12]}" in refused["usage"]
+    assert not (wf / "x.txt").exists() and git(wf, "rev-parse", "main").strip() == state["base_sha"]
+    _, still = _wf(wf, "status", state["id"])
+    assert still["status"] == "paused" and still["paused_on"] == "after", still  # as it was
+    git(wf, "merge", "-q", "--ff-only", landed)  # put back: the retry runs
+    code, done = _wf(wf, "resume", state["id"], "--retry-failed")
+    assert code == 0 and done["status"] == "completed", done

@@ -47,13 +47,31 @@ async def lost_work(repo: GitRepo, state: WorkflowState) -> list[PhaseState]:
     return lost
 
 
-def lost_message(state: WorkflowState, lost: list[PhaseState]) -> str:
+def _lost_what(state: WorkflowState, lost: list[PhaseState]) -> tuple[str, str]:
+    """(what the target no longer holds, how to put it back)."""
     named = ", ".join(f"{row.id} ({(row.landed_sha or '')[:12]})" for row in lost)
     merges = " and ".join(f"`git merge {(row.landed_sha or '')[:12]}`" for row in lost)
-    return (f"paused: {state.target} no longer holds what phase {named} landed (the branch was reset or "
-            f"force-updated since), so the workflow cannot go on from it nor say it completed; put it back "
-            f"({merges} on {state.target}), then `launcher workflow resume {state.id}`; or cancel the workflow "
-            f"(`launcher workflow cancel {state.id}`)")
+    return (f"{state.target} no longer holds what phase {named} landed (the branch was reset or force-updated "
+            "since)", f"put it back ({merges} on {state.target})")
+
+
+def lost_message(state: WorkflowState, lost: list[PhaseState]) -> str:
+    what, put_back = _lost_what(state, lost)
+    return (f"paused: {what}, so the workflow cannot go on from it nor say it completed; {put_back}, then "
+            f"`launcher workflow resume {state.id}`; or cancel the workflow (`launcher workflow cancel {state.id}`)")
+
+
+async def refuse_retry_on_lost_work(repo: GitRepo, state: WorkflowState) -> None:
+    """`resume --retry-failed` runs the failed phase again from the target, as `next` runs a
+    phase: refused (exit 2, the workflow left paused on it as it was) while the target lacks
+    what an earlier phase landed, which the retry would otherwise build on the loss of."""
+    if lost := await lost_work(repo, state):
+        what, put_back = _lost_what(state, lost)
+        raise UsageProblem(
+            f"workflow {state.id}: {what}, so phase {state.paused_on} is not retried on top of that loss",
+            where=str(repo.root),
+            fix=f"{put_back}, then `launcher workflow resume {state.id} --retry-failed` again; or cancel the "
+                f"workflow (`launcher workflow cancel {state.id}`)", error_key="workflow_lost_work")
 
 
 def pause_for_lost(state: WorkflowState, lost: list[PhaseState]) -> None:
