@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -280,3 +281,29 @@ def test_retrying_a_failed_phase_is_refused_while_an_earlier_phase_work_is_off_t
     git(wf, "merge", "-q", "--ff-only", landed)  # put back: the retry runs
     code, done = _wf(wf, "resume", state["id"], "--retry-failed")
     assert code == 0 and done["status"] == "completed", done
+
+
+def test_a_rewrite_of_the_target_that_keeps_a_phase_work_does_not_pause_the_workflow(wf: Path) -> None:
+    git(wf, "commit", "-q", "--allow-empty", "-m", "a commit of the user's")
+    state = _start(wf, "two", {"build-a": [{"write": "a.txt", "content": "1\n"}],
+                               "after-x": [{"write": "x.txt", "content": "1\n"}]})
+    assert state["status"] == "ready", state
+    assert state["phases"][0]["tasks"][0]["commit"]  # the landed task's commit is recorded
+    landed = state["phases"][0]["landed_sha"]
+    # The user squashes main's history into one commit: the same tree, none of the old commits.
+    squashed = git(wf, "commit-tree", git(wf, "rev-parse", "main^{tree}").strip(), "-m", "squashed").strip()
+    git(wf, "reset", "-q", "--soft", squashed)
+    assert subprocess.run(["git", "merge-base", "--is-ancestor", landed, "main"], cwd=wf).returncode == 1
+    code, done = _wf(wf, "next", state["id"])
+    assert code == 0 and done["status"] == "completed", done
+    assert (wf / "a.txt").exists() and (wf / "x.txt").exists()
+
+
+def test_a_reset_that_takes_a_phase_work_away_still_pauses_the_workflow(wf: Path) -> None:
+    state = _start(wf, "two", {"build-a": [{"write": "a.txt", "content": "1\n"}],
+                               "after-x": [{"write": "x.txt", "content": "1\n"}]})
+    git(wf, "reset", "-q", "--hard", state["base_sha"])
+    git(wf, "commit", "-q", "--allow-empty", "-m", "the user's own work")  # main moves on, without build's
+    _, paused = _wf(wf, "next", state["id"])
+    assert paused["status"] == "paused" and "phase build" in paused["message"], paused
+    assert not (wf / "x.txt").exists()

@@ -321,7 +321,7 @@ def _record_tasks(session: WorkflowSession, state: WorkflowState, row: PhaseStat
     if phase is not None:
         fresh = {t.id for t in report.tasks}
         report = phase_run.with_kept_landed(session, state, [phase], report)
-        row.tasks = phase_run.kept_task_rows(report, phase, row.tasks, fresh)
+        row.tasks = phase_run.kept_task_rows(session.journal(), report, phase, row.tasks, fresh)
     row.notes = phase_run.phase_notes(report, phase) if phase is not None else row.notes
     return phase
 

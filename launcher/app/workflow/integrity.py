@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from launcher.errors import UsageProblem
+from launcher.git import change_present
 from launcher.git.repo import GitRepo
 from launcher.models.report import RunReport
 from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
@@ -34,16 +35,25 @@ async def check_target(repo: GitRepo, state: WorkflowState) -> str:
 
 
 async def lost_work(repo: GitRepo, state: WorkflowState) -> list[PhaseState]:
-    """The succeeded phases whose landed commit the target no longer holds (a `git reset --hard`,
-    a force-push or `update-ref` took it away)."""
+    """The succeeded phases whose landed work the target no longer holds (a `git reset --hard`,
+    a force-push or `update-ref` took it away). Each landed task's commit decides: in the
+    target's history, or (history rewritten: squashed, rebased, an unrelated commit dropped) its
+    change still in the target's tree. A phase recorded without its tasks' commits (by an older
+    launcher, or landed by the operator) is judged by its recorded tip and change, the same way."""
     await check_target(repo, state)
+    target = f"refs/heads/{state.target}"
     lost = []
     for row in state.phases:
-        if row.status is PhaseStatus.SUCCEEDED and row.landed_sha:
-            held = await repo.git("merge-base", "--is-ancestor", row.landed_sha, f"refs/heads/{state.target}",
-                                  check=False)
-            if not held.ok:
-                lost.append(row)
+        if row.status is not PhaseStatus.SUCCEEDED or not row.landed_sha:
+            continue
+        commits = [t.get("commit") for t in row.tasks if t.get("merged")]
+        if commits and all(isinstance(c, str) and c for c in commits):
+            held = all([await change_present.commit_held(repo, str(c), target) for c in commits])
+        else:
+            held = await change_present.is_ancestor(repo, row.landed_sha, target) or bool(
+                row.start_sha and await change_present.change_present(repo, row.start_sha, row.landed_sha, target))
+        if not held:
+            lost.append(row)
     return lost
 
 
