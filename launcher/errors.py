@@ -95,6 +95,13 @@ class GitFailed(LauncherError):
     default_key = "git_failed"
 
 
+class FoldLost(GitFailed):
+    """The commits of a landing pass's fold vanished while its checks ran (their pin ref was
+    deleted and they were pruned): nothing of that fold can land; the pass folds again."""
+
+    default_key = "fold_lost"
+
+
 class GitOutputTooLarge(GitFailed):
     """A git command printed more than the launcher reads: acting on a cut output (a file list,
     a log to screen for secrets) would be acting on a lie."""

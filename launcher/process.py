@@ -348,11 +348,13 @@ async def supervise(
     max_line: int = DEFAULT_MAX_LINE,
     stderr_lines: Callable[[bytes], None] | None = None,
     give_up: Callable[[], str | None] | None = None,
+    stderr_is_activity: bool = True,
 ) -> Supervised:
     """Run an agent: stream its output into a capped log, enforce both timeouts, kill its group.
 
     `activity_probe` returns the time (monotonic) of the agent's latest non-output activity
-    (for example a file change); output always counts as activity. Cancelling the caller
+    (for example a file change); output counts as activity, stderr's only if `stderr_is_activity`
+    (a CLI that logs its retries there is not making progress). Cancelling the caller
     (Ctrl-C) kills the group before the cancellation propagates.
 
     An agent ends only by its own exit, the wall-clock `timeout_s`, `inactivity_s` of no
@@ -392,7 +394,8 @@ async def supervise(
     def sink(tail: Tail, feed: LineFeed | None = None) -> Callable[[bytes], None]:
         def take(chunk: bytes) -> None:
             nonlocal last_activity
-            last_activity = time.monotonic()
+            if tail is out or stderr_is_activity:
+                last_activity = time.monotonic()
             last_written[0] = tail
             log.write(chunk)
             tail.add(chunk)

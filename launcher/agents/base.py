@@ -109,6 +109,14 @@ class GivingUpAdapter(Protocol):
     def give_up(self) -> str | None: ...
 
 
+def stderr_is_activity(adapter: object) -> bool:
+    """Whether what the adapter's CLI prints on stderr shows it is making progress, so resets its
+    inactivity clock (process.supervise). True unless the adapter says `stderr_is_activity = False`:
+    a CLI that logs on stderr (opencode's ERROR lines while it retries) may print there for ever
+    while going nowhere; then only its stdout (its events) and its file changes count."""
+    return bool(getattr(adapter, "stderr_is_activity", True))
+
+
 class LineReader(Protocol):
     def line(self, raw: bytes | str) -> None: ...
 

@@ -225,6 +225,9 @@ class OpencodeAdapter:
     name = "opencode"
     binary = BINARY
     install_hint = INSTALL_HINT
+    # stderr is its log (LOG_FLAGS): ERROR lines of a retry that never ends are not progress, so
+    # only its stdout (JSON events) and file changes reset the inactivity clock (base.stderr_is_activity).
+    stderr_is_activity = False
 
     def __init__(self) -> None:
         self._lines = RoundLines(OpencodeEvents)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from launcher.models.report import (
 )
 from launcher.models.states import RunStatus, TaskState, qa_gate_label, rubric_label
 from launcher.store.journal import BEST_OF_N, NO_CHANGES, Journal, RunRow, TaskRow
-from launcher.store.run_claim import holder_gone
+from launcher.store.run_claim import holder_gone, is_self
 from launcher.store.usage import Spend, UsageLedger
 
 # Deferred and tech-debt tasks were rejected by the grader and not landed (the operator's or
@@ -137,7 +136,7 @@ def effective_status(run: RunRow, landing: dict[str, Any] | None = None) -> tupl
         gone = f"its launcher (pid {pid}) is gone without saving its state (killed?)"
         return RunStatus.INTERRUPTED.value, (f"{gone}; {unfinished}" if unfinished
                                              else f"{gone}; `launcher resume {run.id}` continues")
-    if run.status is RunStatus.RUNNING and pid and pid != os.getpid():
+    if run.status is RunStatus.RUNNING and pid and not is_self(pid, run.launcher_started):
         # Driven by another live launcher: that is what is true now. The row's message may be an
         # earlier state's ("`launcher resume` continues"), advice a second launcher is refused.
         if process_identity.stopped(pid):

@@ -20,6 +20,7 @@ from launcher.agents.base import (
     StderrStreamingAdapter,
     StreamingAdapter,
     sane_outcome,
+    stderr_is_activity,
     unreadable_outcome,
 )
 from launcher.agents.cli_common import remember_session
@@ -153,6 +154,7 @@ async def _supervise(
         stdout_lines=adapter.stdout_line if isinstance(adapter, StreamingAdapter) else None,
         stderr_lines=adapter.stderr_line if isinstance(adapter, StderrStreamingAdapter) else None,
         give_up=adapter.give_up if isinstance(adapter, GivingUpAdapter) else None,
+        stderr_is_activity=stderr_is_activity(adapter),
     )
 
 

@@ -36,14 +36,24 @@ def _holder_alive(pid: int, started: int | None) -> bool:
     return process_identity.alive(pid, started) and (started is not None or process_identity.is_launcher(pid))
 
 
+def is_self(pid: int | None, started: int | None) -> bool:
+    """Whether the recorded launcher is this process: its pid *and* its start time. A dead
+    launcher whose pid the kernel has since given to this process is not us (its claim is a
+    dead one); a claim recorded without a start time (an older launcher) goes by the pid."""
+    if not pid or pid != os.getpid():
+        return False
+    return started is None or started == process_identity.start_time(pid)
+
+
 def held_by_other(pid: int | None, started: int | None) -> bool:
     """Whether `pid` (started at `started`) is a live launcher other than this process."""
-    return bool(pid) and pid != os.getpid() and _holder_alive(pid or 0, started)
+    return bool(pid) and not is_self(pid, started) and _holder_alive(pid or 0, started)
 
 
 def holder_gone(pid: int | None, started: int | None) -> bool:
-    """Whether the recorded launcher is another process that no longer runs (killed, crashed)."""
-    return bool(pid) and pid != os.getpid() and not _holder_alive(pid or 0, started)
+    """Whether the recorded launcher is another process that no longer runs (killed, crashed),
+    including one whose pid now belongs to this very process (pid reuse)."""
+    return bool(pid) and not is_self(pid, started) and not _holder_alive(pid or 0, started)
 
 
 @dataclass(frozen=True)

@@ -26,16 +26,17 @@ from launcher.app.land.recovery import (
 from launcher.app.land.shard_landed import OnTarget
 from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
-from launcher.app.queue.land_pass import Step, land_ready, write_steps
+from launcher.app.queue.land_pass import Step, land_ready, withdraw_culprits, write_steps
 from launcher.app.queue.revise import revise_returned
 from launcher.app.run import best_of, containment, git_watch, idle_change, pool, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
+from launcher.errors import FoldLost
 from launcher.gates.check_summary import failure_line
 from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, ref_updates, scratch, worktrees
 from launcher.models.states import TaskState
-from launcher.store import own_files, queue_log
+from launcher.store import own_files
 
 
 def landing_order(ctx: RunContext) -> list[str]:
@@ -180,14 +181,20 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         guard = None
     if not ready:
         return True, "nothing to land"
-    if guard is not None:
-        folded = await _fold_guarded(ctx, expected_old, ready, guard)
-        if folded is None:  # the guard failed a task of this fold: fold what is still approved
-            return await _land(ctx)
-        result, skipped = folded
-    else:
-        result, skipped = await land_ready(ctx, expected_old, ready, check)
-    result, skipped, pulled = await _whole_epics(ctx, expected_old, ready, check, members, result, skipped)
+    try:
+        if guard is not None:
+            folded = await _fold_guarded(ctx, expected_old, ready, guard)
+            if folded is None:  # the guard failed a task of this fold: fold what is still approved
+                return await _land(ctx)
+            result, skipped = folded
+        else:
+            result, skipped = await land_ready(ctx, expected_old, ready, check)
+        result, skipped, pulled = await _whole_epics(ctx, expected_old, ready, check, members, result, skipped)
+    except FoldLost as lost:  # its commits were pruned while its checks ran: fold anew
+        if races_left <= 0:
+            raise
+        ctx.note(None, f"{lost.what}: folding the approved work again")
+        return await _land(ctx, races_left=races_left - 1)
     tip, landed = result.tip, {t: result.landed[t] for t in landing_order(ctx) if t in result.landed}
     if races_left > 0 and await _target_tip(ctx) != expected_old:
         # The target moved while the fold was checked (a teammate's commit, another run): what
@@ -241,8 +248,7 @@ async def _refold(ctx: RunContext, races_left: int, result: QueueResult) -> tupl
     """Another run landed, or the user committed, while the pass folded and checked: fold the
     (still approved) work again onto the new tip, check and land it; culprits and conflicts are
     settled only by a pass whose tip is still the target's (this pass's culprits are withdrawn)."""
-    if stale := sorted(t for t, landing in result.failed.items() if t in result.culprit_tips):
-        write_steps(ctx, [(queue_log.WITHDRAWN, stale, {"detail": f"judged while {ctx.target} moved"})])
+    withdraw_culprits(ctx, result, f"judged while {ctx.target} moved")
     ctx.note(None, f"{ctx.target} moved while landing: folding the approved work onto its new tip")
     return await _land(ctx, races_left=races_left - 1)
 

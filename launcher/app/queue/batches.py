@@ -82,6 +82,7 @@ class Folder:
     # A ref kept at the fold's last commit while its checks run (None: none): the fold's commits
     # are in no branch, and a check that runs `git gc --prune=now` would delete them.
     pin_ref: str | None = None
+    pinned: str | None = field(default=None, init=False)  # the commit `pin_ref` was last set to
     ran: set[str] = field(default_factory=set, init=False)  # trees the check ran on in this pass
     counted: set[str] = field(default_factory=set, init=False)  # trees whose verdict the sizer counted
     screened: set[str] = field(default_factory=set, init=False)  # tasks past the fold's screens
@@ -176,6 +177,7 @@ class Folder:
         if self.check is not None and self.pin_ref:  # each tip is an ancestor of the last
             async with self.repo.lock.hold():
                 await self.repo.git("update-ref", "--no-deref", self.pin_ref, tips[-1])
+            self.pinned = tips[-1]
         verdict = await self._verdict(result, tips, kept, whole)
         if verdict.ok:
             self._accept(result, kept, tips, whole)

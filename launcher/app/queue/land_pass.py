@@ -14,6 +14,7 @@ from launcher.app.queue.matrix import MATRIX
 from launcher.app.queue.order import queue_order
 from launcher.app.queue.send_back import batch_size
 from launcher.app.run import integration_output
+from launcher.errors import FoldLost, GitFailed
 from launcher.git import conflict_matrix, merge, ref_updates, worktrees
 from launcher.store import queue_log
 
@@ -50,6 +51,17 @@ def write_steps(ctx: RunContext, steps: list[Step]) -> None:
         log.close()
 
 
+def withdraw_culprits(ctx: RunContext, result: QueueResult, why: str) -> None:
+    """The pass's culprits were judged against a tip that is no longer the target's: journal
+    their verdicts withdrawn, and take the failing check run back out of their facts.json."""
+    stale = sorted(t for t in result.failed if t in result.culprit_tips)
+    if not stale:
+        return
+    write_steps(ctx, [(queue_log.WITHDRAWN, stale, {"detail": why})])
+    for task_id in stale:
+        integration_output.withdraw_culprit(ctx, task_id, result.culprit_tips[task_id])
+
+
 async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
                      check: merge.IntegrationCheck | None,
                      held: list[Step] | None = None) -> tuple[QueueResult, dict[str, str]]:
@@ -81,7 +93,11 @@ async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
             wave = [c for c in remaining if not set(_dependencies(ctx, c.task_id)) & waiting]
             if not wave:  # cannot happen without a cycle; land the rest as they are
                 wave = remaining
-            await folder.land(result, wave, batch_size(ctx))
+            try:
+                await folder.land(result, wave, batch_size(ctx))
+            except GitFailed as failed:
+                await _fold_lost(ctx, [folder.pinned, result.tip], failed)
+                raise
             for note in result.notes:  # a failure that did not reproduce: nobody was blamed
                 ctx.note(None, note)
             result.notes.clear()
@@ -103,6 +119,20 @@ async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
         if check is not None:  # the fold's result is the caller's now (no check runs until it lands)
             async with ctx.repo.lock.hold():
                 await ref_updates.delete_refs(ctx.repo, [fold_ref(ctx.run_id)])
+
+
+async def _fold_lost(ctx: RunContext, commits: list[str | None], failed: GitFailed) -> None:
+    """Raise FoldLost when git failed because a commit of the fold is gone (its pin, fold_ref,
+    deleted and the commits pruned while a check ran): then nothing of the fold can land, and
+    the caller folds again, instead of stopping at git's "unknown revision"."""
+    for commit in filter(None, commits):
+        if (await ctx.repo.git("cat-file", "-e", f"{commit}^{{commit}}", check=False)).returncode != 0:
+            raise FoldLost(
+                f"commit {commit[:12]} of the landing's fold is gone: {fold_ref(ctx.run_id)}, which keeps the "
+                "fold's commits while the integration check runs, was deleted and they were pruned "
+                "(`git gc --prune=now`?); nothing of that fold landed", where=str(ctx.repo.root),
+                fix=f"`launcher land {ctx.run_id}` folds the approved work again; leave refs/launcher/ alone "
+                    "(and do not prune) while a run lands") from failed
 
 
 def fold_ref(run_id: str) -> str:

@@ -54,3 +54,17 @@ def record_culprit(ctx: RunContext, task_id: str, tip: str, details: str) -> Non
         if isinstance(checks, list) else []
     facts_file.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(facts_file, {**facts, "checks": [*kept, _entry(ctx, tip, details)]})
+
+
+def withdraw_culprit(ctx: RunContext, task_id: str, tip: str) -> None:
+    """Take back what `record_culprit` added for the check on `tip`: the verdict was withdrawn
+    (the target moved while the pass checked), so the task's facts must not blame it."""
+    facts_file = ctx.files.task_dir(task_id) / "facts.json"
+    read = read_json_or_none(facts_file)
+    checks = read.get("checks") if isinstance(read, dict) else None
+    if not isinstance(read, dict) or not isinstance(checks, list):
+        return
+    label = f"[{LABEL} {tip[:12]}]"
+    kept = [c for c in checks if not (isinstance(c, dict) and label in str(c.get("command", "")))]
+    if len(kept) != len(checks):
+        atomic_write_json(facts_file, {**read, "checks": kept})

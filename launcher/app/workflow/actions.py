@@ -15,7 +15,7 @@ import anyio
 from launcher import detached, process_identity
 from launcher.app.context import EventSink, state_dir
 from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.app.workflow import engine, handoff, offers, planner, routing
+from launcher.app.workflow import engine, handoff, integrity, offers, planner, routing
 from launcher.app.workflow.session import WorkflowSession
 from launcher.app.workflow.templates import load_templates, unknown_template
 from launcher.app.workflow.tool_args import (
@@ -263,6 +263,8 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
                 if engine.resume_runs_a_phase(state, retry_failed=retry):
                     if engine.parked(state):
                         await engine.check_parked_held(session, state)  # refused here, not in the runner
+                    elif state.paused_on and not engine.interrupted(state):  # a retry: so is lost earlier work
+                        await integrity.refuse_retry_on_lost_work(session.repo, state)
                     engine.check_step_free(session, state)  # so is a run another launcher drives
                     await check_shared_credentials(session.repo)
                     handoff.check_present(session, state)  # the phase's inputs, before a runner is spawned

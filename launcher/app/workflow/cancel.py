@@ -314,10 +314,14 @@ def _credit(session: WorkflowSession, state: WorkflowState, row: PhaseState, end
 
 
 def _record_tasks(session: WorkflowSession, state: WorkflowState, row: PhaseState, ended: _Ended) -> Phase | None:
-    """The phase row's tasks and notes as the run's report has them now."""
+    """The phase row's tasks and notes as the run's report has them now; the tasks a partial
+    retry did not run again (they landed in an earlier run of the phase) stay, as in finish_step."""
     report = build_report(session.journal(), ended.run_id, session.repo.root)
     phase = _template_phase(session, state, row.id)
-    row.tasks = phase_run.task_rows(report, phase) if phase is not None else row.tasks
+    if phase is not None:
+        fresh = {t.id for t in report.tasks}
+        report = phase_run.with_kept_landed(session, state, [phase], report)
+        row.tasks = phase_run.kept_task_rows(session.journal(), report, phase, row.tasks, fresh)
     row.notes = phase_run.phase_notes(report, phase) if phase is not None else row.notes
     return phase
 

@@ -365,6 +365,7 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
         elif state.status is WorkflowStatus.PAUSED and state.paused_on:
             if parked(state):
                 return await _take_parked(session, state)
+            await integrity.refuse_retry_on_lost_work(session.repo, state)
             step = phase_run.next_step(session, state)
             again = phase_run.retry_starts_new_run(state, step)  # its run has nothing to retry: a new run
             state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}", new_run=again)

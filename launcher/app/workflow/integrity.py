@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from launcher.errors import UsageProblem
+from launcher.git import change_present
 from launcher.git.repo import GitRepo
 from launcher.models.report import RunReport
 from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
@@ -34,26 +35,53 @@ async def check_target(repo: GitRepo, state: WorkflowState) -> str:
 
 
 async def lost_work(repo: GitRepo, state: WorkflowState) -> list[PhaseState]:
-    """The succeeded phases whose landed commit the target no longer holds (a `git reset --hard`,
-    a force-push or `update-ref` took it away)."""
+    """The succeeded phases whose landed work the target no longer holds (a `git reset --hard`,
+    a force-push or `update-ref` took it away). Each landed task's commit decides: in the
+    target's history, or (history rewritten: squashed, rebased, an unrelated commit dropped) its
+    change still in the target's tree. A phase recorded without its tasks' commits (by an older
+    launcher, or landed by the operator) is judged by its recorded tip and change, the same way."""
     await check_target(repo, state)
+    target = f"refs/heads/{state.target}"
     lost = []
     for row in state.phases:
-        if row.status is PhaseStatus.SUCCEEDED and row.landed_sha:
-            held = await repo.git("merge-base", "--is-ancestor", row.landed_sha, f"refs/heads/{state.target}",
-                                  check=False)
-            if not held.ok:
-                lost.append(row)
+        if row.status is not PhaseStatus.SUCCEEDED or not row.landed_sha:
+            continue
+        commits = [t.get("commit") for t in row.tasks if t.get("merged")]
+        if commits and all(isinstance(c, str) and c for c in commits):
+            held = all([await change_present.commit_held(repo, str(c), target) for c in commits])
+        else:
+            held = await change_present.is_ancestor(repo, row.landed_sha, target) or bool(
+                row.start_sha and await change_present.change_present(repo, row.start_sha, row.landed_sha, target))
+        if not held:
+            lost.append(row)
     return lost
 
 
-def lost_message(state: WorkflowState, lost: list[PhaseState]) -> str:
+def _lost_what(state: WorkflowState, lost: list[PhaseState]) -> tuple[str, str]:
+    """(what the target no longer holds, how to put it back)."""
     named = ", ".join(f"{row.id} ({(row.landed_sha or '')[:12]})" for row in lost)
     merges = " and ".join(f"`git merge {(row.landed_sha or '')[:12]}`" for row in lost)
-    return (f"paused: {state.target} no longer holds what phase {named} landed (the branch was reset or "
-            f"force-updated since), so the workflow cannot go on from it nor say it completed; put it back "
-            f"({merges} on {state.target}), then `launcher workflow resume {state.id}`; or cancel the workflow "
-            f"(`launcher workflow cancel {state.id}`)")
+    return (f"{state.target} no longer holds what phase {named} landed (the branch was reset or force-updated "
+            "since)", f"put it back ({merges} on {state.target})")
+
+
+def lost_message(state: WorkflowState, lost: list[PhaseState]) -> str:
+    what, put_back = _lost_what(state, lost)
+    return (f"paused: {what}, so the workflow cannot go on from it nor say it completed; {put_back}, then "
+            f"`launcher workflow resume {state.id}`; or cancel the workflow (`launcher workflow cancel {state.id}`)")
+
+
+async def refuse_retry_on_lost_work(repo: GitRepo, state: WorkflowState) -> None:
+    """`resume --retry-failed` runs the failed phase again from the target, as `next` runs a
+    phase: refused (exit 2, the workflow left paused on it as it was) while the target lacks
+    what an earlier phase landed, which the retry would otherwise build on the loss of."""
+    if lost := await lost_work(repo, state):
+        what, put_back = _lost_what(state, lost)
+        raise UsageProblem(
+            f"workflow {state.id}: {what}, so phase {state.paused_on} is not retried on top of that loss",
+            where=str(repo.root),
+            fix=f"{put_back}, then `launcher workflow resume {state.id} --retry-failed` again; or cancel the "
+                f"workflow (`launcher workflow cancel {state.id}`)", error_key="workflow_lost_work")
 
 
 def pause_for_lost(state: WorkflowState, lost: list[PhaseState]) -> None:

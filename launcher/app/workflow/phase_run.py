@@ -5,6 +5,7 @@ phase states, the workflow's next status. A step interrupted by a crash continue
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -22,6 +23,7 @@ from launcher.models.plan import Plan
 from launcher.models.report import RunReport
 from launcher.models.states import RunStatus
 from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
+from launcher.store.journal import Journal
 
 _DONE = (PhaseStatus.SUCCEEDED, PhaseStatus.SKIPPED)
 
@@ -188,7 +190,7 @@ def failed_to_start(session: WorkflowSession, state: WorkflowState, step: list[P
     return session.update(state.id, failed)
 
 
-def _with_kept_landed(session: WorkflowSession, state: WorkflowState, step: list[Phase],
+def with_kept_landed(session: WorkflowSession, state: WorkflowState, step: list[Phase],
                       report: RunReport) -> RunReport:
     """The step's report with the tasks a partial retry did not run again (they had landed in an
     earlier run of the step: `_kept_landed`), as that run reported them: the phase's rows,
@@ -214,6 +216,23 @@ def task_rows(report: RunReport, phase: Phase) -> list[dict[str, Any]]:
     ids = phase.task_ids()
     return [{"id": t.id, "role": t.role, "agent": t.agent, "state": t.state, "merged": t.merged}
             for t in report.tasks if t.id in ids]
+
+
+def kept_task_rows(journal: Journal, report: RunReport, phase: Phase, earlier: list[dict[str, Any]],
+                   fresh: set[str]) -> list[dict[str, Any]]:
+    """`task_rows` of a report `with_kept_landed`, each landed task with its `commit` on the
+    target (what the lost-work check looks for): a landed task a partial retry did not run (not in
+    `fresh`, the retry run's own tasks) keeps the run that has its report, and its commit."""
+    before = {t["id"]: t for t in earlier}
+    rows = task_rows(report, phase)
+    for task in rows:
+        if task["id"] not in fresh:
+            task.update({k: before[task["id"]][k] for k in ("run", "commit") if before.get(task["id"], {}).get(k)})
+        elif task["merged"]:
+            with contextlib.suppress(LauncherError):  # a run or row gone: judged by the phase's tip
+                if commit := journal.task(report.run_id, task["id"]).merge_commit:
+                    task["commit"] = commit
+    return rows
 
 
 def phase_notes(report: RunReport, phase: Phase) -> list[str]:
@@ -265,7 +284,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
     repo, folder = session.repo, session.folder(state.id)
     landed = await repo.rev_parse(state.target)
     fresh = {t.id for t in report.tasks}
-    report = _with_kept_landed(session, state, step, report)
+    report = with_kept_landed(session, state, step, report)
     lost = await integrity.lost_work(repo, state)  # earlier phases' work the target lost meanwhile
     parked_on = report.integration_branch if report.status == RunStatus.PARKED.value else None
     ok = report.status == RunStatus.SUCCEEDED.value or landed_by_operator
@@ -276,11 +295,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
     for phase in step:
         row = rows[phase.id]
         row.run_id = report.run_id
-        runs = {t["id"]: t["run"] for t in row.tasks if t.get("run")}
-        row.tasks = task_rows(report, phase)
-        for task in row.tasks:  # a landed task a partial retry did not run: the run that has its report
-            if task["id"] not in fresh and task["id"] in runs:
-                task["run"] = runs[task["id"]]
+        row.tasks = kept_task_rows(session.journal(), report, phase, row.tasks, fresh)
         row.notes = phase_notes(report, phase)
         if parked_on and not landed_by_operator:  # approved, on the integration branch, not the target
             for task in row.tasks:
