@@ -40,6 +40,7 @@ from launcher.engine.site_state import (
 )
 from launcher.store.files import atomic_write_text
 
+RECORD = "site-installs.json"  # a run's SiteGuard record, in its directory under .launcher/runs/
 _SITE_DIRS = ("import json, site, sysconfig; p = sysconfig.get_paths(); "
               "print(json.dumps([p['purelib'], p['platlib'], site.getusersitepackages()]))")  # fmt: skip
 
@@ -233,6 +234,17 @@ class SiteGuard:
                     did = [f"could not be checked or put back ({exc}): reinstall the project there"]
                 lines.extend(f"{site}: {line}" for line in did)
             return lines
+
+
+async def put_back_left(run_root: Path, record: Path) -> list[str]:
+    """For a run no launcher will drive again (`launcher clean`, its claim held): every install a
+    command of the run left pointing into its worktrees (`run_root`), in the environments its
+    `record` names, put back as at the run's end: what was there before, or nothing. `site: what`
+    lines; none without a record (no command of the run ran in a worktree)."""
+    guard = SiteGuard()
+    if not guard.bind(run_root, record):
+        return []
+    return await guard.settle(remove_new=True)
 
 
 def note(lines: list[str], what: str, *, who: str = "A setup command") -> str:
