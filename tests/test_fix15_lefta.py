@@ -2,10 +2,14 @@
 
 - `launcher clean` of a run whose launcher was killed while a command re-pointed the user's
   venv into a worktree puts the user's install back before the worktrees go, and says so.
+- The commands the launcher runs outside a run's tasks (a workflow's test and coverage runs, the
+  mutation judge, `mutation fix`'s re-settle) are guarded as a task's checks are: what they
+  install from their throwaway tree into the user's venv is put back after them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -98,3 +102,41 @@ def test_clean_after_a_launcher_killed_during_a_check_that_installed_puts_the_us
     assert _imports(tmp_path, env) == str(repo / "src/pkg/__init__.py")  # the user's checkout again
     assert "put back the editable install of pkg-0.1 from " + repo.as_uri() in done.stdout
     assert "a command of run r-" in done.stdout
+
+
+# 2. Every command run in a launcher tree is guarded: a workflow's test command
+
+
+WORKFLOW = """name = "t"
+description = "one tested phase"
+keywords = ["t"]
+[[phase]]
+id = "test"
+artifacts = ["test/results.json"]
+[[phase.primary]]
+role = "tester"
+prompt = "test it"
+"""
+
+
+def test_a_workflow_test_command_that_installs_the_project_leaves_the_users_install_as_it_was(
+    venv: Path, tmp_path: Path
+) -> None:
+    env = user_env(venv, tmp_path / "home")
+    repo = _project(tmp_path / "repo", "")
+    (repo / "workflows").mkdir()
+    (repo / "workflows/t.toml").write_text(WORKFLOW)
+    (repo / "launcher.toml").write_text(
+        '[agents.w]\nadapter = "command"\ncommand = ["sh", "-c", "echo tested > done.txt"]\n'
+        f'[roles]\ndefault = "w"\n[workflow]\ntest_command = "{INSTALL} && echo tests-ran"\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "workflow")
+    _installed_by_user(repo, env, tmp_path)
+
+    done = _launcher(repo, env, "workflow", "start", "t", "--json")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(next((repo / ".launcher/workflows").glob("*/test/results.json")).read_text())
+    assert results["output_tail"] == "tests-ran\n"  # the test command ran, and installed from its scratch tree
+    assert _imports(tmp_path, env) == str(repo / "src/pkg/__init__.py")  # the user's checkout again
+    assert "put back the editable install of pkg-0.1 from " + repo.as_uri() in results["installs_put_back"][0]
