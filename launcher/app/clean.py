@@ -14,6 +14,7 @@ from launcher.app.mutation.judge_leftovers import remove_judge_leftovers
 from launcher.app.run.contract_dir import remove_leftovers
 from launcher.app.run.export import remove_run_partials
 from launcher.app.takeover import save_uncommitted, take_over
+from launcher.engine import site_installs
 from launcher.engine.tree_guard import drop_ended_snapshots
 from launcher.errors import UsageProblem
 from launcher.gates.judge_lock import reap_dead_judges
@@ -109,6 +110,11 @@ async def _clean_claimed(repo: GitRepo, journal: Journal, root: Path, claim: Cla
     worktrees (an agent's, finished after its launcher died) is saved under a ref that is kept."""
     rid = claim.run_id
     done = await take_over(repo, journal, root, claim, save=False)
+    # What its commands re-pointed into its worktrees (a launcher killed mid-check never put it
+    # back) goes back before the worktrees go, as `resume` puts it back (engine/site_installs.py)
+    record = repo.root / STATE_DIR / "runs" / rid / site_installs.RECORD
+    done += [f"{line} (a command of run {rid} installed the project there from one of its worktrees)"
+             for line in await site_installs.put_back_left(root / rid, record)]
     done += remove_run_partials(journal, rid)  # a killed shard export's half-written bundle
     done += remove_leftovers(journal, rid)  # an agent attempt's private contract directory
     if not force:  # a settled run's too: an edit made there by hand

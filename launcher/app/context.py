@@ -144,7 +144,7 @@ class RunContext:
         """Journal first, then tell the UI: the row is the source of truth. Both get the message
         with what the run passed to its agents and checks masked (a check's output tail)."""
         self.journal.transition(self.run_id, task_id, state, message, **fields)
-        message = self.journal.masked(self.run_id, message)
+        message = self.journal.masked(self.run_id, message, commands=True)
         data = {k: v for k, v in fields.items() if k in ("iteration", "cost_usd", "files")}
         self.emit(Event(self.run_id, task_id, "state", state, message, data))
 
@@ -152,5 +152,5 @@ class RunContext:
         """Tell the user; `keep`: also in the run's report (what is not recorded elsewhere)."""
         if keep:
             self.journal.add_note(self.run_id, task_id, message)
-        message = self.journal.masked(self.run_id, message)
+        message = self.journal.masked(self.run_id, message, commands=True)
         self.emit(Event(self.run_id, task_id, "note", None, message))

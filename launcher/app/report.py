@@ -165,7 +165,8 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
                 agent=spec.get("agent", ""), state=row.state.value, branch=row.branch,
                 worktree=row.worktree, head_sha=row.head_sha, merged=row.merged,
                 cost_usd=_dollars(row.cost_usd), duration_s=row.duration_s, files=row.files,
-                message=mask(row.message, secrets), contract=mask_contract(row.contract, secrets), rounds=rounds,
+                message=mask(row.message, secrets, commands=True), contract=mask_contract(row.contract, secrets),
+                rounds=rounds,
                 qa_gate=qa_gate_label(row.state),
                 rubric_gate=rubric_label(rounds[-1].verdict if rounds else None),
                 usage=_usage(spend.get(row.task_id, {})),
@@ -184,10 +185,10 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
     return RunReport(
         run_id=run_id, status=status, repo=run.repo, base_sha=run.base_sha,
         target=run.target, integration_branch=landed_on if parked else None,
-        landed_on=landed_on, message=mask(message, secrets), error_exit_code=error_code,
+        landed_on=landed_on, message=mask(message, secrets, commands=True), error_exit_code=error_code,
         artifacts=str(repo_root / ".launcher" / "runs" / run_id), tasks=tasks,
         epics=epic_reports(tasks, epic_members(list(plan_tasks.values()))),
         usage=_run_usage(spend), conflicts=conflicts, queue=queue,
-        notes=[NoteReport(task=n["task_id"], at=n["at"], message=mask(n["message"], secrets))
+        notes=[NoteReport(task=n["task_id"], at=n["at"], message=mask(n["message"], secrets, commands=True))
                for n in journal.notes(run_id)],
     )

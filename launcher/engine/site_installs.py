@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -40,6 +41,7 @@ from launcher.engine.site_state import (
 )
 from launcher.store.files import atomic_write_text
 
+RECORD = "site-installs.json"  # a run's SiteGuard record, in its directory under .launcher/runs/
 _SITE_DIRS = ("import json, site, sysconfig; p = sysconfig.get_paths(); "
               "print(json.dumps([p['purelib'], p['platlib'], site.getusersitepackages()]))")  # fmt: skip
 
@@ -278,6 +280,40 @@ class SiteGuard:
                     did = [f"could not be checked or put back ({exc}): reinstall the project there"]
                 lines.extend(f"{site}: {line}" for line in did)
             return lines
+
+
+@asynccontextmanager
+async def guarded(root: Path, record: Path, env: Mapping[str, str]) -> AsyncIterator[list[str]]:
+    """Around a command the launcher runs outside a run's tasks in a throwaway tree under `root`
+    (a workflow's test and coverage runs, `mutation judge`'s judge, `mutation fix`'s re-settle):
+    the environments `env`'s pip writes to are kept in `record` before it runs; after it, every
+    install pointing under `root` is put back as it was, or removed (the tree goes with the
+    command), and `record` goes. A `record` left by a launcher killed meanwhile is put back
+    first. The yielded list gets `site: what` lines of what was put back."""
+    lines: list[str] = []
+    lines += await put_back_left(root, record)
+    guard = SiteGuard(root=root, record=record, loaded=True)
+    await guard.snapshot(env)
+    try:
+        yield lines
+    finally:
+        with anyio.CancelScope(shield=True):
+            lines += await guard.settle(remove_new=True)
+            record.unlink(missing_ok=True)
+
+
+async def put_back_left(run_root: Path, record: Path) -> list[str]:
+    """For a run no launcher will drive again (`launcher clean`, its claim held): every install a
+    command of the run left pointing into its worktrees (`run_root`), in the environments its
+    `record` names, put back as at the run's end: what was there before, or nothing; then the
+    record goes. `site: what` lines; none without a record (nothing ran in a worktree)."""
+    guard = SiteGuard()
+    if not guard.bind(run_root, record):
+        record.unlink(missing_ok=True)  # empty or unreadable: nothing it could tell
+        return []
+    done = await guard.settle(remove_new=True)
+    record.unlink(missing_ok=True)  # put back: nothing left to know
+    return done
 
 
 def note(lines: list[str], what: str, *, who: str = "A setup command") -> str:

@@ -53,7 +53,8 @@ def masked_error(exc: E, secrets: Mapping[str, str]) -> E:
     if not secrets:
         return exc
     masked = type(exc)(mask(exc.what, secrets), where=mask(exc.where, secrets) if exc.where else exc.where,
-                       fix=mask(exc.fix, secrets) if exc.fix else exc.fix, error_key=mask(exc.error_key, secrets))
+                       fix=mask(exc.fix, secrets, commands=True) if exc.fix else exc.fix,
+                       error_key=mask(exc.error_key, secrets))
     masked.__cause__ = exc.__cause__
     return masked
 

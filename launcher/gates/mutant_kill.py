@@ -150,13 +150,15 @@ def _stale(tree: Path, mutants: list[Mutant]) -> str:
 
 
 async def kills(tree: Path, python: str, tests: list[str], mutants: list[Mutant], *, env_of: EnvOf,
-                timeout_s: float = TEST_TIMEOUT_S) -> dict[str, list[str]] | None:  # fmt: skip
+                timeout_s: float = TEST_TIMEOUT_S,
+                copies: Path | None = None) -> dict[str, list[str]] | None:  # fmt: skip
     """Which of `mutants` these `tests` kill, each applied alone to a scratch copy of `tree` (the
     tree itself is never modified): mutant id -> the tests that fail with it. None: the tests do
     not pass on the tree's own code, so nothing can be said. A mutant that does not fit the
     tree's code is left out. `env_of(copy)`: the tests' environment in the copy they run in
-    (from the launcher's process: the allowlisted one its task checks get)."""
-    with tempfile.TemporaryDirectory(prefix="launcher-kill-") as tmp:
+    (from the launcher's process: the allowlisted one its task checks get). `copies`: the folder
+    the scratch copy is made in (a temporary directory's by default)."""
+    with tempfile.TemporaryDirectory(prefix="launcher-kill-", dir=copies) as tmp:
         scratch = Path(tmp) / "tree"
         shutil.copytree(tree, scratch, symlinks=True, ignore=_IGNORED)
         code, _failing, _tail = await _pytest(python, scratch, tests, env_of, timeout_s)

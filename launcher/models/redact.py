@@ -10,6 +10,7 @@ their logs: each value of at least MIN_SECRET_CHARS characters becomes `***(NAME
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,26 +29,28 @@ def secret_values(names: Iterable[str], environ: Mapping[str, str]) -> dict[str,
     return found
 
 
-def mask(text: str, secrets: Mapping[str, str]) -> str:
+def mask(text: str, secrets: Mapping[str, str], *, commands: bool = False) -> str:
     """`text` with every value of `secrets` (value -> name) replaced by `***(NAME)`.
 
     Each value is matched as it is and as JSON text holds it (`\\"`, `\\\\`, `\\uXXXX`: an agent's
     JSON-lines log, a contract file, a grader's answer). Every occurrence of every value is found
     in the original text first and the union of what they cover is masked: a value that contains
     another is masked whole, and two values that overlap (`...1234` and `1234...`) leave no part of
-    either shown (`***(A)***(B)`)."""
+    either shown (`***(A)***(B)`). With `commands` (the launcher's own messages and notes, whose
+    `code spans` are commands and paths to copy), a value inside a code span is shown as
+    `${NAME}` instead: the command still runs where NAME is set, and still shows no value."""
     if not text or not secrets:
         return text
-    return mask_window(text, secrets, 0, len(text))
+    return mask_window(text, secrets, 0, len(text), commands=commands)
 
 
-def mask_window(text: str, secrets: Mapping[str, str], start: int, end: int) -> str:
+def mask_window(text: str, secrets: Mapping[str, str], start: int, end: int, *, commands: bool = False) -> str:
     """`text[start:end]` masked as part of the whole `text`: a value that the window's edge cuts
     through is still found (in `text`) and shown as its mask, never in part. Text about to be cut
     is masked so, with `cut_reach` characters of it kept on the far side of each cut."""
     out: list[str] = []
     shown = start  # text[start:shown] is in `out`
-    for first, last, masked in _masked_regions(text, secrets):
+    for first, last, masked in _masked_regions(text, secrets, commands):
         if last <= start or first >= end:
             continue
         if first > shown:
@@ -59,9 +62,10 @@ def mask_window(text: str, secrets: Mapping[str, str], start: int, end: int) -> 
     return "".join(out)
 
 
-def _masked_regions(text: str, secrets: Mapping[str, str]) -> list[tuple[int, int, str]]:
+def _masked_regions(text: str, secrets: Mapping[str, str], commands: bool = False) -> list[tuple[int, int, str]]:
     """The stretches of `text` that hold a value (overlapping matches joined), with what each is
-    shown as: `***(NAME)`, one per value a stretch holds (`***(A)***(B)`)."""
+    shown as: `***(NAME)`, one per value a stretch holds (`***(A)***(B)`); with `commands`, one
+    value inside a `code span` whose name a shell can expand: `${NAME}`."""
     spans: list[tuple[int, int, str]] = []
     for form, name in _forms(secrets).items():
         at = text.find(form)
@@ -82,7 +86,23 @@ def _masked_regions(text: str, secrets: Mapping[str, str]) -> list[tuple[int, in
             regions.append((first, last, ""))
             names = [name]
         regions[-1] = (regions[-1][0], regions[-1][1], "".join(f"***({n})" for n in names))
+    if commands:
+        code = _code_spans(text)
+        for at, (first, last, _) in enumerate(regions):
+            named = {name for form, name in _forms(secrets).items() if text[first:last] == form}
+            if len(named) == 1 and _SHELL_NAME.fullmatch(name := named.pop()) \
+                    and any(a <= first and last <= b for a, b in code):
+                regions[at] = (first, last, f"${{{name}}}")
     return regions
+
+
+_SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CODE_SPAN = re.compile(r"`[^`\n]+`")
+
+
+def _code_spans(text: str) -> list[tuple[int, int]]:
+    """Where the `code spans` of `text` (one line each) hold their text: start, end."""
+    return [(found.start() + 1, found.end() - 1) for found in _CODE_SPAN.finditer(text)]
 
 
 def mask_bytes_window(data: bytes, secrets: Mapping[str, str], start: int, end: int) -> tuple[bytes, int, int]:

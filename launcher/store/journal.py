@@ -45,9 +45,10 @@ class Journal(RunClaims):
         self._masks = RunMasks(passed)
         super().__init__(path, SCHEMA + PROCESSES_SCHEMA)
 
-    def masked(self, run_id: str, text: str) -> str:
-        """`text` as the journal would keep it for `run_id` (what the run passed masked)."""
-        return self._masks.text(self._db, run_id, text) or text
+    def masked(self, run_id: str, text: str, *, commands: bool = False) -> str:
+        """`text` as the journal would keep it for `run_id` (what the run passed masked);
+        `commands`: a message or note (RunMasks.text)."""
+        return self._masks.text(self._db, run_id, text, commands=commands) or text
 
     def passed_values(self, run_id: str) -> Mapping[str, str]:
         """value -> name of what `run_id` passes to its agents and checks (to mask elsewhere)."""
@@ -195,7 +196,7 @@ class Journal(RunClaims):
             row = db.execute("SELECT state FROM tasks WHERE run_id=? AND task_id=?",
                              (run_id, task_id)).fetchone()
             previous = row["state"] if row else None
-            message, fields = self.masked(run_id, message), self._masks.fields(db, run_id, fields)
+            message, fields = self.masked(run_id, message, commands=True), self._masks.fields(db, run_id, fields)
             self._update(db, run_id, task_id, {**fields, "message": message}, state=state, now=now)
             db.execute("UPDATE runs SET prior_status=NULL WHERE id=?", (run_id,))  # driven now: set_run
             db.execute(
@@ -349,7 +350,7 @@ class Journal(RunClaims):
             (count,) = db.execute("SELECT COUNT(*) FROM notes WHERE run_id=?", (run_id,)).fetchone()
             if count < MAX_NOTES:
                 db.execute("INSERT INTO notes VALUES (?,?,?,?)",
-                           (run_id, task_id, time.time(), self.masked(run_id, message)[:MAX_NOTE_CHARS]))
+                           (run_id, task_id, time.time(), self.masked(run_id, message, commands=True)[:MAX_NOTE_CHARS]))
 
     def notes(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT task_id, at, message FROM notes WHERE run_id=? ORDER BY rowid",

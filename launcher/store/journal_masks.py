@@ -38,8 +38,10 @@ class RunMasks:
                                                  "settings": _loaded(row["settings_json"])})
         return self._by_run[run_id]
 
-    def text(self, db: sqlite3.Connection, run_id: str, text: str | None) -> str | None:
-        return mask(text, self.of(db, run_id)) if text else text
+    def text(self, db: sqlite3.Connection, run_id: str, text: str | None, *, commands: bool = False) -> str | None:
+        """`text` masked; `commands`: a message or note of the launcher's, whose code spans are
+        commands to copy (a value there shown as `${NAME}`: models/redact.py)."""
+        return mask(text, self.of(db, run_id), commands=commands) if text else text
 
     def fields(self, db: sqlite3.Connection, run_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         """A task's fields with the agent's text in them masked: its message and its contract's
@@ -50,7 +52,7 @@ class RunMasks:
             return fields
         masked = dict(fields)
         if isinstance(masked.get("message"), str):
-            masked["message"] = mask(masked["message"], secrets)
+            masked["message"] = mask(masked["message"], secrets, commands=True)
         if "contract" in masked:
             masked["contract"] = mask_contract(masked["contract"], secrets)
         return masked

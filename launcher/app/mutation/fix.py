@@ -131,6 +131,8 @@ def record_kills(sweep_dir: Path, data: dict[str, Any], killed: dict[str, list[s
               "also_killed": also.killed, "rerun": also.tried}  # fmt: skip
     if also.note:
         record["note"] = also.note
+    if also.put_back:
+        record["installs_put_back"] = also.put_back
     data["fix_history"] = [*(data.get("fix_history") or []), record]
     write_run(sweep_dir, data, embedded_sources(data))
     atomic_write_json(sweep_dir / FIX_FILE, data["fix_history"])
@@ -220,6 +222,7 @@ async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixS
     summary.message = (f"{recorded}{len(summary.killed)} survivor(s) killed by new tests in {len(tasks)} "
                        f"task(s){more}; "
                        f"mutation score {_pct(summary.score_before)} -> {_pct(summary.score_after)}"
-                       + (f" ({also.note})" if also.note else ""))
+                       + (f" ({also.note})" if also.note else "")
+                       + (f"; {'; '.join(also.put_back)}" if also.put_back else ""))
     summary.exit_code = int(ExitCode.OK) if not summary.refused else int(ExitCode.FAILED)
     return summary

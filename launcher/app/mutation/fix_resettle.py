@@ -21,6 +21,7 @@ from typing import Any
 
 from launcher.app.context import open_journal
 from launcher.app.run.inputs import prepare_worktree_root
+from launcher.engine import site_installs
 from launcher.engine.command_env import command_env
 from launcher.gates.mutant_kill import TEST_TIMEOUT_S, kills
 from launcher.gates.relay import add_scratch, remove_scratch
@@ -42,6 +43,7 @@ class Resettled:
     was: dict[str, str] = field(default_factory=dict)  # mutant id -> its status before (NoCoverage, Survived)
     tried: int = 0
     note: str = ""  # why nothing could be re-settled, or what was left out
+    put_back: list[str] = field(default_factory=list)  # installs the tests made in the user's venv, put back
 
 
 def candidates(data: dict[str, Any], claimed: set[str]) -> list[tuple[Mutant, str]]:
@@ -104,12 +106,20 @@ async def resettle(repo: GitRepo, data: dict[str, Any], claimed: set[str], tests
     await prepare_worktree_root(repo, configured)
     scratch = default_worktree_root(repo, configured) / "fix-resettle" / run_id
     await add_scratch(repo, scratch, landed)
+    # The landed tests run in copies beside the scratch tree; what they install from there into
+    # the user's venv (`pip install -e .`) is put back after them (engine/site_installs.py).
+    record = scratch.parent / f"{run_id}.{site_installs.RECORD}"
     try:
-        present = [t for t in tests if (scratch / t).is_file()]
-        killed = await kills(scratch, python, present, [m for m, _ in picked], env_of=env_of,
-                             timeout_s=min(TEST_TIMEOUT_S, RESETTLE_TIMEOUT_S)) if present else None  # fmt: skip
+        async with site_installs.guarded(scratch.parent, record, env_of(scratch)) as put_back:
+            present = [t for t in tests if (scratch / t).is_file()]
+            killed = await kills(scratch, python, present, [m for m, _ in picked], env_of=env_of,
+                                 timeout_s=min(TEST_TIMEOUT_S, RESETTLE_TIMEOUT_S),
+                                 copies=scratch.parent) if present else None  # fmt: skip
     finally:
         await remove_scratch(repo, scratch)
+    if put_back:
+        found.put_back = [f"{line} (the landed tests installed the project from their scratch copy; tests should "
+                          "not install into a shared environment)" for line in put_back]
     found.tried = len(picked)
     if killed is None:
         found.note = ("the landed tests did not pass on their own at the landed commit, so the sweep's other "

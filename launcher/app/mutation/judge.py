@@ -28,7 +28,9 @@ from launcher.app.mutation.reports import resolve_run
 from launcher.app.run.inputs import prepare_worktree_root
 from launcher.app.run.preflight import AUTH_HINTS, uncommitted_programs
 from launcher.app.run.shared_credentials import check_shared_credentials
+from launcher.engine import site_installs
 from launcher.engine.agent_round import Limits
+from launcher.engine.command_env import command_env
 from launcher.errors import ConfigError, EnvironmentProblem, ExitCode, UsageProblem
 from launcher.gates import judge_relay
 from launcher.gates.calibration import (
@@ -314,9 +316,15 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         spec.base_sha = await calibration_code.make_code_scratch(repo, scratch, source,
                                                                  [s.target for s in labelled.calibration])
         spec.standalone = True
-    outcome = await judge_relay.judge(repo, spec)
+    # The judge works in its checkout under judge/: what it installs from there into the user's
+    # venv (`pip install -e .`) is put back after it (engine/site_installs.py).
+    env = {**command_env(repo.root, main_root=repo.root, run_id=label, task_id=None), **agent.set_env}
+    async with site_installs.guarded(scratch.parent, out_dir / site_installs.RECORD, env) as put_back:
+        outcome = await judge_relay.judge(repo, spec)
+    notes = [*outcome.notes, *(f"{line} (the judge installed the project from its checkout; a judge should not "
+                               "install into a shared environment)" for line in put_back)]
     summary = JudgeSummary(int(ExitCode.FAILED), "", out_dir, len(survivors), outcome.calls, outcome.verdict_path,
-                           notes=outcome.notes, cost_usd=outcome.cost_usd, prefiltered=proven,
+                           notes=notes, cost_usd=outcome.cost_usd, prefiltered=proven,
                            calls_saved=saved, built_in=built_in)  # fmt: skip
     if labelled is not None:
         summary.calibration_file, summary.calibration_note = source, note

@@ -40,7 +40,7 @@ from launcher.git import commits, patches, submodules, worktrees
 from launcher.git.ref_updates import unused_ref
 from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
-from launcher.models.redact import mask_contract
+from launcher.models.redact import mask, mask_contract, mask_data
 from launcher.models.states import TaskState
 from launcher.store.files import atomic_write_json, atomic_write_text
 from launcher.store.usage import add_outcomes
@@ -222,7 +222,8 @@ async def _run_round(
         None, "no_structured_output"
     ):
         assert result.collected.error is not None
-        envelope = result.collected.error.envelope()
+        # the agent's own text quoted in it (a value it echoed) masked, as the journal keeps it
+        envelope = mask_data(result.collected.error.envelope(), ctx.journal.passed_values(ctx.run_id))
         correction = artifacts / "feedback.json"
         atomic_write_json(correction, envelope)
         ctx.note(task.id, f"invalid contract ({envelope['error_key']}): one corrective round")
@@ -289,11 +290,15 @@ async def _collect_and_decide(
             reason=reason.splitlines()[0] if reason else "no contract",
         )
     intrusions = await containment.main_tree_intrusions(ctx, started, ended, task.id, scan_after=scanned_after)
+    # The agent's prose (its message, a refused contract quoted in the error) masked as the journal
+    # masks it: facts.json and the grader's packet show no value the run passed. Never the data
+    # the launcher compares (files, ids, commits).
+    secrets = ctx.journal.passed_values(ctx.run_id)
     facts: dict[str, Any] = {
         "exit_code": supervised.returncode if supervised else None,
         "duration_s": _elapsed(started, began),
-        "outcome": {"ok": outcome.ok, "error_kind": outcome.error_kind, "message": outcome.message,
-                    **({"extra": outcome.extra} if outcome.extra else {})},
+        "outcome": {"ok": outcome.ok, "error_kind": outcome.error_kind, "message": mask(outcome.message, secrets),
+                    **({"extra": mask_data(outcome.extra, secrets)} if outcome.extra else {})},
         "cost_usd": outcome.cost_usd,
         "tokens": outcome.tokens,
         "session_id": outcome.session_id,
@@ -309,7 +314,7 @@ async def _collect_and_decide(
         "claimed_not_changed": claims.disagreements(contract.files_changed, real_files)[0],
         "changed_not_claimed": claims.disagreements(contract.files_changed, real_files)[1],
         "contract_origin": result.collected.origin or "derived",
-        "contract_error": result.collected.error.envelope() if result.collected.error else None,
+        "contract_error": mask_data(result.collected.error.envelope(), secrets) if result.collected.error else None,
         "main_tree_intrusions": intrusions,
         "left_branch": None if left is None or left.carried else (
             f"the agent left its branch for {left.where}, which does not build on the task's "
@@ -320,7 +325,7 @@ async def _collect_and_decide(
         "process_notes": list(supervised.notes) if supervised else [],
     }
     atomic_write_json(artifacts / "contract.json",  # what the run passed masked in its prose, as in the journal
-                      mask_contract(contract.model_dump(mode="json"), ctx.journal.passed_values(ctx.run_id)))
+                      mask_contract(contract.model_dump(mode="json"), secrets))
     try:
         await patches.patch_to_file(ctx.repo, artifacts / "diff.patch", start_sha, head)
     except GitFailed as exc:  # a file git cannot diff (2 GiB or more): said so, head and files kept

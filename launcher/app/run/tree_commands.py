@@ -27,7 +27,7 @@ from launcher.models.plan import Task
 from launcher.store.files import atomic_write_text
 
 IntegrationCheck = Callable[[str], Awaitable[tuple[bool, str]]]
-SITE_RECORD = "site-installs.json"  # the run's SiteGuard record (engine/site_installs.py)
+SITE_RECORD = site_installs.RECORD  # the run's SiteGuard record
 
 
 def check_env_names(ctx: RunContext, task: Task | None) -> list[str]:

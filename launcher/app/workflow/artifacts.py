@@ -8,11 +8,13 @@ import json
 import re
 import shlex
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from launcher import process
+from launcher.engine import site_installs
 from launcher.engine.command_env import command_env
 from launcher.engine.orphans import journaling_observer, reap_journaled
 from launcher.git.integration_check import run_integration_check
@@ -67,14 +69,40 @@ def _env(repo: GitRepo, owner: str) -> Callable[[Path], dict[str, str]]:
     return make
 
 
-async def test_results(repo: GitRepo, commit: str, command: str, scratch: Path, owner: str) -> dict[str, Any]:
-    ok, output = await run_integration_check(repo, commit, command, scratch, TEST_TIMEOUT_S,
-                                                   env=_env(repo, owner))
-    return {"command": command, "commit": commit, "passed": ok, "counts": _parse_counts(output),
-            "output_tail": output[-4000:]}
+@dataclass
+class PhaseTests:
+    """What every test and coverage run of a workflow shares: the values its phase's run passes
+    (masked in the output kept, before its tail is cut), and the user's venv guarded: the
+    command's `pip install -e .` from its scratch tree put back after it (engine/site_installs)."""
+
+    owner: str  # the workflow's id
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    record: Path | None = None  # where the venvs' installs are kept while a command runs
+
+    async def run(self, repo: GitRepo, commit: str, command: str, scratch: Path) -> tuple[bool, str, list[str]]:
+        """(ok, output tail masked, what was put back in the user's venvs)."""
+        make_env = _env(repo, self.owner)
+        record = self.record or scratch.parent / site_installs.RECORD
+        async with site_installs.guarded(scratch.parent, record, make_env(repo.root)) as put_back:
+            ok, output = await run_integration_check(repo, commit, command, scratch, TEST_TIMEOUT_S,
+                                                     env=make_env, secrets=self.secrets)
+        return ok, output, put_back
 
 
-async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Path, owner: str) -> dict[str, Any]:
+def _with_put_back(result: dict[str, Any], put_back: list[str]) -> dict[str, Any]:
+    if put_back:
+        result["installs_put_back"] = [f"{line} (the test command installed the project from its scratch tree; it "
+                                       "should not install into a shared environment)" for line in put_back]
+    return result
+
+
+async def test_results(repo: GitRepo, commit: str, command: str, scratch: Path, how: PhaseTests) -> dict[str, Any]:
+    ok, output, put_back = await how.run(repo, commit, command, scratch)
+    return _with_put_back({"command": command, "commit": commit, "passed": ok, "counts": _parse_counts(output),
+                           "output_tail": output[-4000:]}, put_back)
+
+
+async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Path, how: PhaseTests) -> dict[str, Any]:
     """Coverage of the test command when it is `python -m MODULE ...`: the same command under
     coverage.py, run by the same interpreter (the project's, as the command names it, with its
     packages; never the launcher's own); otherwise, or when that interpreter has no coverage.py,
@@ -94,25 +122,24 @@ async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Pa
                    f"status=$?; {py} -m coverage json -q --data-file={data_q} -o {report_q} "
                    "--omit='*/site-packages/*'"
                    "; exit $status")
-        ok, output = await run_integration_check(repo, commit, wrapped, scratch, TEST_TIMEOUT_S,
-                                                       env=_env(repo, owner))
+        ok, output, put_back = await how.run(repo, commit, wrapped, scratch)
         if _NO_COVERAGE in output:
             return {"measured": False, "command": command,
                     "reason": f"coverage.py is not installed for `{python}`, the test command's interpreter "
                               f"(install it there, e.g. `{python} -m pip install coverage`)"}
         if not report.is_file():
-            return {"measured": False, "command": command, "reason": "coverage.py wrote no report",
-                    "output_tail": output[-2000:]}
+            return _with_put_back({"measured": False, "command": command, "reason": "coverage.py wrote no report",
+                                   "output_tail": output[-2000:]}, put_back)
         raw = json.loads(report.read_text(encoding="utf-8"))
     totals = raw.get("totals", {})
     files = {}
     for path, info in raw.get("files", {}).items():
         rel = path.split("/_coverage/", 1)[-1] if "/_coverage/" in path else path
         files[rel] = round(info.get("summary", {}).get("percent_covered", 0.0), 2)
-    return {"measured": True, "command": command, "commit": commit, "tests_passed": ok,
-            "percent_covered": round(totals.get("percent_covered", 0.0), 2),
-            "covered_lines": totals.get("covered_lines"), "num_statements": totals.get("num_statements"),
-            "files": files}
+    return _with_put_back({"measured": True, "command": command, "commit": commit, "tests_passed": ok,
+                           "percent_covered": round(totals.get("percent_covered", 0.0), 2),
+                           "covered_lines": totals.get("covered_lines"),
+                           "num_statements": totals.get("num_statements"), "files": files}, put_back)
 
 
 def _task_section(task: TaskReport, documents: dict[str, str]) -> str:
@@ -164,14 +191,14 @@ async def write_phase_artifacts(
     and coverage commands are journaled under the workflow's id as they start (and marked ended
     when reaped), so what a killed runner left running is found and killed by the workflow's
     next `resume` or its `cancel` (`reap_left_behind`)."""
+    how = PhaseTests(workflow_id, journal.passed_values(report.run_id), folder / site_installs.RECORD)
     with process.observing_spawns(journaling_observer(journal, workflow_id, None)):
-        return await _write_artifacts(repo, folder, phase, report, start, landed, test_command, scratch_root,
-                                      workflow_id)
+        return await _write_artifacts(repo, folder, phase, report, start, landed, test_command, scratch_root, how)
 
 
 async def _write_artifacts(
     repo: GitRepo, folder: Path, phase: Phase, report: RunReport, start: str, landed: str,
-    test_command: str, scratch_root: Path, workflow_id: str,
+    test_command: str, scratch_root: Path, how: PhaseTests,
 ) -> list[str]:
     tasks = [t for t in report.tasks if t.id in phase.task_ids()]
     written: list[str] = []
@@ -183,10 +210,10 @@ async def _write_artifacts(
                                        "files": await changed_files(repo, start, landed, tasks)})
         elif name == "results.json":
             scratch = scratch_root / f"{phase.id}-test"
-            atomic_write_json(target, await test_results(repo, landed, test_command, scratch, workflow_id))
+            atomic_write_json(target, await test_results(repo, landed, test_command, scratch, how))
         elif name == "coverage.json":
             scratch = scratch_root / f"{phase.id}-cov"
-            atomic_write_json(target, await coverage_results(repo, landed, test_command, scratch, workflow_id))
+            atomic_write_json(target, await coverage_results(repo, landed, test_command, scratch, how))
         elif name == "log.md":
             atomic_write_text(target, _log(phase, report, start, landed))
         else:
@@ -238,6 +265,12 @@ def write_error(folder: Path, phase: Phase, report: RunReport | None, error: str
     atomic_write_json(folder / path, {"phase": phase.id, "error": error,
                                       "run_id": report.run_id if report else None, "tasks": tasks})
     return path
+
+
+async def put_back_installs(scratch_root: Path, folder: Path) -> list[str]:
+    """What a test or coverage command of a killed runner left installed from its scratch tree
+    (under `scratch_root`) in the user's venvs, put back (`folder`: the workflow's, its record)."""
+    return await site_installs.put_back_left(scratch_root, folder / site_installs.RECORD)
 
 
 def reap_left_behind(journal: Journal, workflow_id: str) -> list[int]:

@@ -63,6 +63,8 @@ async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -
                 state = session.load(workflow_id)  # what the runner saved on its way out
             if not runner_alive(state):  # what a runner killed while testing a phase left running
                 artifacts.reap_left_behind(session.journal(), state.id)
+                # and what its test command installed into the user's venv (before the runs' clean)
+                await artifacts.put_back_installs(session.scratch_root(state.id), session.folder(state.id))
             ended = _ended_phases(state)
             # Every run claimed before any is ended: one another launcher took meanwhile refuses
             # the cancel whole (the runner is stopped; the workflow is as it left it).

@@ -358,6 +358,8 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
         if resume_runs_a_phase(state, retry_failed=retry_failed):  # refused while a runner lives
             await check_shared_credentials(session.repo)  # refused (exit 3) changing nothing, as over MCP
         artifacts.reap_left_behind(session.journal(), state.id)  # a killed runner's test command
+        if not runner_alive(state):  # what a killed runner's test command installed into the user's venv
+            await artifacts.put_back_installs(session.scratch_root(state.id), session.folder(state.id))
         if interrupted(state):  # a crashed runner: continue its phase's run
             step = running_step(session, state)
             state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from launcher.app.workflow import artifacts
 from launcher.app.workflow.engine import runner_alive
 from launcher.app.workflow.session import WorkflowSession
+from launcher.engine import site_installs
 
 
 async def reap_dead_runners(cwd: Path, run_ids: set[str] | None) -> list[str]:
@@ -21,7 +22,8 @@ async def reap_dead_runners(cwd: Path, run_ids: set[str] | None) -> list[str]:
     for state in session.store.all(10_000):
         if run_ids is not None and not run_ids & {row.run_id for row in state.phases if row.run_id}:
             continue
-        if not session.journal().live_processes(state.id) or runner_alive(state):
+        installs = (session.folder(state.id) / site_installs.RECORD).exists()  # kept while a test command runs
+        if not (installs or session.journal().live_processes(state.id)) or runner_alive(state):
             continue
         async with session.claim(state.id):
             state = session.load(state.id)
@@ -30,4 +32,7 @@ async def reap_dead_runners(cwd: Path, run_ids: set[str] | None) -> list[str]:
             if killed := artifacts.reap_left_behind(session.journal(), state.id):
                 done.append(f"killed {len(killed)} process(es) workflow {state.id}'s dead runner "
                             f"(pid {state.runner_pid}) left running (a phase's test or coverage command)")
+            put_back = await artifacts.put_back_installs(session.scratch_root(state.id), session.folder(state.id))
+            done += [f"{line} (a test command of workflow {state.id} installed the project there from its scratch "
+                     "tree)" for line in put_back]
     return done
