@@ -27,7 +27,8 @@ from pathlib import Path
 from launcher.mutation.coverage_map import CoverageMap, SuiteRun
 from launcher.store.files import atomic_write_json, atomic_write_text
 
-SCHEMA = "launcher-coverage/2"  # 2: fixture setups and child processes attributed to their tests
+SCHEMA = "launcher-coverage/3"  # 2: fixture setups and child processes attributed to their tests;
+# 3: the lines run in child processes, and the tests whose children import from disk
 KEEP = 8  # maps kept per repository (those used last)
 RECENT_FILE = "coverage-recent.txt"  # the maps' keys, the one saved or loaded last first
 
@@ -96,10 +97,12 @@ def load(directory: Path, key: str, tree: Path) -> CoverageMap | None:
             return None
         run = SuiteRun(**data["run"])
         lines = {rel: {int(n): frozenset(ctx) for n, ctx in by_line.items()} for rel, by_line in data["lines"].items()}
+        child_lines = {rel: {int(n): frozenset(ctx) for n, ctx in by_line.items()}
+                       for rel, by_line in data["child_lines"].items()}  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError):
         return None
     _used(directory, key)  # recently used: kept longest
-    return CoverageMap(tree, lines, run)
+    return CoverageMap(tree, lines, run, child_lines)
 
 
 def save(directory: Path, key: str, cov: CoverageMap, *, suite: tuple[str, Sequence[str]] | None = None) -> None:
@@ -113,8 +116,10 @@ def save(directory: Path, key: str, cov: CoverageMap, *, suite: tuple[str, Seque
         "schema": SCHEMA,
         "run": {"exit_code": run.exit_code, "durations": run.durations, "failed": run.failed, "wall_s": run.wall_s,
                 "output_tail": run.output_tail, "timed_out": run.timed_out, "first_error": run.first_error,
-                "unmeasured_children": run.unmeasured_children},
+                "unmeasured_children": run.unmeasured_children, "fresh_children": run.fresh_children},
         "lines": {rel: {str(n): sorted(ctx) for n, ctx in by_line.items()} for rel, by_line in cov.lines.items()},
+        "child_lines": {rel: {str(n): sorted(ctx) for n, ctx in by_line.items()}
+                        for rel, by_line in cov.child_lines.items()},
     }  # fmt: skip
     if suite is not None:
         data["tests_key"], data["measured"] = suite[0], sorted(suite[1])

@@ -58,6 +58,8 @@ class SuiteRun:
     first_error: str = ""  # the first exception line of the whole output (not just the tail)
     # Tests that started a child process coverage could not measure (any line may run there).
     unmeasured_children: list[str] = field(default_factory=list)
+    # Those of them whose child imports the project from disk (not a fork of the test process).
+    fresh_children: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -68,6 +70,9 @@ class SuiteRun:
 class Selection:
     tests: tuple[str, ...]  # stable ids (`test_ids`) of the tests that execute the mutant's statement
     import_time: bool  # also executed outside any test (import, collection)
+    # A selected test runs the statement in a child process that imports the file from disk (a
+    # CLI test, a spawn worker), or may (an unmeasured child): only a mutant on disk reaches it.
+    in_child: bool = False
 
     @property
     def covered(self) -> bool:
@@ -79,6 +84,8 @@ class CoverageMap:
     root: Path  # the tree the suite ran in (file paths below are relative to it)
     lines: dict[str, dict[int, frozenset[str]]]  # file -> line -> contexts
     run: SuiteRun
+    # file -> line -> the tests whose child processes (measured) executed it
+    child_lines: dict[str, dict[int, frozenset[str]]] = field(default_factory=dict)
     _statements: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)
 
     def contexts(self, rel: str, line: int) -> frozenset[str]:
@@ -91,13 +98,17 @@ class CoverageMap:
         if own is None:
             own = self._statements[mutant.target] = statement_lines(read_source(self.root / mutant.target))
         found: set[str] = set()
+        in_child: set[str] = set()
         for line in range(mutant.line, mutant.end_line + 1):
             lo, hi = own.get(line, (line, line))
             for n in range(lo, hi + 1):
                 found |= self.contexts(mutant.target, n)
+                in_child |= self.child_lines.get(mutant.target, {}).get(n, frozenset())
         if self.run.unmeasured_children:  # their children may run this line: never NoCoverage
             found |= set(self.run.unmeasured_children)
-        return Selection(stable_selection(found - {IMPORT_CONTEXT}), IMPORT_CONTEXT in found)
+        in_child |= set(self.run.fresh_children)
+        tests = stable_selection(found - {IMPORT_CONTEXT})
+        return Selection(tests, IMPORT_CONTEXT in found, bool(tests and in_child & found))
 
     def tests_covering(self, rel: str, lines: Iterable[int]) -> set[str]:
         """The node ids that execute any of these lines of a file (not import time)."""
@@ -159,6 +170,7 @@ class _Report:
     exitstatus: int | None
     fixture_users: dict[str, list[str]] = field(default_factory=dict)
     unmeasured: list[str] = field(default_factory=list)  # contexts whose child could not be measured
+    fresh: list[str] = field(default_factory=list)  # those whose child imports the project from disk
 
     def tests_of(self, context: str) -> frozenset[str]:
         """The node ids a coverage context stands for: a wider fixture's context means every test
@@ -179,12 +191,13 @@ def _read_report(path: Path) -> _Report:
     failed = sorted(k for k, v in tests.items() if v.get("failed"))
     users = {str(k): [str(t) for t in v] for k, v in (data.get("fixture_users") or {}).items()}
     unmeasured = [str(c) for c in data.get("unmeasured_children") or []]
-    return _Report(durations, failed, data.get("exitstatus"), users, unmeasured)
+    fresh = [str(c) for c in data.get("fresh_children") or []]
+    return _Report(durations, failed, data.get("exitstatus"), users, unmeasured, fresh)
 
 
 def _read_coverage(data_files: Sequence[Path], root: Path, report: _Report) -> dict[str, dict[int, frozenset[str]]]:
-    """Per file and line, the node ids (or "") that executed it, from the run's data file and its
-    child processes' files."""
+    """Per file and line, the node ids (or "") that executed it, from the run's data file and (or
+    only) its child processes' files."""
     from coverage import CoverageData  # imported here: only sweeps need it
 
     merged: dict[str, dict[int, set[str]]] = {}
@@ -202,6 +215,12 @@ def _read_coverage(data_files: Sequence[Path], root: Path, report: _Report) -> d
                     for context in contexts:
                         by_line.setdefault(n, set()).update(report.tests_of(context))
     return {rel: {n: frozenset(c) for n, c in by_line.items()} for rel, by_line in merged.items()}
+
+
+def _spawners(report: _Report, contexts: Sequence[str]) -> list[str]:
+    """The tests the contexts that started a child stand for (all, for one outside any test)."""
+    spawners = {t for c in contexts for t in report.tests_of(c)}
+    return sorted(report.durations if IMPORT_CONTEXT in spawners else spawners)
 
 
 async def measure(
@@ -252,12 +271,13 @@ async def measure(
         tail = (done.text + done.err)[-4000:]
         if done.returncode not in (0, 1) and code == 0:
             code = done.returncode  # coverage itself failed after a green pytest
-        spawners = {t for c in found.unmeasured for t in found.tests_of(c)}
         # (one started outside any test, at collection say: every test may depend on it)
-        unmeasured = sorted(found.durations if IMPORT_CONTEXT in spawners else spawners)
+        unmeasured, fresh = (_spawners(found, contexts) for contexts in (found.unmeasured, found.fresh))
         run = SuiteRun(code, found.durations, found.failed, done.duration_s, tail, done.timed_out,
-                       first_error(done.text + done.err), unmeasured)  # fmt: skip
-        data_files = [f for f in [work / "data", *sorted((work / "children").glob("data.*"))] if f.is_file()]
-        return CoverageMap(root, _read_coverage(data_files, root, found), run)
+                       first_error(done.text + done.err), unmeasured, fresh)  # fmt: skip
+        children = [f for f in sorted((work / "children").glob("data.*")) if f.is_file()]
+        data_files = [f for f in [work / "data"] if f.is_file()] + children
+        return CoverageMap(root, _read_coverage(data_files, root, found), run,
+                           _read_coverage(children, root, found))  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)

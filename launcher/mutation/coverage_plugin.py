@@ -11,7 +11,9 @@
     in that process (`SITECUSTOMIZE_SOURCE`), under the context of the test (or fixture) that
     started it, passed down in `CONTEXT_ENV`. A child that cannot be measured (started with an
     environment without our variables, or `python -I`/`-E`/`-S`, or a fork) is reported: such
-    tests are selected for every mutant, since any line may run in that child.
+    tests are selected for every mutant, since any line may run in that child. Those whose child
+    imports the project from disk (any but a fork of the test process, a forkserver's workers
+    included) are reported apart: the fork executor's in-memory mutant would not reach it.
 - `SITECUSTOMIZE_SOURCE`: imported by every Python child of the coverage run (its directory is
   first on PYTHONPATH): starts coverage.py with `SUBPROCESS_RC_ENV`'s configuration
   (`coverage.process_startup`, any coverage.py version), then the `sitecustomize` it shadows.
@@ -41,6 +43,7 @@ _current = [""]
 _scoped = set()  # the wider-than-function fixtures that were set up
 _uses = {{}}  # node id -> the fixtures its request used
 _unmeasured = set()  # contexts that started a child process coverage cannot measure
+_fresh = set()  # those of them whose child imports the project from disk (not a fork of the test)
 _SUB_RC = os.environ.get("{SUBPROCESS_RC_ENV}")
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _SUB_RC:
@@ -104,17 +107,41 @@ def _audit(event, args):
         elif event == "os.spawn":
             ok = _measurable(args[1], args[2], args[3])
         elif event == "os.fork":
-            ok = False
+            _unmeasured.add(_current[0])  # (a fork shares the test's memory: not fresh)
+            return
         else:
             return
         if not ok:
             _unmeasured.add(_current[0])
+            _fresh.add(_current[0])
     except Exception:
         _unmeasured.add(_current[0])
+        _fresh.add(_current[0])
+
+
+def _watch_forkserver():
+    # A multiprocessing "forkserver" (the default start method from Python 3.14) starts its server
+    # without an audit event, and the workers it forks are not measured: any line may run there,
+    # imported from disk by the server.
+    try:
+        from multiprocessing import forkserver
+    except ImportError:
+        return
+    connect = getattr(forkserver, "connect_to_new_process", None)  # (the server's bound method)
+    if connect is None:
+        return
+
+    def connect_to_new_process(*args, **kwargs):
+        _unmeasured.add(_current[0])
+        _fresh.add(_current[0])
+        return connect(*args, **kwargs)
+
+    forkserver.connect_to_new_process = connect_to_new_process
 
 
 if _SUB_RC:
     sys.addaudithook(_audit)
+    _watch_forkserver()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -198,7 +225,7 @@ def pytest_sessionfinish(session, exitstatus):
         users = {{name: sorted(t for t, used in _uses.items() if name in used) for name in _scoped}}
         with open(path, "w", encoding="utf-8") as fh:
             json.dump({{"tests": _tests, "exitstatus": int(exitstatus), "fixture_users": users,
-                       "unmeasured_children": sorted(_unmeasured)}}, fh)
+                       "unmeasured_children": sorted(_unmeasured), "fresh_children": sorted(_fresh)}}, fh)
 '''
 
 SITECUSTOMIZE_SOURCE = f'''

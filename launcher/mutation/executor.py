@@ -21,6 +21,9 @@ class MutantJob:
     timeout_s: float  # derived from the measured baseline of those tests
     startup_s: float = 0.0  # the part of timeout_s that allows for a new process starting up
     suite_timeout_s: float = 0.0  # the limit for a run widened to the whole suite (0: timeout_s)
+    # A selected test runs the mutated code in a child process that imports it from disk (a CLI
+    # test, a spawn or forkserver worker): only an executor that writes the mutant there may run it.
+    in_child: bool = False
 
     @property
     def warm_timeout_s(self) -> float:

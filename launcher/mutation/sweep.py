@@ -2,7 +2,8 @@
 
 Each worker owns one generic executor (its own worktree) and, when the fast pytest executor is
 available, one fork executor beside it. A mutant goes to the fork executor only if that one says
-it can handle it and the mutant runs only inside tests (never at import time); a Survived from
+it can handle it and the mutant runs only inside tests (never at import time) and never in a
+test's child process that imports the file from disk (`MutantJob.in_child`); a Survived from
 the fork executor is re-checked by the generic one in a fresh process before it
 counts, so a module-state artefact of forking can never produce a false survivor (the fork
 executor re-checks its own timeouts in a fresh interpreter).
@@ -86,8 +87,8 @@ class Worker:
     _fork_failed: bool = False
 
     async def _fork_for(self, job: MutantJob) -> Executor | None:
-        if self.fork is None or self._fork_failed or not job.tests or job.mutant.import_time:
-            return None
+        if self.fork is None or self._fork_failed or not job.tests or job.mutant.import_time or job.in_child:
+            return None  # (a child process imports the file from disk, unmutated by a fork)
         if not self.fork.can_handle(job.mutant):
             return None
         if self._fork is None:

@@ -4,10 +4,11 @@ A worker tree is a clean checkout of the base commit plus the main tree's uncomm
 a git-ignored file the tests need (a `version.py` written at build time, a local config, compiled
 `.mo` catalogues) is not there, and tests that skip without it would report false survivors.
 Files named by `.worktreeinclude` are copied in, as for agents' worktrees, and so are the ignored
-files that sit beside tracked ones (git lists them one by one, not inside a wholly ignored
-directory such as `.venv/` or `build/`), caches, environments and logs left out, within a bound;
-when the clean suite fails anyway, the ignored files the main tree has and the worker tree lacks
-are named.
+files that sit beside tracked ones and those inside a wholly ignored directory (`tests/data/`,
+fetched fixtures: a test that skips without them makes its lines NoCoverage), caches,
+environments, build output and logs left out, within a bound; what is left out over the bound is
+named in a note. When the clean suite fails anyway, the ignored files the main tree has and the
+worker tree lacks are named.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from launcher.git.repo import GitRepo
 _NOISE_PARTS = frozenset({".git", ".launcher", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
                           ".tox", ".nox", ".venv", "venv", "node_modules", ".coverage"})  # fmt: skip
 _NOISE_SUFFIXES = (".pyc", ".pyo", ".egg-info", ".log", ".swp")
+# Wholly ignored directories that are build output, environments or tool state, never test data.
+_NOISE_DIRS = _NOISE_PARTS | frozenset({"build", "dist", "htmlcov", "site", ".eggs", ".hypothesis", ".cache",
+                                        ".idea", ".vscode", "env", ".direnv", "target", "wheelhouse",
+                                        ".ipynb_checkpoints", ".benchmarks", ".pytype", ".pyre", ".nox",
+                                        ".coverage_html", "coverage", "_build"})  # fmt: skip
+MAX_LISTED = 20000  # files looked at inside wholly ignored directories, in all
 _SHOWN = 10
 MAX_FILE = 16 * 2**20  # an ignored file beside tracked ones larger than this is not copied
 MAX_FILES = 2000  # nor more files than this in all
@@ -38,9 +45,49 @@ def _noise(rel: str) -> bool:
 
 
 async def _ignored_files(repo: GitRepo) -> list[str]:
-    """Ignored files git lists one by one (a wholly ignored directory is one `dir/` entry)."""
+    return (await _ignored_listing(repo))[0]
+
+
+async def _ignored_listing(repo: GitRepo) -> tuple[list[str], list[str], list[str]]:
+    """Ignored files: those git lists one by one, and the files inside a wholly ignored directory
+    (one `dir/` entry) that is not build output, an environment or a cache; those directories; and
+    those not listed to the end (over MAX_LISTED files in all)."""
     listed = await repo.git("ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory")
-    return [p for p in listed.out.split("\0") if p and not p.endswith("/") and not _noise(p)]
+    entries = [p for p in listed.out.split("\0") if p]
+    files = [p for p in entries if not p.endswith("/") and not _noise(p)]
+    dirs: list[str] = []
+    unlisted: list[str] = []
+    budget = MAX_LISTED
+    for directory in entries:
+        if directory.endswith("/") and not _noise_dir(directory):
+            inside = _files_under(repo.root, directory.rstrip("/"), budget)
+            if len(inside) >= budget:
+                unlisted.append(directory)
+            budget -= len(inside)
+            files += inside
+            dirs.append(directory)
+    return files, dirs, unlisted
+
+
+def _noise_dir(rel: str) -> bool:
+    parts = PurePosixPath(rel.rstrip("/")).parts
+    return _noise(rel.rstrip("/")) or any(part in _NOISE_DIRS or part.endswith(".egg-info") for part in parts)
+
+
+def _files_under(root: Path, rel: str, budget: int) -> list[str]:
+    """The files (not symlinks) under a directory of the tree, noise left out, at most `budget`."""
+    found: list[str] = []
+    for here, dirs, names in os.walk(root / rel):
+        dirs[:] = sorted(d for d in dirs if d not in _NOISE_DIRS and not os.path.islink(os.path.join(here, d)))
+        base = PurePosixPath(Path(here).relative_to(root).as_posix())
+        for name in sorted(names):
+            path = str(base / name)
+            if len(found) >= budget:
+                return found
+            if not _noise(path) and os.path.isfile(os.path.join(here, name)) and not os.path.islink(
+                    os.path.join(here, name)):
+                found.append(path)
+    return found
 
 
 def _mib(size: int) -> str:
@@ -50,15 +97,18 @@ def _mib(size: int) -> str:
 async def ignored_beside_tracked(repo: GitRepo, already: set[str], *, max_file: int | None = None,
                                  max_files: int | None = None, max_total: int | None = None
                                  ) -> tuple[list[str], list[str]]:  # fmt: skip
-    """The git-ignored files beside tracked ones (not in `already`, the `.worktreeinclude` copies)
-    that the worker trees get, and a note naming those left out over the bound (default: MAX_*)."""
+    """The git-ignored files beside tracked ones or in a wholly ignored directory other than build
+    output, environments and caches (not in `already`, the `.worktreeinclude` copies) that the
+    worker trees get, and notes naming the directories copied and the files left out over the
+    bound (default: MAX_*)."""
     max_file = MAX_FILE if max_file is None else max_file
     max_files = MAX_FILES if max_files is None else max_files
     max_total = MAX_TOTAL if max_total is None else max_total
     copied: list[str] = []
     left: list[str] = []
     total = 0
-    for rel in sorted(await _ignored_files(repo)):
+    files, dirs, unlisted = await _ignored_listing(repo)
+    for rel in sorted(files):
         if rel in already or not is_safe_source(repo.root, rel):
             continue
         try:
@@ -71,6 +121,14 @@ async def ignored_beside_tracked(repo: GitRepo, already: set[str], *, max_file: 
         copied.append(rel)
         total += size
     notes: list[str] = []
+    whole = [d for d in dirs if any(rel.startswith(d) for rel in copied)]
+    if whole:  # (said apart: a test-data directory the tests skip without)
+        shown = ", ".join(whole[:_SHOWN]) + (f" and {len(whole) - _SHOWN} more" if len(whole) > _SHOWN else "")
+        notes.append(f"copied the git-ignored directories {shown} to worker trees (the tests may read them)")
+    if unlisted:
+        notes.append(f"did not look through all of the git-ignored directories {', '.join(unlisted[:_SHOWN])} (over "
+                     f"{MAX_LISTED} files in all): name in .worktreeinclude the files the tests need, or tests that "
+                     f"skip without them report survivors or NoCoverage")  # fmt: skip
     if left:
         shown = ", ".join(left[:_SHOWN]) + (f" and {len(left) - _SHOWN} more" if len(left) > _SHOWN else "")
         notes.append(

@@ -311,7 +311,8 @@ class _Sweep:
             # A fork starts nothing: it gets 1 s of the start-up allowance, a fresh process all of it.
             job = MutantJob(m, tests, opts.timeout_factor * base + opts.timeout_min_s,
                             startup_s=max(0.0, opts.timeout_min_s - 1.0),
-                            suite_timeout_s=opts.timeout_factor * suite_s + opts.timeout_min_s)
+                            suite_timeout_s=opts.timeout_factor * suite_s + opts.timeout_min_s,
+                            in_child=cov is not None and m.language == "python" and cov.select(m).in_child)
             self._meta[m.id] = (covering, import_time, key)
             jobs.append(job)
         # Longest first (whole-suite runs before single tests): the last jobs are short, so no
