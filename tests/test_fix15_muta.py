@@ -133,7 +133,8 @@ def test_a_survivor_that_no_later_test_sees_still_survives(tmp_path: Path) -> No
     root = _project(tmp_path / "proj", {
         "pkg/__init__.py": "",
         "pkg/calc.py": "def double(x):\n    return x * 2\n\n\ndef clamp(x):\n    return min(x, 100)\n",
-        "tests/test_calc.py": "from pkg.calc import clamp, double\n\n\ndef test_double():\n    assert double(0) == 0\n\n\n"
+        "tests/test_calc.py": "from pkg.calc import clamp, double\n\n\n"
+                              "def test_double():\n    assert double(0) == 0\n\n\n"
                               "def test_clamp():\n    assert clamp(5) == 5\n",
     })  # fmt: skip
     outcome = _sweep(root, ["pkg/calc.py"], ["number"])
@@ -160,3 +161,15 @@ def test_a_mutant_that_crashes_a_conftest_hook_is_killed_not_a_runner_failure(tm
     assert record.status is MutantStatus.KILLED, record.note
     assert "INTERNALERROR: AttributeError" in record.note and "the mutant's doing" in record.note
     assert outcome.exit_code == 0
+
+
+def test_a_selection_widens_by_suite_order_up_to_the_whole_suite() -> None:
+    from launcher.mutation.selection_check import SelectionCheck
+
+    suite = {"t/a.py::one": 0.1, "t/a.py::two": 0.1, "t/b.py::three": 0.1, "t/b.py::four": 0.1}
+    check = SelectionCheck(suite, 3.0, 5.0)
+
+    assert check.after(["t/a.py::two"]) == ["t/a.py::two", "t/b.py::three", "t/b.py::four"]
+    assert check.after(["t/b.py::four"]) is None  # nothing runs after it
+    assert check.before(["t/b.py::three"]) == ["t/a.py::one", "t/a.py::two", "t/b.py::three"]
+    assert check.before(["t/a.py::one", "t/a.py::two"]) == []  # already a prefix: the whole suite next
