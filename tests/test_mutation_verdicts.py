@@ -139,11 +139,15 @@ def test_a_runtime_error_is_retried_then_counted_in_the_summary_notes_and_exit_s
         "pkg/calc.py": "def add(a, b):\n    return a + b\n",
         "tests/__init__.py": "",
         "tests/test_calc.py": "from pkg.calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 4\n",
-        # The runner itself fails (exit 3, an internal error) whenever the mutant is on disk.
+        # The runner itself fails (exit 3, an internal error) from the first mutant on, the
+        # unmutated tree too (a crash only the mutant causes is a kill: tests/test_fix15_muta.py).
         "conftest.py": (
             "import pathlib\n\n\n"
             "def pytest_collection_finish(session):\n"
-            "    if '-' in pathlib.Path(__file__).with_name('pkg').joinpath('calc.py').read_text():\n"
+            "    broken = pathlib.Path(__file__).with_name('broken')\n"
+            "    calc = pathlib.Path(__file__).with_name('pkg').joinpath('calc.py')\n"
+            "    if '-' in calc.read_text() or broken.exists():\n"
+            "        broken.touch()\n"
             "        raise RuntimeError('the runner broke: calc.py holds a minus')\n"
         ),
     }

@@ -34,10 +34,9 @@ from launcher.mutation.no_verdict import (
     no_verdict,
     not_reproduced,
     own_doing,
-    reproduced,
 )
 from launcher.mutation.run_env import WORKER_MARKER_ENV, bytecode_files, bytecode_prefix, child_env
-from launcher.mutation.runner_crash import crash_in_mutated_file
+from launcher.mutation.runner_crash import crash_in_mutated_file, internal_error
 from launcher.mutation.source_text import mutated_bytes
 from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
 from launcher.mutation.test_order import OrderFile, TestOrder
@@ -240,6 +239,13 @@ class GenericExecutor:
         """The test command on the unmutated tree (sanity, baseline of a custom command)."""
         return await self._run_command(tests, timeout)
 
+    async def run_unmutated(self, tests: Sequence[str], timeout: float) -> process.Completed:
+        """The tests on the unmutated tree in the suite's order, between two mutants (`selection_check`)."""
+        async with self._lock:
+            if self.order_file is not None:
+                self.order_file.write([])
+            return await self._run_command(tests, timeout)
+
     async def _run_command(self, tests: Sequence[str], timeout: float | None, mutated: Path | None = None
                            ) -> process.Completed:  # fmt: skip
         command = self.command
@@ -326,6 +332,12 @@ class GenericExecutor:
             return None, False
         return done, False
 
+    def _death(self, done: process.Completed) -> Death | None:
+        """A run that alone says nothing about the mutant: a death (`no_verdict`) or pytest's
+        own crash (`runner_crash.internal_error`), decided by the runs around it."""
+        found = death(done, shell=self.command.is_custom)
+        return found if found is not None or not self.command.is_pytest else internal_error(done)
+
     async def _whose_death(
         self, first: Death, job: MutantJob, tests: list[str], limit: float, path: Path, original: bytes, text: str
     ) -> tuple[process.Completed, MutantStatus, list[str], str]:
@@ -339,7 +351,7 @@ class GenericExecutor:
         if not clean.ok:
             return clean, MutantStatus.RUNTIME_ERROR, [], clean_failed(first, clean, shell=shell)
         again, _, _ = await self._attempt(replace(job, tests=tests, timeout_s=limit), path, original, text, [])
-        if reproduced(first, again, shell=shell):
+        if (second := self._death(again)) is not None and second.key == first.key:
             return again, MutantStatus.KILLED, [], own_doing(first)
         status, killed_by, note = classify(again, self.command, job.mutant.target)
         verdict = status is not MutantStatus.RUNTIME_ERROR
@@ -381,7 +393,7 @@ class GenericExecutor:
             status, killed_by, note = classify(done, self.command, mutant.target)
             if status is MutantStatus.TIMEOUT and self.recheck_timeouts:
                 note = "timed out twice (re-checked in a fresh process)"
-            if status is MutantStatus.RUNTIME_ERROR and (died := death(done, shell=self.command.is_custom)):
+            if status is MutantStatus.RUNTIME_ERROR and (died := self._death(done)):
                 done, status, killed_by, note = await self._whose_death(died, job, tests, limit, path, original, text)
         if narrow and self.order is not None:  # (whether its narrow files killed it: `NarrowStage`)
             self.order.narrow.record(mutant.target, narrow, killed_by if status is MutantStatus.KILLED else [])

@@ -29,7 +29,8 @@ from pathlib import Path, PurePosixPath
 from launcher.mutation.model import Mutant
 from launcher.mutation.source_text import parse_quietly
 
-SCHEMA = "launcher-result-key/2"  # bump when what a key covers changes: older entries then miss
+SCHEMA = "launcher-result-key/3"  # bump when what a key covers changes: older entries then miss
+# (3: a narrowed selection's verdict is checked against the suite around it, `selection_check`)
 _NOT_STRIPPED = ("conftest.py", "__init__.py")
 
 

@@ -24,6 +24,7 @@ import anyio
 from launcher.mutation.executor import Executor, MutantJob, MutantResult
 from launcher.mutation.executor_generic import NOTE, GenericExecutor
 from launcher.mutation.model import Mutant, MutantStatus
+from launcher.mutation.selection_check import SelectionCheck, describe
 from launcher.mutation.unclassified import UNCLASSIFIED, needs_broader_run, runner_error, whole_suite
 
 FORK_MODULE = "launcher.mutation.executor_fork"
@@ -83,6 +84,7 @@ class Worker:
     # of its own live processes; the app passes the reaper (`engine/reaper.reap_marked`).
     reap: Callable[..., object] | None = None
     notes: list[str] = field(default_factory=list)
+    check: SelectionCheck | None = None  # narrowed verdicts checked against the suite (`selection_check`)
     _fork: Executor | None = None
     _fork_failed: bool = False
 
@@ -111,12 +113,50 @@ class Worker:
     async def run(self, job: MutantJob) -> MutantResult:
         try:
             result = await self._run(job)
+            if self.check is not None and job.tests and job.mutant.valid:
+                result = await self._checked(job, result)
             if needs_broader_run(result.status, job, result.executor):
                 result = await self._whole_suite(job, result)
         finally:
             await self.reap_leftovers()
         if self.generic.order is not None and result.status is MutantStatus.KILLED:
             self.generic.order.record(job.mutant, result.killed_by)  # the likely killers of its neighbours
+        return result
+
+    async def _checked(self, job: MutantJob, result: MutantResult) -> MutantResult:
+        """A narrowed selection's verdict checked against the suite around it (`selection_check`):
+        a kill whose selection fails without the mutant too runs again with the tests before it;
+        a survivor runs again, in a fresh process, with every test from its first one on."""
+        assert self.check is not None
+        said: list[str] = []
+        for _ in range(6):  # each step widens; the last possible one is the whole suite
+            if not job.tests:
+                break
+            if result.status is MutantStatus.KILLED:
+                if await self.check.passes_clean(self.generic, job):
+                    break
+                wider = self.check.before(job.tests)
+                up_to = " the suite runs up to them" if wider else ""
+                said.append(f"the {describe(job.tests)} selected fail without the mutant too: "
+                            f"re-run with {describe(wider)}{up_to}")
+                job = self.check.job(job, wider)
+                again = await self._run(job)
+            elif result.status is MutantStatus.SURVIVED:
+                later = self.check.after(job.tests)
+                if later is None:
+                    break
+                said.append(f"{result.executor} said Survived with {describe(job.tests)}; confirmed in a fresh "
+                            f"process with the {describe(later)} the suite runs from the first of them on")
+                job = self.check.job(job, later)
+                again = await self.generic.run(job)
+            else:
+                break
+            again.duration_s += result.duration_s
+            result = again
+        if said:
+            first, _, rest = result.output_tail.partition("\n")
+            note, tail = (first.removeprefix(NOTE), rest) if first.startswith(NOTE) else ("", result.output_tail)
+            result.output_tail = NOTE + "; ".join(filter(None, [*said, note])) + "\n" + tail
         return result
 
     async def _whole_suite(self, job: MutantJob, first: MutantResult) -> MutantResult:
@@ -143,6 +183,8 @@ class Worker:
         except Exception as exc:
             self.notes.append(f"fork executor failed on {job.mutant.id} ({exc}); generic used")
             return await self.generic.run(job)
+        if result.status is MutantStatus.SURVIVED and self.check is not None and self.check.after(job.tests):
+            return result  # confirmed in a fresh process with the later tests too (`_checked`)
         if result.status is MutantStatus.SURVIVED:  # (a fork's Timeout it re-checks itself)
             fresh = await self.generic.run(job)
             why = f"{fork.name} said {result.status.value}; re-checked in a fresh process"

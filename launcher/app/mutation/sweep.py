@@ -56,6 +56,7 @@ from launcher.mutation.results import (
     summary_text,
 )
 from launcher.mutation.run_env import import_roots, plugin_overrides, sweep_bytecode_cache
+from launcher.mutation.selection_check import SelectionCheck
 from launcher.mutation.sweep import BYTECODE_DIR, CACHEABLE, Worker, dispatch, fork_support, note_of
 from launcher.mutation.test_ids import in_suite_order
 from launcher.mutation.test_order import TestOrder
@@ -154,7 +155,9 @@ class _Sweep:
         generics = [self.first] + [self._generic(self.tree_root / f"w{k}", self.overlay) for k in range(2, workers + 1)]
         source = self.source_root  # the mutants' source: the snapshot, never the live main tree
         fork = fork_support(source) if self.options.use_fork and self.command.is_pytest else None
-        pool = [Worker(g, fork, self.command.python, source, self.pycache_dir, reaper.reap_marked) for g in generics]
+        check = self._check()  # shared: each selection's clean run is asked once per sweep
+        pool = [Worker(g, fork, self.command.python, source, self.pycache_dir, reaper.reap_marked, check=check)
+                for g in generics]  # fmt: skip
         try:
             jobs = await self._prepare(self.first, pending)
             self.listener.running(len(jobs), max(1, min(len(pool), len(jobs))))
@@ -179,8 +182,17 @@ class _Sweep:
         self.durations = self.scope.cov.run.durations
         if self.order is not None:
             self.order.learn(self.scope.cov)
+        check = self._check()
+        for worker in pool:
+            worker.check = check
         jobs = self._plan(again, self.scope.cov, self.scope.cov.run.wall_s)
         await dispatch(jobs, pool[: max(1, min(len(pool), len(jobs)))], self._finished)
+
+    def _check(self) -> SelectionCheck | None:
+        """The check of narrowed verdicts against the suite (`selection_check`), one per coverage map."""
+        if self.scope is None or not self.durations:
+            return None
+        return SelectionCheck(self.durations, self.options.timeout_factor, self.options.timeout_min_s)
 
     @property
     def source_root(self) -> Path:
