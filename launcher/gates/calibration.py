@@ -339,6 +339,8 @@ def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | N
     report = evaluate(verdict, labelled, limit, where=f"{verdict_path} vs {calibration_path}", min_lower_bound=bound)
     report["verdict_file"], report["calibration_file"] = str(verdict_path), str(calibration_path)
     out = report_path or verdict_path.parent / REPORT_NAME
+    _refuse_overwriting_inputs(out, {"the verdict being scored": verdict_path,
+                                     "the calibration set being scored": calibration_path})
     try:
         atomic_write_json(out, report)
     except (OSError, ValueError) as exc:  # a directory, a missing parent, no permission, a NUL byte
@@ -346,6 +348,21 @@ def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | N
                                 where=str(out), fix="pass --report a writable file path",
                                 error_key="report_unwritable") from None
     return GateResult(gate_exit(report), report, out)
+
+
+def _refuse_overwriting_inputs(out: Path, inputs: Mapping[str, Path]) -> None:
+    """The report never replaces a file the gate reads: the operator's labels or the judge's
+    verdict would be lost. Compared as files (a symlink, a hard link, `./set.json`), not as text."""
+    for what, path in inputs.items():
+        try:
+            same = os.path.samefile(out, path)
+        except (OSError, ValueError):  # the report does not exist yet (or is no usable path)
+            same = os.path.realpath(out) == os.path.realpath(path)
+        if same:
+            raise JudgeInputInvalid(f"the report path names {what} ({path}): writing the report there would "
+                                    "destroy it", where=str(out), error_key="report_unwritable",
+                                    fix="pass --report another path (the default is calibration-report.json "
+                                        "next to the verdict)")  # fmt: skip
 
 
 def gate_exit(report: dict[str, Any]) -> GateExit:

@@ -1,0 +1,122 @@
+"""The calibration gate and the judge, as review 15 (calib) found them wanting: the report never
+replaces what it scores, a run kept in the work tree is judged, large sets and large answers
+work, options that need --calibrate say so, labels of code HEAD lacks are named before the call,
+and the printed numbers agree with the verdict they explain."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import git
+from helpers import ADULT_PROJECT, swept_in
+
+READING_JUDGE = """\
+import json, os
+packet = json.load(open(os.environ["LAUNCHER_PACKET"]))
+print(json.dumps({"contract_version": "1", "verdicts": [{"id": s["id"], "classification": "genuine",
+      "confidence": 0.9, "justification": "j"} for s in packet["survivors"]]}))
+"""
+
+
+def launcher(cwd: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=cwd, text=True, capture_output=True,
+                          env=os.environ.copy(), timeout=timeout)  # fmt: skip
+
+
+def labelled_set(path: Path, genuine: int, equivalent: int, target: str = "pkg/mod.py") -> Path:
+    entries = [{"id": i + 1, "fault": "arith", "target": target, "line": 2, "rationale": "r",
+                "orig": "    return x + 1", "mut": f"    return x - {i + 1}", "status": "SURVIVED",
+                "ground_truth": "genuine" if i < genuine else "equivalent", "label_rationale": "because"}
+               for i in range(genuine + equivalent)]  # fmt: skip
+    path.write_text(json.dumps({"contract_version": "1", "description": "d", "calibration": entries}))
+    return path
+
+
+def verdict_of(path: Path, calls: dict[int, str]) -> Path:
+    verdicts = [{"id": i, "classification": c, "confidence": 0.9, "justification": "j"} for i, c in calls.items()]
+    path.write_text(json.dumps({"contract_version": "1", "verdicts": verdicts}))
+    return path
+
+
+def right_on_all(path: Path, labelled: Path) -> Path:
+    entries = json.loads(labelled.read_text())["calibration"]
+    return verdict_of(path, {e["id"]: e["ground_truth"] for e in entries})
+
+
+# -- 05: the report never replaces the set or the verdict it scores --------------------------------
+
+
+@pytest.mark.parametrize("spelling", ["set.json", "./set.json", "link-to-set.json", "verdict.json"])
+def test_a_report_path_naming_the_scored_set_or_verdict_is_refused_and_both_are_kept(tmp_path: Path,
+                                                                                     spelling: str) -> None:
+    labels = labelled_set(tmp_path / "set.json", 15, 8)
+    verdict = right_on_all(tmp_path / "verdict.json", labels)
+    (tmp_path / "link-to-set.json").symlink_to("set.json")
+    before = {p.name: p.read_bytes() for p in (labels, verdict)}
+    done = launcher(tmp_path, "mutation", "gate", "--verdict", "verdict.json", "--calibration", "set.json",
+                    "--report", spelling)  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--report another path" in done.stderr and "destroy" in done.stderr
+    assert {p.name: p.read_bytes() for p in (labels, verdict)} == before
+    assert (tmp_path / "link-to-set.json").is_symlink()
+
+
+def test_a_report_path_of_its_own_is_still_written(tmp_path: Path) -> None:
+    labels = labelled_set(tmp_path / "set.json", 15, 8)
+    right_on_all(tmp_path / "verdict.json", labels)
+    done = launcher(tmp_path, "mutation", "gate", "--verdict", "verdict.json", "--calibration", "set.json",
+                    "--report", "report.json")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((tmp_path / "report.json").read_text())["gate_verdict"] == "pass"
+
+
+# -- 06: a merged run kept in the work tree is judged; the launcher's own log there is not the judge's --
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from swept_in(tmp_path_factory, "fix15-calib", ADULT_PROJECT)
+
+
+@pytest.fixture
+def proj(swept: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    subprocess.run(["cp", "-a", str(swept), str(root)], check=True)
+    (root / "judge.py").write_text(READING_JUDGE)
+    (root / "launcher.toml").write_text(
+        f'[agents.j]\nadapter = "command"\ncommand = {json.dumps([sys.executable, str(root / "judge.py")])}\n')
+    git(root, "add", "launcher.toml", "judge.py")
+    git(root, "commit", "-qm", "the judge")
+    return root
+
+
+def test_a_merged_run_in_the_work_tree_is_judged_by_a_judge_that_only_reads(proj: Path) -> None:
+    sweep = next((proj / ".launcher" / "mutation-runs").iterdir())
+    merged = launcher(proj, "mutation", "merge", str(sweep), "-o", "merged")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    done = launcher(proj, "mutation", "judge", "merged", "--agent", "j", "--confirm-judge")
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "judged 2 survivors: 2 genuine" in out and "outside its read-only checkout" not in out
+    assert (proj / "merged" / "verdict.json").is_file() and (proj / "merged" / "judge" / "agent.log").is_file()
+    assert not (proj / "merged" / "judge" / "intrusions").exists()
+
+
+def test_a_judge_forging_the_verdict_of_a_merged_run_in_the_work_tree_is_still_caught(proj: Path) -> None:
+    sweep = next((proj / ".launcher" / "mutation-runs").iterdir())
+    assert launcher(proj, "mutation", "merge", str(sweep), "-o", "merged").returncode == 0
+    forger = READING_JUDGE.replace('packet = ', 'open("MAIN/merged/verdict.json", "w").write("{}")\npacket = ')
+    (proj / "judge.py").write_text(forger.replace("MAIN", str(proj)))
+    git(proj, "commit", "-qam", "a forging judge")
+    done = launcher(proj, "mutation", "judge", "merged", "--agent", "j", "--confirm-judge")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "judge_wrote_outside_checkout" in out and "verdict.json" in out.split("outside its read-only", 1)[1]
+    assert not (proj / "merged" / "verdict.json").exists()
