@@ -120,3 +120,32 @@ def test_a_judge_forging_the_verdict_of_a_merged_run_in_the_work_tree_is_still_c
     assert done.returncode == 1, out
     assert "judge_wrote_outside_checkout" in out and "verdict.json" in out.split("outside its read-only", 1)[1]
     assert not (proj / "merged" / "verdict.json").exists()
+
+
+# -- 02: sets of thousands of labels are scored, not crashed on ------------------------------------
+
+
+def test_a_judge_right_on_every_one_of_2000_labels_passes_the_gate(tmp_path: Path) -> None:
+    labels = labelled_set(tmp_path / "set.json", 1200, 800)
+    right_on_all(tmp_path / "verdict.json", labels)
+    done = launcher(tmp_path, "mutation", "gate", "--verdict", "verdict.json", "--calibration", "set.json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "calibration-report.json").read_text())
+    assert report["gate_verdict"] == "pass" and report["set_problem"] is None
+    assert report["set_best_p_value"] == 0.0 and report["chance"]["p_value"] == 0.0
+
+
+def test_a_chance_level_judge_on_a_large_set_is_scored_exactly_and_quickly(tmp_path: Path) -> None:
+    from fractions import Fraction
+    from math import comb
+
+    from launcher.gates.calibration import best_p_value, chance_test
+
+    # 20,000 labels, half genuine; the judge's 5,000 genuine calls hold 2,510 genuine ones: chance.
+    confusion = {"TP": 2510, "FP": 2490, "FN": 7490, "TN": 7510}
+    exact = Fraction(sum(comb(10000, k) * comb(10000, 5000 - k) for k in range(2510, 5001)), comb(20000, 5000))
+    assert chance_test(confusion)["p_value"] == float(exact) and not chance_test(confusion)["beats_chance"]
+    # Small sets keep the values they always had (the shipped 8-mutant set: a perfect judge, 1/56).
+    assert best_p_value(5, 3) == 1.0 / 56 and best_p_value(16, 66) == 1.0 / comb(82, 16)
+    assert chance_test({"TP": 5, "FP": 0, "FN": 0, "TN": 3})["p_value"] == 1 / 56
+    assert best_p_value(1200, 800) == 0.0 and best_p_value(0, 5000) == 1.0

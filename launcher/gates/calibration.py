@@ -112,18 +112,39 @@ def chance_test(confusion: Mapping[str, int]) -> dict[str, Any]:
     total = genuine + confusion["FP"] + confusion["TN"]
     picked, hits = confusion["TP"] + confusion["FP"], confusion["TP"]
     ways = math.comb(total, picked)
-    tail = sum(math.comb(genuine, k) * math.comb(total - genuine, picked - k)
-               for k in range(hits, min(genuine, picked) + 1))  # fmt: skip
-    p_value = tail / ways if ways else 1.0
+    # int / int: exact big integers, correctly rounded (0.0 on underflow), never an overflow
+    p_value = _upper_tail(genuine, total - genuine, picked, hits) / ways if ways else 1.0
     return {"method": "one-sided Fisher exact (hypergeometric)", "base_rate": _ratio(genuine, total),
             "p_value": p_value, "alpha": CHANCE_ALPHA, "beats_chance": p_value < CHANCE_ALPHA}  # fmt: skip
+
+
+def _upper_tail(genuine: int, equivalent: int, picked: int, hits: int) -> int:
+    """The number of picks of `picked` mutants holding `hits` genuine ones or more: the sum of
+    C(genuine, k) * C(equivalent, picked - k) for k >= hits, each term exactly from the one before
+    (two binomials per term made a set of tens of thousands of labels take minutes)."""
+    top = min(genuine, picked)
+    if hits > top or picked - hits > equivalent:
+        return 0
+    term = math.comb(genuine, hits) * math.comb(equivalent, picked - hits)
+    tail = 0
+    for k in range(hits, top + 1):
+        tail += term
+        if k < top:  # C(g, k+1) C(e, p-k-1) = C(g, k) C(e, p-k) (g-k)(p-k) / ((k+1)(e-p+k+1)), exactly
+            term = term * (genuine - k) * (picked - k) // ((k + 1) * (equivalent - picked + k + 1))
+    return tail
 
 
 def best_p_value(genuine: int, equivalent: int) -> float:
     """The chance-test p a judge right on every mutant reaches on a set with these labels: its
     genuine calls are exactly the genuine mutants, a pick a random one makes with 1/C(n, genuine)
     (with no genuine label, no judge has a genuine call to test: 1)."""
-    return 1.0 / math.comb(genuine + equivalent, genuine) if genuine else 1.0
+    if not genuine:
+        return 1.0
+    ways = math.comb(genuine + equivalent, genuine)
+    try:
+        return 1.0 / ways
+    except OverflowError:  # more ways than a float holds (a set of about a thousand labels or more)
+        return 1 / ways  # int / int: exact, correctly rounded (0.0 on underflow), never an overflow
 
 
 def _more_needed(genuine: int, equivalent: int, of_equivalent: bool) -> int:
@@ -202,12 +223,12 @@ def precision_text(report: dict[str, Any]) -> str:
     return f"precision {value}{interval_text(report['precision_interval'], bound)} ({condition})"
 
 
-def gate_warnings(confusion: Mapping[str, int], total: int) -> list[str]:
+def gate_warnings(confusion: Mapping[str, int], total: int, chance: Mapping[str, Any] | None = None) -> list[str]:
     """What makes a precision untrustworthy: a judge that calls (nearly) everything genuine scores
     the share of genuine labels, one no better than a random pick fails the chance test, and a
     small set proves little."""
     warnings = []
-    chance = chance_test(confusion)
+    chance = chance if chance is not None else chance_test(confusion)
     picked = confusion["TP"] + confusion["FP"]
     genuine, equivalent = confusion["TP"] + confusion["FN"], confusion["FP"] + confusion["TN"]
     unpassable = set_problem(genuine, equivalent)
@@ -283,7 +304,7 @@ def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, 
             "predicted_equivalent": confusion["TN"] + confusion["FN"],
             "correct": confusion["TP"] + confusion["TN"],
         },
-        "warnings": gate_warnings(confusion, len(truth)),
+        "warnings": gate_warnings(confusion, len(truth), chance),
         "judge_reported": verdict.calibration.model_dump(),
         "outcomes": outcomes,
     }
