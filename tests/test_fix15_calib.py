@@ -149,3 +149,114 @@ def test_a_chance_level_judge_on_a_large_set_is_scored_exactly_and_quickly(tmp_p
     assert best_p_value(5, 3) == 1.0 / 56 and best_p_value(16, 66) == 1.0 / comb(82, 16)
     assert chance_test({"TP": 5, "FP": 0, "FN": 0, "TN": 3})["p_value"] == 1 / 56
     assert best_p_value(1200, 800) == 0.0 and best_p_value(0, 5000) == 1.0
+
+
+# -- judge --calibrate on a small repository of its own ---------------------------------------------
+
+SET_JUDGE = """\
+import json, os, sys
+packet = json.load(open(os.environ["LAUNCHER_PACKET"]))
+verdicts = [{"id": s["id"], "classification": "genuine" if int(s["mut"].rsplit("-", 1)[1]) <= GENUINE else
+             "equivalent", "confidence": 0.9, "justification": "the mutant changes the result. " * PAD}
+            for s in packet["survivors"]]
+print(PROSE + json.dumps({"contract_version": "1", "verdicts": verdicts}))
+"""
+
+
+@pytest.fixture
+def calibrated(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "mod.py").write_text("def f(x):\n    return x + 1\n")
+    (root / "pkg" / "__init__.py").write_text("")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "code")
+    return root
+
+
+def set_judge(root: Path, genuine: int, pad: int = 1, prose: str = "") -> None:
+    script = root.parent / "judge.py"
+    script.write_text(SET_JUDGE.replace("GENUINE", str(genuine)).replace("PAD", str(pad))
+                      .replace("PROSE", repr(prose)))  # fmt: skip
+    (root / "launcher.toml").write_text(
+        f'[agents.j]\nadapter = "command"\ncommand = {json.dumps([sys.executable, str(script)])}\n')
+    git(root, "add", "launcher.toml")
+    git(root, "commit", "-qm", "the judge")
+
+
+def calibrate(root: Path, labels: Path, *more: str) -> subprocess.CompletedProcess[str]:
+    return launcher(root, "mutation", "judge", "--calibrate", "--calibration", str(labels), "--agent", "j",
+                    "--confirm-judge", *more, timeout=300)  # fmt: skip
+
+
+# -- 01: an answer over 256 KiB (under the 4 MiB cap) is read whole ----------------------------------
+
+
+def test_a_verdict_of_300_kib_printed_alone_is_read_whole_and_gated(calibrated: Path) -> None:
+    labels = labelled_set(calibrated.parent / "set.json", 130, 30)
+    set_judge(calibrated, genuine=130, pad=60)  # ~1.9 KB of justification per mutant: ~310 KB in all
+    done = calibrate(calibrated, labels, "--batch-size", "160")
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "calibration gate: pass" in out and "1 call(s)" in out
+    log = next((calibrated / ".launcher" / "calibration").glob("*/judge/agent.log"))
+    assert log.stat().st_size > 256 * 1024
+
+
+def test_a_long_verdict_after_prose_is_refused_as_too_large_naming_the_batch_size(calibrated: Path) -> None:
+    labels = labelled_set(calibrated.parent / "set.json", 130, 30)
+    set_judge(calibrated, genuine=130, pad=60, prose="Here is my verdict:\n")
+    done = calibrate(calibrated, labels, "--batch-size", "160")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "too_large" in out and "--batch-size" in out
+    hint = json.loads(next((calibrated / ".launcher" / "calibration").glob("*/judge/hint-1-3.json")).read_text())
+    assert hint["error_key"] == "too_large" and "256 KiB" in json.dumps(hint)
+
+
+# -- 07: the gate's options without --calibrate are refused before any call -------------------------
+
+
+@pytest.mark.parametrize("options", [["--calibration", "SET"], ["--threshold", "0.9"],
+                                     ["--min-lower-bound", "0.7"], ["--calibration", "SET", "--threshold", "0.9"]])
+def test_gate_options_without_calibrate_are_refused_before_any_judge_call(calibrated: Path,
+                                                                          options: list[str]) -> None:
+    labels = labelled_set(calibrated.parent / "set.json", 15, 8)
+    set_judge(calibrated, genuine=15)
+    args = [str(labels) if o == "SET" else o for o in options]
+    done = launcher(calibrated, "mutation", "judge", "--agent", "j", "--confirm-judge", *args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--calibrate" in done.stderr and "no judge call was made" in done.stderr
+    assert not (calibrated / ".launcher" / "calibration").exists()
+    assert not list((calibrated / ".launcher").glob("mutation-runs/*/judge"))
+
+
+# -- 04: labels of code the judge's checkout lacks are named before the call and in the report ------
+
+
+def test_labels_of_code_head_lacks_are_named_before_the_call_and_kept_in_the_report(calibrated: Path) -> None:
+    labels = labelled_set(calibrated.parent / "set.json", 15, 8)
+    data = json.loads(labels.read_text())
+    data["calibration"][0]["target"] = "pkg/gone.py"  # a file HEAD does not have
+    data["calibration"][1]["orig"] = "    return x * 3"  # a line that no longer holds its orig
+    data["calibration"][2]["line"] = 40  # past the file's end
+    labels.write_text(json.dumps(data))
+    set_judge(calibrated, genuine=15)
+    done = calibrate(calibrated, labels)
+    out = done.stdout + done.stderr
+    warning = next(line for line in done.stdout.splitlines() if "does not hold" in line)
+    assert done.stdout.index(warning) < done.stdout.index("calibration gate:")  # said before the call's result
+    assert warning.startswith("warning: 3 of 23 labelled mutant(s)")
+    assert "id 1: pkg/gone.py is not in HEAD" in warning and "id 2: pkg/mod.py line 2 no longer holds" in warning
+    assert "id 3: pkg/mod.py has no line 40" in warning
+    report = json.loads(next((calibrated / ".launcher" / "calibration").glob("*/calibration-report.json")).read_text())
+    assert report["warnings"][0].startswith("3 of 23 labelled mutant(s)"), out
+
+
+def test_labels_of_the_code_at_head_draw_no_such_warning(calibrated: Path) -> None:
+    labels = labelled_set(calibrated.parent / "set.json", 15, 8)
+    set_judge(calibrated, genuine=15)
+    done = calibrate(calibrated, labels)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "does not hold" not in done.stdout + done.stderr
