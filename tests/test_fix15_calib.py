@@ -260,3 +260,56 @@ def test_labels_of_the_code_at_head_draw_no_such_warning(calibrated: Path) -> No
     done = calibrate(calibrated, labels)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "does not hold" not in done.stdout + done.stderr
+
+
+def test_judge_calibrate_json_tells_a_failed_gate_from_no_verdict(calibrated: Path) -> None:
+    """Both exit 1 (DESIGN 10's table has no other code for them): `gate_verdict` tells them apart."""
+    labels = labelled_set(calibrated.parent / "set.json", 15, 8)
+    set_judge(calibrated, genuine=23)  # everything genuine: precision 65%, the gate fails
+    failed = calibrate(calibrated, labels, "--json")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert json.loads(failed.stdout)["gate_verdict"] == "fail"
+    assert json.loads(failed.stdout)["precision"] == pytest.approx(15 / 23)
+    (calibrated.parent / "judge.py").write_text("print('no verdict today')\n")
+    nothing = calibrate(calibrated, labels, "--json")
+    assert nothing.returncode == 1, nothing.stdout + nothing.stderr
+    summary = json.loads(nothing.stdout)
+    assert summary["gate_verdict"] is None and "no usable verdict" in summary["message"]
+
+
+# -- 03: the chance p is printed with the digits its comparison with 0.05 needs ---------------------
+
+
+def test_a_pass_just_under_the_chance_limit_never_prints_p_0_050(tmp_path: Path) -> None:
+    labels = labelled_set(tmp_path / "set.json", 12, 6)
+    verdict_of(tmp_path / "verdict.json", {i: "genuine" if i <= 6 else "equivalent" for i in range(1, 19)})
+    done = launcher(tmp_path, "mutation", "gate", "--verdict", "verdict.json", "--calibration", str(labels))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "chance p < 0.05: p=0.0498 with" in done.stdout and "p=0.050 " not in done.stdout
+
+
+def test_p_texts_agree_with_the_comparison_they_explain() -> None:
+    from launcher.gates.calibration import _p_text
+
+    assert _p_text(0.049773755656108594) == "p=0.0498" and _p_text(0.0502) == "p=0.050"
+    assert _p_text(0.04999996) == "p=0.04999996"
+    assert _p_text(1 / 56) == "p=0.018" and _p_text(0.0004) == "p<0.001" and _p_text(1.0) == "p=1.000"
+
+
+# -- 08: a set with no genuine label is blamed, not the judge right on all of it ---------------------
+
+
+def test_an_undefined_precision_on_a_set_without_genuine_labels_blames_the_set(tmp_path: Path) -> None:
+    labels = labelled_set(tmp_path / "set.json", 0, 10)
+    verdict_of(tmp_path / "verdict.json", {i: "equivalent" for i in range(1, 11)})
+    done = launcher(tmp_path, "mutation", "gate", "--verdict", "verdict.json", "--calibration", str(labels))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "check the judge" not in done.stdout and "the set, not the judge, is the problem" in done.stdout
+
+
+def test_an_undefined_precision_on_a_set_with_genuine_labels_still_blames_the_judge(tmp_path: Path) -> None:
+    labels = labelled_set(tmp_path / "set.json", 15, 8)
+    verdict_of(tmp_path / "verdict.json", {i: "equivalent" for i in range(1, 24)})
+    done = launcher(tmp_path, "mutation", "gate", "--verdict", "verdict.json", "--calibration", str(labels))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "check the judge, not the tests" in done.stdout

@@ -178,8 +178,15 @@ def set_problem(genuine: int, equivalent: int) -> str | None:
             "`launcher mutation label`, or pass --calibration with a larger set)")
 
 
-def _p_text(p_value: float) -> str:
-    return "p<0.001" if p_value < 0.001 else f"p={p_value:.3f}"
+def _p_text(p_value: float, alpha: float = CHANCE_ALPHA) -> str:
+    """"p=0.013", with the digits its comparison with `alpha` needs, never rounded across it: a
+    pass at p=0.04977 prints p=0.0498, not p=0.050 (which is what a fail just over 0.05 prints)."""
+    if p_value < 0.001 < alpha:
+        return "p<0.001"
+    digits = 3
+    while digits < 17 and (round(p_value, digits) >= alpha) != (p_value >= alpha):
+        digits += 1
+    return f"p={p_value:.{digits}f}"
 
 
 def limit_text(limit: float) -> str:
@@ -218,7 +225,7 @@ def precision_text(report: dict[str, Any]) -> str:
         condition += f", lower bound >= {limit_text(bound)}"
     chance = report.get("chance")
     if chance is not None and chance.get("base_rate") is not None and report["precision"] is not None:
-        condition += (f", chance p < {chance['alpha']:g}: {_p_text(chance['p_value'])} with "
+        condition += (f", chance p < {chance['alpha']:g}: {_p_text(chance['p_value'], chance['alpha'])} with "
                       f"{100 * chance['base_rate']:.1f}% of the set genuine")  # fmt: skip
     return f"precision {value}{interval_text(report['precision_interval'], bound)} ({condition})"
 
@@ -237,7 +244,7 @@ def gate_warnings(confusion: Mapping[str, int], total: int, chance: Mapping[str,
     elif picked and not chance["beats_chance"]:
         warnings.append(f"the judge does no better than chance: {confusion['TP']} of its {picked} genuine calls are "
                         f"genuine, and a random pick of {picked} of these {total} mutants does as well with "
-                        f"probability {chance['p_value']:.3f} (the gate needs under {CHANCE_ALPHA:g})")  # fmt: skip
+                        f"probability {_p_text(chance['p_value']).removeprefix('p=')} (the gate needs under {CHANCE_ALPHA:g})")  # fmt: skip
     genuine_calls = confusion["TP"] + confusion["FP"]
     if equivalent and genuine_calls and (confusion["TN"] + confusion["FN"] == 0
                                          or genuine_calls >= ALL_GENUINE_SHARE * total):
@@ -384,6 +391,15 @@ def _refuse_overwriting_inputs(out: Path, inputs: Mapping[str, Path]) -> None:
                                     "destroy it", where=str(out), error_key="report_unwritable",
                                     fix="pass --report another path (the default is calibration-report.json "
                                         "next to the verdict)")  # fmt: skip
+
+
+def undefined_text(report: dict[str, Any]) -> str:
+    """Why precision is undefined, blaming what is at fault: a set without a genuine label leaves
+    even a judge right on every mutant no genuine call to make."""
+    if not report["counts"]["genuine"]:
+        return ("precision is undefined because the set has no genuine label, and the judge rightly called none "
+                "genuine: the set, not the judge, is the problem (see the warning above)")  # fmt: skip
+    return "the judge called no survivor genuine, so precision is undefined: check the judge, not the tests"
 
 
 def gate_exit(report: dict[str, Any]) -> GateExit:

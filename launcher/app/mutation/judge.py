@@ -112,6 +112,9 @@ class JudgeSummary:
             "cost_usd": self.cost_usd, "prefiltered": self.prefiltered, "calls_saved": self.calls_saved,
             "warnings": self.warnings, "calibration_file": str(self.calibration_file or ""),
             "calibration_note": self.calibration_note,
+            # with --calibrate: the gate's verdict (None: no verdict came back to gate, also exit 1)
+            "gate_verdict": (self.gate_report or {}).get("gate_verdict"),
+            "precision": (self.gate_report or {}).get("precision"),
         }  # fmt: skip
 
 
