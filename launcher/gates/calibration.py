@@ -244,7 +244,8 @@ def gate_warnings(confusion: Mapping[str, int], total: int, chance: Mapping[str,
     elif picked and not chance["beats_chance"]:
         warnings.append(f"the judge does no better than chance: {confusion['TP']} of its {picked} genuine calls are "
                         f"genuine, and a random pick of {picked} of these {total} mutants does as well with "
-                        f"probability {_p_text(chance['p_value']).removeprefix('p=')} (the gate needs under {CHANCE_ALPHA:g})")  # fmt: skip
+                        f"probability {_p_text(chance['p_value']).removeprefix('p=')} (the gate needs under "
+                        f"{CHANCE_ALPHA:g})")  # fmt: skip
     genuine_calls = confusion["TP"] + confusion["FP"]
     if equivalent and genuine_calls and (confusion["TN"] + confusion["FN"] == 0
                                          or genuine_calls >= ALL_GENUINE_SHARE * total):
