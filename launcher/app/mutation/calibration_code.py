@@ -136,3 +136,15 @@ async def unseen_labels(repo: GitRepo, source: Path, entries: Sequence[Survivor]
         elif entry.orig not in "\n".join(lines[entry.line - 1 : entry.line + entry.orig.count("\n")]):
             unseen.append(f"id {entry.id}: {entry.target} line {entry.line} no longer holds {entry.orig.strip()!r}")
     return unseen
+
+
+async def unseen_warning(repo: GitRepo, source: Path, entries: Sequence[Survivor]) -> str | None:
+    """The labels whose code the judge is not given, said before the call and kept in the report."""
+    unseen = await unseen_labels(repo, source, entries)
+    if not unseen:
+        return None
+    shown = "; ".join(unseen[:5]) + (f"; and {len(unseen) - 5} more" if len(unseen) > 5 else "")
+    return (f"{len(unseen)} of {len(entries)} labelled mutant(s) are of code the judge's checkout (HEAD) does not "
+            f"hold ({shown}): the judge is asked about code it cannot see, and its calls on them are scored all the "
+            "same; relabel them on the current code (`launcher mutation sweep`, then `launcher mutation label`), "
+            "drop them from the set, or judge at the commit they were labelled at")

@@ -228,17 +228,6 @@ def calibration_note(source: Path, why: str, count: int) -> str:
     return f"judging the calibration set {source} ({count} mutants{'; ' + why if why else ''})"
 
 
-def _unseen_warning(unseen: list[str], total: int) -> str | None:
-    """The labels whose code the judge is not given, said before the call and kept in the report."""
-    if not unseen:
-        return None
-    shown = "; ".join(unseen[:5]) + (f"; and {len(unseen) - 5} more" if len(unseen) > 5 else "")
-    return (f"{len(unseen)} of {total} labelled mutant(s) are of code the judge's checkout (HEAD) does not hold "
-            f"({shown}): the judge is asked about code it cannot see, and its calls on them are scored all the "
-            "same; relabel them on the current code (`launcher mutation sweep`, then `launcher mutation label`), "
-            "drop them from the set, or judge at the commit they were labelled at")
-
-
 def _check_calibrate_options(options: JudgeOptions) -> None:
     """The gate's options mean nothing without --calibrate: never dropped without a word while the
     sweep is judged (paid calls, exit 0, which a CI step meant to gate the judge takes for a pass)."""
@@ -276,8 +265,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         unpassable = set_problem(genuine, len(labelled.calibration) - genuine)  # said before any paid call
         if unpassable and say is not None:
             say(f"warning: {unpassable}")
-        unseen = _unseen_warning(await calibration_code.unseen_labels(repo, source, labelled.calibration),
-                                 len(labelled.calibration))  # fmt: skip
+        unseen = await calibration_code.unseen_warning(repo, source, labelled.calibration)
         if unseen and say is not None:
             say(f"warning: {unseen}")
         survivors = [s.unlabelled() for s in labelled.calibration]
