@@ -24,7 +24,7 @@ from launcher.cli.calls import call, command_line
 from launcher.cli.lazy_commands import LAZY_GROUPS
 from launcher.cli.mutation_progress import progress_for
 from launcher.cli.say_out import said_to
-from launcher.gates.calibration import GateExit, GateResult, interval_text, precision_text, run_gate
+from launcher.gates.calibration import GateExit, GateResult, interval_text, precision_text, run_gate, undefined_text
 from launcher.mutation.results import fail_under_passes, render_table
 
 
@@ -216,7 +216,7 @@ def gate(
         for warning in report.get("warnings") or []:
             print(f"warning: {warning}")
         if result.exit_code == GateExit.UNDEFINED:
-            print("the judge called no survivor genuine, so precision is undefined: check the judge, not the tests")
+            print(undefined_text(report))
         print(f"report: {result.report_path}")
     raise typer.Exit(int(result.exit_code))
 

@@ -112,18 +112,39 @@ def chance_test(confusion: Mapping[str, int]) -> dict[str, Any]:
     total = genuine + confusion["FP"] + confusion["TN"]
     picked, hits = confusion["TP"] + confusion["FP"], confusion["TP"]
     ways = math.comb(total, picked)
-    tail = sum(math.comb(genuine, k) * math.comb(total - genuine, picked - k)
-               for k in range(hits, min(genuine, picked) + 1))  # fmt: skip
-    p_value = tail / ways if ways else 1.0
+    # int / int: exact big integers, correctly rounded (0.0 on underflow), never an overflow
+    p_value = _upper_tail(genuine, total - genuine, picked, hits) / ways if ways else 1.0
     return {"method": "one-sided Fisher exact (hypergeometric)", "base_rate": _ratio(genuine, total),
             "p_value": p_value, "alpha": CHANCE_ALPHA, "beats_chance": p_value < CHANCE_ALPHA}  # fmt: skip
+
+
+def _upper_tail(genuine: int, equivalent: int, picked: int, hits: int) -> int:
+    """The number of picks of `picked` mutants holding `hits` genuine ones or more: the sum of
+    C(genuine, k) * C(equivalent, picked - k) for k >= hits, each term exactly from the one before
+    (two binomials per term made a set of tens of thousands of labels take minutes)."""
+    top = min(genuine, picked)
+    if hits > top or picked - hits > equivalent:
+        return 0
+    term = math.comb(genuine, hits) * math.comb(equivalent, picked - hits)
+    tail = 0
+    for k in range(hits, top + 1):
+        tail += term
+        if k < top:  # C(g, k+1) C(e, p-k-1) = C(g, k) C(e, p-k) (g-k)(p-k) / ((k+1)(e-p+k+1)), exactly
+            term = term * (genuine - k) * (picked - k) // ((k + 1) * (equivalent - picked + k + 1))
+    return tail
 
 
 def best_p_value(genuine: int, equivalent: int) -> float:
     """The chance-test p a judge right on every mutant reaches on a set with these labels: its
     genuine calls are exactly the genuine mutants, a pick a random one makes with 1/C(n, genuine)
     (with no genuine label, no judge has a genuine call to test: 1)."""
-    return 1.0 / math.comb(genuine + equivalent, genuine) if genuine else 1.0
+    if not genuine:
+        return 1.0
+    ways = math.comb(genuine + equivalent, genuine)
+    try:
+        return 1.0 / ways
+    except OverflowError:  # more ways than a float holds (a set of about a thousand labels or more)
+        return 1 / ways  # int / int: exact, correctly rounded (0.0 on underflow), never an overflow
 
 
 def _more_needed(genuine: int, equivalent: int, of_equivalent: bool) -> int:
@@ -157,8 +178,15 @@ def set_problem(genuine: int, equivalent: int) -> str | None:
             "`launcher mutation label`, or pass --calibration with a larger set)")
 
 
-def _p_text(p_value: float) -> str:
-    return "p<0.001" if p_value < 0.001 else f"p={p_value:.3f}"
+def _p_text(p_value: float, alpha: float = CHANCE_ALPHA) -> str:
+    """"p=0.013", with the digits its comparison with `alpha` needs, never rounded across it: a
+    pass at p=0.04977 prints p=0.0498, not p=0.050 (which is what a fail just over 0.05 prints)."""
+    if p_value < 0.001 < alpha:
+        return "p<0.001"
+    digits = 3
+    while digits < 17 and (round(p_value, digits) >= alpha) != (p_value >= alpha):
+        digits += 1
+    return f"p={p_value:.{digits}f}"
 
 
 def limit_text(limit: float) -> str:
@@ -197,17 +225,17 @@ def precision_text(report: dict[str, Any]) -> str:
         condition += f", lower bound >= {limit_text(bound)}"
     chance = report.get("chance")
     if chance is not None and chance.get("base_rate") is not None and report["precision"] is not None:
-        condition += (f", chance p < {chance['alpha']:g}: {_p_text(chance['p_value'])} with "
+        condition += (f", chance p < {chance['alpha']:g}: {_p_text(chance['p_value'], chance['alpha'])} with "
                       f"{100 * chance['base_rate']:.1f}% of the set genuine")  # fmt: skip
     return f"precision {value}{interval_text(report['precision_interval'], bound)} ({condition})"
 
 
-def gate_warnings(confusion: Mapping[str, int], total: int) -> list[str]:
+def gate_warnings(confusion: Mapping[str, int], total: int, chance: Mapping[str, Any] | None = None) -> list[str]:
     """What makes a precision untrustworthy: a judge that calls (nearly) everything genuine scores
     the share of genuine labels, one no better than a random pick fails the chance test, and a
     small set proves little."""
     warnings = []
-    chance = chance_test(confusion)
+    chance = chance if chance is not None else chance_test(confusion)
     picked = confusion["TP"] + confusion["FP"]
     genuine, equivalent = confusion["TP"] + confusion["FN"], confusion["FP"] + confusion["TN"]
     unpassable = set_problem(genuine, equivalent)
@@ -216,7 +244,8 @@ def gate_warnings(confusion: Mapping[str, int], total: int) -> list[str]:
     elif picked and not chance["beats_chance"]:
         warnings.append(f"the judge does no better than chance: {confusion['TP']} of its {picked} genuine calls are "
                         f"genuine, and a random pick of {picked} of these {total} mutants does as well with "
-                        f"probability {chance['p_value']:.3f} (the gate needs under {CHANCE_ALPHA:g})")  # fmt: skip
+                        f"probability {_p_text(chance['p_value']).removeprefix('p=')} (the gate needs under "
+                        f"{CHANCE_ALPHA:g})")  # fmt: skip
     genuine_calls = confusion["TP"] + confusion["FP"]
     if equivalent and genuine_calls and (confusion["TN"] + confusion["FN"] == 0
                                          or genuine_calls >= ALL_GENUINE_SHARE * total):
@@ -283,7 +312,7 @@ def evaluate(verdict: JudgeVerdict, labelled: CalibrationSet, threshold: float, 
             "predicted_equivalent": confusion["TN"] + confusion["FN"],
             "correct": confusion["TP"] + confusion["TN"],
         },
-        "warnings": gate_warnings(confusion, len(truth)),
+        "warnings": gate_warnings(confusion, len(truth), chance),
         "judge_reported": verdict.calibration.model_dump(),
         "outcomes": outcomes,
     }
@@ -339,6 +368,8 @@ def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | N
     report = evaluate(verdict, labelled, limit, where=f"{verdict_path} vs {calibration_path}", min_lower_bound=bound)
     report["verdict_file"], report["calibration_file"] = str(verdict_path), str(calibration_path)
     out = report_path or verdict_path.parent / REPORT_NAME
+    _refuse_overwriting_inputs(out, {"the verdict being scored": verdict_path,
+                                     "the calibration set being scored": calibration_path})
     try:
         atomic_write_json(out, report)
     except (OSError, ValueError) as exc:  # a directory, a missing parent, no permission, a NUL byte
@@ -346,6 +377,30 @@ def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | N
                                 where=str(out), fix="pass --report a writable file path",
                                 error_key="report_unwritable") from None
     return GateResult(gate_exit(report), report, out)
+
+
+def _refuse_overwriting_inputs(out: Path, inputs: Mapping[str, Path]) -> None:
+    """The report never replaces a file the gate reads: the operator's labels or the judge's
+    verdict would be lost. Compared as files (a symlink, a hard link, `./set.json`), not as text."""
+    for what, path in inputs.items():
+        try:
+            same = os.path.samefile(out, path)
+        except (OSError, ValueError):  # the report does not exist yet (or is no usable path)
+            same = os.path.realpath(out) == os.path.realpath(path)
+        if same:
+            raise JudgeInputInvalid(f"the report path names {what} ({path}): writing the report there would "
+                                    "destroy it", where=str(out), error_key="report_unwritable",
+                                    fix="pass --report another path (the default is calibration-report.json "
+                                        "next to the verdict)")  # fmt: skip
+
+
+def undefined_text(report: dict[str, Any]) -> str:
+    """Why precision is undefined, blaming what is at fault: a set without a genuine label leaves
+    even a judge right on every mutant no genuine call to make."""
+    if not report["counts"]["genuine"]:
+        return ("precision is undefined because the set has no genuine label, and the judge rightly called none "
+                "genuine: the set, not the judge, is the problem (see the warning above)")  # fmt: skip
+    return "the judge called no survivor genuine, so precision is undefined: check the judge, not the tests"
 
 
 def gate_exit(report: dict[str, Any]) -> GateExit:

@@ -47,7 +47,7 @@ class JudgeWatch:
     refs: ref_guard.RefState
     contents: tree_guard.MainTreeSnapshot
     status: set[str]  # `git status` entries of the main checkout before
-    own: tuple[str, ...]  # paths of the main checkout the launcher itself writes
+    own: tuple[str, ...]  # paths of the main checkout the launcher itself writes (the run dir's judge/ too)
     run_dir: RunDirWatch | None = None  # the judge run's own directory under .launcher/
     started: float = field(default_factory=wall_clock.stamp)
 
@@ -56,6 +56,10 @@ class JudgeWatch:
         own = [f"{STATE_DIR_NAME}/"]
         with contextlib.suppress(ValueError):  # a scratch inside the checkout (a configured worktree root)
             own.append(str(scratch.resolve().relative_to(repo.root.resolve())) + "/")
+        if run_dir is not None:  # a run dir in the checkout (`mutation merge -o merged`): its launcher files
+            with contextlib.suppress(ValueError):
+                inside = run_dir.root.resolve().relative_to(repo.root.resolve()).as_posix()
+                own += [f"{inside}/{name}/" for name in sorted(run_dir.skip)]
         if (admin := worktrees.admin_dir(scratch)) is not None:  # its commits known even with reflogs off
             ref_guard.keep_reflog(admin / "logs" / "HEAD")
         snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, repo.common_dir)

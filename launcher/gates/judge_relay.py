@@ -31,7 +31,7 @@ from launcher.gates.judge_guard import JudgeWatch, RunDirWatch
 from launcher.gates.judge_lock import LOCK_NAME, judging
 from launcher.gates.relay import add_scratch, answer_text, reap_escaped, remove_scratch
 from launcher.git.repo import GitRepo
-from launcher.models.decoding import last_json_object_or_failure
+from launcher.models.decoding import json_loads, last_json_object_or_failure
 from launcher.models.judge import (
     CONTRACT_VERSION,
     JudgeCall,
@@ -52,6 +52,7 @@ VERDICT_NAME = "verdict.json"
 PREVIOUS_VERDICT_NAME = "verdict.prev.json"  # an earlier verdict, moved aside when a judge run starts
 INTRUSIONS_DIR = "intrusions"  # under judge/: what a judge wrote outside its checkout, moved there
 WROTE_OUTSIDE = "judge_wrote_outside_checkout"
+PROSE_WINDOW = 256 * 1024  # of an answer that is not one JSON object: the end searched for the verdict
 
 
 def judge_prompt() -> str:
@@ -299,12 +300,38 @@ def _given_up(spec: JudgeInput, error: str | None, last: JudgeInputInvalid | Non
     return f"no valid verdict {MAX_INVALID_IN_A_ROW} times in a row, the last: {error}; {fix}; {kept}"
 
 
+def _whole_object(text: str) -> str | None:
+    """The answer when it is one JSON object and nothing else (a file, a judge printing only its
+    verdict): read whole, however long (the answer is capped at relay.MAX_ANSWER_BYTES)."""
+    stripped = text.strip()
+    if not (stripped.startswith("{") and stripped.endswith("}")):
+        return None
+    try:
+        return stripped if isinstance(json_loads(stripped), dict) else None
+    except (ValueError, RecursionError):
+        return None
+
+
 def _validated(text: str, ids: list[int]) -> JudgeVerdict:
-    found, broken = last_json_object_or_failure(text[-256 * 1024 :])
-    # A broken outer object (NaN, a trailing comma) is reported as such, at the parser's position,
-    # not as a key missing from an object inside it.
-    answer = broken if broken is not None else json.dumps(found) if found is not None else text
-    verdict = parse_judge_text(answer, JudgeVerdict, where="judge answer")
+    whole = _whole_object(text)
+    if whole is not None:
+        answer = whole
+    else:  # an answer in prose: its verdict object is searched for at its end (a bounded scan)
+        found, broken = last_json_object_or_failure(text[-PROSE_WINDOW:])
+        # A broken outer object (NaN, a trailing comma) is reported as such, at the parser's position,
+        # not as a key missing from an object inside it.
+        answer = broken if broken is not None else json.dumps(found) if found is not None else text
+    try:
+        verdict = parse_judge_text(answer, JudgeVerdict, where="judge answer")
+    except JudgeInputInvalid as exc:
+        if whole is not None or len(text) <= PROSE_WINDOW:
+            raise
+        raise JudgeInputInvalid(  # the window may have cut the verdict object: never "a key is missing"
+            f"{exc.what} (the answer is {len(text)} characters and not one JSON object, so only its last "
+            f"{PROSE_WINDOW // 1024} KiB were searched for the verdict, which may have cut it)", where=exc.where,
+            error_key="too_large", fix="answer with the verdict JSON alone, nothing around it (or write it to the "
+            "file $LAUNCHER_CONTRACT names), or judge fewer survivors per call (a smaller --batch-size)",
+        ) from None  # fmt: skip
     problem = id_set_problem(set(ids), {v.id for v in verdict.verdicts})
     if problem:
         raise JudgeInputInvalid(problem, where="judge answer", error_key="id_sets_differ",

@@ -13,6 +13,10 @@ labels). It gets:
   resolves in the scratch, as the prompt says;
 - a label-free copy of the set (`LABEL_FREE_NAME`: only what a survivor record has) as the
   packet's `report`, beside its packets, outside the repository.
+
+Labels of code that scratch lacks (a target HEAD no longer has, a line no longer holding the
+mutant's `orig`) are named before the call (`unseen_labels`): the judge would be asked, and
+scored, on code it cannot see.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from launcher import process
 from launcher.app.mutation.calibration_default import OWN_SET
 from launcher.errors import EnvironmentProblem
 from launcher.git.repo import GitRepo, git_env
+from launcher.models.judge import Survivor
 
 LABEL_FREE_NAME = "calibration-survivors.json"
 # Labelled sets never copied into the judge's scratch, whatever set is judged.
@@ -98,3 +103,48 @@ async def make_code_scratch(repo: GitRepo, scratch: Path, source: Path, targets:
     await _git(scratch, "add", "-A", "-f")
     await _git(scratch, "commit", "-q", "--no-verify", "--allow-empty", "-m", "the calibration mutants' code")
     return (await _git(scratch, "rev-parse", "HEAD")).out.strip()
+
+
+async def _code_of(repo: GitRepo, source: Path, target: str, beside: Sequence[str]) -> str | None:
+    """A target's text as the judge's scratch holds it (None: not there)."""
+    parts = PurePosixPath(target).parts
+    if parts and parts[0] in beside:
+        try:
+            return (source.parent / target).read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            return None
+    done = await repo.git("cat-file", "--filters", f"HEAD:{target}", check=False)
+    return done.stdout.decode("utf-8", errors="replace") if done.ok else None
+
+
+async def unseen_labels(repo: GitRepo, source: Path, entries: Sequence[Survivor]) -> list[str]:
+    """The labelled mutants whose code the judge's scratch does not hold, one description each
+    ("id 3: calc/core.py is not in HEAD", "id 5: calc/core.py line 9 no longer holds `x >= 18`")."""
+    beside = code_beside(source, repo.root, [e.target for e in entries])
+    texts: dict[str, list[str] | None] = {}
+    unseen: list[str] = []
+    for entry in entries:
+        if entry.target not in texts:
+            text = await _code_of(repo, source, entry.target, beside)
+            texts[entry.target] = None if text is None else text.splitlines()
+        lines = texts[entry.target]
+        if lines is None:
+            unseen.append(f"id {entry.id}: {entry.target} is not in HEAD")
+            continue
+        if not 1 <= entry.line <= len(lines):
+            unseen.append(f"id {entry.id}: {entry.target} has no line {entry.line} (it has {len(lines)})")
+        elif entry.orig not in "\n".join(lines[entry.line - 1 : entry.line + entry.orig.count("\n")]):
+            unseen.append(f"id {entry.id}: {entry.target} line {entry.line} no longer holds {entry.orig.strip()!r}")
+    return unseen
+
+
+async def unseen_warning(repo: GitRepo, source: Path, entries: Sequence[Survivor]) -> str | None:
+    """The labels whose code the judge is not given, said before the call and kept in the report."""
+    unseen = await unseen_labels(repo, source, entries)
+    if not unseen:
+        return None
+    shown = "; ".join(unseen[:5]) + (f"; and {len(unseen) - 5} more" if len(unseen) > 5 else "")
+    return (f"{len(unseen)} of {len(entries)} labelled mutant(s) are of code the judge's checkout (HEAD) does not "
+            f"hold ({shown}): the judge is asked about code it cannot see, and its calls on them are scored all the "
+            "same; relabel them on the current code (`launcher mutation sweep`, then `launcher mutation label`), "
+            "drop them from the set, or judge at the commit they were labelled at")

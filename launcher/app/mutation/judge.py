@@ -114,6 +114,9 @@ class JudgeSummary:
             "cost_usd": self.cost_usd, "prefiltered": self.prefiltered, "calls_saved": self.calls_saved,
             "warnings": self.warnings, "calibration_file": str(self.calibration_file or ""),
             "calibration_note": self.calibration_note,
+            # with --calibrate: the gate's verdict (None: no verdict came back to gate, also exit 1)
+            "gate_verdict": (self.gate_report or {}).get("gate_verdict"),
+            "precision": (self.gate_report or {}).get("precision"),
         }  # fmt: skip
 
 
@@ -227,10 +230,23 @@ def calibration_note(source: Path, why: str, count: int) -> str:
     return f"judging the calibration set {source} ({count} mutants{'; ' + why if why else ''})"
 
 
+def _check_calibrate_options(options: JudgeOptions) -> None:
+    """The gate's options mean nothing without --calibrate: never dropped without a word while the
+    sweep is judged (paid calls, exit 0, which a CI step meant to gate the judge takes for a pass)."""
+    given = [flag for flag, value in (("--calibration", options.calibration), ("--threshold", options.threshold),
+                                      ("--min-lower-bound", options.min_lower_bound)) if value is not None]
+    if given and not options.calibrate:
+        raise UsageProblem(f"{' and '.join(given)} only apply to the calibration gate, and --calibrate is not given",
+                           where=given[0], error_key="needs_calibrate",
+                           fix=f"add --calibrate to judge the labelled set and gate the judge, or drop "
+                               f"{'/'.join(given)} to judge the sweep's survivors; no judge call was made")  # fmt: skip
+
+
 async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str], bool] | None,
                           say: Callable[[str], None] | None = None) -> JudgeSummary:  # fmt: skip
     """Ask the judge; `ask` puts the cost question to a person (None: nobody is there to answer);
     `say` tells what is judged before any call."""
+    _check_calibrate_options(options)
     repo = await GitRepo.discover(cwd)
     config = load_repo_config(repo.root)
     threshold = resolve_threshold(options.threshold) if options.calibrate else None
@@ -240,6 +256,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     source: Path | None = None  # with --calibrate: the labelled set judged
     note = ""
     unpassable: str | None = None  # with --calibrate: why no judge can pass the gate on the set
+    unseen: str | None = None  # with --calibrate: labels of code the judge's checkout lacks
     if options.calibrate:
         source, why = _calibration_file(repo, options.calibration)
         labelled = load_judge_file(source, CalibrationSet)
@@ -250,6 +267,9 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         unpassable = set_problem(genuine, len(labelled.calibration) - genuine)  # said before any paid call
         if unpassable and say is not None:
             say(f"warning: {unpassable}")
+        unseen = await calibration_code.unseen_warning(repo, source, labelled.calibration)
+        if unseen and say is not None:
+            say(f"warning: {unseen}")
         survivors = [s.unlabelled() for s in labelled.calibration]
         # unique, also across repositories: a judge lock kills what carries a dead judge's label
         stamp = f"{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
@@ -284,6 +304,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     question = f"Proceed to judge ({calls} calls, ~${calls * per_call:.2f}{free})?"
     if options.calibrate and unpassable:
         question = f"The gate cannot pass on this set (see the warning above). {question}"
+    elif options.calibrate and unseen:
+        question = f"The judge cannot see the code of some labels (see the warning above). {question}"
     built_in = agent.adapter if agent.adapter in _BUILT_IN else None
     if not options.confirm:
         if ask is None:
@@ -342,6 +364,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         return summary
     gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path), min_lower_bound=bound)
     gate["verdict_file"], gate["calibration_file"] = str(outcome.verdict_path), str(source)
+    if unseen:  # kept with the precision it makes doubtful
+        gate["warnings"].insert(0, unseen)
     summary.report_path = out_dir / REPORT_NAME
     atomic_write_json(summary.report_path, gate)
     summary.gate_report = gate
