@@ -1,0 +1,84 @@
+"""Best-of-N tasks tell the truth about which attempt landed, and its dependents carry only it.
+
+Real git repositories, the scripted agent and grader run as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import anyio
+from helpers import git, launcher_cli, task
+
+from launcher.app.run.runner import RunOptions, start_run
+from launcher.models.plan import validate_plan
+from launcher.models.report import RunReport
+
+ATTEMPT_1_BAD = ("if [ $LAUNCHER_BEST_OF_ATTEMPT = 1 ]; then printf 'bad\\n' > bad.txt; "
+                 "else printf 'good\\n' > good.txt; fi")
+
+
+def run_plan_dict(repo: Path, plan: dict[str, Any], **options: Any) -> RunReport:
+    return anyio.run(start_run, repo, validate_plan(plan, "test plan"), RunOptions(**options), lambda _e: None)
+
+
+def main_files(repo: Path) -> set[str]:
+    return set(git(repo, "ls-tree", "--name-only", "main").split())
+
+
+def not_selected_head(repo: Path, attempt: str) -> str:
+    listed = git(repo, "for-each-ref", "--format=%(objectname)", f"refs/launcher/*/{attempt}/not-selected")
+    return listed.strip()
+
+
+def is_ancestor(repo: Path, commit: str, of: str) -> bool:
+    return subprocess.run(["git", "merge-base", "--is-ancestor", commit, of], cwd=repo).returncode == 0
+
+
+# 01: the selected attempt breaks the integration check, the runner-up lands as the task.
+def test_a_dependent_of_a_best_of_task_lands_on_the_attempt_that_landed_not_the_rejected_one(repo: Path) -> None:
+    report = run_plan_dict(repo, {
+        "run": {"integration_check": "sh -c '! test -e bad.txt'"},
+        "task": [
+            {"id": "t", "attempts": 2, "script": [{"run": ["sh", "-c", ATTEMPT_1_BAD]}]},
+            {"id": "u", "depends_on": ["t"], "script": [{"write": "u.txt", "content": "u\n"}]},
+        ],
+    })
+    assert task(report, "t").state == "merged"
+    u = task(report, "u")
+    assert u.state == "merged" and u.merged, u.message  # not blamed for attempt 1's bad.txt
+    assert u.files == ["u.txt"]
+    assert report.status == "succeeded", report.message
+    assert main_files(repo) >= {"good.txt", "u.txt"} and "bad.txt" not in main_files(repo)
+    rejected = not_selected_head(repo, "t.attempt-1")
+    assert rejected and not is_ancestor(repo, rejected, "main")  # attempt 1 never reaches main
+    assert "u" not in (report.queue.culprits if report.queue else [])
+
+
+# 04: the selected attempt conflicts at `launcher land`, the runner-up lands as the task.
+def test_the_rejected_attempt_never_reaches_the_target_through_a_dependent(repo: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "run": {"on_conflict": "agent"},
+        "task": [
+            {"id": "t", "attempts": 2, "script": [{"run": ["sh", "-c",
+             "if [ $LAUNCHER_BEST_OF_ATTEMPT = 1 ]; then printf 'attempt one line\\n' >> README.md; "
+             "else printf 'two\\n' > two.txt; fi"]}]},
+            {"id": "u", "depends_on": ["t"], "script": [{"write": "u.txt", "content": "u\n"}]},
+        ],
+    }))
+    first = json.loads(launcher_cli(repo, "run", str(plan), "--no-merge", "--json").stdout)
+    (repo / "README.md").write_text("user readme\n")
+    git(repo, "commit", "-qam", "user changes README")
+    landed = launcher_cli(repo, "land", first["run_id"], "--json")
+    out = json.loads(landed.stdout)
+    rows = {row["id"]: row for row in out["tasks"]}
+    assert landed.returncode == 0 and out["status"] == "succeeded", out["message"]
+    assert rows["t"]["state"] == "merged" and rows["u"]["state"] == "merged", rows
+    assert rows["u"]["files"] == ["u.txt"]  # README.md was attempt 1's, never u's
+    assert git(repo, "show", "main:README.md") == "user readme\n"
+    rejected = not_selected_head(repo, "t.attempt-1")
+    assert rejected and not is_ancestor(repo, rejected, "main")
+    assert main_files(repo) >= {"two.txt", "u.txt"}
