@@ -82,3 +82,46 @@ def test_the_rejected_attempt_never_reaches_the_target_through_a_dependent(repo:
     rejected = not_selected_head(repo, "t.attempt-1")
     assert rejected and not is_ancestor(repo, rejected, "main")
     assert main_files(repo) >= {"two.txt", "u.txt"}
+
+
+# 05: the approved attempt breaks the check, the other still waits for the operator.
+def test_an_attempt_waiting_at_the_cap_is_decided_after_the_selected_attempt_breaks_the_check(
+    repo: Path, tmp_path: Path
+) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "run": {"grader": "judge", "iteration_cap": 1, "max_parallel": 1,
+                "integration_check": "sh -c '! test -e bad.txt'"},
+        "agents": {"judge": {"adapter": "scripted-grader", "set_env": {
+            "LAUNCHER_GRADER_MODE": "always_satisfied,always_revise",
+            "LAUNCHER_GRADER_STATE": str(tmp_path / "grader-state")}}},
+        "task": [{"id": "t", "attempts": 2, "script": [{"run": ["sh", "-c", ATTEMPT_1_BAD]}]}],
+    }))
+    first = json.loads(launcher_cli(repo, "run", str(plan), "--json").stdout)
+    rows = {row["id"]: row for row in first["tasks"]}
+    # Attempt 1 (approved by the grader, selected) did not land, and says so.
+    assert rows["t.attempt-1"]["message"].startswith("best-of-N: selected, then not landed: breaks the "
+                                                     "integration check"), rows["t.attempt-1"]
+    # Attempt 2 waits at the cap again, and so does t: the operator's decision can still be made.
+    assert rows["t.attempt-2"]["state"] == "escalated", rows["t.attempt-2"]
+    assert rows["t"]["state"] == "escalated", rows["t"]
+    chosen = launcher_cli(repo, "choose", first["run_id"], "t", "approve", "--note", "ok", "--json")
+    after = {row["id"]: row for row in json.loads(chosen.stdout)["tasks"]}
+    assert chosen.returncode == 0 and after["t"]["state"] == "merged", after["t"]
+    assert main_files(repo) >= {"good.txt"} and "bad.txt" not in main_files(repo)
+    assert after["t.attempt-1"]["message"].startswith("best-of-N: selected, then not landed")
+
+
+# 05 (retry): an attempt approved, selected and not landed is not "never approved".
+def test_a_best_of_task_whose_approved_attempts_all_broke_the_check_says_so(repo: Path, tmp_path: Path) -> None:
+    report = run_plan_dict(repo, {
+        "run": {"integration_check": "sh -c '! test -e bad.txt'"},
+        "task": [{"id": "t", "attempts": 2, "script": [{"write": "bad.txt", "content": "bad\n"}]}],
+    })
+    t = task(report, "t")
+    assert t.state == "failed", t.message
+    for k in (1, 2):
+        assert task(report, f"t.attempt-{k}").message.startswith("best-of-N: selected, then not landed"), k
+    retried = json.loads(launcher_cli(repo, "resume", report.run_id, "--retry-failed", "--json").stdout)
+    t_row = next(row for row in retried["tasks"] if row["id"] == "t")
+    assert "no attempt was approved" not in t_row["message"], t_row

@@ -114,6 +114,8 @@ RACES = 3  # landing passes made again when the target moved under one (then it 
 
 async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = RACES) -> tuple[bool, str]:
     await git_watch.settle(ctx, "before the landing's merges")  # they read its attributes and config
+    # A dependent built on a best-of-N attempt that does not land: rebuilt on the one that does.
+    await rebuild.rebuild_stale(ctx, landing_order(ctx))
     expected_old = await _target_tip(ctx)
     check = tree_commands.integration_check(ctx)
     failed_to_land: set[str] = set()
@@ -354,7 +356,7 @@ async def _not_landed(ctx: RunContext, task_id: str, landing: merge.Landing, tip
     if landing.outcome == "conflicted":
         if await send_back.return_conflict(ctx, task_id, landing, tip):
             return True
-        if send_back.on_conflict(ctx) == "agent" and await _runner_up(
+        if send_back.on_conflict(ctx) == "agent" and await best_of.runner_up(
                 ctx, task_id, f"conflicts with {ctx.target} in {', '.join(landing.conflict_files)}"):
             return True  # a best-of-N task (no rounds of its own): its next approved attempt
         ctx.transition(task_id, TaskState.CONFLICTED,
@@ -363,24 +365,12 @@ async def _not_landed(ctx: RunContext, task_id: str, landing: merge.Landing, tip
         ctx.transition(task_id, TaskState.FAILED, f"refused at merge: {landing.details}")
     elif send_back.return_culprit(ctx, task_id, landing, tip):
         return True
-    elif await _runner_up(ctx, task_id, "breaks the integration check"):
+    elif await best_of.runner_up(ctx, task_id, "breaks the integration check"):
         return True  # a best-of-N task (no rounds of its own): its next approved attempt
     else:
         head, _, output = landing.details.partition("\n")  # "integration check failed on <sha>:"
         ctx.transition(task_id, TaskState.FAILED, f"{head} {failure_line(output, 300) or '(no output)'}")
     return False
-
-
-async def _runner_up(ctx: RunContext, task_id: str, why: str) -> bool:
-    """A best-of-N task's next approved attempt lands as it instead (`best_of.runner_up`); its
-    dependents, built on the attempt that does not land, are rebuilt on the one that does."""
-    before = ctx.journal.task(ctx.run_id, task_id).head_sha
-    said = await best_of.runner_up(ctx, task_id, why)
-    if said is None:
-        return False
-    if before:
-        await rebuild.rebuild_dependents(ctx, task_id, before, said)
-    return True
 
 
 async def cleanup_merged(ctx: RunContext) -> None:

@@ -24,23 +24,38 @@ from launcher.git import merge, worktrees
 from launcher.models.states import TaskState
 
 
-async def rebuild_dependents(ctx: RunContext, task_id: str, old_head: str, said: str) -> list[str]:
-    """Every approved task depending (transitively) on `task_id` whose branch holds `old_head`
-    (the attempt `task_id` no longer lands) gets its own commits replayed onto its dependencies'
-    current work. Returns the tasks rebuilt (or failed because they could not be)."""
-    moved = {task_id}
+async def rebuild_stale(ctx: RunContext, order: list[str]) -> list[str]:
+    """Every approved task depending (transitively, `order`: dependencies first) on a best-of-N
+    task whose branch holds one of that task's attempts that does not land as it (the task
+    lands another attempt) gets its own commits replayed onto its dependencies' current work.
+    Returns the tasks rebuilt (or failed because they could not be)."""
+    rows = {row.task_id: row for row in ctx.journal.tasks(ctx.run_id)}
+    stale: dict[str, tuple[list[str], str]] = {}  # task -> (heads it must not hold, why)
+    for task in ctx.plan.tasks:
+        own = rows.get(task.id)
+        if not task.select_from or own is None or not own.head_sha or not own.state.is_success:
+            continue
+        attempts = [rows[a] for a in task.select_from if a in rows]
+        heads = [a.head_sha for a in attempts if a.head_sha and a.head_sha not in (own.head_sha, a.start_sha)]
+        landing = next((a.task_id for a in attempts if a.head_sha == own.head_sha), "another attempt")
+        if heads:
+            stale[task.id] = (heads, f"{task.id!r} lands {landing}, not the attempt it was built on")
     done: list[str] = []
-    for task in ctx.plan.tasks:  # plan order: a dependency is rebuilt before its dependents
-        if task.select_from or not moved.intersection(task.depends_on):
+    for task_id in order:
+        task = ctx.plan.task(task_id)
+        found = [stale[dep] for dep in task.depends_on if dep in stale]
+        if task.select_from or not found:
             continue
-        row = ctx.journal.task(ctx.run_id, task.id)
-        if row.state is not TaskState.APPROVED or not row.branch or not row.head_sha or not row.start_sha:
+        heads = [head for held, _ in found for head in held]
+        stale[task_id] = (heads, found[0][1])
+        row = rows.get(task_id)
+        if row is None or row.state is not TaskState.APPROVED or not row.branch or not row.head_sha or not row.start_sha:
             continue
-        if not await ctx.repo.is_ancestor(old_head, row.head_sha):
-            continue
-        moved.add(task.id)
-        done.append(task.id)
-        await _rebuild(ctx, task.id, said)
+        for head in heads:
+            if await ctx.repo.is_ancestor(head, row.head_sha):
+                done.append(task_id)
+                await _rebuild(ctx, task_id, found[0][1])
+                break
     return done
 
 
