@@ -125,3 +125,17 @@ def test_a_best_of_task_whose_approved_attempts_all_broke_the_check_says_so(repo
     retried = json.loads(launcher_cli(repo, "resume", report.run_id, "--retry-failed", "--json").stdout)
     t_row = next(row for row in retried["tasks"] if row["id"] == "t")
     assert "no attempt was approved" not in t_row["message"], t_row
+
+
+# 08: grading an attempt of a landed best-of task is refused; the run stays succeeded.
+def test_grading_an_attempt_of_a_landed_best_of_task_is_refused_and_the_run_stays_succeeded(repo: Path) -> None:
+    report = run_plan_dict(repo, {"task": [{"id": "t", "attempts": 2, "script": [
+        {"run": ["sh", "-c", "printf '%s\\n' $LAUNCHER_BEST_OF_ATTEMPT > t$LAUNCHER_BEST_OF_ATTEMPT.txt"]}]}]})
+    assert report.status == "succeeded", report.message
+    graded = launcher_cli(repo, "grade", report.run_id, "t.attempt-1")
+    assert graded.returncode == 2, graded.stdout + graded.stderr
+    assert "an attempt lands only as its task" in graded.stderr and "'t' has landed" in graded.stderr
+    assert launcher_cli(repo, "status", report.run_id, "--exit-status").returncode == 0
+    status = json.loads(launcher_cli(repo, "status", report.run_id, "--json").stdout)
+    assert status["status"] == "succeeded"
+    assert next(r for r in status["tasks"] if r["id"] == "t.attempt-1")["state"] == "skipped"
