@@ -139,3 +139,17 @@ def test_grading_an_attempt_of_a_landed_best_of_task_is_refused_and_the_run_stay
     status = json.loads(launcher_cli(repo, "status", report.run_id, "--json").stdout)
     assert status["status"] == "succeeded"
     assert next(r for r in status["tasks"] if r["id"] == "t.attempt-1")["state"] == "skipped"
+
+
+# 07: the landed commit and the report name the agent whose attempt landed.
+def test_the_landed_best_of_commit_names_the_agent_of_the_attempt_that_landed(repo: Path) -> None:
+    report = run_plan_dict(repo, {
+        "agents": {"bot": {"adapter": "command", "command": ["sh", "-c", "printf 'bot\\n' > bot.txt"]}},
+        "task": [{"id": "t", "attempts": 2, "attempt_agents": ["scripted", "bot"], "prompt": "do it",
+                  "script": [{"write": "x.txt", "content": "x\n"}, {"write": "y.txt", "content": "y\nz\nw\n"}]}],
+    })
+    assert task(report, "t.attempt-2").message.startswith("best-of-N: selected"), task(report, "t.attempt-2")
+    assert "t.attempt-2" in git(repo, "log", "-1", "--format=%s", "main")
+    trailer = git(repo, "log", "-1", "--format=%(trailers:key=Launcher-Agent,valueonly)", "main").strip()
+    assert trailer == "bot"
+    assert task(report, "t").agent == "bot"

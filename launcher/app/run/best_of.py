@@ -58,6 +58,14 @@ def best_of_task(ctx: RunContext, task_id: str) -> Task | None:
     return next((task for task in ctx.plan.tasks if task_id in task.select_from), None)
 
 
+def selected_attempt(ctx: RunContext, task_id: str) -> Task | None:
+    """The attempt of the best-of-N task `task_id` that lands as it (its branch is the task's)."""
+    task = ctx.plan.task(task_id)
+    branch = ctx.journal.task(ctx.run_id, task_id).branch if task.select_from else None
+    attempt = next((a for a in task.select_from if branch and ctx.journal.task(ctx.run_id, a).branch == branch), None)
+    return ctx.plan.task(attempt) if attempt else None
+
+
 async def select_best(ctx: RunContext, task: Task) -> bool:
     """The winner is an approved attempt, one its grader approved before one a choice did, with
     the most passing checks; ties: the smallest diff. With none approved and some escalated,
