@@ -153,3 +153,24 @@ def test_the_landed_best_of_commit_names_the_agent_of_the_attempt_that_landed(re
     trailer = git(repo, "log", "-1", "--format=%(trailers:key=Launcher-Agent,valueonly)", "main").strip()
     assert trailer == "bot"
     assert task(report, "t").agent == "bot"
+
+
+# 02: the integration check run again on the same tree is a run of the user's command, counted.
+def test_check_runs_counts_the_integration_check_run_again_on_the_same_tree(repo: Path, tmp_path: Path) -> None:
+    calls, go = tmp_path / "calls", tmp_path / "go"
+    check = tmp_path / "check.sh"
+    check.write_text(f"#!/bin/sh\necho run >> {calls}\ntouch {go}\nsleep 3\nexit 0\n")
+    check.chmod(0o755)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"run": {"integration_check": str(check)}, "task": [
+        {"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]}]}))
+    editor = subprocess.Popen(["sh", "-c", f"while [ ! -e {go} ]; do sleep 0.1; done; sleep 1; "
+                               f"printf 'my edit\\n' >> {repo / 'README.md'}"])
+    try:
+        out = json.loads(launcher_cli(repo, "run", str(plan), "--json").stdout)
+    finally:
+        editor.wait(timeout=60)
+    assert any("when it ran again on the same tree" in n["message"] for n in out["notes"]), out["notes"]
+    ran = len(calls.read_text().splitlines())
+    assert ran == 2
+    assert out["queue"]["check_runs"] == ran
