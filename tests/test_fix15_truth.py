@@ -174,3 +174,16 @@ def test_check_runs_counts_the_integration_check_run_again_on_the_same_tree(repo
     ran = len(calls.read_text().splitlines())
     assert ran == 2
     assert out["queue"]["check_runs"] == ran
+
+
+# 06: `logs RUN T` of a best-of task shows the attempt it lands, and names every attempt's log.
+def test_logs_of_a_best_of_task_show_the_attempt_it_lands(repo: Path) -> None:
+    report = run_plan_dict(repo, {"task": [{"id": "t", "attempts": 2, "script": [
+        {"run": ["sh", "-c", "printf '%s\\n' $LAUNCHER_BEST_OF_ATTEMPT > t$LAUNCHER_BEST_OF_ATTEMPT.txt"]}]}]})
+    landed = next(a for a in ("t.attempt-1", "t.attempt-2") if "lands as t" in task(report, a).message)
+    shown = launcher_cli(repo, "logs", report.run_id, "t")
+    assert shown.returncode == 0, shown.stderr
+    assert "no log yet" not in shown.stderr
+    assert f"showing {landed}, the attempt it lands" in shown.stderr
+    assert f"launcher logs {report.run_id} t.attempt-2" in shown.stderr
+    assert f"scripted agent finished {landed}" in shown.stdout
