@@ -193,6 +193,12 @@ async def runner_up(ctx: RunContext, task_id: str, why: str) -> str | None:
               if row.state is TaskState.SKIPPED and row.message.startswith(spare)
               and row.branch and row.head_sha and row.head_sha != current.head_sha]
     loser = next((r for r in rows if r.branch == current.branch), None)
+    if loser is None and current.branch:  # imported by `land --from` without its branch: the task's
+        loser = next((r for r in rows if r.message.startswith(f"{BEST_OF_N} selected; lands as")), None)
+        if loser is not None:
+            ctx.transition(loser.task_id, loser.state, loser.message, branch=current.branch,
+                           head_sha=current.head_sha, start_sha=current.start_sha)
+            loser = ctx.journal.task(ctx.run_id, loser.task_id)
     for _, winner in sorted(scored, key=lambda item: item[0], reverse=True):
         if await _branch_back(ctx, winner):
             break
