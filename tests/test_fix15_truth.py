@@ -187,3 +187,38 @@ def test_logs_of_a_best_of_task_show_the_attempt_it_lands(repo: Path) -> None:
     assert f"showing {landed}, the attempt it lands" in shown.stderr
     assert f"launcher logs {report.run_id} t.attempt-2" in shown.stderr
     assert f"scripted agent finished {landed}" in shown.stdout
+
+
+# 03: `land --from` lands the next-best approved attempt when the selected one breaks the check.
+def test_land_from_lands_the_next_best_attempt_a_shard_exported_beside_the_selected_one(
+    repo: Path, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(remote))
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "run": {"integration_check": "sh -c '! test -e bad.txt'"},
+        "task": [{"id": "t", "attempts": 2, "script": [{"run": ["sh", "-c", ATTEMPT_1_BAD]}]}],
+    }))
+    shard = tmp_path / "shard"
+    git(tmp_path, "clone", "-q", str(remote), str(shard))
+    exported = tmp_path / "export"
+    ran = launcher_cli(shard, "run", str(plan), "--shard", "1/1", "--no-merge", "--export", str(exported))
+    assert ran.returncode == 0, ran.stderr
+    manifest = json.loads((exported / "launcher-export.json").read_text())
+    assert [s["id"] for s in manifest["spares"]] == ["t.attempt-2"]
+    final = tmp_path / "final"
+    git(tmp_path, "clone", "-q", str(remote), str(final))
+    landed = launcher_cli(final, "land", "--from", str(exported), "--plan", str(plan), "--json")
+    out = json.loads(landed.stdout)
+    rows = {row["id"]: row for row in out["tasks"]}
+    assert landed.returncode == 0 and out["status"] == "succeeded", out["message"]
+    assert rows["t"]["state"] == "merged"
+    assert main_files(final) >= {"good.txt"} and "bad.txt" not in main_files(final)
+    assert rows["t.attempt-1"]["message"].startswith("best-of-N: selected, then not landed")
+    # Every ref the report names is in the repository it reports on.
+    for row in out["tasks"]:
+        for word in row["message"].split():
+            if word.startswith("refs/"):
+                ref = word.rstrip(",;)")
+                assert git(final, "rev-parse", "--verify", "--quiet", ref).strip(), ref
