@@ -222,3 +222,25 @@ def test_land_from_lands_the_next_best_attempt_a_shard_exported_beside_the_selec
             if word.startswith("refs/"):
                 ref = word.rstrip(",;)")
                 assert git(final, "rev-parse", "--verify", "--quiet", ref).strip(), ref
+
+
+# 01, a dependent whose own change does not apply onto the attempt that lands: not landed, said why.
+def test_a_dependent_whose_change_does_not_apply_onto_the_landed_attempt_fails_with_its_branch_kept(
+    repo: Path,
+) -> None:
+    report = run_plan_dict(repo, {
+        "run": {"integration_check": "sh -c '! grep -q one shared.txt'"},
+        "task": [
+            {"id": "t", "attempts": 2, "script": [{"run": ["sh", "-c",
+             "if [ $LAUNCHER_BEST_OF_ATTEMPT = 1 ]; then echo one > shared.txt; else echo two > shared.txt; fi"]}]},
+            {"id": "u", "depends_on": ["t"], "script": [{"replace": "shared.txt", "old": "one", "new": "one by u"}]},
+        ],
+    })
+    assert task(report, "t").state == "merged"
+    u = task(report, "u")
+    assert u.state == "failed" and "does not apply onto what lands instead (in shared.txt)" in u.message, u.message
+    assert "--retry-failed" in u.message and u.branch
+    assert git(repo, "show", "main:shared.txt") == "two\n"
+    rejected = not_selected_head(repo, "t.attempt-1")
+    assert rejected and not is_ancestor(repo, rejected, "main")
+    assert "u" not in (report.queue.culprits if report.queue else [])

@@ -85,7 +85,8 @@ async def log_task(cwd: Path, run_id: str, task_id: str) -> tuple[str, str | Non
     landing = next((r.task_id for r in rows if branch and r.branch == branch), None)
     shown = landing or next((r.task_id for r in rows if r.start_sha), attempts[0])
     named = ", ".join(f"`launcher logs {run_id} {a}`" for a in attempts)
-    why = "the attempt it lands" if landing else "its first attempt that started" if shown != attempts[0] else "its first attempt"
+    why = ("the attempt it lands" if landing else
+           "its first attempt that started" if shown != attempts[0] else "its first attempt")
     return shown, (f"{task_id} is a best-of-{len(attempts)} task: its agents' work is in its attempts "
                    f"({named}); showing {shown}, {why}")
 

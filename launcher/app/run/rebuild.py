@@ -49,7 +49,7 @@ async def rebuild_stale(ctx: RunContext, order: list[str]) -> list[str]:
         heads = [head for held, _ in found for head in held]
         stale[task_id] = (heads, found[0][1])
         row = rows.get(task_id)
-        if row is None or row.state is not TaskState.APPROVED or not row.branch or not row.head_sha or not row.start_sha:
+        if row is None or row.state is not TaskState.APPROVED or not (row.branch and row.head_sha and row.start_sha):
             continue
         for head in heads:
             if await ctx.repo.is_ancestor(head, row.head_sha):
@@ -71,20 +71,22 @@ async def _rebuild(ctx: RunContext, task_id: str, said: str) -> None:
                                     forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
                                     start=row.start_sha)
         landing = await merge.merge_commit(ctx.repo, tip=new_start, candidate=candidate, strategy="rebase")
-    if row.worktree:  # idle since its approval; made again from the branch if a round needs it
-        ctx.idle_trees.forget(task_id)
-        await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch)
     if landing.outcome != "landed" or landing.commit is None:
         why = (f"in {', '.join(landing.conflict_files)}" if landing.conflict_files
                else landing.details.splitlines()[0] if landing.details else landing.outcome)
         ctx.transition(task_id, TaskState.FAILED, (
             f"not landed: built on work that does not land ({said}), and its own change does not apply "
             f"onto what lands instead ({why}); branch {row.branch} kept: `launcher resume {ctx.run_id} "
-            "--retry-failed` runs it again on it"), worktree=None)
+            "--retry-failed` runs it again on it"))
         return
     new_head = landing.commit
-    async with ctx.repo.lock.hold():
-        await ctx.repo.git("update-ref", f"refs/heads/{row.branch}", new_head, row.head_sha)
+    async with ctx.repo.lock.hold():  # only from its approved head: a branch moved since stays (withdrawn)
+        moved = await ctx.repo.git("update-ref", f"refs/heads/{row.branch}", new_head, row.head_sha, check=False)
+    if not moved.ok:
+        return
+    if row.worktree:  # idle since its approval; made again from the branch if a round needs it
+        ctx.idle_trees.forget(task_id)
+        await worktrees.remove_worktree(ctx.repo, Path(row.worktree), branch=row.branch)
     ctx.transition(task_id, TaskState.APPROVED, (
         f"approved; rebuilt on what lands instead ({said}): its own commits replayed, "
         f"{row.head_sha[:12]} -> {new_head[:12]}"),

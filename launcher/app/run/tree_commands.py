@@ -24,8 +24,8 @@ from launcher.gates.checks import CheckResult, run_checks
 from launcher.git import include, worktrees
 from launcher.git.integration_check import CheckTrace, run_integration_check
 from launcher.models.plan import Task
-from launcher.store.files import atomic_write_text
 from launcher.store import queue_log
+from launcher.store.files import atomic_write_text
 
 IntegrationCheck = Callable[[str], Awaitable[tuple[bool, str]]]
 SITE_RECORD = "site-installs.json"  # the run's SiteGuard record (engine/site_installs.py)
