@@ -69,6 +69,28 @@ async def run_lines(cwd: Path, limit: int = 20) -> list[RunLine]:
     return [RunLine(run.id, statuses[run.id], journal.task_count(run.id), run.target) for run in runs]
 
 
+async def log_task(cwd: Path, run_id: str, task_id: str) -> tuple[str, str | None]:
+    """Whose agent log `logs RUN TASK` shows, and a line to say so: the task's own; a best-of-N
+    task runs no agent of its own, so the attempt it lands (before the selection, the first of
+    its attempts that started), the line naming every attempt's log."""
+    repo, _ = await _task_dir(cwd, run_id, task_id)
+    journal = open_journal(repo)
+    spec = next((t for t in journal.run(run_id).plan.get("task", [])
+                 if isinstance(t, dict) and t.get("id") == task_id), {})
+    attempts = [a for a in spec.get("select_from") or [] if isinstance(a, str)]
+    if not attempts:
+        return task_id, None
+    branch = journal.task(run_id, task_id).branch
+    rows = [journal.task(run_id, attempt) for attempt in attempts]
+    landing = next((r.task_id for r in rows if branch and r.branch == branch), None)
+    shown = landing or next((r.task_id for r in rows if r.start_sha), attempts[0])
+    named = ", ".join(f"`launcher logs {run_id} {a}`" for a in attempts)
+    why = ("the attempt it lands" if landing else
+           "its first attempt that started" if shown != attempts[0] else "its first attempt")
+    return shown, (f"{task_id} is a best-of-{len(attempts)} task: its agents' work is in its attempts "
+                   f"({named}); showing {shown}, {why}")
+
+
 async def log_path(cwd: Path, run_id: str, task_id: str) -> Path:
     _, task_dir = await _task_dir(cwd, run_id, task_id)
     return task_dir / "agent.log"

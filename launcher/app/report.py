@@ -148,13 +148,22 @@ def effective_status(run: RunRow, landing: dict[str, Any] | None = None) -> tupl
     return run.status.value, run.message
 
 
+def _agent(spec: dict[str, Any], row: TaskRow, rows: list[TaskRow], plan_tasks: dict[str, Any]) -> str:
+    """A task's agent; a best-of-N task's is the agent of the attempt it lands (its branch)."""
+    attempts = spec.get("select_from") or []
+    landing = next((r.task_id for r in rows if r.task_id in attempts and row.branch and r.branch == row.branch), None)
+    chosen = plan_tasks.get(landing, {}) if landing else spec
+    return str(chosen.get("agent", "") or spec.get("agent", ""))
+
+
 def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
     run = journal.run(run_id)
     plan_tasks = {t["id"]: t for t in run.plan.get("task", [])}
     spend = _spend(journal, run_id)
     secrets = plan_secrets(run.plan)  # agent and check output is reported with these masked
     tasks = []
-    for row in journal.tasks(run_id):
+    rows = journal.tasks(run_id)
+    for row in rows:
         spec = plan_tasks.get(row.task_id, {})
         rounds = [RoundReport(**r) for r in journal.rounds(run_id, row.task_id)]
         unchanged, unclaimed = (disagreements(claimed_files(row.contract), row.files)
@@ -162,7 +171,7 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
         tasks.append(
             TaskReport(
                 id=row.task_id, title=spec.get("title", ""), role=spec.get("role", ""),
-                agent=spec.get("agent", ""), state=row.state.value, branch=row.branch,
+                agent=_agent(spec, row, rows, plan_tasks), state=row.state.value, branch=row.branch,
                 worktree=row.worktree, head_sha=row.head_sha, merged=row.merged,
                 cost_usd=_dollars(row.cost_usd), duration_s=row.duration_s, files=row.files,
                 message=mask(row.message, secrets, commands=True), contract=mask_contract(row.contract, secrets),

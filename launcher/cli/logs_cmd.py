@@ -115,6 +115,10 @@ def logs(
     checks: Annotated[bool, typer.Option("--checks", help="Print the task's check output instead.")] = False,
 ) -> None:
     """Print a task's agent log, then its checks' output (--checks: only the checks)."""
+    if not checks:  # a best-of-N task's log is its attempts': the one it lands, said on stderr
+        task_id, said_whose = call(lambda: inspect_app.log_task(Path.cwd(), run_id, task_id))
+        if said_whose:
+            err_console.print(escape(said_whose), highlight=False)
     path = call(lambda: inspect_app.log_path(Path.cwd(), run_id, task_id))
     secrets = call(lambda: inspect_app.log_secrets(Path.cwd(), run_id))  # what the run passed: never shown
 

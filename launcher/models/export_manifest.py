@@ -101,6 +101,20 @@ class ExportedTask(_Strict):
     rounds: list[ExportedRound] = Field(default_factory=list)  # absent from an older launcher's export
 
 
+def _launcher_ref(value: str) -> str:
+    if not value.startswith(("refs/launcher/", "refs/heads/launcher/")) or ".." in value or value.endswith("/"):
+        raise ValueError(f"{value[:80]!r} is not a launcher ref (refs/launcher/... or refs/heads/launcher/...)")
+    return value
+
+
+class ExportedSpare(ExportedTask):
+    """A best-of-N attempt approved but not selected: bundled under `ref` (its commits kept), so
+    that `land --from` lands it as its task (`task`) when the selected attempt cannot land."""
+
+    task: TaskId
+    ref: Annotated[str, AfterValidator(_launcher_ref)]
+
+
 class ExportManifest(_Strict):
     schema_: Literal["launcher-export/2"] = Field(alias="schema")
     run_id: RunId
@@ -113,3 +127,6 @@ class ExportManifest(_Strict):
     bundle: ExportBundle | None = None
     tasks: list[ExportedTask]
     not_exported: dict[TaskId, str]
+    # approved best-of-N attempts the selection set aside (also listed in `not_exported`): absent
+    # from an older launcher's export, which `land --from` then lands without them
+    spares: list[ExportedSpare] = Field(default_factory=list)

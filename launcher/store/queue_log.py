@@ -34,6 +34,7 @@ CREATE INDEX IF NOT EXISTS queue_steps_run ON queue_steps (run_id, kind);
 # Step kinds, in the order a landing pass writes them.
 BATCH = "batch"  # a batch of candidates is folded onto the tip
 CHECK = "check"  # the integration check ran on a folded tree (ok, output tail)
+CHECK_AGAIN = "check_again"  # it ran again on the same tree (to tell its writes from the user's)
 BISECT = "bisect"  # a failing group is split in two
 CULPRIT = "culprit"  # one candidate alone breaks the check
 NOT_REPRODUCED = "not_reproduced"  # a group's failure: every part passed, and the whole when run again

@@ -51,6 +51,7 @@ from launcher.app.land.origin import (
 from launcher.app.land.recovery import finish_earlier_landings
 from launcher.app.land.shard_landed import not_exported_landed
 from launcher.app.land.shard_runs import record_landed_in_shard_runs
+from launcher.app.land.spares import import_spares
 from launcher.app.land.trusted import check_plan_given, check_target_current
 from launcher.app.land.unfinished import land_continues
 from launcher.app.report import run_message, run_status
@@ -335,6 +336,8 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
                 continue
             state, message = not_exported_state(data["shard"], data["run_id"], reason, task_id in attempts)
             journal.transition(run_id, task_id, state, message)
+    for (directory, data), bundle in zip(exports, bundles, strict=True):  # its next-best attempts
+        await import_spares(repo, journal, run_id, directory, data, bundle)
     ctx = RunContext(
         repo=repo, journal=journal, run_id=run_id, plan=plan, config=config, base_sha=first["base_sha"],
         target=first["target"], worktree_root=worktrees.default_worktree_root(repo, config.worktree_root),

@@ -28,7 +28,7 @@ from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
 from launcher.app.queue.land_pass import Step, land_ready, withdraw_culprits, write_steps
 from launcher.app.queue.revise import revise_returned
-from launcher.app.run import best_of, containment, git_watch, idle_change, pool, resolution, tree_commands
+from launcher.app.run import best_of, containment, git_watch, idle_change, pool, rebuild, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
 from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.errors import FoldLost
@@ -115,6 +115,8 @@ RACES = 3  # landing passes made again when the target moved under one (then it 
 
 async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = RACES) -> tuple[bool, str]:
     await git_watch.settle(ctx, "before the landing's merges")  # they read its attributes and config
+    # A dependent built on a best-of-N attempt that does not land: rebuilt on the one that does.
+    await rebuild.rebuild_stale(ctx, landing_order(ctx))
     expected_old = await _target_tip(ctx)
     check = tree_commands.integration_check(ctx)
     failed_to_land: set[str] = set()
@@ -165,10 +167,11 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             failed_to_land.add(task_id)
             continue
         task = ctx.plan.task(task_id)
+        agent = (best_of.selected_attempt(ctx, task_id) or task).agent  # whose work lands: the attempt's
         ready.append(merge.Candidate(
             task_id=task_id, branch=row.branch, head=row.head_sha,
             message=f"Merge {task.title or task_id} ({row.branch})",
-            trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id, "Launcher-Agent": task.agent,
+            trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id, "Launcher-Agent": agent,
                       "Launcher-Verdict": "approved" if approved_by_grader(ctx, task_id) else "approved-by-choice",
                       **origin_trailers(ctx, task_id)},
             forbidden_paths=row.included, forbidden_blobs=row.included_blobs,

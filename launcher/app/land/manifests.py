@@ -5,6 +5,7 @@ task its shard did not export lands as."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -211,14 +212,31 @@ def not_exported_state(shard: str, run_id: str, reason: str, attempt: bool) -> t
         state: TaskState | None = TaskState(state_text)
     except ValueError:
         state = None
-    if state is TaskState.SKIPPED and (message.startswith(NO_CHANGES + ":")
-                                       or (attempt and message.startswith(BEST_OF_N + " "))):
+    if state is TaskState.SKIPPED and message.startswith(NO_CHANGES + ":"):
         return state, message
+    if state is TaskState.SKIPPED and attempt and message.startswith(BEST_OF_N + " "):
+        return state, _attempt_not_exported(shard, run_id, message)
     if state is None or not state.is_final or state is TaskState.MERGED:
         state = TaskState.FAILED
     return state, f"not exported by shard {shard} (run {run_id}): {reason}"
 
 
+
+
+# "its commits kept as refs/launcher/<shard run>/<attempt>/not-selected": a ref of the shard's clone
+_KEPT_REF = re.compile(r"kept as (refs/launcher/[^\s),;]+)")
+
+
+def _attempt_not_exported(shard: str, run_id: str, message: str) -> str:
+    """A settled best-of-N attempt as the land reports it: the ref its commits were kept under
+    is in the clone that ran the shard, not in this repository, and an attempt the selection
+    set aside is not exported (only the selected one is): it cannot land here instead."""
+    where = f"the clone that ran shard {shard} (run {run_id})"
+    said = _KEPT_REF.sub(lambda m: f"kept as {m[1]} in {where}, not in this repository", message)
+    if message.startswith(f"{BEST_OF_N} not selected ({TaskState.APPROVED.value})"):
+        said += ("; its commits are not in this repository (not in the export), so it cannot land here "
+                 "if the selected one does not")
+    return said
 
 
 def whole_plan(exports: list[tuple[Path, dict[str, Any]]]) -> Plan:

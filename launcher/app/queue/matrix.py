@@ -44,7 +44,8 @@ def recorded(journal_path: Path, run_id: str) -> tuple[list[ConflictReport], Que
     conflicts = list(judged.values())
     queue = QueueReport(
         batches=sum(s["kind"] == queue_log.BATCH for s in steps),
-        check_runs=sum(s["kind"] == queue_log.CHECK for s in steps),
+        # every run of the user's command: a run again on the same tree costs as much
+        check_runs=sum(s["kind"] in (queue_log.CHECK, queue_log.CHECK_AGAIN) for s in steps),
         bisections=sum(s["kind"] == queue_log.BISECT for s in steps),
         # Each task once, in the order first found (a culprit of two rounds is one culprit).
         culprits=_culprits(steps),

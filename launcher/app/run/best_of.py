@@ -20,6 +20,7 @@ from launcher.regular_files import read_json_or_none
 from launcher.store.journal import BEST_OF_N, TaskRow
 
 NOT_SELECTED = "not-selected"  # the ref name under which a losing attempt's commits are kept
+NOT_LANDED = f"{BEST_OF_N} selected, then not landed"  # an attempt selected whose landing failed
 
 
 def attempt_env(ctx: RunContext, task_id: str) -> dict[str, str]:
@@ -57,6 +58,14 @@ def best_of_task(ctx: RunContext, task_id: str) -> Task | None:
     return next((task for task in ctx.plan.tasks if task_id in task.select_from), None)
 
 
+def selected_attempt(ctx: RunContext, task_id: str) -> Task | None:
+    """The attempt of the best-of-N task `task_id` that lands as it (its branch is the task's)."""
+    task = ctx.plan.task(task_id)
+    branch = ctx.journal.task(ctx.run_id, task_id).branch if task.select_from else None
+    attempt = next((a for a in task.select_from if branch and ctx.journal.task(ctx.run_id, a).branch == branch), None)
+    return ctx.plan.task(attempt) if attempt else None
+
+
 async def select_best(ctx: RunContext, task: Task) -> bool:
     """The winner is an approved attempt, one its grader approved before one a choice did, with
     the most passing checks; ties: the smallest diff. With none approved and some escalated,
@@ -86,6 +95,8 @@ async def select_best(ctx: RunContext, task: Task) -> bool:
     for row in rows:
         if row is winner:
             ctx.transition(row.task_id, TaskState.SKIPPED, f"{BEST_OF_N} selected; lands as {task.id}")
+            continue
+        if row.message.startswith(NOT_LANDED):  # selected before, did not land: said so already
             continue
         ctx.idle_trees.forget(row.task_id)
         if not row.start_sha and not row.branch:  # never started (the run budget was reached)
@@ -147,7 +158,12 @@ def _nothing_approved(ctx: RunContext, task: Task, rows: list[TaskRow]) -> bool:
         ctx.transition(task.id, TaskState.SKIPPED, rows[0].message)
         return False
     if not waiting:
-        ctx.transition(task.id, TaskState.FAILED, f"no attempt was approved ({outcomes})")
+        # An attempt selected before was approved: it did not land (the journal's grading says
+        # it was approved), which is not the same as no attempt ever being approved.
+        tried = [r.task_id for r in rows if r.message.startswith((NOT_LANDED, f"{BEST_OF_N} selected"))]
+        said = (f"no approved attempt is left to land: {', '.join(tried)} was approved but did not land"
+                if tried else "no attempt was approved")
+        ctx.transition(task.id, TaskState.FAILED, f"{said} ({outcomes})")
         return False
     message = (f"no attempt approved yet; {', '.join(waiting)} wait(s) for a decision: `launcher choose "
                f"{ctx.run_id} {task.id} approve|continue|tech-debt|defer` decides for them all (approve: "
@@ -176,20 +192,24 @@ async def runner_up(ctx: RunContext, task_id: str, why: str) -> str | None:
               for position, row in enumerate(rows)
               if row.state is TaskState.SKIPPED and row.message.startswith(spare)
               and row.branch and row.head_sha and row.head_sha != current.head_sha]
+    loser = next((r for r in rows if r.branch == current.branch), None)
+    if loser is None and current.branch:  # imported by `land --from` without its branch: the task's
+        loser = next((r for r in rows if r.message.startswith(f"{BEST_OF_N} selected; lands as")), None)
+        if loser is not None:
+            ctx.transition(loser.task_id, loser.state, loser.message, branch=current.branch,
+                           head_sha=current.head_sha, start_sha=current.start_sha)
+            loser = ctx.journal.task(ctx.run_id, loser.task_id)
     for _, winner in sorted(scored, key=lambda item: item[0], reverse=True):
         if await _branch_back(ctx, winner):
             break
     else:
+        if await _escalated_back(ctx, task, rows, loser, why):
+            return f"{task_id} waits for a decision on its attempts at the iteration cap"
+        if loser is not None:  # the task fails with it (the caller says why): its branch stays
+            ctx.transition(loser.task_id, TaskState.SKIPPED, f"{NOT_LANDED}: {why}; branch {loser.branch} kept")
         return None
-    loser = next((r for r in rows if r.branch == current.branch), None)
     if loser is not None:
-        kept = await _keep_commits(ctx, ctx.journal.task(ctx.run_id, loser.task_id))
-        await worktrees.remove_worktree(ctx.repo, Path(loser.worktree or ctx.worktree_path(loser.task_id)),
-                                        branch=loser.branch, delete_branch=kept is not None)
-        ctx.idle_trees.forget(loser.task_id)
-        where = f"its commits kept as {kept}" if kept else f"branch {loser.branch} kept"
-        ctx.transition(loser.task_id, TaskState.SKIPPED,
-                       f"{BEST_OF_N} selected, then not landed: {why}; {where}")
+        await _set_aside(ctx, loser.task_id, why)
     for graded in ctx.journal.rounds(ctx.run_id, winner.task_id):  # its rounds are the task's now
         ctx.journal.record_round(ctx.run_id, task.id, graded["iteration"], verdict=graded["verdict"],
                                  audit=graded["audit"], error_key=graded["error_key"])
@@ -205,6 +225,40 @@ async def runner_up(ctx: RunContext, task_id: str, why: str) -> str | None:
     ctx.transition(winner.task_id, TaskState.SKIPPED,
                    f"{BEST_OF_N} selected once {first} did not land ({why}); lands as {task.id}")
     return said
+
+
+async def _set_aside(ctx: RunContext, attempt: str, why: str) -> None:
+    """The selected attempt that did not land: its commits kept under its not-selected ref."""
+    loser = ctx.journal.task(ctx.run_id, attempt)
+    kept = await _keep_commits(ctx, loser)
+    await worktrees.remove_worktree(ctx.repo, Path(loser.worktree or ctx.worktree_path(loser.task_id)),
+                                    branch=loser.branch, delete_branch=kept is not None)
+    ctx.idle_trees.forget(loser.task_id)
+    where = f"its commits kept as {kept}" if kept else f"branch {loser.branch} kept"
+    ctx.transition(loser.task_id, TaskState.SKIPPED, f"{NOT_LANDED}: {why}; {where}", worktree=None)
+
+
+async def _escalated_back(ctx: RunContext, task: Task, rows: list[TaskRow], loser: TaskRow | None,
+                          why: str) -> bool:
+    """No approved attempt is left, but attempts the selection set aside were waiting for the
+    operator's decision at the iteration cap: they wait again (their branches back from their
+    not-selected refs), and so does the task, so `launcher choose RUN TASK approve` still decides
+    them. False when there is none."""
+    spare = f"{BEST_OF_N} not selected ({TaskState.ESCALATED.value})"
+    waiting = [row for row in rows if row.state is TaskState.SKIPPED and row.message.startswith(spare)
+               and row.branch and row.head_sha and (loser is None or row.task_id != loser.task_id)]
+    back = [row for row in waiting if await _branch_back(ctx, row)]
+    if not back:
+        return False
+    if loser is not None:
+        await _set_aside(ctx, loser.task_id, why)
+    first = loser.task_id if loser else "the selected attempt"
+    for row in back:
+        ctx.transition(row.task_id, TaskState.ESCALATED, (
+            f"waits for a decision at the iteration cap: {first} was selected, then did not land ({why}); "
+            f"`launcher choose {ctx.run_id} {task.id} approve|continue|tech-debt|defer` decides"), worktree=None)
+    _nothing_approved(ctx, task, [ctx.journal.task(ctx.run_id, a) for a in task.select_from])
+    return True
 
 
 async def _branch_back(ctx: RunContext, row: TaskRow) -> bool:

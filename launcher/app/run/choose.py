@@ -96,6 +96,25 @@ def _check_selection_open(ctx: RunContext, task_id: str) -> None:
         )
 
 
+def _check_attempt_gradable(ctx: RunContext, task_id: str) -> None:
+    """A best-of-N attempt the selection settled lands only as its task: grading it alone would
+    approve an attempt that can never land by itself (the run would then hold approved work it
+    cannot land). Its task is graded instead, as long as it has not landed."""
+    parent = best_of.best_of_task(ctx, task_id)
+    if parent is None:
+        return
+    row = ctx.journal.task(ctx.run_id, task_id)
+    state = ctx.journal.task(ctx.run_id, parent.id).state
+    if not row.message.startswith(BEST_OF_N) and not state.is_final and not state.is_success:
+        return  # still waiting for the selection (escalated at the cap, say): graded as itself
+    fix = (f"nothing to re-grade: {parent.id!r} has landed" if state is TaskState.MERGED else
+           f"`launcher grade {ctx.run_id} {parent.id}` re-grades the attempt {parent.id!r} lands")
+    raise UsageProblem(
+        f"task {task_id!r} is an attempt of the best-of-{len(parent.select_from)} task {parent.id!r} "
+        f"({row.state.value}: {row.message[:120]}); an attempt lands only as its task, never by itself",
+        fix=fix)
+
+
 async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunReport:
     """Re-grade by hand at the task branch's current head: everything is re-measured there
     (files, diff, claims, scope, checks; rubric checks in the relay), in a new grading round
@@ -115,6 +134,7 @@ async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
         raise UsageProblem(f"task {task_id!r} has no branch to grade", fix="run it first")
     if row.state is TaskState.MERGED:
         raise UsageProblem(f"task {task_id!r} has already landed", fix="nothing to re-grade")
+    _check_attempt_gradable(ctx, task_id)
     graded = grading.grader_name(ctx) is not None
     if not graded and not row.approval_hash:
         # Without a grader the run approves on the agent's contract and the task's checks: a task

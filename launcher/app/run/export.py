@@ -23,6 +23,7 @@ from launcher.agents.passed_env import plan_secrets
 from launcher.app.context import open_journal
 from launcher.app.report import run_status
 from launcher.app.run import include_screen
+from launcher.app.run.best_of import NOT_SELECTED
 from launcher.app.run.shard import digest_of
 from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem, disk_problem, fullest
 from launcher.git.repo import GitRepo
@@ -33,7 +34,7 @@ from launcher.models.states import RunStatus, TaskState
 from launcher.private_files import open_private
 from launcher.regular_files import read_json_or_none
 from launcher.store import own_files
-from launcher.store.journal import Journal, TaskRow
+from launcher.store.journal import BEST_OF_N, Journal, TaskRow
 
 # SCHEMA (in models.export_manifest, the model a manifest is checked against when read) 2: `plan`
 # is the whole plan (it hashes to `plan_digest`), `not_exported` is required, and a task carries
@@ -98,6 +99,7 @@ def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan) -> tup
             "rounds": [{key: graded[key] for key in ("iteration", "verdict", "audit", "error_key")}
                        for graded in journal.rounds(run_id, row.task_id)],
         } for row in rows],
+        "spares": _spares(journal, run_id, full_plan, rows, secrets),
         # "<state>: <message>": `land --from` reads the state back (never masked), the message is for people
         "not_exported": {row.task_id: f"{row.state.value}: {mask(row.message, secrets)}"[:300]
                          for row in every if row not in rows},
@@ -105,11 +107,55 @@ def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan) -> tup
     return rows, manifest
 
 
+def _spares(journal: Journal, run_id: str, plan: Plan, rows: list[TaskRow],
+            secrets: dict[str, str]) -> list[dict[str, Any]]:
+    """The approved attempts of each exported best-of-N task its selection set aside: `land
+    --from` lands the next best (`best_of.runner_up`) when the selected attempt breaks the
+    integration check or conflicts, as a local landing does. Each is bundled under the ref its
+    commits were kept under (or its branch, when they could not be kept)."""
+    exported = {row.task_id for row in rows}
+    spare = f"{BEST_OF_N} not selected ({TaskState.APPROVED.value})"
+    found = []
+    for task in plan.tasks:
+        if task.id not in exported:
+            continue
+        for attempt in task.select_from:
+            row = journal.task(run_id, attempt)
+            if row.state is not TaskState.SKIPPED or not row.message.startswith(spare) or not (
+                    row.branch and row.head_sha and row.approval_hash):
+                continue
+            kept = f"its commits kept as refs/launcher/{run_id}/{attempt}/{NOT_SELECTED}" in row.message
+            ref = f"refs/launcher/{run_id}/{attempt}/{NOT_SELECTED}" if kept else f"refs/heads/{row.branch}"
+            found.append({
+                "id": attempt, "task": task.id, "ref": ref, "branch": row.branch, "head": row.head_sha,
+                "start": row.start_sha, "approval_hash": row.approval_hash,
+                "contract": mask_contract(row.contract, secrets), "files": row.files, "included": row.included,
+                "included_blobs": row.included_blobs, "iteration": row.iteration, "round_base": row.round_base,
+                "rounds": [{key: graded[key] for key in ("iteration", "verdict", "audit", "error_key")}
+                           for graded in journal.rounds(run_id, attempt)],
+            })
+    return found
+
+
+async def _bundled_spares(repo: GitRepo, manifest: dict[str, Any]) -> list[str]:
+    """The refs of the spares that are still at their head (`clean --force` may have removed a
+    kept ref): those go into the bundle; the others are left out of the manifest."""
+    present = []
+    for spec in manifest["spares"]:
+        found = await repo.git("rev-parse", "--verify", "--quiet", f"{spec['ref']}^{{commit}}", check=False)
+        if found.ok and found.out.strip() == spec["head"]:
+            present.append(spec)
+    manifest["spares"] = present
+    return [spec["ref"] for spec in present]
+
+
 def _same_export(written: dict[str, Any], now: dict[str, Any]) -> bool:
     """Whether the manifest in DIR already says what the run's journal says now (its bundle
     aside: the bundle follows from the tasks' branches and heads)."""
     now = json.loads(json.dumps(now))  # as it reads back from the file
-    return {k: v for k, v in written.items() if k != "bundle"} == {k: v for k, v in now.items() if k != "bundle"}
+    # (its spares too: which of them are bundled follows from the refs that still hold them)
+    aside = ("bundle", "spares")
+    return {k: v for k, v in written.items() if k not in aside} == {k: v for k, v in now.items() if k not in aside}
 
 
 def remove_partials(out_dir: Path) -> list[Path]:
@@ -173,11 +219,12 @@ async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_
     old_bundle = (rewrite or {}).get("bundle")
     old_name = old_bundle.get("file") if isinstance(old_bundle, dict) else None
     placed: Path | None = None  # the bundle renamed into place, until a manifest names it
+    spare_refs = await _bundled_spares(repo, manifest) if rows else []
     try:
         if rows:
             partial = out_dir / f".{BUNDLE}.{os.getpid()}.partial"
             await repo.git("bundle", "create", "--quiet", str(partial),
-                           *[f"refs/heads/{row.branch}" for row in rows])
+                           *[f"refs/heads/{row.branch}" for row in rows], *spare_refs)
             checksum = file_sha256(partial)
             name = BUNDLE if rewrite is None else f"branches-{checksum[:16]}.bundle"
             own_files.record_written(out_dir / name, checksum)

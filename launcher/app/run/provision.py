@@ -18,7 +18,7 @@ from launcher.models.states import TaskState
 from launcher.store.journal import TaskRow
 
 
-async def _start_point(ctx: RunContext, task: Task) -> str:
+async def start_point(ctx: RunContext, task: Task) -> str:
     """The base commit, or the work of the task's dependencies so it builds on them."""
     heads = []
     for dep in task.depends_on:
@@ -74,7 +74,7 @@ async def provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
         # holds what its agent committed, stays: the task continues there, never from scratch.
         return await _reprovision_on_branch(ctx, task, row, path)
     ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
-    start = await _start_point(ctx, task)
+    start = await start_point(ctx, task)
     if not await warm_pool.take(ctx.repo, ctx.worktree_root, path=path, branch=branch, start=start,
                                 special_files=pool.special_files):
         await worktrees.create_worktree(ctx.repo, path=path, branch=branch, start=start)

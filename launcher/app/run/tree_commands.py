@@ -24,6 +24,7 @@ from launcher.gates.checks import CheckResult, run_checks
 from launcher.git import include, worktrees
 from launcher.git.integration_check import CheckTrace, run_integration_check
 from launcher.models.plan import Task
+from launcher.store import queue_log
 from launcher.store.files import atomic_write_text
 
 IntegrationCheck = Callable[[str], Awaitable[tuple[bool, str]]]
@@ -136,6 +137,16 @@ async def run_task_checks(ctx: RunContext, task: Task, tree: Path, timeout: floa
         return await run_checks(task.checks, cwd=tree, env=env, timeout_s=timeout, audit=audit)
 
 
+def _count_run_again(ctx: RunContext, commit: str, ok: bool) -> None:
+    """The check's run again on the same tree is a run of the user's command: journaled, so the
+    queue's `check_runs` counts it (its verdict is the one journaled by the queue's own step)."""
+    log = queue_log.QueueLog(ctx.journal.path)
+    try:
+        log.record(ctx.run_id, queue_log.CHECK_AGAIN, [], ok=ok, detail=f"run again on {commit[:12]}")
+    finally:
+        log.close()
+
+
 def integration_check(ctx: RunContext) -> IntegrationCheck | None:
     """The integration check of the landing (None without one): the run's command on a scratch
     tree of each merge result, with the `.worktreeinclude` files a task's worktree gets (copied
@@ -156,6 +167,7 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         seen = {rel: _stamp(ctx.repo.root / rel) for rel in wrote}
         ctx.reported_intrusions.difference_update(wrote)
         ok, output, _ = await run(commit, seen)
+        _count_run_again(ctx, commit, ok)
         left = sorted(rel for rel in wrote if _stamp(ctx.repo.root / rel) == seen[rel])
         # A deletion cannot be made twice (nor told apart from the user's by a run again): the file
         # is put back, no task blamed; one changed is the user's save, its earlier version kept.
