@@ -4,10 +4,16 @@
   launcher's own trees inside the repository (an in-repo `worktree_root`, a `$XDG_CACHE_HOME`
   inside it) nor a worktree or nested clone (a directory holding `.git`): pytest would collect
   their tests against their own unmutated code, and the clean suite could fail.
+- 01: a workflow whose later phase changed the lines an earlier phase wrote keeps going after the
+  user squashes the target (the combined work is all there); work really gone pauses `next`
+  with exit 1, and the way back it names works (no `git merge` of unrelated histories).
 """
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +21,7 @@ from typing import Any
 import anyio
 import pytest
 from conftest import git, write_files
+from helpers import launcher_cli
 
 from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.git.repo import GitRepo
@@ -91,3 +98,99 @@ def test_an_ignored_worktree_or_nested_clone_is_not_copied_as_test_data(tmp_path
 
     copied, _notes = copied_to_workers(root)
     assert sorted(copied) == ["tests/data/sample.csv", "vendor/notes/readme.txt"]
+
+
+# --- 01: the lost-work check after a rewrite of the target ----------------------------------
+
+THREE = """name = "three"
+[[phase]]
+id = "build"
+artifacts = ["build/log.md"]
+[[phase.primary]]
+role = "a"
+prompt = "build"
+[[phase]]
+id = "refine"
+artifacts = ["refine/log.md"]
+[[phase.primary]]
+role = "r"
+prompt = "go on from {artifacts}"
+[[phase]]
+id = "last"
+artifacts = ["last/log.md"]
+[[phase.primary]]
+role = "x"
+prompt = "finish"
+"""
+SCRIPTS = {"build-a": [{"write": "a.txt", "content": "value = 1\n"}],
+           "refine-r": [{"replace": "a.txt", "old": "value = 1", "new": "value = 2"}],  # the same line
+           "last-x": [{"write": "x.txt", "content": "x\n"}]}  # fmt: skip
+
+
+def workflow(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    quiet = ["--quiet"] if args[0] in ("start", "next", "resume") else []
+    done = launcher_cli(repo, "workflow", *args, "--json", *quiet)
+    return done.returncode, json.loads(done.stdout)
+
+
+@pytest.fixture
+def two_phases_landed(repo: Path) -> tuple[Path, dict[str, Any]]:
+    """Phases build and refine landed (refine rewrote build's line); phase last is to run."""
+    write_files(repo, {"workflows/three.toml": THREE, "launcher.toml": '[roles]\ndefault = "scripted"\n'})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "workflows")
+    scripts = repo.parent / "scripts.json"
+    scripts.write_text(json.dumps(SCRIPTS))
+    _, state = workflow(repo, "start", "three", "--scripts", str(scripts))
+    code, state = workflow(repo, "next", state["id"])
+    assert code == 0 and [p["status"] for p in state["phases"]] == ["succeeded", "succeeded", "pending"], state
+    return repo, state
+
+
+def rewrite_main(repo: Path, tree: str) -> None:
+    """main becomes one new root commit of `tree`: none of its old commits are in its history."""
+    squashed = git(repo, "commit-tree", tree, "-m", "squashed").strip()
+    git(repo, "reset", "-q", "--hard", squashed)
+
+
+def test_a_squash_keeping_work_a_later_phase_rewrote_does_not_pause_the_workflow(
+        two_phases_landed: tuple[Path, dict[str, Any]]) -> None:  # fmt: skip
+    repo, state = two_phases_landed
+    build = state["phases"][0]["landed_sha"]
+    rewrite_main(repo, git(repo, "rev-parse", "main^{tree}").strip())
+    assert subprocess.run(["git", "merge-base", "--is-ancestor", build, "main"], cwd=repo).returncode == 1
+
+    code, done = workflow(repo, "next", state["id"])
+    assert code == 0 and done["status"] == "completed", done
+    assert (repo / "a.txt").read_text() == "value = 2\n" and (repo / "x.txt").exists()
+
+
+def test_work_a_rewrite_dropped_pauses_next_with_exit_1_and_a_way_back_that_works(
+        two_phases_landed: tuple[Path, dict[str, Any]]) -> None:  # fmt: skip
+    repo, state = two_phases_landed
+    rewrite_main(repo, git(repo, "rev-parse", f"{state['base_sha']}^{{tree}}").strip())  # squashed, work gone
+
+    code, paused = workflow(repo, "next", state["id"])
+    assert code == 1 and paused["status"] == "paused" and paused["lost_work"] == ["build", "refine"], paused
+    assert "git merge" not in paused["message"], paused["message"]  # refused: unrelated histories
+    assert not (repo / "x.txt").exists()
+
+    for command in re.findall(r"`(git diff [^`]+)`", paused["message"]):  # the way back it names
+        subprocess.run(command, shell=True, cwd=repo, check=True)
+    git(repo, "commit", "-q", "-m", "the workflow's work, put back")
+    assert (repo / "a.txt").read_text() == "value = 2\n"
+    code, resumed = workflow(repo, "resume", state["id"])
+    assert code == 0 and resumed["lost_work"] == [], resumed
+    code, done = workflow(repo, "next", state["id"])
+    assert code == 0 and done["status"] == "completed", done
+
+
+def test_a_reset_that_loses_the_last_phase_work_still_pauses_and_names_git_merge(
+        two_phases_landed: tuple[Path, dict[str, Any]]) -> None:  # fmt: skip
+    repo, state = two_phases_landed
+    build, refine = (row["landed_sha"] for row in state["phases"][:2])
+    git(repo, "reset", "-q", "--hard", build)  # refine's work leaves main; build's stays
+
+    code, paused = workflow(repo, "next", state["id"])
+    assert code == 1 and paused["lost_work"] == ["refine"], paused
+    assert f"git merge {refine[:12]}" in paused["message"], paused["message"]
