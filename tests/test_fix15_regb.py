@@ -7,6 +7,10 @@
 - 01: a workflow whose later phase changed the lines an earlier phase wrote keeps going after the
   user squashes the target (the combined work is all there); work really gone pauses `next`
   with exit 1, and the way back it names works (no `git merge` of unrelated histories).
+- 03: an editable install another guard of the repository re-pointed into its trees (a run's, a
+  workflow's test command, `mutation judge`, a `mutation fix` re-settle) is no "before": that
+  guard's record, wherever the launcher keeps it, says what was there; the user's own install
+  comes back whichever of them ends last.
 """
 
 from __future__ import annotations
@@ -15,15 +19,19 @@ import json
 import re
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from conftest import git, write_files
+from editable_project import user_env
 from helpers import launcher_cli
 
 from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.engine import site_installs
+from launcher.engine.site_installs import RECORD, SiteGuard
 from launcher.git.repo import GitRepo
 from launcher.mutation.model import MutantStatus
 from launcher.mutation.worker_files import ignored_beside_tracked, missing_ignored
@@ -194,3 +202,117 @@ def test_a_reset_that_loses_the_last_phase_work_still_pauses_and_names_git_merge
     code, paused = workflow(repo, "next", state["id"])
     assert code == 1 and paused["lost_work"] == ["refine"], paused
     assert f"git merge {refine[:12]}" in paused["message"], paused["message"]
+
+
+# --- 03: every guard's record is found by every other ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    venv = tmp_path_factory.mktemp("user-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+    return next((venv / "lib").glob("python3*/site-packages"))
+
+
+def install(site: Path, source: Path) -> None:
+    """An editable install of pkg from `source`, as pip leaves one (its dist-info and `.pth`)."""
+    uninstall(site)
+    info = site / "pkg-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pkg\nVersion: 0.1\n")
+    (info / "direct_url.json").write_text(json.dumps({"url": source.as_uri(), "dir_info": {"editable": True}}))
+    (site / "pkg-editable.pth").write_text(f"{source}/src\n")
+    (info / "RECORD").write_text("pkg-editable.pth,,\npkg-0.1.dist-info/RECORD,,\n")
+
+
+def uninstall(site: Path) -> None:
+    info = site / "pkg-0.1.dist-info"
+    for entry in info.iterdir() if info.is_dir() else []:
+        entry.unlink()
+    if info.is_dir():
+        info.rmdir()
+    (site / "pkg-editable.pth").unlink(missing_ok=True)
+
+
+def points_to(site: Path) -> str | None:
+    pth = site / "pkg-editable.pth"
+    return pth.read_text().strip() if pth.exists() else None
+
+
+def run_guard(repo: Path, run: str) -> SiteGuard:
+    guard = SiteGuard()
+    guard.bind(repo / "wt" / run, repo / ".launcher" / "runs" / run / RECORD)
+    return guard
+
+
+# (its trees' folder, its record, the state dir it is given) as the launcher lays them out
+OTHER_GUARDS = {
+    "workflow test command": ("wt/wf_1", ".launcher/workflows/wf_1/" + RECORD, None),
+    "mutation judge": ("wt/judge", ".launcher/mutation-runs/m-1/" + RECORD, ".launcher"),
+    "mutation fix re-settle": ("wt/fix-resettle", "wt/fix-resettle/r-x." + RECORD, ".launcher"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(OTHER_GUARDS))
+def test_a_run_starting_while_another_guard_re_pointed_the_install_keeps_the_user_install(
+        kind: str, site: Path, tmp_path: Path) -> None:  # fmt: skip
+    env, repo = user_env(site.parents[2], tmp_path / "home"), tmp_path / "repo"
+    root, record, state = OTHER_GUARDS[kind]
+    install(site, repo)  # the user's own `pip install -e .`
+    other = SiteGuard(root=repo / root, record=repo / record, loaded=True,
+                      state_dir=repo / state if state else None)  # fmt: skip
+    run = run_guard(repo, "r-b")
+    anyio.run(partial(other.snapshot, env))
+    install(site, repo / root / "tree")  # its command: pip install -e . (still running)
+    anyio.run(partial(run.snapshot, env))  # a run's setup starts meanwhile
+    anyio.run(partial(other.settle, remove_new=True))  # the user's install is back
+    install(site, repo / "wt" / "r-b" / "t1")  # the run's setup: pip install -e .
+
+    lines = anyio.run(partial(run.settle, remove_new=True))
+
+    assert points_to(site) == f"{repo}/src", lines
+    assert len(lines) == 1 and f"put back the editable install of pkg-0.1 from {repo.as_uri()}" in lines[0]
+    uninstall(site)
+
+
+@pytest.mark.parametrize("kind", sorted(OTHER_GUARDS))
+def test_a_guarded_command_starting_while_a_run_re_pointed_the_install_keeps_the_user_install(
+        kind: str, site: Path, tmp_path: Path) -> None:  # fmt: skip
+    env, repo = user_env(site.parents[2], tmp_path / "home"), tmp_path / "repo"
+    root, record, state = OTHER_GUARDS[kind]
+    install(site, repo)
+    run = run_guard(repo, "r-b")
+    anyio.run(partial(run.snapshot, env))
+    install(site, repo / "wt" / "r-b" / "t1")  # the run's setup (its install live)
+
+    async def guarded_command() -> list[str]:
+        async with site_installs.guarded(repo / root, repo / record, env,
+                                         state_dir=repo / state if state else None) as put_back:
+            await run.settle(remove_new=True)  # the run ends meanwhile: the user's install is back
+            install(site, repo / root / "tree")  # the guarded command's pip install -e .
+        return put_back
+
+    anyio.run(guarded_command)
+    assert points_to(site) == f"{repo}/src"
+    uninstall(site)
+
+
+def test_a_record_of_a_guard_whose_trees_the_install_does_not_point_into_says_nothing_of_it(
+        site: Path, tmp_path: Path) -> None:  # fmt: skip
+    env, repo = user_env(site.parents[2], tmp_path / "home"), tmp_path / "repo"
+    install(site, repo)
+    uninstall(site)
+    stale = run_guard(repo, "r-a")  # a run that saw nothing installed, its record left behind
+    anyio.run(partial(stale.snapshot, env))
+    install(site, repo)
+    workflow = SiteGuard(root=repo / "wt" / "wf_1", record=repo / ".launcher/workflows/wf_1" / RECORD, loaded=True)
+    anyio.run(partial(workflow.snapshot, env))
+    install(site, repo / "wt" / "wf_1" / "tree")  # the workflow's test command re-points it
+    run = run_guard(repo, "r-b")
+    anyio.run(partial(run.snapshot, env))  # r-a's record (sorted first) must not answer for wf_1's install
+    anyio.run(partial(workflow.settle, remove_new=True))
+    install(site, repo / "wt" / "r-b" / "t1")
+
+    anyio.run(partial(run.settle, remove_new=True))
+    assert points_to(site) == f"{repo}/src"
+    uninstall(site)
