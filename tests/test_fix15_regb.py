@@ -30,9 +30,11 @@ from editable_project import user_env
 from helpers import launcher_cli
 
 from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.app.workflow import integrity
 from launcher.engine import site_installs
 from launcher.engine.site_installs import RECORD, SiteGuard
 from launcher.git.repo import GitRepo
+from launcher.models.workflow import PhaseState, PhaseStatus, WorkflowState
 from launcher.mutation.model import MutantStatus
 from launcher.mutation.worker_files import ignored_beside_tracked, missing_ignored
 
@@ -203,6 +205,28 @@ def test_a_reset_that_loses_the_last_phase_work_still_pauses_and_names_git_merge
     assert code == 1 and paused["lost_work"] == ["refine"], paused
     assert f"git merge {refine[:12]}" in paused["message"], paused["message"]
 
+
+
+def test_a_task_whose_lines_a_later_task_of_the_same_phase_changed_is_held_after_a_squash(repo: Path) -> None:
+    start = git(repo, "rev-parse", "main").strip()
+    write_files(repo, {"a.txt": "value = 1\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "task a")
+    first = git(repo, "rev-parse", "main").strip()
+    write_files(repo, {"a.txt": "value = 2\n"})  # task b, built on a, rewrites its line
+    git(repo, "commit", "-q", "-am", "task b")
+    second = git(repo, "rev-parse", "main").strip()
+    tasks = [{"id": "a", "merged": True, "commit": first}, {"id": "b", "merged": True, "commit": second}]
+    state = WorkflowState(id="wf_1", template="t", target="main", base_sha=start, phases=[
+        PhaseState(id="build", name="build", status=PhaseStatus.SUCCEEDED, start_sha=start, landed_sha=second,
+                   tasks=tasks)])  # fmt: skip
+    gitrepo = GitRepo(repo, repo / ".git")
+
+    rewrite_main(repo, git(repo, "rev-parse", "main^{tree}").strip())  # squashed: both tasks' work there
+    assert anyio.run(integrity.lost_work, gitrepo, state) == []
+
+    rewrite_main(repo, git(repo, "rev-parse", f"{start}^{{tree}}").strip())  # squashed without it
+    assert [lost.row.id for lost in anyio.run(integrity.lost_work, gitrepo, state)] == ["build"]
 
 # --- 03: every guard's record is found by every other ---------------------------------------
 

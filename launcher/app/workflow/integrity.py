@@ -54,16 +54,18 @@ async def _held_alone(repo: GitRepo, row: PhaseState, target: str) -> bool:
         row.start_sha and await change_present.change_present(repo, row.start_sha, str(row.landed_sha), target))
 
 
-async def _held_by_later(repo: GitRepo, row: PhaseState, later: list[PhaseState], target: str) -> bool:
-    """A later phase built on this one (its landed tip descends from this one's) and may have
-    changed the same lines on purpose: this phase's work is judged with the newest such phase's,
-    as the change from this phase's start to that phase's landed tip."""
-    if not row.start_sha:
+async def _held_combined(repo: GitRepo, row: PhaseState, later: list[PhaseState], target: str) -> bool:
+    """Its work judged with what was built on it: a task of the phase, or a later phase whose
+    landed tip descends from this one's (the newest such), may have changed the same lines on
+    purpose, so the change from this phase's start to that tip must be in the target's tree."""
+    if not row.start_sha or not row.landed_sha:
         return False
+    tip = row.landed_sha
     for newer in reversed(later):
-        if newer.landed_sha and await change_present.is_ancestor(repo, str(row.landed_sha), newer.landed_sha):
-            return await change_present.change_present(repo, row.start_sha, newer.landed_sha, target)
-    return False
+        if newer.landed_sha and await change_present.is_ancestor(repo, row.landed_sha, newer.landed_sha):
+            tip = newer.landed_sha
+            break
+    return await change_present.change_present(repo, row.start_sha, tip, target)
 
 
 async def lost_work(repo: GitRepo, state: WorkflowState) -> list[LostPhase]:
@@ -72,14 +74,15 @@ async def lost_work(repo: GitRepo, state: WorkflowState) -> list[LostPhase]:
     target's history, or (history rewritten: squashed, rebased, an unrelated commit dropped) its
     change still in the target's tree. A phase recorded without its tasks' commits (by an older
     launcher, or landed by the operator) is judged by its recorded tip and change, the same way.
-    A phase whose lines a later phase built on it changed is held when the change from its start
-    to that later phase's tip is in the target's tree (the workflow's combined work)."""
+    A phase whose lines one of its own tasks or a later phase built on it changed is held when
+    the change from its start to that phase's landed tip is in the target's tree (the combined
+    work)."""
     await check_target(repo, state)
     target = f"refs/heads/{state.target}"
     landed = [row for row in state.phases if row.status is PhaseStatus.SUCCEEDED and row.landed_sha]
     lost = []
     for at, row in enumerate(landed):
-        if await _held_alone(repo, row, target) or await _held_by_later(repo, row, landed[at + 1:], target):
+        if await _held_alone(repo, row, target) or await _held_combined(repo, row, landed[at + 1:], target):
             continue
         base = await repo.git("merge-base", str(row.landed_sha), target, check=False)
         lost.append(LostPhase(row, apart=not (base.ok and base.out.strip())))
