@@ -72,7 +72,8 @@ def _state_text(data: dict[str, Any]) -> str:
 
 
 def _exit_for(data: dict[str, Any]) -> None:
-    bad = data["status"] in (WorkflowStatus.FAILED.value,) or (data["status"] == "paused" and data.get("paused_on"))
+    bad = data["status"] in (WorkflowStatus.FAILED.value,) or (
+        data["status"] == "paused" and (data.get("paused_on") or data.get("lost_work")))
     raise typer.Exit(int(ExitCode.FAILED) if bad else 0)
 
 

@@ -39,7 +39,9 @@ from launcher.engine.site_state import (
     read_small,
     site_file,
 )
+from launcher.regular_files import read_json_or_none
 from launcher.store.files import atomic_write_text
+from launcher.store.own_files import STATE_DIR
 
 RECORD = "site-installs.json"  # a run's SiteGuard record, in its directory under .launcher/runs/
 _SITE_DIRS = ("import json, site, sysconfig; p = sysconfig.get_paths(); "
@@ -187,6 +189,7 @@ class SiteGuard:
     seen_paths: set[str] = field(default_factory=set)
     loaded: bool = False
     lock: anyio.Lock = field(default_factory=anyio.Lock)
+    state_dir: Path | None = None  # the repository's `.launcher/` (default: the one `record` is under)
 
     def needles(self, *, every_run: bool = False) -> tuple[str, ...]:
         """What an install pointing into the run's worktrees names (`every_run`: any run's)."""
@@ -220,7 +223,8 @@ class SiteGuard:
     def _save(self) -> None:
         if self.record is None:
             return
-        data = {"paths": sorted(self.seen_paths), "sites": {str(s): st.as_json() for s, st in self.before.items()}}
+        data = {"root": str(self.root or ""), "paths": sorted(self.seen_paths),
+                "sites": {str(s): st.as_json() for s, st in self.before.items()}}
         atomic_write_text(self.record, json.dumps(data))  # its folders made private (0700) as the run's are
 
     async def snapshot(self, env: Mapping[str, str]) -> None:
@@ -240,26 +244,47 @@ class SiteGuard:
                     self.before[site] = await anyio.to_thread.run_sync(self._other_runs, site, state)
             await anyio.to_thread.run_sync(self._save)
 
+    def _state(self) -> Path | None:
+        """The repository's `.launcher/`: given, or the one the record is kept under."""
+        if self.state_dir is not None:
+            return self.state_dir
+        return next((p for p in (self.record.parents if self.record else []) if p.name == STATE_DIR), None)
+
+    def _records(self) -> list[Path]:
+        """Every other guard's record the launcher may keep for this repository, in one glob of
+        each place it writes them: `.launcher/<kind>/<id>/` (runs, workflows, a sweep's or a
+        calibration's `mutation judge`) and `<worktree root>/<owner>/` (a workflow's scratch, a
+        `mutation fix` re-settle's `<run>.site-installs.json`)."""
+        found: set[Path] = set()
+        if (state := self._state()) is not None:
+            found.update(state.glob(f"*/*/{RECORD}"))
+        if self.root is not None:  # every guard's root is <worktree root>/<owner>
+            found.update(self.root.parent.glob(f"*/*{RECORD}"))
+        return sorted(found - {p for p in (self.record,) if p is not None})
+
     def _other_runs(self, site: Path, state: SiteState) -> SiteState:
-        """`state` with what pointed into a worktree taken from the record of another run of the
-        repository that covers `site` (what was there before that run re-pointed it)."""
+        """`state` with what pointed into a worktree taken from the record of another guard of the
+        repository (a run's, a workflow's test command, a judge, a re-settle) that covers `site`
+        and whose worktrees the install points into (what was there before it re-pointed it)."""
         if not state.unknown or self.record is None:
             return state
-        for record in sorted(self.record.parent.parent.glob(f"*/{self.record.name}")):
-            if record == self.record:
-                continue
+        for record in self._records():
+            data = read_json_or_none(record)
             try:
-                sites = json.loads(record.read_text(encoding="utf-8"))["sites"]
+                sites = data["sites"]
                 theirs = next((SiteState.from_json(v) for k, v in sites.items()
                                if Path(k).resolve() == site.resolve()), None)
+                their_root = Path(data["root"]) if data.get("root") else None
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
             if theirs is None:
                 continue
-            for key in sorted(state.unknown):
+            # Only what points into that guard's own trees (a record of an older launcher names no root)
+            into = SiteState.read(site, SiteGuard(root=their_root).needles()).unknown if their_root else state.unknown
+            for key in sorted(state.unknown & into):
                 if key in theirs.unknown:
                     continue
-                state.unknown.discard(key)  # there before that run, as it kept it (or nothing)
+                state.unknown.discard(key)  # there before that guard, as it kept it (or nothing)
                 if key in theirs.dists:
                     state.dists[key] = theirs.dists[key]
                 elif key in theirs.files:
@@ -283,16 +308,19 @@ class SiteGuard:
 
 
 @asynccontextmanager
-async def guarded(root: Path, record: Path, env: Mapping[str, str]) -> AsyncIterator[list[str]]:
+async def guarded(root: Path, record: Path, env: Mapping[str, str], *,
+                  state_dir: Path | None = None) -> AsyncIterator[list[str]]:
     """Around a command the launcher runs outside a run's tasks in a throwaway tree under `root`
     (a workflow's test and coverage runs, `mutation judge`'s judge, `mutation fix`'s re-settle):
     the environments `env`'s pip writes to are kept in `record` before it runs; after it, every
     install pointing under `root` is put back as it was, or removed (the tree goes with the
     command), and `record` goes. A `record` left by a launcher killed meanwhile is put back
-    first. The yielded list gets `site: what` lines of what was put back."""
+    first. The yielded list gets `site: what` lines of what was put back. `state_dir`: the
+    repository's `.launcher/`, where other guards' records are looked for (given when `record` is
+    not under it)."""
     lines: list[str] = []
     lines += await put_back_left(root, record)
-    guard = SiteGuard(root=root, record=record, loaded=True)
+    guard = SiteGuard(root=root, record=record, loaded=True, state_dir=state_dir)
     await guard.snapshot(env)
     try:
         yield lines

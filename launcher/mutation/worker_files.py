@@ -7,8 +7,11 @@ Files named by `.worktreeinclude` are copied in, as for agents' worktrees, and s
 files that sit beside tracked ones and those inside a wholly ignored directory (`tests/data/`,
 fetched fixtures: a test that skips without them makes its lines NoCoverage), caches,
 environments, build output and logs left out, within a bound; what is left out over the bound is
-named in a note. When the clean suite fails anyway, the ignored files the main tree has and the
-worker tree lacks are named.
+named in a note. The launcher's own trees are never test data: its worktree root and its cache's
+`launcher/` folder when they are inside the repository (other runs' task trees, this sweep's own
+worker trees), and any directory holding a `.git` (a worktree or a nested clone, whose tests
+pytest would collect against its own unmutated code). When the clean suite fails anyway, the
+ignored files the main tree has and the worker tree lacks are named.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path, PurePosixPath
 
 from launcher.git.include import is_safe_source, resolve_includes
 from launcher.git.repo import GitRepo
+from launcher.git.worktrees import default_worktree_root
+from launcher.models.config import load_repo_config
 
 _NOISE_PARTS = frozenset({".git", ".launcher", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
                           ".tox", ".nox", ".venv", "venv", "node_modules", ".coverage"})  # fmt: skip
@@ -48,19 +53,49 @@ async def _ignored_files(repo: GitRepo) -> list[str]:
     return (await _ignored_listing(repo))[0]
 
 
+def launcher_trees(repo: GitRepo) -> list[str]:
+    """The launcher's own folders inside the repository (relative, no trailing slash): the
+    configured worktree root, or the default one's cache `launcher/` folder when
+    $XDG_CACHE_HOME is inside the repository. They hold other runs' task trees and the sweep's
+    own worker trees, never the project's test data."""
+    root = repo.root.resolve()
+    found: list[str] = []
+    for place in (default_worktree_root(repo, load_repo_config(repo.root).worktree_root),
+                  default_worktree_root(repo, None).parents[1]):  # fmt: skip
+        try:
+            rel = place.resolve().relative_to(root).as_posix()
+        except ValueError:
+            continue  # outside the repository
+        if rel != ".":
+            found.append(rel)
+    return found
+
+
+def _under(rel: str, trees: list[str]) -> bool:
+    rel = rel.rstrip("/")
+    return any(rel == tree or rel.startswith(tree + "/") for tree in trees)
+
+
+def _holds_git(path: Path) -> bool:
+    """A worktree or a nested clone (its `.git` a file or a directory)."""
+    return os.path.lexists(path / ".git")
+
+
 async def _ignored_listing(repo: GitRepo) -> tuple[list[str], list[str], list[str]]:
     """Ignored files: those git lists one by one, and the files inside a wholly ignored directory
-    (one `dir/` entry) that is not build output, an environment or a cache; those directories; and
-    those not listed to the end (over MAX_LISTED files in all)."""
+    (one `dir/` entry) that is not build output, an environment, a cache or the launcher's own
+    trees; those directories; and those not listed to the end (over MAX_LISTED files in all)."""
     listed = await repo.git("ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory")
     entries = [p for p in listed.out.split("\0") if p]
-    files = [p for p in entries if not p.endswith("/") and not _noise(p)]
+    own = launcher_trees(repo)
+    files = [p for p in entries if not p.endswith("/") and not _noise(p) and not _under(p, own)]
     dirs: list[str] = []
     unlisted: list[str] = []
     budget = MAX_LISTED
     for directory in entries:
-        if directory.endswith("/") and not _noise_dir(directory):
-            inside = _files_under(repo.root, directory.rstrip("/"), budget)
+        if directory.endswith("/") and not _noise_dir(directory) and not _under(directory, own) \
+                and not _holds_git(repo.root / directory):
+            inside = _files_under(repo.root, directory.rstrip("/"), budget, own)
             if len(inside) >= budget:
                 unlisted.append(directory)
             budget -= len(inside)
@@ -74,12 +109,14 @@ def _noise_dir(rel: str) -> bool:
     return _noise(rel.rstrip("/")) or any(part in _NOISE_DIRS or part.endswith(".egg-info") for part in parts)
 
 
-def _files_under(root: Path, rel: str, budget: int) -> list[str]:
-    """The files (not symlinks) under a directory of the tree, noise left out, at most `budget`."""
+def _files_under(root: Path, rel: str, budget: int, own: list[str]) -> list[str]:
+    """The files (not symlinks) under a directory of the tree, at most `budget`; noise, the
+    launcher's own trees (`own`) and worktrees or nested clones left out."""
     found: list[str] = []
     for here, dirs, names in os.walk(root / rel):
-        dirs[:] = sorted(d for d in dirs if d not in _NOISE_DIRS and not os.path.islink(os.path.join(here, d)))
         base = PurePosixPath(Path(here).relative_to(root).as_posix())
+        dirs[:] = sorted(d for d in dirs if d not in _NOISE_DIRS and not os.path.islink(os.path.join(here, d))
+                         and not _under(str(base / d), own) and not _holds_git(Path(here, d)))  # fmt: skip
         for name in sorted(names):
             path = str(base / name)
             if len(found) >= budget:

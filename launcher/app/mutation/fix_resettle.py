@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from launcher.app.context import open_journal
+from launcher.app.context import open_journal, state_dir
 from launcher.app.run.inputs import prepare_worktree_root
 from launcher.engine import site_installs
 from launcher.engine.command_env import command_env
@@ -110,7 +110,8 @@ async def resettle(repo: GitRepo, data: dict[str, Any], claimed: set[str], tests
     # the user's venv (`pip install -e .`) is put back after them (engine/site_installs.py).
     record = scratch.parent / f"{run_id}.{site_installs.RECORD}"
     try:
-        async with site_installs.guarded(scratch.parent, record, env_of(scratch)) as put_back:
+        async with site_installs.guarded(scratch.parent, record, env_of(scratch),
+                                         state_dir=state_dir(repo)) as put_back:
             present = [t for t in tests if (scratch / t).is_file()]
             killed = await kills(scratch, python, present, [m for m, _ in picked], env_of=env_of,
                                  timeout_s=min(TEST_TIMEOUT_S, RESETTLE_TIMEOUT_S),

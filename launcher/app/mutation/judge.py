@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.agents_info import describe_agents
-from launcher.app.context import DEFAULT_TIMEOUT_S, writable_state_dir
+from launcher.app.context import DEFAULT_TIMEOUT_S, state_dir, writable_state_dir
 from launcher.app.mutation import calibration_code
 from launcher.app.mutation.calibration_default import choose_calibration_set, python_set_file
 from launcher.app.mutation.reports import resolve_run
@@ -341,7 +341,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     # The judge works in its checkout under judge/: what it installs from there into the user's
     # venv (`pip install -e .`) is put back after it (engine/site_installs.py).
     env = {**command_env(repo.root, main_root=repo.root, run_id=label, task_id=None), **agent.set_env}
-    async with site_installs.guarded(scratch.parent, out_dir / site_installs.RECORD, env) as put_back:
+    async with site_installs.guarded(scratch.parent, out_dir / site_installs.RECORD, env,
+                                     state_dir=state_dir(repo)) as put_back:
         outcome = await judge_relay.judge(repo, spec)
     notes = [*outcome.notes, *(f"{line} (the judge installed the project from its checkout; a judge should not "
                                "install into a shared environment)" for line in put_back)]

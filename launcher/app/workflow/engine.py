@@ -378,6 +378,7 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
                     raise refusal(now, "there is nothing to resume", f"`launcher workflow status {now.id}`")
                 now.status, now.resume_to = now.resume_to or WorkflowStatus.READY, None
                 now.pause_requested = False
+                now.options.pop(integrity.LOST_WORK, None)  # `next` checks again
                 now.message = "resumed"
             return session.update(state.id, unpause)
         else:

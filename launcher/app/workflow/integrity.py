@@ -5,6 +5,7 @@ never overwrites why a workflow ended or paused."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from launcher.errors import UsageProblem
@@ -14,6 +15,7 @@ from launcher.models.report import RunReport
 from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
 
 REJECTED = "the review rejected the work"  # the start of a rejected phase's error
+LOST_WORK = "lost_work"  # the option naming the phases a workflow paused for, their work lost
 
 
 async def check_target(repo: GitRepo, state: WorkflowState) -> str:
@@ -34,38 +36,77 @@ async def check_target(repo: GitRepo, state: WorkflowState) -> str:
         error_key="workflow_target_missing")
 
 
-async def lost_work(repo: GitRepo, state: WorkflowState) -> list[PhaseState]:
+@dataclass(frozen=True)
+class LostPhase:
+    """A succeeded phase whose landed work the target no longer holds; `apart`: the target's
+    history no longer shares any commit with what it landed (rewritten since: `git merge`
+    refuses such a commit), so the way back is to apply its change again."""
+
+    row: PhaseState
+    apart: bool
+
+
+async def _held_alone(repo: GitRepo, row: PhaseState, target: str) -> bool:
+    commits = [t.get("commit") for t in row.tasks if t.get("merged")]
+    if commits and all(isinstance(c, str) and c for c in commits):
+        return all([await change_present.commit_held(repo, str(c), target) for c in commits])
+    return await change_present.is_ancestor(repo, str(row.landed_sha), target) or bool(
+        row.start_sha and await change_present.change_present(repo, row.start_sha, str(row.landed_sha), target))
+
+
+async def _held_combined(repo: GitRepo, row: PhaseState, later: list[PhaseState], target: str) -> bool:
+    """Its work judged with what was built on it: a task of the phase, or a later phase whose
+    landed tip descends from this one's (the newest such), may have changed the same lines on
+    purpose, so the change from this phase's start to that tip must be in the target's tree."""
+    if not row.start_sha or not row.landed_sha:
+        return False
+    tip = row.landed_sha
+    for newer in reversed(later):
+        if newer.landed_sha and await change_present.is_ancestor(repo, row.landed_sha, newer.landed_sha):
+            tip = newer.landed_sha
+            break
+    return await change_present.change_present(repo, row.start_sha, tip, target)
+
+
+async def lost_work(repo: GitRepo, state: WorkflowState) -> list[LostPhase]:
     """The succeeded phases whose landed work the target no longer holds (a `git reset --hard`,
     a force-push or `update-ref` took it away). Each landed task's commit decides: in the
     target's history, or (history rewritten: squashed, rebased, an unrelated commit dropped) its
     change still in the target's tree. A phase recorded without its tasks' commits (by an older
-    launcher, or landed by the operator) is judged by its recorded tip and change, the same way."""
+    launcher, or landed by the operator) is judged by its recorded tip and change, the same way.
+    A phase whose lines one of its own tasks or a later phase built on it changed is held when
+    the change from its start to that phase's landed tip is in the target's tree (the combined
+    work)."""
     await check_target(repo, state)
     target = f"refs/heads/{state.target}"
+    landed = [row for row in state.phases if row.status is PhaseStatus.SUCCEEDED and row.landed_sha]
     lost = []
-    for row in state.phases:
-        if row.status is not PhaseStatus.SUCCEEDED or not row.landed_sha:
+    for at, row in enumerate(landed):
+        if await _held_alone(repo, row, target) or await _held_combined(repo, row, landed[at + 1:], target):
             continue
-        commits = [t.get("commit") for t in row.tasks if t.get("merged")]
-        if commits and all(isinstance(c, str) and c for c in commits):
-            held = all([await change_present.commit_held(repo, str(c), target) for c in commits])
-        else:
-            held = await change_present.is_ancestor(repo, row.landed_sha, target) or bool(
-                row.start_sha and await change_present.change_present(repo, row.start_sha, row.landed_sha, target))
-        if not held:
-            lost.append(row)
+        base = await repo.git("merge-base", str(row.landed_sha), target, check=False)
+        lost.append(LostPhase(row, apart=not (base.ok and base.out.strip())))
     return lost
 
 
-def _lost_what(state: WorkflowState, lost: list[PhaseState]) -> tuple[str, str]:
+def _put_back(lost: LostPhase) -> str:
+    sha = (lost.row.landed_sha or "")[:12]
+    if not lost.apart:
+        return f"`git merge {sha}`"
+    if lost.row.start_sha:  # `git merge` refuses unrelated histories: apply the phase's change again
+        return f"`git diff {lost.row.start_sha[:12]} {sha} | git apply --3way` then `git commit`"
+    return f"`git cherry-pick {sha}`"
+
+
+def _lost_what(state: WorkflowState, lost: list[LostPhase]) -> tuple[str, str]:
     """(what the target no longer holds, how to put it back)."""
-    named = ", ".join(f"{row.id} ({(row.landed_sha or '')[:12]})" for row in lost)
-    merges = " and ".join(f"`git merge {(row.landed_sha or '')[:12]}`" for row in lost)
+    named = ", ".join(f"{item.row.id} ({(item.row.landed_sha or '')[:12]})" for item in lost)
+    how = " and ".join(_put_back(item) for item in lost)
     return (f"{state.target} no longer holds what phase {named} landed (the branch was reset or force-updated "
-            "since)", f"put it back ({merges} on {state.target})")
+            "since)", f"put it back ({how} on {state.target})")
 
 
-def lost_message(state: WorkflowState, lost: list[PhaseState]) -> str:
+def lost_message(state: WorkflowState, lost: list[LostPhase]) -> str:
     what, put_back = _lost_what(state, lost)
     return (f"paused: {what}, so the workflow cannot go on from it nor say it completed; {put_back}, then "
             f"`launcher workflow resume {state.id}`; or cancel the workflow (`launcher workflow cancel {state.id}`)")
@@ -84,10 +125,12 @@ async def refuse_retry_on_lost_work(repo: GitRepo, state: WorkflowState) -> None
                 f"workflow (`launcher workflow cancel {state.id}`)", error_key="workflow_lost_work")
 
 
-def pause_for_lost(state: WorkflowState, lost: list[PhaseState]) -> None:
-    """Pause (as an operator's pause: `resume` then `next` checks again) naming the lost work."""
+def pause_for_lost(state: WorkflowState, lost: list[LostPhase]) -> None:
+    """Pause (as an operator's pause: `resume` then `next` checks again) naming the lost work;
+    `options["lost_work"]` names its phases until `resume` (not success: `next` exits 1)."""
     state.status, state.resume_to, state.paused_on = WorkflowStatus.PAUSED, WorkflowStatus.READY, None
     state.runner_pid = None
+    state.options[LOST_WORK] = [item.row.id for item in lost]
     state.message = lost_message(state, lost)
 
 

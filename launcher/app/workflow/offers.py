@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.app.workflow.engine import interrupted, parked, runner_alive
+from launcher.app.workflow.integrity import LOST_WORK
 from launcher.models.workflow import WorkflowState, WorkflowStatus
 
 
@@ -37,6 +38,8 @@ def state_view(state: WorkflowState, folder: Path | None = None) -> dict[str, An
     data = state.model_dump(mode="json", exclude={"options"})
     data["interrupted"] = interrupted(state)
     data["offers"] = offers(state)
+    paused = state.status is WorkflowStatus.PAUSED
+    data["lost_work"] = list(state.options.get(LOST_WORK) or []) if paused else []  # phases whose work is gone
     if folder is not None:
         data["folder"] = str(folder)
     return data
