@@ -86,8 +86,10 @@ def test_cancel_after_a_phase_landed_reports_it_landed_and_keeps_its_run_succeed
     phase = data["phases"][0]
     assert data["status"] == "cancelled"
     assert phase["status"] == "succeeded" and phase["error"] is None
-    assert phase["tasks"] == [{"id": "test-tester", "role": "tester", "agent": "scripted", "state": "merged",
-                               "merged": True}]
+    (task,) = phase["tasks"]
+    landed = task.pop("commit")  # the task's landed commit, recorded for the lost-work check
+    assert task == {"id": "test-tester", "role": "tester", "agent": "scripted", "state": "merged", "merged": True}
+    assert git(wf_repo, "merge-base", "--is-ancestor", landed, "main") == ""
     assert "had already landed on main" in data["message"] and "nothing of it lands" not in data["message"]
     run = json.loads(launcher_cli(wf_repo, "status", phase["run_id"], "--json").stdout)
     assert run["status"] == "succeeded" and "nothing of this run lands" not in (run.get("message") or "")
