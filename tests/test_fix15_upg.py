@@ -12,13 +12,20 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import signal
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from conftest import git, write_files
+from editable_project import IMPORT, INSTALL, PYPROJECT, backend, make_venv, user_env
 
 from launcher.app.mutation.progress import LineListener
 from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
@@ -133,3 +140,110 @@ def test_a_resumed_sweep_judges_again_the_mutants_an_earlier_attempt_judged_in_a
     assert {(r.status, r.executor, r.source) for r in resumed.results} == {(MutantStatus.SURVIVED, "generic", "run")}
     assert any("1 verdict(s) from before the interruption" in n and "settled again, not reused" in n
                for n in resumed.notes), resumed.notes  # fmt: skip
+
+
+# 04. What a workflow's test command did to the user's venv is told where the user looks
+
+WORKFLOW = """name = "t"
+description = "one tested phase"
+keywords = ["t"]
+[[phase]]
+id = "test"
+artifacts = ["test/results.json"]
+[[phase.primary]]
+role = "tester"
+prompt = "test it"
+"""
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The user's shared venv (one for the module: making one takes a while)."""
+    yield make_venv(tmp_path_factory.mktemp("user-venv") / "venv")
+
+
+def workflow_project(root: Path, test_command: str) -> Path:
+    (root / "src/pkg").mkdir(parents=True)
+    (root / "src/pkg/__init__.py").write_text("VALUE = 1\n")
+    (root / "_backend").mkdir()
+    (root / "_backend/backend.py").write_text(backend('''
+        "pkg-editable.pth": (src + "\\n").encode(),'''))
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    (root / ".gitignore").write_text("__pycache__/\n.launcher/\n")
+    (root / "workflows").mkdir()
+    (root / "workflows/t.toml").write_text(WORKFLOW)
+    (root / "launcher.toml").write_text(
+        '[agents.w]\nadapter = "command"\ncommand = ["sh", "-c", "echo tested > done.txt"]\n'
+        f'[roles]\ndefault = "w"\n[workflow]\ntest_command = "{test_command}"\n')
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "init")
+    return root
+
+
+def sh(cmd: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["/bin/sh", "-c", cmd], cwd=cwd, env=env, text=True, capture_output=True, timeout=300)
+
+
+def launcher(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=repo, env=env, text=True,
+                          capture_output=True, stdin=subprocess.DEVNULL, timeout=600)  # fmt: skip
+
+
+def installed_by_user(repo: Path, env: dict[str, str], tmp_path: Path) -> None:
+    sh("pip uninstall -q -y pkg", repo, env)
+    assert sh(INSTALL, repo, env).returncode == 0
+    assert sh(f"python -c '{IMPORT}'", tmp_path, env).stdout.strip() == str(repo / "src/pkg/__init__.py")
+
+
+def the_workflow(repo: Path) -> str:
+    (folder,) = (repo / ".launcher/workflows").iterdir()
+    return folder.name
+
+
+def test_an_install_a_phases_test_command_made_and_the_launcher_put_back_is_in_the_phases_notes(
+        venv: Path, tmp_path: Path) -> None:  # fmt: skip
+    env = user_env(venv, tmp_path / "home")
+    repo = workflow_project(tmp_path / "repo", f"{INSTALL} && echo tests-ran")
+    installed_by_user(repo, env, tmp_path)
+
+    done = launcher(repo, env, "workflow", "start", "t")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = "put back the editable install of pkg-0.1 from " + repo.as_uri()
+    assert said in done.stdout  # the command's own output
+    status = launcher(repo, env, "workflow", "status", the_workflow(repo))
+    assert said in status.stdout  # and `workflow status`, as the phase's note
+    (row,) = json.loads(launcher(repo, env, "workflow", "status", the_workflow(repo), "--json").stdout)["phases"]
+    assert any(said in note and "your environment" in note for note in row["notes"]), row["notes"]
+
+
+def test_what_a_killed_runners_test_command_installed_and_resume_put_back_is_told_by_resume_and_status(
+        venv: Path, tmp_path: Path) -> None:  # fmt: skip
+    env = user_env(venv, tmp_path / "home")
+    marker = tmp_path / "installed"
+    # the first run of the test command installs from its scratch tree and hangs; a later one just passes
+    repo = workflow_project(tmp_path / "repo", f"test -e {marker} || {{ {INSTALL} && touch {marker} && sleep 60; }}")
+    installed_by_user(repo, env, tmp_path)
+    runner = subprocess.Popen([sys.executable, "-m", "launcher", "workflow", "start", "t", "--quiet"], cwd=repo,
+                              env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert marker.exists(), "the test command never ran"
+        assert "/worktrees/" in sh(f"python -c '{IMPORT}'", tmp_path, env).stdout  # the user's venv re-pointed
+    finally:
+        os.kill(runner.pid, signal.SIGKILL)  # the runner dies before it puts the install back
+        runner.wait()
+
+    done = launcher(repo, env, "workflow", "resume", the_workflow(repo))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sh(f"python -c '{IMPORT}'", tmp_path, env).stdout.strip() == str(repo / "src/pkg/__init__.py")
+    said = "put back the editable install of pkg-0.1 from " + repo.as_uri()
+    assert said in done.stdout  # `resume` says what it changed in the user's venv...
+    status = launcher(repo, env, "workflow", "status", the_workflow(repo))
+    assert said in status.stdout  # ...and so does `workflow status` afterwards (the phase's note, kept)
+    assert "whose runner died" in status.stdout
