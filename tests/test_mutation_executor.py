@@ -246,4 +246,5 @@ def test_cache_key_changes_with_the_covering_tests_content(pkg: Path) -> None:
     assert key == cache_key(add, tests, "pytest", digest([]), "generic")
     (pkg / "tests/check_core.py").write_text((pkg / "tests/check_core.py").read_text() + "\n# edited\n")
     assert key != cache_key(add, tests, "pytest", digest([]), "generic")
-    assert key != cache_key(add, tests, "other", digest([]))
+    assert key != cache_key(add, tests, "other", digest([]), "generic")
+    assert key != cache_key(add, tests, "pytest", digest([]), "fork")  # the executor the job goes to
