@@ -240,10 +240,11 @@ def test_cache_key_changes_with_the_covering_tests_content(pkg: Path) -> None:
     def digest(test_files: list[str]) -> TestDigest:  # the project's digest is result_key's business
         return TestDigest(TreeFiles(pkg, test_files), test_files, "project")
 
-    key = cache_key(add, tests, "pytest", digest(["tests/check_core.py", "tests/check_loop.py"]))
-    assert key == cache_key(add, tests, "pytest", digest(["tests/check_core.py"]))
+    key = cache_key(add, tests, "pytest", digest(["tests/check_core.py", "tests/check_loop.py"]), "generic")
+    assert key == cache_key(add, tests, "pytest", digest(["tests/check_core.py"]), "generic")
     (pkg / "tests/check_loop.py").write_text("# unrelated\n")
-    assert key == cache_key(add, tests, "pytest", digest([]))
+    assert key == cache_key(add, tests, "pytest", digest([]), "generic")
     (pkg / "tests/check_core.py").write_text((pkg / "tests/check_core.py").read_text() + "\n# edited\n")
-    assert key != cache_key(add, tests, "pytest", digest([]))
-    assert key != cache_key(add, tests, "other", digest([]))
+    assert key != cache_key(add, tests, "pytest", digest([]), "generic")
+    assert key != cache_key(add, tests, "other", digest([]), "generic")
+    assert key != cache_key(add, tests, "pytest", digest([]), "fork")  # the executor the job goes to

@@ -4,7 +4,8 @@ A cached or resumed verdict may stand only if nothing that could change it chang
 run can reach any code of the project, not only what the clean run executed (a mutated branch
 calls a function no test called before), so the key covers the content of every file of the
 state the sweep reads (tracked and untracked, not ignored: sources, test helpers, conftests,
-the pytest configuration, data files), plus the mutant, the command and the selected tests.
+the pytest configuration, data files), plus the mutant, the command, the selected tests and
+the executor the mutant's job goes to (a fork judges in memory, the generic executor on disk).
 
 The one narrowing: the bodies of the tests that were not selected. A test module pytest
 collected (a `.py` file whose collected tests are functions or methods, not doctests) and that
@@ -29,8 +30,11 @@ from pathlib import Path, PurePosixPath
 from launcher.mutation.model import Mutant
 from launcher.mutation.source_text import parse_quietly
 
-SCHEMA = "launcher-result-key/3"  # bump when what a key covers changes: older entries then miss
-# (3: a narrowed selection's verdict is checked against the suite around it, `selection_check`)
+# Bump when what a key covers changes, or how a mutant is judged: older entries then miss.
+# /3: a narrowed selection's verdict is checked against the suite around it (`selection_check`);
+# /4: the executor route is in the key (before it, a child-process test's mutant was judged in a
+# fork, where the child ran the unmutated file: earlier verdicts may be false kills).
+SCHEMA = "launcher-result-key/4"
 _NOT_STRIPPED = ("conftest.py", "__init__.py")
 
 
@@ -187,8 +191,10 @@ class TestDigest:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def cache_key(mutant: Mutant, tests: Sequence[str], command: str, digest: TestDigest) -> str:
+def cache_key(mutant: Mutant, tests: Sequence[str], command: str, digest: TestDigest, executor: str) -> str:
     """Stable id, the mutated scope's hash, the command, the selected tests, their files' content
-    and the rest of the project's: any change to these re-runs the mutant."""
-    parts = [SCHEMA, mutant.id, mutant.scope_hash, mutant.replacement, command, list(tests), digest.digest(tests)]
+    and the rest of the project's, and the executor the job goes to (`sweep.executor_route`: in
+    memory or on disk): any change to these re-runs the mutant."""
+    parts = [SCHEMA, mutant.id, mutant.scope_hash, mutant.replacement, command, list(tests), digest.digest(tests),
+             executor]  # fmt: skip
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]

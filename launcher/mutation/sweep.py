@@ -53,6 +53,17 @@ def fork_support(root: Path) -> ForkSupport | None:
     return ForkSupport(factory, can_handle)
 
 
+def executor_route(fork: ForkSupport | None, mutant: Mutant, tests: Sequence[str], in_child: bool) -> str:
+    """The executor a mutant's job is meant for: "fork" (in memory, its Survived re-checked by the
+    generic one) or "generic" (the mutant on disk). Part of the mutant's result key: a verdict is
+    reused only where the job goes the same way (one made in memory for a test whose child
+    process imports the file from disk, the child running the unmutated code, is no verdict for
+    the mutant on disk)."""
+    if fork is None or not mutant.valid or not tests or mutant.import_time or in_child:
+        return "generic"  # (in_child: a child process imports the file from disk, unmutated by a fork)
+    return "fork" if fork.can_handle(mutant) else "generic"
+
+
 def build_fork(factory: Callable[..., Any], **candidates: Any) -> Executor | None:
     """Construct the fork executor from the keyword arguments its signature asks for
     (repo_root, worktree, test_args, python); None if it needs one we cannot give."""
@@ -89,9 +100,9 @@ class Worker:
     _fork_failed: bool = False
 
     async def _fork_for(self, job: MutantJob) -> Executor | None:
-        if self.fork is None or self._fork_failed or not job.tests or job.mutant.import_time or job.in_child:
-            return None  # (a child process imports the file from disk, unmutated by a fork)
-        if not self.fork.can_handle(job.mutant):
+        if self.fork is None or self._fork_failed:
+            return None
+        if executor_route(self.fork, job.mutant, job.tests, job.in_child) != "fork":
             return None
         if self._fork is None:
             root = self.generic.root

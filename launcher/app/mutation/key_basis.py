@@ -90,7 +90,7 @@ def stale_notes(sweep_id: str, stale_at: Iterable[float], bases: list[KeyBasis],
                 "tests or configuration that changed since",
         "state": "{n} verdict(s) from before the interruption were for code, tests or configuration that changed "
                  "since",
-        "selection": "{n} verdict(s) from before the interruption were for another selection of tests (the "
-                     "coverage of the unchanged code selected others now)",
+        "selection": "{n} verdict(s) from before the interruption were for another selection of tests or "
+                     "another executor (the coverage of the unchanged code selects or routes them otherwise now)",
     }  # fmt: skip
     return [lead + said[k].format(n=n) + ": settled again, not reused" for k, n in why.items()]

@@ -57,7 +57,16 @@ from launcher.mutation.results import (
 )
 from launcher.mutation.run_env import import_roots, plugin_overrides, sweep_bytecode_cache
 from launcher.mutation.selection_check import SelectionCheck
-from launcher.mutation.sweep import BYTECODE_DIR, CACHEABLE, Worker, dispatch, fork_support, note_of
+from launcher.mutation.sweep import (
+    BYTECODE_DIR,
+    CACHEABLE,
+    ForkSupport,
+    Worker,
+    dispatch,
+    executor_route,
+    fork_support,
+    note_of,
+)
 from launcher.mutation.test_ids import in_suite_order
 from launcher.mutation.test_order import TestOrder
 from launcher.mutation.unclassified import unclassified_notes
@@ -97,6 +106,7 @@ class _Sweep:
         self._digests: dict[int, TestDigest] = {}  # id(coverage map) -> its result-key ingredients
         self.order = TestOrder() if self.command.is_pytest else None  # likely killers first (`test_order`)
         self.began = time.time()  # this attempt's verdicts are stored after it (`key_basis`)
+        self._fork: tuple[ForkSupport | None] | None = None  # the fast executor, once looked up
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
         record.equivalence = record.equivalence or self.classes.get(record.mutant.id, "")
@@ -154,7 +164,7 @@ class _Sweep:
         workers = max(1, min(self.options.workers or os.cpu_count() or 1, len(pending)))
         generics = [self.first] + [self._generic(self.tree_root / f"w{k}", self.overlay) for k in range(2, workers + 1)]
         source = self.source_root  # the mutants' source: the snapshot, never the live main tree
-        fork = fork_support(source) if self.options.use_fork and self.command.is_pytest else None
+        fork = self._fork_support()
         check = self._check()  # shared: each selection's clean run is asked once per sweep
         pool = [Worker(g, fork, self.command.python, source, self.pycache_dir, reaper.reap_marked, check=check)
                 for g in generics]  # fmt: skip
@@ -250,6 +260,18 @@ class _Sweep:
         """What this attempt keys its verdicts on (recorded, so a later resume can say why one is stale)."""
         return KeyBasis(self.began, SCHEMA, __version__, state_digest(self._tree(), self._command_key()))
 
+    def _fork_support(self) -> ForkSupport | None:
+        """The fork executor the workers get (None: generic only), looked up once."""
+        if self._fork is None:
+            wanted = self.options.use_fork and self.command.is_pytest
+            self._fork = (fork_support(self.source_root) if wanted else None,)
+        return self._fork[0]
+
+    def _key(self, m: Mutant, tests: list[str], cov: CoverageMap | None, in_child: bool) -> str:
+        """The mutant's result key: with the executor its job goes to (`executor_route`)."""
+        route = executor_route(self._fork_support(), m, tests, in_child)
+        return cache_key(m, tests, self._command_key(), self._digest(cov), route)
+
     def _command_key(self) -> str:
         command_key = self.command.custom or f"pytest:{self.command.python}"
         return command_key + (f"\0ignored:{self.ignored_key}" if self.ignored_key else "")
@@ -273,6 +295,11 @@ class _Sweep:
             tests = in_suite_order(tests, cov.run.durations)  # order-dependent tests pass as in the suite
         return tests, covering, import_time
 
+    @staticmethod
+    def _in_child(m: Mutant, cov: CoverageMap | None) -> bool:
+        """A test runs the line in a child process that imports the file from disk."""
+        return cov is not None and m.language == "python" and cov.select(m).in_child
+
     def resume(self, mutants: list[Mutant], previous: dict[str, store_mod.ResultRow], bases: list[KeyBasis]) -> None:
         """A resumed sweep's earlier verdicts that still stand: those whose key is the current
         one (nothing they depend on changed since, committed or not, nor the launcher's keying).
@@ -286,7 +313,7 @@ class _Sweep:
             if row is None or m.id in self.records or row.cache_key is None:
                 continue
             picked = self._selection(m, cov, readers) if m.valid else None
-            key = cache_key(m, picked[0], self._command_key(), self._digest(cov)) if picked is not None else None
+            key = self._key(m, picked[0], cov, self._in_child(m, cov)) if picked is not None else None
             if key != row.cache_key:
                 stale.append(row.at)
                 continue
@@ -298,7 +325,6 @@ class _Sweep:
     def _plan(self, pending: list[Mutant], cov: CoverageMap | None, suite_s: float) -> list[MutantJob]:
         """One job per mutant to run; the others settled statically or from the cache."""
         opts = self.options
-        digest, command_key = self._digest(cov), self._command_key()
         jobs: list[MutantJob] = []
         readers = CacheReaders(cov.root) if cov is not None else None
         for m in pending:
@@ -312,7 +338,8 @@ class _Sweep:
                 self.settle(MutantRecord(m, MutantStatus.COMPILE_ERROR, "none", source="static",
                                          note="the mutated source does not compile"))  # fmt: skip
                 continue
-            key = cache_key(m, tests, command_key, digest)
+            in_child = self._in_child(m, cov)
+            key = self._key(m, tests, cov, in_child)
             hit = self.store.cached(key) if opts.use_cache else None
             if hit is not None:
                 status = MutantStatus(hit.status)
@@ -324,7 +351,7 @@ class _Sweep:
             job = MutantJob(m, tests, opts.timeout_factor * base + opts.timeout_min_s,
                             startup_s=max(0.0, opts.timeout_min_s - 1.0),
                             suite_timeout_s=opts.timeout_factor * suite_s + opts.timeout_min_s,
-                            in_child=cov is not None and m.language == "python" and cov.select(m).in_child)
+                            in_child=in_child)
             self._meta[m.id] = (covering, import_time, key)
             jobs.append(job)
         # Longest first (whole-suite runs before single tests): the last jobs are short, so no

@@ -78,6 +78,7 @@ class PhaseTests:
     owner: str  # the workflow's id
     secrets: Mapping[str, str] = field(default_factory=dict)
     record: Path | None = None  # where the venvs' installs are kept while a command runs
+    put_back: list[str] = field(default_factory=list)  # what its commands' guards put back (for the notes)
 
     async def run(self, repo: GitRepo, commit: str, command: str, scratch: Path) -> tuple[bool, str, list[str]]:
         """(ok, output tail masked, what was put back in the user's venvs)."""
@@ -89,17 +90,24 @@ class PhaseTests:
         return ok, output, put_back
 
 
-def _with_put_back(result: dict[str, Any], put_back: list[str]) -> dict[str, Any]:
+PUT_BACK_WHY = ("the test command installed the project from its scratch tree; it should not install "
+               "into a shared environment")
+
+
+def _with_put_back(result: dict[str, Any], put_back: list[str], said: list[str] | None = None) -> dict[str, Any]:
+    """`result` with what was put back in the user's venvs; `said` collects the same lines (the
+    phase's notes: `install_notes`)."""
     if put_back:
-        result["installs_put_back"] = [f"{line} (the test command installed the project from its scratch tree; it "
-                                       "should not install into a shared environment)" for line in put_back]
+        result["installs_put_back"] = [f"{line} ({PUT_BACK_WHY})" for line in put_back]
+        if said is not None:
+            said += put_back
     return result
 
 
 async def test_results(repo: GitRepo, commit: str, command: str, scratch: Path, how: PhaseTests) -> dict[str, Any]:
     ok, output, put_back = await how.run(repo, commit, command, scratch)
     return _with_put_back({"command": command, "commit": commit, "passed": ok, "counts": _parse_counts(output),
-                           "output_tail": output[-4000:]}, put_back)
+                           "output_tail": output[-4000:]}, put_back, how.put_back)
 
 
 async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Path, how: PhaseTests) -> dict[str, Any]:
@@ -129,7 +137,7 @@ async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Pa
                               f"(install it there, e.g. `{python} -m pip install coverage`)"}
         if not report.is_file():
             return _with_put_back({"measured": False, "command": command, "reason": "coverage.py wrote no report",
-                                   "output_tail": output[-2000:]}, put_back)
+                                   "output_tail": output[-2000:]}, put_back, how.put_back)
         raw = json.loads(report.read_text(encoding="utf-8"))
     totals = raw.get("totals", {})
     files = {}
@@ -139,7 +147,7 @@ async def coverage_results(repo: GitRepo, commit: str, command: str, scratch: Pa
     return _with_put_back({"measured": True, "command": command, "commit": commit, "tests_passed": ok,
                            "percent_covered": round(totals.get("percent_covered", 0.0), 2),
                            "covered_lines": totals.get("covered_lines"),
-                           "num_statements": totals.get("num_statements"), "files": files}, put_back)
+                           "num_statements": totals.get("num_statements"), "files": files}, put_back, how.put_back)
 
 
 def _task_section(task: TaskReport, documents: dict[str, str]) -> str:
@@ -186,14 +194,16 @@ async def _documents(repo: GitRepo, commit: str, task: TaskReport) -> dict[str, 
 async def write_phase_artifacts(
     repo: GitRepo, folder: Path, phase: Phase, report: RunReport, start: str, landed: str,
     test_command: str, scratch_root: Path, journal: Journal, workflow_id: str,
-) -> list[str]:
-    """Every artifact the template names for this phase; returns their paths (relative). The test
+) -> tuple[list[str], list[str]]:
+    """Every artifact the template names for this phase; returns their paths (relative) and what
+    the test and coverage commands' guards put back in the user's venvs (`install_notes`). The test
     and coverage commands are journaled under the workflow's id as they start (and marked ended
     when reaped), so what a killed runner left running is found and killed by the workflow's
     next `resume` or its `cancel` (`reap_left_behind`)."""
     how = PhaseTests(workflow_id, journal.passed_values(report.run_id), folder / site_installs.RECORD)
     with process.observing_spawns(journaling_observer(journal, workflow_id, None)):
-        return await _write_artifacts(repo, folder, phase, report, start, landed, test_command, scratch_root, how)
+        written = await _write_artifacts(repo, folder, phase, report, start, landed, test_command, scratch_root, how)
+    return written, how.put_back
 
 
 async def _write_artifacts(

@@ -14,7 +14,7 @@ import anyio
 from launcher import process, process_identity
 from launcher.app.land import recovery
 from launcher.app.report import build_report
-from launcher.app.workflow import artifacts, phase_run
+from launcher.app.workflow import artifacts, install_notes, phase_run
 from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.engine import (
     CANCEL_MARK,
@@ -64,7 +64,11 @@ async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -
             if not runner_alive(state):  # what a runner killed while testing a phase left running
                 artifacts.reap_left_behind(session.journal(), state.id)
                 # and what its test command installed into the user's venv (before the runs' clean)
-                await artifacts.put_back_installs(session.scratch_root(state.id), session.folder(state.id))
+                put_back = await artifacts.put_back_installs(session.scratch_root(state.id), session.folder(state.id))
+                installs = install_notes.notes(put_back, install_notes.LEFT_WHY)
+            else:
+                installs = []
+            concerned = {row.id for row in install_notes.rows_concerned(state)}
             ended = _ended_phases(state)
             # Every run claimed before any is ended: one another launcher took meanwhile refuses
             # the cancel whole (the runner is stopped; the workflow is as it left it).
@@ -86,6 +90,8 @@ async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -
 
             def end(now: WorkflowState) -> None:
                 now.phases = [credited.get(row.id, row) for row in now.phases]
+                for row in now.phases:  # what the dead runner's test command left, put back: told
+                    row.notes = install_notes.merged(row.notes, installs) if row.id in concerned else row.notes
                 for row in now.phases:
                     if row.status is PhaseStatus.RUNNING:
                         row.status, row.error, row.finished_at = PhaseStatus.FAILED, "cancelled", time.time()
@@ -324,7 +330,8 @@ def _record_tasks(session: WorkflowSession, state: WorkflowState, row: PhaseStat
         fresh = {t.id for t in report.tasks}
         report = phase_run.with_kept_landed(session, state, [phase], report)
         row.tasks = phase_run.kept_task_rows(session.journal(), report, phase, row.tasks, fresh)
-    row.notes = phase_run.phase_notes(report, phase) if phase is not None else row.notes
+    if phase is not None:
+        row.notes = install_notes.merged(phase_run.phase_notes(report, phase), install_notes.kept(row.notes))
     return phase
 
 

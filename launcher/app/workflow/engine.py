@@ -25,7 +25,7 @@ from launcher.app.report import build_report
 from launcher.app.run import preflight
 from launcher.app.run.inputs import check_run_inputs
 from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.app.workflow import artifacts, handoff, integrity, phase_run
+from launcher.app.workflow import artifacts, handoff, install_notes, integrity, phase_run
 from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.planner import check_params, check_scripts, check_settings, custom_template, step_plan
 from launcher.app.workflow.session import WorkflowSession
@@ -359,7 +359,7 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
             await check_shared_credentials(session.repo)  # refused (exit 3) changing nothing, as over MCP
         artifacts.reap_left_behind(session.journal(), state.id)  # a killed runner's test command
         if not runner_alive(state):  # what a killed runner's test command installed into the user's venv
-            await artifacts.put_back_installs(session.scratch_root(state.id), session.folder(state.id))
+            await _put_back_left(session, state, emit)
         if interrupted(state):  # a crashed runner: continue its phase's run
             step = running_step(session, state)
             state = await phase_run.begin_step(session, state, step, f"workflow resume {state.id}")
@@ -384,6 +384,18 @@ async def resume(cwd: Path, workflow_id: str, emit: EventSink, *, retry_failed: 
         else:
             raise refusal(state, "there is nothing to resume", f"`launcher workflow status {state.id}`")
     return await phase_run.run_step(session, state, step, emit, retry_failed=retry)
+
+
+async def _put_back_left(session: WorkflowSession, state: WorkflowState, emit: EventSink) -> None:
+    """Put back what a dead runner's test command installed into the user's venvs; what changed
+    there is told: the phase's notes (stored, and on `state`; kept when it finishes:
+    `install_notes`) and events."""
+    put_back = await artifacts.put_back_installs(session.scratch_root(state.id), session.folder(state.id))
+    said = install_notes.notes(put_back, install_notes.LEFT_WHY)
+    if said:
+        install_notes.emit_all(emit, state, said)
+        session.update(state.id, lambda now: install_notes.add(now, said))
+        install_notes.add(state, said)
 
 
 async def check_parked_held(session: WorkflowSession, state: WorkflowState) -> None:

@@ -14,7 +14,7 @@ from launcher import process_identity
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run.runner import RunOptions, resume_run, start_run
-from launcher.app.workflow import artifacts, handoff, integrity
+from launcher.app.workflow import artifacts, handoff, install_notes, integrity
 from launcher.app.workflow.planner import step_plan, test_command
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import LauncherError, UsageProblem
@@ -296,7 +296,7 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
         row = rows[phase.id]
         row.run_id = report.run_id
         row.tasks = kept_task_rows(session.journal(), report, phase, row.tasks, fresh)
-        row.notes = phase_notes(report, phase)
+        row.notes = install_notes.merged(phase_notes(report, phase), install_notes.kept(row.notes))
         if parked_on and not landed_by_operator:  # approved, on the integration branch, not the target
             for task in row.tasks:
                 if task["state"] in ("merged", "approved"):
@@ -313,9 +313,10 @@ async def finish_step(session: WorkflowSession, state: WorkflowState, step: list
             row.artifacts = [artifacts.write_error(folder, phase, report, row.error)]
             row.status = PhaseStatus.FAILED
         elif ok or phase.id in landed_alone:
-            row.artifacts = await artifacts.write_phase_artifacts(
+            row.artifacts, put_back = await artifacts.write_phase_artifacts(
                 repo, folder, phase, report, row.start_sha or landed, landed, command, session.scratch_root(state.id),
                 session.journal(), state.id)
+            row.notes = install_notes.merged(row.notes, install_notes.notes(put_back, artifacts.PUT_BACK_WHY))
             row.status, row.error = PhaseStatus.SUCCEEDED, None
             artifacts.clear_error(folder, phase)
             if rejected:  # its review documents are written (with the verdict), but it did not pass
