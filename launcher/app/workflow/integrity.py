@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from launcher.errors import UsageProblem
+from launcher.app.context import open_journal
+from launcher.errors import LauncherError, UsageProblem
 from launcher.git import change_present
 from launcher.git.repo import GitRepo
 from launcher.models.report import RunReport
@@ -46,8 +47,25 @@ class LostPhase:
     apart: bool
 
 
+def _task_commits(repo: GitRepo, row: PhaseState) -> list[Any]:
+    """The landed task commits the phase recorded; for a phase an older launcher recorded
+    without them, looked up in its run's journal rows (its start..landed diff would also hold
+    whatever else reached the target meanwhile: a user's own commit dropped later would make the
+    phase look lost)."""
+    merged = [t for t in row.tasks if t.get("merged")]
+    commits = [t.get("commit") for t in merged]
+    if not merged or all(isinstance(c, str) and c for c in commits):
+        return commits
+    try:
+        journal = open_journal(repo)
+        return [t.get("commit") or journal.task(str(t.get("run") or row.run_id), str(t.get("id"))).merge_commit
+                for t in merged]
+    except (LauncherError, OSError):
+        return commits  # no journal row to ask: judged by the recorded tip
+
+
 async def _held_alone(repo: GitRepo, row: PhaseState, target: str) -> bool:
-    commits = [t.get("commit") for t in row.tasks if t.get("merged")]
+    commits = _task_commits(repo, row)
     if commits and all(isinstance(c, str) and c for c in commits):
         return all([await change_present.commit_held(repo, str(c), target) for c in commits])
     return await change_present.is_ancestor(repo, str(row.landed_sha), target) or bool(
