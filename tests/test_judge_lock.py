@@ -125,7 +125,7 @@ def test_a_second_judge_of_the_same_sweep_is_refused_while_one_runs(proj: Path, 
     finally:
         (tmp_path / "hang").unlink()
     _out, err = first.communicate(timeout=120)
-    assert first.returncode == 0, err
+    assert first.returncode == 0, (_out, err)
 
 
 def _judge_checkouts(proj: Path) -> list[str]:

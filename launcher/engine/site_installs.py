@@ -201,9 +201,10 @@ class SiteGuard:
         # writes it in direct_url.json.
         return tuple(sorted({*roots, *(quote(r, errors="surrogateescape") for r in roots)}))
 
-    def bind(self, root: Path, record: Path) -> bool:
+    def bind(self, root: Path | None, record: Path) -> bool:
         """Use the run's worktree folder and record; True when a record kept by an earlier
-        launcher of the run was loaded (what it ran may have re-pointed an install since)."""
+        launcher of the run was loaded (what it ran may have re-pointed an install since).
+        `root` None: the one the record names (the config that says it cannot be read)."""
         self.root, self.record = root, record
         if self.loaded:
             return False
@@ -213,6 +214,10 @@ class SiteGuard:
         except (OSError, ValueError):
             return False
         try:
+            if self.root is None:
+                if not isinstance(data.get("root"), str) or not data["root"]:
+                    return False
+                self.root = Path(data["root"])
             self.before = {Path(site): SiteState.from_json(state) for site, state in data["sites"].items()}
             self.seen_paths = {str(p) for p in data.get("paths", [])}
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -330,7 +335,7 @@ async def guarded(root: Path, record: Path, env: Mapping[str, str], *,
             record.unlink(missing_ok=True)
 
 
-async def put_back_left(run_root: Path, record: Path) -> list[str]:
+async def put_back_left(run_root: Path | None, record: Path) -> list[str]:
     """For a run no launcher will drive again (`launcher clean`, its claim held): every install a
     command of the run left pointing into its worktrees (`run_root`), in the environments its
     `record` names, put back as at the run's end: what was there before, or nothing; then the

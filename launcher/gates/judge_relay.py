@@ -11,8 +11,11 @@ judge rather than loop (the survivors stay as they are).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -102,10 +105,15 @@ def batches(survivors: list[dict[str, Any]], size: int) -> list[list[dict[str, A
     return [survivors[i : i + size] for i in range(0, len(survivors), size)]
 
 
-async def judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
+async def judge(repo: GitRepo, spec: JudgeInput,
+                around: Callable[[], AbstractAsyncContextManager[object]] | None = None) -> JudgeOutcome:
+    """`around`: entered once the judge lock is held, around the judging (what only the one judge
+    of the sweep may do: the guard of the user's environments keeps its record in the run dir,
+    which a second judge, refused by the lock, must neither write nor take for a killed one's)."""
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     with judging(spec.out_dir, spec.label) as killed:  # one judge per sweep; a killed one's reaped
-        outcome = await _judge(repo, spec)
+        async with around() if around is not None else contextlib.nullcontext():
+            outcome = await _judge(repo, spec)
     if killed:
         outcome.notes.insert(0, f"killed {len(killed)} process(es) a killed `mutation judge` of {spec.label} "
                                 "had left running")

@@ -11,10 +11,11 @@ undefined, 2 malformed input.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -341,9 +342,16 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     # The judge works in its checkout under judge/: what it installs from there into the user's
     # venv (`pip install -e .`) is put back after it (engine/site_installs.py).
     env = {**command_env(repo.root, main_root=repo.root, run_id=label, task_id=None), **agent.set_env}
-    async with site_installs.guarded(scratch.parent, out_dir / site_installs.RECORD, env,
-                                     state_dir=state_dir(repo)) as put_back:
-        outcome = await judge_relay.judge(repo, spec)
+    put_back: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def guard() -> AsyncIterator[None]:  # entered under the judge lock (judge_relay.judge)
+        async with site_installs.guarded(scratch.parent, out_dir / site_installs.RECORD, env,
+                                         state_dir=state_dir(repo)) as lines:
+            yield
+        put_back.extend(lines)  # what the guard put back as it ended
+
+    outcome = await judge_relay.judge(repo, spec, around=guard)
     notes = [*outcome.notes, *(f"{line} (the judge installed the project from its checkout; a judge should not "
                                "install into a shared environment)" for line in put_back)]
     summary = JudgeSummary(int(ExitCode.FAILED), "", out_dir, len(survivors), outcome.calls, outcome.verdict_path,

@@ -277,9 +277,10 @@ def write_error(folder: Path, phase: Phase, report: RunReport | None, error: str
     return path
 
 
-async def put_back_installs(scratch_root: Path, folder: Path) -> list[str]:
+async def put_back_installs(scratch_root: Path | None, folder: Path) -> list[str]:
     """What a test or coverage command of a killed runner left installed from its scratch tree
-    (under `scratch_root`) in the user's venvs, put back (`folder`: the workflow's, its record)."""
+    (under `scratch_root`; None: the one its record names) in the user's venvs, put back
+    (`folder`: the workflow's, its record)."""
     return await site_installs.put_back_left(scratch_root, folder / site_installs.RECORD)
 
 

@@ -24,7 +24,7 @@ from launcher.app.workflow.engine import (
     runner_alive,
 )
 from launcher.app.workflow.session import WorkflowSession
-from launcher.errors import RunNotFound
+from launcher.errors import LauncherError, RunNotFound
 from launcher.models.config import config_of_run
 from launcher.models.states import RunStatus, TaskState
 from launcher.models.workflow import Phase, PhaseState, PhaseStatus, WorkflowState, WorkflowStatus
@@ -64,7 +64,11 @@ async def cancel_workflow(cwd: Path, workflow_id: str, *, force: bool = False) -
             if not runner_alive(state):  # what a runner killed while testing a phase left running
                 artifacts.reap_left_behind(session.journal(), state.id)
                 # and what its test command installed into the user's venv (before the runs' clean)
-                put_back = await artifacts.put_back_installs(session.scratch_root(state.id), session.folder(state.id))
+                try:
+                    scratch: Path | None = session.scratch_root(state.id)
+                except LauncherError:  # launcher.toml unreadable mid-edit: cancel never needs it
+                    scratch = None  # the record names the root its guard watched
+                put_back = await artifacts.put_back_installs(scratch, session.folder(state.id))
                 installs = install_notes.notes(put_back, install_notes.LEFT_WHY)
             else:
                 installs = []
