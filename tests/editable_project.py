@@ -62,3 +62,33 @@ def user_env(venv: Path, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV")}
     return {**env, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
             "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "HOME": str(home)}  # fmt: skip
+
+
+def editable_project(root: Path, backend_source: str, files: dict[str, str],
+                     ignore: str = "__pycache__/\n.launcher/\n") -> Path:
+    """A git repository at `root` holding package `pkg` (src layout) that `backend_source` (see
+    `backend`) installs editable, plus `files` (a plan, a workflow, launcher.toml...)."""
+    (root / "src/pkg").mkdir(parents=True)
+    (root / "src/pkg/__init__.py").write_text("VALUE = 1\n")
+    (root / "_backend").mkdir()
+    (root / "_backend/backend.py").write_text(backend_source)
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    (root / ".gitignore").write_text(ignore)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    quiet = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run(["git", "-c", "maintenance.auto=false", "-c", "gc.auto=0", *args], cwd=root, env=quiet,
+                       check=True, capture_output=True)
+    return root
+
+
+def sh(cmd: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["/bin/sh", "-c", cmd], cwd=cwd, env=env, text=True, capture_output=True, timeout=300)
+
+
+def launcher_in(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The launcher as the user of `env` (their venv active) runs it in `repo`."""
+    return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=repo, env=env, text=True,
+                          capture_output=True, stdin=subprocess.DEVNULL, timeout=600)  # fmt: skip

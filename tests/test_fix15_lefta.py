@@ -27,7 +27,7 @@ from pathlib import Path
 import anyio
 import pytest
 from conftest import git
-from editable_project import IMPORT, INSTALL, PYPROJECT, backend, make_venv, user_env
+from editable_project import IMPORT, INSTALL, backend, editable_project, launcher_in, make_venv, sh, user_env
 
 from launcher.engine import site_installs
 from launcher.engine.site_installs import SiteGuard
@@ -47,26 +47,13 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _project(root: Path, plan: str) -> Path:
-    (root / "src/pkg").mkdir(parents=True)
-    (root / "src/pkg/__init__.py").write_text("VALUE = 1\n")
-    (root / "_backend").mkdir()
-    (root / "_backend/backend.py").write_text(BACKEND)
-    (root / "pyproject.toml").write_text(PYPROJECT)
-    (root / ".gitignore").write_text("__pycache__/\n.launcher/\n")
-    (root / "plan.toml").write_text(plan)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "init")
-    return root
+    return editable_project(root, BACKEND, {"plan.toml": plan})
 
 
-def _sh(cmd: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["/bin/sh", "-c", cmd], cwd=cwd, env=env, text=True, capture_output=True, timeout=300)
+_sh = sh
 
 
-def _launcher(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=repo, env=env, text=True,
-                          capture_output=True, stdin=subprocess.DEVNULL, timeout=600)  # fmt: skip
+_launcher = launcher_in
 
 
 def _imports(where: Path, env: dict[str, str]) -> str:

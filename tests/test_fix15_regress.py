@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import anyio
 import pytest
 from conftest import git
-from editable_project import INSTALL, PYPROJECT, backend, make_venv, user_env
+from editable_project import INSTALL, backend, editable_project, launcher_in, make_venv, user_env
 
 from launcher.engine.site_installs import SiteGuard
 
@@ -100,22 +99,10 @@ def test_a_user_site_made_by_a_command_keeps_no_install_from_a_worktree(venv: Pa
 
 
 def _project(root: Path, plan: str) -> Path:
-    (root / "src/pkg").mkdir(parents=True)
-    (root / "src/pkg/__init__.py").write_text("VALUE = 1\n")
-    (root / "_backend").mkdir()
-    (root / "_backend/backend.py").write_text(BACKEND)
-    (root / "pyproject.toml").write_text(PYPROJECT)
-    (root / ".gitignore").write_text("__pycache__/\n.launcher/\n*.egg-info/\n")
-    (root / "plan.toml").write_text(plan)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "init")
-    return root
+    return editable_project(root, BACKEND, {"plan.toml": plan}, ignore="__pycache__/\n.launcher/\n*.egg-info/\n")
 
 
-def _launcher(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=repo, env=env, text=True,
-                          capture_output=True, stdin=subprocess.DEVNULL, timeout=600)  # fmt: skip
+_launcher = launcher_in
 
 
 def _notes(repo: Path, env: dict[str, str]) -> str:
