@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +31,9 @@ _TASK_COLUMNS = {
     "included_blobs_json", "files_json", "contract_json", "message", "contract_dir",
 }
 
+
+
+_ATTEMPT = re.compile(r"(.+)\.attempt-[1-9][0-9]*")  # models.plan.attempt_id
 
 class Journal(RunClaims):
     """One connection per process; short write transactions keep SQLite's single writer happy.
@@ -228,10 +232,13 @@ class Journal(RunClaims):
                    (*values.values(), run_id, task_id))
 
     def task_count(self, run_id: str) -> int:
-        (count,) = self._db.execute("SELECT COUNT(*) FROM tasks WHERE run_id=?", (run_id,)).fetchone()
-        if not count:
+        """The run's tasks as its plan names them: a best-of-N task's attempt rows
+        (`<task>.attempt-<k>`, beside the task's own row) are not counted again."""
+        ids = {str(row[0]) for row in self._db.execute("SELECT task_id FROM tasks WHERE run_id=?", (run_id,))}
+        if not ids:
             self._rows_lost(run_id)
-        return int(count)
+        attempts = {i for i in ids if (m := _ATTEMPT.fullmatch(i)) is not None and m[1] in ids}
+        return len(ids - attempts)
 
     def _rows_lost(self, run_id: str) -> None:
         """Raise the damage error when the run's plan has tasks, none of which has a row."""
