@@ -55,6 +55,9 @@ def run_status(rows: list[TaskRow], *, merge: bool, reached_target: bool = True)
 def run_message(rows: list[TaskRow], message: str) -> str:
     """The run's message, with the tasks left unlanded by a choice (defer, tech-debt) named
     when they are why the run did not succeed."""
+    if message == "nothing to land" and (landed := sum(1 for row in rows if row.merged)):
+        # a later pass (`land`, `resume`) that lands nothing more: the run did land work
+        message = f"nothing more to land ({landed} task(s) landed by an earlier pass)"
     chosen = [f"{row.task_id} ({_NOT_LANDED_BY_CHOICE[row.state]})" for row in rows
               if row.state in _NOT_LANDED_BY_CHOICE]
     if not chosen:
