@@ -246,7 +246,8 @@ async def files_in_the_way(repo: GitRepo, old: str, new: str, changed: list[str]
     steps = []
     if changed:
         said.append(f"the main work tree has local changes ({_shown(changed)})")
-        steps.append("stash those changes (`git stash`, and `git stash pop` after the merge)")
+        steps.append("stash those changes (`git stash`, and `git stash pop --index` after the merge: "
+                     "`--index` keeps what you had staged)")
     if untracked:
         said.append(f"untracked files of yours are where the landing adds files ({_shown(untracked)})")
     if ignored:
