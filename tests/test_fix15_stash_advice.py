@@ -19,9 +19,10 @@ def test_the_parked_advice_followed_literally_keeps_staged_and_unstaged_edits(re
     git(repo, "add", "notes.txt")
     git(repo, "commit", "-q", "-m", "notes")
     task = {"id": "tail", "script": [{"replace": "notes.txt", "old": "line 10\n", "new": "line 10 (task)\n"}]}
-    (repo / "notes.txt").write_text(LINES.replace("line 1\n", "line 1 (staged)\n"))
+    staged_text = LINES.replace("line 1\n", "line 1 (staged)\n")
+    (repo / "notes.txt").write_text(staged_text)
     git(repo, "add", "notes.txt")
-    (repo / "notes.txt").write_text(LINES.replace("line 1\n", "line 1 (staged)\n").replace("line 2\n", "line 2 (mine)\n"))
+    (repo / "notes.txt").write_text(staged_text.replace("line 2\n", "line 2 (mine)\n"))
 
     report = run_plan(repo, [task])
     assert report.status == RunStatus.PARKED, report.message
