@@ -44,13 +44,34 @@ def _checks_passed(ctx: RunContext, task_id: str) -> int:
     return sum(1 for c in results if isinstance(c, dict) and c.get("ok"))
 
 
+# A binary file has no lines: it counts as one per this many bytes of its larger side, so an
+# attempt adding megabytes of binary does not win "smallest diff" over two changed lines of text.
+_BINARY_BYTES_PER_LINE = 64
+
+
 async def _diff_lines(ctx: RunContext, row: TaskRow) -> int:
-    stat = await ctx.repo.git("diff", "--numstat", row.start_sha or ctx.base_sha, row.head_sha or "HEAD")
-    total = 0
-    for line in stat.out.splitlines():
-        added, deleted, _path = line.split("\t", 2)
-        total += int(added) + int(deleted) if added.isdigit() and deleted.isdigit() else 1
-    return total
+    start, head = row.start_sha or ctx.base_sha, row.head_sha or "HEAD"
+    stat = await ctx.repo.git("diff", "--numstat", "-z", "--no-renames", start, head)
+    total, binary = 0, []
+    for entry in stat.out.split("\0"):
+        if not entry:
+            continue
+        added, deleted, path = entry.split("\t", 2)
+        if added.isdigit() and deleted.isdigit():
+            total += int(added) + int(deleted)
+        else:
+            binary.append(path)
+    sizes: dict[str, int] = {}
+    for commit in (start, head) if binary else ():
+        for start_at in range(0, len(binary), 500):  # a bounded argv per call
+            listed = await ctx.repo.git("--literal-pathspecs", "ls-tree", "-l", "-z", commit, "--",
+                                        *binary[start_at:start_at + 500], check=False)
+            for item in listed.out.split("\0"):
+                meta, _, path = item.partition("\t")
+                size = meta.split()[-1] if meta else ""
+                if size.isdigit():
+                    sizes[path] = max(sizes.get(path, 0), int(size))
+    return total + sum(1 + sizes.get(path, 0) // _BINARY_BYTES_PER_LINE for path in binary)
 
 
 def best_of_task(ctx: RunContext, task_id: str) -> Task | None:
