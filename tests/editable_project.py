@@ -4,6 +4,7 @@ no build isolation), the user's venv, and the environment that venv's commands g
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,3 +93,24 @@ def launcher_in(repo: Path, env: dict[str, str], *args: str) -> subprocess.Compl
     """The launcher as the user of `env` (their venv active) runs it in `repo`."""
     return subprocess.run([sys.executable, "-m", "launcher", *args], cwd=repo, env=env, text=True,
                           capture_output=True, stdin=subprocess.DEVNULL, timeout=600)  # fmt: skip
+
+
+def fake_install(site: Path, source: Path) -> None:
+    """An editable install of pkg from `source` in `site`, as pip leaves one (its dist-info and
+    `.pth`), written without pip."""
+    fake_uninstall(site)
+    info = site / "pkg-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pkg\nVersion: 0.1\n")
+    (info / "direct_url.json").write_text(json.dumps({"url": source.as_uri(), "dir_info": {"editable": True}}))
+    (site / "pkg-editable.pth").write_text(f"{source}/src\n")
+    (info / "RECORD").write_text("pkg-editable.pth,,\npkg-0.1.dist-info/RECORD,,\n")
+
+
+def fake_uninstall(site: Path) -> None:
+    info = site / "pkg-0.1.dist-info"
+    for entry in info.iterdir() if info.is_dir() else []:
+        entry.unlink()
+    if info.is_dir():
+        info.rmdir()
+    (site / "pkg-editable.pth").unlink(missing_ok=True)

@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 import pytest
 from conftest import git, write_files
-from editable_project import user_env
+from editable_project import fake_install, fake_uninstall, user_env
 from helpers import launcher_cli
 
 from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
@@ -238,24 +238,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return next((venv / "lib").glob("python3*/site-packages"))
 
 
-def install(site: Path, source: Path) -> None:
-    """An editable install of pkg from `source`, as pip leaves one (its dist-info and `.pth`)."""
-    uninstall(site)
-    info = site / "pkg-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pkg\nVersion: 0.1\n")
-    (info / "direct_url.json").write_text(json.dumps({"url": source.as_uri(), "dir_info": {"editable": True}}))
-    (site / "pkg-editable.pth").write_text(f"{source}/src\n")
-    (info / "RECORD").write_text("pkg-editable.pth,,\npkg-0.1.dist-info/RECORD,,\n")
-
-
-def uninstall(site: Path) -> None:
-    info = site / "pkg-0.1.dist-info"
-    for entry in info.iterdir() if info.is_dir() else []:
-        entry.unlink()
-    if info.is_dir():
-        info.rmdir()
-    (site / "pkg-editable.pth").unlink(missing_ok=True)
+install = fake_install
+uninstall = fake_uninstall
 
 
 def points_to(site: Path) -> str | None:

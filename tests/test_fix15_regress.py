@@ -19,7 +19,16 @@ from pathlib import Path
 import anyio
 import pytest
 from conftest import git
-from editable_project import INSTALL, backend, editable_project, launcher_in, make_venv, user_env
+from editable_project import (
+    INSTALL,
+    backend,
+    editable_project,
+    fake_install,
+    fake_uninstall,
+    launcher_in,
+    make_venv,
+    user_env,
+)
 
 from launcher.engine.site_installs import SiteGuard
 
@@ -37,24 +46,8 @@ def _site(venv: Path) -> Path:
     return next((venv / "lib").glob("python3*/site-packages"))
 
 
-def _install(site: Path, source: Path) -> None:
-    """An editable install of pkg from `source` (as pip leaves one: its dist-info and its `.pth`)."""
-    _uninstall(site)
-    info = site / "pkg-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pkg\nVersion: 0.1\n")
-    (info / "direct_url.json").write_text(json.dumps({"url": source.as_uri(), "dir_info": {"editable": True}}))
-    (site / "pkg-editable.pth").write_text(f"{source}/src\n")
-    (info / "RECORD").write_text("pkg-editable.pth,,\npkg-0.1.dist-info/RECORD,,\n")
-
-
-def _uninstall(site: Path) -> None:
-    info = site / "pkg-0.1.dist-info"
-    for entry in info.iterdir() if info.is_dir() else []:
-        entry.unlink()
-    if info.is_dir():
-        info.rmdir()
-    (site / "pkg-editable.pth").unlink(missing_ok=True)
+_install = fake_install
+_uninstall = fake_uninstall
 
 
 def _guard(repo: Path, run: str) -> SiteGuard:
