@@ -35,13 +35,15 @@ def main() -> None:
 
     out_streams.install()  # nothing printed fails on its way out (encoding, a reader gone)
     from launcher.cli import main as cli  # the slow part
+    from launcher.git.repo import discovery_kept
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the CLI handles Ctrl-C from here
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # cli.main installs its own
     if signal.getsignal(signal.SIGHUP) is _before_start:
         signal.signal(signal.SIGHUP, signal.SIG_DFL)  # cli.main installs its own
     try:
-        cli.main()
+        with discovery_kept():  # one command asks for its repository several times: git once
+            cli.main()
     finally:
         flush_or_drop_stdout()
         # The command has ended and its exit code is decided: a signal while the interpreter

@@ -323,8 +323,10 @@ app.add_typer(pool_app_cli, name="pool")
 def mcp() -> None:
     """Serve the workflow actions as one MCP tool (`orchestrator`) over stdio."""
     from launcher.cli.mcp_server import serve  # the SDK loads only for this command
+    from launcher.git.repo import discovery_kept
 
-    serve()
+    with discovery_kept(keep=False):  # a server lives on: the repository may move meanwhile
+        serve()
 
 gate_app = typer.Typer(help="Standalone gates other orchestrators can call.", no_args_is_help=True)
 app.add_typer(gate_app, name="gate")

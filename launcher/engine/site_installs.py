@@ -154,7 +154,7 @@ async def _site_dirs(env: Mapping[str, str]) -> list[Path]:
     # Only an interpreter runs the question (never `#!/bin/sh` or anything else a shebang names).
     pythons = [p for p in pythons if Path(p).name.startswith("python") and os.access(p, os.X_OK)]
     found: list[Path] = []
-    for python in dict.fromkeys(pythons):
+    for python in _distinct(pythons):
         done = await process.run([python, "-c", _SITE_DIRS], env=env, timeout=30)
         try:
             dirs = json.loads(done.out) if done.ok else []
@@ -165,6 +165,16 @@ async def _site_dirs(env: Mapping[str, str]) -> list[Path]:
             if _writable(site) and site.resolve() not in {s.resolve() for s in found}:
                 found.append(site)
     return found
+
+
+def _distinct(pythons: list[str]) -> list[str]:
+    """The interpreters, one per directory and binary: `python` and `python3` of one venv (or of
+    one `bin/`) are links to one file there, and answer the same (a venv is found next to the
+    name that ran, so the same file in another directory is asked again)."""
+    seen: dict[tuple[str, str], str] = {}
+    for python in pythons:
+        seen.setdefault((os.path.dirname(os.path.abspath(python)), os.path.realpath(python)), python)
+    return list(seen.values())
 
 
 def _writable(site: Path) -> bool:
