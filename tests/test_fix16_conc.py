@@ -1,0 +1,107 @@
+"""Concurrency with the user and with other launchers (review 16).
+
+1. The main checkout follows the target only while it has the target checked out: a user who
+   switches it to another branch during the landing keeps that branch as it was (index and
+   files), and the report says the checkout was not updated instead of "the main work tree was
+   updated".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
+
+from helpers import git, git_on_path, launcher_cli
+
+
+def _plan(tmp_path: Path) -> Path:
+    """A task that adds a file and changes a committed one."""
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"task": [{"id": "t1", "script": [
+        {"write": "added.txt", "content": "landed\n"},
+        {"replace": "app.py", "old": "a + b", "new": "b + a"},
+    ]}]}))
+    return path
+
+
+def _user_switches_at(tmp_path: Path, repo: Path, when: str) -> dict[str, str]:
+    """PATH whose `git` runs the user's own `git switch other` in the main checkout (once) right
+    before the launcher's git command whose arguments contain `when`."""
+    switch = (f'env -u GIT_INDEX_FILE -u GIT_DIR -u GIT_WORK_TREE "$REAL_GIT" -C {repo} '
+              "-c core.hooksPath=/dev/null switch -q other")
+    return git_on_path(tmp_path, f'case " $* " in *"{when}"*)\n'
+                                 f'  if [ ! -e {tmp_path}/switched ]; then touch {tmp_path}/switched; {switch}; fi;;\n'
+                                 "esac")
+
+
+def _assert_other_untouched(repo: Path) -> None:
+    assert git(repo, "symbolic-ref", "--short", "HEAD").strip() == "other"
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+    assert not (repo / "added.txt").exists()
+    assert "a + b" in (repo / "app.py").read_text()
+
+
+def _assert_landed_on_main(repo: Path) -> None:
+    assert git(repo, "show", "main:added.txt") == "landed\n"
+    assert "b + a" in git(repo, "show", "main:app.py")
+
+
+def test_a_switch_to_another_branch_before_the_update_leaves_that_branch_alone(repo: Path, tmp_path: Path) -> None:
+    git(repo, "branch", "other")
+    env = _user_switches_at(tmp_path, repo, "launcher: land")  # right before main moves
+    ran = launcher_cli(repo, "run", str(_plan(tmp_path)), "--quiet", env=env)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    _assert_landed_on_main(repo)
+    _assert_other_untouched(repo)
+    assert "the main work tree was updated" not in ran.stdout
+    assert "is on the branch other, not main (switched during the landing), so it was not updated" in ran.stdout
+    assert "`git switch main` there brings the landed work into it" in ran.stdout
+
+
+def test_a_switch_just_before_the_read_tree_has_its_write_taken_back(repo: Path, tmp_path: Path) -> None:
+    # The switch lands between the launcher's last look at HEAD and its read-tree: the read-tree
+    # writes onto `other`, the look after it sees that, and exactly that write is taken back.
+    git(repo, "branch", "other")
+    (repo / "mine.txt").write_text("the user's own untracked file\n")
+    env = _user_switches_at(tmp_path, repo, " read-tree -m -u ")
+    ran = launcher_cli(repo, "run", str(_plan(tmp_path)), "--quiet", env=env)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    _assert_landed_on_main(repo)
+    (repo / "mine.txt").unlink()  # (kept: asserted here, out of the way of the status check)
+    _assert_other_untouched(repo)
+    assert "the main work tree was updated" not in ran.stdout
+    assert "The update had already been written onto it; what it had written was removed" in ran.stdout
+
+
+def _git_killing_launcher_at_read_tree(tmp_path: Path) -> dict[str, str]:
+    real = shutil.which("git")
+    assert real
+    bin_dir = tmp_path / "killer-bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "git"
+    wrapper.write_text(f'#!/bin/sh\ncase " $* " in *" read-tree -m -u "*) kill -9 $PPID; exit 1;; esac\n'
+                       f'exec {real} "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_resume_finishing_an_interrupted_landing_leaves_a_switched_checkout_alone(
+    repo: Path, tmp_path: Path
+) -> None:
+    git(repo, "branch", "other")
+    killed = launcher_cli(repo, "run", str(_plan(tmp_path)), "--quiet", env=_git_killing_launcher_at_read_tree(tmp_path))
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    _assert_landed_on_main(repo)  # main moved, the checkout's index and files did not follow
+    (run_id,) = sqlite3.connect(repo / ".launcher" / "launcher.db").execute("SELECT id FROM runs").fetchone()
+    resumed = launcher_cli(repo, "resume", str(run_id), "--json",
+                           env=_user_switches_at(tmp_path, repo, " read-tree -m -u "))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert [t["state"] for t in report["tasks"]] == ["merged"]
+    _assert_other_untouched(repo)
+    assert "is on the branch other, not main" in resumed.stdout
+    assert "finished updating the main work tree" not in resumed.stdout
