@@ -4,6 +4,8 @@
    switches it to another branch during the landing keeps that branch as it was (index and
    files), and the report says the checkout was not updated instead of "the main work tree was
    updated".
+2. Two `launcher pool warm N` at once keep N worktrees: the worktrees another launcher is still
+   checking out count as the pool's.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import os
 import shutil
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
-from helpers import git, git_on_path, launcher_cli
+from helpers import git, git_on_path, launcher_cli, start_launcher
 
 
 def _plan(tmp_path: Path) -> Path:
@@ -71,7 +74,8 @@ def test_a_switch_just_before_the_read_tree_has_its_write_taken_back(repo: Path,
     ran = launcher_cli(repo, "run", str(_plan(tmp_path)), "--quiet", env=env)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     _assert_landed_on_main(repo)
-    (repo / "mine.txt").unlink()  # (kept: asserted here, out of the way of the status check)
+    assert (repo / "mine.txt").read_text() == "the user's own untracked file\n"
+    (repo / "mine.txt").unlink()  # (kept; out of the way of the status check below)
     _assert_other_untouched(repo)
     assert "the main work tree was updated" not in ran.stdout
     assert "The update had already been written onto it; what it had written was removed" in ran.stdout
@@ -93,7 +97,8 @@ def test_resume_finishing_an_interrupted_landing_leaves_a_switched_checkout_alon
     repo: Path, tmp_path: Path
 ) -> None:
     git(repo, "branch", "other")
-    killed = launcher_cli(repo, "run", str(_plan(tmp_path)), "--quiet", env=_git_killing_launcher_at_read_tree(tmp_path))
+    killed = launcher_cli(repo, "run", str(_plan(tmp_path)), "--quiet",
+                          env=_git_killing_launcher_at_read_tree(tmp_path))
     assert killed.returncode == -9, killed.stdout + killed.stderr
     _assert_landed_on_main(repo)  # main moved, the checkout's index and files did not follow
     (run_id,) = sqlite3.connect(repo / ".launcher" / "launcher.db").execute("SELECT id FROM runs").fetchone()
@@ -105,3 +110,32 @@ def test_resume_finishing_an_interrupted_landing_leaves_a_switched_checkout_alon
     _assert_other_untouched(repo)
     assert "is on the branch other, not main" in resumed.stdout
     assert "finished updating the main work tree" not in resumed.stdout
+
+
+def _pool_worktrees(repo: Path) -> list[str]:
+    return [line for line in git(repo, "worktree", "list", "--porcelain").splitlines()
+            if line.startswith("worktree ") and "/_pool/" in line]
+
+
+def test_two_pool_warms_at_once_keep_the_pool_at_its_size(repo: Path, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    held = git_on_path(tmp_path, 'case " $* " in *" read-tree --reset "*)\n'
+                                 f'  i=0; while [ ! -e {release} ] && [ $i -lt 999 ]; do sleep .05; i=$((i+1)); done\n'
+                                 "  ;;\n"
+                                 "esac")  # the first warm's checkouts wait until the second has finished
+    first = start_launcher(repo, "pool", "warm", "2", env=held)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_pool_worktrees(repo)) < 2:  # registered, still being checked out
+            assert time.monotonic() < deadline and first.poll() is None, "the first warm registered none"
+            time.sleep(0.05)
+        second = launcher_cli(repo, "pool", "warm", "2")
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert second.stdout.strip() == (
+            "warm pool: 0 worktree(s) ready (0 new, 2 more being checked out by another launcher)")
+    finally:
+        release.touch()
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, out + err
+    assert out.strip() == "warm pool: 2 worktree(s) ready (2 new)"
+    assert len(_pool_worktrees(repo)) == 2
