@@ -6,6 +6,9 @@
    updated".
 2. Two `launcher pool warm N` at once keep N worktrees: the worktrees another launcher is still
    checking out count as the pool's.
+3. A best-of attempt is known by what the plan says (`select_from`), never by the shape of its id:
+   a user's own task named `api.attempt-1` beside `api` is a task like any other for `launcher
+   runs`, and a plan whose task id is also a best-of task's attempt id is refused, saying so.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ import stat
 import time
 from pathlib import Path
 
+import pytest
 from helpers import git, git_on_path, launcher_cli, start_launcher
+
+from launcher.errors import PlanError
+from launcher.models.plan import load_plan
 
 
 def _plan(tmp_path: Path) -> Path:
@@ -139,3 +146,29 @@ def test_two_pool_warms_at_once_keep_the_pool_at_its_size(repo: Path, tmp_path: 
     assert first.returncode == 0, out + err
     assert out.strip() == "warm pool: 2 worktree(s) ready (2 new)"
     assert len(_pool_worktrees(repo)) == 2
+
+
+def test_runs_counts_a_users_task_named_like_an_attempt(repo: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"task": [
+        {"id": "api", "agent": "scripted", "prompt": "x", "script": [{"write": "api.txt", "content": "a\n"}]},
+        {"id": "api.attempt-1", "agent": "scripted", "prompt": "y",
+         "script": [{"write": "other.txt", "content": "o\n"}]},
+    ]}))
+    ran = launcher_cli(repo, "run", str(plan), "--quiet", "--no-merge")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    listed = launcher_cli(repo, "runs")
+    assert listed.returncode == 0, listed.stderr
+    assert " 2 task(s) " in listed.stdout, listed.stdout
+
+
+def test_a_task_id_that_is_also_an_attempt_id_is_refused_naming_the_best_of_task(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[task]]\nid = "api"\nprompt = "x"\nattempts = 2\n'
+                    '[[task]]\nid = "api.attempt-2"\nprompt = "y"\n')
+    with pytest.raises(PlanError) as refused:
+        load_plan(plan)
+    said = str(refused.value)
+    assert "task id 'api.attempt-2' is also the id of attempt 2 of the best-of-2 task 'api'" in said
+    assert "used twice" not in said
+    assert "rename task 'api.attempt-2'" in said
