@@ -23,5 +23,7 @@ def warm(
     base: Annotated[str, typer.Option(help="Commit they are detached at.")] = "HEAD",
 ) -> None:
     """Top the pool up to COUNT detached worktrees (`launcher clean --all` removes them)."""
-    created, ready = call(lambda: pool_app.warm(Path.cwd(), count, base))
-    print(f"warm pool: {ready} worktree(s) ready ({len(created)} new)")
+    created, ready, filling = call(lambda: pool_app.warm(Path.cwd(), count, base))
+    # Another launcher's warm still checking out: part of the pool, not added again, and said.
+    being = f", {filling} more being checked out by another launcher" if filling else ""
+    print(f"warm pool: {ready} worktree(s) ready ({len(created)} new{being})")

@@ -14,6 +14,7 @@ from typing import Literal
 from launcher.concurrency import each
 from launcher.errors import GitFailed
 from launcher.git import (
+    checkout_follow,
     commits,
     conflict_sides,
     filters,
@@ -457,8 +458,16 @@ async def advance_target(
         before = await tree_undo.before_update(repo, expected_old, new)
         on_step(target_tree.UPDATING_TREE, True)
         # A full disk or git's time limit too: what it wrote is undone, the target put back, parked below.
-        updated = await repo.git("read-tree", "-m", "-u", expected_old, new, check=False, env=pinned,
-                                 full_disk_ok=True, timed_out_ok=True)
+        # Only while the main checkout still has the target checked out (the user's own `git switch`
+        # does not take the launcher's lock): else it is left alone, or what reached it taken back.
+        followed = await checkout_follow.read_tree_on(repo, ref, expected_old, new, ["-m", "-u", expected_old, new],
+                                                      before, pinned)
+        updated = followed.updated
+        if followed.elsewhere is not None and (updated is None or updated.ok):
+            on_step(target_tree.TREE_UPDATED, False)  # the target moved; no checkout of it to follow
+            return AdvanceResult(True, target_branch, checkout_follow.not_followed(
+                target_branch, new, str(repo.root), followed.elsewhere, followed.undone))
+        assert updated is not None
         if not updated.ok:
             on_step(target_tree.ROLLING_BACK, True)
             # what the failed update wrote (a truncated file when the disk filled) is removed first

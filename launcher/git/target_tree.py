@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from launcher import process, tree_paths
-from launcher.git import filters, ref_guard, time_limit, tree_undo
+from launcher.git import checkout_follow, filters, ref_guard, time_limit, tree_undo
 from launcher.git.registered import registered_worktree
 from launcher.git.repo import GitRepo
 from launcher.git.tree_undo import blobs, for_paths, split_z, tree_entries
@@ -318,8 +318,15 @@ async def finish_tree_update(
                 how_far = ["--reset", "-u", new] if half else ["-m", "-u", old, new]
                 before = await tree_undo.before_update(repo, old, new, landed_is_ours=half)
                 pinned = await filters.pinned_env(repo)  # the run start's content filters only
-                updated = await repo.git("read-tree", *how_far, check=False, env=pinned, full_disk_ok=True,
-                                         timed_out_ok=True)  # a full disk or the time limit too: undone, parked
+                # (a full disk or the time limit too: undone, parked); only while the checkout is
+                # still on the target: the user's `git switch` does not take the launcher's lock
+                followed = await checkout_follow.read_tree_on(repo, ref, old, new, how_far, before, pinned)
+                updated = followed.updated
+                if followed.elsewhere is not None and (updated is None or updated.ok):
+                    on_step(TREE_UPDATED, False)
+                    return AdvanceResult(True, target_branch, checkout_follow.not_followed(
+                        target_branch, new, str(repo.root), followed.elsewhere, followed.undone))
+                assert updated is not None
                 if updated.ok:
                     on_step(TREE_UPDATED, True)
                     return AdvanceResult(True, target_branch, (

@@ -92,6 +92,14 @@ async def ready(repo: GitRepo, worktree_root: Path) -> list[Path]:
     return [tree for tree, _head in _entries(repo, worktree_root)]
 
 
+def being_filled(repo: GitRepo, worktree_root: Path) -> list[Path]:
+    """The pool's worktrees registered but not checked out yet whose launcher is alive: another
+    `pool warm` (or a run's refill) is still checking them out, and they count as the pool's."""
+    return [tree for tree in _pool_trees(worktree_root)
+            if tree.is_dir() and not worktrees.is_populated(tree) and (pid := _filled_by(tree)) is not None
+            and (pid == os.getpid() or process.pid_alive(pid)) and _registered_head(repo, tree) is not None]
+
+
 def _new_entry(worktree_root: Path) -> Path:
     return pool_root(worktree_root).absolute() / f"w{os.getpid()}-{os.urandom(3).hex()}"
 
@@ -103,7 +111,9 @@ async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD
     try:
         async with repo.lock.hold():
             await _remove_abandoned(repo, worktree_root)
-            have = len(_entries(repo, worktree_root))
+            # Entries another launcher is still checking out count too: two `pool warm N` at once
+            # (or a run's refill beside one) would otherwise fill the pool to 2N.
+            have = len(_entries(repo, worktree_root)) + len(being_filled(repo, worktree_root))
             pool_root(worktree_root).mkdir(parents=True, exist_ok=True)
             for _ in range(max(0, count - have)):
                 path = _new_entry(worktree_root)

@@ -214,6 +214,7 @@ def expand_attempts(plan: Plan, source: str, repo_agents: Collection[str] = ()) 
     adopts the winner's branch, so its dependents and the landing see one task.
     """
     expanded: list[Task] = []
+    own_ids = {task.id for task in plan.tasks}
     for task in plan.tasks:
         if task.attempts == 1 or task.select_from:
             expanded.append(task)
@@ -224,6 +225,12 @@ def expand_attempts(plan: Plan, source: str, repo_agents: Collection[str] = ()) 
             if problem:
                 raise PlanError(problem, where=f"{source}: task {task.id!r}.attempts",
                                 fix="use a shorter task id for a best-of-N task")
+            if aid in own_ids:  # else "used twice", of an id the plan names once
+                raise PlanError(
+                    f"task id {aid!r} is also the id of attempt {k + 1} of the best-of-{task.attempts} task "
+                    f"{task.id!r} (its attempts are named {ids[0]!r} .. {ids[-1]!r})",
+                    where=f"{source}: task {aid!r}.id", fix=f"rename task {aid!r}",
+                    error_key="plan_invalid:duplicate_id")
             update: dict[str, Any] = {"id": aid, "attempts": 1, "attempt_agents": [],
                                       "title": f"{task.title or task.id} (attempt {k + 1})"}
             if task.attempt_agents:  # else the task's own agent, or (none named) default_agent later

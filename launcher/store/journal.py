@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -33,7 +32,6 @@ _TASK_COLUMNS = {
 
 
 
-_ATTEMPT = re.compile(r"(.+)\.attempt-[1-9][0-9]*")  # models.plan.attempt_id
 
 class Journal(RunClaims):
     """One connection per process; short write transactions keep SQLite's single writer happy.
@@ -172,12 +170,17 @@ class Journal(RunClaims):
     def _plan_task_ids(self, run_id: str) -> list[str] | None:
         """The task ids of the run's journaled plan (None: no such run); a row for each was
         written with the run, in one transaction."""
+        tasks = self._plan_tasks(run_id)
+        with self.decoding(f"run {run_id}"):
+            return None if tasks is None else [str(task["id"]) for task in tasks]
+
+    def _plan_tasks(self, run_id: str) -> list[Any] | None:
+        """The tasks of the run's journaled (expanded) plan; None: no such run."""
         row = self._db.execute("SELECT plan_json FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
             return None
         with self.decoding(f"run {run_id}"):
-            tasks = col.json_of(row, "plan_json", dict).get("task", [])
-            return [str(task["id"]) for task in tasks]
+            return list(col.json_of(row, "plan_json", dict).get("task", []))
 
     def runs(self, limit: int = 20) -> list[RunRow]:
         """The latest `limit` runs, the one started last first. "Latest" is the journal's insertion
@@ -232,13 +235,20 @@ class Journal(RunClaims):
                    (*values.values(), run_id, task_id))
 
     def task_count(self, run_id: str) -> int:
-        """The run's tasks as its plan names them: a best-of-N task's attempt rows
-        (`<task>.attempt-<k>`, beside the task's own row) are not counted again."""
+        """The run's tasks as its plan names them: a best-of-N task's attempt rows (the ids its
+        journaled plan lists in `select_from`) are not counted again. Never from an id's shape:
+        a user's own task may be named `api.attempt-1` beside `api`."""
         ids = {str(row[0]) for row in self._db.execute("SELECT task_id FROM tasks WHERE run_id=?", (run_id,))}
         if not ids:
             self._rows_lost(run_id)
-        attempts = {i for i in ids if (m := _ATTEMPT.fullmatch(i)) is not None and m[1] in ids}
-        return len(ids - attempts)
+        return len(ids - self._attempt_ids(run_id))
+
+    def _attempt_ids(self, run_id: str) -> set[str]:
+        """The ids of the run's best-of attempt tasks, as its journaled (expanded) plan says."""
+        tasks = self._plan_tasks(run_id) or []
+        with self.decoding(f"run {run_id}"):
+            return {str(attempt) for task in tasks if isinstance(task, dict)
+                    for attempt in task.get("select_from") or []}
 
     def _rows_lost(self, run_id: str) -> None:
         """Raise the damage error when the run's plan has tasks, none of which has a row."""

@@ -22,8 +22,9 @@ def special_files(tree: Path) -> list[str]:
     return odd_entries.special_files(tree)
 
 
-async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], int]:
-    """Top the pool up to `count`; return the new worktrees and how many are ready now. A
+async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], int, int]:
+    """Top the pool up to `count`; return the new worktrees, how many are ready now and how many
+    another launcher is still checking out (a `pool warm` at the same time: counted, not added). A
     `base` that is not a commit is a usage error, a repository with no commit an environment
     one, as for `launcher run --base`."""
     repo = await GitRepo.discover(cwd)
@@ -32,7 +33,7 @@ async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], i
     await prepare_worktree_root(repo, configured)  # as `launcher run` checks it
     root = worktrees.default_worktree_root(repo, configured)
     created = await warm_pool.warm(repo, root, count, sha)
-    return created, len(await warm_pool.ready(repo, root))
+    return created, len(await warm_pool.ready(repo, root)), len(warm_pool.being_filled(repo, root))
 
 
 async def refill(ctx: RunContext) -> None:
@@ -53,7 +54,8 @@ async def recycle(ctx: RunContext, doomed: list[tuple[Path, str | None]]) -> Non
     to the pool at the target's tip instead (their branches are still deleted by the caller).
     Removing a worktree whose files are already on disk is the slow part of a clean-up; the
     refill after the run would only create them again. A failure here leaves them for removal."""
-    room = ctx.plan.run.warm_pool - len(await warm_pool.ready(ctx.repo, ctx.worktree_root))
+    room = (ctx.plan.run.warm_pool - len(await warm_pool.ready(ctx.repo, ctx.worktree_root))
+            - len(warm_pool.being_filled(ctx.repo, ctx.worktree_root)))  # (another launcher's warm)
     if room <= 0 or not doomed or not await ctx.repo.branch_exists(ctx.target):
         return
     try:
