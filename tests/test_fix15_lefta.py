@@ -7,7 +7,7 @@
   install from their throwaway tree into the user's venv is put back after them; one a killed
   launcher left is put back before the next such command runs.
 - A command the launcher suggests stays copy-pastable when it holds a value the run passes: in
-  a code span the value is `${NAME}`, elsewhere `***(NAME)`; the value never shows.
+  a code span the value is `${NAME:?}`, elsewhere `***(NAME)`; the value never shows.
 - facts.json's `contract_error`, the corrective feedback and the grader packet mask an agent's
   refused contract (a key it echoed into it), as the journal does.
 - A workflow's test command's output is masked with the values its phase's run passes.
@@ -194,9 +194,17 @@ def test_a_value_in_a_suggested_command_is_named_as_a_variable_and_masked_elsewh
 
     assert mask(message, secrets, commands=True) == (
         "not retried: its worktree ***(CI_PROJECT_DIR)/wt/a has work no commit holds; remove it "
-        "(`git worktree remove --force ${CI_PROJECT_DIR}/wt/a`), then `launcher resume r-1 --retry-failed`")
+        "(`git worktree remove --force ${CI_PROJECT_DIR:?}/wt/a`), then `launcher resume r-1 --retry-failed`")
     # output (a log, a check's tail) keeps the mask everywhere; two overlapping values stay masked
     assert mask(message, secrets) == message.replace("/builds/group/project", "***(CI_PROJECT_DIR)")
+    # pasted where the variable is not set, the command stops instead of running on `/wt/a`
+    command = mask(message, secrets, commands=True).split("`")[1]
+    unset = subprocess.run(["sh", "-c", command.replace("git worktree remove --force", "echo")],
+                           capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+    assert unset.returncode != 0 and "CI_PROJECT_DIR" in unset.stderr and not unset.stdout
+    set_ = subprocess.run(["sh", "-c", command.replace("git worktree remove --force", "echo")], capture_output=True,
+                          text=True, env={"PATH": os.environ["PATH"], "CI_PROJECT_DIR": "/builds/group/project"})
+    assert set_.stdout == "/builds/group/project/wt/a\n"
     assert mask("`curl sk-live-0123456789abcdef`", {**secrets, "0123456789abcdef": "B"}, commands=True) == (
         "`curl ***(API_KEY)***(B)`")
 
@@ -208,7 +216,7 @@ def test_the_journal_keeps_a_notes_suggested_command_copy_pastable(tmp_path: Pat
     journal.add_note(run_id, None, "remove it (`rm -rf /builds/group/project/wt`) first")
 
     assert [n["message"] for n in journal.notes(run_id)] == [
-        "remove it (`rm -rf ${CI_PROJECT_DIR}/wt`) first"]
+        "remove it (`rm -rf ${CI_PROJECT_DIR:?}/wt`) first"]
 
 
 # 4. A refused contract's quoted text is masked in facts.json, the feedback and the packet

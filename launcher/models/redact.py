@@ -38,7 +38,9 @@ def mask(text: str, secrets: Mapping[str, str], *, commands: bool = False) -> st
     another is masked whole, and two values that overlap (`...1234` and `1234...`) leave no part of
     either shown (`***(A)***(B)`). With `commands` (the launcher's own messages and notes, whose
     `code spans` are commands and paths to copy), a value inside a code span is shown as
-    `${NAME}` instead: the command still runs where NAME is set, and still shows no value."""
+    `${NAME:?}` instead: the command still runs where NAME is set, and still shows no value; in a
+    shell where NAME is not set it stops ("NAME: parameter null or not set") instead of running
+    with nothing in the value's place (`rm -rf ${DIR}/wt` would be `rm -rf /wt`)."""
     if not text or not secrets:
         return text
     return mask_window(text, secrets, 0, len(text), commands=commands)
@@ -65,7 +67,7 @@ def mask_window(text: str, secrets: Mapping[str, str], start: int, end: int, *, 
 def _masked_regions(text: str, secrets: Mapping[str, str], commands: bool = False) -> list[tuple[int, int, str]]:
     """The stretches of `text` that hold a value (overlapping matches joined), with what each is
     shown as: `***(NAME)`, one per value a stretch holds (`***(A)***(B)`); with `commands`, one
-    value inside a `code span` whose name a shell can expand: `${NAME}`."""
+    value inside a `code span` whose name a shell can expand: `${NAME:?}`."""
     spans: list[tuple[int, int, str]] = []
     for form, name in _forms(secrets).items():
         at = text.find(form)
@@ -92,7 +94,7 @@ def _masked_regions(text: str, secrets: Mapping[str, str], commands: bool = Fals
             named = {name for form, name in _forms(secrets).items() if text[first:last] == form}
             if len(named) == 1 and _SHELL_NAME.fullmatch(name := named.pop()) \
                     and any(a <= first and last <= b for a, b in code):
-                regions[at] = (first, last, f"${{{name}}}")
+                regions[at] = (first, last, f"${{{name}:?}}")
     return regions
 
 
