@@ -6,7 +6,7 @@ says how to confirm. Zero survivors means no call at all.
 
 `--calibrate` asks the judge about the operator-labelled calibration set instead (labels
 stripped), then runs the calibration gate on its answer: exit 0 passed, 1 failed, 3 precision
-undefined, 2 malformed input.
+undefined, 2 malformed input (also when the judge gave no usable verdict: nothing to gate).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from launcher.errors import ConfigError, EnvironmentProblem, ExitCode, UsageProb
 from launcher.gates import judge_relay
 from launcher.gates.calibration import (
     REPORT_NAME,
+    GateExit,
     check_bound,
     evaluate,
     gate_exit,
@@ -115,7 +116,7 @@ class JudgeSummary:
             "cost_usd": self.cost_usd, "prefiltered": self.prefiltered, "calls_saved": self.calls_saved,
             "warnings": self.warnings, "calibration_file": str(self.calibration_file or ""),
             "calibration_note": self.calibration_note,
-            # with --calibrate: the gate's verdict (None: no verdict came back to gate, also exit 1)
+            # with --calibrate: the gate's verdict (None: no verdict came back to gate, exit 2)
             "gate_verdict": (self.gate_report or {}).get("gate_verdict"),
             "precision": (self.gate_report or {}).get("precision"),
         }  # fmt: skip
@@ -363,6 +364,12 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         aside = (f" (the earlier verdict was moved to {outcome.previous.name}: `fix` and `label` no longer use it)"
                  if outcome.previous is not None else "")  # fmt: skip
         summary.message = f"the judge gave no usable verdict: {outcome.error}; the survivors stand unjudged{aside}"
+        if labelled is not None:
+            # Nothing to gate is not a failed gate (DESIGN 7.4: 1 failed, 2 malformed input or id
+            # sets differ): the gate's input, the judge's verdict, is missing or malformed.
+            summary.exit_code = int(GateExit.MALFORMED)
+            summary.message = (f"calibration gate not run: the judge gave no usable verdict on {source}: "
+                               f"{outcome.error}{aside}")
         return summary
     kinds = [v.classification for v in outcome.verdict.verdicts]
     summary.counts = {"genuine": kinds.count("genuine"), "equivalent": kinds.count("equivalent")}
