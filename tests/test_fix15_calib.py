@@ -262,7 +262,7 @@ def test_labels_of_the_code_at_head_draw_no_such_warning(calibrated: Path) -> No
 
 
 def test_judge_calibrate_json_tells_a_failed_gate_from_no_verdict(calibrated: Path) -> None:
-    """A failed gate exits 1; no verdict to gate exits 2 (DESIGN 7.4: malformed input); `gate_verdict` tells them apart too."""
+    """A failed gate exits 1; no verdict to gate exits 2 (DESIGN 7.4: malformed input); `gate_verdict` too."""
     labels = labelled_set(calibrated.parent / "set.json", 15, 8)
     set_judge(calibrated, genuine=23)  # everything genuine: precision 65%, the gate fails
     failed = calibrate(calibrated, labels, "--json")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -71,3 +73,58 @@ def test_judge_calibrate_exits_1_for_a_failed_gate_and_2_when_the_judge_gave_no_
     nothing = calibrate(root, labels)
     assert nothing.returncode == 2, nothing.stdout + nothing.stderr
     assert "calibration gate not run: the judge gave no usable verdict" in nothing.stdout
+
+
+# --- 3. calibration: the gate holds a calibration to the judge it measured ----------------------
+
+
+def _gate(root: Path, verdict: Path, labels: Path) -> subprocess.CompletedProcess[str]:
+    from test_fix15_calib import launcher
+
+    return launcher(root, "mutation", "gate", "--verdict", str(verdict), "--calibration", str(labels),
+                    "--report", str(root.parent / "gate-report.json"))  # fmt: skip
+
+
+def test_a_calibration_records_its_judge_and_the_gate_refuses_it_once_the_judge_changed(tmp_path: Path) -> None:
+    from test_fix15_calib import calibrate, labelled_set, set_judge
+
+    root = _python_repo(tmp_path)
+    labels = labelled_set(tmp_path / "set.json", 15, 8)
+    set_judge(root, genuine=15)  # right on every mutant: the gate passes
+    done = calibrate(root, labels)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report_file = next((root / ".launcher" / "calibration").glob("*/calibration-report.json"))
+    verdict = report_file.parent / "verdict.json"
+    measured = json.loads(report_file.read_text())["judge"]
+    assert measured["agent"] == "j" and measured["adapter"] == "command"
+    assert len(measured["setup_sha256"]) == 64 and len(measured["prompt_sha256"]) == 64
+    assert json.loads(verdict.read_text())["judged"]["judge"] == measured
+    # the same judge: the gate scores the verdict as before
+    same = _gate(root, verdict, labels)
+    assert same.returncode == 0, same.stdout + same.stderr
+    # the judge's setup changes (another variable, as a model switch would be): never measured
+    toml = root / "launcher.toml"
+    toml.write_text(toml.read_text() + 'set_env = { JUDGE_MODEL = "cheaper" }\n')
+    changed = _gate(root, verdict, labels)
+    assert changed.returncode == 2, changed.stdout + changed.stderr
+    said = changed.stdout + changed.stderr
+    assert "the verdict measured judge 'j'" in said and "changed since" in said
+    assert "launcher mutation judge --calibrate" in said
+
+
+def test_a_calibration_verdict_written_before_judges_were_recorded_is_still_scored_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    from test_fix15_calib import calibrate, labelled_set, set_judge
+
+    root = _python_repo(tmp_path)
+    labels = labelled_set(tmp_path / "set.json", 15, 8)
+    set_judge(root, genuine=15)
+    assert calibrate(root, labels).returncode == 0
+    verdict = next((root / ".launcher" / "calibration").glob("*/verdict.json"))
+    old = json.loads(verdict.read_text())
+    del old["judged"]["judge"]  # as an older launcher wrote it
+    verdict.write_text(json.dumps(old))
+    done = _gate(root, verdict, labels)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "does not record which judge it measured" in done.stdout

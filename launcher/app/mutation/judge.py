@@ -44,6 +44,7 @@ from launcher.gates.calibration import (
     resolve_threshold,
     set_problem,
 )
+from launcher.gates.judge_identity import judge_identity
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import RepoConfig, load_repo_config
@@ -120,6 +121,26 @@ class JudgeSummary:
             "gate_verdict": (self.gate_report or {}).get("gate_verdict"),
             "precision": (self.gate_report or {}).get("precision"),
         }  # fmt: skip
+
+
+def configured_judge(config: RepoConfig, name: str) -> dict[str, Any] | None:
+    """The identity of the judge agent `name` as configured now (None: no such agent)."""
+    if name in config.agents:
+        return judge_identity(name, config.agents[name])
+    if name in BUILTIN_ADAPTERS:
+        return judge_identity(name, AgentConfig.model_validate({"adapter": name}))
+    return None
+
+
+async def configured_judges(cwd: Path) -> Callable[[str], dict[str, Any] | None] | None:
+    """For `launcher mutation gate`: the judges configured in the repository at `cwd` (None: not in
+    a repository, so no configured judge to hold a calibration verdict against)."""
+    try:
+        repo = await GitRepo.discover(cwd)
+    except EnvironmentProblem:
+        return None
+    config = load_repo_config(repo.root)
+    return lambda name: configured_judge(config, name)
 
 
 def _judge_agent(config: RepoConfig, name: str | None) -> tuple[str, AgentConfig]:
@@ -297,6 +318,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         return JudgeSummary(int(ExitCode.OK), f"0 survivors: no judge call{said}", out_dir, prefiltered=proven,
                             calls_saved=saved)  # fmt: skip
     name, agent = _judge_agent(config, options.agent)
+    if options.calibrate:  # which judge the calibration measures (the gate refuses it for another)
+        judged["judge"] = judge_identity(name, agent)
     await _check_cli(name, agent)  # before the cost question: no retry installs a missing CLI
     await _check_program(repo, name, agent, base_sha, options.calibrate)
     await check_shared_credentials(repo)  # the judge works in a checkout that reads the repository's config
@@ -380,6 +403,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         return summary
     gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path), min_lower_bound=bound)
     gate["verdict_file"], gate["calibration_file"] = str(outcome.verdict_path), str(source)
+    gate["judge"] = judged.get("judge")
     if unseen:  # kept with the precision it makes doubtful
         gate["warnings"].insert(0, unseen)
     summary.report_path = out_dir / REPORT_NAME
