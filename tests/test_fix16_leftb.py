@@ -128,3 +128,57 @@ def test_a_calibration_verdict_written_before_judges_were_recorded_is_still_scor
     done = _gate(root, verdict, labels)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "does not record which judge it measured" in done.stdout
+
+
+# --- 6. site installs: a sweep's worker trees and the kill gate's copies are guarded -----------
+
+def test_a_sweep_whose_test_command_installs_the_project_leaves_the_users_install_as_it_was(tmp_path: Path) -> None:
+    from editable_project import IMPORT, INSTALL, backend, editable_project, launcher_in, make_venv, sh, user_env
+
+    venv = make_venv(tmp_path / "venv")
+    env = user_env(venv, tmp_path / "home")
+    source = backend('''
+        "pkg-editable.pth": (src + "\\n").encode(),''')
+    repo = editable_project(tmp_path / "repo", source, {})
+    assert sh(INSTALL, repo, env).returncode == 0  # the user's own editable install of their checkout
+    mine = str(repo / "src/pkg/__init__.py")
+    assert sh(f"python -c '{IMPORT}'", tmp_path, env).stdout.strip() == mine
+
+    # a test command that installs the project from the worker tree it runs in, then tests
+    done = launcher_in(repo, env, "mutation", "sweep", "src", "--workers", "1",
+                       "--test-cmd", f"{INSTALL} && python -c 'from pkg import VALUE; assert VALUE == 1'")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sh(f"python -c '{IMPORT}'", tmp_path, env).stdout.strip() == mine  # the user's checkout again
+    report = json.loads(next((repo / ".launcher" / "mutation-runs").glob("*/mutants.json")).read_text())
+    assert any("put back the editable install of pkg-0.1" in n for n in report["notes"]), (report["notes"], done.stdout)
+
+
+_RECORDING_TEST = """\
+import os
+from pathlib import Path
+from pkg.core import total
+
+
+def test_sum():
+    Path(WHERE_FILE).write_text(str(Path(__file__).resolve()))
+    assert total([2, 3]) == 5
+"""
+
+
+def test_the_kill_gate_copies_a_runs_worktree_inside_the_runs_folder_which_its_guard_covers(tmp_path: Path) -> None:
+    """The gate's scratch copy (where a test's `pip install -e .` would point the user's venv) is
+    made beside the task's worktree, in the run's worktree folder the run's SiteGuard puts back
+    installs from, never in the system's temp directory where nothing would."""
+    import test_fix13_realproj_mutant_kill as kill
+
+    from launcher.engine.site_installs import SiteGuard
+    from launcher.engine.site_state import names
+
+    done, verdict = kill._gate(tmp_path, _RECORDING_TEST.replace("WHERE_FILE", repr(str(tmp_path / "where.txt"))))
+    assert done.returncode == 0 and verdict["accepted"] is True, done.stdout + done.stderr
+    ran_in = Path((tmp_path / "where.txt").read_text())
+    run_folder = (tmp_path / "wt").parent.resolve()  # the task's worktree is tmp_path/wt
+    assert ran_in.is_relative_to(run_folder) and ran_in.parts[len(run_folder.parts)].startswith("_launcher-kill-")
+    guard = SiteGuard(root=run_folder)
+    assert names(json.dumps({"url": ran_in.parent.as_uri()}).encode(), guard.needles())
