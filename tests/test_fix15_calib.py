@@ -208,7 +208,7 @@ def test_a_long_verdict_after_prose_is_refused_as_too_large_naming_the_batch_siz
     set_judge(calibrated, genuine=130, pad=60, prose="Here is my verdict:\n")
     done = calibrate(calibrated, labels, "--batch-size", "160")
     out = done.stdout + done.stderr
-    assert done.returncode == 1, out
+    assert done.returncode == 2, out  # no verdict to gate (DESIGN 7.4: malformed input), not a failed gate
     assert "too_large" in out and "--batch-size" in out
     hint = json.loads(next((calibrated / ".launcher" / "calibration").glob("*/judge/hint-1-3.json")).read_text())
     assert hint["error_key"] == "too_large" and "256 KiB" in json.dumps(hint)
