@@ -182,3 +182,54 @@ def test_the_kill_gate_copies_a_runs_worktree_inside_the_runs_folder_which_its_g
     assert ran_in.is_relative_to(run_folder) and ran_in.parts[len(run_folder.parts)].startswith("_launcher-kill-")
     guard = SiteGuard(root=run_folder)
     assert names(json.dumps({"url": ran_in.parent.as_uri()}).encode(), guard.needles())
+
+
+# --- 2. best-of: the attempt the queue blamed, and the attempt that landed, are named ----------
+
+_ATTEMPT_1_BAD = ("if [ $LAUNCHER_BEST_OF_ATTEMPT = 1 ]; then printf 'bad\\n' > bad.txt; "
+                  "else printf 'good\\n' > good.txt; fi")
+
+
+def test_a_best_of_attempt_that_breaks_the_check_is_the_culprit_and_the_landing_names_the_attempt_that_landed(
+    repo: Path,
+) -> None:
+    from conftest import git as git_in
+    from helpers import launcher_cli
+
+    report = run_plan(repo, [{"id": "t", "attempts": 2, "script": [{"run": ["sh", "-c", _ATTEMPT_1_BAD]}]}],
+                      integration_check="sh -c '! test -e bad.txt'")
+    rows = {t.id: t for t in report.tasks}
+    assert rows["t"].state == "merged", rows["t"].message
+    assert report.queue is not None
+    assert report.queue.culprits == ["t.attempt-1"]  # the attempt blamed, not the task that landed attempt 2
+    shown = launcher_cli(repo, "status", report.run_id, "--json")
+    assert json.loads(shown.stdout)["queue"]["culprits"] == ["t.attempt-1"]
+    trailers = git_in(repo, "log", "-1", "--first-parent", "--format=%(trailers)", "main")
+    assert "Launcher-Task: t\n" in trailers and "Launcher-Attempt: t.attempt-2\n" in trailers
+
+
+def test_land_from_falling_back_to_the_next_attempt_names_it_beside_the_exported_head(
+    repo: Path, tmp_path: Path
+) -> None:
+    """`Launcher-Origin-Head` stays the head the export named (what a re-run of the final job
+    matches); `Launcher-Attempt` says which attempt's work landed."""
+    from conftest import git as git_in
+    from helpers import launcher_cli
+
+    remote = tmp_path / "remote.git"
+    git_in(tmp_path, "clone", "-q", "--bare", str(repo), str(remote))
+    plan = tmp_path / "plan.json"
+    attempts = {"id": "t", "attempts": 2, "script": [{"run": ["sh", "-c", _ATTEMPT_1_BAD]}]}
+    plan.write_text(json.dumps({"run": {"integration_check": "sh -c '! test -e bad.txt'"}, "task": [attempts]}))
+    shard, exported, final = tmp_path / "shard", tmp_path / "export", tmp_path / "final"
+    git_in(tmp_path, "clone", "-q", str(remote), str(shard))
+    ran = launcher_cli(shard, "run", str(plan), "--shard", "1/1", "--no-merge", "--export", str(exported))
+    assert ran.returncode == 0, ran.stderr
+    manifest = json.loads((exported / "launcher-export.json").read_text())
+    exported_head = next(t["head"] for t in manifest["tasks"] if t["id"] == "t")
+    git_in(tmp_path, "clone", "-q", str(remote), str(final))
+    landed = launcher_cli(final, "land", "--from", str(exported), "--plan", str(plan), "--json")
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    trailers = git_in(final, "log", "-1", "--first-parent", "--format=%(trailers)", "HEAD")
+    assert f"Launcher-Origin-Head: {exported_head}\n" in trailers
+    assert "Launcher-Attempt: t.attempt-2\n" in trailers
