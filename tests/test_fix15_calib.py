@@ -208,7 +208,7 @@ def test_a_long_verdict_after_prose_is_refused_as_too_large_naming_the_batch_siz
     set_judge(calibrated, genuine=130, pad=60, prose="Here is my verdict:\n")
     done = calibrate(calibrated, labels, "--batch-size", "160")
     out = done.stdout + done.stderr
-    assert done.returncode == 1, out
+    assert done.returncode == 2, out  # no verdict to gate (DESIGN 7.4: malformed input), not a failed gate
     assert "too_large" in out and "--batch-size" in out
     hint = json.loads(next((calibrated / ".launcher" / "calibration").glob("*/judge/hint-1-3.json")).read_text())
     assert hint["error_key"] == "too_large" and "256 KiB" in json.dumps(hint)
@@ -262,7 +262,7 @@ def test_labels_of_the_code_at_head_draw_no_such_warning(calibrated: Path) -> No
 
 
 def test_judge_calibrate_json_tells_a_failed_gate_from_no_verdict(calibrated: Path) -> None:
-    """Both exit 1 (DESIGN 10's table has no other code for them): `gate_verdict` tells them apart."""
+    """A failed gate exits 1; no verdict to gate exits 2 (DESIGN 7.4: malformed input); `gate_verdict` too."""
     labels = labelled_set(calibrated.parent / "set.json", 15, 8)
     set_judge(calibrated, genuine=23)  # everything genuine: precision 65%, the gate fails
     failed = calibrate(calibrated, labels, "--json")
@@ -271,7 +271,7 @@ def test_judge_calibrate_json_tells_a_failed_gate_from_no_verdict(calibrated: Pa
     assert json.loads(failed.stdout)["precision"] == pytest.approx(15 / 23)
     (calibrated.parent / "judge.py").write_text("print('no verdict today')\n")
     nothing = calibrate(calibrated, labels, "--json")
-    assert nothing.returncode == 1, nothing.stdout + nothing.stderr
+    assert nothing.returncode == 2, nothing.stdout + nothing.stderr
     summary = json.loads(nothing.stdout)
     assert summary["gate_verdict"] is None and "no usable verdict" in summary["message"]
 

@@ -68,6 +68,10 @@ class GeminiAdapter:
         "npm install -g @google/gemini-cli, then run `gemini` once to log in "
         "(or name GEMINI_API_KEY in the agent's env)"
     )
+    # With `-o json` stdout stays silent until the result; stderr carries only its log (the retry
+    # warnings of a 429/5xx it may retry for ever, notices): not progress, so only file changes
+    # reset the inactivity clock (base.stderr_is_activity), as for opencode.
+    stderr_is_activity = False
 
     def invocation(self, request: AgentRequest) -> Invocation:
         # Its tools refuse paths outside the workspace: the packet is quoted in the prompt, or

@@ -186,6 +186,7 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
             )
         )
     conflicts, queue = matrix.recorded(journal.path, run_id)
+    queue.culprits = _culprit_attempts(queue.culprits, plan_tasks, rows)
     merged = {t.id for t in tasks if t.merged}
     # A prediction about two tasks that both landed is settled: they did not conflict.
     conflicts = [c for c in conflicts if c.kind != "predicted" or not {c.a, c.b} <= merged]
@@ -204,3 +205,19 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
         notes=[NoteReport(task=n["task_id"], at=n["at"], message=mask(n["message"], secrets, commands=True))
                for n in journal.notes(run_id)],
     )
+
+
+_BLAMED_ATTEMPT = f"{BEST_OF_N} selected, then not landed: breaks the integration check"
+
+
+def _culprit_attempts(culprits: list[str], plan_tasks: dict[str, Any], rows: list[TaskRow]) -> list[str]:
+    """The queue blames the candidate it folded: for a best-of-N task, the attempt that was landing
+    as it then (the task itself lands another attempt, or none). Named by the attempt's id, a task
+    of the report, in place of the task's."""
+    by_id = {row.task_id: row for row in rows}
+    named: list[str] = []
+    for culprit in culprits:
+        attempts = plan_tasks.get(culprit, {}).get("select_from") or []
+        blamed = [a for a in attempts if a in by_id and by_id[a].message.startswith(_BLAMED_ATTEMPT)]
+        named.extend(blamed or [culprit])
+    return list(dict.fromkeys(named))

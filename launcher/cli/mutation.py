@@ -16,7 +16,7 @@ from rich.text import Text
 from launcher.app.mutation import reports as mutation_reports
 from launcher.app.mutation import setup as mutation_setup
 from launcher.app.mutation.history import list_sweeps
-from launcher.app.mutation.judge import JudgeOptions, judge_survivors
+from launcher.app.mutation.judge import JudgeOptions, configured_judges, judge_survivors
 from launcher.app.mutation.setup import split_args
 from launcher.app.mutation.sweep import SweepOptions, run_sweep
 from launcher.cli import mutation_loop, questions
@@ -198,8 +198,9 @@ def gate(
     """Score a judge against a labelled set: exit 0 passed, 1 failed, 2 bad input, 3 precision undefined."""
 
     async def body() -> GateResult:
+        judges = await configured_judges(Path.cwd())  # a calibration verdict of another judge is refused
         return run_gate(verdict, calibration, threshold=threshold, report_path=report_path,
-                        min_lower_bound=min_lower_bound)
+                        min_lower_bound=min_lower_bound, judges=judges)
 
     result = call(body, json_mode=json_mode, on_disk_full=again)
     report = result.report

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher.gates.judge_identity import JudgeLookup, check_judge, recorded_judge
 from launcher.models.judge import (
     CalibrationSet,
     JudgeInputInvalid,
@@ -358,15 +359,19 @@ def check_subject(verdict: JudgeVerdict, labelled: CalibrationSet, where: str) -
 
 def run_gate(verdict_path: Path, calibration_path: Path, *, threshold: float | None = None,
              report_path: Path | None = None, env: Mapping[str, str] | None = None,
-             min_lower_bound: float | None = None) -> GateResult:  # fmt: skip
+             min_lower_bound: float | None = None, judges: JudgeLookup | None = None) -> GateResult:  # fmt: skip
     """The whole command: validate both files, score, write the report atomically. Malformed
-    input raises `JudgeInputInvalid` (exit 2) before anything is written."""
+    input raises `JudgeInputInvalid` (exit 2) before anything is written, and so does a
+    calibration verdict whose judge differs from the one `judges` says is configured now."""
     limit, bound = resolve_threshold(threshold, env), check_bound(min_lower_bound)
     verdict = load_judge_file(verdict_path, JudgeVerdict)
     labelled = load_judge_file(calibration_path, CalibrationSet)
     check_subject(verdict, labelled, f"{verdict_path} vs {calibration_path}")
+    unknown_judge = check_judge(verdict, str(verdict_path), judges)
     report = evaluate(verdict, labelled, limit, where=f"{verdict_path} vs {calibration_path}", min_lower_bound=bound)
     report["verdict_file"], report["calibration_file"] = str(verdict_path), str(calibration_path)
+    report["judge"] = recorded_judge(verdict, str(verdict_path))  # which judge this measured (None: not recorded)
+    report["warnings"].extend(unknown_judge)
     out = report_path or verdict_path.parent / REPORT_NAME
     _refuse_overwriting_inputs(out, {"the verdict being scored": verdict_path,
                                      "the calibration set being scored": calibration_path})

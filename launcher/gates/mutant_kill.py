@@ -180,6 +180,21 @@ async def kills(tree: Path, python: str, tests: list[str], mutants: list[Mutant]
         return found
 
 
+COPY_PREFIX = "_launcher-kill-"  # `_`: the launcher's own scratch beside a run's worktrees, never a task's
+
+
+def copies_dir(tree: Path) -> Path | None:
+    """Where a check run by the launcher in a run's worktree copies it: beside it, in the run's
+    worktree folder, which the run's SiteGuard covers (engine/site_installs.py), so a test that
+    `pip install -e .`s from the copy is put back like one run in the worktree itself (from a copy
+    in the system's temp directory it would be left pointing into a deleted tree). Elsewhere (run
+    by hand): the system's temp directory (None)."""
+    worktree = Path(os.environ.get("LAUNCHER_WORKTREE") or tree)
+    if not os.environ.get("LAUNCHER_RUN_ID") or not os.access(worktree.parent, os.W_OK):
+        return None
+    return worktree.parent
+
+
 def _present(tree: Path, rel: str) -> bool:
     """Whether the tree still has `rel` (reached as git reaches it: any path git can list)."""
     try:
@@ -205,7 +220,7 @@ async def judge_tree(tree: Path, claims: KillClaims) -> KillVerdict:
     if stale:
         return KillVerdict(False, stale, tests)
     env_of = copy_env(tree)
-    with tempfile.TemporaryDirectory(prefix="launcher-kill-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=COPY_PREFIX, dir=copies_dir(tree)) as tmp:
         scratch = Path(tmp) / "tree"
         shutil.copytree(tree, scratch, symlinks=True, ignore=_IGNORED)
         code, failing, tail = await _pytest(claims.python, scratch, tests, env_of)

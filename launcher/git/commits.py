@@ -16,6 +16,7 @@ from launcher.git.worktrees import admin_dir
 # (app/land/origin.py): only the launcher may write them.
 ORIGIN = "Launcher-Origin"
 ORIGIN_HEAD = "Launcher-Origin-Head"
+ATTEMPT = "Launcher-Attempt"  # the attempt a best-of-N task lands (Launcher-Origin-Head: the head its export named)
 ORIGIN_PLAN = "Launcher-Origin-Plan"
 _RESERVED_LINE = re.compile(r"^[ \t]*launcher-origin(?:-head|-plan)?[ \t]*:.*(?:\n|$)", re.IGNORECASE | re.MULTILINE)
 

@@ -35,6 +35,7 @@ from launcher.errors import FoldLost
 from launcher.gates.check_summary import failure_line
 from launcher.gates.ledgers import TECH_DEBT_FILE
 from launcher.git import merge, ref_updates, scratch, worktrees
+from launcher.git.commits import ATTEMPT
 from launcher.models.states import TaskState
 from launcher.store import own_files
 
@@ -167,13 +168,14 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
             failed_to_land.add(task_id)
             continue
         task = ctx.plan.task(task_id)
-        agent = (best_of.selected_attempt(ctx, task_id) or task).agent  # whose work lands: the attempt's
+        attempt = best_of.selected_attempt(ctx, task_id)  # a best-of-N task lands one of its attempts
+        agent = (attempt or task).agent  # whose work lands: the attempt's
         ready.append(merge.Candidate(
             task_id=task_id, branch=row.branch, head=row.head_sha,
             message=f"Merge {task.title or task_id} ({row.branch})",
             trailers={"Launcher-Run": ctx.run_id, "Launcher-Task": task_id, "Launcher-Agent": agent,
                       "Launcher-Verdict": "approved" if approved_by_grader(ctx, task_id) else "approved-by-choice",
-                      **origin_trailers(ctx, task_id)},
+                      **({ATTEMPT: attempt.id} if attempt else {}), **origin_trailers(ctx, task_id)},
             forbidden_paths=row.included, forbidden_blobs=row.included_blobs,
             resolution=resolution.left_conflicted(ctx, task_id), start=row.start_sha,
         ))

@@ -6,7 +6,7 @@ says how to confirm. Zero survivors means no call at all.
 
 `--calibrate` asks the judge about the operator-labelled calibration set instead (labels
 stripped), then runs the calibration gate on its answer: exit 0 passed, 1 failed, 3 precision
-undefined, 2 malformed input.
+undefined, 2 malformed input (also when the judge gave no usable verdict: nothing to gate).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from launcher.errors import ConfigError, EnvironmentProblem, ExitCode, UsageProb
 from launcher.gates import judge_relay
 from launcher.gates.calibration import (
     REPORT_NAME,
+    GateExit,
     check_bound,
     evaluate,
     gate_exit,
@@ -43,6 +44,7 @@ from launcher.gates.calibration import (
     resolve_threshold,
     set_problem,
 )
+from launcher.gates.judge_identity import judge_identity
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import RepoConfig, load_repo_config
@@ -115,10 +117,30 @@ class JudgeSummary:
             "cost_usd": self.cost_usd, "prefiltered": self.prefiltered, "calls_saved": self.calls_saved,
             "warnings": self.warnings, "calibration_file": str(self.calibration_file or ""),
             "calibration_note": self.calibration_note,
-            # with --calibrate: the gate's verdict (None: no verdict came back to gate, also exit 1)
+            # with --calibrate: the gate's verdict (None: no verdict came back to gate, exit 2)
             "gate_verdict": (self.gate_report or {}).get("gate_verdict"),
             "precision": (self.gate_report or {}).get("precision"),
         }  # fmt: skip
+
+
+def configured_judge(config: RepoConfig, name: str) -> dict[str, Any] | None:
+    """The identity of the judge agent `name` as configured now (None: no such agent)."""
+    if name in config.agents:
+        return judge_identity(name, config.agents[name])
+    if name in BUILTIN_ADAPTERS:
+        return judge_identity(name, AgentConfig.model_validate({"adapter": name}))
+    return None
+
+
+async def configured_judges(cwd: Path) -> Callable[[str], dict[str, Any] | None] | None:
+    """For `launcher mutation gate`: the judges configured in the repository at `cwd` (None: not in
+    a repository, so no configured judge to hold a calibration verdict against)."""
+    try:
+        repo = await GitRepo.discover(cwd)
+    except EnvironmentProblem:
+        return None
+    config = load_repo_config(repo.root)
+    return lambda name: configured_judge(config, name)
 
 
 def _judge_agent(config: RepoConfig, name: str | None) -> tuple[str, AgentConfig]:
@@ -296,6 +318,8 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         return JudgeSummary(int(ExitCode.OK), f"0 survivors: no judge call{said}", out_dir, prefiltered=proven,
                             calls_saved=saved)  # fmt: skip
     name, agent = _judge_agent(config, options.agent)
+    if options.calibrate:  # which judge the calibration measures (the gate refuses it for another)
+        judged["judge"] = judge_identity(name, agent)
     await _check_cli(name, agent)  # before the cost question: no retry installs a missing CLI
     await _check_program(repo, name, agent, base_sha, options.calibrate)
     await check_shared_credentials(repo)  # the judge works in a checkout that reads the repository's config
@@ -363,6 +387,12 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         aside = (f" (the earlier verdict was moved to {outcome.previous.name}: `fix` and `label` no longer use it)"
                  if outcome.previous is not None else "")  # fmt: skip
         summary.message = f"the judge gave no usable verdict: {outcome.error}; the survivors stand unjudged{aside}"
+        if labelled is not None:
+            # Nothing to gate is not a failed gate (DESIGN 7.4: 1 failed, 2 malformed input or id
+            # sets differ): the gate's input, the judge's verdict, is missing or malformed.
+            summary.exit_code = int(GateExit.MALFORMED)
+            summary.message = (f"calibration gate not run: the judge gave no usable verdict on {source}: "
+                               f"{outcome.error}{aside}")
         return summary
     kinds = [v.classification for v in outcome.verdict.verdicts]
     summary.counts = {"genuine": kinds.count("genuine"), "equivalent": kinds.count("equivalent")}
@@ -373,6 +403,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         return summary
     gate = evaluate(outcome.verdict, labelled, threshold, where=str(outcome.verdict_path), min_lower_bound=bound)
     gate["verdict_file"], gate["calibration_file"] = str(outcome.verdict_path), str(source)
+    gate["judge"] = judged.get("judge")
     if unseen:  # kept with the precision it makes doubtful
         gate["warnings"].insert(0, unseen)
     summary.report_path = out_dir / REPORT_NAME

@@ -31,9 +31,10 @@ from launcher.app.mutation.progress import LineListener, SweepListener
 from launcher.app.mutation.setup import configured, custom_command_cost, discover, generate, has_tests
 from launcher.app.mutation.snapshot import SNAPSHOT_DIR, Snapshot
 from launcher.app.mutation.sweep_end import finish, stopped_by_disk
+from launcher.app.mutation.sweep_guard import TreeGuard
 from launcher.app.mutation.sweep_options import SweepOptions, SweepOutcome, open_sweep, resume_options
 from launcher.app.run.inputs import prepare_worktree_root
-from launcher.engine import reaper
+from launcher.engine import reaper, site_installs
 from launcher.errors import LauncherError, UsageProblem
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
@@ -107,6 +108,7 @@ class _Sweep:
         self.order = TestOrder() if self.command.is_pytest else None  # likely killers first (`test_order`)
         self.began = time.time()  # this attempt's verdicts are stored after it (`key_basis`)
         self._fork: tuple[ForkSupport | None] | None = None  # the fast executor, once looked up
+        self.site_guard = TreeGuard()  # what the test command installs from a worker tree is put back
 
     def settle(self, record: MutantRecord, *, store: bool = True) -> None:
         record.equivalence = record.equivalence or self.classes.get(record.mutant.id, "")
@@ -122,6 +124,9 @@ class _Sweep:
         config = load_repo_config(self.repo.root)
         await prepare_worktree_root(self.repo, config.worktree_root)
         self.tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
+        state = self.repo.root / STATE_DIR
+        await self.site_guard.enter(self.tree_root, state / "mutation-runs" / self.sweep_id / site_installs.RECORD,
+                                    self.command.python, state)  # fmt: skip
         self.tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
         self.snapshot = await Snapshot.take(self.repo, self.base_sha, self.tree_root / SNAPSHOT_DIR)
         self.notes += self.snapshot.notes
@@ -158,6 +163,8 @@ class _Sweep:
             shutil.rmtree(self.pycache_dir, ignore_errors=True)
         if self.snapshot is not None:
             self.snapshot.remove()
+        with anyio.CancelScope(shield=True):
+            self.notes += await self.site_guard.close()
 
     async def execute(self, pending: list[Mutant]) -> None:
         assert self.first is not None, "open_trees first"
