@@ -72,6 +72,21 @@ class SelectionCheck:
         order = list(self.durations)
         return len(tests) <= len(order) and list(tests) == order[: len(tests)]
 
+    def deciders(self, tests: Sequence[str]) -> list[list[str]]:
+        """Every selection whose run can decide the verdict of a job selecting `tests`: the tests
+        themselves (a kill whose selection passes clean), the suite from their first on (a
+        confirmed survivor), the suite up to their last (a widened kill), the whole suite ([]).
+        A verdict is cached under the key of the one that decided it (`result_key`)."""
+        found: list[list[str]] = []
+        for each in ([*tests], self.after(tests), self.before(tests), []):
+            if each is not None and (each := self.normal(each)) not in found:
+                found.append(each)
+        return found
+
+    def normal(self, tests: Sequence[str]) -> list[str]:
+        """`tests`, or [] when they are every test of the suite (a run of the whole suite)."""
+        return [] if self.durations and set(self.durations) <= set(tests) else list(tests)
+
     def job(self, job: MutantJob, tests: list[str]) -> MutantJob:
         """The same mutant with `tests` ([] = the whole suite) and their time limit."""
         if not tests:

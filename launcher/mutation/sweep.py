@@ -164,6 +164,7 @@ class Worker:
                 break
             again.duration_s += result.duration_s
             result = again
+        result.decided_by = list(job.tests)
         if said:
             first, _, rest = result.output_tail.partition("\n")
             note, tail = (first.removeprefix(NOTE), rest) if first.startswith(NOTE) else ("", result.output_tail)
@@ -182,6 +183,7 @@ class Worker:
                                           note_of(again)]))  # fmt: skip
         again.output_tail = NOTE + why + "\n" + again.output_tail
         again.duration_s += first.duration_s
+        again.decided_by = []
         return again
 
     async def _run(self, job: MutantJob) -> MutantResult:

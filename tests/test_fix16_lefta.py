@@ -1,0 +1,87 @@
+"""Mutation verdicts decided by runs around a narrowed selection (review16 leftA16).
+
+  * A cached verdict stands only while every test file whose run decided it is unchanged: a
+    survivor confirmed with the tests the suite runs after its selection is re-run when one of
+    those later test files changes.
+
+Real projects in tmp_path, real sweeps."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+from conftest import git, write_files
+
+from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.mutation.model import MutantStatus
+from launcher.mutation.results import MutantRecord
+
+
+def _project(root: Path, files: dict[str, str]) -> Path:
+    write_files(root, files)
+    git(root, "init", "-q", "-b", "main")
+    _commit(root, "project")
+    return root
+
+
+def _commit(root: Path, message: str) -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+
+
+def _sweep(root: Path, paths: list[str], operators: list[str], **options: Any) -> SweepOutcome:
+    options.setdefault("timeout_min_s", 20.0)
+    opts = SweepOptions(paths=paths, operators=operators, workers=1, python=sys.executable, **options)
+    return anyio.run(run_sweep, root, opts, lambda _line: None, None)
+
+
+def _record(outcome: SweepOutcome, mutated: str) -> MutantRecord:
+    (record,) = [r for r in outcome.results if mutated in r.mutant.mut]
+    return record
+
+
+SETTINGS = """\
+class Settings:
+    def __init__(self):
+        self.values = {"precision": 2}
+
+    def set(self, key, value):
+        self.values[key] = value
+
+    def get(self, key):
+        return self.values[key]
+
+
+SETTINGS = Settings()
+
+
+def use_high_precision():
+    SETTINGS.set("precision", 6)
+
+
+def fmt(x):
+    return f"{x:.{SETTINGS.get('precision')}f}"
+"""
+CONFIGURE = "from pkg import settings\n\n\ndef test_configure():\n    settings.use_high_precision()\n"
+LATER_LOOSE = "from pkg import settings\n\n\ndef test_fmt():\n    assert settings.fmt(1 / 3)\n"
+LATER_STRICT = "from pkg import settings\n\n\ndef test_fmt():\n    assert settings.fmt(1 / 3) == '0.333333'\n"
+
+
+def test_a_survivor_confirmed_by_later_tests_is_rerun_when_a_later_test_file_changes(tmp_path: Path) -> None:
+    root = _project(tmp_path / "proj", {"pkg/__init__.py": "", "pkg/settings.py": SETTINGS,
+                                        "tests/test_a.py": CONFIGURE, "tests/test_z.py": LATER_LOOSE})  # fmt: skip
+    # Only test_configure runs the line; test_z's test, run after it, reads the precision it sets.
+    first = _record(_sweep(root, ["pkg/settings.py"], ["number"]), '"precision", 7')
+    assert (first.status, first.source) == (MutantStatus.SURVIVED, "run"), first.note
+    again = _record(_sweep(root, ["pkg/settings.py"], ["number"]), '"precision", 7')
+    assert (again.status, again.source) == (MutantStatus.SURVIVED, "cached"), "nothing changed: the cache serves it"
+
+    (root / "tests/test_z.py").write_text(LATER_STRICT)  # only the later test's body changes
+    _commit(root, "test_z checks the precision")
+    after_edit = _record(_sweep(root, ["pkg/settings.py"], ["number"]), '"precision", 7')
+
+    assert after_edit.source == "run", "the survivor was decided with test_z.py: its change re-runs the mutant"
+    assert after_edit.status is MutantStatus.KILLED, after_edit.note
