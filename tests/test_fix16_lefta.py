@@ -3,6 +3,10 @@
   * A cached verdict stands only while every test file whose run decided it is unchanged: a
     survivor confirmed with the tests the suite runs after its selection is re-run when one of
     those later test files changes.
+  * A Timeout counts (as detected) only when the narrowed selection finishes in time without the
+    mutant: a selected test whose session fixture an earlier test set up in the suite (its measured
+    time leaves the set-up out) times out alone either way; the whole suite then decides. The
+    sanity probes get the same second chance (their failure message blamed the imports).
 
 Real projects in tmp_path, real sweeps."""
 
@@ -85,3 +89,22 @@ def test_a_survivor_confirmed_by_later_tests_is_rerun_when_a_later_test_file_cha
 
     assert after_edit.source == "run", "the survivor was decided with test_z.py: its change re-runs the mutant"
     assert after_edit.status is MutantStatus.KILLED, after_edit.note
+
+
+SLOW_FIXTURE = {
+    "pkg/__init__.py": "",
+    "pkg/calc.py": "def value():\n    return 1\n",
+    "tests/conftest.py": "import time\nimport pytest\n\n\n@pytest.fixture(scope='session')\n"
+                         "def slow():\n    time.sleep(4)\n    return 1\n",
+    "tests/test_a.py": "def test_first(slow):\n    assert slow == 1\n",  # pays the set-up in the suite
+    "tests/test_b.py": "from pkg.calc import value\n\n\ndef test_value(slow):\n    assert value() > 0\n",
+}
+
+
+def test_a_narrowed_timeout_the_clean_selection_shares_is_decided_by_the_whole_suite(tmp_path: Path) -> None:
+    root = _project(tmp_path / "proj", SLOW_FIXTURE)
+    outcome = _sweep(root, ["pkg/calc.py"], ["number"], timeout_min_s=2.0, use_cache=False)
+
+    survivor = _record(outcome, "return 2")  # value() > 0 still holds: no test can tell
+    assert survivor.status is MutantStatus.SURVIVED, survivor.note
+    assert "without the mutant either: re-run with the whole suite" in survivor.note

@@ -14,6 +14,11 @@ A mutant runs only the tests that execute its line (and the readers `cache_reade
     survivor of a narrowed selection is therefore confirmed with every test the suite runs from
     its first selected test on, in a fresh process on the real file; only a survivor of that
     run is `Survived`.
+  * `Timeout`: a narrowed selection's limit comes from its tests' measured times, which leave out
+    what an earlier, unselected test paid for them in the suite (a session fixture's set-up). A
+    timeout counts (as detected) only when the same selection finishes in time on the unmutated
+    tree; when it does not, the mutant runs again with the whole suite, under the whole suite's
+    limit (measured with everything it sets up), and that run decides.
 Widening never narrows: each step adds tests, the last is the whole suite (whose clean run the
 coverage run has already seen pass).
 """
@@ -95,10 +100,13 @@ class SelectionCheck:
         base = sum(d for t, d in self.durations.items() if t in wanted or function_id(t) in wanted)
         return replace(job, tests=tests, timeout_s=max(job.timeout_s, self.timeout_factor * base + self.timeout_min_s))
 
-    async def passes_clean(self, runner: CleanRunner, job: MutantJob) -> bool:
-        """Whether the job's selection passes on the unmutated tree (asked once per selection)."""
+    async def passes_clean(self, runner: CleanRunner, job: MutantJob, in_time: bool = False) -> bool:
+        """Whether the job's selection passes on the unmutated tree within the job's time limit
+        (asked once per selection). `in_time`: the question is the time (a mutant's Timeout), which
+        the coverage run of the suite's first tests does not answer (it ran under coverage, with
+        no limit)."""
         key = tuple(job.tests)
-        if not key or self._is_prefix(key):
+        if not key or (self._is_prefix(key) and not in_time):
             return True  # the whole suite, or its first tests: the coverage run saw them pass
         if key not in self._clean:
             done = await runner.run_unmutated(job.tests, job.timeout_s)

@@ -137,7 +137,8 @@ class Worker:
     async def _checked(self, job: MutantJob, result: MutantResult) -> MutantResult:
         """A narrowed selection's verdict checked against the suite around it (`selection_check`):
         a kill whose selection fails without the mutant too runs again with the tests before it;
-        a survivor runs again, in a fresh process, with every test from its first one on."""
+        a timeout whose selection does not finish in time without the mutant either, with the
+        whole suite; a survivor runs again, in a fresh process, with every test from its first one on."""
         assert self.check is not None
         said: list[str] = []
         for _ in range(6):  # each step widens; the last possible one is the whole suite
@@ -152,6 +153,13 @@ class Worker:
                             f"re-run with {describe(wider)}{up_to}")
                 job = self.check.job(job, wider)
                 again = await self._run(job)
+            elif result.status is MutantStatus.TIMEOUT:
+                if await self.check.passes_clean(self.generic, job, in_time=True):
+                    break
+                said.append(f"the {describe(job.tests)} selected do not finish within "
+                            f"{job.timeout_s:.0f} s without the mutant either: re-run with the whole suite")
+                job = self.check.job(job, [])
+                again = await self.generic.run(job)
             elif result.status is MutantStatus.SURVIVED:
                 later = self.check.after(job.tests)
                 if later is None:

@@ -239,7 +239,8 @@ class _Sweep:
         else:
             self.listener.phase("sanity: a forced-fail mutant must be killed, a no-op mutant survive")
             base = cov.baseline(probes.tests) if cov and probes.tests else suite_s
-            await sanity.check_probes(first, probes, opts.timeout_factor * base + opts.timeout_min_s)
+            await sanity.check_probes(first, probes, opts.timeout_factor * base + opts.timeout_min_s,
+                                      opts.timeout_factor * suite_s + opts.timeout_min_s)
         return self._plan(pending, cov, suite_s)
 
     def _digest(self, cov: CoverageMap | None) -> TestDigest:
