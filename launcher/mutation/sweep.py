@@ -145,7 +145,14 @@ class Worker:
             if not job.tests:
                 break
             if result.status is MutantStatus.KILLED:
-                if await self.check.passes_clean(self.generic, job):
+                clean = await self.check.passes_clean(self.generic, job)
+                if self.check.only_flaky(result.killed_by):
+                    said.append(f"failed only in {', '.join(result.killed_by)}, flaky without the mutant: no kill")
+                    result.status, result.killed_by = MutantStatus.SURVIVED, []
+                    if result.executor == self.generic.name or self.check.after(job.tests) is not None:
+                        continue  # confirmed as any survivor is
+                    again = await self.generic.run(job)  # a fork's survivor: re-checked in a fresh process
+                if clean:
                     break
                 wider = self.check.before(job.tests)
                 up_to = " the suite runs up to them" if wider else ""
