@@ -39,6 +39,10 @@ class MutantResult:
     duration_s: float
     killed_by: list[str] = field(default_factory=list)  # failing test ids, when known
     output_tail: str = ""
+    # The tests whose run decided the verdict when it is not the job's selection (a narrowed
+    # verdict checked against the suite, `selection_check`; [] = the whole suite): its result key
+    # must cover their files too.
+    decided_by: list[str] | None = None
 
 
 class Executor(Protocol):

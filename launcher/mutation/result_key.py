@@ -34,7 +34,9 @@ from launcher.mutation.source_text import parse_quietly
 # /3: a narrowed selection's verdict is checked against the suite around it (`selection_check`);
 # /4: the executor route is in the key (before it, a child-process test's mutant was judged in a
 # fork, where the child ran the unmutated file: earlier verdicts may be false kills).
-SCHEMA = "launcher-result-key/4"
+# /5: the tests that decided the verdict are in the key, their files in full (before it, a
+# survivor confirmed with later tests was kept when only a later test file changed).
+SCHEMA = "launcher-result-key/5"
 _NOT_STRIPPED = ("conftest.py", "__init__.py")
 
 
@@ -185,16 +187,21 @@ class TestDigest:
             files.update((parent / "conftest.py").as_posix().removeprefix("./") for parent in rel.parents)
         return sorted(files)
 
-    def digest(self, tests: Sequence[str]) -> str:
-        files = self.files_for(tests)
+    def digest(self, tests: Sequence[str], decided: Sequence[str] | None = None) -> str:
+        """The files of `tests` and, when another run decided the verdict, of `decided` ([] = all)."""
+        files = sorted({*self.files_for(tests), *(self.files_for(decided) if decided is not None else [])})
         parts = [self.project, *(f"{f}={self.tree.hash(f)}" for f in files)]
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def cache_key(mutant: Mutant, tests: Sequence[str], command: str, digest: TestDigest, executor: str) -> str:
-    """Stable id, the mutated scope's hash, the command, the selected tests, their files' content
-    and the rest of the project's, and the executor the job goes to (`sweep.executor_route`: in
+def cache_key(mutant: Mutant, tests: Sequence[str], command: str, digest: TestDigest, executor: str,
+              decided: Sequence[str] | None = None) -> str:  # fmt: skip
+    """Stable id, the mutated scope's hash, the command, the selected tests, the tests whose run
+    decided the verdict (`decided`, when not the selection: a survivor confirmed with the later
+    tests, a kill widened to the earlier ones, `selection_check`), all their files' content and
+    the rest of the project's, and the executor the job goes to (`sweep.executor_route`: in
     memory or on disk): any change to these re-runs the mutant."""
-    parts = [SCHEMA, mutant.id, mutant.scope_hash, mutant.replacement, command, list(tests), digest.digest(tests),
-             executor]  # fmt: skip
+    decided = None if decided is None or list(decided) == list(tests) else list(decided)
+    parts = [SCHEMA, mutant.id, mutant.scope_hash, mutant.replacement, command, list(tests),
+             digest.digest(tests, decided), executor, decided]  # fmt: skip
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]

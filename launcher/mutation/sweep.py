@@ -137,14 +137,22 @@ class Worker:
     async def _checked(self, job: MutantJob, result: MutantResult) -> MutantResult:
         """A narrowed selection's verdict checked against the suite around it (`selection_check`):
         a kill whose selection fails without the mutant too runs again with the tests before it;
-        a survivor runs again, in a fresh process, with every test from its first one on."""
+        a timeout whose selection does not finish in time without the mutant either, with the
+        whole suite; a survivor runs again, in a fresh process, with every test from its first one on."""
         assert self.check is not None
         said: list[str] = []
         for _ in range(6):  # each step widens; the last possible one is the whole suite
             if not job.tests:
                 break
             if result.status is MutantStatus.KILLED:
-                if await self.check.passes_clean(self.generic, job):
+                clean = await self.check.passes_clean(self.generic, job)
+                if self.check.only_flaky(result.killed_by):
+                    said.append(f"failed only in {', '.join(result.killed_by)}, flaky without the mutant: no kill")
+                    result.status, result.killed_by = MutantStatus.SURVIVED, []
+                    if result.executor == self.generic.name or self.check.after(job.tests) is not None:
+                        continue  # confirmed as any survivor is
+                    again = await self.generic.run(job)  # a fork's survivor: re-checked in a fresh process
+                if clean:
                     break
                 wider = self.check.before(job.tests)
                 up_to = " the suite runs up to them" if wider else ""
@@ -152,6 +160,13 @@ class Worker:
                             f"re-run with {describe(wider)}{up_to}")
                 job = self.check.job(job, wider)
                 again = await self._run(job)
+            elif result.status is MutantStatus.TIMEOUT:
+                if await self.check.passes_clean(self.generic, job, in_time=True):
+                    break
+                said.append(f"the {describe(job.tests)} selected do not finish within "
+                            f"{job.timeout_s:.0f} s without the mutant either: re-run with the whole suite")
+                job = self.check.job(job, [])
+                again = await self.generic.run(job)
             elif result.status is MutantStatus.SURVIVED:
                 later = self.check.after(job.tests)
                 if later is None:
@@ -164,6 +179,7 @@ class Worker:
                 break
             again.duration_s += result.duration_s
             result = again
+        result.decided_by = list(job.tests)
         if said:
             first, _, rest = result.output_tail.partition("\n")
             note, tail = (first.removeprefix(NOTE), rest) if first.startswith(NOTE) else ("", result.output_tail)
@@ -182,6 +198,7 @@ class Worker:
                                           note_of(again)]))  # fmt: skip
         again.output_tail = NOTE + why + "\n" + again.output_tail
         again.duration_s += first.duration_s
+        again.decided_by = []
         return again
 
     async def _run(self, job: MutantJob) -> MutantResult:

@@ -246,7 +246,8 @@ class _Sweep:
         else:
             self.listener.phase("sanity: a forced-fail mutant must be killed, a no-op mutant survive")
             base = cov.baseline(probes.tests) if cov and probes.tests else suite_s
-            await sanity.check_probes(first, probes, opts.timeout_factor * base + opts.timeout_min_s)
+            await sanity.check_probes(first, probes, opts.timeout_factor * base + opts.timeout_min_s,
+                                      opts.timeout_factor * suite_s + opts.timeout_min_s)
         return self._plan(pending, cov, suite_s)
 
     def _digest(self, cov: CoverageMap | None) -> TestDigest:
@@ -274,10 +275,19 @@ class _Sweep:
             self._fork = (fork_support(self.source_root) if wanted else None,)
         return self._fork[0]
 
-    def _key(self, m: Mutant, tests: list[str], cov: CoverageMap | None, in_child: bool) -> str:
-        """The mutant's result key: with the executor its job goes to (`executor_route`)."""
+    def _key(self, m: Mutant, tests: list[str], cov: CoverageMap | None, in_child: bool,
+             decided: list[str] | None = None) -> str:  # fmt: skip
+        """The mutant's result key: with the executor its job goes to (`executor_route`) and the
+        tests whose run decided its verdict (`decided`, None: its selection)."""
         route = executor_route(self._fork_support(), m, tests, in_child)
-        return cache_key(m, tests, self._command_key(), self._digest(cov), route)
+        return cache_key(m, tests, self._command_key(), self._digest(cov), route, decided)
+
+    def _keys(self, m: Mutant, tests: list[str], cov: CoverageMap | None, in_child: bool) -> list[str]:
+        """Every key a verdict of this job may be stored under: one per run that can decide it
+        (`SelectionCheck.deciders`), the job's own selection first."""
+        check = self._check()
+        deciders = check.deciders(tests) if check is not None else [tests, []]
+        return list(dict.fromkeys(self._key(m, tests, cov, in_child, each) for each in deciders))
 
     def _command_key(self) -> str:
         command_key = self.command.custom or f"pytest:{self.command.python}"
@@ -320,8 +330,8 @@ class _Sweep:
             if row is None or m.id in self.records or row.cache_key is None:
                 continue
             picked = self._selection(m, cov, readers) if m.valid else None
-            key = self._key(m, picked[0], cov, self._in_child(m, cov)) if picked is not None else None
-            if key != row.cache_key:
+            keys = self._keys(m, picked[0], cov, self._in_child(m, cov)) if picked is not None else []
+            if row.cache_key not in keys:
                 stale.append(row.at)
                 continue
             self.settle(MutantRecord(m, MutantStatus(row.status), row.executor, row.duration_s, row.killed_by,
@@ -346,12 +356,14 @@ class _Sweep:
                                          note="the mutated source does not compile"))  # fmt: skip
                 continue
             in_child = self._in_child(m, cov)
-            key = self._key(m, tests, cov, in_child)
-            hit = self.store.cached(key) if opts.use_cache else None
+            keys = self._keys(m, tests, cov, in_child)
+            key = keys[0]
+            hit = next(filter(None, map(self.store.cached, keys)), None) if opts.use_cache else None
             if hit is not None:
                 status = MutantStatus(hit.status)
                 self.settle(MutantRecord(m, status, hit.executor, hit.duration_s, hit.killed_by, covering,
-                                         import_time, "cached", "cached from an earlier sweep", key))  # fmt: skip
+                                         import_time, "cached", "cached from an earlier sweep",
+                                         hit.cache_key))  # fmt: skip
                 continue
             base = cov.baseline(tests) if cov is not None and tests else suite_s
             # A fork starts nothing: it gets 1 s of the start-up allowance, a fresh process all of it.
@@ -368,6 +380,10 @@ class _Sweep:
 
     def _finished(self, job: MutantJob, result: MutantResult) -> None:
         tests, import_time, key = self._meta[job.mutant.id]
+        check = self._check()
+        if result.decided_by is not None:  # stored under the key of the run that decided it
+            decided = check.normal(result.decided_by) if check is not None else result.decided_by
+            key = self._key(job.mutant, job.tests, self.scope.cov if self.scope else None, job.in_child, decided)
         self.settle(MutantRecord(job.mutant, result.status, result.executor, result.duration_s, result.killed_by,
                                  tests, import_time, "run", note_of(result), key))  # fmt: skip
 
