@@ -14,7 +14,13 @@ Facts about the real CLI this adapter is built on (aider 0.8x):
   it prints the error, its description and "Retrying in N seconds...", and carries on. So only
   an error printed AFTER the model's last answer (its `Tokens: ...` usage line, an `Applied edit
   to` line) is the run's outcome: one before it was recovered from, as is such text in a reply
-  or a diff the model printed before its usage line.
+  or a diff the model printed before its usage line. Every `litellm.<Name>Error` counts (aider
+  prints the exception's own text, and many kinds have no description of aider's).
+- aider also exits 0 when it gave up on the message: an edit block that never applied, or lint
+  errors it could not fix, after 3 "reflections" ("Only 3 reflections allowed, stopping."), the
+  model's token limit ("Model M has hit a token limit!"), an empty answer (aider_stops.py):
+  such a round fails (`edit_failed`, `context_exceeded`, `api_error`) in aider's words, so
+  the work it left half done is never merged, nor the same prompt sent again.
 - Without any API key and without `--model`, recent versions print "No LLM model was specified
   and no API keys were provided." and start OpenRouter's browser login: `--yes-always` answers
   its question silently, then 0.86 prints "Please open this URL in your browser to connect Aider
@@ -24,7 +30,9 @@ Facts about the real CLI this adapter is built on (aider 0.8x):
   reported naming the prompt and the fix (a key and a model).
 - With `--yes-always` aider answers yes to every question; shell commands it proposes still need
   an explicit yes, so it never runs them here. Usage lines look like
-  `Tokens: 2.4k sent, 1.1k cache hit, 102 received. Cost: $0.0087 message, $0.0087 session.`
+  `Tokens: 2.4k sent, 1.1k cache hit, 102 received. Cost: $0.0087 message, $0.0087 session.`;
+  a reply that both wrote and read the prompt cache has its `Cost: ...` on the next line. "sent"
+  already holds the cache write, which is booked once, under `cache_write`.
 - Headless extras: `--no-pretty --no-stream` (plain text), `--no-gitignore` (otherwise it adds
   `.aider*` to the task's `.gitignore`), `--no-dirty-commits`, `--no-check-update`,
   `--no-show-release-notes`, `--no-analytics`, and the chat/input history files go to the task's
