@@ -14,7 +14,13 @@ Facts about the real CLI this adapter is built on (aider 0.8x):
   it prints the error, its description and "Retrying in N seconds...", and carries on. So only
   an error printed AFTER the model's last answer (its `Tokens: ...` usage line, an `Applied edit
   to` line) is the run's outcome: one before it was recovered from, as is such text in a reply
-  or a diff the model printed before its usage line.
+  or a diff the model printed before its usage line. Every `litellm.<Name>Error` counts (aider
+  prints the exception's own text, and many kinds have no description of aider's).
+- aider also exits 0 when it gave up on the message: an edit block that never applied, or lint
+  errors it could not fix, after 3 "reflections" ("Only 3 reflections allowed, stopping."), the
+  model's token limit ("Model M has hit a token limit!"), an empty answer (aider_stops.py):
+  such a round fails (`edit_failed`, `context_exceeded`, `api_error`) in aider's words, so
+  the work it left half done is never merged, nor the same prompt sent again.
 - Without any API key and without `--model`, recent versions print "No LLM model was specified
   and no API keys were provided." and start OpenRouter's browser login: `--yes-always` answers
   its question silently, then 0.86 prints "Please open this URL in your browser to connect Aider
@@ -24,7 +30,9 @@ Facts about the real CLI this adapter is built on (aider 0.8x):
   reported naming the prompt and the fix (a key and a model).
 - With `--yes-always` aider answers yes to every question; shell commands it proposes still need
   an explicit yes, so it never runs them here. Usage lines look like
-  `Tokens: 2.4k sent, 1.1k cache hit, 102 received. Cost: $0.0087 message, $0.0087 session.`
+  `Tokens: 2.4k sent, 1.1k cache hit, 102 received. Cost: $0.0087 message, $0.0087 session.`;
+  a reply that both wrote and read the prompt cache has its `Cost: ...` on the next line. "sent"
+  already holds the cache write, which is booked once, under `cache_write`.
 - Headless extras: `--no-pretty --no-stream` (plain text), `--no-gitignore` (otherwise it adds
   `.aider*` to the task's `.gitignore`), `--no-dirty-commits`, `--no-check-update`,
   `--no-show-release-notes`, `--no-analytics`, and the chat/input history files go to the task's
@@ -38,6 +46,7 @@ import math
 import os
 import re
 
+from launcher.agents.aider_stops import AiderStops
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, RoundLines
 from launcher.agents.cli_common import answer_instructions, cli_env, command_prefix, finish, round_prompt
 from launcher.agents.git_exclude import exclude_from_git
@@ -75,14 +84,17 @@ HEADLESS_FLAGS = (
 # aider's own texts for provider failures (aider/exceptions.py, aider/onboarding.py), each at the
 # start of a line as aider prints them: never indented code or a diff line that mentions one.
 _API_PATTERNS = tuple(re.compile(p, re.MULTILINE) for p in (
-    r"^litellm\.(?:AuthenticationError|PermissionDeniedError|RateLimitError|"
-    r"APIConnectionError|ServiceUnavailableError|InternalServerError|NotFoundError|"
-    r"BadRequestError|APIError|Timeout|BudgetExceededError)\b.*",
+    # Every litellm exception's text starts "litellm.<Name>: " (litellm/exceptions.py), and aider
+    # prints each one it gave up on (aider/exceptions.py lists all of litellm's, and refuses to
+    # start when litellm has one it does not know): the class, not a list of names.
+    r"^litellm\.[A-Za-z]+(?:Error|Timeout|Exception)\b.*",
     r"^The API provider is not able to authenticate you\..*",
     r"^The API provider has rate limited you\..*",
     r"^The API provider's servers are down or overloaded\..*",
     r"^The API provider timed out without returning a response\..*",
     r"^The API provider has refused the request due to a safety policy.*",
+    r"^The API provider was unable to fetch one or more images\..*",
+    r"^Permission was denied\. Check your API key.*",
     r"^No model specified and no API key found or configured\..*",
     r"^OpenRouter authentication did not complete successfully\..*",
 ))
@@ -109,10 +121,14 @@ _USAGE = re.compile(
     r"(?: Cost: \$(?P<message>[\d.]+) message, \$(?P<session>[\d.]+) session\.)?",
     re.MULTILINE,
 )
+# aider prints the cost on a line of its own when a reply both wrote and read the prompt cache
+# (base_coder.py calculate_and_show_tokens_and_cost, l.2063-2068: `sep = "\n"` when
+# cache_hit_tokens and cache_write_tokens, else " "), the normal case with Anthropic's caching.
+_COST = re.compile(r"^Cost: \$(?P<message>[\d.]+) message, \$(?P<session>[\d.]+) session\.")
 # Lines of aider's own chatter, not of the model's reply.
 _NOISE = re.compile(
     r"^(Aider v\d|Main model:|Weak model:|Editor model:|Model:|Git repo:|Repo-map:|"
-    r"Tokens: |Applied edit to |Commit [0-9a-f]{7}|Added .* to the chat|Use /help|"
+    r"Tokens: |Cost: \$|Applied edit to |Commit [0-9a-f]{7}|Added .* to the chat|Use /help|"
     r"Cur working dir:|Git working dir:|Note: in-chat filenames|Warning: |"
     r"https://aider\.chat/HISTORY\.html|Retrying in |Only \d+ reflections allowed)"
 )
@@ -154,6 +170,8 @@ class AiderOutput:
         self.api_lines: list[str] = []
         self.edits: list[str] = []
         self.login: str | None = None  # its OpenRouter browser login's first line, before any answer
+        self._cost_next = False  # the last line was a Tokens line without its cost
+        self.stops = AiderStops()  # a message it ended unfinished (a failed edit, a token limit)
 
     def line(self, raw: bytes | str) -> None:
         text = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw).rstrip("\r")
@@ -161,12 +179,23 @@ class AiderOutput:
         if match:
             self.api_lines.clear()  # the model answered: what failed before was retried
             self.usage_seen = True
-            self.tokens["input"] += _count(match["sent"])
+            self.stops.answered()
+            # aider's "sent" already holds the cache write (base_coder.py l.2011-2012 adds
+            # cache_write_tokens to message_tokens_sent): booked once, under cache_write.
+            written = _count(match["cache_write"])
+            self.tokens["input"] += max(0, _count(match["sent"]) - written)
             self.tokens["output"] += _count(match["received"])
             self.tokens["cache_read"] += _count(match["cache_read"])
-            self.tokens["cache_write"] += _count(match["cache_write"])
+            self.tokens["cache_write"] += written
             self.cost = _money(match["session"]) if match["session"] else self.cost
+            self._cost_next = not match["session"]
             return
+        cost = _COST.match(text) if self._cost_next else None
+        self._cost_next = False
+        if cost:  # the Tokens line's own cost, on the line right after it
+            self.cost = _money(cost["session"])
+            return
+        self.stops.line(text)
         if self.login is None and not self.usage_seen and (login := _OAUTH_PROMPT.match(text)):
             self.login = login.group(0).strip()
         edit = _EDIT.match(text)
@@ -301,6 +330,12 @@ class AiderAdapter:
                     tokens=tokens, cost_usd=cost,
                 )
             return finish(AgentOutcome(False, tokens=tokens, cost_usd=cost), result)
+        stopped = seen.stops.ended()
+        if stopped and stopped[0] == "context_exceeded":  # the run's end: whatever was printed before
+            return AgentOutcome(
+                False, stopped[0], stopped[1], final_text=reply_text(stdout), tokens=tokens, cost_usd=cost,
+                extra={"applied_edits": seen.edits},
+            )
         problem = api_error(output, seen.api_lines)
         if problem:
             return AgentOutcome(
@@ -312,6 +347,11 @@ class AiderAdapter:
             return AgentOutcome(
                 False, "crashed", f"aider exited with code {result.returncode}: {tail}".rstrip(": "),
                 final_text=reply_text(stdout), tokens=tokens, cost_usd=cost,
+            )
+        if stopped:  # it gave up on an edit or fix, or the provider answered nothing: exit 0 still
+            return AgentOutcome(
+                False, stopped[0], stopped[1], final_text=reply_text(stdout), tokens=tokens, cost_usd=cost,
+                extra={"applied_edits": seen.edits},
             )
         return AgentOutcome(
             True, message="aider finished (exit code 0)", final_text=reply_text(stdout),
