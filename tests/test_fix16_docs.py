@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -11,7 +13,7 @@ from typer.testing import CliRunner
 
 from launcher.cli import main as cli_main
 from launcher.cli.lazy_commands import LAZY_GROUPS, _load
-from tests.helpers import launcher_cli
+from tests.helpers import git, launcher_cli
 
 BRACKETED = re.compile(r"\[[^\[\]]+\]")
 
@@ -68,3 +70,27 @@ def test_a_help_text_is_shown_as_written_even_where_it_looks_like_markup():
     text = rich_utils._make_rich_text(text="see [bold] and [agents.NAME] and \\[x]",
                                       markup_mode=rich_utils.MARKUP_MODE_RICH)
     assert text.plain == "see [bold] and [agents.NAME] and \\[x]"
+
+
+# 02: the starter launcher.toml suggested the setup the README forbids.
+
+def _repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README").write_text("hi\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    return repo
+
+
+def test_the_starter_config_suggests_a_setup_the_readme_recommends(tmp_path):
+    repo = _repo(tmp_path)
+    assert launcher_cli(repo, "init").returncode == 0
+    config = (repo / "launcher.toml").read_text()
+    setup_lines = [line for line in config.splitlines() if "setup" in line]
+    assert setup_lines[0].startswith('# setup = "npm ci"')
+    assert not any("pip install -e ." in line.split("never")[0] for line in setup_lines)
+    assert "Python projects need no setup for their" in config
+    assert tomllib.loads(config)["default_agent"] == "bot"  # still a valid config, setup commented out
+    assert "setup" not in tomllib.loads(config)

@@ -14,7 +14,9 @@ from launcher.store.files import atomic_write_text
 
 LAUNCHER_TOML = '''# launcher repository defaults (see the README, "Repository config")
 # worktree_root = "../worktrees"     # default: $XDG_CACHE_HOME/launcher/worktrees/...
-# setup = "python -m pip install -e ."   # run in each new worktree before its agent
+# setup = "npm ci"                   # run in each new worktree before its agent, against your
+#                                    # shared environment: Python projects need no setup for their
+#                                    # own code (never `pip install -e .` here; README, "Repository config")
 default_agent = "bot"                # the agent of `launcher run --task "..."` without --agent
 
 # Your agent: a program run in each task's worktree with the task's prompt. A script of this
