@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from collections.abc import Iterator
@@ -94,3 +95,76 @@ def test_the_starter_config_suggests_a_setup_the_readme_recommends(tmp_path):
     assert "Python projects need no setup for their" in config
     assert tomllib.loads(config)["default_agent"] == "bot"  # still a valid config, setup commented out
     assert "setup" not in tomllib.loads(config)
+
+
+# 03: ARCHITECTURE.md says every layer imports only those below it; the base layer imported models.
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _layer_order() -> list[str]:
+    """The layers as ARCHITECTURE.md lists them, top first (`cli      launcher/cli/ ...`)."""
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    return re.findall(r"^([a-z]+) +launcher/", text, flags=re.MULTILINE)
+
+
+def _layer_of(module: str, order: list[str]) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "launcher":
+        return None
+    if parts[1:] == ["__main__"]:
+        return order[0]  # the console entry point, above everything
+    return parts[1] if len(parts) > 1 and parts[1] in order else "base"
+
+
+def _imports(path: Path, module: str) -> Iterator[tuple[int, str]]:
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolved against the importing package
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                yield node.lineno, ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                yield node.lineno, node.module or ""
+
+
+def upward_imports(package_dir: Path, order: list[str]) -> list[str]:
+    rank = {name: at for at, name in enumerate(order)}
+    found = []
+    for path in sorted(package_dir.rglob("*.py")):
+        module = ".".join(path.relative_to(package_dir.parent).with_suffix("").parts).removesuffix(".__init__")
+        mine = _layer_of(module, order)
+        assert mine is not None
+        for line, target in _imports(path, module):
+            theirs = _layer_of(target, order)
+            if theirs is not None and rank[theirs] < rank[mine]:
+                found.append(f"{path.relative_to(package_dir.parent)}:{line} ({mine}) imports {target} ({theirs})")
+    return found
+
+
+def test_architecture_lists_every_package_as_a_layer_ending_in_base():
+    order = _layer_order()
+    assert order[0] == "cli" and order[-1] == "base"
+    packages = {path.parent.name for path in (ROOT / "launcher").glob("*/__init__.py")}
+    assert packages <= set(order), packages - set(order)
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    assert upward_imports(ROOT / "launcher", _layer_order()) == []
+
+
+def test_the_import_scan_sees_an_upward_import_of_the_base_layer(tmp_path):
+    package = tmp_path / "launcher"
+    (package / "models").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "models" / "__init__.py").write_text("")
+    (package / "models" / "redact.py").write_text("from launcher.errors import LauncherError\n")
+    (package / "errors.py").write_text("class LauncherError(Exception):\n    pass\n")
+    (package / "capped_log.py").write_text("import os\n\ndef f():\n    from launcher.models.redact import x\n")
+    (package / "models" / "plan.py").write_text("from ..cli import main\n")
+    assert upward_imports(package, _layer_order()) == [
+        "launcher/capped_log.py:4 (base) imports launcher.models.redact (models)",
+        "launcher/models/plan.py:1 (models) imports launcher.cli (cli)",
+    ]
