@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,3 +171,44 @@ def test_the_import_scan_sees_an_upward_import_of_the_base_layer(tmp_path):
         "launcher/capped_log.py:4 (base) imports launcher.models.redact (models)",
         "launcher/models/plan.py:1 (models) imports launcher.cli (cli)",
     ]
+
+
+# 04: a test interpreter without coverage/pytest (or a module the tests import) is an environment
+# problem, exit 3, not the exit 1 of a failing suite or a score under --fail-under.
+
+def _project(tmp_path: Path, test_body: str) -> Path:
+    repo = _repo(tmp_path)
+    (repo / "pkg").mkdir()
+    (repo / "tests").mkdir()
+    (repo / "pkg" / "__init__.py").write_text("def add(a, b):\n    return a + b\n")
+    (repo / "tests" / "test_pkg.py").write_text(f"from pkg import add\n\n\ndef test_add():\n{test_body}")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "code")
+    return repo
+
+
+def _sweep(repo: Path, python: str) -> tuple[int, dict[str, Any]]:
+    done = launcher_cli(repo, "mutation", "sweep", "pkg", "--python", python, "--workers", "1", "--json",
+                        timeout=300, env={"XDG_CACHE_HOME": str(repo.parent / "cache")})
+    return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_test_python_without_coverage_and_pytest_is_an_environment_error(tmp_path):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    repo = _project(tmp_path, "    assert add(1, 2) == 3\n")
+    code, envelope = _sweep(repo, str(tmp_path / "bare" / "bin" / "python"))
+    assert (code, envelope["error_key"]) == (3, "mutation_sanity:tool_missing")
+    assert "is not installed for" in envelope["observations"] and "pip install" in envelope["usage"]
+
+
+def test_a_module_the_tests_import_missing_from_the_test_python_is_an_environment_error(tmp_path):
+    repo = _project(tmp_path, "    import no_such_dependency_xyz  # noqa: F401\n    assert add(1, 2) == 3\n")
+    code, envelope = _sweep(repo, sys.executable)
+    assert (code, envelope["error_key"]) == (3, "mutation_sanity:module_missing")
+    assert "no_such_dependency_xyz" in envelope["observations"]
+
+
+def test_a_suite_failing_on_the_clean_tree_is_still_a_failure_exit_1(tmp_path):
+    repo = _project(tmp_path, "    assert add(1, 2) == 4\n")
+    code, envelope = _sweep(repo, sys.executable)
+    assert (code, envelope["error_key"]) == (1, "mutation_sanity:clean_suite_failed")
