@@ -212,3 +212,44 @@ def test_a_suite_failing_on_the_clean_tree_is_still_a_failure_exit_1(tmp_path):
     repo = _project(tmp_path, "    assert add(1, 2) == 4\n")
     code, envelope = _sweep(repo, sys.executable)
     assert (code, envelope["error_key"]) == (1, "mutation_sanity:clean_suite_failed")
+
+
+# 05: with both launcher.toml and [tool.launcher] holding settings, neither is read: `launcher init`
+# said "nothing to do" and told the user to edit launcher.toml; `workflow recommend` recommended
+# actions that all refuse. Both now refuse as every command that reads the config does.
+
+def _two_configs(tmp_path: Path) -> Path:
+    repo = _repo(tmp_path)
+    (repo / "launcher.toml").write_text('default_agent = "bot"\n[agents.bot]\ncommand = ["true"]\n')
+    (repo / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0"\n'
+                                         '[tool.launcher]\ndefault_agent = "bot"\n')
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "two configs")
+    return repo
+
+
+def test_init_refuses_where_both_configs_hold_settings_naming_both_and_writes_nothing(tmp_path):
+    repo = _two_configs(tmp_path)
+    done = launcher_cli(repo, "init")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{repo / 'launcher.toml'} and {repo / 'pyproject.toml'} [tool.launcher]" in done.stderr
+    assert "both configure the launcher" in done.stderr and "keep one" in done.stderr
+    assert "Edit [agents.bot] in launcher.toml" not in done.stdout + done.stderr
+    assert not (repo / ".worktreeinclude").exists() and not (repo / "rubrics").exists()
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_every_command_that_reads_the_config_refuses_both_and_watching_commands_do_not(tmp_path):
+    repo = _two_configs(tmp_path)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    refusing = [["init"], ["agents"], ["clean"], ["pool", "warm", "1"], ["run", "--task", "x"],
+                ["mutation", "sweep", "pkg"], ["workflow", "plan", "add a login page"],
+                ["workflow", "recommend"]]
+    for argv in refusing:
+        done = launcher_cli(repo, *argv, env=env)
+        assert done.returncode == 2, (argv, done.stdout, done.stderr)
+        assert "both configure the launcher" in done.stderr, (argv, done.stderr)
+    # Reading the journal or the workflow store, never the settings: these keep working.
+    for argv in (["runs"], ["mutation", "list"], ["workflow", "list"]):
+        done = launcher_cli(repo, *argv, env=env)
+        assert done.returncode == 0, (argv, done.stdout, done.stderr)

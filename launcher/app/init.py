@@ -9,7 +9,7 @@ from pathlib import Path
 
 from launcher.gates.rubric import shipped_rubrics_dir
 from launcher.git.repo import GitRepo
-from launcher.models.config import pyproject_configures
+from launcher.models.config import pyproject_configures, refuse_two_configs
 from launcher.store.files import atomic_write_text
 
 LAUNCHER_TOML = '''# launcher repository defaults (see the README, "Repository config")
@@ -82,6 +82,9 @@ class InitResult:
 
 async def init_repo(cwd: Path) -> InitResult:
     repo = await GitRepo.discover(cwd)
+    # Both configs: neither is read, so "edit launcher.toml" would be advice that changes nothing.
+    # Refused before anything is written, with the error every command reading the config gives.
+    refuse_two_configs(repo.root)
     mode = 0o666 & ~_umask()
     written: list[str] = []
     in_pyproject = not (repo.root / "launcher.toml").exists() and pyproject_configures(repo.root)
