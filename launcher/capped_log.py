@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from launcher.models.redact import cut_reach, mask_bytes_window
 from launcher.private_files import make_private_dirs, open_private
+from launcher.secret_mask import cut_reach, mask_bytes_window
 
 DEFAULT_LOG_CAP = 8 * 1024 * 1024
 # The longest stdout line a reader is given (an agent CLI's JSON event); a longer one is skipped.

@@ -133,7 +133,7 @@ def test_a_sweep_runs_the_tests_with_the_active_virtualenv_and_names_it_when_it_
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=120)
     root = project(tmp_path / "p", TWO_TESTS)
     done = cli(root, "mutation", "sweep", "--workers", "1", env={"VIRTUAL_ENV": str(bare)})
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 3, done.stderr  # an environment problem (test_fix16_docs.py)
     assert f"{bare}/bin/python (the active virtualenv)" in done.stderr
     assert "--python" in done.stderr and "pip install" in done.stderr and "Traceback" not in done.stderr
 

@@ -9,12 +9,14 @@ from pathlib import Path
 
 from launcher.gates.rubric import shipped_rubrics_dir
 from launcher.git.repo import GitRepo
-from launcher.models.config import pyproject_configures
+from launcher.models.config import pyproject_configures, refuse_two_configs
 from launcher.store.files import atomic_write_text
 
 LAUNCHER_TOML = '''# launcher repository defaults (see the README, "Repository config")
 # worktree_root = "../worktrees"     # default: $XDG_CACHE_HOME/launcher/worktrees/...
-# setup = "python -m pip install -e ."   # run in each new worktree before its agent
+# setup = "npm ci"                   # run in each new worktree before its agent, against your
+#                                    # shared environment: Python projects need no setup for their
+#                                    # own code (never `pip install -e .` here; README, "Repository config")
 default_agent = "bot"                # the agent of `launcher run --task "..."` without --agent
 
 # Your agent: a program run in each task's worktree with the task's prompt. A script of this
@@ -80,6 +82,9 @@ class InitResult:
 
 async def init_repo(cwd: Path) -> InitResult:
     repo = await GitRepo.discover(cwd)
+    # Both configs: neither is read, so "edit launcher.toml" would be advice that changes nothing.
+    # Refused before anything is written, with the error every command reading the config gives.
+    refuse_two_configs(repo.root)
     mode = 0o666 & ~_umask()
     written: list[str] = []
     in_pyproject = not (repo.root / "launcher.toml").exists() and pyproject_configures(repo.root)

@@ -10,7 +10,7 @@ from launcher.cli.calls import call
 
 def init() -> None:
     """Write launcher.toml, .worktreeinclude, plan.example.toml, rubrics/ and mutation/ (never overwrites;
-    no launcher.toml where pyproject.toml's [tool.launcher] configures the launcher)."""
+    no launcher.toml where pyproject.toml's [tool.launcher] configures the launcher; refused, exit 2, where both do)."""
     result = call(lambda: init_app.init_repo(Path.cwd()))
     for name in result.written:
         print(f"wrote {name}")

@@ -225,7 +225,7 @@ def gate(
 @mutation_app.command()
 def judge(
     run: Annotated[str | None, typer.Argument(help="Sweep run dir or name (default: the latest).")] = None,
-    agent: Annotated[str | None, typer.Option(help="Judge agent (default: \\[mutation] judge).")] = None,
+    agent: Annotated[str | None, typer.Option(help="Judge agent (default: [mutation] judge).")] = None,
     confirm_judge: Annotated[bool, typer.Option("--confirm-judge", help="Agree to the paid call.")] = False,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Survivors per judge call.")] = None,
     calibrate: Annotated[bool, typer.Option("--calibrate", help="Judge the labelled set, then gate.")] = False,

@@ -146,15 +146,22 @@ def pyproject_configures(root: Path) -> bool:
         return re.search(r'^\s*\[+\s*"?tool"?\s*\.\s*"?launcher\b', text, re.MULTILINE) is not None
 
 
-def load_repo_config(root: Path) -> RepoConfig:
-    """Read launcher.toml or pyproject's [tool.launcher]; defaults if neither. Both holding settings is
-    an error: one would silently hide the other (its integration check, its agents...)."""
+def refuse_two_configs(root: Path) -> None:
+    """launcher.toml and pyproject's [tool.launcher] both holding settings is an error (exit 2), for
+    every command that reads the configuration or, as `launcher init`, writes or advises on it."""
     toml_path, pyproject = root / "launcher.toml", root / "pyproject.toml"
     if toml_path.exists() and pyproject_configures(root):
         raise ConfigError("launcher.toml and [tool.launcher] in pyproject.toml both configure the launcher; "
                           "neither is read while both do (one would silently hide the other's settings)",
                           where=f"{toml_path} and {pyproject} [tool.launcher]", fix=BOTH_CONFIGS_FIX,
                           error_key="config_invalid:two_configs")
+
+
+def load_repo_config(root: Path) -> RepoConfig:
+    """Read launcher.toml or pyproject's [tool.launcher]; defaults if neither. Both holding settings is
+    an error: one would silently hide the other (its integration check, its agents...)."""
+    refuse_two_configs(root)
+    toml_path, pyproject = root / "launcher.toml", root / "pyproject.toml"
     for path, in_pyproject in ((toml_path, False), (pyproject, True)):
         if not path.exists():
             continue

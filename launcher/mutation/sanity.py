@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from launcher import process
-from launcher.errors import LauncherError, UsageProblem
+from launcher.errors import EnvironmentProblem, ExitCode, LauncherError, UsageProblem
 from launcher.mutation import interpreter
 from launcher.mutation.coverage_map import IMPORT_CONTEXT, CoverageMap, SuiteRun
 from launcher.mutation.discover import PYTHON_SUFFIXES, SHELL_SUFFIXES, read_source
@@ -36,6 +36,15 @@ class SanityFailed(LauncherError):
     """A pre-mutation check failed; the sweep did not start (exit 1)."""
 
     default_key = "mutation_sanity"
+
+
+class SanityEnvironment(SanityFailed, EnvironmentProblem):
+    """The Python that runs the tests lacks what they need (pytest, coverage, a module the tests or
+    the pytest arguments import): the machine's problem, not the suite's, so exit 3 as for a missing
+    agent CLI (a CI job tells "fix the environment" from a failing suite or a score under
+    --fail-under, both exit 1)."""
+
+    exit_code = ExitCode.ENVIRONMENT
 
 
 def _names(tests: Sequence[str]) -> str:
@@ -79,7 +88,7 @@ def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequ
     missing = _MISSING_TOOL.search(run.output_tail) if run.exit_code != 0 else None
     if missing:
         tool = missing.group(1)
-        raise SanityFailed(
+        raise SanityEnvironment(
             f"{tool} is not installed for {who}, the Python that runs the tests", where=where,
             fix=f"install it there (`{python} -m pip install {tool}`), or {interpreter.PICK_ANOTHER}, "
                 "or pass --test-cmd",
@@ -89,12 +98,12 @@ def check_suite(run: SuiteRun, where: str, python: str = "python", lacking: Sequ
     # `version.py`) is not the interpreter's fault: the failure below names those files.
     module = interpreter.missing_module(run.output_tail) if not run.ok and not lacking else None
     if module and any(module in arg for arg in user_args):  # `-p plugin` naming a module not installed
-        raise SanityFailed(
+        raise SanityEnvironment(
             f"pytest cannot import {module!r} named in {given} (run with {who})", where=where,
             fix=f"correct {given}, or install {module} for {python}", error_key="mutation_sanity:module_missing",
         )  # fmt: skip
     if module:
-        raise SanityFailed(
+        raise SanityEnvironment(
             f"the tests cannot import {module!r} with {who}, the Python that runs them", where=where,
             fix=f"{interpreter.PICK_ANOTHER}; or install {module} there (`{python} -m pip install ...`)",
             error_key="mutation_sanity:module_missing",

@@ -163,6 +163,7 @@ async def recommend(cwd: Path, limit: int) -> list[dict[str, Any]]:
         raise UsageProblem(f"limit {limit} is out of range", fix=f"use 1 to {RECOMMEND_MAX}",
                            error_key="usage:limit")
     session = await WorkflowSession.open(cwd)
+    session.config  # noqa: B018  (every action it recommends reads it: a config error comes first)
     out: list[dict[str, Any]] = []
     for state in session.store.all():
         if state.status.is_final:
