@@ -10,6 +10,12 @@ corrective round is spent on it. Any other warning (an AfterAgent hook that made
 
 The fake `tests/fakes/gemini` prints the real format (`loop`, `session_turns`, `hook_stopped`,
 `hook_blocked` modes).
+
+Claude Code: its result carries `terminal_reason`, and 2.1.328 ends a run a hook stopped
+(`continue: false`) or an interrupt cut with subtype "success" and `is_error: false`
+(agents/claude_terminal.py). A run stopped before the agent's structured answer fails with that
+reason, even when the agent had already written a contract to $LAUNCHER_CONTRACT; stopped after
+the answer, the reason is a note. The fake `tests/fakes/claude` prints it (`hook_stopped*` modes).
 """
 
 from __future__ import annotations
@@ -34,9 +40,9 @@ def _fakes_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
-def _run(repo: Path, mode: str, argv_log: Path) -> RunReport:
+def _run(repo: Path, mode: str, argv_log: Path, adapter: str = "gemini") -> RunReport:
     env = {"FAKE_MODE": mode, "FAKE_ARGV_LOG": str(argv_log)}
-    agents = {"gm": {"adapter": "gemini", "set_env": env}}
+    agents = {"gm": {"adapter": adapter, "set_env": env}}
     plan = validate_plan({"agents": agents, "task": [{"id": "t1", "agent": "gm", "prompt": "Add a file"}]}, "test plan")
     return anyio.run(start_run, repo, plan, RunOptions(merge=True), lambda _e: None)
 
@@ -93,3 +99,30 @@ def test_the_fake_prints_the_real_clis_warnings_shape(tmp_path: Path) -> None:
     body = json.loads(done.stdout[done.stdout.index("{"):])
     assert set(body) == {"session_id", "response", "stats", "warnings"}
     assert body["warnings"] == ["Loop detected, stopping execution"]
+
+
+@pytest.mark.parametrize("mode", ["hook_stopped,success", "hook_stopped_contract"])
+def test_a_claude_run_a_hook_stopped_fails_with_its_terminal_reason(repo: Path, tmp_path: Path, mode: str) -> None:
+    # hook_stopped_contract: the agent wrote a contract saying "done" before the hook stopped it.
+    argv_log = tmp_path / "argv.log"
+    report = _run(repo, mode, argv_log, adapter="claude")
+    t1 = report.tasks[0]
+    assert t1.state == "failed", t1.message
+    assert not t1.merged
+    assert t1.message.startswith("agent stopped: claude ended with terminal_reason 'hook_stopped'"), t1.message
+    assert "claude_t1.txt" not in _on_main(repo)
+    assert _calls(argv_log) == 1  # no corrective round for a run a hook stopped
+
+
+def test_a_claude_run_stopped_after_its_answer_lands_with_a_note(repo: Path, tmp_path: Path) -> None:
+    report = _run(repo, "hook_stopped_answered", tmp_path / "argv.log", adapter="claude")
+    t1 = report.tasks[0]
+    assert t1.state == "merged", t1.message
+    notes = [n.message for n in report.notes if n.task == "t1"]
+    assert any("terminal_reason 'hook_stopped'" in n and "after its answer" in n for n in notes), notes
+
+
+def test_a_claude_run_that_completed_is_a_plain_success(repo: Path, tmp_path: Path) -> None:
+    report = _run(repo, "success", tmp_path / "argv.log", adapter="claude")
+    assert report.tasks[0].state == "merged"
+    assert not [n for n in report.notes if n.task == "t1" and "terminal_reason" in n.message]
