@@ -16,6 +16,11 @@ Claude Code: its result carries `terminal_reason`, and 2.1.328 ends a run a hook
 (agents/claude_terminal.py). A run stopped before the agent's structured answer fails with that
 reason, even when the agent had already written a contract to $LAUNCHER_CONTRACT; stopped after
 the answer, the reason is a note. The fake `tests/fakes/claude` prints it (`hook_stopped*` modes).
+
+Codex: every error its app server reports, retried ones included, is a top-level `error` event
+(`will_retry` is dropped). 0.171 words each retry notice "Reconnecting..."; other builds word
+theirs otherwise. An error the turn went on past, to `turn.completed` and exit 0, was retried and
+recovered: a note, not a failure. The fake `tests/fakes/codex` prints one (`retried_error` mode).
 """
 
 from __future__ import annotations
@@ -40,8 +45,8 @@ def _fakes_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
-def _run(repo: Path, mode: str, argv_log: Path, adapter: str = "gemini") -> RunReport:
-    env = {"FAKE_MODE": mode, "FAKE_ARGV_LOG": str(argv_log)}
+def _run(repo: Path, mode: str, argv_log: Path, adapter: str = "gemini", **more: str) -> RunReport:
+    env = {"FAKE_MODE": mode, "FAKE_ARGV_LOG": str(argv_log), **more}
     agents = {"gm": {"adapter": adapter, "set_env": env}}
     plan = validate_plan({"agents": agents, "task": [{"id": "t1", "agent": "gm", "prompt": "Add a file"}]}, "test plan")
     return anyio.run(start_run, repo, plan, RunOptions(merge=True), lambda _e: None)
@@ -126,3 +131,33 @@ def test_a_claude_run_that_completed_is_a_plain_success(repo: Path, tmp_path: Pa
     report = _run(repo, "success", tmp_path / "argv.log", adapter="claude")
     assert report.tasks[0].state == "merged"
     assert not [n for n in report.notes if n.task == "t1" and "terminal_reason" in n.message]
+
+
+@pytest.mark.parametrize("wording", [
+    "",  # the fake's default: "stream error: ...; retrying 1/5 in 211ms…"
+    "Waiting for usage limit to reset...",
+])
+def test_a_codex_run_that_recovered_from_a_retried_error_lands_with_a_note(
+    repo: Path, tmp_path: Path, wording: str
+) -> None:
+    report = _run(repo, "retried_error", tmp_path / "argv.log", adapter="codex", FAKE_ERROR_MESSAGE=wording)
+    t1 = report.tasks[0]
+    assert t1.state == "merged", t1.message
+    assert "codex_t1.txt" in _on_main(repo)
+    notes = [n.message for n in report.notes if n.task == "t1"]
+    said = wording or "stream error:"
+    assert any("retried and recovered" in n and said in n for n in notes), notes
+
+
+def test_a_codex_error_followed_by_a_non_zero_exit_still_fails(repo: Path, tmp_path: Path) -> None:
+    report = _run(repo, "retried_error", tmp_path / "argv.log", adapter="codex",
+                  FAKE_ERROR_MESSAGE="unexpected status 500 Internal Server Error", FAKE_EXIT="1")
+    t1 = report.tasks[0]
+    assert t1.state == "failed"
+    assert t1.message == "agent api_error: unexpected status 500 Internal Server Error", t1.message
+
+
+def test_a_codex_turn_that_failed_after_its_error_still_fails(repo: Path, tmp_path: Path) -> None:
+    t1 = _run(repo, "turn_failed", tmp_path / "argv.log", adapter="codex").tasks[0]
+    assert t1.state == "failed"
+    assert t1.message.startswith("agent api_error: unexpected status 401 Unauthorized"), t1.message
