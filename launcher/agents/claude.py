@@ -14,7 +14,8 @@ adapter cannot classify (an MCP tool, an unknown name, an entry of another shape
 With verbose on (`--verbose` in `extra_args`, or `"verbose": true` in the user's
 ~/.claude/settings.json, which the launcher cannot see) the CLI prints instead ONE JSON array of
 its messages (`system`/`init`, `assistant`, `user`, ...) whose last `result` message is that same
-object (anthropics/claude-code#84784): it is read from there.
+object (anthropics/claude-code#84784): it is read from there. A "success" whose `terminal_reason`
+says the CLI stopped the run unfinished (a hook, an interrupt) fails: agents/claude_terminal.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import uuid
 from typing import Any
 
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, exit_outcome
+from launcher.agents.claude_terminal import terminal_reason
 from launcher.agents.cli_common import (
     answer_instructions,
     answer_schema,
@@ -199,6 +201,12 @@ class ClaudeAdapter:
         if result.returncode != 0:
             outcome.error_kind = "crashed"
             outcome.message = f"exit code {result.returncode}: {tail(result.stderr) or text}"
+            return outcome
+        stopped, reason_note = terminal_reason(data, answered=data.get("structured_output") is not None)
+        if reason_note:
+            note_on(result, reason_note)
+        if stopped is not None:
+            outcome.error_kind, outcome.message = stopped
             return outcome
         denials = _as_list(data.get("permission_denials"))
         mode = request.config.permission_mode or DEFAULT_PERMISSION_MODE

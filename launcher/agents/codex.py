@@ -4,8 +4,13 @@ What the real CLI does (DESIGN 6): JSONL events on stdout — `thread.started` (
 which `codex exec resume` takes), `turn.started`, `item.started|updated|completed` (items of type
 agent_message, reasoning, command_execution, file_change, mcp_tool_call, error, ...), then
 `turn.completed` (usage: the thread's running total, see codex_usage; Codex reports no cost) or
-`turn.failed` (error.message). A top-level `error` event is fatal unless it is a
-"Reconnecting..." notice. The final agent_message, which `--output-schema` constrains to the
+`turn.failed` (error.message). A top-level `error` event is every error codex's app server
+reports, retried ones included (exec's event_processor_with_jsonl_output.rs drops `will_retry`):
+in 0.171 each retry notice starts with "Reconnecting..." ("Reconnecting... N/M", "Reconnecting...
+waiting for network"); other builds word theirs otherwise ("stream error: ...; retrying N/M in
+...", "Waiting for usage limit to reset..."). So an `error` is fatal unless it is a reconnect
+notice or the turn went on to `turn.completed` and codex exited 0 (it retried and recovered: a
+note on the task). The final agent_message, which `--output-schema` constrains to the
 contract, is also written to the `-o` file.
 
 When its API cannot be reached, codex (0.171) never gives up: after "Reconnecting... 2/5 (...)"
@@ -72,6 +77,7 @@ class CodexEvents:
     final: str | None = None
     failed: str | None = None
     fatal: str | None = None
+    recovered: str | None = None  # the first error event the turn went on past to turn.completed
     completed: bool = False
     files: list[str] = field(default_factory=list)
     commands_failed: int = 0
@@ -117,6 +123,9 @@ class CodexEvents:
             self.thread_id = clean_session_id(event.get("thread_id")) or self.thread_id
         elif kind == "turn.completed":
             self.completed = True
+            if self.fatal is not None:  # the turn went on past it: retried (exit code decides)
+                self.recovered = self.recovered or self.fatal
+                self.fatal = None
             usage = _obj(event.get("usage"))
             # The thread's total so far (never the turn's own): the last one reported counts.
             total = {k: v for k in _TOKEN_KEYS
@@ -242,10 +251,15 @@ class CodexAdapter:
             session_id=thread,
             extra={"files_reported": seen.files, "commands_failed": seen.commands_failed},
         )
+        if fatal is None and seen.recovered is not None and result.returncode != 0:
+            fatal = seen.recovered  # codex exited non-zero after it: not a retried one
         if failed is not None or fatal is not None:
             outcome.error_kind = "api_error"
             outcome.message = failed or fatal or ""
             return outcome
+        if seen.recovered is not None:
+            note_on(result, "codex reported an error and then completed its turn and exited 0 "
+                            f"(it retried and recovered): {seen.recovered[:240]!r}")
         if not seen.events or (result.returncode != 0 and not seen.completed):
             base = exit_outcome(result)
             outcome.error_kind = "crashed"

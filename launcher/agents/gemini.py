@@ -11,6 +11,12 @@ A 429 or 5xx the CLI retries itself is logged on stderr with the failed request'
 packages/core/src/utils/retry.ts), also in runs that then succeed: an error object on stderr is
 the CLI's failure only when the process did not end with its result (a non-zero exit, or no
 result object on stdout); in a run that recovered it is a note on the task.
+When the CLI stops the agent itself it still exits 0 with its result, the reason only in a
+`warnings` list (packages/cli/src/nonInteractiveCli.ts, packages/core/src/output/json-formatter.ts):
+"Loop detected, stopping execution" (its loop detector), "Maximum session turns exceeded" (its
+client's turn limit), "Agent execution stopped: REASON" (a hook stopped it). Such a run is
+unfinished work: the round fails (`loop_detected`, `max_turns`, `stopped`). Any other warning
+("Agent execution blocked: REASON", a hook that made the agent go on) is a note on the task.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ _LOCAL_ERRORS = {
     "FatalToolExecutionError": 54, "FatalCancellationError": 130,
 }
 _TURN_LIMIT = ("FatalTurnLimitedError", 53)
+NOTE_QUOTE = 240  # characters of the CLI's own line quoted in a note
 
 _TOKEN_KEYS = {
     "prompt": "input_tokens", "candidates": "output_tokens", "cached": "cached_input_tokens",
@@ -114,6 +121,7 @@ class GeminiAdapter:
         # result: a run that retried an API error and recovered logged that error there too.
         logged = _error_object(result.stderr)
         problem = (data if isinstance(data.get("error"), dict) else None) or (None if finished else logged)
+        stop = _warnings(result, data, failing=problem is not None or result.returncode != 0)
         session = clean_session_id((problem or {}).get("session_id")) or clean_session_id(data.get("session_id"))
         raw_response = data.get("response")
         response = raw_response if isinstance(raw_response, str) else ""
@@ -140,12 +148,42 @@ class GeminiAdapter:
             outcome.error_kind = "crashed"
             outcome.message = f"gemini printed no JSON result: {tail(result.stdout) or '(no output)'}"
             return outcome
+        if stop is not None:
+            outcome.error_kind, outcome.message = stop
+            return outcome
         outcome.ok = True
         outcome.message = "gemini finished"
         recovered = _recovered_note(result.stderr, logged)
         if recovered:
             note_on(result, recovered)
         return outcome
+
+
+# The warnings of a run the CLI stopped itself (their stable beginnings), with the round's failure.
+_STOPS = (
+    ("Maximum session turns exceeded", "max_turns",
+     "the session-turn limit (maxSessionTurns in its settings.json) ended the run unfinished"),
+    ("Loop detected", "loop_detected",
+     "its loop detection saw the model repeat itself and ended the run unfinished"),
+    ("Agent execution stopped", "stopped", "a hook or a tool ended the run unfinished"),
+)
+
+
+def _warnings(result: Supervised, data: dict[str, Any], *, failing: bool) -> tuple[str, str] | None:
+    """The failure (kind, message) of a run the CLI stopped itself, from its `warnings`; every
+    other warning (and a stop, when the round already fails for another reason) is a note."""
+    raw = data.get("warnings")
+    warnings = [w.strip() for w in raw if isinstance(w, str) and w.strip()] if isinstance(raw, list) else []
+    stop: tuple[str, str] | None = None
+    for warning in warnings:
+        quoted = warning if len(warning) <= NOTE_QUOTE else warning[:NOTE_QUOTE] + "…"
+        found = next((s for s in _STOPS if warning.casefold().startswith(s[0].casefold())), None)
+        if found is not None and stop is None and not failing:
+            stop = (found[1], f"gemini stopped the agent ({quoted!r}): {found[2]}; "
+                              "it exited 0 but the task is not done")
+        else:
+            note_on(result, f"gemini warned: {quoted!r}")
+    return stop
 
 
 def _is_result(data: dict[str, Any]) -> bool:
@@ -156,7 +194,6 @@ def _is_result(data: dict[str, Any]) -> bool:
 
 
 _RETRY_LINE = re.compile(r"^Attempt \d+ failed\b.*$", re.MULTILINE)
-NOTE_QUOTE = 240  # characters of the CLI's own line quoted in a note
 
 
 def _recovered_note(stderr: str, logged: dict[str, Any] | None) -> str | None:
