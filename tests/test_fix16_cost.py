@@ -150,3 +150,33 @@ def test_a_clean_run_that_times_out_once_under_load_is_not_kept_as_failing_for_t
 
     assert anyio.run(check.passes_clean, runner, job)  # the first run timed out (the machine was busy)
     assert anyio.run(check.passes_clean, runner, job) and runner.runs == 2  # the answer is kept
+
+
+def test_a_conftest_of_function_scoped_fixtures_passes_nothing_on_to_later_tests(tmp_path: Path) -> None:
+    counter = tmp_path / "unrelated_runs.txt"
+    root = _project(tmp_path / "proj", {
+        "pkg/__init__.py": "",
+        "pkg/m.py": "def f(x):\n    return x + 1\n",
+        "tests/conftest.py": "import pytest\n\n\n@pytest.fixture\ndef one():\n    return 1\n",
+        "tests/test_a.py": "from pkg import m\n\n\ndef test_calls(one):\n    m.f(one)\n",
+        "tests/test_b.py": "def test_uses_the_fixture(one):\n    with open(" + repr(str(counter)) + ", 'a') as f:\n"
+                           "        f.write('x')\n",
+    })  # fmt: skip
+    outcome = _sweep(root, ["pkg/m.py"], ["number"], use_fork=False)
+
+    assert {r.status for r in outcome.results} == {MutantStatus.SURVIVED}
+    assert _runs(counter, 1) == 1
+
+
+def test_a_session_fixture_carries_the_mutants_value_to_a_later_test_file(tmp_path: Path) -> None:
+    root = _project(tmp_path / "proj", {
+        "pkg/__init__.py": "",
+        "pkg/m.py": "def f(x):\n    return x + 1\n",
+        "tests/conftest.py": "import pytest\n\n\n@pytest.fixture(scope='session')\ndef box():\n    return {}\n",
+        "tests/test_a.py": "from pkg import m\n\n\ndef test_store(box):\n    box['v'] = m.f(1)\n",
+        "tests/test_b.py": "def test_read(box):\n    assert box.get('v') == 2\n",
+    })  # fmt: skip
+    outcome = _sweep(root, ["pkg/m.py"], ["number"], use_fork=False)
+
+    (record,) = [r for r in outcome.results if "x + 2" in r.mutant.mut]
+    assert record.status is MutantStatus.KILLED, record.note

@@ -18,8 +18,9 @@ the later tests that reach a module the mutated code, or the selected tests, rea
     project file it executes (the coverage map).
   * the two sides meet in a module that can hold state: any module but the project's own modules
     whose top level has only imports, a docstring, dunder names (`__all__`) and plain functions
-    (no decorator, no mutable default) -- an empty `__init__.py`, a module of pure functions:
-    what such a module's code leaves behind lives in other modules (counted themselves).
+    (no mutable default, no decorator but a pytest mark or a function-scoped fixture) -- an empty
+    `__init__.py`, a module of pure functions, a test file or `conftest.py` of plain tests and
+    fixtures: what such a module's code leaves behind lives in other modules (counted themselves).
   * a file importing by name (`importlib`, `__import__`) or that cannot be parsed, and a test
     whose child process coverage could not measure, reach everything.
 A later test reaching none of the mutated side's modules runs the same code on the same state
@@ -60,7 +61,7 @@ def _module_name(rel: str) -> list[str]:
 
 def _holds_nothing(stmt: ast.stmt) -> bool:
     """A top-level statement that binds no state: an import, a docstring, a dunder name, a plain
-    function (no decorator, no mutable default), or an `if`/`try` of those."""
+    function (`_per_test` decorators only, no mutable default), or an `if`/`try` of those."""
     if isinstance(stmt, ast.Import | ast.ImportFrom | ast.Pass):
         return True
     if isinstance(stmt, ast.Expr):
@@ -70,12 +71,24 @@ def _holds_nothing(stmt: ast.stmt) -> bool:
         return all(isinstance(t, ast.Name) and t.id.startswith("__") and t.id.endswith("__") for t in targets)
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
         defaults = [*stmt.args.defaults, *(d for d in stmt.args.kw_defaults if d is not None)]
-        return not stmt.decorator_list and all(isinstance(d, ast.Constant | ast.Name | ast.Attribute) for d in defaults)
+        plain = all(isinstance(d, ast.Constant | ast.Name | ast.Attribute) for d in defaults)
+        return plain and all(_per_test(d) for d in stmt.decorator_list)
     if isinstance(stmt, ast.If | ast.Try):
         inner = [*stmt.body, *stmt.orelse, *getattr(stmt, "finalbody", [])]
         inner += [s for h in getattr(stmt, "handlers", []) for s in h.body]
         return all(_holds_nothing(s) for s in inner)
     return False
+
+
+def _per_test(decorator: ast.expr) -> bool:
+    """A decorator that keeps nothing between tests: a pytest mark, a function-scoped fixture."""
+    text = ast.unparse(decorator.func if isinstance(decorator, ast.Call) else decorator)
+    if text.startswith(("pytest.mark.", "mark.")):
+        return True
+    if text not in ("pytest.fixture", "fixture"):
+        return False
+    scope = [k.value for k in getattr(decorator, "keywords", []) if k.arg == "scope"]
+    return all(isinstance(v, ast.Constant) and v.value == "function" for v in scope)
 
 
 class ImportGraph:
