@@ -21,8 +21,9 @@ the later tests that reach a module the mutated code, or the selected tests, rea
     (no mutable default, no decorator but a pytest mark or a function-scoped fixture) -- an empty
     `__init__.py`, a module of pure functions, a test file or `conftest.py` of plain tests and
     fixtures: what such a module's code leaves behind lives in other modules (counted themselves).
-  * a file importing by name (`importlib`, `__import__`) or that cannot be parsed, and a test
-    whose child process coverage could not measure, reach everything.
+  * a file importing by name (`importlib`, `__import__`) or that cannot be parsed, a test whose
+    child process coverage could not measure, and a test or target file that is not among the
+    project's Python files, reach everything.
 A later test reaching none of the mutated side's modules runs the same code on the same state
 with or without the mutant. (Not seen: a later test reading state through a module it reaches
 only by a path no import names, e.g. an object handed over through a module neither side
@@ -160,6 +161,11 @@ class ImportGraph:
             self._reach[rel] = frozenset(seen)
         return self._reach[rel]
 
+    def knows(self, rel: str) -> bool:
+        """Whether `rel` is one of the project's Python files (a test id naming a file it does
+        not know, e.g. a suite run from another directory, reaches everything)."""
+        return rel in self._direct
+
     def conftests(self, test_file: str) -> list[str]:
         """The `conftest.py` files above a test file (they run with it)."""
         return [c for p in PurePosixPath(test_file).parents
@@ -202,6 +208,7 @@ class StateReach:
                 for test in later:
                     side = self._side([test], self._runs.get(test, set()))
                     anywhere = test in self._anywhere or function_id(test) in self._anywhere
+                    anywhere |= not self.graph.knows(target) or not self.graph.knows(test.split("::", 1)[0])
                     if test not in found and (anywhere or EVERYTHING in source | side or side & source):
                         found.add(test)
                         source |= side
