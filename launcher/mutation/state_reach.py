@@ -21,6 +21,7 @@ the later tests that reach a module the mutated code, or the selected tests, rea
     (no mutable default, no decorator but a pytest mark or a function-scoped fixture) -- an empty
     `__init__.py`, a module of pure functions, a test file or `conftest.py` of plain tests and
     fixtures: what such a module's code leaves behind lives in other modules (counted themselves).
+    A later test found joins the mutated side with its own reach (it may pass on what it read).
   * a file importing by name (`importlib`, `__import__`) or that cannot be parsed, a test whose
     child process coverage could not measure, and a test or target file that is not among the
     project's Python files, reach everything.
