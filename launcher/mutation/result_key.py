@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
 from launcher.mutation.model import Mutant
-from launcher.mutation.source_text import decode_source, parse_quietly
+from launcher.mutation.source_text import parse_quietly
 
 # Bump when what a key covers changes, or how a mutant is judged: older entries then miss.
 # /3: a narrowed selection's verdict is checked against the suite around it (`selection_check`);
@@ -61,10 +61,6 @@ class TreeFiles:
         if rel.endswith(".py"):
             self._text[rel] = data
         return data
-
-    def text(self, rel: str) -> str:
-        """The content as source text (`read_source`'s decoding)."""
-        return decode_source(self.data(rel), rel)
 
     def hash(self, rel: str) -> str:
         if rel not in self._hashes:

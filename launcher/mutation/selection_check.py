@@ -10,18 +10,16 @@ A mutant runs only the tests that execute its line (and the readers `cache_reade
     last one, then to the whole suite, and the mutant runs again.
   * `Survived`: code can leave state behind that a later, unselected test reads (a settings object
     changed through its own method, a module attribute of another module). The tests that run
-    before the first selected one never see the mutated code; the tests from it on can, when they
-    reach a module where such state can live (`state_reach`). A survivor of a narrowed selection
-    is therefore confirmed with those of the tests the suite runs from its first selected test on,
-    in a fresh process on the real file; only a survivor of that run is `Survived`. (No such test:
-    the selection's verdict stands.)
+    before the first selected one never see the mutated code; the tests from it on can. A
+    survivor of a narrowed selection is therefore confirmed with every test the suite runs from
+    its first selected test on, in a fresh process on the real file; only a survivor of that
+    run is `Survived`.
   * `Timeout`: a narrowed selection's limit comes from its tests' measured times, which leave out
     what an earlier, unselected test paid for them in the suite (a session fixture's set-up). A
     timeout counts (as detected) only when the same selection finishes in time on the unmutated
     tree; when it does not, the mutant runs again with the whole suite, under the whole suite's
     limit (measured with everything it sets up), and that run decides.
-  * Flaky tests: a selection failing (or timing out: a busy machine) without the mutant runs once
-    more the same way, and the second run's outcome is kept for the sweep; a test that
+  * Flaky tests: a selection failing without the mutant runs once more the same way; a test that
     failed in one of the two runs and not the other is flaky for the rest of the sweep, and a kill
     by flaky tests alone is not a kill (the mutant is then confirmed as a survivor is). The
     selection passes clean when its re-run does. (A flaky test that passes every clean run it is
@@ -39,7 +37,6 @@ from typing import Protocol
 
 from launcher import process
 from launcher.mutation.executor import MutantJob
-from launcher.mutation.state_reach import StateReach
 from launcher.mutation.test_ids import function_id, in_suite_order
 
 
@@ -58,29 +55,21 @@ class SelectionCheck:
     # Tests seen failing without the mutant in one clean run and not in its re-run (flaky): their
     # failure under a mutant kills nothing.
     flaky: set[str] = field(default_factory=set)
-    # The later tests that may read what a mutated file leaves behind (None: every later test).
-    reach: StateReach | None = None
 
     def _positions(self, tests: Sequence[str]) -> list[int]:
         order = list(self.durations)
         wanted = set(tests)
         return [i for i, t in enumerate(order) if t in wanted or function_id(t) in wanted]
 
-    def after(self, tests: Sequence[str], target: str | None = None) -> list[str] | None:
-        """Every test the suite runs from the first of `tests` on (with `tests`) -- with `target`
-        (the mutated file), those of them that may read what its code leaves behind
-        (`state_reach`); None when that adds none (or the tests are not the suite's: nothing to tell)."""
+    def after(self, tests: Sequence[str]) -> list[str] | None:
+        """Every test the suite runs from the first of `tests` on (with `tests`); None when that
+        adds none (or the tests are not the suite's: nothing to tell)."""
         found = self._positions(tests)
         if not tests or not found:
             return None
         order = list(self.durations)
         wider = in_suite_order(list(dict.fromkeys([*order[found[0]:], *tests])), order)
-        wanted = set(tests)
-        later = [t for t in wider if t not in wanted and function_id(t) not in wanted]
-        if later and self.reach is not None and target is not None:
-            readers = set(self.reach.readers(target, list(tests), later))
-            wider = [t for t in wider if t not in later or t in readers]
-        return None if set(wider) <= wanted else wider
+        return None if set(wider) <= set(tests) else wider
 
     def before(self, tests: Sequence[str]) -> list[str]:
         """Every test the suite runs up to the last of `tests` (with `tests`); [] (the whole suite)
@@ -97,13 +86,13 @@ class SelectionCheck:
         order = list(self.durations)
         return len(tests) <= len(order) and list(tests) == order[: len(tests)]
 
-    def deciders(self, tests: Sequence[str], target: str | None = None) -> list[list[str]]:
+    def deciders(self, tests: Sequence[str]) -> list[list[str]]:
         """Every selection whose run can decide the verdict of a job selecting `tests`: the tests
         themselves (a kill whose selection passes clean), the suite from their first on (a
         confirmed survivor), the suite up to their last (a widened kill), the whole suite ([]).
         A verdict is cached under the key of the one that decided it (`result_key`)."""
         found: list[list[str]] = []
-        for each in ([*tests], self.after(tests, target), self.before(tests), []):
+        for each in ([*tests], self.after(tests), self.before(tests), []):
             if each is not None and (each := self.normal(each)) not in found:
                 found.append(each)
         return found
@@ -131,10 +120,9 @@ class SelectionCheck:
         if key not in self._clean:
             done = await runner.run_unmutated(job.tests, job.timeout_s)
             passed = done.returncode == 0 and not done.timed_out
-            if not passed:  # re-checked: a failure that does not repeat is flakiness, a timeout may be load
+            if not passed and not done.timed_out:  # re-checked: a failure that does not repeat is flakiness
                 again = await runner.run_unmutated(job.tests, job.timeout_s)
-                if not done.timed_out and not again.timed_out:
-                    self.flaky |= failing(done) ^ failing(again)
+                self.flaky |= failing(done) ^ failing(again)
                 passed = again.returncode == 0 and not again.timed_out
             self._clean[key] = passed
         return self._clean[key]

@@ -138,8 +138,7 @@ class Worker:
         """A narrowed selection's verdict checked against the suite around it (`selection_check`):
         a kill whose selection fails without the mutant too runs again with the tests before it;
         a timeout whose selection does not finish in time without the mutant either, with the
-        whole suite; a survivor runs again, in a fresh process, with the tests from its first one on
-        that may read what the mutated code leaves behind (`state_reach`)."""
+        whole suite; a survivor runs again, in a fresh process, with every test from its first one on."""
         assert self.check is not None
         said: list[str] = []
         for _ in range(6):  # each step widens; the last possible one is the whole suite
@@ -150,7 +149,7 @@ class Worker:
                 if self.check.only_flaky(result.killed_by):
                     said.append(f"failed only in {', '.join(result.killed_by)}, flaky without the mutant: no kill")
                     result.status, result.killed_by = MutantStatus.SURVIVED, []
-                    if result.executor == self.generic.name or self._later(job) is not None:
+                    if result.executor == self.generic.name or self.check.after(job.tests) is not None:
                         continue  # confirmed as any survivor is
                     again = await self.generic.run(job)  # a fork's survivor: re-checked in a fresh process
                 if clean:
@@ -169,12 +168,11 @@ class Worker:
                 job = self.check.job(job, [])
                 again = await self.generic.run(job)
             elif result.status is MutantStatus.SURVIVED:
-                later = self._later(job)
+                later = self.check.after(job.tests)
                 if later is None:
                     break
                 said.append(f"{result.executor} said Survived with {describe(job.tests)}; confirmed in a fresh "
-                            f"process with the {describe(later)} the suite runs from the first of them on "
-                            "that may read what the mutated code leaves behind")
+                            f"process with the {describe(later)} the suite runs from the first of them on")
                 job = self.check.job(job, later)
                 again = await self.generic.run(job)
             else:
@@ -187,10 +185,6 @@ class Worker:
             note, tail = (first.removeprefix(NOTE), rest) if first.startswith(NOTE) else ("", result.output_tail)
             result.output_tail = NOTE + "; ".join(filter(None, [*said, note])) + "\n" + tail
         return result
-
-    def _later(self, job: MutantJob) -> list[str] | None:
-        """The tests a survivor of the job's selection is confirmed with (`SelectionCheck.after`)."""
-        return self.check.after(job.tests, job.mutant.target) if self.check is not None else None
 
     async def _whole_suite(self, job: MutantJob, first: MutantResult) -> MutantResult:
         """An unclassified result, retried with the whole suite in a fresh process (`unclassified`)."""
@@ -217,7 +211,7 @@ class Worker:
         except Exception as exc:
             self.notes.append(f"fork executor failed on {job.mutant.id} ({exc}); generic used")
             return await self.generic.run(job)
-        if result.status is MutantStatus.SURVIVED and self._later(job) is not None:
+        if result.status is MutantStatus.SURVIVED and self.check is not None and self.check.after(job.tests):
             return result  # confirmed in a fresh process with the later tests too (`_checked`)
         if result.status is MutantStatus.SURVIVED:  # (a fork's Timeout it re-checks itself)
             fresh = await self.generic.run(job)

@@ -58,7 +58,6 @@ from launcher.mutation.results import (
 )
 from launcher.mutation.run_env import import_roots, plugin_overrides, sweep_bytecode_cache
 from launcher.mutation.selection_check import SelectionCheck
-from launcher.mutation.state_reach import ImportGraph, StateReach
 from launcher.mutation.sweep import (
     BYTECODE_DIR,
     CACHEABLE,
@@ -106,7 +105,6 @@ class _Sweep:
         self.tree_root = Path()
         self._tree_files: TreeFiles | None = None  # worker 1's files, read once (the result keys)
         self._digests: dict[int, TestDigest] = {}  # id(coverage map) -> its result-key ingredients
-        self._reach: tuple[CoverageMap, StateReach] | None = None  # who may read a mutant's leftovers
         self.order = TestOrder() if self.command.is_pytest else None  # likely killers first (`test_order`)
         self.began = time.time()  # this attempt's verdicts are stored after it (`key_basis`)
         self._fork: tuple[ForkSupport | None] | None = None  # the fast executor, once looked up
@@ -211,12 +209,7 @@ class _Sweep:
         """The check of narrowed verdicts against the suite (`selection_check`), one per coverage map."""
         if self.scope is None or not self.durations:
             return None
-        cov = self.scope.cov
-        if self._reach is None or self._reach[0] is not cov:  # (the imports read once, while the tree is clean)
-            graph = self._reach[1].graph if self._reach else ImportGraph(self.tracked, self._tree().text)
-            self._reach = (cov, StateReach(graph, cov))
-        return SelectionCheck(self.durations, self.options.timeout_factor, self.options.timeout_min_s,
-                              reach=self._reach[1])  # fmt: skip
+        return SelectionCheck(self.durations, self.options.timeout_factor, self.options.timeout_min_s)
 
     @property
     def source_root(self) -> Path:
@@ -293,7 +286,7 @@ class _Sweep:
         """Every key a verdict of this job may be stored under: one per run that can decide it
         (`SelectionCheck.deciders`), the job's own selection first."""
         check = self._check()
-        deciders = check.deciders(tests, m.target) if check is not None else [tests, []]
+        deciders = check.deciders(tests) if check is not None else [tests, []]
         return list(dict.fromkeys(self._key(m, tests, cov, in_child, each) for each in deciders))
 
     def _command_key(self) -> str:
