@@ -19,7 +19,8 @@ A mutant runs only the tests that execute its line (and the readers `cache_reade
     timeout counts (as detected) only when the same selection finishes in time on the unmutated
     tree; when it does not, the mutant runs again with the whole suite, under the whole suite's
     limit (measured with everything it sets up), and that run decides.
-  * Flaky tests: a selection failing without the mutant runs once more the same way; a test that
+  * Flaky tests: a selection failing (or timing out: a busy machine) without the mutant runs once
+    more the same way, and the second run's outcome is kept for the sweep; a test that
     failed in one of the two runs and not the other is flaky for the rest of the sweep, and a kill
     by flaky tests alone is not a kill (the mutant is then confirmed as a survivor is). The
     selection passes clean when its re-run does. (A flaky test that passes every clean run it is
@@ -120,9 +121,10 @@ class SelectionCheck:
         if key not in self._clean:
             done = await runner.run_unmutated(job.tests, job.timeout_s)
             passed = done.returncode == 0 and not done.timed_out
-            if not passed and not done.timed_out:  # re-checked: a failure that does not repeat is flakiness
+            if not passed:  # re-checked: a failure that does not repeat is flakiness, a timeout may be load
                 again = await runner.run_unmutated(job.tests, job.timeout_s)
-                self.flaky |= failing(done) ^ failing(again)
+                if not done.timed_out and not again.timed_out:
+                    self.flaky |= failing(done) ^ failing(again)
                 passed = again.returncode == 0 and not again.timed_out
             self._clean[key] = passed
         return self._clean[key]
