@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,3 +155,42 @@ def test_a_run_resumed_while_two_configs_configure_says_so_and_which_to_keep(rep
     assert "launcher.toml changed since" not in said
     assert "both configure the launcher" in said and "the run keeps the settings it started with" in said
     assert "keep one: move the settings of [tool.launcher] into launcher.toml" in said
+
+
+# 5. The demo's hints name the launcher as it was run -------------------------------------------
+
+
+def _path_without_launcher() -> str:
+    """PATH as a shell that did not activate the venv has it: no `launcher` on it."""
+    venv_bin = str(Path(sys.executable).parent)
+    return os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if p and p != venv_bin and not (Path(p) / "launcher").exists())  # fmt: skip
+
+
+def _demo(tmp_path: Path, program: list[str]) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["PATH"] = _path_without_launcher()
+    done = subprocess.run([*program, "demo", "--where", str(tmp_path / "w")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_demo_run_by_the_venvs_path_names_that_path_in_its_hints(tmp_path: Path) -> None:
+    program = str(Path(sys.executable).parent / "launcher")  # `.venv/bin/launcher demo`, not activated
+    said = _demo(tmp_path, [program])
+    assert f"&& {program} status" in said and f"`{program} clean --all`" in said
+    assert "&& launcher " not in said and "`launcher clean" not in said
+
+
+def test_a_demo_run_as_a_module_names_the_module_form_in_its_hints(tmp_path: Path) -> None:
+    said = _demo(tmp_path, [sys.executable, "-m", "launcher"])
+    assert f"&& {sys.executable} -m launcher status" in said
+    assert "&& launcher " not in said
+
+
+def test_hints_say_plain_launcher_when_path_finds_this_installation(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", "from launcher.invocation import launcher_program as p; print(p())"],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    assert done.stdout.strip() == "launcher", done.stderr
