@@ -86,7 +86,7 @@ class SweepRow:
 
     def running_elsewhere(self) -> bool:
         """Whether the sweep is marked running by a live launcher other than this process."""
-        return self.status == RUNNING and _held_by_other(self.pid, self.pid_started)
+        return self.status == RUNNING and self.pid != os.getpid() and _holder_alive(self.pid, self.pid_started)
 
 
 @dataclass
@@ -109,14 +109,14 @@ class SweepBusy(UsageProblem):
     default_key = "sweep_busy"
 
 
-def _held_by_other(pid: int | None, started: int | None) -> bool:
-    """Whether `pid`, started at `started`, is a live launcher other than this process: a pid the
+def _holder_alive(pid: int | None, started: int | None) -> bool:
+    """Whether `pid`, started at `started`, is a live launcher (this one included): a pid the
     kernel gave to another process since (a later start time; without one, recorded by an older
     launcher: a process that does not run launcher) holds no sweep."""
     if not isinstance(pid, int) or pid <= 0:
         return False
-    if pid == os.getpid():  # this launcher, or (another start time) one that had its pid: gone
-        return False
+    if pid == os.getpid():  # this launcher, unless one with another start time had its pid
+        return started is None or started == process_identity.start_time(pid)
     return process_identity.alive(pid, started) and (started is not None or process_identity.is_launcher(pid))
 
 
@@ -186,7 +186,7 @@ class MutantStore(SqliteStore):
             (repo, base_sha, options_key, RUNNING, INTERRUPTED),
         ).fetchall()
         for row in rows:
-            if row["status"] == INTERRUPTED or not _held_by_other(row["pid"], row["pid_started"]):
+            if row["status"] == INTERRUPTED or not _holder_alive(row["pid"], row["pid_started"]):
                 return str(row["id"])
         return None
 
@@ -201,7 +201,7 @@ class MutantStore(SqliteStore):
                 raise RunNotFound(f"no mutation sweep {sweep_id!r} in {self.path}",
                                   fix="`launcher mutation sweep` starts one")  # fmt: skip
             pid = row["pid"]
-            if row["status"] == RUNNING and _held_by_other(pid, row["pid_started"]):
+            if row["status"] == RUNNING and pid != os.getpid() and _holder_alive(pid, row["pid_started"]):
                 raise SweepBusy(
                     f"mutation sweep {sweep_id} is already running in launcher pid {pid}: a second launcher would "
                     "run its mutants in the same trees", where=str(self.path),
