@@ -11,6 +11,8 @@ from pathlib import Path
 
 from helpers import ADULT_PROJECT, launcher_cli, swept_project
 
+from launcher import process_identity
+
 
 def test_resuming_a_sweep_another_launcher_runs_is_refused_naming_it(tmp_path: Path) -> None:
     root = swept_project(tmp_path / "p", ADULT_PROJECT, ["calc/core.py"])
@@ -23,7 +25,8 @@ def test_resuming_a_sweep_another_launcher_runs_is_refused_naming_it(tmp_path: P
     holder = subprocess.Popen(["bash", "-c", "exec -a launcher sleep 60"])
     try:
         with sqlite3.connect(db_file) as db:
-            db.execute("UPDATE mutation_sweeps SET status='running', pid=? WHERE id=?", (holder.pid, sweep_id))
+            db.execute("UPDATE mutation_sweeps SET status='running', pid=?, pid_started=? WHERE id=?",
+                       (holder.pid, process_identity.start_time(holder.pid), sweep_id))
         refused = launcher_cli(root, "mutation", "sweep", "--resume", sweep_id)
         with sqlite3.connect(db_file) as db:
             after = db.execute("SELECT status, pid FROM mutation_sweeps WHERE id=?", (sweep_id,)).fetchone()

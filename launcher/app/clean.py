@@ -6,7 +6,6 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from launcher import process
 from launcher.app import clean_artifacts
 from launcher.app.context import STATE_DIR, open_journal
 from launcher.app.land.kept_branches import branches_to_keep
@@ -24,7 +23,7 @@ from launcher.git.unsaved_work import kept_line, unsaved_work
 from launcher.models.config import load_repo_config
 from launcher.models.states import RunStatus, TaskState
 from launcher.store.journal import Journal, RunRow, TaskRow, run_ids_in
-from launcher.store.mutants import RUNNING, MutantStore
+from launcher.store.mutants import MutantStore
 from launcher.store.run_claim import Claim, RunBusy
 
 
@@ -242,7 +241,7 @@ async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path) -> list[str]:
         known = {r.id: r for r in store.sweeps(10_000)} if store else {}
         for sweep_dir in sorted(p for p in sweeps_root.iterdir() if p.is_dir()):
             row = known.get(sweep_dir.name)
-            if row and row.status == RUNNING and row.pid and process.pid_alive(row.pid):
+            if row and row.running_elsewhere():
                 removed.append(f"skipped sweep {sweep_dir.name}: still running")
                 continue
             trees = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name != BYTECODE_DIR)

@@ -17,6 +17,7 @@ from launcher.app.run.runner import RunOptions, start_run
 from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem
 from launcher.git.repo import GitRepo, git_env
 from launcher.git.worktrees import default_worktree_root
+from launcher.invocation import launcher_program
 from launcher.models.plan import Plan, validate_plan
 from launcher.models.report import RunReport
 
@@ -262,6 +263,6 @@ def _sample_left(root: Path) -> str:
         if outside.exists():
             quoted = shlex.quote(str(root))
             return (f"; the demo's sample repository {root} is kept: remove it with "
-                    f"`cd {quoted} && launcher clean --all --force`, then delete it")
+                    f"`cd {quoted} && {launcher_program()} clean --all --force`, then delete it")
     _remove_sample(root)
     return f"; the demo's half-made sample repository {root} was removed"

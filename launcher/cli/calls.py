@@ -26,6 +26,7 @@ from launcher.cli import out_streams, stop_signals, workdir
 from launcher.cli.entry import drop_stdout
 from launcher.cli.out_streams import OutputFailed
 from launcher.errors import ExitCode, LauncherError, environment_problem, launcher_error_in
+from launcher.invocation import launcher_program
 from launcher.models.printable import printable
 from launcher.ui.line_out import write_text_bounded
 
@@ -142,8 +143,9 @@ def print_error(message: str) -> None:
 
 
 def command_line() -> str:
-    """The command as the user typed it, quoted for a shell (`launcher pool warm 6`)."""
-    return shlex.join(["launcher", *sys.argv[1:]])
+    """The command as the user typed it, quoted for a shell (`launcher pool warm 6`; the launcher
+    named as it was run, `invocation.launcher_program`)."""
+    return " ".join([launcher_program(), *([shlex.join(sys.argv[1:])] if sys.argv[1:] else [])])
 
 
 def rerun_hint() -> str:

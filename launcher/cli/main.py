@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import enum
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +34,7 @@ from launcher.cli.pool import pool_app_cli
 from launcher.cli.run_view import run_with_view
 from launcher.errors import ExitCode, LauncherError
 from launcher.gates.verdict import envelope_line, grade_record_from
+from launcher.invocation import launcher_program
 from launcher.models.printable import printable
 from launcher.models.states import RunStatus
 from launcher.store import own_files
@@ -267,13 +269,14 @@ def demo(
         raise typer.Exit(0 if report.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) else 1)
     console = OutConsole()
     console.print(render_summary(report), soft_wrap=True)
+    me, at = launcher_program(), shlex.quote(str(repo))
     console.print(
         escape(f"\nSample repo: {repo}\n"
-        f"  git -C {repo} log --oneline --graph    # what landed\n"
-        f"  cd {repo} && launcher status             # the journal\n"
-        f"  cd {repo} && launcher logs {report.run_id} backend-mul\n"
-        "The conflicted and failed tasks are kept for inspection; `launcher clean --all` removes their "
-        "worktrees, `launcher clean --all --force` their branches too."),
+        f"  git -C {at} log --oneline --graph    # what landed\n"
+        f"  cd {at} && {me} status             # the journal\n"
+        f"  cd {at} && {me} logs {report.run_id} backend-mul\n"
+        f"The conflicted and failed tasks are kept for inspection; `{me} clean --all` removes their "
+        f"worktrees, `{me} clean --all --force` their branches too."),
         soft_wrap=True,  # commands and paths stay whole, to copy and paste
         highlight=False,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from launcher.cli.calls import call, command_line
 from launcher.cli.questions import ask_line
 from launcher.cli.say_out import said_to
 from launcher.errors import ExitCode
+from launcher.invocation import launcher_program
 from launcher.models.printable import one_line
 from launcher.ui.plain import PlainView
 
@@ -149,5 +151,5 @@ def run_demo_mutation(root: Path, *, temp: bool, json_mode: bool) -> None:
         for task_id, why in demo.fix.refused.items():
             print(f"refused {one_line(task_id)}: {one_line(why)}")
         print(demo.fix.message)
-        print(f"  cd {demo.repo} && launcher mutation report    # the sweep, updated")
+        print(f"  cd {shlex.quote(str(demo.repo))} && {launcher_program()} mutation report    # the sweep, updated")
     raise typer.Exit(demo.fix.exit_code)

@@ -320,7 +320,7 @@ def run_demo_workflow(root: Path, *, temp: bool, json_mode: bool, quiet: bool) -
 
     with said_to(sys.stderr if json_mode else sys.stdout) as say:  # never blocks the event loop
         repo, state = call(lambda: run_workflow_demo(lambda event: None, say, root), json_mode=json_mode,
-                           on_interrupt=lambda: stopped_line(root, temp=temp, shows="launcher workflow status"))
+                           on_interrupt=lambda: stopped_line(root, temp=temp, shows="workflow status"))
     data = actions.view(state)
     folder = repo / ".launcher" / "workflows" / state.id
     # what the workflow wrote, not the lock that claims it

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import anyio
 
-from launcher import process
+from launcher import process_identity
 from launcher.concurrency import each
 from launcher.errors import GitFailed
 from launcher.git import pool_check, worktrees
@@ -96,12 +96,16 @@ def being_filled(repo: GitRepo, worktree_root: Path) -> list[Path]:
     """The pool's worktrees registered but not checked out yet whose launcher is alive: another
     `pool warm` (or a run's refill) is still checking them out, and they count as the pool's."""
     return [tree for tree in _pool_trees(worktree_root)
-            if tree.is_dir() and not worktrees.is_populated(tree) and (pid := _filled_by(tree)) is not None
-            and (pid == os.getpid() or process.pid_alive(pid)) and _registered_head(repo, tree) is not None]
+            if tree.is_dir() and not worktrees.is_populated(tree) and _filler_alive(tree)
+            and _registered_head(repo, tree) is not None]
 
 
 def _new_entry(worktree_root: Path) -> Path:
-    return pool_root(worktree_root).absolute() / f"w{os.getpid()}-{os.urandom(3).hex()}"
+    """A new entry's path, named after this launcher: `w<pid>t<start time>-<hex>` (the start
+    time tells this launcher from a later process the kernel gives its pid once it is gone)."""
+    started = process_identity.start_time(os.getpid())
+    me = f"{os.getpid()}" if started is None else f"{os.getpid()}t{started}"
+    return pool_root(worktree_root).absolute() / f"w{me}-{os.urandom(3).hex()}"
 
 
 async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD") -> list[Path]:
@@ -130,10 +134,23 @@ async def warm(repo: GitRepo, worktree_root: Path, count: int, base: str = "HEAD
     return registered
 
 
-def _filled_by(tree: Path) -> int | None:
-    """The pid of the launcher that made a pool entry (its name is `w<pid>-<hex>`)."""
+def _filled_by(tree: Path) -> tuple[int, int | None] | None:
+    """The pid and start time of the launcher that made a pool entry (its name is
+    `w<pid>t<start time>-<hex>`, or `w<pid>-<hex>` by an older launcher: no start time)."""
     head, sep, _rest = tree.name.partition("-")
-    return int(head[1:]) if sep and head.startswith("w") and head[1:].isdigit() else None
+    pid, _t, started = head[1:].partition("t")
+    if not (sep and head.startswith("w") and pid.isdigit() and (started.isdigit() or not _t)):
+        return None
+    return int(pid), int(started) if started else None
+
+
+def _filler_alive(tree: Path) -> bool:
+    """Whether the launcher that made a pool entry still runs (this one, or a live process with
+    its pid and start time: not a later process that got the pid of one killed while warming)."""
+    filler = _filled_by(tree)
+    if filler is None:
+        return False
+    return process_identity.alive(*filler)
 
 
 async def _remove_abandoned(repo: GitRepo, worktree_root: Path) -> None:
@@ -141,8 +158,7 @@ async def _remove_abandoned(repo: GitRepo, worktree_root: Path) -> None:
     warming): removed, so they neither pile up beside new ones nor stay registered. One whose
     launcher is still alive is still being filled. Caller holds the lock."""
     for tree in _pool_trees(worktree_root):
-        pid = _filled_by(tree)
-        if (pid is None or pid == os.getpid() or process.pid_alive(pid) or worktrees.is_populated(tree)
+        if (_filled_by(tree) is None or _filler_alive(tree) or worktrees.is_populated(tree)
                 or _registered_head(repo, tree) is None):
             continue
         if not (await repo.git("worktree", "remove", "--force", "--force", str(tree), check=False,

@@ -251,8 +251,11 @@ def config_of_run(settings: dict[str, Any], root: Path) -> tuple[RepoConfig, str
         return load_repo_config(root), None
     try:
         now = load_repo_config(root)
-    except ConfigError:
-        now = None
+    except ConfigError as exc:  # both launcher.toml and [tool.launcher] now, or a file broken since
+        said = f"{exc.where}: {exc.what}" if exc.where else exc.what
+        return config, (f"the configuration in the checkout cannot be read now ({said}); the run keeps the "
+                        "settings it started with (agents, integration check, grading), but a new run is "
+                        f"refused until it is fixed: {exc.fix or 'correct it'}")
     if now == config:
         return config, None
     return config, ("launcher.toml changed since this run started; the run keeps the settings it started "

@@ -11,6 +11,7 @@ import difflib
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -26,9 +27,11 @@ class Problem:
     what: str
     error_key: str
     fix: str | None = None
+    file: str | None = None  # the file the key is in, when not the one being read (launcher.toml's)
 
     def line(self) -> str:
-        text = f"{self.where}: {self.what}" if self.where else self.what
+        where = f"{self.where} (in {Path(self.file).name})" if self.file else self.where
+        text = f"{where}: {self.what}" if where else self.what
         return f"{text} ({self.fix})" if self.fix else text
 
 
@@ -185,8 +188,10 @@ def raise_problems(
     """One error for all the problems: the only one as it is, else a numbered list."""
     if len(problems) == 1:
         only = problems[0]
-        where = f"{source}: {only.where}" if only.where else source
-        fix = f"{only.fix}; {general_fix}" if only.fix else general_fix
+        where = f"{only.file or source}: {only.where}" if only.where else only.file or source
+        if only.file:  # the fix of the file being read (a plan) is not this file's
+            general_fix = ""
+        fix = "; ".join(part for part in (only.fix, general_fix) if part) or None
         raise error_class(only.what, where=where, fix=fix, error_key=only.error_key)
     listed = [f"  - {p.line()}" for p in problems[:MAX_LISTED]]
     if len(problems) > MAX_LISTED:

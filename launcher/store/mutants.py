@@ -20,7 +20,6 @@ from typing import Any
 
 from launcher import process_identity
 from launcher.errors import RunNotFound, UsageProblem
-from launcher.process import pid_alive
 from launcher.store import rows as col
 from launcher.store.sqlite import SqliteStore, free_id
 
@@ -35,7 +34,8 @@ CREATE TABLE IF NOT EXISTS mutation_sweeps (
     pid INTEGER,
     out_dir TEXT,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    pid_started INTEGER
 );
 CREATE INDEX IF NOT EXISTS mutation_sweeps_by_key ON mutation_sweeps (repo, base_sha, options_key);
 CREATE TABLE IF NOT EXISTS mutation_results (
@@ -82,6 +82,11 @@ class SweepRow:
     pid: int | None
     out_dir: str | None
     created_at: float
+    pid_started: int | None = None  # the start time of process `pid` (None: recorded by an older launcher)
+
+    def running_elsewhere(self) -> bool:
+        """Whether the sweep is marked running by a live launcher other than this process."""
+        return self.status == RUNNING and self.pid != os.getpid() and _holder_alive(self.pid, self.pid_started)
 
 
 @dataclass
@@ -104,10 +109,19 @@ class SweepBusy(UsageProblem):
     default_key = "sweep_busy"
 
 
-def _runs_launcher(pid: int) -> bool:
-    """Whether `pid` is a live launcher (the sweep's row keeps no start time: a pid another
-    program got since does not hold the sweep)."""
-    return process_identity.alive(pid, None) and process_identity.is_launcher(pid)
+def _holder_alive(pid: int | None, started: int | None) -> bool:
+    """Whether `pid`, started at `started`, is a live launcher (this one included): a pid the
+    kernel gave to another process since (a later start time; without one, recorded by an older
+    launcher: a process that does not run launcher) holds no sweep."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():  # this launcher, unless one with another start time had its pid
+        return started is None or started == process_identity.start_time(pid)
+    return process_identity.alive(pid, started) and (started is not None or process_identity.is_launcher(pid))
+
+
+def _me() -> tuple[int, int | None]:
+    return os.getpid(), process_identity.start_time(os.getpid())
 
 
 class MutantStore(SqliteStore):
@@ -115,6 +129,18 @@ class MutantStore(SqliteStore):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, SCHEMA)
+        self._add_started_column()
+
+    def _add_started_column(self) -> None:
+        """Give a store made by an older launcher the `pid_started` column (its rows keep NULL:
+        checked by pid alone, as before). Read-only, the rows are read without it."""
+        def present() -> bool:
+            return any(r["name"] == "pid_started" for r in self._db.execute("PRAGMA table_info(mutation_sweeps)"))
+        if self.read_only is None and not present():
+            with self._tx() as db:
+                if not present():
+                    db.execute("ALTER TABLE mutation_sweeps ADD COLUMN pid_started INTEGER")
+        self._started = "pid_started" if present() else "NULL AS pid_started"
 
     # sweeps ---------------------------------------------------------------------------------
     def create_sweep(self, draw_id: Callable[[], str], *, repo: str, base_sha: str, options_key: str,
@@ -125,13 +151,15 @@ class MutantStore(SqliteStore):
             sweep_id = free_id(draw_id, lambda candidate: db.execute(
                 "SELECT 1 FROM mutation_sweeps WHERE id=?", (candidate,)).fetchone() is not None)
             db.execute(
-                "INSERT INTO mutation_sweeps VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (sweep_id, repo, base_sha, options_key, json.dumps(options), RUNNING, os.getpid(), None, now, now),
+                "INSERT INTO mutation_sweeps (id, repo, base_sha, options_key, options_json, status, pid, out_dir, "
+                "created_at, updated_at, pid_started) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (sweep_id, repo, base_sha, options_key, json.dumps(options), RUNNING, os.getpid(), None, now, now,
+                 _me()[1]),
             )
         return sweep_id
 
     def sweep(self, sweep_id: str) -> SweepRow:
-        row = self._db.execute("SELECT * FROM mutation_sweeps WHERE id=?", (sweep_id,)).fetchone()
+        row = self._db.execute(f"SELECT *, {self._started} FROM mutation_sweeps WHERE id=?", (sweep_id,)).fetchone()
         if row is None:
             fix = "`launcher mutation sweep` starts one"
             raise RunNotFound(f"no mutation sweep {sweep_id!r} in {self.path}", fix=fix)
@@ -141,6 +169,7 @@ class MutantStore(SqliteStore):
                 options_key=col.text(row, "options_key"), options=col.json_of(row, "options_json", dict),
                 status=col.text(row, "status"), pid=col.optional_integer(row, "pid"),
                 out_dir=col.optional_text(row, "out_dir"), created_at=col.number(row, "created_at"),
+                pid_started=col.optional_integer(row, "pid_started"),
             )  # fmt: skip
 
     def sweeps(self, limit: int = 20) -> list[SweepRow]:
@@ -151,13 +180,13 @@ class MutantStore(SqliteStore):
         """The latest unfinished sweep of the same code and options: interrupted, or marked
         running by a process that no longer exists (killed without a chance to say so)."""
         rows = self._db.execute(
-            "SELECT id, status, pid FROM mutation_sweeps WHERE repo=? AND base_sha=? AND options_key=? "
-            "AND status IN (?, ?) ORDER BY rowid DESC",  # insertion order: a clock step never reorders
+            f"SELECT id, status, pid, {self._started} FROM mutation_sweeps "
+            "WHERE repo=? AND base_sha=? AND options_key=? AND status IN (?, ?) "
+            "ORDER BY rowid DESC",  # insertion order: a clock step never reorders
             (repo, base_sha, options_key, RUNNING, INTERRUPTED),
         ).fetchall()
         for row in rows:
-            pid = row["pid"]
-            if row["status"] == INTERRUPTED or pid is None or (pid != os.getpid() and not pid_alive(pid)):
+            if row["status"] == INTERRUPTED or not _holder_alive(row["pid"], row["pid_started"]):
                 return str(row["id"])
         return None
 
@@ -166,26 +195,27 @@ class MutantStore(SqliteStore):
         live launcher runs it: two launchers continuing one sweep would share its trees (each
         undoing the other's mutants). Raises SweepBusy naming that launcher, changing nothing."""
         with self._tx() as db:
-            row = db.execute("SELECT status, pid FROM mutation_sweeps WHERE id=?", (sweep_id,)).fetchone()
+            row = db.execute(f"SELECT status, pid, {self._started} FROM mutation_sweeps WHERE id=?",
+                             (sweep_id,)).fetchone()  # fmt: skip
             if row is None:
                 raise RunNotFound(f"no mutation sweep {sweep_id!r} in {self.path}",
                                   fix="`launcher mutation sweep` starts one")  # fmt: skip
             pid = row["pid"]
-            if row["status"] == RUNNING and isinstance(pid, int) and pid != os.getpid() and _runs_launcher(pid):
+            if row["status"] == RUNNING and pid != os.getpid() and _holder_alive(pid, row["pid_started"]):
                 raise SweepBusy(
                     f"mutation sweep {sweep_id} is already running in launcher pid {pid}: a second launcher would "
                     "run its mutants in the same trees", where=str(self.path),
                     fix=f"wait for that launcher to finish (`launcher mutation list` shows the sweep), or "
                         f"{process_identity.stop_advice(pid)}, then run `launcher mutation sweep --resume {sweep_id}` "
                         "if it is still unfinished")  # fmt: skip
-            db.execute("UPDATE mutation_sweeps SET status=?, pid=?, updated_at=? WHERE id=?",
-                       (RUNNING, os.getpid(), time.time(), sweep_id))  # fmt: skip
+            db.execute("UPDATE mutation_sweeps SET status=?, pid=?, pid_started=?, updated_at=? WHERE id=?",
+                       (RUNNING, *_me(), time.time(), sweep_id))  # fmt: skip
 
     def set_sweep(self, sweep_id: str, *, status: str | None = None, out_dir: str | None = None) -> None:
         with self._tx() as db:
             if status is not None:
-                db.execute("UPDATE mutation_sweeps SET status=?, pid=?, updated_at=? WHERE id=?",
-                           (status, os.getpid(), time.time(), sweep_id))  # fmt: skip
+                db.execute("UPDATE mutation_sweeps SET status=?, pid=?, pid_started=?, updated_at=? WHERE id=?",
+                           (status, *_me(), time.time(), sweep_id))  # fmt: skip
             if out_dir is not None:
                 db.execute("UPDATE mutation_sweeps SET out_dir=? WHERE id=?", (out_dir, sweep_id))
 

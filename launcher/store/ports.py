@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from launcher import process_identity
 from launcher.errors import EnvironmentProblem
 from launcher.models.decoding import json_loads
-from launcher.process import pid_alive
 from launcher.store.files import atomic_write_text
 
 PORT_START = 20000
@@ -65,10 +65,15 @@ def _free_block(claims: dict[str, dict[str, Any]]) -> int | None:
     if unclaimed is not None:
         return unclaimed
 
-    def dead(claim: dict[str, Any]) -> bool:
-        return not (isinstance(claim.get("pid"), int) and pid_alive(claim["pid"]))
+    return next((b for b in blocks if not _claimant_alive(claims[str(b)])), None)
 
-    return next((b for b in blocks if dead(claims[str(b)])), None)
+
+def _claimant_alive(claim: dict[str, Any]) -> bool:
+    """Whether the launcher that claimed a block still runs: its pid is alive and, when the claim
+    records its start time (`started`; not in an older launcher's), that process started then
+    (not a later one the kernel gave the pid of a killed launcher)."""
+    pid, started = claim.get("pid"), claim.get("started")
+    return isinstance(pid, int) and process_identity.alive(pid, started if isinstance(started, int) else None)
 
 
 def unwritable(path: Path, why: str, *, then: str = "") -> EnvironmentProblem:
@@ -104,20 +109,18 @@ def _claim(path: Path, run_id: str, task_id: str) -> int:
                 raise EnvironmentProblem(
                     f"no free port block in {PORT_START}-{PORT_END} (registry {path})",
                     fix="let other launcher runs finish, or delete the registry if none is running")
-        claims[str(base)] = {"run": run_id, "task": task_id, "pid": me, "at": time.time()}
+        claims[str(base)] = {"run": run_id, "task": task_id, "pid": me, "started": process_identity.start_time(me),
+                             "at": time.time()}  # fmt: skip
         atomic_write_text(path, json.dumps(_without_old_dead(claims), sort_keys=True))
     return base
 
 
 def _without_old_dead(claims: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """`claims` minus the claims of launchers that are gone, beyond the KEEP_DEAD newest."""
-    def alive(claim: dict[str, Any]) -> bool:
-        return isinstance(claim.get("pid"), int) and pid_alive(claim["pid"])
-
     def at(item: tuple[str, dict[str, Any]]) -> float:
         value = item[1].get("at")
         return float(value) if isinstance(value, (int, float)) else 0.0
 
-    dead = sorted(((b, c) for b, c in claims.items() if not alive(c)), key=at, reverse=True)
+    dead = sorted(((b, c) for b, c in claims.items() if not _claimant_alive(c)), key=at, reverse=True)
     dropped = {b for b, _c in dead[KEEP_DEAD:]}
     return {b: c for b, c in claims.items() if b not in dropped}

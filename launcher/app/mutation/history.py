@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,6 @@ from launcher.app.context import STATE_DIR
 from launcher.app.mutation.progress import resume_command
 from launcher.git.repo import GitRepo
 from launcher.mutation.model import MutantStatus, mutation_score
-from launcher.process import pid_alive
 from launcher.store import mutants as store_mod
 from launcher.store.files import atomic_write_json
 from launcher.store.mutants import MutantStore
@@ -44,7 +44,7 @@ class SweepListing:
 
 def _status(row: store_mod.SweepRow) -> str:
     # A sweep killed without a chance to say so is still marked running: its process is gone.
-    if row.status == store_mod.RUNNING and not (row.pid and pid_alive(row.pid)):
+    if row.status == store_mod.RUNNING and not (row.pid == os.getpid() or row.running_elsewhere()):
         return store_mod.INTERRUPTED
     return row.status
 

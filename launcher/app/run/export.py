@@ -41,10 +41,18 @@ from launcher.store.journal import BEST_OF_N, Journal, TaskRow
 # its `iteration` and `round_base` (a revision round while landing counts on).
 MANIFEST = "launcher-export.json"
 BUNDLE = "branches.bundle"
-# What a writer names its file before renaming it into place (`.branches.bundle.<pid>.partial`,
-# git's own `.lock` of it, `.launcher-export.json.<pid>.partial`): left behind by a writer killed
-# with -9, removed by the next export of the run (and by `clean` of the run).
-_PARTIAL = re.compile(r"\.(?:branches\.bundle|launcher-export\.json)\.(\d+)\.partial(?:\.lock)?")
+# What a writer names its file before renaming it into place (`.branches.bundle.<me>.partial`,
+# git's own `.lock` of it, `.launcher-export.json.<me>.partial`; <me> is `<pid>t<start time>`, or
+# `<pid>` from an older launcher): left behind by a writer killed with -9, removed by the next
+# export of the run (and by `clean` of the run).
+_PARTIAL = re.compile(r"\.(?:branches\.bundle|launcher-export\.json)\.(\d+)(?:t(\d+))?\.partial(?:\.lock)?")
+
+
+def _me() -> str:
+    """This process in a partial file's name: its pid and start time (a later process that gets
+    its pid once it is gone is not taken for a live writer)."""
+    started = process_identity.start_time(os.getpid())
+    return f"{os.getpid()}" if started is None else f"{os.getpid()}t{started}"
 
 
 def file_sha256(path: Path) -> str:
@@ -56,7 +64,7 @@ def file_sha256(path: Path) -> str:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial = path.with_name(f".{path.name}.{_me()}.partial")
     own_files.record_write(path, data)  # into a checkout a run watches: not an agent's
     try:
         with os.fdopen(open_private(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as handle:
@@ -168,7 +176,7 @@ def remove_partials(out_dir: Path) -> list[Path]:
         return []  # not made yet, or not a directory: nothing of ours in it
     for name in names:
         found = _PARTIAL.fullmatch(name)
-        if found is None or process_identity.alive(int(found.group(1)), None):
+        if found is None or process_identity.alive(int(found.group(1)), int(found.group(2) or 0) or None):
             continue  # another file, or a live writer's (this process's own included)
         path = out_dir / name
         if path.is_symlink() or not path.is_file():
@@ -222,7 +230,7 @@ async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_
     spare_refs = await _bundled_spares(repo, manifest) if rows else []
     try:
         if rows:
-            partial = out_dir / f".{BUNDLE}.{os.getpid()}.partial"
+            partial = out_dir / f".{BUNDLE}.{_me()}.partial"
             await repo.git("bundle", "create", "--quiet", str(partial),
                            *[f"refs/heads/{row.branch}" for row in rows], *spare_refs)
             checksum = file_sha256(partial)

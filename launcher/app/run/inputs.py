@@ -217,7 +217,7 @@ def grading_problems(repo_root: Path, plan: Plan, config: RepoConfig) -> list[Pr
     other problems when it is loaded from a file (app/run/plans.py), all at once."""
     problem = grader_problem(plan, config)
     if problem and plan.run.grader is None:  # launcher.toml's [grading] grader: say so
-        problem = replace(problem, where=f"{problem.where} (in {Path(config_file(repo_root)).name})")
+        problem = replace(problem, file=config_file(repo_root))
     return ([problem] if problem else []) + rubric_problems(
         repo_root, plan, graded=bool(settings_of(plan, config).grader))
 
