@@ -14,36 +14,20 @@ Real projects, real sweeps (fork and generic executors)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
-from conftest import git, write_files
+from swept import project, sweep
+from swept import record as the_record
 
-from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.app.mutation.sweep import SweepOutcome
 from launcher.mutation.model import MutantStatus
 
 
-def _project(root: Path, files: dict[str, str]) -> Path:
-    write_files(root, files)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "project")
-    return root
-
-
 def _sweep(root: Path, paths: list[str], operators: list[str], **options: Any) -> SweepOutcome:
-    options.setdefault("timeout_min_s", 20.0)
     options.setdefault("use_cache", False)
-    opts = SweepOptions(paths=paths, operators=operators, workers=1, python=sys.executable, **options)
-    return anyio.run(run_sweep, root, opts, lambda _line: None, None)
-
-
-def _record(outcome: SweepOutcome, mutated: str) -> Any:
-    (record,) = [r for r in outcome.results if mutated in r.mutant.mut]
-    return record
+    return sweep(root, paths, operators, **options)
 
 
 SETTINGS = """\
@@ -92,10 +76,10 @@ PROJECT = {"pkg/__init__.py": "", "pkg/settings.py": SETTINGS, "tests/test_setti
 
 @pytest.mark.parametrize("use_fork", [True, False], ids=["fork", "generic"])
 def test_state_set_through_a_method_and_read_by_a_later_test_kills_the_mutant(tmp_path: Path, use_fork: bool) -> None:
-    root = _project(tmp_path / "proj", PROJECT)
+    root = project(tmp_path / "proj", PROJECT)
     outcome = _sweep(root, ["pkg/settings.py"], ["number"], use_fork=use_fork)
 
-    record = _record(outcome, '"precision", 7')  # only test_configure runs the line; the next test fails
+    record = the_record(outcome, '"precision", 7')  # only test_configure runs the line; the next test fails
     assert record.status is MutantStatus.KILLED, record.note
     assert "the suite runs from the first of them on" in record.note
 
@@ -104,7 +88,7 @@ def test_state_set_through_a_method_and_read_by_a_later_test_kills_the_mutant(tm
 def test_a_selected_test_that_needs_an_earlier_one_does_not_kill_what_the_suite_cannot_see(
     tmp_path: Path, use_fork: bool
 ) -> None:
-    root = _project(tmp_path / "proj", PROJECT)
+    root = project(tmp_path / "proj", PROJECT)
     outcome = _sweep(root, ["pkg/settings.py"], ["call_removal", "string"], use_fork=use_fork)
 
     # test_format_after_configure alone fails on the clean tree (precision 2): not a kill.
@@ -115,7 +99,7 @@ def test_a_selected_test_that_needs_an_earlier_one_does_not_kill_what_the_suite_
 
 
 def test_a_module_attribute_set_in_another_module_is_read_by_a_later_test(tmp_path: Path) -> None:
-    root = _project(tmp_path / "proj", {
+    root = project(tmp_path / "proj", {
         "pkg/__init__.py": "",
         "pkg/config.py": "LEVEL = 1\n\n\ndef level_name():\n    return {1: 'low', 5: 'high'}.get(LEVEL, '?')\n",
         "pkg/app.py": "from pkg import config\n\n\ndef boost():\n    config.LEVEL = 5\n",
@@ -125,12 +109,12 @@ def test_a_module_attribute_set_in_another_module_is_read_by_a_later_test(tmp_pa
     })  # fmt: skip
     outcome = _sweep(root, ["pkg/app.py"], ["number"])
 
-    record = _record(outcome, "config.LEVEL = 6")
+    record = the_record(outcome, "config.LEVEL = 6")
     assert record.status is MutantStatus.KILLED, record.note
 
 
 def test_a_survivor_that_no_later_test_sees_still_survives(tmp_path: Path) -> None:
-    root = _project(tmp_path / "proj", {
+    root = project(tmp_path / "proj", {
         "pkg/__init__.py": "",
         "pkg/calc.py": "def double(x):\n    return x * 2\n\n\ndef clamp(x):\n    return min(x, 100)\n",
         "tests/test_calc.py": "from pkg.calc import clamp, double\n\n\n"
@@ -139,7 +123,7 @@ def test_a_survivor_that_no_later_test_sees_still_survives(tmp_path: Path) -> No
     })  # fmt: skip
     outcome = _sweep(root, ["pkg/calc.py"], ["number"])
 
-    record = _record(outcome, "x * 3")
+    record = the_record(outcome, "x * 3")
     assert record.status is MutantStatus.SURVIVED, record.note  # the later test ran too, and passed
 
 
@@ -154,10 +138,10 @@ HOOK_PROJECT = {
 
 
 def test_a_mutant_that_crashes_a_conftest_hook_is_killed_not_a_runner_failure(tmp_path: Path) -> None:
-    root = _project(tmp_path / "proj", HOOK_PROJECT)
+    root = project(tmp_path / "proj", HOOK_PROJECT)
     outcome = _sweep(root, ["pkgd/meta.py"], ["return_value"])
 
-    record = _record(outcome, "return None")
+    record = the_record(outcome, "return None")
     assert record.status is MutantStatus.KILLED, record.note
     assert "INTERNALERROR: AttributeError" in record.note and "the mutant's doing" in record.note
     assert outcome.exit_code == 0

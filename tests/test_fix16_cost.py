@@ -16,33 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from conftest import git, write_files
+from swept import project, sweep
 
 from launcher import process
-from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
+from launcher.app.mutation.sweep import SweepOutcome
 from launcher.mutation.discover import mutants_for_file
 from launcher.mutation.executor import MutantJob
 from launcher.mutation.model import MutantStatus
 from launcher.mutation.selection_check import SelectionCheck
 
 
-def _project(root: Path, files: dict[str, str]) -> Path:
-    write_files(root, files)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "project")
-    return root
-
-
 def _sweep(root: Path, paths: list[str], operators: list[str], **options: Any) -> SweepOutcome:
-    options.setdefault("timeout_min_s", 20.0)
     options.setdefault("use_cache", False)
-    opts = SweepOptions(paths=paths, operators=operators, workers=1, python=sys.executable, **options)
-    return anyio.run(run_sweep, root, opts, lambda _line: None, None)
+    return sweep(root, paths, operators, **options)
 
 
 def test_process_state_read_by_a_later_test_of_another_file_still_kills(tmp_path: Path) -> None:
-    root = _project(tmp_path / "proj", {
+    root = project(tmp_path / "proj", {
         "pkg/__init__.py": "",
         "pkg/env.py": "import os\n\n\ndef setup():\n    os.environ['APP_LEVEL'] = 'high'\n",
         "tests/test_a.py": "from pkg import env\n\n\ndef test_setup():\n    env.setup()\n",
@@ -55,7 +45,7 @@ def test_process_state_read_by_a_later_test_of_another_file_still_kills(tmp_path
 
 
 def test_state_kept_by_an_object_of_the_mutated_module_reaches_a_test_importing_it_elsewhere(tmp_path: Path) -> None:
-    root = _project(tmp_path / "proj", {
+    root = project(tmp_path / "proj", {
         "pkg/__init__.py": "",
         "pkg/settings.py": "class Settings:\n    def __init__(self):\n        self.precision = 2\n\n\n"
                            "SETTINGS = Settings()\n",
@@ -86,7 +76,7 @@ def test_a_clean_run_that_times_out_once_under_load_is_not_kept_as_failing_for_t
 
     busy = tmp_path / "busy-once"
     busy.write_text("")
-    root = _project(tmp_path / "proj", {
+    root = project(tmp_path / "proj", {
         "pkg/m.py": "X = 1\n",
         "tests/test_s.py": "import os, time\n\n\ndef test_first():\n    pass\n\n\n"
                            f"def test_slow_once():\n    if os.path.exists({str(busy)!r}):\n"
@@ -102,7 +92,7 @@ def test_a_clean_run_that_times_out_once_under_load_is_not_kept_as_failing_for_t
 
 
 def test_a_session_fixture_carries_the_mutants_value_to_a_later_test_file(tmp_path: Path) -> None:
-    root = _project(tmp_path / "proj", {
+    root = project(tmp_path / "proj", {
         "pkg/__init__.py": "",
         "pkg/m.py": "def f(x):\n    return x + 1\n",
         "tests/conftest.py": "import pytest\n\n\n@pytest.fixture(scope='session')\ndef box():\n    return {}\n",
@@ -118,7 +108,7 @@ def test_a_session_fixture_carries_the_mutants_value_to_a_later_test_file(tmp_pa
 def test_a_function_replaced_in_a_module_of_plain_functions_is_seen_by_a_later_test(tmp_path: Path) -> None:
     """The mutant makes `install("off")` replace `helpers.greet`; only a later test file, which
     imports the plain-function module and not the mutated one, sees it: the whole suite kills it."""
-    root = _project(tmp_path / "proj", {
+    root = project(tmp_path / "proj", {
         "pkg/__init__.py": "",
         "pkg/helpers.py": "def greet():\n    return 'hi'\n",
         "pkg/core.py": "from pkg import helpers\n\n\ndef install(mode):\n    if mode == 'on':\n"

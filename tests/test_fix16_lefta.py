@@ -14,39 +14,18 @@ Real projects in tmp_path, real sweeps."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Any
 
-import anyio
-from conftest import git, write_files
+from conftest import git
+from swept import project, sweep
+from swept import record as the_record
 
-from launcher.app.mutation.sweep import SweepOptions, SweepOutcome, run_sweep
 from launcher.mutation.model import MutantStatus
-from launcher.mutation.results import MutantRecord
-
-
-def _project(root: Path, files: dict[str, str]) -> Path:
-    write_files(root, files)
-    git(root, "init", "-q", "-b", "main")
-    _commit(root, "project")
-    return root
 
 
 def _commit(root: Path, message: str) -> None:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", message)
-
-
-def _sweep(root: Path, paths: list[str], operators: list[str], **options: Any) -> SweepOutcome:
-    options.setdefault("timeout_min_s", 20.0)
-    opts = SweepOptions(paths=paths, operators=operators, workers=1, python=sys.executable, **options)
-    return anyio.run(run_sweep, root, opts, lambda _line: None, None)
-
-
-def _record(outcome: SweepOutcome, mutated: str) -> MutantRecord:
-    (record,) = [r for r in outcome.results if mutated in r.mutant.mut]
-    return record
 
 
 SETTINGS = """\
@@ -77,17 +56,17 @@ LATER_STRICT = "from pkg import settings\n\n\ndef test_fmt():\n    assert settin
 
 
 def test_a_survivor_confirmed_by_later_tests_is_rerun_when_a_later_test_file_changes(tmp_path: Path) -> None:
-    root = _project(tmp_path / "proj", {"pkg/__init__.py": "", "pkg/settings.py": SETTINGS,
+    root = project(tmp_path / "proj", {"pkg/__init__.py": "", "pkg/settings.py": SETTINGS,
                                         "tests/test_a.py": CONFIGURE, "tests/test_z.py": LATER_LOOSE})  # fmt: skip
     # Only test_configure runs the line; test_z's test, run after it, reads the precision it sets.
-    first = _record(_sweep(root, ["pkg/settings.py"], ["number"]), '"precision", 7')
+    first = the_record(sweep(root, ["pkg/settings.py"], ["number"]), '"precision", 7')
     assert (first.status, first.source) == (MutantStatus.SURVIVED, "run"), first.note
-    again = _record(_sweep(root, ["pkg/settings.py"], ["number"]), '"precision", 7')
+    again = the_record(sweep(root, ["pkg/settings.py"], ["number"]), '"precision", 7')
     assert (again.status, again.source) == (MutantStatus.SURVIVED, "cached"), "nothing changed: the cache serves it"
 
     (root / "tests/test_z.py").write_text(LATER_STRICT)  # only the later test's body changes
     _commit(root, "test_z checks the precision")
-    after_edit = _record(_sweep(root, ["pkg/settings.py"], ["number"]), '"precision", 7')
+    after_edit = the_record(sweep(root, ["pkg/settings.py"], ["number"]), '"precision", 7')
 
     assert after_edit.source == "run", "the survivor was decided with test_z.py: its change re-runs the mutant"
     assert after_edit.status is MutantStatus.KILLED, after_edit.note
@@ -104,10 +83,10 @@ SLOW_FIXTURE = {
 
 
 def test_a_narrowed_timeout_the_clean_selection_shares_is_decided_by_the_whole_suite(tmp_path: Path) -> None:
-    root = _project(tmp_path / "proj", SLOW_FIXTURE)
-    outcome = _sweep(root, ["pkg/calc.py"], ["number"], timeout_min_s=2.0, use_cache=False)
+    root = project(tmp_path / "proj", SLOW_FIXTURE)
+    outcome = sweep(root, ["pkg/calc.py"], ["number"], timeout_min_s=2.0, use_cache=False)
 
-    survivor = _record(outcome, "return 2")  # value() > 0 still holds: no test can tell
+    survivor = the_record(outcome, "return 2")  # value() > 0 still holds: no test can tell
     assert survivor.status is MutantStatus.SURVIVED, survivor.note
     assert "without the mutant either: re-run with the whole suite" in survivor.note
 
@@ -132,7 +111,7 @@ def test_flaky():  # asserts nothing about value(): fails by its schedule (its n
 
 
 def test_a_kill_by_a_test_that_failed_once_without_the_mutant_and_then_passed_is_no_kill(tmp_path: Path) -> None:
-    root = _project(tmp_path / "proj", {
+    root = project(tmp_path / "proj", {
         "pkg/__init__.py": "",
         "pkg/calc.py": "def first():\n    return 0\n\n\ndef value():\n    return 1\n",
         "tests/test_a.py": "from pkg.calc import first\n\n\ndef test_first():\n    assert first() == 0\n",
@@ -141,8 +120,8 @@ def test_a_kill_by_a_test_that_failed_once_without_the_mutant_and_then_passed_is
     # Runs of test_flaky: 1 coverage (passes), 2 the mutant (fails), 3 the selection without the
     # mutant (fails), 4 that run re-checked (passes: flaky). Before, run 4 was the mutant again,
     # with the tests before it; it failed, and the kill counted.
-    outcome = _sweep(root, ["pkg/calc.py"], ["number"], use_cache=False)
+    outcome = sweep(root, ["pkg/calc.py"], ["number"], use_cache=False)
 
-    record = _record(outcome, "return 2")
+    record = the_record(outcome, "return 2")
     assert record.status is MutantStatus.SURVIVED, record.note
     assert "tests/test_b.py::test_flaky, flaky without the mutant: no kill" in record.note
