@@ -152,6 +152,8 @@ def test_a_sweep_whose_test_command_installs_the_project_leaves_the_users_instal
     assert sh(f"python -c '{IMPORT}'", tmp_path, env).stdout.strip() == mine  # the user's checkout again
     report = json.loads(next((repo / ".launcher" / "mutation-runs").glob("*/mutants.json")).read_text())
     assert any("put back the editable install of pkg-0.1" in n for n in report["notes"]), (report["notes"], done.stdout)
+    # the guard's record went with the trees (a killed sweep's would stay for the next guard)
+    assert not (repo / ".launcher" / "mutation-guards").exists()
 
 
 _RECORDING_TEST = """\

@@ -125,7 +125,9 @@ class _Sweep:
         await prepare_worktree_root(self.repo, config.worktree_root)
         self.tree_root = default_worktree_root(self.repo, config.worktree_root) / "mutation" / self.sweep_id
         state = self.repo.root / STATE_DIR
-        await self.site_guard.enter(self.tree_root, state / "mutation-runs" / self.sweep_id / site_installs.RECORD,
+        # Not in the sweep's run dir: that dir is the reports' (a sweep that stops before any report
+        # leaves none; a full disk there names a report), and the guard's copy of the venvs is none.
+        await self.site_guard.enter(self.tree_root, state / "mutation-guards" / self.sweep_id / site_installs.RECORD,
                                     self.command.python, state)  # fmt: skip
         self.tracked = await _git_list(self.repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
         self.snapshot = await Snapshot.take(self.repo, self.base_sha, self.tree_root / SNAPSHOT_DIR)
