@@ -76,7 +76,8 @@ def test_outside_a_command_each_discovery_asks_git(tmp_path: Path) -> None:
     """A long-lived process (the MCP server) never answers from memory: the repository may move."""
     from helpers import git
 
-    from launcher.git.repo import GitRepo, discovery_kept
+    from launcher.git.discovery_memo import discovery_kept
+    from launcher.git.repo import GitRepo
 
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()

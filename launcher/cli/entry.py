@@ -35,7 +35,7 @@ def main() -> None:
 
     out_streams.install()  # nothing printed fails on its way out (encoding, a reader gone)
     from launcher.cli import main as cli  # the slow part
-    from launcher.git.repo import discovery_kept
+    from launcher.git.discovery_memo import discovery_kept
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the CLI handles Ctrl-C from here
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # cli.main installs its own

@@ -326,7 +326,7 @@ app.add_typer(pool_app_cli, name="pool")
 def mcp() -> None:
     """Serve the workflow actions as one MCP tool (`orchestrator`) over stdio."""
     from launcher.cli.mcp_server import serve  # the SDK loads only for this command
-    from launcher.git.repo import discovery_kept
+    from launcher.git.discovery_memo import discovery_kept
 
     with discovery_kept(keep=False):  # a server lives on: the repository may move meanwhile
         serve()

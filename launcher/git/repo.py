@@ -8,11 +8,10 @@ blocking the event loop.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -22,7 +21,7 @@ import anyio
 from launcher import process
 from launcher.concurrency import file_lock
 from launcher.errors import EnvironmentProblem, GitFailed, GitOutputTooLarge, LimitReached, OutOfSpace
-from launcher.git import guard, time_limit
+from launcher.git import discovery_memo, guard, time_limit
 from launcher.git.full_disk import out_of_space
 from launcher.git.git_vars import USER_CONFIG_VARS, without_git_vars
 from launcher.git.ref_format import refuse_reftable
@@ -238,24 +237,6 @@ _NOT_A_BRANCH = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64}|[A-Z_]*HEAD)(?![^~^@:]
 _CHANGES_KEPT = 512
 
 
-# Repositories discovered during one CLI command (`discovery_kept`); None: not kept (a long-lived
-# process, the MCP server, asks each time: the user may move or reconfigure the repository).
-_DISCOVERED: contextvars.ContextVar[dict[tuple[str, tuple[tuple[str, str], ...]],
-                                         tuple[Path, Path, Path, dict[str, str]]] | None] = \
-    contextvars.ContextVar("launcher_discovered", default=None)
-
-
-@contextlib.contextmanager
-def discovery_kept(keep: bool = True) -> Iterator[None]:
-    """Discover each repository once while this is entered (one CLI command); `keep=False`:
-    ask git each time within it (the MCP server, which lives on while the user works)."""
-    token = _DISCOVERED.set({} if keep else None)
-    try:
-        yield
-    finally:
-        _DISCOVERED.reset(token)
-
-
 class GitRepo:
     """The work tree the launcher runs in (its "main checkout": approved work lands there, agents
     must not touch it), its own git dir, the repository's common git dir and the lock guarding it.
@@ -288,20 +269,18 @@ class GitRepo:
     @classmethod
     async def discover(cls, start: Path) -> GitRepo:
         """The repository `start` is in, checked (git's version, not a reftable repository) and
-        with the user's identity. Within `discovery_kept()` (one CLI command) a start already
+        with the user's identity. Within `discovery_memo.discovery_kept()` (one CLI command) a start already
         discovered is answered from memory, a new GitRepo each time: one command asks it several
         times (the plan's config, the run) and each asking is four git commands."""
-        kept = _DISCOVERED.get()
-        key = (os.path.abspath(start), tuple(sorted(git_env().items())))
-        if kept is not None and key in kept:
-            root, common_dir, git_dir, identity = kept[key]
+        at = discovery_memo.key(start, git_env())
+        if (found := discovery_memo.known(at)) is not None:
+            root, common_dir, git_dir, identity = found
             repo = cls(root, common_dir, git_dir)
             repo.env.update(identity)
             return repo
         repo = await cls._discover(start)
-        if kept is not None:
-            identity = {k: v for k, v in repo.env.items() if git_env().get(k) != v}
-            kept[key] = (repo.root, repo.common_dir, repo.git_dir, identity)
+        identity = {k: v for k, v in repo.env.items() if git_env().get(k) != v}
+        discovery_memo.keep(at, (repo.root, repo.common_dir, repo.git_dir, identity))
         return repo
 
     @classmethod
