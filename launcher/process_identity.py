@@ -69,3 +69,10 @@ def is_launcher(pid: int) -> bool:
     names = [Path(a.decode(errors="replace")).name for a in argv[:3]]
     return "launcher" in names or any(a == b"-m" and b.split(b".")[0] == b"launcher"
                                                        for a, b in itertools.pairwise(argv))
+
+
+def launcher_alive(pid: int, started: int | None) -> bool:
+    """Whether a recorded launcher still runs: its pid *and* start time; a record without a start
+    time (an older launcher's) names one only while that pid runs launcher: a pid alone must not
+    hold anything for whatever process the kernel gave it to since."""
+    return alive(pid, started) and (started is not None or is_launcher(pid))

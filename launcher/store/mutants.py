@@ -21,6 +21,7 @@ from typing import Any
 from launcher import process_identity
 from launcher.errors import RunNotFound, UsageProblem
 from launcher.store import rows as col
+from launcher.store import run_claim
 from launcher.store.sqlite import SqliteStore, free_id
 
 SCHEMA = """
@@ -116,8 +117,8 @@ def _holder_alive(pid: int | None, started: int | None) -> bool:
     if not isinstance(pid, int) or pid <= 0:
         return False
     if pid == os.getpid():  # this launcher, unless one with another start time had its pid
-        return started is None or started == process_identity.start_time(pid)
-    return process_identity.alive(pid, started) and (started is not None or process_identity.is_launcher(pid))
+        return run_claim.is_self(pid, started)
+    return process_identity.launcher_alive(pid, started)
 
 
 def _me() -> tuple[int, int | None]:

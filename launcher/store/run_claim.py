@@ -30,12 +30,6 @@ class RunBusy(UsageProblem):
     default_key = "run_busy"
 
 
-def _holder_alive(pid: int, started: int | None) -> bool:
-    """A claim recorded without a start time (by an older launcher) names a live launcher only
-    while that pid runs launcher: a pid alone must not hold a run for whatever process reuses it."""
-    return process_identity.alive(pid, started) and (started is not None or process_identity.is_launcher(pid))
-
-
 def is_self(pid: int | None, started: int | None) -> bool:
     """Whether the recorded launcher is this process: its pid *and* its start time. A dead
     launcher whose pid the kernel has since given to this process is not us (its claim is a
@@ -47,13 +41,13 @@ def is_self(pid: int | None, started: int | None) -> bool:
 
 def held_by_other(pid: int | None, started: int | None) -> bool:
     """Whether `pid` (started at `started`) is a live launcher other than this process."""
-    return bool(pid) and not is_self(pid, started) and _holder_alive(pid or 0, started)
+    return bool(pid) and not is_self(pid, started) and process_identity.launcher_alive(pid or 0, started)
 
 
 def holder_gone(pid: int | None, started: int | None) -> bool:
     """Whether the recorded launcher is another process that no longer runs (killed, crashed),
     including one whose pid now belongs to this very process (pid reuse)."""
-    return bool(pid) and not is_self(pid, started) and not _holder_alive(pid or 0, started)
+    return bool(pid) and not is_self(pid, started) and not process_identity.launcher_alive(pid or 0, started)
 
 
 @dataclass(frozen=True)
