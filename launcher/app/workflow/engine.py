@@ -53,7 +53,7 @@ def runner_alive(state: WorkflowState) -> bool:
     if not pid:
         return False
     if state.runner_started is None:  # no start time (an older launcher, no /proc): the pid must run launcher
-        return pid == os.getpid() or (process_identity.alive(pid, None) and process_identity.is_launcher(pid))
+        return pid == os.getpid() or process_identity.launcher_alive(pid, None)
     return process_identity.alive(pid, state.runner_started)
 
 
