@@ -15,7 +15,8 @@ from typing import TypeVar
 from launcher.app.context import EventSink
 from launcher.app.run.runner import RunOptions, start_run
 from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem
-from launcher.git.repo import GitRepo, git_env
+from launcher.git.environment import git_env
+from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.invocation import launcher_program
 from launcher.models.plan import Plan, validate_plan

@@ -30,9 +30,9 @@ from typing import Any
 import anyio
 
 from launcher import process, tree_paths
+from launcher.git.environment import git_env
 from launcher.git.git_vars import USER_CONFIG_VARS, without_git_vars
 from launcher.git.import_roots import mapped_into
-from launcher.git.repo import git_env
 from launcher.models.decoding import json_loads, read_text
 from launcher.mutation.model import Mutant, MutantStale
 from launcher.mutation.source_text import decode_source, mutated_bytes

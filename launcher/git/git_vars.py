@@ -10,7 +10,7 @@ child that runs the project's code gets any of them:
   allowlisted environment) get no GIT_* variable at all;
 - a sweep's test runs and `mutation fix`'s kill check (which run the user's tests in the user's
   environment, as `pytest` would) keep only the names of the user's config files
-  (USER_CONFIG_VARS), as the launcher's own git does (`repo.git_env`): their git identity or
+  (USER_CONFIG_VARS), as the launcher's own git does (`environment.git_env`): their git identity or
   `safe.directory` may be set there, and those name files, never a repository.
 """
 

@@ -4,7 +4,7 @@ Every worktree of a repository shares one git directory. An agent can reach it f
 worktree (`git rev-parse --git-common-dir`) and plant a hook, or set `core.hooksPath`,
 `core.fsmonitor`, a filter or merge driver in the config, all of which run commands later: in
 the launcher's git, or in the user's git long after the run. The launcher's own git already
-runs with hooks and fsmonitor off (`repo.git_env`); this module makes sure nothing an agent
+runs with hooks and fsmonitor off (`environment.git_env`); this module makes sure nothing an agent
 changed there survives: the run snapshots these files, and after each agent round the changes
 are put back and the task is failed.
 

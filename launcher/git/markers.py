@@ -37,7 +37,7 @@ from launcher.git.repo import GitRepo
 DEFAULT_SIZE = 7
 _ATTR_BATCH = 200  # paths per `git check-attr` (argv stays far below any limit)
 _TEXT_BATCH = 100  # files per `git diff --text` (a rename names two paths)
-# git's default shape spelled out (the environment pins it too: git/repo.py OUTPUT_CONFIG), with
+# git's default shape spelled out (the environment pins it too: git/environment.py OUTPUT_CONFIG), with
 # renames found (a moved file adds no line) and each file's new object named in full.
 _DIFF = ("diff", "-U0", "--inter-hunk-context=0", "--no-color", "--no-ext-diff", "--no-textconv",
          "--find-renames", "--full-index", "--no-relative", "--ignore-submodules=none",

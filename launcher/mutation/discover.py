@@ -17,7 +17,7 @@ import anyio
 
 from launcher import process
 from launcher.errors import EnvironmentProblem, LauncherError, UsageProblem
-from launcher.git.repo import git_env
+from launcher.git.environment import git_env
 from launcher.models.printable import quote_path_bytes
 from launcher.mutation import diff_lines, python_ops, shell_ops
 from launcher.mutation.missing_path import missing_path

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from launcher import process
 from launcher.errors import UsageProblem
-from launcher.git.repo import git_env
+from launcher.git.environment import git_env
 
 
 async def _git(root: Path, *args: str) -> process.Completed:

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from launcher import __version__, process
-from launcher.git.repo import git_env
+from launcher.git.environment import git_env
 from launcher.mutation.model import Mutant, MutantStatus, mutation_score
 from launcher.mutation.report_coords import ViewerText
 

@@ -31,7 +31,8 @@ from typing import Any
 from launcher import process
 from launcher.app.mutation.calibration_default import OWN_SET
 from launcher.errors import EnvironmentProblem
-from launcher.git.repo import GitRepo, git_env
+from launcher.git.environment import git_env
+from launcher.git.repo import GitRepo
 from launcher.models.judge import Survivor
 
 LABEL_FREE_NAME = "calibration-survivors.json"
