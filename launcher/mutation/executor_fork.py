@@ -47,7 +47,7 @@ import anyio
 
 from launcher import process
 from launcher.errors import EnvironmentProblem
-from launcher.mutation import fork_worker
+from launcher.mutation import fork_child, fork_worker
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import NOTE, PYTEST_FLAGS, TestCommand, classify
 from launcher.mutation.fork_client import BOOTSTRAP, TAIL, WORKER_SCRIPT, WorkerClient, WorkerGone, shut_down
@@ -226,7 +226,7 @@ class ForkExecutor:
         if ev != "done":
             return _Outcome(MutantStatus.RUNTIME_ERROR, [], str(answer.get("reason", answer))[-TAIL:], "")
         rc = int(answer["rc"])
-        if rc == fork_worker.EXIT_HARNESS:
+        if rc == fork_child.EXIT_HARNESS:
             return await self._run_fresh(job, "the fork failed before running the tests; ran in a fresh interpreter")
         outcome = self._classify(
             job, rc, bool(answer["timed_out"]), answer["tail"], answer["failed"], answer["duration_s"]
@@ -288,5 +288,5 @@ class ForkExecutor:
         with contextlib.suppress(OSError, ValueError):
             failed = list(json.loads(result_path.read_text(encoding="utf-8")).get("failed", []))
         if done.returncode == 0 and not done.timed_out and not result_path.exists():
-            done = dataclasses.replace(done, returncode=fork_worker.EXIT_UNFINISHED)
+            done = dataclasses.replace(done, returncode=fork_child.EXIT_UNFINISHED)
         return done, failed

@@ -24,7 +24,7 @@ from launcher.git.import_roots import python_path
 from launcher.git.repo import GitRepo
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
-from launcher.mutation.fork_worker import EXIT_UNFINISHED
+from launcher.mutation.fork_child import EXIT_UNFINISHED
 from launcher.mutation.model import MutantStale, MutantStatus
 from launcher.mutation.narrow_stage import ran_alone
 from launcher.mutation.no_verdict import (

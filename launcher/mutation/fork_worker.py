@@ -3,8 +3,9 @@
 Stdlib and pytest only, and no `launcher` import: the project's interpreter need not have the
 launcher installed, and whatever this module imports is also imported into the tests' process.
 Its helpers, `fork_lookup.py` (finding the live function a mutant's code goes into),
-`fork_mutant.py` (the mutated module and its import hook) and `fork_session.py` (the pytest
-glue), are loaded from beside this file under private names.
+`fork_mutant.py` (the mutated module and its import hook), `fork_session.py` (the pytest
+glue) and `fork_child.py` (a job's forked child: started, waited for, read), are loaded from
+beside this file under private names.
 The executor starts it as `python -c <runpy bootstrap> .../fork_worker.py`, so `sys.path[0]` is
 the working directory as with `python -m pytest` (`python -m launcher.mutation.fork_worker`
 works too where the launcher is importable).
@@ -44,13 +45,11 @@ the import hook from its first import (no file is written), then `pytest.main(ar
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.machinery
 import importlib.util
 import json
 import os
-import select
 import signal
 import sys
 import time
@@ -60,14 +59,11 @@ from collections.abc import Callable
 from typing import Any
 
 TAIL_BYTES = 8000
-# Exit codes of a child that never got to report a test outcome (pytest uses 0-5).
+# Exit codes for a mutant the worker could not serve (pytest uses 0-5; a forked child's own, the
+# harness failing or the child ending unfinished, are in fork_child.py).
 EXIT_STALE = 95  # the file no longer holds the text the mutant replaces
 EXIT_COMPILE = 96  # the mutated source does not compile
-EXIT_HARNESS = 97  # the worker's own machinery failed in the child
 EXIT_PREIMPORTED = 98  # fresh mode: the module was imported before the hook could serve it
-# A child that exited 0 without writing its result: the mutant ended the process (`os._exit(0)`)
-# before its tests finished. Exit status 0 alone would read as "all passed" (a false survivor).
-EXIT_UNFINISHED = 94
 _CO_KINDS = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async generator
 
 
@@ -90,6 +86,7 @@ def _sibling(name: str) -> types.ModuleType:
 lookup = _sibling("fork_lookup")
 mutant_code = _sibling("fork_mutant")
 pytest_glue = _sibling("fork_session")
+forked = _sibling("fork_child")
 Refused = lookup.Refused
 real = lookup.real
 
@@ -98,12 +95,7 @@ read_source = mutant_code.read_source
 Stale = mutant_code.Stale
 mutate = mutant_code.mutate
 MutantFinder = mutant_code.MutantFinder
-
-
-def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed stream must not stop an exit
-            stream.flush()
+_flush = forked.flush
 
 
 # --------------------------------------------------------------------------- warm worker
@@ -134,17 +126,6 @@ class Lines:
         return message
 
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _has_exited(pid: int) -> bool:
-    """Without reaping it: a zombie leader keeps its group id reserved until we kill the rest."""
-    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    return info is not None and info.si_pid == pid
-
-
 class Worker:
     def __init__(self) -> None:
         self.reply_fd = os.dup(1)  # the protocol channel: fd 1 itself goes to the log below
@@ -166,7 +147,7 @@ class Worker:
 
     def _on_term(self, signum: int, frame: Any) -> None:
         if self.child is not None:
-            _kill_group(self.child)
+            forked.kill_group(self.child)
         os._exit(128 + signum)
 
     def reply(self, **message: Any) -> None:
@@ -329,95 +310,22 @@ class Worker:
         return self._fork(lambda result: int(pytest_glue.run_pytest(job["args"], result)), float(job["timeout"]))
 
     def _fork(self, body: Callable[[str], int], timeout: float) -> None:
-        """Run `body(result_path)` in a forked child with its own group and log, wait for it or the
-        deadline, and answer `forked` then `done`."""
+        """Run `body(result_path)` in a forked child with its own group and log (fork_child.py),
+        wait for it or the deadline, and answer `forked` then `done`."""
         log = os.path.join(self.tmp, "child.log")
         result = os.path.join(self.tmp, "child.json")
-        for stale in (log, result):
-            if os.path.exists(stale):
-                os.unlink(stale)
-        _flush()  # or the child would inherit, and write out, the worker's buffered output
         started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:
-            self._child_main(body, log, result)
-        with contextlib.suppress(OSError):
-            os.setpgid(pid, pid)  # also done in the child: whichever runs first
+        pid = forked.start(body, log, result, pdeathsig=self._pdeathsig, close=(self.reply_fd, self.lines.fd),
+                           redirect_log=lambda fd: pytest_glue.redirect_inherited(fd, self.log_fd))
         self.child = pid
         self.reply(ev="forked", pid=pid)
-        status, timed_out = self._wait(pid, timeout)
+        status, timed_out = forked.wait(pid, timeout, self.lines)
         self.child = None
-        failed: list[str] = []
-        try:
-            with open(result, encoding="utf-8") as fh:
-                failed = list(json.load(fh).get("failed", []))
-        except (OSError, ValueError):
-            pass
-        rc = os.waitstatus_to_exitcode(status)
-        if rc == 0 and not os.path.exists(result):
-            rc = EXIT_UNFINISHED
+        rc, failed, tail = forked.outcome(status, result, log)
         self.reply(
             ev="done", rc=rc, timed_out=timed_out, failed=failed,
-            duration_s=time.monotonic() - started, tail=_tail(log),
+            duration_s=time.monotonic() - started, tail=tail,
         )  # fmt: skip
-
-    def _child_main(self, body: Callable[[str], int], log: str, result: str) -> None:
-        code = EXIT_HARNESS
-        try:
-            os.setpgid(0, 0)  # its own group: a timeout kills whatever the tests started too
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            if self._pdeathsig is not None:
-                self._pdeathsig(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            pytest_glue.redirect_inherited(fd, self.log_fd)  # pytest's saved copies of the log too
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            os.close(fd)
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, 0)  # and the protocol pipes are no longer held by the child
-            os.close(null)
-            os.close(self.reply_fd)
-            os.close(self.lines.fd)
-            code = body(result)
-        except BaseException:  # whatever happens, the child must not return
-            traceback.print_exc()
-        finally:
-            _flush()
-            os._exit(code)
-
-    def _wait(self, pid: int, timeout: float) -> tuple[int, bool]:
-        """Wait for the child or the deadline; EOF on stdin (the executor is gone) kills it."""
-        deadline = time.monotonic() + timeout
-        pidfd: int | None = None
-        try:
-            pidfd = os.pidfd_open(pid)
-        except (AttributeError, OSError):
-            pidfd = None  # poll instead
-        timed_out = False
-        try:
-            while not _has_exited(pid):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    timed_out = True
-                    break
-                # poll(), never select(): a test suite that holds many files gives descriptors
-                # >= FD_SETSIZE (1024), which select() refuses.
-                poller = select.poll()
-                poller.register(self.lines.fd, select.POLLIN)
-                if pidfd is not None:
-                    poller.register(pidfd, select.POLLIN)
-                wait = remaining if pidfd is not None else min(remaining, 0.01)
-                ready = {fd for fd, _events in poller.poll(max(1, int(wait * 1000) + 1))}
-                if self.lines.fd in ready and not self.lines.fill():
-                    _kill_group(pid)
-                    os.waitpid(pid, 0)
-                    os._exit(0)
-        finally:
-            if pidfd is not None:
-                os.close(pidfd)
-        _kill_group(pid)  # a timeout, or what the tests left running
-        _, status = os.waitpid(pid, 0)
-        return status, timed_out
 
     def serve(self) -> None:
         while True:
@@ -447,16 +355,6 @@ def _imported(path: str) -> bool:
         if isinstance(file, str) and real(file) == target:
             return True
     return False
-
-
-def _tail(path: str) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - TAIL_BYTES))
-            return fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
 
 
 # --------------------------------------------------------------------------- fresh mode

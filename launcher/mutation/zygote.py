@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 
 from launcher import process
-from launcher.mutation import fork_worker
+from launcher.mutation import fork_child, fork_worker
 from launcher.mutation.fork_client import WorkerClient, WorkerGone, shut_down
 
 
@@ -111,7 +111,7 @@ def _completed(argv: list[str], answer: Mapping[str, Any], duration: float) -> p
     ev = answer.get("ev")
     if ev == "compile_error":
         return process.Completed(argv, fork_worker.EXIT_COMPILE, b"", str(answer.get("reason", "")).encode(), duration)
-    if ev != "done" or int(answer.get("rc", 0)) == fork_worker.EXIT_HARNESS:
+    if ev != "done" or int(answer.get("rc", 0)) == fork_child.EXIT_HARNESS:
         return None  # unsupported here, an error of the worker, or the fork's own machinery failed
     tail = str(answer.get("tail", ""))
     failed = answer.get("failed") or []
