@@ -17,7 +17,7 @@ from launcher.engine import site_installs
 from launcher.engine.tree_guard import drop_ended_snapshots
 from launcher.errors import UsageProblem
 from launcher.gates.judge_lock import reap_dead_judges
-from launcher.git import run_leftovers, target_tree, warm_pool, worktrees
+from launcher.git import run_leftovers, target_tree, tree_trash, warm_pool, worktrees
 from launcher.git.repo import GitRepo
 from launcher.git.unsaved_work import kept_line, unsaved_work
 from launcher.models.config import load_repo_config
@@ -248,12 +248,12 @@ async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path) -> list[str]:
             left: list[str] = []
             await worktrees.remove_worktrees(repo, [(tree, None) for tree in trees], left)
             for tree in trees:  # a directory git no longer knows: ours, under the launcher's cache
-                if tree.exists() and (problem := worktrees.remove_dir(tree)) is not None:
+                if tree.exists() and (problem := tree_trash.remove_dir(tree)) is not None:
                     left.append(problem)
             removed += [f"removed sweep worktree {tree}" for tree in trees if not tree.exists()]
             removed += sorted(set(left))  # never said removed: what is left, and how to remove it
             if (sweep_dir / BYTECODE_DIR).is_dir():
-                problem = worktrees.remove_dir(sweep_dir / BYTECODE_DIR)
+                problem = tree_trash.remove_dir(sweep_dir / BYTECODE_DIR)
                 removed.append(problem or f"removed sweep bytecode cache {sweep_dir / BYTECODE_DIR}")
             for leftover in (sweep_dir, sweeps_root):
                 with contextlib.suppress(OSError):

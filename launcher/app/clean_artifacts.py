@@ -31,7 +31,7 @@ from pathlib import Path
 
 from launcher import wall_clock
 from launcher.app.context import STATE_DIR
-from launcher.git.worktrees import remove_dir
+from launcher.git.tree_trash import remove_dir
 from launcher.models.states import RunStatus, TaskState
 from launcher.store.journal import Journal, RunRow
 

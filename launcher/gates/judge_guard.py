@@ -29,7 +29,7 @@ import anyio
 
 from launcher import wall_clock
 from launcher.engine import main_restore, tree_guard
-from launcher.git import config_keys, guard, index_guard, ref_guard, shallow_file, worktrees
+from launcher.git import config_keys, guard, index_guard, ref_guard, shallow_file, worktree_admin
 from launcher.git.ref_updates import unused_ref
 from launcher.git.repo import GitRepo
 from launcher.store import own_files
@@ -60,7 +60,7 @@ class JudgeWatch:
             with contextlib.suppress(ValueError):
                 inside = run_dir.root.resolve().relative_to(repo.root.resolve()).as_posix()
                 own += [f"{inside}/{name}/" for name in sorted(run_dir.skip)]
-        if (admin := worktrees.admin_dir(scratch)) is not None:  # its commits known even with reflogs off
+        if (admin := worktree_admin.admin_dir(scratch)) is not None:  # its commits known even with reflogs off
             ref_guard.keep_reflog(admin / "logs" / "HEAD")
         snapshot = await anyio.to_thread.run_sync(guard.take_snapshot, repo.common_dir)
         index = await anyio.to_thread.run_sync(index_guard.IndexGuard, repo.git_dir)
@@ -115,7 +115,7 @@ class JudgeWatch:
                 + (f" (what it set is kept under {kept}/)" if ref_guard.keeps_any(judges) else "")]
 
     async def _scratch_commits(self) -> set[str]:
-        admin = worktrees.admin_dir(self.scratch)
+        admin = worktree_admin.admin_dir(self.scratch)
         return ref_guard.reflog_commits(admin / "logs" / "HEAD") if admin is not None else set()
 
     async def _main_checkout(self, aside: Path) -> list[str]:

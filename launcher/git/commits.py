@@ -10,7 +10,7 @@ from launcher import tree_paths
 from launcher.errors import GitFailed, LauncherError
 from launcher.git import filters, index_flags, path_lists, submodules
 from launcher.git.repo import GitRepo
-from launcher.git.worktrees import admin_dir
+from launcher.git.worktree_admin import admin_dir
 
 # The trailers `land --from` writes into a landing commit and reads back from the target's history
 # (app/land/origin.py): only the launcher may write them.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import anyio
 
-from launcher.git import index_flags, worktrees
+from launcher.git import index_flags, worktree_admin
 from launcher.git.repo import GitRepo
 
 # Special files (FIFOs, sockets, device nodes) anywhere in a worktree, as paths relative to it:
@@ -67,7 +67,7 @@ async def holds_no_flags(repo: GitRepo, tree: Path) -> bool:
 def busy(tree: Path) -> str | None:
     """What in the worktree's admin dir says a git process holds it, died in it, or left an
     operation unfinished (or that it has no admin dir): the name, else None."""
-    admin = worktrees.admin_dir(tree)
+    admin = worktree_admin.admin_dir(tree)
     if admin is None:
         return ".git"
     return next((name for name in _BUSY if os.path.lexists(admin / name)), None)
@@ -161,7 +161,7 @@ async def sparse_as_main(repo: GitRepo, tree: Path) -> bool:
     there now would give it: the launcher adds its worktrees from `repo.root`). Neither git dir
     having a worktree config nor patterns of its own, both read the same (shared) config: equal,
     with no git process (the usual, non-sparse case: one check per take)."""
-    admin = worktrees.admin_dir(tree)
+    admin = worktree_admin.admin_dir(tree)
     own = ("config.worktree", "info/sparse-checkout")
     if admin is not None and not any(os.path.lexists(where / name) for where in (admin, repo.git_dir) for name in own):
         return True

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
+from launcher.git.tree_trash import remove_dir
 from launcher.git.worktrees import (
     BRANCH_PREFIX,
     delete_branch_locked,
@@ -16,7 +17,6 @@ from launcher.git.worktrees import (
     is_under,
     list_launcher_branches,
     list_worktrees,
-    remove_dir,
     remove_locked,
     same_path,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from launcher.git import worktrees
+from launcher.git import tree_trash, worktrees
 from launcher.git.repo import GitRepo
 
 ALL = (worktrees.INTEGRATION, worktrees.GRADING)
@@ -27,7 +27,7 @@ async def remove_scratch(repo: GitRepo, run_dir: Path, kinds: tuple[str, ...] = 
                 removed.append(str(info.path))
     for d in (d for d in dirs if d.is_dir()):
         for child in sorted(d.iterdir()):  # a directory git no longer lists
-            if worktrees.remove_dir(child) is None:  # else said by `launcher clean` (run_leftovers)
+            if tree_trash.remove_dir(child) is None:  # else said by `launcher clean` (run_leftovers)
                 removed.append(str(child))
         with contextlib.suppress(OSError):
             d.rmdir()

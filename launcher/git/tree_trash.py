@@ -7,13 +7,16 @@ its registration (`git worktree remove` of a path that is gone: git's own bookke
 and deletes the moved files after releasing the repository lock, many trees at once, before it
 returns: nothing is reported removed before its files are gone. A launcher killed meanwhile
 leaves `_removing/` under the run's directory (a leading `_`, which no task id has), which
-`launcher clean` removes with the run's other leftovers.
+`launcher clean` removes with the run's other leftovers. `remove_dir` deletes one tree of the
+launcher's and says what it could not delete.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,3 +63,30 @@ async def delete_all(moved: list[Path], remove_dir: Callable[[Path], str | None]
         with contextlib.suppress(OSError):
             trash_dir.rmdir()
     return left
+
+
+def remove_dir(path: Path) -> str | None:
+    """Delete a directory tree of the launcher's (a worktree's files, a run's directory). None
+    once it is gone; else the line saying what is left, where, and how to remove it: a file an
+    agent made immutable (`chattr +i`) or a directory it made read-only cannot be deleted, and
+    that is never reported as removed."""
+    failed: list[tuple[str, str]] = []
+
+    def note(_func: object, where: str, exc_info: tuple[type[BaseException], BaseException, object]) -> None:
+        exc = exc_info[1]
+        failed.append((where, exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)))
+
+    shutil.rmtree(path, onerror=note)
+    if not os.path.lexists(path):
+        return None
+    return left_line(path, failed)
+
+
+def left_line(path: Path, failed: list[tuple[str, str]]) -> str:
+    """`kept PATH: could not remove it (...)`, with the commands that remove it."""
+    where, why = failed[0] if failed else (str(path), "still there")
+    more = f", and {len(failed) - 1} more" if len(failed) > 1 else ""
+    quoted = shlex.quote(str(path))
+    return (f"kept {path}: could not remove it ({where}: {why}{more}); remove what blocks it (an immutable "
+            f"file: `chattr -R -i {quoted}`; a read-only directory: `chmod -R u+w {quoted}`), then "
+            f"`rm -rf {quoted}` (or `launcher clean` again)")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from launcher.git import submodules
 from launcher.git.repo import GitRepo
-from launcher.git.worktrees import admin_dir
+from launcher.git.worktree_admin import admin_dir
 
 SHOWN = 5  # paths named in the message
 

@@ -38,7 +38,7 @@ import anyio
 from launcher import process_identity
 from launcher.concurrency import each
 from launcher.errors import GitFailed
-from launcher.git import pool_check, worktrees
+from launcher.git import pool_check, worktree_admin, worktrees
 from launcher.git.pool_check import SpecialFiles
 from launcher.git.registered import registered_dot_git
 from launcher.git.repo import GitRepo
@@ -56,7 +56,7 @@ def _registered_head(repo: GitRepo, tree: Path) -> str | None:
     """HEAD of a worktree of `repo`, read from its admin directory without a git process: a
     commit id when detached, `ref: ...` on a branch; None when the worktree is locked or its
     `.git` file and its registration do not point at each other."""
-    admin = worktrees.admin_dir(tree)
+    admin = worktree_admin.admin_dir(tree)
     if admin is None or (admin / "locked").exists():
         return None
     if admin.resolve().parent != (repo.common_dir / "worktrees").resolve():
@@ -205,7 +205,7 @@ async def _move(repo: GitRepo, tree: Path, dest: Path) -> bool:
     point its registration at the new place) without a git process per move: the moves are
     made under the repository lock, one after another. Anything unusual (a relative `.git`
     link, submodules, which git refuses to move) goes through git itself. Caller holds the lock."""
-    admin = worktrees.admin_dir(tree)
+    admin = worktree_admin.admin_dir(tree)
     try:
         link = (tree / ".git").read_text(encoding="utf-8").strip()
     except OSError:

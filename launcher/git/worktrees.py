@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,8 @@ from launcher.concurrency import each
 from launcher.errors import GitFailed
 from launcher.git import guard, path_lists, tree_trash
 from launcher.git.repo import GitRepo
-from launcher.regular_files import read_regular
+from launcher.git.tree_trash import remove_dir
+from launcher.git.worktree_admin import admin_dir, lock_cmd, lock_worktree, unlock_worktree  # noqa: F401  (tests import them from here)
 
 BRANCH_PREFIX = "launcher"
 _REMOVE_PARALLEL = 8  # worktrees git removes at once (see `remove_worktrees`)
@@ -256,94 +256,12 @@ def _clear_stale_dir(path: Path) -> None:
     )
 
 
-async def _lock_cmd(repo: GitRepo, args: list[str], benign: str) -> None:
-    result = await repo.git("worktree", *args, check=False)
-    if not result.ok and benign not in result.err:
-        raise GitFailed(
-            f"`git worktree {' '.join(args)}` failed: {result.err.strip()}",
-            where=str(repo.root),
-            fix="check `git worktree list`; `launcher clean` removes leftovers of a run",
-        )
-
-
-def admin_dir(path: Path) -> Path | None:
-    """The worktree's administrative directory (`.git/worktrees/<name>`), from its `.git` file."""
-    try:
-        # The worktree is an agent's: its `.git` may be a FIFO or a link to a device.
-        text = os.fsdecode(read_regular(path / ".git", 64 * 1024))  # a path: its bytes as they are
-    except OSError:
-        return None
-    if not text.startswith("gitdir:"):
-        return None
-    admin = Path(text.removeprefix("gitdir:").strip())
-    return admin if admin.is_absolute() else (path / admin).resolve()
-
-
-async def lock_worktree(repo: GitRepo, path: Path, reason: str) -> None:
-    """Mark the worktree locked, exactly as `git worktree lock --reason` does: a `locked` file
-    holding the reason in its admin directory. Writing it directly spares a git process and a
-    wait on the repository lock per agent round (it is per-worktree state, nothing shared)."""
-    admin = admin_dir(path)
-    if admin is None or not admin.is_dir():
-        async with repo.lock.hold():
-            await _lock_cmd(repo, ["lock", "--reason", reason, str(path)], "already locked")
-        return
-    locked = admin / "locked"
-    if not locked.exists():  # like git: an existing lock and its reason stay
-        locked.write_text(reason, encoding="utf-8")
-
-
-async def unlock_worktree(repo: GitRepo, path: Path) -> None:
-    admin = admin_dir(path)
-    if admin is not None and not admin.is_dir() and path.is_dir():
-        raise GitFailed(
-            f"the worktree's git metadata ({admin}) was removed while its agent ran: git no longer "
-            "knows this worktree, so its work cannot be committed to the task's branch; its files "
-            "are left as they are",
-            where=str(path),
-            fix=f"copy what you want from {path}; a plain `launcher clean` keeps that directory, "
-                "`launcher clean --force` removes it",
-        )
-    if admin is None or not admin.is_dir():
-        async with repo.lock.hold():
-            await _lock_cmd(repo, ["unlock", str(path)], "not locked")
-        return
-    (admin / "locked").unlink(missing_ok=True)
-
-
 async def delete_branch_locked(repo: GitRepo, branch: str) -> bool:
     """`git branch -D`; False if the branch did not exist."""
     if not await repo.branch_exists(branch):
         return False
     await repo.git("branch", "-D", branch)
     return True
-
-
-def remove_dir(path: Path) -> str | None:
-    """Delete a directory tree of the launcher's (a worktree's files, a run's directory). None
-    once it is gone; else the line saying what is left, where, and how to remove it: a file an
-    agent made immutable (`chattr +i`) or a directory it made read-only cannot be deleted, and
-    that is never reported as removed."""
-    failed: list[tuple[str, str]] = []
-
-    def note(_func: object, where: str, exc_info: tuple[type[BaseException], BaseException, object]) -> None:
-        exc = exc_info[1]
-        failed.append((where, exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)))
-
-    shutil.rmtree(path, onerror=note)
-    if not os.path.lexists(path):
-        return None
-    return left_line(path, failed)
-
-
-def left_line(path: Path, failed: list[tuple[str, str]]) -> str:
-    """`kept PATH: could not remove it (...)`, with the commands that remove it."""
-    where, why = failed[0] if failed else (str(path), "still there")
-    more = f", and {len(failed) - 1} more" if len(failed) > 1 else ""
-    quoted = shlex.quote(str(path))
-    return (f"kept {path}: could not remove it ({where}: {why}{more}); remove what blocks it (an immutable "
-            f"file: `chattr -R -i {quoted}`; a read-only directory: `chmod -R u+w {quoted}`), then "
-            f"`rm -rf {quoted}` (or `launcher clean` again)")
 
 
 async def remove_locked(repo: GitRepo, path: Path, left: list[str] | None = None) -> bool:
@@ -355,7 +273,7 @@ async def remove_locked(repo: GitRepo, path: Path, left: list[str] | None = None
     problem: str | None = None
     if info is not None:
         if info.locked:
-            await _lock_cmd(repo, ["unlock", str(info.path)], "not locked")
+            await lock_cmd(repo, ["unlock", str(info.path)], "not locked")
         result = await repo.git(  # (stopped at its time limit too: deleted by hand below)
             "worktree", "remove", "--force", "--force", str(info.path), check=False, timed_out_ok=True
         )
@@ -474,7 +392,7 @@ async def reconcile(repo: GitRepo, root: Path) -> list[str]:
             if gone and info.locked and is_under(info.path, root):
                 # `git worktree prune` skips locked entries; ours are locked while an agent
                 # runs, so a crash followed by `rm -rf` would otherwise stick forever.
-                await _lock_cmd(repo, ["unlock", str(info.path)], "not locked")
+                await lock_cmd(repo, ["unlock", str(info.path)], "not locked")
                 notes.append(f"unlocked {info.path} (its directory vanished)")
             if gone and is_under(info.path, root):
                 await forget(repo, info.path)

@@ -18,7 +18,7 @@ from launcher.app.context import STATE_DIR
 from launcher.gates.judge_lock import judges_held
 from launcher.gates.judge_relay import keep_work
 from launcher.gates.relay import remove_scratch
-from launcher.git import worktrees
+from launcher.git import tree_trash
 from launcher.git.repo import GitRepo
 
 WORK_SUFFIX = "-work"
@@ -41,7 +41,7 @@ async def remove_judge_leftovers(repo: GitRepo, worktree_root: Path) -> list[str
             if entry.name.endswith(WORK_SUFFIX) and label in judges.idle and entry.is_dir():
                 keep_work(entry, judges.idle[label] / "judge")  # the judge's files, to its record
             await remove_scratch(repo, entry)  # a worktree git knows, else a directory of ours
-            if entry.exists() and (problem := worktrees.remove_dir(entry)) is not None:
+            if entry.exists() and (problem := tree_trash.remove_dir(entry)) is not None:
                 said.append(problem)
                 continue
             said.append(f"removed {entry}, the checkout of a killed judge of {label}")

@@ -36,7 +36,7 @@ from launcher.engine.orphans import journaling_observer
 from launcher.errors import GitFailed, GitTimedOut, LauncherError
 from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
-from launcher.git import commits, patches, submodules, worktrees
+from launcher.git import commits, patches, submodules, worktree_admin
 from launcher.git.ref_updates import unused_ref
 from launcher.models.contract import CompletionContract, derived_contract
 from launcher.models.plan import Task
@@ -148,12 +148,12 @@ async def _agent_round(
             contract_path=contract_path, feedback_path=feedback,
             port_base=ctx.port_base(task.id), attempt=attempt, session_id=session_id,
         )
-        await worktrees.lock_worktree(ctx.repo, worktree, f"launcher run {ctx.run_id}: agent running")
+        await worktree_admin.lock_worktree(ctx.repo, worktree, f"launcher run {ctx.run_id}: agent running")
         try:
             result = await run_agent_round(adapter, request, limits=_limits(ctx, task), on_spawn=spawned)
         finally:
             with anyio.CancelScope(shield=True):
-                await worktrees.unlock_worktree(ctx.repo, worktree)
+                await worktree_admin.unlock_worktree(ctx.repo, worktree)
     await containment.after_round(ctx, task.id)  # before the launcher's own git touches it
     for line in result.supervised.notes if result.supervised else []:  # a line too long to read...
         ctx.note(task.id, f"agent {task.agent} round {iteration}: {line}")

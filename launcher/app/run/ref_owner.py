@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from launcher.app.context import RunContext
-from launcher.git import ref_guard, worktrees
+from launcher.git import ref_guard, worktree_admin, worktrees
 from launcher.git.ref_guard import RefChange, RefState
 
 
@@ -105,7 +105,7 @@ def _reflogs(ctx: RunContext, task_id: str) -> list[Path]:
     row = ctx.journal.task(ctx.run_id, task_id)  # a `land --from` task's are its shard's
     branch = row.branch or worktrees.branch_name(ctx.run_id, task_id)
     logs = [ctx.repo.common_dir / "logs" / "refs" / "heads" / branch]
-    admin = worktrees.admin_dir(Path(row.worktree) if row.worktree else ctx.worktree_path(task_id))
+    admin = worktree_admin.admin_dir(Path(row.worktree) if row.worktree else ctx.worktree_path(task_id))
     if admin is not None:
         logs.append(admin / "logs" / "HEAD")
     return logs
