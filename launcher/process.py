@@ -4,6 +4,8 @@ Every child runs in its own session (so its whole process group can be signalled
 closed, output bounded, a wall-clock and an inactivity timeout, and SIGTERM → grace → SIGKILL
 of the group. Groups still alive are tracked so that an interrupted launcher kills them all
 (`launcher.process_groups`: signalling, liveness and that set; its names are re-exported here).
+Who is told of each child started and ended is `launcher.spawn_observer`'s (re-exported here too);
+what ends a supervised agent that has not exited, `launcher.agent_watchdog`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -24,6 +25,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process
 
 from launcher import child_watcher, process_threads
+from launcher.agent_watchdog import Watchdog
 from launcher.capped_log import (
     COMMAND_KEEP,
     COMMAND_KEEP_HEAD,
@@ -52,6 +54,12 @@ from launcher.process_groups import (  # re-exported: callers know them as `proc
     wait_for_starts,
 )
 from launcher.spawn_failure import spawn_failed
+from launcher.spawn_observer import (  # re-exported: callers know them as `process.…`
+    SpawnObserver,
+    notify_ended,
+    notify_started,
+    observing_spawns,
+)
 
 __all__ = [
     "DEFAULT_KEEP", "DRAIN_AFTER_EXIT_S", "Completed", "SpawnObserver", "Supervised", "children_starting",
@@ -61,40 +69,6 @@ __all__ = [
     "wait_for_starts",
 ]
 
-
-@dataclass(frozen=True)
-class SpawnObserver:
-    """Told about every child `run` and `supervise` start and end, so a caller can journal them:
-    a launcher killed with -9 cannot reap its children, the next one must find them."""
-
-    started: Callable[[int, Sequence[str], str], None]  # (pgid, argv, kind: "command" | "supervised")
-    ended: Callable[[int], None]  # (pgid)
-
-
-# A ContextVar, not a global: concurrent tasks each journal their own children under their own id.
-_SPAWN_OBSERVER: ContextVar[SpawnObserver | None] = ContextVar("launcher_spawn_observer", default=None)
-
-
-@contextlib.contextmanager
-def observing_spawns(observer: SpawnObserver | None) -> Iterator[None]:
-    """Report the children started in this context (and the tasks it starts) to `observer`."""
-    token = _SPAWN_OBSERVER.set(observer)
-    try:
-        yield
-    finally:
-        _SPAWN_OBSERVER.reset(token)
-
-
-def _notify_started(pgid: int, argv: Sequence[str], kind: str) -> SpawnObserver | None:
-    observer = _SPAWN_OBSERVER.get()
-    if observer is not None:
-        observer.started(pgid, argv, kind)
-    return observer
-
-
-def _notify_ended(observer: SpawnObserver | None, pgid: int) -> None:
-    if observer is not None:
-        observer.ended(pgid)
 
 DEFAULT_KEEP = 2 * 1024 * 1024
 # Once the leader has exited and its group is killed, the pipes normally reach EOF at once; only
@@ -245,7 +219,7 @@ async def run(
         except (OSError, ValueError) as exc:  # exec refused it (E2BIG, ENOENT...) or a NUL byte
             raise spawn_failed(exc, argv, cwd=cwd, env=env) from exc
         proc = holder[0]
-        observer = _notify_started(proc.pid, argv, "command")
+        observer = notify_started(proc.pid, argv, "command")
         deadline = None if timeout is None else start + timeout
         timed_out = await anyio.to_thread.run_sync(
             process_threads.collect, proc, on_stdout, err.add, deadline, stop, DRAIN_AFTER_EXIT_S,
@@ -256,7 +230,7 @@ async def run(
         if holder:
             with anyio.CancelScope(shield=True):
                 await _end_group(holder[0], grace_s)
-                _notify_ended(observer, holder[0].pid)
+                notify_ended(observer, holder[0].pid)
     proc = holder[0]
     rc = proc.returncode if proc.returncode is not None else -9
     dropped = out.dropped if isinstance(out, HeadTail) else out.total - len(out.data)
@@ -283,22 +257,6 @@ async def _end_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
         await terminate_group(proc.pid, grace_s)
         await anyio.to_thread.run_sync(proc.wait, limiter=anyio.CapacityLimiter(1))
     _LIVE_GROUPS.discard(proc.pid)
-
-
-# The agents' watchdog looks every _TICK_S. A gap between two of its looks longer than
-# _SUSPENDED_GAP_S means the launcher did not run meanwhile (its agents did): it then judges
-# nothing for _SETTLE_S, and an agent's inactivity is counted from the resume.
-_TICK_S = 0.1
-_SUSPENDED_GAP_S = 1.0
-_SETTLE_S = 0.5
-
-
-def _asked(give_up: Callable[[], str | None]) -> str | None:
-    """What an adapter's `give_up` says; its own failure never ends (nor breaks) the supervision."""
-    try:
-        return give_up()
-    except Exception:
-        return None
 
 
 @dataclass
@@ -377,10 +335,8 @@ async def supervise(
     out, err = Tail(keep_bytes), Tail(keep_bytes)
     lines = LineFeed(stdout_lines, max_line) if stdout_lines is not None else None
     err_lines = LineFeed(stderr_lines, max_line) if stderr_lines is not None else None
-    last_activity = start
+    dog = Watchdog(start, timeout_s, inactivity_s, activity_probe, give_up)
     last_written = [out]  # the stream the agent printed to last
-    verdict: dict[str, bool] = {"timed_out": False, "stalled": False}
-    gave_up: list[str] = []
 
     try:
         proc = await open_tracked(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL)
@@ -393,9 +349,8 @@ async def supervise(
 
     def sink(tail: Tail, feed: LineFeed | None = None) -> Callable[[bytes], None]:
         def take(chunk: bytes) -> None:
-            nonlocal last_activity
             if tail is out or stderr_is_activity:
-                last_activity = time.monotonic()
+                dog.last_activity = time.monotonic()
             last_written[0] = tail
             log.write(chunk)
             tail.add(chunk)
@@ -404,57 +359,20 @@ async def supervise(
 
         return take
 
-    async def watchdog() -> None:
-        resumed_at = start  # the inactivity window starts no sooner than the launcher last ran again
-        settle_until = 0.0
-        previous = time.monotonic()
-        while True:
-            await anyio.sleep(_TICK_S)
-            if proc.returncode is not None:
-                return  # it finished on its own; only its leftover output is being read
-            now = time.monotonic()
-            if now - previous > _SUSPENDED_GAP_S:
-                # The launcher itself did not run (Ctrl-Z then `fg`, the machine asleep, the loop
-                # held up): the agent, in a session of its own, worked on meanwhile. That time is
-                # not the agent's inactivity: its window restarts now, and nothing is judged until
-                # the loop has read the output piled up in the pipes, seen an exit that happened
-                # meanwhile, and walked the files again.
-                resumed_at = now
-                settle_until = now + _SETTLE_S
-            previous = now
-            if now < settle_until:
-                if activity_probe is not None:
-                    activity_probe()  # starts a fresh walk
-                continue
-            if timeout_s is not None and now - start > timeout_s:
-                verdict["timed_out"] = True
-                break
-            if inactivity_s is not None:
-                latest = max(last_activity, resumed_at)
-                if activity_probe is not None:
-                    latest = max(latest, activity_probe())
-                if now - latest > inactivity_s:
-                    verdict["stalled"] = True
-                    break
-            if give_up is not None and (reason := _asked(give_up)):
-                gave_up.append(reason)
-                break
-        await terminate_group(proc.pid, grace_s)
-
     drained = True
     observer: SpawnObserver | None = None
     try:
-        observer = _notify_started(proc.pid, argv, "supervised")
+        observer = notify_started(proc.pid, argv, "supervised")
         if on_spawn is not None:
             on_spawn(proc.pid)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(watchdog)
+            tg.start_soon(dog.watch, proc, grace_s)
             drained = await _pump_until_exit(proc, sink(out, lines), sink(err, err_lines))
             tg.cancel_scope.cancel()
     finally:
         try:
             await _reap(proc, min(grace_s, 2.0))
-            _notify_ended(observer, proc.pid)
+            notify_ended(observer, proc.pid)
         finally:
             log.close()
             with anyio.CancelScope(shield=True):
@@ -463,15 +381,15 @@ async def supervise(
         returncode=proc.returncode,
         duration_s=time.monotonic() - start,
         pid=proc.pid,
-        timed_out=verdict["timed_out"],
-        stalled=verdict["stalled"],
+        timed_out=dog.timed_out,
+        stalled=dog.stalled,
         last_stream="stderr" if last_written[0] is err else "stdout",
         stdout_tail=bytes(out.data),
         stderr_tail=bytes(err.data),
         stdout_bytes=out.total,
         stderr_bytes=err.total,
         log_truncated=log.truncated,
-        gave_up=gave_up[0] if gave_up else None,
+        gave_up=dog.gave_up,
     )
     if err_lines is not None:
         err_lines.close()

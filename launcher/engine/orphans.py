@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from launcher.engine.reaper import proc_environ, proc_stat
-from launcher.process import SpawnObserver
+from launcher.spawn_observer import SpawnObserver
 from launcher.store.journal import Journal
 
 
