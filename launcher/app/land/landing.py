@@ -34,7 +34,7 @@ from launcher.app.run.grading import approval_holds, branch_tips
 from launcher.errors import FoldLost
 from launcher.gates.check_summary import failure_line
 from launcher.gates.ledgers import TECH_DEBT_FILE
-from launcher.git import merge, ref_updates, scratch, worktrees
+from launcher.git import merge, ref_updates, scratch, target_advance, worktrees
 from launcher.git.commits import ATTEMPT
 from launcher.models.states import TaskState
 from launcher.store import own_files
@@ -336,7 +336,7 @@ async def _advance(ctx: RunContext, expected_old: str, tip: str,
     not reported (the caller folds again onto the new tip)."""
     ctx.journal.record_landing(ctx.run_id, target=ctx.target, expected_old=expected_old,
                                new_tip=tip, tasks=landed)
-    advanced = await merge.advance_target(
+    advanced = await target_advance.advance_target(
         ctx.repo, target_branch=ctx.target, new=tip, expected_old=expected_old,
         integration_branch=worktrees.integration_branch(ctx.run_id), on_step=journal_steps(ctx),
         # The launcher's own writes, e.g. mid-run: tech-debt rows, a `mutation label`'s label
