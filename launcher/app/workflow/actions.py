@@ -15,7 +15,7 @@ import anyio
 from launcher import detached, process_identity
 from launcher.app.context import EventSink, state_dir
 from launcher.app.run.shared_credentials import check_shared_credentials
-from launcher.app.workflow import engine, handoff, integrity, offers, planner, routing
+from launcher.app.workflow import engine, handoff, integrity, offers, planner, routing, runner
 from launcher.app.workflow.session import WorkflowSession
 from launcher.app.workflow.templates import load_templates, unknown_template
 from launcher.app.workflow.tool_args import (
@@ -194,9 +194,9 @@ def spawn_runner(session: WorkflowSession, state: WorkflowState, *, skip: bool =
     workflow next|resume` process; returns at once. Callers checked that it may run now."""
     action = ["resume", state.id, *(["--retry-failed"] if retry_failed else [])] if resume else \
         ["next", state.id, *(["--skip"] if skip else [])]
-    log_path = session.folder(state.id) / engine.RUNNER_LOG
+    log_path = session.folder(state.id) / runner.RUNNER_LOG
     with open_private_append(log_path, text=True) as log:  # the tail `status` shows starts after this line
-        log.write(f"{engine.RUNNER_MARK}`launcher workflow {' '.join(action)}` at "
+        log.write(f"{runner.RUNNER_MARK}`launcher workflow {' '.join(action)}` at "
                   f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     argv = launcher_module_argv("launcher.cli.main", "workflow", *action, "--quiet", "--spawned")
     pid = detached.spawn_detached(argv, cwd=session.repo.root, env=os.environ, log_path=log_path)
@@ -260,11 +260,11 @@ async def dispatch(cwd: Path, action: Any, args: dict[str, Any], emit: EventSink
         if detach:
             session = await WorkflowSession.open(cwd)
             async with session.claim(wid):  # checked and the runner recorded before another may look
-                state = engine.notice_dead_runner(session, session.load(wid))
+                state = runner.notice_dead_runner(session, session.load(wid))
                 if engine.resume_runs_a_phase(state, retry_failed=retry):
                     if engine.parked(state):
                         await engine.check_parked_held(session, state)  # refused here, not in the runner
-                    elif state.paused_on and not engine.interrupted(state):  # a retry: so is lost earlier work
+                    elif state.paused_on and not runner.interrupted(state):  # a retry: so is lost earlier work
                         await integrity.refuse_retry_on_lost_work(session.repo, state)
                     engine.check_step_free(session, state)  # so is a run another launcher drives
                     await check_shared_credentials(session.repo)
@@ -280,7 +280,7 @@ async def _go(cwd: Path, wid: str, emit: EventSink, *, detach: bool, skip: bool 
     if detach:
         session = await WorkflowSession.open(cwd)
         async with session.claim(wid):  # checked and the runner recorded before another may look
-            state = engine.notice_dead_runner(session, session.load(wid))
+            state = runner.notice_dead_runner(session, session.load(wid))
             engine.check_can_run(state, skip=skip)
             await check_shared_credentials(session.repo)  # refused to the caller, not in the runner
             handoff.check_present(session, state)  # so is a phase whose earlier artifacts are gone

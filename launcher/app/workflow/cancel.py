@@ -16,13 +16,8 @@ from launcher.app.land import recovery
 from launcher.app.report import build_report
 from launcher.app.workflow import artifacts, install_notes, phase_run
 from launcher.app.workflow import parked as parked_work
-from launcher.app.workflow.engine import (
-    CANCEL_MARK,
-    RUNNER_LOG,
-    STOP_GRACE_S,
-    refusal,
-    runner_alive,
-)
+from launcher.app.workflow.engine import CANCEL_MARK, STOP_GRACE_S, refusal
+from launcher.app.workflow.runner import RUNNER_LOG, runner_alive
 from launcher.app.workflow.session import WorkflowSession
 from launcher.errors import LauncherError, RunNotFound
 from launcher.models.config import config_of_run

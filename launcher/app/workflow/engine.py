@@ -5,7 +5,8 @@ ready --next--> running --> ready | waiting_checkpoint (a checkpoint phase) | co
 waiting_checkpoint --checkpoint--> ready;  paused --resume [--retry-failed] / next --skip--> ...
 A runner that died mid-phase leaves `running` with a dead runner pid: `resume` continues the
 phase's run where it stopped (no finished phase or task is repeated). A runner that died before
-its phase's run began (its pid gone, no run recorded) fails that phase, with the end of its log.
+its phase's run began (its pid gone, no run recorded) fails that phase, with the end of its log
+(the runner's liveness and what a dead one leaves: app/workflow/runner.py).
 A phase whose result was parked off the target (`git merge --ff-only BRANCH`, then `resume`)
 pauses the workflow until the target holds it."""
 
@@ -19,7 +20,6 @@ from typing import Any
 
 import anyio
 
-from launcher import process_identity
 from launcher.app.context import EventSink
 from launcher.app.report import build_report
 from launcher.app.run import preflight
@@ -28,6 +28,13 @@ from launcher.app.run.shared_credentials import check_shared_credentials
 from launcher.app.workflow import artifacts, handoff, install_notes, integrity, phase_run
 from launcher.app.workflow import parked as parked_work
 from launcher.app.workflow.planner import check_params, check_scripts, check_settings, custom_template, step_plan
+from launcher.app.workflow.runner import (
+    interrupted,
+    notice_dead_runner,
+    refuse_live_runner,
+    runner_alive,
+    running_step,
+)
 from launcher.app.workflow.session import WorkflowSession
 from launcher.app.workflow.templates import unknown_template
 from launcher.errors import EnvironmentProblem, RunNotFound, UsageProblem
@@ -39,22 +46,8 @@ from launcher.models.workflow import (
     WorkflowTemplate,
 )
 
-RUNNER_LOG = "runner.log"
-RUNNER_MARK = "--- launcher workflow runner: "  # the first line a detached runner's log gets
 CANCEL_MARK = "cancelling"  # a file in the workflow's folder while `cancel` stops its runner
 STOP_GRACE_S = 10.0
-
-
-def runner_alive(state: WorkflowState) -> bool:
-    """Whether the recorded runner still runs: we ourselves (this process runs the phase), or
-    the same live process that was recorded, by pid *and* start time (a zombie, or a newer
-    process the kernel gave a dead runner's pid, does not count: not even this one)."""
-    pid = state.runner_pid
-    if not pid:
-        return False
-    if state.runner_started is None:  # no start time (an older launcher, no /proc): the pid must run launcher
-        return pid == os.getpid() or process_identity.launcher_alive(pid, None)
-    return process_identity.alive(pid, state.runner_started)
 
 
 def refusal(state: WorkflowState, what: str, fix: str) -> UsageProblem:
@@ -62,96 +55,10 @@ def refusal(state: WorkflowState, what: str, fix: str) -> UsageProblem:
                         error_key=f"workflow_{state.status.value}")
 
 
-def interrupted(state: WorkflowState) -> bool:
-    """Running, its runner dead: `resume` continues its phase."""
-    return state.status is WorkflowStatus.RUNNING and not runner_alive(state)
-
-
-def _refuse_live_runner(state: WorkflowState) -> None:
-    if runner_alive(state):
-        raise UsageProblem(f"workflow {state.id} has a runner already: its phase runs in process {state.runner_pid}",
-                           fix=f"watch it with `launcher workflow status {state.id}`; "
-                               f"`launcher workflow cancel {state.id}` stops it"
-                               + (f"; {process_identity.stop_advice(state.runner_pid or 0)}"
-                                  if process_identity.stopped(state.runner_pid or 0) else ""),
-                           error_key="workflow_runner_alive")
-
-
-def runner_log_tail(session: WorkflowSession, workflow_id: str, lines: int = 8) -> str:
-    """The last lines the latest detached runner wrote (its traceback, if it crashed)."""
-    path = session.folder(workflow_id) / RUNNER_LOG
-    try:
-        with path.open("rb") as fh:
-            fh.seek(max(0, path.stat().st_size - 16384))
-            text = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    text = text.rsplit(RUNNER_MARK, 1)[-1]
-    kept = [line.rstrip() for line in text.splitlines()[1:] if line.strip()]
-    return "\n".join(kept[-lines:])[-2000:]
-
-
 def parked(state: WorkflowState) -> dict[str, Any] | None:
     """The paused phase's result parked off the target (branch, commit), if that is why it paused."""
     info = state.options.get("parked")
     return info if isinstance(info, dict) and info.get("phase") == state.paused_on else None
-
-
-def notice_dead_runner(session: WorkflowSession, state: WorkflowState) -> WorkflowState:
-    """A recorded runner whose process is gone: mid-run it is `interrupted` (resume continues the
-    run); before its run began (a crash while starting), its phase failed. Either way the end of
-    its log says why. Decided again on the state as it is when written (a runner recorded since
-    `state` was read is left alone)."""
-    if not state.runner_pid or runner_alive(state):
-        return state
-    return session.update(state.id, lambda now: _settle_dead_runner(session, now))
-
-
-def _settle_dead_runner(session: WorkflowSession, state: WorkflowState) -> bool:
-    pid = state.runner_pid
-    if not pid or runner_alive(state):
-        return False
-    tail = runner_log_tail(session, state.id)
-    said = f"; its log ends:\n{tail}\n" if tail else "; "
-    wid = state.id
-    if state.status is WorkflowStatus.RUNNING:
-        step = running_step(session, state)
-        if any(state.phase(p.id).run_id for p in step):
-            message = (f"the runner (process {pid}) stopped in the middle of phase "
-                       f"{'+'.join(p.id for p in step)}{said}`launcher workflow resume {wid}` continues it")
-            if state.message == message:
-                return False
-            state.message = message
-            return True
-    elif state.status is WorkflowStatus.PAUSED and state.paused_on:  # a retry that never began
-        state.runner_pid = None
-        state.message = (f"the runner (process {pid}) retrying phase {state.paused_on} exited before the phase "
-                         f"ran{said}fix the cause, then `launcher workflow resume {wid} --retry-failed`, "
-                         f"`launcher workflow next {wid} --skip` or `launcher workflow cancel {wid}`")
-        return True
-    elif state.status is not WorkflowStatus.READY:
-        state.runner_pid = None
-        return True
-    step = running_step(session, state) if state.status is WorkflowStatus.RUNNING else \
-        phase_run.next_step(session, state)
-    state.runner_pid = None
-    if not step:
-        return True
-    names = "+".join(p.id for p in step)
-    error = f"the runner (process {pid}) exited before the phase's run began" + (f": {tail}" if tail else "")
-    for phase in step:
-        row = state.phase(phase.id)
-        row.status, row.error, row.finished_at = PhaseStatus.FAILED, error, time.time()
-        row.artifacts = [artifacts.write_error(session.folder(wid), phase, None, error)]
-    if state.pause_on_failure:
-        state.status, state.paused_on = WorkflowStatus.PAUSED, step[0].id
-        state.message = (f"phase {names} failed to start: the runner (process {pid}) exited{said}"
-                         f"fix the cause, then retry (`launcher workflow resume {wid} --retry-failed`), skip "
-                         f"(`launcher workflow next {wid} --skip`) or cancel (`launcher workflow cancel {wid}`)")
-    else:
-        state.status = WorkflowStatus.FAILED
-        state.message = f"phase {names} failed to start: the runner (process {pid}) exited{said}".rstrip("; \n")
-    return True
 
 
 async def create(cwd: Path, name: str, params: dict[str, str], options: dict[str, Any]) -> WorkflowState:
@@ -211,7 +118,7 @@ async def _check_steps(session: WorkflowSession, template: WorkflowTemplate, par
 
 def check_can_run(state: WorkflowState, *, skip: bool = False) -> None:
     """Why `next` may not run now (raises), so a detached runner is never started for nothing."""
-    _refuse_live_runner(state)
+    refuse_live_runner(state)
     if interrupted(state):
         raise refusal(state, "its runner stopped in the middle of a phase",
                       f"`launcher workflow resume {state.id}` continues that phase")
@@ -319,7 +226,7 @@ async def pause(cwd: Path, workflow_id: str) -> WorkflowState:
 def resume_runs_a_phase(state: WorkflowState, *, retry_failed: bool = False) -> bool:
     """Whether `resume` runs (or finishes) a phase, which a detached runner should do; raises
     when it may not resume now: a live runner, a failed phase without --retry-failed, nothing."""
-    _refuse_live_runner(state)
+    refuse_live_runner(state)
     if interrupted(state):
         return True
     if state.status is WorkflowStatus.PAUSED and state.paused_on:
@@ -427,15 +334,6 @@ async def _take_parked(session: WorkflowSession, state: WorkflowState) -> Workfl
     step = phase_run.next_step(session, state)
     report = build_report(session.journal(), str(info["run_id"]), session.repo.root)
     return await phase_run.finish_step(session, state, step, report, landed_by_operator=True)
-
-
-def running_step(session: WorkflowSession, state: WorkflowState) -> list[Any]:
-    template = session.template_of(state)
-    running = {p.id for p in state.phases if p.status is PhaseStatus.RUNNING}
-    for step in template.steps():
-        if running.intersection(p.id for p in step):
-            return phase_run.unfinished(state, step)
-    return phase_run.next_step(session, state)
 
 
 async def cancel(cwd: Path, workflow_id: str, *, force: bool = False) -> WorkflowState:

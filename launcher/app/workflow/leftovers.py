@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from launcher.app.workflow import artifacts
-from launcher.app.workflow.engine import runner_alive
+from launcher.app.workflow.runner import runner_alive
 from launcher.app.workflow.session import WorkflowSession
 from launcher.engine import site_installs
 

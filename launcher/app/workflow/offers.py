@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from launcher.app.workflow.engine import interrupted, parked, runner_alive
+from launcher.app.workflow.engine import parked
 from launcher.app.workflow.integrity import LOST_WORK
+from launcher.app.workflow.runner import interrupted, runner_alive
 from launcher.models.workflow import WorkflowState, WorkflowStatus
 
 
