@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from launcher.errors import LauncherError
+from launcher.git import in_progress
 
 EXCLUDE = "info/exclude"
 HEAD = "HEAD"
@@ -66,13 +67,6 @@ SHALLOW = "shallow"
 _READABLE_HEAD = re.compile(rb"^(?:ref: refs/\S+|[0-9a-f]{40}(?:[0-9a-f]{24})?)\s*$")
 _SINGLE_FILES = ("config", "config.worktree", "info/attributes", EXCLUDE, "info/grafts", SHALLOW,
                  "objects/info/alternates", HEAD)
-# A checkout's operation in progress, in its git dir: single files, files named with a prefix,
-# and directories (every file in them).
-# (Not AUTO_MERGE: git leaves it after a rebase that finished, a `git pull --rebase` of the user's
-# during the run, and it only names a tree: no git command acts on it.)
-_IN_PROGRESS_FILES = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "CHERRY_PICK_HEAD", "REVERT_HEAD")
-_IN_PROGRESS_PREFIX = "BISECT_"
-_IN_PROGRESS_DIRS = ("sequencer", "rebase-merge", "rebase-apply")
 # Patterns the launcher appends to info/exclude itself. Those every launcher process may add (its
 # state dir, a reviewer's packet copy, Aider's files) are known up front: another launcher
 # process (a second run, a review) adding one is not an agent's change of the shared git dir.
@@ -179,33 +173,10 @@ def _take_in_own_worktree_config(snapshot: GitDirSnapshot) -> None:
                 snapshot.entries[rel] = own[1]
 
 
-def _tree_paths(common_dir: Path, rel: str) -> list[str]:
-    """Every file under the directory `rel` (symlinks by target), or `rel` itself if it is not one."""
-    top = common_dir / rel
-    if top.is_symlink() or not top.is_dir():
-        return [rel] if top.is_symlink() or top.exists() else []
-    found = []
-    for folder, dirs, files in os.walk(top):
-        for name in [*files, *(d for d in dirs if os.path.islink(os.path.join(folder, d)))]:
-            found.append(os.path.relpath(os.path.join(folder, name), common_dir))
-    return found
-
-
-def _in_progress_paths(common_dir: Path, checkout: str) -> list[str]:
-    """The files of a checkout's operation in progress (`checkout`: its git dir, relative)."""
-    prefix = f"{checkout}/" if checkout else ""
-    paths = [prefix + name for name in _IN_PROGRESS_FILES]
-    with contextlib.suppress(OSError):
-        paths += [prefix + name for name in os.listdir(common_dir / checkout) if name.startswith(_IN_PROGRESS_PREFIX)]
-    for folder in _IN_PROGRESS_DIRS:
-        paths += _tree_paths(common_dir, prefix + folder)
-    return paths
-
-
 def _watched(common_dir: Path, checkouts: tuple[str, ...]) -> list[str]:
-    paths = [*_SINGLE_FILES, *_tree_paths(common_dir, "hooks")]
+    paths = [*_SINGLE_FILES, *in_progress.tree_paths(common_dir, "hooks")]
     for checkout in checkouts:
-        paths += _in_progress_paths(common_dir, checkout)
+        paths += in_progress.paths(common_dir, checkout)
     admin = common_dir / "worktrees"
     if admin.is_dir():
         paths += [f"worktrees/{d.name}/config.worktree" for d in admin.iterdir() if d.is_dir()]
@@ -350,22 +321,7 @@ def restore(snapshot: GitDirSnapshot, changed: dict[str, str], prune: bool = Tru
         os.chmod(scratch, entry.mode)
         os.replace(scratch, path)
     if prune:
-        _prune_in_progress(snapshot)
-
-
-def _prune_in_progress(snapshot: GitDirSnapshot) -> None:
-    """An in-progress directory (`rebase-merge/`...) the snapshot did not have goes whole once its
-    files are: git takes an empty one for an operation in progress too."""
-    for checkout in snapshot.checkouts:
-        for folder in _IN_PROGRESS_DIRS:
-            rel = f"{checkout}/{folder}" if checkout else folder
-            top = snapshot.common_dir / rel
-            if top.is_symlink() or not top.is_dir() or any(
-                    key == rel or key.startswith(f"{rel}/") for key in snapshot.entries):
-                continue
-            if not _tree_paths(snapshot.common_dir, rel):  # files only an agent added: put back above
-                with contextlib.suppress(OSError):
-                    shutil.rmtree(top)
+        in_progress.prune(snapshot.common_dir, snapshot.checkouts, snapshot.entries)
 
 
 def change_times(snapshot: GitDirSnapshot, changed: dict[str, str]) -> list[float | None]:
@@ -383,7 +339,7 @@ def change_times(snapshot: GitDirSnapshot, changed: dict[str, str]) -> list[floa
 def in_progress_present(snapshot: GitDirSnapshot) -> bool:
     """Whether a watched checkout shows an operation in progress now (a merge, rebase, bisect...)."""
     return any(rel not in snapshot.entries for checkout in snapshot.checkouts
-               for rel in _in_progress_paths(snapshot.common_dir, checkout)
+               for rel in in_progress.paths(snapshot.common_dir, checkout)
                if (snapshot.common_dir / rel).exists())
 
 
@@ -397,8 +353,8 @@ def undo_tampering(snapshot: GitDirSnapshot, aside: Path | None = None,
     neither put back nor reported, for the next check to look at again."""
     changed = changed_paths(snapshot)
     live = False
-    if users_git_live is not None and any(_in_progress(rel) for rel in changed) and users_git_live():
-        changed = {rel: how for rel, how in changed.items() if not _in_progress(rel)}
+    if users_git_live is not None and any(in_progress.is_in_progress(rel) for rel in changed) and users_git_live():
+        changed = {rel: how for rel, how in changed.items() if not in_progress.is_in_progress(rel)}
         live = True
     if not changed:
         return None
@@ -413,25 +369,10 @@ def undo_tampering(snapshot: GitDirSnapshot, aside: Path | None = None,
     restore(snapshot, changed, prune=not live)
     where = f"; what it was is kept in {aside}" if aside is not None and any(
         how != "deleted" for how in changed.values()) else ""
-    listed = ", ".join(_described(rel, how) for rel, how in _grouped(changed).items())
-    if any(how == "added" and _in_progress(rel) for rel, how in changed.items()):
+    listed = ", ".join(_described(rel, how) for rel, how in in_progress.grouped(changed).items())
+    if any(how == "added" and in_progress.is_in_progress(rel) for rel, how in changed.items()):
         listed += " (git took the checkout for one in the middle of a merge, rebase or bisect)"
     return listed + where, times
-
-
-def _in_progress(rel: str) -> bool:
-    return any(part in _IN_PROGRESS_FILES or part in _IN_PROGRESS_DIRS or part.startswith(_IN_PROGRESS_PREFIX)
-               for part in rel.split("/"))
-
-
-def _grouped(changed: dict[str, str]) -> dict[str, str]:
-    """The changes as said: the files an in-progress directory (`rebase-merge/`) gained, as one."""
-    said: dict[str, str] = {}
-    for rel, how in changed.items():
-        parts = rel.split("/")
-        cut = next((i for i, part in enumerate(parts[:-1]) if part in _IN_PROGRESS_DIRS), None)
-        said.setdefault("/".join(parts[: cut + 1]) + "/" if cut is not None and how == "added" else rel, how)
-    return said
 
 
 def _described(rel: str, how: str) -> str:
