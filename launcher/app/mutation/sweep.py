@@ -21,7 +21,6 @@ from pathlib import Path
 
 import anyio
 
-from launcher import __version__
 from launcher.app.context import STATE_DIR
 from launcher.app.mutation.history import planned
 from launcher.app.mutation.key_basis import KeyBasis, read_bases, record_basis, stale_notes
@@ -32,6 +31,7 @@ from launcher.app.mutation.setup import configured, custom_command_cost, discove
 from launcher.app.mutation.snapshot import SNAPSHOT_DIR, Snapshot
 from launcher.app.mutation.sweep_end import finish, stopped_by_disk
 from launcher.app.mutation.sweep_guard import TreeGuard
+from launcher.app.mutation.sweep_keys import SweepKeys
 from launcher.app.mutation.sweep_options import SweepOptions, SweepOutcome, open_sweep, resume_options
 from launcher.app.run.inputs import prepare_worktree_root
 from launcher.engine import reaper, site_installs
@@ -42,12 +42,12 @@ from launcher.models.config import load_repo_config
 from launcher.mutation import sanity
 from launcher.mutation.cache_readers import CacheReaders
 from launcher.mutation.coverage_map import CoverageMap
-from launcher.mutation.discover import PYTHON_SUFFIXES, Collected, is_test_file
+from launcher.mutation.discover import PYTHON_SUFFIXES, Collected
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
 from launcher.mutation.interpreter import resolve_python
 from launcher.mutation.model import Mutant, MutantStatus
-from launcher.mutation.result_key import SCHEMA, TestDigest, TreeFiles, cache_key, project_digest, state_digest
+from launcher.mutation.result_key import TestDigest, TreeFiles
 from launcher.mutation.results import (
     MutantRecord,
     SweepMeta,
@@ -57,18 +57,14 @@ from launcher.mutation.results import (
     summary_text,
 )
 from launcher.mutation.run_env import import_roots, plugin_overrides, sweep_bytecode_cache
-from launcher.mutation.selection_check import SelectionCheck
 from launcher.mutation.sweep import (
     BYTECODE_DIR,
     CACHEABLE,
     ForkSupport,
     Worker,
     dispatch,
-    executor_route,
-    fork_support,
     note_of,
 )
-from launcher.mutation.test_ids import in_suite_order
 from launcher.mutation.test_order import TestOrder
 from launcher.mutation.unclassified import unclassified_notes
 from launcher.store import mutants as store_mod
@@ -79,7 +75,7 @@ async def _git_list(repo: GitRepo, *args: str) -> list[str]:
     return [p for p in (await repo.git(*args)).out.split("\0") if p]
 
 
-class _Sweep:
+class _Sweep(SweepKeys):
     """One sweep's state while it runs."""
 
     def __init__(self, repo: GitRepo, options: SweepOptions, listener: SweepListener, sweep_id: str,
@@ -207,17 +203,6 @@ class _Sweep:
         jobs = self._plan(again, self.scope.cov, self.scope.cov.run.wall_s)
         await dispatch(jobs, pool[: max(1, min(len(pool), len(jobs)))], self._finished)
 
-    def _check(self) -> SelectionCheck | None:
-        """The check of narrowed verdicts against the suite (`selection_check`), one per coverage map."""
-        if self.scope is None or not self.durations:
-            return None
-        return SelectionCheck(self.durations, self.options.timeout_factor, self.options.timeout_min_s)
-
-    @property
-    def source_root(self) -> Path:
-        assert self.snapshot is not None, "open_trees first"
-        return self.snapshot.root
-
     def _generic(self, tree: Path, dirty: list[str]) -> GenericExecutor:
         return GenericExecutor(self.repo, tree, self.base_sha, self.command, overlay=dirty, roots=self.roots,
                                overlay_source=self.source_root, pycache_dir=self.pycache_dir,
@@ -251,73 +236,6 @@ class _Sweep:
             await sanity.check_probes(first, probes, opts.timeout_factor * base + opts.timeout_min_s,
                                       opts.timeout_factor * suite_s + opts.timeout_min_s)
         return self._plan(pending, cov, suite_s)
-
-    def _digest(self, cov: CoverageMap | None) -> TestDigest:
-        """What the verdicts planned with `cov` depend on besides the mutant (`result_key`)."""
-        if id(cov) not in self._digests:
-            project, skeletal = project_digest(self._tree(), cov.test_ids if cov is not None else [])
-            test_files = [f for f in self.tracked if is_test_file(f)]
-            self._digests[id(cov)] = TestDigest(self._tree(), test_files, project, skeletal)
-        return self._digests[id(cov)]
-
-    def _tree(self) -> TreeFiles:
-        assert self.first is not None, "open_trees first"
-        if self._tree_files is None:  # read while worker 1's tree is clean (no mutant written)
-            self._tree_files = TreeFiles(self.first.root, self.tracked)
-        return self._tree_files
-
-    def basis(self) -> KeyBasis:
-        """What this attempt keys its verdicts on (recorded, so a later resume can say why one is stale)."""
-        return KeyBasis(self.began, SCHEMA, __version__, state_digest(self._tree(), self._command_key()))
-
-    def _fork_support(self) -> ForkSupport | None:
-        """The fork executor the workers get (None: generic only), looked up once."""
-        if self._fork is None:
-            wanted = self.options.use_fork and self.command.is_pytest
-            self._fork = (fork_support(self.source_root) if wanted else None,)
-        return self._fork[0]
-
-    def _key(self, m: Mutant, tests: list[str], cov: CoverageMap | None, in_child: bool,
-             decided: list[str] | None = None) -> str:  # fmt: skip
-        """The mutant's result key: with the executor its job goes to (`executor_route`) and the
-        tests whose run decided its verdict (`decided`, None: its selection)."""
-        route = executor_route(self._fork_support(), m, tests, in_child)
-        return cache_key(m, tests, self._command_key(), self._digest(cov), route, decided)
-
-    def _keys(self, m: Mutant, tests: list[str], cov: CoverageMap | None, in_child: bool) -> list[str]:
-        """Every key a verdict of this job may be stored under: one per run that can decide it
-        (`SelectionCheck.deciders`), the job's own selection first."""
-        check = self._check()
-        deciders = check.deciders(tests) if check is not None else [tests, []]
-        return list(dict.fromkeys(self._key(m, tests, cov, in_child, each) for each in deciders))
-
-    def _command_key(self) -> str:
-        command_key = self.command.custom or f"pytest:{self.command.python}"
-        return command_key + (f"\0ignored:{self.ignored_key}" if self.ignored_key else "")
-
-    def _selection(self, m: Mutant, cov: CoverageMap | None,
-                   readers: CacheReaders | None) -> tuple[list[str], list[str], bool] | None:  # fmt: skip
-        """(the tests to run, the tests that execute the line, import time); None: no test
-        executes the line (NoCoverage)."""
-        tests: list[str] = []  # [] = the whole suite: no coverage data, or import-time code
-        covering: list[str] = []  # the tests that execute the line (the report's coveredBy)
-        import_time = m.import_time
-        if cov is not None and m.language == "python":
-            selection = cov.select(m)
-            if not selection.covered and m.valid:
-                return None
-            import_time = import_time or selection.import_time
-            covering = list(selection.tests)
-            tests = [] if import_time else covering
-            if readers is not None and tests:  # code filling a module-level cache: its readers' tests too
-                tests = readers.observers(cov, m, tests)
-            tests = in_suite_order(tests, cov.run.durations)  # order-dependent tests pass as in the suite
-        return tests, covering, import_time
-
-    @staticmethod
-    def _in_child(m: Mutant, cov: CoverageMap | None) -> bool:
-        """A test runs the line in a child process that imports the file from disk."""
-        return cov is not None and m.language == "python" and cov.select(m).in_child
 
     def resume(self, mutants: list[Mutant], previous: dict[str, store_mod.ResultRow], bases: list[KeyBasis]) -> None:
         """A resumed sweep's earlier verdicts that still stand: those whose key is the current
