@@ -179,7 +179,7 @@ class AiderOutput:
         if match:
             self.api_lines.clear()  # the model answered: what failed before was retried
             self.usage_seen = True
-            self.stops.answered()
+            self.stops.answered(_count(match["received"]))
             # aider's "sent" already holds the cache write (base_coder.py l.2011-2012 adds
             # cache_write_tokens to message_tokens_sent): booked once, under cache_write.
             written = _count(match["cache_write"])

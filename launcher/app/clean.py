@@ -9,6 +9,7 @@ from pathlib import Path
 from launcher.app import clean_artifacts
 from launcher.app.context import STATE_DIR, open_journal
 from launcher.app.land.kept_branches import branches_to_keep
+from launcher.app.mutation import sweep_leftovers
 from launcher.app.mutation.judge_leftovers import remove_judge_leftovers
 from launcher.app.run.contract_dir import remove_leftovers
 from launcher.app.run.export import remove_run_partials
@@ -91,9 +92,11 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
     if all_runs:
         for kind in ("mutation-runs", "calibration"):  # a killed `mutation judge`'s judge CLI
             removed += reap_dead_judges(repo.root / STATE_DIR / kind)
-        removed += await _sweep_leftovers(repo, root / "mutation")
+        removed += await _sweep_leftovers(repo, root / "mutation", remove_trees=True)
         removed += await remove_judge_leftovers(repo, root)  # a killed judge's checkout
         removed += await warm_pool.drain(repo, root)
+    else:  # a killed sweep's processes and the installs it re-pointed; its trees stay for a resume
+        removed += await _sweep_leftovers(repo, root / "mutation", remove_trees=False)
     removed += await worktrees.reconcile(repo, root)
     removed += await drop_ended_snapshots(repo)  # a killed launcher's copy of the main checkout's files
     if not configured:  # the repository's own `<repo>-<hash8>/` under the cache, left empty
@@ -225,42 +228,59 @@ def _withdrawn_line(row: TaskRow) -> str:
             f"then `launcher grade {row.run_id} {row.task_id}` approves it again")
 
 
-async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path) -> list[str]:
-    """Worker worktrees of mutation sweeps that were killed and never resumed (a resume would
-    reuse them), unless that sweep's process still runs."""
-    if not sweeps_root.is_dir():
+async def _sweep_leftovers(repo: GitRepo, sweeps_root: Path, *, remove_trees: bool) -> list[str]:
+    """What mutation sweeps that were killed and never resumed left, unless that sweep's process
+    still runs: the processes its workers started are killed and what its test command installed
+    from a worker tree is put back (app/mutation/sweep_leftovers.py), also for a sweep whose trees
+    are gone; with `remove_trees` (`--all`), its worker worktrees then go (a resume would reuse them)."""
+    state = repo.root / STATE_DIR
+    recorded = sweep_leftovers.recorded_sweeps(state)
+    if not sweeps_root.is_dir() and not recorded:
         return []
-    # Imported here: the mutation engine loads libcst (~1 s), which `launcher clean` at large,
-    # and every other command importing this module, does not need.
-    from launcher.mutation.sweep import BYTECODE_DIR
-
-    db = repo.root / STATE_DIR / "launcher.db"
+    db = state / "launcher.db"
     store = MutantStore(db) if db.exists() else None
     removed: list[str] = []
     try:
         known = {r.id: r for r in store.sweeps(10_000)} if store else {}
-        for sweep_dir in sorted(p for p in sweeps_root.iterdir() if p.is_dir()):
-            row = known.get(sweep_dir.name)
+        dirs = {p.name: p for p in sorted(sweeps_root.iterdir()) if p.is_dir()} if sweeps_root.is_dir() else {}
+        for sweep_id in sorted(set(dirs) | set(recorded)):
+            row = known.get(sweep_id)
             if row and row.running_elsewhere():
-                removed.append(f"skipped sweep {sweep_dir.name}: still running")
+                if sweep_id in dirs and remove_trees:
+                    removed.append(f"skipped sweep {sweep_id}: still running")
                 continue
-            trees = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name != BYTECODE_DIR)
-            left: list[str] = []
-            await worktrees.remove_worktrees(repo, [(tree, None) for tree in trees], left)
-            for tree in trees:  # a directory git no longer knows: ours, under the launcher's cache
-                if tree.exists() and (problem := tree_trash.remove_dir(tree)) is not None:
-                    left.append(problem)
-            removed += [f"removed sweep worktree {tree}" for tree in trees if not tree.exists()]
-            removed += sorted(set(left))  # never said removed: what is left, and how to remove it
-            if (sweep_dir / BYTECODE_DIR).is_dir():
-                problem = tree_trash.remove_dir(sweep_dir / BYTECODE_DIR)
-                removed.append(problem or f"removed sweep bytecode cache {sweep_dir / BYTECODE_DIR}")
-            for leftover in (sweep_dir, sweeps_root):
-                with contextlib.suppress(OSError):
-                    leftover.rmdir()
+            sweep_dir = dirs.get(sweep_id)
+            # before the trees go (or after they went by hand): nothing may write there any more
+            removed += await sweep_leftovers.kill_left_running(sweep_id, sweeps_root / sweep_id)
+            removed += await sweep_leftovers.put_back_installs(state, sweep_id, sweep_dir)
+            if sweep_dir is not None and remove_trees:
+                removed += await _remove_sweep_trees(repo, sweeps_root, sweep_dir)
     finally:
         if store:
             store.close()
+    return removed
+
+
+async def _remove_sweep_trees(repo: GitRepo, sweeps_root: Path, sweep_dir: Path) -> list[str]:
+    # Imported here: the mutation engine loads libcst (~1 s), which `launcher clean` at large,
+    # and every other command importing this module, does not need.
+    from launcher.mutation.sweep import BYTECODE_DIR
+
+    removed: list[str] = []
+    trees = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name != BYTECODE_DIR)
+    left: list[str] = []
+    await worktrees.remove_worktrees(repo, [(tree, None) for tree in trees], left)
+    for tree in trees:  # a directory git no longer knows: ours, under the launcher's cache
+        if tree.exists() and (problem := tree_trash.remove_dir(tree)) is not None:
+            left.append(problem)
+    removed += [f"removed sweep worktree {tree}" for tree in trees if not tree.exists()]
+    removed += sorted(set(left))  # never said removed: what is left, and how to remove it
+    if (sweep_dir / BYTECODE_DIR).is_dir():
+        problem = tree_trash.remove_dir(sweep_dir / BYTECODE_DIR)
+        removed.append(problem or f"removed sweep bytecode cache {sweep_dir / BYTECODE_DIR}")
+    for leftover in (sweep_dir, sweeps_root):
+        with contextlib.suppress(OSError):
+            leftover.rmdir()
     return removed
 
 

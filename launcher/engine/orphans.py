@@ -144,3 +144,37 @@ def kill_escaped(run_id: str) -> list[int]:
             os.kill(pid, signal.SIGKILL)
     _await_gone(victims, 2.0)
     return victims
+
+
+def _under(value: bytes, folders: set[bytes]) -> bool:
+    return any(value == folder or value.startswith(folder + b"/") for folder in folders)
+
+
+def kill_marked_under(name: str, folder: Path) -> list[int]:
+    """Kill every process (not ours or an ancestor) whose variable `name` names `folder` or a path
+    under it: what a killed mutation sweep's workers started (each carries its worker tree in
+    LAUNCHER_MUTATION_WORKER), in groups and sessions of their own. Only called when no launcher
+    of that sweep is alive. Returns the pids killed."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    folders = {os.fsencode(str(p)).rstrip(b"/") for p in (folder.absolute(), folder.resolve())}
+    prefix = f"{name}=".encode()
+    mine = _ancestors()
+    killed: list[int] = []
+    for _ in range(5):  # one forked between the reading and the killing is found next time
+        victims = []
+        for entry in proc.iterdir():
+            if not entry.name.isdigit() or int(entry.name) in mine or not _running(int(entry.name)):
+                continue
+            values = [v[len(prefix):] for v in proc_environ(int(entry.name)) if v.startswith(prefix)]
+            if any(_under(value, folders) for value in values):
+                victims.append(int(entry.name))
+        if not victims:
+            break
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _await_gone(victims, 2.0)
+        killed += [pid for pid in victims if pid not in killed]
+    return killed

@@ -5,13 +5,23 @@ setup (command, arguments, variables, permission mode, turn limit) and of the ju
 calibration-report.json; the gate (`launcher mutation gate`) refuses a calibration verdict whose
 judge is no longer the one configured: a changed model, command or prompt was never measured.
 Verdicts written before the record existed stay readable: the report warns that it cannot tell.
+
+What does not change the judge does not count: the `env` pass-through list is a set of names
+(its order and duplicates say nothing); `command` and `extra_args` stay ordered. What decides the
+model beyond `model =` is recorded too (`model_env`): the value, in the environment the judge
+runs with, of its adapter's model variable when `model` is not set (claude ANTHROPIC_MODEL, gemini
+GEMINI_MODEL, aider AIDER_MODEL) and of every `env` variable whose name ends in MODEL, as a
+digest (what the launcher takes from its environment is masked wherever it reports). Records written before `model_env`
+existed are compared as before (no `model_env`; `setup_sha256` of `env` as it was listed, or as
+a set).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -36,11 +46,54 @@ def prompt_digest() -> str:
     return _sha256((resources.files("launcher") / "data" / "mutation" / "judge-prompt.md").read_text(encoding="utf-8"))
 
 
-def judge_identity(name: str, config: AgentConfig) -> dict[str, Any]:
+# The variable each built-in adapter's CLI takes its model from when the agent sets no `model`
+# (in the adapter's PASSTHROUGH: agents/claude.py, gemini.py, aider.py).
+ADAPTER_MODEL_VARIABLES = {"claude": "ANTHROPIC_MODEL", "gemini": "GEMINI_MODEL", "aider": "AIDER_MODEL"}
+LEGACY_SETUP = "setup_sha256_as_listed"  # the lookup's digest of `env` in its listed order, for old records
+
+
+def _setup_digest(config: AgentConfig, *, as_listed: bool = False) -> str:
     dump = config.model_dump(mode="json")
-    setup = json.dumps({key: dump.get(key) for key in _SETUP_KEYS}, sort_keys=True, separators=(",", ":"))
-    return {"agent": name, "adapter": config.adapter, "model": config.model,
-            "setup_sha256": _sha256(setup), "prompt_sha256": prompt_digest()}  # fmt: skip
+    setup = {key: dump.get(key) for key in _SETUP_KEYS}
+    if not as_listed:
+        setup["env"] = sorted(set(config.env))
+    return _sha256(json.dumps(setup, sort_keys=True, separators=(",", ":")))
+
+
+def model_variables(config: AgentConfig, environ: Mapping[str, str]) -> dict[str, str]:
+    """name -> a digest of the value of the set variables that decide the judge's model: its
+    adapter's model variable (when `model` is not set) and `env`'s *MODEL names."""
+    names = {name for name in config.env if name.upper().endswith("MODEL")}
+    if config.model is None and config.adapter in ADAPTER_MODEL_VARIABLES:
+        names.add(ADAPTER_MODEL_VARIABLES[config.adapter])
+    found: dict[str, str] = {}
+    for name in sorted(names):
+        value = environ.get(name)
+        if value is None:
+            continue
+        found[name] = "sha256:" + _sha256(f"{name}={value}")[:16]
+    return found
+
+
+def _variables_changed(then: dict[str, Any], now: dict[str, Any]) -> str:
+    def state(values: dict[str, Any], name: str) -> str:
+        return "set" if name in values else "unset"
+
+    names = sorted(name for name in {*then, *now} if then.get(name) != now.get(name))
+    return ", ".join(f"{name}: {'another value' if name in then and name in now else state(then, name)} "
+                     f"then, {'this one' if name in then and name in now else state(now, name)} now"
+                     for name in names)  # fmt: skip
+
+
+def judge_identity(name: str, config: AgentConfig, environ: Mapping[str, str] | None = None,
+                   *, for_old_records: bool = False) -> dict[str, Any]:
+    """The judge's record; `for_old_records`: with the digest records older than `model_env` made."""
+    identity = {"agent": name, "adapter": config.adapter, "model": config.model,
+                "model_env": model_variables(config, os.environ if environ is None else environ),
+                "setup_sha256": _setup_digest(config), "prompt_sha256": prompt_digest()}  # fmt: skip
+    if for_old_records:
+        identity[LEGACY_SETUP] = _setup_digest(config, as_listed=True)
+    return identity
 
 
 def recorded_judge(verdict: JudgeVerdict, where: str) -> dict[str, Any] | None:
@@ -53,13 +106,26 @@ def recorded_judge(verdict: JudgeVerdict, where: str) -> dict[str, Any] | None:
 
 
 def _differences(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    names = {"adapter": "adapter", "model": "model", "setup_sha256": "command, arguments or variables",
-             "prompt_sha256": "judge prompt"}  # fmt: skip
+    names = {"adapter": "adapter", "model": "model", "model_env": "model from the environment",
+             "setup_sha256": "command, arguments or variables", "prompt_sha256": "judge prompt"}  # fmt: skip
     def shown(value: object) -> str:
         return "(none)" if value is None else str(value)[:40]
 
-    return [f"{label} ({shown(then.get(key))} then, {shown(now.get(key))} now)" if key in ("adapter", "model")
-            else label for key, label in names.items() if then.get(key) != now.get(key)]  # fmt: skip
+    def same(key: str) -> bool:
+        if key == "model_env" and "model_env" not in then:  # recorded before it was: not compared
+            return True
+        if key == "setup_sha256" and "model_env" not in then and then.get(key) == now.get(LEGACY_SETUP):
+            return True  # an old record's digest of `env` as it was listed
+        return then.get(key) == now.get(key)
+
+    def said(key: str, label: str) -> str:
+        if key == "model_env":
+            return f"{label} ({_variables_changed(then.get(key) or {}, now.get(key) or {})})"
+        if key in ("adapter", "model"):
+            return f"{label} ({shown(then.get(key))} then, {shown(now.get(key))} now)"
+        return label
+
+    return [said(key, label) for key, label in names.items() if not same(key)]
 
 
 def check_judge(verdict: JudgeVerdict, where: str, lookup: JudgeLookup | None) -> list[str]:

@@ -126,9 +126,9 @@ class JudgeSummary:
 def configured_judge(config: RepoConfig, name: str) -> dict[str, Any] | None:
     """The identity of the judge agent `name` as configured now (None: no such agent)."""
     if name in config.agents:
-        return judge_identity(name, config.agents[name])
+        return judge_identity(name, config.agents[name], for_old_records=True)
     if name in BUILTIN_ADAPTERS:
-        return judge_identity(name, AgentConfig.model_validate({"adapter": name}))
+        return judge_identity(name, AgentConfig.model_validate({"adapter": name}), for_old_records=True)
     return None
 
 
