@@ -16,6 +16,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from test_mutation_judge import judge, pkg, swept, use_judge  # noqa: F401 (fixtures: the swept weak package)
 
 from launcher import process
 from launcher.agents.base import AgentOutcome, AgentRequest
@@ -75,3 +76,18 @@ def test_opencode_that_finished_its_answer_succeeds(tmp_path: Path, monkeypatch:
 ])
 def test_a_grader_relay_retries_only_a_failure_another_attempt_can_get_past(kind: str, retried: bool) -> None:
     assert (kind in RETRIED_FAILURES) is retried
+
+
+def test_a_judge_that_hit_its_turn_limit_is_not_asked_again(pkg: Path,  # noqa: F811
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same policy as a grader's: another attempt would hit the same limit, and be paid again.
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_MODE", "turn_limit")
+    use_judge(pkg, adapter="gemini", env=["FAKE_MODE"])
+
+    summary = judge(pkg, confirm=True)
+
+    assert summary.exit_code == 1
+    assert summary.calls == 1  # one process, no corrective rounds
+    assert summary.notes == ["judge batch 1 attempt 1: judge_max_turns (not retried)"]
+    assert "judge_max_turns, not retried" in summary.message and "maxSessionTurns" in summary.message
