@@ -66,3 +66,19 @@ def test_prose_naming_the_launcher_is_left_alone(monkeypatch: pytest.MonkeyPatch
 
 def test_every_command_of_the_cli_is_known_as_one() -> None:
     assert set(typer.main.get_group(app).commands) == invocation.COMMANDS
+
+
+def test_a_runs_notes_and_messages_in_its_summary_name_the_launcher_as_it_was_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from launcher.models.report import RunReport
+    from launcher.ui.summary import render_summary
+    monkeypatch.setattr(invocation, "launcher_program", lambda: "/opt/venv/bin/launcher")
+    report = RunReport.model_validate({"run_id": "r-1", "status": "failed", "tasks": [], "notes": [], "repo": "/r",
+                                       "base_sha": "0" * 40, "target": "main",
+                                       "message": "stopped: `launcher resume` continues"})
+    console = Console(width=200, record=True)
+    console.print(render_summary(report))
+
+    assert "`/opt/venv/bin/launcher resume` continues" in console.export_text()
