@@ -6,6 +6,7 @@ that is what PATH finds (this installation's); else the path this launcher was r
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -30,3 +31,27 @@ def launcher_program() -> str:
         return shlex.quote(os.path.abspath(argv0))  # absolute: the hints `cd` elsewhere first
     python = "python" if _same_file(shutil.which("python"), sys.executable) else shlex.quote(sys.executable)
     return f"{python} -m launcher"
+
+
+# The launcher's commands (a test keeps this in step with the CLI): `launcher <one of these>` in
+# what the tool prints is a command to copy, named as this process was run (`as_invoked`).
+COMMANDS = frozenset({"agents", "choose", "clean", "demo", "diff", "gate", "grade", "init", "land", "lessons",
+                      "logs", "mcp", "mutation", "path", "pool", "resume", "run", "runs", "status", "workflow"})
+_NAMED = re.compile(r"(?<![\w./-])launcher(?= (?:" + "|".join(sorted(COMMANDS)) + r")\b)")
+# `the launcher run`, `a launcher resume`: the launcher named in prose, not a command to copy
+_PROSE = ("the ", "a ", "an ", "this ", "that ", "another ", "each ", "one ", "every ", "its ", "your ")
+
+
+def as_invoked(text: str) -> str:
+    """`text` with each command it names (`launcher status`, after a backtick, a quote, a line's
+    start or a space) naming the launcher as `launcher_program` does; as it is when that is
+    `launcher` itself."""
+    program = launcher_program()
+    if program == "launcher" or "launcher " not in text:
+        return text
+
+    def named(found: re.Match[str]) -> str:
+        before = text[max(0, found.start() - 9):found.start()].lower()
+        return found.group(0) if before.endswith(_PROSE) else program
+
+    return _NAMED.sub(named, text)

@@ -4,12 +4,17 @@ Facts about the real CLI (`packages/opencode/src/cli/cmd/run.ts`):
 
 - `--format json` writes one JSON event per line on stdout, each
   `{"type", "timestamp", "sessionID", ...}`, and **no final summary object**:
-  `step_start` / `step_finish` (`part.reason` "stop" or "tool-calls", `part.cost` in USD,
+  `step_start` / `step_finish` (`part.reason`: the AI SDK's finish reason of that step, "stop"
+  or "tool-calls" normally; "length" when the model hit its output limit mid-answer,
+  "content-filter" when the provider's filter cut it, "error"; `part.cost` in USD,
   `part.tokens {input, output, reasoning, cache {read, write}}`), `text` (a finished text part,
   `part.text`, `part.messageID`), `reasoning`, `tool_use` (a finished tool call,
   `part.tool`, `part.state.status` "completed" or "error", `part.state.error`) and `error`
   (`error.name` such as `ProviderAuthError`, `APIError`, `UnknownError`,
   `MessageOutputLengthError`, `MessageAbortedError`, with `error.data.message`).
+- `run` exits 0 whatever the last step's reason: a last step that ended "length",
+  "content-filter" or "error" is an unfinished answer, and the round fails for it
+  (`output_limit`, `content_filtered`, `api_error`: `_UNFINISHED`).
 - The final message is the last text part (the text parts of the last message, joined).
 - In `run` mode every permission that would "ask" is rejected automatically; the tool call then
   fails with "The user rejected permission to use this specific tool call." and the session
@@ -325,6 +330,10 @@ class OpencodeAdapter:
             return AgentOutcome(
                 False, kind, f"opencode exited with code {result.returncode}: {tail}".rstrip(": "), **common
             )
+        if (unfinished := _UNFINISHED.get(seen.last_reason or "")) is not None:
+            kind, why = unfinished
+            return AgentOutcome(False, kind, f"opencode stopped: {why} (last step's finish reason "
+                                             f"{seen.last_reason!r})", **common)
         if seen.events == 0:
             return AgentOutcome(
                 False, "crashed",
@@ -333,6 +342,16 @@ class OpencodeAdapter:
                 **common,
             )
         return AgentOutcome(True, message=f"opencode finished ({seen.steps} step(s))", **common)
+
+
+# The last step's finish reasons that leave the answer unfinished, though opencode exits 0
+_UNFINISHED = {
+    "length": ("output_limit", "the model hit its output token limit mid-answer; its work may be "
+                               "unfinished: raise the model's output limit in opencode's configuration, "
+                               "or give it a smaller task"),
+    "content-filter": ("content_filtered", "the provider's content filter cut the model's answer off"),
+    "error": ("api_error", "the model's last step ended in an error"),
+}
 
 
 _MODEL_NOT_FOUND = re.compile(r"ProviderModelNotFoundError|model not found", re.IGNORECASE)

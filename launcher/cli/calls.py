@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 import typer
@@ -26,7 +26,7 @@ from launcher.cli import out_streams, stop_signals, workdir
 from launcher.cli.entry import drop_stdout
 from launcher.cli.out_streams import OutputFailed
 from launcher.errors import ExitCode, LauncherError, environment_problem, launcher_error_in
-from launcher.invocation import launcher_program
+from launcher.invocation import as_invoked, launcher_program
 from launcher.models.printable import printable
 from launcher.ui.line_out import write_text_bounded
 
@@ -41,7 +41,15 @@ began = False
 after_run: Callable[[], str | None] | None = None
 
 
-class OutConsole(Console):
+class HintConsole(Console):
+    """A console whose printed text names the launcher's commands as it was run (`launcher
+    status` copied from a hint works when `launcher` is not on PATH: invocation.as_invoked)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(as_invoked(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+class OutConsole(HintConsole):
     """stdout's console: when its reader has gone (`launcher run plan | head -1`), the rest is
     dropped and the command goes on to its own exit code (rich would exit 1: "a task failed")."""
 
@@ -51,7 +59,7 @@ class OutConsole(Console):
 # How long a stopped command's last line waits for a stderr reader that takes none of it.
 LAST_LINE_GRACE_S = 2.0
 # soft_wrap: an error message is one greppable line, never broken at the terminal width
-err_console = Console(stderr=True, soft_wrap=True)
+err_console = HintConsole(stderr=True, soft_wrap=True)
 
 
 def call(

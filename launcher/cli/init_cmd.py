@@ -6,6 +6,7 @@ from pathlib import Path
 
 from launcher.app import init as init_app
 from launcher.cli.calls import call
+from launcher.invocation import as_invoked
 
 
 def init() -> None:
@@ -18,4 +19,4 @@ def init() -> None:
         print(init_app.PYPROJECT_NOTE)
     print(f"{len(result.written)} file(s) written" if result.written
           else "nothing to do: the starter files already exist")
-    print("\n".join(init_app.next_steps(result.in_pyproject)))
+    print(as_invoked("\n".join(init_app.next_steps(result.in_pyproject))))

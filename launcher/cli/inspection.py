@@ -14,6 +14,7 @@ import typer
 from launcher.app import inspect as inspect_app
 from launcher.cli.calls import call, print_envelope, print_error
 from launcher.errors import ExitCode, UsageProblem
+from launcher.invocation import as_invoked
 from launcher.models.states import RunStatus, TaskState
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable list on stdout.")]
@@ -30,7 +31,7 @@ def runs(
         raise typer.Exit(0)
     lines = call(lambda: inspect_app.run_lines(Path.cwd(), limit))
     if not lines:
-        print("no runs yet: start one with `launcher run PLAN`")
+        print(as_invoked("no runs yet: start one with `launcher run PLAN`"))
     for r in lines:
         print(f"{r.run_id}  {r.status:<11}  {r.tasks} task(s)  -> {r.target}")
 

@@ -32,7 +32,7 @@ from launcher.gates.answer_masks import masked_error, masked_judge_verdict
 from launcher.gates.answers import JUDGE_ANSWER
 from launcher.gates.judge_guard import JudgeWatch, RunDirWatch
 from launcher.gates.judge_lock import LOCK_NAME, judging
-from launcher.gates.relay import add_scratch, answer_text, reap_escaped, remove_scratch
+from launcher.gates.relay import RETRIED_FAILURES, add_scratch, answer_text, reap_escaped, remove_scratch
 from launcher.git.repo import GitRepo
 from launcher.models.decoding import json_loads, last_json_object_or_failure
 from launcher.models.judge import (
@@ -234,7 +234,9 @@ async def _ask(
 ) -> tuple[JudgeVerdict | None, float | None, str | None, int]:
     """One batch: its verdict (None after three invalid answers), what every process of it
     cost (None: none reported a cost), the last error and how many processes ran. A CLI that
-    cannot start is not tried again: no corrective round installs it."""
+    cannot start is not tried again: no corrective round installs it; nor is a failure another
+    attempt would end the same way (a turn or output limit, an API error: `RETRIED_FAILURES`,
+    as for a grader)."""
     adapter = get_adapter(spec.config.adapter)
     work = spec.work
     work.mkdir(parents=True, exist_ok=True)
@@ -271,6 +273,13 @@ async def _ask(
         if result.outcome.error_kind in ("cli_missing", "spawn_failed"):  # the same again: not retried
             notes.append(f"judge batch {number} attempt {attempt}: judge_{result.outcome.error_kind} (not retried)")
             return None, cost, f"the judge cannot start: {result.outcome.message}", attempt - 1
+        if not result.outcome.ok and result.outcome.error_kind not in RETRIED_FAILURES:
+            # As for a grader (gates/relay.py): a turn, context or output limit, an API error, a
+            # hook's or filter's stop would end (and bill) another attempt the same way
+            kind = result.outcome.error_kind
+            notes.append(f"judge batch {number} attempt {attempt}: judge_{kind} (not retried)")
+            return (None, cost, f"the judge did not finish (judge_{kind}, not retried: another attempt would "
+                                f"end the same way): {result.outcome.message}", attempt)
         try:
             if not result.outcome.ok:
                 raise JudgeInputInvalid(f"the judge did not finish: {result.outcome.message}",

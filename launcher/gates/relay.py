@@ -42,10 +42,15 @@ from launcher.regular_files import read_capped
 from launcher.store.files import atomic_write_json, atomic_write_text
 
 MAX_INVALID_IN_A_ROW = 3
-# Grader process failures worth another attempt (a crash, a stall, no structured answer); the
-# others (api_error, budget_exceeded, max_turns, permission_denied, cli_missing, spawn_failed,
-# unreadable_output: the same CLI would print the same again, and be paid again) are not retried.
-RETRIED_FAILURES = frozenset({None, "crashed", "timeout", "stalled", "no_structured_output"})
+# Grader process failures worth another attempt: a crash, a stall, no structured answer, and the
+# model's own stochastic stops (gemini's `loop_detected`, aider's `edit_failed`: a new sample may
+# not loop, may format its answer). The others are not retried: the same CLI, prompt and
+# configuration would end the same way again, and be paid again (api_error, budget_exceeded,
+# max_turns, context_exceeded and output_limit: the packet and limits are the same;
+# content_filtered, stopped: a filter or hook of the user's; permission_denied, cli_missing,
+# spawn_failed, unreadable_output).
+RETRIED_FAILURES = frozenset({None, "crashed", "timeout", "stalled", "no_structured_output", "loop_detected",
+                              "edit_failed"})
 GRADER_PROMPT = (
     "You are the grader. Read the grading packet at {packet} (task, spec, diff, completion "
     "contract, lessons, rubrics, measured facts). Judge every criterion pass/fail with a one-line "

@@ -10,6 +10,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Table
 from rich.text import Text
 
+from launcher.invocation import as_invoked
 from launcher.models.printable import (
     normalisation_twins,
     one_line,
@@ -40,8 +41,9 @@ def _state_style(state: str) -> str:
 
 def _one_line(text: str, limit: int | None = None) -> str:
     """Text from the journal (messages hold agents' file names and words): one line, control
-    characters escaped (models/printable.py)."""
-    return one_line(text, limit)
+    characters escaped (models/printable.py); the commands it suggests name the launcher as it
+    was run (invocation.as_invoked)."""
+    return one_line(as_invoked(text), limit)
 
 
 def _where_lines(report: RunReport) -> list[str]:

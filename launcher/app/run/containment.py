@@ -25,7 +25,8 @@ import anyio
 
 from launcher import wall_clock
 from launcher.app.context import STATE_DIR, RunContext
-from launcher.app.run import user_git
+from launcher.app.run import before_check, user_git
+from launcher.app.run.before_check import BeforeCheck
 from launcher.app.run.blame import suspects as _suspects
 from launcher.app.run.blame import writer as _writer
 from launcher.app.run.idle_change import IdleWorkLost, idle_head_ref, lost_message
@@ -365,7 +366,7 @@ async def after_integration_check(ctx: RunContext, since: float) -> str | None:
     return await put_back_check_writes(ctx, wrote) if wrote else None
 
 
-async def integration_check_writes(ctx: RunContext, since: float) -> list[str]:
+async def integration_check_writes(ctx: RunContext, since: float, before: BeforeCheck | None = None) -> list[str]:
     """What the integration check (the merged work's code, run at landing, from `since`) wrote
     into the main checkout is put back, as after a task's checks, the check's version set aside
     in the run's artifacts; what it wrote and how each was put back, or None. No agent of this
@@ -391,27 +392,34 @@ async def integration_check_writes(ctx: RunContext, since: float) -> list[str]:
     if shared:
         who = f"one of {check} and {', '.join(sorted(others))}"
         described = await _put_back_main(ctx, shared, ctx.files.run_dir / INTRUSIONS_DIR, who,
-                                         writer="its writer")
+                                         writer="its writer", before=before)
         ctx.note(None, f"the main checkout changed while {check} ran ({', '.join(described)}), and the code "
                        f"of {', '.join(sorted(others))} ran then too: cannot tell which wrote it, so the "
                        "check run is not failed for it")
     return alone
 
 
-async def put_back_check_writes(ctx: RunContext, paths: list[str]) -> str:
+async def put_back_check_writes(ctx: RunContext, paths: list[str], before: BeforeCheck | None = None) -> str:
     """Put back what the integration check wrote into the main checkout (its version set aside
-    in the run's artifacts); what it wrote and how each was put back."""
+    in the run's artifacts), as it was right before the check (`before`: app/run/before_check.py);
+    what it wrote and how each was put back."""
     check = "the integration check"
     aside = ctx.files.run_dir / INTRUSIONS_DIR / "integration-check"
-    described = await _put_back_main(ctx, paths, aside, check, writer=check)
+    described = await _put_back_main(ctx, paths, aside, check, writer=check, before=before)
     return f"{check} wrote into the main checkout: {', '.join(described)}"
 
 
 async def _put_back_main(ctx: RunContext, paths: list[str], aside_dir: Path, who: str,
-                         writer: str = "the agent") -> list[str]:
+                         writer: str = "the agent", before: BeforeCheck | None = None) -> list[str]:
     async with ctx.repo.lock.hold():
+        # What changed since the run's start is put back as it was right before the check, never
+        # as the older run-start copy (app/run/before_check.py)
+        plain = before.plain(paths) if before is not None else paths
         put = await main_restore.put_back(
-            ctx.repo, ctx.main_contents, {entry[3:] for entry in ctx.main_snapshot}, paths, aside_dir, writer)
+            ctx.repo, ctx.main_contents, {entry[3:] for entry in ctx.main_snapshot}, plain, aside_dir, writer)
+        if before is not None:
+            await anyio.to_thread.run_sync(before_check.put_back, ctx.repo.root, before, paths, aside_dir,
+                                           writer, put)
     ctx.main_scan = None  # taken before the files were put back
     for rel in paths:
         if rel in put.left:

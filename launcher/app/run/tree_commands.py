@@ -15,7 +15,7 @@ import anyio
 
 from launcher import process, wall_clock
 from launcher.app.context import RunContext
-from launcher.app.run import containment, git_watch, integration_output, ref_watch
+from launcher.app.run import before_check, containment, git_watch, integration_output, ref_watch
 from launcher.app.run.best_of import attempt_env
 from launcher.engine import site_installs
 from launcher.engine.command_env import command_env
@@ -157,7 +157,8 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
     scratch_root = ctx.worktree_root / ctx.run_id / worktrees.INTEGRATION
 
     async def check(commit: str) -> tuple[bool, str]:
-        ok, output, wrote = await run(commit, None)
+        before = await before_check.take(ctx)  # what a put-back restores: never an older copy
+        ok, output, wrote = await run(commit, None, before)
         if not wrote:
             return ok, output
         # Something changed in the main checkout while the check ran in its scratch tree: the
@@ -166,30 +167,33 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         # not its doing, and stays where it is.
         seen = {rel: _stamp(ctx.repo.root / rel) for rel in wrote}
         ctx.reported_intrusions.difference_update(wrote)
-        ok, output, _ = await run(commit, seen)
+        again = before_check.for_run_again(before, await before_check.take(ctx), set(seen))
+        ok, output, _ = await run(commit, seen, again)
         _count_run_again(ctx, commit, ok)
         left = sorted(rel for rel in wrote if _stamp(ctx.repo.root / rel) == seen[rel])
         # A deletion cannot be made twice (nor told apart from the user's by a run again): the file
         # is put back, no task blamed; one changed is the user's save, its earlier version kept.
         if gone := [rel for rel in left if seen[rel] is None]:
-            how = (await containment.put_back_check_writes(ctx, gone)).partition(": ")[2]
+            how = (await containment.put_back_check_writes(ctx, gone, before)).partition(": ")[2]
             ctx.note(None, f"{', '.join(gone)} deleted from the main checkout while the integration check ran on "
                            f"{commit[:12]}; running it again cannot tell whether it or you deleted it (a file "
                            f"cannot be deleted twice): {how}, no task is blamed for it (delete it again if that "
                            "was you)")
         if left := [rel for rel in left if seen[rel] is not None]:
             ctx.reported_intrusions.update(left)
-            kept = await _keep_earlier(ctx, left, ctx.files.run_dir / containment.INTRUSIONS_DIR / "before-check")
+            kept = await _keep_earlier(ctx, left, ctx.files.run_dir / containment.INTRUSIONS_DIR / "before-check",
+                                       before)
             ctx.note(None, f"{', '.join(left)} changed in the main checkout while the integration check "
                            f"ran on {commit[:12]}, and not when it ran again on the same tree: taken for "
                            "your edit and left in place, no task is blamed for it (do not edit the main "
                            f"checkout while a landing checks){kept}")
         return ok, output
 
-    async def run(commit: str, seen: dict[str, tuple[int, int] | None] | None) -> tuple[bool, str, list[str]]:
+    async def run(commit: str, seen: dict[str, tuple[int, int] | None] | None,
+                  before: before_check.BeforeCheck) -> tuple[bool, str, list[str]]:
         """One run of the check; with `seen` (a run again), what it wrote into the main checkout
-        again (changed since `seen`), or newly, is put back and fails it; without, what it wrote
-        is returned, left in place."""
+        again (changed since `seen`), or newly, is put back (as it was right before this run:
+        `before`) and fails it; without, what it wrote is returned, left in place."""
         audit = _audit(ctx, None, "integration-imports.audit")
         audit.reset()
 
@@ -216,13 +220,13 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
             # Put back before the main checkout and the other refs are judged (a moved target
             # makes the main checkout look changed, and its batch look empty).
             ok, output = await _check_moved_refs(ctx, commit, moved, ok, output)
-        wrote = await containment.integration_check_writes(ctx, started)
+        wrote = await containment.integration_check_writes(ctx, started, before)
         if seen is not None:
             ctx.reported_intrusions.update(rel for rel in wrote if rel in seen)
             wrote = [rel for rel in wrote if rel not in seen or _stamp(ctx.repo.root / rel) != seen[rel]]
             if wrote:
                 # Contained as a task's checks are: put back, and this run of the check fails.
-                said = await containment.put_back_check_writes(ctx, wrote)
+                said = await containment.put_back_check_writes(ctx, wrote, before)
                 ctx.note(None, f"{said}; checking {commit[:12]} (written again when run again), which fails for it")
                 ok, output = False, f"{output}\n[launcher] {said}; the check may only write in its own scratch tree"
                 wrote = []
@@ -240,17 +244,23 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
     return check
 
 
-async def _keep_earlier(ctx: RunContext, paths: list[str], aside: Path) -> str:
-    """Copy into `aside` the version the launcher kept of each of `paths` (uncommitted, untracked
-    or ignored, at the run's start) that differs from the file now: what is said about it."""
+async def _keep_earlier(ctx: RunContext, paths: list[str], aside: Path, before: before_check.BeforeCheck) -> str:
+    """Copy into `aside` the version the launcher kept of each of `paths` (as it was right before
+    the check when it changed since the run's start, else as the run's start: uncommitted,
+    untracked or ignored) that differs from the file now: what is said about it."""
     snapshot, kept = ctx.main_contents, []
     if snapshot is None:
         return ""
     for rel in paths:
-        data = snapshot.ignored.get(rel)
-        if (blob := snapshot.blobs.get(rel)) is not None:
+        when, data = "right before the check", before.contents.get(rel)
+        if rel in before.contents or rel in before.unsure:
+            pass  # changed since the run's start: its run-start copy is not what it held then
+        elif (blob := snapshot.blobs.get(rel)) is not None:
+            when = "at the run's start"
             done = await ctx.repo.git("cat-file", "blob", blob, check=False)
             data = done.stdout if done.ok else None
+        else:
+            when, data = "at the run's start", snapshot.ignored.get(rel)
         try:
             if data is None or (ctx.repo.root / rel).read_bytes() == data:
                 continue
@@ -258,7 +268,7 @@ async def _keep_earlier(ctx: RunContext, paths: list[str], aside: Path) -> str:
             (aside / rel).write_bytes(data)
         except OSError:
             continue
-        kept.append(f"{rel} as it was at the run's start in {aside / rel}")
+        kept.append(f"{rel} as it was {when} in {aside / rel}")
     return f"; kept: {', '.join(kept)}" if kept else ""
 
 
