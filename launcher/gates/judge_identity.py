@@ -22,9 +22,9 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
-from importlib import resources
 from typing import Any
 
+from launcher.gates.judge_prompt import shipped_prompt
 from launcher.models.judge import JudgeInputInvalid, JudgeVerdict, judged_of
 from launcher.models.plan import AgentConfig
 
@@ -42,8 +42,9 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def prompt_digest() -> str:
-    return _sha256((resources.files("launcher") / "data" / "mutation" / "judge-prompt.md").read_text(encoding="utf-8"))
+def prompt_digest(prompt: str | None = None) -> str:
+    """The digest of the prompt the judge is given (None: the shipped one; gates/judge_prompt.py)."""
+    return _sha256(shipped_prompt() if prompt is None else prompt)
 
 
 # The variable each built-in adapter's CLI takes its model from when the agent sets no `model`
@@ -86,11 +87,11 @@ def _variables_changed(then: dict[str, Any], now: dict[str, Any]) -> str:
 
 
 def judge_identity(name: str, config: AgentConfig, environ: Mapping[str, str] | None = None,
-                   *, for_old_records: bool = False) -> dict[str, Any]:
+                   *, prompt: str | None = None, for_old_records: bool = False) -> dict[str, Any]:
     """The judge's record; `for_old_records`: with the digest records older than `model_env` made."""
     identity = {"agent": name, "adapter": config.adapter, "model": config.model,
                 "model_env": model_variables(config, os.environ if environ is None else environ),
-                "setup_sha256": _setup_digest(config), "prompt_sha256": prompt_digest()}  # fmt: skip
+                "setup_sha256": _setup_digest(config), "prompt_sha256": prompt_digest(prompt)}  # fmt: skip
     if for_old_records:
         identity[LEGACY_SETUP] = _setup_digest(config, as_listed=True)
     return identity

@@ -17,7 +17,6 @@ import shutil
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from launcher.gates.answer_masks import masked_error, masked_judge_verdict
 from launcher.gates.answers import JUDGE_ANSWER
 from launcher.gates.judge_guard import JudgeWatch, RunDirWatch
 from launcher.gates.judge_lock import LOCK_NAME, judging
+from launcher.gates.judge_prompt import shipped_prompt
 from launcher.gates.relay import RETRIED_FAILURES, add_scratch, answer_text, reap_escaped, remove_scratch
 from launcher.git.repo import GitRepo
 from launcher.models.decoding import json_loads, last_json_object_or_failure
@@ -58,10 +58,6 @@ WROTE_OUTSIDE = "judge_wrote_outside_checkout"
 PROSE_WINDOW = 256 * 1024  # of an answer that is not one JSON object: the end searched for the verdict
 
 
-def judge_prompt() -> str:
-    return (resources.files("launcher") / "data" / "mutation" / "judge-prompt.md").read_text(encoding="utf-8")
-
-
 @dataclass
 class JudgeInput:
     label: str  # the sweep (or calibration) id: the agent's LAUNCHER_RUN_ID
@@ -82,6 +78,9 @@ class JudgeInput:
     # (a calibration judge must not be pointed into the repository's .launcher/, which holds
     # earlier calibration reports), they are moved to out_dir/judge afterwards.
     work_dir: Path | None = None
+    # The judge prompt (gates/judge_prompt.py: the repository's mutation/judge-prompt.md, else the
+    # shipped one); None: the shipped one.
+    prompt: str | None = None
 
     @property
     def work(self) -> Path:
@@ -240,7 +239,8 @@ async def _ask(
     adapter = get_adapter(spec.config.adapter)
     work = spec.work
     work.mkdir(parents=True, exist_ok=True)
-    prompt = (f"{judge_prompt()}\n\nThe judge packet is at {packet_path} ($LAUNCHER_PACKET). The code the "
+    instructions = spec.prompt if spec.prompt is not None else shipped_prompt()
+    prompt = (f"{instructions}\n\nThe judge packet is at {packet_path} ($LAUNCHER_PACKET). The code the "
               f"mutants came from is checked out at {spec.scratch} (each survivor's `target` is relative to "
               "it).")  # fmt: skip
     task = Task(id="judge", title="judge surviving mutants", role="judge", agent=spec.agent_name, prompt=prompt)

@@ -45,6 +45,7 @@ from launcher.gates.calibration import (
     set_problem,
 )
 from launcher.gates.judge_identity import judge_identity
+from launcher.gates.judge_prompt import judge_prompt
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
 from launcher.models.config import RepoConfig, load_repo_config
@@ -123,12 +124,13 @@ class JudgeSummary:
         }  # fmt: skip
 
 
-def configured_judge(config: RepoConfig, name: str) -> dict[str, Any] | None:
-    """The identity of the judge agent `name` as configured now (None: no such agent)."""
+def configured_judge(config: RepoConfig, name: str, prompt: str | None = None) -> dict[str, Any] | None:
+    """The identity of the judge agent `name` as configured now, given `prompt` (None: no such agent)."""
     if name in config.agents:
-        return judge_identity(name, config.agents[name], for_old_records=True)
+        return judge_identity(name, config.agents[name], prompt=prompt, for_old_records=True)
     if name in BUILTIN_ADAPTERS:
-        return judge_identity(name, AgentConfig.model_validate({"adapter": name}), for_old_records=True)
+        return judge_identity(name, AgentConfig.model_validate({"adapter": name}), prompt=prompt,
+                              for_old_records=True)  # fmt: skip
     return None
 
 
@@ -140,7 +142,8 @@ async def configured_judges(cwd: Path) -> Callable[[str], dict[str, Any] | None]
     except EnvironmentProblem:
         return None
     config = load_repo_config(repo.root)
-    return lambda name: configured_judge(config, name)
+    prompt = judge_prompt(repo.root)
+    return lambda name: configured_judge(config, name, prompt)
 
 
 def _judge_agent(config: RepoConfig, name: str | None) -> tuple[str, AgentConfig]:
@@ -318,8 +321,9 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         return JudgeSummary(int(ExitCode.OK), f"0 survivors: no judge call{said}", out_dir, prefiltered=proven,
                             calls_saved=saved)  # fmt: skip
     name, agent = _judge_agent(config, options.agent)
+    prompt = judge_prompt(repo.root)  # the repository's mutation/judge-prompt.md, else the shipped one
     if options.calibrate:  # which judge the calibration measures (the gate refuses it for another)
-        judged["judge"] = judge_identity(name, agent)
+        judged["judge"] = judge_identity(name, agent, prompt=prompt)
     await _check_cli(name, agent)  # before the cost question: no retry installs a missing CLI
     await _check_program(repo, name, agent, base_sha, options.calibrate)
     await check_shared_credentials(repo)  # the judge works in a checkout that reads the repository's config
@@ -349,7 +353,7 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
         label=label, agent_name=name, config=agent, survivors=survivors, report=report, out_dir=out_dir,
         scratch=scratch, base_sha=base_sha,
         limits=Limits(timeout_s=agent.timeout_s or DEFAULT_TIMEOUT_S, inactivity_s=agent.inactivity_timeout_s),
-        batch_size=batch, judged=judged,
+        batch_size=batch, judged=judged, prompt=prompt,
     )  # fmt: skip
     if labelled is not None and source is not None:
         # The answer key is not handed to the judge (DESIGN 7.4): a scratch of its own holding the
