@@ -30,8 +30,11 @@ async def import_spares(repo: GitRepo, journal: Journal, run_id: str, directory:
     listed = await repo.git("bundle", "list-heads", str(bundle), check=False)
     heads = {ref: sha for sha, _, ref in (line.partition(" ") for line in listed.out.splitlines())}
     brought = []
+    landed = {row.task_id for row in journal.tasks(run_id) if row.state is TaskState.MERGED}
     for spec in spares:
         row = journal.task(run_id, spec["id"])
+        if spec.get("task") in landed:
+            continue  # its task is on the target already (an earlier land): nothing falls back to it
         if (row.state is not TaskState.SKIPPED or not row.message.startswith(BEST_OF_N)
                 or heads.get(spec["ref"]) != spec["head"]
                 or not spec["branch"].startswith(f"launcher/{data['run_id']}/")
