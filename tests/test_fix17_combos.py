@@ -36,7 +36,8 @@ BEST_OF = {"id": "t", "attempts": 2, "script": [{"run": ["sh", "-c", (
     "else printf 'a2\\nmore\\n' > t.txt; echo x > t2.txt; fi")]}]}
 
 
-def _exported(tmp_path: Path, tasks: list[dict[str, Any]]) -> tuple[Path, Path, Path]:
+def _exported(tmp_path: Path, tasks: list[dict[str, Any]], run: dict[str, Any] | None = None,
+              agents: dict[str, Any] | None = None) -> tuple[Path, Path, Path]:
     """A repository, its bare remote, a shard run of `tasks` in a clone of it, exported, not landed:
     (the remote, the plan file, the export). Attempt 1 of `t` (the smaller diff: selected) breaks
     the integration check; attempt 2 is the spare."""
@@ -52,8 +53,9 @@ def _exported(tmp_path: Path, tasks: list[dict[str, Any]]) -> tuple[Path, Path, 
     marks.mkdir()
     (tmp_path / "check.py").write_text(CHECK)
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"run": {"integration_check": f"{sys.executable} {tmp_path / 'check.py'} {marks}"},
-                                "task": tasks}))
+    plan.write_text(json.dumps({
+        "run": {"integration_check": f"{sys.executable} {tmp_path / 'check.py'} {marks}", **(run or {})},
+        "agents": agents or {}, "task": tasks}))
     shard = tmp_path / "shard"
     git(tmp_path, "clone", "-q", str(remote), str(shard))
     export = tmp_path / "export"
@@ -156,3 +158,29 @@ def test_a_run_its_budget_stopped_goes_on_with_resume_and_a_higher_budget_paying
     assert [rows[k]["state"] for k in ("t0", "t1", "t2")] == ["merged"] * 3, rows
     assert len(argv_log.read_text().splitlines()) == 3  # t1 and t2 ran; t0, landed before, did not
     assert (repo / "claude_t1.txt").exists() and (repo / "claude_t2.txt").exists()
+
+
+def test_an_attempt_waiting_at_the_cap_is_exported_so_the_land_escalates_its_task_as_a_local_run_does(
+        tmp_path: Path) -> None:
+    # Attempt 1 is approved (selected) and breaks the integration check at the landing; attempt 2
+    # (code under src/ with no test: the scripted grader sends it back, the cap of 1 escalates it)
+    # waited at the cap when the selection set it aside. A CI matrix throws the shard's clone away.
+    remote, plan, export = _exported(tmp_path, [{"id": "t", "attempts": 2, "script": [{"run": ["sh", "-c", (
+        "if [ $LAUNCHER_BEST_OF_ATTEMPT = 1 ]; then echo bad > bad.txt; "
+        "else mkdir -p src; echo 'X = 1' > src/x.py; fi")]}]}],
+        run={"grader": "judge", "iteration_cap": 1}, agents={"judge": {"adapter": "scripted-grader"}})
+    manifest = json.loads((export / "launcher-export.json").read_text())
+    assert [(s["id"], s["state"]) for s in manifest["spares"]] == [("t.attempt-2", "escalated")]
+    final = tmp_path / "final"
+    git(tmp_path, "clone", "-q", str(remote), str(final))
+
+    landed = launcher_cli(final, "land", "--from", str(export), "--plan", str(plan), "--json", timeout=240)
+
+    report = json.loads(landed.stdout)
+    rows = _rows(report)
+    assert rows["t"]["state"] == "escalated", rows["t"]
+    assert rows["t.attempt-2"]["state"] == "escalated", rows["t.attempt-2"]
+    assert "breaks the integration check" in rows["t.attempt-1"]["message"]
+    chosen = launcher_cli(final, "choose", report["run_id"], "t", "approve", timeout=240)
+    assert chosen.returncode == 0, chosen.stdout + chosen.stderr
+    assert git(final, "show", "main:src/x.py") == "X = 1\n"  # attempt 2's work, from the export alone

@@ -50,12 +50,13 @@ async def import_spares(repo: GitRepo, journal: Journal, run_id: str, directory:
         for graded in spec["rounds"]:
             journal.record_round(run_id, spec["id"], graded["iteration"], verdict=graded["verdict"],
                                  audit=graded["audit"], error_key=graded["error_key"])
+        state = spec.get("state") or TaskState.APPROVED.value  # an older export's: approved ones only
         journal.transition(
             run_id, spec["id"], TaskState.SKIPPED,
-            f"{BEST_OF_N} not selected ({TaskState.APPROVED.value}) in shard {data['shard']} (run "
+            f"{BEST_OF_N} not selected ({state}) in shard {data['shard']} (run "
             f"{data['run_id']}), imported from {directory}; its commits kept as {kept}",
             branch=spec["branch"], head_sha=spec["head"], start_sha=spec["start"] or data["base_sha"],
-            approval_hash=spec["approval_hash"], contract=spec["contract"], files=spec["files"],
+            approval_hash=spec.get("approval_hash"), contract=spec["contract"], files=spec["files"],
             included=spec["included"], included_blobs=spec["included_blobs"],
             iteration=spec["iteration"], round_base=spec["round_base"])
         brought.append(spec["id"])

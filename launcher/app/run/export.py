@@ -122,20 +122,24 @@ def _spares(journal: Journal, run_id: str, plan: Plan, rows: list[TaskRow],
     integration check or conflicts, as a local landing does. Each is bundled under the ref its
     commits were kept under (or its branch, when they could not be kept)."""
     exported = {row.task_id for row in rows}
-    spare = f"{BEST_OF_N} not selected ({TaskState.APPROVED.value})"
     found = []
     for task in plan.tasks:
         if task.id not in exported:
             continue
         for attempt in task.select_from:
             row = journal.task(run_id, attempt)
-            if row.state is not TaskState.SKIPPED or not row.message.startswith(spare) or not (
-                    row.branch and row.head_sha and row.approval_hash):
+            # An attempt that waited at the iteration cap goes too: when no approved attempt can
+            # land, the land escalates the task with it (`best_of._escalated_back`), as a local run.
+            state = next((s for s in (TaskState.APPROVED, TaskState.ESCALATED)
+                          if row.message.startswith(f"{BEST_OF_N} not selected ({s.value})")), None)
+            if row.state is not TaskState.SKIPPED or state is None or not (row.branch and row.head_sha) or (
+                    state is TaskState.APPROVED and not row.approval_hash):
                 continue
             kept = f"its commits kept as refs/launcher/{run_id}/{attempt}/{NOT_SELECTED}" in row.message
             ref = f"refs/launcher/{run_id}/{attempt}/{NOT_SELECTED}" if kept else f"refs/heads/{row.branch}"
             found.append({
                 "id": attempt, "task": task.id, "ref": ref, "branch": row.branch, "head": row.head_sha,
+                "state": state.value,
                 "start": row.start_sha, "approval_hash": row.approval_hash,
                 "contract": mask_contract(row.contract, secrets), "files": row.files, "included": row.included,
                 "included_blobs": row.included_blobs, "iteration": row.iteration, "round_base": row.round_base,
