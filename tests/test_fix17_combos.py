@@ -146,6 +146,9 @@ def test_a_run_its_budget_stopped_goes_on_with_resume_and_a_higher_budget_paying
     # The stop says how to go on.
     assert f"`launcher resume {run_id} --budget-usd X`" in rows["t1"]["message"], rows["t1"]
     assert len(argv_log.read_text().splitlines()) == 1
+    # t0 started below the budget and went past it: the run says so (the budget stops starts only).
+    assert any("the reported spend $0.04 passed the run budget $0.04" in note["message"]
+               for note in report["notes"]), report["notes"]
 
     same = launcher_cli(repo, "resume", run_id, "--json", env=env)  # the budget still reached: nothing starts
     assert _rows(json.loads(same.stdout))["t1"]["state"] == "skipped"
@@ -184,3 +187,27 @@ def test_an_attempt_waiting_at_the_cap_is_exported_so_the_land_escalates_its_tas
     chosen = launcher_cli(final, "choose", report["run_id"], "t", "approve", timeout=240)
     assert chosen.returncode == 0, chosen.stdout + chosen.stderr
     assert git(final, "show", "main:src/x.py") == "X = 1\n"  # attempt 2's work, from the export alone
+
+
+def test_an_attempt_closed_as_technical_debt_at_the_cap_does_not_claim_a_ledger_row_it_does_not_get(
+        repo: Path, tmp_path: Path) -> None:
+    # Attempt 1 is approved and lands; attempt 2 (code under src/ with no test) reaches the cap of
+    # 1 and `--on-cap tech-debt` closes it: its task landed, so TECHNICAL_DEBT.md gets no row.
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "run": {"grader": "judge", "iteration_cap": 1}, "agents": {"judge": {"adapter": "scripted-grader"}},
+        "task": [{"id": "t", "attempts": 2, "script": [{"run": ["sh", "-c", (
+            "if [ $LAUNCHER_BEST_OF_ATTEMPT = 1 ]; then echo good > a.txt; "
+            "else mkdir -p src; echo 'X = 1' > src/x.py; fi")]}]}]}))
+
+    done = launcher_cli(repo, "run", str(plan), "--on-cap", "tech-debt", "--json", timeout=240)
+
+    rows = _rows(json.loads(done.stdout))
+    assert rows["t"]["state"] == "merged", rows["t"]
+    assert rows["t.attempt-2"]["message"].startswith("best-of-N: not selected (tech_debt)"), rows["t.attempt-2"]
+    # What the run said (its progress lines, the attempt's journaled transition) when it closed it:
+    said = [line for line in done.stderr.splitlines() if "t.attempt-2" in line and "technical debt" in line]
+    assert said and "no TECHNICAL_DEBT.md row of its own" in " ".join(said), done.stderr[-3000:]
+    assert "recorded as technical debt" not in done.stderr
+    assert not (repo / "TECHNICAL_DEBT.md").exists()
+    assert "TECHNICAL_DEBT.md" not in git(repo, "ls-tree", "-r", "--name-only", "main")

@@ -243,6 +243,20 @@ def _over_budget(ctx: RunContext, task_id: str) -> str | None:
     return None
 
 
+def _note_budget_passed(ctx: RunContext) -> None:
+    """The budget stops new starts, not the rounds of tasks already started (a revision round
+    the queue sends a culprit back for, a conflict's resolution round, a grader's round): a run
+    whose reported spend went past it says so, rather than end as if it had kept to it."""
+    budget = ctx.plan.run.budget_usd
+    if budget is None:
+        return
+    spent = ctx.usage.run_cost(ctx.run_id)
+    if spent > budget:
+        ctx.note(None, f"the reported spend ${spent:.2f} passed the run budget ${budget:.2f}: --budget-usd "
+                       "keeps new tasks from starting, while the rounds of tasks started before it was "
+                       "reached (revision, resolution and grading rounds) ran on")
+
+
 def _finished_results(journal: Journal, run_id: str) -> dict[str, bool]:
     """Tasks whose outcome is already decided: done stays done on resume."""
     return {row.task_id: row.succeeded for row in journal.tasks(run_id) if row.succeeded or row.state.is_final}
@@ -337,6 +351,7 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
         await idle_change.drop_redundant_keep_refs(ctx)
         if ctx.plan.run.warm_pool:  # ready for the next run, at the target's new tip
             await pool.refill(ctx)
+        _note_budget_passed(ctx)
         rows = ctx.journal.tasks(ctx.run_id)
         status = run_status(rows, merge=ctx.merge, reached_target=reached_target)
         ctx.journal.set_run(ctx.run_id, status=status, message=run_message(rows, message))
