@@ -211,3 +211,34 @@ def test_an_attempt_closed_as_technical_debt_at_the_cap_does_not_claim_a_ledger_
     assert "recorded as technical debt" not in done.stderr
     assert not (repo / "TECHNICAL_DEBT.md").exists()
     assert "TECHNICAL_DEBT.md" not in git(repo, "ls-tree", "-r", "--name-only", "main")
+
+
+def test_land_run_of_the_shard_run_beside_a_land_from_of_its_export_both_report_everything_merged(
+        tmp_path: Path) -> None:
+    _, plan, export = _exported(tmp_path, [
+        BEST_OF,
+        {"id": "u", "depends_on": ["t"], "script": [{"write": "u.txt", "content": "u\n"}]},
+        {"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]},
+    ])
+    shard = tmp_path / "shard"  # the clone that ran the shard: its run's branches are here
+    shard_run = json.loads((export / "launcher-export.json").read_text())["run_id"]
+    one = start_launcher(shard, "land", shard_run, "--json")
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "marks" / "1").exists() and one.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "marks" / "1").exists(), one.communicate()
+    two = start_launcher(shard, "land", "--from", str(export), "--plan", str(plan), "--json")
+    reports = []
+    for proc in (one, two):
+        out, err = proc.communicate(timeout=300)
+        assert out, err
+        reports.append((proc.returncode, json.loads(out)))
+
+    assert [git(shard, "show", f"main:{name}") for name in ("t.txt", "u.txt", "a.txt")] == ["a2\nmore\n", "u\n", "a\n"]
+    for code, report in reports:
+        rows = _rows(report)
+        assert code == 0 and report["status"] == "succeeded", rows
+        assert all(rows[k]["state"] == "merged" and rows[k]["merged"] for k in ("t", "u", "a")), rows
+    second = _rows(reports[1][1])
+    assert all("already landed on main" in second[k]["message"] for k in ("t", "u", "a")), second
+    assert "t.attempt-2 as t" in second["t.attempt-1"]["message"]  # the attempt main holds

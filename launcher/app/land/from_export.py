@@ -245,11 +245,15 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     # Another landing of these shard runs' work (a second `land --from` of the export, `launcher
     # land RUN` of the shard run here) is waited for: it moves and deletes the shared branches.
     async with landing_shard_runs(repo, [data["run_id"] for _, data in exports]):
-        return await _land_from(cwd, repo, exports, emit, plan_file)
+        return await _land_from(cwd, repo, directories, emit, plan_file)
 
 
-async def _land_from(cwd: Path, repo: GitRepo, exports: list[tuple[Path, dict[str, Any]]], emit: EventSink,
+async def _land_from(cwd: Path, repo: GitRepo, directories: list[Path], emit: EventSink,
                      plan_file: Path | None) -> RunReport:
+    # Read again under the lock: the landing waited for (`launcher land RUN` of the shard run in
+    # this clone) writes its export again, without what it landed.
+    exports = [(d.absolute(), read_manifest(d.absolute())) for d in directories]
+    check_together(exports)
     if plan_file is not None:
         await check_plan_given(cwd, plan_file, exports[0][1]["plan"], exports[0][0])
     plan = whole_plan(exports)

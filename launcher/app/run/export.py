@@ -21,6 +21,7 @@ import anyio
 from launcher import process_identity
 from launcher.agents.passed_env import plan_secrets
 from launcher.app.context import open_journal
+from launcher.app.land.export_lock import landing_shard_runs
 from launcher.app.report import run_status
 from launcher.app.run import include_screen
 from launcher.app.run.best_of import NOT_SELECTED
@@ -368,7 +369,9 @@ async def export_as_ended(cwd: Path, run_id: str) -> tuple[tuple[Path, dict[str,
     write it (a full disk, a quota) is raised (exit 3): the run, left `interrupted`, did not make
     what it was asked for, and `launcher resume RUN` writes it once there is room."""
     try:
-        return await export_requested(cwd, run_id), None
+        # Not while a `land --from` of the export reads it (`export_lock`): it lands what it read.
+        async with landing_shard_runs(await GitRepo.discover(cwd), [run_id]):
+            return await export_requested(cwd, run_id), None
     except EnvironmentProblem as exc:
         if exc.error_key in _FIRST_STEP:  # no room for it: the run is left to resume (exit 3)
             raise
