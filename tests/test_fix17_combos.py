@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -37,7 +38,7 @@ BEST_OF = {"id": "t", "attempts": 2, "script": [{"run": ["sh", "-c", (
 
 
 def _exported(tmp_path: Path, tasks: list[dict[str, Any]], run: dict[str, Any] | None = None,
-              agents: dict[str, Any] | None = None) -> tuple[Path, Path, Path]:
+              agents: dict[str, Any] | None = None, check: str = CHECK) -> tuple[Path, Path, Path]:
     """A repository, its bare remote, a shard run of `tasks` in a clone of it, exported, not landed:
     (the remote, the plan file, the export). Attempt 1 of `t` (the smaller diff: selected) breaks
     the integration check; attempt 2 is the spare."""
@@ -51,7 +52,7 @@ def _exported(tmp_path: Path, tasks: list[dict[str, Any]], run: dict[str, Any] |
     git(tmp_path, "clone", "-q", "--bare", str(repo), str(remote))
     marks = tmp_path / "marks"
     marks.mkdir()
-    (tmp_path / "check.py").write_text(CHECK)
+    (tmp_path / "check.py").write_text(check)
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({
         "run": {"integration_check": f"{sys.executable} {tmp_path / 'check.py'} {marks}", **(run or {})},
@@ -242,3 +243,33 @@ def test_land_run_of_the_shard_run_beside_a_land_from_of_its_export_both_report_
     second = _rows(reports[1][1])
     assert all("already landed on main" in second[k]["message"] for k in ("t", "u", "a")), second
     assert "t.attempt-2 as t" in second["t.attempt-1"]["message"]  # the attempt main holds
+
+
+def test_a_land_resumed_after_another_landed_its_best_of_task_names_the_attempt_on_the_target(
+        tmp_path: Path) -> None:
+    # The first land is killed in its first integration check (attempt 1's); a second land of the
+    # export lands the task (attempt 1 breaks the check: attempt 2 lands); then the first resumes.
+    slow_first = CHECK.replace("if calls == 2:\n    time.sleep(3)", "if calls == 1:\n    time.sleep(60)")
+    remote, plan, export = _exported(tmp_path, [BEST_OF], check=slow_first)
+    final = tmp_path / "final"
+    git(tmp_path, "clone", "-q", str(remote), str(final))
+    one = start_launcher(final, "land", "--from", str(export), "--plan", str(plan), "--json")
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "marks" / "1").exists() and one.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "marks" / "1").exists(), one.communicate()
+    os.killpg(one.pid, signal.SIGKILL)
+    one.communicate()
+    first_run = json.loads(launcher_cli(final, "runs", "--json").stdout)[0]["run_id"]
+    second = launcher_cli(final, "land", "--from", str(export), "--plan", str(plan), "--json", timeout=240)
+    assert second.returncode == 0, second.stdout + second.stderr
+    landed_head = git(final, "log", "-1", "--first-parent", "--format=%P", "main").split()[1]
+
+    resumed = launcher_cli(final, "resume", first_run, "--json", timeout=240)
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    rows = _rows(json.loads(resumed.stdout))
+    assert rows["t"]["state"] == "merged" and "not landed again" in rows["t"]["message"], rows["t"]
+    assert rows["t"]["head_sha"] == landed_head
+    assert rows["t.attempt-2"]["message"].startswith("best-of-N: landed as t by "), rows["t.attempt-2"]
+    assert "t.attempt-2 as t" in rows["t.attempt-1"]["message"], rows["t.attempt-1"]

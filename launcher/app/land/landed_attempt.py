@@ -34,13 +34,13 @@ async def _landed(repo: GitRepo, commit: str) -> tuple[str, str | None]:
 
 
 async def report_landed_attempts(repo: GitRepo, journal: Journal, run_id: str, plan: Plan,
-                                 exports: list[dict[str, Any]]) -> None:
-    """Each best-of-N task of run `run_id` journaled as already landed: its attempts reported as
-    the target has them (the one that landed "landed as T", the shard's other choice "not
-    landed"), and the task's head the one that landed."""
+                                 exports: list[dict[str, Any]], only: str | None = None) -> None:
+    """Each best-of-N task of run `run_id` journaled as already landed (`only`: that task): its
+    attempts reported as the target has them (the one that landed "landed as T", the shard's
+    other choice "not landed"), and the task's head the one that landed."""
     spares = {spare["id"]: spare for data in exports for spare in data.get("spares") or []}
     for task in plan.tasks:
-        if not task.select_from:
+        if not task.select_from or only not in (None, task.id):
             continue
         row = journal.task(run_id, task.id)
         if row.state is not TaskState.MERGED or not row.merge_commit:
