@@ -133,6 +133,7 @@ def resume(
     run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest).")] = None,
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="Also run the failed tasks again from scratch (and what they held up).")] = False,
+    budget_usd: Annotated[float | None, typer.Option(min=0, help="The run's spend cap from now on (USD).")] = None,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -141,7 +142,8 @@ def resume(
     run_id, tasks = run_end.run_of(run_id)
     report = _run_with_view(
         view, tasks,
-        lambda: resume_run(Path.cwd(), run_id, view.handle, retry_failed=retry_failed), json_mode, run_id)
+        lambda: resume_run(Path.cwd(), run_id, view.handle, retry_failed=retry_failed,
+                           budget_usd=budget_usd), json_mode, run_id)
     run_end.finish(report, json_mode=json_mode, quiet=quiet)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from launcher.models.bounds import Round, RoundCount
 from launcher.models.ids import is_run_id, task_id_problem
@@ -86,12 +86,11 @@ class ExportedRound(_Strict):
     error_key: str | None = None
 
 
-class ExportedTask(_Strict):
+class _ExportedWork(_Strict):
     id: TaskId
     branch: BranchName
     head: ObjectId
     start: ObjectId | None = None
-    approval_hash: str = Field(min_length=1)
     contract: dict[str, Any] | None = None
     files: list[str] = Field(default_factory=list)
     included: list[str] = Field(default_factory=list)
@@ -101,18 +100,33 @@ class ExportedTask(_Strict):
     rounds: list[ExportedRound] = Field(default_factory=list)  # absent from an older launcher's export
 
 
+class ExportedTask(_ExportedWork):
+    approval_hash: str = Field(min_length=1)
+
+
 def _launcher_ref(value: str) -> str:
     if not value.startswith(("refs/launcher/", "refs/heads/launcher/")) or ".." in value or value.endswith("/"):
         raise ValueError(f"{value[:80]!r} is not a launcher ref (refs/launcher/... or refs/heads/launcher/...)")
     return value
 
 
-class ExportedSpare(ExportedTask):
+class ExportedSpare(_ExportedWork):
     """A best-of-N attempt approved but not selected: bundled under `ref` (its commits kept), so
-    that `land --from` lands it as its task (`task`) when the selected attempt cannot land."""
+    that `land --from` lands it as its task (`task`) when the selected attempt cannot land. Or
+    (`state` "escalated") one that waited at the iteration cap when the selection set it aside:
+    no approval yet, so when no approved attempt can land the task is escalated with it, and
+    `launcher choose` decides, as in a local run."""
 
     task: TaskId
     ref: Annotated[str, AfterValidator(_launcher_ref)]
+    state: Literal["approved", "escalated"] = "approved"  # absent from an older launcher's export
+    approval_hash: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _approved_has_its_hash(self) -> ExportedSpare:
+        if self.state == "approved" and self.approval_hash is None:
+            raise ValueError(f"spare {self.id!r}: an approved attempt without its approval_hash")
+        return self
 
 
 class ExportManifest(_Strict):

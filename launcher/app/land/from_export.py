@@ -27,6 +27,8 @@ import anyio
 
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
+from launcher.app.land.export_lock import landing_shard_runs
+from launcher.app.land.landed_attempt import report_landed_attempts
 from launcher.app.land.landing import land_approved
 from launcher.app.land.manifests import (
     BUNDLE_LIMIT,
@@ -240,6 +242,18 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
     repo = await GitRepo.discover(cwd)
     exports = [(d.absolute(), read_manifest(d.absolute())) for d in directories]
     check_together(exports)
+    # Another landing of these shard runs' work (a second `land --from` of the export, `launcher
+    # land RUN` of the shard run here) is waited for: it moves and deletes the shared branches.
+    async with landing_shard_runs(repo, [data["run_id"] for _, data in exports]):
+        return await _land_from(cwd, repo, directories, emit, plan_file)
+
+
+async def _land_from(cwd: Path, repo: GitRepo, directories: list[Path], emit: EventSink,
+                     plan_file: Path | None) -> RunReport:
+    # Read again under the lock: the landing waited for (`launcher land RUN` of the shard run in
+    # this clone) writes its export again, without what it landed.
+    exports = [(d.absolute(), read_manifest(d.absolute())) for d in directories]
+    check_together(exports)
     if plan_file is not None:
         await check_plan_given(cwd, plan_file, exports[0][1]["plan"], exports[0][0])
     plan = whole_plan(exports)
@@ -336,6 +350,8 @@ async def land_from(cwd: Path, directories: list[Path], emit: EventSink, plan_fi
                 continue
             state, message = not_exported_state(data["shard"], data["run_id"], reason, task_id in attempts)
             journal.transition(run_id, task_id, state, message)
+    # A best-of-N task found landed: the attempt the target holds, not the export's first choice.
+    await report_landed_attempts(repo, journal, run_id, plan, [data for _, data in exports])
     for (directory, data), bundle in zip(exports, bundles, strict=True):  # its next-best attempts
         await import_spares(repo, journal, run_id, directory, data, bundle)
     ctx = RunContext(

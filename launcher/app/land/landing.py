@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 
 from launcher.app.context import RunContext
+from launcher.app.land.landed_attempt import report_landed_attempts
 from launcher.app.land.origin import origin_trailers
 from launcher.app.land.recovery import (
     approved_by_grader,
@@ -139,6 +140,7 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         # tip this pass's swap expects, so what lands after it makes the swap fail and the pass again.
         if shard_tasks is not None and (found := await shard_tasks.find(row)):
             ctx.transition(task_id, TaskState.MERGED, found.message, merged=True, merge_commit=found.commit)
+            await report_landed_attempts(ctx.repo, ctx.journal, ctx.run_id, ctx.plan, [], only=task_id)
             landed_elsewhere = True
             continue
         if shard_tasks is not None and (why := await shard_tasks.refusal(row)):

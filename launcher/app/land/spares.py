@@ -30,8 +30,11 @@ async def import_spares(repo: GitRepo, journal: Journal, run_id: str, directory:
     listed = await repo.git("bundle", "list-heads", str(bundle), check=False)
     heads = {ref: sha for sha, _, ref in (line.partition(" ") for line in listed.out.splitlines())}
     brought = []
+    landed = {row.task_id for row in journal.tasks(run_id) if row.state is TaskState.MERGED}
     for spec in spares:
         row = journal.task(run_id, spec["id"])
+        if spec.get("task") in landed:
+            continue  # its task is on the target already (an earlier land): nothing falls back to it
         if (row.state is not TaskState.SKIPPED or not row.message.startswith(BEST_OF_N)
                 or heads.get(spec["ref"]) != spec["head"]
                 or not spec["branch"].startswith(f"launcher/{data['run_id']}/")
@@ -47,12 +50,13 @@ async def import_spares(repo: GitRepo, journal: Journal, run_id: str, directory:
         for graded in spec["rounds"]:
             journal.record_round(run_id, spec["id"], graded["iteration"], verdict=graded["verdict"],
                                  audit=graded["audit"], error_key=graded["error_key"])
+        state = spec.get("state") or TaskState.APPROVED.value  # an older export's: approved ones only
         journal.transition(
             run_id, spec["id"], TaskState.SKIPPED,
-            f"{BEST_OF_N} not selected ({TaskState.APPROVED.value}) in shard {data['shard']} (run "
+            f"{BEST_OF_N} not selected ({state}) in shard {data['shard']} (run "
             f"{data['run_id']}), imported from {directory}; its commits kept as {kept}",
             branch=spec["branch"], head_sha=spec["head"], start_sha=spec["start"] or data["base_sha"],
-            approval_hash=spec["approval_hash"], contract=spec["contract"], files=spec["files"],
+            approval_hash=spec.get("approval_hash"), contract=spec["contract"], files=spec["files"],
             included=spec["included"], included_blobs=spec["included_blobs"],
             iteration=spec["iteration"], round_base=spec["round_base"])
         brought.append(spec["id"])

@@ -21,6 +21,7 @@ import anyio
 from launcher import process_identity
 from launcher.agents.passed_env import plan_secrets
 from launcher.app.context import open_journal
+from launcher.app.land.export_lock import landing_shard_runs
 from launcher.app.report import run_status
 from launcher.app.run import include_screen
 from launcher.app.run.best_of import NOT_SELECTED
@@ -122,20 +123,24 @@ def _spares(journal: Journal, run_id: str, plan: Plan, rows: list[TaskRow],
     integration check or conflicts, as a local landing does. Each is bundled under the ref its
     commits were kept under (or its branch, when they could not be kept)."""
     exported = {row.task_id for row in rows}
-    spare = f"{BEST_OF_N} not selected ({TaskState.APPROVED.value})"
     found = []
     for task in plan.tasks:
         if task.id not in exported:
             continue
         for attempt in task.select_from:
             row = journal.task(run_id, attempt)
-            if row.state is not TaskState.SKIPPED or not row.message.startswith(spare) or not (
-                    row.branch and row.head_sha and row.approval_hash):
+            # An attempt that waited at the iteration cap goes too: when no approved attempt can
+            # land, the land escalates the task with it (`best_of._escalated_back`), as a local run.
+            state = next((s for s in (TaskState.APPROVED, TaskState.ESCALATED)
+                          if row.message.startswith(f"{BEST_OF_N} not selected ({s.value})")), None)
+            if row.state is not TaskState.SKIPPED or state is None or not (row.branch and row.head_sha) or (
+                    state is TaskState.APPROVED and not row.approval_hash):
                 continue
             kept = f"its commits kept as refs/launcher/{run_id}/{attempt}/{NOT_SELECTED}" in row.message
             ref = f"refs/launcher/{run_id}/{attempt}/{NOT_SELECTED}" if kept else f"refs/heads/{row.branch}"
             found.append({
                 "id": attempt, "task": task.id, "ref": ref, "branch": row.branch, "head": row.head_sha,
+                "state": state.value,
                 "start": row.start_sha, "approval_hash": row.approval_hash,
                 "contract": mask_contract(row.contract, secrets), "files": row.files, "included": row.included,
                 "included_blobs": row.included_blobs, "iteration": row.iteration, "round_base": row.round_base,
@@ -364,7 +369,9 @@ async def export_as_ended(cwd: Path, run_id: str) -> tuple[tuple[Path, dict[str,
     write it (a full disk, a quota) is raised (exit 3): the run, left `interrupted`, did not make
     what it was asked for, and `launcher resume RUN` writes it once there is room."""
     try:
-        return await export_requested(cwd, run_id), None
+        # Not while a `land --from` of the export reads it (`export_lock`): it lands what it read.
+        async with landing_shard_runs(await GitRepo.discover(cwd), [run_id]):
+            return await export_requested(cwd, run_id), None
     except EnvironmentProblem as exc:
         if exc.error_key in _FIRST_STEP:  # no room for it: the run is left to resume (exit 3)
             raise

@@ -14,7 +14,7 @@ from launcher.app.run.tech_debt import record_tech_debt
 from launcher.app.run.tree_commands import check_env_names, guarding_installs, run_env
 from launcher.engine.agent_round import Limits
 from launcher.gates import relay
-from launcher.gates.ledgers import lessons_for_grader
+from launcher.gates.ledgers import TECH_DEBT_FILE, lessons_for_grader
 from launcher.gates.rubric import compose
 from launcher.gates.verdict import feedback_markdown
 from launcher.git import patches, worktrees
@@ -258,7 +258,14 @@ async def apply_choice(ctx: RunContext, task_id: str, choice: Choice, note: str,
     if choice == "tech-debt":
         if ledger:
             record_tech_debt(ctx, task_id, failing, note)
-        ctx.transition(task_id, TaskState.TECH_DEBT, f"recorded as technical debt: {note}")
+            ctx.transition(task_id, TaskState.TECH_DEBT, f"recorded as technical debt: {note}")
+            return TaskState.TECH_DEBT
+        # An attempt of a best-of task: no row of its own (said so, not "recorded"); its task gets
+        # the one row when every attempt ends so (`best_of._nothing_approved`).
+        owner = next((t.id for t in ctx.plan.tasks if task_id in t.select_from), task_id)
+        ctx.transition(task_id, TaskState.TECH_DEBT, (
+            f"closed as technical debt: {note}; no {TECH_DEBT_FILE} row of its own: one row for task "
+            f"{owner!r} is written if every attempt of it ends so (an approved attempt lands instead)"))
         return TaskState.TECH_DEBT
     ctx.transition(task_id, TaskState.DEFERRED, f"deferred: {note}")
     return TaskState.DEFERRED

@@ -22,6 +22,20 @@ from launcher.store.journal import TaskRow
 RETRIED_STATES = frozenset({TaskState.FAILED, TaskState.TIMED_OUT, TaskState.CANCELLED, TaskState.BLOCKED})
 DEPENDENCY_SKIP = "dependency "  # the scheduler's "dependency 'x' did not succeed"
 WAITING_SKIP = "waiting: dependency "  # a dependency escalated: a person's choice may still land it
+BUDGET_SKIP = "not started: run budget"  # the run's spend reached `--budget-usd` before it started
+
+
+def reopen_budget_skipped(ctx: RunContext) -> list[str]:
+    """Tasks a budget stop never started: pending again, so a `resume` (with a raised
+    `--budget-usd`) runs them, and the tasks skipped because of them (`reopen_waiting`). While the
+    spend is still past the budget they are skipped again at once, nothing spent; nothing that ran
+    is run (or paid for) again."""
+    reopened = []
+    for row in ctx.journal.tasks(ctx.run_id):
+        if row.state is TaskState.SKIPPED and row.message.startswith(BUDGET_SKIP):
+            ctx.transition(row.task_id, TaskState.PENDING, "held back by the run's budget: run now")
+            reopened.append(row.task_id)
+    return reopened
 
 
 def skip_reason(ctx: RunContext, task_id: str, reason: str) -> str:

@@ -14,6 +14,7 @@ import anyio
 
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
+from launcher.app.land.export_lock import landed_by, landing_shard_runs
 from launcher.app.land.landing import cleanup_merged, land_approved
 from launcher.app.land.recovery import finish_earlier_landings, recover_landing
 from launcher.app.queue import touched
@@ -140,8 +141,11 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
         raise UsageProblem("there is no run yet", fix="start one with `launcher run PLAN`")
     claim = journal.claim_run(run_id, command)
     ctx: RunContext | None = None
+    stack = contextlib.AsyncExitStack()
     try:
         run = journal.run(run_id)
+        # Any of them may land the run's work: one landing at a time of a shard run's branches.
+        await stack.enter_async_context(landing_shard_runs(repo, landed_by(run.id, run.settings)))
         config, changed = config_of_run(run.settings, repo.root)
         if (unusable := cache_problem(repo, config.worktree_root, ports_needed=command != "land")) is not None:
             raise unusable  # before a dead launcher's agents are killed or anything is made
@@ -163,6 +167,8 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
             ctx.note(None, line)
         if changed:
             ctx.note(None, changed)
+        if isinstance(budget := run.settings.get("budget_usd"), int | float):  # `resume --budget-usd`
+            ctx.plan.run.budget_usd = float(budget)
         # What the dead launcher's commands re-pointed into the run's worktrees goes back now
         await guard_site_installs(ctx)
         yield ctx
@@ -172,10 +178,15 @@ async def driving(cwd: Path, run_id: str | None, emit: EventSink, command: str) 
                 await settle_site_installs(ctx)
         await containment.release_main(ctx)  # land, choose, grade took it too: it goes with the command
         journal.release_run(claim)
+        await stack.aclose()
 
 
-async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_failed: bool = False) -> RunReport:
+async def resume_run(cwd: Path, run_id: str | None, emit: EventSink, *, retry_failed: bool = False,
+                     budget_usd: float | None = None) -> RunReport:
     async with driving(cwd, run_id, emit, "resume") as ctx:
+        if budget_usd is not None:  # the run's budget from now on (kept for its later commands)
+            ctx.journal.set_run(ctx.run_id, settings={"budget_usd": budget_usd})
+            ctx.plan.run.budget_usd = budget_usd
         await check_agents(ctx.plan, ctx.config)
         check_integration_program(ctx.plan, ctx.config)
         await check_signing(ctx.repo)
@@ -213,6 +224,8 @@ async def continue_run(ctx: RunContext) -> RunReport:
     # approved again, and this landing decides anew: a choice that approved the blocking task,
     # or a retry of it, lands the whole epic (its members no longer block each other).
     retry.restore_held_back(ctx)
+    # Tasks the run's budget held back start now (skipped again while the spend is still past it).
+    retry.reopen_budget_skipped(ctx)
     return await _execute(ctx)
 
 
@@ -225,8 +238,23 @@ def _over_budget(ctx: RunContext, task_id: str) -> str | None:
         return None
     spent = ctx.usage.run_cost(ctx.run_id)  # not the task rows: a best-of task repeats its attempts'
     if spent >= budget:
-        return f"not started: run budget ${budget:.2f} reached (reported spend ${spent:.2f})"
+        return (f"{retry.BUDGET_SKIP} ${budget:.2f} reached (reported spend ${spent:.2f}); `launcher resume "
+                f"{ctx.run_id} --budget-usd X` (X above the spend) starts it, and what waits for it")
     return None
+
+
+def _note_budget_passed(ctx: RunContext) -> None:
+    """The budget stops new starts, not the rounds of tasks already started (a revision round
+    the queue sends a culprit back for, a conflict's resolution round, a grader's round): a run
+    whose reported spend went past it says so, rather than end as if it had kept to it."""
+    budget = ctx.plan.run.budget_usd
+    if budget is None:
+        return
+    spent = ctx.usage.run_cost(ctx.run_id)
+    if spent > budget:
+        ctx.note(None, f"the reported spend ${spent:.2f} passed the run budget ${budget:.2f}: --budget-usd "
+                       "keeps new tasks from starting, while the rounds of tasks started before it was "
+                       "reached (revision, resolution and grading rounds) ran on")
 
 
 def _finished_results(journal: Journal, run_id: str) -> dict[str, bool]:
@@ -323,6 +351,7 @@ async def _execute_observed(ctx: RunContext, snapshot: set[str] | None) -> RunRe
         await idle_change.drop_redundant_keep_refs(ctx)
         if ctx.plan.run.warm_pool:  # ready for the next run, at the target's new tip
             await pool.refill(ctx)
+        _note_budget_passed(ctx)
         rows = ctx.journal.tasks(ctx.run_id)
         status = run_status(rows, merge=ctx.merge, reached_target=reached_target)
         ctx.journal.set_run(ctx.run_id, status=status, message=run_message(rows, message))
