@@ -3,15 +3,25 @@
 - The built-in test writer (`mutation fix`'s default agent) meets classes, `@lru_cache`d and other
   wrapped functions and generators: it writes a test that passes on the original and fails on the
   mutant, or reports the mutant missed; never a traceback, never a test asserting an object's repr.
+- A failed task's message leads with its check's reason (README: "its check's first error
+  line"), then the command as a user would name it: never launcher's bootstrap argv first.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import anyio
+import pytest
+from helpers import swept_project
+
+from launcher.app.mutation.fix import FixOptions, fix_survivors
+from launcher.gates.checks import CheckResult
 
 CALC = '''import functools
 
@@ -123,3 +133,38 @@ def test_a_module_the_writer_cannot_run_is_that_mutant_missed_with_its_reason(tm
     assert done.returncode == 0, done.stderr
     assert contract["status"] == "blocked"
     assert "probing f in calc.py failed (ImportError" in contract["blockers"][0]
+
+
+WRONG_WRITER = (f'[agents.wrong]\nadapter = "command"\ncommand = ["{sys.executable}", "-m", '
+                '"launcher.agents.scripted_test_writer", "{prompt}"]\n'
+                'set_env = { LAUNCHER_TEST_WRITER_MODE = "wrong" }\n')  # fmt: skip
+
+
+def test_a_kill_gate_refusal_is_the_task_message_first_not_the_gate_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    proj = swept_project(tmp_path / "proj", {
+        "calc.py": "def is_adult(age):\n    return age >= 18\n",
+        "tests/test_calc.py": "from calc import is_adult\n\n\ndef test_it():\n    assert is_adult(30)\n",
+        "launcher.toml": WRONG_WRITER,  # asserts the mutant's answer: its test fails on the original
+    }, ["calc.py"])
+    summary = anyio.run(fix_survivors, proj, FixOptions(python=sys.executable, agent="wrong", all_unjudged=True),
+                        lambda _event: None)
+    assert summary.exit_code == 1 and summary.refused and not summary.killed
+
+    done = subprocess.run([sys.executable, "-m", "launcher", "status", "--json"], cwd=proj, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    failed = [t for t in json.loads(done.stdout)["tasks"] if t["state"] == "failed"]
+    assert failed
+    for task in failed:
+        assert task["message"].startswith("check failed: [launcher] refused: the new tests fail on the original code")
+        assert "runpy" not in task["message"] and "launcher.gates.mutant_kill" in task["message"]
+
+
+def test_a_failed_check_is_shown_reason_first_with_a_short_command() -> None:
+    long = "python -m pytest -q " + " ".join(f"tests/test_module_{n}.py" for n in range(20))
+    failed = CheckResult(long, False, 1, 0.5, "E   AssertionError: assert 1 == 2\n1 failed in 0.1s\n")
+    assert failed.failure.startswith("AssertionError: assert 1 == 2 (python -m pytest -q tests/")
+    assert failed.failure.endswith("…, exit 1)") and len(failed.failure) < 140
+    assert CheckResult("test -f x", False, 1, 0.1, "").failure == "test -f x (exit 1)"
