@@ -5,6 +5,8 @@
   mutant, or reports the mutant missed; never a traceback, never a test asserting an object's repr.
 - A failed task's message leads with its check's reason (README: "its check's first error
   line"), then the command as a user would name it: never launcher's bootstrap argv first.
+- A scripted agent's `commit` step without any git identity commits as the launcher's own
+  commits do (`launcher <launcher@localhost>`), not with a traceback.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 
 import anyio
 import pytest
-from helpers import swept_project
+from conftest import git
+from helpers import run_plan, swept_project, task
 
 from launcher.app.mutation.fix import FixOptions, fix_survivors
 from launcher.gates.checks import CheckResult
@@ -158,9 +161,9 @@ def test_a_kill_gate_refusal_is_the_task_message_first_not_the_gate_command(
                           text=True, timeout=120, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
     failed = [t for t in json.loads(done.stdout)["tasks"] if t["state"] == "failed"]
     assert failed
-    for task in failed:
-        assert task["message"].startswith("check failed: [launcher] refused: the new tests fail on the original code")
-        assert "runpy" not in task["message"] and "launcher.gates.mutant_kill" in task["message"]
+    for row in failed:
+        assert row["message"].startswith("check failed: [launcher] refused: the new tests fail on the original code")
+        assert "runpy" not in row["message"] and "launcher.gates.mutant_kill" in row["message"]
 
 
 def test_a_failed_check_is_shown_reason_first_with_a_short_command() -> None:
@@ -169,3 +172,24 @@ def test_a_failed_check_is_shown_reason_first_with_a_short_command() -> None:
     assert failed.failure.startswith("AssertionError: assert 1 == 2 (python -m pytest -q tests/")
     assert failed.failure.endswith("…, exit 1)") and len(failed.failure) < 140
     assert CheckResult("test -f x", False, 1, 0.1, "").failure == "test -f x (exit 1)"
+
+
+def test_a_scripted_agent_commits_without_a_git_identity_as_launcher(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = tmp_path / "bare-home"  # no ~/.gitconfig, no user.email anywhere
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    for name in [n for n in os.environ if n.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_", "LAUNCHER_GIT_", "EMAIL"))]:
+        monkeypatch.delenv(name)
+
+    report = run_plan(repo, [{"id": "committer", "script": [
+        {"write": "a.txt", "content": "a"}, {"commit": "agent: add a"},
+    ]}])
+
+    assert task(report, "committer").state == "merged", task(report, "committer").message
+    authors = git(repo, "log", "--format=%s|%an <%ae>", "main").splitlines()
+    assert "agent: add a|launcher <launcher@localhost>" in authors
