@@ -90,16 +90,16 @@ def _arity(function: Any) -> int | None:
                                                   inspect.Parameter.POSITIONAL_OR_KEYWORD))
 
 
-def _outcome(function: Any, args: tuple[Any, ...], lazy: bool) -> tuple[str, Any]:
-    """What the test's expression gives: `function(*args)`, or for a `lazy` (iterator) result the
-    list of its first PREFIX items, so two generators compare by what they yield."""
+def _outcome(function: Any, args: tuple[Any, ...], lazy: bool | None) -> tuple[tuple[str, Any], bool]:
+    """What the test's expression gives, and whether it is `lazy`: `function(*args)`, or for an
+    iterator result (a generator; `lazy` None: whatever this call returns) the list of its first
+    PREFIX items, so two generators compare by what they yield."""
     try:
         result = function(*args)
-        if lazy:
-            return "value", list(itertools.islice(result, PREFIX))
-        return "value", result
+        lazy = isinstance(result, Iterator) if lazy is None else lazy
+        return ("value", list(itertools.islice(result, PREFIX)) if lazy else result), lazy
     except Exception as exc:  # the test then asserts the exception type
-        return "raises", type(exc)
+        return ("raises", type(exc)), bool(lazy)
 
 
 def _holds(outcome: tuple[str, Any], expected: tuple[str, Any]) -> bool:
@@ -123,13 +123,6 @@ def _assertable_outcome(outcome: tuple[str, Any]) -> bool:
     return _builtin_exception(value) if kind == "raises" else _assertable(value)
 
 
-def _is_lazy(function: Any, args: tuple[Any, ...]) -> bool:
-    try:
-        return isinstance(function(*args), Iterator)
-    except Exception:
-        return False
-
-
 def find_difference(source: str, mutated: str, path: str, function: str) -> Difference | None:
     """Arguments on which the two versions of `function` differ, with both outcomes: only where
     the test written from the original's outcome passes on the original (asked twice, so an answer
@@ -142,12 +135,11 @@ def find_difference(source: str, mutated: str, path: str, function: str) -> Diff
     if arity is None:
         return None
     for args in itertools.islice(itertools.product(_candidates(source, function), repeat=arity), MAX_TRIES):
-        lazy = _is_lazy(original, args)
-        before = _outcome(original, args, lazy)
+        before, lazy = _outcome(original, args, None)
         if not _assertable_outcome(before):
             continue
-        after = _outcome(mutant, args, lazy)
-        if not _holds(after, before) and _holds(_outcome(original, args, lazy), before):
+        after, _ = _outcome(mutant, args, lazy)
+        if not _holds(after, before) and _holds(_outcome(original, args, lazy)[0], before):
             return Difference(args, before, after, lazy)
     return None
 
