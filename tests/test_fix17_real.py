@@ -36,6 +36,9 @@ class Box:
     def double(self):
         return self.w * 2
 
+    def scaled(self, k):
+        return self.w * k
+
 
 @functools.lru_cache(maxsize=None)
 def scale(x, k=3):
@@ -98,15 +101,18 @@ def kills(tree: Path, test: str, m: dict[str, Any]) -> bool:
         (tree / "calc.py").write_text(original)
 
 
-def test_a_survivor_in_a_class_is_reported_missed_and_one_behind_lru_cache_gets_a_killing_test(tmp_path: Path) -> None:
+def test_survivors_in_a_class_and_behind_lru_cache_get_killing_tests_or_are_reported_missed(tmp_path: Path) -> None:
     tree = project(tmp_path)
-    in_class = mutant("box", "Box", "w=1", "w=2")
-    cached = mutant("scale", "scale", "k=3", "k=4")
-    done, contract = run_writer(tree, [in_class, cached])
+    in_init = mutant("box", "Box", "w=1", "w=2")  # seen through Box().double()
+    in_method_with_args = mutant("scaled", "Box", "self.w * k", "self.w + k")  # no method without arguments shows it
+    cached = mutant("scale", "scale", "k=3", "k=4")  # an lru_cache wrapper: no __code__
+    done, contract = run_writer(tree, [in_init, in_method_with_args, cached])
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    assert contract["blockers"] == ["no input found that tells mutant box apart"]
-    assert contract["tests_added"] == ["tests/test_kill_scale.py"]
+    assert contract["blockers"] == ["no input found that tells mutant scaled apart"]
+    assert contract["tests_added"] == ["tests/test_kill_box.py", "tests/test_kill_scale.py"]
+    assert "Box().double()" in (tree / "tests/test_kill_box.py").read_text()
+    assert kills(tree, "tests/test_kill_box.py", in_init)
     assert kills(tree, "tests/test_kill_scale.py", cached)
 
 

@@ -6,8 +6,9 @@ the mutants (as `app/mutation_fix_plan` writes it). For each mutant of a top-lev
 searches for an argument tuple on which the original and the mutated function differ (numbers
 and strings from the function's own constants, their neighbours, a few usual values) and writes
 a test asserting the original's answer there: a literal value, a builtin exception, or for an
-iterator (a generator) the list of its first PREFIX items. A mutant in a class, or in a function
-whose answers are objects, is reported as missed. It stands in for an agent that reads the code.
+iterator (a generator) the list of its first PREFIX items; in a class, it asks its public methods
+without arguments on instances built from those values. A mutant it finds no such input for
+(answers that are objects, say) is reported missed. It stands in for an agent that reads the code.
 
 LAUNCHER_TEST_WRITER_MODE (for tests): `kill` (default); `weak` writes a test that passes on
 the mutant too; `wrong` asserts the mutant's answer, so it fails on the original code.
@@ -38,6 +39,7 @@ class Difference(NamedTuple):
     before: tuple[str, Any]  # ("value", v) or ("raises", exception type): the original's
     after: tuple[str, Any]  # the mutant's
     lazy: bool  # the original returns an iterator: the outcomes are its first PREFIX items
+    suffix: str = ""  # after the call: `.method()` for a method of a class asked on an instance
 
 
 def _namespace(source: str, path: str) -> dict[str, Any]:
@@ -49,7 +51,7 @@ def _namespace(source: str, path: str) -> dict[str, Any]:
 def _candidates(source: str, function: str) -> list[Any]:
     values: list[Any] = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.FunctionDef) and node.name == function:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == function:
             for inner in ast.walk(node):
                 if isinstance(inner, ast.Constant) and not isinstance(inner.value, bool):
                     value = inner.value
@@ -123,24 +125,46 @@ def _assertable_outcome(outcome: tuple[str, Any]) -> bool:
     return _builtin_exception(value) if kind == "raises" else _assertable(value)
 
 
+def _method_call(cls: type, name: str) -> Any:
+    return lambda *args: getattr(cls(*args), name)()
+
+
+def _probes(original: Any, mutant: Any) -> list[tuple[str, Any, Any]]:
+    """What to call: the callable itself (suffix ""), or for a class each public method that takes
+    no argument, on an instance built from the probed arguments (suffix `.name()`)."""
+    if not inspect.isclass(original):
+        return [("", original, mutant)]
+    probes: list[tuple[str, Any, Any]] = []
+    for name, member in vars(original).items():
+        if name.startswith("_") or not inspect.isfunction(member) or not inspect.isfunction(vars(mutant).get(name)):
+            continue
+        if _arity(member) != 1:  # `self` only
+            continue
+        before, after = (_method_call(cls, name) for cls in (original, mutant))
+        probes.append((f".{name}()", before, after))
+    return probes
+
+
 def find_difference(source: str, mutated: str, path: str, function: str) -> Difference | None:
     """Arguments on which the two versions of `function` differ, with both outcomes: only where
     the test written from the original's outcome passes on the original (asked twice, so an answer
-    that changes between calls is not taken) and fails on the mutant. A class, or a callable whose
-    answer is no literal (an object, a nan), gives no difference: the writer reports it missed."""
+    that changes between calls is not taken) and fails on the mutant. For a class, its public
+    methods without arguments are asked on instances. A callable whose answer is no literal (an
+    object, a nan) gives no difference: the writer reports the mutant missed."""
     original, mutant = _namespace(source, path).get(function), _namespace(mutated, path).get(function)
-    if not callable(original) or not callable(mutant) or inspect.isclass(original):
+    if not callable(original) or not callable(mutant):
         return None
     arity = _arity(original)
     if arity is None:
         return None
-    for args in itertools.islice(itertools.product(_candidates(source, function), repeat=arity), MAX_TRIES):
-        before, lazy = _outcome(original, args, None)
-        if not _assertable_outcome(before):
-            continue
-        after, _ = _outcome(mutant, args, lazy)
-        if not _holds(after, before) and _holds(_outcome(original, args, lazy)[0], before):
-            return Difference(args, before, after, lazy)
+    for suffix, before_f, after_f in _probes(original, mutant):
+        for args in itertools.islice(itertools.product(_candidates(source, function), repeat=arity), MAX_TRIES):
+            before, lazy = _outcome(before_f, args, None)
+            if not _assertable_outcome(before):
+                continue
+            after, _ = _outcome(after_f, args, lazy)
+            if not _holds(after, before) and _holds(_outcome(before_f, args, lazy)[0], before):
+                return Difference(args, before, after, lazy, suffix)
     return None
 
 
@@ -179,8 +203,8 @@ def write_test(tree: Path, test_dir: str, mutant: dict[str, Any], mode: str) -> 
     found = find_difference(source, mutated, str(tree / target), function)
     if found is None:
         return None
-    args, before, after, lazy = found
-    call = f"{function}({', '.join(repr(a) for a in args)})"
+    args, before, after, lazy, suffix = found
+    call = f"{function}({', '.join(repr(a) for a in args)}){suffix}"
     if lazy:
         call = f"list(itertools.islice({call}, {PREFIX}))"
     if mode == "weak":
