@@ -3,6 +3,7 @@
 - The built-in test writer (`mutation fix`'s default agent) meets classes, `@lru_cache`d and other
   wrapped functions and generators: it writes a test that passes on the original and fails on the
   mutant, or reports the mutant missed; never a traceback, never a test asserting an object's repr.
+- New test files go beside the suite's test files, not into the package whose doctests ran.
 - A failed task's message leads with its check's reason (README: "its check's first error
   line"), then the command as a user would name it: never launcher's bootstrap argv first.
 - A scripted agent's `commit` step without any git identity commits as the launcher's own
@@ -24,6 +25,7 @@ from conftest import git
 from helpers import run_plan, swept_project, task
 
 from launcher.app.mutation.fix import FixOptions, fix_survivors
+from launcher.app.mutation.fix_plan import scope
 from launcher.gates.checks import CheckResult
 
 CALC = '''import functools
@@ -199,3 +201,11 @@ def test_a_scripted_agent_commits_without_a_git_identity_as_launcher(
     assert task(report, "committer").state == "merged", task(report, "committer").message
     authors = git(repo, "log", "--format=%s|%an <%ae>", "main").splitlines()
     assert "agent: add a|launcher <launcher@localhost>" in authors
+
+
+def test_new_tests_go_to_the_test_files_directory_when_doctests_of_the_package_ran_too() -> None:
+    sweep = {"tests": {  # a sweep with --doctest-modules: the package's modules hold tests too
+        "boltons/mathutils.py::boltons.mathutils.clamp": {"file": "boltons/mathutils.py"},
+        "tests/test_mathutils.py::test_clamp": {"file": "tests/test_mathutils.py"},
+    }}
+    assert scope(sweep)[0] == "tests/**"
