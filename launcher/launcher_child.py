@@ -12,6 +12,8 @@ usual sys.path.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -48,3 +50,19 @@ def launcher_check_argv(module: str, *args: str) -> list[str]:
     """A launcher module run as a check's command (the tree's import roots first on PYTHONPATH):
     this launcher's own package, whatever the tree holds."""
     return [sys.executable, "-P", "-c", _PINNED.format(home=json.dumps(HOME)), _own(module), *args]
+
+
+SHOWN_CHARS = 80  # a command in a one-line message: the reason after it must stay in view
+
+
+def shown_command(command: str) -> str:
+    """A check's command as a message shows it: a launcher module run by `launcher_check_argv`
+    as `launcher.gates.mutant_kill CLAIMS.json` (its paths by their names), not the bootstrap
+    argv; any command cut to SHOWN_CHARS characters."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        argv = []
+    if len(argv) >= 5 and argv[1:3] == ["-P", "-c"] and argv[3].startswith("import os, runpy, sys; home, main"):
+        command = " ".join([argv[4], *(os.path.basename(a) if os.sep in a else a for a in argv[5:])])
+    return command if len(command) <= SHOWN_CHARS else command[:SHOWN_CHARS - 1] + "…"

@@ -114,7 +114,7 @@ def test_a_task_that_breaks_a_function_fails_its_check_and_does_not_land(editabl
     ])
     breaks = task(report, "breaks")
     assert breaks.state == "failed", breaks.message
-    assert "check failed: python tests/check_core.py" in breaks.message
+    assert breaks.message.startswith("check failed: ") and "(python tests/check_core.py, exit 1)" in breaks.message
     assert "2 * x" in (editable_repo / "src" / "pkg" / "core.py").read_text()
 
 

@@ -58,6 +58,24 @@ def earlier_rounds_files(steps: list[dict[str, Any]], iteration: int, attempt: i
     return found
 
 
+def commit_env() -> dict[str, str]:
+    """The environment of the script's `git commit`: the identity the launcher's own commits use
+    (git/repo.py): LAUNCHER_GIT_NAME/EMAIL, else the user's git config, else
+    `launcher <launcher@localhost>` (git refuses to commit without an identity)."""
+    env = dict(os.environ)
+    if any(k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_")) for k in env):
+        return env  # an identity given to the agent: git takes it
+    name, email = env.get("LAUNCHER_GIT_NAME"), env.get("LAUNCHER_GIT_EMAIL")
+    if name is None and email is None:
+        found = [subprocess.run(["git", "config", "--get", key], capture_output=True, text=True, check=False)
+                 for key in ("user.name", "user.email")]
+        if all(done.returncode == 0 and done.stdout.strip() for done in found):
+            return env
+    for role in ("AUTHOR", "COMMITTER"):
+        env[f"GIT_{role}_NAME"], env[f"GIT_{role}_EMAIL"] = name or "launcher", email or "launcher@localhost"
+    return env
+
+
 def main(script_path: str) -> int:
     try:
         steps = load_steps(script_path)
@@ -113,7 +131,11 @@ def main(script_path: str) -> int:
             print(step["say"], flush=True)
         elif "commit" in step:
             subprocess.run(["git", "add", "-A"], check=True)
-            subprocess.run(["git", "commit", "-q", "-m", step["commit"]], check=True)
+            committed = subprocess.run(["git", "commit", "-q", "-m", step["commit"]], env=commit_env(), check=False)
+            if committed.returncode != 0:
+                print(f"scripted agent: git commit -m {step['commit']!r} exited {committed.returncode}",
+                      file=sys.stderr)
+                return 5
         elif "run" in step:
             done = subprocess.run(step["run"], check=False)
             if done.returncode != 0:

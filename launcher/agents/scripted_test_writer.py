@@ -5,7 +5,10 @@ Run as `python -m launcher.agents.scripted_test_writer PROMPT` in a task's workt
 the mutants (as `app/mutation_fix_plan` writes it). For each mutant of a top-level function it
 searches for an argument tuple on which the original and the mutated function differ (numbers
 and strings from the function's own constants, their neighbours, a few usual values) and writes
-a test asserting the original's answer there. It stands in for an agent that reads the code.
+a test asserting the original's answer there: a literal value, a builtin exception, or for an
+iterator (a generator) the list of its first PREFIX items; in a class, it asks its public methods
+without arguments on instances built from those values. A mutant it finds no such input for
+(answers that are objects, say) is reported missed. It stands in for an agent that reads the code.
 
 LAUNCHER_TEST_WRITER_MODE (for tests): `kill` (default); `weak` writes a test that passes on
 the mutant too; `wrong` asserts the mutant's answer, so it fails on the original code.
@@ -14,17 +17,29 @@ the mutant too; `wrong` asserts the mutant's answer, so it fails on the original
 from __future__ import annotations
 
 import ast
+import builtins
+import inspect
 import itertools
 import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 _BLOCK = re.compile(r"```json\n(.*?)\n```", re.DOTALL)
 _USUAL: tuple[Any, ...] = (0, 1, -1, 2, 10, "", "a", None, True, False)
 MAX_TRIES = 4000
+PREFIX = 50  # the items of an iterator result compared, and asserted: `list(islice(f(...), 50))`
+
+
+class Difference(NamedTuple):
+    args: tuple[Any, ...]
+    before: tuple[str, Any]  # ("value", v) or ("raises", exception type): the original's
+    after: tuple[str, Any]  # the mutant's
+    lazy: bool  # the original returns an iterator: the outcomes are its first PREFIX items
+    suffix: str = ""  # after the call: `.method()` for a method of a class asked on an instance
 
 
 def _namespace(source: str, path: str) -> dict[str, Any]:
@@ -36,7 +51,7 @@ def _namespace(source: str, path: str) -> dict[str, Any]:
 def _candidates(source: str, function: str) -> list[Any]:
     values: list[Any] = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.FunctionDef) and node.name == function:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == function:
             for inner in ast.walk(node):
                 if isinstance(inner, ast.Constant) and not isinstance(inner.value, bool):
                     value = inner.value
@@ -47,24 +62,109 @@ def _candidates(source: str, function: str) -> list[Any]:
     return list(dict.fromkeys([*values, *_USUAL]))
 
 
-def _outcome(function: Any, args: tuple[Any, ...]) -> tuple[str, Any]:
+def _assertable(value: Any) -> bool:
+    """A value the test can write as a literal that reads back equal (the assertion's right side):
+    not an object's `<... at 0x...>` repr, a nan, or a class whose repr is not its value."""
     try:
-        return "value", function(*args)
+        back = ast.literal_eval(repr(value))
+        return type(back) is type(value) and bool(back == value)
+    except Exception:  # a repr that is no literal, or an `==` that does not answer
+        return False
+
+
+def _builtin_exception(kind: type[BaseException]) -> bool:
+    """An exception type the test can name without importing it (`pytest.raises(ValueError)`)."""
+    return getattr(builtins, kind.__name__, None) is kind
+
+
+def _arity(function: Any) -> int | None:
+    """How many positional arguments a call must pass, None when the writer cannot call it
+    (no signature, or a keyword-only parameter without a default). A wrapper made with
+    functools.wraps (`@lru_cache`, most decorators) is read through its `__wrapped__`."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    required = [p for p in parameters if p.default is inspect.Parameter.empty]
+    if any(p.kind is inspect.Parameter.KEYWORD_ONLY for p in required):
+        return None
+    return sum(1 for p in required if p.kind in (inspect.Parameter.POSITIONAL_ONLY,
+                                                  inspect.Parameter.POSITIONAL_OR_KEYWORD))
+
+
+def _outcome(function: Any, args: tuple[Any, ...], lazy: bool | None) -> tuple[tuple[str, Any], bool]:
+    """What the test's expression gives, and whether it is `lazy`: `function(*args)`, or for an
+    iterator result (a generator; `lazy` None: whatever this call returns) the list of its first
+    PREFIX items, so two generators compare by what they yield."""
+    try:
+        result = function(*args)
+        lazy = isinstance(result, Iterator) if lazy is None else lazy
+        return ("value", list(itertools.islice(result, PREFIX)) if lazy else result), lazy
     except Exception as exc:  # the test then asserts the exception type
-        return "raises", type(exc).__name__
+        return ("raises", type(exc)), bool(lazy)
 
 
-def find_difference(source: str, mutated: str, path: str, function: str) -> tuple[tuple[Any, ...], Any, Any] | None:
-    """Arguments on which the two versions of `function` differ, with both outcomes."""
+def _holds(outcome: tuple[str, Any], expected: tuple[str, Any]) -> bool:
+    """Whether the assertion written for `expected` passes on `outcome` (as pytest would judge it)."""
+    kind, value = outcome
+    if expected[0] == "raises":
+        return kind == "raises" and issubclass(value, expected[1])
+    if kind != "value":
+        return False
+    want = ast.literal_eval(repr(expected[1]))
+    if want is None or isinstance(want, bool):
+        return value is want
+    try:
+        return bool(value == want)
+    except Exception:  # the test's `==` would raise, failing the test
+        return False
+
+
+def _assertable_outcome(outcome: tuple[str, Any]) -> bool:
+    kind, value = outcome
+    return _builtin_exception(value) if kind == "raises" else _assertable(value)
+
+
+def _method_call(cls: type, name: str) -> Any:
+    return lambda *args: getattr(cls(*args), name)()
+
+
+def _probes(original: Any, mutant: Any) -> list[tuple[str, Any, Any]]:
+    """What to call: the callable itself (suffix ""), or for a class each public method that takes
+    no argument, on an instance built from the probed arguments (suffix `.name()`)."""
+    if not inspect.isclass(original):
+        return [("", original, mutant)]
+    probes: list[tuple[str, Any, Any]] = []
+    for name, member in vars(original).items():
+        if name.startswith("_") or not inspect.isfunction(member) or not inspect.isfunction(vars(mutant).get(name)):
+            continue
+        if _arity(member) != 1:  # `self` only
+            continue
+        before, after = (_method_call(cls, name) for cls in (original, mutant))
+        probes.append((f".{name}()", before, after))
+    return probes
+
+
+def find_difference(source: str, mutated: str, path: str, function: str) -> Difference | None:
+    """Arguments on which the two versions of `function` differ, with both outcomes: only where
+    the test written from the original's outcome passes on the original (asked twice, so an answer
+    that changes between calls is not taken) and fails on the mutant. For a class, its public
+    methods without arguments are asked on instances. A callable whose answer is no literal (an
+    object, a nan) gives no difference: the writer reports the mutant missed."""
     original, mutant = _namespace(source, path).get(function), _namespace(mutated, path).get(function)
     if not callable(original) or not callable(mutant):
         return None
-    code = original.__code__
-    arity = code.co_argcount - len(original.__defaults__ or ())
-    for args in itertools.islice(itertools.product(_candidates(source, function), repeat=arity), MAX_TRIES):
-        before, after = _outcome(original, args), _outcome(mutant, args)
-        if before != after:
-            return args, before, after
+    arity = _arity(original)
+    if arity is None:
+        return None
+    for suffix, before_f, after_f in _probes(original, mutant):
+        for args in itertools.islice(itertools.product(_candidates(source, function), repeat=arity), MAX_TRIES):
+            before, lazy = _outcome(before_f, args, None)
+            if not _assertable_outcome(before):
+                continue
+            after, _ = _outcome(after_f, args, lazy)
+            if not _holds(after, before) and _holds(_outcome(before_f, args, lazy)[0], before):
+                return Difference(args, before, after, lazy, suffix)
     return None
 
 
@@ -78,7 +178,7 @@ def _module_name(target: str) -> str:
 def _assertion(call: str, outcome: tuple[str, Any]) -> str:
     kind, value = outcome
     if kind == "raises":
-        return f"    with pytest.raises({value}):\n        {call}\n"
+        return f"    with pytest.raises({value.__name__}):\n        {call}\n"
     if value is None or isinstance(value, bool):
         return f"    assert {call} is {value!r}\n"
     return f"    assert {call} == {value!r}\n"
@@ -103,15 +203,18 @@ def write_test(tree: Path, test_dir: str, mutant: dict[str, Any], mode: str) -> 
     found = find_difference(source, mutated, str(tree / target), function)
     if found is None:
         return None
-    args, before, after = found
-    call = f"{function}({', '.join(repr(a) for a in args)})"
+    args, before, after, lazy, suffix = found
+    call = f"{function}({', '.join(repr(a) for a in args)}){suffix}"
+    if lazy:
+        call = f"list(itertools.islice({call}, {PREFIX}))"
     if mode == "weak":
         body = f"    assert {call} == {call}\n"
     else:
         body = _assertion(call, after if mode == "wrong" else before)
     rel = f"{test_dir.rstrip('/')}/test_kill_{mutant['id']}.py" if test_dir else f"test_kill_{mutant['id']}.py"
     text = (f'"""Kills mutant {mutant["id"]}: {mutant.get("orig", "")} -> {mutant.get("mut", "")}."""\n\n'
-            f"import pytest  # noqa: F401\n\nfrom {_module_name(target)} import {function}\n\n\n"
+            "import itertools  # noqa: F401\n\nimport pytest  # noqa: F401\n\n"
+            f"from {_module_name(target)} import {function}\n\n\n"
             f"def test_{function}_kills_{mutant['id']}():\n{body}")  # fmt: skip
     (tree / rel).parent.mkdir(parents=True, exist_ok=True)
     (tree / rel).write_text(text, encoding="utf-8")
@@ -137,6 +240,11 @@ def main(argv: list[str]) -> int:
             rel = write_test(tree, str(request.get("test_dir", "tests")), mutant, mode)
         except MutantMisfit as exc:
             misfits.append(str(exc))
+            continue
+        except Exception as exc:  # the tree's module, run to probe it, failed: that mutant is missed
+            misfits.append(f"mutant {mutant.get('id')}: probing {mutant.get('function')} in {mutant.get('target')} "
+                           f"failed ({type(exc).__name__}: {exc}); a test for it needs an agent that reads "
+                           "the code (`--agent NAME`)")
             continue
         (written if rel else missed).append(rel or str(mutant["id"]))
     contract_path = os.environ.get("LAUNCHER_CONTRACT")

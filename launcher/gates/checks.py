@@ -10,6 +10,8 @@ from typing import Any
 from launcher import process
 from launcher.agents.passed_env import round_secrets
 from launcher.engine.import_audit import ImportAudit, outside_import_message
+from launcher.gates.check_summary import failure_line
+from launcher.launcher_child import shown_command
 from launcher.models.redact import mask
 
 
@@ -31,6 +33,14 @@ class CheckResult:
     def how_it_ended(self) -> str:
         """`exit 1`, or `timed out after 30 s and was killed` (the exit code of a kill says nothing)."""
         return f"timed out after {self.duration_s:.0f} s and was killed" if self.timed_out else f"exit {self.exit_code}"
+
+    @property
+    def failure(self) -> str:
+        """A failed check in one line, its reason first (README: a failed task's message is its
+        check's first error line), then which command and how it ended:
+        `AssertionError: assert 1 == 2 (pytest -q, exit 1)`; `test -f x (exit 1)` without output."""
+        why, command = failure_line(self.output_tail), shown_command(self.command)
+        return f"{why} ({command}, {self.how_it_ended})" if why else f"{command} ({self.how_it_ended})"
 
 
 _TAIL_CHARS = 4000

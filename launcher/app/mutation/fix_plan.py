@@ -95,8 +95,11 @@ def group(targets: list[Target], max_tasks: int | None) -> list[FixTask]:
 
 
 def _test_dir(data: dict[str, Any]) -> str:
+    """Where new test files go: the first directory of the suite's test files (named test_*.py or
+    *_test.py when there are any: a doctest in a module of the package is no test file's home)."""
     files = [str(t.get("file") or tid.split("::")[0]) for tid, t in (data.get("tests") or {}).items()]
-    dirs = sorted({str(Path(f).parent) for f in files if f})
+    named = [f for f in files if Path(f).name.startswith("test_") or Path(f).stem.endswith("_test")]
+    dirs = sorted({str(Path(f).parent) for f in named or files if f})
     return "" if not dirs or dirs[0] == "." else dirs[0]
 
 

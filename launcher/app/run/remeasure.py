@@ -17,7 +17,6 @@ import pathspec
 
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.app.run import claims, tree_commands
-from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.gates.relay import add_scratch, remove_scratch
 from launcher.git import commits, include, patches, submodules
@@ -62,8 +61,7 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
         checks = await _run_checks_at(ctx, task, head, iteration)
         failed = next((c for c in checks if not c.ok), None)
         if failed is not None:
-            why = failure_line(failed.output_tail)
-            problem = f"check failed at {head[:12]}: {failed.command} ({failed.how_it_ended}) {why}"
+            problem = f"check failed at {head[:12]}: {failed.failure}"
     facts["checks"] = [c.as_dict() for c in checks]
     atomic_write_json(facts_file, facts)
     return facts, problem

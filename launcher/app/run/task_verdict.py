@@ -12,7 +12,6 @@ import pathspec
 
 from launcher.app.context import RunContext
 from launcher.app.run import claims, ignored_work, provision, tree_commands
-from launcher.gates.check_summary import failure_line
 from launcher.gates.checks import CheckResult
 from launcher.git import commits, submodules
 from launcher.models.contract import CompletionContract
@@ -78,9 +77,7 @@ async def decide(
         await commits.reset_to(ctx.repo, worktree, facts["head_sha"])
         failed = [r for r in results if not r.ok]
         if failed:
-            first = failed[0]
-            why = failure_line(first.output_tail)
-            return TaskState.FAILED, f"check failed: {first.command} ({first.how_it_ended}) {why}", results
+            return TaskState.FAILED, f"check failed: {failed[0].failure}", results
         if left:
             facts["ignored_files_left"] = left
             return await _checks_without_ignored(ctx, task, contract, facts["head_sha"], left, results)
@@ -101,8 +98,7 @@ async def _checks_without_ignored(
             "which do not land")
     failed = [r for r in clean if not r.ok]
     if setup_failed or failed:
-        why = setup_failed or (f"{failed[0].command} failed ({failed[0].how_it_ended}) "
-                               f"{failure_line(failed[0].output_tail)}")
+        why = setup_failed or f"a check failed: {failed[0].failure}"
         return TaskState.FAILED, f"the checks pass only with what git ignores: {made}; in a clean " \
                                  f"checkout of its commit {why}", [*results, *failed]
     ctx.note(task.id, f"{made}; the checks pass without them too (a clean checkout of its commit)")
