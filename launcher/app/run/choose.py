@@ -58,6 +58,15 @@ async def choose(
         return await _choose(ctx, task_id, choice, note)
 
 
+def _shortened(message: str, limit: int = 160) -> str:
+    """A task's message cut at a word, with an ellipsis: never mid-word ("(no out)")."""
+    line = " ".join(message.split())
+    if len(line) <= limit:
+        return line
+    cut = line[:limit].rsplit(" ", 1)[0]
+    return f"{cut} …"
+
+
 async def _choose(ctx: RunContext, task_id: str, choice: grading.Choice, note: str) -> RunReport:
     if (pending := regrade_pending(ctx)) is not None:  # carrying the run on would run its agent
         raise UsageProblem(
@@ -66,7 +75,7 @@ async def _choose(ctx: RunContext, task_id: str, choice: grading.Choice, note: s
     row = ctx.journal.task(ctx.run_id, task_id)
     if row.state is not TaskState.ESCALATED:
         raise UsageProblem(
-            f"task {task_id!r} is {row.state.value} ({row.message[:120]}), not escalated",
+            f"task {task_id!r} is {row.state.value} ({_shortened(row.message)}), not escalated",
             fix="`launcher choose` decides escalated tasks only; see `launcher status`",
         )
     task = ctx.plan.task(task_id)
