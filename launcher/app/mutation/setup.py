@@ -8,6 +8,7 @@ per-test selection. `--pytest-args` keep that fast path; a custom `--test-cmd` g
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,34 @@ async def has_tests(repo: GitRepo) -> bool:
             return True
     listed = await repo.git("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *_TEST_FILES)
     return bool(listed.out.strip("\0"))
+
+
+_LOAD_TESTS = re.compile(rb"^def load_tests\(", re.MULTILINE)
+_HOOK_SCAN_BYTES = 1024 * 1024  # a test module, not data: what is past this is not read
+
+
+async def unittest_hooks_note(repo: GitRepo) -> str | None:
+    """A note when a test module defines unittest's `load_tests` hook, which pytest never calls:
+    the tests it adds (doctests through `doctest.DocTestSuite`, generated suites) are not in a
+    pytest sweep, so a mutant only they kill is reported Survived; None when there is none."""
+    listed = await repo.git("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+                            *_TEST_FILES[:2], ":(glob)**/tests/**/*.py", ":(glob)**/test/**/*.py")  # fmt: skip
+    found: list[str] = []
+    for name in sorted(set(filter(None, listed.out.split("\0")))):
+        try:
+            with (repo.root / name).open("rb") as fh:
+                head = fh.read(_HOOK_SCAN_BYTES)
+        except OSError:
+            continue
+        if _LOAD_TESTS.search(head):
+            found.append(name)
+    if not found:
+        return None
+    named = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    return (f"{named} define(s) unittest's load_tests hook, which pytest does not call: the tests it adds "
+            "(doctests through doctest.DocTestSuite, generated suites) are not run by this sweep, so a mutant "
+            "only they kill is reported Survived; to count them pass --test-cmd 'python -m unittest' (or, for "
+            "doctests, --pytest-args=--doctest-modules)")
 
 
 def split_args(text: str | None) -> list[str]:

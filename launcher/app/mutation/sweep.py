@@ -27,7 +27,14 @@ from launcher.app.mutation.key_basis import KeyBasis, read_bases, record_basis, 
 from launcher.app.mutation.phases import FINAL_WHEN_LIMITED, CoverageRun, Scope, overlapped, seconds
 from launcher.app.mutation.prefilter import prefilter_records
 from launcher.app.mutation.progress import LineListener, SweepListener
-from launcher.app.mutation.setup import configured, custom_command_cost, discover, generate, has_tests
+from launcher.app.mutation.setup import (
+    configured,
+    custom_command_cost,
+    discover,
+    generate,
+    has_tests,
+    unittest_hooks_note,
+)
 from launcher.app.mutation.snapshot import SNAPSHOT_DIR, Snapshot
 from launcher.app.mutation.sweep_end import finish, stopped_by_disk
 from launcher.app.mutation.sweep_guard import TreeGuard
@@ -352,6 +359,9 @@ async def run_sweep(cwd: Path, options: SweepOptions, emit: Callable[[str], None
             planned(out_dir, len(mutants))  # `mutation list` shows an unfinished sweep as settled/total
             skipped = {**unnamed, **collected.skipped}
             sweep.notes += [f"skipped {path}: {why}" for path, why in skipped.items()]
+            if sweep.command.is_pytest and (hooks := await unittest_hooks_note(repo)) is not None:
+                listener.phase(hooks)
+                sweep.notes.append(hooks)
             filtered, sweep.classes, said = await prefilter_records(sweep.source_root, mutants, sweep.command)
             for line in [said] if said else []:
                 listener.phase(line)
