@@ -36,6 +36,7 @@ def test_a_file_planted_in_the_main_checkout_after_the_clock_stepped_back_is_fou
     async def scenario() -> tuple[list[str], list[str]]:
         ctx = SimpleNamespace(repo=await GitRepo.discover(repo), main_scan=None, scan_lock=anyio.Lock(),
                               main_snapshot=set(), main_contents=None, reported_intrusions=set(),
+                              users_edits={}, window_copies={},
                               worktree_root=tmp_path / "trees", files=SimpleNamespace(run_dir=tmp_path))
         ctx.main_status = types.MethodType(RunContext.main_status, ctx)
         monkeypatch.setattr(time, "time", lambda: real() + HOUR)  # the launcher starts with a fast clock

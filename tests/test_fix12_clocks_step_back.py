@@ -42,6 +42,7 @@ def test_an_edit_of_a_tracked_file_after_the_clock_stepped_back_is_found(
     async def scenario() -> list[str]:
         ctx = SimpleNamespace(repo=await GitRepo.discover(repo), main_scan=None, scan_lock=anyio.Lock(),
                               main_snapshot=set(), main_contents=None, reported_intrusions=set(),
+                              users_edits={}, window_copies={},
                               worktree_root=tmp_path / "trees", files=SimpleNamespace(run_dir=tmp_path))
         ctx.main_status = types.MethodType(RunContext.main_status, ctx)
         monkeypatch.setattr(time, "time", lambda: real() + HOUR)  # the launcher's clock runs an hour fast
@@ -63,6 +64,7 @@ def test_a_write_stamped_by_a_lagging_file_system_clock_is_found(
     async def scenario() -> list[str]:
         ctx = SimpleNamespace(repo=await GitRepo.discover(repo), main_scan=None, scan_lock=anyio.Lock(),
                               main_snapshot=set(), main_contents=None, reported_intrusions=set(),
+                              users_edits={}, window_copies={},
                               worktree_root=tmp_path / "trees", files=SimpleNamespace(run_dir=tmp_path / "run"))
         ctx.main_status = types.MethodType(RunContext.main_status, ctx)
         ctx.files.run_dir.mkdir()

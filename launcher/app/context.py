@@ -95,6 +95,12 @@ class RunContext:
     agents_running: set[str] = field(default_factory=set)
     agents_seen: set[str] = field(default_factory=set)
     intrusions_left: dict[str, str] = field(default_factory=dict)  # main-checkout path -> task
+    # What the main checkout's files changed since the run's start held when a task's round (or
+    # its grading) started: its put-back restores that (app/run/round_copy.py; task -> BeforeCheck)
+    window_copies: dict[str, Any] = field(default_factory=dict)
+    # Files the integration check took as the user's edits -> their (ctime, mtime) then: a later
+    # write there is found again, the edit as it was left is never blamed on anyone
+    users_edits: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)  # task -> first port of its claimed block
     # The shared Python environments' editable installs before the first setup (engine/site_installs.py).
     site_guard: SiteGuard = field(default_factory=SiteGuard)

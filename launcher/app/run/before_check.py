@@ -37,17 +37,23 @@ class BeforeCheck:
     # A run again: what the paths its first run changed held between the two runs (the user's
     # save, or the first run's write: cannot tell), set aside when they are put back
     between: dict[str, bytes | None] = field(default_factory=dict)
+    # When it was taken, as said of what is put back ("right before the check"; an agent round's
+    # own: "at the round's start", app/run/round_copy.py)
+    moment: str = "right before the check"
 
     def plain(self, paths: list[str]) -> list[str]:
         """The paths whose run-start version (or HEAD's) is what they held before the check."""
         return [rel for rel in paths if rel not in self.contents and rel not in self.unsure]
 
 
-async def take(ctx: RunContext) -> BeforeCheck:
-    """The main checkout's files changed since the run's start, as they are now (before a check)."""
+async def take(ctx: RunContext, moment: str = "right before the check") -> BeforeCheck:
+    """The main checkout's files changed since the run's start, as they are now (before a check;
+    `moment` says when that is)."""
     status = await ctx.main_status(not_before=time.monotonic())
     changed = {entry[3:] for entry in status if entry not in ctx.main_snapshot and len(entry) > 3}
-    return await anyio.to_thread.run_sync(_read, ctx, changed)
+    kept = await anyio.to_thread.run_sync(_read, ctx, changed)
+    kept.moment = moment
+    return kept
 
 
 def for_run_again(first: BeforeCheck, again: BeforeCheck, seen: set[str]) -> BeforeCheck:
@@ -56,7 +62,7 @@ def for_run_again(first: BeforeCheck, again: BeforeCheck, seen: set[str]) -> Bef
     merged = BeforeCheck(
         contents={rel: data for rel, data in again.contents.items() if rel not in seen},
         modes=dict(again.modes), unsure={rel for rel in again.unsure if rel not in seen},
-        between={rel: again.contents.get(rel) for rel in seen if rel not in again.unsure})
+        between={rel: again.contents.get(rel) for rel in seen if rel not in again.unsure}, moment=again.moment)
     for rel in seen:
         if rel in first.contents:
             merged.contents[rel] = first.contents[rel]
@@ -103,14 +109,15 @@ def _read(ctx: RunContext, changed: set[str]) -> BeforeCheck:
 def put_back(root: Path, before: BeforeCheck, paths: list[str], aside_dir: Path, writer: str,
              put: main_restore.PutBack) -> None:
     """Put back the `paths` that changed since the run's start as they were right before the
-    check (the caller holds the repository lock); what is said added to `put`. `paths` are all
-    those put back (`plain` ones already, by engine/main_restore.py)."""
+    check (or when `before` was taken: its `moment`; the caller holds the repository lock); what
+    is said added to `put`. `paths` are all those put back (`plain` ones already, by
+    engine/main_restore.py)."""
     for rel in (rel for rel in paths if rel not in before.plain(paths)):
         if rel in before.unsure:
             put.left.append(rel)
             put.described.append(
                 f"{rel} (left as {writer} made it: it changed after the run's start and was too big to keep "
-                "as it was right before the check, so its older run-start version is not put back over it)")
+                f"as it was {before.moment}, so its older run-start version is not put back over it)")
         elif rel in before.contents:
             try:
                 put.described.append(f"{rel} ({_restore(root, rel, before, aside_dir, writer)})")
@@ -146,12 +153,12 @@ def _restore(root: Path, rel: str, before: BeforeCheck, aside_dir: Path, writer:
     moved = main_restore.move_aside(root, rel, aside_dir)
     where = f"; {writer}'s version moved to {_relative(moved, root)}" if moved else ""
     if data is ABSENT:
-        return f"not there before the check{where}"
+        return f"not there {before.moment}{where}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     with contextlib.suppress(OSError):
         os.chmod(path, before.modes.get(rel, 0o644))
-    return f"put back as it was right before the check{where}"
+    return f"put back as it was {before.moment}{where}"
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -25,7 +25,7 @@ import anyio
 
 from launcher import wall_clock
 from launcher.app.context import STATE_DIR, RunContext
-from launcher.app.run import before_check, user_git
+from launcher.app.run import before_check, round_copy, user_git
 from launcher.app.run.before_check import BeforeCheck
 from launcher.app.run.blame import suspects as _suspects
 from launcher.app.run.blame import writer as _writer
@@ -332,6 +332,11 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task
     if fresh:  # what another launcher process wrote there (its output files, its ledgers)
         known = own_files.load(ctx.repo.root)
         fresh = [p for p in fresh if not own_files.written_by_a_launcher(ctx.repo.root, p, known)]
+    # Not this window's change: the user's edit as the integration check left it, and (a task's
+    # window) what holds what it held when the window started (app/run/round_copy.py)
+    copy = round_copy.copy_of(ctx, task_id) if task_id is not None else None
+    if fresh and (same := round_copy.still_users(ctx, fresh) | await round_copy.not_changed(ctx, copy, fresh)):
+        fresh = [p for p in fresh if p not in same]
     ctx.reported_intrusions.update(fresh)
     if not fresh or task_id is None:
         return fresh
@@ -350,7 +355,9 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task
         aside = ctx.files.task_dir(writer_id) if writer_id else ctx.files.run_dir
         who = writer_id or f"one of {', '.join(sorted(unattributed))}"
         described = await _put_back_main(ctx, paths, aside / INTRUSIONS_DIR, who,
-                                         writer if writer_id == task_id else "the agent")
+                                         writer if writer_id == task_id else "the agent", before=copy)
+        if said := round_copy.said_of_round(paths, copy, writer if writer_id == task_id else "the agent"):
+            ctx.note(task_id, said)
         if writer_id == task_id:
             blamed = described
         elif writer_id:

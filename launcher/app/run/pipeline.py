@@ -25,6 +25,7 @@ from launcher.app.run import (
     provision,
     resolution,
     resume_point,
+    round_copy,
     task_verdict,
 )
 from launcher.app.run.best_of import attempt_env, select_best
@@ -156,6 +157,13 @@ async def _agent_round(
 
 
 async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
+    try:
+        return await _develop_rounds(ctx, task, worktree)
+    finally:
+        round_copy.forget(ctx, task.id)  # its windows are over
+
+
+async def _develop_rounds(ctx: RunContext, task: Task, worktree: Path) -> bool:
     artifacts = ctx.files.task_dir(task.id)
     atomic_write_text(artifacts / "prompt.md", f"# {task.title or task.id}\n\n{task.prompt}\n")
     iteration = resume_point.iteration_to_run(ctx.journal.task(ctx.run_id, task.id))
@@ -187,6 +195,7 @@ async def _develop(ctx: RunContext, task: Task, worktree: Path) -> bool:
             return await grading.approve(ctx, task.id, message)
         ctx.transition(task.id, TaskState.GRADING, f"grader round {iteration}")
         graded_from = wall_clock.stamp()
+        await round_copy.take(ctx, task.id, round_copy.GRADING_START)
         ctx.idle_trees.open_span(task.id)  # what its grader does is the task's too
         try:
             verdict = await grading.grade_task(
@@ -210,6 +219,7 @@ async def _run_round(
     ctx.transition(task.id, TaskState.RUNNING, f"agent {task.agent} round {iteration}",
                    iteration=iteration)
     started, began = wall_clock.stamp(), time.monotonic()  # (the change windows', a clock step widens)
+    await round_copy.take(ctx, task.id)  # what its put-backs restore: never an older copy over a newer save
     result = await _agent_round(ctx, task, worktree, iteration, 1, feedback, session_id)
     # A corrective round only helps an agent that ran fine but answered badly; re-running a
     # CLI that hit an API error, a budget or a turn limit would fail (and bill) the same way.

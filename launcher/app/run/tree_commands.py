@@ -15,7 +15,7 @@ import anyio
 
 from launcher import process, wall_clock
 from launcher.app.context import RunContext
-from launcher.app.run import before_check, containment, git_watch, integration_output, ref_watch
+from launcher.app.run import before_check, containment, git_watch, integration_output, ref_watch, round_copy
 from launcher.app.run.best_of import attempt_env
 from launcher.engine import site_installs
 from launcher.engine.command_env import command_env
@@ -165,12 +165,12 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         # check's doing, or the user's (an editor saving)? Run it again on the same tree: what
         # it writes again is its own (put back, and that run fails); what it leaves alone was
         # not its doing, and stays where it is.
-        seen = {rel: _stamp(ctx.repo.root / rel) for rel in wrote}
+        seen = {rel: round_copy.stamp(ctx.repo.root / rel) for rel in wrote}
         ctx.reported_intrusions.difference_update(wrote)
         again = before_check.for_run_again(before, await before_check.take(ctx), set(seen))
         ok, output, _ = await run(commit, seen, again)
         _count_run_again(ctx, commit, ok)
-        left = sorted(rel for rel in wrote if _stamp(ctx.repo.root / rel) == seen[rel])
+        left = sorted(rel for rel in wrote if round_copy.stamp(ctx.repo.root / rel) == seen[rel])
         # A deletion cannot be made twice (nor told apart from the user's by a run again): the file
         # is put back, no task blamed; one changed is the user's save, its earlier version kept.
         if gone := [rel for rel in left if seen[rel] is None]:
@@ -180,7 +180,8 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
                            f"cannot be deleted twice): {how}, no task is blamed for it (delete it again if that "
                            "was you)")
         if left := [rel for rel in left if seen[rel] is not None]:
-            ctx.reported_intrusions.update(left)
+            # Left, not hidden: a later write there (a later run of the check) is found again
+            round_copy.take_as_users(ctx, left)
             kept = await _keep_earlier(ctx, left, ctx.files.run_dir / containment.INTRUSIONS_DIR / "before-check",
                                        before)
             ctx.note(None, f"{', '.join(left)} changed in the main checkout while the integration check "
@@ -223,7 +224,7 @@ def integration_check(ctx: RunContext) -> IntegrationCheck | None:
         wrote = await containment.integration_check_writes(ctx, started, before)
         if seen is not None:
             ctx.reported_intrusions.update(rel for rel in wrote if rel in seen)
-            wrote = [rel for rel in wrote if rel not in seen or _stamp(ctx.repo.root / rel) != seen[rel]]
+            wrote = [rel for rel in wrote if rel not in seen or round_copy.stamp(ctx.repo.root / rel) != seen[rel]]
             if wrote:
                 # Contained as a task's checks are: put back, and this run of the check fails.
                 said = await containment.put_back_check_writes(ctx, wrote, before)
@@ -270,15 +271,6 @@ async def _keep_earlier(ctx: RunContext, paths: list[str], aside: Path, before: 
             continue
         kept.append(f"{rel} as it was {when} in {aside / rel}")
     return f"; kept: {', '.join(kept)}" if kept else ""
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    """When `path` last changed (ctime, mtime; None: not there): a write since changes it."""
-    try:
-        found = path.lstat()
-    except OSError:
-        return None
-    return found.st_ctime_ns, found.st_mtime_ns
 
 
 async def _check_moved_refs(ctx: RunContext, commit: str, moved: str, ok: bool, output: str) -> tuple[bool, str]:
