@@ -40,7 +40,7 @@ try:
 except OSError:
     stat = None
 print(json.dumps([sys.version, sys.implementation.name, sys.implementation.cache_tag, list(sys.flags),
-                  exe, stat, sys.platform]))
+                  sys.warnoptions, sorted(map(str, sys._xoptions.items())), exe, stat, sys.platform]))
 """
 
 
