@@ -3,7 +3,10 @@
 The per-test coverage map and the clean suite's timings depend on every file the suite can
 touch, so the key covers all of them: the base commit, the content of each file whose main-tree
 state differs from it (uncommitted changes, untracked files, `.worktreeinclude` copies), the
-interpreter, the pytest flags, the import roots and the measured files. A local re-run (the same
+interpreter (by what it is: `run_identity`), the pytest flags, the import roots, the measured
+files, and the environment: the fixed list of variables that change Python's and pytest's
+behaviour, and the variables the run read (checked when a map is loaded: measured again when
+one of them changed). A local re-run (the same
 `--since` sweep again, a sweep resumed on another day) then skips the suite's coverage run; any
 edit anywhere runs it again. Only a passing run is kept; the few maps used last are, by the
 cache's own record of the order it saved and loaded them in (RECENT_FILE), never by the files'
@@ -27,8 +30,9 @@ from pathlib import Path
 from launcher.mutation.coverage_map import CoverageMap, SuiteRun
 from launcher.store.files import atomic_write_json, atomic_write_text
 
-SCHEMA = "launcher-coverage/3"  # 2: fixture setups and child processes attributed to their tests;
-# 3: the lines run in child processes, and the tests whose children import from disk
+SCHEMA = "launcher-coverage/4"  # 2: fixture setups and child processes attributed to their tests;
+# 3: the lines run in child processes, and the tests whose children import from disk;
+# 4: the environment variables the run read, and their values' digest (`run_identity`)
 KEEP = 8  # maps kept per repository (those used last)
 RECENT_FILE = "coverage-recent.txt"  # the maps' keys, the one saved or loaded last first
 
@@ -76,15 +80,19 @@ def tests_key(test_root: Path, test_files: Sequence[str], parts: Sequence[str]) 
     return coverage_key(test_root, "", test_files, ["tests", *parts])
 
 
-def for_tests(directory: Path, key: str, tree: Path, files: Sequence[str]) -> CoverageMap | None:
-    """The whole-suite map used last measured with the tests of `key` and measuring all of `files`."""
+def for_tests(directory: Path, key: str, tree: Path, files: Sequence[str],
+              env_key: EnvKey | None = None) -> CoverageMap | None:  # fmt: skip
+    """The whole-suite map used last measured with the tests of `key`, measuring all of `files`,
+    in an environment the same for what its run read (`env_key`)."""
     for path in _recent(directory):
         try:
             head = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if head.get("tests_key") == key and set(files) <= set(head.get("measured", [])):
-            return load(directory, path.stem.removeprefix("coverage-"), tree)
+            found = load(directory, path.stem.removeprefix("coverage-"), tree)
+            if found is not None and env_matches(found, env_key):
+                return found
     return None
 
 
@@ -116,7 +124,8 @@ def save(directory: Path, key: str, cov: CoverageMap, *, suite: tuple[str, Seque
         "schema": SCHEMA,
         "run": {"exit_code": run.exit_code, "durations": run.durations, "failed": run.failed, "wall_s": run.wall_s,
                 "output_tail": run.output_tail, "timed_out": run.timed_out, "first_error": run.first_error,
-                "unmeasured_children": run.unmeasured_children, "fresh_children": run.fresh_children},
+                "unmeasured_children": run.unmeasured_children, "fresh_children": run.fresh_children,
+                "env_read": run.env_read, "env_key": run.env_key},
         "lines": {rel: {str(n): sorted(ctx) for n, ctx in by_line.items()} for rel, by_line in cov.lines.items()},
         "child_lines": {rel: {str(n): sorted(ctx) for n, ctx in by_line.items()}
                         for rel, by_line in cov.child_lines.items()},
@@ -131,17 +140,28 @@ def save(directory: Path, key: str, cov: CoverageMap, *, suite: tuple[str, Seque
     _used(directory, key, maps[:KEEP])
 
 
+EnvKey = Callable[[Sequence[str]], str]  # the digest of the environment for the variables a run read
+
+
+def env_matches(cov: CoverageMap, env_key: EnvKey | None) -> bool:
+    """Whether the variables `cov`'s run read (and the fixed list) have the values they had then."""
+    return env_key is None or cov.run.env_key == env_key(cov.run.env_read)
+
+
 async def measured(
     directory: Path, key: str, tree: Path, measure: Callable[[], Awaitable[CoverageMap]], *, use_cache: bool,
-    suite: tuple[str, Sequence[str]] | None = None,
+    suite: tuple[str, Sequence[str]] | None = None, env_key: EnvKey | None = None,
 ) -> tuple[CoverageMap, bool]:
-    """The cached map of `key` if any (and `use_cache`), else `measure()`'s, kept for next time.
-    The second value says whether the map came from the cache."""
+    """The cached map of `key` if any (and `use_cache`) whose run read the environment variables
+    it reads now with the same values (`env_key`), else `measure()`'s, kept for next time. The
+    second value says whether the map came from the cache."""
     if use_cache:
         cached = load(directory, key, tree)
-        if cached is not None:
+        if cached is not None and env_matches(cached, env_key):
             return cached, True
     cov = await measure()
+    if env_key is not None:
+        cov.run.env_key = env_key(cov.run.env_read)
     if use_cache:
         save(directory, key, cov, suite=suite)
     return cov, False

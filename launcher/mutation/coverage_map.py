@@ -60,6 +60,10 @@ class SuiteRun:
     unmeasured_children: list[str] = field(default_factory=list)
     # Those of them whose child imports the project from disk (not a fork of the test process).
     fresh_children: list[str] = field(default_factory=list)
+    # The environment variables the pytest process read (`run_identity.env_digest`'s names), and
+    # the digest of their values (and the fixed list's) when the map was measured.
+    env_read: list[str] = field(default_factory=list)
+    env_key: str = ""
 
     @property
     def ok(self) -> bool:
@@ -171,6 +175,7 @@ class _Report:
     fixture_users: dict[str, list[str]] = field(default_factory=dict)
     unmeasured: list[str] = field(default_factory=list)  # contexts whose child could not be measured
     fresh: list[str] = field(default_factory=list)  # those whose child imports the project from disk
+    env_read: list[str] = field(default_factory=list)  # the environment variables read (`NAME?`: presence)
 
     def tests_of(self, context: str) -> frozenset[str]:
         """The node ids a coverage context stands for: a wider fixture's context means every test
@@ -192,7 +197,8 @@ def _read_report(path: Path) -> _Report:
     users = {str(k): [str(t) for t in v] for k, v in (data.get("fixture_users") or {}).items()}
     unmeasured = [str(c) for c in data.get("unmeasured_children") or []]
     fresh = [str(c) for c in data.get("fresh_children") or []]
-    return _Report(durations, failed, data.get("exitstatus"), users, unmeasured, fresh)
+    env_read = [str(n) for n in data.get("env_read") or []]
+    return _Report(durations, failed, data.get("exitstatus"), users, unmeasured, fresh, env_read)
 
 
 def _read_coverage(data_files: Sequence[Path], root: Path, report: _Report) -> dict[str, dict[int, frozenset[str]]]:
@@ -274,7 +280,7 @@ async def measure(
         # (one started outside any test, at collection say: every test may depend on it)
         unmeasured, fresh = (_spawners(found, contexts) for contexts in (found.unmeasured, found.fresh))
         run = SuiteRun(code, found.durations, found.failed, done.duration_s, tail, done.timed_out,
-                       first_error(done.text + done.err), unmeasured, fresh)  # fmt: skip
+                       first_error(done.text + done.err), unmeasured, fresh, found.env_read)  # fmt: skip
         children = [f for f in sorted((work / "children").glob("data.*")) if f.is_file()]
         data_files = [f for f in [work / "data"] if f.is_file()] + children
         return CoverageMap(root, _read_coverage(data_files, root, found), run,

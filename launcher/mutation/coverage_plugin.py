@@ -17,6 +17,9 @@
 - `SITECUSTOMIZE_SOURCE`: imported by every Python child of the coverage run (its directory is
   first on PYTHONPATH): starts coverage.py with `SUBPROCESS_RC_ENV`'s configuration
   (`coverage.process_startup`, any coverage.py version), then the `sitecustomize` it shadows.
+- The plugin also records the names of the environment variables the pytest process reads
+  through `os.environ`/`os.getenv` (`env_read`; `NAME?` when only tested for presence), which
+  the coverage map and the result keys are keyed on (`run_identity`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,35 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _SUB_RC:
     os.environ["COVERAGE_PROCESS_START"] = _SUB_RC  # only now: the run itself must not start it
 _ISOLATING = re.compile(r"-[bBdiOqsuvx]*[IES][bBdEiIOqsSuvx]*")
+_env_read = {{}}  # the environment variables the code and tests read: name -> its value (not presence only)
+_Environ = type(os.environ)
+_environ_getitem = _Environ.__getitem__
+
+
+def _note_env(key, value):
+    try:
+        name = os.fsdecode(key)
+    except TypeError:
+        return
+    _env_read[name] = _env_read.get(name, False) or value
+
+
+def _env_getitem(self, key):
+    _note_env(key, True)
+    return _environ_getitem(self, key)
+
+
+def _env_contains(self, key):
+    _note_env(key, False)
+    try:
+        _environ_getitem(self, key)
+    except KeyError:
+        return False
+    return True
+
+
+_Environ.__getitem__ = _env_getitem  # os.getenv, os.environ.get/[]/in/setdefault all come here
+_Environ.__contains__ = _env_contains
 
 
 def _switch(context):
@@ -225,7 +257,8 @@ def pytest_sessionfinish(session, exitstatus):
         users = {{name: sorted(t for t, used in _uses.items() if name in used) for name in _scoped}}
         with open(path, "w", encoding="utf-8") as fh:
             json.dump({{"tests": _tests, "exitstatus": int(exitstatus), "fixture_users": users,
-                       "unmeasured_children": sorted(_unmeasured), "fresh_children": sorted(_fresh)}}, fh)
+                       "unmeasured_children": sorted(_unmeasured), "fresh_children": sorted(_fresh),
+                       "env_read": sorted(n if v else n + "?" for n, v in _env_read.items())}}, fh)
 '''
 
 SITECUSTOMIZE_SOURCE = f'''

@@ -36,7 +36,10 @@ from launcher.mutation.source_text import parse_quietly
 # fork, where the child ran the unmutated file: earlier verdicts may be false kills).
 # /5: the tests that decided the verdict are in the key, their files in full (before it, a
 # survivor confirmed with later tests was kept when only a later test file changed).
-SCHEMA = "launcher-result-key/5"
+# /6: the pytest flags, the interpreter's identity (not only its path) and the environment the
+# tests read are in the key; a symlink counts with what it resolves to, a submodule (a directory
+# entry) with its files (before it, a submodule bump or a link target's edit reused verdicts).
+SCHEMA = "launcher-result-key/6"
 _NOT_STRIPPED = ("conftest.py", "__init__.py")
 
 
@@ -50,12 +53,15 @@ class TreeFiles:
         self._text: dict[str, bytes] = {}
 
     def data(self, rel: str) -> bytes:
-        """The content (a symlink: its target; absent: empty). Python files are kept."""
+        """The content (a symlink: its link text and what it resolves to; a directory entry, a
+        submodule: its files; absent: empty). Python files are kept."""
         if rel in self._text:
             return self._text[rel]
         path = self.root / rel
         if path.is_symlink():
-            data = b"symlink:" + os.fsencode(os.readlink(path))
+            data = b"symlink:" + os.fsencode(os.readlink(path)) + b"\0" + _resolved(path)
+        elif path.is_dir():
+            data = b"directory:" + _directory_digest(path)
         else:
             data = path.read_bytes() if path.is_file() else b""
         if rel.endswith(".py"):
@@ -66,6 +72,54 @@ class TreeFiles:
         if rel not in self._hashes:
             self._hashes[rel] = hashlib.sha256(self.data(rel)).hexdigest()
         return self._hashes[rel]
+
+
+# What a directory's digest leaves out: its own repository and what running its code writes there.
+_NOT_CONTENT = frozenset({".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".launcher"})
+_CONTENT_BOUND = 256 << 20
+
+
+def _resolved(link: Path) -> bytes:
+    """What a symlink resolves to, by content (a file, a directory's files), or that it does not."""
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return b"dangling"
+    if target.is_dir():
+        return b"directory:" + _directory_digest(target)
+    try:
+        return b"file:" + hashlib.sha256(target.read_bytes()).hexdigest().encode()
+    except OSError:
+        return b"unreadable"
+
+
+def _directory_digest(root: Path) -> bytes:
+    """A directory's files (names and content; symlinks by their text), e.g. a submodule's work
+    tree: its checked-out commit and any edit in it. Bytecode and tool caches are left out; past
+    `_CONTENT_BOUND` bytes read, files count by size and mtime (a link to a data set)."""
+    digest = hashlib.sha256()
+    read = 0
+    for here, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_CONTENT)
+        links = [d for d in dirs if os.path.islink(os.path.join(here, d))]  # (not walked into)
+        for name in sorted([*files, *links]):
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            path = Path(here) / name
+            rel = path.relative_to(root).as_posix()
+            try:
+                if path.is_symlink():
+                    data = b"symlink:" + os.fsencode(os.readlink(path))
+                elif read > _CONTENT_BOUND:
+                    stat = path.stat()
+                    data = f"stat:{stat.st_size}:{stat.st_mtime_ns}".encode()
+                else:
+                    data = path.read_bytes()
+                    read += len(data)
+            except OSError:
+                data = b"unreadable"
+            digest.update(os.fsencode(f"\0{rel}\0") + hashlib.sha256(data).digest())
+    return digest.hexdigest().encode()
 
 
 def collected_tests(test_ids: Iterable[str]) -> dict[str, set[tuple[str, ...]]]:

@@ -11,7 +11,7 @@ sweep's.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from launcher.mutation import coverage_cache, sanity, since_scope
 from launcher.mutation.coverage_map import CoverageMap, measure
 from launcher.mutation.executor_generic import GenericExecutor, TestCommand
 from launcher.mutation.model import MutantStatus
+from launcher.mutation.run_identity import env_digest
 from launcher.mutation.worker_files import missing_ignored
 
 T = TypeVar("T")
@@ -95,13 +96,23 @@ class CoverageRun:
     notes: list[str]
     tests_key: str = ""  # the suite's tests alone (`coverage_cache.tests_key`), once measured
     user_args: Sequence[str] = ()  # the user's --pytest-args (named first when the clean suite fails)
+    identity: str = ""  # what the interpreter is (`run_identity.interpreter_identity`), not only its path
+    env: Mapping[str, str] = field(default_factory=dict)  # the tests' environment (`run_env.child_env()`)
 
     @property
     def cache_dir(self) -> Path:
         return self.repo.root / STATE_DIR / "mutation-cache"
 
     def _shape(self, measured: Sequence[str]) -> list[str]:
-        return [self.command.python, *self.command.extra, "|", *self.roots, "|", *measured]
+        """The key parts besides the files: the interpreter (path and identity), the fixed list of
+        environment variables (`run_identity`; those the run read are checked by `env_key`), the
+        pytest flags, the import roots, the measured files."""
+        fixed = env_digest(self.env)
+        return [self.command.python, self.identity, fixed, *self.command.extra, "|", *self.roots, "|", *measured]
+
+    def env_key(self, read: Sequence[str]) -> str:
+        """The digest of the environment for the variables a coverage run read (and the fixed list)."""
+        return env_digest(self.env, read)
 
     async def measure(self, measured: Sequence[str], tracked: Sequence[str], since: bool) -> Scope:
         """The clean suite under coverage (from the cache when the same code and tests ran
@@ -121,7 +132,7 @@ class CoverageRun:
             measure=lambda: measure(self.first.root, measured, python=self.command.python, pycache_dir=self.pycache_dir,
                                     pytest_args=self.command.extra, roots=self.roots, only_tests=selected,
                                     skip_tests=[f for f in suite if f not in (selected or suite) and not _conftest(f)]),
-            suite=(tests_key, measured) if selected is None else None)  # fmt: skip
+            suite=(tests_key, measured) if selected is None else None, env_key=self.env_key)  # fmt: skip
         missing = await missing_ignored(self.repo, self.first.root) if not cov.run.ok else []
         sanity.check_suite(cov.run, str(self.repo.root), self.command.python, missing, self.user_args)
         if reused:
@@ -134,7 +145,7 @@ class CoverageRun:
         """The test files a `--since` coverage run needs (None: all of them)."""
         if not measured:
             return None
-        earlier = coverage_cache.for_tests(self.cache_dir, tests_key, self.first.root, measured)
+        earlier = coverage_cache.for_tests(self.cache_dir, tests_key, self.first.root, measured, self.env_key)
         chosen = since_scope.from_map(earlier, measured) if earlier is not None and self.use_cache else None
         how = "an earlier coverage map of the same tests"
         if chosen is None:
@@ -158,7 +169,7 @@ class CoverageRun:
             self.cache_dir, key, self.first.root, use_cache=self.use_cache,
             measure=lambda: measure(self.first.root, measured, python=self.command.python, pycache_dir=self.pycache_dir,
                                     pytest_args=self.command.extra, roots=self.roots),
-            suite=(self.tests_key, measured))  # fmt: skip
+            suite=(self.tests_key, measured), env_key=self.env_key)  # fmt: skip
         sanity.check_suite(cov.run, str(self.repo.root), self.command.python, [], self.user_args)
         how = "reused from an earlier sweep" if reused else f"measured in {seconds(started)}"
         self.listener.phase(f"coverage: {len(cov.run.durations)} test(s) of the whole suite, {how}")

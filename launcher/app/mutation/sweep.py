@@ -63,7 +63,8 @@ from launcher.mutation.results import (
     score_of,
     summary_text,
 )
-from launcher.mutation.run_env import import_roots, plugin_overrides, sweep_bytecode_cache
+from launcher.mutation.run_env import child_env, import_roots, plugin_overrides, sweep_bytecode_cache
+from launcher.mutation.run_identity import interpreter_identity
 from launcher.mutation.sweep import (
     BYTECODE_DIR,
     CACHEABLE,
@@ -99,6 +100,8 @@ class _Sweep(SweepKeys):
         self.overlay: list[str] = []  # files whose main-tree state the worker trees copy
         self.snapshot: Snapshot | None = None  # the one state of the checkout the sweep reads (`snapshot`)
         self.ignored_key = ""  # the content of the git-ignored files copied (a mutant cache-key part)
+        self.identity = ""  # what the interpreter is (`run_identity`): a cache-key part
+        self.env = child_env()  # the tests' environment (its keyed variables: `run_identity`)
         self.classes: dict[str, str] = {}  # mutant id -> the equivalence pre-filter's class
         self.first: GenericExecutor | None = None  # worker 1 (the coverage run's tree)
         self.coverage: CoverageRun | None = None
@@ -140,6 +143,7 @@ class _Sweep(SweepKeys):
         if self.command.is_pytest:
             flags = await plugin_overrides(self.command.python, self.repo.root)
             self.command = replace(self.command, extra=(*self.command.extra, *flags))
+        self.identity = await interpreter_identity(self.command.python, self.repo.root, self.env)
         self.roots = import_roots(files, self.repo.root)
         self.measured = [f for f in files if f.endswith(PYTHON_SUFFIXES)]
         self.first = self._generic(self.tree_root / "w1", self.overlay)
@@ -148,7 +152,8 @@ class _Sweep(SweepKeys):
         self.tracked = [f for f in self.tracked if os.path.lexists(self.first.root / f)]  # as the snapshot has them
         self.coverage = CoverageRun(self.repo, self.first, self.command, self.base_sha, self.overlay, self.roots,
                                     self.pycache_dir, self.options.use_cache, self.listener, self.notes,
-                                    user_args=tuple(self.options.pytest_args))  # fmt: skip
+                                    user_args=tuple(self.options.pytest_args), identity=self.identity,
+                                    env=self.env)  # fmt: skip
 
     async def measure_coverage(self) -> None:
         """The clean suite under coverage (pytest only); runs while the mutants are generated."""

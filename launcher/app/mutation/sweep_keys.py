@@ -5,6 +5,8 @@ that can decide its verdict (`SelectionCheck.deciders`)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from launcher import __version__
@@ -15,9 +17,10 @@ from launcher.app.mutation.sweep_options import SweepOptions
 from launcher.mutation.cache_readers import CacheReaders
 from launcher.mutation.coverage_map import CoverageMap
 from launcher.mutation.discover import is_test_file
-from launcher.mutation.executor_generic import GenericExecutor, TestCommand
+from launcher.mutation.executor_generic import PYTEST_FLAGS, GenericExecutor, TestCommand
 from launcher.mutation.model import Mutant
 from launcher.mutation.result_key import SCHEMA, TestDigest, TreeFiles, cache_key, project_digest, state_digest
+from launcher.mutation.run_identity import env_digest
 from launcher.mutation.selection_check import SelectionCheck
 from launcher.mutation.sweep import ForkSupport, executor_route, fork_support
 from launcher.mutation.test_ids import in_suite_order
@@ -34,6 +37,8 @@ class SweepKeys:
     first: GenericExecutor | None
     tracked: list[str]
     ignored_key: str
+    identity: str
+    env: Mapping[str, str]
     began: float
     _tree_files: TreeFiles | None
     _digests: dict[int, TestDigest]
@@ -66,7 +71,8 @@ class SweepKeys:
 
     def basis(self) -> KeyBasis:
         """What this attempt keys its verdicts on (recorded, so a later resume can say why one is stale)."""
-        return KeyBasis(self.began, SCHEMA, __version__, state_digest(self._tree(), self._command_key()))
+        cov = self.scope.cov if self.scope is not None else None
+        return KeyBasis(self.began, SCHEMA, __version__, state_digest(self._tree(), self._command_key(cov)))
 
     def _fork_support(self) -> ForkSupport | None:
         """The fork executor the workers get (None: generic only), looked up once."""
@@ -80,7 +86,7 @@ class SweepKeys:
         """The mutant's result key: with the executor its job goes to (`executor_route`) and the
         tests whose run decided its verdict (`decided`, None: its selection)."""
         route = executor_route(self._fork_support(), m, tests, in_child)
-        return cache_key(m, tests, self._command_key(), self._digest(cov), route, decided)
+        return cache_key(m, tests, self._command_key(cov), self._digest(cov), route, decided)
 
     def _keys(self, m: Mutant, tests: list[str], cov: CoverageMap | None, in_child: bool) -> list[str]:
         """Every key a verdict of this job may be stored under: one per run that can decide it
@@ -89,9 +95,16 @@ class SweepKeys:
         deciders = check.deciders(tests) if check is not None else [tests, []]
         return list(dict.fromkeys(self._key(m, tests, cov, in_child, each) for each in deciders))
 
-    def _command_key(self) -> str:
-        command_key = self.command.custom or f"pytest:{self.command.python}"
-        return command_key + (f"\0ignored:{self.ignored_key}" if self.ignored_key else "")
+    def _command_key(self, cov: CoverageMap | None) -> str:
+        """What the tests do for a mutant besides the files: the command (a custom one, or pytest
+        with its flags: `--pytest-args`, `[mutation] pytest_args`, the plugin overrides), the
+        interpreter by what it is (`run_identity`), the environment the tests read (the fixed
+        list, and the variables `cov`'s clean run read), the ignored files copied."""
+        command = self.command.custom or f"pytest:{self.command.python}"
+        flags = json.dumps([] if self.command.custom else [*PYTEST_FLAGS, *self.command.extra])
+        read = cov.run.env_read if cov is not None else []
+        key = f"{command}\0flags:{flags}\0python:{self.identity}\0env:{env_digest(self.env, read)}"
+        return key + (f"\0ignored:{self.ignored_key}" if self.ignored_key else "")
 
     def _selection(self, m: Mutant, cov: CoverageMap | None,
                    readers: CacheReaders | None) -> tuple[list[str], list[str], bool] | None:  # fmt: skip
