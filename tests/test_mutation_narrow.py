@@ -85,13 +85,15 @@ ALL_FILES = {"tests/test_a_other.py", "tests/test_b_value.py", "tests/test_z_lim
 KILLER = "tests/test_z_limits.py::test_capped"
 
 
-def test_a_killed_import_time_mutant_is_killed_by_its_killers_file_alone_and_checked_once(
+def test_a_killed_import_time_mutant_is_killed_in_its_killers_file_and_confirmed_by_the_whole_suite(
     tmp_path: Path, log: Path
 ) -> None:
     """`LIMIT = 4` is read by `capped`, whose test is the likely killer: its process collects
     that test's file only. The killer ran alone, but the whole suite does not run it first (it
     might need what earlier tests leave), so its first kill is checked once on the unmutated
-    code, with the same narrow file."""
+    code, with the same narrow file. The kill is then confirmed with the whole suite collected
+    (another test file may set up at import what the mutated module holds), the mutant in place,
+    nothing run after the killer (the run's stop line tags it a check here)."""
     root = make_repo(tmp_path / "p", LIMITS)
     outcome = sweep(root, paths=["pkg/limits.py"], operators=["number"])
     killed = next(r for r in outcome.results if r.mutant.mut == "LIMIT = 4")
@@ -99,7 +101,8 @@ def test_a_killed_import_time_mutant_is_killed_by_its_killers_file_alone_and_che
     runs = [run for run in _runs(log) if run.tag == "4,7"]
     assert [(run.collected, run.ran) for run in runs] == [({"tests/test_z_limits.py"}, [KILLER])]
     checks = [run for run in _runs(log) if run.tag == "check"]
-    assert [(run.collected, run.ran) for run in checks] == [({"tests/test_z_limits.py"}, [KILLER])]
+    assert [(run.collected, run.ran) for run in checks] == [({"tests/test_z_limits.py"}, [KILLER]),
+                                                            (ALL_FILES, [KILLER])]  # fmt: skip
 
 
 def test_a_mutant_the_narrow_files_miss_gets_the_whole_suites_verdict(tmp_path: Path, log: Path) -> None:

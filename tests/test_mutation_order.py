@@ -69,13 +69,15 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_a_killed_module_level_mutant_runs_the_reader_of_the_mutated_name_first(tmp_path: Path, log: Path) -> None:
     """`LIMIT = 3` -> `4` is killed only by the test of `capped`, which reads LIMIT, and which
-    pytest would run after eight others: it runs first and the run stops there."""
+    pytest would run after eight others: it runs first and the run stops there. (Twice: its
+    narrow stage, then the confirmation of that kill with the whole suite collected, stopping
+    after the killer: `test_mutation_narrow`.)"""
     root = make_repo(tmp_path / "p", LIMITS)
     outcome = sweep(root, paths=["pkg/limits.py"], operators=["number"])
     statuses = {r.mutant.mut: r.status for r in outcome.results}
     assert statuses == {"LIMIT = 4": MutantStatus.KILLED, "SPARE = 8  # read by nothing: its mutant survives":
                         MutantStatus.SURVIVED}  # fmt: skip
-    assert _runs(log)["4,7"] == [KILLER]
+    assert _runs(log)["4,7"] == [KILLER, KILLER]
 
 
 def test_a_survivor_still_ran_every_test_of_the_suite(tmp_path: Path, log: Path) -> None:
@@ -95,7 +97,7 @@ def test_the_same_sweep_twice_runs_the_same_tests_and_gives_the_same_verdicts(tm
     second = sweep(root, paths=["pkg/limits.py"], operators=["number"])
     assert [r.status for r in first.results] == [r.status for r in second.results]
     again = _runs(log)
-    assert again["4,7"] == runs_first["4,7"] == [KILLER]
+    assert again["4,7"] == runs_first["4,7"] == [KILLER, KILLER]
     assert sorted(again["3,8"]) == sorted(runs_first["3,8"])  # (their order follows the measured times)
 
 

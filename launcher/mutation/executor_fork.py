@@ -24,6 +24,10 @@ swapped in keeps whatever the unmutated code computed at that time. So:
     sweep re-runs it on the generic executor before recording Survived (a test that starts a
     subprocess, or reads the file, sees the unmutated code).
 A fork that times out is re-checked once in a fresh test process (`recheck_timeouts`).
+A fork's kill counts only when the same selection passes in a fork without the mutant (asked
+once per selection, `forks_clean`): code that refuses to run after a fork (a connection pool
+that keeps its pid from import time) fails every forked run, whatever the mutant. A selection
+that does not pass there runs its mutants in a fresh test process instead.
 
 The sweep uses one `ForkExecutor` per worker, only for the default pytest command; it and that
 worker's generic executor must not run at the same time in the same worktree (the generic one
@@ -64,6 +68,8 @@ def needs_confirmation(result: MutantResult) -> bool:
 
 
 # --------------------------------------------------------------------------- the executor
+
+_NOT_IN_FORK = "not forked: the selected tests fail in a fork without the mutant too"
 
 
 @dataclass
@@ -115,6 +121,8 @@ class ForkExecutor:
         self._tmp: Path | None = None
         self._client: WorkerClient | None = None
         self._lock = anyio.Lock()
+        # Per selection (node ids, () = every test): whether it passes in a fork without a mutant.
+        self._forks_clean: dict[tuple[str, ...], bool] = {}
 
     # -- lifecycle
 
@@ -205,6 +213,8 @@ class ForkExecutor:
             except EnvironmentProblem as exc:
                 return await self._run_fresh(job, f"no fork worker ({exc.what.splitlines()[0]})")
         assert self._client is not None
+        if self._forks_clean.get(tuple(job.tests)) is False:
+            return await self._run_fresh(job, _NOT_IN_FORK)
         limit = job.warm_timeout_s
         request = {"op": "run", **self._spec(job.mutant), "tests": list(job.tests), "args": self._args(job.tests),
                    "timeout": limit}  # fmt: skip
@@ -218,6 +228,27 @@ class ForkExecutor:
             outcome = await self._run_fresh(job, f"the fork worker {why}; ran in a fresh interpreter instead")
             outcome.tail = outcome.tail or tail
             return outcome
+        return await self._answered(job, answer)
+
+    async def forks_clean(self, job: MutantJob) -> bool:
+        """Whether the job's selection passes in a fork of the warm worker on the unmutated code
+        (asked once per selection; a failure, a timeout or a worker gone all say no)."""
+        key = tuple(job.tests)
+        if key not in self._forks_clean:
+            passed = False
+            if self._client is not None:
+                request = {"op": "clean", "tests": list(job.tests), "args": self._args(job.tests),
+                           "timeout": job.warm_timeout_s}  # fmt: skip
+                try:
+                    answer = await self._client.request(request, job.warm_timeout_s)
+                    passed = answer.get("ev") == "done" and answer.get("rc") == 0 and not answer.get("timed_out")
+                except (WorkerGone, TimeoutError):
+                    await self._client.kill()
+                    self._client = None  # started again by the next job
+            self._forks_clean[key] = passed
+        return self._forks_clean[key]
+
+    async def _answered(self, job: MutantJob, answer: Mapping[str, Any]) -> _Outcome:
         ev = answer["ev"]
         if ev == "unsupported":
             return await self._run_fresh(job, f"not forked: {answer['reason']}")
@@ -231,6 +262,11 @@ class ForkExecutor:
         outcome = self._classify(
             job, rc, bool(answer["timed_out"]), answer["tail"], answer["failed"], answer["duration_s"]
         )
+        if outcome.status is MutantStatus.KILLED and not await self.forks_clean(job):
+            # The selection fails in a fork whatever the mutant (code that refuses to run after a
+            # fork: a pid kept at import, a lock or loop of the warm process): the fork's failure
+            # is no kill. A fresh test process decides.
+            return await self._run_fresh(job, _NOT_IN_FORK)
         if outcome.status is MutantStatus.TIMEOUT and self.recheck_timeouts:
             # A loaded machine can stall a healthy run: a timeout must repeat to count.
             again = await self._run_fresh(job, "")

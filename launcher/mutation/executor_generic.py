@@ -271,10 +271,11 @@ class GenericExecutor:
         return done, tests, limit
 
     async def _attempt(self, job: MutantJob, path: Path, original: bytes, text: str, priority: list[str],
-                       recheck: bool = True) -> tuple[process.Completed, list[str], float]:  # fmt: skip
-        """Put the mutant on disk, run its tests (`priority` first), restore the file."""
+                       recheck: bool = True, stop_after: str | None = None
+                       ) -> tuple[process.Completed, list[str], float]:  # fmt: skip
+        """Put the mutant on disk, run its tests (`priority` first, none after `stop_after`), restore the file."""
         if self.order_file is not None:
-            self.order_file.write(priority)
+            self.order_file.write(priority, stop_after=stop_after)
         try:
             path.write_bytes(mutated_bytes(path, original, text))
             drop_bytecode(path, self.pycache_dir)
@@ -330,7 +331,19 @@ class GenericExecutor:
             return None, done.timed_out
         if await self._order_artefact(done, files, limit, priority):
             return None, False
-        return done, False
+        # Confirmed by the whole suite: its collection imports every test file, and one may set up
+        # at import what the mutated module holds (`app.CONFIG["strict"] = True`), which the narrow
+        # files alone never do. Same order, nothing after the killer: the kill stands only when
+        # the killer is what fails there; otherwise the whole suite runs as without the stage.
+        killer = _SUMMARY.findall(done.text)[:1]
+        if not killer or "::" not in killer[0]:  # a narrow file failing to collect: the whole suite decides
+            return None, False
+        whole, tests, _ = await self._attempt(job, path, original, text, priority, recheck=False,
+                                              stop_after=killer[0])  # fmt: skip
+        status, _, _ = classify(whole, self.command)
+        if status is not MutantStatus.KILLED or tests != job.tests or _SUMMARY.findall(whole.text)[:1] != killer:
+            return None, whole.timed_out
+        return whole, False
 
     def _death(self, done: process.Completed) -> Death | None:
         """A run that alone says nothing about the mutant: a death (`no_verdict`) or pytest's

@@ -90,11 +90,35 @@ def _child_main(body: Callable[[str], int], log: str, result: str, pdeathsig: An
         for held in close:
             os.close(held)
         code = body(result)
+        join_threads()
     except BaseException:  # whatever happens, the child must not return
         traceback.print_exc()
     finally:
         flush()
         os._exit(code)
+
+
+def join_threads() -> None:
+    """What a real interpreter does at exit before it can end, which `os._exit` skips: run
+    threading's own exit hooks (`concurrent.futures` shutting its pools down) and join every
+    non-daemon thread still running. A thread the tests left running keeps `python -m pytest`
+    from ever exiting (CI times out); here the run then hangs too, and the worker's deadline
+    makes it a timeout, as it is. (Threads of the process this one was forked from do not exist
+    here: only those the run started.)"""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None:
+        try:
+            shutdown()
+            return
+        except Exception:  # a private API: join by hand instead
+            pass
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and not thread.daemon:
+            thread.join()
 
 
 def wait(pid: int, timeout: float, lines: Channel) -> tuple[int, bool]:

@@ -27,6 +27,9 @@ Warm mode (the default), JSON lines on stdin and stdout; EOF on stdin means stop
       child's group.
       -> {"ev": "forked", "pid"} then {"ev": "done", "rc", "timed_out", "failed", "tail", ...},
       or {"ev": "unsupported" | "compile_error" | "error", "reason"} without forking.
+  {"op": "clean", "tests", "args", "timeout"}
+      The same fork and run with no mutant: whether the selection passes in a fork at all
+      (code that refuses to run after a fork fails there, whatever the mutant).
   A module the warm process never imported is served mutated by an import hook in the child.
 
 Zygote mode (`zygote.py`), the same protocol:
@@ -277,7 +280,7 @@ class Worker:
 
     def run(self, job: dict[str, Any]) -> None:
         try:
-            swaps, finder = self.plan(job)
+            swaps, finder = ([], None) if job.get("op") == "clean" else self.plan(job)
         except Refused as exc:
             return self.reply(ev="unsupported", reason=str(exc))
         except Stale as exc:
@@ -338,7 +341,7 @@ class Worker:
                     self.init(message)
                 elif op == "preload":
                     self.preload(message)
-                elif op == "run":
+                elif op in ("run", "clean"):  # clean: the same selection, no mutant (`ForkExecutor.forks_clean`)
                     self.run(message)
                 elif op == "pytest":
                     self.pytest(message)
@@ -390,5 +393,7 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     code = main(sys.argv[1:])
+    if sys.argv[1:2] == ["--fresh"]:
+        forked.join_threads()  # as interpreter shutdown would: a thread the tests left running hangs the run
     _flush()
-    os._exit(code)  # skip interpreter teardown: atexit hooks of the tested code ran in pytest already
+    os._exit(code)  # skip the rest of interpreter teardown

@@ -5,10 +5,12 @@ first (`test_order`) a killed one stops after a few tests, but the run still col
 imports, every test file of the suite: on a small suite that is most of its cost. The narrow
 stage first runs, in the same order and with `-x`, only the test files holding the first few
 likely killers:
-  - a test failing there kills the mutant (the kill is checked like any reordered kill, with
-    the same narrow selection on the unmutated tree, unless the killer ran alone and is the
-    suite's first test: `ran_alone`, `TestOrder.first_in_suite`);
-  - a file failing to collect kills it too (the whole suite collects that file as well);
+  - a test failing there is a kill candidate: checked like any reordered kill, with the same
+    narrow selection on the unmutated tree (unless the killer ran alone and is the suite's first
+    test: `ran_alone`, `TestOrder.first_in_suite`), then confirmed by the whole suite, collected
+    (its other test files may set up at import what the mutated module holds), in the same
+    order and stopping after the killer: the kill stands only when that killer fails there too;
+  - a file failing to collect is decided by the whole suite;
   - anything else -- every narrow test passed, a timeout, a crash -- runs the whole suite as
     before, and that run's verdict is the mutant's: a survivor always ran the whole suite.
     (A timeout of any reordered run is decided by the whole suite in pytest's order: a test
