@@ -50,8 +50,14 @@ def as_invoked(text: str) -> str:
     if program == "launcher" or "launcher " not in text:
         return text
 
+    # Already named as invoked (a hint built with `launcher_program()`: `python -m launcher status`):
+    # never named twice.
+    prefix = program[: -len("launcher")] if program.endswith("launcher") else None
+
     def named(found: re.Match[str]) -> str:
         before = text[max(0, found.start() - 9):found.start()].lower()
-        return found.group(0) if before.endswith(_PROSE) else program
+        if before.endswith(_PROSE) or before.endswith("-m ") or (prefix and text[:found.start()].endswith(prefix)):
+            return found.group(0)
+        return program
 
     return _NAMED.sub(named, text)
