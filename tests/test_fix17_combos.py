@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -68,6 +69,33 @@ def _exported(tmp_path: Path, tasks: list[dict[str, Any]], run: dict[str, Any] |
 def _rows(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {row["id"]: row for row in report["tasks"]}
 
+def _wait_for_mark(mark: Path, proc: subprocess.Popen[str]) -> None:
+    """Until the first landing's check reached `mark` (or it ended)."""
+    deadline = time.monotonic() + 120
+    while not mark.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mark.exists(), proc.communicate()
+
+
+def _both_report_everything_landed(clone: Path, one: subprocess.Popen[str],
+                                   two: subprocess.Popen[str]) -> dict[str, dict[str, Any]]:
+    """Both landings end succeeded with t, u and a merged and main holding each once; the
+    second's rows."""
+    reports = []
+    for proc in (one, two):
+        out, err = proc.communicate(timeout=300)
+        assert out, err
+        reports.append((proc.returncode, json.loads(out)))
+    assert [git(clone, "show", f"main:{name}") for name in ("t.txt", "u.txt", "a.txt")] == ["a2\nmore\n", "u\n", "a\n"]
+    for code, report in reports:
+        rows = _rows(report)
+        assert code == 0 and report["status"] == "succeeded", rows
+        assert all(rows[k]["state"] == "merged" and rows[k]["merged"] for k in ("t", "u", "a")), rows
+    second = _rows(reports[1][1])
+    assert all("already landed on main" in second[k]["message"] for k in ("t", "u", "a")), second
+    return second
+
+
 
 def test_a_second_land_of_the_export_names_the_attempt_that_landed_not_the_shards_first_choice(
         tmp_path: Path) -> None:
@@ -106,25 +134,10 @@ def test_two_lands_of_one_export_at_once_report_the_fallen_back_task_and_its_dep
     final = tmp_path / "final"
     git(tmp_path, "clone", "-q", str(remote), str(final))
     one = start_launcher(final, "land", "--from", str(export), "--plan", str(plan), "--json")
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "marks" / "2").exists() and one.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert (tmp_path / "marks" / "2").exists(), one.communicate()
+    _wait_for_mark(tmp_path / "marks" / "2", one)
     # The first land fell back to attempt 2 (attempt 1's branch filed away) and is checking it now.
     two = start_launcher(final, "land", "--from", str(export), "--plan", str(plan), "--json")
-    reports = []
-    for proc in (one, two):
-        out, err = proc.communicate(timeout=300)
-        assert out, err
-        reports.append((proc.returncode, json.loads(out)))
-
-    assert [git(final, "show", f"main:{name}") for name in ("t.txt", "u.txt", "a.txt")] == ["a2\nmore\n", "u\n", "a\n"]
-    for code, report in reports:
-        rows = _rows(report)
-        assert code == 0 and report["status"] == "succeeded", rows
-        assert all(rows[k]["state"] == "merged" and rows[k]["merged"] for k in ("t", "u", "a")), rows
-    second = _rows(reports[1][1])
-    assert all("already landed on main" in second[k]["message"] for k in ("t", "u", "a")), second
+    _both_report_everything_landed(final, one, two)
     merges = [s for s in git(final, "log", "--first-parent", "--format=%s", "main").splitlines()
               if s.startswith("Merge ")]
     assert len(merges) == 3, merges  # nothing landed twice
@@ -224,24 +237,9 @@ def test_land_run_of_the_shard_run_beside_a_land_from_of_its_export_both_report_
     shard = tmp_path / "shard"  # the clone that ran the shard: its run's branches are here
     shard_run = json.loads((export / "launcher-export.json").read_text())["run_id"]
     one = start_launcher(shard, "land", shard_run, "--json")
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "marks" / "1").exists() and one.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert (tmp_path / "marks" / "1").exists(), one.communicate()
+    _wait_for_mark(tmp_path / "marks" / "1", one)
     two = start_launcher(shard, "land", "--from", str(export), "--plan", str(plan), "--json")
-    reports = []
-    for proc in (one, two):
-        out, err = proc.communicate(timeout=300)
-        assert out, err
-        reports.append((proc.returncode, json.loads(out)))
-
-    assert [git(shard, "show", f"main:{name}") for name in ("t.txt", "u.txt", "a.txt")] == ["a2\nmore\n", "u\n", "a\n"]
-    for code, report in reports:
-        rows = _rows(report)
-        assert code == 0 and report["status"] == "succeeded", rows
-        assert all(rows[k]["state"] == "merged" and rows[k]["merged"] for k in ("t", "u", "a")), rows
-    second = _rows(reports[1][1])
-    assert all("already landed on main" in second[k]["message"] for k in ("t", "u", "a")), second
+    second = _both_report_everything_landed(shard, one, two)
     assert "t.attempt-2 as t" in second["t.attempt-1"]["message"]  # the attempt main holds
 
 
@@ -254,10 +252,7 @@ def test_a_land_resumed_after_another_landed_its_best_of_task_names_the_attempt_
     final = tmp_path / "final"
     git(tmp_path, "clone", "-q", str(remote), str(final))
     one = start_launcher(final, "land", "--from", str(export), "--plan", str(plan), "--json")
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "marks" / "1").exists() and one.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert (tmp_path / "marks" / "1").exists(), one.communicate()
+    _wait_for_mark(tmp_path / "marks" / "1", one)
     os.killpg(one.pid, signal.SIGKILL)
     one.communicate()
     first_run = json.loads(launcher_cli(final, "runs", "--json").stdout)[0]["run_id"]
