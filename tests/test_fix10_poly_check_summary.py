@@ -232,4 +232,6 @@ def test_a_task_named_fix_error_page_fails_with_the_compiler_s_line(repo: Path) 
              "echo 'error[E0425]: cannot find value `undefined_thing` in this scope' >&2; exit 101")
     t = run_check(repo, "fix-error-page", check)
     assert t.state == TaskState.FAILED
-    assert t.message.endswith("(exit 101) error[E0425]: cannot find value `undefined_thing` in this scope"), t.message
+    assert t.message.startswith("check failed: error[E0425]: cannot find value `undefined_thing` in this scope ("), \
+        t.message
+    assert t.message.endswith(", exit 101)"), t.message
