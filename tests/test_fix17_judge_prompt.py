@@ -10,13 +10,13 @@ passes). A prompt file that cannot be used is refused before any judge runs, nam
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
 
 import pytest
-from test_fix15_calib import calibrate, calibrated, git, labelled_set, launcher
+from test_fix15_calib import calibrate, calibrated, git, labelled_set
+from test_fix17_judge_identity import gate
 
 __all__ = ["calibrated"]  # the fixture, used by name
 
@@ -35,8 +35,8 @@ print(json.dumps({"contract_version": "1", "verdicts": verdicts}))
 """
 
 
-def prompt_keeping_judge(root: Path) -> Path:
-    """A command judge that writes the prompt it was given to the file PROMPT_SEEN names."""
+def prompt_keeping_judge(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A command judge that writes the prompt it was given to the file PROMPT_SEEN names (set here)."""
     script = root.parent / "judge.py"
     script.write_text(PROMPT_KEEPING_JUDGE)
     (root / "launcher.toml").write_text(
@@ -44,19 +44,15 @@ def prompt_keeping_judge(root: Path) -> Path:
         'env = ["PROMPT_SEEN"]\n')
     git(root, "add", "launcher.toml")
     git(root, "commit", "-qm", "the judge")
-    return root.parent / "prompt-seen.txt"
-
-
-def gate(root: Path, verdict: Path, labels: Path) -> subprocess.CompletedProcess[str]:
-    return launcher(root, "mutation", "gate", "--verdict", str(verdict), "--calibration", str(labels),
-                    "--report", str(root.parent / "gate-report.json"))  # fmt: skip
+    seen = root.parent / "prompt-seen.txt"
+    monkeypatch.setenv("PROMPT_SEEN", str(seen))
+    return seen
 
 
 def test_the_repository_prompt_reaches_the_judge_and_an_edit_after_calibration_is_refused(
     calibrated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen = prompt_keeping_judge(calibrated)
-    monkeypatch.setenv("PROMPT_SEEN", str(seen))
+    seen = prompt_keeping_judge(calibrated, monkeypatch)
     (calibrated / "mutation").mkdir()
     own = calibrated / "mutation" / "judge-prompt.md"
     own.write_text("Judge these survivors of OUR payment code; an unchecked rounding change is genuine.\n")
@@ -77,8 +73,7 @@ def test_the_repository_prompt_reaches_the_judge_and_an_edit_after_calibration_i
 def test_an_unedited_copy_is_the_shipped_prompt_and_keeps_a_calibration_valid(
     calibrated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen = prompt_keeping_judge(calibrated)
-    monkeypatch.setenv("PROMPT_SEEN", str(seen))
+    seen = prompt_keeping_judge(calibrated, monkeypatch)
     labels = labelled_set(tmp_path / "set.json", 15, 8)
     done = calibrate(calibrated, labels)  # no mutation/judge-prompt.md: the shipped prompt
     assert done.returncode == 0, done.stdout + done.stderr
@@ -93,8 +88,7 @@ def test_an_unedited_copy_is_the_shipped_prompt_and_keeps_a_calibration_valid(
 def test_a_prompt_file_that_cannot_be_used_is_refused_before_the_judge_runs(
     calibrated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen = prompt_keeping_judge(calibrated)
-    monkeypatch.setenv("PROMPT_SEEN", str(seen))
+    seen = prompt_keeping_judge(calibrated, monkeypatch)
     (calibrated / "mutation").mkdir()
     own = calibrated / "mutation" / "judge-prompt.md"
     labels = labelled_set(tmp_path / "set.json", 15, 8)
