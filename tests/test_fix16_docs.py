@@ -69,8 +69,9 @@ def test_every_bracketed_word_of_every_commands_help_is_shown_by_its_help():
 def test_a_help_text_is_shown_as_written_even_where_it_looks_like_markup():
     from typer import rich_utils
 
-    from launcher.cli import help_format  # noqa: F401  (the override under test)
+    from launcher.cli import help_format
 
+    help_format._install_plain_text()  # what formatting a help screen does first
     text = rich_utils._make_rich_text(text="see [bold] and [agents.NAME] and \\[x]",
                                       markup_mode=rich_utils.MARKUP_MODE_RICH)
     assert text.plain == "see [bold] and [agents.NAME] and \\[x]"

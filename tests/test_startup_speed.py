@@ -16,12 +16,23 @@ from tests.conftest import git, write_files
 from tests.helpers import git_on_path, launcher_cli, run_plan, task
 
 HEAVY = ("launcher.mutation", "launcher.app.workflow", "launcher.app.mutation.sweep", "libcst", "mcp")
+# Loaded only where used: help screens (typer's rich help pulls in rich's markdown and pygments),
+# scope and include specs.
+HELP_AND_SPECS = ("typer.rich_utils", "rich.markdown", "pygments", "pathspec")
 
 
 def test_the_cli_loads_without_the_mutation_engine_the_workflow_engine_or_mcp() -> None:
     probe = ("import sys, launcher.cli.main\n"
              f"print(sorted(m for m in sys.modules if m.split('.')[0] in {{'libcst', 'mcp'}} "
              f"or any(m == h or m.startswith(h + '.') for h in {HEAVY!r})))")
+    loaded = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_a_command_that_prints_no_help_loads_no_help_renderer_and_no_path_spec_matcher() -> None:
+    probe = ("import sys, launcher.cli.main\n"
+             f"print(sorted(m for m in sys.modules\n"
+             f"             if any(m == h or m.startswith(h + '.') for h in {HELP_AND_SPECS!r})))")
     loaded = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
     assert loaded.strip() == "[]"
 

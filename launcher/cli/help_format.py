@@ -11,11 +11,11 @@ from the help. The launcher's help text never means markup: it is escaped before
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.markup import escape
-from typer import rich_utils
-from typer.core import TyperOption
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
@@ -34,14 +34,34 @@ def _display_type(self: TyperOption, ctx: Any) -> str | None:
 TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
 
 
-_typer_make_rich_text = rich_utils._make_rich_text
+def _install_plain_text() -> None:
+    """Typer's help text maker, with the text escaped: every bracket in help text is shown.
+
+    Installed when help is first formatted, not at import: `typer.rich_utils` pulls in rich's
+    markdown and syntax modules (~50 ms), which a command that prints no help never needs."""
+    from typer import rich_utils
+
+    if getattr(rich_utils._make_rich_text, "_launcher_plain", False):
+        return
+    typer_make_rich_text = rich_utils._make_rich_text
+
+    def plain_rich_text(*, text: str, style: str = "", markup_mode: Any) -> Any:
+        if markup_mode == rich_utils.MARKUP_MODE_RICH and not rich_utils._has_ansi_character(text):
+            text = escape(text)
+        return typer_make_rich_text(text=text, style=style, markup_mode=markup_mode)
+
+    plain_rich_text._launcher_plain = True  # type: ignore[attr-defined]
+    rich_utils._make_rich_text = plain_rich_text
 
 
-def _plain_rich_text(*, text: str, style: str = "", markup_mode: Any) -> Any:
-    """Typer's help text maker with the text escaped: every bracket in help text is shown."""
-    if markup_mode == rich_utils.MARKUP_MODE_RICH and not rich_utils._has_ansi_character(text):
-        text = escape(text)
-    return _typer_make_rich_text(text=text, style=style, markup_mode=markup_mode)
+def _plain_text_first(format_help: Callable[..., None]) -> Callable[..., None]:
+    def formatted(self: Any, ctx: Any, formatter: Any) -> None:
+        _install_plain_text()
+        format_help(self, ctx, formatter)
+
+    return formatted
 
 
-rich_utils._make_rich_text = _plain_rich_text
+# Every help screen (a command's, a group's) is formatted through one of these two.
+TyperCommand.format_help = _plain_text_first(TyperCommand.format_help)  # type: ignore[method-assign]
+TyperGroup.format_help = _plain_text_first(TyperGroup.format_help)  # type: ignore[method-assign]

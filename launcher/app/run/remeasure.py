@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import pathspec
 
 from launcher.app.context import DEFAULT_TIMEOUT_S, RunContext
 from launcher.app.run import claims, tree_commands
@@ -70,6 +69,8 @@ async def remeasure(ctx: RunContext, task: Task, head: str, iteration: int) -> t
 def _outside_scope(task: Task, files: list[str]) -> str | None:
     if not task.scope:
         return None
+    import pathspec  # ~25 ms to import: only where a spec is used
+
     spec = pathspec.GitIgnoreSpec.from_lines(task.scope)
     outside = [f for f in files if not spec.match_file(f)]
     return f"changed files outside its scope: {', '.join(outside)}" if outside else None

@@ -8,8 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pathspec
-
 from launcher.app.context import RunContext
 from launcher.app.run import claims, ignored_work, provision, tree_commands
 from launcher.gates.checks import CheckResult
@@ -64,6 +62,8 @@ async def decide(
     if empty_claim:
         return TaskState.FAILED, empty_claim, []
     if task.scope:
+        import pathspec  # ~25 ms to import: only where a spec is used
+
         spec = pathspec.GitIgnoreSpec.from_lines(task.scope)
         outside = [f for f in facts["files_changed"] if not spec.match_file(f)]
         if outside:
