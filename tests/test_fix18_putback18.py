@@ -1,0 +1,135 @@
+"""Put-backs never restore an older copy over the user's newer save (session 18, putback18).
+
+The judge's watch records the main checkout before its first call and puts back what changed
+after each call. The user keeps working meanwhile: a save made before a call is not the judge's
+doing (its verdict stands, the save stays); one made during a call cannot be told from the
+judge's write, so it is put back as it was right before that call, the version found is kept
+aside, and the message says it may be the user's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from conftest import git
+from helpers import ADULT_PROJECT, swept_in
+from test_mutation_judge import use_judge
+
+from launcher.app.mutation.judge import JudgeOptions, judge_survivors
+from launcher.gates import judge_relay
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield from swept_in(tmp_path_factory, "putback18", ADULT_PROJECT)  # two survivors
+
+
+@pytest.fixture
+def proj(swept: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(swept, root, symlinks=True)
+    (root / "notes.txt").write_text("v1: the user's notes when the judge starts\n")  # untracked
+    return root
+
+
+def test_a_save_between_two_judge_calls_is_not_the_judges_and_stays(proj: Path, monkeypatch: Any) -> None:
+    """Saved while the launcher writes the second call's packet: before that call, so the
+    judge's check after it neither blames the judge nor puts the first record back over it."""
+    use_judge(proj)
+    written = judge_relay.atomic_write_json
+
+    def packet_then_a_save(path: Path, data: Any) -> None:
+        written(path, data)
+        if path.name == "packet-2.json":
+            (proj / "notes.txt").write_text("v2: saved between the judge's calls\n")
+            (proj / "calc" / "core.py").write_text("# the user's edit of a clean tracked file\n")
+
+    monkeypatch.setattr(judge_relay, "atomic_write_json", packet_then_a_save)
+    summary = anyio.run(judge_survivors, proj, JudgeOptions(agent="j", confirm=True, batch_size=1), None)
+    assert summary.exit_code == 0, summary.message
+    assert summary.calls == 2 and "judge_wrote_outside_checkout" not in summary.message
+    assert (proj / "notes.txt").read_text() == "v2: saved between the judge's calls\n"
+    assert (proj / "calc" / "core.py").read_text() == "# the user's edit of a clean tracked file\n"
+
+
+JUDGE = """\
+import json, os, pathlib, sys, time
+sync, main = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+call = len(list(sync.glob("call-*"))) + 1
+(sync / f"call-{call}").write_text("")
+if "wait" in sys.argv:  # the user saves while this call runs: wait for it
+    for _ in range(1200):
+        if (sync / "saved").exists():
+            break
+        time.sleep(0.05)
+if "write" in sys.argv and call == 2:
+    (main / "notes.txt").write_text("the judge's write\\n")
+packet = json.load(open(os.environ["LAUNCHER_PACKET"]))
+print(json.dumps({"contract_version": "1", "verdicts": [{"id": s["id"], "classification": "genuine",
+      "confidence": 0.9, "justification": "j"} for s in packet["survivors"]]}))
+"""
+
+
+def command_judge(proj: Path, sync: Path, *modes: str) -> None:
+    sync.mkdir()
+    (proj / "judge.py").write_text(JUDGE)
+    argv = [sys.executable, str(proj / "judge.py"), str(sync), str(proj), *modes]
+    (proj / "launcher.toml").write_text(f'[agents.j]\nadapter = "command"\ncommand = {json.dumps(argv)}\n')
+    git(proj, "add", "launcher.toml", "judge.py")
+    git(proj, "commit", "-qm", "the judge")
+
+
+def kept_aside(proj: Path, name: str) -> list[str]:
+    return [p.read_text() for p in (proj / ".launcher").rglob(f"intrusions/*/main-checkout/{name}*")]
+
+
+def test_a_judge_write_over_a_save_made_before_its_call_puts_that_save_back(
+        proj: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    """Not the judge's start record: the save made before the call is what the file held then."""
+    command_judge(proj, tmp_path / "sync", "write")
+    written = judge_relay.atomic_write_json
+
+    def packet_then_a_save(path: Path, data: Any) -> None:
+        written(path, data)
+        if path.name == "packet-2.json":
+            (proj / "notes.txt").write_text("v2: saved between the judge's calls\n")
+
+    monkeypatch.setattr(judge_relay, "atomic_write_json", packet_then_a_save)
+    summary = anyio.run(judge_survivors, proj, JudgeOptions(agent="j", confirm=True, batch_size=1), None)
+    assert summary.exit_code == 1 and "judge_wrote_outside_checkout" in summary.message, summary.message
+    assert "notes.txt (put back as it was right before this call" in summary.message
+    assert (proj / "notes.txt").read_text() == "v2: saved between the judge's calls\n"
+    assert kept_aside(proj, "notes.txt") == ["the judge's write\n"]
+
+
+def test_a_save_during_a_judge_call_is_kept_aside_and_said_to_be_maybe_yours(proj: Path, tmp_path: Path) -> None:
+    """Made while the call ran, it cannot be told from the judge's write: put back as the file
+    was right before the call (so the verdict is not used), and the message says where the save is."""
+    sync = tmp_path / "sync"
+    command_judge(proj, sync, "wait")
+    judging = subprocess.Popen(
+        [sys.executable, "-m", "launcher", "mutation", "judge", "--agent", "j", "--confirm-judge"],
+        cwd=proj, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while not (sync / "call-1").exists() and judging.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (proj / "notes.txt").write_text("v2: saved while the judge ran\n")
+    finally:
+        (sync / "saved").write_text("")
+        out, _ = judging.communicate(timeout=120)
+    assert judging.returncode == 1, out
+    assert "judge_wrote_outside_checkout" in out and "notes.txt (put back" in out
+    assert "or a save of yours made during it (the launcher cannot tell them apart)" in out
+    assert (proj / "notes.txt").read_text() == "v1: the user's notes when the judge starts\n"
+    assert kept_aside(proj, "notes.txt") == ["v2: saved while the judge ran\n"]
