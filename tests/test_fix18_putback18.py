@@ -133,3 +133,16 @@ def test_a_save_during_a_judge_call_is_kept_aside_and_said_to_be_maybe_yours(pro
     assert "or a save of yours made during it (the launcher cannot tell them apart)" in out
     assert (proj / "notes.txt").read_text() == "v1: the user's notes when the judge starts\n"
     assert kept_aside(proj, "notes.txt") == ["v2: saved while the judge ran\n"]
+
+
+def test_an_integration_checks_put_back_is_always_given_what_the_files_held_right_before_it() -> None:
+    """The helper that put back its writes with the run-start copies (`after_integration_check`,
+    called nowhere) is gone, and the two that remain cannot be called without that record."""
+    import inspect
+
+    from launcher.app.run import containment
+
+    assert not hasattr(containment, "after_integration_check")
+    for name in ("integration_check_writes", "put_back_check_writes"):
+        before = inspect.signature(getattr(containment, name)).parameters["before"]
+        assert before.default is inspect.Parameter.empty, name
