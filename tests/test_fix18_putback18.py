@@ -146,3 +146,54 @@ def test_an_integration_checks_put_back_is_always_given_what_the_files_held_righ
     for name in ("integration_check_writes", "put_back_check_writes"):
         before = inspect.signature(getattr(containment, name)).parameters["before"]
         assert before.default is inspect.Parameter.empty, name
+
+
+IDLE_CONTRACT = """contract() {
+  python3 - "$@" <<'PY'
+import json, os, sys
+json.dump({"contract_version": "1", "task_id": os.environ["LAUNCHER_TASK_ID"], "status": "done",
+  "summary": "did it", "files_changed": sys.argv[1:], "tests_added": [], "decisions": [],
+  "blockers": [], "llm_observations": "a test agent"}, open(os.environ["LAUNCHER_CONTRACT"], "w"))
+PY
+}
+"""
+
+
+def test_putting_back_an_idle_worktree_keeps_what_was_found_there(repo: Path, tmp_path: Path) -> None:
+    """Task ta is idle (approved) while tb runs; meanwhile an edit lands in ta's worktree (the
+    user's, or tb's: the launcher cannot tell). The tree is put back to its record, and what was
+    found there is copied aside first, never deleted unseen."""
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    (repo / "agents").mkdir()
+    (repo / "agents" / "contract.sh").write_text(IDLE_CONTRACT)
+    (repo / "agents" / "ta.sh").write_text(
+        '. agents/contract.sh\necho a > ta.txt; git add ta.txt; git commit -qm "ta own"\ncontract ta.txt\n')
+    (repo / "agents" / "tb.sh").write_text(
+        f". agents/contract.sh\ntouch {sync}/tb-started\n"
+        f"for i in $(seq 1200); do [ -e {sync}/saved ] && break; sleep 0.05; done\necho b > tb.txt\ncontract tb.txt\n")
+    (repo / "launcher.toml").write_text(
+        'default_agent = "bot"\n[agents.bot]\nadapter = "command"\ncommand = ["bash", "agents/{task_id}.sh"]\n')
+    (repo / "plan.toml").write_text(
+        '[run]\nmax_parallel = 1\n[[task]]\nid = "ta"\nprompt = "x"\n[[task]]\nid = "tb"\nprompt = "y"\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "agents")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    running = subprocess.Popen([sys.executable, "-m", "launcher", "run", "plan.toml", "--no-merge", "--json"],
+                               cwd=repo, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (sync / "tb-started").exists() and running.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        listed = git(repo, "worktree", "list", "--porcelain")
+        ta = Path(next(line.removeprefix("worktree ") for line in listed.splitlines()
+                       if line.startswith("worktree ") and line.endswith("/ta")))
+        (ta / "USER-NOTES.txt").write_text("my notes on ta\n")
+        (ta / "ta.txt").write_text("a\nmy tweak\n")
+    finally:
+        (sync / "saved").write_text("")
+        out, _ = running.communicate(timeout=120)
+    assert not (ta / "USER-NOTES.txt").exists() and (ta / "ta.txt").read_text() == "a\n", out  # put back
+    kept = {p.name: p.read_text() for p in (repo / ".launcher" / "runs").glob("*/ta/intrusions/idle-*/*")}
+    assert kept == {"USER-NOTES.txt": "my notes on ta\n", "ta.txt": "a\nmy tweak\n"}, out
+    assert "or an edit of yours made there meanwhile (the launcher cannot tell them apart)" in out, out
