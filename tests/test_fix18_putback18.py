@@ -197,3 +197,33 @@ def test_putting_back_an_idle_worktree_keeps_what_was_found_there(repo: Path, tm
     kept = {p.name: p.read_text() for p in (repo / ".launcher" / "runs").glob("*/ta/intrusions/idle-*/*")}
     assert kept == {"USER-NOTES.txt": "my notes on ta\n", "ta.txt": "a\nmy tweak\n"}, out
     assert "or an edit of yours made there meanwhile (the launcher cannot tell them apart)" in out, out
+
+
+def test_a_branch_the_user_amends_during_a_judge_call_is_put_back_with_how_to_take_the_amend_back(
+        proj: Path, tmp_path: Path) -> None:
+    """The amend cannot be told from the judge's rewrite of main: main is put back, and the
+    message names the command that takes the user's amended commit back, which works."""
+    sync = tmp_path / "sync"
+    command_judge(proj, sync, "wait")
+    judging = subprocess.Popen(
+        [sys.executable, "-m", "launcher", "mutation", "judge", "--agent", "j", "--confirm-judge"],
+        cwd=proj, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while not (sync / "call-1").exists() and judging.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (proj / "docs.txt").write_text("the file the user forgot to commit\n")
+        git(proj, "add", "docs.txt")
+        git(proj, "commit", "-q", "--amend", "--no-edit")
+        amended = git(proj, "rev-parse", "HEAD").strip()
+    finally:
+        (sync / "saved").write_text("")
+        out, _ = judging.communicate(timeout=120)
+    assert judging.returncode == 1 and "judge_wrote_outside_checkout" in out, out
+    assert git(proj, "rev-parse", "main").strip() != amended and not (proj / "docs.txt").exists()
+    said = out[out.index("if so, take it back with `"):]
+    command = said[len("if so, take it back with `"):said.index("`", len("if so, take it back with `"))]
+    assert command.startswith("git reset --keep refs/launcher/judge/"), out
+    git(proj, *command.split()[1:])
+    assert git(proj, "rev-parse", "main").strip() == amended
+    assert (proj / "docs.txt").read_text() == "the file the user forgot to commit\n"

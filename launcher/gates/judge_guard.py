@@ -126,12 +126,14 @@ class JudgeWatch:
             self.refs = now
             return []
         kept = await unused_ref(self.repo, f"refs/launcher/judge/{utc_stamp()}")  # never an earlier call's
+        checked_out = self.refs.head.removeprefix("ref: ")  # the main checkout's branch, before the call
         problems = await ref_guard.undo(self.repo, judges, kept)
         self.refs = await ref_guard.read_state(self.repo)
         listed = "; ".join(change.describe() for change in judges)
         left = f", except {', '.join(problems)}" if problems else ""
         return [f"refs of the shared repository ({listed}): put back{left}"
-                + (f" (what it set is kept under {kept}/)" if ref_guard.keeps_any(judges) else "")]
+                + (f" (what it set is kept under {kept}/{_if_yours(judges, kept, checked_out)})"
+                   if ref_guard.keeps_any(judges) else "")]
 
     async def _scratch_commits(self) -> set[str]:
         admin = worktree_admin.admin_dir(self.scratch)
@@ -167,6 +169,22 @@ class JudgeWatch:
 # What is moved aside from the main checkout may be the user's own save, made while the judge ran.
 MAYBE_YOURS = ("each version moved aside is what was there after the judge's call: its write, or a save of "
                "yours made during it (the launcher cannot tell them apart): copy back what is yours from there")
+
+
+def _if_yours(changes: list[ref_guard.RefChange], kept: str, checked_out: str) -> str:
+    """How to take a moved branch back when the move was the user's own, made while the judge
+    ran (an amend, a reset, a rebase): the launcher cannot tell it from the judge's."""
+    takes = []
+    for change in changes:
+        if change.new is None or change.ref == ref_guard.HEAD or change.ref.startswith("refs/replace/"):
+            continue
+        at = f"{kept}/{change.ref.removeprefix('refs/')}"
+        takes.append(f"`git reset --keep {at}` (on {change.ref.removeprefix('refs/heads/')})"
+                     if change.ref == checked_out else f"`git update-ref {change.ref} {at}`")
+    if not takes:
+        return ""
+    return ("; it may be a change of yours made while the judge ran (the launcher cannot tell them apart): "
+            f"if so, take it back with {' and '.join(takes)}")
 
 
 def _is_own(rel: str, own: tuple[str, ...]) -> bool:
