@@ -227,3 +227,38 @@ def test_a_branch_the_user_amends_during_a_judge_call_is_put_back_with_how_to_ta
     git(proj, *command.split()[1:])
     assert git(proj, "rev-parse", "main").strip() == amended
     assert (proj / "docs.txt").read_text() == "the file the user forgot to commit\n"
+
+
+def test_an_install_the_user_repoints_during_a_run_is_what_a_checks_put_back_restores(tmp_path: Path) -> None:
+    """The user's venv imports their checkout `repo` when the run starts; while the agent works
+    they `pip install -e` their other checkout; then a check installs the project from its
+    worktree. What is put back after the check is the user's newer install, not the run-start one."""
+    from editable_project import IMPORT, INSTALL, backend, editable_project, make_venv, sh, user_env
+
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    venv = make_venv(tmp_path / "venv")
+    env = user_env(venv, tmp_path / "home")
+    if "PYTHONPATH" in os.environ:  # the launcher under test, as the rest of this file runs it
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    agent = (f"touch {sync}/agent; for i in $(seq 1200); do [ -e {sync}/saved ] && break; sleep 0.05; done\n"
+             "echo note >> NOTES.md\n")
+    plan = f'[[task]]\nid = "doc"\nprompt = "x"\nchecks = ["{INSTALL} && python -c \'import pkg\'"]\n'
+    toml = 'default_agent = "bot"\n[agents.bot]\nadapter = "command"\ncommand = ["sh", "agent.sh"]\n'
+    repo = editable_project(tmp_path / "repo", backend('\n        "pkg-editable.pth": f"{src}\\n".encode(),'),
+                            {"plan.toml": plan, "launcher.toml": toml, "agent.sh": agent})
+    other = tmp_path / "other"
+    shutil.copytree(repo, other)  # the user's second checkout of the project
+    assert sh(INSTALL, repo, env).returncode == 0
+    running = subprocess.Popen([sys.executable, "-m", "launcher", "run", "plan.toml"], cwd=repo, env=env,
+                               text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not (sync / "agent").exists() and running.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sh(INSTALL, other, env).returncode == 0
+    finally:
+        (sync / "saved").write_text("")
+        out, _ = running.communicate(timeout=600)
+    assert "a check of task doc installed the project" in out, out  # it did re-point the venv
+    assert sh(f"python -c '{IMPORT}'", tmp_path, env).stdout.strip() == str(other / "src/pkg/__init__.py"), out
