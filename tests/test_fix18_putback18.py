@@ -1,10 +1,13 @@
-"""Put-backs never restore an older copy over the user's newer save (session 18, putback18).
+"""Put-backs never restore an older copy over the user's newer save, nor delete it unseen (session 18, putback18).
 
-The judge's watch records the main checkout before its first call and puts back what changed
-after each call. The user keeps working meanwhile: a save made before a call is not the judge's
-doing (its verdict stands, the save stays); one made during a call cannot be told from the
-judge's write, so it is put back as it was right before that call, the version found is kept
-aside, and the message says it may be the user's.
+- The judge's watch: a save made before a judge call is not the judge's (its verdict stands, the
+  save stays); one made during a call cannot be told from the judge's write, so the file is put
+  back as it was right before that call, the version found kept aside, and the message says it
+  may be the user's (for a moved branch: the command that takes the kept version back).
+- The integration check's put-back is always given what the files held right before it.
+- An idle task worktree put back keeps a copy of what it held (another task's write or the
+  user's edit).
+- The user's shared venv: their install made during the run is what a command's put-back restores.
 """
 
 from __future__ import annotations
