@@ -6,10 +6,16 @@ registered at that path (not `git worktree move`d nor removed), its branch at th
 commit. Its recorded commit is also kept under a ref of the launcher's own namespace
 (`refs/launcher/<run>/<task>/idle-head`), so that a sibling's `git branch -D` followed by
 `git gc --prune=now` cannot lose it: the branch and worktree are then put back from there.
+
+Putting a tree back deletes nothing unseen: what it holds that its record does not (a file added
+or changed since: a sibling agent's write, or the user's own edit, which the launcher cannot tell
+apart) is copied aside first, and the caller says where.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,11 +180,17 @@ class IdleTrees:
         found += sorted(f"{entry[3:]} (reverted)" for entry in record.status - status)
         return found or None
 
-    async def restore(self, repo: GitRepo, task_id: str) -> None:
+    async def restore(self, repo: GitRepo, task_id: str, aside: Path | None = None) -> list[str]:
         """Put an idle worktree back to its record: the worktree at its path (moved back, or
         added again), its branch at the recorded commit, files, no stray new files. Raises
-        `IdleWorkLost` when the worktree or branch is gone and the recorded commit with it."""
+        `IdleWorkLost` when the worktree or branch is gone and the recorded commit with it.
+        `aside`: where the files it holds that the record does not (added, changed) are copied
+        first; returns their paths (relative to the tree) as copied there."""
         record = self.records[task_id]
+        kept: list[str] = []
+        if aside is not None and record.worktree.is_dir():
+            status = (await tree_state(repo, record.worktree))[2]
+            kept = _keep_aside(record.worktree, sorted(e[3:] for e in status - record.status), aside)
         if not record.worktree.is_dir() or (record.branch and not await _branch_at(repo, record.branch)):
             await _rebuild(repo, record)
         elif record.branch:
@@ -186,6 +198,31 @@ class IdleTrees:
                 await repo.git("symbolic-ref", "HEAD", f"refs/heads/{record.branch}", cwd=record.worktree)
         await commits.reset_to(repo, record.worktree, record.head)
         record.status = (await tree_state(repo, record.worktree))[2]
+        return kept
+
+
+def _keep_aside(tree: Path, paths: list[str], aside: Path) -> list[str]:
+    """Copy the files at `paths` of `tree` into `aside` (symlinks as links, a deleted one
+    skipped), never over an earlier copy; the paths copied."""
+    kept = []
+    for rel in paths:
+        source = tree / rel
+        if not (source.is_file() or source.is_symlink()):
+            continue  # deleted (git has it), or a directory (its files are listed one by one)
+        target, n = aside / rel, 1
+        while target.exists() or target.is_symlink():
+            n += 1
+            target = aside / f"{rel}.{n}"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_symlink():
+                os.symlink(os.readlink(source), target)
+            else:
+                shutil.copy2(source, target, follow_symlinks=False)
+        except OSError:
+            continue
+        kept.append(rel)
+    return kept
 
 
 async def _branch_at(repo: GitRepo, branch: str) -> str | None:

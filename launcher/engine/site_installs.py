@@ -259,6 +259,31 @@ class SiteGuard:
                     self.before[site] = await anyio.to_thread.run_sync(self._other_runs, site, state)
             await anyio.to_thread.run_sync(self._save)
 
+    async def take_in_users(self) -> None:
+        """Right before a command: an editable install the user made since the record (complete,
+        pointing into no launcher worktree: theirs, e.g. their `pip install -e` of another
+        checkout) becomes what a put-back after the command restores, never the older record."""
+        async with self.lock:
+            taken = False
+            for site, state in self.before.items():
+                if site.is_dir():
+                    taken |= await anyio.to_thread.run_sync(self._take_in_users, site, state)
+            if taken:
+                await anyio.to_thread.run_sync(self._save)
+
+    def _take_in_users(self, site: Path, state: SiteState) -> bool:
+        now = SiteState.read(site, self.needles(every_run=True))
+        taken = False
+        for key, dist in now.dists.items():
+            old = state.dists.get(key)
+            if key in state.unknown or not dist.editable or not _whole(site, dist):
+                continue  # (a pip of a command still at work: it leaves none whole outside the worktrees)
+            if old is not None and (old.dirname, old.url, old.files) == (dist.dirname, dist.url, dist.files):
+                continue
+            state.dists[key] = dist
+            taken = True
+        return taken
+
     def _state(self) -> Path | None:
         """The repository's `.launcher/`: given, or the one the record is kept under."""
         if self.state_dir is not None:
@@ -320,6 +345,21 @@ class SiteGuard:
                     did = [f"could not be checked or put back ({exc}): reinstall the project there"]
                 lines.extend(f"{site}: {line}" for line in did)
             return lines
+
+
+def _whole(site: Path, dist: Dist) -> bool:
+    """Whether an install is all there (its RECORD read, every file it lists present), not one
+    a pip is still writing or removing."""
+    rows = dist.rows()
+    if not rows or not dist.url:
+        return False
+    for rel, _ in rows:
+        where = site_file(site, rel) if not os.path.isabs(rel) else None
+        if rel.split("/", 1)[0].endswith(".dist-info"):
+            where = site / rel
+        if where is None or not (where.exists() or where.is_symlink()):
+            return False
+    return True
 
 
 @asynccontextmanager

@@ -11,6 +11,12 @@ judge runs at a time and nothing else of the launcher writes there meanwhile, so
 its window is its doing, except a fast-forward of a branch by commits it did not make (the
 user's commit) and a new branch, which are left as they are.
 
+The user keeps working in the main checkout meanwhile. Right before each call, the files that
+differ from the record (saved since) are read (gates/judge_call_copy.py): one that holds the same
+after the call is not the judge's doing, and one changed during it is put back as it was right
+before that call, never as the older record. A change made during a call may be the user's save:
+it is moved aside all the same (the launcher cannot tell), and what is said says so.
+
 The judge run's own directory (a sweep's, or a calibration run's under `.launcher/`) is outside
 those watches, yet `label` and `fix` take its `verdict.json` for the judge's call: its entries are
 recorded too, and whatever the judge adds or changes there (a `verdict.json` of its own making, a
@@ -29,6 +35,7 @@ import anyio
 
 from launcher import wall_clock
 from launcher.engine import main_restore, tree_guard
+from launcher.gates import judge_call_copy
 from launcher.git import config_keys, guard, index_guard, ref_guard, shallow_file, worktree_admin
 from launcher.git.ref_updates import unused_ref
 from launcher.git.repo import GitRepo
@@ -50,6 +57,8 @@ class JudgeWatch:
     own: tuple[str, ...]  # paths of the main checkout the launcher itself writes (the run dir's judge/ too)
     run_dir: RunDirWatch | None = None  # the judge run's own directory under .launcher/
     started: float = field(default_factory=wall_clock.stamp)
+    # What differed from the record right before the current call (`before_call`)
+    call: judge_call_copy.CallCopy = field(default_factory=judge_call_copy.CallCopy)
 
     @classmethod
     async def start(cls, repo: GitRepo, scratch: Path, run_dir: RunDirWatch | None = None) -> JudgeWatch:
@@ -69,6 +78,16 @@ class JudgeWatch:
         contents = await tree_guard.take_main_snapshot(repo, [], tuple(own))
         status = set(await repo.status_porcelain())
         return cls(repo, scratch, snapshot, index, refs, contents, status, tuple(own), run_dir)
+
+    async def before_call(self) -> None:
+        """Right before each call: what differs from the record now (the user's saves since it
+        was taken) is read, so that the call's check neither blames the judge for it nor puts the
+        older record back over it."""
+        status = await self.repo.status_porcelain()
+        differ = {entry[3:] for entry in status if entry not in self.status and len(entry) > 3 and entry[2] == " "}
+        differ |= set(await anyio.to_thread.run_sync(tree_guard.changed_since, self.contents, self.started))
+        differ = {rel for rel in differ if not _is_own(rel, self.own)}
+        self.call = await anyio.to_thread.run_sync(judge_call_copy.take, self.repo.root, differ)
 
     async def check(self, aside: Path) -> list[str]:
         """Put back what the judge changed outside its checkout; one line per thing put back
@@ -107,31 +126,65 @@ class JudgeWatch:
             self.refs = now
             return []
         kept = await unused_ref(self.repo, f"refs/launcher/judge/{utc_stamp()}")  # never an earlier call's
+        checked_out = self.refs.head.removeprefix("ref: ")  # the main checkout's branch, before the call
         problems = await ref_guard.undo(self.repo, judges, kept)
         self.refs = await ref_guard.read_state(self.repo)
         listed = "; ".join(change.describe() for change in judges)
         left = f", except {', '.join(problems)}" if problems else ""
         return [f"refs of the shared repository ({listed}): put back{left}"
-                + (f" (what it set is kept under {kept}/)" if ref_guard.keeps_any(judges) else "")]
+                + (f" (what it set is kept under {kept}/{_if_yours(judges, kept, checked_out)})"
+                   if ref_guard.keeps_any(judges) else "")]
 
     async def _scratch_commits(self) -> set[str]:
         admin = worktree_admin.admin_dir(self.scratch)
         return ref_guard.reflog_commits(admin / "logs" / "HEAD") if admin is not None else set()
 
     async def _main_checkout(self, aside: Path) -> list[str]:
+        root = self.repo.root
         changed = [entry[3:] for entry in await self.repo.status_porcelain()
                    if entry not in self.status and len(entry) > 3 and entry[2] == " "]  # (not a rename's source)
         changed += await anyio.to_thread.run_sync(tree_guard.changed_since, self.contents, self.started)
-        mine = [rel for rel in dict.fromkeys(changed) if not _is_own(rel, self.own)]
+        # (a file the user changed before the call, then changed again during it: its status may not change)
+        changed += await anyio.to_thread.run_sync(judge_call_copy.changed_in_call, root, self.call)
+        mine = [rel for rel in dict.fromkeys(changed) if not _is_own(rel, self.own)
+                and not judge_call_copy.holds(root, self.call, rel)]  # as right before the call: not its doing
         if mine:  # what another launcher process wrote there (its output files, its ledgers)
-            known = own_files.load(self.repo.root)
-            mine = [rel for rel in mine if not own_files.written_by_a_launcher(self.repo.root, rel, known)]
+            known = own_files.load(root)
+            mine = [rel for rel in mine if not own_files.written_by_a_launcher(root, rel, known)]
         if not mine:
             return []
+        earlier = [rel for rel in mine if self.call.covers(rel)]  # changed since the record: not its copy
+        plain = sorted(rel for rel in mine if not self.call.covers(rel))
+        described: list[str] = []
         async with self.repo.lock.hold():
-            put = await main_restore.put_back(self.repo, self.contents, {e[3:] for e in self.status}, sorted(mine),
-                                              aside)  # fmt: skip
-        return [f"the main checkout {self.repo.root}: {', '.join(put.described)}"]
+            if plain:
+                put = await main_restore.put_back(self.repo, self.contents, {e[3:] for e in self.status}, plain,
+                                                  aside, writer="the judge")  # fmt: skip
+                described += put.described
+            if earlier:
+                described += await anyio.to_thread.run_sync(judge_call_copy.put_back, root, self.call, earlier, aside)
+        return [f"the main checkout {root}: {', '.join(described)}; {MAYBE_YOURS}"]
+
+
+# What is moved aside from the main checkout may be the user's own save, made while the judge ran.
+MAYBE_YOURS = ("each version moved aside is what was there after the judge's call: its write, or a save of "
+               "yours made during it (the launcher cannot tell them apart): copy back what is yours from there")
+
+
+def _if_yours(changes: list[ref_guard.RefChange], kept: str, checked_out: str) -> str:
+    """How to take a moved branch back when the move was the user's own, made while the judge
+    ran (an amend, a reset, a rebase): the launcher cannot tell it from the judge's."""
+    takes = []
+    for change in changes:
+        if change.new is None or change.ref == ref_guard.HEAD or change.ref.startswith("refs/replace/"):
+            continue
+        at = f"{kept}/{change.ref.removeprefix('refs/')}"
+        takes.append(f"`git reset --keep {at}` (on {change.ref.removeprefix('refs/heads/')})"
+                     if change.ref == checked_out else f"`git update-ref {change.ref} {at}`")
+    if not takes:
+        return ""
+    return ("; it may be a change of yours made while the judge ran (the launcher cannot tell them apart): "
+            f"if so, take it back with {' and '.join(takes)}")
 
 
 def _is_own(rel: str, own: tuple[str, ...]) -> bool:

@@ -146,6 +146,7 @@ async def _judge(repo: GitRepo, spec: JudgeInput) -> JudgeOutcome:
             part_path = spec.work / f"packet-{number}.json"
             part_path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_json(part_path, _packet(part, spec.report))
+            await watch.before_call()  # what the user saved since the record is not the call's doing
             answer, spent, error, ran = await _ask(spec, part_path, [int(s["id"]) for s in part], number,
                                                    outcome.notes)  # fmt: skip
             outcome.calls += ran  # every process, corrective rounds included

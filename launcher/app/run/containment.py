@@ -367,13 +367,7 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task
     return blamed
 
 
-async def after_integration_check(ctx: RunContext, since: float) -> str | None:
-    """`integration_check_writes`, each put back at once (see `put_back_check_writes`)."""
-    wrote = await integration_check_writes(ctx, since)
-    return await put_back_check_writes(ctx, wrote) if wrote else None
-
-
-async def integration_check_writes(ctx: RunContext, since: float, before: BeforeCheck | None = None) -> list[str]:
+async def integration_check_writes(ctx: RunContext, since: float, before: BeforeCheck) -> list[str]:
     """What the integration check (the merged work's code, run at landing, from `since`) wrote
     into the main checkout is put back, as after a task's checks, the check's version set aside
     in the run's artifacts; what it wrote and how each was put back, or None. No agent of this
@@ -406,7 +400,7 @@ async def integration_check_writes(ctx: RunContext, since: float, before: Before
     return alone
 
 
-async def put_back_check_writes(ctx: RunContext, paths: list[str], before: BeforeCheck | None = None) -> str:
+async def put_back_check_writes(ctx: RunContext, paths: list[str], before: BeforeCheck) -> str:
     """Put back what the integration check wrote into the main checkout (its version set aside
     in the run's artifacts), as it was right before the check (`before`: app/run/before_check.py);
     what it wrote and how each was put back."""

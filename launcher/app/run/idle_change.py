@@ -16,6 +16,7 @@ from launcher.app.run import other_runs
 from launcher.engine import idle_trees
 from launcher.errors import LauncherError
 from launcher.models.states import TaskState
+from launcher.store.files import unused_path, utc_stamp
 
 
 class IdleWorkLost(LauncherError):
@@ -39,18 +40,23 @@ async def undo_idle_change(ctx: RunContext, victim: str, changed: list[str], its
     record = ctx.idle_trees.records[victim]
     suspects = sorted(record.witnesses | other_runs.suspects(ctx, [None], (record.recorded_at, time.time())))
     what = _listed(changed)
+    # What the tree holds that its record does not is copied aside first: another task's write,
+    # or an edit of yours made there meanwhile (the launcher cannot tell them apart).
+    aside = unused_path(ctx.files.task_dir(victim) / "intrusions", f"idle-{utc_stamp()}")
     try:
-        await ctx.idle_trees.restore(ctx.repo, victim)
+        kept = await ctx.idle_trees.restore(ctx.repo, victim, aside)
     except idle_trees.IdleWorkLost:
         del ctx.idle_trees.records[victim]
         ctx.transition(victim, TaskState.FAILED, lost_message(ctx, victim, changed))
         _blame_idle_writer(ctx, victim, what, suspects, "the task's work is lost")
         return False
+    copied = (f"; what was there ({_listed(kept)}) is kept in {aside}: the writer's version, or an edit of yours "
+              "made there meanwhile (the launcher cannot tell them apart)") if kept else ""
     if its_grader_ran and not suspects:
         ctx.note(victim, f"its grader changed the task's worktree or branch ({what}); put back at the graded "
-                         "commit, which is what lands")
+                         f"commit, which is what lands{copied}")
         return True
-    ctx.note(victim, f"its worktree changed while its agent was not running ({what}); put back")
+    ctx.note(victim, f"its worktree changed while its agent was not running ({what}); put back{copied}")
     _blame_idle_writer(ctx, victim, what, suspects, "the launcher put that worktree back")
     return True
 

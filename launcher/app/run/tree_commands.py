@@ -110,6 +110,7 @@ async def guarding_installs(ctx: RunContext, task_id: str | None, what: str,
     integration check, a grading): what it re-pointed into the worktree is put back after it."""
     await guard_site_installs(ctx)
     await ctx.site_guard.snapshot(env)  # its PATH may reach another environment
+    await ctx.site_guard.take_in_users()  # the user's install made since the record: what is put back
     try:
         yield
     finally:
