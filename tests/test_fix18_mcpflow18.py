@@ -4,6 +4,9 @@ stdio client against the real server, scripted agents on a real repository.
 - A client can tell from the result alone when to stop polling: `busy` is true while a background
   runner is at work on the workflow and false once nothing changes without the client; `ready`
   after a phase (or a checkpoint) with `busy: false` waits for `next`, it is not a phase about to run.
+- Refusals say what is wrong in words that add to the status: `next` on a workflow the operator
+  paused says so and names `resume` (not "is paused: it is paused"); a missing parameter without
+  a description is named without an empty "()".
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import anyio
 import pytest
 
 from launcher.cli.mcp_server import TOOL_DESCRIPTION
+from tests.helpers import launcher_cli
 from tests.test_workflows import _scripts, wf_repo  # noqa: F401  (the fixture)
 
 pytest.importorskip("mcp")
@@ -78,3 +82,21 @@ def test_a_client_stops_polling_when_nothing_runs_and_ready_then_waits_for_next(
             assert built["offers"][0] == f"launcher workflow next {wid}"
 
     anyio.run(scenario)
+
+
+def test_next_on_a_workflow_the_operator_paused_says_so_and_names_resume(wf_repo: Path) -> None:  # noqa: F811
+    started = launcher_cli(wf_repo, "workflow", "start", "mini", "--param", "what=mul", "--no-run", "--json")
+    wid = json.loads(started.stdout)["id"]
+    assert launcher_cli(wf_repo, "workflow", "pause", wid).returncode == 0
+    refused = launcher_cli(wf_repo, "workflow", "next", wid, "--json")
+    envelope = json.loads(refused.stdout)
+    assert refused.returncode == 2 and envelope["error_key"] == "workflow_paused", refused
+    assert envelope["observations"] == f"workflow {wid} is paused: the operator paused it"
+    assert envelope["usage"] == f"`launcher workflow resume {wid}` continues it"
+
+
+def test_a_missing_parameter_without_a_description_is_named_without_empty_brackets(wf_repo: Path) -> None:  # noqa: F811
+    refused = launcher_cli(wf_repo, "workflow", "start", "mini", "--no-run", "--json")
+    envelope = json.loads(refused.stdout)
+    assert envelope["error_key"] == "workflow_param_missing", refused
+    assert envelope["observations"] == "workflow 'mini' needs the parameter 'what'"
