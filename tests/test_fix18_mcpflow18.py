@@ -6,7 +6,8 @@ stdio client against the real server, scripted agents on a real repository.
   after a phase (or a checkpoint) with `busy: false` waits for `next`, it is not a phase about to run.
 - Refusals say what is wrong in words that add to the status: `next` on a workflow the operator
   paused says so and names `resume` (not "is paused: it is paused"); a missing parameter without
-  a description is named without an empty "()".
+  a description is named without an empty "()"; a template role or phase id that breaks the naming
+  rule is told the whole rule (a leading "-" is refused: it is not "letters, digits and -" alone).
 """
 
 from __future__ import annotations
@@ -100,3 +101,15 @@ def test_a_missing_parameter_without_a_description_is_named_without_empty_bracke
     envelope = json.loads(refused.stdout)
     assert envelope["error_key"] == "workflow_param_missing", refused
     assert envelope["observations"] == "workflow 'mini' needs the parameter 'what'"
+
+
+def test_a_template_role_starting_with_a_dash_is_refused_with_the_rule_it_breaks(wf_repo: Path) -> None:  # noqa: F811
+    (wf_repo / "workflows" / "odd.toml").write_text(
+        'name = "odd"\ndescription = "d"\n[[phase]]\nid = "plan"\n[[phase.primary]]\nrole = "-rf"\nprompt = "p"\n')
+    refused = launcher_cli(wf_repo, "workflow", "workflows", "--json")
+    envelope = json.loads(refused.stdout)
+    assert refused.returncode == 2 and envelope["error_key"] == "config_invalid", refused
+    # "-rf" is made of lowercase letters and '-': the message must name what it lacks
+    assert "role '-rf' must be 1 to 30 lowercase letters, digits and '-', starting with a letter or digit" \
+        in envelope["observations"], envelope
+    assert "workflows/odd.toml" in envelope["observations"]
