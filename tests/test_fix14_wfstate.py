@@ -220,8 +220,9 @@ def test_a_runner_killed_mid_phase_is_interrupted_which_ends_a_poll(wf: Path, tm
         runner.communicate()
         release.touch()
     code, seen = _wf(wf, "status", state["id"])
-    # the poll rule: go on while status is running or ready and done is false
+    # the poll rule: go on while busy (a runner at work); interrupted is not
     assert seen["status"] == "interrupted" and seen["interrupted"] is True and seen["done"] is False, seen
+    assert seen["busy"] is False
     assert seen["offers"][0] == f"launcher workflow resume {state['id']}"
     assert "interrupted" in TOOL_DESCRIPTION and "done" in TOOL_DESCRIPTION
     code, resumed = _wf(wf, "resume", state["id"])

@@ -13,6 +13,8 @@ from launcher.models.bounds import Pid, Stored
 from launcher.models.plan import Strict
 
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,29}")
+# what _ID takes, as an error says it (a leading '-' would read as an option in a branch name or argv)
+_ID_RULE = "must be 1 to 30 lowercase letters, digits and '-', starting with a letter or digit"
 _ARTIFACT = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\.(md|json|txt)")
 # What the workflow's folder (`.launcher/workflows/<id>/`) holds beside the artifacts: an artifact
 # of one of these names would overwrite it (or be overwritten by it). `<phase>/error.json` too.
@@ -33,7 +35,7 @@ class RoleSpec(Strict):
     @classmethod
     def _role_id(cls, value: str) -> str:
         if not _ID.fullmatch(value):
-            raise ValueError(f"role {value!r} must be lowercase letters, digits and '-' (max 30)")
+            raise ValueError(f"role {value!r} {_ID_RULE}")
         return value
 
 
@@ -81,7 +83,7 @@ class Phase(Strict):
     @classmethod
     def _phase_id(cls, value: str) -> str:
         if not _ID.fullmatch(value):
-            raise ValueError(f"phase id {value!r} must be lowercase letters, digits and '-' (max 30)")
+            raise ValueError(f"phase id {value!r} {_ID_RULE}")
         return value
 
     @property

@@ -130,8 +130,10 @@ def check_can_run(state: WorkflowState, *, skip: bool = False) -> None:
         raise refusal(state, "the last phase waits for the operator",
                       f"`launcher workflow checkpoint {state.id} --signal REF` releases the next phase")
     if state.status is WorkflowStatus.PAUSED:
-        fix = state.message if state.paused_on else f"`launcher workflow resume {state.id}`"
-        raise refusal(state, "it is paused", fix)
+        if state.paused_on:  # its message says why and offers retry, skip and cancel
+            raise refusal(state, f"it is paused on phase {state.paused_on}",
+                          state.message)
+        raise refusal(state, "the operator paused it", f"`launcher workflow resume {state.id}` continues it")
     if state.status.is_final:
         raise refusal(state, "nothing is left to run", "`launcher workflow start NAME` starts a new one")
 

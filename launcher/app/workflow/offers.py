@@ -38,6 +38,10 @@ def offers(state: WorkflowState) -> list[str]:
 def state_view(state: WorkflowState, folder: Path | None = None) -> dict[str, Any]:
     data = state.model_dump(mode="json", exclude={"options"})
     data["interrupted"] = interrupted(state)
+    # Whether a runner process is at work on it, so the state changes without the client: the one
+    # thing a poll waits on. `ready` alone cannot say it: it is both "a runner was just started"
+    # and "nothing runs until you call `next`" (after a phase, after a checkpoint).
+    data["busy"] = runner_alive(state)
     data["offers"] = offers(state)
     paused = state.status is WorkflowStatus.PAUSED
     data["lost_work"] = list(state.options.get(LOST_WORK) or []) if paused else []  # phases whose work is gone

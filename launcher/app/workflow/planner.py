@@ -150,7 +150,8 @@ def check_params(template: WorkflowTemplate, params: dict[str, str]) -> dict[str
         if name not in filled and spec.default is not None:
             filled[name] = spec.default
         if spec.required and not filled.get(name):
-            raise UsageProblem(f"workflow {template.name!r} needs the parameter {name!r} ({spec.description})",
+            about = f" ({spec.description})" if spec.description else ""  # a template may not describe it
+            raise UsageProblem(f"workflow {template.name!r} needs the parameter {name!r}{about}",
                                fix=f"pass it: `--param {name}=VALUE` on the command line, "
                                    f"`params: {{\"{name}\": VALUE}}` over MCP", error_key="workflow_param_missing")
     return filled
