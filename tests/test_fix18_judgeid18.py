@@ -1,0 +1,184 @@
+"""A calibration speaks for the judge it measured, model included, wherever the model is chosen.
+
+A judge agent without `model =` runs on the model its CLI's own config files name (Claude Code's
+settings.json files, Codex's config.toml and profiles, Gemini CLI's settings.json, aider's
+.aider.conf.yml and .env, opencode's opencode.json): a calibration records a digest of each of
+those settings, read in the environment the judge runs with (its HOME) and in its checkout of
+HEAD, and `launcher mutation gate` refuses (exit 2) a verdict whose judge's config files now name
+another model, naming the file and the key but never the value. The same files unchanged pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import git
+from test_fix15_calib import labelled_set, launcher, right_on_all
+from test_fix17_judge_identity import gate
+
+from launcher.gates.judge_identity import judge_identity
+from launcher.models.plan import AgentConfig
+
+FAKES = Path(__file__).parent / "fakes"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The judge's HOME (the launcher's, which its agents inherit), with the fake CLIs on PATH."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("HOME", str(path))
+    for name in ("CLAUDE_CONFIG_DIR", "ANTHROPIC_MODEL", "CODEX_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    return path
+
+
+def repo_with_claude_judge(tmp_path: Path, answer: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "mod.py").write_text("def f(x):\n    return x + 1\n")
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "launcher.toml").write_text(
+        f'[agents.j]\nadapter = "claude"\nset_env = {{ FAKE_ANSWER = {json.dumps(str(answer))} }}\n')
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "code and its judge")
+    return root
+
+
+def calibrated_with_claude(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A real `launcher mutation judge --calibrate` of a Claude Code judge (the faithful fake CLI),
+    right on every label: the repository, its verdict and the labelled set."""
+    labels = labelled_set(tmp_path / "set.json", 15, 8)
+    answer = right_on_all(tmp_path / "answer.json", labels)
+    # what the judge answers as its structured output (the verdict schema requires `calibration`)
+    verdicts = json.loads(answer.read_text())
+    answer.write_text(json.dumps({**verdicts, "calibration": {"precision": None, "recall": None}}))
+    root = repo_with_claude_judge(tmp_path, answer)
+    done = launcher(root, "mutation", "judge", "--calibrate", "--calibration", str(labels), "--agent", "j",
+                    "--confirm-judge", timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root, next((root / ".launcher" / "calibration").glob("*/verdict.json")), labels
+
+
+def said(done: subprocess.CompletedProcess[str]) -> str:
+    return done.stdout + done.stderr
+
+
+def test_a_model_switched_in_the_users_claude_settings_refuses_the_calibration(
+    tmp_path: Path, home: Path
+) -> None:
+    settings = home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps({"model": "opus", "verbose": False}))
+    root, verdict, labels = calibrated_with_claude(tmp_path)
+    recorded = json.loads(verdict.read_text())["judged"]["judge"]
+    assert list(recorded["model_files"]) == [f"{settings} model"]
+    assert "opus" not in verdict.read_text()  # a digest, never the value
+    settings.write_text(json.dumps({"model": "opus", "verbose": True}))  # another setting: the same judge
+    same = gate(root, verdict, labels)
+    assert same.returncode == 0, said(same)
+    assert "calibration gate: pass" in same.stdout
+    settings.write_text(json.dumps({"model": "haiku", "verbose": True}))
+    changed = gate(root, verdict, labels)
+    assert changed.returncode == 2, said(changed)
+    assert (f"model from its CLI's config files ({settings} model: another value then, this one now) changed since"
+            in said(changed))  # fmt: skip
+    assert "haiku" not in said(changed) and "opus" not in said(changed)
+
+
+def test_a_model_set_in_the_projects_committed_claude_settings_is_the_judges_too(
+    tmp_path: Path, home: Path
+) -> None:
+    root, verdict, labels = calibrated_with_claude(tmp_path)
+    assert json.loads(verdict.read_text())["judged"]["judge"]["model_files"] == {}
+    # not committed: the judge's checkout of HEAD does not hold it, so it is not the judge's
+    (root / ".claude").mkdir()
+    (root / ".claude" / "settings.json").write_text('{"model": "haiku"}')
+    untracked = gate(root, verdict, labels)
+    assert untracked.returncode == 0, said(untracked)
+    git(root, "add", ".claude/settings.json")
+    git(root, "commit", "-qm", "a cheaper judge")
+    committed = gate(root, verdict, labels)
+    assert committed.returncode == 2, said(committed)
+    assert "HEAD:.claude/settings.json model: unset then, set now" in said(committed)
+
+
+def test_a_judge_with_model_set_ignores_its_clis_config_files(tmp_path: Path, home: Path) -> None:
+    settings = home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{"model": "opus"}')
+    pinned = AgentConfig.model_validate({"adapter": "claude", "model": "sonnet"})
+    flag = AgentConfig.model_validate({"adapter": "claude", "extra_args": ["--model", "sonnet"]})
+    for config in (pinned, flag):
+        assert judge_identity("j", config, {"HOME": str(home)})["model_files"] == {}
+    assert judge_identity("j", AgentConfig.model_validate({"adapter": "claude"}),
+                          {"HOME": str(home)})["model_files"].keys() == {f"{settings} model"}  # fmt: skip
+
+
+def test_a_judge_given_its_own_home_is_held_to_that_homes_files(tmp_path: Path) -> None:
+    theirs, ours = tmp_path / "judge-home", tmp_path / "home"
+    for place, model in ((theirs, "opus"), (ours, "haiku")):
+        (place / ".claude").mkdir(parents=True)
+        (place / ".claude" / "settings.json").write_text(json.dumps({"model": model}))
+    config = AgentConfig.model_validate({"adapter": "claude", "set_env": {"HOME": str(theirs)}})
+    assert list(judge_identity("j", config, {"HOME": str(ours)})["model_files"]) == [
+        f"{theirs / '.claude' / 'settings.json'} model"]
+
+
+def identity_files(adapter: str, home: Path, project: dict[str, str] | None = None,
+                   **more: object) -> dict[str, str]:  # fmt: skip
+    config = AgentConfig.model_validate({"adapter": adapter, **more})
+    files: dict[str, str] = judge_identity("j", config, {"HOME": str(home)}, project=project)["model_files"]
+    return files
+
+
+def test_codex_config_its_profile_and_the_profiles_model_are_the_judges(tmp_path: Path) -> None:
+    codex = tmp_path / ".codex"
+    codex.mkdir()
+    config = codex / "config.toml"
+    config.write_text('model = "gpt-5"\nprofile = "deep"\n[profiles.deep]\nmodel = "gpt-5-pro"\n')
+    (codex / "deep.config.toml").write_text('model = "gpt-5.5"\n')
+    then = identity_files("codex", tmp_path)
+    assert set(then) == {f"{config} model", f"{config} profile", f"{config} profiles.deep.model",
+                         f"{codex / 'deep.config.toml'} model"}  # fmt: skip
+    config.write_text('model = "gpt-5"\nprofile = "deep"\n[profiles.deep]\nmodel = "gpt-5-mini"\n')
+    assert identity_files("codex", tmp_path)[f"{config} profiles.deep.model"] != then[f"{config} profiles.deep.model"]
+    # --profile in extra_args selects the profile (and is itself in the setup digest)
+    (codex / "fast.config.toml").write_text('model = "gpt-5-mini"\n')
+    chosen = identity_files("codex", tmp_path, extra_args=["--profile", "fast"])
+    assert f"{codex / 'fast.config.toml'} model" in chosen
+    assert identity_files("codex", tmp_path, extra_args=["-c", "model=gpt-5"]) == {}
+
+
+def test_gemini_aider_and_opencode_config_files_are_the_judges(tmp_path: Path) -> None:
+    (tmp_path / ".gemini").mkdir()
+    (tmp_path / ".gemini" / "settings.json").write_text('{"model": {"name": "gemini-2.5-pro"}}')
+    assert list(identity_files("gemini", tmp_path, {".gemini/settings.json": '{"model": "gemini-2.5-flash"}'})) == [
+        f"{tmp_path / '.gemini' / 'settings.json'} model.name", "HEAD:.gemini/settings.json model"]
+    (tmp_path / ".aider.conf.yml").write_text("dark-mode: true\nmodel: sonnet\n")
+    aider = identity_files("aider", tmp_path, {".env": "AIDER_MODEL=gpt-4o\nOPENAI_API_KEY=sk-x\n"})
+    assert list(aider) == [f"{tmp_path / '.aider.conf.yml'} model", "HEAD:.env AIDER_MODEL"]
+    (tmp_path / ".config" / "opencode").mkdir(parents=True)
+    (tmp_path / ".config" / "opencode" / "opencode.jsonc").write_text(
+        '{\n  // the default\n  "model": "anthropic/claude-sonnet-4-5",\n}\n')
+    assert list(identity_files("opencode", tmp_path)) == [
+        f"{tmp_path / '.config' / 'opencode' / 'opencode.jsonc'} model"]
+
+
+def test_a_verdict_recorded_before_config_files_were_is_judged_as_before(tmp_path: Path, home: Path) -> None:
+    settings = home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{"model": "opus"}')
+    root, verdict, labels = calibrated_with_claude(tmp_path)
+    old = json.loads(verdict.read_text())
+    del old["judged"]["judge"]["model_files"]  # as the previous launcher wrote it
+    verdict.write_text(json.dumps(old))
+    settings.write_text('{"model": "haiku"}')  # not recorded then: not compared
+    done = gate(root, verdict, labels)
+    assert done.returncode == 0, said(done)
