@@ -153,6 +153,7 @@ def test_codex_config_its_profile_and_the_profiles_model_are_the_judges(tmp_path
     (codex / "fast.config.toml").write_text('model = "gpt-5-mini"\n')
     chosen = identity_files("codex", tmp_path, extra_args=["--profile", "fast"])
     assert f"{codex / 'fast.config.toml'} model" in chosen
+    assert f"{config} profile" not in chosen  # moot: the command line chooses the profile
     assert identity_files("codex", tmp_path, extra_args=["-c", "model=gpt-5"]) == {}
 
 
@@ -182,3 +183,61 @@ def test_a_verdict_recorded_before_config_files_were_is_judged_as_before(tmp_pat
     settings.write_text('{"model": "haiku"}')  # not recorded then: not compared
     done = gate(root, verdict, labels)
     assert done.returncode == 0, said(done)
+
+
+def test_model_in_extra_args_is_not_the_judge_model_names_and_a_profile_flag_is_part_of_the_setup() -> None:
+    # `--model X` in extra_args runs differently from `model = "X"`: the launcher passes the
+    # provider key of `model` only (aider, opencode) and puts its flag before extra_args
+    for adapter in ("claude", "aider"):
+        named = judge_identity("j", AgentConfig.model_validate({"adapter": adapter, "model": "x"}), {})
+        flagged = judge_identity("j", AgentConfig.model_validate({"adapter": adapter, "extra_args": ["--model", "x"]}),
+                                 {})  # fmt: skip
+        assert (named["model"], flagged["model"]) == ("x", None)
+        assert named["setup_sha256"] != flagged["setup_sha256"]
+    plain = judge_identity("j", AgentConfig.model_validate({"adapter": "codex"}), {})
+    for args in (["--profile", "fast"], ["-c", "model=gpt-5"]):
+        given = judge_identity("j", AgentConfig.model_validate({"adapter": "codex", "extra_args": args}), {})
+        assert given["setup_sha256"] != plain["setup_sha256"]
+
+
+# (adapter, its config file: inside HOME, or "HEAD:" and a file committed in the repository, the
+# text naming model A, the text naming model B): each CLI's fake answers every survivor genuine,
+# a judge the gate fails (exit 1) on this set; a switched model is refused (exit 2) instead.
+SWITCHES = [
+    ("codex", ".codex/config.toml", 'profile = "deep"\n[profiles.deep]\nmodel = "gpt-5-pro"\n',
+     'profile = "deep"\n[profiles.deep]\nmodel = "gpt-5-mini"\n', "profiles.deep.model"),
+    ("gemini", ".gemini/settings.json", '{"model": {"name": "gemini-2.5-pro"}}',
+     '{"model": {"name": "gemini-2.5-flash"}}', "model.name"),
+    ("opencode", ".config/opencode/opencode.json", '{"model": "anthropic/claude-opus-4"}',
+     '{"model": "anthropic/claude-haiku-4"}', "model"),
+    ("aider", "HEAD:.aider.conf.yml", "model: sonnet\n", "model: haiku\n", "model"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("adapter", "where", "first", "second", "key"), SWITCHES)
+def test_a_model_switched_in_each_clis_config_file_refuses_the_calibration(
+    tmp_path: Path, home: Path, adapter: str, where: str, first: str, second: str, key: str
+) -> None:
+    labels = labelled_set(tmp_path / "set.json", 15, 8)
+    root = repo_with_claude_judge(tmp_path, tmp_path / "unused.json")
+    (root / "launcher.toml").write_text(f'[agents.j]\nadapter = "{adapter}"\nset_env = {{ FAKE_MODE = "review" }}\n')
+    in_repo = where.startswith("HEAD:")
+    path = root / where.removeprefix("HEAD:") if in_repo else home / where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(first)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "the judge")
+    done = launcher(root, "mutation", "judge", "--calibrate", "--calibration", str(labels), "--agent", "j",
+                    "--confirm-judge", timeout=300)  # fmt: skip
+    assert "calibration gate: fail" in done.stdout, said(done)
+    verdict = next((root / ".launcher" / "calibration").glob("*/verdict.json"))
+    name = where if in_repo else str(path)
+    assert f"{name} {key}" in json.loads(verdict.read_text())["judged"]["judge"]["model_files"]
+    same = gate(root, verdict, labels)
+    assert same.returncode == 1 and "calibration gate: fail" in same.stdout, said(same)
+    path.write_text(second)
+    if in_repo:
+        git(root, "commit", "-qam", "another model")
+    changed = gate(root, verdict, labels)
+    assert changed.returncode == 2, said(changed)
+    assert f"model from its CLI's config files ({name} {key}: another value then, this one now)" in said(changed)

@@ -245,7 +245,7 @@ def model_files(config: AgentConfig, environ: Mapping[str, str], project: Mappin
     elif adapter == "codex":
         codex_home = under("CODEX_HOME", ".codex")
         base = _read(codex_home / "config.toml") if codex_home else None
-        chosen = _flag_value(config.extra_args, ("--profile", "-p"))
+        flagged = chosen = _flag_value(config.extra_args, ("--profile", "-p"))
         if chosen is None and base is not None:
             try:
                 chosen = tomllib.loads(base).get("profile")
@@ -253,7 +253,9 @@ def model_files(config: AgentConfig, environ: Mapping[str, str], project: Mappin
                 chosen = None
         chosen = chosen if isinstance(chosen, str) and chosen else None
         if codex_home is not None:
-            _record(found, str(codex_home / "config.toml"), "toml", base, profile=chosen)
+            # a profile `extra_args` selects makes the file's own `profile` line moot
+            keys = ("model", f"profiles.{chosen}.model") if flagged else None
+            _record(found, str(codex_home / "config.toml"), "toml", base, keys, profile=chosen)
             if chosen:
                 user(codex_home / f"{chosen}.config.toml", "toml", ("model",))
         repo(".codex/config.toml", "toml", ("model", "profile"))
