@@ -241,3 +241,23 @@ def test_a_model_switched_in_each_clis_config_file_refuses_the_calibration(
     changed = gate(root, verdict, labels)
     assert changed.returncode == 2, said(changed)
     assert f"model from its CLI's config files ({name} {key}: another value then, this one now)" in said(changed)
+
+
+def test_a_settings_file_linked_from_dotfiles_is_read_and_a_fifo_never_blocks(tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles" / "claude-settings.json"
+    dotfiles.parent.mkdir()
+    dotfiles.write_text('{"model": "opus"}')
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / "settings.json").symlink_to(dotfiles)
+    assert list(identity_files("claude", tmp_path)) == [f"{tmp_path / '.claude' / 'settings.json'} model"]
+    (tmp_path / ".claude" / "settings.json").unlink()
+    os.mkfifo(tmp_path / ".claude" / "settings.json")  # opened, it would wait for a writer for ever
+    assert identity_files("claude", tmp_path) == {}
+
+
+def test_a_config_file_that_cannot_be_parsed_counts_whole(tmp_path: Path) -> None:
+    (tmp_path / ".aider.conf.yml").write_text("model: [sonnet\n")
+    then = identity_files("aider", tmp_path)
+    assert list(then) == [f"{tmp_path / '.aider.conf.yml'} (the whole file: it cannot be parsed)"]
+    (tmp_path / ".aider.conf.yml").write_text("model: [haiku\n")
+    assert identity_files("aider", tmp_path) != then

@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,8 +42,11 @@ from typing import Any
 import yaml
 
 from launcher.git.repo import GitRepo
+from launcher.models.decoding import toml_loads, yaml_load
 from launcher.models.plan import AgentConfig
+from launcher.regular_files import read_capped
 
+FILE_LIMIT = 4 * 1024 * 1024  # bytes of a config file read: a CLI's settings are far smaller
 WHOLE_FILE = "(the whole file: it cannot be parsed)"
 HEAD_PREFIX = "HEAD:"  # how a project file is named in the record: as the judge's checkout holds it
 # The variables that move a CLI's own config files (passed to the judge: agents/*.PASSTHROUGH, base.ENV_ALLOWLIST).
@@ -177,10 +179,10 @@ def _settings(kind: str, text: str, profile: str | None = None) -> dict[str, Any
     if kind == "dotenv":
         return dict(_dotenv(text).items())
     if kind == "yaml":
-        data = yaml.safe_load(text)
+        data = yaml_load(text)
         return {"model": _dig(data, "model")}
     if kind == "toml":
-        data = tomllib.loads(text)
+        data = toml_loads(text)
         found = {"model": data.get("model"), "profile": data.get("profile")}
         if profile:
             found[f"profiles.{profile}.model"] = _dig(data, "profiles", profile, "model")
@@ -198,7 +200,7 @@ def _record(found: dict[str, str], where: str, kind: str, text: str | None, keys
         return
     try:
         settings = _settings(kind, text, profile)
-    except (ValueError, yaml.YAMLError, AttributeError):  # JSON, TOML (both ValueError) or YAML
+    except (ValueError, yaml.YAMLError, RecursionError):  # JSON, TOML (both ValueError) or YAML
         found[f"{where} {WHOLE_FILE}"] = _digest(WHOLE_FILE, text)
         return
     for key, value in settings.items():
@@ -207,9 +209,11 @@ def _record(found: dict[str, str], where: str, kind: str, text: str | None, keys
 
 
 def _read(path: Path) -> str | None:
+    """A config file's text; None when it is absent or no regular file (followed if a symbolic
+    link, as dotfile managers make them: the CLI follows it too; a FIFO is never opened)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:  # absent, a directory, unreadable: the CLI reads nothing from it either
+        return read_capped(path.resolve(), FILE_LIMIT).decode("utf-8", errors="replace")
+    except OSError:  # absent or unreadable: the CLI reads nothing from it either
         return None
 
 
@@ -248,7 +252,7 @@ def model_files(config: AgentConfig, environ: Mapping[str, str], project: Mappin
         flagged = chosen = _flag_value(config.extra_args, ("--profile", "-p"))
         if chosen is None and base is not None:
             try:
-                chosen = tomllib.loads(base).get("profile")
+                chosen = toml_loads(base).get("profile")
             except ValueError:
                 chosen = None
         chosen = chosen if isinstance(chosen, str) and chosen else None
