@@ -21,6 +21,7 @@ from test_fix15_calib import labelled_set, launcher, right_on_all
 from test_fix17_judge_identity import gate
 
 from launcher.gates.judge_identity import judge_identity
+from launcher.gates.judge_model_files import project_paths
 from launcher.models.plan import AgentConfig
 
 FAKES = Path(__file__).parent / "fakes"
@@ -261,3 +262,16 @@ def test_a_config_file_that_cannot_be_parsed_counts_whole(tmp_path: Path) -> Non
     assert list(then) == [f"{tmp_path / '.aider.conf.yml'} (the whole file: it cannot be parsed)"]
     (tmp_path / ".aider.conf.yml").write_text("model: [haiku\n")
     assert identity_files("aider", tmp_path) != then
+
+
+def test_a_settings_file_named_in_claudes_extra_args_is_the_judges(tmp_path: Path) -> None:
+    named = tmp_path / "judge-settings.json"
+    named.write_text('{"model": "opus"}')
+    given = identity_files("claude", tmp_path, {"ci/settings.json": '{"model": "haiku"}'},
+                           extra_args=["--settings", str(named)])  # fmt: skip
+    assert list(given) == [f"{named} model"]
+    relative = identity_files("claude", tmp_path, {"ci/settings.json": '{"model": "haiku"}'},
+                              extra_args=["--settings", "ci/settings.json"])  # fmt: skip
+    assert list(relative) == ["HEAD:ci/settings.json model"]
+    inline = AgentConfig.model_validate({"adapter": "claude", "extra_args": ["--settings", '{"model": "opus"}']})
+    assert project_paths(inline, {}) == [".claude/settings.json", ".claude/settings.local.json"]

@@ -7,7 +7,8 @@ gates/judge_identity.py) and the gate refuses the verdict when one changed. Per 
 CLI documents its files (each a digest of its model key; absent files or keys are not recorded):
 
 - claude: `$CLAUDE_CONFIG_DIR/settings.json` (else `~/.claude/settings.json`), the project's
-  `.claude/settings.json` and `.claude/settings.local.json`; key `model`.
+  `.claude/settings.json` and `.claude/settings.local.json`, a `--settings FILE` of `extra_args`;
+  key `model`.
 - codex: `$CODEX_HOME/config.toml` (else `~/.codex/config.toml`): `model`, `profile`, and the
   selected profile's (`--profile`/`-p` in `extra_args`, else `profile`) `[profiles.X] model` and
   `$CODEX_HOME/X.config.toml` `model` (the newer one file per profile); the project's
@@ -98,6 +99,13 @@ def _values(args: Sequence[str], flag: str) -> list[str]:
     return out
 
 
+def _claude_settings_file(config: AgentConfig) -> str | None:
+    """The file Claude Code's `--settings` names in `extra_args` (None: none, or inline JSON,
+    which the setup digest holds as it is)."""
+    given = _flag_value(config.extra_args, ("--settings",))
+    return given if given and not given.lstrip().startswith("{") else None
+
+
 def _aider_paths(config: AgentConfig) -> tuple[str | None, str | None]:
     """aider's `--config FILE` (it then reads no other .aider.conf.yml) and `--env-file FILE`."""
     return _flag_value(config.extra_args, ("--config", "-c")), _flag_value(config.extra_args, ("--env-file",))
@@ -116,7 +124,9 @@ def project_paths(config: AgentConfig, environ: Mapping[str, str]) -> list[str]:
         "opencode": ["opencode.json", "opencode.jsonc", ".opencode/opencode.json", ".opencode/opencode.jsonc"],
     }.get(config.adapter, [])
     named: list[str | None] = []
-    if config.adapter == "aider":
+    if config.adapter == "claude":
+        named = [_claude_settings_file(config)]
+    elif config.adapter == "aider":
         named = list(_aider_paths(config))
     elif config.adapter == "opencode":
         named = [env.get("OPENCODE_CONFIG")]
@@ -246,6 +256,8 @@ def model_files(config: AgentConfig, environ: Mapping[str, str], project: Mappin
         user(claude_dir / "settings.json" if claude_dir else None, "json")
         repo(".claude/settings.json", "json")
         repo(".claude/settings.local.json", "json")
+        if named_settings := _claude_settings_file(config):
+            _named(found, named_settings, "json", ("model",), home, project)
     elif adapter == "codex":
         codex_home = under("CODEX_HOME", ".codex")
         base = _read(codex_home / "config.toml") if codex_home else None
