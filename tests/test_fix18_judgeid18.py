@@ -275,3 +275,10 @@ def test_a_settings_file_named_in_claudes_extra_args_is_the_judges(tmp_path: Pat
     assert list(relative) == ["HEAD:ci/settings.json model"]
     inline = AgentConfig.model_validate({"adapter": "claude", "extra_args": ["--settings", '{"model": "opus"}']})
     assert project_paths(inline, {}) == [".claude/settings.json", ".claude/settings.local.json"]
+
+
+def test_a_model_of_another_type_than_text_is_recorded_without_a_crash(tmp_path: Path) -> None:
+    (tmp_path / ".aider.conf.yml").write_text("model: 2024-01-01\n")
+    assert list(identity_files("aider", tmp_path)) == [f"{tmp_path / '.aider.conf.yml'} model"]
+    (tmp_path / ".aider.conf.yml").write_text("model: {1: a, b: c}\n")
+    assert list(identity_files("aider", tmp_path)) == [f"{tmp_path / '.aider.conf.yml'} model"]

@@ -59,7 +59,11 @@ _MODEL_FLAGS = {"claude": ("--model",), "codex": ("-m", "--model"), "gemini": ("
 
 
 def _digest(key: str, value: object) -> str:
-    text = f"{key}={json.dumps(value, sort_keys=True)}"
+    try:  # YAML and TOML values may be dates, YAML mappings may mix key types
+        shown = json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        shown = repr(value)
+    text = f"{key}={shown}"
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
