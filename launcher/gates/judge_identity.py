@@ -13,7 +13,13 @@ runs with, of its adapter's model variable when `model` is not set (claude ANTHR
 GEMINI_MODEL, aider AIDER_MODEL) and of every `env` variable whose name ends in MODEL, as a
 digest (what the launcher takes from its environment is masked wherever it reports). Records written before `model_env`
 existed are compared as before (no `model_env`; `setup_sha256` of `env` as it was listed, or as
-a set).
+a set). When the command line names no model, the CLI's own config files decide it: what they
+set is recorded too (`model_files`, gates/judge_model_files.py), compared only with records that
+have it.
+
+`--model X` in `extra_args` is not the judge `model = "X"` is: the launcher passes the provider
+key of `model` (aider, opencode: agents/provider_keys.py) and puts its flag before `extra_args`,
+so the two run differently and a calibration of one is refused for the other.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from launcher.gates.judge_model_files import model_files
 from launcher.gates.judge_prompt import shipped_prompt
 from launcher.models.judge import JudgeInputInvalid, JudgeVerdict, judged_of
 from launcher.models.plan import AgentConfig
@@ -87,10 +94,15 @@ def _variables_changed(then: dict[str, Any], now: dict[str, Any]) -> str:
 
 
 def judge_identity(name: str, config: AgentConfig, environ: Mapping[str, str] | None = None,
-                   *, prompt: str | None = None, for_old_records: bool = False) -> dict[str, Any]:
-    """The judge's record; `for_old_records`: with the digest records older than `model_env` made."""
+                   *, prompt: str | None = None, project: Mapping[str, str] | None = None,
+                   for_old_records: bool = False) -> dict[str, Any]:  # fmt: skip
+    """The judge's record; `project`: the files of its checkout its CLI may read a model from
+    (judge_model_files.read_at_head); `for_old_records`: with the digest records older than
+    `model_env` made."""
+    environ = os.environ if environ is None else environ
     identity = {"agent": name, "adapter": config.adapter, "model": config.model,
-                "model_env": model_variables(config, os.environ if environ is None else environ),
+                "model_env": model_variables(config, environ),
+                "model_files": model_files(config, environ, project or {}),
                 "setup_sha256": _setup_digest(config), "prompt_sha256": prompt_digest(prompt)}  # fmt: skip
     if for_old_records:
         identity[LEGACY_SETUP] = _setup_digest(config, as_listed=True)
@@ -108,19 +120,20 @@ def recorded_judge(verdict: JudgeVerdict, where: str) -> dict[str, Any] | None:
 
 def _differences(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
     names = {"adapter": "adapter", "model": "model", "model_env": "model from the environment",
+             "model_files": "model from its CLI's config files",
              "setup_sha256": "command, arguments or variables", "prompt_sha256": "judge prompt"}  # fmt: skip
     def shown(value: object) -> str:
         return "(none)" if value is None else str(value)[:40]
 
     def same(key: str) -> bool:
-        if key == "model_env" and "model_env" not in then:  # recorded before it was: not compared
+        if key in ("model_env", "model_files") and key not in then:  # recorded before it was: not compared
             return True
         if key == "setup_sha256" and "model_env" not in then and then.get(key) == now.get(LEGACY_SETUP):
             return True  # an old record's digest of `env` as it was listed
         return then.get(key) == now.get(key)
 
     def said(key: str, label: str) -> str:
-        if key == "model_env":
+        if key in ("model_env", "model_files"):
             return f"{label} ({_variables_changed(then.get(key) or {}, now.get(key) or {})})"
         if key in ("adapter", "model"):
             return f"{label} ({shown(then.get(key))} then, {shown(now.get(key))} now)"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from launcher.gates.calibration import (
     set_problem,
 )
 from launcher.gates.judge_identity import judge_identity
+from launcher.gates.judge_model_files import project_paths, read_at_head
 from launcher.gates.judge_prompt import judge_prompt
 from launcher.git.repo import GitRepo
 from launcher.git.worktrees import default_worktree_root
@@ -124,14 +126,22 @@ class JudgeSummary:
         }  # fmt: skip
 
 
-def configured_judge(config: RepoConfig, name: str, prompt: str | None = None) -> dict[str, Any] | None:
-    """The identity of the judge agent `name` as configured now, given `prompt` (None: no such agent)."""
+def _agent_config(config: RepoConfig, name: str) -> AgentConfig | None:
     if name in config.agents:
-        return judge_identity(name, config.agents[name], prompt=prompt, for_old_records=True)
+        return config.agents[name]
     if name in BUILTIN_ADAPTERS:
-        return judge_identity(name, AgentConfig.model_validate({"adapter": name}), prompt=prompt,
-                              for_old_records=True)  # fmt: skip
+        return AgentConfig.model_validate({"adapter": name})
     return None
+
+
+def configured_judge(config: RepoConfig, name: str, prompt: str | None = None,
+                     project: dict[str, str] | None = None) -> dict[str, Any] | None:  # fmt: skip
+    """The identity of the judge agent `name` as configured now, given `prompt` and the files of
+    its checkout (`project`, judge_model_files.read_at_head) (None: no such agent)."""
+    agent = _agent_config(config, name)
+    if agent is None:
+        return None
+    return judge_identity(name, agent, prompt=prompt, project=project, for_old_records=True)
 
 
 async def configured_judges(cwd: Path) -> Callable[[str], dict[str, Any] | None] | None:
@@ -143,7 +153,11 @@ async def configured_judges(cwd: Path) -> Callable[[str], dict[str, Any] | None]
         return None
     config = load_repo_config(repo.root)
     prompt = judge_prompt(repo.root)
-    return lambda name: configured_judge(config, name, prompt)
+    # what the judge's checkout of HEAD holds of its CLI's config files, for every judge it may be
+    agents = [agent for name in (*config.agents, *BUILTIN_ADAPTERS) if (agent := _agent_config(config, name))]
+    paths = dict.fromkeys(path for agent in agents for path in project_paths(agent, os.environ))
+    project = await read_at_head(repo, list(paths))
+    return lambda name: configured_judge(config, name, prompt, project)
 
 
 def _judge_agent(config: RepoConfig, name: str | None) -> tuple[str, AgentConfig]:
@@ -323,7 +337,9 @@ async def judge_survivors(cwd: Path, options: JudgeOptions, ask: Callable[[str],
     name, agent = _judge_agent(config, options.agent)
     prompt = judge_prompt(repo.root)  # the repository's mutation/judge-prompt.md, else the shipped one
     if options.calibrate:  # which judge the calibration measures (the gate refuses it for another)
-        judged["judge"] = judge_identity(name, agent, prompt=prompt)
+        # its CLI's config files as its checkout (of HEAD) holds them: a model set there is the judge's
+        project = await read_at_head(repo, project_paths(agent, os.environ))
+        judged["judge"] = judge_identity(name, agent, prompt=prompt, project=project)
     await _check_cli(name, agent)  # before the cost question: no retry installs a missing CLI
     await _check_program(repo, name, agent, base_sha, options.calibrate)
     await check_shared_credentials(repo)  # the judge works in a checkout that reads the repository's config
