@@ -40,6 +40,7 @@ class BeforeCheck:
     # When it was taken, as said of what is put back ("right before the check"; an agent round's
     # own: "at the round's start", app/run/round_copy.py)
     moment: str = "right before the check"
+    taken: float = 0.0  # when (wall clock): a later write's put-back restores the latest copy taken before it
 
     def plain(self, paths: list[str]) -> list[str]:
         """The paths whose run-start version (or HEAD's) is what they held before the check."""
@@ -49,10 +50,11 @@ class BeforeCheck:
 async def take(ctx: RunContext, moment: str = "right before the check") -> BeforeCheck:
     """The main checkout's files changed since the run's start, as they are now (before a check;
     `moment` says when that is)."""
+    taken = time.time()
     status = await ctx.main_status(not_before=time.monotonic())
     changed = {entry[3:] for entry in status if entry not in ctx.main_snapshot and len(entry) > 3}
     kept = await anyio.to_thread.run_sync(_read, ctx, changed)
-    kept.moment = moment
+    kept.moment, kept.taken = moment, taken
     return kept
 
 
@@ -62,7 +64,8 @@ def for_run_again(first: BeforeCheck, again: BeforeCheck, seen: set[str]) -> Bef
     merged = BeforeCheck(
         contents={rel: data for rel, data in again.contents.items() if rel not in seen},
         modes=dict(again.modes), unsure={rel for rel in again.unsure if rel not in seen},
-        between={rel: again.contents.get(rel) for rel in seen if rel not in again.unsure}, moment=again.moment)
+        between={rel: again.contents.get(rel) for rel in seen if rel not in again.unsure}, moment=again.moment,
+        taken=again.taken)
     for rel in seen:
         if rel in first.contents:
             merged.contents[rel] = first.contents[rel]

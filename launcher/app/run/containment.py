@@ -341,9 +341,11 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task
     if not fresh or task_id is None:
         return fresh
     by_writer: dict[str, list[str]] = {}
+    written: dict[str, tuple[set[str], float | None]] = {}  # who ran and when, for the copy to put back
     unattributed: set[str] = set()
     for rel in fresh:
-        suspects = _suspects(ctx, [tree_guard.ctime_of(ctx.repo.root / rel)], (since, ended))
+        when = tree_guard.ctime_of(ctx.repo.root / rel)
+        suspects = written.setdefault(rel, (_suspects(ctx, [when], (since, ended)), when))[0]
         culprit = _writer(task_id, suspects)
         by_writer.setdefault(culprit, []).append(rel)
         if not culprit:
@@ -353,11 +355,12 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task
     blamed: list[str] = []
     for writer_id, paths in sorted(by_writer.items()):
         aside = ctx.files.task_dir(writer_id) if writer_id else ctx.files.run_dir
-        who = writer_id or f"one of {', '.join(sorted(unattributed))}"
-        described = await _put_back_main(ctx, paths, aside / INTRUSIONS_DIR, who,
-                                         writer if writer_id == task_id else "the agent", before=copy)
-        if said := round_copy.said_of_round(paths, copy, writer if writer_id == task_id else "the agent"):
-            ctx.note(task_id, said)
+        who, described = writer_id or f"one of {', '.join(sorted(unattributed))}", []
+        for before, some in round_copy.by_copy(ctx, task_id, paths, written):  # the latest before each write
+            described += await _put_back_main(ctx, some, aside / INTRUSIONS_DIR, who,
+                                              writer if writer_id == task_id else "the agent", before=before)
+            if said := round_copy.said_of_round(some, before, writer if writer_id == task_id else "the agent"):
+                ctx.note(task_id, said)
         if writer_id == task_id:
             blamed = described
         elif writer_id:
