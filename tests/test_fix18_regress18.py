@@ -3,6 +3,10 @@
 - Overlapping rounds: a file one task's agent overwrites in the main checkout is put back as the
   latest copy taken before that write (another task's round start), never as an older copy of the
   task whose round ended first: the user's save made between the two rounds' starts is kept.
+- A test that copies the whole environment for a child process (`{**os.environ}`) keys the
+  mutation verdicts and the coverage map on what the copy holds, but not on a shell's or a CI
+  job's own variables (OLDPWD after a `cd`, a CI run id): a second identical sweep after a `cd`
+  reuses every verdict.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from conftest import git
 from editable_project import launcher_in
+from swept import project, sweep
+
+from launcher.mutation.model import MutantStatus
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -62,3 +70,35 @@ def test_a_save_made_between_two_overlapping_rounds_starts_survives_the_put_back
     kept = [p.read_text() for p in (repo / ".launcher").rglob("intrusions/todo.txt*") if p.is_file()]
     assert kept == ["AGENT2\n"]
     assert "todo.txt (put back as it was at the start of task t2's round; the agent's version moved to" in notes
+
+
+CHILD = {
+    "src/app.py": "def f(x):\n    return x * 2\n",
+    "tests/test_app.py": "import os\nimport subprocess\nimport sys\nsys.path.insert(0, 'src')\nfrom app import f\n\n\n"
+                         "def test_f():\n    assert f(10) == 20\n\n\n"
+                         "def test_child():\n    env = {**os.environ, 'EXTRA': '1'}\n"
+                         "    done = subprocess.run([sys.executable, '-c', 'print(1)'], env=env, capture_output=True)\n"
+                         "    assert done.returncode == 0\n",
+}  # fmt: skip
+
+
+def test_a_copy_of_the_environment_keys_on_what_it_holds_but_not_on_session_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project(tmp_path / "p", CHILD)
+    monkeypatch.setenv("OLDPWD", "/somewhere")
+    monkeypatch.setenv("GITHUB_RUN_ID", "100")
+    monkeypatch.setenv("APP_MODE", "fast")
+    first = sweep(root, ["src/app.py"], ["arithmetic"])
+    assert {r.source for r in first.results} == {"run"}
+
+    monkeypatch.setenv("OLDPWD", "/elsewhere")  # a `cd` between the sweeps; the next CI job
+    monkeypatch.setenv("GITHUB_RUN_ID", "101")
+    again = sweep(root, ["src/app.py"], ["arithmetic"])
+    assert {r.source for r in again.results} == {"cached"}
+    assert any("coverage map reused" in note for note in again.notes)
+
+    monkeypatch.setenv("APP_MODE", "slow")  # what the copy holds for the child: may change its outcome
+    changed = sweep(root, ["src/app.py"], ["arithmetic"])
+    assert {r.source for r in changed.results} == {"run"}
+    assert {r.status for r in changed.results} == {MutantStatus.KILLED}
