@@ -3,6 +3,9 @@
 - Overlapping rounds: a file one task's agent overwrites in the main checkout is put back as the
   latest copy taken before that write (another task's round start), never as an older copy of the
   task whose round ended first: the user's save made between the two rounds' starts is kept.
+- A file the user deleted (`rm`, or `git mv` away) before an integration check ran is not what
+  the check deleted: the check runs once, and no note says it deleted the file (a staged rename's
+  source path was read from `git status -z` cut short: "es.txt" for notes.txt).
 - A test that copies the whole environment for a child process (`{**os.environ}`) keys the
   mutation verdicts and the coverage map on what the copy holds, but not on a shell's or a CI
   job's own variables (OLDPWD after a `cd`, a CI run id): a second identical sweep after a `cd`
@@ -15,11 +18,13 @@ import json
 import os
 from pathlib import Path
 
+import anyio
 import pytest
 from conftest import git
 from editable_project import launcher_in
 from swept import project, sweep
 
+from launcher.git.repo import GitRepo
 from launcher.mutation.model import MutantStatus
 
 
@@ -102,3 +107,46 @@ def test_a_copy_of_the_environment_keys_on_what_it_holds_but_not_on_session_vari
     changed = sweep(root, ["src/app.py"], ["arithmetic"])
     assert {r.source for r in changed.results} == {"run"}
     assert {r.status for r in changed.results} == {MutantStatus.KILLED}
+
+
+@pytest.mark.parametrize("users_change", ["rm notes.txt", "git mv notes.txt renamed.txt"], ids=["rm", "git-mv"])
+def test_a_file_the_user_removed_before_the_integration_check_is_not_the_checks_deletion(
+        tmp_path: Path, users_change: str) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    counter = tmp_path / "count"
+    check = _script(tmp_path / "check.sh", f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}")
+    agent = _script(tmp_path / "agent.sh", 'printf "work\\n" > "$1.txt"')
+    setup = _script(tmp_path / "setup.sh", f"cd {repo} && {users_change}")  # the user's, during the run
+    (repo / "notes.txt").write_text("notes\n")
+    (repo / ".gitignore").write_text(".launcher/\n")
+    (repo / "plan.toml").write_text(
+        f'[run]\nintegration_check = "{check}"\n[agents.a]\nadapter = "command"\n'
+        f'command = ["{agent}", "{{task_id}}"]\n[[task]]\nid = "t1"\nagent = "a"\nprompt = "x"\nsetup = "{setup}"\n')
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    env = _env(tmp_path)
+
+    launcher_in(repo, env, "run", "plan.toml", "--quiet")
+
+    notes = _notes(repo, env)
+    assert counter.read_text().strip() == "1"  # no run again: nothing changed while it ran
+    assert "deleted from the main checkout while the integration check ran" not in notes
+    assert "es.txt" not in notes.replace("notes.txt", "")
+    assert not (repo / "notes.txt").exists()
+
+
+def test_the_main_checkouts_status_names_a_staged_renames_paths_whole(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "notes.txt").write_text("notes\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    git(repo, "mv", "notes.txt", "renamed.txt")
+
+    async def status() -> list[str]:
+        return await (await GitRepo.discover(repo)).status_porcelain()
+
+    assert sorted(entry[3:] for entry in anyio.run(status)) == ["notes.txt", "renamed.txt"]

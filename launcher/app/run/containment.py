@@ -305,13 +305,15 @@ async def reap(ctx: RunContext, task_id: str | None = None) -> None:
 
 
 async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task_id: str | None = None,
-                              writer: str = "the agent", scan_after: float | None = None) -> list[str]:
+                              writer: str = "the agent", scan_after: float | None = None,
+                              before: BeforeCheck | None = None) -> list[str]:
     """Files of the main checkout changed in this round's window (by status, then by content).
     With `task_id`, each is put back (engine/main_restore.py) and said how, and only what this
     task alone can have written is returned (blamed on it): a file written while other tasks'
     code ran too is blamed on none of them (a note says so) and set aside for the run, and one
     written while only another task ran is that task's (`ctx.intruders`). `scan_after`: the
-    `time.monotonic()` at `ended` (default: now), the main checkout's status is taken after."""
+    `time.monotonic()` at `ended` (default: now), the main checkout's status is taken after.
+    `before`: without `task_id`, the copy taken right before the window (an integration check's)."""
     found = []
     # A clock stepped back since, a file system whose clock lags: written after, stamped before
     since = wall_clock.window_start(since) - wall_clock.file_system_lag(ctx.files.run_dir)
@@ -333,8 +335,9 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task
         known = own_files.load(ctx.repo.root)
         fresh = [p for p in fresh if not own_files.written_by_a_launcher(ctx.repo.root, p, known)]
     # Not this window's change: the user's edit as the integration check left it, and (a task's
-    # window) what holds what it held when the window started (app/run/round_copy.py)
-    copy = round_copy.copy_of(ctx, task_id) if task_id is not None else None
+    # window) what holds what it held when the window started (app/run/round_copy.py; an
+    # integration check's: right before it, so a file the user deleted earlier is not its deletion)
+    copy = round_copy.copy_of(ctx, task_id) if task_id is not None else before
     if fresh and (same := round_copy.still_users(ctx, fresh) | await round_copy.not_changed(ctx, copy, fresh)):
         fresh = [p for p in fresh if p not in same]
     ctx.reported_intrusions.update(fresh)
@@ -388,7 +391,7 @@ async def integration_check_writes(ctx: RunContext, since: float, before: Before
     same, but it does not fail the check run, and a note names who else ran. Returns what the
     check alone can have written, not put back yet."""
     ended = time.time()
-    wrote = await main_tree_intrusions(ctx, since, ended)
+    wrote = await main_tree_intrusions(ctx, since, ended, before=before)
     if not wrote:
         return []
     check = "the integration check"
