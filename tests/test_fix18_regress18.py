@@ -6,6 +6,9 @@
 - A file the user deleted (`rm`, or `git mv` away) before an integration check ran is not what
   the check deleted: the check runs once, and no note says it deleted the file (a staged rename's
   source path was read from `git status -z` cut short: "es.txt" for notes.txt).
+- `launcher clean` in a repository that was only swept (no run) kills what a killed sweep left
+  running and puts back its installs, as it does beside a run (it refused: "there is no run to
+  clean").
 - A test that copies the whole environment for a child process (`{**os.environ}`) keys the
   mutation verdicts and the coverage map on what the copy holds, but not on a shell's or a CI
   job's own variables (OLDPWD after a `cd`, a CI run id): a second identical sweep after a `cd`
@@ -20,8 +23,9 @@ from pathlib import Path
 
 import anyio
 import pytest
+import test_fix17_sweep_leftovers as leftovers
 from conftest import git
-from editable_project import launcher_in
+from editable_project import IMPORT, launcher_in, sh
 from swept import project, sweep
 
 from launcher.git.repo import GitRepo
@@ -150,3 +154,19 @@ def test_the_main_checkouts_status_names_a_staged_renames_paths_whole(tmp_path: 
         return await (await GitRepo.discover(repo)).status_porcelain()
 
     assert sorted(entry[3:] for entry in anyio.run(status)) == ["notes.txt", "renamed.txt"]
+
+
+killed_sweep = leftovers.killed_sweep  # a sweep killed (-9) while its test command runs; no run ever
+
+
+def test_plain_clean_in_a_repository_only_swept_kills_a_dead_sweeps_test_command(
+    killed_sweep: tuple[Path, dict[str, str], str], tmp_path: Path
+) -> None:
+    repo, env, mine = killed_sweep
+    done = launcher_in(repo, {**env, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}, "clean")
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said
+    assert leftovers._pids_running(tmp_path) == [], said
+    assert sh(f"python -c '{IMPORT}'", tmp_path, env).stdout.strip() == mine, said
+    assert "dead launcher left running" in said
+    assert "removed sweep worktree" not in said  # its trees stay for a resume (`clean --all` removes them)
