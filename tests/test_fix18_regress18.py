@@ -6,6 +6,9 @@
 - A file the user deleted (`rm`, or `git mv` away) before an integration check ran is not what
   the check deleted: the check runs once, and no note says it deleted the file (a staged rename's
   source path was read from `git status -z` cut short: "es.txt" for notes.txt).
+- A launcher killed (-9) while its integration check had overwritten the user's uncommitted file
+  put nothing back, and the next snapshot (a resume, `clean`) deleted its copy of that file: now
+  the copy is written to .launcher/killed-launcher-copies/ first, and a note says where.
 - `launcher clean` in a repository that was only swept (no run) kills what a killed sweep left
   running and puts back its installs, as it does beside a run (it refused: "there is no run to
   clean").
@@ -19,6 +22,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -170,3 +176,46 @@ def test_plain_clean_in_a_repository_only_swept_kills_a_dead_sweeps_test_command
     assert sh(f"python -c '{IMPORT}'", tmp_path, env).stdout.strip() == mine, said
     assert "dead launcher left running" in said
     assert "removed sweep worktree" not in said  # its trees stay for a resume (`clean --all` removes them)
+
+
+@pytest.mark.parametrize("then", ["resume", "clean"])
+def test_a_launcher_killed_while_its_check_overwrote_the_users_file_leaves_the_users_version_kept(
+        tmp_path: Path, then: str) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    checking = tmp_path / "checking"
+    check = _script(tmp_path / "check.sh", f"printf 'CHECK OUTPUT\\n' > {repo}/notes.txt; touch {checking}; "
+                                           f"[ -e {tmp_path}/quick ] || sleep 60")
+    agent = _script(tmp_path / "agent.sh", 'printf "work\\n" > "$1.txt"')
+    (repo / "notes.txt").write_text("committed\n")
+    (repo / ".gitignore").write_text(".launcher/\n")
+    (repo / "plan.toml").write_text(
+        f'[run]\nintegration_check = "{check}"\n[agents.a]\nadapter = "command"\n'
+        f'command = ["{agent}", "{{task_id}}"]\n[[task]]\nid = "t1"\nagent = "a"\nprompt = "x"\n')
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    (repo / "notes.txt").write_text("committed\nMY UNCOMMITTED WORK\n")
+    env = _env(tmp_path)
+    run = subprocess.Popen([sys.executable, "-m", "launcher", "run", "plan.toml", "--quiet"], cwd=repo, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not checking.exists() and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.2)
+        assert checking.exists(), "the integration check never ran"
+        run.kill()  # -9, in the middle of the check
+        run.wait()
+    finally:
+        if run.poll() is None:
+            run.kill()
+    (tmp_path / "quick").touch()
+    assert (repo / "notes.txt").read_text() == "CHECK OUTPUT\n"
+
+    args = ["resume", "--quiet"] if then == "resume" else ["clean"]
+    done = launcher_in(repo, env, *args)
+
+    said = done.stdout + done.stderr + (_notes(repo, env) if then == "resume" else "")
+    kept = list((repo / ".launcher" / "killed-launcher-copies").rglob("notes.txt"))
+    assert [p.read_text() for p in kept] == ["committed\nMY UNCOMMITTED WORK\n"], said
+    assert "notes.txt (changed since a launcher that was killed took its copy" in said

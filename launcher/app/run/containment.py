@@ -85,6 +85,8 @@ async def start(ctx: RunContext) -> None:
         ctx.repo, ctx.include_paths, _own_paths(ctx)
     )
     await tree_guard.release(ctx.repo, earlier)  # (its blobs were kept until the new ref held them)
+    if ctx.main_contents.from_ended:  # a killed launcher's copies of files changed since
+        ctx.note(None, f"kept: {'; '.join(ctx.main_contents.from_ended)}")
     if ctx.main_contents.odd is not None and (partial := odd_entries.partial_note(ctx.main_contents.odd)):
         ctx.note(None, partial)
 
