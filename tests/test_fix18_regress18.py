@@ -12,6 +12,8 @@
 - `launcher clean` in a repository that was only swept (no run) kills what a killed sweep left
   running and puts back its installs, as it does beside a run (it refused: "there is no run to
   clean").
+- A Timeout verdict is reused only under the same time limits: a sweep again with a larger
+  `--timeout-factor` runs the mutant (it survived the longer limit; the cache said Timeout).
 - A test that copies the whole environment for a child process (`{**os.environ}`) keys the
   mutation verdicts and the coverage map on what the copy holds, but not on a shell's or a CI
   job's own variables (OLDPWD after a `cd`, a CI run id): a second identical sweep after a `cd`
@@ -219,3 +221,23 @@ def test_a_launcher_killed_while_its_check_overwrote_the_users_file_leaves_the_u
     kept = list((repo / ".launcher" / "killed-launcher-copies").rglob("notes.txt"))
     assert [p.read_text() for p in kept] == ["committed\nMY UNCOMMITTED WORK\n"], said
     assert "notes.txt (changed since a launcher that was killed took its copy" in said
+
+
+SLOW = {
+    "src/slow.py": "import time\n\nFAST = True\n\n\n"
+                   "def pause():\n    time.sleep(0.1 if FAST else 12)\n    return 'ok'\n",
+    "tests/test_slow.py": "import sys\nsys.path.insert(0, 'src')\nfrom slow import pause\n\n\n"
+                          "def test_pause():\n    assert pause() == 'ok'\n",
+}  # fmt: skip
+
+
+def test_a_timeout_is_not_reused_by_a_sweep_with_a_longer_limit(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", SLOW)
+    short = sweep(root, ["src/slow.py"], ["boolean"], timeout_factor=1.0, timeout_min_s=2.0)
+    assert [(r.status, r.source) for r in short.results] == [(MutantStatus.TIMEOUT, "run")]
+
+    again = sweep(root, ["src/slow.py"], ["boolean"], timeout_factor=1.0, timeout_min_s=2.0)
+    assert [(r.status, r.source) for r in again.results] == [(MutantStatus.TIMEOUT, "cached")]  # same limits
+
+    longer = sweep(root, ["src/slow.py"], ["boolean"], timeout_factor=100.0, timeout_min_s=2.0)
+    assert [(r.status, r.source) for r in longer.results] == [(MutantStatus.SURVIVED, "run")]
