@@ -9,6 +9,9 @@
 - A launcher killed (-9) while its integration check had overwritten the user's uncommitted file
   put nothing back, and the next snapshot (a resume, `clean`) deleted its copy of that file: now
   the copy is written to .launcher/killed-launcher-copies/ first, and a note says where.
+- An integration check that replaces the user's file (saved during the run) by a directory: the
+  directory's files moved aside, the file is put back as the user saved it (it was left an empty
+  directory, the user's save in memory only, lost).
 - `launcher clean` in a repository that was only swept (no run) kills what a killed sweep left
   running and puts back its installs, as it does beside a run (it refused: "there is no run to
   clean").
@@ -241,3 +244,28 @@ def test_a_timeout_is_not_reused_by_a_sweep_with_a_longer_limit(tmp_path: Path) 
 
     longer = sweep(root, ["src/slow.py"], ["boolean"], timeout_factor=100.0, timeout_min_s=2.0)
     assert [(r.status, r.source) for r in longer.results] == [(MutantStatus.SURVIVED, "run")]
+
+
+def test_a_file_the_check_turned_into_a_directory_is_put_back_as_the_user_saved_it(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    check = _script(tmp_path / "check.sh", f"rm -rf {repo}/notes.txt; mkdir {repo}/notes.txt; "
+                                           f"echo x > {repo}/notes.txt/inner")
+    agent = _script(tmp_path / "agent.sh", 'printf "work\\n" > "$1.txt"')
+    setup = _script(tmp_path / "setup.sh", f"printf 'MY SAVE\\n' > {repo}/notes.txt")  # the user's, during the run
+    (repo / "notes.txt").write_text("committed\n")
+    (repo / ".gitignore").write_text(".launcher/\n")
+    (repo / "plan.toml").write_text(
+        f'[run]\nintegration_check = "{check}"\n[agents.a]\nadapter = "command"\n'
+        f'command = ["{agent}", "{{task_id}}"]\n[[task]]\nid = "t1"\nagent = "a"\nprompt = "x"\nsetup = "{setup}"\n')
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    env = _env(tmp_path)
+
+    launcher_in(repo, env, "run", "plan.toml", "--quiet")
+
+    notes = _notes(repo, env)
+    assert (repo / "notes.txt").is_file(), notes
+    assert (repo / "notes.txt").read_text() == "MY SAVE\n"
+    assert "notes.txt (put back as it was right before the check" in notes
