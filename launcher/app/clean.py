@@ -46,6 +46,9 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
     else:  # a named run, else the latest, as `status` and `resume` do
         run_id = run_id or journal.latest_run_id()
         if run_id is None:
+            # A repository only swept (no run): a killed sweep's processes and installs all the same
+            if swept := await _sweep_leftovers(repo, root / "mutation", remove_trees=False):
+                return swept
             raise UsageProblem("there is no run to clean", fix="`launcher clean --all` also removes leftovers "
                                "no run records (sweep worktrees, the warm pool)")
         run_ids = [journal.run(run_id).id]

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from launcher import process_identity, wall_clock
+from launcher.engine import ended_snapshots
 from launcher.engine.odd_entries import OddEntries, take
 from launcher.git import ref_updates
 from launcher.git.repo import GitRepo
@@ -77,6 +78,8 @@ class MainTreeSnapshot:
     ignored: dict[str, bytes] = field(default_factory=dict)  # ignored file -> its content (memory only)
     odd: OddEntries | None = None  # special files and empty directories (engine/odd_entries.py)
     keep_ref: str | None = None  # the ref that keeps `blobs` reachable (None: no blobs, or not kept)
+    # What a killed launcher's copy held that the files no longer do: written aside, said here
+    from_ended: list[str] = field(default_factory=list)
 
 
 def _digest(path: Path) -> str:
@@ -241,8 +244,11 @@ async def _keep_reachable(repo: GitRepo, snapshot: MainTreeSnapshot) -> None:
         return
     fd, listing = tempfile.mkstemp(prefix="launcher-mktree-")
     try:
+        # Which file each blob is, for what a launcher killed before it put anything back leaves
+        paths_line = await ended_snapshots.paths_entry(repo, snapshot.root, snapshot.blobs)
         with os.fdopen(fd, "w", encoding="ascii") as entries:  # `git ls-tree` lines; mktree sorts them
             entries.writelines(f"100644 blob {oid}\t{number}\n" for number, oid in enumerate(oids))
+            entries.write(paths_line or "")
         tree = await repo.git("mktree", stdin_from=Path(listing), check=False)
     finally:
         with contextlib.suppress(OSError):
@@ -253,13 +259,19 @@ async def _keep_reachable(repo: GitRepo, snapshot: MainTreeSnapshot) -> None:
     async with repo.lock.hold():
         if (await repo.git("update-ref", ref, tree.out.strip(), check=False)).ok:  # refs/launcher/: no reflog
             snapshot.keep_ref = ref
-        await _drop_ended(repo)
+        await _drop_ended(repo, snapshot.from_ended)
 
 
-async def _drop_ended(repo: GitRepo) -> list[str]:
-    """Delete the snapshot refs of launcher processes that have ended; the caller holds the lock."""
+async def _drop_ended(repo: GitRepo, kept: list[str] | None = None) -> list[str]:
+    """Delete the snapshot refs of launcher processes that have ended, their copies of files that
+    changed since written aside first (engine/ended_snapshots.py: what is said of them added to
+    `kept`); the caller holds the lock."""
     listed = await repo.git("for-each-ref", "--format=%(refname)", SNAPSHOT_REFS, check=False)
     ended = [ref for ref in listed.out.split() if _owner_ended(ref)]
+    for ref in ended:
+        said = await ended_snapshots.keep_copies(repo, ref)
+        if kept is not None:
+            kept += said
     left = await ref_updates.delete_refs(repo, ended)
     return [ref for ref in ended if ref not in left]
 
@@ -277,10 +289,11 @@ async def release(repo: GitRepo, snapshot: MainTreeSnapshot | None) -> None:
 async def drop_ended_snapshots(repo: GitRepo) -> list[str]:
     """`launcher clean`: the snapshot refs of ended launcher processes (one killed before it
     could be followed by another run) go; the lines say what each was."""
+    kept: list[str] = []
     async with repo.lock.hold():
-        dropped = await _drop_ended(repo)
+        dropped = await _drop_ended(repo, kept)
     return [f"ref {ref} (a copy of the main checkout's uncommitted files, taken when an ended "
-            "launcher process started)" for ref in dropped]
+            "launcher process started)" for ref in dropped] + [f"kept {line}" for line in kept]
 
 
 def changed_since(snapshot: MainTreeSnapshot, since: float) -> list[str]:

@@ -349,7 +349,10 @@ class GitRepo:
         return result.ok
 
     async def status_porcelain(self, cwd: Path | None = None) -> list[str]:
-        result = await self.git("status", "--porcelain=v1", "-z", "--untracked-files=all", cwd=cwd)
+        """`XY path` entries; `--no-renames`: with `-z` a staged rename's source path is a token of
+        its own, which callers reading `entry[3:]` took for a path cut short (a user's `git mv` was
+        then a file "deleted while the integration check ran")."""
+        result = await self.git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", cwd=cwd)
         return [entry for entry in result.out.split("\0") if entry]
 
     async def changed_files(self, base: str, head: str) -> list[str]:

@@ -33,7 +33,7 @@ async def unsaved_work(repo: GitRepo, tree: Path) -> str | None:
                 f"in it is committed; it holds {', '.join(files)}")
     # `--ignore-submodules=none`: a submodule's edits count even where `.gitmodules` (or the
     # user's config) tells `git status` to hide them.
-    status = await repo.git("-C", str(tree), "status", "--porcelain", "-z", "--untracked-files=normal",
+    status = await repo.git("-C", str(tree), "status", "--porcelain", "-z", "--untracked-files=normal", "--no-renames",
                             "--ignore-submodules=none", check=False)
     if not status.ok:
         return f"git cannot read it ({status.err.strip()})"

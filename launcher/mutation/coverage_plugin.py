@@ -18,7 +18,8 @@
   first on PYTHONPATH): starts coverage.py with `SUBPROCESS_RC_ENV`'s configuration
   (`coverage.process_startup`, any coverage.py version), then the `sitecustomize` it shadows.
 - The plugin also records the names of the environment variables the pytest process reads
-  through `os.environ`/`os.getenv` (`env_read`; `NAME?` when only tested for presence), which
+  through `os.environ`/`os.getenv` (`env_read`; `NAME?` when only tested for presence, `NAME*`
+  when only read as one of the whole environment's, a copy for a child process), which
   the coverage map and the result keys are keyed on (`run_identity`).
 """
 
@@ -52,26 +53,40 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _SUB_RC:
     os.environ["COVERAGE_PROCESS_START"] = _SUB_RC  # only now: the run itself must not start it
 _ISOLATING = re.compile(r"-[bBdiOqsuvx]*[IES][bBdEiIOqsSuvx]*")
-_env_read = {{}}  # the environment variables the code and tests read: name -> its value (not presence only)
+# The environment variables the code and tests read: name -> 2 its value, 1 its value as one of
+# the whole environment's (a copy, `{{**os.environ}}`, `.items()`), 0 its presence only
+_env_read = {{}}
 _Environ = type(os.environ)
 _environ_getitem = _Environ.__getitem__
+_environ_iter = _Environ.__iter__
+_listed = {{}}  # names an iteration of os.environ yielded and not yet read: a copy reads each next
 
 
-def _note_env(key, value):
+def _note_env(key, how):
     try:
         name = os.fsdecode(key)
     except TypeError:
         return
-    _env_read[name] = _env_read.get(name, False) or value
+    _env_read[name] = max(_env_read.get(name, 0), how)
+
+
+def _env_iter(self):
+    for key in _environ_iter(self):
+        _listed[key] = _listed.get(key, 0) + 1
+        yield key
 
 
 def _env_getitem(self, key):
-    _note_env(key, True)
+    if _listed.get(key):
+        _listed[key] -= 1
+        _note_env(key, 1)
+    else:
+        _note_env(key, 2)
     return _environ_getitem(self, key)
 
 
 def _env_contains(self, key):
-    _note_env(key, False)
+    _note_env(key, 0)
     try:
         _environ_getitem(self, key)
     except KeyError:
@@ -81,6 +96,7 @@ def _env_contains(self, key):
 
 _Environ.__getitem__ = _env_getitem  # os.getenv, os.environ.get/[]/in/setdefault all come here
 _Environ.__contains__ = _env_contains
+_Environ.__iter__ = _env_iter  # (keys(), items(), a copy: all iterate)
 
 
 def _switch(context):
@@ -258,7 +274,7 @@ def pytest_sessionfinish(session, exitstatus):
         with open(path, "w", encoding="utf-8") as fh:
             json.dump({{"tests": _tests, "exitstatus": int(exitstatus), "fixture_users": users,
                        "unmeasured_children": sorted(_unmeasured), "fresh_children": sorted(_fresh),
-                       "env_read": sorted(n if v else n + "?" for n, v in _env_read.items())}}, fh)
+                       "env_read": sorted(n + ("?", "*", "")[v] for n, v in _env_read.items())}}, fh)
 '''
 
 SITECUSTOMIZE_SOURCE = f'''

@@ -10,7 +10,9 @@ under and the environment variables they read (the result keys' and the coverage
   code and tests read during the clean coverage run (recorded by the coverage plugin: reads of
   `os.environ`/`os.getenv` in the pytest process, names only). A variable only tested for
   presence (`"CI" in os.environ`) is keyed on its presence, not its value (a CI build number
-  changes every run). Values are digested, never stored in clear.
+  changes every run). A copy of the whole environment (`{**os.environ}` for a test's child
+  process) is keyed on what it holds, except the variables of a shell session or CI job
+  (`SESSION_NAMES`, `SESSION_PREFIXES`). Values are digested, never stored in clear.
   Not seen: reads by C code (`getenv` in an extension), by child processes, and reads a mutated
   code path makes that the clean run did not.
 """
@@ -30,6 +32,17 @@ FIXED_NAMES = ("LANG", "LANGUAGE", "TZ")
 IGNORED_PREFIXES = ("LAUNCHER_MUTATION", "COV_CORE_", "COVERAGE_PROCESS_START", "COVERAGE_RCFILE",
                     "PYTEST_CURRENT_TEST", "PYTEST_XDIST_", "PYTHONPYCACHEPREFIX")  # fmt: skip
 PRESENCE = "?"  # the mark of a name read for its presence only (`"CI" in os.environ`)
+LISTED = "*"  # the mark of a name read only as one of the whole environment's (`{**os.environ}`)
+# What differs from one shell, terminal or CI job to the next with nothing of the project's
+# changed: a copy of the whole environment (for a test's child process) is not keyed on these,
+# or no verdict would ever be reused after a `cd` (OLDPWD) or in the next CI job. Read by name,
+# they are keyed as any variable.
+SESSION_NAMES = frozenset({
+    "_", "OLDPWD", "PWD", "SHLVL", "WINDOWID", "TERM_SESSION_ID", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY",
+    "SSH_AUTH_SOCK", "XDG_SESSION_ID", "TMUX", "TMUX_PANE", "STY", "INVOCATION_ID", "JOURNAL_STREAM",
+    "COLUMNS", "LINES", "BUILD_NUMBER", "BUILD_ID", "BUILD_URL", "GITHUB_JOB", "GITHUB_SHA"})
+SESSION_PREFIXES = ("GITHUB_RUN_", "RUNNER_", "CI_JOB_", "CI_PIPELINE_", "BUILDKITE_BUILD_", "CIRCLE_BUILD_",
+                    "CIRCLE_WORKFLOW_", "TRAVIS_BUILD_", "TRAVIS_JOB_", "ACTIONS_")
 
 _PROBE = """
 import json, os, sys
@@ -62,10 +75,15 @@ def _ignored(name: str) -> bool:
 
 def env_digest(env: Mapping[str, str], read: Iterable[str] = ()) -> str:
     """The digest of the fixed list's variables present in `env` and of the `read` names (each
-    `NAME` keyed on its value or absence, `NAME?` on its presence only)."""
+    `NAME` keyed on its value or absence, `NAME?` on its presence only, `NAME*` (read in a copy of
+    the whole environment) as `NAME` unless it is a session's variable)."""
     wanted: dict[str, bool] = {n: True for n in env if _fixed(n) and not _ignored(n)}
     for entry in read:
         name, presence = (entry[:-1], True) if entry.endswith(PRESENCE) else (entry, False)
+        if entry.endswith(LISTED):
+            name = entry[:-1]
+            if name in SESSION_NAMES or name.startswith(SESSION_PREFIXES):
+                continue
         if name and not _ignored(name):
             wanted[name] = wanted.get(name, False) or not presence
     parts: list[list[str | None]] = []

@@ -121,7 +121,10 @@ class _Sweep(SweepKeys):
         self.records[record.mutant.id] = record
         if store and not (self.scope is not None and self.scope.limited and record.status not in FINAL_WHEN_LIMITED):
             cache = record.source == "run" and record.status in CACHEABLE
-            self.store.record(self.sweep_id, record.row(), cache=cache)
+            row = record.row()
+            if record.status is MutantStatus.TIMEOUT and row.cache_key and record.source == "run":
+                row.cache_key = self.timeout_key(row.cache_key)  # found only under the same limits
+            self.store.record(self.sweep_id, row, cache=cache)
         self.listener.settled(len(self.records), self.total, record)
 
     async def open_trees(self, files: list[str]) -> None:
@@ -263,7 +266,7 @@ class _Sweep(SweepKeys):
                 continue
             picked = self._selection(m, cov, readers) if m.valid else None
             keys = self._keys(m, picked[0], cov, self._in_child(m, cov)) if picked is not None else []
-            if row.cache_key not in keys:
+            if row.cache_key not in self.stored_under(keys):
                 stale.append(row.at)
                 continue
             self.settle(MutantRecord(m, MutantStatus(row.status), row.executor, row.duration_s, row.killed_by,
@@ -290,7 +293,12 @@ class _Sweep(SweepKeys):
             in_child = self._in_child(m, cov)
             keys = self._keys(m, tests, cov, in_child)
             key = keys[0]
-            hit = next(filter(None, map(self.store.cached, keys)), None) if opts.use_cache else None
+            # A Timeout is found only under its limits' key (one under a plain key: an earlier
+            # launcher's, limits not known)
+            hit = next((found for key in keys for found in (self.store.cached(self.timeout_key(key)),
+                                                              self.store.cached(key))
+                        if found is not None and (found.status == MutantStatus.TIMEOUT.value) == (
+                            found.cache_key != key)), None) if opts.use_cache else None
             if hit is not None:
                 status = MutantStatus(hit.status)
                 self.settle(MutantRecord(m, status, hit.executor, hit.duration_s, hit.killed_by, covering,

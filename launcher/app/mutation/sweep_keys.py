@@ -95,6 +95,16 @@ class SweepKeys:
         deciders = check.deciders(tests) if check is not None else [tests, []]
         return list(dict.fromkeys(self._key(m, tests, cov, in_child, each) for each in deciders))
 
+    def timeout_key(self, key: str) -> str:
+        """The key a Timeout is stored and found under: its limits too. A Timeout under a shorter
+        limit says nothing of a longer one (`--timeout-factor 10` after a loaded machine's
+        Timeouts ran none of them again, each still counted as detected)."""
+        return f"{key}\0timeout:{self.options.timeout_factor!r}:{self.options.timeout_min_s!r}"
+
+    def stored_under(self, keys: list[str]) -> set[str]:
+        """The keys a verdict of `keys` may be stored under (a Timeout's with its limits)."""
+        return {*keys, *map(self.timeout_key, keys)}
+
     def _command_key(self, cov: CoverageMap | None) -> str:
         """What the tests do for a mutant besides the files: the command (a custom one, or pytest
         with its flags: `--pytest-args`, `[mutation] pytest_args`, the plugin overrides), the

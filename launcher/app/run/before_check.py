@@ -40,6 +40,7 @@ class BeforeCheck:
     # When it was taken, as said of what is put back ("right before the check"; an agent round's
     # own: "at the round's start", app/run/round_copy.py)
     moment: str = "right before the check"
+    taken: float = 0.0  # when (wall clock): a later write's put-back restores the latest copy taken before it
 
     def plain(self, paths: list[str]) -> list[str]:
         """The paths whose run-start version (or HEAD's) is what they held before the check."""
@@ -49,10 +50,11 @@ class BeforeCheck:
 async def take(ctx: RunContext, moment: str = "right before the check") -> BeforeCheck:
     """The main checkout's files changed since the run's start, as they are now (before a check;
     `moment` says when that is)."""
+    taken = time.time()
     status = await ctx.main_status(not_before=time.monotonic())
     changed = {entry[3:] for entry in status if entry not in ctx.main_snapshot and len(entry) > 3}
     kept = await anyio.to_thread.run_sync(_read, ctx, changed)
-    kept.moment = moment
+    kept.moment, kept.taken = moment, taken
     return kept
 
 
@@ -62,7 +64,8 @@ def for_run_again(first: BeforeCheck, again: BeforeCheck, seen: set[str]) -> Bef
     merged = BeforeCheck(
         contents={rel: data for rel, data in again.contents.items() if rel not in seen},
         modes=dict(again.modes), unsure={rel for rel in again.unsure if rel not in seen},
-        between={rel: again.contents.get(rel) for rel in seen if rel not in again.unsure}, moment=again.moment)
+        between={rel: again.contents.get(rel) for rel in seen if rel not in again.unsure}, moment=again.moment,
+        taken=again.taken)
     for rel in seen:
         if rel in first.contents:
             merged.contents[rel] = first.contents[rel]
@@ -123,7 +126,8 @@ def put_back(root: Path, before: BeforeCheck, paths: list[str], aside_dir: Path,
                 put.described.append(f"{rel} ({_restore(root, rel, before, aside_dir, writer)})")
             except OSError as exc:
                 put.left.append(rel)
-                put.described.append(f"{rel} (left as {writer} made it ({exc.strerror or exc}))")
+                copy = _kept(rel, before, aside_dir, root)
+                put.described.append(f"{rel} (left as {writer} made it ({exc.strerror or exc}){copy})")
     for rel in paths:
         if (data := before.between.get(rel)) is not None and (index := _said(put, rel)) is not None:
             kept = _keep_between(rel, data, aside_dir)
@@ -132,15 +136,28 @@ def put_back(root: Path, before: BeforeCheck, paths: list[str], aside_dir: Path,
                 f"run's write) kept in {_relative(kept, root)})")
 
 
+def _kept(rel: str, before: BeforeCheck, aside_dir: Path, root: Path) -> str:
+    """What is said of the version `rel` held when `before` was taken, written aside since it
+    cannot be put back (the memory copy is its only one: an uncommitted save of the user's)."""
+    data = before.contents.get(rel)
+    if data is None:
+        return ""
+    try:
+        kept = _keep_between(rel, data, aside_dir, ".before")
+    except OSError:
+        return ""
+    return f"; its version {before.moment} kept in {_relative(kept, root)}"
+
+
 def _said(put: main_restore.PutBack, rel: str) -> int | None:
     return next((i for i, line in enumerate(put.described) if line.startswith(f"{rel} (")), None)
 
 
-def _keep_between(rel: str, data: bytes, aside_dir: Path) -> Path:
-    target, n = aside_dir / f"{rel}.between-runs", 1
+def _keep_between(rel: str, data: bytes, aside_dir: Path, suffix: str = ".between-runs") -> Path:
+    target, n = aside_dir / f"{rel}{suffix}", 1
     while target.exists() or target.is_symlink():
         n += 1
-        target = aside_dir / f"{rel}.between-runs.{n}"
+        target = aside_dir / f"{rel}{suffix}.{n}"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return target
@@ -149,7 +166,10 @@ def _keep_between(rel: str, data: bytes, aside_dir: Path) -> Path:
 def _restore(root: Path, rel: str, before: BeforeCheck, aside_dir: Path, writer: str) -> str:
     path, data = root / rel, before.contents[rel]
     if path.is_dir() and not path.is_symlink():
-        raise OSError(f"{rel} is now a directory")
+        with contextlib.suppress(OSError):  # emptied (its files moved aside first): the file goes back
+            path.rmdir()
+        if path.is_dir():
+            raise OSError(f"{rel} is now a directory")
     moved = main_restore.move_aside(root, rel, aside_dir)
     where = f"; {writer}'s version moved to {_relative(moved, root)}" if moved else ""
     if data is ABSENT:

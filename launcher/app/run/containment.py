@@ -85,6 +85,8 @@ async def start(ctx: RunContext) -> None:
         ctx.repo, ctx.include_paths, _own_paths(ctx)
     )
     await tree_guard.release(ctx.repo, earlier)  # (its blobs were kept until the new ref held them)
+    if ctx.main_contents.from_ended:  # a killed launcher's copies of files changed since
+        ctx.note(None, f"kept: {'; '.join(ctx.main_contents.from_ended)}")
     if ctx.main_contents.odd is not None and (partial := odd_entries.partial_note(ctx.main_contents.odd)):
         ctx.note(None, partial)
 
@@ -305,13 +307,15 @@ async def reap(ctx: RunContext, task_id: str | None = None) -> None:
 
 
 async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task_id: str | None = None,
-                              writer: str = "the agent", scan_after: float | None = None) -> list[str]:
+                              writer: str = "the agent", scan_after: float | None = None,
+                              before: BeforeCheck | None = None) -> list[str]:
     """Files of the main checkout changed in this round's window (by status, then by content).
     With `task_id`, each is put back (engine/main_restore.py) and said how, and only what this
     task alone can have written is returned (blamed on it): a file written while other tasks'
     code ran too is blamed on none of them (a note says so) and set aside for the run, and one
     written while only another task ran is that task's (`ctx.intruders`). `scan_after`: the
-    `time.monotonic()` at `ended` (default: now), the main checkout's status is taken after."""
+    `time.monotonic()` at `ended` (default: now), the main checkout's status is taken after.
+    `before`: without `task_id`, the copy taken right before the window (an integration check's)."""
     found = []
     # A clock stepped back since, a file system whose clock lags: written after, stamped before
     since = wall_clock.window_start(since) - wall_clock.file_system_lag(ctx.files.run_dir)
@@ -333,17 +337,20 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task
         known = own_files.load(ctx.repo.root)
         fresh = [p for p in fresh if not own_files.written_by_a_launcher(ctx.repo.root, p, known)]
     # Not this window's change: the user's edit as the integration check left it, and (a task's
-    # window) what holds what it held when the window started (app/run/round_copy.py)
-    copy = round_copy.copy_of(ctx, task_id) if task_id is not None else None
+    # window) what holds what it held when the window started (app/run/round_copy.py; an
+    # integration check's: right before it, so a file the user deleted earlier is not its deletion)
+    copy = round_copy.copy_of(ctx, task_id) if task_id is not None else before
     if fresh and (same := round_copy.still_users(ctx, fresh) | await round_copy.not_changed(ctx, copy, fresh)):
         fresh = [p for p in fresh if p not in same]
     ctx.reported_intrusions.update(fresh)
     if not fresh or task_id is None:
         return fresh
     by_writer: dict[str, list[str]] = {}
+    written: dict[str, tuple[set[str], float | None]] = {}  # who ran and when, for the copy to put back
     unattributed: set[str] = set()
     for rel in fresh:
-        suspects = _suspects(ctx, [tree_guard.ctime_of(ctx.repo.root / rel)], (since, ended))
+        when = tree_guard.ctime_of(ctx.repo.root / rel)
+        suspects = written.setdefault(rel, (_suspects(ctx, [when], (since, ended)), when))[0]
         culprit = _writer(task_id, suspects)
         by_writer.setdefault(culprit, []).append(rel)
         if not culprit:
@@ -353,11 +360,12 @@ async def main_tree_intrusions(ctx: RunContext, since: float, ended: float, task
     blamed: list[str] = []
     for writer_id, paths in sorted(by_writer.items()):
         aside = ctx.files.task_dir(writer_id) if writer_id else ctx.files.run_dir
-        who = writer_id or f"one of {', '.join(sorted(unattributed))}"
-        described = await _put_back_main(ctx, paths, aside / INTRUSIONS_DIR, who,
-                                         writer if writer_id == task_id else "the agent", before=copy)
-        if said := round_copy.said_of_round(paths, copy, writer if writer_id == task_id else "the agent"):
-            ctx.note(task_id, said)
+        who, described = writer_id or f"one of {', '.join(sorted(unattributed))}", []
+        for before, some in round_copy.by_copy(ctx, task_id, paths, written):  # the latest before each write
+            described += await _put_back_main(ctx, some, aside / INTRUSIONS_DIR, who,
+                                              writer if writer_id == task_id else "the agent", before=before)
+            if said := round_copy.said_of_round(some, before, writer if writer_id == task_id else "the agent"):
+                ctx.note(task_id, said)
         if writer_id == task_id:
             blamed = described
         elif writer_id:
@@ -379,7 +387,7 @@ async def integration_check_writes(ctx: RunContext, since: float, before: Before
     same, but it does not fail the check run, and a note names who else ran. Returns what the
     check alone can have written, not put back yet."""
     ended = time.time()
-    wrote = await main_tree_intrusions(ctx, since, ended)
+    wrote = await main_tree_intrusions(ctx, since, ended, before=before)
     if not wrote:
         return []
     check = "the integration check"

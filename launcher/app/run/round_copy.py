@@ -22,6 +22,7 @@ overwriting it), that change is found as any other, and put back as the file was
 from __future__ import annotations
 
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -42,6 +43,48 @@ async def take(ctx: RunContext, task_id: str, moment: str = ROUND_START) -> None
 def copy_of(ctx: RunContext, task_id: str | None) -> BeforeCheck | None:
     found = ctx.window_copies.get(task_id or "")
     return found if isinstance(found, BeforeCheck) else None
+
+
+def copy_for(ctx: RunContext, task_id: str, suspects: set[str], when: float | None) -> BeforeCheck | None:
+    """The copy a put-back of a file written at `when` (its ctime; None: not known) restores, found
+    after `task_id`'s window while `suspects`' code ran: the latest of their copies (and the task's
+    own) taken before that write. Rounds overlap: a save the user made after this task's round
+    started but before another's (whose agent then overwrote it) is only in that other copy; this
+    task's older one would put back an older version over it."""
+    owners = {task_id, *suspects}
+    copies = [(owner, found) for owner in sorted(owners) if (found := copy_of(ctx, owner)) is not None]
+    before = [pair for pair in copies if when is None or pair[1].taken <= when]
+    if not copies:
+        return None
+    # (none taken before it, a clock step: the oldest, the closest to that write)
+    owner, found = max(before, key=_taken) if before else min(copies, key=_taken)
+    if owner == task_id:
+        return found
+    return replace(found, moment=_of_task(found.moment, owner))
+
+
+def _taken(pair: tuple[str, BeforeCheck]) -> float:
+    return pair[1].taken
+
+
+def by_copy(ctx: RunContext, task_id: str, paths: list[str], written: dict[str, tuple[set[str], float | None]]
+            ) -> list[tuple[BeforeCheck | None, list[str]]]:
+    """`paths` grouped by the copy each is put back as (`copy_for`); `written`: each path's
+    suspects and ctime."""
+    groups: dict[tuple[float, str], tuple[BeforeCheck | None, list[str]]] = {}
+    for rel in paths:
+        chosen = copy_for(ctx, task_id, *written[rel])
+        groups.setdefault((chosen.taken, chosen.moment) if chosen else (0.0, ""), (chosen, []))[1].append(rel)
+    return list(groups.values())
+
+
+def _of_task(moment: str, owner: str) -> str:
+    """`moment` said of another task's window."""
+    if moment == ROUND_START:
+        return f"at the start of task {owner}'s round"
+    if moment == GRADING_START:
+        return f"when task {owner}'s grading started"
+    return f"{moment} (task {owner})"
 
 
 def forget(ctx: RunContext, task_id: str) -> None:
