@@ -5,14 +5,25 @@
   the repository's default for workflow roles) is a plan error naming the task, the agent and
   the fix, before anything is created: the steps were dropped without a word, the agent ran on
   the prompt alone, and a workflow's first phase "produced nothing".
+- `mutation fix`'s built-in test writer probes a module of a package that imports its siblings
+  relatively (`from ._compat import X`, as attrs' `src/attr/converters.py` does) as the package's
+  module: it wrote no test and blocked on "attempted relative import with no known parent package".
+- Its probe imports the tree's package without writing bytecode: a project with no .gitignore
+  (toolz's sdist) got `__pycache__/*.pyc` in the task's tree, and the kill was refused as
+  "changed files outside its scope".
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-from helpers import git, launcher_cli
+import anyio
+import pytest
+from helpers import git, launcher_cli, swept_project
+
+from launcher.app.mutation.fix import FixOptions, fix_survivors
 
 BOT = '[agents.bot]\nadapter = "command"\ncommand = ["python3", "-c", "print(1)"]\n'
 
@@ -64,3 +75,46 @@ def test_workflow_scripts_for_roles_that_run_a_command_agent_are_refused_at_star
     assert 'map the role to "scripted" under [roles]' in done.stderr
     listed = launcher_cli(repo, "workflow", "list", "--all")
     assert "feature-development" not in listed.stdout  # no workflow was created
+
+
+def test_mutation_fix_writes_a_killing_test_for_a_src_layout_module_with_relative_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    proj = swept_project(tmp_path / "proj", {
+        "src/conv/__init__.py": "from .convert import to_bool\n",
+        "src/conv/_words.py": 'TRUTHY = ("yes", "on")\n',
+        "src/conv/convert.py": "from ._words import TRUTHY\n\n\ndef to_bool(word):\n"
+                               "    return word in TRUTHY or word == 1\n",
+        "tests/test_convert.py": "from conv import to_bool\n\n\ndef test_yes():\n    assert to_bool('yes')\n",
+        "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["src"]\n',
+    }, ["src/conv/convert.py"])
+
+    summary = anyio.run(fix_survivors, proj, FixOptions(python=sys.executable, all_unjudged=True),
+                        lambda _event: None)
+
+    assert summary.killed, summary.refused
+    written = sorted(str(p.relative_to(proj)) for p in (proj / "tests").glob("test_kill_*.py"))
+    assert written, git(proj, "log", "--oneline")
+    assert all("from conv.convert import to_bool" in (proj / w).read_text() for w in written)
+    assert "relative import" not in json.dumps([str(r) for r in summary.refused])
+
+
+def test_the_test_writer_leaves_no_bytecode_in_a_tree_without_a_gitignore(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    proj = swept_project(tmp_path / "proj", {
+        "calc/__init__.py": "",
+        "calc/words.py": 'TRUTHY = ("yes", "on")\n',
+        "calc/core.py": "from calc.words import TRUTHY\n\n\ndef to_bool(word):\n"
+                        "    return word in TRUTHY or word == 1\n",
+        "calc/tests/test_core.py": "from calc.core import to_bool\n\n\ndef test_yes():\n    assert to_bool('yes')\n",
+    }, ["calc/core.py"])
+
+    summary = anyio.run(fix_survivors, proj, FixOptions(python=sys.executable, all_unjudged=True),
+                        lambda _event: None)
+
+    assert summary.killed and not summary.refused, summary.refused
+    assert ".pyc" not in git(proj, "log", "--stat", "--format=")
