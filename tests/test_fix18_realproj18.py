@@ -11,6 +11,8 @@
 - Its probe imports the tree's package without writing bytecode: a project with no .gitignore
   (toolz's sdist) got `__pycache__/*.pyc` in the task's tree, and the kill was refused as
   "changed files outside its scope".
+- `mutation fix` leaves no empty `fix-resettle/` folder in the worktree root, so `clean --all
+  --force` removes the repository's own folder under the cache as the README says.
 """
 
 from __future__ import annotations
@@ -118,3 +120,26 @@ def test_the_test_writer_leaves_no_bytecode_in_a_tree_without_a_gitignore(
 
     assert summary.killed and not summary.refused, summary.refused
     assert ".pyc" not in git(proj, "log", "--stat", "--format=")
+
+
+def test_clean_all_force_after_mutation_fix_leaves_no_folder_of_the_repository_in_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    proj = swept_project(tmp_path / "proj", {
+        "calc.py": "def is_adult(age):\n    return age >= 18\n",
+        "tests/test_calc.py": "from calc import is_adult\n\n\ndef test_it():\n    assert is_adult(30)\n",
+    }, ["calc.py"])
+    # one survivor fixed: the other survivors of calc.py are run against its landed test
+    survivors = next((proj / ".launcher" / "mutation-runs").glob("*/survivors.jsonl")).read_text().splitlines()
+    assert len(survivors) > 1
+    first = str(json.loads(survivors[0])["id"])
+    summary = anyio.run(fix_survivors, proj, FixOptions(python=sys.executable, ids=[first]),
+                        lambda _event: None)
+    assert summary.killed, summary.refused
+
+    done = launcher_cli(proj, "clean", "--all", "--force", env={"XDG_CACHE_HOME": str(cache)})
+
+    assert done.returncode == 0, done.stderr
+    assert list((cache / "launcher" / "worktrees").iterdir()) == []
