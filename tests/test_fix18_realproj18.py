@@ -11,6 +11,9 @@
 - Its probe imports the tree's package without writing bytecode: a project with no .gitignore
   (toolz's sdist) got `__pycache__/*.pyc` in the task's tree, and the kill was refused as
   "changed files outside its scope".
+- An agent that dies of a Python exception is reported by that exception first (`agent crashed:
+  exit code 1: AssertionError: ...`), then the end of its output: the table and status lines
+  cut a long message, and showed the middle of the traceback, never the error.
 - `mutation fix` leaves no empty `fix-resettle/` folder in the worktree root, so `clean --all
   --force` removes the repository's own folder under the cache as the README says.
 """
@@ -143,3 +146,29 @@ def test_clean_all_force_after_mutation_fix_leaves_no_folder_of_the_repository_i
 
     assert done.returncode == 0, done.stderr
     assert list((cache / "launcher" / "worktrees").iterdir()) == []
+
+
+CRASHER = '''import sys
+def edit(path, depth):
+    if depth:
+        return edit(path, depth - 1)
+    assert False, f"the edit target is missing in {path}"
+print("editing README.rst ...")
+edit("README.rst", 12)
+'''
+
+
+def test_an_agent_that_dies_of_a_python_exception_is_reported_by_that_exception_first(repo: Path) -> None:
+    (repo / "crasher.py").write_text(CRASHER)
+    (repo / "plan.json").write_text(json.dumps({
+        "agents": {"bot": {"adapter": "command", "command": ["python3", "crasher.py", "{prompt}"]}},
+        "task": [{"id": "edit-readme", "prompt": "edit", "agent": "bot"}]}))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a crashing agent")
+
+    done = launcher_cli(repo, "run", "plan.json", "--json")
+
+    message = json.loads(done.stdout)["tasks"][0]["message"]
+    raised = "AssertionError: the edit target is missing in README.rst"
+    assert message.startswith(f"agent crashed: exit code 1: {raised}; its output ends: "), message
+    assert message.rstrip().endswith(raised)  # the end of its output, as before
