@@ -15,7 +15,9 @@
   exit code 1: AssertionError: ...`), then the end of its output: the table and status lines
   cut a long message, and showed the middle of the traceback, never the error.
 - `mutation fix` leaves no empty `fix-resettle/` folder in the worktree root, so `clean --all
-  --force` removes the repository's own folder under the cache as the README says.
+  --force` removes the repository's own folder under the cache as the README says; `clean --all`
+  removes such a folder left empty (`fix-resettle/` of an older launcher, a finished workflow's
+  `wf_<id>/` scratch folder, which every workflow with a test command leaves).
 """
 
 from __future__ import annotations
@@ -172,3 +174,22 @@ def test_an_agent_that_dies_of_a_python_exception_is_reported_by_that_exception_
     raised = "AssertionError: the edit target is missing in README.rst"
     assert message.startswith(f"agent crashed: exit code 1: {raised}; its output ends: "), message
     assert message.rstrip().endswith(raised)  # the end of its output, as before
+
+
+def test_clean_all_removes_the_empty_scratch_folders_of_workflows_and_older_fixes(
+    repo: Path, tmp_path: Path,
+) -> None:
+    cache = tmp_path / "cache"
+    env = {"XDG_CACHE_HOME": str(cache)}
+    (repo / "plan.toml").write_text('[[task]]\nid = "a"\nprompt = "a"\nscript = [{ write = "a.txt", content = "a" }]\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "plan")
+    assert launcher_cli(repo, "run", "plan.toml", "--quiet", env=env).returncode == 0
+    (own,) = (cache / "launcher" / "worktrees").iterdir()
+    (own / "wf_0123abcd4567").mkdir()  # as a completed workflow leaves it
+    (own / "fix-resettle").mkdir()  # as `mutation fix` of an older launcher left it
+
+    done = launcher_cli(repo, "clean", "--all", "--force", env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert list((cache / "launcher" / "worktrees").iterdir()) == [], done.stdout
