@@ -380,7 +380,8 @@ def test_a_crashed_agents_message_starts_at_a_line_not_mid_word() -> None:
 
     trace = "Traceback (most recent call last):\n" + "  File 'x.py', line 1, in <module>\n" * 20 + "ValueError: boom"
     outcome = exit_outcome(Supervised(returncode=1, duration_s=0.1, pid=1, stderr_tail=trace.encode()))
-    tail = outcome.message.split(": ", 1)[1]
+    assert outcome.message.startswith("exit code 1: ValueError: boom; its output ends: ")  # the reason first
+    tail = outcome.message.split("its output ends: ", 1)[1]
     assert tail.startswith("  File") and tail.endswith("ValueError: boom")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,9 +194,27 @@ def exit_outcome(result: Supervised) -> AgentOutcome:
             killed.message = f"{killed.message}; {prompt}"
         return killed
     if result.returncode != 0:
-        tail = _tail_from_line_start(result.stderr.strip() or result.stdout.strip(), 500)
+        output = result.stderr.strip() or result.stdout.strip()
+        tail = _tail_from_line_start(output, 500)
+        raised = python_exception_line(output)
+        if raised and raised != tail:  # the reason first: a table or a status line cuts the end
+            tail = f"{raised}; its output ends: {tail}"
         return AgentOutcome(False, "crashed", f"exit code {result.returncode}: {tail}".rstrip(": "))
     return AgentOutcome(True, message="exit code 0", final_text=result.stdout)
+
+
+_RAISED = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b(?::.*)?$")
+
+
+def python_exception_line(output: str) -> str | None:
+    """The exception that ended a Python traceback in `output` (`AssertionError: ...`): the line
+    after the traceback's last frame that names it, unindented. None without a traceback."""
+    at = output.rfind("Traceback (most recent call last):")
+    if at < 0:
+        return None
+    lines = [line for line in output[at:].splitlines()[1:] if line.strip()]
+    raised = [line.strip() for line in lines if not line.startswith(" ") and _RAISED.match(line.strip())]
+    return raised[-1][:300] if raised else None
 
 
 def _tail_from_line_start(text: str, limit: int) -> str:

@@ -42,8 +42,11 @@ class Difference(NamedTuple):
     suffix: str = ""  # after the call: `.method()` for a method of a class asked on an instance
 
 
-def _namespace(source: str, path: str) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"__name__": "_scripted_test_writer_probe", "__file__": path}
+def _namespace(source: str, path: str, package: str = "") -> dict[str, Any]:
+    """`package`: the package the module is part of, so its relative imports (`from ._compat
+    import X`, as most packages write them) resolve as they do when its tests import it."""
+    namespace: dict[str, Any] = {"__name__": "_scripted_test_writer_probe", "__file__": path,
+                                 "__package__": package or None}
     exec(compile(source, path, "exec"), namespace)  # the tree's own code, as its tests would run it
     return namespace
 
@@ -145,13 +148,14 @@ def _probes(original: Any, mutant: Any) -> list[tuple[str, Any, Any]]:
     return probes
 
 
-def find_difference(source: str, mutated: str, path: str, function: str) -> Difference | None:
+def find_difference(source: str, mutated: str, path: str, function: str, package: str = "") -> Difference | None:
     """Arguments on which the two versions of `function` differ, with both outcomes: only where
     the test written from the original's outcome passes on the original (asked twice, so an answer
     that changes between calls is not taken) and fails on the mutant. For a class, its public
     methods without arguments are asked on instances. A callable whose answer is no literal (an
     object, a nan) gives no difference: the writer reports the mutant missed."""
-    original, mutant = _namespace(source, path).get(function), _namespace(mutated, path).get(function)
+    original = _namespace(source, path, package).get(function)
+    mutant = _namespace(mutated, path, package).get(function)
     if not callable(original) or not callable(mutant):
         return None
     arity = _arity(original)
@@ -173,6 +177,17 @@ def _module_name(target: str) -> str:
     if parts[0] == "src":
         parts = parts[1:]
     return ".".join(p for p in parts if p != "__init__")
+
+
+def _package_of(tree: Path, target: str) -> str:
+    """The package `target` belongs to (its own name for an `__init__.py`), with the tree's import
+    root put first on sys.path, so a relative import in it loads the tree's sibling modules (not
+    an installed copy of the project)."""
+    root = tree / "src" if target.startswith("src/") else tree
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    module = _module_name(target)
+    return module if target.endswith("__init__.py") else module.rpartition(".")[0]
 
 
 def _assertion(call: str, outcome: tuple[str, Any]) -> str:
@@ -200,7 +215,7 @@ def write_test(tree: Path, test_dir: str, mutant: dict[str, Any], mode: str) -> 
         raise MutantMisfit(f"mutant {mutant['id']}: {target} does not hold {replaced!r} at offset {start} "
                            "(the code changed since the sweep: re-run `launcher mutation sweep`)")  # fmt: skip
     mutated = source[:start] + str(mutant["replacement"]) + source[end:]
-    found = find_difference(source, mutated, str(tree / target), function)
+    found = find_difference(source, mutated, str(tree / target), function, _package_of(tree, target))
     if found is None:
         return None
     args, before, after, lazy, suffix = found
@@ -231,6 +246,9 @@ def main(argv: list[str]) -> int:
         return 2
     request = json.loads(blocks[-1])
     mode = os.environ.get("LAUNCHER_TEST_WRITER_MODE", "kill")
+    # probing imports the tree's package: its bytecode would be new files in the task's tree
+    # (`__pycache__/` where no .gitignore hides it), refused as changes outside the test scope
+    sys.dont_write_bytecode = True
     tree = Path.cwd()
     written: list[str] = []
     missed: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,8 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
         removed += await _sweep_leftovers(repo, root / "mutation", remove_trees=True)
         removed += await remove_judge_leftovers(repo, root)  # a killed judge's checkout
         removed += await warm_pool.drain(repo, root)
+        async with repo.lock.hold():  # a scratch tree is added there under the lock
+            removed += _remove_empty_scratch_roots(root)
     else:  # a killed sweep's processes and the installs it re-pointed; its trees stay for a resume
         removed += await _sweep_leftovers(repo, root / "mutation", remove_trees=False)
     removed += await worktrees.reconcile(repo, root)
@@ -284,6 +287,24 @@ async def _remove_sweep_trees(repo: GitRepo, sweeps_root: Path, sweep_dir: Path)
     for leftover in (sweep_dir, sweeps_root):
         with contextlib.suppress(OSError):
             leftover.rmdir()
+    return removed
+
+
+# Folders under the worktree root that hold scratch trees only while their commands run: a
+# workflow's test and coverage runs (`wf_<id>/`), `mutation fix`'s re-settling (`fix-resettle/`).
+_SCRATCH_ROOT = re.compile(r"wf_[0-9a-f]+|fix-resettle")
+
+
+def _remove_empty_scratch_roots(root: Path) -> list[str]:
+    """Such folders left empty (by a finished workflow, or an older launcher's `mutation fix`):
+    they would keep the repository's own folder in the cache after `clean --all --force`."""
+    removed: list[str] = []
+    with contextlib.suppress(OSError):
+        for child in sorted(root.iterdir()):
+            if _SCRATCH_ROOT.fullmatch(child.name) and child.is_dir() and not child.is_symlink():
+                with contextlib.suppress(OSError):  # not empty: in use, or holding a kept tree
+                    child.rmdir()
+                    removed.append(f"removed empty folder {child}")
     return removed
 
 

@@ -71,6 +71,35 @@ def _bare_adapter_problems(task: Task, defined: Collection[str]) -> list[Problem
             for name in dict.fromkeys(names) if name in NEEDS_COMMAND and name not in defined]
 
 
+def _adapter_of(name: str, plan: Plan, repo_agents: Collection[str]) -> str | None:
+    """The adapter agent `name` runs: the plan's own [agents] entry, else the repository's (known
+    when `repo_agents` maps names to their config), else a built-in adapter named as itself."""
+    if name in plan.agents:
+        return plan.agents[name].adapter
+    if isinstance(repo_agents, Mapping) and isinstance(repo_agents.get(name), AgentConfig):
+        return str(repo_agents[name].adapter)
+    return name if name in BUILTIN_ADAPTERS and name not in repo_agents else None
+
+
+def _ignored_script_problems(task: Task, plan: Plan, repo_agents: Collection[str]) -> list[Problem]:
+    """Only the built-in scripted agent runs a task's `script`: on any other agent the steps would
+    be dropped without a word and the agent run on the prompt instead (a workflow's `--scripts`
+    on roles mapped to a CLI agent: every phase "produced nothing")."""
+    if not task.script or any(task.id in other.select_from for other in plan.tasks):
+        return []  # a best-of attempt: its task was checked with all of its agents
+    agents = task.attempt_agents or [task.agent]  # a script is for its scripted attempts
+    adapters = [_adapter_of(name, plan, repo_agents) for name in agents]
+    if None in adapters or "scripted" in adapters:
+        return []
+    named = ", ".join(f"agent {name!r} (adapter {adapter})"
+                      for name, adapter in dict(zip(agents, adapters, strict=True)).items())
+    return [Problem(f"task {task.id!r}.script",
+                    f"the task has script steps, but {named} does not run them: only the built-in scripted "
+                    "agent does", "plan_invalid:script_ignored",
+                    'set agent = "scripted" on the task, or remove its script (in a workflow: map the role to '
+                    '"scripted" under [roles] in launcher.toml, or leave it out of --scripts)')]
+
+
 def plan_problems(plan: Plan, repo_agents: Collection[str] = ()) -> list[Problem]:
     """`repo_agents`: the agents the repository configures (launcher.toml or [tool.launcher]),
     which tasks may name besides the plan's own [agents] and the built-in adapters."""
@@ -101,6 +130,7 @@ def plan_problems(plan: Plan, repo_agents: Collection[str] = ()) -> list[Problem
             problems.append(Problem(f"task {task.id!r}.agent", f"unknown agent {task.agent!r}",
                                     "plan_invalid:unknown_agent", _agent_fix(task.agent, plan, repo_agents)))
         problems += _bare_adapter_problems(task, {*plan.agents, *repo_agents})
+        problems += _ignored_script_problems(task, plan, repo_agents)
     graph = {t.id: t.depends_on for t in plan.tasks}
     for knot in tangled_groups(graph):  # every cycle's tasks at once, one problem per knot
         cycle = cycle_through(knot, graph)

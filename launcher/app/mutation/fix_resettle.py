@@ -14,6 +14,7 @@ it was. What is not killed keeps its status (coverage is not measured again).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,9 @@ async def resettle(repo: GitRepo, data: dict[str, Any], claimed: set[str], tests
                                  copies=scratch.parent) if present else None  # fmt: skip
     finally:
         await remove_scratch(repo, scratch)
+        async with repo.lock.hold():  # `fix-resettle/` left empty would keep the repository's own
+            with contextlib.suppress(OSError):  # folder in the cache after `clean --all --force`
+                scratch.parent.rmdir()
     if put_back:
         found.put_back = [f"{line} (the landed tests installed the project from their scratch copy; tests should "
                           "not install into a shared environment)" for line in put_back]

@@ -44,7 +44,7 @@ def default_agent(config: RepoConfig) -> str:
 
 async def plan_for_run(cwd: Path, plan_file: Path | None, prompts: list[str], agent: str | None) -> Plan:
     config = await repo_config_here(cwd)
-    known = tuple(config.agents)
+    known = config.agents  # names and adapters: a task's `script` needs the scripted one
     if plan_file is not None:
         root = await _repo_root_here(cwd)
         # its grader and rubrics (which a run checks before anything is created) listed with

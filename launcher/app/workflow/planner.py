@@ -259,7 +259,7 @@ def step_plan(phases: list[Phase], params: dict[str, str], config: RepoConfig, a
     if check := step_integration_check(phases, params, config, artifacts):
         run["integration_check"] = check
     return validate_plan({"run": run, "task": tasks},
-                         f"workflow step {'+'.join(p.id for p in phases)}", tuple(config.agents))
+                         f"workflow step {'+'.join(p.id for p in phases)}", config.agents)
 
 
 def step_integration_check(phases: list[Phase], params: dict[str, str], config: RepoConfig,
