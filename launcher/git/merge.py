@@ -197,7 +197,10 @@ async def _merged(repo: GitRepo, tip: str, head: str, candidate: Candidate, stra
     if strategy == "squash" and unchanged:
         return Landing(candidate.task_id, "landed", tip, [], "no changes left to land")
     parents = [tip, head] if strategy == "merge" else [tip]
-    message = _with_trailers(candidate.message, candidate.trailers)
+    subject = candidate.message
+    if len(parents) == 1 and subject.startswith("Merge "):  # one parent: a squash, not a merge commit
+        subject = "Squash " + subject[len("Merge "):]
+    message = _with_trailers(subject, candidate.trailers)
     commit = await _commit_tree(repo, tree, parents, message)
     return Landing(candidate.task_id, "landed", commit, [], f"{strategy} of {candidate.branch}")
 
