@@ -151,3 +151,24 @@ def test_a_suite_that_stops_itself_on_the_unmutated_tree_too_gives_its_survivors
     for command in (None, PYTEST):
         found = the_record(sweep(root, ["pkg/core.py"], ["arithmetic"], test_cmd=command), "x * 2")
         assert found.status is MutantStatus.SURVIVED, (command, found)  # 2 ** 2 == 2 * 2: no test kills it
+
+
+# A leak check at exit: `python -m pytest` exits 3 when something is left open (CI fails).
+LEAK_CHECK = {
+    "pkg/__init__.py": "",
+    "pkg/core.py": "import atexit\nimport os\n\nOPEN = []\n\n\ndef acquire(n):\n    OPEN.append(n)\n"
+                   "    if n >= 0:\n        OPEN.remove(n)\n\n\n@atexit.register\ndef _leak_check():\n"
+                   "    if OPEN:\n        print('leaked:', OPEN, flush=True)\n        os._exit(3)\n",
+    "tests/test_core.py": "from pkg.core import acquire\n\n\ndef test_acquire():\n    acquire(0)\n",
+}  # fmt: skip
+
+
+def test_a_mutant_that_an_exit_handler_fails_the_run_on_is_killed_as_in_a_fresh_python_m_pytest(
+    tmp_path: Path,
+) -> None:
+    # The forked test processes ended with os._exit and skipped the atexit handlers: Survived,
+    # while `python -m pytest` (and the same sweep with a custom test command) exits 3.
+    root = project(tmp_path / "p", LEAK_CHECK)
+    for command in (None, PYTEST):
+        found = the_record(sweep(root, ["pkg/core.py"], ["comparison"], test_cmd=command), "n > 0")
+        assert found.status is MutantStatus.KILLED, (command, found)

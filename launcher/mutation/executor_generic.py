@@ -187,8 +187,7 @@ class GenericExecutor:
         self.order = order if command.is_pytest else None
         # Its plugin keeps the session record (`session_record`); a custom command's pytest loads it too.
         self.order_file = OrderFile(self.root) if self.order is not None or command.is_custom else None
-        self.plain_env = self.env
-        self.unrecorded = ""  # why runs are not checked for finishing (a note for the sweep)
+        self.plain_env, self.unrecorded = self.env, ""  # (`unrecorded`: why runs are not checked, a sweep note)
         if self.order_file is not None:
             self.env = self.order_file.env(self.env, autoload=command.is_custom)
         # pytest runs fork a zygote (pytest imported, the project not) instead of starting an
@@ -266,16 +265,13 @@ class GenericExecutor:
         return self._finished(done) if record else done
 
     async def _without_record(self, tests: Sequence[str], timeout: float | None) -> process.Completed:
-        """The custom command's pytest could not import the record plugin (the command sets its
-        own PYTHONPATH): run it as the user wrote it, now and from now on; its exit status stands."""
-        self.env = self.plain_env  # no plugin, no record: `_finished` keeps every exit status
-        self.unrecorded = session_record.UNRECORDED.format(plugin=PLUGIN_NAME)
+        """The command's pytest cannot import the plugin (it sets PYTHONPATH): run it as written from now on."""
+        self.env, self.unrecorded = self.plain_env, session_record.UNRECORDED.format(plugin=PLUGIN_NAME)
         return await process.run(self.command.argv(tests), cwd=self.root, env=self.env, timeout=timeout)
 
     def _finished(self, done: process.Completed) -> process.Completed:
-        """`done`, or, when it exited 0 without running its tests to the end (`session_record`),
-        the same run with the status of one that did not finish (`EXIT_UNFINISHED`): exit 0 is
-        no "all passed" then."""
+        """`done`, or, when it exited 0 without running its tests to the end (`session_record`), the
+        same run with the status of one that did not finish (`EXIT_UNFINISHED`): no "all passed"."""
         if done.returncode != 0 or done.timed_out or self.order_file is None:
             return done
         why = self.order_file.unfinished()
@@ -372,10 +368,14 @@ class GenericExecutor:
         return whole, False
 
     def _death(self, done: process.Completed) -> Death | None:
-        """A run that alone says nothing about the mutant: a death (`no_verdict`) or pytest's
-        own crash (`runner_crash.internal_error`), decided by the runs around it."""
+        """A run that alone says nothing about the mutant, decided by the runs around it: a death
+        (`no_verdict`), pytest's own crash (`runner_crash.internal_error`), or an exit status
+        other than the one pytest finished with (`session_record.after_session`)."""
         found = death(done, shell=self.command.is_custom)
-        return found if found is not None or not self.command.is_pytest else internal_error(done)
+        if found is not None or not self.command.is_pytest:
+            return found
+        record = self.order_file.record if self.order_file is not None else None
+        return internal_error(done) or (session_record.after_session(record, done) if record else None)
 
     async def _whose_death(
         self, first: Death, job: MutantJob, tests: list[str], limit: float, path: Path, original: bytes, text: str

@@ -20,6 +20,9 @@ import json
 import re
 from pathlib import Path
 
+from launcher import process
+from launcher.mutation.no_verdict import Death
+
 RECORD_ENV = "LAUNCHER_SESSION_RECORD"  # names the record file (the plugin's own constant too)
 _MARK = "[launcher] "  # starts the line the reason is appended to a run's stderr with (`marked`)
 _MARKED = re.compile(r"^" + re.escape(_MARK) + r"(.+)$", re.MULTILINE)
@@ -29,13 +32,11 @@ UNRECORDED = ("the test command's pytest cannot import the launcher's plugin {pl
               "pytest.exit(returncode=0)) reads as Survived; prepend to PYTHONPATH instead of replacing it")
 
 
-def unfinished(record: Path) -> str | None:
-    """Why the run that wrote `record` did not run its tests to the end; None when it did, or
-    when the record cannot tell (no session start recorded)."""
+def _events(record: Path) -> list[dict[str, object]]:
     try:
         lines = record.read_text(encoding="utf-8").splitlines()
     except (OSError, ValueError):
-        return None
+        return []
     events = []
     for line in lines:
         try:
@@ -44,6 +45,29 @@ def unfinished(record: Path) -> str | None:
             continue  # a line cut short by the process ending mid-write
         if isinstance(event, dict):
             events.append(event)
+    return events
+
+
+def after_session(record: Path, done: process.Completed) -> Death | None:
+    """A run whose process exited otherwise than its (one) pytest session finished: something
+    ran after pytest was done -- an `atexit` handler's `os._exit(3)` (a leak check), which fails
+    `python -m pytest` in CI. Whose doing (the mutant's, or a check that fails anyway) the runs
+    around it decide, as for a death (`no_verdict`)."""
+    finishes = [e for e in _events(record) if e.get("ev") == "finish"]
+    if done.timed_out or done.returncode <= 0 or len(finishes) != 1:
+        return None
+    status = finishes[0].get("exitstatus")
+    if not isinstance(status, int) or status == done.returncode:
+        return None
+    what = f"the test process exited {done.returncode} after its pytest session finished with {status}"
+    return Death(("after-session", done.returncode), what,
+                 f"no verdict: {what} (an exit handler's doing: the mutant's, or one that fails on any tree?)")
+
+
+def unfinished(record: Path) -> str | None:
+    """Why the run that wrote `record` did not run its tests to the end; None when it did, or
+    when the record cannot tell (no session start recorded)."""
+    events = _events(record)
     starts = [e for e in events if e.get("ev") == "start"]
     if not starts:
         return None
