@@ -22,6 +22,7 @@ from launcher import process
 from launcher.git import submodules, worktrees
 from launcher.git.import_roots import python_path
 from launcher.git.repo import GitRepo
+from launcher.mutation import session_record
 from launcher.mutation.discover import PYTHON_SUFFIXES, read_source
 from launcher.mutation.executor import MutantJob, MutantResult
 from launcher.mutation.fork_child import EXIT_UNFINISHED
@@ -39,7 +40,7 @@ from launcher.mutation.run_env import WORKER_MARKER_ENV, bytecode_files, bytecod
 from launcher.mutation.runner_crash import crash_in_mutated_file, internal_error
 from launcher.mutation.source_text import mutated_bytes
 from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
-from launcher.mutation.test_order import OrderFile, TestOrder
+from launcher.mutation.test_order import PLUGIN_NAME, OrderFile, TestOrder
 from launcher.mutation.zygote import Zygote
 
 NOTE = "[launcher] "  # first line of output_tail carrying the reason for a status
@@ -120,8 +121,7 @@ def classify(
     if rc == 0:
         return MutantStatus.SURVIVED, [], ""
     if rc == EXIT_UNFINISHED:
-        return MutantStatus.KILLED, [], ("the test process exited with status 0 before its tests "
-                                         "finished (the mutant ended it, e.g. os._exit(0))")
+        return MutantStatus.KILLED, [], session_record.note(done.err, done.text + done.err)
     if (why := no_verdict(done, shell=command.is_custom)) is not None:
         return MutantStatus.RUNTIME_ERROR, [], why  # the mutant's doing or the world's: not known from one run
     if command.custom is not None:
@@ -185,9 +185,11 @@ class GenericExecutor:
         # pytest runs put the likely killers first (`test_order`): the plugin must be importable
         # and its file named before the zygote starts.
         self.order = order if command.is_pytest else None
-        self.order_file = OrderFile(self.root) if self.order is not None else None
+        # Its plugin keeps the session record (`session_record`); a custom command's pytest loads it too.
+        self.order_file = OrderFile(self.root) if self.order is not None or command.is_custom else None
+        self.plain_env, self.unrecorded = self.env, ""  # (`unrecorded`: why runs are not checked, a sweep note)
         if self.order_file is not None:
-            self.env = self.order_file.env(self.env)
+            self.env = self.order_file.env(self.env, autoload=command.is_custom)
         # pytest runs fork a zygote (pytest imported, the project not) instead of starting an
         # interpreter: the same fresh run, on the same files, without the start-up.
         self.zygote = Zygote(self.root, command.python, self.env) if zygote and command.is_pytest else None
@@ -236,8 +238,9 @@ class GenericExecutor:
             self._started = self.zygote_started = False
 
     async def run_clean(self, tests: Sequence[str], timeout: float | None) -> process.Completed:
-        """The test command on the unmutated tree (sanity, baseline of a custom command)."""
-        return await self._run_command(tests, timeout)
+        """The test command on the unmutated tree (sanity, baseline of a custom command), its exit
+        status as it is: a suite that stops itself has a baseline too (see `_clean_ends`)."""
+        return await self._run_command(tests, timeout, record=False)
 
     async def run_unmutated(self, tests: Sequence[str], timeout: float) -> process.Completed:
         """The tests on the unmutated tree in the suite's order, between two mutants (`selection_check`)."""
@@ -246,16 +249,35 @@ class GenericExecutor:
                 self.order_file.write([])
             return await self._run_command(tests, timeout)
 
-    async def _run_command(self, tests: Sequence[str], timeout: float | None, mutated: Path | None = None
-                           ) -> process.Completed:  # fmt: skip
+    async def _run_command(self, tests: Sequence[str], timeout: float | None, mutated: Path | None = None,
+                           record: bool = True) -> process.Completed:  # fmt: skip
         command = self.command
         if self.order_file is not None:
             command = replace(command, extra=(*command.extra, *self.order_file.args))
+            self.order_file.clear_record()
+        done = None
         if self.zygote is not None and timeout is not None:
             done = await self.zygote.run_tests(command.pytest_args(tests), timeout, mutated)
-            if done is not None:
-                return done
-        return await process.run(command.argv(tests), cwd=self.root, env=self.env, timeout=timeout)
+        if done is None:
+            done = await process.run(command.argv(tests), cwd=self.root, env=self.env, timeout=timeout)
+            if command.is_custom and not done.ok and session_record.unloadable(done.text + done.err, PLUGIN_NAME):
+                done = await self._without_record(tests, timeout)
+        return self._finished(done) if record else done
+
+    async def _without_record(self, tests: Sequence[str], timeout: float | None) -> process.Completed:
+        """The command's pytest cannot import the plugin (it sets PYTHONPATH): run it as written from now on."""
+        self.env, self.unrecorded = self.plain_env, session_record.UNRECORDED.format(plugin=PLUGIN_NAME)
+        return await process.run(self.command.argv(tests), cwd=self.root, env=self.env, timeout=timeout)
+
+    def _finished(self, done: process.Completed) -> process.Completed:
+        """`done`, or, when it exited 0 without running its tests to the end (`session_record`), the
+        same run with the status of one that did not finish (`EXIT_UNFINISHED`): no "all passed"."""
+        if done.returncode != 0 or done.timed_out or self.order_file is None:
+            return done
+        why = self.order_file.unfinished()
+        if why is None:
+            return done
+        return replace(done, returncode=EXIT_UNFINISHED, stderr=done.stderr + session_record.marked(why))
 
     async def _run_selection(self, job: MutantJob, path: Path) -> tuple[process.Completed, list[str], float]:
         """Run the job's tests; a selection pytest cannot resolve (`test_ids.unresolved`) is widened
@@ -346,10 +368,14 @@ class GenericExecutor:
         return whole, False
 
     def _death(self, done: process.Completed) -> Death | None:
-        """A run that alone says nothing about the mutant: a death (`no_verdict`) or pytest's
-        own crash (`runner_crash.internal_error`), decided by the runs around it."""
+        """A run that alone says nothing about the mutant, decided by the runs around it: a death
+        (`no_verdict`), pytest's own crash (`runner_crash.internal_error`), or an exit status
+        other than the one pytest finished with (`session_record.after_session`)."""
         found = death(done, shell=self.command.is_custom)
-        return found if found is not None or not self.command.is_pytest else internal_error(done)
+        if found is not None or not self.command.is_pytest:
+            return found
+        record = self.order_file.record if self.order_file is not None else None
+        return internal_error(done) or (session_record.after_session(record, done) if record else None)
 
     async def _whose_death(
         self, first: Death, job: MutantJob, tests: list[str], limit: float, path: Path, original: bytes, text: str
@@ -369,6 +395,12 @@ class GenericExecutor:
         status, killed_by, note = classify(again, self.command, job.mutant.target)
         verdict = status is not MutantStatus.RUNTIME_ERROR
         return again, status, killed_by, not_reproduced(first, again, note, verdict=verdict, shell=shell)
+
+    async def _clean_ends(self, tests: list[str], limit: float) -> str:
+        """How the unmutated tree's run of these tests ended (its `classify` note)."""
+        if self.order_file is not None:
+            self.order_file.write([])
+        return classify(await self._run_command(tests, limit), self.command)[2]
 
     async def run(self, job: MutantJob) -> MutantResult:
         mutant = job.mutant
@@ -408,6 +440,9 @@ class GenericExecutor:
                 note = "timed out twice (re-checked in a fresh process)"
             if status is MutantStatus.RUNTIME_ERROR and (died := self._death(done)):
                 done, status, killed_by, note = await self._whose_death(died, job, tests, limit, path, original, text)
+            if done.returncode == EXIT_UNFINISHED and await self._clean_ends(tests, limit) == note:
+                # The suite stops itself the same way: the mutant's run is as complete as it ever is.
+                status, killed_by, note = MutantStatus.SURVIVED, [], f"{note}, as on the unmutated tree"
         if narrow and self.order is not None:  # (whether its narrow files killed it: `NarrowStage`)
             self.order.narrow.record(mutant.target, narrow, killed_by if status is MutantStatus.KILLED else [])
         if tests != job.tests:  # pytest could not resolve the selection (see `_run_selection`)

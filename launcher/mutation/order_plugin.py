@@ -9,10 +9,18 @@ cases) or a test file; the tests of the first entry run first, then the second's
 other test in pytest's own order. A line `!stop-after NODEID` deselects what follows that test
 (the launcher's check that a reordered kill is not an artefact of the order). The launcher
 never imports this module (it copies the file), so its own process needs no pytest.
+
+It also keeps the session record (the file LAUNCHER_SESSION_RECORD names): a line when the
+session starts, one when pytest was stopped (`pytest.exit`, a KeyboardInterrupt) and one when it
+finishes. Exit status 0 alone reads as "every test passed"; a run whose record shows a start
+without a finish (the process ended under pytest: `os._exit(0)`) or a stop
+(`pytest.exit(returncode=0)`) did not run its tests to the end (`session_record`). A custom test
+command's pytest loads it through PYTEST_PLUGINS, for the record only (no priority file lines).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -20,6 +28,40 @@ import pytest
 
 ORDER_ENV = "LAUNCHER_TEST_ORDER"
 STOP_AFTER = "!stop-after "
+RECORD_ENV = "LAUNCHER_SESSION_RECORD"
+# The record file of each pytest session running in this process, outermost first. Only the
+# outermost session records, and it takes the variable out of the environment: a test's own
+# pytest runs (pytester in-process, a `python -m pytest` subprocess) may stop themselves on
+# purpose, and are not the run the launcher judges.
+_SESSIONS: list[str | None] = []
+
+
+def _record(path: str | None, event: dict[str, Any]) -> None:
+    if not path:
+        return
+    try:  # appended and closed at once: an os._exit right after must not lose it
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(event) + "\n")
+    except OSError:
+        pass
+
+
+def pytest_sessionstart(session: Any) -> None:
+    worker = hasattr(session.config, "workerinput")  # a pytest-xdist worker: its controller records
+    path = os.environ.pop(RECORD_ENV, None) if not _SESSIONS and not worker else None
+    _SESSIONS.append(path)
+    _record(path, {"ev": "start", "pid": os.getpid()})
+
+
+def pytest_keyboard_interrupt(excinfo: Any) -> None:
+    """pytest calls this for `pytest.exit(...)` as well as for a KeyboardInterrupt."""
+    said = f"{type(excinfo.value).__name__}: {getattr(excinfo.value, 'msg', excinfo.value)}"
+    _record(_SESSIONS[-1] if _SESSIONS else None, {"ev": "stopped", "pid": os.getpid(), "what": said[:200]})
+
+
+def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
+    path = _SESSIONS.pop() if _SESSIONS else None
+    _record(path, {"ev": "finish", "pid": os.getpid(), "exitstatus": int(exitstatus)})
 
 
 def _read(path: str) -> tuple[list[str], str | None]:

@@ -39,7 +39,9 @@ from launcher.mutation.source_text import parse_quietly
 # /6: the pytest flags, the interpreter's identity (not only its path) and the environment the
 # tests read are in the key; a symlink counts with what it resolves to, a submodule (a directory
 # entry) with its files (before it, a submodule bump or a link target's edit reused verdicts).
-SCHEMA = "launcher-result-key/6"
+# /7: a pytest run that exits 0 without finishing its tests (`pytest.exit(returncode=0)`, or
+# `os._exit(0)` in a fresh process) is Killed (before it, such mutants could be cached Survived).
+SCHEMA = "launcher-result-key/7"
 _NOT_STRIPPED = ("conftest.py", "__init__.py")
 
 

@@ -216,7 +216,8 @@ class Worker:
         if result.status is MutantStatus.SURVIVED:  # (a fork's Timeout it re-checks itself)
             fresh = await self.generic.run(job)
             why = f"{fork.name} said {result.status.value}; re-checked in a fresh process"
-            fresh.output_tail = NOTE + why + "\n" + fresh.output_tail
+            tail = fresh.output_tail  # the fresh run's own reason, if any, stays on the note's line
+            fresh.output_tail = NOTE + why + ("; " + tail[len(NOTE):] if tail.startswith(NOTE) else "\n" + tail)
             return fresh
         return result
 
@@ -243,6 +244,8 @@ class Worker:
             if zygote is not None and zygote.failure:  # it worked, only slower: say why
                 why = zygote.failure.splitlines()[0]
                 self.notes.append(f"zygote unavailable, new interpreters used instead: {why}")
+            if self.generic.unrecorded and self.generic.unrecorded not in self.notes:
+                self.notes.append(self.generic.unrecorded)
             await self.generic.stop()
             await self.reap_leftovers()  # (its own processes have ended: nothing is kept)
 

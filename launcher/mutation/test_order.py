@@ -32,6 +32,7 @@ from launcher.mutation.coverage_map import CoverageMap
 from launcher.mutation.discover import read_source
 from launcher.mutation.model import Mutant
 from launcher.mutation.narrow_stage import NarrowStage
+from launcher.mutation.session_record import RECORD_ENV, unfinished
 from launcher.mutation.source_text import parse_quietly
 from launcher.mutation.test_ids import stable_test_id
 
@@ -209,12 +210,17 @@ class OrderFile:
     def __init__(self, tree: Path) -> None:
         self.directory = tree.parent / f"{tree.name}-order"
         self.path = self.directory / "priority.txt"
+        self.record = self.directory / "session.jsonl"  # the plugin's session record (`session_record`)
 
-    def env(self, base: Mapping[str, str]) -> dict[str, str]:
-        """`base` with the plugin importable (first on PYTHONPATH) and the file named."""
+    def env(self, base: Mapping[str, str], *, autoload: bool = False) -> dict[str, str]:
+        """`base` with the plugin importable (first on PYTHONPATH) and its files named;
+        `autoload`: loaded by any pytest the command runs (PYTEST_PLUGINS), not by `-p`."""
         inherited = base.get("PYTHONPATH", "")
         path = os.pathsep.join(filter(None, [str(self.directory), inherited]))
-        return {**base, "PYTHONPATH": path, ORDER_ENV: str(self.path)}
+        env = {**base, "PYTHONPATH": path, ORDER_ENV: str(self.path), RECORD_ENV: str(self.record)}
+        if autoload:
+            env["PYTEST_PLUGINS"] = ",".join(filter(None, [base.get("PYTEST_PLUGINS", ""), PLUGIN_NAME]))
+        return env
 
     args = ("-p", PLUGIN_NAME)
 
@@ -227,6 +233,14 @@ class OrderFile:
     def write(self, tests: Sequence[str], stop_after: str | None = None) -> None:
         lines = [*tests, *([STOP_AFTER + stop_after] if stop_after else [])]
         self.path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+    def clear_record(self) -> None:
+        """Before each run: the record then holds that run's sessions only."""
+        self.record.unlink(missing_ok=True)
+
+    def unfinished(self) -> str | None:
+        """Why the last run did not run its tests to the end (`session_record.unfinished`)."""
+        return unfinished(self.record)
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
