@@ -1,0 +1,42 @@
+"""Resolution rounds of conflicts that are not two edits of one line (`on_conflict = "agent"`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import git
+from helpers import run_plan, task
+
+
+def _sh(command: str, rounds: list[int]) -> dict[str, object]:
+    return {"run": ["sh", "-c", command], "rounds": rounds}
+
+
+@pytest.mark.parametrize("resolution, lands", [
+    # the restore command of "your branch's version", as the feedback gives it: the file comes
+    # back under the name git made up for it (`conf~HEAD`), which neither side has
+    ("git show HEAD^1:conf > 'conf~HEAD'", False),
+    ("git show HEAD^1:conf > 'conf~HEAD' && git mv 'conf~HEAD' conf.txt", True),
+])
+def test_a_file_git_moved_aside_for_a_directory_lands_only_under_a_name_of_its_own(
+        repo: Path, resolution: str, lands: bool) -> None:
+    tasks = [
+        {"id": "dir", "script": [_sh("mkdir conf && printf g > conf/a", [1])]},
+        {"id": "file", "script": [_sh("printf mine > conf", [1]), _sh(resolution, [2])]},
+    ]
+
+    report = run_plan(repo, tasks, on_conflict="agent")
+
+    feedback = (Path(report.artifacts) / "file" / "grading" / "1-feedback.md").read_text()
+    line = next(line for line in feedback.splitlines() if line.startswith("- `conf~HEAD`"))
+    assert "your branch's `conf`, moved here by git" in line and "never landed" in line
+    landed = git(repo, "ls-tree", "-r", "--name-only", "main").split()
+    assert "conf~HEAD" not in landed
+    if lands:
+        assert task(report, "file").state == "merged"
+        assert git(repo, "show", "main:conf.txt") == "mine" and "conf/a" in landed
+        assert (repo / "conf.txt").read_text() == "mine"
+    else:
+        assert task(report, "file").state == "failed"
+        assert "keeps conf~HEAD, a name git made up" in task(report, "file").message
