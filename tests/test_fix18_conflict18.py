@@ -40,3 +40,23 @@ def test_a_file_git_moved_aside_for_a_directory_lands_only_under_a_name_of_its_o
     else:
         assert task(report, "file").state == "failed"
         assert "keeps conf~HEAD, a name git made up" in task(report, "file").message
+
+
+def test_a_file_git_moved_aside_for_a_symlink_of_its_name_is_not_landed_under_the_made_up_name(
+        repo: Path) -> None:
+    """A file made a symlink on one side and edited on the other: git keeps the link and moves
+    the target's file to `app.py~<commit>`; restoring it there lands a file neither side has."""
+    restore_main = ("tip=$(git rev-parse HEAD^2) && git show HEAD^2:app.py > \"app.py~$tip\" && "
+                    "git show HEAD^1:app.py > /dev/null")
+    tasks = [
+        {"id": "edit", "script": [{"append": "app.py", "content": "# edited\n"}]},
+        {"id": "link", "script": [_sh("rm app.py && ln -s README.md app.py", [1]), _sh(restore_main, [2])]},
+    ]
+
+    report = run_plan(repo, tasks, on_conflict="agent")
+
+    feedback = (Path(report.artifacts) / "link" / "grading" / "1-feedback.md").read_text()
+    assert "main's `app.py`, moved here by git" in feedback
+    assert task(report, "link").state == "failed"
+    assert "a name git made up" in task(report, "link").message
+    assert not [name for name in git(repo, "ls-tree", "-r", "--name-only", "main").split() if "~" in name]

@@ -230,7 +230,7 @@ async def merge_for_resolution(repo: GitRepo, worktree: Path, tip: str, target: 
                         where=str(worktree), fix="look at the worktree; the task's branch is unchanged")
     sizes = await markers.marker_sizes(repo, sorted(stages), cwd=worktree)
     as_text = await merged_line_by_line(repo, worktree, stages)
-    made_up = set(await names_made_up(repo, ours, tip, [p for p in sorted(stages) if 1 not in stages[p]]))
+    made_up = set(await names_made_up(repo, ours, tip, sorted(stages)))
     conflicts = [_mark(worktree, path, stages[path], target, sizes[path], path in as_text)
                  for path in sorted(stages)]
     for conflict in conflicts:
@@ -256,6 +256,7 @@ async def still_unresolved(repo: GitRepo, merge: str, head: str, paths: list[str
 async def names_made_up(repo: GitRepo, ours: str, theirs: str, paths: list[str]) -> list[str]:
     """The `paths` that neither side (`ours`, `theirs`) nor their merge base holds: names git made
     up for a conflict (a file moved aside to `path~HEAD` for a directory of its name)."""
+    paths = [path for path in paths if "~" in path]  # git's are `path~<side>`: few to look up
     if not paths:
         return []
     fork = await repo.git("merge-base", ours, theirs, check=False)
