@@ -60,3 +60,20 @@ def test_a_file_git_moved_aside_for_a_symlink_of_its_name_is_not_landed_under_th
     assert task(report, "link").state == "failed"
     assert "a name git made up" in task(report, "link").message
     assert not [name for name in git(repo, "ls-tree", "-r", "--name-only", "main").split() if "~" in name]
+
+
+def test_a_file_both_sides_renamed_to_different_names_is_told_as_such_and_lands_as_resolved(repo: Path) -> None:
+    keep_mains_name = "git rm -q -f app.py mine.py && git show HEAD^2:core.py > core.py"
+    tasks = [
+        {"id": "core", "script": [_sh("git mv app.py core.py", [1])]},
+        {"id": "mine", "script": [_sh("git mv app.py mine.py", [1]), _sh(keep_mains_name, [2])]},
+    ]
+
+    report = run_plan(repo, tasks, on_conflict="agent")
+
+    feedback = (Path(report.artifacts) / "mine" / "grading" / "1-feedback.md").read_text()
+    line = next(line for line in feedback.splitlines() if line.startswith("- `app.py`"))
+    assert "renamed away on both sides" in line and "unmerged" not in line
+    assert [task(report, t).state for t in ("core", "mine")] == ["merged", "merged"]
+    assert git(repo, "ls-tree", "-r", "--name-only", "main").split() == [".gitignore", "README.md", "core.py"]
+    assert (repo / "core.py").is_file() and not (repo / "mine.py").exists() and not (repo / "app.py").exists()

@@ -72,6 +72,9 @@ class Conflict:
         if self.theirs:
             return (f"deleted on your branch, changed on {target}" if self.base else
                     f"only {target} has a file here (git moved it: a file/directory or rename conflict)")
+        if self.base:  # rename/rename: each side moved the file to a name of its own
+            return ("renamed away on both sides (to different names: git's messages below name them); "
+                    "neither side has a file here")
         return "unmerged"
 
     def how_left(self) -> str:
