@@ -31,6 +31,7 @@ def test_a_file_git_moved_aside_for_a_directory_lands_only_under_a_name_of_its_o
     feedback = (Path(report.artifacts) / "file" / "grading" / "1-feedback.md").read_text()
     line = next(line for line in feedback.splitlines() if line.startswith("- `conf~HEAD`"))
     assert "your branch's `conf`, moved here by git" in line and "never landed" in line
+    assert "+++ b/conf/a" in feedback.split("The other side's change")[1]  # main's directory, not "no change"
     landed = git(repo, "ls-tree", "-r", "--name-only", "main").split()
     assert "conf~HEAD" not in landed
     if lands:
