@@ -7,7 +7,9 @@ file/directory or a rename conflict leaves one side's version (or git's moved co
 the resolution. So each conflicted path is recorded with what each side has (`Conflict`), a
 regular file or symlink git could not mark is replaced by a conflict note that has marker
 lines, and the landing refuses the branch while any conflicted path is still as this merge left
-it (`still_unresolved`), besides any marker line it adds (`git.markers`). Whether git marked a
+it (`still_unresolved`) or still holds a name git made up for the conflict (`made_up_kept`: a
+file moved aside to `conf~HEAD`, which neither side has), besides any marker line it adds
+(`git.markers`). Whether git marked a
 path is judged as git's merge decides it (`merged_line_by_line`), never from the file's bytes
 alone: a binary file that happens to hold a `<<<<<<< ` line is this branch's version, unmarked."""
 
