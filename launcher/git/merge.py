@@ -328,6 +328,11 @@ async def _screen(repo: GitRepo, tip: str, head: str, candidate: Candidate) -> L
         if unresolved := await resolution.still_unresolved(repo, merged, head, paths):
             reasons.append(f"{candidate.branch} leaves its merge conflict unresolved in {', '.join(unresolved)}: "
                            f"still exactly as the resolution merge {merged[:12]} left it")
+        if kept := [p for p in await resolution.made_up_kept(repo, merged, head, paths) if p not in unresolved]:
+            unresolved = [*unresolved, *kept]
+            reasons.append(f"{candidate.branch} keeps {', '.join(kept)}, a name git made up for its merge "
+                           "conflict (a file moved aside for a directory or another file of that name): "
+                           "give that content a name of its own (`git mv`) or remove it")
     # A head the target already contains adds no lines (its diff from the fork is empty).
     if left := await markers.added_markers(repo, tip, head):
         reasons.append(markers.refusal("it also" if reasons else candidate.branch, left))

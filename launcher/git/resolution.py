@@ -7,7 +7,9 @@ file/directory or a rename conflict leaves one side's version (or git's moved co
 the resolution. So each conflicted path is recorded with what each side has (`Conflict`), a
 regular file or symlink git could not mark is replaced by a conflict note that has marker
 lines, and the landing refuses the branch while any conflicted path is still as this merge left
-it (`still_unresolved`), besides any marker line it adds (`git.markers`). Whether git marked a
+it (`still_unresolved`) or still holds a name git made up for the conflict (`made_up_kept`: a
+file moved aside to `conf~HEAD`, which neither side has), besides any marker line it adds
+(`git.markers`). Whether git marked a
 path is judged as git's merge decides it (`merged_line_by_line`), never from the file's bytes
 alone: a binary file that happens to hold a `<<<<<<< ` line is this branch's version, unmarked."""
 
@@ -35,17 +37,27 @@ class Conflict:
     ours: str | None  # the task's branch
     theirs: str | None  # the target
     left: str  # "markers" | "note" (replaced by a conflict note) | "as is"
+    # A name git made up for the conflict (`conf~HEAD`: a file moved aside for a directory of
+    # its name): the side's name it stands for; such a name is never landed.
+    moved_from: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Conflict:
+        moved = data.get("moved_from")
         return cls(path=str(data["path"]), base=data.get("base"), ours=data.get("ours"),
-                   theirs=data.get("theirs"), left=str(data.get("left", "as is")))
+                   theirs=data.get("theirs"), left=str(data.get("left", "as is")),
+                   moved_from=str(moved) if moved is not None else None)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     def kind(self, target: str) -> str:
         """What each side did, in the user's words."""
+        if self.moved_from is not None:
+            side = "your branch" if self.ours else target
+            return (f"{side}'s {code(self.moved_from)}, moved here by git (the other side has a directory or "
+                    "another file at that name); git made this name up and it is never landed: give the "
+                    "content a name of its own (`git mv`) or remove it")
         if self.ours and self.theirs:
             both = "changed on both sides" if self.base else "added on both sides"
             if self.ours.split()[0] == "160000" or self.theirs.split()[0] == "160000":
@@ -62,6 +74,9 @@ class Conflict:
         if self.theirs:
             return (f"deleted on your branch, changed on {target}" if self.base else
                     f"only {target} has a file here (git moved it: a file/directory or rename conflict)")
+        if self.base:  # rename/rename: each side moved the file to a name of its own
+            return ("renamed away on both sides (to different names: git's messages below name them); "
+                    "neither side has a file here")
         return "unmerged"
 
     def how_left(self) -> str:
@@ -209,6 +224,7 @@ async def merge_for_resolution(repo: GitRepo, worktree: Path, tip: str, target: 
     """Merge `tip` into the worktree's branch and commit the result with every conflict left
     visible (markers, or a conflict note): (new head, the conflicted paths)."""
     await repo.git("merge", "--abort", cwd=worktree, check=False)  # a crashed attempt's leftovers
+    ours = await commits.head_of(repo, worktree)
     # The launcher's merge, not the user's: their merge.verifySignatures does not apply (the
     # target's tip is often the launcher's own landing commit), as git/repo.py also pins.
     merged = await repo.git("merge", "--no-ff", "--no-commit", "--no-verify-signatures", tip, cwd=worktree,
@@ -219,8 +235,12 @@ async def merge_for_resolution(repo: GitRepo, worktree: Path, tip: str, target: 
                         where=str(worktree), fix="look at the worktree; the task's branch is unchanged")
     sizes = await markers.marker_sizes(repo, sorted(stages), cwd=worktree)
     as_text = await merged_line_by_line(repo, worktree, stages)
+    made_up = set(await names_made_up(repo, ours, tip, sorted(stages)))
     conflicts = [_mark(worktree, path, stages[path], target, sizes[path], path in as_text)
                  for path in sorted(stages)]
+    for conflict in conflicts:
+        if conflict.path in made_up:
+            conflict.moved_from = conflict.path.rsplit("~", 1)[0]
     await commits.commit_pending(repo, worktree, message, trailers)
     return await commits.head_of(repo, worktree), conflicts
 
@@ -236,3 +256,31 @@ async def still_unresolved(repo: GitRepo, merge: str, head: str, paths: list[str
         return []  # the merge commit is gone (history rewritten): the marker check still applies
     changed = [p for p in diff.out.split("\0") if p]
     return [p for p in paths if not any(c == p or c.startswith(p + "/") for c in changed)]
+
+
+async def names_made_up(repo: GitRepo, ours: str, theirs: str, paths: list[str]) -> list[str]:
+    """The `paths` that neither side (`ours`, `theirs`) nor their merge base holds: names git made
+    up for a conflict (a file moved aside to `path~HEAD` for a directory of its name)."""
+    paths = [path for path in paths if "~" in path]  # git's are `path~<side>`: few to look up
+    if not paths:
+        return []
+    fork = await repo.git("merge-base", ours, theirs, check=False)
+    sides = [ours, theirs, *fork.out.split()[:1]] if fork.ok else [ours, theirs]
+    found = []
+    for path in paths:
+        held = [(await repo.git("rev-parse", "--verify", "-q", f"{side}:{path}", check=False)).ok
+                for side in sides]
+        if not any(held):
+            found.append(path)
+    return found
+
+
+async def made_up_kept(repo: GitRepo, merge: str, head: str, paths: list[str]) -> list[str]:
+    """The `paths` (conflicted in the resolution merge `merge`) that are names git made up for
+    the conflict and that `head` still holds: resolved in name only (a side's file restored
+    under `conf~HEAD`), which would land a file neither side has."""
+    if not paths or not (await repo.git("rev-parse", "--verify", "-q", f"{merge}^2", check=False)).ok:
+        return []  # the merge commit is gone (history rewritten): the other checks still apply
+    made_up = await names_made_up(repo, f"{merge}^1", f"{merge}^2", paths)
+    return [path for path in made_up
+            if (await repo.git("rev-parse", "--verify", "-q", f"{head}:{path}", check=False)).ok]

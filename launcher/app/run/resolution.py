@@ -106,7 +106,9 @@ async def prepare(ctx: RunContext, task_id: str, worktree: Path) -> None:
 async def _feedback(ctx: RunContext, record: dict[str, Any], head: str,
                     conflicts: list[resolution.Conflict]) -> str:
     tip, target = str(record["tip"]), ctx.target
-    files = [c.path for c in conflicts] or [str(f) for f in record.get("files") or []]
+    # A name git made up (`conf~HEAD`) is on neither side: the other side's change is at the name it stands for.
+    files = (list(dict.fromkeys(c.moved_from or c.path for c in conflicts))
+             or [str(f) for f in record.get("files") or []])
     lines = [
         "# Resolve a merge conflict\n",
         f"Your branch conflicts with `{target}`. The launcher merged `{target}` ({tip[:12]}) into "
