@@ -53,6 +53,28 @@ def _aside(root: Path, rel: str, aside_dir: Path) -> Path | None:
 move_aside = _aside  # for the integration check's put-back of what changed since the run's start
 
 
+def restore_copy(root: Path, rel: str, data: bytes | None, mode: int, aside_dir: Path, *, moment: str,
+                 found: str) -> str:
+    """Put `rel` back to `data` (None: it was not there) as it was `moment`, the version found
+    moved aside first (`found`: what the note calls it); a directory found in its place
+    that is empty once its files were moved aside is removed. The note's text; OSError: left."""
+    path = root / rel
+    if path.is_dir() and not path.is_symlink():
+        with contextlib.suppress(OSError):  # emptied (its files moved aside first): the file goes back
+            path.rmdir()
+        if path.is_dir():
+            raise OSError(f"{rel} is now a directory")
+    moved = _aside(root, rel, aside_dir)
+    where = f"; {found} moved to {relative(moved, root)}" if moved else ""
+    if data is None:
+        return f"not there {moment}{where}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    with contextlib.suppress(OSError):
+        os.chmod(path, mode)
+    return f"put back as it was {moment}{where}"
+
+
 async def _tracked_at_head(repo: GitRepo, rel: str) -> bool:
     done = await repo.git("--literal-pathspecs", "ls-tree", "--name-only", "-z", "HEAD", "--", rel,
                           check=False)
@@ -86,10 +108,10 @@ async def put_back(repo: GitRepo, snapshot: MainTreeSnapshot | None, listed_at_s
 def _moved(repo: GitRepo, target: Path | None, first: str) -> str:
     if target is None:
         return first
-    return f"{first}; the agent's version moved to {_relative(target, repo.root)}"
+    return f"{first}; the agent's version moved to {relative(target, repo.root)}"
 
 
-def _relative(path: Path, root: Path) -> str:
+def relative(path: Path, root: Path) -> str:
     with contextlib.suppress(ValueError):
         return str(path.relative_to(root))
     return str(path)
@@ -138,7 +160,7 @@ def _odd_one(root: Path, rel: str, aside_dir: Path, odd: OddEntries | None) -> s
         if kind == "socket" and _listened_on(path):
             return "a new socket a running process listens on, left in place (moving it would cut it off)"
         moved = _aside(root, rel, aside_dir)
-        said = f"a new {kind}, moved to {_relative(moved, root)}" if moved else f"a {kind}"
+        said = f"a new {kind}, moved to {relative(moved, root)}" if moved else f"a {kind}"
     if odd is not None:
         forget(odd, rel)
     return said
@@ -184,4 +206,4 @@ async def _put_back_one(repo: GitRepo, snapshot: MainTreeSnapshot | None, listed
     moved = _aside(repo.root, rel, aside_dir)
     if moved is None:
         return "left as the agent made it (not a file)"
-    return f"new, moved to {_relative(moved, repo.root)}"
+    return f"new, moved to {relative(moved, repo.root)}"

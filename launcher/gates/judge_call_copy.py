@@ -17,8 +17,6 @@ app/run/before_check.py, which the gates layer cannot import.)
 
 from __future__ import annotations
 
-import contextlib
-import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,21 +118,5 @@ def put_back(root: Path, copy: CallCopy, paths: list[str], aside_dir: Path) -> l
 
 
 def _restore(root: Path, copy: CallCopy, rel: str, aside_dir: Path) -> str:
-    path, data = root / rel, copy.contents[rel]
-    if path.is_dir() and not path.is_symlink():
-        raise OSError(f"{rel} is now a directory")
-    moved = main_restore.move_aside(root, rel, aside_dir)
-    where = f"; the version found moved to {_relative(moved, root)}" if moved else ""
-    if data is None:
-        return f"not there right before this call{where}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    with contextlib.suppress(OSError):
-        os.chmod(path, copy.modes.get(rel, 0o644))
-    return f"put back as it was right before this call{where}"
-
-
-def _relative(path: Path, root: Path) -> str:
-    with contextlib.suppress(ValueError):
-        return str(path.relative_to(root))
-    return str(path)
+    return main_restore.restore_copy(root, rel, copy.contents[rel], copy.modes.get(rel, 0o644), aside_dir,
+                                     moment="right before this call", found="the version found")

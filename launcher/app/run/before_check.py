@@ -13,8 +13,6 @@ it, and what is said names where each version is.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import stat
 import time
 from dataclasses import dataclass, field
@@ -133,7 +131,7 @@ def put_back(root: Path, before: BeforeCheck, paths: list[str], aside_dir: Path,
             kept = _keep_between(rel, data, aside_dir)
             put.described[index] = put.described[index][:-1] + (
                 f"; what it held between the check's first run and its run again (your save, or that "
-                f"run's write) kept in {_relative(kept, root)})")
+                f"run's write) kept in {main_restore.relative(kept, root)})")
 
 
 def _kept(rel: str, before: BeforeCheck, aside_dir: Path, root: Path) -> str:
@@ -146,7 +144,7 @@ def _kept(rel: str, before: BeforeCheck, aside_dir: Path, root: Path) -> str:
         kept = _keep_between(rel, data, aside_dir, ".before")
     except OSError:
         return ""
-    return f"; its version {before.moment} kept in {_relative(kept, root)}"
+    return f"; its version {before.moment} kept in {main_restore.relative(kept, root)}"
 
 
 def _said(put: main_restore.PutBack, rel: str) -> int | None:
@@ -164,24 +162,5 @@ def _keep_between(rel: str, data: bytes, aside_dir: Path, suffix: str = ".betwee
 
 
 def _restore(root: Path, rel: str, before: BeforeCheck, aside_dir: Path, writer: str) -> str:
-    path, data = root / rel, before.contents[rel]
-    if path.is_dir() and not path.is_symlink():
-        with contextlib.suppress(OSError):  # emptied (its files moved aside first): the file goes back
-            path.rmdir()
-        if path.is_dir():
-            raise OSError(f"{rel} is now a directory")
-    moved = main_restore.move_aside(root, rel, aside_dir)
-    where = f"; {writer}'s version moved to {_relative(moved, root)}" if moved else ""
-    if data is ABSENT:
-        return f"not there {before.moment}{where}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    with contextlib.suppress(OSError):
-        os.chmod(path, before.modes.get(rel, 0o644))
-    return f"put back as it was {before.moment}{where}"
-
-
-def _relative(path: Path, root: Path) -> str:
-    with contextlib.suppress(ValueError):
-        return str(path.relative_to(root))
-    return str(path)
+    return main_restore.restore_copy(root, rel, before.contents[rel], before.modes.get(rel, 0o644), aside_dir,
+                                     moment=before.moment, found=f"{writer}'s version")
