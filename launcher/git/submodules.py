@@ -243,6 +243,40 @@ async def written_uninitialised(repo: GitRepo, tree: Path) -> list[str]:
     return sorted(found)
 
 
+async def staged_pointers(repo: GitRepo, tree: Path) -> dict[str, tuple[str, str]]:
+    """Submodule pointers staged in `tree`'s index that differ from its HEAD (path -> (HEAD's
+    commit, the staged one)): `git update-index --cacheinfo 160000,<commit>,<path>`, or `git add`
+    of a submodule checked out at another commit. Empty without a HEAD."""
+    staged = await repo.git("diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev",
+                            "--ignore-submodules=none", "HEAD", cwd=tree, check=False)
+    if not staged.ok:
+        return {}
+    fields = staged.out.split("\0")
+    found = {}
+    for meta, path in zip(fields[::2], fields[1::2], strict=False):
+        parts = meta.lstrip(":").split()
+        if len(parts) >= 4 and parts[1] == "160000":
+            found[path] = (parts[2], parts[3])
+    return found
+
+
+async def keep_staged_pointers(repo: GitRepo, tree: Path, staged: dict[str, tuple[str, str]]) -> list[str]:
+    """Stage again the pointers of `staged` (`staged_pointers`, read before `git add -A`) that
+    `git add -A` put back to HEAD's commit: it stages what the submodule has checked out, which is
+    still HEAD's commit when the agent staged a pointer only. Dropped, the agent's change would
+    vanish and the task be reported as one that changed nothing; kept, it is committed, and the
+    task fails as any that moves a submodule pointer does (`pointer_problem`). Returns the paths."""
+    if not staged:
+        return []
+    listed = await repo.git("--literal-pathspecs", "ls-files", "-s", "-z", "--", *staged, cwd=tree, check=False)
+    now = {entry.partition("\t")[2]: entry.split()[1]
+           for entry in listed.out.split("\0") if entry.startswith("160000 ")}
+    reverted = [path for path, (before, _after) in staged.items() if now.get(path) == before]
+    for path in reverted:
+        await repo.git("update-index", "--cacheinfo", f"160000,{staged[path][1]},{path}", cwd=tree)
+    return reverted
+
+
 async def made_repositories(repo: GitRepo, tree: Path, start: str, gitlinks: list[str]) -> list[str]:
     """The gitlinks among `gitlinks` that are no submodule: new since `start` and not declared in
     the tree's `.gitmodules`. They are repositories the agent made (`git init`, a commit inside,
