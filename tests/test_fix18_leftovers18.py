@@ -4,14 +4,17 @@
   160000,<commit>,sub`, the submodule still checked out at the recorded commit) has moved the
   pointer: the launcher's `git add -A` of its leftovers no longer puts the pointer back, so the
   task fails as any that moves a submodule pointer does (branch kept), never `skipped: no changes`.
+- `status --json` lists the conflict matrix as it stands while work waits to land: a pair whose
+  tasks both landed (a conflict resolved by the agent, then landed) is not shown as a conflict.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from helpers import git, run_plan, task
+from helpers import git, launcher_cli, run_plan, task
 
 from launcher.models.states import TaskState
 
@@ -52,3 +55,26 @@ def test_a_submodule_pointer_only_staged_fails_the_task_instead_of_being_dropped
     assert git(repo, "ls-tree", "HEAD", "sub").split()[2] == commits[0]
     assert one.branch and git(repo, "ls-tree", one.branch, "sub").split()[2] == commits[1]
     assert os.path.isdir(repo / "sub")
+
+
+def test_status_shows_no_conflict_between_two_tasks_that_both_landed(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "a.txt").write_text("a\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    report = run_plan(repo, [
+        {"id": "one", "prompt": "x", "script": [{"run": ["sh", "-c", "echo one > a.txt"]}]},
+        {"id": "two", "prompt": "x", "script": [
+            {"run": ["sh", "-c", "echo two > a.txt"], "rounds": [1]},
+            {"run": ["sh", "-c", "echo one two > a.txt"], "rounds": [2]}]},
+    ], on_conflict="agent")
+    assert [t.state for t in report.tasks] == ["merged", "merged"], report.tasks
+    assert "to resolve conflicts" in git(repo, "log", "--format=%s", "main")  # the pair did conflict
+    status = launcher_cli(repo, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    shown = json.loads(status.stdout)
+    assert all(t["merged"] for t in shown["tasks"])
+    assert shown["conflicts"] == []
+    assert report.conflicts == []
