@@ -6,17 +6,32 @@
   task fails as any that moves a submodule pointer does (branch kept), never `skipped: no changes`.
 - `status --json` lists the conflict matrix as it stands while work waits to land: a pair whose
   tasks both landed (a conflict resolved by the agent, then landed) is not shown as a conflict.
+- `workflow pause` takes the workflow's claim lock, as `next` and `resume` do from "may it run?"
+  to the record of their runner: a pause no longer slips in between, leaving a `next` that
+  answered `ok` (the phase runs in process N) with a runner refused at its start. A runner
+  recorded before its phase began is a running phase to `pause`: the pause is requested (taken
+  when the phase ends), not applied under it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from helpers import git, launcher_cli, run_plan, task
+import anyio
+from helpers import git, launcher_cli, run_plan, start_launcher, task
 
+from launcher import process_identity
+from launcher.app.workflow import engine
+from launcher.app.workflow.session import CLAIM_LOCK, WorkflowSession
 from launcher.models.states import TaskState
+from launcher.models.workflow import WorkflowState, WorkflowStatus
+from tests.test_workflows import _scripts, wf_repo  # noqa: F401 (a fixture)
 
 FILE_PROTOCOL = ("-c", "protocol.file.allow=always")
 
@@ -78,3 +93,51 @@ def test_status_shows_no_conflict_between_two_tasks_that_both_landed(tmp_path: P
     assert all(t["merged"] for t in shown["tasks"])
     assert shown["conflicts"] == []
     assert report.conflicts == []
+
+
+def _folder(repo: Path, wid: str) -> Path:
+    async def where() -> Path:
+        return (await WorkflowSession.open(repo)).folder(wid)
+    return anyio.run(where)
+
+
+def test_workflow_pause_waits_for_the_claim_a_next_holds(wf_repo: Path) -> None:  # noqa: F811
+    wid = anyio.run(engine.create, wf_repo, "mini", {"what": "mul"}, {"scripts": _scripts(wf_repo)}).id
+    lock = _folder(wf_repo, wid) / CLAIM_LOCK
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a `next` deciding and recording its runner
+    try:
+        pausing = start_launcher(wf_repo, "workflow", "pause", wid, "--json")
+        time.sleep(3)
+        assert pausing.poll() is None, pausing.communicate()
+        assert anyio.run(engine.status, wf_repo, wid).status is WorkflowStatus.READY
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    out, err = pausing.communicate(timeout=60)
+    assert pausing.returncode == 0, err
+    assert json.loads(out)["status"] == "paused"
+
+
+def test_pausing_a_workflow_whose_spawned_runner_has_not_begun_requests_the_pause(wf_repo: Path) -> None:  # noqa: F811
+    wid = anyio.run(engine.create, wf_repo, "mini", {"what": "mul"}, {"scripts": _scripts(wf_repo)}).id
+    runner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = process_identity.start_time(runner.pid)
+
+        async def record() -> None:
+            session = await WorkflowSession.open(wf_repo)
+
+            def spawned(now: WorkflowState) -> None:
+                now.runner_pid, now.runner_started = runner.pid, started
+            session.update(wid, spawned)
+        anyio.run(record)
+        paused = launcher_cli(wf_repo, "workflow", "pause", wid, "--json")
+        assert paused.returncode == 0, paused.stderr
+        shown = json.loads(paused.stdout)
+        assert shown["status"] == "ready" and "pause requested" in shown["message"]
+        assert anyio.run(engine.status, wf_repo, wid).pause_requested
+    finally:
+        runner.kill()
+        runner.wait()
