@@ -11,6 +11,10 @@
   answered `ok` (the phase runs in process N) with a runner refused at its start. A runner
   recorded before its phase began is a running phase to `pause`: the pause is requested (taken
   when the phase ends), not applied under it.
+- A judge's model chosen by a system-wide config file of its CLI (Claude Code's managed settings
+  `/etc/claude-code/managed-settings.json`, Gemini CLI's `/etc/gemini-cli/system-defaults.json`
+  and `settings.json`, Codex's `/etc/codex/config.toml` and `managed_config.toml`) is part of the
+  judge's identity, as the home and project files are.
 """
 
 from __future__ import annotations
@@ -24,11 +28,15 @@ import time
 from pathlib import Path
 
 import anyio
+import pytest
 from helpers import git, launcher_cli, run_plan, start_launcher, task
 
 from launcher import process_identity
 from launcher.app.workflow import engine
 from launcher.app.workflow.session import CLAIM_LOCK, WorkflowSession
+from launcher.gates import judge_model_files
+from launcher.gates.judge_identity import judge_identity
+from launcher.models.plan import AgentConfig
 from launcher.models.states import TaskState
 from launcher.models.workflow import WorkflowState, WorkflowStatus
 from tests.test_workflows import _scripts, wf_repo  # noqa: F401 (a fixture)
@@ -141,3 +149,39 @@ def test_pausing_a_workflow_whose_spawned_runner_has_not_begun_requests_the_paus
     finally:
         runner.kill()
         runner.wait()
+
+
+def _model_files(adapter: str, home: Path, **more: object) -> dict[str, str]:
+    config = AgentConfig.model_validate({"adapter": adapter, **more})
+    files: dict[str, str] = judge_identity("j", config, {"HOME": str(home)}, project={})["model_files"]
+    return files
+
+
+def test_system_wide_config_files_of_the_judges_cli_are_part_of_the_judge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system, home = tmp_path / "root", tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setattr(judge_model_files, "SYSTEM_ROOT", system)
+    for folder in ("etc/claude-code", "etc/gemini-cli", "etc/codex"):
+        (system / folder).mkdir(parents=True)
+    managed = system / "etc/claude-code/managed-settings.json"
+    managed.write_text('{"model": "opus"}')
+    assert list(_model_files("claude", home)) == [f"{managed} model"]
+    before = _model_files("claude", home)
+    managed.write_text('{"model": "haiku"}')
+    assert _model_files("claude", home) != before  # the gate sees the switch
+    defaults, overrides = system / "etc/gemini-cli/system-defaults.json", system / "etc/gemini-cli/settings.json"
+    defaults.write_text('{"model": {"name": "gemini-2.5-flash"}}')
+    overrides.write_text('{"model": {"name": "gemini-2.5-pro"}}')
+    assert list(_model_files("gemini", home)) == [f"{defaults} model.name", f"{overrides} model.name"]
+    moved = tmp_path / "elsewhere.json"
+    moved.write_text('{"model": {"name": "gemini-3"}}')
+    assert f"{moved} model.name" in _model_files("gemini", home,
+                                                 set_env={"GEMINI_CLI_SYSTEM_SETTINGS_PATH": str(moved)})
+    (system / "etc/codex/config.toml").write_text('model = "gpt-5"\n')
+    (system / "etc/codex/managed_config.toml").write_text('profile = "deep"\n[profiles.deep]\nmodel = "o3"\n')
+    codex = _model_files("codex", home)
+    assert f"{system / 'etc/codex/config.toml'} model" in codex
+    assert f"{system / 'etc/codex/managed_config.toml'} profile" in codex
+    assert _model_files("claude", home, model="sonnet") == {}  # the command line names it: no file decides
