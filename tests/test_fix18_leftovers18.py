@@ -3,7 +3,8 @@
 - An agent that only stages a new submodule pointer (`git update-index --cacheinfo
   160000,<commit>,sub`, the submodule still checked out at the recorded commit) has moved the
   pointer: the launcher's `git add -A` of its leftovers no longer puts the pointer back, so the
-  task fails as any that moves a submodule pointer does (branch kept), never `skipped: no changes`.
+  task fails as any that moves a submodule pointer does (branch kept), never `skipped: no changes`;
+  the message names the commits the pointer went from and to.
 - `status --json` lists the conflict matrix as it stands while work waits to land: a pair whose
   tasks both landed (a conflict resolved by the agent, then landed) is not shown as a conflict.
 - `workflow pause` takes the workflow's claim lock, as `next` and `resume` do from "may it run?"
@@ -72,7 +73,8 @@ def test_a_submodule_pointer_only_staged_fails_the_task_instead_of_being_dropped
     report = run_plan(repo, [{"id": "one", "prompt": "x", "script": [{"run": ["sh", "-c", stage]}]}])
     one = task(report, "one")
     assert one.state == TaskState.FAILED, one.message
-    assert "changed the commit of submodule sub" in (one.message or "")
+    # what moved, from which commit to which
+    assert f"changed the commit of submodule sub ({commits[0][:12]} -> {commits[1][:12]})" in (one.message or "")
     assert report.status != "succeeded"
     # Nothing landed, the branch with the agent's pointer is kept.
     assert git(repo, "ls-tree", "HEAD", "sub").split()[2] == commits[0]

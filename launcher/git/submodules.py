@@ -289,9 +289,31 @@ async def made_repositories(repo: GitRepo, tree: Path, start: str, gitlinks: lis
     return [path for path in gitlinks if path not in was_gitlink and path not in declared_now]
 
 
-def pointer_problem(gitlinks: list[str], made: list[str] | None = None) -> str | None:
+async def pointer_moves(repo: GitRepo, start: str, head: str, gitlinks: list[str]) -> dict[str, list[str]]:
+    """path -> [the commit `start` records, the one `head` records] ("" where it records none),
+    for the submodule pointers among `gitlinks`."""
+    if not gitlinks:
+        return {}
+    ends = []
+    for commit in (start, head):
+        listed = await repo.git("--literal-pathspecs", "ls-tree", "-z", commit, "--", *gitlinks, check=False)
+        ends.append({entry.partition("\t")[2]: entry.split()[2]
+                     for entry in listed.out.split("\0") if entry.startswith("160000 ")})
+    return {path: [ends[0].get(path, ""), ends[1].get(path, "")] for path in gitlinks}
+
+
+def _moved(path: str, moves: dict[str, list[str]]) -> str:
+    before, after = (moves.get(path) or ["", ""])[:2]
+    if not before and not after:
+        return path
+    return f"{path} ({before[:12] or 'none'} -> {after[:12] or 'none'})"
+
+
+def pointer_problem(gitlinks: list[str], made: list[str] | None = None,
+                    moves: dict[str, list[str]] | None = None) -> str | None:
     """Why a task that changed submodule pointers cannot be approved (None if it changed none).
-    `made` (a subset): new gitlinks that are no submodule, repositories the agent made."""
+    `made` (a subset): new gitlinks that are no submodule, repositories the agent made. `moves`
+    (`pointer_moves`): the commits each pointer went from and to, named in the message."""
     if made:
         listed = ", ".join(f"{path}/" for path in made)
         return (f"committed a git repository it made inside its worktree ({listed}; `git init` in a "
@@ -301,7 +323,8 @@ def pointer_problem(gitlinks: list[str], made: list[str] | None = None) -> str |
                 "them out of the kept worktree")
     if not gitlinks:
         return None
-    return (f"changed the commit of submodule {', '.join(gitlinks)}: the launcher does not land "
+    moved = ", ".join(_moved(path, moves or {}) for path in gitlinks)
+    return (f"changed the commit of submodule {moved}: the launcher does not land "
             "submodule changes (the new commit may exist only in this worktree); make the change "
             "in the submodule's own repository, or leave the submodule as it is")
 
