@@ -4,7 +4,9 @@
   160000,<commit>,sub`, the submodule still checked out at the recorded commit) has moved the
   pointer: the launcher's `git add -A` of its leftovers no longer puts the pointer back, so the
   task fails as any that moves a submodule pointer does (branch kept), never `skipped: no changes`;
-  the message names the commits the pointer went from and to.
+  the message names the commits the pointer went from and to. A resolution round's merge keeps a
+  submodule pointer the target moved (and checks the submodule out there): the task neither
+  reverts the target's move nor fails for a move it never made.
 - `status --json` lists the conflict matrix as it stands while work waits to land: a pair whose
   tasks both landed (a conflict resolved by the agent, then landed) is not shown as a conflict.
 - `workflow pause` takes the workflow's claim lock, as `next` and `resume` do from "may it run?"
@@ -187,3 +189,25 @@ def test_system_wide_config_files_of_the_judges_cli_are_part_of_the_judge(
     assert f"{system / 'etc/codex/config.toml'} model" in codex
     assert f"{system / 'etc/codex/managed_config.toml'} profile" in codex
     assert _model_files("claude", home, model="sonnet") == {}  # the command line names it: no file decides
+
+
+def test_a_resolution_round_keeps_the_submodule_pointer_the_target_moved(tmp_path: Path) -> None:
+    repo, commits = _repo_with_submodule(tmp_path)
+    (repo / "a.txt").write_text("a\n")
+    (repo / "plan.toml").write_text(
+        '[run]\non_conflict = "agent"\n'
+        '[[task]]\nid = "one"\nprompt = "x"\nscript = [{run = ["sh", "-c", "echo one > a.txt"]}]\n'
+        '[[task]]\nid = "two"\nprompt = "x"\nscript = [{run = ["sh", "-c", "echo two > a.txt"], rounds = [1]},'
+        ' {run = ["sh", "-c", "echo one two > a.txt"], rounds = [2]}]\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "plan")
+    ran = launcher_cli(repo, "run", "plan.toml", "--no-merge")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    git(repo / "sub", "checkout", "-q", commits[1])  # the user moves the submodule on main meanwhile
+    git(repo, "add", "sub")
+    git(repo, "commit", "-qm", "bump sub")
+    landed = launcher_cli(repo, "land", "--json")
+    shown = json.loads(landed.stdout)
+    assert [(t["id"], t["state"]) for t in shown["tasks"]] == [("one", "merged"), ("two", "merged")], shown
+    assert git(repo, "ls-tree", "main", "sub").split()[2] == commits[1]  # the user's move stands
+    assert git(repo, "show", "main:a.txt") == "one two\n"
