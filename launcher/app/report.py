@@ -188,8 +188,10 @@ def build_report(journal: Journal, run_id: str, repo_root: Path) -> RunReport:
     conflicts, queue = matrix.recorded(journal.path, run_id)
     queue.culprits = _culprit_attempts(queue.culprits, plan_tasks, rows)
     merged = {t.id for t in tasks if t.merged}
-    # A prediction about two tasks that both landed is settled: they did not conflict.
-    conflicts = [c for c in conflicts if c.kind != "predicted" or not {c.a, c.b} <= merged]
+    # A pair whose tasks both landed is settled: a prediction proved wrong, or a conflict resolved
+    # (a resolution round, a later pass on the moved target). The matrix is the one that stands
+    # while work waits to land; the queue's counts keep the history.
+    conflicts = [c for c in conflicts if not {c.a, c.b} <= merged]
     landed_on = run.landed_on
     parked = landed_on is not None and landed_on != run.target
     status, message = effective_status(run, journal.landing(run_id))

@@ -7,15 +7,18 @@ gates/judge_identity.py) and the gate refuses the verdict when one changed. Per 
 CLI documents its files (each a digest of its model key; absent files or keys are not recorded):
 
 - claude: `$CLAUDE_CONFIG_DIR/settings.json` (else `~/.claude/settings.json`), the project's
-  `.claude/settings.json` and `.claude/settings.local.json`, a `--settings FILE` of `extra_args`;
-  key `model`.
+  `.claude/settings.json` and `.claude/settings.local.json`, a `--settings FILE` of `extra_args`,
+  the managed settings `/etc/claude-code/managed-settings.json`; key `model`.
 - codex: `$CODEX_HOME/config.toml` (else `~/.codex/config.toml`): `model`, `profile`, and the
   selected profile's (`--profile`/`-p` in `extra_args`, else `profile`) `[profiles.X] model` and
   `$CODEX_HOME/X.config.toml` `model` (the newer one file per profile); the project's
-  `.codex/config.toml` `model` and `profile`.
+  `.codex/config.toml` `model` and `profile`; the system's `/etc/codex/config.toml` and
+  `/etc/codex/managed_config.toml` (`model`, `profile`, the selected profile's model).
 - gemini: `$GEMINI_CLI_HOME/.gemini/settings.json` (else `~/.gemini/settings.json`) and the
   project's `.gemini/settings.json`, key `model.name` (or a string `model`, the older format);
-  GEMINI_MODEL in the `.gemini/.env` and `.env` of the project and of that home.
+  GEMINI_MODEL in the `.gemini/.env` and `.env` of the project and of that home; the system's
+  `/etc/gemini-cli/system-defaults.json` and `/etc/gemini-cli/settings.json` (or the files
+  GEMINI_CLI_SYSTEM_DEFAULTS_PATH and GEMINI_CLI_SYSTEM_SETTINGS_PATH of the agent's `set_env` name).
 - aider: `.aider.conf.yml` of home and of the project (its git root and its working directory
   are the judge's checkout), or only `--config FILE`; AIDER_MODEL in `.env` of both, and in
   `--env-file FILE`.
@@ -54,6 +57,13 @@ HEAD_PREFIX = "HEAD:"  # how a project file is named in the record: as the judge
 LOCATING = ("HOME", "XDG_CONFIG_HOME", "CODEX_HOME", "CLAUDE_CONFIG_DIR", "GEMINI_CLI_HOME",
             "OPENCODE_CONFIG", "OPENCODE_CONFIG_DIR", "OPENCODE_CONFIG_CONTENT")  # fmt: skip
 # The flags of `extra_args` that name the model outright (then no config file decides it).
+# Where system-wide config files are looked for (Linux paths under it, as each CLI documents
+# them); tests point it at a folder of their own.
+SYSTEM_ROOT = Path("/")
+# Variables that move gemini's system files: not passed from the launcher's environment to an
+# agent (agents/gemini.py PASSTHROUGH), so only an agent's `set_env` can set them.
+_GEMINI_SYSTEM = {"GEMINI_CLI_SYSTEM_DEFAULTS_PATH": "etc/gemini-cli/system-defaults.json",
+                  "GEMINI_CLI_SYSTEM_SETTINGS_PATH": "etc/gemini-cli/settings.json"}  # fmt: skip
 _MODEL_FLAGS = {"claude": ("--model",), "codex": ("-m", "--model"), "gemini": ("-m", "--model"),
                 "aider": ("--model",), "opencode": ("-m", "--model")}  # fmt: skip
 
@@ -258,6 +268,7 @@ def model_files(config: AgentConfig, environ: Mapping[str, str], project: Mappin
     if adapter == "claude":
         claude_dir = under("CLAUDE_CONFIG_DIR", ".claude")
         user(claude_dir / "settings.json" if claude_dir else None, "json")
+        user(SYSTEM_ROOT / "etc/claude-code/managed-settings.json", "json")
         repo(".claude/settings.json", "json")
         repo(".claude/settings.local.json", "json")
         if named_settings := _claude_settings_file(config):
@@ -279,6 +290,10 @@ def model_files(config: AgentConfig, environ: Mapping[str, str], project: Mappin
             if chosen:
                 user(codex_home / f"{chosen}.config.toml", "toml", ("model",))
         repo(".codex/config.toml", "toml", ("model", "profile"))
+        for name in ("config.toml", "managed_config.toml"):
+            system = SYSTEM_ROOT / "etc/codex" / name
+            _record(found, str(system), "toml", _read(system), ("model", "profile", f"profiles.{chosen}.model"),
+                    profile=chosen)
     elif adapter == "gemini":
         gemini_home = Path(env["GEMINI_CLI_HOME"]) if env.get("GEMINI_CLI_HOME") else home
         user(gemini_home / ".gemini" / "settings.json" if gemini_home else None, "gemini")
@@ -289,6 +304,8 @@ def model_files(config: AgentConfig, environ: Mapping[str, str], project: Mappin
             user(home / ".env", "dotenv", ("GEMINI_MODEL",))
         if gemini_home is not None:
             user(gemini_home / ".gemini" / ".env", "dotenv", ("GEMINI_MODEL",))
+        for variable, default in _GEMINI_SYSTEM.items():
+            user(Path(config.set_env[variable]) if config.set_env.get(variable) else SYSTEM_ROOT / default, "gemini")
     elif adapter == "aider":
         named_config, env_file = _aider_paths(config)
         if named_config:

@@ -122,6 +122,7 @@ async def _stage(repo: GitRepo, worktree: Path, env: dict[str, str] | None) -> t
     """`stage_everything`, and the regular files staged (path -> blob, what a commit of the index
     takes in: `filters.written_blobs`), None when that is not known from the listing."""
     await take_in_skipped_files(repo, worktree)
+    pointers = await submodules.staged_pointers(repo, worktree)  # `git add -A` may undo them
     nested: list[str] = []
     for _ in range(_NESTED_ROUNDS):
         excluded = [f":(exclude,literal){path}" for path in nested]
@@ -133,6 +134,7 @@ async def _stage(repo: GitRepo, worktree: Path, env: dict[str, str] | None) -> t
     if not done.ok:
         raise GitFailed(f"`git add -A` failed in {worktree}: {(done.err or done.text).strip()}", where=str(worktree),
                         fix=_stage_fix(done.err))
+    await submodules.keep_staged_pointers(repo, worktree, pointers)
     made, staged = await _unstage_made_repositories(repo, worktree)
     return nested + made, staged
 

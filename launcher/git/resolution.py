@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.errors import GitFailed
-from launcher.git import blob_heads, commits, markers
+from launcher.git import blob_heads, commits, markers, submodules
 from launcher.git.repo import GitRepo
 from launcher.models.markdown import code
 from launcher.models.printable import printable
@@ -242,6 +242,10 @@ async def merge_for_resolution(repo: GitRepo, worktree: Path, tip: str, target: 
         if conflict.path in made_up:
             conflict.moved_from = conflict.path.rsplit("~", 1)[0]
     await commits.commit_pending(repo, worktree, message, trailers)
+    # `git merge` moves no submodule checkout: one the target moved would stay at the branch's
+    # commit, and the next round's `git add -A` would stage that one, reverting the target's move
+    # (and failing the task as if it had moved the pointer). Checked out as the merge records it.
+    await submodules.check_out(repo, worktree)
     return await commits.head_of(repo, worktree), conflicts
 
 

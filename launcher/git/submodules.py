@@ -243,6 +243,40 @@ async def written_uninitialised(repo: GitRepo, tree: Path) -> list[str]:
     return sorted(found)
 
 
+async def staged_pointers(repo: GitRepo, tree: Path) -> dict[str, tuple[str, str]]:
+    """Submodule pointers staged in `tree`'s index that differ from its HEAD (path -> (HEAD's
+    commit, the staged one)): `git update-index --cacheinfo 160000,<commit>,<path>`, or `git add`
+    of a submodule checked out at another commit. Empty without a HEAD."""
+    staged = await repo.git("diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev",
+                            "--ignore-submodules=none", "HEAD", cwd=tree, check=False)
+    if not staged.ok:
+        return {}
+    fields = staged.out.split("\0")
+    found = {}
+    for meta, path in zip(fields[::2], fields[1::2], strict=False):
+        parts = meta.lstrip(":").split()
+        if len(parts) >= 4 and parts[1] == "160000":
+            found[path] = (parts[2], parts[3])
+    return found
+
+
+async def keep_staged_pointers(repo: GitRepo, tree: Path, staged: dict[str, tuple[str, str]]) -> list[str]:
+    """Stage again the pointers of `staged` (`staged_pointers`, read before `git add -A`) that
+    `git add -A` put back to HEAD's commit: it stages what the submodule has checked out, which is
+    still HEAD's commit when the agent staged a pointer only. Dropped, the agent's change would
+    vanish and the task be reported as one that changed nothing; kept, it is committed, and the
+    task fails as any that moves a submodule pointer does (`pointer_problem`). Returns the paths."""
+    if not staged:
+        return []
+    listed = await repo.git("--literal-pathspecs", "ls-files", "-s", "-z", "--", *staged, cwd=tree, check=False)
+    now = {entry.partition("\t")[2]: entry.split()[1]
+           for entry in listed.out.split("\0") if entry.startswith("160000 ")}
+    reverted = [path for path, (before, _after) in staged.items() if now.get(path) == before]
+    for path in reverted:
+        await repo.git("update-index", "--cacheinfo", f"160000,{staged[path][1]},{path}", cwd=tree)
+    return reverted
+
+
 async def made_repositories(repo: GitRepo, tree: Path, start: str, gitlinks: list[str]) -> list[str]:
     """The gitlinks among `gitlinks` that are no submodule: new since `start` and not declared in
     the tree's `.gitmodules`. They are repositories the agent made (`git init`, a commit inside,
@@ -255,9 +289,31 @@ async def made_repositories(repo: GitRepo, tree: Path, start: str, gitlinks: lis
     return [path for path in gitlinks if path not in was_gitlink and path not in declared_now]
 
 
-def pointer_problem(gitlinks: list[str], made: list[str] | None = None) -> str | None:
+async def pointer_moves(repo: GitRepo, start: str, head: str, gitlinks: list[str]) -> dict[str, list[str]]:
+    """path -> [the commit `start` records, the one `head` records] ("" where it records none),
+    for the submodule pointers among `gitlinks`."""
+    if not gitlinks:
+        return {}
+    ends = []
+    for commit in (start, head):
+        listed = await repo.git("--literal-pathspecs", "ls-tree", "-z", commit, "--", *gitlinks, check=False)
+        ends.append({entry.partition("\t")[2]: entry.split()[2]
+                     for entry in listed.out.split("\0") if entry.startswith("160000 ")})
+    return {path: [ends[0].get(path, ""), ends[1].get(path, "")] for path in gitlinks}
+
+
+def _moved(path: str, moves: dict[str, list[str]]) -> str:
+    before, after = (moves.get(path) or ["", ""])[:2]
+    if not before and not after:
+        return path
+    return f"{path} ({before[:12] or 'none'} -> {after[:12] or 'none'})"
+
+
+def pointer_problem(gitlinks: list[str], made: list[str] | None = None,
+                    moves: dict[str, list[str]] | None = None) -> str | None:
     """Why a task that changed submodule pointers cannot be approved (None if it changed none).
-    `made` (a subset): new gitlinks that are no submodule, repositories the agent made."""
+    `made` (a subset): new gitlinks that are no submodule, repositories the agent made. `moves`
+    (`pointer_moves`): the commits each pointer went from and to, named in the message."""
     if made:
         listed = ", ".join(f"{path}/" for path in made)
         return (f"committed a git repository it made inside its worktree ({listed}; `git init` in a "
@@ -267,7 +323,8 @@ def pointer_problem(gitlinks: list[str], made: list[str] | None = None) -> str |
                 "them out of the kept worktree")
     if not gitlinks:
         return None
-    return (f"changed the commit of submodule {', '.join(gitlinks)}: the launcher does not land "
+    moved = ", ".join(_moved(path, moves or {}) for path in gitlinks)
+    return (f"changed the commit of submodule {moved}: the launcher does not land "
             "submodule changes (the new commit may exist only in this worktree); make the change "
             "in the submodule's own repository, or leave the submodule as it is")
 

@@ -312,6 +312,7 @@ async def _collect_and_decide(
         "head_sha": head,
         "files_changed": real_files,
         "submodule_changes": (gitlinks := sorted(c.path for c in changed if c.gitlink)),
+        "submodule_moves": await submodules.pointer_moves(ctx.repo, start_sha, head, gitlinks),
         "nested_repositories": await submodules.made_repositories(ctx.repo, worktree, start_sha, gitlinks),
         "submodule_uncommitted": await submodules.with_uncommitted_work(ctx.repo, worktree),
         "submodule_uninitialised_writes": await submodules.written_uninitialised(ctx.repo, worktree),

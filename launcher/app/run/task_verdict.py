@@ -50,7 +50,8 @@ async def decide(
     # Before the claims (and before a failure the launcher derived from "no file changed"): work
     # inside a submodule is in the worktree, where the branch cannot carry it, and saying so
     # beats "the branch changed nothing".
-    moved_submodules = (submodules.pointer_problem(facts["submodule_changes"], facts["nested_repositories"])
+    moved_submodules = (submodules.pointer_problem(facts["submodule_changes"], facts["nested_repositories"],
+                                                   facts.get("submodule_moves"))
                         or submodules.uncommitted_problem(facts["submodule_uncommitted"])
                         or submodules.uninitialised_problem(facts.get("submodule_uninitialised_writes", [])))
     if moved_submodules:

@@ -209,10 +209,17 @@ async def record_checkpoint(cwd: Path, workflow_id: str, signal_ref: str) -> Wor
 
 
 async def pause(cwd: Path, workflow_id: str) -> WorkflowState:
+    """Under the claim lock, as `next` and `resume` decide and record their runner: a pause
+    between a `next`'s "may it run?" and the record of the runner it spawned would leave that
+    answer (`ok`, the phase runs in process N) false, the runner refused at its start."""
     session = await WorkflowSession.open(cwd)
 
     def request(state: WorkflowState) -> None:
-        if state.status is WorkflowStatus.RUNNING and runner_alive(state):
+        # A runner recorded before its phase began (spawned by `next`, state still `ready`, or by
+        # `resume` of a failed phase, still `paused`) runs that phase: the pause waits for its
+        # end, as for a running phase.
+        if state.status in (WorkflowStatus.RUNNING, WorkflowStatus.READY, WorkflowStatus.PAUSED) \
+                and runner_alive(state):
             state.pause_requested = True
             state.message = "pause requested: the workflow pauses when the running phase finishes"
         elif state.status in (WorkflowStatus.READY, WorkflowStatus.WAITING_CHECKPOINT):
@@ -221,8 +228,8 @@ async def pause(cwd: Path, workflow_id: str) -> WorkflowState:
         else:
             raise refusal(state, "it cannot be paused now", f"`launcher workflow status {state.id}`")
 
-    session.load(workflow_id)
-    return session.update(workflow_id, request)
+    async with session.claim(workflow_id):
+        return session.update(workflow_id, request)
 
 
 def resume_runs_a_phase(state: WorkflowState, *, retry_failed: bool = False) -> bool:
