@@ -131,6 +131,12 @@ def main(script_path: str) -> int:
             print(step["say"], flush=True)
         elif "commit" in step:
             subprocess.run(["git", "add", "-A"], check=True)
+            # Nothing staged: a round replayed after a kill (`launcher resume`) keeps the commit
+            # its first run made, so the same script has nothing new to commit; a real agent
+            # would see its work committed and go on, not fail the task.
+            if subprocess.run(["git", "diff", "--cached", "--quiet"], check=False).returncode == 0:
+                print(f"scripted agent: nothing to commit for {step['commit']!r}", flush=True)
+                continue
             committed = subprocess.run(["git", "commit", "-q", "-m", step["commit"]], env=commit_env(), check=False)
             if committed.returncode != 0:
                 print(f"scripted agent: git commit -m {step['commit']!r} exited {committed.returncode}",
