@@ -54,6 +54,24 @@ def _script(path: Path, body: str) -> Path:
     return path
 
 
+def _repo_with_check(tmp_path: Path, check_body: str, notes: str, setup_body: str | None = None) -> Path:
+    """A committed repository (notes.txt holding `notes`) whose plan runs one command agent task,
+    with `check_body` as its integration check and `setup_body` (the user's doing) as its setup."""
+    repo = tmp_path / "repo"
+    check = _script(tmp_path / "check.sh", check_body)
+    agent = _script(tmp_path / "agent.sh", 'printf "work\\n" > "$1.txt"')
+    setup = f'setup = "{_script(tmp_path / "setup.sh", setup_body)}"\n' if setup_body is not None else ""
+    (repo / "notes.txt").write_text(notes)
+    (repo / ".gitignore").write_text(".launcher/\n")
+    (repo / "plan.toml").write_text(
+        f'[run]\nintegration_check = "{check}"\n[agents.a]\nadapter = "command"\n'
+        f'command = ["{agent}", "{{task_id}}"]\n[[task]]\nid = "t1"\nagent = "a"\nprompt = "x"\n{setup}')
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    return repo
+
+
 def _notes(repo: Path, env: dict[str, str]) -> str:
     report = json.loads(launcher_in(repo, env, "status", "--json").stdout)
     return "\n".join(n.get("message", "") for n in report.get("notes", []))
@@ -130,17 +148,8 @@ def test_a_file_the_user_removed_before_the_integration_check_is_not_the_checks_
     repo = tmp_path / "repo"
     repo.mkdir()
     counter = tmp_path / "count"
-    check = _script(tmp_path / "check.sh", f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}")
-    agent = _script(tmp_path / "agent.sh", 'printf "work\\n" > "$1.txt"')
-    setup = _script(tmp_path / "setup.sh", f"cd {repo} && {users_change}")  # the user's, during the run
-    (repo / "notes.txt").write_text("notes\n")
-    (repo / ".gitignore").write_text(".launcher/\n")
-    (repo / "plan.toml").write_text(
-        f'[run]\nintegration_check = "{check}"\n[agents.a]\nadapter = "command"\n'
-        f'command = ["{agent}", "{{task_id}}"]\n[[task]]\nid = "t1"\nagent = "a"\nprompt = "x"\nsetup = "{setup}"\n')
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "init")
+    _repo_with_check(tmp_path, f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}", "notes\n",
+                     f"cd {repo} && {users_change}")  # the user's, during the run
     env = _env(tmp_path)
 
     launcher_in(repo, env, "run", "plan.toml", "--quiet")
@@ -189,17 +198,8 @@ def test_a_launcher_killed_while_its_check_overwrote_the_users_file_leaves_the_u
     repo = tmp_path / "repo"
     repo.mkdir()
     checking = tmp_path / "checking"
-    check = _script(tmp_path / "check.sh", f"printf 'CHECK OUTPUT\\n' > {repo}/notes.txt; touch {checking}; "
-                                           f"[ -e {tmp_path}/quick ] || sleep 60")
-    agent = _script(tmp_path / "agent.sh", 'printf "work\\n" > "$1.txt"')
-    (repo / "notes.txt").write_text("committed\n")
-    (repo / ".gitignore").write_text(".launcher/\n")
-    (repo / "plan.toml").write_text(
-        f'[run]\nintegration_check = "{check}"\n[agents.a]\nadapter = "command"\n'
-        f'command = ["{agent}", "{{task_id}}"]\n[[task]]\nid = "t1"\nagent = "a"\nprompt = "x"\n')
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "init")
+    _repo_with_check(tmp_path, f"printf 'CHECK OUTPUT\\n' > {repo}/notes.txt; touch {checking}; "
+                               f"[ -e {tmp_path}/quick ] || sleep 60", "committed\n")
     (repo / "notes.txt").write_text("committed\nMY UNCOMMITTED WORK\n")
     env = _env(tmp_path)
     run = subprocess.Popen([sys.executable, "-m", "launcher", "run", "plan.toml", "--quiet"], cwd=repo, env=env,
@@ -249,18 +249,8 @@ def test_a_timeout_is_not_reused_by_a_sweep_with_a_longer_limit(tmp_path: Path) 
 def test_a_file_the_check_turned_into_a_directory_is_put_back_as_the_user_saved_it(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    check = _script(tmp_path / "check.sh", f"rm -rf {repo}/notes.txt; mkdir {repo}/notes.txt; "
-                                           f"echo x > {repo}/notes.txt/inner")
-    agent = _script(tmp_path / "agent.sh", 'printf "work\\n" > "$1.txt"')
-    setup = _script(tmp_path / "setup.sh", f"printf 'MY SAVE\\n' > {repo}/notes.txt")  # the user's, during the run
-    (repo / "notes.txt").write_text("committed\n")
-    (repo / ".gitignore").write_text(".launcher/\n")
-    (repo / "plan.toml").write_text(
-        f'[run]\nintegration_check = "{check}"\n[agents.a]\nadapter = "command"\n'
-        f'command = ["{agent}", "{{task_id}}"]\n[[task]]\nid = "t1"\nagent = "a"\nprompt = "x"\nsetup = "{setup}"\n')
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "init")
+    _repo_with_check(tmp_path, f"rm -rf {repo}/notes.txt; mkdir {repo}/notes.txt; echo x > {repo}/notes.txt/inner",
+                     "committed\n", f"printf 'MY SAVE\\n' > {repo}/notes.txt")  # the user's, during the run
     env = _env(tmp_path)
 
     launcher_in(repo, env, "run", "plan.toml", "--quiet")
