@@ -184,9 +184,17 @@ def clear_path(path: str | os.PathLike[str]) -> None:
         os.unlink(path)
         return
 
-    def writable_and_retry(func: Any, name: str, _exc: Any) -> None:
-        # A directory inside the tree the agent made unwritable (chmod 0): ours to open again.
-        os.chmod(os.path.dirname(name) or ".", 0o700)
+    top = os.path.abspath(path)
+
+    def writable_and_retry(func: Any, name: str, exc: Any) -> None:
+        error = exc[1] if isinstance(exc, tuple) else exc  # onerror's exc_info, onexc's exception
+        if isinstance(error, FileNotFoundError):
+            return  # removed meanwhile (another remover): gone is what was wanted
+        # A directory inside the tree the agent made unwritable (chmod 0): ours to open again. Never
+        # the folder holding the tree itself (the top's failure would chmod /tmp, say, to 0700).
+        parent = os.path.abspath(os.path.dirname(name) or ".")
+        if parent == top or parent.startswith(top + os.sep):
+            os.chmod(parent, 0o700)
         if os.path.isdir(name) and not os.path.islink(name):
             os.chmod(name, 0o700)
             shutil.rmtree(name)
