@@ -53,6 +53,17 @@ def _aside(root: Path, rel: str, aside_dir: Path) -> Path | None:
 move_aside = _aside  # for the integration check's put-back of what changed since the run's start
 
 
+def bounded_copy(path: Path, mode: int, size: int, limit: int) -> bytes | None:
+    """What a regular file of at most `limit` bytes holds, to put back later (None: not one, or
+    unreadable: the caller cannot vouch for an older copy of it)."""
+    if not stat.S_ISREG(mode) or size > limit:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
 def restore_copy(root: Path, rel: str, data: bytes | None, mode: int, aside_dir: Path, *, moment: str,
                  found: str) -> str:
     """Put `rel` back to `data` (None: it was not there) as it was `moment`, the version found

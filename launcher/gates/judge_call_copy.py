@@ -60,14 +60,11 @@ def take(root: Path, paths: set[str]) -> CallCopy:
         if found is None:
             copy.contents[rel] = None
             continue
-        if not stat.S_ISREG(found[0]) or found[1] > min(MAX_KEPT_BYTES, budget):
+        data = main_restore.bounded_copy(path, found[0], found[1], min(MAX_KEPT_BYTES, budget))
+        if data is None:
             copy.unsure.add(rel)
             continue
-        try:
-            copy.contents[rel] = path.read_bytes()
-        except OSError:
-            copy.unsure.add(rel)
-            continue
+        copy.contents[rel] = data
         copy.modes[rel] = found[0] & 0o777
         budget -= found[1]
     return copy

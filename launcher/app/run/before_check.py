@@ -13,7 +13,6 @@ it, and what is said names where each version is.
 
 from __future__ import annotations
 
-import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,14 +93,11 @@ def _read(ctx: RunContext, changed: set[str]) -> BeforeCheck:
         except OSError:
             kept.unsure.add(rel)
             continue
-        if not stat.S_ISREG(info.st_mode) or info.st_size > min(MAX_KEPT_BYTES, budget):
+        data = main_restore.bounded_copy(path, info.st_mode, info.st_size, min(MAX_KEPT_BYTES, budget))
+        if data is None:
             kept.unsure.add(rel)
             continue
-        try:
-            kept.contents[rel] = path.read_bytes()
-        except OSError:
-            kept.unsure.add(rel)
-            continue
+        kept.contents[rel] = data
         kept.modes[rel] = info.st_mode & 0o777
         budget -= info.st_size
     return kept
