@@ -27,7 +27,7 @@ from launcher.app.land.recovery import (
 from launcher.app.land.shard_landed import OnTarget
 from launcher.app.queue import send_back
 from launcher.app.queue.batches import BROKEN_TIP, QueueResult
-from launcher.app.queue.land_pass import Step, land_ready, withdraw_culprits, write_steps
+from launcher.app.queue.land_pass import Step, land_ready, settle_refolds, withdraw_culprits, write_steps
 from launcher.app.queue.revise import revise_returned
 from launcher.app.run import best_of, containment, git_watch, idle_change, pool, rebuild, resolution, tree_commands
 from launcher.app.run.epics import blocked_epics, epic_members
@@ -271,6 +271,7 @@ async def _whole_epics(
     failure found in an earlier fold is kept (it goes back to its agent, or fails, as usual)."""
     pulled: dict[str, str] = {}
     failures = dict(result.failed)
+    folds = [result]
     while True:
         missing = {c.task_id for c in ready if c.task_id not in result.landed}
         broken = {members[t]: t for t in sorted(missing) if t in members}
@@ -282,10 +283,12 @@ async def _whole_epics(
             pulled[task_id] = f"its epic {epic!r} does not land whole: task {broken[epic]!r} did not land"
         rest = [c for c in ready if c.task_id not in pulled]
         result, skipped = await land_ready(ctx, tip, rest, check)
+        folds.append(result)
         failures.update({t: f for t, f in result.failed.items() if t not in failures})
     # Failures of the members taken out (found in an earlier fold) are settled like any other.
     result.failed.update({t: f for t, f in failures.items()
                           if t not in result.failed and t not in result.landed})
+    settle_refolds(ctx, folds, result)  # a culprit of a fold thrown away is none
     for task_id in result.failed:
         pulled.pop(task_id, None)
     return result, skipped, pulled

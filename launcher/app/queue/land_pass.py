@@ -54,12 +54,37 @@ def write_steps(ctx: RunContext, steps: list[Step]) -> None:
 def withdraw_culprits(ctx: RunContext, result: QueueResult, why: str) -> None:
     """The pass's culprits were judged against a tip that is no longer the target's: journal
     their verdicts withdrawn, and take the failing check run back out of their facts.json."""
-    stale = sorted(t for t in result.failed if t in result.culprit_tips)
-    if not stale:
+    _withdraw(ctx, {t: result.culprit_tips[t] for t in result.failed if t in result.culprit_tips}, why)
+
+
+def _withdraw(ctx: RunContext, culprits: dict[str, str], why: str) -> None:
+    """Journal the verdicts of `culprits` (task -> the commit the check failed on) withdrawn,
+    and take those failing runs back out of the tasks' facts.json."""
+    if not culprits:
         return
-    write_steps(ctx, [(queue_log.WITHDRAWN, stale, {"detail": why})])
-    for task_id in stale:
-        integration_output.withdraw_culprit(ctx, task_id, result.culprit_tips[task_id])
+    write_steps(ctx, [(queue_log.WITHDRAWN, sorted(culprits), {"detail": why})])
+    for task_id, tip in sorted(culprits.items()):
+        integration_output.withdraw_culprit(ctx, task_id, tip)
+
+
+def settle_refolds(ctx: RunContext, folds: list[QueueResult], final: QueueResult) -> None:
+    """An epic that cannot land whole has the approved work folded again without its members
+    (`land/landing.py`): `folds` are those passes in order, `final` the outcome kept (the last
+    fold, plus the failures found in earlier ones). A culprit named by a fold whose verdict is
+    not how the landing ends for that task (it landed in a later fold, or ends with another
+    failure) is withdrawn, as a verdict judged while the target moved is; the culprits kept
+    are `final`'s, each with its failing run in its facts.json."""
+    kept: dict[str, str] = {}
+    for fold in folds:
+        kept.update({t: tip for t, tip in fold.culprit_tips.items()
+                     if t in fold.failed and final.failed.get(t) is fold.failed[t]})
+    stale: dict[str, str] = {}
+    for fold in folds[:-1]:  # the last fold's culprits are all kept: its failures are final's
+        stale.update({t: tip for t, tip in fold.culprit_tips.items() if kept.get(t) != tip})
+    _withdraw(ctx, stale, "judged in a fold that did not land: the epic's landing folded again")
+    for task_id in stale.keys() & kept.keys():  # its facts.json holds one failing run: the kept one
+        integration_output.record_culprit(ctx, task_id, kept[task_id], final.failed[task_id].details)
+    final.culprit_tips = kept
 
 
 async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],

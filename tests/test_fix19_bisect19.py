@@ -1,0 +1,52 @@
+"""Batches with bisection and the conflict matrix order (review19, bisect19).
+
+- An epic's landing folds the approved work again without a member that cannot land: a task the
+  queue named culprit in one of those folds, that then landed in the final fold, was still
+  reported a culprit (`queue.culprits`, the summary's `culprit(s):`) and its facts.json kept the
+  failing run (`launcher logs RUN TASK --checks` showed a failing integration check for merged
+  work). A culprit verdict of a fold that does not land is withdrawn, as one judged while the
+  target moved is.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from conftest import git
+from helpers import run_plan, task
+
+
+def _clash_check(tmp_path: Path, *pairs: tuple[str, str]) -> str:
+    """An integration check that fails when both files of a pair are in the tree (each passes alone)."""
+    script = tmp_path / "clash.py"
+    script.write_text(
+        "import pathlib, sys\n"
+        f"for a, b in {list(pairs)!r}:\n"
+        "    if pathlib.Path(a).exists() and pathlib.Path(b).exists():\n"
+        "        print(f'{a} and {b} clash'); sys.exit(1)\n"
+        "print('ok')\n")
+    return f"{sys.executable} {script}"
+
+
+def test_a_task_named_culprit_in_a_fold_an_epic_threw_away_and_then_landed_is_no_culprit(
+        repo: Path, tmp_path: Path) -> None:
+    # Fold 1 (e1, e2, x): e1+e2 fails, e2 is the culprit; x lands on e1. The epic cannot land
+    # whole: fold 2 (e2, x) without e1: e2 passes alone, e2+x fails, x is named culprit. e2 is
+    # taken out too: fold 3 (x) lands x. x's culprit verdict was of a fold that never landed.
+    tasks = [{"id": "e1", "epic": "login", "script": [{"write": "e1.txt", "content": "e1\n"}]},
+             {"id": "e2", "epic": "login", "script": [{"write": "e2.txt", "content": "e2\n"}]},
+             {"id": "x", "script": [{"write": "x.txt", "content": "x\n"}]}]
+
+    report = run_plan(repo, tasks, iteration_cap=1,
+                      integration_check=_clash_check(tmp_path, ("e1.txt", "e2.txt"), ("e2.txt", "x.txt")))
+
+    assert task(report, "x").state == "merged" and "x.txt" in git(repo, "ls-tree", "--name-only", "main")
+    assert task(report, "e2").state == "failed" and task(report, "e1").state == "skipped"
+    assert report.queue.culprits == ["e2"]
+    facts = json.loads((Path(report.artifacts) / "x" / "facts.json").read_text())
+    assert not [c for c in facts["checks"] if "integration check on" in c["command"]], facts["checks"]
+    e2_facts = json.loads((Path(report.artifacts) / "e2" / "facts.json").read_text())
+    failing = [c for c in e2_facts["checks"] if "integration check on" in c["command"]]
+    assert len(failing) == 1 and "e1.txt and e2.txt clash" in failing[0]["output_tail"], failing
