@@ -6,6 +6,8 @@
   failing run (`launcher logs RUN TASK --checks` showed a failing integration check for merged
   work). A culprit verdict of a fold that does not land is withdrawn, as one judged while the
   target moved is.
+- A task waiting for a dependency that itself waits (for a culprit sent back to its agent) was
+  told its dependency was "sent back to its agent"; it names the dependency that one waits for.
 """
 
 from __future__ import annotations
@@ -50,3 +52,19 @@ def test_a_task_named_culprit_in_a_fold_an_epic_threw_away_and_then_landed_is_no
     e2_facts = json.loads((Path(report.artifacts) / "e2" / "facts.json").read_text())
     failing = [c for c in e2_facts["checks"] if "integration check on" in c["command"]]
     assert len(failing) == 1 and "e1.txt and e2.txt clash" in failing[0]["output_tail"], failing
+
+
+def test_a_dependent_of_a_waiting_dependent_is_not_told_its_dependency_went_back_to_its_agent(
+        repo: Path, tmp_path: Path) -> None:
+    # a breaks the check: it goes back to its agent. b depends on a and waits; c depends on b and
+    # waits too, but b was never sent back to its agent: c's note said it was.
+    tasks = [{"id": "a", "script": [{"write": "a.txt", "content": "a\n"}]},
+             {"id": "b", "depends_on": ["a"], "script": [{"write": "b.txt", "content": "b\n"}]},
+             {"id": "c", "depends_on": ["b"], "script": [{"write": "c.txt", "content": "c\n"}]}]
+
+    report = run_plan(repo, tasks, iteration_cap=2, integration_check=_clash_check(tmp_path, ("a.txt", "a.txt")))
+
+    said = {(n.task, n.message) for n in report.notes}
+    assert ("b", "waits for its dependency 'a', sent back to its agent") in said, said
+    assert ("c", "waits for its dependency 'b', which waits for its own dependency 'a'") in said, said
+    assert not any(t == "c" and "sent back" in m for t, m in said), said

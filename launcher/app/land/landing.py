@@ -235,7 +235,9 @@ async def _land(ctx: RunContext, guard: Guard | None = None, races_left: int = R
         if blocker in waiting:  # its dependency is back with its agent: the next pass decides
             waiting.add(task_id)
             ctx.note(task_id, f"waits for its dependency {blocker!r}, " + (
-                "which lands another of its attempts" if blocker in switched else "sent back to its agent"))
+                "which lands another of its attempts" if blocker in switched
+                else f"which waits for its own dependency {skipped[blocker]!r}" if blocker in skipped
+                else "sent back to its agent"))
             continue
         ctx.transition(task_id, TaskState.SKIPPED,
                        f"not landed: its dependency {blocker!r} did not land; branch kept")
