@@ -8,6 +8,12 @@
   target moved is.
 - A task waiting for a dependency that itself waits (for a culprit sent back to its agent) was
   told its dependency was "sent back to its agent"; it names the dependency that one waits for.
+- A check that failed on everything (a service it needs was down) parks the run; once the
+  service is back, `launcher land` read the failures journaled by that earlier pass back for the
+  batch and its first task's prefix, took them for two failing runs and sent the first task back
+  to its agent as a culprit, without running the check on its tree. Failures journaled by a pass
+  that found the check failing on the target itself only steer the search: the task's tree is
+  checked again before it is blamed (a resumed ordinary landing still runs no tree twice).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import sys
 from pathlib import Path
 
 from conftest import git
-from helpers import run_plan, task
+from helpers import launcher_cli, run_plan, task
 
 
 def _clash_check(tmp_path: Path, *pairs: tuple[str, str]) -> str:
@@ -68,3 +74,27 @@ def test_a_dependent_of_a_waiting_dependent_is_not_told_its_dependency_went_back
     assert ("b", "waits for its dependency 'a', sent back to its agent") in said, said
     assert ("c", "waits for its dependency 'b', which waits for its own dependency 'a'") in said, said
     assert not any(t == "c" and "sent back" in m for t, m in said), said
+
+
+def test_failures_journaled_while_a_service_was_down_blame_no_task_once_it_is_back(
+        repo: Path, tmp_path: Path) -> None:
+    down = tmp_path / "database-down"
+    down.write_text("")
+    script = tmp_path / "needs_db.py"
+    script.write_text("import pathlib, sys\n"
+                      f"if pathlib.Path({str(down)!r}).exists():\n"
+                      "    print('database is down'); sys.exit(1)\n"
+                      "print('ok')\n")
+    tasks = [{"id": name, "script": [{"write": f"{name}.txt", "content": f"{name}\n"}]} for name in "abc"]
+    report = run_plan(repo, tasks, integration_check=f"{sys.executable} {script}")
+    assert report.status == "parked" and report.queue.culprits == [], report.message
+
+    down.unlink()  # the database is back
+    landed = launcher_cli(repo, "land", report.run_id, "--json")
+
+    after = json.loads(landed.stdout)
+    assert [t["state"] for t in after["tasks"]] == ["merged"] * 3, after["tasks"]
+    assert after["queue"]["culprits"] == [] and after["queue"]["returned"] == [], after["queue"]
+    assert landed.returncode == 0, landed.stderr
+    assert any("in an earlier landing pass and passes on that same tree now" in n["message"]
+               for n in after["notes"]), after["notes"]

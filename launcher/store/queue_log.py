@@ -37,6 +37,7 @@ CHECK = "check"  # the integration check ran on a folded tree (ok, output tail)
 CHECK_AGAIN = "check_again"  # it ran again on the same tree (to tell its writes from the user's)
 BISECT = "bisect"  # a failing group is split in two
 CULPRIT = "culprit"  # one candidate alone breaks the check
+HELD_BACK = "held_back"  # a candidate not blamed: the check fails on the tip it would land on
 NOT_REPRODUCED = "not_reproduced"  # a group's failure: every part passed, and the whole when run again
 ACCEPTED = "accepted"  # a group whose fold passed becomes the new tip
 RETURNED = "returned"  # a task was sent back to its agent (revision or conflict resolution)

@@ -22,7 +22,9 @@ check again; the batch sizes count verdicts, not runs, so a resumed pass folds t
 A task is named culprit only on a failing run of the check on its tree (what was accepted
 before it, plus its change) that is confirmed: run for it alone (its batch of one, or a probe of
 the search), or seen twice (two failing runs on two different trees that hold its change: its
-batch's and a shorter prefix's). A read verdict only steers the search; a verdict of the tree
+batch's and a shorter prefix's). Failures journaled by an earlier pass that found the check
+failing on the tip itself (a service the check needed was down then) only steer the search: the
+task's tree is checked again before it is blamed. A read verdict only steers the search; a verdict of the tree
 its failing batch ran on, read back for a prefix that added nothing to it (two tasks making the
 same change), is that same one run. When every shorter prefix passed, the one failure left is
 the batch's own run, read back for its last task: the check runs on that tree once more before
@@ -82,6 +84,10 @@ class Folder:
     # A ref kept at the fold's last commit while its checks run (None: none): the fold's commits
     # are in no branch, and a check that runs `git gc --prune=now` would delete them.
     pin_ref: str | None = None
+    # An earlier pass found the check failing on the tip itself: the failures it journaled say
+    # nothing of the tasks, so only this pass's runs confirm a culprit (a resumed pass of an
+    # ordinary landing reads its verdicts back and runs no tree twice).
+    tip_failed_before: bool = False
     pinned: str | None = field(default=None, init=False)  # the commit `pin_ref` was last set to
     ran: set[str] = field(default_factory=set, init=False)  # trees the check ran on in this pass
     counted: set[str] = field(default_factory=set, init=False)  # trees whose verdict the sizer counted
@@ -198,15 +204,20 @@ class Folder:
                     failing.append((mid, probe))
                     hi = mid
             verdict = failing[-1][1]
-            if (whole == 1 and verdict.ran) or {v.tree for _, v in failing} - {verdict.tree}:
+            # Failures an earlier pass journaled while the check failed on the tip itself (a
+            # service it needed was down?) only steer the search: that cause may be gone.
+            counted = {v.tree for _, v in failing if v.tree in self.ran or not self.tip_failed_before}
+            if (whole == 1 and verdict.ran) or (verdict.tree in counted and counted - {verdict.tree}):
                 break  # confirmed: run for it alone, or two failing runs on two trees
             # The only failure is one run, read back here: every shorter prefix passed, or this
-            # one added nothing to the failing tree. Run the check on this very tree again.
+            # one added nothing to the failing tree; or its failures were journaled by a pass
+            # that found the tip failing. Run the check on this very tree again.
+            earlier = self.tip_failed_before and verdict.tree not in self.ran
             verdict = await self._check(result, tips[hi], kept[:hi], again=True)
             if not verdict.ok:
                 failing[-1] = (hi, verdict)
                 break
-            self._not_reproduced(result, tips[hi], kept, failing, verdict.tree)
+            self._not_reproduced(result, tips[hi], kept, failing, verdict.tree, earlier=earlier)
             passing = [j for j, v in failing if v.tree == verdict.tree]
             failing = [(j, v) for j, v in failing if v.tree != verdict.tree]
             if not failing:
@@ -218,13 +229,18 @@ class Folder:
         return [c for c, _ in kept[hi:]]
 
     def _not_reproduced(self, result: QueueResult, tip: str, kept: Folded,
-                        failing: list[tuple[int, Verdict]], tree: str) -> None:
+                        failing: list[tuple[int, Verdict]], tree: str, *, earlier: bool) -> None:
         group = _ids([c for c, _ in kept[:max(j for j, v in failing if v.tree == tree)]])
         last = kept[failing[-1][0] - 1][0].task_id
-        note = (f"the integration check failed once on {tip[:12]} (the batch {', '.join(group)}), "
-                f"then passed on every shorter part of it that was checked and on that same tree "
-                f"when run again: the failure did not reproduce (is the check flaky?), so no task "
-                f"is blamed and {last} lands")
+        if earlier:  # journaled by an earlier pass that found the check failing on the tip itself
+            note = (f"the integration check failed on {tip[:12]} (the batch {', '.join(group)}) in an "
+                    f"earlier landing pass and passes on that same tree now: what made it fail is "
+                    f"gone (or the check is flaky), so no task is blamed for it and {last} lands")
+        else:
+            note = (f"the integration check failed once on {tip[:12]} (the batch {', '.join(group)}), "
+                    f"then passed on every shorter part of it that was checked and on that same tree "
+                    f"when run again: the failure did not reproduce (is the check flaky?), so no task "
+                    f"is blamed and {last} lands")
         result.notes.append(note)
         self.record(queue_log.NOT_REPRODUCED, group, detail=note)
 
@@ -251,6 +267,7 @@ class Folder:
             if not base_verdict.ok:
                 result.broken_tip = base_verdict.output
                 result.held_back[candidate.task_id] = (candidate, base)
+                self.record(queue_log.HELD_BACK, [candidate.task_id], detail=f"the check fails on {base[:12]}")
                 result.failed[candidate.task_id] = merge.Landing(
                     candidate.task_id, "check_failed", None, [],
                     f"{BROKEN_TIP} {base[:12]}, without this task's change:\n{base_verdict.output}".rstrip())

@@ -103,7 +103,8 @@ async def land_ready(ctx: RunContext, tip: str, ready: list[merge.Candidate],
 
         folder = Folder(repo=ctx.repo, strategy=ctx.settings.strategy, check=check, record=record,
                         verdict_of=lambda tree: log.check_verdict(ctx.run_id, tree),
-                        pin_ref=fold_ref(ctx.run_id))
+                        pin_ref=fold_ref(ctx.run_id),
+                        tip_failed_before=log.count(ctx.run_id, queue_log.HELD_BACK) > 0)
         by_id = {c.task_id: c for c in ready}
         pairs = await conflict_matrix.pairwise(ctx.repo, {c.task_id: c.head for c in ready}, tip,
                                                _listed_changes(ctx, ready, tip))
