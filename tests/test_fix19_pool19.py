@@ -1,0 +1,103 @@
+"""Warm worktrees and what someone left in them (session 19).
+
+- A pool worktree is listed by `git worktree list`: someone may open it, edit there or commit on
+  its detached HEAD. A run that takes it (and hands it to no task: it was touched) and
+  `launcher clean --all` keep that work first, under `refs/launcher-pool/kept/...` (uncommitted
+  changes as a stash commit over the worktree's HEAD, a commit no ref holds as itself), and say
+  where; the task gets a fresh worktree. `clean --all --force` keeps nothing, as for a run's
+  worktrees. Before, the commit became unreachable and the edits were deleted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from helpers import git, launcher_cli, task
+from test_warm_pool_speed import found_by, pool_trees, run_recorded, warm
+
+from launcher.models.states import RunStatus
+
+USER = ("-c", "user.name=u", "-c", "user.email=u@u")
+
+
+def kept_refs(repo: Path) -> dict[str, str]:
+    listed = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/launcher-pool/kept/")
+    return dict(line.split() for line in listed.splitlines())
+
+
+def reachable(repo: Path, commit: str) -> bool:
+    """A ref (not some worktree's HEAD) holds `commit`."""
+    return git(repo, "rev-list", "-n1", commit, "--not", "--single-worktree", "--all").strip() == ""
+
+
+def test_a_commit_made_by_hand_in_a_pool_worktree_is_kept_when_a_run_takes_that_worktree(
+        repo: Path, tmp_path: Path) -> None:
+    base = git(repo, "rev-parse", "main").strip()
+    [pooled] = warm(repo, 1)
+    (pooled / "mine.txt").write_text("my work\n")
+    git(pooled, "add", "mine.txt")
+    git(pooled, *USER, "commit", "-qm", "made in the pool worktree")
+    made = git(pooled, "rev-parse", "HEAD").strip()
+    record = tmp_path / f"record-{uuid.uuid4().hex}"
+    report = run_recorded(repo, record, ["one"])
+    assert report.status == RunStatus.SUCCEEDED, task(report, "one").message
+    assert found_by(record, "one")["head"] == base  # the task starts at the base, in a fresh worktree
+    assert reachable(repo, made)
+    [(ref, kept)] = kept_refs(repo).items()
+    assert kept == made
+    assert any(ref in note.message for note in report.notes)  # and the run says where
+
+
+def test_edits_made_by_hand_in_a_pool_worktree_are_kept_when_a_run_takes_that_worktree(
+        repo: Path, tmp_path: Path) -> None:
+    [pooled] = warm(repo, 1)
+    (pooled / "app.py").write_text("def add(a, b):\n    return 'my edit'\n")
+    (pooled / "notes.txt").write_text("my notes\n")
+    report = run_recorded(repo, tmp_path / f"record-{uuid.uuid4().hex}", ["one"])
+    assert report.status == RunStatus.SUCCEEDED, task(report, "one").message
+    assert not pooled.exists()
+    [ref] = kept_refs(repo)
+    assert git(repo, "show", f"{ref}:app.py") == "def add(a, b):\n    return 'my edit'\n"
+    assert git(repo, "show", f"{ref}:notes.txt") == "my notes\n"
+    assert "my edit" not in (repo / "app.py").read_text()  # kept aside, never landed
+
+
+def test_a_pristine_pool_worktree_at_an_older_base_is_still_taken_and_keeps_nothing(
+        repo: Path, tmp_path: Path) -> None:
+    [pooled] = warm(repo, 1)
+    inode = pooled.stat().st_ino
+    (repo / "later.txt").write_text("main moved on\n")
+    git(repo, "add", "later.txt")
+    git(repo, *USER, "commit", "-qm", "later")
+    record = tmp_path / f"record-{uuid.uuid4().hex}"
+    report = run_recorded(repo, record, ["one"])
+    assert report.status == RunStatus.SUCCEEDED, task(report, "one").message
+    assert found_by(record, "one")["inode"] == inode  # the pool's worktree, checked out at the new base
+    assert kept_refs(repo) == {}
+
+
+def test_clean_all_keeps_the_edits_and_commits_made_in_pool_worktrees_and_says_where(repo: Path) -> None:
+    edited, committed, untouched = warm(repo, 3)
+    (edited / "app.py").write_text("def add(a, b):\n    return 'my edit'\n")
+    (committed / "mine.txt").write_text("my work\n")
+    git(committed, "add", "mine.txt")
+    git(committed, *USER, "commit", "-qm", "made in the pool worktree")
+    made = git(committed, "rev-parse", "HEAD").strip()
+    cleaned = launcher_cli(repo, "clean", "--all")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert pool_trees(repo) == [] and not untouched.exists()
+    kept = kept_refs(repo)
+    assert len(kept) == 2 and made in kept.values() and reachable(repo, made)
+    [stash] = [ref for ref, commit in kept.items() if commit != made]
+    assert git(repo, "show", f"{stash}:app.py") == "def add(a, b):\n    return 'my edit'\n"
+    assert all(ref in cleaned.stdout for ref in kept)
+
+
+def test_clean_all_force_removes_the_pool_keeping_nothing(repo: Path) -> None:
+    [pooled] = warm(repo, 1)
+    (pooled / "app.py").write_text("def add(a, b):\n    return 'my edit'\n")
+    cleaned = launcher_cli(repo, "clean", "--all", "--force")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert pool_trees(repo) == [] and not pooled.exists()
+    assert kept_refs(repo) == {}
