@@ -101,3 +101,11 @@ def test_clean_all_force_removes_the_pool_keeping_nothing(repo: Path) -> None:
     assert cleaned.returncode == 0, cleaned.stderr
     assert pool_trees(repo) == [] and not pooled.exists()
     assert kept_refs(repo) == {}
+
+
+def test_pool_warm_in_a_worktree_the_launcher_made_is_refused_and_names_the_main_checkout(repo: Path) -> None:
+    [pooled] = warm(repo, 1)
+    warmed = launcher_cli(pooled, "pool", "warm", "2")
+    assert warmed.returncode == 2, warmed.stderr
+    assert "a worktree the launcher made" in warmed.stderr and str(repo) in warmed.stderr
+    assert pool_trees(repo) == [pooled]  # nothing was made, here or anywhere

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from launcher.app.context import RunContext
+from launcher.app.own_worktree import launcher_worktree_problem
 from launcher.app.run.inputs import _base_commit, prepare_worktree_root
 from launcher.engine import odd_entries
 from launcher.errors import LauncherError
@@ -26,8 +27,13 @@ async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], i
     """Top the pool up to `count`; return the new worktrees, how many are ready now and how many
     another launcher is still checking out (a `pool warm` at the same time: counted, not added). A
     `base` that is not a commit is a usage error, a repository with no commit an environment
-    one, as for `launcher run --base`."""
+    one, as for `launcher run --base`. Refused in a worktree the launcher made, as every command
+    that keeps state is."""
     repo = await GitRepo.discover(cwd)
+    # In a worktree the launcher made (a task's, a pool one) the pool would be that worktree's,
+    # under a root named after it, which the main checkout's `clean --all` never removes.
+    if (problem := launcher_worktree_problem(repo)) is not None:
+        raise problem
     sha = await _base_commit(repo, base, "--base")
     configured = load_repo_config(repo.root).worktree_root
     await prepare_worktree_root(repo, configured)  # as `launcher run` checks it
