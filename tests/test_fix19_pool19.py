@@ -6,6 +6,11 @@
   changes as a stash commit over the worktree's HEAD, a commit no ref holds as itself), and say
   where; the task gets a fresh worktree. `clean --all --force` keeps nothing, as for a run's
   worktrees. Before, the commit became unreachable and the edits were deleted.
+- `launcher pool warm` in a worktree the launcher made is refused, as other commands are (it
+  made a pool no `clean --all` from the main checkout ever removed).
+- A `.worktreeinclude` file with holes (a disk image, a preallocated store) is copied with its
+  holes, as `cp --reflink=auto` copies it where blocks cannot be shared: it was written out in
+  full (`copy_file_range` and the plain copy write holes as zeros), per worktree.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from helpers import git, launcher_cli, task
+from helpers import git, launcher_cli, run_shell, task
 from test_warm_pool_speed import found_by, pool_trees, run_recorded, warm
 
 from launcher.models.states import RunStatus
@@ -109,3 +114,19 @@ def test_pool_warm_in_a_worktree_the_launcher_made_is_refused_and_names_the_main
     assert warmed.returncode == 2, warmed.stderr
     assert "a worktree the launcher made" in warmed.stderr and str(repo) in warmed.stderr
     assert pool_trees(repo) == [pooled]  # nothing was made, here or anywhere
+
+
+def test_an_included_file_with_holes_keeps_its_holes_in_the_tasks_worktree(repo: Path, tmp_path: Path) -> None:
+    (repo / "build").mkdir()
+    size = 256 << 20
+    with (repo / "build" / "disk.img").open("wb") as image:  # 256 MiB, of which one block is data
+        image.truncate(size)
+        image.seek(size // 2)
+        image.write(b"superblock")
+    (repo / ".worktreeinclude").write_text("build/disk.img\n")
+    record = tmp_path / "blocks.txt"
+    run_shell(repo, f"stat -c '%b %B %s' build/disk.img > {record}; cmp -s build/disk.img '{repo}/build/disk.img' "
+                    f"&& echo same >> {record}", "look")
+    blocks, unit, copied_size, *same = record.read_text().split()
+    assert int(copied_size) == size and same == ["same"]
+    assert int(blocks) * int(unit) < 1 << 20  # not 256 MiB written out
