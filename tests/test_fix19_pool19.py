@@ -11,6 +11,8 @@
 - A `.worktreeinclude` file with holes (a disk image, a preallocated store) is copied with its
   holes, as `cp --reflink=auto` copies it where blocks cannot be shared: it was written out in
   full (`copy_file_range` and the plain copy write holes as zeros), per worktree.
+- `pool warm N [--base REV]` says how many of the ready worktrees are at another commit than the
+  base (warmed before the branch moved): they count, and are not re-made; it said only "N ready".
 """
 
 from __future__ import annotations
@@ -130,3 +132,15 @@ def test_an_included_file_with_holes_keeps_its_holes_in_the_tasks_worktree(repo:
     blocks, unit, copied_size, *same = record.read_text().split()
     assert int(copied_size) == size and same == ["same"]
     assert int(blocks) * int(unit) < 1 << 20  # not 256 MiB written out
+
+
+def test_pool_warm_says_how_many_of_its_worktrees_are_at_another_commit_than_the_base(repo: Path) -> None:
+    warm(repo, 2)
+    (repo / "later.txt").write_text("main moved on\n")
+    git(repo, "add", "later.txt")
+    git(repo, *USER, "commit", "-qm", "later")
+    warmed = launcher_cli(repo, "pool", "warm", "3")
+    assert warmed.returncode == 0, warmed.stderr
+    assert warmed.stdout.startswith("warm pool: 3 worktree(s) ready (1 new; 2 of them at another commit than HEAD")
+    again = launcher_cli(repo, "pool", "warm", "3", "--base", "main~1")
+    assert again.stdout.startswith("warm pool: 3 worktree(s) ready (0 new; 1 of them at another commit than main~1")

@@ -94,6 +94,12 @@ async def ready(repo: GitRepo, worktree_root: Path) -> list[Path]:
     return [tree for tree, _head in _entries(repo, worktree_root)]
 
 
+def elsewhere(repo: GitRepo, worktree_root: Path, sha: str) -> int:
+    """How many of the pool's usable worktrees are detached at another commit than `sha` (warmed
+    at an older base): a take checks the difference out."""
+    return sum(1 for _tree, head in _entries(repo, worktree_root) if head != sha)
+
+
 def being_filled(repo: GitRepo, worktree_root: Path) -> list[Path]:
     """The pool's worktrees registered but not checked out yet whose launcher is alive: another
     `pool warm` (or a run's refill) is still checking them out, and they count as the pool's."""

@@ -23,9 +23,10 @@ def special_files(tree: Path) -> list[str]:
     return odd_entries.special_files(tree)
 
 
-async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], int, int]:
-    """Top the pool up to `count`; return the new worktrees, how many are ready now and how many
-    another launcher is still checking out (a `pool warm` at the same time: counted, not added). A
+async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], int, int, int]:
+    """Top the pool up to `count`; return the new worktrees, how many are ready now, how many
+    another launcher is still checking out (a `pool warm` at the same time: counted, not added)
+    and how many of the ready ones are at another commit than `base` (warmed earlier). A
     `base` that is not a commit is a usage error, a repository with no commit an environment
     one, as for `launcher run --base`. Refused in a worktree the launcher made, as every command
     that keeps state is."""
@@ -39,7 +40,8 @@ async def warm(cwd: Path, count: int, base: str = "HEAD") -> tuple[list[Path], i
     await prepare_worktree_root(repo, configured)  # as `launcher run` checks it
     root = worktrees.default_worktree_root(repo, configured)
     created = await warm_pool.warm(repo, root, count, sha)
-    return created, len(await warm_pool.ready(repo, root)), len(warm_pool.being_filled(repo, root))
+    return (created, len(await warm_pool.ready(repo, root)), len(warm_pool.being_filled(repo, root)),
+            warm_pool.elsewhere(repo, root, sha))
 
 
 async def refill(ctx: RunContext) -> None:
