@@ -284,8 +284,8 @@ async def _kept_before_removal(repo: GitRepo, worktree_root: Path, tree: Path, n
         return False
     if kept is not None:
         ref, how = kept
-        notes.append(f"a warm worktree had been worked in by hand; its work is kept as {ref} ({how}), "
-                     "and the task got a fresh worktree")
+        notes.append(f"a warm worktree held what no branch has (changes, or a commit on its detached HEAD): "
+                     f"kept as {ref} ({how}; `git update-ref -d {ref}` drops it); the task got a fresh worktree")
     return True
 
 
