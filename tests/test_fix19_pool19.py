@@ -11,15 +11,24 @@
 - A `.worktreeinclude` file with holes (a disk image, a preallocated store) is copied with its
   holes, as `cp --reflink=auto` copies it where blocks cannot be shared: it was written out in
   full (`copy_file_range` and the plain copy write holes as zeros), per worktree.
+- A file `.worktreeinclude` names that the launcher's user cannot read (a `.env` of another
+  user's, mode 600) is said at the run's start and not copied; the run went on. It crashed the
+  run with an internal error at the first task's provisioning.
 - `pool warm N [--base REV]` says how many of the ready worktrees are at another commit than the
   base (warmed before the branch moved): they count, and are not re-made; it said only "N ready".
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
+import pytest
 from helpers import git, launcher_cli, run_shell, task
 from test_warm_pool_speed import found_by, pool_trees, run_recorded, warm
 
@@ -144,3 +153,30 @@ def test_pool_warm_says_how_many_of_its_worktrees_are_at_another_commit_than_the
     assert warmed.stdout.startswith("warm pool: 3 worktree(s) ready (1 new; 2 of them at another commit than HEAD")
     again = launcher_cli(repo, "pool", "warm", "3", "--base", "main~1")
     assert again.stdout.startswith("warm pool: 3 worktree(s) ready (0 new; 1 of them at another commit than main~1")
+
+
+WRITER = ("echo done > done.txt; printf '%s' '" + json.dumps(
+    {"contract_version": "1", "task_id": "w", "status": "done", "summary": "wrote done.txt",
+     "files_changed": ["done.txt"], "tests_added": [], "decisions": [], "blockers": [],
+     "llm_observations": "sh"}) + "' > \"$LAUNCHER_CONTRACT\"")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to make a file it cannot read")
+def test_an_included_file_the_user_cannot_read_is_said_and_not_copied_and_the_run_goes_on(
+        repo: Path, tmp_path: Path) -> None:
+    (repo / ".env").write_text("TOKEN=another user's\n")
+    os.chown(repo / ".env", 65534, 65534)
+    (repo / ".env").chmod(0o600)
+    (repo / ".worktreeinclude").write_text(".env\n")
+    plan = tmp_path / "plan.toml"
+    plan.write_text(f"[agents.sh]\nadapter = 'command'\ncommand = ['sh', '-c', {json.dumps(WRITER)}]\n"
+                    "[[task]]\nid = 'w'\nagent = 'sh'\nprompt = 'x'\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    # root without the capabilities that let it read any file: as a user who does not own `.env`
+    ran = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search", sys.executable, "-m",
+                          "launcher", "run", str(plan), "--quiet"], cwd=repo, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "internal error" not in ran.stderr
+    assert ".env (matched by .worktreeinclude) cannot be read (Permission denied): not copied" in ran.stdout
+    assert (repo / "done.txt").read_text() == "done\n"

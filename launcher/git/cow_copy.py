@@ -131,6 +131,10 @@ def copy_file(src: Path | str, dest: Path | str, info: os.stat_result | None = N
             with contextlib.suppress(OSError):
                 os.fchmod(dest_fd, stat.S_IMODE(info.st_mode))
                 os.utime(dest_fd, ns=(info.st_atime_ns, info.st_mtime_ns))
+        except OSError:  # a read or write failed midway (EIO, a full disk): no half-copied file stays
+            with contextlib.suppress(OSError):
+                os.unlink(dest)
+            raise
         finally:
             os.close(dest_fd)
     finally:
