@@ -110,6 +110,24 @@ def test_clean_all_keeps_the_edits_and_commits_made_in_pool_worktrees_and_says_w
     assert all(ref in cleaned.stdout for ref in kept)
 
 
+def test_a_pool_worktree_whose_edits_cannot_be_saved_is_set_aside_never_removed_nor_handed_out(
+        repo: Path, tmp_path: Path) -> None:
+    [pooled] = warm(repo, 1)
+    (pooled / "app.py").write_text("def add(a, b):\n    return 'my edit'\n")
+    admin = Path(git(pooled, "rev-parse", "--absolute-git-dir").strip())
+    (admin / "index.lock").touch()  # a git of the user's that died: `git add` refuses
+    record = tmp_path / f"record-{uuid.uuid4().hex}"
+    report = run_recorded(repo, record, ["one"])
+    assert report.status == RunStatus.SUCCEEDED, task(report, "one").message
+    assert found_by(record, "one")["status"] == ""  # a fresh worktree
+    [aside] = [tree for tree in (pooled.parent).iterdir() if tree.name.startswith("kept-")]
+    assert "my edit" in (aside / "app.py").read_text()
+    assert any(str(aside) in note.message for note in report.notes)
+    cleaned = launcher_cli(repo, "clean", "--all")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "my edit" in (aside / "app.py").read_text() and f"kept warm worktree {aside}" in cleaned.stdout
+
+
 def test_clean_all_force_removes_the_pool_keeping_nothing(repo: Path) -> None:
     [pooled] = warm(repo, 1)
     (pooled / "app.py").write_text("def add(a, b):\n    return 'my edit'\n")

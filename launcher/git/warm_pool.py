@@ -268,6 +268,11 @@ async def _head_is_ours(repo: GitRepo, tree: Path, start_sha: str) -> bool:
         return False
 
 
+def _first_line(exc: Exception) -> str:
+    """git's reason, without the advice paragraphs it adds (a stale `index.lock`'s)."""
+    return next(iter(str(exc).strip().splitlines()), type(exc).__name__)[:300]
+
+
 async def _kept_before_removal(repo: GitRepo, worktree_root: Path, tree: Path, notes: list[str]) -> bool:
     """Keep what someone left in a pool worktree about to be removed (`git/pool_keep.py`);
     False when it could not be kept: the worktree is then set aside in the pool as
@@ -279,8 +284,8 @@ async def _kept_before_removal(repo: GitRepo, worktree_root: Path, tree: Path, n
         async with repo.lock.hold():
             moved = await _move(repo, tree, aside)
         where = aside if moved else tree
-        notes.append(f"a warm worktree held changes that could not be saved ({exc}); it is left at {where}: "
-                     f"look at it, then `git worktree remove --force {where}`")
+        notes.append(f"a warm worktree held changes that could not be saved ({_first_line(exc)}); it is left "
+                     f"at {where}: look at it, then `git worktree remove --force {where}`")
         return False
     if kept is not None:
         ref, how = kept
@@ -383,7 +388,7 @@ async def drain(repo: GitRepo, worktree_root: Path, *, save: bool = True) -> lis
                 except (GitFailed, OSError) as exc:
                     left = True
                     removed.append(f"kept warm worktree {info.path}: it holds changes that could not be saved "
-                                   f"({exc}); look at it, then `git worktree remove --force {info.path}`")
+                                   f"({_first_line(exc)}); look at it, then `git worktree remove --force {info.path}`")
                     continue
                 if kept is not None:
                     removed.append(f"kept the work found in warm worktree {info.path} as {kept[0]}: {kept[1]}")
