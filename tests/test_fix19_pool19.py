@@ -14,6 +14,9 @@
 - A file `.worktreeinclude` names that the launcher's user cannot read (a `.env` of another
   user's, mode 600) is said at the run's start and not copied; the run went on. It crashed the
   run with an internal error at the first task's provisioning.
+- A `[run] warm_pool` refill whose checkout fails (a smudge filter: git-lfs on a network error)
+  is a note, as the code meant: it came wrapped in a task group's ExceptionGroup and made the
+  run end with an error (exit 1) after all its work had landed.
 - `pool warm N [--base REV]` says how many of the ready worktrees are at another commit than the
   base (warmed before the branch moved): they count, and are not re-made; it said only "N ready".
 """
@@ -198,3 +201,20 @@ def test_an_included_file_the_user_cannot_read_is_said_and_not_copied_and_the_ru
     assert "internal error" not in ran.stderr
     assert ".env (matched by .worktreeinclude) cannot be read (Permission denied): not copied" in ran.stdout
     assert (repo / "done.txt").read_text() == "done\n"
+
+
+def test_a_refill_whose_checkout_fails_is_a_note_and_the_run_that_landed_succeeds(repo: Path, tmp_path: Path) -> None:
+    (repo / ".gitattributes").write_text("*.bin filter=flaky\n")
+    (repo / "data.bin").write_text("data\n")
+    git(repo, "config", "filter.flaky.clean", "cat")
+    # fails in the pool only, as git-lfs fails on a network error while the run's own checkouts went well
+    git(repo, "config", "filter.flaky.smudge",
+        "sh -c 'case \"$PWD\" in */_pool/*) echo network error >&2; exit 1;; esac; cat'")
+    git(repo, "config", "filter.flaky.required", "true")
+    git(repo, "add", "-A")
+    git(repo, *USER, "commit", "-qm", "data")
+    report = run_recorded(repo, tmp_path / f"record-{uuid.uuid4().hex}", ["one"], warm_pool=2)
+    assert report.status == RunStatus.SUCCEEDED, (report.message, [n.message for n in report.notes])
+    assert task(report, "one").merged
+    assert any(note.message.startswith("warm pool not refilled:") and "network error" in note.message
+               for note in report.notes)

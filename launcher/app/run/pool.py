@@ -50,11 +50,33 @@ async def refill(ctx: RunContext) -> None:
     tip = ctx.target if await ctx.repo.branch_exists(ctx.target) else ctx.base_sha
     try:
         created = await warm_pool.warm(ctx.repo, ctx.worktree_root, ctx.plan.run.warm_pool, tip)
-    except LauncherError as exc:
-        ctx.note(None, f"warm pool not refilled: {exc}")
+    except (LauncherError, OSError, ExceptionGroup) as exc:
+        # The checkouts run in a task group: a failed one (a smudge filter, git-lfs on a network
+        # error; a full disk) comes wrapped, and was taken for the run's failure once all had landed.
+        cause = _failure(exc)
+        if cause is None:  # a bug among them: said as one
+            raise
+        ctx.note(None, f"warm pool not refilled: {_first_line(cause)}")
         return
     if created:
         ctx.note(None, f"warmed {len(created)} worktree(s) for the next run")
+
+
+def _failure(exc: BaseException) -> BaseException | None:
+    """The launcher's or the machine's error `exc` is, or the first of those a task group
+    wrapped; None when the group holds anything else."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    matched, rest = exc.split((LauncherError, OSError))
+    found: BaseException | None = matched
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found if rest is None else None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error's first line: git's advice and the fix line belong to a command's failure."""
+    return next(iter(str(exc).strip().splitlines()), type(exc).__name__)
 
 
 async def recycle(ctx: RunContext, doomed: list[tuple[Path, str | None]]) -> None:
