@@ -14,6 +14,8 @@
 - A file `.worktreeinclude` names that the launcher's user cannot read (a `.env` of another
   user's, mode 600) is said at the run's start and not copied; the run went on. It crashed the
   run with an internal error at the first task's provisioning.
+- A `.worktreeinclude` pattern with a `..` component (`../shared/.env`, meant for a file outside
+  the repository) is said at the run's start: it matches nothing, and copied nothing silently.
 - A `[run] warm_pool` refill whose checkout fails (a smudge filter: git-lfs on a network error)
   is a note, as the code meant: it came wrapped in a task group's ExceptionGroup and made the
   run end with an error (exit 1) after all its work had landed.
@@ -218,3 +220,11 @@ def test_a_refill_whose_checkout_fails_is_a_note_and_the_run_that_landed_succeed
     assert task(report, "one").merged
     assert any(note.message.startswith("warm pool not refilled:") and "network error" in note.message
                for note in report.notes)
+
+
+def test_an_include_pattern_that_reaches_out_of_the_repository_is_said_at_the_runs_start(
+        repo: Path, tmp_path: Path) -> None:
+    (tmp_path / "shared.env").write_text("TOKEN=1\n")
+    (repo / ".worktreeinclude").write_text("../shared.env\n")
+    report = run_shell(repo, "true", "look")
+    assert any(note.message.startswith("'../shared.env' in .worktreeinclude matches nothing") for note in report.notes)

@@ -149,6 +149,10 @@ async def resolve_includes(repo: GitRepo, include_file: str = ".worktreeinclude"
     spec = load_spec(include_path)
     if spec is None or not spec.patterns:
         return []
+    if refused is not None:
+        refused += [f"{pattern!r} in {include_file} matches nothing: its patterns name paths inside the repository, "
+                    "and `..` never matches; copy the file itself into the repository (it stays ignored), or let "
+                    "the task's `setup` provide it" for pattern in _outside_patterns(spec)]
     candidates = await repo.git(
         "ls-files", "-z", "--others", "--ignored", f"--exclude-from={include_path}"
     )
@@ -177,6 +181,17 @@ async def resolve_includes(repo: GitRepo, include_file: str = ".worktreeinclude"
                     f"make it readable by the user running the launcher, or leave it out of {include_file}"
                     for rel, why in sorted(unreadable.items())]
     return sorted(set(result))
+
+
+def _outside_patterns(spec: pathspec.GitIgnoreSpec) -> list[str]:
+    """The patterns with a `..` component (`../shared/.env`): meant for a file outside the
+    repository, which git's matching never reaches, so they silently copied nothing."""
+    found: list[str] = []
+    for pattern in spec.patterns:
+        text = getattr(pattern, "pattern", None)
+        if isinstance(text, str) and ".." in text.removeprefix("!").strip().split("/"):
+            found.append(text.strip())
+    return found
 
 
 def _unreadable(path: Path) -> str | None:
