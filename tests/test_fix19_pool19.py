@@ -19,6 +19,9 @@
 - A `[run] warm_pool` refill whose checkout fails (a smudge filter: git-lfs on a network error)
   is a note, as the code meant: it came wrapped in a task group's ExceptionGroup and made the
   run end with an error (exit 1) after all its work had landed.
+- Merged worktrees that cannot go back to the pool (a reset stopped at git's time limit) are a
+  note and are removed, as the code meant; the error came wrapped the same way, and a run whose
+  work had all landed ended failed with its worktrees and branches left.
 - `pool warm N [--base REV]` says how many of the ready worktrees are at another commit than the
   base (warmed before the branch moved): they count, and are not re-made; it said only "N ready".
 """
@@ -33,10 +36,13 @@ import sys
 import uuid
 from pathlib import Path
 
+import anyio
 import pytest
 from helpers import git, launcher_cli, run_shell, task
 from test_warm_pool_speed import found_by, pool_trees, run_recorded, warm
 
+from launcher.app.run.runner import RunOptions, start_run
+from launcher.models.plan import validate_plan
 from launcher.models.states import RunStatus
 
 USER = ("-c", "user.name=u", "-c", "user.email=u@u")
@@ -228,3 +234,29 @@ def test_an_include_pattern_that_reaches_out_of_the_repository_is_said_at_the_ru
     (repo / ".worktreeinclude").write_text("../shared.env\n")
     report = run_shell(repo, "true", "look")
     assert any(note.message.startswith("'../shared.env' in .worktreeinclude matches nothing") for note in report.notes)
+
+
+BIN_WRITER = ("echo \"$LAUNCHER_TASK_ID\" > \"$LAUNCHER_TASK_ID.bin\"; printf '{\"contract_version\": \"1\", "
+              "\"task_id\": \"%s\", \"status\": \"done\", \"summary\": \"s\", \"files_changed\": [\"%s.bin\"], "
+              "\"tests_added\": [], \"decisions\": [], \"blockers\": [], \"llm_observations\": \"sh\"}' "
+              "\"$LAUNCHER_TASK_ID\" \"$LAUNCHER_TASK_ID\" > \"$LAUNCHER_CONTRACT\"")
+
+
+def test_merged_worktrees_that_cannot_be_reset_for_the_pool_are_a_note_and_the_run_succeeds(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo / ".gitattributes").write_text("*.bin filter=slow\n")
+    git(repo, "config", "filter.slow.clean", "cat")
+    # slow in the runs' worktrees only: the reset of a merged one to the new tip (the other
+    # task's file) passes git's time limit; the main checkout's update does not
+    git(repo, "config", "filter.slow.smudge", "sh -c 'case \"$PWD\" in */r-2*) sleep 4;; esac; cat'")
+    git(repo, "add", "-A")
+    git(repo, *USER, "commit", "-qm", "attributes")
+    monkeypatch.setenv("LAUNCHER_GIT_TIMEOUT", "2")
+    agents = {"sh": {"adapter": "command", "command": ["sh", "-c", BIN_WRITER]}}
+    plan = validate_plan({"run": {"warm_pool": 2}, "agents": agents,
+                          "task": [{"id": tid, "agent": "sh", "prompt": "x"} for tid in ("t1", "t2")]}, "test plan")
+    report = anyio.run(start_run, repo, plan, RunOptions(), lambda _e: None)
+    assert report.status == RunStatus.SUCCEEDED, (report.message, [n.message for n in report.notes])
+    assert all(task(report, tid).merged for tid in ("t1", "t2"))
+    assert any(note.message.startswith("merged worktrees not returned to the warm pool:") for note in report.notes)
+    assert git(repo, "branch", "--list", "launcher/*").strip() == ""  # removed as without a pool

@@ -92,8 +92,11 @@ async def recycle(ctx: RunContext, doomed: list[tuple[Path, str | None]]) -> Non
         tip = await ctx.repo.rev_parse(ctx.target)
         returned = await warm_pool.recycle(ctx.repo, ctx.worktree_root, [path for path, _ in doomed], tip, room,
                                            special_files)
-    except LauncherError as exc:
-        ctx.note(None, f"merged worktrees not returned to the warm pool: {exc}")
+    except (LauncherError, OSError, ExceptionGroup) as exc:  # the resets run in a task group, as the refill's
+        cause = _failure(exc)
+        if cause is None:
+            raise
+        ctx.note(None, f"merged worktrees not returned to the warm pool: {_first_line(cause)}")
         return
     if returned:
         ctx.note(None, f"returned {len(returned)} merged worktree(s) to the warm pool")
