@@ -98,7 +98,7 @@ async def clean(cwd: Path, run_id: str | None, *, all_runs: bool, force: bool = 
             removed += reap_dead_judges(repo.root / STATE_DIR / kind)
         removed += await _sweep_leftovers(repo, root / "mutation", remove_trees=True)
         removed += await remove_judge_leftovers(repo, root)  # a killed judge's checkout
-        removed += await warm_pool.drain(repo, root)
+        removed += await warm_pool.drain(repo, root, save=not force)  # an edit made there by hand is kept
         async with repo.lock.hold():  # a scratch tree is added there under the lock
             removed += _remove_empty_scratch_roots(root)
     else:  # a killed sweep's processes and the installs it re-pointed; its trees stay for a resume

@@ -23,7 +23,10 @@ def warm(
     base: Annotated[str, typer.Option(help="Commit they are detached at.")] = "HEAD",
 ) -> None:
     """Top the pool up to COUNT detached worktrees (`launcher clean --all` removes them)."""
-    created, ready, filling = call(lambda: pool_app.warm(Path.cwd(), count, base))
+    created, ready, filling, elsewhere = call(lambda: pool_app.warm(Path.cwd(), count, base))
     # Another launcher's warm still checking out: part of the pool, not added again, and said.
     being = f", {filling} more being checked out by another launcher" if filling else ""
-    print(f"warm pool: {ready} worktree(s) ready ({len(created)} new{being})")
+    # Worktrees warmed earlier at another commit count too (never re-made): said, not passed for `base`'s.
+    older = (f"; {elsewhere} of them at another commit than {base}, which a run checks out the difference "
+             "of when it takes one (`launcher clean --all` empties the pool)") if elsewhere else ""
+    print(f"warm pool: {ready} worktree(s) ready ({len(created)} new{being}{older})")

@@ -6,6 +6,7 @@ some file systems), else a plain byte copy. A large `node_modules` or `.venv` na
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import stat
@@ -41,6 +42,51 @@ def _copy_range(src_fd: int, dest_fd: int, size: int) -> bool:
     return done == size
 
 
+def _is_sparse(info: os.stat_result) -> bool:
+    """Fewer blocks than its size needs: a file with holes (a disk image, a preallocated store)."""
+    return info.st_blocks * 512 < info.st_size
+
+
+def _copy_data(src_fd: int, dest_fd: int, size: int) -> bool:
+    """Copy only the data of a file with holes, as `cp --sparse=auto` does: the holes stay holes.
+    `copy_file_range` and a plain copy write each hole out as zeros: a 2 GiB file taking no
+    space became 2 GiB per worktree, in memory on a tmpfs. False when the file system cannot
+    tell data from holes: both files are then as they were (the caller copies another way)."""
+    try:
+        if _data_extents(src_fd, dest_fd, size):
+            return True
+    except (OSError, AttributeError):  # no SEEK_DATA (not Linux), or the file system refused
+        pass
+    os.ftruncate(dest_fd, 0)
+    os.lseek(dest_fd, 0, os.SEEK_SET)
+    os.lseek(src_fd, 0, os.SEEK_SET)  # SEEK_DATA moved it; copy_file_range reads from there
+    return False
+
+
+def _data_extents(src_fd: int, dest_fd: int, size: int) -> bool:
+    os.ftruncate(dest_fd, size)  # all of it a hole, then the data written over it
+    offset = 0
+    while offset < size:
+        try:
+            start = os.lseek(src_fd, offset, os.SEEK_DATA)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:  # no data past `offset`: the rest is a hole
+                return True
+            raise
+        end = os.lseek(src_fd, start, os.SEEK_HOLE)
+        while start < end:
+            chunk = os.pread(src_fd, min(1 << 20, end - start), start)
+            if not chunk:
+                return False  # shorter than it said (it shrank meanwhile)
+            view = memoryview(chunk)
+            while view:
+                written = os.pwrite(dest_fd, view, start)
+                start += written
+                view = view[written:]
+        offset = end
+    return True
+
+
 def _plain(src_fd: int, dest_fd: int) -> None:
     os.ftruncate(dest_fd, 0)
     os.lseek(dest_fd, 0, os.SEEK_SET)
@@ -62,7 +108,8 @@ def _copy_xattrs(src_fd: int, dest_fd: int) -> None:
 def copy_file(src: Path | str, dest: Path | str, info: os.stat_result | None = None) -> str:
     """Copy content, mode and times of the regular file `src` to `dest`, which must not exist
     (FileExistsError: nothing is overwritten, not even through a link); return how: "clone",
-    "copy_file_range" or "plain". `info`: `src`'s lstat when the caller has it.
+    "sparse" (a file with holes: its data only), "copy_file_range" or "plain". `info`: `src`'s
+    lstat when the caller has it.
 
     A handful of system calls a file, on file descriptors (no path looked up twice): thousands
     of small files (a `node_modules`) cost about what `cp -a` costs."""
@@ -74,6 +121,8 @@ def copy_file(src: Path | str, dest: Path | str, info: os.stat_result | None = N
             how = "plain"
             if _clone(src_fd, dest_fd):
                 how = "clone"
+            elif _is_sparse(info) and _copy_data(src_fd, dest_fd, info.st_size):
+                how = "sparse"
             elif info.st_size and _copy_range(src_fd, dest_fd, info.st_size):
                 how = "copy_file_range"
             else:
@@ -82,6 +131,10 @@ def copy_file(src: Path | str, dest: Path | str, info: os.stat_result | None = N
             with contextlib.suppress(OSError):
                 os.fchmod(dest_fd, stat.S_IMODE(info.st_mode))
                 os.utime(dest_fd, ns=(info.st_atime_ns, info.st_mtime_ns))
+        except OSError:  # a read or write failed midway (EIO, a full disk): no half-copied file stays
+            with contextlib.suppress(OSError):
+                os.unlink(dest)
+            raise
         finally:
             os.close(dest_fd)
     finally:

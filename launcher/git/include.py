@@ -149,6 +149,10 @@ async def resolve_includes(repo: GitRepo, include_file: str = ".worktreeinclude"
     spec = load_spec(include_path)
     if spec is None or not spec.patterns:
         return []
+    if refused is not None:
+        refused += [f"{pattern!r} in {include_file} matches nothing: its patterns name paths inside the repository, "
+                    "and `..` never matches; copy the file itself into the repository (it stays ignored), or let "
+                    "the task's `setup` provide it" for pattern in _outside_patterns(spec)]
     candidates = await repo.git(
         "ls-files", "-z", "--others", "--ignored", f"--exclude-from={include_path}"
     )
@@ -167,11 +171,39 @@ async def resolve_includes(repo: GitRepo, include_file: str = ".worktreeinclude"
         if _under_ignored(rel, ignored_files, ignored_dirs)
         and spec.match_file(rel)  # both matchers must agree (e.g. negations under a dir)
     ]
-    result = safe_sources(repo.root, matched)
+    safe = safe_sources(repo.root, matched)
+    unreadable = {rel: why for rel in safe if (why := _unreadable(repo.root / rel)) is not None}
+    result = [rel for rel in safe if rel not in unreadable]
     if refused is not None:
-        refused += [_refusal(repo.root, rel, include_file) for rel in sorted(set(matched) - set(result))
+        refused += [_refusal(repo.root, rel, include_file) for rel in sorted(set(matched) - set(safe))
                     if not _is_forbidden(rel)]
+        refused += [f"{rel} (matched by {include_file}) cannot be read ({why}): not copied into the worktrees; "
+                    f"make it readable by the user running the launcher, or leave it out of {include_file}"
+                    for rel, why in sorted(unreadable.items())]
     return sorted(set(result))
+
+
+def _outside_patterns(spec: pathspec.GitIgnoreSpec) -> list[str]:
+    """The patterns with a `..` component (`../shared/.env`): meant for a file outside the
+    repository, which git's matching never reaches, so they silently copied nothing."""
+    found: list[str] = []
+    for pattern in spec.patterns:
+        text = getattr(pattern, "pattern", None)
+        if isinstance(text, str) and ".." in text.removeprefix("!").strip().split("/"):
+            found.append(text.strip())
+    return found
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why the regular file at `path` cannot be opened for reading (a `.env` owned by another
+    user, mode 600), else None; a link is recreated, never read. Copying it failed the run."""
+    if path.is_symlink():
+        return None
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _copy_symlink(src: str, dest: str, src_real: str, dest_root: Path) -> None:
@@ -233,6 +265,8 @@ def _copy_all(src_root: Path, dest_root: Path, paths: list[str]) -> tuple[list[s
                 cow_copy.copy_file(src, dest, info)  # copy-on-write where the file system allows
                 files.append(rel)
         except FileExistsError:  # tracked at the start commit (or a link there): left alone
+            continue
+        except OSError:  # unreadable since the run started (said then if it was already): not copied
             continue
         copied.append(rel)
     return copied, files

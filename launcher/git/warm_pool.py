@@ -38,12 +38,13 @@ import anyio
 from launcher import process_identity
 from launcher.concurrency import each
 from launcher.errors import GitFailed
-from launcher.git import pool_check, worktree_admin, worktrees
+from launcher.git import pool_check, pool_keep, worktree_admin, worktrees
 from launcher.git.pool_check import SpecialFiles
 from launcher.git.registered import registered_dot_git
 from launcher.git.repo import GitRepo
 
 POOL_DIR = "_pool"  # under the worktree root, next to the per-run directories
+KEPT_DIR = "kept-"  # a pool entry set aside: it holds work that could not be saved (`_kept_before_removal`)
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _RESET_PARALLEL = 4  # worktrees reset for the pool at once (git waits on the disk as much as on the CPU)
 
@@ -70,8 +71,9 @@ def _registered_head(repo: GitRepo, tree: Path) -> str | None:
 
 
 def _pool_trees(worktree_root: Path) -> list[Path]:
+    """The pool's entries; one set aside with work that could not be saved is none of them."""
     root = pool_root(worktree_root).absolute()
-    return sorted(root.iterdir()) if root.is_dir() else []
+    return sorted(tree for tree in root.iterdir() if not tree.name.startswith(KEPT_DIR)) if root.is_dir() else []
 
 
 def _usable_head(repo: GitRepo, tree: Path) -> str | None:
@@ -90,6 +92,12 @@ def _entries(repo: GitRepo, worktree_root: Path) -> list[tuple[Path, str]]:
 async def ready(repo: GitRepo, worktree_root: Path) -> list[Path]:
     """The pool's usable worktrees: registered, detached, present and unlocked."""
     return [tree for tree, _head in _entries(repo, worktree_root)]
+
+
+def elsewhere(repo: GitRepo, worktree_root: Path, sha: str) -> int:
+    """How many of the pool's usable worktrees are detached at another commit than `sha` (warmed
+    at an older base): a take checks the difference out."""
+    return sum(1 for _tree, head in _entries(repo, worktree_root) if head != sha)
 
 
 def being_filled(repo: GitRepo, worktree_root: Path) -> list[Path]:
@@ -222,10 +230,11 @@ async def _move(repo: GitRepo, tree: Path, dest: Path) -> bool:
 
 
 async def take(repo: GitRepo, worktree_root: Path, *, path: Path, branch: str, start: str,
-               special_files: SpecialFiles) -> bool:
+               special_files: SpecialFiles, notes: list[str] | None = None) -> bool:
     """Turn a pool worktree into `path` on a new `branch` at `start`; False if there is none
     to take (or the branch already exists, or the worktree taken was not pristine: it is then
-    removed), and the caller creates the worktree as usual."""
+    removed, what someone left in it kept first and said in `notes`), and the caller creates
+    the worktree as usual."""
     path = path.absolute()
     start_sha = start if _COMMIT_ID.fullmatch(start) else await repo.rev_parse(start)
     async with repo.lock.hold():
@@ -234,16 +243,55 @@ async def take(repo: GitRepo, worktree_root: Path, *, path: Path, branch: str, s
         if not await _take_one(repo, worktree_root, path, start_sha):
             return False
     # Checked outside the lock (the worktree is ours alone now), so takes check in parallel.
-    if (await pool_check.pristine(repo, path, special_files) and await pool_check.sparse_as_main(repo, path)
-            and await _detach_at(repo, path, start_sha)):
+    if (await _head_is_ours(repo, path, start_sha) and await pool_check.pristine(repo, path, special_files)
+            and await pool_check.sparse_as_main(repo, path) and await _detach_at(repo, path, start_sha)):
         async with repo.lock.hold():
             # The empty old value: only if no such branch exists (a resumed task's goes the usual way).
             created = await repo.git("update-ref", f"refs/heads/{branch}", start_sha, "", check=False)
         if created.ok:  # HEAD is the worktree's own: no lock needed
             await repo.git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=path)
             return True
-    await worktrees.remove_worktree(repo, path)  # never handed out as it was found
+    if await _kept_before_removal(repo, worktree_root, path, notes if notes is not None else []):
+        await worktrees.remove_worktree(repo, path)  # never handed out as it was found
     return False
+
+
+async def _head_is_ours(repo: GitRepo, tree: Path, start_sha: str) -> bool:
+    """The pool worktree's HEAD is the start commit, or one a ref holds (a pool warmed at an
+    older base): not a commit made in it by hand, which the checkout of the start would drop."""
+    head = _registered_head(repo, tree)
+    if head == start_sha:
+        return True
+    try:
+        return head is not None and not await pool_keep.on_no_ref(repo, head)
+    except GitFailed:
+        return False
+
+
+def _first_line(exc: Exception) -> str:
+    """git's reason, without the advice paragraphs it adds (a stale `index.lock`'s)."""
+    return next(iter(str(exc).strip().splitlines()), type(exc).__name__)[:300]
+
+
+async def _kept_before_removal(repo: GitRepo, worktree_root: Path, tree: Path, notes: list[str]) -> bool:
+    """Keep what someone left in a pool worktree about to be removed (`git/pool_keep.py`);
+    False when it could not be kept: the worktree is then set aside in the pool as
+    `kept-<hex>`, which no run takes and `launcher clean --all` leaves, and never removed."""
+    try:
+        kept = await pool_keep.keep(repo, tree, f"{tree.parent.name}/{tree.name}")  # <run>/<task>
+    except (GitFailed, OSError) as exc:
+        aside = pool_root(worktree_root).absolute() / f"{KEPT_DIR}{os.urandom(3).hex()}"
+        async with repo.lock.hold():
+            moved = await _move(repo, tree, aside)
+        where = aside if moved else tree
+        notes.append(f"a warm worktree held changes that could not be saved ({_first_line(exc)}); it is left "
+                     f"at {where}: look at it, then `git worktree remove --force {where}`")
+        return False
+    if kept is not None:
+        ref, how = kept
+        notes.append(f"a warm worktree held what no branch has (changes, or a commit on its detached HEAD): "
+                     f"kept as {ref} ({how}; `git update-ref -d {ref}` drops it); the task got a fresh worktree")
+    return True
 
 
 async def _take_one(repo: GitRepo, worktree_root: Path, path: Path, start_sha: str) -> bool:
@@ -322,17 +370,31 @@ async def _reset_for_pool(repo: GitRepo, tree: Path, tip: str, special_files: Sp
     return True
 
 
-async def drain(repo: GitRepo, worktree_root: Path) -> list[str]:
-    """Remove every pool worktree (and the pool directory)."""
+async def drain(repo: GitRepo, worktree_root: Path, *, save: bool = True) -> list[str]:
+    """Remove every pool worktree (and the pool directory). With `save`, what someone left in
+    one (an edit, a commit on its detached HEAD) is kept first (`git/pool_keep.py`), and one
+    whose work cannot be kept stays where it is."""
     root = pool_root(worktree_root)
     removed: list[str] = []
+    left = False
     async with repo.lock.hold():
         resolved = root.resolve()
         for info in await worktrees.list_worktrees(repo):
-            if info.path.resolve().parent == resolved:
-                await repo.git("worktree", "remove", "--force", "--force", str(info.path), check=False)
-                removed.append(f"removed warm worktree {info.path}")
-                await worktrees.forget(repo, info.path)  # if its directory was already gone
-    if root.is_dir():
+            if info.path.resolve().parent != resolved:
+                continue
+            if save and info.path.is_dir() and worktrees.is_populated(info.path):
+                try:
+                    kept = await pool_keep.keep(repo, info.path, lock_held=True)
+                except (GitFailed, OSError) as exc:
+                    left = True
+                    removed.append(f"kept warm worktree {info.path}: it holds changes that could not be saved "
+                                   f"({_first_line(exc)}); look at it, then `git worktree remove --force {info.path}`")
+                    continue
+                if kept is not None:
+                    removed.append(f"kept the work found in warm worktree {info.path} as {kept[0]}: {kept[1]}")
+            await repo.git("worktree", "remove", "--force", "--force", str(info.path), check=False)
+            removed.append(f"removed warm worktree {info.path}")
+            await worktrees.forget(repo, info.path)  # if its directory was already gone
+    if root.is_dir() and not left:
         shutil.rmtree(root, ignore_errors=True)
     return removed

@@ -75,8 +75,12 @@ async def provision(ctx: RunContext, task: Task, row: TaskRow) -> Path | None:
         return await _reprovision_on_branch(ctx, task, row, path)
     ctx.transition(task.id, TaskState.PROVISIONING, "creating worktree")
     start = await start_point(ctx, task)
-    if not await warm_pool.take(ctx.repo, ctx.worktree_root, path=path, branch=branch, start=start,
-                                special_files=pool.special_files):
+    notes: list[str] = []  # work found in a pool worktree that was used by hand: where it is kept
+    taken = await warm_pool.take(ctx.repo, ctx.worktree_root, path=path, branch=branch, start=start,
+                                 special_files=pool.special_files, notes=notes)
+    for note in notes:
+        ctx.note(task.id, note)
+    if not taken:
         await worktrees.create_worktree(ctx.repo, path=path, branch=branch, start=start)
     await _check_out_submodules(ctx, task.id, path)
     copied, copied_blobs = await _copy_includes(ctx, task.id, path)
