@@ -3,20 +3,28 @@
 - A grader whose prose gives a draft verdict and then its corrected verdict as broken JSON (a
   trailing comma, or cut off by an output limit) is not approved on the draft: the last word is
   `invalid_json` (another attempt, then an escalation), never the "satisfied" draft before it.
+- A Claude Code grader (told to return its verdict as structured output AND write it to
+  $LAUNCHER_CONTRACT) that wrote a "satisfied" draft to the file and then answered needs_revision
+  as its structured output: the structured output, its last word, is the verdict (the file won).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
-from helpers import task
+import pytest
+from helpers import git, task
 
 from launcher.app.run.runner import RunOptions, start_run
 from launcher.models.plan import validate_plan
 from launcher.models.report import RunReport
+
+FAKES = Path(__file__).parent / "fakes"
 
 
 def command_graded(repo: Path, tmp_path: Path, grader_source: str, tasks: list[dict[str, Any]],
@@ -56,3 +64,29 @@ def test_a_graders_corrected_verdict_that_is_broken_json_is_never_read_as_its_dr
         graded = task(report, f"t{int(cut)}")
         assert graded.state == "escalated", (cut, graded.state, graded.message)
         assert "invalid_json" in graded.message, graded.message
+
+
+def test_a_claude_graders_structured_answer_is_its_verdict_not_the_draft_it_wrote_to_the_file_before(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def verdict(failing: set[str]) -> Path:
+        path = tmp_path / f"verdict-{len(failing)}.json"
+        path.write_text(json.dumps({
+            "verdict": "needs_revision" if failing else "satisfied", "iteration": 1, "rubric_version": "default@1",
+            "required_fixes": [f"docs/NOTES.md:1 say what it is for ({c})" for c in sorted(failing)],
+            "criterion_results": [{"criterion": f"C{n}", "pass": f"C{n}" not in failing, "justification": "read"}
+                                  for n in range(1, 8)]}))  # fmt: skip
+        return path
+
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    # The fake Claude Code writes its draft (satisfied) to $LAUNCHER_CONTRACT, as it is told to give its
+    # answer there too, then answers needs_revision (C3 fails) as its structured output.
+    grader = {"adapter": "claude", "set_env": {"FAKE_DRAFT": str(verdict(set())), "FAKE_ANSWER": str(verdict({"C3"}))}}
+    plan = validate_plan({"run": {"grader": "g", "iteration_cap": 1}, "agents": {"g": grader},
+                          "task": [{"id": "docs", "script": [{"write": "NOTES.md", "content": "notes\n"}]}]},
+                         "test plan")
+    report = anyio.run(start_run, repo, plan, RunOptions(merge=True), lambda _e: None)
+    graded = task(report, "docs")
+    assert graded.state == "escalated", (graded.state, graded.message)
+    assert "needs_revision \u2014 failed: C3" in graded.message, graded.message
+    assert "NOTES.md" not in git(repo, "ls-tree", "--name-only", "main")
