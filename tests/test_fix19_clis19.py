@@ -6,6 +6,9 @@
 - A Claude Code grader (told to return its verdict as structured output AND write it to
   $LAUNCHER_CONTRACT) that wrote a "satisfied" draft to the file and then answered needs_revision
   as its structured output: the structured output, its last word, is the verdict (the file won).
+- A login the CLI's API refused (Codex's "401 Unauthorized", Claude Code's "Invalid API key" or
+  expired OAuth token, opencode's ProviderAuthError) says how to log the launcher's agent in, as
+  "Not logged in" already did for Claude Code; a rate limit gets no such hint.
 """
 
 from __future__ import annotations
@@ -90,3 +93,34 @@ def test_a_claude_graders_structured_answer_is_its_verdict_not_the_draft_it_wrot
     assert graded.state == "escalated", (graded.state, graded.message)
     assert "needs_revision \u2014 failed: C3" in graded.message, graded.message
     assert "NOTES.md" not in git(repo, "ls-tree", "--name-only", "main")
+
+
+@pytest.mark.parametrize(
+    ("adapter", "mode", "cli_said", "fix"),
+    [
+        ("codex", "turn_failed", "unexpected status 401 Unauthorized",
+         "; run `codex login` on this machine, or name CODEX_API_KEY (an OpenAI API key) in env = [...] of [agents.a]"),
+        ("claude", "api_error", "Invalid API key · Fix external API key",
+         "; run `claude` once on this machine to log in, or name ANTHROPIC_API_KEY in env = [...] of [agents.a]"),
+        ("opencode", "auth_error", "ProviderAuthError: Invalid API key.",
+         "; set the API key of the provider of model = 'anthropic/claude-sonnet-4-5' (e.g. ANTHROPIC_API_KEY) in "
+         "the launcher's environment, or name it in env = [...] of [agents.a], or run `opencode auth login`"),
+        ("opencode", "api_error", "APIError: Rate limit exceeded", None),
+    ],
+)
+def test_a_refused_login_says_how_to_log_the_launchers_agent_in(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, adapter: str, mode: str, cli_said: str, fix: str | None
+) -> None:
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    agent: dict[str, Any] = {"adapter": adapter, "set_env": {"FAKE_MODE": mode}}
+    if adapter == "opencode":
+        agent["model"] = "anthropic/claude-sonnet-4-5"
+    plan = validate_plan({"agents": {"a": agent}, "task": [{"id": "t1", "agent": "a", "prompt": "Add a sub"}]},
+                         "test plan")
+    failed = anyio.run(start_run, repo, plan, RunOptions(merge=True), lambda _e: None).tasks[0]
+    assert failed.state == "failed" and failed.message.startswith("agent api_error: "), failed.message
+    assert cli_said in failed.message
+    if fix is None:
+        assert "env = [...]" not in failed.message and "login" not in failed.message, failed.message
+    else:
+        assert failed.message.endswith(fix), failed.message

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import uuid
 from typing import Any
 
+from launcher.agents.auth_hints import claude_fix, with_login_hint
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, exit_outcome
 from launcher.agents.claude_terminal import terminal_reason
 from launcher.agents.cli_common import (
@@ -82,8 +82,6 @@ _SUBTYPE_KINDS = {
     "error_during_execution": "api_error",
 }
 
-
-_NOT_LOGGED_IN = re.compile(r"(not logged in|please run /login)", re.IGNORECASE)
 
 
 class ClaudeAdapter:
@@ -191,12 +189,9 @@ class ClaudeAdapter:
         if is_error:
             outcome.error_kind = "api_error"
             outcome.message = text or "; ".join(errors) or f"claude reported an error (exit {result.returncode})"
-            if _NOT_LOGGED_IN.search(outcome.message):
-                # "Not logged in · Please run /login": a slash command of its interactive session.
-                outcome.message += (
-                    f"; run `claude` once on this machine to log in, or name ANTHROPIC_API_KEY in "
-                    f"env = [...] of [agents.{request.agent_name}]"
-                )
+            # "Not logged in · Please run /login" (a slash command of its interactive session), an
+            # expired OAuth token, a refused key: say how the launcher's agent gets logged in.
+            outcome.message = with_login_hint(outcome.message, claude_fix(request.agent_name))
             return outcome
         if result.returncode != 0:
             outcome.error_kind = "crashed"

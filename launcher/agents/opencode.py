@@ -42,6 +42,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from launcher.agents.auth_hints import opencode_fix, with_login_hint
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, RoundLines, clean_session_id, finite_number
 from launcher.agents.cli_common import (
     answer_instructions,
@@ -315,7 +316,10 @@ class OpencodeAdapter:
         is_api = error is not None and (error[0] in _API_ERROR_NAMES or bool(_API_TEXT.search(error_text)))
         if error is not None and (is_api or not seen.denials):
             hint = _model_hint(error_text, request) if is_api else ""
-            return AgentOutcome(False, "api_error" if is_api else "crashed", f"opencode {error_text}{hint}", **common)
+            message = f"opencode {error_text}{hint}"
+            if is_api and not hint:  # a provider without a key, or a key refused
+                message = with_login_hint(message, opencode_fix(request.agent_name, request.config.model))
+            return AgentOutcome(False, "api_error" if is_api else "crashed", message, **common)
         if seen.denials:
             return AgentOutcome(
                 False, "permission_denied",
