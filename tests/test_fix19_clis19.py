@@ -7,8 +7,9 @@
   $LAUNCHER_CONTRACT) that wrote a "satisfied" draft to the file and then answered needs_revision
   as its structured output: the structured output, its last word, is the verdict (the file won).
 - A login the CLI's API refused (Codex's "401 Unauthorized", Claude Code's "Invalid API key" or
-  expired OAuth token, opencode's ProviderAuthError) says how to log the launcher's agent in, as
-  "Not logged in" already did for Claude Code; a rate limit gets no such hint.
+  expired OAuth token, opencode's ProviderAuthError, aider's "not able to authenticate you") says
+  how to log the launcher's agent in, as "Not logged in" already did for Claude Code; a rate
+  limit gets no such hint.
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ def test_a_claude_graders_structured_answer_is_its_verdict_not_the_draft_it_wrot
         ("opencode", "auth_error", "ProviderAuthError: Invalid API key.",
          "; set the API key of the provider of model = 'anthropic/claude-sonnet-4-5' (e.g. ANTHROPIC_API_KEY) in "
          "the launcher's environment, or name it in env = [...] of [agents.a], or run `opencode auth login`"),
+        ("aider", "auth_error", "The API provider is not able to authenticate you.",
+         "; set the API key of the provider of model = 'anthropic/claude-sonnet-4-5' (e.g. ANTHROPIC_API_KEY) in "
+         "the launcher's environment, or name it in env = [...] of [agents.a]"),
         ("opencode", "api_error", "APIError: Rate limit exceeded", None),
     ],
 )
@@ -113,7 +117,7 @@ def test_a_refused_login_says_how_to_log_the_launchers_agent_in(
 ) -> None:
     monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
     agent: dict[str, Any] = {"adapter": adapter, "set_env": {"FAKE_MODE": mode}}
-    if adapter == "opencode":
+    if adapter in ("opencode", "aider"):
         agent["model"] = "anthropic/claude-sonnet-4-5"
     plan = validate_plan({"agents": {"a": agent}, "task": [{"id": "t1", "agent": "a", "prompt": "Add a sub"}]},
                          "test plan")

@@ -47,6 +47,7 @@ import os
 import re
 
 from launcher.agents.aider_stops import AiderStops
+from launcher.agents.auth_hints import provider_key_fix, with_login_hint
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, RoundLines
 from launcher.agents.cli_common import answer_instructions, cli_env, command_prefix, finish, round_prompt
 from launcher.agents.git_exclude import exclude_from_git
@@ -338,8 +339,10 @@ class AiderAdapter:
             )
         problem = api_error(output, seen.api_lines)
         if problem:
+            model = request.config.model or os.environ.get("AIDER_MODEL")
             return AgentOutcome(
-                False, "api_error", f"aider: {problem}", final_text=reply_text(stdout),
+                False, "api_error", with_login_hint(f"aider: {problem}", provider_key_fix(request.agent_name, model)),
+                final_text=reply_text(stdout),
                 tokens=tokens, cost_usd=cost,
             )
         if result.returncode != 0:

@@ -11,6 +11,8 @@ What the real CLIs print (their own wording, checked against their issue tracker
   access token could not be refreshed ... Please log out and sign in again" (an expired login).
 - opencode, in an `error` event: `ProviderAuthError` (its provider has no key), or an `APIError`
   whose message says 401 / unauthorized / invalid api key.
+- aider, on stdout (exit 0): `litellm.AuthenticationError: ...` and "The API provider is not able
+  to authenticate you. Check your API key."
 A rate limit (429) or an exhausted quota is no login problem: those get no hint.
 """
 
@@ -22,7 +24,7 @@ _REFUSED = re.compile(
     r"(not logged in|please run /login|\blog ?(?:out|in) and sign in again|sign in again|invalid api key|"
     r"incorrect api key|invalid[ _-]x-api-key|invalid_api_key|authentication_error|oauth token (?:has expired|"
     r"revoked|expired)|access token could not be refreshed|refresh token|missing bearer|\b401\b|unauthori[sz]ed|"
-    r"ProviderAuthError)",
+    r"ProviderAuthError|AuthenticationError|not able to authenticate you)",
     re.IGNORECASE,
 )
 
@@ -47,7 +49,11 @@ def codex_fix(agent: str) -> str:
             f"of [agents.{agent}]")
 
 
-def opencode_fix(agent: str, model: str | None) -> str:
+def provider_key_fix(agent: str, model: str | None, also: str = "") -> str:
+    """aider and opencode get the API key of their model's provider only (provider_keys)."""
     return (f"set the API key of the provider of model = {model or '(none)'!r} (e.g. ANTHROPIC_API_KEY) "
-            f"in the launcher's environment, or name it in env = [...] of [agents.{agent}], or run "
-            "`opencode auth login`")
+            f"in the launcher's environment, or name it in env = [...] of [agents.{agent}]{also}")
+
+
+def opencode_fix(agent: str, model: str | None) -> str:
+    return provider_key_fix(agent, model, ", or run `opencode auth login`")
