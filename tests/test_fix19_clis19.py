@@ -10,6 +10,10 @@
   expired OAuth token, opencode's ProviderAuthError, aider's "not able to authenticate you") says
   how to log the launcher's agent in, as "Not logged in" already did for Claude Code; a rate
   limit gets no such hint.
+- opencode was told to end with its contract "or write it to the file named by $LAUNCHER_CONTRACT
+  if you are allowed to": that file is outside its directory, `run` mode auto-rejects the write
+  and stops the session, and the task failed as permission_denied with its work done. It is told
+  to answer in its final message only.
 """
 
 from __future__ import annotations
@@ -128,3 +132,17 @@ def test_a_refused_login_says_how_to_log_the_launchers_agent_in(
         assert "env = [...]" not in failed.message and "login" not in failed.message, failed.message
     else:
         assert failed.message.endswith(fix), failed.message
+
+
+def test_opencode_is_never_offered_an_answer_file_its_run_mode_refuses_to_write(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `opencode run` auto-rejects a write outside its directory ($LAUNCHER_CONTRACT is outside), and
+    # the session stops there: the fake's model writes the file whenever its message offers it.
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    agent = {"adapter": "opencode", "model": "anthropic/claude-sonnet-4-5", "set_env": {"FAKE_MODE": "obedient"}}
+    plan = validate_plan({"agents": {"a": agent}, "task": [{"id": "t1", "agent": "a", "prompt": "Add a sub"}]},
+                         "test plan")
+    done = anyio.run(start_run, repo, plan, RunOptions(merge=True), lambda _e: None).tasks[0]
+    assert done.state == "merged", done.message
+    assert "opencode_t1.txt" in git(repo, "ls-tree", "--name-only", "main")

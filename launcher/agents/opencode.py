@@ -63,9 +63,12 @@ INSTALL_HINT = "npm install -g opencode-ai"
 # opencode's own configuration, passed on when set. Of the provider keys it reads, only the one
 # of the agent's `model` is (provider_keys); any other, GITHUB_TOKEN included, must be named in `env`.
 PASSTHROUGH = ("OPENCODE_CONFIG", "OPENCODE_CONFIG_DIR", "OPENCODE_CONFIG_CONTENT")
+# The answer travels in the final message only: $LAUNCHER_CONTRACT lies outside the working
+# directory, and `run` mode auto-rejects a write there (`external_directory`), which stops the
+# session: a model offered the file would end its round as permission_denied, its work done.
 FINAL = (
-    "End your final message with that JSON object (or write it to the file named by "
-    "$LAUNCHER_CONTRACT if you are allowed to)."
+    "End your final message with exactly that JSON object, in a ```json block (the launcher reads "
+    "the last JSON object of your final message); write it to no file."
 )
 
 _PERMISSION_REJECTED = re.compile(
