@@ -14,6 +14,10 @@
   if you are allowed to": that file is outside its directory, `run` mode auto-rejects the write
   and stops the session, and the task failed as permission_denied with its work done. It is told
   to answer in its final message only.
+- A Claude Code grader in a mode that asks before edits (`plan`, `default`: a read-only reviewer)
+  is denied the Write of its answer file that its system prompt asks for: with its verdict in
+  structured_output nothing is missing (a note), where the round failed as permission_denied
+  (never retried: the task escalated at every grading).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from helpers import git, task
 from launcher.app.run.runner import RunOptions, start_run
 from launcher.models.plan import validate_plan
 from launcher.models.report import RunReport
+from launcher.store.journal import Journal
 
 FAKES = Path(__file__).parent / "fakes"
 
@@ -146,3 +151,25 @@ def test_opencode_is_never_offered_an_answer_file_its_run_mode_refuses_to_write(
     done = anyio.run(start_run, repo, plan, RunOptions(merge=True), lambda _e: None).tasks[0]
     assert done.state == "merged", done.message
     assert "opencode_t1.txt" in git(repo, "ls-tree", "--name-only", "main")
+
+
+def test_a_read_only_claude_grader_denied_its_answer_file_still_answers_by_its_structured_output(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    answer = tmp_path / "verdict.json"
+    answer.write_text(json.dumps({
+        "verdict": "satisfied", "required_fixes": [], "iteration": 1, "rubric_version": "default@1",
+        "criterion_results": [{"criterion": f"C{n}", "pass": True, "justification": "read"} for n in range(1, 8)]}))
+    # Plan mode (a grader that must not edit): its Write of $LAUNCHER_CONTRACT, which its system prompt
+    # asks for beside the structured output, is denied and listed in permission_denials.
+    grader = {"adapter": "claude", "permission_mode": "plan",
+              "set_env": {"FAKE_ANSWER": str(answer), "FAKE_WRITES_ANSWER": "1"}}
+    plan = validate_plan({"run": {"grader": "g"}, "agents": {"g": grader},
+                          "task": [{"id": "docs", "script": [{"write": "NOTES.md", "content": "notes\n"}]}]},
+                         "test plan")
+    report = anyio.run(start_run, repo, plan, RunOptions(merge=True), lambda _e: None)
+    graded = task(report, "docs")
+    assert graded.state == "merged", graded.message
+    notes = [n["message"] for n in Journal(repo / ".launcher" / "launcher.db").notes(report.run_id)]
+    assert any("denied writing its answer to $LAUNCHER_CONTRACT by permission mode plan" in n for n in notes), notes

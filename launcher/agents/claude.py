@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 from launcher.agents.auth_hints import claude_fix, with_login_hint
@@ -207,6 +208,15 @@ class ClaudeAdapter:
         mode = request.config.permission_mode or DEFAULT_PERMISSION_MODE
         if denials:
             outcome.extra["permission_denials"] = denials
+        # Its answer file is denied under a mode that asks before edits (default, plan, dontAsk: a
+        # read-only reviewer's): with the answer in structured_output nothing is missing, a note.
+        answered = data.get("structured_output") is not None
+        answer_writes = [d for d in denials if answered and _writes_answer_file(d, request.contract_path)]
+        if answer_writes:
+            note_on(result, (
+                f"claude was denied writing its answer to $LAUNCHER_CONTRACT by permission mode {mode}; "
+                "its structured output was taken"))
+            denials = [d for d in denials if d not in answer_writes]
         fatal = [d for d in denials if not _writes_no_file(d)]
         if fatal:
             outcome.error_kind = "permission_denied"
@@ -276,6 +286,17 @@ def _writes_no_file(denial: object) -> bool:
     """Whether a `permission_denials` entry names a built-in tool known to write no file."""
     tool = denial.get("tool_name") if isinstance(denial, dict) else None
     return isinstance(tool, str) and tool in OTHER_TOOLS
+
+
+def _writes_answer_file(denial: object, answer: Path) -> bool:
+    """Whether a `permission_denials` entry is a file write of the round's answer file."""
+    if not isinstance(denial, dict) or denial.get("tool_name") not in WRITE_TOOLS:
+        return False
+    data = denial.get("tool_input")
+    path = data.get("file_path") if isinstance(data, dict) else None
+    if not isinstance(path, str) or "\0" in path:
+        return False
+    return os.path.normpath(path) in (os.path.normpath(answer), os.path.realpath(answer))
 
 
 def _describe_denial(denial: object, *, quote: bool = False) -> str:
