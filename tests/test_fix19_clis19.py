@@ -18,6 +18,9 @@
   is denied the Write of its answer file that its system prompt asks for: with its verdict in
   structured_output nothing is missing (a note), where the round failed as permission_denied
   (never retried: the task escalated at every grading).
+- A CLI that refuses an option of its command line (an older Claude Code without `--json-schema`, a
+  typo in `extra_args`) crashed with its parser's words only; the message now says whose option it
+  is: fix the agent's `extra_args`, or upgrade the CLI.
 """
 
 from __future__ import annotations
@@ -173,3 +176,28 @@ def test_a_read_only_claude_grader_denied_its_answer_file_still_answers_by_its_s
     assert graded.state == "merged", graded.message
     notes = [n["message"] for n in Journal(repo / ".launcher" / "launcher.db").notes(report.run_id)]
     assert any("denied writing its answer to $LAUNCHER_CONTRACT by permission mode plan" in n for n in notes), notes
+
+
+@pytest.mark.parametrize(
+    ("adapter", "config", "fix"),
+    [
+        ("claude", {"set_env": {"FAKE_UNKNOWN_OPTIONS": "--json-schema"}},
+         "; claude does not know the option --json-schema the launcher passes: this claude is older than the "
+         "launcher's claude adapter expects; upgrade it (`launcher agents` shows how)"),
+        ("codex", {"extra_args": ["--reasoning", "high"]},
+         "; codex does not know the option --reasoning of extra_args in [agents.a]: remove or correct it"),
+        ("gemini", {"extra_args": ["--yolo-mode"]},
+         "; gemini does not know the option --yolo-mode of extra_args in [agents.a]: remove or correct it"),
+        ("aider", {"model": "anthropic/claude-sonnet-4-5", "extra_args": ["--auto-test-cmd", "pytest"]},
+         "; aider does not know the option --auto-test-cmd of extra_args in [agents.a]: remove or correct it"),
+    ],
+)
+def test_a_cli_that_refuses_an_option_says_whose_option_it_is_and_what_to_do(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, adapter: str, config: dict[str, Any], fix: str
+) -> None:
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    plan = validate_plan({"agents": {"a": {"adapter": adapter, **config}},
+                          "task": [{"id": "t1", "agent": "a", "prompt": "Add a sub"}]}, "test plan")
+    failed = anyio.run(start_run, repo, plan, RunOptions(merge=True), lambda _e: None).tasks[0]
+    assert failed.state == "failed" and failed.message.startswith("agent crashed: "), failed.message
+    assert failed.message.endswith(fix), failed.message
