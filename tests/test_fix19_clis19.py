@@ -21,6 +21,9 @@
 - A CLI that refuses an option of its command line (an older Claude Code without `--json-schema`, a
   typo in `extra_args`) crashed with its parser's words only; the message now says whose option it
   is: fix the agent's `extra_args`, or upgrade the CLI.
+- opencode stopped by a rejected path outside its directory (`external_directory`) was told to set
+  permission_mode = "allow", which allows only edit, bash and webfetch: it now names the
+  permission opencode asked for and where it can be allowed.
 """
 
 from __future__ import annotations
@@ -201,3 +204,20 @@ def test_a_cli_that_refuses_an_option_says_whose_option_it_is_and_what_to_do(
     failed = anyio.run(start_run, repo, plan, RunOptions(merge=True), lambda _e: None).tasks[0]
     assert failed.state == "failed" and failed.message.startswith("agent crashed: "), failed.message
     assert failed.message.endswith(fix), failed.message
+
+
+def test_opencode_denied_a_path_outside_its_directory_is_not_told_to_set_a_permission_mode_that_cannot_allow_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # permission_mode = "allow" allows edit, bash and webfetch; a path outside the directory asks for
+    # external_directory, which `run` auto-rejects whatever the mode (the fake reads /etc/hosts).
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    agent = {"adapter": "opencode", "permission_mode": "allow", "set_env": {"FAKE_MODE": "permission"}}
+    plan = validate_plan({"agents": {"a": agent}, "task": [{"id": "t1", "agent": "a", "prompt": "Add a sub"}]},
+                         "test plan")
+    failed = anyio.run(start_run, repo, plan, RunOptions(merge=True), lambda _e: None).tasks[0]
+    assert failed.message.startswith("agent permission_denied: opencode stopped: 1 tool call(s)"), failed.message
+    assert "set permission_mode" not in failed.message, failed.message
+    assert failed.message.endswith(
+        "it asked for external_directory (/etc/*): paths outside its working directory are allowed only in "
+        "opencode's configuration (permission.external_directory)"), failed.message

@@ -76,6 +76,8 @@ _PERMISSION_REJECTED = re.compile(
     r"specified a rule which prevents you from using this specific tool call)",
     re.IGNORECASE,
 )
+# What `run` prints on stderr when it auto-rejects a path outside its directory.
+_EXTERNAL_ASKED = re.compile(r"permission requested: external_directory \(([^)\n]{1,300})\)")
 _API_ERROR_NAMES = {"ProviderAuthError", "APIError"}
 _API_TEXT = re.compile(
     r"(api[ _-]?key|unauthori[sz]ed|authenticat|\b401\b|\b403\b|\b429\b|rate.?limit|quota|"
@@ -324,11 +326,18 @@ class OpencodeAdapter:
                 message = with_login_hint(message, opencode_fix(request.agent_name, request.config.model))
             return AgentOutcome(False, "api_error" if is_api else "crashed", message, **common)
         if seen.denials:
+            # A path outside its directory asks for `external_directory`, which no permission_mode
+            # allows (they allow edit, bash, webfetch): only opencode's configuration can.
+            outside = _EXTERNAL_ASKED.search(result.stderr)
+            fix = (f"it asked for external_directory ({outside.group(1)}): paths outside its working "
+                   "directory are allowed only in opencode's configuration (permission.external_directory)"
+                   if outside else
+                   f"set permission_mode = \"allow\" in [agents.{request.agent_name}] or allow it in "
+                   "opencode's configuration")
             return AgentOutcome(
                 False, "permission_denied",
                 f"opencode stopped: {seen.denial_count} tool call(s) rejected for lack of "
-                f"permission ({seen.denials[0]}); set permission_mode = \"allow\" in "
-                f"[agents.{request.agent_name}] or allow it in opencode's configuration",
+                f"permission ({seen.denials[0]}); {fix}",
                 **common,
             )
         if result.returncode != 0:
