@@ -317,7 +317,9 @@ def test_codex_turn_failed_is_an_api_error_with_its_message(tmp_path: Path) -> N
     supervised, outcome = supervise(CodexAdapter(), request)
     assert supervised.returncode == 1
     assert outcome.error_kind == "api_error"
-    assert outcome.message == "unexpected status 401 Unauthorized: Missing bearer or basic authentication in header"
+    assert outcome.message == ("unexpected status 401 Unauthorized: Missing bearer or basic authentication in header; "
+                               "run `codex login` on this machine, or name CODEX_API_KEY (an OpenAI API key) in "
+                               "env = [...] of [agents.codex]")
     assert outcome.session_id
 
 

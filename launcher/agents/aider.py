@@ -47,8 +47,10 @@ import os
 import re
 
 from launcher.agents.aider_stops import AiderStops
+from launcher.agents.auth_hints import provider_key_fix, with_login_hint
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, RoundLines
 from launcher.agents.cli_common import answer_instructions, cli_env, command_prefix, finish, round_prompt
+from launcher.agents.cli_options import with_option_hint
 from launcher.agents.git_exclude import exclude_from_git
 from launcher.agents.packet_access import packet_inside
 from launcher.agents.provider_keys import model_provider_keys
@@ -314,6 +316,9 @@ class AiderAdapter:
         return Invocation(argv, cli_env(request, passthrough=passthrough))
 
     def outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
+        return with_option_hint(self._outcome(request, result), request, "aider", result.stderr, result.stdout)
+
+    def _outcome(self, request: AgentRequest, result: Supervised) -> AgentOutcome:
         stdout, stderr = result.stdout, result.stderr
         output = stdout + "\n" + stderr
         seen = self._lines.read(lambda: read_output(stdout))
@@ -338,8 +343,10 @@ class AiderAdapter:
             )
         problem = api_error(output, seen.api_lines)
         if problem:
+            model = request.config.model or os.environ.get("AIDER_MODEL")
             return AgentOutcome(
-                False, "api_error", f"aider: {problem}", final_text=reply_text(stdout),
+                False, "api_error", with_login_hint(f"aider: {problem}", provider_key_fix(request.agent_name, model)),
+                final_text=reply_text(stdout),
                 tokens=tokens, cost_usd=cost,
             )
         if result.returncode != 0:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import uuid
+from pathlib import Path
 from typing import Any
 
+from launcher.agents.auth_hints import claude_fix, with_login_hint
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, clean_session_id, exit_outcome
 from launcher.agents.claude_terminal import terminal_reason
 from launcher.agents.cli_common import (
@@ -82,8 +83,6 @@ _SUBTYPE_KINDS = {
     "error_during_execution": "api_error",
 }
 
-
-_NOT_LOGGED_IN = re.compile(r"(not logged in|please run /login)", re.IGNORECASE)
 
 
 class ClaudeAdapter:
@@ -191,12 +190,9 @@ class ClaudeAdapter:
         if is_error:
             outcome.error_kind = "api_error"
             outcome.message = text or "; ".join(errors) or f"claude reported an error (exit {result.returncode})"
-            if _NOT_LOGGED_IN.search(outcome.message):
-                # "Not logged in · Please run /login": a slash command of its interactive session.
-                outcome.message += (
-                    f"; run `claude` once on this machine to log in, or name ANTHROPIC_API_KEY in "
-                    f"env = [...] of [agents.{request.agent_name}]"
-                )
+            # "Not logged in · Please run /login" (a slash command of its interactive session), an
+            # expired OAuth token, a refused key: say how the launcher's agent gets logged in.
+            outcome.message = with_login_hint(outcome.message, claude_fix(request.agent_name))
             return outcome
         if result.returncode != 0:
             outcome.error_kind = "crashed"
@@ -212,6 +208,15 @@ class ClaudeAdapter:
         mode = request.config.permission_mode or DEFAULT_PERMISSION_MODE
         if denials:
             outcome.extra["permission_denials"] = denials
+        # Its answer file is denied under a mode that asks before edits (default, plan, dontAsk: a
+        # read-only reviewer's): with the answer in structured_output nothing is missing, a note.
+        answered = data.get("structured_output") is not None
+        answer_writes = [d for d in denials if answered and _writes_answer_file(d, request.contract_path)]
+        if answer_writes:
+            note_on(result, (
+                f"claude was denied writing its answer to $LAUNCHER_CONTRACT by permission mode {mode}; "
+                "its structured output was taken"))
+            denials = [d for d in denials if d not in answer_writes]
         fatal = [d for d in denials if not _writes_no_file(d)]
         if fatal:
             outcome.error_kind = "permission_denied"
@@ -281,6 +286,17 @@ def _writes_no_file(denial: object) -> bool:
     """Whether a `permission_denials` entry names a built-in tool known to write no file."""
     tool = denial.get("tool_name") if isinstance(denial, dict) else None
     return isinstance(tool, str) and tool in OTHER_TOOLS
+
+
+def _writes_answer_file(denial: object, answer: Path) -> bool:
+    """Whether a `permission_denials` entry is a file write of the round's answer file."""
+    if not isinstance(denial, dict) or denial.get("tool_name") not in WRITE_TOOLS:
+        return False
+    data = denial.get("tool_input")
+    path = data.get("file_path") if isinstance(data, dict) else None
+    if not isinstance(path, str) or "\0" in path:
+        return False
+    return os.path.normpath(path) in (os.path.normpath(answer), os.path.realpath(answer))
 
 
 def _describe_denial(denial: object, *, quote: bool = False) -> str:

@@ -23,6 +23,7 @@ from launcher.agents.base import (
     exit_outcome,
     finite_number,
 )
+from launcher.agents.cli_options import with_option_hint
 from launcher.agents.prompts import prompt_diagnosis, recent_prompt
 from launcher.errors import LauncherError
 from launcher.git.git_vars import without_git_vars
@@ -311,7 +312,7 @@ def tail(text: str, limit: int = 500) -> str:
 
 def finish_session(request: AgentRequest, adapter: str, outcome: AgentOutcome, result: Supervised) -> AgentOutcome:
     """`finish`, then keep the session id for the next round (the CLIs that resume sessions)."""
-    final = finish(outcome, result)
+    final = with_option_hint(finish(outcome, result), request, adapter, result.stderr, result.stdout)
     remember_session(request, adapter, final)
     return final
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from launcher.agents.auth_hints import codex_fix, with_login_hint
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, RoundLines, clean_session_id, exit_outcome
 from launcher.agents.cli_common import (
     answer_instructions,
@@ -255,7 +256,7 @@ class CodexAdapter:
             fatal = seen.recovered  # codex exited non-zero after it: not a retried one
         if failed is not None or fatal is not None:
             outcome.error_kind = "api_error"
-            outcome.message = failed or fatal or ""
+            outcome.message = with_login_hint(failed or fatal or "", codex_fix(request.agent_name))
             return outcome
         if seen.recovered is not None:
             note_on(result, "codex reported an error and then completed its turn and exited 0 "

@@ -42,6 +42,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from launcher.agents.auth_hints import opencode_fix, with_login_hint
 from launcher.agents.base import AgentOutcome, AgentRequest, Invocation, RoundLines, clean_session_id, finite_number
 from launcher.agents.cli_common import (
     answer_instructions,
@@ -62,9 +63,12 @@ INSTALL_HINT = "npm install -g opencode-ai"
 # opencode's own configuration, passed on when set. Of the provider keys it reads, only the one
 # of the agent's `model` is (provider_keys); any other, GITHUB_TOKEN included, must be named in `env`.
 PASSTHROUGH = ("OPENCODE_CONFIG", "OPENCODE_CONFIG_DIR", "OPENCODE_CONFIG_CONTENT")
+# The answer travels in the final message only: $LAUNCHER_CONTRACT lies outside the working
+# directory, and `run` mode auto-rejects a write there (`external_directory`), which stops the
+# session: a model offered the file would end its round as permission_denied, its work done.
 FINAL = (
-    "End your final message with that JSON object (or write it to the file named by "
-    "$LAUNCHER_CONTRACT if you are allowed to)."
+    "End your final message with exactly that JSON object, in a ```json block (the launcher reads "
+    "the last JSON object of your final message); write it to no file."
 )
 
 _PERMISSION_REJECTED = re.compile(
@@ -72,6 +76,8 @@ _PERMISSION_REJECTED = re.compile(
     r"specified a rule which prevents you from using this specific tool call)",
     re.IGNORECASE,
 )
+# What `run` prints on stderr when it auto-rejects a path outside its directory.
+_EXTERNAL_ASKED = re.compile(r"permission requested: external_directory \(([^)\n]{1,300})\)")
 _API_ERROR_NAMES = {"ProviderAuthError", "APIError"}
 _API_TEXT = re.compile(
     r"(api[ _-]?key|unauthori[sz]ed|authenticat|\b401\b|\b403\b|\b429\b|rate.?limit|quota|"
@@ -315,13 +321,23 @@ class OpencodeAdapter:
         is_api = error is not None and (error[0] in _API_ERROR_NAMES or bool(_API_TEXT.search(error_text)))
         if error is not None and (is_api or not seen.denials):
             hint = _model_hint(error_text, request) if is_api else ""
-            return AgentOutcome(False, "api_error" if is_api else "crashed", f"opencode {error_text}{hint}", **common)
+            message = f"opencode {error_text}{hint}"
+            if is_api and not hint:  # a provider without a key, or a key refused
+                message = with_login_hint(message, opencode_fix(request.agent_name, request.config.model))
+            return AgentOutcome(False, "api_error" if is_api else "crashed", message, **common)
         if seen.denials:
+            # A path outside its directory asks for `external_directory`, which no permission_mode
+            # allows (they allow edit, bash, webfetch): only opencode's configuration can.
+            outside = _EXTERNAL_ASKED.search(result.stderr)
+            fix = (f"it asked for external_directory ({outside.group(1)}): paths outside its working "
+                   "directory are allowed only in opencode's configuration (permission.external_directory)"
+                   if outside else
+                   f"set permission_mode = \"allow\" in [agents.{request.agent_name}] or allow it in "
+                   "opencode's configuration")
             return AgentOutcome(
                 False, "permission_denied",
                 f"opencode stopped: {seen.denial_count} tool call(s) rejected for lack of "
-                f"permission ({seen.denials[0]}); set permission_mode = \"allow\" in "
-                f"[agents.{request.agent_name}] or allow it in opencode's configuration",
+                f"permission ({seen.denials[0]}); {fix}",
                 **common,
             )
         if result.returncode != 0:

@@ -255,12 +255,16 @@ MAX_ANSWER_BYTES = 4 * 1024 * 1024
 
 
 def answer_text(answer_path: Path, outcome: AgentOutcome, invalid: type[LauncherError] = VerdictInvalid) -> str:
-    """A reviewer's answer: the file it wrote wins, then a CLI's structured output (Claude Code's
-    `--json-schema`), then its final message. What it left at that path that is not a regular
-    file of at most MAX_ANSWER_BYTES (a FIFO, a symbolic link, never followed, a file it made
-    unreadable) is an invalid answer (`invalid`, error key `answer_unreadable`), never a crash;
+    """A reviewer's answer: a CLI's structured output (Claude Code's `--json-schema`, Codex's
+    final message) wins, then the file it wrote, then its final message (DESIGN 7.1's order). The
+    structured output is the run's last word: the file may hold a draft the reviewer wrote before
+    it changed its mind (Claude Code is told to give both). What it left at that path that is not
+    a regular file of at most MAX_ANSWER_BYTES (a FIFO, a symbolic link, never followed, a file it
+    made unreadable) is an invalid answer (`invalid`, error key `answer_unreadable`), never a crash;
     so is one that is not UTF-8 text (as `launcher gate grade-record` refuses it), never read
     with its bad bytes replaced."""
+    if isinstance(outcome.structured_output, dict):
+        return json.dumps(outcome.structured_output)
     fix = "write the answer JSON as a regular file of UTF-8 text at the path named by $LAUNCHER_CONTRACT"
     try:
         data = read_capped(answer_path, MAX_ANSWER_BYTES)
@@ -276,6 +280,4 @@ def answer_text(answer_path: Path, outcome: AgentOutcome, invalid: type[Launcher
                       fix=fix, error_key="answer_unreadable") from None  # fmt: skip
     if text.strip():
         return text
-    if isinstance(outcome.structured_output, dict):
-        return json.dumps(outcome.structured_output)
     return outcome.final_text

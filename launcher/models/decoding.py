@@ -288,7 +288,25 @@ def last_json_object_or_failure(text: str, prefer_key: str | None = None) -> tup
         close = balanced_end(text[: outer + _CHUNK], outer)
         if close is not None and end <= close:
             return None, text[outer:close]
-    return value, None
+    later = _later_broken_answer(text, failed, end, value)
+    return (None, later) if later is not None else (value, None)
+
+
+def _later_broken_answer(text: str, failed: list[int], end: int, chosen: dict[str, Any]) -> str | None:
+    """A candidate after the chosen object that does not decode but names one of its keys: the
+    answer given again (a draft, then the corrected answer cut off or with a trailing comma). The
+    last word is then broken JSON, never the draft before it: its text (to its closing bracket, or
+    to the end when it was cut off), so the reader reports `invalid_json` at the parser's position."""
+    keys = [re.escape(json.dumps(key)) for key in chosen if isinstance(key, str)][:64]
+    if not keys:
+        return None
+    named = re.compile(r"(?:" + "|".join(keys) + r")\s*:")
+    for outer in [f for f in failed if f >= end][:_ENCLOSING_TRIES]:
+        close = balanced_end(text[: outer + _CHUNK], outer)
+        candidate = text[outer:close] if close is not None else text[outer : outer + _CHUNK]
+        if named.search(candidate):
+            return candidate
+    return None
 
 
 def toml_loads(text: str) -> dict[str, Any]:
