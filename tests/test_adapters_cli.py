@@ -206,7 +206,8 @@ def test_codex_revision_round_uses_exec_resume_with_options_first(tmp_path: Path
     argv = CodexAdapter().invocation(request).argv
     at = argv.index("resume")
     assert argv[at + 1] == "0199a213-81c0-7800-8aa1-bbab2a035a53"
-    assert argv[at + 2:] == [argv[-1]] and "add a test" in argv[-1]
+    # after `resume` only what `exec resume` reads: the sandbox as a config override, then the prompt
+    assert argv[at + 2:] == ["-c", 'sandbox_mode="workspace-write"', argv[-1]] and "add a test" in argv[-1]
     for flag in ("--sandbox", "-C", "--output-schema", "-o", "--json"):
         assert argv.index(flag) < at
 

@@ -186,13 +186,13 @@ class CodexAdapter:
         # directory, a FIFO) goes too, so codex can write it and it is never opened blocking.
         remove_any(last_message)
         mode = config.permission_mode or DEFAULT_SANDBOX
+        sandbox: str | None = None
         if mode == "bypassPermissions":
             # Only when the user's config asks for it: no sandbox and no approvals at all.
             access = ["--dangerously-bypass-approvals-and-sandbox"]
-        elif mode in SANDBOX_MODES:
-            access = ["--sandbox", mode]
         else:
-            access = ["--sandbox", DEFAULT_SANDBOX]
+            sandbox = mode if mode in SANDBOX_MODES else DEFAULT_SANDBOX
+            access = ["--sandbox", sandbox]
         instructions = answer_instructions(
             request,
             final=(
@@ -217,6 +217,10 @@ class CodexAdapter:
         argv += config.extra_args
         if resumed:
             argv += ["resume", resumed]
+            if sandbox:
+                # `exec resume` applies no --sandbox given to `exec` (openai/codex#40149): the resumed
+                # turn would run read-only. A config override after `resume` is what it reads.
+                argv += ["-c", f'sandbox_mode="{sandbox}"']
         argv.append(positional(prompt))
         return Invocation(argv, cli_env(request, passthrough=PASSTHROUGH))
 

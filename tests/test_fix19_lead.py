@@ -1,0 +1,37 @@
+"""Defects the lead fixed in the fourteenth session (fix19), each a specification of what a user sees."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from launcher.agents.codex import CodexAdapter
+from tests.test_adapters_cli import FAKES, fake_env, make_request, supervise
+
+THREAD = "0199a213-81c0-7800-8aa1-bbab2a035a53"
+
+
+@pytest.fixture(autouse=True)
+def _fakes_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+@pytest.mark.parametrize("mode", ["workspace-write", "danger-full-access"])
+def test_a_resumed_codex_round_runs_in_the_sandbox_the_agent_config_names(tmp_path: Path, mode: str) -> None:
+    # `codex exec --sandbox X resume ID` parses, but the resumed turn runs in the default read-only
+    # sandbox (openai/codex#40149): a revision round could not write its fixes.
+    request = make_request(tmp_path, "codex", iteration=2, session_id=THREAD, feedback='{"fix": "x"}',
+                           permission_mode=mode, set_env=fake_env(tmp_path, "success"))
+    supervised, outcome = supervise(CodexAdapter(), request)
+    assert supervised.returncode == 0, supervised.stderr
+    assert outcome.ok, outcome.message
+    answer = json.loads(outcome.final_text)
+    assert answer["status"] == "done", answer["blockers"]
+    assert "edited by the fake codex" in (request.worktree / "codex_t1.txt").read_text()
+    argv = CodexAdapter().invocation(request).argv
+    assert argv[argv.index("resume") + 1] == THREAD
+    assert f'sandbox_mode="{mode}"' in argv[argv.index("resume"):]
+
