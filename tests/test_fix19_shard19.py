@@ -1,0 +1,92 @@
+"""One plan across a CI matrix, attacked as a CI user would: several clones of one bare remote,
+shard jobs (`launcher run PLAN --shard I/N --no-merge --export DIR`) and a final
+`launcher land --from DIR ...`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import git, launcher_cli
+from test_land_from_final_job import _clone
+
+MANIFEST = "launcher-export.json"
+PLAN = {"task": [
+    {"id": "alpha", "script": [{"write": "alpha.txt", "content": "a\n"}]},
+    {"id": "delta", "script": [{"write": "delta.txt", "content": "d\n"}]},
+]}
+
+
+def _remote(base: Path) -> Path:
+    origin = base / "origin"
+    origin.mkdir(parents=True)
+    git(origin, "init", "-q", "-b", "main")
+    git(origin, "config", "user.name", "t")
+    git(origin, "config", "user.email", "t@t")
+    (origin / "app.py").write_text("def add(a, b):\n    return a + b\n")
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "initial")
+    remote = base / "remote.git"
+    git(base, "clone", "-q", "--bare", str(origin), str(remote))
+    return remote
+
+
+def _shard_job(remote: Path, where: Path, shard: str, export: Path) -> tuple[Path, str]:
+    job = _clone(remote, where)
+    (job / "plan.json").write_text(json.dumps(PLAN))
+    done = launcher_cli(job, "run", "plan.json", "--shard", shard, "--no-merge", "--export", str(export),
+                        "--quiet", env={"XDG_CACHE_HOME": str(where.parent / "cache")})
+    return job, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("shard", ["1/10001", "3/99999999999999999999999", "\u0661/\u0662"])
+def test_a_shard_job_whose_split_no_land_takes_is_refused_before_it_runs_an_agent(
+        shard: str, tmp_path: Path) -> None:
+    # `land --from` refuses a manifest splitting the plan into more than 10,000 shards (and reads
+    # only ASCII digits): the shard job itself refuses such a --shard, exit 2, before any agent
+    # ran and paid for work that no final job could ever land.
+    remote = _remote(tmp_path)
+    job = _clone(remote, tmp_path / "job")
+    (job / "plan.json").write_text(json.dumps(PLAN))
+
+    done = launcher_cli(job, "run", "plan.json", "--shard", shard, "--no-merge", "--export",
+                        str(tmp_path / "export"), "--quiet", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"--shard {shard!r}" in done.stderr
+    assert not (tmp_path / "export").exists()
+    assert git(job, "for-each-ref", "refs/heads/launcher") == ""
+    assert not (job / ".launcher" / "runs").exists() or not any((job / ".launcher" / "runs").iterdir())
+
+
+def test_the_largest_split_a_land_takes_still_runs(tmp_path: Path) -> None:
+    remote = _remote(tmp_path)
+    _, said = _shard_job(remote, tmp_path / "job", "10000/10000", tmp_path / "export")
+    assert (tmp_path / "export" / MANIFEST).exists(), said
+
+
+def test_shard_jobs_that_started_from_different_commits_are_refused_saying_so(tmp_path: Path) -> None:
+    # The target moved between two shard jobs (a push in between): each one's tasks are built on
+    # its own base, and the land refuses them, saying that and what to do (not "use the
+    # directories of one plan": they are of one plan).
+    remote = _remote(tmp_path)
+    _, said = _shard_job(remote, tmp_path / "job1", "1/2", tmp_path / "export1")
+    assert (tmp_path / "export1" / MANIFEST).exists(), said
+    human = _clone(remote, tmp_path / "human")
+    (human / "human.txt").write_text("h\n")
+    git(human, "add", "-A")
+    git(human, "commit", "-q", "-m", "a push between the jobs")
+    git(human, "push", "-q", "origin", "main")
+    _, said = _shard_job(remote, tmp_path / "job2", "2/2", tmp_path / "export2")
+    assert (tmp_path / "export2" / MANIFEST).exists(), said
+    final = _clone(remote, tmp_path / "final")
+
+    landed = launcher_cli(final, "land", "--from", str(tmp_path / "export1"), "--from", str(tmp_path / "export2"))
+
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    said = " ".join(landed.stderr.split())
+    assert "the shard jobs started from different commits" in said
+    assert "run every shard job on one commit" in said and "nothing was fetched or landed" in said
+    assert git(final, "for-each-ref", "refs/heads/launcher") == ""
+    assert git(final, "rev-parse", "main") == git(final, "rev-parse", "origin/main")
