@@ -90,3 +90,46 @@ def test_shard_jobs_that_started_from_different_commits_are_refused_saying_so(tm
     assert "run every shard job on one commit" in said and "nothing was fetched or landed" in said
     assert git(final, "for-each-ref", "refs/heads/launcher") == ""
     assert git(final, "rev-parse", "main") == git(final, "rev-parse", "origin/main")
+
+
+def test_an_export_rewritten_after_an_approved_branch_moved_lands_the_rest_and_says_why_not_that_one(
+        tmp_path: Path) -> None:
+    # The shard run ends with alpha approved and gamma failed (its check's file is missing), and
+    # writes its export. Someone then commits on alpha's branch in its worktree, and `resume
+    # --retry-failed` approves gamma and writes the export again: its bundle holds alpha's branch
+    # where it is now, not at the head the manifest gives, an export that `land --from` refused
+    # as a whole (exit 2, gamma's work with it). Alpha is listed as not exported, saying why.
+    remote = _remote(tmp_path)
+    flag = tmp_path / "flag"
+    job = _clone(remote, tmp_path / "job")
+    (job / "plan.json").write_text(json.dumps({"task": [
+        {"id": "alpha", "script": [{"write": "alpha.txt", "content": "a\n"}]},
+        {"id": "gamma", "script": [{"write": "gamma.txt", "content": "g\n"},
+                                   {"run": ["sh", "-c", f"test -e {flag}"]}]},
+    ]}))
+    export = tmp_path / "export"
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    ran = launcher_cli(job, "run", "plan.json", "--shard", "1/1", "--no-merge", "--export", str(export),
+                       "--json", env=env)
+    report = json.loads(ran.stdout)
+    run_id = report["run_id"]
+    alpha = next(t for t in report["tasks"] if t["id"] == "alpha")
+    assert alpha["state"] == "approved", ran.stdout
+    worktree = Path(alpha["worktree"])
+    (worktree / "alpha.txt").write_text("a, edited after the export\n")
+    git(worktree, "commit", "-q", "-am", "an edit after approval")
+    flag.write_text("")
+    resumed = launcher_cli(job, "resume", run_id, "--retry-failed", "--quiet", env=env)
+    manifest = json.loads((export / MANIFEST).read_text())
+    assert [t["id"] for t in manifest["tasks"]] == ["gamma"], resumed.stdout + resumed.stderr
+    assert manifest["not_exported"]["alpha"].startswith("approved: approval withdrawn: its branch ")
+
+    final = _clone(remote, tmp_path / "final")
+    landed = launcher_cli(final, "land", "--from", str(export), "--json")
+
+    assert landed.returncode == 1, landed.stdout + landed.stderr
+    tasks = {t["id"]: t for t in json.loads(landed.stdout)["tasks"]}
+    assert tasks["gamma"]["state"] == "merged" and (final / "gamma.txt").read_text() == "g\n"
+    assert tasks["alpha"]["state"] == "failed" and not (final / "alpha.txt").exists()
+    assert "approval withdrawn" in tasks["alpha"]["message"]
+    assert f"launcher grade {run_id} alpha" in tasks["alpha"]["message"]
