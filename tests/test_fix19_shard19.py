@@ -133,3 +133,21 @@ def test_an_export_rewritten_after_an_approved_branch_moved_lands_the_rest_and_s
     assert tasks["alpha"]["state"] == "failed" and not (final / "alpha.txt").exists()
     assert "approval withdrawn" in tasks["alpha"]["message"]
     assert f"launcher grade {run_id} alpha" in tasks["alpha"]["message"]
+
+
+def test_two_exports_of_one_shard_from_a_re_run_job_are_refused_naming_both_runs(tmp_path: Path) -> None:
+    remote = _remote(tmp_path)
+    exports = [tmp_path / name for name in ("first-1", "rerun-1", "export-2")]
+    for export, shard in zip(exports, ("1/2", "1/2", "2/2"), strict=True):
+        _, said = _shard_job(remote, tmp_path / f"job-{export.name}", shard, export)
+        assert (export / MANIFEST).exists(), said
+    runs = [json.loads((export / MANIFEST).read_text())["run_id"] for export in exports[:2]]
+    final = _clone(remote, tmp_path / "final")
+
+    landed = launcher_cli(final, "land", *[arg for export in exports for arg in ("--from", str(export))])
+
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    said = " ".join(landed.stderr.split())
+    assert f"shard 1/2 is also exported in {exports[0]} (by run {runs[0]}; this one by run {runs[1]}" in said
+    assert "the one of that job's latest run" in said
+    assert git(final, "for-each-ref", "refs/heads/launcher") == ""

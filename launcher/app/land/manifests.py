@@ -143,7 +143,8 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 # Why two exports of one matrix can differ in a field, and what to do about it.
 _APART = {
-    "plan_digest": ": the shard jobs ran different plans (the plan file changed between them?)",
+    "plan_digest": ": the shard jobs ran different plans (the plan file changed between them, or `--on-cap` "
+                   "was given to some and not others?)",
     "base_sha": ": the shard jobs started from different commits (the target moved between them), and "
                 "each one's tasks are built on its own",
     "target": ": the shard jobs ran into different branches",
@@ -160,7 +161,7 @@ _APART_FIX = {
 def check_together(exports: list[tuple[Path, dict[str, Any]]]) -> None:
     """One plan, one base, each shard once, each task once."""
     first_dir, first = exports[0]
-    seen_shards: dict[tuple[int, int], Path] = {}
+    seen_shards: dict[tuple[int, int], tuple[Path, str]] = {}
     seen_tasks: dict[str, Path] = {}
     for directory, data in exports:
         for key, what in (("plan_digest", "plan"), ("base_sha", "base commit"), ("target", "target")):
@@ -170,8 +171,14 @@ def check_together(exports: list[tuple[Path, dict[str, Any]]]) -> None:
                                  fix=_APART_FIX[key])
         shard = parse_shard(data["shard"])
         if shard in seen_shards:
-            raise bad_export(directory, f"shard {data['shard']} is also exported in {seen_shards[shard]}")
-        seen_shards[shard] = directory
+            other, run_id = seen_shards[shard]
+            same = run_id == data["run_id"] or other == directory
+            raise bad_export(
+                directory, f"shard {data['shard']} is also exported in {other}"
+                + ("" if same else f" (by run {run_id}; this one by run {data['run_id']}: the job ran twice?)"),
+                fix="pass each shard's export once" + ("" if same else
+                    ": the one of that job's latest run (a re-run job's export replaces its earlier one)"))
+        seen_shards[shard] = (directory, data["run_id"])
         for task_id in [spec["id"] for spec in data["tasks"]] + list(data["not_exported"]):
             if task_id in seen_tasks:
                 raise bad_export(directory, f"task {task_id!r} is also in the export {seen_tasks[task_id]}")
