@@ -151,3 +151,32 @@ def test_two_exports_of_one_shard_from_a_re_run_job_are_refused_naming_both_runs
     assert f"shard 1/2 is also exported in {exports[0]} (by run {runs[0]}; this one by run {runs[1]}" in said
     assert "the one of that job's latest run" in said
     assert git(final, "for-each-ref", "refs/heads/launcher") == ""
+
+
+def test_a_land_in_the_shards_own_clone_after_a_commit_on_an_exported_branch_says_what_happened_and_what_to_do(
+        tmp_path: Path) -> None:
+    remote = _remote(tmp_path)
+    export = tmp_path / "export"
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    job = _clone(remote, tmp_path / "job")
+    (job / "plan.json").write_text(json.dumps({"task": [PLAN["task"][0]]}))
+    ran = launcher_cli(job, "run", "plan.json", "--shard", "1/1", "--no-merge", "--export", str(export), "--json",
+                       env=env)
+    (alpha,) = json.loads(ran.stdout)["tasks"]
+    run_id = json.loads(ran.stdout)["run_id"]
+    worktree = Path(alpha["worktree"])
+    (worktree / "alpha.txt").write_text("a, edited after the export\n")
+    git(worktree, "commit", "-q", "-am", "an edit after the export")
+
+    refused = launcher_cli(job, "land", "--from", str(export), env=env)
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert f"task 'alpha': branch {alpha['branch']} is at " in said and "not at the head" in said
+    assert f"`launcher grade {run_id} alpha`" in said and "fresh clone" in said
+    # What it says to do works: the re-graded head is exported again, and lands.
+    graded = launcher_cli(job, "grade", run_id, "alpha", "--quiet", env=env)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    landed = launcher_cli(job, "land", "--from", str(export), "--json", env=env)
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    assert (job / "alpha.txt").read_text() == "a, edited after the export\n"

@@ -109,7 +109,12 @@ async def verify_bundle(repo: GitRepo, directory: Path, data: dict[str, Any]) ->
         if have.ok and have.out.strip() != spec["head"]:
             if moved := await _moved_by_earlier_land(repo, branch, spec["head"], have.out.strip()):
                 raise moved
-            raise bad_export(directory, f"branch {branch} exists here at another commit")
+            raise bad_export(
+                directory, f"task {spec['id']!r}: branch {branch} is at {have.out.strip()[:12]} in this clone, not at "
+                f"the head {spec['head'][:12]} its export holds (a commit made on it here since the export?)",
+                fix=f"land the exports in a fresh clone (what shard {data['shard']} approved is in its bundle); or, "
+                    f"here, `launcher grade {data['run_id']} {spec['id']}` re-grades what the branch holds now "
+                    "and writes that shard's export again; nothing was fetched or landed")
     return bundle
 
 
