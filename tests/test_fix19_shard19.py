@@ -180,3 +180,45 @@ def test_a_land_in_the_shards_own_clone_after_a_commit_on_an_exported_branch_say
     landed = launcher_cli(job, "land", "--from", str(export), "--json", env=env)
     assert landed.returncode == 0, landed.stdout + landed.stderr
     assert (job / "alpha.txt").read_text() == "a, edited after the export\n"
+
+
+def test_a_task_a_re_run_shard_job_failed_whose_first_version_landed_is_reported_merged(tmp_path: Path) -> None:
+    # The final job landed every shard's work and pushed. Shard 1's job is then run again (same
+    # plan, same commit): this time gamma fails. The final job run again finds alpha's first
+    # version on main (reported merged, the second left out), and gamma's too: gamma's work is
+    # on main, so it is merged as well, never `failed` with the land exiting 1.
+    remote = _remote(tmp_path)
+    flag = tmp_path / "gamma-fails"
+    plan = {"task": [*PLAN["task"], {"id": "gamma", "script": [
+        {"write": "gamma.txt", "content": "g\n"}, {"run": ["sh", "-c", f"test ! -e {flag}"]}]}]}
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def shard_job(name: str, shard: str, base: str | None = None) -> Path:
+        job = _clone(remote, tmp_path / name)
+        if base:  # the re-run job checks out the workflow's commit, as the first one did
+            git(job, "checkout", "-q", "-B", "main", base)
+        (job / "plan.json").write_text(json.dumps(plan))
+        export = tmp_path / f"export-{name}"
+        done = launcher_cli(job, "run", "plan.json", "--shard", shard, "--no-merge", "--export", str(export),
+                            "--quiet", env=env)
+        assert (export / MANIFEST).exists(), done.stdout + done.stderr
+        return export
+
+    first, second = shard_job("1", "1/2"), shard_job("2", "2/2")
+    final = _clone(remote, tmp_path / "final")
+    landed = launcher_cli(final, "land", "--from", str(first), "--from", str(second), "--quiet")
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    git(final, "push", "-q", "origin", "main")
+    flag.write_text("")
+    rerun = shard_job("rerun-1", "1/2", base=json.loads((first / MANIFEST).read_text())["base_sha"])
+    assert "gamma" in json.loads((rerun / MANIFEST).read_text())["not_exported"]
+
+    again = _clone(remote, tmp_path / "final-again")
+    relanded = launcher_cli(again, "land", "--from", str(rerun), "--from", str(second), "--json")
+
+    assert relanded.returncode == 0, relanded.stdout + relanded.stderr
+    tasks = {t["id"]: (t["state"], t["message"]) for t in json.loads(relanded.stdout)["tasks"]}
+    assert all(state == "merged" for state, _ in tasks.values()), tasks
+    assert tasks["gamma"][1].startswith("already landed on main by ")
+    assert "did it a second time and did not export it (failed: " in tasks["gamma"][1]
+    assert git(again, "rev-parse", "main") == git(again, "rev-parse", "origin/main")  # nothing landed twice

@@ -45,6 +45,7 @@ from launcher.app.land.origin import (
     already_message,
     built_on_redone,
     earlier_landing,
+    landed_before_rerun,
     landed_origins,
     origin_of,
     plan_task_of,
@@ -352,6 +353,10 @@ async def _land_from(cwd: Path, repo: GitRepo, directories: list[Path], emit: Ev
         for task_id, reason in data["not_exported"].items():
             if merged := await not_exported_landed(repo, journal, data["run_id"], task_id, first["target"], reason):
                 journal.transition(run_id, task_id, merged[0], merged[1], merged=True, merge_commit=merged[2])
+                continue
+            if task_id not in attempts and (rerun := landed_before_rerun(first["target"], landed, data, task_id,
+                                                                         reason)):
+                journal.transition(run_id, task_id, TaskState.MERGED, rerun[1], merged=True, merge_commit=rerun[0])
                 continue
             state, message = not_exported_state(data["shard"], data["run_id"], reason, task_id in attempts)
             journal.transition(run_id, task_id, state, message)
