@@ -222,3 +222,34 @@ def test_a_task_a_re_run_shard_job_failed_whose_first_version_landed_is_reported
     assert tasks["gamma"][1].startswith("already landed on main by ")
     assert "did it a second time and did not export it (failed: " in tasks["gamma"][1]
     assert git(again, "rev-parse", "main") == git(again, "rev-parse", "origin/main")  # nothing landed twice
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("included", ["../../../etc/passwd"]), ("included", ["a\u0000b"]), ("files", ["/etc/passwd"]),
+    ("included_blobs", {"0" * 40: "../outside"}), ("included_blobs", {"not-a-blob": "x.env"}),
+    ("bundle", "branches.bundle\u0000x"),
+])
+def test_an_export_naming_files_outside_the_repository_or_with_a_nul_is_refused_naming_the_field(
+        field: str, value: object, tmp_path: Path) -> None:
+    # An edited or damaged manifest: the landing reads the include files it names under the
+    # clone's root, and passes names to the OS, which stops at a NUL with an internal error.
+    remote = _remote(tmp_path)
+    export = tmp_path / "export"
+    _, said = _shard_job(remote, tmp_path / "job", "1/1", export)
+    assert (export / MANIFEST).exists(), said
+    data = json.loads((export / MANIFEST).read_text())
+    if field == "bundle":
+        data["bundle"]["file"] = value
+    else:
+        data["tasks"][0][field] = value
+    (export / MANIFEST).write_text(json.dumps(data))
+    final = _clone(remote, tmp_path / "final")
+
+    landed = launcher_cli(final, "land", "--from", str(export))
+
+    assert landed.returncode == 2, landed.stdout + landed.stderr
+    assert "internal error" not in landed.stderr
+    assert "export refused" in landed.stderr or MANIFEST in landed.stderr, landed.stderr
+    assert (f"tasks[0] (id 'alpha').{field}" if field != "bundle" else "bundle.file") in landed.stderr
+    assert git(final, "for-each-ref", "refs/heads/launcher") == ""
+    assert git(final, "rev-parse", "main") == git(final, "rev-parse", "origin/main")
