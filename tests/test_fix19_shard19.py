@@ -4,11 +4,15 @@ shard jobs (`launcher run PLAN --shard I/N --no-merge --export DIR`) and a final
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
-from helpers import git, launcher_cli
+from helpers import git, launcher_cli, start_launcher, wait_for_file
 from test_land_from_final_job import _clone
 
 MANIFEST = "launcher-export.json"
@@ -253,3 +257,53 @@ def test_an_export_naming_files_outside_the_repository_or_with_a_nul_is_refused_
     assert (f"tasks[0] (id 'alpha').{field}" if field != "bundle" else "bundle.file") in landed.stderr
     assert git(final, "for-each-ref", "refs/heads/launcher") == ""
     assert git(final, "rev-parse", "main") == git(final, "rev-parse", "origin/main")
+
+
+def test_a_land_after_a_killed_land_stops_that_lands_orphaned_agent_before_a_round_in_its_worktree(
+        tmp_path: Path) -> None:
+    # The integration check sends alpha back; the first land's revision round edits a file, and
+    # is still working when that land is killed (-9). `land --from` again: its own round of alpha
+    # runs in the worktree holding alpha's branch, where the orphan still edits. The orphan is
+    # stopped first and its uncommitted edit saved under a kept ref: it is not committed and
+    # landed as the new round's work.
+    remote = _remote(tmp_path)
+    marker, second, pid_file = tmp_path / "in-round", tmp_path / "second", tmp_path / "orphan.pid"
+    round_script = (f'if [ ! -e alpha.txt ]; then echo BAD > alpha.txt; elif [ -e {second} ]; then '
+                    f'echo good > alpha.txt; else echo "$$" > {pid_file}; echo orphan > orphan-edit.txt; '
+                    f'touch {marker}; sleep 60; fi')
+    job = _clone(remote, tmp_path / "job")
+    (job / "plan.json").write_text(json.dumps({
+        "run": {"integration_check": "! grep -q BAD alpha.txt"},
+        "task": [{"id": "alpha", "script": [{"run": ["sh", "-c", round_script]}]}]}))
+    export = tmp_path / "export"
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    ran = launcher_cli(job, "run", "plan.json", "--shard", "1/1", "--no-merge", "--export", str(export), "--quiet",
+                       env=env)
+    assert (export / MANIFEST).exists(), ran.stdout + ran.stderr
+    final = _clone(remote, tmp_path / "final")
+    first = start_launcher(final, "land", "--from", str(export), "--quiet", env=env)
+    try:
+        wait_for_file(marker, first)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        second.write_text("")
+
+        landed = launcher_cli(final, "land", "--from", str(export), "--json", env=env)
+
+        assert landed.returncode == 0, landed.stdout + landed.stderr
+        (task,) = json.loads(landed.stdout)["tasks"]
+        assert task["state"] == "merged", task
+        assert (final / "alpha.txt").read_text() == "good\n"
+        assert not (final / "orphan-edit.txt").exists()  # the dead land's agent's edit did not land
+        assert "orphaned process(es) of run " in landed.stderr + landed.stdout
+        saved = git(final, "for-each-ref", "--format=%(refname)", "refs/launcher/").split()
+        assert any("/alpha/interrupted-" in ref for ref in saved), saved  # and is not lost
+        orphan = int(pid_file.read_text())
+        time.sleep(0.2)
+        assert not Path(f"/proc/{orphan}").exists() or "Z" in Path(f"/proc/{orphan}/stat").read_text().split()[2]
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)

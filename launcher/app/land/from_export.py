@@ -27,6 +27,7 @@ import anyio
 
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
+from launcher.app.land.earlier_lands import take_over_earlier_lands
 from launcher.app.land.export_lock import landing_shard_runs
 from launcher.app.land.landed_attempt import report_landed_attempts
 from launcher.app.land.landing import land_approved
@@ -308,8 +309,11 @@ async def _land_from(cwd: Path, repo: GitRepo, directories: list[Path], emit: Ev
     # A clone that ran a shard itself still has that task's worktree: landing cleans it up too.
     # (Read before the run is journaled: from there on to the landing's guard, no await, so a
     # Ctrl-C finds the run whole, each task recorded.)
-    held = {info.branch: str(info.path) for info in await worktrees.list_worktrees(repo) if info.branch}
     journal = open_journal(repo)
+    root = worktrees.default_worktree_root(repo, config.worktree_root)
+    finished += await take_over_earlier_lands(repo, journal, root, {
+        spec["branch"] for _, data in exports for spec in data["tasks"] if not already(data, spec)})
+    held = {info.branch: str(info.path) for info in await worktrees.list_worktrees(repo) if info.branch}
     run_id = journal.create_run(
         new_run_id, repo=str(repo.root), base_sha=first["base_sha"], target=first["target"],
         plan=plan.model_dump(mode="json", by_alias=True),
