@@ -54,8 +54,17 @@ def _run_id(value: str) -> str:
 
 
 def _file_name(value: str) -> str:
-    if not value or "/" in value or "\\" in value or value in (".", ".."):
+    if not value or "/" in value or "\\" in value or "\0" in value or value in (".", ".."):
         raise ValueError(f"{value[:80]!r} is not a file name in the export directory")
+    return value
+
+
+def _repo_path(value: str) -> str:
+    """A path as git names a file of the repository (the landing reads the include files it
+    names under the clone's root): never absolute, never out of the tree, no NUL."""
+    parts = value.removesuffix("/").split("/")
+    if not value or "\0" in value or value.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"{value[:80]!r} is not a path inside the repository")
     return value
 
 
@@ -64,6 +73,7 @@ Digest = Annotated[str, AfterValidator(_sha256)]
 TaskId = Annotated[str, AfterValidator(_task_id)]
 BranchName = Annotated[str, AfterValidator(_branch)]
 RunId = Annotated[str, AfterValidator(_run_id)]
+RepoPath = Annotated[str, AfterValidator(_repo_path)]
 
 
 class _Strict(BaseModel):
@@ -92,9 +102,9 @@ class _ExportedWork(_Strict):
     head: ObjectId
     start: ObjectId | None = None
     contract: dict[str, Any] | None = None
-    files: list[str] = Field(default_factory=list)
-    included: list[str] = Field(default_factory=list)
-    included_blobs: dict[str, str] = Field(default_factory=dict)  # blob id -> path
+    files: list[RepoPath] = Field(default_factory=list)
+    included: list[RepoPath] = Field(default_factory=list)
+    included_blobs: dict[ObjectId, RepoPath] = Field(default_factory=dict)  # blob id -> path
     iteration: Round = 1
     round_base: RoundCount = 0
     rounds: list[ExportedRound] = Field(default_factory=list)  # absent from an older launcher's export

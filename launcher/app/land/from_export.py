@@ -27,6 +27,7 @@ import anyio
 
 from launcher import process
 from launcher.app.context import EventSink, RunContext, open_journal
+from launcher.app.land.earlier_lands import take_over_earlier_lands
 from launcher.app.land.export_lock import landing_shard_runs
 from launcher.app.land.landed_attempt import report_landed_attempts
 from launcher.app.land.landing import land_approved
@@ -45,6 +46,7 @@ from launcher.app.land.origin import (
     already_message,
     built_on_redone,
     earlier_landing,
+    landed_before_rerun,
     landed_origins,
     origin_of,
     plan_task_of,
@@ -109,7 +111,12 @@ async def verify_bundle(repo: GitRepo, directory: Path, data: dict[str, Any]) ->
         if have.ok and have.out.strip() != spec["head"]:
             if moved := await _moved_by_earlier_land(repo, branch, spec["head"], have.out.strip()):
                 raise moved
-            raise bad_export(directory, f"branch {branch} exists here at another commit")
+            raise bad_export(
+                directory, f"task {spec['id']!r}: branch {branch} is at {have.out.strip()[:12]} in this clone, not at "
+                f"the head {spec['head'][:12]} its export holds (a commit made on it here since the export?)",
+                fix=f"land the exports in a fresh clone (what shard {data['shard']} approved is in its bundle); or, "
+                    f"here, `launcher grade {data['run_id']} {spec['id']}` re-grades what the branch holds now "
+                    "and writes that shard's export again; nothing was fetched or landed")
     return bundle
 
 
@@ -302,8 +309,11 @@ async def _land_from(cwd: Path, repo: GitRepo, directories: list[Path], emit: Ev
     # A clone that ran a shard itself still has that task's worktree: landing cleans it up too.
     # (Read before the run is journaled: from there on to the landing's guard, no await, so a
     # Ctrl-C finds the run whole, each task recorded.)
-    held = {info.branch: str(info.path) for info in await worktrees.list_worktrees(repo) if info.branch}
     journal = open_journal(repo)
+    root = worktrees.default_worktree_root(repo, config.worktree_root)
+    finished += await take_over_earlier_lands(repo, journal, root, {
+        spec["branch"] for _, data in exports for spec in data["tasks"] if not already(data, spec)})
+    held = {info.branch: str(info.path) for info in await worktrees.list_worktrees(repo) if info.branch}
     run_id = journal.create_run(
         new_run_id, repo=str(repo.root), base_sha=first["base_sha"], target=first["target"],
         plan=plan.model_dump(mode="json", by_alias=True),
@@ -347,6 +357,10 @@ async def _land_from(cwd: Path, repo: GitRepo, directories: list[Path], emit: Ev
         for task_id, reason in data["not_exported"].items():
             if merged := await not_exported_landed(repo, journal, data["run_id"], task_id, first["target"], reason):
                 journal.transition(run_id, task_id, merged[0], merged[1], merged=True, merge_commit=merged[2])
+                continue
+            if task_id not in attempts and (rerun := landed_before_rerun(first["target"], landed, data, task_id,
+                                                                         reason)):
+                journal.transition(run_id, task_id, TaskState.MERGED, rerun[1], merged=True, merge_commit=rerun[0])
                 continue
             state, message = not_exported_state(data["shard"], data["run_id"], reason, task_id in attempts)
             journal.transition(run_id, task_id, state, message)

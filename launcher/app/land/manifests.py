@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from launcher.app.run.export import MANIFEST
-from launcher.app.run.shard import digest_of, parse_shard, select_shard
+from launcher.app.run.shard import MAX_SHARDS, digest_of, parse_shard, select_shard
 from launcher.errors import UsageProblem
 from launcher.models.decoding import json_loads
 from launcher.models.export_manifest import SCHEMA, ExportManifest
@@ -51,7 +51,6 @@ def _schema_refused(directory: Path, found: object) -> UsageProblem:
 # manifest a FIFO, a link to /dev/zero, or huge). Far beyond what a shard writes.
 MANIFEST_LIMIT = 64 * 1024 * 1024
 BUNDLE_LIMIT = 16 * 1024 * 1024 * 1024
-MAX_SHARDS = 10_000  # shards of one plan (a CI matrix has at most a few hundred jobs)
 MISSING_LISTED = 10  # missing shards named one by one; the rest are counted
 
 
@@ -124,7 +123,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
                     for p in problems_of(exc, ExportManifest, _location(data), "export_invalid")]
         raise_problems(problems, str(directory), UsageProblem, _FIX)
     try:
-        index, count = parse_shard(manifest.shard)
+        index, count = parse_shard(manifest.shard, bounded=False)
     except UsageProblem:
         raise bad_export(directory, f"its shard {manifest.shard!r} is not I/N") from None
     if count > MAX_SHARDS:
@@ -142,20 +141,44 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return checked
 
 
+# Why two exports of one matrix can differ in a field, and what to do about it.
+_APART = {
+    "plan_digest": ": the shard jobs ran different plans (the plan file changed between them, or `--on-cap` "
+                   "was given to some and not others?)",
+    "base_sha": ": the shard jobs started from different commits (the target moved between them), and "
+                "each one's tasks are built on its own",
+    "target": ": the shard jobs ran into different branches",
+}
+_APART_FIX = {
+    "plan_digest": f"{_FIX}, all run from the same plan file at the same commit",
+    "base_sha": "run every shard job on one commit (in a CI matrix, check the same commit out in each, as "
+                "actions/checkout does with the workflow's commit), re-running the jobs that ran on another; "
+                "nothing was fetched or landed",
+    "target": f"{_FIX}, all landing into the same branch (its `into`, else the branch checked out)",
+}
+
+
 def check_together(exports: list[tuple[Path, dict[str, Any]]]) -> None:
     """One plan, one base, each shard once, each task once."""
     first_dir, first = exports[0]
-    seen_shards: dict[tuple[int, int], Path] = {}
+    seen_shards: dict[tuple[int, int], tuple[Path, str]] = {}
     seen_tasks: dict[str, Path] = {}
     for directory, data in exports:
         for key, what in (("plan_digest", "plan"), ("base_sha", "base commit"), ("target", "target")):
             if data[key] != first[key]:
                 raise bad_export(directory, f"its {what} ({str(data[key])[:12]}) differs from that of "
-                                      f"{first_dir} ({str(first[key])[:12]})")
+                                      f"{first_dir} ({str(first[key])[:12]}){_APART[key]}",
+                                 fix=_APART_FIX[key])
         shard = parse_shard(data["shard"])
         if shard in seen_shards:
-            raise bad_export(directory, f"shard {data['shard']} is also exported in {seen_shards[shard]}")
-        seen_shards[shard] = directory
+            other, run_id = seen_shards[shard]
+            same = run_id == data["run_id"] or other == directory
+            raise bad_export(
+                directory, f"shard {data['shard']} is also exported in {other}"
+                + ("" if same else f" (by run {run_id}; this one by run {data['run_id']}: the job ran twice?)"),
+                fix="pass each shard's export once" + ("" if same else
+                    ": the one of that job's latest run (a re-run job's export replaces its earlier one)"))
+        seen_shards[shard] = (directory, data["run_id"])
         for task_id in [spec["id"] for spec in data["tasks"]] + list(data["not_exported"]):
             if task_id in seen_tasks:
                 raise bad_export(directory, f"task {task_id!r} is also in the export {seen_tasks[task_id]}")

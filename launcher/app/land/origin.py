@@ -170,3 +170,18 @@ async def built_on_redone(repo: GitRepo, redone: list[tuple[dict[str, Any], Earl
                 f"`git cherry-pick {other['head'][:12]}..{spec['head'][:12]}` onto the target (its branch "
                 f"{spec['branch']} is kept), or run task {spec['id']!r} again on the target")
     return None
+
+
+def landed_before_rerun(target: str, landed: Landed, data: dict[str, Any], task_id: str,
+                        reason: str) -> tuple[str, str] | None:
+    """(landing commit, message) for a task its shard did not export (`reason`: failed, say)
+    whose plan's task an earlier land put on the target from another run's export: a re-run
+    shard job that did it again and failed does not make the plan's work on the target `failed`.
+    None when no earlier land of the plan's task is on the target."""
+    hit = landed.plan_tasks.get(plan_task_of(data["plan_digest"], task_id))
+    if hit is None or hit[1] == origin_of(data["run_id"], task_id):
+        return None
+    commit, origin = hit
+    return commit, (f"already landed on {target} by {commit[:12]} (an earlier land of this plan's task "
+                    f"{task_id!r} from run {origin.rpartition('/')[0]}'s export); not landed again: shard "
+                    f"{data['shard']}'s run {data['run_id']} did it a second time and did not export it ({reason})")

@@ -81,12 +81,41 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan) -> tuple[list[TaskRow], dict[str, Any]]:
+async def branch_tips(repo: GitRepo, journal: Journal, run_id: str) -> dict[str, str]:
+    """The run's approved tasks' branches -> the commit each is at now (one git process)."""
+    refs = sorted({f"refs/heads/{row.branch}" for row in journal.tasks(run_id)
+                   if row.state is TaskState.APPROVED and row.branch})
+    if not refs:
+        return {}
+    listed = await repo.git("for-each-ref", "--format=%(objectname) %(refname)", *refs)
+    found = (line.partition(" ") for line in listed.out.splitlines())
+    # (a pattern also matches the refs below it: only the branches themselves)
+    return {ref.removeprefix("refs/heads/"): sha for sha, _, ref in found if ref in refs}
+
+
+def _withdrawn(run_id: str, row: TaskRow, tip: str | None) -> str:
+    """Why an approved task whose branch is no longer at its approved head is not exported."""
+    assert row.branch and row.head_sha
+    moved = (f"its branch {row.branch} changed after approval ({row.head_sha[:12]} -> {tip[:12]})" if tip
+             else f"its branch {row.branch} no longer exists (deleted after approval)")
+    return (f"{row.state.value}: approval withdrawn: {moved}; `launcher grade {run_id} {row.task_id}` "
+            "re-grades what it holds and writes the export again")
+
+
+def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan,
+              tips: dict[str, str]) -> tuple[list[TaskRow], dict[str, Any]]:
     """(the approved tasks the bundle holds, the manifest without its `bundle`): what the run's
-    journal says now."""
+    journal says now. `tips`: `branch_tips`."""
     run = journal.run(run_id)
     every = journal.tasks(run_id)
-    rows = [row for row in every if row.state is TaskState.APPROVED and row.branch and row.head_sha]
+    approved = [row for row in every if row.state is TaskState.APPROVED and row.branch and row.head_sha]
+    # A branch moved since its approval (a commit made on it after the run, in its worktree) is
+    # not what was approved: the bundle would hold it at another commit than the manifest's head,
+    # an export no land takes. Listed as not exported, saying why (`launcher land RUN` here
+    # withdraws its approval too); the rest of the shard's work lands.
+    rows = [row for row in approved if tips.get(str(row.branch)) == row.head_sha]
+    withdrawn = {row.task_id: _withdrawn(run_id, row, tips.get(str(row.branch)))
+                 for row in approved if row not in rows}
     # The whole plan, not this shard's share: `land --from` checks it against its digest and
     # needs every task of it to know that no shard's work is missing.
     plan = full_plan.model_dump(mode="json", by_alias=True)
@@ -110,7 +139,8 @@ def _describe(journal: Journal, run_id: str, shard: str, full_plan: Plan) -> tup
         } for row in rows],
         "spares": _spares(journal, run_id, full_plan, rows, secrets),
         # "<state>: <message>": `land --from` reads the state back (never masked), the message is for people
-        "not_exported": {row.task_id: f"{row.state.value}: {mask(row.message, secrets)}"[:300]
+        "not_exported": {row.task_id: (withdrawn.get(row.task_id)
+                                       or f"{row.state.value}: {mask(row.message, secrets)}")[:300]
                          for row in every if row not in rows},
     }
     return rows, manifest
@@ -223,7 +253,7 @@ async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_
     journal = open_journal(repo)
     # Before any branch is bundled: the bundle is uploaded as a CI artifact, a route out of the machine.
     await include_screen.refuse_leaking(repo, journal, run_id, "refused at export")
-    rows, manifest = _describe(journal, run_id, shard, full_plan)
+    rows, manifest = _describe(journal, run_id, shard, full_plan, await branch_tips(repo, journal, run_id))
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_partials(out_dir)
     if rewrite is None and out_dir.joinpath(MANIFEST).exists():
@@ -284,7 +314,8 @@ async def export_requested(cwd: Path, run_id: str) -> tuple[Path, dict[str, Any]
     written = read_json_or_none(out_dir / MANIFEST, 64 * 1024 * 1024)
     own = isinstance(written, dict) and written.get("run_id") == run_id
     if own and isinstance(written, dict):
-        if _same_export(written, _describe(journal, run_id, shard, full_plan)[1]):
+        if _same_export(written, _describe(journal, run_id, shard, full_plan,
+                                           await branch_tips(repo, journal, run_id))[1]):
             return None
         rewrite: dict[str, Any] | None = written
     else:

@@ -15,16 +15,25 @@ from typing import Any
 from launcher.errors import UsageProblem
 from launcher.models.plan import Plan
 
-_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+# ASCII digits only: `int()` also reads other scripts' digits, which a manifest would then carry.
+_SHARD = re.compile(r"^\s*([0-9]+)\s*/\s*([0-9]+)\s*$", re.ASCII)
+MAX_SHARDS = 10_000  # shards of one plan (a CI matrix has at most a few hundred jobs)
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """`I/N` with 1 <= I <= N, as a CI matrix numbers its jobs."""
+def parse_shard(text: str, *, bounded: bool = True) -> tuple[int, int]:
+    """`I/N` with 1 <= I <= N, as a CI matrix numbers its jobs; `bounded`: N at most MAX_SHARDS,
+    which is all `land --from` takes (refused here, before a shard job runs its agents, rather
+    than by the final job, after every shard's work is done)."""
     found = _SHARD.match(text)
     index, count = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
     if not found or count < 1 or not 1 <= index <= count:
         raise UsageProblem(f"--shard {text!r} is not I/N with 1 <= I <= N",
                            fix="for example: --shard 2/4 (the second of four jobs)")
+    if bounded and count > MAX_SHARDS:
+        raise UsageProblem(f"--shard {text[:40]!r} splits the plan into more than {MAX_SHARDS} shards, which "
+                           "`launcher land --from` does not take",
+                           fix=f"split it into at most {MAX_SHARDS} shards (one per CI job), "
+                               "for example: --shard 2/4")
     return index, count
 
 
