@@ -81,3 +81,63 @@ def test_an_include_file_line_pathspec_cannot_compile_is_a_usage_error_naming_th
     assert result.returncode == 2, result.stderr
     assert f"{repo / '.worktreeinclude'}:2" in result.stderr and "internal error" not in result.stderr
     _no_branch_nor_worktree(repo)  # the run is journaled as "could not start", resumable once fixed
+
+
+# --- [mutation] of launcher.toml, and `mutation sweep --test-cmd` -----------------------------
+
+_bmp_text = st.text(st.characters(max_codepoint=0xFFFF, blacklist_categories=("Cs",)), max_size=6)  # as TOML escapes
+mutation_values = st.one_of(st.none(), _bmp_text,
+                            st.sampled_from(["", " ", "\0", "pytest\0 -q", "-x"]),
+                            st.lists(st.sampled_from(["-q", "\0", "-q\0", "", "-k x"]), max_size=3),
+                            st.integers(), st.booleans())
+
+
+@FUZZ
+@given(table=st.dictionaries(st.sampled_from(["test_cmd", "python", "pytest_args", "judge", "judge_batch"]),
+                             mutation_values, max_size=3))
+def test_any_mutation_table_is_a_config_or_a_config_error_and_never_a_command_that_cannot_run(
+        tmp_path: Path, table: dict[str, Any]) -> None:
+    from launcher.errors import ConfigError
+    from launcher.models.config import load_repo_config
+    root = tmp_path / "cfg"
+    root.mkdir(exist_ok=True)
+    (root / "launcher.toml").write_text("[mutation]\n" + "\n".join(
+        f"{key} = {json.dumps(value)}" for key, value in table.items() if value is not None))
+    try:
+        mutation = load_repo_config(root).mutation
+    except ConfigError as exc:
+        assert "mutation." in exc.message and exc.exit_code == 2
+        return
+    commands = [mutation.test_cmd or "x", mutation.python or "x", *mutation.pytest_args]
+    assert not any("\0" in text for text in commands)
+    assert mutation.test_cmd is None or mutation.test_cmd.strip()
+
+
+def _sweepable(repo: Path) -> None:
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    (repo / "test_calc.py").write_text("from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "calc")
+
+
+def test_a_nul_in_the_mutation_test_command_is_refused_naming_the_setting_before_a_sweep_starts(repo: Path) -> None:
+    # It used to start (and journal) a sweep, then end with exit 3: "cannot start '/bin/sh':
+    # embedded null byte", naming no setting.
+    _sweepable(repo)
+    (repo / "launcher.toml").write_text('[mutation]\ntest_cmd = "pytest\\u0000 -q"\n')
+    result = launcher_cli(repo, "mutation", "sweep", "calc.py")
+    assert result.returncode == 2, result.stderr
+    assert "mutation.test_cmd" in result.stderr and "NUL" in result.stderr
+    assert not (repo / ".launcher" / "mutation-runs").exists()
+
+
+def test_an_empty_test_command_is_refused_instead_of_blaming_the_tests_imports(repo: Path) -> None:
+    # `sh -c ""` passes whatever the code does: the sweep used to fail its sanity check with
+    # "make the tests import the code from the work tree", which was not the problem.
+    _sweepable(repo)
+    flag = launcher_cli(repo, "mutation", "sweep", "calc.py", "--test-cmd", " ")
+    assert flag.returncode == 2 and "--test-cmd is empty" in flag.stderr, flag.stderr
+    (repo / "launcher.toml").write_text('[mutation]\ntest_cmd = ""\n')
+    config = launcher_cli(repo, "mutation", "sweep", "calc.py")
+    assert config.returncode == 2 and "mutation.test_cmd: test_cmd is empty" in config.stderr, config.stderr
+    assert not (repo / ".launcher" / "mutation-runs").exists()
