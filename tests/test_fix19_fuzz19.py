@@ -141,3 +141,33 @@ def test_an_empty_test_command_is_refused_instead_of_blaming_the_tests_imports(r
     config = launcher_cli(repo, "mutation", "sweep", "calc.py")
     assert config.returncode == 2 and "mutation.test_cmd: test_cmd is empty" in config.stderr, config.stderr
     assert not (repo / ".launcher" / "mutation-runs").exists()
+
+
+# --- `land --from`: the exported completion contract ---------------------------------------
+
+
+def test_an_exported_contract_whose_fields_were_edited_is_refused_before_anything_lands(tmp_path: Path) -> None:
+    # `contract` was checked to be an object only: `files_changed: 5` or a contract without its
+    # task_id landed, into the journal and the --json report that `status` and `grade` read.
+    import shutil
+
+    from test_land_from_final_job import _clone, _shard_exports
+    remote, exports = _shard_exports(tmp_path / "shards", {"task": [
+        {"id": "alpha", "script": [{"write": "alpha.txt", "content": "a\n"}]}]})
+    for number, edit in enumerate([{"files_changed": 5}, {"tests_added": None}, {"task_id": None},
+                                   {"contract_version": "9"}]):
+        copies = [tmp_path / f"edit{number}" / out.name for out in exports]
+        for out, copy in zip(exports, copies, strict=True):
+            shutil.copytree(out, copy)
+        edited = next(c for c in copies if json.loads((c / "launcher-export.json").read_text())["tasks"])
+        data = json.loads((edited / "launcher-export.json").read_text())
+        contract = {**data["tasks"][0]["contract"], **edit}
+        data["tasks"][0]["contract"] = {k: v for k, v in contract.items() if v is not None or k == "tests_added"}
+        (edited / "launcher-export.json").write_text(json.dumps(data))
+        final = _clone(remote, tmp_path / f"final{number}")
+        before = git(final, "rev-parse", "main")
+        landed = launcher_cli(final, "land", *[a for out in copies for a in ("--from", str(out))])
+        assert landed.returncode == 2, (edit, landed.stdout + landed.stderr)
+        assert "tasks[0] (id 'alpha').contract: not a completion contract" in landed.stderr, landed.stderr
+        assert git(final, "rev-parse", "main") == before
+        assert "r-" not in launcher_cli(final, "runs").stdout  # no run journaled
