@@ -171,3 +171,32 @@ def test_an_exported_contract_whose_fields_were_edited_is_refused_before_anythin
         assert "tasks[0] (id 'alpha').contract: not a completion contract" in landed.stderr, landed.stderr
         assert git(final, "rev-parse", "main") == before
         assert "r-" not in launcher_cli(final, "runs").stdout  # no run journaled
+
+
+def test_exported_paths_that_lead_outside_the_repository_or_hold_a_nul_are_refused_naming_the_field(
+        tmp_path: Path) -> None:
+    # `included` (the files .worktreeinclude copied, which the land's secret guard opens) was any
+    # text: a NUL ended the land as an internal error (exit 70) once it had journaled a run and
+    # fetched the branches; `../../x` had it read a file outside the repository.
+    import shutil
+
+    from test_land_from_final_job import _clone, _shard_exports
+    remote, exports = _shard_exports(tmp_path / "shards", {"task": [
+        {"id": "alpha", "script": [{"write": "alpha.txt", "content": "a\n"}]}]})
+    blob = "0" * 40
+    for number, (edit, named) in enumerate([
+            ({"included": ["x\0"]}, ".included[0]"), ({"included": ["../../etc/passwd"]}, ".included[0]"),
+            ({"files": ["a\0b"]}, ".files[0]"), ({"included_blobs": {blob: "/etc/passwd"}}, ".included_blobs"),
+            ({"included_blobs": {"zz": ".env"}}, ".included_blobs")]):
+        copies = [tmp_path / f"edit{number}" / out.name for out in exports]
+        for out, copy in zip(exports, copies, strict=True):
+            shutil.copytree(out, copy)
+        edited = next(c for c in copies if json.loads((c / "launcher-export.json").read_text())["tasks"])
+        data = json.loads((edited / "launcher-export.json").read_text())
+        data["tasks"][0].update(edit)
+        (edited / "launcher-export.json").write_text(json.dumps(data))
+        final = _clone(remote, tmp_path / f"final{number}")
+        landed = launcher_cli(final, "land", *[a for out in copies for a in ("--from", str(out))])
+        assert landed.returncode == 2, (edit, landed.stdout + landed.stderr)
+        assert f"tasks[0] (id 'alpha'){named}" in landed.stderr, landed.stderr
+        assert "r-" not in launcher_cli(final, "runs").stdout  # no run journaled

@@ -73,7 +73,17 @@ def _contract(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _repo_path(value: str) -> str:
+    """A path inside the repository, as git lists it: the land's secret guard opens the included
+    ones in the work tree (a NUL was an internal error there once the run was journaled)."""
+    parts = value.split("/")
+    if not value or "\0" in value or value.startswith("/") or ".." in parts or "" in parts:
+        raise ValueError(f"{value[:80]!r} is not a path inside the repository (relative, no '..', no NUL)")
+    return value
+
+
 ObjectId = Annotated[str, AfterValidator(_object_id)]
+RepoPath = Annotated[str, AfterValidator(_repo_path)]
 Digest = Annotated[str, AfterValidator(_sha256)]
 TaskId = Annotated[str, AfterValidator(_task_id)]
 BranchName = Annotated[str, AfterValidator(_branch)]
@@ -106,9 +116,9 @@ class _ExportedWork(_Strict):
     head: ObjectId
     start: ObjectId | None = None
     contract: Annotated[dict[str, Any], AfterValidator(_contract)] | None = None
-    files: list[str] = Field(default_factory=list)
-    included: list[str] = Field(default_factory=list)
-    included_blobs: dict[str, str] = Field(default_factory=dict)  # blob id -> path
+    files: list[RepoPath] = Field(default_factory=list)
+    included: list[RepoPath] = Field(default_factory=list)
+    included_blobs: dict[ObjectId, RepoPath] = Field(default_factory=dict)  # blob id -> path
     iteration: Round = 1
     round_base: RoundCount = 0
     rounds: list[ExportedRound] = Field(default_factory=list)  # absent from an older launcher's export
