@@ -23,6 +23,7 @@ import anyio
 from launcher.errors import UsageProblem
 from launcher.git import cow_copy, path_lists
 from launcher.git.repo import GitRepo
+from launcher.models import ignore_patterns
 from launcher.models.decoding import read_document
 
 if TYPE_CHECKING:
@@ -46,9 +47,12 @@ def load_spec(path: Path) -> pathspec.GitIgnoreSpec | None:
     except OSError as exc:  # unreadable: the files it names would silently not be copied
         raise UsageProblem(f"cannot read {path.name}: {exc.strerror or exc}", where=str(path),
                            fix=f"make {path.name} readable, or move it aside") from None
-    import pathspec  # ~25 ms to import: only where a spec is used
-
-    return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+    lines = text.splitlines()
+    found = ignore_patterns.first_problem(lines)
+    if found:  # refused before any worktree is made, not an internal error
+        raise UsageProblem(found[1], where=f"{path}:{found[0]}",
+                           fix=f"correct or delete line {found[0]} of {path.name} (gitignore syntax, e.g. \".env\")")
+    return ignore_patterns.ignore_spec(lines)
 
 
 def _split_z(output: str) -> list[str]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from launcher.errors import ConfigError
 from launcher.models.decoding import read_document, toml_loads
@@ -45,6 +45,25 @@ class MutationConfig(Strict):
     pytest_args: list[str] = Field(default_factory=list)
     python: str | None = None
     test_cmd: str | None = None
+
+    # Refused when the file is read: unchecked, a NUL ended a sweep already journaled with an
+    # exec error naming no setting, and an empty command (`sh -c ""` passes) with a sanity
+    # failure blaming the tests' imports.
+    @field_validator("pytest_args", "python", "test_cmd")
+    @classmethod
+    def _no_nul(cls, value: list[str] | str | None) -> list[str] | str | None:
+        for item in [value] if isinstance(value, str) else value or []:
+            if "\0" in item:
+                raise ValueError(f"{item!r} holds a NUL character (\\u0000), which no command can carry; remove it")
+        return value
+
+    @field_validator("test_cmd")
+    @classmethod
+    def _a_command(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("test_cmd is empty, and an empty command passes whatever the code does: name the "
+                             "command that runs the tests, or delete the key (the sweep then runs pytest)")
+        return value
 
 
 class WorkflowConfig(Strict):

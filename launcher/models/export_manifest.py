@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from launcher.models.bounds import Round, RoundCount
+from launcher.models.contract import CompletionContract
 from launcher.models.ids import is_run_id, task_id_problem
 from launcher.models.refname import branch_name_problem
 
@@ -59,6 +60,19 @@ def _file_name(value: str) -> str:
     return value
 
 
+def _contract(value: dict[str, Any]) -> dict[str, Any]:
+    """A completion contract as the shard's journal recorded it (the agent's, checked, or one
+    the launcher derived), kept as written. Unchecked, an edited one (`files_changed: 5`) was
+    landed into the journal and the `--json` report, for `grade` and `status` to read."""
+    try:
+        CompletionContract.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"not a completion contract ({where + ': ' if where else ''}{first['msg']})") from None
+    return value
+
+
 def _repo_path(value: str) -> str:
     """A path as git names a file of the repository (the landing reads the include files it
     names under the clone's root): never absolute, never out of the tree, no NUL."""
@@ -69,11 +83,11 @@ def _repo_path(value: str) -> str:
 
 
 ObjectId = Annotated[str, AfterValidator(_object_id)]
+RepoPath = Annotated[str, AfterValidator(_repo_path)]
 Digest = Annotated[str, AfterValidator(_sha256)]
 TaskId = Annotated[str, AfterValidator(_task_id)]
 BranchName = Annotated[str, AfterValidator(_branch)]
 RunId = Annotated[str, AfterValidator(_run_id)]
-RepoPath = Annotated[str, AfterValidator(_repo_path)]
 
 
 class _Strict(BaseModel):
@@ -101,7 +115,7 @@ class _ExportedWork(_Strict):
     branch: BranchName
     head: ObjectId
     start: ObjectId | None = None
-    contract: dict[str, Any] | None = None
+    contract: Annotated[dict[str, Any], AfterValidator(_contract)] | None = None
     files: list[RepoPath] = Field(default_factory=list)
     included: list[RepoPath] = Field(default_factory=list)
     included_blobs: dict[ObjectId, RepoPath] = Field(default_factory=dict)  # blob id -> path

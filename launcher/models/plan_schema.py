@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from launcher.models.agent_keys import permission_mode_problem
 from launcher.models.bounds import Round
 from launcher.models.ids import task_id_problem
+from launcher.models.ignore_patterns import first_problem
 from launcher.models.refname import branch_name_problem
 
 AdapterName = Literal[
@@ -166,6 +167,14 @@ class Task(Strict):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("scope")
+    @classmethod
+    def _scope_patterns(cls, patterns: list[str]) -> list[str]:
+        found = first_problem(patterns)
+        if found:  # refused here, not as an internal error once the agent has run
+            raise ValueError(f"scope entry {found[0]}: {found[1]}; write it as in .gitignore, e.g. \"src/\"")
+        return patterns
 
     _check_env = field_validator("check_env")(env_names)
 

@@ -89,6 +89,10 @@ def configured(root: Path, options: SweepOptions) -> SweepOptions:
     table = load_repo_config(root).mutation
     test_cmd = options.test_cmd if options.test_cmd is not None else table.test_cmd
     pytest_args = list(options.pytest_args) or list(table.pytest_args)
+    if options.test_cmd is not None and not options.test_cmd.strip():  # `sh -c ""` passes: nothing killed
+        raise UsageProblem("--test-cmd is empty, and an empty command passes whatever the code does",
+                           where="--test-cmd", fix="name the command that runs the tests, or drop --test-cmd "
+                                                   "(the sweep then runs pytest)")
     if test_cmd is not None and pytest_args:
         raise UsageProblem(
             "--pytest-args and --test-cmd do not go together: --pytest-args extend the built-in pytest runs",
