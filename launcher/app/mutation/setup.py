@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
-from launcher.models.config import load_repo_config
+from launcher.models.config import config_file, load_repo_config
 from launcher.mutation import interpreter, python_ops, shell_ops
 from launcher.mutation.discover import Collected, collect_mutants, discover_files, generate_mutants, parse_shard
 from launcher.mutation.model import Mutant, check_operators
@@ -96,7 +96,14 @@ def configured(root: Path, options: SweepOptions) -> SweepOptions:
             fix="drop --test-cmd (pytest with your arguments keeps per-test selection and the fast executor), "
                 "or put the arguments into the command",
         )  # fmt: skip
-    python = interpreter.check_exists(options.python or table.python or interpreter.project_python())
+    # The table's path is the repository's (its tests run in worker trees, never in the directory
+    # the sweep was started in): made absolute against the root, as `--python` is against the cwd.
+    from_table = None
+    if not options.python:
+        from_table = interpreter.resolve_python(
+            table.python, root, where=f"[mutation] python in {config_file(root)}",
+            relative_to="set an existing interpreter there, relative to the repository's root")
+    python = interpreter.check_exists(options.python or from_table or interpreter.project_python())
     return replace(options, test_cmd=test_cmd, pytest_args=pytest_args, python=python)
 
 

@@ -1,0 +1,58 @@
+"""The README's promises against what the CLI does (review19 docs19): each test drives the real
+CLI on a real repository in tmp_path, following the README as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+from pathlib import Path
+
+from helpers import launcher_cli
+from swept import project
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+CALC = {
+    "calc/__init__.py": "def add(a, b):\n    return a + b\n",
+    "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+    ".gitignore": ".venv/\n",
+}
+
+
+def _readme_mutation_table() -> str:
+    """The README's `[mutation]` example, as its toml block shows it."""
+    found = re.search(r"```toml\n(\[mutation\][^`]*?)```", README.read_text())
+    assert found, "the README shows a [mutation] table"
+    return found.group(1)
+
+
+# 01: `[mutation] python = ".venv/bin/python"` (the README's example) was used as a relative path
+# from the worker trees, where no .venv is: the sweep died "cannot start '.venv/bin/python'".
+
+def test_the_readme_mutation_table_with_a_relative_python_sweeps_from_the_root_and_a_subfolder(
+        tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {**CALC, "launcher.toml": _readme_mutation_table().replace(
+        'pytest_args = ["-m", "not slow"]\n', "")})  # (no `slow` marker in this project)
+    assert 'python = ".venv/bin/python"' in (root / "launcher.toml").read_text()
+    venv_python = root / ".venv" / "bin" / "python"  # the project's own venv: here, this interpreter
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    venv_python.chmod(venv_python.stat().st_mode | stat.S_IXUSR)
+    env = {"VIRTUAL_ENV": "", "PATH": os.environ["PATH"]}
+    done = launcher_cli(root, "mutation", "sweep", "calc", "--workers", "1", timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"with {venv_python}" in done.stdout + done.stderr  # made absolute against the root
+    (root / "sub").mkdir()
+    again = launcher_cli(root / "sub", "mutation", "sweep", "calc", "--workers", "1", timeout=300, env=env)
+    assert "cannot start" not in again.stdout + again.stderr
+
+
+def test_a_missing_mutation_python_is_named_as_the_config_key_not_as_a_flag(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {**CALC, "launcher.toml": '[mutation]\npython = ".venv/bin/nope"\n'})
+    done = launcher_cli(root, "mutation", "sweep", "calc")
+    assert done.returncode == 2, done.stderr
+    assert f"[mutation] python in {root / 'launcher.toml'}" in done.stderr
+    assert str(root / ".venv" / "bin" / "nope") in done.stderr
+    assert not done.stderr.startswith("error: --python")
