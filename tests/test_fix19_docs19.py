@@ -56,3 +56,37 @@ def test_a_missing_mutation_python_is_named_as_the_config_key_not_as_a_flag(tmp_
     assert f"[mutation] python in {root / 'launcher.toml'}" in done.stderr
     assert str(root / ".venv" / "bin" / "nope") in done.stderr
     assert not done.stderr.startswith("error: --python")
+
+
+# 02: `launcher mutation fix --python .venv/bin/python` passed the relative path on to the kill
+# gate, which runs the tests from a copy beside the task's worktree: every task failed with
+# "FileNotFoundError: ... '.venv/bin/python'" and no survivor was killed.
+
+WEAK = {
+    "calc/__init__.py": "def mul(a, b):\n    return a * b\n",
+    "tests/test_calc.py": "from calc import mul\n\n\ndef test_mul():\n    assert mul(1, 1) == 1\n",
+    ".gitignore": ".venv/\n",
+}
+
+
+def _venv_python(root: Path) -> Path:
+    """The project's `.venv/bin/python` (git-ignored): here, this interpreter."""
+    venv_python = root / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    venv_python.chmod(venv_python.stat().st_mode | stat.S_IXUSR)
+    return venv_python
+
+
+def test_mutation_fix_takes_a_relative_python_from_where_it_runs_as_a_sweep_does(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", WEAK)
+    _venv_python(root)
+    env = {"VIRTUAL_ENV": ""}
+    swept = launcher_cli(root, "mutation", "sweep", "calc", "--workers", "1", "--operators", "arithmetic",
+                         "--python", ".venv/bin/python", timeout=300, env=env)
+    assert swept.returncode == 0 and "Survived 1" in swept.stdout, swept.stdout + swept.stderr
+    fixed = launcher_cli(root, "mutation", "fix", "--all", "--python", ".venv/bin/python", timeout=600, env=env)
+    out = fixed.stdout + fixed.stderr
+    assert "No such file or directory: '.venv/bin/python'" not in out
+    assert fixed.returncode == 0, out
+    assert "1 survivor(s) killed by new tests" in out
