@@ -90,3 +90,16 @@ def test_mutation_fix_takes_a_relative_python_from_where_it_runs_as_a_sweep_does
     assert "No such file or directory: '.venv/bin/python'" not in out
     assert fixed.returncode == 0, out
     assert "1 survivor(s) killed by new tests" in out
+
+
+# 03: `launcher mutation sweep __init__.py` typed in the package's folder said "no such path" and
+# "pass files or directories in the repo": the file is there; PATHS are the root's, unsaid.
+
+def test_a_sweep_path_given_from_a_sub_folder_is_named_in_the_roots_terms(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", CALC)
+    done = launcher_cli(root / "calc", "mutation", "sweep", "__init__.py", "--dry-run")
+    assert done.returncode == 2, done.stderr
+    assert "relative to the repository's root" in done.stderr
+    assert "pass calc/__init__.py" in done.stderr
+    nowhere = launcher_cli(root / "calc", "mutation", "sweep", "nowhere.py", "--dry-run")
+    assert nowhere.returncode == 2 and f"relative to the repository's root ({root})" in nowhere.stderr
