@@ -103,3 +103,20 @@ def test_a_sweep_path_given_from_a_sub_folder_is_named_in_the_roots_terms(tmp_pa
     assert "pass calc/__init__.py" in done.stderr
     nowhere = launcher_cli(root / "calc", "mutation", "sweep", "nowhere.py", "--dry-run")
     assert nowhere.returncode == 2 and f"relative to the repository's root ({root})" in nowhere.stderr
+
+
+# 04: mutation/README.md (shipped as launcher/data/mutation/README.md) said "A model chosen in a
+# CLI's own configuration file (Codex's, opencode's) is not seen", while the gate records and
+# compares those settings (gates/judge_model_files.py), as the README says.
+
+def test_the_mutation_readme_says_the_clis_own_model_settings_are_part_of_the_judge() -> None:
+    from launcher.gates import judge_model_files
+
+    top = Path(__file__).resolve().parent.parent
+    for readme in (top / "mutation" / "README.md", top / "launcher" / "data" / "mutation" / "README.md"):
+        text = " ".join(readme.read_text().split())
+        assert "is not seen" not in text, readme
+        for said in ("Codex's config.toml", "opencode's `opencode.json`", "Claude Code's settings.json"):
+            assert said in text, (readme, said)
+    for spelled in ("config.toml", "opencode.json", "settings.json"):
+        assert spelled in (judge_model_files.__doc__ or "")
