@@ -120,3 +120,24 @@ def test_the_mutation_readme_says_the_clis_own_model_settings_are_part_of_the_ju
             assert said in text, (readme, said)
     for spelled in ("config.toml", "opencode.json", "settings.json"):
         assert spelled in (judge_model_files.__doc__ or "")
+
+
+# 05: the starter launcher.toml says "never `pip install -e .` here; README, "Repository config"",
+# and that section said nothing of it (the warning was only under "Plan format").
+
+def _section(title: str) -> str:
+    text = README.read_text()
+    start = text.index(f"\n### {title}\n")
+    return text[start:text.index("\n##", start + 1)]
+
+
+def test_the_readme_section_the_starter_config_names_warns_against_an_editable_install(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {"README": "hi\n"})
+    assert launcher_cli(root, "init").returncode == 0
+    config = (root / "launcher.toml").read_text()
+    named = re.findall(r'README, "([^"]+)"', config)
+    assert "Repository config" in named
+    line = next(line for line in config.splitlines() if "pip install -e ." in line)
+    assert 'README, "Repository config"' in line
+    section = " ".join(_section("Repository config").split())
+    assert "never `pip install -e .` there" in section
