@@ -3,6 +3,7 @@ CLI on a real repository in tmp_path, following the README as written."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -141,3 +142,20 @@ def test_the_readme_section_the_starter_config_names_warns_against_an_editable_i
     assert 'README, "Repository config"' in line
     section = " ".join(_section("Repository config").split())
     assert "never `pip install -e .` there" in section
+
+
+# 06: after `launcher clean --older-than 0` removed a landed run's leftovers, `launcher grade RUN
+# TASK` of its merged task said "has no branch to grade / Fix: run it first": the task ran and landed.
+
+def test_grade_of_a_landed_task_says_it_landed_also_after_clean(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {"README": "hi\n"})
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[task]]\nid = "hello"\nagent = "scripted"\nprompt = "p"\n'
+                    'script = [{ write = "hello.txt", content = "hello\\n" }]\n')
+    ran = launcher_cli(root, "run", str(plan), "--json")
+    assert ran.returncode == 0, ran.stderr
+    run_id = json.loads(ran.stdout)["run_id"]
+    assert launcher_cli(root, "clean", run_id, "--older-than", "0").returncode == 0
+    graded = launcher_cli(root, "grade", run_id, "hello")
+    assert graded.returncode == 2
+    assert "has already landed" in graded.stderr and "run it first" not in graded.stderr
