@@ -159,3 +159,29 @@ def test_grade_of_a_landed_task_says_it_landed_also_after_clean(tmp_path: Path) 
     graded = launcher_cli(root, "grade", run_id, "hello")
     assert graded.returncode == 2
     assert "has already landed" in graded.stderr and "run it first" not in graded.stderr
+
+
+# 07: an agent gets $LAUNCHER_PACKET (what `{packet}` fills), which the README's list of the
+# variables an agent gets left out.
+
+ENV_BOT = '''import json, os, pathlib
+task = os.environ["LAUNCHER_TASK_ID"]
+names = sorted(k for k in os.environ if k.startswith("LAUNCHER_"))
+pathlib.Path(task + ".txt").write_text("\\n".join(names) + "\\n")
+pathlib.Path(os.environ["LAUNCHER_CONTRACT"]).write_text(json.dumps({
+    "contract_version": "1", "task_id": task, "status": "done", "summary": "s",
+    "files_changed": [task + ".txt"], "tests_added": [], "decisions": [], "blockers": [],
+    "llm_observations": "the variables it got"}))
+'''
+
+
+def test_every_launcher_variable_an_agent_gets_is_named_where_the_readme_lists_them(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {
+        "tools/env_bot.py": ENV_BOT,
+        "launcher.toml": f'[agents.envbot]\ncommand = ["{sys.executable}", "tools/env_bot.py", "{{prompt}}"]\n'})
+    done = launcher_cli(root, "run", "--task", "list them", "--agent", "envbot")
+    assert done.returncode == 0, done.stderr
+    got = (root / "task-1.txt").read_text().split()
+    assert "LAUNCHER_PACKET" in got
+    section = _section("What an agent gets")
+    assert [name for name in got if f"`{name}`" not in section] == []
