@@ -185,3 +185,37 @@ def test_every_launcher_variable_an_agent_gets_is_named_where_the_readme_lists_t
     assert "LAUNCHER_PACKET" in got
     section = _section("What an agent gets")
     assert [name for name in got if f"`{name}`" not in section] == []
+
+
+# 08: "Defaults go in a table, flags win", yet `--test-cmd` beside the README's `[mutation]
+# pytest_args` was refused, and `--pytest-args` beside a table's `test_cmd` was refused telling
+# the user to "drop --test-cmd", a flag they never gave.
+
+def _swept_with(root: Path, *flags: str) -> str:
+    done = launcher_cli(root, "mutation", "sweep", "calc", "--workers", "1", "--max-mutants", "1",
+                        "--python", sys.executable, *flags, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def test_a_test_command_flag_wins_over_the_tables_pytest_args(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {**CALC, "launcher.toml": '[mutation]\npytest_args = ["-m", "not slow"]\n'})
+    out = _swept_with(root, "--test-cmd", f"{sys.executable} -m pytest -q")
+    assert "do not go together" not in out
+
+
+def test_a_pytest_args_flag_wins_over_the_tables_test_command(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {**CALC, "launcher.toml": '[mutation]\ntest_cmd = "false"\n'})
+    out = _swept_with(root, "--pytest-args", "-k add")
+    assert "Killed 1" in out  # pytest ran with the flag's arguments, not the table's `false`
+
+
+def test_both_kinds_together_are_refused_naming_where_they_come_from(tmp_path: Path) -> None:
+    both = '[mutation]\ntest_cmd = "make test"\npytest_args = ["-q"]\n'
+    root = project(tmp_path / "p", {**CALC, "launcher.toml": both})
+    done = launcher_cli(root, "mutation", "sweep", "calc", "--python", sys.executable)
+    assert done.returncode == 2 and f"[mutation] pytest_args / test_cmd in {root / 'launcher.toml'}" in done.stderr
+    assert "drop --test-cmd" not in done.stderr
+    flags = launcher_cli(root, "mutation", "sweep", "calc", "--python", sys.executable,
+                         "--test-cmd", "make test", "--pytest-args", "-q")
+    assert flags.returncode == 2 and "--pytest-args / --test-cmd" in flags.stderr
