@@ -219,3 +219,16 @@ def test_both_kinds_together_are_refused_naming_where_they_come_from(tmp_path: P
     flags = launcher_cli(root, "mutation", "sweep", "calc", "--python", sys.executable,
                          "--test-cmd", "make test", "--pytest-args", "-q")
     assert flags.returncode == 2 and "--pytest-args / --test-cmd" in flags.stderr
+
+
+# 09: "`2` usage ... (a structured message, also as JSON with `--json`)": `workflow analyze`,
+# `workflow suggest` and `agents` printed their errors as text only, nothing on stdout.
+
+def test_workflow_analyze_suggest_and_agents_print_their_errors_as_json_under_json(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {"launcher.toml": 'default_agent = "a"\n',
+                                    "pyproject.toml": '[tool.launcher]\ndefault_agent = "b"\n'})
+    for args in (("workflow", "analyze", "", "--json"), ("workflow", "suggest", "", "--json"), ("agents", "--json")):
+        done = launcher_cli(root, *args)
+        assert done.returncode == 2, (args, done.stderr)
+        envelope = json.loads(done.stdout)
+        assert envelope["ok"] is False and envelope["error_key"], args
