@@ -176,8 +176,8 @@ def test_the_pyproject_mutation_table_gives_the_defaults(tmp_path: Path) -> None
     toml = '[tool.launcher.mutation]\npytest_args = ["--deselect", "tests/test_sub.py::test_sub"]\n'
     root = project(tmp_path / "p", {**TWO_TESTS, "pyproject.toml": toml})
     _deselect_checks(sweep(root))
-    with pytest.raises(UsageProblem, match="do not go together"):
-        sweep(root, test_cmd="pytest -q")
+    with pytest.raises(UsageProblem, match="do not go together"):  # both as flags (a flag beside the
+        sweep(root, test_cmd="pytest -q", pytest_args=["-q"])   # table wins: test_fix19_docs19.py)
 
 
 def test_a_custom_test_command_says_what_it_costs(tmp_path: Path) -> None:

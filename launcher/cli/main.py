@@ -366,7 +366,7 @@ def lessons_add(text: Annotated[str, typer.Argument(help="The lesson, one line."
 @app.command()
 def agents(json_mode: JsonOpt = False) -> None:
     """List the adapters and agent CLIs found on PATH, with versions and install hints."""
-    rows = call(lambda: agents_info.agents_here(Path.cwd()))
+    rows = call(lambda: agents_info.agents_here(Path.cwd()), json_mode=json_mode)
     if json_mode:
         print(json.dumps([r.as_dict() for r in rows], indent=2))
         raise typer.Exit(0)

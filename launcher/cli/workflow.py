@@ -101,7 +101,8 @@ def workflow_cmd(name: Annotated[str, typer.Argument()], json_mode: JsonOpt = Fa
 @workflow_app.command("analyze")
 def analyze_cmd(context: Annotated[str, typer.Argument()], json_mode: JsonOpt = False) -> None:
     """Domains, roles and complexity found in a task description."""
-    data = call(lambda: actions.dispatch(Path.cwd(), "analyze", {"context": context}, lambda e: None, detach=False))
+    data = call(lambda: actions.dispatch(Path.cwd(), "analyze", {"context": context}, lambda e: None, detach=False),
+                json_mode=json_mode)
     domains = ", ".join(f"{d['domain']} ({', '.join(d['keywords'])})" for d in data["domains"]) or "none"
     _print(data, json_mode, f"domains: {domains}\nroles: {', '.join(data['roles']) or 'none'}\n"
                             f"complexity: {data['complexity']}")
@@ -110,7 +111,8 @@ def analyze_cmd(context: Annotated[str, typer.Argument()], json_mode: JsonOpt = 
 @workflow_app.command("suggest")
 def suggest_cmd(context: Annotated[str, typer.Argument()], json_mode: JsonOpt = False) -> None:
     """Templates ranked for a task description, with scores and why."""
-    rows = call(lambda: actions.dispatch(Path.cwd(), "suggest", {"context": context}, lambda e: None, detach=False))
+    rows = call(lambda: actions.dispatch(Path.cwd(), "suggest", {"context": context}, lambda e: None, detach=False),
+                json_mode=json_mode)
     _print(rows, json_mode, "\n".join(f"{r['score']:>4g}  {r['workflow']:<26} {r['why']}" for r in rows)
            or "no template matches; `launcher workflow plan` builds a custom plan")
 

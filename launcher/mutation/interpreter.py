@@ -65,21 +65,25 @@ def missing_module(output: str) -> str | None:
     return found.group(1) if found else None
 
 
-def resolve_python(value: str | None, cwd: Path) -> str | None:
-    """`value` as an absolute path (symlinks kept: a venv's python is one); None stays None."""
+def resolve_python(value: str | None, cwd: Path, where: str = "--python",
+                   relative_to: str = "pass an existing interpreter, relative to where you run the sweep"
+                   ) -> str | None:  # fmt: skip
+    """`value` as an absolute path (symlinks kept: a venv's python is one); None stays None. A
+    relative path is taken from `cwd`: the sweep's directory for `--python`, the repository's root
+    for `[mutation] python` (as a config file's paths are read, whatever directory the sweep runs in)."""
     if value is None:
         return None
     if os.sep not in value and not value.startswith("."):
         found = shutil.which(value)
         if found is None:
-            raise UsageProblem(f"no Python interpreter at {value!r}: no such command on PATH", where="--python",
+            raise UsageProblem(f"no Python interpreter at {value!r}: no such command on PATH", where=where,
                                fix=PICK_ANOTHER)  # fmt: skip
         return os.path.abspath(found)
     path = Path(value).expanduser()
     path = path if path.is_absolute() else cwd.absolute() / path
     if not path.is_file():
         raise UsageProblem(f"no Python interpreter at {value!r} (looked for {path}, from {cwd})",
-                           where="--python",
-                           fix="pass an existing interpreter, relative to where you run the sweep; or "
+                           where=where,
+                           fix=f"{relative_to}; or "
                                + PICK_ANOTHER)  # fmt: skip
     return str(path)

@@ -20,9 +20,20 @@ async def _git(root: Path, *args: str) -> process.Completed:
     return await process.run(["git", "--literal-pathspecs", *args], cwd=root, env=git_env(), timeout=120)
 
 
+def _not_there(root: Path, raw: str) -> UsageProblem:
+    """PATHS are the repository root's, as git's own paths are; a path typed (or completed by the
+    shell) from a sub-folder is named in the root's terms, so the fix can be copied."""
+    fix = f"pass files or directories relative to the repository's root ({root})"
+    here = Path.cwd() / raw
+    if here.exists() and here.resolve().is_relative_to(root.resolve()):
+        rel = here.resolve().relative_to(root.resolve()).as_posix()
+        fix = f"PATHS are relative to the repository's root, not to this folder: pass {shlex.quote(rel)}"
+    return UsageProblem(f"no such path: {raw}", where="PATHS", fix=fix)
+
+
 async def missing_path(root: Path, raw: str, full: Path) -> UsageProblem:
     """The error for PATH `raw`, resolved to `full`, which does not exist under `root`."""
-    plain = UsageProblem(f"no such path: {raw}", where="PATHS", fix="pass files or directories in the repo")
+    plain = _not_there(root, raw)
     if not full.is_relative_to(root.resolve()):
         return plain
     rel = full.relative_to(root.resolve()).as_posix()

@@ -29,6 +29,7 @@ from launcher.errors import ExitCode
 from launcher.git.repo import GitRepo
 from launcher.models.config import load_repo_config
 from launcher.models.states import TaskState
+from launcher.mutation.interpreter import resolve_python
 from launcher.mutation.merge import load_run, write_run
 from launcher.mutation.model import MutantStatus
 from launcher.mutation.report_stryker import embedded_sources, entries, score
@@ -173,7 +174,10 @@ async def fix_survivors(cwd: Path, options: FixOptions, emit: EventSink) -> FixS
     sweep_dir = await resolve_run(cwd, options.run, latest_for="launcher mutation fix")
     data = load_run(sweep_dir)
     summary = FixSummary(int(ExitCode.OK), "", sweep_dir, score_before=data.get("score"))
-    python = configured(repo.root, SweepOptions(python=options.python)).python or "python3"
+    # A relative --python is the directory's the command runs in, as a sweep's: the kill gate runs
+    # the tests from a copy beside the task's worktree, where `.venv/bin/python` names nothing.
+    given = resolve_python(options.python, cwd)
+    python = configured(repo.root, SweepOptions(python=given)).python or "python3"
     await _record_earlier(cwd, repo, sweep_dir, data, python, summary)
     recorded = f"{_recorded_line(summary)}; " if summary.recorded else ""
     targets = select(data, load_verdict(sweep_dir), ids=options.ids, all_unjudged=options.all_unjudged,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from launcher.errors import UsageProblem
 from launcher.git.repo import GitRepo
-from launcher.models.config import load_repo_config
+from launcher.models.config import config_file, load_repo_config
 from launcher.mutation import interpreter, python_ops, shell_ops
 from launcher.mutation.discover import Collected, collect_mutants, discover_files, generate_mutants, parse_shard
 from launcher.mutation.model import Mutant, check_operators
@@ -84,23 +84,43 @@ def split_args(text: str | None) -> list[str]:
                            fix="quote the arguments as in a shell") from None  # fmt: skip
 
 
+def _test_run(options: SweepOptions, table_cmd: str | None, table_args: list[str], config: str
+              ) -> tuple[str | None, list[str]]:  # fmt: skip
+    """(test command, pytest arguments): the flags win over the `[mutation]` table as a pair, since
+    they are two ways of running the tests (the table's `pytest_args` never refuses `--test-cmd`);
+    only the two given together, both as flags or both in the table, are refused."""
+    if options.test_cmd is not None and options.pytest_args:
+        where, fix = "--pytest-args / --test-cmd", "drop --test-cmd"
+    elif options.test_cmd is not None or options.pytest_args:
+        return options.test_cmd, list(options.pytest_args)
+    elif table_cmd is not None and table_args:
+        where, fix = f"[mutation] pytest_args / test_cmd in {config}", "drop test_cmd there"
+    else:
+        return table_cmd, table_args
+    raise UsageProblem(
+        "pytest arguments and a test command do not go together: the arguments extend the built-in pytest runs",
+        where=where,
+        fix=f"{fix} (pytest with your arguments keeps per-test selection and the fast executor), "
+            "or put the arguments into the command",
+    )  # fmt: skip
+
+
 def configured(root: Path, options: SweepOptions) -> SweepOptions:
     """The options with the repository's `[mutation]` defaults and the interpreter filled in."""
     table = load_repo_config(root).mutation
-    test_cmd = options.test_cmd if options.test_cmd is not None else table.test_cmd
-    pytest_args = list(options.pytest_args) or list(table.pytest_args)
     if options.test_cmd is not None and not options.test_cmd.strip():  # `sh -c ""` passes: nothing killed
         raise UsageProblem("--test-cmd is empty, and an empty command passes whatever the code does",
                            where="--test-cmd", fix="name the command that runs the tests, or drop --test-cmd "
                                                    "(the sweep then runs pytest)")
-    if test_cmd is not None and pytest_args:
-        raise UsageProblem(
-            "--pytest-args and --test-cmd do not go together: --pytest-args extend the built-in pytest runs",
-            where="--pytest-args / [mutation] pytest_args",
-            fix="drop --test-cmd (pytest with your arguments keeps per-test selection and the fast executor), "
-                "or put the arguments into the command",
-        )  # fmt: skip
-    python = interpreter.check_exists(options.python or table.python or interpreter.project_python())
+    test_cmd, pytest_args = _test_run(options, table.test_cmd, list(table.pytest_args), config_file(root))
+    # The table's path is the repository's (its tests run in worker trees, never in the directory
+    # the sweep was started in): made absolute against the root, as `--python` is against the cwd.
+    from_table = None
+    if not options.python:
+        from_table = interpreter.resolve_python(
+            table.python, root, where=f"[mutation] python in {config_file(root)}",
+            relative_to="set an existing interpreter there, relative to the repository's root")
+    python = interpreter.check_exists(options.python or from_table or interpreter.project_python())
     return replace(options, test_cmd=test_cmd, pytest_args=pytest_args, python=python)
 
 

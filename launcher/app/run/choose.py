@@ -139,10 +139,11 @@ async def regrade(cwd: Path, run_id: str, task_id: str, emit: EventSink) -> RunR
 
 async def _regrade(ctx: RunContext, task_id: str) -> RunReport:
     row = ctx.journal.task(ctx.run_id, task_id)
-    if not row.branch or not row.head_sha:
-        raise UsageProblem(f"task {task_id!r} has no branch to grade", fix="run it first")
+    # Landed first: `clean` deletes a landed task's branch, and "run it first" would then be false.
     if row.state is TaskState.MERGED:
         raise UsageProblem(f"task {task_id!r} has already landed", fix="nothing to re-grade")
+    if not row.branch or not row.head_sha:
+        raise UsageProblem(f"task {task_id!r} has no branch to grade", fix="run it first")
     _check_attempt_gradable(ctx, task_id)
     graded = grading.grader_name(ctx) is not None
     if not graded and not row.approval_hash:
