@@ -41,6 +41,7 @@ from launcher.mutation.runner_crash import crash_in_mutated_file, internal_error
 from launcher.mutation.source_text import mutated_bytes
 from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
 from launcher.mutation.test_order import PLUGIN_NAME, OrderFile, TestOrder
+from launcher.mutation.tree_leftovers import TreeLeftovers
 from launcher.mutation.zygote import Zygote
 
 NOTE = "[launcher] "  # first line of output_tail carrying the reason for a status
@@ -196,6 +197,7 @@ class GenericExecutor:
         self._started = False
         self.zygote_started = False
         self._lock = anyio.Lock()  # one mutant at a time per worktree
+        self.leftovers = TreeLeftovers(self.root)  # each run on the tree as set up (`tree_leftovers`)
 
     async def start(self) -> None:
         await self.start_tree()
@@ -204,7 +206,9 @@ class GenericExecutor:
             # own modules) stays loaded in every run it forks. Started later, inside a run, it
             # would keep that run's mutant loaded for all the runs after it.
             self.zygote_started = True
+            self.leftovers.clear()
             await self.zygote.start()
+            self.leftovers.adopt()
 
     async def start_tree(self) -> None:
         """The worktree at base_sha with the overlay copied in (no process started yet)."""
@@ -226,6 +230,7 @@ class GenericExecutor:
                 shutil.copy2(src, dst)
             elif dst.is_file() or dst.is_symlink():
                 dst.unlink()
+        self.leftovers.adopt()
 
     async def stop(self) -> None:
         with anyio.CancelScope(shield=True):
@@ -252,6 +257,7 @@ class GenericExecutor:
     async def _run_command(self, tests: Sequence[str], timeout: float | None, mutated: Path | None = None,
                            record: bool = True) -> process.Completed:  # fmt: skip
         command = self.command
+        self.leftovers.clear()
         if self.order_file is not None:
             command = replace(command, extra=(*command.extra, *self.order_file.args))
             self.order_file.clear_record()
