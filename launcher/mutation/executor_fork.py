@@ -160,7 +160,7 @@ class ForkExecutor:
         tmp = self._workdir()
         client = WorkerClient(self.root, self.python, self._env(), tmp / "worker.log")
         hello = {"op": "init", "args": [*self.flags, *self.test_args], "tmp": str(tmp)}
-        self.leftovers.clear()
+        await self.leftovers.clear()
         ready = await client.start(hello, self.startup_timeout_s)
         self.leftovers.adopt()  # what collecting wrote (a conftest's generated file) the forks expect
         if ready.get("ev") != "ready" or ready.get("rc") not in (0, 5):  # 5: no tests collected
@@ -225,7 +225,7 @@ class ForkExecutor:
         limit = job.warm_timeout_s
         request = {"op": "run", **self._spec(job.mutant), "tests": list(job.tests), "args": self._args(job.tests),
                    "timeout": limit}  # fmt: skip
-        self.leftovers.clear()
+        await self.leftovers.clear()
         try:
             answer = await self._client.request(request, limit)
         except (WorkerGone, TimeoutError) as exc:
@@ -247,7 +247,7 @@ class ForkExecutor:
             if self._client is not None:
                 request = {"op": "clean", "tests": list(job.tests), "args": self._args(job.tests),
                            "timeout": job.warm_timeout_s}  # fmt: skip
-                self.leftovers.clear()
+                await self.leftovers.clear()
                 try:
                     answer = await self._client.request(request, job.warm_timeout_s)
                     passed = answer.get("ev") == "done" and answer.get("rc") == 0 and not answer.get("timed_out")
@@ -300,7 +300,7 @@ class ForkExecutor:
         a new interpreter) imports the mutated module, served from memory by an import hook."""
         failed: list[str] = []
         done = None
-        self.leftovers.clear()
+        await self.leftovers.clear()
         if self.zygote is not None:
             # No interpreter start and no pytest import to allow for; collecting is (as measured
             # when the worker warmed up).
