@@ -134,6 +134,10 @@ def test_a_mutant_in_code_filling_a_cache_runs_the_tests_that_read_the_cache(tmp
 def test_a_runtime_error_is_retried_then_counted_in_the_summary_notes_and_exit_status(tmp_path: Path) -> None:
     """Cause 2: a mutant whose runner fails is re-run with the whole suite; what still fails is
     counted, with the runner's own error, never silently left out of the score."""
+    # The world breaks outside the tree (a worker tree starts each run without the files earlier
+    # runs wrote in it: `tree_leftovers`).
+    world = tmp_path / "world"
+    world.mkdir()
     files = {
         "pkg/__init__.py": "",
         "pkg/calc.py": "def add(a, b):\n    return a + b\n",
@@ -144,7 +148,7 @@ def test_a_runtime_error_is_retried_then_counted_in_the_summary_notes_and_exit_s
         "conftest.py": (
             "import pathlib\n\n\n"
             "def pytest_collection_finish(session):\n"
-            "    broken = pathlib.Path(__file__).with_name('broken')\n"
+            f"    broken = pathlib.Path({str(world / 'broken')!r})\n"
             "    calc = pathlib.Path(__file__).with_name('pkg').joinpath('calc.py')\n"
             "    if '-' in calc.read_text() or broken.exists():\n"
             "        broken.touch()\n"

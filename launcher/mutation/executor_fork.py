@@ -58,6 +58,7 @@ from launcher.mutation.fork_client import BOOTSTRAP, TAIL, WORKER_SCRIPT, Worker
 from launcher.mutation.fork_refusal import fork_can_handle, fork_refusal
 from launcher.mutation.model import Mutant, MutantStatus
 from launcher.mutation.run_env import child_env, sweep_bytecode_cache
+from launcher.mutation.tree_leftovers import TreeLeftovers
 from launcher.mutation.zygote import Zygote
 
 
@@ -98,6 +99,7 @@ class ForkExecutor:
         pycache_dir: Path | None = None,
         zygote: Zygote | None = None,
         pytest_args: Sequence[str] = (),
+        leftovers: TreeLeftovers | None = None,
     ) -> None:
         self.repo_root = repo_root
         self.root = (worktree or repo_root).absolute()
@@ -123,6 +125,9 @@ class ForkExecutor:
         self._lock = anyio.Lock()
         # Per selection (node ids, () = every test): whether it passes in a fork without a mutant.
         self._forks_clean: dict[tuple[str, ...], bool] = {}
+        # The worker tree's files as set up (its generic executor's): what an earlier run wrote
+        # there is removed before each run. Without one, the tree is not the sweep's: left alone.
+        self.leftovers = leftovers if leftovers is not None else TreeLeftovers(self.root, active=False)
 
     # -- lifecycle
 
@@ -155,7 +160,9 @@ class ForkExecutor:
         tmp = self._workdir()
         client = WorkerClient(self.root, self.python, self._env(), tmp / "worker.log")
         hello = {"op": "init", "args": [*self.flags, *self.test_args], "tmp": str(tmp)}
+        await self.leftovers.clear()
         ready = await client.start(hello, self.startup_timeout_s)
+        self.leftovers.adopt()  # what collecting wrote (a conftest's generated file) the forks expect
         if ready.get("ev") != "ready" or ready.get("rc") not in (0, 5):  # 5: no tests collected
             await client.kill()
             why = ready.get("reason") or f"collecting the tests failed (pytest exit {ready.get('rc')})"
@@ -218,6 +225,7 @@ class ForkExecutor:
         limit = job.warm_timeout_s
         request = {"op": "run", **self._spec(job.mutant), "tests": list(job.tests), "args": self._args(job.tests),
                    "timeout": limit}  # fmt: skip
+        await self.leftovers.clear()
         try:
             answer = await self._client.request(request, limit)
         except (WorkerGone, TimeoutError) as exc:
@@ -239,6 +247,7 @@ class ForkExecutor:
             if self._client is not None:
                 request = {"op": "clean", "tests": list(job.tests), "args": self._args(job.tests),
                            "timeout": job.warm_timeout_s}  # fmt: skip
+                await self.leftovers.clear()
                 try:
                     answer = await self._client.request(request, job.warm_timeout_s)
                     passed = answer.get("ev") == "done" and answer.get("rc") == 0 and not answer.get("timed_out")
@@ -291,6 +300,7 @@ class ForkExecutor:
         a new interpreter) imports the mutated module, served from memory by an import hook."""
         failed: list[str] = []
         done = None
+        await self.leftovers.clear()
         if self.zygote is not None:
             # No interpreter start and no pytest import to allow for; collecting is (as measured
             # when the worker warmed up).

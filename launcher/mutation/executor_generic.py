@@ -41,6 +41,7 @@ from launcher.mutation.runner_crash import crash_in_mutated_file, internal_error
 from launcher.mutation.source_text import mutated_bytes
 from launcher.mutation.test_ids import unresolved, widened_note, wider_selections
 from launcher.mutation.test_order import PLUGIN_NAME, OrderFile, TestOrder
+from launcher.mutation.tree_leftovers import TreeLeftovers, put_back
 from launcher.mutation.zygote import Zygote
 
 NOTE = "[launcher] "  # first line of output_tail carrying the reason for a status
@@ -196,6 +197,8 @@ class GenericExecutor:
         self._started = False
         self.zygote_started = False
         self._lock = anyio.Lock()  # one mutant at a time per worktree
+        # Each run on the tree as set up (`tree_leftovers`): what runs changed is put back from here.
+        self.leftovers = TreeLeftovers(self.root, restore=put_back(repo, self.root, self.overlay, self.overlay_source))
 
     async def start(self) -> None:
         await self.start_tree()
@@ -204,7 +207,9 @@ class GenericExecutor:
             # own modules) stays loaded in every run it forks. Started later, inside a run, it
             # would keep that run's mutant loaded for all the runs after it.
             self.zygote_started = True
+            await self.leftovers.clear()
             await self.zygote.start()
+            self.leftovers.adopt()
 
     async def start_tree(self) -> None:
         """The worktree at base_sha with the overlay copied in (no process started yet)."""
@@ -226,6 +231,7 @@ class GenericExecutor:
                 shutil.copy2(src, dst)
             elif dst.is_file() or dst.is_symlink():
                 dst.unlink()
+        self.leftovers.adopt()
 
     async def stop(self) -> None:
         with anyio.CancelScope(shield=True):
@@ -252,6 +258,7 @@ class GenericExecutor:
     async def _run_command(self, tests: Sequence[str], timeout: float | None, mutated: Path | None = None,
                            record: bool = True) -> process.Completed:  # fmt: skip
         command = self.command
+        await self.leftovers.clear(mutated)
         if self.order_file is not None:
             command = replace(command, extra=(*command.extra, *self.order_file.args))
             self.order_file.clear_record()
@@ -309,6 +316,7 @@ class GenericExecutor:
             with contextlib.suppress(OSError):  # always restore, even when cancelled
                 path.write_bytes(original)
                 drop_bytecode(path, self.pycache_dir)
+                self.leftovers.settle(path)
         return done, tests, limit
 
     async def _order_artefact(self, done: process.Completed, tests: list[str], limit: float, priority: list[str]

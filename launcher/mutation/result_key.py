@@ -41,7 +41,9 @@ from launcher.mutation.source_text import parse_quietly
 # entry) with its files (before it, a submodule bump or a link target's edit reused verdicts).
 # /7: a pytest run that exits 0 without finishing its tests (`pytest.exit(returncode=0)`, or
 # `os._exit(0)` in a fresh process) is Killed (before it, such mutants could be cached Survived).
-SCHEMA = "launcher-result-key/7"
+# /8: each run in a worker tree starts without the files earlier runs wrote there (`tree_leftovers`;
+# before it, code that reads a cache it wrote beside itself gave its mutants false survivals).
+SCHEMA = "launcher-result-key/8"
 _NOT_STRIPPED = ("conftest.py", "__init__.py")
 
 

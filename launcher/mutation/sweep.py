@@ -110,7 +110,7 @@ class Worker:
                 made = build_fork(self.fork.factory, repo_root=self.source_root or root, worktree=root, root=root,
                                   test_args=[], python=self.python, pycache_dir=self.pycache_dir,
                                   zygote=self.generic.zygote, pytest_args=self.generic.command.extra,
-                                  env=self.generic.import_env)  # fmt: skip
+                                  env=self.generic.import_env, leftovers=self.generic.leftovers)  # fmt: skip
                 if made is None:
                     raise TypeError("unsupported ForkExecutor signature")
                 await made.start()
