@@ -35,3 +35,17 @@ def test_a_resumed_codex_round_runs_in_the_sandbox_the_agent_config_names(tmp_pa
     assert argv[argv.index("resume") + 1] == THREAD
     assert f'sandbox_mode="{mode}"' in argv[argv.index("resume"):]
 
+
+
+def test_the_command_list_in_help_wraps_each_summary_to_the_terminal_not_to_the_source(tmp_path: Path) -> None:
+    # A docstring's first paragraph was shown with the line breaks of its source: ragged rows.
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "400", "TERM": "dumb"}
+    shown = subprocess.run([sys.executable, "-m", "launcher", "--help"], capture_output=True, text=True,
+                           env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, check=True).stdout
+    rows = {line.split()[1]: line for line in shown.splitlines() if line.startswith("│ ") and len(line.split()) > 2}
+    assert "kept unless --force" in rows["clean"]
+    assert "where both do)" in rows["init"]
+    assert "claims and scope hold" in rows["grade"]

@@ -54,9 +54,21 @@ def _install_plain_text() -> None:
     rich_utils._make_rich_text = plain_rich_text
 
 
+def _one_line_summaries(group: Any) -> None:
+    """A group's list of commands shows each docstring's first paragraph as it was wrapped in the
+    source (ragged lines at any width): it is joined into one line, for rich to wrap."""
+    for command in getattr(group, "commands", {}).values():
+        if command.short_help or not command.help:
+            continue
+        first = command.help.split("\n\n")[0]
+        if "\n" in first.strip():
+            command.short_help = " ".join(first.split())
+
+
 def _plain_text_first(format_help: Callable[..., None]) -> Callable[..., None]:
     def formatted(self: Any, ctx: Any, formatter: Any) -> None:
         _install_plain_text()
+        _one_line_summaries(self)
         format_help(self, ctx, formatter)
 
     return formatted
