@@ -43,14 +43,16 @@ def _plan(repo: Path, tasks: list[dict[str, object]]) -> str:
     return "plan.json"
 
 
-def _bundle_holds(tmp_path: Path, out: Path, needle: str) -> bool:
-    """Whether any branch in DIR's bundle holds `needle` in any commit (fetched into a probe repo)."""
+def _bundle_holds(tmp_path: Path, out: Path, needle: str, repo: Path) -> bool:
+    """Whether any branch in DIR's bundle holds `needle` in any commit (fetched into a probe repo
+    that has the target's history: a bundle holds only the commits after the export's base)."""
     bundles = list(out.glob("*.bundle"))
     if not bundles:
         return False
     probe = tmp_path / "probe"
     probe.mkdir(exist_ok=True)
     git(probe, "init", "-q")
+    git(probe, "fetch", "-q", str(repo), "+refs/heads/main:refs/base/main")
     for bundle in bundles:
         git(probe, "fetch", "-q", str(bundle), "refs/heads/*:refs/remotes/b/*")
     refs = git(probe, "for-each-ref", "--format=%(refname)", "refs/remotes/b").split()
@@ -78,7 +80,7 @@ def test_a_shard_export_never_bundles_a_branch_that_commits_a_copied_include_fil
     assert [t["id"] for t in manifest["tasks"]] == ["fine"]
     assert "adds .env, copied in by .worktreeinclude" in manifest["not_exported"]["leak"]
     assert "FAKE123" not in (out / MANIFEST).read_text()
-    assert _bundle_holds(tmp_path, out, "ok") and not _bundle_holds(tmp_path, out, "FAKE123")
+    assert _bundle_holds(tmp_path, out, "ok", repo) and not _bundle_holds(tmp_path, out, "FAKE123", repo)
     assert SECRET in git(repo, "log", "-p", f"launcher/{report['run_id']}/leak")  # kept for inspection
 
 
@@ -103,7 +105,7 @@ def _approved_unscreened(repo: Path, tmp_path: Path) -> tuple[str, Path]:
     out = tmp_path / "export"
     ran = launcher_cli(repo, "run", plan, "--shard", "1/1", "--no-merge", "--export", str(out), "--json")
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert _bundle_holds(tmp_path, out, "FAKE123")  # not an include copy when it was approved
+    assert _bundle_holds(tmp_path, out, "FAKE123", repo)  # not an include copy when it was approved
     db = sqlite3.connect(repo / ".launcher" / "launcher.db")
     db.execute("UPDATE tasks SET included_json=? WHERE task_id='old'", (json.dumps(["notes.cfg"]),))
     db.commit()

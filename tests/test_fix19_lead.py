@@ -49,3 +49,41 @@ def test_the_command_list_in_help_wraps_each_summary_to_the_terminal_not_to_the_
     assert "kept unless --force" in rows["clean"]
     assert "where both do)" in rows["init"]
     assert "claims and scope hold" in rows["grade"]
+
+
+def test_a_shard_export_bundles_only_the_commits_after_its_base_and_still_lands(tmp_path: Path) -> None:
+    # Every shard's bundle is a CI artifact: it held the repository's whole history, N times over
+    # (a large old file included). It holds the commits after the base; the land has the base.
+    from helpers import git, launcher_cli
+    from test_fix19_shard19 import MANIFEST, PLAN, _remote
+    from test_land_from_final_job import _clone
+
+    remote = _remote(tmp_path)
+    seed = _clone(remote, tmp_path / "seed")
+    (seed / "old.bin").write_bytes(os.urandom(1 << 20))  # history the tasks never touch
+    git(seed, "add", "-A")
+    git(seed, "commit", "-q", "-m", "an old large file")
+    git(seed, "rm", "-q", "old.bin")
+    git(seed, "commit", "-q", "-m", "gone again")
+    git(seed, "push", "-q", "origin", "main")
+    base = git(seed, "rev-parse", "HEAD").strip()
+    exports = []
+    for shard in ("1/2", "2/2"):
+        job = _clone(remote, tmp_path / f"job{shard[0]}")
+        (job / "plan.json").write_text(json.dumps(PLAN))
+        export = tmp_path / f"export{shard[0]}"
+        done = launcher_cli(job, "run", "plan.json", "--shard", shard, "--no-merge", "--export", str(export),
+                            "--quiet", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+        assert (export / MANIFEST).exists(), done.stdout + done.stderr
+        exports.append(export)
+    bundles = [b for e in exports for b in e.glob("*.bundle")]
+    assert bundles
+    for bundle in bundles:
+        assert bundle.stat().st_size < 100_000  # not the 1 MiB blob of the history before the base
+        said = git(seed, "bundle", "verify", str(bundle))
+        assert base in said  # its one prerequisite: the base
+    final = _clone(remote, tmp_path / "final")
+    done = launcher_cli(final, "land", *[a for e in exports for a in ("--from", str(e))], "--quiet",
+                        env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (final / "alpha.txt").read_text() == "a\n" and (final / "delta.txt").read_text() == "d\n"

@@ -180,6 +180,19 @@ def _spares(journal: Journal, run_id: str, plan: Plan, rows: list[TaskRow],
     return found
 
 
+async def _bundle(repo: GitRepo, path: Path, refs: list[str], base_sha: str) -> None:
+    """The refs as a bundle of the commits after the base only: the land checks that its clone
+    has the base before it reads a bundle, and a whole history in every shard's CI artifact costs
+    its size N times over. The whole history when git would leave a ref out (one at the base)."""
+    done = await repo.git("bundle", "create", "--quiet", str(path), *refs, f"^{base_sha}", check=False)
+    if done.ok:
+        listed = await repo.git("bundle", "list-heads", str(path), check=False)
+        if listed.ok and {line.partition(" ")[2] for line in listed.out.splitlines()} >= set(refs):
+            return
+    path.unlink(missing_ok=True)
+    await repo.git("bundle", "create", "--quiet", str(path), *refs)
+
+
 async def _bundled_spares(repo: GitRepo, manifest: dict[str, Any]) -> list[str]:
     """The refs of the spares that are still at their head (`clean --force` may have removed a
     kept ref): those go into the bundle; the others are left out of the manifest."""
@@ -266,8 +279,8 @@ async def export_run(cwd: Path, run_id: str, out_dir: Path, *, shard: str, full_
     try:
         if rows:
             partial = out_dir / f".{BUNDLE}.{_me()}.partial"
-            await repo.git("bundle", "create", "--quiet", str(partial),
-                           *[f"refs/heads/{row.branch}" for row in rows], *spare_refs)
+            await _bundle(repo, partial, [f"refs/heads/{row.branch}" for row in rows] + spare_refs,
+                          manifest["base_sha"])
             checksum = file_sha256(partial)
             name = BUNDLE if rewrite is None else f"branches-{checksum[:16]}.bundle"
             own_files.record_written(out_dir / name, checksum)
