@@ -265,14 +265,20 @@ async def _verify_commit(repo: GitRepo, worktree: Path, before: str | None, env:
             "run the task again; the run's notes name the task whose round changed the git config")
 
 
+async def stash_commit(repo: GitRepo, worktree: Path, message: str, env: dict[str, str] | None = None) -> str:
+    """Everything uncommitted in `worktree`, untracked files too, as a stash commit whose first
+    parent is its HEAD (no ref made, the tree left as it is); "" when there is nothing."""
+    await stage_everything(repo, worktree, env)
+    return (await repo.git("stash", "create", message, cwd=worktree, env=env)).out.strip()
+
+
 async def rescue_uncommitted(repo: GitRepo, worktree: Path, ref: str) -> str | None:
     """Save a dead agent's uncommitted work under `ref`, then clean the tree for a re-run.
 
     Nothing is lost: the work stays reachable from `ref` (and is listed in the journal).
     """
     env = await filters.pinned_env(repo)  # the run start's content filters only
-    await stage_everything(repo, worktree, env)
-    stash = (await repo.git("stash", "create", "launcher: interrupted work", cwd=worktree, env=env)).out.strip()
+    stash = await stash_commit(repo, worktree, "launcher: interrupted work", env)
     if not stash:
         return None
     async with repo.lock.hold():

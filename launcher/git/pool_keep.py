@@ -47,8 +47,7 @@ async def keep(repo: GitRepo, tree: Path, name: str | None = None, *,
         raise GitFailed(f"cannot read the state of {tree}: {(status.err or head.err).strip()}", where=str(tree))
     kept = how = ""
     if status.out:
-        await commits.stage_everything(repo, tree)
-        kept = (await repo.git("stash", "create", "left in a warm worktree", cwd=tree)).out.strip()
+        kept = await commits.stash_commit(repo, tree, "left in a warm worktree")
         how = "`git stash apply {ref}` brings the changes back"
     if not kept and await on_no_ref(repo, head.out.strip()):
         kept, how = head.out.strip(), "`git branch NAME {ref}` keeps the commit on a branch"
